@@ -1,0 +1,129 @@
+/**
+ * One error type for the whole library. Every failure carries a stable `code`;
+ * the CLI maps codes to exit codes (see `exitCodeFor`). Create errors only through
+ * the `errors` factory table so messages and codes stay consistent.
+ */
+export type ErrorCode =
+  | 'USAGE' // bad arguments or options
+  | 'NOT_FOUND' // a path that must exist does not
+  | 'NOT_A_DIRECTORY'
+  | 'CORRUPT' // a file's content cannot be decoded
+  | 'UNREPRESENTABLE' // a value the target format cannot carry losslessly
+  | 'TOO_LARGE' // a file above the configured size limit
+  | 'TOO_DEEP' // nesting beyond the configured depth limit
+  | 'IO' // an I/O error (EIO, ENOSPC, EROFS, ...)
+  | 'PERMISSION' // EACCES / EPERM
+  | 'READ_ONLY' // EROFS: file system is read-only
+  | 'LOCK_TIMEOUT' // could not get the per-sidecar lock in time
+  | 'CONFLICT' // e.g. x.json and x.bin disagree
+  | 'AMBIGUOUS' // several candidate sidecars for one image
+  | 'VERIFY_FAILED' // a written file did not read back equal
+  | 'OUTSIDE_ROOT' // an operation would touch a path outside the given root
+  | 'INCOMPLETE_SCAN' // the scan hit read errors; destructive steps refused
+  | 'GUARD' // a safety guard tripped (e.g. too many orphans)
+  | 'SCHEMA' // a JSON Schema given by the user is invalid
+  | 'INTERNAL';
+
+export interface SidecarErrorOptions {
+  path?: string;
+  cause?: unknown;
+  details?: Record<string, unknown>;
+}
+
+export class SidecarError extends Error {
+  readonly code: ErrorCode;
+  readonly path?: string;
+  readonly details?: Record<string, unknown>;
+  constructor(code: ErrorCode, message: string, opts: SidecarErrorOptions = {}) {
+    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    this.name = 'SidecarError';
+    this.code = code;
+    if (opts.path !== undefined) this.path = opts.path;
+    if (opts.details !== undefined) this.details = opts.details;
+  }
+  /** Plain object for JSON output, worker messages and the stdio server. */
+  toJSON(): { code: ErrorCode; message: string; path?: string; details?: Record<string, unknown> } {
+    const out: { code: ErrorCode; message: string; path?: string; details?: Record<string, unknown> } = {
+      code: this.code,
+      message: this.message,
+    };
+    if (this.path !== undefined) out.path = this.path;
+    if (this.details !== undefined) out.details = this.details;
+    return out;
+  }
+}
+
+export function isSidecarError(e: unknown): e is SidecarError {
+  return e instanceof SidecarError;
+}
+
+const where = (path?: string) => (path ? `${path}: ` : '');
+
+/** The central factory table: every error the library raises is made here. */
+export const errors = {
+  usage: (message: string) => new SidecarError('USAGE', message),
+  notFound: (path: string, what = 'path') => new SidecarError('NOT_FOUND', `${what} does not exist: ${path}`, { path }),
+  notADirectory: (path: string) => new SidecarError('NOT_A_DIRECTORY', `not a directory: ${path}`, { path }),
+  corrupt: (detail: string, path?: string, cause?: unknown) =>
+    new SidecarError('CORRUPT', `${where(path)}${detail}`, { path, cause }),
+  unrepresentable: (format: string, detail: string, path?: string) =>
+    new SidecarError('UNREPRESENTABLE', `${where(path)}the ${format} format cannot carry this data losslessly: ${detail}`, {
+      path,
+      details: { format },
+    }),
+  tooLarge: (size: number, limit: number, path?: string) =>
+    new SidecarError('TOO_LARGE', `${where(path)}file is ${size} bytes, above the limit of ${limit} bytes`, {
+      path,
+      details: { size, limit },
+    }),
+  tooDeep: (limit: number, path?: string) =>
+    new SidecarError('TOO_DEEP', `${where(path)}nesting deeper than ${limit} levels`, { path, details: { limit } }),
+  lockTimeout: (path: string, cause?: unknown) =>
+    new SidecarError('LOCK_TIMEOUT', `timed out waiting for the lock on ${path}`, { path, cause }),
+  conflict: (detail: string, paths: string[]) =>
+    new SidecarError('CONFLICT', `${detail}: ${paths.join(', ')}`, { path: paths[0], details: { paths } }),
+  ambiguous: (paths: string[]) =>
+    new SidecarError('AMBIGUOUS', `several candidate sidecars: ${paths.join(', ')}`, { path: paths[0], details: { paths } }),
+  verifyFailed: (path: string, detail: string) =>
+    new SidecarError('VERIFY_FAILED', `${path}: written file did not verify: ${detail}`, { path }),
+  outsideRoot: (path: string, root: string) =>
+    new SidecarError('OUTSIDE_ROOT', `refusing to touch ${path}: it is outside the root ${root}`, { path, details: { root } }),
+  incompleteScan: (detail: string) => new SidecarError('INCOMPLETE_SCAN', `the scan was incomplete: ${detail}`),
+  guard: (detail: string) => new SidecarError('GUARD', detail),
+  schema: (detail: string, path?: string) => new SidecarError('SCHEMA', `${where(path)}invalid JSON Schema: ${detail}`, { path }),
+  internal: (detail: string, cause?: unknown) => new SidecarError('INTERNAL', detail, { cause }),
+  /** Map a Node.js fs error (errno code) to our error type. */
+  fromFs: (e: unknown, path?: string): SidecarError => {
+    if (e instanceof SidecarError) return e;
+    const err = e as NodeJS.ErrnoException;
+    const p = path ?? err?.path;
+    const msg = `${where(p)}${err?.code ?? 'error'}: ${err?.message ?? String(e)}`;
+    switch (err?.code) {
+      case 'ENOENT':
+        return new SidecarError('NOT_FOUND', msg, { path: p, cause: e });
+      case 'ENOTDIR':
+        return new SidecarError('NOT_A_DIRECTORY', msg, { path: p, cause: e });
+      case 'EACCES':
+      case 'EPERM':
+        return new SidecarError('PERMISSION', msg, { path: p, cause: e });
+      case 'EROFS':
+        return new SidecarError('READ_ONLY', msg, { path: p, cause: e });
+      default:
+        return new SidecarError('IO', msg, { path: p, cause: e });
+    }
+  },
+} as const;
+
+/** Rebuild an error that crossed a thread or process boundary as a plain object. */
+export function errorFromJSON(o: { code: ErrorCode; message: string; path?: string; details?: Record<string, unknown> }): SidecarError {
+  return new SidecarError(o.code, o.message, { path: o.path, details: o.details });
+}
+
+/** Exit codes: 0 clean, 1 findings, 2 usage or fatal error. */
+export const EXIT_CLEAN = 0;
+export const EXIT_FINDINGS = 1;
+export const EXIT_FATAL = 2;
+
+export function exitCodeFor(e: unknown): number {
+  return EXIT_FATAL; // any error that escapes an operation is fatal; findings are results, not errors
+}

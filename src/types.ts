@@ -1,0 +1,66 @@
+/** Types shared across modules. Keep this file free of runtime code. */
+
+export type JsonPrimitive = null | boolean | number | string;
+export type JsonValue = JsonPrimitive | JsonValue[] | JsonObject;
+export interface JsonObject {
+  [key: string]: JsonValue;
+}
+
+/** Content formats (what the bytes are), independent of the file extension. */
+export type SidecarFormat = 'json' | 'bin' | 'rkyv' | 'legacy';
+/** Format names callers may pass (`binary` is the earlier tool's alias for `bin`). */
+export type FormatName = SidecarFormat | 'binary';
+/** Sidecar file extensions we recognise, in the earlier tool's read preference order. */
+export type SidecarExt = 'bin' | 'rkyv' | 'json';
+/** `stem`: IMG_1.jpg -> IMG_1.json ; `name-ext`: IMG_1.jpg -> IMG_1.jpg.json */
+export type SidecarNaming = 'stem' | 'name-ext';
+
+/** What a decoder says about the bytes besides the data (e.g. "UTF-8 BOM removed"). */
+export interface DecodeResult {
+  data: JsonObject;
+  format: SidecarFormat;
+  notes: string[];
+}
+
+/** Scan categories. Every scanned file belongs to exactly one record, every record to one category. */
+export type Category =
+  | 'ok' // an image and its one valid effective sidecar
+  | 'orphan' // a sidecar-shaped file whose directory holds no image it belongs to
+  | 'missing' // an image without any sidecar
+  | 'ambiguous' // several candidate sidecars, or several images claiming one sidecar
+  | 'corrupt' // the only candidate sidecar (or an unpaired sidecar-named file) cannot be decoded
+  | 'unrelated' // a .json/.bin/.rkyv that pairs with no image and is not a sidecar (reports, other JSON)
+  | 'unreadable' // permission / I/O error, or a name we cannot address
+  | 'broken-symlink'; // an image symlink whose target does not exist
+
+export const CATEGORIES: readonly Category[] = [
+  'ok',
+  'orphan',
+  'missing',
+  'ambiguous',
+  'corrupt',
+  'unrelated',
+  'unreadable',
+  'broken-symlink',
+];
+
+export interface Options {
+  /** Image extensions (lower case, no dot). Default: see DEFAULT_IMAGE_EXTENSIONS. */
+  imageExtensions?: readonly string[];
+  /** Naming convention for new sidecars. Default 'stem'. */
+  naming?: SidecarNaming;
+  /** Files larger than this are rejected as TOO_LARGE. Default 64 MiB. */
+  maxFileSize?: number;
+  /** Nesting deeper than this is rejected as TOO_DEEP. Default 512. */
+  maxDepth?: number;
+  /** Worker count for tree operations. Default: IMAGE_SIDECAR_WORKERS or available parallelism. */
+  workers?: number;
+  /** 'auto' | 'threads' | 'inline'. Default: IMAGE_SIDECAR_ENGINE or 'auto'. */
+  engine?: EngineKind;
+  /** Progress callback for long operations (done, total or undefined while still walking). */
+  onProgress?: (done: number, total?: number) => void;
+  /** Abort a long operation. */
+  signal?: AbortSignal;
+}
+
+export type EngineKind = 'auto' | 'threads' | 'inline';
