@@ -1,0 +1,299 @@
+/**
+ * Operation keys and the shapes operations are stored in (SHAPES.md).
+ *
+ * A sidecar holds one key per operation (`face_detection`, `yolov8`, ...) plus `sidecar_info`.
+ * Older files use detector keys (`Face_detector`), the earlier Rust tool wrote enum spellings
+ * (`FaceDetection`) or a flat payload next to `sidecar_info.operation_type`, and some files wrap
+ * everything as `{sidecar_info, data}`. The walkers here hide those differences from the summary
+ * and the rules, so both see the same (operation, payload, JSON pointer) triples.
+ */
+import type { JsonObject, JsonValue } from '../types.js';
+import { REPORT_FILE_NAMES } from '../discovery/extensions.js';
+
+/** Operation keys the pipeline writes, in snake_case. */
+export const KNOWN_OPERATIONS: readonly string[] = [
+  'face_detection',
+  'object_detection',
+  'ball_detection',
+  'quality_assessment',
+  'game_detection',
+  'yolov8',
+  'unified',
+  'pose_detection',
+];
+const KNOWN_SET: ReadonlySet<string> = new Set(KNOWN_OPERATIONS);
+
+/** snake_cased legacy spellings → operation key (detector keys; `YoloV8` → `yolo_v8`). */
+const ALIASES: ReadonlyMap<string, string> = new Map([
+  ['face_detector', 'face_detection'],
+  ['object_detector', 'object_detection'],
+  ['ball_detector', 'ball_detection'],
+  ['quality_assessor', 'quality_assessment'],
+  ['game_detector', 'game_detection'],
+  ['pose_detector', 'pose_detection'],
+  ['yolo_v8', 'yolov8'],
+]);
+
+export const SIDECAR_INFO_KEY = 'sidecar_info';
+
+/** Normalised names repeat across millions of files: cache them, bounded so garbage keys cannot grow it. */
+const NAME_CACHE = new Map<string, string>();
+const NAME_CACHE_LIMIT = 4096;
+
+function isUpper(c: number): boolean {
+  return c >= 65 && c <= 90;
+}
+function isLowerOrDigit(c: number): boolean {
+  return (c >= 97 && c <= 122) || (c >= 48 && c <= 57);
+}
+
+/** `FaceDetection` → `face_detection`, `HTTPServer` → `http_server`, `Face detector` → `face_detector`. */
+function toSnakeCase(key: string): string {
+  let out = '';
+  for (let i = 0; i < key.length; i++) {
+    const c = key.charCodeAt(i);
+    if (c === 45 /* - */ || c === 32 /* space */) {
+      if (out.length > 0 && !out.endsWith('_')) out += '_';
+      continue;
+    }
+    if (isUpper(c)) {
+      const prev = i > 0 ? key.charCodeAt(i - 1) : 0;
+      const next = i + 1 < key.length ? key.charCodeAt(i + 1) : 0;
+      // A word starts at an upper-case letter after a lower-case letter or digit,
+      // or at the last capital of an acronym followed by a lower-case letter.
+      const startsWord = isLowerOrDigit(prev) || (isUpper(prev) && next >= 97 && next <= 122);
+      if (startsWord && out.length > 0 && !out.endsWith('_')) out += '_';
+      out += String.fromCharCode(c + 32);
+    } else {
+      out += key[i];
+    }
+  }
+  return out;
+}
+
+/** The snake_case operation name for a key: known keys as they are, legacy aliases mapped, others snake_cased. */
+export function normalizeOperationName(key: string): string {
+  if (KNOWN_SET.has(key)) return key;
+  const cached = NAME_CACHE.get(key);
+  if (cached !== undefined) return cached;
+  const snake = toSnakeCase(key);
+  const name = ALIASES.get(snake) ?? snake;
+  if (NAME_CACHE.size >= NAME_CACHE_LIMIT) NAME_CACHE.clear();
+  NAME_CACHE.set(key, name);
+  return name;
+}
+
+/** True for the known operation keys and every spelling of them (`Face_detector`, `FaceDetection`). */
+export function isKnownOperationKey(key: string): boolean {
+  return KNOWN_SET.has(key) || KNOWN_SET.has(normalizeOperationName(key));
+}
+
+export function isPlainObject(v: unknown): v is JsonObject {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Top-level keys except `sidecar_info`, in insertion order (not normalised). */
+export function operationKeysOf(data: JsonObject): string[] {
+  const keys = Object.keys(data);
+  const at = keys.indexOf(SIDECAR_INFO_KEY);
+  if (at >= 0) keys.splice(at, 1);
+  return keys;
+}
+
+/** Directory-level report content: `games` array at the top level or under a `data` wrapper. */
+export function hasReportContent(data: JsonObject): boolean {
+  if (Array.isArray(data.games)) return true;
+  const inner = data.data;
+  return isPlainObject(inner) && Array.isArray(inner.games);
+}
+
+const REPORT_STEMS: ReadonlySet<string> = new Set(REPORT_FILE_NAMES.map((n) => n.slice(0, n.lastIndexOf('.'))));
+const SIDECAR_LIKE_EXTS: ReadonlySet<string> = new Set(['json', 'bin', 'rkyv']);
+
+/** True when the file name (a bare name or a path) is one of the report names, in any sidecar extension. */
+function hasReportName(fileName: string): boolean {
+  const slash = Math.max(fileName.lastIndexOf('/'), fileName.lastIndexOf('\\'));
+  const name = (slash >= 0 ? fileName.slice(slash + 1) : fileName).toLowerCase();
+  const dot = name.lastIndexOf('.');
+  if (dot <= 0) return false;
+  return REPORT_STEMS.has(name.slice(0, dot)) && SIDECAR_LIKE_EXTS.has(name.slice(dot + 1));
+}
+
+/**
+ * A directory-level report (SHAPES.md): never a sidecar of an image, never an orphan.
+ * By content (`games` array at the top or under `data`) or by name (`game_detection.json`,
+ * `game_detection_report.json`, also as `.bin`/`.rkyv`, case-insensitive).
+ */
+export function looksLikeReport(data: JsonObject, fileName: string): boolean {
+  return hasReportName(fileName) || (isPlainObject(data) && hasReportContent(data));
+}
+
+/**
+ * True when the object has a `sidecar_info` object or any known operation key (any spelling).
+ * Report content (`games` arrays) is never sidecar-shaped, even inside a `{sidecar_info, data}`
+ * wrapper: treating a report as a sidecar could get it deleted as an orphan.
+ */
+export function looksLikeSidecar(data: JsonObject): boolean {
+  if (!isPlainObject(data) || hasReportContent(data)) return false;
+  if (isPlainObject(data[SIDECAR_INFO_KEY])) return true;
+  for (const key of Object.keys(data)) if (isKnownOperationKey(key)) return true;
+  return false;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Walking operations and their result nodes
+// ---------------------------------------------------------------------------------------------
+
+/** RFC 6901: `~` → `~0`, `/` → `~1`. Fast path for the usual keys that need neither. */
+export function escapePointerToken(token: string): string {
+  if (token.indexOf('~') < 0 && token.indexOf('/') < 0) return token;
+  return token.replaceAll('~', '~0').replaceAll('/', '~1');
+}
+
+export function childPointer(parent: string, key: string | number): string {
+  return `${parent}/${typeof key === 'number' ? key : escapePointerToken(key)}`;
+}
+
+/** How an operation was found in the file. */
+export type OperationForm =
+  | 'key' // `{face_detection: {...}}`
+  | 'wrapped' // `{sidecar_info, data: {...}}`: data is the payload of sidecar_info.operation_type
+  | 'flat'; // the earlier tool's `{faces: [], sidecar_info: {operation_type}}`: the root is the payload
+
+export interface OperationEntry {
+  /** Normalised snake_case name. */
+  name: string;
+  /** The key in the file (`Face_detector`), or '' for the flat form. */
+  key: string;
+  /** The stored value. For the flat form the root itself (its `sidecar_info` must be skipped). */
+  value: JsonValue;
+  /** JSON pointer of the value ('' for the flat form). */
+  pointer: string;
+  form: OperationForm;
+}
+
+/** Keys that mark an object as an operation result rather than a container of backends. */
+const RESULT_MARKERS: readonly string[] = [
+  'success',
+  'faces',
+  'objects',
+  'quality',
+  'poses',
+  'games',
+  'metadata',
+  'error',
+  'processing_time',
+  'detection_time',
+  'face_count',
+  'objects_found',
+];
+
+function hasResultMarker(o: JsonObject): boolean {
+  for (let i = 0; i < RESULT_MARKERS.length; i++) if (o[RESULT_MARKERS[i]] !== undefined) return true;
+  return false;
+}
+
+/** Infer the operation of a flat payload without `operation_type`. */
+function flatOperationName(root: JsonObject): string {
+  if (root.faces !== undefined) return 'face_detection';
+  if (root.objects !== undefined) return 'object_detection';
+  if (root.quality !== undefined) return 'quality_assessment';
+  if (root.poses !== undefined) return 'pose_detection';
+  return 'unknown';
+}
+
+function operationTypeOf(data: JsonObject): string | null {
+  const info = data[SIDECAR_INFO_KEY];
+  if (!isPlainObject(info)) return null;
+  const t = info.operation_type;
+  return typeof t === 'string' && t.length > 0 ? normalizeOperationName(t) : null;
+}
+
+/**
+ * The operations of a sidecar in file order, whatever form it is stored in.
+ * Calls `visit` once per operation; never throws on odd data.
+ */
+export function forEachOperation(data: JsonObject, visit: (op: OperationEntry) => void): void {
+  if (!isPlainObject(data)) return;
+  const keys = Object.keys(data);
+  let others = 0;
+  let hasKnown = false;
+  for (const key of keys) {
+    if (key === SIDECAR_INFO_KEY) continue;
+    others++;
+    if (!hasKnown && isKnownOperationKey(key)) hasKnown = true;
+  }
+  const hasInfo = data[SIDECAR_INFO_KEY] !== undefined;
+
+  // `{sidecar_info, data}`: either a whole sidecar wrapped, or one operation's payload.
+  if (hasInfo && others === 1 && isPlainObject(data.data)) {
+    const inner = data.data;
+    let innerHasKnown = false;
+    for (const key of Object.keys(inner)) {
+      if (isKnownOperationKey(key)) {
+        innerHasKnown = true;
+        break;
+      }
+    }
+    if (innerHasKnown) {
+      for (const key of Object.keys(inner)) {
+        if (key === SIDECAR_INFO_KEY) continue;
+        visit({ name: normalizeOperationName(key), key, value: inner[key], pointer: childPointer('/data', key), form: 'key' });
+      }
+      return;
+    }
+    const name = operationTypeOf(data) ?? (hasReportContent(data) ? 'game_detection' : 'data');
+    visit({ name, key: 'data', value: inner, pointer: '/data', form: 'wrapped' });
+    return;
+  }
+
+  // The earlier tool's flat form: the payload's fields sit next to sidecar_info.
+  if (!hasKnown && others > 0 && hasResultMarker(data)) {
+    visit({ name: operationTypeOf(data) ?? flatOperationName(data), key: '', value: data, pointer: '', form: 'flat' });
+    return;
+  }
+
+  for (const key of keys) {
+    if (key === SIDECAR_INFO_KEY) continue;
+    visit({ name: normalizeOperationName(key), key, value: data[key], pointer: childPointer('', key), form: 'key' });
+  }
+}
+
+/** How deep backends may nest below an operation (`unified.face_detection.insightface`). */
+const MAX_NESTING = 3;
+
+/**
+ * The result objects inside one operation value: the value itself when it looks like a result,
+ * else backend sub-objects (`face_detection.insightface`, `yolov8.yolov8`) and `data` wrappers,
+ * recursively. A result that carries faces/objects/quality is a leaf; others (a unified result
+ * with sub-results) are visited and then searched further. `backend` is the key a nested result
+ * sits under (null for the value itself). `metadata` and `sidecar_info` are never descended.
+ */
+export function forEachResultNode(
+  value: JsonValue,
+  pointer: string,
+  visit: (node: JsonObject, pointer: string, backend: string | null) => void,
+): void {
+  if (isPlainObject(value)) walkResultNodes(value, pointer, null, 0, visit);
+}
+
+function walkResultNodes(
+  node: JsonObject,
+  pointer: string,
+  backend: string | null,
+  depth: number,
+  visit: (node: JsonObject, pointer: string, backend: string | null) => void,
+): void {
+  const isResult = hasResultMarker(node);
+  if (isResult) visit(node, pointer, backend);
+  if (depth >= MAX_NESTING) return;
+  if (node.faces !== undefined || node.objects !== undefined || node.quality !== undefined || node.poses !== undefined) return;
+  for (const key of Object.keys(node)) {
+    if (key === 'metadata' || key === SIDECAR_INFO_KEY) continue;
+    const child = node[key];
+    if (!isPlainObject(child)) continue;
+    // A `data` wrapper keeps the backend it is found under.
+    const childBackend = key === 'data' ? backend : key;
+    walkResultNodes(child, childPointer(pointer, key), childBackend, depth + 1, visit);
+  }
+}

@@ -1,0 +1,409 @@
+/**
+ * Built-in structural rules for the known operations (SHAPES.md). Each problem carries an
+ * RFC 6901 JSON pointer to the offending value. Type errors are `error`s; implausible but
+ * well-typed values (a bbox slightly outside the image, a count that disagrees with its array)
+ * are `warning`s. Pointer strings are only built for faces/objects and for actual problems, so a
+ * clean file costs one pass and almost no allocation.
+ */
+import type { JsonObject, JsonValue } from '../types.js';
+import {
+  childPointer,
+  forEachOperation,
+  forEachResultNode,
+  isKnownOperationKey,
+  isPlainObject,
+  normalizeOperationName,
+  SIDECAR_INFO_KEY,
+} from './operations.js';
+
+export interface Problem {
+  /** RFC 6901 JSON pointer, e.g. "/face_detection/faces/0/confidence" ('' is the whole file). */
+  pointer: string;
+  message: string;
+  severity: 'error' | 'warning';
+}
+
+/** Problems kept per file; the rest are counted in one final problem. */
+export const MAX_PROBLEMS = 100;
+
+/** Collects problems up to a bound; `finish()` appends "… N more" when some were left out. */
+export class ProblemList {
+  readonly problems: Problem[] = [];
+  private moreErrors = 0;
+  private moreWarnings = 0;
+  constructor(private readonly limit: number = MAX_PROBLEMS) {}
+
+  add(pointer: string, message: string, severity: 'error' | 'warning'): void {
+    if (this.problems.length < this.limit) this.problems.push({ pointer, message, severity });
+    else if (severity === 'error') this.moreErrors++;
+    else this.moreWarnings++;
+  }
+  error(pointer: string, message: string): void {
+    this.add(pointer, message, 'error');
+  }
+  warning(pointer: string, message: string): void {
+    this.add(pointer, message, 'warning');
+  }
+  finish(): Problem[] {
+    const more = this.moreErrors + this.moreWarnings;
+    if (more > 0) {
+      this.problems.push({
+        pointer: '',
+        message: `… ${more} more problem${more === 1 ? '' : 's'} (${this.moreErrors} error${this.moreErrors === 1 ? '' : 's'}, ${this.moreWarnings} warning${this.moreWarnings === 1 ? '' : 's'}) not listed`,
+        severity: this.moreErrors > 0 ? 'error' : 'warning',
+      });
+    }
+    return this.problems;
+  }
+}
+
+/** Per-file state shared by all faces of all operations. */
+interface FileContext {
+  list: ProblemList;
+  /** Embedding length of the first face that has one, and where it was seen. */
+  encodingLength: number | undefined;
+  encodingPointer: string;
+}
+
+const TYPICAL_ENCODING_LENGTHS: ReadonlySet<number> = new Set([128, 512]);
+const GRADES: ReadonlySet<string> = new Set(['A', 'B', 'C', 'D', 'E', 'F']);
+const QUALITY_SCORES: readonly string[] = [
+  'overall_score',
+  'sharpness',
+  'focus',
+  'exposure',
+  'composition',
+  'action',
+  'color',
+  'noise',
+  'contrast',
+];
+const BOX_FIELDS: readonly string[] = ['x', 'y', 'width', 'height'];
+
+function isFiniteNumber(v: unknown): v is number {
+  return typeof v === 'number' && Number.isFinite(v);
+}
+
+function typeName(v: JsonValue | undefined): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'array';
+  return typeof v;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Timestamps
+// ---------------------------------------------------------------------------------------------
+
+/** ISO-8601 date or date-time as Python's isoformat() writes it (`T` or space, fraction, offset). */
+const ISO_8601 =
+  /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,]\d+)?)?(?:[Zz]|[+-](\d{2})(?::?(\d{2}))?)?)?$/;
+const DAYS_IN_MONTH = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+/** True for a parseable ISO-8601 timestamp with real field values (no 2025-02-30, no 25:00). */
+export function isIsoTimestamp(s: string): boolean {
+  const m = ISO_8601.exec(s);
+  if (m === null) return false;
+  const year = Number(m[1]);
+  const month = Number(m[2]);
+  const day = Number(m[3]);
+  if (month < 1 || month > 12 || day < 1 || day > DAYS_IN_MONTH[month - 1]) return false;
+  if (month === 2 && day === 29 && !(year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0))) return false;
+  if (m[4] !== undefined && (Number(m[4]) > 23 || Number(m[5]) > 59)) return false;
+  if (m[6] !== undefined && Number(m[6]) > 60) return false; // 60: leap second
+  if (m[7] !== undefined && Number(m[7]) > 23) return false;
+  if (m[8] !== undefined && Number(m[8]) > 59) return false;
+  return true;
+}
+
+// ---------------------------------------------------------------------------------------------
+// sidecar_info
+// ---------------------------------------------------------------------------------------------
+
+function checkString(list: ProblemList, obj: JsonObject, key: string, ptr: string, nullable: boolean): void {
+  const v = obj[key];
+  if (v === undefined || typeof v === 'string' || (nullable && v === null)) return;
+  list.error(childPointer(ptr, key), `${key} must be a string${nullable ? ' or null' : ''}, not ${typeName(v)}`);
+}
+
+function checkBoolean(list: ProblemList, obj: JsonObject, key: string, ptr: string): void {
+  const v = obj[key];
+  if (v === undefined || typeof v === 'boolean') return;
+  list.error(childPointer(ptr, key), `${key} must be a boolean, not ${typeName(v)}`);
+}
+
+function checkTimestamp(list: ProblemList, obj: JsonObject, key: string, ptr: string): void {
+  const v = obj[key];
+  if (v === undefined) return;
+  if (typeof v !== 'string') list.error(childPointer(ptr, key), `${key} must be an ISO-8601 timestamp string, not ${typeName(v)}`);
+  else if (!isIsoTimestamp(v)) list.error(childPointer(ptr, key), `${key} is not an ISO-8601 timestamp: "${v.slice(0, 40)}"`);
+}
+
+function checkSidecarInfo(info: JsonValue, list: ProblemList): void {
+  const ptr = `/${SIDECAR_INFO_KEY}`;
+  if (!isPlainObject(info)) {
+    list.error(ptr, `sidecar_info must be an object, not ${typeName(info)}`);
+    return;
+  }
+  checkString(list, info, 'operation_type', ptr, false);
+  checkTimestamp(list, info, 'created_at', ptr);
+  checkTimestamp(list, info, 'last_updated', ptr);
+  checkString(list, info, 'last_operation', ptr, false);
+  checkString(list, info, 'image_path', ptr, true);
+  checkString(list, info, 'symlink_path', ptr, true);
+  const link = info.symlink_info;
+  if (link === undefined || link === null) return;
+  const linkPtr = `${ptr}/symlink_info`;
+  if (!isPlainObject(link)) {
+    list.error(linkPtr, `symlink_info must be an object, not ${typeName(link)}`);
+    return;
+  }
+  checkString(list, link, 'symlink_path', linkPtr, true);
+  checkString(list, link, 'target_path', linkPtr, true);
+  checkBoolean(list, link, 'is_symlink', linkPtr);
+  checkBoolean(list, link, 'broken', linkPtr);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Faces, objects, quality
+// ---------------------------------------------------------------------------------------------
+
+function checkConfidence(list: ProblemList, obj: JsonObject, ptr: string): void {
+  const v = obj.confidence;
+  if (v === undefined) return;
+  if (!isFiniteNumber(v)) list.error(`${ptr}/confidence`, `confidence must be a finite number, not ${typeName(v)}`);
+  else if (v < 0 || v > 1) list.error(`${ptr}/confidence`, `confidence ${v} is outside [0, 1]`);
+}
+
+/** `{x, y, width, height}` of finite numbers; `unit` ones must also lie in [0, 1] (warning). */
+function checkBoxObject(list: ProblemList, box: JsonObject, ptr: string, unit: boolean): void {
+  for (let i = 0; i < BOX_FIELDS.length; i++) {
+    const key = BOX_FIELDS[i];
+    const v = box[key];
+    if (!isFiniteNumber(v)) list.error(`${ptr}/${key}`, `${key} must be a finite number, not ${typeName(v)}`);
+    else if (unit && (v < 0 || v > 1)) list.warning(`${ptr}/${key}`, `${key} ${v} is outside [0, 1]`);
+  }
+}
+
+/** Detector form: object of 0–1 floats. Unified form: `[x, y, w, h]` non-negative pixel numbers. */
+function checkBbox(list: ProblemList, bbox: JsonValue, ptr: string): void {
+  if (isPlainObject(bbox)) {
+    checkBoxObject(list, bbox, ptr, true);
+    return;
+  }
+  if (!Array.isArray(bbox)) {
+    list.error(ptr, `bbox must be an object {x, y, width, height} or an array [x, y, w, h], not ${typeName(bbox)}`);
+    return;
+  }
+  if (bbox.length !== 4) list.error(ptr, `bbox array must have 4 numbers [x, y, w, h], has ${bbox.length}`);
+  for (let i = 0; i < bbox.length; i++) {
+    const v = bbox[i];
+    if (!isFiniteNumber(v)) list.error(`${ptr}/${i}`, `bbox values must be finite numbers, not ${typeName(v)}`);
+    else if (v < 0) list.warning(`${ptr}/${i}`, `bbox value ${v} is negative`);
+  }
+}
+
+/** Pixel/percent boxes of the older forms: an object or an array of finite numbers, any range. */
+function checkCoordinates(list: ProblemList, coords: JsonValue, ptr: string, name: string): void {
+  if (isPlainObject(coords)) {
+    checkBoxObject(list, coords, ptr, false);
+  } else if (Array.isArray(coords)) {
+    for (let i = 0; i < coords.length; i++) {
+      if (!isFiniteNumber(coords[i])) list.error(`${ptr}/${i}`, `${name} values must be finite numbers, not ${typeName(coords[i])}`);
+    }
+  } else {
+    list.error(ptr, `${name} must be an object {x, y, width, height}, not ${typeName(coords)}`);
+  }
+}
+
+function checkLandmarks(list: ProblemList, landmarks: JsonValue, ptr: string): void {
+  if (!Array.isArray(landmarks)) {
+    list.error(ptr, `landmarks must be an array of [x, y] pairs, not ${typeName(landmarks)}`);
+    return;
+  }
+  for (let i = 0; i < landmarks.length; i++) {
+    const p = landmarks[i];
+    if (!Array.isArray(p) || p.length !== 2 || !isFiniteNumber(p[0]) || !isFiniteNumber(p[1])) {
+      list.error(`${ptr}/${i}`, 'each landmark must be an [x, y] pair of finite numbers');
+    }
+  }
+}
+
+function checkEncoding(ctx: FileContext, enc: JsonValue, ptr: string, key: string): void {
+  const list = ctx.list;
+  if (enc === null) return; // "no embedding" is a valid value
+  if (!Array.isArray(enc)) {
+    list.error(ptr, `${key} must be an array of numbers or null, not ${typeName(enc)}`);
+    return;
+  }
+  let firstBad = -1;
+  let bad = 0;
+  for (let i = 0; i < enc.length; i++) {
+    if (!isFiniteNumber(enc[i])) {
+      if (firstBad < 0) firstBad = i;
+      bad++;
+    }
+  }
+  if (firstBad >= 0) {
+    const rest = bad > 1 ? ` (${bad} non-numeric values in total)` : '';
+    list.error(`${ptr}/${firstBad}`, `${key} values must be finite numbers, not ${typeName(enc[firstBad])}${rest}`);
+  }
+  if (ctx.encodingLength === undefined) {
+    ctx.encodingLength = enc.length;
+    ctx.encodingPointer = ptr;
+    if (!TYPICAL_ENCODING_LENGTHS.has(enc.length)) {
+      list.warning(ptr, `unusual ${key} length ${enc.length} (expected 128 or 512)`);
+    }
+  } else if (enc.length !== ctx.encodingLength) {
+    list.error(ptr, `${key} length ${enc.length} differs from ${ctx.encodingLength} at ${ctx.encodingPointer}`);
+  }
+}
+
+function checkFace(ctx: FileContext, face: JsonValue, ptr: string): void {
+  const list = ctx.list;
+  if (!isPlainObject(face)) {
+    list.error(ptr, `each face must be an object, not ${typeName(face)}`);
+    return;
+  }
+  if (face.bbox !== undefined) checkBbox(list, face.bbox, `${ptr}/bbox`);
+  else if (face.coordinates !== undefined) checkCoordinates(list, face.coordinates, `${ptr}/coordinates`, 'coordinates');
+  else list.warning(ptr, 'face has no bbox');
+  checkConfidence(list, face, ptr);
+  if (face.landmarks !== undefined && face.landmarks !== null) checkLandmarks(list, face.landmarks, `${ptr}/landmarks`);
+  if (face.encoding !== undefined) checkEncoding(ctx, face.encoding, `${ptr}/encoding`, 'encoding');
+  if (face.face_encoding !== undefined) checkEncoding(ctx, face.face_encoding, `${ptr}/face_encoding`, 'face_encoding');
+}
+
+function checkObject(list: ProblemList, obj: JsonValue, ptr: string, requireClass: boolean): void {
+  if (!isPlainObject(obj)) {
+    list.error(ptr, `each object must be an object, not ${typeName(obj)}`);
+    return;
+  }
+  const name = obj.class_name;
+  if (typeof name !== 'string' && (name !== undefined || requireClass)) {
+    list.error(`${ptr}/class_name`, `class_name must be a string, not ${name === undefined ? 'missing' : typeName(name)}`);
+  }
+  const id = obj.class_id;
+  if (!(typeof id === 'number' && Number.isInteger(id) && id >= 0) && (id !== undefined || requireClass)) {
+    list.error(`${ptr}/class_id`, `class_id must be a non-negative integer, not ${id === undefined ? 'missing' : typeof id === 'number' ? id : typeName(id)}`);
+  }
+  checkConfidence(list, obj, ptr);
+  if (obj.bbox !== undefined) checkBbox(list, obj.bbox, `${ptr}/bbox`);
+  if (obj.coordinates_pixels !== undefined) checkCoordinates(list, obj.coordinates_pixels, `${ptr}/coordinates_pixels`, 'coordinates_pixels');
+  if (obj.coordinates_percent !== undefined) checkCoordinates(list, obj.coordinates_percent, `${ptr}/coordinates_percent`, 'coordinates_percent');
+  if (obj.crop_area_percent !== undefined) checkCoordinates(list, obj.crop_area_percent, `${ptr}/crop_area_percent`, 'crop_area_percent');
+}
+
+/** A declared count (`faces_found`, `objects_found`, `face_count`) must match its array (warning). */
+function checkCount(list: ProblemList, holder: JsonObject, key: string, ptr: string, actual: number, arrayName: string): void {
+  const v = holder[key];
+  if (v === undefined || v === null) return;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) {
+    list.warning(childPointer(ptr, key), `${key} must be a non-negative integer, not ${typeName(v)}`);
+  } else if (v !== actual) {
+    list.warning(childPointer(ptr, key), `${key} is ${v} but ${arrayName} has ${actual}`);
+  }
+}
+
+function checkQuality(list: ProblemList, quality: JsonValue, ptr: string): void {
+  if (!isPlainObject(quality)) {
+    list.error(ptr, `quality must be an object, not ${typeName(quality)}`);
+    return;
+  }
+  for (let i = 0; i < QUALITY_SCORES.length; i++) {
+    const key = QUALITY_SCORES[i];
+    const v = quality[key];
+    if (v !== undefined && !isFiniteNumber(v)) list.error(`${ptr}/${key}`, `${key} must be a finite number, not ${typeName(v)}`);
+  }
+  const grade = quality.grade;
+  if (grade !== undefined && !(typeof grade === 'string' && GRADES.has(grade))) {
+    list.error(`${ptr}/grade`, `grade must be one of A, B, C, D, E, F, not ${typeof grade === 'string' ? `"${grade.slice(0, 20)}"` : typeName(grade)}`);
+  }
+  const recs = quality.recommendations;
+  if (recs !== undefined && recs !== null) {
+    if (!Array.isArray(recs)) list.error(`${ptr}/recommendations`, `recommendations must be an array of strings, not ${typeName(recs)}`);
+    else {
+      for (let i = 0; i < recs.length; i++) {
+        if (typeof recs[i] !== 'string') list.error(`${ptr}/recommendations/${i}`, `recommendations must be strings, not ${typeName(recs[i])}`);
+      }
+    }
+  }
+}
+
+/** One result object of an operation (the value itself, a backend under it, or a data wrapper). */
+function checkResultNode(ctx: FileContext, node: JsonObject, ptr: string, operation: string): void {
+  const list = ctx.list;
+  const success = node.success;
+  if (success !== undefined && typeof success !== 'boolean') {
+    list.error(`${ptr}/success`, `success must be a boolean, not ${typeName(success)}`);
+  } else if (success === false) {
+    const err = node.error;
+    if (err === undefined || err === null || err === '') list.warning(`${ptr}/success`, 'success is false but no error is given');
+  }
+  const meta = isPlainObject(node.metadata) ? node.metadata : null;
+
+  const faces = node.faces;
+  if (faces !== undefined) {
+    const facesPtr = `${ptr}/faces`;
+    if (!Array.isArray(faces)) list.error(facesPtr, `faces must be an array, not ${typeName(faces)}`);
+    else {
+      for (let i = 0; i < faces.length; i++) checkFace(ctx, faces[i], `${facesPtr}/${i}`);
+      if (meta !== null) checkCount(list, meta, 'faces_found', `${ptr}/metadata`, faces.length, 'faces');
+      checkCount(list, node, 'faces_found', ptr, faces.length, 'faces');
+      checkCount(list, node, 'face_count', ptr, faces.length, 'faces');
+    }
+  }
+
+  const objects = node.objects;
+  if (objects !== undefined) {
+    const objectsPtr = `${ptr}/objects`;
+    if (!Array.isArray(objects)) list.error(objectsPtr, `objects must be an array, not ${typeName(objects)}`);
+    else {
+      const requireClass = operation === 'yolov8';
+      for (let i = 0; i < objects.length; i++) checkObject(list, objects[i], `${objectsPtr}/${i}`, requireClass);
+      if (meta !== null) checkCount(list, meta, 'objects_found', `${ptr}/metadata`, objects.length, 'objects');
+      checkCount(list, node, 'objects_found', ptr, objects.length, 'objects');
+    }
+  }
+
+  if (node.quality !== undefined) checkQuality(list, node.quality, `${ptr}/quality`);
+}
+
+export interface RuleOptions {
+  /** Check only this operation (any spelling); its absence is an error. */
+  operationType?: string;
+}
+
+/**
+ * Check one decoded sidecar against the built-in rules. Never throws; at most MAX_PROBLEMS
+ * problems plus one "… N more" entry.
+ */
+export function checkSidecarRules(data: JsonObject, opts: RuleOptions = {}): Problem[] {
+  const list = new ProblemList();
+  if (!isPlainObject(data)) {
+    list.error('', `a sidecar must be a JSON object, not ${typeName(data)}`);
+    return list.finish();
+  }
+  const ctx: FileContext = { list, encodingLength: undefined, encodingPointer: '' };
+  const only = opts.operationType ? normalizeOperationName(opts.operationType) : null;
+  let knownSeen = false;
+  let onlySeen = false;
+
+  const info = data[SIDECAR_INFO_KEY];
+  if (info !== undefined) checkSidecarInfo(info, list);
+
+  forEachOperation(data, (op) => {
+    if (!isKnownOperationKey(op.name)) return; // other keys are the user's own data
+    knownSeen = true;
+    if (only !== null && op.name !== only) return;
+    onlySeen = true;
+    if (!isPlainObject(op.value)) {
+      list.error(op.pointer, `${op.key || op.name} must be an object, not ${typeName(op.value)}`);
+      return;
+    }
+    forEachResultNode(op.value, op.pointer, (node, ptr) => checkResultNode(ctx, node, ptr, op.name));
+  });
+
+  if (!knownSeen && info === undefined) list.warning('', 'no known operation');
+  if (only !== null && !onlySeen) list.error('', `operation ${only} is not present`);
+  return list.finish();
+}

@@ -1,0 +1,213 @@
+/**
+ * Per-sidecar summary: what the stats, validate and export outputs report for one file.
+ * Runs once per sidecar in worker threads over up to 10^6 files: a single pass over the
+ * operations, no copies of the data, never throws (values of the wrong type just don't count).
+ */
+import type { JsonObject, JsonValue } from '../types.js';
+import { binEncodedSize } from '../formats/codec.js';
+import {
+  forEachOperation,
+  forEachResultNode,
+  isKnownOperationKey,
+  isPlainObject,
+  normalizeOperationName,
+  SIDECAR_INFO_KEY,
+} from './operations.js';
+
+export interface SidecarSummary {
+  /** Normalised snake_case operation names, in file order. */
+  operations: string[];
+  /** `sidecar_info.operation_type` normalised, else the first operation. */
+  operationType: string | null;
+  /** Faces over all operations (detector, nested-backend, unified and oldest forms). */
+  faces: number;
+  /** Objects over all operations (yolov8, object_detection, unified, ...). */
+  objects: number;
+  /** faces + objects: the earlier tool's `detection_count`. */
+  detectionCount: number;
+  /** Faces carrying a non-empty `encoding` / `face_encoding` array. */
+  embeddings: number;
+  /** Length of the first embedding seen (null when there is none). */
+  embeddingLength: number | null;
+  /** `quality.grade` of the first result carrying one. */
+  qualityGrade: string | null;
+  qualityScore: number | null;
+  /** Per operation, in seconds: first of metadata.processing_time, processing_time, detection_time, ... */
+  processingTimes: Record<string, number>;
+  /** Per operation: its `success` when present (false when any of its backends failed). */
+  success: Record<string, boolean>;
+  /** Per operation: the exact size of its value's CBOR encoding in our `.bin` format. */
+  dataSizes: Record<string, number>;
+  /** The tool of the operationType operation: backend name, metadata.detector, model name (null if none). */
+  toolName: string | null;
+  hasSidecarInfo: boolean;
+  symlink: { isSymlink: boolean; broken: boolean } | null;
+}
+
+/** Accumulates one operation's findings while its result nodes are visited. */
+interface OperationState {
+  time: number | undefined;
+  success: boolean | undefined;
+  tool: string | null;
+}
+
+function finiteNumber(v: JsonValue | undefined): number | undefined {
+  return typeof v === 'number' && Number.isFinite(v) ? v : undefined;
+}
+
+function nonEmptyString(v: JsonValue | undefined): string | null {
+  return typeof v === 'string' && v.length > 0 ? v : null;
+}
+
+/** First processing time found, in the documented order of preference (seconds). */
+function processingTimeOf(node: JsonObject): number | undefined {
+  const meta = isPlainObject(node.metadata) ? node.metadata : undefined;
+  return (
+    (meta && finiteNumber(meta.processing_time)) ??
+    finiteNumber(node.processing_time) ??
+    finiteNumber(node.detection_time) ??
+    (meta && (finiteNumber(meta.detection_time) ?? finiteNumber(meta.detection_time_seconds)))
+  );
+}
+
+/** `yolov8` is both an operation key and the tool that wrote it. */
+const TOOL_OPERATIONS: ReadonlySet<string> = new Set(['yolov8']);
+
+/**
+ * The tool a result came from: the backend key it is nested under (`face_detection.insightface`),
+ * else what its metadata names. Under `unified`, sub-keys are operation names, not tools.
+ */
+function toolOf(node: JsonObject, backend: string | null): string | null {
+  if (backend !== null && (TOOL_OPERATIONS.has(backend) || !isKnownOperationKey(backend))) return backend;
+  const meta = isPlainObject(node.metadata) ? node.metadata : undefined;
+  return (
+    (meta && (nonEmptyString(meta.detector) ?? nonEmptyString(meta.tool_name) ?? nonEmptyString(meta.model_name))) ??
+    nonEmptyString(node.detector) ??
+    nonEmptyString(node.tool_name) ??
+    nonEmptyString(node.model_name) ??
+    null
+  );
+}
+
+/**
+ * `.bin` size of an operation value (null: the flat form's root without sidecar_info), or -1 for
+ * a value no format can carry (only possible for in-memory data that did not come from a file).
+ */
+function sizeOf(value: JsonValue | null, root: JsonObject): number {
+  try {
+    return value === null ? flatPayloadSize(root) : binEncodedSize(value);
+  } catch {
+    return -1;
+  }
+}
+
+/** Set a record entry even for keys like `__proto__` (operation names come from the file). */
+function setOwn<T>(record: Record<string, T>, key: string, value: T): void {
+  if (key === '__proto__') Object.defineProperty(record, key, { value, enumerable: true, writable: true, configurable: true });
+  else record[key] = value;
+}
+
+/** The CBOR size of the root map without its `sidecar_info` entry (flat form payloads). */
+function flatPayloadSize(root: JsonObject): number {
+  let entries = 0;
+  let body = 0;
+  for (const key of Object.keys(root)) {
+    if (key === SIDECAR_INFO_KEY) continue;
+    entries++;
+    body += binEncodedSize(key) + binEncodedSize(root[key]);
+  }
+  // CBOR map header: count inline below 24, then 1, 2 or 4 extra bytes.
+  const header = entries < 24 ? 1 : entries < 0x100 ? 2 : entries < 0x10000 ? 3 : 5;
+  return header + body;
+}
+
+/**
+ * Summarise one decoded sidecar in any stored form (detector, nested backend, `{sidecar_info,
+ * data}` wrapper, unified, oldest `Face_detector`, the earlier tool's flat form). Never throws.
+ */
+export function summarizeSidecar(data: JsonObject): SidecarSummary {
+  const summary: SidecarSummary = {
+    operations: [],
+    operationType: null,
+    faces: 0,
+    objects: 0,
+    detectionCount: 0,
+    embeddings: 0,
+    embeddingLength: null,
+    qualityGrade: null,
+    qualityScore: null,
+    processingTimes: {},
+    success: {},
+    dataSizes: {},
+    toolName: null,
+    hasSidecarInfo: false,
+    symlink: null,
+  };
+  if (!isPlainObject(data)) return summary;
+
+  const info = data[SIDECAR_INFO_KEY];
+  if (isPlainObject(info)) {
+    summary.hasSidecarInfo = true;
+    const type = nonEmptyString(info.operation_type);
+    if (type !== null) summary.operationType = normalizeOperationName(type);
+    const link = info.symlink_info;
+    if (isPlainObject(link)) summary.symlink = { isSymlink: link.is_symlink === true, broken: link.broken === true };
+  }
+
+  const state: OperationState = { time: undefined, success: undefined, tool: null };
+  const visitNode = (node: JsonObject, _pointer: string, backend: string | null): void => {
+    if (state.time === undefined) state.time = processingTimeOf(node);
+    const ok = node.success;
+    if (typeof ok === 'boolean') state.success = state.success === undefined ? ok : state.success && ok;
+    if (state.tool === null) state.tool = toolOf(node, backend);
+    countFaces(node.faces, summary);
+    countObjects(node.objects, summary);
+    readQuality(node.quality, summary);
+  };
+
+  forEachOperation(data, (op) => {
+    const name = op.name;
+    if (!summary.operations.includes(name)) summary.operations.push(name);
+    state.time = undefined;
+    state.success = undefined;
+    state.tool = null;
+    forEachResultNode(op.value, op.pointer, visitNode);
+    // A name seen twice (`face_detection` and `Face_detector`) keeps its first values, sums sizes.
+    if (state.time !== undefined && !Object.hasOwn(summary.processingTimes, name)) setOwn(summary.processingTimes, name, state.time);
+    if (state.success !== undefined && !Object.hasOwn(summary.success, name)) setOwn(summary.success, name, state.success);
+    if (state.tool === null && TOOL_OPERATIONS.has(name)) state.tool = name;
+    // Only the operationType operation (else the first one) names the tool: another's would mislead.
+    if (summary.toolName === null && name === (summary.operationType ?? summary.operations[0])) summary.toolName = state.tool;
+    const size = sizeOf(op.form === 'flat' ? null : op.value, data);
+    if (size >= 0) setOwn(summary.dataSizes, name, (Object.hasOwn(summary.dataSizes, name) ? summary.dataSizes[name] : 0) + size);
+  });
+
+  if (summary.operationType === null && summary.operations.length > 0) summary.operationType = summary.operations[0];
+  summary.detectionCount = summary.faces + summary.objects;
+  return summary;
+}
+
+function countFaces(faces: JsonValue | undefined, summary: SidecarSummary): void {
+  if (!Array.isArray(faces)) return;
+  for (let i = 0; i < faces.length; i++) {
+    const face = faces[i];
+    if (!isPlainObject(face)) continue;
+    summary.faces++;
+    const enc = Array.isArray(face.encoding) ? face.encoding : Array.isArray(face.face_encoding) ? face.face_encoding : null;
+    if (enc !== null && enc.length > 0) {
+      summary.embeddings++;
+      if (summary.embeddingLength === null) summary.embeddingLength = enc.length;
+    }
+  }
+}
+
+function countObjects(objects: JsonValue | undefined, summary: SidecarSummary): void {
+  if (!Array.isArray(objects)) return;
+  for (let i = 0; i < objects.length; i++) if (isPlainObject(objects[i])) summary.objects++;
+}
+
+function readQuality(quality: JsonValue | undefined, summary: SidecarSummary): void {
+  if (!isPlainObject(quality)) return;
+  if (summary.qualityGrade === null) summary.qualityGrade = nonEmptyString(quality.grade);
+  if (summary.qualityScore === null) summary.qualityScore = finiteNumber(quality.overall_score) ?? null;
+}
