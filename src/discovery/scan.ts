@@ -1,0 +1,466 @@
+import { readdir, realpath, stat } from 'node:fs/promises';
+import { basename, dirname, join, relative, resolve, sep } from 'node:path';
+import { errors } from '../errors.js';
+import type { Runtime } from '../engine/runtime.js';
+import { createRuntime, lastEngineUsed, type AdaptiveRuntime } from '../engine/select.js';
+import type { FileInspection, InspectItem, InspectOptions } from '../tasks/inspect.js';
+import type { Category, Options, SidecarExt, SidecarNaming } from '../types.js';
+import { CATEGORIES } from '../types.js';
+import { imageExtensionSet } from './extensions.js';
+import { imageKeys, pairDirectory, sidecarClaims, sidecarRank, type PairGroup, type SidecarEntry } from './pair.js';
+import { walkTree, type WalkProblem } from './walk.js';
+
+/** Name of the quarantine folder at the root of a library (never scanned). */
+export const QUARANTINE_DIR = '.image-sidecar-quarantine';
+
+export interface ScanImage {
+  name: string;
+  path: string;
+  rel: string;
+  isSymlink: boolean;
+  /** Final target of a symlinked image (realpath). */
+  target?: string;
+  broken?: boolean;
+  /** The target lies outside the scanned root: read it, never write or remove there. */
+  outsideRoot?: boolean;
+}
+
+export interface ScanSidecar {
+  name: string;
+  path: string;
+  /** POSIX path relative to the root (may start with ../ for a link target outside the root). */
+  rel: string;
+  ext: SidecarExt;
+  naming: SidecarNaming;
+  /** 'local': in the scanned directory; 'target': next to a symlinked image's target. */
+  side: 'local' | 'target';
+  inspection: FileInspection;
+}
+
+export interface Finding {
+  code: 'fallback' | 'ambiguous' | 'bom' | 'broken-symlink' | 'unreadable' | 'corrupt' | 'outside-root' | 'note';
+  message: string;
+  paths: string[];
+}
+
+/** One unit of a scan: an image with its sidecars, or a file that pairs with nothing. */
+export interface ScanRecord {
+  category: Category;
+  /** Directory relative to the root, POSIX ('' for the root). */
+  dir: string;
+  images: ScanImage[];
+  /** Every candidate in preference order (target side first, then local). */
+  sidecars: ScanSidecar[];
+  /** The sidecar whose data counts for the image(s): the first candidate that decodes. */
+  effective: ScanSidecar | null;
+  findings: Finding[];
+  /** Scanned files owned by this record (images and local sidecars): the counts add up. */
+  files: number;
+}
+
+export interface ScanProblem {
+  path: string;
+  code: string;
+  message: string;
+}
+
+export interface ScanSummary {
+  root: string;
+  /** False when any directory or file could not be read: no orphan is ever declared then. */
+  complete: boolean;
+  problems: ScanProblem[];
+  problemCount: number;
+  counts: Record<Category, number>;
+  filesScanned: number;
+  filesIgnored: number;
+  tempFiles: number;
+  directories: number;
+  images: number;
+  imageSymlinks: number;
+  brokenSymlinks: number;
+  sidecarFiles: number;
+  engine: { kind: 'inline' | 'threads'; workers: number };
+}
+
+export interface ScanOptions extends Options {
+  /** Per-file work done by the engine on every candidate sidecar. */
+  inspect?: Omit<InspectOptions, 'maxFileSize' | 'maxDepth'>;
+  /** Share a runtime between several scans (the caller closes it). */
+  runtime?: Runtime & { expect?: (n: number) => void };
+  /** Files per engine batch. */
+  batchSize?: number;
+}
+
+const MAX_PROBLEMS_KEPT = 200;
+const DEFAULT_BATCH = 64;
+
+interface Batch {
+  done: boolean;
+  results?: FileInspection[];
+  error?: unknown;
+  promise: Promise<void>;
+}
+
+interface PendingRecord {
+  dir: string;
+  images: ScanImage[];
+  candidates: Omit<ScanSidecar, 'inspection'>[];
+  localSidecars: number;
+  extraFiles: number;
+  forced?: Category;
+  findings: Finding[];
+  batch?: Batch;
+  offset: number;
+}
+
+/** A scan in progress: iterate it for records; `summary` is final once iteration ends. */
+export class ScanSession implements AsyncIterable<ScanRecord> {
+  readonly summary: ScanSummary;
+  private started = false;
+  constructor(
+    readonly root: string,
+    private readonly opts: ScanOptions = {},
+  ) {
+    this.summary = {
+      root: resolve(root),
+      complete: true,
+      problems: [],
+      problemCount: 0,
+      counts: Object.fromEntries(CATEGORIES.map((c) => [c, 0])) as Record<Category, number>,
+      filesScanned: 0,
+      filesIgnored: 0,
+      tempFiles: 0,
+      directories: 0,
+      images: 0,
+      imageSymlinks: 0,
+      brokenSymlinks: 0,
+      sidecarFiles: 0,
+      engine: { kind: 'inline', workers: 1 },
+    };
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<ScanRecord> {
+    if (this.started) throw errors.usage('a scan can be iterated only once');
+    this.started = true;
+    return this.run();
+  }
+
+  /** Iterate to the end, discarding records; returns the summary. */
+  async finish(): Promise<ScanSummary> {
+    for await (const _ of this) void _;
+    return this.summary;
+  }
+
+  private problem(path: string, code: string, message: string): void {
+    this.summary.complete = false;
+    this.summary.problemCount++;
+    if (this.summary.problems.length < MAX_PROBLEMS_KEPT) this.summary.problems.push({ path, code, message });
+  }
+
+  private async *run(): AsyncGenerator<ScanRecord> {
+    const opts = this.opts;
+    const root = this.summary.root;
+    await assertDirectory(root);
+    const rootReal = await realpath(root);
+    const imageExts = imageExtensionSet(opts.imageExtensions);
+    const inspectOpts: InspectOptions = { ...opts.inspect, maxFileSize: opts.maxFileSize, maxDepth: opts.maxDepth };
+    const ownRuntime = !opts.runtime;
+    const runtime: Runtime & { expect?: (n: number) => void } = opts.runtime ?? createRuntime(opts);
+    const batchSize = opts.batchSize ?? DEFAULT_BATCH;
+    const maxInflight = Math.max(2, runtime.workers * 2);
+    const targetDirs = new DirClaimsCache(imageExts);
+    const queue: PendingRecord[] = [];
+    const inflight: Batch[] = [];
+    let items: InspectItem[] = [];
+    let itemsFor: PendingRecord[] = [];
+    let discovered = 0;
+    let emitted = 0;
+
+    const flush = () => {
+      if (items.length === 0) return;
+      const batchItems = items;
+      const recs = itemsFor;
+      items = [];
+      itemsFor = [];
+      runtime.expect?.(discovered);
+      const batch: Batch = { done: false, promise: Promise.resolve() };
+      batch.promise = runtime.run<FileInspection>('inspect', batchItems, inspectOpts).then(
+        (r) => {
+          batch.results = r;
+          batch.done = true;
+        },
+        (e) => {
+          batch.error = e;
+          batch.done = true;
+        },
+      );
+      for (const r of recs) r.batch = batch;
+      inflight.push(batch);
+    };
+
+    const enqueue = (rec: PendingRecord) => {
+      if (rec.candidates.length > 0) {
+        if (itemsFor.length > 0 && itemsFor[itemsFor.length - 1] === rec) throw errors.internal('record enqueued twice');
+        rec.offset = items.length;
+        for (const c of rec.candidates) items.push({ path: c.path, name: c.name });
+        itemsFor.push(rec);
+        discovered += rec.candidates.length;
+        if (items.length >= batchSize) flush();
+      }
+      queue.push(rec);
+    };
+
+    const self = this;
+    function* drainReady(): Generator<ScanRecord> {
+      while (queue.length > 0) {
+        const head = queue[0];
+        if (head.candidates.length > 0 && !head.batch?.done) return;
+        queue.shift();
+        if (head.batch?.error) throw head.batch.error;
+        const rec = self.finalize(head);
+        emitted++;
+        opts.onProgress?.(emitted);
+        yield rec;
+      }
+    }
+
+    try {
+      const walk = walkTree(root, {
+        skipRootDirs: new Set([QUARANTINE_DIR]),
+        onProblem: (p: WalkProblem) => this.problem(p.path, p.error.code, p.error.message),
+        signal: opts.signal,
+      });
+      for await (const listing of walk) {
+        this.summary.directories++;
+        const pairing = pairDirectory(listing, imageExts);
+        this.summary.filesIgnored += pairing.ignored;
+        this.summary.tempFiles += pairing.tempFiles.length;
+        for (const u of pairing.unaddressable) {
+          const p = join(listing.path, u.name);
+          this.problem(p, 'UNADDRESSABLE', `${p}: file name is not valid UTF-8`);
+          enqueue({ dir: listing.rel, images: [], candidates: [], localSidecars: 0, extraFiles: 1, forced: 'unreadable', offset: 0,
+            findings: [{ code: 'unreadable', message: 'file name is not valid UTF-8; it cannot be addressed', paths: [p] }] });
+        }
+        const links = pairing.groups.flatMap((g) => g.images.filter((i) => i.isLink));
+        const resolved = await resolveLinks(links.map((l) => l.path));
+        for (const group of pairing.groups) {
+          enqueue(await this.pending(group, listing.rel, root, rootReal, resolved, targetDirs));
+        }
+        // Bound memory: wait for the oldest batches while too many are in flight.
+        while (inflight.length > maxInflight) {
+          await inflight.shift()!.promise;
+          yield* drainReady();
+        }
+        yield* drainReady();
+      }
+      flush();
+      while (inflight.length > 0) {
+        await inflight.shift()!.promise;
+        yield* drainReady();
+      }
+      yield* drainReady();
+      if (queue.length > 0) throw errors.internal('scan ended with records still pending');
+    } finally {
+      this.summary.engine = { kind: runtime.kind, workers: runtime.workers };
+      lastEngineUsed.kind = runtime.kind;
+      lastEngineUsed.workers = runtime.workers;
+      if (ownRuntime) await runtime.close();
+    }
+  }
+
+  private async pending(
+    group: PairGroup,
+    dirRel: string,
+    root: string,
+    rootReal: string,
+    resolved: Map<string, ResolvedLink>,
+    targetDirs: DirClaimsCache,
+  ): Promise<PendingRecord> {
+    const relOf = (p: string) => toPosix(relative(root, p));
+    const images: ScanImage[] = [];
+    const candidates: Omit<ScanSidecar, 'inspection'>[] = [];
+    const findings: Finding[] = [];
+    const seen = new Set<string>();
+    for (const img of group.images) {
+      const si: ScanImage = { name: img.name, path: img.path, rel: relOf(img.path), isSymlink: img.isLink };
+      if (img.isLink) {
+        const r = resolved.get(img.path)!;
+        if (r.broken) {
+          si.broken = true;
+          findings.push({ code: 'broken-symlink', message: `symlink target is missing: ${r.reason}`, paths: [img.path] });
+        } else {
+          si.target = r.target;
+          si.outsideRoot = !isInside(r.target!, rootReal);
+          if (si.outsideRoot) findings.push({ code: 'outside-root', message: 'symlink target is outside the root (read only)', paths: [img.path, r.target!] });
+          for (const c of await targetDirs.candidatesFor(r.target!)) {
+            if (seen.has(c.path)) continue;
+            seen.add(c.path);
+            candidates.push({ ...c, rel: toPosix(relative(rootReal, c.path)), side: 'target' });
+          }
+        }
+      }
+      images.push(si);
+    }
+    for (const s of group.sidecars) {
+      if (seen.has(s.path)) continue;
+      seen.add(s.path);
+      candidates.push({ ...s, rel: relOf(s.path), side: 'local' });
+    }
+    return { dir: dirRel, images, candidates, localSidecars: group.sidecars.length, extraFiles: 0, findings, offset: 0 };
+  }
+
+  private finalize(p: PendingRecord): ScanRecord {
+    const s = this.summary;
+    const results = p.candidates.length > 0 ? p.batch!.results!.slice(p.offset, p.offset + p.candidates.length) : [];
+    const sidecars: ScanSidecar[] = p.candidates.map((c, i) => ({ ...c, inspection: results[i] }));
+    const findings = p.findings;
+    let effective: ScanSidecar | null = null;
+    for (const sc of sidecars) {
+      const ins = sc.inspection;
+      if (ins.status === 'ok') {
+        if (!effective) effective = sc;
+        if (ins.notes.length > 0) findings.push({ code: ins.notes.some((n) => /BOM/i.test(n)) ? 'bom' : 'note', message: ins.notes.join('; '), paths: [sc.path] });
+      } else if (ins.status === 'unreadable') {
+        this.problem(sc.path, ins.error?.code ?? 'IO', ins.error?.message ?? 'unreadable');
+        findings.push({ code: 'unreadable', message: ins.error?.message ?? 'unreadable', paths: [sc.path] });
+      } else {
+        findings.push({ code: 'corrupt', message: ins.error?.message ?? 'corrupt', paths: [sc.path] });
+      }
+    }
+    if (effective && sidecars[0] !== effective) {
+      findings.push({ code: 'fallback', message: `preferred sidecar unusable; read ${effective.name} instead`, paths: [sidecars[0].path, effective.path] });
+    }
+    const category = p.forced ?? categorize(p.images, sidecars, effective);
+    if (category === 'ambiguous') {
+      findings.push({ code: 'ambiguous', message: 'several candidate sidecars or images', paths: [...p.images.map((i) => i.path), ...sidecars.map((x) => x.path)] });
+    }
+    const files = p.images.length + p.localSidecars + p.extraFiles;
+    s.counts[category]++;
+    s.filesScanned += files;
+    s.images += p.images.length;
+    for (const img of p.images) {
+      if (img.isSymlink) s.imageSymlinks++;
+      if (img.broken) s.brokenSymlinks++;
+    }
+    s.sidecarFiles += p.localSidecars;
+    return { category, dir: p.dir, images: p.images, sidecars, effective, findings, files };
+  }
+}
+
+/** The one place that decides a record's category. */
+export function categorize(images: readonly ScanImage[], sidecars: readonly ScanSidecar[], effective: ScanSidecar | null): Category {
+  if (images.length === 0) {
+    const ins = sidecars[0].inspection;
+    if (ins.status === 'unreadable') return 'unreadable';
+    if (ins.status === 'corrupt') return 'corrupt';
+    return ins.shape === 'sidecar' ? 'orphan' : 'unrelated';
+  }
+  if (images.length === 1 && images[0].broken) return 'broken-symlink';
+  if (sidecars.length === 0) return 'missing';
+  if (images.length > 1 || sidecars.length > 1) return 'ambiguous';
+  if (effective) return 'ok';
+  return sidecars[0].inspection.status === 'unreadable' ? 'unreadable' : 'corrupt';
+}
+
+/** Start a scan of `root`. Iterate the result for records; read `.summary` afterwards. */
+export function scan(root: string, opts: ScanOptions = {}): ScanSession {
+  return new ScanSession(root, opts);
+}
+
+export async function assertDirectory(root: string): Promise<void> {
+  let st;
+  try {
+    st = await stat(root);
+  } catch (e) {
+    const err = errors.fromFs(e, root);
+    if (err.code === 'NOT_FOUND') throw errors.notFound(root, 'input directory');
+    throw err;
+  }
+  if (!st.isDirectory()) throw errors.notADirectory(root);
+}
+
+interface ResolvedLink {
+  target?: string;
+  broken: boolean;
+  reason?: string;
+}
+
+const LINK_CONCURRENCY = 32;
+
+async function resolveLinks(paths: string[]): Promise<Map<string, ResolvedLink>> {
+  const out = new Map<string, ResolvedLink>();
+  for (let i = 0; i < paths.length; i += LINK_CONCURRENCY) {
+    await Promise.all(
+      paths.slice(i, i + LINK_CONCURRENCY).map(async (p) => {
+        try {
+          const target = await realpath(p);
+          const st = await stat(target);
+          out.set(p, st.isFile() ? { target, broken: false } : { broken: true, reason: 'target is not a file' });
+        } catch (e) {
+          const code = (e as NodeJS.ErrnoException).code;
+          out.set(p, { broken: true, reason: code === 'ELOOP' ? 'symlink loop' : code ?? String(e) });
+        }
+      }),
+    );
+  }
+  return out;
+}
+
+/** Sidecar claims of the directories that symlink targets live in (LRU-bounded). */
+class DirClaimsCache {
+  private readonly cache = new Map<string, Promise<Map<string, SidecarEntry[]>>>();
+  constructor(
+    private readonly imageExts: ReadonlySet<string>,
+    private readonly limit = 512,
+  ) {}
+
+  async candidatesFor(target: string): Promise<SidecarEntry[]> {
+    const dir = dirname(target);
+    let claims = this.cache.get(dir);
+    if (claims) {
+      this.cache.delete(dir); // refresh LRU position
+    } else {
+      claims = this.load(dir);
+      if (this.cache.size >= this.limit) this.cache.delete(this.cache.keys().next().value!);
+    }
+    this.cache.set(dir, claims);
+    const byKey = await claims;
+    const out: SidecarEntry[] = [];
+    const [stemKey, nameKey] = imageKeys(basename(target));
+    for (const e of byKey.get(stemKey) ?? []) out.push(e);
+    for (const e of byKey.get(nameKey) ?? []) if (!out.includes(e)) out.push({ ...e, naming: 'name-ext' });
+    return out.sort((a, b) => sidecarRank(a) - sidecarRank(b));
+  }
+
+  private async load(dir: string): Promise<Map<string, SidecarEntry[]>> {
+    const byKey = new Map<string, SidecarEntry[]>();
+    let dirents;
+    try {
+      dirents = await readdir(dir, { withFileTypes: true });
+    } catch {
+      return byKey; // unreadable target dir: the link simply shows no sidecar there
+    }
+    for (const d of dirents) {
+      if (!d.isFile()) continue;
+      const sc = sidecarClaims(d.name, this.imageExts);
+      if (!sc) continue;
+      const entry: SidecarEntry = { name: d.name, path: join(dir, d.name), ext: sc.ext, naming: 'stem' };
+      for (const c of sc.claims) {
+        const list = byKey.get(c.key) ?? [];
+        list.push(entry);
+        byKey.set(c.key, list);
+      }
+    }
+    return byKey;
+  }
+}
+
+function isInside(p: string, rootReal: string): boolean {
+  return p === rootReal || p.startsWith(rootReal.endsWith(sep) ? rootReal : rootReal + sep);
+}
+
+function toPosix(p: string): string {
+  return sep === '/' ? p : p.split(sep).join('/');
+}
+
+export type { AdaptiveRuntime };

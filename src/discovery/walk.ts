@@ -1,0 +1,127 @@
+import { opendir, readdir, lstat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { errors, type SidecarError } from '../errors.js';
+
+export type EntryKind = 'file' | 'dir' | 'symlink' | 'other';
+
+export interface WalkEntry {
+  name: string;
+  kind: EntryKind;
+  /** The on-disk name is not valid UTF-8: we cannot address this file by a string path. */
+  unaddressable?: boolean;
+}
+
+export interface DirListing {
+  /** Absolute path of the directory. */
+  path: string;
+  /** POSIX path relative to the root ('' for the root). */
+  rel: string;
+  /** Non-directory entries, sorted by name. */
+  entries: WalkEntry[];
+}
+
+export interface WalkProblem {
+  path: string;
+  rel: string;
+  error: SidecarError;
+}
+
+export interface WalkOptions {
+  /** Directory names never entered (e.g. the quarantine folder at the root). */
+  skipRootDirs?: ReadonlySet<string>;
+  /** Called for every directory that could not be read; the walk goes on. */
+  onProblem?: (p: WalkProblem) => void;
+  signal?: AbortSignal;
+}
+
+const byName = (a: { name: string }, b: { name: string }) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+
+/**
+ * Depth-first walk in sorted order, one directory in memory at a time (plus the stack of
+ * pending sibling directories). Directory symlinks are reported as `symlink` entries and
+ * never entered, so links and loops cannot cause endless walks.
+ */
+export async function* walkTree(root: string, opts: WalkOptions = {}): AsyncGenerator<DirListing> {
+  const stack: { path: string; rel: string }[] = [{ path: root, rel: '' }];
+  while (stack.length > 0) {
+    opts.signal?.throwIfAborted();
+    const { path, rel } = stack.pop()!;
+    let dirents;
+    try {
+      dirents = await readdir(path, { withFileTypes: true });
+    } catch (e) {
+      opts.onProblem?.({ path, rel, error: errors.fromFs(e, path) });
+      continue;
+    }
+    const entries: WalkEntry[] = [];
+    const subdirs: { name: string }[] = [];
+    let suspicious = false;
+    for (const d of dirents) {
+      let kind: EntryKind = d.isFile() ? 'file' : d.isDirectory() ? 'dir' : d.isSymbolicLink() ? 'symlink' : 'other';
+      if (kind === 'other' && !d.isFIFO() && !d.isSocket() && !d.isBlockDevice() && !d.isCharacterDevice()) {
+        // d_type unknown (some network file systems): ask lstat.
+        kind = await lstatKind(join(path, d.name));
+      }
+      if (d.name.includes('\uFFFD')) suspicious = true;
+      if (kind === 'dir') {
+        if (rel === '' && opts.skipRootDirs?.has(d.name)) continue;
+        subdirs.push(d);
+      } else entries.push({ name: d.name, kind });
+    }
+    if (suspicious) await markUnaddressable(path, entries, subdirs, opts, rel);
+    entries.sort(byName);
+    subdirs.sort(byName);
+    yield { path, rel, entries };
+    for (let i = subdirs.length - 1; i >= 0; i--) {
+      const name = subdirs[i].name;
+      stack.push({ path: join(path, name), rel: rel === '' ? name : `${rel}/${name}` });
+    }
+  }
+}
+
+async function lstatKind(p: string): Promise<EntryKind> {
+  try {
+    const st = await lstat(p);
+    return st.isFile() ? 'file' : st.isDirectory() ? 'dir' : st.isSymbolicLink() ? 'symlink' : 'other';
+  } catch {
+    return 'other';
+  }
+}
+
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * Names that are not valid UTF-8 come back from readdir with U+FFFD in them and cannot be
+ * opened by that string. Re-read the directory as bytes to tell them from names that really
+ * contain U+FFFD; mark files as unaddressable and report directories as unreadable.
+ */
+async function markUnaddressable(
+  path: string,
+  entries: WalkEntry[],
+  subdirs: { name: string }[],
+  opts: WalkOptions,
+  rel: string,
+): Promise<void> {
+  const bad = new Set<string>();
+  try {
+    const dir = await opendir(path, { encoding: 'buffer' } as never);
+    for await (const d of dir as unknown as AsyncIterable<{ name: Buffer }>) {
+      try {
+        strictUtf8.decode(d.name);
+      } catch {
+        bad.add(d.name.toString('utf8'));
+      }
+    }
+  } catch (e) {
+    opts.onProblem?.({ path, rel, error: errors.fromFs(e, path) });
+    return;
+  }
+  for (const e of entries) if (bad.has(e.name)) e.unaddressable = true;
+  for (let i = subdirs.length - 1; i >= 0; i--) {
+    if (bad.has(subdirs[i].name)) {
+      const p = join(path, subdirs[i].name);
+      opts.onProblem?.({ path: p, rel, error: errors.fromFs(Object.assign(new Error('directory name is not valid UTF-8'), { code: 'EILSEQ' }), p) });
+      subdirs.splice(i, 1);
+    }
+  }
+}

@@ -1,0 +1,103 @@
+import { performance } from 'node:perf_hooks';
+import { errors, isSidecarError, type ErrorCode } from '../errors.js';
+import { decodeSidecar } from '../formats/codec.js';
+import { looksLikeReport, looksLikeSidecar } from '../analysis/operations.js';
+import { summarizeSidecar, type SidecarSummary } from '../analysis/summary.js';
+import { checkSidecarRules, type Problem } from '../analysis/rules.js';
+import { compileSchema, checkSchema, type CompiledSchema } from '../analysis/schema.js';
+import type { JsonObject, SidecarFormat } from '../types.js';
+import { readFileLimitedSync } from '../fs/read-file.js';
+
+export interface InspectOptions {
+  maxFileSize?: number;
+  maxDepth?: number;
+  /** Compute the per-sidecar summary (operations, faces, objects, grade...). */
+  summarize?: boolean;
+  /** Run the built-in structural rules. */
+  validate?: boolean;
+  /** A user JSON Schema (plain object: functions cannot cross threads). */
+  schema?: unknown;
+  /** Return the decoded data (export, convert planning). */
+  keepData?: boolean;
+}
+
+export interface InspectItem {
+  path: string;
+  /** On-disk file name (report names are recognised by it). */
+  name: string;
+}
+
+export type InspectStatus = 'ok' | 'corrupt' | 'unreadable';
+
+export interface FileInspection {
+  path: string;
+  size: number;
+  status: InspectStatus;
+  format: SidecarFormat | null;
+  error?: { code: ErrorCode; message: string };
+  notes: string[];
+  /** What the decoded content looks like: a per-image sidecar, a directory report, or other JSON. */
+  shape: 'sidecar' | 'report' | 'other' | null;
+  summary?: SidecarSummary;
+  problems?: Problem[];
+  data?: JsonObject;
+  elapsedMs: number;
+}
+
+// Compiled schemas are cached per thread: compile once per run, not once per file.
+const schemaCache = new Map<string, CompiledSchema>();
+function schemaFor(source: unknown): CompiledSchema {
+  const key = JSON.stringify(source);
+  let compiled = schemaCache.get(key);
+  if (!compiled) {
+    compiled = compileSchema(source);
+    schemaCache.set(key, compiled);
+  }
+  return compiled;
+}
+
+const READ_ERROR_CODES: ReadonlySet<ErrorCode> = new Set(['PERMISSION', 'IO', 'NOT_FOUND', 'NOT_A_DIRECTORY', 'READ_ONLY']);
+
+/** Read, decode and (optionally) summarise/validate one sidecar file. Never throws for a bad file. */
+export function inspectFile(item: InspectItem, opts: InspectOptions, compiled?: CompiledSchema): FileInspection {
+  const start = performance.now();
+  const out: FileInspection = { path: item.path, size: 0, status: 'ok', format: null, notes: [], shape: null, elapsedMs: 0 };
+  let bytes: Buffer;
+  try {
+    bytes = readFileLimitedSync(item.path, opts.maxFileSize);
+    out.size = bytes.length;
+  } catch (e) {
+    const err = isSidecarError(e) ? e : errors.fromFs(e, item.path);
+    out.status = READ_ERROR_CODES.has(err.code) ? 'unreadable' : 'corrupt';
+    out.error = { code: err.code, message: err.message };
+    out.elapsedMs = performance.now() - start;
+    return out;
+  }
+  try {
+    const decoded = decodeSidecar(bytes, { path: item.path, maxDepth: opts.maxDepth, maxFileSize: opts.maxFileSize });
+    out.format = decoded.format;
+    out.notes = decoded.notes;
+    const data = decoded.data;
+    out.shape = looksLikeReport(data, item.name) ? 'report' : looksLikeSidecar(data) ? 'sidecar' : 'other';
+    if (opts.summarize) out.summary = summarizeSidecar(data);
+    if (opts.validate || opts.schema !== undefined) {
+      const problems = opts.validate ? checkSidecarRules(data) : [];
+      if (opts.schema !== undefined) problems.push(...checkSchema(compiled ?? schemaFor(opts.schema), data));
+      out.problems = problems;
+    }
+    if (opts.keepData) out.data = data;
+  } catch (e) {
+    const err = isSidecarError(e) ? e : errors.corrupt(`cannot decode: ${(e as Error)?.message ?? e}`, item.path, e);
+    out.status = 'corrupt';
+    out.error = { code: err.code, message: err.message };
+  }
+  out.elapsedMs = performance.now() - start;
+  return out;
+}
+
+export function inspectFiles(items: readonly unknown[], options: unknown): FileInspection[] {
+  const opts = (options ?? {}) as InspectOptions;
+  // Compile (or fetch) the schema once per batch, not once per file.
+  const compiled = opts.schema !== undefined ? schemaFor(opts.schema) : undefined;
+  return (items as InspectItem[]).map((item) => inspectFile(item, opts, compiled));
+}

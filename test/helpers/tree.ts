@@ -1,0 +1,67 @@
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+
+/** What to put at a relative path in a generated test tree. */
+export type TreeNode =
+  | string // file with this UTF-8 text
+  | Buffer // file with these bytes
+  | { json: unknown; indent?: number } // JSON file (pipeline style: 2-space indent)
+  | { symlink: string } // symlink with this target (relative or absolute)
+  | { dir: true }; // empty directory
+
+/** A fake but plausible JPEG body (SOI ... EOI). */
+export const FAKE_JPEG = Buffer.from([0xff, 0xd8, 0xff, 0xe0, 0x00, 0x10, 0x4a, 0x46, 0x49, 0x46, 0x00, 0x01, 0xff, 0xd9]);
+
+/** Create a fresh temp dir. */
+export function tempDir(prefix = 'isc-test-'): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+/** Build a tree under a fresh temp dir (or `root`); returns the root. */
+export function makeTree(spec: Record<string, TreeNode>, root: string = tempDir()): string {
+  for (const [rel, node] of Object.entries(spec)) {
+    const p = join(root, rel);
+    mkdirSync(dirname(p), { recursive: true });
+    if (typeof node === 'string' || Buffer.isBuffer(node)) writeFileSync(p, node);
+    else if ('json' in node) writeFileSync(p, JSON.stringify(node.json, null, node.indent ?? 2));
+    else if ('symlink' in node) symlinkSync(node.symlink, p);
+    else mkdirSync(p, { recursive: true });
+  }
+  return root;
+}
+
+export function removeTree(root: string): void {
+  rmSync(root, { recursive: true, force: true });
+}
+
+/** A small but realistic merged sidecar (face_detection + yolov8 + sidecar_info). */
+export function sidecarData(imageName: string, faces = 1, embeddingLength = 512): Record<string, unknown> {
+  let x = 0.123456789;
+  const rnd = () => (x = (x * 9301 + 0.49297) % 1);
+  return {
+    face_detection: {
+      success: true,
+      faces: Array.from({ length: faces }, (_, i) => ({
+        face_id: i,
+        bbox: { x: rnd(), y: rnd(), width: rnd() / 4, height: rnd() / 4 },
+        confidence: 0.5 + rnd() / 2,
+        landmarks: Array.from({ length: 5 }, () => [rnd(), rnd()]),
+        encoding: Array.from({ length: embeddingLength }, () => rnd() - 0.5),
+      })),
+      metadata: { image_path: imageName, image_width: 4000, image_height: 3000, faces_found: faces, processing_time: 0.25, detector: 'insightface' },
+    },
+    yolov8: {
+      success: true,
+      objects: [{ object_id: 1, class_name: 'person', class_id: 0, coordinates_pixels: { x: 10, y: 20, width: 100, height: 200 }, confidence: 0.9 }],
+      metadata: { image_path: imageName, objects_found: 1, detection_time: 0.5, model_path: 'yolov8n.pt' },
+    },
+    sidecar_info: {
+      operation_type: 'face_detection',
+      created_at: '2025-10-01T12:40:11.886386',
+      last_updated: '2025-10-01T15:51:02.205516',
+      last_operation: 'yolov8',
+      image_path: imageName,
+    },
+  };
+}

@@ -1,0 +1,68 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { pairDirectory } from '../src/discovery/pair.js';
+import { imageExtensionSet, splitName, sidecarNameFor } from '../src/discovery/extensions.js';
+import type { DirListing } from '../src/discovery/walk.js';
+
+const exts = imageExtensionSet();
+const listing = (...names: string[]): DirListing => ({
+  path: '/lib',
+  rel: '',
+  entries: names.map((name) => ({ name, kind: 'file' as const })),
+});
+const shape = (l: DirListing) =>
+  pairDirectory(l, exts).groups.map((g) => ({ images: g.images.map((i) => i.name), sidecars: g.sidecars.map((s) => s.name) }));
+
+test('upper-case image extensions pair with lower-case sidecars', () => {
+  assert.deepEqual(shape(listing('A.JPG', 'A.json', 'DSC_0042.JPEG', 'DSC_0042.bin')), [
+    { images: ['A.JPG'], sidecars: ['A.json'] },
+    { images: ['DSC_0042.JPEG'], sidecars: ['DSC_0042.bin'] },
+  ]);
+});
+
+test('bursts pair exactly: 20250920_143022_001.json belongs to _001.jpg only', () => {
+  assert.deepEqual(shape(listing('20250920_143022.jpg', '20250920_143022_001.jpg', '20250920_143022_001.json', '20250920_143022.json')), [
+    { images: ['20250920_143022.jpg'], sidecars: ['20250920_143022.json'] },
+    { images: ['20250920_143022_001.jpg'], sidecars: ['20250920_143022_001.json'] },
+  ]);
+});
+
+test('several candidates form one group in preference order (bin, rkyv, json, then name-ext)', () => {
+  const g = pairDirectory(listing('x.jpg', 'x.json', 'x.jpg.json', 'x.bin', 'x.rkyv'), exts).groups;
+  assert.equal(g.length, 1);
+  assert.deepEqual(g[0].sidecars.map((s) => `${s.name}:${s.naming}`), ['x.bin:stem', 'x.rkyv:stem', 'x.json:stem', 'x.jpg.json:name-ext']);
+});
+
+test('two images claiming one sidecar are one (ambiguous) group', () => {
+  assert.deepEqual(shape(listing('IMG_1.jpg', 'IMG_1.png', 'IMG_1.json')), [{ images: ['IMG_1.jpg', 'IMG_1.png'], sidecars: ['IMG_1.json'] }]);
+});
+
+test('name-ext form pairs case-insensitively on the image extension', () => {
+  const g = pairDirectory(listing('IMG_1.JPG', 'IMG_1.jpg.json'), exts).groups;
+  assert.deepEqual(g.map((x) => [x.images.map((i) => i.name), x.sidecars.map((s) => s.naming)]), [[['IMG_1.JPG'], ['name-ext']]]);
+});
+
+test('names are compared after NFC; on-disk names are kept', () => {
+  const nfd = 'E\u0301quipe.jpg'; // "Équipe" decomposed
+  const nfcJson = '\u00C9quipe.json';
+  const g = pairDirectory(listing(nfd, nfcJson), exts).groups;
+  assert.equal(g.length, 1);
+  assert.equal(g[0].images[0].name, nfd);
+  assert.equal(g[0].sidecars[0].name, nfcJson);
+});
+
+test('unpaired sidecars, other files, temp files', () => {
+  const p = pairDirectory(listing('orphan.json', 'notes.txt', '.IMG_1.json.isc-tmp-123-abc', 'game_detection.json'), exts);
+  // Unpaired sidecar candidates become their own groups (the scan reads them to tell orphan from report).
+  assert.deepEqual(p.groups.map((g) => [g.images.length, g.sidecars[0].name]), [[0, 'orphan.json'], [0, 'game_detection.json']]);
+  assert.equal(p.ignored, 1);
+  assert.equal(p.tempFiles.length, 1);
+});
+
+test('extension helpers', () => {
+  assert.deepEqual(splitName('IMG.JPG'), { stem: 'IMG', ext: 'jpg' });
+  assert.deepEqual(splitName('.hidden'), { stem: '.hidden', ext: '' });
+  assert.deepEqual(splitName('noext'), { stem: 'noext', ext: '' });
+  assert.equal(sidecarNameFor('IMG_1.JPG', 'bin'), 'IMG_1.bin');
+  assert.equal(sidecarNameFor('IMG_1.JPG', 'json', 'name-ext'), 'IMG_1.JPG.json');
+});
