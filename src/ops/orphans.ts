@@ -1,0 +1,33 @@
+import { errors } from '../errors.js';
+import { scan, type ScanRecord, type ScanSummary } from '../discovery/scan.js';
+import type { Options } from '../types.js';
+
+export interface OrphanList {
+  orphans: { path: string; rel: string; format: string | null; size: number }[];
+  /** Sidecar files in the tree (the guard's denominator). */
+  sidecarFiles: number;
+  scan: ScanSummary;
+}
+
+/**
+ * Orphans: sidecar-shaped files whose directory holds no image they belong to.
+ * Reports and unrelated JSON are never orphans; corrupt and unreadable files are never orphans;
+ * and a scan that hit read errors declares no orphan at all (INCOMPLETE_SCAN).
+ */
+export async function findOrphans(root: string, opts: Options = {}): Promise<OrphanList> {
+  const session = scan(root, opts);
+  const orphans: OrphanList['orphans'] = [];
+  for await (const rec of session) if (rec.category === 'orphan') orphans.push(orphanEntry(rec));
+  const s = session.summary;
+  if (!s.complete) {
+    throw errors.incompleteScan(
+      `${s.problemCount} path(s) could not be read (first: ${s.problems[0]?.message ?? 'unknown'}); no orphan can be declared`,
+    );
+  }
+  return { orphans, sidecarFiles: s.sidecarFiles, scan: s };
+}
+
+function orphanEntry(rec: ScanRecord) {
+  const sc = rec.sidecars[0];
+  return { path: sc.path, rel: sc.rel, format: sc.inspection.format, size: sc.inspection.size };
+}

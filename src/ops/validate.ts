@@ -1,0 +1,74 @@
+import { scan, type ScanSummary } from '../discovery/scan.js';
+import { loadSchema } from '../analysis/schema.js';
+import type { Problem } from '../analysis/rules.js';
+import type { Category, Options, SidecarFormat } from '../types.js';
+import { operationFilter, round, sidecarsOf } from './common.js';
+
+export interface ValidateOptions extends Options {
+  /** Only sidecars containing this operation (corrupt files are always reported). */
+  operationType?: string;
+  /** Path of a JSON Schema file, or the schema object itself. */
+  schema?: string | object;
+  /** Called with each result as soon as it is known (then `results` is not collected). */
+  onResult?: (r: ValidationResult) => void | Promise<void>;
+}
+
+/** One sidecar file's result; the first eight keys are the earlier tool's. */
+export interface ValidationResult {
+  file_path: string;
+  is_valid: boolean;
+  error: string | null;
+  processing_time: number;
+  file_size: number;
+  detection_count: number;
+  tool_name: string | null;
+  operation_type: string | null;
+  format: SidecarFormat | null;
+  category: Category;
+  problems: Problem[];
+}
+
+export interface ValidationReport {
+  total_files: number;
+  valid_files: number;
+  invalid_files: number;
+  results?: ValidationResult[];
+  scan: ScanSummary;
+}
+
+/** Parse every sidecar of a tree and check it against the built-in rules (and a schema). */
+export async function validate(root: string, opts: ValidateOptions = {}): Promise<ValidationReport> {
+  const schema = typeof opts.schema === 'string' ? (await loadSchema(opts.schema)).schemaSource : opts.schema;
+  const session = scan(root, { ...opts, inspect: { summarize: true, validate: true, schema } });
+  const filter = operationFilter(opts.operationType);
+  const report: ValidationReport = { total_files: 0, valid_files: 0, invalid_files: 0, scan: session.summary };
+  if (!opts.onResult) report.results = [];
+  for await (const rec of session) {
+    for (const sc of sidecarsOf(rec)) {
+      const ins = sc.inspection;
+      if (filter && ins.status === 'ok' && !filter(sc)) continue;
+      const problems = ins.problems ?? [];
+      const firstError = ins.error?.message ?? problems.find((p) => p.severity === 'error')?.message ?? null;
+      const errorCount = problems.filter((p) => p.severity === 'error').length;
+      const r: ValidationResult = {
+        file_path: sc.path,
+        is_valid: ins.status === 'ok' && errorCount === 0,
+        error: ins.status === 'ok' && errorCount > 0 ? `${problems.find((p) => p.severity === 'error')!.pointer}: ${firstError}` : firstError,
+        processing_time: round(ins.elapsedMs / 1000, 6),
+        file_size: ins.size,
+        detection_count: ins.summary?.detectionCount ?? 0,
+        tool_name: ins.summary?.toolName ?? null,
+        operation_type: ins.summary?.operationType ?? null,
+        format: ins.format,
+        category: rec.category,
+        problems,
+      };
+      report.total_files++;
+      if (r.is_valid) report.valid_files++;
+      else report.invalid_files++;
+      if (opts.onResult) await opts.onResult(r);
+      else report.results!.push(r);
+    }
+  }
+  return report;
+}
