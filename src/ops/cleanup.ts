@@ -1,0 +1,462 @@
+/**
+ * cleanup: remove orphaned sidecars — by default into a quarantine folder that `restore` can undo.
+ *
+ *   plan (findOrphans)  →  guard  →  act          (a dry run stops before act: same plan, same output)
+ *
+ * Guards (nothing is touched when one trips):
+ *   - the scan hit read errors                       → INCOMPLETE_SCAN (from findOrphans; never overridable)
+ *   - the tree holds sidecars to remove but no image → GUARD (an unmounted/missing image folder)
+ *   - more than maxFraction (20 %) of sidecar files  → GUARD
+ *   `force` overrides the two GUARDs.
+ *
+ * Quarantine layout:  <root>/.image-sidecar-quarantine/<UTC stamp>/<rel path> + manifest.json.
+ * The manifest is written (atomically) BEFORE the first move with status "planned", and rewritten
+ * as "complete" afterwards, so a crash mid-way leaves a manifest restore can work from.
+ * Every move re-checks the file right before it (regular file, same inode/size/times as when it
+ * was hashed, parent directory still the real one inside the root) and never overwrites.
+ */
+import { createHash } from 'node:crypto';
+import { constants as fsc } from 'node:fs';
+import { link, lstat, mkdir, open, realpath, rename, unlink } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { errors, isSidecarError, type ErrorCode } from '../errors.js';
+import { QUARANTINE_DIR } from '../discovery/scan.js';
+import { writeFileAtomic } from '../fs/atomic-write.js';
+import type { Options } from '../types.js';
+import { round } from './common.js';
+import { findOrphans } from './orphans.js';
+
+export interface CleanupOptions extends Options {
+  /** Plan and guard only; change nothing. */
+  dryRun?: boolean;
+  /** Unlink orphans for good instead of quarantining them. */
+  delete?: boolean;
+  /** Override the GUARD checks (never INCOMPLETE_SCAN). */
+  force?: boolean;
+  /** Largest share of sidecar files that may go without `force`. Default 0.2. */
+  maxFraction?: number;
+  /** Clock (the quarantine folder's name and the manifest's created_at). */
+  now?: () => Date;
+}
+
+export interface CleanupAction {
+  path: string;
+  rel: string;
+  action: 'quarantine' | 'delete';
+  /** Where the file goes (quarantine), null for delete. */
+  destination: string | null;
+}
+
+export interface CleanupSkip {
+  rel: string;
+  path: string;
+  code: ErrorCode;
+  reason: string;
+}
+
+export interface CleanupReport {
+  dryRun: boolean;
+  mode: 'quarantine' | 'delete';
+  orphans: number;
+  /** Files actually moved or deleted (0 in a dry run). */
+  removed: number;
+  /** The plan, identical in a dry run and a real run. */
+  actions: CleanupAction[];
+  /** The quarantine folder used (or that would be used), null for delete or when nothing is to do. */
+  quarantine: string | null;
+  manifest: string | null;
+  sidecarFiles: number;
+  /** orphans / sidecarFiles (0 when there are no sidecar files). */
+  fraction: number;
+  /** Planned files left in place because they changed or could not be moved (real run only). */
+  skipped: CleanupSkip[];
+}
+
+export const DEFAULT_MAX_FRACTION = 0.2;
+export const MANIFEST_NAME = 'manifest.json';
+export const MANIFEST_VERSION = 1;
+
+export interface ManifestEntry {
+  rel: string;
+  size: number;
+  sha256: string;
+}
+
+export interface QuarantineManifest {
+  version: 1;
+  /** "planned": written before the moves (some entries may still be at their original path). */
+  status: 'planned' | 'complete';
+  created_at: string;
+  root: string;
+  entries: ManifestEntry[];
+}
+
+interface PlannedOrphan {
+  path: string;
+  rel: string;
+  size: number;
+}
+
+export async function cleanup(root: string, opts: CleanupOptions = {}): Promise<CleanupReport> {
+  const { dryRun = false, delete: deleteMode = false, force = false, maxFraction = DEFAULT_MAX_FRACTION, now, ...scanOpts } = opts;
+  if (typeof maxFraction !== 'number' || !(maxFraction >= 0 && maxFraction <= 1)) {
+    throw errors.usage(`maxFraction must be a number between 0 and 1, got ${String(maxFraction)}`);
+  }
+  const rootAbs = resolve(root);
+  const clock = now ?? (() => new Date());
+
+  // 1. plan
+  const found = await findOrphans(rootAbs, scanOpts);
+  const orphans: PlannedOrphan[] = found.orphans.map((o) => ({ path: o.path, rel: o.rel, size: o.size }));
+  const sidecarFiles = found.sidecarFiles;
+  const fraction = sidecarFiles > 0 ? orphans.length / sidecarFiles : 0;
+
+  // 2. guard
+  if (!force) guard(orphans.length, sidecarFiles, fraction, found.scan.images, maxFraction);
+
+  const mode = deleteMode ? 'delete' : 'quarantine';
+  const created = clock();
+  let quarantine: string | null = null;
+  if (mode === 'quarantine' && orphans.length > 0) quarantine = await freeQuarantineFolder(rootAbs, quarantineStamp(created));
+  const report: CleanupReport = {
+    dryRun,
+    mode,
+    orphans: orphans.length,
+    removed: 0,
+    actions: planActions(orphans, mode, quarantine),
+    quarantine,
+    manifest: quarantine === null ? null : join(quarantine, MANIFEST_NAME),
+    sidecarFiles,
+    fraction: round(fraction),
+    skipped: [],
+  };
+  if (dryRun || orphans.length === 0) return report;
+
+  // 3. act
+  const rootReal = await realpath(rootAbs).catch((e) => {
+    throw errors.fromFs(e, rootAbs);
+  });
+  if (mode === 'delete') await deleteOrphans(rootAbs, rootReal, orphans, report);
+  else await quarantineOrphans(rootAbs, rootReal, orphans, created, report);
+  return report;
+}
+
+function guard(orphans: number, sidecarFiles: number, fraction: number, images: number, maxFraction: number): void {
+  if (orphans === 0) return;
+  if (images === 0) {
+    // Reports and unrelated JSON count as sidecar files, so the fraction alone could miss this.
+    throw errors.guard(
+      `refusing to remove ${orphans} of ${sidecarFiles} sidecars: the tree holds no images at all ` +
+        `(is the image folder missing or not mounted?); pass --force if this is really intended`,
+    );
+  }
+  if (fraction > maxFraction) {
+    throw errors.guard(
+      `refusing to remove ${orphans} of ${sidecarFiles} sidecars (${percent(fraction)} %) — ` +
+        `more than ${percent(maxFraction)} %; pass --force if this is really intended`,
+    );
+  }
+}
+
+function percent(f: number): string {
+  return String(Number((f * 100).toFixed(1)));
+}
+
+function planActions(orphans: PlannedOrphan[], mode: 'quarantine' | 'delete', quarantine: string | null): CleanupAction[] {
+  return orphans.map((o) => ({
+    path: o.path,
+    rel: o.rel,
+    action: mode,
+    destination: quarantine === null ? null : relJoin(quarantine, o.rel),
+  }));
+}
+
+/** `20261121T113300Z`: sorts chronologically as a string. */
+export function quarantineStamp(d: Date): string {
+  return d.toISOString().replace(/\.\d+Z$/, 'Z').replace(/[-:]/g, '');
+}
+
+/** The first of `<stamp>`, `<stamp>-1`, `<stamp>-2`... that does not exist yet (read only). */
+async function freeQuarantineFolder(rootAbs: string, stamp: string): Promise<string> {
+  const base = join(rootAbs, QUARANTINE_DIR);
+  for (let n = 0; ; n++) {
+    const p = join(base, n === 0 ? stamp : `${stamp}-${n}`);
+    if (!(await exists(p))) return p;
+  }
+}
+
+async function exists(p: string): Promise<boolean> {
+  try {
+    await lstat(p);
+    return true;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw errors.fromFs(e, p);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// act: delete
+// ---------------------------------------------------------------------------------------------
+
+async function deleteOrphans(rootAbs: string, rootReal: string, orphans: PlannedOrphan[], report: CleanupReport): Promise<void> {
+  const dirs = new Set<string>();
+  for (const o of orphans) {
+    try {
+      await checkInsideRoot(rootAbs, rootReal, o);
+      const st = await lstatOrNull(o.path);
+      if (!st || !st.isFile()) throw errors.conflict('no longer a regular file; left alone', [o.path]);
+      if (st.size !== o.size) throw errors.conflict('changed since the scan; left alone', [o.path]);
+      await unlink(o.path).catch((e) => {
+        throw errors.fromFs(e, o.path);
+      });
+      dirs.add(dirname(o.path));
+      report.removed++;
+    } catch (e) {
+      skip(report, o, e);
+    }
+  }
+  await fsyncDirs(dirs);
+}
+
+// ---------------------------------------------------------------------------------------------
+// act: quarantine
+// ---------------------------------------------------------------------------------------------
+
+/** What a file was when it was hashed; it must still be that file when it is moved. */
+interface Snapshot {
+  dev: number;
+  ino: number;
+  size: number;
+  mtimeMs: number;
+  ctimeMs: number;
+}
+
+interface Hashed extends PlannedOrphan {
+  sha256: string;
+  snapshot: Snapshot;
+  destination: string;
+}
+
+const HASH_CONCURRENCY = 8;
+
+async function quarantineOrphans(
+  rootAbs: string,
+  rootReal: string,
+  orphans: PlannedOrphan[],
+  created: Date,
+  report: CleanupReport,
+): Promise<void> {
+  const folder = await createQuarantineFolder(rootAbs, rootReal, quarantineStamp(created), report);
+
+  // Hash first: the manifest must list every planned file before the first one moves.
+  const hashed: Hashed[] = [];
+  const results = await mapLimit(orphans, HASH_CONCURRENCY, async (o) => {
+    try {
+      await checkInsideRoot(rootAbs, rootReal, o);
+      const h = await hashRegularFile(o.path);
+      if (h.snapshot.size !== o.size) throw errors.conflict('changed since the scan; left alone', [o.path]);
+      return { ...o, sha256: h.sha256, snapshot: h.snapshot, destination: relJoin(folder, o.rel) };
+    } catch (e) {
+      return { failed: e };
+    }
+  });
+  results.forEach((r, i) => {
+    if ('failed' in r) skip(report, orphans[i], r.failed);
+    else hashed.push(r);
+  });
+
+  const manifestPath = join(folder, MANIFEST_NAME);
+  const manifest: QuarantineManifest = {
+    version: MANIFEST_VERSION,
+    status: 'planned',
+    created_at: created.toISOString(),
+    root: rootAbs,
+    entries: hashed.map((h) => ({ rel: h.rel, size: h.size, sha256: h.sha256 })),
+  };
+  await writeManifest(manifestPath, manifest);
+
+  const moved: ManifestEntry[] = [];
+  const dirs = new Set<string>();
+  for (const h of hashed) {
+    try {
+      await checkInsideRoot(rootAbs, rootReal, h);
+      const st = await lstatOrNull(h.path);
+      if (!st || !st.isFile() || !sameFile(st, h.snapshot)) throw errors.conflict('changed or replaced since it was hashed; left alone', [h.path]);
+      await mkdir(dirname(h.destination), { recursive: true }).catch((e) => {
+        throw errors.fromFs(e, dirname(h.destination));
+      });
+      await moveNoOverwrite(h.path, h.destination);
+      dirs.add(dirname(h.path));
+      dirs.add(dirname(h.destination));
+      moved.push({ rel: h.rel, size: h.size, sha256: h.sha256 });
+      report.removed++;
+    } catch (e) {
+      skip(report, h, e);
+    }
+  }
+  await fsyncDirs(dirs);
+  await writeManifest(manifestPath, { ...manifest, status: 'complete', entries: moved });
+}
+
+/** Create `<root>/.image-sidecar-quarantine/<stamp>[-n]` exclusively; it must be a real directory inside the root. */
+async function createQuarantineFolder(rootAbs: string, rootReal: string, stamp: string, report: CleanupReport): Promise<string> {
+  const base = join(rootAbs, QUARANTINE_DIR);
+  await mkdir(base, { recursive: true }).catch((e) => {
+    throw errors.fromFs(e, base);
+  });
+  const baseSt = await lstat(base).catch((e) => {
+    throw errors.fromFs(e, base);
+  });
+  // A planted symlink here would send the moved files outside the root.
+  if (!baseSt.isDirectory()) throw errors.outsideRoot(base, rootAbs);
+  if ((await realpath(base)) !== join(rootReal, QUARANTINE_DIR)) throw errors.outsideRoot(base, rootAbs);
+  for (let n = 0; ; n++) {
+    const folder = join(base, n === 0 ? stamp : `${stamp}-${n}`);
+    try {
+      await mkdir(folder); // exclusive: a folder someone else made is never reused
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'EEXIST') continue;
+      throw errors.fromFs(e, folder);
+    }
+    if (folder !== report.quarantine) {
+      // Taken between the plan and now (another cleanup in the same second): re-aim the plan.
+      report.quarantine = folder;
+      report.manifest = join(folder, MANIFEST_NAME);
+      for (const a of report.actions) a.destination = relJoin(folder, a.rel);
+    }
+    return folder;
+  }
+}
+
+export async function writeManifest(path: string, manifest: QuarantineManifest): Promise<void> {
+  await writeFileAtomic(path, Buffer.from(JSON.stringify(manifest, null, 2) + '\n', 'utf8'), { skipIfSame: false });
+}
+
+// ---------------------------------------------------------------------------------------------
+// shared with restore
+// ---------------------------------------------------------------------------------------------
+
+/** Is `rel` a plain relative POSIX path (no '..', '.', empty or absolute parts)? */
+export function isSafeRel(rel: string): boolean {
+  if (typeof rel !== 'string' || rel === '' || rel.startsWith('/') || rel.includes('\0') || rel.includes('\\')) return false;
+  for (const part of rel.split('/')) if (part === '' || part === '.' || part === '..') return false;
+  return true;
+}
+
+/** `base` + POSIX `rel`, for the platform. */
+export function relJoin(base: string, rel: string): string {
+  return join(base, ...rel.split('/'));
+}
+
+/**
+ * Move without ever replacing an existing destination: link(2) fails with EEXIST when the name is
+ * taken, then the source is unlinked. Where hard links are not supported we fall back to
+ * check-then-rename (callers only do that into folders they created or checked).
+ */
+export async function moveNoOverwrite(src: string, dest: string): Promise<void> {
+  try {
+    await link(src, dest);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') throw errors.conflict('destination already exists; not overwritten', [dest, src]);
+    if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'ENOSYS' && code !== 'EMLINK') throw errors.fromFs(e, dest);
+    if (await exists(dest)) throw errors.conflict('destination already exists; not overwritten', [dest, src]);
+    await rename(src, dest).catch((e2) => {
+      throw errors.fromFs(e2, src);
+    });
+    return;
+  }
+  try {
+    await unlink(src);
+  } catch (e) {
+    // Undo the link so the file is not in two places, then report.
+    await unlink(dest).catch(() => undefined);
+    throw errors.fromFs(e, src);
+  }
+}
+
+/** SHA-256 of a regular file, opened without following a symlink, with its identity. */
+export async function hashRegularFile(path: string): Promise<{ sha256: string; snapshot: Snapshot }> {
+  let fh;
+  try {
+    fh = await open(path, fsc.O_RDONLY | fsc.O_NOFOLLOW);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ELOOP') throw errors.conflict('is a symlink now; left alone', [path]);
+    throw errors.fromFs(e, path);
+  }
+  try {
+    const st = await fh.stat();
+    if (!st.isFile()) throw errors.conflict('not a regular file; left alone', [path]);
+    const bytes = await fh.readFile();
+    const sha256 = createHash('sha256').update(bytes).digest('hex');
+    return { sha256, snapshot: { dev: st.dev, ino: st.ino, size: bytes.length, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs } };
+  } catch (e) {
+    throw errors.fromFs(e, path);
+  } finally {
+    await fh.close().catch(() => undefined);
+  }
+}
+
+function sameFile(st: { dev: number; ino: number; size: number; mtimeMs: number; ctimeMs: number }, s: Snapshot): boolean {
+  return st.dev === s.dev && st.ino === s.ino && st.size === s.size && st.mtimeMs === s.mtimeMs && st.ctimeMs === s.ctimeMs;
+}
+
+async function lstatOrNull(p: string) {
+  try {
+    return await lstat(p);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw errors.fromFs(e, p);
+  }
+}
+
+/** The file's path must still lead through real directories inside the root (no swapped-in symlink). */
+async function checkInsideRoot(rootAbs: string, rootReal: string, o: { path: string; rel: string }): Promise<void> {
+  if (!isSafeRel(o.rel) || o.rel.split('/')[0] === QUARANTINE_DIR || relJoin(rootAbs, o.rel) !== o.path) {
+    throw errors.outsideRoot(o.path, rootAbs);
+  }
+  const dir = dirname(o.path);
+  let real: string;
+  try {
+    real = await realpath(dir);
+  } catch (e) {
+    throw errors.fromFs(e, dir);
+  }
+  if (real !== dirname(relJoin(rootReal, o.rel))) throw errors.outsideRoot(o.path, rootAbs);
+}
+
+function skip(report: CleanupReport, o: { path: string; rel: string }, e: unknown): void {
+  const err = isSidecarError(e) ? e : errors.fromFs(e, o.path);
+  report.skipped.push({ rel: o.rel, path: o.path, code: err.code, reason: err.message });
+}
+
+/** Make renames and unlinks durable; a file system that cannot fsync a directory is not an error. */
+export async function fsyncDirs(dirs: Iterable<string>): Promise<void> {
+  for (const d of dirs) {
+    let fh;
+    try {
+      fh = await open(d, 'r');
+      await fh.sync();
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code !== 'EINVAL' && code !== 'EISDIR' && code !== 'ENOTSUP' && code !== 'EBADF' && code !== 'ENOENT') throw errors.fromFs(e, d);
+    } finally {
+      await fh?.close().catch(() => undefined);
+    }
+  }
+}
+
+/** Map with at most `limit` calls in flight; results keep the input order. */
+export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}

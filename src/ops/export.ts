@@ -1,0 +1,303 @@
+/**
+ * export: stream every image's effective sidecar to one JSON, JSON-lines or CSV file.
+ *
+ * Entries come in scan order (files of a folder before its subfolders, names by UTF-16 code
+ * unit) and each is written as soon as its record arrives; the output is never held in memory
+ * as a whole. No clock is read, so two runs over the same tree give byte-identical output.
+ * One entry per image record that owns an effective sidecar (`ownEffective`): a symlinked image
+ * whose target is inside the root is exported once, by the target's own record; corrupt or
+ * missing sidecars are not exported. For a record with several images (ambiguous) `image` is
+ * the first of them.
+ *
+ * json — the earlier tool's object, with `total_sidecars` AFTER the array because the count is
+ *   only known at the end (key order does not matter to JSON parsers); `exported_at` is kept for
+ *   callers that read the key, but is always null (a timestamp would make runs differ):
+ *     {
+ *       "exported_at": null,
+ *       "source_directory": "/abs/root",
+ *       "sidecars": [
+ *         {"image":"a/IMG_1.jpg","sidecar":"a/IMG_1.json","format":"json","data":{...}},   ← one per line
+ *         ...
+ *       ],
+ *       "total_sidecars": 2
+ *     }
+ * jsonl — one {"image","sidecar","format","data"} object per line (LF).
+ * csv — RFC 4180 (CRLF, quoting as in csv.ts), a header row, then one row per entry:
+ *     image          image path relative to the root (POSIX)
+ *     sidecar        sidecar path relative to the root (may start with ../ for a link target outside)
+ *     format         content format: json | bin | rkyv | legacy
+ *     operations     operation names (snake_case) joined with ';'
+ *     faces          faces over all operations
+ *     objects        detected objects over all operations
+ *     embeddings     faces carrying a face embedding
+ *     quality_grade  quality.grade (A..F) or empty
+ *     quality_score  quality.overall_score or empty
+ *     size_bytes     sidecar file size in bytes
+ *     category       scan category of the image (ok, ambiguous, broken-symlink...)
+ *
+ * A path output is written to a temp file next to it (fsync'd) and renamed over the final name
+ * at the end: a failed or interrupted export never leaves a partial file under that name.
+ * A stream output is written with back-pressure and is not ended (the caller owns it).
+ */
+import { open, rename, unlink, type FileHandle } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
+import { errors } from '../errors.js';
+import { scan, type ScanRecord, type ScanSidecar } from '../discovery/scan.js';
+import { tempNameFor } from '../fs/temp-files.js';
+import type { Options } from '../types.js';
+import { ownEffective, operationFilter } from './common.js';
+import { csvRow } from './csv.js';
+import { fsyncDirs } from './cleanup.js';
+
+export type ExportFormat = 'json' | 'jsonl' | 'csv';
+
+export interface ExportOptions extends Options {
+  format: ExportFormat;
+  /** A path (written atomically), or a stream. '-' means process.stdout. */
+  output: NodeJS.WritableStream | string;
+  /** Only sidecars that contain this operation (any spelling). */
+  operationType?: string;
+}
+
+export interface ExportReport {
+  exported: number;
+  /** The file written, or null for a stream. */
+  output: string | null;
+  format: string;
+  /** False when the scan could not read part of the tree (those files are missing from the export). */
+  complete: boolean;
+}
+
+export const CSV_COLUMNS = [
+  'image',
+  'sidecar',
+  'format',
+  'operations',
+  'faces',
+  'objects',
+  'embeddings',
+  'quality_grade',
+  'quality_score',
+  'size_bytes',
+  'category',
+] as const;
+
+const FORMATS: ReadonlySet<string> = new Set(['json', 'jsonl', 'csv']);
+
+export async function exportSidecars(root: string, opts: ExportOptions): Promise<ExportReport> {
+  const { format, output, operationType, ...scanOpts } = opts;
+  if (!FORMATS.has(format)) throw errors.usage(`unknown export format "${String(format)}" (expected json, jsonl or csv)`);
+  if (output === undefined || output === null || output === '') throw errors.usage('export needs an output path or stream');
+  const rootAbs = resolve(root);
+  const filter = operationFilter(operationType);
+  const session = scan(rootAbs, { ...scanOpts, inspect: { summarize: true, keepData: format !== 'csv' } });
+  const writer = WRITERS[format];
+
+  const sink = await openSink(output);
+  let exported = 0;
+  try {
+    await sink.write(writer.begin(rootAbs));
+    for await (const rec of session) {
+      if (rec.images.length === 0) continue;
+      const sc = ownEffective(rec);
+      if (!sc || (filter && !filter(sc))) continue;
+      const piece = writer.entry(rec, sc, exported === 0);
+      exported++;
+      await sink.write(piece);
+    }
+    await sink.write(writer.end(exported));
+    await sink.commit();
+  } catch (e) {
+    await sink.abort();
+    throw errors.fromFs(e, typeof output === 'string' ? output : undefined);
+  }
+  return { exported, output: sink.path, format, complete: session.summary.complete };
+}
+
+// ---------------------------------------------------------------------------------------------
+// formats
+// ---------------------------------------------------------------------------------------------
+
+interface FormatWriter {
+  begin(root: string): string;
+  entry(rec: ScanRecord, sc: ScanSidecar, first: boolean): string;
+  end(count: number): string;
+}
+
+function entryJson(rec: ScanRecord, sc: ScanSidecar): string {
+  return JSON.stringify({ image: rec.images[0].rel, sidecar: sc.rel, format: sc.inspection.format, data: sc.inspection.data ?? null });
+}
+
+const WRITERS: Record<ExportFormat, FormatWriter> = {
+  json: {
+    begin: (root) => `{\n  "exported_at": null,\n  "source_directory": ${JSON.stringify(root)},\n  "sidecars": [`,
+    entry: (rec, sc, first) => (first ? '\n    ' : ',\n    ') + entryJson(rec, sc),
+    end: (count) => `${count > 0 ? '\n  ' : ''}],\n  "total_sidecars": ${count}\n}\n`,
+  },
+  jsonl: {
+    begin: () => '',
+    entry: (rec, sc) => entryJson(rec, sc) + '\n',
+    end: () => '',
+  },
+  csv: {
+    begin: () => csvRow(CSV_COLUMNS),
+    entry: (rec, sc) => {
+      const s = sc.inspection.summary;
+      return csvRow([
+        rec.images[0].rel,
+        sc.rel,
+        sc.inspection.format,
+        s ? s.operations.join(';') : '',
+        s?.faces ?? 0,
+        s?.objects ?? 0,
+        s?.embeddings ?? 0,
+        s?.qualityGrade ?? null,
+        s?.qualityScore ?? null,
+        sc.inspection.size,
+        rec.category,
+      ]);
+    },
+    end: () => '',
+  },
+};
+
+// ---------------------------------------------------------------------------------------------
+// sinks: buffered, with back-pressure
+// ---------------------------------------------------------------------------------------------
+
+/** Entries are small; gather them into chunks of about this many UTF-16 units per write. */
+const CHUNK = 64 * 1024;
+
+interface Sink {
+  readonly path: string | null;
+  /** Buffer `s`; resolves once a full chunk (if any) has been accepted downstream. */
+  write(s: string): Promise<void>;
+  /** Flush everything and make it final (rename a temp file into place). */
+  commit(): Promise<void>;
+  /** Drop a partial output (never leaves a temp file behind). */
+  abort(): Promise<void>;
+}
+
+async function openSink(output: NodeJS.WritableStream | string): Promise<Sink> {
+  if (output === '-') return new StreamSink(process.stdout);
+  if (typeof output === 'string') return FileSink.create(resolve(output));
+  return new StreamSink(output);
+}
+
+abstract class BufferedSink implements Sink {
+  abstract readonly path: string | null;
+  private buf = '';
+  protected abstract send(chunk: string): Promise<void>;
+  abstract commit(): Promise<void>;
+  abstract abort(): Promise<void>;
+
+  write(s: string): Promise<void> {
+    this.buf += s;
+    if (this.buf.length < CHUNK) return Promise.resolve();
+    return this.flush();
+  }
+
+  protected flush(): Promise<void> {
+    if (this.buf.length === 0) return Promise.resolve();
+    const chunk = this.buf;
+    this.buf = '';
+    return this.send(chunk);
+  }
+}
+
+/** A temp file beside the target, renamed over it on commit. */
+class FileSink extends BufferedSink {
+  private closed = false;
+  private constructor(
+    readonly path: string,
+    private readonly tmp: string,
+    private readonly fh: FileHandle,
+  ) {
+    super();
+  }
+
+  static async create(path: string): Promise<FileSink> {
+    const tmp = join(dirname(path), tempNameFor(basename(path)));
+    try {
+      return new FileSink(path, tmp, await open(tmp, 'wx', 0o666));
+    } catch (e) {
+      throw errors.fromFs(e, path);
+    }
+  }
+
+  protected async send(chunk: string): Promise<void> {
+    const bytes = Buffer.from(chunk, 'utf8');
+    let off = 0;
+    while (off < bytes.length) off += (await this.fh.write(bytes, off, bytes.length - off)).bytesWritten;
+  }
+
+  async commit(): Promise<void> {
+    await this.flush();
+    await this.fh.sync();
+    this.closed = true;
+    await this.fh.close();
+    await rename(this.tmp, this.path);
+    await fsyncDirs([dirname(this.path)]);
+  }
+
+  async abort(): Promise<void> {
+    if (!this.closed) await this.fh.close().catch(() => undefined);
+    this.closed = true;
+    await unlink(this.tmp).catch(() => undefined);
+  }
+}
+
+/** A caller's stream: wait for 'drain' when write() says so; fail on 'error' or an early 'close'. */
+class StreamSink extends BufferedSink {
+  readonly path = null;
+  private failure: unknown = null;
+  private waiter: { resolve: () => void; reject: (e: unknown) => void } | null = null;
+  private readonly onError = (e: unknown) => this.fail(e);
+  private readonly onClose = () => this.fail(errors.fromFs(Object.assign(new Error('output stream closed early'), { code: 'EPIPE' })));
+  private readonly onDrain = () => {
+    const w = this.waiter;
+    this.waiter = null;
+    w?.resolve();
+  };
+
+  constructor(private readonly stream: NodeJS.WritableStream) {
+    super();
+    stream.on('error', this.onError);
+    stream.on('close', this.onClose);
+    stream.on('drain', this.onDrain);
+  }
+
+  private fail(e: unknown): void {
+    if (this.failure === null) this.failure = e ?? new Error('stream error');
+    const w = this.waiter;
+    this.waiter = null;
+    w?.reject(this.failure);
+  }
+
+  protected send(chunk: string): Promise<void> {
+    if (this.failure !== null) return Promise.reject(this.failure);
+    if (this.stream.write(chunk)) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      this.waiter = { resolve, reject };
+    });
+  }
+
+  async commit(): Promise<void> {
+    try {
+      await this.flush();
+      if (this.failure !== null) throw this.failure;
+    } finally {
+      this.detach();
+    }
+  }
+
+  async abort(): Promise<void> {
+    this.detach();
+  }
+
+  private detach(): void {
+    this.stream.removeListener('error', this.onError);
+    this.stream.removeListener('close', this.onClose);
+    this.stream.removeListener('drain', this.onDrain);
+  }
+}

@@ -1,0 +1,219 @@
+/**
+ * restore: undo a cleanup by moving the files of a quarantine folder back to their original paths.
+ *
+ * Never overwrites: when something now exists at an original path, that entry stays in the
+ * quarantine and is reported. Each file's SHA-256 is checked against the manifest before it moves.
+ * Afterwards the manifest is rewritten to list only what is still in the quarantine; when nothing
+ * is left, the folder (and an empty `.image-sidecar-quarantine`) is removed — by rmdir only, never
+ * by a recursive delete.
+ */
+import { readdir, readFile, lstat, mkdir, realpath, rmdir, unlink } from 'node:fs/promises';
+import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { errors, isSidecarError } from '../errors.js';
+import { QUARANTINE_DIR } from '../discovery/scan.js';
+import {
+  fsyncDirs,
+  hashRegularFile,
+  isSafeRel,
+  MANIFEST_NAME,
+  MANIFEST_VERSION,
+  moveNoOverwrite,
+  relJoin,
+  writeManifest,
+  type ManifestEntry,
+  type QuarantineManifest,
+} from './cleanup.js';
+
+export interface RestoreOptions {
+  /** A quarantine folder: its name (`20261121T113300Z`) or its path. Default: the newest. */
+  from?: string;
+  /** Check everything, move nothing. */
+  dryRun?: boolean;
+}
+
+export interface RestoreReport {
+  quarantine: string;
+  /** Files moved back (in a dry run: that would be moved back). */
+  restored: number;
+  skipped: { rel: string; reason: string }[];
+}
+
+export async function restore(root: string, opts: RestoreOptions = {}): Promise<RestoreReport> {
+  const rootAbs = resolve(root);
+  const base = join(rootAbs, QUARANTINE_DIR);
+  const baseSt = await lstatOrNull(base);
+  if (!baseSt) throw errors.notFound(base, 'nothing to restore: the quarantine folder');
+  // A symlink here would make restore pull files from outside the root.
+  if (!baseSt.isDirectory()) throw errors.outsideRoot(base, rootAbs);
+  const folder = opts.from !== undefined ? await chosenFolder(rootAbs, base, opts.from) : await newestFolder(base);
+  const manifestPath = join(folder, MANIFEST_NAME);
+  const manifest = await readManifest(manifestPath);
+  const rootReal = await realpath(rootAbs).catch((e) => {
+    throw errors.fromFs(e, rootAbs);
+  });
+  const dryRun = opts.dryRun ?? false;
+  const report: RestoreReport = { quarantine: folder, restored: 0, skipped: [] };
+  const remaining: ManifestEntry[] = [];
+  const dirs = new Set<string>();
+
+  for (const entry of manifest.entries) {
+    const src = relJoin(folder, entry.rel);
+    const dest = relJoin(rootAbs, entry.rel);
+    const skip = (reason: string, keep: boolean) => {
+      report.skipped.push({ rel: entry.rel, reason });
+      if (keep) remaining.push(entry);
+    };
+    try {
+      const srcSt = await lstatOrNull(src);
+      const destSt = await lstatOrNull(dest);
+      if (!srcSt) {
+        // A "planned" manifest lists files a crashed cleanup never moved: they are still in place.
+        skip(destSt ? 'not in the quarantine (it is at its original path)' : 'not in the quarantine', false);
+        continue;
+      }
+      if (!srcSt.isFile()) {
+        skip('not a regular file in the quarantine', true);
+        continue;
+      }
+      if (destSt) {
+        skip('a file now exists at the original path; not overwritten', true);
+        continue;
+      }
+      const { sha256, snapshot } = await hashRegularFile(src);
+      if (sha256 !== entry.sha256 || snapshot.size !== entry.size) {
+        skip('content differs from the manifest (sha256 mismatch); left in the quarantine', true);
+        continue;
+      }
+      await checkDestInsideRoot(rootAbs, rootReal, entry.rel, true);
+      if (!dryRun) {
+        await mkdir(dirname(dest), { recursive: true }).catch((e) => {
+          throw errors.fromFs(e, dirname(dest));
+        });
+        await checkDestInsideRoot(rootAbs, rootReal, entry.rel, false); // the dirs just made are real ones
+        await moveNoOverwrite(src, dest);
+        dirs.add(dirname(src));
+        dirs.add(dirname(dest));
+      }
+      report.restored++;
+    } catch (e) {
+      const err = isSidecarError(e) ? e : errors.fromFs(e, src);
+      skip(err.message, true);
+    }
+  }
+  if (dryRun) return report;
+
+  await fsyncDirs(dirs);
+  if (remaining.length > 0) {
+    await writeManifest(manifestPath, { ...manifest, entries: remaining });
+  } else {
+    await unlink(manifestPath).catch((e) => {
+      throw errors.fromFs(e, manifestPath);
+    });
+    await removeEmptyDirs(folder);
+    await rmdir(base).catch(() => undefined); // only succeeds when no other quarantine is left
+  }
+  return report;
+}
+
+/** Folder names sort as (stamp, collision suffix): `X` < `X-1` < `X-2` < `X-10`. */
+function folderKey(name: string): [string, number] {
+  const m = /^(.*?)(?:-(\d+))?$/.exec(name)!;
+  return [m[1], m[2] === undefined ? 0 : Number(m[2])];
+}
+
+async function newestFolder(base: string): Promise<string> {
+  let names: string[];
+  try {
+    names = (await readdir(base, { withFileTypes: true })).filter((d) => d.isDirectory()).map((d) => d.name);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw errors.notFound(base, 'nothing to restore: the quarantine folder');
+    throw errors.fromFs(e, base);
+  }
+  names.sort((a, b) => {
+    const [sa, na] = folderKey(a);
+    const [sb, nb] = folderKey(b);
+    return sa < sb ? -1 : sa > sb ? 1 : na - nb;
+  });
+  // A folder without a manifest moved nothing (the manifest is written before the first move).
+  for (let i = names.length - 1; i >= 0; i--) {
+    const folder = join(base, names[i]);
+    if (await lstatOrNull(join(folder, MANIFEST_NAME))) return folder;
+  }
+  throw errors.notFound(base, 'nothing to restore: a quarantine folder with a manifest');
+}
+
+async function chosenFolder(rootAbs: string, base: string, from: string): Promise<string> {
+  const folder = isAbsolute(from) || from.includes('/') || from.includes(sep) ? resolve(from) : join(base, from);
+  const rel = relative(base, folder);
+  // Only a folder directly inside this root's quarantine: restore never moves files from elsewhere.
+  if (rel === '' || rel.startsWith('..') || isAbsolute(rel) || rel.includes(sep)) throw errors.outsideRoot(folder, join(rootAbs, QUARANTINE_DIR));
+  const st = await lstatOrNull(folder);
+  if (!st) throw errors.notFound(folder, 'quarantine folder');
+  if (!st.isDirectory()) throw errors.notADirectory(folder);
+  return folder;
+}
+
+async function readManifest(path: string): Promise<QuarantineManifest> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw errors.notFound(path, 'quarantine manifest');
+    throw errors.fromFs(e, path);
+  }
+  let m: unknown;
+  try {
+    m = JSON.parse(text);
+  } catch (e) {
+    throw errors.corrupt(`manifest is not valid JSON: ${(e as Error).message}`, path, e);
+  }
+  const o = m as Partial<QuarantineManifest> | null;
+  if (!o || typeof o !== 'object' || o.version !== MANIFEST_VERSION || !Array.isArray(o.entries)) {
+    throw errors.corrupt(`not a version ${MANIFEST_VERSION} quarantine manifest`, path);
+  }
+  for (const e of o.entries) {
+    // A tampered rel could point outside the root: refuse the whole manifest.
+    if (!e || typeof e !== 'object' || !isSafeRel(e.rel) || e.rel.split('/')[0] === QUARANTINE_DIR || typeof e.sha256 !== 'string' || typeof e.size !== 'number') {
+      throw errors.corrupt(`invalid manifest entry ${JSON.stringify(e)}`, path);
+    }
+  }
+  return o as QuarantineManifest;
+}
+
+/** The destination's existing ancestors must be real directories inside the root (no symlink escape). */
+async function checkDestInsideRoot(rootAbs: string, rootReal: string, rel: string, allowMissing: boolean): Promise<void> {
+  const parts = rel.split('/');
+  let dir = rootAbs;
+  let real = rootReal;
+  for (let i = 0; i < parts.length - 1; i++) {
+    dir = join(dir, parts[i]);
+    real = join(real, parts[i]);
+    const st = await lstatOrNull(dir);
+    if (!st) {
+      if (allowMissing) return;
+      throw errors.notFound(dir, 'directory');
+    }
+    if (!st.isDirectory()) throw errors.outsideRoot(relJoin(rootAbs, rel), rootAbs);
+  }
+  const dirReal = await realpath(dir).catch((e) => {
+    throw errors.fromFs(e, dir);
+  });
+  if (dirReal !== real) throw errors.outsideRoot(relJoin(rootAbs, rel), rootAbs);
+}
+
+/** rmdir every empty directory under `dir`, bottom-up, then `dir` itself; non-empty ones stay. */
+async function removeEmptyDirs(dir: string): Promise<void> {
+  const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
+  for (const d of entries) if (d.isDirectory()) await removeEmptyDirs(join(dir, d.name));
+  await rmdir(dir).catch(() => undefined);
+}
+
+async function lstatOrNull(p: string) {
+  try {
+    return await lstat(p);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return null;
+    throw errors.fromFs(e, p);
+  }
+}

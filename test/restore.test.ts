@@ -1,0 +1,208 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync, readFileSync, readlinkSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { cleanup } from '../src/ops/cleanup.js';
+import { restore } from '../src/ops/restore.js';
+import { QUARANTINE_DIR } from '../src/discovery/scan.js';
+import { isSidecarError } from '../src/errors.js';
+import { FAKE_JPEG, makeTree, removeTree, sidecarData, tempDir, type TreeNode } from './helpers/tree.js';
+
+const T1 = new Date('2026-11-21T11:33:00Z');
+const T2 = new Date('2026-11-22T08:00:00Z');
+
+function snapshot(dir: string, prefix = ''): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const d of readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+    const p = join(dir, d.name);
+    const rel = prefix + d.name;
+    if (d.isSymbolicLink()) out.set(rel, `link:${readlinkSync(p)}`);
+    else if (d.isDirectory()) {
+      out.set(rel + '/', 'dir');
+      for (const [k, v] of snapshot(p, rel + '/')) out.set(k, v);
+    } else out.set(rel, readFileSync(p).toString('base64'));
+  }
+  return out;
+}
+
+/** 8 paired images, 2 orphans (one nested, one legacy .bin), a report and a name with spaces and accents. */
+function library(): string {
+  const spec: Record<string, TreeNode> = {};
+  for (let i = 0; i < 4; i++) {
+    spec[`a/IMG_${i}.jpg`] = FAKE_JPEG;
+    spec[`a/IMG_${i}.json`] = { json: sidecarData(`IMG_${i}.jpg`, 1, 8) };
+    spec[`a/b/DSC_${i}.JPG`] = FAKE_JPEG;
+    spec[`a/b/DSC_${i}.json`] = { json: sidecarData(`DSC_${i}.JPG`, 1, 8) };
+  }
+  spec['a/Été à la plage.json'] = { json: sidecarData('Été à la plage.jpg', 2, 8) };
+  const body = Buffer.from(JSON.stringify(sidecarData('lost.jpg', 1, 8)));
+  const head = Buffer.alloc(8);
+  head.writeBigUInt64LE(BigInt(body.length));
+  spec['a/b/c/lost.bin'] = Buffer.concat([head, body]);
+  spec['a/game_detection.json'] = { json: { success: true, games: [] } };
+  return makeTree(spec);
+}
+
+const ORPHANS = ['a/Été à la plage.json', 'a/b/c/lost.bin'];
+
+async function rejectsWith(p: Promise<unknown>, code: string, message?: RegExp): Promise<void> {
+  await assert.rejects(p, (e: unknown) => {
+    assert.ok(isSidecarError(e), `expected a SidecarError, got ${String(e)}`);
+    assert.equal(e.code, code, e.message);
+    if (message) assert.match(e.message, message);
+    return true;
+  });
+}
+
+test('restore undoes a cleanup byte for byte and removes the quarantine', async () => {
+  const root = library();
+  try {
+    const before = snapshot(root);
+    const c = await cleanup(root, { engine: 'inline', now: () => T1 });
+    assert.equal(c.removed, 2);
+    for (const rel of ORPHANS) assert.equal(existsSync(join(root, rel)), false);
+
+    const r = await restore(root);
+    assert.equal(r.quarantine, c.quarantine);
+    assert.equal(r.restored, 2);
+    assert.deepEqual(r.skipped, []);
+    assert.deepEqual(snapshot(root), before, 'the tree is exactly as before, quarantine folder gone');
+  } finally {
+    removeTree(root);
+  }
+});
+
+test('a dry-run restore checks everything and moves nothing', async () => {
+  const root = library();
+  try {
+    await cleanup(root, { engine: 'inline', now: () => T1 });
+    const after = snapshot(root);
+    const r = await restore(root, { dryRun: true });
+    assert.equal(r.restored, 2);
+    assert.deepEqual(snapshot(root), after);
+  } finally {
+    removeTree(root);
+  }
+});
+
+test('restore never overwrites: a file at the original path is skipped and stays quarantined', async () => {
+  const root = library();
+  try {
+    const original = readFileSync(join(root, ORPHANS[0]));
+    const c = await cleanup(root, { engine: 'inline', now: () => T1 });
+    writeFileSync(join(root, ORPHANS[0]), 'a new file the user made');
+
+    const r = await restore(root);
+    assert.equal(r.restored, 1);
+    assert.deepEqual(r.skipped.map((s) => s.rel), [ORPHANS[0]]);
+    assert.match(r.skipped[0].reason, /exists at the original path/);
+    assert.equal(readFileSync(join(root, ORPHANS[0]), 'utf8'), 'a new file the user made');
+    assert.ok(existsSync(join(root, ORPHANS[1])));
+    // The quarantine keeps the file and a manifest listing just it.
+    assert.deepEqual(readFileSync(join(c.quarantine!, ORPHANS[0])), original);
+    const manifest = JSON.parse(readFileSync(c.manifest!, 'utf8'));
+    assert.deepEqual(manifest.entries.map((e: { rel: string }) => e.rel), [ORPHANS[0]]);
+
+    // Once the conflict is resolved, a second restore finishes the job and removes the folder.
+    renameSync(join(root, ORPHANS[0]), join(root, 'a/kept.txt'));
+    const again = await restore(root);
+    assert.equal(again.restored, 1);
+    assert.deepEqual(readFileSync(join(root, ORPHANS[0])), original);
+    assert.equal(existsSync(join(root, QUARANTINE_DIR)), false);
+  } finally {
+    removeTree(root);
+  }
+});
+
+test('a quarantined file whose checksum no longer matches is not restored', async () => {
+  const root = library();
+  try {
+    const c = await cleanup(root, { engine: 'inline', now: () => T1 });
+    writeFileSync(join(c.quarantine!, ORPHANS[1]), 'tampered');
+    const r = await restore(root);
+    assert.equal(r.restored, 1);
+    assert.deepEqual(r.skipped.map((s) => s.rel), [ORPHANS[1]]);
+    assert.match(r.skipped[0].reason, /sha256 mismatch/);
+    assert.equal(existsSync(join(root, ORPHANS[1])), false);
+    assert.equal(readFileSync(join(c.quarantine!, ORPHANS[1]), 'utf8'), 'tampered');
+  } finally {
+    removeTree(root);
+  }
+});
+
+test('restore picks the newest quarantine by default, or the one named with from', async () => {
+  const root = library();
+  try {
+    const first = await cleanup(root, { engine: 'inline', now: () => T1 });
+    writeFileSync(join(root, 'a/again.json'), JSON.stringify(sidecarData('again.jpg', 1, 8)));
+    const second = await cleanup(root, { engine: 'inline', now: () => T2 });
+    assert.notEqual(first.quarantine, second.quarantine);
+
+    const older = await restore(root, { from: '20261121T113300Z' });
+    assert.equal(older.quarantine, first.quarantine);
+    assert.equal(older.restored, 2);
+    assert.equal(existsSync(join(root, 'a/again.json')), false);
+
+    const newest = await restore(root);
+    assert.equal(newest.quarantine, second.quarantine);
+    assert.ok(existsSync(join(root, 'a/again.json')));
+    assert.equal(existsSync(join(root, QUARANTINE_DIR)), false);
+  } finally {
+    removeTree(root);
+  }
+});
+
+test('restore works from the "planned" manifest a crashed cleanup leaves', async () => {
+  const root = library();
+  try {
+    const c = await cleanup(root, { engine: 'inline', now: () => T1 });
+    // Simulate a crash after the first move: the second file never left, the manifest says "planned".
+    renameSync(join(c.quarantine!, ORPHANS[1]), join(root, ORPHANS[1]));
+    const manifest = JSON.parse(readFileSync(c.manifest!, 'utf8'));
+    writeFileSync(c.manifest!, JSON.stringify({ ...manifest, status: 'planned' }));
+
+    const r = await restore(root);
+    assert.equal(r.restored, 1);
+    assert.deepEqual(r.skipped.map((s) => s.rel), [ORPHANS[1]]);
+    assert.match(r.skipped[0].reason, /not in the quarantine/);
+    for (const rel of ORPHANS) assert.ok(existsSync(join(root, rel)), rel);
+    assert.equal(existsSync(join(root, QUARANTINE_DIR)), false);
+  } finally {
+    removeTree(root);
+  }
+});
+
+test('a quarantine folder that is a symlink out of the root is refused', async () => {
+  const root = library();
+  const elsewhere = tempDir();
+  try {
+    const c = await cleanup(root, { engine: 'inline', now: () => T1 });
+    renameSync(join(root, QUARANTINE_DIR), join(elsewhere, 'q'));
+    symlinkSync(join(elsewhere, 'q'), join(root, QUARANTINE_DIR));
+    await rejectsWith(restore(root), 'OUTSIDE_ROOT');
+    assert.ok(existsSync(join(elsewhere, 'q', relative(join(root, QUARANTINE_DIR), c.quarantine!), ORPHANS[0])));
+    for (const rel of ORPHANS) assert.equal(existsSync(join(root, rel)), false);
+  } finally {
+    removeTree(root);
+    removeTree(elsewhere);
+  }
+});
+
+test('no quarantine means NOT_FOUND; a manifest pointing outside the root is refused', async () => {
+  const root = library();
+  try {
+    await rejectsWith(restore(root), 'NOT_FOUND', /^nothing to restore: the quarantine folder does not exist: /);
+    const c = await cleanup(root, { engine: 'inline', now: () => T1 });
+    await rejectsWith(restore(root, { from: '/tmp' }), 'OUTSIDE_ROOT');
+    await rejectsWith(restore(root, { from: 'no-such-folder' }), 'NOT_FOUND');
+
+    const manifest = JSON.parse(readFileSync(c.manifest!, 'utf8'));
+    manifest.entries[0].rel = '../../escape.json';
+    writeFileSync(c.manifest!, JSON.stringify(manifest));
+    const after = snapshot(root);
+    await rejectsWith(restore(root), 'CORRUPT', /invalid manifest entry/);
+    assert.deepEqual(snapshot(root), after);
+  } finally {
+    removeTree(root);
+  }
+});
