@@ -1,5 +1,7 @@
 import { errors } from '../errors.js';
 import { inspectFiles } from './inspect.js';
+import { hashFiles } from './hash.js';
+import { convertUnits } from './convert.js';
 
 /**
  * Every per-file job the engine can run, by name. A task is synchronous (worker threads read
@@ -8,6 +10,8 @@ import { inspectFiles } from './inspect.js';
  */
 const TASKS = {
   inspect: inspectFiles,
+  hash: hashFiles,
+  convert: convertUnits,
 } as const;
 
 export type TaskName = keyof typeof TASKS;

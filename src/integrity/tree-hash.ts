@@ -1,0 +1,209 @@
+/**
+ * Tree hashes: one digest for a whole library, independent of worker count and readdir order.
+ *
+ * bytes mode (isc-tree-v1): every sidecar-candidate file (.json/.bin/.rkyv, any case — reports and
+ *   corrupt files included, it is a byte hash) or, with `allFiles`, every regular file. Symlinks
+ *   are skipped (images are links, sidecars are not); directory links are never entered; our temp
+ *   and lock files and the root's quarantine folder are left out.
+ * canonical mode (isc-canon-v1): the decoded data of each image's effective sidecar, keyed by the
+ *   image, so the same data stored as json, bin, rkyv or legacy gives the same digest.
+ *
+ * Any read error (unreadable file or directory, unaddressable name, special file) throws: a hash
+ * that silently skipped a file would vouch for data it never saw.
+ */
+import { join, resolve } from 'node:path';
+import { errorFromJSON, errors, type ErrorCode } from '../errors.js';
+import { assertDirectory, QUARANTINE_DIR, scan, type ScanRecord } from '../discovery/scan.js';
+import { walkTree } from '../discovery/walk.js';
+import { isSidecarExt, splitName } from '../discovery/extensions.js';
+import { isLockName, isTempName } from '../fs/temp-files.js';
+import { createRuntime } from '../engine/select.js';
+import type { HashItem, HashResult, HashTaskOptions } from '../tasks/hash.js';
+import type { Options } from '../types.js';
+import { Batcher, type ExpectingRuntime } from './batcher.js';
+import { CANON_VERSION, sortByKey, tagOf, TREE_VERSION, treeDigest, type TreeVersion } from './digest.js';
+import { writeManifest } from './manifest.js';
+
+export interface HashOptions extends Options {
+  /** Digest decoded data keyed by image (isc-canon-v1) instead of file bytes (isc-tree-v1). */
+  canonical?: boolean;
+  /** Write per-file digests here: `.jsonl` → one {"path","digest"} per line, else one JSON object. */
+  manifest?: string;
+  /** bytes mode: hash every regular file, not only sidecar candidates. */
+  allFiles?: boolean;
+}
+
+export interface TreeHash {
+  version: TreeVersion;
+  /** hex */
+  digest: string;
+  /** e.g. "isc-tree-v1:<hex>" */
+  tag: string;
+  files: number;
+  bytes: number;
+}
+
+export interface TreeEntry {
+  /** bytes mode: file rel path; canonical mode: image rel path. */
+  key: string;
+  /** The keyed digest that enters the tree digest (hex). */
+  hex: string;
+  /** canonical mode: sha256 of the canonical JSON alone (same for equal data anywhere). */
+  canonical?: string;
+}
+
+export interface TreeListing {
+  version: TreeVersion;
+  allFiles: boolean;
+  /** Sorted by the UTF-8 bytes of `key`. */
+  entries: TreeEntry[];
+  files: number;
+  bytes: number;
+}
+
+export interface ListOptions extends HashOptions {
+  /** Absolute paths left out (the manifest being written or checked, when it lies in the tree). */
+  exclude?: readonly string[];
+  /** canonical mode: also key images whose effective sidecar is next to their symlink target. */
+  includeTargetSide?: boolean;
+  /**
+   * canonical mode: false = leave out what cannot be read instead of throwing (convert --verify
+   * compares before/after maps and must not refuse a tree with one unreadable folder). Default true.
+   */
+  strict?: boolean;
+  /** Use this runtime (the caller closes it). */
+  runtime?: ExpectingRuntime;
+}
+
+const READ_CODES: ReadonlySet<string> = new Set<ErrorCode>(['PERMISSION', 'IO', 'NOT_FOUND', 'NOT_A_DIRECTORY', 'READ_ONLY']);
+
+function failure(e: { code: string; message: string; path?: string }): Error {
+  return errorFromJSON({ code: (READ_CODES.has(e.code) ? e.code : 'IO') as ErrorCode, message: e.message, path: e.path });
+}
+
+/** Hash a tree. With `manifest`, also write the per-file (or per-image) digests there. */
+export async function hashTree(root: string, opts: HashOptions = {}): Promise<TreeHash> {
+  const manifestPath = opts.manifest ? resolve(opts.manifest) : undefined;
+  const listing = await listTree(root, { ...opts, exclude: manifestPath ? [manifestPath] : undefined });
+  const digest = treeDigest(listing.entries);
+  if (manifestPath) await writeManifest(manifestPath, { version: listing.version, rootDigest: digest, allFiles: listing.allFiles, entries: listing.entries });
+  return { version: listing.version, digest, tag: tagOf(listing.version, digest), files: listing.files, bytes: listing.bytes };
+}
+
+/** Every entry of the tree with its digest, sorted; the basis of hashTree, manifests and verifyTree. */
+export async function listTree(root: string, opts: ListOptions = {}): Promise<TreeListing> {
+  const abs = resolve(root);
+  await assertDirectory(abs);
+  const runtime = opts.runtime ?? createRuntime(opts);
+  try {
+    if (opts.canonical) {
+      const { entries, bytes } = await canonicalEntries(abs, { ...opts, runtime });
+      return { version: CANON_VERSION, allFiles: false, entries, files: entries.length, bytes };
+    }
+    return await bytesEntries(abs, { ...opts, runtime });
+  } finally {
+    if (!opts.runtime) await runtime.close();
+  }
+}
+
+function wantsFile(name: string, allFiles: boolean): boolean {
+  if (isTempName(name) || isLockName(name)) return false;
+  return allFiles || isSidecarExt(splitName(name).ext);
+}
+
+async function bytesEntries(root: string, opts: ListOptions & { runtime: ExpectingRuntime }): Promise<TreeListing> {
+  const allFiles = opts.allFiles === true;
+  const exclude = new Set(opts.exclude ?? []);
+  const entries: TreeEntry[] = [];
+  let bytes = 0;
+  const taskOpts: HashTaskOptions = { mode: 'bytes' };
+  const batcher = new Batcher<HashItem, HashResult>(opts.runtime, 'hash', taskOpts, (items, results) => {
+    for (let i = 0; i < items.length; i++) {
+      const r = results[i];
+      if (r.error) throw failure(r.error);
+      entries.push({ key: items[i].rel!, hex: r.digest! });
+      bytes += r.size;
+    }
+    opts.onProgress?.(entries.length);
+  });
+  try {
+    const walk = walkTree(root, {
+      skipRootDirs: new Set([QUARANTINE_DIR]),
+      // An unreadable directory would silently drop its files from the hash: stop instead.
+      onProblem: (p) => {
+        throw p.error;
+      },
+      signal: opts.signal,
+    });
+    for await (const listing of walk) {
+      for (const e of listing.entries) {
+        if (e.kind === 'symlink' || !wantsFile(e.name, allFiles)) continue;
+        const path = join(listing.path, e.name);
+        if (exclude.has(path)) continue;
+        if (e.unaddressable) throw errors.fromFs({ code: 'EILSEQ', message: 'file name is not valid UTF-8; it cannot be read by name' }, path);
+        if (e.kind !== 'file') throw errors.fromFs({ code: 'EFTYPE', message: 'not a regular file (FIFO, socket or device)' }, path);
+        await batcher.add({ path, rel: listing.rel === '' ? e.name : `${listing.rel}/${e.name}` });
+      }
+    }
+    await batcher.finish();
+  } catch (e) {
+    await batcher.settle();
+    throw e;
+  }
+  sortByKey(entries);
+  return { version: TREE_VERSION, allFiles, entries, files: entries.length, bytes };
+}
+
+/** The image keys of a record whose effective sidecar counts for it, or null. */
+function imageKeysOf(rec: ScanRecord, includeTargetSide: boolean): string[] | null {
+  const eff = rec.effective;
+  if (!eff || rec.images.length === 0) return null;
+  if (eff.side !== 'local' && !includeTargetSide) return null;
+  return rec.images.map((i) => i.rel);
+}
+
+/**
+ * Canonical entries: scan the tree, then digest each effective sidecar's canonical JSON in the
+ * engine (decode + canonicalJson + sha256 stay in the worker; only hex digests come back).
+ */
+export async function canonicalEntries(
+  root: string,
+  opts: ListOptions & { runtime: ExpectingRuntime },
+): Promise<{ entries: TreeEntry[]; bytes: number }> {
+  const entries: TreeEntry[] = [];
+  const strict = opts.strict !== false;
+  let bytes = 0;
+  const taskOpts: HashTaskOptions = { mode: 'canonical', maxFileSize: opts.maxFileSize, maxDepth: opts.maxDepth };
+  const batcher = new Batcher<HashItem, HashResult>(opts.runtime, 'hash', taskOpts, (items, results) => {
+    for (let i = 0; i < items.length; i++) {
+      const r = results[i];
+      if (r.error) {
+        if (strict) throw failure(r.error);
+        continue;
+      }
+      const keys = items[i].keys!;
+      for (let k = 0; k < keys.length; k++) entries.push({ key: keys[k], hex: r.keyed![k], canonical: r.canonical });
+      bytes += r.size;
+    }
+    opts.onProgress?.(entries.length);
+  });
+  const session = scan(root, { ...opts, onProgress: undefined, runtime: opts.runtime });
+  try {
+    for await (const rec of session) {
+      if (strict && !session.summary.complete) break;
+      const keys = imageKeysOf(rec, opts.includeTargetSide === true);
+      if (keys) await batcher.add({ path: rec.effective!.path, keys });
+    }
+    const s = session.summary;
+    if (strict && !s.complete) {
+      const p = s.problems[0];
+      throw p ? failure(p) : errors.incompleteScan('a path could not be read');
+    }
+    await batcher.finish();
+  } catch (e) {
+    await batcher.settle();
+    throw e;
+  }
+  sortByKey(entries);
+  return { entries, bytes };
+}

@@ -1,0 +1,66 @@
+import { resolve } from 'node:path';
+import { errors } from '../errors.js';
+import { compareUtf8, CANON_VERSION, treeDigest, type KeyedHex } from './digest.js';
+import { readManifest } from './manifest.js';
+import { listTree, type HashOptions } from './tree-hash.js';
+
+export interface VerifyResult {
+  /** True when nothing is missing, changed or extra. */
+  ok: boolean;
+  /** In the manifest, gone from the tree (sorted by UTF-8 bytes). */
+  missing: string[];
+  /** In both, with another digest. */
+  changed: string[];
+  /** In the tree, not in the manifest. */
+  extra: string[];
+  /** Manifest entries checked (each one is equal, changed or missing). */
+  checked: number;
+}
+
+/**
+ * Compare the tree under `root` with a manifest written by hashTree. The mode (bytes or
+ * canonical, all files or sidecars) comes from the manifest when it records it (JSON object
+ * form) and from `opts` otherwise (JSONL form); a contradiction between the two is a usage error.
+ */
+export async function verifyTree(root: string, manifestPath: string, opts: HashOptions = {}): Promise<VerifyResult> {
+  const manifestAbs = resolve(manifestPath);
+  const manifest = await readManifest(manifestAbs);
+  let canonical = opts.canonical === true;
+  let allFiles = opts.allFiles === true;
+  if (manifest.version !== undefined) {
+    const fromManifest = manifest.version === CANON_VERSION;
+    if (opts.canonical !== undefined && opts.canonical !== fromManifest) {
+      throw errors.usage(`the manifest is a ${manifest.version} manifest; ${opts.canonical ? 'drop' : 'add'} the canonical option`);
+    }
+    canonical = fromManifest;
+  }
+  if (manifest.allFiles !== undefined) {
+    if (opts.allFiles !== undefined && opts.allFiles !== manifest.allFiles) {
+      throw errors.usage(`the manifest was written ${manifest.allFiles ? 'with' : 'without'} the all-files option`);
+    }
+    allFiles = manifest.allFiles;
+  }
+  // A manifest whose own entries do not give its root digest was edited or damaged: trust nothing in it.
+  if (manifest.rootDigest !== undefined) {
+    const own: KeyedHex[] = [...manifest.files].map(([key, hex]) => ({ key, hex })).sort((a, b) => compareUtf8(a.key, b.key));
+    if (treeDigest(own) !== manifest.rootDigest) throw errors.corrupt('root_digest does not match the digests listed in the manifest', manifestAbs);
+  }
+
+  const listing = await listTree(root, { ...opts, canonical, allFiles, manifest: undefined, exclude: [manifestAbs] });
+  const missing: string[] = [];
+  const changed: string[] = [];
+  const extra: string[] = [];
+  const seen = new Set<string>();
+  for (const e of listing.entries) {
+    const want = manifest.files.get(e.key);
+    if (want === undefined) extra.push(e.key);
+    else {
+      seen.add(e.key);
+      if (want !== e.hex) changed.push(e.key);
+    }
+  }
+  for (const key of manifest.files.keys()) if (!seen.has(key)) missing.push(key);
+  missing.sort(compareUtf8);
+  // `changed` and `extra` follow the listing, which is already in UTF-8 byte order.
+  return { ok: missing.length + changed.length + extra.length === 0, missing, changed, extra, checked: manifest.files.size };
+}

@@ -1,0 +1,274 @@
+/**
+ * convert: rewrite every real sidecar of a tree in another format, verified, never losing a source.
+ *
+ * Planning happens here on the main thread from the scan records (which files are sidecars, what
+ * their target path is, what is already done); the file work happens in the `convert` task in
+ * the engine's workers. A dry run takes exactly the same path and only skips the writes and
+ * removals inside the task.
+ */
+import { dirname, resolve } from 'node:path';
+import { errors, type SidecarError } from '../errors.js';
+import { assertDirectory, scan, type ScanRecord, type ScanSidecar } from '../discovery/scan.js';
+import { createRuntime } from '../engine/select.js';
+import { removeStaleTempFiles } from '../fs/temp-files.js';
+import { canonicalEntries } from '../integrity/tree-hash.js';
+import type { ExpectingRuntime } from '../integrity/batcher.js';
+import { normalizeFormat } from '../formats/codec.js';
+import {
+  targetPathFor,
+  type ConvertAction,
+  type ConvertItem,
+  type ConvertTaskOptions,
+  type ConvertUnit,
+} from '../tasks/convert.js';
+import type { FormatName, Options, SidecarFormat } from '../types.js';
+
+export type { ConvertAction, ConvertItem } from '../tasks/convert.js';
+
+export interface ConvertOptions extends Options {
+  /** Plan and report, write nothing. */
+  dryRun?: boolean;
+  /** Keep the source files after a verified conversion. */
+  keepSource?: boolean;
+  /** Compare every image's canonical data digest before and after (mismatches in `verify`). */
+  verify?: boolean;
+  /** Called with each item in path order (then the report carries no `items`). */
+  onItem?: (item: ConvertItem) => void | Promise<void>;
+  /** Units (usually one file each) per engine batch. */
+  batchSize?: number;
+}
+
+export interface ConvertReport {
+  format: SidecarFormat;
+  dryRun: boolean;
+  /** Items (source files) converted, rewritten or deduplicated successfully. */
+  converted: number;
+  /** Items skipped (already in the format, corrupt, not a sidecar, outside the root). */
+  skipped: number;
+  /** Items that failed (source kept); includes unreadable files. */
+  failed: number;
+  /** Items left untouched because they disagree with another file of the same image. */
+  conflicts: number;
+  /** Every item, in path order, when no onItem callback was given. */
+  items?: ConvertItem[];
+  verify?: { checked: number; mismatches: { image: string; before: string; after: string | null }[] };
+  /** Temp files of an earlier killed run removed from the directories converted. */
+  tempFilesRemoved: number;
+  scanComplete: boolean;
+}
+
+const DEFAULT_BATCH = 32;
+
+/** One step of the plan, in scan order: items known at once, or a unit the task will decide. */
+interface Slot {
+  items: ConvertItem[] | null;
+}
+
+/** Convert the sidecars under `root` to `target` (json | bin | binary | rkyv | legacy). */
+export async function convert(root: string, target: FormatName, opts: ConvertOptions = {}): Promise<ConvertReport> {
+  const format = normalizeFormat(target);
+  const abs = resolve(root);
+  await assertDirectory(abs);
+  const dryRun = opts.dryRun === true;
+  const report: ConvertReport = { format, dryRun, converted: 0, skipped: 0, failed: 0, conflicts: 0, tempFilesRemoved: 0, scanComplete: true };
+  if (!opts.onItem) report.items = [];
+  const runtime = createRuntime(opts);
+  try {
+    const before = opts.verify ? await canonicalByImage(abs, opts, runtime) : null;
+    report.scanComplete = await convertTree(abs, format, opts, runtime, report);
+    if (before) {
+      const after = await canonicalByImage(abs, opts, runtime);
+      const mismatches: { image: string; before: string; after: string | null }[] = [];
+      for (const [image, digest] of before) {
+        const now = after.get(image) ?? null;
+        if (now !== digest) mismatches.push({ image, before: digest, after: now });
+      }
+      report.verify = { checked: before.size, mismatches };
+    }
+  } finally {
+    await runtime.close();
+  }
+  return report;
+}
+
+/** Canonical data digest of every image's effective sidecar, keyed by image rel path (sorted). */
+async function canonicalByImage(root: string, opts: ConvertOptions, runtime: ExpectingRuntime): Promise<Map<string, string>> {
+  const { entries } = await canonicalEntries(root, { ...opts, onProgress: undefined, runtime, includeTargetSide: true, strict: false });
+  return new Map(entries.map((e) => [e.key, e.canonical!]));
+}
+
+async function convertTree(root: string, format: SidecarFormat, opts: ConvertOptions, runtime: ExpectingRuntime, report: ConvertReport): Promise<boolean> {
+  const taskOpts: ConvertTaskOptions = {
+    format,
+    dryRun: opts.dryRun === true,
+    keepSource: opts.keepSource === true,
+    maxFileSize: opts.maxFileSize,
+    maxDepth: opts.maxDepth,
+  };
+  const batchSize = opts.batchSize ?? DEFAULT_BATCH;
+  const maxInflight = Math.max(2, runtime.workers * 2);
+  const queue: Slot[] = [];
+  const inflight: Promise<void>[] = [];
+  const cleanedDirs = new Set<string>();
+  let units: ConvertUnit[] = [];
+  let unitSlots: Slot[] = [];
+  let failure: { e: unknown } | null = null;
+  let unitsSent = 0;
+  let done = 0;
+
+  const emit = async (item: ConvertItem) => {
+    count(report, item);
+    done++;
+    if (opts.onItem) await opts.onItem(item);
+    else report.items!.push(item);
+  };
+  const drain = async () => {
+    if (failure) throw failure.e;
+    while (queue.length > 0 && queue[0].items) {
+      for (const item of queue.shift()!.items!) await emit(item);
+    }
+    opts.onProgress?.(done);
+  };
+  const flush = async () => {
+    if (units.length === 0) return;
+    const batch = units;
+    const slots = unitSlots;
+    units = [];
+    unitSlots = [];
+    // Leftovers of a killed earlier run go before we write next to them (not in a dry run).
+    if (!taskOpts.dryRun) {
+      for (const u of batch) {
+        const dir = dirname(u.target);
+        if (cleanedDirs.has(dir)) continue;
+        cleanedDirs.add(dir);
+        try {
+          report.tempFilesRemoved += (await removeStaleTempFiles(dir)).length;
+        } catch {
+          // Best effort: our temp names are unique, so a leftover we cannot remove is in nobody's way.
+        }
+      }
+    }
+    unitsSent += batch.length;
+    runtime.expect?.(unitsSent);
+    inflight.push(
+      runtime
+        .run<ConvertItem[]>('convert', batch, taskOpts)
+        .then((results) => {
+          for (let i = 0; i < slots.length; i++) slots[i].items = results[i];
+        })
+        .catch((e: unknown) => {
+          failure ??= { e };
+        }),
+    );
+    while (inflight.length > maxInflight) await inflight.shift();
+  };
+
+  const session = scan(root, { ...opts, onProgress: undefined, runtime });
+  try {
+    for await (const rec of session) {
+      for (const step of planRecord(rec, format)) {
+        if ('sources' in step) {
+          const slot: Slot = { items: null };
+          queue.push(slot);
+          units.push(step);
+          unitSlots.push(slot);
+          if (units.length >= batchSize) await flush();
+        } else queue.push({ items: [step] });
+      }
+      await drain();
+    }
+    await flush();
+    while (inflight.length > 0) {
+      await inflight.shift();
+      await drain();
+    }
+    await drain();
+  } catch (e) {
+    // Let running batches finish before the runtime closes; the first error wins.
+    await Promise.allSettled(inflight);
+    throw e;
+  }
+  if (queue.length > 0) throw errors.internal('convert ended with items still pending');
+  return session.summary.complete;
+}
+
+function count(report: ConvertReport, item: ConvertItem): void {
+  if (item.action === 'conflict') report.conflicts++;
+  else if (!item.ok) report.failed++;
+  else if (item.action === 'convert' || item.action === 'rewrite' || item.action === 'dedupe') report.converted++;
+  else report.skipped++;
+}
+
+const errorOf = (e: SidecarError) => ({ code: e.code, message: e.message });
+
+function skipItem(sc: ScanSidecar, action: ConvertAction, ok = true): ConvertItem {
+  const item: ConvertItem = { source: sc.path, target: null, action, ok, sourceRemoved: false };
+  if (sc.inspection.error) item.error = { code: sc.inspection.error.code, message: sc.inspection.error.message };
+  return item;
+}
+
+/** A candidate that cannot be converted because it cannot be read or decoded. */
+function badItem(sc: ScanSidecar): ConvertItem {
+  // Unreadable is a failure (we could not even look); corrupt is a skip (nothing to convert).
+  return skipItem(sc, 'skip-corrupt', sc.inspection.status !== 'unreadable');
+}
+
+/**
+ * The plan for one scan record: immediate items (skips, conflicts known from the scan) and units
+ * for the task. Pure: the dry run and the real run share it.
+ */
+export function planRecord(rec: ScanRecord, format: SidecarFormat): (ConvertItem | ConvertUnit)[] {
+  const out: (ConvertItem | ConvertUnit)[] = [];
+  const outsideRoot = rec.images.some((i) => i.outsideRoot);
+  const real = rec.images.length > 0 && (rec.category === 'ok' || rec.category === 'ambiguous');
+  // Group the local candidates by target path; others are reported and left alone.
+  const groups = new Map<string, ScanSidecar[]>();
+  for (const sc of rec.sidecars) {
+    if (sc.side !== 'local') {
+      // A symlinked image's sidecar next to its target: the target's own record handles it when it
+      // is inside the root; outside the root we never write or remove.
+      if (outsideRoot) out.push({ source: sc.path, target: null, action: 'skip-outside-root', ok: true, sourceRemoved: false });
+      continue;
+    }
+    if (!real) {
+      out.push(sc.inspection.status === 'ok' ? skipItem(sc, 'skip-not-sidecar') : badItem(sc));
+      continue;
+    }
+    const tgt = targetPathFor(sc.path, sc.naming, format);
+    if (tgt === null) {
+      const e = errors.unrepresentable(format, `the ${sc.naming} naming form has no .${format} variant`, sc.path);
+      out.push({ source: sc.path, target: null, action: 'convert', ok: false, error: errorOf(e), sourceRemoved: false });
+      continue;
+    }
+    const g = groups.get(tgt);
+    if (g) g.push(sc);
+    else groups.set(tgt, [sc]);
+  }
+  for (const [tgt, files] of groups) {
+    const good: ScanSidecar[] = [];
+    let blocked: ScanSidecar | null = null;
+    for (const sc of files) {
+      const ins = sc.inspection;
+      if (ins.status !== 'ok') out.push(badItem(sc));
+      else if (ins.shape === 'report') out.push(skipItem(sc, 'skip-not-sidecar'));
+      else {
+        good.push(sc);
+        continue;
+      }
+      if (sc.path === tgt) blocked = sc;
+    }
+    if (good.length === 0) continue;
+    if (blocked) {
+      // The target path holds a file we must not overwrite (corrupt, unreadable or a report).
+      const e = errors.conflict('the target path holds a file that is not this data', [...good.map((g) => g.path), blocked.path]);
+      for (const sc of good) out.push({ source: sc.path, target: tgt, action: 'conflict', ok: false, error: errorOf(e), sourceRemoved: false });
+      continue;
+    }
+    if (good.length === 1 && good[0].inspection.format === format) {
+      out.push({ source: good[0].path, target: good[0].path, action: 'skip-already', ok: true, sourceRemoved: false });
+      continue;
+    }
+    out.push({ sources: good.map((g) => g.path), target: tgt });
+  }
+  return out;
+}

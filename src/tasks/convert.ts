@@ -1,0 +1,235 @@
+/**
+ * Per-unit conversion work, run by the engine (in worker threads or in-process, same code).
+ *
+ * A unit is one target path and the decodable sidecars of one image that map to it (normally one
+ * file; two or more when e.g. x.json and x.bin both exist). For each unit:
+ *   read + decode every source → (several: equal data → dedupe, else conflict: touch nothing)
+ *   → encode → decode the encoded bytes in memory and compare (nothing on disk touched yet)
+ *   → writeFileAtomicSync (temp, fsync, rename, dir fsync) → read the target back from disk,
+ *   decode, compare with deepEqualJson AND canonical digests → only then remove the sources
+ *   (unless keepSource) and fsync their directory.
+ * Any failure removes no source. A target we created that then failed to verify is removed again
+ * (it would otherwise shadow the source: .bin is read before .json); a rewritten file that failed
+ * to verify gets its original bytes back.
+ */
+import { closeSync, fsyncSync, lstatSync, openSync, unlinkSync } from 'node:fs';
+import { basename, dirname } from 'node:path';
+import { errors, isSidecarError, type SidecarError } from '../errors.js';
+import { decodeSidecar, deepEqualJson, encodeSidecar } from '../formats/codec.js';
+import { writeFileAtomicSync } from '../fs/atomic-write.js';
+import { readFileLimitedSync } from '../fs/read-file.js';
+import { canonicalDigest } from '../integrity/digest.js';
+import type { JsonObject, SidecarExt, SidecarFormat, SidecarNaming } from '../types.js';
+
+export type ConvertAction =
+  | 'convert'
+  | 'rewrite' // same path, other content format (e.g. legacy .bin → our .bin)
+  | 'dedupe' // x.json equals x.bin: keep the target-format one, remove the other
+  | 'skip-already'
+  | 'conflict'
+  | 'skip-corrupt'
+  | 'skip-outside-root'
+  | 'skip-not-sidecar';
+
+export interface ConvertItem {
+  source: string;
+  target: string | null;
+  action: ConvertAction;
+  ok: boolean;
+  error?: { code: string; message: string };
+  sourceRemoved: boolean;
+}
+
+export interface ConvertUnit {
+  /** Decodable sidecars of one image mapping to `target`, in read preference order. */
+  sources: string[];
+  target: string;
+}
+
+export interface ConvertTaskOptions {
+  format: SidecarFormat;
+  dryRun?: boolean;
+  keepSource?: boolean;
+  maxFileSize?: number;
+  maxDepth?: number;
+}
+
+/** File extension written for a content format (legacy is the earlier tool's .bin layout). */
+export function extensionFor(format: SidecarFormat): SidecarExt {
+  return format === 'legacy' ? 'bin' : format;
+}
+
+/** Where a sidecar goes in `format`: same directory, same naming form, new extension. */
+export function targetPathFor(path: string, naming: SidecarNaming, format: SidecarFormat): string | null {
+  const ext = extensionFor(format);
+  const name = basename(path);
+  const dot = name.lastIndexOf('.');
+  const base = dot > 0 ? path.slice(0, path.length - (name.length - dot)) : path;
+  return `${base}.${ext}`;
+}
+
+const errorOf = (e: SidecarError) => ({ code: e.code, message: e.message });
+
+function asSidecarError(e: unknown, path: string): SidecarError {
+  return isSidecarError(e) ? e : errors.fromFs(e, path);
+}
+
+interface Decoded {
+  path: string;
+  bytes: Buffer;
+  data: JsonObject;
+  format: SidecarFormat;
+}
+
+function existsAsNonDirectory(path: string): boolean | null {
+  try {
+    return !lstatSync(path).isDirectory();
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw e;
+  }
+}
+
+/** Bytes that decode back to exactly `data` in `format`, checked in memory before any write. */
+function encodeChecked(data: JsonObject, format: SidecarFormat, target: string, opts: ConvertTaskOptions): Buffer {
+  const bytes = encodeSidecar(data, format, { path: target, maxDepth: opts.maxDepth });
+  const back = decodeSidecar(bytes, { path: target, maxDepth: opts.maxDepth, maxFileSize: Math.max(opts.maxFileSize ?? 0, bytes.length) });
+  if (back.format !== format) throw errors.verifyFailed(target, `encoder produced ${back.format}, not ${format}`);
+  if (!deepEqualJson(back.data, data)) throw errors.verifyFailed(target, 'encoded bytes do not decode to the same data');
+  return bytes;
+}
+
+/** Read the written target back from disk and prove it holds `data` in `format`. */
+function verifyOnDisk(target: string, bytes: Buffer, data: JsonObject, digest: string, format: SidecarFormat, opts: ConvertTaskOptions): void {
+  const disk = readFileLimitedSync(target, Math.max(opts.maxFileSize ?? 0, bytes.length));
+  if (!disk.equals(bytes)) throw errors.verifyFailed(target, 'bytes on disk differ from the bytes written');
+  const back = decodeSidecar(disk, { path: target, maxDepth: opts.maxDepth, maxFileSize: Math.max(opts.maxFileSize ?? 0, disk.length) });
+  if (back.format !== format) throw errors.verifyFailed(target, `file reads back as ${back.format}, not ${format}`);
+  if (!deepEqualJson(back.data, data)) throw errors.verifyFailed(target, 'file does not read back to the same data');
+  if (canonicalDigest(back.data) !== digest) throw errors.verifyFailed(target, 'canonical digest differs after writing');
+}
+
+/** fsync a directory so removals in it are durable; platforms that cannot are not an error. */
+function fsyncDir(dir: string): void {
+  let fd = -1;
+  try {
+    fd = openSync(dir, 'r');
+    fsyncSync(fd);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code !== 'EINVAL' && code !== 'EISDIR' && code !== 'ENOTSUP' && code !== 'EBADF' && code !== 'EPERM') throw e;
+  } finally {
+    if (fd >= 0) closeSync(fd);
+  }
+}
+
+/** Convert one unit; never throws (every outcome is in the items, one per source). */
+export function convertUnit(unit: ConvertUnit, opts: ConvertTaskOptions): ConvertItem[] {
+  const { target } = unit;
+  const format = opts.format;
+  const planned: ConvertAction = unit.sources.length > 1 ? 'dedupe' : unit.sources[0] === target ? 'rewrite' : 'convert';
+  const all = (action: ConvertAction, ok: boolean, error?: SidecarError): ConvertItem[] =>
+    unit.sources.map((source) => ({ source, target, action, ok, ...(error ? { error: errorOf(error) } : {}), sourceRemoved: false }));
+
+  // 1. Read and decode every source (the scan saw them decode; they may have changed since).
+  const decoded: Decoded[] = [];
+  for (const path of unit.sources) {
+    try {
+      const bytes = readFileLimitedSync(path, opts.maxFileSize);
+      const d = decodeSidecar(bytes, { path, maxDepth: opts.maxDepth, maxFileSize: opts.maxFileSize });
+      decoded.push({ path, bytes, data: d.data, format: d.format });
+    } catch (e) {
+      return all(planned, false, asSidecarError(e, path));
+    }
+  }
+
+  // 2. Decide from the current content.
+  let action: ConvertAction;
+  if (decoded.length > 1) {
+    for (let i = 1; i < decoded.length; i++) {
+      if (!deepEqualJson(decoded[0].data, decoded[i].data)) {
+        return all('conflict', false, errors.conflict('candidate sidecars of one image hold different data', unit.sources));
+      }
+    }
+    action = 'dedupe';
+  } else if (decoded[0].format === format) {
+    return [{ source: decoded[0].path, target: decoded[0].path, action: 'skip-already', ok: true, sourceRemoved: false }];
+  } else {
+    action = decoded[0].path === target ? 'rewrite' : 'convert';
+  }
+
+  const data = decoded[0].data;
+  const kept = decoded.find((d) => d.path === target && d.format === format);
+  const atTarget = decoded.find((d) => d.path === target);
+  if (!kept) {
+    let bytes: Buffer;
+    try {
+      // 3. Encode and prove the bytes in memory before touching the disk.
+      bytes = encodeChecked(data, format, target, opts);
+      // Something the scan did not pair (a symlink, a file created since) may hold the target path.
+      // A directory there is left to make the write fail (reported as a failure, not a conflict).
+      if (!atTarget && existsAsNonDirectory(target) === true) {
+        return all('conflict', false, errors.conflict('the target path holds another file', [...unit.sources, target]));
+      }
+    } catch (e) {
+      return all(action, false, asSidecarError(e, target));
+    }
+    if (!opts.dryRun) {
+      // 4. Durable atomic write, then read it back from disk.
+      try {
+        writeFileAtomicSync(target, bytes, { skipIfSame: true });
+        verifyOnDisk(target, bytes, data, canonicalDigest(data), format, opts);
+      } catch (e) {
+        undoWrite(target, atTarget);
+        return all(action, false, asSidecarError(e, target));
+      }
+    }
+  }
+
+  // 5. Only now remove the sources that are not the target.
+  const items: ConvertItem[] = [];
+  let removedAny = false;
+  for (const d of decoded) {
+    const item: ConvertItem = { source: d.path, target, action, ok: true, sourceRemoved: false };
+    if (d.path !== target && !opts.keepSource && !opts.dryRun) {
+      try {
+        unlinkSync(d.path);
+        item.sourceRemoved = true;
+        removedAny = true;
+      } catch (e) {
+        // The target is verified; the source simply stays. Still a failure for the exit code.
+        item.ok = false;
+        item.error = errorOf(asSidecarError(e, d.path));
+      }
+    }
+    items.push(item);
+  }
+  if (removedAny) {
+    try {
+      fsyncDir(dirname(target));
+    } catch (e) {
+      // Not a data risk (at worst a removed source reappears and the next run dedupes it), but say so.
+      for (const it of items) if (it.sourceRemoved) it.error = errorOf(asSidecarError(e, dirname(target)));
+    }
+  }
+  return items;
+}
+
+/**
+ * After a failed write or read-back: put the original bytes back (rewrite in place), or remove the
+ * target (it did not exist before: a regular file there was reported as a conflict, and an
+ * unverified .bin would shadow the intact source because .bin is read before .json).
+ */
+function undoWrite(target: string, original: Decoded | undefined): void {
+  try {
+    if (original) writeFileAtomicSync(target, original.bytes, { skipIfSame: true });
+    else if (existsAsNonDirectory(target) === true) unlinkSync(target);
+  } catch {
+    /* the item already reports the failure; a leftover target is visible to the next scan */
+  }
+}
+
+export function convertUnits(items: readonly unknown[], options: unknown): ConvertItem[][] {
+  const opts = options as ConvertTaskOptions;
+  return (items as ConvertUnit[]).map((u) => convertUnit(u, opts));
+}

@@ -1,0 +1,98 @@
+import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { errors, isSidecarError, type ErrorCode } from '../errors.js';
+import { canonicalJson, decodeSidecar } from '../formats/codec.js';
+import { readFileLimitedSync } from '../fs/read-file.js';
+import { beginKeyed, endKeyed, keyedDigest } from '../integrity/digest.js';
+
+export interface HashTaskOptions {
+  /** 'bytes': keyed digest of the raw content; 'canonical': decode, then digest the canonical JSON. */
+  mode: 'bytes' | 'canonical';
+  maxFileSize?: number;
+  maxDepth?: number;
+}
+
+export interface HashItem {
+  path: string;
+  /** bytes mode: the key of the file digest (POSIX path relative to the root). */
+  rel?: string;
+  /** canonical mode: the keys (image rel paths) to compute keyed digests for. */
+  keys?: string[];
+}
+
+export interface HashResult {
+  size: number;
+  /** bytes mode: sha256(rel ‖ 0 ‖ content ‖ 0), hex. */
+  digest?: string;
+  /** canonical mode: sha256(canonicalJson(data)), hex. */
+  canonical?: string;
+  /** canonical mode: sha256(key ‖ 0 ‖ canonicalJson(data) ‖ 0) for each key, hex. */
+  keyed?: string[];
+  /** Set when the file could not be read or decoded; the caller decides (hashing fails loudly). */
+  error?: { code: ErrorCode; message: string; path: string };
+}
+
+const CHUNK = 1024 * 1024;
+// One read buffer per thread, reused for every file (big files are streamed through it).
+let chunk: Buffer | null = null;
+
+// O_NONBLOCK: a FIFO that replaced a file since the walk must not hang us; O_NOFOLLOW: nor may a
+// symlink that replaced it lead us elsewhere. Both are no-ops for the regular files we expect.
+const OPEN_FLAGS = constants.O_RDONLY | (constants.O_NONBLOCK ?? 0) | (constants.O_NOFOLLOW ?? 0);
+
+/** Stream one regular file through a keyed sha256. Throws SidecarError. */
+function hashFileBytes(path: string, rel: string): { size: number; digest: string } {
+  let fd: number;
+  try {
+    fd = openSync(path, OPEN_FLAGS);
+  } catch (e) {
+    throw errors.fromFs(e, path);
+  }
+  try {
+    if (!fstatSync(fd).isFile()) throw errors.fromFs({ code: 'EFTYPE', message: 'not a regular file' }, path);
+    const h = beginKeyed(rel);
+    const buf = (chunk ??= Buffer.allocUnsafe(CHUNK));
+    let size = 0;
+    for (;;) {
+      const n = readSync(fd, buf, 0, CHUNK, null);
+      if (n === 0) break;
+      h.update(n === CHUNK ? buf : buf.subarray(0, n));
+      size += n;
+    }
+    return { size, digest: endKeyed(h) };
+  } catch (e) {
+    throw errors.fromFs(e, path);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function hashCanonical(item: HashItem, opts: HashTaskOptions): HashResult {
+  const bytes = readFileLimitedSync(item.path, opts.maxFileSize);
+  const { data } = decodeSidecar(bytes, { path: item.path, maxDepth: opts.maxDepth, maxFileSize: opts.maxFileSize });
+  const canon = canonicalJson(data);
+  const keys = item.keys ?? [];
+  // Several keys (rare: images sharing one sidecar): encode the canonical text once.
+  const content = keys.length > 1 ? Buffer.from(canon, 'utf8') : canon;
+  return {
+    size: bytes.length,
+    canonical: createHash('sha256').update(content).digest('hex'),
+    keyed: keys.map((k) => keyedDigest(k, content)),
+  };
+}
+
+/** Hash one file; never throws for a bad file (the error is in the result). */
+export function hashFile(item: HashItem, opts: HashTaskOptions): HashResult {
+  try {
+    if (opts.mode === 'canonical') return hashCanonical(item, opts);
+    return hashFileBytes(item.path, item.rel ?? '');
+  } catch (e) {
+    const err = isSidecarError(e) ? e : errors.fromFs(e, item.path);
+    return { size: 0, error: { code: err.code, message: err.message, path: item.path } };
+  }
+}
+
+export function hashFiles(items: readonly unknown[], options: unknown): HashResult[] {
+  const opts = (options ?? { mode: 'bytes' }) as HashTaskOptions;
+  return (items as HashItem[]).map((item) => hashFile(item, opts));
+}

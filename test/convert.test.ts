@@ -1,0 +1,425 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { convert, type ConvertItem, type ConvertReport } from '../src/ops/convert.js';
+import { decodeSidecar, deepEqualJson, detectFormat, encodeSidecar } from '../src/formats/codec.js';
+import { SidecarError } from '../src/errors.js';
+import type { JsonObject, SidecarFormat } from '../src/types.js';
+import { FAKE_JPEG, sidecarData } from './helpers/tree.js';
+
+const SAMPLES = '/work/shared/reference/samples';
+const EXACT = 0.22490839660167694; // the earlier tool turned this into …697
+
+function tempDir(t: { after: (fn: () => void) => void }, prefix = 'isc-convert-'): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+function put(root: string, rel: string, content: string | Buffer): string {
+  const p = path.join(root, rel);
+  fs.mkdirSync(path.dirname(p), { recursive: true });
+  fs.writeFileSync(p, content);
+  return p;
+}
+
+/** Realistic sidecar data with floats that must survive bit for bit. */
+function data(name: string, faces = 1, extra = 0): JsonObject {
+  const d = sidecarData(name, faces, 24) as JsonObject;
+  d.quality_assessment = { success: true, quality: { overall_score: EXACT, sharpness: 0.8123456835746765 + extra, grade: 'B' }, processing_time: 0.1 };
+  return d;
+}
+
+/** An image with one sidecar in `format`; returns the sidecar path. */
+function image(root: string, img: string, format: SidecarFormat, d: JsonObject = data(path.basename(img))): string {
+  put(root, img, FAKE_JPEG);
+  const ext = format === 'legacy' ? 'bin' : format;
+  return put(root, `${img.slice(0, img.lastIndexOf('.'))}.${ext}`, encodeSidecar(d, format));
+}
+
+/** Every entry under `dir`: file bytes (base64), symlink targets, directories. */
+function snapshot(dir: string, rel = '', out: Record<string, string> = {}): Record<string, string> {
+  for (const name of fs.readdirSync(path.join(dir, rel)).sort()) {
+    const r = rel ? `${rel}/${name}` : name;
+    const st = fs.lstatSync(path.join(dir, r));
+    if (st.isSymbolicLink()) out[r] = `link:${fs.readlinkSync(path.join(dir, r))}`;
+    else if (st.isDirectory()) {
+      out[r] = 'dir';
+      snapshot(dir, r, out);
+    } else out[r] = `file:${st.ino}:${st.mtimeMs}:${fs.readFileSync(path.join(dir, r)).toString('base64')}`;
+  }
+  return out;
+}
+
+function readData(p: string): { data: JsonObject; format: SidecarFormat } {
+  const d = decodeSidecar(fs.readFileSync(p));
+  return { data: d.data, format: d.format };
+}
+
+const plan = (r: ConvertReport) => r.items!.map((i) => [i.source, i.target, i.action]);
+
+function assertCounts(r: ConvertReport): void {
+  assert.equal(r.converted + r.skipped + r.failed + r.conflicts, r.items!.length, 'every item is counted once');
+}
+
+test('json → bin → json round trip is bit-exact; sources go only after a verified write', async (t) => {
+  const root = tempDir(t);
+  const imgs = ['IMG_1.jpg', 'sub dir/Ünï 2.JPG', 'photos/2025-09-20/20250920_143022_001.jpg'];
+  const originals = new Map<string, { path: string; bytes: Buffer; data: JsonObject }>();
+  for (const img of imgs) {
+    const d = data(path.basename(img));
+    const p = image(root, img, 'json', d);
+    originals.set(img, { path: p, bytes: fs.readFileSync(p), data: d });
+  }
+
+  const toBin = await convert(root, 'bin', { engine: 'inline' });
+  assertCounts(toBin);
+  assert.equal(toBin.format, 'bin');
+  assert.equal(toBin.converted, 3);
+  assert.equal(toBin.failed + toBin.conflicts, 0);
+  for (const item of toBin.items!) {
+    assert.equal(item.action, 'convert');
+    assert.ok(item.ok && item.sourceRemoved);
+    assert.ok(item.source.endsWith('.json') && item.target!.endsWith('.bin'));
+  }
+  for (const o of originals.values()) {
+    assert.equal(fs.existsSync(o.path), false, 'source removed');
+    const bin = o.path.replace(/\.json$/, '.bin');
+    const bytes = fs.readFileSync(bin);
+    assert.equal(detectFormat(bytes), 'bin');
+    const back = readData(bin).data;
+    assert.ok(deepEqualJson(back, o.data));
+    const q = (back.quality_assessment as JsonObject).quality as JsonObject;
+    assert.ok(Object.is(q.overall_score, EXACT));
+  }
+  assert.deepEqual(fs.readdirSync(root).filter((n) => n.includes('.isc-tmp-')), []);
+
+  const toJson = await convert(root, 'json', { engine: 'inline' });
+  assert.equal(toJson.converted, 3);
+  for (const o of originals.values()) {
+    assert.ok(fs.readFileSync(o.path).equals(o.bytes), 'the json file is byte-identical to the original');
+    assert.equal(fs.existsSync(o.path.replace(/\.json$/, '.bin')), false);
+  }
+});
+
+test('keepSource keeps the source; the next run finds the equal pair and dedupes it', async (t) => {
+  const root = tempDir(t);
+  const json = image(root, 'IMG_1.jpg', 'json');
+  const r1 = await convert(root, 'bin', { engine: 'inline', keepSource: true });
+  assert.equal(r1.converted, 1);
+  assert.equal(r1.items![0].sourceRemoved, false);
+  const bin = path.join(root, 'IMG_1.bin');
+  assert.ok(fs.existsSync(json) && fs.existsSync(bin));
+  const binIno = fs.statSync(bin).ino;
+
+  const r2 = await convert(root, 'bin', { engine: 'inline' });
+  assertCounts(r2);
+  assert.deepEqual(
+    r2.items!.map((i) => [path.basename(i.source), path.basename(i.target!), i.action, i.ok, i.sourceRemoved]),
+    [
+      ['IMG_1.bin', 'IMG_1.bin', 'dedupe', true, false],
+      ['IMG_1.json', 'IMG_1.bin', 'dedupe', true, true],
+    ],
+  );
+  assert.equal(fs.existsSync(json), false);
+  assert.equal(fs.statSync(bin).ino, binIno, 'the kept file is not rewritten');
+});
+
+/** A tree with one of everything convert must tell apart. */
+function mixedTree(root: string): void {
+  image(root, 'a/convert-me.jpg', 'json');
+  image(root, 'a/already.jpg', 'bin');
+  image(root, 'a/legacy.jpg', 'legacy');
+  const shared = data('pair.jpg');
+  image(root, 'b/pair.jpg', 'json', shared);
+  put(root, 'b/pair.bin', encodeSidecar(shared, 'legacy'));
+  image(root, 'b/clash.jpg', 'json', data('clash.jpg', 1, 0));
+  put(root, 'b/clash.bin', encodeSidecar(data('clash.jpg', 1, 0.001), 'bin'));
+  put(root, 'b/orphan.json', encodeSidecar(data('gone.jpg'), 'json'));
+  put(root, 'b/game_detection.json', JSON.stringify({ success: true, games: [{ game_id: 1, photo_files: ['x.jpg'] }] }, null, 2));
+  put(root, 'b/corrupt.jpg', FAKE_JPEG);
+  put(root, 'b/corrupt.json', '{"face_detection": {"faces": [');
+}
+
+test('dry run writes nothing and returns the same plan as the real run', async (t) => {
+  const root = tempDir(t);
+  mixedTree(root);
+  const dead = spawnSync(process.execPath, ['-e', '']).pid; // a pid that has certainly exited
+  const stale = `a/.convert-me.bin.isc-tmp-${dead}-zz`;
+  put(root, stale, 'stale temp file of a dead writer');
+  const before = snapshot(root);
+  const dry = await convert(root, 'bin', { engine: 'inline', dryRun: true });
+  assert.equal(dry.dryRun, true);
+  assert.deepEqual(snapshot(root), before, 'nothing written, removed or renamed');
+  assertCounts(dry);
+  assert.ok(dry.items!.every((i) => !i.sourceRemoved));
+  assert.ok(dry.items!.filter((i) => i.action !== 'conflict').every((i) => i.ok));
+
+  const real = await convert(root, 'bin', { engine: 'inline' });
+  assert.deepEqual(plan(dry), plan(real));
+  assert.deepEqual(
+    [dry.converted, dry.skipped, dry.failed, dry.conflicts],
+    [real.converted, real.skipped, real.failed, real.conflicts],
+  );
+  const actions = Object.fromEntries(real.items!.map((i) => [path.relative(root, i.source), i.action]));
+  assert.deepEqual(actions, {
+    'a/already.bin': 'skip-already',
+    'a/convert-me.json': 'convert',
+    'a/legacy.bin': 'rewrite',
+    'b/clash.bin': 'conflict',
+    'b/clash.json': 'conflict',
+    'b/corrupt.json': 'skip-corrupt',
+    'b/game_detection.json': 'skip-not-sidecar',
+    'b/orphan.json': 'skip-not-sidecar',
+    'b/pair.bin': 'dedupe',
+    'b/pair.json': 'dedupe',
+  });
+  assert.equal(dry.tempFilesRemoved, 0);
+  assert.equal(real.tempFilesRemoved, 1, 'the stale temp file goes before writing next to it');
+  assert.equal(fs.existsSync(path.join(root, stale)), false);
+});
+
+test('orphans, reports, unrelated JSON, corrupt files and link targets outside the root are never converted', async (t) => {
+  const root = tempDir(t);
+  const outside = tempDir(t, 'isc-convert-outside-');
+  image(outside, 'outside.jpg', 'json');
+  put(outside, 'elsewhere.json', encodeSidecar(data('s.jpg'), 'json'));
+  const outsideBefore = snapshot(outside);
+
+  image(root, 'good.jpg', 'json');
+  put(root, 'orphan.json', encodeSidecar(data('orphan.jpg'), 'json'));
+  put(root, 'game_detection.json', JSON.stringify({ success: true, games: [] }));
+  put(root, 'settings.json', JSON.stringify({ theme: 'dark' }));
+  put(root, 'bad.jpg', FAKE_JPEG);
+  put(root, 'bad.json', '{"face_detection": {"faces": [');
+  put(root, 'empty.jpg', FAKE_JPEG);
+  put(root, 'empty.json', '');
+  fs.symlinkSync(path.join(outside, 'outside.jpg'), path.join(root, 'link.jpg'));
+  // A symlinked sidecar is not ours to manage (and points outside the root).
+  put(root, 's.jpg', FAKE_JPEG);
+  fs.symlinkSync(path.join(outside, 'elsewhere.json'), path.join(root, 's.json'));
+  const keep = ['orphan.json', 'game_detection.json', 'settings.json', 'bad.json', 'empty.json', 's.json'];
+  const keepBefore = keep.map((n) => snapshot(root)[n]);
+
+  const r = await convert(root, 'bin', { engine: 'inline' });
+  assertCounts(r);
+  assert.equal(r.converted, 1);
+  assert.equal(r.failed + r.conflicts, 0);
+  assert.deepEqual(snapshot(outside), outsideBefore, 'nothing outside the root touched');
+  assert.deepEqual(keep.map((n) => snapshot(root)[n]), keepBefore);
+  for (const n of ['orphan', 'game_detection', 'settings', 'bad', 'empty', 's']) assert.equal(fs.existsSync(path.join(root, `${n}.bin`)), false, n);
+  const byName = new Map(r.items!.map((i) => [path.basename(i.source), i]));
+  assert.equal(byName.get('orphan.json')!.action, 'skip-not-sidecar');
+  assert.equal(byName.get('game_detection.json')!.action, 'skip-not-sidecar');
+  assert.equal(byName.get('settings.json')!.action, 'skip-not-sidecar');
+  assert.equal(byName.get('bad.json')!.action, 'skip-corrupt');
+  assert.equal(byName.get('bad.json')!.error!.code, 'CORRUPT');
+  assert.equal(byName.get('empty.json')!.action, 'skip-corrupt');
+  const out = byName.get('outside.json')!;
+  assert.deepEqual([out.action, out.target, out.sourceRemoved], ['skip-outside-root', null, false]);
+  assert.equal(byName.get('good.json')!.action, 'convert');
+});
+
+test('x.json and x.bin that disagree are a conflict: both untouched, both paths reported', async (t) => {
+  const root = tempDir(t);
+  const json = image(root, 'x.jpg', 'json', data('x.jpg', 1, 0)); // stale
+  const bin = put(root, 'x.bin', encodeSidecar(data('x.jpg', 2, 0), 'bin')); // newer
+  const before = snapshot(root);
+  for (const format of ['json', 'bin', 'rkyv'] as const) {
+    const r = await convert(root, format, { engine: 'inline' });
+    assertCounts(r);
+    assert.equal(r.conflicts, 2, format);
+    assert.equal(r.converted + r.failed, 0);
+    for (const item of r.items!) {
+      assert.equal(item.action, 'conflict');
+      assert.equal(item.ok, false);
+      assert.equal(item.error!.code, 'CONFLICT');
+      assert.ok(item.error!.message.includes(json) && item.error!.message.includes(bin), item.error!.message);
+      assert.equal(item.sourceRemoved, false);
+    }
+    assert.deepEqual(snapshot(root), before, `${format}: both files untouched`);
+  }
+});
+
+test('equal x.json and legacy x.bin: dedupe rewrites x.bin in our format and removes x.json', async (t) => {
+  const root = tempDir(t);
+  put(root, 'x.jpg', FAKE_JPEG);
+  const bin = path.join(root, 'x.bin');
+  fs.copyFileSync(path.join(SAMPLES, 'legacy-test1.bin'), bin);
+  fs.chmodSync(bin, 0o644);
+  const legacy = readData(bin);
+  assert.equal(legacy.format, 'legacy');
+  const json = put(root, 'x.json', encodeSidecar(legacy.data, 'json'));
+
+  const r = await convert(root, 'bin', { engine: 'inline' });
+  assertCounts(r);
+  assert.deepEqual(r.items!.map((i) => [path.basename(i.source), i.action, i.ok, i.sourceRemoved]), [
+    ['x.bin', 'dedupe', true, false],
+    ['x.json', 'dedupe', true, true],
+  ]);
+  assert.equal(fs.existsSync(json), false);
+  const now = readData(bin);
+  assert.equal(now.format, 'bin');
+  assert.ok(deepEqualJson(now.data, legacy.data));
+});
+
+test('a legacy .bin converted to bin is a same-path rewrite; legacy is written only when asked', async (t) => {
+  const root = tempDir(t);
+  put(root, 'l.jpg', FAKE_JPEG);
+  const bin = path.join(root, 'l.bin');
+  fs.copyFileSync(path.join(SAMPLES, 'legacy-test2.bin'), bin);
+  fs.chmodSync(bin, 0o644);
+  const legacy = readData(bin);
+  const r = await convert(root, 'binary', { engine: 'inline' });
+  assert.deepEqual(r.items!.map((i) => [i.source, i.target, i.action, i.ok, i.sourceRemoved]), [[bin, bin, 'rewrite', true, false]]);
+  assert.equal(readData(bin).format, 'bin');
+  assert.ok(deepEqualJson(readData(bin).data, legacy.data));
+
+  const back = await convert(root, 'legacy', { engine: 'inline' });
+  assert.equal(back.items![0].action, 'rewrite');
+  assert.ok(fs.readFileSync(bin).equals(encodeSidecar(legacy.data, 'legacy')));
+});
+
+test('re-running is a no-op: everything is skip-already and no file is rewritten', async (t) => {
+  const root = tempDir(t);
+  for (let i = 0; i < 6; i++) image(root, `d${i % 2}/IMG_${i}.jpg`, i % 3 === 0 ? 'legacy' : 'json');
+  const first = await convert(root, 'rkyv', { engine: 'inline' });
+  assert.equal(first.converted, 6);
+  const before = snapshot(root);
+  const again = await convert(root, 'rkyv', { engine: 'inline' });
+  assertCounts(again);
+  assert.equal(again.items!.length, 6);
+  assert.ok(again.items!.every((i) => i.action === 'skip-already' && i.ok && i.target === i.source));
+  assert.equal(again.converted + again.failed + again.conflicts, 0);
+  assert.deepEqual(snapshot(root), before, 'same inodes, mtimes and bytes');
+});
+
+test('failures keep the source and are reported: target is a directory, unrepresentable data, a symlink at the target', async (t) => {
+  const root = tempDir(t);
+  image(root, 'a.jpg', 'json');
+  const b = image(root, 'b.jpg', 'json');
+  fs.mkdirSync(path.join(root, 'b.bin')); // the write must fail
+  put(root, 'c.jpg', FAKE_JPEG);
+  const c = put(root, 'c.json', '{"sidecar_info": {"image_path": "c.jpg"}, "note": "lone surrogate \\ud800"}');
+  const d = image(root, 'd.jpg', 'json');
+  const elsewhere = put(root, 'elsewhere/keep.txt', 'must not be overwritten');
+  fs.symlinkSync(elsewhere, path.join(root, 'd.bin'));
+  image(root, 'e.jpg', 'json');
+  const before = snapshot(root);
+
+  const r = await convert(root, 'bin', { engine: 'inline' });
+  assertCounts(r);
+  const by = new Map<string, ConvertItem>(r.items!.map((i) => [path.basename(i.source), i]));
+  assert.equal(by.get('a.json')!.ok, true);
+  assert.equal(by.get('e.json')!.ok, true, 'work after a failure goes on');
+  const fb = by.get('b.json')!;
+  assert.deepEqual([fb.action, fb.ok, fb.sourceRemoved], ['convert', false, false]);
+  assert.ok(fb.error && fb.error.code !== 'CONFLICT');
+  const fc = by.get('c.json')!;
+  assert.deepEqual([fc.ok, fc.sourceRemoved, fc.error!.code], [false, false, 'UNREPRESENTABLE']);
+  const fd = by.get('d.json')!;
+  assert.deepEqual([fd.action, fd.ok, fd.error!.code], ['conflict', false, 'CONFLICT']);
+  assert.equal(r.failed, 2);
+  assert.equal(r.conflicts, 1);
+  assert.equal(r.converted, 2);
+
+  const after = snapshot(root);
+  for (const rel of ['b.json', 'c.json', 'd.json', 'd.bin', 'elsewhere/keep.txt', 'b.bin']) assert.equal(after[rel], before[rel], rel);
+  assert.ok(fs.existsSync(b) && fs.existsSync(c) && fs.existsSync(d));
+  assert.equal(fs.existsSync(path.join(root, 'c.bin')), false);
+  assert.deepEqual(fs.readdirSync(root).filter((n) => n.includes('.isc-tmp-')), [], 'no temp file left behind');
+});
+
+test('name-ext sidecars keep their naming form; they have no .rkyv form', async (t) => {
+  const root = tempDir(t);
+  put(root, 'IMG_2.jpg', FAKE_JPEG);
+  const nameExt = put(root, 'IMG_2.jpg.json', encodeSidecar(data('IMG_2.jpg'), 'json'));
+  const r = await convert(root, 'bin', { engine: 'inline' });
+  assert.deepEqual(r.items!.map((i) => [path.basename(i.source), path.basename(i.target!), i.action]), [['IMG_2.jpg.json', 'IMG_2.jpg.bin', 'convert']]);
+  await convert(root, 'json', { engine: 'inline' });
+  assert.ok(fs.existsSync(nameExt));
+  const rk = await convert(root, 'rkyv', { engine: 'inline' });
+  assert.deepEqual([rk.items![0].ok, rk.items![0].error!.code, rk.failed], [false, 'UNREPRESENTABLE', 1]);
+  assert.ok(fs.existsSync(nameExt));
+});
+
+test('verify: canonical digests of every image agree before and after', async (t) => {
+  const root = tempDir(t);
+  image(root, 'p/IMG_1.jpg', 'json');
+  image(root, 'p/IMG_2.jpg', 'legacy');
+  image(root, 'p/IMG_3.jpg', 'bin');
+  fs.mkdirSync(path.join(root, 'game'));
+  fs.symlinkSync('../p/IMG_1.jpg', path.join(root, 'game/IMG_1.jpg')); // its sidecar is the target's
+  const r = await convert(root, 'json', { engine: 'inline', verify: true });
+  assert.equal(r.converted, 2);
+  assert.deepEqual(r.verify, { checked: 4, mismatches: [] });
+  assert.equal(r.scanComplete, true);
+});
+
+test('verify reports images whose data changed or vanished during the run', async (t) => {
+  const root = tempDir(t);
+  image(root, 'IMG_1.jpg', 'json');
+  const changed = image(root, 'IMG_2.jpg', 'bin');
+  const gone = image(root, 'IMG_3.jpg', 'bin');
+  let touched = false;
+  const r = await convert(root, 'bin', {
+    engine: 'inline',
+    verify: true,
+    // Another writer at work while we convert: verify must notice.
+    onItem: () => {
+      if (touched) return;
+      touched = true;
+      fs.writeFileSync(changed, encodeSidecar(data('IMG_2.jpg', 3), 'bin'));
+      fs.unlinkSync(gone);
+    },
+  });
+  assert.equal(r.verify!.checked, 3);
+  assert.deepEqual(
+    r.verify!.mismatches.map((m) => [m.image, typeof m.before, m.after === null ? null : m.after === m.before]),
+    [
+      ['IMG_2.jpg', 'string', false],
+      ['IMG_3.jpg', 'string', null],
+    ],
+  );
+});
+
+test('threads and inline engines give the same items in the same (path) order', async (t) => {
+  const a = tempDir(t);
+  const b = tempDir(t);
+  for (const root of [a, b]) {
+    for (let i = 0; i < 30; i++) image(root, `d${i % 3}/IMG_${String(i).padStart(2, '0')}.jpg`, i % 4 === 0 ? 'bin' : 'json');
+    put(root, 'd1/orphan.json', encodeSidecar(data('x.jpg'), 'json'));
+  }
+  const streamed: ConvertItem[] = [];
+  const ra = await convert(a, 'bin', { engine: 'threads', workers: 2, batchSize: 4, onItem: (i) => void streamed.push(i) });
+  const rb = await convert(b, 'bin', { engine: 'inline' });
+  assert.equal(ra.items, undefined, 'with onItem the report carries no item list');
+  const rel = (root: string, items: ConvertItem[]) => items.map((i) => [path.relative(root, i.source), i.target && path.relative(root, i.target), i.action, i.ok]);
+  assert.deepEqual(rel(a, streamed), rel(b, rb.items!));
+  assert.deepEqual([ra.converted, ra.skipped], [rb.converted, rb.skipped]);
+  assert.equal(ra.converted, 22);
+});
+
+test('an unknown format is a usage error; a missing root is NOT_FOUND', async (t) => {
+  const root = tempDir(t);
+  await assert.rejects(convert(root, 'xml' as never), (e: unknown) => e instanceof SidecarError && e.code === 'USAGE');
+  await assert.rejects(convert(path.join(root, 'nope'), 'bin'), (e: unknown) => e instanceof SidecarError && e.code === 'NOT_FOUND');
+});
+
+test('an earlier run killed between write and removal leaves a pair that the next run dedupes', async (t) => {
+  const root = tempDir(t);
+  // Simulate the crash in a child process: write and verify the target, then die before removing.
+  const json = image(root, 'k.jpg', 'json');
+  const d = readData(json).data;
+  const r = spawnSync(process.execPath, ['-e', `require('fs').writeFileSync(${JSON.stringify(path.join(root, 'k.bin'))}, Buffer.from(${JSON.stringify(encodeSidecar(d, 'bin').toString('base64'))}, 'base64')); process.kill(process.pid, 'SIGKILL')`]);
+  assert.equal(r.signal, 'SIGKILL');
+  const again = await convert(root, 'bin', { engine: 'inline' });
+  assert.deepEqual(again.items!.map((i) => [path.basename(i.source), i.action, i.sourceRemoved]), [
+    ['k.bin', 'dedupe', false],
+    ['k.json', 'dedupe', true],
+  ]);
+  assert.ok(deepEqualJson(readData(path.join(root, 'k.bin')).data, d));
+});
