@@ -8,8 +8,8 @@ export const DEFAULT_IMAGE_EXTENSIONS: readonly string[] = [
 
 /** Sidecar extensions in the earlier tool's read preference order. */
 export const SIDECAR_EXTS: readonly SidecarExt[] = ['bin', 'rkyv', 'json'];
-/** The name-ext form (`IMG_1.jpg.json`) exists only for these. */
-export const NAME_EXT_SIDECAR_EXTS: readonly SidecarExt[] = ['bin', 'json'];
+/** The name-ext form (`IMG_1.jpg.json`) uses the same extensions. */
+export const NAME_EXT_SIDECAR_EXTS: readonly SidecarExt[] = SIDECAR_EXTS;
 
 /** Directory-level report files: never sidecars of an image (SHAPES.md). */
 export const REPORT_FILE_NAMES: readonly string[] = ['game_detection.json', 'game_detection_report.json'];

@@ -20,7 +20,7 @@ export interface SidecarEntry {
 /** Images and sidecars connected by name claims; a lone sidecar has no images. */
 export interface PairGroup {
   images: ImageEntry[];
-  /** In read preference order: stem .bin, .rkyv, .json, then name-ext .bin, .json. */
+  /** In read preference order: stem .bin, .rkyv, .json, then name-ext .bin, .rkyv, .json. */
   sidecars: SidecarEntry[];
 }
 
@@ -46,10 +46,8 @@ export function sidecarClaims(name: string, imageExts: ReadonlySet<string>): { e
   const { stem, ext } = splitName(name);
   if (!isSidecarExt(ext) || stem === '') return null;
   const claims: { key: string; naming: SidecarNaming }[] = [{ key: `s:${nfc(stem)}`, naming: 'stem' }];
-  if (ext !== 'rkyv') {
-    const inner = splitName(stem);
-    if (inner.ext !== '' && imageExts.has(inner.ext)) claims.push({ key: `n:${nfc(inner.stem)}.${inner.ext}`, naming: 'name-ext' });
-  }
+  const inner = splitName(stem);
+  if (inner.ext !== '' && imageExts.has(inner.ext)) claims.push({ key: `n:${nfc(inner.stem)}.${inner.ext}`, naming: 'name-ext' });
   return { ext, claims };
 }
 
