@@ -1,0 +1,234 @@
+/**
+ * Durable replace-by-rename: readers see the old file or the new one, never a partial write,
+ * and after we return the new content survives a crash.
+ *
+ *   .<name>.isc-tmp-<pid>-<n> (same dir, 'wx') → write all → fsync → close → rename over <name>
+ *   → fsync the directory (so the rename itself is durable)
+ *
+ * The steps are written once, as a generator that yields file-system operations; a sync and an
+ * async runner execute them. So writeFileAtomic and writeFileAtomicSync (worker threads) cannot
+ * drift apart.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { errors } from '../errors.js';
+import { tempNameFor } from './temp-files.js';
+
+export interface AtomicWriteOptions {
+  /** Do nothing when the target already holds exactly these bytes. Default true. */
+  skipIfSame?: boolean;
+  /** Mode for a new file (before umask). An existing file keeps its mode. Default 0o666. */
+  mode?: number;
+}
+
+export interface AtomicWriteResult {
+  written: boolean;
+}
+
+type Op =
+  | { op: 'lstat'; path: string }
+  | { op: 'realpath'; path: string }
+  | { op: 'readFile'; path: string }
+  | { op: 'open'; path: string; flags: string; mode: number }
+  | { op: 'fchmod'; fd: number; mode: number }
+  | { op: 'write'; fd: number; buf: Uint8Array; off: number; len: number }
+  | { op: 'fsync'; fd: number }
+  | { op: 'close'; fd: number }
+  | { op: 'rename'; from: string; to: string }
+  | { op: 'unlink'; path: string };
+
+/** Errors from fsync on a directory that only mean "this platform/file system cannot". */
+const DIR_FSYNC_UNSUPPORTED = new Set(['EINVAL', 'EISDIR', 'ENOTSUP', 'EBADF']);
+
+function errCode(e: unknown): string | undefined {
+  return (e as NodeJS.ErrnoException | undefined)?.code;
+}
+
+function* atomicWriteSteps(target: string, bytes: Uint8Array, opts: AtomicWriteOptions): Generator<Op, AtomicWriteResult, unknown> {
+  try {
+    return yield* replaceSteps(target, bytes, opts);
+  } catch (e) {
+    throw errors.fromFs(e, target);
+  }
+}
+
+function* replaceSteps(target: string, bytes: Uint8Array, opts: AtomicWriteOptions): Generator<Op, AtomicWriteResult, unknown> {
+  let dest = target;
+  let existingMode: number | null = null;
+
+  let st: fs.Stats | null = null;
+  try {
+    st = (yield { op: 'lstat', path: dest }) as fs.Stats;
+  } catch (e) {
+    if (errCode(e) !== 'ENOENT') throw e;
+  }
+  if (st?.isSymbolicLink()) {
+    // A symlinked sidecar: update the file it points to and keep the link (a rename over the link
+    // would silently replace it by a regular file). A dangling link is simply replaced.
+    try {
+      dest = (yield { op: 'realpath', path: dest }) as string;
+      st = (yield { op: 'lstat', path: dest }) as fs.Stats;
+    } catch (e) {
+      if (errCode(e) !== 'ENOENT') throw e;
+      st = null;
+    }
+  }
+  if (st?.isFile()) {
+    existingMode = st.mode & 0o7777;
+    if ((opts.skipIfSame ?? true) && st.size === bytes.byteLength) {
+      const current = (yield { op: 'readFile', path: dest }) as Buffer;
+      if (current.equals(bytes)) return { written: false };
+    }
+  }
+  // Anything else at `dest` (a directory...) makes the rename fail below, after which we clean up.
+
+  const dir = path.dirname(dest);
+  const base = path.basename(dest);
+  let tmp = '';
+  let fd = -1;
+  let renamed = false;
+  try {
+    for (let attempt = 0; ; attempt++) {
+      tmp = path.join(dir, tempNameFor(base));
+      try {
+        fd = (yield { op: 'open', path: tmp, flags: 'wx', mode: existingMode ?? opts.mode ?? 0o666 }) as number;
+        break;
+      } catch (e) {
+        tmp = '';
+        if (errCode(e) !== 'EEXIST' || attempt >= 3) throw e;
+      }
+    }
+    // open's mode is filtered by the umask; set the old file's mode exactly.
+    if (existingMode !== null) yield { op: 'fchmod', fd, mode: existingMode };
+    let off = 0;
+    while (off < bytes.byteLength) {
+      off += (yield { op: 'write', fd, buf: bytes, off, len: bytes.byteLength - off }) as number;
+    }
+    yield { op: 'fsync', fd };
+    const closing = fd;
+    fd = -1;
+    yield { op: 'close', fd: closing };
+    yield { op: 'rename', from: tmp, to: dest };
+    renamed = true;
+
+    let dfd = -1;
+    try {
+      dfd = (yield { op: 'open', path: dir, flags: 'r', mode: 0 }) as number;
+      yield { op: 'fsync', fd: dfd };
+    } catch (e) {
+      if (!DIR_FSYNC_UNSUPPORTED.has(errCode(e) ?? '')) throw e;
+    } finally {
+      if (dfd >= 0) yield { op: 'close', fd: dfd };
+    }
+    return { written: true };
+  } catch (e) {
+    if (fd >= 0) {
+      try {
+        yield { op: 'close', fd };
+      } catch {
+        /* already failing; the original error matters */
+      }
+    }
+    if (tmp && !renamed) {
+      try {
+        yield { op: 'unlink', path: tmp };
+      } catch {
+        /* nothing more we can do; removeStaleTempFiles catches it later */
+      }
+    }
+    throw e;
+  }
+}
+
+function execSync(o: Op): unknown {
+  switch (o.op) {
+    case 'lstat':
+      return fs.lstatSync(o.path);
+    case 'realpath':
+      return fs.realpathSync(o.path);
+    case 'readFile':
+      return fs.readFileSync(o.path);
+    case 'open':
+      return fs.openSync(o.path, o.flags, o.mode);
+    case 'fchmod':
+      return fs.fchmodSync(o.fd, o.mode);
+    case 'write':
+      return fs.writeSync(o.fd, o.buf, o.off, o.len);
+    case 'fsync':
+      return fs.fsyncSync(o.fd);
+    case 'close':
+      return fs.closeSync(o.fd);
+    case 'rename':
+      return fs.renameSync(o.from, o.to);
+    case 'unlink':
+      return fs.unlinkSync(o.path);
+  }
+}
+
+function execAsync(o: Op): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const done = (err: NodeJS.ErrnoException | null, value?: unknown) => (err ? reject(err) : resolve(value));
+    switch (o.op) {
+      case 'lstat':
+        return fs.lstat(o.path, done);
+      case 'realpath':
+        return fs.realpath(o.path, done);
+      case 'readFile':
+        return fs.readFile(o.path, done);
+      case 'open':
+        return fs.open(o.path, o.flags, o.mode, done);
+      case 'fchmod':
+        return fs.fchmod(o.fd, o.mode, done);
+      case 'write':
+        return fs.write(o.fd, o.buf, o.off, o.len, null, done);
+      case 'fsync':
+        return fs.fsync(o.fd, done);
+      case 'close':
+        return fs.close(o.fd, done);
+      case 'rename':
+        return fs.rename(o.from, o.to, done);
+      case 'unlink':
+        return fs.unlink(o.path, done);
+    }
+  });
+}
+
+function runSync<R>(gen: Generator<Op, R, unknown>): R {
+  let step = gen.next();
+  while (!step.done) {
+    let value: unknown;
+    let failure: { e: unknown } | null = null;
+    try {
+      value = execSync(step.value);
+    } catch (e) {
+      failure = { e };
+    }
+    step = failure ? gen.throw(failure.e) : gen.next(value);
+  }
+  return step.value;
+}
+
+async function runAsync<R>(gen: Generator<Op, R, unknown>): Promise<R> {
+  let step = gen.next();
+  while (!step.done) {
+    let value: unknown;
+    let failure: { e: unknown } | null = null;
+    try {
+      value = await execAsync(step.value);
+    } catch (e) {
+      failure = { e };
+    }
+    step = failure ? gen.throw(failure.e) : gen.next(value);
+  }
+  return step.value;
+}
+
+/** Replace `target` with `bytes` atomically and durably. Throws SidecarError (READ_ONLY, PERMISSION, IO...). */
+export function writeFileAtomic(target: string, bytes: Uint8Array, opts: AtomicWriteOptions = {}): Promise<AtomicWriteResult> {
+  return runAsync(atomicWriteSteps(target, bytes, opts));
+}
+
+/** Synchronous twin of writeFileAtomic (same steps), for worker-thread tasks. */
+export function writeFileAtomicSync(target: string, bytes: Uint8Array, opts: AtomicWriteOptions = {}): AtomicWriteResult {
+  return runSync(atomicWriteSteps(target, bytes, opts));
+}

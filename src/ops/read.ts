@@ -1,0 +1,114 @@
+/**
+ * Reading one image's sidecar. Unlike the earlier tool (which stopped at the first file that
+ * existed, corrupt or not), a corrupt preferred file falls back to the next valid one, and a
+ * sidecar that exists but cannot be read is an error — never a silent `{}`.
+ */
+import * as fsp from 'node:fs/promises';
+import { errors, isSidecarError } from '../errors.js';
+import { decodeSidecar } from '../formats/codec.js';
+import type { DecodeResult, JsonObject, Options, SidecarFormat } from '../types.js';
+import { locateSidecar, type SidecarLocation } from '../discovery/locate.js';
+import { DEFAULT_MAX_FILE_SIZE } from '../fs/read-file.js';
+
+export interface ReadFinding {
+  code: 'fallback' | 'ambiguous' | 'corrupt' | 'bom' | 'broken-symlink' | string;
+  message: string;
+  path: string;
+}
+
+export interface ReadResult {
+  /** The effective sidecar's data; `{}` when there is none. */
+  data: JsonObject;
+  /** The effective sidecar file, or null when there is none. */
+  path: string | null;
+  format: SidecarFormat | null;
+  findings: ReadFinding[];
+  location: SidecarLocation;
+}
+
+/**
+ * Read and decode one sidecar file, refusing files above the size limit before reading them.
+ * Throws SidecarError: NOT_FOUND, TOO_LARGE, CORRUPT, TOO_DEEP, IO...
+ */
+export async function readSidecarFile(path: string, opts: Options = {}): Promise<DecodeResult> {
+  const limit = opts.maxFileSize ?? DEFAULT_MAX_FILE_SIZE;
+  let bytes: Buffer;
+  let fh: fsp.FileHandle | undefined;
+  try {
+    fh = await fsp.open(path, 'r');
+    const size = (await fh.stat()).size;
+    if (size > limit) throw errors.tooLarge(size, limit, path);
+    bytes = Buffer.allocUnsafe(size);
+    let off = 0;
+    while (off < size) {
+      const { bytesRead } = await fh.read(bytes, off, size - off, off);
+      if (bytesRead === 0) break; // shrank meanwhile: decode what is there (it will not verify)
+      off += bytesRead;
+    }
+    if (off < size) bytes = bytes.subarray(0, off);
+  } catch (e) {
+    throw errors.fromFs(e, path);
+  } finally {
+    await fh?.close().catch(() => undefined);
+  }
+  return decodeSidecar(bytes, { path, maxDepth: opts.maxDepth, maxFileSize: limit });
+}
+
+function noteFinding(note: string, path: string): ReadFinding {
+  return { code: /\bBOM\b|byte order mark/i.test(note) ? 'bom' : 'note', message: note, path };
+}
+
+export async function readSidecarDetailed(imagePath: string, opts: Options = {}): Promise<ReadResult> {
+  const location = await locateSidecar(imagePath);
+  const findings: ReadFinding[] = [];
+  if (location.broken) {
+    findings.push({
+      code: 'broken-symlink',
+      message: `the symlink chain of ${location.imagePath} ends at a missing file or loops: ${location.targetPath}`,
+      path: location.imagePath,
+    });
+  }
+  const { candidates } = location;
+  if (candidates.length > 1) {
+    findings.push({
+      code: 'ambiguous',
+      message: `several candidate sidecars; the first valid one in preference order is used: ${candidates.map((c) => c.path).join(', ')}`,
+      path: candidates[0].path,
+    });
+  }
+
+  const corrupt: { path: string; error: unknown }[] = [];
+  for (const c of candidates) {
+    let decoded: DecodeResult;
+    try {
+      decoded = await readSidecarFile(c.path, opts);
+    } catch (e) {
+      // Only undecodable content falls back; limits and I/O errors are the caller's to see.
+      if (!isSidecarError(e) || e.code !== 'CORRUPT') throw e;
+      corrupt.push({ path: c.path, error: e });
+      findings.push({ code: 'corrupt', message: e.message, path: c.path });
+      continue;
+    }
+    for (const f of corrupt) {
+      findings.push({
+        code: 'fallback',
+        message: `${f.path} is corrupt; read ${c.path} instead`,
+        path: f.path,
+      });
+    }
+    for (const note of decoded.notes) findings.push(noteFinding(note, c.path));
+    return { data: decoded.data, path: c.path, format: decoded.format, findings, location };
+  }
+
+  if (corrupt.length === 1) throw corrupt[0].error;
+  if (corrupt.length > 1) {
+    const detail = `every candidate sidecar is corrupt: ${corrupt.map((f) => (f.error as Error).message).join('; ')}`;
+    throw errors.corrupt(detail, undefined, corrupt[0].error);
+  }
+  return { data: {}, path: null, format: null, findings, location };
+}
+
+/** The image's sidecar data, or `{}` when it has none. Throws CORRUPT when sidecars exist but none decodes. */
+export async function readSidecar(imagePath: string, opts: Options = {}): Promise<JsonObject> {
+  return (await readSidecarDetailed(imagePath, opts)).data;
+}

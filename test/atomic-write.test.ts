@@ -1,0 +1,221 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { writeFileAtomic, writeFileAtomicSync } from '../src/fs/atomic-write.js';
+import {
+  TEMP_MARK,
+  isLockName,
+  isTempName,
+  lockNameFor,
+  removeStaleTempFiles,
+  removeStaleTempFilesSync,
+  tempNameFor,
+  tempNamePid,
+  tempTargetName,
+} from '../src/fs/temp-files.js';
+import { SidecarError } from '../src/errors.js';
+
+function tempDir(t: { after: (fn: () => void) => void }): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'isc-atomic-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+function tempLeftovers(dir: string): string[] {
+  return fs.readdirSync(dir).filter((n) => n.includes(TEMP_MARK));
+}
+
+/** pid of a process that has certainly exited. */
+function deadPid(): number {
+  const r = spawnSync(process.execPath, ['-e', '']);
+  assert.ok(r.pid);
+  return r.pid;
+}
+
+test('writeFileAtomic creates, replaces, and leaves no temp file', async (t) => {
+  const dir = tempDir(t);
+  const p = path.join(dir, 'IMG_1.json');
+  assert.deepEqual(await writeFileAtomic(p, Buffer.from('{"a":1}')), { written: true });
+  assert.equal(fs.readFileSync(p, 'utf8'), '{"a":1}');
+  assert.deepEqual(await writeFileAtomic(p, Buffer.from('{"a":2,"b":[1,2,3]}')), { written: true });
+  assert.equal(fs.readFileSync(p, 'utf8'), '{"a":2,"b":[1,2,3]}');
+  assert.deepEqual(await writeFileAtomic(p, Buffer.alloc(0)), { written: true });
+  assert.equal(fs.statSync(p).size, 0);
+  assert.deepEqual(fs.readdirSync(dir), ['IMG_1.json']);
+});
+
+test('skipIfSame: identical bytes are not rewritten (same inode), unless disabled', async (t) => {
+  const dir = tempDir(t);
+  const p = path.join(dir, 'x.bin');
+  await writeFileAtomic(p, Buffer.from([1, 2, 3, 4]));
+  const ino = fs.statSync(p).ino;
+  assert.deepEqual(await writeFileAtomic(p, Buffer.from([1, 2, 3, 4])), { written: false });
+  assert.equal(fs.statSync(p).ino, ino);
+  // same size, different bytes: written
+  assert.deepEqual(await writeFileAtomic(p, Buffer.from([1, 2, 3, 5])), { written: true });
+  assert.notEqual(fs.statSync(p).ino, ino);
+  const ino2 = fs.statSync(p).ino;
+  assert.deepEqual(await writeFileAtomic(p, Buffer.from([1, 2, 3, 5]), { skipIfSame: false }), { written: true });
+  assert.notEqual(fs.statSync(p).ino, ino2);
+  assert.deepEqual(writeFileAtomicSync(p, Buffer.from([1, 2, 3, 5])), { written: false });
+});
+
+test('an existing file keeps its mode; a new file gets opts.mode', async (t) => {
+  const dir = tempDir(t);
+  const p = path.join(dir, 'keep.json');
+  fs.writeFileSync(p, 'old');
+  fs.chmodSync(p, 0o640);
+  await writeFileAtomic(p, Buffer.from('new'));
+  assert.equal(fs.statSync(p).mode & 0o777, 0o640);
+  fs.chmodSync(p, 0o604);
+  writeFileAtomicSync(p, Buffer.from('newer'));
+  assert.equal(fs.statSync(p).mode & 0o777, 0o604);
+  const q = path.join(dir, 'new.json');
+  await writeFileAtomic(q, Buffer.from('x'), { mode: 0o600 });
+  assert.equal(fs.statSync(q).mode & 0o777, 0o600);
+});
+
+test('failure (target is a directory): SidecarError, temp file removed, nothing changed', async (t) => {
+  const dir = tempDir(t);
+  const p = path.join(dir, 'IMG.json');
+  fs.mkdirSync(p);
+  fs.writeFileSync(path.join(p, 'inside'), 'keep');
+  await assert.rejects(writeFileAtomic(p, Buffer.from('{}')), (e: unknown) => {
+    assert.ok(e instanceof SidecarError);
+    assert.equal(e.path, p);
+    return true;
+  });
+  assert.throws(() => writeFileAtomicSync(p, Buffer.from('{}')), SidecarError);
+  assert.deepEqual(tempLeftovers(dir), []);
+  assert.deepEqual(fs.readdirSync(dir), ['IMG.json']);
+  assert.equal(fs.readFileSync(path.join(p, 'inside'), 'utf8'), 'keep');
+});
+
+test('failure (parent directory missing): NOT_FOUND and nothing created', async (t) => {
+  const dir = tempDir(t);
+  const p = path.join(dir, 'missing', 'IMG.json');
+  await assert.rejects(writeFileAtomic(p, Buffer.from('{}')), { name: 'SidecarError', code: 'NOT_FOUND' });
+  assert.throws(() => writeFileAtomicSync(p, Buffer.from('{}')), { code: 'NOT_FOUND' });
+  assert.deepEqual(fs.readdirSync(dir), []);
+});
+
+test('a symlinked sidecar is updated through the link, and the link stays a link', async (t) => {
+  const dir = tempDir(t);
+  fs.mkdirSync(path.join(dir, 'real'));
+  const real = path.join(dir, 'real', 'a.json');
+  fs.writeFileSync(real, 'old');
+  const link = path.join(dir, 'a.json');
+  fs.symlinkSync('real/a.json', link);
+  await writeFileAtomic(link, Buffer.from('new'));
+  assert.ok(fs.lstatSync(link).isSymbolicLink());
+  assert.equal(fs.readFileSync(real, 'utf8'), 'new');
+  assert.deepEqual(tempLeftovers(dir), []);
+  assert.deepEqual(tempLeftovers(path.join(dir, 'real')), []);
+});
+
+// Version k is self-describing, so the reader can tell a complete version from a torn one.
+const versionSize = (k: number) => 1 + ((k * 7919) % 30000);
+const version = (k: number) => `v${k}:${'x'.repeat(versionSize(k))}:end${k}`;
+const READER = `
+const fs = require('fs');
+const [target, stop] = process.argv.slice(1);
+const size = (k) => 1 + ((k * 7919) % 30000);
+const re = /^v(\\d+):(x*):end(\\d+)$/;
+let reads = 0, bad = 0, sample = '';
+const seen = new Set();
+let announced = false;
+while (!fs.existsSync(stop)) {
+  let s;
+  try { s = fs.readFileSync(target, 'latin1'); } catch (e) { bad++; sample = String(e.code); continue; }
+  reads++;
+  const m = re.exec(s);
+  if (!m || m[1] !== m[3] || m[2].length !== size(Number(m[1]))) { bad++; sample = s.slice(0, 40) + '... length ' + s.length; }
+  else seen.add(m[1]);
+  if (!announced) { announced = true; process.stdout.write('ready\\n'); }
+}
+process.stdout.write(JSON.stringify({ reads, bad, sample, distinct: seen.size }) + '\\n');
+`;
+
+test('no partially written file is ever visible to a concurrent reader (200 rewrites)', async (t) => {
+  const dir = tempDir(t);
+  const target = path.join(dir, 'IMG.json');
+  const stop = path.join(dir, 'stop');
+  fs.writeFileSync(target, version(0));
+  const reader = spawn(process.execPath, ['-e', READER, target, stop], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  reader.stdout.setEncoding('utf8');
+  await new Promise<void>((resolve, reject) => {
+    reader.stdout.on('data', (chunk: string) => {
+      out += chunk;
+      if (out.startsWith('ready\n')) resolve();
+    });
+    reader.on('exit', () => reject(new Error(`reader exited early: ${out}`)));
+  });
+  for (let k = 1; k <= 200; k++) {
+    if (k % 2 === 0) await writeFileAtomic(target, Buffer.from(version(k), 'latin1'));
+    else writeFileAtomicSync(target, Buffer.from(version(k), 'latin1'));
+    // give the reader a chance to observe this version
+    if (k % 20 === 0) await new Promise((r) => setTimeout(r, 2));
+  }
+  fs.writeFileSync(stop, '');
+  await new Promise<void>((resolve) => reader.on('close', () => resolve()));
+  const result = JSON.parse(out.split('\n')[1]) as { reads: number; bad: number; sample: string; distinct: number };
+  assert.equal(result.bad, 0, `torn or missing read: ${result.sample}`);
+  assert.ok(result.reads > 0);
+  assert.ok(result.distinct > 1, 'the reader saw the file change');
+  assert.equal(fs.readFileSync(target, 'latin1'), version(200));
+  assert.deepEqual(tempLeftovers(dir), []);
+});
+
+test('temp and lock names are recognisable and carry pid and target', () => {
+  const n = tempNameFor('IMG_1.json');
+  assert.ok(n.startsWith('.IMG_1.json.isc-tmp-'));
+  assert.ok(isTempName(n));
+  assert.equal(tempNamePid(n), process.pid);
+  assert.equal(tempTargetName(n), 'IMG_1.json');
+  assert.notEqual(tempNameFor('IMG_1.json'), n);
+  assert.equal(tempTargetName(tempNameFor('a.isc-tmp-1-b.json')), 'a.isc-tmp-1-b.json');
+  for (const other of ['IMG_1.json', '.IMG_1.json', 'IMG_1.json.isc-tmp-1-a', '.x.isc-tmp-', '.x.isc-tmp-12-', '.x.isc-tmp-ab-cd']) {
+    assert.equal(isTempName(other), false, other);
+    assert.equal(tempNamePid(other), null, other);
+  }
+  assert.equal(lockNameFor('IMG_1'), '.IMG_1.isc-lock');
+  assert.ok(isLockName('.IMG_1.isc-lock'));
+  assert.equal(isLockName('IMG_1.isc-lock'), false);
+  assert.equal(isLockName('.isc-lock'), false);
+  assert.equal(isTempName('.IMG_1.isc-lock'), false);
+});
+
+test('removeStaleTempFiles: removes dead writers\' and old temp files only', async (t) => {
+  const dir = tempDir(t);
+  const dead = deadPid();
+  const make = (name: string, ageMs = 0) => {
+    const p = path.join(dir, name);
+    fs.writeFileSync(p, 'partial');
+    if (ageMs) {
+      const when = new Date(Date.now() - ageMs);
+      fs.utimesSync(p, when, when);
+    }
+    return p;
+  };
+  const deadTemp = make(`.A.json.isc-tmp-${dead}-1a`);
+  const liveTemp = make(`.A.bin.isc-tmp-${process.pid}-2b`);
+  const oldLiveTemp = make(`.B.json.isc-tmp-${process.pid}-3c`, 20 * 60 * 1000);
+  make('A.json');
+  make('.hidden');
+  make(`A.json.isc-tmp-${dead}-1a`); // no leading dot: not ours
+  fs.mkdirSync(path.join(dir, `.C.json.isc-tmp-${dead}-4d`)); // a directory: not ours
+
+  // restricted to A's sidecars: B's old temp is left alone
+  assert.deepEqual(await removeStaleTempFiles(dir, { targetPrefixes: ['A.'] }), [deadTemp]);
+  assert.ok(fs.existsSync(oldLiveTemp));
+  assert.deepEqual(await removeStaleTempFiles(dir), [oldLiveTemp]);
+  assert.ok(fs.existsSync(liveTemp));
+  // the live writer's file goes once it is older than the limit
+  assert.deepEqual(removeStaleTempFilesSync(dir, { olderThanMs: 10, now: Date.now() + 1000 }), [liveTemp]);
+  assert.deepEqual(fs.readdirSync(dir).sort(), ['.C.json.isc-tmp-' + dead + '-4d', '.hidden', 'A.json', `A.json.isc-tmp-${dead}-1a`].sort());
+  await assert.rejects(removeStaleTempFiles(path.join(dir, 'nope')), { code: 'NOT_FOUND' });
+});

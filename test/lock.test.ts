@@ -1,0 +1,162 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { lockPathFor, withSidecarLock } from '../src/fs/lock.js';
+import { SidecarError } from '../src/errors.js';
+
+function tempDir(t: { after: (fn: () => void) => void }): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'isc-lock-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+const LOCK_MODULE = new URL('../src/fs/lock.js', import.meta.url).href;
+
+/**
+ * A child process that takes the lock, says "locked", holds it for holdMs (or forever when
+ * holdMs < 0), creates `doneMarker` (if given) while still holding it, then releases it.
+ */
+function holder(
+  keyPath: string,
+  holdMs: number,
+  staleMs = 2000,
+  doneMarker = '',
+): { child: ChildProcess; locked: Promise<void>; exited: Promise<number | null> } {
+  const script = `
+    const { withSidecarLock } = await import(${JSON.stringify(LOCK_MODULE)});
+    const { writeFileSync } = await import('node:fs');
+    const [key, hold, stale, marker] = process.argv.slice(1);
+    await withSidecarLock(key, async () => {
+      process.stdout.write('locked\\n');
+      await new Promise((r) => (Number(hold) < 0 ? setInterval(() => {}, 1000) : setTimeout(r, Number(hold))));
+      if (marker) writeFileSync(marker, 'done');
+    }, { staleMs: Number(stale) });
+  `;
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script, keyPath, String(holdMs), String(staleMs), doneMarker], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let out = '';
+  child.stdout!.setEncoding('utf8');
+  const locked = new Promise<void>((resolve, reject) => {
+    child.stdout!.on('data', (chunk: string) => {
+      out += chunk;
+      if (out.includes('locked\n')) resolve();
+    });
+    child.on('exit', () => reject(new Error(`holder exited before locking: ${out}`)));
+  });
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, locked, exited };
+}
+
+test('in-process holders of one key run one after another; other keys do not wait', async (t) => {
+  const dir = tempDir(t);
+  const key = path.join(dir, 'IMG_1');
+  const events: string[] = [];
+  let inside = 0;
+  const work = (name: string, ms: number) =>
+    withSidecarLock(key, async () => {
+      inside++;
+      assert.equal(inside, 1, 'two holders inside at once');
+      events.push(`${name}+`);
+      await new Promise((r) => setTimeout(r, ms));
+      events.push(`${name}-`);
+      inside--;
+      return name;
+    });
+  const other = withSidecarLock(path.join(dir, 'IMG_2'), async () => {
+    events.push('other');
+    return 'other';
+  });
+  const results = await Promise.all([work('a', 30), work('b', 5), work('c', 10), other]);
+  assert.deepEqual(results, ['a', 'b', 'c', 'other']);
+  assert.deepEqual(
+    events.filter((e) => e !== 'other'),
+    ['a+', 'a-', 'b+', 'b-', 'c+', 'c-'],
+  );
+  assert.ok(events.indexOf('other') < events.indexOf('a-'), 'another key is not blocked');
+  assert.equal(fs.existsSync(lockPathFor(key)), false, 'lock dir removed after release');
+  assert.deepEqual(fs.readdirSync(dir), []);
+});
+
+test('an error inside the lock is passed through and the lock is released', async (t) => {
+  const dir = tempDir(t);
+  const key = path.join(dir, 'x');
+  await assert.rejects(
+    withSidecarLock(key, async () => {
+      assert.ok(fs.statSync(lockPathFor(key)).isDirectory());
+      throw new Error('boom');
+    }),
+    /boom/,
+  );
+  assert.equal(fs.existsSync(lockPathFor(key)), false);
+  assert.equal(await withSidecarLock(key, async () => 42), 42);
+});
+
+test('a holder in another process blocks us until it releases; a short timeout gives LOCK_TIMEOUT', async (t) => {
+  const dir = tempDir(t);
+  const key = path.join(dir, 'IMG_1');
+  const marker = path.join(tempDir(t), 'holder-done');
+  const h = holder(key, 1000, 2000, marker);
+  await h.locked;
+  assert.ok(fs.statSync(lockPathFor(key)).isDirectory());
+  await assert.rejects(withSidecarLock(key, async () => 'never', { timeoutMs: 200 }), (e: unknown) => {
+    assert.ok(e instanceof SidecarError);
+    assert.equal(e.code, 'LOCK_TIMEOUT');
+    return true;
+  });
+  const got = await withSidecarLock(key, async () => {
+    assert.ok(fs.existsSync(marker), 'the holder finished its work before we got in');
+    assert.deepEqual(fs.readdirSync(dir), [path.basename(lockPathFor(key))]);
+    return 'mine';
+  });
+  assert.equal(got, 'mine');
+  assert.equal(await h.exited, 0);
+});
+
+test('a lock left by a SIGKILLed holder is recovered within a few seconds', async (t) => {
+  const dir = tempDir(t);
+  const key = path.join(dir, 'IMG_9');
+  const h = holder(key, -1, 2000);
+  await h.locked;
+  h.child.kill('SIGKILL');
+  await h.exited;
+  assert.ok(fs.statSync(lockPathFor(key)).isDirectory(), 'the killed holder left its lock dir');
+  const started = Date.now();
+  const got = await withSidecarLock(key, async () => 'recovered', { staleMs: 2000, timeoutMs: 10_000 });
+  const waited = Date.now() - started;
+  assert.equal(got, 'recovered');
+  assert.ok(waited < 6000, `recovery took ${waited} ms`); // bound: staleMs + up to 1 s of mtime rounding + backoff
+  assert.equal(fs.existsSync(lockPathFor(key)), false);
+});
+
+test('a lock lost while held (lock dir removed by someone else) becomes a CONFLICT, not a crash', async (t) => {
+  const dir = tempDir(t);
+  const key = path.join(dir, 'IMG_3');
+  let sawAbort = false;
+  await assert.rejects(
+    withSidecarLock(
+      key,
+      async (signal) => {
+        fs.rmdirSync(lockPathFor(key));
+        // proper-lockfile notices on its next refresh (every staleMs / 2 = 1 s)
+        const until = Date.now() + 3000;
+        while (!signal.aborted && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+        sawAbort = signal.aborted;
+        return 'done';
+      },
+      { staleMs: 2000 },
+    ),
+    { name: 'SidecarError', code: 'CONFLICT' },
+  );
+  assert.ok(sawAbort, 'fn was told through its signal');
+  // the key is usable again
+  assert.equal(await withSidecarLock(key, async () => 'again'), 'again');
+});
+
+test('a lock directory that cannot be created is an error, not a wait', async (t) => {
+  const dir = tempDir(t);
+  await assert.rejects(withSidecarLock(path.join(dir, 'missing', 'IMG'), async () => 1, { timeoutMs: 5000 }), { code: 'NOT_FOUND' });
+});

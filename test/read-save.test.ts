@@ -1,0 +1,345 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { readSidecar, readSidecarDetailed } from '../src/ops/read.js';
+import { saveSidecar } from '../src/ops/save.js';
+import { decodeSidecar } from '../src/formats/codec.js';
+import { SidecarError } from '../src/errors.js';
+import type { JsonObject } from '../src/types.js';
+
+const SAMPLES = '/work/shared/reference/samples';
+
+function tempDir(t: { after: (fn: () => void) => void }): string {
+  const dir = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'isc-readsave-')));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+function image(dir: string, name = 'IMG_1.jpg'): string {
+  const p = path.join(dir, name);
+  fs.mkdirSync(path.dirname(p), { recursive: true });
+  fs.writeFileSync(p, 'jpeg bytes');
+  return p;
+}
+
+/** A clock that advances one second per call, from a fixed start. */
+function clock(start = Date.UTC(2025, 8, 20, 14, 30, 22)): () => Date {
+  let t = start;
+  return () => new Date((t += 1000));
+}
+
+const decodeFile = (p: string) => decodeSidecar(fs.readFileSync(p), { path: p });
+
+async function assertCode(p: Promise<unknown>, code: string): Promise<SidecarError> {
+  let caught: unknown;
+  await assert.rejects(p, (e: unknown) => {
+    caught = e;
+    return e instanceof SidecarError && e.code === code;
+  });
+  return caught as SidecarError;
+}
+
+test('no sidecar: readSidecar gives {}, detailed gives no path and no findings', async (t) => {
+  const dir = tempDir(t);
+  const img = image(dir);
+  assert.deepEqual(await readSidecar(img), {});
+  const r = await readSidecarDetailed(img);
+  assert.deepEqual(r.data, {});
+  assert.equal(r.path, null);
+  assert.equal(r.format, null);
+  assert.deepEqual(r.findings, []);
+  assert.equal(r.location.targetPath, img);
+  await assertCode(readSidecar(path.join(dir, 'missing.jpg')), 'NOT_FOUND');
+});
+
+test('first save creates a bin sidecar next to the image with a full sidecar_info', async (t) => {
+  const dir = tempDir(t);
+  const img = image(dir);
+  const res = await saveSidecar(img, 'face_detection', { success: true, faces: [] }, { now: clock() });
+  assert.deepEqual(res, { path: path.join(dir, 'IMG_1.bin'), format: 'bin', written: true, created: true });
+  const decoded = decodeFile(res.path);
+  assert.equal(decoded.format, 'bin');
+  assert.deepEqual(decoded.data, {
+    face_detection: { success: true, faces: [] },
+    sidecar_info: {
+      operation_type: 'face_detection',
+      created_at: '2025-09-20T14:30:23.000Z',
+      last_updated: '2025-09-20T14:30:23.000Z',
+      last_operation: 'face_detection',
+      image_path: img,
+      symlink_path: img,
+      symlink_info: { symlink_path: img, target_path: img, is_symlink: false, broken: false },
+    },
+  });
+  assert.deepEqual(await readSidecar(img), decoded.data);
+  assert.deepEqual(fs.readdirSync(dir).sort(), ['IMG_1.bin', 'IMG_1.jpg']);
+});
+
+test('merge keeps other operations and key order; created_at kept; last_* updated', async (t) => {
+  const dir = tempDir(t);
+  const img = image(dir);
+  const now = clock();
+  await saveSidecar(img, 'face_detection', { faces: [1] }, { now });
+  await saveSidecar(img, 'yolov8', { objects: [] }, { now });
+  const third = await saveSidecar(img, 'face_detection', { faces: [1, 2] }, { now });
+  assert.equal(third.created, false);
+  const data = await readSidecar(img);
+  assert.deepEqual(Object.keys(data), ['face_detection', 'sidecar_info', 'yolov8']);
+  assert.deepEqual(data.face_detection, { faces: [1, 2] });
+  assert.deepEqual(data.yolov8, { objects: [] });
+  const info = data.sidecar_info as JsonObject;
+  assert.equal(info.operation_type, 'face_detection');
+  assert.equal(info.created_at, '2025-09-20T14:30:23.000Z');
+  assert.equal(info.last_updated, '2025-09-20T14:30:25.000Z');
+  assert.equal(info.last_operation, 'face_detection');
+  await saveSidecar(img, 'quality_assessment', { success: true }, { now });
+  const info2 = (await readSidecar(img)).sidecar_info as JsonObject;
+  assert.equal(info2.last_operation, 'quality_assessment');
+  assert.equal(info2.operation_type, 'face_detection');
+  assert.equal(info2.created_at, '2025-09-20T14:30:23.000Z');
+});
+
+test('an existing .json stays json in the same file; unknown keys and their order are kept', async (t) => {
+  const dir = tempDir(t);
+  const img = image(dir, 'test_no_faces.jpg');
+  const sidecar = path.join(dir, 'test_no_faces.json');
+  fs.copyFileSync(path.join(SAMPLES, 'sportball-test_no_faces.json'), sidecar);
+  fs.chmodSync(sidecar, 0o644); // the sample is read-only; the copy is ours
+  const before = decodeFile(sidecar).data;
+  const res = await saveSidecar(img, 'quality_assessment', { success: true, quality: { grade: 'B' } }, { now: clock() });
+  assert.deepEqual(res, { path: sidecar, format: 'json', written: true, created: false });
+  const after = decodeFile(sidecar);
+  assert.equal(after.format, 'json');
+  assert.deepEqual(Object.keys(after.data), ['face_detection', 'sidecar_info', 'yolov8', 'quality_assessment']);
+  assert.deepEqual(after.data.face_detection, before.face_detection);
+  assert.deepEqual(after.data.yolov8, before.yolov8);
+  const info = after.data.sidecar_info as JsonObject;
+  const oldInfo = before.sidecar_info as JsonObject;
+  assert.equal(info.created_at, oldInfo.created_at);
+  assert.equal(info.operation_type, 'face_detection');
+  assert.equal(info.last_operation, 'quality_assessment');
+  assert.deepEqual(Object.keys(info).slice(0, 7), Object.keys(oldInfo));
+  assert.deepEqual(fs.readdirSync(dir).sort(), ['test_no_faces.jpg', 'test_no_faces.json']);
+});
+
+test('new sidecar honours format and naming options', async (t) => {
+  const dir = tempDir(t);
+  const a = image(dir, 'a.png');
+  const b = image(dir, 'b.JPG');
+  const ra = await saveSidecar(a, 'op', 1, { format: 'json' });
+  assert.equal(ra.path, path.join(dir, 'a.json'));
+  assert.equal(decodeFile(ra.path).format, 'json');
+  const rb = await saveSidecar(b, 'op', [true], { format: 'bin', naming: 'name-ext' });
+  assert.equal(rb.path, path.join(dir, 'b.JPG.bin'));
+  assert.deepEqual((await readSidecar(b)).op, [true]);
+  const c = image(dir, 'c.jpg');
+  const rc = await saveSidecar(c, 'op', 'x', { format: 'legacy' });
+  assert.equal(rc.path, path.join(dir, 'c.bin'));
+  assert.equal(decodeFile(rc.path).format, 'legacy');
+});
+
+test('symlinked image: sidecar written next to the target, link recorded', async (t) => {
+  const dir = tempDir(t);
+  const target = image(dir, 'photos/2025-09-20/IMG_7.jpg');
+  fs.mkdirSync(path.join(dir, 'Game1_20Sep2025_143000-160000'));
+  const link = path.join(dir, 'Game1_20Sep2025_143000-160000', 'IMG_7.jpg');
+  fs.symlinkSync('../photos/2025-09-20/IMG_7.jpg', link);
+  const res = await saveSidecar(link, 'object_detection', { objects: [] });
+  assert.equal(res.path, path.join(dir, 'photos/2025-09-20/IMG_7.bin'));
+  assert.deepEqual(fs.readdirSync(path.dirname(link)), ['IMG_7.jpg']);
+  const info = (await readSidecar(link)).sidecar_info as JsonObject;
+  assert.equal(info.image_path, link);
+  assert.equal(info.symlink_path, link);
+  assert.deepEqual(info.symlink_info, { symlink_path: link, target_path: target, is_symlink: true, broken: false });
+  // the original and the link read the same sidecar
+  assert.deepEqual(await readSidecar(target), await readSidecar(link));
+});
+
+test('broken symlink: save refuses with NOT_FOUND and writes nothing; read reports it', async (t) => {
+  const dir = tempDir(t);
+  const link = path.join(dir, 'gone.jpg');
+  fs.symlinkSync('missing/gone.jpg', link);
+  const e = await assertCode(saveSidecar(link, 'op', 1), 'NOT_FOUND');
+  assert.match(e.message, /broken link/);
+  assert.deepEqual(fs.readdirSync(dir), ['gone.jpg']);
+  const r = await readSidecarDetailed(link);
+  assert.deepEqual(r.data, {});
+  assert.deepEqual(r.findings.map((f) => f.code), ['broken-symlink']);
+});
+
+test('corrupt only sidecar: read and save throw CORRUPT, the file is untouched', async (t) => {
+  const dir = tempDir(t);
+  const img = image(dir);
+  for (const [name, bytes] of [
+    ['IMG_1.bin', Buffer.from([1, 2, 3, 0xff, 0x00])],
+    ['IMG_1.json', Buffer.from('{"face_detection": {"faces": [')],
+  ] as const) {
+    const p = path.join(dir, name);
+    fs.writeFileSync(p, bytes);
+    await assertCode(readSidecar(img), 'CORRUPT');
+    await assertCode(readSidecarDetailed(img), 'CORRUPT');
+    const e = await assertCode(saveSidecar(img, 'face_detection', { faces: [] }), 'CORRUPT');
+    assert.equal(e.path, p);
+    assert.deepEqual(fs.readFileSync(p), bytes);
+    fs.unlinkSync(p);
+  }
+  assert.deepEqual(fs.readdirSync(dir), ['IMG_1.jpg']);
+});
+
+test('several candidates: save refuses with AMBIGUOUS; read uses the preferred one and says so', async (t) => {
+  const dir = tempDir(t);
+  const img = image(dir);
+  await saveSidecar(img, 'newer', 1, { format: 'bin' });
+  const json = path.join(dir, 'IMG_1.json');
+  fs.writeFileSync(json, '{"stale": true}');
+  const binBytes = fs.readFileSync(path.join(dir, 'IMG_1.bin'));
+  const e = await assertCode(saveSidecar(img, 'op', 2), 'AMBIGUOUS');
+  assert.deepEqual(e.details?.paths, [path.join(dir, 'IMG_1.bin'), json]);
+  assert.deepEqual(fs.readFileSync(path.join(dir, 'IMG_1.bin')), binBytes);
+  assert.equal(fs.readFileSync(json, 'utf8'), '{"stale": true}');
+  const r = await readSidecarDetailed(img);
+  assert.equal(r.path, path.join(dir, 'IMG_1.bin'));
+  assert.equal(r.data.newer, 1);
+  assert.deepEqual(r.findings.map((f) => f.code), ['ambiguous']);
+  assert.match(r.findings[0].message, /IMG_1\.json/);
+});
+
+test('corrupt preferred .bin, valid .json: read falls back with a finding; all corrupt → CORRUPT', async (t) => {
+  const dir = tempDir(t);
+  const img = image(dir);
+  const bin = path.join(dir, 'IMG_1.bin');
+  const json = path.join(dir, 'IMG_1.json');
+  fs.writeFileSync(bin, Buffer.alloc(0));
+  fs.writeFileSync(json, '{"face_detection": {"faces": []}}');
+  const r = await readSidecarDetailed(img);
+  assert.equal(r.path, json);
+  assert.equal(r.format, 'json');
+  assert.deepEqual(r.data, { face_detection: { faces: [] } });
+  const codes = r.findings.map((f) => f.code).sort();
+  assert.deepEqual(codes, ['ambiguous', 'corrupt', 'fallback']);
+  const fallback = r.findings.find((f) => f.code === 'fallback')!;
+  assert.equal(fallback.path, bin);
+  assert.match(fallback.message, /IMG_1\.bin/);
+  assert.deepEqual(await readSidecar(img), r.data);
+  fs.writeFileSync(json, '{"face_detection": ');
+  await assertCode(readSidecar(img), 'CORRUPT');
+});
+
+test('legacy .bin sample: readable; saving rewrites it as our bin in the same path, keeping its data', async (t) => {
+  const dir = tempDir(t);
+  const img = image(dir, 'IMG.jpg');
+  const bin = path.join(dir, 'IMG.bin');
+  fs.copyFileSync(path.join(SAMPLES, 'legacy-test1.bin'), bin);
+  fs.chmodSync(bin, 0o644);
+  const r = await readSidecarDetailed(img);
+  assert.equal(r.format, 'legacy');
+  assert.equal(r.path, bin);
+  assert.deepEqual(r.data, { faces: [], sidecar_info: { operation_type: 'face_detection' } });
+
+  const res = await saveSidecar(img, 'yolov8', { objects: [] }, { now: clock() });
+  assert.deepEqual(res, { path: bin, format: 'bin', written: true, created: false });
+  const after = decodeFile(bin);
+  assert.equal(after.format, 'bin');
+  assert.deepEqual(Object.keys(after.data), ['faces', 'sidecar_info', 'yolov8']);
+  assert.deepEqual(after.data.faces, []);
+  const info = after.data.sidecar_info as JsonObject;
+  assert.equal(info.operation_type, 'face_detection', 'kept from the legacy file');
+  assert.equal(info.last_operation, 'yolov8');
+  assert.deepEqual(fs.readdirSync(dir).sort(), ['IMG.bin', 'IMG.jpg']);
+});
+
+test('second legacy sample reads as an object', async (t) => {
+  const dir = tempDir(t);
+  const img = image(dir, 'IMG.jpg');
+  fs.copyFileSync(path.join(SAMPLES, 'legacy-test2.bin'), path.join(dir, 'IMG.bin'));
+  const r = await readSidecarDetailed(img);
+  assert.equal(r.format, 'legacy');
+  assert.equal(typeof r.data, 'object');
+  assert.ok(Object.keys(r.data).length > 0);
+});
+
+test('bad operation names and formats are USAGE errors', async (t) => {
+  const dir = tempDir(t);
+  const img = image(dir);
+  await assertCode(saveSidecar(img, '', 1), 'USAGE');
+  await assertCode(saveSidecar(img, 'sidecar_info', {}), 'USAGE');
+  await assertCode(saveSidecar(img, 42 as unknown as string, 1), 'USAGE');
+  await assertCode(saveSidecar(img, 'op', 1, { format: 'xml' as 'json' }), 'USAGE');
+  await assertCode(saveSidecar(img, 'op', 1, { format: 'rkyv', naming: 'name-ext' }), 'USAGE');
+  await assertCode(saveSidecar(img, 'op', 1, { naming: 'upper' as 'stem' }), 'USAGE');
+  await assertCode(saveSidecar(img, 'op', undefined as unknown as null), 'USAGE');
+  assert.deepEqual(fs.readdirSync(dir), ['IMG_1.jpg']);
+});
+
+test('data the format cannot carry: UNREPRESENTABLE and nothing written', async (t) => {
+  const dir = tempDir(t);
+  const img = image(dir);
+  await saveSidecar(img, 'first', 1);
+  const before = fs.readFileSync(path.join(dir, 'IMG_1.bin'));
+  await assertCode(saveSidecar(img, 'bad', { text: 'lone \uD800 surrogate' }), 'UNREPRESENTABLE');
+  assert.deepEqual(fs.readFileSync(path.join(dir, 'IMG_1.bin')), before);
+  const other = image(dir, 'new.jpg');
+  await assertCode(saveSidecar(other, 'bad', { text: '\uDC00' }), 'UNREPRESENTABLE');
+  assert.deepEqual(fs.readdirSync(dir).sort(), ['IMG_1.bin', 'IMG_1.jpg', 'new.jpg']);
+});
+
+test('files above maxFileSize are TOO_LARGE for read and save', async (t) => {
+  const dir = tempDir(t);
+  const img = image(dir);
+  await saveSidecar(img, 'op', { big: 'x'.repeat(5000) }, { format: 'json' });
+  await assertCode(readSidecar(img, { maxFileSize: 1000 }), 'TOO_LARGE');
+  await assertCode(saveSidecar(img, 'op2', 1, { maxFileSize: 1000 }), 'TOO_LARGE');
+  assert.equal((await readSidecar(img)).op2, undefined);
+});
+
+test('saving the same content at the same time is a no-op write', async (t) => {
+  const dir = tempDir(t);
+  const img = image(dir);
+  const fixed = () => new Date(Date.UTC(2025, 0, 1));
+  await saveSidecar(img, 'op', { a: 1 }, { now: fixed });
+  const again = await saveSidecar(img, 'op', { a: 1 }, { now: fixed });
+  assert.equal(again.written, false);
+  assert.equal(again.created, false);
+});
+
+test('a dead writer\'s temp file for this sidecar is cleaned up by the next save', async (t) => {
+  const dir = tempDir(t);
+  const img = image(dir);
+  const dead = spawnSync(process.execPath, ['-e', '']).pid!;
+  const leftover = path.join(dir, `.IMG_1.bin.isc-tmp-${dead}-zz`);
+  const unrelated = path.join(dir, `.OTHER.bin.isc-tmp-${dead}-zz`);
+  fs.writeFileSync(leftover, 'half');
+  fs.writeFileSync(unrelated, 'half');
+  await saveSidecar(img, 'op', 1);
+  assert.equal(fs.existsSync(leftover), false);
+  assert.equal(fs.existsSync(unrelated), true, 'other sidecars\' leftovers are not this save\'s business');
+});
+
+test('a JSON sidecar with a BOM is read, with a finding', async (t) => {
+  const dir = tempDir(t);
+  const img = image(dir);
+  fs.writeFileSync(path.join(dir, 'IMG_1.json'), Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('{"a": 1}')]));
+  const r = await readSidecarDetailed(img);
+  assert.deepEqual(r.data, { a: 1 });
+  assert.equal(r.findings.length, 1);
+  assert.equal(r.findings[0].code, 'bom');
+  assert.equal(r.findings[0].path, path.join(dir, 'IMG_1.json'));
+});
+
+test('an operation named __proto__ becomes an ordinary key, in every format', async (t) => {
+  const dir = tempDir(t);
+  for (const format of ['bin', 'json'] as const) {
+    const img = image(dir, `p_${format}.jpg`);
+    await saveSidecar(img, 'a', 1, { format });
+    await saveSidecar(img, '__proto__', { polluted: true }, { format });
+    const data = await readSidecar(img);
+    assert.deepEqual(Object.keys(data), ['a', 'sidecar_info', '__proto__']);
+    assert.equal(Object.getPrototypeOf(data), Object.prototype);
+    assert.deepEqual(Object.getOwnPropertyDescriptor(data, '__proto__')?.value, { polluted: true });
+    assert.equal((data.sidecar_info as JsonObject).last_operation, '__proto__');
+    assert.equal(({} as Record<string, unknown>).polluted, undefined);
+  }
+});
