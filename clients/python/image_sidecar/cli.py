@@ -1,0 +1,64 @@
+"""Running one image-sidecar CLI command and turning its exit status into results or errors.
+
+Exit codes: 0 clean, 1 findings (a result, not an error: e.g. validate found invalid files),
+2 error with ``image-sidecar: error [CODE]: message`` on stderr.
+"""
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from typing import Any, List, Optional, Sequence
+
+from .errors import ImageSidecarError
+
+_ERROR_LINE = re.compile(r"^image-sidecar: error \[([A-Z_]+)\]: (.*)$", re.MULTILINE)
+
+
+def error_from_stderr(stderr: str, returncode: int) -> ImageSidecarError:
+    m = _ERROR_LINE.search(stderr or "")
+    if m:
+        return ImageSidecarError(m.group(2), code=m.group(1), returncode=returncode, stderr=stderr)
+    text = (stderr or "").strip() or "image-sidecar exited with status %d" % returncode
+    # Argument-parser messages ("error: unknown option ...") come without a code: usage errors.
+    code = "USAGE" if text.startswith("error:") else "INTERNAL"
+    return ImageSidecarError(text, code=code, returncode=returncode, stderr=stderr)
+
+
+def run(
+    command: Sequence[str],
+    args: Sequence[str],
+    timeout: Optional[float] = None,
+    stdin_text: Optional[str] = None,
+    ok_codes: Sequence[int] = (0,),
+) -> "subprocess.CompletedProcess[str]":
+    """Run ``command + args``; raise ImageSidecarError unless the exit code is in ``ok_codes``."""
+    argv: List[str] = list(command) + list(args)
+    try:
+        proc = subprocess.run(
+            argv,
+            input=stdin_text,
+            capture_output=True,
+            text=True,
+            encoding="utf-8",
+            timeout=timeout,
+        )
+    except subprocess.TimeoutExpired:
+        raise ImageSidecarError("`%s` did not finish within %s s" % (" ".join(args[:1]), timeout), code="TIMEOUT") from None
+    except OSError as e:
+        raise ImageSidecarError("could not run %s: %s" % (argv[0], e), code="IO") from e
+    if proc.returncode not in ok_codes:
+        raise error_from_stderr(proc.stderr, proc.returncode)
+    return proc
+
+
+def parse_json(proc: "subprocess.CompletedProcess[str]", what: str) -> Any:
+    try:
+        return json.loads(proc.stdout)
+    except ValueError as e:
+        raise ImageSidecarError(
+            "%s printed something that is not JSON (%s): %r" % (what, e, proc.stdout[:200]),
+            code="BAD_OUTPUT",
+            returncode=proc.returncode,
+            stderr=proc.stderr,
+        ) from None

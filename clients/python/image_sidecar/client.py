@@ -1,0 +1,274 @@
+"""ImageSidecarManager: the drop-in replacement for the wrappers around the earlier Rust tool.
+
+Outside a ``with`` block every call runs the CLI once. Inside ``with ImageSidecarManager() as m:``
+one ``image-sidecar serve --stdio`` process serves every call, which makes per-image
+``read_data`` / ``save_data`` cost a pipe round trip instead of a process start.
+"""
+from __future__ import annotations
+
+import os
+import re
+import threading
+from typing import Any, Dict, List, Optional, Union
+
+from . import cli
+from .errors import ImageSidecarError, ImageSidecarNotFound
+from .locate import locate_binary
+from .server import ServerConnection, encode_json
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+ENV_WORKERS = "IMAGE_SIDECAR_WORKERS"
+ENV_TIMEOUT = "IMAGE_SIDECAR_TIMEOUT"
+
+_EXPORTED = re.compile(r"Exported (\d+)")
+
+
+def _env_number(name: str, kind: type) -> Any:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return None
+    try:
+        value = kind(raw)
+    except ValueError:
+        raise ImageSidecarError("%s must be a number, got %r" % (name, raw), code="USAGE") from None
+    if value <= 0:
+        raise ImageSidecarError("%s must be positive, got %r" % (name, raw), code="USAGE")
+    return value
+
+
+def _abs(p: PathLike) -> str:
+    # Absolute, so that results do not depend on the server's working directory.
+    return os.path.abspath(os.fspath(p))
+
+
+def _cleanup_message(report: Dict[str, Any]) -> str:
+    if report.get("dryRun", report.get("dry_run")):
+        n = report.get("orphans", report.get("removed", 0))
+        return "Would remove %d orphaned sidecar files" % n
+    return "Removed %d orphaned sidecar files" % report.get("removed", 0)
+
+
+class ImageSidecarManager:
+    """Read, save, validate, convert and clean image sidecars through the image-sidecar CLI.
+
+    ``binary_path``: the executable or its ``cli.js`` (default: ``IMAGE_SIDECAR_BIN``, then
+    ``image-sidecar`` on PATH, then ``node_modules/.bin/image-sidecar`` above the working directory).
+    ``workers``: worker threads for tree operations (default ``IMAGE_SIDECAR_WORKERS``).
+    ``timeout``: seconds per call (default ``IMAGE_SIDECAR_TIMEOUT``; None = no limit).
+    """
+
+    def __init__(self, binary_path: Optional[PathLike] = None, workers: Optional[int] = None, timeout: Optional[float] = None) -> None:
+        located = locate_binary(os.fspath(binary_path) if binary_path is not None else None)
+        self._command: Optional[List[str]] = located.command
+        self._not_found_reason = located.reason
+        self.binary_path: Optional[str] = located.binary_path if located.command else None
+        self.workers: Optional[int] = workers if workers is not None else _env_number(ENV_WORKERS, int)
+        self.timeout: Optional[float] = timeout if timeout is not None else _env_number(ENV_TIMEOUT, float)
+        self._server: Optional[ServerConnection] = None
+        self._server_lock = threading.Lock()
+        self._depth = 0
+
+    # ----------------------------------------------------------------- availability, lifecycle
+
+    @property
+    def available(self) -> bool:
+        return self._command is not None
+
+    @property
+    def command(self) -> List[str]:
+        """The argv prefix that runs the CLI (``[node, cli.js]`` for a JavaScript file)."""
+        return list(self._require())
+
+    def _require(self) -> List[str]:
+        if self._command is None:
+            raise ImageSidecarNotFound(self._not_found_reason)
+        return self._command
+
+    def __enter__(self) -> "ImageSidecarManager":
+        self._require()
+        with self._server_lock:
+            self._depth += 1
+        try:
+            self._connection()  # start now, so a broken installation shows at the `with`
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        with self._server_lock:
+            self._depth = max(0, self._depth - 1)
+            server = self._server if self._depth == 0 else None
+            if server is not None:
+                self._server = None
+        if server is not None:
+            server.close()
+
+    def close(self) -> None:
+        """Stop the server (if a ``with`` block started one)."""
+        with self._server_lock:
+            server, self._server, self._depth = self._server, None, 0
+        if server is not None:
+            server.close()
+
+    def _connection(self) -> Optional[ServerConnection]:
+        """The server inside a ``with`` block (restarted if it died), else None."""
+        if self._depth == 0:
+            return None
+        with self._server_lock:
+            if self._depth == 0:
+                return None
+            if self._server is None or not self._server.alive:
+                old, self._server = self._server, ServerConnection(self._require(), self.timeout)
+                if old is not None:
+                    old.close(timeout=1)
+            return self._server
+
+    def _request(self, server: ServerConnection, method: str, params: Dict[str, Any]) -> Any:
+        return server.request(method, {k: v for k, v in params.items() if v is not None})
+
+    def _run(self, args: List[str], **kw: Any) -> Any:
+        return cli.run(self._require(), args, timeout=self.timeout, **kw)
+
+    # ----------------------------------------------------------------- per image
+
+    def read_data(self, image_path: PathLike) -> Dict[str, Any]:
+        """The image's whole sidecar as a dict; ``{}`` when it has none. Raises CORRUPT rather than
+        guessing when sidecars exist but none can be read."""
+        image = _abs(image_path)
+        server = self._connection()
+        if server is not None:
+            return server.request("read", {"image": image})
+        self._require()
+        return cli.parse_json(self._run(["read", image, "--json"]), "read")
+
+    def save_data(self, image_path: PathLike, operation: str, data: Any, format: Optional[str] = None) -> Dict[str, Any]:
+        """Merge ``data`` as ``sidecar[operation]`` (other operations are kept; ``sidecar_info`` is
+        maintained). ``format`` applies to a new sidecar only. Returns ``{path, format, written, created}``."""
+        image = _abs(image_path)
+        server = self._connection()
+        if server is not None:
+            return self._request(server, "save", {"image": image, "operation": operation, "data": data, "format": format})
+        self._require()
+        text = encode_json(data)
+        args = ["write", image, "--operation", operation, "--data", "-", "--json"]
+        if format:
+            args += ["--format", format]
+        return cli.parse_json(self._run(args, stdin_text=text), "write")
+
+    # ----------------------------------------------------------------- trees
+
+    def validate_sidecars(self, directory: PathLike, workers: Optional[int] = None, operation_type: Optional[str] = None) -> Dict[str, Any]:
+        """The validation report ``{total_files, valid_files, invalid_files, results: [...]}``.
+        Invalid files are findings in the report, not an exception."""
+        d = _abs(directory)
+        workers = workers if workers is not None else self.workers
+        server = self._connection()
+        if server is not None:
+            return self._request(server, "validate", {"dir": d, "workers": workers, "operationType": operation_type})
+        args = ["validate", d, "--json"]
+        if workers:
+            args += ["--workers", str(workers)]
+        if operation_type:
+            args += ["--operation-type", operation_type]
+        return cli.parse_json(self._run(args, ok_codes=(0, 1)), "validate")
+
+    def get_statistics(self, directory: PathLike, operation_type: Optional[str] = None) -> Dict[str, Any]:
+        d = _abs(directory)
+        server = self._connection()
+        if server is not None:
+            return self._request(server, "stats", {"dir": d, "operationType": operation_type, "workers": self.workers})
+        args = ["stats", d, "--json"] + self._workers_args()
+        if operation_type:
+            args += ["--operation-type", operation_type]
+        return cli.parse_json(self._run(args), "stats")
+
+    def get_format_statistics(self, directory: PathLike) -> Dict[str, Any]:
+        d = _abs(directory)
+        server = self._connection()
+        if server is not None:
+            return self._request(server, "formatStats", {"dir": d, "workers": self.workers})
+        return cli.parse_json(self._run(["format-stats", d, "--json"] + self._workers_args()), "format-stats")
+
+    def convert_format(self, directory: PathLike, target_format: str, dry_run: bool = False) -> Dict[str, Any]:
+        d = _abs(directory)
+        server = self._connection()
+        if server is not None:
+            return self._request(server, "convert", {"dir": d, "format": target_format, "dryRun": dry_run, "workers": self.workers})
+        args = ["convert", d, "--format", target_format, "--json"] + self._workers_args()
+        if dry_run:
+            args.append("--dry-run")
+        return cli.parse_json(self._run(args), "convert")
+
+    def cleanup(self, directory: PathLike, dry_run: bool = True) -> Dict[str, Any]:
+        """Orphaned sidecars are moved to a quarantine folder (``restore`` undoes it). The report
+        always has ``removed`` (0 in a dry run) and a ``message`` like the earlier tool's."""
+        d = _abs(directory)
+        server = self._connection()
+        if server is not None:
+            report = self._request(server, "cleanup", {"dir": d, "dryRun": dry_run, "workers": self.workers})
+        else:
+            args = ["cleanup", d, "--json"] + self._workers_args()
+            if dry_run:
+                args.append("--dry-run")
+            report = cli.parse_json(self._run(args), "cleanup")
+        if isinstance(report, dict):
+            report.setdefault("removed", 0)
+            report.setdefault("message", _cleanup_message(report))
+        return report
+
+    def export(self, directory: PathLike, output: PathLike, format: str = "json") -> Dict[str, Any]:
+        """Write every sidecar of the tree into ``output`` (json, jsonl or csv). Returns
+        ``{exported, output, format, message}``."""
+        d, out = _abs(directory), _abs(output)
+        server = self._connection()
+        if server is not None:
+            report = self._request(server, "export", {"dir": d, "output": out, "format": format, "workers": self.workers})
+            report.setdefault("message", "Exported %d sidecar files to: %s" % (report.get("exported", 0), out))
+            return report
+        proc = self._run(["export", d, "--output", out, "--format", format] + self._workers_args())
+        for text in (proc.stdout, proc.stderr):
+            for line in text.splitlines():
+                m = _EXPORTED.search(line)
+                if m:
+                    return {"exported": int(m.group(1)), "output": out, "format": format, "message": line.strip()}
+        raise ImageSidecarError("export did not report a count: %r" % proc.stdout[:200], code="BAD_OUTPUT", stderr=proc.stderr)
+
+    # ----------------------------------------------------------------- status
+
+    def get_performance_info(self) -> Dict[str, Any]:
+        """image-sidecar's performance information plus the keys callers of the earlier wrapper read
+        (``rust_available``, ``rust_binary_path``, ``fallback_enabled``, ``max_workers``, ``timeout``).
+        Never raises for a missing installation: it reports ``available: False`` instead."""
+        info: Dict[str, Any] = {}
+        if self.available:
+            server = self._connection()
+            if server is not None:
+                info = dict(server.request("performanceInfo", {}))
+            else:
+                info = dict(cli.parse_json(self._run(["doctor", "--json"]), "doctor"))
+        else:
+            info["reason"] = self._not_found_reason
+        info.update(
+            {
+                "available": self.available,
+                "binary_path": self.binary_path,
+                "rust_available": self.available,
+                "rust_binary_path": self.binary_path,
+                "fallback_enabled": False,
+                "max_workers": self.workers if self.workers is not None else info.get("workers", os.cpu_count()),
+                "timeout": self.timeout,
+            }
+        )
+        return info
+
+    def ping(self) -> Dict[str, Any]:
+        """Round trip to the server (inside ``with``) — or just the version through the CLI."""
+        server = self._connection()
+        if server is not None:
+            return server.request("ping", {})
+        return {"pong": True, "version": self._run(["--version"]).stdout.strip()}
+
+    def _workers_args(self) -> List[str]:
+        return ["--workers", str(self.workers)] if self.workers else []

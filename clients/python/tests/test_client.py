@@ -1,0 +1,271 @@
+"""ImageSidecarManager against the real CLI: per-call CLI mode and the `with` (server) mode."""
+from __future__ import annotations
+
+import concurrent.futures
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import unittest
+from unittest import mock
+
+_HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:0] = [os.path.dirname(_HERE), _HERE]  # the package and the test helpers, without installing
+
+from image_sidecar import ImageSidecarError, ImageSidecarManager, ImageSidecarNotFound, locate_binary  # noqa: E402
+from _library import Library, require_cli  # noqa: E402
+
+
+class NotFoundTest(unittest.TestCase):
+    def setUp(self) -> None:
+        self.tmp = tempfile.mkdtemp(prefix="isc-py-nf-")
+
+    def tearDown(self) -> None:
+        os.rmdir(self.tmp)
+
+    def assert_helpful(self, err: ImageSidecarNotFound) -> None:
+        self.assertIsInstance(err, ImageSidecarError)
+        self.assertEqual(err.code, "NOT_INSTALLED")
+        self.assertIn("npm install image-sidecar", str(err))
+        self.assertIn("IMAGE_SIDECAR_BIN", str(err))
+
+    def test_missing_binary_makes_every_call_raise(self) -> None:
+        m = ImageSidecarManager(binary_path=os.path.join(self.tmp, "no-such-image-sidecar"))
+        self.assertFalse(m.available)
+        self.assertIsNone(m.binary_path)
+        calls = [
+            lambda: m.read_data(os.path.join(self.tmp, "a.jpg")),
+            lambda: m.save_data(os.path.join(self.tmp, "a.jpg"), "face_detection", {}),
+            lambda: m.validate_sidecars(self.tmp),
+            lambda: m.get_statistics(self.tmp),
+            lambda: m.get_format_statistics(self.tmp),
+            lambda: m.convert_format(self.tmp, "json"),
+            lambda: m.cleanup(self.tmp),
+            lambda: m.export(self.tmp, os.path.join(self.tmp, "x.json")),
+            lambda: m.__enter__(),
+        ]
+        for call in calls:
+            with self.assertRaises(ImageSidecarNotFound) as cm:
+                call()
+            self.assert_helpful(cm.exception)
+            self.assertIn("no-such-image-sidecar", str(cm.exception))
+        info = m.get_performance_info()
+        self.assertEqual((info["available"], info["rust_available"], info["binary_path"]), (False, False, None))
+
+    def test_nothing_on_path_or_env(self) -> None:
+        env = {k: v for k, v in os.environ.items() if k != "IMAGE_SIDECAR_BIN"}
+        env["PATH"] = self.tmp
+        with mock.patch.dict(os.environ, env, clear=True):
+            located = locate_binary(cwd=self.tmp)
+            self.assertIsNone(located.command)
+            m = ImageSidecarManager()
+            self.assertFalse(m.available)
+            with self.assertRaises(ImageSidecarNotFound) as cm:
+                m.read_data("x.jpg")
+            self.assert_helpful(cm.exception)
+
+    def test_env_pointing_nowhere_is_not_silently_replaced(self) -> None:
+        with mock.patch.dict(os.environ, {"IMAGE_SIDECAR_BIN": os.path.join(self.tmp, "gone.js")}):
+            m = ImageSidecarManager()
+            self.assertFalse(m.available)
+            with self.assertRaises(ImageSidecarNotFound) as cm:
+                m.get_statistics(self.tmp)
+            self.assertIn("gone.js", str(cm.exception))
+
+
+class LocateTest(unittest.TestCase):
+    def setUp(self) -> None:
+        require_cli(self)
+        self.cli = ImageSidecarManager().binary_path
+        self.tmp = os.path.realpath(tempfile.mkdtemp(prefix="isc-py-loc-"))
+
+    def tearDown(self) -> None:
+        import shutil
+
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def test_js_file_runs_with_node_and_node_modules_bin_is_found_upward(self) -> None:
+        js = os.path.join(self.tmp, "cli.js")
+        os.symlink(self.cli, js)
+        located = locate_binary(js)
+        self.assertTrue(located.command[0].endswith("node") or "node" in os.path.basename(located.command[0]))
+        self.assertEqual(located.command[1:], [js])
+
+        bin_dir = os.path.join(self.tmp, "node_modules", ".bin")
+        os.makedirs(bin_dir)
+        os.symlink(self.cli, os.path.join(bin_dir, "image-sidecar"))
+        deep = os.path.join(self.tmp, "a", "b")
+        os.makedirs(deep)
+        env = {k: v for k, v in os.environ.items() if k != "IMAGE_SIDECAR_BIN"}
+        env["PATH"] = os.path.join(self.tmp, "a")
+        with mock.patch.dict(os.environ, env, clear=True):
+            located = locate_binary(cwd=deep)
+        self.assertEqual(located.binary_path, os.path.join(bin_dir, "image-sidecar"))
+
+    def test_workers_and_timeout_from_env(self) -> None:
+        with mock.patch.dict(os.environ, {"IMAGE_SIDECAR_WORKERS": "3", "IMAGE_SIDECAR_TIMEOUT": "12.5"}):
+            m = ImageSidecarManager()
+        self.assertEqual((m.workers, m.timeout), (3, 12.5))
+        info = m.get_performance_info()
+        self.assertEqual((info["max_workers"], info["timeout"], info["rust_available"]), (3, 12.5, True))
+        self.assertEqual(info["rust_binary_path"], m.binary_path)
+        self.assertEqual(ImageSidecarManager(workers=5, timeout=1).workers, 5)
+
+
+class CliModeTest(unittest.TestCase):
+    """Outside a `with` block: one CLI process per call."""
+
+    def setUp(self) -> None:
+        require_cli(self)
+        self.lib = Library()
+        self.m = ImageSidecarManager()
+
+    def tearDown(self) -> None:
+        self.lib.remove()
+
+    def test_read_save_round_trip_merges(self) -> None:
+        self.assertEqual(self.m.read_data(self.lib.bare), {})
+        self.m.save_data(self.lib.bare, "face_detection", {"success": True, "faces": [], "confidence": 0.22490839660167694})
+        self.m.save_data(self.lib.bare, "yolov8", {"success": True, "objects": []})
+        data = self.m.read_data(self.lib.bare)
+        self.assertEqual(set(data), {"face_detection", "yolov8", "sidecar_info"})
+        self.assertEqual(data["face_detection"]["confidence"], 0.22490839660167694)
+        self.assertEqual(data["sidecar_info"]["last_operation"], "yolov8")
+        # The earlier tool's binary layout is read too.
+        self.assertEqual(self.m.read_data(self.lib.legacy)["yolov8"]["objects"][0]["class_name"], "person")
+
+    def test_errors_carry_codes(self) -> None:
+        with self.assertRaises(ImageSidecarError) as cm:
+            self.m.validate_sidecars(os.path.join(self.lib.root, "missing"))
+        self.assertEqual(cm.exception.code, "NOT_FOUND")
+        self.assertEqual(cm.exception.returncode, 2)
+        with self.assertRaises(ImageSidecarError) as cm:
+            self.m.read_data(self.lib.corrupt)
+        self.assertEqual(cm.exception.code, "CORRUPT")
+        with self.assertRaises(ImageSidecarError) as cm:
+            self.m.save_data(self.lib.corrupt, "yolov8", {"success": True})
+        self.assertEqual(cm.exception.code, "CORRUPT")
+        with open(os.path.join(self.lib.day, "20250920_143024.json"), encoding="utf-8") as f:
+            self.assertTrue(f.read().endswith('"faces": ['), "a corrupt sidecar is never overwritten")
+
+    def test_tree_calls(self) -> None:
+        report = self.m.validate_sidecars(self.lib.root, workers=2)
+        self.assertGreaterEqual(report["invalid_files"], 1, "findings are returned, not raised")
+        self.assertEqual(report["total_files"], len(report["results"]))
+        bad = [r for r in report["results"] if not r["is_valid"]]
+        self.assertIn(os.path.join(self.lib.day, "20250920_143024.json"), [r["file_path"] for r in bad])
+        stats = self.m.get_statistics(self.lib.root)
+        self.assertGreaterEqual(stats["total_sidecars"], 4)
+        fmt = self.m.get_format_statistics(self.lib.root)
+        self.assertGreaterEqual(fmt["format_distribution"]["Json"], 3)
+        before = self.lib.snapshot()
+        dry = self.m.cleanup(self.lib.root)  # dry run by default
+        self.assertEqual(dry["removed"], 0)
+        self.assertIn("message", dry)
+        self.assertEqual(self.lib.snapshot(), before, "a dry run changes nothing")
+        out = os.path.join(self.lib.root, "export.json")
+        exported = self.m.export(self.lib.root, out)
+        with open(out, encoding="utf-8") as f:
+            doc = json.load(f)
+        self.assertEqual(exported["exported"], len(doc["sidecars"]))
+        self.assertGreaterEqual(exported["exported"], 4)
+
+
+class ServerModeTest(unittest.TestCase):
+    """Inside `with`: one `serve --stdio` process for every call."""
+
+    def setUp(self) -> None:
+        require_cli(self)
+        self.lib = Library()
+
+    def tearDown(self) -> None:
+        self.lib.remove()
+
+    def test_one_server_round_trip_and_clean_exit(self) -> None:
+        with ImageSidecarManager() as m:
+            server = m._server
+            pid = m.ping()["pid"]
+            self.assertEqual(pid, server.pid)
+            self.assertEqual(m.read_data(self.lib.bare), {})
+            r1 = m.save_data(self.lib.bare, "face_detection", {"success": True, "faces": []}, format="json")
+            self.assertTrue(r1["created"])
+            self.assertEqual(r1["path"], os.path.join(self.lib.day, "DSC_0042.json"))
+            m.save_data(self.lib.bare, "quality_assessment", {"success": True, "quality": {"grade": "A"}})
+            data = m.read_data(self.lib.bare)
+            self.assertEqual(set(data), {"face_detection", "quality_assessment", "sidecar_info"})
+            # Through the symlink in the game folder: the sidecar next to the target.
+            self.assertEqual(m.read_data(self.lib.link)["yolov8"]["objects"][0]["confidence"], 0.22490839660167694)
+            report = m.validate_sidecars(self.lib.root)
+            self.assertGreaterEqual(report["invalid_files"], 1)
+            self.assertEqual(m.ping()["pid"], pid, "every call went to the same server")
+        self.assertEqual(server._proc.returncode, 0, server.stderr_tail())
+        self.assertIsNone(m._server)
+        # After the block, calls run the CLI again.
+        self.assertEqual(m.read_data(self.lib.bare)["quality_assessment"]["quality"]["grade"], "A")
+
+    def test_errors_and_bad_requests_do_not_kill_the_server(self) -> None:
+        with ImageSidecarManager() as m:
+            with self.assertRaises(ImageSidecarError) as cm:
+                m.validate_sidecars(os.path.join(self.lib.root, "missing"))
+            self.assertEqual(cm.exception.code, "NOT_FOUND")
+            with self.assertRaises(ImageSidecarError) as cm:
+                m._server.request("no_such_method", {})
+            self.assertEqual(cm.exception.code, "USAGE")
+            with self.assertRaises(ImageSidecarError) as cm:
+                m.save_data(self.lib.bare, "yolov8", {"score": float("nan")})
+            self.assertEqual(cm.exception.code, "UNREPRESENTABLE")
+            with self.assertRaises(ImageSidecarError) as cm:
+                m.read_data(self.lib.corrupt)
+            self.assertEqual(cm.exception.code, "CORRUPT")
+            # A malformed line straight onto the pipe.
+            with m._server._write_lock:
+                m._server._proc.stdin.write(b"this is not json\n")
+                m._server._proc.stdin.flush()
+            self.assertEqual(m.read_data(self.lib.upper)["quality_assessment"]["quality"]["grade"], "B")
+            self.assertFalse(os.path.exists(os.path.join(self.lib.day, "DSC_0042.bin")), "nothing saved for NaN data")
+
+    def test_threads_share_the_server(self) -> None:
+        with ImageSidecarManager() as m:
+            ops = ["op_%d" % i for i in range(16)]
+            with concurrent.futures.ThreadPoolExecutor(8) as pool:
+                saves = [pool.submit(m.save_data, self.lib.burst, op, {"n": i}) for i, op in enumerate(ops)]
+                reads = [pool.submit(m.read_data, self.lib.merged) for _ in range(16)]
+                for f in saves + reads:
+                    f.result(timeout=30)
+            data = m.read_data(self.lib.burst)
+            for i, op in enumerate(ops):
+                self.assertEqual(data[op], {"n": i})
+            self.assertIn("face_detection", data, "the operation already there is kept")
+            self.assertEqual(reads[0].result()["yolov8"]["objects"][1]["object_id"], 2)
+
+    def test_large_payloads_from_many_threads_do_not_deadlock(self) -> None:
+        # Requests and responses far larger than a pipe buffer, in both directions at once.
+        big = {"encoding": [i / 7 for i in range(10000)]}
+        images = [self.lib.merged, self.lib.burst, self.lib.upper, self.lib.bare]
+        with ImageSidecarManager(timeout=60) as m:
+            with concurrent.futures.ThreadPoolExecutor(12) as pool:
+                futures = [pool.submit(m.save_data, images[i % 4], "op_%d" % (i // 4), big) for i in range(16)]
+                futures += [pool.submit(m.read_data, images[i % 4]) for i in range(24)]
+                for f in futures:
+                    f.result(timeout=60)
+            for img in images:
+                data = m.read_data(img)
+                self.assertEqual([data["op_%d" % k] == big for k in range(4)], [True] * 4)
+
+    def test_server_death_is_reported_and_next_call_restarts(self) -> None:
+        with ImageSidecarManager() as m:
+            first = m._server
+            first._proc.kill()
+            first._proc.wait()
+            first._reader.join(5)
+            # The dead server is noticed and replaced on the next call.
+            self.assertEqual(m.read_data(self.lib.bare), {})
+            self.assertIsNot(m._server, first)
+            with self.assertRaises(ImageSidecarError) as cm:
+                first.request("ping", {})
+            self.assertEqual(cm.exception.code, "SERVER_EXITED")
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,149 @@
+/**
+ * Turns request lines into method calls and responses. Requests run concurrently, ordered only
+ * where it matters: a save waits for earlier saves to the same image, a read waits for earlier
+ * saves to its image (so a pipelined save-then-read sees the save), and tree operations run one
+ * at a time. Every request gets exactly one response, whatever happens.
+ */
+import * as path from 'node:path';
+import { errors } from '../errors.js';
+import type { MethodSpec } from './methods.js';
+import type { Params } from './params.js';
+import { type RequestId, type ResponseWriter, errorBody } from './responses.js';
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function isValidId(v: unknown): v is string | number {
+  return typeof v === 'string' || (typeof v === 'number' && Number.isFinite(v));
+}
+
+export class Dispatcher {
+  private inFlightCount = 0;
+  /** Tail of the saves queued per resolved image path. */
+  private readonly imageTails = new Map<string, Promise<unknown>>();
+  private treeTail: Promise<unknown> = Promise.resolve();
+  private waiters: (() => void)[] = [];
+
+  constructor(
+    private readonly methods: ReadonlyMap<string, MethodSpec>,
+    private readonly out: ResponseWriter,
+    private readonly log: (msg: string) => void,
+    private readonly maxInFlight: number,
+  ) {}
+
+  get inFlight(): number {
+    return this.inFlightCount;
+  }
+
+  /** Resolves when fewer than maxInFlight requests are running (at once if already so). */
+  belowLimit(): Promise<void> {
+    if (this.inFlightCount < this.maxInFlight) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  /** Resolves when no request is running. */
+  async idle(): Promise<void> {
+    while (this.inFlightCount > 0) await new Promise<void>((resolve) => this.waiters.push(resolve));
+  }
+
+  /** A request line that was too long to keep. */
+  overlong(bytes: number, limit: number): void {
+    this.out.error(null, errorBody(errors.tooLarge(bytes, limit, 'request line')));
+  }
+
+  /** Parse one line and start its request; the response is written when it completes. */
+  dispatch(bytes: Uint8Array): void {
+    let text: string;
+    let req: unknown;
+    try {
+      text = utf8.decode(bytes);
+    } catch {
+      this.out.error(null, { code: 'USAGE', message: 'request line is not valid UTF-8' });
+      return;
+    }
+    if (text.trim().length === 0) return; // blank lines are keep-alives, not requests
+    try {
+      req = JSON.parse(text);
+    } catch (e) {
+      this.out.error(null, { code: 'USAGE', message: `request line is not valid JSON: ${(e as Error).message}` });
+      return;
+    }
+    if (!isObject(req)) {
+      this.out.error(null, { code: 'USAGE', message: 'a request must be a JSON object {"id", "method", "params"}' });
+      return;
+    }
+    const id = isValidId(req.id) ? req.id : null;
+    if (id === null) {
+      this.out.error(null, { code: 'USAGE', message: 'request has no "id" (a string or a number)' });
+      return;
+    }
+    if (typeof req.method !== 'string') {
+      this.out.error(id, { code: 'USAGE', message: 'request has no "method" (a string)' });
+      return;
+    }
+    const spec = this.methods.get(req.method);
+    if (spec === undefined) {
+      this.out.error(id, { code: 'USAGE', message: `unknown method "${req.method}" (known: ${[...this.methods.keys()].join(', ')})` });
+      return;
+    }
+    const params = req.params === undefined || req.params === null ? {} : req.params;
+    if (!isObject(params)) {
+      this.out.error(id, { code: 'USAGE', message: '"params" must be a JSON object' });
+      return;
+    }
+    this.start(id, spec, params);
+  }
+
+  private start(id: RequestId, spec: MethodSpec, params: Params): void {
+    this.inFlightCount++;
+    this.schedule(spec, params)
+      .then(
+        (result) => this.out.result(id, result),
+        (e: unknown) => {
+          const body = errorBody(e);
+          if (body.code === 'INTERNAL') this.log(`request ${JSON.stringify(id)} failed: ${(e as Error)?.stack ?? String(e)}`);
+          this.out.error(id, body);
+        },
+      )
+      .finally(() => {
+        this.inFlightCount--;
+        const waiters = this.waiters;
+        this.waiters = [];
+        for (const w of waiters) w();
+      });
+  }
+
+  private schedule(spec: MethodSpec, params: Params): Promise<unknown> {
+    // async: a handler that throws synchronously (bad params) still yields a rejected promise.
+    const run = async () => spec.handle(params);
+    switch (spec.scheduling) {
+      case 'free':
+        return run();
+      case 'tree': {
+        const p = this.treeTail.then(run, run);
+        this.treeTail = p.catch(() => undefined);
+        return p;
+      }
+      case 'image-read':
+      case 'image-write': {
+        // An invalid `image` param is reported by the handler itself; it needs no ordering.
+        const image = params.image;
+        if (typeof image !== 'string' || image.length === 0) return run();
+        const key = path.resolve(image);
+        const tail = this.imageTails.get(key);
+        if (spec.scheduling === 'image-read') return tail ? tail.then(run, run) : run();
+        const p = tail ? tail.then(run, run) : run();
+        const settled = p.catch(() => undefined);
+        this.imageTails.set(key, settled);
+        // Forget the image once its last queued save is done, so the map stays small.
+        void settled.then(() => {
+          if (this.imageTails.get(key) === settled) this.imageTails.delete(key);
+        });
+        return p;
+      }
+    }
+  }
+}

@@ -1,0 +1,195 @@
+/**
+ * The stdio server's methods: name → how it is scheduled + a handler that checks its params and
+ * calls the library. Per-image calls (read/save) are imported up front because they are the hot
+ * path; tree operations are imported on first use, which keeps server start-up short (ajv, the
+ * scanner and the worker engine are not loaded by a client that only reads and saves).
+ */
+import { errors } from '../errors.js';
+import { readSidecar, readSidecarDetailed } from '../ops/read.js';
+import { saveSidecar } from '../ops/save.js';
+import type { Options } from '../types.js';
+import {
+  type Params,
+  optionalBoolean,
+  optionalChoice,
+  optionalPositiveInt,
+  optionalString,
+  requireChoice,
+  requireString,
+} from './params.js';
+
+/**
+ * How the dispatcher orders a request against others:
+ * - image-read: runs at once, but after any earlier save to the same image (read-your-writes);
+ * - image-write: after every earlier save to the same image (request order, no lock contention);
+ * - tree: one tree operation at a time (each already uses every core);
+ * - free: at once.
+ */
+export type Scheduling = 'image-read' | 'image-write' | 'tree' | 'free';
+
+export interface MethodSpec {
+  scheduling: Scheduling;
+  handle(params: Params): Promise<unknown>;
+}
+
+const SAVE_FORMATS = ['json', 'bin', 'rkyv', 'legacy', 'binary'] as const;
+const CONVERT_FORMATS = ['json', 'bin', 'binary', 'rkyv', 'legacy'] as const;
+const EXPORT_FORMATS = ['json', 'jsonl', 'csv'] as const;
+/** Failed or conflicting convert items kept in a response. */
+const MAX_PROBLEMS = 20;
+
+/** Options every tree operation understands. */
+function treeOptions(p: Params): Options {
+  const opts: Options = {};
+  const workers = optionalPositiveInt(p, 'workers');
+  if (workers !== undefined) opts.workers = workers;
+  const engine = optionalChoice(p, 'engine', ['auto', 'threads', 'inline'] as const);
+  if (engine !== undefined) opts.engine = engine;
+  return opts;
+}
+
+const methods = new Map<string, MethodSpec>();
+
+methods.set('ping', {
+  scheduling: 'free',
+  handle: async () => ({ pong: true, pid: process.pid, methods: [...methods.keys()] }),
+});
+
+methods.set('read', {
+  scheduling: 'image-read',
+  handle: (p) => readSidecar(requireString(p, 'image')),
+});
+
+methods.set('readDetailed', {
+  scheduling: 'image-read',
+  handle: (p) => readSidecarDetailed(requireString(p, 'image')),
+});
+
+methods.set('save', {
+  scheduling: 'image-write',
+  handle: (p) => {
+    const image = requireString(p, 'image');
+    const operation = requireString(p, 'operation');
+    const format = optionalChoice(p, 'format', SAVE_FORMATS);
+    // saveSidecar itself rejects a missing `data` with a USAGE error.
+    return saveSidecar(image, operation, p.data as never, { format: format === 'binary' ? 'bin' : format });
+  },
+});
+
+methods.set('validate', {
+  scheduling: 'tree',
+  handle: async (p) => {
+    const [{ validate }, { totalsOf }] = await Promise.all([import('../ops/validate.js'), import('../cli/cmd-validate.js')]);
+    const report = await validate(requireString(p, 'dir'), {
+      ...treeOptions(p),
+      operationType: optionalString(p, 'operationType'),
+      schema: optionalString(p, 'schema'),
+    });
+    // The same keys as `validate --json`, so callers get one shape over the server and the CLI.
+    return { results: report.results, ...totalsOf(report, report.scan) };
+  },
+});
+
+methods.set('stats', {
+  scheduling: 'tree',
+  handle: async (p) => {
+    const { stats } = await import('../ops/stats.js');
+    return stats(requireString(p, 'dir'), {
+      ...treeOptions(p),
+      operationType: optionalString(p, 'operationType'),
+      list: optionalBoolean(p, 'list', false),
+    });
+  },
+});
+
+methods.set('formatStats', {
+  scheduling: 'tree',
+  handle: async (p) => {
+    const { formatStats } = await import('../ops/format-stats.js');
+    return formatStats(requireString(p, 'dir'), treeOptions(p));
+  },
+});
+
+methods.set('convert', {
+  scheduling: 'tree',
+  handle: async (p) => {
+    const [{ convert }, { convertMessage }] = await Promise.all([import('../ops/convert.js'), import('../cli/messages.js')]);
+    const dryRun = optionalBoolean(p, 'dryRun', false);
+    // Like `convert --json`: only the items that went wrong, never one entry per file of a big tree.
+    const problems: unknown[] = [];
+    let problemCount = 0;
+    const report = await convert(requireString(p, 'dir'), requireChoice(p, 'format', CONVERT_FORMATS), {
+      ...treeOptions(p),
+      dryRun,
+      keepSource: optionalBoolean(p, 'keepSource', false),
+      verify: optionalBoolean(p, 'verify', false),
+      onItem: (item) => {
+        if (item.ok && item.action !== 'conflict') return;
+        problemCount++;
+        if (problems.length < MAX_PROBLEMS) problems.push(item);
+      },
+    });
+    return {
+      message: convertMessage(dryRun, report.converted, report.format),
+      ...report,
+      problems,
+      problems_truncated: problemCount > problems.length,
+    };
+  },
+});
+
+methods.set('cleanup', {
+  scheduling: 'tree',
+  handle: async (p) => {
+    const [{ cleanup }, { cleanupMessage }] = await Promise.all([import('../ops/cleanup.js'), import('../cli/messages.js')]);
+    // Over the server a cleanup only reports unless the caller asks for the change explicitly.
+    const dryRun = optionalBoolean(p, 'dryRun', true);
+    const report = await cleanup(requireString(p, 'dir'), {
+      ...treeOptions(p),
+      dryRun,
+      force: optionalBoolean(p, 'force', false),
+      delete: optionalBoolean(p, 'delete', false),
+    });
+    return { message: cleanupMessage(dryRun, dryRun ? report.actions.length : report.removed), ...report };
+  },
+});
+
+methods.set('export', {
+  scheduling: 'tree',
+  handle: async (p) => {
+    const [{ exportSidecars }, { exportMessage }] = await Promise.all([import('../ops/export.js'), import('../cli/messages.js')]);
+    // A path only: stdout carries responses, so '-' (stdout) is refused.
+    const output = requireString(p, 'output');
+    if (output === '-') throw errors.usage('export over the server needs an output file, not "-"');
+    const report = await exportSidecars(requireString(p, 'dir'), {
+      ...treeOptions(p),
+      output,
+      format: optionalChoice(p, 'format', EXPORT_FORMATS) ?? 'json',
+      operationType: optionalString(p, 'operationType'),
+    });
+    return { message: exportMessage(report.exported, report.output ?? output), ...report };
+  },
+});
+
+methods.set('hash', {
+  scheduling: 'tree',
+  handle: async (p) => {
+    const { hashTree } = await import('../integrity/tree-hash.js');
+    return hashTree(requireString(p, 'dir'), {
+      ...treeOptions(p),
+      canonical: optionalBoolean(p, 'canonical', false),
+      allFiles: optionalBoolean(p, 'allFiles', false),
+      manifest: optionalString(p, 'manifest'),
+    });
+  },
+});
+
+methods.set('performanceInfo', {
+  scheduling: 'free',
+  handle: async () => {
+    const { performanceInfo } = await import('../ops/performance.js');
+    return performanceInfo();
+  },
+});
+
+export const METHODS: ReadonlyMap<string, MethodSpec> = methods;

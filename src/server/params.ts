@@ -1,0 +1,58 @@
+/**
+ * Checking request params of the stdio server. Requests come from other programs, so every
+ * field is checked before it reaches the library; a wrong one is a USAGE error for that request.
+ */
+import { errors } from '../errors.js';
+
+export type Params = Record<string, unknown>;
+
+function describe(v: unknown): string {
+  return v === null ? 'null' : Array.isArray(v) ? 'an array' : typeof v;
+}
+
+/** A required non-empty string. */
+export function requireString(p: Params, name: string): string {
+  const v = p[name];
+  if (typeof v !== 'string' || v.length === 0) {
+    throw errors.usage(`param "${name}" must be a non-empty string (got ${describe(v)})`);
+  }
+  return v;
+}
+
+export function optionalString(p: Params, name: string): string | undefined {
+  const v = p[name];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'string' || v.length === 0) throw errors.usage(`param "${name}" must be a non-empty string (got ${describe(v)})`);
+  return v;
+}
+
+export function optionalBoolean(p: Params, name: string, fallback: boolean): boolean {
+  const v = p[name];
+  if (v === undefined || v === null) return fallback;
+  if (typeof v !== 'boolean') throw errors.usage(`param "${name}" must be true or false (got ${describe(v)})`);
+  return v;
+}
+
+/** A positive integer (worker counts). */
+export function optionalPositiveInt(p: Params, name: string): number | undefined {
+  const v = p[name];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) {
+    throw errors.usage(`param "${name}" must be a positive integer (got ${JSON.stringify(v) ?? describe(v)})`);
+  }
+  return v;
+}
+
+/** One of a fixed set of strings. */
+export function optionalChoice<T extends string>(p: Params, name: string, choices: readonly T[]): T | undefined {
+  const v = optionalString(p, name);
+  if (v === undefined) return undefined;
+  if (!(choices as readonly string[]).includes(v)) throw errors.usage(`param "${name}" must be one of ${choices.join(', ')} (got "${v}")`);
+  return v as T;
+}
+
+export function requireChoice<T extends string>(p: Params, name: string, choices: readonly T[]): T {
+  const v = optionalChoice(p, name, choices);
+  if (v === undefined) throw errors.usage(`param "${name}" is required (one of ${choices.join(', ')})`);
+  return v;
+}

@@ -1,0 +1,109 @@
+/**
+ * Writes JSON-lines responses with back-pressure: `ready()` tells the reader to stop taking
+ * requests while the output is full, and `flushed()` resolves once every response has been
+ * handed to the OS. A dead output (EPIPE: the client went away) is logged once, and later
+ * responses are dropped instead of crashing the process.
+ */
+import { isSidecarError } from '../errors.js';
+
+export type RequestId = string | number | null;
+
+export interface ErrorBody {
+  code: string;
+  message: string;
+  path?: string;
+  details?: Record<string, unknown>;
+}
+
+/** Any thrown value → the error body of a response (code INTERNAL for foreign errors). */
+export function errorBody(e: unknown): ErrorBody {
+  if (isSidecarError(e)) return e.toJSON();
+  return { code: 'INTERNAL', message: e instanceof Error ? e.message : String(e) };
+}
+
+export class ResponseWriter {
+  private pending = 0;
+  private drained: Promise<void> | null = null;
+  private idleWaiters: (() => void)[] = [];
+  private failed = false;
+
+  constructor(
+    private readonly output: NodeJS.WritableStream,
+    private readonly log: (msg: string) => void,
+  ) {
+    output.on('error', (e: Error) => this.fail(e));
+  }
+
+  /** True once the output has failed; nothing more can be delivered. */
+  get closed(): boolean {
+    return this.failed;
+  }
+
+  result(id: RequestId, result: unknown): void {
+    let text: string;
+    try {
+      // `undefined` (a handler without a value) must still give a valid response.
+      text = `{"id":${JSON.stringify(id)},"result":${JSON.stringify(result) ?? 'null'}}\n`;
+    } catch (e) {
+      this.error(id, { code: 'INTERNAL', message: `result could not be serialised: ${(e as Error).message}` });
+      return;
+    }
+    this.send(text);
+  }
+
+  error(id: RequestId, body: ErrorBody): void {
+    let text: string;
+    try {
+      text = JSON.stringify({ id, error: body }) + '\n';
+    } catch {
+      text = JSON.stringify({ id, error: { code: body.code, message: body.message } }) + '\n';
+    }
+    this.send(text);
+  }
+
+  /** null when the output can take more; otherwise a promise for its 'drain'. */
+  ready(): Promise<void> | null {
+    return this.failed ? null : this.drained;
+  }
+
+  /** Resolves when every response written so far has been flushed (or the output failed). */
+  flushed(): Promise<void> {
+    if (this.pending === 0 || this.failed) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private send(text: string): void {
+    if (this.failed) return;
+    this.pending++;
+    const ok = this.output.write(text, (err?: Error | null) => {
+      if (err) this.fail(err);
+      this.pending--;
+      if (this.pending === 0) this.wakeIdle();
+    });
+    if (!ok && !this.drained) {
+      this.drained = new Promise<void>((resolve) => {
+        const done = () => {
+          this.output.removeListener('drain', done);
+          this.output.removeListener('error', done);
+          this.drained = null;
+          resolve();
+        };
+        this.output.on('drain', done);
+        this.output.on('error', done);
+      });
+    }
+  }
+
+  private fail(e: Error): void {
+    if (this.failed) return;
+    this.failed = true;
+    this.log(`output closed, responses are dropped from now on: ${e.message}`);
+    this.wakeIdle();
+  }
+
+  private wakeIdle(): void {
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const w of waiters) w();
+  }
+}

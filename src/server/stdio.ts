@@ -1,0 +1,68 @@
+/**
+ * `image-sidecar serve --stdio`: a long-lived JSON-lines server, so that callers (the Python
+ * pipelines) pay one process start instead of one per image.
+ *
+ *   request   {"id": 1, "method": "read", "params": {"image": "/p/IMG_1.jpg"}}
+ *   response  {"id": 1, "result": {...}}   or   {"id": 1, "error": {"code": "NOT_FOUND", "message": "..."}}
+ *
+ * Responses carry their request's id and may come out of order. stdout carries responses only;
+ * logs go to stderr. Input is read only as fast as responses can be written and as long as fewer
+ * than `maxInFlight` requests are running, so neither side can make the other buffer without bound.
+ */
+import { errors } from '../errors.js';
+import { Dispatcher } from './dispatch.js';
+import { LineSplitter, type LineEvent } from './lines.js';
+import { METHODS } from './methods.js';
+import { ResponseWriter } from './responses.js';
+
+export interface ServeStdioOptions {
+  input?: NodeJS.ReadableStream;
+  output?: NodeJS.WritableStream;
+  log?: (msg: string) => void;
+  /** Requests running at once before input is paused. Default 64. */
+  maxInFlight?: number;
+  /** Longest request line accepted. Default 256 MiB (a sidecar may be up to 64 MiB). */
+  maxLineBytes?: number;
+}
+
+export const DEFAULT_MAX_IN_FLIGHT = 64;
+export const DEFAULT_MAX_LINE_BYTES = 256 * 1024 * 1024;
+
+function defaultLog(msg: string): void {
+  process.stderr.write(`image-sidecar serve: ${msg}\n`);
+}
+
+/** Serve until the input ends; resolves once every request has been answered and flushed. */
+export async function serveStdio(opts: ServeStdioOptions = {}): Promise<void> {
+  const input = opts.input ?? process.stdin;
+  const output = opts.output ?? process.stdout;
+  const log = opts.log ?? defaultLog;
+  const maxLineBytes = opts.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
+
+  const out = new ResponseWriter(output, log);
+  const dispatcher = new Dispatcher(METHODS, out, log, Math.max(1, opts.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT));
+  const splitter = new LineSplitter(maxLineBytes);
+  const onLine = (e: LineEvent) => {
+    if ('line' in e) dispatcher.dispatch(e.line);
+    else dispatcher.overlong(e.overlong, maxLineBytes);
+  };
+
+  let inputError: unknown;
+  try {
+    for await (const chunk of input) {
+      splitter.push(typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk, onLine);
+      if (out.closed) break; // nobody is listening any more: stop taking work
+      await dispatcher.belowLimit();
+      const drained = out.ready();
+      if (drained) await drained;
+    }
+    if (!out.closed) splitter.end(onLine);
+  } catch (e) {
+    inputError = e;
+    log(`reading requests failed: ${(e as Error)?.message ?? String(e)}`);
+  }
+
+  await dispatcher.idle();
+  await out.flushed();
+  if (inputError !== undefined) throw errors.fromFs(inputError);
+}

@@ -1,0 +1,62 @@
+/**
+ * Runs the Python client's unittest suite (clients/python/tests) against the CLI built next to
+ * this file, so CI counts it: any Python failure or error fails this test. Skipped only when the
+ * machine has no python3 at all.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+// dist-test/test/python-client.test.js → dist-test/src/cli.js (tests and sources compile side by side).
+const CLI = fileURLToPath(new URL('../src/cli.js', import.meta.url));
+
+/** The repository: the nearest folder above this file that holds the Python client. */
+function findClient(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const candidate = path.join(dir, 'clients', 'python');
+    if (fs.existsSync(path.join(candidate, 'pyproject.toml'))) return candidate;
+    const parent = path.dirname(dir);
+    if (parent === dir) throw new Error('clients/python not found above the compiled test');
+    dir = parent;
+  }
+}
+const CLIENT = findClient();
+
+function findPython(): string | null {
+  for (const name of ['python3', 'python']) {
+    const r = spawnSync(name, ['-c', 'import sys; print(sys.version_info >= (3, 9))'], { encoding: 'utf8' });
+    if (r.status === 0 && r.stdout.trim() === 'True') return name;
+  }
+  return null;
+}
+
+const python = findPython();
+
+test('Python client: unittest suite against the built CLI', { skip: python ? false : 'no python3 >= 3.9 on this machine', timeout: 120_000 }, async () => {
+  assert.ok(fs.existsSync(CLI), `the built CLI is at ${CLI}`);
+  assert.ok(fs.existsSync(path.join(CLIENT, 'tests')), `the Python tests are at ${CLIENT}/tests`);
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    IMAGE_SIDECAR_BIN: CLI,
+    IMAGE_SIDECAR_NODE: process.execPath,
+    IMAGE_SIDECAR_REQUIRE: '1', // a missing CLI must fail the suite, not skip it
+    PYTHONPATH: [CLIENT, process.env.PYTHONPATH].filter(Boolean).join(path.delimiter),
+    PYTHONDONTWRITEBYTECODE: '1',
+  };
+  const child = spawn(python!, ['-m', 'unittest', 'discover', '-s', 'tests', '-v'], { cwd: CLIENT, env });
+  let output = '';
+  child.stdout.on('data', (c: Buffer) => (output += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (output += c.toString()));
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+
+  const ran = /^Ran (\d+) tests? in/m.exec(output);
+  const summary = output.split('\n').filter((l) => /^(Ran |OK|FAILED)/.test(l)).join(' | ');
+  console.log(`# python unittest: ${summary}`);
+  assert.equal(code, 0, `the Python tests failed:\n${output}`);
+  assert.ok(ran && Number(ran[1]) >= 10, `the suite ran its tests:\n${output}`);
+  assert.doesNotMatch(output, /skipped=/, `no Python test was skipped:\n${output}`);
+});
