@@ -174,7 +174,7 @@ test('name-ext form (IMG.jpg.json) is found and built', async (t) => {
   const loc = await locateSidecar(path.join(dir, 'IMG_5.jpeg'));
   assert.deepEqual(loc.candidates, [{ path: path.join(dir, 'IMG_5.jpeg.json'), ext: 'json', naming: 'name-ext', side: 'target' }]);
   assert.equal(sidecarPathFor(loc, 'bin', 'name-ext'), path.join(dir, 'IMG_5.jpeg.bin'));
-  assert.throws(() => sidecarPathFor(loc, 'rkyv', 'name-ext'), { code: 'USAGE' });
+  assert.equal(sidecarPathFor(loc, 'rkyv', 'name-ext'), path.join(dir, 'IMG_5.jpeg.rkyv'));
 });
 
 test('a symlinked sidecar counts; a dangling one does not', async (t) => {

@@ -216,8 +216,5 @@ export async function locateSidecar(imagePath: string): Promise<SidecarLocation>
 
 /** Where a sidecar of this extension and naming goes: next to the target. */
 export function sidecarPathFor(loc: SidecarLocation, ext: SidecarExt, naming: SidecarNaming): string {
-  if (naming === 'name-ext' && !NAME_EXT_SIDECAR_EXTS.includes(ext)) {
-    throw errors.usage(`the name-ext naming exists only for ${NAME_EXT_SIDECAR_EXTS.join(', ')} sidecars, not ${ext}`);
-  }
   return path.join(loc.dir, sidecarNameFor(loc.name, ext, naming));
 }
