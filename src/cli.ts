@@ -1,0 +1,103 @@
+#!/usr/bin/env node
+/**
+ * image-sidecar command line: builds the commands from the table in cli/commands.ts, loads a
+ * command's implementation only when it runs, and maps every failure to an exit code in one
+ * place (cli/fail.ts). Exit codes: 0 clean, 1 findings, 2 usage or fatal error.
+ */
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { COMMANDS, type CommandSpec, type OptionSpec } from './cli/commands.js';
+import { packageVersion } from './cli/version.js';
+
+const parsers: Record<NonNullable<OptionSpec['parse']>, (v: string) => number> = {
+  int: (v) => {
+    if (!/^\d+$/.test(v.trim())) throw new InvalidArgumentError('expected a whole number');
+    return Number(v);
+  },
+  fraction: (v) => {
+    const n = Number(v);
+    if (v.trim() === '' || !Number.isFinite(n) || n < 0 || n > 1) throw new InvalidArgumentError('expected a number from 0 to 1');
+    return n;
+  },
+};
+
+function makeOption(spec: OptionSpec): Option {
+  const o = new Option(spec.flags, spec.description);
+  if (spec.choices) o.choices(spec.choices);
+  if (spec.parse) o.argParser(parsers[spec.parse]);
+  if (spec.default !== undefined) o.default(spec.default);
+  return o;
+}
+
+/** Exit code of the command that ran (commander calls actions; they cannot return values). */
+let exitCode = 0;
+
+function addCommand(program: Command, spec: CommandSpec): void {
+  const cmd = program.command(spec.name).description(spec.summary);
+  if (spec.argument) cmd.argument(spec.argument.name, spec.argument.description);
+  for (const o of spec.options) cmd.addOption(makeOption(o));
+  cmd.addHelpText('after', `\nExamples:\n${spec.examples.map((e) => `  $ ${e}`).join('\n')}\n`);
+  cmd.action(async (...args: unknown[]) => {
+    const arg = spec.argument ? (args[0] as string | undefined) : undefined;
+    const opts = (spec.argument ? args[1] : args[0]) as Record<string, unknown>;
+    const [{ run }, { processIo }] = await Promise.all([spec.load(), import('./cli/context.js')]);
+    exitCode = await run({ command: spec.name, arg, opts, io: processIo() });
+  });
+}
+
+function buildProgram(): Command {
+  const program = new Command('image-sidecar')
+    .description('Find, pair, read, write, validate and convert image sidecar files safely and fast.')
+    .version(packageVersion(), '-V, --version', 'print the version')
+    .exitOverride()
+    .configureOutput({ outputError: (str, write) => write(`image-sidecar: ${str}`) })
+    .showSuggestionAfterError(true);
+  for (const spec of COMMANDS) addCommand(program, spec);
+  program.addHelpText(
+    'after',
+    '\nOutput: JSON on stdout when it is not a terminal (or with --json / -o FILE); logs and progress on stderr.\n' +
+      'Exit codes: 0 clean, 1 findings (invalid files, differences, failures), 2 usage or fatal error.\n\n' +
+      'Examples:\n  $ image-sidecar stats ~/Photos\n  $ image-sidecar validate --input ~/Photos --workers 4 > report.json\n' +
+      '  $ image-sidecar cleanup ~/Photos --dry-run\n',
+  );
+  return program;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    if (argv.length <= 2) {
+      program.outputHelp({ error: true });
+      return 2;
+    }
+    await program.parseAsync(argv);
+    return exitCode;
+  } catch (e) {
+    // Help and --version end this way too; they are not errors and load nothing more.
+    if (e instanceof CommanderError && e.exitCode === 0) return 0;
+    const { reportError } = await import('./cli/fail.js');
+    return reportError(e, process.stderr, process.env);
+  }
+}
+
+/** Exit once stdout and stderr have flushed (pipes are asynchronous). */
+function exitAfterFlush(code: number): void {
+  let pending = 2;
+  const done = () => {
+    if (--pending === 0) process.exit(code);
+  };
+  process.stdout.write('', done);
+  process.stderr.write('', done);
+}
+
+// A reader that went away (`| head`) is not an error worth a stack trace; nor is any other
+// failure of stdout, which leaves nowhere to put a result.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code === 'EPIPE') process.exit(exitCode);
+  process.stderr.write(`image-sidecar: error [IO]: cannot write to stdout: ${e.code ?? e.message}\n`);
+  process.exit(2);
+});
+
+main(process.argv).then(exitAfterFlush, (e) => {
+  process.stderr.write(`image-sidecar: error [INTERNAL]: ${(e as Error)?.message ?? e}\n`);
+  exitAfterFlush(2);
+});

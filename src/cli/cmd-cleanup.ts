@@ -1,0 +1,52 @@
+/**
+ * `cleanup` (orphans into a quarantine folder, or deleted with --delete) and `restore` (undo).
+ * The guards live in the library and fail with GUARD / INCOMPLETE_SCAN (exit 2); a completed
+ * cleanup exits 0.
+ */
+import { EXIT_CLEAN, EXIT_FINDINGS } from '../errors.js';
+import { engineOptions, inputDirectory, note, optString, type CommandContext } from './context.js';
+import { emit } from './emit.js';
+import { cleanupMessage, restoreMessage } from './messages.js';
+import { progressFor } from './progress.js';
+import { cleanupSummary, restoreSummary } from './summaries.js';
+
+export async function run(ctx: CommandContext): Promise<number> {
+  return ctx.command === 'restore' ? runRestore(ctx) : runCleanup(ctx);
+}
+
+async function runCleanup(ctx: CommandContext): Promise<number> {
+  const dir = await inputDirectory(ctx);
+  const { cleanup } = await import('../ops/cleanup.js');
+  const dryRun = ctx.opts.dryRun === true;
+  const progress = progressFor(ctx, 'scanning');
+  let report;
+  try {
+    report = await cleanup(dir, {
+      ...engineOptions(ctx),
+      dryRun,
+      delete: ctx.opts.delete === true,
+      force: ctx.opts.force === true,
+      maxFraction: typeof ctx.opts.maxFraction === 'number' ? ctx.opts.maxFraction : undefined,
+      onProgress: progress.update,
+    });
+  } finally {
+    progress.finish();
+  }
+  const r = report;
+  const message = cleanupMessage(dryRun, dryRun ? r.actions.length : r.removed);
+  await emit(ctx, { result: r, message, what: 'cleanup report', human: (style) => cleanupSummary(r, style) });
+  if (r.skipped.length > 0) note(ctx, `warning: ${r.skipped.length} orphan(s) changed or could not be moved and were left in place`);
+  if (!dryRun && r.mode === 'quarantine' && r.removed > 0) note(ctx, `undo with: image-sidecar restore ${JSON.stringify(dir)}`);
+  return EXIT_CLEAN;
+}
+
+async function runRestore(ctx: CommandContext): Promise<number> {
+  const dir = await inputDirectory(ctx);
+  const { restore } = await import('../ops/restore.js');
+  const dryRun = ctx.opts.dryRun === true;
+  const r = await restore(dir, { from: optString(ctx, 'from'), dryRun });
+  const result = { dryRun, ...r };
+  await emit(ctx, { result, message: restoreMessage(dryRun, r.restored), what: 'restore report', human: (style) => restoreSummary(r, dryRun, style) });
+  // Files left in the quarantine are a finding: the restore is not complete.
+  return r.skipped.length > 0 ? EXIT_FINDINGS : EXIT_CLEAN;
+}

@@ -1,0 +1,49 @@
+/** `hash DIR` (tree digest, optional manifest) and `verify --manifest FILE DIR` (exit 1 on any difference). */
+import { errors, EXIT_CLEAN, EXIT_FINDINGS } from '../errors.js';
+import { engineOptions, inputDirectory, optString, type CommandContext } from './context.js';
+import { emit } from './emit.js';
+import { progressFor } from './progress.js';
+import { hashSummary, verifySummary } from './summaries.js';
+
+export async function run(ctx: CommandContext): Promise<number> {
+  return ctx.command === 'verify' ? runVerify(ctx) : runHash(ctx);
+}
+
+async function runHash(ctx: CommandContext): Promise<number> {
+  const dir = await inputDirectory(ctx);
+  const { hashTree } = await import('../integrity/tree-hash.js');
+  const manifest = optString(ctx, 'manifest');
+  const progress = progressFor(ctx, 'hashing');
+  let h;
+  try {
+    h = await hashTree(dir, {
+      ...engineOptions(ctx),
+      canonical: ctx.opts.canonical === true,
+      allFiles: ctx.opts.allFiles === true,
+      manifest,
+      onProgress: progress.update,
+    });
+  } finally {
+    progress.finish();
+  }
+  const r = h;
+  await emit(ctx, { result: r, what: 'tree digest', human: (style) => hashSummary(r, manifest, style) });
+  return EXIT_CLEAN;
+}
+
+async function runVerify(ctx: CommandContext): Promise<number> {
+  const dir = await inputDirectory(ctx);
+  const manifest = optString(ctx, 'manifest');
+  if (!manifest) throw errors.usage('verify needs --manifest FILE (written by `image-sidecar hash --manifest FILE`)');
+  const { verifyTree } = await import('../integrity/verify.js');
+  const progress = progressFor(ctx, 'verifying');
+  let v;
+  try {
+    v = await verifyTree(dir, manifest, { ...engineOptions(ctx), onProgress: progress.update });
+  } finally {
+    progress.finish();
+  }
+  const r = v;
+  await emit(ctx, { result: r, what: 'verification report', human: (style) => verifySummary(r, style) });
+  return r.ok ? EXIT_CLEAN : EXIT_FINDINGS;
+}

@@ -1,0 +1,64 @@
+/** `read IMAGE` and `write IMAGE --operation OP --data FILE|-`: one image's sidecar. */
+import { readFile } from 'node:fs/promises';
+import { errors, EXIT_CLEAN } from '../errors.js';
+import type { JsonValue } from '../types.js';
+import { inputPath, note, optString, type CommandContext } from './context.js';
+import { emit } from './emit.js';
+
+export async function run(ctx: CommandContext): Promise<number> {
+  return ctx.command === 'write' ? runWrite(ctx) : runRead(ctx);
+}
+
+async function runRead(ctx: CommandContext): Promise<number> {
+  const image = inputPath(ctx, 'image');
+  const { readSidecarDetailed } = await import('../ops/read.js');
+  const r = await readSidecarDetailed(image);
+  if (!ctx.opts.detailed) for (const f of r.findings) note(ctx, `${f.code}: ${f.message}`);
+  const result = ctx.opts.detailed ? { path: r.path, format: r.format, findings: r.findings, data: r.data } : r.data;
+  // The data is the answer, for people too: shown as indented JSON.
+  await emit(ctx, { result, what: 'sidecar data', human: () => JSON.stringify(result, null, 2).split('\n') });
+  return EXIT_CLEAN;
+}
+
+async function readStdin(stdin: NodeJS.ReadableStream): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of stdin) chunks.push(typeof c === 'string' ? Buffer.from(c, 'utf8') : (c as Buffer));
+  return Buffer.concat(chunks);
+}
+
+/** The --data JSON: strict UTF-8 JSON text (a BOM is tolerated), from a file or stdin. */
+async function readData(ctx: CommandContext, source: string): Promise<JsonValue> {
+  let bytes: Buffer;
+  try {
+    bytes = source === '-' ? await readStdin(ctx.io.stdin) : await readFile(source);
+  } catch (e) {
+    throw errors.fromFs(e, source);
+  }
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(bytes);
+  } catch {
+    throw errors.usage(`--data ${source}: not valid UTF-8`);
+  }
+  try {
+    return JSON.parse(text) as JsonValue;
+  } catch (e) {
+    throw errors.usage(`--data ${source}: not valid JSON (${(e as Error).message})`);
+  }
+}
+
+async function runWrite(ctx: CommandContext): Promise<number> {
+  const image = inputPath(ctx, 'image');
+  const operation = optString(ctx, 'operation');
+  const source = optString(ctx, 'data');
+  if (!operation) throw errors.usage('write needs --operation OP');
+  if (!source) throw errors.usage("write needs --data FILE (or '-' for stdin)");
+  const data = await readData(ctx, source);
+  const { saveSidecar } = await import('../ops/save.js');
+  const format = optString(ctx, 'format') as 'json' | 'bin' | 'rkyv' | 'legacy' | undefined;
+  const saved = await saveSidecar(image, operation, data, { format });
+  const result = { image, operation, ...saved };
+  const message = `${saved.written ? 'Saved' : 'Unchanged'}: ${operation} in ${saved.path} (${saved.format}${saved.created ? ', new sidecar' : ''})`;
+  await emit(ctx, { result, message, what: 'save result', human: () => [] });
+  return EXIT_CLEAN;
+}

@@ -1,0 +1,228 @@
+/**
+ * Every CLI command as data: name, arguments, options, help examples and a loader for its
+ * implementation. Nothing heavy is imported here: `--version` and `--help` must stay fast, so
+ * each implementation (and through it ajv, the formats and the engine) is loaded with a dynamic
+ * `import()` only when its command runs.
+ */
+import type { CommandRun } from './context.js';
+
+export interface OptionSpec {
+  flags: string;
+  description: string;
+  /** How commander should parse the value. */
+  parse?: 'int' | 'fraction';
+  choices?: readonly string[];
+  default?: string | number | boolean;
+}
+
+export interface CommandSpec {
+  name: string;
+  summary: string;
+  /** Positional argument, e.g. '[dir]' (an optional directory, also accepted as --input). */
+  argument?: { name: string; description: string };
+  options: readonly OptionSpec[];
+  /** Real invocations shown after --help. */
+  examples: readonly string[];
+  load: () => Promise<{ run: CommandRun }>;
+}
+
+/** Where the result goes: '-' is stdout. */
+const OUTPUT: OptionSpec = { flags: '-o, --output <file>', description: "write the JSON result to FILE ('-' = stdout)", default: '-' };
+const INPUT_DIR: OptionSpec = { flags: '-i, --input <dir>', description: 'directory to work on (same as the DIR argument)' };
+const WORKERS: OptionSpec = { flags: '-w, --workers <n>', description: 'worker threads (default: IMAGE_SIDECAR_WORKERS or CPU count)', parse: 'int' };
+const ENGINE: OptionSpec = { flags: '--engine <kind>', description: 'where per-file work runs', choices: ['auto', 'threads', 'inline'] };
+const OPERATION: OptionSpec = { flags: '--operation-type <op>', description: 'only sidecars holding this operation (any spelling, e.g. face_detection or Face_detector)' };
+const JSON_OUT: OptionSpec = { flags: '--json', description: 'JSON output even on a terminal' };
+const QUIET: OptionSpec = { flags: '-q, --quiet', description: 'no progress bar and no notes on stderr' };
+const DRY_RUN: OptionSpec = { flags: '--dry-run', description: 'only report what would change' };
+
+const DIR_ARG = { name: '[dir]', description: 'library directory' };
+const TREE_COMMON: readonly OptionSpec[] = [INPUT_DIR, OUTPUT, WORKERS, ENGINE, JSON_OUT, QUIET];
+
+/** Sidecar formats `convert` accepts (`binary` is the earlier tool's name for `bin`). */
+export const CONVERT_FORMATS = ['json', 'bin', 'binary', 'rkyv', 'legacy'] as const;
+export const EXPORT_FORMATS = ['json', 'jsonl', 'csv'] as const;
+export const NEW_SIDECAR_FORMATS = ['json', 'bin', 'rkyv', 'legacy'] as const;
+
+export const COMMANDS: readonly CommandSpec[] = [
+  {
+    name: 'validate',
+    summary: 'decode every sidecar of a tree and check it against the built-in rules (and a JSON Schema)',
+    argument: DIR_ARG,
+    options: [
+      ...TREE_COMMON,
+      OPERATION,
+      { flags: '--schema <file>', description: 'also check each sidecar against this JSON Schema' },
+      { flags: '--jsonl', description: 'one result per line (NDJSON) instead of one JSON document' },
+    ],
+    examples: [
+      'image-sidecar validate ~/Photos',
+      'image-sidecar validate --input ~/Photos --workers 4 --operation-type face_detection',
+      'image-sidecar validate ~/Photos --schema sidecar.schema.json --jsonl > results.ndjson',
+    ],
+    load: () => import('./cmd-validate.js'),
+  },
+  {
+    name: 'validate-json',
+    summary: 'validate the sidecar files listed in LISTFILE (one path per line); NDJSON out',
+    options: [
+      { flags: '-i, --input <listfile>', description: "file with one sidecar path per line ('-' = stdin)" },
+      OUTPUT,
+      WORKERS,
+      ENGINE,
+      OPERATION,
+      { flags: '--schema <file>', description: 'also check each sidecar against this JSON Schema' },
+      QUIET,
+    ],
+    examples: [
+      'image-sidecar validate-json --input files.txt --output - --workers 4',
+      'find ~/Photos -name "*.json" | image-sidecar validate-json --input -',
+    ],
+    load: () => import('./cmd-validate-json.js'),
+  },
+  {
+    name: 'stats',
+    summary: 'deterministic statistics of a tree: coverage, operations, faces, objects, formats',
+    argument: DIR_ARG,
+    options: [...TREE_COMMON, OPERATION, { flags: '--list', description: 'add the per-sidecar list (large on big libraries)' }],
+    examples: ['image-sidecar stats ~/Photos', 'image-sidecar stats --input ~/Photos --operation-type yolov8 --json', 'image-sidecar stats ~/Photos --list -o stats.json'],
+    load: () => import('./cmd-stats.js'),
+  },
+  {
+    name: 'format-stats',
+    summary: 'count sidecar files by what their bytes are (JSON, our binary, legacy), not by extension',
+    argument: DIR_ARG,
+    options: TREE_COMMON,
+    examples: ['image-sidecar format-stats ~/Photos', 'image-sidecar format-stats --input ~/Photos --output -'],
+    load: () => import('./cmd-stats.js'),
+  },
+  {
+    name: 'convert',
+    summary: 'rewrite sidecars in another format (atomic, verified; the source is removed only after the target reads back equal)',
+    argument: DIR_ARG,
+    options: [
+      ...TREE_COMMON,
+      { flags: '-f, --format <format>', description: 'target format', choices: CONVERT_FORMATS },
+      DRY_RUN,
+      { flags: '--keep-source', description: 'keep the source file next to the new one' },
+      { flags: '--verify', description: 'read every converted file back and compare it bit for bit' },
+    ],
+    examples: ['image-sidecar convert ~/Photos --format bin --dry-run', 'image-sidecar convert --input ~/Photos -f json --keep-source', 'image-sidecar convert ~/Photos -f bin --verify'],
+    load: () => import('./cmd-convert.js'),
+  },
+  {
+    name: 'cleanup',
+    summary: 'move orphaned sidecars (no image with the same stem in their folder) to a quarantine folder',
+    argument: DIR_ARG,
+    options: [
+      ...TREE_COMMON,
+      DRY_RUN,
+      { flags: '--delete', description: 'delete instead of moving to the quarantine folder' },
+      { flags: '--force', description: 'go on even when the orphan fraction is above --max-fraction' },
+      { flags: '--max-fraction <x>', description: 'refuse when more than this fraction of the sidecars are orphans', parse: 'fraction' },
+    ],
+    examples: [
+      'image-sidecar cleanup ~/Photos --dry-run',
+      'image-sidecar cleanup --input ~/Photos',
+      'image-sidecar cleanup ~/Photos --max-fraction 0.5',
+      'image-sidecar restore ~/Photos   # undo the last cleanup',
+    ],
+    load: () => import('./cmd-cleanup.js'),
+  },
+  {
+    name: 'restore',
+    summary: 'move quarantined sidecars back where cleanup found them',
+    argument: DIR_ARG,
+    options: [...TREE_COMMON, { flags: '--from <dir>', description: 'quarantine folder to restore from (default: the latest)' }, DRY_RUN],
+    examples: ['image-sidecar restore ~/Photos', 'image-sidecar restore ~/Photos --from ~/Photos/.image-sidecar-quarantine/2025-10-01T12-00-00Z --dry-run'],
+    load: () => import('./cmd-cleanup.js'),
+  },
+  {
+    name: 'export',
+    summary: 'export every sidecar of a tree into one JSON, JSON-lines or CSV file',
+    argument: DIR_ARG,
+    options: [...TREE_COMMON, { flags: '-f, --format <format>', description: 'export format', choices: EXPORT_FORMATS, default: 'json' }, OPERATION],
+    examples: [
+      'image-sidecar export ~/Photos -o sidecars.json',
+      'image-sidecar export --input ~/Photos --output faces.csv --format csv --operation-type face_detection',
+      'image-sidecar export ~/Photos --format jsonl | head',
+    ],
+    load: () => import('./cmd-export.js'),
+  },
+  {
+    name: 'read',
+    summary: "print one image's sidecar data ({} when it has none)",
+    argument: { name: '<image>', description: 'image file (its sidecar is found next to it or next to its symlink target)' },
+    options: [OUTPUT, JSON_OUT, QUIET, { flags: '--detailed', description: 'also print which file was read, its format and any findings' }],
+    examples: ['image-sidecar read ~/Photos/IMG_1234.JPG', 'image-sidecar read ~/Photos/IMG_1234.JPG --detailed --json'],
+    load: () => import('./cmd-read-write.js'),
+  },
+  {
+    name: 'write',
+    summary: "merge one operation's data into an image's sidecar (locked, atomic; other operations kept)",
+    argument: { name: '<image>', description: 'image file' },
+    options: [
+      { flags: '--operation <op>', description: 'operation key to set, e.g. face_detection' },
+      { flags: '--data <file>', description: "JSON file with the operation's data ('-' = stdin)" },
+      { flags: '-f, --format <format>', description: 'format of a NEW sidecar (an existing one keeps its format)', choices: NEW_SIDECAR_FORMATS },
+      OUTPUT,
+      JSON_OUT,
+      QUIET,
+    ],
+    examples: [
+      'image-sidecar write ~/Photos/IMG_1.jpg --operation face_detection --data faces.json',
+      'echo \'{"success":true,"faces":[]}\' | image-sidecar write IMG_1.jpg --operation face_detection --data - --format json',
+    ],
+    load: () => import('./cmd-read-write.js'),
+  },
+  {
+    name: 'hash',
+    summary: 'content digest of a tree (same sidecars → same digest), optionally writing a manifest',
+    argument: DIR_ARG,
+    options: [
+      ...TREE_COMMON,
+      { flags: '--canonical', description: 'hash decoded content (format-independent) instead of bytes' },
+      { flags: '--manifest <file>', description: 'also write a per-file manifest for `verify`' },
+      { flags: '--all-files', description: 'include every file, not only sidecars' },
+    ],
+    examples: ['image-sidecar hash ~/Photos', 'image-sidecar hash ~/Photos --canonical --manifest before.manifest'],
+    load: () => import('./cmd-integrity.js'),
+  },
+  {
+    name: 'verify',
+    summary: 'compare a tree with a manifest written by `hash --manifest`; exit 1 on any difference',
+    argument: DIR_ARG,
+    options: [...TREE_COMMON, { flags: '--manifest <file>', description: 'manifest to compare with (required)' }],
+    examples: ['image-sidecar verify --manifest before.manifest ~/Photos'],
+    load: () => import('./cmd-integrity.js'),
+  },
+  {
+    name: 'sample',
+    summary: 'generate a deterministic, realistic sample library (images, sidecars, reports, symlinks)',
+    argument: { name: '[dir]', description: 'directory to create the library in' },
+    options: [
+      { flags: '-i, --input <dir>', description: 'same as the DIR argument' },
+      { flags: '--images <n>', description: 'number of images', parse: 'int', default: 1000 },
+      { flags: '--seed <s>', description: 'random seed (same seed → same bytes)', parse: 'int', default: 1 },
+      OUTPUT,
+      JSON_OUT,
+      QUIET,
+    ],
+    examples: ['image-sidecar sample /tmp/demo --images 2000 --seed 1', 'image-sidecar sample /tmp/demo && image-sidecar stats /tmp/demo'],
+    load: () => import('./cmd-sample.js'),
+  },
+  {
+    name: 'doctor',
+    summary: 'print version, engine, worker and limit information',
+    options: [OUTPUT, JSON_OUT],
+    examples: ['image-sidecar doctor', 'image-sidecar doctor --json'],
+    load: () => import('./cmd-doctor.js'),
+  },
+  {
+    name: 'serve',
+    summary: 'JSON-lines request/response server for other languages',
+    options: [{ flags: '--stdio', description: 'read requests from stdin, write responses to stdout (required)' }],
+    examples: ['image-sidecar serve --stdio'],
+    load: () => import('./cmd-serve.js'),
+  },
+];

@@ -1,0 +1,108 @@
+/**
+ * What a command implementation receives: its arguments, parsed options and the process I/O,
+ * plus the small decisions every command shares (input directory, output mode, engine options).
+ */
+import { stat } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { errors } from '../errors.js';
+import type { EngineKind } from '../types.js';
+
+/** The process streams and environment, injectable so that commands never reach for globals. */
+export interface Io {
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream;
+  stdin: NodeJS.ReadableStream;
+  stdoutIsTTY: boolean;
+  stderrIsTTY: boolean;
+  env: NodeJS.ProcessEnv;
+}
+
+export interface CommandContext {
+  command: string;
+  /** The positional argument (DIR or IMAGE), when given. */
+  arg: string | undefined;
+  /** Options as commander parsed them (camelCase keys). */
+  opts: Record<string, unknown>;
+  io: Io;
+}
+
+/** A command implementation: returns the exit code; throws SidecarError for fatal problems. */
+export type CommandRun = (ctx: CommandContext) => Promise<number>;
+
+export function processIo(): Io {
+  return {
+    stdout: process.stdout,
+    stderr: process.stderr,
+    stdin: process.stdin,
+    stdoutIsTTY: process.stdout.isTTY === true,
+    stderrIsTTY: process.stderr.isTTY === true,
+    env: process.env,
+  };
+}
+
+/** `-o FILE` given (anything but '-')? */
+export function outputFile(ctx: CommandContext): string | null {
+  const o = ctx.opts.output;
+  return typeof o === 'string' && o !== '-' && o !== '' ? o : null;
+}
+
+/**
+ * Human summary only for a person at a terminal: stdout is a TTY and neither --output nor
+ * --json/--jsonl asked for machine output. Every subprocess wrapper therefore gets JSON.
+ */
+export function wantsHuman(ctx: CommandContext): boolean {
+  return ctx.io.stdoutIsTTY && outputFile(ctx) === null && !ctx.opts.json && !ctx.opts.jsonl;
+}
+
+/** Colour only on a terminal and only when NO_COLOR is unset (https://no-color.org). */
+export function colorEnabled(io: Io): boolean {
+  return io.stdoutIsTTY && !io.env.NO_COLOR;
+}
+
+/** The DIR argument or --input (both may be given only if they agree). */
+export function inputPath(ctx: CommandContext, what = 'directory'): string {
+  const pos = ctx.arg;
+  const flag = typeof ctx.opts.input === 'string' ? ctx.opts.input : undefined;
+  if (pos !== undefined && flag !== undefined && resolve(pos) !== resolve(flag)) {
+    throw errors.usage(`${what} given twice, as an argument (${pos}) and as --input (${flag})`);
+  }
+  const p = pos ?? flag;
+  if (p === undefined || p === '') throw errors.usage(`missing ${what}: give it as an argument or with --input`);
+  return p;
+}
+
+/**
+ * The input directory, checked up front so that every command reports a missing one the same
+ * way (the earlier tool silently returned an empty result).
+ */
+export async function inputDirectory(ctx: CommandContext): Promise<string> {
+  const dir = inputPath(ctx);
+  const abs = resolve(dir);
+  let st;
+  try {
+    st = await stat(abs);
+  } catch (e) {
+    const err = errors.fromFs(e, abs);
+    throw err.code === 'NOT_FOUND' ? errors.notFound(abs, 'input directory') : err;
+  }
+  if (!st.isDirectory()) throw errors.notADirectory(abs);
+  return dir;
+}
+
+/** Engine options shared by every tree operation. */
+export function engineOptions(ctx: CommandContext): { workers?: number; engine?: EngineKind } {
+  const out: { workers?: number; engine?: EngineKind } = {};
+  if (typeof ctx.opts.workers === 'number') out.workers = ctx.opts.workers;
+  if (typeof ctx.opts.engine === 'string') out.engine = ctx.opts.engine as EngineKind;
+  return out;
+}
+
+export function optString(ctx: CommandContext, key: string): string | undefined {
+  const v = ctx.opts[key];
+  return typeof v === 'string' ? v : undefined;
+}
+
+/** Notes for the person running the command (stderr; silenced by --quiet). */
+export function note(ctx: CommandContext, line: string): void {
+  if (!ctx.opts.quiet) ctx.io.stderr.write(`image-sidecar: ${line}\n`);
+}

@@ -1,0 +1,21 @@
+/**
+ * The sentences the earlier tool's Python wrappers find with regexes in stdout. Their wording is
+ * a contract: `Removed (\d+)` (cleanup), `Exported (\d+)` (export); `Converted N ...` (convert).
+ * A dry run never says "Removed": a wrapper must not mistake a plan for a removal.
+ */
+
+export function cleanupMessage(dryRun: boolean, n: number): string {
+  return dryRun ? `Would remove ${n} orphaned sidecar files` : `Removed ${n} orphaned sidecar files`;
+}
+
+export function convertMessage(dryRun: boolean, n: number, format: string): string {
+  return dryRun ? `Would convert ${n} sidecar files to ${format}` : `Converted ${n} sidecar files to ${format}`;
+}
+
+export function exportMessage(n: number, output: string): string {
+  return `Exported ${n} sidecar files to: ${output}`;
+}
+
+export function restoreMessage(dryRun: boolean, n: number): string {
+  return dryRun ? `Would restore ${n} sidecar files` : `Restored ${n} sidecar files`;
+}

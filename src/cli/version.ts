@@ -1,0 +1,24 @@
+/**
+ * The package version, read from package.json at run time so that it can never drift from the
+ * published package. Kept tiny: `--version` loads only this and commander.
+ */
+import { readFileSync } from 'node:fs';
+
+let cached: string | undefined;
+
+/**
+ * package.json is one level up from dist/ (installed package) and two levels up from
+ * dist-test/src/ (the test build); the first one found that names this package wins.
+ */
+export function packageVersion(): string {
+  if (cached !== undefined) return cached;
+  for (const rel of ['../package.json', '../../package.json', '../../../package.json']) {
+    try {
+      const pkg = JSON.parse(readFileSync(new URL(rel, import.meta.url), 'utf8')) as { name?: unknown; version?: unknown };
+      if (pkg.name === 'image-sidecar' && typeof pkg.version === 'string') return (cached = pkg.version);
+    } catch {
+      // not at this level: try the next one
+    }
+  }
+  return (cached = '0.0.0-unknown');
+}

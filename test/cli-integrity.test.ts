@@ -1,0 +1,83 @@
+/** `hash` and `verify` end to end: stable digests, manifests, differences → exit 1. */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { FAKE_JPEG, makeCornerTree, makeTree, parseJson, removeTree, runCli, sidecarData, tempDir } from './helpers/cli.js';
+
+interface Hash {
+  version: string;
+  digest: string;
+  tag: string;
+  files: number;
+  bytes: number;
+}
+
+describe('cli hash and verify', () => {
+  let root: string;
+  let out: string;
+  before(() => {
+    root = makeCornerTree();
+    out = tempDir();
+  });
+  after(() => {
+    removeTree(root);
+    removeTree(out);
+  });
+
+  it('hash: identical stdout run after run and with 1 or 2 worker threads', async () => {
+    const runs = await Promise.all([
+      runCli(['hash', root]),
+      runCli(['hash', '--input', root]),
+      runCli(['hash', root, '--engine', 'threads', '--workers', '1']),
+      runCli(['hash', root, '--engine', 'threads', '--workers', '2']),
+    ]);
+    for (const r of runs) {
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stdout, runs[0].stdout);
+    }
+    const h = parseJson<Hash>(runs[0]);
+    assert.match(h.digest, /^[0-9a-f]{64}$/);
+    assert.equal(h.tag, `${h.version}:${h.digest}`);
+    assert.ok(h.files >= 8);
+  });
+
+  it('--canonical is format-independent: unchanged by a conversion that changes every byte', async () => {
+    const lib = makeTree({ 'a/A.jpg': FAKE_JPEG, 'a/A.json': { json: sidecarData('A.jpg', 2, 16) }, 'a/B.jpg': FAKE_JPEG, 'a/B.json': { json: sidecarData('B.jpg', 0, 16) } });
+    const [bytes1, canon1] = await Promise.all([runCli(['hash', lib]), runCli(['hash', lib, '--canonical'])]);
+    const conv = await runCli(['convert', lib, '-f', 'bin']);
+    assert.equal(conv.code, 0, conv.stderr);
+    const [bytes2, canon2] = await Promise.all([runCli(['hash', lib]), runCli(['hash', lib, '--canonical'])]);
+    assert.notEqual(parseJson<Hash>(bytes2).digest, parseJson<Hash>(bytes1).digest);
+    assert.equal(parseJson<Hash>(canon2).digest, parseJson<Hash>(canon1).digest);
+    assert.notEqual(parseJson<Hash>(canon1).version, parseJson<Hash>(bytes1).version);
+    removeTree(lib);
+  });
+
+  it('verify against a manifest: exit 0 when equal, 1 with changed / missing / extra listed', async () => {
+    const manifest = join(out, 'tree.manifest.json');
+    const h = await runCli(['hash', root, '--manifest', manifest]);
+    assert.equal(h.code, 0, h.stderr);
+    assert.equal(existsSync(manifest), true);
+    const same = await runCli(['verify', '--manifest', manifest, root]);
+    assert.equal(same.code, 0, same.stderr);
+    assert.equal(parseJson<{ ok: boolean }>(same).ok, true);
+
+    writeFileSync(join(root, 'photos/q.json'), JSON.stringify({ quality_assessment: { success: false } }));
+    rmSync(join(root, 'photos/lost.json'));
+    writeFileSync(join(root, 'photos/new.json'), JSON.stringify(sidecarData('new.jpg', 1, 4)));
+    const diff = await runCli(['verify', root, '--manifest', manifest]);
+    assert.equal(diff.code, 1);
+    const v = parseJson<{ ok: boolean; changed: string[]; missing: string[]; extra: string[] }>(diff);
+    assert.equal(v.ok, false);
+    assert.deepEqual(v.changed, ['photos/q.json']);
+    assert.deepEqual(v.missing, ['photos/lost.json']);
+    assert.deepEqual(v.extra, ['photos/new.json']);
+  });
+
+  it('verify without --manifest is a usage error', async () => {
+    const r = await runCli(['verify', root]);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /\[USAGE\]: verify needs --manifest/);
+  });
+});
