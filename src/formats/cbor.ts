@@ -1,0 +1,876 @@
+/**
+ * Our CBOR codec: the subset of RFC 8949 that carries JSON values, plus RFC 8746 tag 86
+ * (float64 little-endian typed array) for number arrays such as embeddings.
+ *
+ * Encoder: writes into one shared, growing scratch buffer (no per-value allocations), numbers
+ * as CBOR ints when they are safe integers and as float64 otherwise, arrays of >= 4 numbers
+ * holding a non-integer (or -0) as one tag-86 block. Recursive with a depth counter; the
+ * caller (codec.ts) turns a stack overflow under absurd limits into TOO_DEEP.
+ *
+ * Decoder: module-level cursor state for speed, every length checked against the bytes that
+ * remain before anything is allocated or looped over, explicit depth counter, short strings
+ * cached (repeated keys such as "x", "y", "confidence" are not decoded again), tag-86 payloads
+ * copied straight out of the buffer. Anything outside the subset is CORRUPT with the byte
+ * offset of the offending item.
+ */
+import { errors, SidecarError } from '../errors.js';
+import type { JsonObject, JsonValue } from '../types.js';
+import { findInvalidUtf8, findPointer, hasLoneSurrogate, utf8Length } from './value.js';
+
+/** RFC 8746: float64, little endian, typed array. */
+export const TAG_FLOAT64_LE = 86;
+/** Number arrays at least this long (with a non-integer or -0 in them) become tag-86 blocks. */
+export const FLOAT_BLOCK_MIN_LENGTH = 4;
+
+const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+const TWO_POW_32 = 0x100000000;
+
+/** Size of a CBOR head (initial byte + argument) for a non-negative argument. */
+export function headSize(n: number): number {
+  return n < 24 ? 1 : n < 0x100 ? 2 : n < 0x10000 ? 3 : n < TWO_POW_32 ? 5 : 9;
+}
+
+/** Numbers written as CBOR ints: safe integers except -0 (which needs a float to keep its sign). */
+function isCborInt(v: number): boolean {
+  return Number.isSafeInteger(v) && (v !== 0 || 1 / v > 0);
+}
+
+/** An array written as one tag-86 block: >= 4 elements, all numbers, at least one not a CBOR int. */
+function isFloatBlock(a: readonly unknown[]): boolean {
+  const n = a.length;
+  if (n < FLOAT_BLOCK_MIN_LENGTH) return false;
+  let hasFloat = false;
+  for (let i = 0; i < n; i++) {
+    const x = a[i];
+    if (typeof x !== 'number') return false;
+    if (!hasFloat && !isCborInt(x)) hasFloat = true;
+  }
+  return hasFloat;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Encoder
+// ---------------------------------------------------------------------------------------------
+
+/** Why a value cannot be encoded; caught in encodeCborInto and turned into UNREPRESENTABLE. */
+type Problem = 'lone-surrogate' | 'non-finite' | 'not-json' | 'block-too-long';
+class EncodeProblem {
+  constructor(readonly problem: Problem) {}
+}
+
+const INITIAL_SCRATCH = 64 * 1024;
+/** Scratch buffers above this size are dropped after use instead of being kept around. */
+const KEEP_SCRATCH_MAX = 4 * 1024 * 1024;
+
+let out: Buffer;
+let outView: DataView;
+let outF64: Float64Array;
+let cap = 0;
+let pos = 0;
+let encMaxDepth = 0;
+let encAlign = false;
+
+function allocScratch(size: number): void {
+  // Own ArrayBuffer so that scratch offset 0 is 8-byte aligned (Float64Array fast path).
+  const ab = new ArrayBuffer(size);
+  out = Buffer.from(ab);
+  outView = new DataView(ab);
+  outF64 = new Float64Array(ab, 0, size >>> 3);
+  cap = size;
+}
+allocScratch(INITIAL_SCRATCH);
+
+function grow(need: number): void {
+  let size = cap * 2;
+  while (size < need) size *= 2;
+  const old = out;
+  allocScratch(size);
+  old.copy(out, 0, 0, pos);
+}
+
+function ensure(n: number): void {
+  if (pos + n > cap) grow(pos + n);
+}
+
+/** Write a head; the caller has ensured 9 bytes of room. */
+function writeHead(major: number, n: number): void {
+  const m = major << 5;
+  if (n < 24) {
+    out[pos++] = m | n;
+  } else if (n < 0x100) {
+    out[pos++] = m | 24;
+    out[pos++] = n;
+  } else if (n < 0x10000) {
+    out[pos++] = m | 25;
+    out[pos++] = n >>> 8;
+    out[pos++] = n & 0xff;
+  } else if (n < TWO_POW_32) {
+    out[pos++] = m | 26;
+    outView.setUint32(pos, n);
+    pos += 4;
+  } else {
+    out[pos++] = m | 27;
+    outView.setUint32(pos, Math.floor(n / TWO_POW_32));
+    outView.setUint32(pos + 4, n >>> 0);
+    pos += 8;
+  }
+}
+
+function writeNumber(v: number): void {
+  ensure(9);
+  if (isCborInt(v)) {
+    if (v >= 0) writeHead(0, v);
+    else writeHead(1, -1 - v);
+    return;
+  }
+  if (v - v !== 0) throw new EncodeProblem('non-finite'); // NaN, +-Infinity
+  out[pos++] = 0xfb;
+  outView.setFloat64(pos, v);
+  pos += 8;
+}
+
+/** String.prototype.isWellFormed (ES2024, Node >= 20) when present: native lone-surrogate check. */
+const nativeIsWellFormed = (String.prototype as { isWellFormed?: () => boolean }).isWellFormed;
+
+function writeString(s: string): void {
+  const n = s.length;
+  if (n < 64) {
+    // Optimistic ASCII path: one pass, the head is known from the length.
+    ensure(2 + n);
+    const start = pos;
+    if (n < 24) {
+      out[pos++] = 0x60 | n;
+    } else {
+      out[pos++] = 0x78;
+      out[pos++] = n;
+    }
+    for (let i = 0; i < n; i++) {
+      const c = s.charCodeAt(i);
+      if (c >= 0x80) {
+        pos = start;
+        writeStringUtf8(s, utf8Length(s));
+        return;
+      }
+      out[pos++] = c;
+    }
+    return;
+  }
+  // Long strings: native scans beat a JS loop.
+  let len: number;
+  if (nativeIsWellFormed !== undefined) len = nativeIsWellFormed.call(s) ? Buffer.byteLength(s, 'utf8') : -1;
+  else len = utf8Length(s);
+  writeStringUtf8(s, len);
+}
+
+/** `len` = UTF-8 byte length of s, or -1 when it holds a lone surrogate. */
+function writeStringUtf8(s: string, len: number): void {
+  if (len < 0) throw new EncodeProblem('lone-surrogate');
+  ensure(9 + len);
+  writeHead(3, len);
+  out.write(s, pos, len, 'utf8');
+  pos += len;
+}
+
+/**
+ * Write an array of numbers as one tag-86 block in a single pass. Returns false (having
+ * written nothing) when the array turns out not to qualify: a non-number element, or only
+ * CBOR ints (those are smaller as plain CBOR). The caller has checked length >= 4.
+ */
+function tryWriteFloatBlock(a: readonly unknown[]): boolean {
+  const n = a.length;
+  const bytes = n * 8;
+  if (encAlign && bytes >= TWO_POW_32) throw new EncodeProblem('block-too-long');
+  ensure(2 + 1 + 7 + 5 + bytes + 1 + 9);
+  const start = pos;
+  out[pos++] = 0xd8; // tag with a 1-byte argument
+  out[pos++] = TAG_FLOAT64_LE;
+  if (encAlign) {
+    // Indefinite byte string: empty chunks as padding so the payload starts on a multiple of 8.
+    out[pos++] = 0x5f;
+    const pad = (8 - ((pos + 5) & 7)) & 7;
+    for (let i = 0; i < pad; i++) out[pos++] = 0x40;
+    out[pos++] = 0x5a;
+    outView.setUint32(pos, bytes);
+    pos += 4;
+  } else {
+    writeHead(2, bytes);
+  }
+  let hasFloat = false;
+  if (LITTLE_ENDIAN_HOST && (pos & 7) === 0) {
+    const f64 = outF64;
+    for (let i = 0, j = pos >>> 3; i < n; i++, j++) {
+      const x = a[i];
+      if (typeof x !== 'number') {
+        pos = start;
+        return false;
+      }
+      if (!hasFloat && !isCborInt(x)) {
+        if (x - x !== 0) throw new EncodeProblem('non-finite');
+        hasFloat = true;
+      } else if (x - x !== 0) throw new EncodeProblem('non-finite');
+      f64[j] = x;
+    }
+  } else {
+    const view = outView;
+    for (let i = 0, o = pos; i < n; i++, o += 8) {
+      const x = a[i];
+      if (typeof x !== 'number') {
+        pos = start;
+        return false;
+      }
+      if (!hasFloat && !isCborInt(x)) {
+        if (x - x !== 0) throw new EncodeProblem('non-finite');
+        hasFloat = true;
+      } else if (x - x !== 0) throw new EncodeProblem('non-finite');
+      view.setFloat64(o, x, true);
+    }
+  }
+  if (!hasFloat) {
+    pos = start;
+    return false;
+  }
+  pos += bytes;
+  if (encAlign) out[pos++] = 0xff;
+  return true;
+}
+
+function writeValue(v: unknown, depth: number): void {
+  switch (typeof v) {
+    case 'string':
+      writeString(v);
+      return;
+    case 'number':
+      writeNumber(v);
+      return;
+    case 'boolean':
+      ensure(1);
+      out[pos++] = v ? 0xf5 : 0xf4;
+      return;
+    case 'object': {
+      if (v === null) {
+        ensure(1);
+        out[pos++] = 0xf6;
+        return;
+      }
+      if (depth >= encMaxDepth) throw errors.tooDeep(encMaxDepth);
+      ensure(9);
+      if (Array.isArray(v)) {
+        const n = v.length;
+        if (n >= FLOAT_BLOCK_MIN_LENGTH && typeof v[0] === 'number' && tryWriteFloatBlock(v)) return;
+        writeHead(4, n);
+        for (let i = 0; i < n; i++) writeValue(v[i], depth + 1);
+        return;
+      }
+      const keys = Object.keys(v);
+      const n = keys.length;
+      writeHead(5, n);
+      for (let i = 0; i < n; i++) {
+        const k = keys[i];
+        writeString(k);
+        writeValue((v as Record<string, unknown>)[k], depth + 1);
+      }
+      return;
+    }
+    default:
+      throw new EncodeProblem('not-json');
+  }
+}
+
+export interface CborEncodeOptions {
+  maxDepth: number;
+  /** Lay tag-86 payloads out on absolute offsets that are multiples of 8 (the .rkyv layout). */
+  alignFloats: boolean;
+  /** Bytes left free at the start of the result for a container header. */
+  reserve: number;
+  /** Only for messages. */
+  path?: string;
+  /** Only for messages ("bin", "rkyv"). */
+  formatName?: string;
+}
+
+/**
+ * Encode `value` after `reserve` free bytes. Returns a view of the shared scratch buffer,
+ * valid until the next call: copy it before doing anything else.
+ */
+export function encodeCborInto(value: JsonValue, opts: CborEncodeOptions): Uint8Array {
+  encMaxDepth = opts.maxDepth;
+  encAlign = opts.alignFloats;
+  pos = 0;
+  ensure(opts.reserve);
+  out.fill(0, 0, opts.reserve);
+  pos = opts.reserve;
+  try {
+    writeValue(value, 0);
+  } catch (e) {
+    if (cap > KEEP_SCRATCH_MAX) allocScratch(INITIAL_SCRATCH);
+    if (e instanceof EncodeProblem) throw describeProblem(value, e.problem, opts);
+    if (e instanceof SidecarError && e.code === 'TOO_DEEP') throw errors.tooDeep(opts.maxDepth, opts.path);
+    throw e;
+  }
+  const result = out.subarray(0, pos);
+  // The view keeps a big buffer alive for the caller; start small again next time.
+  if (cap > KEEP_SCRATCH_MAX) allocScratch(INITIAL_SCRATCH);
+  return result;
+}
+
+function describeProblem(root: JsonValue, problem: Problem, opts: CborEncodeOptions): SidecarError {
+  const format = opts.formatName ?? 'bin';
+  const at = (p: string | undefined) => (p === undefined ? '' : ` at ${p === '' ? '/' : p}`);
+  switch (problem) {
+    case 'lone-surrogate': {
+      const isBad = (x: unknown) => typeof x === 'string' && hasLoneSurrogate(x);
+      const p = findPointer(root, isBad, isBad);
+      return errors.unrepresentable(format, `string with an unpaired UTF-16 surrogate${at(p)} (CBOR text must be valid UTF-8)`, opts.path);
+    }
+    case 'non-finite': {
+      const p = findPointer(root, (x) => typeof x === 'number' && !Number.isFinite(x));
+      return errors.unrepresentable(format, `non-finite number (NaN or Infinity)${at(p)} is not a JSON value`, opts.path);
+    }
+    case 'block-too-long':
+      return errors.unrepresentable(format, 'a number array of 2^29 or more elements', opts.path);
+    default: {
+      let badType = 'undefined';
+      const p = findPointer(root, (x) => {
+        const t = typeof x;
+        const bad = !(x === null || t === 'string' || t === 'number' || t === 'boolean' || t === 'object');
+        if (bad) badType = t;
+        return bad;
+      });
+      return errors.unrepresentable(format, `value of type ${badType}${at(p)} is not a JSON value`, opts.path);
+    }
+  }
+}
+
+/**
+ * Exact size in bytes of `value`'s CBOR encoding as the `.bin` encoder writes it (the body
+ * only: a whole `.bin` file is 16 + binEncodedSize(data)). Iterative, allocates no encoding.
+ * Strings with an unpaired surrogate (which the encoder refuses) count as their U+FFFD form.
+ */
+export function binEncodedSize(value: JsonValue): number {
+  let total = 0;
+  const stack: unknown[] = [value];
+  while (stack.length > 0) {
+    const v = stack.pop();
+    switch (typeof v) {
+      case 'string':
+        total += stringSize(v);
+        break;
+      case 'number':
+        total += isCborInt(v) ? headSize(v >= 0 ? v : -1 - v) : 9;
+        break;
+      case 'boolean':
+        total += 1;
+        break;
+      case 'object': {
+        if (v === null) {
+          total += 1;
+        } else if (Array.isArray(v)) {
+          const n = v.length;
+          if (isFloatBlock(v)) {
+            total += 2 + headSize(n * 8) + n * 8;
+          } else {
+            total += headSize(n);
+            for (let i = 0; i < n; i++) stack.push(v[i]);
+          }
+        } else {
+          const keys = Object.keys(v);
+          total += headSize(keys.length);
+          for (let i = 0; i < keys.length; i++) {
+            total += stringSize(keys[i]);
+            stack.push((v as Record<string, unknown>)[keys[i]]);
+          }
+        }
+        break;
+      }
+      default:
+        throw errors.unrepresentable('bin', `value of type ${typeof v} is not a JSON value`);
+    }
+  }
+  return total;
+}
+
+function stringSize(s: string): number {
+  let len = utf8Length(s);
+  if (len < 0) len = Buffer.byteLength(s, 'utf8');
+  return headSize(len) + len;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Decoder
+// ---------------------------------------------------------------------------------------------
+
+const utf8Decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+const EMPTY = Buffer.alloc(0);
+let src: Buffer = EMPTY;
+const EMPTY_VIEW = new DataView(new ArrayBuffer(0));
+let srcView: DataView = EMPTY_VIEW;
+let p = 0;
+let stop = 0;
+let decMaxDepth = 0;
+let decPath: string | undefined;
+let bigIntCount = 0;
+let bigIntFirstAt = -1;
+
+/** Strings (keys and values) of 1 to this many bytes go through the string cache. */
+const CACHED_STRING_MAX_LEN = 24;
+
+/** Scratch for tag-86 payloads that are not 8-byte aligned in memory (kept up to 64 Ki floats). */
+const ALIGN_SCRATCH_KEEP_MAX = 64 * 1024;
+let alignScratch = new Float64Array(512);
+let alignScratchBytes = new Uint8Array(alignScratch.buffer);
+
+function corrupt(detail: string): SidecarError {
+  return errors.corrupt(detail, decPath);
+}
+
+function truncated(at: number, what = 'CBOR item'): SidecarError {
+  return corrupt(`truncated ${what} at byte ${at}: the body ends at byte ${stop}`);
+}
+
+function unsupported(what: string, at: number): SidecarError {
+  return corrupt(`unsupported CBOR item (${what}) at byte ${at}`);
+}
+
+function describeInitialByte(b: number): string {
+  switch (b >>> 5) {
+    case 0:
+      return 'an unsigned integer';
+    case 1:
+      return 'a negative integer';
+    case 2:
+      return 'a byte string';
+    case 3:
+      return 'a text string';
+    case 4:
+      return 'an array';
+    case 5:
+      return 'a map';
+    case 6:
+      return 'a tag';
+    default:
+      return b === 0xff ? 'a break code' : 'a simple value or float';
+  }
+}
+
+/** Argument of a head whose additional information is >= 24. */
+function readArgument(ai: number, at: number): number {
+  switch (ai) {
+    case 24:
+      if (p + 1 > stop) throw truncated(at);
+      return src[p++];
+    case 25: {
+      if (p + 2 > stop) throw truncated(at);
+      const v = (src[p] << 8) | src[p + 1];
+      p += 2;
+      return v;
+    }
+    case 26: {
+      if (p + 4 > stop) throw truncated(at);
+      const v = srcView.getUint32(p);
+      p += 4;
+      return v;
+    }
+    case 27: {
+      if (p + 8 > stop) throw truncated(at);
+      const v = srcView.getUint32(p) * TWO_POW_32 + srcView.getUint32(p + 4);
+      p += 8;
+      return v;
+    }
+    case 31:
+      throw corrupt(`unexpected indefinite-length marker in the CBOR item at byte ${at}`);
+    default:
+      throw corrupt(`reserved additional information ${ai} in the CBOR item at byte ${at}`);
+  }
+}
+
+/** An integer value (major 0 / 1 argument); values beyond 2^53 are noted, then rounded. */
+function readIntArgument(ai: number, at: number): number {
+  const v = readArgument(ai, at);
+  if (v > Number.MAX_SAFE_INTEGER) {
+    if (bigIntCount++ === 0) bigIntFirstAt = at;
+  }
+  return v;
+}
+
+/** Length of a string / array / map; indefinite lengths are outside our subset. */
+function readLength(ai: number, at: number, what: string): number {
+  if (ai === 31) throw unsupported(`indefinite-length ${what}`, at);
+  return readArgument(ai, at);
+}
+
+/** n <= 8 ASCII bytes at `start` as a string: one fromCharCode call, no loop, no native call. */
+function shortAscii(b: Buffer, start: number, n: number): string {
+  switch (n) {
+    case 0:
+      return '';
+    case 1:
+      return String.fromCharCode(b[start]);
+    case 2:
+      return String.fromCharCode(b[start], b[start + 1]);
+    case 3:
+      return String.fromCharCode(b[start], b[start + 1], b[start + 2]);
+    case 4:
+      return String.fromCharCode(b[start], b[start + 1], b[start + 2], b[start + 3]);
+    case 5:
+      return String.fromCharCode(b[start], b[start + 1], b[start + 2], b[start + 3], b[start + 4]);
+    case 6:
+      return String.fromCharCode(b[start], b[start + 1], b[start + 2], b[start + 3], b[start + 4], b[start + 5]);
+    case 7:
+      return String.fromCharCode(b[start], b[start + 1], b[start + 2], b[start + 3], b[start + 4], b[start + 5], b[start + 6]);
+    default:
+      return String.fromCharCode(b[start], b[start + 1], b[start + 2], b[start + 3], b[start + 4], b[start + 5], b[start + 6], b[start + 7]);
+  }
+}
+
+/** ASCII bytes [start, start + n) as a string (the caller has checked they are ASCII). */
+function asciiString(start: number, n: number): string {
+  if (n <= 8) return shortAscii(src, start, n);
+  if (n <= 16) return shortAscii(src, start, 8) + shortAscii(src, start + 8, n - 8);
+  return src.toString('latin1', start, start + n);
+}
+
+/** Text of n bytes at p (n already checked against the remaining bytes). */
+function readText(n: number, at: number): string {
+  const s0 = src;
+  const end = p + n;
+  let i = p;
+  while (i < end && s0[i] < 0x80) i++;
+  if (i === end) {
+    const s = asciiString(p, n);
+    p = end;
+    return s;
+  }
+  let s: string;
+  try {
+    s = utf8Decoder.decode(s0.subarray(p, end));
+  } catch {
+    const bad = findInvalidUtf8(s0, p, end);
+    throw corrupt(`invalid UTF-8 at byte ${bad < 0 ? p : bad} in the text string at byte ${at}`);
+  }
+  p = end;
+  return s;
+}
+
+/**
+ * Short strings (map keys, and values such as "person") through a cache: a hit costs a few
+ * 4-byte compares and returns the same string object as last time, so repeated keys are not
+ * re-decoded (the technique of cbor-x / msgpackr). Slot by length and first/last bytes.
+ */
+interface CachedString {
+  n: number;
+  /** The bytes as big-endian u32 chunks, then the remaining 0..3 bytes one by one. */
+  chunks: number[];
+  s: string;
+}
+const STRING_CACHE_SIZE = 4096; // power of two
+const stringCache: (CachedString | null)[] = new Array(STRING_CACHE_SIZE).fill(null);
+
+function readCachedText(n: number, at: number): string {
+  const s0 = src;
+  const start = p;
+  const end = start + n;
+  const slot = ((n << 7) ^ (s0[start] << 3) ^ s0[end - 1] ^ (n > 2 ? s0[start + 1] << 5 : 0)) & (STRING_CACHE_SIZE - 1);
+  const e = stringCache[slot];
+  if (e !== null && e.n === n) {
+    const c = e.chunks;
+    const v = srcView;
+    const end4 = end - 3;
+    let q = start;
+    let j = 0;
+    while (q < end4 && v.getUint32(q) === c[j]) {
+      q += 4;
+      j++;
+    }
+    if (q >= end4) {
+      while (q < end && s0[q] === c[j]) {
+        q++;
+        j++;
+      }
+      if (q === end) {
+        p = end;
+        return e.s;
+      }
+    }
+  }
+  for (let i = start; i < end; i++) if (s0[i] >= 0x80) return readText(n, at);
+  const s = asciiString(start, n);
+  const chunks: number[] = [];
+  let q = start;
+  for (; q + 4 <= end; q += 4) chunks.push(srcView.getUint32(q));
+  for (; q < end; q++) chunks.push(s0[q]);
+  stringCache[slot] = { n, chunks, s };
+  p = end;
+  return s;
+}
+
+function nonFinite(at: number): SidecarError {
+  return corrupt(`non-finite float (NaN or Infinity) at byte ${at} is not a JSON value`);
+}
+
+function halfToNumber(h: number): number {
+  const exp = (h >>> 10) & 0x1f;
+  const mant = h & 0x3ff;
+  const sign = h & 0x8000 ? -1 : 1;
+  if (exp === 0) return sign * mant * 2 ** -24;
+  if (exp === 31) return mant === 0 ? sign * Infinity : NaN;
+  return sign * (mant + 1024) * 2 ** (exp - 25);
+}
+
+/** `n` float64-LE values starting at `offset` of `bytes` as a plain array. */
+function floatsToArray(bytes: Uint8Array, offset: number, n: number, at: number): number[] {
+  const arr: number[] = new Array(n);
+  const byteLength = n * 8;
+  let f: Float64Array;
+  if (!LITTLE_ENDIAN_HOST) {
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    for (let i = 0; i < n; i++) {
+      const x = view.getFloat64(offset + 8 * i, true);
+      if (x - x !== 0) throw nonFinite(at);
+      arr[i] = x;
+    }
+    return arr;
+  }
+  if (((bytes.byteOffset + offset) & 7) === 0) {
+    f = new Float64Array(bytes.buffer, bytes.byteOffset + offset, n);
+  } else {
+    if (n > ALIGN_SCRATCH_KEEP_MAX) {
+      // A one-off big block: copy into a temporary instead of keeping a big scratch alive.
+      f = new Float64Array(n);
+      new Uint8Array(f.buffer).set(bytes.subarray(offset, offset + byteLength));
+    } else {
+      if (alignScratch.length < n) {
+        alignScratch = new Float64Array(n);
+        alignScratchBytes = new Uint8Array(alignScratch.buffer);
+      }
+      alignScratchBytes.set(bytes.subarray(offset, offset + byteLength));
+      f = alignScratch;
+    }
+  }
+  for (let i = 0; i < n; i++) {
+    const x = f[i];
+    if (x - x !== 0) throw nonFinite(at);
+    arr[i] = x;
+  }
+  return arr;
+}
+
+/** Content of tag 86: a definite or indefinite (chunked) byte string of float64-LE values. */
+function readFloatBlock(tagAt: number): number[] {
+  if (p >= stop) throw truncated(tagAt, 'tag 86');
+  const at = p;
+  const b = src[p++];
+  if (b >>> 5 !== 2) {
+    throw corrupt(`tag 86 at byte ${tagAt} must enclose a byte string, found ${describeInitialByte(b)} at byte ${at}`);
+  }
+  const ai = b & 31;
+  if (ai !== 31) {
+    const len = ai < 24 ? ai : readArgument(ai, at);
+    if (len > stop - p) throw corrupt(`byte string at byte ${at} claims ${len} bytes but only ${stop - p} remain`);
+    if (len % 8 !== 0) throw corrupt(`tag 86 payload at byte ${at} is ${len} bytes, not a multiple of 8`);
+    const arr = floatsToArray(src, p, len / 8, at);
+    p += len;
+    return arr;
+  }
+  // Indefinite length: definite chunks until a break. The .rkyv layout pads with empty chunks.
+  const chunksStart = p;
+  let first = -1;
+  let total = 0;
+  let nonEmpty = 0;
+  for (;;) {
+    if (p >= stop) throw truncated(at, 'indefinite-length byte string');
+    const cat = p;
+    const cb = src[p++];
+    if (cb === 0xff) break;
+    if (cb >>> 5 !== 2 || (cb & 31) === 31) {
+      throw corrupt(`chunk at byte ${cat} of the byte string at byte ${at} is ${describeInitialByte(cb)}, expected a definite byte string`);
+    }
+    const cl = (cb & 31) < 24 ? cb & 31 : readArgument(cb & 31, cat);
+    if (cl > stop - p) throw corrupt(`byte string chunk at byte ${cat} claims ${cl} bytes but only ${stop - p} remain`);
+    if (cl > 0) {
+      if (nonEmpty++ === 0) first = p;
+      total += cl;
+    }
+    p += cl;
+  }
+  if (total % 8 !== 0) throw corrupt(`tag 86 payload at byte ${at} is ${total} bytes, not a multiple of 8`);
+  if (nonEmpty <= 1) return first < 0 ? [] : floatsToArray(src, first, total / 8, at);
+  // Several data chunks: join them (total <= the body size, already walked once).
+  const joined = new Uint8Array(total);
+  let q = chunksStart;
+  let w = 0;
+  for (;;) {
+    const cb = src[q++];
+    if (cb === 0xff) break;
+    const ai2 = cb & 31;
+    let cl: number;
+    if (ai2 < 24) cl = ai2;
+    else {
+      const save = p;
+      p = q;
+      cl = readArgument(ai2, q - 1);
+      q = p;
+      p = save;
+    }
+    joined.set(src.subarray(q, q + cl), w);
+    w += cl;
+    q += cl;
+  }
+  return floatsToArray(joined, 0, total / 8, at);
+}
+
+function readSimple(ai: number, at: number): JsonValue {
+  switch (ai) {
+    case 20:
+      return false;
+    case 21:
+      return true;
+    case 22:
+      return null;
+    case 23:
+      throw unsupported('undefined', at);
+    case 25: {
+      if (p + 2 > stop) throw truncated(at);
+      const x = halfToNumber((src[p] << 8) | src[p + 1]);
+      p += 2;
+      if (x - x !== 0) throw nonFinite(at);
+      return x;
+    }
+    case 26: {
+      if (p + 4 > stop) throw truncated(at);
+      const x = srcView.getFloat32(p);
+      p += 4;
+      if (x - x !== 0) throw nonFinite(at);
+      return x;
+    }
+    case 27: {
+      if (p + 8 > stop) throw truncated(at);
+      const x = srcView.getFloat64(p);
+      p += 8;
+      if (x - x !== 0) throw nonFinite(at);
+      return x;
+    }
+    case 31:
+      throw corrupt(`unexpected break code (0xff) at byte ${at}`);
+    case 28:
+    case 29:
+    case 30:
+      throw corrupt(`reserved additional information ${ai} in the CBOR item at byte ${at}`);
+    default:
+      throw unsupported(`simple value ${ai === 24 && p < stop ? src[p] : ai}`, at);
+  }
+}
+
+function readMap(ai: number, at: number, depth: number): JsonObject {
+  const n = ai < 24 ? ai : readLength(ai, at, 'map');
+  if (depth >= decMaxDepth) throw errors.tooDeep(decMaxDepth, decPath);
+  if (n * 2 > stop - p) throw corrupt(`map at byte ${at} claims ${n} entries but only ${stop - p} bytes remain`);
+  const obj: JsonObject = {};
+  for (let i = 0; i < n; i++) {
+    if (p >= stop) throw truncated(at, 'map');
+    const kat = p;
+    const kb = src[p++];
+    if (kb >>> 5 !== 3) throw corrupt(`map key at byte ${kat} is ${describeInitialByte(kb)}, expected a text string`);
+    const kai = kb & 31;
+    const kn = kai < 24 ? kai : readLength(kai, kat, 'text string');
+    if (kn > stop - p) throw corrupt(`text string at byte ${kat} claims ${kn} bytes but only ${stop - p} remain`);
+    const key = kn <= CACHED_STRING_MAX_LEN && kn > 0 ? readCachedText(kn, kat) : readText(kn, kat);
+    const value = readItem(depth + 1);
+    // Fast path: no own or inherited property of that name. Otherwise check for a duplicate
+    // and keep "__proto__" an own data property instead of calling the prototype setter.
+    if (obj[key] === undefined) {
+      obj[key] = value;
+    } else {
+      if (Object.prototype.hasOwnProperty.call(obj, key)) {
+        throw corrupt(`duplicate map key ${JSON.stringify(key)} at byte ${kat}`);
+      }
+      if (key === '__proto__') {
+        Object.defineProperty(obj, key, { value, writable: true, enumerable: true, configurable: true });
+      } else {
+        obj[key] = value;
+      }
+    }
+  }
+  return obj;
+}
+
+/** One data item at p. `depth` = containers enclosing it. */
+function readItem(depth: number): JsonValue {
+  if (p >= stop) throw truncated(p);
+  const at = p;
+  const ib = src[p++];
+  const ai = ib & 31;
+  switch (ib >>> 5) {
+    case 0:
+      return ai < 24 ? ai : readIntArgument(ai, at);
+    case 1:
+      return -1 - (ai < 24 ? ai : readIntArgument(ai, at));
+    case 2:
+      throw unsupported('byte string outside tag 86', at);
+    case 3: {
+      const n = ai < 24 ? ai : readLength(ai, at, 'text string');
+      if (n > stop - p) throw corrupt(`text string at byte ${at} claims ${n} bytes but only ${stop - p} remain`);
+      return n <= 16 && n > 0 ? readCachedText(n, at) : readText(n, at);
+    }
+    case 4: {
+      const n = ai < 24 ? ai : readLength(ai, at, 'array');
+      if (depth >= decMaxDepth) throw errors.tooDeep(decMaxDepth, decPath);
+      if (n > stop - p) throw corrupt(`array at byte ${at} claims ${n} items but only ${stop - p} bytes remain`);
+      const arr: JsonValue[] = [];
+      for (let i = 0; i < n; i++) arr.push(readItem(depth + 1));
+      return arr;
+    }
+    case 5:
+      return readMap(ai, at, depth);
+    case 6: {
+      if (ai === 31) throw corrupt(`unexpected indefinite-length marker in the CBOR item at byte ${at}`);
+      const tag = ai < 24 ? ai : readArgument(ai, at);
+      if (tag !== TAG_FLOAT64_LE) throw unsupported(`tag ${tag}`, at);
+      if (depth >= decMaxDepth) throw errors.tooDeep(decMaxDepth, decPath);
+      return readFloatBlock(at);
+    }
+    default:
+      return readSimple(ai, at);
+  }
+}
+
+export interface CborDecodeOptions {
+  maxDepth: number;
+  path?: string;
+}
+
+export interface CborDecodeResult {
+  value: JsonValue;
+  notes: string[];
+}
+
+/**
+ * Decode exactly one CBOR data item occupying bytes[start, end). Byte offsets in messages are
+ * offsets into `bytes` (pass the whole file so they are file offsets).
+ */
+export function decodeCborItem(bytes: Uint8Array, start: number, end: number, opts: CborDecodeOptions): CborDecodeResult {
+  // Always a Buffer (a view, no copy): monomorphic element access and latin1Slice.
+  src = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  srcView = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  p = start;
+  stop = end;
+  decMaxDepth = opts.maxDepth;
+  decPath = opts.path;
+  bigIntCount = 0;
+  bigIntFirstAt = -1;
+  try {
+    const value = readItem(0);
+    if (p !== stop) throw corrupt(`${stop - p} trailing bytes after the CBOR item, from byte ${p}`);
+    const notes: string[] = [];
+    if (bigIntCount > 0) {
+      notes.push(
+        `${bigIntCount} integer(s) beyond 2^53 read as the nearest double (first at byte ${bigIntFirstAt})`,
+      );
+    }
+    return { value, notes };
+  } finally {
+    // Do not keep the caller's (possibly large) buffer alive.
+    src = EMPTY;
+    srcView = EMPTY_VIEW;
+  }
+}
