@@ -6,7 +6,7 @@
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { COMMANDS, type CommandSpec, type OptionSpec } from './cli/commands.js';
-import { packageVersion } from './cli/version.js';
+import { packageVersion } from './version.js';
 
 const parsers: Record<NonNullable<OptionSpec['parse']>, (v: string) => number> = {
   int: (v) => {

@@ -8,7 +8,7 @@ import fc from 'fast-check';
 import { writeJson } from '../src/cli/json-writer.js';
 import { openSink, type Sink } from '../src/cli/sink.js';
 import { Progress, formatDuration } from '../src/cli/progress.js';
-import { cleanupMessage, convertMessage, exportMessage } from '../src/cli/messages.js';
+import { cleanupMessage, convertMessage, exportMessage } from '../src/messages.js';
 import { removeTree, tempDir } from './helpers/cli.js';
 
 /** A sink that keeps everything in memory. */

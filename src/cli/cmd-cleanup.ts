@@ -6,7 +6,7 @@
 import { EXIT_CLEAN, EXIT_FINDINGS } from '../errors.js';
 import { engineOptions, inputDirectory, note, optString, type CommandContext } from './context.js';
 import { emit } from './emit.js';
-import { cleanupMessage, restoreMessage } from './messages.js';
+import { cleanupMessage, restoreMessage } from '../messages.js';
 import { progressFor } from './progress.js';
 import { cleanupSummary, restoreSummary } from './summaries.js';
 

@@ -9,7 +9,7 @@ import type { FormatName } from '../types.js';
 import { CONVERT_FORMATS } from './commands.js';
 import { engineOptions, inputDirectory, note, optString, type CommandContext } from './context.js';
 import { emit } from './emit.js';
-import { convertMessage } from './messages.js';
+import { convertMessage } from '../messages.js';
 import { progressFor } from './progress.js';
 import { aligned } from './style.js';
 

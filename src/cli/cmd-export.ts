@@ -6,7 +6,7 @@
 import { EXIT_CLEAN, EXIT_FINDINGS } from '../errors.js';
 import type { ExportFormat } from '../ops/export.js';
 import { engineOptions, inputDirectory, note, optString, outputFile, type CommandContext } from './context.js';
-import { exportMessage } from './messages.js';
+import { exportMessage } from '../messages.js';
 import { progressFor } from './progress.js';
 
 export async function run(ctx: CommandContext): Promise<number> {

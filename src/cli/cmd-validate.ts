@@ -44,22 +44,9 @@ class ResultStream {
  * The keys after "results": the earlier tool's totals first, then what the scan saw.
  * Also used by the stdio server's `validate`, so both give one shape.
  */
-export function totalsOf(report: ValidationReport, scan: ValidationReport['scan'] = report.scan): Record<string, unknown> {
-  return {
-    total_files: report.total_files,
-    valid_files: report.valid_files,
-    invalid_files: report.invalid_files,
-    scan_complete: scan.complete,
-    scan_problems: scan.problemCount,
-    problems: scan.problems.slice(0, 20),
-    engine: scan.engine,
-    directory: scan.root,
-  };
-}
-
 export async function run(ctx: CommandContext): Promise<number> {
   const dir = await inputDirectory(ctx);
-  const { validate } = await import('../ops/validate.js');
+  const { validate, validationTotals } = await import('../ops/validate.js');
   const human = wantsHuman(ctx);
   const jsonl = ctx.opts.jsonl === true;
   const file = outputFile(ctx);
@@ -85,7 +72,7 @@ export async function run(ctx: CommandContext): Promise<number> {
     throw e;
   }
   progress.finish();
-  const totals = totalsOf(report);
+  const totals = validationTotals(report);
   if (stream) await stream.end(totals);
   const s = report.scan;
   if (!s.complete) note(ctx, `warning: ${s.problemCount} path(s) could not be read (first: ${s.problems[0]?.message ?? 'unknown'})`);

@@ -4,7 +4,7 @@
  * comes from batching files onto worker threads.
  */
 import { availableParallelism } from 'node:os';
-import { packageVersion } from '../cli/version.js';
+import { packageVersion } from '../version.js';
 import { lastEngineUsed, resolveEngine, THREADS_BREAK_EVEN_FILES } from '../engine/select.js';
 import { DEFAULT_MAX_DEPTH, DEFAULT_MAX_FILE_SIZE } from '../formats/value.js';
 import type { EngineKind } from '../types.js';

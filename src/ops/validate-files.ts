@@ -9,8 +9,7 @@ import { loadSchema } from '../analysis/schema.js';
 import { createRuntime, lastEngineUsed } from '../engine/select.js';
 import type { FileInspection, InspectItem, InspectOptions } from '../tasks/inspect.js';
 import type { Category, Options } from '../types.js';
-import { round } from './common.js';
-import type { ValidationResult } from './validate.js';
+import { resultFromInspection, type ValidationResult } from './validate.js';
 
 export interface ValidateFilesOptions extends Options {
   /** Only files containing this operation (files that cannot be decoded are always reported). */
@@ -40,26 +39,6 @@ const DEFAULT_BATCH = 64;
 function categoryOf(ins: FileInspection): Category {
   if (ins.status !== 'ok') return ins.status;
   return ins.shape === 'sidecar' ? 'ok' : 'unrelated';
-}
-
-/** One inspection as a validation result (the same mapping `validate` applies to a tree). */
-export function resultFromInspection(ins: FileInspection, category: Category): ValidationResult {
-  const problems = ins.problems ?? [];
-  const firstProblem = problems.find((p) => p.severity === 'error');
-  const ok = ins.status === 'ok';
-  return {
-    file_path: ins.path,
-    is_valid: ok && firstProblem === undefined,
-    error: ok ? (firstProblem ? `${firstProblem.pointer}: ${firstProblem.message}` : null) : (ins.error?.message ?? 'unreadable'),
-    processing_time: round(ins.elapsedMs / 1000, 6),
-    file_size: ins.size,
-    detection_count: ins.summary?.detectionCount ?? 0,
-    tool_name: ins.summary?.toolName ?? null,
-    operation_type: ins.summary?.operationType ?? null,
-    format: ins.format,
-    category,
-    problems,
-  };
 }
 
 /** Validate the files named by `paths` (relative paths resolve against the working directory). */

@@ -3,6 +3,7 @@ import { loadSchema } from '../analysis/schema.js';
 import type { Problem } from '../analysis/rules.js';
 import type { Category, Options, SidecarFormat } from '../types.js';
 import { operationFilter, round, sidecarsOf } from './common.js';
+import type { FileInspection } from '../tasks/inspect.js';
 
 export interface ValidateOptions extends Options {
   /** Only sidecars containing this operation (corrupt files are always reported). */
@@ -47,22 +48,7 @@ export async function validate(root: string, opts: ValidateOptions = {}): Promis
     for (const sc of sidecarsOf(rec)) {
       const ins = sc.inspection;
       if (filter && ins.status === 'ok' && !filter(sc)) continue;
-      const problems = ins.problems ?? [];
-      const firstError = ins.error?.message ?? problems.find((p) => p.severity === 'error')?.message ?? null;
-      const errorCount = problems.filter((p) => p.severity === 'error').length;
-      const r: ValidationResult = {
-        file_path: sc.path,
-        is_valid: ins.status === 'ok' && errorCount === 0,
-        error: ins.status === 'ok' && errorCount > 0 ? `${problems.find((p) => p.severity === 'error')!.pointer}: ${firstError}` : firstError,
-        processing_time: round(ins.elapsedMs / 1000, 6),
-        file_size: ins.size,
-        detection_count: ins.summary?.detectionCount ?? 0,
-        tool_name: ins.summary?.toolName ?? null,
-        operation_type: ins.summary?.operationType ?? null,
-        format: ins.format,
-        category: rec.category,
-        problems,
-      };
+      const r = resultFromInspection(ins, rec.category);
       report.total_files++;
       if (r.is_valid) report.valid_files++;
       else report.invalid_files++;
@@ -71,4 +57,38 @@ export async function validate(root: string, opts: ValidateOptions = {}): Promis
     }
   }
   return report;
+}
+
+/** One inspection as a validation result (the same mapping `validate` applies to a tree). */
+export function resultFromInspection(ins: FileInspection, category: Category): ValidationResult {
+  const problems = ins.problems ?? [];
+  const firstProblem = problems.find((p) => p.severity === 'error');
+  const ok = ins.status === 'ok';
+  return {
+    file_path: ins.path,
+    is_valid: ok && firstProblem === undefined,
+    error: ok ? (firstProblem ? `${firstProblem.pointer}: ${firstProblem.message}` : null) : (ins.error?.message ?? 'unreadable'),
+    processing_time: round(ins.elapsedMs / 1000, 6),
+    file_size: ins.size,
+    detection_count: ins.summary?.detectionCount ?? 0,
+    tool_name: ins.summary?.toolName ?? null,
+    operation_type: ins.summary?.operationType ?? null,
+    format: ins.format,
+    category,
+    problems,
+  };
+}
+
+/** The summary keys of validate's JSON output (the earlier tool's totals plus scan facts). */
+export function validationTotals(report: ValidationReport, scan: ValidationReport['scan'] = report.scan): Record<string, unknown> {
+  return {
+    total_files: report.total_files,
+    valid_files: report.valid_files,
+    invalid_files: report.invalid_files,
+    scan_complete: scan.complete,
+    scan_problems: scan.problemCount,
+    problems: scan.problems.slice(0, 20),
+    engine: scan.engine,
+    directory: scan.root,
+  };
 }

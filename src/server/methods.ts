@@ -79,14 +79,14 @@ methods.set('save', {
 methods.set('validate', {
   scheduling: 'tree',
   handle: async (p) => {
-    const [{ validate }, { totalsOf }] = await Promise.all([import('../ops/validate.js'), import('../cli/cmd-validate.js')]);
+    const { validate, validationTotals } = await import('../ops/validate.js');
     const report = await validate(requireString(p, 'dir'), {
       ...treeOptions(p),
       operationType: optionalString(p, 'operationType'),
       schema: optionalString(p, 'schema'),
     });
     // The same keys as `validate --json`, so callers get one shape over the server and the CLI.
-    return { results: report.results, ...totalsOf(report, report.scan) };
+    return { results: report.results, ...validationTotals(report, report.scan) };
   },
 });
 
@@ -113,7 +113,7 @@ methods.set('formatStats', {
 methods.set('convert', {
   scheduling: 'tree',
   handle: async (p) => {
-    const [{ convert }, { convertMessage }] = await Promise.all([import('../ops/convert.js'), import('../cli/messages.js')]);
+    const [{ convert }, { convertMessage }] = await Promise.all([import('../ops/convert.js'), import('../messages.js')]);
     const dryRun = optionalBoolean(p, 'dryRun', false);
     // Like `convert --json`: only the items that went wrong, never one entry per file of a big tree.
     const problems: unknown[] = [];
@@ -141,7 +141,7 @@ methods.set('convert', {
 methods.set('cleanup', {
   scheduling: 'tree',
   handle: async (p) => {
-    const [{ cleanup }, { cleanupMessage }] = await Promise.all([import('../ops/cleanup.js'), import('../cli/messages.js')]);
+    const [{ cleanup }, { cleanupMessage }] = await Promise.all([import('../ops/cleanup.js'), import('../messages.js')]);
     // Over the server a cleanup only reports unless the caller asks for the change explicitly.
     const dryRun = optionalBoolean(p, 'dryRun', true);
     const report = await cleanup(requireString(p, 'dir'), {
@@ -157,7 +157,7 @@ methods.set('cleanup', {
 methods.set('export', {
   scheduling: 'tree',
   handle: async (p) => {
-    const [{ exportSidecars }, { exportMessage }] = await Promise.all([import('../ops/export.js'), import('../cli/messages.js')]);
+    const [{ exportSidecars }, { exportMessage }] = await Promise.all([import('../ops/export.js'), import('../messages.js')]);
     // A path only: stdout carries responses, so '-' (stdout) is refused.
     const output = requireString(p, 'output');
     if (output === '-') throw errors.usage('export over the server needs an output file, not "-"');
