@@ -1,0 +1,40 @@
+// Public API: named exports only. See ARCHITECTURE.md for the code map.
+export { SidecarError, errors, isSidecarError, EXIT_CLEAN, EXIT_FINDINGS, EXIT_FATAL } from './errors.js';
+export type { ErrorCode } from './errors.js';
+export type * from './types.js';
+export { CATEGORIES } from './types.js';
+
+export { encodeSidecar, decodeSidecar, detectFormat, canonicalJson, deepEqualJson } from './formats/codec.js';
+export { DEFAULT_IMAGE_EXTENSIONS, sidecarNameFor } from './discovery/extensions.js';
+export { locateSidecar } from './discovery/locate.js';
+export { scan, QUARANTINE_DIR } from './discovery/scan.js';
+export type { ScanRecord, ScanSummary, ScanSidecar, ScanImage, ScanOptions, Finding } from './discovery/scan.js';
+
+export { readSidecar, readSidecarDetailed } from './ops/read.js';
+export { saveSidecar } from './ops/save.js';
+export { validate } from './ops/validate.js';
+export type { ValidateOptions, ValidationResult, ValidationReport } from './ops/validate.js';
+export { stats } from './ops/stats.js';
+export type { TreeStats, StatsOptions } from './ops/stats.js';
+export { formatStats } from './ops/format-stats.js';
+export type { FormatStats } from './ops/format-stats.js';
+export { findOrphans } from './ops/orphans.js';
+export { convert } from './ops/convert.js';
+export type { ConvertOptions, ConvertReport, ConvertItem, ConvertAction } from './ops/convert.js';
+export { cleanup } from './ops/cleanup.js';
+export type { CleanupOptions, CleanupReport, CleanupAction } from './ops/cleanup.js';
+export { restore } from './ops/restore.js';
+export type { RestoreOptions, RestoreReport } from './ops/restore.js';
+export { exportSidecars, CSV_COLUMNS } from './ops/export.js';
+export type { ExportOptions, ExportReport, ExportFormat } from './ops/export.js';
+export { hashTree } from './integrity/tree-hash.js';
+export type { HashOptions, TreeHash } from './integrity/tree-hash.js';
+export { verifyTree } from './integrity/verify.js';
+export type { VerifyResult } from './integrity/verify.js';
+export { canonicalDigest } from './integrity/digest.js';
+export { validateFiles } from './ops/validate-files.js';
+export { performanceInfo } from './ops/performance.js';
+export { generateSampleLibrary, sampleSidecar } from './sample/index.js';
+export type { SampleOptions, SampleReport } from './sample/index.js';
+export { serveStdio } from './server/stdio.js';
+export { writeFileAtomic } from './fs/atomic-write.js';
