@@ -138,3 +138,43 @@ export function assertLockHeld(signal: AbortSignal, keyPath: string): void {
     throw errors.conflict(`the lock was lost before writing (${reason}); nothing was written`, [keyPath]);
   }
 }
+
+/** Block the calling thread for `ms` (worker tasks are synchronous by design). */
+function sleepSync(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+/**
+ * The synchronous twin of `withSidecarLock`, for engine tasks (convert) that run synchronously in
+ * worker threads. Same lock directory and protocol, so it excludes async `saveSidecar` callers in
+ * other processes and threads. A lock held by an async caller on this same thread can never be
+ * released while we block, so that case fails at once with LOCK_TIMEOUT instead of deadlocking.
+ */
+export function withSidecarLockSync<T>(keyPath: string, fn: () => T, opts: SidecarLockOptions = {}): T {
+  const key = path.resolve(keyPath);
+  if (queues.has(key)) throw errors.lockTimeout(key, new Error('held by another operation in this thread'));
+  const staleMs = Math.max(opts.staleMs ?? DEFAULT_LOCK_STALE_MS, MIN_STALE_MS);
+  const deadline = Date.now() + (opts.timeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS);
+  const lockfilePath = lockPathFor(key);
+  let release: (() => void) | null = null;
+  for (let attempt = 0; release === null; attempt++) {
+    try {
+      // The mtime refresh timer only runs between units; a unit is far shorter than staleMs.
+      release = lockfile.lockSync(key, { realpath: false, lockfilePath, stale: staleMs, update: staleMs / 2, onCompromised: () => {} });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ELOCKED') throw errors.fromFs(e, lockfilePath);
+      const left = deadline - Date.now();
+      if (left <= 0) throw errors.lockTimeout(key, e);
+      sleepSync(Math.min(left, backoffMs(attempt)));
+    }
+  }
+  try {
+    return fn();
+  } finally {
+    try {
+      release();
+    } catch {
+      // Already released or taken over: nothing is held any more either way.
+    }
+  }
+}

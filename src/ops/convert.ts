@@ -6,7 +6,8 @@
  * the engine's workers. A dry run takes exactly the same path and only skips the writes and
  * removals inside the task.
  */
-import { dirname, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
+import { splitName } from '../discovery/extensions.js';
 import { errors, type SidecarError } from '../errors.js';
 import { assertDirectory, scan, type ScanRecord, type ScanSidecar } from '../discovery/scan.js';
 import { createRuntime } from '../engine/select.js';
@@ -249,7 +250,8 @@ export function planRecord(rec: ScanRecord, format: SidecarFormat): (ConvertItem
     let blocked: ScanSidecar | null = null;
     for (const sc of files) {
       const ins = sc.inspection;
-      if (ins.status !== 'ok') out.push(badItem(sc));
+      if (sc.isLink) out.push(skipItem(sc, 'skip-symlink')); // writing it would write through the link
+      else if (ins.status !== 'ok') out.push(badItem(sc));
       else if (ins.shape === 'report') out.push(skipItem(sc, 'skip-not-sidecar'));
       else {
         good.push(sc);
@@ -259,7 +261,7 @@ export function planRecord(rec: ScanRecord, format: SidecarFormat): (ConvertItem
     }
     if (good.length === 0) continue;
     if (blocked) {
-      // The target path holds a file we must not overwrite (corrupt, unreadable or a report).
+      // The target path holds a file we must not overwrite (corrupt, unreadable, a report or a symlink).
       const e = errors.conflict('the target path holds a file that is not this data', [...good.map((g) => g.path), blocked.path]);
       for (const sc of good) out.push({ source: sc.path, target: tgt, action: 'conflict', ok: false, error: errorOf(e), sourceRemoved: false });
       continue;
@@ -268,7 +270,14 @@ export function planRecord(rec: ScanRecord, format: SidecarFormat): (ConvertItem
       out.push({ source: good[0].path, target: good[0].path, action: 'skip-already', ok: true, sourceRemoved: false });
       continue;
     }
-    out.push({ sources: good.map((g) => g.path), target: tgt });
+    out.push({ sources: good.map((g) => g.path), target: tgt, lockKey: lockKeyFor(tgt, good[0].naming) });
   }
   return out;
+}
+
+/** The sidecar lock key saveSidecar uses for this image: target dir + image stem. */
+function lockKeyFor(sidecarPath: string, naming: ScanSidecar['naming']): string {
+  let stem = splitName(basename(sidecarPath)).stem; // IMG_1.bin -> IMG_1 ; IMG_1.jpg.bin -> IMG_1.jpg
+  if (naming === 'name-ext') stem = splitName(stem).stem; // IMG_1.jpg -> IMG_1
+  return join(dirname(sidecarPath), stem);
 }

@@ -17,6 +17,7 @@ import { basename, dirname } from 'node:path';
 import { errors, isSidecarError, type SidecarError } from '../errors.js';
 import { decodeSidecar, deepEqualJson, encodeSidecar } from '../formats/codec.js';
 import { writeFileAtomicSync } from '../fs/atomic-write.js';
+import { withSidecarLockSync } from '../fs/lock.js';
 import { readFileLimitedSync } from '../fs/read-file.js';
 import { canonicalDigest } from '../integrity/digest.js';
 import type { JsonObject, SidecarExt, SidecarFormat, SidecarNaming } from '../types.js';
@@ -29,6 +30,7 @@ export type ConvertAction =
   | 'conflict'
   | 'skip-corrupt'
   | 'skip-outside-root'
+  | 'skip-symlink' // a symlinked sidecar: read, never written through, converted or removed
   | 'skip-not-sidecar';
 
 export interface ConvertItem {
@@ -44,6 +46,8 @@ export interface ConvertUnit {
   /** Decodable sidecars of one image mapping to `target`, in read preference order. */
   sources: string[];
   target: string;
+  /** The image's sidecar lock key (dir/stem), shared with saveSidecar: a save never lands between our read and the removal of the source. */
+  lockKey?: string;
 }
 
 export interface ConvertTaskOptions {
@@ -52,6 +56,8 @@ export interface ConvertTaskOptions {
   keepSource?: boolean;
   maxFileSize?: number;
   maxDepth?: number;
+  /** How long a unit waits for a sidecar locked by a concurrent save. Default 10 s. */
+  lockTimeoutMs?: number;
 }
 
 /** File extension written for a content format (legacy is the earlier tool's .bin layout). */
@@ -229,7 +235,20 @@ function undoWrite(target: string, original: Decoded | undefined): void {
   }
 }
 
+const DEFAULT_UNIT_LOCK_TIMEOUT_MS = 10_000;
+
+/** Convert one unit while holding the image's sidecar lock (not needed for a dry run). */
+function convertUnitLocked(unit: ConvertUnit, opts: ConvertTaskOptions): ConvertItem[] {
+  if (opts.dryRun || !unit.lockKey) return convertUnit(unit, opts);
+  try {
+    return withSidecarLockSync(unit.lockKey, () => convertUnit(unit, opts), { timeoutMs: opts.lockTimeoutMs ?? DEFAULT_UNIT_LOCK_TIMEOUT_MS });
+  } catch (e) {
+    const err = asSidecarError(e, unit.target);
+    return unit.sources.map((source) => ({ source, target: unit.target, action: 'convert' as const, ok: false, error: errorOf(err), sourceRemoved: false }));
+  }
+}
+
 export function convertUnits(items: readonly unknown[], options: unknown): ConvertItem[][] {
   const opts = options as ConvertTaskOptions;
-  return (items as ConvertUnit[]).map((u) => convertUnit(u, opts));
+  return (items as ConvertUnit[]).map((u) => convertUnitLocked(u, opts));
 }

@@ -8,7 +8,7 @@
  *     (unshare -m), so nothing outside the child ever sees it;
  *   - convert while another process saves into the sidecar it is converting.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { createRequire, syncBuiltinESMExports } from 'node:module';
 import * as path from 'node:path';
@@ -297,20 +297,30 @@ const convertDuringSave: TreeCase = {
     fs.writeFileSync(image, 'jpeg');
     fs.writeFileSync(image.replace(/jpg$/, 'json'), json({ face_detection: { success: true, faces: [] } }));
     const value = { success: true, objects: [{ class_name: 'person', confidence: 0.8123456835746765 }] };
-    let saved = '';
+    // The saver runs concurrently (convert holds the sidecar lock at this point, so the save must
+    // wait for it rather than land between convert's read and its removal of the source).
+    let saving: Promise<string> | null = null;
     await withRenameHook(
       (_from, to) => {
-        if (saved === '' && path.basename(to) === 'IMG_000.bin') {
-          const r = spawnSync(process.execPath, [CHILD_SCRIPT, 'save'], {
-            input: `${JSON.stringify({ cmd: 'save-once', image, op: 'yolov8', value })}\n`,
-            encoding: 'utf8',
-            timeout: 30_000,
+        if (saving === null && path.basename(to) === 'IMG_000.bin') {
+          saving = new Promise<string>((resolve) => {
+            const child = spawn(process.execPath, [CHILD_SCRIPT, 'save'], { stdio: ['pipe', 'pipe', 'pipe'] });
+            let out = '';
+            let err = '';
+            const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+            child.stdout.on('data', (b: Buffer) => (out += b.toString()));
+            child.stderr.on('data', (b: Buffer) => (err += b.toString()));
+            child.on('close', () => {
+              clearTimeout(timer);
+              resolve(out.split('\n').find((l) => l.startsWith('ok ')) ?? `failed: ${out} ${err}`);
+            });
+            child.stdin.end(`${JSON.stringify({ cmd: 'save-once', image, op: 'yolov8', value })}\n`);
           });
-          saved = r.stdout.split('\n').find((l) => l.startsWith('ok ')) ?? `failed: ${r.stdout} ${r.stderr}`;
         }
       },
       () => convert(root, 'bin', { engine: 'inline' }),
     );
+    const saved = saving === null ? 'the hook never fired' : await (saving as Promise<string>);
     check(row, saved.startsWith('ok '), `the concurrent save did not run: ${saved}`);
     const data = await readSidecar(image).catch(() => ({}) as JsonObject);
     const kept = JSON.stringify(data.yolov8) === JSON.stringify(value);
