@@ -90,6 +90,7 @@ export const errors = {
     new SidecarError('OUTSIDE_ROOT', `refusing to touch ${path}: it is outside the root ${root}`, { path, details: { root } }),
   incompleteScan: (detail: string) => new SidecarError('INCOMPLETE_SCAN', `the scan was incomplete: ${detail}`),
   guard: (detail: string) => new SidecarError('GUARD', detail),
+  notRegularFile: (path: string) => new SidecarError('IO', `${path}: not a regular file (FIFO, socket, device or directory)`, { path }),
   schema: (detail: string, path?: string) => new SidecarError('SCHEMA', `${where(path)}invalid JSON Schema: ${detail}`, { path }),
   internal: (detail: string, cause?: unknown) => new SidecarError('INTERNAL', detail, { cause }),
   /** Map a Node.js fs error (errno code) to our error type. */

@@ -1,22 +1,27 @@
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import { errors } from '../errors.js';
 
 /** Default size limit for one sidecar file. */
 export const DEFAULT_MAX_FILE_SIZE = 64 * 1024 * 1024;
 
+// O_NONBLOCK: a FIFO swapped in for a sidecar must not block the open forever (no effect on regular files).
+const OPEN_FLAGS = constants.O_RDONLY | (constants.O_NONBLOCK ?? 0);
+
 /**
- * Read a whole file synchronously, refusing files above `maxSize` before allocating for them.
- * Same syscalls as readFileSync (open, fstat, read, close), plus the size check.
+ * Read a whole file synchronously, refusing files above `maxSize` before allocating for them and
+ * anything that is not a regular file. Same syscalls as readFileSync (open, fstat, read, close).
  */
 export function readFileLimitedSync(path: string, maxSize: number = DEFAULT_MAX_FILE_SIZE): Buffer {
   let fd: number;
   try {
-    fd = openSync(path, 'r');
+    fd = openSync(path, OPEN_FLAGS);
   } catch (e) {
     throw errors.fromFs(e, path);
   }
   try {
-    const size = fstatSync(fd).size;
+    const st = fstatSync(fd);
+    if (!st.isFile()) throw errors.notRegularFile(path);
+    const size = st.size;
     if (size > maxSize) throw errors.tooLarge(size, maxSize, path);
     const buf = Buffer.allocUnsafe(size);
     let off = 0;

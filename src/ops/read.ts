@@ -3,12 +3,11 @@
  * existed, corrupt or not), a corrupt preferred file falls back to the next valid one, and a
  * sidecar that exists but cannot be read is an error — never a silent `{}`.
  */
-import * as fsp from 'node:fs/promises';
 import { errors, isSidecarError } from '../errors.js';
 import { decodeSidecar } from '../formats/codec.js';
 import type { DecodeResult, JsonObject, Options, SidecarFormat } from '../types.js';
 import { locateSidecar, type SidecarLocation } from '../discovery/locate.js';
-import { DEFAULT_MAX_FILE_SIZE } from '../fs/read-file.js';
+import { DEFAULT_MAX_FILE_SIZE, readFileLimitedSync } from '../fs/read-file.js';
 
 export interface ReadFinding {
   code: 'fallback' | 'ambiguous' | 'corrupt' | 'bom' | 'broken-symlink' | string;
@@ -32,25 +31,8 @@ export interface ReadResult {
  */
 export async function readSidecarFile(path: string, opts: Options = {}): Promise<DecodeResult> {
   const limit = opts.maxFileSize ?? DEFAULT_MAX_FILE_SIZE;
-  let bytes: Buffer;
-  let fh: fsp.FileHandle | undefined;
-  try {
-    fh = await fsp.open(path, 'r');
-    const size = (await fh.stat()).size;
-    if (size > limit) throw errors.tooLarge(size, limit, path);
-    bytes = Buffer.allocUnsafe(size);
-    let off = 0;
-    while (off < size) {
-      const { bytesRead } = await fh.read(bytes, off, size - off, off);
-      if (bytesRead === 0) break; // shrank meanwhile: decode what is there (it will not verify)
-      off += bytesRead;
-    }
-    if (off < size) bytes = bytes.subarray(0, off);
-  } catch (e) {
-    throw errors.fromFs(e, path);
-  } finally {
-    await fh?.close().catch(() => undefined);
-  }
+  // Sync read: for small files it is several times faster than fs.promises (one call, no thread hops).
+  const bytes = readFileLimitedSync(path, limit);
   return decodeSidecar(bytes, { path, maxDepth: opts.maxDepth, maxFileSize: limit });
 }
 
