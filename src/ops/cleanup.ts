@@ -302,8 +302,9 @@ async function quarantineOrphans(
 /** Create `<root>/.image-sidecar-quarantine/<stamp>[-n]` exclusively; it must be a real directory inside the root. */
 async function createQuarantineFolder(rootAbs: string, rootReal: string, stamp: string, report: CleanupReport): Promise<string> {
   const base = join(rootAbs, QUARANTINE_DIR);
-  await mkdir(base, { recursive: true }).catch((e) => {
-    throw errors.fromFs(e, base);
+  // Not `recursive`: the root exists, and a recursive mkdir reports ENOENT instead of EROFS on a read-only file system.
+  await mkdir(base).catch((e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EEXIST') throw errors.fromFs(e, base);
   });
   const baseSt = await lstat(base).catch((e) => {
     throw errors.fromFs(e, base);
