@@ -198,7 +198,7 @@ test('orphans, reports, unrelated JSON, corrupt files and link targets outside t
   put(root, 'empty.jpg', FAKE_JPEG);
   put(root, 'empty.json', '');
   fs.symlinkSync(path.join(outside, 'outside.jpg'), path.join(root, 'link.jpg'));
-  // A symlinked sidecar is not ours to manage (and points outside the root).
+  // A symlinked sidecar is read through the link but never converted (it points outside the root).
   put(root, 's.jpg', FAKE_JPEG);
   fs.symlinkSync(path.join(outside, 'elsewhere.json'), path.join(root, 's.json'));
   const keep = ['orphan.json', 'game_detection.json', 'settings.json', 'bad.json', 'empty.json', 's.json'];
@@ -221,6 +221,7 @@ test('orphans, reports, unrelated JSON, corrupt files and link targets outside t
   const out = byName.get('outside.json')!;
   assert.deepEqual([out.action, out.target, out.sourceRemoved], ['skip-outside-root', null, false]);
   assert.equal(byName.get('good.json')!.action, 'convert');
+  assert.equal(byName.get('s.json')!.action, 'skip-symlink');
 });
 
 test('x.json and x.bin that disagree are a conflict: both untouched, both paths reported', async (t) => {
@@ -315,15 +316,18 @@ test('failures keep the source and are reported: target is a directory, unrepres
   const by = new Map<string, ConvertItem>(r.items!.map((i) => [path.basename(i.source), i]));
   assert.equal(by.get('a.json')!.ok, true);
   assert.equal(by.get('e.json')!.ok, true, 'work after a failure goes on');
+  // A directory in b.bin's place is an unreadable candidate: it blocks the write (conflict) and fails itself.
   const fb = by.get('b.json')!;
-  assert.deepEqual([fb.action, fb.ok, fb.sourceRemoved], ['convert', false, false]);
-  assert.ok(fb.error && fb.error.code !== 'CONFLICT');
+  assert.deepEqual([fb.action, fb.ok, fb.sourceRemoved, fb.error!.code], ['conflict', false, false, 'CONFLICT']);
+  assert.deepEqual([by.get('b.bin')!.action, by.get('b.bin')!.ok], ['skip-corrupt', false]);
+  // A symlink in d.bin's place is never written through.
+  assert.equal(by.get('d.bin')!.action, 'skip-symlink');
   const fc = by.get('c.json')!;
   assert.deepEqual([fc.ok, fc.sourceRemoved, fc.error!.code], [false, false, 'UNREPRESENTABLE']);
   const fd = by.get('d.json')!;
   assert.deepEqual([fd.action, fd.ok, fd.error!.code], ['conflict', false, 'CONFLICT']);
-  assert.equal(r.failed, 2);
-  assert.equal(r.conflicts, 1);
+  assert.equal(r.failed, 2); // b.bin (a directory) and c.json (unrepresentable)
+  assert.equal(r.conflicts, 2); // b.json and d.json
   assert.equal(r.converted, 2);
 
   const after = snapshot(root);

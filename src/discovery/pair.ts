@@ -15,6 +15,8 @@ export interface SidecarEntry {
   path: string;
   ext: SidecarExt;
   naming: SidecarNaming;
+  /** A symlinked sidecar: read through the link, never written, converted or removed. */
+  isLink?: boolean;
 }
 
 /** Images and sidecars connected by name claims; a lone sidecar has no images. */
@@ -30,7 +32,7 @@ export interface DirPairing {
   unaddressable: WalkEntry[];
   /** Files that are neither images nor sidecar candidates, or are directory links. */
   ignored: number;
-  /** Our own leftover temp files and lock entries. */
+  /** Our own leftover temp files (lock entries are skipped silently). */
   tempFiles: string[];
 }
 
@@ -79,24 +81,32 @@ export function pairDirectory(listing: DirListing, imageExts: ReadonlySet<string
 
   for (const e of listing.entries) {
     if (e.unaddressable) {
-      unaddressable.push(e);
+      if (e.kind !== 'dir') unaddressable.push(e); // the walk reports such directories itself
       continue;
     }
-    if (isTempName(e.name) || isLockName(e.name)) {
+    if (isLockName(e.name)) continue; // a live or stale lock of ours: not a file of the library
+    if (isTempName(e.name)) {
       tempFiles.push(join(listing.path, e.name));
       continue;
     }
-    if (e.kind !== 'file' && e.kind !== 'symlink') {
-      ignored++;
+    if (e.kind === 'dir' || e.kind === 'other') {
+      // A directory, FIFO, socket or device in a sidecar's name: a candidate that will read as
+      // unreadable, so the image is reported and the scan is not called complete.
+      const sc = sidecarClaims(e.name, imageExts);
+      if (sc) sidecars.push({ entry: { name: e.name, path: join(listing.path, e.name), ext: sc.ext, naming: 'stem' }, claims: sc.claims });
+      else if (e.kind === 'other') ignored++;
       continue;
     }
     if (isImageName(e.name, imageExts)) {
       images.push({ name: e.name, path: join(listing.path, e.name), isLink: e.kind === 'symlink' });
       continue;
     }
-    const sc = e.kind === 'file' ? sidecarClaims(e.name, imageExts) : null; // a symlinked sidecar is not ours to manage
+    // A symlinked sidecar counts, as it does for readSidecar (locate); it is read through the link.
+    const sc = sidecarClaims(e.name, imageExts);
     if (sc) {
-      sidecars.push({ entry: { name: e.name, path: join(listing.path, e.name), ext: sc.ext, naming: 'stem' }, claims: sc.claims });
+      const entry: SidecarEntry = { name: e.name, path: join(listing.path, e.name), ext: sc.ext, naming: 'stem' };
+      if (e.kind === 'symlink') entry.isLink = true;
+      sidecars.push({ entry, claims: sc.claims });
       continue;
     }
     ignored++;

@@ -34,6 +34,8 @@ export interface ScanSidecar {
   naming: SidecarNaming;
   /** 'local': in the scanned directory; 'target': next to a symlinked image's target. */
   side: 'local' | 'target';
+  /** The sidecar itself is a symlink: read through it, never written, converted or removed. */
+  isLink?: boolean;
   inspection: FileInspection;
 }
 

@@ -1,6 +1,7 @@
 import { opendir, readdir, lstat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { errors, type SidecarError } from '../errors.js';
+import { isLockName } from '../fs/temp-files.js';
 
 export type EntryKind = 'file' | 'dir' | 'symlink' | 'other';
 
@@ -16,7 +17,7 @@ export interface DirListing {
   path: string;
   /** POSIX path relative to the root ('' for the root). */
   rel: string;
-  /** Non-directory entries, sorted by name. */
+  /** Every entry, sorted by name (subdirectories too: pairing reports one that sits in a sidecar's name). */
   entries: WalkEntry[];
 }
 
@@ -65,8 +66,9 @@ export async function* walkTree(root: string, opts: WalkOptions = {}): AsyncGene
       if (d.name.includes('\uFFFD')) suspicious = true;
       if (kind === 'dir') {
         if (rel === '' && opts.skipRootDirs?.has(d.name)) continue;
-        subdirs.push(d);
-      } else entries.push({ name: d.name, kind });
+        if (!isLockName(d.name)) subdirs.push(d); // our lock directories hold nothing to walk
+      }
+      entries.push({ name: d.name, kind });
     }
     if (suspicious) await markUnaddressable(path, entries, subdirs, opts, rel);
     entries.sort(byName);

@@ -137,7 +137,7 @@ async function bytesEntries(root: string, opts: ListOptions & { runtime: Expecti
     });
     for await (const listing of walk) {
       for (const e of listing.entries) {
-        if (e.kind === 'symlink' || !wantsFile(e.name, allFiles)) continue;
+        if (e.kind === 'symlink' || e.kind === 'dir' || !wantsFile(e.name, allFiles)) continue;
         const path = join(listing.path, e.name);
         if (exclude.has(path)) continue;
         if (e.unaddressable) throw errors.fromFs({ code: 'EILSEQ', message: 'file name is not valid UTF-8; it cannot be read by name' }, path);
