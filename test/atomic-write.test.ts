@@ -11,7 +11,6 @@ import {
   isTempName,
   lockNameFor,
   removeStaleTempFiles,
-  removeStaleTempFilesSync,
   tempNameFor,
   tempNamePid,
   tempTargetName,
@@ -215,7 +214,7 @@ test('removeStaleTempFiles: removes dead writers\' and old temp files only', asy
   assert.deepEqual(await removeStaleTempFiles(dir), [oldLiveTemp]);
   assert.ok(fs.existsSync(liveTemp));
   // the live writer's file goes once it is older than the limit
-  assert.deepEqual(removeStaleTempFilesSync(dir, { olderThanMs: 10, now: Date.now() + 1000 }), [liveTemp]);
+  assert.deepEqual(await removeStaleTempFiles(dir, { olderThanMs: 10, now: Date.now() + 1000 }), [liveTemp]);
   assert.deepEqual(fs.readdirSync(dir).sort(), ['.C.json.isc-tmp-' + dead + '-4d', '.hidden', 'A.json', `A.json.isc-tmp-${dead}-1a`].sort());
   await assert.rejects(removeStaleTempFiles(path.join(dir, 'nope')), { code: 'NOT_FOUND' });
 });

@@ -126,30 +126,3 @@ export async function removeStaleTempFiles(dir: string, opts: StaleTempOptions =
   }
   return removed;
 }
-
-/** Synchronous twin of removeStaleTempFiles (for worker-thread tasks). */
-export function removeStaleTempFilesSync(dir: string, opts: StaleTempOptions = {}): string[] {
-  const olderThanMs = opts.olderThanMs ?? DEFAULT_STALE_TEMP_MS;
-  const removed: string[] = [];
-  let names: string[];
-  try {
-    names = fs.readdirSync(dir);
-  } catch (e) {
-    throw errors.fromFs(e, dir);
-  }
-  const now = opts.now ?? Date.now();
-  for (const name of names) {
-    const pid = candidatePid(name, opts.targetPrefixes);
-    if (pid === null) continue;
-    const p = path.join(dir, name);
-    try {
-      const st = fs.lstatSync(p);
-      if (!st.isFile() || !isStale(pid, st.mtimeMs, now, olderThanMs)) continue;
-      fs.unlinkSync(p);
-      removed.push(p);
-    } catch (e) {
-      if (!ignorable(e)) throw errors.fromFs(e, p);
-    }
-  }
-  return removed;
-}
