@@ -8,7 +8,6 @@
  * Both start with a dot so ordinary listings hide them, and both carry a fixed mark so the
  * scanner can tell them from user files and never report them as sidecars or orphans.
  */
-import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { errors } from '../errors.js';
