@@ -1,0 +1,150 @@
+/**
+ * Command-line options of `npm run bench` (after `--`): `npm run bench -- --images 100000 --runs 5`.
+ * Kept dependency-free and tiny; unknown flags are refused so a typo never silently runs defaults.
+ */
+import { errors } from '../src/errors.js';
+
+export const SECTIONS = ['floors', 'tree', 'convert', 'bin', 'reads', 'server', 'hash', 'codec', 'startup', 'break-even'] as const;
+export type Section = (typeof SECTIONS)[number];
+
+export interface BenchArgs {
+  images: number;
+  seed: number;
+  /** Measured runs per figure (median reported), after one warm-up run. */
+  runs: number;
+  /** Worker count for the threads engine (default: the library's default, available parallelism). */
+  workers?: number;
+  /** The CLI to spawn (default: dist/cli.js of this package). */
+  cli?: string;
+  /** Extra copy of the JSON results. */
+  out?: string;
+  /** Where the libraries are generated (default: a fresh temp dir, removed at the end); the JSON library is kept and reused. */
+  workDir?: string;
+  /** Leave the generated libraries in place. */
+  keep: boolean;
+  /** Sections to run (default: all). */
+  sections: Set<Section>;
+  /** Spawns of `image-sidecar --version` and of `image-sidecar read`. */
+  spawnCalls: number;
+  /** Sequential calls for the server latency figure. */
+  latencyCalls: number;
+  /** Images in the (smaller) library convert runs on; each converted file costs several fsyncs. */
+  convertImages: number;
+  /** Images sampled (evenly) for the per-image read figures. */
+  reads: number;
+  /** Tree sizes (images) for the inline/threads break-even. */
+  breakEvenSizes: number[];
+}
+
+const HELP = `npm run bench -- [options]
+  --images N        images in the generated library (default 20000; 1000000 is the large check)
+  --seed N          generator seed (default 1)
+  --runs N          measured runs per figure, median reported, after one warm-up (default 3, min 3)
+  --workers N       workers for the threads engine (default: available parallelism)
+  --cli FILE        the CLI to spawn for server, read and --version figures (default dist/cli.js)
+  --out FILE        also write the JSON results to FILE
+  --work-dir DIR    generate libraries under DIR (default: a temp dir, removed); the JSON library
+                    stays there and is reused by a later run with the same --images and --seed
+  --keep            keep the generated libraries
+  --only LIST       run only these sections (comma-separated)
+  --skip LIST       skip these sections (comma-separated)
+  --convert-images N  images in the library convert runs on (default 1000; its own floors are
+                    measured for the ratios; with N >= --images convert runs on the main library)
+  --reads N         images sampled evenly for the per-image read figures (default 2000)
+  --spawn-calls N   spawns for --version and per-call read (default 25)
+  --latency-calls N sequential server calls for the latency figure (default 1000)
+  --break-even LIST tree sizes in images (default 250,500,1000,2000,4000)
+sections: ${SECTIONS.join(', ')}`;
+
+function int(flag: string, v: string | undefined, min: number): number {
+  const n = Number(v);
+  if (v === undefined || !Number.isSafeInteger(n) || n < min) throw errors.usage(`${flag} needs an integer >= ${min} (got ${v ?? 'nothing'})`);
+  return n;
+}
+
+function sectionList(flag: string, v: string | undefined): Section[] {
+  if (!v) throw errors.usage(`${flag} needs a comma-separated list of: ${SECTIONS.join(', ')}`);
+  return v.split(',').map((s) => {
+    if (!(SECTIONS as readonly string[]).includes(s)) throw errors.usage(`${flag}: unknown section "${s}" (expected ${SECTIONS.join(', ')})`);
+    return s as Section;
+  });
+}
+
+/** Parse argv (without node and script); returns null when help was asked for. */
+export function parseArgs(argv: readonly string[]): BenchArgs | null {
+  const a: BenchArgs = {
+    images: 20_000,
+    seed: 1,
+    runs: 3,
+    keep: false,
+    sections: new Set(SECTIONS),
+    spawnCalls: 25,
+    convertImages: 1000,
+    reads: 2000,
+    latencyCalls: 1000,
+    breakEvenSizes: [250, 500, 1000, 2000, 4000],
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const flag = argv[i];
+    const next = () => argv[++i];
+    switch (flag) {
+      case '-h':
+      case '--help':
+        process.stderr.write(`${HELP}\n`);
+        return null;
+      case '--images':
+        a.images = int(flag, next(), 1);
+        break;
+      case '--seed':
+        a.seed = int(flag, next(), 0);
+        break;
+      case '--runs':
+        a.runs = int(flag, next(), 3);
+        break;
+      case '--workers':
+        a.workers = int(flag, next(), 1);
+        break;
+      case '--out':
+        a.out = next();
+        if (!a.out) throw errors.usage('--out needs a file name');
+        break;
+      case '--cli':
+        a.cli = next();
+        if (!a.cli) throw errors.usage('--cli needs a file name');
+        break;
+      case '--work-dir':
+        a.workDir = next();
+        if (!a.workDir) throw errors.usage('--work-dir needs a directory');
+        break;
+      case '--keep':
+        a.keep = true;
+        break;
+      case '--only':
+        a.sections = new Set(sectionList(flag, next()));
+        break;
+      case '--skip':
+        for (const s of sectionList(flag, next())) a.sections.delete(s);
+        break;
+      case '--convert-images':
+        a.convertImages = int(flag, next(), 1);
+        break;
+      case '--reads':
+        a.reads = int(flag, next(), 1);
+        break;
+      case '--spawn-calls':
+        a.spawnCalls = int(flag, next(), 3);
+        break;
+      case '--latency-calls':
+        a.latencyCalls = int(flag, next(), 10);
+        break;
+      case '--break-even': {
+        const v = next();
+        a.breakEvenSizes = (v ?? '').split(',').map((s) => int(flag, s, 1));
+        break;
+      }
+      default:
+        throw errors.usage(`unknown option ${flag}\n${HELP}`);
+    }
+  }
+  return a;
+}

@@ -1,0 +1,124 @@
+/**
+ * Running measured things: one child process per run (so each run's peak RSS is its own), one
+ * warm-up run first (page cache, JIT-independent since each child starts cold the same way),
+ * then the median of `runs` runs.
+ */
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import type { OpSample, OpSpec } from './protocol.js';
+import { errors } from '../src/errors.js';
+
+const RUNNER = fileURLToPath(new URL('./runner.js', import.meta.url));
+
+export interface Measurement {
+  /** Median wall time of the measured runs (ms). */
+  ms: number;
+  runsMs: number[];
+  /** Highest peak RSS of the measured runs (KiB), null when not meaningful. */
+  maxRssKB: number | null;
+  /** The detail of the median run. */
+  detail: Record<string, unknown>;
+}
+
+export interface Failure {
+  error: string;
+}
+
+export type Outcome = Measurement | Failure;
+
+export const isFailure = (o: Outcome | undefined): o is Failure => o !== undefined && 'error' in o;
+
+export function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 === 1 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+export function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
+}
+
+export function log(msg: string): void {
+  process.stderr.write(`[bench] ${msg}\n`);
+}
+
+/** Run one operation in a fresh `node` process and return what it reports. */
+export function runChild(spec: OpSpec): OpSample {
+  const r = spawnSync(process.execPath, [RUNNER, JSON.stringify(spec)], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    maxBuffer: 64 * 1024 * 1024,
+    encoding: 'utf8',
+  });
+  if (r.error) throw errors.internal(`could not start the runner for ${spec.op}: ${r.error.message}`, r.error);
+  const lines = r.stdout.trim().split('\n');
+  const last = lines[lines.length - 1];
+  if (r.status !== 0 || !last) {
+    const why = (r.stderr || r.stdout || '').trim().split('\n').pop();
+    throw errors.internal(`${spec.op} exited with ${r.status ?? r.signal}: ${why}`);
+  }
+  return JSON.parse(last) as OpSample;
+}
+
+export interface MeasureOptions {
+  runs: number;
+  /** Called before each run (warm-up included, index -1): returns the spec to run, e.g. on a fresh copy. */
+  prepare?: (run: number) => OpSpec;
+  /** Called after each run, e.g. to remove the copy. */
+  cleanup?: (run: number, spec: OpSpec) => void;
+}
+
+function summarise(label: string, samples: OpSample[]): Measurement {
+  const runsMs = samples.map((s) => s.ms);
+  const ms = median(runsMs);
+  const mid = samples.find((s) => s.ms === ms) ?? samples[samples.length >> 1];
+  const rss = samples.map((s) => s.maxRssKB).filter((v): v is number => v !== null);
+  log(`${label}: ${ms.toFixed(1)} ms (runs ${runsMs.map((v) => v.toFixed(0)).join(', ')})`);
+  return { ms, runsMs, maxRssKB: rss.length > 0 ? Math.max(...rss) : null, detail: mid.detail };
+}
+
+function failed(label: string, e: unknown): Failure {
+  const error = e instanceof Error ? e.message : String(e);
+  log(`${label}: FAILED: ${error}`);
+  return { error };
+}
+
+/**
+ * Two operations compared with each other (e.g. one engine against the other): one warm-up each,
+ * then their runs interleaved (A B A B ...), so a change in machine load hits both alike.
+ */
+export function measurePair(labels: [string, string], specs: [OpSpec, OpSpec], runs: number): [Outcome, Outcome] {
+  const samples: [OpSample[], OpSample[]] = [[], []];
+  const errorsSeen: [unknown, unknown] = [null, null];
+  for (let i = -1; i < runs; i++) {
+    for (const k of [0, 1] as const) {
+      if (errorsSeen[k] !== null) continue;
+      try {
+        const s = runChild(specs[k]);
+        if (i >= 0) samples[k].push(s);
+      } catch (e) {
+        errorsSeen[k] = e;
+      }
+    }
+  }
+  return [0, 1].map((k) => (errorsSeen[k] !== null ? failed(labels[k], errorsSeen[k]) : summarise(labels[k], samples[k]))) as [Outcome, Outcome];
+}
+
+/** One warm-up run, then `runs` measured runs; a failing operation becomes a Failure, not an abort. */
+export function measure(label: string, spec: OpSpec, opts: MeasureOptions): Outcome {
+  const samples: OpSample[] = [];
+  try {
+    for (let i = -1; i < opts.runs; i++) {
+      const s = opts.prepare ? opts.prepare(i) : spec;
+      try {
+        const sample = runChild(s);
+        if (i >= 0) samples.push(sample);
+      } finally {
+        opts.cleanup?.(i, s);
+      }
+    }
+  } catch (e) {
+    return failed(label, e);
+  }
+  return summarise(label, samples);
+}

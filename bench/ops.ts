@@ -1,0 +1,266 @@
+/**
+ * The measured operations, as run inside a child runner. Each returns its wall time and detail;
+ * set-up (loading modules, reading path lists) happens before the clock starts. Library modules
+ * are imported lazily so an operation's RSS does not include code it never uses.
+ */
+import { closeSync, fsyncSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { forEachListed } from './lists.js';
+import { percentile } from './measure.js';
+import type { OpSpec } from './protocol.js';
+import { ServerClient } from './server-client.js';
+import { errors } from '../src/errors.js';
+
+export interface Timed {
+  ms: number;
+  detail: Record<string, unknown>;
+  /** False when the child's own RSS says nothing about the operation (it ran in another process). */
+  rssMeaningful?: boolean;
+}
+
+function loadList(file: string): string[] {
+  const out: string[] = [];
+  forEachListed(file, (p) => out.push(p));
+  return out;
+}
+
+function floorRead(list: string): Timed {
+  const paths = loadList(list);
+  let bytes = 0;
+  const t0 = performance.now();
+  for (const p of paths) bytes += readFileSync(p).length;
+  return { ms: performance.now() - t0, detail: { files: paths.length, bytes } };
+}
+
+/** The earlier tool's layout: u64-LE length (high bytes 0), then compact JSON. */
+const isLegacyLayout = (b: Buffer) => b.length > 8 && b[0] !== 0x7b && b[6] === 0 && b[7] === 0;
+
+function floorParse(list: string): Timed {
+  const paths = loadList(list);
+  let bytes = 0;
+  let failed = 0;
+  const t0 = performance.now();
+  for (const p of paths) {
+    const buf = readFileSync(p);
+    bytes += buf.length;
+    try {
+      JSON.parse(buf.toString('utf8', isLegacyLayout(buf) ? 8 : 0));
+    } catch {
+      failed++; // corrupt samples (truncated, NaN, BOM...): still read, like the real operations
+    }
+  }
+  return { ms: performance.now() - t0, detail: { files: paths.length, bytes, notJson: failed } };
+}
+
+function fsyncDir(dir: string): void {
+  const fd = openSync(dir, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function floorDurable(spec: Extract<OpSpec, { op: 'floor-durable' }>): Timed {
+  const paths = loadList(spec.list).map((p) => spec.toRoot + p.slice(spec.fromRoot.length));
+  let bytes = 0;
+  const t0 = performance.now();
+  for (const p of paths) {
+    const buf = readFileSync(p);
+    bytes += buf.length;
+    const tmp = `${p}.floor-tmp`;
+    const fd = openSync(tmp, 'wx');
+    try {
+      for (let off = 0; off < buf.length; ) off += writeSync(fd, buf, off, buf.length - off);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, `${p}.floor`);
+    fsyncDir(dirname(p));
+    unlinkSync(p);
+    fsyncDir(dirname(p));
+  }
+  return { ms: performance.now() - t0, detail: { files: paths.length, bytes } };
+}
+
+async function engineUsed(): Promise<Record<string, unknown>> {
+  const { lastEngineUsed } = await import('../src/engine/select.js');
+  return lastEngineUsed.kind === null ? {} : { engine: lastEngineUsed.kind, workers: lastEngineUsed.workers };
+}
+
+async function validateOp(spec: Extract<OpSpec, { op: 'validate' }>): Promise<Timed> {
+  const { validate } = await import('../src/ops/validate.js');
+  const t0 = performance.now();
+  const r = await validate(spec.root, { engine: spec.engine, workers: spec.workers, onResult: () => undefined });
+  const ms = performance.now() - t0;
+  return { ms, detail: { total_files: r.total_files, valid_files: r.valid_files, invalid_files: r.invalid_files, ...(await engineUsed()) } };
+}
+
+async function statsOp(spec: Extract<OpSpec, { op: 'stats' }>): Promise<Timed> {
+  const { stats } = await import('../src/ops/stats.js');
+  const t0 = performance.now();
+  const r = await stats(spec.root, { engine: spec.engine, workers: spec.workers });
+  const ms = performance.now() - t0;
+  return { ms, detail: { total_images: r.total_images, total_sidecars: r.total_sidecars, format_distribution: r.format_distribution, ...(await engineUsed()) } };
+}
+
+async function formatStatsOp(spec: Extract<OpSpec, { op: 'format-stats' }>): Promise<Timed> {
+  const { formatStats } = await import('../src/ops/format-stats.js');
+  const t0 = performance.now();
+  const r = await formatStats(spec.root, { engine: spec.engine, workers: spec.workers });
+  const ms = performance.now() - t0;
+  return { ms, detail: { total_files: r.total_files, format_distribution: r.format_distribution, ...(await engineUsed()) } };
+}
+
+/** Numbers and booleans at the top of a report (counts), without its per-file lists. */
+function scalars(report: unknown): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  if (report && typeof report === 'object') {
+    for (const [k, v] of Object.entries(report)) if (typeof v === 'number' || typeof v === 'boolean') out[k] = v;
+  }
+  return out;
+}
+
+async function convertOp(spec: Extract<OpSpec, { op: 'convert' }>): Promise<Timed> {
+  const { convert } = await import('../src/ops/convert.js');
+  const t0 = performance.now();
+  const report = await convert(spec.root, spec.format, { workers: spec.workers, onItem: () => undefined });
+  const ms = performance.now() - t0;
+  return { ms, detail: { ...scalars(report), ...(await engineUsed()) } };
+}
+
+function isEmpty(o: object): boolean {
+  for (const _ in o) return false;
+  return true;
+}
+
+async function readOp(list: string): Promise<Timed> {
+  const { readSidecar } = await import('../src/ops/read.js');
+  const paths = loadList(list);
+  let errorsSeen = 0;
+  let empty = 0;
+  const t0 = performance.now();
+  for (const p of paths) {
+    try {
+      if (isEmpty(await readSidecar(p))) empty++;
+    } catch {
+      errorsSeen++; // corrupt sidecars in the sample library: an error, as documented
+    }
+  }
+  const ms = performance.now() - t0;
+  return { ms, detail: { calls: paths.length, errors: errorsSeen, empty, perCallMs: ms / paths.length } };
+}
+
+async function hashOp(spec: Extract<OpSpec, { op: 'hash' }>): Promise<Timed> {
+  const { hashTree } = await import('../src/integrity/tree-hash.js');
+  const t0 = performance.now();
+  const r = await hashTree(spec.root, { workers: spec.workers });
+  const ms = performance.now() - t0;
+  return { ms, detail: { files: r.files, bytes: r.bytes, tag: r.tag, ...(await engineUsed()) } };
+}
+
+function sha256sumOp(list: string): Timed {
+  const fd = openSync(list, 'r');
+  try {
+    const t0 = performance.now();
+    const r = spawnSync('xargs', ['-0', 'sha256sum'], { stdio: [fd, 'ignore', 'pipe'] });
+    const ms = performance.now() - t0;
+    if (r.error || r.status !== 0) throw errors.internal(`xargs -0 sha256sum failed: ${r.error?.message ?? r.stderr.toString().trim()}`);
+    return { ms, detail: { tool: 'xargs -0 sha256sum' }, rssMeaningful: false };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+async function serverReadsOp(spec: Extract<OpSpec, { op: 'server-reads' }>): Promise<Timed> {
+  const paths = loadList(spec.list);
+  const client = new ServerClient(spec.cli);
+  const t00 = performance.now();
+  const pong = await client.call('ping', {});
+  const startMs = performance.now() - t00;
+  if (!pong.ok) throw errors.internal(`server did not answer ping: ${pong.head}`);
+
+  // throughput: every image, up to `window` requests in flight
+  let failed = 0;
+  let next = 0;
+  const t0 = performance.now();
+  const lane = async () => {
+    while (next < paths.length) {
+      const r = await client.call('read', { image: paths[next++] });
+      if (!r.ok) failed++;
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(spec.window, paths.length) }, lane));
+  const ms = performance.now() - t0;
+
+  // latency: one call at a time (the pipeline's pattern: read, work, save)
+  const n = Math.min(spec.latencyCalls, paths.length);
+  const lat: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t = performance.now();
+    await client.call('read', { image: paths[i] });
+    lat.push(performance.now() - t);
+  }
+  lat.sort((a, b) => a - b);
+  const serverRssKB = client.peakRssKB();
+  const exit = await client.close();
+  if (exit !== 0) throw errors.internal(`server exited with ${exit}`);
+  return {
+    ms,
+    rssMeaningful: false,
+    detail: {
+      calls: paths.length,
+      errors: failed,
+      window: spec.window,
+      startMs,
+      latencyCalls: n,
+      latencyP50Ms: percentile(lat, 50),
+      latencyP90Ms: percentile(lat, 90),
+      latencyP99Ms: percentile(lat, 99),
+      latencyMeanMs: lat.reduce((a, b) => a + b, 0) / Math.max(1, n),
+      serverPeakRssKB: serverRssKB,
+    },
+  };
+}
+
+async function codecOp(spec: Extract<OpSpec, { op: 'codec' }>): Promise<Timed> {
+  const { codecFigures } = await import('./codec-bench.js');
+  const t0 = performance.now();
+  const figures = codecFigures(spec.count, spec.seed);
+  return { ms: performance.now() - t0, detail: { ...figures } };
+}
+
+export async function runOp(spec: OpSpec): Promise<Timed> {
+  switch (spec.op) {
+    case 'floor-read':
+      return floorRead(spec.list);
+    case 'floor-parse':
+      return floorParse(spec.list);
+    case 'floor-durable':
+      return floorDurable(spec);
+    case 'validate':
+      return validateOp(spec);
+    case 'stats':
+      return statsOp(spec);
+    case 'format-stats':
+      return formatStatsOp(spec);
+    case 'convert':
+      return convertOp(spec);
+    case 'read':
+      return readOp(spec.list);
+    case 'hash':
+      return hashOp(spec);
+    case 'sha256sum':
+      return sha256sumOp(spec.list);
+    case 'server-reads':
+      return serverReadsOp(spec);
+    case 'codec':
+      return codecOp(spec);
+    default: {
+      const unknown: never = spec;
+      throw errors.usage(`unknown operation: ${JSON.stringify((unknown as { op?: unknown }).op)}`);
+    }
+  }
+}

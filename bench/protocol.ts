@@ -1,0 +1,42 @@
+/**
+ * What the parent (run.ts) asks a child runner (runner.ts) to do, and what the child answers.
+ * One child process per measured run, so each run's peak RSS is its own.
+ */
+import type { EngineKind } from '../src/types.js';
+
+export type OpSpec =
+  /** Floor (a): readFileSync every listed file, one thread. */
+  | { op: 'floor-read'; list: string }
+  /** Floor (b): readFileSync + JSON.parse every listed file, one thread. */
+  | { op: 'floor-parse'; list: string }
+  /**
+   * Floor (c) for convert: convert's durability steps without decoding, per listed file (paths
+   * under fromRoot, done on the copy under toRoot): read → write a new file beside it → fsync →
+   * rename → fsync dir → unlink the source → fsync dir. One thread.
+   */
+  | { op: 'floor-durable'; list: string; fromRoot: string; toRoot: string }
+  | { op: 'validate'; root: string; engine: EngineKind; workers?: number }
+  | { op: 'stats'; root: string; engine: EngineKind; workers?: number }
+  | { op: 'format-stats'; root: string; engine: EngineKind; workers?: number }
+  | { op: 'convert'; root: string; format: 'bin' | 'json'; workers?: number }
+  /** `readSidecar` for every listed image, one call at a time. */
+  | { op: 'read'; list: string }
+  | { op: 'hash'; root: string; workers?: number }
+  /** `xargs -0 sha256sum` over the listed files (one sha256sum process at a time). */
+  | { op: 'sha256sum'; list: string }
+  /** Start `serve --stdio`, read every listed image through it (pipelined), then time sequential calls. */
+  | { op: 'server-reads'; cli: string; list: string; latencyCalls: number; window: number }
+  /** In-memory codec figures on realistic sidecars. */
+  | { op: 'codec'; count: number; seed: number };
+
+export type OpName = OpSpec['op'];
+
+/** A child's answer: one JSON line, the last on its stdout. */
+export interface OpSample {
+  /** Wall time of the operation itself (module loading and set-up excluded). */
+  ms: number;
+  /** process.resourceUsage().maxRSS of the child (KiB), worker threads included; null if not meaningful. */
+  maxRssKB: number | null;
+  /** Operation-specific figures (counts it reported, latencies, sizes...). */
+  detail: Record<string, unknown>;
+}

@@ -1,0 +1,341 @@
+/**
+ * The benchmark's sections, in the order they run: the JSON library and its floors, the tree
+ * operations, hashing, reads, the server, convert, the bin copy, codec, start-up and the engine
+ * break-even. Each section measures through child runners and adds figures to the results.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { generateSampleLibrary } from '../src/sample/generate.js';
+import type { BenchArgs, Section } from './args.js';
+import { measureBreakEven } from './break-even.js';
+import { copyLibrary, listLibrary, removeTree, sampleImages, type ImageSample, type LibraryLists } from './library.js';
+import { firstListed } from './lists.js';
+import { isFailure, log, measure, measurePair, runChild, type Outcome } from './measure.js';
+import type { OpSpec } from './protocol.js';
+import { figure, type BenchResults } from './results.js';
+import { spawnFigure } from './spawns.js';
+import { evaluateTargets, referenceStanding, type TargetInputs } from './targets.js';
+
+const SERVER_WINDOW = 32;
+const CODEC_SIDECARS = 200;
+
+interface Floors {
+  a?: Outcome;
+  b?: Outcome;
+  /** Convert only: the durability steps alone. */
+  c?: Outcome;
+}
+
+export class Bench {
+  private readonly results: BenchResults;
+  private jsonLib!: LibraryLists;
+  private jsonFloors: Floors = {};
+  private versionMedianMs: number | null = null;
+  private codec: TargetInputs['codec'] = null;
+  private serverP50Ms: number | null = null;
+  /** The convert warm-up's output when convert ran on the main library: the truest bin copy. */
+  private convertedFullLibrary: string | null = null;
+
+  constructor(
+    private readonly args: BenchArgs,
+    private readonly work: string,
+    private readonly cli: string,
+    results: BenchResults,
+  ) {
+    this.results = results;
+  }
+
+  private on(s: Section): boolean {
+    return this.args.sections.has(s);
+  }
+
+  private get lists(): string {
+    return path.join(this.work, 'lists');
+  }
+
+  private add(id: string, label: string, outcome: Outcome, files: number, bytes: number, floors: Floors): void {
+    this.results.operations.push(figure({ id, label, outcome, files, bytes, floorA: floors.a, floorB: floors.b, floorC: floors.c }));
+  }
+
+  private measure(label: string, spec: OpSpec): Outcome {
+    return measure(label, spec, { runs: this.args.runs });
+  }
+
+  async run(): Promise<void> {
+    fs.mkdirSync(this.lists, { recursive: true });
+    const needsLibrary = ['floors', 'tree', 'hash', 'reads', 'server', 'bin'].some((s) => this.on(s as Section));
+    if (needsLibrary) await this.section('generate', () => this.generate());
+    if (needsLibrary) await this.section('floors', () => void (this.jsonFloors = this.floors('json', this.jsonLib, 'JSON library')));
+    if (this.on('tree')) await this.section('tree', () => this.treeOps('json', this.jsonLib, this.jsonFloors, true));
+    if (this.on('hash')) await this.section('hash', () => this.hash());
+    if (this.on('reads')) await this.section('reads', () => this.reads('json', this.jsonLib, this.jsonFloors));
+    if (this.on('server')) await this.section('server', () => this.server());
+    if (this.on('convert')) await this.section('convert', () => this.convert());
+    if (this.on('bin')) await this.section('bin', () => this.bin());
+    if (this.on('codec')) await this.section('codec', () => this.codecFigures());
+    if (this.on('startup')) await this.section('startup', () => this.startup());
+    if (this.on('break-even')) {
+      await this.section('break-even', async () => {
+        this.results.breakEven = await measureBreakEven({
+          sizes: this.args.breakEvenSizes,
+          seed: this.args.seed,
+          runs: this.args.runs,
+          workers: this.args.workers,
+          workDir: this.work,
+        });
+      });
+    }
+    this.results.targets = evaluateTargets({
+      figures: this.results.operations,
+      versionMedianMs: this.versionMedianMs,
+      codec: this.codec,
+      serverP50Ms: this.serverP50Ms,
+    });
+    this.results.reference = referenceStanding(this.results.operations);
+  }
+
+  /** Run one section and record its wall time (how long each part of the run takes). */
+  private async section(name: string, fn: () => void | Promise<void>): Promise<void> {
+    const t0 = performance.now();
+    await fn();
+    const times = (this.results.extra['section wall times, s'] ??= {}) as Record<string, number>;
+    times[name] = Number(((performance.now() - t0) / 1000).toFixed(1));
+  }
+
+  /** The JSON library; reused from --work-dir when it was made with the same images and seed. */
+  private async generate(): Promise<void> {
+    const root = path.join(this.work, 'json');
+    const metaFile = path.join(this.work, 'json.meta.json');
+    const meta = JSON.stringify({ images: this.args.images, seed: this.args.seed });
+    let report: unknown;
+    if (fs.existsSync(metaFile) && fs.readFileSync(metaFile, 'utf8') === meta && fs.existsSync(root)) {
+      log(`reusing the library in ${root}`);
+      report = { reused: true };
+    } else {
+      removeTree(root);
+      report = await this.generateLibrary(root, this.args.images);
+      fs.writeFileSync(metaFile, meta);
+    }
+    this.jsonLib = listLibrary(root, this.lists, 'json');
+    Object.assign(this.results.library, {
+      root,
+      images: this.args.images,
+      seed: this.args.seed,
+      imagePaths: this.jsonLib.images,
+      jsonSidecarFiles: this.jsonLib.sidecarFiles,
+      jsonSidecarBytes: this.jsonLib.sidecarBytes,
+      generator: report,
+    });
+  }
+
+  private async generateLibrary(root: string, images: number, format: 'json' | 'bin' = 'json'): Promise<Record<string, unknown>> {
+    log(`generating ${images} images (seed ${this.args.seed}, ${format}) in ${root} ...`);
+    const t0 = performance.now();
+    const formatMix = format === 'json' ? undefined : { json: 0, bin: 1, legacy: 0 };
+    const r = await generateSampleLibrary(root, { images, seed: this.args.seed, formatMix });
+    log(`generated in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    return { images: r.images, sidecars: r.sidecars, bytes: r.bytes, counts: r.counts };
+  }
+
+  /** Floor (a) and, for a JSON library, floor (b), over the library's own files. */
+  private floors(tag: string, l: LibraryLists, name: string, parseFloor?: Outcome): Floors {
+    const a = this.measure(`floor (a) ${tag}`, { op: 'floor-read', list: l.sidecarList });
+    const b = parseFloor ? undefined : this.measure(`floor (b) ${tag}`, { op: 'floor-parse', list: l.sidecarList });
+    const floors = { a, b: b ?? parseFloor };
+    this.add(`floor-a.${tag}`, `floor (a): readFileSync every sidecar (${name})`, a, l.sidecarFiles, l.sidecarBytes, floors);
+    if (b) this.add(`floor-b.${tag}`, `floor (b): readFileSync + JSON.parse (${name})`, b, l.sidecarFiles, l.sidecarBytes, floors);
+    return floors;
+  }
+
+  /** validate and stats with both engines (or threads only), format-stats with the default engine. */
+  private treeOps(tag: 'json' | 'bin', l: LibraryLists, floors: Floors, withInline: boolean): void {
+    const w = this.args.workers;
+    const name = tag === 'json' ? 'JSON library' : 'bin copy';
+    for (const op of ['validate', 'stats'] as const) {
+      const spec = (engine: 'threads' | 'inline'): OpSpec => ({ op, root: l.root, engine, workers: w });
+      // the two engines' runs are interleaved, so their ratio is not skewed by a change in load
+      const outcomes = withInline
+        ? measurePair([`${op} ${tag} threads`, `${op} ${tag} inline`], [spec('threads'), spec('inline')], this.args.runs)
+        : [this.measure(`${op} ${tag} threads`, spec('threads'))];
+      outcomes.forEach((o, k) => {
+        const engine = k === 0 ? 'threads' : 'inline';
+        this.add(`${op}.${tag}.${engine}`, `${op} (${name}, ${engine})`, o, l.sidecarFiles, l.sidecarBytes, floors);
+      });
+    }
+    const fmt = this.measure(`format-stats ${tag}`, { op: 'format-stats', root: l.root, engine: 'auto', workers: w });
+    this.add(`format-stats.${tag}`, `format-stats (${name}, auto)`, fmt, l.sidecarFiles, l.sidecarBytes, floors);
+  }
+
+  private hash(): void {
+    const l = this.jsonLib;
+    const h = this.measure('hashTree json', { op: 'hash', root: l.root, workers: this.args.workers });
+    this.add('hash.json', 'hashTree (raw bytes, JSON library)', h, l.sidecarFiles, l.sidecarBytes, this.jsonFloors);
+    const s = this.measure('sha256sum json', { op: 'sha256sum', list: l.sidecarList });
+    this.add('sha256sum.json', 'sha256sum, same files (xargs -0, one process)', s, l.sidecarFiles, l.sidecarBytes, this.jsonFloors);
+    if (!isFailure(h) && h.detail.files !== l.sidecarFiles) {
+      this.results.notes.push(`hashTree hashed ${String(h.detail.files)} files, the list (and sha256sum) ${l.sidecarFiles}.`);
+    }
+  }
+
+  private readSample(tag: string, l: LibraryLists): ImageSample {
+    return sampleImages(l, this.args.reads, path.join(this.lists, `${tag}.reads`));
+  }
+
+  private reads(tag: 'json' | 'bin', l: LibraryLists, floors: Floors): void {
+    const sample = this.readSample(tag, l);
+    const name = tag === 'json' ? 'JSON library' : 'bin copy';
+    const o = this.measure(`readSidecar per image ${tag}`, { op: 'read', list: sample.list });
+    this.add(`read.${tag}`, `readSidecar per image, one at a time (${name}, ${sample.images} images)`, o, sample.images, sample.sidecarBytes, floors);
+    if (!isFailure(o)) this.results.extra[`readSidecar per call, ms (${name})`] = o.ms / sample.images;
+  }
+
+  private async server(): Promise<void> {
+    if (!fs.existsSync(this.cli)) {
+      this.results.notes.push(`server and spawn figures skipped: ${this.cli} is not built.`);
+      return;
+    }
+    const sample = this.readSample('json', this.jsonLib);
+    const o = this.measure('server reads', { op: 'server-reads', cli: this.cli, list: sample.list, latencyCalls: this.args.latencyCalls, window: SERVER_WINDOW });
+    this.add('read.server', `read through serve --stdio, ${SERVER_WINDOW} in flight (JSON library, ${sample.images} images)`, o, sample.images, sample.sidecarBytes, this.jsonFloors);
+    if (isFailure(o)) return;
+    const d = o.detail;
+    this.serverP50Ms = Number(d.latencyP50Ms);
+    Object.assign(this.results.extra, {
+      'server read latency p50, ms': d.latencyP50Ms,
+      'server read latency p90, ms': d.latencyP90Ms,
+      'server read latency p99, ms': d.latencyP99Ms,
+      'server start (spawn to first pong), ms': d.startMs,
+      'server peak RSS, MB': typeof d.serverPeakRssKB === 'number' ? d.serverPeakRssKB / 1024 : null,
+    });
+    try {
+      const images = firstListed(sample.list, this.args.spawnCalls);
+      const f = spawnFigure(this.args.spawnCalls, (i) => [this.cli, 'read', images[i % images.length]]);
+      log(`image-sidecar read per spawn: median ${f.medianMs.toFixed(1)} ms`);
+      this.results.extra['`image-sidecar read` per call (one spawn each), median ms'] = f.medianMs;
+      if (f.failures > 0) this.results.extra['`image-sidecar read` spawns that exited non-zero'] = f.failures;
+      this.results.extra['server latency speed-up over one spawn per call'] = f.medianMs / this.serverP50Ms;
+    } catch (e) {
+      this.results.notes.push(`spawn-per-read figure failed: ${(e as Error).message}`);
+    }
+  }
+
+  /**
+   * convert json→bin, then bin→json, each on a fresh copy per run (copying is not timed). Runs on
+   * the main library when --convert-images covers it, else on a smaller one with its own floors.
+   */
+  private async convert(): Promise<void> {
+    const full = this.args.convertImages >= this.args.images && this.jsonLib !== undefined;
+    let l: LibraryLists;
+    let floors: Floors;
+    let name: string;
+    if (full) {
+      l = this.jsonLib;
+      floors = this.jsonFloors;
+      name = 'JSON library';
+    } else {
+      const root = path.join(this.work, 'convert-json');
+      removeTree(root);
+      await this.generateLibrary(root, this.args.convertImages);
+      l = listLibrary(root, this.lists, 'convert-json');
+      name = `${this.args.convertImages}-image library`;
+      floors = this.floors('convert-json', l, name);
+      this.results.library.convertLibrary = { images: this.args.convertImages, sidecarFiles: l.sidecarFiles, sidecarBytes: l.sidecarBytes };
+    }
+    const durable = this.durableFloor(l, floors);
+    floors = { ...floors, c: durable };
+    const binRoot = path.join(this.work, 'convert-bin');
+    removeTree(binRoot);
+    const toBin = this.convertRuns('json→bin', l.root, 'bin', binRoot);
+    this.add('convert.json-bin', `convert json→bin, verified + fsync + sources removed (${name})`, toBin, l.sidecarFiles, l.sidecarBytes, floors);
+    if (isFailure(toBin)) return;
+    const b = listLibrary(binRoot, this.lists, 'convert-bin');
+    const toJson = this.convertRuns('bin→json', binRoot, 'json', null);
+    this.add('convert.bin-json', `convert bin→json, verified + fsync + sources removed (${name} as bin)`, toJson, b.sidecarFiles, b.sidecarBytes, floors);
+    if (full) this.convertedFullLibrary = binRoot;
+  }
+
+  /** Floor (c): convert's durability steps alone, one thread, on fresh copies. */
+  private durableFloor(l: LibraryLists, floors: Floors): Outcome {
+    const scratch = (i: number) => path.join(this.work, `durable-scratch-${i + 1}`);
+    const o = measure('floor (c) durable rewrite', { op: 'floor-durable', list: l.sidecarList, fromRoot: l.root, toRoot: l.root }, {
+      runs: this.args.runs,
+      prepare: (i) => {
+        copyLibrary(l.root, scratch(i));
+        return { op: 'floor-durable', list: l.sidecarList, fromRoot: l.root, toRoot: scratch(i) };
+      },
+      cleanup: (i) => removeTree(scratch(i)),
+    });
+    this.add('floor-c.convert', 'floor (c): read + write + fsync + rename + dir fsync + unlink + dir fsync, one thread (same files)', o, l.sidecarFiles, l.sidecarBytes, floors);
+    return o;
+  }
+
+  /** Convert runs on fresh copies of `src`; the warm-up's copy is kept as `keepAs` when given. */
+  private convertRuns(label: string, src: string, format: 'bin' | 'json', keepAs: string | null): Outcome {
+    const scratch = (i: number) => (i < 0 && keepAs ? keepAs : path.join(this.work, `convert-scratch-${i + 1}`));
+    return measure(`convert ${label}`, { op: 'convert', root: src, format }, {
+      runs: this.args.runs,
+      prepare: (i) => {
+        copyLibrary(src, scratch(i));
+        return { op: 'convert', root: scratch(i), format, workers: this.args.workers };
+      },
+      cleanup: (i) => {
+        if (!(i < 0 && keepAs)) removeTree(scratch(i));
+      },
+    });
+  }
+
+  /**
+   * The same library stored as bin: the full-size converted copy when convert ran on the main
+   * library, else generated as bin with the same seed (same data; ordinary sidecars written as bin).
+   */
+  private async bin(): Promise<void> {
+    let root = this.convertedFullLibrary;
+    if (root) {
+      this.results.notes.push('bin copy: the JSON library converted by `convert` (the warm-up run\'s output).');
+    } else {
+      root = path.join(this.work, 'bin');
+      removeTree(root);
+      await this.generateLibrary(root, this.args.images, 'bin');
+      this.results.notes.push(
+        'bin copy: generated with the same seed and every ordinary sidecar written as bin (same data; converting 20,000 files with per-file fsync would dominate the run — use --convert-images N >= --images for a converted copy).',
+      );
+    }
+    const l = listLibrary(root, this.lists, 'bin');
+    Object.assign(this.results.library, { binSidecarFiles: l.sidecarFiles, binSidecarBytes: l.sidecarBytes });
+    // floor (b) of a bin library is the JSON library's: the same data, parsed from JSON
+    const floors = this.floors('bin', l, 'bin copy', this.jsonFloors.b);
+    this.treeOps('bin', l, floors, false);
+    if (this.on('reads')) this.reads('bin', l, floors);
+  }
+
+  private codecFigures(): void {
+    try {
+      const s = runChild({ op: 'codec', count: CODEC_SIDECARS, seed: this.args.seed });
+      const c = s.detail as unknown as NonNullable<TargetInputs['codec']> & Record<string, number | boolean>;
+      this.codec = c;
+      log(`codec: bin ${c.binBytes.toFixed(0)} B vs indent JSON ${c.indentJsonBytes.toFixed(0)} B`);
+      this.results.codec = s.detail;
+    } catch (e) {
+      this.results.notes.push(`codec figures failed: ${(e as Error).message}`);
+    }
+  }
+
+  private startup(): void {
+    if (!fs.existsSync(this.cli)) {
+      this.results.notes.push(`--version figure skipped: ${this.cli} is not built.`);
+      return;
+    }
+    try {
+      const calls = Math.max(9, Math.min(this.args.spawnCalls, 25));
+      const f = spawnFigure(calls, () => [this.cli, '--version']);
+      this.versionMedianMs = f.medianMs;
+      log(`--version: median ${f.medianMs.toFixed(1)} ms`);
+      Object.assign(this.results.extra, {
+        '`image-sidecar --version` median, ms': f.medianMs,
+        '`image-sidecar --version` min / max, ms': [Number(f.minMs.toFixed(1)), Number(f.maxMs.toFixed(1))],
+      });
+    } catch (e) {
+      this.results.notes.push(`--version figure failed: ${(e as Error).message}`);
+    }
+  }
+}

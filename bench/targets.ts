@@ -1,0 +1,68 @@
+/**
+ * Targets printed next to the figures (PASS / MISS, never asserted), and where we stand against
+ * the earlier Rust tool's ratios on a 20,000-image library.
+ */
+import type { OperationFigure, ReferenceResult, TargetResult, FailedFigure } from './results.js';
+import { isFailed } from './results.js';
+
+/** The earlier tool's time over floor (b) on 20,000 images (from the issue). */
+export const RUST_REFERENCE: ReadonlyArray<{ id: string; operation: string; xFloorB: number }> = [
+  { id: 'validate.json.threads', operation: 'validate', xFloorB: 0.4 },
+  { id: 'stats.json.threads', operation: 'stats', xFloorB: 3.8 },
+  { id: 'convert.json-bin', operation: 'convert to bin', xFloorB: 7 },
+];
+
+export interface TargetInputs {
+  figures: ReadonlyArray<OperationFigure | FailedFigure>;
+  versionMedianMs: number | null;
+  codec: { indentJsonBytes: number; binBytes: number; jsonParseUs: number; binDecodeUs: number; jsonStringifyUs: number; binEncodeUs: number } | null;
+  /** Server read latency, median of sequential calls (ms). */
+  serverP50Ms: number | null;
+}
+
+const at = (figs: TargetInputs['figures'], id: string): OperationFigure | null => {
+  const f = figs.find((x) => x.id === id);
+  return f && !isFailed(f) ? f : null;
+};
+
+/** `value <= goal` (or `>=`) → PASS / MISS; unknown when the value could not be measured. */
+function target(name: string, measured: number | null, unit: string, cmp: '<=' | '<' | '>=', goal: number, note?: string): TargetResult {
+  const pass =
+    measured === null || !Number.isFinite(measured) ? null : cmp === '<=' ? measured <= goal : cmp === '<' ? measured < goal : measured >= goal;
+  const r: TargetResult = { name, measured, unit, goal: `${cmp} ${goal}${unit}`, pass };
+  if (note) r.note = note;
+  return r;
+}
+
+const ratio = (a: number | null | undefined, b: number | null | undefined): number | null =>
+  a == null || b == null || b === 0 ? null : a / b;
+
+export function evaluateTargets(t: TargetInputs): TargetResult[] {
+  const f = (id: string) => at(t.figures, id);
+  const vJson = f('validate.json.threads');
+  const sJson = f('stats.json.threads');
+  const hash = f('hash.json');
+  const sha = f('sha256sum.json');
+  const c = t.codec;
+  return [
+    target('validate, JSON library, × floor (b)', vJson?.xFloorB ?? null, '×', '<=', 0.6),
+    target('stats, JSON library, × floor (b)', sJson?.xFloorB ?? null, '×', '<=', 0.6),
+    target('validate, bin copy, × the JSON run', ratio(f('validate.bin.threads')?.ms, vJson?.ms), '×', '<=', 0.2),
+    target('stats, bin copy, × the JSON run', ratio(f('stats.bin.threads')?.ms, sJson?.ms), '×', '<=', 0.2),
+    target('convert json→bin (durable), × floor (b)', f('convert.json-bin')?.xFloorB ?? null, '×', '<=', 2.5),
+    target('`image-sidecar --version`, median', t.versionMedianMs, ' ms', '<', 150),
+    target('bin size, share of indent JSON', c ? (c.binBytes / c.indentJsonBytes) * 100 : null, ' %', '<=', 50),
+    target('bin decode speed-up over JSON.parse', c ? c.jsonParseUs / c.binDecodeUs : null, '×', '>=', 5),
+    target('bin encode speed-up over JSON.stringify(x, null, 2)', c ? c.jsonStringifyUs / c.binEncodeUs : null, '×', '>=', 3),
+    target('hashTree time × sha256sum time (same files)', ratio(hash?.ms, sha?.ms), '×', '<=', 1),
+    target('server `read` latency, median', t.serverP50Ms, ' ms', '<', 0.3),
+    target('stats peak RSS (JSON library)', sJson?.peakRssMB ?? null, ' MB', '<', 300, 'the real check is --images 1000000'),
+  ];
+}
+
+export function referenceStanding(figs: TargetInputs['figures']): ReferenceResult[] {
+  return RUST_REFERENCE.map((r) => {
+    const ours = at(figs, r.id)?.xFloorB ?? null;
+    return { operation: r.operation, rustXFloorB: r.xFloorB, oursXFloorB: ours, oursOverRust: ours === null ? null : ours / r.xFloorB };
+  });
+}
