@@ -87,6 +87,11 @@ export interface ScanSummary {
 export interface ScanOptions extends Options {
   /** Per-file work done by the engine on every candidate sidecar. */
   inspect?: Omit<InspectOptions, 'maxFileSize' | 'maxDepth'>;
+  /**
+   * Inspect the sidecars of symlinked images again even when their target lies inside the root
+   * (default false: the target's own record inspects them; the link's record marks them 'unchecked').
+   */
+  inspectLinkTargets?: boolean;
   /** Share a runtime between several scans (the caller closes it). */
   runtime?: Runtime & { expect?: (n: number) => void };
   /** Files per engine batch. */
@@ -103,10 +108,14 @@ interface Batch {
   promise: Promise<void>;
 }
 
+type PendingCandidate = Omit<ScanSidecar, 'inspection'> & { unchecked?: boolean };
+
 interface PendingRecord {
   dir: string;
   images: ScanImage[];
-  candidates: Omit<ScanSidecar, 'inspection'>[];
+  candidates: PendingCandidate[];
+  /** Candidates sent to the engine (the others are 'unchecked'). */
+  checked: number;
   localSidecars: number;
   extraFiles: number;
   forced?: Category;
@@ -201,12 +210,12 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
     };
 
     const enqueue = (rec: PendingRecord) => {
-      if (rec.candidates.length > 0) {
+      if (rec.checked > 0) {
         if (itemsFor.length > 0 && itemsFor[itemsFor.length - 1] === rec) throw errors.internal('record enqueued twice');
         rec.offset = items.length;
-        for (const c of rec.candidates) items.push({ path: c.path, name: c.name });
+        for (const c of rec.candidates) if (!c.unchecked) items.push({ path: c.path, name: c.name });
         itemsFor.push(rec);
-        discovered += rec.candidates.length;
+        discovered += rec.checked;
         if (items.length >= batchSize) flush();
       }
       queue.push(rec);
@@ -216,7 +225,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
     function* drainReady(): Generator<ScanRecord> {
       while (queue.length > 0) {
         const head = queue[0];
-        if (head.candidates.length > 0 && !head.batch?.done) return;
+        if (head.checked > 0 && !head.batch?.done) return;
         queue.shift();
         if (head.batch?.error) throw head.batch.error;
         const rec = self.finalize(head);
@@ -240,18 +249,18 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
         for (const u of pairing.unaddressable) {
           const p = join(listing.path, u.name);
           this.problem(p, 'UNADDRESSABLE', `${p}: file name is not valid UTF-8`);
-          enqueue({ dir: listing.rel, images: [], candidates: [], localSidecars: 0, extraFiles: 1, forced: 'unreadable', offset: 0,
+          enqueue({ dir: listing.rel, images: [], candidates: [], checked: 0, localSidecars: 0, extraFiles: 1, forced: 'unreadable', offset: 0,
             findings: [{ code: 'unreadable', message: 'file name is not valid UTF-8; it cannot be addressed', paths: [p] }] });
         }
         const links = pairing.groups.flatMap((g) => g.images.filter((i) => i.isLink));
         const resolved = await resolveLinks(links.map((l) => l.path));
         for (const group of pairing.groups) {
-          enqueue(await this.pending(group, listing.rel, root, rootReal, resolved, targetDirs));
-        }
-        // Bound memory: wait for the oldest batches while too many are in flight.
-        while (inflight.length > maxInflight) {
-          await inflight.shift()!.promise;
-          yield* drainReady();
+          enqueue(await this.pending(group, listing.rel, root, rootReal, resolved, targetDirs, opts.inspectLinkTargets === true));
+          // Bound memory inside big folders too: wait for the oldest batches while too many are in flight.
+          while (inflight.length > maxInflight) {
+            await inflight.shift()!.promise;
+            yield* drainReady();
+          }
         }
         yield* drainReady();
       }
@@ -277,10 +286,11 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
     rootReal: string,
     resolved: Map<string, ResolvedLink>,
     targetDirs: DirClaimsCache,
+    inspectLinkTargets: boolean,
   ): Promise<PendingRecord> {
     const relOf = (p: string) => toPosix(relative(root, p));
     const images: ScanImage[] = [];
-    const candidates: Omit<ScanSidecar, 'inspection'>[] = [];
+    const candidates: PendingCandidate[] = [];
     const findings: Finding[] = [];
     const seen = new Set<string>();
     for (const img of group.images) {
@@ -297,7 +307,9 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
           for (const c of await targetDirs.candidatesFor(r.target!)) {
             if (seen.has(c.path)) continue;
             seen.add(c.path);
-            candidates.push({ ...c, rel: toPosix(relative(rootReal, c.path)), side: 'target' });
+            const cand: PendingCandidate = { ...c, rel: toPosix(relative(rootReal, c.path)), side: 'target' };
+            if (!si.outsideRoot && !inspectLinkTargets) cand.unchecked = true; // its own record inspects it
+            candidates.push(cand);
           }
         }
       }
@@ -308,18 +320,25 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
       seen.add(s.path);
       candidates.push({ ...s, rel: relOf(s.path), side: 'local' });
     }
-    return { dir: dirRel, images, candidates, localSidecars: group.sidecars.length, extraFiles: 0, findings, offset: 0 };
+    const checked = candidates.reduce((n, c) => n + (c.unchecked ? 0 : 1), 0);
+    return { dir: dirRel, images, candidates, checked, localSidecars: group.sidecars.length, extraFiles: 0, findings, offset: 0 };
   }
 
   private finalize(p: PendingRecord): ScanRecord {
     const s = this.summary;
-    const results = p.candidates.length > 0 ? p.batch!.results!.slice(p.offset, p.offset + p.candidates.length) : [];
-    const sidecars: ScanSidecar[] = p.candidates.map((c, i) => ({ ...c, inspection: results[i] }));
+    const results = p.checked > 0 ? p.batch!.results! : [];
+    let next = p.offset;
+    const sidecars: ScanSidecar[] = p.candidates.map(({ unchecked, ...c }) => ({
+      ...c,
+      inspection: unchecked ? uncheckedInspection(c.path) : results[next++],
+    }));
     const findings = p.findings;
     let effective: ScanSidecar | null = null;
     for (const sc of sidecars) {
       const ins = sc.inspection;
-      if (ins.status === 'ok') {
+      if (ins.status === 'unchecked') {
+        if (!effective) effective = sc;
+      } else if (ins.status === 'ok') {
         if (!effective) effective = sc;
         if (ins.notes.length > 0) findings.push({ code: ins.notes.some((n) => /BOM/i.test(n)) ? 'bom' : 'note', message: ins.notes.join('; '), paths: [sc.path] });
       } else if (ins.status === 'unreadable') {
@@ -347,6 +366,10 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
     s.sidecarFiles += p.localSidecars;
     return { category, dir: p.dir, images: p.images, sidecars, effective, findings, files };
   }
+}
+
+function uncheckedInspection(path: string): FileInspection {
+  return { path, size: 0, status: 'unchecked', format: null, notes: [], shape: 'sidecar', elapsedMs: 0 };
 }
 
 /** The one place that decides a record's category. */
@@ -413,7 +436,7 @@ class DirClaimsCache {
   private readonly cache = new Map<string, Promise<Map<string, SidecarEntry[]>>>();
   constructor(
     private readonly imageExts: ReadonlySet<string>,
-    private readonly limit = 512,
+    private readonly limit = 64,
   ) {}
 
   async candidatesFor(target: string): Promise<SidecarEntry[]> {

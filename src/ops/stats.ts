@@ -50,7 +50,9 @@ const bucket = (n: number) => (n >= HIST_MAX ? `${HIST_MAX}+` : String(n));
 
 /** Aggregates only: memory does not grow with the number of files (unless `list`). */
 export async function stats(root: string, opts: StatsOptions = {}): Promise<TreeStats> {
-  const session = scan(root, { ...opts, inspect: { summarize: true } });
+  // Under an operation filter a symlinked image counts only if its target's sidecar has the
+  // operation, so those sidecars must be inspected for the link's record too.
+  const session = scan(root, { ...opts, inspect: { summarize: true }, inspectLinkTargets: opts.operationType !== undefined });
   const filter = operationFilter(opts.operationType);
   const opCounts: Record<string, number> = {};
   const timeSum: Record<string, number> = {};

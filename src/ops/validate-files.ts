@@ -37,7 +37,7 @@ const DEFAULT_BATCH = 64;
  * sidecar is 'ok', a directory report or other JSON is 'unrelated'.
  */
 function categoryOf(ins: FileInspection): Category {
-  if (ins.status !== 'ok') return ins.status;
+  if (ins.status === 'corrupt' || ins.status === 'unreadable') return ins.status;
   return ins.shape === 'sidecar' ? 'ok' : 'unrelated';
 }
 

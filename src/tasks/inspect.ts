@@ -27,7 +27,11 @@ export interface InspectItem {
   name: string;
 }
 
-export type InspectStatus = 'ok' | 'corrupt' | 'unreadable';
+/**
+ * 'unchecked': a symlinked image's sidecar next to its target inside the root. It is inspected once,
+ * in the target's own record; the link's record only notes that it is there.
+ */
+export type InspectStatus = 'ok' | 'corrupt' | 'unreadable' | 'unchecked';
 
 export interface FileInspection {
   path: string;
