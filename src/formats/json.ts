@@ -49,8 +49,20 @@ export function decodeJsonObject(bytes: Uint8Array, opts: JsonDecodeOptions): { 
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     throw errors.corrupt(`top-level value is ${describeJsonType(value)}, expected an object`, opts.path);
   }
-  checkDepth(value as JsonObject, opts.maxDepth, opts.path);
+  if (mayBeDeeperThan(text, opts.maxDepth)) checkDepth(value as JsonObject, opts.maxDepth, opts.path);
   return { data: value as JsonObject, notes };
+}
+
+/**
+ * Nesting depth can never exceed the number of opening brackets, so a text with fewer than
+ * `maxDepth` of them needs no depth walk (a walk visits every value, e.g. all 512 floats of each
+ * embedding; this counts with native indexOf and stops early).
+ */
+function mayBeDeeperThan(text: string, maxDepth: number): boolean {
+  let n = 0;
+  for (let i = text.indexOf('['); i !== -1; i = text.indexOf('[', i + 1)) if (++n >= maxDepth) return true;
+  for (let i = text.indexOf('{'); i !== -1; i = text.indexOf('{', i + 1)) if (++n >= maxDepth) return true;
+  return false;
 }
 
 function syntaxError(text: string, start: number, cause: unknown, path?: string) {
