@@ -19,6 +19,11 @@ export interface AtomicWriteOptions {
   skipIfSame?: boolean;
   /** Mode for a new file (before umask). An existing file keeps its mode. Default 0o666. */
   mode?: number;
+  /**
+   * fsync the directory after the rename (default true). Batch writers pass false and fsync each
+   * directory once for many files themselves, before they rely on the rename being durable.
+   */
+  syncDir?: boolean;
 }
 
 export interface AtomicWriteResult {
@@ -111,6 +116,7 @@ function* replaceSteps(target: string, bytes: Uint8Array, opts: AtomicWriteOptio
     yield { op: 'rename', from: tmp, to: dest };
     renamed = true;
 
+    if (opts.syncDir === false) return { written: true };
     let dfd = -1;
     try {
       dfd = (yield { op: 'open', path: dir, flags: 'r', mode: 0 }) as number;
@@ -193,9 +199,9 @@ function execAsync(o: Op): Promise<unknown> {
   });
 }
 
-function runSync<R>(gen: Generator<Op, R, unknown>): R {
-  let step = gen.next();
-  while (!step.done) {
+/** Run a step sequence synchronously from `step` on; with `untilFsync`, stop before the first fsync. */
+function advanceSync<R>(gen: Generator<Op, R, unknown>, step: IteratorResult<Op, R>, untilFsync = false): IteratorResult<Op, R> {
+  while (!step.done && !(untilFsync && step.value.op === 'fsync')) {
     let value: unknown;
     let failure: { e: unknown } | null = null;
     try {
@@ -205,7 +211,11 @@ function runSync<R>(gen: Generator<Op, R, unknown>): R {
     }
     step = failure ? gen.throw(failure.e) : gen.next(value);
   }
-  return step.value;
+  return step;
+}
+
+function runSync<R>(gen: Generator<Op, R, unknown>): R {
+  return advanceSync(gen, gen.next()).value as R;
 }
 
 async function runAsync<R>(gen: Generator<Op, R, unknown>): Promise<R> {
@@ -231,4 +241,37 @@ export function writeFileAtomic(target: string, bytes: Uint8Array, opts: AtomicW
 /** Synchronous twin of writeFileAtomic (same steps), for worker-thread tasks. */
 export function writeFileAtomicSync(target: string, bytes: Uint8Array, opts: AtomicWriteOptions = {}): AtomicWriteResult {
   return runSync(atomicWriteSteps(target, bytes, opts));
+}
+
+/**
+ * Write several files atomically with the same steps as writeFileAtomicSync, interleaved so that
+ * every temp file is written before the first fsync: a journaling file system then commits them
+ * together and the later fsyncs are nearly free. Directories are NOT fsynced (syncDir is forced
+ * off): the caller fsyncs each directory once before relying on the renames. Never throws; each
+ * entry gets its result or its error.
+ */
+export function writeFilesAtomicSync(
+  entries: readonly { target: string; bytes: Uint8Array }[],
+  opts: Omit<AtomicWriteOptions, 'syncDir'> = {},
+): ({ written: boolean } | { error: unknown })[] {
+  const results: ({ written: boolean } | { error: unknown })[] = new Array(entries.length);
+  const parked: { i: number; gen: Generator<Op, AtomicWriteResult, unknown>; step: IteratorResult<Op, AtomicWriteResult> }[] = [];
+  for (let i = 0; i < entries.length; i++) {
+    const gen = atomicWriteSteps(entries[i].target, entries[i].bytes, { ...opts, syncDir: false });
+    try {
+      const step = advanceSync(gen, gen.next(), true);
+      if (step.done) results[i] = step.value;
+      else parked.push({ i, gen, step });
+    } catch (e) {
+      results[i] = { error: e };
+    }
+  }
+  for (const { i, gen, step } of parked) {
+    try {
+      results[i] = advanceSync(gen, step).value as AtomicWriteResult;
+    } catch (e) {
+      results[i] = { error: e };
+    }
+  }
+  return results;
 }

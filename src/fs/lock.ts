@@ -145,36 +145,34 @@ function sleepSync(ms: number): void {
 }
 
 /**
- * The synchronous twin of `withSidecarLock`, for engine tasks (convert) that run synchronously in
- * worker threads. Same lock directory and protocol, so it excludes async `saveSidecar` callers in
- * other processes and threads. A lock held by an async caller on this same thread can never be
- * released while we block, so that case fails at once with LOCK_TIMEOUT instead of deadlocking.
+ * Take the sidecar lock for `keyPath` synchronously and return its release function. Same lock
+ * directory and protocol as `withSidecarLock`, so it excludes async `saveSidecar` callers in other
+ * processes and threads; engine tasks (convert) run synchronously in worker threads and use this.
+ * A lock held by an async caller on this same thread can never be released while we block, so
+ * that case fails at once with LOCK_TIMEOUT instead of deadlocking.
  */
-export function withSidecarLockSync<T>(keyPath: string, fn: () => T, opts: SidecarLockOptions = {}): T {
+export function acquireSidecarLockSync(keyPath: string, opts: SidecarLockOptions = {}): () => void {
   const key = path.resolve(keyPath);
   if (queues.has(key)) throw errors.lockTimeout(key, new Error('held by another operation in this thread'));
   const staleMs = Math.max(opts.staleMs ?? DEFAULT_LOCK_STALE_MS, MIN_STALE_MS);
   const deadline = Date.now() + (opts.timeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS);
   const lockfilePath = lockPathFor(key);
-  let release: (() => void) | null = null;
-  for (let attempt = 0; release === null; attempt++) {
+  for (let attempt = 0; ; attempt++) {
     try {
-      // The mtime refresh timer only runs between units; a unit is far shorter than staleMs.
-      release = lockfile.lockSync(key, { realpath: false, lockfilePath, stale: staleMs, update: staleMs / 2, onCompromised: () => {} });
+      // The mtime refresh timer only runs between tasks; a held batch is far shorter than staleMs.
+      const release = lockfile.lockSync(key, { realpath: false, lockfilePath, stale: staleMs, update: staleMs / 2, onCompromised: () => {} });
+      return () => {
+        try {
+          release();
+        } catch {
+          // Already released or taken over: nothing is held any more either way.
+        }
+      };
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'ELOCKED') throw errors.fromFs(e, lockfilePath);
       const left = deadline - Date.now();
       if (left <= 0) throw errors.lockTimeout(key, e);
       sleepSync(Math.min(left, backoffMs(attempt)));
-    }
-  }
-  try {
-    return fn();
-  } finally {
-    try {
-      release();
-    } catch {
-      // Already released or taken over: nothing is held any more either way.
     }
   }
 }

@@ -1,13 +1,13 @@
 /**
- * Per-unit conversion work, run by the engine (in worker threads or in-process, same code).
+ * Conversion work, run by the engine in batches (in worker threads or in-process, same code).
  *
  * A unit is one target path and the decodable sidecars of one image that map to it (normally one
- * file; two or more when e.g. x.json and x.bin both exist). For each unit:
+ * file; two or more when e.g. x.json and x.bin both exist). Under the image's sidecar lock:
  *   read + decode every source → (several: equal data → dedupe, else conflict: touch nothing)
  *   → encode → decode the encoded bytes in memory and compare (nothing on disk touched yet)
- *   → writeFileAtomicSync (temp, fsync, rename, dir fsync) → read the target back from disk,
- *   decode, compare with deepEqualJson AND canonical digests → only then remove the sources
- *   (unless keepSource) and fsync their directory.
+ *   → write the target atomically (temp, fsync, rename) → [batch: fsync each directory once]
+ *   → read the target back from disk, decode, compare with deepEqualJson AND canonical digests
+ *   → only then remove the sources (unless keepSource) → [batch: fsync each directory once].
  * Any failure removes no source. A target we created that then failed to verify is removed again
  * (it would otherwise shadow the source: .bin is read before .json); a rewritten file that failed
  * to verify gets its original bytes back.
@@ -16,8 +16,8 @@ import { closeSync, fsyncSync, lstatSync, openSync, unlinkSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { errors, isSidecarError, type SidecarError } from '../errors.js';
 import { decodeSidecar, deepEqualJson, encodeSidecar } from '../formats/codec.js';
-import { writeFileAtomicSync } from '../fs/atomic-write.js';
-import { withSidecarLockSync } from '../fs/lock.js';
+import { writeFileAtomicSync, writeFilesAtomicSync } from '../fs/atomic-write.js';
+import { acquireSidecarLockSync } from '../fs/lock.js';
 import { readFileLimitedSync } from '../fs/read-file.js';
 import { canonicalDigest } from '../integrity/digest.js';
 import type { JsonObject, SidecarExt, SidecarFormat, SidecarNaming } from '../types.js';
@@ -129,13 +129,25 @@ function fsyncDir(dir: string): void {
   }
 }
 
-/** Convert one unit; never throws (every outcome is in the items, one per source). */
-export function convertUnit(unit: ConvertUnit, opts: ConvertTaskOptions): ConvertItem[] {
+/** A unit whose target is written (file fsynced, rename not yet made durable) or needs no write. */
+interface Staged {
+  unit: ConvertUnit;
+  decoded: Decoded[];
+  action: ConvertAction;
+  data: JsonObject;
+  /** The bytes for the target (written by the batch), or null when the target already held the data. */
+  written: Buffer | null;
+  atTarget: Decoded | undefined;
+}
+
+/**
+ * Steps 1–3 for one unit: read, decide, encode. Returns the final items when the unit ends here
+ * (skip, conflict, failure), else what the later steps need.
+ */
+function stageUnit(unit: ConvertUnit, opts: ConvertTaskOptions): ConvertItem[] | Staged {
   const { target } = unit;
   const format = opts.format;
   const planned: ConvertAction = unit.sources.length > 1 ? 'dedupe' : unit.sources[0] === target ? 'rewrite' : 'convert';
-  const all = (action: ConvertAction, ok: boolean, error?: SidecarError): ConvertItem[] =>
-    unit.sources.map((source) => ({ source, target, action, ok, ...(error ? { error: errorOf(error) } : {}), sourceRemoved: false }));
 
   // 1. Read and decode every source (the scan saw them decode; they may have changed since).
   const decoded: Decoded[] = [];
@@ -145,7 +157,7 @@ export function convertUnit(unit: ConvertUnit, opts: ConvertTaskOptions): Conver
       const d = decodeSidecar(bytes, { path, maxDepth: opts.maxDepth, maxFileSize: opts.maxFileSize });
       decoded.push({ path, bytes, data: d.data, format: d.format });
     } catch (e) {
-      return all(planned, false, asSidecarError(e, path));
+      return allItems(unit, planned, false, asSidecarError(e, path));
     }
   }
 
@@ -154,7 +166,7 @@ export function convertUnit(unit: ConvertUnit, opts: ConvertTaskOptions): Conver
   if (decoded.length > 1) {
     for (let i = 1; i < decoded.length; i++) {
       if (!deepEqualJson(decoded[0].data, decoded[i].data)) {
-        return all('conflict', false, errors.conflict('candidate sidecars of one image hold different data', unit.sources));
+        return allItems(unit, 'conflict', false, errors.conflict('candidate sidecars of one image hold different data', unit.sources));
       }
     }
     action = 'dedupe';
@@ -167,41 +179,46 @@ export function convertUnit(unit: ConvertUnit, opts: ConvertTaskOptions): Conver
   const data = decoded[0].data;
   const kept = decoded.find((d) => d.path === target && d.format === format);
   const atTarget = decoded.find((d) => d.path === target);
-  if (!kept) {
-    let bytes: Buffer;
-    try {
-      // 3. Encode and prove the bytes in memory before touching the disk.
-      bytes = encodeChecked(data, format, target, opts);
-      // Something the scan did not pair (a symlink, a file created since) may hold the target path.
-      // A directory there is left to make the write fail (reported as a failure, not a conflict).
-      if (!atTarget && existsAsNonDirectory(target) === true) {
-        return all('conflict', false, errors.conflict('the target path holds another file', [...unit.sources, target]));
-      }
-    } catch (e) {
-      return all(action, false, asSidecarError(e, target));
+  if (kept) return { unit, decoded, action, data, written: null, atTarget };
+  let bytes: Buffer;
+  try {
+    // 3. Encode and prove the bytes in memory before touching the disk.
+    bytes = encodeChecked(data, format, target, opts);
+    // Something the scan did not pair (a symlink, a file created since) may hold the target path.
+    // A directory there is left to make the write fail (reported as a failure, not a conflict).
+    if (!atTarget && existsAsNonDirectory(target) === true) {
+      return allItems(unit, 'conflict', false, errors.conflict('the target path holds another file', [...unit.sources, target]));
     }
-    if (!opts.dryRun) {
-      // 4. Durable atomic write, then read it back from disk.
-      try {
-        writeFileAtomicSync(target, bytes, { skipIfSame: true });
-        verifyOnDisk(target, bytes, data, canonicalDigest(data), format, opts);
-      } catch (e) {
-        undoWrite(target, atTarget);
-        return all(action, false, asSidecarError(e, target));
-      }
+  } catch (e) {
+    return allItems(unit, action, false, asSidecarError(e, target));
+  }
+  // 4. The atomic write itself is done for the whole batch (writeFilesAtomicSync).
+  return { unit, decoded, action, data, written: bytes, atTarget };
+}
+
+/**
+ * Steps 6–7 for one unit, after its target's directory was fsynced: read the target back from
+ * disk and prove it, and only then remove the sources that are not the target.
+ */
+function finishUnit(st: Staged, opts: ConvertTaskOptions, removedIn: Set<string>): ConvertItem[] {
+  const { unit, action } = st;
+  const target = unit.target;
+  if (st.written && !opts.dryRun) {
+    try {
+      verifyOnDisk(target, st.written, st.data, canonicalDigest(st.data), opts.format, opts);
+    } catch (e) {
+      undoWrite(target, st.atTarget);
+      return allItems(unit, action, false, asSidecarError(e, target));
     }
   }
-
-  // 5. Only now remove the sources that are not the target.
   const items: ConvertItem[] = [];
-  let removedAny = false;
-  for (const d of decoded) {
+  for (const d of st.decoded) {
     const item: ConvertItem = { source: d.path, target, action, ok: true, sourceRemoved: false };
     if (d.path !== target && !opts.keepSource && !opts.dryRun) {
       try {
         unlinkSync(d.path);
         item.sourceRemoved = true;
-        removedAny = true;
+        removedIn.add(dirname(d.path));
       } catch (e) {
         // The target is verified; the source simply stays. Still a failure for the exit code.
         item.ok = false;
@@ -210,15 +227,11 @@ export function convertUnit(unit: ConvertUnit, opts: ConvertTaskOptions): Conver
     }
     items.push(item);
   }
-  if (removedAny) {
-    try {
-      fsyncDir(dirname(target));
-    } catch (e) {
-      // Not a data risk (at worst a removed source reappears and the next run dedupes it), but say so.
-      for (const it of items) if (it.sourceRemoved) it.error = errorOf(asSidecarError(e, dirname(target)));
-    }
-  }
   return items;
+}
+
+function allItems(unit: ConvertUnit, action: ConvertAction, ok: boolean, error?: SidecarError): ConvertItem[] {
+  return unit.sources.map((source) => ({ source, target: unit.target, action, ok, ...(error ? { error: errorOf(error) } : {}), sourceRemoved: false }));
 }
 
 /**
@@ -237,18 +250,79 @@ function undoWrite(target: string, original: Decoded | undefined): void {
 
 const DEFAULT_UNIT_LOCK_TIMEOUT_MS = 10_000;
 
-/** Convert one unit while holding the image's sidecar lock (not needed for a dry run). */
-function convertUnitLocked(unit: ConvertUnit, opts: ConvertTaskOptions): ConvertItem[] {
-  if (opts.dryRun || !unit.lockKey) return convertUnit(unit, opts);
-  try {
-    return withSidecarLockSync(unit.lockKey, () => convertUnit(unit, opts), { timeoutMs: opts.lockTimeoutMs ?? DEFAULT_UNIT_LOCK_TIMEOUT_MS });
-  } catch (e) {
-    const err = asSidecarError(e, unit.target);
-    return unit.sources.map((source) => ({ source, target: unit.target, action: 'convert' as const, ok: false, error: errorOf(err), sourceRemoved: false }));
-  }
-}
-
+/**
+ * Convert a batch of units. Each unit holds its image's sidecar lock (shared with saveSidecar)
+ * from its read to the removal of its source, so no save lands in between. The durability steps
+ * are batched: every target is written and fsynced, then each directory is fsynced once (the
+ * renames are durable), then targets are read back and verified and the sources removed, then
+ * each directory is fsynced once more (the removals are durable). Never throws.
+ */
 export function convertUnits(items: readonly unknown[], options: unknown): ConvertItem[][] {
   const opts = options as ConvertTaskOptions;
-  return (items as ConvertUnit[]).map((u) => convertUnitLocked(u, opts));
+  const units = items as ConvertUnit[];
+  const results: ConvertItem[][] = new Array(units.length);
+  const releases: (() => void)[] = [];
+  const staged: { index: number; st: Staged }[] = [];
+  try {
+    for (let i = 0; i < units.length; i++) {
+      const unit = units[i];
+      if (!opts.dryRun && unit.lockKey) {
+        try {
+          releases.push(acquireSidecarLockSync(unit.lockKey, { timeoutMs: opts.lockTimeoutMs ?? DEFAULT_UNIT_LOCK_TIMEOUT_MS }));
+        } catch (e) {
+          results[i] = allItems(unit, 'convert', false, asSidecarError(e, unit.target));
+          continue;
+        }
+      }
+      const r = stageUnit(unit, opts);
+      if (Array.isArray(r)) results[i] = r;
+      else staged.push({ index: i, st: r });
+    }
+    // 4. Write every target atomically (temp, fsync, rename), all temp files before the first fsync.
+    let ready = staged;
+    if (!opts.dryRun) {
+      const toWrite = staged.filter((x) => x.st.written);
+      const written = writeFilesAtomicSync(toWrite.map((x) => ({ target: x.st.unit.target, bytes: x.st.written! })), { skipIfSame: true });
+      const failed = new Set<number>();
+      written.forEach((r, k) => {
+        if (!('error' in r)) return;
+        const { index, st } = toWrite[k];
+        undoWrite(st.unit.target, st.atTarget);
+        results[index] = allItems(st.unit, st.action, false, asSidecarError(r.error, st.unit.target));
+        failed.add(index);
+      });
+      ready = staged.filter((x) => !failed.has(x.index));
+    }
+    // 5. Make the renames durable before any source goes: one fsync per directory.
+    const failedDirs = fsyncDirs(new Set(ready.filter((x) => x.st.written && !opts.dryRun).map((x) => dirname(x.st.unit.target))));
+    const removedIn = new Set<string>();
+    for (const { index, st } of ready) {
+      const dirError = failedDirs.get(dirname(st.unit.target));
+      if (dirError && st.written) {
+        undoWrite(st.unit.target, st.atTarget);
+        results[index] = allItems(st.unit, st.action, false, dirError);
+      } else results[index] = finishUnit(st, opts, removedIn);
+    }
+    // 8. Make the removals durable. Not a data risk if this fails (a removed source may reappear
+    // and the next run dedupes it), but say so.
+    for (const [dir, err] of fsyncDirs(removedIn)) {
+      for (const it of results.flat()) if (it.sourceRemoved && dirname(it.source) === dir) it.error = errorOf(err);
+    }
+  } finally {
+    for (const release of releases) release();
+  }
+  return results;
+}
+
+/** fsync each directory once; returns the ones that failed. */
+function fsyncDirs(dirs: Iterable<string>): Map<string, SidecarError> {
+  const failed = new Map<string, SidecarError>();
+  for (const dir of dirs) {
+    try {
+      fsyncDir(dir);
+    } catch (e) {
+      failed.set(dir, asSidecarError(e, dir));
+    }
+  }
+  return failed;
 }
