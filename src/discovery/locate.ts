@@ -2,8 +2,12 @@
  * One image path → its symlink chain, the file it finally is, and the sidecar files that exist
  * for it. Sidecars live next to the link's TARGET (the earlier tool's rule); files next to the
  * link are reported too, after the target's, so nothing written by other tools goes unseen.
+ *
+ * File-system calls are synchronous: a handful of stat/lstat calls per image, each a few µs,
+ * where the promise API costs a thread-pool round trip each (per-image latency matters for the
+ * stdio server and for save loops).
  */
-import * as fsp from 'node:fs/promises';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { errors } from '../errors.js';
 import type { SidecarExt, SidecarNaming } from '../types.js';
@@ -68,9 +72,9 @@ function code(e: unknown): string | undefined {
 }
 
 /** Is `p` an existing regular file (following a symlinked sidecar)? Missing → false; other errors throw. */
-async function isFile(p: string): Promise<boolean> {
+function isFile(p: string): boolean {
   try {
-    return (await fsp.stat(p)).isFile();
+    return fs.statSync(p).isFile();
   } catch (e) {
     const c = code(e);
     if (c === 'ENOENT' || c === 'ENOTDIR' || c === 'ELOOP') return false;
@@ -83,10 +87,10 @@ async function isFile(p: string): Promise<boolean> {
  * listing a folder of thousands). Other names: one listing compared in NFC, because a file copied
  * from macOS may carry the same name in NFD.
  */
-async function findCandidates(dir: string, imageName: string, side: 'target' | 'link', out: SidecarCandidate[]): Promise<void> {
+function findCandidates(dir: string, imageName: string, side: 'target' | 'link', out: SidecarCandidate[]): void {
   const wanted = wantedNames(imageName);
   if (isAscii(imageName)) {
-    const exists = await Promise.all(wanted.map((w) => isFile(path.join(dir, w.name))));
+    const exists = wanted.map((w) => isFile(path.join(dir, w.name)));
     for (let i = 0; i < wanted.length; i++) {
       if (exists[i]) out.push({ path: path.join(dir, wanted[i].name), ext: wanted[i].ext, naming: wanted[i].naming, side });
     }
@@ -94,7 +98,7 @@ async function findCandidates(dir: string, imageName: string, side: 'target' | '
   }
   let entries: import('node:fs').Dirent[];
   try {
-    entries = await fsp.readdir(dir, { withFileTypes: true });
+    entries = fs.readdirSync(dir, { withFileTypes: true });
   } catch (e) {
     if (code(e) === 'ENOENT' || code(e) === 'ENOTDIR') return;
     throw errors.fromFs(e, dir);
@@ -105,7 +109,7 @@ async function findCandidates(dir: string, imageName: string, side: 'target' | '
   for (const d of entries) {
     const i = byNfc.get(nfc(d.name));
     if (i === undefined) continue;
-    if (d.isFile() || (d.isSymbolicLink() && (await isFile(path.join(dir, d.name))))) found.push({ i, name: d.name });
+    if (d.isFile() || (d.isSymbolicLink() && isFile(path.join(dir, d.name)))) found.push({ i, name: d.name });
   }
   // Preference order first; two spellings of one name (NFC and NFD both on disk) keep a stable order.
   found.sort((a, b) => a.i - b.i || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
@@ -113,9 +117,9 @@ async function findCandidates(dir: string, imageName: string, side: 'target' | '
 }
 
 /** lstat `p`; if it is missing and its name is not ASCII, look for the same name in another normalisation. */
-async function lstatImage(p: string): Promise<{ path: string; isLink: boolean }> {
+function lstatImage(p: string): { path: string; isLink: boolean } {
   try {
-    const st = await fsp.lstat(p);
+    const st = fs.lstatSync(p);
     if (st.isDirectory()) throw errors.usage(`not an image file but a directory: ${p}`);
     return { path: p, isLink: st.isSymbolicLink() };
   } catch (e) {
@@ -126,7 +130,7 @@ async function lstatImage(p: string): Promise<{ path: string; isLink: boolean }>
       const want = nfc(name);
       let names: string[] = [];
       try {
-        names = await fsp.readdir(dir);
+        names = fs.readdirSync(dir);
       } catch {
         /* the directory itself is missing: not found */
       }
@@ -138,13 +142,13 @@ async function lstatImage(p: string): Promise<{ path: string; isLink: boolean }>
 }
 
 /** Follow the chain link by link (for the record); the kernel's answer (realpath) decides the target. */
-async function followChain(first: string): Promise<{ chain: string[]; last: string; loops: boolean }> {
+function followChain(first: string): { chain: string[]; last: string; loops: boolean } {
   const chain: string[] = [];
   let cur = first;
   for (let hops = 0; hops < MAX_LINKS; hops++) {
     let isLink = false;
     try {
-      isLink = (await fsp.lstat(cur)).isSymbolicLink();
+      isLink = fs.lstatSync(cur).isSymbolicLink();
     } catch (e) {
       const c = code(e);
       if (c === 'ENOENT' || c === 'ENOTDIR') return { chain, last: cur, loops: false };
@@ -154,7 +158,7 @@ async function followChain(first: string): Promise<{ chain: string[]; last: stri
     chain.push(cur);
     let text: string;
     try {
-      text = await fsp.readlink(cur);
+      text = fs.readlinkSync(cur);
     } catch (e) {
       throw errors.fromFs(e, cur);
     }
@@ -165,18 +169,18 @@ async function followChain(first: string): Promise<{ chain: string[]; last: stri
 
 export async function locateSidecar(imagePath: string): Promise<SidecarLocation> {
   const given = path.resolve(imagePath);
-  const image = await lstatImage(given);
+  const image = lstatImage(given);
 
   let chain: string[] = [];
   let targetPath = image.path;
   let broken = false;
   let loops = false;
   if (image.isLink) {
-    const followed = await followChain(image.path);
+    const followed = followChain(image.path);
     chain = followed.chain;
     loops = followed.loops;
     try {
-      targetPath = await fsp.realpath(image.path);
+      targetPath = fs.realpathSync(image.path);
     } catch (e) {
       const c = code(e);
       if (c !== 'ENOENT' && c !== 'ELOOP' && c !== 'ENOTDIR') throw errors.fromFs(e, image.path);
@@ -190,13 +194,13 @@ export async function locateSidecar(imagePath: string): Promise<SidecarLocation>
   const name = path.basename(targetPath);
   const candidates: SidecarCandidate[] = [];
   // A looping chain has no target, so no target side; a missing target may still have sidecars beside it.
-  if (!loops) await findCandidates(dir, name, 'target', candidates);
+  if (!loops) findCandidates(dir, name, 'target', candidates);
   if (image.isLink) {
     const linkDir = path.dirname(image.path);
     const linkName = path.basename(image.path);
     if (loops || linkDir !== dir || linkName !== name) {
       const linkSide: SidecarCandidate[] = [];
-      await findCandidates(linkDir, linkName, 'link', linkSide);
+      findCandidates(linkDir, linkName, 'link', linkSide);
       for (const c of linkSide) if (!candidates.some((t) => t.path === c.path)) candidates.push(c);
     }
   }
