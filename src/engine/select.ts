@@ -7,9 +7,10 @@ import { ThreadRuntime } from './threads.js';
 
 /**
  * Below this many files a worker pool costs more (start-up ~30–50 ms per thread) than it saves.
- * Measured by `npm run bench` (see "break-even" in its output).
+ * Measured by `npm run bench` ("break-even" section): on this 2-core machine threads won from
+ * about 1,200–1,850 sidecar files depending on load.
  */
-export const THREADS_BREAK_EVEN_FILES = 2000;
+export const THREADS_BREAK_EVEN_FILES = 1500;
 
 export interface EngineChoice {
   kind: EngineKind;
