@@ -1,3 +1,4 @@
+import { realpathSync, statSync } from 'node:fs';
 import { readdir, realpath, stat } from 'node:fs/promises';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { errors } from '../errors.js';
@@ -253,7 +254,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
             findings: [{ code: 'unreadable', message: 'file name is not valid UTF-8; it cannot be addressed', paths: [p] }] });
         }
         const links = pairing.groups.flatMap((g) => g.images.filter((i) => i.isLink));
-        const resolved = await resolveLinks(links.map((l) => l.path));
+        const resolved = resolveLinks(links.map((l) => l.path));
         for (const group of pairing.groups) {
           enqueue(await this.pending(group, listing.rel, root, rootReal, resolved, targetDirs, opts.inspectLinkTargets === true));
           // Bound memory inside big folders too: wait for the oldest batches while too many are in flight.
@@ -410,23 +411,20 @@ interface ResolvedLink {
   reason?: string;
 }
 
-const LINK_CONCURRENCY = 32;
-
-async function resolveLinks(paths: string[]): Promise<Map<string, ResolvedLink>> {
+/**
+ * Resolve image symlinks with sync calls: realpath + stat are a few µs each, where the promise API
+ * costs a thread-pool round trip each (game folders hold thousands of links).
+ */
+function resolveLinks(paths: string[]): Map<string, ResolvedLink> {
   const out = new Map<string, ResolvedLink>();
-  for (let i = 0; i < paths.length; i += LINK_CONCURRENCY) {
-    await Promise.all(
-      paths.slice(i, i + LINK_CONCURRENCY).map(async (p) => {
-        try {
-          const target = await realpath(p);
-          const st = await stat(target);
-          out.set(p, st.isFile() ? { target, broken: false } : { broken: true, reason: 'target is not a file' });
-        } catch (e) {
-          const code = (e as NodeJS.ErrnoException).code;
-          out.set(p, { broken: true, reason: code === 'ELOOP' ? 'symlink loop' : code ?? String(e) });
-        }
-      }),
-    );
+  for (const p of paths) {
+    try {
+      const target = realpathSync(p);
+      out.set(p, statSync(target).isFile() ? { target, broken: false } : { broken: true, reason: 'target is not a file' });
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      out.set(p, { broken: true, reason: code === 'ELOOP' ? 'symlink loop' : code ?? String(e) });
+    }
   }
   return out;
 }
