@@ -180,6 +180,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
     const runtime: Runtime & { expect?: (n: number) => void } = opts.runtime ?? createRuntime(opts);
     const batchSize = opts.batchSize ?? DEFAULT_BATCH;
     const maxInflight = Math.max(2, runtime.workers * 2);
+    const maxQueued = batchSize * (maxInflight + 2);
     const targetDirs = new DirClaimsCache(imageExts);
     const queue: PendingRecord[] = [];
     const inflight: Batch[] = [];
@@ -257,6 +258,16 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
         const resolved = resolveLinks(links.map((l) => l.path));
         for (const group of pairing.groups) {
           enqueue(await this.pending(group, listing.rel, root, rootReal, resolved, targetDirs, opts.inspectLinkTargets === true));
+          // Records leave in order, so one record waiting in a batch that is not full yet holds back
+          // every record after it (folders of symlinks add records but no files): send it and drain.
+          if (queue.length >= maxQueued) {
+            flush();
+            while (queue.length >= maxQueued && inflight.length > 0) {
+              await inflight.shift()!.promise;
+              yield* drainReady();
+            }
+            yield* drainReady();
+          }
           // Bound memory inside big folders too: wait for the oldest batches while too many are in flight.
           while (inflight.length > maxInflight) {
             await inflight.shift()!.promise;
