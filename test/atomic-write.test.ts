@@ -2,7 +2,6 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { writeFileAtomic, writeFileAtomicSync } from '../src/fs/atomic-write.js';
 import {
@@ -16,12 +15,8 @@ import {
   tempTargetName,
 } from '../src/fs/temp-files.js';
 import { SidecarError } from '../src/errors.js';
+import { testDir } from './helpers/tree.js';
 
-function tempDir(t: { after: (fn: () => void) => void }): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'isc-atomic-'));
-  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
 
 function tempLeftovers(dir: string): string[] {
   return fs.readdirSync(dir).filter((n) => n.includes(TEMP_MARK));
@@ -35,7 +30,7 @@ function deadPid(): number {
 }
 
 test('writeFileAtomic creates, replaces, and leaves no temp file', async (t) => {
-  const dir = tempDir(t);
+  const dir = testDir(t);
   const p = path.join(dir, 'IMG_1.json');
   assert.deepEqual(await writeFileAtomic(p, Buffer.from('{"a":1}')), { written: true });
   assert.equal(fs.readFileSync(p, 'utf8'), '{"a":1}');
@@ -47,7 +42,7 @@ test('writeFileAtomic creates, replaces, and leaves no temp file', async (t) => 
 });
 
 test('skipIfSame: identical bytes are not rewritten (same inode), unless disabled', async (t) => {
-  const dir = tempDir(t);
+  const dir = testDir(t);
   const p = path.join(dir, 'x.bin');
   await writeFileAtomic(p, Buffer.from([1, 2, 3, 4]));
   const ino = fs.statSync(p).ino;
@@ -63,7 +58,7 @@ test('skipIfSame: identical bytes are not rewritten (same inode), unless disable
 });
 
 test('an existing file keeps its mode; a new file gets opts.mode', async (t) => {
-  const dir = tempDir(t);
+  const dir = testDir(t);
   const p = path.join(dir, 'keep.json');
   fs.writeFileSync(p, 'old');
   fs.chmodSync(p, 0o640);
@@ -78,7 +73,7 @@ test('an existing file keeps its mode; a new file gets opts.mode', async (t) => 
 });
 
 test('failure (target is a directory): SidecarError, temp file removed, nothing changed', async (t) => {
-  const dir = tempDir(t);
+  const dir = testDir(t);
   const p = path.join(dir, 'IMG.json');
   fs.mkdirSync(p);
   fs.writeFileSync(path.join(p, 'inside'), 'keep');
@@ -94,7 +89,7 @@ test('failure (target is a directory): SidecarError, temp file removed, nothing 
 });
 
 test('failure (parent directory missing): NOT_FOUND and nothing created', async (t) => {
-  const dir = tempDir(t);
+  const dir = testDir(t);
   const p = path.join(dir, 'missing', 'IMG.json');
   await assert.rejects(writeFileAtomic(p, Buffer.from('{}')), { name: 'SidecarError', code: 'NOT_FOUND' });
   assert.throws(() => writeFileAtomicSync(p, Buffer.from('{}')), { code: 'NOT_FOUND' });
@@ -102,7 +97,7 @@ test('failure (parent directory missing): NOT_FOUND and nothing created', async 
 });
 
 test('a symlinked sidecar is updated through the link, and the link stays a link', async (t) => {
-  const dir = tempDir(t);
+  const dir = testDir(t);
   fs.mkdirSync(path.join(dir, 'real'));
   const real = path.join(dir, 'real', 'a.json');
   fs.writeFileSync(real, 'old');
@@ -139,7 +134,7 @@ process.stdout.write(JSON.stringify({ reads, bad, sample, distinct: seen.size })
 `;
 
 test('no partially written file is ever visible to a concurrent reader (200 rewrites)', async (t) => {
-  const dir = tempDir(t);
+  const dir = testDir(t);
   const target = path.join(dir, 'IMG.json');
   const stop = path.join(dir, 'stop');
   fs.writeFileSync(target, version(0));
@@ -189,7 +184,7 @@ test('temp and lock names are recognisable and carry pid and target', () => {
 });
 
 test('removeStaleTempFiles: removes dead writers\' and old temp files only', async (t) => {
-  const dir = tempDir(t);
+  const dir = testDir(t);
   const dead = deadPid();
   const make = (name: string, ageMs = 0) => {
     const p = path.join(dir, name);

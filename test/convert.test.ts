@@ -2,29 +2,17 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { convert, type ConvertItem, type ConvertReport } from '../src/ops/convert.js';
 import { decodeSidecar, deepEqualJson, detectFormat, encodeSidecar } from '../src/formats/codec.js';
 import { SidecarError } from '../src/errors.js';
 import type { JsonObject, SidecarFormat } from '../src/types.js';
-import { FAKE_JPEG, sidecarData } from './helpers/tree.js';
+import { FAKE_JPEG, sidecarData, testDir, putFile as put } from './helpers/tree.js';
 
 const SAMPLES = '/work/shared/reference/samples';
 const EXACT = 0.22490839660167694; // the earlier tool turned this into …697
 
-function tempDir(t: { after: (fn: () => void) => void }, prefix = 'isc-convert-'): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
-  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
 
-function put(root: string, rel: string, content: string | Buffer): string {
-  const p = path.join(root, rel);
-  fs.mkdirSync(path.dirname(p), { recursive: true });
-  fs.writeFileSync(p, content);
-  return p;
-}
 
 /** Realistic sidecar data with floats that must survive bit for bit. */
 function data(name: string, faces = 1, extra = 0): JsonObject {
@@ -66,7 +54,7 @@ function assertCounts(r: ConvertReport): void {
 }
 
 test('json → bin → json round trip is bit-exact; sources go only after a verified write', async (t) => {
-  const root = tempDir(t);
+  const root = testDir(t);
   const imgs = ['IMG_1.jpg', 'sub dir/Ünï 2.JPG', 'photos/2025-09-20/20250920_143022_001.jpg'];
   const originals = new Map<string, { path: string; bytes: Buffer; data: JsonObject }>();
   for (const img of imgs) {
@@ -106,7 +94,7 @@ test('json → bin → json round trip is bit-exact; sources go only after a ver
 });
 
 test('keepSource keeps the source; the next run finds the equal pair and dedupes it', async (t) => {
-  const root = tempDir(t);
+  const root = testDir(t);
   const json = image(root, 'IMG_1.jpg', 'json');
   const r1 = await convert(root, 'bin', { engine: 'inline', keepSource: true });
   assert.equal(r1.converted, 1);
@@ -145,7 +133,7 @@ function mixedTree(root: string): void {
 }
 
 test('dry run writes nothing and returns the same plan as the real run', async (t) => {
-  const root = tempDir(t);
+  const root = testDir(t);
   mixedTree(root);
   const dead = spawnSync(process.execPath, ['-e', '']).pid; // a pid that has certainly exited
   const stale = `a/.convert-me.bin.isc-tmp-${dead}-zz`;
@@ -183,8 +171,8 @@ test('dry run writes nothing and returns the same plan as the real run', async (
 });
 
 test('orphans, reports, unrelated JSON, corrupt files and link targets outside the root are never converted', async (t) => {
-  const root = tempDir(t);
-  const outside = tempDir(t, 'isc-convert-outside-');
+  const root = testDir(t);
+  const outside = testDir(t, 'isc-convert-outside-');
   image(outside, 'outside.jpg', 'json');
   put(outside, 'elsewhere.json', encodeSidecar(data('s.jpg'), 'json'));
   const outsideBefore = snapshot(outside);
@@ -225,7 +213,7 @@ test('orphans, reports, unrelated JSON, corrupt files and link targets outside t
 });
 
 test('x.json and x.bin that disagree are a conflict: both untouched, both paths reported', async (t) => {
-  const root = tempDir(t);
+  const root = testDir(t);
   const json = image(root, 'x.jpg', 'json', data('x.jpg', 1, 0)); // stale
   const bin = put(root, 'x.bin', encodeSidecar(data('x.jpg', 2, 0), 'bin')); // newer
   const before = snapshot(root);
@@ -246,7 +234,7 @@ test('x.json and x.bin that disagree are a conflict: both untouched, both paths 
 });
 
 test('equal x.json and legacy x.bin: dedupe rewrites x.bin in our format and removes x.json', async (t) => {
-  const root = tempDir(t);
+  const root = testDir(t);
   put(root, 'x.jpg', FAKE_JPEG);
   const bin = path.join(root, 'x.bin');
   fs.copyFileSync(path.join(SAMPLES, 'legacy-test1.bin'), bin);
@@ -268,7 +256,7 @@ test('equal x.json and legacy x.bin: dedupe rewrites x.bin in our format and rem
 });
 
 test('a legacy .bin converted to bin is a same-path rewrite; legacy is written only when asked', async (t) => {
-  const root = tempDir(t);
+  const root = testDir(t);
   put(root, 'l.jpg', FAKE_JPEG);
   const bin = path.join(root, 'l.bin');
   fs.copyFileSync(path.join(SAMPLES, 'legacy-test2.bin'), bin);
@@ -285,7 +273,7 @@ test('a legacy .bin converted to bin is a same-path rewrite; legacy is written o
 });
 
 test('re-running is a no-op: everything is skip-already and no file is rewritten', async (t) => {
-  const root = tempDir(t);
+  const root = testDir(t);
   for (let i = 0; i < 6; i++) image(root, `d${i % 2}/IMG_${i}.jpg`, i % 3 === 0 ? 'legacy' : 'json');
   const first = await convert(root, 'rkyv', { engine: 'inline' });
   assert.equal(first.converted, 6);
@@ -299,7 +287,7 @@ test('re-running is a no-op: everything is skip-already and no file is rewritten
 });
 
 test('failures keep the source and are reported: target is a directory, unrepresentable data, a symlink at the target', async (t) => {
-  const root = tempDir(t);
+  const root = testDir(t);
   image(root, 'a.jpg', 'json');
   const b = image(root, 'b.jpg', 'json');
   fs.mkdirSync(path.join(root, 'b.bin')); // the write must fail
@@ -338,7 +326,7 @@ test('failures keep the source and are reported: target is a directory, unrepres
 });
 
 test('name-ext sidecars keep their naming form in every format', async (t) => {
-  const root = tempDir(t);
+  const root = testDir(t);
   put(root, 'IMG_2.jpg', FAKE_JPEG);
   const nameExt = put(root, 'IMG_2.jpg.json', encodeSidecar(data('IMG_2.jpg'), 'json'));
   const r = await convert(root, 'bin', { engine: 'inline' });
@@ -352,7 +340,7 @@ test('name-ext sidecars keep their naming form in every format', async (t) => {
 });
 
 test('verify: canonical digests of every image agree before and after', async (t) => {
-  const root = tempDir(t);
+  const root = testDir(t);
   image(root, 'p/IMG_1.jpg', 'json');
   image(root, 'p/IMG_2.jpg', 'legacy');
   image(root, 'p/IMG_3.jpg', 'bin');
@@ -365,7 +353,7 @@ test('verify: canonical digests of every image agree before and after', async (t
 });
 
 test('verify reports images whose data changed or vanished during the run', async (t) => {
-  const root = tempDir(t);
+  const root = testDir(t);
   image(root, 'IMG_1.jpg', 'json');
   const changed = image(root, 'IMG_2.jpg', 'bin');
   const gone = image(root, 'IMG_3.jpg', 'bin');
@@ -392,8 +380,8 @@ test('verify reports images whose data changed or vanished during the run', asyn
 });
 
 test('threads and inline engines give the same items in the same (path) order', async (t) => {
-  const a = tempDir(t);
-  const b = tempDir(t);
+  const a = testDir(t);
+  const b = testDir(t);
   for (const root of [a, b]) {
     for (let i = 0; i < 30; i++) image(root, `d${i % 3}/IMG_${String(i).padStart(2, '0')}.jpg`, i % 4 === 0 ? 'bin' : 'json');
     put(root, 'd1/orphan.json', encodeSidecar(data('x.jpg'), 'json'));
@@ -409,13 +397,13 @@ test('threads and inline engines give the same items in the same (path) order', 
 });
 
 test('an unknown format is a usage error; a missing root is NOT_FOUND', async (t) => {
-  const root = tempDir(t);
+  const root = testDir(t);
   await assert.rejects(convert(root, 'xml' as never), (e: unknown) => e instanceof SidecarError && e.code === 'USAGE');
   await assert.rejects(convert(path.join(root, 'nope'), 'bin'), (e: unknown) => e instanceof SidecarError && e.code === 'NOT_FOUND');
 });
 
 test('an earlier run killed between write and removal leaves a pair that the next run dedupes', async (t) => {
-  const root = tempDir(t);
+  const root = testDir(t);
   // Simulate the crash in a child process: write and verify the target, then die before removing.
   const json = image(root, 'k.jpg', 'json');
   const d = readData(json).data;

@@ -10,13 +10,8 @@ import { canonicalDigest, compareUtf8, keyedDigest } from '../src/integrity/dige
 import { encodeSidecar } from '../src/formats/codec.js';
 import { SidecarError } from '../src/errors.js';
 import type { JsonObject, SidecarFormat } from '../src/types.js';
-import { FAKE_JPEG, sidecarData } from './helpers/tree.js';
+import { FAKE_JPEG, sidecarData, testDir } from './helpers/tree.js';
 
-function tempDir(t: { after: (fn: () => void) => void }): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'isc-hash-'));
-  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
 
 function put(root: string, rel: string, content: string | Buffer): void {
   const p = path.join(root, rel);
@@ -84,7 +79,7 @@ function vectorTree(root: string): { sidecars: string[]; all: string[] } {
 }
 
 test('fixed vectors: per-file and tree digests equal an independent Python computation', async (t) => {
-  const root = tempDir(t);
+  const root = testDir(t);
   const { sidecars, all } = vectorTree(root);
 
   const want = pythonExpect(root, sidecars);
@@ -110,7 +105,7 @@ test('fixed vectors: per-file and tree digests equal an independent Python compu
 });
 
 test('the tree digest does not depend on engine, worker count or batch boundaries', async (t) => {
-  const root = tempDir(t);
+  const root = testDir(t);
   const { sidecars } = vectorTree(root);
   // Enough files for several batches per worker.
   for (let i = 0; i < 150; i++) {
@@ -128,7 +123,7 @@ test('the tree digest does not depend on engine, worker count or batch boundarie
 });
 
 test('a change of content, of a name, or a new file changes the digest; a symlink does not', async (t) => {
-  const root = tempDir(t);
+  const root = testDir(t);
   put(root, 'a.json', 'A');
   put(root, 'b.bin', 'B');
   const d0 = (await hashTree(root, { engine: 'inline' })).digest;
@@ -148,7 +143,7 @@ test('a change of content, of a name, or a new file changes the digest; a symlin
 });
 
 test('an empty tree hashes to sha256 of nothing', async (t) => {
-  const root = tempDir(t);
+  const root = testDir(t);
   const h = await hashTree(root, { engine: 'inline' });
   assert.equal(h.digest, pySha256(Buffer.alloc(0)));
   assert.equal(h.files, 0);
@@ -203,7 +198,7 @@ test('canonical mode: same digest for the same data stored as json, bin, rkyv an
   const bytesDigests = new Set<string>();
   let expectedTree = '';
   for (const format of FORMATS) {
-    const root = tempDir(t);
+    const root = testDir(t);
     const datas = canonicalTree(root, format);
     const h = await hashTree(root, { canonical: true, engine: 'inline' });
     assert.equal(h.version, 'isc-canon-v1');
@@ -236,7 +231,7 @@ function sortDeep(v: unknown): unknown {
 }
 
 test('read errors fail loudly: unaddressable name, FIFO, unreadable directory', async (t) => {
-  const root = tempDir(t);
+  const root = testDir(t);
   put(root, 'ok.json', '{}');
   await hashTree(root, { engine: 'inline' });
 
@@ -273,7 +268,7 @@ test('a file without read permission fails with PERMISSION', async (t) => {
     t.skip('running as root: chmod 000 does not stop root from reading (other read errors are tested above)');
     return;
   }
-  const root = tempDir(t);
+  const root = testDir(t);
   put(root, 'IMG_1.jpg', FAKE_JPEG);
   put(root, 'IMG_1.json', encodeSidecar({ sidecar_info: {} }, 'json'));
   fs.chmodSync(path.join(root, 'IMG_1.json'), 0o000);

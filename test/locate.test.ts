@@ -1,17 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { locateSidecar, sidecarPathFor, type SidecarLocation } from '../src/discovery/locate.js';
 import { SidecarError } from '../src/errors.js';
+import { testDir } from './helpers/tree.js';
 
-function tempDir(t: { after: (fn: () => void) => void }): string {
-  // realpath: os.tmpdir() may itself sit behind a symlink, and targets are realpaths
-  const dir = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'isc-locate-')));
-  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
 
 function touch(...parts: string[]): string {
   const p = path.join(...parts);
@@ -23,7 +17,7 @@ function touch(...parts: string[]): string {
 const names = (loc: SidecarLocation) => loc.candidates.map((c) => `${c.side}:${path.basename(c.path)}`);
 
 test('plain image: no link, candidates in preference order bin, rkyv, json, name.bin, name.json', async (t) => {
-  const dir = tempDir(t);
+  const dir = testDir(t);
   const img = touch(dir, 'IMG_1.jpg');
   let loc = await locateSidecar(img);
   assert.equal(loc.isSymlink, false);
@@ -47,7 +41,7 @@ test('plain image: no link, candidates in preference order bin, rkyv, json, name
 });
 
 test('relative path is resolved against the cwd', async (t) => {
-  const dir = tempDir(t);
+  const dir = testDir(t);
   touch(dir, 'a.png');
   touch(dir, 'a.json');
   const rel = path.relative(process.cwd(), path.join(dir, 'a.png'));
@@ -57,7 +51,7 @@ test('relative path is resolved against the cwd', async (t) => {
 });
 
 test('relative symlink: sidecars next to the target first, then next to the link', async (t) => {
-  const dir = tempDir(t);
+  const dir = testDir(t);
   const target = touch(dir, 'photos', '2025', 'IMG_2.jpg');
   touch(dir, 'photos', '2025', 'IMG_2.json');
   fs.mkdirSync(path.join(dir, 'Game1'));
@@ -76,7 +70,7 @@ test('relative symlink: sidecars next to the target first, then next to the link
 });
 
 test('absolute symlink with a different name: target name decides', async (t) => {
-  const dir = tempDir(t);
+  const dir = testDir(t);
   const target = touch(dir, 'orig', 'DSC_0042.JPG');
   touch(dir, 'orig', 'DSC_0042.bin');
   const link = path.join(dir, 'renamed.jpg');
@@ -89,7 +83,7 @@ test('absolute symlink with a different name: target name decides', async (t) =>
 });
 
 test('chain of two links is recorded in order', async (t) => {
-  const dir = tempDir(t);
+  const dir = testDir(t);
   const target = touch(dir, 'c', 'IMG.jpg');
   fs.mkdirSync(path.join(dir, 'b'));
   fs.mkdirSync(path.join(dir, 'a'));
@@ -105,7 +99,7 @@ test('chain of two links is recorded in order', async (t) => {
 });
 
 test('broken link: no throw, broken:true, link-side and target-side sidecars still listed', async (t) => {
-  const dir = tempDir(t);
+  const dir = testDir(t);
   fs.mkdirSync(path.join(dir, 'orig'));
   touch(dir, 'orig', 'gone.json'); // the target was deleted but its sidecar remains
   const link = path.join(dir, 'gone.jpg');
@@ -120,7 +114,7 @@ test('broken link: no throw, broken:true, link-side and target-side sidecars sti
 });
 
 test('loop: broken:true, no throw, only link-side candidates', async (t) => {
-  const dir = tempDir(t);
+  const dir = testDir(t);
   const a = path.join(dir, 'a.jpg');
   const b = path.join(dir, 'b.jpg');
   fs.symlinkSync('b.jpg', a);
@@ -137,7 +131,7 @@ test('loop: broken:true, no throw, only link-side candidates', async (t) => {
 });
 
 test('upper-case image extension pairs with lower-case sidecar ext (A.JPG ↔ A.json)', async (t) => {
-  const dir = tempDir(t);
+  const dir = testDir(t);
   touch(dir, 'A.JPG');
   touch(dir, 'A.json');
   touch(dir, 'a.json'); // stem is case-sensitive
@@ -147,7 +141,7 @@ test('upper-case image extension pairs with lower-case sidecar ext (A.JPG ↔ A.
 });
 
 test('NFD names on disk are matched in NFC, and the on-disk spelling is reported', async (t) => {
-  const dir = tempDir(t);
+  const dir = testDir(t);
   const nfcName = 'Zoë Café';
   const nfdName = nfcName.normalize('NFD');
   assert.notEqual(nfcName, nfdName);
@@ -158,7 +152,7 @@ test('NFD names on disk are matched in NFC, and the on-disk spelling is reported
   assert.ok(fs.existsSync(loc.candidates[0].path));
 
   // image on disk in NFD, asked for in NFC
-  const other = tempDir(t);
+  const other = testDir(t);
   touch(other, `${nfdName}.jpg`);
   touch(other, `${nfdName}.bin`);
   loc = await locateSidecar(path.join(other, `${nfcName}.jpg`));
@@ -168,7 +162,7 @@ test('NFD names on disk are matched in NFC, and the on-disk spelling is reported
 });
 
 test('name-ext form (IMG.jpg.json) is found and built', async (t) => {
-  const dir = tempDir(t);
+  const dir = testDir(t);
   touch(dir, 'IMG_5.jpeg');
   touch(dir, 'IMG_5.jpeg.json');
   const loc = await locateSidecar(path.join(dir, 'IMG_5.jpeg'));
@@ -178,7 +172,7 @@ test('name-ext form (IMG.jpg.json) is found and built', async (t) => {
 });
 
 test('a symlinked sidecar counts; a dangling one does not', async (t) => {
-  const dir = tempDir(t);
+  const dir = testDir(t);
   touch(dir, 'p.jpg');
   touch(dir, 'store', 'p-data.json');
   fs.symlinkSync('store/p-data.json', path.join(dir, 'p.json'));
@@ -188,7 +182,7 @@ test('a symlinked sidecar counts; a dangling one does not', async (t) => {
 });
 
 test('missing image → NOT_FOUND; a directory → USAGE', async (t) => {
-  const dir = tempDir(t);
+  const dir = testDir(t);
   await assert.rejects(locateSidecar(path.join(dir, 'nope.jpg')), (e: unknown) => {
     assert.ok(e instanceof SidecarError);
     assert.equal(e.code, 'NOT_FOUND');

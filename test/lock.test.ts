@@ -2,16 +2,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { lockPathFor, withSidecarLock } from '../src/fs/lock.js';
 import { SidecarError } from '../src/errors.js';
+import { testDir } from './helpers/tree.js';
 
-function tempDir(t: { after: (fn: () => void) => void }): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'isc-lock-'));
-  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
 
 const LOCK_MODULE = new URL('../src/fs/lock.js', import.meta.url).href;
 
@@ -52,7 +47,7 @@ function holder(
 }
 
 test('in-process holders of one key run one after another; other keys do not wait', async (t) => {
-  const dir = tempDir(t);
+  const dir = testDir(t);
   const key = path.join(dir, 'IMG_1');
   const events: string[] = [];
   let inside = 0;
@@ -82,7 +77,7 @@ test('in-process holders of one key run one after another; other keys do not wai
 });
 
 test('an error inside the lock is passed through and the lock is released', async (t) => {
-  const dir = tempDir(t);
+  const dir = testDir(t);
   const key = path.join(dir, 'x');
   await assert.rejects(
     withSidecarLock(key, async () => {
@@ -96,9 +91,9 @@ test('an error inside the lock is passed through and the lock is released', asyn
 });
 
 test('a holder in another process blocks us until it releases; a short timeout gives LOCK_TIMEOUT', async (t) => {
-  const dir = tempDir(t);
+  const dir = testDir(t);
   const key = path.join(dir, 'IMG_1');
-  const marker = path.join(tempDir(t), 'holder-done');
+  const marker = path.join(testDir(t), 'holder-done');
   const h = holder(key, 1000, 2000, marker);
   await h.locked;
   assert.ok(fs.statSync(lockPathFor(key)).isDirectory());
@@ -117,7 +112,7 @@ test('a holder in another process blocks us until it releases; a short timeout g
 });
 
 test('a lock left by a SIGKILLed holder is recovered within a few seconds', async (t) => {
-  const dir = tempDir(t);
+  const dir = testDir(t);
   const key = path.join(dir, 'IMG_9');
   const h = holder(key, -1, 2000);
   await h.locked;
@@ -133,7 +128,7 @@ test('a lock left by a SIGKILLed holder is recovered within a few seconds', asyn
 });
 
 test('a lock lost while held (lock dir removed by someone else) becomes a CONFLICT, not a crash', async (t) => {
-  const dir = tempDir(t);
+  const dir = testDir(t);
   const key = path.join(dir, 'IMG_3');
   let sawAbort = false;
   await assert.rejects(
@@ -157,6 +152,6 @@ test('a lock lost while held (lock dir removed by someone else) becomes a CONFLI
 });
 
 test('a lock directory that cannot be created is an error, not a wait', async (t) => {
-  const dir = tempDir(t);
+  const dir = testDir(t);
   await assert.rejects(withSidecarLock(path.join(dir, 'missing', 'IMG'), async () => 1, { timeoutMs: 5000 }), { code: 'NOT_FOUND' });
 });

@@ -2,21 +2,16 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { readSidecar, readSidecarDetailed } from '../src/ops/read.js';
 import { saveSidecar } from '../src/ops/save.js';
 import { decodeSidecar } from '../src/formats/codec.js';
 import { SidecarError } from '../src/errors.js';
 import type { JsonObject } from '../src/types.js';
+import { testDir } from './helpers/tree.js';
 
 const SAMPLES = '/work/shared/reference/samples';
 
-function tempDir(t: { after: (fn: () => void) => void }): string {
-  const dir = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'isc-readsave-')));
-  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
 
 function image(dir: string, name = 'IMG_1.jpg'): string {
   const p = path.join(dir, name);
@@ -43,7 +38,7 @@ async function assertCode(p: Promise<unknown>, code: string): Promise<SidecarErr
 }
 
 test('no sidecar: readSidecar gives {}, detailed gives no path and no findings', async (t) => {
-  const dir = tempDir(t);
+  const dir = testDir(t);
   const img = image(dir);
   assert.deepEqual(await readSidecar(img), {});
   const r = await readSidecarDetailed(img);
@@ -56,7 +51,7 @@ test('no sidecar: readSidecar gives {}, detailed gives no path and no findings',
 });
 
 test('first save creates a bin sidecar next to the image with a full sidecar_info', async (t) => {
-  const dir = tempDir(t);
+  const dir = testDir(t);
   const img = image(dir);
   const res = await saveSidecar(img, 'face_detection', { success: true, faces: [] }, { now: clock() });
   assert.deepEqual(res, { path: path.join(dir, 'IMG_1.bin'), format: 'bin', written: true, created: true });
@@ -79,7 +74,7 @@ test('first save creates a bin sidecar next to the image with a full sidecar_inf
 });
 
 test('merge keeps other operations and key order; created_at kept; last_* updated', async (t) => {
-  const dir = tempDir(t);
+  const dir = testDir(t);
   const img = image(dir);
   const now = clock();
   await saveSidecar(img, 'face_detection', { faces: [1] }, { now });
@@ -103,7 +98,7 @@ test('merge keeps other operations and key order; created_at kept; last_* update
 });
 
 test('an existing .json stays json in the same file; unknown keys and their order are kept', async (t) => {
-  const dir = tempDir(t);
+  const dir = testDir(t);
   const img = image(dir, 'test_no_faces.jpg');
   const sidecar = path.join(dir, 'test_no_faces.json');
   fs.copyFileSync(path.join(SAMPLES, 'sportball-test_no_faces.json'), sidecar);
@@ -126,7 +121,7 @@ test('an existing .json stays json in the same file; unknown keys and their orde
 });
 
 test('new sidecar honours format and naming options', async (t) => {
-  const dir = tempDir(t);
+  const dir = testDir(t);
   const a = image(dir, 'a.png');
   const b = image(dir, 'b.JPG');
   const ra = await saveSidecar(a, 'op', 1, { format: 'json' });
@@ -142,7 +137,7 @@ test('new sidecar honours format and naming options', async (t) => {
 });
 
 test('symlinked image: sidecar written next to the target, link recorded', async (t) => {
-  const dir = tempDir(t);
+  const dir = testDir(t);
   const target = image(dir, 'photos/2025-09-20/IMG_7.jpg');
   fs.mkdirSync(path.join(dir, 'Game1_20Sep2025_143000-160000'));
   const link = path.join(dir, 'Game1_20Sep2025_143000-160000', 'IMG_7.jpg');
@@ -159,7 +154,7 @@ test('symlinked image: sidecar written next to the target, link recorded', async
 });
 
 test('broken symlink: save refuses with NOT_FOUND and writes nothing; read reports it', async (t) => {
-  const dir = tempDir(t);
+  const dir = testDir(t);
   const link = path.join(dir, 'gone.jpg');
   fs.symlinkSync('missing/gone.jpg', link);
   const e = await assertCode(saveSidecar(link, 'op', 1), 'NOT_FOUND');
@@ -171,7 +166,7 @@ test('broken symlink: save refuses with NOT_FOUND and writes nothing; read repor
 });
 
 test('corrupt only sidecar: read and save throw CORRUPT, the file is untouched', async (t) => {
-  const dir = tempDir(t);
+  const dir = testDir(t);
   const img = image(dir);
   for (const [name, bytes] of [
     ['IMG_1.bin', Buffer.from([1, 2, 3, 0xff, 0x00])],
@@ -190,7 +185,7 @@ test('corrupt only sidecar: read and save throw CORRUPT, the file is untouched',
 });
 
 test('several candidates: save refuses with AMBIGUOUS; read uses the preferred one and says so', async (t) => {
-  const dir = tempDir(t);
+  const dir = testDir(t);
   const img = image(dir);
   await saveSidecar(img, 'newer', 1, { format: 'bin' });
   const json = path.join(dir, 'IMG_1.json');
@@ -208,7 +203,7 @@ test('several candidates: save refuses with AMBIGUOUS; read uses the preferred o
 });
 
 test('corrupt preferred .bin, valid .json: read falls back with a finding; all corrupt → CORRUPT', async (t) => {
-  const dir = tempDir(t);
+  const dir = testDir(t);
   const img = image(dir);
   const bin = path.join(dir, 'IMG_1.bin');
   const json = path.join(dir, 'IMG_1.json');
@@ -229,7 +224,7 @@ test('corrupt preferred .bin, valid .json: read falls back with a finding; all c
 });
 
 test('legacy .bin sample: readable; saving rewrites it as our bin in the same path, keeping its data', async (t) => {
-  const dir = tempDir(t);
+  const dir = testDir(t);
   const img = image(dir, 'IMG.jpg');
   const bin = path.join(dir, 'IMG.bin');
   fs.copyFileSync(path.join(SAMPLES, 'legacy-test1.bin'), bin);
@@ -252,7 +247,7 @@ test('legacy .bin sample: readable; saving rewrites it as our bin in the same pa
 });
 
 test('second legacy sample reads as an object', async (t) => {
-  const dir = tempDir(t);
+  const dir = testDir(t);
   const img = image(dir, 'IMG.jpg');
   fs.copyFileSync(path.join(SAMPLES, 'legacy-test2.bin'), path.join(dir, 'IMG.bin'));
   const r = await readSidecarDetailed(img);
@@ -262,7 +257,7 @@ test('second legacy sample reads as an object', async (t) => {
 });
 
 test('bad operation names and formats are USAGE errors', async (t) => {
-  const dir = tempDir(t);
+  const dir = testDir(t);
   const img = image(dir);
   await assertCode(saveSidecar(img, '', 1), 'USAGE');
   await assertCode(saveSidecar(img, 'sidecar_info', {}), 'USAGE');
@@ -274,7 +269,7 @@ test('bad operation names and formats are USAGE errors', async (t) => {
 });
 
 test('data the format cannot carry: UNREPRESENTABLE and nothing written', async (t) => {
-  const dir = tempDir(t);
+  const dir = testDir(t);
   const img = image(dir);
   await saveSidecar(img, 'first', 1);
   const before = fs.readFileSync(path.join(dir, 'IMG_1.bin'));
@@ -286,7 +281,7 @@ test('data the format cannot carry: UNREPRESENTABLE and nothing written', async 
 });
 
 test('files above maxFileSize are TOO_LARGE for read and save', async (t) => {
-  const dir = tempDir(t);
+  const dir = testDir(t);
   const img = image(dir);
   await saveSidecar(img, 'op', { big: 'x'.repeat(5000) }, { format: 'json' });
   await assertCode(readSidecar(img, { maxFileSize: 1000 }), 'TOO_LARGE');
@@ -295,7 +290,7 @@ test('files above maxFileSize are TOO_LARGE for read and save', async (t) => {
 });
 
 test('saving the same content at the same time is a no-op write', async (t) => {
-  const dir = tempDir(t);
+  const dir = testDir(t);
   const img = image(dir);
   const fixed = () => new Date(Date.UTC(2025, 0, 1));
   await saveSidecar(img, 'op', { a: 1 }, { now: fixed });
@@ -305,7 +300,7 @@ test('saving the same content at the same time is a no-op write', async (t) => {
 });
 
 test('a dead writer\'s temp file for this sidecar is cleaned up by the next save', async (t) => {
-  const dir = tempDir(t);
+  const dir = testDir(t);
   const img = image(dir);
   const dead = spawnSync(process.execPath, ['-e', '']).pid!;
   const leftover = path.join(dir, `.IMG_1.bin.isc-tmp-${dead}-zz`);
@@ -318,7 +313,7 @@ test('a dead writer\'s temp file for this sidecar is cleaned up by the next save
 });
 
 test('a JSON sidecar with a BOM is read, with a finding', async (t) => {
-  const dir = tempDir(t);
+  const dir = testDir(t);
   const img = image(dir);
   fs.writeFileSync(path.join(dir, 'IMG_1.json'), Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('{"a": 1}')]));
   const r = await readSidecarDetailed(img);
@@ -329,7 +324,7 @@ test('a JSON sidecar with a BOM is read, with a finding', async (t) => {
 });
 
 test('an operation named __proto__ becomes an ordinary key, in every format', async (t) => {
-  const dir = tempDir(t);
+  const dir = testDir(t);
   for (const format of ['bin', 'json'] as const) {
     const img = image(dir, `p_${format}.jpg`);
     await saveSidecar(img, 'a', 1, { format });

@@ -2,14 +2,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { PassThrough, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { serveStdio } from '../src/server/stdio.js';
 import { stats } from '../src/ops/stats.js';
 import { formatStats } from '../src/ops/format-stats.js';
-import { FAKE_JPEG, sidecarData } from './helpers/tree.js';
+import { FAKE_JPEG, sidecarData, testDir } from './helpers/tree.js';
 
 // dist-test/test/server.test.js → dist-test/src/cli.js (tests and sources compile side by side).
 const CLI = fileURLToPath(new URL('../src/cli.js', import.meta.url));
@@ -20,11 +19,6 @@ interface Response {
   error?: { code: string; message: string };
 }
 
-function tempDir(t: { after: (fn: () => void) => void }): string {
-  const dir = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'isc-server-')));
-  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
 
 /** An image (and optionally its JSON sidecar in pipeline style) under dir. */
 function image(dir: string, name: string, sidecar?: object): string {
@@ -121,7 +115,7 @@ class SpawnedServer {
 }
 
 test('read/save round trip merges operations (in-process server)', async (t) => {
-  const dir = tempDir(t);
+  const dir = testDir(t);
   const img = image(dir, 'photos/20250920_143022.jpg', { face_detection: sidecarData('x').face_detection });
   const bare = image(dir, 'photos/20250920_143022_001.jpg');
   const objects = { success: true, objects: [{ object_id: 1, class_name: 'person', confidence: 0.22490839660167694 }] };
@@ -149,7 +143,7 @@ test('read/save round trip merges operations (in-process server)', async (t) => 
 });
 
 test('concurrent requests all answer with their own ids; saves to one image are all kept', async (t) => {
-  const dir = tempDir(t);
+  const dir = testDir(t);
   const imgs = Array.from({ length: 8 }, (_, i) => image(dir, `IMG_${i}.jpg`, i % 2 ? sidecarData(`IMG_${i}.jpg`, 1, 8) : undefined));
   const shared = image(dir, 'shared.jpg');
   let input = '';
@@ -177,7 +171,7 @@ test('concurrent requests all answer with their own ids; saves to one image are 
 });
 
 test('malformed lines get error responses and the server keeps serving', async (t) => {
-  const dir = tempDir(t);
+  const dir = testDir(t);
   const img = image(dir, 'a.jpg', { face_detection: { success: true, faces: [] } });
   const chunks = [
     '{not json\n',
@@ -211,7 +205,7 @@ test('malformed lines get error responses and the server keeps serving', async (
 });
 
 test('library errors carry their code; lines split across chunks, CRLF and overlong lines are handled', async (t) => {
-  const dir = tempDir(t);
+  const dir = testDir(t);
   const img = image(dir, 'b.jpg');
   fs.writeFileSync(path.join(dir, 'b.json'), '{"face_detection": {"succ'); // truncated: corrupt
   const req = line({ id: 1, method: 'read', params: { image: img } }).replace('\n', '\r\n');
@@ -235,7 +229,7 @@ test('library errors carry their code; lines split across chunks, CRLF and overl
 });
 
 test('tree methods: validate, stats, formatStats, convert, cleanup (dry run by default), export, hash, performanceInfo', async (t) => {
-  const dir = tempDir(t);
+  const dir = testDir(t);
   for (let i = 0; i < 6; i++) image(dir, `photos/20250920_14302${i}.jpg`, sidecarData(`20250920_14302${i}.jpg`, 1, 8));
   image(dir, 'photos/20250920_143030.jpg');
   fs.writeFileSync(path.join(dir, 'photos/20250920_143030.json'), '{"face_detection": '); // corrupt
@@ -289,7 +283,7 @@ test('tree methods: validate, stats, formatStats, convert, cleanup (dry run by d
 });
 
 test('slow output: every response arrives (back-pressure), and a dead output does not hang the server', async (t) => {
-  const dir = tempDir(t);
+  const dir = testDir(t);
   const img = image(dir, 'c.jpg', sidecarData('c.jpg', 2, 64));
   const received: Buffer[] = [];
   const slow = new Writable({
@@ -328,7 +322,7 @@ test('slow output: every response arrives (back-pressure), and a dead output doe
 
 test('spawned `serve --stdio`: round trip, bad request, EOF exits 0; latency printed', async (t) => {
   assert.ok(fs.existsSync(CLI), `the built CLI is at ${CLI}`);
-  const dir = tempDir(t);
+  const dir = testDir(t);
   const img = image(dir, 'DSC_0042.jpg', sidecarData('DSC_0042.jpg', 2)); // ~34 KB: a typical whole sidecar
   const server = new SpawnedServer(dir);
   t.after(() => server.proc.kill());

@@ -1,7 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { hashTree, listTree } from '../src/integrity/tree-hash.js';
 import { verifyTree } from '../src/integrity/verify.js';
@@ -9,20 +8,9 @@ import { convert } from '../src/ops/convert.js';
 import { encodeSidecar } from '../src/formats/codec.js';
 import { SidecarError } from '../src/errors.js';
 import type { JsonObject } from '../src/types.js';
-import { FAKE_JPEG, sidecarData } from './helpers/tree.js';
+import { FAKE_JPEG, sidecarData, testDir, putFile as put } from './helpers/tree.js';
 
-function tempDir(t: { after: (fn: () => void) => void }, prefix = 'isc-verify-'): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
-  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
 
-function put(root: string, rel: string, content: string | Buffer): string {
-  const p = path.join(root, rel);
-  fs.mkdirSync(path.dirname(p), { recursive: true });
-  fs.writeFileSync(p, content);
-  return p;
-}
 
 const byUtf8 = (a: string, b: string) => Buffer.compare(Buffer.from(a), Buffer.from(b));
 
@@ -44,8 +32,8 @@ function smallTree(root: string): void {
 }
 
 test('JSON manifest: sorted by UTF-8 bytes, self-consistent, byte-identical across runs and engines', async (t) => {
-  const root = tempDir(t);
-  const out = tempDir(t, 'isc-verify-out-');
+  const root = testDir(t);
+  const out = testDir(t, 'isc-verify-out-');
   smallTree(root);
   const m1 = path.join(out, 'm1.json');
   const h = await hashTree(root, { allFiles: true, manifest: m1, engine: 'inline' });
@@ -65,8 +53,8 @@ test('JSON manifest: sorted by UTF-8 bytes, self-consistent, byte-identical acro
 });
 
 test('JSONL manifest: one {"path","digest"} per line; verify uses the options for the mode', async (t) => {
-  const root = tempDir(t);
-  const out = tempDir(t, 'isc-verify-out-');
+  const root = testDir(t);
+  const out = testDir(t, 'isc-verify-out-');
   smallTree(root);
   const m = path.join(out, 'digests.jsonl');
   const h = await hashTree(root, { manifest: m, engine: 'inline' });
@@ -83,8 +71,8 @@ test('JSONL manifest: one {"path","digest"} per line; verify uses the options fo
 });
 
 test('verifyTree reports missing, changed and extra files, sorted', async (t) => {
-  const root = tempDir(t);
-  const out = tempDir(t, 'isc-verify-out-');
+  const root = testDir(t);
+  const out = testDir(t, 'isc-verify-out-');
   smallTree(root);
   put(root, 'z/zz.json', '{}');
   const m = path.join(out, 'm.json');
@@ -107,7 +95,7 @@ test('verifyTree reports missing, changed and extra files, sorted', async (t) =>
 });
 
 test('a manifest written inside the root is not part of the tree it describes', async (t) => {
-  const root = tempDir(t);
+  const root = testDir(t);
   smallTree(root);
   const plain = await hashTree(root, { engine: 'inline' });
   for (const name of ['manifest.json', 'sub/manifest.jsonl']) {
@@ -131,8 +119,8 @@ function library(root: string): void {
 }
 
 test('canonical digests survive json → bin → rkyv → legacy → json; byte digests follow the files', async (t) => {
-  const root = tempDir(t);
-  const out = tempDir(t, 'isc-verify-out-');
+  const root = testDir(t);
+  const out = testDir(t, 'isc-verify-out-');
   library(root);
   const canonM = path.join(out, 'canon.json');
   const bytesM = path.join(out, 'bytes.json');
@@ -167,8 +155,8 @@ test('canonical digests survive json → bin → rkyv → legacy → json; byte 
 });
 
 test('a damaged, foreign or mismatched manifest is refused', async (t) => {
-  const root = tempDir(t);
-  const out = tempDir(t, 'isc-verify-out-');
+  const root = testDir(t);
+  const out = testDir(t, 'isc-verify-out-');
   library(root);
   const m = path.join(out, 'm.json');
   await hashTree(root, { manifest: m, engine: 'inline' });

@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 
@@ -64,4 +64,22 @@ export function sidecarData(imageName: string, faces = 1, embeddingLength = 512)
       image_path: imageName,
     },
   };
+}
+
+/**
+ * A fresh temp dir removed when the test ends. Real path: os.tmpdir() may sit behind a symlink,
+ * and symlink targets are compared as real paths.
+ */
+export function testDir(t: { after: (fn: () => void) => void }, prefix = 'isc-test-'): string {
+  const dir = realpathSync(mkdtempSync(join(tmpdir(), prefix)));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** Write `content` at `rel` under `root` (creating folders); returns the absolute path. */
+export function putFile(root: string, rel: string, content: string | Buffer): string {
+  const p = join(root, rel);
+  mkdirSync(dirname(p), { recursive: true });
+  writeFileSync(p, content);
+  return p;
 }
