@@ -5,8 +5,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { checkSidecarRules, isIsoTimestamp, MAX_PROBLEMS, type Problem } from '../src/analysis/rules.js';
 import type { JsonObject } from '../src/types.js';
+import { SAMPLES_DIR } from './helpers/samples.js';
+import { join } from 'node:path';
 
-const SAMPLE = '/work/shared/reference/samples/sportball-test_no_faces.json';
+const SAMPLE = join(SAMPLES_DIR, 'sportball-test_no_faces.json');
 
 function floats(seed: number, n: number): number[] {
   const out: number[] = [];

@@ -13,8 +13,10 @@ import {
 } from '../src/analysis/operations.js';
 import { binEncodedSize } from '../src/formats/codec.js';
 import type { JsonObject, JsonValue } from '../src/types.js';
+import { SAMPLES_DIR } from './helpers/samples.js';
+import { join } from 'node:path';
 
-const SAMPLE = '/work/shared/reference/samples/sportball-test_no_faces.json';
+const SAMPLE = join(SAMPLES_DIR, 'sportball-test_no_faces.json');
 
 /** Deterministic pseudo-random floats (LCG) so fixtures are realistic but stable. */
 function floats(seed: number, n: number): number[] {

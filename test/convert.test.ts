@@ -8,8 +8,9 @@ import { decodeSidecar, deepEqualJson, detectFormat, encodeSidecar } from '../sr
 import { SidecarError } from '../src/errors.js';
 import type { JsonObject, SidecarFormat } from '../src/types.js';
 import { FAKE_JPEG, sidecarData, testDir, putFile as put } from './helpers/tree.js';
+import { SAMPLES_DIR } from './helpers/samples.js';
 
-const SAMPLES = '/work/shared/reference/samples';
+const SAMPLES = SAMPLES_DIR;
 const EXACT = 0.22490839660167694; // the earlier tool turned this into …697
 
 

@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import { describe, it } from 'node:test';
 import { decodeSidecar, detectFormat, encodeSidecar } from '../src/formats/codec.js';
 import type { JsonObject } from '../src/types.js';
+import { SAMPLES_DIR } from './helpers/samples.js';
 
 const data: JsonObject = { face_detection: { faces: [], emb: [0.5, 0.25, 0.125, 1] }, sidecar_info: { operation_type: 'face_detection' } };
 const utf8 = (s: string) => Buffer.from(s, 'utf8');
@@ -17,7 +18,7 @@ describe('detectFormat (by content, never by extension)', () => {
   });
 
   it('recognises the reference samples', () => {
-    const dir = '/work/shared/reference/samples';
+    const dir = SAMPLES_DIR;
     assert.equal(detectFormat(fs.readFileSync(`${dir}/legacy-test1.bin`)), 'legacy');
     assert.equal(detectFormat(fs.readFileSync(`${dir}/legacy-test2.bin`)), 'legacy');
     assert.equal(detectFormat(fs.readFileSync(`${dir}/sportball-test_no_faces.json`)), 'json');

@@ -5,8 +5,9 @@ import { describe, it } from 'node:test';
 import { SidecarError } from '../src/errors.js';
 import { decodeSidecar, deepEqualJson, detectFormat, encodeSidecar } from '../src/formats/codec.js';
 import type { JsonObject } from '../src/types.js';
+import { SAMPLES_DIR } from './helpers/samples.js';
 
-const SAMPLES = '/work/shared/reference/samples';
+const SAMPLES = SAMPLES_DIR;
 // Read in place, read-only.
 const sample = (name: string) => fs.readFileSync(path.join(SAMPLES, name));
 

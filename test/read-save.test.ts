@@ -9,8 +9,9 @@ import { decodeSidecar } from '../src/formats/codec.js';
 import { SidecarError } from '../src/errors.js';
 import type { JsonObject } from '../src/types.js';
 import { testDir } from './helpers/tree.js';
+import { SAMPLES_DIR } from './helpers/samples.js';
 
-const SAMPLES = '/work/shared/reference/samples';
+const SAMPLES = SAMPLES_DIR;
 
 
 function image(dir: string, name = 'IMG_1.jpg'): string {

@@ -1,6 +1,6 @@
 /**
  * Realistic operation payloads, shaped like the sports-photography pipeline's output
- * (/work/shared/reference/SHAPES.md and samples/sportball-test_no_faces.json): same keys, same
+ * (shared/reference/SHAPES.md and samples/sportball-test_no_faces.json): same keys, same
  * key order, same nesting variants, floats with full double precision.
  */
 import type { JsonObject, JsonValue } from '../types.js';

@@ -17,6 +17,7 @@ import { encodeSidecar } from '../../src/formats/codec.js';
 import { Rng } from '../../src/sample/prng.js';
 import { sampleSidecar } from '../../src/sample/shapes.js';
 import type { JsonObject, JsonValue } from '../../src/types.js';
+import { SAMPLES_DIR } from '../helpers/samples.js';
 
 export type DecoderName = 'json' | 'bin' | 'rkyv' | 'legacy';
 export const DECODER_NAMES: readonly DecoderName[] = ['json', 'bin', 'rkyv', 'legacy'];
@@ -24,7 +25,7 @@ export const DECODER_NAMES: readonly DecoderName[] = ['json', 'bin', 'rkyv', 'le
 const BIN_HEADER = 16;
 const LEGACY_PREFIX = 8;
 /** The earlier tool's real files, read (never written) when this checkout has them. */
-const REFERENCE_SAMPLES = '/work/shared/reference/samples';
+const REFERENCE_SAMPLES = SAMPLES_DIR;
 
 // ---------------------------------------------------------------------------------------------
 // seed corpus
