@@ -1,8 +1,9 @@
 import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import { errors } from '../errors.js';
+import { DEFAULT_MAX_FILE_SIZE } from '../formats/value.js';
 
-/** Default size limit for one sidecar file. */
-export const DEFAULT_MAX_FILE_SIZE = 64 * 1024 * 1024;
+/** Default size limit for one sidecar file (one constant, shared with the decoders). */
+export { DEFAULT_MAX_FILE_SIZE };
 
 // O_NONBLOCK: a FIFO swapped in for a sidecar must not block the open forever (no effect on regular files).
 const OPEN_FLAGS = constants.O_RDONLY | (constants.O_NONBLOCK ?? 0);

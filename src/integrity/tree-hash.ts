@@ -141,7 +141,7 @@ async function bytesEntries(root: string, opts: ListOptions & { runtime: Expecti
         const path = join(listing.path, e.name);
         if (exclude.has(path)) continue;
         if (e.unaddressable) throw errors.fromFs({ code: 'EILSEQ', message: 'file name is not valid UTF-8; it cannot be read by name' }, path);
-        if (e.kind !== 'file') throw errors.fromFs({ code: 'EFTYPE', message: 'not a regular file (FIFO, socket or device)' }, path);
+        if (e.kind !== 'file') throw errors.notRegularFile(path);
         await batcher.add({ path, rel: listing.rel === '' ? e.name : `${listing.rel}/${e.name}` });
       }
     }

@@ -49,7 +49,7 @@ function hashFileBytes(path: string, rel: string): { size: number; digest: strin
     throw errors.fromFs(e, path);
   }
   try {
-    if (!fstatSync(fd).isFile()) throw errors.fromFs({ code: 'EFTYPE', message: 'not a regular file' }, path);
+    if (!fstatSync(fd).isFile()) throw errors.notRegularFile(path);
     const h = beginKeyed(rel);
     const buf = (chunk ??= Buffer.allocUnsafe(CHUNK));
     let size = 0;
