@@ -8,6 +8,7 @@ export type ErrorCode =
   | 'NOT_FOUND' // a path that must exist does not
   | 'NOT_A_DIRECTORY'
   | 'CORRUPT' // a file's content cannot be decoded
+  | 'ENCRYPTED' // an encrypted sidecar and no key given (not corrupt)
   | 'UNREPRESENTABLE' // a value the target format cannot carry losslessly
   | 'TOO_LARGE' // a file above the configured size limit
   | 'TOO_DEEP' // nesting beyond the configured depth limit
@@ -66,6 +67,12 @@ export const errors = {
   notADirectory: (path: string) => new SidecarError('NOT_A_DIRECTORY', `not a directory: ${path}`, { path }),
   corrupt: (detail: string, path?: string, cause?: unknown) =>
     new SidecarError('CORRUPT', `${where(path)}${detail}`, { path, cause }),
+  encrypted: (keyId: string, path?: string) =>
+    new SidecarError(
+      'ENCRYPTED',
+      `${where(path)}encrypted (key id ${keyId}); give its key with --key-file, IMAGE_SIDECAR_KEY_FILE or IMAGE_SIDECAR_PASSPHRASE`,
+      { path, details: { keyId } },
+    ),
   unrepresentable: (format: string, detail: string, path?: string) =>
     new SidecarError('UNREPRESENTABLE', `${where(path)}the ${format} format cannot carry this data losslessly: ${detail}`, {
       path,

@@ -38,3 +38,5 @@ export { generateSampleLibrary, sampleSidecar } from './sample/index.js';
 export type { SampleOptions, SampleReport } from './sample/index.js';
 export { serveStdio } from './server/stdio.js';
 export { writeFileAtomic } from './fs/atomic-write.js';
+export { loadKeyFile, generateKeyFile, passphraseKeyring, keyFromBytes, keyIdOf, mergeKeyrings } from './crypto/keys.js';
+export type { Keyring, SidecarKey, KeyDescriptor } from './crypto/keys.js';

@@ -1,4 +1,5 @@
 /** Types shared across modules. Keep this file free of runtime code. */
+import type { Keyring } from './crypto/keys.js';
 
 export type JsonPrimitive = null | boolean | number | string;
 export type JsonValue = JsonPrimitive | JsonValue[] | JsonObject;
@@ -31,7 +32,8 @@ export type Category =
   | 'corrupt' // the only candidate sidecar (or an unpaired sidecar-named file) cannot be decoded
   | 'unrelated' // a .json/.bin/.rkyv that pairs with no image and is not a sidecar (reports, other JSON)
   | 'unreadable' // permission / I/O error, or a name we cannot address
-  | 'broken-symlink'; // an image symlink whose target does not exist
+  | 'broken-symlink' // an image symlink whose target does not exist
+  | 'encrypted'; // the sidecar is encrypted and no key was given (not corrupt)
 
 export const CATEGORIES: readonly Category[] = [
   'ok',
@@ -42,6 +44,7 @@ export const CATEGORIES: readonly Category[] = [
   'unrelated',
   'unreadable',
   'broken-symlink',
+  'encrypted',
 ];
 
 export interface Options {
@@ -61,6 +64,11 @@ export interface Options {
   onProgress?: (done: number, total?: number) => void;
   /** Abort a long operation. */
   signal?: AbortSignal;
+  /**
+   * Keys for encrypted sidecars (`loadKeyFile`, `passphraseKeyring`): reads decrypt with them;
+   * new sidecars are encrypted with its encryption key. Without it an encrypted file is ENCRYPTED.
+   */
+  keyring?: Keyring;
 }
 
 export type EngineKind = 'auto' | 'threads' | 'inline';

@@ -17,9 +17,13 @@ import { aligned } from './style.js';
 const KEPT_PROBLEMS = 1000;
 
 export async function run(ctx: CommandContext): Promise<number> {
-  const format = optString(ctx, 'format');
+  const encrypt = ctx.opts.encrypt === true;
+  const decrypt = ctx.opts.decrypt === true;
+  if (encrypt && decrypt) throw errors.usage('--encrypt and --decrypt exclude each other');
+  const format = optString(ctx, 'format') ?? (decrypt ? 'bin' : undefined);
   // The earlier tool printed a message and exited 0 on an unknown format; this is a usage error.
   if (!format) throw errors.usage(`convert needs -f/--format (${CONVERT_FORMATS.join(', ')})`);
+  if (encrypt && format !== 'bin' && format !== 'binary') throw errors.usage(`--encrypt needs --format bin (only bin files are encrypted), not ${format}`);
   if (!(CONVERT_FORMATS as readonly string[]).includes(format)) throw errors.usage(`unknown format "${format}" (${CONVERT_FORMATS.join(', ')})`);
   const dir = await inputDirectory(ctx);
   const { convert } = await import('../ops/convert.js');
@@ -34,6 +38,7 @@ export async function run(ctx: CommandContext): Promise<number> {
       dryRun,
       keepSource: ctx.opts.keepSource === true,
       verify: ctx.opts.verify === true,
+      ...(encrypt ? { encryption: 'encrypt' as const } : decrypt ? { encryption: 'decrypt' as const } : {}),
       onProgress: progress.update,
       onItem: (item) => {
         if (item.ok && item.action !== 'conflict') return;

@@ -4,6 +4,12 @@ import { errors, EXIT_CLEAN } from '../errors.js';
 import type { JsonValue } from '../types.js';
 import { inputPath, note, optString, type CommandContext } from './context.js';
 import { emit } from './emit.js';
+import { keyringFromCli } from './keys.js';
+
+function keyOptions(ctx: CommandContext): { keyring?: ReturnType<typeof keyringFromCli> } {
+  const keyring = keyringFromCli(ctx);
+  return keyring ? { keyring } : {};
+}
 
 export async function run(ctx: CommandContext): Promise<number> {
   return ctx.command === 'write' ? runWrite(ctx) : runRead(ctx);
@@ -12,9 +18,11 @@ export async function run(ctx: CommandContext): Promise<number> {
 async function runRead(ctx: CommandContext): Promise<number> {
   const image = inputPath(ctx, 'image');
   const { readSidecarDetailed } = await import('../ops/read.js');
-  const r = await readSidecarDetailed(image);
+  const r = await readSidecarDetailed(image, keyOptions(ctx));
   if (!ctx.opts.detailed) for (const f of r.findings) note(ctx, `${f.code}: ${f.message}`);
-  const result = ctx.opts.detailed ? { path: r.path, format: r.format, findings: r.findings, data: r.data } : r.data;
+  const result = ctx.opts.detailed
+    ? { path: r.path, format: r.format, ...(r.encryptedKeyId ? { encrypted_key_id: r.encryptedKeyId } : {}), findings: r.findings, data: r.data }
+    : r.data;
   // The data is the answer, for people too: shown as indented JSON.
   await emit(ctx, { result, what: 'sidecar data', human: () => JSON.stringify(result, null, 2).split('\n') });
   return EXIT_CLEAN;
@@ -56,7 +64,7 @@ async function runWrite(ctx: CommandContext): Promise<number> {
   const data = await readData(ctx, source);
   const { saveSidecar } = await import('../ops/save.js');
   const format = optString(ctx, 'format') as 'json' | 'bin' | 'rkyv' | 'legacy' | undefined;
-  const saved = await saveSidecar(image, operation, data, { format });
+  const saved = await saveSidecar(image, operation, data, { format, ...keyOptions(ctx) });
   const result = { image, operation, ...saved };
   const message = `${saved.written ? 'Saved' : 'Unchanged'}: ${operation} in ${saved.path} (${saved.format}${saved.created ? ', new sidecar' : ''})`;
   await emit(ctx, { result, message, what: 'save result', human: () => [] });

@@ -35,9 +35,14 @@ const OPERATION: OptionSpec = { flags: '--operation-type <op>', description: 'on
 const JSON_OUT: OptionSpec = { flags: '--json', description: 'JSON output even on a terminal' };
 const QUIET: OptionSpec = { flags: '-q, --quiet', description: 'no progress bar and no notes on stderr' };
 const DRY_RUN: OptionSpec = { flags: '--dry-run', description: 'only report what would change' };
+/** A path, never key material (argv is visible to every local user). */
+const KEY_FILE: OptionSpec = {
+  flags: '--key-file <file>',
+  description: 'key for encrypted sidecars (default: IMAGE_SIDECAR_KEY_FILE, or a passphrase in IMAGE_SIDECAR_PASSPHRASE)',
+};
 
 const DIR_ARG = { name: '[dir]', description: 'library directory' };
-const TREE_COMMON: readonly OptionSpec[] = [INPUT_DIR, OUTPUT, WORKERS, ENGINE, JSON_OUT, QUIET];
+const TREE_COMMON: readonly OptionSpec[] = [INPUT_DIR, OUTPUT, WORKERS, ENGINE, JSON_OUT, QUIET, KEY_FILE];
 
 /** Sidecar formats `convert` accepts (`binary` is the earlier tool's name for `bin`). */
 export const CONVERT_FORMATS = ['json', 'bin', 'binary', 'rkyv', 'legacy'] as const;
@@ -73,6 +78,7 @@ export const COMMANDS: readonly CommandSpec[] = [
       OPERATION,
       { flags: '--schema <file>', description: 'also check each sidecar against this JSON Schema' },
       QUIET,
+      KEY_FILE,
     ],
     examples: [
       'image-sidecar validate-json --input files.txt --output - --workers 4',
@@ -106,9 +112,36 @@ export const COMMANDS: readonly CommandSpec[] = [
       DRY_RUN,
       { flags: '--keep-source', description: 'keep the source file next to the new one' },
       { flags: '--verify', description: 'read every converted file back and compare it bit for bit' },
+      { flags: '--encrypt', description: 'write encrypted bin under the key (--key-file or the environment); needs --format bin' },
+      { flags: '--decrypt', description: 'write plaintext (encrypted sidecars otherwise stay encrypted); --format defaults to bin' },
     ],
-    examples: ['image-sidecar convert ~/Photos --format bin --dry-run', 'image-sidecar convert --input ~/Photos -f json --keep-source', 'image-sidecar convert ~/Photos -f bin --verify'],
+    examples: [
+      'image-sidecar convert ~/Photos --format bin --dry-run',
+      'image-sidecar convert --input ~/Photos -f json --keep-source',
+      'image-sidecar convert ~/Photos -f bin --verify',
+      'image-sidecar convert ~/Photos --format bin --encrypt --key-file ~/.config/image-sidecar/key',
+      'IMAGE_SIDECAR_KEY_FILE=~/key image-sidecar convert ~/Photos --decrypt',
+    ],
     load: () => import('./cmd-convert.js'),
+  },
+  {
+    name: 'rekey',
+    summary: 're-encrypt every encrypted sidecar under a new key (crash-safe like convert: atomic, verified)',
+    argument: DIR_ARG,
+    options: [
+      ...TREE_COMMON,
+      { flags: '--new-key-file <file>', description: 'the new key (make one with `image-sidecar keygen -o FILE`)' },
+      DRY_RUN,
+    ],
+    examples: ['image-sidecar rekey ~/Photos --key-file old.key --new-key-file new.key', 'IMAGE_SIDECAR_PASSPHRASE=… image-sidecar rekey ~/Photos --new-key-file new.key'],
+    load: () => import('./cmd-crypto.js'),
+  },
+  {
+    name: 'keygen',
+    summary: 'write a new random 32-byte key file (mode 0600; never overwrites)',
+    options: [{ flags: '-o, --output <file>', description: 'key file to create (required; never stdout)' }, JSON_OUT],
+    examples: ['image-sidecar keygen -o ~/.config/image-sidecar/key'],
+    load: () => import('./cmd-crypto.js'),
   },
   {
     name: 'cleanup',
@@ -153,7 +186,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     name: 'read',
     summary: "print one image's sidecar data ({} when it has none)",
     argument: { name: '<image>', description: 'image file (its sidecar is found next to it or next to its symlink target)' },
-    options: [OUTPUT, JSON_OUT, QUIET, { flags: '--detailed', description: 'also print which file was read, its format and any findings' }],
+    options: [OUTPUT, JSON_OUT, QUIET, { flags: '--detailed', description: 'also print which file was read, its format and any findings' }, KEY_FILE],
     examples: ['image-sidecar read ~/Photos/IMG_1234.JPG', 'image-sidecar read ~/Photos/IMG_1234.JPG --detailed --json'],
     load: () => import('./cmd-read-write.js'),
   },
@@ -168,6 +201,7 @@ export const COMMANDS: readonly CommandSpec[] = [
       OUTPUT,
       JSON_OUT,
       QUIET,
+      KEY_FILE,
     ],
     examples: [
       'image-sidecar write ~/Photos/IMG_1.jpg --operation face_detection --data faces.json',
@@ -221,7 +255,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   {
     name: 'serve',
     summary: 'JSON-lines request/response server for other languages',
-    options: [{ flags: '--stdio', description: 'read requests from stdin, write responses to stdout (required)' }],
+    options: [{ flags: '--stdio', description: 'read requests from stdin, write responses to stdout (required)' }, KEY_FILE],
     examples: ['image-sidecar serve --stdio'],
     load: () => import('./cmd-serve.js'),
   },

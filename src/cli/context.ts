@@ -6,6 +6,8 @@ import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { errors } from '../errors.js';
 import type { EngineKind } from '../types.js';
+import type { Keyring } from '../crypto/keys.js';
+import { keyringFromCli } from './keys.js';
 
 /** The process streams and environment, injectable so that commands never reach for globals. */
 export interface Io {
@@ -89,9 +91,11 @@ export async function inputDirectory(ctx: CommandContext): Promise<string> {
   return dir;
 }
 
-/** Engine options shared by every tree operation. */
-export function engineOptions(ctx: CommandContext): { workers?: number; engine?: EngineKind } {
-  const out: { workers?: number; engine?: EngineKind } = {};
+/** Engine options shared by every tree operation (and the keys for encrypted sidecars). */
+export function engineOptions(ctx: CommandContext): { workers?: number; engine?: EngineKind; keyring?: Keyring } {
+  const out: { workers?: number; engine?: EngineKind; keyring?: Keyring } = {};
+  const keyring = keyringFromCli(ctx);
+  if (keyring) out.keyring = keyring;
   if (typeof ctx.opts.workers === 'number') out.workers = ctx.opts.workers;
   if (typeof ctx.opts.engine === 'string') out.engine = ctx.opts.engine as EngineKind;
   return out;

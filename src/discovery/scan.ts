@@ -41,7 +41,7 @@ export interface ScanSidecar {
 }
 
 export interface Finding {
-  code: 'fallback' | 'ambiguous' | 'bom' | 'broken-symlink' | 'unreadable' | 'corrupt' | 'outside-root' | 'note';
+  code: 'fallback' | 'ambiguous' | 'bom' | 'broken-symlink' | 'unreadable' | 'corrupt' | 'outside-root' | 'note' | 'encrypted';
   message: string;
   paths: string[];
 }
@@ -175,7 +175,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
     await assertDirectory(root);
     const rootReal = await realpath(root);
     const imageExts = imageExtensionSet(opts.imageExtensions);
-    const inspectOpts: InspectOptions = { ...opts.inspect, maxFileSize: opts.maxFileSize, maxDepth: opts.maxDepth };
+    const inspectOpts: InspectOptions = { ...opts.inspect, maxFileSize: opts.maxFileSize, maxDepth: opts.maxDepth, keyring: opts.keyring };
     const ownRuntime = !opts.runtime;
     const runtime: Runtime & { expect?: (n: number) => void } = opts.runtime ?? createRuntime(opts);
     const batchSize = opts.batchSize ?? DEFAULT_BATCH;
@@ -356,6 +356,8 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
       } else if (ins.status === 'unreadable') {
         this.problem(sc.path, ins.error?.code ?? 'IO', ins.error?.message ?? 'unreadable');
         findings.push({ code: 'unreadable', message: ins.error?.message ?? 'unreadable', paths: [sc.path] });
+      } else if (ins.status === 'encrypted') {
+        findings.push({ code: 'encrypted', message: ins.error?.message ?? 'encrypted', paths: [sc.path] });
       } else {
         findings.push({ code: 'corrupt', message: ins.error?.message ?? 'corrupt', paths: [sc.path] });
       }
@@ -390,13 +392,15 @@ export function categorize(images: readonly ScanImage[], sidecars: readonly Scan
     const ins = sidecars[0].inspection;
     if (ins.status === 'unreadable') return 'unreadable';
     if (ins.status === 'corrupt') return 'corrupt';
+    // An encrypted file is one of ours (shape 'sidecar'): without an image it is an orphan.
     return ins.shape === 'sidecar' ? 'orphan' : 'unrelated';
   }
   if (images.length === 1 && images[0].broken) return 'broken-symlink';
   if (sidecars.length === 0) return 'missing';
   if (images.length > 1 || sidecars.length > 1) return 'ambiguous';
   if (effective) return 'ok';
-  return sidecars[0].inspection.status === 'unreadable' ? 'unreadable' : 'corrupt';
+  const st = sidecars[0].inspection.status;
+  return st === 'unreadable' ? 'unreadable' : st === 'encrypted' ? 'encrypted' : 'corrupt';
 }
 
 /** Start a scan of `root`. Iterate the result for records; read `.summary` afterwards. */

@@ -3,7 +3,7 @@
  *
  *   0..3   magic 89 49 53 43 ("\x89ISC")
  *   4      format version (1)
- *   5      flags: bit0 = aligned layout (.rkyv); other bits must be 0
+ *   5      flags: bit0 = aligned layout (.rkyv); bit1 = encrypted (src/crypto/container.ts); others 0
  *   6..7   zero
  *   8..11  body length, u32 little endian (= file length - 16)
  *   12..15 CRC-32 (zlib) of the body, u32 little endian
@@ -19,7 +19,9 @@ export const BIN_HEADER_SIZE = 16;
 export const BIN_VERSION = 1;
 /** Flag bit 0: every tag-86 payload starts at a file offset that is a multiple of 8. */
 export const BIN_FLAG_ALIGNED = 0x01;
-const KNOWN_FLAGS = BIN_FLAG_ALIGNED;
+/** Flag bit 1: the body is an encryption header + AES-256-GCM ciphertext (src/crypto/container.ts). */
+export const BIN_FLAG_ENCRYPTED = 0x02;
+const KNOWN_FLAGS = BIN_FLAG_ALIGNED | BIN_FLAG_ENCRYPTED;
 
 /** True when the bytes start with the magic number (or are a non-empty prefix of it). */
 export function startsWithBinMagic(bytes: Uint8Array): boolean {
@@ -76,6 +78,9 @@ export function readBinHeader(bytes: Uint8Array, path?: string): { flags: number
   if ((flags & ~KNOWN_FLAGS) !== 0) {
     throw errors.corrupt(`unknown flags 0x${flags.toString(16).padStart(2, '0')} at byte 5`, path);
   }
+  if ((flags & BIN_FLAG_ENCRYPTED) !== 0 && (flags & BIN_FLAG_ALIGNED) !== 0) {
+    throw errors.corrupt('flags 0x03 at byte 5: an encrypted file has no aligned layout', path);
+  }
   if (bytes[6] !== 0 || bytes[7] !== 0) throw errors.corrupt('reserved header bytes 6..7 are not zero', path);
   const bodyLength = (bytes[8] | (bytes[9] << 8) | (bytes[10] << 16) | (bytes[11] << 24)) >>> 0;
   const actual = len - BIN_HEADER_SIZE;
@@ -99,10 +104,17 @@ export function readBinHeader(bytes: Uint8Array, path?: string): { flags: number
 /** Decode a `.bin` / `.rkyv` file (the whole file's bytes). */
 export function decodeBin(bytes: Uint8Array, opts: { maxDepth: number; path?: string }): DecodeResult {
   const { flags } = readBinHeader(bytes, opts.path);
-  const { value, notes } = decodeCborItem(bytes, BIN_HEADER_SIZE, bytes.length, opts);
+  if (flags & BIN_FLAG_ENCRYPTED) throw errors.internal('decodeBin called on an encrypted file (the codec decrypts first)');
+  const { data, notes } = decodeBinBody(bytes, BIN_HEADER_SIZE, opts);
+  return { data, format: flags & BIN_FLAG_ALIGNED ? 'rkyv' : 'bin', notes };
+}
+
+/** Decode the CBOR body that starts at `start` (a plain file's byte 16, or a decrypted body's byte 0). */
+export function decodeBinBody(bytes: Uint8Array, start: number, opts: { maxDepth: number; path?: string }): { data: JsonObject; notes: string[] } {
+  const { value, notes } = decodeCborItem(bytes, start, bytes.length, opts);
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     const what = value === null ? 'null' : Array.isArray(value) ? 'an array' : `a ${typeof value}`;
-    throw errors.corrupt(`top-level CBOR item at byte ${BIN_HEADER_SIZE} is ${what}, expected a map`, opts.path);
+    throw errors.corrupt(`top-level CBOR item at byte ${start} is ${what}, expected a map`, opts.path);
   }
-  return { data: value, format: flags & BIN_FLAG_ALIGNED ? 'rkyv' : 'bin', notes };
+  return { data: value, notes };
 }

@@ -8,7 +8,9 @@
  */
 import { errors, SidecarError } from '../errors.js';
 import type { DecodeResult, FormatName, JsonObject, SidecarFormat } from '../types.js';
-import { decodeBin, encodeBin, startsWithBinMagic } from './bin.js';
+import { decodeBin, decodeBinBody, encodeBin, startsWithBinMagic } from './bin.js';
+import { decryptBin, encryptBin, isEncryptedBin, readEncryptionHeader, type EncryptionInfo } from '../crypto/container.js';
+import type { Keyring, SidecarKey } from '../crypto/keys.js';
 import { decodeJsonObject, encodeJsonText } from './json.js';
 import { decodeLegacy, encodeLegacy, isLegacy, legacyMismatchReason } from './legacy.js';
 import { DEFAULT_MAX_DEPTH, DEFAULT_MAX_FILE_SIZE, describeJsonType, findInvalidUtf8, stackExhausted } from './value.js';
@@ -23,6 +25,8 @@ export interface EncodeOptions {
   path?: string;
   /** Nesting limit (default 512). */
   maxDepth?: number;
+  /** Encrypt under this key (bin only; a fresh random nonce every call). */
+  encryptWith?: SidecarKey;
 }
 
 export interface DecodeOptions {
@@ -32,6 +36,13 @@ export interface DecodeOptions {
   maxDepth?: number;
   /** Larger inputs are rejected as TOO_LARGE before anything else (default 64 MiB). */
   maxFileSize?: number;
+  /** Keys for encrypted files; without one an encrypted file is an ENCRYPTED error. */
+  keyring?: Keyring;
+}
+
+/** What decodeSidecar returns: the decoded data, plus how the file was encrypted (if it was). */
+export interface DecodedSidecar extends DecodeResult {
+  encryption?: EncryptionInfo & { key: SidecarKey };
 }
 
 const FORMAT_NAMES: Readonly<Record<string, SidecarFormat>> = {
@@ -66,6 +77,10 @@ export function encodeSidecar(data: JsonObject, format: FormatName, opts: Encode
     if (data === null || typeof data !== 'object' || Array.isArray(data)) {
       throw errors.unrepresentable(fmt, `the top-level value must be an object, not ${describeJsonType(data)}`, path);
     }
+    if (opts.encryptWith) {
+      if (fmt !== 'bin') throw errors.usage(`only the bin format can be encrypted, not ${fmt}`);
+      return encryptBin(encodeBin(data, { aligned: false, maxDepth, path }), opts.encryptWith);
+    }
     switch (fmt) {
       case 'json':
         return Buffer.from(encodeJsonText(data, 2, { maxDepth, path, formatName: 'json' }), 'utf8');
@@ -84,18 +99,30 @@ export function encodeSidecar(data: JsonObject, format: FormatName, opts: Encode
 }
 
 /** Decode sidecar bytes; the format is detected from the content. */
-export function decodeSidecar(bytes: Uint8Array, opts: DecodeOptions = {}): DecodeResult {
+export function decodeSidecar(bytes: Uint8Array, opts: DecodeOptions = {}): DecodedSidecar {
   const maxDepth = opts.maxDepth ?? DEFAULT_MAX_DEPTH;
   const maxFileSize = opts.maxFileSize ?? DEFAULT_MAX_FILE_SIZE;
   const path = opts.path;
   if (bytes.length > maxFileSize) throw errors.tooLarge(bytes.length, maxFileSize, path);
   try {
+    if (isEncryptedBin(bytes)) return decodeEncrypted(bytes, maxDepth, opts.keyring, path);
     return decodeDetected(bytes, maxDepth, path);
   } catch (e) {
     if (e instanceof SidecarError) throw e;
     if (isStackOverflow(e)) throw stackExhausted(maxDepth, path);
     throw errors.corrupt(`could not decode: ${foreignMessage(e)}`, path, e);
   }
+}
+
+/**
+ * Encrypted bin: without a key, ENCRYPTED (after the header and CRC checks: a damaged file is
+ * CORRUPT either way); with one, authenticate and decrypt, then decode the plaintext body.
+ */
+function decodeEncrypted(bytes: Uint8Array, maxDepth: number, keyring: Keyring | undefined, path?: string): DecodedSidecar {
+  if (!keyring) throw errors.encrypted(readEncryptionHeader(bytes, path).keyId, path);
+  const { body, key, info } = decryptBin(bytes, keyring, path);
+  const { data, notes } = decodeBinBody(body, 0, { maxDepth, path });
+  return { data, format: 'bin', notes, encryption: { ...info, key } };
 }
 
 function decodeDetected(bytes: Uint8Array, maxDepth: number, path?: string): DecodeResult {

@@ -3,7 +3,7 @@
  * (for JSON: past an optional BOM and any leading whitespace, to the first other byte).
  */
 import type { SidecarFormat } from '../types.js';
-import { BIN_FLAG_ALIGNED, BIN_HEADER_SIZE, BIN_MAGIC, BIN_VERSION } from './bin.js';
+import { BIN_FLAG_ALIGNED, BIN_FLAG_ENCRYPTED, BIN_HEADER_SIZE, BIN_MAGIC, BIN_VERSION } from './bin.js';
 import { isLegacy } from './legacy.js';
 
 export function detectFormat(bytes: Uint8Array): SidecarFormat | 'unknown' {
@@ -13,6 +13,7 @@ export function detectFormat(bytes: Uint8Array): SidecarFormat | 'unknown' {
     const flags = bytes[5];
     if (flags === 0) return 'bin';
     if (flags === BIN_FLAG_ALIGNED) return 'rkyv';
+    if (flags === BIN_FLAG_ENCRYPTED) return 'bin'; // an encrypted bin (src/crypto/container.ts)
     return 'unknown';
   }
   if (isLegacy(bytes)) return 'legacy';

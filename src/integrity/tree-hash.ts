@@ -173,7 +173,7 @@ export async function canonicalEntries(
   const entries: TreeEntry[] = [];
   const strict = opts.strict !== false;
   let bytes = 0;
-  const taskOpts: HashTaskOptions = { mode: 'canonical', maxFileSize: opts.maxFileSize, maxDepth: opts.maxDepth };
+  const taskOpts: HashTaskOptions = { mode: 'canonical', maxFileSize: opts.maxFileSize, maxDepth: opts.maxDepth, keyring: opts.keyring };
   const batcher = new Batcher<HashItem, HashResult>(opts.runtime, 'hash', taskOpts, (items, results) => {
     for (let i = 0; i < items.length; i++) {
       const r = results[i];
@@ -191,6 +191,11 @@ export async function canonicalEntries(
   try {
     for await (const rec of session) {
       if (strict && !session.summary.complete) break;
+      // Without a key the data of an encrypted sidecar is unknown: no digest rather than a wrong one.
+      if (strict && rec.category === 'encrypted') {
+        const f = rec.findings.find((x) => x.code === 'encrypted');
+        throw errors.encrypted(String(rec.sidecars.find((x) => x.inspection.status === 'encrypted')?.inspection.encryptedKeyId ?? '?'), f?.paths[0]);
+      }
       const keys = imageKeysOf(rec, opts.includeTargetSide === true);
       if (keys) await batcher.add({ path: rec.effective!.path, keys });
     }

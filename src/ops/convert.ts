@@ -15,7 +15,9 @@ import { removeStaleTempFiles } from '../fs/temp-files.js';
 import { canonicalEntries } from '../integrity/tree-hash.js';
 import type { ExpectingRuntime } from '../integrity/batcher.js';
 import { normalizeFormat } from '../formats/codec.js';
+import { encryptionKey } from '../crypto/keys.js';
 import {
+  alreadyConverted,
   targetPathFor,
   type ConvertAction,
   type ConvertItem,
@@ -37,6 +39,12 @@ export interface ConvertOptions extends Options {
   onItem?: (item: ConvertItem) => void | Promise<void>;
   /** Units (usually one file each) per engine batch. */
   batchSize?: number;
+  /**
+   * 'encrypt' (bin only): encrypt under `keyring`'s encryption key, re-encrypting files under any
+   * other key. 'rekey': the same for encrypted sidecars only. 'decrypt': write plaintext.
+   * Default: encrypted stays encrypted, plaintext stays plaintext.
+   */
+  encryption?: 'encrypt' | 'decrypt' | 'rekey';
 }
 
 export interface ConvertReport {
@@ -68,6 +76,9 @@ interface Slot {
 /** Convert the sidecars under `root` to `target` (json | bin | binary | rkyv | legacy). */
 export async function convert(root: string, target: FormatName, opts: ConvertOptions = {}): Promise<ConvertReport> {
   const format = normalizeFormat(target);
+  const encrypting = opts.encryption === 'encrypt' || opts.encryption === 'rekey';
+  if (encrypting && format !== 'bin') throw errors.usage(`only the bin format can be encrypted, not ${format}`);
+  if (encrypting && !encryptionKey(opts.keyring)) throw errors.usage('encrypting needs a key (--key-file, IMAGE_SIDECAR_KEY_FILE or IMAGE_SIDECAR_PASSPHRASE)');
   const abs = resolve(root);
   await assertDirectory(abs);
   const dryRun = opts.dryRun === true;
@@ -105,6 +116,8 @@ async function convertTree(root: string, format: SidecarFormat, opts: ConvertOpt
     keepSource: opts.keepSource === true,
     maxFileSize: opts.maxFileSize,
     maxDepth: opts.maxDepth,
+    encryption: opts.encryption,
+    keyring: opts.keyring,
   };
   const batchSize = opts.batchSize ?? DEFAULT_BATCH;
   const maxInflight = Math.max(2, runtime.workers * 2);
@@ -167,7 +180,7 @@ async function convertTree(root: string, format: SidecarFormat, opts: ConvertOpt
   const session = scan(root, { ...opts, onProgress: undefined, runtime });
   try {
     for await (const rec of session) {
-      for (const step of planRecord(rec, format)) {
+      for (const step of planRecord(rec, format, taskOpts)) {
         if ('sources' in step) {
           const slot: Slot = { items: null };
           queue.push(slot);
@@ -209,19 +222,31 @@ function skipItem(sc: ScanSidecar, action: ConvertAction, ok = true): ConvertIte
 }
 
 /** A candidate that cannot be converted because it cannot be read or decoded. */
-function badItem(sc: ScanSidecar): ConvertItem {
-  // Unreadable is a failure (we could not even look); corrupt is a skip (nothing to convert).
-  return skipItem(sc, 'skip-corrupt', sc.inspection.status !== 'unreadable');
+function badItem(sc: ScanSidecar, enc?: Pick<ConvertTaskOptions, 'format' | 'encryption' | 'keyring'>): ConvertItem {
+  if (sc.inspection.status === 'encrypted') {
+    // No key: fine when the target is what it already is (an encrypted bin), a failure otherwise.
+    const fine = enc !== undefined && enc.format === 'bin' && enc.encryption === undefined;
+    return skipItem(sc, fine ? 'skip-already' : 'skip-encrypted', fine);
+  }
+  // Unreadable is a failure (we could not even look); corrupt is a skip (nothing to convert), except
+  // an encrypted file that failed authentication: a wrong key must not pass as success.
+  const authFailed = /authentication failed/.test(sc.inspection.error?.message ?? '') && sc.inspection.format === null;
+  return skipItem(sc, 'skip-corrupt', sc.inspection.status !== 'unreadable' && !authFailed);
 }
 
 /**
  * The plan for one scan record: immediate items (skips, conflicts known from the scan) and units
  * for the task. Pure: the dry run and the real run share it.
  */
-export function planRecord(rec: ScanRecord, format: SidecarFormat): (ConvertItem | ConvertUnit)[] {
+export function planRecord(
+  rec: ScanRecord,
+  format: SidecarFormat,
+  enc: Pick<ConvertTaskOptions, 'encryption' | 'keyring'> = {},
+): (ConvertItem | ConvertUnit)[] {
+  const encOpts = { ...enc, format };
   const out: (ConvertItem | ConvertUnit)[] = [];
   const outsideRoot = rec.images.some((i) => i.outsideRoot);
-  const real = rec.images.length > 0 && (rec.category === 'ok' || rec.category === 'ambiguous');
+  const real = rec.images.length > 0 && (rec.category === 'ok' || rec.category === 'ambiguous' || rec.category === 'encrypted');
   // Group the local candidates by target path; others are reported and left alone.
   const groups = new Map<string, ScanSidecar[]>();
   for (const sc of rec.sidecars) {
@@ -232,7 +257,7 @@ export function planRecord(rec: ScanRecord, format: SidecarFormat): (ConvertItem
       continue;
     }
     if (!real) {
-      out.push(sc.inspection.status === 'ok' ? skipItem(sc, 'skip-not-sidecar') : badItem(sc));
+      out.push(sc.inspection.status === 'ok' ? skipItem(sc, 'skip-not-sidecar') : badItem(sc, encOpts));
       continue;
     }
     const tgt = targetPathFor(sc.path, sc.naming, format);
@@ -251,7 +276,7 @@ export function planRecord(rec: ScanRecord, format: SidecarFormat): (ConvertItem
     for (const sc of files) {
       const ins = sc.inspection;
       if (sc.isLink) out.push(skipItem(sc, 'skip-symlink')); // writing it would write through the link
-      else if (ins.status !== 'ok') out.push(badItem(sc));
+      else if (ins.status !== 'ok') out.push(badItem(sc, encOpts));
       else if (ins.shape === 'report') out.push(skipItem(sc, 'skip-not-sidecar'));
       else {
         good.push(sc);
@@ -266,7 +291,7 @@ export function planRecord(rec: ScanRecord, format: SidecarFormat): (ConvertItem
       for (const sc of good) out.push({ source: sc.path, target: tgt, action: 'conflict', ok: false, error: errorOf(e), sourceRemoved: false });
       continue;
     }
-    if (good.length === 1 && good[0].inspection.format === format) {
+    if (good.length === 1 && alreadyConverted({ format: good[0].inspection.format, keyId: good[0].inspection.encryptedKeyId }, encOpts)) {
       out.push({ source: good[0].path, target: good[0].path, action: 'skip-already', ok: true, sourceRemoved: false });
       continue;
     }

@@ -7,7 +7,8 @@ const FORMAT_LABEL = { json: 'Json', bin: 'Binary', rkyv: 'Rkyv', legacy: 'Legac
 
 export interface FormatStats {
   directory: string;
-  format_distribution: { Json: number; Binary: number; Rkyv: number; Legacy: number; Corrupt: number; Unreadable: number };
+  /** `Encrypted`: encrypted bin files (counted there whether or not a key was given; not in Binary). */
+  format_distribution: { Json: number; Binary: number; Rkyv: number; Legacy: number; Encrypted: number; Corrupt: number; Unreadable: number };
   /** By file extension, for comparison with the content-based figures. */
   extension_distribution: Record<string, number>;
   total_files: number;
@@ -17,7 +18,7 @@ export interface FormatStats {
 /** Count sidecar files by what their bytes are, not by their extension. */
 export async function formatStats(root: string, opts: Options = {}): Promise<FormatStats> {
   const session = scan(root, opts);
-  const dist = { Json: 0, Binary: 0, Rkyv: 0, Legacy: 0, Corrupt: 0, Unreadable: 0 };
+  const dist = { Json: 0, Binary: 0, Rkyv: 0, Legacy: 0, Encrypted: 0, Corrupt: 0, Unreadable: 0 };
   const byExt: Record<string, number> = {};
   let total = 0;
   for await (const rec of session) {
@@ -26,6 +27,7 @@ export async function formatStats(root: string, opts: Options = {}): Promise<For
       byExt[sc.ext] = (byExt[sc.ext] ?? 0) + 1;
       const ins = sc.inspection;
       if (ins.status === 'unreadable') dist.Unreadable++;
+      else if (ins.status === 'encrypted' || (ins.status === 'ok' && ins.encryptedKeyId !== undefined)) dist.Encrypted++;
       else if (ins.status === 'corrupt' || !ins.format) dist.Corrupt++;
       else dist[FORMAT_LABEL[ins.format]]++;
     }

@@ -4,8 +4,8 @@
  * sidecar that exists but cannot be read is an error — never a silent `{}`.
  */
 import { errors, isSidecarError } from '../errors.js';
-import { decodeSidecar } from '../formats/codec.js';
-import type { DecodeResult, JsonObject, Options, SidecarFormat } from '../types.js';
+import { decodeSidecar, type DecodedSidecar } from '../formats/codec.js';
+import type { JsonObject, Options, SidecarFormat } from '../types.js';
 import { locateSidecar, type SidecarLocation } from '../discovery/locate.js';
 import { DEFAULT_MAX_FILE_SIZE, readFileLimitedSync } from '../fs/read-file.js';
 
@@ -21,6 +21,8 @@ export interface ReadResult {
   /** The effective sidecar file, or null when there is none. */
   path: string | null;
   format: SidecarFormat | null;
+  /** Key id when the effective sidecar is encrypted. */
+  encryptedKeyId?: string;
   findings: ReadFinding[];
   location: SidecarLocation;
 }
@@ -29,11 +31,11 @@ export interface ReadResult {
  * Read and decode one sidecar file, refusing files above the size limit before reading them.
  * Throws SidecarError: NOT_FOUND, TOO_LARGE, CORRUPT, TOO_DEEP, IO...
  */
-export async function readSidecarFile(path: string, opts: Options = {}): Promise<DecodeResult> {
+export async function readSidecarFile(path: string, opts: Options = {}): Promise<DecodedSidecar> {
   const limit = opts.maxFileSize ?? DEFAULT_MAX_FILE_SIZE;
   // Sync read: for small files it is several times faster than fs.promises (one call, no thread hops).
   const bytes = readFileLimitedSync(path, limit);
-  return decodeSidecar(bytes, { path, maxDepth: opts.maxDepth, maxFileSize: limit });
+  return decodeSidecar(bytes, { path, maxDepth: opts.maxDepth, maxFileSize: limit, keyring: opts.keyring });
 }
 
 function noteFinding(note: string, path: string): ReadFinding {
@@ -61,7 +63,7 @@ export async function readSidecarDetailed(imagePath: string, opts: Options = {})
 
   const corrupt: { path: string; error: unknown }[] = [];
   for (const c of candidates) {
-    let decoded: DecodeResult;
+    let decoded: DecodedSidecar;
     try {
       decoded = await readSidecarFile(c.path, opts);
     } catch (e) {
@@ -79,7 +81,9 @@ export async function readSidecarDetailed(imagePath: string, opts: Options = {})
       });
     }
     for (const note of decoded.notes) findings.push(noteFinding(note, c.path));
-    return { data: decoded.data, path: c.path, format: decoded.format, findings, location };
+    const out: ReadResult = { data: decoded.data, path: c.path, format: decoded.format, findings, location };
+    if (decoded.encryption) out.encryptedKeyId = decoded.encryption.keyId;
+    return out;
   }
 
   if (corrupt.length === 1) throw corrupt[0].error;

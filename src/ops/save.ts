@@ -13,10 +13,16 @@ import { writeFileAtomic } from '../fs/atomic-write.js';
 import { assertLockHeld, withSidecarLock } from '../fs/lock.js';
 import { removeStaleTempFiles } from '../fs/temp-files.js';
 import { readSidecarFile } from './read.js';
+import { encryptionKey, type SidecarKey } from '../crypto/keys.js';
 
 export interface SaveOptions extends Options {
   /** Format of a NEW sidecar (an existing one keeps its format). Default 'bin'. */
   format?: 'json' | 'bin' | 'rkyv' | 'legacy';
+  /**
+   * Encrypt a NEW sidecar with the keyring's encryption key (default: true when `keyring` has one;
+   * it then needs the bin format). An existing encrypted sidecar always stays encrypted.
+   */
+  encrypt?: boolean;
   /** Clock for sidecar_info timestamps. */
   now?: () => Date;
   /** Lock wait limit (default 60 s) and stale-lock age (default 5 s). */
@@ -27,6 +33,8 @@ export interface SaveOptions extends Options {
 export interface SaveResult {
   path: string;
   format: SidecarFormat;
+  /** Key id when the sidecar is written encrypted. */
+  encryptedKeyId?: string;
   /** False when the file already held exactly these bytes. */
   written: boolean;
   /** True when no sidecar existed before. */
@@ -77,6 +85,7 @@ function checkArguments(operation: unknown, data: unknown, opts: SaveOptions): v
   if (operation === 'sidecar_info') throw errors.usage('"sidecar_info" is maintained by the library and cannot be saved as an operation');
   if (data === undefined) throw errors.usage(`no data given for operation "${operation}"`);
   if (opts.format !== undefined) normalizeFormat(opts.format); // USAGE for an unknown name
+  if (opts.encrypt === true && !encryptionKey(opts.keyring)) throw errors.usage('encrypt: true needs a keyring with an encryption key');
   if (opts.naming !== undefined && opts.naming !== 'stem' && opts.naming !== 'name-ext') {
     throw errors.usage(`unknown naming "${String(opts.naming)}" (stem or name-ext)`);
   }
@@ -109,12 +118,16 @@ export async function saveSidecar(imagePath: string, operation: string, data: Js
       let target: string;
       let format: SidecarFormat;
       let existing: JsonObject;
+      let encryptWith: SidecarKey | undefined;
       const current = loc.candidates[0];
       if (current !== undefined) {
         // Corrupt → CORRUPT propagates and nothing is touched (the earlier tool overwrote it with {}).
+        // Encrypted without a key → ENCRYPTED propagates: we never replace it with plaintext.
         const decoded = await readSidecarFile(current.path, opts);
         target = current.path;
         existing = decoded.data;
+        // An encrypted sidecar stays encrypted under the key it was read with (a fresh nonce).
+        encryptWith = decoded.encryption?.key;
         // The same file keeps its format. The earlier tool's layout is read-only for us: a legacy
         // file is rewritten in place as our own container of the same extension (.bin / .rkyv),
         // since we never write the legacy layout unless a new sidecar is asked for in it.
@@ -123,18 +136,24 @@ export async function saveSidecar(imagePath: string, operation: string, data: Js
         format = normalizeFormat(opts.format ?? 'bin'); // also accepts the earlier tool's 'binary'
         target = sidecarPathFor(loc, extFor(format), opts.naming ?? 'stem');
         existing = {};
+        encryptWith = opts.encrypt === false ? undefined : encryptionKey(opts.keyring);
+        if (encryptWith && format !== 'bin') {
+          throw errors.usage(`a key was given, so the new sidecar would be encrypted, and only the bin format can be (asked: ${format}; pass encrypt: false for plaintext)`);
+        }
       }
 
       const now = (opts.now ?? (() => new Date()))().toISOString();
       const merged = mergeOperation(existing, imagePath, loc, operation, data, now);
       // UNREPRESENTABLE / TOO_DEEP are thrown here, before anything is written.
-      const bytes = encodeSidecar(merged, format, { path: target, maxDepth: opts.maxDepth });
+      const bytes = encodeSidecar(merged, format, { path: target, maxDepth: opts.maxDepth, encryptWith });
 
       assertLockHeld(signal, keyPath);
       // Leftovers of writers that died mid-write on this sidecar; only its names are stat'ed.
       await removeStaleTempFiles(path.dirname(target), { targetPrefixes: [path.basename(target)] }).catch(() => undefined);
       const { written } = await writeFileAtomic(target, bytes);
-      return { path: target, format, written, created: current === undefined };
+      const result: SaveResult = { path: target, format, written, created: current === undefined };
+      if (encryptWith) result.encryptedKeyId = encryptWith.id;
+      return result;
     },
     { timeoutMs: opts.lockTimeoutMs, staleMs: opts.lockStaleMs },
   );

@@ -37,7 +37,7 @@ const DEFAULT_BATCH = 64;
  * sidecar is 'ok', a directory report or other JSON is 'unrelated'.
  */
 function categoryOf(ins: FileInspection): Category {
-  if (ins.status === 'corrupt' || ins.status === 'unreadable') return ins.status;
+  if (ins.status === 'corrupt' || ins.status === 'unreadable' || ins.status === 'encrypted') return ins.status;
   return ins.shape === 'sidecar' ? 'ok' : 'unrelated';
 }
 
@@ -47,7 +47,7 @@ export async function validateFiles(
   opts: ValidateFilesOptions = {},
 ): Promise<FilesValidationReport> {
   const schema = typeof opts.schema === 'string' ? (await loadSchema(opts.schema)).schemaSource : opts.schema;
-  const inspectOpts: InspectOptions = { summarize: true, validate: true, schema, maxFileSize: opts.maxFileSize, maxDepth: opts.maxDepth };
+  const inspectOpts: InspectOptions = { summarize: true, validate: true, schema, maxFileSize: opts.maxFileSize, maxDepth: opts.maxDepth, keyring: opts.keyring };
   const want = opts.operationType ? normalizeOperationName(opts.operationType) : null;
   const batchSize = Math.max(1, opts.batchSize ?? DEFAULT_BATCH);
   const runtime = createRuntime(opts);

@@ -8,6 +8,7 @@ import { errors } from '../errors.js';
 import { readSidecar, readSidecarDetailed } from '../ops/read.js';
 import { saveSidecar } from '../ops/save.js';
 import type { Options } from '../types.js';
+import type { Keyring } from '../crypto/keys.js';
 import {
   type Params,
   optionalBoolean,
@@ -38,9 +39,16 @@ const EXPORT_FORMATS = ['json', 'jsonl', 'csv'] as const;
 /** Failed or conflicting convert items kept in a response. */
 const MAX_PROBLEMS = 20;
 
+// The server's keys (serve --key-file / the environment): one server process, one keyring.
+let keyring: Keyring | undefined;
+export function useKeyring(k: Keyring | undefined): void {
+  keyring = k;
+}
+const keyOpts = (): Options => (keyring ? { keyring } : {});
+
 /** Options every tree operation understands. */
 function treeOptions(p: Params): Options {
-  const opts: Options = {};
+  const opts: Options = keyOpts();
   const workers = optionalPositiveInt(p, 'workers');
   if (workers !== undefined) opts.workers = workers;
   const engine = optionalChoice(p, 'engine', ['auto', 'threads', 'inline'] as const);
@@ -57,12 +65,15 @@ methods.set('ping', {
 
 methods.set('read', {
   scheduling: 'image-read',
-  handle: (p) => readSidecar(requireString(p, 'image')),
+  handle: (p) => readSidecar(requireString(p, 'image'), keyOpts()),
 });
 
 methods.set('readDetailed', {
   scheduling: 'image-read',
-  handle: (p) => readSidecarDetailed(requireString(p, 'image')),
+  handle: async (p) => {
+    const r = await readSidecarDetailed(requireString(p, 'image'), keyOpts());
+    return r;
+  },
 });
 
 methods.set('save', {
@@ -72,7 +83,7 @@ methods.set('save', {
     const operation = requireString(p, 'operation');
     const format = optionalChoice(p, 'format', SAVE_FORMATS);
     // saveSidecar itself rejects a missing `data` with a USAGE error.
-    return saveSidecar(image, operation, p.data as never, { format: format === 'binary' ? 'bin' : format });
+    return saveSidecar(image, operation, p.data as never, { format: format === 'binary' ? 'bin' : format, ...keyOpts() });
   },
 });
 

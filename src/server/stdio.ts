@@ -12,7 +12,8 @@
 import { errors } from '../errors.js';
 import { Dispatcher } from './dispatch.js';
 import { LineSplitter, type LineEvent } from './lines.js';
-import { METHODS } from './methods.js';
+import { METHODS, useKeyring } from './methods.js';
+import type { Keyring } from '../crypto/keys.js';
 import { ResponseWriter } from './responses.js';
 
 export interface ServeStdioOptions {
@@ -23,6 +24,8 @@ export interface ServeStdioOptions {
   maxInFlight?: number;
   /** Longest request line accepted. Default 256 MiB (a sidecar may be up to 64 MiB). */
   maxLineBytes?: number;
+  /** Keys for encrypted sidecars, used by every method of this server. */
+  keyring?: Keyring;
 }
 
 export const DEFAULT_MAX_IN_FLIGHT = 64;
@@ -38,6 +41,7 @@ export async function serveStdio(opts: ServeStdioOptions = {}): Promise<void> {
   const output = opts.output ?? process.stdout;
   const log = opts.log ?? defaultLog;
   const maxLineBytes = opts.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
+  useKeyring(opts.keyring);
 
   const out = new ResponseWriter(output, log);
   const dispatcher = new Dispatcher(METHODS, out, log, Math.max(1, opts.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT));

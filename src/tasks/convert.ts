@@ -21,6 +21,7 @@ import { acquireSidecarLockSync } from '../fs/lock.js';
 import { readFileLimitedSync } from '../fs/read-file.js';
 import { canonicalDigest } from '../integrity/digest.js';
 import type { JsonObject, SidecarExt, SidecarFormat, SidecarNaming } from '../types.js';
+import { encryptionKey, type Keyring, type SidecarKey } from '../crypto/keys.js';
 
 export type ConvertAction =
   | 'convert'
@@ -31,7 +32,8 @@ export type ConvertAction =
   | 'skip-corrupt'
   | 'skip-outside-root'
   | 'skip-symlink' // a symlinked sidecar: read, never written through, converted or removed
-  | 'skip-not-sidecar';
+  | 'skip-not-sidecar'
+  | 'skip-encrypted'; // encrypted and no key given (or plaintext output not asked for with --decrypt)
 
 export interface ConvertItem {
   source: string;
@@ -58,6 +60,14 @@ export interface ConvertTaskOptions {
   maxDepth?: number;
   /** How long a unit waits for a sidecar locked by a concurrent save. Default 10 s. */
   lockTimeoutMs?: number;
+  /**
+   * 'encrypt': write bin encrypted under the keyring's encryption key (files already under that
+   * key are done; files under another key are re-encrypted: that is `rekey`). 'decrypt': write
+   * plaintext. 'rekey': like 'encrypt' for encrypted sources; plaintext ones are left as they are.
+   * Default: an encrypted source stays encrypted under its own key, plaintext stays plaintext.
+   */
+  encryption?: 'encrypt' | 'decrypt' | 'rekey';
+  keyring?: Keyring;
 }
 
 /** File extension written for a content format (legacy is the earlier tool's .bin layout). */
@@ -85,6 +95,35 @@ interface Decoded {
   bytes: Buffer;
   data: JsonObject;
   format: SidecarFormat;
+  /** The key an encrypted source was read with. */
+  key?: SidecarKey;
+}
+
+/**
+ * The key a target is encrypted under, or undefined for plaintext. Throws USAGE when an encrypted
+ * source would silently become plaintext in another format.
+ */
+export function targetKey(source: { format: SidecarFormat | null; key?: SidecarKey; encrypted?: boolean }, opts: Pick<ConvertTaskOptions, 'format' | 'encryption' | 'keyring'>): SidecarKey | undefined {
+  if (opts.encryption === 'decrypt') return undefined;
+  if (opts.encryption === 'encrypt' || (opts.encryption === 'rekey' && (source.key || source.encrypted))) {
+    const k = encryptionKey(opts.keyring);
+    if (!k) throw errors.usage('encrypting needs a key (--key-file, IMAGE_SIDECAR_KEY_FILE or IMAGE_SIDECAR_PASSPHRASE)');
+    return k;
+  }
+  if (source.key || source.encrypted) {
+    if (opts.format !== 'bin') throw errors.usage(`encrypted sidecars stay encrypted: converting to ${opts.format} needs --decrypt`);
+    return source.key;
+  }
+  return undefined;
+}
+
+/** True when a source already is what the conversion would write. */
+export function alreadyConverted(source: { format: SidecarFormat | null; keyId?: string }, opts: Pick<ConvertTaskOptions, 'format' | 'encryption' | 'keyring'>): boolean {
+  if (source.format !== opts.format) return false;
+  if (opts.encryption === 'decrypt') return source.keyId === undefined;
+  if (opts.encryption === 'encrypt') return source.keyId !== undefined && source.keyId === encryptionKey(opts.keyring)?.id;
+  if (opts.encryption === 'rekey') return source.keyId === undefined || source.keyId === encryptionKey(opts.keyring)?.id;
+  return true;
 }
 
 function existsAsNonDirectory(path: string): boolean | null {
@@ -97,19 +136,21 @@ function existsAsNonDirectory(path: string): boolean | null {
 }
 
 /** Bytes that decode back to exactly `data` in `format`, checked in memory before any write. */
-function encodeChecked(data: JsonObject, format: SidecarFormat, target: string, opts: ConvertTaskOptions): Buffer {
-  const bytes = encodeSidecar(data, format, { path: target, maxDepth: opts.maxDepth });
-  const back = decodeSidecar(bytes, { path: target, maxDepth: opts.maxDepth, maxFileSize: Math.max(opts.maxFileSize ?? 0, bytes.length) });
+function encodeChecked(data: JsonObject, format: SidecarFormat, target: string, opts: ConvertTaskOptions, key: SidecarKey | undefined): Buffer {
+  // Encrypted targets are encrypted in memory: no plaintext byte of them ever reaches the disk.
+  const bytes = encodeSidecar(data, format, { path: target, maxDepth: opts.maxDepth, encryptWith: key });
+  const back = decodeSidecar(bytes, { path: target, maxDepth: opts.maxDepth, maxFileSize: Math.max(opts.maxFileSize ?? 0, bytes.length), keyring: key ? { keys: [key] } : undefined });
+  if ((back.encryption?.keyId ?? null) !== (key?.id ?? null)) throw errors.verifyFailed(target, 'encryption of the encoded bytes is not the one asked for');
   if (back.format !== format) throw errors.verifyFailed(target, `encoder produced ${back.format}, not ${format}`);
   if (!deepEqualJson(back.data, data)) throw errors.verifyFailed(target, 'encoded bytes do not decode to the same data');
   return bytes;
 }
 
 /** Read the written target back from disk and prove it holds `data` in `format`. */
-function verifyOnDisk(target: string, bytes: Buffer, data: JsonObject, digest: string, format: SidecarFormat, opts: ConvertTaskOptions): void {
+function verifyOnDisk(target: string, bytes: Buffer, data: JsonObject, digest: string, format: SidecarFormat, opts: ConvertTaskOptions, key: SidecarKey | undefined): void {
   const disk = readFileLimitedSync(target, Math.max(opts.maxFileSize ?? 0, bytes.length));
   if (!disk.equals(bytes)) throw errors.verifyFailed(target, 'bytes on disk differ from the bytes written');
-  const back = decodeSidecar(disk, { path: target, maxDepth: opts.maxDepth, maxFileSize: Math.max(opts.maxFileSize ?? 0, disk.length) });
+  const back = decodeSidecar(disk, { path: target, maxDepth: opts.maxDepth, maxFileSize: Math.max(opts.maxFileSize ?? 0, disk.length), keyring: key ? { keys: [key] } : undefined });
   if (back.format !== format) throw errors.verifyFailed(target, `file reads back as ${back.format}, not ${format}`);
   if (!deepEqualJson(back.data, data)) throw errors.verifyFailed(target, 'file does not read back to the same data');
   if (canonicalDigest(back.data) !== digest) throw errors.verifyFailed(target, 'canonical digest differs after writing');
@@ -137,6 +178,8 @@ interface Staged {
   data: JsonObject;
   /** The bytes for the target (written by the batch), or null when the target already held the data. */
   written: Buffer | null;
+  /** The key the target is encrypted under. */
+  key?: SidecarKey;
   atTarget: Decoded | undefined;
 }
 
@@ -154,8 +197,8 @@ function stageUnit(unit: ConvertUnit, opts: ConvertTaskOptions): ConvertItem[] |
   for (const path of unit.sources) {
     try {
       const bytes = readFileLimitedSync(path, opts.maxFileSize);
-      const d = decodeSidecar(bytes, { path, maxDepth: opts.maxDepth, maxFileSize: opts.maxFileSize });
-      decoded.push({ path, bytes, data: d.data, format: d.format });
+      const d = decodeSidecar(bytes, { path, maxDepth: opts.maxDepth, maxFileSize: opts.maxFileSize, keyring: opts.keyring });
+      decoded.push({ path, bytes, data: d.data, format: d.format, key: d.encryption?.key });
     } catch (e) {
       return allItems(unit, planned, false, asSidecarError(e, path));
     }
@@ -170,20 +213,26 @@ function stageUnit(unit: ConvertUnit, opts: ConvertTaskOptions): ConvertItem[] |
       }
     }
     action = 'dedupe';
-  } else if (decoded[0].format === format) {
+  } else if (alreadyConverted({ format: decoded[0].format, keyId: decoded[0].key?.id }, opts)) {
     return [{ source: decoded[0].path, target: decoded[0].path, action: 'skip-already', ok: true, sourceRemoved: false }];
   } else {
     action = decoded[0].path === target ? 'rewrite' : 'convert';
   }
 
   const data = decoded[0].data;
-  const kept = decoded.find((d) => d.path === target && d.format === format);
+  const kept = decoded.find((d) => d.path === target && alreadyConverted({ format: d.format, keyId: d.key?.id }, opts));
   const atTarget = decoded.find((d) => d.path === target);
-  if (kept) return { unit, decoded, action, data, written: null, atTarget };
+  let key: SidecarKey | undefined;
+  try {
+    key = targetKey(decoded.find((d) => d.key) ?? decoded[0], opts);
+  } catch (e) {
+    return allItems(unit, 'skip-encrypted', false, asSidecarError(e, target));
+  }
+  if (kept && (kept.key?.id ?? null) === (key?.id ?? null)) return { unit, decoded, action, data, written: null, atTarget };
   let bytes: Buffer;
   try {
     // 3. Encode and prove the bytes in memory before touching the disk.
-    bytes = encodeChecked(data, format, target, opts);
+    bytes = encodeChecked(data, format, target, opts, key);
     // Something the scan did not pair (a symlink, a file created since) may hold the target path.
     // A directory there is left to make the write fail (reported as a failure, not a conflict).
     if (!atTarget && existsAsNonDirectory(target) === true) {
@@ -193,7 +242,7 @@ function stageUnit(unit: ConvertUnit, opts: ConvertTaskOptions): ConvertItem[] |
     return allItems(unit, action, false, asSidecarError(e, target));
   }
   // 4. The atomic write itself is done for the whole batch (writeFilesAtomicSync).
-  return { unit, decoded, action, data, written: bytes, atTarget };
+  return { unit, decoded, action, data, written: bytes, atTarget, key };
 }
 
 /**
@@ -205,7 +254,7 @@ function finishUnit(st: Staged, opts: ConvertTaskOptions, removedIn: Set<string>
   const target = unit.target;
   if (st.written && !opts.dryRun) {
     try {
-      verifyOnDisk(target, st.written, st.data, canonicalDigest(st.data), opts.format, opts);
+      verifyOnDisk(target, st.written, st.data, canonicalDigest(st.data), opts.format, opts, st.key);
     } catch (e) {
       undoWrite(target, st.atTarget);
       return allItems(unit, action, false, asSidecarError(e, target));

@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import { errors, isSidecarError, type ErrorCode } from '../errors.js';
 import { canonicalJson, decodeSidecar } from '../formats/codec.js';
 import { readFileLimitedSync } from '../fs/read-file.js';
+import type { Keyring } from '../crypto/keys.js';
 import { beginKeyed, endKeyed, keyedDigest } from '../integrity/digest.js';
 
 export interface HashTaskOptions {
@@ -10,6 +11,8 @@ export interface HashTaskOptions {
   mode: 'bytes' | 'canonical';
   maxFileSize?: number;
   maxDepth?: number;
+  /** canonical mode: keys for encrypted sidecars. */
+  keyring?: Keyring;
 }
 
 export interface HashItem {
@@ -69,7 +72,7 @@ function hashFileBytes(path: string, rel: string): { size: number; digest: strin
 
 function hashCanonical(item: HashItem, opts: HashTaskOptions): HashResult {
   const bytes = readFileLimitedSync(item.path, opts.maxFileSize);
-  const { data } = decodeSidecar(bytes, { path: item.path, maxDepth: opts.maxDepth, maxFileSize: opts.maxFileSize });
+  const { data } = decodeSidecar(bytes, { path: item.path, maxDepth: opts.maxDepth, maxFileSize: opts.maxFileSize, keyring: opts.keyring });
   const canon = canonicalJson(data);
   const keys = item.keys ?? [];
   // Several keys (rare: images sharing one sidecar): encode the canonical text once.

@@ -7,6 +7,7 @@ import { checkSidecarRules, type Problem } from '../analysis/rules.js';
 import { compileSchema, checkSchema, type CompiledSchema } from '../analysis/schema.js';
 import type { JsonObject, SidecarFormat } from '../types.js';
 import { readFileLimitedSync } from '../fs/read-file.js';
+import type { Keyring } from '../crypto/keys.js';
 
 export interface InspectOptions {
   maxFileSize?: number;
@@ -19,6 +20,8 @@ export interface InspectOptions {
   schema?: unknown;
   /** Return the decoded data (export, convert planning). */
   keepData?: boolean;
+  /** Keys for encrypted sidecars (KeyObjects: they clone to workers and never print). */
+  keyring?: Keyring;
 }
 
 export interface InspectItem {
@@ -31,13 +34,15 @@ export interface InspectItem {
  * 'unchecked': a symlinked image's sidecar next to its target inside the root. It is inspected once,
  * in the target's own record; the link's record only notes that it is there.
  */
-export type InspectStatus = 'ok' | 'corrupt' | 'unreadable' | 'unchecked';
+export type InspectStatus = 'ok' | 'corrupt' | 'unreadable' | 'unchecked' | 'encrypted';
 
 export interface FileInspection {
   path: string;
   size: number;
   status: InspectStatus;
   format: SidecarFormat | null;
+  /** Key id of an encrypted sidecar (decrypted when status is 'ok'; status 'encrypted' without a key). */
+  encryptedKeyId?: string;
   error?: { code: ErrorCode; message: string };
   notes: string[];
   /** What the decoded content looks like: a per-image sidecar, a directory report, or other JSON. */
@@ -78,8 +83,9 @@ export function inspectFile(item: InspectItem, opts: InspectOptions, compiled?: 
     return out;
   }
   try {
-    const decoded = decodeSidecar(bytes, { path: item.path, maxDepth: opts.maxDepth, maxFileSize: opts.maxFileSize });
+    const decoded = decodeSidecar(bytes, { path: item.path, maxDepth: opts.maxDepth, maxFileSize: opts.maxFileSize, keyring: opts.keyring });
     out.format = decoded.format;
+    if (decoded.encryption) out.encryptedKeyId = decoded.encryption.keyId;
     out.notes = decoded.notes;
     const data = decoded.data;
     out.shape = looksLikeReport(data, item.name) ? 'report' : looksLikeSidecar(data) ? 'sidecar' : 'other';
@@ -92,7 +98,13 @@ export function inspectFile(item: InspectItem, opts: InspectOptions, compiled?: 
     if (opts.keepData) out.data = data;
   } catch (e) {
     const err = isSidecarError(e) ? e : errors.corrupt(`cannot decode: ${(e as Error)?.message ?? e}`, item.path, e);
-    out.status = 'corrupt';
+    if (err.code === 'ENCRYPTED') {
+      // Ours and intact, but we hold no key: a finding of its own, not corruption.
+      out.status = 'encrypted';
+      out.format = 'bin';
+      out.shape = 'sidecar';
+      out.encryptedKeyId = String(err.details?.keyId ?? '');
+    } else out.status = 'corrupt';
     out.error = { code: err.code, message: err.message };
   }
   out.elapsedMs = performance.now() - start;
