@@ -63,7 +63,7 @@ describe('cli stats and format-stats', () => {
     const r = await runCli(['format-stats', '--input', root, '--output', '-']);
     assert.equal(r.code, 0);
     const fs = parseJson<Record<string, any>>(r);
-    assert.deepEqual(fs.format_distribution, { Binary: 0, Corrupt: 1, Json: 7, Legacy: 1, Rkyv: 0, Unreadable: 0 });
+    assert.deepEqual(fs.format_distribution, { Binary: 0, Corrupt: 1, Encrypted: 0, Json: 7, Legacy: 1, Rkyv: 0, Unreadable: 0 });
     assert.deepEqual(fs.extension_distribution, { bin: 1, json: 8 });
     assert.equal(fs.total_files, 9, 'the directory report is not a sidecar');
   });

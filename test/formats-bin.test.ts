@@ -65,7 +65,10 @@ describe('bin container', () => {
       return c;
     };
     assertCorrupt(mutate(4, 2), /unsupported bin format version 2 at byte 4/);
-    assertCorrupt(mutate(5, 0x02), /unknown flags 0x02 at byte 5/);
+    assertCorrupt(mutate(5, 0x04), /unknown flags 0x04 at byte 5/);
+    assertCorrupt(mutate(5, 0x03), /flags 0x03 at byte 5: an encrypted file has no aligned layout/);
+    // Flag bit 1 (encrypted) on a plain file: the body is no encryption header.
+    assertCorrupt(mutate(5, 0x02), /truncated encryption header|unknown cipher/);
     assertCorrupt(mutate(6, 1), /reserved header bytes 6\.\.7 are not zero/);
     assertCorrupt(mutate(3, 0x44), /not a known sidecar format: binary data \(first bytes 89 49 53 44 01 00 00 00 …\)/);
     assertCorrupt(Buffer.concat([good, Buffer.from([0])]), /1 trailing bytes after the \d+-byte body/);

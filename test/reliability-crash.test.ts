@@ -19,6 +19,16 @@ test(`crash campaign: ${cfg.kills} SIGKILLs during convert and save loops lose n
   assert.deepEqual(row.failures, [], describeRow(row));
 });
 
+// Encryption: convert --encrypt, rekey (A → B → A) and convert --decrypt killed at random moments.
+const cryptoKills = cfg.long ? cfg.kills : 30;
+test(`crash campaign (encryption): ${cryptoKills} SIGKILLs during encrypt, rekey, decrypt and saves lose nothing and leak no plaintext temp file`, { timeout: cfg.long ? 3_600_000 : 180_000 }, async () => {
+  const row = await runCrashCampaign({ kills: cryptoKills, images: cfg.crashImages, seed: cfg.seed + 1, crypto: true });
+  assert.ok(row.count >= cryptoKills, describeRow(row));
+  assert.equal(row.recordsLost, 0, describeRow(row));
+  assert.equal(row.bytesLost, 0, describeRow(row));
+  assert.deepEqual(row.failures, [], describeRow(row));
+});
+
 test('harness self-check: in-place, non-atomic saves (the earlier tool) are caught as torn files and lost data', { timeout: 120_000 }, async () => {
   const row = await runCrashCampaign({ kills: 12, images: 4, seed: cfg.seed, kinds: ['save'], unsafeSaves: true, stopOnFailure: true });
   assert.ok(row.count >= 1, describeRow(row));

@@ -38,17 +38,26 @@ const load = {
   scan: () => import('../../src/discovery/scan.js'),
   inline: () => import('../../src/engine/inline.js'),
   codec: () => import('../../src/formats/codec.js'),
+  keys: () => import('../../src/crypto/keys.js'),
 };
 const PRELOAD: Record<string, (keyof typeof load)[]> = {
-  save: ['save'],
-  convert: ['convert'],
+  save: ['save', 'keys'],
+  convert: ['convert', 'keys'],
   lock: ['lock'],
   all: Object.keys(load) as (keyof typeof load)[],
 };
 
 type Command =
-  | { cmd: 'save-loop'; images: string[]; start: number; count: number; lockTimeoutMs: number; lockStaleMs: number; unsafe?: boolean }
-  | { cmd: 'convert'; root: string; format: 'json' | 'bin' | 'rkyv'; engine: 'inline' | 'threads' }
+  | { cmd: 'save-loop'; images: string[]; start: number; count: number; lockTimeoutMs: number; lockStaleMs: number; unsafe?: boolean; keyFiles?: string[] }
+  | {
+      cmd: 'convert';
+      root: string;
+      format: 'json' | 'bin' | 'rkyv';
+      engine: 'inline' | 'threads';
+      /** Encryption mode; keyFiles[0] encrypts, the others decrypt. */
+      encryption?: 'encrypt' | 'decrypt' | 'rekey';
+      keyFiles?: string[];
+    }
   | { cmd: 'hold-lock'; key: string; staleMs: number }
   | { cmd: 'saves'; dir: string; proc: number; saves: number; images: number; seed: number; lockStaleMs: number; chains: number }
   | { cmd: 'save-once'; image: string; op: string; value: unknown }
@@ -97,6 +106,15 @@ function readCommand(): Promise<Command> {
   });
 }
 
+/** A keyring from key files: the first one encrypts, all of them decrypt. */
+async function keyringOf(files: string[] | undefined): Promise<{ keyring?: import('../../src/crypto/keys.js').Keyring }> {
+  if (!files || files.length === 0) return {};
+  const { loadKeyFile, mergeKeyrings } = await load.keys();
+  let ring = loadKeyFile(files[0]);
+  for (const f of files.slice(1)) ring = mergeKeyrings(ring, loadKeyFile(f));
+  return { keyring: ring };
+}
+
 /** Codes under which saveSidecar guarantees it wrote nothing and the loop may go on. */
 const REFUSALS = new Set(['LOCK_TIMEOUT', 'AMBIGUOUS']);
 
@@ -121,6 +139,7 @@ async function unsafeSave(image: string, op: string, value: JsonObject): Promise
 
 async function saveLoop(c: Extract<Command, { cmd: 'save-loop' }>): Promise<void> {
   const { saveSidecar } = await load.save();
+  const keys = await keyringOf(c.keyFiles);
   if (c.unsafe) {
     for (let k = c.start; k < c.start + c.count; k++) {
       await unsafeSave(c.images[crashImageIndex(k, c.images.length)], crashOpName(k), crashOpValue(k));
@@ -135,6 +154,7 @@ async function saveLoop(c: Extract<Command, { cmd: 'save-loop' }>): Promise<void
         lockTimeoutMs: c.lockTimeoutMs,
         lockStaleMs: c.lockStaleMs,
         now: () => new Date(CRASH_CLOCK_BASE_MS + k * 1000),
+        ...keys,
       });
       say(`ok ${k}`);
     } catch (e) {
@@ -147,8 +167,9 @@ async function saveLoop(c: Extract<Command, { cmd: 'save-loop' }>): Promise<void
 
 async function runConvert(c: Extract<Command, { cmd: 'convert' }>): Promise<void> {
   const { convert } = await load.convert();
+  const keys = await keyringOf(c.keyFiles);
   say('started');
-  const r = await convert(c.root, c.format, { engine: c.engine, workers: 2 });
+  const r = await convert(c.root, c.format, { engine: c.engine, workers: 2, ...keys, ...(c.encryption ? { encryption: c.encryption } : {}) });
   const failedItems = (r.items ?? []).filter((i) => !i.ok).map((i) => ({ source: i.source, action: i.action, error: i.error }));
   const converted = (r.items ?? []).filter((i) => i.ok && (i.action === 'convert' || i.action === 'rewrite' || i.action === 'dedupe')).map((i) => i.target);
   say(`done ${JSON.stringify({ converted: r.converted, failed: r.failed, conflicts: r.conflicts, tempFilesRemoved: r.tempFilesRemoved, scanComplete: r.scanComplete, failedItems, targets: converted })}`);

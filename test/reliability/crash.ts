@@ -21,6 +21,8 @@ import { isLockName, isTempName, tempTargetName } from '../../src/fs/temp-files.
 import { Rng } from '../../src/sample/prng.js';
 import { sampleSidecar } from '../../src/sample/shapes.js';
 import type { JsonObject } from '../../src/types.js';
+import { generateKeyFile, loadKeyFile, mergeKeyrings, type Keyring } from '../../src/crypto/keys.js';
+import { isEncryptedBin } from '../../src/crypto/container.js';
 import { Child } from './child.js';
 import { findLeftovers, freshDir, removeDir } from './fs-util.js';
 import { CRASH_CLOCK_BASE_MS, crashImageIndex, crashOpName, crashOpValue, imageName } from './models.js';
@@ -41,10 +43,25 @@ export interface CrashOptions {
   unsafeSaves?: boolean;
   /** End the campaign at the first failure (for the self-check). */
   stopOnFailure?: boolean;
+  /**
+   * Encryption campaign: two key files; convert --encrypt under key A, rekey to B and back,
+   * convert --decrypt, saves in between (into encrypted and plaintext sidecars). Every check
+   * reads with both keys; temp files left by a killed encrypt/rekey must already be encrypted.
+   */
+  crypto?: boolean;
 }
 
-export type StepKind = 'save' | 'convert-bin' | 'convert-json' | 'convert-rkyv';
+export type StepKind = 'save' | 'convert-bin' | 'convert-json' | 'convert-rkyv' | 'convert-encrypt' | 'rekey' | 'convert-decrypt';
 const CYCLE: StepKind[] = ['save', 'convert-bin', 'save', 'convert-json', 'save', 'convert-rkyv'];
+export const CRYPTO_CYCLE: StepKind[] = ['save', 'convert-encrypt', 'save', 'rekey', 'save', 'rekey', 'save', 'convert-decrypt'];
+
+/** Key files of an encryption campaign (outside the tree) and the keyring that reads everything. */
+interface CryptoKeys {
+  files: [string, string];
+  read: { keyring?: Keyring };
+}
+let cryptoKeys: CryptoKeys | null = null;
+const readKeys = () => cryptoKeys?.read ?? {};
 const LOCK_STALE_MS = 2000;
 
 interface Library {
@@ -113,10 +130,19 @@ class Estimate {
 export async function runCrashCampaign(opts: CrashOptions): Promise<ReliabilityRow> {
   const row = newRow('crash', 'kills survived (save loop, convert json/bin/rkyv)', 'kills');
   const root = freshDir('crash');
+  const keyDir = opts.crypto ? freshDir('crash-keys') : null;
+  if (keyDir) {
+    const files: [string, string] = [path.join(keyDir, 'a.key'), path.join(keyDir, 'b.key')];
+    for (const f of files) generateKeyFile(f);
+    cryptoKeys = { files, read: { keyring: mergeKeyrings(loadKeyFile(files[0]), loadKeyFile(files[1])) } };
+    row.name = 'kills survived (save loop, convert --encrypt, rekey, convert --decrypt)';
+  }
   try {
     await timed(row, () => campaign(row, root, opts));
   } finally {
     removeDir(root);
+    if (keyDir) removeDir(keyDir);
+    cryptoKeys = null;
   }
   return row;
 }
@@ -125,13 +151,14 @@ async function campaign(row: ReliabilityRow, root: string, opts: CrashOptions): 
   const rng = new Rng(opts.seed);
   const lib = buildLibrary(root, opts.images, opts.seed);
   const model: JsonObject[] = [];
-  for (const img of lib.images) model.push((await readSidecarDetailed(img)).data);
+  for (const img of lib.images) model.push((await readSidecarDetailed(img, readKeys())).data);
 
   const perSave = new Estimate(30);
   const convertMs = { inline: new Estimate(150), threads: new Estimate(300) };
-  const stats = { steps: 0, completed: 0, acked: 0, midWrite: 0, tempSeen: new Set<string>(), locksSeen: new Set<string>(), lostImages: new Set<number>() };
+  const stats = { steps: 0, completed: 0, acked: 0, midWrite: 0, encryptedSeen: 0, tempSeen: new Set<string>(), locksSeen: new Set<string>(), lostImages: new Set<number>() };
   let nextK = 0;
-  const cycle = opts.kinds ?? CYCLE;
+  const cycle = opts.kinds ?? (opts.crypto ? CRYPTO_CYCLE : CYCLE);
+  let rekeys = 0;
   const childFor = (step: number) => new Child({ preload: cycle[step % cycle.length] === 'save' ? 'save' : 'convert' });
   let spare = childFor(0);
   const maxSteps = opts.kills * 4;
@@ -156,6 +183,7 @@ async function campaign(row: ReliabilityRow, root: string, opts: CrashOptions): 
           lockTimeoutMs: 50, // a lock left by a killed step is skipped (nothing written) until it is stale
           lockStaleMs: LOCK_STALE_MS,
           unsafe: opts.unsafeSaves === true,
+          ...(cryptoKeys ? { keyFiles: cryptoKeys.files } : {}),
         }, rng.int(0, Math.round(count * perSave.get() * 0.9)));
         nextK += count;
         const processed = step.lines.filter((l) => l.startsWith('ok ') || l.startsWith('refused ')).length;
@@ -163,8 +191,17 @@ async function campaign(row: ReliabilityRow, root: string, opts: CrashOptions): 
       } else {
         const engine = rng.chance(0.3) ? 'threads' : 'inline';
         const est = convertMs[engine];
-        const format = kind === 'convert-bin' ? 'bin' : kind === 'convert-json' ? 'json' : 'rkyv';
-        step = await runStep(child, kind, 0, 0, { cmd: 'convert', root, format, engine }, rng.int(0, Math.round(est.get() * 0.9)), 'started');
+        const format = kind === 'convert-json' || kind === 'convert-decrypt' ? 'json' : kind === 'convert-rkyv' ? 'rkyv' : 'bin';
+        const crypto: object = !cryptoKeys
+          ? {}
+          : kind === 'convert-encrypt'
+            ? { encryption: 'encrypt', keyFiles: cryptoKeys.files }
+            : kind === 'rekey'
+              ? { encryption: 'rekey', keyFiles: rekeys++ % 2 === 0 ? [cryptoKeys.files[1], cryptoKeys.files[0]] : cryptoKeys.files }
+              : kind === 'convert-decrypt'
+                ? { encryption: 'decrypt', keyFiles: cryptoKeys.files }
+                : { keyFiles: cryptoKeys.files };
+        step = await runStep(child, kind, 0, 0, { cmd: 'convert', root, format, engine, ...crypto }, rng.int(0, Math.round(est.get() * 0.9)), 'started');
         if (!step.killed) est.add(step.ms);
       }
       stats.steps++;
@@ -187,6 +224,8 @@ async function campaign(row: ReliabilityRow, root: string, opts: CrashOptions): 
   if (row.count < opts.kills) fail(row, `only ${row.count} of ${opts.kills} kills landed within ${maxSteps} steps`);
 
   await recoveryRun(row, lib, model, stats);
+  if (cryptoKeys && stats.encryptedSeen === 0) fail(row, 'the encryption campaign never saw an encrypted sidecar');
+  if (cryptoKeys) row.notes.push(`${stats.encryptedSeen} encrypted sidecars counted across the checks`);
   row.notes.push(
     `${stats.steps} steps (${stats.completed} ran to completion), ${stats.acked} saves acknowledged`,
     `${stats.midWrite} kills left a temp file behind (killed mid-write); ${stats.tempSeen.size} leftover temp files and ${stats.locksSeen.size} stale locks seen, recognised by the scan and checked to be gone after the next completed run`,
@@ -236,6 +275,8 @@ function applySave(data: JsonObject, k: number): JsonObject {
 }
 
 interface CampaignStats {
+  /** Encrypted sidecars counted after the steps (an encryption campaign that never encrypted proves nothing). */
+  encryptedSeen: number;
   tempSeen: Set<string>;
   locksSeen: Set<string>;
   /** Images whose data was already counted as lost (counted once, not at every later step). */
@@ -255,7 +296,7 @@ async function verifyStep(row: ReliabilityRow, lib: Library, model: JsonObject[]
     const img = lib.images[i];
     let actual: JsonObject | null = null;
     try {
-      const res = await readSidecarDetailed(img);
+      const res = await readSidecarDetailed(img, readKeys());
       actual = res.data;
       for (const f of res.findings) {
         if (f.code === 'corrupt' || f.code === 'fallback') fail(row, `${label}: ${imageName(i)}: ${f.code}: ${f.message}`);
@@ -264,7 +305,7 @@ async function verifyStep(row: ReliabilityRow, lib: Library, model: JsonObject[]
       // must not be waiting behind it.
       for (const c of res.location.candidates) {
         try {
-          const d = await readSidecarFile(c.path);
+          const d = await readSidecarFile(c.path, readKeys());
           if (!deepEqualJson(d.data, actual)) fail(row, `${label}: ${c.path} disagrees with the effective sidecar ${res.path}`);
         } catch (e) {
           fail(row, `${label}: candidate ${c.path} does not decode: ${(e as Error).message}`);
@@ -303,6 +344,14 @@ async function verifyStep(row: ReliabilityRow, lib: Library, model: JsonObject[]
   }
   checkLeftovers(row, label, lib, step, stats);
   await checkScan(row, label, lib, model);
+  if (cryptoKeys) {
+    for (const dir of lib.dirs) {
+      for (const name of fs.readdirSync(dir)) {
+        if (!/\.bin$/.test(name) || isTempName(name)) continue;
+        if (isEncryptedBin(fs.readFileSync(path.join(dir, name)).subarray(0, 16))) stats.encryptedSeen++;
+      }
+    }
+  }
 }
 
 function checkLoss(row: ReliabilityRow, label: string, i: number, loss: ReturnType<typeof compareOperations>): void {
@@ -328,6 +377,16 @@ function checkInfo(row: ReliabilityRow, label: string, i: number, before: JsonOb
 /** Only images, their sidecars and our recognisable leftovers may be in the folders. */
 function checkLeftovers(row: ReliabilityRow, label: string, lib: Library, step: StepOutcome, stats: CampaignStats): void {
   const left = findLeftovers(lib.root);
+  if (step.kind === 'convert-encrypt' || step.kind === 'rekey') {
+    // Never leak: a temp file of an encrypting run holds ciphertext from its first bytes on.
+    for (const t of left.tempFiles) {
+      if (stats.tempSeen.has(t)) continue;
+      const head = fs.readFileSync(t).subarray(0, 16);
+      if (head.length >= 6 && !(head[5] === 0x02 && isEncryptedBin(Buffer.concat([head, Buffer.alloc(16)])))) {
+        fail(row, `${label}: temp file ${t} left by an encrypting run is not encrypted (starts ${head.toString('hex')})`);
+      }
+    }
+  }
   for (const t of left.tempFiles) stats.tempSeen.add(t);
   for (const l of left.lockDirs) stats.locksSeen.add(l);
   for (const dir of lib.dirs) {
@@ -361,11 +420,11 @@ function checkLeftovers(row: ReliabilityRow, label: string, lib: Library, step: 
 
 /** The scan must see exactly images, valid sidecars and our leftovers: nothing corrupt, orphaned or unreadable. */
 async function checkScan(row: ReliabilityRow, label: string, lib: Library, model: JsonObject[]): Promise<void> {
-  const session = scan(lib.root, { engine: 'inline' });
+  const session = scan(lib.root, { engine: 'inline', ...readKeys() });
   const s = await session.finish();
   const left = findLeftovers(lib.root);
   if (!s.complete) fail(row, `${label}: scan incomplete: ${JSON.stringify(s.problems).slice(0, 300)}`);
-  for (const c of ['corrupt', 'orphan', 'unreadable', 'unrelated', 'broken-symlink'] as const) {
+  for (const c of ['corrupt', 'orphan', 'unreadable', 'unrelated', 'broken-symlink', 'encrypted'] as const) {
     if (s.counts[c] > 0) fail(row, `${label}: scan found ${s.counts[c]} ${c} record(s)`);
   }
   // Images nobody has saved to yet have no sidecar; every other image must pair with its sidecar.
@@ -381,23 +440,23 @@ async function checkScan(row: ReliabilityRow, label: string, lib: Library, model
  * ours may remain and every image must hold its data plus the new operation.
  */
 async function recoveryRun(row: ReliabilityRow, lib: Library, model: JsonObject[], stats: CampaignStats): Promise<void> {
-  const r1 = await convert(lib.root, 'bin', { engine: 'inline' });
+  const r1 = await convert(lib.root, 'bin', { engine: 'inline', ...readKeys() });
   if (r1.failed > 0 || r1.conflicts > 0) fail(row, `recovery: convert to bin: ${r1.failed} failed, ${r1.conflicts} conflicts`);
   await Promise.all(
     lib.images.map((img, i) =>
-      saveSidecar(img, 'recovery', { image: i }, { lockStaleMs: LOCK_STALE_MS, lockTimeoutMs: 30_000 }).catch((e: unknown) => {
+      saveSidecar(img, 'recovery', { image: i }, { lockStaleMs: LOCK_STALE_MS, lockTimeoutMs: 30_000, ...readKeys() }).catch((e: unknown) => {
         fail(row, `recovery: save to ${imageName(i)} failed: ${(e as Error).message}`);
       }),
     ),
   );
-  const r2 = await convert(lib.root, 'json', { engine: 'inline' });
+  const r2 = await convert(lib.root, 'json', { engine: 'inline', ...readKeys(), ...(cryptoKeys ? { encryption: 'decrypt' as const } : {}) });
   if (r2.failed > 0 || r2.conflicts > 0) fail(row, `recovery: convert to json: ${r2.failed} failed, ${r2.conflicts} conflicts`);
   for (let i = 0; i < lib.images.length; i++) {
     if (stats.lostImages.has(i)) continue;
     const expected = { ...model[i], recovery: { image: i } };
     let actual: JsonObject | null = null;
     try {
-      actual = (await readSidecarDetailed(lib.images[i])).data;
+      actual = (await readSidecarDetailed(lib.images[i], readKeys())).data;
     } catch (e) {
       fail(row, `recovery: ${imageName(i)} unreadable: ${(e as Error).message}`);
     }

@@ -49,6 +49,7 @@ async function runAll(cfg: ReliabilityConfig, only: Set<Section>, log: (s: strin
     log(`${rowPassed(r) ? (r.skipped ? 'skip' : 'pass') : 'FAIL'}  ${r.area} / ${r.name} (${r.ms} ms)`);
   };
   if (only.has('crash')) add(await runCrashCampaign({ kills: cfg.kills, images: cfg.crashImages, seed: cfg.seed }));
+  if (only.has('crash')) add(await runCrashCampaign({ kills: cfg.kills, images: cfg.crashImages, seed: cfg.seed + 1, crypto: true }));
   if (only.has('concurrency')) {
     add(await runConcurrentSaves({ processes: cfg.processes, saves: cfg.savesPerProcess, images: cfg.concurrentImages, seed: cfg.seed }));
   }
