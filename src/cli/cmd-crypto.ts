@@ -20,12 +20,10 @@ async function runKeygen(ctx: CommandContext): Promise<number> {
   if (!out || out === '-') throw errors.usage('keygen needs -o FILE (a key is never written to stdout)');
   const { generateKeyFile } = await import('../crypto/keys.js');
   const { keyId } = generateKeyFile(out);
-  await emit(ctx, {
-    result: { path: out, key_id: keyId, mode: '0600' },
-    message: `Wrote a new key to ${out} (key id ${keyId}); keep a copy: without it encrypted sidecars cannot be read`,
-    what: 'key',
-    human: () => [],
-  });
+  // Not through emit(): there -o is where the *result* goes, and here it is the key itself.
+  const message = `Wrote a new key to ${out} (key id ${keyId}); keep a copy: without it encrypted sidecars cannot be read`;
+  const human = ctx.io.stdoutIsTTY && !ctx.opts.json;
+  ctx.io.stdout.write(human ? `${message}\n` : `${JSON.stringify({ message, path: out, key_id: keyId, mode: '0600' })}\n`);
   return EXIT_CLEAN;
 }
 

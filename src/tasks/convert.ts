@@ -119,6 +119,8 @@ export function targetKey(source: { format: SidecarFormat | null; key?: SidecarK
 
 /** True when a source already is what the conversion would write. */
 export function alreadyConverted(source: { format: SidecarFormat | null; keyId?: string }, opts: Pick<ConvertTaskOptions, 'format' | 'encryption' | 'keyring'>): boolean {
+  // rekey touches encrypted sidecars only: a plaintext one, in any format, has nothing to do.
+  if (opts.encryption === 'rekey' && source.keyId === undefined) return true;
   if (source.format !== opts.format) return false;
   if (opts.encryption === 'decrypt') return source.keyId === undefined;
   if (opts.encryption === 'encrypt') return source.keyId !== undefined && source.keyId === encryptionKey(opts.keyring)?.id;

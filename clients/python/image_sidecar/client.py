@@ -24,6 +24,10 @@ ENV_TIMEOUT = "IMAGE_SIDECAR_TIMEOUT"
 _EXPORTED = re.compile(r"Exported (\d+)")
 
 
+# CLI commands that take --key-file (the others never touch sidecar content).
+_KEY_COMMANDS = frozenset(["read", "write", "validate", "validate-json", "stats", "format-stats", "convert", "cleanup", "export", "hash", "verify"])
+
+
 def _env_number(name: str, kind: type) -> Any:
     raw = os.environ.get(name)
     if raw is None or raw.strip() == "":
@@ -56,9 +60,19 @@ class ImageSidecarManager:
     ``image-sidecar`` on PATH, then ``node_modules/.bin/image-sidecar`` above the working directory).
     ``workers``: worker threads for tree operations (default ``IMAGE_SIDECAR_WORKERS``).
     ``timeout``: seconds per call (default ``IMAGE_SIDECAR_TIMEOUT``; None = no limit).
+    ``key_file``: key for encrypted sidecars (``image-sidecar keygen -o FILE``), handed to the
+    server (and to each CLI call) as ``--key-file``: reads decrypt, new sidecars are encrypted.
+    Default: the CLI's own ``IMAGE_SIDECAR_KEY_FILE`` / ``IMAGE_SIDECAR_PASSPHRASE``.
     """
 
-    def __init__(self, binary_path: Optional[PathLike] = None, workers: Optional[int] = None, timeout: Optional[float] = None) -> None:
+    def __init__(
+        self,
+        binary_path: Optional[PathLike] = None,
+        workers: Optional[int] = None,
+        timeout: Optional[float] = None,
+        key_file: Optional[PathLike] = None,
+    ) -> None:
+        self.key_file: Optional[str] = _abs(key_file) if key_file is not None else None
         located = locate_binary(os.fspath(binary_path) if binary_path is not None else None)
         self._command: Optional[List[str]] = located.command
         self._not_found_reason = located.reason
@@ -120,7 +134,7 @@ class ImageSidecarManager:
             if self._depth == 0:
                 return None
             if self._server is None or not self._server.alive:
-                old, self._server = self._server, ServerConnection(self._require(), self.timeout)
+                old, self._server = self._server, ServerConnection(self._require(), self.timeout, self._key_args())
                 if old is not None:
                     old.close(timeout=1)
             return self._server
@@ -128,7 +142,12 @@ class ImageSidecarManager:
     def _request(self, server: ServerConnection, method: str, params: Dict[str, Any]) -> Any:
         return server.request(method, {k: v for k, v in params.items() if v is not None})
 
+    def _key_args(self) -> List[str]:
+        return ["--key-file", self.key_file] if self.key_file else []
+
     def _run(self, args: List[str], **kw: Any) -> Any:
+        if self.key_file and args and args[0] in _KEY_COMMANDS:
+            args = args[:1] + self._key_args() + args[1:]
         return cli.run(self._require(), args, timeout=self.timeout, **kw)
 
     # ----------------------------------------------------------------- per image

@@ -62,11 +62,11 @@ class _Slot:
 class ServerConnection:
     """A running ``serve --stdio`` process. Thread-safe; close() when done."""
 
-    def __init__(self, command: Sequence[str], default_timeout: Optional[float] = None) -> None:
+    def __init__(self, command: Sequence[str], default_timeout: Optional[float] = None, extra_args: Sequence[str] = ()) -> None:
         self.default_timeout = default_timeout
         try:
             self._proc = subprocess.Popen(
-                list(command) + ["serve", "--stdio"],
+                list(command) + ["serve", "--stdio"] + list(extra_args),
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,

@@ -269,3 +269,35 @@ class ServerModeTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class EncryptedTest(unittest.TestCase):
+    """``ImageSidecarManager(key_file=...)``: the key reaches the server and the CLI calls."""
+
+    def setUp(self) -> None:
+        require_cli(self)
+        self.lib = Library()
+        self.key = os.path.join(self.lib.root, "..", os.path.basename(self.lib.root) + ".key")
+        subprocess.run(ImageSidecarManager().command + ["keygen", "-o", self.key], check=True, capture_output=True)
+
+    def tearDown(self) -> None:
+        self.lib.remove()
+        os.unlink(self.key)
+
+    def test_key_file_encrypts_and_decrypts_through_the_server_and_the_cli(self) -> None:
+        with ImageSidecarManager(key_file=self.key) as m:
+            saved = m.save_data(self.lib.bare, "face_detection", {"success": True, "faces": [], "confidence": 0.22490839660167694})
+            self.assertTrue(saved["created"])
+            self.assertEqual(saved["format"], "bin")
+            with open(saved["path"], "rb") as f:
+                head = f.read(6)
+            self.assertEqual(head, b"\x89ISC\x01\x02", "the new sidecar is an encrypted bin")
+            self.assertEqual(m.read_data(self.lib.bare)["face_detection"]["confidence"], 0.22490839660167694)
+        # Per-call CLI mode gets the key too.
+        m2 = ImageSidecarManager(key_file=self.key)
+        self.assertEqual(m2.read_data(self.lib.bare)["face_detection"]["faces"], [])
+        # Without the key: ENCRYPTED, not CORRUPT, and never data.
+        with ImageSidecarManager() as plain:
+            with self.assertRaises(ImageSidecarError) as cm:
+                plain.read_data(self.lib.bare)
+            self.assertEqual(cm.exception.code, "ENCRYPTED")

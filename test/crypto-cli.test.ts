@@ -1,0 +1,140 @@
+/** Encryption through the CLI and the server: keygen, --key-file / environment, convert, rekey, no leaks. */
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { encodeSidecar } from '../src/formats/codec.js';
+import { isEncryptedBin } from '../src/crypto/container.js';
+import { runCli } from './helpers/cli.js';
+import { FAKE_JPEG, putFile, sidecarData, testDir } from './helpers/tree.js';
+
+const PASS = 'correct horse battery staple 7f3a';
+
+function library(root: string): string[] {
+  const images: string[] = [];
+  for (let i = 0; i < 4; i++) {
+    const img = putFile(root, `p/IMG_${i}.jpg`, FAKE_JPEG);
+    putFile(root, `p/IMG_${i}.${i % 2 ? 'json' : 'bin'}`, encodeSidecar(sidecarData(`IMG_${i}.jpg`, 1, 16) as never, i % 2 ? 'json' : 'bin'));
+    images.push(img);
+  }
+  return images;
+}
+
+function secretsIn(text: string, keyFile?: string): string[] {
+  const found: string[] = [];
+  if (text.includes(PASS)) found.push('passphrase');
+  if (keyFile) {
+    const raw = fs.readFileSync(keyFile);
+    if (text.includes(raw.toString('hex')) || text.includes(raw.toString('base64')) || text.includes(raw.toString('latin1'))) found.push('key bytes');
+  }
+  return found;
+}
+
+describe('CLI encryption', () => {
+  it('keygen: mode 0600, refuses to overwrite, never to stdout', async (t) => {
+    const dir = testDir(t);
+    const key = join(dir, 'k');
+    const r = await runCli(['keygen', '-o', key]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(fs.statSync(key).mode & 0o777, 0o600);
+    assert.equal(fs.statSync(key).size, 32);
+    assert.match(JSON.parse(r.stdout).key_id, /^[0-9a-f]{16}$/);
+    assert.deepEqual(secretsIn(r.stdout + r.stderr, key), []);
+    const before = fs.readFileSync(key);
+    const again = await runCli(['keygen', '-o', key]);
+    assert.equal(again.code, 2);
+    assert.match(again.stderr, /refusing to overwrite/);
+    assert.deepEqual(fs.readFileSync(key), before);
+    assert.equal((await runCli(['keygen', '-o', '-'])).code, 2);
+    assert.equal((await runCli(['keygen'])).code, 2);
+  });
+
+  it('convert --encrypt, transparent reads with --key-file or IMAGE_SIDECAR_KEY_FILE, ENCRYPTED without, convert --decrypt back', async (t) => {
+    const root = testDir(t);
+    const keyDir = testDir(t);
+    const key = join(keyDir, 'k');
+    await runCli(['keygen', '-o', key]);
+    const images = library(root);
+    const plainRead = JSON.parse((await runCli(['read', images[1]])).stdout);
+    const plainHash = JSON.parse((await runCli(['hash', root, '--canonical'])).stdout);
+
+    const enc = await runCli(['convert', root, '--format', 'bin', '--encrypt', '--key-file', key]);
+    assert.equal(enc.code, 0, enc.stdout + enc.stderr);
+    for (let i = 0; i < 4; i++) {
+      assert.ok(isEncryptedBin(fs.readFileSync(join(root, `p/IMG_${i}.bin`))));
+      assert.ok(!fs.existsSync(join(root, `p/IMG_${i}.json`)));
+    }
+    // Reads: flag or environment.
+    assert.deepEqual(JSON.parse((await runCli(['read', images[1], '--key-file', key])).stdout), plainRead);
+    const env = { IMAGE_SIDECAR_KEY_FILE: key };
+    assert.deepEqual(JSON.parse((await runCli(['read', images[1]], { env })).stdout), plainRead);
+    assert.equal(JSON.parse((await runCli(['hash', root, '--canonical'], { env })).stdout).digest, plainHash.digest);
+    const fsEnc = JSON.parse((await runCli(['format-stats', root], { env })).stdout);
+    assert.equal(fsEnc.format_distribution.Encrypted, 4);
+    const v = await runCli(['validate', root], { env });
+    assert.equal(v.code, 0, v.stdout);
+
+    // Without a key: findings, not crashes, not corrupt.
+    const noKey = await runCli(['read', images[1]]);
+    assert.equal(noKey.code, 2);
+    assert.match(noKey.stderr, /ENCRYPTED|encrypted \(key id/);
+    const v2 = await runCli(['validate', root]);
+    assert.equal(v2.code, 1);
+    const rep = JSON.parse(v2.stdout);
+    assert.ok(rep.results.every((r: { category: string }) => r.category === 'encrypted'), v2.stdout);
+    assert.equal((await runCli(['hash', root, '--canonical'])).code, 2);
+    const w = await runCli(['write', images[0], '--operation', 'x', '--data', '-'], { input: '{}' });
+    assert.equal(w.code, 2, 'a save into an encrypted sidecar without the key is refused');
+
+    const dec = await runCli(['convert', root, '--decrypt', '--format', 'json'], { env });
+    assert.equal(dec.code, 0, dec.stdout);
+    assert.deepEqual(JSON.parse((await runCli(['read', images[1]])).stdout), plainRead);
+    assert.equal(JSON.parse((await runCli(['hash', root, '--canonical'])).stdout).digest, plainHash.digest);
+  });
+
+  it('passphrase from the environment only; rekey to a key file; nothing secret in output, errors or doctor', async (t) => {
+    const root = testDir(t);
+    const keyDir = testDir(t);
+    const images = library(root);
+    const env = { IMAGE_SIDECAR_PASSPHRASE: PASS };
+    const enc = await runCli(['convert', root, '-f', 'bin', '--encrypt'], { env });
+    assert.equal(enc.code, 0, enc.stdout + enc.stderr);
+    const data = JSON.parse((await runCli(['read', images[2]], { env })).stdout);
+    // No option takes key material on the command line.
+    const bad = await runCli(['read', images[2], '--passphrase', PASS]);
+    assert.equal(bad.code, 2);
+    const key = join(keyDir, 'new');
+    await runCli(['keygen', '-o', key]);
+    const rk = await runCli(['rekey', root, '--new-key-file', key], { env });
+    assert.equal(rk.code, 0, rk.stdout + rk.stderr);
+    assert.equal(JSON.parse(rk.stdout).converted, 4);
+    assert.deepEqual(JSON.parse((await runCli(['read', images[2], '--key-file', key])).stdout), data);
+    const old = await runCli(['read', images[2]], { env });
+    assert.equal(old.code, 2);
+    assert.match(old.stderr, /authentication failed/);
+    const outputs = [enc, rk, old, bad, await runCli(['doctor', '--json'], { env: { ...env, IMAGE_SIDECAR_KEY_FILE: key } })];
+    outputs.push(await runCli(['validate', root], { env: { ...env, IMAGE_SIDECAR_DEBUG: '1' } }));
+    for (const o of outputs) assert.deepEqual(secretsIn(o.stdout + o.stderr, key), []);
+  });
+
+  it('serve --stdio with --key-file: read and save through the server', async (t) => {
+    const root = testDir(t);
+    const keyDir = testDir(t);
+    const key = join(keyDir, 'k');
+    await runCli(['keygen', '-o', key]);
+    const img = putFile(root, 'IMG_9.jpg', FAKE_JPEG);
+    const input = [
+      { id: 1, method: 'save', params: { image: img, operation: 'face_detection', data: { faces: [], score: 0.22490839660167694 } } },
+      { id: 2, method: 'read', params: { image: img } },
+    ]
+      .map((r) => JSON.stringify(r))
+      .join('\n');
+    const r = await runCli(['serve', '--stdio', '--key-file', key], { input: `${input}\n` });
+    assert.equal(r.code, 0, r.stderr);
+    const res = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    const read = res.find((x) => x.id === 2);
+    assert.equal(read.result.face_detection.score, 0.22490839660167694);
+    assert.ok(isEncryptedBin(fs.readFileSync(join(root, 'IMG_9.bin'))));
+    assert.deepEqual(secretsIn(r.stdout + r.stderr, key), []);
+  });
+});

@@ -1,0 +1,254 @@
+/**
+ * Encryption through the library: every read path decrypts with a key and reports ENCRYPTED
+ * without one; saves keep encrypted sidecars encrypted; convert encrypts, decrypts and rekeys
+ * from and to every format, bit for bit, in both engines.
+ */
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { describe, it } from 'node:test';
+import { SidecarError } from '../src/errors.js';
+import { decodeSidecar, deepEqualJson, encodeSidecar } from '../src/formats/codec.js';
+import { isEncryptedBin } from '../src/crypto/container.js';
+import { keyFromBytes, passphraseKeyring, type Keyring } from '../src/crypto/keys.js';
+import { readSidecar, readSidecarDetailed } from '../src/ops/read.js';
+import { saveSidecar } from '../src/ops/save.js';
+import { convert } from '../src/ops/convert.js';
+import { validate } from '../src/ops/validate.js';
+import { stats } from '../src/ops/stats.js';
+import { formatStats } from '../src/ops/format-stats.js';
+import { exportSidecars } from '../src/ops/export.js';
+import { hashTree } from '../src/integrity/tree-hash.js';
+import type { JsonObject, SidecarFormat } from '../src/types.js';
+import { FAKE_JPEG, putFile, sidecarData, testDir } from './helpers/tree.js';
+
+const ring = (byte: number): Keyring => ({ keys: [keyFromBytes(Buffer.alloc(32, byte))], encryptWith: 0 });
+const A = ring(0xa1);
+const B = ring(0xb2);
+const EXACT = 0.22490839660167694;
+
+function data(name: string): JsonObject {
+  const d = sidecarData(name, 2, 32) as JsonObject;
+  d.quality_assessment = { success: true, quality: { overall_score: EXACT, grade: 'B' }, negative_zero: -0, big: 12345678901234567 };
+  return d;
+}
+
+/** An image with a sidecar in `format` (encrypted bin when `key` is given). */
+function image(root: string, rel: string, format: SidecarFormat, key?: Keyring): { image: string; sidecar: string; data: JsonObject } {
+  const d = data(path.basename(rel));
+  const img = putFile(root, rel, FAKE_JPEG);
+  const ext = format === 'legacy' ? 'bin' : format;
+  const sidecar = putFile(root, rel.replace(/\.jpg$/, `.${ext}`), encodeSidecar(d, format, key ? { encryptWith: key.keys[0] } : {}));
+  return { image: img, sidecar, data: d };
+}
+
+async function rejects(p: Promise<unknown>, code: string, re?: RegExp): Promise<SidecarError> {
+  try {
+    await p;
+  } catch (e) {
+    assert.ok(e instanceof SidecarError, String(e));
+    assert.equal(e.code, code, e.message);
+    if (re) assert.match(e.message, re);
+    return e;
+  }
+  assert.fail(`expected ${code}`);
+}
+
+describe('encryption: per-image reads and saves', () => {
+  it('readSidecar decrypts with the key; ENCRYPTED without; CORRUPT "authentication failed" with a wrong one', async (t) => {
+    const root = testDir(t);
+    const x = image(root, 'a/IMG_1.jpg', 'bin', A);
+    assert.ok(deepEqualJson(await readSidecar(x.image, { keyring: A }), x.data));
+    const detailed = await readSidecarDetailed(x.image, { keyring: A });
+    assert.equal(detailed.encryptedKeyId, A.keys[0].id);
+    await rejects(readSidecar(x.image), 'ENCRYPTED', new RegExp(A.keys[0].id));
+    await rejects(readSidecar(x.image, { keyring: B }), 'CORRUPT', /authentication failed/);
+  });
+
+  it('an encrypted sidecar never falls back to an older plaintext candidate without its key', async (t) => {
+    const root = testDir(t);
+    const x = image(root, 'IMG_1.jpg', 'bin', A);
+    putFile(root, 'IMG_1.json', encodeSidecar({ stale: true }, 'json'));
+    await rejects(readSidecar(x.image), 'ENCRYPTED');
+  });
+
+  it('saveSidecar keeps an encrypted sidecar encrypted (same key, new nonce) and refuses without a key', async (t) => {
+    const root = testDir(t);
+    const x = image(root, 'IMG_1.jpg', 'bin', A);
+    const before = fs.readFileSync(x.sidecar);
+    await rejects(saveSidecar(x.image, 'yolov8', { success: true, objects: [] }), 'ENCRYPTED');
+    assert.deepEqual(fs.readFileSync(x.sidecar), before, 'refused save left the file alone');
+    const r = await saveSidecar(x.image, 'extra', { v: EXACT }, { keyring: A });
+    assert.equal(r.encryptedKeyId, A.keys[0].id);
+    const after = fs.readFileSync(x.sidecar);
+    assert.ok(isEncryptedBin(after));
+    assert.notDeepEqual(after.subarray(48, 60), before.subarray(48, 60), 'fresh nonce');
+    const back = await readSidecar(x.image, { keyring: A });
+    assert.equal((back.extra as JsonObject).v, EXACT);
+    assert.ok(deepEqualJson(back.face_detection, x.data.face_detection));
+    // A keyring whose encryption key is B still saves the A-file under A (it reads A too).
+    await saveSidecar(x.image, 'more', 1, { keyring: { keys: [...B.keys, ...A.keys], encryptWith: 0 } });
+    assert.equal(decodeSidecar(fs.readFileSync(x.sidecar), { keyring: A }).encryption?.keyId, A.keys[0].id);
+  });
+
+  it('a new sidecar saved with a key is encrypted; a plaintext one stays plaintext; json + key is refused', async (t) => {
+    const root = testDir(t);
+    const img = putFile(root, 'IMG_2.jpg', FAKE_JPEG);
+    const r = await saveSidecar(img, 'face_detection', { faces: [] }, { keyring: A });
+    assert.ok(r.created && isEncryptedBin(fs.readFileSync(r.path)));
+    const plain = image(root, 'IMG_3.jpg', 'json');
+    await saveSidecar(plain.image, 'yolov8', { objects: [] }, { keyring: A });
+    assert.equal(fs.readFileSync(plain.sidecar, 'utf8')[0], '{', 'an existing plaintext sidecar keeps its format');
+    const img4 = putFile(root, 'IMG_4.jpg', FAKE_JPEG);
+    await rejects(saveSidecar(img4, 'op', {}, { keyring: A, format: 'json' }), 'USAGE');
+    const r4 = await saveSidecar(img4, 'op', {}, { keyring: A, format: 'json', encrypt: false });
+    assert.equal(r4.format, 'json');
+  });
+
+  it('passphrase keys work across processes and salts', async (t) => {
+    const root = testDir(t);
+    const img = putFile(root, 'IMG_1.jpg', FAKE_JPEG);
+    await saveSidecar(img, 'face_detection', { faces: [], score: EXACT }, { keyring: passphraseKeyring('s3cret words') });
+    const later = passphraseKeyring('s3cret words'); // another salt, as another process would draw
+    assert.equal(((await readSidecar(img, { keyring: later })).face_detection as JsonObject).score, EXACT);
+    await rejects(readSidecar(img, { keyring: passphraseKeyring('other words') }), 'CORRUPT', /authentication failed: wrong passphrase/);
+  });
+});
+
+describe('encryption: tree operations', () => {
+  function mixedTree(root: string): Record<string, { image: string; sidecar: string; data: JsonObject }> {
+    return {
+      enc: image(root, 'p/IMG_1.jpg', 'bin', A),
+      json: image(root, 'p/IMG_2.jpg', 'json'),
+      bin: image(root, 'p/sub/IMG_3.jpg', 'bin'),
+    };
+  }
+
+  for (const engine of ['inline', 'threads'] as const) {
+    it(`validate, stats, export and hash --canonical decrypt with the key (${engine} engine)`, async (t) => {
+      const root = testDir(t);
+      const plainRoot = testDir(t);
+      mixedTree(root);
+      // The same data, all plaintext: every read path must see exactly the same.
+      image(plainRoot, 'p/IMG_1.jpg', 'bin');
+      image(plainRoot, 'p/IMG_2.jpg', 'json');
+      image(plainRoot, 'p/sub/IMG_3.jpg', 'bin');
+      const opts = { engine, workers: 2, keyring: A };
+      const v = await validate(root, opts);
+      assert.equal(v.invalid_files, 0, JSON.stringify(v.results));
+      const s1 = await stats(root, opts);
+      const s2 = await stats(plainRoot, { engine });
+      assert.deepEqual({ ...s1, directory: null }, { ...s2, directory: null });
+      const h1 = await hashTree(root, { ...opts, canonical: true });
+      const h2 = await hashTree(plainRoot, { engine, canonical: true });
+      assert.equal(h1.digest, h2.digest);
+      const out = path.join(testDir(t), 'x.jsonl');
+      await exportSidecars(root, { ...opts, output: out, format: 'jsonl' });
+      const rows = fs.readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { image: string; data: JsonObject });
+      assert.equal(rows.length, 3);
+      assert.equal(((rows[0].data.quality_assessment as JsonObject).quality as JsonObject).overall_score, EXACT);
+      const fsA = await formatStats(root, opts);
+      assert.equal(fsA.format_distribution.Encrypted, 1);
+      assert.equal(fsA.format_distribution.Binary, 1);
+    });
+  }
+
+  it('without a key: ENCRYPTED findings (not corrupt, no crash); hash --canonical refuses', async (t) => {
+    const root = testDir(t);
+    mixedTree(root);
+    const v = await validate(root, { engine: 'inline' });
+    const r = v.results!.find((x) => x.file_path.endsWith('IMG_1.bin'))!;
+    assert.equal(r.is_valid, false);
+    assert.equal(r.category, 'encrypted');
+    assert.match(String(r.error), /encrypted \(key id /);
+    assert.equal(v.invalid_files, 1);
+    const s = await stats(root, { engine: 'inline' });
+    assert.equal(s.categories.encrypted, 1);
+    assert.equal(s.categories.corrupt, 0);
+    const f = await formatStats(root, { engine: 'inline' });
+    assert.equal(f.format_distribution.Encrypted, 1);
+    assert.equal(f.format_distribution.Corrupt, 0);
+    await rejects(hashTree(root, { engine: 'inline', canonical: true }), 'ENCRYPTED');
+    // A wrong key: authentication failures are corrupt findings.
+    const w = await validate(root, { engine: 'inline', keyring: B });
+    assert.match(String(w.results!.find((x) => x.file_path.endsWith('IMG_1.bin'))!.error), /authentication failed/);
+  });
+
+  it('round trips: every format → encrypted bin → every format, bit for bit', async (t) => {
+    for (const from of ['json', 'bin', 'rkyv', 'legacy'] as const) {
+      for (const to of ['json', 'bin', 'rkyv', 'legacy'] as const) {
+        const root = testDir(t);
+        const x = image(root, 'IMG_1.jpg', from);
+        const e = await convert(root, 'bin', { engine: 'inline', encryption: 'encrypt', keyring: A });
+        assert.equal(e.failed, 0, `${from}: ${JSON.stringify(e.items)}`);
+        const bin = path.join(root, 'IMG_1.bin');
+        assert.ok(isEncryptedBin(fs.readFileSync(bin)), `${from} → encrypted`);
+        assert.ok(!fs.existsSync(x.sidecar) || x.sidecar === bin);
+        assert.ok(deepEqualJson(await readSidecar(x.image, { keyring: A }), x.data));
+        const d = await convert(root, to, { engine: 'inline', encryption: 'decrypt', keyring: A });
+        assert.equal(d.failed, 0, `${to}: ${JSON.stringify(d.items)}`);
+        const target = path.join(root, `IMG_1.${to === 'legacy' ? 'bin' : to}`);
+        const decoded = decodeSidecar(fs.readFileSync(target));
+        assert.equal(decoded.format, to);
+        assert.equal(decoded.encryption, undefined);
+        assert.ok(deepEqualJson(decoded.data, x.data), `${from} → enc → ${to}`);
+      }
+    }
+  });
+
+  it('convert keeps encrypted files encrypted: to bin they are done, to json they need --decrypt; no key: skipped, not failed, for bin', async (t) => {
+    const root = testDir(t);
+    const x = image(root, 'IMG_1.jpg', 'bin', A);
+    const before = fs.readFileSync(x.sidecar);
+    const toBin = await convert(root, 'bin', { engine: 'inline', keyring: A });
+    assert.equal(toBin.items![0].action, 'skip-already');
+    const toJson = await convert(root, 'json', { engine: 'inline', keyring: A });
+    assert.equal(toJson.failed, 1);
+    assert.match(toJson.items![0].error!.message, /--decrypt/);
+    const noKeyBin = await convert(root, 'bin', { engine: 'inline' });
+    assert.equal(noKeyBin.failed, 0);
+    const noKeyJson = await convert(root, 'json', { engine: 'inline' });
+    assert.equal(noKeyJson.failed, 1);
+    assert.equal(noKeyJson.items![0].action, 'skip-encrypted');
+    const wrongKey = await convert(root, 'json', { engine: 'inline', keyring: B, encryption: 'decrypt' });
+    assert.equal(wrongKey.failed, 1, 'a wrong key is a failure, not a silent skip');
+    assert.deepEqual(fs.readFileSync(x.sidecar), before);
+    const dry = await convert(root, 'bin', { engine: 'inline', keyring: B, encryption: 'encrypt', dryRun: true });
+    assert.deepEqual(fs.readFileSync(x.sidecar), before, 'dry run wrote nothing');
+    assert.equal(dry.converted, 0);
+  });
+
+  it('rekey: every encrypted file moves to the new key, plaintext files are left alone, the old key no longer opens them', async (t) => {
+    const root = testDir(t);
+    const enc = [image(root, 'IMG_1.jpg', 'bin', A), image(root, 'd/IMG_2.jpg', 'bin', A)];
+    const pass = passphraseKeyring('old passphrase');
+    const encP = image(root, 'd/IMG_4.jpg', 'bin', pass);
+    const plain = image(root, 'IMG_3.jpg', 'json');
+    const plainBytes = fs.readFileSync(plain.sidecar);
+    const both: Keyring = { keys: [...B.keys, ...A.keys], encryptWith: 0, passphrase: pass.passphrase };
+    const r = await convert(root, 'bin', { engine: 'threads', workers: 2, encryption: 'rekey', keyring: both });
+    assert.equal(r.failed, 0, JSON.stringify(r.items));
+    assert.equal(r.converted, 3);
+    for (const x of [...enc, encP]) {
+      const bytes = fs.readFileSync(x.sidecar);
+      assert.equal(decodeSidecar(bytes, { keyring: B }).encryption?.keyId, B.keys[0].id);
+      assert.ok(deepEqualJson(decodeSidecar(bytes, { keyring: B }).data, x.data));
+      assert.throws(() => decodeSidecar(bytes, { keyring: A }), /authentication failed/);
+    }
+    assert.deepEqual(fs.readFileSync(plain.sidecar), plainBytes);
+    const again = await convert(root, 'bin', { engine: 'inline', encryption: 'rekey', keyring: both });
+    assert.equal(again.converted, 0, 'a second rekey has nothing to do');
+  });
+
+  it('key material crosses to worker threads without appearing in any result or error', async (t) => {
+    const root = testDir(t);
+    image(root, 'IMG_1.jpg', 'bin', A);
+    const secret = 'the-passphrase-nobody-may-see';
+    const pr = passphraseKeyring(secret);
+    const v = await validate(root, { engine: 'threads', workers: 2, keyring: pr });
+    const text = JSON.stringify(v);
+    assert.ok(!text.includes(secret));
+    assert.ok(!text.includes(Buffer.from(A.keys[0].key.export()).toString('hex')));
+    assert.match(text, /authentication failed/);
+  });
+});
