@@ -277,12 +277,14 @@ class EncryptedTest(unittest.TestCase):
     def setUp(self) -> None:
         require_cli(self)
         self.lib = Library()
-        self.key = os.path.join(self.lib.root, "..", os.path.basename(self.lib.root) + ".key")
+        self.key_dir = tempfile.mkdtemp(prefix="isc-py-key-")
+        self.key = os.path.join(self.key_dir, "sidecars.key")
         subprocess.run(ImageSidecarManager().command + ["keygen", "-o", self.key], check=True, capture_output=True)
 
     def tearDown(self) -> None:
         self.lib.remove()
         os.unlink(self.key)
+        os.rmdir(self.key_dir)
 
     def test_key_file_encrypts_and_decrypts_through_the_server_and_the_cli(self) -> None:
         with ImageSidecarManager(key_file=self.key) as m:
