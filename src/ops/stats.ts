@@ -6,6 +6,26 @@ export interface StatsOptions extends Options {
   operationType?: string;
   /** Include the per-sidecar list (never by default: 10^6 entries). */
   list?: boolean;
+  /** Add `folder_coverage` with at most this many folder rows (the rest summed as `others`). */
+  folders?: number;
+}
+
+/** Coverage of one folder's own images (not its subfolders'). */
+export interface FolderCoverage {
+  dir: string;
+  images: number;
+  images_with_sidecar: number;
+  coverage_percentage: number;
+}
+
+/**
+ * Per-folder coverage, bounded: the folders with the most images lacking a sidecar (then the
+ * biggest, then by path), in path order; every other folder summed in `others`.
+ */
+export interface FolderCoverageTable {
+  total_folders: number;
+  folders: FolderCoverage[];
+  others: { folders: number; images: number; images_with_sidecar: number };
 }
 
 export interface SidecarListEntry {
@@ -43,6 +63,7 @@ export interface TreeStats {
   scan_complete: boolean;
   scan_problems: number;
   sidecars?: SidecarListEntry[];
+  folder_coverage?: FolderCoverageTable;
 }
 
 const HIST_MAX = 10;
@@ -72,8 +93,12 @@ export async function stats(root: string, opts: StatsOptions = {}): Promise<Tree
   const list: SidecarListEntry[] | undefined = opts.list ? [] : undefined;
   const add = (o: Record<string, number>, k: string, v = 1) => (o[k] = (o[k] ?? 0) + v);
 
+  const folders = opts.folders !== undefined ? new FolderTable(opts.folders) : undefined;
+
   for await (const rec of session) {
-    if (rec.images.length > 0 && rec.effective && (!filter || filter(rec.effective))) imagesWithSidecar += rec.images.length;
+    const covered = rec.images.length > 0 && rec.effective !== null && (!filter || filter(rec.effective));
+    if (covered) imagesWithSidecar += rec.images.length;
+    folders?.add(rec.dir, rec.images.length, covered ? rec.images.length : 0);
     const eff = ownEffective(rec);
     if (!eff || (filter && !filter(eff))) continue;
     const sum = eff.inspection.summary!;
@@ -134,5 +159,59 @@ export async function stats(root: string, opts: StatsOptions = {}): Promise<Tree
     scan_problems: s.problemCount,
   };
   if (list) result.sidecars = list;
+  if (folders) result.folder_coverage = folders.finish();
   return sortKeysDeep(result);
+}
+
+const coveragePct = (covered: number, images: number) => (images === 0 ? 0 : round(Math.min(100, (covered / images) * 100), 2));
+
+/**
+ * Bounded per-folder counts. Records arrive in tree order, so a folder's records are contiguous:
+ * one open folder, flushed into a kept set that is trimmed to `limit` rows whenever it doubles.
+ */
+class FolderTable {
+  private current: { dir: string; images: number; covered: number } | null = null;
+  private kept: { dir: string; images: number; covered: number }[] = [];
+  private readonly others = { folders: 0, images: 0, images_with_sidecar: 0 };
+  private total = 0;
+
+  constructor(private readonly limit: number) {}
+
+  add(dir: string, images: number, covered: number): void {
+    if (images === 0) return;
+    if (this.current?.dir !== dir) {
+      this.flush();
+      this.current = { dir, images: 0, covered: 0 };
+    }
+    this.current.images += images;
+    this.current.covered += covered;
+  }
+
+  finish(): FolderCoverageTable {
+    this.flush();
+    this.trim();
+    const folders = this.kept
+      .sort((a, b) => (a.dir < b.dir ? -1 : a.dir > b.dir ? 1 : 0))
+      .map((f) => ({ dir: f.dir, images: f.images, images_with_sidecar: f.covered, coverage_percentage: coveragePct(f.covered, f.images) }));
+    return { total_folders: this.total, folders, others: this.others };
+  }
+
+  private flush(): void {
+    if (!this.current) return;
+    this.total++;
+    this.kept.push(this.current);
+    this.current = null;
+    if (this.kept.length >= 2 * Math.max(1, this.limit)) this.trim();
+  }
+
+  /** Keep the folders with the most uncovered images (then most images, then path order). */
+  private trim(): void {
+    if (this.kept.length <= this.limit) return;
+    this.kept.sort((a, b) => b.images - b.covered - (a.images - a.covered) || b.images - a.images || (a.dir < b.dir ? -1 : a.dir > b.dir ? 1 : 0));
+    for (const f of this.kept.splice(Math.max(0, this.limit))) {
+      this.others.folders++;
+      this.others.images += f.images;
+      this.others.images_with_sidecar += f.covered;
+    }
+  }
 }
