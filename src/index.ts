@@ -19,7 +19,7 @@ export type { TreeStats, StatsOptions, FolderCoverage, FolderCoverageTable } fro
 export { formatStats } from './ops/format-stats.js';
 export { report } from './ops/report.js';
 export type { ReportOptions, ReportResult } from './ops/report.js';
-export { buildReportModel, renderReportHtml } from './report/index.js';
+export { buildReportModel, renderReportHtml, renderReport, MAX_REPORT_BYTES } from './report/index.js';
 export type { ReportLimits, ReportModel, ReportInputs } from './report/index.js';
 export type { FormatStats } from './ops/format-stats.js';
 export { findOrphans } from './ops/orphans.js';

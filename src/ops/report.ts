@@ -8,8 +8,8 @@
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { writeFileAtomic } from '../fs/atomic-write.js';
-import { buildReportModel, DEFAULT_LIMITS, type ReportLimits, type ReportModel, type ValidationDigest } from '../report/model.js';
-import { renderReportHtml } from '../report/html.js';
+import { DEFAULT_LIMITS, type ReportLimits, type ReportModel, type ValidationDigest } from '../report/model.js';
+import { renderReport } from '../report/page.js';
 import type { Options } from '../types.js';
 import { packageVersion } from '../version.js';
 import { formatStats, type FormatStats } from './format-stats.js';
@@ -23,6 +23,8 @@ export interface ReportOptions extends Options {
   schema?: string | object;
   /** Bounds of the page (rows, listed files, text length). */
   limits?: Partial<ReportLimits>;
+  /** Byte budget of the page (default 2,000,000): lists and text are cut further to fit. */
+  maxBytes?: number;
   /** Write the page to this path atomically; without it the page is only returned. */
   output?: string;
   /** Clock and host name shown on the page (injectable for reproducible pages). */
@@ -46,7 +48,7 @@ export async function report(root: string, opts: ReportOptions = {}): Promise<Re
   const limits: ReportLimits = { ...DEFAULT_LIMITS, ...opts.limits };
   const now = opts.now ?? (() => new Date());
   const started = Date.now();
-  const { output: _output, limits: _limits, now: _now, host: _host, schema, onProgress, ...common } = opts;
+  const { output: _output, limits: _limits, maxBytes: _maxBytes, now: _now, host: _host, schema, onProgress, ...common } = opts;
 
   // One progress count across the three scans.
   let offset = 0;
@@ -85,7 +87,7 @@ export async function report(root: string, opts: ReportOptions = {}): Promise<Re
   const { operationType: _op, ...formatOpts } = common;
   const formats = await formatStats(root, { ...formatOpts, onProgress: progress });
 
-  const model = buildReportModel(
+  const page = renderReport(
     {
       stats: treeStats,
       formats,
@@ -104,13 +106,12 @@ export async function report(root: string, opts: ReportOptions = {}): Promise<Re
       },
     },
     limits,
+    opts.maxBytes,
   );
-  const html = renderReportHtml(model);
-  const bytes = Buffer.from(html, 'utf8');
   let path: string | null = null;
   if (opts.output !== undefined) {
     path = resolve(opts.output);
-    await writeFileAtomic(path, bytes, { skipIfSame: false });
+    await writeFileAtomic(path, Buffer.from(page.html, 'utf8'), { skipIfSame: false });
   }
-  return { html, bytes: bytes.length, path, model, stats: treeStats, formats, validation };
+  return { html: page.html, bytes: page.bytes, path, model: page.model, stats: treeStats, formats, validation };
 }

@@ -68,6 +68,7 @@ export function renderReportHtml(m: ReportModel): string {
     `</dl>`,
     `<nav aria-label="Sections"><a href="#overview">Overview</a><a href="#coverage">Coverage per folder</a><a href="#operations">Operations</a><a href="#detections">Faces and objects</a><a href="#quality">Quality</a><a href="#files">Formats and categories</a><a href="#invalid">Invalid files</a></nav></header><main>`,
   );
+  if (m.shrunk) parts.push(`<p class="banner" role="status">Lists and labels were shortened to keep this page within its size limit.</p>`);
   if (!o.scanComplete) {
     parts.push(`<p class="banner" role="status">The scan was incomplete: ${fmtInt(o.scanProblems)} path(s) could not be read (listed at the end). Figures cover what could be read.</p>`);
   }

@@ -27,7 +27,10 @@ export interface ReportLimits {
   text: number;
 }
 
-export const DEFAULT_LIMITS: ReportLimits = { folders: 200, invalidFiles: 100, problemsPerFile: 5, chartRows: 40, scanProblems: 20, text: 300 };
+export const DEFAULT_LIMITS: ReportLimits = { folders: 200, invalidFiles: 100, problemsPerFile: 3, chartRows: 40, scanProblems: 20, text: 240 };
+
+/** The page's size limit (the issue: at most 2 MB, whatever the library). */
+export const MAX_REPORT_BYTES = 2_000_000;
 
 /** When, where and with what the report was made. */
 export interface ReportMeta {
@@ -126,6 +129,8 @@ export interface ReportModel {
   invalid: { total: number; checked: number; valid: number; shown: InvalidFile[]; more: number };
   scanProblems: { total: number; shown: ScanProblem[] };
   limits: ReportLimits;
+  /** The limits were lowered to keep the page within its byte budget. */
+  shrunk: boolean;
 }
 
 /** Cut a string to `max` code units, keeping both ends (paths differ at their ends). */
@@ -160,11 +165,13 @@ export function topRows(record: Record<string, number>, limit: number, textMax: 
   return { rows: kept, others: rest.length === 0 ? null : { keys: rest.length, value: rest.reduce((n, r) => n + r.value, 0) } };
 }
 
-/** Histogram buckets of `stats` ('0' … '9', '10+'): every bucket shown, in numeric order. */
-export function histogramRows(hist: Record<string, number>): Row[] {
-  const labels = new Set(['0', '1', '2', '3', '4', '5', '6', '7', '8', '9', '10+', ...Object.keys(hist)]);
-  const order = (l: string) => Number.parseInt(l, 10) + (l.endsWith('+') ? 0.5 : 0);
-  return [...labels].sort((a, b) => order(a) - order(b)).map((label) => ({ label, value: hist[label] ?? 0 }));
+const BUCKETS = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9', '10+'];
+
+/** Histogram buckets of `stats` ('0' … '9', '10+'), every one shown in order; any other key summed. */
+export function histogramRows(hist: Record<string, number>): { rows: Row[]; others: Series['others'] } {
+  const rows = BUCKETS.map((label) => ({ label, value: hist[label] ?? 0 }));
+  const extra = Object.keys(hist).filter((k) => !BUCKETS.includes(k));
+  return { rows, others: extra.length === 0 ? null : { keys: extra.length, value: extra.reduce((n, k) => n + hist[k], 0) } };
 }
 
 /** Earlier tool's content-format names, in a fixed order. */
@@ -246,8 +253,8 @@ export function buildReportModel(inputs: ReportInputs, limits: ReportLimits = DE
     operations: { rows: operationRows, others: ops.others },
     charts: {
       operations: { id: 'operations', title: 'Images per operation', unit: 'images', ...ops },
-      faces: { id: 'faces', title: 'Faces per image', unit: 'images', rows: histogramRows(s.faces.per_image_histogram), others: null, note: 'Images (with a sidecar) by the number of faces detected in them.' },
-      objects: { id: 'objects', title: 'Objects per image', unit: 'images', rows: histogramRows(s.objects.per_image_histogram), others: null, note: 'Images (with a sidecar) by the number of objects detected in them.' },
+      faces: { id: 'faces', title: 'Faces per image', unit: 'images', ...histogramRows(s.faces.per_image_histogram), note: 'Images (with a sidecar) by the number of faces detected in them.' },
+      objects: { id: 'objects', title: 'Objects per image', unit: 'images', ...histogramRows(s.objects.per_image_histogram), note: 'Images (with a sidecar) by the number of objects detected in them.' },
       grades: { id: 'grades', title: 'Quality grades', unit: 'images', ...gradeRows },
       categories: { id: 'categories', title: 'Scan categories', unit: 'records', rows: cats, others: null, note: 'Each image, or file that pairs with nothing, is one record in exactly one category.' },
       formats: { id: 'formats', title: 'Sidecar files by content format', unit: 'files', rows: fmt, others: null, note: 'What the bytes are, whatever the extension says.' },
@@ -260,5 +267,6 @@ export function buildReportModel(inputs: ReportInputs, limits: ReportLimits = DE
       shown: v.scanProblems.slice(0, limits.scanProblems).map((p) => ({ path: clip(p.path, T), code: clip(p.code, 40), message: clip(p.message, T) })),
     },
     limits,
+    shrunk: false,
   };
 }

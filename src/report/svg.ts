@@ -52,7 +52,7 @@ export function barChart(s: Series): string {
   const body = rows
     .map(
       (r) =>
-        `<tr data-label="${esc(r.label)}" data-value="${r.value}"${r.others ? ' data-others="true"' : ''}>` +
+        `<tr data-value="${r.value}"${r.others ? ' data-others="true"' : ''}>` +
         `<th scope="row">${esc(r.label)}</th><td class="num">${esc(fmtInt(r.value))}</td><td class="num">${pct(r.value, total)}</td></tr>`,
     )
     .join('');

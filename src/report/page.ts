@@ -1,0 +1,38 @@
+/**
+ * Model → page under a byte budget. The default limits keep real pages far below it (tens of
+ * KiB); the budget is the guarantee for hostile input, where escaping can multiply a label's
+ * bytes by six (`"` → `&quot;`): while the page is too big, halve the rows and text and rebuild.
+ */
+import { renderReportHtml } from './html.js';
+import { buildReportModel, MAX_REPORT_BYTES, type ReportInputs, type ReportLimits, type ReportModel } from './model.js';
+
+export interface RenderedReport {
+  html: string;
+  bytes: number;
+  model: ReportModel;
+  /** The limits had to be lowered to fit the budget. */
+  shrunk: boolean;
+}
+
+export function renderReport(inputs: ReportInputs, limits: ReportLimits, maxBytes: number = MAX_REPORT_BYTES): RenderedReport {
+  let l = limits;
+  for (let round = 0; ; round++) {
+    const model = buildReportModel(inputs, l);
+    model.shrunk = round > 0;
+    const html = renderReportHtml(model);
+    const bytes = Buffer.byteLength(html, 'utf8');
+    if (bytes <= maxBytes || round >= 12) {
+      if (bytes > maxBytes) throw new Error(`report page is ${bytes} bytes even with minimal limits (budget ${maxBytes})`);
+      return { html, bytes, model, shrunk: round > 0 };
+    }
+    const half = (n: number, min: number) => Math.max(min, Math.floor(n / 2));
+    l = {
+      folders: half(l.folders, 1),
+      invalidFiles: half(l.invalidFiles, 1),
+      problemsPerFile: half(l.problemsPerFile, 1),
+      chartRows: half(l.chartRows, 4),
+      scanProblems: half(l.scanProblems, 1),
+      text: half(l.text, 24),
+    };
+  }
+}
