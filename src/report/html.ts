@@ -26,12 +26,12 @@ nav{margin:10px 0;font-size:13px}nav a{margin-right:12px;color:var(--bar)}
 .charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(520px,1fr));gap:16px}
 figure.chart{margin:0;background:var(--panel);border:1px solid var(--line);border-radius:8px;padding:12px}
 figcaption .note{margin:2px 0 8px;color:var(--muted);font-size:12px}
-.chart-body{display:flex;flex-wrap:wrap;gap:12px;align-items:flex-start}
-svg.bars{max-width:100%;height:auto;flex:1 1 380px}svg.bars .bar{fill:var(--bar)}svg.bars .others .bar{fill:var(--bar2)}
+.chart-body{display:grid;grid-template-columns:repeat(auto-fit,minmax(300px,1fr));gap:12px;align-items:start}
+svg.bars{width:100%;height:auto}svg.bars .bar{fill:var(--bar)}svg.bars .others .bar{fill:var(--bar2)}
 svg.bars text{font-size:12px;fill:var(--fg);font-variant-numeric:tabular-nums}svg.bars text.value{fill:var(--muted)}
 table{border-collapse:collapse;font-size:12.5px}th,td{padding:3px 8px;border-bottom:1px solid var(--line);text-align:left;vertical-align:top}
 thead th{color:var(--muted);font-weight:600}td.num,th.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
-table.numbers{flex:0 1 auto}table.numbers tbody th{font-weight:normal;word-break:break-all;max-width:260px}tfoot th,tfoot td{font-weight:600;border-bottom:0}
+table.numbers{justify-self:start}table.numbers tbody th{font-weight:normal;word-break:break-all;max-width:260px}tfoot th,tfoot td{font-weight:600;border-bottom:0}
 .wide{width:100%}
 code,.path{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:12px;word-break:break-all}
 svg.meter .meter-bg{fill:var(--line)}svg.meter .meter-fill{fill:var(--bar)}

@@ -227,7 +227,8 @@ export function buildReportModel(inputs: ReportInputs, limits: ReportLimits = DE
     path: clip(relativeTo(s.directory, r.file_path), T),
     category: r.category,
     format: r.format,
-    error: r.error === null ? null : clip(r.error, T),
+    // Decoder messages start with the file's path, which the list already shows.
+    error: r.error === null ? null : clip(r.error.startsWith(`${r.file_path}: `) ? r.error.slice(r.file_path.length + 2) : r.error, T),
     problems: r.problems.slice(0, limits.problemsPerFile).map((p) => ({ pointer: clip(p.pointer, T), message: clip(p.message, T), severity: p.severity })),
     moreProblems: Math.max(0, r.problems.length - limits.problemsPerFile),
   }));
