@@ -123,7 +123,7 @@ describe('report in a real browser', { skip }, () => {
       expectChart('grades', s.quality_grades);
       expectChart('categories', s.categories, [...CATEGORIES]);
       expectChart('effective-formats', s.format_distribution);
-      expectChart('formats', f.format_distribution, ['Json', 'Binary', 'Rkyv', 'Legacy', 'Corrupt', 'Unreadable']);
+      expectChart('formats', f.format_distribution, ['Json', 'Binary', 'Rkyv', 'Legacy', 'Encrypted', 'Corrupt', 'Unreadable']);
       expectChart('extensions', f.extension_distribution);
       // The sample has faces, objects and grades to show (not a vacuous comparison).
       assert.ok(s.faces.total > 0 && Object.keys(s.quality_grades).length > 1 && s.categories.orphan > 0);

@@ -222,7 +222,7 @@ function syntheticInputs(hostile: boolean): ReportInputs {
     stats,
     formats: {
       directory: stats.directory,
-      format_distribution: { Json: 800_000, Binary: 100_000, Rkyv: 0, Legacy: 5, Corrupt: 100, Unreadable: 1 },
+      format_distribution: { Json: 800_000, Binary: 100_000, Rkyv: 0, Legacy: 5, Encrypted: 0, Corrupt: 100, Unreadable: 1 },
       extension_distribution: hostile ? many('.ext', 1000) : { json: 800_000, bin: 100_106 },
       total_files: 900_106,
       scan_complete: true,

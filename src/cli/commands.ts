@@ -113,6 +113,7 @@ export const COMMANDS: readonly CommandSpec[] = [
       ENGINE,
       { flags: '--json', description: 'print where the page went as JSON' },
       QUIET,
+      KEY_FILE,
       OPERATION,
       { flags: '--schema <file>', description: 'also check each sidecar against this JSON Schema for the invalid-file list' },
       { flags: '--open', description: 'open the page in the default browser ($BROWSER, xdg-open, open or start)' },

@@ -175,7 +175,7 @@ export function histogramRows(hist: Record<string, number>): { rows: Row[]; othe
 }
 
 /** Earlier tool's content-format names, in a fixed order. */
-const FORMAT_ORDER = ['Json', 'Binary', 'Rkyv', 'Legacy', 'Corrupt', 'Unreadable'] as const;
+const FORMAT_ORDER = ['Json', 'Binary', 'Rkyv', 'Legacy', 'Encrypted', 'Corrupt', 'Unreadable'];
 
 export function buildReportModel(inputs: ReportInputs, limits: ReportLimits = DEFAULT_LIMITS): ReportModel {
   const { stats: s, formats: f, validation: v } = inputs;
@@ -202,7 +202,10 @@ export function buildReportModel(inputs: ReportInputs, limits: ReportLimits = DE
   const gradeRows = grades.length <= limits.chartRows ? { rows: grades.map((r) => ({ ...r, label: clip(r.label, T) })), others: null } : topRows(s.quality_grades, limits.chartRows, T);
 
   const cats = CATEGORIES.map((c: Category) => ({ label: c, value: s.categories[c] ?? 0 }));
-  const fmt = FORMAT_ORDER.map((label) => ({ label, value: f.format_distribution[label] ?? 0 }));
+  // Known names in their fixed order, then any name a newer format-stats adds.
+  const dist = f.format_distribution as Record<string, number>;
+  const fmtKeys = [...FORMAT_ORDER, ...Object.keys(dist).filter((k) => !FORMAT_ORDER.includes(k)).sort()].slice(0, limits.chartRows);
+  const fmt = fmtKeys.map((label) => ({ label: clip(label, T), value: dist[label] ?? 0 }));
   const ext = topRows(f.extension_distribution, limits.chartRows, T);
   const eff = topRows(s.format_distribution, limits.chartRows, T);
 
