@@ -12,17 +12,23 @@ from typing import Any, List, Optional, Sequence
 
 from .errors import ImageSidecarError
 
+# Exit statuses that carry a result: 0 clean, 1 findings. 2 is a usage or fatal error.
+REPORT_CODES = (0, 1)
+
 _ERROR_LINE = re.compile(r"^image-sidecar: error \[([A-Z_]+)\]: (.*)$", re.MULTILINE)
+_USAGE_LINE = re.compile(r"^(?:[\w.-]+: )?error: (.*)$", re.MULTILINE)
 
 
 def error_from_stderr(stderr: str, returncode: int) -> ImageSidecarError:
     m = _ERROR_LINE.search(stderr or "")
     if m:
         return ImageSidecarError(m.group(2), code=m.group(1), returncode=returncode, stderr=stderr)
+    m = _USAGE_LINE.search(stderr or "")
+    if m:
+        # Argument-parser messages ("image-sidecar: error: option ... is invalid") come without a code.
+        return ImageSidecarError(m.group(1), code="USAGE", returncode=returncode, stderr=stderr)
     text = (stderr or "").strip() or "image-sidecar exited with status %d" % returncode
-    # Argument-parser messages ("error: unknown option ...") come without a code: usage errors.
-    code = "USAGE" if text.startswith("error:") else "INTERNAL"
-    return ImageSidecarError(text, code=code, returncode=returncode, stderr=stderr)
+    return ImageSidecarError(text, code="INTERNAL", returncode=returncode, stderr=stderr)
 
 
 def run(

@@ -9,10 +9,13 @@ from __future__ import annotations
 import os
 import re
 import threading
+import weakref
 from typing import Any, Dict, List, Optional, Union
 
 from . import cli
 from .errors import ImageSidecarError, ImageSidecarNotFound
+from .decode import NotLocal
+from .local import DEFAULT_MAX_FILE_SIZE, local_reads_enabled, read_local
 from .locate import locate_binary
 from .server import ServerConnection, encode_json
 
@@ -63,6 +66,11 @@ class ImageSidecarManager:
     ``key_file``: key for encrypted sidecars (``image-sidecar keygen -o FILE``), handed to the
     server (and to each CLI call) as ``--key-file``: reads decrypt, new sidecars are encrypted.
     Default: the CLI's own ``IMAGE_SIDECAR_KEY_FILE`` / ``IMAGE_SIDECAR_PASSPHRASE``.
+    ``local_reads``: read sidecars in-process when the answer is plain (default: on, unless
+    ``IMAGE_SIDECAR_LOCAL_READ=0``); anything unclear is read by the library. ``read_counts`` says
+    how many reads each path answered (``local``, ``library``).
+    ``persistent``: start one ``serve --stdio`` on first use and keep it until ``close()`` (what the
+    ``image_sidecar_rust`` compatibility module uses), instead of only inside ``with``.
     """
 
     def __init__(
@@ -71,6 +79,9 @@ class ImageSidecarManager:
         workers: Optional[int] = None,
         timeout: Optional[float] = None,
         key_file: Optional[PathLike] = None,
+        local_reads: Optional[bool] = None,
+        persistent: bool = False,
+        max_file_size: int = DEFAULT_MAX_FILE_SIZE,
     ) -> None:
         self.key_file: Optional[str] = _abs(key_file) if key_file is not None else None
         located = locate_binary(os.fspath(binary_path) if binary_path is not None else None)
@@ -82,6 +93,11 @@ class ImageSidecarManager:
         self._server: Optional[ServerConnection] = None
         self._server_lock = threading.Lock()
         self._depth = 0
+        self._persistent = persistent
+        self.local_reads: bool = local_reads_enabled() if local_reads is None else bool(local_reads)
+        self.max_file_size = max_file_size
+        self.read_counts: Dict[str, int] = {"local": 0, "library": 0}
+        _track_for_fork(self)
 
     # ----------------------------------------------------------------- availability, lifecycle
 
@@ -113,7 +129,7 @@ class ImageSidecarManager:
     def __exit__(self, *exc: Any) -> None:
         with self._server_lock:
             self._depth = max(0, self._depth - 1)
-            server = self._server if self._depth == 0 else None
+            server = self._server if self._depth == 0 and not self._persistent else None
             if server is not None:
                 self._server = None
         if server is not None:
@@ -126,12 +142,21 @@ class ImageSidecarManager:
         if server is not None:
             server.close()
 
+    def _after_fork_in_child(self) -> None:
+        """In a forked child: the parent's server and locks are not ours. Forget them (closing our
+        copies of the pipes, so the parent's server still sees its stdin end); the child starts its
+        own server on first use."""
+        self._server_lock = threading.Lock()
+        server, self._server = self._server, None
+        if server is not None:
+            server.abandon()
+
     def _connection(self) -> Optional[ServerConnection]:
-        """The server inside a ``with`` block (restarted if it died), else None."""
-        if self._depth == 0:
+        """The server inside a ``with`` block or of a persistent manager (restarted if it died), else None."""
+        if self._depth == 0 and not self._persistent:
             return None
         with self._server_lock:
-            if self._depth == 0:
+            if self._depth == 0 and not self._persistent:
                 return None
             if self._server is None or not self._server.alive:
                 old, self._server = self._server, ServerConnection(self._require(), self.timeout, self._key_args())
@@ -150,12 +175,25 @@ class ImageSidecarManager:
             args = args[:1] + self._key_args() + args[1:]
         return cli.run(self._require(), args, timeout=self.timeout, **kw)
 
+    def _run_report(self, args: List[str], what: str) -> Any:
+        """A tree command's JSON report. Exit 1 means "findings" (invalid or corrupt files, failed
+        conversions): the report is the answer, not an error. Only exit 2 raises, with stderr's message."""
+        return cli.parse_json(self._run(args, ok_codes=cli.REPORT_CODES), what)
+
     # ----------------------------------------------------------------- per image
 
     def read_data(self, image_path: PathLike) -> Dict[str, Any]:
         """The image's whole sidecar as a dict; ``{}`` when it has none. Raises CORRUPT rather than
         guessing when sidecars exist but none can be read."""
         image = _abs(image_path)
+        if self.local_reads:
+            try:
+                data = read_local(image, self.max_file_size)
+                self.read_counts["local"] += 1
+                return data
+            except NotLocal:
+                pass
+        self.read_counts["library"] += 1
         server = self._connection()
         if server is not None:
             return server.request("read", {"image": image})
@@ -191,7 +229,7 @@ class ImageSidecarManager:
             args += ["--workers", str(workers)]
         if operation_type:
             args += ["--operation-type", operation_type]
-        return cli.parse_json(self._run(args, ok_codes=(0, 1)), "validate")
+        return self._run_report(args, "validate")
 
     def get_statistics(self, directory: PathLike, operation_type: Optional[str] = None) -> Dict[str, Any]:
         d = _abs(directory)
@@ -201,14 +239,14 @@ class ImageSidecarManager:
         args = ["stats", d, "--json"] + self._workers_args()
         if operation_type:
             args += ["--operation-type", operation_type]
-        return cli.parse_json(self._run(args), "stats")
+        return self._run_report(args, "stats")
 
     def get_format_statistics(self, directory: PathLike) -> Dict[str, Any]:
         d = _abs(directory)
         server = self._connection()
         if server is not None:
             return self._request(server, "formatStats", {"dir": d, "workers": self.workers})
-        return cli.parse_json(self._run(["format-stats", d, "--json"] + self._workers_args()), "format-stats")
+        return self._run_report(["format-stats", d, "--json"] + self._workers_args(), "format-stats")
 
     def convert_format(self, directory: PathLike, target_format: str, dry_run: bool = False) -> Dict[str, Any]:
         d = _abs(directory)
@@ -218,7 +256,7 @@ class ImageSidecarManager:
         args = ["convert", d, "--format", target_format, "--json"] + self._workers_args()
         if dry_run:
             args.append("--dry-run")
-        return cli.parse_json(self._run(args), "convert")
+        return self._run_report(args, "convert")
 
     def cleanup(self, directory: PathLike, dry_run: bool = True) -> Dict[str, Any]:
         """Orphaned sidecars are moved to a quarantine folder (``restore`` undoes it). The report
@@ -231,7 +269,7 @@ class ImageSidecarManager:
             args = ["cleanup", d, "--json"] + self._workers_args()
             if dry_run:
                 args.append("--dry-run")
-            report = cli.parse_json(self._run(args), "cleanup")
+            report = self._run_report(args, "cleanup")
         if isinstance(report, dict):
             report.setdefault("removed", 0)
             report.setdefault("message", _cleanup_message(report))
@@ -246,7 +284,7 @@ class ImageSidecarManager:
             report = self._request(server, "export", {"dir": d, "output": out, "format": format, "workers": self.workers})
             report.setdefault("message", "Exported %d sidecar files to: %s" % (report.get("exported", 0), out))
             return report
-        proc = self._run(["export", d, "--output", out, "--format", format] + self._workers_args())
+        proc = self._run(["export", d, "--output", out, "--format", format] + self._workers_args(), ok_codes=cli.REPORT_CODES)
         for text in (proc.stdout, proc.stderr):
             for line in text.splitlines():
                 m = _EXPORTED.search(line)
@@ -291,3 +329,20 @@ class ImageSidecarManager:
 
     def _workers_args(self) -> List[str]:
         return ["--workers", str(self.workers)] if self.workers else []
+
+
+# Managers alive in this process; after fork() the child drops each one's server (see _after_fork_in_child).
+_MANAGERS: "weakref.WeakSet[ImageSidecarManager]" = weakref.WeakSet()
+
+
+def _track_for_fork(m: ImageSidecarManager) -> None:
+    _MANAGERS.add(m)
+
+
+def _after_fork_in_child() -> None:
+    for m in list(_MANAGERS):
+        m._after_fork_in_child()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)

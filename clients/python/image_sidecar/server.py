@@ -153,6 +153,21 @@ class ServerConnection:
                 stream.close()
         return code
 
+    def abandon(self) -> None:
+        """In a forked child: close this process's copies of the pipes without touching the server
+        (it belongs to the parent, which still talks to it). No waiting: it is not our child."""
+        self._closed = True
+        self._exit_reason = "the process forked; the server belongs to the parent"
+        for stream in (self._proc.stdin, self._proc.stdout, self._proc.stderr):
+            # Close the raw file, never flush: a buffer a parent thread was filling at fork time
+            # must not reach the parent's server from here.
+            try:
+                if stream is not None:
+                    getattr(stream, "raw", stream).close()
+            except (OSError, ValueError):
+                pass
+        self._proc.returncode = 0  # not our child: Popen must never wait for it
+
     def _exited_error(self) -> ImageSidecarError:
         code = self._proc.poll()
         tail = self.stderr_tail().strip()

@@ -4,6 +4,7 @@ from __future__ import annotations
 import concurrent.futures
 import json
 import os
+import struct
 import subprocess
 import sys
 import tempfile
@@ -172,6 +173,36 @@ class CliModeTest(unittest.TestCase):
         self.assertGreaterEqual(exported["exported"], 4)
 
 
+    def test_findings_exit_1_return_the_report_and_only_exit_2_raises(self) -> None:
+        """Exit 1 is "findings": convert/validate/stats on a library with a corrupt file return
+        their report (this raised `[INTERNAL] image-sidecar exited with status 1` before). Exit 2
+        raises with the CLI's message and code."""
+        # Two sidecars of one image holding different data: a conflict, which convert reports with exit 1.
+        stem = os.path.splitext(self.lib.bare)[0]
+        with open(stem + ".json", "w", encoding="utf-8") as f:
+            json.dump({"yolov8": {"success": True, "objects": []}}, f, indent=2)
+        body = b'{"yolov8":{"success":false}}'
+        with open(stem + ".bin", "wb") as f:
+            f.write(struct.pack("<Q", len(body)) + body)
+        before = self.lib.snapshot()
+        plan = self.m.convert_format(self.lib.root, "bin", dry_run=True)
+        self.assertIsInstance(plan, dict)
+        self.assertEqual(self.lib.snapshot(), before, "a dry run changes nothing")
+        # The report names the conflict instead of raising.
+        self.assertGreaterEqual(plan["conflicts"], 1)
+        self.assertIn(stem + ".bin", json.dumps(plan))
+        report = self.m.validate_sidecars(self.lib.root)
+        self.assertGreaterEqual(report["invalid_files"], 1)
+        with self.assertRaises(ImageSidecarError) as cm:
+            self.m.convert_format(self.lib.root, "no-such-format", dry_run=True)
+        self.assertEqual(cm.exception.returncode, 2)
+        self.assertIn("no-such-format", str(cm.exception))
+        self.assertNotEqual(cm.exception.code, "INTERNAL")
+        done = self.m.convert_format(self.lib.root, "bin")
+        self.assertIsInstance(done, dict, "a real conversion with a corrupt file in the tree returns its report")
+        self.assertTrue(os.path.exists(os.path.join(self.lib.day, "20250920_143024.json")), "the corrupt file is left alone")
+
+
 class ServerModeTest(unittest.TestCase):
     """Inside `with`: one `serve --stdio` process for every call."""
 
@@ -254,7 +285,7 @@ class ServerModeTest(unittest.TestCase):
                 self.assertEqual([data["op_%d" % k] == big for k in range(4)], [True] * 4)
 
     def test_server_death_is_reported_and_next_call_restarts(self) -> None:
-        with ImageSidecarManager() as m:
+        with ImageSidecarManager(local_reads=False) as m:  # reads through the server
             first = m._server
             first._proc.kill()
             first._proc.wait()

@@ -1,0 +1,342 @@
+"""The reference Python decoder of image-sidecar's file formats (docs/FORMAT.md), standard library only.
+
+``decode_sidecar(raw)`` turns the bytes of a ``.json``, ``.bin``, ``.rkyv`` or legacy sidecar into
+the same object the library reads, numbers included (ints stay ints, floats stay floats, big
+integers in JSON stay exact). The format is told by content, never by extension, as the library does.
+
+It is deliberately *narrower* than the library: whenever a file is not plainly valid — a damaged
+header or checksum, an unknown version or flag, anything the CBOR subset does not allow, NaN or
+Infinity, a nesting depth near the limit, an integer beyond 2^53 in a ``.bin``, a ``-0`` integer in
+JSON, an encrypted or unknown layout — it raises :class:`NotLocal` instead of guessing, and the
+caller asks the library (through ``serve --stdio``), so every error and finding is exactly the
+library's. It never raises anything else, whatever the bytes (the fuzz tests hold it to that).
+"""
+from __future__ import annotations
+
+import array
+import json
+import re
+import struct
+import sys
+import zlib
+from typing import Any, Dict, List, Tuple
+
+MAGIC = b"\x89ISC"
+HEADER_SIZE = 16
+VERSION = 1
+FLAG_ALIGNED = 0x01
+LEGACY_PREFIX = 8
+# The library's nesting limit is 512 ({} is depth 1); we hand anything close to it to the library.
+LOCAL_MAX_DEPTH = 500
+MAX_SAFE_INTEGER = 2 ** 53 - 1
+BOM = b"\xef\xbb\xbf"
+_BIG_ENDIAN = sys.byteorder != "little"
+
+_HEADER = struct.Struct("<4sBBHII")
+_BE16 = struct.Struct(">H").unpack_from
+_BE32 = struct.Struct(">I").unpack_from
+_BE64 = struct.Struct(">Q").unpack_from
+_F64 = struct.Struct(">d").unpack_from
+_U64LE = struct.Struct("<Q").unpack_from
+_INF = float("inf")
+
+# JSON numbers that Python reads differently from the library's JSON.parse, found without a hook
+# per number (a parse_float hook costs ~30 % of json.loads): exponents of 3+ digits or with '+'/'E'
+# may overflow to inf, and "-0" is an int 0 in Python but -0 in JavaScript.
+_BIG_EXPONENT = re.compile(rb"e[0-9]{3}")
+_MINUS_ZERO_INT = re.compile(rb"-0[^.eE0-9]")
+
+
+class NotLocal(Exception):
+    """The local reader is not sure: ask the library. ``reason`` says why (for tests and debugging)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def detect_format(raw: bytes) -> str:
+    """``bin``, ``rkyv``, ``legacy``, ``json`` or ``unknown``: the library's detectFormat rule."""
+    n = len(raw)
+    if n >= HEADER_SIZE and raw[:4] == MAGIC:
+        if raw[4] != VERSION or raw[6] != 0 or raw[7] != 0:
+            return "unknown"
+        return "bin" if raw[5] == 0 else "rkyv" if raw[5] == FLAG_ALIGNED else "unknown"
+    if n > LEGACY_PREFIX and raw[LEGACY_PREFIX] == 0x7B and _U64LE(raw, 0)[0] == n - LEGACY_PREFIX:
+        return "legacy"
+    start = 3 if raw[:3] == BOM else 0
+    stripped = raw[start:start + 64].lstrip(b" \t\r\n")
+    if stripped[:1] == b"{":
+        return "json"
+    if not stripped and start + 64 < n:  # a long run of whitespace: look at the rest
+        rest = raw[start:].lstrip(b" \t\r\n")
+        return "json" if rest[:1] == b"{" else "unknown"
+    return "unknown"
+
+
+def decode_sidecar(raw: bytes) -> Tuple[Dict[str, Any], str]:
+    """``(data, format)`` of a whole sidecar file, or :class:`NotLocal`."""
+    fmt = detect_format(raw)
+    try:
+        if fmt == "json":
+            return decode_json(raw[3:] if raw[:3] == BOM else raw), fmt
+        if fmt == "bin" or fmt == "rkyv":
+            return decode_bin(raw), fmt
+        if fmt == "legacy":
+            return decode_json(raw[LEGACY_PREFIX:]), fmt
+    except NotLocal:
+        raise
+    except (ValueError, TypeError, IndexError, KeyError, OverflowError, RecursionError, MemoryError, struct.error) as e:
+        # A defect of this reader on some input must not become the caller's exception: the library decides.
+        raise NotLocal("local decoder failed: %s: %s" % (type(e).__name__, e)) from None
+    raise NotLocal("not a format the local reader knows (%s)" % fmt)
+
+
+# ---------------------------------------------------------------------------- JSON
+
+def _no_constant(name: str) -> Any:
+    raise NotLocal("%s is not valid JSON" % name)
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if value == _INF or value == -_INF:
+        raise NotLocal("number %s overflows a double" % text[:40])
+    return value
+
+
+def _exact_int(text: str) -> int:
+    if text == "-0":
+        raise NotLocal("-0 written as an integer")
+    return int(text)
+
+
+def decode_json(raw: bytes) -> Dict[str, Any]:
+    """JSON text (UTF-8, no BOM) holding one object. Python's ``json`` keeps every number exactly."""
+    text = raw.decode("utf-8")  # strict, like the library's fatal TextDecoder
+    suspicious = b"+" in raw or b"E" in raw or _BIG_EXPONENT.search(raw) is not None or _MINUS_ZERO_INT.search(raw) is not None
+    if suspicious:
+        # Rare: check every number on the way (slower, exact).
+        value = json.loads(text, parse_constant=_no_constant, parse_float=_finite_float, parse_int=_exact_int)
+    else:
+        value = json.loads(text, parse_constant=_no_constant)
+    if type(value) is not dict:
+        raise NotLocal("top-level value is not an object")
+    if raw.count(b"[") + raw.count(b"{") >= LOCAL_MAX_DEPTH and _depth(value) >= LOCAL_MAX_DEPTH:
+        raise NotLocal("nesting close to the depth limit")
+    return value
+
+
+def _depth(value: Any) -> int:
+    """Nesting depth ({} is 1), iteratively."""
+    deepest = 0
+    stack: List[Tuple[Any, int]] = [(value, 1)]
+    while stack:
+        v, d = stack.pop()
+        if d > deepest:
+            deepest = d
+        children = v.values() if type(v) is dict else v
+        for c in children:
+            if type(c) is dict or type(c) is list:
+                stack.append((c, d + 1))
+    return deepest
+
+
+# ---------------------------------------------------------------------------- bin / rkyv
+
+def decode_bin(raw: bytes) -> Dict[str, Any]:
+    """Our container: header (magic, version 1, flags 0/1, reserved 0, length, CRC-32), then one CBOR map."""
+    n = len(raw)
+    if n < HEADER_SIZE:
+        raise NotLocal("truncated bin header")
+    magic, version, flags, reserved, length, crc = _HEADER.unpack_from(raw, 0)
+    if magic != MAGIC or version != VERSION or flags not in (0, FLAG_ALIGNED) or reserved != 0:
+        raise NotLocal("unknown bin header")
+    if length != n - HEADER_SIZE:
+        raise NotLocal("body length does not match the file")
+    body = memoryview(raw)[HEADER_SIZE:]
+    if zlib.crc32(body) != crc:
+        raise NotLocal("checksum mismatch")
+    if n == HEADER_SIZE or raw[HEADER_SIZE] >> 5 != 5:
+        raise NotLocal("top-level CBOR item is not a map")
+    value, end = _Cbor(raw).item(HEADER_SIZE, 0)
+    if end != n:
+        raise NotLocal("bytes after the CBOR item")
+    return value
+
+
+class _Cbor:
+    """The strict CBOR subset of docs/FORMAT.md. Anything outside it raises NotLocal."""
+
+    __slots__ = ("b", "n")
+
+    def __init__(self, b: bytes) -> None:
+        self.b = b
+        self.n = len(b)
+
+    def _arg(self, ai: int, p: int) -> Tuple[int, int]:
+        """The head's argument (ai >= 24) and the position after it."""
+        b = self.b
+        if ai == 24:
+            if p >= self.n:
+                raise NotLocal("truncated head")
+            return b[p], p + 1
+        if ai == 25:
+            if p + 2 > self.n:
+                raise NotLocal("truncated head")
+            return _BE16(b, p)[0], p + 2
+        if ai == 26:
+            if p + 4 > self.n:
+                raise NotLocal("truncated head")
+            return _BE32(b, p)[0], p + 4
+        if ai == 27:
+            if p + 8 > self.n:
+                raise NotLocal("truncated head")
+            return _BE64(b, p)[0], p + 8
+        raise NotLocal("indefinite length or reserved head")
+
+    def item(self, p: int, depth: int) -> Tuple[Any, int]:
+        b = self.b
+        if p >= self.n:
+            raise NotLocal("truncated item")
+        ib = b[p]
+        p += 1
+        major = ib >> 5
+        ai = ib & 31
+        if major == 3:  # text
+            if ai >= 24:
+                ai, p = self._arg(ai, p)
+            end = p + ai
+            if end > self.n:
+                raise NotLocal("text runs past the end")
+            try:
+                return b[p:end].decode("utf-8"), end
+            except UnicodeDecodeError:
+                raise NotLocal("invalid UTF-8 in a text string") from None
+        if major == 0:
+            if ai >= 24:
+                ai, p = self._arg(ai, p)
+                if ai > MAX_SAFE_INTEGER:
+                    raise NotLocal("integer beyond 2^53")
+            return ai, p
+        if major == 7:
+            if ai == 27:
+                if p + 8 > self.n:
+                    raise NotLocal("truncated float")
+                v = _F64(b, p)[0]
+                if v != v or v == _INF or v == -_INF:
+                    raise NotLocal("NaN or Infinity")
+                return v, p + 8
+            if ai == 20:
+                return False, p
+            if ai == 21:
+                return True, p
+            if ai == 22:
+                return None, p
+            raise NotLocal("simple value or float width outside the subset")
+        if major == 5:  # map
+            if ai >= 24:
+                ai, p = self._arg(ai, p)
+            if depth + 1 >= LOCAL_MAX_DEPTH:
+                raise NotLocal("nesting close to the depth limit")
+            if ai * 2 > self.n - p:
+                raise NotLocal("map claims more items than bytes remain")
+            out: Dict[str, Any] = {}
+            item = self.item
+            d1 = depth + 1
+            for _ in range(ai):
+                if p >= self.n:
+                    raise NotLocal("truncated map")
+                kb = b[p]
+                if kb >> 5 != 3:
+                    raise NotLocal("map key is not a text string")
+                if (kb & 31) < 24:  # short key: inline
+                    end = p + 1 + (kb & 31)
+                    if end > self.n:
+                        raise NotLocal("text runs past the end")
+                    try:
+                        key = b[p + 1:end].decode("utf-8")
+                    except UnicodeDecodeError:
+                        raise NotLocal("invalid UTF-8 in a map key") from None
+                    p = end
+                else:
+                    key, p = item(p, d1)
+                value, p = item(p, d1)
+                out[key] = value
+            if len(out) != ai:
+                raise NotLocal("duplicate map key")
+            return out, p
+        if major == 4:  # array
+            if ai >= 24:
+                ai, p = self._arg(ai, p)
+            if depth + 1 >= LOCAL_MAX_DEPTH:
+                raise NotLocal("nesting close to the depth limit")
+            if ai > self.n - p:
+                raise NotLocal("array claims more items than bytes remain")
+            arr = []
+            append = arr.append
+            item = self.item
+            d1 = depth + 1
+            for _ in range(ai):
+                v, p = item(p, d1)
+                append(v)
+            return arr, p
+        if major == 1:
+            if ai >= 24:
+                ai, p = self._arg(ai, p)
+            if ai >= MAX_SAFE_INTEGER:
+                raise NotLocal("integer beyond -2^53")
+            return -1 - ai, p
+        if major == 6:
+            if ib == 0xD8 and p < self.n and b[p] == 86:
+                return self._floats(p + 1)
+            raise NotLocal("a tag other than 86")
+        raise NotLocal("byte string outside tag 86")
+
+    def _floats(self, p: int) -> Tuple[List[float], int]:
+        """RFC 8746 tag 86: float64 little endian, as one byte string or indefinite chunks (.rkyv)."""
+        b = self.b
+        if p >= self.n:
+            raise NotLocal("truncated tag 86")
+        ib = b[p]
+        p += 1
+        if ib >> 5 != 2:
+            raise NotLocal("tag 86 around something other than bytes")
+        if (ib & 31) == 31:
+            chunks = []
+            while True:
+                if p >= self.n:
+                    raise NotLocal("unterminated byte string")
+                cb = b[p]
+                p += 1
+                if cb == 0xFF:
+                    break
+                if cb >> 5 != 2 or (cb & 31) == 31:
+                    raise NotLocal("bad chunk in an indefinite byte string")
+                ln = cb & 31
+                if ln >= 24:
+                    ln, p = self._arg(ln, p)
+                if ln > self.n - p:
+                    raise NotLocal("chunk runs past the end")
+                if ln:
+                    chunks.append(memoryview(b)[p:p + ln])
+                p += ln
+            data: Any = b"".join(chunks)
+        else:
+            ln = ib & 31
+            if ln >= 24:
+                ln, p = self._arg(ln, p)
+            if ln > self.n - p:
+                raise NotLocal("byte string runs past the end")
+            data = memoryview(b)[p:p + ln]
+            p += ln
+        if len(data) % 8 or not len(data):
+            raise NotLocal("tag 86 payload is not a whole number of doubles")
+        floats = array.array("d")
+        floats.frombytes(data)
+        if _BIG_ENDIAN:
+            floats.byteswap()
+        total = sum(floats)  # NaN or ±Infinity anywhere makes the sum non-finite
+        if total != total or total == _INF or total == -_INF:
+            raise NotLocal("NaN or Infinity in a float block (or a sum that overflows)")
+        return floats.tolist(), p

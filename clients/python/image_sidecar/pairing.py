@@ -1,0 +1,147 @@
+"""Which sidecar files belong to an image: the library's pairing rules (src/discovery/locate.ts),
+mirrored for the local read path. The parity tests compare this with the library on every image of
+the sample library and the reliability trees.
+
+- Sidecars live next to the image's final symlink target (the chain resolved fully, as
+  ``realpath`` does); files next to the link itself are candidates too, after the target's.
+- Names, in preference order: ``<stem>.bin``, ``<stem>.rkyv``, ``<stem>.json``, then
+  ``<name>.bin``, ``<name>.rkyv``, ``<name>.json`` (``IMG_1.jpg.json``); never the image itself.
+- A candidate is an existing regular file (a symlinked sidecar counts when it points at one).
+- Names are compared after Unicode NFC: a non-ASCII name is looked up in a listing of the folder.
+
+Whatever is unclear — a missing image, a directory, a broken or looping chain, an I/O error — is
+:class:`NotLocal`: the library answers it (with its own error or finding).
+"""
+from __future__ import annotations
+
+import os
+import stat
+import unicodedata
+from typing import List, NamedTuple, Tuple
+
+from .decode import NotLocal
+
+SIDECAR_EXTS = ("bin", "rkyv", "json")
+
+_S_ISREG = stat.S_ISREG
+_MISSING = (FileNotFoundError, NotADirectoryError)
+
+
+class Candidate(NamedTuple):
+    path: str
+    ext: str
+    naming: str  # "stem" | "name-ext"
+    side: str  # "target" | "link"
+
+
+def split_name(name: str) -> Tuple[str, str]:
+    """(stem, lower-case extension) at the last dot; a leading dot is not an extension."""
+    dot = name.rfind(".")
+    if dot <= 0 or dot == len(name) - 1:
+        return name, ""
+    return name[:dot], name[dot + 1:].lower()
+
+
+def wanted_names(image_name: str) -> List[Tuple[str, str, str]]:
+    """(file name, ext, naming) in preference order, without duplicates or the image's own name."""
+    stem = split_name(image_name)[0]
+    out: List[Tuple[str, str, str]] = []
+    seen = set()
+    for naming, base in (("stem", stem), ("name-ext", image_name)):
+        for ext in SIDECAR_EXTS:
+            name = "%s.%s" % (base, ext)
+            if name == image_name or name in seen:
+                continue
+            seen.add(name)
+            out.append((name, ext, naming))
+    return out
+
+
+def _nfc(name: str) -> str:
+    return name if name.isascii() else unicodedata.normalize("NFC", name)
+
+
+def _is_file(path: str) -> bool:
+    try:
+        return _S_ISREG(os.stat(path).st_mode)
+    except _MISSING:
+        return False
+    except OSError as e:
+        if e.errno == 40:  # ELOOP
+            return False
+        raise NotLocal("cannot stat %s: %s" % (path, e)) from None
+
+
+def _find(directory: str, image_name: str, side: str, out: List[Candidate]) -> None:
+    wanted = wanted_names(image_name)
+    if image_name.isascii():
+        for name, ext, naming in wanted:
+            p = os.path.join(directory, name)
+            if _is_file(p):
+                out.append(Candidate(p, ext, naming, side))
+        return
+    try:
+        entries = os.listdir(directory)
+    except _MISSING:
+        return
+    except OSError as e:
+        raise NotLocal("cannot list %s: %s" % (directory, e)) from None
+    index = {_nfc(w[0]): i for i, w in enumerate(wanted)}
+    found = []
+    for entry in entries:
+        i = index.get(_nfc(entry))
+        if i is not None and _is_file(os.path.join(directory, entry)):
+            found.append((i, entry))
+    found.sort()
+    for i, entry in found:
+        out.append(Candidate(os.path.join(directory, entry), wanted[i][1], wanted[i][2], side))
+
+
+def _lstat_image(path: str) -> Tuple[str, bool]:
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        name = os.path.basename(path)
+        if not name.isascii():
+            directory = os.path.dirname(path)
+            want = _nfc(name)
+            try:
+                names = os.listdir(directory)
+            except OSError:
+                names = []
+            for n in names:
+                if n != name and _nfc(n) == want:
+                    return _lstat_image(os.path.join(directory, n))
+        raise NotLocal("image does not exist") from None
+    except OSError as e:
+        raise NotLocal("cannot stat the image: %s" % e) from None
+    if stat.S_ISDIR(st.st_mode):
+        raise NotLocal("a directory, not an image")
+    return path, stat.S_ISLNK(st.st_mode)
+
+
+def locate_candidates(image_path: str) -> List[Candidate]:
+    """The existing sidecar files of an image in the library's preference order."""
+    given = os.path.abspath(image_path)
+    image, is_link = _lstat_image(given)
+    if not is_link:
+        out: List[Candidate] = []
+        _find(os.path.dirname(image), os.path.basename(image), "target", out)
+        return out
+    try:
+        target = os.path.realpath(image)
+        os.stat(target)
+    except OSError as e:
+        raise NotLocal("broken or looping symlink chain: %s" % e) from None
+    if os.path.islink(target):  # realpath gave up (a loop): the library reports it
+        raise NotLocal("looping symlink chain")
+    out = []
+    t_dir, t_name = os.path.dirname(target), os.path.basename(target)
+    _find(t_dir, t_name, "target", out)
+    l_dir, l_name = os.path.dirname(image), os.path.basename(image)
+    if l_dir != t_dir or l_name != t_name:
+        link_side: List[Candidate] = []
+        _find(l_dir, l_name, "link", link_side)
+        have = {c.path for c in out}
+        out.extend(c for c in link_side if c.path not in have)
+    return out
