@@ -36,7 +36,7 @@ function findPython(): string | null {
 const python = findPython();
 
 function run(cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; input?: string } = {}): SpawnSyncReturns<string> {
-  const env = { ...process.env, PYTHONDONTWRITEBYTECODE: '1', PIP_DISABLE_PIP_VERSION_CHECK: '1', ...opts.env };
+  const env: NodeJS.ProcessEnv = { ...process.env, PYTHONDONTWRITEBYTECODE: '1', PIP_DISABLE_PIP_VERSION_CHECK: '1', ...opts.env };
   delete env.PYTHONPATH; // the venv must find the installed copy, not the source folder
   delete env.PIP_INDEX_URL;
   delete env.PIP_FIND_LINKS;

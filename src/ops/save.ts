@@ -28,6 +28,13 @@ export interface SaveOptions extends Options {
   /** Lock wait limit (default 60 s) and stale-lock age (default 5 s). */
   lockTimeoutMs?: number;
   lockStaleMs?: number;
+  /**
+   * 'operation' (default): data becomes doc[operation]. 'document': data is a whole sidecar (the
+   * earlier tool's Python callers send the full merged document): its top-level keys are merged
+   * key by key; its sidecar_info fields are merged except operation_type and created_at, which an
+   * existing sidecar keeps; last_updated / last_operation / paths are maintained as for any save.
+   */
+  merge?: 'operation' | 'document';
 }
 
 export interface SaveResult {
@@ -54,15 +61,30 @@ function isPlainObject(v: JsonValue | undefined): v is JsonObject {
  * Set data[operation] and maintain sidecar_info in place (key order of everything else kept:
  * an existing key is overwritten where it stands, new keys go last).
  */
-function mergeOperation(existing: JsonObject, imagePath: string, loc: SidecarLocation, operation: string, value: JsonValue, now: string): JsonObject {
-  if (operation === '__proto__') {
+function setKey(obj: JsonObject, key: string, value: JsonValue): void {
+  if (key === '__proto__') {
     // Plain assignment would call the prototype setter instead of creating the key.
-    Object.defineProperty(existing, operation, { value, writable: true, enumerable: true, configurable: true });
+    Object.defineProperty(obj, key, { value, writable: true, enumerable: true, configurable: true });
   } else {
-    existing[operation] = value;
+    obj[key] = value;
   }
+}
+
+function mergeOperation(existing: JsonObject, imagePath: string, loc: SidecarLocation, operation: string, value: JsonValue, now: string, document = false): JsonObject {
   const prior = existing.sidecar_info;
   const info: JsonObject = isPlainObject(prior) ? prior : {};
+  if (document && isPlainObject(value)) {
+    for (const key of Object.keys(value)) if (key !== 'sidecar_info') setKey(existing, key, value[key]);
+    const given = value.sidecar_info;
+    if (isPlainObject(given)) {
+      for (const key of Object.keys(given)) {
+        if ((key === 'operation_type' || key === 'created_at') && typeof info[key] === 'string') continue;
+        setKey(info, key, given[key]);
+      }
+    }
+  } else {
+    setKey(existing, operation, value);
+  }
   if (typeof info.operation_type !== 'string') info.operation_type = operation;
   if (typeof info.created_at !== 'string') info.created_at = now;
   info.last_updated = now;
@@ -86,6 +108,10 @@ function checkArguments(operation: unknown, data: unknown, opts: SaveOptions): v
   if (data === undefined) throw errors.usage(`no data given for operation "${operation}"`);
   if (opts.format !== undefined) normalizeFormat(opts.format); // USAGE for an unknown name
   if (opts.encrypt === true && !encryptionKey(opts.keyring)) throw errors.usage('encrypt: true needs a keyring with an encryption key');
+  if (opts.merge !== undefined && opts.merge !== 'operation' && opts.merge !== 'document') {
+    throw errors.usage(`unknown merge "${String(opts.merge)}" (operation or document)`);
+  }
+  if (opts.merge === 'document' && !isPlainObject(data as JsonValue)) throw errors.usage('a whole-document save needs an object');
   if (opts.naming !== undefined && opts.naming !== 'stem' && opts.naming !== 'name-ext') {
     throw errors.usage(`unknown naming "${String(opts.naming)}" (stem or name-ext)`);
   }
@@ -143,7 +169,7 @@ export async function saveSidecar(imagePath: string, operation: string, data: Js
       }
 
       const now = (opts.now ?? (() => new Date()))().toISOString();
-      const merged = mergeOperation(existing, imagePath, loc, operation, data, now);
+      const merged = mergeOperation(existing, imagePath, loc, operation, data, now, opts.merge === 'document');
       // UNREPRESENTABLE / TOO_DEEP are thrown here, before anything is written.
       const bytes = encodeSidecar(merged, format, { path: target, maxDepth: opts.maxDepth, encryptWith });
 

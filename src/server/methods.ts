@@ -82,8 +82,9 @@ methods.set('save', {
     const image = requireString(p, 'image');
     const operation = requireString(p, 'operation');
     const format = optionalChoice(p, 'format', SAVE_FORMATS);
+    const merge = optionalChoice(p, 'merge', ['operation', 'document'] as const);
     // saveSidecar itself rejects a missing `data` with a USAGE error.
-    return saveSidecar(image, operation, p.data as never, { format: format === 'binary' ? 'bin' : format, ...keyOpts() });
+    return saveSidecar(image, operation, p.data as never, { format: format === 'binary' ? 'bin' : format, merge, ...keyOpts() });
   },
 });
 

@@ -57,11 +57,23 @@ def read_file_limited(path: str, max_size: int = DEFAULT_MAX_FILE_SIZE) -> bytes
         os.close(fd)
 
 
+def _check_utf8(path: str) -> None:
+    # A name that is not UTF-8 (Python holds it with surrogate escapes) cannot be named to the
+    # library; reading it here would answer what the library cannot.
+    if not path.isascii():
+        try:
+            path.encode("utf-8")
+        except UnicodeEncodeError:
+            raise NotLocal("a name that is not valid UTF-8") from None
+
+
 def read_local(image_path: str, max_file_size: int = DEFAULT_MAX_FILE_SIZE) -> Dict[str, Any]:
+    _check_utf8(image_path)
     candidates = locate_candidates(image_path)
     if not candidates:
         return {}
     if len(candidates) > 1:
         raise NotLocal("several candidate sidecars")
+    _check_utf8(candidates[0].path)
     raw = read_file_limited(candidates[0].path, max_file_size)
     return decode_sidecar(raw)[0]

@@ -1,0 +1,253 @@
+"""``ImageSidecar``: the earlier package's class, on top of our client.
+
+One :class:`image_sidecar.ImageSidecarManager` per Python process, shared by every
+``ImageSidecar()``: creating one per image costs an attribute or two. Its ``serve --stdio`` server
+starts on the first call that needs it and lives as long as the process (a forked child starts its
+own). Reads are answered in-process whenever the local reader is sure (see image_sidecar.local);
+saves and tree operations go through the server, which locks, merges and writes atomically.
+"""
+from __future__ import annotations
+
+import atexit
+import datetime
+import json
+import os
+import threading
+from typing import Any, Dict, List, Optional, Type, Union
+
+from image_sidecar import ImageSidecarError, ImageSidecarManager
+
+from .exceptions import FormatError, SidecarError, StatisticsError, ValidationError
+from .constants import OperationType, SidecarFormat
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+_shared: Optional[ImageSidecarManager] = None
+_shared_lock = threading.Lock()
+
+
+def _manager() -> ImageSidecarManager:
+    """The process's manager (created on first use; its server starts on first server call)."""
+    global _shared
+    m = _shared
+    if m is None:
+        with _shared_lock:
+            if _shared is None:
+                _shared = ImageSidecarManager(persistent=True)
+            m = _shared
+    return m
+
+
+def _close_shared() -> None:
+    m = _shared
+    if m is not None:
+        m.close()
+
+
+def _reset_after_fork() -> None:
+    # The child's manager forgets the parent's server itself (ImageSidecarManager is fork-aware);
+    # this lock may have been held by a parent thread at fork time.
+    global _shared_lock
+    _shared_lock = threading.Lock()
+
+
+atexit.register(_close_shared)
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_after_fork)
+
+
+def _wrap(e: ImageSidecarError, kind: Type[SidecarError] = SidecarError) -> SidecarError:
+    err = kind(e.message, e.code)
+    err.path = e.path  # type: ignore[attr-defined]
+    return err
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).isoformat()
+
+
+def _path(p: PathLike) -> str:
+    return os.path.abspath(os.fspath(p))
+
+
+class ImageSidecar:
+    """``ImageSidecar(max_workers=None)``: cheap to create, safe in threads and forked workers."""
+
+    rust_available = True  # what callers of the earlier package check; the library is always there
+
+    def __init__(self, max_workers: Optional[int] = None) -> None:
+        m = _manager()
+        if not m.available:
+            # The earlier package raised ImportError here without its native part; callers catch it.
+            raise SidecarError(str(ImageSidecarError(m._not_found_reason, "NOT_INSTALLED")), "NOT_INSTALLED")
+        self.max_workers = max_workers
+        self._default_format: Optional[str] = None
+
+    # ------------------------------------------------------------------ per image
+
+    def read_data(self, image_path: PathLike) -> Dict[str, Any]:
+        """The whole sidecar (operations at the top level); ``{}`` when there is none.
+        Raises SidecarError (``error_code`` CORRUPT, NOT_FOUND, ...) when it cannot be read."""
+        try:
+            return _manager().read_data(_path(image_path))
+        except ImageSidecarError as e:
+            raise _wrap(e) from None
+
+    def save_data(self, image_path: PathLike, operation: Any, data: Any) -> Dict[str, Any]:
+        """Merge ``data`` into the image's sidecar under ``operation``; ``data`` is a dict or a JSON
+        string. A payload holding ``sidecar_info`` is a whole document: its top-level keys are
+        merged key by key (not nested under ``doc[operation]``). Returns the info dict."""
+        try:
+            op = OperationType(str(operation))
+        except ValueError as e:
+            raise SidecarError(str(e), "USAGE") from None
+        if isinstance(data, (bytes, bytearray)):
+            data = bytes(data).decode("utf-8")
+        if isinstance(data, str):
+            try:
+                data = json.loads(data)
+            except ValueError as e:
+                raise SidecarError("data is a string but not JSON: %s" % e, "USAGE") from None
+        document = isinstance(data, dict) and "sidecar_info" in data
+        image = _path(image_path)
+        m = _manager()
+        try:
+            server = m._connection()
+            assert server is not None  # a persistent manager always has one
+            params: Dict[str, Any] = {"image": image, "operation": str(op), "data": data}
+            if document:
+                params["merge"] = "document"
+            if self._default_format is not None:
+                params["format"] = self._default_format  # only for a new sidecar; an existing one keeps its format
+            result = server.request("save", params)
+        except ImageSidecarError as e:
+            raise _wrap(e) from None
+        path = result.get("path")
+        try:
+            size = os.stat(path).st_size if path else 0
+        except OSError:
+            size = 0
+        return {
+            "image_path": image,
+            "sidecar_path": path,
+            "operation": str(op),
+            "data_size": size,
+            "created_at": _now(),
+            "is_valid": True,
+            "format": result.get("format"),
+            "created": result.get("created"),
+            "written": result.get("written"),
+        }
+
+    def create_sidecar(self, image_path: PathLike, operation: Any, data: Any) -> Dict[str, Any]:
+        """The earlier package overwrote the whole sidecar with ``{"sidecar_info", "data"}``, losing
+        every other operation; here it is a merging save, the same as :meth:`save_data`."""
+        return self.save_data(image_path, operation, data)
+
+    # ------------------------------------------------------------------ trees
+
+    def validate_sidecars(self, directory: PathLike) -> List[Dict[str, Any]]:
+        """One result per sidecar file: ``file_path, is_valid, error, processing_time, file_size``
+        (plus our keys). Invalid files are results; a missing directory gives ``[]``."""
+        d = _path(directory)
+        if not os.path.isdir(d):
+            return []
+        try:
+            return _manager().validate_sidecars(d, workers=self.max_workers)["results"]
+        except ImageSidecarError as e:
+            raise _wrap(e, ValidationError) from None
+
+    def get_statistics(self, directory: PathLike) -> Dict[str, Any]:
+        """``total_images, total_sidecars, coverage_percentage, operation_counts,
+        avg_processing_times, success_rate_percentages, avg_data_sizes`` (plus our keys)."""
+        d = _path(directory)
+        if not os.path.isdir(d):
+            return {"total_images": 0, "total_sidecars": 0, "coverage_percentage": 0.0, "operation_counts": {},
+                    "avg_processing_times": {}, "success_rate_percentages": {}, "avg_data_sizes": {}}
+        try:
+            return _manager().get_statistics(d)
+        except ImageSidecarError as e:
+            raise _wrap(e, StatisticsError) from None
+
+    def find_sidecars(self, directory: PathLike) -> List[Dict[str, Any]]:
+        """Info dicts of every sidecar in the tree: ``image_path, sidecar_path, operation, data_size,
+        created_at, is_valid`` (``operation``: the first one in the file, or ``"unknown"``)."""
+        d = _path(directory)
+        if not os.path.isdir(d):
+            return []
+        m = _manager()
+        try:
+            report = m._request(m._connection(), "stats", {"dir": d, "list": True, "workers": self.max_workers})
+        except ImageSidecarError as e:
+            raise _wrap(e) from None
+        out = []
+        for s in report.get("sidecars", []):
+            path = os.path.join(d, s["path"])
+            try:
+                created = datetime.datetime.fromtimestamp(os.stat(path).st_mtime, datetime.timezone.utc).isoformat()
+            except OSError:
+                created = None
+            ops = s.get("operations") or []
+            out.append({
+                "image_path": os.path.join(d, s["image"]) if s.get("image") else None,
+                "sidecar_path": path,
+                "operation": ops[0] if ops else "unknown",
+                "data_size": s.get("size", 0),
+                "created_at": created,
+                "is_valid": True,
+                "format": s.get("format"),
+            })
+        return out
+
+    def cleanup_orphaned(self, directory: PathLike) -> int:
+        """Moves orphaned sidecars to a quarantine folder (``image-sidecar restore DIR`` undoes it)
+        and returns how many. The earlier package deleted valid sidecars; this uses the library's
+        pairing rules and guard."""
+        d = _path(directory)
+        if not os.path.isdir(d):
+            return 0
+        try:
+            return int(_manager().cleanup(d, dry_run=False).get("removed", 0))
+        except ImageSidecarError as e:
+            raise _wrap(e) from None
+
+    def convert_directory_format(self, directory: PathLike, fmt: Any) -> int:
+        """Convert every sidecar of the tree (verified, sources removed only after); returns the count."""
+        try:
+            target = SidecarFormat(str(fmt)).library_name
+        except ValueError as e:
+            raise FormatError(str(e), "USAGE") from None
+        d = _path(directory)
+        if not os.path.isdir(d):
+            return 0
+        try:
+            report = _manager().convert_format(d, target)
+        except ImageSidecarError as e:
+            raise _wrap(e, FormatError) from None
+        return int(report.get("converted", 0))
+
+    def get_format_statistics(self, directory: PathLike) -> Dict[str, int]:
+        """``{"json": n, "bin": n, "rkyv": n}`` by content (the earlier tool's layout counts as bin)."""
+        d = _path(directory)
+        if not os.path.isdir(d):
+            return {"json": 0, "bin": 0, "rkyv": 0}
+        try:
+            dist = _manager().get_format_statistics(d).get("format_distribution", {})
+        except ImageSidecarError as e:
+            raise _wrap(e, StatisticsError) from None
+        return {"json": dist.get("Json", 0), "bin": dist.get("Binary", 0) + dist.get("Legacy", 0), "rkyv": dist.get("Rkyv", 0)}
+
+    # ------------------------------------------------------------------ format of new sidecars
+
+    def set_default_format(self, fmt: Any) -> None:
+        """The format of NEW sidecars written by this instance (an existing sidecar always keeps its
+        own). Unset, a new sidecar follows the sidecars already in its folder (the library's rule)."""
+        try:
+            self._default_format = SidecarFormat(str(fmt)).library_name
+        except ValueError as e:
+            raise FormatError(str(e), "USAGE") from None
+
+    def get_default_format(self) -> str:
+        """``"json"``, ``"bin"`` or ``"rkyv"`` — always a value :meth:`set_default_format` accepts.
+        Unset, ``"bin"``: what a new sidecar gets in a folder without sidecars."""
+        return self._default_format or "bin"
