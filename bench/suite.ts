@@ -14,6 +14,7 @@ import { isFailure, log, measure, measurePair, runChild, type Outcome } from './
 import type { OpSpec } from './protocol.js';
 import { figure, type BenchResults } from './results.js';
 import { spawnFigure } from './spawns.js';
+import { measurePythonReads } from './python-reads.js';
 import { evaluateTargets, referenceStanding, type TargetInputs } from './targets.js';
 
 const SERVER_WINDOW = 32;
@@ -92,6 +93,8 @@ export class Bench {
       serverP50Ms: this.serverP50Ms,
     });
     this.results.reference = referenceStanding(this.results.operations);
+    // After evaluateTargets (which sets the list): the Python rows add their own targets.
+    if (this.on('python')) await this.section('python', () => measurePythonReads({ work: this.work, cli: this.cli, runs: this.args.runs, seed: this.args.seed }, this.results));
   }
 
   /** Run one section and record its wall time (how long each part of the run takes). */

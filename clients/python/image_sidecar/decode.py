@@ -44,6 +44,8 @@ _INF = float("inf")
 # per number (a parse_float hook costs ~30 % of json.loads): exponents of 3+ digits or with '+'/'E'
 # may overflow to inf, and "-0" is an int 0 in Python but -0 in JavaScript.
 _BIG_EXPONENT = re.compile(rb"e[0-9]{3}")
+_SIGNED_EXPONENT = re.compile(rb"[0-9.][eE]\+")
+_UPPER_EXPONENT = re.compile(rb"[0-9.]E")
 _MINUS_ZERO_INT = re.compile(rb"-0[^.eE0-9]")
 
 
@@ -114,7 +116,13 @@ def _exact_int(text: str) -> int:
 def decode_json(raw: bytes) -> Dict[str, Any]:
     """JSON text (UTF-8, no BOM) holding one object. Python's ``json`` keeps every number exactly."""
     text = raw.decode("utf-8")  # strict, like the library's fatal TextDecoder
-    suspicious = b"+" in raw or b"E" in raw or _BIG_EXPONENT.search(raw) is not None or _MINUS_ZERO_INT.search(raw) is not None
+    # '+' and 'E' are rare outside numbers: one memchr each, the regex only when they occur.
+    suspicious = (
+        (b"+" in raw and _SIGNED_EXPONENT.search(raw) is not None)
+        or (b"E" in raw and _UPPER_EXPONENT.search(raw) is not None)
+        or _BIG_EXPONENT.search(raw) is not None
+        or _MINUS_ZERO_INT.search(raw) is not None
+    )
     if suspicious:
         # Rare: check every number on the way (slower, exact).
         value = json.loads(text, parse_constant=_no_constant, parse_float=_finite_float, parse_int=_exact_int)

@@ -1,0 +1,104 @@
+"""Per-image read_data from Python (issues 18 and 19), printed as JSON for bench/python-reads.ts.
+
+    python3 bench/python_reads.py --json-lib DIR --bin-lib DIR --client clients/python [--runs 5]
+
+Every image of the libraries (same images, same order), one call per image, median of --runs
+passes after a warm-up pass:
+- floor: the plain loop a pipeline writes (resolve the link, try .bin/.rkyv/.json, json.loads);
+- ImageSidecarManager.read_data inside `with` (local read path) on the JSON library and on its
+  bin copy; and with the local path switched off (every read through serve --stdio);
+- image_sidecar_rust: a new ImageSidecar() per image, then read_data (JSON library).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from typing import Any, Callable, Dict, List
+
+IMAGE_EXTS = {"jpg", "jpeg", "png", "tif", "tiff", "bmp", "webp", "heic", "heif", "cr2", "cr3", "nef", "arw", "dng", "raf", "orf", "rw2"}
+
+
+def images_of(root: str) -> List[str]:
+    out = []
+    for d, dirs, files in os.walk(root):
+        dirs[:] = sorted(x for x in dirs if not x.startswith("."))
+        for f in sorted(files):
+            if "." in f and f.rsplit(".", 1)[1].lower() in IMAGE_EXTS:
+                out.append(os.path.join(d, f))
+    return out
+
+
+def plain_read(image: str) -> Dict[str, Any]:
+    """What the issue measured: a plain Python loop, no checks."""
+    p = os.path.realpath(image)
+    stem = os.path.splitext(p)[0]
+    for ext in (".bin", ".rkyv", ".json"):
+        try:
+            f = open(stem + ext, "rb")
+        except OSError:
+            continue
+        with f:
+            raw = f.read()
+        if ext != ".json":
+            return {}
+        try:
+            return json.loads(raw)
+        except ValueError:
+            return {}
+    return {}
+
+
+def timed(fn: Callable[[str], Any], images: List[str], runs: int) -> Dict[str, float]:
+    def one_pass() -> float:
+        t0 = time.perf_counter()
+        for img in images:
+            try:
+                fn(img)
+            except Exception:  # noqa: BLE001 - corrupt sidecars are errors for the clients; the time still counts
+                pass
+        return time.perf_counter() - t0
+
+    one_pass()  # warm-up: page cache, imports, server start
+    times = [one_pass() for _ in range(runs)]
+    med = statistics.median(times)
+    return {"us_per_image": med / len(images) * 1e6, "runs_s": [round(t, 4) for t in times]}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--json-lib", required=True)
+    ap.add_argument("--bin-lib", required=True)
+    ap.add_argument("--client", required=True)
+    ap.add_argument("--runs", type=int, default=5)
+    args = ap.parse_args()
+    sys.path.insert(0, args.client)
+    from image_sidecar import ImageSidecarManager
+    from image_sidecar_rust import ImageSidecar
+
+    json_images = images_of(args.json_lib)
+    bin_images = [os.path.join(args.bin_lib, os.path.relpath(p, args.json_lib)) for p in json_images]
+    out: Dict[str, Any] = {"images": len(json_images)}
+    out["plain_json_loads_loop"] = timed(plain_read, json_images, args.runs)
+    with ImageSidecarManager() as m:
+        out["client_local_json"] = timed(m.read_data, json_images, args.runs)
+        counts = dict(m.read_counts)
+        out["client_local_bin"] = timed(m.read_data, bin_images, args.runs)
+        out["read_paths_json"] = counts
+        out["read_paths_bin"] = {k: m.read_counts[k] - counts[k] for k in counts}
+    with ImageSidecarManager(local_reads=False) as m:
+        out["client_server_json"] = timed(m.read_data, json_images, args.runs)
+
+    def compat(img: str) -> Any:
+        return ImageSidecar().read_data(img)
+
+    out["compat_json"] = timed(compat, json_images, args.runs)
+    print(json.dumps(out))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
