@@ -6,8 +6,8 @@ integers in JSON stay exact). The format is told by content, never by extension,
 
 It is deliberately *narrower* than the library: whenever a file is not plainly valid — a damaged
 header or checksum, an unknown version or flag, anything the CBOR subset does not allow, NaN or
-Infinity, a nesting depth near the limit, an integer beyond 2^53 in a ``.bin``, a ``-0`` integer in
-JSON, an encrypted or unknown layout — it raises :class:`NotLocal` instead of guessing, and the
+Infinity, a nesting depth near the limit, an integer beyond 2^53 in a ``.bin``, a ``-0`` integer or
+a duplicate key in JSON, an encrypted or unknown layout — it raises :class:`NotLocal` instead of guessing, and the
 caller asks the library (through ``serve --stdio``), so every error and finding is exactly the
 library's. It never raises anything else, whatever the bytes (the fuzz tests hold it to that).
 """
@@ -113,6 +113,13 @@ def _exact_int(text: str) -> int:
     return int(text)
 
 
+def _unique_keys(pairs: List[Tuple[str, Any]]) -> Dict[str, Any]:
+    d = dict(pairs)
+    if len(d) != len(pairs):
+        raise NotLocal("duplicate key in a JSON object")
+    return d
+
+
 def decode_json(raw: bytes) -> Dict[str, Any]:
     """JSON text (UTF-8, no BOM) holding one object. Python's ``json`` keeps every number exactly."""
     text = raw.decode("utf-8")  # strict, like the library's fatal TextDecoder
@@ -125,9 +132,10 @@ def decode_json(raw: bytes) -> Dict[str, Any]:
     )
     if suspicious:
         # Rare: check every number on the way (slower, exact).
-        value = json.loads(text, parse_constant=_no_constant, parse_float=_finite_float, parse_int=_exact_int)
+        value = json.loads(text, parse_constant=_no_constant, parse_float=_finite_float, parse_int=_exact_int, object_pairs_hook=_unique_keys)
     else:
-        value = json.loads(text, parse_constant=_no_constant)
+        # The hook costs one call per object (not per number): sidecars hold few objects.
+        value = json.loads(text, parse_constant=_no_constant, object_pairs_hook=_unique_keys)
     if type(value) is not dict:
         raise NotLocal("top-level value is not an object")
     if raw.count(b"[") + raw.count(b"{") >= LOCAL_MAX_DEPTH and _depth(value) >= LOCAL_MAX_DEPTH:

@@ -123,6 +123,8 @@ def _lstat_image(path: str) -> Tuple[str, bool]:
 def locate_candidates(image_path: str) -> List[Candidate]:
     """The existing sidecar files of an image in the library's preference order."""
     given = os.path.abspath(image_path)
+    if split_name(os.path.basename(given))[1] in SIDECAR_EXTS:
+        raise NotLocal("a sidecar's path given as an image")
     image, is_link = _lstat_image(given)
     if not is_link:
         out: List[Candidate] = []
