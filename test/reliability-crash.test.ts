@@ -30,7 +30,7 @@ test(`crash campaign (encryption): ${cryptoKills} SIGKILLs during encrypt, rekey
 });
 
 test('harness self-check: in-place, non-atomic saves (the earlier tool) are caught as torn files and lost data', { timeout: 120_000 }, async () => {
-  const row = await runCrashCampaign({ kills: 12, images: 4, seed: cfg.seed, kinds: ['save'], unsafeSaves: true, stopOnFailure: true });
+  const row = await runCrashCampaign({ kills: 12, images: 4, seed: cfg.seed, kinds: ['save'], unsafeSaves: true, stopOnLoss: true });
   assert.ok(row.count >= 1, describeRow(row));
   assert.ok(row.recordsLost > 0 && row.bytesLost > 0, `the harness counted no loss from torn writes:\n${describeRow(row)}`);
   assert.ok(row.failures.some((f) => /cannot be read: CORRUPT|does not decode/.test(f)), describeRow(row));

@@ -41,8 +41,12 @@ export interface CrashOptions {
    * earlier tool did. The campaign must then report torn files and lost data.
    */
   unsafeSaves?: boolean;
-  /** End the campaign at the first failure (for the self-check). */
-  stopOnFailure?: boolean;
+  /**
+   * End the campaign at the first failed step that also lost data (for the self-check). A torn
+   * write into an image that had no sidecar yet is a failure without a loss: which of the two
+   * comes first depends on where the kill lands, so the self-check waits for a loss.
+   */
+  stopOnLoss?: boolean;
   /**
    * Encryption campaign: two key files; convert --encrypt under key A, rekey to B and back,
    * convert --decrypt, saves in between (into encrypted and plaintext sidecars). Every check
@@ -215,7 +219,7 @@ async function campaign(row: ReliabilityRow, root: string, opts: CrashOptions): 
       await verifyStep(row, lib, model, step, stats);
       const verifyMs = performance.now() - tv;
       if (stats.tempSeen.size > before) stats.midWrite++;
-      if (opts.stopOnFailure && row.failures.length > 0) return;
+      if (opts.stopOnLoss && row.recordsLost > 0) return;
       opts.log?.(`step ${stats.steps} ${kind} ${step.killed ? 'killed' : 'completed'} after ${Math.round(step.ms)} ms (step ${Math.round(tv - t0)} ms, verify ${Math.round(verifyMs)} ms, waited ${Math.round(readyWait)} ms for the child); lost so far ${row.recordsLost}`);
     }
   } finally {
