@@ -8,6 +8,7 @@ import { sampleSidecar } from '../src/sample/shapes.js';
 import type { JsonObject } from '../src/types.js';
 import { median } from './measure.js';
 import { errors } from '../src/errors.js';
+import { cryptoFigures, type CryptoFigures } from './crypto-bench.js';
 
 /** Each timed sample runs the loop until at least this long, so timer resolution never matters. */
 const SAMPLE_MIN_MS = 120;
@@ -44,6 +45,8 @@ export interface CodecFigures {
   jsonStringifyUs: number;
   binEncodeUs: number;
   roundTripExact: boolean;
+  /** Encrypted bin read + decode ÷ plain bin read + decode, and the µs figures (bench/crypto-bench.ts). */
+  crypto?: CryptoFigures;
 }
 
 export function codecFigures(count: number, seed: number): CodecFigures {
@@ -85,5 +88,6 @@ export function codecFigures(count: number, seed: number): CodecFigures {
     jsonStringifyUs,
     binEncodeUs,
     roundTripExact,
+    crypto: cryptoFigures(Math.min(count, 500), seed),
   };
 }

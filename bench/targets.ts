@@ -15,7 +15,15 @@ export const RUST_REFERENCE: ReadonlyArray<{ id: string; operation: string; xFlo
 export interface TargetInputs {
   figures: ReadonlyArray<OperationFigure | FailedFigure>;
   versionMedianMs: number | null;
-  codec: { indentJsonBytes: number; binBytes: number; jsonParseUs: number; binDecodeUs: number; jsonStringifyUs: number; binEncodeUs: number } | null;
+  codec: {
+    indentJsonBytes: number;
+    binBytes: number;
+    jsonParseUs: number;
+    binDecodeUs: number;
+    jsonStringifyUs: number;
+    binEncodeUs: number;
+    crypto?: { encryptedOverPlain: number };
+  } | null;
   /** Server read latency, median of sequential calls (ms). */
   serverP50Ms: number | null;
 }
@@ -54,6 +62,7 @@ export function evaluateTargets(t: TargetInputs): TargetResult[] {
     target('bin size, share of indent JSON', c ? (c.binBytes / c.indentJsonBytes) * 100 : null, ' %', '<=', 50),
     target('bin decode speed-up over JSON.parse', c ? c.jsonParseUs / c.binDecodeUs : null, '×', '>=', 5),
     target('bin encode speed-up over JSON.stringify(x, null, 2)', c ? c.jsonStringifyUs / c.binEncodeUs : null, '×', '>=', 3),
+    target('encrypted bin read + decode × plain bin', c?.crypto?.encryptedOverPlain ?? null, '×', '<=', 1.3),
     target('hashTree time × sha256sum time (same files)', ratio(hash?.ms, sha?.ms), '×', '<=', 1),
     target('server `read` latency, median', t.serverP50Ms, ' ms', '<', 0.3),
     target('stats peak RSS (JSON library)', sJson?.peakRssMB ?? null, ' MB', '<', 300, 'the real check is --images 1000000'),

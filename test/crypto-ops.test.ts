@@ -169,6 +169,10 @@ describe('encryption: tree operations', () => {
     assert.equal(f.format_distribution.Encrypted, 1);
     assert.equal(f.format_distribution.Corrupt, 0);
     await rejects(hashTree(root, { engine: 'inline', canonical: true }), 'ENCRYPTED');
+    const out = path.join(testDir(t), 'x.json');
+    fs.writeFileSync(out, 'previous export');
+    await rejects(exportSidecars(root, { engine: 'inline', output: out, format: 'json' }), 'ENCRYPTED');
+    assert.equal(fs.readFileSync(out, 'utf8'), 'previous export', 'a refused export leaves the old file alone');
     // A wrong key: authentication failures are corrupt findings.
     const w = await validate(root, { engine: 'inline', keyring: B });
     assert.match(String(w.results!.find((x) => x.file_path.endsWith('IMG_1.bin'))!.error), /authentication failed/);

@@ -99,6 +99,11 @@ export async function exportSidecars(root: string, opts: ExportOptions): Promise
     await sink.write(writer.begin(rootAbs));
     for await (const rec of session) {
       if (rec.images.length === 0) continue;
+      // Without a key an encrypted sidecar's data is unknown: fail rather than leave it out silently.
+      if (rec.category === 'encrypted') {
+        const enc = rec.sidecars.find((x) => x.inspection.status === 'encrypted');
+        throw errors.encrypted(enc?.inspection.encryptedKeyId ?? '?', enc?.path);
+      }
       const sc = ownEffective(rec);
       if (!sc || (filter && !filter(sc))) continue;
       const piece = writer.entry(rec, sc, exported === 0);
