@@ -112,7 +112,15 @@ describe('CLI encryption', () => {
     const old = await runCli(['read', images[2]], { env });
     assert.equal(old.code, 2);
     assert.match(old.stderr, /authentication failed/);
-    const outputs = [enc, rk, old, bad, await runCli(['doctor', '--json'], { env: { ...env, IMAGE_SIDECAR_KEY_FILE: key } })];
+    const doctor = await runCli(['doctor', '--json'], { env: { ...env, IMAGE_SIDECAR_KEY_FILE: key } });
+    const newKeyId = JSON.parse(rk.stdout).key_id as string;
+    assert.ok(JSON.parse(doctor.stdout).encryption.key_ids.includes(newKeyId), doctor.stdout);
+    // A key pasted where its path belongs is refused without being echoed.
+    const hexKey = fs.readFileSync(key).toString('hex');
+    const pasted = await runCli(['read', images[2], '--key-file', hexKey]);
+    assert.equal(pasted.code, 2);
+    assert.ok(!pasted.stderr.includes(hexKey) && !pasted.stdout.includes(hexKey), pasted.stderr);
+    const outputs = [enc, rk, old, bad, doctor];
     outputs.push(await runCli(['validate', root], { env: { ...env, IMAGE_SIDECAR_DEBUG: '1' } }));
     for (const o of outputs) assert.deepEqual(secretsIn(o.stdout + o.stderr, key), []);
   });

@@ -4,6 +4,7 @@
  * convert pipeline (lock, encrypt in memory, atomic write, read back, verify), so a kill at any
  * moment leaves each file under the old key or the new one, never lost or in plaintext.
  */
+import { existsSync } from 'node:fs';
 import { errors, EXIT_CLEAN, EXIT_FINDINGS } from '../errors.js';
 import type { ConvertItem } from '../ops/convert.js';
 import { engineOptions, inputDirectory, note, optString, type CommandContext } from './context.js';
@@ -36,6 +37,7 @@ async function runRekey(ctx: CommandContext): Promise<number> {
   const { loadKeyFile, mergeKeyrings } = await import('../crypto/keys.js');
   const eng = engineOptions(ctx);
   if (!eng.keyring) throw errors.usage('rekey needs the current key: --key-file, IMAGE_SIDECAR_KEY_FILE or IMAGE_SIDECAR_PASSPHRASE');
+  if (!existsSync(newKeyFile)) throw errors.usage('--new-key-file: no such key file (make one with `image-sidecar keygen -o FILE`)');
   const keyring = mergeKeyrings(loadKeyFile(newKeyFile), eng.keyring);
   const { convert } = await import('../ops/convert.js');
   const dryRun = ctx.opts.dryRun === true;

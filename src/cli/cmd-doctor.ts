@@ -6,7 +6,16 @@ import { doctorSummary } from './summaries.js';
 
 export async function run(ctx: CommandContext): Promise<number> {
   const { performanceInfo } = await import('../ops/performance.js');
-  const info = performanceInfo();
-  await emit(ctx, { result: info, what: 'performance information', human: (style) => doctorSummary(info, style) });
+  const { keySource } = await import('./keys.js');
+  // Which key a command would use: its source and public id only, never key material.
+  let encryption: ReturnType<typeof keySource> | { error: string };
+  try {
+    encryption = keySource(ctx);
+  } catch (e) {
+    encryption = { error: (e as Error).message }; // a broken key setup is reported, not fatal here
+  }
+  const info = { ...performanceInfo(), encryption };
+  const keyLine = !encryption ? 'no key configured' : 'error' in encryption ? `key error: ${encryption.error}` : `${encryption.source}: key id ${encryption.key_ids.join(', ')}`;
+  await emit(ctx, { result: info, what: 'performance information', human: (style) => [...doctorSummary(info, style), `  encryption    ${keyLine}`] });
   return EXIT_CLEAN;
 }

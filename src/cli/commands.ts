@@ -268,8 +268,8 @@ export const COMMANDS: readonly CommandSpec[] = [
   },
   {
     name: 'doctor',
-    summary: 'print version, engine, worker and limit information',
-    options: [OUTPUT, JSON_OUT],
+    summary: 'print version, engine, worker and limit information (and which key is configured: source and key id only)',
+    options: [OUTPUT, JSON_OUT, KEY_FILE],
     examples: ['image-sidecar doctor', 'image-sidecar doctor --json'],
     load: () => import('./cmd-doctor.js'),
   },

@@ -3,19 +3,43 @@
  * `IMAGE_SIDECAR_PASSPHRASE` (both variables set: the key file encrypts, the passphrase still
  * decrypts). Key material is never a command-line value: argv is visible to every local user.
  */
+import { existsSync } from 'node:fs';
+import { errors } from '../errors.js';
 import { loadKeyFile, mergeKeyrings, passphraseKeyring, type Keyring } from '../crypto/keys.js';
 import type { CommandContext } from './context.js';
 
 export const KEY_FILE_ENV = 'IMAGE_SIDECAR_KEY_FILE';
 export const PASSPHRASE_ENV = 'IMAGE_SIDECAR_PASSPHRASE';
 
+/**
+ * A key pasted where its path belongs must not be echoed back in a NOT_FOUND message (it is in
+ * argv already, but need not be in logs too).
+ */
+function loadKeyPath(file: string, where: string): Keyring {
+  if (/^(?:[0-9a-fA-F]{64}|[A-Za-z0-9+/]{43}=)$/.test(file) && !existsSync(file)) {
+    throw errors.usage(`${where} takes the path of a key file, not a key (make one with \`image-sidecar keygen -o FILE\`)`);
+  }
+  return loadKeyFile(file);
+}
+
+/** Where the keys came from (for `doctor`): the source and the public key ids, never key material. */
+export function keySource(ctx: CommandContext): { source: string; key_file?: string; key_ids: string[] } | null {
+  const ring = keyringFromCli(ctx);
+  if (!ring) return null;
+  const file = ctx.opts.keyFile;
+  const env = ctx.io.env;
+  const source = typeof file === 'string' && file !== '' ? '--key-file' : [env[KEY_FILE_ENV] ? KEY_FILE_ENV : '', env[PASSPHRASE_ENV] ? PASSPHRASE_ENV : ''].filter(Boolean).join(' + ');
+  const keyFile = typeof file === 'string' && file !== '' ? file : env[KEY_FILE_ENV];
+  return { source, ...(keyFile ? { key_file: keyFile } : {}), key_ids: ring.keys.map((k) => k.id) };
+}
+
 export function keyringFromCli(ctx: CommandContext, flag = 'keyFile'): Keyring | undefined {
   const file = ctx.opts[flag];
-  if (typeof file === 'string' && file !== '') return loadKeyFile(file);
+  if (typeof file === 'string' && file !== '') return loadKeyPath(file, '--key-file');
   const env = ctx.io.env;
   const envFile = env[KEY_FILE_ENV];
   const pass = env[PASSPHRASE_ENV];
-  const fromFile = envFile ? loadKeyFile(envFile) : undefined;
+  const fromFile = envFile ? loadKeyPath(envFile, KEY_FILE_ENV) : undefined;
   const fromPass = pass ? passphraseKeyring(pass) : undefined;
   if (fromFile) return mergeKeyrings(fromFile, fromPass);
   return fromPass;
