@@ -125,6 +125,9 @@ describe('report in a real browser', { skip }, () => {
       expectChart('effective-formats', s.format_distribution);
       expectChart('formats', f.format_distribution, ['Json', 'Binary', 'Rkyv', 'Legacy', 'Encrypted', 'Corrupt', 'Unreadable']);
       expectChart('extensions', f.extension_distribution);
+      const identity = (s as TreeStats & { image_identity?: Record<string, number> }).image_identity;
+      if (identity) expectChart('freshness', identity, ['current', 'stale', 'unknown']);
+      else assert.equal(charts.freshness, undefined);
       // The sample has faces, objects and grades to show (not a vacuous comparison).
       assert.ok(s.faces.total > 0 && Object.keys(s.quality_grades).length > 1 && s.categories.orphan > 0);
 

@@ -275,6 +275,22 @@ describe('report size', () => {
     assert.equal(f.folders.reduce((n, r) => n + r.images, 0) + f.others.images, 1_000_000);
     assert.match(hostile.html, /Lists and labels were shortened/);
   });
+
+  it('shows freshness (stale sidecars) when stats reports image_identity, and says so when it does not', () => {
+    const inputs = syntheticInputs(false);
+    const without = renderReport(inputs, DEFAULT_LIMITS);
+    assert.equal(without.model.charts.freshness, null);
+    assert.match(without.html, /Freshness \(<em>stale<\/em> sidecars\) is not reported/);
+    const withIdentity = { ...inputs, stats: { ...inputs.stats, image_identity: { current: 800_000, stale: 70_000, unknown: 30_000 } } };
+    const page = renderReport(withIdentity, DEFAULT_LIMITS);
+    assert.deepEqual(page.model.charts.freshness!.rows, [
+      { label: 'current', value: 800_000 },
+      { label: 'stale', value: 70_000 },
+      { label: 'unknown', value: 30_000 },
+    ]);
+    assert.match(page.html, /data-chart="freshness"/);
+    assert.match(page.html, /data-label="stale" data-value="70000"/);
+  });
 });
 
 describe('report (cli)', () => {

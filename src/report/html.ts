@@ -97,8 +97,10 @@ export function renderReportHtml(m: ReportModel): string {
   parts.push(`<section id="quality" aria-labelledby="h-quality"><h2 id="h-quality">Quality grades</h2><div class="charts">`, barChart(m.charts.grades), `</div></section>`);
   parts.push(
     `<section id="files" aria-labelledby="h-files"><h2 id="h-files">Formats and categories</h2>`,
-    `<p class="note">A <em>stale</em> category is not reported: the library does not record which image version a sidecar was computed from.</p><div class="charts">`,
+    m.charts.freshness ? '' : `<p class="note">Freshness (<em>stale</em> sidecars) is not reported: this version does not record which image a sidecar was computed from.</p>`,
+    `<div class="charts">`,
     barChart(m.charts.categories),
+    m.charts.freshness ? barChart(m.charts.freshness) : '',
     barChart(m.charts.formats),
     barChart(m.charts.extensions),
     barChart(m.charts.effectiveFormats),

@@ -125,6 +125,8 @@ export interface ReportModel {
     formats: Series;
     extensions: Series;
     effectiveFormats: Series;
+    /** Sidecars by freshness against their image, when `stats` reports it (`image_identity`). */
+    freshness: Series | null;
   };
   invalid: { total: number; checked: number; valid: number; shown: InvalidFile[]; more: number };
   scanProblems: { total: number; shown: ScanProblem[] };
@@ -172,6 +174,22 @@ export function histogramRows(hist: Record<string, number>): { rows: Row[]; othe
   const rows = BUCKETS.map((label) => ({ label, value: hist[label] ?? 0 }));
   const extra = Object.keys(hist).filter((k) => !BUCKETS.includes(k));
   return { rows, others: extra.length === 0 ? null : { keys: extra.length, value: extra.reduce((n, k) => n + hist[k], 0) } };
+}
+
+/** `stats.image_identity` (current / stale / unknown) when this version of `stats` has it. */
+function freshnessSeries(s: TreeStats): Series | null {
+  const identity = (s as TreeStats & { image_identity?: Record<string, number> }).image_identity;
+  if (!identity || typeof identity !== 'object') return null;
+  const known = ['current', 'stale', 'unknown'];
+  const keys = [...known, ...Object.keys(identity).filter((k) => !known.includes(k)).sort()].slice(0, 10);
+  return {
+    id: 'freshness',
+    title: 'Sidecars by freshness',
+    unit: 'sidecars',
+    rows: keys.map((label) => ({ label, value: typeof identity[label] === 'number' ? identity[label] : 0 })),
+    others: null,
+    note: 'Stale: the image changed after its sidecar was written. Unknown: the sidecar does not record its image.',
+  };
 }
 
 /** Earlier tool's content-format names, in a fixed order. */
@@ -263,6 +281,7 @@ export function buildReportModel(inputs: ReportInputs, limits: ReportLimits = DE
       categories: { id: 'categories', title: 'Scan categories', unit: 'records', rows: cats, others: null, note: 'Each image, or file that pairs with nothing, is one record in exactly one category.' },
       formats: { id: 'formats', title: 'Sidecar files by content format', unit: 'files', rows: fmt, others: null, note: 'What the bytes are, whatever the extension says.' },
       extensions: { id: 'extensions', title: 'Sidecar files by extension', unit: 'files', ...ext },
+      freshness: freshnessSeries(s),
       effectiveFormats: { id: 'effective-formats', title: 'Counted sidecars by format', unit: 'sidecars', ...eff, note: 'The one sidecar whose data counts for each image.' },
     },
     invalid: { total: v.invalidFiles, checked: v.totalFiles, valid: v.validFiles, shown, more: Math.max(0, v.invalidFiles - shown.length) },
