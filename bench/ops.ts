@@ -114,6 +114,14 @@ async function formatStatsOp(spec: Extract<OpSpec, { op: 'format-stats' }>): Pro
   return { ms, detail: { total_files: r.total_files, format_distribution: r.format_distribution, ...(await engineUsed()) } };
 }
 
+async function reportOp(spec: Extract<OpSpec, { op: 'report' }>): Promise<Timed> {
+  const { report } = await import('../src/ops/report.js');
+  const t0 = performance.now();
+  const r = await report(spec.root, { engine: spec.engine, workers: spec.workers });
+  const ms = performance.now() - t0;
+  return { ms, detail: { bytes: r.bytes, total_images: r.stats.total_images, invalid_files: r.validation.invalidFiles, ...(await engineUsed()) } };
+}
+
 /** Numbers and booleans at the top of a report (counts), without its per-file lists. */
 function scalars(report: unknown): Record<string, unknown> {
   const out: Record<string, unknown> = {};
@@ -246,6 +254,8 @@ export async function runOp(spec: OpSpec): Promise<Timed> {
       return statsOp(spec);
     case 'format-stats':
       return formatStatsOp(spec);
+    case 'report':
+      return reportOp(spec);
     case 'convert':
       return convertOp(spec);
     case 'read':

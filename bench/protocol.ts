@@ -18,6 +18,8 @@ export type OpSpec =
   | { op: 'validate'; root: string; engine: EngineKind; workers?: number }
   | { op: 'stats'; root: string; engine: EngineKind; workers?: number }
   | { op: 'format-stats'; root: string; engine: EngineKind; workers?: number }
+  /** The HTML report (stats + validate + format-stats + render), page kept in memory. */
+  | { op: 'report'; root: string; engine: EngineKind; workers?: number }
   | { op: 'convert'; root: string; format: 'bin' | 'json'; workers?: number }
   /** `readSidecar` for every listed image, one call at a time. */
   | { op: 'read'; list: string }

@@ -167,6 +167,10 @@ export class Bench {
     }
     const fmt = this.measure(`format-stats ${tag}`, { op: 'format-stats', root: l.root, engine: 'auto', workers: w });
     this.add(`format-stats.${tag}`, `format-stats (${name}, auto)`, fmt, l.sidecarFiles, l.sidecarBytes, floors);
+    if (tag === 'json') {
+      const rep = this.measure(`report ${tag}`, { op: 'report', root: l.root, engine: 'auto', workers: w });
+      this.add(`report.${tag}`, `report: HTML page (${name}, auto; stats + validate + format-stats)`, rep, l.sidecarFiles, l.sidecarBytes, floors);
+    }
   }
 
   private hash(): void {

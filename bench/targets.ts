@@ -45,6 +45,8 @@ function target(name: string, measured: number | null, unit: string, cmp: '<=' |
 const ratio = (a: number | null | undefined, b: number | null | undefined): number | null =>
   a == null || b == null || b === 0 ? null : a / b;
 
+const sum = (xs: (number | null | undefined)[]): number | null => (xs.every((x) => typeof x === 'number') ? (xs as number[]).reduce((a, b) => a + b, 0) : null);
+
 export function evaluateTargets(t: TargetInputs): TargetResult[] {
   const f = (id: string) => at(t.figures, id);
   const vJson = f('validate.json.threads');
@@ -65,6 +67,14 @@ export function evaluateTargets(t: TargetInputs): TargetResult[] {
     target('encrypted bin read + decode × plain bin', c?.crypto?.encryptedOverPlain ?? null, '×', '<=', 1.3),
     target('hashTree time × sha256sum time (same files)', ratio(hash?.ms, sha?.ms), '×', '<=', 1),
     target('server `read` latency, median', t.serverP50Ms, ' ms', '<', 0.3),
+    target(
+      'report time × (stats + validate + format-stats)',
+      ratio(f('report.json')?.ms, sum([f('stats.json.threads')?.ms, vJson?.ms, f('format-stats.json')?.ms])),
+      '×',
+      '<=',
+      1.1,
+      'three scans, one per aggregate; the page itself costs milliseconds',
+    ),
     target('stats peak RSS (JSON library)', sJson?.peakRssMB ?? null, ' MB', '<', 300, 'the real check is --images 1000000'),
   ];
 }
