@@ -27,6 +27,7 @@ export interface DecodeResult {
 export type Category =
   | 'ok' // an image and its one valid effective sidecar
   | 'orphan' // a sidecar-shaped file whose directory holds no image it belongs to
+  | 'unknown-image' // like orphan, but another file of its folder has its stem or name (an image type we do not know): never removed
   | 'missing' // an image without any sidecar
   | 'ambiguous' // several candidate sidecars, or several images claiming one sidecar
   | 'corrupt' // the only candidate sidecar (or an unpaired sidecar-named file) cannot be decoded
@@ -38,6 +39,7 @@ export type Category =
 export const CATEGORIES: readonly Category[] = [
   'ok',
   'orphan',
+  'unknown-image',
   'missing',
   'ambiguous',
   'corrupt',

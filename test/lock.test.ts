@@ -135,8 +135,8 @@ test('a lock lost while held (lock dir removed by someone else) becomes a CONFLI
     withSidecarLock(
       key,
       async (signal) => {
-        fs.rmdirSync(lockPathFor(key));
-        // proper-lockfile notices on its next refresh (every staleMs / 2 = 1 s)
+        fs.rmSync(lockPathFor(key), { recursive: true });
+        // the heartbeat notices on its next check (every staleMs / 3)
         const until = Date.now() + 3000;
         while (!signal.aborted && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
         sawAbort = signal.aborted;

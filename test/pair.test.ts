@@ -37,9 +37,18 @@ test('two images claiming one sidecar are one (ambiguous) group', () => {
   assert.deepEqual(shape(listing('IMG_1.jpg', 'IMG_1.png', 'IMG_1.json')), [{ images: ['IMG_1.jpg', 'IMG_1.png'], sidecars: ['IMG_1.json'] }]);
 });
 
-test('name-ext form pairs case-insensitively on the image extension', () => {
-  const g = pairDirectory(listing('IMG_1.JPG', 'IMG_1.jpg.json'), exts).groups;
-  assert.deepEqual(g.map((x) => [x.images.map((i) => i.name), x.sidecars.map((s) => s.naming)]), [[['IMG_1.JPG'], ['name-ext']]]);
+test('name-ext form matches the image name exactly; sidecar extensions are lower case only', () => {
+  // IMG_1.JPG.json is the name-ext sidecar of IMG_1.JPG; IMG_1.jpg.json is not (the name differs), and
+  // is never an orphan either: IMG_1.JPG has its name up to case (unknown-image rule).
+  const g = pairDirectory(listing('IMG_1.JPG', 'IMG_1.JPG.json', 'IMG_1.jpg.json', 'IMG_2.jpg', 'IMG_2.JSON'), exts).groups;
+  assert.deepEqual(
+    g.map((x) => [x.images.map((i) => i.name), x.sidecars.map((s) => `${s.name}:${s.naming}`), x.lookalikes ?? null]),
+    [
+      [['IMG_1.JPG'], ['IMG_1.JPG.json:name-ext'], null],
+      [['IMG_2.jpg'], [], null], // IMG_2.JSON is not a sidecar: read and write ignore it, and so does scan
+      [[], ['IMG_1.jpg.json:stem'], ['IMG_1.JPG']],
+    ],
+  );
 });
 
 test('names are compared after NFC; on-disk names are kept', () => {

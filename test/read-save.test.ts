@@ -224,7 +224,7 @@ test('corrupt preferred .bin, valid .json: read falls back with a finding; all c
   await assertCode(readSidecar(img), 'CORRUPT');
 });
 
-test('legacy .bin sample: readable; saving rewrites it as our bin in the same path, keeping its data', async (t) => {
+test('legacy .bin sample: readable; saving keeps the legacy layout in the same path (as --help promises), keeping its data', async (t) => {
   const dir = testDir(t);
   const img = image(dir, 'IMG.jpg');
   const bin = path.join(dir, 'IMG.bin');
@@ -236,9 +236,9 @@ test('legacy .bin sample: readable; saving rewrites it as our bin in the same pa
   assert.deepEqual(r.data, { faces: [], sidecar_info: { operation_type: 'face_detection' } });
 
   const res = await saveSidecar(img, 'yolov8', { objects: [] }, { now: clock() });
-  assert.deepEqual(res, { path: bin, format: 'bin', written: true, created: false });
+  assert.deepEqual(res, { path: bin, format: 'legacy', written: true, created: false });
   const after = decodeFile(bin);
-  assert.equal(after.format, 'bin');
+  assert.equal(after.format, 'legacy');
   assert.deepEqual(Object.keys(after.data), ['faces', 'sidecar_info', 'yolov8']);
   assert.deepEqual(after.data.faces, []);
   const info = after.data.sidecar_info as JsonObject;

@@ -1,15 +1,24 @@
+import { errors } from '../errors.js';
 import type { SidecarExt, SidecarNaming } from '../types.js';
 
-/** Image extensions recognised by default (lower case, matched case-insensitively). */
+/**
+ * Image extensions recognised by default (lower case, matched case-insensitively): still images,
+ * camera RAW formats and video, so that no sidecar of a photo or clip is taken for an orphan.
+ * Add more with `imageExtensions` / `--image-ext` / `.image-sidecar.json` (docs/PAIRING.md).
+ */
 export const DEFAULT_IMAGE_EXTENSIONS: readonly string[] = [
-  'jpg', 'jpeg', 'png', 'tif', 'tiff', 'bmp', 'webp', 'heic', 'heif',
-  'cr2', 'cr3', 'nef', 'arw', 'dng', 'raf', 'orf', 'rw2',
+  // still images
+  'jpg', 'jpeg', 'jpe', 'jfif', 'png', 'apng', 'gif', 'tif', 'tiff', 'bmp', 'dib', 'webp',
+  'heic', 'heif', 'hif', 'avif', 'jxl', 'jp2', 'j2k', 'jpf', 'jpx', 'psd', 'exr', 'hdr', 'tga', 'ico', 'svg',
+  // camera RAW
+  '3fr', 'ari', 'arw', 'bay', 'cr2', 'cr3', 'crw', 'dcr', 'dcs', 'dng', 'erf', 'fff', 'gpr', 'iiq', 'k25', 'kdc',
+  'mef', 'mos', 'mrw', 'nef', 'nrw', 'orf', 'pef', 'ptx', 'raf', 'raw', 'rw2', 'rwl', 'sr2', 'srf', 'srw', 'x3f',
+  // video
+  '3gp', 'avi', 'insv', 'lrv', 'm2ts', 'm4v', 'mkv', 'mov', 'mp4', 'mpeg', 'mpg', 'mts', 'mxf', 'webm', 'wmv',
 ];
 
-/** Sidecar extensions in the earlier tool's read preference order. */
+/** Sidecar extensions in the earlier tool's read preference order (the rule lives in pair.ts). */
 export const SIDECAR_EXTS: readonly SidecarExt[] = ['bin', 'rkyv', 'json'];
-/** The name-ext form (`IMG_1.jpg.json`) uses the same extensions. */
-export const NAME_EXT_SIDECAR_EXTS: readonly SidecarExt[] = SIDECAR_EXTS;
 
 /** Directory-level report files: never sidecars of an image (SHAPES.md). */
 export const REPORT_FILE_NAMES: readonly string[] = ['game_detection.json', 'game_detection_report.json'];
@@ -30,7 +39,25 @@ export function splitName(name: string): SplitName {
 
 /** Build the extension set once, outside hot loops. */
 export function imageExtensionSet(exts: readonly string[] = DEFAULT_IMAGE_EXTENSIONS): ReadonlySet<string> {
-  return new Set(exts.map((e) => e.replace(/^\./, '').toLowerCase()));
+  return new Set(exts.map(normalizeImageExt));
+}
+
+/** `.PNG` → `png`; a sidecar extension or an empty/dotted one is a usage error. */
+export function normalizeImageExt(e: string): string {
+  const ext = String(e).trim().replace(/^\./, '').toLowerCase();
+  if (ext === '' || ext.includes('.') || ext.includes('/') || ext.includes('\\')) throw errors.usage(`invalid image extension "${e}"`);
+  if (isSidecarExt(ext)) throw errors.usage(`"${e}" is a sidecar extension and cannot be an image extension`);
+  return ext;
+}
+
+/** The default set plus `extra` (what --image-ext and the config file add). */
+export function withExtraImageExtensions(extra: readonly string[] | undefined, base: readonly string[] = DEFAULT_IMAGE_EXTENSIONS): string[] {
+  const out = [...base];
+  for (const e of extra ?? []) {
+    const ext = normalizeImageExt(e);
+    if (!out.includes(ext)) out.push(ext);
+  }
+  return out;
 }
 
 export function isSidecarExt(ext: string): ext is SidecarExt {

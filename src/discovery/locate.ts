@@ -1,23 +1,34 @@
 /**
  * One image path → its symlink chain, the file it finally is, and the sidecar files that exist
- * for it. Sidecars live next to the link's TARGET (the earlier tool's rule); files next to the
- * link are reported too, after the target's, so nothing written by other tools goes unseen.
+ * for it, decided by the one pairing rule (pair.ts: pairGroupOf, the computation scan makes).
+ * Sidecars live next to the link's TARGET (the earlier tool's rule); files next to the link are
+ * reported too, after the target's, so nothing written by other tools goes unseen.
  *
- * File-system calls are synchronous: a handful of stat/lstat calls per image, each a few µs,
- * where the promise API costs a thread-pool round trip each (per-image latency matters for the
- * stdio server and for save loops).
+ * Sidecar candidates are always looked up fresh (a stat per candidate name for ASCII names, a
+ * listing for others, where NFD twins exist). The other images of the folder (which make a
+ * stem-form sidecar ambiguous) come from a listing that is re-read whenever the folder changed,
+ * except in folders of more than BIG_FOLDER entries, where a listing up to LISTING_TTL_MS old is
+ * reused (a save loop would otherwise list the folder once per save).
+ *
+ * File-system calls are synchronous: a few µs each, where the promise API costs a thread-pool
+ * round trip each (per-image latency matters for the stdio server and for save loops).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { errors } from '../errors.js';
 import type { SidecarExt, SidecarNaming } from '../types.js';
-import { NAME_EXT_SIDECAR_EXTS, SIDECAR_EXTS, nfc, sidecarNameFor, splitName } from './extensions.js';
+import { imageExtensionSet, nfc, sidecarNameFor, splitName } from './extensions.js';
+import { candidateNames, isSidecarName, pairGroupOf, type PairGroup } from './pair.js';
+import { lockKeyForImage } from './lock-key.js';
+import type { EntryKind } from './walk.js';
 
 export interface SidecarCandidate {
   path: string;
   ext: SidecarExt;
   naming: SidecarNaming;
   side: 'target' | 'link';
+  /** The candidate is itself a symlink: read through it, never written. */
+  isLink?: boolean;
 }
 
 export interface SidecarLocation {
@@ -36,31 +47,26 @@ export interface SidecarLocation {
   stem: string;
   /** Existing sidecar files in preference order: target side (bin, rkyv, json, name.bin, name.json), then link side. */
   candidates: SidecarCandidate[];
+  /**
+   * Other images that claim the same sidecar files (IMG_1.jpg + IMG_1.png + IMG_1.json), on the
+   * target side. A stem-form sidecar here belongs to all of them: the group is ambiguous.
+   */
+  siblings: string[];
+  /** Several candidates, or other images claiming them: reads pick by preference, writes refuse. */
+  ambiguous: boolean;
+  /** Lock keys of every folder this image's sidecars may be in (target side first); see lock-key.ts. */
+  lockKeys: string[];
+}
+
+export interface LocateOptions {
+  imageExtensions?: readonly string[];
 }
 
 /** Linux gives up after 40 links; so do we when recording a chain. */
 const MAX_LINKS = 40;
-
-interface Wanted {
-  name: string;
-  ext: SidecarExt;
-  naming: SidecarNaming;
-}
-
-/** The candidate names for one image name, in preference order, without duplicates. */
-function wantedNames(imageName: string): Wanted[] {
-  const out: Wanted[] = [];
-  const seen = new Set<string>();
-  const add = (ext: SidecarExt, naming: SidecarNaming) => {
-    const name = sidecarNameFor(imageName, ext, naming);
-    if (name === imageName || seen.has(name)) return; // an extension-less image "X" must not be its own sidecar
-    seen.add(name);
-    out.push({ name, ext, naming });
-  };
-  for (const ext of SIDECAR_EXTS) add(ext, 'stem');
-  for (const ext of NAME_EXT_SIDECAR_EXTS) add(ext, 'name-ext');
-  return out;
-}
+const BIG_FOLDER = 4096;
+const LISTING_TTL_MS = 2000;
+const LISTING_CACHE_DIRS = 16;
 
 function isAscii(s: string): boolean {
   for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return false;
@@ -71,49 +77,99 @@ function code(e: unknown): string | undefined {
   return (e as NodeJS.ErrnoException).code;
 }
 
-/** Is `p` an existing regular file (following a symlinked sidecar)? Missing → false; other errors throw. */
-function isFile(p: string): boolean {
+/** What `p` is without following it: null when missing. */
+function kindOf(p: string): EntryKind | null {
   try {
-    return fs.statSync(p).isFile();
+    const st = fs.lstatSync(p);
+    return st.isFile() ? 'file' : st.isSymbolicLink() ? 'symlink' : st.isDirectory() ? 'dir' : 'other';
   } catch (e) {
     const c = code(e);
-    if (c === 'ENOENT' || c === 'ENOTDIR' || c === 'ELOOP') return false;
+    if (c === 'ENOENT' || c === 'ENOTDIR') return null;
     throw errors.fromFs(e, p);
   }
 }
 
-/**
- * Existing sidecars for `imageName` in `dir`. ASCII names: a stat per wanted name (cheaper than
- * listing a folder of thousands). Other names: one listing compared in NFC, because a file copied
- * from macOS may carry the same name in NFD.
- */
-function findCandidates(dir: string, imageName: string, side: 'target' | 'link', out: SidecarCandidate[]): void {
-  const wanted = wantedNames(imageName);
-  if (isAscii(imageName)) {
-    const exists = wanted.map((w) => isFile(path.join(dir, w.name)));
-    for (let i = 0; i < wanted.length; i++) {
-      if (exists[i]) out.push({ path: path.join(dir, wanted[i].name), ext: wanted[i].ext, naming: wanted[i].naming, side });
-    }
-    return;
-  }
-  let entries: import('node:fs').Dirent[];
+/** A symlinked candidate counts when it leads to a regular file (it is read through the link). */
+function linkLeadsToFile(p: string): boolean {
   try {
-    entries = fs.readdirSync(dir, { withFileTypes: true });
+    return fs.statSync(p).isFile();
+  } catch {
+    return false;
+  }
+}
+
+interface Listing {
+  ino: bigint;
+  mtimeNs: bigint;
+  at: number;
+  entries: { name: string; kind: EntryKind }[];
+}
+const listings = new Map<string, Listing>();
+
+function direntKind(d: fs.Dirent): EntryKind {
+  return d.isFile() ? 'file' : d.isSymbolicLink() ? 'symlink' : d.isDirectory() ? 'dir' : 'other';
+}
+
+/** The folder's entries (see the header for when a cached listing is reused). Missing folder → []. */
+function folderEntries(dir: string, fresh: boolean): { name: string; kind: EntryKind }[] {
+  let st: fs.BigIntStats;
+  try {
+    st = fs.statSync(dir, { bigint: true });
   } catch (e) {
-    if (code(e) === 'ENOENT' || code(e) === 'ENOTDIR') return;
+    if (code(e) === 'ENOENT' || code(e) === 'ENOTDIR') return [];
     throw errors.fromFs(e, dir);
   }
-  const byNfc = new Map<string, number>();
-  wanted.forEach((w, i) => byNfc.set(nfc(w.name), i));
-  const found: { i: number; name: string }[] = [];
-  for (const d of entries) {
-    const i = byNfc.get(nfc(d.name));
-    if (i === undefined) continue;
-    if (d.isFile() || (d.isSymbolicLink() && isFile(path.join(dir, d.name)))) found.push({ i, name: d.name });
+  const cached = listings.get(dir);
+  if (!fresh && cached && cached.ino === st.ino) {
+    if (cached.mtimeNs === st.mtimeNs && Date.now() - cached.at < 60_000) return cached.entries;
+    if (cached.entries.length > BIG_FOLDER && Date.now() - cached.at < LISTING_TTL_MS) return cached.entries;
   }
-  // Preference order first; two spellings of one name (NFC and NFD both on disk) keep a stable order.
-  found.sort((a, b) => a.i - b.i || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  for (const f of found) out.push({ path: path.join(dir, f.name), ext: wanted[f.i].ext, naming: wanted[f.i].naming, side });
+  let dirents: fs.Dirent[];
+  try {
+    dirents = fs.readdirSync(dir, { withFileTypes: true });
+  } catch (e) {
+    if (code(e) === 'ENOENT' || code(e) === 'ENOTDIR') return [];
+    throw errors.fromFs(e, dir);
+  }
+  const entries = dirents.map((d) => ({ name: d.name, kind: direntKind(d) }));
+  // A change in the same clock tick as the listing would leave mtime unchanged: such a listing is not reused.
+  const racy = Date.now() - Number(st.mtimeNs / 1_000_000n) < 50;
+  listings.delete(dir);
+  if (!racy) {
+    if (listings.size >= LISTING_CACHE_DIRS) listings.delete(listings.keys().next().value!);
+    listings.set(dir, { ino: st.ino, mtimeNs: st.mtimeNs, at: Date.now(), entries });
+  }
+  return entries;
+}
+
+/**
+ * Existing sidecar files for `imageName` in `dir`, looked up fresh, plus the images that may claim
+ * them (from the folder listing), paired by the one rule. ASCII names: a stat per candidate name.
+ * Other names: a fresh listing compared in NFC (a file copied from macOS may carry its name in NFD).
+ */
+function groupIn(dir: string, imageName: string, imageExts: ReadonlySet<string>): PairGroup {
+  const entries: { name: string; kind: EntryKind }[] = [];
+  const prefix = nfc(splitName(imageName).stem) + '.';
+  if (isAscii(imageName)) {
+    for (const c of candidateNames(imageName)) {
+      const k = kindOf(path.join(dir, c.name));
+      if (k !== null) entries.push({ name: c.name, kind: k });
+    }
+    for (const e of folderEntries(dir, false)) if (!isSidecarName(e.name) && e.name.startsWith(prefix)) entries.push(e);
+  } else {
+    for (const e of folderEntries(dir, true)) if (nfc(e.name).startsWith(prefix)) entries.push(e);
+  }
+  return pairGroupOf(dir, imageName, entries, imageExts);
+}
+
+function candidatesOf(group: PairGroup, side: 'target' | 'link', out: SidecarCandidate[]): void {
+  for (const s of group.sidecars) {
+    // A directory or FIFO in a sidecar's name, or a symlink to nothing: not a readable candidate.
+    if (s.notFile || (s.isLink && !linkLeadsToFile(s.path))) continue;
+    const c: SidecarCandidate = { path: s.path, ext: s.ext, naming: s.naming, side };
+    if (s.isLink) c.isLink = true;
+    out.push(c);
+  }
 }
 
 /** lstat `p`; if it is missing and its name is not ASCII, look for the same name in another normalisation. */
@@ -167,8 +223,30 @@ function followChain(first: string): { chain: string[]; last: string; loops: boo
   return { chain, last: cur, loops: true };
 }
 
-export async function locateSidecar(imagePath: string): Promise<SidecarLocation> {
+/** A sidecar's path given where an image's is expected: a usage error, never a new `<sidecar>.bin`. */
+export function assertNotSidecarPath(p: string): void {
+  const name = path.basename(p);
+  if (isSidecarName(name)) {
+    throw errors.usage(`${p} is a sidecar file, not an image: give the path of the image it belongs to (e.g. ${splitName(name).stem}.jpg)`);
+  }
+}
+
+export async function locateSidecar(imagePath: string, opts: LocateOptions = {}): Promise<SidecarLocation> {
+  return locateSidecarSync(imagePath, opts);
+}
+
+let defaultExts: ReadonlySet<string> | null = null;
+let lastExts: { list: readonly string[]; set: ReadonlySet<string> } | null = null;
+function extSet(list: readonly string[] | undefined): ReadonlySet<string> {
+  if (list === undefined) return (defaultExts ??= imageExtensionSet());
+  if (lastExts?.list !== list) lastExts = { list, set: imageExtensionSet(list) };
+  return lastExts.set;
+}
+
+export function locateSidecarSync(imagePath: string, opts: LocateOptions = {}): SidecarLocation {
   const given = path.resolve(imagePath);
+  assertNotSidecarPath(given);
+  const imageExts = extSet(opts.imageExtensions);
   const image = lstatImage(given);
 
   let chain: string[] = [];
@@ -193,17 +271,31 @@ export async function locateSidecar(imagePath: string): Promise<SidecarLocation>
   const dir = path.dirname(targetPath);
   const name = path.basename(targetPath);
   const candidates: SidecarCandidate[] = [];
+  const lockKeys: string[] = [];
+  let siblings: string[] = [];
+  let ambiguous = false;
   // A looping chain has no target, so no target side; a missing target may still have sidecars beside it.
-  if (!loops) findCandidates(dir, name, 'target', candidates);
+  if (!loops) {
+    const g = groupIn(dir, name, imageExts);
+    candidatesOf(g, 'target', candidates);
+    siblings = g.images.filter((i) => i.name !== name).map((i) => path.join(dir, i.name));
+    ambiguous = g.images.length > 1 || g.sidecars.length > 1;
+    lockKeys.push(lockKeyForImage(dir, name));
+  }
   if (image.isLink) {
     const linkDir = path.dirname(image.path);
     const linkName = path.basename(image.path);
     if (loops || linkDir !== dir || linkName !== name) {
+      const g = groupIn(linkDir, linkName, imageExts);
       const linkSide: SidecarCandidate[] = [];
-      findCandidates(linkDir, linkName, 'link', linkSide);
+      candidatesOf(g, 'link', linkSide);
       for (const c of linkSide) if (!candidates.some((t) => t.path === c.path)) candidates.push(c);
+      if (g.sidecars.length > 0 && g.images.length > 1) ambiguous = true;
+      const key = lockKeyForImage(linkDir, linkName);
+      if (!lockKeys.includes(key)) lockKeys.push(key);
     }
   }
+  if (candidates.length > 1) ambiguous = true;
 
   return {
     imagePath: given,
@@ -215,10 +307,42 @@ export async function locateSidecar(imagePath: string): Promise<SidecarLocation>
     name,
     stem: splitName(name).stem,
     candidates,
+    siblings,
+    ambiguous,
+    lockKeys,
   };
 }
 
 /** Where a sidecar of this extension and naming goes: next to the target. */
 export function sidecarPathFor(loc: SidecarLocation, ext: SidecarExt, naming: SidecarNaming): string {
   return path.join(loc.dir, sidecarNameFor(loc.name, ext, naming));
+}
+
+/**
+ * Would a new sidecar at `sidecarPath` (not yet on disk) be claimed by other images too?
+ * Returns the images of its group: more than one means the write would create an ambiguous group.
+ */
+export function imagesClaiming(loc: SidecarLocation, sidecarPath: string, opts: LocateOptions = {}): string[] {
+  const imageExts = extSet(opts.imageExtensions);
+  const dir = path.dirname(sidecarPath);
+  const entries = folderEntries(dir, false).filter((e) => !isSidecarName(e.name));
+  entries.push({ name: path.basename(sidecarPath), kind: 'file' });
+  const g = pairGroupOf(dir, loc.name, entries, imageExts);
+  return g.images.map((i) => path.join(dir, i.name));
+}
+
+/**
+ * The format new sidecars in `dir` follow: the most common sidecar extension among the folder's
+ * files (.json → json, .rkyv → rkyv, .bin → bin; ties in that order), or null when it has none.
+ */
+export function folderSidecarFormat(dir: string): 'json' | 'bin' | 'rkyv' | null {
+  const counts = { json: 0, bin: 0, rkyv: 0 };
+  for (const e of folderEntries(dir, false)) {
+    if (e.kind === 'dir' || !isSidecarName(e.name)) continue;
+    const ext = e.name.slice(e.name.lastIndexOf('.') + 1) as keyof typeof counts;
+    counts[ext]++;
+  }
+  let best: 'json' | 'bin' | 'rkyv' | null = null;
+  for (const f of ['json', 'bin', 'rkyv'] as const) if (counts[f] > 0 && (best === null || counts[f] > counts[best])) best = f;
+  return best;
 }

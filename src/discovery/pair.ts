@@ -1,7 +1,25 @@
+/**
+ * THE pairing rule (docs/PAIRING.md states it for other implementations, e.g. clients/python).
+ * scan (pairDirectory), read/save (locate: pairGroupOf) and convert (through the scan) all decide
+ * "which sidecar belongs to which image" here and nowhere else.
+ *
+ *   sidecar name  `<base>.<ext>`, ext exactly `bin` | `rkyv` | `json` (lower case), base non-empty,
+ *                 not one of our temp or lock names
+ *   image name    `<stem>.<ext>`, ext in the image-extension set compared case-insensitively
+ *   claims        a sidecar with base B belongs to every image in the SAME directory with
+ *                 NFC(stem) == NFC(B)                     (stem form:     IMG_1.jpg ↔ IMG_1.json)
+ *                 NFC(name) == NFC(B), B's ext an image ext (name-ext form: IMG_1.jpg ↔ IMG_1.jpg.json)
+ *   groups        images and sidecars connected through claims; a group with more than one image
+ *                 or more than one sidecar is ambiguous (read: preference order; write: refused)
+ *   order         stem .bin, .rkyv, .json, then name-ext .bin, .rkyv, .json; equal ranks (NFC twins)
+ *                 by on-disk name in code-unit order
+ *   lone sidecar  pairs with no image: `unknown-image` when any non-sidecar file of the folder has
+ *                 the same stem or name (compared after NFC and case folding), else orphan/unrelated
+ */
 import { join } from 'node:path';
 import type { SidecarExt, SidecarNaming } from '../types.js';
-import { isSidecarExt, nfc, splitName } from './extensions.js';
-import type { DirListing, WalkEntry } from './walk.js';
+import { nfc, splitName } from './extensions.js';
+import type { DirListing, EntryKind, WalkEntry } from './walk.js';
 import { isLockName, isTempName } from '../fs/temp-files.js';
 
 export interface ImageEntry {
@@ -17,6 +35,8 @@ export interface SidecarEntry {
   naming: SidecarNaming;
   /** A symlinked sidecar: read through the link, never written, converted or removed. */
   isLink?: boolean;
+  /** A directory, FIFO, socket or device in a sidecar's name (reads as unreadable). */
+  notFile?: boolean;
 }
 
 /** Images and sidecars connected by name claims; a lone sidecar has no images. */
@@ -24,59 +44,97 @@ export interface PairGroup {
   images: ImageEntry[];
   /** In read preference order: stem .bin, .rkyv, .json, then name-ext .bin, .rkyv, .json. */
   sidecars: SidecarEntry[];
+  /** For a lone sidecar: non-sidecar files of the folder with its stem or name (an image type we do not know). */
+  lookalikes?: string[];
 }
 
 export interface DirPairing {
   groups: PairGroup[];
   /** Entries we cannot address by name (invalid UTF-8). */
   unaddressable: WalkEntry[];
-  /** Files that are neither images nor sidecar candidates, or are directory links. */
+  /** Files that are neither images nor sidecars, or are directory links. */
   ignored: number;
   /** Our own leftover temp files (lock entries are skipped silently). */
   tempFiles: string[];
 }
 
+/** Sidecar extensions in read preference order (the earlier tool's: .bin, .rkyv, .json). */
+export const SIDECAR_EXTS: readonly SidecarExt[] = ['bin', 'rkyv', 'json'];
 const EXT_RANK: Record<SidecarExt, number> = { bin: 0, rkyv: 1, json: 2 };
+
+/** Exactly `bin`, `rkyv` or `json`: sidecar extensions are case-sensitive (IMG_1.JSON is not a sidecar). */
+export function sidecarExtOf(name: string): SidecarExt | null {
+  const dot = name.lastIndexOf('.');
+  if (dot <= 0) return null;
+  const ext = name.slice(dot + 1);
+  return ext === 'bin' || ext === 'rkyv' || ext === 'json' ? ext : null;
+}
+
+/** Is this a sidecar's name (and not one of our temp or lock names)? */
+export function isSidecarName(name: string): boolean {
+  return sidecarExtOf(name) !== null && !isTempName(name) && !isLockName(name);
+}
 
 /** Rank for preference order: stem form first, then name-ext, each bin > rkyv > json. */
 export function sidecarRank(s: { ext: SidecarExt; naming: SidecarNaming }): number {
   return (s.naming === 'stem' ? 0 : 3) + EXT_RANK[s.ext];
 }
 
-/** The image-name keys a sidecar file name claims (NFC, extension lower-cased). */
+export function compareSidecars(a: { ext: SidecarExt; naming: SidecarNaming; name: string }, b: { ext: SidecarExt; naming: SidecarNaming; name: string }): number {
+  return sidecarRank(a) - sidecarRank(b) || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+}
+
+/** The image keys a sidecar file name claims, or null when the name is not a sidecar's. */
 export function sidecarClaims(name: string, imageExts: ReadonlySet<string>): { ext: SidecarExt; claims: { key: string; naming: SidecarNaming }[] } | null {
-  const { stem, ext } = splitName(name);
-  if (!isSidecarExt(ext) || stem === '') return null;
-  const claims: { key: string; naming: SidecarNaming }[] = [{ key: `s:${nfc(stem)}`, naming: 'stem' }];
-  const inner = splitName(stem);
-  if (inner.ext !== '' && imageExts.has(inner.ext)) claims.push({ key: `n:${nfc(inner.stem)}.${inner.ext}`, naming: 'name-ext' });
+  const ext = sidecarExtOf(name);
+  if (ext === null) return null;
+  const base = nfc(name.slice(0, name.length - ext.length - 1));
+  const claims: { key: string; naming: SidecarNaming }[] = [{ key: `s:${base}`, naming: 'stem' }];
+  const inner = splitName(base);
+  if (inner.ext !== '' && imageExts.has(inner.ext)) claims.push({ key: `n:${base}`, naming: 'name-ext' });
   return { ext, claims };
 }
 
-/** The keys under which an image can be claimed. */
+/** The keys under which an image can be claimed: its NFC stem and its NFC full name. */
 export function imageKeys(name: string): [string, string] {
-  const { stem, ext } = splitName(name);
-  const s = nfc(stem);
-  return [`s:${s}`, `n:${s}.${ext}`];
+  const n = nfc(name);
+  return [`s:${splitName(n).stem}`, `n:${n}`];
 }
 
 export function isImageName(name: string, imageExts: ReadonlySet<string>): boolean {
-  const { ext } = splitName(name);
-  return ext !== '' && imageExts.has(ext);
+  const { stem, ext } = splitName(name);
+  return ext !== '' && stem !== '' && imageExts.has(ext);
 }
 
 /**
- * Pair one directory's files by name. Pure (no I/O): symlink targets are resolved by the scan.
- * Name rule: a sidecar belongs to the images in the same directory whose stem (or full name, for
- * `IMG_1.jpg.json`) equals its own, compared after NFC with the image extension case-insensitive.
- * Anything connected through shared claims is one group, so `IMG_1.jpg` + `IMG_1.png` + `IMG_1.json`
- * is a single (ambiguous) group rather than a guess.
+ * The names an image's sidecars may have, in preference order, without duplicates
+ * (IMG_1.JPG → IMG_1.bin, IMG_1.rkyv, IMG_1.json, IMG_1.JPG.bin, IMG_1.JPG.rkyv, IMG_1.JPG.json).
  */
-export function pairDirectory(listing: DirListing, imageExts: ReadonlySet<string>): DirPairing {
+export function candidateNames(imageName: string): { name: string; ext: SidecarExt; naming: SidecarNaming }[] {
+  const { stem, ext } = splitName(imageName);
+  const out: { name: string; ext: SidecarExt; naming: SidecarNaming }[] = [];
+  for (const e of SIDECAR_EXTS) out.push({ name: `${stem}.${e}`, ext: e, naming: 'stem' });
+  if (ext !== '') for (const e of SIDECAR_EXTS) out.push({ name: `${imageName}.${e}`, ext: e, naming: 'name-ext' });
+  return out.filter((c) => c.name !== imageName);
+}
+
+/** Case-folded NFC keys of a non-sidecar file, for the unknown-image rule. */
+function lookalikeKeys(name: string): string[] {
+  const n = nfc(name).toLowerCase();
+  const { stem } = splitName(n);
+  return stem === n ? [n] : [n, stem];
+}
+
+/**
+ * Pair one directory's entries by name. Pure (no I/O): symlink targets are resolved by the scan.
+ * `entries` may be a subset of a folder (locate passes the names around one image).
+ */
+export function pairDirectory(listing: Pick<DirListing, 'path' | 'entries'>, imageExts: ReadonlySet<string>): DirPairing {
   const images: ImageEntry[] = [];
   const sidecars: { entry: SidecarEntry; claims: { key: string; naming: SidecarNaming }[] }[] = [];
   const unaddressable: WalkEntry[] = [];
   const tempFiles: string[] = [];
+  const others = new Map<string, string>(); // lookalike key -> first non-sidecar file (images included) with it
   let ignored = 0;
 
   for (const e of listing.entries) {
@@ -89,24 +147,20 @@ export function pairDirectory(listing: DirListing, imageExts: ReadonlySet<string
       tempFiles.push(join(listing.path, e.name));
       continue;
     }
-    if (e.kind === 'dir' || e.kind === 'other') {
-      // A directory, FIFO, socket or device in a sidecar's name: a candidate that will read as
-      // unreadable, so the image is reported and the scan is not called complete.
-      const sc = sidecarClaims(e.name, imageExts);
-      if (sc) sidecars.push({ entry: { name: e.name, path: join(listing.path, e.name), ext: sc.ext, naming: 'stem' }, claims: sc.claims });
-      else if (e.kind === 'other') ignored++;
-      continue;
-    }
-    if (isImageName(e.name, imageExts)) {
-      images.push({ name: e.name, path: join(listing.path, e.name), isLink: e.kind === 'symlink' });
-      continue;
-    }
-    // A symlinked sidecar counts, as it does for readSidecar (locate); it is read through the link.
     const sc = sidecarClaims(e.name, imageExts);
     if (sc) {
+      // A directory/FIFO in a sidecar's name is a candidate that reads as unreadable, so the image
+      // is reported and the scan is not called complete. A symlinked sidecar is read through the link.
       const entry: SidecarEntry = { name: e.name, path: join(listing.path, e.name), ext: sc.ext, naming: 'stem' };
       if (e.kind === 'symlink') entry.isLink = true;
+      if (e.kind === 'dir' || e.kind === 'other') entry.notFile = true;
       sidecars.push({ entry, claims: sc.claims });
+      continue;
+    }
+    if (e.kind === 'dir') continue;
+    for (const k of lookalikeKeys(e.name)) if (!others.has(k)) others.set(k, e.name);
+    if (isImageName(e.name, imageExts)) {
+      images.push({ name: e.name, path: join(listing.path, e.name), isLink: e.kind === 'symlink' });
       continue;
     }
     ignored++;
@@ -119,23 +173,19 @@ export function pairDirectory(listing: DirListing, imageExts: ReadonlySet<string
     while (parent[i] !== i) i = parent[i] = parent[parent[i]];
     return i;
   };
-  const keyToImage = new Map<string, number>();
-  const ambiguousKeys = new Map<string, number[]>();
+  const byKey = new Map<string, number[]>();
   images.forEach((img, i) => {
     for (const k of imageKeys(img.name)) {
-      const prev = keyToImage.get(k);
-      if (prev === undefined) keyToImage.set(k, i);
-      else {
-        const list = ambiguousKeys.get(k) ?? [prev];
-        list.push(i);
-        ambiguousKeys.set(k, list);
-      }
+      const list = byKey.get(k);
+      if (list) list.push(i);
+      else byKey.set(k, [i]);
     }
   });
   sidecars.forEach((s, j) => {
     for (const c of s.claims) {
-      const hits = ambiguousKeys.get(c.key) ?? (keyToImage.has(c.key) ? [keyToImage.get(c.key)!] : []);
-      if (hits.length > 0 && c.naming === 'name-ext') s.entry.naming = 'name-ext';
+      const hits = byKey.get(c.key);
+      if (!hits) continue;
+      if (c.naming === 'name-ext') s.entry.naming = 'name-ext';
       for (const i of hits) parent[find(n + j)] = find(i);
     }
   });
@@ -154,6 +204,29 @@ export function pairDirectory(listing: DirListing, imageExts: ReadonlySet<string
   };
   images.forEach((img, i) => groupOf(i).images.push(img));
   sidecars.forEach((s, j) => groupOf(n + j).sidecars.push(s.entry));
-  for (const g of order) if (g.sidecars.length > 1) g.sidecars.sort((a, b) => sidecarRank(a) - sidecarRank(b) || (a.name < b.name ? -1 : 1));
+  for (const g of order) {
+    if (g.sidecars.length > 1) g.sidecars.sort(compareSidecars);
+    if (g.images.length === 0 && others.size > 0) {
+      const seen = new Set<string>();
+      for (const s of g.sidecars) {
+        const base = nfc(s.name.slice(0, s.name.length - s.ext.length - 1)).toLowerCase();
+        const hit = others.get(base);
+        if (hit !== undefined) seen.add(hit);
+      }
+      if (seen.size > 0) g.lookalikes = [...seen].sort();
+    }
+  }
   return { groups: order, unaddressable, ignored, tempFiles };
+}
+
+/**
+ * The group of `imageName` among `entries` (a folder's entries, or the ones around that name):
+ * the same computation scan makes, so read/save and scan cannot disagree.
+ */
+export function pairGroupOf(dir: string, imageName: string, entries: readonly { name: string; kind: EntryKind }[], imageExts: ReadonlySet<string>): PairGroup {
+  // The named image counts as an image even when its extension is not in the set (given explicitly).
+  const exts = isImageName(imageName, imageExts) ? imageExts : new Set([...imageExts, splitName(imageName).ext]);
+  const all = entries.some((e) => e.name === imageName) ? entries : [...entries, { name: imageName, kind: 'file' as EntryKind }];
+  const { groups } = pairDirectory({ path: dir, entries: all as WalkEntry[] }, exts);
+  return groups.find((g) => g.images.some((i) => i.name === imageName))!;
 }

@@ -1,4 +1,4 @@
-import { realpathSync, statSync } from 'node:fs';
+import { realpathSync, statSync, type Dirent } from 'node:fs';
 import { readdir, realpath, stat } from 'node:fs/promises';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { errors } from '../errors.js';
@@ -8,8 +8,8 @@ import type { FileInspection, InspectItem, InspectOptions } from '../tasks/inspe
 import type { Category, Options, SidecarExt, SidecarNaming } from '../types.js';
 import { CATEGORIES } from '../types.js';
 import { imageExtensionSet } from './extensions.js';
-import { imageKeys, pairDirectory, sidecarClaims, sidecarRank, type PairGroup, type SidecarEntry } from './pair.js';
-import { walkTree, type WalkProblem } from './walk.js';
+import { pairDirectory, type PairGroup } from './pair.js';
+import { walkTree, type EntryKind, type WalkProblem } from './walk.js';
 
 /** Name of the quarantine folder at the root of a library (never scanned). */
 export const QUARANTINE_DIR = '.image-sidecar-quarantine';
@@ -41,7 +41,7 @@ export interface ScanSidecar {
 }
 
 export interface Finding {
-  code: 'fallback' | 'ambiguous' | 'bom' | 'broken-symlink' | 'unreadable' | 'corrupt' | 'outside-root' | 'note' | 'encrypted';
+  code: 'fallback' | 'ambiguous' | 'bom' | 'broken-symlink' | 'unreadable' | 'corrupt' | 'outside-root' | 'unknown-image' | 'note' | 'encrypted';
   message: string;
   paths: string[];
 }
@@ -120,6 +120,8 @@ interface PendingRecord {
   localSidecars: number;
   extraFiles: number;
   forced?: Category;
+  /** A lone sidecar whose stem or name another (non-image) file of its folder has: never an orphan. */
+  lookalikes?: string[];
   findings: Finding[];
   batch?: Batch;
   offset: number;
@@ -181,7 +183,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
     const batchSize = opts.batchSize ?? DEFAULT_BATCH;
     const maxInflight = Math.max(2, runtime.workers * 2);
     const maxQueued = batchSize * (maxInflight + 2);
-    const targetDirs = new DirClaimsCache(imageExts);
+    const targetDirs = new TargetGroups(imageExts);
     const queue: PendingRecord[] = [];
     const inflight: Batch[] = [];
     let items: InspectItem[] = [];
@@ -239,7 +241,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
 
     try {
       const walk = walkTree(root, {
-        skipRootDirs: new Set([QUARANTINE_DIR]),
+        skipDirNames: new Set([QUARANTINE_DIR]),
         onProblem: (p: WalkProblem) => this.problem(p.path, p.error.code, p.error.message),
         signal: opts.signal,
       });
@@ -297,7 +299,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
     root: string,
     rootReal: string,
     resolved: Map<string, ResolvedLink>,
-    targetDirs: DirClaimsCache,
+    targetDirs: TargetGroups,
     inspectLinkTargets: boolean,
   ): Promise<PendingRecord> {
     const relOf = (p: string) => toPosix(relative(root, p));
@@ -305,6 +307,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
     const candidates: PendingCandidate[] = [];
     const findings: Finding[] = [];
     const seen = new Set<string>();
+    let shared = false;
     for (const img of group.images) {
       const si: ScanImage = { name: img.name, path: img.path, rel: relOf(img.path), isSymlink: img.isLink };
       if (img.isLink) {
@@ -316,10 +319,16 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
           si.target = r.target;
           si.outsideRoot = !isInside(r.target!, rootReal);
           if (si.outsideRoot) findings.push({ code: 'outside-root', message: 'symlink target is outside the root (read only)', paths: [img.path, r.target!] });
-          for (const c of await targetDirs.candidatesFor(r.target!)) {
+          const tg = await targetDirs.groupFor(r.target!);
+          if (tg.images.length > 1 && tg.sidecars.length > 0) {
+            shared = true;
+            findings.push({ code: 'ambiguous', message: 'the link target shares its sidecar with other images', paths: [img.path, ...tg.images.map((i) => i.path)] });
+          }
+          for (const c of tg.sidecars) {
             if (seen.has(c.path)) continue;
             seen.add(c.path);
             const cand: PendingCandidate = { ...c, rel: toPosix(relative(rootReal, c.path)), side: 'target' };
+            delete (cand as { notFile?: boolean }).notFile;
             if (!si.outsideRoot && !inspectLinkTargets) cand.unchecked = true; // its own record inspects it
             candidates.push(cand);
           }
@@ -330,10 +339,14 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
     for (const s of group.sidecars) {
       if (seen.has(s.path)) continue;
       seen.add(s.path);
-      candidates.push({ ...s, rel: relOf(s.path), side: 'local' });
+      const { notFile: _notFile, ...entry } = s;
+      candidates.push({ ...entry, rel: relOf(s.path), side: 'local' });
     }
     const checked = candidates.reduce((n, c) => n + (c.unchecked ? 0 : 1), 0);
-    return { dir: dirRel, images, candidates, checked, localSidecars: group.sidecars.length, extraFiles: 0, findings, offset: 0 };
+    const rec: PendingRecord = { dir: dirRel, images, candidates, checked, localSidecars: group.sidecars.length, extraFiles: 0, findings, offset: 0 };
+    if (shared) rec.forced = 'ambiguous';
+    if (group.lookalikes) rec.lookalikes = group.lookalikes;
+    return rec;
   }
 
   private finalize(p: PendingRecord): ScanRecord {
@@ -365,8 +378,12 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
     if (effective && sidecars[0] !== effective) {
       findings.push({ code: 'fallback', message: `preferred sidecar unusable; read ${effective.name} instead`, paths: [sidecars[0].path, effective.path] });
     }
-    const category = p.forced ?? categorize(p.images, sidecars, effective);
-    if (category === 'ambiguous') {
+    let category = p.forced ?? categorize(p.images, sidecars, effective);
+    if (category === 'orphan' && p.lookalikes) {
+      category = 'unknown-image';
+      findings.push({ code: 'unknown-image', message: `pairs with no known image, but ${p.lookalikes.join(', ')} has its name: an image type not in the extension list? (add it with --image-ext); never an orphan`, paths: [sidecars[0].path] });
+    }
+    if (category === 'ambiguous' && !findings.some((f) => f.code === 'ambiguous')) {
       findings.push({ code: 'ambiguous', message: 'several candidate sidecars or images', paths: [...p.images.map((i) => i.path), ...sidecars.map((x) => x.path)] });
     }
     const files = p.images.length + p.localSidecars + p.extraFiles;
@@ -444,53 +461,46 @@ function resolveLinks(paths: string[]): Map<string, ResolvedLink> {
   return out;
 }
 
-/** Sidecar claims of the directories that symlink targets live in (LRU-bounded). */
-class DirClaimsCache {
-  private readonly cache = new Map<string, Promise<Map<string, SidecarEntry[]>>>();
+/**
+ * Pairing of the folders that symlink targets live in (LRU-bounded), by the same rule as every
+ * folder of the walk (pair.ts), so a link sees exactly the group its target's own record has.
+ */
+class TargetGroups {
+  private readonly cache = new Map<string, Promise<Map<string, PairGroup>>>();
   constructor(
     private readonly imageExts: ReadonlySet<string>,
     private readonly limit = 64,
   ) {}
 
-  async candidatesFor(target: string): Promise<SidecarEntry[]> {
+  async groupFor(target: string): Promise<PairGroup> {
     const dir = dirname(target);
-    let claims = this.cache.get(dir);
-    if (claims) {
+    let groups = this.cache.get(dir);
+    if (groups) {
       this.cache.delete(dir); // refresh LRU position
     } else {
-      claims = this.load(dir);
+      groups = this.load(dir);
       if (this.cache.size >= this.limit) this.cache.delete(this.cache.keys().next().value!);
     }
-    this.cache.set(dir, claims);
-    const byKey = await claims;
-    const out: SidecarEntry[] = [];
-    const [stemKey, nameKey] = imageKeys(basename(target));
-    for (const e of byKey.get(stemKey) ?? []) out.push(e);
-    for (const e of byKey.get(nameKey) ?? []) if (!out.includes(e)) out.push({ ...e, naming: 'name-ext' });
-    return out.sort((a, b) => sidecarRank(a) - sidecarRank(b));
+    this.cache.set(dir, groups);
+    return (await groups).get(basename(target)) ?? { images: [], sidecars: [] };
   }
 
-  private async load(dir: string): Promise<Map<string, SidecarEntry[]>> {
-    const byKey = new Map<string, SidecarEntry[]>();
-    let dirents;
+  private async load(dir: string): Promise<Map<string, PairGroup>> {
+    const byImage = new Map<string, PairGroup>();
+    let dirents: Dirent[];
     try {
       dirents = await readdir(dir, { withFileTypes: true });
     } catch {
-      return byKey; // unreadable target dir: the link simply shows no sidecar there
+      return byImage; // unreadable target dir: the link simply shows no sidecar there
     }
-    for (const d of dirents) {
-      if (!d.isFile()) continue;
-      const sc = sidecarClaims(d.name, this.imageExts);
-      if (!sc) continue;
-      const entry: SidecarEntry = { name: d.name, path: join(dir, d.name), ext: sc.ext, naming: 'stem' };
-      for (const c of sc.claims) {
-        const list = byKey.get(c.key) ?? [];
-        list.push(entry);
-        byKey.set(c.key, list);
-      }
-    }
-    return byKey;
+    const entries = dirents.map((d) => ({ name: d.name, kind: kindOfDirent(d) }));
+    for (const g of pairDirectory({ path: dir, entries }, this.imageExts).groups) for (const i of g.images) byImage.set(i.name, g);
+    return byImage;
   }
+}
+
+function kindOfDirent(d: Dirent): EntryKind {
+  return d.isFile() ? 'file' : d.isSymbolicLink() ? 'symlink' : d.isDirectory() ? 'dir' : 'other';
 }
 
 function isInside(p: string, rootReal: string): boolean {

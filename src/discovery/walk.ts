@@ -28,8 +28,8 @@ export interface WalkProblem {
 }
 
 export interface WalkOptions {
-  /** Directory names never entered (e.g. the quarantine folder at the root). */
-  skipRootDirs?: ReadonlySet<string>;
+  /** Directory names never entered, at any depth (the quarantine folder: `cleanup photos/` puts one inside the tree). */
+  skipDirNames?: ReadonlySet<string>;
   /** Called for every directory that could not be read; the walk goes on. */
   onProblem?: (p: WalkProblem) => void;
   signal?: AbortSignal;
@@ -65,7 +65,7 @@ export async function* walkTree(root: string, opts: WalkOptions = {}): AsyncGene
       }
       if (d.name.includes('\uFFFD')) suspicious = true;
       if (kind === 'dir') {
-        if (rel === '' && opts.skipRootDirs?.has(d.name)) continue;
+        if (opts.skipDirNames?.has(d.name)) continue;
         if (!isLockName(d.name)) subdirs.push(d); // our lock directories hold nothing to walk
       }
       entries.push({ name: d.name, kind });

@@ -24,6 +24,13 @@ export interface AtomicWriteOptions {
    * directory once for many files themselves, before they rely on the rename being durable.
    */
   syncDir?: boolean;
+  /** Refuse (CONFLICT) when `target` is a symlink instead of writing through it. Default false. */
+  noFollow?: boolean;
+  /**
+   * Called right before the rename that publishes the new bytes; throwing aborts the write (the
+   * temp file is removed, the target untouched). Lock holders check here that the lock is still theirs.
+   */
+  beforeRename?: () => void;
 }
 
 export interface AtomicWriteResult {
@@ -66,6 +73,9 @@ function* replaceSteps(target: string, bytes: Uint8Array, opts: AtomicWriteOptio
     st = (yield { op: 'lstat', path: dest }) as fs.Stats;
   } catch (e) {
     if (errCode(e) !== 'ENOENT') throw e;
+  }
+  if (st?.isSymbolicLink() && opts.noFollow) {
+    throw errors.conflict('the target is a symlink; it is read through but never written through (replace the link by a copy of the file to update it)', [dest]);
   }
   if (st?.isSymbolicLink()) {
     // A symlinked sidecar: update the file it points to and keep the link (a rename over the link
@@ -113,6 +123,7 @@ function* replaceSteps(target: string, bytes: Uint8Array, opts: AtomicWriteOptio
     const closing = fd;
     fd = -1;
     yield { op: 'close', fd: closing };
+    opts.beforeRename?.();
     yield { op: 'rename', from: tmp, to: dest };
     renamed = true;
 
@@ -251,13 +262,13 @@ export function writeFileAtomicSync(target: string, bytes: Uint8Array, opts: Ato
  * entry gets its result or its error.
  */
 export function writeFilesAtomicSync(
-  entries: readonly { target: string; bytes: Uint8Array }[],
+  entries: readonly { target: string; bytes: Uint8Array; beforeRename?: () => void }[],
   opts: Omit<AtomicWriteOptions, 'syncDir'> = {},
 ): ({ written: boolean } | { error: unknown })[] {
   const results: ({ written: boolean } | { error: unknown })[] = new Array(entries.length);
   const parked: { i: number; gen: Generator<Op, AtomicWriteResult, unknown>; step: IteratorResult<Op, AtomicWriteResult> }[] = [];
   for (let i = 0; i < entries.length; i++) {
-    const gen = atomicWriteSteps(entries[i].target, entries[i].bytes, { ...opts, syncDir: false });
+    const gen = atomicWriteSteps(entries[i].target, entries[i].bytes, { ...opts, syncDir: false, beforeRename: entries[i].beforeRename ?? opts.beforeRename });
     try {
       const step = advanceSync(gen, gen.next(), true);
       if (step.done) results[i] = step.value;

@@ -1,15 +1,26 @@
 /**
- * Per-sidecar lock across processes (proper-lockfile: an atomic mkdir of `.<stem>.isc-lock`
- * whose mtime the holder refreshes) plus an in-process queue, so callers in one process wait
- * for each other without polling the file system.
+ * Per-image sidecar lock across processes and threads, plus an in-process queue so callers in
+ * one process wait for each other without polling the file system.
  *
- * The key is the sidecar path without extension (dir/stem), so IMG_1.json, IMG_1.bin and
- * IMG_1.rkyv share one lock.
+ * Keys come from ONE place (src/discovery/lock-key.ts: realpath of the folder / NFC image stem).
+ *
+ * Protocol (a directory lock, like proper-lockfile's, plus an owner token, so a holder can prove
+ * the lock is still its own — proper-lockfile cannot, and its refresh timer never fires in a
+ * worker thread blocked in a synchronous task):
+ *   acquire   mkdir `<dir>/.<stem>.isc-lock`, then write `owner` (a random token) inside it
+ *   hold      the directory's mtime is the heartbeat: `check()` verifies the token and touches it;
+ *             async holders check every staleMs / 3 on a timer, sync holders (convert units in
+ *             worker threads) call `check()` before every rename and unlink
+ *   stale     a lock whose mtime is older than staleMs belongs to a dead or stalled holder: it is
+ *             renamed aside (atomic, one taker wins), verified to be the stale one, then removed
+ *   lost      a holder whose token is gone must not commit: `check()` throws CONFLICT, the caller
+ *             undoes what it did and reports; it never removes a source
  */
+import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
-import lockfile from 'proper-lockfile';
 import { errors } from '../errors.js';
-import { lockNameFor } from './temp-files.js';
+import { LOCK_SUFFIX, lockNameFor } from './temp-files.js';
 
 export interface SidecarLockOptions {
   /** Give up after this long with LOCK_TIMEOUT. Default 60 s. */
@@ -20,7 +31,17 @@ export interface SidecarLockOptions {
 
 export const DEFAULT_LOCK_TIMEOUT_MS = 60_000;
 export const DEFAULT_LOCK_STALE_MS = 5_000;
-const MIN_STALE_MS = 2_000; // proper-lockfile's own floor
+const MIN_STALE_MS = 2_000;
+const OWNER_FILE = 'owner';
+
+/** A lock this process holds. */
+export interface HeldLock {
+  readonly key: string;
+  readonly lockDir: string;
+  /** Throw CONFLICT unless the lock is still ours; refresh its heartbeat when it is. */
+  check(): void;
+  release(): void;
+}
 
 /** The lock directory for a sidecar key (dir/stem). */
 export function lockPathFor(keyPath: string): string {
@@ -29,9 +50,218 @@ export function lockPathFor(keyPath: string): string {
 
 /** Tail of the in-process queue per resolved key. */
 const queues = new Map<string, Promise<void>>();
+/** The locks behind a signal handed to a `withSidecarLock` callback. */
+const heldBySignal = new WeakMap<AbortSignal, HeldLock[]>();
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Block the calling thread for `ms` (worker tasks are synchronous by design). */
+function sleepSync(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+/** Randomised, growing pause between attempts, so contending processes do not retry in lock-step. */
+function backoffMs(attempt: number): number {
+  const ceiling = Math.min(100, 4 << Math.min(attempt, 5));
+  return 1 + Math.random() * ceiling;
+}
+
+function errCode(e: unknown): string | undefined {
+  return (e as NodeJS.ErrnoException)?.code;
+}
+
+function readOwner(lockDir: string): string | null {
+  try {
+    return fs.readFileSync(path.join(lockDir, OWNER_FILE), 'utf8');
+  } catch (e) {
+    const c = errCode(e);
+    if (c === 'ENOENT') return fs.existsSync(lockDir) ? '' : null; // '' = made, token not written yet
+    if (c === 'ENOTDIR') return null;
+    throw e;
+  }
+}
+
+function removeLockDir(dir: string): void {
+  try {
+    fs.rmSync(path.join(dir, OWNER_FILE), { force: true });
+    fs.rmdirSync(dir);
+  } catch {
+    /* gone already, or someone else's now: nothing of ours is left either way */
+  }
+}
+
+function lostError(key: string, why: string): Error {
+  return errors.conflict(`the lock was lost (${why}); another process may have changed the sidecar, so nothing more is done`, [key]);
+}
+
+class Lock implements HeldLock {
+  released = false;
+  constructor(
+    readonly key: string,
+    readonly lockDir: string,
+    private readonly token: string,
+  ) {}
+
+  check(): void {
+    if (this.released) throw lostError(this.key, 'already released');
+    let owner: string | null;
+    try {
+      owner = readOwner(this.lockDir);
+    } catch (e) {
+      throw lostError(this.key, `cannot read it: ${(e as Error).message}`);
+    }
+    if (owner !== this.token) throw lostError(this.key, owner === null ? 'its directory was removed' : 'another holder took it over');
+    const now = new Date();
+    try {
+      fs.utimesSync(this.lockDir, now, now);
+    } catch (e) {
+      throw lostError(this.key, `cannot refresh it: ${(e as Error).message}`);
+    }
+  }
+
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    // Only our own lock is removed: after a takeover the directory is someone else's.
+    try {
+      if (readOwner(this.lockDir) !== this.token) return;
+    } catch {
+      return;
+    }
+    removeLockDir(this.lockDir);
+  }
+}
+
+/**
+ * One attempt: the lock when we got it, null when it is held by a live holder. A stale lock is
+ * taken over here (then the next attempt usually succeeds). Throws for real errors (missing folder...).
+ */
+function tryAcquire(key: string, lockDir: string, staleMs: number): Lock | null {
+  try {
+    fs.mkdirSync(lockDir);
+  } catch (e) {
+    if (errCode(e) !== 'EEXIST') throw errors.fromFs(e, lockDir);
+    takeOverIfStale(lockDir, staleMs);
+    return null;
+  }
+  const token = `${process.pid}-${randomBytes(12).toString('hex')}`;
+  try {
+    fs.writeFileSync(path.join(lockDir, OWNER_FILE), token, { flag: 'wx' });
+  } catch (e) {
+    // Taken over in between (we were "stale" already?) or the folder went away: not ours.
+    if (errCode(e) === 'EEXIST' || errCode(e) === 'ENOENT') return null;
+    removeLockDir(lockDir);
+    throw errors.fromFs(e, lockDir);
+  }
+  return new Lock(key, lockDir, token);
+}
+
+function takeOverIfStale(lockDir: string, staleMs: number): void {
+  let st: fs.Stats;
+  let seen: string | null;
+  try {
+    st = fs.statSync(lockDir);
+    if (Date.now() - st.mtimeMs <= staleMs) return;
+    seen = readOwner(lockDir);
+  } catch {
+    return; // released meanwhile: the next attempt takes it
+  }
+  if (seen === null) return;
+  const aside = path.join(path.dirname(lockDir), `.${randomBytes(6).toString('hex')}.stale${LOCK_SUFFIX}`);
+  try {
+    fs.renameSync(lockDir, aside);
+  } catch {
+    return; // another taker was first, or it was released
+  }
+  // Did we move the stale lock, or a fresh one that replaced it between our stat and the rename?
+  let ok = false;
+  try {
+    ok = readOwner(aside) === seen && Date.now() - fs.statSync(aside).mtimeMs > staleMs;
+  } catch {
+    ok = false;
+  }
+  if (ok) {
+    removeLockDir(aside);
+    return;
+  }
+  // A live lock: put it back. If the name is taken again, its holder's check() reports it lost.
+  try {
+    if (!fs.existsSync(lockDir)) fs.renameSync(aside, lockDir);
+    else removeLockDir(aside);
+  } catch {
+    removeLockDir(aside);
+  }
+}
+
+/**
+ * Run `fn` while holding the lock for every key in `keyPaths` (taken in sorted order, so two
+ * callers never deadlock). `fn` receives a signal that aborts if a lock is lost meanwhile; call
+ * `assertLockHeld(signal)` right before committing (it verifies on disk, not just the signal).
+ * A lost lock turns into a CONFLICT error for this operation, never a crash.
+ */
+export async function withSidecarLock<T>(
+  keyPaths: string | readonly string[],
+  fn: (signal: AbortSignal) => Promise<T>,
+  opts: SidecarLockOptions = {},
+): Promise<T> {
+  const keys = [...new Set((typeof keyPaths === 'string' ? [keyPaths] : keyPaths).map((k) => path.resolve(k)))].sort();
+  const timeoutMs = opts.timeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS;
+  const staleMs = Math.max(opts.staleMs ?? DEFAULT_LOCK_STALE_MS, MIN_STALE_MS);
+  const deadline = Date.now() + timeoutMs;
+  const controller = new AbortController();
+  const held: HeldLock[] = [];
+  const leaves: (() => void)[] = [];
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    for (const key of keys) {
+      const previous = queues.get(key) ?? Promise.resolve();
+      let leave!: () => void;
+      const mine = new Promise<void>((resolve) => (leave = resolve));
+      const tail = previous.then(() => mine);
+      queues.set(key, tail);
+      leaves.push(() => {
+        leave();
+        if (queues.get(key) === tail) queues.delete(key);
+      });
+      if (!(await waitUntil(previous, deadline))) throw errors.lockTimeout(key);
+      held.push(await acquireAsync(key, staleMs, deadline));
+    }
+    // Heartbeat: touch every lock well within staleMs; a lock found lost aborts the signal.
+    timer = setInterval(() => {
+      for (const l of held) {
+        try {
+          l.check();
+        } catch (e) {
+          controller.abort(e);
+          clearInterval(timer);
+          return;
+        }
+      }
+    }, Math.max(200, Math.floor(staleMs / 3)));
+    timer.unref?.();
+    heldBySignal.set(controller.signal, held);
+    const result = await fn(controller.signal);
+    // Lost while fn ran: say so even if fn did not look (a save checked right before its rename).
+    if (controller.signal.aborted) throw lostError(keys.join(', '), (controller.signal.reason as Error)?.message ?? 'lost');
+    return result;
+  } finally {
+    clearInterval(timer);
+    for (const l of held.reverse()) l.release();
+    for (const leave of leaves.reverse()) leave();
+  }
+}
+
+async function acquireAsync(key: string, staleMs: number, deadline: number): Promise<HeldLock> {
+  const lockDir = lockPathFor(key);
+  for (let attempt = 0; ; attempt++) {
+    const l = tryAcquire(key, lockDir, staleMs);
+    if (l) return l;
+    const left = deadline - Date.now();
+    if (left <= 0) throw errors.lockTimeout(key);
+    await sleep(Math.min(left, backoffMs(attempt)));
+  }
 }
 
 /** Wait for `p`, or return false when the deadline passes first. */
@@ -47,132 +277,37 @@ async function waitUntil(p: Promise<void>, deadline: number): Promise<boolean> {
   }
 }
 
-/** Randomised, growing pause between attempts, so contending processes do not retry in lock-step. */
-function backoffMs(attempt: number): number {
-  const ceiling = Math.min(100, 4 << Math.min(attempt, 5));
-  return 1 + Math.random() * ceiling;
-}
-
 /**
- * Run `fn` while holding the lock for `keyPath`. `fn` receives a signal that aborts if the lock is
- * lost meanwhile (a holder stalled longer than staleMs and someone took over); it should check it
- * before committing. A lost lock turns into a CONFLICT error for this operation, never a crash.
+ * Throw CONFLICT unless every lock behind `signal` is still ours (checked on disk, and refreshed);
+ * call right before committing a change.
  */
-export async function withSidecarLock<T>(
-  keyPath: string,
-  fn: (signal: AbortSignal) => Promise<T>,
-  opts: SidecarLockOptions = {},
-): Promise<T> {
-  const key = path.resolve(keyPath);
-  const timeoutMs = opts.timeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS;
-  const staleMs = Math.max(opts.staleMs ?? DEFAULT_LOCK_STALE_MS, MIN_STALE_MS);
-  const deadline = Date.now() + timeoutMs;
-
-  const previous = queues.get(key) ?? Promise.resolve();
-  let leave!: () => void;
-  const mine = new Promise<void>((resolve) => (leave = resolve));
-  const tail = previous.then(() => mine);
-  queues.set(key, tail);
-  try {
-    if (!(await waitUntil(previous, deadline))) throw errors.lockTimeout(key);
-    return await holdFileLock(key, fn, staleMs, deadline);
-  } finally {
-    leave();
-    if (queues.get(key) === tail) queues.delete(key);
-  }
-}
-
-async function holdFileLock<T>(
-  key: string,
-  fn: (signal: AbortSignal) => Promise<T>,
-  staleMs: number,
-  deadline: number,
-): Promise<T> {
-  const lockfilePath = lockPathFor(key);
-  const controller = new AbortController();
-  let lost: Error | null = null;
-  let release: (() => Promise<void>) | null = null;
-
-  for (let attempt = 0; release === null; attempt++) {
-    try {
-      release = await lockfile.lock(key, {
-        realpath: false,
-        lockfilePath,
-        stale: staleMs,
-        update: staleMs / 2,
-        retries: 0, // we retry ourselves, against a deadline rather than a count
-        onCompromised: (err: Error) => {
-          // The default handler throws from a timer and kills the process.
-          lost = err;
-          controller.abort(err);
-        },
-      });
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ELOCKED') throw errors.fromFs(e, lockfilePath);
-      const left = deadline - Date.now();
-      if (left <= 0) throw errors.lockTimeout(key, e);
-      await sleep(Math.min(left, backoffMs(attempt)));
-    }
-  }
-
-  let result: T;
-  try {
-    result = await fn(controller.signal);
-  } finally {
-    try {
-      await release();
-    } catch {
-      // ERELEASED after a compromise, or the dir vanished: nothing is held any more either way.
-    }
-  }
-  if (lost !== null) {
-    throw errors.conflict(`the lock was lost while working (${(lost as Error).message}); another process may have changed the sidecar`, [key]);
-  }
-  return result;
-}
-
-/** Throw CONFLICT if the lock behind `signal` was lost; call right before committing a change. */
-export function assertLockHeld(signal: AbortSignal, keyPath: string): void {
+export function assertLockHeld(signal: AbortSignal, keyPath?: string): void {
   if (signal.aborted) {
     const reason = signal.reason instanceof Error ? signal.reason.message : String(signal.reason);
-    throw errors.conflict(`the lock was lost before writing (${reason}); nothing was written`, [keyPath]);
+    throw errors.conflict(`the lock was lost before writing (${reason}); nothing was written`, keyPath ? [keyPath] : []);
   }
-}
-
-/** Block the calling thread for `ms` (worker tasks are synchronous by design). */
-function sleepSync(ms: number): void {
-  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+  for (const l of heldBySignal.get(signal) ?? []) l.check();
 }
 
 /**
- * Take the sidecar lock for `keyPath` synchronously and return its release function. Same lock
- * directory and protocol as `withSidecarLock`, so it excludes async `saveSidecar` callers in other
- * processes and threads; engine tasks (convert) run synchronously in worker threads and use this.
- * A lock held by an async caller on this same thread can never be released while we block, so
- * that case fails at once with LOCK_TIMEOUT instead of deadlocking.
+ * Take the sidecar lock for `keyPath` synchronously. Same lock directory and protocol as
+ * `withSidecarLock`, so it excludes async `saveSidecar` callers in other processes and threads;
+ * engine tasks (convert) run synchronously in worker threads and use this. Nothing refreshes it on
+ * a timer (the thread is busy): the holder calls `check()` before every rename and unlink, which
+ * verifies and refreshes it. A lock held by an async caller on this same thread can never be
+ * released while we block, so that case fails at once with LOCK_TIMEOUT instead of deadlocking.
  */
-export function acquireSidecarLockSync(keyPath: string, opts: SidecarLockOptions = {}): () => void {
+export function acquireSidecarLockSync(keyPath: string, opts: SidecarLockOptions = {}): HeldLock {
   const key = path.resolve(keyPath);
   if (queues.has(key)) throw errors.lockTimeout(key, new Error('held by another operation in this thread'));
   const staleMs = Math.max(opts.staleMs ?? DEFAULT_LOCK_STALE_MS, MIN_STALE_MS);
   const deadline = Date.now() + (opts.timeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS);
-  const lockfilePath = lockPathFor(key);
+  const lockDir = lockPathFor(key);
   for (let attempt = 0; ; attempt++) {
-    try {
-      // The mtime refresh timer only runs between tasks; a held batch is far shorter than staleMs.
-      const release = lockfile.lockSync(key, { realpath: false, lockfilePath, stale: staleMs, update: staleMs / 2, onCompromised: () => {} });
-      return () => {
-        try {
-          release();
-        } catch {
-          // Already released or taken over: nothing is held any more either way.
-        }
-      };
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ELOCKED') throw errors.fromFs(e, lockfilePath);
-      const left = deadline - Date.now();
-      if (left <= 0) throw errors.lockTimeout(key, e);
-      sleepSync(Math.min(left, backoffMs(attempt)));
-    }
+    const l = tryAcquire(key, lockDir, staleMs);
+    if (l) return l;
+    const left = deadline - Date.now();
+    if (left <= 0) throw errors.lockTimeout(key);
+    sleepSync(Math.min(left, backoffMs(attempt)));
   }
 }

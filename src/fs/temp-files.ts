@@ -3,7 +3,7 @@
  * crashed writer left behind.
  *
  *   temp file:  .<basename>.isc-tmp-<pid>-<unique>   (atomic-write.ts; renamed over <basename>)
- *   lock dir:   .<stem>.isc-lock                      (lock.ts; a directory, proper-lockfile)
+ *   lock dir:   .<stem>.isc-lock                      (lock.ts; a directory holding an owner token)
  *
  * Both start with a dot so ordinary listings hide them, and both carry a fixed mark so the
  * scanner can tell them from user files and never report them as sidecars or orphans.

@@ -128,7 +128,7 @@ async function bytesEntries(root: string, opts: ListOptions & { runtime: Expecti
   });
   try {
     const walk = walkTree(root, {
-      skipRootDirs: new Set([QUARANTINE_DIR]),
+      skipDirNames: new Set([QUARANTINE_DIR]),
       // An unreadable directory would silently drop its files from the hash: stop instead.
       onProblem: (p) => {
         throw p.error;

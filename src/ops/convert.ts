@@ -6,8 +6,8 @@
  * the engine's workers. A dry run takes exactly the same path and only skips the writes and
  * removals inside the task.
  */
-import { basename, dirname, join, resolve } from 'node:path';
-import { splitName } from '../discovery/extensions.js';
+import { dirname, resolve } from 'node:path';
+import { lockKeyForSidecar } from '../discovery/lock-key.js';
 import { errors, type SidecarError } from '../errors.js';
 import { assertDirectory, scan, type ScanRecord, type ScanSidecar } from '../discovery/scan.js';
 import { createRuntime } from '../engine/select.js';
@@ -246,7 +246,9 @@ export function planRecord(
   const encOpts = { ...enc, format };
   const out: (ConvertItem | ConvertUnit)[] = [];
   const outsideRoot = rec.images.some((i) => i.outsideRoot);
-  const real = rec.images.length > 0 && (rec.category === 'ok' || rec.category === 'ambiguous' || rec.category === 'encrypted');
+  // Several images claiming one sidecar: writes are refused everywhere (pair.ts), convert included.
+  const sharedByImages = rec.category === 'ambiguous' && rec.images.length > 1;
+  const real = rec.images.length > 0 && (rec.category === 'ok' || rec.category === 'encrypted' || (rec.category === 'ambiguous' && !sharedByImages));
   // Group the local candidates by target path; others are reported and left alone.
   const groups = new Map<string, ScanSidecar[]>();
   for (const sc of rec.sidecars) {
@@ -254,6 +256,11 @@ export function planRecord(
       // A symlinked image's sidecar next to its target: the target's own record handles it when it
       // is inside the root; outside the root we never write or remove.
       if (outsideRoot) out.push({ source: sc.path, target: null, action: 'skip-outside-root', ok: true, sourceRemoved: false });
+      continue;
+    }
+    if (sharedByImages) {
+      const e = errors.ambiguous([...rec.images.map((i) => i.path), sc.path]);
+      out.push({ source: sc.path, target: null, action: 'conflict', ok: false, error: errorOf(e), sourceRemoved: false });
       continue;
     }
     if (!real) {
@@ -300,9 +307,7 @@ export function planRecord(
   return out;
 }
 
-/** The sidecar lock key saveSidecar uses for this image: target dir + image stem. */
+/** The sidecar lock key saveSidecar uses for this image (one derivation: discovery/lock-key.ts). */
 function lockKeyFor(sidecarPath: string, naming: ScanSidecar['naming']): string {
-  let stem = splitName(basename(sidecarPath)).stem; // IMG_1.bin -> IMG_1 ; IMG_1.jpg.bin -> IMG_1.jpg
-  if (naming === 'name-ext') stem = splitName(stem).stem; // IMG_1.jpg -> IMG_1
-  return join(dirname(sidecarPath), stem);
+  return lockKeyForSidecar(sidecarPath, naming);
 }

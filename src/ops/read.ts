@@ -43,7 +43,7 @@ function noteFinding(note: string, path: string): ReadFinding {
 }
 
 export async function readSidecarDetailed(imagePath: string, opts: Options = {}): Promise<ReadResult> {
-  const location = await locateSidecar(imagePath);
+  const location = await locateSidecar(imagePath, { imageExtensions: opts.imageExtensions });
   const findings: ReadFinding[] = [];
   if (location.broken) {
     findings.push({
@@ -53,12 +53,12 @@ export async function readSidecarDetailed(imagePath: string, opts: Options = {})
     });
   }
   const { candidates } = location;
-  if (candidates.length > 1) {
-    findings.push({
-      code: 'ambiguous',
-      message: `several candidate sidecars; the first valid one in preference order is used: ${candidates.map((c) => c.path).join(', ')}`,
-      path: candidates[0].path,
-    });
+  if (location.ambiguous && candidates.length > 0) {
+    const why =
+      candidates.length > 1
+        ? `several candidate sidecars; the first valid one in preference order is used: ${candidates.map((c) => c.path).join(', ')}`
+        : `${candidates[0].path} is also claimed by ${location.siblings.join(', ')} (same stem); writes to it are refused`;
+    findings.push({ code: 'ambiguous', message: why, path: candidates[0].path });
   }
 
   const corrupt: { path: string; error: unknown }[] = [];

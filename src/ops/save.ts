@@ -5,10 +5,10 @@
  * (corrupt or several candidates), and writing atomically.
  */
 import * as path from 'node:path';
-import { errors } from '../errors.js';
+import { errors, SidecarError } from '../errors.js';
 import { encodeSidecar, normalizeFormat } from '../formats/codec.js';
 import type { JsonObject, JsonValue, Options, SidecarExt, SidecarFormat } from '../types.js';
-import { locateSidecar, sidecarPathFor, type SidecarLocation } from '../discovery/locate.js';
+import { folderSidecarFormat, imagesClaiming, locateSidecar, sidecarPathFor, type SidecarLocation } from '../discovery/locate.js';
 import { writeFileAtomic } from '../fs/atomic-write.js';
 import { assertLockHeld, withSidecarLock } from '../fs/lock.js';
 import { removeStaleTempFiles } from '../fs/temp-files.js';
@@ -16,8 +16,12 @@ import { readSidecarFile } from './read.js';
 import { encryptionKey, type SidecarKey } from '../crypto/keys.js';
 
 export interface SaveOptions extends Options {
-  /** Format of a NEW sidecar (an existing one keeps its format). Default 'bin'. */
-  format?: 'json' | 'bin' | 'rkyv' | 'legacy';
+  /**
+   * Format of a NEW sidecar (an existing one keeps its format, the earlier tool's legacy layout
+   * included). Default: the format of the sidecars already in the folder (by extension: .json →
+   * json, .rkyv → rkyv, .bin → bin; the most common one), else 'bin'.
+   */
+  format?: 'json' | 'bin' | 'binary' | 'rkyv' | 'legacy';
   /**
    * Encrypt a NEW sidecar with the keyring's encryption key (default: true when `keyring` has one;
    * it then needs the bin format). An existing encrypted sidecar always stays encrypted.
@@ -123,23 +127,49 @@ function refuseBroken(loc: SidecarLocation, imagePath: string): void {
   }
 }
 
+/** The group is ambiguous (pair.ts): refuse, and say what would make it unambiguous. */
+function refuseAmbiguous(loc: SidecarLocation, imagePath: string): void {
+  if (!loc.ambiguous) return;
+  const files = [...loc.candidates.map((c) => c.path), ...loc.siblings];
+  const hint =
+    loc.siblings.length > 0
+      ? `${[loc.targetPath, ...loc.siblings].join(', ')} share the stem "${loc.stem}", so a ${loc.stem}.<ext> sidecar belongs to all of them; ` +
+        `rename one image, or keep per-image sidecars in the name-ext form (${loc.name}.json)`
+      : `keep one of ${loc.candidates.map((c) => c.path).join(', ')} (image-sidecar convert --format <fmt> merges equal copies) and move the others away`;
+  throw new SidecarError('AMBIGUOUS', `${imagePath}: nothing saved, its sidecar is ambiguous: ${hint}`, { path: files[0], details: { paths: files } });
+}
+
+/** Symlinked sidecars are read through, never written through (the link may lead anywhere, or be shared). */
+function refuseLinkedSidecar(loc: SidecarLocation, imagePath: string): void {
+  const link = loc.candidates.find((c) => c.isLink);
+  if (!link) return;
+  throw new SidecarError(
+    'CONFLICT',
+    `${imagePath}: nothing saved, its sidecar ${link.path} is a symlink; image-sidecar reads through sidecar links but never writes through them ` +
+      `(replace the link by a copy of the file it points to, or save to the image whose sidecar it points to)`,
+    { path: link.path, details: { paths: [link.path] } },
+  );
+}
+
 export async function saveSidecar(imagePath: string, operation: string, data: JsonValue, opts: SaveOptions = {}): Promise<SaveResult> {
   checkArguments(operation, data, opts);
-  const first = await locateSidecar(imagePath);
+  const locateOpts = { imageExtensions: opts.imageExtensions };
+  const first = await locateSidecar(imagePath, locateOpts);
   refuseBroken(first, imagePath);
-  // One lock for every form (stem.json/.bin/.rkyv, name-ext) of the sidecars beside the target.
-  const keyPath = path.join(first.dir, first.stem);
+  // One lock per folder the image's sidecars may be in (lock-key.ts), shared with convert.
+  const keys = first.lockKeys;
 
   return withSidecarLock(
-    keyPath,
+    keys,
     async (signal) => {
       // Look again under the lock: another writer may have created or replaced files meanwhile.
-      const loc = await locateSidecar(imagePath);
+      const loc = await locateSidecar(imagePath, locateOpts);
       refuseBroken(loc, imagePath);
-      if (path.join(loc.dir, loc.stem) !== keyPath) {
-        throw errors.conflict('the image symlink was re-pointed while saving; nothing saved', [loc.imagePath, keyPath]);
+      if (loc.lockKeys.join('\0') !== keys.join('\0')) {
+        throw errors.conflict('the image symlink was re-pointed while saving; nothing saved', [loc.imagePath, ...keys]);
       }
-      if (loc.candidates.length > 1) throw errors.ambiguous(loc.candidates.map((c) => c.path));
+      refuseAmbiguous(loc, imagePath);
+      refuseLinkedSidecar(loc, imagePath);
 
       let target: string;
       let format: SidecarFormat;
@@ -154,15 +184,23 @@ export async function saveSidecar(imagePath: string, operation: string, data: Js
         existing = decoded.data;
         // An encrypted sidecar stays encrypted under the key it was read with (a fresh nonce).
         encryptWith = decoded.encryption?.key;
-        // The same file keeps its format. The earlier tool's layout is read-only for us: a legacy
-        // file is rewritten in place as our own container of the same extension (.bin / .rkyv),
-        // since we never write the legacy layout unless a new sidecar is asked for in it.
-        format = decoded.format === 'legacy' ? (current.ext === 'rkyv' ? 'rkyv' : 'bin') : decoded.format;
+        // The same file keeps its format, the earlier tool's legacy layout included (as --help says).
+        format = decoded.format;
       } else {
-        format = normalizeFormat(opts.format ?? 'bin'); // also accepts the earlier tool's 'binary'
+        encryptWith = opts.encrypt === false ? undefined : encryptionKey(opts.keyring);
+        // An encrypted new sidecar is bin; otherwise it follows its folder's sidecars.
+        format = opts.format !== undefined ? normalizeFormat(opts.format) : encryptWith ? 'bin' : (folderSidecarFormat(loc.dir) ?? 'bin');
         target = sidecarPathFor(loc, extFor(format), opts.naming ?? 'stem');
         existing = {};
-        encryptWith = opts.encrypt === false ? undefined : encryptionKey(opts.keyring);
+        const claimants = imagesClaiming(loc, target, locateOpts);
+        if (claimants.length > 1) {
+          throw new SidecarError(
+            'AMBIGUOUS',
+            `${imagePath}: nothing saved, a new ${target} would belong to ${claimants.join(', ')} (same stem); ` +
+              `rename one image, or save with naming "name-ext" (${loc.name}.${extFor(format)})`,
+            { path: target, details: { paths: claimants } },
+          );
+        }
         if (encryptWith && format !== 'bin') {
           throw errors.usage(`a key was given, so the new sidecar would be encrypted, and only the bin format can be (asked: ${format}; pass encrypt: false for plaintext)`);
         }
@@ -173,10 +211,12 @@ export async function saveSidecar(imagePath: string, operation: string, data: Js
       // UNREPRESENTABLE / TOO_DEEP are thrown here, before anything is written.
       const bytes = encodeSidecar(merged, format, { path: target, maxDepth: opts.maxDepth, encryptWith });
 
-      assertLockHeld(signal, keyPath);
+      assertLockHeld(signal, keys[0]);
       // Leftovers of writers that died mid-write on this sidecar; only its names are stat'ed.
       await removeStaleTempFiles(path.dirname(target), { targetPrefixes: [path.basename(target)] }).catch(() => undefined);
-      const { written } = await writeFileAtomic(target, bytes);
+      // noFollow: a link planted at the target since we looked is refused, never written through;
+      // beforeRename: the lock must still be ours at the moment the new bytes are published.
+      const { written } = await writeFileAtomic(target, bytes, { noFollow: true, beforeRename: () => assertLockHeld(signal, keys[0]) });
       const result: SaveResult = { path: target, format, written, created: current === undefined };
       if (encryptWith) result.encryptedKeyId = encryptWith.id;
       return result;

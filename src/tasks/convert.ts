@@ -17,7 +17,7 @@ import { basename, dirname } from 'node:path';
 import { errors, isSidecarError, type SidecarError } from '../errors.js';
 import { decodeSidecar, deepEqualJson, encodeSidecar } from '../formats/codec.js';
 import { writeFileAtomicSync, writeFilesAtomicSync } from '../fs/atomic-write.js';
-import { acquireSidecarLockSync } from '../fs/lock.js';
+import { acquireSidecarLockSync, type HeldLock } from '../fs/lock.js';
 import { readFileLimitedSync } from '../fs/read-file.js';
 import { canonicalDigest } from '../integrity/digest.js';
 import type { JsonObject, SidecarExt, SidecarFormat, SidecarNaming } from '../types.js';
@@ -48,7 +48,7 @@ export interface ConvertUnit {
   /** Decodable sidecars of one image mapping to `target`, in read preference order. */
   sources: string[];
   target: string;
-  /** The image's sidecar lock key (dir/stem), shared with saveSidecar: a save never lands between our read and the removal of the source. */
+  /** The image's sidecar lock key (src/discovery/lock-key.ts), shared with saveSidecar: a save never lands between our read and the removal of the source. */
   lockKey?: string;
 }
 
@@ -183,6 +183,8 @@ interface Staged {
   /** The key the target is encrypted under. */
   key?: SidecarKey;
   atTarget: Decoded | undefined;
+  /** The unit's lock: checked (and refreshed) before the target's rename and before each source's unlink. */
+  lock?: HeldLock;
 }
 
 /**
@@ -262,11 +264,22 @@ function finishUnit(st: Staged, opts: ConvertTaskOptions, removedIn: Set<string>
       return allItems(unit, action, false, asSidecarError(e, target));
     }
   }
+  if (st.lock && !opts.dryRun && !opts.keepSource && st.decoded.some((d) => d.path !== target)) {
+    try {
+      st.lock.check();
+    } catch (e) {
+      // Lost (a stalled holder whose lock another process took over): a save may be changing the
+      // source right now. Take our target back if it is still what we wrote; never remove a source.
+      if (st.written) undoWrite(target, st.atTarget, st.written);
+      return allItems(unit, action, false, asSidecarError(e, target));
+    }
+  }
   const items: ConvertItem[] = [];
   for (const d of st.decoded) {
     const item: ConvertItem = { source: d.path, target, action, ok: true, sourceRemoved: false };
     if (d.path !== target && !opts.keepSource && !opts.dryRun) {
       try {
+        st.lock?.check();
         unlinkSync(d.path);
         item.sourceRemoved = true;
         removedIn.add(dirname(d.path));
@@ -290,8 +303,10 @@ function allItems(unit: ConvertUnit, action: ConvertAction, ok: boolean, error?:
  * target (it did not exist before: a regular file there was reported as a conflict, and an
  * unverified .bin would shadow the intact source because .bin is read before .json).
  */
-function undoWrite(target: string, original: Decoded | undefined): void {
+function undoWrite(target: string, original: Decoded | undefined, ours?: Buffer): void {
   try {
+    // After a lost lock, someone else may have written the target since: only our own bytes go.
+    if (ours && !readFileLimitedSync(target, Math.max(ours.length, 1)).equals(ours)) return;
     if (original) writeFileAtomicSync(target, original.bytes, { skipIfSame: true });
     else if (existsAsNonDirectory(target) === true) unlinkSync(target);
   } catch {
@@ -312,33 +327,45 @@ export function convertUnits(items: readonly unknown[], options: unknown): Conve
   const opts = options as ConvertTaskOptions;
   const units = items as ConvertUnit[];
   const results: ConvertItem[][] = new Array(units.length);
-  const releases: (() => void)[] = [];
+  const locks = new Map<number, HeldLock>();
   const staged: { index: number; st: Staged }[] = [];
   try {
     for (let i = 0; i < units.length; i++) {
       const unit = units[i];
       if (!opts.dryRun && unit.lockKey) {
         try {
-          releases.push(acquireSidecarLockSync(unit.lockKey, { timeoutMs: opts.lockTimeoutMs ?? DEFAULT_UNIT_LOCK_TIMEOUT_MS }));
+          locks.set(i, acquireSidecarLockSync(unit.lockKey, { timeoutMs: opts.lockTimeoutMs ?? DEFAULT_UNIT_LOCK_TIMEOUT_MS }));
         } catch (e) {
           results[i] = allItems(unit, 'convert', false, asSidecarError(e, unit.target));
           continue;
         }
       }
       const r = stageUnit(unit, opts);
-      if (Array.isArray(r)) results[i] = r;
-      else staged.push({ index: i, st: r });
+      if (Array.isArray(r)) {
+        results[i] = r;
+        locks.get(i)?.release(); // nothing more to do under it: keep holds short
+        locks.delete(i);
+      } else {
+        r.lock = locks.get(i);
+        staged.push({ index: i, st: r });
+      }
     }
     // 4. Write every target atomically (temp, fsync, rename), all temp files before the first fsync.
     let ready = staged;
     if (!opts.dryRun) {
       const toWrite = staged.filter((x) => x.st.written);
-      const written = writeFilesAtomicSync(toWrite.map((x) => ({ target: x.st.unit.target, bytes: x.st.written! })), { skipIfSame: true });
+      // noFollow: a link planted at a target is refused, never written through; beforeRename: the
+      // unit's lock must still be ours when its target is published.
+      const written = writeFilesAtomicSync(
+        toWrite.map((x) => ({ target: x.st.unit.target, bytes: x.st.written!, beforeRename: x.st.lock ? () => x.st.lock!.check() : undefined })),
+        { skipIfSame: true, noFollow: true },
+      );
       const failed = new Set<number>();
       written.forEach((r, k) => {
         if (!('error' in r)) return;
         const { index, st } = toWrite[k];
-        undoWrite(st.unit.target, st.atTarget);
+        // Not renamed (failed or the lock was lost before it): whatever is at the target is not ours.
+        undoWrite(st.unit.target, st.atTarget, st.written!);
         results[index] = allItems(st.unit, st.action, false, asSidecarError(r.error, st.unit.target));
         failed.add(index);
       });
@@ -360,7 +387,7 @@ export function convertUnits(items: readonly unknown[], options: unknown): Conve
       for (const it of results.flat()) if (it.sourceRemoved && dirname(it.source) === dir) it.error = errorOf(err);
     }
   } finally {
-    for (const release of releases) release();
+    for (const l of locks.values()) l.release();
   }
   return results;
 }

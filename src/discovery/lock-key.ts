@@ -1,0 +1,38 @@
+/**
+ * Lock identity: the ONE derivation of the key that serialises every read-modify-write of an
+ * image's sidecars (saveSidecar, every convert unit). Two callers that touch the same files must
+ * derive the same key however the image or the sidecar is spelled:
+ *
+ *   key = realpath(<folder the sidecar files are in>) / NFC(<image stem>)
+ *
+ *   - realpath: `lib/a` and `lib-link/a` (a symlinked folder) are one folder;
+ *   - NFC: an NFD image name (`Équipe.jpg` copied from macOS) and its NFC sidecar are one key;
+ *   - image stem: IMG_1.json, IMG_1.bin, IMG_1.rkyv and the name-ext IMG_1.jpg.json share one key.
+ *
+ * The lock itself is `<folder>/.<key stem>.isc-lock` (src/fs/lock.ts).
+ */
+import { realpathSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import type { SidecarNaming } from '../types.js';
+import { nfc, splitName } from './extensions.js';
+
+/** The folder as the kernel resolves it; a folder that does not exist (yet) keeps its spelling. */
+function realFolder(dir: string): string {
+  try {
+    return realpathSync(dir);
+  } catch {
+    return dir;
+  }
+}
+
+/** Key for the sidecars of `imageName` that live in `dir` (the image's target folder, or the link's folder). */
+export function lockKeyForImage(dir: string, imageName: string): string {
+  return join(realFolder(dir), nfc(splitName(imageName).stem));
+}
+
+/** Key for a sidecar file as paired (naming from the pairing rule): the same key its image's save takes. */
+export function lockKeyForSidecar(sidecarPath: string, naming: SidecarNaming): string {
+  let stem = splitName(basename(sidecarPath)).stem; // IMG_1.bin -> IMG_1 ; IMG_1.jpg.bin -> IMG_1.jpg
+  if (naming === 'name-ext') stem = splitName(stem).stem; // IMG_1.jpg -> IMG_1
+  return join(realFolder(dirname(sidecarPath)), nfc(stem));
+}
