@@ -2,7 +2,7 @@
 import { readFile } from 'node:fs/promises';
 import { errors, EXIT_CLEAN } from '../errors.js';
 import type { JsonValue } from '../types.js';
-import { inputPath, note, optString, type CommandContext } from './context.js';
+import { imageExtensionOptions, inputPath, note, optString, type CommandContext } from './context.js';
 import { emit } from './emit.js';
 import { keyringFromCli } from './keys.js';
 
@@ -18,7 +18,7 @@ export async function run(ctx: CommandContext): Promise<number> {
 async function runRead(ctx: CommandContext): Promise<number> {
   const image = inputPath(ctx, 'image');
   const { readSidecarDetailed } = await import('../ops/read.js');
-  const r = await readSidecarDetailed(image, keyOptions(ctx));
+  const r = await readSidecarDetailed(image, { ...keyOptions(ctx), imageExtensions: imageExtensionOptions(ctx, image) });
   if (!ctx.opts.detailed) for (const f of r.findings) note(ctx, `${f.code}: ${f.message}`);
   const result = ctx.opts.detailed
     ? { path: r.path, format: r.format, ...(r.encryptedKeyId ? { encrypted_key_id: r.encryptedKeyId } : {}), findings: r.findings, data: r.data }
@@ -64,7 +64,8 @@ async function runWrite(ctx: CommandContext): Promise<number> {
   const data = await readData(ctx, source);
   const { saveSidecar } = await import('../ops/save.js');
   const format = optString(ctx, 'format') as 'json' | 'bin' | 'rkyv' | 'legacy' | undefined;
-  const saved = await saveSidecar(image, operation, data, { format, ...keyOptions(ctx) });
+  const naming = optString(ctx, 'naming') as 'stem' | 'name-ext' | undefined;
+  const saved = await saveSidecar(image, operation, data, { format, naming, ...keyOptions(ctx), imageExtensions: imageExtensionOptions(ctx, image) });
   const result = { image, operation, ...saved };
   const message = `${saved.written ? 'Saved' : 'Unchanged'}: ${operation} in ${saved.path} (${saved.format}${saved.created ? ', new sidecar' : ''})`;
   await emit(ctx, { result, message, what: 'save result', human: () => [] });

@@ -41,8 +41,11 @@ const KEY_FILE: OptionSpec = {
   description: 'key for encrypted sidecars (default: IMAGE_SIDECAR_KEY_FILE, or a passphrase in IMAGE_SIDECAR_PASSPHRASE)',
 };
 
+const IMAGE_EXT: OptionSpec = { flags: '--image-ext <exts>', description: 'more image extensions, comma-separated (added to the default set; see docs/PAIRING.md)' };
+const CONFIG: OptionSpec = { flags: '--config <file>', description: 'configuration file (default: the nearest .image-sidecar.json at or above the folder)' };
+
 const DIR_ARG = { name: '[dir]', description: 'library directory' };
-const TREE_COMMON: readonly OptionSpec[] = [INPUT_DIR, OUTPUT, WORKERS, ENGINE, JSON_OUT, QUIET, KEY_FILE];
+const TREE_COMMON: readonly OptionSpec[] = [INPUT_DIR, OUTPUT, WORKERS, ENGINE, JSON_OUT, QUIET, KEY_FILE, IMAGE_EXT, CONFIG];
 
 /** Sidecar formats `convert` accepts (`binary` is the earlier tool's name for `bin`). */
 export const CONVERT_FORMATS = ['json', 'bin', 'binary', 'rkyv', 'legacy'] as const;
@@ -207,7 +210,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     name: 'read',
     summary: "print one image's sidecar data ({} when it has none)",
     argument: { name: '<image>', description: 'image file (its sidecar is found next to it or next to its symlink target)' },
-    options: [OUTPUT, JSON_OUT, QUIET, { flags: '--detailed', description: 'also print which file was read, its format and any findings' }, KEY_FILE],
+    options: [OUTPUT, JSON_OUT, QUIET, IMAGE_EXT, CONFIG, { flags: '--detailed', description: 'also print which file was read, its format and any findings' }, KEY_FILE],
     examples: ['image-sidecar read ~/Photos/IMG_1234.JPG', 'image-sidecar read ~/Photos/IMG_1234.JPG --detailed --json'],
     load: () => import('./cmd-read-write.js'),
   },
@@ -218,7 +221,10 @@ export const COMMANDS: readonly CommandSpec[] = [
     options: [
       { flags: '--operation <op>', description: 'operation key to set, e.g. face_detection' },
       { flags: '--data <file>', description: "JSON file with the operation's data ('-' = stdin)" },
-      { flags: '-f, --format <format>', description: 'format of a NEW sidecar (an existing one keeps its format)', choices: NEW_SIDECAR_FORMATS },
+      { flags: '-f, --format <format>', description: "format of a NEW sidecar (default: the folder's sidecars' format, else bin; an existing one keeps its format)", choices: NEW_SIDECAR_FORMATS },
+      { flags: '--naming <form>', description: 'naming of a NEW sidecar: stem (IMG_1.bin) or name-ext (IMG_1.jpg.bin)', choices: ['stem', 'name-ext'] },
+      IMAGE_EXT,
+      CONFIG,
       OUTPUT,
       JSON_OUT,
       QUIET,

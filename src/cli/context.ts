@@ -2,8 +2,10 @@
  * What a command implementation receives: its arguments, parsed options and the process I/O,
  * plus the small decisions every command shares (input directory, output mode, engine options).
  */
+import { statSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
+import { resolveImageExtensions } from '../discovery/config.js';
 import { errors } from '../errors.js';
 import type { EngineKind } from '../types.js';
 import type { Keyring } from '../crypto/keys.js';
@@ -91,14 +93,35 @@ export async function inputDirectory(ctx: CommandContext): Promise<string> {
   return dir;
 }
 
-/** Engine options shared by every tree operation (and the keys for encrypted sidecars). */
-export function engineOptions(ctx: CommandContext): { workers?: number; engine?: EngineKind; keyring?: Keyring } {
-  const out: { workers?: number; engine?: EngineKind; keyring?: Keyring } = {};
+/** Engine options shared by every tree operation (keys for encrypted sidecars; image extensions of --image-ext / the config file). */
+export function engineOptions(ctx: CommandContext): { workers?: number; engine?: EngineKind; keyring?: Keyring; imageExtensions?: string[] } {
+  const out: { workers?: number; engine?: EngineKind; keyring?: Keyring; imageExtensions?: string[] } = {};
   const keyring = keyringFromCli(ctx);
   if (keyring) out.keyring = keyring;
   if (typeof ctx.opts.workers === 'number') out.workers = ctx.opts.workers;
   if (typeof ctx.opts.engine === 'string') out.engine = ctx.opts.engine as EngineKind;
+  let start = '.';
+  try {
+    start = inputPath(ctx);
+  } catch {
+    /* no directory argument: look for the config file from the current folder */
+  }
+  const exts = imageExtensionOptions(ctx, start);
+  if (exts) out.imageExtensions = exts;
   return out;
+}
+
+/** `--image-ext a,b` + `--config FILE` or the nearest `.image-sidecar.json` at or above `start`. */
+export function imageExtensionOptions(ctx: CommandContext, start: string): string[] | undefined {
+  const cliExtra = typeof ctx.opts.imageExt === 'string' ? ctx.opts.imageExt : undefined;
+  const configPath = typeof ctx.opts.config === 'string' ? ctx.opts.config : undefined;
+  let startDir = resolve(start);
+  try {
+    if (!statSync(startDir).isDirectory()) startDir = dirname(startDir);
+  } catch {
+    startDir = dirname(startDir);
+  }
+  return resolveImageExtensions({ cliExtra, configPath, startDir });
 }
 
 export function optString(ctx: CommandContext, key: string): string | undefined {

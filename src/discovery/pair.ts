@@ -4,7 +4,7 @@
  * "which sidecar belongs to which image" here and nowhere else.
  *
  *   sidecar name  `<base>.<ext>`, ext exactly `bin` | `rkyv` | `json` (lower case), base non-empty,
- *                 not one of our temp or lock names
+ *                 not one of our temp or lock names, not `.image-sidecar.json` (the configuration)
  *   image name    `<stem>.<ext>`, ext in the image-extension set compared case-insensitively
  *   claims        a sidecar with base B belongs to every image in the SAME directory with
  *                 NFC(stem) == NFC(B)                     (stem form:     IMG_1.jpg ↔ IMG_1.json)
@@ -21,6 +21,7 @@ import type { SidecarExt, SidecarNaming } from '../types.js';
 import { nfc, splitName } from './extensions.js';
 import type { DirListing, EntryKind, WalkEntry } from './walk.js';
 import { isLockName, isTempName } from '../fs/temp-files.js';
+import { CONFIG_FILE_NAME } from './config.js';
 
 export interface ImageEntry {
   name: string;
@@ -70,9 +71,9 @@ export function sidecarExtOf(name: string): SidecarExt | null {
   return ext === 'bin' || ext === 'rkyv' || ext === 'json' ? ext : null;
 }
 
-/** Is this a sidecar's name (and not one of our temp or lock names)? */
+/** Is this a sidecar's name (and not one of our temp or lock names, or the configuration file)? */
 export function isSidecarName(name: string): boolean {
-  return sidecarExtOf(name) !== null && !isTempName(name) && !isLockName(name);
+  return sidecarExtOf(name) !== null && !isTempName(name) && !isLockName(name) && name !== CONFIG_FILE_NAME;
 }
 
 /** Rank for preference order: stem form first, then name-ext, each bin > rkyv > json. */
@@ -145,6 +146,10 @@ export function pairDirectory(listing: Pick<DirListing, 'path' | 'entries'>, ima
     if (isLockName(e.name)) continue; // a live or stale lock of ours: not a file of the library
     if (isTempName(e.name)) {
       tempFiles.push(join(listing.path, e.name));
+      continue;
+    }
+    if (e.name === CONFIG_FILE_NAME) {
+      ignored++; // the library's configuration file, not a sidecar
       continue;
     }
     const sc = sidecarClaims(e.name, imageExts);

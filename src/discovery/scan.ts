@@ -109,7 +109,8 @@ interface Batch {
   promise: Promise<void>;
 }
 
-type PendingCandidate = Omit<ScanSidecar, 'inspection'> & { unchecked?: boolean };
+/** unchecked: not sent to the engine; ownRecord: a link target's sidecar inside the root, which its own record reports on. */
+type PendingCandidate = Omit<ScanSidecar, 'inspection'> & { unchecked?: boolean; ownRecord?: boolean };
 
 interface PendingRecord {
   dir: string;
@@ -329,7 +330,10 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
             seen.add(c.path);
             const cand: PendingCandidate = { ...c, rel: toPosix(relative(rootReal, c.path)), side: 'target' };
             delete (cand as { notFile?: boolean }).notFile;
-            if (!si.outsideRoot && !inspectLinkTargets) cand.unchecked = true; // its own record inspects it
+            if (!si.outsideRoot) {
+              cand.ownRecord = true; // its own record reports on it (category, problems)
+              if (!inspectLinkTargets) cand.unchecked = true;
+            }
             candidates.push(cand);
           }
         }
@@ -353,14 +357,22 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
     const s = this.summary;
     const results = p.checked > 0 ? p.batch!.results! : [];
     let next = p.offset;
-    const sidecars: ScanSidecar[] = p.candidates.map(({ unchecked, ...c }) => ({
-      ...c,
-      inspection: unchecked ? uncheckedInspection(c.path) : results[next++],
-    }));
+    const own: boolean[] = [];
+    const sidecars: ScanSidecar[] = p.candidates.map(({ unchecked, ownRecord, ...c }) => {
+      own.push(ownRecord === true);
+      return { ...c, inspection: unchecked ? uncheckedInspection(c.path) : results[next++] };
+    });
     const findings = p.findings;
     let effective: ScanSidecar | null = null;
-    for (const sc of sidecars) {
+    // Categories never depend on whether link targets were inspected for this scan (stats
+    // --operation-type inspects them): judge those candidates as unchecked, as their own record does.
+    let effectiveForCategory: ScanSidecar | null = null;
+    const categoryView = sidecars.map((sc, i) => (own[i] ? { ...sc, inspection: uncheckedInspection(sc.path) } : sc));
+    for (const sc of categoryView) if (!effectiveForCategory && (sc.inspection.status === 'ok' || sc.inspection.status === 'unchecked')) effectiveForCategory = sc;
+    for (let i = 0; i < sidecars.length; i++) {
+      const sc = sidecars[i];
       const ins = sc.inspection;
+      if (own[i] && (ins.status === 'corrupt' || ins.status === 'unreadable')) continue; // reported by its own record
       if (ins.status === 'unchecked') {
         if (!effective) effective = sc;
       } else if (ins.status === 'ok') {
@@ -375,10 +387,10 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
         findings.push({ code: 'corrupt', message: ins.error?.message ?? 'corrupt', paths: [sc.path] });
       }
     }
-    if (effective && sidecars[0] !== effective) {
+    if (effective && sidecars[0] !== effective && !own[0]) {
       findings.push({ code: 'fallback', message: `preferred sidecar unusable; read ${effective.name} instead`, paths: [sidecars[0].path, effective.path] });
     }
-    let category = p.forced ?? categorize(p.images, sidecars, effective);
+    let category = p.forced ?? categorize(p.images, categoryView, effectiveForCategory);
     if (category === 'orphan' && p.lookalikes) {
       category = 'unknown-image';
       findings.push({ code: 'unknown-image', message: `pairs with no known image, but ${p.lookalikes.join(', ')} has its name: an image type not in the extension list? (add it with --image-ext); never an orphan`, paths: [sidecars[0].path] });

@@ -23,6 +23,7 @@ import type { Options } from '../types.js';
 import { Batcher, type ExpectingRuntime } from './batcher.js';
 import { CANON_VERSION, sortByKey, tagOf, TREE_VERSION, treeDigest, type TreeVersion } from './digest.js';
 import { writeManifest } from './manifest.js';
+import { assertOutputNotSidecar } from '../discovery/output-guard.js';
 
 export interface HashOptions extends Options {
   /** Digest decoded data keyed by image (isc-canon-v1) instead of file bytes (isc-tree-v1). */
@@ -84,6 +85,7 @@ function failure(e: { code: string; message: string; path?: string }): Error {
 /** Hash a tree. With `manifest`, also write the per-file (or per-image) digests there. */
 export async function hashTree(root: string, opts: HashOptions = {}): Promise<TreeHash> {
   const manifestPath = opts.manifest ? resolve(opts.manifest) : undefined;
+  if (manifestPath) assertOutputNotSidecar(manifestPath, root, 'manifest', opts.imageExtensions);
   const listing = await listTree(root, { ...opts, exclude: manifestPath ? [manifestPath] : undefined });
   const digest = treeDigest(listing.entries);
   if (manifestPath) await writeManifest(manifestPath, { version: listing.version, rootDigest: digest, allFiles: listing.allFiles, entries: listing.entries });

@@ -112,7 +112,10 @@ export async function cleanup(root: string, opts: CleanupOptions = {}): Promise<
   const fraction = sidecarFiles > 0 ? orphans.length / sidecarFiles : 0;
 
   // 2. guard
-  if (!force) guard(orphans.length, sidecarFiles, fraction, found.scan.images, maxFraction);
+  if (!force) {
+    guard(orphans.length, sidecarFiles, fraction, found.scan.images, maxFraction);
+    guardFolders(found.folders);
+  }
 
   const mode = deleteMode ? 'delete' : 'quarantine';
   const created = clock();
@@ -156,6 +159,23 @@ function guard(orphans: number, sidecarFiles: number, fraction: number, images: 
         `more than ${percent(maxFraction)} %; pass --force if this is really intended`,
     );
   }
+}
+
+/** Folders where at least this many sidecars would go and not one image is left trip the guard. */
+export const FOLDER_GUARD_MIN_ORPHANS = 2;
+
+/**
+ * A folder whose every image is gone (a game folder unmounted, moved or emptied by mistake) is
+ * the mass deletion the tree-wide share misses when the tree is big.
+ */
+function guardFolders(folders: { dir: string; images: number; sidecarFiles: number; orphans: number }[]): void {
+  const tripped = folders.filter((f) => f.images === 0 && f.orphans >= FOLDER_GUARD_MIN_ORPHANS);
+  if (tripped.length === 0) return;
+  const list = tripped.slice(0, 5).map((f) => `${f.dir === '' ? '.' : f.dir} (${f.orphans} sidecars)`).join(', ');
+  throw errors.guard(
+    `refusing to remove the sidecars of ${tripped.length} folder(s) in which every image is gone: ${list}${tripped.length > 5 ? ', …' : ''} ` +
+      `(were the images moved, or is a folder not mounted?); pass --force if this is really intended`,
+  );
 }
 
 function percent(f: number): string {

@@ -41,6 +41,7 @@
  */
 import { open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
+import { assertOutputNotSidecar } from '../discovery/output-guard.js';
 import { errors } from '../errors.js';
 import { scan, type ScanRecord, type ScanSidecar } from '../discovery/scan.js';
 import { tempNameFor } from '../fs/temp-files.js';
@@ -89,6 +90,7 @@ export async function exportSidecars(root: string, opts: ExportOptions): Promise
   if (!FORMATS.has(format)) throw errors.usage(`unknown export format "${String(format)}" (expected json, jsonl or csv)`);
   if (output === undefined || output === null || output === '') throw errors.usage('export needs an output path or stream');
   const rootAbs = resolve(root);
+  if (typeof output === 'string' && output !== '-') assertOutputNotSidecar(output, rootAbs, 'export', scanOpts.imageExtensions);
   const filter = operationFilter(operationType);
   const session = scan(rootAbs, { ...scanOpts, inspect: { summarize: true, keepData: format !== 'csv' } });
   const writer = WRITERS[format];

@@ -6,6 +6,8 @@ export interface OrphanList {
   orphans: { path: string; rel: string; format: string | null; size: number }[];
   /** Sidecar files in the tree (the guard's denominator). */
   sidecarFiles: number;
+  /** Per folder holding orphans: its images and sidecar files (the per-folder guard). */
+  folders: { dir: string; images: number; sidecarFiles: number; orphans: number }[];
   scan: ScanSummary;
 }
 
@@ -17,14 +19,24 @@ export interface OrphanList {
 export async function findOrphans(root: string, opts: Options = {}): Promise<OrphanList> {
   const session = scan(root, opts);
   const orphans: OrphanList['orphans'] = [];
-  for await (const rec of session) if (rec.category === 'orphan') orphans.push(orphanEntry(rec));
+  const folders = new Map<string, { dir: string; images: number; sidecarFiles: number; orphans: number }>();
+  for await (const rec of session) {
+    let f = folders.get(rec.dir);
+    if (!f) folders.set(rec.dir, (f = { dir: rec.dir, images: 0, sidecarFiles: 0, orphans: 0 }));
+    f.images += rec.images.length;
+    for (const sc of rec.sidecars) if (sc.side === 'local') f.sidecarFiles++;
+    if (rec.category === 'orphan') {
+      orphans.push(orphanEntry(rec));
+      f.orphans++;
+    }
+  }
   const s = session.summary;
   if (!s.complete) {
     throw errors.incompleteScan(
       `${s.problemCount} path(s) could not be read (first: ${s.problems[0]?.message ?? 'unknown'}); no orphan can be declared`,
     );
   }
-  return { orphans, sidecarFiles: s.sidecarFiles, scan: s };
+  return { orphans, sidecarFiles: s.sidecarFiles, folders: [...folders.values()].filter((f) => f.orphans > 0), scan: s };
 }
 
 function orphanEntry(rec: ScanRecord) {

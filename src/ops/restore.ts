@@ -8,7 +8,7 @@
  * by a recursive delete.
  */
 import { readdir, readFile, lstat, mkdir, realpath, rmdir, unlink } from 'node:fs/promises';
-import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { errors, isSidecarError } from '../errors.js';
 import { QUARANTINE_DIR } from '../discovery/scan.js';
 import {
@@ -64,6 +64,13 @@ export async function restore(root: string, opts: RestoreOptions = {}): Promise<
       if (keep) remaining.push(entry);
     };
     try {
+      // Every folder between the root and the quarantined file must be a real directory inside the
+      // root: a symlink planted in the quarantine would make us move a file from elsewhere.
+      const srcRel = [QUARANTINE_DIR, basename(folder), entry.rel].join('/');
+      if (!(await realDirsInside(rootAbs, rootReal, srcRel, true))) {
+        skip('not in the quarantine', false);
+        continue;
+      }
       const srcSt = await lstatOrNull(src);
       const destSt = await lstatOrNull(dest);
       if (!srcSt) {
@@ -90,6 +97,7 @@ export async function restore(root: string, opts: RestoreOptions = {}): Promise<
           throw errors.fromFs(e, dirname(dest));
         });
         await checkDestInsideRoot(rootAbs, rootReal, entry.rel, false); // the dirs just made are real ones
+        await realDirsInside(rootAbs, rootReal, srcRel, false); // and the source's still are
         await moveNoOverwrite(src, dest);
         dirs.add(dirname(src));
         dirs.add(dirname(dest));
@@ -182,6 +190,16 @@ async function readManifest(path: string): Promise<QuarantineManifest> {
 
 /** The destination's existing ancestors must be real directories inside the root (no symlink escape). */
 async function checkDestInsideRoot(rootAbs: string, rootReal: string, rel: string, allowMissing: boolean): Promise<void> {
+  await realDirsInside(rootAbs, rootReal, rel, allowMissing);
+}
+
+/**
+ * Walk the folders of `rel` (a file's POSIX path relative to the root) component by component:
+ * each must be a real directory (lstat: not a symlink), and the deepest one must resolve to the
+ * same place under the root's realpath. Returns false when a component is missing (allowed only
+ * with allowMissing); throws OUTSIDE_ROOT for a symlink or anything else in the way.
+ */
+async function realDirsInside(rootAbs: string, rootReal: string, rel: string, allowMissing: boolean): Promise<boolean> {
   const parts = rel.split('/');
   let dir = rootAbs;
   let real = rootReal;
@@ -190,7 +208,7 @@ async function checkDestInsideRoot(rootAbs: string, rootReal: string, rel: strin
     real = join(real, parts[i]);
     const st = await lstatOrNull(dir);
     if (!st) {
-      if (allowMissing) return;
+      if (allowMissing) return false;
       throw errors.notFound(dir, 'directory');
     }
     if (!st.isDirectory()) throw errors.outsideRoot(relJoin(rootAbs, rel), rootAbs);
@@ -199,6 +217,7 @@ async function checkDestInsideRoot(rootAbs: string, rootReal: string, rel: strin
     throw errors.fromFs(e, dir);
   });
   if (dirReal !== real) throw errors.outsideRoot(relJoin(rootAbs, rel), rootAbs);
+  return true;
 }
 
 /** rmdir every empty directory under `dir`, bottom-up, then `dir` itself; non-empty ones stay. */

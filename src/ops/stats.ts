@@ -1,3 +1,5 @@
+import { errors } from '../errors.js';
+import { isKnownOperationKey } from '../analysis/operations.js';
 import { scan } from '../discovery/scan.js';
 import { CATEGORIES, type Category, type Options } from '../types.js';
 import { operationFilter, ownEffective, round, sortKeysDeep } from './common.js';
@@ -135,6 +137,10 @@ export async function stats(root: string, opts: StatsOptions = {}): Promise<Tree
     });
   }
   const s = session.summary;
+  if (filter && sidecarsCounted === 0 && !isKnownOperationKey(opts.operationType!)) {
+    // A typo (--operation-type face_detecton) would otherwise print an all-zero report.
+    throw errors.usage(`unknown operation "${opts.operationType}": not a known operation, and no sidecar in ${s.root} holds it`);
+  }
   const avg = (sumO: Record<string, number>, nO: Record<string, number>, scale = 1) =>
     Object.fromEntries(Object.keys(nO).map((k) => [k, round((sumO[k] ?? 0) / nO[k] * scale, 6)]));
   const result: TreeStats = {

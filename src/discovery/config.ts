@@ -1,0 +1,81 @@
+/**
+ * The library's configuration file and the image-extension list it feeds.
+ *
+ *   `.image-sidecar.json` in the library folder (or any folder above it; the nearest one wins),
+ *   or the file given with `--config FILE`:
+ *       { "imageExtensions": ["xyz", "arq"] }
+ *   adds image extensions to the default set (DEFAULT_IMAGE_EXTENSIONS), as `--image-ext xyz,arq`
+ *   does on the command line (both add up). Unknown keys are a usage error, so a typo is never
+ *   silently ignored.
+ */
+import { readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { errors } from '../errors.js';
+import { withExtraImageExtensions } from './extensions.js';
+
+export const CONFIG_FILE_NAME = '.image-sidecar.json';
+
+export interface LibraryConfig {
+  /** Image extensions added to the default set (no dot, any case). */
+  imageExtensions?: string[];
+}
+
+const KNOWN_KEYS = new Set(['imageExtensions', '$schema']);
+
+/** Read and check a config file. Missing → NOT_FOUND; malformed → USAGE naming the file. */
+export function readConfigFile(path: string): LibraryConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw errors.fromFs(e, path);
+  }
+  let o: unknown;
+  try {
+    o = JSON.parse(text);
+  } catch (e) {
+    throw errors.usage(`${path}: not valid JSON (${(e as Error).message})`);
+  }
+  if (typeof o !== 'object' || o === null || Array.isArray(o)) throw errors.usage(`${path}: expected a JSON object like {"imageExtensions": ["xyz"]}`);
+  for (const k of Object.keys(o)) if (!KNOWN_KEYS.has(k)) throw errors.usage(`${path}: unknown key "${k}" (known: imageExtensions)`);
+  const exts = (o as LibraryConfig).imageExtensions;
+  if (exts !== undefined && (!Array.isArray(exts) || exts.some((e) => typeof e !== 'string'))) {
+    throw errors.usage(`${path}: "imageExtensions" must be an array of strings`);
+  }
+  return { imageExtensions: exts };
+}
+
+/** The nearest `.image-sidecar.json` in `startDir` or a folder above it, or null. */
+export function findConfigFile(startDir: string): string | null {
+  let dir = resolve(startDir);
+  for (;;) {
+    const p = join(dir, CONFIG_FILE_NAME);
+    try {
+      readFileSync(p, { flag: 'r' }).length;
+      return p;
+    } catch {
+      /* not here */
+    }
+    const up = dirname(dir);
+    if (up === dir) return null;
+    dir = up;
+  }
+}
+
+/** `a,b .c` → ['a', 'b', 'c'] (what --image-ext accepts). */
+export function splitExtList(v: string | readonly string[] | undefined): string[] {
+  if (v === undefined) return [];
+  const parts = (typeof v === 'string' ? [v] : v).flatMap((s) => s.split(/[\s,]+/));
+  return parts.filter((s) => s !== '');
+}
+
+/**
+ * The image-extension list for a run: defaults + config file + `--image-ext`, or undefined when
+ * neither adds anything (the library's default then applies).
+ */
+export function resolveImageExtensions(o: { cliExtra?: string | readonly string[]; configPath?: string; startDir: string }): string[] | undefined {
+  const configPath = o.configPath ?? findConfigFile(o.startDir);
+  const fromConfig = configPath ? (readConfigFile(configPath).imageExtensions ?? []) : [];
+  const extra = [...fromConfig, ...splitExtList(o.cliExtra)];
+  return extra.length > 0 ? withExtraImageExtensions(extra) : undefined;
+}

@@ -1,0 +1,46 @@
+/**
+ * Output files (export -o, hash --manifest) must never replace a sidecar of the tree they read:
+ * `export lib -o lib/IMG_1.json` would overwrite an image's data with the export.
+ */
+import { existsSync, readdirSync, realpathSync } from 'node:fs';
+import { basename, dirname, join, resolve, sep } from 'node:path';
+import { errors } from '../errors.js';
+import { imageExtensionSet } from './extensions.js';
+import { isSidecarName, pairDirectory } from './pair.js';
+import type { EntryKind } from './walk.js';
+
+function realOrSelf(p: string): string {
+  try {
+    return realpathSync(p);
+  } catch {
+    return p;
+  }
+}
+
+/**
+ * Throw USAGE when `output` (a file path) lies inside `root` and is, or would become, a sidecar:
+ * its name pairs with an image of its folder by the pairing rule (a report or an earlier export
+ * next to no image is not a sidecar and may be replaced).
+ */
+export function assertOutputNotSidecar(output: string, root: string, what: string, imageExtensions?: readonly string[]): void {
+  const abs = resolve(output);
+  const real = existsSync(abs) ? realOrSelf(abs) : join(realOrSelf(dirname(abs)), basename(abs));
+  const rootReal = realOrSelf(resolve(root));
+  if (real !== rootReal && !real.startsWith(rootReal.endsWith(sep) ? rootReal : rootReal + sep)) return;
+  const name = basename(real);
+  if (!isSidecarName(name)) return;
+  // A sidecar is a file the pairing rule gives to an image of its folder (existing or not yet).
+  const dir = dirname(real);
+  let entries: { name: string; kind: EntryKind }[] = [];
+  try {
+    entries = readdirSync(dir, { withFileTypes: true }).map((d) => ({ name: d.name, kind: d.isFile() ? 'file' : d.isSymbolicLink() ? 'symlink' : d.isDirectory() ? 'dir' : 'other' }));
+  } catch {
+    /* the folder does not exist yet: nothing to pair with */
+  }
+  if (!entries.some((e) => e.name === name)) entries.push({ name, kind: 'file' });
+  const g = pairDirectory({ path: dir, entries: entries as never }, imageExtensionSet(imageExtensions)).groups.find((x) => x.sidecars.some((s) => s.name === name));
+  const pairs = (g?.images.length ?? 0) > 0;
+  if (pairs) {
+    throw errors.usage(`refusing to write the ${what} to ${abs}: it is a sidecar file inside the tree being read (choose a path outside it, or another name)`);
+  }
+}

@@ -1,0 +1,125 @@
+/**
+ * Never reach outside the root, never walk into a quarantine, guard per folder
+ * (issue 10 §4 and §6). Each test failed on the code before the fix.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { cleanup } from '../src/ops/cleanup.js';
+import { restore } from '../src/ops/restore.js';
+import { stats } from '../src/ops/stats.js';
+import { exportSidecars } from '../src/ops/export.js';
+import { hashTree } from '../src/integrity/tree-hash.js';
+import { QUARANTINE_DIR, scan } from '../src/discovery/scan.js';
+import { isSidecarError } from '../src/errors.js';
+import { FAKE_JPEG, makeTree, sidecarData, testDir, type TreeNode } from './helpers/tree.js';
+import { parseJson, runCli } from './helpers/cli.js';
+
+const T1 = new Date('2026-11-21T11:33:00Z');
+
+function paired(prefix: string, n: number): Record<string, TreeNode> {
+  const spec: Record<string, TreeNode> = {};
+  for (let i = 0; i < n; i++) {
+    spec[`${prefix}IMG_${i}.jpg`] = FAKE_JPEG;
+    spec[`${prefix}IMG_${i}.json`] = { json: sidecarData(`IMG_${i}.jpg`, 1, 4) };
+  }
+  return spec;
+}
+
+test('restore does not follow a directory symlink planted inside the quarantine folder', async (t) => {
+  const dir = testDir(t);
+  const root = makeTree({ ...paired('p/', 10), 'p/sub/gone.json': { json: sidecarData('gone.jpg', 1, 4) } }, path.join(dir, 'lib'));
+  const r = await cleanup(root, { now: () => T1, engine: 'inline' });
+  assert.equal(r.removed, 1);
+  // The attacker moves the quarantined folder outside the root and plants a symlink to it.
+  const qsub = path.join(r.quarantine!, 'p', 'sub');
+  const outside = path.join(dir, 'outside-sub');
+  fs.renameSync(qsub, outside);
+  fs.symlinkSync(outside, qsub);
+  const rep = await restore(root);
+  assert.equal(rep.restored, 0);
+  assert.equal(rep.skipped.length, 1);
+  assert.match(rep.skipped[0].reason, /outside the root/);
+  assert.ok(fs.existsSync(path.join(outside, 'gone.json')), 'the file outside the root is still there');
+  assert.ok(!fs.existsSync(path.join(root, 'p', 'sub', 'gone.json')), 'nothing was moved in');
+});
+
+test('a quarantine folder inside a subfolder (cleanup photos/, then cleanup .) is never walked into', async (t) => {
+  const root = makeTree({ ...paired('photos/', 10), 'photos/gone.json': { json: sidecarData('gone.jpg', 1, 4) }, ...paired('', 10) }, testDir(t));
+  const first = await cleanup(path.join(root, 'photos'), { now: () => T1, engine: 'inline' });
+  assert.equal(first.removed, 1);
+  assert.ok(fs.existsSync(path.join(root, 'photos', QUARANTINE_DIR)));
+  const second = await cleanup(root, { now: () => T1, engine: 'inline', dryRun: true });
+  assert.equal(second.orphans, 0, 'the quarantined file is not an orphan of the outer tree');
+  const rels: string[] = [];
+  for await (const rec of scan(root, { engine: 'inline' })) for (const s of rec.sidecars) rels.push(s.rel);
+  assert.ok(!rels.some((r) => r.includes(QUARANTINE_DIR)), rels.join(','));
+});
+
+test('the mass-deletion guard trips for one folder whose every image is gone, even when the tree-wide share is small', async (t) => {
+  const spec: Record<string, TreeNode> = { ...paired('big/', 60) };
+  for (let i = 0; i < 5; i++) spec[`game7/IMG_${i}.json`] = { json: sidecarData(`IMG_${i}.jpg`, 1, 4) };
+  const root = makeTree(spec, testDir(t));
+  await assert.rejects(cleanup(root, { engine: 'inline' }), (e: unknown) => {
+    assert.ok(isSidecarError(e) && e.code === 'GUARD', String(e));
+    assert.match(e.message, /game7/);
+    assert.match(e.message, /every image/);
+    return true;
+  });
+  assert.equal(fs.readdirSync(path.join(root, 'game7')).length, 5, 'nothing moved');
+  const forced = await cleanup(root, { engine: 'inline', force: true, now: () => T1 });
+  assert.equal(forced.removed, 5);
+});
+
+test('export -o and hash --manifest pointed at a sidecar inside the tree refuse; the sidecar is untouched', async (t) => {
+  const root = makeTree({ ...paired('', 3) }, testDir(t));
+  const sidecar = path.join(root, 'IMG_1.json');
+  const before = fs.readFileSync(sidecar);
+  for (const target of [sidecar, path.join(root, 'IMG_2.bin') /* would pair with IMG_2.jpg */]) {
+    await assert.rejects(exportSidecars(root, { format: 'json', output: target, engine: 'inline' }), (e: unknown) => isSidecarError(e) && e.code === 'USAGE' && /sidecar file inside the tree/.test(e.message));
+    await assert.rejects(hashTree(root, { manifest: target, engine: 'inline' }), (e: unknown) => isSidecarError(e) && e.code === 'USAGE');
+  }
+  assert.deepEqual(fs.readFileSync(sidecar), before);
+  assert.ok(!fs.existsSync(path.join(root, 'IMG_2.bin')));
+  // Elsewhere in the tree (no image of that name) is fine.
+  const ok = await exportSidecars(root, { format: 'json', output: path.join(root, 'export.json'), engine: 'inline' });
+  assert.equal(ok.exported, 3);
+});
+
+test('stats --operation-type never changes the categories; an operation nobody has is a usage error', async (t) => {
+  const dir = testDir(t);
+  const root = makeTree(
+    {
+      ...paired('photos/', 4),
+      'photos/bad.jpg': FAKE_JPEG,
+      'photos/bad.json': '{ not json',
+      'games/G1/IMG_1.jpg': { symlink: '../../photos/IMG_1.jpg' },
+      'games/G1/bad.jpg': { symlink: '../../photos/bad.jpg' },
+    },
+    dir,
+  );
+  const plain = await stats(root, { engine: 'inline' });
+  const filtered = await stats(root, { engine: 'inline', operationType: 'face_detection' });
+  assert.deepEqual(filtered.categories, plain.categories);
+  assert.equal(plain.categories.corrupt, 1, 'the corrupt file is counted once, by its own record');
+  await assert.rejects(stats(root, { engine: 'inline', operationType: 'face_detecton' }), (e: unknown) => isSidecarError(e) && e.code === 'USAGE' && /unknown operation/.test(e.message));
+});
+
+test('--image-ext and .image-sidecar.json add image types for tree commands and for write', async (t) => {
+  const root = makeTree({ ...paired('', 10), 'x.xyz': 'img', 'x.json': { json: sidecarData('x.xyz', 1, 4) }, 'y.qqq': 'img' }, testDir(t));
+  const cats = async (args: string[]) => (parseJson(await runCli(['stats', root, '--json', ...args])) as { categories: Record<string, number> }).categories;
+  assert.equal((await cats([]))['unknown-image'], 1);
+  assert.equal((await cats(['--image-ext', 'xyz,.QQQ']))['unknown-image'], 0);
+  fs.writeFileSync(path.join(root, '.image-sidecar.json'), JSON.stringify({ imageExtensions: ['xyz'] }));
+  const c = await cats([]);
+  assert.equal(c['unknown-image'], 0);
+  assert.equal(c.ok, 11);
+  // write: y.qqq is explicit, so it is an image anyway; the config applies to the sibling check.
+  const w = await runCli(['write', path.join(root, 'y.qqq'), '--operation', 'x', '--data', '-', '--json'], { input: '{}' });
+  assert.equal(w.code, 0, w.stderr);
+  fs.writeFileSync(path.join(root, '.image-sidecar.json'), JSON.stringify({ imageExtension: ['xyz'] }));
+  const bad = await runCli(['stats', root, '--json']);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /unknown key "imageExtension"/);
+});
