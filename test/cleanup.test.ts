@@ -79,7 +79,7 @@ test('a dry run changes nothing and plans exactly what the real run does', async
     assert.equal(dry.dryRun, true);
     assert.equal(dry.removed, 0);
     assert.equal(dry.orphans, 2);
-    assert.equal(dry.sidecarFiles, 14); // 10 paired + 2 orphans + report + unrelated JSON
+    assert.equal(dry.sidecarFiles, 12); // 10 paired + 2 orphans (the report and the unrelated JSON are not sidecar files)
     assert.deepEqual(
       dry.actions.map((a) => a.rel),
       ['photos/gone.json', 'photos/sub/deep/lost.bin'],
@@ -227,13 +227,13 @@ test('the earlier tool\'s disaster: timestamp names, bursts, nested folders and 
     const report = await cleanup(root, { engine: 'inline', now: fixedClock });
     assert.equal(report.orphans, 0);
     assert.equal(report.removed, 0);
-    assert.equal(report.sidecarFiles, 285);
+    assert.equal(report.sidecarFiles, 283); // reports and unrelated JSON are not sidecar files (README, Categories)
     assert.equal(existsSync(join(root, QUARANTINE_DIR)), false);
 
     // Now the images are moved away (an unmounted or reorganised photo folder): the guard trips.
     for (const [rel] of Object.entries(spec)) if (/\.(jpg|jpeg)$/i.test(rel) && rel.startsWith('photos/')) unlinkSync(join(root, rel));
     const before = snapshot(root);
-    await rejectsWith(cleanup(root, { engine: 'inline' }), 'GUARD', /^refusing to remove 188 of 285 sidecars \(66 %\) — more than 20 %/);
+    await rejectsWith(cleanup(root, { engine: 'inline' }), 'GUARD', /^refusing to remove 188 of 283 sidecars \(66.4 %\) — more than 20 %/);
     assert.deepEqual(snapshot(root), before);
     assert.ok(existsSync(join(root, 'photos/2025-09-20/game_detection.json')));
   } finally {
@@ -248,7 +248,9 @@ test('a tree with sidecars but no image at all trips the guard even under 20 %',
   try {
     const forcedDry = await cleanup(root, { engine: 'inline', force: true, dryRun: true });
     assert.equal(forcedDry.orphans, 1);
-    assert.ok(forcedDry.fraction <= 0.2, 'the fraction rule alone would let this pass');
+    // Unrelated JSON is not a sidecar file: the one orphan is 100 % of the sidecar files. The
+    // no-image rule still speaks first, with the clearer message.
+    assert.equal(forcedDry.sidecarFiles, 1);
     await rejectsWith(cleanup(root, { engine: 'inline' }), 'GUARD', /no images at all/);
     await rejectsWith(cleanup(root, { engine: 'inline', dryRun: true }), 'GUARD', /no images at all/);
     assert.ok(existsSync(join(root, 'photos/IMG_1.json')));

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { lockPathFor, withSidecarLock } from '../src/fs/lock.js';
+import { assertLockHeld, lockPathFor, withSidecarLock } from '../src/fs/lock.js';
 import { SidecarError } from '../src/errors.js';
 import { testDir } from './helpers/tree.js';
 
@@ -154,4 +154,39 @@ test('a lock lost while held (lock dir removed by someone else) becomes a CONFLI
 test('a lock directory that cannot be created is an error, not a wait', async (t) => {
   const dir = testDir(t);
   await assert.rejects(withSidecarLock(path.join(dir, 'missing', 'IMG'), async () => 1, { timeoutMs: 5000 }), { code: 'NOT_FOUND' });
+});
+
+test('a sync holder blocked past the stale age loses its lock to another process, notices it in check(), and never removes the new holder\'s lock', async (t) => {
+  const dir = testDir(t);
+  const key = path.join(dir, 'IMG_9');
+  const script = `
+    const { acquireSidecarLockSync } = await import(${JSON.stringify(LOCK_MODULE)});
+    const [key] = process.argv.slice(1);
+    const held = acquireSidecarLockSync(key, { staleMs: 2000 });
+    process.stdout.write('locked\\n');
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 4500); // a worker busy in a sync task: no timer can refresh
+    try { held.check(); process.stdout.write('still-ours\\n'); } catch (e) { process.stdout.write('lost ' + e.code + '\\n'); }
+    held.release();
+    process.stdout.write('released\\n');
+  `;
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script, key], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout!.setEncoding('utf8').on('data', (c: string) => (out += c));
+  const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
+  while (!out.includes('locked')) await new Promise((r) => setTimeout(r, 20));
+  const t0 = Date.now();
+  await withSidecarLock(
+    key,
+    async (signal) => {
+      const waited = Date.now() - t0;
+      assert.ok(waited >= 1000, `took over a live lock after ${waited} ms`);
+      await exited; // the old holder wakes up, checks, releases while we hold it
+      assert.ok(!signal.aborted, 'our lock survived the old holder\'s release');
+      assert.ok(fs.existsSync(lockPathFor(key)), 'the old holder did not remove our lock');
+      assertLockHeld(signal);
+    },
+    { staleMs: 2000, timeoutMs: 20_000 },
+  );
+  assert.match(out, /lost CONFLICT/);
+  assert.equal(fs.existsSync(lockPathFor(key)), false);
 });

@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import { cleanup } from '../src/ops/cleanup.js';
 import { restore } from '../src/ops/restore.js';
 import { stats } from '../src/ops/stats.js';
+import { formatStats } from '../src/ops/format-stats.js';
 import { exportSidecars } from '../src/ops/export.js';
 import { hashTree } from '../src/integrity/tree-hash.js';
 import { QUARANTINE_DIR, scan } from '../src/discovery/scan.js';
@@ -122,4 +123,30 @@ test('--image-ext and .image-sidecar.json add image types for tree commands and 
   const bad = await runCli(['stats', root, '--json']);
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /unknown key "imageExtension"/);
+});
+
+test('one tree, one count: stats, format-stats and cleanup report the same sidecar files', async (t) => {
+  const root = makeTree(
+    {
+      ...paired('a/', 12),
+      'a/IMG_0.bin': 'stale twin', // a second (corrupt) candidate of IMG_0
+      'a/bad.jpg': FAKE_JPEG,
+      'a/bad.json': '{ nope',
+      'a/gone.json': { json: sidecarData('gone.jpg', 1, 4) },
+      'a/x.xyz': 'raw',
+      'a/x.json': { json: sidecarData('x.xyz', 1, 4) },
+      'a/game_detection.json': { json: { success: true, games: [] } },
+      'b/IMG_0.jpg': { symlink: '../a/IMG_0.jpg' },
+    },
+    testDir(t),
+  );
+  const st = await stats(root, { engine: 'inline' });
+  const fst = await formatStats(root, { engine: 'inline' });
+  const cl = await cleanup(root, { engine: 'inline', dryRun: true, force: true });
+  // 12 paired + the stale twin + bad.json + gone.json + x.json; not the report, not the link's target again.
+  assert.equal(st.sidecar_files, 16);
+  assert.equal(fst.total_files, 16);
+  assert.equal(cl.sidecarFiles, 16);
+  assert.equal(st.categories['unknown-image'], 1);
+  assert.equal(st.categories.unrelated, 1);
 });

@@ -81,6 +81,7 @@ export interface ScanSummary {
   images: number;
   imageSymlinks: number;
   brokenSymlinks: number;
+  /** Sidecar files (`sidecarFilesOf`): the one count every command reports. */
   sidecarFiles: number;
   engine: { kind: 'inline' | 'threads'; workers: number };
 }
@@ -406,9 +407,21 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
       if (img.isSymlink) s.imageSymlinks++;
       if (img.broken) s.brokenSymlinks++;
     }
-    s.sidecarFiles += p.localSidecars;
-    return { category, dir: p.dir, images: p.images, sidecars, effective, findings, files };
+    const rec: ScanRecord = { category, dir: p.dir, images: p.images, sidecars, effective, findings, files };
+    s.sidecarFiles += sidecarFilesOf(rec).length;
+    return rec;
   }
+}
+
+/**
+ * THE definition of a "sidecar file" (README "Categories"), used by every count: the
+ * sidecar-named files of a record (pair.ts) in its own folder, except when the record is
+ * `unrelated` (reports and other JSON are not sidecars); a symlinked image whose target lies
+ * outside the root adds its target's sidecars (no record of this tree counts them otherwise).
+ */
+export function sidecarFilesOf(rec: ScanRecord): ScanSidecar[] {
+  if (rec.category === 'unrelated') return [];
+  return rec.sidecars.filter((s) => s.side === 'local' || rec.images.some((i) => i.outsideRoot));
 }
 
 function uncheckedInspection(path: string): FileInspection {

@@ -1,5 +1,5 @@
 import { normalizeOperationName } from '../analysis/operations.js';
-import type { ScanRecord, ScanSidecar } from '../discovery/scan.js';
+import { sidecarFilesOf, type ScanRecord, type ScanSidecar } from '../discovery/scan.js';
 
 /**
  * The sidecars a tree operation should look at once each: every candidate sidecar that lives in
@@ -7,8 +7,7 @@ import type { ScanRecord, ScanSidecar } from '../discovery/scan.js';
  * Files that are not sidecars (directory reports, unrelated JSON) are left out.
  */
 export function sidecarsOf(rec: ScanRecord): ScanSidecar[] {
-  if (rec.category === 'unrelated') return [];
-  return rec.sidecars.filter((s) => s.side === 'local' || rec.images.some((i) => i.outsideRoot));
+  return sidecarFilesOf(rec);
 }
 
 /** The effective sidecar when it is counted by this record (not by the link target's own record). */

@@ -1,5 +1,5 @@
 import { errors } from '../errors.js';
-import { scan, type ScanRecord, type ScanSummary } from '../discovery/scan.js';
+import { scan, sidecarFilesOf, type ScanRecord, type ScanSummary } from '../discovery/scan.js';
 import type { Options } from '../types.js';
 
 export interface OrphanList {
@@ -24,7 +24,7 @@ export async function findOrphans(root: string, opts: Options = {}): Promise<Orp
     let f = folders.get(rec.dir);
     if (!f) folders.set(rec.dir, (f = { dir: rec.dir, images: 0, sidecarFiles: 0, orphans: 0 }));
     f.images += rec.images.length;
-    for (const sc of rec.sidecars) if (sc.side === 'local') f.sidecarFiles++;
+    f.sidecarFiles += sidecarFilesOf(rec).length;
     if (rec.category === 'orphan') {
       orphans.push(orphanEntry(rec));
       f.orphans++;

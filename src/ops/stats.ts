@@ -1,6 +1,6 @@
 import { errors } from '../errors.js';
 import { isKnownOperationKey } from '../analysis/operations.js';
-import { scan } from '../discovery/scan.js';
+import { scan, sidecarFilesOf } from '../discovery/scan.js';
 import { CATEGORIES, type Category, type Options } from '../types.js';
 import { operationFilter, ownEffective, round, sortKeysDeep } from './common.js';
 
@@ -49,7 +49,10 @@ export interface TreeStats {
   total_images: number;
   symlink_count: number;
   broken_symlinks: number;
+  /** Effective sidecars the aggregates are made of: one per record that has a readable one (the earlier tool's key). */
   total_sidecars: number;
+  /** Sidecar files (README "Categories", the count format-stats, cleanup and sample report; with --operation-type: those holding it). */
+  sidecar_files: number;
   coverage_percentage: number;
   operation_counts: Record<string, number>;
   avg_processing_times: Record<string, number>;
@@ -97,7 +100,10 @@ export async function stats(root: string, opts: StatsOptions = {}): Promise<Tree
 
   const folders = opts.folders !== undefined ? new FolderTable(opts.folders) : undefined;
 
+  let sidecarFiles = 0;
   for await (const rec of session) {
+    // sidecar_files: the one definition of a sidecar file (README "Categories"), as every command counts it.
+    for (const sc of sidecarFilesOf(rec)) if (!filter || filter(sc)) sidecarFiles++;
     const covered = rec.images.length > 0 && rec.effective !== null && (!filter || filter(rec.effective));
     if (covered) imagesWithSidecar += rec.images.length;
     folders?.add(rec.dir, rec.images.length, covered ? rec.images.length : 0);
@@ -149,6 +155,7 @@ export async function stats(root: string, opts: StatsOptions = {}): Promise<Tree
     symlink_count: s.imageSymlinks,
     broken_symlinks: s.brokenSymlinks,
     total_sidecars: sidecarsCounted,
+    sidecar_files: sidecarFiles,
     coverage_percentage: s.images === 0 ? 0 : round(Math.min(100, (imagesWithSidecar / s.images) * 100), 2),
     operation_counts: opCounts,
     avg_processing_times: avg(timeSum, timeN),

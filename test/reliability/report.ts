@@ -13,6 +13,7 @@ import * as fs from 'node:fs';
 import { reliabilityConfig, type ReliabilityConfig } from './config.js';
 import { runCrashCampaign } from './crash.js';
 import { runConcurrentSaves } from './concurrency.js';
+import { runSaveVsConvert } from './save-vs-convert.js';
 import { runDecoderFuzz, runDeepNesting, runLengthBombs, runRoundTrips } from './fuzz.js';
 import { DECODER_NAMES } from './fuzz-inputs.js';
 import { runCorruptFilesKept, runDeepFiles, runSizeLimit } from './hostile-files.js';
@@ -52,6 +53,7 @@ async function runAll(cfg: ReliabilityConfig, only: Set<Section>, log: (s: strin
   if (only.has('crash')) add(await runCrashCampaign({ kills: cfg.kills, images: cfg.crashImages, seed: cfg.seed + 1, crypto: true }));
   if (only.has('concurrency')) {
     add(await runConcurrentSaves({ processes: cfg.processes, saves: cfg.savesPerProcess, images: cfg.concurrentImages, seed: cfg.seed }));
+    add(await runSaveVsConvert({ savers: 4, saves: cfg.long ? 500 : 150, perKind: 5 }));
   }
   if (only.has('fuzz')) {
     for (const d of DECODER_NAMES) add(await runDecoderFuzz(d, { cases: cfg.fuzzCases, seed: cfg.seed }));
