@@ -184,6 +184,7 @@ function syntheticInputs(hostile: boolean): ReportInputs {
     symlink_count: 1000,
     broken_symlinks: 10,
     total_sidecars: 900_000,
+    sidecar_files: 910_000,
     coverage_percentage: 90,
     operation_counts: hostile ? many('op', 100_000) : { face_detection: 900_000, yolov8: 880_000, quality_assessment: 850_000, game_detection: 700_000 },
     avg_processing_times: {},
