@@ -150,3 +150,13 @@ test('one tree, one count: stats, format-stats and cleanup report the same sidec
   assert.equal(st.categories['unknown-image'], 1);
   assert.equal(st.categories.unrelated, 1);
 });
+
+test('a lone symlinked sidecar is never planned for removal (its file is read, never moved)', async (t) => {
+  const dir = testDir(t);
+  const outside = makeTree({ 'keep.json': { json: sidecarData('keep.jpg', 1, 4) } }, path.join(dir, 'outside'));
+  const root = makeTree({ ...paired('', 10), 'lone.json': { symlink: path.join(outside, 'keep.json') } }, path.join(dir, 'lib'));
+  const r = await cleanup(root, { engine: 'inline', now: () => T1 });
+  assert.equal(r.orphans, 0);
+  assert.deepEqual(r.skipped, []);
+  assert.ok(fs.lstatSync(path.join(root, 'lone.json')).isSymbolicLink());
+});

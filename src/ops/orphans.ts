@@ -25,7 +25,8 @@ export async function findOrphans(root: string, opts: Options = {}): Promise<Orp
     if (!f) folders.set(rec.dir, (f = { dir: rec.dir, images: 0, sidecarFiles: 0, orphans: 0 }));
     f.images += rec.images.length;
     f.sidecarFiles += sidecarFilesOf(rec).length;
-    if (rec.category === 'orphan') {
+    // A symlinked sidecar is read, never removed (its file may be anyone's): not an orphan to move.
+    if (rec.category === 'orphan' && !rec.sidecars[0].isLink) {
       orphans.push(orphanEntry(rec));
       f.orphans++;
     }
