@@ -142,14 +142,18 @@ describe('bin body (CBOR subset)', () => {
     assert.ok(Object.is(decodeSidecar(binFile(mapA(hex('f98000')))).data.a, -0));
   });
 
-  it('reads integers beyond 2^53 as the nearest double and notes it', () => {
+  it('reads integers beyond 2^53 exactly: the nearest double for JavaScript, the exact value for re-encoding', () => {
+    const asJson = (bytes: Buffer) => encodeSidecar(decodeSidecar(bytes).data, 'legacy').subarray(8).toString();
     const r = decodeSidecar(binFile(mapA(hex('1bffffffffffffffff'))));
     assert.equal(r.data.a, 18446744073709551615);
-    assert.equal(r.notes.length, 1);
-    assert.match(r.notes[0], /1 integer\(s\) beyond 2\^53 .* \(first at byte 19\)/);
-    const neg = decodeSidecar(binFile(mapA(hex('3b0020000000000000'))));
-    assert.equal(neg.data.a, -9007199254740993); // rounds to -2^53
-    assert.equal(neg.notes.length, 1);
+    assert.deepEqual(r.notes, []);
+    assert.equal(asJson(binFile(mapA(hex('1bffffffffffffffff')))), '{"a":18446744073709551615}');
+    assert.equal(asJson(binFile(mapA(hex('3b0020000000000000')))), '{"a":-9007199254740993}');
+    // RFC 8949 bignums (tags 2 and 3), also non-shortest ones.
+    assert.equal(asJson(binFile(mapA(hex('c249010000000000000000')))), '{"a":18446744073709551616}');
+    assert.equal(asJson(binFile(mapA(hex('c349010000000000000000')))), '{"a":-18446744073709551617}');
+    assert.equal(asJson(binFile(mapA(hex('c24105')))), '{"a":5}');
+    assert.equal(asJson(binFile(mapA(hex('c240')))), '{"a":0}');
   });
 
   it('rejects items outside the subset with their byte offset', () => {
@@ -157,7 +161,10 @@ describe('bin body (CBOR subset)', () => {
     const cases: [string, RegExp][] = [
       ['40', /unsupported CBOR item \(byte string outside tag 86\) at byte 19/],
       ['c074323031332d30332d32315432303a30343a30305a', /unsupported CBOR item \(tag 0\) at byte 19/],
-      ['c249010000000000000000', /unsupported CBOR item \(tag 2\) at byte 19/],
+      ['c26161', /tag 2 \(bignum\) at byte 19 must enclose a definite-length byte string, found a text string at byte 20/],
+      ['c25f41 01ff', /tag 2 \(bignum\) at byte 19 must enclose a definite-length byte string/],
+      ['c35a00000800' + '01'.repeat(2048), /bignum at byte 19 has 2048 bytes, more than an int of 4300 digits needs/],
+      ['c249010000', /byte string at byte 20 claims 9 bytes but only 3 remain/],
       ['f7', /unsupported CBOR item \(undefined\) at byte 19/],
       ['f0', /unsupported CBOR item \(simple value 16\) at byte 19/],
       ['f8ff', /unsupported CBOR item \(simple value 255\) at byte 19/],
@@ -210,26 +217,39 @@ describe('bin body (CBOR subset)', () => {
 describe('bin encoding rules', () => {
   const body = (data: JsonObject) => [...encodeSidecar(data, 'bin').subarray(16)];
 
-  it('writes safe integers as CBOR ints and everything else as float64', () => {
+  it('writes ints as CBOR ints (bignums beyond 64 bits) and floats as float64', () => {
     assert.deepEqual(body({ a: 24 }), mapA(hex('1818')));
     assert.deepEqual(body({ a: -25 }), mapA(hex('3818')));
     assert.deepEqual(body({ a: 2 ** 32 }), mapA(hex('1b0000000100000000')));
     assert.deepEqual(body({ a: Number.MAX_SAFE_INTEGER }), mapA(hex('1b001fffffffffffff')));
-    assert.deepEqual(body({ a: 2 ** 53 }), mapA(hex('fb4340000000000000')));
+    // An integral JS number below 1e21 is an int (its JSON text has no '.'): the value of its digits.
+    assert.deepEqual(body({ a: 2 ** 53 }), mapA(hex('1b0020000000000000')));
+    assert.deepEqual(body({ a: 2 ** 64 }), mapA(hex('c249' + (18446744073709552000n).toString(16).padStart(18, '0'))));
     assert.deepEqual(body({ a: -0 }), mapA(hex('fb8000000000000000')));
     assert.deepEqual(body({ a: 0.5 }), mapA(hex('fb3fe0000000000000')));
+    assert.deepEqual(body({ a: 1e21 }), mapA(hex('fb444b1ae4d6e2ef50'))); // written 1e+21 in JSON: a float
+    // Read from JSON: the type of the text.
+    const fromJson = (t: string) => [...encodeSidecar(decodeSidecar(Buffer.from(t)).data, 'bin').subarray(16)];
+    assert.deepEqual(fromJson('{"a":25.0}'), mapA(hex('fb4039000000000000')));
+    assert.deepEqual(fromJson('{"a":1763805012345678901}'), mapA(hex('1b187a4b504deaec35')));
+    assert.deepEqual(fromJson('{"a":-9223372036854775809}'), mapA(hex('3b8000000000000000')));
+    assert.deepEqual(fromJson('{"a":12345678901234567890123}'), mapA(hex('c24a029d42b64e76714244cb')));
   });
 
-  it('writes arrays of >= 4 numbers with a non-integer (or -0) as one tag-86 block', () => {
-    const xs = [0.5, 1, 2, 3];
+  it('writes arrays of >= 4 floats as one tag-86 block, and arrays mixing ints and floats item by item', () => {
+    const xs = [0.5, 1.5, -0, 3.25];
     assert.deepEqual(body({ a: xs }), mapA([0xd8, 0x56, 0x58, 0x20, ...f64le(xs)]));
-    assert.deepEqual(body({ a: [1, 2, 3, -0] }), mapA([0xd8, 0x56, 0x58, 0x20, ...f64le([1, 2, 3, -0])]));
-    // Plain arrays: only integers, too short, or not only numbers.
+    const wholeFloats = decodeSidecar(Buffer.from('{"a":[10.0,20.0,1e2,-0.0]}')).data;
+    assert.deepEqual(body(wholeFloats), mapA([0xd8, 0x56, 0x58, 0x20, ...f64le([10, 20, 100, -0])]));
+    // Plain arrays: only integers, ints and floats mixed, too short, or not only numbers.
     assert.deepEqual(body({ a: [1, 2, 3, 4] }), mapA(hex('84 01 02 03 04')));
+    assert.deepEqual(body({ a: [0.5, 1, 2, 3] }), mapA(hex('84 fb3fe0000000000000 01 02 03')));
+    const mixed = decodeSidecar(Buffer.from('{"a":[1.0,2,3.0,4.0]}')).data;
+    assert.deepEqual(body(mixed), mapA(hex('84 fb3ff0000000000000 02 fb4008000000000000 fb4010000000000000')));
     assert.deepEqual(body({ a: [0.5, 1.5] }), mapA(hex('82 fb3fe0000000000000 fb3ff8000000000000')));
     assert.deepEqual(body({ a: [0.5, 1, 2, 'x'] }).slice(3, 4), [0x84]);
     // Landmarks rows stay plain; the 512-float embedding becomes a block of 2 + 3 + 4096 bytes.
-    const face = { landmarks: [[0.1, 0.2], [0.3, 0.4]], encoding: Array.from({ length: 512 }, (_, i) => i / 7) };
+    const face = { landmarks: [[0.1, 0.2], [0.3, 0.4]], encoding: Array.from({ length: 512 }, (_, i) => (i + 0.5) / 7) };
     const file = encodeSidecar(face, 'bin');
     assert.equal(binEncodedSize(face.encoding), 2 + 3 + 4096);
     assert.ok(deepEqualJson(decodeSidecar(file).data, face));
@@ -363,9 +383,9 @@ describe('rkyv (aligned bin)', () => {
     const data: JsonObject = {};
     const firsts: number[] = [];
     for (let i = 0; i < 9; i++) {
-      const first = 1000.5 + i * 0.0625;
+      const first = 1000.3 + i * 0.0625; // never whole: a JS whole number is an int
       firsts.push(first);
-      data['k'.repeat(i + 1)] = [first, ...Array.from({ length: 3 + i }, (_, j) => j / 3)];
+      data['k'.repeat(i + 1)] = [first, ...Array.from({ length: 3 + i }, (_, j) => (j + 0.5) / 3)];
       data['s' + i] = 'x'.repeat(i);
     }
     return { data, firsts };

@@ -1,6 +1,8 @@
 /** `read IMAGE` and `write IMAGE --operation OP --data FILE|-`: one image's sidecar. */
 import { readFile } from 'node:fs/promises';
-import { errors, EXIT_CLEAN } from '../errors.js';
+import { errors, EXIT_CLEAN, isSidecarError } from '../errors.js';
+import { parseJsonText, stringifyTyped } from '../formats/json.js';
+import { DEFAULT_MAX_DEPTH } from '../formats/value.js';
 import type { JsonValue } from '../types.js';
 import { imageExtensionOptions, inputPath, note, optString, type CommandContext } from './context.js';
 import { emit } from './emit.js';
@@ -24,7 +26,7 @@ async function runRead(ctx: CommandContext): Promise<number> {
     ? { path: r.path, format: r.format, ...(r.encryptedKeyId ? { encrypted_key_id: r.encryptedKeyId } : {}), findings: r.findings, data: r.data }
     : r.data;
   // The data is the answer, for people too: shown as indented JSON.
-  await emit(ctx, { result, what: 'sidecar data', human: () => JSON.stringify(result, null, 2).split('\n') });
+  await emit(ctx, { result, what: 'sidecar data', human: () => stringifyTyped(result as JsonValue, '  ', '', undefined).split('\n') });
   return EXIT_CLEAN;
 }
 
@@ -49,8 +51,10 @@ async function readData(ctx: CommandContext, source: string): Promise<JsonValue>
     throw errors.usage(`--data ${source}: not valid UTF-8`);
   }
   try {
-    return JSON.parse(text) as JsonValue;
+    // The number model: 25.0 stays a float and big ints stay exact, as in the sidecar itself.
+    return parseJsonText(text, { maxDepth: DEFAULT_MAX_DEPTH });
   } catch (e) {
+    if (isSidecarError(e) && e.code === 'TOO_DEEP') throw e;
     throw errors.usage(`--data ${source}: not valid JSON (${(e as Error).message})`);
   }
 }

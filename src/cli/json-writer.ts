@@ -3,6 +3,9 @@
  * are written element by element. The bytes are exactly those of JSON.stringify(value, null, 2)
  * followed by a newline.
  */
+import { stringifyTyped } from '../formats/json.js';
+import { hasNumberNotes } from '../formats/numbers.js';
+import type { JsonValue } from '../types.js';
 import type { Sink } from './sink.js';
 
 /** Arrays longer than this are streamed; shorter values are stringified in one go. */
@@ -63,6 +66,11 @@ async function writeValue(sink: Sink, v: unknown, depth: number): Promise<void> 
 
 /** Write `value` as 2-space indented JSON plus a newline. */
 export async function writeJson(sink: Sink, value: unknown): Promise<void> {
+  // Sidecar data whose numbers need typed text (formats/numbers.ts: 25.0, big ints) is written in one piece.
+  if (hasNumberNotes(value as JsonValue)) {
+    await sink.write(stringifyTyped(value as JsonValue, '  ', '', undefined) + '\n');
+    return;
+  }
   await writeValue(sink, value, 0);
   await sink.write('\n');
 }

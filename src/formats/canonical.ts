@@ -1,10 +1,15 @@
 /**
- * RFC 8785 (JCS) canonical JSON: object keys sorted by UTF-16 code units, no whitespace,
- * numbers in ECMAScript shortest round-trip form (-0 becomes "0"), strings as JSON.stringify
- * writes them. Used for content hashes and cross-format equality. Iterative: any depth.
+ * Canonical JSON for content hashes and cross-format equality: RFC 8785 (JCS) — object keys
+ * sorted by UTF-16 code units, no whitespace, strings as JSON.stringify writes them, floats in
+ * ECMAScript shortest round-trip form — with numbers typed by the number model (numbers.ts),
+ * so that data differing only in a number's type hashes differently: an int is written as its
+ * exact digits (also beyond 2^53, where JCS would round), a whole float as `25.0` and -0 as
+ * `-0.0` (JCS writes `25` and `0`). For data without whole floats, -0 or ints beyond 2^53 the
+ * output is exactly JCS. Iterative: any depth.
  */
 import { errors } from '../errors.js';
 import type { JsonObject, JsonValue } from '../types.js';
+import { needsTypedText, notesOf, numberJson, validNote, type NumberNote, type NumberNotes } from './numbers.js';
 import { findPointer } from './value.js';
 
 function unrepresentable(root: JsonValue, bad: (x: unknown) => boolean, what: string) {
@@ -12,12 +17,19 @@ function unrepresentable(root: JsonValue, bad: (x: unknown) => boolean, what: st
   return errors.unrepresentable('canonical JSON', `${what} at ${p || '/'}`);
 }
 
-function isFiniteNumberArray(a: readonly unknown[]): boolean {
+/** Finite numbers, none -0 and no notes: JSON.stringify writes them as we do. */
+function isPlainNumberArray(a: readonly unknown[]): boolean {
+  const notes = notesOf(a);
+  if (notes !== undefined && notes.size > 0) return false;
   for (let i = 0; i < a.length; i++) {
     const x = a[i];
-    if (typeof x !== 'number' || x - x !== 0) return false;
+    if (typeof x !== 'number' || x - x !== 0 || (x === 0 && 1 / x < 0)) return false;
   }
   return true;
+}
+
+function noteAt(notes: NumberNotes | undefined, key: string | number, v: unknown): NumberNote | undefined {
+  return notes !== undefined && typeof v === 'number' ? validNote(notes, key, v) : undefined;
 }
 
 export function canonicalJson(value: JsonValue): string {
@@ -26,7 +38,9 @@ export function canonicalJson(value: JsonValue): string {
   const containers: (JsonValue[] | JsonObject)[] = [];
   const keyLists: (string[] | null)[] = [];
   const indexes: number[] = [];
+  const noteLists: (NumberNotes | undefined)[] = [];
   let v: unknown = value;
+  let note: NumberNote | undefined;
   for (;;) {
     // Emit v (opening it when it is a non-empty container).
     switch (typeof v) {
@@ -34,10 +48,10 @@ export function canonicalJson(value: JsonValue): string {
         out += JSON.stringify(v);
         break;
       case 'number':
-        if (v - v !== 0) {
+        if (v - v !== 0 && typeof note !== 'bigint') {
           throw unrepresentable(value, (x) => typeof x === 'number' && !Number.isFinite(x), 'non-finite number');
         }
-        out += JSON.stringify(v);
+        out += needsTypedText(v, note) ? numberJson(v, note) : JSON.stringify(v);
         break;
       case 'boolean':
         out += v ? 'true' : 'false';
@@ -52,16 +66,19 @@ export function canonicalJson(value: JsonValue): string {
             out += '[]';
             break;
           }
-          if (isFiniteNumberArray(v)) {
-            // Embeddings, landmarks: JCS and JSON.stringify write finite numbers identically
-            // (ECMAScript shortest form, -0 as 0), and one native call is far faster.
+          if (isPlainNumberArray(v)) {
+            // Embeddings, landmarks: we and JSON.stringify write such numbers identically, and
+            // one native call is far faster.
             out += JSON.stringify(v);
             break;
           }
           out += '[';
+          const notes = notesOf(v);
           containers.push(v);
           keyLists.push(null);
           indexes.push(0);
+          noteLists.push(notes);
+          note = noteAt(notes, 0, v[0]);
           v = v[0];
           continue;
         }
@@ -71,10 +88,13 @@ export function canonicalJson(value: JsonValue): string {
           break;
         }
         out += '{' + JSON.stringify(keys[0]) + ':';
+        const notes = notesOf(v);
         containers.push(v as JsonObject);
         keyLists.push(keys);
         indexes.push(0);
+        noteLists.push(notes);
         v = (v as JsonObject)[keys[0]];
+        note = noteAt(notes, keys[0], v);
         continue;
       }
       default: {
@@ -94,6 +114,7 @@ export function canonicalJson(value: JsonValue): string {
         if (i < arr.length) {
           out += ',';
           v = arr[i];
+          note = noteAt(noteLists[top], i, v);
           break;
         }
         out += ']';
@@ -101,6 +122,7 @@ export function canonicalJson(value: JsonValue): string {
         if (i < keys.length) {
           out += ',' + JSON.stringify(keys[i]) + ':';
           v = (c as JsonObject)[keys[i]];
+          note = noteAt(noteLists[top], keys[i], v);
           break;
         }
         out += '}';
@@ -108,6 +130,7 @@ export function canonicalJson(value: JsonValue): string {
       containers.pop();
       keyLists.pop();
       indexes.pop();
+      noteLists.pop();
     }
   }
 }

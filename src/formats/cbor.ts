@@ -15,12 +15,19 @@
  */
 import { errors, SidecarError } from '../errors.js';
 import type { JsonObject, JsonValue } from '../types.js';
+import { exactInt, isFloatValue, MAX_INT_DIGITS, noteFloat, noteInt, notesOf, validNote, type NumberNote, type NumberNotes } from './numbers.js';
 import { findInvalidUtf8, findPointer, hasLoneSurrogate, utf8Length } from './value.js';
 
 /** RFC 8746: float64, little endian, typed array. */
 export const TAG_FLOAT64_LE = 86;
-/** Number arrays at least this long (with a non-integer or -0 in them) become tag-86 blocks. */
+/** RFC 8949 bignums: unsigned (2) and negative (3) integers beyond 64 bits. */
+export const TAG_POSITIVE_BIGNUM = 2;
+export const TAG_NEGATIVE_BIGNUM = 3;
+/** Arrays of floats at least this long become tag-86 blocks. */
 export const FLOAT_BLOCK_MIN_LENGTH = 4;
+/** Bignum payloads longer than this cannot hold an int of MAX_INT_DIGITS digits: CORRUPT. */
+const MAX_BIGNUM_BYTES = Math.ceil((MAX_INT_DIGITS * Math.log2(10)) / 8) + 1;
+const TWO_POW_64 = 1n << 64n;
 
 const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 const TWO_POW_32 = 0x100000000;
@@ -35,17 +42,41 @@ function isCborInt(v: number): boolean {
   return Number.isSafeInteger(v) && (v !== 0 || 1 / v > 0);
 }
 
-/** An array written as one tag-86 block: >= 4 elements, all numbers, at least one not a CBOR int. */
+/** True when the number at a[i] is a float (numbers.ts). */
+function isFloatAt(x: number, notes: NumberNotes | undefined, i: number): boolean {
+  if (!Number.isInteger(x) && x - x === 0) return true; // a finite fraction
+  // Whole values, and ±Infinity (an int beyond the double range when it has an int note).
+  return isFloatValue(x, notes === undefined ? undefined : validNote(notes, i, x));
+}
+
+/** An array written as one tag-86 block: >= 4 elements, every one a float. */
 function isFloatBlock(a: readonly unknown[]): boolean {
   const n = a.length;
   if (n < FLOAT_BLOCK_MIN_LENGTH) return false;
-  let hasFloat = false;
+  const notes = notesOf(a);
   for (let i = 0; i < n; i++) {
     const x = a[i];
-    if (typeof x !== 'number') return false;
-    if (!hasFloat && !isCborInt(x)) hasFloat = true;
+    if (typeof x !== 'number' || !isFloatAt(x, notes, i)) return false;
   }
-  return hasFloat;
+  return true;
+}
+
+/** Size of a number item as the encoder writes it. */
+function numberSize(v: number, note: NumberNote | undefined): number {
+  if (note === undefined && isCborInt(v)) return headSize(v >= 0 ? v : -1 - v);
+  if (isFloatValue(v, note)) return 9;
+  const b = exactInt(v, note);
+  const m = b < 0n ? -1n - b : b;
+  if (m < TWO_POW_64) return m < 2n ** 32n ? headSize(Number(m)) : 9;
+  const len = bignumBytes(m).length;
+  return 1 + headSize(len) + len;
+}
+
+/** Big-endian magnitude bytes of a non-negative bigint (no leading zero byte). */
+function bignumBytes(m: bigint): Buffer {
+  let hex = m.toString(16);
+  if (hex.length % 2 === 1) hex = '0' + hex;
+  return Buffer.from(hex, 'hex');
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -116,17 +147,45 @@ function writeHead(major: number, n: number): void {
   }
 }
 
-function writeNumber(v: number): void {
+/** A number with its type (numbers.ts): ints as CBOR ints or bignums, floats as float64. */
+function writeNumber(v: number, note: NumberNote | undefined): void {
   ensure(9);
-  if (isCborInt(v)) {
+  if (note === undefined && isCborInt(v)) {
     if (v >= 0) writeHead(0, v);
     else writeHead(1, -1 - v);
     return;
   }
-  if (v - v !== 0) throw new EncodeProblem('non-finite'); // NaN, +-Infinity
-  out[pos++] = 0xfb;
-  outView.setFloat64(pos, v);
-  pos += 8;
+  if (isFloatValue(v, note)) {
+    if (v - v !== 0) throw new EncodeProblem('non-finite'); // NaN, +-Infinity
+    out[pos++] = 0xfb;
+    outView.setFloat64(pos, v);
+    pos += 8;
+    return;
+  }
+  writeBigInt(exactInt(v, note));
+}
+
+/** An int beyond 2^53: uint64 / negint when it fits in 64 bits, else a tag 2 / 3 bignum. */
+function writeBigInt(b: bigint): void {
+  const negative = b < 0n;
+  const m = negative ? -1n - b : b;
+  if (m < TWO_POW_64) {
+    ensure(9);
+    if (m < 2n ** 32n) {
+      writeHead(negative ? 1 : 0, Number(m));
+      return;
+    }
+    out[pos++] = ((negative ? 1 : 0) << 5) | 27;
+    outView.setBigUint64(pos, m);
+    pos += 8;
+    return;
+  }
+  const bytes = bignumBytes(m);
+  ensure(1 + 9 + bytes.length);
+  out[pos++] = 0xc0 | (negative ? TAG_NEGATIVE_BIGNUM : TAG_POSITIVE_BIGNUM);
+  writeHead(2, bytes.length);
+  out.set(bytes, pos);
+  pos += bytes.length;
 }
 
 /** String.prototype.isWellFormed (ES2024, Node >= 20) when present: native lone-surrogate check. */
@@ -172,11 +231,11 @@ function writeStringUtf8(s: string, len: number): void {
 }
 
 /**
- * Write an array of numbers as one tag-86 block in a single pass. Returns false (having
- * written nothing) when the array turns out not to qualify: a non-number element, or only
- * CBOR ints (those are smaller as plain CBOR). The caller has checked length >= 4.
+ * Write an array of floats as one tag-86 block in a single pass. Returns false (having written
+ * nothing) when the array turns out not to qualify: an element that is not a float (an int keeps
+ * its type as a plain CBOR item). The caller has checked length >= 4.
  */
-function tryWriteFloatBlock(a: readonly unknown[]): boolean {
+function tryWriteFloatBlock(a: readonly unknown[], notes: NumberNotes | undefined): boolean {
   const n = a.length;
   const bytes = n * 8;
   if (encAlign && bytes >= TWO_POW_32) throw new EncodeProblem('block-too-long');
@@ -195,39 +254,28 @@ function tryWriteFloatBlock(a: readonly unknown[]): boolean {
   } else {
     writeHead(2, bytes);
   }
-  let hasFloat = false;
   if (LITTLE_ENDIAN_HOST && (pos & 7) === 0) {
     const f64 = outF64;
     for (let i = 0, j = pos >>> 3; i < n; i++, j++) {
       const x = a[i];
-      if (typeof x !== 'number') {
+      if (typeof x !== 'number' || ((Number.isInteger(x) || x - x !== 0) && !isFloatAt(x, notes, i))) {
         pos = start;
         return false;
       }
-      if (!hasFloat && !isCborInt(x)) {
-        if (x - x !== 0) throw new EncodeProblem('non-finite');
-        hasFloat = true;
-      } else if (x - x !== 0) throw new EncodeProblem('non-finite');
+      if (x - x !== 0) throw new EncodeProblem('non-finite');
       f64[j] = x;
     }
   } else {
     const view = outView;
     for (let i = 0, o = pos; i < n; i++, o += 8) {
       const x = a[i];
-      if (typeof x !== 'number') {
+      if (typeof x !== 'number' || ((Number.isInteger(x) || x - x !== 0) && !isFloatAt(x, notes, i))) {
         pos = start;
         return false;
       }
-      if (!hasFloat && !isCborInt(x)) {
-        if (x - x !== 0) throw new EncodeProblem('non-finite');
-        hasFloat = true;
-      } else if (x - x !== 0) throw new EncodeProblem('non-finite');
+      if (x - x !== 0) throw new EncodeProblem('non-finite');
       view.setFloat64(o, x, true);
     }
-  }
-  if (!hasFloat) {
-    pos = start;
-    return false;
   }
   pos += bytes;
   if (encAlign) out[pos++] = 0xff;
@@ -240,7 +288,7 @@ function writeValue(v: unknown, depth: number): void {
       writeString(v);
       return;
     case 'number':
-      writeNumber(v);
+      writeNumber(v, undefined);
       return;
     case 'boolean':
       ensure(1);
@@ -254,11 +302,16 @@ function writeValue(v: unknown, depth: number): void {
       }
       if (depth >= encMaxDepth) throw errors.tooDeep(encMaxDepth);
       ensure(9);
+      const notes = notesOf(v);
       if (Array.isArray(v)) {
         const n = v.length;
-        if (n >= FLOAT_BLOCK_MIN_LENGTH && typeof v[0] === 'number' && tryWriteFloatBlock(v)) return;
+        if (n >= FLOAT_BLOCK_MIN_LENGTH && typeof v[0] === 'number' && tryWriteFloatBlock(v, notes)) return;
         writeHead(4, n);
-        for (let i = 0; i < n; i++) writeValue(v[i], depth + 1);
+        for (let i = 0; i < n; i++) {
+          const x = v[i];
+          if (typeof x === 'number') writeNumber(x, notes === undefined ? undefined : validNote(notes, i, x));
+          else writeValue(x, depth + 1);
+        }
         return;
       }
       const keys = Object.keys(v);
@@ -267,7 +320,9 @@ function writeValue(v: unknown, depth: number): void {
       for (let i = 0; i < n; i++) {
         const k = keys[i];
         writeString(k);
-        writeValue((v as Record<string, unknown>)[k], depth + 1);
+        const x = (v as Record<string, unknown>)[k];
+        if (typeof x === 'number') writeNumber(x, notes === undefined ? undefined : validNote(notes, k, x));
+        else writeValue(x, depth + 1);
       }
       return;
     }
@@ -356,7 +411,7 @@ export function binEncodedSize(value: JsonValue): number {
         total += stringSize(v);
         break;
       case 'number':
-        total += isCborInt(v) ? headSize(v >= 0 ? v : -1 - v) : 9;
+        total += numberSize(v, undefined);
         break;
       case 'boolean':
         total += 1;
@@ -370,14 +425,22 @@ export function binEncodedSize(value: JsonValue): number {
             total += 2 + headSize(n * 8) + n * 8;
           } else {
             total += headSize(n);
-            for (let i = 0; i < n; i++) stack.push(v[i]);
+            const notes = notesOf(v);
+            for (let i = 0; i < n; i++) {
+              const x = v[i];
+              if (typeof x === 'number') total += numberSize(x, notes === undefined ? undefined : validNote(notes, i, x));
+              else stack.push(x);
+            }
           }
         } else {
           const keys = Object.keys(v);
           total += headSize(keys.length);
+          const notes = notesOf(v);
           for (let i = 0; i < keys.length; i++) {
             total += stringSize(keys[i]);
-            stack.push((v as Record<string, unknown>)[keys[i]]);
+            const x = (v as Record<string, unknown>)[keys[i]];
+            if (typeof x === 'number') total += numberSize(x, notes === undefined ? undefined : validNote(notes, keys[i], x));
+            else stack.push(x);
           }
         }
         break;
@@ -409,8 +472,11 @@ let p = 0;
 let stop = 0;
 let decMaxDepth = 0;
 let decPath: string | undefined;
-let bigIntCount = 0;
-let bigIntFirstAt = -1;
+/**
+ * The note (numbers.ts) of the number readItem just returned, if it needs one: a whole float,
+ * or an int beyond 2^53. The container that receives the number takes it and clears it.
+ */
+let pendingNote: NumberNote | undefined;
 
 /** Strings (keys and values) of 1 to this many bytes go through the string cache. */
 const CACHED_STRING_MAX_LEN = 24;
@@ -484,13 +550,63 @@ function readArgument(ai: number, at: number): number {
   }
 }
 
-/** An integer value (major 0 / 1 argument); values beyond 2^53 are noted, then rounded. */
-function readIntArgument(ai: number, at: number): number {
-  const v = readArgument(ai, at);
-  if (v > Number.MAX_SAFE_INTEGER) {
-    if (bigIntCount++ === 0) bigIntFirstAt = at;
+/**
+ * An integer (major 0 / 1, `negative` for 1) with an argument of 24..27: exact, as a plain
+ * number when it is a safe integer, else as the nearest double with its exact value pending.
+ */
+function readInt(ai: number, at: number, negative: boolean): number {
+  if (ai !== 27) {
+    const v = readArgument(ai, at);
+    return negative ? -1 - v : v;
   }
+  if (p + 8 > stop) throw truncated(at);
+  const hi = srcView.getUint32(p);
+  if (hi < 0x200000) {
+    // Below 2^53: exact as a double.
+    const v = hi * TWO_POW_32 + srcView.getUint32(p + 4);
+    p += 8;
+    return negative ? -1 - v : v;
+  }
+  const m = srcView.getBigUint64(p);
+  p += 8;
+  return bigIntValue(negative ? -1n - m : m);
+}
+
+/** A plain number for an exact int; beyond 2^53 the nearest double, with the exact value pending. */
+function bigIntValue(b: bigint): number {
+  const v = Number(b);
+  if (!Number.isSafeInteger(v)) pendingNote = b;
   return v;
+}
+
+/** Content of tag 2 / 3: a definite byte string holding the magnitude, big endian. */
+function readBignum(tag: number, tagAt: number): number {
+  if (p >= stop) throw truncated(tagAt, `tag ${tag}`);
+  const at = p;
+  const b = src[p++];
+  if (b >>> 5 !== 2 || (b & 31) === 31) {
+    throw corrupt(`tag ${tag} (bignum) at byte ${tagAt} must enclose a definite-length byte string, found ${describeInitialByte(b)} at byte ${at}`);
+  }
+  const len = (b & 31) < 24 ? b & 31 : readArgument(b & 31, at);
+  if (len > stop - p) throw corrupt(`byte string at byte ${at} claims ${len} bytes but only ${stop - p} remain`);
+  if (len > MAX_BIGNUM_BYTES) {
+    throw corrupt(`bignum at byte ${tagAt} has ${len} bytes, more than an int of ${MAX_INT_DIGITS} digits needs`);
+  }
+  const m = len === 0 ? 0n : BigInt('0x' + src.toString('hex', p, p + len));
+  p += len;
+  const exact = tag === TAG_NEGATIVE_BIGNUM ? -1n - m : m;
+  const digits = (exact < 0n ? -exact : exact).toString().length;
+  if (digits > MAX_INT_DIGITS) {
+    throw corrupt(`bignum at byte ${tagAt} has ${digits} digits, more than the limit of ${MAX_INT_DIGITS}`);
+  }
+  return bigIntValue(exact);
+}
+
+/** A float just read: whole values are floats only by their note. */
+function floatValue(x: number, at: number): number {
+  if (x - x !== 0) throw nonFinite(at);
+  if (Number.isInteger(x) && !Object.is(x, -0)) pendingNote = x;
+  return x;
 }
 
 /** Length of a string / array / map; indefinite lengths are outside our subset. */
@@ -604,6 +720,11 @@ function readCachedText(n: number, at: number): string {
   return s;
 }
 
+function setNote(c: object, key: string | number, note: NumberNote): void {
+  if (typeof note === 'number') noteFloat(c, key, note);
+  else noteInt(c, key, note);
+}
+
 function nonFinite(at: number): SidecarError {
   return corrupt(`non-finite float (NaN or Infinity) at byte ${at} is not a JSON value`);
 }
@@ -628,6 +749,7 @@ function floatsToArray(bytes: Uint8Array, offset: number, n: number, at: number)
       const x = view.getFloat64(offset + 8 * i, true);
       if (x - x !== 0) throw nonFinite(at);
       arr[i] = x;
+      if (Number.isInteger(x) && !Object.is(x, -0)) noteFloat(arr, i, x);
     }
     return arr;
   }
@@ -651,6 +773,7 @@ function floatsToArray(bytes: Uint8Array, offset: number, n: number, at: number)
     const x = f[i];
     if (x - x !== 0) throw nonFinite(at);
     arr[i] = x;
+    if (Number.isInteger(x) && !Object.is(x, -0)) noteFloat(arr, i, x);
   }
   return arr;
 }
@@ -733,22 +856,19 @@ function readSimple(ai: number, at: number): JsonValue {
       if (p + 2 > stop) throw truncated(at);
       const x = halfToNumber((src[p] << 8) | src[p + 1]);
       p += 2;
-      if (x - x !== 0) throw nonFinite(at);
-      return x;
+      return floatValue(x, at);
     }
     case 26: {
       if (p + 4 > stop) throw truncated(at);
       const x = srcView.getFloat32(p);
       p += 4;
-      if (x - x !== 0) throw nonFinite(at);
-      return x;
+      return floatValue(x, at);
     }
     case 27: {
       if (p + 8 > stop) throw truncated(at);
       const x = srcView.getFloat64(p);
       p += 8;
-      if (x - x !== 0) throw nonFinite(at);
-      return x;
+      return floatValue(x, at);
     }
     case 31:
       throw corrupt(`unexpected break code (0xff) at byte ${at}`);
@@ -776,6 +896,8 @@ function readMap(ai: number, at: number, depth: number): JsonObject {
     if (kn > stop - p) throw corrupt(`text string at byte ${kat} claims ${kn} bytes but only ${stop - p} remain`);
     const key = kn <= CACHED_STRING_MAX_LEN && kn > 0 ? readCachedText(kn, kat) : readText(kn, kat);
     const value = readItem(depth + 1);
+    const note = pendingNote;
+    if (note !== undefined) pendingNote = undefined;
     // Fast path: no own or inherited property of that name. Otherwise check for a duplicate
     // and keep "__proto__" an own data property instead of calling the prototype setter.
     if (obj[key] === undefined) {
@@ -790,6 +912,7 @@ function readMap(ai: number, at: number, depth: number): JsonObject {
         obj[key] = value;
       }
     }
+    if (note !== undefined) setNote(obj, key, note);
   }
   return obj;
 }
@@ -802,9 +925,9 @@ function readItem(depth: number): JsonValue {
   const ai = ib & 31;
   switch (ib >>> 5) {
     case 0:
-      return ai < 24 ? ai : readIntArgument(ai, at);
+      return ai < 24 ? ai : readInt(ai, at, false);
     case 1:
-      return -1 - (ai < 24 ? ai : readIntArgument(ai, at));
+      return ai < 24 ? -1 - ai : readInt(ai, at, true);
     case 2:
       throw unsupported('byte string outside tag 86', at);
     case 3: {
@@ -817,7 +940,13 @@ function readItem(depth: number): JsonValue {
       if (depth >= decMaxDepth) throw errors.tooDeep(decMaxDepth, decPath);
       if (n > stop - p) throw corrupt(`array at byte ${at} claims ${n} items but only ${stop - p} bytes remain`);
       const arr: JsonValue[] = [];
-      for (let i = 0; i < n; i++) arr.push(readItem(depth + 1));
+      for (let i = 0; i < n; i++) {
+        arr.push(readItem(depth + 1));
+        if (pendingNote !== undefined) {
+          setNote(arr, i, pendingNote);
+          pendingNote = undefined;
+        }
+      }
       return arr;
     }
     case 5:
@@ -825,6 +954,7 @@ function readItem(depth: number): JsonValue {
     case 6: {
       if (ai === 31) throw corrupt(`unexpected indefinite-length marker in the CBOR item at byte ${at}`);
       const tag = ai < 24 ? ai : readArgument(ai, at);
+      if (tag === TAG_POSITIVE_BIGNUM || tag === TAG_NEGATIVE_BIGNUM) return readBignum(tag, at);
       if (tag !== TAG_FLOAT64_LE) throw unsupported(`tag ${tag}`, at);
       if (depth >= decMaxDepth) throw errors.tooDeep(decMaxDepth, decPath);
       return readFloatBlock(at);
@@ -856,18 +986,12 @@ export function decodeCborItem(bytes: Uint8Array, start: number, end: number, op
   stop = end;
   decMaxDepth = opts.maxDepth;
   decPath = opts.path;
-  bigIntCount = 0;
-  bigIntFirstAt = -1;
+  pendingNote = undefined;
   try {
     const value = readItem(0);
+    pendingNote = undefined;
     if (p !== stop) throw corrupt(`${stop - p} trailing bytes after the CBOR item, from byte ${p}`);
-    const notes: string[] = [];
-    if (bigIntCount > 0) {
-      notes.push(
-        `${bigIntCount} integer(s) beyond 2^53 read as the nearest double (first at byte ${bigIntFirstAt})`,
-      );
-    }
-    return { value, notes };
+    return { value, notes: [] };
   } finally {
     // Do not keep the caller's (possibly large) buffer alive.
     src = EMPTY;

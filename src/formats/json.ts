@@ -1,12 +1,23 @@
 /**
- * JSON sidecars. Decode: strict UTF-8, a leading BOM is removed and noted, V8's JSON.parse for
- * speed, then a depth check; on a syntax error a small scanner finds the exact place (V8's
- * messages do not always carry a position). Encode: JSON.stringify with a 2-space indent like
- * the pipeline, or compact for the legacy layout, with a fallback that writes -0 as `-0.0` so
- * that every float survives bit for bit.
+ * JSON sidecars, with the number model of numbers.ts (an int stays an int of any size, a float
+ * stays a float, `25.0` included) and duplicate keys refused.
+ *
+ * Decode: strict UTF-8, a leading BOM is removed and noted. Fast path: one native regex pass finds
+ * the number tokens JSON.parse would get wrong (whole-valued floats, ints of 14+ digits, `-0`,
+ * exponents that overflow); those few are replaced in the text by marker strings, JSON.parse does
+ * the rest, and one walk over the result puts the numbers back (with their notes), checks the
+ * depth and counts the keys against the key tokens in the text (fewer keys = a duplicate).
+ * Anything unusual (a syntax error, a possible duplicate, a marker that could collide) goes to the
+ * pure path: an iterative parser that builds the same values and says exactly what is wrong and
+ * where. `IMAGE_SIDECAR_JSON_FAST=0` turns the fast path off; `jsonDecodeCounts` says which ran.
+ *
+ * Encode: JSON.stringify (2-space indent like the pipeline, or compact for the legacy layout)
+ * when no number needs more than it writes; otherwise a writer that keeps every number's type
+ * (`25.0`, `-0.0`, exact big ints) and writes everything else exactly as JSON.stringify does.
  */
 import { errors } from '../errors.js';
 import type { JsonObject, JsonValue } from '../types.js';
+import { noteFloat, noteInt, notesOf, numberJson, needsTypedText, parseNumberToken, validNote, type NumberNote, type NumberNotes } from './numbers.js';
 import { checkDepth, describeJsonType, findInvalidUtf8, findPointer } from './value.js';
 
 const utf8Decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
@@ -24,6 +35,14 @@ function hasBomAt(bytes: Uint8Array, i: number): boolean {
   return bytes.length >= i + 3 && bytes[i] === 0xef && bytes[i + 1] === 0xbb && bytes[i + 2] === 0xbf;
 }
 
+/** Kill switch for the fast path (parity tests, or a suspected fast-path bug in the field). */
+let fastPathEnabled = process.env.IMAGE_SIDECAR_JSON_FAST !== '0';
+export function setJsonFastPath(enabled: boolean): void {
+  fastPathEnabled = enabled;
+}
+/** How many texts each path decoded (in this thread), so tests and benchmarks can tell which ran. */
+export const jsonDecodeCounts = { fast: 0, pure: 0 };
+
 /** Decode JSON text that must hold an object. */
 export function decodeJsonObject(bytes: Uint8Array, opts: JsonDecodeOptions): { data: JsonObject; notes: string[] } {
   const notes: string[] = [];
@@ -40,40 +59,229 @@ export function decodeJsonObject(bytes: Uint8Array, opts: JsonDecodeOptions): { 
     const bad = findInvalidUtf8(bytes, start);
     throw errors.corrupt(`invalid UTF-8 at byte ${bad < 0 ? start : bad}`, opts.path);
   }
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (e) {
-    throw syntaxError(text, start, e, opts.path);
-  }
+  return { data: parseJsonObjectText(text, { maxDepth: opts.maxDepth, path: opts.path, byteOffset: start }), notes };
+}
+
+export interface JsonTextOptions {
+  maxDepth: number;
+  path?: string;
+  /** Byte offset of the text in its file (for messages). */
+  byteOffset?: number;
+}
+
+/** Parse JSON text with the number model; the top-level value must be an object. */
+export function parseJsonObjectText(text: string, opts: JsonTextOptions): JsonObject {
+  const value = parseJsonText(text, opts);
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     throw errors.corrupt(`top-level value is ${describeJsonType(value)}, expected an object`, opts.path);
   }
-  if (mayBeDeeperThan(text, opts.maxDepth)) checkDepth(value as JsonObject, opts.maxDepth, opts.path);
-  return { data: value as JsonObject, notes };
+  return value;
 }
 
 /**
- * Nesting depth can never exceed the number of opening brackets, so a text with fewer than
- * `maxDepth` of them needs no depth walk (a walk visits every value, e.g. all 512 floats of each
- * embedding; this counts with native indexOf and stops early).
+ * Parse any JSON text with the number model (ints and floats kept apart, big ints exact), duplicate
+ * keys refused (CORRUPT), nesting limited (TOO_DEEP). The stdio server and `write --data` use it.
  */
-function mayBeDeeperThan(text: string, maxDepth: number): boolean {
-  let n = 0;
-  for (let i = text.indexOf('['); i !== -1; i = text.indexOf('[', i + 1)) if (++n >= maxDepth) return true;
-  for (let i = text.indexOf('{'); i !== -1; i = text.indexOf('{', i + 1)) if (++n >= maxDepth) return true;
-  return false;
+export function parseJsonText(text: string, opts: JsonTextOptions): JsonValue {
+  if (fastPathEnabled) {
+    const fast = tryFastParse(text, opts.maxDepth, opts.path);
+    if (fast !== undefined) {
+      jsonDecodeCounts.fast++;
+      return fast.value;
+    }
+  }
+  jsonDecodeCounts.pure++;
+  const r = parseJsonPure(text, opts.maxDepth, false);
+  if ('value' in r) return r.value;
+  throw failureError(text, r, opts.byteOffset ?? 0, opts.maxDepth, opts.path);
 }
 
-function syntaxError(text: string, start: number, cause: unknown, path?: string) {
-  const found = locateJsonSyntaxError(text);
-  if (found === undefined) {
-    // The scanner and V8 disagree (should not happen): keep V8's words.
-    return errors.corrupt(`invalid JSON: ${(cause as Error)?.message ?? String(cause)}`, path, cause);
+function failureError(text: string, f: ParseFailure, byteOffset: number, maxDepth: number, path?: string) {
+  if (f.kind === 'depth') return errors.tooDeep(maxDepth, path);
+  const { line, column } = lineColumn(text, f.index);
+  const byte = byteOffset + Buffer.byteLength(text.slice(0, f.index), 'utf8');
+  const where = `line ${line}, column ${column} (byte ${byte})`;
+  if (f.kind === 'syntax') return errors.corrupt(`invalid JSON at ${where}: ${f.reason}`, path);
+  return errors.corrupt(`${f.reason} at ${where}`, path);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fast path
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * Every number token JSON.parse alone would get wrong matches one of these (false positives are
+ * checked one by one and cost only time):
+ *   `\d[eE]`                 exponent tokens: may be whole (1e2) or overflow (1e400)
+ *   `\.0+(?!\d)`             a fraction of zeros: 25.0, 0.00
+ *   `(?:[1-9]|\d\d)\.(?:000|999)`  |x| >= 1 with a fraction a double may round away (int part < 14 digits)
+ *   `0\.(?:0{13}|9{13})`     |x| < 1 rounding to 0 or 1
+ *   `(?<![\d.])\d{14}`       int parts / ints of 14+ digits: beyond 2^53, or fractions rounded away
+ *   `-0(?![.\deE])`          the int `-0` (JSON.parse gives -0, Python the int 0)
+ * Python writes fractions of |x| < 1e-4 with an exponent, so an embedding has only a few matches.
+ */
+const CANDIDATES = /\d[eE]|\.0+(?!\d)|(?:[1-9]|\d\d)\.(?:000|999)|0\.(?:0{13}|9{13})|(?<![\d.])\d{14}|-0(?![.\deE])/g;
+
+/** Characters a JSON number token is made of. */
+function isNumberChar(c: number): boolean {
+  return (c >= 0x30 && c <= 0x39) || c === 0x2e || c === 0x2d || c === 0x2b || c === 0x65 || c === 0x45;
+}
+
+const NUMBER_TOKEN = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?$/;
+
+interface Rewrite {
+  start: number;
+  end: number;
+  value: number;
+  note: NumberNote | undefined;
+}
+
+/**
+ * The number token around `at`, if it stands where a value can (after `:`, `[` or `,`, before
+ * `,`, `]` or `}`); undefined for digits inside strings and other non-tokens.
+ */
+function tokenAround(t: string, at: number): { start: number; end: number } | undefined {
+  let start = at;
+  while (start > 0 && isNumberChar(t.charCodeAt(start - 1))) start--;
+  let end = at;
+  while (end < t.length && isNumberChar(t.charCodeAt(end))) end++;
+  let b = start - 1;
+  while (b >= 0 && isWs(t.charCodeAt(b))) b--;
+  const before = t.charCodeAt(b);
+  if (before !== 0x3a && before !== 0x5b && before !== 0x2c) return undefined;
+  let a = end;
+  while (a < t.length && isWs(t.charCodeAt(a))) a++;
+  const after = t.charCodeAt(a);
+  if (after !== 0x2c && after !== 0x5d && after !== 0x7d) return undefined;
+  return { start, end };
+}
+
+/**
+ * The fast path; undefined when the pure parser must decide (invalid or unusual text). Throws
+ * only TOO_DEEP (a valid text nested too deep; the pure parser would say the same).
+ */
+function tryFastParse(text: string, maxDepth: number, path?: string): { value: JsonValue } | undefined {
+  let rewrites: Rewrite[] | undefined;
+  const re = CANDIDATES;
+  re.lastIndex = 0;
+  for (let m = re.exec(text); m !== null; m = re.exec(text)) {
+    const tok = tokenAround(text, m.index);
+    if (tok === undefined) continue;
+    if (re.lastIndex < tok.end) re.lastIndex = tok.end;
+    if (rewrites !== undefined && rewrites[rewrites.length - 1].start === tok.start) continue;
+    const token = text.slice(tok.start, tok.end);
+    if (!NUMBER_TOKEN.test(token)) return undefined; // not valid JSON: the pure parser says why
+    const r = parseNumberToken(token);
+    if ('error' in r) return undefined;
+    if (r.note === undefined && Object.is(r.value, Number(token))) continue; // JSON.parse gets it right
+    (rewrites ??= []).push({ start: tok.start, end: tok.end, value: r.value, note: r.note });
   }
-  const { line, column } = lineColumn(text, found.index);
-  const byte = start + Buffer.byteLength(text.slice(0, found.index), 'utf8');
-  return errors.corrupt(`invalid JSON at line ${line}, column ${column} (byte ${byte}): ${found.reason}`, path, cause);
+  let source = text;
+  if (rewrites !== undefined) {
+    // Markers are strings starting with U+0000, which a JSON text can only spell `\u0000`.
+    if (text.includes('\\u0000')) return undefined;
+    const parts: string[] = [];
+    let prev = 0;
+    for (let i = 0; i < rewrites.length; i++) {
+      parts.push(text.slice(prev, rewrites[i].start), `"\\u0000${i}"`);
+      prev = rewrites[i].end;
+    }
+    parts.push(text.slice(prev));
+    source = parts.join('');
+  }
+  let value: JsonValue;
+  try {
+    value = JSON.parse(source) as JsonValue;
+  } catch {
+    return undefined;
+  }
+  if (value === null || typeof value !== 'object') return rewrites === undefined ? { value } : undefined;
+  const keys = walkParsed(value, maxDepth, rewrites, path);
+  if (keys < 0) return undefined;
+  if (keys !== countKeyTokens(text)) return undefined; // a duplicate key, or a string that looks like one
+  return { value };
+}
+
+/**
+ * One pass over JSON.parse's result: puts the rewritten numbers back (with notes), checks the
+ * depth, and returns the number of keys (-1 when a marker is not where one was put).
+ */
+function walkParsed(root: JsonValue[] | JsonObject, maxDepth: number, rewrites: Rewrite[] | undefined, path?: string): number {
+  let keys = 0;
+  let placed = 0;
+  const values: (JsonValue[] | JsonObject)[] = [root];
+  const depths: number[] = [1];
+  if (maxDepth < 1) throw errors.tooDeep(maxDepth, path);
+  while (values.length > 0) {
+    const c = values.pop() as JsonValue[] | JsonObject;
+    const childDepth = (depths.pop() as number) + 1;
+    if (Array.isArray(c)) {
+      for (let i = 0; i < c.length; i++) {
+        const x = c[i];
+        if (typeof x === 'object') {
+          if (x === null) continue;
+          if (childDepth > maxDepth) throw errors.tooDeep(maxDepth, path);
+          values.push(x);
+          depths.push(childDepth);
+        } else if (rewrites !== undefined && typeof x === 'string' && x.charCodeAt(0) === 0) {
+          const r = rewrites[+x.slice(1)];
+          if (r === undefined) return -1;
+          c[i] = r.value;
+          if (r.note !== undefined) setNote(c, i, r.note);
+          placed++;
+        }
+      }
+    } else {
+      const ks = Object.keys(c);
+      keys += ks.length;
+      for (let j = 0; j < ks.length; j++) {
+        const k = ks[j];
+        const x = c[k];
+        if (typeof x === 'object') {
+          if (x === null) continue;
+          if (childDepth > maxDepth) throw errors.tooDeep(maxDepth, path);
+          values.push(x);
+          depths.push(childDepth);
+        } else if (rewrites !== undefined && typeof x === 'string' && x.charCodeAt(0) === 0) {
+          const r = rewrites[+x.slice(1)];
+          if (r === undefined) return -1;
+          if (k === '__proto__') Object.defineProperty(c, k, { value: r.value, writable: true, enumerable: true, configurable: true });
+          else c[k] = r.value;
+          if (r.note !== undefined) setNote(c, k, r.note);
+          placed++;
+        }
+      }
+    }
+  }
+  if (rewrites !== undefined && placed !== rewrites.length) return -1;
+  return keys;
+}
+
+function setNote(c: object, key: string | number, note: NumberNote): void {
+  if (typeof note === 'number') noteFloat(c, key, note);
+  else noteInt(c, key, note);
+}
+
+/**
+ * Key tokens in the text, counted as `":` pairs: at least the real number of keys (a string
+ * value starting with ':' or holding `\":` adds to it) as long as no key has whitespace before
+ * its colon; -1 when one might (then only the pure parser can tell).
+ */
+function countKeyTokens(t: string): number {
+  if (/"[ \t\n\r]+:/.test(t)) return -1;
+  let n = 0;
+  for (let i = t.indexOf('":'); i !== -1; i = t.indexOf('":', i + 2)) n++;
+  return n;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pure path: an iterative parser with exact positions
+// ---------------------------------------------------------------------------------------------
+
+export interface ParseFailure {
+  index: number;
+  reason: string;
+  kind: 'syntax' | 'number' | 'duplicate' | 'depth';
 }
 
 /** 1-based line and column (in UTF-16 code units) of a string index. */
@@ -99,14 +307,17 @@ const SIMPLE_ESCAPES = '"\\/bfnrt';
 const isHex = (c: number) => isDigit(c) || (c >= 0x41 && c <= 0x46) || (c >= 0x61 && c <= 0x66);
 
 /**
- * Find the first RFC 8259 syntax error in `t`: its index (UTF-16 units) and a reason, or
- * undefined when the text is valid JSON. Iterative; used on the error path only.
+ * Parse RFC 8259 text into values with number notes. `syntaxOnly` skips value building (and
+ * with it number ranges, duplicates and depth): it only finds the first syntax error.
  */
-export function locateJsonSyntaxError(t: string): { index: number; reason: string } | undefined {
+export function parseJsonPure(t: string, maxDepth: number, syntaxOnly: boolean): { value: JsonValue } | ParseFailure {
   const n = t.length;
-  const stack: number[] = []; // 0 = array, 1 = object
+  const containers: (JsonValue[] | JsonObject | null)[] = [];
+  const keys: string[] = []; // the pending key of each open object ('' for arrays)
+  const isObjectAt: boolean[] = [];
   let i = 0;
-  const fail = (index: number, reason: string) => ({ index, reason });
+  let root: JsonValue = null;
+  const fail = (index: number, reason: string, kind: ParseFailure['kind'] = 'syntax'): ParseFailure => ({ index, reason, kind });
   const unexpected = (index: number) => {
     if (index >= n) return fail(n, 'unexpected end of input');
     for (const word of ['NaN', 'Infinity', '-Infinity']) {
@@ -117,17 +328,22 @@ export function locateJsonSyntaxError(t: string): { index: number; reason: strin
   const skipWs = () => {
     while (i < n && isWs(t.charCodeAt(i))) i++;
   };
-  // Scan a string starting at the opening quote; returns an error or undefined (i after it).
-  const scanString = () => {
+  // A string at i (the opening quote): its value, or a failure; i ends after it.
+  let str = '';
+  const scanString = (): ParseFailure | undefined => {
+    const s = i;
     i++;
+    let escaped = false;
     for (;;) {
       if (i >= n) return fail(n, 'unterminated string');
       const c = t.charCodeAt(i);
       if (c === 0x22) {
         i++;
+        if (!syntaxOnly) str = escaped ? (JSON.parse(t.slice(s, i)) as string) : t.slice(s + 1, i - 1);
         return undefined;
       }
       if (c === 0x5c) {
+        escaped = true;
         if (i + 1 >= n) return fail(n, 'unterminated string');
         const e = t[i + 1];
         if (e === 'u') {
@@ -147,7 +363,9 @@ export function locateJsonSyntaxError(t: string): { index: number; reason: strin
       i++;
     }
   };
-  const scanNumber = () => {
+  let num = 0;
+  let numNote: NumberNote | undefined;
+  const scanNumber = (): ParseFailure | undefined => {
     const s = i;
     if (t.charCodeAt(i) === 0x2d) i++;
     if (t.startsWith('Infinity', i)) return fail(s, '-Infinity is not valid JSON');
@@ -169,20 +387,69 @@ export function locateJsonSyntaxError(t: string): { index: number; reason: strin
       if (!isDigit(t.charCodeAt(i))) return i >= n ? fail(n, 'unexpected end of input in a number') : fail(i, 'no digit in the exponent');
       while (i < n && isDigit(t.charCodeAt(i))) i++;
     }
+    if (syntaxOnly) return undefined;
+    const r = parseNumberToken(t.slice(s, i));
+    if ('error' in r) return fail(s, r.error, 'number');
+    num = r.value;
+    numNote = r.note;
     return undefined;
   };
-  // Expect a property name then ':' (i at the name); returns an error or undefined.
-  const scanKey = () => {
+  // Expect a property name then ':' (i at the name); the name is left in `str`.
+  const scanKey = (): ParseFailure | undefined => {
     skipWs();
     if (i >= n) return fail(n, 'unexpected end of input');
     if (t.charCodeAt(i) !== 0x22) return fail(i, `expected a double-quoted property name, found ${describeChar(t, i)}`);
+    const at = i;
     const err = scanString();
     if (err) return err;
     skipWs();
     if (i >= n) return fail(n, 'unexpected end of input');
     if (t.charCodeAt(i) !== 0x3a) return fail(i, `expected ':' after a property name, found ${describeChar(t, i)}`);
     i++;
+    if (!syntaxOnly) {
+      const top = containers.length - 1;
+      keys[top] = str;
+      if (Object.prototype.hasOwnProperty.call(containers[top], str)) {
+        return fail(at, `duplicate key ${JSON.stringify(str)}`, 'duplicate');
+      }
+    }
     return undefined;
+  };
+  // Put a finished value into the open container (or make it the root).
+  const place = (v: JsonValue, note: NumberNote | undefined) => {
+    const top = containers.length - 1;
+    if (top < 0) {
+      root = v;
+      return;
+    }
+    const c = containers[top] as JsonValue[] | JsonObject;
+    if (Array.isArray(c)) {
+      if (note !== undefined) setNote(c, c.length, note);
+      c.push(v);
+    } else {
+      const k = keys[top];
+      if (k === '__proto__') Object.defineProperty(c, k, { value: v, writable: true, enumerable: true, configurable: true });
+      else c[k] = v;
+      if (note !== undefined) setNote(c, k, note);
+    }
+  };
+  const open = (isObject: boolean): ParseFailure | undefined => {
+    if (syntaxOnly) {
+      containers.push(null);
+    } else {
+      if (containers.length + 1 > maxDepth) return fail(i, `nesting deeper than ${maxDepth} levels`, 'depth');
+      const c: JsonValue[] | JsonObject = isObject ? {} : [];
+      place(c, undefined);
+      containers.push(c);
+    }
+    keys.push('');
+    isObjectAt.push(isObject);
+    return undefined;
+  };
+  const close = () => {
+    containers.pop();
+    keys.pop();
+    isObjectAt.pop();
   };
 
   let needValue = true;
@@ -191,49 +458,54 @@ export function locateJsonSyntaxError(t: string): { index: number; reason: strin
       skipWs();
       if (i >= n) return fail(n, 'unexpected end of input');
       const c = t.charCodeAt(i);
-      if (c === 0x7b) {
-        i++;
-        skipWs();
-        if (t.charCodeAt(i) === 0x7d) {
-          i++;
-          needValue = false;
-          continue;
-        }
-        stack.push(1);
-        const err = scanKey();
+      if (c === 0x7b || c === 0x5b) {
+        const isObject = c === 0x7b;
+        const err = open(isObject);
         if (err) return err;
-        continue;
-      }
-      if (c === 0x5b) {
         i++;
         skipWs();
-        if (t.charCodeAt(i) === 0x5d) {
+        if (t.charCodeAt(i) === (isObject ? 0x7d : 0x5d)) {
           i++;
+          close();
           needValue = false;
           continue;
         }
-        stack.push(0);
+        if (isObject) {
+          const kerr = scanKey();
+          if (kerr) return kerr;
+        }
         continue;
       }
-      let err: { index: number; reason: string } | undefined;
-      if (c === 0x22) err = scanString();
-      else if (c === 0x2d || isDigit(c)) err = scanNumber();
-      else if (t.startsWith('true', i)) i += 4;
-      else if (t.startsWith('false', i)) i += 5;
-      else if (t.startsWith('null', i)) i += 4;
-      else return unexpected(i);
+      let err: ParseFailure | undefined;
+      if (c === 0x22) {
+        err = scanString();
+        if (!err && !syntaxOnly) place(str, undefined);
+      } else if (c === 0x2d || isDigit(c)) {
+        err = scanNumber();
+        if (!err && !syntaxOnly) place(num, numNote);
+      } else if (t.startsWith('true', i)) {
+        i += 4;
+        if (!syntaxOnly) place(true, undefined);
+      } else if (t.startsWith('false', i)) {
+        i += 5;
+        if (!syntaxOnly) place(false, undefined);
+      } else if (t.startsWith('null', i)) {
+        i += 4;
+        if (!syntaxOnly) place(null, undefined);
+      } else return unexpected(i);
       if (err) return err;
       needValue = false;
       continue;
     }
     // After a value.
     skipWs();
-    if (stack.length === 0) {
-      return i < n ? fail(i, `unexpected ${describeChar(t, i)} after the end of the JSON value`) : undefined;
+    if (containers.length === 0) {
+      return i < n ? fail(i, `unexpected ${describeChar(t, i)} after the end of the JSON value`) : { value: root };
     }
     if (i >= n) return fail(n, 'unexpected end of input');
     const c = t.charCodeAt(i);
-    const inObject = stack[stack.length - 1] === 1;
+    const top = containers.length - 1;
+    const inObject = isObjectAt[top];
     if (c === 0x2c) {
       i++;
       if (inObject) {
@@ -245,11 +517,21 @@ export function locateJsonSyntaxError(t: string): { index: number; reason: strin
     }
     if (c === (inObject ? 0x7d : 0x5d)) {
       i++;
-      stack.pop();
+      close();
       continue;
     }
     return fail(i, `expected ',' or '${inObject ? '}' : ']'}', found ${describeChar(t, i)}`);
   }
+}
+
+/**
+ * The first RFC 8259 syntax error in `t` (index in UTF-16 units and a reason), or undefined when
+ * the text is valid JSON.
+ */
+export function locateJsonSyntaxError(t: string): { index: number; reason: string } | undefined {
+  const r = parseJsonPure(t, Infinity, true);
+  if ('value' in r) return undefined;
+  return { index: r.index, reason: r.reason };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -265,75 +547,114 @@ export interface JsonEncodeOptions {
 
 /**
  * Check what JSON.stringify would silently get wrong: depth, non-finite numbers (written as
- * null), non-JSON values (dropped); and report whether a -0 is present. Iterative.
+ * null; allowed only for an int whose exact value is noted), non-JSON values (dropped); and
+ * report whether some number needs typed text (a note, or -0). Iterative.
  */
-function inspectForJson(root: JsonValue, opts: JsonEncodeOptions): { hasNegativeZero: boolean } {
+function inspectForJson(root: JsonValue, opts: JsonEncodeOptions): { typed: boolean } {
   checkDepth(root, opts.maxDepth, opts.path);
-  let hasNegativeZero = false;
-  const stack: unknown[] = [root];
+  let typed = false;
+  const bad = (v: unknown): never => {
+    const p = findPointer(root, (x) => x === v);
+    throw errors.unrepresentable(opts.formatName, `value of type ${typeof v} at ${p || '/'} is not a JSON value`, opts.path);
+  };
+  const nonFinite = (): never => {
+    const p = findPointer(root, (x) => typeof x === 'number' && !Number.isFinite(x));
+    throw errors.unrepresentable(opts.formatName, `non-finite number (NaN or Infinity) at ${p || '/'} is not a JSON value`, opts.path);
+  };
+  switch (typeof root) {
+    case 'number':
+      if (root - root !== 0) nonFinite();
+      return { typed: root === 0 && 1 / root < 0 };
+    case 'string':
+    case 'boolean':
+      return { typed: false };
+    case 'object':
+      if (root === null) return { typed: false };
+      break;
+    default:
+      bad(root);
+  }
+  const stack: (JsonValue[] | JsonObject)[] = [root as JsonValue[] | JsonObject];
   while (stack.length > 0) {
-    const v = stack.pop();
-    switch (typeof v) {
-      case 'number':
-        if (v === 0) {
-          if (1 / v < 0) hasNegativeZero = true;
-        } else if (v - v !== 0) {
-          const p = findPointer(root, (x) => typeof x === 'number' && !Number.isFinite(x));
-          throw errors.unrepresentable(opts.formatName, `non-finite number (NaN or Infinity) at ${p || '/'} is not a JSON value`, opts.path);
-        }
-        break;
-      case 'string':
-      case 'boolean':
-        break;
-      case 'object':
-        if (v === null) break;
-        if (Array.isArray(v)) {
-          for (let i = 0; i < v.length; i++) stack.push(v[i]);
-        } else {
-          for (const k of Object.keys(v)) stack.push((v as Record<string, unknown>)[k]);
-        }
-        break;
-      default: {
-        const p = findPointer(root, (x) => x === v);
-        throw errors.unrepresentable(opts.formatName, `value of type ${typeof v} at ${p || '/'} is not a JSON value`, opts.path);
+    const c = stack.pop() as JsonValue[] | JsonObject;
+    const notes = notesOf(c);
+    if (notes !== undefined && notes.size > 0) typed = true;
+    const isArray = Array.isArray(c);
+    const ks = isArray ? undefined : Object.keys(c);
+    const len = isArray ? c.length : (ks as string[]).length;
+    for (let j = 0; j < len; j++) {
+      const key: string | number = isArray ? j : (ks as string[])[j];
+      const v = (c as Record<string | number, unknown>)[key];
+      switch (typeof v) {
+        case 'number':
+          if (v === 0) {
+            if (1 / v < 0) typed = true;
+          } else if (v - v !== 0 && typeof validNote(notes, key, v) !== 'bigint') nonFinite();
+          break;
+        case 'string':
+        case 'boolean':
+          break;
+        case 'object':
+          if (v !== null) stack.push(v as JsonValue[] | JsonObject);
+          break;
+        default:
+          bad(v);
       }
     }
   }
-  return { hasNegativeZero };
+  return { typed };
 }
 
 /** JSON text of `value`: 2-space indent (the pipeline's layout) or compact (indent 0). */
 export function encodeJsonText(value: JsonValue, indent: 0 | 2, opts: JsonEncodeOptions): string {
-  const { hasNegativeZero } = inspectForJson(value, opts);
-  if (!hasNegativeZero) return JSON.stringify(value, null, indent);
-  return stringifyKeepingNegativeZero(value, indent === 0 ? '' : ' '.repeat(indent), '');
+  const { typed } = inspectForJson(value, opts);
+  if (!typed) return JSON.stringify(value, null, indent);
+  return stringifyTyped(value, indent === 0 ? '' : ' '.repeat(indent), '', undefined);
 }
 
 /**
- * Same output as JSON.stringify(value, null, indent) except that -0 is written `-0.0`
- * (JSON.parse("-0.0") is -0, JSON.stringify(-0) is "0"). Depth is already checked.
+ * Same output as JSON.stringify(value, null, indent) except for numbers, which keep their type
+ * (numbers.ts: `25.0`, `-0.0`, exact big ints). `note` is the value's own number note. Depth and
+ * values are already checked.
  */
-export function stringifyKeepingNegativeZero(value: JsonValue, step: string, indent: string): string {
+export function stringifyTyped(value: JsonValue, step: string, indent: string, note: NumberNote | undefined): string {
   if (value === null) return 'null';
   switch (typeof value) {
     case 'number':
-      return value === 0 && 1 / value < 0 ? '-0.0' : JSON.stringify(value);
+      return needsTypedText(value, note) ? numberJson(value, note) : JSON.stringify(value);
     case 'string':
     case 'boolean':
       return JSON.stringify(value);
   }
+  const notes: NumberNotes | undefined = notesOf(value);
   const inner = indent + step;
   const open = step === '' ? '' : '\n' + inner;
   const sep = step === '' ? ',' : ',\n' + inner;
   const close = step === '' ? '' : '\n' + indent;
+  const child = (v: JsonValue, key: string | number) =>
+    stringifyTyped(v, step, inner, notes !== undefined && typeof v === 'number' ? validNote(notes, key, v) : undefined);
   if (Array.isArray(value)) {
     if (value.length === 0) return '[]';
-    const parts = value.map((x) => stringifyKeepingNegativeZero(x, step, inner));
+    // Like JSON.stringify: holes, undefined and functions in arrays are null.
+    const parts = value.map((v, i) => (isSkipped(v) ? 'null' : child(v, i)));
     return '[' + open + parts.join(sep) + close + ']';
   }
-  const keys = Object.keys(value);
-  if (keys.length === 0) return '{}';
   const colon = step === '' ? ':' : ': ';
-  const parts = keys.map((k) => JSON.stringify(k) + colon + stringifyKeepingNegativeZero((value as JsonObject)[k], step, inner));
+  const parts: string[] = [];
+  for (const k of Object.keys(value)) {
+    const v = (value as JsonObject)[k];
+    if (!isSkipped(v)) parts.push(JSON.stringify(k) + colon + child(v, k));
+  }
+  if (parts.length === 0) return '{}';
   return '{' + open + parts.join(sep) + close + '}';
+}
+
+/** Values JSON.stringify leaves out of objects (and writes as null in arrays). */
+function isSkipped(v: unknown): boolean {
+  return v === undefined || typeof v === 'function' || typeof v === 'symbol';
+}
+
+/** JSON.stringify's output with -0 written `-0.0` (and every other number kept typed). */
+export function stringifyKeepingNegativeZero(value: JsonValue, step: string, indent: string): string {
+  return stringifyTyped(value, step, indent, undefined);
 }

@@ -5,6 +5,7 @@
  */
 import { errors, SidecarError } from '../errors.js';
 import type { JsonObject, JsonValue } from '../types.js';
+import { exactInt, isFloatValue, notesOf, validNote, type NumberNote, type NumberNotes } from './numbers.js';
 
 /** Default nesting limit (containers on the path, the top-level object counts as 1). */
 export const DEFAULT_MAX_DEPTH = 512;
@@ -62,34 +63,37 @@ export function checkDepth(value: JsonValue, maxDepth: number, path?: string): v
 }
 
 /**
- * Structural equality of JSON values, bit-exact on numbers (Object.is: -0 !== 0, NaN === NaN),
- * same own enumerable keys (including "__proto__") regardless of order. Iterative.
+ * Structural equality of JSON values under the number model (numbers.ts): numbers bit-exact
+ * (Object.is: -0 !== 0, NaN === NaN) and of the same type (int / float, ints compared exactly
+ * beyond 2^53), same own enumerable keys (including "__proto__") regardless of order. Iterative.
  */
 export function deepEqualJson(a: JsonValue, b: JsonValue): boolean {
+  if (typeof a === 'number' || typeof b === 'number') return typeof a === typeof b && sameNumber(a as number, undefined, b as number, undefined);
   const left: unknown[] = [a];
   const right: unknown[] = [b];
   while (left.length > 0) {
     const x = left.pop();
     const y = right.pop();
-    if (x === y) {
-      if (x !== 0) continue; // identical primitive or same reference
-      if (Object.is(x, y)) continue; // 0 vs -0 compares === but differs in bits
-      return false;
-    }
-    if (typeof x === 'number' && typeof y === 'number') {
-      if (Object.is(x, y)) continue; // NaN
-      return false;
-    }
+    if (x === y) continue; // identical primitive or same reference (numbers are compared below)
     if (x === null || y === null || typeof x !== 'object' || typeof y !== 'object') return false;
     const xa = Array.isArray(x);
     if (xa !== Array.isArray(y)) return false;
+    const xNotes = notesOf(x);
+    const yNotes = notesOf(y);
     if (xa) {
       const xs = x as unknown[];
       const ys = y as unknown[];
       if (xs.length !== ys.length) return false;
       for (let i = 0; i < xs.length; i++) {
-        left.push(xs[i]);
-        right.push(ys[i]);
+        const xv = xs[i];
+        const yv = ys[i];
+        if (typeof xv === 'number' || typeof yv === 'number') {
+          if (typeof xv !== typeof yv) return false;
+          if (!sameNumber(xv as number, noteOf(xNotes, i, xv), yv as number, noteOf(yNotes, i, yv))) return false;
+          continue;
+        }
+        left.push(xv);
+        right.push(yv);
       }
     } else {
       const xo = x as Record<string, unknown>;
@@ -99,12 +103,32 @@ export function deepEqualJson(a: JsonValue, b: JsonValue): boolean {
       for (let i = 0; i < xk.length; i++) {
         const k = xk[i];
         if (!Object.prototype.hasOwnProperty.call(yo, k)) return false;
-        left.push(xo[k]);
-        right.push(yo[k]);
+        const xv = xo[k];
+        const yv = yo[k];
+        if (typeof xv === 'number' || typeof yv === 'number') {
+          if (typeof xv !== typeof yv) return false;
+          if (!sameNumber(xv as number, noteOf(xNotes, k, xv), yv as number, noteOf(yNotes, k, yv))) return false;
+          continue;
+        }
+        left.push(xv);
+        right.push(yv);
       }
     }
   }
   return true;
+}
+
+function noteOf(notes: NumberNotes | undefined, key: string | number, v: unknown): NumberNote | undefined {
+  return notes === undefined ? undefined : validNote(notes, key, v as number);
+}
+
+/** Same value bit for bit and same type; ints beyond 2^53 compared by their exact values. */
+function sameNumber(x: number, nx: NumberNote | undefined, y: number, ny: NumberNote | undefined): boolean {
+  if (!Object.is(x, y)) return false;
+  const fx = isFloatValue(x, nx);
+  if (fx !== isFloatValue(y, ny)) return false;
+  if (fx || Number.isSafeInteger(x)) return true;
+  return exactInt(x, nx) === exactInt(y, ny);
 }
 
 /** RFC 6901 JSON pointer from reference tokens. */

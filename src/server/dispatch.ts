@@ -6,11 +6,15 @@
  */
 import * as path from 'node:path';
 import { errors } from '../errors.js';
+import { parseJsonText } from '../formats/json.js';
+import { DEFAULT_MAX_DEPTH } from '../formats/value.js';
 import type { MethodSpec } from './methods.js';
 import type { Params } from './params.js';
 import { type RequestId, type ResponseWriter, errorBody } from './responses.js';
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
+/** Request nesting: a sidecar's data (default limit) inside {"params": {"data": ...}}, plus room. */
+const REQUEST_MAX_DEPTH = DEFAULT_MAX_DEPTH + 8;
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -66,7 +70,9 @@ export class Dispatcher {
     }
     if (text.trim().length === 0) return; // blank lines are keep-alives, not requests
     try {
-      req = JSON.parse(text);
+      // The number model (formats/numbers.ts): Python's 10.0 stays a float, big ints stay exact;
+      // a duplicate key is refused rather than silently resolved.
+      req = parseJsonText(text, { maxDepth: REQUEST_MAX_DEPTH });
     } catch (e) {
       this.out.error(null, { code: 'USAGE', message: `request line is not valid JSON: ${(e as Error).message}` });
       return;

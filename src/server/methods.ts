@@ -5,10 +5,12 @@
  * scanner and the worker engine are not loaded by a client that only reads and saves).
  */
 import { errors } from '../errors.js';
+import { encodeJsonText } from '../formats/json.js';
 import { readSidecar, readSidecarDetailed } from '../ops/read.js';
 import { saveSidecar } from '../ops/save.js';
-import type { Options } from '../types.js';
+import type { JsonObject, Options } from '../types.js';
 import type { Keyring } from '../crypto/keys.js';
+import { RawJsonResult } from './responses.js';
 import {
   type Params,
   optionalBoolean,
@@ -63,16 +65,21 @@ methods.set('ping', {
   handle: async () => ({ pong: true, pid: process.pid, methods: [...methods.keys()] }),
 });
 
+/** Sidecar data as JSON text that keeps every number's type (a whole float stays `25.0`). */
+function typedJson(data: JsonObject): string {
+  return encodeJsonText(data, 0, { maxDepth: Number.MAX_SAFE_INTEGER, formatName: 'json' });
+}
+
 methods.set('read', {
   scheduling: 'image-read',
-  handle: (p) => readSidecar(requireString(p, 'image'), keyOpts()),
+  handle: async (p) => new RawJsonResult(typedJson(await readSidecar(requireString(p, 'image'), keyOpts()))),
 });
 
 methods.set('readDetailed', {
   scheduling: 'image-read',
   handle: async (p) => {
-    const r = await readSidecarDetailed(requireString(p, 'image'), keyOpts());
-    return r;
+    const { data, ...rest } = await readSidecarDetailed(requireString(p, 'image'), keyOpts());
+    return new RawJsonResult(`${JSON.stringify(rest).slice(0, -1)},"data":${typedJson(data)}}`);
   },
 });
 

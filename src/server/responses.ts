@@ -21,6 +21,14 @@ export function errorBody(e: unknown): ErrorBody {
   return { code: 'INTERNAL', message: e instanceof Error ? e.message : String(e) };
 }
 
+/**
+ * A result already written as JSON text, for data whose numbers need more than JSON.stringify
+ * (formats/numbers.ts: `25.0`, big ints).
+ */
+export class RawJsonResult {
+  constructor(readonly text: string) {}
+}
+
 export class ResponseWriter {
   private pending = 0;
   private drained: Promise<void> | null = null;
@@ -43,7 +51,8 @@ export class ResponseWriter {
     let text: string;
     try {
       // `undefined` (a handler without a value) must still give a valid response.
-      text = `{"id":${JSON.stringify(id)},"result":${JSON.stringify(result) ?? 'null'}}\n`;
+      const body = result instanceof RawJsonResult ? result.text : JSON.stringify(result);
+      text = `{"id":${JSON.stringify(id)},"result":${body ?? 'null'}}\n`;
     } catch (e) {
       this.error(id, { code: 'INTERNAL', message: `result could not be serialised: ${(e as Error).message}` });
       return;
