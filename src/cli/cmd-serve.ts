@@ -6,6 +6,15 @@ export async function run(ctx: CommandContext): Promise<number> {
   if (ctx.opts.stdio !== true) throw errors.usage('serve supports only --stdio (JSON lines on stdin/stdout)');
   const { serveStdio } = await import('../server/stdio.js');
   const { keyringFromCli } = await import('./keys.js');
-  await serveStdio({ keyring: keyringFromCli(ctx), input: ctx.io.stdin, output: ctx.io.stdout, log: (msg) => ctx.io.stderr.write(`image-sidecar serve: ${msg}\n`) });
+  // The server answers a failed stdout itself (the client went away: saves already running finish
+  // and release their locks, then it returns), so the CLI's exit-at-once EPIPE handler must not run.
+  for (const l of ctx.io.stdout.listeners('error')) ctx.io.stdout.removeListener('error', l as (...a: unknown[]) => void);
+  // A closed stderr must not crash the server mid-save either: logs are then dropped.
+  let stderrOpen = true;
+  ctx.io.stderr.on('error', () => (stderrOpen = false));
+  const log = (msg: string) => {
+    if (stderrOpen) ctx.io.stderr.write(`image-sidecar serve: ${msg}\n`);
+  };
+  await serveStdio({ keyring: keyringFromCli(ctx), input: ctx.io.stdin, output: ctx.io.stdout, log });
   return EXIT_CLEAN;
 }

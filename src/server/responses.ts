@@ -34,6 +34,7 @@ export class ResponseWriter {
   private drained: Promise<void> | null = null;
   private idleWaiters: (() => void)[] = [];
   private failed = false;
+  private closedWaiters: (() => void)[] = [];
 
   constructor(
     private readonly output: NodeJS.WritableStream,
@@ -75,6 +76,12 @@ export class ResponseWriter {
     return this.failed ? null : this.drained;
   }
 
+  /** Resolves once the output has failed (never, while it works). */
+  whenClosed(): Promise<void> {
+    if (this.failed) return Promise.resolve();
+    return new Promise((resolve) => this.closedWaiters.push(resolve));
+  }
+
   /** Resolves when every response written so far has been flushed (or the output failed). */
   flushed(): Promise<void> {
     if (this.pending === 0 || this.failed) return Promise.resolve();
@@ -108,6 +115,9 @@ export class ResponseWriter {
     this.failed = true;
     this.log(`output closed, responses are dropped from now on: ${e.message}`);
     this.wakeIdle();
+    const waiters = this.closedWaiters;
+    this.closedWaiters = [];
+    for (const w of waiters) w();
   }
 
   private wakeIdle(): void {

@@ -29,6 +29,7 @@ export interface ServeStdioOptions {
 }
 
 export const DEFAULT_MAX_IN_FLIGHT = 64;
+const CLOSED: unique symbol = Symbol('output closed');
 export const DEFAULT_MAX_LINE_BYTES = 256 * 1024 * 1024;
 
 function defaultLog(msg: string): void {
@@ -47,23 +48,42 @@ export async function serveStdio(opts: ServeStdioOptions = {}): Promise<void> {
   const dispatcher = new Dispatcher(METHODS, out, log, Math.max(1, opts.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT));
   const splitter = new LineSplitter(maxLineBytes);
   const onLine = (e: LineEvent) => {
+    // Once nobody can read the answers (EPIPE: the client went away), start no new work.
+    if (out.closed) return;
     if ('line' in e) dispatcher.dispatch(e.line);
     else dispatcher.overlong(e.overlong, maxLineBytes);
   };
 
+  // Read until the input ends or the output fails, whichever comes first: a client that died
+  // may leave its end of stdin open, and we must not wait for it to finish the saves it started.
+  const closed: Promise<typeof CLOSED> = out.whenClosed().then(() => CLOSED);
+  const chunks = (input as AsyncIterable<Buffer | string>)[Symbol.asyncIterator]();
   let inputError: unknown;
   try {
-    for await (const chunk of input) {
+    for (;;) {
+      const next = await Promise.race([chunks.next(), closed]);
+      if (next === CLOSED) break;
+      if (next.done) {
+        splitter.end(onLine);
+        break;
+      }
+      const chunk = next.value;
       splitter.push(typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk, onLine);
-      if (out.closed) break; // nobody is listening any more: stop taking work
-      await dispatcher.belowLimit();
+      if (out.closed) break;
+      if ((await Promise.race([dispatcher.belowLimit(), closed])) === CLOSED) break;
       const drained = out.ready();
       if (drained) await drained;
     }
-    if (!out.closed) splitter.end(onLine);
   } catch (e) {
-    inputError = e;
-    log(`reading requests failed: ${(e as Error)?.message ?? String(e)}`);
+    if (!out.closed) {
+      inputError = e;
+      log(`reading requests failed: ${(e as Error)?.message ?? String(e)}`);
+    }
+  }
+  if (out.closed) {
+    // Stop reading (without waiting for the client) and let the running requests finish:
+    // each save completes its atomic write and releases its lock.
+    void Promise.resolve(chunks.return?.()).catch(() => undefined);
   }
 
   await dispatcher.idle();
