@@ -110,17 +110,37 @@ function failureError(text: string, f: ParseFailure, byteOffset: number, maxDept
 // ---------------------------------------------------------------------------------------------
 
 /**
- * Every number token JSON.parse alone would get wrong matches one of these (false positives are
- * checked one by one and cost only time):
- *   `\d[eE]`                 exponent tokens: may be whole (1e2) or overflow (1e400)
- *   `\.0+(?!\d)`             a fraction of zeros: 25.0, 0.00
- *   `(?:[1-9]|\d\d)\.(?:000|999)`  |x| >= 1 with a fraction a double may round away (int part < 14 digits)
- *   `0\.(?:0{13}|9{13})`     |x| < 1 rounding to 0 or 1
- *   `(?<![\d.])\d{14}`       int parts / ints of 14+ digits: beyond 2^53, or fractions rounded away
- *   `-0(?![.\deE])`          the int `-0` (JSON.parse gives -0, Python the int 0)
+ * Number tokens JSON.parse alone would get wrong are found in two steps (false positives are
+ * checked one by one and cost only time). Every text: one native regex pass for fractions
+ *   `\.0(?!\d)`, `\.00(?!\d)`   of zeros: 25.0 (how Python writes every whole float below 1e16)
+ *   `\.000`, `\.999`            a double may round away (int part < 14 digits)
+ * and native substring searches for exponents (`e+`, `e-`, `E`, `e0`..`e9`): they may be whole
+ * (1e+16, 1E2) or overflow (1e400). Only when the parsed values hold an integral number >= 1e13
+ * in magnitude, a -0 or a non-finite number (rare in sidecars) does a second pass add
+ *   `(?<![\d.])\d{14}`         int parts / ints of 14+ digits: beyond 2^53, or a fraction rounded away
+ *   `-0(?![.\deE])`            the int `-0` (JSON.parse gives -0, Python the int 0)
  * Python writes fractions of |x| < 1e-4 with an exponent, so an embedding has only a few matches.
  */
-const CANDIDATES = /\d[eE]|\.0+(?!\d)|(?:[1-9]|\d\d)\.(?:000|999)|0\.(?:0{13}|9{13})|(?<![\d.])\d{14}|-0(?![.\deE])/g;
+const FRACTION_CANDIDATES = /\.(?:00?(?!\d)|000|999)/g;
+const EXPONENT_NEEDLES = ['e+', 'e-', 'E', 'e0', 'e1', 'e2', 'e3', 'e4', 'e5', 'e6', 'e7', 'e8', 'e9'];
+const RARE_CANDIDATES = /(?<![\d.])\d{14}|-0(?![.\deE])/g;
+
+/** Offsets (unsorted) at or inside possible number tokens that need a closer look. */
+function candidateOffsets(text: string, rare: boolean): number[] {
+  const at: number[] = [];
+  const re = FRACTION_CANDIDATES;
+  re.lastIndex = 0;
+  for (let m = re.exec(text); m !== null; m = re.exec(text)) at.push(m.index);
+  for (const needle of EXPONENT_NEEDLES) {
+    for (let i = text.indexOf(needle); i !== -1; i = text.indexOf(needle, i + 1)) at.push(i);
+  }
+  if (rare) {
+    const r = RARE_CANDIDATES;
+    r.lastIndex = 0;
+    for (let m = r.exec(text); m !== null; m = r.exec(text)) at.push(m.index);
+  }
+  return at;
+}
 
 /** Characters a JSON number token is made of. */
 function isNumberChar(c: number): boolean {
@@ -161,21 +181,42 @@ function tokenAround(t: string, at: number): { start: number; end: number } | un
  * only TOO_DEEP (a valid text nested too deep; the pure parser would say the same).
  */
 function tryFastParse(text: string, maxDepth: number, path?: string): { value: JsonValue } | undefined {
+  let r = parseWithRewrites(text, false, maxDepth, path);
+  if (r === undefined) return undefined;
+  if (r.suspicious) {
+    // A big integral value, -0 or a non-finite number: look at every token that could be one.
+    r = parseWithRewrites(text, true, maxDepth, path);
+    if (r === undefined || r.nonFinite) return undefined;
+  }
+  if (r.keys !== countKeyTokens(text)) return undefined; // a duplicate key, or a string that looks like one
+  return { value: r.value };
+}
+
+function findRewrites(text: string, rare: boolean): Rewrite[] | undefined | null {
+  const offsets = candidateOffsets(text, rare);
+  if (offsets.length === 0) return undefined;
+  offsets.sort((x, y) => x - y);
   let rewrites: Rewrite[] | undefined;
-  const re = CANDIDATES;
-  re.lastIndex = 0;
-  for (let m = re.exec(text); m !== null; m = re.exec(text)) {
-    const tok = tokenAround(text, m.index);
+  let doneUpTo = -1;
+  for (const offset of offsets) {
+    if (offset < doneUpTo) continue; // inside a token already looked at
+    const tok = tokenAround(text, offset);
     if (tok === undefined) continue;
-    if (re.lastIndex < tok.end) re.lastIndex = tok.end;
-    if (rewrites !== undefined && rewrites[rewrites.length - 1].start === tok.start) continue;
+    doneUpTo = tok.end;
     const token = text.slice(tok.start, tok.end);
-    if (!NUMBER_TOKEN.test(token)) return undefined; // not valid JSON: the pure parser says why
+    if (!NUMBER_TOKEN.test(token)) return null; // not valid JSON: the pure parser says why
     const r = parseNumberToken(token);
-    if ('error' in r) return undefined;
+    if ('error' in r) return null;
     if (r.note === undefined && Object.is(r.value, Number(token))) continue; // JSON.parse gets it right
     (rewrites ??= []).push({ start: tok.start, end: tok.end, value: r.value, note: r.note });
   }
+  return rewrites;
+}
+
+/** JSON.parse with the candidate tokens replaced by markers, then put back by walkParsed. */
+function parseWithRewrites(text: string, rare: boolean, maxDepth: number, path?: string): Walked | undefined {
+  const rewrites = findRewrites(text, rare);
+  if (rewrites === null) return undefined;
   let source = text;
   if (rewrites !== undefined) {
     // Markers are strings starting with U+0000, which a JSON text can only spell `\u0000`.
@@ -195,20 +236,35 @@ function tryFastParse(text: string, maxDepth: number, path?: string): { value: J
   } catch {
     return undefined;
   }
-  if (value === null || typeof value !== 'object') return rewrites === undefined ? { value } : undefined;
-  const keys = walkParsed(value, maxDepth, rewrites, path);
-  if (keys < 0) return undefined;
-  if (keys !== countKeyTokens(text)) return undefined; // a duplicate key, or a string that looks like one
-  return { value };
+  if (value === null || typeof value !== 'object') return undefined; // the caller reports the type
+  return walkParsed(value, maxDepth, rewrites, path);
+}
+
+interface Walked {
+  value: JsonValue[] | JsonObject;
+  /** Keys in every object. */
+  keys: number;
+  /** A number JSON.parse may have got wrong without a candidate: integral with |x| >= 1e13, -0, non-finite. */
+  suspicious: boolean;
+  nonFinite: boolean;
+}
+
+/** Integral and large, -0, or non-finite (tested only on integral values and NaN / ±Infinity). */
+function isSuspicious(x: number): boolean {
+  if (x === 0) return 1 / x < 0;
+  return x >= 1e13 || x <= -1e13 || x !== x;
 }
 
 /**
  * One pass over JSON.parse's result: puts the rewritten numbers back (with notes), checks the
- * depth, and returns the number of keys (-1 when a marker is not where one was put).
+ * depth, counts the keys and flags numbers the candidates may have missed; undefined when a
+ * marker is not where one was put.
  */
-function walkParsed(root: JsonValue[] | JsonObject, maxDepth: number, rewrites: Rewrite[] | undefined, path?: string): number {
+function walkParsed(root: JsonValue[] | JsonObject, maxDepth: number, rewrites: Rewrite[] | undefined, path?: string): Walked | undefined {
   let keys = 0;
   let placed = 0;
+  let suspicious = false;
+  let nonFinite = false;
   const values: (JsonValue[] | JsonObject)[] = [root];
   const depths: number[] = [1];
   if (maxDepth < 1) throw errors.tooDeep(maxDepth, path);
@@ -218,14 +274,19 @@ function walkParsed(root: JsonValue[] | JsonObject, maxDepth: number, rewrites: 
     if (Array.isArray(c)) {
       for (let i = 0; i < c.length; i++) {
         const x = c[i];
-        if (typeof x === 'object') {
+        if (typeof x === 'number') {
+          if ((Number.isInteger(x) || x - x !== 0) && isSuspicious(x)) {
+            suspicious = true;
+            if (x - x !== 0) nonFinite = true;
+          }
+        } else if (typeof x === 'object') {
           if (x === null) continue;
           if (childDepth > maxDepth) throw errors.tooDeep(maxDepth, path);
           values.push(x);
           depths.push(childDepth);
         } else if (rewrites !== undefined && typeof x === 'string' && x.charCodeAt(0) === 0) {
           const r = rewrites[+x.slice(1)];
-          if (r === undefined) return -1;
+          if (r === undefined) return undefined;
           c[i] = r.value;
           if (r.note !== undefined) setNote(c, i, r.note);
           placed++;
@@ -237,14 +298,19 @@ function walkParsed(root: JsonValue[] | JsonObject, maxDepth: number, rewrites: 
       for (let j = 0; j < ks.length; j++) {
         const k = ks[j];
         const x = c[k];
-        if (typeof x === 'object') {
+        if (typeof x === 'number') {
+          if ((Number.isInteger(x) || x - x !== 0) && isSuspicious(x)) {
+            suspicious = true;
+            if (x - x !== 0) nonFinite = true;
+          }
+        } else if (typeof x === 'object') {
           if (x === null) continue;
           if (childDepth > maxDepth) throw errors.tooDeep(maxDepth, path);
           values.push(x);
           depths.push(childDepth);
         } else if (rewrites !== undefined && typeof x === 'string' && x.charCodeAt(0) === 0) {
           const r = rewrites[+x.slice(1)];
-          if (r === undefined) return -1;
+          if (r === undefined) return undefined;
           if (k === '__proto__') Object.defineProperty(c, k, { value: r.value, writable: true, enumerable: true, configurable: true });
           else c[k] = r.value;
           if (r.note !== undefined) setNote(c, k, r.note);
@@ -253,8 +319,8 @@ function walkParsed(root: JsonValue[] | JsonObject, maxDepth: number, rewrites: 
       }
     }
   }
-  if (rewrites !== undefined && placed !== rewrites.length) return -1;
-  return keys;
+  if (rewrites !== undefined && placed !== rewrites.length) return undefined;
+  return { value: root, keys, suspicious, nonFinite };
 }
 
 function setNote(c: object, key: string | number, note: NumberNote): void {
@@ -263,14 +329,18 @@ function setNote(c: object, key: string | number, note: NumberNote): void {
 }
 
 /**
- * Key tokens in the text, counted as `":` pairs: at least the real number of keys (a string
- * value starting with ':' or holding `\":` adds to it) as long as no key has whitespace before
- * its colon; -1 when one might (then only the pure parser can tell).
+ * Key tokens in the text, counted as colons right after a quote: at least the real number of
+ * keys (a string value holding `":` adds to it) as long as no key has whitespace before its
+ * colon; -1 when one might (a colon after whitespace: then only the pure parser can tell).
+ * One native search per colon: colons are few (one per key, a few in timestamps).
  */
 function countKeyTokens(t: string): number {
-  if (/"[ \t\n\r]+:/.test(t)) return -1;
   let n = 0;
-  for (let i = t.indexOf('":'); i !== -1; i = t.indexOf('":', i + 2)) n++;
+  for (let i = t.indexOf(':'); i !== -1; i = t.indexOf(':', i + 1)) {
+    const c = t.charCodeAt(i - 1);
+    if (c === 0x22) n++;
+    else if (isWs(c)) return -1;
+  }
   return n;
 }
 
@@ -575,31 +645,36 @@ function inspectForJson(root: JsonValue, opts: JsonEncodeOptions): { typed: bool
       bad(root);
   }
   const stack: (JsonValue[] | JsonObject)[] = [root as JsonValue[] | JsonObject];
+  const check = (v: unknown, notes: NumberNotes | undefined, key: string | number): void => {
+    switch (typeof v) {
+      case 'number':
+        if (v === 0) {
+          if (1 / v < 0) typed = true;
+        } else if (v - v !== 0 && typeof validNote(notes, key, v) !== 'bigint') nonFinite();
+        break;
+      case 'string':
+      case 'boolean':
+        break;
+      case 'object':
+        if (v !== null) stack.push(v as JsonValue[] | JsonObject);
+        break;
+      default:
+        bad(v);
+    }
+  };
   while (stack.length > 0) {
     const c = stack.pop() as JsonValue[] | JsonObject;
     const notes = notesOf(c);
     if (notes !== undefined && notes.size > 0) typed = true;
-    const isArray = Array.isArray(c);
-    const ks = isArray ? undefined : Object.keys(c);
-    const len = isArray ? c.length : (ks as string[]).length;
-    for (let j = 0; j < len; j++) {
-      const key: string | number = isArray ? j : (ks as string[])[j];
-      const v = (c as Record<string | number, unknown>)[key];
-      switch (typeof v) {
-        case 'number':
-          if (v === 0) {
-            if (1 / v < 0) typed = true;
-          } else if (v - v !== 0 && typeof validNote(notes, key, v) !== 'bigint') nonFinite();
-          break;
-        case 'string':
-        case 'boolean':
-          break;
-        case 'object':
-          if (v !== null) stack.push(v as JsonValue[] | JsonObject);
-          break;
-        default:
-          bad(v);
+    if (Array.isArray(c)) {
+      for (let j = 0; j < c.length; j++) {
+        const v = c[j];
+        // Finite non-zero numbers (embeddings) need nothing: the common case first.
+        if (typeof v === 'number' && v !== 0 && v - v === 0) continue;
+        check(v, notes, j);
       }
+    } else {
+      for (const k of Object.keys(c)) check(c[k], notes, k);
     }
   }
   return { typed };
@@ -635,6 +710,11 @@ export function stringifyTyped(value: JsonValue, step: string, indent: string, n
     stringifyTyped(v, step, inner, notes !== undefined && typeof v === 'number' ? validNote(notes, key, v) : undefined);
   if (Array.isArray(value)) {
     if (value.length === 0) return '[]';
+    if (notes === undefined && isPlainNumberArray(value)) {
+      // Embeddings, landmarks: one native call, re-indented to this depth.
+      const text = JSON.stringify(value, null, step);
+      return step === '' || indent === '' ? text : text.replaceAll('\n', '\n' + indent);
+    }
     // Like JSON.stringify: holes, undefined and functions in arrays are null.
     const parts = value.map((v, i) => (isSkipped(v) ? 'null' : child(v, i)));
     return '[' + open + parts.join(sep) + close + ']';
@@ -647,6 +727,15 @@ export function stringifyTyped(value: JsonValue, step: string, indent: string, n
   }
   if (parts.length === 0) return '{}';
   return '{' + open + parts.join(sep) + close + '}';
+}
+
+/** Finite numbers other than -0 only: JSON.stringify writes them as we do (without notes). */
+function isPlainNumberArray(a: readonly unknown[]): boolean {
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i];
+    if (typeof x !== 'number' || x - x !== 0 || (x === 0 && 1 / x < 0)) return false;
+  }
+  return true;
 }
 
 /** Values JSON.stringify leaves out of objects (and writes as null in arrays). */
