@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import fc from 'fast-check';
 import { SidecarError } from '../src/errors.js';
 import { canonicalJson, decodeSidecar, deepEqualJson, encodeSidecar } from '../src/formats/codec.js';
-import { jsonDecodeCounts, parseJsonText, setJsonFastPath } from '../src/formats/json.js';
+import { encodeJsonText, jsonDecodeCounts, parseJsonText, setJsonFastPath, stringifyTyped } from '../src/formats/json.js';
 import { cloneJson, hasNumberNotes } from '../src/formats/numbers.js';
 import { convert } from '../src/ops/convert.js';
 import { readSidecar } from '../src/ops/read.js';
@@ -150,6 +150,10 @@ describe('number model: JSON text', () => {
         setJsonFastPath(true);
         assert.ok(deepEqualJson(fast, pure), text);
         assert.equal(canonicalJson(fast), canonicalJson(pure), text);
+        // The placeholder writer (native JSON.stringify + substitution) and the plain typed writer agree.
+        for (const indent of [0, 2] as const) {
+          assert.equal(encodeJsonText(fast, indent, { maxDepth: 64, formatName: 'json' }), stringifyTyped(fast, ' '.repeat(indent), '', undefined), text);
+        }
       }),
       { numRuns: 500 },
     );
@@ -162,6 +166,13 @@ describe('number model: values held by JavaScript', () => {
     const want = '{"i":5,"big":1152921504606847000,"f":0.5,"e21":1e+21,"nz":-0.0,"arr":[1,2,3,4]}';
     assert.equal(compact(data), want);
     for (const f of FORMATS) assert.equal(compact(decodeSidecar(encodeSidecar(data, f)).data), want, f);
+  });
+
+  it('strings that look like the JSON writer\'s placeholders are written as they are', () => {
+    const data = decodeText('{"\\u00000": "\\u00000", "a": 25.0, "b": ["\\u00001", 1.0, "x\\u0000"]}');
+    const want = '{"\\u00000":"\\u00000","a":25.0,"b":["\\u00001",1.0,"x\\u0000"]}';
+    assert.equal(compact(data), want);
+    assert.equal(compact(decodeSidecar(encodeSidecar(data, 'json')).data), want);
   });
 
   it('a note counts only while the value is unchanged; cloneJson keeps notes, spread does not', () => {

@@ -119,20 +119,29 @@ async function keyringOf(files: string[] | undefined): Promise<{ keyring?: impor
 const REFUSALS = new Set(['LOCK_TIMEOUT', 'AMBIGUOUS']);
 
 /**
- * The earlier tool's save, for the harness self-check: read, merge, then overwrite the sidecar
- * in place with a pause in the middle of the write. A kill in that pause leaves a torn file.
+ * The earlier tool's save, for the harness self-check: read, merge (sidecar_info as ours does, so
+ * that only the torn write can be what the harness catches), then overwrite the sidecar in place
+ * with a pause in the middle of the write. A kill in that pause leaves a torn file.
  */
-async function unsafeSave(image: string, op: string, value: JsonObject): Promise<void> {
+async function unsafeSave(image: string, op: string, value: JsonObject, k: number): Promise<void> {
   const [{ readSidecarDetailed }, { encodeSidecar }] = await Promise.all([load.read(), load.codec()]);
   const res = await readSidecarDetailed(image);
   const data = res.data;
   data[op] = value;
+  const prior = data.sidecar_info;
+  data.sidecar_info = {
+    ...(prior !== null && typeof prior === 'object' && !Array.isArray(prior) ? prior : {}),
+    last_operation: op,
+    last_updated: new Date(CRASH_CLOCK_BASE_MS + k * 1000).toISOString(),
+  };
   const target = res.path ?? res.location.targetPath.replace(/\.[^.]+$/, '.json');
   const bytes = encodeSidecar(data, res.format === 'legacy' || res.format === null ? (res.path ? 'bin' : 'json') : res.format);
   const fd = fs.openSync(target, 'w');
   const half = bytes.length >> 1;
   fs.writeSync(fd, bytes, 0, half);
-  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50);
+  // A long pause: the kill must land mid-write far more often than in the read, merge and encode
+  // around it, however fast or slow those are on a loaded machine.
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 250);
   fs.writeSync(fd, bytes, half, bytes.length - half);
   fs.closeSync(fd);
 }
@@ -142,7 +151,7 @@ async function saveLoop(c: Extract<Command, { cmd: 'save-loop' }>): Promise<void
   const keys = await keyringOf(c.keyFiles);
   if (c.unsafe) {
     for (let k = c.start; k < c.start + c.count; k++) {
-      await unsafeSave(c.images[crashImageIndex(k, c.images.length)], crashOpName(k), crashOpValue(k));
+      await unsafeSave(c.images[crashImageIndex(k, c.images.length)], crashOpName(k), crashOpValue(k), k);
       say(`ok ${k}`);
     }
     return say('done');
