@@ -17,7 +17,7 @@ import os
 import statistics
 import sys
 import time
-from typing import Any, Callable, Dict, List
+from typing import Any, Callable, Dict, List, Tuple
 
 IMAGE_EXTS = {"jpg", "jpeg", "png", "tif", "tiff", "bmp", "webp", "heic", "heif", "cr2", "cr3", "nef", "arw", "dng", "raf", "orf", "rw2"}
 
@@ -52,20 +52,29 @@ def plain_read(image: str) -> Dict[str, Any]:
     return {}
 
 
-def timed(fn: Callable[[str], Any], images: List[str], runs: int) -> Dict[str, float]:
-    def one_pass() -> float:
-        t0 = time.perf_counter()
-        for img in images:
-            try:
-                fn(img)
-            except Exception:  # noqa: BLE001 - corrupt sidecars are errors for the clients; the time still counts
-                pass
-        return time.perf_counter() - t0
+def one_pass(fn: Callable[[str], Any], images: List[str]) -> float:
+    t0 = time.perf_counter()
+    for img in images:
+        try:
+            fn(img)
+        except Exception:  # noqa: BLE001 - corrupt sidecars are errors for the clients; the time still counts
+            pass
+    return time.perf_counter() - t0
 
-    one_pass()  # warm-up: page cache, imports, server start
-    times = [one_pass() for _ in range(runs)]
-    med = statistics.median(times)
-    return {"us_per_image": med / len(images) * 1e6, "runs_s": [round(t, 4) for t in times]}
+
+def timed_rows(rows: Dict[str, Tuple[Callable[[str], Any], List[str]]], runs: int) -> Dict[str, Dict[str, Any]]:
+    """Every row once per run, interleaved (a load change on the machine hits every row alike);
+    a warm-up pass first (page cache, imports, server start). Median per row."""
+    for fn, images in rows.values():
+        one_pass(fn, images)
+    times: Dict[str, List[float]] = {name: [] for name in rows}
+    for _ in range(runs):
+        for name, (fn, images) in rows.items():
+            times[name].append(one_pass(fn, images))
+    return {
+        name: {"us_per_image": statistics.median(t) / len(rows[name][1]) * 1e6, "runs_s": [round(x, 4) for x in t]}
+        for name, t in times.items()
+    }
 
 
 def main() -> int:
@@ -82,20 +91,20 @@ def main() -> int:
     json_images = images_of(args.json_lib)
     bin_images = [os.path.join(args.bin_lib, os.path.relpath(p, args.json_lib)) for p in json_images]
     out: Dict[str, Any] = {"images": len(json_images)}
-    out["plain_json_loads_loop"] = timed(plain_read, json_images, args.runs)
-    with ImageSidecarManager() as m:
-        out["client_local_json"] = timed(m.read_data, json_images, args.runs)
-        counts = dict(m.read_counts)
-        out["client_local_bin"] = timed(m.read_data, bin_images, args.runs)
-        out["read_paths_json"] = counts
-        out["read_paths_bin"] = {k: m.read_counts[k] - counts[k] for k in counts}
-    with ImageSidecarManager(local_reads=False) as m:
-        out["client_server_json"] = timed(m.read_data, json_images, args.runs)
 
     def compat(img: str) -> Any:
         return ImageSidecar().read_data(img)
 
-    out["compat_json"] = timed(compat, json_images, args.runs)
+    with ImageSidecarManager() as m, ImageSidecarManager() as m_bin, ImageSidecarManager(local_reads=False) as m_server:
+        out.update(timed_rows({
+            "plain_json_loads_loop": (plain_read, json_images),
+            "client_local_json": (m.read_data, json_images),
+            "client_local_bin": (m_bin.read_data, bin_images),
+            "client_server_json": (m_server.read_data, json_images),
+            "compat_json": (compat, json_images),
+        }, args.runs))
+        out["read_paths_json"] = dict(m.read_counts)
+        out["read_paths_bin"] = dict(m_bin.read_counts)
     print(json.dumps(out))
     return 0
 

@@ -73,6 +73,7 @@ def read_local(image_path: str, max_file_size: int = DEFAULT_MAX_FILE_SIZE) -> D
     if not candidates:
         return {}
     if len(candidates) > 1:
+        # (A directory or FIFO in a sidecar's name counts here too: the library decides.)
         raise NotLocal("several candidate sidecars")
     _check_utf8(candidates[0].path)
     raw = read_file_limited(candidates[0].path, max_file_size)

@@ -16,8 +16,11 @@ from __future__ import annotations
 
 import os
 import stat
+import threading
+import time
 import unicodedata
-from typing import List, NamedTuple, Tuple
+from collections import OrderedDict
+from typing import Dict, List, NamedTuple, Optional, Tuple
 
 from .decode import NotLocal
 
@@ -44,6 +47,13 @@ def split_name(name: str) -> Tuple[str, str]:
 
 def wanted_names(image_name: str) -> List[Tuple[str, str, str]]:
     """(file name, ext, naming) in preference order, without duplicates or the image's own name."""
+    dot = image_name.rfind(".")
+    if 0 < dot < len(image_name) - 1:  # the usual case: six distinct names, none the image's own
+        stem = image_name[:dot]
+        if image_name[dot + 1:].lower() not in SIDECAR_EXTS:
+            return [(stem + ".bin", "bin", "stem"), (stem + ".rkyv", "rkyv", "stem"), (stem + ".json", "json", "stem"),
+                    (image_name + ".bin", "bin", "name-ext"), (image_name + ".rkyv", "rkyv", "name-ext"),
+                    (image_name + ".json", "json", "name-ext")]
     stem = split_name(image_name)[0]
     out: List[Tuple[str, str, str]] = []
     seen = set()
@@ -72,8 +82,79 @@ def _is_file(path: str) -> bool:
         raise NotLocal("cannot stat %s: %s" % (path, e)) from None
 
 
+# Folder listings, reused while the folder's mtime (and inode) is unchanged: one stat of the folder
+# per read instead of a stat per candidate name. Creating, removing or renaming an entry changes the
+# folder's mtime; a listing taken within RACY_NS of that mtime is not reused (a change in the same
+# clock tick would not show). Folders above BIG_FOLDER entries are not listed (a save loop there
+# would relist on every read): their candidates are stat'ed one by one.
+BIG_FOLDER = 4096
+RACY_NS = 50_000_000
+_CACHED_FOLDERS = 64
+
+
+class _Listing(NamedTuple):
+    ino: int
+    mtime_ns: int
+    names: Optional[Dict[str, List[str]]]  # NFC name -> names on disk; None = too big to list
+
+
+_listings: "OrderedDict[str, _Listing]" = OrderedDict()
+_listings_lock = threading.Lock()
+
+
+def _folder_names(directory: str) -> Optional[Dict[str, List[str]]]:
+    """NFC name -> on-disk names of the folder's entries, or None (missing folder: {}; too big: None)."""
+    try:
+        st = os.stat(directory)
+    except _MISSING:
+        return {}
+    except OSError as e:
+        raise NotLocal("cannot stat %s: %s" % (directory, e)) from None
+    with _listings_lock:
+        cached = _listings.get(directory)
+    if cached is not None and cached.ino == st.st_ino and cached.mtime_ns == st.st_mtime_ns:
+        return cached.names
+    if st.st_nlink > BIG_FOLDER + 2 and cached is not None and cached.names is None:
+        return None
+    try:
+        with os.scandir(directory) as it:
+            entries = []
+            for e in it:
+                entries.append(e.name)
+                if len(entries) > BIG_FOLDER:
+                    break
+    except _MISSING:
+        return {}
+    except OSError as e:
+        raise NotLocal("cannot list %s: %s" % (directory, e)) from None
+    names: Optional[Dict[str, List[str]]] = None
+    if len(entries) <= BIG_FOLDER:
+        names = {}
+        for n in entries:
+            names.setdefault(_nfc(n), []).append(n)
+    if time.time_ns() - st.st_mtime_ns > RACY_NS:
+        with _listings_lock:
+            _listings[directory] = _Listing(st.st_ino, st.st_mtime_ns, names)
+            _listings.move_to_end(directory)
+            while len(_listings) > _CACHED_FOLDERS:
+                _listings.popitem(last=False)
+    return names
+
+
 def _find(directory: str, image_name: str, side: str, out: List[Candidate]) -> None:
     wanted = wanted_names(image_name)
+    names = _folder_names(directory)
+    if names is not None:
+        # Presence from the listing; what each entry is (file, directory, FIFO, dangling link) is
+        # checked when it is read: anything but one regular file goes to the library.
+        found = []
+        for i, (name, ext, naming) in enumerate(wanted):
+            for on_disk in names.get(_nfc(name), ()):
+                found.append((i, on_disk))
+        found.sort()
+        for i, on_disk in found:
+            out.append(Candidate(os.path.join(directory, on_disk), wanted[i][1], wanted[i][2], side))
+        return
     if image_name.isascii():
         for name, ext, naming in wanted:
             p = os.path.join(directory, name)
