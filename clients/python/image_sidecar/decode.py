@@ -14,6 +14,7 @@ library's. It never raises anything else, whatever the bytes (the fuzz tests hol
 from __future__ import annotations
 
 import array
+import itertools
 import json
 import struct
 import sys
@@ -38,6 +39,7 @@ _BE64 = struct.Struct(">Q").unpack_from
 _F64 = struct.Struct(">d").unpack_from
 _U64LE = struct.Struct("<Q").unpack_from
 _INF = float("inf")
+_SIMPLE = {0xF4: False, 0xF5: True, 0xF6: None}
 
 # JSON numbers that would overflow a double (1e400) are refused by the library; Python's json reads
 # them as inf. They are found in the object hook (one call per object, not per number): a value,
@@ -111,8 +113,14 @@ def _check_list(values: List[Any]) -> None:
         raise NotLocal("a number that overflows a double (or a list whose sum does)")
 
 
+# Counts objects as they are built (for the depth bound below). Shared by threads: a concurrent
+# decode only makes the bound larger, which costs a depth walk, never a wrong answer.
+_objects_built = itertools.count()
+
+
 def _object(pairs: List[Tuple[str, Any]]) -> Dict[str, Any]:
     """Every JSON object: refuse duplicate keys (the library does) and numbers beyond a double."""
+    next(_objects_built)
     d = dict(pairs)
     if len(d) != len(pairs):
         raise NotLocal("duplicate key in a JSON object")
@@ -133,10 +141,13 @@ _JSON = json.JSONDecoder(parse_constant=_no_constant, object_pairs_hook=_object)
 def decode_json(raw: bytes) -> Dict[str, Any]:
     """JSON text (UTF-8, no BOM) holding one object. Python's ``json`` keeps every number exactly."""
     text = raw.decode("utf-8")  # strict, like the library's fatal TextDecoder
+    before = next(_objects_built)
     value = _JSON.decode(text)
+    objects = next(_objects_built) - before - 1
     if type(value) is not dict:
         raise NotLocal("top-level value is not an object")
-    if raw.count(b"[") + raw.count(b"{") >= LOCAL_MAX_DEPTH and _depth(value) >= LOCAL_MAX_DEPTH:
+    # Depth never exceeds the number of containers: objects (counted by the hook) + '[' bytes.
+    if objects + raw.count(b"[") >= LOCAL_MAX_DEPTH and _depth(value) >= LOCAL_MAX_DEPTH:
         raise NotLocal("nesting close to the depth limit")
     return value
 
@@ -258,15 +269,16 @@ class _Cbor:
             out: Dict[str, Any] = {}
             item = self.item
             d1 = depth + 1
+            n = self.n
             for _ in range(ai):
-                if p >= self.n:
+                if p >= n:
                     raise NotLocal("truncated map")
                 kb = b[p]
                 if kb >> 5 != 3:
                     raise NotLocal("map key is not a text string")
                 if (kb & 31) < 24:  # short key: inline
                     end = p + 1 + (kb & 31)
-                    if end > self.n:
+                    if end > n:
                         raise NotLocal("text runs past the end")
                     try:
                         key = b[p + 1:end].decode("utf-8")
@@ -275,6 +287,24 @@ class _Cbor:
                     p = end
                 else:
                     key, p = item(p, d1)
+                # The common scalars inline (a call per item is most of the decoder's time).
+                if p < n:
+                    vb = b[p]
+                    if vb < 24:
+                        out[key] = vb
+                        p += 1
+                        continue
+                    if vb == 0xFB and p + 9 <= n:
+                        v = _F64(b, p + 1)[0]
+                        if v - v:
+                            raise NotLocal("NaN or Infinity")
+                        out[key] = v
+                        p += 9
+                        continue
+                    if 0xF4 <= vb <= 0xF6:
+                        out[key] = _SIMPLE[vb]
+                        p += 1
+                        continue
                 value, p = item(p, d1)
                 out[key] = value
             if len(out) != ai:
@@ -291,7 +321,21 @@ class _Cbor:
             append = arr.append
             item = self.item
             d1 = depth + 1
+            n = self.n
             for _ in range(ai):
+                if p < n:
+                    vb = b[p]
+                    if vb < 24:
+                        append(vb)
+                        p += 1
+                        continue
+                    if vb == 0xFB and p + 9 <= n:
+                        v = _F64(b, p + 1)[0]
+                        if v - v:
+                            raise NotLocal("NaN or Infinity")
+                        append(v)
+                        p += 9
+                        continue
                 v, p = item(p, d1)
                 append(v)
             return arr, p
