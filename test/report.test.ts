@@ -178,7 +178,8 @@ function syntheticInputs(hostile: boolean): ReportInputs {
   const many = (prefix: string, count: number) => Object.fromEntries(Array.from({ length: count }, (_, i) => [i < 200 ? long(prefix, i) : `${prefix}${i}`, i < 200 ? 1_000 - i : 1 + (i % 97)]));
   const hist = { '0': 400_000, '1': 300_000, '2': 100_000, '3': 50_000, '10+': 150_000, ...(hostile ? many('bucket', 1000) : {}) };
   const folders = Array.from({ length: hostile ? 5_000 : 200 }, (_, i) => ({ dir: long('2025/event-', i), images: 200, images_with_sidecar: 150, coverage_percentage: 75 }));
-  const stats: TreeStats = {
+  // `as`: a field stats gains later (e.g. image_identity) need not be listed here.
+  const stats = {
     directory: hostile ? '/' + '"'.repeat(4000) : '/mnt/nas/photos',
     total_images: N,
     symlink_count: 1000,
@@ -200,7 +201,7 @@ function syntheticInputs(hostile: boolean): ReportInputs {
     scan_complete: !hostile,
     scan_problems: hostile ? 100_000 : 0,
     folder_coverage: { total_folders: 5_000, folders, others: { folders: 0, images: 0, images_with_sidecar: 0 } },
-  };
+  } as TreeStats;
   const POINTER = '/"<&'.repeat(1500);
   const MESSAGE = '"<>&'.repeat(2000);
   const problem = (i: number) => ({ pointer: hostile ? POINTER : `/face_detection/faces/${i}/confidence`, message: hostile ? MESSAGE : 'must be a number', severity: 'error' as const });
