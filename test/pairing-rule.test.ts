@@ -12,7 +12,7 @@ import { saveSidecar } from '../src/ops/save.js';
 import { convert } from '../src/ops/convert.js';
 import { cleanup } from '../src/ops/cleanup.js';
 import { scan, type ScanRecord } from '../src/discovery/scan.js';
-import { locateSidecar } from '../src/discovery/locate.js';
+import { locateSidecar, sidecarLockKeys } from '../src/discovery/locate.js';
 import { lockKeyForImage, lockKeyForSidecar } from '../src/discovery/lock-key.js';
 import { decodeSidecar } from '../src/formats/codec.js';
 import { SidecarError } from '../src/errors.js';
@@ -116,11 +116,11 @@ test('NFD image, NFC sidecar, and a link-side sidecar: save and convert derive t
   const nfc = '\u00C9quipe';
   makeTree({ [`${nfd}.jpg`]: FAKE_JPEG, [`${nfc}.json`]: { json: { a: 1 } }, 'orig/X.jpg': FAKE_JPEG, 'games/X.jpg': { symlink: '../orig/X.jpg' }, 'games/X.json': { json: { b: 1 } } }, root);
   const loc = await locateSidecar(path.join(root, `${nfd}.jpg`));
-  assert.deepEqual(loc.lockKeys, [lockKeyForSidecar(path.join(root, `${nfc}.json`), 'stem')]);
+  assert.deepEqual(sidecarLockKeys(loc), [lockKeyForSidecar(path.join(root, `${nfc}.json`), 'stem')]);
   assert.equal(lockKeyForImage(root, `${nfd}.jpg`), path.join(fs.realpathSync(root), nfc));
   const link = await locateSidecar(path.join(root, 'games', 'X.jpg'));
   assert.deepEqual(link.candidates.map((c) => [path.relative(root, c.path), c.side]), [['games/X.json', 'link']]);
-  assert.ok(link.lockKeys.includes(lockKeyForSidecar(path.join(root, 'games', 'X.json'), 'stem')), 'the link-side sidecar is locked by save too');
+  assert.ok(sidecarLockKeys(link).includes(lockKeyForSidecar(path.join(root, 'games', 'X.json'), 'stem')), 'the link-side sidecar is locked by save too');
   // A symlinked folder spelling of the same place gives the same key.
   fs.symlinkSync(root, path.join(path.dirname(root), path.basename(root) + '-alias'));
   t.after(() => fs.rmSync(path.join(path.dirname(root), path.basename(root) + '-alias'), { force: true }));

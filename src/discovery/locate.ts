@@ -54,8 +54,18 @@ export interface SidecarLocation {
   siblings: string[];
   /** Several candidates, or other images claiming them: reads pick by preference, writes refuse. */
   ambiguous: boolean;
-  /** Lock keys of every folder this image's sidecars may be in (target side first); see lock-key.ts. */
-  lockKeys: string[];
+  /** Folders this image's sidecars may be in, with the image name there (target side first): see sidecarLockKeys. */
+  sidecarFolders: { dir: string; name: string }[];
+}
+
+/** Lock keys (lock-key.ts) of every folder the image's sidecars may be in: what a save must hold. */
+export function sidecarLockKeys(loc: SidecarLocation): string[] {
+  const keys: string[] = [];
+  for (const f of loc.sidecarFolders) {
+    const k = lockKeyForImage(f.dir, f.name);
+    if (!keys.includes(k)) keys.push(k);
+  }
+  return keys;
 }
 
 export interface LocateOptions {
@@ -103,6 +113,8 @@ interface Listing {
   mtimeNs: bigint;
   at: number;
   entries: { name: string; kind: EntryKind }[];
+  /** Non-sidecar entries by every NFC prefix that ends before a dot (`IMG_1.jpg.png` → `IMG_1`, `IMG_1.jpg`), built on first use. */
+  byStem?: Map<string, { name: string; kind: EntryKind }[]>;
 }
 const listings = new Map<string, Listing>();
 
@@ -110,36 +122,61 @@ function direntKind(d: fs.Dirent): EntryKind {
   return d.isFile() ? 'file' : d.isSymbolicLink() ? 'symlink' : d.isDirectory() ? 'dir' : 'other';
 }
 
+/** Non-sidecar entries whose NFC name starts with `stem.` (the images that may share a sidecar with `stem`). */
+function entriesWithStem(dir: string, stem: string): { name: string; kind: EntryKind }[] {
+  const l = folderListing(dir, false);
+  if (!l.byStem) {
+    const m = new Map<string, { name: string; kind: EntryKind }[]>();
+    for (const e of l.entries) {
+      if (isSidecarName(e.name)) continue;
+      const n = nfc(e.name);
+      for (let i = n.indexOf('.', 1); i > 0; i = n.indexOf('.', i + 1)) {
+        const k = n.slice(0, i);
+        const list = m.get(k);
+        if (list) list.push(e);
+        else m.set(k, [e]);
+      }
+    }
+    l.byStem = m;
+  }
+  return l.byStem.get(stem) ?? [];
+}
+
 /** The folder's entries (see the header for when a cached listing is reused). Missing folder → []. */
 function folderEntries(dir: string, fresh: boolean): { name: string; kind: EntryKind }[] {
+  return folderListing(dir, fresh).entries;
+}
+
+function folderListing(dir: string, fresh: boolean): Listing {
   let st: fs.BigIntStats;
   try {
     st = fs.statSync(dir, { bigint: true });
   } catch (e) {
-    if (code(e) === 'ENOENT' || code(e) === 'ENOTDIR') return [];
+    if (code(e) === 'ENOENT' || code(e) === 'ENOTDIR') return { ino: 0n, mtimeNs: 0n, at: 0, entries: [] };
     throw errors.fromFs(e, dir);
   }
   const cached = listings.get(dir);
   if (!fresh && cached && cached.ino === st.ino) {
-    if (cached.mtimeNs === st.mtimeNs && Date.now() - cached.at < 60_000) return cached.entries;
-    if (cached.entries.length > BIG_FOLDER && Date.now() - cached.at < LISTING_TTL_MS) return cached.entries;
+    if (cached.mtimeNs === st.mtimeNs && Date.now() - cached.at < 60_000) return cached;
+    if (cached.entries.length > BIG_FOLDER && Date.now() - cached.at < LISTING_TTL_MS) return cached;
   }
   let dirents: fs.Dirent[];
   try {
     dirents = fs.readdirSync(dir, { withFileTypes: true });
   } catch (e) {
-    if (code(e) === 'ENOENT' || code(e) === 'ENOTDIR') return [];
+    if (code(e) === 'ENOENT' || code(e) === 'ENOTDIR') return { ino: 0n, mtimeNs: 0n, at: 0, entries: [] };
     throw errors.fromFs(e, dir);
   }
   const entries = dirents.map((d) => ({ name: d.name, kind: direntKind(d) }));
+  const listing: Listing = { ino: st.ino, mtimeNs: st.mtimeNs, at: Date.now(), entries };
   // A change in the same clock tick as the listing would leave mtime unchanged: such a listing is not reused.
   const racy = Date.now() - Number(st.mtimeNs / 1_000_000n) < 50;
   listings.delete(dir);
   if (!racy) {
     if (listings.size >= LISTING_CACHE_DIRS) listings.delete(listings.keys().next().value!);
-    listings.set(dir, { ino: st.ino, mtimeNs: st.mtimeNs, at: Date.now(), entries });
+    listings.set(dir, listing);
   }
-  return entries;
+  return listing;
 }
 
 /**
@@ -155,7 +192,7 @@ function groupIn(dir: string, imageName: string, imageExts: ReadonlySet<string>)
       const k = kindOf(path.join(dir, c.name));
       if (k !== null) entries.push({ name: c.name, kind: k });
     }
-    for (const e of folderEntries(dir, false)) if (!isSidecarName(e.name) && e.name.startsWith(prefix)) entries.push(e);
+    for (const e of entriesWithStem(dir, prefix.slice(0, -1))) entries.push(e);
   } else {
     for (const e of folderEntries(dir, true)) if (nfc(e.name).startsWith(prefix)) entries.push(e);
   }
@@ -271,7 +308,7 @@ export function locateSidecarSync(imagePath: string, opts: LocateOptions = {}): 
   const dir = path.dirname(targetPath);
   const name = path.basename(targetPath);
   const candidates: SidecarCandidate[] = [];
-  const lockKeys: string[] = [];
+  const sidecarFolders: { dir: string; name: string }[] = [];
   let siblings: string[] = [];
   let ambiguous = false;
   // A looping chain has no target, so no target side; a missing target may still have sidecars beside it.
@@ -280,7 +317,7 @@ export function locateSidecarSync(imagePath: string, opts: LocateOptions = {}): 
     candidatesOf(g, 'target', candidates);
     siblings = g.images.filter((i) => i.name !== name).map((i) => path.join(dir, i.name));
     ambiguous = g.images.length > 1 || g.sidecars.length > 1;
-    lockKeys.push(lockKeyForImage(dir, name));
+    sidecarFolders.push({ dir, name });
   }
   if (image.isLink) {
     const linkDir = path.dirname(image.path);
@@ -291,8 +328,7 @@ export function locateSidecarSync(imagePath: string, opts: LocateOptions = {}): 
       candidatesOf(g, 'link', linkSide);
       for (const c of linkSide) if (!candidates.some((t) => t.path === c.path)) candidates.push(c);
       if (g.sidecars.length > 0 && g.images.length > 1) ambiguous = true;
-      const key = lockKeyForImage(linkDir, linkName);
-      if (!lockKeys.includes(key)) lockKeys.push(key);
+      sidecarFolders.push({ dir: linkDir, name: linkName });
     }
   }
   if (candidates.length > 1) ambiguous = true;
@@ -309,7 +345,7 @@ export function locateSidecarSync(imagePath: string, opts: LocateOptions = {}): 
     candidates,
     siblings,
     ambiguous,
-    lockKeys,
+    sidecarFolders,
   };
 }
 

@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { errors, SidecarError } from '../errors.js';
 import { encodeSidecar, normalizeFormat } from '../formats/codec.js';
 import type { JsonObject, JsonValue, Options, SidecarExt, SidecarFormat } from '../types.js';
-import { folderSidecarFormat, imagesClaiming, locateSidecar, sidecarPathFor, type SidecarLocation } from '../discovery/locate.js';
+import { folderSidecarFormat, imagesClaiming, locateSidecar, sidecarLockKeys, sidecarPathFor, type SidecarLocation } from '../discovery/locate.js';
 import { writeFileAtomic } from '../fs/atomic-write.js';
 import { assertLockHeld, withSidecarLock } from '../fs/lock.js';
 import { removeStaleTempFiles } from '../fs/temp-files.js';
@@ -157,7 +157,7 @@ export async function saveSidecar(imagePath: string, operation: string, data: Js
   const first = await locateSidecar(imagePath, locateOpts);
   refuseBroken(first, imagePath);
   // One lock per folder the image's sidecars may be in (lock-key.ts), shared with convert.
-  const keys = first.lockKeys;
+  const keys = sidecarLockKeys(first);
 
   return withSidecarLock(
     keys,
@@ -165,7 +165,7 @@ export async function saveSidecar(imagePath: string, operation: string, data: Js
       // Look again under the lock: another writer may have created or replaced files meanwhile.
       const loc = await locateSidecar(imagePath, locateOpts);
       refuseBroken(loc, imagePath);
-      if (loc.lockKeys.join('\0') !== keys.join('\0')) {
+      if (sidecarLockKeys(loc).join('\0') !== keys.join('\0')) {
         throw errors.conflict('the image symlink was re-pointed while saving; nothing saved', [loc.imagePath, ...keys]);
       }
       refuseAmbiguous(loc, imagePath);
