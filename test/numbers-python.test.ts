@@ -299,7 +299,8 @@ describe('number model against Python json (values and types)', { skip: python ?
       const dataFile = path.join(root, 'ops', `${n}.face_detection.json`);
       for (const image of [photo(dir, n, 'jpg'), photo(dir, `NEW_${n}`, 'jpg')]) {
         fs.writeFileSync(image, '');
-        const r = spawnSync(process.execPath, [CLI, 'write', image, '--operation', 'face_detection', '--data', dataFile, '--json'], { encoding: 'utf8' });
+        // --format bin: a new sidecar would otherwise follow its JSON folder (the existing one keeps its format anyway).
+        const r = spawnSync(process.execPath, [CLI, 'write', image, '--operation', 'face_detection', '--data', dataFile, '--format', 'bin', '--json'], { encoding: 'utf8' });
         assert.equal(r.status, 0, r.stderr);
       }
       pairs.push([photo(lib, n, 'json'), photo(dir, n, 'json'), 'merged:face_detection']);
