@@ -85,9 +85,9 @@ function floorDurable(spec: Extract<OpSpec, { op: 'floor-durable' }>): Timed {
   return { ms: performance.now() - t0, detail: { files: paths.length, bytes } };
 }
 
-async function engineUsed(): Promise<Record<string, unknown>> {
-  const { lastEngineUsed } = await import('../src/engine/select.js');
-  return lastEngineUsed.kind === null ? {} : { engine: lastEngineUsed.kind, workers: lastEngineUsed.workers };
+/** The engine an operation was asked for (reports that print the engine used say it themselves). */
+function engineUsed(spec: { engine?: string; workers?: number }, used?: { kind: string; workers: number }): Record<string, unknown> {
+  return used ? { engine: used.kind, workers: used.workers } : { engine: spec.engine ?? 'auto', workers: spec.workers };
 }
 
 async function validateOp(spec: Extract<OpSpec, { op: 'validate' }>): Promise<Timed> {
@@ -95,7 +95,7 @@ async function validateOp(spec: Extract<OpSpec, { op: 'validate' }>): Promise<Ti
   const t0 = performance.now();
   const r = await validate(spec.root, { engine: spec.engine, workers: spec.workers, onResult: () => undefined });
   const ms = performance.now() - t0;
-  return { ms, detail: { total_files: r.total_files, valid_files: r.valid_files, invalid_files: r.invalid_files, ...(await engineUsed()) } };
+  return { ms, detail: { total_files: r.total_files, valid_files: r.valid_files, invalid_files: r.invalid_files, ...engineUsed(spec, r.scan.engine) } };
 }
 
 async function statsOp(spec: Extract<OpSpec, { op: 'stats' }>): Promise<Timed> {
@@ -103,7 +103,7 @@ async function statsOp(spec: Extract<OpSpec, { op: 'stats' }>): Promise<Timed> {
   const t0 = performance.now();
   const r = await stats(spec.root, { engine: spec.engine, workers: spec.workers });
   const ms = performance.now() - t0;
-  return { ms, detail: { total_images: r.total_images, total_sidecars: r.total_sidecars, format_distribution: r.format_distribution, ...(await engineUsed()) } };
+  return { ms, detail: { total_images: r.total_images, total_sidecars: r.total_sidecars, format_distribution: r.format_distribution, ...engineUsed(spec) } };
 }
 
 async function formatStatsOp(spec: Extract<OpSpec, { op: 'format-stats' }>): Promise<Timed> {
@@ -111,7 +111,7 @@ async function formatStatsOp(spec: Extract<OpSpec, { op: 'format-stats' }>): Pro
   const t0 = performance.now();
   const r = await formatStats(spec.root, { engine: spec.engine, workers: spec.workers });
   const ms = performance.now() - t0;
-  return { ms, detail: { total_files: r.total_files, format_distribution: r.format_distribution, ...(await engineUsed()) } };
+  return { ms, detail: { total_files: r.total_files, format_distribution: r.format_distribution, ...engineUsed(spec) } };
 }
 
 async function reportOp(spec: Extract<OpSpec, { op: 'report' }>): Promise<Timed> {
@@ -136,7 +136,7 @@ async function convertOp(spec: Extract<OpSpec, { op: 'convert' }>): Promise<Time
   const t0 = performance.now();
   const report = await convert(spec.root, spec.format, { workers: spec.workers, onItem: () => undefined });
   const ms = performance.now() - t0;
-  return { ms, detail: { ...scalars(report), ...(await engineUsed()) } };
+  return { ms, detail: { ...scalars(report), ...engineUsed(spec) } };
 }
 
 function isEmpty(o: object): boolean {
@@ -166,7 +166,7 @@ async function hashOp(spec: Extract<OpSpec, { op: 'hash' }>): Promise<Timed> {
   const t0 = performance.now();
   const r = await hashTree(spec.root, { workers: spec.workers });
   const ms = performance.now() - t0;
-  return { ms, detail: { files: r.files, bytes: r.bytes, tag: r.tag, ...(await engineUsed()) } };
+  return { ms, detail: { files: r.files, bytes: r.bytes, tag: r.tag, ...engineUsed(spec) } };
 }
 
 function sha256sumOp(list: string): Timed {

@@ -97,6 +97,11 @@ export const errors = {
     new SidecarError('OUTSIDE_ROOT', `refusing to touch ${path}: it is outside the root ${root}`, { path, details: { root } }),
   incompleteScan: (detail: string) => new SidecarError('INCOMPLETE_SCAN', `the scan was incomplete: ${detail}`),
   guard: (detail: string) => new SidecarError('GUARD', detail),
+  /** Files a whole-tree result cannot leave out (e.g. a canonical hash); `details.files` lists them. */
+  undecodable: (files: string[]) =>
+    new SidecarError('CORRUPT', `${files.length} sidecar file(s) cannot be decoded: ${files.slice(0, 5).join(', ')}${files.length > 5 ? ', …' : ''}`, {
+      details: { files },
+    }),
   notRegularFile: (path: string) => new SidecarError('IO', `${path}: not a regular file (FIFO, socket, device or directory)`, { path }),
   schema: (detail: string, path?: string) => new SidecarError('SCHEMA', `${where(path)}invalid JSON Schema: ${detail}`, { path }),
   internal: (detail: string, cause?: unknown) => new SidecarError('INTERNAL', detail, { cause }),

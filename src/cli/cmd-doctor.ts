@@ -1,5 +1,6 @@
 /** `doctor`: what this installation runs with (version, engine, workers, limits). */
 import { EXIT_CLEAN } from '../errors.js';
+import { engineFromEnv } from '../engine/env.js';
 import type { CommandContext } from './context.js';
 import { emit } from './emit.js';
 import { doctorSummary } from './summaries.js';
@@ -14,7 +15,7 @@ export async function run(ctx: CommandContext): Promise<number> {
   } catch (e) {
     encryption = { error: (e as Error).message }; // a broken key setup is reported, not fatal here
   }
-  const info = { ...performanceInfo(), encryption };
+  const info = { ...performanceInfo(engineFromEnv(ctx.io.env)), encryption };
   const keyLine = !encryption ? 'no key configured' : 'error' in encryption ? `key error: ${encryption.error}` : `${encryption.source}: key id ${encryption.key_ids.join(', ')}`;
   await emit(ctx, { result: info, what: 'performance information', human: (style) => [...doctorSummary(info, style), `  encryption    ${keyLine}`] });
   return EXIT_CLEAN;

@@ -7,6 +7,7 @@ import { stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { resolveImageExtensions } from '../discovery/config.js';
 import { errors } from '../errors.js';
+import { engineFromEnv } from '../engine/env.js';
 import type { EngineKind } from '../types.js';
 import type { Keyring } from '../crypto/keys.js';
 import { keyringFromCli } from './keys.js';
@@ -93,7 +94,7 @@ export async function inputDirectory(ctx: CommandContext): Promise<string> {
   return dir;
 }
 
-/** Engine options shared by every tree operation (keys for encrypted sidecars; image extensions of --image-ext / the config file). */
+/** Engine options shared by every tree operation: flags, then IMAGE_SIDECAR_ENGINE/WORKERS (read here, once); keys for encrypted sidecars; image extensions of --image-ext / the config file). */
 export function engineOptions(ctx: CommandContext): { workers?: number; engine?: EngineKind; keyring?: Keyring; imageExtensions?: string[] } {
   const out: { workers?: number; engine?: EngineKind; keyring?: Keyring; imageExtensions?: string[] } = {};
   const keyring = keyringFromCli(ctx);
@@ -108,7 +109,7 @@ export function engineOptions(ctx: CommandContext): { workers?: number; engine?:
   }
   const exts = imageExtensionOptions(ctx, start);
   if (exts) out.imageExtensions = exts;
-  return out;
+  return engineFromEnv(ctx.io.env, out);
 }
 
 /** `--image-ext a,b` + `--config FILE` or the nearest `.image-sidecar.json` at or above `start`. */

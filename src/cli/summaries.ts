@@ -151,14 +151,12 @@ export function sampleSummary(r: SampleReport, style: Style): string[] {
 }
 
 export function doctorSummary(p: PerformanceInfo, style: Style): string[] {
-  const last = p.engine.last ? `${p.engine.last.kind}, ${p.engine.last.workers} worker(s)` : 'none yet in this process';
   return [
     style.bold(`image-sidecar ${p.version}`),
     ...aligned([
       ['node', `${p.node} (${p.platform})`],
       ['cpus', p.cpus],
       ['engine', `${p.engine.default.kind}, ${p.engine.default.workers} worker(s); threads from ${p.breakEvenFiles} files`],
-      ['last engine', last],
       ['acceleration', p.acceleration.note],
       ['limits', `files up to ${bytes(p.limits.maxFileSize)}, nesting up to ${p.limits.maxDepth} levels`],
     ], '  '),

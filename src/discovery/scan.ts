@@ -1,9 +1,10 @@
-import { realpathSync, statSync, type Dirent } from 'node:fs';
+import { lstatSync, realpathSync, statSync, type Dirent } from 'node:fs';
 import { readdir, realpath, stat } from 'node:fs/promises';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { errors } from '../errors.js';
 import type { Runtime } from '../engine/runtime.js';
-import { createRuntime, lastEngineUsed, type AdaptiveRuntime } from '../engine/select.js';
+import { mapJobs } from '../engine/pipeline.js';
+import { createRuntime, type AdaptiveRuntime } from '../engine/select.js';
 import type { FileInspection, InspectItem, InspectOptions } from '../tasks/inspect.js';
 import type { Category, Options, SidecarExt, SidecarNaming } from '../types.js';
 import { CATEGORIES } from '../types.js';
@@ -95,20 +96,12 @@ export interface ScanOptions extends Options {
    */
   inspectLinkTargets?: boolean;
   /** Share a runtime between several scans (the caller closes it). */
-  runtime?: Runtime & { expect?: (n: number) => void };
+  runtime?: Runtime;
   /** Files per engine batch. */
   batchSize?: number;
 }
 
 const MAX_PROBLEMS_KEPT = 200;
-const DEFAULT_BATCH = 64;
-
-interface Batch {
-  done: boolean;
-  results?: FileInspection[];
-  error?: unknown;
-  promise: Promise<void>;
-}
 
 /** unchecked: not sent to the engine; ownRecord: a link target's sidecar inside the root, which its own record reports on. */
 type PendingCandidate = Omit<ScanSidecar, 'inspection'> & { unchecked?: boolean; ownRecord?: boolean };
@@ -117,16 +110,14 @@ interface PendingRecord {
   dir: string;
   images: ScanImage[];
   candidates: PendingCandidate[];
-  /** Candidates sent to the engine (the others are 'unchecked'). */
-  checked: number;
+  /** What the engine inspects: the candidates that are not 'unchecked', in order. */
+  items: InspectItem[];
   localSidecars: number;
   extraFiles: number;
   forced?: Category;
   /** A lone sidecar whose stem or name another (non-image) file of its folder has: never an orphan. */
   lookalikes?: string[];
   findings: Finding[];
-  batch?: Batch;
-  offset: number;
 }
 
 /** A scan in progress: iterate it for records; `summary` is final once iteration ends. */
@@ -177,121 +168,59 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
     const opts = this.opts;
     const root = this.summary.root;
     await assertDirectory(root);
-    const rootReal = await realpath(root);
-    const imageExts = imageExtensionSet(opts.imageExtensions);
     const inspectOpts: InspectOptions = { ...opts.inspect, maxFileSize: opts.maxFileSize, maxDepth: opts.maxDepth, keyring: opts.keyring };
     const ownRuntime = !opts.runtime;
-    const runtime: Runtime & { expect?: (n: number) => void } = opts.runtime ?? createRuntime(opts);
-    const batchSize = opts.batchSize ?? DEFAULT_BATCH;
-    const maxInflight = Math.max(2, runtime.workers * 2);
-    const maxQueued = batchSize * (maxInflight + 2);
-    const targetDirs = new TargetGroups(imageExts);
-    const queue: PendingRecord[] = [];
-    const inflight: Batch[] = [];
-    let items: InspectItem[] = [];
-    let itemsFor: PendingRecord[] = [];
-    let discovered = 0;
+    const runtime: Runtime = opts.runtime ?? createRuntime(opts);
+    // Only an inspection that keeps the decoded data holds memory in proportion to file sizes.
+    const weigh = inspectOpts.keepData ? (item: InspectItem) => item.size ?? 0 : undefined;
     let emitted = 0;
-
-    const flush = () => {
-      if (items.length === 0) return;
-      const batchItems = items;
-      const recs = itemsFor;
-      items = [];
-      itemsFor = [];
-      runtime.expect?.(discovered);
-      const batch: Batch = { done: false, promise: Promise.resolve() };
-      batch.promise = runtime.run<FileInspection>('inspect', batchItems, inspectOpts).then(
-        (r) => {
-          batch.results = r;
-          batch.done = true;
-        },
-        (e) => {
-          batch.error = e;
-          batch.done = true;
-        },
-      );
-      for (const r of recs) r.batch = batch;
-      inflight.push(batch);
-    };
-
-    const enqueue = (rec: PendingRecord) => {
-      if (rec.checked > 0) {
-        if (itemsFor.length > 0 && itemsFor[itemsFor.length - 1] === rec) throw errors.internal('record enqueued twice');
-        rec.offset = items.length;
-        for (const c of rec.candidates) if (!c.unchecked) items.push({ path: c.path, name: c.name });
-        itemsFor.push(rec);
-        discovered += rec.checked;
-        if (items.length >= batchSize) flush();
-      }
-      queue.push(rec);
-    };
-
-    const self = this;
-    function* drainReady(): Generator<ScanRecord> {
-      while (queue.length > 0) {
-        const head = queue[0];
-        if (head.checked > 0 && !head.batch?.done) return;
-        queue.shift();
-        if (head.batch?.error) throw head.batch.error;
-        const rec = self.finalize(head);
+    try {
+      const records = mapJobs(runtime, 'inspect', inspectOpts, this.pendingRecords(root, weigh !== undefined), (rec) => rec.items, {
+        batchFiles: opts.batchSize,
+        weigh,
+        signal: opts.signal,
+      });
+      for await (const { job, results } of records) {
+        const rec = this.finalize(job, results);
         emitted++;
         opts.onProgress?.(emitted);
         yield rec;
       }
-    }
-
-    try {
-      const walk = walkTree(root, {
-        skipDirNames: new Set([QUARANTINE_DIR]),
-        onProblem: (p: WalkProblem) => this.problem(p.path, p.error.code, p.error.message),
-        signal: opts.signal,
-      });
-      for await (const listing of walk) {
-        this.summary.directories++;
-        const pairing = pairDirectory(listing, imageExts);
-        this.summary.filesIgnored += pairing.ignored;
-        this.summary.tempFiles += pairing.tempFiles.length;
-        for (const u of pairing.unaddressable) {
-          const p = join(listing.path, u.name);
-          this.problem(p, 'UNADDRESSABLE', `${p}: file name is not valid UTF-8`);
-          enqueue({ dir: listing.rel, images: [], candidates: [], checked: 0, localSidecars: 0, extraFiles: 1, forced: 'unreadable', offset: 0,
-            findings: [{ code: 'unreadable', message: 'file name is not valid UTF-8; it cannot be addressed', paths: [p] }] });
-        }
-        const links = pairing.groups.flatMap((g) => g.images.filter((i) => i.isLink));
-        const resolved = resolveLinks(links.map((l) => l.path));
-        for (const group of pairing.groups) {
-          enqueue(await this.pending(group, listing.rel, root, rootReal, resolved, targetDirs, opts.inspectLinkTargets === true));
-          // Records leave in order, so one record waiting in a batch that is not full yet holds back
-          // every record after it (folders of symlinks add records but no files): send it and drain.
-          if (queue.length >= maxQueued) {
-            flush();
-            while (queue.length >= maxQueued && inflight.length > 0) {
-              await inflight.shift()!.promise;
-              yield* drainReady();
-            }
-            yield* drainReady();
-          }
-          // Bound memory inside big folders too: wait for the oldest batches while too many are in flight.
-          while (inflight.length > maxInflight) {
-            await inflight.shift()!.promise;
-            yield* drainReady();
-          }
-        }
-        yield* drainReady();
-      }
-      flush();
-      while (inflight.length > 0) {
-        await inflight.shift()!.promise;
-        yield* drainReady();
-      }
-      yield* drainReady();
-      if (queue.length > 0) throw errors.internal('scan ended with records still pending');
     } finally {
       this.summary.engine = { kind: runtime.kind, workers: runtime.workers };
-      lastEngineUsed.kind = runtime.kind;
-      lastEngineUsed.workers = runtime.workers;
       if (ownRuntime) await runtime.close();
+    }
+  }
+
+  /** Walk → pair → one pending record per group, in tree order (the pipeline's source). */
+  private async *pendingRecords(root: string, sized: boolean): AsyncGenerator<PendingRecord> {
+    const opts = this.opts;
+    const rootReal = await realpath(root);
+    const imageExts = imageExtensionSet(opts.imageExtensions);
+    const targetDirs = new TargetGroups(imageExts);
+    const walk = walkTree(root, {
+      skipDirNames: new Set([QUARANTINE_DIR]),
+      onProblem: (p: WalkProblem) => this.problem(p.path, p.error.code, p.error.message),
+      signal: opts.signal,
+    });
+    for await (const listing of walk) {
+      this.summary.directories++;
+      const pairing = pairDirectory(listing, imageExts);
+      this.summary.filesIgnored += pairing.ignored;
+      this.summary.tempFiles += pairing.tempFiles.length;
+      for (const u of pairing.unaddressable) {
+        const p = join(listing.path, u.name);
+        this.problem(p, 'UNADDRESSABLE', `${p}: file name is not valid UTF-8`);
+        yield { dir: listing.rel, images: [], candidates: [], items: [], localSidecars: 0, extraFiles: 1, forced: 'unreadable',
+          findings: [{ code: 'unreadable', message: 'file name is not valid UTF-8; it cannot be addressed', paths: [p] }] };
+      }
+      const links = pairing.groups.flatMap((g) => g.images.filter((i) => i.isLink));
+      const resolved = resolveLinks(links.map((l) => l.path));
+      for (const group of pairing.groups) {
+        const rec = await this.pending(group, listing.rel, root, rootReal, resolved, targetDirs, opts.inspectLinkTargets === true);
+        if (sized) for (const it of rec.items) it.size = sizeOf(it.path);
+        yield rec;
+      }
     }
   }
 
@@ -347,17 +276,17 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
       const { notFile: _notFile, ...entry } = s;
       candidates.push({ ...entry, rel: relOf(s.path), side: 'local' });
     }
-    const checked = candidates.reduce((n, c) => n + (c.unchecked ? 0 : 1), 0);
-    const rec: PendingRecord = { dir: dirRel, images, candidates, checked, localSidecars: group.sidecars.length, extraFiles: 0, findings, offset: 0 };
+    const items: InspectItem[] = [];
+    for (const c of candidates) if (!c.unchecked) items.push({ path: c.path, name: c.name });
+    const rec: PendingRecord = { dir: dirRel, images, candidates, items, localSidecars: group.sidecars.length, extraFiles: 0, findings };
     if (shared) rec.forced = 'ambiguous';
     if (group.lookalikes) rec.lookalikes = group.lookalikes;
     return rec;
   }
 
-  private finalize(p: PendingRecord): ScanRecord {
+  private finalize(p: PendingRecord, results: readonly FileInspection[]): ScanRecord {
     const s = this.summary;
-    const results = p.checked > 0 ? p.batch!.results! : [];
-    let next = p.offset;
+    let next = 0;
     const own: boolean[] = [];
     const sidecars: ScanSidecar[] = p.candidates.map(({ unchecked, ownRecord, ...c }) => {
       own.push(ownRecord === true);
@@ -424,6 +353,15 @@ export function sidecarFilesOf(rec: ScanRecord): ScanSidecar[] {
   return rec.sidecars.filter((s) => s.side === 'local' || rec.images.some((i) => i.outsideRoot));
 }
 
+/** A file's size for the pipeline's byte bound (0 when it cannot be seen: the task reports why). */
+function sizeOf(path: string): number {
+  try {
+    return lstatSync(path).size;
+  } catch {
+    return 0;
+  }
+}
+
 function uncheckedInspection(path: string): FileInspection {
   return { path, size: 0, status: 'unchecked', format: null, notes: [], shape: 'sidecar', elapsedMs: 0 };
 }
@@ -476,7 +414,7 @@ function resolveLinks(paths: string[]): Map<string, ResolvedLink> {
   const out = new Map<string, ResolvedLink>();
   for (const p of paths) {
     try {
-      const target = realpathSync(p);
+      const target = realpathSync.native(p); // one syscall; the JS realpath lstat's every component
       out.set(p, statSync(target).isFile() ? { target, broken: false } : { broken: true, reason: 'target is not a file' });
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;

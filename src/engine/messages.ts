@@ -1,10 +1,9 @@
 import type { ErrorCode } from '../errors.js';
-import type { TaskName } from '../tasks/index.js';
 
 /** Main → worker: one batch. */
 export interface BatchRequest {
   id: number;
-  task: TaskName;
+  task: string;
   items: readonly unknown[];
   options: unknown;
 }

@@ -1,10 +1,20 @@
-import type { TaskName } from '../tasks/index.js';
+import type { TaskItem, TaskName, TaskOptions, TaskResult } from '../tasks/index.js';
+
+export interface RunOptions {
+  /**
+   * Abort this batch: a queued batch is dropped; a running one has its thread ended and replaced
+   * (pass a signal only for tasks that may stop mid-batch, see TaskDef.interruptible).
+   */
+  signal?: AbortSignal;
+}
 
 /** One interface, two runtimes: batches of items run in-process or on worker threads. */
 export interface Runtime {
   readonly kind: 'inline' | 'threads';
   readonly workers: number;
   /** Run one batch through a registered task; results keep the items' order. */
-  run<R = unknown>(task: TaskName, items: readonly unknown[], options: unknown): Promise<R[]>;
+  run<N extends TaskName>(task: N, items: readonly TaskItem<N>[], options: TaskOptions<N>, opts?: RunOptions): Promise<TaskResult<N>[]>;
+  /** The operation has now seen this many items in total (an adaptive runtime may switch to threads). */
+  expect?(items: number): void;
   close(): Promise<void>;
 }

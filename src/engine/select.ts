@@ -1,8 +1,10 @@
 import { availableParallelism } from 'node:os';
 import { errors } from '../errors.js';
-import type { EngineKind, Options } from '../types.js';
+import type { TaskItem, TaskName, TaskOptions, TaskResult } from '../tasks/index.js';
+import type { EngineKind } from '../types.js';
+import type { EngineOptions } from './env.js';
 import { InlineRuntime } from './inline.js';
-import type { Runtime } from './runtime.js';
+import type { RunOptions, Runtime } from './runtime.js';
 import { ThreadRuntime } from './threads.js';
 
 /**
@@ -17,17 +19,15 @@ export interface EngineChoice {
   workers: number;
 }
 
-/** Resolve engine kind and worker count once per operation: options, then environment, then defaults. */
-export function resolveEngine(opts: Pick<Options, 'engine' | 'workers'> = {}): EngineChoice {
-  const kind = (opts.engine ?? process.env.IMAGE_SIDECAR_ENGINE ?? 'auto') as EngineKind;
+export type { EngineOptions } from './env.js';
+
+/** Resolve engine kind and worker count once per operation: options, then defaults. */
+export function resolveEngine(opts: EngineOptions = {}): EngineChoice {
+  const kind = opts.engine ?? 'auto';
   if (kind !== 'auto' && kind !== 'threads' && kind !== 'inline') {
-    throw errors.usage(`IMAGE_SIDECAR_ENGINE must be auto, threads or inline (got "${kind}")`);
+    throw errors.usage(`engine must be auto, threads or inline (got "${String(kind)}")`);
   }
-  let workers = opts.workers;
-  if (workers === undefined && process.env.IMAGE_SIDECAR_WORKERS) {
-    workers = Number(process.env.IMAGE_SIDECAR_WORKERS);
-  }
-  if (workers === undefined) workers = availableParallelism();
+  const workers = opts.workers ?? availableParallelism();
   if (!Number.isInteger(workers) || workers < 1 || workers > 256) {
     throw errors.usage(`workers must be an integer from 1 to 256 (got ${workers})`);
   }
@@ -36,12 +36,12 @@ export function resolveEngine(opts: Pick<Options, 'engine' | 'workers'> = {}): E
 
 /**
  * A runtime that starts in-process and moves to threads once the work is known to be large enough.
- * The caller tells it how many files it has seen so far (`expect`), so the walk can stream.
+ * The pipeline tells it how many items the operation has seen so far (`expect`), so the walk can stream.
  */
 export class AdaptiveRuntime implements Runtime {
   private inner: Runtime | null = null;
   private readonly inline = new InlineRuntime();
-  private filesSeen = 0;
+  private itemsSeen = 0;
   constructor(private readonly choice: EngineChoice) {}
 
   get kind(): 'inline' | 'threads' {
@@ -51,23 +51,22 @@ export class AdaptiveRuntime implements Runtime {
     return this.inner?.workers ?? (this.choice.kind === 'threads' ? this.choice.workers : 1);
   }
 
-  /** Tell the runtime how many files the operation now has in total (known or discovered). */
-  expect(files: number): void {
-    this.filesSeen = Math.max(this.filesSeen, files);
+  expect(items: number): void {
+    this.itemsSeen = Math.max(this.itemsSeen, items);
   }
 
   private pick(): Runtime {
     if (this.inner) return this.inner;
     const { kind, workers } = this.choice;
-    const useThreads = kind === 'threads' || (kind === 'auto' && workers > 1 && this.filesSeen >= THREADS_BREAK_EVEN_FILES);
+    const useThreads = kind === 'threads' || (kind === 'auto' && workers > 1 && this.itemsSeen >= THREADS_BREAK_EVEN_FILES);
     if (useThreads) this.inner = new ThreadRuntime(workers);
     else if (kind === 'inline' || workers <= 1) this.inner = this.inline;
     else return this.inline; // auto, still small: stay inline until the threshold is crossed
     return this.inner;
   }
 
-  run<R>(task: Parameters<Runtime['run']>[0], items: readonly unknown[], options: unknown): Promise<R[]> {
-    return this.pick().run<R>(task, items, options);
+  run<N extends TaskName>(task: N, items: readonly TaskItem<N>[], options: TaskOptions<N>, opts?: RunOptions): Promise<TaskResult<N>[]> {
+    return this.pick().run(task, items, options, opts);
   }
 
   async close(): Promise<void> {
@@ -75,9 +74,6 @@ export class AdaptiveRuntime implements Runtime {
   }
 }
 
-/** Last engine used by an operation in this process, for performanceInfo(). */
-export const lastEngineUsed: { kind: 'inline' | 'threads' | null; workers: number } = { kind: null, workers: 0 };
-
-export function createRuntime(opts: Pick<Options, 'engine' | 'workers'> = {}): AdaptiveRuntime {
+export function createRuntime(opts: EngineOptions = {}): AdaptiveRuntime {
   return new AdaptiveRuntime(resolveEngine(opts));
 }

@@ -20,8 +20,9 @@ import { isLockName, isTempName } from '../fs/temp-files.js';
 import { createRuntime } from '../engine/select.js';
 import type { HashItem, HashResult, HashTaskOptions } from '../tasks/hash.js';
 import type { Options } from '../types.js';
-import { Batcher, type ExpectingRuntime } from './batcher.js';
-import { CANON_VERSION, sortByKey, tagOf, TREE_VERSION, treeDigest, type TreeVersion } from './digest.js';
+import { mapOrdered } from '../engine/pipeline.js';
+import type { Runtime } from '../engine/runtime.js';
+import { CANON_VERSION, compareUtf8, sortByKey, tagOf, TREE_VERSION, treeDigest, type TreeVersion } from './digest.js';
 import { writeManifest } from './manifest.js';
 import { assertOutputNotSidecar } from '../discovery/output-guard.js';
 
@@ -73,7 +74,7 @@ export interface ListOptions extends HashOptions {
    */
   strict?: boolean;
   /** Use this runtime (the caller closes it). */
-  runtime?: ExpectingRuntime;
+  runtime?: Runtime;
 }
 
 const READ_CODES: ReadonlySet<string> = new Set<ErrorCode>(['PERMISSION', 'IO', 'NOT_FOUND', 'NOT_A_DIRECTORY', 'READ_ONLY']);
@@ -113,22 +114,13 @@ function wantsFile(name: string, allFiles: boolean): boolean {
   return allFiles || isSidecarExt(splitName(name).ext);
 }
 
-async function bytesEntries(root: string, opts: ListOptions & { runtime: ExpectingRuntime }): Promise<TreeListing> {
+async function bytesEntries(root: string, opts: ListOptions & { runtime: Runtime }): Promise<TreeListing> {
   const allFiles = opts.allFiles === true;
   const exclude = new Set(opts.exclude ?? []);
   const entries: TreeEntry[] = [];
   let bytes = 0;
   const taskOpts: HashTaskOptions = { mode: 'bytes' };
-  const batcher = new Batcher<HashItem, HashResult>(opts.runtime, 'hash', taskOpts, (items, results) => {
-    for (let i = 0; i < items.length; i++) {
-      const r = results[i];
-      if (r.error) throw failure(r.error);
-      entries.push({ key: items[i].rel!, hex: r.digest! });
-      bytes += r.size;
-    }
-    opts.onProgress?.(entries.length);
-  });
-  try {
+  async function* files(): AsyncGenerator<HashItem> {
     const walk = walkTree(root, {
       skipDirNames: new Set([QUARANTINE_DIR]),
       // An unreadable directory would silently drop its files from the hash: stop instead.
@@ -144,14 +136,18 @@ async function bytesEntries(root: string, opts: ListOptions & { runtime: Expecti
         if (exclude.has(path)) continue;
         if (e.unaddressable) throw errors.fromFs({ code: 'EILSEQ', message: 'file name is not valid UTF-8; it cannot be read by name' }, path);
         if (e.kind !== 'file') throw errors.notRegularFile(path);
-        await batcher.add({ path, rel: listing.rel === '' ? e.name : `${listing.rel}/${e.name}` });
+        yield { path, rel: listing.rel === '' ? e.name : `${listing.rel}/${e.name}` };
       }
     }
-    await batcher.finish();
-  } catch (e) {
-    await batcher.settle();
-    throw e;
   }
+  // Files are streamed through the hash in the worker: memory does not grow with their size.
+  for await (const { item, result: r } of mapOrdered(opts.runtime, 'hash', taskOpts, files(), { signal: opts.signal })) {
+    if (r.error) throw failure(r.error);
+    entries.push({ key: item.rel!, hex: r.digest! });
+    bytes += r.size;
+    if ((entries.length & 63) === 0) opts.onProgress?.(entries.length);
+  }
+  opts.onProgress?.(entries.length);
   sortByKey(entries);
   return { version: TREE_VERSION, allFiles, entries, files: entries.length, bytes };
 }
@@ -170,27 +166,15 @@ function imageKeysOf(rec: ScanRecord, includeTargetSide: boolean): string[] | nu
  */
 export async function canonicalEntries(
   root: string,
-  opts: ListOptions & { runtime: ExpectingRuntime },
+  opts: ListOptions & { runtime: Runtime },
 ): Promise<{ entries: TreeEntry[]; bytes: number }> {
   const entries: TreeEntry[] = [];
   const strict = opts.strict !== false;
   let bytes = 0;
   const taskOpts: HashTaskOptions = { mode: 'canonical', maxFileSize: opts.maxFileSize, maxDepth: opts.maxDepth, keyring: opts.keyring };
-  const batcher = new Batcher<HashItem, HashResult>(opts.runtime, 'hash', taskOpts, (items, results) => {
-    for (let i = 0; i < items.length; i++) {
-      const r = results[i];
-      if (r.error) {
-        if (strict) throw failure(r.error);
-        continue;
-      }
-      const keys = items[i].keys!;
-      for (let k = 0; k < keys.length; k++) entries.push({ key: keys[k], hex: r.keyed![k], canonical: r.canonical });
-      bytes += r.size;
-    }
-    opts.onProgress?.(entries.length);
-  });
+  const undecodable: string[] = [];
   const session = scan(root, { ...opts, onProgress: undefined, runtime: opts.runtime });
-  try {
+  async function* effective(): AsyncGenerator<HashItem> {
     for await (const rec of session) {
       if (strict && !session.summary.complete) break;
       // Without a key the data of an encrypted sidecar is unknown: no digest rather than a wrong one.
@@ -198,18 +182,29 @@ export async function canonicalEntries(
         const f = rec.findings.find((x) => x.code === 'encrypted');
         throw errors.encrypted(String(rec.sidecars.find((x) => x.inspection.status === 'encrypted')?.inspection.encryptedKeyId ?? '?'), f?.paths[0]);
       }
+      if (strict) for (const sc of rec.sidecars) if (sc.side === 'local' && sc.inspection.status === 'corrupt') undecodable.push(sc.rel);
       const keys = imageKeysOf(rec, opts.includeTargetSide === true);
-      if (keys) await batcher.add({ path: rec.effective!.path, keys });
+      if (keys) yield { path: rec.effective!.path, keys, size: rec.effective!.inspection.size };
     }
-    const s = session.summary;
-    if (strict && !s.complete) {
-      const p = s.problems[0];
-      throw p ? failure(p) : errors.incompleteScan('a path could not be read');
+  }
+  for await (const { item, result: r } of mapOrdered(opts.runtime, 'hash', taskOpts, effective(), { signal: opts.signal, weigh: (i) => i.size ?? 0 })) {
+    if (r.error) {
+      if (strict) throw failure(r.error);
+      continue;
     }
-    await batcher.finish();
-  } catch (e) {
-    await batcher.settle();
-    throw e;
+    const keys = item.keys!;
+    for (let k = 0; k < keys.length; k++) entries.push({ key: keys[k], hex: r.keyed![k], canonical: r.canonical });
+    bytes += r.size;
+    opts.onProgress?.(entries.length);
+  }
+  const s = session.summary;
+  if (strict && !s.complete) {
+    const p = s.problems[0];
+    throw p ? failure(p) : errors.incompleteScan('a path could not be read');
+  }
+  // A canonical digest that left a file out would vouch for data it never saw.
+  if (undecodable.length > 0) {
+    throw errors.undecodable(undecodable.sort(compareUtf8));
   }
   sortByKey(entries);
   return { entries, bytes };

@@ -13,7 +13,8 @@ import { assertDirectory, scan, type ScanRecord, type ScanSidecar } from '../dis
 import { createRuntime } from '../engine/select.js';
 import { removeStaleTempFiles } from '../fs/temp-files.js';
 import { canonicalEntries } from '../integrity/tree-hash.js';
-import type { ExpectingRuntime } from '../integrity/batcher.js';
+import { mapJobs } from '../engine/pipeline.js';
+import type { Runtime } from '../engine/runtime.js';
 import { normalizeFormat } from '../formats/codec.js';
 import { encryptionKey } from '../crypto/keys.js';
 import {
@@ -68,11 +69,6 @@ export interface ConvertReport {
 
 const DEFAULT_BATCH = 32;
 
-/** One step of the plan, in scan order: items known at once, or a unit the task will decide. */
-interface Slot {
-  items: ConvertItem[] | null;
-}
-
 /** Convert the sidecars under `root` to `target` (json | bin | binary | rkyv | legacy). */
 export async function convert(root: string, target: FormatName, opts: ConvertOptions = {}): Promise<ConvertReport> {
   const format = normalizeFormat(target);
@@ -104,12 +100,12 @@ export async function convert(root: string, target: FormatName, opts: ConvertOpt
 }
 
 /** Canonical data digest of every image's effective sidecar, keyed by image rel path (sorted). */
-async function canonicalByImage(root: string, opts: ConvertOptions, runtime: ExpectingRuntime): Promise<Map<string, string>> {
+async function canonicalByImage(root: string, opts: ConvertOptions, runtime: Runtime): Promise<Map<string, string>> {
   const { entries } = await canonicalEntries(root, { ...opts, onProgress: undefined, runtime, includeTargetSide: true, strict: false });
   return new Map(entries.map((e) => [e.key, e.canonical!]));
 }
 
-async function convertTree(root: string, format: SidecarFormat, opts: ConvertOptions, runtime: ExpectingRuntime, report: ConvertReport): Promise<boolean> {
+async function convertTree(root: string, format: SidecarFormat, opts: ConvertOptions, runtime: Runtime, report: ConvertReport): Promise<boolean> {
   const taskOpts: ConvertTaskOptions = {
     format,
     dryRun: opts.dryRun === true,
@@ -119,90 +115,47 @@ async function convertTree(root: string, format: SidecarFormat, opts: ConvertOpt
     encryption: opts.encryption,
     keyring: opts.keyring,
   };
-  const batchSize = opts.batchSize ?? DEFAULT_BATCH;
-  const maxInflight = Math.max(2, runtime.workers * 2);
-  const queue: Slot[] = [];
-  const inflight: Promise<void>[] = [];
   const cleanedDirs = new Set<string>();
-  let units: ConvertUnit[] = [];
-  let unitSlots: Slot[] = [];
-  let failure: { e: unknown } | null = null;
-  let unitsSent = 0;
+  const session = scan(root, { ...opts, onProgress: undefined, runtime });
   let done = 0;
 
-  const emit = async (item: ConvertItem) => {
-    count(report, item);
-    done++;
-    if (opts.onItem) await opts.onItem(item);
-    else report.items!.push(item);
-  };
-  const drain = async () => {
-    if (failure) throw failure.e;
-    while (queue.length > 0 && queue[0].items) {
-      for (const item of queue.shift()!.items!) await emit(item);
-    }
-    opts.onProgress?.(done);
-  };
-  const flush = async () => {
-    if (units.length === 0) return;
-    const batch = units;
-    const slots = unitSlots;
-    units = [];
-    unitSlots = [];
-    // Leftovers of a killed earlier run go before we write next to them (not in a dry run).
-    if (!taskOpts.dryRun) {
-      for (const u of batch) {
-        const dir = dirname(u.target);
-        if (cleanedDirs.has(dir)) continue;
-        cleanedDirs.add(dir);
-        try {
-          report.tempFilesRemoved += (await removeStaleTempFiles(dir)).length;
-        } catch {
-          // Best effort: our temp names are unique, so a leftover we cannot remove is in nobody's way.
-        }
-      }
-    }
-    unitsSent += batch.length;
-    runtime.expect?.(unitsSent);
-    inflight.push(
-      runtime
-        .run<ConvertItem[]>('convert', batch, taskOpts)
-        .then((results) => {
-          for (let i = 0; i < slots.length; i++) slots[i].items = results[i];
-        })
-        .catch((e: unknown) => {
-          failure ??= { e };
-        }),
-    );
-    while (inflight.length > maxInflight) await inflight.shift();
-  };
-
-  const session = scan(root, { ...opts, onProgress: undefined, runtime });
-  try {
+  // The plan, one step per job in scan order: an item known at once, or a unit for the task.
+  async function* plan(): AsyncGenerator<ConvertItem | ConvertUnit> {
     for await (const rec of session) {
       for (const step of planRecord(rec, format, taskOpts)) {
-        if ('sources' in step) {
-          const slot: Slot = { items: null };
-          queue.push(slot);
-          units.push(step);
-          unitSlots.push(slot);
-          if (units.length >= batchSize) await flush();
-        } else queue.push({ items: [step] });
+        if ('sources' in step && !taskOpts.dryRun) {
+          // Leftovers of a killed earlier run go before we write next to them.
+          const dir = dirname(step.target);
+          if (!cleanedDirs.has(dir)) {
+            cleanedDirs.add(dir);
+            try {
+              report.tempFilesRemoved += (await removeStaleTempFiles(dir)).length;
+            } catch {
+              // Best effort: our temp names are unique, so a leftover we cannot remove is in nobody's way.
+            }
+          }
+        }
+        yield step;
       }
-      await drain();
     }
-    await flush();
-    while (inflight.length > 0) {
-      await inflight.shift();
-      await drain();
-    }
-    await drain();
-  } catch (e) {
-    // Let running batches finish before the runtime closes; the first error wins.
-    await Promise.allSettled(inflight);
-    throw e;
   }
-  if (queue.length > 0) throw errors.internal('convert ended with items still pending');
+
+  const steps = mapJobs(runtime, 'convert', taskOpts, plan(), (step) => ('sources' in step ? [step] : []), {
+    batchFiles: opts.batchSize ?? DEFAULT_BATCH,
+    // A unit holds its sources, their data and the encoded target in memory until its batch ends.
+    weigh: (unit) => unit.bytes ?? 0,
+    signal: opts.signal,
+  });
+  for await (const { job, results } of steps) {
+    const items = 'sources' in job ? results[0] : [job];
+    for (const item of items) {
+      count(report, item);
+      done++;
+      if (opts.onItem) await opts.onItem(item);
+      else report.items!.push(item);
+    }
+    opts.onProgress?.(done);
+  }
   return session.summary.complete;
 }
 
@@ -302,7 +255,8 @@ export function planRecord(
       out.push({ source: good[0].path, target: good[0].path, action: 'skip-already', ok: true, sourceRemoved: false });
       continue;
     }
-    out.push({ sources: good.map((g) => g.path), target: tgt, lockKey: lockKeyFor(tgt, good[0].naming) });
+    const bytes = good.reduce((n, g) => n + g.inspection.size, 0);
+    out.push({ sources: good.map((g) => g.path), target: tgt, lockKey: lockKeyFor(tgt, good[0].naming), bytes });
   }
   return out;
 }

@@ -5,7 +5,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { packageVersion } from '../version.js';
-import { lastEngineUsed, resolveEngine, THREADS_BREAK_EVEN_FILES } from '../engine/select.js';
+import { resolveEngine, THREADS_BREAK_EVEN_FILES, type EngineOptions } from '../engine/select.js';
 import { DEFAULT_MAX_DEPTH, DEFAULT_MAX_FILE_SIZE } from '../formats/value.js';
 import type { EngineKind } from '../types.js';
 
@@ -15,10 +15,11 @@ export interface PerformanceInfo {
   platform: string;
   cpus: number;
   engine: {
-    /** What a tree operation would use now (options → IMAGE_SIDECAR_ENGINE/WORKERS → defaults). */
+    /**
+     * What a tree operation would use with these options (the CLI and the server pass
+     * IMAGE_SIDECAR_ENGINE/WORKERS in). What an operation actually used is in its own report.
+     */
     default: { kind: EngineKind; workers: number };
-    /** What the last tree operation in this process actually used (null before any). */
-    last: { kind: 'inline' | 'threads'; workers: number } | null;
   };
   /** 'auto' moves to worker threads once an operation has seen this many files. */
   breakEvenFiles: number;
@@ -29,8 +30,8 @@ export interface PerformanceInfo {
   timeout: null;
 }
 
-export function performanceInfo(): PerformanceInfo {
-  const def = resolveEngine();
+export function performanceInfo(opts: EngineOptions = {}): PerformanceInfo {
+  const def = resolveEngine(opts);
   return {
     version: packageVersion(),
     node: process.version,
@@ -38,7 +39,6 @@ export function performanceInfo(): PerformanceInfo {
     cpus: availableParallelism(),
     engine: {
       default: { kind: def.kind, workers: def.workers },
-      last: lastEngineUsed.kind === null ? null : { kind: lastEngineUsed.kind, workers: lastEngineUsed.workers },
     },
     breakEvenFiles: THREADS_BREAK_EVEN_FILES,
     acceleration: { native: false, note: 'pure JavaScript; no optional native module is used' },

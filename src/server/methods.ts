@@ -4,6 +4,7 @@
  * path; tree operations are imported on first use, which keeps server start-up short (ajv, the
  * scanner and the worker engine are not loaded by a client that only reads and saves).
  */
+import { engineFromEnv } from '../engine/env.js';
 import { errors } from '../errors.js';
 import { encodeJsonText } from '../formats/json.js';
 import { readSidecar, readSidecarDetailed } from '../ops/read.js';
@@ -55,7 +56,7 @@ function treeOptions(p: Params): Options {
   if (workers !== undefined) opts.workers = workers;
   const engine = optionalChoice(p, 'engine', ['auto', 'threads', 'inline'] as const);
   if (engine !== undefined) opts.engine = engine;
-  return opts;
+  return { ...opts, ...engineFromEnv(process.env, opts) };
 }
 
 const methods = new Map<string, MethodSpec>();
@@ -207,7 +208,7 @@ methods.set('performanceInfo', {
   scheduling: 'free',
   handle: async () => {
     const { performanceInfo } = await import('../ops/performance.js');
-    return performanceInfo();
+    return performanceInfo(engineFromEnv(process.env));
   },
 });
 

@@ -50,6 +50,8 @@ export interface ConvertUnit {
   target: string;
   /** The image's sidecar lock key (src/discovery/lock-key.ts), shared with saveSidecar: a save never lands between our read and the removal of the source. */
   lockKey?: string;
+  /** Bytes of the sources as the scan saw them (bounds a batch by bytes). */
+  bytes?: number;
 }
 
 export interface ConvertTaskOptions {
@@ -323,9 +325,7 @@ const DEFAULT_UNIT_LOCK_TIMEOUT_MS = 10_000;
  * renames are durable), then targets are read back and verified and the sources removed, then
  * each directory is fsynced once more (the removals are durable). Never throws.
  */
-export function convertUnits(items: readonly unknown[], options: unknown): ConvertItem[][] {
-  const opts = options as ConvertTaskOptions;
-  const units = items as ConvertUnit[];
+export function convertUnits(units: readonly ConvertUnit[], opts: ConvertTaskOptions): ConvertItem[][] {
   const results: ConvertItem[][] = new Array(units.length);
   const locks = new Map<number, HeldLock>();
   const staged: { index: number; st: Staged }[] = [];

@@ -21,6 +21,8 @@ export interface HashItem {
   rel?: string;
   /** canonical mode: the keys (image rel paths) to compute keyed digests for. */
   keys?: string[];
+  /** Size known before sending (bounds a batch by bytes). */
+  size?: number;
 }
 
 export interface HashResult {
@@ -95,7 +97,7 @@ export function hashFile(item: HashItem, opts: HashTaskOptions): HashResult {
   }
 }
 
-export function hashFiles(items: readonly unknown[], options: unknown): HashResult[] {
-  const opts = (options ?? { mode: 'bytes' }) as HashTaskOptions;
-  return (items as HashItem[]).map((item) => hashFile(item, opts));
+export function hashFiles(items: readonly HashItem[], options: HashTaskOptions): HashResult[] {
+  const opts = options ?? { mode: 'bytes' };
+  return items.map((item) => hashFile(item, opts));
 }

@@ -1,23 +1,52 @@
 import { errors } from '../errors.js';
-import { inspectFiles } from './inspect.js';
-import { hashFiles } from './hash.js';
-import { convertUnits } from './convert.js';
+import { inspectFiles, type FileInspection, type InspectItem, type InspectOptions } from './inspect.js';
+import { hashFiles, type HashItem, type HashResult, type HashTaskOptions } from './hash.js';
+import { convertUnits, type ConvertItem, type ConvertTaskOptions, type ConvertUnit } from './convert.js';
 
 /**
- * Every per-file job the engine can run, by name. A task is synchronous (worker threads read
+ * Every per-file job the engine can run, by name, with its item, options and result types: a
+ * caller names the task and the compiler knows the rest. A task is synchronous (worker threads read
  * files with sync calls: much faster than fs.promises for small files) and maps a batch of items
  * to a batch of results in the same order. The same functions run in-process and in workers.
  */
-const TASKS = {
-  inspect: inspectFiles,
-  hash: hashFiles,
-  convert: convertUnits,
-} as const;
+export interface TaskTypes {
+  inspect: { item: InspectItem; options: InspectOptions; result: FileInspection };
+  hash: { item: HashItem; options: HashTaskOptions; result: HashResult };
+  convert: { item: ConvertUnit; options: ConvertTaskOptions; result: ConvertItem[] };
+}
 
-export type TaskName = keyof typeof TASKS;
+export type TaskName = keyof TaskTypes;
+export type TaskItem<N extends TaskName> = TaskTypes[N]['item'];
+export type TaskOptions<N extends TaskName> = TaskTypes[N]['options'];
+export type TaskResult<N extends TaskName> = TaskTypes[N]['result'];
 
-export function runTask(task: TaskName, items: readonly unknown[], options: unknown): unknown[] {
-  const fn = TASKS[task] as ((items: readonly unknown[], options: unknown) => unknown[]) | undefined;
-  if (!fn) throw errors.internal(`unknown task: ${task}`);
-  return fn(items, options);
+export interface TaskDef<N extends TaskName> {
+  run(items: readonly TaskItem<N>[], options: TaskOptions<N>): TaskResult<N>[];
+  /**
+   * May a running batch be stopped by ending its thread? Reads are; convert is not: it holds
+   * sidecar locks and is between a write and a removal (it finishes its batch, then stops).
+   */
+  interruptible: boolean;
+}
+
+const TASKS: { [N in TaskName]: TaskDef<N> } = {
+  inspect: { run: inspectFiles, interruptible: true },
+  hash: { run: hashFiles, interruptible: true },
+  convert: { run: convertUnits, interruptible: false },
+};
+
+export function taskDef<N extends TaskName>(task: N): TaskDef<N> {
+  const def = TASKS[task] as TaskDef<N> | undefined;
+  if (!def) throw errors.internal(`unknown task: ${String(task)}`);
+  return def;
+}
+
+export function runTask<N extends TaskName>(task: N, items: readonly TaskItem<N>[], options: TaskOptions<N>): TaskResult<N>[] {
+  return taskDef(task).run(items, options);
+}
+
+/** The untyped entry used by a worker thread, where the name arrives in a message. */
+export function runTaskByName(task: string, items: readonly unknown[], options: unknown): unknown[] {
+  if (!Object.hasOwn(TASKS, task)) throw errors.internal(`unknown task: ${task}`);
+  return (TASKS[task as TaskName].run as (i: readonly unknown[], o: unknown) => unknown[])(items, options);
 }

@@ -28,6 +28,8 @@ export interface InspectItem {
   path: string;
   /** On-disk file name (report names are recognised by it). */
   name: string;
+  /** Size seen before sending (bounds a batch by bytes when the data is kept). */
+  size?: number;
 }
 
 /**
@@ -111,9 +113,9 @@ export function inspectFile(item: InspectItem, opts: InspectOptions, compiled?: 
   return out;
 }
 
-export function inspectFiles(items: readonly unknown[], options: unknown): FileInspection[] {
-  const opts = (options ?? {}) as InspectOptions;
+export function inspectFiles(items: readonly InspectItem[], options: InspectOptions): FileInspection[] {
+  const opts = options ?? {};
   // Compile (or fetch) the schema once per batch, not once per file.
   const compiled = opts.schema !== undefined ? schemaFor(opts.schema) : undefined;
-  return (items as InspectItem[]).map((item) => inspectFile(item, opts, compiled));
+  return items.map((item) => inspectFile(item, opts, compiled));
 }

@@ -22,7 +22,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { isSidecarError } from '../../src/errors.js';
-import type { TaskName } from '../../src/tasks/index.js';
+import type { TaskName, TaskItem, TaskOptions, TaskResult } from '../../src/tasks/index.js';
 import type { JsonObject } from '../../src/types.js';
 import { CRASH_CLOCK_BASE_MS, concurrentFormat, concurrentPlan, crashImageIndex, crashOpName, crashOpValue, imageName } from '../reliability/models.js';
 
@@ -311,14 +311,14 @@ async function fifoSwap(c: Extract<Command, { cmd: 'fifo-swap' }>): Promise<void
   const runtime = {
     kind: 'inline' as const,
     workers: 1,
-    run<R>(task: TaskName, items: readonly unknown[], options: unknown): Promise<R[]> {
+    run<N extends TaskName>(task: N, items: readonly TaskItem<N>[], options: TaskOptions<N>): Promise<TaskResult<N>[]> {
       if (!swapped) {
         swapped = true;
         fs.unlinkSync(c.victim);
         execFileSync('mkfifo', [c.victim]);
         say('swapped');
       }
-      return inline.run<R>(task, items, options);
+      return inline.run(task, items, options);
     },
     close: () => inline.close(),
   };

@@ -15,7 +15,7 @@ import { cleanup } from '../../src/ops/cleanup.js';
 import { findOrphans } from '../../src/ops/orphans.js';
 import { QUARANTINE_DIR } from '../../src/discovery/scan.js';
 import { InlineRuntime } from '../../src/engine/inline.js';
-import type { TaskName } from '../../src/tasks/index.js';
+import type { TaskName, TaskItem, TaskOptions, TaskResult } from '../../src/tasks/index.js';
 import { Rng } from '../../src/sample/prng.js';
 import { sampleSidecar } from '../../src/sample/shapes.js';
 import type { JsonObject } from '../../src/types.js';
@@ -261,7 +261,7 @@ const changedDuringScan: TreeCase = {
     const runtime = {
       kind: 'inline' as const,
       workers: 1,
-      run<R>(task: TaskName, items: readonly unknown[], options: unknown): Promise<R[]> {
+      run<N extends TaskName>(task: N, items: readonly TaskItem<N>[], options: TaskOptions<N>): Promise<TaskResult<N>[]> {
         if (!mutated) {
           mutated = true;
           for (let i = 10; i < 20; i++) fs.unlinkSync(path.join(dir, `IMG_${i}.json`));
@@ -274,7 +274,7 @@ const changedDuringScan: TreeCase = {
           fs.mkdirSync(path.join(dir, 'IMG_30.json'));
           fs.unlinkSync(path.join(dir, 'IMG_40.jpg'));
         }
-        return inline.run<R>(task, items, options);
+        return inline.run(task, items, options);
       },
       close: () => inline.close(),
     };

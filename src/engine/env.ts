@@ -1,0 +1,26 @@
+import { errors } from '../errors.js';
+import type { Options } from '../types.js';
+
+export type EngineOptions = Pick<Options, 'engine' | 'workers'>;
+
+/**
+ * The engine options the environment asks for (IMAGE_SIDECAR_ENGINE, IMAGE_SIDECAR_WORKERS),
+ * merged under the explicit ones. Read once, at the edge (the CLI, the server): the library and
+ * the engine never look at the environment.
+ */
+export function engineFromEnv<T extends EngineOptions>(env: NodeJS.ProcessEnv, explicit: T = {} as T): T {
+  const out: T = { ...explicit };
+  if (out.engine === undefined && env.IMAGE_SIDECAR_ENGINE) {
+    const kind = env.IMAGE_SIDECAR_ENGINE;
+    if (kind !== 'auto' && kind !== 'threads' && kind !== 'inline') {
+      throw errors.usage(`IMAGE_SIDECAR_ENGINE must be auto, threads or inline (got "${kind}")`);
+    }
+    out.engine = kind;
+  }
+  if (out.workers === undefined && env.IMAGE_SIDECAR_WORKERS) {
+    const n = Number(env.IMAGE_SIDECAR_WORKERS);
+    if (!Number.isInteger(n) || n < 1 || n > 256) throw errors.usage(`IMAGE_SIDECAR_WORKERS must be an integer from 1 to 256 (got "${env.IMAGE_SIDECAR_WORKERS}")`);
+    out.workers = n;
+  }
+  return out;
+}

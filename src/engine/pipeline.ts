@@ -1,0 +1,192 @@
+/**
+ * The one pipeline every tree operation uses: jobs stream in from a source (a walk, a scan, a
+ * list), their items go to the engine in batches bounded by count and by bytes, several batches
+ * run at once, and each job comes out with its results in source order. Memory is bounded: at
+ * most `maxInflight` batches and `maxInflightBytes` bytes are out (a single bigger job still goes,
+ * alone), and at most `maxQueued` jobs wait for an earlier one. Cancellation: `signal`.
+ */
+import { taskDef, type TaskItem, type TaskName, type TaskOptions, type TaskResult } from '../tasks/index.js';
+import type { Runtime } from './runtime.js';
+
+export interface PipelineOptions<I> {
+  /** Items per batch. Default 64. */
+  batchFiles?: number;
+  /** Bytes per batch, as `weigh` counts them. Default 8 MiB. */
+  batchBytes?: number;
+  /** The bytes an item will hold in memory (usually its file size); default 0 (count only). */
+  weigh?: (item: I) => number;
+  /** Batches in flight. Default 2 × workers (at least 2). */
+  maxInflight?: number;
+  /** Bytes in flight, from dispatch until their jobs are consumed. Default 4 × batchBytes. */
+  maxInflightBytes?: number;
+  /** Jobs waiting in order (jobs without items included). Default batchFiles × (maxInflight + 2). */
+  maxQueued?: number;
+  signal?: AbortSignal;
+}
+
+export interface Mapped<J, R> {
+  job: J;
+  /** The results of `itemsOf(job)`, in the same order. */
+  results: R[];
+}
+
+interface Batch<R> {
+  results: R[] | null;
+  error: { e: unknown } | null;
+  done: boolean;
+  promise: Promise<void>;
+  bytes: number;
+  /** Jobs of this batch not yet handed out. */
+  open: number;
+}
+
+interface Slot<J, R> {
+  job: J;
+  batch: Batch<R> | null;
+  offset: number;
+  count: number;
+}
+
+export const DEFAULT_BATCH_FILES = 64;
+export const DEFAULT_BATCH_BYTES = 8 * 1024 * 1024;
+
+const NO_RESULTS: never[] = [];
+
+/**
+ * Map jobs through `task`, in order. `itemsOf(job)` gives the items of one job (none, one or
+ * several; a job's items always travel in one batch).
+ */
+export async function* mapJobs<N extends TaskName, J>(
+  runtime: Runtime,
+  task: N,
+  options: TaskOptions<N>,
+  source: Iterable<J> | AsyncIterable<J>,
+  itemsOf: (job: J) => readonly TaskItem<N>[],
+  opts: PipelineOptions<TaskItem<N>> = {},
+): AsyncGenerator<Mapped<J, TaskResult<N>>> {
+  type I = TaskItem<N>;
+  type R = TaskResult<N>;
+  const batchFiles = Math.max(1, opts.batchFiles ?? DEFAULT_BATCH_FILES);
+  const batchBytes = Math.max(1, opts.batchBytes ?? DEFAULT_BATCH_BYTES);
+  const weigh = opts.weigh;
+  const maxInflight = Math.max(1, opts.maxInflight ?? Math.max(2, runtime.workers * 2));
+  const maxInflightBytes = opts.maxInflightBytes ?? 4 * batchBytes;
+  const maxQueued = Math.max(1, opts.maxQueued ?? batchFiles * (maxInflight + 2));
+  const signal = opts.signal;
+  const runSignal = signal && taskDef(task).interruptible ? { signal } : undefined;
+
+  const iterator: Iterator<J> | AsyncIterator<J> =
+    Symbol.asyncIterator in source ? (source as AsyncIterable<J>)[Symbol.asyncIterator]() : (source as Iterable<J>)[Symbol.iterator]();
+  const queue: Slot<J, R>[] = [];
+  const inflight = new Set<Batch<R>>();
+  let pending: I[] = [];
+  let pendingBytes = 0;
+  let pendingSlots: Slot<J, R>[] = [];
+  let inflightBytes = 0;
+  let itemsSeen = 0;
+  let sourceDone = false;
+
+  const flush = () => {
+    if (pending.length === 0) return;
+    const items = pending;
+    const slots = pendingSlots;
+    const batch: Batch<R> = { results: null, error: null, done: false, promise: Promise.resolve(), bytes: pendingBytes, open: slots.length };
+    pending = [];
+    pendingSlots = [];
+    pendingBytes = 0;
+    runtime.expect?.(itemsSeen);
+    // The rejection is caught at once (an early failure must not be reported as unhandled while
+    // older batches are awaited) and raised when its first job's turn comes.
+    batch.promise = runtime.run(task, items, options, runSignal).then(
+      (r) => {
+        batch.results = r;
+        batch.done = true;
+        inflight.delete(batch);
+      },
+      (e: unknown) => {
+        batch.error = { e };
+        batch.done = true;
+        inflight.delete(batch);
+      },
+    );
+    for (const s of slots) s.batch = batch;
+    inflight.add(batch);
+    inflightBytes += batch.bytes;
+  };
+
+  const waitAny = () => Promise.race([...inflight].map((b) => b.promise));
+
+  try {
+    for (;;) {
+      signal?.throwIfAborted();
+      // 1. Hand out every job whose results are in, in order.
+      while (queue.length > 0) {
+        const head = queue[0];
+        if (head.count > 0 && !head.batch?.done) break;
+        queue.shift();
+        const b = head.batch;
+        if (b) {
+          if (b.error) throw b.error.e;
+          if (--b.open === 0) inflightBytes -= b.bytes;
+          yield { job: head.job, results: b.results!.slice(head.offset, head.offset + head.count) };
+        } else yield { job: head.job, results: NO_RESULTS };
+      }
+      if (sourceDone) {
+        if (queue.length === 0) break;
+        flush();
+        await queue[0].batch!.promise;
+        continue;
+      }
+      // 2. Full: wait for a batch before taking more from the source.
+      if (inflight.size >= maxInflight || (inflight.size > 0 && inflightBytes + pendingBytes >= maxInflightBytes)) {
+        await waitAny();
+        continue;
+      }
+      if (queue.length >= maxQueued) {
+        // The head may wait in a partial batch (e.g. a folder of symlinks adds jobs but no items).
+        flush();
+        await queue[0].batch!.promise;
+        continue;
+      }
+      // 3. Take the next job.
+      const next = await iterator.next();
+      if (next.done) {
+        sourceDone = true;
+        flush();
+        continue;
+      }
+      const job = next.value;
+      const items = itemsOf(job);
+      const slot: Slot<J, R> = { job, batch: null, offset: 0, count: items.length };
+      queue.push(slot);
+      if (items.length === 0) continue;
+      let bytes = 0;
+      if (weigh) for (const it of items) bytes += weigh(it);
+      if (pending.length > 0 && (pending.length + items.length > batchFiles || pendingBytes + bytes > batchBytes)) flush();
+      slot.offset = pending.length;
+      for (const it of items) pending.push(it);
+      pendingSlots.push(slot);
+      pendingBytes += bytes;
+      itemsSeen += items.length;
+      if (pending.length >= batchFiles || pendingBytes >= batchBytes) flush();
+    }
+  } finally {
+    // Running batches finish before the caller closes the runtime (convert must not be cut
+    // between a write and a removal); the source is closed too when we stop early.
+    if (!sourceDone) await iterator.return?.();
+    await Promise.allSettled([...inflight].map((b) => b.promise));
+  }
+}
+
+/** One item per job: results come out in the source's order. */
+export async function* mapOrdered<N extends TaskName>(
+  runtime: Runtime,
+  task: N,
+  options: TaskOptions<N>,
+  source: Iterable<TaskItem<N>> | AsyncIterable<TaskItem<N>>,
+  opts: PipelineOptions<TaskItem<N>> = {},
+): AsyncGenerator<{ item: TaskItem<N>; result: TaskResult<N> }> {
+  for await (const { job, results } of mapJobs(runtime, task, options, source, (item) => [item], opts)) {
+    yield { item: job, result: results[0] };
+  }
+}

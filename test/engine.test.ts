@@ -1,0 +1,244 @@
+/**
+ * The engine on its own: the worker pool (respawn once per crash, a thread removed on exit, abort
+ * per batch, give up on a crash loop, never keep the process alive) and the ordered, bounded
+ * pipeline (order, bounds by count and by bytes, errors in order, cancellation).
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { mapJobs, mapOrdered } from '../src/engine/pipeline.js';
+import type { Runtime } from '../src/engine/runtime.js';
+import { ThreadRuntime } from '../src/engine/threads.js';
+import { isSidecarError } from '../src/errors.js';
+
+const PROBE = new URL('./helpers/probe-worker.js', import.meta.url);
+
+// The probe tasks are not in the task registry: call the pool untyped.
+type Untyped = { run(task: string, items: unknown[], options: unknown, opts?: { signal?: AbortSignal }): Promise<number[]> };
+const untyped = (rt: ThreadRuntime) => rt as unknown as Untyped;
+
+async function until(cond: () => boolean, what: string, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) assert.fail(`timed out waiting for ${what}`);
+    await sleep(10);
+  }
+}
+
+describe('worker pool', () => {
+  it('a thread that exits mid-batch fails that batch and is replaced exactly once', async () => {
+    const pool = new ThreadRuntime(2, { workerUrl: PROBE });
+    try {
+      const before = pool.threadIds;
+      await assert.rejects(untyped(pool).run('exit', [{}], null), (e) => isSidecarError(e) && e.code === 'INTERNAL' && /exited with code 7/.test(e.message));
+      await until(() => pool.threads === 2 && pool.threadIds.some((id) => !before.includes(id)), 'the replacement thread');
+      await sleep(100); // a second respawn would show up now
+      assert.equal(pool.threads, 2, 'a 2-thread pool has 2 threads after one crash');
+      const ids = await Promise.all(Array.from({ length: 6 }, () => untyped(pool).run('echo', [{}, {}], null)));
+      assert.deepEqual(ids.map((r) => r.length), [2, 2, 2, 2, 2, 2]);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it("an uncaught exception ('error' then 'exit') also gives exactly one new thread", async () => {
+    const pool = new ThreadRuntime(2, { workerUrl: PROBE });
+    try {
+      await assert.rejects(untyped(pool).run('crash', [{}], null), /probe crash/);
+      await sleep(150);
+      assert.equal(pool.threads, 2);
+      assert.equal((await untyped(pool).run('echo', [{}], null)).length, 1);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('a task error travels back as a SidecarError and the thread stays', async () => {
+    const pool = new ThreadRuntime(1, { workerUrl: PROBE });
+    try {
+      const [id] = await untyped(pool).run('echo', [{}], null);
+      await assert.rejects(untyped(pool).run('fail', [{}], null), (e) => isSidecarError(e) && e.code === 'CORRUPT' && e.path === '/x');
+      assert.deepEqual(await untyped(pool).run('echo', [{}], null), [id]);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('abort: a queued batch is dropped, a running one ends its thread (replaced); the others finish', async () => {
+    const pool = new ThreadRuntime(1, { workerUrl: PROBE });
+    try {
+      const [first] = await untyped(pool).run('echo', [{}], null);
+      const running = new AbortController();
+      const queued = new AbortController();
+      const t0 = Date.now();
+      const a = untyped(pool).run('spin', [{ ms: 20_000 }], null, { signal: running.signal });
+      const b = untyped(pool).run('echo', [{}], null, { signal: queued.signal });
+      const c = untyped(pool).run('echo', [{}], null);
+      queued.abort(new Error('queued abort'));
+      await assert.rejects(b, /queued abort/);
+      running.abort(new Error('running abort'));
+      await assert.rejects(a, /running abort/);
+      const [after] = await c;
+      assert.ok(Date.now() - t0 < 10_000, 'the spinning batch was not waited for');
+      assert.notEqual(after, first, 'the aborted thread was replaced');
+      await until(() => pool.threads === 1, 'one thread');
+      const pre = new AbortController();
+      pre.abort(new Error('already'));
+      await assert.rejects(untyped(pool).run('echo', [{}], null, { signal: pre.signal }), /already/);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('threads that crash again and again: the pool gives up instead of respawning forever', async () => {
+    const pool = new ThreadRuntime(1, { workerUrl: PROBE, maxCrashes: 2 });
+    try {
+      for (let i = 0; i < 3; i++) await assert.rejects(untyped(pool).run('exit', [{}], null));
+      await until(() => pool.threads === 0, 'the pool to stop respawning');
+      await assert.rejects(untyped(pool).run('echo', [{}], null), /keep failing/);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('close rejects queued batches; an idle pool never keeps the process alive', async () => {
+    const pool = new ThreadRuntime(1, { workerUrl: PROBE });
+    const a = untyped(pool).run('spin', [{ ms: 200 }], null);
+    const b = untyped(pool).run('echo', [{}], null);
+    const both = Promise.all([assert.rejects(a, /closed/), assert.rejects(b, /closed/)]);
+    await pool.close();
+    await both;
+    await assert.rejects(untyped(pool).run('echo', [{}], null), /closed/);
+    const mod = fileURLToPath(new URL('../src/engine/threads.js', import.meta.url));
+    const code = `const { ThreadRuntime } = await import(${JSON.stringify(mod)}); const p = new ThreadRuntime(2); await new Promise((r) => setTimeout(r, 300)); console.log('end');`;
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', code], { encoding: 'utf8', timeout: 20_000 });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout.trim(), 'end');
+  });
+});
+
+/** A runtime that runs the identity task after a random delay and records what it saw. */
+function fakeRuntime(workers = 2, failOn?: (items: unknown[]) => boolean) {
+  let running = 0;
+  const seen = { maxRunning: 0, batches: [] as unknown[][], expected: 0 };
+  const rt = {
+    kind: 'threads' as const,
+    workers,
+    expect(n: number) {
+      seen.expected = n;
+    },
+    async run(_task: string, items: unknown[]) {
+      running++;
+      seen.maxRunning = Math.max(seen.maxRunning, running);
+      seen.batches.push(items);
+      await sleep(Math.random() * 5);
+      running--;
+      if (failOn?.(items)) throw new Error('batch failed');
+      return items.map((i) => ({ of: i }));
+    },
+    async close() {},
+  };
+  return { rt: rt as unknown as Runtime, seen };
+}
+
+describe('pipeline', () => {
+  it('jobs come out in source order with their own results, whatever the batch timing', async () => {
+    const { rt, seen } = fakeRuntime(3);
+    const jobs = Array.from({ length: 500 }, (_, i) => ({ i, items: Array.from({ length: i % 4 }, (_, k) => ({ path: `${i}/${k}`, name: '' })) }));
+    const out: number[] = [];
+    for await (const { job, results } of mapJobs(rt, 'inspect', {}, jobs, (j) => j.items, { batchFiles: 7 })) {
+      out.push(job.i);
+      assert.deepEqual(results, job.items.map((it) => ({ of: it })));
+    }
+    assert.deepEqual(out, jobs.map((j) => j.i));
+    assert.ok(seen.maxRunning <= 6, `at most 2 × workers batches in flight (saw ${seen.maxRunning})`);
+    for (const b of seen.batches) assert.ok(b.length <= 7);
+    assert.equal(seen.expected, jobs.reduce((n, j) => n + j.items.length, 0));
+  });
+
+  it('batches are bounded by bytes; an item bigger than the bound travels alone', async () => {
+    const { rt, seen } = fakeRuntime(2);
+    const sizes = [10, 10, 10, 100, 10, 50, 50, 1];
+    const items = sizes.map((size, i) => ({ path: String(i), name: '', size }));
+    const got: string[] = [];
+    for await (const { item } of mapOrdered(rt, 'inspect', {}, items, { batchBytes: 30, weigh: (i) => i.size ?? 0, maxInflightBytes: 60 })) got.push(item.path);
+    assert.deepEqual(got, items.map((i) => i.path));
+    for (const b of seen.batches as { size: number }[][]) {
+      const total = b.reduce((n, i) => n + i.size, 0);
+      assert.ok(total <= 30 || b.length === 1, `batch of ${total} bytes with ${b.length} items`);
+    }
+  });
+
+  it('bytes in flight stay under the bound (plus one job), counted until the results are consumed', async () => {
+    let inflight = 0;
+    let peak = 0;
+    const rt = {
+      kind: 'threads' as const,
+      workers: 4,
+      async run(_t: string, items: { size: number }[]) {
+        await sleep(1);
+        return items.map(() => ({}));
+      },
+      async close() {},
+    } as unknown as Runtime;
+    const items = Array.from({ length: 200 }, (_, i) => ({ path: String(i), name: '', size: 10 + (i % 7) }));
+    const weigh = (i: { size?: number }) => i.size ?? 0;
+    const source = function* () {
+      for (const it of items) {
+        inflight += it.size;
+        peak = Math.max(peak, inflight);
+        yield it;
+      }
+    };
+    for await (const { item } of mapOrdered(rt, 'inspect', {}, source(), { batchBytes: 40, weigh, maxInflightBytes: 100 })) inflight -= item.size!;
+    assert.ok(peak <= 100 + 40 + 16, `peak ${peak} bytes taken from the source and not yet consumed`);
+  });
+
+  it('a failed batch raises when its first job is due, after the earlier jobs came out', async () => {
+    const { rt } = fakeRuntime(2, (items) => (items as { path: string }[]).some((i) => i.path === '50'));
+    const items = Array.from({ length: 100 }, (_, i) => ({ path: String(i), name: '' }));
+    const got: string[] = [];
+    await assert.rejects(async () => {
+      for await (const { item } of mapOrdered(rt, 'inspect', {}, items, { batchFiles: 10 })) got.push(item.path);
+    }, /batch failed/);
+    assert.deepEqual(got, items.slice(0, 50).map((i) => i.path));
+  });
+
+  it('many jobs without items do not pile up behind a partial batch', async () => {
+    const { rt } = fakeRuntime(1);
+    let pulled = 0;
+    let emitted = 0;
+    let maxAhead = 0;
+    const source = function* () {
+      yield { items: [{ path: 'x', name: '' }] };
+      for (let i = 0; i < 10_000; i++) {
+        pulled++;
+        maxAhead = Math.max(maxAhead, pulled - emitted);
+        yield { items: [] as { path: string; name: string }[] };
+      }
+    };
+    for await (const _ of mapJobs(rt, 'inspect', {}, source(), (j) => j.items, { batchFiles: 64 })) emitted++;
+    assert.equal(emitted, 10_001);
+    assert.ok(maxAhead <= 64 * 4 + 2, `jobs waiting: ${maxAhead}`);
+  });
+
+  it('an abort stops the pipeline with the signal reason, closes the source and lets running batches settle', async () => {
+    const { rt } = fakeRuntime(2);
+    const ac = new AbortController();
+    let closed = false;
+    const source = (function* () {
+      try {
+        for (let i = 0; ; i++) yield { path: String(i), name: '' };
+      } finally {
+        closed = true;
+      }
+    })();
+    let n = 0;
+    await assert.rejects(async () => {
+      for await (const _ of mapOrdered(rt, 'inspect', {}, source, { batchFiles: 5, signal: ac.signal })) if (++n === 20) ac.abort(new Error('stop now'));
+    }, /stop now/);
+    assert.equal(closed, true);
+  });
+});
