@@ -10,6 +10,7 @@ import { encodeSidecar, normalizeFormat } from '../formats/codec.js';
 import type { JsonObject, JsonValue, Options, SidecarExt, SidecarFormat } from '../types.js';
 import { folderSidecarFormat, imagesClaiming, locateSidecar, sidecarLockKeys, sidecarPathFor, type SidecarLocation } from '../discovery/locate.js';
 import { writeFileAtomic } from '../fs/atomic-write.js';
+import { DEFAULT_MAX_FILE_SIZE } from '../fs/read-file.js';
 import { assertLockHeld, withSidecarLock } from '../fs/lock.js';
 import { removeStaleTempFiles } from '../fs/temp-files.js';
 import { readSidecarFile } from './read.js';
@@ -210,6 +211,9 @@ export async function saveSidecar(imagePath: string, operation: string, data: Js
       const merged = mergeOperation(existing, imagePath, loc, operation, data, now, opts.merge === 'document');
       // UNREPRESENTABLE / TOO_DEEP are thrown here, before anything is written.
       const bytes = encodeSidecar(merged, format, { path: target, maxDepth: opts.maxDepth, encryptWith });
+      // A sidecar above the read limit could never be read back: refuse it before writing anything.
+      const limit = opts.maxFileSize ?? DEFAULT_MAX_FILE_SIZE;
+      if (bytes.length > limit) throw errors.tooLarge(bytes.length, limit, target);
 
       assertLockHeld(signal, keys[0]);
       // Leftovers of writers that died mid-write on this sidecar; only its names are stat'ed.
