@@ -417,3 +417,39 @@ test('an earlier run killed between write and removal leaves a pair that the nex
   ]);
   assert.ok(deepEqualJson(readData(path.join(root, 'k.bin')).data, d));
 });
+
+test("a converted sidecar keeps its source's mode and, as root, its owner (issue 10 §6)", async (t) => {
+  const root = testDir(t);
+  const secret = image(root, 'p/IMG_1.jpg', 'json');
+  const shared = image(root, 'p/IMG_2.jpg', 'json');
+  fs.chmodSync(secret, 0o600);
+  fs.chmodSync(shared, 0o644);
+  const asRoot = process.getuid?.() === 0;
+  if (asRoot) fs.chownSync(secret, 4321, 8765);
+  const r = await convert(root, 'bin', { engine: 'threads', workers: 2 });
+  assert.equal(r.failed, 0);
+  const st1 = fs.statSync(path.join(root, 'p/IMG_1.bin'));
+  const st2 = fs.statSync(path.join(root, 'p/IMG_2.bin'));
+  assert.equal(st1.mode & 0o7777, 0o600, 'face embeddings stay private');
+  assert.equal(st2.mode & 0o7777, 0o644);
+  if (asRoot) assert.deepEqual([st1.uid, st1.gid], [4321, 8765]);
+  // And back, in-process this time.
+  fs.chmodSync(path.join(root, 'p/IMG_1.bin'), 0o640);
+  await convert(root, 'json', { engine: 'inline' });
+  assert.equal(fs.statSync(path.join(root, 'p/IMG_1.json')).mode & 0o7777, 0o640);
+});
+
+test('a target above the read limit is refused before anything is written; the source stays (issue 10 §5)', async (t) => {
+  const root = testDir(t);
+  const d = data('IMG_1.jpg', 40);
+  const bin = image(root, 'p/IMG_1.jpg', 'bin', d);
+  const binSize = fs.statSync(bin).size;
+  const jsonSize = encodeSidecar(d, 'json').length;
+  assert.ok(jsonSize > binSize);
+  const limit = Math.floor((binSize + jsonSize) / 2); // the bin reads, its JSON would not
+  const r = await convert(root, 'json', { maxFileSize: limit, engine: 'inline' });
+  assert.equal(r.failed, 1);
+  assert.equal(r.items![0].error?.code, 'TOO_LARGE');
+  assert.equal(fs.existsSync(path.join(root, 'p/IMG_1.json')), false);
+  assert.equal(fs.statSync(bin).size, binSize);
+});

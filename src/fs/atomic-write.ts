@@ -20,6 +20,12 @@ export interface AtomicWriteOptions {
   /** Mode for a new file (before umask). An existing file keeps its mode. Default 0o666. */
   mode?: number;
   /**
+   * A new file takes this file's permissions instead: its exact mode and, when we run as root,
+   * its owner (convert: a 0600 sidecar of face embeddings stays 0600 in its new format). An
+   * existing file always keeps its own mode (and, as root, its owner).
+   */
+  like?: { mode: number; uid: number; gid: number };
+  /**
    * fsync the directory after the rename (default true). Batch writers pass false and fsync each
    * directory once for many files themselves, before they rely on the rename being durable.
    */
@@ -43,11 +49,14 @@ type Op =
   | { op: 'readFile'; path: string }
   | { op: 'open'; path: string; flags: string; mode: number }
   | { op: 'fchmod'; fd: number; mode: number }
+  | { op: 'fchown'; fd: number; uid: number; gid: number }
   | { op: 'write'; fd: number; buf: Uint8Array; off: number; len: number }
   | { op: 'fsync'; fd: number }
   | { op: 'close'; fd: number }
   | { op: 'rename'; from: string; to: string }
   | { op: 'unlink'; path: string };
+
+const RUNNING_AS_ROOT = typeof process.getuid === 'function' && process.getuid() === 0;
 
 /** Errors from fsync on a directory that only mean "this platform/file system cannot". */
 const DIR_FSYNC_UNSUPPORTED = new Set(['EINVAL', 'EISDIR', 'ENOTSUP', 'EBADF']);
@@ -67,6 +76,7 @@ function* atomicWriteSteps(target: string, bytes: Uint8Array, opts: AtomicWriteO
 function* replaceSteps(target: string, bytes: Uint8Array, opts: AtomicWriteOptions): Generator<Op, AtomicWriteResult, unknown> {
   let dest = target;
   let existingMode: number | null = null;
+  let owner: { uid: number; gid: number } | null = null;
 
   let st: fs.Stats | null = null;
   try {
@@ -90,6 +100,7 @@ function* replaceSteps(target: string, bytes: Uint8Array, opts: AtomicWriteOptio
   }
   if (st?.isFile()) {
     existingMode = st.mode & 0o7777;
+    owner = { uid: st.uid, gid: st.gid };
     if ((opts.skipIfSame ?? true) && st.size === bytes.byteLength) {
       const current = (yield { op: 'readFile', path: dest }) as Buffer;
       if (current.equals(bytes)) return { written: false };
@@ -113,8 +124,12 @@ function* replaceSteps(target: string, bytes: Uint8Array, opts: AtomicWriteOptio
         if (errCode(e) !== 'EEXIST' || attempt >= 3) throw e;
       }
     }
-    // open's mode is filtered by the umask; set the old file's mode exactly.
-    if (existingMode !== null) yield { op: 'fchmod', fd, mode: existingMode };
+    // open's mode is filtered by the umask; set the old file's (or the model file's) mode exactly.
+    const exactMode = existingMode ?? (opts.like ? opts.like.mode & 0o7777 : null);
+    if (exactMode !== null) yield { op: 'fchmod', fd, mode: exactMode };
+    // Only root can give a file away; anyone else's new file is theirs, as with any editor.
+    owner ??= opts.like ? { uid: opts.like.uid, gid: opts.like.gid } : null;
+    if (owner && RUNNING_AS_ROOT) yield { op: 'fchown', fd, uid: owner.uid, gid: owner.gid };
     let off = 0;
     while (off < bytes.byteLength) {
       off += (yield { op: 'write', fd, buf: bytes, off, len: bytes.byteLength - off }) as number;
@@ -169,6 +184,8 @@ function execSync(o: Op): unknown {
       return fs.openSync(o.path, o.flags, o.mode);
     case 'fchmod':
       return fs.fchmodSync(o.fd, o.mode);
+    case 'fchown':
+      return fs.fchownSync(o.fd, o.uid, o.gid);
     case 'write':
       return fs.writeSync(o.fd, o.buf, o.off, o.len);
     case 'fsync':
@@ -196,6 +213,8 @@ function execAsync(o: Op): Promise<unknown> {
         return fs.open(o.path, o.flags, o.mode, done);
       case 'fchmod':
         return fs.fchmod(o.fd, o.mode, done);
+      case 'fchown':
+        return fs.fchown(o.fd, o.uid, o.gid, done);
       case 'write':
         return fs.write(o.fd, o.buf, o.off, o.len, null, done);
       case 'fsync':
@@ -262,13 +281,13 @@ export function writeFileAtomicSync(target: string, bytes: Uint8Array, opts: Ato
  * entry gets its result or its error.
  */
 export function writeFilesAtomicSync(
-  entries: readonly { target: string; bytes: Uint8Array; beforeRename?: () => void }[],
+  entries: readonly { target: string; bytes: Uint8Array; beforeRename?: () => void; like?: AtomicWriteOptions['like'] }[],
   opts: Omit<AtomicWriteOptions, 'syncDir'> = {},
 ): ({ written: boolean } | { error: unknown })[] {
   const results: ({ written: boolean } | { error: unknown })[] = new Array(entries.length);
   const parked: { i: number; gen: Generator<Op, AtomicWriteResult, unknown>; step: IteratorResult<Op, AtomicWriteResult> }[] = [];
   for (let i = 0; i < entries.length; i++) {
-    const gen = atomicWriteSteps(entries[i].target, entries[i].bytes, { ...opts, syncDir: false, beforeRename: entries[i].beforeRename ?? opts.beforeRename });
+    const gen = atomicWriteSteps(entries[i].target, entries[i].bytes, { ...opts, syncDir: false, beforeRename: entries[i].beforeRename ?? opts.beforeRename, like: entries[i].like ?? opts.like });
     try {
       const step = advanceSync(gen, gen.next(), true);
       if (step.done) results[i] = step.value;

@@ -12,13 +12,13 @@
  * (it would otherwise shadow the source: .bin is read before .json); a rewritten file that failed
  * to verify gets its original bytes back.
  */
-import { closeSync, fsyncSync, lstatSync, openSync, unlinkSync } from 'node:fs';
+import { closeSync, fsyncSync, lstatSync, openSync, statSync, unlinkSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { errors, isSidecarError, type SidecarError } from '../errors.js';
 import { decodeSidecar, deepEqualJson, encodeSidecar } from '../formats/codec.js';
 import { writeFileAtomicSync, writeFilesAtomicSync } from '../fs/atomic-write.js';
 import { acquireSidecarLockSync, type HeldLock } from '../fs/lock.js';
-import { readFileLimitedSync } from '../fs/read-file.js';
+import { DEFAULT_MAX_FILE_SIZE, readFileLimitedSync } from '../fs/read-file.js';
 import { canonicalDigest } from '../integrity/digest.js';
 import type { JsonObject, SidecarExt, SidecarFormat, SidecarNaming } from '../types.js';
 import { encryptionKey, type Keyring, type SidecarKey } from '../crypto/keys.js';
@@ -99,6 +99,8 @@ interface Decoded {
   format: SidecarFormat;
   /** The key an encrypted source was read with. */
   key?: SidecarKey;
+  /** Its permissions: a new target takes them (mode; owner when we run as root). */
+  like: { mode: number; uid: number; gid: number };
 }
 
 /**
@@ -143,7 +145,10 @@ function existsAsNonDirectory(path: string): boolean | null {
 function encodeChecked(data: JsonObject, format: SidecarFormat, target: string, opts: ConvertTaskOptions, key: SidecarKey | undefined): Buffer {
   // Encrypted targets are encrypted in memory: no plaintext byte of them ever reaches the disk.
   const bytes = encodeSidecar(data, format, { path: target, maxDepth: opts.maxDepth, encryptWith: key });
-  const back = decodeSidecar(bytes, { path: target, maxDepth: opts.maxDepth, maxFileSize: Math.max(opts.maxFileSize ?? 0, bytes.length), keyring: key ? { keys: [key] } : undefined });
+  // A target above the read limit could never be read back by anyone (e.g. bin → json grows).
+  const limit = opts.maxFileSize ?? DEFAULT_MAX_FILE_SIZE;
+  if (bytes.length > limit) throw errors.tooLarge(bytes.length, limit, target);
+  const back = decodeSidecar(bytes, { path: target, maxDepth: opts.maxDepth, maxFileSize: limit, keyring: key ? { keys: [key] } : undefined });
   if ((back.encryption?.keyId ?? null) !== (key?.id ?? null)) throw errors.verifyFailed(target, 'encryption of the encoded bytes is not the one asked for');
   if (back.format !== format) throw errors.verifyFailed(target, `encoder produced ${back.format}, not ${format}`);
   if (!deepEqualJson(back.data, data)) throw errors.verifyFailed(target, 'encoded bytes do not decode to the same data');
@@ -203,8 +208,9 @@ function stageUnit(unit: ConvertUnit, opts: ConvertTaskOptions): ConvertItem[] |
   for (const path of unit.sources) {
     try {
       const bytes = readFileLimitedSync(path, opts.maxFileSize);
+      const st = statSync(path);
       const d = decodeSidecar(bytes, { path, maxDepth: opts.maxDepth, maxFileSize: opts.maxFileSize, keyring: opts.keyring });
-      decoded.push({ path, bytes, data: d.data, format: d.format, key: d.encryption?.key });
+      decoded.push({ path, bytes, data: d.data, format: d.format, key: d.encryption?.key, like: { mode: st.mode, uid: st.uid, gid: st.gid } });
     } catch (e) {
       return allItems(unit, planned, false, asSidecarError(e, path));
     }
@@ -357,7 +363,7 @@ export function convertUnits(units: readonly ConvertUnit[], opts: ConvertTaskOpt
       // noFollow: a link planted at a target is refused, never written through; beforeRename: the
       // unit's lock must still be ours when its target is published.
       const written = writeFilesAtomicSync(
-        toWrite.map((x) => ({ target: x.st.unit.target, bytes: x.st.written!, beforeRename: x.st.lock ? () => x.st.lock!.check() : undefined })),
+        toWrite.map((x) => ({ target: x.st.unit.target, bytes: x.st.written!, beforeRename: x.st.lock ? () => x.st.lock!.check() : undefined, like: x.st.decoded[0].like })),
         { skipIfSame: true, noFollow: true },
       );
       const failed = new Set<number>();
