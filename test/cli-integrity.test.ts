@@ -54,6 +54,20 @@ describe('cli hash and verify', () => {
     removeTree(lib);
   });
 
+  it('--canonical with a sidecar that cannot be decoded: exit 1, the files listed, no digest, no manifest (issue 10 §6)', async () => {
+    // The corner tree holds photos/broken.json (truncated JSON beside broken.jpg).
+    const manifest = join(out, 'canon-refused.jsonl');
+    const r = await runCli(['hash', root, '--canonical', '--manifest', manifest]);
+    assert.equal(r.code, 1, r.stderr);
+    const res = parseJson<{ ok: boolean; digest: null; undecodable: string[] }>(r);
+    assert.equal(res.ok, false);
+    assert.equal(res.digest, null);
+    assert.deepEqual(res.undecodable, ['photos/broken.json']);
+    assert.equal(existsSync(manifest), false);
+    // The byte hash covers the file as bytes and still works.
+    assert.equal((await runCli(['hash', root])).code, 0);
+  });
+
   it('verify against a manifest: exit 0 when equal, 1 with changed / missing / extra listed', async () => {
     const manifest = join(out, 'tree.manifest.json');
     const h = await runCli(['hash', root, '--manifest', manifest]);

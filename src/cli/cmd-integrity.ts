@@ -1,5 +1,5 @@
 /** `hash DIR` (tree digest, optional manifest) and `verify --manifest FILE DIR` (exit 1 on any difference). */
-import { errors, EXIT_CLEAN, EXIT_FINDINGS } from '../errors.js';
+import { errors, EXIT_CLEAN, EXIT_FINDINGS, isSidecarError } from '../errors.js';
 import { engineOptions, inputDirectory, optString, type CommandContext } from './context.js';
 import { emit } from './emit.js';
 import { progressFor } from './progress.js';
@@ -23,6 +23,14 @@ async function runHash(ctx: CommandContext): Promise<number> {
       manifest,
       onProgress: progress.update,
     });
+  } catch (e) {
+    // Sidecars that cannot be decoded: a canonical digest without them would vouch for data it
+    // never saw. A finding (exit 1) that lists them, not a crash; no digest, no manifest.
+    const files = isSidecarError(e) && e.code === 'CORRUPT' ? e.details?.files : undefined;
+    if (!Array.isArray(files)) throw e;
+    const failed = { ok: false, digest: null, error: { code: 'CORRUPT', message: (e as Error).message }, undecodable: files as string[] };
+    await emit(ctx, { result: failed, what: 'tree digest', human: () => ['no digest: these sidecars cannot be decoded', ...failed.undecodable.map((f) => `  ${f}`)] });
+    return EXIT_FINDINGS;
   } finally {
     progress.finish();
   }
