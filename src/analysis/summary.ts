@@ -125,7 +125,9 @@ function flatPayloadSize(root: JsonObject): number {
  * Summarise one decoded sidecar in any stored form (detector, nested backend, `{sidecar_info,
  * data}` wrapper, unified, oldest `Face_detector`, the earlier tool's flat form). Never throws.
  */
-export function summarizeSidecar(data: JsonObject): SidecarSummary {
+export function summarizeSidecar(data: JsonObject, opts: { sizes?: boolean } = {}): SidecarSummary {
+  // Sizing every operation in bin encoding costs a walk of the whole value: only stats prints it.
+  const withSizes = opts.sizes !== false;
   const summary: SidecarSummary = {
     operations: [],
     operationType: null,
@@ -178,7 +180,7 @@ export function summarizeSidecar(data: JsonObject): SidecarSummary {
     if (state.tool === null && TOOL_OPERATIONS.has(name)) state.tool = name;
     // Only the operationType operation (else the first one) names the tool: another's would mislead.
     if (summary.toolName === null && name === (summary.operationType ?? summary.operations[0])) summary.toolName = state.tool;
-    const size = sizeOf(op.form === 'flat' ? null : op.value, data);
+    const size = withSizes ? sizeOf(op.form === 'flat' ? null : op.value, data) : -1;
     if (size >= 0) setOwn(summary.dataSizes, name, (Object.hasOwn(summary.dataSizes, name) ? summary.dataSizes[name] : 0) + size);
   });
 

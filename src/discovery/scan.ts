@@ -172,7 +172,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
     const ownRuntime = !opts.runtime;
     const runtime: Runtime = opts.runtime ?? createRuntime(opts);
     // Only an inspection that keeps the decoded data holds memory in proportion to file sizes.
-    const weigh = inspectOpts.keepData ? (item: InspectItem) => item.size ?? 0 : undefined;
+    const weigh = inspectOpts.keepData || inspectOpts.dataJson ? (item: InspectItem) => item.size ?? 0 : undefined;
     let emitted = 0;
     try {
       const records = mapJobs(runtime, 'inspect', inspectOpts, this.pendingRecords(root, weigh !== undefined), (rec) => rec.items, {

@@ -127,8 +127,9 @@ export async function* mapJobs<N extends TaskName, J>(
         const b = head.batch;
         if (b) {
           if (b.error) throw b.error.e;
-          if (--b.open === 0) inflightBytes -= b.bytes;
           yield { job: head.job, results: b.results!.slice(head.offset, head.offset + head.count) };
+          // Counted until the caller is done with the job (it holds the results until then).
+          if (--b.open === 0) inflightBytes -= b.bytes;
         } else yield { job: head.job, results: NO_RESULTS };
       }
       if (sourceDone) {

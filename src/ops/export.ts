@@ -92,7 +92,7 @@ export async function exportSidecars(root: string, opts: ExportOptions): Promise
   const rootAbs = resolve(root);
   if (typeof output === 'string' && output !== '-') assertOutputNotSidecar(output, rootAbs, 'export', scanOpts.imageExtensions);
   const filter = operationFilter(operationType);
-  const session = scan(rootAbs, { ...scanOpts, inspect: { summarize: true, keepData: format !== 'csv' } });
+  const session = scan(rootAbs, { ...scanOpts, inspect: { summarize: true, sizes: false, dataJson: format !== 'csv' } });
   const writer = WRITERS[format];
 
   const sink = await openSink(output);
@@ -108,9 +108,11 @@ export async function exportSidecars(root: string, opts: ExportOptions): Promise
       }
       const sc = ownEffective(rec);
       if (!sc || (filter && !filter(sc))) continue;
-      const piece = writer.entry(rec, sc, exported === 0);
+      const pieces = writer.entry(rec, sc, exported === 0);
       exported++;
-      await sink.write(piece);
+      // Pieces, not one string: a big sidecar's text is written as it came from the worker.
+      if (typeof pieces === 'string') await sink.write(pieces);
+      else for (const piece of pieces) await sink.write(piece);
     }
     await sink.write(writer.end(exported));
     await sink.commit();
@@ -127,23 +129,25 @@ export async function exportSidecars(root: string, opts: ExportOptions): Promise
 
 interface FormatWriter {
   begin(root: string): string;
-  entry(rec: ScanRecord, sc: ScanSidecar, first: boolean): string;
+  entry(rec: ScanRecord, sc: ScanSidecar, first: boolean): string | string[];
   end(count: number): string;
 }
 
-function entryJson(rec: ScanRecord, sc: ScanSidecar): string {
-  return JSON.stringify({ image: rec.images[0].rel, sidecar: sc.rel, format: sc.inspection.format, data: sc.inspection.data ?? null });
+/** Exactly JSON.stringify({ image, sidecar, format, data }) in pieces, the data's text made in the worker. */
+function entryJson(rec: ScanRecord, sc: ScanSidecar, before: string, after: string): string[] {
+  const head = JSON.stringify({ image: rec.images[0].rel, sidecar: sc.rel, format: sc.inspection.format });
+  return [`${before}${head.slice(0, -1)},"data":`, sc.inspection.dataJson ?? 'null', `}${after}`];
 }
 
 const WRITERS: Record<ExportFormat, FormatWriter> = {
   json: {
     begin: (root) => `{\n  "exported_at": null,\n  "source_directory": ${JSON.stringify(root)},\n  "sidecars": [`,
-    entry: (rec, sc, first) => (first ? '\n    ' : ',\n    ') + entryJson(rec, sc),
+    entry: (rec, sc, first) => entryJson(rec, sc, first ? '\n    ' : ',\n    ', ''),
     end: (count) => `${count > 0 ? '\n  ' : ''}],\n  "total_sidecars": ${count}\n}\n`,
   },
   jsonl: {
     begin: () => '',
-    entry: (rec, sc) => entryJson(rec, sc) + '\n',
+    entry: (rec, sc) => entryJson(rec, sc, '', '\n'),
     end: () => '',
   },
   csv: {
@@ -199,6 +203,10 @@ abstract class BufferedSink implements Sink {
   abstract abort(): Promise<void>;
 
   write(s: string): Promise<void> {
+    if (s.length >= CHUNK) {
+      // A big entry goes out as it is: appending it to the buffer would only copy it once more.
+      return this.flush().then(() => this.send(s));
+    }
     this.buf += s;
     if (this.buf.length < CHUNK) return Promise.resolve();
     return this.flush();

@@ -40,7 +40,7 @@ export interface ValidationReport {
 /** Parse every sidecar of a tree and check it against the built-in rules (and a schema). */
 export async function validate(root: string, opts: ValidateOptions = {}): Promise<ValidationReport> {
   const schema = typeof opts.schema === 'string' ? (await loadSchema(opts.schema)).schemaSource : opts.schema;
-  const session = scan(root, { ...opts, inspect: { summarize: true, validate: true, schema } });
+  const session = scan(root, { ...opts, inspect: { summarize: true, sizes: false, validate: true, schema } });
   const filter = operationFilter(opts.operationType);
   const report: ValidationReport = { total_files: 0, valid_files: 0, invalid_files: 0, scan: session.summary };
   if (!opts.onResult) report.results = [];

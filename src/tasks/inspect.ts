@@ -14,12 +14,19 @@ export interface InspectOptions {
   maxDepth?: number;
   /** Compute the per-sidecar summary (operations, faces, objects, grade...). */
   summarize?: boolean;
+  /** With summarize: also each operation's size in bin encoding (only stats prints it). Default true. */
+  sizes?: boolean;
   /** Run the built-in structural rules. */
   validate?: boolean;
   /** A user JSON Schema (plain object: functions cannot cross threads). */
   schema?: unknown;
-  /** Return the decoded data (export, convert planning). */
+  /** Return the decoded data (convert planning, tests). */
   keepData?: boolean;
+  /**
+   * Return the decoded data as JSON text (JSON.stringify) instead: export needs only the text, and
+   * one flat string crosses a thread far more cheaply than the object graph (no graph on main).
+   */
+  dataJson?: boolean;
   /** Keys for encrypted sidecars (KeyObjects: they clone to workers and never print). */
   keyring?: Keyring;
 }
@@ -52,6 +59,7 @@ export interface FileInspection {
   summary?: SidecarSummary;
   problems?: Problem[];
   data?: JsonObject;
+  dataJson?: string;
   elapsedMs: number;
 }
 
@@ -91,13 +99,14 @@ export function inspectFile(item: InspectItem, opts: InspectOptions, compiled?: 
     out.notes = decoded.notes;
     const data = decoded.data;
     out.shape = looksLikeReport(data, item.name) ? 'report' : looksLikeSidecar(data) ? 'sidecar' : 'other';
-    if (opts.summarize) out.summary = summarizeSidecar(data);
+    if (opts.summarize) out.summary = summarizeSidecar(data, { sizes: opts.sizes });
     if (opts.validate || opts.schema !== undefined) {
       const problems = opts.validate ? checkSidecarRules(data) : [];
       if (opts.schema !== undefined) problems.push(...checkSchema(compiled ?? schemaFor(opts.schema), data));
       out.problems = problems;
     }
     if (opts.keepData) out.data = data;
+    if (opts.dataJson) out.dataJson = JSON.stringify(data);
   } catch (e) {
     const err = isSidecarError(e) ? e : errors.corrupt(`cannot decode: ${(e as Error)?.message ?? e}`, item.path, e);
     if (err.code === 'ENCRYPTED') {
