@@ -53,6 +53,35 @@ function floorParse(list: string): Timed {
   return { ms: performance.now() - t0, detail: { files: paths.length, bytes, notJson: failed } };
 }
 
+/** The earlier tool converts without fsync; `sync` afterwards makes its result as durable as ours. */
+function origConvertOp(spec: Extract<OpSpec, { op: 'orig-convert' }>): Timed {
+  const t0 = performance.now();
+  const r = spawnSync(spec.bin, ['convert', '-i', spec.root, '-f', 'bin'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const tool = performance.now() - t0;
+  if (r.error || r.status !== 0) throw errors.internal(`earlier tool's convert failed: ${r.error?.message ?? r.stderr.toString().trim()}`);
+  const s = spawnSync('sync', [], { stdio: 'ignore' });
+  if (s.error || s.status !== 0) throw errors.internal('sync failed');
+  return { ms: performance.now() - t0, detail: { toolMs: tool, syncMs: performance.now() - t0 - tool }, rssMeaningful: false };
+}
+
+async function floorDecode(list: string): Promise<Timed> {
+  const { decodeSidecar } = await import('../src/formats/codec.js');
+  const paths = loadList(list);
+  let bytes = 0;
+  let failed = 0;
+  const t0 = performance.now();
+  for (const p of paths) {
+    const buf = readFileSync(p);
+    bytes += buf.length;
+    try {
+      decodeSidecar(buf, { path: p });
+    } catch {
+      failed++; // corrupt samples: still read, like the real operations
+    }
+  }
+  return { ms: performance.now() - t0, detail: { files: paths.length, bytes, notDecodable: failed } };
+}
+
 function fsyncDir(dir: string): void {
   const fd = openSync(dir, 'r');
   try {
@@ -246,6 +275,10 @@ export async function runOp(spec: OpSpec): Promise<Timed> {
       return floorRead(spec.list);
     case 'floor-parse':
       return floorParse(spec.list);
+    case 'floor-decode':
+      return floorDecode(spec.list);
+    case 'orig-convert':
+      return origConvertOp(spec);
     case 'floor-durable':
       return floorDurable(spec);
     case 'validate':

@@ -9,6 +9,8 @@ export type OpSpec =
   | { op: 'floor-read'; list: string }
   /** Floor (b): readFileSync + JSON.parse every listed file, one thread. */
   | { op: 'floor-parse'; list: string }
+  /** Floor (d), the bin floor: readFileSync + decodeSidecar every listed file, one thread. */
+  | { op: 'floor-decode'; list: string }
   /**
    * Floor (c) for convert: convert's durability steps without decoding, per listed file (paths
    * under fromRoot, done on the copy under toRoot): read → write a new file beside it → fsync →
@@ -21,6 +23,8 @@ export type OpSpec =
   /** The HTML report (stats + validate + format-stats + render), page kept in memory. */
   | { op: 'report'; root: string; engine: EngineKind; workers?: number }
   | { op: 'convert'; root: string; format: 'bin' | 'json'; workers?: number }
+  /** The earlier tool's `convert -i ROOT -f bin` (binary given by IMAGE_SIDECAR_BENCH_ORIG), then `sync`. */
+  | { op: 'orig-convert'; bin: string; root: string }
   /** `readSidecar` for every listed image, one call at a time. */
   | { op: 'read'; list: string }
   | { op: 'hash'; root: string; workers?: number }

@@ -254,6 +254,19 @@ export class Bench {
     removeTree(binRoot);
     const toBin = this.convertRuns('json→bin', l.root, 'bin', binRoot);
     this.add('convert.json-bin', `convert json→bin, verified + fsync + sources removed (${name})`, toBin, l.sidecarFiles, l.sidecarBytes, floors);
+    const orig = process.env.IMAGE_SIDECAR_BENCH_ORIG;
+    if (orig) {
+      const scratch = (i: number) => path.join(this.work, `orig-scratch-${i + 1}`);
+      const o = measure('earlier tool convert + sync', { op: 'orig-convert', bin: orig, root: l.root }, {
+        runs: this.args.runs,
+        prepare: (i) => {
+          copyLibrary(l.root, scratch(i));
+          return { op: 'orig-convert', bin: orig, root: scratch(i) };
+        },
+        cleanup: (i) => removeTree(scratch(i)),
+      });
+      this.add('convert.orig-sync', `earlier tool: convert -f bin, then sync (${name})`, o, l.sidecarFiles, l.sidecarBytes, floors);
+    }
     if (isFailure(toBin)) return;
     const b = listLibrary(binRoot, this.lists, 'convert-bin');
     const toJson = this.convertRuns('bin→json', binRoot, 'json', null);
@@ -311,6 +324,8 @@ export class Bench {
     Object.assign(this.results.library, { binSidecarFiles: l.sidecarFiles, binSidecarBytes: l.sidecarBytes });
     // floor (b) of a bin library is the JSON library's: the same data, parsed from JSON
     const floors = this.floors('bin', l, 'bin copy', this.jsonFloors.b);
+    const d = this.measure('floor (d) bin', { op: 'floor-decode', list: l.sidecarList });
+    this.add('floor-d.bin', 'floor (d): readFileSync + decodeSidecar, one thread (bin copy)', d, l.sidecarFiles, l.sidecarBytes, floors);
     this.treeOps('bin', l, floors, false);
     if (this.on('reads')) this.reads('bin', l, floors);
   }

@@ -57,9 +57,13 @@ export function evaluateTargets(t: TargetInputs): TargetResult[] {
   return [
     target('validate, JSON library, × floor (b)', vJson?.xFloorB ?? null, '×', '<=', 0.6),
     target('stats, JSON library, × floor (b)', sJson?.xFloorB ?? null, '×', '<=', 0.6),
+    target('validate, bin copy, × floor (d) (read + decodeSidecar, one thread)', ratio(f('validate.bin.threads')?.ms, f('floor-d.bin')?.ms), '×', '<=', 1.0),
+    target('stats, bin copy, × floor (d) (read + decodeSidecar, one thread)', ratio(f('stats.bin.threads')?.ms, f('floor-d.bin')?.ms), '×', '<=', 1.0),
     target('validate, bin copy, × the JSON run', ratio(f('validate.bin.threads')?.ms, vJson?.ms), '×', '<=', 0.2),
     target('stats, bin copy, × the JSON run', ratio(f('stats.bin.threads')?.ms, sJson?.ms), '×', '<=', 0.2),
-    target('convert json→bin (durable), × floor (b)', f('convert.json-bin')?.xFloorB ?? null, '×', '<=', 2.5),
+    f('convert.orig-sync')
+      ? target('convert json→bin (durable) × earlier tool + sync', ratio(f('convert.json-bin')?.ms, f('convert.orig-sync')?.ms), '×', '<=', 1.0)
+      : target('convert json→bin (durable), × floor (c)', f('convert.json-bin')?.xFloorC ?? null, '×', '<=', 2.5, 'IMAGE_SIDECAR_BENCH_ORIG not set: no earlier-tool row'),
     target('`image-sidecar --version`, median', t.versionMedianMs, ' ms', '<', 150),
     target('bin size, share of indent JSON', c ? (c.binBytes / c.indentJsonBytes) * 100 : null, ' %', '<=', 50),
     target('bin decode speed-up over JSON.parse', c ? c.jsonParseUs / c.binDecodeUs : null, '×', '>=', 5),
