@@ -12,6 +12,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { errors } from '../errors.js';
+import { isDirSyncUnsupported } from './dir-sync.js';
 import { tempNameFor } from './temp-files.js';
 
 export interface AtomicWriteOptions {
@@ -58,8 +59,6 @@ type Op =
 
 const RUNNING_AS_ROOT = typeof process.getuid === 'function' && process.getuid() === 0;
 
-/** Errors from fsync on a directory that only mean "this platform/file system cannot". */
-const DIR_FSYNC_UNSUPPORTED = new Set(['EINVAL', 'EISDIR', 'ENOTSUP', 'EBADF']);
 
 function errCode(e: unknown): string | undefined {
   return (e as NodeJS.ErrnoException | undefined)?.code;
@@ -148,7 +147,7 @@ function* replaceSteps(target: string, bytes: Uint8Array, opts: AtomicWriteOptio
       dfd = (yield { op: 'open', path: dir, flags: 'r', mode: 0 }) as number;
       yield { op: 'fsync', fd: dfd };
     } catch (e) {
-      if (!DIR_FSYNC_UNSUPPORTED.has(errCode(e) ?? '')) throw e;
+      if (!isDirSyncUnsupported(e)) throw e; // the one directory-fsync policy (dir-sync.ts)
     } finally {
       if (dfd >= 0) yield { op: 'close', fd: dfd };
     }

@@ -15,6 +15,7 @@
  * Every move re-checks the file right before it (regular file, same inode/size/times as when it
  * was hashed, parent directory still the real one inside the root) and never overwrites.
  */
+import { fsyncDirs } from '../fs/dir-sync.js';
 import { createHash } from 'node:crypto';
 import { constants as fsc } from 'node:fs';
 import { link, lstat, mkdir, open, realpath, rename, unlink } from 'node:fs/promises';
@@ -452,21 +453,8 @@ function skip(report: CleanupReport, o: { path: string; rel: string }, e: unknow
   report.skipped.push({ rel: o.rel, path: o.path, code: err.code, reason: err.message });
 }
 
-/** Make renames and unlinks durable; a file system that cannot fsync a directory is not an error. */
-export async function fsyncDirs(dirs: Iterable<string>): Promise<void> {
-  for (const d of dirs) {
-    let fh;
-    try {
-      fh = await open(d, 'r');
-      await fh.sync();
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      if (code !== 'EINVAL' && code !== 'EISDIR' && code !== 'ENOTSUP' && code !== 'EBADF' && code !== 'ENOENT') throw errors.fromFs(e, d);
-    } finally {
-      await fh?.close().catch(() => undefined);
-    }
-  }
-}
+/** The one directory-fsync policy lives in fs/dir-sync.ts (re-exported for restore). */
+export { fsyncDirs };
 
 /** Map with at most `limit` calls in flight; results keep the input order. */
 export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {

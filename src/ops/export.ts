@@ -48,7 +48,7 @@ import { tempNameFor } from '../fs/temp-files.js';
 import type { Options } from '../types.js';
 import { ownEffective, operationFilter } from './common.js';
 import { csvRow } from './csv.js';
-import { fsyncDirs } from './cleanup.js';
+import { fsyncDirs } from '../fs/dir-sync.js';
 
 export type ExportFormat = 'json' | 'jsonl' | 'csv';
 

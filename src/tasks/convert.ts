@@ -12,11 +12,12 @@
  * (it would otherwise shadow the source: .bin is read before .json); a rewritten file that failed
  * to verify gets its original bytes back.
  */
-import { closeSync, fsyncSync, lstatSync, openSync, statSync, unlinkSync } from 'node:fs';
+import { lstatSync, statSync, unlinkSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { errors, isSidecarError, type SidecarError } from '../errors.js';
 import { decodeSidecar, deepEqualJson, encodeSidecar } from '../formats/codec.js';
 import { writeFileAtomicSync, writeFilesAtomicSync } from '../fs/atomic-write.js';
+import { fsyncDirsSync } from '../fs/dir-sync.js';
 import { acquireSidecarLockSync, type HeldLock } from '../fs/lock.js';
 import { DEFAULT_MAX_FILE_SIZE, readFileLimitedSync } from '../fs/read-file.js';
 import { canonicalDigest } from '../integrity/digest.js';
@@ -165,19 +166,6 @@ function verifyOnDisk(target: string, bytes: Buffer, data: JsonObject, digest: s
   if (canonicalDigest(back.data) !== digest) throw errors.verifyFailed(target, 'canonical digest differs after writing');
 }
 
-/** fsync a directory so removals in it are durable; platforms that cannot are not an error. */
-function fsyncDir(dir: string): void {
-  let fd = -1;
-  try {
-    fd = openSync(dir, 'r');
-    fsyncSync(fd);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code !== 'EINVAL' && code !== 'EISDIR' && code !== 'ENOTSUP' && code !== 'EBADF' && code !== 'EPERM') throw e;
-  } finally {
-    if (fd >= 0) closeSync(fd);
-  }
-}
 
 /** A unit whose target is written (file fsynced, rename not yet made durable) or needs no write. */
 interface Staged {
@@ -378,7 +366,7 @@ export function convertUnits(units: readonly ConvertUnit[], opts: ConvertTaskOpt
       ready = staged.filter((x) => !failed.has(x.index));
     }
     // 5. Make the renames durable before any source goes: one fsync per directory.
-    const failedDirs = fsyncDirs(new Set(ready.filter((x) => x.st.written && !opts.dryRun).map((x) => dirname(x.st.unit.target))));
+    const failedDirs = fsyncDirsSync(new Set(ready.filter((x) => x.st.written && !opts.dryRun).map((x) => dirname(x.st.unit.target))));
     const removedIn = new Set<string>();
     for (const { index, st } of ready) {
       const dirError = failedDirs.get(dirname(st.unit.target));
@@ -389,7 +377,7 @@ export function convertUnits(units: readonly ConvertUnit[], opts: ConvertTaskOpt
     }
     // 8. Make the removals durable. Not a data risk if this fails (a removed source may reappear
     // and the next run dedupes it), but say so.
-    for (const [dir, err] of fsyncDirs(removedIn)) {
+    for (const [dir, err] of fsyncDirsSync(removedIn)) {
       for (const it of results.flat()) if (it.sourceRemoved && dirname(it.source) === dir) it.error = errorOf(err);
     }
   } finally {
@@ -398,15 +386,3 @@ export function convertUnits(units: readonly ConvertUnit[], opts: ConvertTaskOpt
   return results;
 }
 
-/** fsync each directory once; returns the ones that failed. */
-function fsyncDirs(dirs: Iterable<string>): Map<string, SidecarError> {
-  const failed = new Map<string, SidecarError>();
-  for (const dir of dirs) {
-    try {
-      fsyncDir(dir);
-    } catch (e) {
-      failed.set(dir, asSidecarError(e, dir));
-    }
-  }
-  return failed;
-}
