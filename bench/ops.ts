@@ -148,7 +148,7 @@ async function reportOp(spec: Extract<OpSpec, { op: 'report' }>): Promise<Timed>
   const t0 = performance.now();
   const r = await report(spec.root, { engine: spec.engine, workers: spec.workers });
   const ms = performance.now() - t0;
-  return { ms, detail: { bytes: r.bytes, total_images: r.stats.total_images, invalid_files: r.validation.invalidFiles, ...(await engineUsed()) } };
+  return { ms, detail: { bytes: r.bytes, total_images: r.stats.total_images, invalid_files: r.validation.invalidFiles, ...engineUsed(spec) } };
 }
 
 /** Numbers and booleans at the top of a report (counts), without its per-file lists. */
