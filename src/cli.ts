@@ -2,10 +2,12 @@
 /**
  * image-sidecar command line: builds the commands from the table in cli/commands.ts, loads a
  * command's implementation only when it runs, and maps every failure to an exit code in one
- * place (cli/fail.ts). Exit codes: 0 clean, 1 findings, 2 usage or fatal error.
+ * place (cli/fail.ts). Exit codes: 0 clean, 1 findings, 2 usage or fatal error; findings exit 0
+ * under the earlier tool's names and with --exit-zero (cli/invocation.ts).
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { COMMANDS, type CommandSpec, type OptionSpec } from './cli/commands.js';
+import { finalExitCode, isLegacyInvocation } from './cli/invocation.js';
 import { packageVersion } from './version.js';
 
 const parsers: Record<NonNullable<OptionSpec['parse']>, (v: string) => number> = {
@@ -30,6 +32,8 @@ function makeOption(spec: OptionSpec): Option {
 
 /** Exit code of the command that ran (commander calls actions; they cannot return values). */
 let exitCode = 0;
+/** Findings exit 0 (earlier tool's name, or --exit-zero); known once the arguments are parsed. */
+let findingsExitZero = isLegacyInvocation(process.argv[1]);
 
 function addCommand(program: Command, spec: CommandSpec): void {
   const cmd = program.command(spec.name).description(spec.summary);
@@ -48,6 +52,8 @@ function buildProgram(): Command {
   const program = new Command('image-sidecar')
     .description('Find, pair, read, write, validate and convert image sidecar files safely and fast.')
     .version(packageVersion(), '-V, --version', 'print the version')
+    .option('--exit-zero', 'exit 0 when the command finds problems (findings); usage and fatal errors still exit 2')
+    .configureHelp({ showGlobalOptions: true })
     .exitOverride()
     .configureOutput({ outputError: (str, write) => write(`image-sidecar: ${str}`) })
     .showSuggestionAfterError(true);
@@ -55,7 +61,8 @@ function buildProgram(): Command {
   program.addHelpText(
     'after',
     '\nOutput: JSON on stdout when it is not a terminal (or with --json / -o FILE); logs and progress on stderr.\n' +
-      'Exit codes: 0 clean, 1 findings (invalid files, differences, failures), 2 usage or fatal error.\n\n' +
+      'Exit codes: 0 clean, 1 findings (invalid files, differences, failures), 2 usage or fatal error.\n' +
+      'Findings exit 0 with --exit-zero, and when run as image-sidecar-rust or sportball-sidecar-rust (as the earlier tool did).\n\n' +
       'Examples:\n  $ image-sidecar stats ~/Photos\n  $ image-sidecar validate --input ~/Photos --workers 4 > report.json\n' +
       '  $ image-sidecar cleanup ~/Photos --dry-run\n',
   );
@@ -70,7 +77,8 @@ async function main(argv: string[]): Promise<number> {
       return 2;
     }
     await program.parseAsync(argv);
-    return exitCode;
+    findingsExitZero ||= program.opts().exitZero === true;
+    return finalExitCode(exitCode, { findingsExitZero });
   } catch (e) {
     // Help and --version end this way too; they are not errors and load nothing more.
     if (e instanceof CommanderError && e.exitCode === 0) return 0;
@@ -92,7 +100,7 @@ function exitAfterFlush(code: number): void {
 // A reader that went away (`| head`) is not an error worth a stack trace; nor is any other
 // failure of stdout, which leaves nowhere to put a result.
 process.stdout.on('error', (e: NodeJS.ErrnoException) => {
-  if (e.code === 'EPIPE') process.exit(exitCode);
+  if (e.code === 'EPIPE') process.exit(finalExitCode(exitCode, { findingsExitZero }));
   process.stderr.write(`image-sidecar: error [IO]: cannot write to stdout: ${e.code ?? e.message}\n`);
   process.exit(2);
 });
