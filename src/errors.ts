@@ -3,6 +3,8 @@
  * the CLI maps codes to exit codes (see `exitCodeFor`). Create errors only through
  * the `errors` factory table so messages and codes stay consistent.
  */
+import { EXIT_FATAL } from './exit-codes.js';
+
 export type ErrorCode =
   | 'USAGE' // bad arguments or options
   | 'NOT_FOUND' // a path that must exist does not
@@ -133,9 +135,7 @@ export function errorFromJSON(o: { code: ErrorCode; message: string; path?: stri
 }
 
 /** Exit codes: 0 clean, 1 findings, 2 usage or fatal error. */
-export const EXIT_CLEAN = 0;
-export const EXIT_FINDINGS = 1;
-export const EXIT_FATAL = 2;
+export { EXIT_CLEAN, EXIT_FINDINGS, EXIT_FATAL } from './exit-codes.js';
 
 export function exitCodeFor(e: unknown): number {
   return EXIT_FATAL; // any error that escapes an operation is fatal; findings are results, not errors

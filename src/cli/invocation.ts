@@ -6,7 +6,7 @@
  * fatal errors exit 2 in every mode: a wrapper must still see a real failure.
  */
 import { basename } from 'node:path';
-import { EXIT_CLEAN, EXIT_FINDINGS } from '../errors.js';
+import { EXIT_CLEAN, EXIT_FINDINGS } from '../exit-codes.js';
 
 /** The earlier tool's executable names (package.json "bin" links to our cli.js under both). */
 export const LEGACY_COMMAND_NAMES: readonly string[] = ['image-sidecar-rust', 'sportball-sidecar-rust'];
