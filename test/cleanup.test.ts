@@ -127,7 +127,7 @@ test('quarantine keeps relative paths, never touches paired sidecars, and writes
     const manifest = JSON.parse(readFileSync(join(q, 'manifest.json'), 'utf8'));
     assert.equal(manifest.version, 1);
     assert.equal(manifest.status, 'complete');
-    assert.equal(manifest.created_at, NOW.toISOString());
+    assert.equal(manifest.created_at, NOW.toISOString().replace('Z', '000+00:00'));
     assert.equal(manifest.root, root);
     assert.deepEqual(manifest.entries, [
       { rel: 'photos/gone.json', size: gone.length, sha256: createHash('sha256').update(gone).digest('hex') },

@@ -62,8 +62,8 @@ test('first save creates a bin sidecar next to the image with a full sidecar_inf
     face_detection: { success: true, faces: [] },
     sidecar_info: {
       operation_type: 'face_detection',
-      created_at: '2025-09-20T14:30:23.000Z',
-      last_updated: '2025-09-20T14:30:23.000Z',
+      created_at: '2025-09-20T14:30:23.000000+00:00',
+      last_updated: '2025-09-20T14:30:23.000000+00:00',
       last_operation: 'face_detection',
       image_path: img,
       symlink_path: img,
@@ -88,14 +88,14 @@ test('merge keeps other operations and key order; created_at kept; last_* update
   assert.deepEqual(data.yolov8, { objects: [] });
   const info = data.sidecar_info as JsonObject;
   assert.equal(info.operation_type, 'face_detection');
-  assert.equal(info.created_at, '2025-09-20T14:30:23.000Z');
-  assert.equal(info.last_updated, '2025-09-20T14:30:25.000Z');
+  assert.equal(info.created_at, '2025-09-20T14:30:23.000000+00:00');
+  assert.equal(info.last_updated, '2025-09-20T14:30:25.000000+00:00');
   assert.equal(info.last_operation, 'face_detection');
   await saveSidecar(img, 'quality_assessment', { success: true }, { now });
   const info2 = (await readSidecar(img)).sidecar_info as JsonObject;
   assert.equal(info2.last_operation, 'quality_assessment');
   assert.equal(info2.operation_type, 'face_detection');
-  assert.equal(info2.created_at, '2025-09-20T14:30:23.000Z');
+  assert.equal(info2.created_at, '2025-09-20T14:30:23.000000+00:00');
 });
 
 test('an existing .json stays json in the same file; unknown keys and their order are kept', async (t) => {

@@ -26,6 +26,7 @@ import { writeFileAtomic } from '../fs/atomic-write.js';
 import type { Options } from '../types.js';
 import { round } from './common.js';
 import { findOrphans } from './orphans.js';
+import { isoTimestamp } from '../time.js';
 
 export interface CleanupOptions extends Options {
   /** Plan and guard only; change nothing. */
@@ -291,7 +292,7 @@ async function quarantineOrphans(
   const manifest: QuarantineManifest = {
     version: MANIFEST_VERSION,
     status: 'planned',
-    created_at: created.toISOString(),
+    created_at: isoTimestamp(created),
     root: rootAbs,
     entries: hashed.map((h) => ({ rel: h.rel, size: h.size, sha256: h.sha256 })),
   };

@@ -15,6 +15,7 @@ import { assertLockHeld, withSidecarLock } from '../fs/lock.js';
 import { removeStaleTempFiles } from '../fs/temp-files.js';
 import { readSidecarFile } from './read.js';
 import { encryptionKey, type SidecarKey } from '../crypto/keys.js';
+import { isoTimestamp } from '../time.js';
 
 export interface SaveOptions extends Options {
   /**
@@ -207,7 +208,7 @@ export async function saveSidecar(imagePath: string, operation: string, data: Js
         }
       }
 
-      const now = (opts.now ?? (() => new Date()))().toISOString();
+      const now = isoTimestamp((opts.now ?? (() => new Date()))());
       const merged = mergeOperation(existing, imagePath, loc, operation, data, now, opts.merge === 'document');
       // UNREPRESENTABLE / TOO_DEEP are thrown here, before anything is written.
       const bytes = encodeSidecar(merged, format, { path: target, maxDepth: opts.maxDepth, encryptWith });
