@@ -4,6 +4,8 @@
  * the `errors` factory table so messages and codes stay consistent.
  */
 import { EXIT_FATAL } from './exit-codes.js';
+// Circular (temp-files uses `errors`), safe: each side calls the other only inside functions.
+import { tempTargetName } from './fs/temp-files.js';
 
 export type ErrorCode =
   | 'USAGE' // bad arguments or options
@@ -111,8 +113,8 @@ export const errors = {
   fromFs: (e: unknown, path?: string): SidecarError => {
     if (e instanceof SidecarError) return e;
     const err = e as NodeJS.ErrnoException;
-    const p = path ?? err?.path;
-    const msg = `${where(p)}${err?.code ?? 'error'}: ${err?.message ?? String(e)}`;
+    const p = withoutTempName(path ?? err?.path);
+    const msg = `${where(p)}${fsDescription(err, e)}`;
     switch (err?.code) {
       case 'ENOENT':
         return new SidecarError('NOT_FOUND', msg, { path: p, cause: e });
@@ -128,6 +130,31 @@ export const errors = {
     }
   },
 } as const;
+
+/**
+ * Node's fs message without what we print ourselves: "ENOENT: no such file or directory, open
+ * '/x/.a.json.isc-tmp-1-a'" → "no such file or directory (ENOENT)". The code appears once and the
+ * syscall's paths (temp files among them) are dropped: the caller's path says where.
+ */
+function fsDescription(err: NodeJS.ErrnoException | undefined, e: unknown): string {
+  const code = typeof err?.code === 'string' ? err.code : undefined;
+  let text = typeof err?.message === 'string' ? err.message : String(e);
+  if (code !== undefined && text.startsWith(`${code}: `)) text = text.slice(code.length + 2);
+  if (typeof err?.syscall === 'string') {
+    const at = text.lastIndexOf(`, ${err.syscall}`);
+    if (at >= 0) text = text.slice(0, at);
+  }
+  text = text.trim() || 'I/O error';
+  return code !== undefined && !text.includes(code) ? `${text} (${code})` : text;
+}
+
+/** A path to one of our temp files names the file it was going to replace (users never see temp names). */
+function withoutTempName(p: string | undefined): string | undefined {
+  if (p === undefined) return undefined;
+  const slash = Math.max(p.lastIndexOf('/'), p.lastIndexOf('\\'));
+  const target = tempTargetName(p.slice(slash + 1));
+  return target === null ? p : p.slice(0, slash + 1) + target;
+}
 
 /** Rebuild an error that crossed a thread or process boundary as a plain object. */
 export function errorFromJSON(o: { code: ErrorCode; message: string; path?: string; details?: Record<string, unknown> }): SidecarError {
