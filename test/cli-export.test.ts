@@ -20,7 +20,10 @@ describe('cli export', () => {
   it('json to -o FILE: one entry per image with a sidecar (link target once, report and orphan left out)', async () => {
     const file = join(out, 'all.json');
     const r = await runCli(['export', root, '-o', file]);
-    assert.equal(r.code, 0, r.stderr);
+    // photos/broken.json cannot be exported: named on stderr, exit 1 (findings).
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /not exported \(corrupt\): \S*photos\/broken\.json: invalid JSON/);
+    assert.match(r.stderr, /warning: 1 corrupt or unreadable sidecar\(s\) left out of the export/);
     assert.equal(r.stdout, `Exported 6 sidecar files to: ${file}\n`);
     const doc = JSON.parse(readFileSync(file, 'utf8'));
     assert.equal(doc.total_sidecars, 6);
@@ -44,7 +47,7 @@ describe('cli export', () => {
 
   it('jsonl to stdout: stdout is only the export, the count goes to stderr', async () => {
     const r = await runCli(['export', '--input', root, '--format', 'jsonl']);
-    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.code, 1, r.stderr);
     const lines = r.stdout.trimEnd().split('\n').map((l) => JSON.parse(l));
     assert.equal(lines.length, 6);
     assert.ok(lines.every((l) => typeof l.sidecar === 'string' && typeof l.data === 'object'));
@@ -54,7 +57,7 @@ describe('cli export', () => {
   it('csv with --operation-type: header + matching rows (RFC 4180)', async () => {
     const file = join(out, 'q.csv');
     const r = await runCli(['export', root, '--output', file, '--format', 'csv', '--operation-type', 'quality_assessment']);
-    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.code, 1, r.stderr);
     assert.match(r.stdout, /^Exported 1 sidecar files to: /);
     const rows = readFileSync(file, 'utf8').split('\r\n').filter((x) => x !== '');
     assert.equal(rows.length, 2);
@@ -69,7 +72,7 @@ describe('cli export', () => {
       runCli(['export', root, '--format', 'json', '--engine', 'threads', '--workers', '1']),
       runCli(['export', root, '--format', 'json', '--engine', 'threads', '--workers', '2']),
     ]);
-    for (const r of runs) assert.equal(r.code, 0, r.stderr);
+    for (const r of runs) assert.equal(r.code, 1, r.stderr); // the corrupt sidecar is a finding
     assert.equal(runs[1].stdout, runs[0].stdout);
     assert.equal(runs[3].stdout, runs[2].stdout);
     assert.ok(runs[2].stdout.length > 1000);

@@ -313,3 +313,21 @@ test('a path output appears only when complete; a failed export leaves the old f
     removeTree(dir);
   }
 });
+
+test('corrupt sidecars are not exported silently: onProblem names each, report.problems counts them', async (t) => {
+  const dir = makeTree({
+    'a.jpg': FAKE_JPEG,
+    'a.json': { json: { quality_assessment: { success: true } } },
+    'b.jpg': FAKE_JPEG,
+    'b.json': '{"face_detection": [',
+    'c.jpg': FAKE_JPEG,
+    'c.bin': Buffer.from([1, 2, 3]),
+  });
+  t.after(() => removeTree(dir));
+  const seen: { path: string; category: string; code: string }[] = [];
+  const sink = new Writable({ write: (_c, _e, cb) => cb() });
+  const r = await exportSidecars(dir, { format: 'jsonl', output: sink, engine: 'inline', onProblem: (p) => seen.push(p) });
+  assert.equal(r.exported, 1);
+  assert.equal(r.problems, 2);
+  assert.deepEqual(seen.map((p) => [p.path.slice(dir.length + 1), p.category, p.code]).sort(), [['b.json', 'corrupt', 'CORRUPT'], ['c.bin', 'corrupt', 'CORRUPT']]);
+});

@@ -2,18 +2,23 @@
  * `export`: every sidecar into one JSON / JSON-lines / CSV file (`-o FILE`) or to stdout.
  * The earlier tool's wrappers call `export --input D --output P --format json|csv` and find
  * `Exported (\d+)` in stdout; with stdout carrying the export itself, that line goes to stderr.
+ * Corrupt or unreadable sidecars cannot be exported: each is named on stderr and the exit code is 1.
  */
 import { EXIT_CLEAN, EXIT_FINDINGS } from '../errors.js';
-import type { ExportFormat } from '../ops/export.js';
+import type { ExportFormat, ExportProblem } from '../ops/export.js';
 import { engineOptions, inputDirectory, note, optString, outputFile, type CommandContext } from './context.js';
 import { exportMessage } from '../messages.js';
 import { progressFor } from './progress.js';
+
+/** Problem lines printed on stderr; the rest are counted. */
+const SHOWN_PROBLEMS = 50;
 
 export async function run(ctx: CommandContext): Promise<number> {
   const dir = await inputDirectory(ctx);
   const { exportSidecars } = await import('../ops/export.js');
   const file = outputFile(ctx);
   const progress = progressFor(ctx, 'exporting');
+  const shown: ExportProblem[] = [];
   let report;
   try {
     report = await exportSidecars(dir, {
@@ -22,6 +27,9 @@ export async function run(ctx: CommandContext): Promise<number> {
       output: file ?? ctx.io.stdout,
       operationType: optString(ctx, 'operationType'),
       onProgress: progress.update,
+      onProblem: (p) => {
+        if (shown.length < SHOWN_PROBLEMS) shown.push(p);
+      },
     });
   } finally {
     progress.finish();
@@ -32,6 +40,9 @@ export async function run(ctx: CommandContext): Promise<number> {
   } else {
     note(ctx, exportMessage(report.exported, 'stdout'));
   }
+  for (const p of shown) note(ctx, `not exported (${p.category}): ${p.message.startsWith(p.path) ? p.message : `${p.path}: ${p.message}`}`);
+  if (report.problems > shown.length) note(ctx, `… and ${report.problems - shown.length} more sidecar(s) not exported`);
+  if (report.problems > 0) note(ctx, `warning: ${report.problems} corrupt or unreadable sidecar(s) left out of the export (see \`image-sidecar validate\`)`);
   if (!report.complete) note(ctx, 'warning: the scan was incomplete (some paths could not be read); those sidecars are not in the export');
-  return report.complete ? EXIT_CLEAN : EXIT_FINDINGS;
+  return report.complete && report.problems === 0 ? EXIT_CLEAN : EXIT_FINDINGS;
 }

@@ -58,6 +58,16 @@ export interface ExportOptions extends Options {
   output: NodeJS.WritableStream | string;
   /** Only sidecars that contain this operation (any spelling). */
   operationType?: string;
+  /** Called for every corrupt or unreadable sidecar (not exported): the caller reports them. */
+  onProblem?: (problem: ExportProblem) => void;
+}
+
+/** A sidecar the export had to leave out because it could not be read or decoded. */
+export interface ExportProblem {
+  path: string;
+  category: 'corrupt' | 'unreadable';
+  code: string;
+  message: string;
 }
 
 export interface ExportReport {
@@ -67,6 +77,8 @@ export interface ExportReport {
   format: string;
   /** False when the scan could not read part of the tree (those files are missing from the export). */
   complete: boolean;
+  /** Corrupt or unreadable sidecars left out (each also passed to `onProblem`). */
+  problems: number;
 }
 
 export const CSV_COLUMNS = [
@@ -86,7 +98,7 @@ export const CSV_COLUMNS = [
 const FORMATS: ReadonlySet<string> = new Set(['json', 'jsonl', 'csv']);
 
 export async function exportSidecars(root: string, opts: ExportOptions): Promise<ExportReport> {
-  const { format, output, operationType, ...scanOpts } = opts;
+  const { format, output, operationType, onProblem, ...scanOpts } = opts;
   if (!FORMATS.has(format)) throw errors.usage(`unknown export format "${String(format)}" (expected json, jsonl or csv)`);
   if (output === undefined || output === null || output === '') throw errors.usage('export needs an output path or stream');
   const rootAbs = resolve(root);
@@ -97,9 +109,16 @@ export async function exportSidecars(root: string, opts: ExportOptions): Promise
 
   const sink = await openSink(output);
   let exported = 0;
+  let problems = 0;
   try {
     await sink.write(writer.begin(rootAbs));
     for await (const rec of session) {
+      if (rec.category === 'corrupt' || rec.category === 'unreadable') {
+        for (const p of recordProblems(rec)) {
+          problems++;
+          onProblem?.(p);
+        }
+      }
       if (rec.images.length === 0) continue;
       // Without a key an encrypted sidecar's data is unknown: fail rather than leave it out silently.
       if (rec.category === 'encrypted') {
@@ -120,7 +139,16 @@ export async function exportSidecars(root: string, opts: ExportOptions): Promise
     await sink.abort();
     throw errors.fromFs(e, typeof output === 'string' ? output : undefined);
   }
-  return { exported, output: sink.path, format, complete: session.summary.complete };
+  return { exported, output: sink.path, format, complete: session.summary.complete, problems };
+}
+
+/** The files of a corrupt / unreadable record, with the decoder's or the file system's reason. */
+function recordProblems(rec: ScanRecord): ExportProblem[] {
+  const category = rec.category as ExportProblem['category'];
+  const bad = rec.sidecars.filter((s) => s.inspection.error !== undefined);
+  if (bad.length > 0) return bad.map((s) => ({ path: s.path, category, code: s.inspection.error!.code, message: s.inspection.error!.message }));
+  const f = rec.findings[0];
+  return [{ path: f?.paths[0] ?? rec.images[0]?.path ?? rec.dir, category, code: category === 'corrupt' ? 'CORRUPT' : 'IO', message: f?.message ?? category }];
 }
 
 // ---------------------------------------------------------------------------------------------
