@@ -114,13 +114,23 @@ describe('cli validate', () => {
     assert.deepEqual(inline.engine, { kind: 'inline', workers: 1 });
   });
 
-  it('--jsonl writes one result per line; the totals go to stderr', async () => {
+  it('--jsonl writes one result per line, then one summary line; the totals also go to stderr', async () => {
     const r = await runCli(['validate', root, '--jsonl']);
     assert.equal(r.code, 1);
     const lines = r.stdout.trimEnd().split('\n');
-    assert.equal(lines.length, 8);
-    const parsed = lines.map((l) => JSON.parse(l) as Result);
+    assert.equal(lines.length, 9);
+    const parsed = lines.slice(0, -1).map((l) => JSON.parse(l) as Result);
     assert.equal(parsed.filter((x) => !x.is_valid).length, 1);
+    assert.ok(parsed.every((x) => !('type' in x)));
+    const summary = JSON.parse(lines.at(-1)!) as Record<string, unknown>;
+    assert.equal(summary.type, 'summary');
+    assert.equal(summary.total_files, 8);
+    assert.equal(summary.valid_files, 7);
+    assert.equal(summary.invalid_files, 1);
+    assert.equal(summary.scan_complete, true);
+    // The same totals as the JSON document
+    const doc = parseJson<Record<string, unknown>>(await runCli(['validate', root]));
+    for (const k of ['total_files', 'valid_files', 'invalid_files', 'scan_complete', 'directory']) assert.deepEqual(summary[k], doc[k], k);
     assert.match(r.stderr, /Validated 8 sidecar files: 7 valid, 1 invalid/);
   });
 

@@ -1,7 +1,9 @@
 /**
  * `validate`: results are streamed as they arrive (never all in memory on 10^6 files):
  *   {"results":[ r, r, ... ],"total_files":N,"valid_files":V,"invalid_files":I,"scan_complete":...}
- * or one result per line with --jsonl. On a terminal: a short summary of the invalid files.
+ * or one result per line with --jsonl, ending with one summary line
+ *   {"type":"summary","total_files":N,"valid_files":V,"invalid_files":I,"scan_complete":...}
+ * (results never carry "type"). On a terminal: a short summary of the invalid files.
  */
 import { EXIT_CLEAN, EXIT_FINDINGS } from '../errors.js';
 import type { ValidationReport, ValidationResult } from '../ops/validate.js';
@@ -32,7 +34,10 @@ class ResultStream {
 
   /** Close the document with the totals (the keys after "results"). */
   async end(totals: object): Promise<void> {
-    if (!this.jsonl) {
+    if (this.jsonl) {
+      // The last line says the stream is complete and what it held (the same totals as the document).
+      await this.sink.write(`${JSON.stringify({ type: 'summary', ...totals })}\n`);
+    } else {
       const rest = JSON.stringify(totals).slice(1); // '"total_files":...}'
       await this.sink.write(`${this.started ? '\n' : '{"results":[\n'}],${rest}\n`);
     }
