@@ -331,3 +331,36 @@ test('corrupt sidecars are not exported silently: onProblem names each, report.p
   assert.equal(r.problems, 2);
   assert.deepEqual(seen.map((p) => [p.path.slice(dir.length + 1), p.category, p.code]).sort(), [['b.json', 'corrupt', 'CORRUPT'], ['c.bin', 'corrupt', 'CORRUPT']]);
 });
+
+test('CSV cells that a spreadsheet would run as formulas are neutralised (OWASP); --csv-raw keeps them', async () => {
+  const { neutralizeFormula } = await import('../src/ops/csv.js');
+  for (const bad of ['=1+1', '+1', '-1', '@SUM(A1)', '\t=1', '\r=1', '=HYPERLINK("http://x")']) {
+    assert.equal(neutralizeFormula(bad), `'${bad}`);
+  }
+  for (const ok of ['', 'IMG_1.jpg', "'=already", ' =1', 'a=b']) assert.equal(neutralizeFormula(ok), ok);
+  assert.equal(csvField('=1+1'), "'=1+1");
+  assert.equal(csvField('=1,2'), `"'=1,2"`);
+  assert.equal(csvField(-1.5), '-1.5', 'numbers are not text: never prefixed');
+  assert.equal(csvField('=1+1', { raw: true }), '=1+1');
+  assert.equal(csvRow(['@x', 3, null], { raw: true }), '@x,3,\r\n');
+
+  const evil = '=HYPERLINK("http://evil.example","x")';
+  const dir = makeTree({ [`${evil}.jpg`]: FAKE_JPEG, [`${evil}.json`]: { json: sidecarData('x.jpg', 1, 4) }, 'sub/-1.jpg': FAKE_JPEG, 'sub/-1.json': { json: sidecarData('-1.jpg', 0, 4) } });
+  const out = tempDir();
+  try {
+    const guarded = join(out, 'guarded.csv');
+    await exportSidecars(dir, { format: 'csv', output: guarded, engine: 'inline' });
+    const rows = readFileSync(guarded, 'utf8').split('\r\n');
+    const evilRow = rows.find((r) => r.startsWith(`"'=HYPERLINK(`));
+    assert.ok(evilRow, 'the image cell is prefixed with an apostrophe');
+    assert.ok(evilRow.includes(`.jpg","'=HYPERLINK(`), 'and so is the sidecar cell');
+    assert.ok(rows.some((r) => r.startsWith('sub/-1.jpg,sub/-1.json,')), 'a path starting with a folder name is untouched');
+    for (const r of rows) assert.ok(!r.startsWith('=') && !r.startsWith('"='), r);
+    const raw = join(out, 'raw.csv');
+    await exportSidecars(dir, { format: 'csv', output: raw, engine: 'inline', csvRaw: true });
+    assert.ok(readFileSync(raw, 'utf8').split('\r\n').some((r) => r.startsWith('"=HYPERLINK(')));
+  } finally {
+    removeTree(dir);
+    removeTree(out);
+  }
+});

@@ -26,6 +26,7 @@ export async function run(ctx: CommandContext): Promise<number> {
       format: (optString(ctx, 'format') ?? 'json') as ExportFormat,
       output: file ?? ctx.io.stdout,
       operationType: optString(ctx, 'operationType'),
+      csvRaw: ctx.opts.csvRaw === true,
       onProgress: progress.update,
       onProblem: (p) => {
         if (shown.length < SHOWN_PROBLEMS) shown.push(p);

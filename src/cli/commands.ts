@@ -198,7 +198,12 @@ export const COMMANDS: readonly CommandSpec[] = [
     name: 'export',
     summary: 'export every sidecar of a tree into one JSON, JSON-lines or CSV file',
     argument: DIR_ARG,
-    options: [...TREE_COMMON, { flags: '-f, --format <format>', description: 'export format', choices: EXPORT_FORMATS, default: 'json' }, OPERATION],
+    options: [
+      ...TREE_COMMON,
+      { flags: '-f, --format <format>', description: 'export format', choices: EXPORT_FORMATS, default: 'json' },
+      OPERATION,
+      { flags: '--csv-raw', description: "CSV: keep text cells starting with = + - @ as they are (default: prefixed with ' so spreadsheets show them as text, not formulas)" },
+    ],
     examples: [
       'image-sidecar export ~/Photos -o sidecars.json',
       'image-sidecar export --input ~/Photos --output faces.csv --format csv --operation-type face_detection',

@@ -47,7 +47,7 @@ import { scan, type ScanRecord, type ScanSidecar } from '../discovery/scan.js';
 import { tempNameFor } from '../fs/temp-files.js';
 import type { Options } from '../types.js';
 import { ownEffective, operationFilter } from './common.js';
-import { csvRow } from './csv.js';
+import { csvRow, type CsvOptions } from './csv.js';
 import { fsyncDirs } from '../fs/dir-sync.js';
 
 export type ExportFormat = 'json' | 'jsonl' | 'csv';
@@ -58,6 +58,8 @@ export interface ExportOptions extends Options {
   output: NodeJS.WritableStream | string;
   /** Only sidecars that contain this operation (any spelling). */
   operationType?: string;
+  /** CSV: write text cells as they are, without the formula-injection guard (csv.ts). */
+  csvRaw?: boolean;
   /** Called for every corrupt or unreadable sidecar (not exported): the caller reports them. */
   onProblem?: (problem: ExportProblem) => void;
 }
@@ -98,14 +100,14 @@ export const CSV_COLUMNS = [
 const FORMATS: ReadonlySet<string> = new Set(['json', 'jsonl', 'csv']);
 
 export async function exportSidecars(root: string, opts: ExportOptions): Promise<ExportReport> {
-  const { format, output, operationType, onProblem, ...scanOpts } = opts;
+  const { format, output, operationType, onProblem, csvRaw, ...scanOpts } = opts;
   if (!FORMATS.has(format)) throw errors.usage(`unknown export format "${String(format)}" (expected json, jsonl or csv)`);
   if (output === undefined || output === null || output === '') throw errors.usage('export needs an output path or stream');
   const rootAbs = resolve(root);
   if (typeof output === 'string' && output !== '-') assertOutputNotSidecar(output, rootAbs, 'export', scanOpts.imageExtensions);
   const filter = operationFilter(operationType);
   const session = scan(rootAbs, { ...scanOpts, inspect: { summarize: true, sizes: false, dataJson: format !== 'csv' } });
-  const writer = WRITERS[format];
+  const writer = format === 'csv' ? csvWriter({ raw: csvRaw === true }) : WRITERS[format];
 
   const sink = await openSink(output);
   let exported = 0;
@@ -178,8 +180,12 @@ const WRITERS: Record<ExportFormat, FormatWriter> = {
     entry: (rec, sc) => entryJson(rec, sc, '', '\n'),
     end: () => '',
   },
-  csv: {
-    begin: () => csvRow(CSV_COLUMNS),
+  csv: csvWriter({}),
+};
+
+function csvWriter(csv: CsvOptions): FormatWriter {
+  return {
+    begin: () => csvRow(CSV_COLUMNS, csv),
     entry: (rec, sc) => {
       const s = sc.inspection.summary;
       return csvRow([
@@ -194,11 +200,11 @@ const WRITERS: Record<ExportFormat, FormatWriter> = {
         s?.qualityScore ?? null,
         sc.inspection.size,
         rec.category,
-      ]);
+      ], csv);
     },
     end: () => '',
-  },
-};
+  };
+}
 
 // ---------------------------------------------------------------------------------------------
 // sinks: buffered, with back-pressure
