@@ -1,6 +1,6 @@
 /** `read IMAGE` and `write IMAGE --operation OP --data FILE|-`: one image's sidecar. */
 import { readFile } from 'node:fs/promises';
-import { errors, EXIT_CLEAN, isSidecarError } from '../errors.js';
+import { errors, EXIT_CLEAN, EXIT_FINDINGS, isSidecarError } from '../errors.js';
 import { parseJsonText, stringifyTyped } from '../formats/json.js';
 import { DEFAULT_MAX_DEPTH } from '../formats/value.js';
 import type { JsonValue } from '../types.js';
@@ -20,14 +20,37 @@ export async function run(ctx: CommandContext): Promise<number> {
 async function runRead(ctx: CommandContext): Promise<number> {
   const image = inputPath(ctx, 'image');
   const { readSidecarDetailed } = await import('../ops/read.js');
+  const view = await import('./read-view.js');
   const r = await readSidecarDetailed(image, { ...keyOptions(ctx), imageExtensions: imageExtensionOptions(ctx, image) });
-  if (!ctx.opts.detailed) for (const f of r.findings) note(ctx, `${f.code}: ${f.message}`);
-  const result = ctx.opts.detailed
-    ? { path: r.path, format: r.format, ...(r.encryptedKeyId ? { encrypted_key_id: r.encryptedKeyId } : {}), findings: r.findings, data: r.data }
-    : r.data;
-  // The data is the answer, for people too: shown as indented JSON.
-  await emit(ctx, { result, what: 'sidecar data', human: () => stringifyTyped(result as JsonValue, '  ', '', undefined).split('\n') });
-  return EXIT_CLEAN;
+  const detailed = ctx.opts.detailed === true;
+  if (!detailed) for (const f of r.findings) note(ctx, `${f.code}: ${f.message}`);
+  const operation = optString(ctx, 'operation');
+  if (ctx.opts.summary === true) {
+    if (operation !== undefined) throw errors.usage('give either --summary or --operation, not both');
+    const summary = view.readSummary(image, r.path, r.format, r.data);
+    const result = detailed ? { ...summary, findings: r.findings } : summary;
+    await emit(ctx, { result, what: 'sidecar summary', human: (style) => view.readSummaryLines(summary, style) });
+    return EXIT_CLEAN;
+  }
+  let data: JsonValue = r.data;
+  let code = EXIT_CLEAN;
+  if (operation !== undefined) {
+    const key = view.findOperationKey(r.data, operation);
+    // A lookup that finds nothing prints null and exits 1, as grep does; no sidecar at all is the same miss.
+    if (key === null) {
+      note(ctx, `${r.path ?? image}: no ${operation} data${r.path === null ? ' (the image has no sidecar)' : ''}`);
+      code = EXIT_FINDINGS;
+    }
+    data = key === null ? null : r.data[key]!;
+  }
+  const result = detailed
+    ? { path: r.path, format: r.format, ...(r.encryptedKeyId ? { encrypted_key_id: r.encryptedKeyId } : {}), findings: r.findings, ...(operation !== undefined ? { operation } : {}), data }
+    : data;
+  // The data is the answer, for people too: indented JSON (number types kept), with 512-float
+  // embeddings shortened on a terminal.
+  const text = (v: JsonValue) => (view.hasLongNumberArray(v) ? view.abbreviatedJson(v) : stringifyTyped(v, '  ', '', undefined));
+  await emit(ctx, { result: result as object, what: 'sidecar data', human: () => text(result as JsonValue).split('\n') });
+  return code;
 }
 
 async function readStdin(stdin: NodeJS.ReadableStream): Promise<Buffer> {
