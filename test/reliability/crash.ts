@@ -20,6 +20,7 @@ import { scan } from '../../src/discovery/scan.js';
 import { isLockName, isTempName, tempTargetName } from '../../src/fs/temp-files.js';
 import { Rng } from '../../src/sample/prng.js';
 import { sampleSidecar } from '../../src/sample/shapes.js';
+import { isoTimestamp } from '../../src/time.js';
 import type { JsonObject } from '../../src/types.js';
 import { generateKeyFile, loadKeyFile, mergeKeyrings, type Keyring } from '../../src/crypto/keys.js';
 import { isEncryptedBin } from '../../src/crypto/container.js';
@@ -370,7 +371,7 @@ function checkLoss(row: ReliabilityRow, label: string, i: number, loss: ReturnTy
 function checkInfo(row: ReliabilityRow, label: string, i: number, before: JsonObject, actual: JsonObject, last: number): void {
   const info = actual.sidecar_info as JsonObject | undefined;
   const prior = before.sidecar_info as JsonObject | undefined;
-  if (!info || info.last_operation !== crashOpName(last) || info.last_updated !== new Date(CRASH_CLOCK_BASE_MS + last * 1000).toISOString()) {
+  if (!info || info.last_operation !== crashOpName(last) || info.last_updated !== isoTimestamp(new Date(CRASH_CLOCK_BASE_MS + last * 1000))) {
     fail(row, `${label}: ${imageName(i)}: sidecar_info does not name the last save (${crashOpName(last)}): ${JSON.stringify(info)?.slice(0, 200)}`);
   }
   if (prior && typeof prior.created_at === 'string' && info && info.created_at !== prior.created_at) {

@@ -158,7 +158,9 @@ class LegacyReplayTest(unittest.TestCase):
         for p in (out_json, out_csv):
             self.addCleanup(lambda p=p: os.path.exists(p) and os.remove(p))
         proc = self.call("export", "--input", self.D, "--output", out_json, "--format", "json")
-        self.assertEqual(proc.returncode, 0, proc.stderr)
+        # The corrupt sidecar cannot be exported: named on stderr, exit 1 (findings); the file is whole.
+        self.assertEqual(proc.returncode, 1, proc.stderr)
+        self.assertIn("20250920_143024.json", proc.stderr)
         m = re.search(r"Exported (\d+)", proc.stdout)
         self.assertIsNotNone(m, proc.stdout)
         with open(out_json, encoding="utf-8") as f:
@@ -168,7 +170,7 @@ class LegacyReplayTest(unittest.TestCase):
         self.assertGreaterEqual(len(doc["sidecars"]), 4)
 
         proc = self.call("export", "--input", self.D, "--output", out_csv, "--format", "csv")
-        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertEqual(proc.returncode, 1, proc.stderr)
         m = re.search(r"Exported (\d+)", proc.stdout)
         self.assertIsNotNone(m, proc.stdout)
         with open(out_csv, encoding="utf-8", newline="") as f:
