@@ -189,8 +189,12 @@ test('the guard refuses to remove more than 20 % of sidecars unless forced', asy
     const before = snapshot(root);
     const message = /^refusing to remove 3 of 10 sidecars \(30 %\) — more than 20 %; pass --force if this is really intended$/;
     await rejectsWith(cleanup(root, { engine: 'inline' }), 'GUARD', message);
-    await rejectsWith(cleanup(root, { engine: 'inline', dryRun: true }), 'GUARD', message);
     await rejectsWith(cleanup(root, { engine: 'inline', delete: true }), 'GUARD', message);
+    // A dry run shows the orphans that trip the guard, and the refusal, instead of failing.
+    const dry = await cleanup(root, { engine: 'inline', dryRun: true });
+    assert.match(dry.guard ?? '', message);
+    assert.deepEqual(dry.actions.map((a) => a.rel).sort(), ['IMG_7.json', 'IMG_8.json', 'IMG_9.json']);
+    assert.equal(dry.removed, 0);
     assert.deepEqual(snapshot(root), before, 'nothing moved when the guard trips');
 
     const loose = await cleanup(root, { engine: 'inline', maxFraction: 0.5, dryRun: true });
@@ -252,7 +256,10 @@ test('a tree with sidecars but no image at all trips the guard even under 20 %',
     // no-image rule still speaks first, with the clearer message.
     assert.equal(forcedDry.sidecarFiles, 1);
     await rejectsWith(cleanup(root, { engine: 'inline' }), 'GUARD', /no images at all/);
-    await rejectsWith(cleanup(root, { engine: 'inline', dryRun: true }), 'GUARD', /no images at all/);
+    const dry = await cleanup(root, { engine: 'inline', dryRun: true });
+    assert.match(dry.guard ?? '', /no images at all/);
+    assert.deepEqual(dry.actions.map((a) => a.rel), ['photos/IMG_1.json']);
+    assert.equal(forcedDry.guard, null, '--force: no refusal');
     assert.ok(existsSync(join(root, 'photos/IMG_1.json')));
   } finally {
     removeTree(root);

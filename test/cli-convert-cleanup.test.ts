@@ -119,6 +119,15 @@ describe('cli cleanup and restore', () => {
     assert.match(refused.stderr, /^image-sidecar: error \[GUARD\]: refusing to remove 3 of 6 sidecars/);
     assert.equal(refused.stdout, '');
     assert.equal(readdirSync(join(root, 'p')).length, 9);
+    // The dry run shows exactly the orphans that trip the guard, says it would refuse, exits 1.
+    const tripped = await runCli(['cleanup', root, '--dry-run']);
+    assert.equal(tripped.code, 1, tripped.stderr);
+    const plan = parseJson<Record<string, any>>(tripped);
+    assert.equal(plan.message, 'Would remove 3 orphaned sidecar files');
+    assert.deepEqual(plan.actions.map((a: { rel: string }) => a.rel).sort(), ['p/gone_0.json', 'p/gone_1.json', 'p/gone_2.json']);
+    assert.match(plan.guard, /^refusing to remove 3 of 6 sidecars/);
+    assert.match(tripped.stderr, /the guard would refuse this cleanup: refusing to remove 3 of 6 sidecars/);
+    assert.equal(readdirSync(join(root, 'p')).length, 9);
     const dry = await runCli(['cleanup', root, '--dry-run', '--max-fraction', '0.6']);
     assert.equal(dry.code, 0);
     assert.equal(parseJson<Record<string, any>>(dry).actions.length, 3);

@@ -1,7 +1,8 @@
 /**
  * `cleanup` (orphans into a quarantine folder, or deleted with --delete) and `restore` (undo).
  * The guards live in the library and fail with GUARD / INCOMPLETE_SCAN (exit 2); a completed
- * cleanup exits 0.
+ * cleanup exits 0. A dry run never fails on the guard: it lists the orphans, says the guard would
+ * refuse, and exits 1, so the user sees exactly what made it trip.
  */
 import { EXIT_CLEAN, EXIT_FINDINGS } from '../errors.js';
 import { engineOptions, inputDirectory, note, optString, type CommandContext } from './context.js';
@@ -37,6 +38,11 @@ async function runCleanup(ctx: CommandContext): Promise<number> {
   await emit(ctx, { result: r, message, what: 'cleanup report', human: (style) => cleanupSummary(r, style) });
   if (r.skipped.length > 0) note(ctx, `warning: ${r.skipped.length} orphan(s) changed or could not be moved and were left in place`);
   if (!dryRun && r.mode === 'quarantine' && r.removed > 0) note(ctx, `undo with: image-sidecar restore ${JSON.stringify(dir)}`);
+  if (r.guard !== null) {
+    // Not silenced by --quiet: it is why the exit code is 1.
+    ctx.io.stderr.write(`image-sidecar: the guard would refuse this cleanup: ${r.guard}\n`);
+    return EXIT_FINDINGS;
+  }
   return EXIT_CLEAN;
 }
 

@@ -88,6 +88,7 @@ export function cleanupSummary(r: CleanupReport, style: Style): string[] {
       ...(r.quarantine ? ([['quarantine', r.quarantine]] as [string, string][]) : []),
     ], '  '),
   ];
+  if (r.guard !== null) lines.push(style.red(`The guard would refuse: ${r.guard}`));
   if (r.actions.length > 0) {
     lines.push(style.bold(r.dryRun ? 'Would remove:' : 'Removed:'));
     for (const a of r.actions.slice(0, SHOWN)) lines.push(`  ${a.rel}`);

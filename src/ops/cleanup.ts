@@ -72,6 +72,12 @@ export interface CleanupReport {
   fraction: number;
   /** Planned files left in place because they changed or could not be moved (real run only). */
   skipped: CleanupSkip[];
+  /**
+   * Why the guard refuses this cleanup (too many orphans, no images), null when it would go ahead.
+   * A real run throws GUARD instead; a dry run reports it with the full plan, so the user can see
+   * exactly the orphans that made it trip.
+   */
+  guard: string | null;
 }
 
 export const DEFAULT_MAX_FRACTION = 0.2;
@@ -114,10 +120,8 @@ export async function cleanup(root: string, opts: CleanupOptions = {}): Promise<
   const fraction = sidecarFiles > 0 ? orphans.length / sidecarFiles : 0;
 
   // 2. guard
-  if (!force) {
-    guard(orphans.length, sidecarFiles, fraction, found.scan.images, maxFraction);
-    guardFolders(found.folders);
-  }
+  const refusal = force ? null : (guardRefusal(orphans.length, sidecarFiles, fraction, found.scan.images, maxFraction) ?? folderRefusal(found.folders));
+  if (refusal !== null && !dryRun) throw errors.guard(refusal);
 
   const mode = deleteMode ? 'delete' : 'quarantine';
   const created = clock();
@@ -134,6 +138,7 @@ export async function cleanup(root: string, opts: CleanupOptions = {}): Promise<
     sidecarFiles,
     fraction: round(fraction),
     skipped: [],
+    guard: refusal,
   };
   if (dryRun || orphans.length === 0) return report;
 
@@ -146,21 +151,23 @@ export async function cleanup(root: string, opts: CleanupOptions = {}): Promise<
   return report;
 }
 
-function guard(orphans: number, sidecarFiles: number, fraction: number, images: number, maxFraction: number): void {
-  if (orphans === 0) return;
+/** The guard's refusal message, or null when the cleanup may go ahead. */
+function guardRefusal(orphans: number, sidecarFiles: number, fraction: number, images: number, maxFraction: number): string | null {
+  if (orphans === 0) return null;
   if (images === 0) {
     // Reports and unrelated JSON count as sidecar files, so the fraction alone could miss this.
-    throw errors.guard(
+    return (
       `refusing to remove ${orphans} of ${sidecarFiles} sidecars: the tree holds no images at all ` +
-        `(is the image folder missing or not mounted?); pass --force if this is really intended`,
+      `(is the image folder missing or not mounted?); pass --force if this is really intended`
     );
   }
   if (fraction > maxFraction) {
-    throw errors.guard(
+    return (
       `refusing to remove ${orphans} of ${sidecarFiles} sidecars (${percent(fraction)} %) — ` +
-        `more than ${percent(maxFraction)} %; pass --force if this is really intended`,
+      `more than ${percent(maxFraction)} %; pass --force if this is really intended`
     );
   }
+  return null;
 }
 
 /** Folders where at least this many sidecars would go and not one image is left trip the guard. */
@@ -170,13 +177,13 @@ export const FOLDER_GUARD_MIN_ORPHANS = 2;
  * A folder whose every image is gone (a game folder unmounted, moved or emptied by mistake) is
  * the mass deletion the tree-wide share misses when the tree is big.
  */
-function guardFolders(folders: { dir: string; images: number; sidecarFiles: number; orphans: number }[]): void {
+function folderRefusal(folders: { dir: string; images: number; sidecarFiles: number; orphans: number }[]): string | null {
   const tripped = folders.filter((f) => f.images === 0 && f.orphans >= FOLDER_GUARD_MIN_ORPHANS);
-  if (tripped.length === 0) return;
+  if (tripped.length === 0) return null;
   const list = tripped.slice(0, 5).map((f) => `${f.dir === '' ? '.' : f.dir} (${f.orphans} sidecars)`).join(', ');
-  throw errors.guard(
+  return (
     `refusing to remove the sidecars of ${tripped.length} folder(s) in which every image is gone: ${list}${tripped.length > 5 ? ', …' : ''} ` +
-      `(were the images moved, or is a folder not mounted?); pass --force if this is really intended`,
+    `(were the images moved, or is a folder not mounted?); pass --force if this is really intended`
   );
 }
 
