@@ -138,9 +138,11 @@ export const COMMANDS: readonly CommandSpec[] = [
       { flags: '--verify', description: 'read every converted file back and compare it bit for bit' },
       { flags: '--encrypt', description: 'write encrypted bin under the key (--key-file or the environment); needs --format bin' },
       { flags: '--decrypt', description: 'write plaintext (encrypted sidecars otherwise stay encrypted); --format defaults to bin' },
+      { flags: '--list', description: 'show every action: source → target, skip reason, conflict (default on a terminal when the plan is short)' },
+      { flags: '--no-list', description: 'show only counts and problems' },
     ],
     examples: [
-      'image-sidecar convert ~/Photos --format bin --dry-run',
+      'image-sidecar convert ~/Photos --format bin --dry-run --list',
       'image-sidecar convert --input ~/Photos -f json --keep-source',
       'image-sidecar convert ~/Photos -f bin --verify',
       'image-sidecar convert ~/Photos --format bin --encrypt --key-file ~/.config/image-sidecar/key',

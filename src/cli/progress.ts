@@ -66,6 +66,12 @@ export class Progress {
     return line.length >= cols ? line.slice(0, cols - 1) : line;
   }
 
+  /** Remove the bar for now (a line is about to be printed on the same terminal); the next update redraws it. */
+  clear(): void {
+    if (this.drawn) this.stream.write('\r\x1b[K');
+    this.drawn = false;
+  }
+
   /** Remove the bar (if it was ever drawn) so that later stderr lines start clean. */
   finish(): void {
     if (this.drawn) this.stream.write('\r\x1b[K');

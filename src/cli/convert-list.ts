@@ -1,0 +1,51 @@
+/**
+ * `convert --list`: every action of a conversion (or of its plan, with --dry-run) as one line —
+ * source → target, the skip reason or the conflict. Paths are shown relative to the root.
+ */
+import { relative } from 'node:path';
+import type { ConvertItem } from '../ops/convert.js';
+import type { Style } from './style.js';
+
+/** Without --list / --no-list, a terminal gets the whole plan when it has at most this many actions. */
+export const SHORT_PLAN = 40;
+
+const SKIP_REASONS: Record<string, string> = {
+  'skip-already': 'already in the target format',
+  'skip-corrupt': 'cannot be read or decoded',
+  'skip-outside-root': 'next to a symlink target outside the root',
+  'skip-symlink': 'a symlinked sidecar (never written through)',
+  'skip-not-sidecar': 'not a sidecar (report or other JSON)',
+};
+
+function rel(root: string, p: string | null): string {
+  if (p === null) return '-';
+  const r = relative(root, p);
+  return r === '' ? '.' : r;
+}
+
+/** The message without the path the line already shows. */
+function why(item: ConvertItem, fallback: string): string {
+  const m = item.error?.message ?? fallback;
+  return m.startsWith(`${item.source}: `) ? m.slice(item.source.length + 2) : m;
+}
+
+/** One line for an item: `convert  a/x.json → a/x.bin`, `skip  a/r.json: not a sidecar …`, `conflict  …: why`. */
+export function convertItemLine(root: string, item: ConvertItem, dryRun: boolean, style: Style): string {
+  const src = rel(root, item.source);
+  const arrow = item.target !== null && item.target !== item.source ? ` → ${rel(root, item.target)}` : '';
+  if (item.action === 'conflict') return `${style.yellow('conflict')}  ${src}${arrow}: ${why(item, 'the files of this image disagree')}`;
+  if (!item.ok) return `${style.red('failed')}    ${src}${arrow}: ${why(item, 'failed')}`;
+  const reason = SKIP_REASONS[item.action];
+  if (reason !== undefined) {
+    return `${style.dim('skip')}      ${src}: ${item.action === 'skip-corrupt' && item.error ? `${reason}: ${why(item, '')}` : reason}`;
+  }
+  if (item.action === 'dedupe') return `${dryRun ? 'remove' : 'removed'}    ${src} (same data as ${rel(root, item.target)})`;
+  const verb = item.action === 'rewrite' ? 'rewrite' : 'convert';
+  return `${verb}   ${src}${arrow}${item.action === 'rewrite' ? ' (in place)' : ''}`;
+}
+
+/** The JSON form of an item in `items`: paths as given, plus a readable reason. */
+export function convertItemJson(item: ConvertItem): ConvertItem & { reason?: string } {
+  const reason = SKIP_REASONS[item.action];
+  return reason === undefined ? item : { ...item, reason };
+}
