@@ -44,3 +44,9 @@ export { serveStdio } from './server/stdio.js';
 export { writeFileAtomic } from './fs/atomic-write.js';
 export { loadKeyFile, generateKeyFile, passphraseKeyring, keyFromBytes, keyIdOf, mergeKeyrings } from './crypto/keys.js';
 export type { Keyring, SidecarKey, KeyDescriptor } from './crypto/keys.js';
+export { resolveConflicts } from './ops/resolve.js';
+export type { ResolveOptions, ResolveReport, ResolveDecision, ResolvePreference } from './ops/resolve.js';
+export { quarantineFiles } from './ops/cleanup.js';
+export { isoTimestamp } from './time.js';
+// The word lists the CLI, the server and the library share (one definition each).
+export { SIDECAR_FORMATS, FORMAT_NAMES, FORMAT_ALIASES, SIDECAR_EXTS, EXPORT_FORMATS, ENGINE_KINDS, RESOLVE_PREFERENCES } from './vocabulary.js';

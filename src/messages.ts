@@ -19,3 +19,9 @@ export function exportMessage(n: number, output: string): string {
 export function restoreMessage(dryRun: boolean, n: number): string {
   return dryRun ? `Would restore ${n} sidecar files` : `Restored ${n} sidecar files`;
 }
+
+export function resolveMessage(dryRun: boolean, images: number, files: number): string {
+  return dryRun
+    ? `Would resolve ${images} images: ${files} sidecar files to the quarantine`
+    : `Resolved ${images} images: ${files} sidecar files moved to the quarantine`;
+}

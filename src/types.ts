@@ -1,4 +1,5 @@
-/** Types shared across modules. Keep this file free of runtime code. */
+/** Types shared across modules. Keep this file free of runtime code (the word lists live in vocabulary.ts). */
+import type { ENGINE_KINDS, FORMAT_NAMES, SIDECAR_EXTS, SIDECAR_FORMATS } from './vocabulary.js';
 import type { Keyring } from './crypto/keys.js';
 
 export type JsonPrimitive = null | boolean | number | string;
@@ -8,11 +9,11 @@ export interface JsonObject {
 }
 
 /** Content formats (what the bytes are), independent of the file extension. */
-export type SidecarFormat = 'json' | 'bin' | 'rkyv' | 'legacy';
+export type SidecarFormat = (typeof SIDECAR_FORMATS)[number];
 /** Format names callers may pass (`binary` is the earlier tool's alias for `bin`). */
-export type FormatName = SidecarFormat | 'binary';
+export type FormatName = (typeof FORMAT_NAMES)[number];
 /** Sidecar file extensions we recognise, in the earlier tool's read preference order. */
-export type SidecarExt = 'bin' | 'rkyv' | 'json';
+export type SidecarExt = (typeof SIDECAR_EXTS)[number];
 /** `stem`: IMG_1.jpg -> IMG_1.json ; `name-ext`: IMG_1.jpg -> IMG_1.jpg.json */
 export type SidecarNaming = 'stem' | 'name-ext';
 
@@ -73,4 +74,4 @@ export interface Options {
   keyring?: Keyring;
 }
 
-export type EngineKind = 'auto' | 'threads' | 'inline';
+export type EngineKind = (typeof ENGINE_KINDS)[number];

@@ -32,7 +32,7 @@ describe('cli convert', () => {
     const before = readFileSync(join(root, 'A.json'));
     const [unknown, missing] = await Promise.all([runCli(['convert', '--input', root, '--format', 'yaml']), runCli(['convert', root])]);
     assert.equal(unknown.code, 2);
-    assert.match(unknown.stderr, /'yaml' is invalid\. Allowed choices are json, bin, binary, rkyv, legacy/);
+    assert.match(unknown.stderr, /'yaml' is invalid\. Allowed choices are json, bin, rkyv, legacy, binary/);
     assert.equal(missing.code, 2);
     assert.match(missing.stderr, /\[USAGE\]: convert needs -f\/--format/);
     assert.deepEqual(readdirSync(root).sort(), ['A.jpg', 'A.json']);

@@ -5,6 +5,7 @@
  * `import()` only when its command runs.
  */
 import type { CommandRun } from './context.js';
+import { ENGINE_KINDS, EXPORT_FORMATS, FORMAT_NAMES, RESOLVE_PREFERENCES } from '../vocabulary.js';
 
 export interface OptionSpec {
   flags: string;
@@ -30,7 +31,7 @@ export interface CommandSpec {
 const OUTPUT: OptionSpec = { flags: '-o, --output <file>', description: "write the JSON result to FILE ('-' = stdout)", default: '-' };
 const INPUT_DIR: OptionSpec = { flags: '-i, --input <dir>', description: 'directory to work on (same as the DIR argument)' };
 const WORKERS: OptionSpec = { flags: '-w, --workers <n>', description: 'worker threads (default: IMAGE_SIDECAR_WORKERS or CPU count)', parse: 'int' };
-const ENGINE: OptionSpec = { flags: '--engine <kind>', description: 'where per-file work runs', choices: ['auto', 'threads', 'inline'] };
+const ENGINE: OptionSpec = { flags: '--engine <kind>', description: 'where per-file work runs', choices: ENGINE_KINDS };
 const OPERATION: OptionSpec = { flags: '--operation-type <op>', description: 'only sidecars holding this operation (any spelling, e.g. face_detection or Face_detector)' };
 const JSON_OUT: OptionSpec = { flags: '--json', description: 'JSON output even on a terminal' };
 const QUIET: OptionSpec = { flags: '-q, --quiet', description: 'no progress bar and no notes on stderr' };
@@ -48,9 +49,10 @@ const DIR_ARG = { name: '[dir]', description: 'library directory' };
 const TREE_COMMON: readonly OptionSpec[] = [INPUT_DIR, OUTPUT, WORKERS, ENGINE, JSON_OUT, QUIET, KEY_FILE, IMAGE_EXT, CONFIG];
 
 /** Sidecar formats `convert` accepts (`binary` is the earlier tool's name for `bin`). */
-export const CONVERT_FORMATS = ['json', 'bin', 'binary', 'rkyv', 'legacy'] as const;
-export const EXPORT_FORMATS = ['json', 'jsonl', 'csv'] as const;
-export const NEW_SIDECAR_FORMATS = ['json', 'bin', 'rkyv', 'legacy'] as const;
+export const CONVERT_FORMATS = FORMAT_NAMES;
+/** Formats a new sidecar may be written in (`write -f`). */
+export const NEW_SIDECAR_FORMATS = FORMAT_NAMES;
+export { EXPORT_FORMATS };
 
 export const COMMANDS: readonly CommandSpec[] = [
   {
@@ -195,6 +197,22 @@ export const COMMANDS: readonly CommandSpec[] = [
     options: [...TREE_COMMON, { flags: '--from <dir>', description: 'quarantine folder to restore from (default: the latest)' }, DRY_RUN],
     examples: ['image-sidecar restore ~/Photos', 'image-sidecar restore ~/Photos --from ~/Photos/.image-sidecar-quarantine/2025-10-01T12-00-00Z --dry-run'],
     load: () => import('./cmd-cleanup.js'),
+  },
+  {
+    name: 'resolve',
+    summary: 'one sidecar per image again: keep one verified file, quarantine the others (restore undoes it)',
+    argument: DIR_ARG,
+    options: [
+      ...TREE_COMMON,
+      { flags: '--prefer <which>', description: 'file to keep: the newest valid one, or the valid one in this format', choices: RESOLVE_PREFERENCES, default: 'newest' },
+      DRY_RUN,
+    ],
+    examples: [
+      'image-sidecar resolve ~/Photos --dry-run',
+      'image-sidecar resolve ~/Photos --prefer bin',
+      'image-sidecar restore ~/Photos   # undo',
+    ],
+    load: () => import('./cmd-resolve.js'),
   },
   {
     name: 'export',

@@ -2,6 +2,7 @@ import { availableParallelism } from 'node:os';
 import { errors } from '../errors.js';
 import type { TaskItem, TaskName, TaskOptions, TaskResult } from '../tasks/index.js';
 import type { EngineKind } from '../types.js';
+import { ENGINE_KINDS, isOneOf } from '../vocabulary.js';
 import type { EngineOptions } from './env.js';
 import { InlineRuntime } from './inline.js';
 import type { RunOptions, Runtime } from './runtime.js';
@@ -23,10 +24,11 @@ export type { EngineOptions } from './env.js';
 
 /** Resolve engine kind and worker count once per operation: options, then defaults. */
 export function resolveEngine(opts: EngineOptions = {}): EngineChoice {
-  const kind = opts.engine ?? 'auto';
-  if (kind !== 'auto' && kind !== 'threads' && kind !== 'inline') {
-    throw errors.usage(`engine must be auto, threads or inline (got "${String(kind)}")`);
+  const requested: unknown = opts.engine ?? 'auto';
+  if (!isOneOf(ENGINE_KINDS, requested)) {
+    throw errors.usage(`engine must be ${ENGINE_KINDS.join(', ')} (got "${String(requested)}")`);
   }
+  const kind: EngineKind = requested;
   const workers = opts.workers ?? availableParallelism();
   if (!Number.isInteger(workers) || workers < 1 || workers > 256) {
     throw errors.usage(`workers must be an integer from 1 to 256 (got ${workers})`);

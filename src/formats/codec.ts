@@ -8,6 +8,7 @@
  */
 import { errors, SidecarError } from '../errors.js';
 import type { DecodeResult, FormatName, JsonObject, SidecarFormat } from '../types.js';
+import { FORMAT_ALIASES, FORMAT_NAMES, SIDECAR_FORMATS } from '../vocabulary.js';
 import { decodeBin, decodeBinBody, encodeBin, startsWithBinMagic } from './bin.js';
 import { decryptBin, encryptBin, isEncryptedBin, readEncryptionHeader, type EncryptionInfo } from '../crypto/container.js';
 import type { Keyring, SidecarKey } from '../crypto/keys.js';
@@ -45,18 +46,16 @@ export interface DecodedSidecar extends DecodeResult {
   encryption?: EncryptionInfo & { key: SidecarKey };
 }
 
-const FORMAT_NAMES: Readonly<Record<string, SidecarFormat>> = {
-  json: 'json',
-  bin: 'bin',
-  binary: 'bin',
-  rkyv: 'rkyv',
-  legacy: 'legacy',
-};
+/** Every accepted name → its format (vocabulary.ts: the formats and their aliases). */
+const FORMAT_BY_NAME: Readonly<Record<string, SidecarFormat>> = Object.freeze({
+  ...Object.fromEntries(SIDECAR_FORMATS.map((f) => [f, f])),
+  ...FORMAT_ALIASES,
+});
 
 /** `binary` -> `bin`; anything unknown is a USAGE error. */
 export function normalizeFormat(format: FormatName | string): SidecarFormat {
-  const f = Object.prototype.hasOwnProperty.call(FORMAT_NAMES, format) ? FORMAT_NAMES[format] : undefined;
-  if (f === undefined) throw errors.usage(`unknown format ${JSON.stringify(format)} (expected json, bin, binary, rkyv or legacy)`);
+  const f = Object.prototype.hasOwnProperty.call(FORMAT_BY_NAME, format) ? FORMAT_BY_NAME[format] : undefined;
+  if (f === undefined) throw errors.usage(`unknown format ${JSON.stringify(format)} (expected ${FORMAT_NAMES.join(', ')})`);
   return f;
 }
 

@@ -151,6 +151,38 @@ export async function cleanup(root: string, opts: CleanupOptions = {}): Promise<
   return report;
 }
 
+/**
+ * Move these files into a new quarantine folder exactly as cleanup moves orphans (same checks,
+ * manifest and layout), so `restore` puts them back. For `resolve`, which decides what goes itself.
+ */
+export async function quarantineFiles(
+  root: string,
+  files: readonly { path: string; rel: string; size: number }[],
+  opts: { now?: () => Date } = {},
+): Promise<CleanupReport> {
+  const rootAbs = resolve(root);
+  const created = (opts.now ?? (() => new Date()))();
+  const report: CleanupReport = {
+    dryRun: false,
+    mode: 'quarantine',
+    orphans: files.length,
+    removed: 0,
+    actions: [],
+    quarantine: null,
+    manifest: null,
+    sidecarFiles: files.length,
+    fraction: 0,
+    skipped: [],
+    guard: null,
+  };
+  if (files.length === 0) return report;
+  const rootReal = await realpath(rootAbs).catch((e) => {
+    throw errors.fromFs(e, rootAbs);
+  });
+  await quarantineOrphans(rootAbs, rootReal, files.map((f) => ({ path: f.path, rel: f.rel, size: f.size })), created, report);
+  return report;
+}
+
 /** The guard's refusal message, or null when the cleanup may go ahead. */
 function guardRefusal(orphans: number, sidecarFiles: number, fraction: number, images: number, maxFraction: number): string | null {
   if (orphans === 0) return null;

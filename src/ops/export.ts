@@ -48,9 +48,10 @@ import { tempNameFor } from '../fs/temp-files.js';
 import type { Options } from '../types.js';
 import { ownEffective, operationFilter } from './common.js';
 import { csvRow, type CsvOptions } from './csv.js';
+import { EXPORT_FORMATS } from '../vocabulary.js';
 import { fsyncDirs } from '../fs/dir-sync.js';
 
-export type ExportFormat = 'json' | 'jsonl' | 'csv';
+export type ExportFormat = (typeof EXPORT_FORMATS)[number];
 
 export interface ExportOptions extends Options {
   format: ExportFormat;
@@ -97,11 +98,11 @@ export const CSV_COLUMNS = [
   'category',
 ] as const;
 
-const FORMATS: ReadonlySet<string> = new Set(['json', 'jsonl', 'csv']);
+const FORMATS: ReadonlySet<string> = new Set(EXPORT_FORMATS);
 
 export async function exportSidecars(root: string, opts: ExportOptions): Promise<ExportReport> {
   const { format, output, operationType, onProblem, csvRaw, ...scanOpts } = opts;
-  if (!FORMATS.has(format)) throw errors.usage(`unknown export format "${String(format)}" (expected json, jsonl or csv)`);
+  if (!FORMATS.has(format)) throw errors.usage(`unknown export format "${String(format)}" (expected ${EXPORT_FORMATS.join(', ')})`);
   if (output === undefined || output === null || output === '') throw errors.usage('export needs an output path or stream');
   const rootAbs = resolve(root);
   if (typeof output === 'string' && output !== '-') assertOutputNotSidecar(output, rootAbs, 'export', scanOpts.imageExtensions);

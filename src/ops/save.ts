@@ -7,7 +7,7 @@
 import * as path from 'node:path';
 import { errors, SidecarError } from '../errors.js';
 import { encodeSidecar, normalizeFormat } from '../formats/codec.js';
-import type { JsonObject, JsonValue, Options, SidecarExt, SidecarFormat } from '../types.js';
+import type { FormatName, JsonObject, JsonValue, Options, SidecarExt, SidecarFormat } from '../types.js';
 import { folderSidecarFormat, imagesClaiming, locateSidecar, sidecarLockKeys, sidecarPathFor, type SidecarLocation } from '../discovery/locate.js';
 import { writeFileAtomic } from '../fs/atomic-write.js';
 import { DEFAULT_MAX_FILE_SIZE } from '../fs/read-file.js';
@@ -23,7 +23,7 @@ export interface SaveOptions extends Options {
    * included). Default: the format of the sidecars already in the folder (by extension: .json →
    * json, .rkyv → rkyv, .bin → bin; the most common one), else 'bin'.
    */
-  format?: 'json' | 'bin' | 'binary' | 'rkyv' | 'legacy';
+  format?: FormatName;
   /**
    * Encrypt a NEW sidecar with the keyring's encryption key (default: true when `keyring` has one;
    * it then needs the bin format). An existing encrypted sidecar always stays encrypted.

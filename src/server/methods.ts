@@ -10,6 +10,7 @@ import { encodeJsonText } from '../formats/json.js';
 import { readSidecar, readSidecarDetailed } from '../ops/read.js';
 import { saveSidecar } from '../ops/save.js';
 import type { JsonObject, Options } from '../types.js';
+import { ENGINE_KINDS, EXPORT_FORMATS, FORMAT_NAMES, SAVE_MERGE_MODES } from '../vocabulary.js';
 import type { Keyring } from '../crypto/keys.js';
 import { RawJsonResult } from './responses.js';
 import {
@@ -36,9 +37,6 @@ export interface MethodSpec {
   handle(params: Params): Promise<unknown>;
 }
 
-const SAVE_FORMATS = ['json', 'bin', 'rkyv', 'legacy', 'binary'] as const;
-const CONVERT_FORMATS = ['json', 'bin', 'binary', 'rkyv', 'legacy'] as const;
-const EXPORT_FORMATS = ['json', 'jsonl', 'csv'] as const;
 /** Failed or conflicting convert items kept in a response. */
 const MAX_PROBLEMS = 20;
 
@@ -54,7 +52,7 @@ function treeOptions(p: Params): Options {
   const opts: Options = keyOpts();
   const workers = optionalPositiveInt(p, 'workers');
   if (workers !== undefined) opts.workers = workers;
-  const engine = optionalChoice(p, 'engine', ['auto', 'threads', 'inline'] as const);
+  const engine = optionalChoice(p, 'engine', ENGINE_KINDS);
   if (engine !== undefined) opts.engine = engine;
   return { ...opts, ...engineFromEnv(process.env, opts) };
 }
@@ -89,10 +87,10 @@ methods.set('save', {
   handle: (p) => {
     const image = requireString(p, 'image');
     const operation = requireString(p, 'operation');
-    const format = optionalChoice(p, 'format', SAVE_FORMATS);
-    const merge = optionalChoice(p, 'merge', ['operation', 'document'] as const);
-    // saveSidecar itself rejects a missing `data` with a USAGE error.
-    return saveSidecar(image, operation, p.data as never, { format: format === 'binary' ? 'bin' : format, merge, ...keyOpts() });
+    const format = optionalChoice(p, 'format', FORMAT_NAMES);
+    const merge = optionalChoice(p, 'merge', SAVE_MERGE_MODES);
+    // saveSidecar itself rejects a missing `data` with a USAGE error, and maps `binary` to `bin`.
+    return saveSidecar(image, operation, p.data as never, { format, merge, ...keyOpts() });
   },
 });
 
@@ -138,7 +136,7 @@ methods.set('convert', {
     // Like `convert --json`: only the items that went wrong, never one entry per file of a big tree.
     const problems: unknown[] = [];
     let problemCount = 0;
-    const report = await convert(requireString(p, 'dir'), requireChoice(p, 'format', CONVERT_FORMATS), {
+    const report = await convert(requireString(p, 'dir'), requireChoice(p, 'format', FORMAT_NAMES), {
       ...treeOptions(p),
       dryRun,
       keepSource: optionalBoolean(p, 'keepSource', false),

@@ -1,0 +1,165 @@
+/**
+ * resolve: end the "several sidecars for one image" state (a stale `.json` next to a newer `.bin`,
+ * every image after `convert --keep-source`, leftovers of other tools). Per image, one file that
+ * decodes is kept — chosen by `prefer` — and every other candidate next to it goes to the
+ * quarantine exactly as cleanup moves orphans, so `restore` undoes it.
+ *
+ *   newest  the most recently modified valid file (ties: the read preference .bin > .rkyv > .json)
+ *   bin | rkyv | json   the valid file in that format (by content); images without one are left alone
+ *
+ * The kept file is read and decoded again right before the others move (it must still be valid);
+ * a file that changed after the scan is left in place (cleanup's checks). Images whose files
+ * cannot all be read (unreadable, encrypted without a key) are left alone: we never hide a file
+ * we could not look at.
+ */
+import { lstat } from 'node:fs/promises';
+import { errors, isSidecarError } from '../errors.js';
+import { scan, type ScanRecord, type ScanSidecar } from '../discovery/scan.js';
+import type { Options, SidecarFormat } from '../types.js';
+import { quarantineFiles, type CleanupSkip } from './cleanup.js';
+import { readSidecarFile } from './read.js';
+import { isOneOf, RESOLVE_PREFERENCES } from '../vocabulary.js';
+
+export { RESOLVE_PREFERENCES };
+/** How to choose the file to keep. */
+export type ResolvePreference = (typeof RESOLVE_PREFERENCES)[number];
+
+export interface ResolveOptions extends Options {
+  prefer?: ResolvePreference;
+  /** Plan only: change nothing. */
+  dryRun?: boolean;
+  /** Clock for the quarantine folder's name. */
+  now?: () => Date;
+}
+
+export interface ResolveDecision {
+  /** The image (first image of the record), relative to the root. */
+  image: string;
+  /** The file kept, or null when the image is left alone. */
+  keep: string | null;
+  /** Files that go to the quarantine (absolute paths). */
+  quarantine: string[];
+  /** Why this file was kept, or why nothing was done. */
+  reason: string;
+}
+
+export interface ResolveReport {
+  dryRun: boolean;
+  prefer: ResolvePreference;
+  /** Images that had several candidate sidecars. */
+  images: number;
+  /** Images resolved (planned in a dry run). */
+  resolved: number;
+  /** Images left alone (no valid file to keep, unreadable files, nothing in the preferred format). */
+  unresolved: number;
+  /** Files moved to the quarantine (0 in a dry run). */
+  quarantined: number;
+  decisions: ResolveDecision[];
+  quarantine: string | null;
+  /** Files that were planned but left in place (changed since the scan, could not move). */
+  skipped: CleanupSkip[];
+  scanComplete: boolean;
+}
+
+const READ_PREFERENCE: Record<string, number> = { bin: 0, rkyv: 1, json: 2 };
+
+interface Candidate {
+  sc: ScanSidecar;
+  mtimeMs: number;
+}
+
+export async function resolveConflicts(root: string, opts: ResolveOptions = {}): Promise<ResolveReport> {
+  const { prefer = 'newest', dryRun = false, now, ...scanOpts } = opts;
+  if (!isOneOf(RESOLVE_PREFERENCES, prefer)) {
+    throw errors.usage(`unknown preference "${String(prefer)}" (${RESOLVE_PREFERENCES.join(', ')})`);
+  }
+  const session = scan(root, scanOpts);
+  const report: ResolveReport = {
+    dryRun,
+    prefer,
+    images: 0,
+    resolved: 0,
+    unresolved: 0,
+    quarantined: 0,
+    decisions: [],
+    quarantine: null,
+    skipped: [],
+    scanComplete: true,
+  };
+  const losers: { path: string; rel: string; size: number }[] = [];
+  const kept: string[] = [];
+  for await (const rec of session) {
+    const local = rec.images.length > 0 ? rec.sidecars.filter((s) => s.side === 'local' && !s.isLink) : [];
+    if (local.length < 2) continue;
+    report.images++;
+    const d = await decide(rec, local, prefer);
+    report.decisions.push(d);
+    if (d.keep === null) {
+      report.unresolved++;
+      continue;
+    }
+    report.resolved++;
+    kept.push(d.keep);
+    for (const p of d.quarantine) {
+      const sc = local.find((s) => s.path === p)!;
+      losers.push({ path: sc.path, rel: sc.rel, size: sc.inspection.size });
+    }
+  }
+  report.scanComplete = session.summary.complete;
+  if (dryRun || losers.length === 0) return report;
+
+  // The kept files must still decode now, right before their siblings go.
+  const stillValid = new Set<string>();
+  for (const p of kept) {
+    try {
+      await readSidecarFile(p, scanOpts);
+      stillValid.add(p);
+    } catch (e) {
+      if (!isSidecarError(e)) throw e;
+    }
+  }
+  const moving: typeof losers = [];
+  for (const d of report.decisions) {
+    if (d.keep === null) continue;
+    if (!stillValid.has(d.keep)) {
+      d.reason = `left alone: ${d.keep} no longer decodes`;
+      d.keep = null;
+      d.quarantine = [];
+      report.resolved--;
+      report.unresolved++;
+      continue;
+    }
+    for (const p of d.quarantine) moving.push(losers.find((l) => l.path === p)!);
+  }
+  const q = await quarantineFiles(root, moving, { now });
+  report.quarantine = q.quarantine;
+  report.quarantined = q.removed;
+  report.skipped = q.skipped;
+  return report;
+}
+
+async function decide(rec: ScanRecord, local: ScanSidecar[], prefer: ResolvePreference): Promise<ResolveDecision> {
+  const image = rec.images[0]!.rel;
+  const blocked = local.filter((s) => s.inspection.status !== 'ok' && s.inspection.status !== 'corrupt');
+  if (blocked.length > 0) {
+    return { image, keep: null, quarantine: [], reason: `left alone: ${blocked.map((b) => b.rel).join(', ')} could not be read (${blocked[0]!.inspection.status})` };
+  }
+  const valid: Candidate[] = [];
+  for (const sc of local) {
+    if (sc.inspection.status !== 'ok' || sc.inspection.shape === 'report') continue;
+    const st = await lstat(sc.path).catch(() => null);
+    if (st) valid.push({ sc, mtimeMs: st.mtimeMs });
+  }
+  if (valid.length === 0) return { image, keep: null, quarantine: [], reason: 'left alone: no candidate decodes (nothing verified to keep)' };
+  let keep: Candidate | undefined;
+  let reason: string;
+  if (prefer === 'newest') {
+    keep = [...valid].sort((a, b) => b.mtimeMs - a.mtimeMs || READ_PREFERENCE[a.sc.ext]! - READ_PREFERENCE[b.sc.ext]!)[0]!;
+    reason = 'newest valid file';
+  } else {
+    keep = valid.find((c) => (c.sc.inspection.format as SidecarFormat | null) === prefer || (prefer !== 'json' && c.sc.inspection.format === 'legacy' && c.sc.ext === prefer));
+    reason = `valid ${prefer} file`;
+    if (!keep) return { image, keep: null, quarantine: [], reason: `left alone: no valid ${prefer} file among ${local.map((s) => s.rel).join(', ')}` };
+  }
+  return { image, keep: keep.sc.path, quarantine: local.filter((s) => s !== keep!.sc).map((s) => s.path), reason };
+}

@@ -1,0 +1,34 @@
+/**
+ * The words callers may use, each list written once. The CLI derives commander's choices from
+ * these, the stdio server its parameter checks, and the library its types and validation, so the
+ * three can no longer drift apart. Tiny and import-free: the CLI's start-up path loads it.
+ */
+
+/** Content formats (what the bytes are), independent of the file extension. */
+export const SIDECAR_FORMATS = ['json', 'bin', 'rkyv', 'legacy'] as const;
+
+/** The earlier tool's names for our formats. */
+export const FORMAT_ALIASES = { binary: 'bin' } as const;
+
+/** Every format name a caller may pass: the formats and their aliases (`binary` → `bin`). */
+export const FORMAT_NAMES = [...SIDECAR_FORMATS, ...(Object.keys(FORMAT_ALIASES) as (keyof typeof FORMAT_ALIASES)[])] as const;
+
+/** Sidecar file extensions, in the earlier tool's read preference order. */
+export const SIDECAR_EXTS = ['bin', 'rkyv', 'json'] as const;
+
+/** `export` output formats. */
+export const EXPORT_FORMATS = ['json', 'jsonl', 'csv'] as const;
+
+/** Where per-file work runs. */
+export const ENGINE_KINDS = ['auto', 'threads', 'inline'] as const;
+
+/** How a save merges its payload: under its operation key, or as a whole document (keys merged). */
+export const SAVE_MERGE_MODES = ['operation', 'document'] as const;
+
+/** How `resolve` chooses the one file to keep per image. */
+export const RESOLVE_PREFERENCES = ['newest', 'bin', 'rkyv', 'json'] as const;
+
+/** Is `v` one of `list` (narrowing `v` to the list's type)? */
+export function isOneOf<T extends string>(list: readonly T[], v: unknown): v is T {
+  return typeof v === 'string' && (list as readonly string[]).includes(v);
+}

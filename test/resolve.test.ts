@@ -1,0 +1,112 @@
+/**
+ * `resolve`: one verified sidecar per image, the others quarantined as cleanup does, so that
+ * `restore` brings back every byte. Attacks: a stale .json next to a newer .bin (the earlier tool
+ * overwrote the .bin with it), a corrupt candidate, a preference nothing satisfies, a dry run.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, utimesSync } from 'node:fs';
+import { join } from 'node:path';
+import { encodeSidecar } from '../src/formats/codec.js';
+import { resolveConflicts } from '../src/ops/resolve.js';
+import { readSidecar } from '../src/ops/read.js';
+import type { JsonObject } from '../src/types.js';
+import { parseJson, runCli } from './helpers/cli.js';
+import { FAKE_JPEG, makeTree, removeTree, sidecarData } from './helpers/tree.js';
+import { snapshotTree } from './reliability/fs-util.js';
+
+const OLD = new Date('2025-01-01T00:00:00Z');
+const NEW = new Date('2025-06-01T00:00:00Z');
+
+/** A: stale .json (older) + newer .bin that disagree; B: same data twice (after --keep-source); C: corrupt .json + valid .bin; D: one file. */
+function conflictTree(): { root: string; fresh: JsonObject; stale: JsonObject } {
+  const stale = sidecarData('A.jpg', 1, 4) as JsonObject;
+  const fresh = sidecarData('A.jpg', 3, 4) as JsonObject;
+  const b = sidecarData('B.jpg', 2, 4) as JsonObject;
+  const root = makeTree({
+    'A.jpg': FAKE_JPEG,
+    'A.json': { json: stale },
+    'A.bin': encodeSidecar(fresh, 'bin'),
+    'sub/B.jpg': FAKE_JPEG,
+    'sub/B.json': { json: b },
+    'sub/B.bin': encodeSidecar(b, 'bin'),
+    'C.jpg': FAKE_JPEG,
+    'C.json': '{"face_detection": {',
+    'C.bin': encodeSidecar(sidecarData('C.jpg', 1, 4) as JsonObject, 'bin'),
+    'D.jpg': FAKE_JPEG,
+    'D.json': { json: sidecarData('D.jpg', 1, 4) },
+  });
+  utimesSync(join(root, 'A.json'), OLD, OLD);
+  utimesSync(join(root, 'A.bin'), NEW, NEW);
+  utimesSync(join(root, 'sub/B.bin'), OLD, OLD);
+  utimesSync(join(root, 'sub/B.json'), NEW, NEW);
+  return { root, fresh, stale };
+}
+
+const skipQuarantine = (name: string) => name === '.image-sidecar-quarantine';
+
+test('dry run: the plan per image, nothing changes', async (t) => {
+  const { root } = conflictTree();
+  t.after(() => removeTree(root));
+  const before = snapshotTree(root);
+  const r = await resolveConflicts(root, { dryRun: true, engine: 'inline' });
+  assert.equal(r.images, 3);
+  assert.equal(r.resolved, 3);
+  const by = new Map(r.decisions.map((d) => [d.image, d]));
+  assert.equal(by.get('A.jpg')!.keep, join(root, 'A.bin'));
+  assert.deepEqual(by.get('A.jpg')!.quarantine, [join(root, 'A.json')]);
+  assert.equal(by.get('sub/B.jpg')!.keep, join(root, 'sub/B.json'), 'newest');
+  assert.equal(by.get('C.jpg')!.keep, join(root, 'C.bin'), 'the corrupt file is never kept');
+  assert.equal(r.quarantined, 0);
+  assert.deepEqual(snapshotTree(root), before);
+});
+
+test('newest: the newer .bin wins over a stale .json; each image has one sidecar; restore undoes every byte', async (t) => {
+  const { root, fresh } = conflictTree();
+  t.after(() => removeTree(root));
+  const before = snapshotTree(root);
+  const r = await runCli(['resolve', root, '--engine', 'inline']);
+  assert.equal(r.code, 0, r.stderr);
+  const rep = parseJson<{ message: string; quarantined: number; quarantine: string }>(r);
+  assert.equal(rep.message, 'Resolved 3 images: 3 sidecar files moved to the quarantine');
+  assert.equal(rep.quarantined, 3);
+  assert.match(r.stderr, /undo with: image-sidecar restore/);
+  for (const gone of ['A.json', 'sub/B.bin', 'C.json']) assert.equal(existsSync(join(root, gone)), false, gone);
+  for (const kept of ['A.bin', 'sub/B.json', 'C.bin', 'D.json']) assert.ok(existsSync(join(root, kept)), kept);
+  assert.deepEqual(await readSidecar(join(root, 'A.jpg')), fresh);
+  // No image is ambiguous any more: validate is clean and convert has nothing in conflict.
+  const v = parseJson<{ invalid_files: number; results: { category: string }[] }>(await runCli(['validate', root, '--engine', 'inline']));
+  assert.equal(v.invalid_files, 0);
+  assert.ok(v.results.every((x) => x.category !== 'ambiguous'));
+  const c = await runCli(['convert', root, '-f', 'bin', '--dry-run', '--engine', 'inline']);
+  assert.equal(c.code, 0, c.stdout);
+  // A second run finds nothing to do.
+  const again = parseJson<{ images: number }>(await runCli(['resolve', root, '--engine', 'inline']));
+  assert.equal(again.images, 0);
+  // restore puts back exactly what was there.
+  const back = await runCli(['restore', root]);
+  assert.equal(back.code, 0, back.stderr);
+  assert.deepEqual(snapshotTree(root, skipQuarantine), before);
+});
+
+test('--prefer json keeps the json; --prefer rkyv with no rkyv leaves images alone (exit 1)', async (t) => {
+  const { root, stale } = conflictTree();
+  t.after(() => removeTree(root));
+  const none = await runCli(['resolve', root, '--prefer', 'rkyv', '--engine', 'inline']);
+  assert.equal(none.code, 1);
+  const nr = parseJson<{ resolved: number; unresolved: number; quarantined: number }>(none);
+  assert.deepEqual([nr.resolved, nr.unresolved, nr.quarantined], [0, 3, 0]);
+  const before = snapshotTree(root);
+  const j = await runCli(['resolve', root, '--prefer', 'json', '--engine', 'inline']);
+  const jr = parseJson<{ resolved: number; unresolved: number }>(j);
+  // C has no valid json (its .json is corrupt): left alone, so exit 1.
+  assert.equal(j.code, 1);
+  assert.deepEqual([jr.resolved, jr.unresolved], [2, 1]);
+  assert.deepEqual(await readSidecar(join(root, 'A.jpg')), stale);
+  assert.ok(existsSync(join(root, 'C.json')) && existsSync(join(root, 'C.bin')));
+  assert.equal((await runCli(['restore', root])).code, 0);
+  assert.deepEqual(snapshotTree(root, skipQuarantine), before);
+  const bad = await runCli(['resolve', root, '--prefer', 'oldest']);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /Allowed choices are newest, bin, rkyv, json/);
+});
