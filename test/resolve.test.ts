@@ -110,3 +110,21 @@ test('--prefer json keeps the json; --prefer rkyv with no rkyv leaves images alo
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /Allowed choices are newest, bin, rkyv, json/);
 });
+
+test('restore --list shows each quarantine folder (oldest first) with its files and size; it restores nothing', async (t) => {
+  const { root } = conflictTree();
+  t.after(() => removeTree(root));
+  const empty = parseJson<{ folders: unknown[] }>(await runCli(['restore', root, '--list']));
+  assert.deepEqual(empty.folders, []);
+  assert.equal((await runCli(['resolve', root, '--prefer', 'json', '--engine', 'inline'])).code, 1);
+  assert.equal((await runCli(['resolve', root, '--engine', 'inline'])).code, 0);
+  const r = await runCli(['restore', root, '--list']);
+  assert.equal(r.code, 0, r.stderr);
+  const list = parseJson<{ folders: { name: string; files: number; bytes: number; status: string; created_at: string; problem: string | null }[] }>(r);
+  assert.equal(list.folders.length, 2);
+  assert.deepEqual(list.folders.map((f) => f.files), [2, 1], 'the json run moved A.bin and sub/B.bin; the second C.json');
+  assert.ok(list.folders.every((f) => f.status === 'complete' && f.problem === null && f.bytes > 0));
+  assert.match(list.folders[0]!.created_at, /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}\+00:00$/);
+  assert.ok(list.folders[0]!.name <= list.folders[1]!.name);
+  assert.equal(existsSync(join(root, 'C.json')), false, '--list restored nothing');
+});

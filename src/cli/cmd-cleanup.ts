@@ -10,6 +10,7 @@ import { emit } from './emit.js';
 import { cleanupMessage, restoreMessage } from '../messages.js';
 import { progressFor } from './progress.js';
 import { cleanupSummary, restoreSummary } from './summaries.js';
+import { bytes } from './style.js';
 
 export async function run(ctx: CommandContext): Promise<number> {
   return ctx.command === 'restore' ? runRestore(ctx) : runCleanup(ctx);
@@ -48,6 +49,7 @@ async function runCleanup(ctx: CommandContext): Promise<number> {
 
 async function runRestore(ctx: CommandContext): Promise<number> {
   const dir = await inputDirectory(ctx);
+  if (ctx.opts.list === true) return listQuarantineFolders(ctx, dir);
   const { restore } = await import('../ops/restore.js');
   const dryRun = ctx.opts.dryRun === true;
   const r = await restore(dir, { from: optString(ctx, 'from'), dryRun });
@@ -55,4 +57,24 @@ async function runRestore(ctx: CommandContext): Promise<number> {
   await emit(ctx, { result, message: restoreMessage(dryRun, r.restored), what: 'restore report', human: (style) => restoreSummary(r, dryRun, style) });
   // Files left in the quarantine are a finding: the restore is not complete.
   return r.skipped.length > 0 ? EXIT_FINDINGS : EXIT_CLEAN;
+}
+
+/** `restore --list`: the quarantine folders, oldest first; `restore` without --from takes the last one. */
+async function listQuarantineFolders(ctx: CommandContext, dir: string): Promise<number> {
+  const { listQuarantines } = await import('../ops/quarantines.js');
+  const list = await listQuarantines(dir);
+  await emit(ctx, {
+    result: list,
+    what: 'quarantine list',
+    human: (style) => {
+      if (list.folders.length === 0) return [`no quarantine folders in ${list.quarantine}`];
+      const lines = [style.bold(`${list.folders.length} quarantine folder(s) in ${list.quarantine} (restore takes the last one; --from NAME another):`)];
+      for (const f of list.folders) {
+        const what = f.problem !== null ? style.yellow(f.problem) : `${f.files} file(s), ${bytes(f.bytes)}${f.status === 'complete' ? '' : ` (${f.status})`}`;
+        lines.push(`  ${f.name}  ${f.created_at ?? '-'}  ${what}`);
+      }
+      return lines;
+    },
+  });
+  return EXIT_CLEAN;
 }

@@ -194,8 +194,13 @@ export const COMMANDS: readonly CommandSpec[] = [
     name: 'restore',
     summary: 'move quarantined sidecars back where cleanup found them',
     argument: DIR_ARG,
-    options: [...TREE_COMMON, { flags: '--from <dir>', description: 'quarantine folder to restore from (default: the latest)' }, DRY_RUN],
-    examples: ['image-sidecar restore ~/Photos', 'image-sidecar restore ~/Photos --from ~/Photos/.image-sidecar-quarantine/2025-10-01T12-00-00Z --dry-run'],
+    options: [
+      ...TREE_COMMON,
+      { flags: '--from <dir>', description: 'quarantine folder to restore from (default: the latest)' },
+      DRY_RUN,
+      { flags: '--list', description: 'list the quarantine folders (date, files, size) and restore nothing' },
+    ],
+    examples: ['image-sidecar restore ~/Photos', 'image-sidecar restore ~/Photos --list', 'image-sidecar restore ~/Photos --from ~/Photos/.image-sidecar-quarantine/2025-10-01T12-00-00Z --dry-run'],
     load: () => import('./cmd-cleanup.js'),
   },
   {

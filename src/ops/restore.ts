@@ -124,7 +124,7 @@ export async function restore(root: string, opts: RestoreOptions = {}): Promise<
 }
 
 /** Folder names sort as (stamp, collision suffix): `X` < `X-1` < `X-2` < `X-10`. */
-function folderKey(name: string): [string, number] {
+export function folderKey(name: string): [string, number] {
   const m = /^(.*?)(?:-(\d+))?$/.exec(name)!;
   return [m[1], m[2] === undefined ? 0 : Number(m[2])];
 }
@@ -161,7 +161,7 @@ async function chosenFolder(rootAbs: string, base: string, from: string): Promis
   return folder;
 }
 
-async function readManifest(path: string): Promise<QuarantineManifest> {
+export async function readManifest(path: string): Promise<QuarantineManifest> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');

@@ -1,0 +1,71 @@
+/**
+ * `restore --list`: the quarantine folders of a root, oldest first, with what each holds
+ * (from its manifest). Read only. A folder whose manifest cannot be read is listed with the
+ * reason, never skipped: it may hold files someone wants back.
+ */
+import { lstat, readdir } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { errors, isSidecarError } from '../errors.js';
+import { QUARANTINE_DIR } from '../discovery/scan.js';
+import { MANIFEST_NAME } from './cleanup.js';
+import { folderKey, readManifest } from './restore.js';
+
+export interface QuarantineFolder {
+  name: string;
+  path: string;
+  /** From the manifest; null when there is none or it cannot be read. */
+  created_at: string | null;
+  /** 'complete', 'planned' (a run that stopped before the end), or null without a manifest. */
+  status: string | null;
+  /** Files listed in the manifest (still in the quarantine). */
+  files: number;
+  bytes: number;
+  /** Why the manifest could not be read (the folder is then not restorable as is). */
+  problem: string | null;
+}
+
+export interface QuarantineList {
+  quarantine: string;
+  folders: QuarantineFolder[];
+}
+
+export async function listQuarantines(root: string): Promise<QuarantineList> {
+  const base = join(resolve(root), QUARANTINE_DIR);
+  let names: string[];
+  try {
+    names = (await readdir(base, { withFileTypes: true })).filter((d) => d.isDirectory()).map((d) => d.name);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { quarantine: base, folders: [] };
+    throw errors.fromFs(e, base);
+  }
+  names.sort((a, b) => {
+    const [sa, na] = folderKey(a);
+    const [sb, nb] = folderKey(b);
+    return sa < sb ? -1 : sa > sb ? 1 : na - nb;
+  });
+  const folders: QuarantineFolder[] = [];
+  for (const name of names) {
+    const path = join(base, name);
+    const entry: QuarantineFolder = { name, path, created_at: null, status: null, files: 0, bytes: 0, problem: null };
+    const manifest = join(path, MANIFEST_NAME);
+    const exists = await lstat(manifest).then(
+      () => true,
+      () => false,
+    );
+    if (!exists) entry.problem = 'no manifest (nothing was moved into it)';
+    else {
+      try {
+        const m = await readManifest(manifest);
+        entry.created_at = typeof m.created_at === 'string' ? m.created_at : null;
+        entry.status = m.status;
+        entry.files = m.entries.length;
+        entry.bytes = m.entries.reduce((n, e) => n + e.size, 0);
+      } catch (e) {
+        if (!isSidecarError(e)) throw e;
+        entry.problem = e.message;
+      }
+    }
+    folders.push(entry);
+  }
+  return { quarantine: base, folders };
+}
