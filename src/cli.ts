@@ -7,6 +7,7 @@
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { COMMANDS, type CommandSpec, type OptionSpec } from './cli/commands.js';
+import type { CliOptions } from './cli/context.js';
 import { finalExitCode, isLegacyInvocation } from './cli/invocation.js';
 import { packageVersion } from './version.js';
 
@@ -42,7 +43,7 @@ function addCommand(program: Command, spec: CommandSpec): void {
   cmd.addHelpText('after', `\nExamples:\n${spec.examples.map((e) => `  $ ${e}`).join('\n')}\n`);
   cmd.action(async (...args: unknown[]) => {
     const arg = spec.argument ? (args[0] as string | undefined) : undefined;
-    const opts = (spec.argument ? args[1] : args[0]) as Record<string, unknown>;
+    const opts = (spec.argument ? args[1] : args[0]) as CliOptions;
     const [{ run }, { processIo }] = await Promise.all([spec.load(), import('./cli/context.js')]);
     exitCode = await run({ command: spec.name, arg, opts, io: processIo() });
   });

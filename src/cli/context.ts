@@ -9,6 +9,7 @@ import { resolveImageExtensions } from '../discovery/config.js';
 import { errors } from '../errors.js';
 import { engineFromEnv } from '../engine/env.js';
 import type { EngineKind } from '../types.js';
+import type { ResolvePreference } from '../ops/resolve.js';
 import type { Keyring } from '../crypto/keys.js';
 import { keyringFromCli } from './keys.js';
 
@@ -22,12 +23,60 @@ export interface Io {
   env: NodeJS.ProcessEnv;
 }
 
+/**
+ * Every option a command defines, as commander parses it (camelCase keys; `--no-list` sets
+ * `list: false`). A command receives only its own; the table in commands.ts is checked against
+ * this list by a test, so a new flag cannot be read under a misspelt name.
+ */
+export interface CliOptions {
+  input?: string;
+  output?: string;
+  workers?: number;
+  engine?: EngineKind;
+  json?: boolean;
+  jsonl?: boolean;
+  quiet?: boolean;
+  dryRun?: boolean;
+  list?: boolean;
+  operationType?: string;
+  schema?: string;
+  format?: string;
+  keepSource?: boolean;
+  verify?: boolean;
+  encrypt?: boolean;
+  decrypt?: boolean;
+  keyFile?: string;
+  newKeyFile?: string;
+  delete?: boolean;
+  force?: boolean;
+  maxFraction?: number;
+  from?: string;
+  prefer?: ResolvePreference;
+  csvRaw?: boolean;
+  detailed?: boolean;
+  operation?: string;
+  summary?: boolean;
+  data?: string;
+  canonical?: boolean;
+  manifest?: string;
+  allFiles?: boolean;
+  images?: number;
+  seed?: number;
+  stdio?: boolean;
+  open?: boolean;
+  maxInvalid?: number;
+  maxFolders?: number;
+  imageExt?: string;
+  naming?: string;
+  config?: string;
+}
+
 export interface CommandContext {
   command: string;
   /** The positional argument (DIR or IMAGE), when given. */
   arg: string | undefined;
-  /** Options as commander parsed them (camelCase keys). */
-  opts: Record<string, unknown>;
+  /** Options as commander parsed them. */
+  opts: CliOptions;
   io: Io;
 }
 
@@ -100,7 +149,7 @@ export function engineOptions(ctx: CommandContext): { workers?: number; engine?:
   const keyring = keyringFromCli(ctx);
   if (keyring) out.keyring = keyring;
   if (typeof ctx.opts.workers === 'number') out.workers = ctx.opts.workers;
-  if (typeof ctx.opts.engine === 'string') out.engine = ctx.opts.engine as EngineKind;
+  if (typeof ctx.opts.engine === 'string') out.engine = ctx.opts.engine;
   let start = '.';
   try {
     start = inputPath(ctx);
@@ -125,7 +174,8 @@ export function imageExtensionOptions(ctx: CommandContext, start: string): strin
   return resolveImageExtensions({ cliExtra, configPath, startDir });
 }
 
-export function optString(ctx: CommandContext, key: string): string | undefined {
+/** A string option (undefined when absent or, defensively, not a string). */
+export function optString(ctx: CommandContext, key: keyof CliOptions): string | undefined {
   const v = ctx.opts[key];
   return typeof v === 'string' ? v : undefined;
 }

@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import { errors } from '../errors.js';
 import { loadKeyFile, mergeKeyrings, passphraseKeyring, type Keyring } from '../crypto/keys.js';
-import type { CommandContext } from './context.js';
+import type { CliOptions, CommandContext } from './context.js';
 
 export const KEY_FILE_ENV = 'IMAGE_SIDECAR_KEY_FILE';
 export const PASSPHRASE_ENV = 'IMAGE_SIDECAR_PASSPHRASE';
@@ -33,7 +33,7 @@ export function keySource(ctx: CommandContext): { source: string; key_file?: str
   return { source, ...(keyFile ? { key_file: keyFile } : {}), key_ids: ring.keys.map((k) => k.id) };
 }
 
-export function keyringFromCli(ctx: CommandContext, flag = 'keyFile'): Keyring | undefined {
+export function keyringFromCli(ctx: CommandContext, flag: 'keyFile' | 'newKeyFile' = 'keyFile'): Keyring | undefined {
   const file = ctx.opts[flag];
   if (typeof file === 'string' && file !== '') return loadKeyPath(file, '--key-file');
   const env = ctx.io.env;

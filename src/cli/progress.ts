@@ -94,7 +94,7 @@ export function formatDuration(seconds: number): string {
 }
 
 /** The bar for a command: on only when stderr is a terminal and --quiet was not given. */
-export function progressFor(ctx: { io: { stderr: NodeJS.WritableStream; stderrIsTTY: boolean }; opts: Record<string, unknown> }, label: string): Progress {
+export function progressFor(ctx: { io: { stderr: NodeJS.WritableStream; stderrIsTTY: boolean }; opts: { quiet?: boolean } }, label: string): Progress {
   const cols = (ctx.io.stderr as { columns?: number }).columns;
   return new Progress(ctx.io.stderr, { enabled: ctx.io.stderrIsTTY && !ctx.opts.quiet, label, columns: cols });
 }
