@@ -63,8 +63,11 @@ export interface Options {
   workers?: number;
   /** 'auto' | 'threads' | 'inline'. Default: IMAGE_SIDECAR_ENGINE or 'auto'. */
   engine?: EngineKind;
-  /** Progress callback for long operations (done, total or undefined while still walking). */
-  onProgress?: (done: number, total?: number) => void;
+  /**
+   * Progress of long operations: `done` files (never more than the files seen), `total` when the
+   * operation knows it, `bytes` of sidecar data read so far when it counts them.
+   */
+  onProgress?: (done: number, total?: number, bytes?: number) => void;
   /** Abort a long operation. */
   signal?: AbortSignal;
   /**

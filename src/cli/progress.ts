@@ -2,7 +2,18 @@
  * A one-line progress bar on stderr. It appears only for a person at a terminal (stderr is a TTY,
  * no --quiet) and only once the work has run for a while, so quick commands print nothing; it
  * redraws at most ~10 times a second and clears its line at the end.
+ *
+ *   validating [########............] 41,200/100,000 files 41% · 310.2 MiB · 8.1k/s · ETA 0:07
+ *
+ * The total comes from the operation when it knows it, else from a directory-only pre-walk of the
+ * input (readdir with file types: no stat, no file read) that runs beside the command. The count
+ * shown never exceeds the total: when an operation counts past the pre-walk (files added during
+ * the run, or an operation that makes several passes), the total is dropped rather than shown wrong.
  */
+import { opendir } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { QUARANTINE_DIR } from '../discovery/scan.js';
+import { bytes as formatBytes } from './style.js';
 
 export interface ProgressOptions {
   /** Draw at all (stderr is a TTY and not --quiet). */
@@ -24,9 +35,14 @@ export class Progress {
   private readonly start: number;
   private lastDraw = 0;
   private drawn = false;
+  private finished = false;
   private readonly delay: number;
   private readonly interval: number;
   private readonly now: () => number;
+  /** Files in the tree, from the pre-walk (undefined until it is done, or when it is not run). */
+  private counted: number | undefined;
+  /** The pre-walk's total stopped being valid (the operation counted past it). */
+  private countInvalid = false;
 
   constructor(
     private readonly stream: NodeJS.WritableStream,
@@ -38,30 +54,62 @@ export class Progress {
     this.interval = opts.intervalMs ?? 100;
   }
 
+  get enabled(): boolean {
+    return this.opts.enabled;
+  }
+
+  /** The total from a pre-walk (used when the operation gives none). */
+  setCounted(files: number): void {
+    this.counted = files;
+  }
+
+  /** True while a pre-walk may still be useful. */
+  get active(): boolean {
+    return !this.finished;
+  }
+
   /** Report progress; cheap when nothing is drawn (one clock read). */
-  update = (done: number, total?: number): void => {
+  update = (done: number, total?: number, bytes?: number): void => {
     if (!this.opts.enabled) return;
     const t = this.now();
     if (t - this.start < this.delay || t - this.lastDraw < this.interval) return;
     this.lastDraw = t;
     this.drawn = true;
-    this.stream.write(`\r${this.render(done, total, t)}\x1b[K`);
+    this.stream.write(`\r${this.render(done, total, bytes, t)}\x1b[K`);
   };
 
-  /** Text of the bar (exported for tests through `render`). */
-  render(done: number, total: number | undefined, t: number = this.now()): string {
+  /** The total to show for `done`, never below it (an invalid total is dropped, not exceeded). */
+  totalFor(done: number, total?: number): number | undefined {
+    if (total !== undefined) return total >= done ? total : undefined;
+    if (this.counted === undefined || this.countInvalid) return undefined;
+    if (done > this.counted) {
+      this.countInvalid = true;
+      return undefined;
+    }
+    return this.counted;
+  }
+
+  /** Text of the bar. */
+  render(done: number, opTotal: number | undefined, bytes?: number, t: number = this.now()): string {
     const secs = Math.max(0.001, (t - this.start) / 1000);
     const rate = done / secs;
+    const total = this.totalFor(done, opTotal);
     let line = `${this.opts.label} `;
+    const extras: string[] = [];
     if (total !== undefined && total > 0) {
       const frac = Math.min(1, done / total);
       const filled = Math.round(frac * BAR_WIDTH);
-      line += `[${'#'.repeat(filled)}${'.'.repeat(BAR_WIDTH - filled)}] ${done}/${total} ${Math.floor(frac * 100)}%`;
-      line += ` ${formatRate(rate)}`;
-      if (rate > 0 && done < total) line += ` ETA ${formatDuration((total - done) / rate)}`;
+      line += `[${'#'.repeat(filled)}${'.'.repeat(BAR_WIDTH - filled)}] ${count(done)}/${count(total)} files ${Math.floor(frac * 100)}%`;
+      if (bytes !== undefined) extras.push(formatBytes(bytes));
+      extras.push(formatRate(rate));
+      if (rate > 0 && done < total) extras.push(`ETA ${formatDuration((total - done) / rate)}`);
     } else {
-      line += `${done} ${formatRate(rate)}`;
+      line += `${count(done)} files`;
+      if (bytes !== undefined) extras.push(formatBytes(bytes));
+      extras.push(formatRate(rate));
+      if (this.opts.enabled && this.counted === undefined && !this.countInvalid) extras.push('counting…');
     }
+    line += ` · ${extras.join(' · ')}`;
     const cols = this.opts.columns ?? 80;
     return line.length >= cols ? line.slice(0, cols - 1) : line;
   }
@@ -72,11 +120,16 @@ export class Progress {
     this.drawn = false;
   }
 
-  /** Remove the bar (if it was ever drawn) so that later stderr lines start clean. */
+  /** Remove the bar (if it was ever drawn) so that later stderr lines start clean; stops the pre-walk. */
   finish(): void {
+    this.finished = true;
     if (this.drawn) this.stream.write('\r\x1b[K');
     this.drawn = false;
   }
+}
+
+function count(n: number): string {
+  return n.toLocaleString('en-US');
 }
 
 export function formatRate(perSecond: number): string {
@@ -93,8 +146,58 @@ export function formatDuration(seconds: number): string {
   return h > 0 ? `${h}:${String(m).padStart(2, '0')}:${ss}` : `${m}:${ss}`;
 }
 
-/** The bar for a command: on only when stderr is a terminal and --quiet was not given. */
-export function progressFor(ctx: { io: { stderr: NodeJS.WritableStream; stderrIsTTY: boolean }; opts: { quiet?: boolean } }, label: string): Progress {
+/**
+ * Files (every entry that is not a directory) under `root`, as the scan walks it: directory
+ * symlinks not followed, the quarantine folder skipped, unreadable folders skipped. Only
+ * directories are read. Returns null when `root` is not a directory or `keepGoing()` turns false.
+ */
+export async function countFiles(root: string, keepGoing: () => boolean = () => true): Promise<number | null> {
+  let files = 0;
+  const stack: string[] = [root];
+  let first = true;
+  while (stack.length > 0) {
+    if (!keepGoing()) return null;
+    const dir = stack.pop()!;
+    let handle;
+    try {
+      handle = await opendir(dir, { bufferSize: 256 });
+    } catch {
+      if (first) return null; // not a directory (e.g. validate-json's list file)
+      continue;
+    }
+    const atRoot = first;
+    first = false;
+    try {
+      for await (const e of handle) {
+        if (e.isDirectory()) {
+          if (!(atRoot && e.name === QUARANTINE_DIR)) stack.push(join(dir, e.name));
+        } else files++;
+      }
+    } catch {
+      // a folder that fails mid-listing: what was counted stays (the scan reports the folder)
+    }
+  }
+  return files;
+}
+
+type ProgressContext = {
+  io: { stderr: NodeJS.WritableStream; stderrIsTTY: boolean };
+  opts: { quiet?: boolean; input?: string };
+  arg?: string;
+};
+
+/** The bar for a command: on only when stderr is a terminal and --quiet was not given; counts the input tree beside the command. */
+export function progressFor(ctx: ProgressContext, label: string): Progress {
   const cols = (ctx.io.stderr as { columns?: number }).columns;
-  return new Progress(ctx.io.stderr, { enabled: ctx.io.stderrIsTTY && !ctx.opts.quiet, label, columns: cols });
+  const p = new Progress(ctx.io.stderr, { enabled: ctx.io.stderrIsTTY && !ctx.opts.quiet, label, columns: cols });
+  const input = ctx.arg ?? ctx.opts.input;
+  if (p.enabled && typeof input === 'string' && input !== '') {
+    countFiles(resolve(input), () => p.active).then(
+      (n) => {
+        if (n !== null) p.setCounted(n);
+      },
+      () => undefined,
+    );
+  }
+  return p;
 }

@@ -174,6 +174,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
     // Only an inspection that keeps the decoded data holds memory in proportion to file sizes.
     const weigh = inspectOpts.keepData || inspectOpts.dataJson ? (item: InspectItem) => item.size ?? 0 : undefined;
     let emitted = 0;
+    let bytesRead = 0;
     try {
       const records = mapJobs(runtime, 'inspect', inspectOpts, this.pendingRecords(root, weigh !== undefined), (rec) => rec.items, {
         batchFiles: opts.batchSize,
@@ -182,8 +183,10 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
       });
       for await (const { job, results } of records) {
         const rec = this.finalize(job, results);
-        emitted++;
-        opts.onProgress?.(emitted);
+        // Progress in files (each scanned file belongs to one record) and sidecar bytes read.
+        emitted += rec.files;
+        for (const sc of rec.sidecars) if (sc.side === 'local') bytesRead += sc.inspection.size;
+        opts.onProgress?.(emitted, undefined, bytesRead);
         yield rec;
       }
     } finally {

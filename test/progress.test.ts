@@ -1,0 +1,81 @@
+/** The progress bar: files done/total, bytes, percentage, ETA; its count never above the total. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { PassThrough } from 'node:stream';
+import { countFiles, Progress } from '../src/cli/progress.js';
+import { scan } from '../src/discovery/scan.js';
+import { generateSampleLibrary } from '../src/sample/index.js';
+import { testDir } from './helpers/tree.js';
+
+function bar(now: () => number): { p: Progress; out: () => string } {
+  const s = new PassThrough();
+  let text = '';
+  s.on('data', (c: Buffer) => (text += c.toString()));
+  const p = new Progress(s, { enabled: true, label: 'validating', delayMs: 0, intervalMs: 0, columns: 200, now });
+  return { p, out: () => text };
+}
+
+test('render: done/total files, percentage, bytes, rate and ETA', () => {
+  let t = 0;
+  const { p } = bar(() => t);
+  t = 10_000; // 10 s
+  p.setCounted(1000);
+  const line = p.render(250, undefined, 5 * 1024 * 1024, t);
+  assert.equal(line, 'validating [#####...............] 250/1,000 files 25% · 5.0 MiB · 25/s · ETA 0:30');
+  // The operation's own total wins over the pre-walk.
+  assert.match(p.render(250, 500, undefined, t), /250\/500 files 50%/);
+});
+
+test('the count never exceeds the total: a total it passes is dropped, not shown wrong', () => {
+  let t = 0;
+  const { p, out } = bar(() => t);
+  t = 1000;
+  p.setCounted(100);
+  p.update(90, undefined, 10);
+  assert.match(out(), /90\/100 files 90%/);
+  t = 2000;
+  p.update(130, undefined, 20); // more than the pre-walk counted (files added, or a second pass)
+  assert.doesNotMatch(out().split('\r').at(-1)!, /\/100|%/);
+  assert.match(out().split('\r').at(-1)!, /130 files/);
+  t = 3000;
+  p.update(95); // and it stays dropped
+  assert.doesNotMatch(out().split('\r').at(-1)!, /\/100/);
+  for (const frame of out().split('\r')) {
+    const m = /(\d[\d,]*)\/(\d[\d,]*) files/.exec(frame);
+    if (m) assert.ok(Number(m[1]!.replaceAll(',', '')) <= Number(m[2]!.replaceAll(',', '')), frame);
+  }
+  p.finish();
+  assert.ok(out().endsWith('\r\x1b[K'));
+});
+
+test('disabled (not a terminal, or --quiet): nothing is written', () => {
+  const s = new PassThrough();
+  let n = 0;
+  s.on('data', () => n++);
+  const p = new Progress(s, { enabled: false, label: 'x', delayMs: 0, intervalMs: 0 });
+  p.update(1, 2);
+  p.finish();
+  assert.equal(n, 0);
+});
+
+test('pre-walk count = the files the scan sees; the scan reports progress in files and never passes it', async (t) => {
+  const root = testDir(t);
+  await generateSampleLibrary(root, { images: 120, seed: 7 });
+  const counted = await countFiles(root);
+  const seen: number[] = [];
+  let lastBytes = 0;
+  const session = scan(root, {
+    engine: 'inline',
+    onProgress: (done, _total, bytes) => {
+      seen.push(done);
+      lastBytes = bytes ?? 0;
+    },
+  });
+  for await (const _ of session) void _;
+  const s = session.summary;
+  assert.equal(counted, s.filesScanned + s.filesIgnored + s.tempFiles, JSON.stringify({ counted, s: { scanned: s.filesScanned, ignored: s.filesIgnored, temp: s.tempFiles } }));
+  assert.equal(seen.at(-1), s.filesScanned, 'the last progress value is every scanned file');
+  assert.ok(seen.every((d, i) => d <= counted! && (i === 0 || d >= seen[i - 1]!)), 'monotonic and never above the count');
+  assert.ok(lastBytes > 0);
+  assert.equal(await countFiles(`${root}/no-such-dir`), null);
+});
