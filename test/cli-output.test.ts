@@ -93,10 +93,10 @@ describe('cli output', () => {
     now = 1050;
     p.update(60, 100);
     assert.equal(cap.chunks.length, 1, 'redraws are throttled');
-    assert.match(cap.chunks[0], /^\rvalidating \[#{10}\.{10}\] 50\/100 50% 50\/s ETA 0:01\x1b\[K$/);
+    assert.match(cap.chunks[0], /^\rvalidating \[#{10}\.{10}\] 50\/100 files 50% · 50\/s · ETA 0:01\x1b\[K$/);
     now = 2000;
     p.update(300);
-    assert.match(cap.chunks[1], /^\rvalidating 300 150\/s\x1b\[K$/);
+    assert.match(cap.chunks[1], /^\rvalidating 300 files · 150\/s\x1b\[K$/);
     p.finish();
     assert.equal(cap.chunks[2], '\r\x1b[K');
     const off = new Capture();

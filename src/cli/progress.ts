@@ -43,6 +43,8 @@ export class Progress {
   private counted: number | undefined;
   /** The pre-walk's total stopped being valid (the operation counted past it). */
   private countInvalid = false;
+  /** A pre-walk is running. */
+  private counting = false;
 
   constructor(
     private readonly stream: NodeJS.WritableStream,
@@ -58,9 +60,15 @@ export class Progress {
     return this.opts.enabled;
   }
 
-  /** The total from a pre-walk (used when the operation gives none). */
-  setCounted(files: number): void {
-    this.counted = files;
+  /** A pre-walk started: the bar says "counting…" until its total arrives. */
+  startCounting(): void {
+    this.counting = true;
+  }
+
+  /** The total from a pre-walk (used when the operation gives none); null: it found none. */
+  setCounted(files: number | null): void {
+    this.counting = false;
+    if (files !== null) this.counted = files;
   }
 
   /** True while a pre-walk may still be useful. */
@@ -107,7 +115,7 @@ export class Progress {
       line += `${count(done)} files`;
       if (bytes !== undefined) extras.push(formatBytes(bytes));
       extras.push(formatRate(rate));
-      if (this.opts.enabled && this.counted === undefined && !this.countInvalid) extras.push('counting…');
+      if (this.counting) extras.push('counting…');
     }
     line += ` · ${extras.join(' · ')}`;
     const cols = this.opts.columns ?? 80;
@@ -192,11 +200,10 @@ export function progressFor(ctx: ProgressContext, label: string): Progress {
   const p = new Progress(ctx.io.stderr, { enabled: ctx.io.stderrIsTTY && !ctx.opts.quiet, label, columns: cols });
   const input = ctx.arg ?? ctx.opts.input;
   if (p.enabled && typeof input === 'string' && input !== '') {
+    p.startCounting();
     countFiles(resolve(input), () => p.active).then(
-      (n) => {
-        if (n !== null) p.setCounted(n);
-      },
-      () => undefined,
+      (n) => p.setCounted(n),
+      () => p.setCounted(null),
     );
   }
   return p;
