@@ -10,7 +10,7 @@
  * shown never exceeds the total: when an operation counts past the pre-walk (files added during
  * the run, or an operation that makes several passes), the total is dropped rather than shown wrong.
  */
-import { opendir } from 'node:fs/promises';
+import { readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { QUARANTINE_DIR } from '../discovery/scan.js';
 import { bytes as formatBytes } from './style.js';
@@ -97,29 +97,27 @@ export class Progress {
     return this.counted;
   }
 
-  /** Text of the bar. */
+  /** Text of the bar; the bar itself takes the width the numbers leave (none on a narrow terminal). */
   render(done: number, opTotal: number | undefined, bytes?: number, t: number = this.now()): string {
     const secs = Math.max(0.001, (t - this.start) / 1000);
     const rate = done / secs;
     const total = this.totalFor(done, opTotal);
-    let line = `${this.opts.label} `;
+    const cols = this.opts.columns ?? 80;
     const extras: string[] = [];
+    if (bytes !== undefined) extras.push(formatBytes(bytes));
+    extras.push(formatRate(rate));
     if (total !== undefined && total > 0) {
       const frac = Math.min(1, done / total);
-      const filled = Math.round(frac * BAR_WIDTH);
-      line += `[${'#'.repeat(filled)}${'.'.repeat(BAR_WIDTH - filled)}] ${count(done)}/${count(total)} files ${Math.floor(frac * 100)}%`;
-      if (bytes !== undefined) extras.push(formatBytes(bytes));
-      extras.push(formatRate(rate));
       if (rate > 0 && done < total) extras.push(`ETA ${formatDuration((total - done) / rate)}`);
-    } else {
-      line += `${count(done)} files`;
-      if (bytes !== undefined) extras.push(formatBytes(bytes));
-      extras.push(formatRate(rate));
-      if (this.counting) extras.push('counting…');
+      const numbers = `${count(done)}/${count(total)} files ${Math.floor(frac * 100)}% · ${extras.join(' · ')}`;
+      const room = cols - 1 - this.opts.label.length - numbers.length - 4;
+      const width = Math.min(BAR_WIDTH, room);
+      if (width < 5) return clip(`${this.opts.label} ${numbers}`, cols);
+      const filled = Math.round(frac * width);
+      return clip(`${this.opts.label} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${numbers}`, cols);
     }
-    line += ` · ${extras.join(' · ')}`;
-    const cols = this.opts.columns ?? 80;
-    return line.length >= cols ? line.slice(0, cols - 1) : line;
+    if (this.counting) extras.push('counting…');
+    return clip(`${this.opts.label} ${count(done)} files · ${extras.join(' · ')}`, cols);
   }
 
   /** Remove the bar for now (a line is about to be printed on the same terminal); the next update redraws it. */
@@ -134,6 +132,10 @@ export class Progress {
     if (this.drawn) this.stream.write('\r\x1b[K');
     this.drawn = false;
   }
+}
+
+function clip(line: string, cols: number): string {
+  return line.length >= cols ? line.slice(0, cols - 1) : line;
 }
 
 function count(n: number): string {
@@ -154,10 +156,16 @@ export function formatDuration(seconds: number): string {
   return h > 0 ? `${h}:${String(m).padStart(2, '0')}:${ss}` : `${m}:${ss}`;
 }
 
+/** Main-thread time one slice of the pre-walk may take before it yields to the command. */
+const SLICE_MS = 8;
+
 /**
  * Files (every entry that is not a directory) under `root`, as the scan walks it: directory
  * symlinks not followed, the quarantine folder skipped, unreadable folders skipped. Only
  * directories are read. Returns null when `root` is not a directory or `keepGoing()` turns false.
+ *
+ * Synchronous readdir in short slices, yielding between them: async readdir would queue behind
+ * the command's own file reads in libuv's thread pool and finish only when the command does.
  */
 export async function countFiles(root: string, keepGoing: () => boolean = () => true): Promise<number | null> {
   let files = 0;
@@ -165,25 +173,25 @@ export async function countFiles(root: string, keepGoing: () => boolean = () => 
   let first = true;
   while (stack.length > 0) {
     if (!keepGoing()) return null;
-    const dir = stack.pop()!;
-    let handle;
-    try {
-      handle = await opendir(dir, { bufferSize: 256 });
-    } catch {
-      if (first) return null; // not a directory (e.g. validate-json's list file)
-      continue;
-    }
-    const atRoot = first;
-    first = false;
-    try {
-      for await (const e of handle) {
+    const sliceEnd = performance.now() + SLICE_MS;
+    while (stack.length > 0 && performance.now() < sliceEnd) {
+      const dir = stack.pop()!;
+      let entries;
+      try {
+        entries = readdirSync(dir, { withFileTypes: true });
+      } catch {
+        if (first) return null; // not a directory (e.g. validate-json's list file)
+        continue;
+      }
+      const atRoot = first;
+      first = false;
+      for (const e of entries) {
         if (e.isDirectory()) {
           if (!(atRoot && e.name === QUARANTINE_DIR)) stack.push(join(dir, e.name));
         } else files++;
       }
-    } catch {
-      // a folder that fails mid-listing: what was counted stays (the scan reports the folder)
     }
+    if (stack.length > 0) await new Promise<void>((r) => setImmediate(r));
   }
   return files;
 }
