@@ -1,5 +1,6 @@
 import { errors } from '../errors.js';
 import type { Options } from '../types.js';
+import { ENGINE_KINDS, isOneOf } from '../vocabulary.js';
 
 export type EngineOptions = Pick<Options, 'engine' | 'workers'>;
 
@@ -12,8 +13,8 @@ export function engineFromEnv<T extends EngineOptions>(env: NodeJS.ProcessEnv, e
   const out: T = { ...explicit };
   if (out.engine === undefined && env.IMAGE_SIDECAR_ENGINE) {
     const kind = env.IMAGE_SIDECAR_ENGINE;
-    if (kind !== 'auto' && kind !== 'threads' && kind !== 'inline') {
-      throw errors.usage(`IMAGE_SIDECAR_ENGINE must be auto, threads or inline (got "${kind}")`);
+    if (!isOneOf(ENGINE_KINDS, kind)) {
+      throw errors.usage(`IMAGE_SIDECAR_ENGINE must be ${ENGINE_KINDS.join(', ')} (got "${kind}")`);
     }
     out.engine = kind;
   }
