@@ -50,3 +50,7 @@ export { quarantineFiles } from './ops/cleanup.js';
 export { isoTimestamp } from './time.js';
 // The word lists the CLI, the server and the library share (one definition each).
 export { SIDECAR_FORMATS, FORMAT_NAMES, FORMAT_ALIASES, SIDECAR_EXTS, EXPORT_FORMATS, ENGINE_KINDS, RESOLVE_PREFERENCES } from './vocabulary.js';
+export { todo, staleSidecars, TODO_REASONS } from './ops/todo.js';
+export type { TodoOptions, TodoReport, TodoEntry, TodoReason, StaleOptions, StaleReport, StaleEntry } from './ops/todo.js';
+export { currentImageIdentity, recordedImage, checkImageIdentity } from './analysis/image-identity.js';
+export type { ImageIdentity, ImageRecord, IdentityCheck } from './analysis/image-identity.js';

@@ -68,6 +68,8 @@ test('first save creates a bin sidecar next to the image with a full sidecar_inf
       image_path: img,
       symlink_path: img,
       symlink_info: { symlink_path: img, target_path: img, is_symlink: false, broken: false },
+      // What the result was computed from (stale detection): mtime in ns as an exact decimal string.
+      image: { size: fs.statSync(img).size, mtime_ns: fs.statSync(img, { bigint: true }).mtimeNs.toString(), operations: ['face_detection'] },
     },
   });
   assert.deepEqual(await readSidecar(img), decoded.data);

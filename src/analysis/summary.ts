@@ -13,6 +13,7 @@ import {
   normalizeOperationName,
   SIDECAR_INFO_KEY,
 } from './operations.js';
+import { recordedImage, type ImageRecord } from './image-identity.js';
 
 export interface SidecarSummary {
   /** Normalised snake_case operation names, in file order. */
@@ -42,6 +43,10 @@ export interface SidecarSummary {
   toolName: string | null;
   hasSidecarInfo: boolean;
   symlink: { isSymlink: boolean; broken: boolean } | null;
+  /** Objects per `class_name` over all operations (`person`: 3). */
+  objectClasses: Record<string, number>;
+  /** `sidecar_info.image`: the image identity recorded at save time (null: unknown). */
+  image: ImageRecord | null;
 }
 
 /** Accumulates one operation's findings while its result nodes are visited. */
@@ -68,6 +73,41 @@ function processingTimeOf(node: JsonObject): number | undefined {
     finiteNumber(node.detection_time) ??
     (meta && (finiteNumber(meta.detection_time) ?? finiteNumber(meta.detection_time_seconds)))
   );
+}
+
+/** One operation's success over its result nodes: false as soon as any node (backend) failed. */
+export function mergeSuccess(prior: boolean | undefined, node: JsonObject): boolean | undefined {
+  const ok = node.success;
+  return typeof ok === 'boolean' ? (prior === undefined ? ok : prior && ok) : prior;
+}
+
+/**
+ * Per operation (normalised name, file order): its success as the summary computes it, null when
+ * no result says. The cheap half of the summary, for `todo`: works on skimmed data (arrays empty).
+ */
+export function operationOutcomes(data: JsonObject): Record<string, boolean | null> {
+  const out: Record<string, boolean | null> = {};
+  let success: boolean | undefined;
+  const visit = (node: JsonObject): void => {
+    success = mergeSuccess(success, node);
+  };
+  forEachOperation(data, (op) => {
+    success = undefined;
+    forEachResultNode(op.value, op.pointer, visit);
+    // A name seen twice keeps its first known value, as in the summary.
+    if (!Object.hasOwn(out, op.name) || (out[op.name] === null && success !== undefined)) setOwn(out, op.name, success ?? null);
+  });
+  return out;
+}
+
+/** What `todo` and `stale` need of a sidecar: operation outcomes and the recorded image identity. */
+export interface SidecarProbe {
+  outcomes: Record<string, boolean | null>;
+  image: ImageRecord | null;
+}
+
+export function probeSidecar(data: JsonObject): SidecarProbe {
+  return { outcomes: operationOutcomes(data), image: recordedImage(data) };
 }
 
 /** `yolov8` is both an operation key and the tool that wrote it. */
@@ -144,6 +184,8 @@ export function summarizeSidecar(data: JsonObject, opts: { sizes?: boolean } = {
     toolName: null,
     hasSidecarInfo: false,
     symlink: null,
+    objectClasses: {},
+    image: null,
   };
   if (!isPlainObject(data)) return summary;
 
@@ -154,13 +196,13 @@ export function summarizeSidecar(data: JsonObject, opts: { sizes?: boolean } = {
     if (type !== null) summary.operationType = normalizeOperationName(type);
     const link = info.symlink_info;
     if (isPlainObject(link)) summary.symlink = { isSymlink: link.is_symlink === true, broken: link.broken === true };
+    summary.image = recordedImage(data);
   }
 
   const state: OperationState = { time: undefined, success: undefined, tool: null };
   const visitNode = (node: JsonObject, _pointer: string, backend: string | null): void => {
     if (state.time === undefined) state.time = processingTimeOf(node);
-    const ok = node.success;
-    if (typeof ok === 'boolean') state.success = state.success === undefined ? ok : state.success && ok;
+    state.success = mergeSuccess(state.success, node);
     if (state.tool === null) state.tool = toolOf(node, backend);
     countFaces(node.faces, summary);
     countObjects(node.objects, summary);
@@ -205,7 +247,13 @@ function countFaces(faces: JsonValue | undefined, summary: SidecarSummary): void
 
 function countObjects(objects: JsonValue | undefined, summary: SidecarSummary): void {
   if (!Array.isArray(objects)) return;
-  for (let i = 0; i < objects.length; i++) if (isPlainObject(objects[i])) summary.objects++;
+  for (let i = 0; i < objects.length; i++) {
+    const o = objects[i];
+    if (!isPlainObject(o)) continue;
+    summary.objects++;
+    const cls = o.class_name;
+    if (typeof cls === 'string') setOwn(summary.objectClasses, cls, (Object.hasOwn(summary.objectClasses, cls) ? summary.objectClasses[cls] : 0) + 1);
+  }
 }
 
 function readQuality(quality: JsonValue | undefined, summary: SidecarSummary): void {

@@ -92,7 +92,7 @@ async function runWrite(ctx: CommandContext): Promise<number> {
   const { saveSidecar } = await import('../ops/save.js');
   const format = optString(ctx, 'format') as 'json' | 'bin' | 'rkyv' | 'legacy' | undefined;
   const naming = optString(ctx, 'naming') as 'stem' | 'name-ext' | undefined;
-  const saved = await saveSidecar(image, operation, data, { format, naming, ...keyOptions(ctx), imageExtensions: imageExtensionOptions(ctx, image) });
+  const saved = await saveSidecar(image, operation, data, { format, naming, ...keyOptions(ctx), imageExtensions: imageExtensionOptions(ctx, image), hashImage: ctx.opts.hashImages === true });
   const result = { image, operation, ...saved };
   const message = `${saved.written ? 'Saved' : 'Unchanged'}: ${operation} in ${saved.path} (${saved.format}${saved.created ? ', new sidecar' : ''})`;
   await emit(ctx, { result, message, what: 'save result', human: () => [] });

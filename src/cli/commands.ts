@@ -48,6 +48,19 @@ const CONFIG: OptionSpec = { flags: '--config <file>', description: 'configurati
 const DIR_ARG = { name: '[dir]', description: 'library directory' };
 const TREE_COMMON: readonly OptionSpec[] = [INPUT_DIR, OUTPUT, WORKERS, ENGINE, JSON_OUT, QUIET, KEY_FILE, IMAGE_EXT, CONFIG];
 
+/** Commands that print a list of images (todo, stale, find). */
+const LIST_COMMON: readonly OptionSpec[] = [
+  INPUT_DIR,
+  { flags: '-o, --output <file>', description: "write the list to FILE ('-' = stdout)", default: '-' },
+  WORKERS,
+  ENGINE,
+  { flags: '-0, --print0', description: 'end each path with NUL instead of a newline (for xargs -0)' },
+  { flags: '--jsonl', description: 'one JSON record per line, with the reason each image is listed' },
+  { flags: '--json', description: 'one JSON document: the records, then the totals' },
+  QUIET,
+];
+const VERIFY_HASH: OptionSpec = { flags: '--verify-hash', description: 're-hash images whose sidecar recorded a sha256 (finds changes that kept size and mtime)' };
+
 /** Sidecar formats `convert` accepts (`binary` is the earlier tool's name for `bin`). */
 export const CONVERT_FORMATS = FORMAT_NAMES;
 /** Formats a new sidecar may be written in (`write -f`). */
@@ -270,6 +283,7 @@ export const COMMANDS: readonly CommandSpec[] = [
       { flags: '--naming <form>', description: 'naming of a NEW sidecar: stem (IMG_1.bin) or name-ext (IMG_1.jpg.bin)', choices: ['stem', 'name-ext'] },
       IMAGE_EXT,
       CONFIG,
+      { flags: '--hash-images', description: 'also record the sha256 of the image in sidecar_info.image (size and mtime always are)' },
       OUTPUT,
       JSON_OUT,
       QUIET,
@@ -301,6 +315,25 @@ export const COMMANDS: readonly CommandSpec[] = [
     options: [...TREE_COMMON, { flags: '--manifest <file>', description: 'manifest to compare with (required)' }],
     examples: ['image-sidecar verify --manifest before.manifest ~/Photos'],
     load: () => import('./cmd-integrity.js'),
+  },
+  {
+    name: 'todo',
+    summary: 'images that still need an operation: no sidecar, no result, a failed result or a stale one (tree order)',
+    argument: DIR_ARG,
+    options: [...LIST_COMMON, { flags: '--operation <op>', description: 'the operation to be run, e.g. yolov8 or face_detection (required)' }, VERIFY_HASH],
+    examples: [
+      'image-sidecar todo ~/Photos --operation yolov8 --print0 | xargs -0 python detect.py',
+      'image-sidecar todo ~/Photos --operation face_detection --jsonl   # says why each image is listed',
+    ],
+    load: () => import('./cmd-query.js'),
+  },
+  {
+    name: 'stale',
+    summary: 'sidecars whose image changed (size, mtime or content) since their results were saved',
+    argument: DIR_ARG,
+    options: [...LIST_COMMON, VERIFY_HASH],
+    examples: ['image-sidecar stale ~/Photos', 'image-sidecar stale ~/Photos --verify-hash --jsonl'],
+    load: () => import('./cmd-query.js'),
   },
   {
     name: 'sample',

@@ -69,6 +69,10 @@ export interface CliOptions {
   imageExt?: string;
   naming?: string;
   config?: string;
+  print0?: boolean;
+  verifyHash?: boolean;
+  hashImages?: boolean;
+  where?: string;
 }
 
 export interface CommandContext {

@@ -16,6 +16,7 @@ import { removeStaleTempFiles } from '../fs/temp-files.js';
 import { readSidecarFile } from './read.js';
 import { encryptionKey, type SidecarKey } from '../crypto/keys.js';
 import { isoTimestamp } from '../time.js';
+import { recordImageIdentity, tryCurrentImageIdentity } from '../analysis/image-identity.js';
 
 export interface SaveOptions extends Options {
   /**
@@ -41,6 +42,8 @@ export interface SaveOptions extends Options {
    * existing sidecar keeps; last_updated / last_operation / paths are maintained as for any save.
    */
   merge?: 'operation' | 'document';
+  /** Also record the sha256 of the image bytes in sidecar_info.image (size and mtime always are). */
+  hashImage?: boolean;
 }
 
 export interface SaveResult {
@@ -210,6 +213,8 @@ export async function saveSidecar(imagePath: string, operation: string, data: Js
 
       const now = isoTimestamp((opts.now ?? (() => new Date()))());
       const merged = mergeOperation(existing, imagePath, loc, operation, data, now, opts.merge === 'document');
+      // What the result was computed from: stale detection compares it with the image later.
+      recordImageIdentity(merged, operation, tryCurrentImageIdentity(loc.targetPath, { hash: opts.hashImage }));
       // UNREPRESENTABLE / TOO_DEEP are thrown here, before anything is written.
       const bytes = encodeSidecar(merged, format, { path: target, maxDepth: opts.maxDepth, encryptWith });
       // A sidecar above the read limit could never be read back: refuse it before writing anything.

@@ -3,6 +3,7 @@ import { isKnownOperationKey } from '../analysis/operations.js';
 import { scan, sidecarFilesOf } from '../discovery/scan.js';
 import { CATEGORIES, type Category, type Options } from '../types.js';
 import { operationFilter, ownEffective, round, sortKeysDeep } from './common.js';
+import { checkRecordIdentity } from './todo.js';
 
 export interface StatsOptions extends Options {
   operationType?: string;
@@ -67,6 +68,8 @@ export interface TreeStats {
   categories: Record<Category, number>;
   scan_complete: boolean;
   scan_problems: number;
+  /** Counted sidecars of images by freshness (sidecar_info.image against the image now; docs/QUERY.md). */
+  image_identity: { current: number; stale: number; unknown: number };
   sidecars?: SidecarListEntry[];
   folder_coverage?: FolderCoverageTable;
 }
@@ -95,6 +98,7 @@ export async function stats(root: string, opts: StatsOptions = {}): Promise<Tree
   let objects = 0;
   let sidecarsCounted = 0;
   let imagesWithSidecar = 0;
+  const identity = { current: 0, stale: 0, unknown: 0 };
   const list: SidecarListEntry[] | undefined = opts.list ? [] : undefined;
   const add = (o: Record<string, number>, k: string, v = 1) => (o[k] = (o[k] ?? 0) + v);
 
@@ -132,6 +136,7 @@ export async function stats(root: string, opts: StatsOptions = {}): Promise<Tree
     add(facesHist, bucket(sum.faces));
     add(objectsHist, bucket(sum.objects));
     if (sum.qualityGrade) add(grades, sum.qualityGrade);
+    if (rec.images.length > 0) identity[checkRecordIdentity(rec, sum.image)?.check.state ?? 'unknown']++;
     list?.push({
       path: eff.rel,
       image: rec.images[0]?.rel ?? null,
@@ -170,6 +175,7 @@ export async function stats(root: string, opts: StatsOptions = {}): Promise<Tree
     categories: Object.fromEntries(CATEGORIES.map((c) => [c, s.counts[c]])) as Record<Category, number>,
     scan_complete: s.complete,
     scan_problems: s.problemCount,
+    image_identity: identity,
   };
   if (list) result.sidecars = list;
   if (folders) result.folder_coverage = folders.finish();

@@ -2,7 +2,8 @@ import { performance } from 'node:perf_hooks';
 import { errors, isSidecarError, type ErrorCode } from '../errors.js';
 import { decodeSidecar } from '../formats/codec.js';
 import { looksLikeReport, looksLikeSidecar } from '../analysis/operations.js';
-import { summarizeSidecar, type SidecarSummary } from '../analysis/summary.js';
+import { probeSidecar, summarizeSidecar, type SidecarProbe, type SidecarSummary } from '../analysis/summary.js';
+import { skimSidecar } from '../formats/skim.js';
 import { checkSidecarRules, type Problem } from '../analysis/rules.js';
 import { compileSchema, checkSchema, type CompiledSchema } from '../analysis/schema.js';
 import type { JsonObject, SidecarFormat } from '../types.js';
@@ -29,6 +30,11 @@ export interface InspectOptions {
   dataJson?: boolean;
   /** Keys for encrypted sidecars (KeyObjects: they clone to workers and never print). */
   keyring?: Keyring;
+  /**
+   * Operation outcomes and the image record only (todo, stale). Alone, it skim-decodes: JSON
+   * arrays are validated but not built (src/formats/skim.ts), same acceptance as a full decode.
+   */
+  probe?: boolean;
 }
 
 export interface InspectItem {
@@ -60,6 +66,7 @@ export interface FileInspection {
   problems?: Problem[];
   data?: JsonObject;
   dataJson?: string;
+  probe?: SidecarProbe;
   elapsedMs: number;
 }
 
@@ -93,13 +100,16 @@ export function inspectFile(item: InspectItem, opts: InspectOptions, compiled?: 
     return out;
   }
   try {
-    const decoded = decodeSidecar(bytes, { path: item.path, maxDepth: opts.maxDepth, maxFileSize: opts.maxFileSize, keyring: opts.keyring });
+    const decodeOpts = { path: item.path, maxDepth: opts.maxDepth, maxFileSize: opts.maxFileSize, keyring: opts.keyring };
+    const skim = opts.probe && !opts.summarize && !opts.validate && opts.schema === undefined && !opts.keepData;
+    const decoded = skim ? skimSidecar(bytes, decodeOpts) : decodeSidecar(bytes, decodeOpts);
     out.format = decoded.format;
     if (decoded.encryption) out.encryptedKeyId = decoded.encryption.keyId;
     out.notes = decoded.notes;
     const data = decoded.data;
     out.shape = looksLikeReport(data, item.name) ? 'report' : looksLikeSidecar(data) ? 'sidecar' : 'other';
     if (opts.summarize) out.summary = summarizeSidecar(data, { sizes: opts.sizes });
+    if (opts.probe) out.probe = probeSidecar(data);
     if (opts.validate || opts.schema !== undefined) {
       const problems = opts.validate ? checkSidecarRules(data) : [];
       if (opts.schema !== undefined) problems.push(...checkSchema(compiled ?? schemaFor(opts.schema), data));

@@ -1,0 +1,225 @@
+/**
+ * Image identity: what a sidecar records about the image its results were computed from, so that
+ * a later run can tell whether the image changed since (`stale`, `todo`).
+ *
+ * Stored by saveSidecar as `sidecar_info.image`:
+ *   { "size": 123456, "mtime_ns": "1763812345123456789", "sha256": "ab12…" }   (sha256 optional)
+ * - `size`: bytes (a safe integer).
+ * - `mtime_ns`: modification time in nanoseconds as a DECIMAL STRING. It exceeds 2^53, so as a
+ *   JSON number it would be rounded by every reader that goes through a double (JSON.parse in
+ *   JavaScript, many JSON libraries); a string is exact in every format and every language
+ *   (Python: `int(info["image"]["mtime_ns"]) == os.stat(p).st_mtime_ns`). Readers also accept an
+ *   integer (a bigint, or a safe-integer number) in case another writer stored one.
+ * - `sha256`: lowercase hex of the image bytes, only when hashing was asked for (`hashImage`).
+ * - `operations`: the operations whose results were saved while the image had this identity.
+ * - `stale_operations`: operations whose results were computed on an EARLIER version of the image
+ *   (present when a save found the image changed since the previous record).
+ * One record per sidecar, but freshness per operation: re-running one operation on a changed image
+ * must not make the others look current. On each save of operation OP:
+ *   no prior record            → operations = [OP]        (the file's other results: unknown)
+ *   prior record, same image   → operations = prior ∪ {OP}, stale_operations = prior stale − {OP}
+ *   prior record, image changed→ operations = [OP], stale_operations = every other operation in the file
+ * The image is `stat`ed through symlinks: the identity is the content's, whichever path saved it.
+ * A sidecar without a usable record is "unknown", never stale.
+ */
+import { createHash } from 'node:crypto';
+import { closeSync, openSync, readSync, statSync, constants } from 'node:fs';
+import type { JsonObject, JsonValue } from '../types.js';
+import { forEachOperation, isPlainObject, normalizeOperationName, SIDECAR_INFO_KEY } from './operations.js';
+
+/** Key of the record inside `sidecar_info`. */
+export const IMAGE_IDENTITY_KEY = 'image';
+
+export interface ImageIdentity {
+  size: number;
+  mtimeNs: bigint;
+  /** Lowercase hex, when computed / recorded. */
+  sha256?: string;
+}
+
+/** What `sidecar_info.image` holds: the identity plus which results were computed on it. */
+export interface ImageRecord extends ImageIdentity {
+  operations: string[];
+  staleOperations: string[];
+}
+
+export type IdentityState = 'current' | 'stale' | 'unknown';
+
+export interface IdentityCheck {
+  state: IdentityState;
+  /** What differs (stale): 'size', 'mtime', 'sha256'; why unknown: 'no-record', 'image-unreadable'. */
+  reasons: string[];
+  recorded: ImageRecord | null;
+  current: ImageIdentity | null;
+}
+
+const HASH_CHUNK = 1 << 20;
+
+/** sha256 of a file's bytes (sync, chunked: images can be hundreds of MB). */
+export function hashFileSync(path: string): string {
+  const h = createHash('sha256');
+  const fd = openSync(path, constants.O_RDONLY);
+  try {
+    const buf = Buffer.allocUnsafe(HASH_CHUNK);
+    for (;;) {
+      const n = readSync(fd, buf, 0, HASH_CHUNK, null);
+      if (n === 0) break;
+      h.update(n === HASH_CHUNK ? buf : buf.subarray(0, n));
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return h.digest('hex');
+}
+
+/** The current identity of an image (symlinks followed). Throws the fs error when it cannot be stat'ed. */
+export function currentImageIdentity(path: string, opts: { hash?: boolean } = {}): ImageIdentity {
+  const st = statSync(path, { bigint: true });
+  const id: ImageIdentity = { size: Number(st.size), mtimeNs: st.mtimeNs };
+  if (opts.hash) id.sha256 = hashFileSync(path);
+  return id;
+}
+
+const DECIMAL = /^(0|[1-9][0-9]{0,30})$/;
+const HEX64 = /^[0-9a-f]{64}$/;
+
+function exactInteger(v: unknown): bigint | null {
+  if (typeof v === 'string') return DECIMAL.test(v) ? BigInt(v) : null;
+  if (typeof v === 'bigint') return v >= 0n ? v : null;
+  if (typeof v === 'number') return Number.isSafeInteger(v) && v >= 0 ? BigInt(v) : null;
+  return null;
+}
+
+function stringList(v: JsonValue | undefined): string[] {
+  if (!Array.isArray(v)) return [];
+  const out: string[] = [];
+  for (const x of v) {
+    if (typeof x !== 'string') continue;
+    const name = normalizeOperationName(x);
+    if (!out.includes(name)) out.push(name);
+  }
+  return out;
+}
+
+/** Parse a stored record; null when absent or unusable (wrong types, a rounded mtime). */
+export function parseImageRecord(v: JsonValue | undefined): ImageRecord | null {
+  if (!isPlainObject(v)) return null;
+  const size = exactInteger(v.size);
+  const mtime = exactInteger(v.mtime_ns);
+  if (size === null || mtime === null || size > BigInt(Number.MAX_SAFE_INTEGER)) return null;
+  const rec: ImageRecord = { size: Number(size), mtimeNs: mtime, operations: stringList(v.operations), staleOperations: stringList(v.stale_operations) };
+  const sha = v.sha256;
+  if (typeof sha === 'string' && HEX64.test(sha.toLowerCase())) rec.sha256 = sha.toLowerCase();
+  return rec;
+}
+
+/** The record of a decoded sidecar (`sidecar_info.image`), or null. */
+export function recordedImage(data: JsonObject): ImageRecord | null {
+  const info = isPlainObject(data) ? data[SIDECAR_INFO_KEY] : undefined;
+  return isPlainObject(info) ? parseImageRecord(info[IMAGE_IDENTITY_KEY]) : null;
+}
+
+/** Same image: size and mtime equal, and the hashes when both sides have one. */
+export function sameImage(a: ImageIdentity, b: ImageIdentity): boolean {
+  return a.size === b.size && a.mtimeNs === b.mtimeNs && (a.sha256 === undefined || b.sha256 === undefined || a.sha256 === b.sha256);
+}
+
+/** The JSON form stored in `sidecar_info.image`. */
+export function imageRecordJson(rec: ImageRecord): JsonObject {
+  const out: JsonObject = { size: rec.size, mtime_ns: rec.mtimeNs.toString() };
+  if (rec.sha256 !== undefined) out.sha256 = rec.sha256;
+  out.operations = [...rec.operations];
+  if (rec.staleOperations.length > 0) out.stale_operations = [...rec.staleOperations];
+  return out;
+}
+
+/**
+ * Set `sidecar_info.image` of a sidecar being saved with `operation` (see the table at the top).
+ * `current` null (the image could not be stat'ed) removes the record: unknown, never wrong.
+ */
+export function recordImageIdentity(data: JsonObject, operation: string, current: ImageIdentity | null): void {
+  const info = data[SIDECAR_INFO_KEY];
+  if (!isPlainObject(info)) return;
+  if (current === null) {
+    delete info[IMAGE_IDENTITY_KEY];
+    return;
+  }
+  const op = normalizeOperationName(operation);
+  const prior = parseImageRecord(info[IMAGE_IDENTITY_KEY]);
+  const rec: ImageRecord = { ...current, operations: [op], staleOperations: [] };
+  if (prior !== null && sameImage(prior, current)) {
+    // The hash stays valid while size and mtime do (a save without hashing keeps it).
+    if (rec.sha256 === undefined && prior.sha256 !== undefined) rec.sha256 = prior.sha256;
+    rec.operations = prior.operations.includes(op) ? prior.operations : [...prior.operations, op];
+    rec.staleOperations = prior.staleOperations.filter((o) => o !== op);
+  } else if (prior !== null) {
+    forEachOperation(data, (entry) => {
+      if (entry.name !== op && !rec.staleOperations.includes(entry.name)) rec.staleOperations.push(entry.name);
+    });
+  }
+  info[IMAGE_IDENTITY_KEY] = imageRecordJson(rec);
+}
+
+/** The image's identity now, or null when it cannot be stat'ed / read. */
+export function tryCurrentImageIdentity(path: string, opts: { hash?: boolean } = {}): ImageIdentity | null {
+  try {
+    return currentImageIdentity(path, opts);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Compare a sidecar's record with the image now; with `operation`, the freshness of that
+ * operation's result.
+ * - No record → unknown ('no-record'). Image cannot be stat'ed → unknown ('image-unreadable').
+ * - Size or mtime differ → stale ('size', 'mtime'). With `verifyHash` and a recorded sha256 the
+ *   hash decides instead (touched but same bytes → current; same size and mtime but other bytes →
+ *   stale, 'sha256'); a different size still needs no read.
+ * - Image unchanged: without `operation`, stale when any result was computed on an earlier
+ *   version ('stale-operations'); with it: stale if the operation is listed in stale_operations,
+ *   current if in operations, else unknown ('operation-not-recorded': saved before recording began).
+ */
+export function checkImageIdentity(
+  imagePath: string,
+  recorded: ImageRecord | null,
+  opts: { verifyHash?: boolean; operation?: string } = {},
+): IdentityCheck {
+  if (recorded === null) return { state: 'unknown', reasons: ['no-record'], recorded: null, current: null };
+  let current: ImageIdentity;
+  try {
+    current = currentImageIdentity(imagePath);
+  } catch {
+    return { state: 'unknown', reasons: ['image-unreadable'], recorded, current: null };
+  }
+  const reasons: string[] = [];
+  if (current.size !== recorded.size) reasons.push('size');
+  if (current.mtimeNs !== recorded.mtimeNs) reasons.push('mtime');
+  if (opts.verifyHash && recorded.sha256 !== undefined && current.size === recorded.size) {
+    try {
+      current.sha256 = hashFileSync(imagePath);
+    } catch {
+      return { state: 'unknown', reasons: ['image-unreadable'], recorded, current };
+    }
+    reasons.length = 0; // the hash decides: a touched image with the same bytes is unchanged
+    if (current.sha256 !== recorded.sha256) reasons.push('sha256');
+  }
+  if (reasons.length > 0) return { state: 'stale', reasons, recorded, current };
+  if (opts.operation === undefined) {
+    return recorded.staleOperations.length > 0
+      ? { state: 'stale', reasons: ['stale-operations'], recorded, current }
+      : { state: 'current', reasons: [], recorded, current };
+  }
+  const op = normalizeOperationName(opts.operation);
+  if (recorded.staleOperations.includes(op)) return { state: 'stale', reasons: ['stale-operation'], recorded, current };
+  if (recorded.operations.includes(op)) return { state: 'current', reasons: [], recorded, current };
+  return { state: 'unknown', reasons: ['operation-not-recorded'], recorded, current };
+}
+
+/** JSON form of an identity for reports (mtime_ns as a decimal string, as stored). */
+export function identityJson(id: ImageIdentity | null): JsonObject | null {
+  if (id === null) return null;
+  const out: JsonObject = { size: id.size, mtime_ns: id.mtimeNs.toString() };
+  if (id.sha256 !== undefined) out.sha256 = id.sha256;
+  return out;
+}

@@ -1,0 +1,152 @@
+/**
+ * `todo`, `stale`, `find`: lists of images for pipelines, streamed in tree order.
+ *
+ * Output (the same for a terminal and a pipe: the list IS the answer):
+ *   default   one image path per line (the DIR as given joined with the path inside it)
+ *   --print0  paths ended by NUL, for `xargs -0`
+ *   --jsonl   one JSON record per line, each saying why the image is listed
+ *   --json    one JSON document: {"<list>": [records...], ...totals}
+ * A one-line count goes to stderr (not with --quiet). Exit code 1 when some images could not be
+ * decided (corrupt / unreadable / ambiguous sidecars) or part of the tree could not be read.
+ */
+import { join } from 'node:path';
+import { EXIT_CLEAN, EXIT_FINDINGS, errors } from '../errors.js';
+import { engineOptions, inputDirectory, note, optString, outputFile, type CommandContext } from './context.js';
+import { openSink, type Sink } from './sink.js';
+
+type Mode = 'lines' | 'print0' | 'jsonl' | 'json';
+
+function modeOf(ctx: CommandContext): Mode {
+  const chosen = (['print0', 'jsonl', 'json'] as const).filter((m) => ctx.opts[m] === true);
+  if (chosen.length > 1) throw errors.usage(`--${chosen.join(' and --')} exclude each other`);
+  return chosen[0] ?? 'lines';
+}
+
+/** Streams records in the chosen mode; the JSON document's totals come after the list. */
+export class ListWriter {
+  private first = true;
+  constructor(
+    private readonly sink: Sink,
+    private readonly mode: Mode,
+    private readonly listKey: string,
+  ) {}
+
+  write(printed: string, record: object): Promise<void> | undefined {
+    switch (this.mode) {
+      case 'lines':
+        if (/[\n\r]/.test(printed)) {
+          // A newline in a name would split it in two: such names need --print0 or JSON.
+          return this.sink.write(`${JSON.stringify(printed)}\n`);
+        }
+        return this.sink.write(printed + '\n');
+      case 'print0':
+        return this.sink.write(printed + '\0');
+      case 'jsonl':
+        return this.sink.write(JSON.stringify(record) + '\n');
+      case 'json': {
+        const head = this.first ? `{${JSON.stringify(this.listKey)}:[\n` : ',\n';
+        this.first = false;
+        return this.sink.write(head + JSON.stringify(record));
+      }
+    }
+  }
+
+  async end(totals: object): Promise<void> {
+    if (this.mode === 'json') {
+      const rest = JSON.stringify(totals).slice(1);
+      await this.sink.write(`${this.first ? `{${JSON.stringify(this.listKey)}:[\n` : '\n'}],${rest}\n`);
+    }
+    await this.sink.close();
+  }
+}
+
+interface Listing {
+  writer: ListWriter;
+  sink: Sink;
+  dir: string;
+  printed: (rel: string) => string;
+}
+
+async function openListing(ctx: CommandContext, listKey: string): Promise<Listing> {
+  const dir = await inputDirectory(ctx);
+  const mode = modeOf(ctx);
+  const sink = await openSink(outputFile(ctx), ctx.io.stdout);
+  return { writer: new ListWriter(sink, mode, listKey), sink, dir, printed: (rel) => join(dir, rel) };
+}
+
+async function runTodo(ctx: CommandContext): Promise<number> {
+  const operation = optString(ctx, 'operation');
+  if (!operation) throw errors.usage('todo needs --operation OP (e.g. --operation yolov8)');
+  const { todo } = await import('../ops/todo.js');
+  const out = await openListing(ctx, 'todo');
+  let report;
+  try {
+    report = await todo(out.dir, {
+      ...engineOptions(ctx),
+      operation,
+      verifyHash: ctx.opts.verifyHash === true,
+      onEntry: (e) => {
+        const image = out.printed(e.rel);
+        const rec: Record<string, unknown> = { image, reason: e.reason, sidecar: e.sidecar };
+        if (e.changes) rec.changes = e.changes;
+        return out.writer.write(image, rec);
+      },
+    });
+  } catch (e) {
+    await out.sink.abort();
+    throw e;
+  }
+  const listed = report.counts['no-sidecar'] + report.counts['no-result'] + report.counts.failed + report.counts.stale;
+  await out.writer.end({
+    operation: report.operation,
+    directory: report.scan.root,
+    total: listed,
+    counts: report.counts,
+    identity_unknown: report.identityUnknown,
+    skipped: { links: report.skipped.links, broken_links: report.skipped.brokenLinks },
+    problems: report.problems.map((p) => ({ image: out.printed(p.rel), category: p.category, message: p.message })),
+    problem_count: report.problemCount,
+    scan_complete: report.scan.complete,
+  });
+  const c = report.counts;
+  note(ctx, `${listed} image(s) to process for ${report.operation}: ${c['no-sidecar']} without sidecar, ${c['no-result']} without a result, ${c.failed} failed, ${c.stale} stale; ${c.done} done`);
+  for (const p of report.problems.slice(0, 10)) note(ctx, `not listed (${p.category}): ${out.printed(p.rel)}: ${p.message}`);
+  if (report.problemCount > 10) note(ctx, `... and ${report.problemCount - 10} more not listed (see --json)`);
+  if (!report.scan.complete) note(ctx, `warning: ${report.scan.problemCount} path(s) could not be read; the list may be incomplete`);
+  return report.problemCount > 0 || !report.scan.complete ? EXIT_FINDINGS : EXIT_CLEAN;
+}
+
+async function runStale(ctx: CommandContext): Promise<number> {
+  const { staleSidecars } = await import('../ops/todo.js');
+  const out = await openListing(ctx, 'stale');
+  let report;
+  try {
+    report = await staleSidecars(out.dir, {
+      ...engineOptions(ctx),
+      verifyHash: ctx.opts.verifyHash === true,
+      onEntry: (e) => {
+        const image = out.printed(e.rel);
+        return out.writer.write(image, { image, sidecar: e.sidecar, changes: e.changes, operations: e.operations, recorded: e.recorded, current: e.current });
+      },
+    });
+  } catch (e) {
+    await out.sink.abort();
+    throw e;
+  }
+  await out.writer.end({ directory: report.scan.root, counts: report.counts, scan_complete: report.scan.complete });
+  const c = report.counts;
+  note(ctx, `${c.stale} stale sidecar(s); ${c.current} current; ${c.unknown} unknown (saved without an image record)`);
+  if (!report.scan.complete) note(ctx, `warning: ${report.scan.problemCount} path(s) could not be read; the list may be incomplete`);
+  return report.scan.complete ? EXIT_CLEAN : EXIT_FINDINGS;
+}
+
+export async function run(ctx: CommandContext): Promise<number> {
+  switch (ctx.command) {
+    case 'todo':
+      return runTodo(ctx);
+    case 'stale':
+      return runStale(ctx);
+    default:
+      throw errors.internal(`cmd-query cannot run ${ctx.command}`);
+  }
+}

@@ -1,0 +1,234 @@
+/**
+ * todo and stale: what a pipeline has left to do.
+ *
+ * `todo(root, {operation})` lists, in tree order, every image that needs the operation run:
+ *   no-sidecar  the image has no sidecar at all
+ *   no-result   its sidecar has no result for the operation
+ *   failed      the result says `success: false` (any backend failed)
+ *   stale       the image changed since the result was saved (see analysis/image-identity.ts)
+ * Each image file is listed once: a symlinked image whose target lies inside the root is left to
+ * the target's own record (the game-folder links of a library point at its originals); a link to
+ * a target outside the root is listed (nothing else would list it). Images whose state cannot be
+ * decided — a corrupt or unreadable sidecar, several candidate sidecars — are NOT listed (a save
+ * would be refused: they need a person) but reported as problems; broken links are counted.
+ *
+ * `staleSidecars(root)` lists the sidecars whose image changed since they were written.
+ *
+ * Both read each sidecar with the engine's `probe` inspection: a skim decode (JSON arrays are
+ * validated, never built) and only the operation outcomes and `sidecar_info.image` come back.
+ */
+import { relative, sep } from 'node:path';
+import { errors } from '../errors.js';
+import { scan, type ScanImage, type ScanRecord, type ScanSummary } from '../discovery/scan.js';
+import { normalizeOperationName } from '../analysis/operations.js';
+import { checkImageIdentity, identityJson, type IdentityCheck, type ImageRecord } from '../analysis/image-identity.js';
+import type { JsonObject, Options } from '../types.js';
+import { ownEffective } from './common.js';
+
+export const TODO_REASONS = ['no-sidecar', 'no-result', 'failed', 'stale'] as const;
+export type TodoReason = (typeof TODO_REASONS)[number];
+
+export interface TodoEntry {
+  /** Image path (absolute: the scan's). */
+  path: string;
+  /** Image path relative to the root, POSIX. */
+  rel: string;
+  reason: TodoReason;
+  /** The sidecar read, relative to the root (null for no-sidecar). */
+  sidecar: string | null;
+  /** For stale: what differs ('size', 'mtime', 'sha256', 'stale-operation'). */
+  changes?: string[];
+}
+
+export interface TodoProblem {
+  /** Image path relative to the root. */
+  rel: string;
+  category: string;
+  message: string;
+}
+
+export interface TodoOptions extends Options {
+  /** The operation the pipeline is about to run (any spelling: yolov8, Face_detector...). */
+  operation: string;
+  /** Re-hash images whose record has a sha256 (catches changes that kept size and mtime). */
+  verifyHash?: boolean;
+  /** Called per entry in tree order (then `entries` is not collected). */
+  onEntry?: (e: TodoEntry) => void | Promise<void>;
+}
+
+export interface TodoReport {
+  operation: string;
+  entries?: TodoEntry[];
+  /** Per reason, plus `done` (images whose result is there, succeeded and is not stale). */
+  counts: Record<TodoReason | 'done', number>;
+  /** Images whose result exists but whose freshness cannot be told (no identity record). */
+  identityUnknown: number;
+  /** Images left to another record (in-root symlinks) or impossible to process (broken links). */
+  skipped: { links: number; brokenLinks: number };
+  problems: TodoProblem[];
+  problemCount: number;
+  scan: ScanSummary;
+}
+
+const MAX_PROBLEMS_KEPT = 1000;
+
+/** The image files a record stands for in todo/stale: plain files and links leaving the root. */
+function ownImages(rec: ScanRecord): { own: ScanImage[]; links: number; broken: number } {
+  const own: ScanImage[] = [];
+  let links = 0;
+  let broken = 0;
+  for (const img of rec.images) {
+    if (img.broken) broken++;
+    else if (img.isSymlink && !img.outsideRoot) links++;
+    else own.push(img);
+  }
+  return { own, links, broken };
+}
+
+/** The file whose identity counts: the link's target for a symlinked image. */
+export function identityPathOf(img: ScanImage): string {
+  return img.target ?? img.path;
+}
+
+function posixRel(root: string, p: string): string {
+  const r = relative(root, p);
+  return sep === '/' ? r : r.split(sep).join('/');
+}
+
+export async function todo(root: string, opts: TodoOptions): Promise<TodoReport> {
+  if (typeof opts.operation !== 'string' || opts.operation.trim() === '') throw errors.usage('todo needs an operation (e.g. --operation yolov8)');
+  const op = normalizeOperationName(opts.operation.trim());
+  const { operation: _op, verifyHash, onEntry, ...scanOpts } = opts;
+  const session = scan(root, { ...scanOpts, inspect: { probe: true } });
+  const report: TodoReport = {
+    operation: op,
+    counts: { 'no-sidecar': 0, 'no-result': 0, failed: 0, stale: 0, done: 0 },
+    identityUnknown: 0,
+    skipped: { links: 0, brokenLinks: 0 },
+    problems: [],
+    problemCount: 0,
+    scan: session.summary,
+  };
+  if (!onEntry) report.entries = [];
+  const emit = async (e: TodoEntry) => {
+    report.counts[e.reason]++;
+    if (onEntry) await onEntry(e);
+    else report.entries!.push(e);
+  };
+  const problem = (rel: string, category: string, message: string) => {
+    report.problemCount++;
+    if (report.problems.length < MAX_PROBLEMS_KEPT) report.problems.push({ rel, category, message });
+  };
+
+  for await (const rec of session) {
+    if (rec.images.length === 0) continue;
+    const { own, links, broken } = ownImages(rec);
+    report.skipped.links += links;
+    report.skipped.brokenLinks += broken;
+    if (own.length === 0) continue;
+    const root = session.summary.root;
+    // Several images sharing one sidecar (RAW+JPEG) is fine for a save; several sidecars is not.
+    const category = rec.category === 'ambiguous' && rec.sidecars.length === 1 && rec.effective ? 'ok' : rec.category;
+    switch (category) {
+      case 'missing':
+        for (const img of own) await emit({ path: img.path, rel: img.rel, reason: 'no-sidecar', sidecar: null });
+        break;
+      case 'ok': {
+        const eff = rec.effective!;
+        const probe = eff.inspection.probe;
+        const sidecar = eff.side === 'local' ? eff.rel : posixRel(root, eff.path);
+        const outcome = probe && Object.hasOwn(probe.outcomes, op) ? probe.outcomes[op] : undefined;
+        for (const img of own) {
+          if (outcome === undefined) {
+            await emit({ path: img.path, rel: img.rel, reason: 'no-result', sidecar });
+            continue;
+          }
+          if (outcome === false) {
+            await emit({ path: img.path, rel: img.rel, reason: 'failed', sidecar });
+            continue;
+          }
+          const check = checkImageIdentity(identityPathOf(img), probe!.image, { operation: op, verifyHash });
+          if (check.state === 'stale') await emit({ path: img.path, rel: img.rel, reason: 'stale', sidecar, changes: check.reasons });
+          else {
+            report.counts.done++;
+            if (check.state === 'unknown') report.identityUnknown++;
+          }
+        }
+        break;
+      }
+      case 'broken-symlink':
+        break; // counted above
+      default: {
+        // ambiguous, corrupt, unreadable: the state cannot be told and a save would be refused.
+        const why = rec.findings.find((f) => f.code === 'ambiguous' || f.code === 'corrupt' || f.code === 'unreadable')?.message ?? rec.category;
+        for (const img of own) problem(img.rel, category, why);
+      }
+    }
+  }
+  return report;
+}
+
+export interface StaleEntry {
+  /** Image path (absolute). */
+  path: string;
+  rel: string;
+  sidecar: string;
+  /** What differs: 'size', 'mtime', 'sha256', or 'stale-operations' (results from an earlier version). */
+  changes: string[];
+  /** Operations whose results were computed on an earlier version of the image. */
+  operations: string[];
+  recorded: JsonObject | null;
+  current: JsonObject | null;
+}
+
+export interface StaleOptions extends Options {
+  verifyHash?: boolean;
+  onEntry?: (e: StaleEntry) => void | Promise<void>;
+}
+
+export interface StaleReport {
+  entries?: StaleEntry[];
+  /** Sidecars of images by freshness: stale, current, unknown (no record or image unreadable). */
+  counts: { stale: number; current: number; unknown: number };
+  scan: ScanSummary;
+}
+
+/** The identity check of a record's sidecar against its (first own) image; null when it has none. */
+export function checkRecordIdentity(rec: ScanRecord, image: ImageRecord | null, verifyHash?: boolean): { img: ScanImage; check: IdentityCheck } | null {
+  const img = rec.images.find((i) => !i.broken);
+  if (!img) return null;
+  return { img, check: checkImageIdentity(identityPathOf(img), image, { verifyHash }) };
+}
+
+/** Sidecars whose image changed since they were saved (see image-identity.ts for the record). */
+export async function staleSidecars(root: string, opts: StaleOptions = {}): Promise<StaleReport> {
+  const { verifyHash, onEntry, ...scanOpts } = opts;
+  const session = scan(root, { ...scanOpts, inspect: { probe: true } });
+  const report: StaleReport = { counts: { stale: 0, current: 0, unknown: 0 }, scan: session.summary };
+  if (!onEntry) report.entries = [];
+  for await (const rec of session) {
+    const eff = ownEffective(rec);
+    if (!eff || rec.images.length === 0 || eff.inspection.shape !== 'sidecar') continue;
+    const probe = eff.inspection.probe;
+    const found = checkRecordIdentity(rec, probe?.image ?? null, verifyHash);
+    if (!found) continue;
+    const { img, check } = found;
+    report.counts[check.state]++;
+    if (check.state !== 'stale') continue;
+    const rel = posixRel(session.summary.root, eff.path);
+    const allOps = Object.keys(probe?.outcomes ?? {});
+    const ops = check.reasons.includes('stale-operations') ? check.recorded!.staleOperations : allOps;
+    const entry: StaleEntry = {
+      path: img.path,
+      rel: img.rel,
+      sidecar: rel,
+      changes: check.reasons,
+      operations: ops,
+      recorded: identityJson(check.recorded),
+      current: identityJson(check.current),
+    };
+    if (onEntry) await onEntry(entry);
+    else report.entries!.push(entry);
+  }
+  return report;
+}

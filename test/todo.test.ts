@@ -1,0 +1,318 @@
+/**
+ * todo and stale. On the sample library the expected lists are computed here, independently:
+ * a plain fs walk in tree order, pairing by file name, and JSON.parse of every raw sidecar —
+ * none of the scan, pairing, skim or summary code.
+ */
+import assert from 'node:assert/strict';
+import { lstatSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { before, describe, it } from 'node:test';
+import { generateSampleLibrary } from '../src/sample/generate.js';
+import { staleSidecars, todo, type TodoEntry } from '../src/ops/todo.js';
+import { saveSidecar } from '../src/ops/save.js';
+import { readSidecar } from '../src/ops/read.js';
+import { stats } from '../src/ops/stats.js';
+import { runCli } from './helpers/cli.js';
+import { putFile, tempDir, testDir } from './helpers/tree.js';
+
+const IMAGE_EXTS = new Set(['jpg', 'jpeg', 'png', 'tif', 'tiff', 'bmp', 'webp', 'heic', 'heif', 'cr2', 'cr3', 'nef', 'arw', 'dng', 'raf', 'orf', 'rw2']);
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+interface Expected {
+  listed: { rel: string; reason: string }[];
+  problems: Set<string>;
+  links: number;
+  broken: number;
+  done: number;
+}
+
+/** Raw sidecar bytes → object, or null when a strict reader would refuse them. */
+function parseRaw(bytes: Buffer): Record<string, unknown> | null {
+  let body = bytes;
+  // The earlier tool's layout: u64-LE length of the JSON that follows.
+  if (bytes.length >= 8 && bytes.readBigUInt64LE(0) === BigInt(bytes.length - 8) && bytes[8] === 0x7b) body = bytes.subarray(8);
+  else if (body[0] === 0xef && body[1] === 0xbb && body[2] === 0xbf) body = body.subarray(3);
+  try {
+    const v = JSON.parse(utf8.decode(body));
+    return v && typeof v === 'object' && !Array.isArray(v) ? v : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The operation's outcome in a raw sidecar: 'absent', 'failed' or 'done'. */
+function outcomeOf(data: Record<string, unknown>, op: string): 'absent' | 'failed' | 'done' {
+  const keys = op === 'face_detection' ? ['face_detection', 'Face_detector'] : [op];
+  const key = keys.find((k) => Object.hasOwn(data, k));
+  if (key === undefined) return 'absent';
+  const v = data[key] as Record<string, unknown>;
+  const flags: boolean[] = [];
+  if (typeof v?.success === 'boolean') flags.push(v.success);
+  else if (v && typeof v === 'object') {
+    // nested backend form: face_detection.insightface / yolov8.yolov8
+    for (const sub of Object.values(v)) if (sub && typeof sub === 'object' && typeof (sub as { success?: unknown }).success === 'boolean') flags.push((sub as { success: boolean }).success);
+  }
+  return flags.includes(false) ? 'failed' : 'done';
+}
+
+/** Tree order: a folder's files (names by UTF-16 code unit) before its subfolders. */
+function walkImages(root: string, rel = '', out: { rel: string; dir: string; name: string; kind: 'file' | 'link' | 'broken' }[] = []) {
+  const dir = join(root, rel);
+  const names = readdirSync(dir).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  const subdirs: string[] = [];
+  for (const name of names) {
+    if (name === '.image-sidecar-quarantine') continue;
+    const p = join(dir, name);
+    const st = lstatSync(p);
+    if (st.isDirectory()) subdirs.push(name);
+    const dot = name.lastIndexOf('.');
+    const ext = dot > 0 ? name.slice(dot + 1).toLowerCase() : '';
+    if (!IMAGE_EXTS.has(ext)) continue;
+    const r = rel === '' ? name : `${rel}/${name}`;
+    if (st.isSymbolicLink()) out.push({ rel: r, dir, name, kind: existsSync(p) ? 'link' : 'broken' });
+    else if (st.isFile()) out.push({ rel: r, dir, name, kind: 'file' });
+  }
+  for (const s of subdirs) walkImages(root, rel === '' ? s : `${rel}/${s}`, out);
+  return out;
+}
+
+function expectedTodo(root: string, op: string): Expected {
+  const exp: Expected = { listed: [], problems: new Set(), links: 0, broken: 0, done: 0 };
+  for (const img of walkImages(root)) {
+    if (img.kind === 'link') {
+      exp.links++;
+      continue;
+    }
+    if (img.kind === 'broken') {
+      exp.broken++;
+      continue;
+    }
+    const stem = img.name.slice(0, img.name.lastIndexOf('.'));
+    const candidates = [`${stem}.bin`, `${stem}.rkyv`, `${stem}.json`, `${img.name}.bin`, `${img.name}.rkyv`, `${img.name}.json`].filter((n) => existsSync(join(img.dir, n)));
+    if (candidates.length === 0) {
+      exp.listed.push({ rel: img.rel, reason: 'no-sidecar' });
+      continue;
+    }
+    const data = candidates.length === 1 ? parseRaw(readFileSync(join(img.dir, candidates[0]))) : null;
+    if (data === null) {
+      exp.problems.add(img.rel); // several sidecars, or a corrupt one
+      continue;
+    }
+    const o = outcomeOf(data, op);
+    if (o === 'absent') exp.listed.push({ rel: img.rel, reason: 'no-result' });
+    else if (o === 'failed') exp.listed.push({ rel: img.rel, reason: 'failed' });
+    else exp.done++;
+  }
+  return exp;
+}
+
+describe('todo on the sample library (expected results computed from raw files)', () => {
+  let root: string;
+  before(async () => {
+    root = tempDir('isc-todo-');
+    await generateSampleLibrary(root, { images: 400, seed: 11 });
+  });
+
+  for (const op of ['yolov8', 'face_detection', 'quality_assessment', 'game_detection']) {
+    it(`lists exactly the images that need ${op}, in tree order, with the reason`, async () => {
+      const exp = expectedTodo(root, op);
+      const r = await todo(root, { operation: op });
+      const got = r.entries!.map((e: TodoEntry) => ({ rel: e.rel, reason: e.reason }));
+      assert.deepEqual(got, exp.listed);
+      assert.deepEqual(new Set(r.problems.map((p) => p.rel)), exp.problems);
+      assert.equal(r.counts.done, exp.done);
+      assert.equal(r.skipped.links, exp.links);
+      assert.equal(r.skipped.brokenLinks, exp.broken);
+      // The sample's sidecars were not written by saveSidecar: no identity record, never stale.
+      assert.equal(r.counts.stale, 0);
+      assert.equal(r.identityUnknown, exp.done);
+      // The sample holds every kind of entry for these operations.
+      assert.ok(exp.listed.some((e) => e.reason === 'no-sidecar') && exp.listed.some((e) => e.reason === 'no-result'));
+      if (op === 'face_detection') assert.ok(exp.listed.some((e) => e.reason === 'failed'), 'failed results present');
+      assert.ok(exp.problems.size > 0, 'the sample has corrupt and ambiguous sidecars');
+    });
+  }
+
+  it('accepts any spelling of the operation (Face_detector → face_detection)', async () => {
+    const a = await todo(root, { operation: 'Face_detector' });
+    const b = await todo(root, { operation: 'face_detection' });
+    assert.equal(a.operation, 'face_detection');
+    assert.deepEqual(a.entries, b.entries);
+  });
+
+  it('gives the same list with the threads and inline engines', async () => {
+    const a = await todo(root, { operation: 'yolov8', engine: 'threads', workers: 2 });
+    const b = await todo(root, { operation: 'yolov8', engine: 'inline' });
+    assert.deepEqual(a.entries, b.entries);
+  });
+
+  it('CLI: --print0 for xargs, --jsonl with reasons, --json totals; exit 1 because some images cannot be decided', async () => {
+    const exp = expectedTodo(root, 'yolov8');
+    const p0 = await runCli(['todo', root, '--operation', 'yolov8', '--print0', '-q']);
+    assert.equal(p0.code, 1, p0.stderr);
+    assert.equal(p0.stderr, '');
+    assert.ok(p0.stdout.endsWith('\0'));
+    assert.deepEqual(p0.stdout.slice(0, -1).split('\0'), exp.listed.map((e) => join(root, e.rel)));
+    const lines = await runCli(['todo', root, '--operation', 'yolov8', '--jsonl']);
+    const recs = lines.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    assert.deepEqual(recs.map((r) => [r.image, r.reason]), exp.listed.map((e) => [join(root, e.rel), e.reason]));
+    assert.match(lines.stderr, /image\(s\) to process for yolov8/);
+    const doc = await runCli(['todo', '--input', root, '--operation', 'yolov8', '--json', '-q']);
+    const d = JSON.parse(doc.stdout);
+    assert.equal(d.todo.length, exp.listed.length);
+    assert.equal(d.total, exp.listed.length);
+    assert.equal(d.problem_count, exp.problems.size);
+    assert.equal(d.scan_complete, true);
+    const plain = await runCli(['todo', root, '--operation', 'yolov8', '-q']);
+    assert.deepEqual(plain.stdout.trimEnd().split('\n'), exp.listed.map((e) => join(root, e.rel)));
+  });
+
+  it('CLI: usage errors exit 2', async () => {
+    assert.equal((await runCli(['todo', root])).code, 2);
+    assert.equal((await runCli(['todo', root, '--operation', 'x', '--print0', '--jsonl'])).code, 2);
+    assert.equal((await runCli(['todo', join(root, 'nope'), '--operation', 'x'])).code, 2);
+  });
+});
+
+describe('image identity and stale results', () => {
+  const img = (root: string, name: string, body = 'jpeg-bytes') => putFile(root, name, Buffer.from(`\xff\xd8${body}\xff\xd9`, 'latin1'));
+
+  it('saveSidecar records size and mtime_ns exactly (decimal string), readable as an integer by Python', async (t) => {
+    const root = testDir(t);
+    const p = img(root, 'a.jpg');
+    await saveSidecar(p, 'yolov8', { success: true, objects: [] }, { format: 'json' });
+    const raw = JSON.parse(readFileSync(join(root, 'a.json'), 'utf8'));
+    const st = statSync(p, { bigint: true });
+    assert.deepEqual(raw.sidecar_info.image, { size: Number(st.size), mtime_ns: st.mtimeNs.toString(), operations: ['yolov8'] });
+    assert.match(raw.sidecar_info.image.mtime_ns, /^\d+$/);
+    const py = spawnSync('python3', ['-c', 'import json,os,sys; i=json.load(open(sys.argv[1]))["sidecar_info"]["image"]; print(int(i["mtime_ns"]) == os.stat(sys.argv[2]).st_mtime_ns and i["size"] == os.stat(sys.argv[2]).st_size)', join(root, 'a.json'), p], { encoding: 'utf8' });
+    if (py.status === 0) assert.equal(py.stdout.trim(), 'True');
+  });
+
+  it('todo and stale find an image changed after its result was saved (size, or mtime only)', async (t) => {
+    const root = testDir(t);
+    const a = img(root, 'a.jpg');
+    const b = img(root, 'b.jpg');
+    const c = img(root, 'c.jpg');
+    for (const p of [a, b, c]) await saveSidecar(p, 'yolov8', { success: true, objects: [] });
+    let r = await todo(root, { operation: 'yolov8' });
+    assert.deepEqual(r.entries, []);
+    assert.equal(r.counts.done, 3);
+    assert.equal(r.identityUnknown, 0);
+
+    writeFileSync(a, 'a different, longer image body'); // size and mtime change
+    const st = statSync(b);
+    utimesSync(b, st.atime, new Date(st.mtimeMs + 5000)); // touched: mtime only
+    r = await todo(root, { operation: 'yolov8' });
+    assert.deepEqual(r.entries!.map((e) => [e.rel, e.reason, e.changes]), [['a.jpg', 'stale', ['size', 'mtime']], ['b.jpg', 'stale', ['mtime']]]);
+    const s = await staleSidecars(root);
+    assert.deepEqual(s.entries!.map((e) => [e.rel, e.sidecar, e.changes, e.operations]), [['a.jpg', 'a.bin', ['size', 'mtime'], ['yolov8']], ['b.jpg', 'b.bin', ['mtime'], ['yolov8']]]);
+    assert.deepEqual(s.counts, { stale: 2, current: 1, unknown: 0 });
+    assert.deepEqual((await stats(root)).image_identity, { current: 1, stale: 2, unknown: 0 });
+
+    // Re-running the operation makes it current again.
+    await saveSidecar(a, 'yolov8', { success: true, objects: [] });
+    r = await todo(root, { operation: 'yolov8' });
+    assert.deepEqual(r.entries!.map((e) => e.rel), ['b.jpg']);
+  });
+
+  it('re-running one operation on a changed image leaves the others stale, per operation', async (t) => {
+    const root = testDir(t);
+    const a = img(root, 'a.jpg');
+    await saveSidecar(a, 'face_detection', { success: true, faces: [] });
+    await saveSidecar(a, 'yolov8', { success: true, objects: [] });
+    writeFileSync(a, 'edited image');
+    await saveSidecar(a, 'yolov8', { success: true, objects: [] });
+    const info = (await readSidecar(a)).sidecar_info as Record<string, Record<string, unknown>>;
+    assert.deepEqual(info.image.operations, ['yolov8']);
+    assert.deepEqual(info.image.stale_operations, ['face_detection']);
+    assert.deepEqual((await todo(root, { operation: 'yolov8' })).entries, []);
+    const f = await todo(root, { operation: 'face_detection' });
+    assert.deepEqual(f.entries!.map((e) => [e.rel, e.reason, e.changes]), [['a.jpg', 'stale', ['stale-operation']]]);
+    assert.deepEqual((await staleSidecars(root)).entries!.map((e) => [e.changes, e.operations]), [[['stale-operations'], ['face_detection']]]);
+    await saveSidecar(a, 'face_detection', { success: true, faces: [] });
+    assert.deepEqual((await todo(root, { operation: 'face_detection' })).entries, []);
+    assert.equal((await staleSidecars(root)).counts.stale, 0);
+  });
+
+  it('sidecars written without the record are unknown, never stale', async (t) => {
+    const root = testDir(t);
+    const a = img(root, 'a.jpg');
+    putFile(root, 'a.json', JSON.stringify({ face_detection: { success: true, faces: [] }, sidecar_info: { operation_type: 'face_detection' } }));
+    writeFileSync(a, 'changed later'); // no record: nothing to compare with
+    assert.deepEqual((await todo(root, { operation: 'face_detection' })).entries, []);
+    assert.deepEqual((await staleSidecars(root)).counts, { stale: 0, current: 0, unknown: 1 });
+    // A later save of another operation records the image; the older result stays unknown.
+    await saveSidecar(a, 'yolov8', { success: true, objects: [] });
+    const r = await todo(root, { operation: 'face_detection' });
+    assert.deepEqual(r.entries, []);
+    assert.equal(r.identityUnknown, 1);
+    // A record whose mtime was rounded through a double is unusable: unknown, not stale.
+    const raw = JSON.parse(readFileSync(join(root, 'a.json'), 'utf8'));
+    raw.sidecar_info.image.mtime_ns = Number(raw.sidecar_info.image.mtime_ns) + 0.5;
+    writeFileSync(join(root, 'a.json'), JSON.stringify(raw));
+    writeFileSync(a, 'changed again, longer');
+    assert.deepEqual((await staleSidecars(root)).counts, { stale: 0, current: 0, unknown: 1 });
+  });
+
+  it('hashImage records sha256; verifyHash catches same-size same-mtime edits and forgives a touch', async (t) => {
+    const root = testDir(t);
+    const a = img(root, 'a.jpg', 'AAAA');
+    const b = img(root, 'b.jpg', 'BBBB');
+    await saveSidecar(a, 'yolov8', { success: true }, { hashImage: true });
+    await saveSidecar(b, 'yolov8', { success: true }, { hashImage: true });
+    const rec = (await readSidecar(a)).sidecar_info as Record<string, Record<string, unknown>>;
+    assert.match(String(rec.image.sha256), /^[0-9a-f]{64}$/);
+    // a: same size, other bytes, mtime put back exactly → only the hash can tell.
+    const st = statSync(a);
+    writeFileSync(a, Buffer.from('\xff\xd8ZZZZ\xff\xd9', 'latin1'));
+    utimesSync(a, st.atime, st.mtime);
+    // Sub-ms mtimes cannot be set through utimes on every fs: compare what the record says.
+    const sameMtime = statSync(a, { bigint: true }).mtimeNs.toString() === (rec.image.mtime_ns as string);
+    // b: touched only.
+    const sb = statSync(b);
+    utimesSync(b, sb.atime, new Date(sb.mtimeMs + 3000));
+    const plain = await staleSidecars(root);
+    const verified = await staleSidecars(root, { verifyHash: true });
+    assert.deepEqual(verified.entries!.map((e) => [e.rel, e.changes]), [['a.jpg', ['sha256']]]);
+    assert.equal(verified.entries![0].current!.sha256 !== verified.entries![0].recorded!.sha256, true);
+    assert.deepEqual(plain.entries!.map((e) => e.rel), sameMtime ? ['b.jpg'] : ['a.jpg', 'b.jpg']);
+    const viaTodo = await todo(root, { operation: 'yolov8', verifyHash: true });
+    assert.deepEqual(viaTodo.entries!.map((e) => [e.rel, e.reason]), [['a.jpg', 'stale']]);
+  });
+
+  it('a symlinked image is judged by its target; a save through the link records the target', async (t) => {
+    const root = testDir(t);
+    const a = img(root, 'photos/a.jpg');
+    putFile(root, 'games/g1/.keep', '');
+    const { symlinkSync } = await import('node:fs');
+    symlinkSync('../../photos/a.jpg', join(root, 'games/g1/a.jpg'));
+    await saveSidecar(join(root, 'games/g1/a.jpg'), 'yolov8', { success: true });
+    assert.ok(existsSync(join(root, 'photos/a.bin')));
+    assert.deepEqual((await todo(root, { operation: 'yolov8' })).entries, []);
+    writeFileSync(a, 'changed');
+    const r = await todo(root, { operation: 'yolov8' });
+    assert.deepEqual(r.entries!.map((e) => [e.rel, e.reason]), [['photos/a.jpg', 'stale']]); // once, not per link
+    assert.equal(r.skipped.links, 1);
+  });
+
+  it('CLI: write --hash-images, stale lists with reasons', async (t) => {
+    const root = testDir(t);
+    const a = img(root, 'a b.jpg');
+    const w = await runCli(['write', a, '--operation', 'yolov8', '--data', '-', '--hash-images', '-q'], { input: '{"success": true}' });
+    assert.equal(w.code, 0, w.stderr);
+    const rec = (await readSidecar(a)).sidecar_info as Record<string, Record<string, unknown>>;
+    assert.match(String(rec.image.sha256), /^[0-9a-f]{64}$/);
+    writeFileSync(a, 'new content');
+    const s = await runCli(['stale', root, '--jsonl', '-q']);
+    assert.equal(s.code, 0, s.stderr);
+    const recs = s.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    assert.equal(recs.length, 1);
+    assert.equal(recs[0].image, join(root, 'a b.jpg'));
+    assert.deepEqual(recs[0].changes, ['size', 'mtime']);
+    assert.deepEqual(recs[0].operations, ['yolov8']);
+    const p0 = await runCli(['stale', root, '-0', '-q']);
+    assert.equal(p0.stdout, join(root, 'a b.jpg') + '\0');
+  });
+});
