@@ -89,12 +89,15 @@ function expectedTodo(root: string, op: string): Expected {
       continue;
     }
     const stem = img.name.slice(0, img.name.lastIndexOf('.'));
-    const candidates = [`${stem}.bin`, `${stem}.rkyv`, `${stem}.json`, `${img.name}.bin`, `${img.name}.rkyv`, `${img.name}.json`].filter((n) => existsSync(join(img.dir, n)));
+    // Names are compared after Unicode NFC (a Mac writes NFD).
+    const here = new Set(readdirSync(img.dir).map((n) => n.normalize('NFC')));
+    const candidates = [`${stem}.bin`, `${stem}.rkyv`, `${stem}.json`, `${img.name}.bin`, `${img.name}.rkyv`, `${img.name}.json`].filter((n) => here.has(n.normalize('NFC')));
     if (candidates.length === 0) {
       exp.listed.push({ rel: img.rel, reason: 'no-sidecar' });
       continue;
     }
-    const data = candidates.length === 1 ? parseRaw(readFileSync(join(img.dir, candidates[0]))) : null;
+    const real = candidates.length === 1 ? readdirSync(img.dir).find((n) => n.normalize('NFC') === candidates[0].normalize('NFC'))! : '';
+    const data = candidates.length === 1 ? parseRaw(readFileSync(join(img.dir, real))) : null;
     if (data === null) {
       exp.problems.add(img.rel); // several sidecars, or a corrupt one
       continue;

@@ -27,6 +27,7 @@ export async function run(ctx: CommandContext): Promise<number> {
       output: file ?? ctx.io.stdout,
       operationType: optString(ctx, 'operationType'),
       csvRaw: ctx.opts.csvRaw === true,
+      where: optString(ctx, 'where'),
       onProgress: progress.update,
       onProblem: (p) => {
         if (shown.length < SHOWN_PROBLEMS) shown.push(p);

@@ -140,8 +140,52 @@ async function runStale(ctx: CommandContext): Promise<number> {
   return report.scan.complete ? EXIT_CLEAN : EXIT_FINDINGS;
 }
 
+async function runFind(ctx: CommandContext): Promise<number> {
+  const where = optString(ctx, 'where');
+  if (where === undefined) throw errors.usage('find needs --where EXPR (e.g. --where "faces >= 3"); see docs/QUERY.md');
+  const { find } = await import('../ops/find.js');
+  const { compileQuery } = await import('../analysis/query.js');
+  compileQuery(where); // a bad expression is a usage error before anything is opened
+  const out = await openListing(ctx, 'matches');
+  let report;
+  try {
+    report = await find(out.dir, {
+      ...engineOptions(ctx),
+      where,
+      operationType: optString(ctx, 'operationType'),
+      onEntry: (e) => {
+        const image = out.printed(e.rel);
+        const s = e.summary;
+        return out.writer.write(image, {
+          image,
+          sidecar: e.sidecar,
+          format: e.format,
+          size: e.size,
+          operations: s.operations,
+          success: s.success,
+          faces: s.faces,
+          objects: s.objects,
+          object_classes: s.objectClasses,
+          embeddings: s.embeddings,
+          quality_grade: s.qualityGrade,
+          quality_score: s.qualityScore,
+        });
+      },
+    });
+  } catch (e) {
+    await out.sink.abort();
+    throw e;
+  }
+  await out.writer.end({ where, directory: report.scan.root, matched: report.matched, examined: report.examined, scan_complete: report.scan.complete });
+  note(ctx, `${report.matched} image(s) match (${report.examined} sidecars examined)`);
+  if (!report.scan.complete) note(ctx, `warning: ${report.scan.problemCount} path(s) could not be read; the list may be incomplete`);
+  return report.scan.complete ? EXIT_CLEAN : EXIT_FINDINGS;
+}
+
 export async function run(ctx: CommandContext): Promise<number> {
   switch (ctx.command) {
+    case 'find':
+      return runFind(ctx);
     case 'todo':
       return runTodo(ctx);
     case 'stale':

@@ -17,6 +17,7 @@ async function compute(ctx: CommandContext, dir: string, onProgress: (done: numb
     ...engineOptions(ctx),
     operationType: optString(ctx, 'operationType'),
     list: ctx.opts.list === true,
+    where: optString(ctx, 'where'),
     onProgress,
   });
   return { result, complete: result.scan_complete, what: 'statistics', human: (style) => statsSummary(result, style) };

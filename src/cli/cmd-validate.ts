@@ -64,6 +64,7 @@ export async function run(ctx: CommandContext): Promise<number> {
     report = await validate(dir, {
       ...engineOptions(ctx),
       operationType: optString(ctx, 'operationType'),
+      where: optString(ctx, 'where'),
       schema: optString(ctx, 'schema'),
       onProgress: progress.update,
       onResult: (r) => {

@@ -59,6 +59,7 @@ const LIST_COMMON: readonly OptionSpec[] = [
   { flags: '--json', description: 'one JSON document: the records, then the totals' },
   QUIET,
 ];
+const WHERE: OptionSpec = { flags: '--where <expr>', description: 'only sidecars matching EXPR, e.g. "faces >= 3 and quality.grade in [A, B]" (docs/QUERY.md)' };
 const VERIFY_HASH: OptionSpec = { flags: '--verify-hash', description: 're-hash images whose sidecar recorded a sha256 (finds changes that kept size and mtime)' };
 
 /** Sidecar formats `convert` accepts (`binary` is the earlier tool's name for `bin`). */
@@ -75,6 +76,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     options: [
       ...TREE_COMMON,
       OPERATION,
+      WHERE,
       { flags: '--schema <file>', description: 'also check each sidecar against this JSON Schema' },
       { flags: '--jsonl', description: 'one result per line (NDJSON) instead of one JSON document' },
     ],
@@ -108,7 +110,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     name: 'stats',
     summary: 'deterministic statistics of a tree: coverage, operations, faces, objects, formats',
     argument: DIR_ARG,
-    options: [...TREE_COMMON, OPERATION, { flags: '--list', description: 'add the per-sidecar list (large on big libraries)' }],
+    options: [...TREE_COMMON, OPERATION, WHERE, { flags: '--list', description: 'add the per-sidecar list (large on big libraries)' }],
     examples: ['image-sidecar stats ~/Photos', 'image-sidecar stats --input ~/Photos --operation-type yolov8 --json', 'image-sidecar stats ~/Photos --list -o stats.json'],
     load: () => import('./cmd-stats.js'),
   },
@@ -240,6 +242,7 @@ export const COMMANDS: readonly CommandSpec[] = [
       ...TREE_COMMON,
       { flags: '-f, --format <format>', description: 'export format', choices: EXPORT_FORMATS, default: 'json' },
       OPERATION,
+      WHERE,
       { flags: '--csv-raw', description: "CSV: keep text cells starting with = + - @ as they are (default: prefixed with ' so spreadsheets show them as text, not formulas)" },
     ],
     examples: [
@@ -315,6 +318,18 @@ export const COMMANDS: readonly CommandSpec[] = [
     options: [...TREE_COMMON, { flags: '--manifest <file>', description: 'manifest to compare with (required)' }],
     examples: ['image-sidecar verify --manifest before.manifest ~/Photos'],
     load: () => import('./cmd-integrity.js'),
+  },
+  {
+    name: 'find',
+    summary: 'images whose sidecar matches a filter expression (tree order); see docs/QUERY.md',
+    argument: DIR_ARG,
+    options: [...LIST_COMMON, { flags: '--where <expr>', description: 'the filter, e.g. "has yolov8 and objects.person > 2" (required)' }, OPERATION],
+    examples: [
+      "image-sidecar find ~/Photos --where 'faces >= 3'",
+      "image-sidecar find ~/Photos --where 'quality.grade in [A, B] and not face_detection failed' --jsonl",
+      "image-sidecar find ~/Photos --where 'has yolov8 and objects.person > 2' -0 | xargs -0 ls -l",
+    ],
+    load: () => import('./cmd-query.js'),
   },
   {
     name: 'todo',

@@ -1,4 +1,5 @@
 import { normalizeOperationName } from '../analysis/operations.js';
+import { compileQuery } from '../analysis/query.js';
 import { sidecarFilesOf, type ScanRecord, type ScanSidecar } from '../discovery/scan.js';
 
 /**
@@ -23,6 +24,24 @@ export function operationFilter(op: string | undefined): ((s: ScanSidecar) => bo
   if (!op) return null;
   const want = normalizeOperationName(op);
   return (s) => s.inspection.summary?.operations.includes(want) ?? false;
+}
+
+/** `--where EXPR` filter (docs/QUERY.md): compiled once; false for a sidecar without a summary. */
+export function whereFilter(expr: string | undefined): ((s: ScanSidecar) => boolean) | null {
+  if (expr === undefined) return null;
+  const predicate = compileQuery(expr);
+  return (s) => {
+    const ins = s.inspection;
+    return ins.summary !== undefined && predicate({ summary: ins.summary, format: ins.format, size: ins.size });
+  };
+}
+
+/** Both filters (either may be absent). */
+export function sidecarFilter(operationType: string | undefined, where: string | undefined): ((s: ScanSidecar) => boolean) | null {
+  const a = operationFilter(operationType);
+  const b = whereFilter(where);
+  if (a && b) return (s) => a(s) && b(s);
+  return a ?? b;
 }
 
 /** Sort object keys recursively, so JSON output is byte-identical across runs. */

@@ -46,7 +46,7 @@ import { errors } from '../errors.js';
 import { scan, type ScanRecord, type ScanSidecar } from '../discovery/scan.js';
 import { tempNameFor } from '../fs/temp-files.js';
 import type { Options } from '../types.js';
-import { ownEffective, operationFilter } from './common.js';
+import { ownEffective, sidecarFilter } from './common.js';
 import { csvRow, type CsvOptions } from './csv.js';
 import { EXPORT_FORMATS } from '../vocabulary.js';
 import { fsyncDirs } from '../fs/dir-sync.js';
@@ -59,6 +59,8 @@ export interface ExportOptions extends Options {
   output: NodeJS.WritableStream | string;
   /** Only sidecars that contain this operation (any spelling). */
   operationType?: string;
+  /** Only sidecars matching this filter expression (docs/QUERY.md). */
+  where?: string;
   /** CSV: write text cells as they are, without the formula-injection guard (csv.ts). */
   csvRaw?: boolean;
   /** Called for every corrupt or unreadable sidecar (not exported): the caller reports them. */
@@ -101,12 +103,12 @@ export const CSV_COLUMNS = [
 const FORMATS: ReadonlySet<string> = new Set(EXPORT_FORMATS);
 
 export async function exportSidecars(root: string, opts: ExportOptions): Promise<ExportReport> {
-  const { format, output, operationType, onProblem, csvRaw, ...scanOpts } = opts;
+  const { format, output, operationType, where, onProblem, csvRaw, ...scanOpts } = opts;
   if (!FORMATS.has(format)) throw errors.usage(`unknown export format "${String(format)}" (expected ${EXPORT_FORMATS.join(', ')})`);
   if (output === undefined || output === null || output === '') throw errors.usage('export needs an output path or stream');
   const rootAbs = resolve(root);
   if (typeof output === 'string' && output !== '-') assertOutputNotSidecar(output, rootAbs, 'export', scanOpts.imageExtensions);
-  const filter = operationFilter(operationType);
+  const filter = sidecarFilter(operationType, where);
   const session = scan(rootAbs, { ...scanOpts, inspect: { summarize: true, sizes: false, dataJson: format !== 'csv' } });
   const writer = format === 'csv' ? csvWriter({ raw: csvRaw === true }) : WRITERS[format];
 

@@ -2,7 +2,7 @@ import { errors } from '../errors.js';
 import { isKnownOperationKey } from '../analysis/operations.js';
 import { scan, sidecarFilesOf } from '../discovery/scan.js';
 import { CATEGORIES, type Category, type Options } from '../types.js';
-import { operationFilter, ownEffective, round, sortKeysDeep } from './common.js';
+import { ownEffective, round, sidecarFilter, sortKeysDeep } from './common.js';
 import { checkRecordIdentity } from './todo.js';
 
 export interface StatsOptions extends Options {
@@ -11,6 +11,8 @@ export interface StatsOptions extends Options {
   list?: boolean;
   /** Add `folder_coverage` with at most this many folder rows (the rest summed as `others`). */
   folders?: number;
+  /** Only sidecars matching this filter expression (docs/QUERY.md). */
+  where?: string;
 }
 
 /** Coverage of one folder's own images (not its subfolders'). */
@@ -60,6 +62,8 @@ export interface TreeStats {
   success_rate_percentages: Record<string, number>;
   avg_data_sizes: Record<string, number>;
   filter_applied: string | null;
+  /** The --where expression, when one was given. */
+  where?: string;
   images_with_sidecar: number;
   faces: { total: number; with_embedding: number; per_image_histogram: Record<string, number> };
   objects: { total: number; per_image_histogram: Record<string, number> };
@@ -81,8 +85,8 @@ const bucket = (n: number) => (n >= HIST_MAX ? `${HIST_MAX}+` : String(n));
 export async function stats(root: string, opts: StatsOptions = {}): Promise<TreeStats> {
   // Under an operation filter a symlinked image counts only if its target's sidecar has the
   // operation, so those sidecars must be inspected for the link's record too.
-  const session = scan(root, { ...opts, inspect: { summarize: true }, inspectLinkTargets: opts.operationType !== undefined });
-  const filter = operationFilter(opts.operationType);
+  const filter = sidecarFilter(opts.operationType, opts.where); // a bad expression fails before the scan
+  const session = scan(root, { ...opts, inspect: { summarize: true }, inspectLinkTargets: filter !== null });
   const opCounts: Record<string, number> = {};
   const timeSum: Record<string, number> = {};
   const timeN: Record<string, number> = {};
@@ -167,6 +171,7 @@ export async function stats(root: string, opts: StatsOptions = {}): Promise<Tree
     success_rate_percentages: avg(succ, succN, 100),
     avg_data_sizes: avg(sizeSum, opCounts),
     filter_applied: opts.operationType ?? null,
+    ...(opts.where !== undefined ? { where: opts.where } : {}),
     images_with_sidecar: imagesWithSidecar,
     faces: { total: faces, with_embedding: withEmbedding, per_image_histogram: facesHist },
     objects: { total: objects, per_image_histogram: objectsHist },

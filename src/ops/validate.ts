@@ -2,12 +2,14 @@ import { scan, type ScanSummary } from '../discovery/scan.js';
 import { loadSchema } from '../analysis/schema.js';
 import type { Problem } from '../analysis/rules.js';
 import type { Category, Options, SidecarFormat } from '../types.js';
-import { operationFilter, round, sidecarsOf } from './common.js';
+import { round, sidecarFilter, sidecarsOf } from './common.js';
 import type { FileInspection } from '../tasks/inspect.js';
 
 export interface ValidateOptions extends Options {
   /** Only sidecars containing this operation (corrupt files are always reported). */
   operationType?: string;
+  /** Only sidecars matching this filter expression (docs/QUERY.md); corrupt files are always reported. */
+  where?: string;
   /** Path of a JSON Schema file, or the schema object itself. */
   schema?: string | object;
   /** Called with each result as soon as it is known (then `results` is not collected). */
@@ -41,7 +43,7 @@ export interface ValidationReport {
 export async function validate(root: string, opts: ValidateOptions = {}): Promise<ValidationReport> {
   const schema = typeof opts.schema === 'string' ? (await loadSchema(opts.schema)).schemaSource : opts.schema;
   const session = scan(root, { ...opts, inspect: { summarize: true, sizes: false, validate: true, schema } });
-  const filter = operationFilter(opts.operationType);
+  const filter = sidecarFilter(opts.operationType, opts.where);
   const report: ValidationReport = { total_files: 0, valid_files: 0, invalid_files: 0, scan: session.summary };
   if (!opts.onResult) report.results = [];
   for await (const rec of session) {
