@@ -151,6 +151,14 @@ async function reportOp(spec: Extract<OpSpec, { op: 'report' }>): Promise<Timed>
   return { ms, detail: { bytes: r.bytes, total_images: r.stats.total_images, invalid_files: r.validation.invalidFiles, ...engineUsed(spec) } };
 }
 
+async function todoOp(spec: Extract<OpSpec, { op: 'todo' }>): Promise<Timed> {
+  const { todo } = await import('../src/ops/todo.js');
+  const t0 = performance.now();
+  const r = await todo(spec.root, { engine: spec.engine, workers: spec.workers, operation: spec.operation, onEntry: () => undefined });
+  const ms = performance.now() - t0;
+  return { ms, detail: { ...r.counts, problems: r.problemCount, ...(await engineUsed()) } };
+}
+
 /** Numbers and booleans at the top of a report (counts), without its per-file lists. */
 function scalars(report: unknown): Record<string, unknown> {
   const out: Record<string, unknown> = {};
@@ -289,6 +297,8 @@ export async function runOp(spec: OpSpec): Promise<Timed> {
       return formatStatsOp(spec);
     case 'report':
       return reportOp(spec);
+    case 'todo':
+      return todoOp(spec);
     case 'convert':
       return convertOp(spec);
     case 'read':

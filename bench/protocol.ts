@@ -22,6 +22,8 @@ export type OpSpec =
   | { op: 'format-stats'; root: string; engine: EngineKind; workers?: number }
   /** The HTML report (stats + validate + format-stats + render), page kept in memory. */
   | { op: 'report'; root: string; engine: EngineKind; workers?: number }
+  /** `todo` for one operation (the pipeline's "what is left"), compared with validate. */
+  | { op: 'todo'; root: string; engine: EngineKind; workers?: number; operation: string }
   | { op: 'convert'; root: string; format: 'bin' | 'json'; workers?: number }
   /** The earlier tool's `convert -i ROOT -f bin` (binary given by IMAGE_SIDECAR_BENCH_ORIG), then `sync`. */
   | { op: 'orig-convert'; bin: string; root: string }

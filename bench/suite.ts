@@ -165,6 +165,8 @@ export class Bench {
         this.add(`${op}.${tag}.${engine}`, `${op} (${name}, ${engine})`, o, l.sidecarFiles, l.sidecarBytes, floors);
       });
     }
+    const todo = this.measure(`todo ${tag}`, { op: 'todo', root: l.root, engine: 'threads', workers: w, operation: 'yolov8' });
+    this.add(`todo.${tag}.threads`, `todo --operation yolov8 (${name}, threads)`, todo, l.sidecarFiles, l.sidecarBytes, floors);
     const fmt = this.measure(`format-stats ${tag}`, { op: 'format-stats', root: l.root, engine: 'auto', workers: w });
     this.add(`format-stats.${tag}`, `format-stats (${name}, auto)`, fmt, l.sidecarFiles, l.sidecarBytes, floors);
     if (tag === 'json') {

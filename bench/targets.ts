@@ -61,6 +61,7 @@ export function evaluateTargets(t: TargetInputs): TargetResult[] {
     target('stats, bin copy, × floor (d) (read + decodeSidecar, one thread)', ratio(f('stats.bin.threads')?.ms, f('floor-d.bin')?.ms), '×', '<=', 1.0),
     target('validate, bin copy, × the JSON run', ratio(f('validate.bin.threads')?.ms, vJson?.ms), '×', '<=', 0.2),
     target('stats, bin copy, × the JSON run', ratio(f('stats.bin.threads')?.ms, sJson?.ms), '×', '<=', 0.2),
+    target('todo, JSON library, × validate (threads)', ratio(f('todo.json.threads')?.ms, vJson?.ms), '×', '<=', 0.5),
     f('convert.orig-sync')
       ? target('convert json→bin (durable) × earlier tool + sync', ratio(f('convert.json-bin')?.ms, f('convert.orig-sync')?.ms), '×', '<=', 1.0)
       : target('convert json→bin (durable), × floor (c)', f('convert.json-bin')?.xFloorC ?? null, '×', '<=', 2.5, 'IMAGE_SIDECAR_BENCH_ORIG not set: no earlier-tool row'),

@@ -73,7 +73,7 @@ export interface TreeStats {
   scan_complete: boolean;
   scan_problems: number;
   /** Counted sidecars of images by freshness (sidecar_info.image against the image now; docs/QUERY.md). */
-  image_identity: { current: number; stale: number; unknown: number };
+  image_identity?: { current: number; stale: number; unknown: number };
   sidecars?: SidecarListEntry[];
   folder_coverage?: FolderCoverageTable;
 }
