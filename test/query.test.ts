@@ -115,6 +115,46 @@ describe('--where language', () => {
     }
   });
 
+  it('random and mutated expressions give a predicate or a USAGE error with a caret, never a crash', () => {
+    const atoms = ['faces > 3', 'has yolov8', 'quality.grade in [A, B]', 'face_detection failed', 'objects.person >= 1', 'format == bin', 'quality.score < .5', 'tool != null', 'faces not in [0]'];
+    const noise = ['(', ')', '[', ']', ',', '.', '==', '<', 'and', 'or', 'not', 'in', '"', "'", '@', 'é', '3', 'x', '\\', ' '];
+    let seed = 7;
+    const rnd = (n: number) => ((seed = (seed * 1103515245 + 12345) >>> 0) >>> 8) % n;
+    const gen = (d: number): string => {
+      const r = rnd(d > 2 ? 2 : 5);
+      if (r === 0 || r === 1) return atoms[rnd(atoms.length)];
+      if (r === 2) return `not ${gen(d + 1)}`;
+      if (r === 3) return `(${gen(d + 1)})`;
+      return `${gen(d + 1)} ${rnd(2) ? 'and' : 'or'} ${gen(d + 1)}`;
+    };
+    let compiled = 0;
+    let refused = 0;
+    for (let k = 0; k < 3000; k++) {
+      let expr = gen(0);
+      const mutated = k % 2 === 1;
+      if (mutated) {
+        const at = rnd(expr.length + 1);
+        expr = rnd(2) === 0 ? expr.slice(0, at) + noise[rnd(noise.length)] + expr.slice(at) : expr.slice(0, at) + expr.slice(at + 1 + rnd(3));
+      }
+      let p;
+      try {
+        p = compileQuery(expr);
+      } catch (e) {
+        assert.ok(mutated, `a grammatical expression was refused: ${expr}: ${(e as Error).message}`);
+        assert.equal((e as { code?: string }).code, 'USAGE', expr);
+        const lines = (e as Error).message.split('\n');
+        assert.equal(lines.length, 3, expr);
+        assert.match(lines[2], /^ *\^$/, expr);
+        assert.ok(lines[2].length - 2 <= expr.length + 1, `caret inside the expression: ${expr}`);
+        refused++;
+        continue;
+      }
+      compiled++;
+      for (const r of [r1, r2]) assert.equal(typeof p(r), 'boolean', expr);
+    }
+    assert.ok(compiled > 1500 && refused > 200, `${compiled} compiled, ${refused} refused`);
+  });
+
   it('parses to a tree once (no re-parse per record)', () => {
     const tree = parseQuery('has yolov8 and (faces > 1 or not format == bin)');
     assert.equal(tree.type, 'and');

@@ -259,6 +259,32 @@ describe('image identity and stale results', () => {
     assert.deepEqual((await staleSidecars(root)).counts, { stale: 0, current: 0, unknown: 1 });
   });
 
+  it('a hostile or foreign image record is unknown, never stale, never a crash', async (t) => {
+    const root = testDir(t);
+    const records: unknown[] = [
+      'yes', 42, [], null, {}, { size: 'abc', mtime_ns: '1' }, { size: 1, mtime_ns: '-5' }, { size: 1, mtime_ns: '1'.repeat(40) },
+      { size: -1, mtime_ns: '1' }, { size: 1.5, mtime_ns: '1' }, { size: 2 ** 60, mtime_ns: '1' }, { size: 1, mtime_ns: 1.5e18 },
+      { size: 1, mtime_ns: '01' }, { __proto__: { size: 1 } },
+    ];
+    for (let k = 0; k < records.length; k++) {
+      img(root, `i${k}.jpg`);
+      putFile(root, `i${k}.json`, JSON.stringify({ yolov8: { success: true }, sidecar_info: { operation_type: 'yolov8', image: records[k] } }));
+    }
+    const r = await todo(root, { operation: 'yolov8' });
+    assert.deepEqual(r.entries, []);
+    assert.equal(r.identityUnknown, records.length);
+    assert.deepEqual((await staleSidecars(root)).counts, { stale: 0, current: 0, unknown: records.length });
+    // A safe-integer mtime (another writer's choice) is accepted and compared exactly.
+    const p = img(root, 'int.jpg');
+    const st = statSync(p, { bigint: true });
+    const asNumber = Number(st.mtimeNs);
+    putFile(root, 'int.json', JSON.stringify({ yolov8: { success: true }, sidecar_info: { image: { size: Number(st.size), mtime_ns: asNumber, operations: ['yolov8'] } } }));
+    const s2 = await staleSidecars(root);
+    // 1.8e18 is beyond 2^53: as a JSON number it is rounded, so the record is unusable (unknown).
+    assert.equal(Number.isSafeInteger(asNumber), false);
+    assert.equal(s2.counts.unknown, records.length + 1);
+  });
+
   it('hashImage records sha256; verifyHash catches same-size same-mtime edits and forgives a touch', async (t) => {
     const root = testDir(t);
     const a = img(root, 'a.jpg', 'AAAA');

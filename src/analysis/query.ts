@@ -54,7 +54,9 @@ function isWordPart(c: string): boolean {
 
 function fail(expr: string, pos: number, message: string): SidecarError {
   const col = pos + 1;
-  return errors.usage(`invalid --where expression at column ${col}: ${message}\n  ${expr}\n  ${' '.repeat(pos)}^`);
+  // Tabs and newlines shown as spaces so the caret stays under its column (one character each).
+  const shown = expr.replace(/[\t\n\r]/g, ' ');
+  return errors.usage(`invalid --where expression at column ${col}: ${message}\n  ${shown}\n  ${' '.repeat(pos)}^`);
 }
 
 export function tokenize(expr: string): Token[] {
