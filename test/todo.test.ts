@@ -212,6 +212,9 @@ describe('image identity and stale results', () => {
     const s = await staleSidecars(root);
     assert.deepEqual(s.entries!.map((e) => [e.rel, e.sidecar, e.changes, e.operations]), [['a.jpg', 'a.bin', ['size', 'mtime'], ['yolov8']], ['b.jpg', 'b.bin', ['mtime'], ['yolov8']]]);
     assert.deepEqual(s.counts, { stale: 2, current: 1, unknown: 0 });
+    // The same through worker threads (the record's bigint mtime crosses the thread boundary).
+    assert.deepEqual((await todo(root, { operation: 'yolov8', engine: 'threads', workers: 2 })).entries, r.entries);
+    assert.deepEqual((await staleSidecars(root, { engine: 'threads', workers: 2 })).entries, s.entries);
     assert.deepEqual((await stats(root)).image_identity, { current: 1, stale: 2, unknown: 0 });
 
     // Re-running the operation makes it current again.
