@@ -140,6 +140,16 @@ describe('skimSidecar', () => {
       '{"s": "tab\there"}',
       '{"s": "\\x41"}',
       '{"s": "\\u12"}',
+      // the full decoder's number model and duplicate rule, also inside skipped arrays
+      '{"a": [{"x": 1, "x": 2}]}',
+      '{"a": [{"k\\u0031": 1, "k1": 2}]}',
+      '{"a": [1e400]}',
+      '{"a": [1.5, -2e-400, 3]}',
+      '{"a": [12345678901234567890123]}',
+      '{"a": [1' + '0'.repeat(400) + ']}',
+      '{"a": [0.1234567890123456789]}',
+      '{"a": -0, "b": -0.0, "c": 25.0, "d": 12345678901234567}',
+      '{"a": 1e400}',
     ]) {
       assertParity(Buffer.from(text, 'utf8'), text);
     }

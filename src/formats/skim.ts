@@ -35,8 +35,15 @@ function isDigit(c: number): boolean {
   return c >= 0x30 && c <= 0x39;
 }
 
-/** JSON number grammar: -?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)? */
+/** JSON number grammar, then the risky-token check (see RISKY_NUMBER). */
 function skipNumber(): void {
+  const start = i;
+  skipNumberToken();
+  if (i - start >= 4 && RISKY_NUMBER.test(b.toString('latin1', start, i))) throw GIVE_UP;
+}
+
+/** JSON number grammar: -?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)? */
+function skipNumberToken(): void {
   if (b[i] === 0x2d) i++;
   let c = b[i];
   if (c === 0x30) c = b[++i];
@@ -188,6 +195,12 @@ function buildDfa(): Uint8Array {
 const NUM = '-?(?:0|[1-9][0-9]*)(?:\\.[0-9]+)?(?:[eE][+-]?[0-9]+)?';
 const NUMBER_LIST = new RegExp(`^[\\t\\n\\r ]*(?:${NUM}[\\t\\n\\r ]*(?:,[\\t\\n\\r ]*${NUM}[\\t\\n\\r ]*)*)?$`);
 const REGEX_MAX = 1 << 20;
+/**
+ * Number tokens the full decoder may refuse or must treat specially: an integer part of 16+
+ * digits (big ints, and any float beyond the double range without an exponent) or a 3-digit
+ * exponent. Any of them sends the file to the full decoder, so its number model decides.
+ */
+const RISKY_NUMBER = /(?:^|[^.0-9])[0-9]{16}|[eE][+-]?[0-9]{3}/;
 
 /** Skip a numbers-only array at b[i] === '['; false (i unchanged) when it is not one. */
 function skipNumberArray(): boolean {
@@ -195,7 +208,9 @@ function skipNumberArray(): boolean {
     const end = b.indexOf(0x5d, i + 1);
     if (end < 0) return false;
     if (end - i <= REGEX_MAX) {
-      if (!NUMBER_LIST.test(b.toString('latin1', i + 1, end))) return false;
+      const text = b.toString('latin1', i + 1, end);
+      if (!NUMBER_LIST.test(text)) return false;
+      if (RISKY_NUMBER.test(text)) throw GIVE_UP;
       i = end + 1;
       return true;
     }
@@ -217,6 +232,7 @@ function skipNumberArrayDfa(): boolean {
   // Past the end buf[j] is undefined → index st*256 → Fail.
   while (st > Dfa.Accept) st = table[(st << 8) | buf[j++]];
   if (st === Dfa.Fail) return false;
+  if (RISKY_NUMBER.test(buf.toString('latin1', i + 1, j))) throw GIVE_UP;
   i = j;
   return true;
 }
@@ -232,11 +248,14 @@ function skipContainer(depth: number): void {
     i++;
     return;
   }
+  const keys: Set<string> | null = isObject ? new Set() : null;
   for (;;) {
     if (isObject) {
       ws();
       if (b[i] !== 0x22) throw GIVE_UP;
-      skipString();
+      const key = parseString();
+      if (keys!.has(key)) throw GIVE_UP; // a duplicate: the full decoder refuses it
+      keys!.add(key);
       ws();
       if (b[i] !== 0x3a) throw GIVE_UP;
       i++;
@@ -265,7 +284,8 @@ function parseValue(depth: number): JsonValue {
   if (c === 0x2d || isDigit(c)) {
     const start = i;
     skipNumber();
-    return Number(b.toString('latin1', start, i));
+    const v = Number(b.toString('latin1', start, i));
+    return v === 0 ? (/[.eE]/.test(b.toString('latin1', start, i)) ? v : 0) : v; // "-0" is the int 0, as in the full decoder
   }
   if (c === 0x74) {
     literal(TRUE);
@@ -299,7 +319,8 @@ function parseObject(depth: number): JsonObject {
     if (b[i] !== 0x3a) throw GIVE_UP;
     i++;
     const value = parseValue(depth + 1);
-    // JSON.parse semantics: the last duplicate wins, `__proto__` is an ordinary own key.
+    // The full decoder refuses duplicate keys: let it say so. `__proto__` is an ordinary own key.
+    if (Object.hasOwn(out, key)) throw GIVE_UP;
     if (key === '__proto__') Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
     else out[key] = value;
     ws();
