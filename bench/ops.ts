@@ -156,7 +156,7 @@ async function todoOp(spec: Extract<OpSpec, { op: 'todo' }>): Promise<Timed> {
   const t0 = performance.now();
   const r = await todo(spec.root, { engine: spec.engine, workers: spec.workers, operation: spec.operation, onEntry: () => undefined });
   const ms = performance.now() - t0;
-  return { ms, detail: { ...r.counts, problems: r.problemCount, ...(await engineUsed()) } };
+  return { ms, detail: { ...r.counts, problems: r.problemCount, ...engineUsed(spec) } };
 }
 
 /** Numbers and booleans at the top of a report (counts), without its per-file lists. */
