@@ -13,6 +13,7 @@ import { canonicalJson, decodeSidecar, deepEqualJson, encodeSidecar } from '../s
 import { encodeJsonText, jsonDecodeCounts, parseJsonText, setJsonFastPath, stringifyTyped } from '../src/formats/json.js';
 import { cloneJson, hasNumberNotes } from '../src/formats/numbers.js';
 import { convert } from '../src/ops/convert.js';
+import { exportSidecars } from '../src/ops/export.js';
 import { readSidecar } from '../src/ops/read.js';
 import { saveSidecar } from '../src/ops/save.js';
 import { serveStdio } from '../src/server/stdio.js';
@@ -234,6 +235,20 @@ describe('number model: operations', () => {
       await saveSidecar(img, 'quality_assessment', { success: true });
       const back = await readSidecar(img);
       assert.equal(compact({ yolov8: back.yolov8, face_detection: back.face_detection }), '{"yolov8":{"metadata":{"border_padding_percentage":25.0}},"face_detection":{"ts_ns":1763805012345678901,"box":[10.0,20.0]}}', ext);
+    }
+  });
+
+  it('export (json and jsonl, inline and worker threads) writes every number with its type', async (t) => {
+    const dir = testDir(t);
+    putFile(dir, 'lib/IMG_1.jpg', FAKE_JPEG);
+    putFile(dir, 'lib/IMG_1.json', '{"yolov8":{"metadata":{"border_padding_percentage":25.0}},"face_detection":{"ts_ns":1763805012345678901,"box":[10.0,20.0]}}');
+    for (const engine of ['inline', 'threads'] as const) {
+      for (const format of ['json', 'jsonl'] as const) {
+        const output = path.join(dir, `out-${engine}.${format}`);
+        await exportSidecars(path.join(dir, 'lib'), { output, format, engine, workers: 1 });
+        const text = fs.readFileSync(output, 'utf8');
+        assert.match(text, /"data":\{"yolov8":\{"metadata":\{"border_padding_percentage":25\.0\}\},"face_detection":\{"ts_ns":1763805012345678901,"box":\[10\.0,20\.0\]\}\}/, `${engine} ${format}: ${text}`);
+      }
     }
   });
 

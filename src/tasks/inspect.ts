@@ -1,6 +1,8 @@
 import { performance } from 'node:perf_hooks';
 import { errors, isSidecarError, type ErrorCode } from '../errors.js';
 import { decodeSidecar } from '../formats/codec.js';
+import { encodeJsonText } from '../formats/json.js';
+import { hasNumberNotes } from '../formats/numbers.js';
 import { looksLikeReport, looksLikeSidecar } from '../analysis/operations.js';
 import { probeSidecar, summarizeSidecar, type SidecarProbe, type SidecarSummary } from '../analysis/summary.js';
 import { skimSidecar } from '../formats/skim.js';
@@ -116,7 +118,9 @@ export function inspectFile(item: InspectItem, opts: InspectOptions, compiled?: 
       out.problems = problems;
     }
     if (opts.keepData) out.data = data;
-    if (opts.dataJson) out.dataJson = JSON.stringify(data);
+    // Typed JSON when some number needs its type spelled out (25.0, big ints): the notes that carry
+    // those types (formats/numbers.ts) do not cross to the main thread.
+    if (opts.dataJson) out.dataJson = hasNumberNotes(data) ? encodeJsonText(data, 0, { maxDepth: Number.MAX_SAFE_INTEGER, formatName: 'json' }) : JSON.stringify(data);
   } catch (e) {
     const err = isSidecarError(e) ? e : errors.corrupt(`cannot decode: ${(e as Error)?.message ?? e}`, item.path, e);
     if (err.code === 'ENCRYPTED') {
