@@ -15,6 +15,8 @@ import {
   tempTargetName,
 } from '../src/fs/temp-files.js';
 import { SidecarError } from '../src/errors.js';
+import { saveSidecar } from '../src/ops/save.js';
+import { staleAsideLockName } from '../src/fs/temp-files.js';
 import { testDir } from './helpers/tree.js';
 
 
@@ -212,4 +214,24 @@ test('removeStaleTempFiles: removes dead writers\' and old temp files only', asy
   assert.deepEqual(await removeStaleTempFiles(dir, { olderThanMs: 10, now: Date.now() + 1000 }), [liveTemp]);
   assert.deepEqual(fs.readdirSync(dir).sort(), ['.C.json.isc-tmp-' + dead + '-4d', '.hidden', 'A.json', `A.json.isc-tmp-${dead}-1a`].sort());
   await assert.rejects(removeStaleTempFiles(path.join(dir, 'nope')), { code: 'NOT_FOUND' });
+});
+
+test('a stale lock left aside by a killed taker is swept by the next save in its folder; a fresh one is kept', async (t) => {
+  const dir = testDir(t);
+  fs.writeFileSync(path.join(dir, 'IMG_1.jpg'), 'jpg');
+  // What takeOverIfStale leaves when it is killed between its rename and its removal.
+  const old = path.join(dir, staleAsideLockName('0123456789ab'));
+  const fresh = path.join(dir, staleAsideLockName('ba9876543210'));
+  for (const d of [old, fresh]) {
+    fs.mkdirSync(d);
+    fs.writeFileSync(path.join(d, 'owner'), 'token');
+  }
+  const past = new Date(Date.now() - 60_000);
+  fs.utimesSync(old, past, past);
+  assert.ok(isLockName(path.basename(old)), 'the scan treats it as our leftover, not as data');
+  await saveSidecar(path.join(dir, 'IMG_1.jpg'), 'face_detection', { success: true, faces: [] });
+  assert.equal(fs.existsSync(old), false, 'the old aside is swept');
+  assert.equal(fs.existsSync(fresh), true, 'a fresh aside (a live lock being verified) is left alone');
+  const removed = await removeStaleTempFiles(dir, { now: Date.now() + 60_000 });
+  assert.deepEqual(removed, [fresh]);
 });

@@ -20,7 +20,7 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { errors } from '../errors.js';
-import { LOCK_SUFFIX, lockNameFor } from './temp-files.js';
+import { lockNameFor, staleAsideLockName } from './temp-files.js';
 
 export interface SidecarLockOptions {
   /** Give up after this long with LOCK_TIMEOUT. Default 60 s. */
@@ -169,7 +169,7 @@ function takeOverIfStale(lockDir: string, staleMs: number): void {
     return; // released meanwhile: the next attempt takes it
   }
   if (seen === null) return;
-  const aside = path.join(path.dirname(lockDir), `.${randomBytes(6).toString('hex')}.stale${LOCK_SUFFIX}`);
+  const aside = path.join(path.dirname(lockDir), staleAsideLockName(randomBytes(6).toString('hex')));
   try {
     fs.renameSync(lockDir, aside);
   } catch {

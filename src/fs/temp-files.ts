@@ -40,6 +40,20 @@ export function lockNameFor(stemBase: string): string {
   return `.${stemBase}${LOCK_SUFFIX}`;
 }
 
+/**
+ * A stale lock renamed aside by the process taking it over (lock.ts), removed right after. A taker
+ * killed in between leaves it behind; removeStaleTempFiles sweeps it once it is older than
+ * STALE_ASIDE_MIN_AGE_MS (an aside holds a lock that was already stale, so its mtime is old).
+ */
+export function staleAsideLockName(hex: string): string {
+  return `.${hex}.stale${LOCK_SUFFIX}`;
+}
+const STALE_ASIDE_RE = /^\.[0-9a-f]{12}\.stale\.isc-lock$/;
+export function isStaleAsideLockName(name: string): boolean {
+  return STALE_ASIDE_RE.test(name);
+}
+const STALE_ASIDE_MIN_AGE_MS = 2_000;
+
 /** Is this a lock directory name made by lockNameFor? */
 export function isLockName(name: string): boolean {
   return name.charCodeAt(0) === 46 /* . */ && name.length > LOCK_SUFFIX.length + 1 && name.endsWith(LOCK_SUFFIX);
@@ -111,6 +125,18 @@ export async function removeStaleTempFiles(dir: string, opts: StaleTempOptions =
   }
   const now = opts.now ?? Date.now();
   for (const name of names) {
+    if (isStaleAsideLockName(name)) {
+      const p = path.join(dir, name);
+      try {
+        const st = await fsp.lstat(p);
+        if (!st.isDirectory() || now - st.mtimeMs <= STALE_ASIDE_MIN_AGE_MS) continue;
+        await fsp.rm(p, { recursive: true, force: true });
+        removed.push(p);
+      } catch (e) {
+        if (!ignorable(e)) throw errors.fromFs(e, p);
+      }
+      continue;
+    }
     const pid = candidatePid(name, opts.targetPrefixes);
     if (pid === null) continue;
     const p = path.join(dir, name);
