@@ -5,34 +5,10 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
-
-// dist-test/test/python-client.test.js → dist-test/src/cli.js (tests and sources compile side by side).
-const CLI = fileURLToPath(new URL('../src/cli.js', import.meta.url));
-
-/** The repository: the nearest folder above this file that holds the Python client. */
-function findClient(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    const candidate = path.join(dir, 'clients', 'python');
-    if (fs.existsSync(path.join(candidate, 'pyproject.toml'))) return candidate;
-    const parent = path.dirname(dir);
-    if (parent === dir) throw new Error('clients/python not found above the compiled test');
-    dir = parent;
-  }
-}
-const CLIENT = findClient();
-
-function findPython(): string | null {
-  for (const name of ['python3', 'python']) {
-    const r = spawnSync(name, ['-c', 'import sys; print(sys.version_info >= (3, 9))'], { encoding: 'utf8' });
-    if (r.status === 0 && r.stdout.trim() === 'True') return name;
-  }
-  return null;
-}
+import { CLI, CLIENT, findPython } from './helpers/python.js';
 
 const python = findPython();
 

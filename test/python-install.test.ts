@@ -10,30 +10,9 @@ import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { CLI, CLIENT, findPython } from './helpers/python.js';
 
-const CLI = fileURLToPath(new URL('../src/cli.js', import.meta.url));
-
-function findClient(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    const candidate = path.join(dir, 'clients', 'python');
-    if (fs.existsSync(path.join(candidate, 'pyproject.toml'))) return candidate;
-    const parent = path.dirname(dir);
-    if (parent === dir) throw new Error('clients/python not found above the compiled test');
-    dir = parent;
-  }
-}
-const CLIENT = findClient();
-
-function findPython(): string | null {
-  for (const name of ['python3', 'python']) {
-    const r = spawnSync(name, ['-c', 'import sys, venv, ensurepip; print(sys.version_info >= (3, 9))'], { encoding: 'utf8' });
-    if (r.status === 0 && r.stdout.trim() === 'True') return name;
-  }
-  return null;
-}
-const python = findPython();
+const python = findPython(['venv', 'ensurepip']);
 
 function run(cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; input?: string } = {}): SpawnSyncReturns<string> {
   const env: NodeJS.ProcessEnv = { ...process.env, PYTHONDONTWRITEBYTECODE: '1', PIP_DISABLE_PIP_VERSION_CHECK: '1', ...opts.env };

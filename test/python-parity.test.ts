@@ -14,35 +14,14 @@ import { spawnSync, execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { decodeSidecar, encodeSidecar } from '../src/formats/codec.js';
 import { isSidecarError } from '../src/errors.js';
 import { DECODER_NAMES, deeplyNested, hostileBytes, lengthBombs, seedCorpus } from './reliability/fuzz-inputs.js';
 import { IN_PROCESS_TREE_CASES } from './reliability/trees.js';
 import { newRow } from './reliability/tally.js';
+import { CLI, CLIENT, findPython } from './helpers/python.js';
 
-const CLI = fileURLToPath(new URL('../src/cli.js', import.meta.url));
-
-function findClient(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    const candidate = path.join(dir, 'clients', 'python');
-    if (fs.existsSync(path.join(candidate, 'pyproject.toml'))) return candidate;
-    const parent = path.dirname(dir);
-    if (parent === dir) throw new Error('clients/python not found above the compiled test');
-    dir = parent;
-  }
-}
-const CLIENT = findClient();
-
-function findPython(): string | null {
-  for (const name of ['python3', 'python']) {
-    const r = spawnSync(name, ['-c', 'import sys; print(sys.version_info >= (3, 9))'], { encoding: 'utf8' });
-    if (r.status === 0 && r.stdout.trim() === 'True') return name;
-  }
-  return null;
-}
 const python = findPython();
 
 function cli(...args: string[]): void {

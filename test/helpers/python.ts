@@ -1,0 +1,30 @@
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The built CLI: dist-test/test/helpers/ → dist-test/src/cli.js (tests and sources compile side by side). */
+export const CLI = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
+
+/** The Python client: the nearest folder above this file that holds clients/python. */
+function findClient(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const candidate = path.join(dir, 'clients', 'python');
+    if (fs.existsSync(path.join(candidate, 'pyproject.toml'))) return candidate;
+    const parent = path.dirname(dir);
+    if (parent === dir) throw new Error('clients/python not found above the compiled test');
+    dir = parent;
+  }
+}
+export const CLIENT = findClient();
+
+/** A python3 >= 3.9 that can import `modules` (e.g. venv, ensurepip), or null. */
+export function findPython(modules: readonly string[] = []): string | null {
+  const imports = ['sys', ...modules].join(', ');
+  for (const name of ['python3', 'python']) {
+    const r = spawnSync(name, ['-c', `import ${imports}; print(sys.version_info >= (3, 9))`], { encoding: 'utf8' });
+    if (r.status === 0 && r.stdout.trim() === 'True') return name;
+  }
+  return null;
+}
