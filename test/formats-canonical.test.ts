@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { SidecarError } from '../src/errors.js';
-import { canonicalJson, checkDepth, deepEqualJson } from '../src/formats/codec.js';
+import { canonicalJson, canonicalJsonChunks, checkDepth, deepEqualJson } from '../src/formats/codec.js';
+import { decodeSidecar } from '../src/formats/codec.js';
 import type { JsonObject, JsonValue } from '../src/types.js';
 
 const fromBits = (hex: string) => Buffer.from(hex, 'hex').readDoubleBE(0);
@@ -140,5 +141,30 @@ describe('checkDepth', () => {
       (e: unknown) => e instanceof SidecarError && e.code === 'TOO_DEEP',
     );
     checkDepth(v, 1_000_000);
+  });
+});
+
+describe('canonicalJsonChunks (bounded memory for big sidecars)', () => {
+  it('its pieces join to exactly canonicalJson, and a 6 MB value comes in several pieces none far above 1 Mi units', () => {
+    const embedding = Array.from({ length: 512 }, (_, i) => Math.sin(i + 0.5) * 0.123456789);
+    // Typed numbers (25.0, a big int, -0.0) inside containers that are not plain number arrays.
+    const face = '{"bbox":[0.1,0.2,0.3,0.4],"pad":25.0,"id":12345678901234567890,"z":-0.0,"embedding":' + JSON.stringify(embedding) + '}';
+    const text = '{"face_detection":{"faces":[' + new Array(600).fill(face).join(',') + '],"success":true},"\u00e9":"x"}';
+    const { data } = decodeSidecar(Buffer.from(text), { path: '/big.json' });
+    const pieces: string[] = [];
+    canonicalJsonChunks(data, (p) => pieces.push(p));
+    const whole = canonicalJson(data);
+    assert.equal(pieces.join(''), whole);
+    assert.ok(whole.includes('"pad":25.0') && whole.includes('12345678901234567890') && whole.includes('-0.0'));
+    assert.ok(pieces.length >= 4, `${pieces.length} pieces for ${whole.length} units`);
+    for (const p of pieces) assert.ok(p.length > 0 && p.length < (1 << 20) + 64 * 1024, `piece of ${p.length} units`);
+  });
+
+  it('small values come as one piece; scalars too', () => {
+    for (const v of [{ a: [1, 2] }, [], 'x', 1.5, null] as JsonValue[]) {
+      const pieces: string[] = [];
+      canonicalJsonChunks(v, (p) => pieces.push(p));
+      assert.deepEqual(pieces, [canonicalJson(v)]);
+    }
   });
 });

@@ -33,6 +33,21 @@ function noteAt(notes: NumberNotes | undefined, key: string | number, v: unknown
 }
 
 export function canonicalJson(value: JsonValue): string {
+  return writeCanonical(value, undefined);
+}
+
+/** Text is handed to `sink` in pieces of about this many UTF-16 units. */
+const CHUNK_UNITS = 1 << 20;
+
+/**
+ * The canonical JSON of `value` in pieces, in order (their concatenation is canonicalJson(value)):
+ * a hash of a 60 MB sidecar never holds the whole text, let alone its flattened copy.
+ */
+export function canonicalJsonChunks(value: JsonValue, sink: (piece: string) => void): void {
+  writeCanonical(value, sink);
+}
+
+function writeCanonical(value: JsonValue, sink: ((piece: string) => void) | undefined): string {
   let out = '';
   // Open containers: the container, its sorted keys (objects) or null (arrays), next index.
   const containers: (JsonValue[] | JsonObject)[] = [];
@@ -42,6 +57,10 @@ export function canonicalJson(value: JsonValue): string {
   let v: unknown = value;
   let note: NumberNote | undefined;
   for (;;) {
+    if (sink !== undefined && out.length >= CHUNK_UNITS) {
+      sink(out);
+      out = '';
+    }
     // Emit v (opening it when it is a non-empty container).
     switch (typeof v) {
       case 'string':
@@ -105,7 +124,11 @@ export function canonicalJson(value: JsonValue): string {
     // Advance to the next sibling, closing finished containers.
     for (;;) {
       const top = containers.length - 1;
-      if (top < 0) return out;
+      if (top < 0) {
+        if (sink === undefined) return out;
+        if (out.length > 0) sink(out);
+        return '';
+      }
       const c = containers[top];
       const keys = keyLists[top];
       const i = ++indexes[top];

@@ -16,7 +16,7 @@ import { decodeJsonObject, encodeJsonText } from './json.js';
 import { decodeLegacy, encodeLegacy, isLegacy, legacyMismatchReason } from './legacy.js';
 import { DEFAULT_MAX_DEPTH, DEFAULT_MAX_FILE_SIZE, describeJsonType, findInvalidUtf8, stackExhausted } from './value.js';
 
-export { canonicalJson } from './canonical.js';
+export { canonicalJson, canonicalJsonChunks } from './canonical.js';
 export { binEncodedSize } from './cbor.js';
 export { detectFormat } from './detect.js';
 export { checkDepth, deepEqualJson, DEFAULT_MAX_DEPTH, DEFAULT_MAX_FILE_SIZE } from './value.js';

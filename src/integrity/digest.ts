@@ -10,7 +10,7 @@
  * worker threads can use it without pulling in the scanner.
  */
 import { createHash, type Hash } from 'node:crypto';
-import { canonicalJson } from '../formats/codec.js';
+import { canonicalJsonChunks } from '../formats/codec.js';
 import type { JsonObject } from '../types.js';
 
 export const TREE_VERSION = 'isc-tree-v1';
@@ -22,7 +22,9 @@ const SEPARATOR = Buffer.from([0]);
 
 /** sha256 hex of the RFC 8785 canonical JSON of `data`: equal for equal data in any format. */
 export function canonicalDigest(data: JsonObject): string {
-  return createHash('sha256').update(canonicalJson(data), 'utf8').digest('hex');
+  const h = createHash('sha256');
+  canonicalJsonChunks(data, (piece) => h.update(piece, 'utf8'));
+  return h.digest('hex');
 }
 
 /** Start a keyed digest: the hash already holds `rel ‖ 0x00`; feed the content, then finish with `endKeyed`. */

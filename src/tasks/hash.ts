@@ -1,10 +1,10 @@
 import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { errors, isSidecarError, type ErrorCode } from '../errors.js';
-import { canonicalJson, decodeSidecar } from '../formats/codec.js';
+import { canonicalJsonChunks, decodeSidecar } from '../formats/codec.js';
 import { readFileLimitedSync } from '../fs/read-file.js';
 import type { Keyring } from '../crypto/keys.js';
-import { beginKeyed, endKeyed, keyedDigest } from '../integrity/digest.js';
+import { beginKeyed, endKeyed } from '../integrity/digest.js';
 
 export interface HashTaskOptions {
   /** 'bytes': keyed digest of the raw content; 'canonical': decode, then digest the canonical JSON. */
@@ -75,14 +75,20 @@ function hashFileBytes(path: string, rel: string): { size: number; digest: strin
 function hashCanonical(item: HashItem, opts: HashTaskOptions): HashResult {
   const bytes = readFileLimitedSync(item.path, opts.maxFileSize);
   const { data } = decodeSidecar(bytes, { path: item.path, maxDepth: opts.maxDepth, maxFileSize: opts.maxFileSize, keyring: opts.keyring });
-  const canon = canonicalJson(data);
   const keys = item.keys ?? [];
-  // Several keys (rare: images sharing one sidecar): encode the canonical text once.
-  const content = keys.length > 1 ? Buffer.from(canon, 'utf8') : canon;
+  // The canonical text goes to every digest piece by piece: a 60 MB sidecar's text is never
+  // held whole (issue 10 §5, bounded memory).
+  const plain = createHash('sha256');
+  const keyed = keys.map((k) => beginKeyed(k));
+  canonicalJsonChunks(data, (piece) => {
+    const utf8 = keyed.length === 0 ? piece : Buffer.from(piece, 'utf8');
+    plain.update(utf8);
+    for (const h of keyed) h.update(utf8);
+  });
   return {
     size: bytes.length,
-    canonical: createHash('sha256').update(content).digest('hex'),
-    keyed: keys.map((k) => keyedDigest(k, content)),
+    canonical: plain.digest('hex'),
+    keyed: keyed.map((h) => endKeyed(h)),
   };
 }
 
