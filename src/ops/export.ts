@@ -162,12 +162,12 @@ function recordProblems(rec: ScanRecord): ExportProblem[] {
 
 interface FormatWriter {
   begin(root: string): string;
-  entry(rec: ScanRecord, sc: ScanSidecar, first: boolean): string | string[];
+  entry(rec: ScanRecord, sc: ScanSidecar, first: boolean): string | (string | Uint8Array)[];
   end(count: number): string;
 }
 
 /** Exactly JSON.stringify({ image, sidecar, format, data }) in pieces, the data's text made in the worker. */
-function entryJson(rec: ScanRecord, sc: ScanSidecar, before: string, after: string): string[] {
+function entryJson(rec: ScanRecord, sc: ScanSidecar, before: string, after: string): (string | Uint8Array)[] {
   const head = JSON.stringify({ image: rec.images[0].rel, sidecar: sc.rel, format: sc.inspection.format });
   return [`${before}${head.slice(0, -1)},"data":`, sc.inspection.dataJson ?? 'null', `}${after}`];
 }
@@ -219,7 +219,7 @@ const CHUNK = 64 * 1024;
 interface Sink {
   readonly path: string | null;
   /** Buffer `s`; resolves once a full chunk (if any) has been accepted downstream. */
-  write(s: string): Promise<void>;
+  write(s: string | Uint8Array): Promise<void>;
   /** Flush everything and make it final (rename a temp file into place). */
   commit(): Promise<void>;
   /** Drop a partial output (never leaves a temp file behind). */
@@ -235,12 +235,12 @@ async function openSink(output: NodeJS.WritableStream | string): Promise<Sink> {
 abstract class BufferedSink implements Sink {
   abstract readonly path: string | null;
   private buf = '';
-  protected abstract send(chunk: string): Promise<void>;
+  protected abstract send(chunk: string | Uint8Array): Promise<void>;
   abstract commit(): Promise<void>;
   abstract abort(): Promise<void>;
 
-  write(s: string): Promise<void> {
-    if (s.length >= CHUNK) {
+  write(s: string | Uint8Array): Promise<void> {
+    if (typeof s !== 'string' || s.length >= CHUNK) {
       // A big entry goes out as it is: appending it to the buffer would only copy it once more.
       return this.flush().then(() => this.send(s));
     }
@@ -277,8 +277,8 @@ class FileSink extends BufferedSink {
     }
   }
 
-  protected async send(chunk: string): Promise<void> {
-    const bytes = Buffer.from(chunk, 'utf8');
+  protected async send(chunk: string | Uint8Array): Promise<void> {
+    const bytes = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk;
     let off = 0;
     while (off < bytes.length) off += (await this.fh.write(bytes, off, bytes.length - off)).bytesWritten;
   }
@@ -326,7 +326,7 @@ class StreamSink extends BufferedSink {
     w?.reject(this.failure);
   }
 
-  protected send(chunk: string): Promise<void> {
+  protected send(chunk: string | Uint8Array): Promise<void> {
     if (this.failure !== null) return Promise.reject(this.failure);
     if (this.stream.write(chunk)) return Promise.resolve();
     return new Promise((resolve, reject) => {

@@ -67,10 +67,14 @@ export interface FileInspection {
   summary?: SidecarSummary;
   problems?: Problem[];
   data?: JsonObject;
-  dataJson?: string;
+  /** The data as typed JSON; UTF-8 bytes when big, so that a worker hands it over without a copy. */
+  dataJson?: string | Uint8Array;
   probe?: SidecarProbe;
   elapsedMs: number;
 }
+
+/** Texts this long go back as bytes (moved, not cloned, from a worker thread; see worker-loop.ts). */
+const TRANSFER_TEXT_UNITS = 1 << 20;
 
 // Compiled schemas are cached per thread: compile once per run, not once per file.
 const schemaCache = new Map<string, CompiledSchema>();
@@ -120,7 +124,10 @@ export function inspectFile(item: InspectItem, opts: InspectOptions, compiled?: 
     if (opts.keepData) out.data = data;
     // Typed JSON when some number needs its type spelled out (25.0, big ints): the notes that carry
     // those types (formats/numbers.ts) do not cross to the main thread.
-    if (opts.dataJson) out.dataJson = hasNumberNotes(data) ? encodeJsonText(data, 0, { maxDepth: Number.MAX_SAFE_INTEGER, formatName: 'json' }) : JSON.stringify(data);
+    if (opts.dataJson) {
+      const text = hasNumberNotes(data) ? encodeJsonText(data, 0, { maxDepth: Number.MAX_SAFE_INTEGER, formatName: 'json' }) : JSON.stringify(data);
+      out.dataJson = text.length >= TRANSFER_TEXT_UNITS ? Buffer.from(text, 'utf8') : text;
+    }
   } catch (e) {
     const err = isSidecarError(e) ? e : errors.corrupt(`cannot decode: ${(e as Error)?.message ?? e}`, item.path, e);
     if (err.code === 'ENCRYPTED') {
