@@ -17,6 +17,7 @@ import { runSaveVsConvert } from './save-vs-convert.js';
 import { runDecoderFuzz, runDeepNesting, runLengthBombs, runRoundTrips } from './fuzz.js';
 import { DECODER_NAMES } from './fuzz-inputs.js';
 import { runCorruptFilesKept, runDeepFiles, runSizeLimit } from './hostile-files.js';
+import { runBigFiles } from './big-files.js';
 import { KNOWN_BUGS } from './known-bugs.js';
 import { rowPassed, type ReliabilityRow } from './tally.js';
 import { runTreeCase } from './tree-kit.js';
@@ -65,6 +66,8 @@ async function runAll(cfg: ReliabilityConfig, only: Set<Section>, log: (s: strin
     add(await runCorruptFilesKept(cfg.seed));
     add(await runSizeLimit(cfg.seed));
     add(await runDeepFiles(cfg.deepNesting));
+    // The case: six sidecars of 60 MB (three in the CI run).
+    add(await runBigFiles({ files: cfg.long ? 6 : 3, bytes: 60 * 1024 * 1024 }));
   }
   if (only.has('trees')) {
     for (const c of [...IN_PROCESS_TREE_CASES, ...SPECIAL_TREE_CASES]) {
