@@ -42,10 +42,11 @@ function addCommand(program: Command, spec: CommandSpec): void {
   for (const o of spec.options) cmd.addOption(makeOption(o));
   cmd.addHelpText('after', `\nExamples:\n${spec.examples.map((e) => `  $ ${e}`).join('\n')}\n`);
   cmd.action(async (...args: unknown[]) => {
-    const arg = spec.argument ? (args[0] as string | undefined) : undefined;
+    const first = spec.argument ? (args[0] as string | string[] | undefined) : undefined;
+    const arg = Array.isArray(first) ? undefined : first;
     const opts = (spec.argument ? args[1] : args[0]) as CliOptions;
     const [{ run }, { processIo }] = await Promise.all([spec.load(), import('./cli/context.js')]);
-    exitCode = await run({ command: spec.name, arg, opts, io: processIo() });
+    exitCode = await run({ command: spec.name, arg, opts, io: processIo(), ...(Array.isArray(first) ? { args: first } : {}) });
   });
 }
 

@@ -108,6 +108,22 @@ export const errors = {
     }),
   notRegularFile: (path: string) => new SidecarError('IO', `${path}: not a regular file (FIFO, socket, device or directory)`, { path }),
   schema: (detail: string, path?: string) => new SidecarError('SCHEMA', `${where(path)}invalid JSON Schema: ${detail}`, { path }),
+  /** `--shard` that is not I/N or auto/N with a usable index. */
+  badShard: (text: string, detail: string) => new SidecarError('USAGE', `--shard ${text}: ${detail}`, { details: { shard: text } }),
+  /** A file given to `merge` that is not a complete shard output. */
+  notShardOutput: (path: string, detail: string) => new SidecarError('USAGE', `${path}: not a complete shard output: ${detail}`, { path }),
+  /** Shard outputs that were not made by the same run (root, N, version, command or options differ). */
+  shardMismatch: (what: string, a: { path: string; value: string }, b: { path: string; value: string }) =>
+    new SidecarError('USAGE', `shard outputs disagree on ${what}: ${a.path} has ${a.value}, ${b.path} has ${b.value}; merge only the shards of one run`, {
+      path: b.path,
+      details: { what, values: [a.value, b.value], paths: [a.path, b.path] },
+    }),
+  shardMissing: (missing: number[], count: number) =>
+    new SidecarError('USAGE', `missing shard${missing.length > 1 ? 's' : ''} ${missing.slice(0, 20).join(', ')}${missing.length > 20 ? ', …' : ''} of ${count}: a merge needs every shard 0 to ${count - 1} once`, {
+      details: { missing, count },
+    }),
+  shardDuplicate: (index: number, paths: string[]) =>
+    new SidecarError('USAGE', `shard ${index} given twice (${paths.join(', ')}): a merge needs every shard once`, { path: paths[1], details: { index, paths } }),
   internal: (detail: string, cause?: unknown) => new SidecarError('INTERNAL', detail, { cause }),
   /** Map a Node.js fs error (errno code) to our error type. */
   fromFs: (e: unknown, path?: string): SidecarError => {

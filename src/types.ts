@@ -75,6 +75,11 @@ export interface Options {
    * new sidecars are encrypted with its encryption key. Without it an encrypted file is ENCRYPTED.
    */
   keyring?: Keyring;
+  /**
+   * Work on one shard of the tree only (docs/SCALE.md): image groups whose partition key hashes to
+   * `index` mod `count`; the sidecars of other shards are never opened or stat'ed.
+   */
+  shard?: { index: number; count: number };
 }
 
 export type EngineKind = (typeof ENGINE_KINDS)[number];

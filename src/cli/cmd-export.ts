@@ -14,6 +14,7 @@ import { progressFor } from './progress.js';
 const SHOWN_PROBLEMS = 50;
 
 export async function run(ctx: CommandContext): Promise<number> {
+  if (ctx.opts.shard !== undefined) return (await import('./cmd-shard.js')).runShard(ctx, 'export');
   const dir = await inputDirectory(ctx);
   const { exportSidecars } = await import('../ops/export.js');
   const file = outputFile(ctx);

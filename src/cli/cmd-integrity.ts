@@ -6,7 +6,9 @@ import { progressFor } from './progress.js';
 import { hashSummary, verifySummary } from './summaries.js';
 
 export async function run(ctx: CommandContext): Promise<number> {
-  return ctx.command === 'verify' ? runVerify(ctx) : runHash(ctx);
+  if (ctx.command === 'verify') return runVerify(ctx);
+  if (ctx.opts.shard !== undefined) return (await import('./cmd-shard.js')).runShard(ctx, 'hash');
+  return runHash(ctx);
 }
 
 async function runHash(ctx: CommandContext): Promise<number> {

@@ -24,6 +24,7 @@ async function compute(ctx: CommandContext, dir: string, onProgress: (done: numb
 }
 
 export async function run(ctx: CommandContext): Promise<number> {
+  if (ctx.opts.shard !== undefined) return (await import('./cmd-shard.js')).runShard(ctx, ctx.command === 'format-stats' ? 'format-stats' : 'stats');
   const dir = await inputDirectory(ctx);
   const progress = progressFor(ctx, 'scanning');
   let out;

@@ -17,7 +17,7 @@ import { validationSummary } from './summaries.js';
 const SHOWN_INVALID = 20;
 
 /** Writes results as a JSON document or as JSON lines; the header waits for the first result. */
-class ResultStream {
+export class ResultStream {
   private started = false;
   constructor(
     private readonly sink: Sink,
@@ -50,6 +50,7 @@ class ResultStream {
  * Also used by the stdio server's `validate`, so both give one shape.
  */
 export async function run(ctx: CommandContext): Promise<number> {
+  if (ctx.opts.shard !== undefined) return (await import('./cmd-shard.js')).runShard(ctx, 'validate');
   const dir = await inputDirectory(ctx);
   const { validate, validationTotals } = await import('../ops/validate.js');
   const human = wantsHuman(ctx);

@@ -48,6 +48,13 @@ const CONFIG: OptionSpec = { flags: '--config <file>', description: 'configurati
 const DIR_ARG = { name: '[dir]', description: 'library directory' };
 const TREE_COMMON: readonly OptionSpec[] = [INPUT_DIR, OUTPUT, WORKERS, ENGINE, JSON_OUT, QUIET, KEY_FILE, IMAGE_EXT, CONFIG];
 
+/** One shard of the tree (docs/SCALE.md); mergeable commands then write a shard output for `merge`. */
+const SHARD: OptionSpec = {
+  flags: '--shard <I/N>',
+  description: 'work on shard I of N only (0-based; auto/N reads JOB_COMPLETION_INDEX, SLURM_ARRAY_TASK_ID or PARALLEL_SEQ); see docs/SCALE.md',
+};
+const SHARD_OUT: OptionSpec = { ...SHARD, description: `${SHARD.description}; writes a shard output for \`merge\`` };
+
 /** Commands that print a list of images (todo, stale, find). */
 const LIST_COMMON: readonly OptionSpec[] = [
   INPUT_DIR,
@@ -58,6 +65,7 @@ const LIST_COMMON: readonly OptionSpec[] = [
   { flags: '--jsonl', description: 'one JSON record per line, with the reason each image is listed' },
   { flags: '--json', description: 'one JSON document: the records, then the totals' },
   QUIET,
+  { ...SHARD, description: `${SHARD.description}: each job lists its own part` },
 ];
 const WHERE: OptionSpec = { flags: '--where <expr>', description: 'only sidecars matching EXPR, e.g. "faces >= 3 and quality.grade in [A, B]" (docs/QUERY.md)' };
 const VERIFY_HASH: OptionSpec = { flags: '--verify-hash', description: 're-hash images whose sidecar recorded a sha256 (finds changes that kept size and mtime)' };
@@ -79,9 +87,11 @@ export const COMMANDS: readonly CommandSpec[] = [
       WHERE,
       { flags: '--schema <file>', description: 'also check each sidecar against this JSON Schema' },
       { flags: '--jsonl', description: 'one result per line (NDJSON) instead of one JSON document' },
+      SHARD_OUT,
     ],
     examples: [
       'image-sidecar validate ~/Photos',
+      'image-sidecar validate ~/Photos --shard 0/8 -o shards/validate-0.jsonl   # then: image-sidecar merge shards/validate-*.jsonl',
       'image-sidecar validate --input ~/Photos --workers 4 --operation-type face_detection',
       'image-sidecar validate ~/Photos --schema sidecar.schema.json --jsonl > results.ndjson',
     ],
@@ -110,15 +120,15 @@ export const COMMANDS: readonly CommandSpec[] = [
     name: 'stats',
     summary: 'deterministic statistics of a tree: coverage, operations, faces, objects, formats',
     argument: DIR_ARG,
-    options: [...TREE_COMMON, OPERATION, WHERE, { flags: '--list', description: 'add the per-sidecar list (large on big libraries)' }],
-    examples: ['image-sidecar stats ~/Photos', 'image-sidecar stats --input ~/Photos --operation-type yolov8 --json', 'image-sidecar stats ~/Photos --list -o stats.json'],
+    options: [...TREE_COMMON, OPERATION, WHERE, { flags: '--list', description: 'add the per-sidecar list (large on big libraries)' }, SHARD_OUT],
+    examples: ['image-sidecar stats ~/Photos', 'image-sidecar stats ~/Photos --shard auto/8 -o /shared/stats-$JOB_COMPLETION_INDEX.jsonl', 'image-sidecar stats --input ~/Photos --operation-type yolov8 --json', 'image-sidecar stats ~/Photos --list -o stats.json'],
     load: () => import('./cmd-stats.js'),
   },
   {
     name: 'format-stats',
     summary: 'count sidecar files by what their bytes are (JSON, our binary, legacy), not by extension',
     argument: DIR_ARG,
-    options: TREE_COMMON,
+    options: [...TREE_COMMON, SHARD_OUT],
     examples: ['image-sidecar format-stats ~/Photos', 'image-sidecar format-stats --input ~/Photos --output -'],
     load: () => import('./cmd-stats.js'),
   },
@@ -157,6 +167,7 @@ export const COMMANDS: readonly CommandSpec[] = [
       { flags: '--decrypt', description: 'write plaintext (encrypted sidecars otherwise stay encrypted); --format defaults to bin' },
       { flags: '--list', description: 'show every action: source → target, skip reason, conflict (default on a terminal when the plan is short)' },
       { flags: '--no-list', description: 'show only counts and problems' },
+      SHARD,
     ],
     examples: [
       'image-sidecar convert ~/Photos --format bin --dry-run --list',
@@ -196,6 +207,7 @@ export const COMMANDS: readonly CommandSpec[] = [
       { flags: '--delete', description: 'delete instead of moving to the quarantine folder' },
       { flags: '--force', description: 'go on even when the orphan fraction is above --max-fraction' },
       { flags: '--max-fraction <x>', description: 'refuse when more than this fraction of the sidecars are orphans', parse: 'fraction' },
+      { ...SHARD, description: `${SHARD.description} (with --dry-run only)` },
     ],
     examples: [
       'image-sidecar cleanup ~/Photos --dry-run',
@@ -244,6 +256,7 @@ export const COMMANDS: readonly CommandSpec[] = [
       OPERATION,
       WHERE,
       { flags: '--csv-raw', description: "CSV: keep text cells starting with = + - @ as they are (default: prefixed with ' so spreadsheets show them as text, not formulas)" },
+      { ...SHARD_OUT, description: `${SHARD_OUT.description} (--format jsonl)` },
     ],
     examples: [
       'image-sidecar export ~/Photos -o sidecars.json',
@@ -307,9 +320,27 @@ export const COMMANDS: readonly CommandSpec[] = [
       { flags: '--canonical', description: 'hash decoded content (format-independent) instead of bytes' },
       { flags: '--manifest <file>', description: 'also write a per-file manifest for `verify`' },
       { flags: '--all-files', description: 'include every file, not only sidecars' },
+      SHARD_OUT,
     ],
     examples: ['image-sidecar hash ~/Photos', 'image-sidecar hash ~/Photos --canonical --manifest before.manifest'],
     load: () => import('./cmd-integrity.js'),
+  },
+  {
+    name: 'merge',
+    summary: 'combine the shard outputs of one run (stats, validate, format-stats, hash, export --shard) into the unsharded result',
+    argument: { name: '<files...>', description: 'the shard outputs, one per shard (any order)' },
+    options: [
+      { flags: '-o, --output <file>', description: "write the merged result to FILE, atomically ('-' = stdout)", default: '-' },
+      { flags: '--jsonl', description: 'validate: one result per line (NDJSON), as validate --jsonl' },
+      JSON_OUT,
+      QUIET,
+    ],
+    examples: [
+      'image-sidecar merge shards/stats-*.jsonl -o stats.json',
+      'image-sidecar merge shards/validate-*.jsonl --jsonl > results.ndjson',
+      'image-sidecar merge shards/export-*.jsonl -o sidecars.jsonl',
+    ],
+    load: () => import('./cmd-merge.js'),
   },
   {
     name: 'verify',

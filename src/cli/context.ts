@@ -12,6 +12,7 @@ import type { EngineKind } from '../types.js';
 import type { ResolvePreference } from '../ops/resolve.js';
 import type { Keyring } from '../crypto/keys.js';
 import { keyringFromCli } from './keys.js';
+import { parseShard, type ShardSpec } from '../discovery/shard.js';
 
 /** The process streams and environment, injectable so that commands never reach for globals. */
 export interface Io {
@@ -73,6 +74,7 @@ export interface CliOptions {
   verifyHash?: boolean;
   hashImages?: boolean;
   where?: string;
+  shard?: string;
 }
 
 export interface CommandContext {
@@ -81,6 +83,8 @@ export interface CommandContext {
   arg: string | undefined;
   /** Options as commander parsed them. */
   opts: CliOptions;
+  /** A variadic argument (`merge FILE...`). */
+  args?: string[];
   io: Io;
 }
 
@@ -148,8 +152,10 @@ export async function inputDirectory(ctx: CommandContext): Promise<string> {
 }
 
 /** Engine options shared by every tree operation: flags, then IMAGE_SIDECAR_ENGINE/WORKERS (read here, once); keys for encrypted sidecars; image extensions of --image-ext / the config file). */
-export function engineOptions(ctx: CommandContext): { workers?: number; engine?: EngineKind; keyring?: Keyring; imageExtensions?: string[] } {
-  const out: { workers?: number; engine?: EngineKind; keyring?: Keyring; imageExtensions?: string[] } = {};
+export function engineOptions(ctx: CommandContext): { workers?: number; engine?: EngineKind; keyring?: Keyring; imageExtensions?: string[]; shard?: ShardSpec & { source: string } } {
+  const out: { workers?: number; engine?: EngineKind; keyring?: Keyring; imageExtensions?: string[]; shard?: ShardSpec & { source: string } } = {};
+  const shard = shardOption(ctx);
+  if (shard) out.shard = shard;
   const keyring = keyringFromCli(ctx);
   if (keyring) out.keyring = keyring;
   if (typeof ctx.opts.workers === 'number') out.workers = ctx.opts.workers;
@@ -163,6 +169,22 @@ export function engineOptions(ctx: CommandContext): { workers?: number; engine?:
   const exts = imageExtensionOptions(ctx, start);
   if (exts) out.imageExtensions = exts;
   return engineFromEnv(ctx.io.env, out);
+}
+
+const shardCache = new WeakMap<CommandContext, ShardSpec & { source: string }>();
+
+/** `--shard I/N` or `auto/N` (parsed once per command; says on stderr where an auto index came from). */
+export function shardOption(ctx: CommandContext): (ShardSpec & { source: string }) | undefined {
+  const text = ctx.opts.shard;
+  if (typeof text !== 'string') return undefined;
+  let s = shardCache.get(ctx);
+  if (!s) {
+    const parsed = parseShard(text, ctx.io.env);
+    s = { index: parsed.index, count: parsed.count, source: parsed.source };
+    shardCache.set(ctx, s);
+    if (parsed.note) note(ctx, parsed.note);
+  }
+  return s;
 }
 
 /** `--image-ext a,b` + `--config FILE` or the nearest `.image-sidecar.json` at or above `start`. */

@@ -8,8 +8,9 @@ import { createRuntime, type AdaptiveRuntime } from '../engine/select.js';
 import type { FileInspection, InspectItem, InspectOptions } from '../tasks/inspect.js';
 import type { Category, Options, SidecarExt, SidecarNaming } from '../types.js';
 import { CATEGORIES } from '../types.js';
-import { imageExtensionSet } from './extensions.js';
+import { imageExtensionSet, nfc } from './extensions.js';
 import { pairDirectory, type PairGroup } from './pair.js';
+import { shardFilter, type ShardFilter } from './shard.js';
 import { walkTree, type EntryKind, type WalkProblem } from './walk.js';
 
 /** Name of the quarantine folder at the root of a library (never scanned). */
@@ -60,7 +61,15 @@ export interface ScanRecord {
   findings: Finding[];
   /** Scanned files owned by this record (images and local sidecars): the counts add up. */
   files: number;
+  /**
+   * Position in tree order: [walk step of its folder, index among the folder's records]. Equal on
+   * every shard of a tree, so shard outputs merge back into the order of an unsharded scan.
+   */
+  seq: TreeSeq;
 }
+
+/** [walk step, index in the folder] (a folder that could not be read: [its step, -1]). */
+export type TreeSeq = readonly [number, number];
 
 export interface ScanProblem {
   path: string;
@@ -107,6 +116,7 @@ const MAX_PROBLEMS_KEPT = 200;
 type PendingCandidate = Omit<ScanSidecar, 'inspection'> & { unchecked?: boolean; ownRecord?: boolean };
 
 interface PendingRecord {
+  seq: TreeSeq;
   dir: string;
   images: ScanImage[];
   candidates: PendingCandidate[];
@@ -123,11 +133,15 @@ interface PendingRecord {
 /** A scan in progress: iterate it for records; `summary` is final once iteration ends. */
 export class ScanSession implements AsyncIterable<ScanRecord> {
   readonly summary: ScanSummary;
+  /** Tree position of each entry of `summary.problems` (merging shard outputs orders them by it). */
+  readonly problemSeqs: TreeSeq[] = [];
   private started = false;
+  private readonly shard: ShardFilter | null;
   constructor(
     readonly root: string,
     private readonly opts: ScanOptions = {},
   ) {
+    this.shard = shardFilter(opts.shard);
     this.summary = {
       root: resolve(root),
       complete: true,
@@ -158,10 +172,13 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
     return this.summary;
   }
 
-  private problem(path: string, code: string, message: string): void {
+  private problem(path: string, code: string, message: string, seq: TreeSeq): void {
     this.summary.complete = false;
     this.summary.problemCount++;
-    if (this.summary.problems.length < MAX_PROBLEMS_KEPT) this.summary.problems.push({ path, code, message });
+    if (this.summary.problems.length < MAX_PROBLEMS_KEPT) {
+      this.summary.problems.push({ path, code, message });
+      this.problemSeqs.push(seq);
+    }
   }
 
   private async *run(): AsyncGenerator<ScanRecord> {
@@ -201,26 +218,53 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
     const rootReal = await realpath(root);
     const imageExts = imageExtensionSet(opts.imageExtensions);
     const targetDirs = new TargetGroups(imageExts);
+    const shard = this.shard;
+    // Walk steps number folders (and folders that could not be read) in walk order: every shard
+    // walks the whole tree, so a step means the same folder on every shard.
+    let step = 0;
     const walk = walkTree(root, {
       skipDirNames: new Set([QUARANTINE_DIR]),
-      onProblem: (p: WalkProblem) => this.problem(p.path, p.error.code, p.error.message),
+      onProblem: (p: WalkProblem) => {
+        const at = step++;
+        // Every shard is incomplete (its files may be in there); one shard reports the problem.
+        if (shard && !shard.ownsKey(nfc(toPosix(relative(root, p.path))))) this.summary.complete = false;
+        else this.problem(p.path, p.error.code, p.error.message, [at, -1]);
+      },
       signal: opts.signal,
     });
     for await (const listing of walk) {
+      const at = step++;
       this.summary.directories++;
       const pairing = pairDirectory(listing, imageExts);
       this.summary.filesIgnored += pairing.ignored;
       this.summary.tempFiles += pairing.tempFiles.length;
+      let ordinal = 0;
       for (const u of pairing.unaddressable) {
+        const seq: TreeSeq = [at, ordinal++];
+        if (shard && !shard.ownsName(listing.rel, u.name)) continue;
         const p = join(listing.path, u.name);
-        this.problem(p, 'UNADDRESSABLE', `${p}: file name is not valid UTF-8`);
-        yield { dir: listing.rel, images: [], candidates: [], items: [], localSidecars: 0, extraFiles: 1, forced: 'unreadable',
+        this.problem(p, 'UNADDRESSABLE', `${p}: file name is not valid UTF-8`, seq);
+        yield { seq, dir: listing.rel, images: [], candidates: [], items: [], localSidecars: 0, extraFiles: 1, forced: 'unreadable',
           findings: [{ code: 'unreadable', message: 'file name is not valid UTF-8; it cannot be addressed', paths: [p] }] };
       }
-      const links = pairing.groups.flatMap((g) => g.images.filter((i) => i.isLink));
+      // The shard filter comes before anything touches a group's files (links resolved, sizes, reads).
+      let groups = pairing.groups;
+      const ordinals: number[] = [];
+      if (shard) {
+        groups = [];
+        pairing.groups.forEach((g, gi) => {
+          if (!shard.ownsGroup(listing.rel, g)) return;
+          groups.push(g);
+          ordinals.push(ordinal + gi);
+        });
+      } else {
+        for (let gi = 0; gi < groups.length; gi++) ordinals.push(ordinal + gi);
+      }
+      const links = groups.flatMap((g) => g.images.filter((i) => i.isLink));
       const resolved = resolveLinks(links.map((l) => l.path));
-      for (const group of pairing.groups) {
-        const rec = await this.pending(group, listing.rel, root, rootReal, resolved, targetDirs, opts.inspectLinkTargets === true);
+      for (let gi = 0; gi < groups.length; gi++) {
+        const seq: TreeSeq = [at, ordinals[gi]];
+        const rec = await this.pending(groups[gi], seq, listing.rel, root, rootReal, resolved, targetDirs, opts.inspectLinkTargets === true);
         if (sized) for (const it of rec.items) it.size = sizeOf(it.path);
         yield rec;
       }
@@ -229,6 +273,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
 
   private async pending(
     group: PairGroup,
+    seq: TreeSeq,
     dirRel: string,
     root: string,
     rootReal: string,
@@ -281,7 +326,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
     }
     const items: InspectItem[] = [];
     for (const c of candidates) if (!c.unchecked) items.push({ path: c.path, name: c.name });
-    const rec: PendingRecord = { dir: dirRel, images, candidates, items, localSidecars: group.sidecars.length, extraFiles: 0, findings };
+    const rec: PendingRecord = { seq, dir: dirRel, images, candidates, items, localSidecars: group.sidecars.length, extraFiles: 0, findings };
     if (shared) rec.forced = 'ambiguous';
     if (group.lookalikes) rec.lookalikes = group.lookalikes;
     return rec;
@@ -312,7 +357,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
         if (!effective) effective = sc;
         if (ins.notes.length > 0) findings.push({ code: ins.notes.some((n) => /BOM/i.test(n)) ? 'bom' : 'note', message: ins.notes.join('; '), paths: [sc.path] });
       } else if (ins.status === 'unreadable') {
-        this.problem(sc.path, ins.error?.code ?? 'IO', ins.error?.message ?? 'unreadable');
+        this.problem(sc.path, ins.error?.code ?? 'IO', ins.error?.message ?? 'unreadable', p.seq);
         findings.push({ code: 'unreadable', message: ins.error?.message ?? 'unreadable', paths: [sc.path] });
       } else if (ins.status === 'encrypted') {
         findings.push({ code: 'encrypted', message: ins.error?.message ?? 'encrypted', paths: [sc.path] });
@@ -339,7 +384,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
       if (img.isSymlink) s.imageSymlinks++;
       if (img.broken) s.brokenSymlinks++;
     }
-    const rec: ScanRecord = { category, dir: p.dir, images: p.images, sidecars, effective, findings, files };
+    const rec: ScanRecord = { category, dir: p.dir, images: p.images, sidecars, effective, findings, files, seq: p.seq };
     s.sidecarFiles += sidecarFilesOf(rec).length;
     return rec;
   }

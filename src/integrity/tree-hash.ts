@@ -15,7 +15,9 @@ import { join, resolve } from 'node:path';
 import { errorFromJSON, errors, type ErrorCode } from '../errors.js';
 import { assertDirectory, QUARANTINE_DIR, scan, type ScanRecord } from '../discovery/scan.js';
 import { walkTree } from '../discovery/walk.js';
-import { isSidecarExt, splitName } from '../discovery/extensions.js';
+import { imageExtensionSet, isSidecarExt, splitName } from '../discovery/extensions.js';
+import { pairDirectory } from '../discovery/pair.js';
+import { shardFilter } from '../discovery/shard.js';
 import { isLockName, isTempName } from '../fs/temp-files.js';
 import { createRuntime } from '../engine/select.js';
 import type { HashItem, HashResult, HashTaskOptions } from '../tasks/hash.js';
@@ -120,6 +122,9 @@ async function bytesEntries(root: string, opts: ListOptions & { runtime: Runtime
   const entries: TreeEntry[] = [];
   let bytes = 0;
   const taskOpts: HashTaskOptions = { mode: 'bytes' };
+  // A shard hashes the files of its own groups (pair.ts; a file of no group by its own stem).
+  const shard = shardFilter(opts.shard);
+  const imageExts = shard ? imageExtensionSet(opts.imageExtensions) : null;
   async function* files(): AsyncGenerator<HashItem> {
     const walk = walkTree(root, {
       skipDirNames: new Set([QUARANTINE_DIR]),
@@ -130,8 +135,10 @@ async function bytesEntries(root: string, opts: ListOptions & { runtime: Runtime
       signal: opts.signal,
     });
     for await (const listing of walk) {
+      const owns = shard ? shard.fileOwnership(listing.rel, pairDirectory(listing, imageExts!).groups) : null;
       for (const e of listing.entries) {
         if (e.kind === 'symlink' || e.kind === 'dir' || !wantsFile(e.name, allFiles)) continue;
+        if (owns && !owns(e.name)) continue;
         const path = join(listing.path, e.name);
         if (exclude.has(path)) continue;
         if (e.unaddressable) throw errors.fromFs({ code: 'EILSEQ', message: 'file name is not valid UTF-8; it cannot be read by name' }, path);

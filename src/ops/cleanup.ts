@@ -107,6 +107,7 @@ interface PlannedOrphan {
 
 export async function cleanup(root: string, opts: CleanupOptions = {}): Promise<CleanupReport> {
   const { dryRun = false, delete: deleteMode = false, force = false, maxFraction = DEFAULT_MAX_FRACTION, now, ...scanOpts } = opts;
+  if (scanOpts.shard && !dryRun) throw errors.usage('cleanup of one shard only previews (--dry-run): the orphan guard and the quarantine need the whole tree');
   if (typeof maxFraction !== 'number' || !(maxFraction >= 0 && maxFraction <= 1)) {
     throw errors.usage(`maxFraction must be a number between 0 and 1, got ${String(maxFraction)}`);
   }

@@ -65,6 +65,11 @@ export interface ExportOptions extends Options {
   csvRaw?: boolean;
   /** Called for every corrupt or unreadable sidecar (not exported): the caller reports them. */
   onProblem?: (problem: ExportProblem) => void;
+  /**
+   * Write a shard output (src/shard/format.ts) instead: `begin` first, each jsonl entry as an
+   * item with its tree position, then `end(...)` with the totals. Only with format jsonl.
+   */
+  shardEnvelope?: { begin: string; end: (totals: { exported: number; problems: number; complete: boolean }) => string };
 }
 
 /** A sidecar the export had to leave out because it could not be read or decoded. */
@@ -103,14 +108,15 @@ export const CSV_COLUMNS = [
 const FORMATS: ReadonlySet<string> = new Set(EXPORT_FORMATS);
 
 export async function exportSidecars(root: string, opts: ExportOptions): Promise<ExportReport> {
-  const { format, output, operationType, where, onProblem, csvRaw, ...scanOpts } = opts;
+  const { format, output, operationType, where, onProblem, csvRaw, shardEnvelope, ...scanOpts } = opts;
   if (!FORMATS.has(format)) throw errors.usage(`unknown export format "${String(format)}" (expected ${EXPORT_FORMATS.join(', ')})`);
+  if (shardEnvelope && format !== 'jsonl') throw errors.usage('a shard of export writes JSON lines: use --format jsonl (merge gives the tree-ordered jsonl)');
   if (output === undefined || output === null || output === '') throw errors.usage('export needs an output path or stream');
   const rootAbs = resolve(root);
   if (typeof output === 'string' && output !== '-') assertOutputNotSidecar(output, rootAbs, 'export', scanOpts.imageExtensions);
   const filter = sidecarFilter(operationType, where);
   const session = scan(rootAbs, { ...scanOpts, inspect: { summarize: true, sizes: false, dataJson: format !== 'csv' } });
-  const writer = format === 'csv' ? csvWriter({ raw: csvRaw === true }) : WRITERS[format];
+  const writer = shardEnvelope ? shardWriter(shardEnvelope.begin) : format === 'csv' ? csvWriter({ raw: csvRaw === true }) : WRITERS[format];
 
   const sink = await openSink(output);
   let exported = 0;
@@ -138,7 +144,7 @@ export async function exportSidecars(root: string, opts: ExportOptions): Promise
       if (typeof pieces === 'string') await sink.write(pieces);
       else for (const piece of pieces) await sink.write(piece);
     }
-    await sink.write(writer.end(exported));
+    await sink.write(shardEnvelope ? shardEnvelope.end({ exported, problems, complete: session.summary.complete }) : writer.end(exported));
     await sink.commit();
   } catch (e) {
     await sink.abort();
@@ -170,6 +176,15 @@ interface FormatWriter {
 function entryJson(rec: ScanRecord, sc: ScanSidecar, before: string, after: string): (string | Uint8Array)[] {
   const head = JSON.stringify({ image: rec.images[0].rel, sidecar: sc.rel, format: sc.inspection.format });
   return [`${before}${head.slice(0, -1)},"data":`, sc.inspection.dataJson ?? 'null', `}${after}`];
+}
+
+/** jsonl entries as shard-output items: {"seq":[a,b],"item":<entry>} (the item text as jsonl has it). */
+function shardWriter(begin: string): FormatWriter {
+  return {
+    begin: () => begin,
+    entry: (rec, sc) => entryJson(rec, sc, `{"seq":[${rec.seq[0]},${rec.seq[1]}],"item":`, '}\n'),
+    end: () => '',
+  };
 }
 
 const WRITERS: Record<ExportFormat, FormatWriter> = {

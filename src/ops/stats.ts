@@ -1,6 +1,7 @@
 import { errors } from '../errors.js';
 import { isKnownOperationKey } from '../analysis/operations.js';
-import { scan, sidecarFilesOf } from '../discovery/scan.js';
+import { scan, sidecarFilesOf, type ScanRecord, type ScanSidecar, type ScanSummary } from '../discovery/scan.js';
+import { ExactSum } from './exact-sum.js';
 import { CATEGORIES, type Category, type Options } from '../types.js';
 import { ownEffective, round, sidecarFilter, sortKeysDeep } from './common.js';
 import { checkRecordIdentity } from './todo.js';
@@ -81,67 +82,96 @@ export interface TreeStats {
 const HIST_MAX = 10;
 const bucket = (n: number) => (n >= HIST_MAX ? `${HIST_MAX}+` : String(n));
 
-/** Aggregates only: memory does not grow with the number of files (unless `list`). */
-export async function stats(root: string, opts: StatsOptions = {}): Promise<TreeStats> {
-  // Under an operation filter a symlinked image counts only if its target's sidecar has the
-  // operation, so those sidecars must be inspected for the link's record too.
-  const filter = sidecarFilter(opts.operationType, opts.where); // a bad expression fails before the scan
-  const session = scan(root, { ...opts, inspect: { summarize: true }, inspectLinkTargets: filter !== null });
-  const opCounts: Record<string, number> = {};
-  const timeSum: Record<string, number> = {};
-  const timeN: Record<string, number> = {};
-  const succ: Record<string, number> = {};
-  const succN: Record<string, number> = {};
-  const sizeSum: Record<string, number> = {};
-  const grades: Record<string, number> = {};
-  const formats: Record<string, number> = {};
-  const facesHist: Record<string, number> = {};
-  const objectsHist: Record<string, number> = {};
-  let faces = 0;
-  let withEmbedding = 0;
-  let objects = 0;
-  let sidecarsCounted = 0;
-  let imagesWithSidecar = 0;
-  const identity = { current: 0, stale: 0, unknown: 0 };
-  const list: SidecarListEntry[] | undefined = opts.list ? [] : undefined;
-  const add = (o: Record<string, number>, k: string, v = 1) => (o[k] = (o[k] ?? 0) + v);
+/** The mergeable counts behind TreeStats (a shard output's summary; docs/SCALE.md). */
+export interface StatsRaw {
+  root: string;
+  opCounts: Record<string, number>;
+  /** Exact sums (ExactSum partials): the average does not depend on the order of the sidecars. */
+  timeSum: Record<string, number[]>;
+  timeN: Record<string, number>;
+  succ: Record<string, number>;
+  succN: Record<string, number>;
+  sizeSum: Record<string, number>;
+  grades: Record<string, number>;
+  formats: Record<string, number>;
+  facesHist: Record<string, number>;
+  objectsHist: Record<string, number>;
+  faces: number;
+  withEmbedding: number;
+  objects: number;
+  sidecarsCounted: number;
+  imagesWithSidecar: number;
+  sidecarFiles: number;
+  identity: { current: number; stale: number; unknown: number };
+  images: number;
+  imageSymlinks: number;
+  brokenSymlinks: number;
+  counts: Record<Category, number>;
+  complete: boolean;
+  problemCount: number;
+}
 
-  const folders = opts.folders !== undefined ? new FolderTable(opts.folders) : undefined;
+const add = (o: Record<string, number>, k: string, v = 1) => (o[k] = (o[k] ?? 0) + v);
 
-  let sidecarFiles = 0;
-  for await (const rec of session) {
+/** Counts of one scan, record by record; `raw()` is what a shard writes and `merge` adds up. */
+class StatsAccumulator {
+  private readonly timeSums = new Map<string, ExactSum>();
+  readonly r: StatsRaw;
+  readonly list: SidecarListEntry[] | undefined;
+  readonly folders: FolderTable | undefined;
+
+  constructor(
+    root: string,
+    private readonly filter: ((s: ScanSidecar) => boolean) | null,
+    opts: StatsOptions,
+  ) {
+    this.r = {
+      root, opCounts: {}, timeSum: {}, timeN: {}, succ: {}, succN: {}, sizeSum: {}, grades: {}, formats: {}, facesHist: {}, objectsHist: {},
+      faces: 0, withEmbedding: 0, objects: 0, sidecarsCounted: 0, imagesWithSidecar: 0, sidecarFiles: 0,
+      identity: { current: 0, stale: 0, unknown: 0 },
+      images: 0, imageSymlinks: 0, brokenSymlinks: 0, counts: Object.fromEntries(CATEGORIES.map((c) => [c, 0])) as Record<Category, number>, complete: true, problemCount: 0,
+    };
+    this.list = opts.list ? [] : undefined;
+    this.folders = opts.folders !== undefined ? new FolderTable(opts.folders) : undefined;
+  }
+
+  add(rec: ScanRecord): void {
+    const r = this.r;
+    const filter = this.filter;
     // sidecar_files: the one definition of a sidecar file (README "Categories"), as every command counts it.
-    for (const sc of sidecarFilesOf(rec)) if (!filter || filter(sc)) sidecarFiles++;
+    for (const sc of sidecarFilesOf(rec)) if (!filter || filter(sc)) r.sidecarFiles++;
     const covered = rec.images.length > 0 && rec.effective !== null && (!filter || filter(rec.effective));
-    if (covered) imagesWithSidecar += rec.images.length;
-    folders?.add(rec.dir, rec.images.length, covered ? rec.images.length : 0);
+    if (covered) r.imagesWithSidecar += rec.images.length;
+    this.folders?.add(rec.dir, rec.images.length, covered ? rec.images.length : 0);
     const eff = ownEffective(rec);
-    if (!eff || (filter && !filter(eff))) continue;
+    if (!eff || (filter && !filter(eff))) return;
     const sum = eff.inspection.summary!;
-    sidecarsCounted++;
-    add(formats, eff.inspection.format ?? 'unknown');
+    r.sidecarsCounted++;
+    add(r.formats, eff.inspection.format ?? 'unknown');
     for (const op of sum.operations) {
-      add(opCounts, op);
-      add(sizeSum, op, sum.dataSizes[op] ?? 0);
+      add(r.opCounts, op);
+      add(r.sizeSum, op, sum.dataSizes[op] ?? 0);
       const t = sum.processingTimes[op];
       if (typeof t === 'number' && Number.isFinite(t)) {
-        add(timeSum, op, t);
-        add(timeN, op);
+        let ts = this.timeSums.get(op);
+        if (!ts) this.timeSums.set(op, (ts = new ExactSum()));
+        ts.add(t);
+        add(r.timeN, op);
       }
       const ok = sum.success[op];
       if (typeof ok === 'boolean') {
-        add(succN, op);
-        if (ok) add(succ, op);
+        add(r.succN, op);
+        if (ok) add(r.succ, op);
       }
     }
-    faces += sum.faces;
-    withEmbedding += sum.embeddings;
-    objects += sum.objects;
-    add(facesHist, bucket(sum.faces));
-    add(objectsHist, bucket(sum.objects));
-    if (sum.qualityGrade) add(grades, sum.qualityGrade);
-    if (rec.images.length > 0) identity[checkRecordIdentity(rec, sum.image)?.check.state ?? 'unknown']++;
-    list?.push({
+    r.faces += sum.faces;
+    r.withEmbedding += sum.embeddings;
+    r.objects += sum.objects;
+    add(r.facesHist, bucket(sum.faces));
+    add(r.objectsHist, bucket(sum.objects));
+    if (sum.qualityGrade) add(r.grades, sum.qualityGrade);
+    if (rec.images.length > 0) r.identity[checkRecordIdentity(rec, sum.image)?.check.state ?? 'unknown']++;
+    this.list?.push({
       path: eff.rel,
       image: rec.images[0]?.rel ?? null,
       format: eff.inspection.format,
@@ -151,39 +181,99 @@ export async function stats(root: string, opts: StatsOptions = {}): Promise<Tree
       size: eff.inspection.size,
     });
   }
-  const s = session.summary;
-  if (filter && sidecarsCounted === 0 && !isKnownOperationKey(opts.operationType!)) {
+
+  /** Close with the scan's summary. */
+  raw(s: ScanSummary): StatsRaw {
+    const r = this.r;
+    for (const [op, ts] of this.timeSums) r.timeSum[op] = ts.toJSON();
+    Object.assign(r, { images: s.images, imageSymlinks: s.imageSymlinks, brokenSymlinks: s.brokenSymlinks, complete: s.complete, problemCount: s.problemCount });
+    r.counts = Object.fromEntries(CATEGORIES.map((c) => [c, s.counts[c]])) as Record<Category, number>;
+    return r;
+  }
+}
+
+function scanStats(root: string, opts: StatsOptions) {
+  // Under an operation filter a symlinked image counts only if its target's sidecar has the
+  // operation, so those sidecars must be inspected for the link's record too.
+  const filter = sidecarFilter(opts.operationType, opts.where); // a bad expression fails before the scan
+  const session = scan(root, { ...opts, inspect: { summarize: true }, inspectLinkTargets: filter !== null });
+  return { session, acc: new StatsAccumulator(session.summary.root, filter, opts) };
+}
+
+/** Aggregates only: memory does not grow with the number of files (unless `list`). */
+export async function stats(root: string, opts: StatsOptions = {}): Promise<TreeStats> {
+  const { session, acc } = scanStats(root, opts);
+  for await (const rec of session) acc.add(rec);
+  const result = finishStats(acc.raw(session.summary), opts);
+  if (acc.list) result.sidecars = acc.list;
+  if (acc.folders) result.folder_coverage = acc.folders.finish();
+  return sortKeysDeep(result);
+}
+
+/** One shard's counts (`opts.shard`): what `mergeStats` adds up. No list, no folder table. */
+export async function statsRaw(root: string, opts: StatsOptions = {}): Promise<StatsRaw> {
+  if (opts.list || opts.folders !== undefined) throw errors.usage('stats of a shard cannot list sidecars or folders (--list): run stats --list unsharded');
+  const { session, acc } = scanStats(root, opts);
+  for await (const rec of session) acc.add(rec);
+  return acc.raw(session.summary);
+}
+
+/** Add up shard counts (all of one root and options). */
+export function mergeStatsRaw(raws: readonly StatsRaw[]): StatsRaw {
+  const sumInto = (a: Record<string, number>, b: Record<string, number>) => {
+    for (const [k, v] of Object.entries(b)) add(a, k, v);
+  };
+  const out: StatsRaw = JSON.parse(JSON.stringify(raws[0])) as StatsRaw;
+  const times = new Map<string, ExactSum>(Object.entries(out.timeSum).map(([k, v]) => [k, new ExactSum(v)]));
+  for (const r of raws.slice(1)) {
+    for (const key of ['opCounts', 'timeN', 'succ', 'succN', 'sizeSum', 'grades', 'formats', 'facesHist', 'objectsHist', 'counts'] as const) sumInto(out[key], r[key]);
+    for (const key of ['faces', 'withEmbedding', 'objects', 'sidecarsCounted', 'imagesWithSidecar', 'sidecarFiles', 'images', 'imageSymlinks', 'brokenSymlinks', 'problemCount'] as const) out[key] += r[key];
+    for (const k of ['current', 'stale', 'unknown'] as const) out.identity[k] += r.identity[k];
+    out.complete &&= r.complete;
+    for (const [op, partials] of Object.entries(r.timeSum)) {
+      let ts = times.get(op);
+      if (!ts) times.set(op, (ts = new ExactSum()));
+      ts.merge(partials);
+    }
+  }
+  for (const [op, ts] of times) out.timeSum[op] = ts.toJSON();
+  return out;
+}
+
+/** The report of (merged) counts: the same function for a whole tree and for merged shards. */
+export function finishStats(r: StatsRaw, opts: Pick<StatsOptions, 'operationType' | 'where'>): TreeStats {
+  const filtered = !!opts.operationType || opts.where !== undefined; // as sidecarFilter decides
+  if (filtered && r.sidecarsCounted === 0 && !isKnownOperationKey(opts.operationType!)) {
     // A typo (--operation-type face_detecton) would otherwise print an all-zero report.
-    throw errors.usage(`unknown operation "${opts.operationType}": not a known operation, and no sidecar in ${s.root} holds it`);
+    throw errors.usage(`unknown operation "${opts.operationType}": not a known operation, and no sidecar in ${r.root} holds it`);
   }
   const avg = (sumO: Record<string, number>, nO: Record<string, number>, scale = 1) =>
     Object.fromEntries(Object.keys(nO).map((k) => [k, round((sumO[k] ?? 0) / nO[k] * scale, 6)]));
+  const timeSum = Object.fromEntries(Object.entries(r.timeSum).map(([k, v]) => [k, new ExactSum(v).value()]));
   const result: TreeStats = {
-    directory: s.root,
-    total_images: s.images,
-    symlink_count: s.imageSymlinks,
-    broken_symlinks: s.brokenSymlinks,
-    total_sidecars: sidecarsCounted,
-    sidecar_files: sidecarFiles,
-    coverage_percentage: s.images === 0 ? 0 : round(Math.min(100, (imagesWithSidecar / s.images) * 100), 2),
-    operation_counts: opCounts,
-    avg_processing_times: avg(timeSum, timeN),
-    success_rate_percentages: avg(succ, succN, 100),
-    avg_data_sizes: avg(sizeSum, opCounts),
+    directory: r.root,
+    total_images: r.images,
+    symlink_count: r.imageSymlinks,
+    broken_symlinks: r.brokenSymlinks,
+    total_sidecars: r.sidecarsCounted,
+    sidecar_files: r.sidecarFiles,
+    coverage_percentage: r.images === 0 ? 0 : round(Math.min(100, (r.imagesWithSidecar / r.images) * 100), 2),
+    operation_counts: r.opCounts,
+    avg_processing_times: avg(timeSum, r.timeN),
+    success_rate_percentages: avg(r.succ, r.succN, 100),
+    avg_data_sizes: avg(r.sizeSum, r.opCounts),
     filter_applied: opts.operationType ?? null,
     ...(opts.where !== undefined ? { where: opts.where } : {}),
-    images_with_sidecar: imagesWithSidecar,
-    faces: { total: faces, with_embedding: withEmbedding, per_image_histogram: facesHist },
-    objects: { total: objects, per_image_histogram: objectsHist },
-    quality_grades: grades,
-    format_distribution: formats,
-    categories: Object.fromEntries(CATEGORIES.map((c) => [c, s.counts[c]])) as Record<Category, number>,
-    scan_complete: s.complete,
-    scan_problems: s.problemCount,
-    image_identity: identity,
+    images_with_sidecar: r.imagesWithSidecar,
+    faces: { total: r.faces, with_embedding: r.withEmbedding, per_image_histogram: r.facesHist },
+    objects: { total: r.objects, per_image_histogram: r.objectsHist },
+    quality_grades: r.grades,
+    format_distribution: r.formats,
+    categories: r.counts,
+    scan_complete: r.complete,
+    scan_problems: r.problemCount,
+    image_identity: r.identity,
   };
-  if (list) result.sidecars = list;
-  if (folders) result.folder_coverage = folders.finish();
   return sortKeysDeep(result);
 }
 

@@ -1,4 +1,4 @@
-import { scan, type ScanSummary } from '../discovery/scan.js';
+import { scan, type ScanRecord, type ScanSummary, type TreeSeq } from '../discovery/scan.js';
 import { loadSchema } from '../analysis/schema.js';
 import type { Problem } from '../analysis/rules.js';
 import type { Category, Options, SidecarFormat } from '../types.js';
@@ -13,7 +13,7 @@ export interface ValidateOptions extends Options {
   /** Path of a JSON Schema file, or the schema object itself. */
   schema?: string | object;
   /** Called with each result as soon as it is known (then `results` is not collected). */
-  onResult?: (r: ValidationResult) => void | Promise<void>;
+  onResult?: (r: ValidationResult, rec: ScanRecord) => void | Promise<void>;
 }
 
 /** One sidecar file's result; the first eight keys are the earlier tool's. */
@@ -37,6 +37,8 @@ export interface ValidationReport {
   invalid_files: number;
   results?: ValidationResult[];
   scan: ScanSummary;
+  /** Tree position of each of `scan.problems` (shard outputs merge problems in tree order). */
+  problemSeqs: TreeSeq[];
 }
 
 /** Parse every sidecar of a tree and check it against the built-in rules (and a schema). */
@@ -44,7 +46,7 @@ export async function validate(root: string, opts: ValidateOptions = {}): Promis
   const schema = typeof opts.schema === 'string' ? (await loadSchema(opts.schema)).schemaSource : opts.schema;
   const session = scan(root, { ...opts, inspect: { summarize: true, sizes: false, validate: true, schema } });
   const filter = sidecarFilter(opts.operationType, opts.where);
-  const report: ValidationReport = { total_files: 0, valid_files: 0, invalid_files: 0, scan: session.summary };
+  const report: ValidationReport = { total_files: 0, valid_files: 0, invalid_files: 0, scan: session.summary, problemSeqs: session.problemSeqs };
   if (!opts.onResult) report.results = [];
   for await (const rec of session) {
     for (const sc of sidecarsOf(rec)) {
@@ -54,7 +56,7 @@ export async function validate(root: string, opts: ValidateOptions = {}): Promis
       report.total_files++;
       if (r.is_valid) report.valid_files++;
       else report.invalid_files++;
-      if (opts.onResult) await opts.onResult(r);
+      if (opts.onResult) await opts.onResult(r, rec);
       else report.results!.push(r);
     }
   }

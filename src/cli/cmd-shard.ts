@@ -1,0 +1,68 @@
+/**
+ * `--shard I/N` on a mergeable command (stats, format-stats, validate, hash, export): run the
+ * command on that shard and write a shard output (src/shard/format.ts) to -o FILE (atomically:
+ * a killed job leaves no half file, a rerun replaces only its own file) or stdout.
+ */
+import { EXIT_CLEAN, EXIT_FINDINGS, errors } from '../errors.js';
+import type { ShardCommand } from '../shard/format.js';
+import { engineOptions, inputDirectory, optString, outputFile, shardOption, type CommandContext } from './context.js';
+import { progressFor } from './progress.js';
+import { openSink } from './sink.js';
+
+export async function runShard(ctx: CommandContext, command: ShardCommand): Promise<number> {
+  const dir = await inputDirectory(ctx);
+  const shard = shardOption(ctx)!;
+  const run = await import('../shard/run.js');
+  const opts = { ...engineOptions(ctx), shard };
+  const file = outputFile(ctx);
+  const progress = progressFor(ctx, `shard ${shard.index}/${shard.count}`);
+  const filters = { operationType: optString(ctx, 'operationType'), where: optString(ctx, 'where') };
+  let clean: boolean;
+  let target = '-';
+  try {
+    if (command === 'export') {
+      if (ctx.opts.format === 'csv') throw errors.usage('a shard of export writes JSON lines (merge gives the tree-ordered jsonl); csv cannot be merged');
+      const r = await run.exportShard(dir, { ...opts, ...filters, output: file ?? ctx.io.stdout, onProgress: progress.update });
+      clean = r.complete && r.problems === 0;
+      target = r.output ?? '-';
+    } else {
+      const sink = await openSink(file, ctx.io.stdout);
+      target = sink.target;
+      try {
+        switch (command) {
+          case 'stats': {
+            const r = await run.statsShard(dir, { ...opts, ...filters, list: ctx.opts.list === true, onProgress: progress.update }, sink);
+            clean = r.complete;
+            break;
+          }
+          case 'format-stats': {
+            const r = await run.formatStatsShard(dir, { ...opts, onProgress: progress.update }, sink);
+            clean = r.scan_complete;
+            break;
+          }
+          case 'validate': {
+            const r = await run.validateShard(dir, { ...opts, ...filters, schema: optString(ctx, 'schema'), onProgress: progress.update }, sink);
+            clean = r.complete && r.invalid_files === 0;
+            break;
+          }
+          case 'hash': {
+            await run.hashShard(dir, { ...opts, canonical: ctx.opts.canonical === true, allFiles: ctx.opts.allFiles === true, manifest: optString(ctx, 'manifest'), onProgress: progress.update }, sink);
+            clean = true;
+            break;
+          }
+        }
+      } catch (e) {
+        await sink.abort();
+        throw e;
+      }
+      await sink.close();
+    }
+  } finally {
+    progress.finish();
+  }
+  if (file !== null) {
+    const line = `Wrote shard ${shard.index}/${shard.count} of ${command} to ${target}`;
+    ctx.io.stdout.write(ctx.opts.json ? `${JSON.stringify({ message: line, output: target, shard: { index: shard.index, count: shard.count, source: shard.source } })}\n` : `${line}\n`);
+  }
+  return clean! ? EXIT_CLEAN : EXIT_FINDINGS;
+}

@@ -1,0 +1,178 @@
+/**
+ * `merge`: shard outputs of one run → the result the unsharded command gives.
+ *   stats          the same TreeStats (exact sums: byte-identical JSON)
+ *   format-stats   the same totals
+ *   hash           the same tree digest (entries of all shards, sorted, digested once)
+ *   validate       one report, results in tree order (problems too)
+ *   export         jsonl in tree order, entries copied as raw text
+ * Refused before anything is written: files that are not complete shard outputs, mixed commands,
+ * roots, shard counts, partitions, tool versions or options, a shard given twice, a shard missing.
+ */
+import { errors } from '../errors.js';
+import type { TreeSeq } from '../discovery/scan.js';
+import { compareSeq, mergeBySeq, openShardFile, type ShardCommand, type ShardFile, MERGEABLE_COMMANDS } from './format.js';
+import type { ExportShardSummary, HashShardSummary, LineSink, ValidateShardSummary } from './run.js';
+import type { StatsRaw, TreeStats } from '../ops/stats.js';
+import type { FormatStats } from '../ops/format-stats.js';
+import type { TreeHash, TreeEntry } from '../integrity/tree-hash.js';
+import type { ScanProblem, ScanSummary } from '../discovery/scan.js';
+import type { ValidationReport } from '../ops/validate.js';
+
+/** Open and check every shard output; returns them ordered by shard index. */
+export async function openShards(paths: readonly string[]): Promise<ShardFile[]> {
+  if (paths.length === 0) throw errors.usage('merge needs the shard output files (one per shard)');
+  const files: ShardFile[] = [];
+  for (const p of paths) files.push(await openShardFile(p));
+  checkShards(files);
+  return files.sort((a, b) => a.header.shard.index - b.header.shard.index);
+}
+
+/** Same run (command, root, N, partition, version, options), each shard exactly once. */
+export function checkShards(files: readonly ShardFile[]): void {
+  const first = files[0];
+  const fields: [string, (f: ShardFile) => string][] = [
+    ['the command', (f) => f.header.command],
+    ['the root', (f) => f.header.root],
+    ['the shard count N', (f) => String(f.header.shard.count)],
+    ['the partition rule', (f) => f.header.partition],
+    ['the tool version', (f) => f.header.tool_version],
+    ['the options', (f) => `${JSON.stringify(f.header.options)} (digest ${f.header.options_digest.slice(0, 12)})`],
+  ];
+  for (const f of files) {
+    for (const [what, get] of fields) {
+      if (get(f) !== get(first)) throw errors.shardMismatch(what, { path: first.path, value: get(first) }, { path: f.path, value: get(f) });
+    }
+  }
+  if (!(MERGEABLE_COMMANDS as readonly string[]).includes(first.header.command)) {
+    throw errors.notShardOutput(first.path, `command ${first.header.command} has no merge`);
+  }
+  const count = first.header.shard.count;
+  const byIndex = new Map<number, string>();
+  for (const f of files) {
+    const i = f.header.shard.index;
+    const seen = byIndex.get(i);
+    if (seen !== undefined) throw errors.shardDuplicate(i, [seen, f.path]);
+    byIndex.set(i, f.path);
+  }
+  const missing: number[] = [];
+  for (let i = 0; i < count; i++) if (!byIndex.has(i)) missing.push(i);
+  if (missing.length > 0) throw errors.shardMissing(missing, count);
+}
+
+export async function mergeStats(files: readonly ShardFile[]): Promise<TreeStats> {
+  const { finishStats, mergeStatsRaw } = await import('../ops/stats.js');
+  const raw = mergeStatsRaw(files.map((f) => f.trailer.summary as StatsRaw));
+  const o = files[0].header.options;
+  return finishStats(raw, {
+    operationType: typeof o.operation_type === 'string' ? o.operation_type : undefined,
+    where: typeof o.where === 'string' ? o.where : undefined,
+  });
+}
+
+export async function mergeFormatStats(files: readonly ShardFile[]): Promise<FormatStats> {
+  const { sortKeysDeep } = await import('../ops/common.js');
+  const parts = files.map((f) => f.trailer.summary as FormatStats);
+  const out: FormatStats = JSON.parse(JSON.stringify(parts[0])) as FormatStats;
+  for (const p of parts.slice(1)) {
+    for (const k of Object.keys(p.format_distribution) as (keyof FormatStats['format_distribution'])[]) out.format_distribution[k] += p.format_distribution[k];
+    for (const [k, v] of Object.entries(p.extension_distribution)) out.extension_distribution[k] = (out.extension_distribution[k] ?? 0) + v;
+    out.total_files += p.total_files;
+    out.scan_complete &&= p.scan_complete;
+  }
+  return sortKeysDeep(out);
+}
+
+export async function mergeHash(files: readonly ShardFile[]): Promise<TreeHash> {
+  const { sortByKey, tagOf, treeDigest } = await import('../integrity/digest.js');
+  const entries: TreeEntry[] = [];
+  let bytes = 0;
+  for (const f of files) {
+    for await (const it of f.items()) entries.push(JSON.parse(it.raw) as TreeEntry);
+    bytes += (f.trailer.summary as HashShardSummary).bytes;
+  }
+  sortByKey(entries);
+  for (let i = 1; i < entries.length; i++) {
+    if (entries[i].key === entries[i - 1].key) throw errors.notShardOutput(files[0].path, `${entries[i].key} is in two shards (not a partition: shards of different trees?)`);
+  }
+  const version = (files[0].trailer.summary as HashShardSummary).version as TreeHash['version'];
+  const digest = treeDigest(entries);
+  return { version, digest, tag: tagOf(version, digest), files: entries.length, bytes };
+}
+
+export interface MergedValidate {
+  report: Pick<ValidationReport, 'total_files' | 'valid_files' | 'invalid_files' | 'scan'>;
+}
+
+/**
+ * validate: results in tree order through `onResult` (parsed: they are plain values), then the
+ * totals as one report (`scan` holds what validationTotals prints).
+ */
+export async function mergeValidate(files: readonly ShardFile[], onResult: (r: object) => Promise<void> | void | undefined): Promise<MergedValidate> {
+  for await (const it of mergeBySeq(files)) {
+    const w = onResult(JSON.parse(it.raw) as object);
+    if (w) await w;
+  }
+  const parts = files.map((f) => f.trailer.summary as ValidateShardSummary);
+  const problems = parts.flatMap((p) => p.problems).sort((a, b) => compareSeq(a.seq as TreeSeq, b.seq as TreeSeq));
+  const scan = {
+    root: files[0].header.root,
+    complete: parts.every((p) => p.complete),
+    problemCount: parts.reduce((n, p) => n + p.problem_count, 0),
+    problems: problems.slice(0, 200).map(({ seq: _seq, ...p }): ScanProblem => p),
+    // A fact of the run, not of the tree: shard 0's engine stands for the merge.
+    engine: parts[0].engine,
+  } as ScanSummary;
+  return {
+    report: {
+      total_files: parts.reduce((n, p) => n + p.total_files, 0),
+      valid_files: parts.reduce((n, p) => n + p.valid_files, 0),
+      invalid_files: parts.reduce((n, p) => n + p.invalid_files, 0),
+      scan,
+    },
+  };
+}
+
+/** export: jsonl entries in tree order, copied byte for byte. */
+export async function mergeExport(files: readonly ShardFile[], out: LineSink): Promise<ExportShardSummary> {
+  for await (const it of mergeBySeq(files)) {
+    const w = out.write(`${it.raw}\n`);
+    if (w) await w;
+  }
+  const parts = files.map((f) => f.trailer.summary as ExportShardSummary);
+  return {
+    exported: parts.reduce((n, p) => n + p.exported, 0),
+    problems: parts.reduce((n, p) => n + p.problems, 0),
+    complete: parts.every((p) => p.complete),
+  };
+}
+
+export type MergeResult =
+  | { command: 'stats'; result: TreeStats }
+  | { command: 'format-stats'; result: FormatStats }
+  | { command: 'hash'; result: TreeHash }
+  | { command: 'validate'; result: MergedValidate }
+  | { command: 'export'; result: ExportShardSummary };
+
+/**
+ * The library's merge: open and check the files, then combine them. Streamed results (validate
+ * results, export lines) go to `onResult` / `out`; aggregates come back in the result.
+ */
+export async function mergeShards(
+  paths: readonly string[],
+  opts: { onResult?: (r: object) => Promise<void> | void | undefined; out?: LineSink } = {},
+): Promise<MergeResult> {
+  const files = await openShards(paths);
+  const command = files[0].header.command as ShardCommand;
+  switch (command) {
+    case 'stats':
+      return { command, result: await mergeStats(files) };
+    case 'format-stats':
+      return { command, result: await mergeFormatStats(files) };
+    case 'hash':
+      return { command, result: await mergeHash(files) };
+    case 'validate':
+      return { command, result: await mergeValidate(files, opts.onResult ?? (() => undefined)) };
+    case 'export':
+      return { command, result: await mergeExport(files, opts.out ?? { write: () => undefined }) };
+  }
+}

@@ -1,0 +1,166 @@
+/**
+ * One shard of a tree command, written as a shard output (format.ts) for `merge`:
+ *   stats, format-stats   no items; the summary holds the raw counts
+ *   validate              one item per result, tree order; summary: totals, scan facts, problems with positions
+ *   hash                  one item per entry ({key, hex[, canonical]}), key order; summary: version, counts
+ *   export                one item per jsonl entry, tree order (written by ops/export.ts)
+ * The caller gives a line sink (stdout, or a file written atomically: cli/sink.ts).
+ */
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { errors } from '../errors.js';
+import { canonicalJson } from '../formats/canonical.js';
+import type { ShardSpec } from '../discovery/shard.js';
+import type { JsonValue, Options } from '../types.js';
+import { packageVersion } from '../version.js';
+import { headerLine, itemLine, makeHeader, trailerLine, type ShardCommand, type ShardHeader } from './format.js';
+import type { StatsOptions } from '../ops/stats.js';
+import type { ValidateOptions } from '../ops/validate.js';
+import type { HashOptions } from '../integrity/tree-hash.js';
+import type { ExportOptions } from '../ops/export.js';
+
+export interface LineSink {
+  write(text: string): Promise<void> | undefined;
+}
+
+export type ShardRunOptions = Options & { shard: ShardSpec & { source?: string } };
+
+/** Summary of a validate shard: the report's totals and what merge needs of its scan. */
+export interface ValidateShardSummary {
+  total_files: number;
+  valid_files: number;
+  invalid_files: number;
+  complete: boolean;
+  problem_count: number;
+  /** This shard's kept problems, with their tree positions. */
+  problems: { seq: [number, number]; path: string; code: string; message: string }[];
+  engine: { kind: string; workers: number };
+}
+
+export interface HashShardSummary {
+  version: string;
+  all_files: boolean;
+  files: number;
+  bytes: number;
+}
+
+export interface ExportShardSummary {
+  exported: number;
+  problems: number;
+  complete: boolean;
+}
+
+/** The options that change a command's result, as the header records them (digested). */
+async function resultOptions(command: ShardCommand, opts: ShardRunOptions & Record<string, unknown>): Promise<Record<string, JsonValue | undefined>> {
+  const o: Record<string, JsonValue | undefined> = {
+    image_extensions: opts.imageExtensions ? [...opts.imageExtensions].sort() : undefined,
+    max_file_size: opts.maxFileSize,
+    max_depth: opts.maxDepth,
+    // Which keys can decrypt changes results; the key ids say which, the keys never leave.
+    key_ids: opts.keyring ? opts.keyring.keys.map((k) => k.id).sort() : undefined,
+    passphrase: opts.keyring?.passphrase ? true : undefined,
+  };
+  if (command === 'stats' || command === 'validate' || command === 'export') {
+    o.operation_type = typeof opts.operationType === 'string' ? opts.operationType : undefined;
+    o.where = typeof opts.where === 'string' ? opts.where : undefined;
+  }
+  if (command === 'validate' && opts.schema !== undefined) {
+    // The schema's content, not its path (shards may mount it elsewhere).
+    const text = typeof opts.schema === 'string' ? await readFile(opts.schema).catch((e) => Promise.reject(errors.fromFs(e, String(opts.schema)))) : canonicalJson(opts.schema as JsonValue);
+    o.schema_sha256 = createHash('sha256').update(text).digest('hex');
+  }
+  if (command === 'hash') {
+    o.canonical = opts.canonical === true;
+    o.all_files = opts.allFiles === true;
+  }
+  if (command === 'export') o.format = 'jsonl';
+  return o;
+}
+
+async function header(command: ShardCommand, root: string, opts: ShardRunOptions): Promise<ShardHeader> {
+  return makeHeader(command, resolve(root), opts.shard, packageVersion(), await resultOptions(command, opts as ShardRunOptions & Record<string, unknown>));
+}
+
+/** stats of one shard. Returns the raw counts written as the summary. */
+export async function statsShard(root: string, opts: StatsOptions & ShardRunOptions, out: LineSink) {
+  const { statsRaw } = await import('../ops/stats.js');
+  const h = await header('stats', root, opts);
+  const raw = await statsRaw(root, opts);
+  await out.write(headerLine(h));
+  await out.write(trailerLine(0, raw));
+  return raw;
+}
+
+/** format-stats of one shard (its counts are the summary). */
+export async function formatStatsShard(root: string, opts: ShardRunOptions, out: LineSink) {
+  const { formatStats } = await import('../ops/format-stats.js');
+  const h = await header('format-stats', root, opts);
+  const r = await formatStats(root, opts);
+  await out.write(headerLine(h));
+  await out.write(trailerLine(0, r));
+  return r;
+}
+
+/** validate of one shard: each result as an item at its record's tree position. */
+export async function validateShard(root: string, opts: Omit<ValidateOptions, 'onResult'> & ShardRunOptions, out: LineSink): Promise<ValidateShardSummary> {
+  const { validate } = await import('../ops/validate.js');
+  const h = await header('validate', root, opts);
+  await out.write(headerLine(h));
+  let items = 0;
+  const report = await validate(root, {
+    ...opts,
+    onResult: (r, rec) => {
+      items++;
+      return out.write(itemLine(rec.seq, JSON.stringify(r)));
+    },
+  });
+  const s = report.scan;
+  const summary: ValidateShardSummary = {
+    total_files: report.total_files,
+    valid_files: report.valid_files,
+    invalid_files: report.invalid_files,
+    complete: s.complete,
+    problem_count: s.problemCount,
+    problems: s.problems.map((p, i) => ({ seq: [report.problemSeqs[i][0], report.problemSeqs[i][1]], ...p })),
+    engine: s.engine,
+  };
+  await out.write(trailerLine(items, summary));
+  return summary;
+}
+
+/** hash of one shard: its entries (key order) and counts; merge computes the tree digest. */
+export async function hashShard(root: string, opts: HashOptions & ShardRunOptions, out: LineSink): Promise<HashShardSummary> {
+  if (opts.manifest) throw errors.usage('a shard of hash writes no manifest: merge the shards, then hash --manifest unsharded if you need one');
+  const { listTree } = await import('../integrity/tree-hash.js');
+  const h = await header('hash', root, opts);
+  const listing = await listTree(root, opts);
+  await out.write(headerLine(h));
+  let i = 0;
+  for (const e of listing.entries) {
+    const w = out.write(itemLine([0, i++], JSON.stringify(e)));
+    if (w) await w;
+  }
+  const summary: HashShardSummary = { version: listing.version, all_files: listing.allFiles, files: listing.files, bytes: listing.bytes };
+  await out.write(trailerLine(listing.entries.length, summary));
+  return summary;
+}
+
+/** export (jsonl) of one shard: written by exportSidecars into `output` (a path is written atomically). */
+export async function exportShard(root: string, opts: Omit<ExportOptions, 'format' | 'shardEnvelope'> & ShardRunOptions) {
+  const { exportSidecars } = await import('../ops/export.js');
+  const h = await header('export', root, opts);
+  let items = 0;
+  return exportSidecars(root, {
+    ...opts,
+    format: 'jsonl',
+    shardEnvelope: {
+      begin: headerLine(h),
+      end: (t) => {
+        items = t.exported;
+        const summary: ExportShardSummary = t;
+        return trailerLine(items, summary);
+      },
+    },
+  });
+}
