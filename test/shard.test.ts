@@ -1,0 +1,357 @@
+/**
+ * Shards (issue 14): the partition, the guarantee that a shard touches only its own sidecars, and
+ * merges that equal the unsharded result on the sample library for N = 1, 2, 3 and 8.
+ */
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs, { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import fsp from 'node:fs/promises';
+import { syncBuiltinESMExports } from 'node:module';
+import { join } from 'node:path';
+import { generateSampleLibrary } from '../src/sample/index.js';
+import { parseShard, shardHash, shardOfKey, groupShardKey, ShardFilter } from '../src/discovery/shard.js';
+import { pairDirectory } from '../src/discovery/pair.js';
+import { scan, type ScanRecord } from '../src/discovery/scan.js';
+import { imageExtensionSet } from '../src/discovery/extensions.js';
+import { stats } from '../src/ops/stats.js';
+import { formatStats } from '../src/ops/format-stats.js';
+import { validate, validationTotals, type ValidationReport } from '../src/ops/validate.js';
+import { hashTree } from '../src/integrity/tree-hash.js';
+import { exportSidecars } from '../src/ops/export.js';
+import { exportShard, formatStatsShard, hashShard, statsShard, validateShard, type LineSink } from '../src/shard/run.js';
+import { mergeShards } from '../src/shard/merge.js';
+import { isSidecarError } from '../src/errors.js';
+import { removeTree, tempDir, testDir } from './helpers/tree.js';
+
+const ENGINE = { engine: 'inline' as const };
+
+/** A sink that keeps the text (the tests write it to a file themselves). */
+class Collect implements LineSink {
+  text = '';
+  write(s: string): undefined {
+    this.text += s;
+    return undefined;
+  }
+}
+
+/** One sample library for the whole file (generated once, removed at the end). */
+const sampleBase = tempDir('isc-shard-');
+after(() => removeTree(sampleBase));
+let samplePromise: Promise<string> | undefined;
+function sample(): Promise<string> {
+  samplePromise ??= (async () => {
+    const dir = join(sampleBase, 'lib');
+    await generateSampleLibrary(dir, { images: 400, seed: 14, formatMix: { json: 3, bin: 1, legacy: 1 } });
+    return dir;
+  })();
+  return samplePromise;
+}
+
+// ---------------------------------------------------------------------------------------------
+// the partition
+// ---------------------------------------------------------------------------------------------
+
+test('shardHash is FNV-1a-32 of the UTF-8 bytes, then fmix32 (an independent implementation agrees)', () => {
+  const reference = (s: string) => {
+    let h = 0x811c9dc5;
+    for (const b of Buffer.from(s, 'utf8')) h = Math.imul(h ^ b, 0x01000193);
+    h ^= h >>> 16;
+    h = Math.imul(h, 0x85ebca6b);
+    h ^= h >>> 13;
+    h = Math.imul(h, 0xc2b2ae35);
+    h ^= h >>> 16;
+    return h >>> 0;
+  };
+  for (const k of ['', 'IMG_1', 'photos/2024-11-30/IMG_0001', 'Été/crème', 'emoji/📷 shot', 'é', 'a\u{10FFFF}b', 'lone\uD800x']) {
+    assert.equal(shardHash(k), reference(k), k);
+  }
+  // Pinned values: the partition must not change between versions (docs/SCALE.md).
+  assert.equal(shardHash('IMG_1'), reference('IMG_1'));
+  assert.deepEqual(['a/IMG_1', 'a/IMG_2', 'b/IMG_1', 'IMG_1'].map((k) => shardOfKey(k, 8)), ['a/IMG_1', 'a/IMG_2', 'b/IMG_1', 'IMG_1'].map((k) => reference(k) % 8));
+  // NFC: the NFD spelling of a name lands where its NFC spelling does.
+  assert.equal(shardOfKey('photos/E\u0301te\u0301', 7), shardOfKey('photos/\u00C9t\u00E9', 7));
+  // Spread: 10,000 keys over 8 shards, none far from 1/8.
+  const counts = new Array(8).fill(0);
+  for (let i = 0; i < 10_000; i++) counts[shardOfKey(`photos/2024-${i % 12}/IMG_${i}`, 8)]++;
+  for (const c of counts) assert.ok(c > 1100 && c < 1400, `uneven shards: ${counts.join(' ')}`);
+});
+
+test('a group never splits: every name of a group has the group key (stem and name-ext forms, NFD, several images)', () => {
+  const entries = ['IMG_1.jpg', 'IMG_1.json', 'IMG_1.jpg.bin', 'IMG_1.CR2', 'E\u0301.jpg', '\u00C9.json', 'lone.json', 'x.jpg.json', 'x.jpg.png'].map((name) => ({ name, kind: 'file' as const }));
+  const { groups } = pairDirectory({ path: '/r/d', entries }, imageExtensionSet());
+  const keys = groups.map((g) => groupShardKey('d', g));
+  const find = (n: string) => groups.findIndex((g) => [...g.images, ...g.sidecars].some((x) => x.name === n));
+  assert.equal(find('IMG_1.jpg'), find('IMG_1.jpg.bin'));
+  assert.equal(keys[find('IMG_1.jpg')], 'd/IMG_1');
+  assert.equal(keys[find('E\u0301.jpg')], 'd/\u00C9');
+  assert.equal(keys[find('lone.json')], 'd/lone');
+  assert.equal(keys[find('x.jpg.json')], 'd/x.jpg'); // the sidecar pairs with x.jpg.png by its stem form
+  // File ownership for walkers (hash) follows the group.
+  for (let n = 1; n <= 8; n++) {
+    const owners = Array.from({ length: n }, (_, i) => new ShardFilter({ index: i, count: n }).fileOwnership('d', groups));
+    for (const g of groups) {
+      const names = [...g.images, ...g.sidecars].map((x) => x.name);
+      const shardOf = (name: string) => owners.findIndex((own) => own(name));
+      assert.equal(new Set(names.map(shardOf)).size, 1, `group ${names.join(',')} split at N=${n}`);
+      for (const name of names) assert.equal(owners.filter((own) => own(name)).length, 1);
+    }
+  }
+});
+
+test('--shard parsing: I/N, auto/N from each scheduler (Slurm from its task minimum, PARALLEL_SEQ 1-based), clear usage errors', () => {
+  assert.deepEqual(parseShard('3/8', {}), { index: 3, count: 8, source: 'argument' });
+  const k8s = parseShard('auto/8', { JOB_COMPLETION_INDEX: '7', SLURM_ARRAY_TASK_ID: '1' });
+  assert.equal(k8s.index, 7);
+  assert.equal(k8s.source, 'JOB_COMPLETION_INDEX');
+  assert.match(k8s.note!, /JOB_COMPLETION_INDEX=7/);
+  assert.equal(parseShard('auto/8', { SLURM_ARRAY_TASK_ID: '5' }).index, 5);
+  assert.equal(parseShard('auto/8', { SLURM_ARRAY_TASK_ID: '8', SLURM_ARRAY_TASK_MIN: '1' }).index, 7);
+  assert.equal(parseShard('auto/8', { PARALLEL_SEQ: '1' }).index, 0);
+  assert.equal(parseShard('auto/8', { PARALLEL_SEQ: '8' }).source, 'PARALLEL_SEQ');
+  const bad: [string, NodeJS.ProcessEnv, RegExp][] = [
+    ['8/8', {}, /0-based: it must be below N/],
+    ['-1/8', {}, /whole number/],
+    ['1/0', {}, /N must be a whole number from 1/],
+    ['1', {}, /expected I\/N/],
+    ['x/2', {}, /whole number \(0-based\) or "auto"/],
+    ['auto/4', {}, /needs one of JOB_COMPLETION_INDEX, SLURM_ARRAY_TASK_ID, PARALLEL_SEQ/],
+    ['auto/4', { JOB_COMPLETION_INDEX: '4' }, /JOB_COMPLETION_INDEX=4 gives shard 4, outside 0 to 3/],
+    ['auto/4', { PARALLEL_SEQ: '0' }, /gives shard -1/],
+    ['auto/4', { SLURM_ARRAY_TASK_ID: 'a' }, /not a whole number/],
+  ];
+  for (const [text, env, msg] of bad) {
+    assert.throws(() => parseShard(text, env), (e: unknown) => isSidecarError(e) && e.code === 'USAGE' && msg.test(e.message), `${text} ${JSON.stringify(env)}`);
+  }
+});
+
+// ---------------------------------------------------------------------------------------------
+// shards of the sample library
+// ---------------------------------------------------------------------------------------------
+
+const recordFiles = (r: ScanRecord) => [...r.images.map((i) => i.path), ...r.sidecars.filter((s) => s.side === 'local').map((s) => s.path), ...(r.images.length + r.sidecars.length === 0 ? r.findings.flatMap((f) => f.paths) : [])];
+
+test('the shards of the sample library are disjoint and cover it (records, files and hashed files) for N = 1, 2, 3, 8', async (t) => {
+  const root = await sample();
+  const all: string[] = [];
+  for await (const r of scan(root, ENGINE)) all.push(...recordFiles(r));
+  const allHashed = new Set((await (await import('../src/integrity/tree-hash.js')).listTree(root, ENGINE)).entries.map((e) => e.key));
+  assert.ok(all.length > 400);
+  for (const n of [1, 2, 3, 8]) {
+    const owner = new Map<string, number>();
+    const hashed = new Map<string, number>();
+    for (let i = 0; i < n; i++) {
+      for await (const r of scan(root, { ...ENGINE, shard: { index: i, count: n } })) {
+        for (const f of recordFiles(r)) {
+          assert.equal(owner.get(f), undefined, `${f} in shards ${owner.get(f)} and ${i} (N=${n})`);
+          owner.set(f, i);
+        }
+      }
+      const { listTree } = await import('../src/integrity/tree-hash.js');
+      for (const e of (await listTree(root, { ...ENGINE, shard: { index: i, count: n } })).entries) {
+        assert.equal(hashed.get(e.key), undefined, `${e.key} hashed by two shards`);
+        hashed.set(e.key, i);
+      }
+    }
+    assert.deepEqual([...owner.keys()].sort(), [...all].sort(), `N=${n}: the shards do not cover the tree`);
+    assert.deepEqual([...hashed.keys()].sort(), [...allHashed].sort());
+    if (n === 8) assert.ok(new Set(owner.values()).size === 8, 'every shard has work');
+  }
+});
+
+async function writeShards(dir: string, n: number, run: (i: number, path: string) => Promise<void>): Promise<string[]> {
+  mkdirSync(dir, { recursive: true });
+  const paths: string[] = [];
+  // Reverse order: merge must not depend on the order the files are given in.
+  for (let i = n - 1; i >= 0; i--) {
+    const p = join(dir, `shard-${i}.jsonl`);
+    await run(i, p);
+    paths.push(p);
+  }
+  return paths;
+}
+
+const viaCollect = (f: (sink: Collect) => Promise<unknown>) => async (_i: number, path: string) => {
+  const c = new Collect();
+  await f(c);
+  writeFileSync(path, c.text);
+};
+
+const withoutTimes = (r: object) => ({ ...r, processing_time: 0 });
+
+test('merged shards equal the unsharded result for stats, validate, format-stats, hash and export, N = 1, 2, 3, 8', async (t) => {
+  const root = await sample();
+  const out = testDir(t, 'isc-shard-out-');
+  const unsharded = {
+    stats: JSON.stringify(await stats(root, ENGINE)),
+    statsFace: JSON.stringify(await stats(root, { ...ENGINE, operationType: 'face_detection' })),
+    formatStats: JSON.stringify(await formatStats(root, ENGINE)),
+    hash: await hashTree(root, ENGINE),
+  };
+  const results: object[] = [];
+  const report = await validate(root, { ...ENGINE, onResult: (r) => void results.push(withoutTimes(r)) });
+  const exportPath = join(out, 'unsharded.jsonl');
+  await exportSidecars(root, { ...ENGINE, format: 'jsonl', output: exportPath });
+  for (const n of [1, 2, 3, 8]) {
+    const shard = (i: number) => ({ ...ENGINE, shard: { index: i, count: n } });
+    const d = (name: string) => join(out, `${name}-${n}`);
+    const s = await mergeShards(await writeShards(d('stats'), n, (i, p) => viaCollect((c) => statsShard(root, shard(i), c))(i, p)));
+    assert.equal(JSON.stringify(s.result), unsharded.stats, `stats N=${n}`);
+    const sf = await mergeShards(await writeShards(d('stats-face'), n, (i, p) => viaCollect((c) => statsShard(root, { ...shard(i), operationType: 'face_detection' }, c))(i, p)));
+    assert.equal(JSON.stringify(sf.result), unsharded.statsFace, `stats --operation-type N=${n}`);
+    const f = await mergeShards(await writeShards(d('format'), n, (i, p) => viaCollect((c) => formatStatsShard(root, shard(i), c))(i, p)));
+    assert.equal(JSON.stringify(f.result), unsharded.formatStats, `format-stats N=${n}`);
+    const h = await mergeShards(await writeShards(d('hash'), n, (i, p) => viaCollect((c) => hashShard(root, shard(i), c))(i, p)));
+    assert.deepEqual(h.result, unsharded.hash, `hash N=${n}`);
+    const merged: object[] = [];
+    const v = await mergeShards(await writeShards(d('validate'), n, (i, p) => viaCollect((c) => validateShard(root, shard(i), c))(i, p)), { onResult: (r) => void merged.push(withoutTimes(r)) });
+    assert.equal(v.command, 'validate');
+    assert.equal(JSON.stringify(merged), JSON.stringify(results), `validate results N=${n}`);
+    if (v.command === 'validate') assert.deepEqual(validationTotals(v.result.report as ValidationReport), validationTotals(report), `validate totals N=${n}`);
+    let text = '';
+    const e = await mergeShards(await writeShards(d('export'), n, async (i, p) => void (await exportShard(root, { ...shard(i), output: p }))), { out: { write: (s) => void (text += s) } });
+    assert.equal(text, readFileSync(exportPath, 'utf8'), `export jsonl N=${n}`);
+    if (e.command === 'export') assert.equal(e.result.exported, text.split('\n').length - 1);
+  }
+  assert.ok(report.invalid_files > 0 && report.scan.complete, 'the sample has invalid files to order');
+});
+
+// ---------------------------------------------------------------------------------------------
+// a shard reads only its own files
+// ---------------------------------------------------------------------------------------------
+
+/** Record every path given to the fs calls that open or stat a file (sync and promise APIs). */
+function spyFs(): { paths: Set<string>; restore: () => void } {
+  const paths = new Set<string>();
+  const undo: (() => void)[] = [];
+  const wrap = (obj: Record<string, unknown>, name: string) => {
+    const orig = obj[name] as (...a: unknown[]) => unknown;
+    if (typeof orig !== 'function') return;
+    const spy = Object.assign(function (this: unknown, ...a: unknown[]) {
+      if (typeof a[0] === 'string') paths.add(a[0]);
+      return orig.apply(this, a);
+    }, orig);
+    obj[name] = spy;
+    undo.push(() => (obj[name] = orig));
+  };
+  for (const n of ['openSync', 'statSync', 'lstatSync', 'readFileSync', 'existsSync', 'accessSync', 'createReadStream', 'open', 'stat', 'lstat', 'readFile']) wrap(fs as unknown as Record<string, unknown>, n);
+  wrap(fs.realpathSync as unknown as Record<string, unknown>, 'native');
+  for (const n of ['open', 'stat', 'lstat', 'readFile', 'realpath', 'access']) wrap(fsp as unknown as Record<string, unknown>, n);
+  syncBuiltinESMExports();
+  return {
+    paths,
+    restore: () => {
+      for (const u of undo.reverse()) u();
+      syncBuiltinESMExports();
+    },
+  };
+}
+
+test('a shard never opens or stats the sidecars of another shard (images only as its own links\' targets): fs calls recorded for stats, validate, export, hash', async (t) => {
+  const root = await sample();
+  const n = 3;
+  // Whose is each file? (from the records of an unsharded scan and the partition)
+  const sidecarShard = new Map<string, number>();
+  const linkTargets = Array.from({ length: n }, () => new Set<string>());
+  for (let i = 0; i < n; i++) {
+    for await (const r of scan(root, { ...ENGINE, shard: { index: i, count: n } })) {
+      for (const s of r.sidecars) if (s.side === 'local') sidecarShard.set(s.path, i);
+      for (const img of r.images) {
+        sidecarShard.set(img.path, i);
+        if (img.target) linkTargets[i].add(img.target);
+      }
+    }
+  }
+  assert.ok(linkTargets.some((l) => l.size > 0), 'the sample has symlinked images');
+  const out = testDir(t, 'isc-shard-spy-');
+  for (let i = 0; i < n; i++) {
+    const spy = spyFs();
+    try {
+      const shard = { ...ENGINE, shard: { index: i, count: n } };
+      await statsShard(root, shard, new Collect());
+      await validateShard(root, shard, new Collect());
+      await formatStatsShard(root, shard, new Collect());
+      await exportShard(root, { ...shard, output: join(out, `e${i}.jsonl`) });
+      await hashShard(root, shard, new Collect());
+      // The sample has corrupt sidecars: a canonical hash refuses them (after reading only its own).
+      await hashShard(root, { ...shard, canonical: true }, new Collect()).catch((e: unknown) => assert.ok(isSidecarError(e) && e.code === 'CORRUPT', String(e)));
+    } finally {
+      spy.restore();
+    }
+    const foreign = [...spy.paths].filter((p) => sidecarShard.has(p) && sidecarShard.get(p) !== i);
+    // Images of other shards are touched only as the targets of this shard's symlinked images.
+    assert.deepEqual(foreign.filter((p) => !linkTargets[i].has(p)), [], `shard ${i} touched files of other shards`);
+    const own = [...spy.paths].filter((p) => sidecarShard.get(p) === i && /\.(json|bin|rkyv)$/.test(p));
+    assert.ok(own.length > 50, `the spy saw shard ${i} read its own sidecars (${own.length})`);
+  }
+});
+
+// ---------------------------------------------------------------------------------------------
+// merge refuses what is not one run
+// ---------------------------------------------------------------------------------------------
+
+test('merge refuses mixed roots, N, commands, options and tool versions, a missing and a duplicate shard, cut files and non-shard files', async (t) => {
+  const root = await sample();
+  const other = join(testDir(t, 'isc-shard-other-'), 'lib');
+  await generateSampleLibrary(other, { images: 20, seed: 2 });
+  const dir = testDir(t, 'isc-shard-refuse-');
+  const write = async (name: string, f: (c: Collect) => Promise<unknown>) => {
+    const c = new Collect();
+    await f(c);
+    const p = join(dir, name);
+    writeFileSync(p, c.text);
+    return p;
+  };
+  const s = (i: number, n: number, extra: object = {}) => ({ ...ENGINE, shard: { index: i, count: n }, ...extra });
+  const a0 = await write('a0', (c) => statsShard(root, s(0, 2), c));
+  const a1 = await write('a1', (c) => statsShard(root, s(1, 2), c));
+  const otherRoot1 = await write('o1', (c) => statsShard(other, s(1, 2), c));
+  const three1 = await write('t1', (c) => statsShard(root, s(1, 3), c));
+  const op1 = await write('op1', (c) => statsShard(root, s(1, 2, { operationType: 'yolov8' }), c));
+  const fmt1 = await write('f1', (c) => formatStatsShard(root, s(1, 2), c));
+  const version1 = join(dir, 'v1');
+  writeFileSync(version1, readFileSync(a1, 'utf8').replace(/"tool_version":"[^"]*"/, '"tool_version":"0.0.1-other"'));
+  const cut = join(dir, 'cut');
+  writeFileSync(cut, readFileSync(a1, 'utf8').split('\n')[0] + '\n');
+  const plain = join(dir, 'plain.json');
+  writeFileSync(plain, JSON.stringify(await stats(root, ENGINE)));
+  const cases: [string[], RegExp][] = [
+    [[a0, otherRoot1], /disagree on the root/],
+    [[a0, three1], /disagree on the shard count N/],
+    [[a0, op1], /disagree on the options/],
+    [[a0, fmt1], /disagree on the command/],
+    [[a0, version1], /disagree on the tool version/],
+    [[a0], /missing shard 1 of 2/],
+    [[a0, a0, a1], /shard 0 given twice/],
+    [[a0, cut], /not a complete shard output: no end line/],
+    [[a0, plain], /not a complete shard output/],
+    [[], /needs the shard output files/],
+  ];
+  for (const [paths, msg] of cases) {
+    await assert.rejects(mergeShards(paths), (e: unknown) => isSidecarError(e) && e.code === 'USAGE' && msg.test(e.message), `${paths.join(' ')} → ${msg}`);
+  }
+  assert.equal((await mergeShards([a1, a0])).command, 'stats');
+});
+
+test('hash --canonical: merged shards give the unsharded digest; on a tree with corrupt sidecars the shards refuse as the whole tree does', async (t) => {
+  const root = join(testDir(t, 'isc-shard-canon-'), 'lib');
+  await generateSampleLibrary(root, { images: 150, seed: 9, formatMix: { json: 1, bin: 1, legacy: 1 } });
+  const undecodable = await hashTree(root, { ...ENGINE, canonical: true }).then(
+    () => assert.fail('the sample has corrupt sidecars'),
+    (e: unknown) => (isSidecarError(e) && Array.isArray(e.details?.files) ? (e.details!.files as string[]) : assert.fail(String(e))),
+  );
+  const refused: string[] = [];
+  for (let i = 0; i < 3; i++) {
+    await hashShard(root, { ...ENGINE, canonical: true, shard: { index: i, count: 3 } }, new Collect()).catch((e: unknown) => {
+      if (isSidecarError(e) && Array.isArray(e.details?.files)) refused.push(...(e.details!.files as string[]));
+      else throw e;
+    });
+  }
+  assert.deepEqual(refused.sort(), [...undecodable].sort(), 'each corrupt sidecar is refused by exactly its own shard');
+  for (const f of undecodable) fs.rmSync(join(root, f));
+  const whole = await hashTree(root, { ...ENGINE, canonical: true });
+  const out = testDir(t, 'isc-shard-canon-out-');
+  for (const n of [1, 2, 3, 8]) {
+    const paths = await writeShards(join(out, String(n)), n, (i, p) => viaCollect((c) => hashShard(root, { ...ENGINE, canonical: true, shard: { index: i, count: n } }, c))(i, p));
+    assert.deepEqual((await mergeShards(paths)).result, whole, `N=${n}`);
+  }
+});
