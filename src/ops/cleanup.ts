@@ -16,9 +16,11 @@
  * was hashed, parent directory still the real one inside the root) and never overwrites.
  */
 import { fsyncDirs } from '../fs/dir-sync.js';
-import { createHash } from 'node:crypto';
-import { constants as fsc } from 'node:fs';
-import { link, lstat, mkdir, open, realpath, rename, unlink } from 'node:fs/promises';
+import { lstat, mkdir, realpath, rename, unlink } from 'node:fs/promises';
+import { hashRegularFile, sameFile, type FileSnapshot } from '../fs/file-hash.js';
+import { moveNoOverwrite, pathExists } from '../fs/move.js';
+import { isSafeRel, relJoin } from '../fs/rel-path.js';
+import { mapLimit } from '../engine/map-limit.js';
 import { dirname, join, resolve } from 'node:path';
 import { errors, isSidecarError, type ErrorCode } from '../errors.js';
 import { QUARANTINE_DIR } from '../discovery/scan.js';
@@ -243,17 +245,7 @@ async function freeQuarantineFolder(rootAbs: string, stamp: string): Promise<str
   const base = join(rootAbs, QUARANTINE_DIR);
   for (let n = 0; ; n++) {
     const p = join(base, n === 0 ? stamp : `${stamp}-${n}`);
-    if (!(await exists(p))) return p;
-  }
-}
-
-async function exists(p: string): Promise<boolean> {
-  try {
-    await lstat(p);
-    return true;
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
-    throw errors.fromFs(e, p);
+    if (!(await pathExists(p))) return p;
   }
 }
 
@@ -285,18 +277,9 @@ async function deleteOrphans(rootAbs: string, rootReal: string, orphans: Planned
 // act: quarantine
 // ---------------------------------------------------------------------------------------------
 
-/** What a file was when it was hashed; it must still be that file when it is moved. */
-interface Snapshot {
-  dev: number;
-  ino: number;
-  size: number;
-  mtimeMs: number;
-  ctimeMs: number;
-}
-
 interface Hashed extends PlannedOrphan {
   sha256: string;
-  snapshot: Snapshot;
+  snapshot: FileSnapshot;
   destination: string;
 }
 
@@ -400,71 +383,6 @@ export async function writeManifest(path: string, manifest: QuarantineManifest):
 // shared with restore
 // ---------------------------------------------------------------------------------------------
 
-/** Is `rel` a plain relative POSIX path (no '..', '.', empty or absolute parts)? */
-export function isSafeRel(rel: string): boolean {
-  if (typeof rel !== 'string' || rel === '' || rel.startsWith('/') || rel.includes('\0') || rel.includes('\\')) return false;
-  for (const part of rel.split('/')) if (part === '' || part === '.' || part === '..') return false;
-  return true;
-}
-
-/** `base` + POSIX `rel`, for the platform. */
-export function relJoin(base: string, rel: string): string {
-  return join(base, ...rel.split('/'));
-}
-
-/**
- * Move without ever replacing an existing destination: link(2) fails with EEXIST when the name is
- * taken, then the source is unlinked. Where hard links are not supported we fall back to
- * check-then-rename (callers only do that into folders they created or checked).
- */
-export async function moveNoOverwrite(src: string, dest: string): Promise<void> {
-  try {
-    await link(src, dest);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'EEXIST') throw errors.conflict('destination already exists; not overwritten', [dest, src]);
-    if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'ENOSYS' && code !== 'EMLINK') throw errors.fromFs(e, dest);
-    if (await exists(dest)) throw errors.conflict('destination already exists; not overwritten', [dest, src]);
-    await rename(src, dest).catch((e2) => {
-      throw errors.fromFs(e2, src);
-    });
-    return;
-  }
-  try {
-    await unlink(src);
-  } catch (e) {
-    // Undo the link so the file is not in two places, then report.
-    await unlink(dest).catch(() => undefined);
-    throw errors.fromFs(e, src);
-  }
-}
-
-/** SHA-256 of a regular file, opened without following a symlink, with its identity. */
-export async function hashRegularFile(path: string): Promise<{ sha256: string; snapshot: Snapshot }> {
-  let fh;
-  try {
-    fh = await open(path, fsc.O_RDONLY | fsc.O_NOFOLLOW);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ELOOP') throw errors.conflict('is a symlink now; left alone', [path]);
-    throw errors.fromFs(e, path);
-  }
-  try {
-    const st = await fh.stat();
-    if (!st.isFile()) throw errors.conflict('not a regular file; left alone', [path]);
-    const bytes = await fh.readFile();
-    const sha256 = createHash('sha256').update(bytes).digest('hex');
-    return { sha256, snapshot: { dev: st.dev, ino: st.ino, size: bytes.length, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs } };
-  } catch (e) {
-    throw errors.fromFs(e, path);
-  } finally {
-    await fh.close().catch(() => undefined);
-  }
-}
-
-function sameFile(st: { dev: number; ino: number; size: number; mtimeMs: number; ctimeMs: number }, s: Snapshot): boolean {
-  return st.dev === s.dev && st.ino === s.ino && st.size === s.size && st.mtimeMs === s.mtimeMs && st.ctimeMs === s.ctimeMs;
-}
-
 async function lstatOrNull(p: string) {
   try {
     return await lstat(p);
@@ -492,21 +410,4 @@ async function checkInsideRoot(rootAbs: string, rootReal: string, o: { path: str
 function skip(report: CleanupReport, o: { path: string; rel: string }, e: unknown): void {
   const err = isSidecarError(e) ? e : errors.fromFs(e, o.path);
   report.skipped.push({ rel: o.rel, path: o.path, code: err.code, reason: err.message });
-}
-
-/** The one directory-fsync policy lives in fs/dir-sync.ts (re-exported for restore). */
-export { fsyncDirs };
-
-/** Map with at most `limit` calls in flight; results keep the input order. */
-export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
 }

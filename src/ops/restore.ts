@@ -11,18 +11,11 @@ import { readdir, readFile, lstat, mkdir, realpath, rmdir, unlink } from 'node:f
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { errors, isSidecarError } from '../errors.js';
 import { QUARANTINE_DIR } from '../discovery/scan.js';
-import {
-  fsyncDirs,
-  hashRegularFile,
-  isSafeRel,
-  MANIFEST_NAME,
-  MANIFEST_VERSION,
-  moveNoOverwrite,
-  relJoin,
-  writeManifest,
-  type ManifestEntry,
-  type QuarantineManifest,
-} from './cleanup.js';
+import { fsyncDirs } from '../fs/dir-sync.js';
+import { hashRegularFile } from '../fs/file-hash.js';
+import { moveNoOverwrite } from '../fs/move.js';
+import { isSafeRel, relJoin } from '../fs/rel-path.js';
+import { MANIFEST_NAME, MANIFEST_VERSION, writeManifest, type ManifestEntry, type QuarantineManifest } from './cleanup.js';
 
 export interface RestoreOptions {
   /** A quarantine folder: its name (`20261121T113300Z`) or its path. Default: the newest. */
