@@ -39,17 +39,15 @@
  * at the end: a failed or interrupted export never leaves a partial file under that name.
  * A stream output is written with back-pressure and is not ended (the caller owns it).
  */
-import { open, rename, unlink, type FileHandle } from 'node:fs/promises';
-import { basename, dirname, join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { assertOutputNotSidecar } from '../discovery/output-guard.js';
 import { errors } from '../errors.js';
 import { scan, type ScanRecord, type ScanSidecar } from '../discovery/scan.js';
-import { tempNameFor } from '../fs/temp-files.js';
 import type { Options } from '../types.js';
 import { ownEffective, sidecarFilter } from './common.js';
 import { csvRow, type CsvOptions } from './csv.js';
 import { EXPORT_FORMATS } from '../vocabulary.js';
-import { fsyncDirs } from '../fs/dir-sync.js';
+import { openOutputSink } from '../fs/output-sink.js';
 
 export type ExportFormat = (typeof EXPORT_FORMATS)[number];
 
@@ -118,7 +116,7 @@ export async function exportSidecars(root: string, opts: ExportOptions): Promise
   const session = scan(rootAbs, { ...scanOpts, inspect: { summarize: true, sizes: false, dataJson: format !== 'csv' } });
   const writer = shardEnvelope ? shardWriter(shardEnvelope.begin) : format === 'csv' ? csvWriter({ raw: csvRaw === true }) : WRITERS[format];
 
-  const sink = await openSink(output);
+  const sink = await openOutputSink(output === '-' ? null : output, process.stdout);
   let exported = 0;
   let problems = 0;
   try {
@@ -145,12 +143,12 @@ export async function exportSidecars(root: string, opts: ExportOptions): Promise
       else for (const piece of pieces) await sink.write(piece);
     }
     await sink.write(shardEnvelope ? shardEnvelope.end({ exported, problems, complete: session.summary.complete }) : writer.end(exported));
-    await sink.commit();
+    await sink.close();
   } catch (e) {
     await sink.abort();
     throw errors.fromFs(e, typeof output === 'string' ? output : undefined);
   }
-  return { exported, output: sink.path, format, complete: session.summary.complete, problems };
+  return { exported, output: sink.target === '-' ? null : sink.target, format, complete: session.summary.complete, problems };
 }
 
 /** The files of a corrupt / unreadable record, with the decoder's or the file system's reason. */
@@ -222,149 +220,4 @@ function csvWriter(csv: CsvOptions): FormatWriter {
     },
     end: () => '',
   };
-}
-
-// ---------------------------------------------------------------------------------------------
-// sinks: buffered, with back-pressure
-// ---------------------------------------------------------------------------------------------
-
-/** Entries are small; gather them into chunks of about this many UTF-16 units per write. */
-const CHUNK = 64 * 1024;
-
-interface Sink {
-  readonly path: string | null;
-  /** Buffer `s`; resolves once a full chunk (if any) has been accepted downstream. */
-  write(s: string | Uint8Array): Promise<void>;
-  /** Flush everything and make it final (rename a temp file into place). */
-  commit(): Promise<void>;
-  /** Drop a partial output (never leaves a temp file behind). */
-  abort(): Promise<void>;
-}
-
-async function openSink(output: NodeJS.WritableStream | string): Promise<Sink> {
-  if (output === '-') return new StreamSink(process.stdout);
-  if (typeof output === 'string') return FileSink.create(resolve(output));
-  return new StreamSink(output);
-}
-
-abstract class BufferedSink implements Sink {
-  abstract readonly path: string | null;
-  private buf = '';
-  protected abstract send(chunk: string | Uint8Array): Promise<void>;
-  abstract commit(): Promise<void>;
-  abstract abort(): Promise<void>;
-
-  write(s: string | Uint8Array): Promise<void> {
-    if (typeof s !== 'string' || s.length >= CHUNK) {
-      // A big entry goes out as it is: appending it to the buffer would only copy it once more.
-      return this.flush().then(() => this.send(s));
-    }
-    this.buf += s;
-    if (this.buf.length < CHUNK) return Promise.resolve();
-    return this.flush();
-  }
-
-  protected flush(): Promise<void> {
-    if (this.buf.length === 0) return Promise.resolve();
-    const chunk = this.buf;
-    this.buf = '';
-    return this.send(chunk);
-  }
-}
-
-/** A temp file beside the target, renamed over it on commit. */
-class FileSink extends BufferedSink {
-  private closed = false;
-  private constructor(
-    readonly path: string,
-    private readonly tmp: string,
-    private readonly fh: FileHandle,
-  ) {
-    super();
-  }
-
-  static async create(path: string): Promise<FileSink> {
-    const tmp = join(dirname(path), tempNameFor(basename(path)));
-    try {
-      return new FileSink(path, tmp, await open(tmp, 'wx', 0o666));
-    } catch (e) {
-      throw errors.fromFs(e, path);
-    }
-  }
-
-  protected async send(chunk: string | Uint8Array): Promise<void> {
-    const bytes = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk;
-    let off = 0;
-    while (off < bytes.length) off += (await this.fh.write(bytes, off, bytes.length - off)).bytesWritten;
-  }
-
-  async commit(): Promise<void> {
-    await this.flush();
-    await this.fh.sync();
-    this.closed = true;
-    await this.fh.close();
-    await rename(this.tmp, this.path);
-    await fsyncDirs([dirname(this.path)]);
-  }
-
-  async abort(): Promise<void> {
-    if (!this.closed) await this.fh.close().catch(() => undefined);
-    this.closed = true;
-    await unlink(this.tmp).catch(() => undefined);
-  }
-}
-
-/** A caller's stream: wait for 'drain' when write() says so; fail on 'error' or an early 'close'. */
-class StreamSink extends BufferedSink {
-  readonly path = null;
-  private failure: unknown = null;
-  private waiter: { resolve: () => void; reject: (e: unknown) => void } | null = null;
-  private readonly onError = (e: unknown) => this.fail(e);
-  private readonly onClose = () => this.fail(errors.fromFs(Object.assign(new Error('output stream closed early'), { code: 'EPIPE' })));
-  private readonly onDrain = () => {
-    const w = this.waiter;
-    this.waiter = null;
-    w?.resolve();
-  };
-
-  constructor(private readonly stream: NodeJS.WritableStream) {
-    super();
-    stream.on('error', this.onError);
-    stream.on('close', this.onClose);
-    stream.on('drain', this.onDrain);
-  }
-
-  private fail(e: unknown): void {
-    if (this.failure === null) this.failure = e ?? new Error('stream error');
-    const w = this.waiter;
-    this.waiter = null;
-    w?.reject(this.failure);
-  }
-
-  protected send(chunk: string | Uint8Array): Promise<void> {
-    if (this.failure !== null) return Promise.reject(this.failure);
-    if (this.stream.write(chunk)) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      this.waiter = { resolve, reject };
-    });
-  }
-
-  async commit(): Promise<void> {
-    try {
-      await this.flush();
-      if (this.failure !== null) throw this.failure;
-    } finally {
-      this.detach();
-    }
-  }
-
-  async abort(): Promise<void> {
-    this.detach();
-  }
-
-  private detach(): void {
-    this.stream.removeListener('error', this.onError);
-    this.stream.removeListener('close', this.onClose);
-    this.stream.removeListener('drain', this.onDrain);
-  }
 }

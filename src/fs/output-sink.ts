@@ -1,0 +1,156 @@
+/**
+ * The one atomic streaming sink (issue 12): every report, listing and export goes through it.
+ * A file target appears only complete (a temp file beside it → fsync → rename → the directory
+ * fsynced by the one policy in dir-sync.ts), so a reader never sees half a report and a killed run
+ * leaves the previous file. Small pieces are gathered into ~64 KiB writes; a big piece (a 60 MB
+ * sidecar's exported text, as bytes) goes out as it is. A stream target waits for 'drain' and
+ * fails on 'error' or an early 'close' (EPIPE) instead of buffering without end.
+ */
+import { open, rename, unlink, type FileHandle } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
+import { errors } from '../errors.js';
+import { fsyncDirs } from './dir-sync.js';
+import { tempNameFor } from './temp-files.js';
+
+/** Entries are small; gather them into chunks of about this many UTF-16 units per write. */
+const CHUNK = 64 * 1024;
+
+export interface OutputSink {
+  /** '-' for a stream (stdout), else the absolute path of the file being written. */
+  readonly target: string;
+  /** Buffer a piece; a promise when the caller should wait (a full chunk went downstream: back-pressure). */
+  write(piece: string | Uint8Array): Promise<void> | undefined;
+  /** Flush everything and make it final: a file's temp copy is fsynced and renamed into place. */
+  close(): Promise<void>;
+  /** Drop a partial output (never leaves a temp file behind; a stream gets nothing more). */
+  abort(): Promise<void>;
+}
+
+/** `-o FILE` (null or '-' = `stdout`), or a caller's stream. */
+export async function openOutputSink(output: string | null | NodeJS.WritableStream, stdout: NodeJS.WritableStream): Promise<OutputSink> {
+  if (output === null || output === '-') return new StreamSink(stdout);
+  if (typeof output === 'string') return FileSink.create(resolve(output));
+  return new StreamSink(output);
+}
+
+abstract class BufferedSink implements OutputSink {
+  abstract readonly target: string;
+  private buf = '';
+  protected abstract send(chunk: string | Uint8Array): Promise<void>;
+  abstract close(): Promise<void>;
+  abstract abort(): Promise<void>;
+
+  write(s: string | Uint8Array): Promise<void> | undefined {
+    if (typeof s !== 'string' || s.length >= CHUNK) {
+      // A big entry goes out as it is: appending it to the buffer would only copy it once more.
+      return this.flush().then(() => this.send(s));
+    }
+    this.buf += s;
+    if (this.buf.length < CHUNK) return undefined;
+    return this.flush();
+  }
+
+  protected flush(): Promise<void> {
+    if (this.buf.length === 0) return Promise.resolve();
+    const chunk = this.buf;
+    this.buf = '';
+    return this.send(chunk);
+  }
+}
+
+/** A temp file beside the target, renamed over it on commit. */
+class FileSink extends BufferedSink {
+  private closed = false;
+  private constructor(
+    readonly target: string,
+    private readonly tmp: string,
+    private readonly fh: FileHandle,
+  ) {
+    super();
+  }
+
+  static async create(path: string): Promise<FileSink> {
+    const tmp = join(dirname(path), tempNameFor(basename(path)));
+    try {
+      return new FileSink(path, tmp, await open(tmp, 'wx', 0o666));
+    } catch (e) {
+      throw errors.fromFs(e, path);
+    }
+  }
+
+  protected async send(chunk: string | Uint8Array): Promise<void> {
+    const bytes = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk;
+    let off = 0;
+    while (off < bytes.length) off += (await this.fh.write(bytes, off, bytes.length - off)).bytesWritten;
+  }
+
+  async close(): Promise<void> {
+    await this.flush();
+    await this.fh.sync();
+    this.closed = true;
+    await this.fh.close();
+    await rename(this.tmp, this.target);
+    await fsyncDirs([dirname(this.target)]);
+  }
+
+  async abort(): Promise<void> {
+    if (!this.closed) await this.fh.close().catch(() => undefined);
+    this.closed = true;
+    await unlink(this.tmp).catch(() => undefined);
+  }
+}
+
+/** A caller's stream: wait for 'drain' when write() says so; fail on 'error' or an early 'close'. */
+class StreamSink extends BufferedSink {
+  readonly target = '-';
+  private failure: unknown = null;
+  private waiter: { resolve: () => void; reject: (e: unknown) => void } | null = null;
+  private readonly onError = (e: unknown) => this.fail(e);
+  private readonly onClose = () => this.fail(errors.fromFs(Object.assign(new Error('output stream closed early'), { code: 'EPIPE' })));
+  private readonly onDrain = () => {
+    const w = this.waiter;
+    this.waiter = null;
+    w?.resolve();
+  };
+
+  constructor(private readonly stream: NodeJS.WritableStream) {
+    super();
+    stream.on('error', this.onError);
+    stream.on('close', this.onClose);
+    stream.on('drain', this.onDrain);
+  }
+
+  private fail(e: unknown): void {
+    if (this.failure === null) this.failure = e ?? new Error('stream error');
+    const w = this.waiter;
+    this.waiter = null;
+    w?.reject(this.failure);
+  }
+
+  protected send(chunk: string | Uint8Array): Promise<void> {
+    if (this.failure !== null) return Promise.reject(this.failure);
+    if (this.stream.write(chunk)) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      this.waiter = { resolve, reject };
+    });
+  }
+
+  async close(): Promise<void> {
+    try {
+      await this.flush();
+      if (this.failure !== null) throw this.failure;
+    } finally {
+      this.detach();
+    }
+  }
+
+  async abort(): Promise<void> {
+    this.detach();
+  }
+
+  private detach(): void {
+    this.stream.removeListener('error', this.onError);
+    this.stream.removeListener('close', this.onClose);
+    this.stream.removeListener('drain', this.onDrain);
+  }
+}
