@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { writeFileAtomic, writeFileAtomicSync } from '../src/fs/atomic-write.js';
+import { writeFileAtomic, writeFileAtomicSync, writeFilesAtomic, writeFilesAtomicSync } from '../src/fs/atomic-write.js';
 import {
   TEMP_MARK,
   isLockName,
@@ -235,3 +235,40 @@ test('a stale lock left aside by a killed taker is swept by the next save in its
   const removed = await removeStaleTempFiles(dir, { now: Date.now() + 60_000 });
   assert.deepEqual(removed, [fresh]);
 });
+
+for (const [name, writeBatch] of [
+  ['writeFilesAtomic (group commit)', writeFilesAtomic],
+  ['writeFilesAtomicSync', writeFilesAtomicSync],
+] as const) {
+  test(`${name}: every temp file is written before the first rename; one bad entry fails alone; no temp file left`, async (t) => {
+    const dir = testDir(t);
+    const dirs = ['a', 'b', 'c'].map((d) => path.join(dir, d));
+    for (const d of dirs) fs.mkdirSync(d);
+    fs.mkdirSync(path.join(dirs[1], 'taken.bin')); // a directory where a file should go
+    const entries = Array.from({ length: 30 }, (_, i) => ({ target: path.join(dirs[i % 3], `f${i}.bin`), bytes: Buffer.from(`payload ${i}\n`.repeat(100)) }));
+    entries.splice(10, 0, { target: path.join(dirs[1], 'taken.bin'), bytes: Buffer.from('x') });
+    const renamed: string[] = [];
+    let tempsAtFirstRename = -1;
+    const withHooks = entries.map((e) => ({
+      ...e,
+      beforeRename: () => {
+        if (renamed.length === 0) tempsAtFirstRename = dirs.reduce((n, d) => n + tempLeftovers(d).length, 0);
+        renamed.push(e.target);
+      },
+    }));
+    const results = await writeBatch(withHooks);
+    assert.equal(results.length, entries.length);
+    results.forEach((r, i) => {
+      if (i === 10) assert.ok('error' in r && r.error instanceof SidecarError, `entry 10: ${JSON.stringify(r)}`);
+      else {
+        assert.deepEqual(r, { written: true });
+        assert.ok(fs.readFileSync(entries[i].target).equals(entries[i].bytes));
+      }
+    });
+    // All 31 temp files (the bad entry fails only at its rename) were on disk before the first rename.
+    assert.equal(tempsAtFirstRename, 31);
+    assert.deepEqual(renamed, entries.map((e) => e.target), 'renames in entry order');
+    for (const d of dirs) assert.deepEqual(tempLeftovers(d), []);
+    assert.ok(fs.statSync(path.join(dirs[1], 'taken.bin')).isDirectory());
+  });
+}

@@ -5,22 +5,35 @@ import { errors, isSidecarError } from '../errors.js';
 import type { BatchRequest, BatchResponse } from './messages.js';
 
 /** A worker thread's loop: one message per batch in, one per batch out, run by `run`. */
-export function serveBatches(run: (task: string, items: readonly unknown[], options: unknown) => unknown[]): void {
+export function serveBatches(run: (task: string, items: readonly unknown[], options: unknown) => unknown[] | Promise<unknown[]>): void {
   const port = parentPort;
   if (!port) throw errors.internal('serveBatches must run in a worker thread');
-  port.on('message', (req: BatchRequest) => {
+  const answer = (id: number, outcome: { results: unknown[] } | { e: unknown }, task: string) => {
     let res: BatchResponse;
     let transfer: ArrayBuffer[] = [];
-    try {
-      const results = run(req.task, req.items, req.options);
-      transfer = ownBuffersOf(results);
-      res = { id: req.id, results };
-    } catch (e) {
-      const err = isSidecarError(e) ? e : errors.internal(`task ${req.task} failed: ${(e as Error)?.message ?? e}`, e);
-      res = { id: req.id, error: err.toJSON() };
+    if ('results' in outcome) {
+      transfer = ownBuffersOf(outcome.results);
+      res = { id, results: outcome.results };
+    } else {
+      const e = outcome.e;
+      const err = isSidecarError(e) ? e : errors.internal(`task ${task} failed: ${(e as Error)?.message ?? e}`, e);
+      res = { id, error: err.toJSON() };
     }
     port.postMessage(res, transfer);
     relieveMemory();
+  };
+  port.on('message', (req: BatchRequest) => {
+    let out: unknown[] | Promise<unknown[]>;
+    try {
+      out = run(req.task, req.items, req.options);
+    } catch (e) {
+      answer(req.id, { e }, req.task);
+      return;
+    }
+    // An async task (convert: its fsyncs in flight together) answers when it is done; the pool
+    // sends a thread its next batch only after this answer.
+    if (out instanceof Promise) out.then((results) => answer(req.id, { results }, req.task), (e: unknown) => answer(req.id, { e }, req.task));
+    else answer(req.id, { results: out }, req.task);
   });
 }
 

@@ -58,3 +58,14 @@ export function fsyncDirsSync(dirs: Iterable<string>): Map<string, SidecarError>
   }
   return failed;
 }
+
+/** fsyncDirsSync with every directory's fsync in flight at once (convert's group commit). */
+export async function fsyncDirsSettled(dirs: Iterable<string>): Promise<Map<string, SidecarError>> {
+  const list = [...new Set(dirs)];
+  const results = await Promise.allSettled(list.map((d) => fsyncDir(d)));
+  const failed = new Map<string, SidecarError>();
+  results.forEach((r, k) => {
+    if (r.status === 'rejected') failed.set(list[k], r.reason as SidecarError);
+  });
+  return failed;
+}

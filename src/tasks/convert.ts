@@ -16,8 +16,8 @@ import { lstatSync, statSync, unlinkSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { errors, isSidecarError, type SidecarError } from '../errors.js';
 import { decodeSidecar, deepEqualJson, encodeSidecar } from '../formats/codec.js';
-import { writeFileAtomicSync, writeFilesAtomicSync } from '../fs/atomic-write.js';
-import { fsyncDirsSync } from '../fs/dir-sync.js';
+import { writeFileAtomicSync, writeFilesAtomic } from '../fs/atomic-write.js';
+import { fsyncDirsSettled } from '../fs/dir-sync.js';
 import { acquireSidecarLockSync, type HeldLock } from '../fs/lock.js';
 import { DEFAULT_MAX_FILE_SIZE, readFileLimitedSync } from '../fs/read-file.js';
 import { canonicalDigest } from '../integrity/digest.js';
@@ -315,11 +315,12 @@ const DEFAULT_UNIT_LOCK_TIMEOUT_MS = 10_000;
 /**
  * Convert a batch of units. Each unit holds its image's sidecar lock (shared with saveSidecar)
  * from its read to the removal of its source, so no save lands in between. The durability steps
- * are batched: every target is written and fsynced, then each directory is fsynced once (the
+ * are batched (group commit): every target is written, all fsynced at once, renamed, then each
+ * directory is fsynced once, all at once (the
  * renames are durable), then targets are read back and verified and the sources removed, then
  * each directory is fsynced once more (the removals are durable). Never throws.
  */
-export function convertUnits(units: readonly ConvertUnit[], opts: ConvertTaskOptions): ConvertItem[][] {
+export async function convertUnits(units: readonly ConvertUnit[], opts: ConvertTaskOptions): Promise<ConvertItem[][]> {
   const results: ConvertItem[][] = new Array(units.length);
   const locks = new Map<number, HeldLock>();
   const staged: { index: number; st: Staged }[] = [];
@@ -344,13 +345,14 @@ export function convertUnits(units: readonly ConvertUnit[], opts: ConvertTaskOpt
         staged.push({ index: i, st: r });
       }
     }
-    // 4. Write every target atomically (temp, fsync, rename), all temp files before the first fsync.
+    // 4. Write every target atomically (temp, fsync, rename): all temp files first, then all their
+    // fsyncs in flight together (group commit), then the renames.
     let ready = staged;
     if (!opts.dryRun) {
       const toWrite = staged.filter((x) => x.st.written);
       // noFollow: a link planted at a target is refused, never written through; beforeRename: the
       // unit's lock must still be ours when its target is published.
-      const written = writeFilesAtomicSync(
+      const written = await writeFilesAtomic(
         toWrite.map((x) => ({ target: x.st.unit.target, bytes: x.st.written!, beforeRename: x.st.lock ? () => x.st.lock!.check() : undefined, like: x.st.decoded[0].like })),
         { skipIfSame: true, noFollow: true },
       );
@@ -366,7 +368,7 @@ export function convertUnits(units: readonly ConvertUnit[], opts: ConvertTaskOpt
       ready = staged.filter((x) => !failed.has(x.index));
     }
     // 5. Make the renames durable before any source goes: one fsync per directory.
-    const failedDirs = fsyncDirsSync(new Set(ready.filter((x) => x.st.written && !opts.dryRun).map((x) => dirname(x.st.unit.target))));
+    const failedDirs = await fsyncDirsSettled(new Set(ready.filter((x) => x.st.written && !opts.dryRun).map((x) => dirname(x.st.unit.target))));
     const removedIn = new Set<string>();
     for (const { index, st } of ready) {
       const dirError = failedDirs.get(dirname(st.unit.target));
@@ -377,7 +379,7 @@ export function convertUnits(units: readonly ConvertUnit[], opts: ConvertTaskOpt
     }
     // 8. Make the removals durable. Not a data risk if this fails (a removed source may reappear
     // and the next run dedupes it), but say so.
-    for (const [dir, err] of fsyncDirsSync(removedIn)) {
+    for (const [dir, err] of await fsyncDirsSettled(removedIn)) {
       for (const it of results.flat()) if (it.sourceRemoved && dirname(it.source) === dir) it.error = errorOf(err);
     }
   } finally {

@@ -5,9 +5,10 @@ import { convertUnits, type ConvertItem, type ConvertTaskOptions, type ConvertUn
 
 /**
  * Every per-file job the engine can run, by name, with its item, options and result types: a
- * caller names the task and the compiler knows the rest. A task is synchronous (worker threads read
- * files with sync calls: much faster than fs.promises for small files) and maps a batch of items
- * to a batch of results in the same order. The same functions run in-process and in workers.
+ * caller names the task and the compiler knows the rest. Reads are synchronous (worker threads read
+ * files with sync calls: much faster than fs.promises for small files); convert is async only to
+ * have many fsyncs in flight at once (group commit). A task maps a batch of items to a batch of
+ * results in the same order. The same functions run in-process and in workers.
  */
 export interface TaskTypes {
   inspect: { item: InspectItem; options: InspectOptions; result: FileInspection };
@@ -21,7 +22,7 @@ export type TaskOptions<N extends TaskName> = TaskTypes[N]['options'];
 export type TaskResult<N extends TaskName> = TaskTypes[N]['result'];
 
 export interface TaskDef<N extends TaskName> {
-  run(items: readonly TaskItem<N>[], options: TaskOptions<N>): TaskResult<N>[];
+  run(items: readonly TaskItem<N>[], options: TaskOptions<N>): TaskResult<N>[] | Promise<TaskResult<N>[]>;
   /**
    * May a running batch be stopped by ending its thread? Reads are; convert is not: it holds
    * sidecar locks and is between a write and a removal (it finishes its batch, then stops).
@@ -41,12 +42,12 @@ export function taskDef<N extends TaskName>(task: N): TaskDef<N> {
   return def;
 }
 
-export function runTask<N extends TaskName>(task: N, items: readonly TaskItem<N>[], options: TaskOptions<N>): TaskResult<N>[] {
+export function runTask<N extends TaskName>(task: N, items: readonly TaskItem<N>[], options: TaskOptions<N>): TaskResult<N>[] | Promise<TaskResult<N>[]> {
   return taskDef(task).run(items, options);
 }
 
 /** The untyped entry used by a worker thread, where the name arrives in a message. */
-export function runTaskByName(task: string, items: readonly unknown[], options: unknown): unknown[] {
+export function runTaskByName(task: string, items: readonly unknown[], options: unknown): unknown[] | Promise<unknown[]> {
   if (!Object.hasOwn(TASKS, task)) throw errors.internal(`unknown task: ${task}`);
-  return (TASKS[task as TaskName].run as (i: readonly unknown[], o: unknown) => unknown[])(items, options);
+  return (TASKS[task as TaskName].run as (i: readonly unknown[], o: unknown) => unknown[] | Promise<unknown[]>)(items, options);
 }

@@ -30,6 +30,8 @@ function childEnv(extra: CliOptions['env']): NodeJS.ProcessEnv {
   return env;
 }
 
+const DEFAULT_CLI_TIMEOUT_MS = 90_000;
+
 /** Spawn `node cli.js ...args` with pipes (stdout is not a TTY: JSON output). */
 export function runCli(args: readonly string[], opts: CliOptions = {}): Promise<CliResult> {
   const start = performance.now();
@@ -37,12 +39,20 @@ export function runCli(args: readonly string[], opts: CliOptions = {}): Promise<
     const child = spawn(process.execPath, [CLI_PATH, ...args], { cwd: opts.cwd, env: childEnv(opts.env), stdio: 'pipe' });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
-    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 20_000);
+    // Generous: a loaded 2-core machine can take many seconds for a scrypt passphrase or a tree.
+    // A child that is killed fails the test with what it was, never with an empty stdout.
+    const limit = opts.timeoutMs ?? DEFAULT_CLI_TIMEOUT_MS;
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGKILL');
+    }, limit);
     child.stdout.on('data', (c: Buffer) => out.push(c));
     child.stderr.on('data', (c: Buffer) => err.push(c));
     child.on('error', reject);
     child.on('close', (code) => {
       clearTimeout(timer);
+      if (timedOut) return reject(new Error(`image-sidecar ${args.join(' ')}: killed after ${limit} ms (stderr: ${Buffer.concat(err).toString('utf8').slice(-500)})`));
       resolve({ code, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8'), ms: performance.now() - start });
     });
     child.stdin.on('error', () => undefined); // the CLI may exit before reading its input
