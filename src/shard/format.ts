@@ -9,7 +9,7 @@
  *   {"end":true,"items":N,"summary":{…}}                  ← the mergeable totals; proves the file complete
  *
  * Items are copied by `merge` as raw text, never through JSON.parse (export data keeps 25.0 and
- * 19-digit integers). The file is written through a temp file and renamed (cli/sink.ts), so a
+ * 19-digit integers). The file is written through a temp file and renamed (fs/output-sink.ts), so a
  * killed job leaves no half file under the name.
  */
 import { createHash } from 'node:crypto';

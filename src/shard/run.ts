@@ -4,7 +4,7 @@
  *   validate              one item per result, tree order; summary: totals, scan facts, problems with positions
  *   hash                  one item per entry ({key, hex[, canonical]}), key order; summary: version, counts
  *   export                one item per jsonl entry, tree order (written by ops/export.ts)
- * The caller gives a line sink (stdout, or a file written atomically: cli/sink.ts).
+ * The caller gives a line sink (stdout, or a file written atomically: fs/output-sink.ts).
  */
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
