@@ -104,6 +104,24 @@ export function measurePair(labels: [string, string], specs: [OpSpec, OpSpec], r
   return [0, 1].map((k) => (errorsSeen[k] !== null ? failed(labels[k], errorsSeen[k]) : summarise(labels[k], samples[k]))) as [Outcome, Outcome];
 }
 
+/** Like measurePair for any number of operations: run k of each is measured back to back. */
+export function measureInterleaved(labels: readonly string[], specs: readonly OpSpec[], runs: number): Outcome[] {
+  const samples: OpSample[][] = specs.map(() => []);
+  const errorsSeen: unknown[] = specs.map(() => null);
+  for (let i = -1; i < runs; i++) {
+    specs.forEach((spec, k) => {
+      if (errorsSeen[k] !== null) return;
+      try {
+        const s = runChild(spec);
+        if (i >= 0) samples[k].push(s);
+      } catch (e) {
+        errorsSeen[k] = e;
+      }
+    });
+  }
+  return specs.map((_, k) => (errorsSeen[k] !== null ? failed(labels[k], errorsSeen[k]) : summarise(labels[k], samples[k])));
+}
+
 /** One warm-up run, then `runs` measured runs; a failing operation becomes a Failure, not an abort. */
 export function measure(label: string, spec: OpSpec, opts: MeasureOptions): Outcome {
   const samples: OpSample[] = [];

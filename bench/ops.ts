@@ -128,11 +128,23 @@ async function validateOp(spec: Extract<OpSpec, { op: 'validate' }>): Promise<Ti
 }
 
 async function statsOp(spec: Extract<OpSpec, { op: 'stats' }>): Promise<Timed> {
-  const { stats } = await import('../src/ops/stats.js');
+  const { stats, statsRaw } = await import('../src/ops/stats.js');
+  const cpu0 = process.cpuUsage();
   const t0 = performance.now();
+  if (spec.shard) {
+    const r = await statsRaw(spec.root, { engine: spec.engine, workers: spec.workers, shard: spec.shard });
+    const ms = performance.now() - t0;
+    return { ms, detail: { shard: `${spec.shard.index}/${spec.shard.count}`, total_images: r.images, total_sidecars: r.sidecarsCounted, cpuMs: cpuMsSince(cpu0), ...engineUsed(spec) } };
+  }
   const r = await stats(spec.root, { engine: spec.engine, workers: spec.workers });
   const ms = performance.now() - t0;
-  return { ms, detail: { total_images: r.total_images, total_sidecars: r.total_sidecars, format_distribution: r.format_distribution, ...engineUsed(spec) } };
+  return { ms, detail: { total_images: r.total_images, total_sidecars: r.total_sidecars, format_distribution: r.format_distribution, cpuMs: cpuMsSince(cpu0), ...engineUsed(spec) } };
+}
+
+/** CPU time of the whole process (main and worker threads) since `start`, ms. */
+function cpuMsSince(start: NodeJS.CpuUsage): number {
+  const d = process.cpuUsage(start);
+  return (d.user + d.system) / 1000;
 }
 
 async function formatStatsOp(spec: Extract<OpSpec, { op: 'format-stats' }>): Promise<Timed> {

@@ -18,7 +18,8 @@ export type OpSpec =
    */
   | { op: 'floor-durable'; list: string; fromRoot: string; toRoot: string }
   | { op: 'validate'; root: string; engine: EngineKind; workers?: number }
-  | { op: 'stats'; root: string; engine: EngineKind; workers?: number }
+  /** With `shard`: what one job of `stats --shard I/N` computes (the shard's raw counts). */
+  | { op: 'stats'; root: string; engine: EngineKind; workers?: number; shard?: { index: number; count: number } }
   | { op: 'format-stats'; root: string; engine: EngineKind; workers?: number }
   /** The HTML report (stats + validate + format-stats + render), page kept in memory. */
   | { op: 'report'; root: string; engine: EngineKind; workers?: number }

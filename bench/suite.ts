@@ -10,7 +10,7 @@ import type { BenchArgs, Section } from './args.js';
 import { measureBreakEven } from './break-even.js';
 import { copyLibrary, listLibrary, removeTree, sampleImages, type ImageSample, type LibraryLists } from './library.js';
 import { firstListed } from './lists.js';
-import { isFailure, log, measure, measurePair, runChild, type Outcome } from './measure.js';
+import { isFailure, log, measure, measureInterleaved, measurePair, runChild, type Measurement, type Outcome } from './measure.js';
 import type { OpSpec } from './protocol.js';
 import { figure, type BenchResults } from './results.js';
 import { spawnFigure } from './spawns.js';
@@ -64,10 +64,11 @@ export class Bench {
 
   async run(): Promise<void> {
     fs.mkdirSync(this.lists, { recursive: true });
-    const needsLibrary = ['floors', 'tree', 'hash', 'reads', 'server', 'bin'].some((s) => this.on(s as Section));
+    const needsLibrary = ['floors', 'tree', 'shards', 'hash', 'reads', 'server', 'bin'].some((s) => this.on(s as Section));
     if (needsLibrary) await this.section('generate', () => this.generate());
     if (needsLibrary) await this.section('floors', () => void (this.jsonFloors = this.floors('json', this.jsonLib, 'JSON library')));
     if (this.on('tree')) await this.section('tree', () => this.treeOps('json', this.jsonLib, this.jsonFloors, true));
+    if (this.on('shards')) await this.section('shards', () => this.shards());
     if (this.on('hash')) await this.section('hash', () => this.hash());
     if (this.on('reads')) await this.section('reads', () => this.reads('json', this.jsonLib, this.jsonFloors));
     if (this.on('server')) await this.section('server', () => this.server());
@@ -173,6 +174,40 @@ export class Bench {
       const rep = this.measure(`report ${tag}`, { op: 'report', root: l.root, engine: 'auto', workers: w });
       this.add(`report.${tag}`, `report: HTML page (${name}, auto; stats + validate + format-stats)`, rep, l.sidecarFiles, l.sidecarBytes, floors);
     }
+  }
+
+  /**
+   * stats in 8 shards (one process each, as a scheduler runs them) against one unsharded run, the
+   * runs interleaved so load changes hit both alike. The figure of the shards is the sum of their
+   * medians: the machine time the sharding costs. CPU time (main + worker threads) is in detail.
+   */
+  private shards(): void {
+    const l = this.jsonLib;
+    const n = 8;
+    const w = this.args.workers;
+    const specs: OpSpec[] = [{ op: 'stats', root: l.root, engine: 'threads', workers: w }];
+    const labels = ['stats unsharded'];
+    for (let i = 0; i < n; i++) {
+      specs.push({ op: 'stats', root: l.root, engine: 'threads', workers: w, shard: { index: i, count: n } });
+      labels.push(`stats shard ${i}/${n}`);
+    }
+    const outs = measureInterleaved(labels, specs, this.args.runs);
+    this.add('stats.shards.unsharded', `stats, unsharded (JSON library, threads; the shards' reference)`, outs[0], l.sidecarFiles, l.sidecarBytes, this.jsonFloors);
+    const parts = outs.slice(1);
+    const failure = parts.find(isFailure);
+    const measured = parts.filter((o): o is Measurement => !isFailure(o));
+    const sum: Outcome = failure ?? {
+      ms: measured.reduce((s, m) => s + m.ms, 0),
+      runsMs: measured.map((m) => m.ms),
+      maxRssKB: Math.max(...measured.map((m) => m.maxRssKB ?? 0)),
+      detail: {
+        shards: n,
+        cpuMs: measured.reduce((s, m) => s + Number(m.detail.cpuMs ?? NaN), 0),
+        images: measured.reduce((s, m) => s + Number(m.detail.total_images ?? 0), 0),
+        sidecars: measured.reduce((s, m) => s + Number(m.detail.total_sidecars ?? 0), 0),
+      },
+    };
+    this.add(`stats.shards.sum${n}`, `stats, ${n} shards: sum of the shard times (runsMs = each shard's median)`, sum, l.sidecarFiles, l.sidecarBytes, this.jsonFloors);
   }
 
   private hash(): void {

@@ -45,6 +45,8 @@ function target(name: string, measured: number | null, unit: string, cmp: '<=' |
 const ratio = (a: number | null | undefined, b: number | null | undefined): number | null =>
   a == null || b == null || b === 0 ? null : a / b;
 
+const cpuOf = (f: OperationFigure | null): number | null => (f && typeof f.detail?.cpuMs === 'number' ? f.detail.cpuMs : null);
+
 const sum = (xs: (number | null | undefined)[]): number | null => (xs.every((x) => typeof x === 'number') ? (xs as number[]).reduce((a, b) => a + b, 0) : null);
 
 export function evaluateTargets(t: TargetInputs): TargetResult[] {
@@ -61,6 +63,15 @@ export function evaluateTargets(t: TargetInputs): TargetResult[] {
     target('stats, bin copy, × floor (d) (read + decodeSidecar, one thread)', ratio(f('stats.bin.threads')?.ms, f('floor-d.bin')?.ms), '×', '<=', 1.0),
     target('validate, bin copy, × the JSON run', ratio(f('validate.bin.threads')?.ms, vJson?.ms), '×', '<=', 0.2),
     target('stats, bin copy, × the JSON run', ratio(f('stats.bin.threads')?.ms, sJson?.ms), '×', '<=', 0.2),
+    target('stats N = 8 shards: sum of shard wall times × unsharded', ratio(f('stats.shards.sum8')?.ms, f('stats.shards.unsharded')?.ms), '×', '<=', 1.15),
+    target(
+      'stats N = 8 shards: sum of shard CPU times × unsharded CPU',
+      ratio(cpuOf(f('stats.shards.sum8')), cpuOf(f('stats.shards.unsharded'))),
+      '×',
+      '<=',
+      1.15,
+      'CPU = user + system of each process (worker threads included)',
+    ),
     target('todo, JSON library, × validate (threads)', ratio(f('todo.json.threads')?.ms, vJson?.ms), '×', '<=', 0.5),
     f('convert.orig-sync')
       ? target('convert json→bin (durable) × earlier tool + sync', ratio(f('convert.json-bin')?.ms, f('convert.orig-sync')?.ms), '×', '<=', 1.0)
