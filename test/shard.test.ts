@@ -20,6 +20,10 @@ import { hashTree } from '../src/integrity/tree-hash.js';
 import { exportSidecars } from '../src/ops/export.js';
 import { exportShard, formatStatsShard, hashShard, statsShard, validateShard, type LineSink } from '../src/shard/run.js';
 import { mergeShards } from '../src/shard/merge.js';
+import { staleSidecars, todo } from '../src/ops/todo.js';
+import { find } from '../src/ops/find.js';
+import { cleanup } from '../src/ops/cleanup.js';
+import { convert } from '../src/ops/convert.js';
 import { isSidecarError } from '../src/errors.js';
 import { removeTree, tempDir, testDir } from './helpers/tree.js';
 
@@ -246,7 +250,7 @@ function spyFs(): { paths: Set<string>; restore: () => void } {
   };
 }
 
-test('a shard never opens or stats the sidecars of another shard (images only as its own links\' targets): fs calls recorded for stats, validate, export, hash', async (t) => {
+test('a shard never opens or stats the sidecars of another shard (images only as its own links\' targets): fs calls recorded for every shardable command', async (t) => {
   const root = await sample();
   const n = 3;
   // Whose is each file? (from the records of an unsharded scan and the partition)
@@ -272,6 +276,12 @@ test('a shard never opens or stats the sidecars of another shard (images only as
       await formatStatsShard(root, shard, new Collect());
       await exportShard(root, { ...shard, output: join(out, `e${i}.jsonl`) });
       await hashShard(root, shard, new Collect());
+      // The commands that only list, plan or preview their shard.
+      await todo(root, { ...shard, operation: 'yolov8', onEntry: () => undefined });
+      await staleSidecars(root, { ...shard, onEntry: () => undefined });
+      await find(root, { ...shard, where: 'faces >= 1', onEntry: () => undefined });
+      await cleanup(root, { ...shard, dryRun: true, force: true });
+      await convert(root, 'bin', { ...shard, dryRun: true });
       // The sample has corrupt sidecars: a canonical hash refuses them (after reading only its own).
       await hashShard(root, { ...shard, canonical: true }, new Collect()).catch((e: unknown) => assert.ok(isSidecarError(e) && e.code === 'CORRUPT', String(e)));
     } finally {

@@ -101,7 +101,9 @@ export async function convert(root: string, target: FormatName, opts: ConvertOpt
 
 /** Canonical data digest of every image's effective sidecar, keyed by image rel path (sorted). */
 async function canonicalByImage(root: string, opts: ConvertOptions, runtime: Runtime): Promise<Map<string, string>> {
-  const { entries } = await canonicalEntries(root, { ...opts, onProgress: undefined, runtime, includeTargetSide: true, strict: false });
+  // A shard leaves symlinked images to their target's record (whose shard checks the data):
+  // their target sidecars may belong to another shard, which it never reads.
+  const { entries } = await canonicalEntries(root, { ...opts, onProgress: undefined, runtime, includeTargetSide: !opts.shard, strict: false });
   return new Map(entries.map((e) => [e.key, e.canonical!]));
 }
 
