@@ -54,7 +54,7 @@ export { todo, staleSidecars, TODO_REASONS } from './ops/todo.js';
 export type { TodoOptions, TodoReport, TodoEntry, TodoReason, StaleOptions, StaleReport, StaleEntry } from './ops/todo.js';
 export { currentImageIdentity, recordedImage, checkImageIdentity } from './analysis/image-identity.js';
 export type { ImageIdentity, ImageRecord, IdentityCheck } from './analysis/image-identity.js';
-export { parseShard, shardOfKey, shardHash, groupShardKey, PARTITION, type ShardSpec } from './discovery/shard.js';
+export { parseShard, shardOfKey, shardHash, shardKey, nameRoot, PARTITION, type ShardSpec } from './discovery/shard.js';
 export { statsShard, formatStatsShard, validateShard, hashShard, exportShard, type LineSink } from './shard/run.js';
 export { mergeShards, openShards, type MergeResult } from './shard/merge.js';
 export { openShardFile, type ShardHeader, type ShardFile } from './shard/format.js';

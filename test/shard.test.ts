@@ -9,7 +9,7 @@ import fsp from 'node:fs/promises';
 import { syncBuiltinESMExports } from 'node:module';
 import { join } from 'node:path';
 import { generateSampleLibrary } from '../src/sample/index.js';
-import { parseShard, shardHash, shardOfKey, groupShardKey, ShardFilter } from '../src/discovery/shard.js';
+import { nameRoot, parseShard, shardHash, shardKey, shardOfKey, ShardFilter } from '../src/discovery/shard.js';
 import { pairDirectory } from '../src/discovery/pair.js';
 import { scan, type ScanRecord } from '../src/discovery/scan.js';
 import { imageExtensionSet } from '../src/discovery/extensions.js';
@@ -80,25 +80,53 @@ test('shardHash is FNV-1a-32 of the UTF-8 bytes, then fmix32 (an independent imp
   for (const c of counts) assert.ok(c > 1100 && c < 1400, `uneven shards: ${counts.join(' ')}`);
 });
 
-test('a group never splits: every name of a group has the group key (stem and name-ext forms, NFD, several images)', () => {
-  const entries = ['IMG_1.jpg', 'IMG_1.json', 'IMG_1.jpg.bin', 'IMG_1.CR2', 'E\u0301.jpg', '\u00C9.json', 'lone.json', 'x.jpg.json', 'x.jpg.png'].map((name) => ({ name, kind: 'file' as const }));
-  const { groups } = pairDirectory({ path: '/r/d', entries }, imageExtensionSet());
-  const keys = groups.map((g) => groupShardKey('d', g));
-  const find = (n: string) => groups.findIndex((g) => [...g.images, ...g.sidecars].some((x) => x.name === n));
-  assert.equal(find('IMG_1.jpg'), find('IMG_1.jpg.bin'));
-  assert.equal(keys[find('IMG_1.jpg')], 'd/IMG_1');
-  assert.equal(keys[find('E\u0301.jpg')], 'd/\u00C9');
-  assert.equal(keys[find('lone.json')], 'd/lone');
-  assert.equal(keys[find('x.jpg.json')], 'd/x.jpg'); // the sidecar pairs with x.jpg.png by its stem form
-  // File ownership for walkers (hash) follows the group.
+test('a group never splits: every name of a group has the same partition root (stem and name-ext forms, NFD, several images)', () => {
+  const exts = imageExtensionSet();
+  const entries = ['IMG_1.jpg', 'IMG_1.json', 'IMG_1.jpg.bin', 'IMG_1.CR2', 'IMG_1.JPG.rkyv', 'E\u0301.jpg', '\u00C9.json', 'lone.json', 'x.jpg.json', 'x.jpg.png', 'a.b.jpg', 'a.b.json', '.hidden.json', 'report.JSON']
+    .map((name) => ({ name, kind: 'file' as const }));
+  const { groups } = pairDirectory({ path: '/r/d', entries }, exts);
+  for (const g of groups) {
+    const names = [...g.images, ...g.sidecars].map((x) => x.name);
+    assert.equal(new Set(names.map((n) => shardKey('d', n, exts))).size, 1, `group ${names.join(', ')} has several keys`);
+  }
+  assert.equal(shardKey('d', 'IMG_1.JPG.rkyv', exts), 'd/IMG_1');
+  assert.equal(shardKey('d', 'E\u0301.jpg', exts), 'd/\u00C9');
+  assert.equal(shardKey('d', 'x.jpg.json', exts), 'd/x');
+  assert.equal(shardKey('d', 'a.b.json', exts), 'd/a.b');
+  assert.equal(shardKey('', 'lone.json', exts), 'lone');
+  assert.equal(nameRoot('report.JSON', exts), 'report.JSON'); // not a sidecar name (extensions are case-sensitive)
+  // Every file of a folder is owned by exactly one shard, and a group's files by the same one.
   for (let n = 1; n <= 8; n++) {
-    const owners = Array.from({ length: n }, (_, i) => new ShardFilter({ index: i, count: n }).fileOwnership('d', groups));
+    const owners = Array.from({ length: n }, (_, i) => new ShardFilter({ index: i, count: n }, exts).folder('d'));
+    for (const e of entries) assert.equal(owners.filter((own) => own(e.name)).length, 1);
     for (const g of groups) {
       const names = [...g.images, ...g.sidecars].map((x) => x.name);
-      const shardOf = (name: string) => owners.findIndex((own) => own(name));
-      assert.equal(new Set(names.map(shardOf)).size, 1, `group ${names.join(',')} split at N=${n}`);
-      for (const name of names) assert.equal(owners.filter((own) => own(name)).length, 1);
+      assert.equal(new Set(names.map((name) => owners.findIndex((own) => own(name)))).size, 1, `group ${names.join(',')} split at N=${n}`);
     }
+  }
+});
+
+test('a shard pairs only its names, yet a lone sidecar next to a file of its name in another shard is still unknown-image, never an orphan', async (t) => {
+  const exts = imageExtensionSet();
+  // IMG_7.json pairs with no image; IMG_7.xyz (an image type we do not know) has its stem, but
+  // another root (IMG_7.xyz): the two names may land in different shards.
+  const root = testDir(t, 'isc-shard-lookalike-');
+  mkdirSync(join(root, 'p'));
+  const names = ['IMG_7.json', 'IMG_7.xyz', 'img_8.JPG', 'IMG_8.json', 'a.jpg', 'a.json'];
+  for (const n of names) writeFileSync(join(root, 'p', n), n.endsWith('.json') ? '{"face_detection":{"success":true,"faces":[]}}' : 'x');
+  const split = Array.from({ length: 6 }, (_, k) => k + 2).find((n) => new ShardFilter({ index: 0, count: n }, exts).folder('p')('IMG_7.json') !== new ShardFilter({ index: 0, count: n }, exts).folder('p')('IMG_7.xyz'));
+  assert.ok(split !== undefined, 'some N puts the two names in different shards');
+  const categories = async (shard?: { index: number; count: number }) => {
+    const out: string[] = [];
+    for await (const r of scan(root, { ...ENGINE, shard })) out.push(`${r.category}:${[...r.images, ...r.sidecars].map((x) => x.name).join('+')}`);
+    return out;
+  };
+  const whole = await categories();
+  assert.ok(whole.includes('unknown-image:IMG_7.json') && whole.includes('unknown-image:IMG_8.json'), whole.join(' '));
+  for (const n of [2, 3, split!]) {
+    const parts: string[] = [];
+    for (let i = 0; i < n; i++) parts.push(...(await categories({ index: i, count: n })));
+    assert.deepEqual(parts.sort(), [...whole].sort(), `N=${n}`);
   }
 });
 

@@ -126,11 +126,24 @@ function lookalikeKeys(name: string): string[] {
   return stem === n ? [n] : [n, stem];
 }
 
+/** Files whose names the unknown-image rule compares a lone sidecar with (non-sidecar, non-directory). */
+function isLookalikeSource(e: WalkEntry, imageExts: ReadonlySet<string>): boolean {
+  return !e.unaddressable && !isLockName(e.name) && !isTempName(e.name) && e.name !== CONFIG_FILE_NAME && e.kind !== 'dir' && sidecarClaims(e.name, imageExts) === null;
+}
+
+export interface PairOptions {
+  /**
+   * The whole folder, when `entries` is a part of it whose groups are complete (a shard's names):
+   * the unknown-image rule still compares lone sidecars with every file of the folder.
+   */
+  folderEntries?: readonly WalkEntry[];
+}
+
 /**
  * Pair one directory's entries by name. Pure (no I/O): symlink targets are resolved by the scan.
  * `entries` may be a subset of a folder (locate passes the names around one image).
  */
-export function pairDirectory(listing: Pick<DirListing, 'path' | 'entries'>, imageExts: ReadonlySet<string>): DirPairing {
+export function pairDirectory(listing: Pick<DirListing, 'path' | 'entries'>, imageExts: ReadonlySet<string>, opts: PairOptions = {}): DirPairing {
   const images: ImageEntry[] = [];
   const sidecars: { entry: SidecarEntry; claims: { key: string; naming: SidecarNaming }[] }[] = [];
   const unaddressable: WalkEntry[] = [];
@@ -163,7 +176,7 @@ export function pairDirectory(listing: Pick<DirListing, 'path' | 'entries'>, ima
       continue;
     }
     if (e.kind === 'dir') continue;
-    for (const k of lookalikeKeys(e.name)) if (!others.has(k)) others.set(k, e.name);
+    if (!opts.folderEntries) for (const k of lookalikeKeys(e.name)) if (!others.has(k)) others.set(k, e.name);
     if (isImageName(e.name, imageExts)) {
       images.push({ name: e.name, path: join(listing.path, e.name), isLink: e.kind === 'symlink' });
       continue;
@@ -209,6 +222,13 @@ export function pairDirectory(listing: Pick<DirListing, 'path' | 'entries'>, ima
   };
   images.forEach((img, i) => groupOf(i).images.push(img));
   sidecars.forEach((s, j) => groupOf(n + j).sidecars.push(s.entry));
+  if (opts.folderEntries && order.some((g) => g.images.length === 0)) {
+    // Only lone sidecars need the folder's other names (in listing order, first name wins as above).
+    for (const e of opts.folderEntries) {
+      if (!isLookalikeSource(e, imageExts)) continue;
+      for (const k of lookalikeKeys(e.name)) if (!others.has(k)) others.set(k, e.name);
+    }
+  }
   for (const g of order) {
     if (g.sidecars.length > 1) g.sidecars.sort(compareSidecars);
     if (g.images.length === 0 && others.size > 0) {

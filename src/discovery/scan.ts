@@ -11,7 +11,7 @@ import { CATEGORIES } from '../types.js';
 import { imageExtensionSet, nfc } from './extensions.js';
 import { pairDirectory, type PairGroup } from './pair.js';
 import { shardFilter, type ShardFilter } from './shard.js';
-import { walkTree, type EntryKind, type WalkProblem } from './walk.js';
+import { walkTree, type EntryKind, type WalkEntry, type WalkProblem } from './walk.js';
 
 /** Name of the quarantine folder at the root of a library (never scanned). */
 export const QUARANTINE_DIR = '.image-sidecar-quarantine';
@@ -141,7 +141,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
     readonly root: string,
     private readonly opts: ScanOptions = {},
   ) {
-    this.shard = shardFilter(opts.shard);
+    this.shard = shardFilter(opts.shard, imageExtensionSet(opts.imageExtensions));
     this.summary = {
       root: resolve(root),
       complete: true,
@@ -235,35 +235,43 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
     for await (const listing of walk) {
       const at = step++;
       this.summary.directories++;
-      const pairing = pairDirectory(listing, imageExts);
+      // A shard pairs only its own names (a group's names share one partition root, shard.ts), so
+      // other shards' files are never looked at again: no link resolved, no sidecar sized or read.
+      const owns = shard?.folder(listing.rel);
+      let pairing;
+      let position: Map<string, number> | null = null;
+      if (owns) {
+        const mine: WalkEntry[] = [];
+        position = new Map();
+        listing.entries.forEach((e, i) => {
+          if (!owns(e.name)) return;
+          mine.push(e);
+          position!.set(e.name, i);
+        });
+        pairing = pairDirectory({ path: listing.path, entries: mine }, imageExts, { folderEntries: listing.entries });
+      } else {
+        pairing = pairDirectory(listing, imageExts);
+      }
       this.summary.filesIgnored += pairing.ignored;
       this.summary.tempFiles += pairing.tempFiles.length;
-      let ordinal = 0;
-      for (const u of pairing.unaddressable) {
-        const seq: TreeSeq = [at, ordinal++];
-        if (shard && !shard.ownsName(listing.rel, u.name)) continue;
+      // Record positions in the folder, equal on every shard: unaddressable names (by entry index),
+      // then groups with images (by their first image), then lone sidecars (by their first sidecar)
+      // — the order pairDirectory gives the groups of the whole folder.
+      const size = listing.entries.length;
+      const firstOf = (xs: readonly { name: string }[]) => Math.min(...xs.map((x) => position!.get(x.name)!));
+      const groupPosition = (g: PairGroup, gi: number) => (position === null ? size + gi : g.images.length > 0 ? size + firstOf(g.images) : 2 * size + firstOf(g.sidecars));
+      for (const [ui, u] of pairing.unaddressable.entries()) {
+        const seq: TreeSeq = [at, position === null ? ui : listing.entries.indexOf(u)];
         const p = join(listing.path, u.name);
         this.problem(p, 'UNADDRESSABLE', `${p}: file name is not valid UTF-8`, seq);
         yield { seq, dir: listing.rel, images: [], candidates: [], items: [], localSidecars: 0, extraFiles: 1, forced: 'unreadable',
           findings: [{ code: 'unreadable', message: 'file name is not valid UTF-8; it cannot be addressed', paths: [p] }] };
       }
-      // The shard filter comes before anything touches a group's files (links resolved, sizes, reads).
-      let groups = pairing.groups;
-      const ordinals: number[] = [];
-      if (shard) {
-        groups = [];
-        pairing.groups.forEach((g, gi) => {
-          if (!shard.ownsGroup(listing.rel, g)) return;
-          groups.push(g);
-          ordinals.push(ordinal + gi);
-        });
-      } else {
-        for (let gi = 0; gi < groups.length; gi++) ordinals.push(ordinal + gi);
-      }
+      const groups = pairing.groups;
       const links = groups.flatMap((g) => g.images.filter((i) => i.isLink));
       const resolved = resolveLinks(links.map((l) => l.path));
       for (let gi = 0; gi < groups.length; gi++) {
-        const seq: TreeSeq = [at, ordinals[gi]];
+        const seq: TreeSeq = [at, groupPosition(groups[gi], gi)];
         const rec = await this.pending(groups[gi], seq, listing.rel, root, rootReal, resolved, targetDirs, opts.inspectLinkTargets === true);
         if (sized) for (const it of rec.items) it.size = sizeOf(it.path);
         yield rec;

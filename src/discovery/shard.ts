@@ -1,21 +1,21 @@
 /**
  * THE partition of a tree into N shards (docs/SCALE.md states it for other implementations).
  *
- *   key     NFC of the image group's path without extension, relative to the root, POSIX:
- *           `<dir>/<stem>` (`<stem>` at the root). The group is pair.ts's: its stem is the
- *           smallest NFC stem of its images, or for a group without images the smallest NFC
- *           base of its sidecars (name minus `.json`/`.bin`/`.rkyv`). A file that belongs to no
- *           group (hash: reports, `--all-files`) uses its own NFC stem.
+ *   root    a file name, NFC, without its sidecar extension (`.json` / `.bin` / `.rkyv`, as pair.ts
+ *           reads them), then without image extensions as long as it ends in one:
+ *           IMG_1.jpg, IMG_1.json, IMG_1.jpg.bin → IMG_1
+ *   key     `<folder relative to the root, POSIX, NFC>/<root>` (`<root>` alone at the top)
  *   hash    h = fmix32(FNV-1a-32(UTF-8(key)))   (murmur3's finaliser mixes the low bits)
  *   shard   h mod N
  *
- * A group never splits (one key per group), and the shard of a file depends only on the names in
- * its folder, never on the machine, the run or the order of the walk. The filter runs in the scan
- * before a record is built, so a shard never opens or stats the sidecars of another shard.
+ * Every name claim of pair.ts (a sidecar's base is an image's stem or its full name) joins names
+ * with the same root, so a group never splits; and a file's shard follows from its own name and
+ * folder alone: the same on every machine and every run, whatever else the folder holds. The scan
+ * drops other shards' names before pairing, so a shard never opens or stats their sidecars.
  */
 import { errors } from '../errors.js';
 import { nfc, splitName } from './extensions.js';
-import type { PairGroup } from './pair.js';
+import { sidecarExtOf } from './pair.js';
 
 /** Name and version of the partition rule, recorded in every shard output. */
 export const PARTITION = 'isc-shard-v1';
@@ -118,62 +118,43 @@ export function shardOfKey(key: string, count: number): number {
   return count === 1 ? 0 : shardHash(nfc(key)) % count;
 }
 
-const join = (dirRel: string, stem: string) => (dirRel === '' ? stem : `${dirRel}/${stem}`);
-
-/** The partition key of a group of folder `dirRel` (see the header). */
-export function groupShardKey(dirRel: string, group: PairGroup): string {
-  let best: string | null = null;
-  if (group.images.length > 0) {
-    for (const i of group.images) {
-      const s = nfc(splitName(i.name).stem);
-      if (best === null || s < best) best = s;
-    }
-  } else {
-    for (const sc of group.sidecars) {
-      const s = nfc(sc.name.slice(0, sc.name.length - sc.ext.length - 1));
-      if (best === null || s < best) best = s;
-    }
+/** The partition root of a file name (see the header). */
+export function nameRoot(name: string, imageExts: ReadonlySet<string>): string {
+  let n = nfc(name);
+  const ext = sidecarExtOf(n);
+  if (ext !== null) n = n.slice(0, n.length - ext.length - 1);
+  for (;;) {
+    const { stem, ext: e } = splitName(n);
+    if (e === '' || !imageExts.has(e)) return n;
+    n = stem;
   }
-  return nfc(join(dirRel, best ?? ''));
 }
 
-/** The partition key of a file that is in no group (its own stem). */
-export function nameShardKey(dirRel: string, name: string): string {
-  return nfc(join(dirRel, splitName(name).stem));
+/** The partition key of a file of folder `dirRel` (POSIX, relative to the root). */
+export function shardKey(dirRel: string, name: string, imageExts: ReadonlySet<string>): string {
+  const r = nameRoot(name, imageExts);
+  return dirRel === '' ? r : `${nfc(dirRel)}/${r}`;
 }
 
 /** Decides membership; built once per command, used in the walk loop. */
 export class ShardFilter {
-  constructor(readonly spec: ShardSpec) {}
+  constructor(
+    readonly spec: ShardSpec,
+    private readonly imageExts: ReadonlySet<string>,
+  ) {}
 
   ownsKey(key: string): boolean {
     return this.spec.count === 1 || shardHash(key) % this.spec.count === this.spec.index;
   }
 
-  ownsGroup(dirRel: string, group: PairGroup): boolean {
-    return this.spec.count === 1 || this.ownsKey(groupShardKey(dirRel, group));
-  }
-
-  ownsName(dirRel: string, name: string): boolean {
-    return this.spec.count === 1 || this.ownsKey(nameShardKey(dirRel, name));
-  }
-
-  /**
-   * For walkers that see files rather than groups (hash): is this file of folder `dirRel` ours?
-   * A file of a group goes with its group; any other file by its own stem.
-   */
-  fileOwnership(dirRel: string, groups: readonly PairGroup[]): (name: string) => boolean {
+  /** Membership of the names of one folder (its NFC prefix computed once). */
+  folder(dirRel: string): (name: string) => boolean {
     if (this.spec.count === 1) return () => true;
-    const byName = new Map<string, boolean>();
-    for (const g of groups) {
-      const mine = this.ownsGroup(dirRel, g);
-      for (const i of g.images) byName.set(i.name, mine);
-      for (const s of g.sidecars) byName.set(s.name, mine);
-    }
-    return (name) => byName.get(name) ?? this.ownsName(dirRel, name);
+    const prefix = dirRel === '' ? '' : `${nfc(dirRel)}/`;
+    return (name) => this.ownsKey(prefix + nameRoot(name, this.imageExts));
   }
 }
 
-export function shardFilter(spec: ShardSpec | undefined): ShardFilter | null {
-  return spec ? new ShardFilter(spec) : null;
+export function shardFilter(spec: ShardSpec | undefined, imageExts: ReadonlySet<string>): ShardFilter | null {
+  return spec ? new ShardFilter(spec, imageExts) : null;
 }

@@ -16,7 +16,6 @@ import { errorFromJSON, errors, type ErrorCode } from '../errors.js';
 import { assertDirectory, QUARANTINE_DIR, scan, type ScanRecord } from '../discovery/scan.js';
 import { walkTree } from '../discovery/walk.js';
 import { imageExtensionSet, isSidecarExt, splitName } from '../discovery/extensions.js';
-import { pairDirectory } from '../discovery/pair.js';
 import { shardFilter } from '../discovery/shard.js';
 import { isLockName, isTempName } from '../fs/temp-files.js';
 import { createRuntime } from '../engine/select.js';
@@ -123,8 +122,7 @@ async function bytesEntries(root: string, opts: ListOptions & { runtime: Runtime
   let bytes = 0;
   const taskOpts: HashTaskOptions = { mode: 'bytes' };
   // A shard hashes the files of its own groups (pair.ts; a file of no group by its own stem).
-  const shard = shardFilter(opts.shard);
-  const imageExts = shard ? imageExtensionSet(opts.imageExtensions) : null;
+  const shard = shardFilter(opts.shard, imageExtensionSet(opts.imageExtensions));
   async function* files(): AsyncGenerator<HashItem> {
     const walk = walkTree(root, {
       skipDirNames: new Set([QUARANTINE_DIR]),
@@ -135,7 +133,7 @@ async function bytesEntries(root: string, opts: ListOptions & { runtime: Runtime
       signal: opts.signal,
     });
     for await (const listing of walk) {
-      const owns = shard ? shard.fileOwnership(listing.rel, pairDirectory(listing, imageExts!).groups) : null;
+      const owns = shard?.folder(listing.rel);
       for (const e of listing.entries) {
         if (e.kind === 'symlink' || e.kind === 'dir' || !wantsFile(e.name, allFiles)) continue;
         if (owns && !owns(e.name)) continue;
