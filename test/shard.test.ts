@@ -7,6 +7,8 @@ import assert from 'node:assert/strict';
 import fs, { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import fsp from 'node:fs/promises';
 import { syncBuiltinESMExports } from 'node:module';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { generateSampleLibrary } from '../src/sample/index.js';
 import { nameRoot, parseShard, shardHash, shardKey, shardOfKey, ShardFilter } from '../src/discovery/shard.js';
@@ -26,6 +28,7 @@ import { cleanup } from '../src/ops/cleanup.js';
 import { convert } from '../src/ops/convert.js';
 import { isSidecarError } from '../src/errors.js';
 import { removeTree, tempDir, testDir } from './helpers/tree.js';
+import { findPython } from './helpers/python.js';
 
 const ENGINE = { engine: 'inline' as const };
 
@@ -392,4 +395,19 @@ test('hash --canonical: merged shards give the unsharded digest; on a tree with 
     const paths = await writeShards(join(out, String(n)), n, (i, p) => viaCollect((c) => hashShard(root, { ...ENGINE, canonical: true, shard: { index: i, count: n } }, c))(i, p));
     assert.deepEqual((await mergeShards(paths)).result, whole, `N=${n}`);
   }
+});
+
+test('the Python partition in docs/SCALE.md gives the same shards as the library (other tools can compute them)', { skip: findPython() === null ? 'python3 not found' : false }, () => {
+  const doc = readFileSync(fileURLToPath(new URL('../../docs/SCALE.md', import.meta.url)), 'utf8');
+  const code = /```python\n([\s\S]*?)```/.exec(doc)![1];
+  const exts = imageExtensionSet();
+  const cases: [string, string][] = [
+    ['photos/2024-11-30', 'IMG_0001.jpg'], ['photos/2024-11-30', 'IMG_0001.JPG.rkyv'], ['', 'lone.json'], ['Été', 'E\u0301te\u0301.jpg.json'],
+    ['d', 'report.JSON'], ['d', '.hidden.json'], ['d', 'a.b.json'], ['d', 'x.jpg.png'], ['d/e', 'IMG_1.CR3.bin'], ['📷', 'shot.heic'], ['d', 'trailing.'],
+  ];
+  const script = `${code}\nimport json, sys\nexts = set(json.loads(sys.argv[1]))\nprint(json.dumps([shard_of(f, n, k, exts) for f, n in json.loads(sys.argv[2]) for k in (1, 2, 3, 8, 1000)]))\n`;
+  const r = spawnSync(findPython()!, ['-c', script, JSON.stringify([...exts]), JSON.stringify(cases)], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  const expected = cases.flatMap(([f, n]) => [1, 2, 3, 8, 1000].map((k) => shardOfKey(shardKey(f, n, exts), k)));
+  assert.deepEqual(JSON.parse(r.stdout) as number[], expected);
 });
