@@ -41,6 +41,8 @@ const O_KEY_ID = 24;
 const O_SALT = 32;
 const O_NONCE = 48;
 const O_DATA = BIN_HEADER_SIZE + ENC_HEADER_SIZE; // 60
+/** One options object for every cipher (a literal per call is garbage on the read path). */
+const GCM_OPTIONS = Object.freeze({ authTagLength: TAG_BYTES });
 /** Everything an encrypted file has besides the ciphertext. */
 export const ENCRYPTION_OVERHEAD = ENC_HEADER_SIZE + TAG_BYTES;
 
@@ -93,7 +95,7 @@ export function encryptBin(plainFile: Uint8Array, key: SidecarKey, nonceForTestV
   } else {
     randomFillSync(out, O_NONCE, NONCE_BYTES);
   }
-  const cipher = createCipheriv('aes-256-gcm', key.key, out.subarray(O_NONCE, O_DATA), { authTagLength: TAG_BYTES });
+  const cipher = createCipheriv('aes-256-gcm', key.key, out.subarray(O_NONCE, O_DATA), GCM_OPTIONS);
   cipher.setAAD(aadOf(out));
   const ct = cipher.update(body);
   const tail = cipher.final(); // empty for GCM, kept for form
@@ -109,7 +111,13 @@ export interface EncryptionInfo {
   keyKind: 'file' | 'scrypt';
 }
 
-const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
+/** Two hex digits per byte value: key ids and salts become strings without a copy of the bytes. */
+const HEX_BYTE: readonly string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+function hex(b: Uint8Array): string {
+  let s = '';
+  for (let i = 0; i < b.length; i++) s += HEX_BYTE[b[i]];
+  return s;
+}
 
 /** Parse and check the encryption header (no key needed). Throws CORRUPT. */
 export function readEncryptionHeader(bytes: Uint8Array, path?: string): EncryptionInfo & { descriptor: KeyDescriptor } {
@@ -144,8 +152,7 @@ function sameDescriptor(a: KeyDescriptor, b: KeyDescriptor): boolean {
 
 /** The key of the keyring that this file names, or a CORRUPT "authentication failed" error. */
 function keyFor(info: EncryptionInfo & { descriptor: KeyDescriptor }, ring: Keyring, path?: string): SidecarKey {
-  const byId = ring.keys.find((k) => k.id === info.keyId && sameDescriptor(k.descriptor, info.descriptor));
-  if (byId) return byId;
+  for (const k of ring.keys) if (k.id === info.keyId && sameDescriptor(k.descriptor, info.descriptor)) return k;
   if (info.descriptor.kind === 'scrypt' && ring.passphrase) {
     const k = derivedKeyFor(ring.passphrase, info.descriptor);
     if (k.id === info.keyId) return k;
@@ -172,7 +179,7 @@ export function decryptBin(bytes: Uint8Array, ring: Keyring, path?: string): { b
   const key = keyFor(header, ring, path);
   const end = bytes.length - TAG_BYTES;
   try {
-    const decipher = createDecipheriv('aes-256-gcm', key.key, bytes.subarray(O_NONCE, O_DATA), { authTagLength: TAG_BYTES });
+    const decipher = createDecipheriv('aes-256-gcm', key.key, bytes.subarray(O_NONCE, O_DATA), GCM_OPTIONS);
     decipher.setAAD(aadOf(bytes));
     decipher.setAuthTag(bytes.subarray(end));
     const body = decipher.update(bytes.subarray(O_DATA, end));

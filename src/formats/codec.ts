@@ -121,7 +121,7 @@ function decodeEncrypted(bytes: Uint8Array, maxDepth: number, keyring: Keyring |
   if (!keyring) throw errors.encrypted(readEncryptionHeader(bytes, path).keyId, path);
   const { body, key, info } = decryptBin(bytes, keyring, path);
   const { data, notes } = decodeBinBody(body, 0, { maxDepth, path });
-  return { data, format: 'bin', notes, encryption: { ...info, key } };
+  return { data, format: 'bin', notes, encryption: { keyId: info.keyId, keyKind: info.keyKind, key } };
 }
 
 function decodeDetected(bytes: Uint8Array, maxDepth: number, path?: string): DecodeResult {
