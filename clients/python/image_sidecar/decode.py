@@ -96,31 +96,59 @@ def _no_constant(name: str) -> Any:
     raise NotLocal("%s is not valid JSON" % name)
 
 
+# Counts the containers (objects and lists) of the documents being decoded, for the depth bound in
+# decode_json: depth never exceeds the number of containers. Shared by threads: a concurrent decode
+# only makes the count larger, which costs a depth walk, never a wrong answer (next() is atomic).
+_containers_built = itertools.count()
+_count_container = _containers_built.__next__
+
+
+_OVERFLOW = "a number that overflows a double"
+_SUM_OVERFLOW = "a number that overflows a double (or a list whose sum does)"
+
+
 def _check_list(values: List[Any]) -> None:
-    """No ±inf among the numbers of a list (nested lists included; objects check themselves)."""
-    try:
-        total = sum(values)  # C speed; ±inf anywhere makes it non-finite (so may a huge finite sum: handed over too)
-    except TypeError:  # not all numbers: look at the items
-        for v in values:
-            t = type(v)
-            if t is float:
-                if v - v:
-                    raise NotLocal("a number that overflows a double") from None
+    """Counts the list (and the lists in it) and refuses ±inf among its numbers; objects check
+    themselves. Iterative: a deep nest of lists must not exhaust Python's stack before the depth
+    bound sends it to the library.
+
+    The shapes sidecars hold are summed at C speed without raising: a list of numbers (``sum``;
+    ±inf anywhere makes the sum non-finite, so may a huge finite sum: handed over too) and a list
+    of number lists such as landmarks or boxes (``sum(map(sum, ...))``). Anything else goes item by
+    item; a sum that fails half-way (TypeError) has not decided anything, the item walk does.
+    """
+    stack = [values]
+    while stack:
+        values = stack.pop()
+        _count_container()
+        if not values:
+            continue
+        t = type(values[0])
+        total: Any = None
+        try:
+            if t is float or t is int:
+                total = sum(values)
             elif t is list:
-                _check_list(v)
-        return
-    if total - total:
-        raise NotLocal("a number that overflows a double (or a list whose sum does)")
-
-
-# Counts objects as they are built (for the depth bound below). Shared by threads: a concurrent
-# decode only makes the bound larger, which costs a depth walk, never a wrong answer.
-_objects_built = itertools.count()
+                total = sum(map(sum, values))
+                for _ in values:  # the inner lists are containers too (an empty object summed as 0 only over-counts)
+                    _count_container()
+        except TypeError:
+            total = None
+        if total is None:
+            for v in values:
+                tv = type(v)
+                if tv is float:
+                    if v - v:  # nan for ±inf, 0.0 for every finite float
+                        raise NotLocal(_OVERFLOW)
+                elif tv is list:
+                    stack.append(v)
+        elif total - total:
+            raise NotLocal(_SUM_OVERFLOW)
 
 
 def _object(pairs: List[Tuple[str, Any]]) -> Dict[str, Any]:
     """Every JSON object: refuse duplicate keys (the library does) and numbers beyond a double."""
-    next(_objects_built)
+    _count_container()
     d = dict(pairs)
     if len(d) != len(pairs):
         raise NotLocal("duplicate key in a JSON object")
@@ -128,8 +156,8 @@ def _object(pairs: List[Tuple[str, Any]]) -> Dict[str, Any]:
         t = type(v)
         if t is float:
             if v - v:  # nan for ±inf, 0.0 for every finite float
-                raise NotLocal("a number that overflows a double")
-        elif t is list and v:
+                raise NotLocal(_OVERFLOW)
+        elif t is list:
             _check_list(v)
     return d
 
@@ -141,13 +169,13 @@ _JSON = json.JSONDecoder(parse_constant=_no_constant, object_pairs_hook=_object)
 def decode_json(raw: bytes) -> Dict[str, Any]:
     """JSON text (UTF-8, no BOM) holding one object. Python's ``json`` keeps every number exactly."""
     text = raw.decode("utf-8")  # strict, like the library's fatal TextDecoder
-    before = next(_objects_built)
+    before = _count_container()
     value = _JSON.decode(text)
-    objects = next(_objects_built) - before - 1
     if type(value) is not dict:
         raise NotLocal("top-level value is not an object")
-    # Depth never exceeds the number of containers: objects (counted by the hook) + '[' bytes.
-    if objects + raw.count(b"[") >= LOCAL_MAX_DEPTH and _depth(value) >= LOCAL_MAX_DEPTH:
+    # Depth never exceeds the number of containers, counted by the hooks as they check them (no
+    # scan of the text: counting '[' bytes cost as much as the hooks).
+    if _count_container() - before - 1 >= LOCAL_MAX_DEPTH and _depth(value) >= LOCAL_MAX_DEPTH:
         raise NotLocal("nesting close to the depth limit")
     return value
 

@@ -39,18 +39,19 @@ def read_file_limited(path: str, max_size: int = DEFAULT_MAX_FILE_SIZE) -> bytes
             raise NotLocal("not a regular file")
         if st.st_size > max_size:
             raise NotLocal("over the size limit")
-        chunks = []
-        total = 0
         want = st.st_size + 1  # one more byte shows a file that grew meanwhile
-        while True:
-            chunk = os.read(fd, want - total if want > total else 65536)
-            if not chunk:
-                break
-            chunks.append(chunk)
-            total += len(chunk)
+        first = os.read(fd, want)
+        if len(first) < want and first:
+            return first  # a short read of a regular file is its end: no second read for the EOF
+        chunks = [first]
+        total = len(first)
+        while first:
+            first = os.read(fd, want - total if want > total else 65536)
+            chunks.append(first)
+            total += len(first)
             if total > max_size:
                 raise NotLocal("over the size limit")
-        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        return b"".join(chunks)
     except OSError as e:
         raise NotLocal("cannot read %s: %s" % (path, e)) from None
     finally:
