@@ -89,6 +89,15 @@ test('CLI: --shard auto/N says where the index came from and records it; merge r
   const badCsv = await runCli(['export', root, '--format', 'csv', '--shard', '0/2']);
   assert.equal(badCsv.code, 2);
   assert.match(badCsv.stderr, /csv cannot be merged/);
+  // hash: merge --manifest writes the manifest `hash --manifest` writes, and verify accepts it.
+  const hashes = [0, 1].map((i) => join(out, `h${i}.jsonl`));
+  for (const [i, f] of hashes.entries()) assert.equal((await runCli(['hash', root, '--shard', `${i}/2`, '-o', f])).code, 0);
+  assert.equal((await runCli(['hash', root, '--shard', '0/2', '--manifest', join(out, 'x.manifest')])).code, 2);
+  const merged = await runCli(['merge', ...hashes, '--manifest', join(out, 'merged.manifest')]);
+  assert.equal(merged.code, 0, merged.stderr);
+  assert.equal((await runCli(['hash', root, '--manifest', join(out, 'whole.manifest')])).code, 0);
+  assert.equal(readFileSync(join(out, 'merged.manifest'), 'utf8'), readFileSync(join(out, 'whole.manifest'), 'utf8'));
+  assert.equal((await runCli(['verify', root, '--manifest', join(out, 'merged.manifest')])).code, 0);
   const cleanup = await runCli(['cleanup', root, '--shard', '0/2']);
   assert.equal(cleanup.code, 2);
   assert.match(cleanup.stderr, /only previews \(--dry-run\)/);

@@ -6,7 +6,7 @@
 import { EXIT_CLEAN, EXIT_FINDINGS, errors } from '../errors.js';
 import { exportMessage } from '../messages.js';
 import type { ValidationReport, ValidationResult } from '../ops/validate.js';
-import { colorEnabled, note, outputFile, wantsHuman, type CommandContext } from './context.js';
+import { colorEnabled, note, optString, outputFile, wantsHuman, type CommandContext } from './context.js';
 import { emit } from './emit.js';
 import { openSink } from './sink.js';
 import { makeStyle } from './style.js';
@@ -31,8 +31,9 @@ export async function run(ctx: CommandContext): Promise<number> {
       return result.scan_complete ? EXIT_CLEAN : EXIT_FINDINGS;
     }
     case 'hash': {
-      const result = await m.mergeHash(files);
-      await emit(ctx, { result, what: 'tree digest', human: (style) => hashSummary(result, undefined, style) });
+      const manifest = optString(ctx, 'manifest');
+      const result = await m.mergeHash(files, { manifest });
+      await emit(ctx, { result, what: 'tree digest', human: (style) => hashSummary(result, manifest, style) });
       return EXIT_CLEAN;
     }
     case 'validate': {

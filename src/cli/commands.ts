@@ -332,6 +332,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     options: [
       { flags: '-o, --output <file>', description: "write the merged result to FILE, atomically ('-' = stdout)", default: '-' },
       { flags: '--jsonl', description: 'validate: one result per line (NDJSON), as validate --jsonl' },
+      { flags: '--manifest <file>', description: 'hash: also write the per-file manifest for `verify`, as hash --manifest does' },
       JSON_OUT,
       QUIET,
     ],

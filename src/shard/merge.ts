@@ -8,6 +8,7 @@
  * Refused before anything is written: files that are not complete shard outputs, mixed commands,
  * roots, shard counts, partitions, tool versions or options, a shard given twice, a shard missing.
  */
+import { resolve } from 'node:path';
 import { errors } from '../errors.js';
 import type { TreeSeq } from '../discovery/scan.js';
 import { compareSeq, mergeBySeq, openShardFile, type ShardCommand, type ShardFile, MERGEABLE_COMMANDS } from './format.js';
@@ -82,7 +83,8 @@ export async function mergeFormatStats(files: readonly ShardFile[]): Promise<For
   return sortKeysDeep(out);
 }
 
-export async function mergeHash(files: readonly ShardFile[]): Promise<TreeHash> {
+/** hash: the tree digest of all shards' entries; with `manifest`, also the manifest `hash --manifest` writes. */
+export async function mergeHash(files: readonly ShardFile[], opts: { manifest?: string } = {}): Promise<TreeHash> {
   const { sortByKey, tagOf, treeDigest } = await import('../integrity/digest.js');
   const entries: TreeEntry[] = [];
   let bytes = 0;
@@ -96,6 +98,13 @@ export async function mergeHash(files: readonly ShardFile[]): Promise<TreeHash> 
   }
   const version = (files[0].trailer.summary as HashShardSummary).version as TreeHash['version'];
   const digest = treeDigest(entries);
+  if (opts.manifest) {
+    const { writeManifest } = await import('../integrity/manifest.js');
+    const { assertOutputNotSidecar } = await import('../discovery/output-guard.js');
+    const exts = files[0].header.options.image_extensions;
+    assertOutputNotSidecar(resolve(opts.manifest), files[0].header.root, 'manifest', Array.isArray(exts) ? (exts as string[]) : undefined);
+    await writeManifest(opts.manifest, { version, rootDigest: digest, allFiles: (files[0].trailer.summary as HashShardSummary).all_files, entries });
+  }
   return { version, digest, tag: tagOf(version, digest), files: entries.length, bytes };
 }
 
@@ -159,7 +168,7 @@ export type MergeResult =
  */
 export async function mergeShards(
   paths: readonly string[],
-  opts: { onResult?: (r: object) => Promise<void> | void | undefined; out?: LineSink } = {},
+  opts: { onResult?: (r: object) => Promise<void> | void | undefined; out?: LineSink; manifest?: string } = {},
 ): Promise<MergeResult> {
   const files = await openShards(paths);
   const command = files[0].header.command as ShardCommand;
@@ -169,7 +178,7 @@ export async function mergeShards(
     case 'format-stats':
       return { command, result: await mergeFormatStats(files) };
     case 'hash':
-      return { command, result: await mergeHash(files) };
+      return { command, result: await mergeHash(files, { manifest: opts.manifest }) };
     case 'validate':
       return { command, result: await mergeValidate(files, opts.onResult ?? (() => undefined)) };
     case 'export':

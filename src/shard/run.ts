@@ -131,7 +131,7 @@ export async function validateShard(root: string, opts: Omit<ValidateOptions, 'o
 
 /** hash of one shard: its entries (key order) and counts; merge computes the tree digest. */
 export async function hashShard(root: string, opts: HashOptions & ShardRunOptions, out: LineSink): Promise<HashShardSummary> {
-  if (opts.manifest) throw errors.usage('a shard of hash writes no manifest: merge the shards, then hash --manifest unsharded if you need one');
+  if (opts.manifest) throw errors.usage('a shard of hash writes no manifest: give --manifest FILE to merge instead');
   const { listTree } = await import('../integrity/tree-hash.js');
   const h = await header('hash', root, opts);
   const listing = await listTree(root, opts);
