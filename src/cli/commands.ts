@@ -46,7 +46,13 @@ const IMAGE_EXT: OptionSpec = { flags: '--image-ext <exts>', description: 'more 
 const CONFIG: OptionSpec = { flags: '--config <file>', description: 'configuration file (default: the nearest .image-sidecar.json at or above the folder)' };
 
 const DIR_ARG = { name: '[dir]', description: 'library directory' };
-const TREE_COMMON: readonly OptionSpec[] = [INPUT_DIR, OUTPUT, WORKERS, ENGINE, JSON_OUT, QUIET, KEY_FILE, IMAGE_EXT, CONFIG];
+/**
+ * How a tree is read — where the work runs, the keys, what counts as an image: exactly what
+ * `engineOptions(ctx)` (context.ts) reads. Every command that scans a tree takes all of them
+ * (a test checks it), so `--key-file` or `--image-ext` cannot be forgotten on a new command.
+ */
+export const TREE_READING: readonly OptionSpec[] = [WORKERS, ENGINE, KEY_FILE, IMAGE_EXT, CONFIG];
+const TREE_COMMON: readonly OptionSpec[] = [INPUT_DIR, OUTPUT, JSON_OUT, QUIET, ...TREE_READING];
 
 /** One shard of the tree (docs/SCALE.md); mergeable commands then write a shard output for `merge`. */
 const SHARD: OptionSpec = {
@@ -59,13 +65,12 @@ const SHARD_OUT: OptionSpec = { ...SHARD, description: `${SHARD.description}; wr
 const LIST_COMMON: readonly OptionSpec[] = [
   INPUT_DIR,
   { flags: '-o, --output <file>', description: "write the list to FILE ('-' = stdout)", default: '-' },
-  WORKERS,
-  ENGINE,
   { flags: '-0, --print0', description: 'end each path with NUL instead of a newline (for xargs -0)' },
   { flags: '--jsonl', description: 'one JSON record per line, with the reason each image is listed' },
   { flags: '--json', description: 'one JSON document: the records, then the totals' },
   QUIET,
   { ...SHARD, description: `${SHARD.description}: each job lists its own part` },
+  ...TREE_READING,
 ];
 const WHERE: OptionSpec = { flags: '--where <expr>', description: 'only sidecars matching EXPR, e.g. "faces >= 3 and quality.grade in [A, B]" (docs/QUERY.md)' };
 const VERIFY_HASH: OptionSpec = { flags: '--verify-hash', description: 're-hash images whose sidecar recorded a sha256 (finds changes that kept size and mtime)' };
@@ -139,11 +144,9 @@ export const COMMANDS: readonly CommandSpec[] = [
     options: [
       INPUT_DIR,
       { flags: '-o, --output <file>', description: "write the HTML page to FILE, atomically ('-' = stdout)", default: '-' },
-      WORKERS,
-      ENGINE,
       { flags: '--json', description: 'print where the page went as JSON' },
       QUIET,
-      KEY_FILE,
+      ...TREE_READING,
       OPERATION,
       { flags: '--schema <file>', description: 'also check each sidecar against this JSON Schema for the invalid-file list' },
       { flags: '--open', description: 'open the page in the default browser ($BROWSER, xdg-open, open or start)' },
