@@ -9,7 +9,6 @@
  * A one-line count goes to stderr (not with --quiet). Exit code 1 when some images could not be
  * decided (corrupt / unreadable / ambiguous sidecars) or part of the tree could not be read.
  */
-import { join } from 'node:path';
 import { EXIT_CLEAN, EXIT_FINDINGS, errors } from '../errors.js';
 import { engineOptions, inputDirectory, note, optString, outputFile, type CommandContext } from './context.js';
 import { openSink, type Sink } from './sink.js';
@@ -64,21 +63,21 @@ interface Listing {
   writer: ListWriter;
   sink: Sink;
   dir: string;
-  printed: (rel: string) => string;
 }
 
 async function openListing(ctx: CommandContext, listKey: string): Promise<Listing> {
   const dir = await inputDirectory(ctx);
   const mode = modeOf(ctx);
   const sink = await openSink(outputFile(ctx), ctx.io.stdout);
-  return { writer: new ListWriter(sink, mode, listKey), sink, dir, printed: (rel) => join(dir, rel) };
+  return { writer: new ListWriter(sink, mode, listKey), sink, dir };
 }
 
+/** Records and totals come from ops/image-lists.ts: the server answers with the same shapes. */
 async function runTodo(ctx: CommandContext): Promise<number> {
   const operation = optString(ctx, 'operation');
   if (!operation) throw errors.usage('todo needs --operation OP (e.g. --operation yolov8)');
-  const { todo } = await import('../ops/todo.js');
-  const out = await openListing(ctx, 'todo');
+  const [{ todo }, lists] = await Promise.all([import('../ops/todo.js'), import('../ops/image-lists.js')]);
+  const out = await openListing(ctx, lists.LIST_KEYS.todo);
   let report;
   try {
     report = await todo(out.dir, {
@@ -86,67 +85,54 @@ async function runTodo(ctx: CommandContext): Promise<number> {
       operation,
       verifyHash: ctx.opts.verifyHash === true,
       onEntry: (e) => {
-        const image = out.printed(e.rel);
-        const rec: Record<string, unknown> = { image, reason: e.reason, sidecar: e.sidecar };
-        if (e.changes) rec.changes = e.changes;
-        return out.writer.write(image, rec);
+        const rec = lists.todoRecord(out.dir, e);
+        return out.writer.write(rec.image as string, rec);
       },
     });
   } catch (e) {
     await out.sink.abort();
     throw e;
   }
-  const listed = report.counts['no-sidecar'] + report.counts['no-result'] + report.counts.failed + report.counts.stale;
-  await out.writer.end({
-    operation: report.operation,
-    directory: report.scan.root,
-    total: listed,
-    counts: report.counts,
-    identity_unknown: report.identityUnknown,
-    skipped: { links: report.skipped.links, broken_links: report.skipped.brokenLinks },
-    problems: report.problems.map((p) => ({ image: out.printed(p.rel), category: p.category, message: p.message })),
-    problem_count: report.problemCount,
-    scan_complete: report.scan.complete,
-  });
+  const listed = lists.todoListed(report);
+  await out.writer.end(lists.todoTotals(out.dir, report));
   const c = report.counts;
   note(ctx, `${listed} image(s) to process for ${report.operation}: ${c['no-sidecar']} without sidecar, ${c['no-result']} without a result, ${c.failed} failed, ${c.stale} stale; ${c.done} done`);
-  for (const p of report.problems.slice(0, 10)) note(ctx, `not listed (${p.category}): ${out.printed(p.rel)}: ${p.message}`);
+  for (const p of report.problems.slice(0, 10)) note(ctx, `not listed (${p.category}): ${lists.printedPath(out.dir, p.rel)}: ${p.message}`);
   if (report.problemCount > 10) note(ctx, `... and ${report.problemCount - 10} more not listed (see --json)`);
   if (!report.scan.complete) note(ctx, `warning: ${report.scan.problemCount} path(s) could not be read; the list may be incomplete`);
-  return report.problemCount > 0 || !report.scan.complete ? EXIT_FINDINGS : EXIT_CLEAN;
+  return lists.listHasFindings(report) ? EXIT_FINDINGS : EXIT_CLEAN;
 }
 
 async function runStale(ctx: CommandContext): Promise<number> {
-  const { staleSidecars } = await import('../ops/todo.js');
-  const out = await openListing(ctx, 'stale');
+  const [{ staleSidecars }, lists] = await Promise.all([import('../ops/todo.js'), import('../ops/image-lists.js')]);
+  const out = await openListing(ctx, lists.LIST_KEYS.stale);
   let report;
   try {
     report = await staleSidecars(out.dir, {
       ...engineOptions(ctx),
       verifyHash: ctx.opts.verifyHash === true,
       onEntry: (e) => {
-        const image = out.printed(e.rel);
-        return out.writer.write(image, { image, sidecar: e.sidecar, changes: e.changes, operations: e.operations, recorded: e.recorded, current: e.current });
+        const rec = lists.staleRecord(out.dir, e);
+        return out.writer.write(rec.image as string, rec);
       },
     });
   } catch (e) {
     await out.sink.abort();
     throw e;
   }
-  await out.writer.end({ directory: report.scan.root, counts: report.counts, scan_complete: report.scan.complete });
+  await out.writer.end(lists.staleTotals(out.dir, report));
   const c = report.counts;
   note(ctx, `${c.stale} stale sidecar(s); ${c.current} current; ${c.unknown} unknown (saved without an image record)`);
   if (!report.scan.complete) note(ctx, `warning: ${report.scan.problemCount} path(s) could not be read; the list may be incomplete`);
-  return report.scan.complete ? EXIT_CLEAN : EXIT_FINDINGS;
+  return lists.listHasFindings(report) ? EXIT_FINDINGS : EXIT_CLEAN;
 }
 
 async function runFind(ctx: CommandContext): Promise<number> {
   const where = optString(ctx, 'where');
   if (where === undefined) throw errors.usage('find needs --where EXPR (e.g. --where "faces >= 3"); see docs/QUERY.md');
-  const { find } = await import('../ops/find.js');
-  const { compileQuery } = await import('../analysis/query.js');
+  const [{ find }, { compileQuery }, lists] = await Promise.all([import('../ops/find.js'), import('../analysis/query.js'), import('../ops/image-lists.js')]);
   compileQuery(where); // a bad expression is a usage error before anything is opened
-  const out = await openListing(ctx, 'matches');
+  const out = await openListing(ctx, lists.LIST_KEYS.find);
   let report;
   try {
     report = await find(out.dir, {
@@ -154,32 +140,18 @@ async function runFind(ctx: CommandContext): Promise<number> {
       where,
       operationType: optString(ctx, 'operationType'),
       onEntry: (e) => {
-        const image = out.printed(e.rel);
-        const s = e.summary;
-        return out.writer.write(image, {
-          image,
-          sidecar: e.sidecar,
-          format: e.format,
-          size: e.size,
-          operations: s.operations,
-          success: s.success,
-          faces: s.faces,
-          objects: s.objects,
-          object_classes: s.objectClasses,
-          embeddings: s.embeddings,
-          quality_grade: s.qualityGrade,
-          quality_score: s.qualityScore,
-        });
+        const rec = lists.findRecord(out.dir, e);
+        return out.writer.write(rec.image as string, rec);
       },
     });
   } catch (e) {
     await out.sink.abort();
     throw e;
   }
-  await out.writer.end({ where, directory: report.scan.root, matched: report.matched, examined: report.examined, scan_complete: report.scan.complete });
+  await out.writer.end(lists.findTotals(out.dir, report, where));
   note(ctx, `${report.matched} image(s) match (${report.examined} sidecars examined)`);
   if (!report.scan.complete) note(ctx, `warning: ${report.scan.problemCount} path(s) could not be read; the list may be incomplete`);
-  return report.scan.complete ? EXIT_CLEAN : EXIT_FINDINGS;
+  return lists.listHasFindings(report) ? EXIT_FINDINGS : EXIT_CLEAN;
 }
 
 export async function run(ctx: CommandContext): Promise<number> {

@@ -4,6 +4,7 @@
  * path; tree operations are imported on first use, which keeps server start-up short (ajv, the
  * scanner and the worker engine are not loaded by a client that only reads and saves).
  */
+import { resolveImageExtensions } from '../discovery/config.js';
 import { engineFromEnv } from '../engine/env.js';
 import { errors } from '../errors.js';
 import { encodeJsonText } from '../formats/json.js';
@@ -19,6 +20,7 @@ import {
   optionalChoice,
   optionalPositiveInt,
   optionalString,
+  optionalStringList,
   requireChoice,
   requireString,
 } from './params.js';
@@ -47,13 +49,20 @@ export function useKeyring(k: Keyring | undefined): void {
 }
 const keyOpts = (): Options => (keyring ? { keyring } : {});
 
-/** Options every tree operation understands. */
+/**
+ * Options every tree operation understands — as the CLI's tree-reading options (TREE_READING):
+ * workers, engine, the server's keys, and the image extensions of `imageExt` + `config` or the
+ * nearest `.image-sidecar.json` at or above `dir` (so a tree reads the same over both).
+ */
 function treeOptions(p: Params): Options {
   const opts: Options = keyOpts();
   const workers = optionalPositiveInt(p, 'workers');
   if (workers !== undefined) opts.workers = workers;
   const engine = optionalChoice(p, 'engine', ENGINE_KINDS);
   if (engine !== undefined) opts.engine = engine;
+  const dir = typeof p.dir === 'string' && p.dir !== '' ? p.dir : '.';
+  const exts = resolveImageExtensions({ cliExtra: optionalStringList(p, 'imageExt'), configPath: optionalString(p, 'config'), startDir: dir });
+  if (exts) opts.imageExtensions = exts;
   return { ...opts, ...engineFromEnv(process.env, opts) };
 }
 
@@ -199,6 +208,56 @@ methods.set('hash', {
       allFiles: optionalBoolean(p, 'allFiles', false),
       manifest: optionalString(p, 'manifest'),
     });
+  },
+});
+
+// The image lists (docs/QUERY.md): the same records and totals as `todo|stale|find --json`
+// (ops/image-lists.ts), image paths joined to `dir` as sent.
+methods.set('todo', {
+  scheduling: 'tree',
+  handle: async (p) => {
+    const [{ todo }, lists] = await Promise.all([import('../ops/todo.js'), import('../ops/image-lists.js')]);
+    const dir = requireString(p, 'dir');
+    const records: Record<string, unknown>[] = [];
+    const report = await todo(dir, {
+      ...treeOptions(p),
+      operation: requireString(p, 'operation'),
+      verifyHash: optionalBoolean(p, 'verifyHash', false),
+      onEntry: (e) => void records.push(lists.todoRecord(dir, e)),
+    });
+    return { [lists.LIST_KEYS.todo]: records, ...lists.todoTotals(dir, report) };
+  },
+});
+
+methods.set('stale', {
+  scheduling: 'tree',
+  handle: async (p) => {
+    const [{ staleSidecars }, lists] = await Promise.all([import('../ops/todo.js'), import('../ops/image-lists.js')]);
+    const dir = requireString(p, 'dir');
+    const records: Record<string, unknown>[] = [];
+    const report = await staleSidecars(dir, {
+      ...treeOptions(p),
+      verifyHash: optionalBoolean(p, 'verifyHash', false),
+      onEntry: (e) => void records.push(lists.staleRecord(dir, e)),
+    });
+    return { [lists.LIST_KEYS.stale]: records, ...lists.staleTotals(dir, report) };
+  },
+});
+
+methods.set('find', {
+  scheduling: 'tree',
+  handle: async (p) => {
+    const [{ find }, lists] = await Promise.all([import('../ops/find.js'), import('../ops/image-lists.js')]);
+    const dir = requireString(p, 'dir');
+    const where = requireString(p, 'where');
+    const records: Record<string, unknown>[] = [];
+    const report = await find(dir, {
+      ...treeOptions(p),
+      where,
+      operationType: optionalString(p, 'operationType'),
+      onEntry: (e) => void records.push(lists.findRecord(dir, e)),
+    });
+    return { [lists.LIST_KEYS.find]: records, ...lists.findTotals(dir, report, where) };
   },
 });
 

@@ -56,3 +56,12 @@ export function requireChoice<T extends string>(p: Params, name: string, choices
   if (v === undefined) throw errors.usage(`param "${name}" is required (one of ${choices.join(', ')})`);
   return v;
 }
+
+/** Extensions as the CLI's `--image-ext` takes them: "a,b" or ["a", "b"]. */
+export function optionalStringList(p: Params, name: string): string | string[] | undefined {
+  const v = p[name];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v === 'string') return v;
+  if (Array.isArray(v) && v.every((x) => typeof x === 'string')) return v as string[];
+  throw errors.usage(`param "${name}" must be a string or an array of strings (got ${describe(v)})`);
+}
