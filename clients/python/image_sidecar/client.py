@@ -28,7 +28,7 @@ _EXPORTED = re.compile(r"Exported (\d+)")
 
 
 # CLI commands that take --key-file (the others never touch sidecar content).
-_KEY_COMMANDS = frozenset(["read", "write", "validate", "validate-json", "stats", "format-stats", "convert", "cleanup", "export", "hash", "verify"])
+_KEY_COMMANDS = frozenset(["read", "write", "validate", "validate-json", "stats", "format-stats", "convert", "cleanup", "export", "hash", "verify", "todo", "stale", "find"])
 
 
 def _env_number(name: str, kind: type) -> Any:
@@ -291,6 +291,66 @@ class ImageSidecarManager:
                 if m:
                     return {"exported": int(m.group(1)), "output": out, "format": format, "message": line.strip()}
         raise ImageSidecarError("export did not report a count: %r" % proc.stdout[:200], code="BAD_OUTPUT", stderr=proc.stderr)
+
+    # ----------------------------------------------------------------- what is left to do
+
+    def todo(self, directory: PathLike, operation: str, verify_hash: bool = False,
+             image_ext: Optional[Union[str, List[str]]] = None, config: Optional[PathLike] = None) -> Dict[str, Any]:
+        """Images that still need ``operation`` (any spelling): no sidecar, no result, a failed
+        result or a stale one, in tree order — the document of ``image-sidecar todo DIR --json``::
+
+            report = m.todo("/library", "yolov8")
+            for rec in report["todo"]:          # {"image", "reason", "sidecar", "changes"?}
+                detect(rec["image"])
+
+        Also ``counts`` (per reason and ``done``), ``problems`` (images that cannot be decided:
+        corrupt, encrypted without a key, several sidecars — never listed), ``problem_count``,
+        ``skipped``, ``identity_unknown``, ``scan_complete``. ``verify_hash``: re-hash images whose
+        sidecar recorded a sha256. ``image_ext`` / ``config``: extra image extensions, as
+        ``--image-ext`` / ``--config`` (the nearest ``.image-sidecar.json`` applies anyway)."""
+        return self._image_list("todo", directory, {"operation": operation, "verifyHash": verify_hash}, image_ext, config)
+
+    def stale(self, directory: PathLike, verify_hash: bool = False,
+              image_ext: Optional[Union[str, List[str]]] = None, config: Optional[PathLike] = None) -> Dict[str, Any]:
+        """Sidecars whose image changed (size, mtime, or content with ``verify_hash``) since their
+        results were saved — the document of ``image-sidecar stale DIR --json``: ``stale`` (records
+        ``{"image", "sidecar", "changes", "operations", "recorded", "current"}``) and ``counts``
+        (``stale``, ``current``, ``unknown``: saved without an image record, never stale)."""
+        return self._image_list("stale", directory, {"verifyHash": verify_hash}, image_ext, config)
+
+    def find(self, directory: PathLike, where: str, operation_type: Optional[str] = None,
+             image_ext: Optional[Union[str, List[str]]] = None, config: Optional[PathLike] = None) -> Dict[str, Any]:
+        """Images whose sidecar matches ``where`` (docs/QUERY.md, e.g. ``"faces >= 3 and quality.grade
+        in [A, B]"``) — the document of ``image-sidecar find DIR --where EXPR --json``: ``matches``
+        (records with ``image, sidecar, format, size, operations, success, faces, objects,
+        object_classes, embeddings, quality_grade, quality_score``), ``matched``, ``examined``.
+        A bad expression raises ``ImageSidecarError`` (code ``USAGE``, the message points at the column)."""
+        return self._image_list("find", directory, {"where": where, "operationType": operation_type}, image_ext, config)
+
+    def _image_list(self, command: str, directory: PathLike, params: Dict[str, Any],
+                    image_ext: Optional[Union[str, List[str]]], config: Optional[PathLike]) -> Dict[str, Any]:
+        """One implementation for todo / stale / find: the server method of the same name inside
+        ``with``, else the CLI command with ``--json`` (both give the same document)."""
+        d = _abs(directory)
+        exts = None if image_ext is None else (image_ext if isinstance(image_ext, str) else ",".join(image_ext))
+        cfg = _abs(config) if config is not None else None
+        server = self._connection()
+        if server is not None:
+            sent = {"dir": d, "workers": self.workers, "imageExt": exts, "config": cfg}
+            sent.update({k: v for k, v in params.items() if v is not None and v is not False})
+            return self._request(server, command, sent)
+        args = [command, d, "--json"] + self._workers_args()
+        flags = {"operation": "--operation", "where": "--where", "operationType": "--operation-type"}
+        for key, flag in flags.items():
+            if params.get(key) is not None:
+                args += [flag, str(params[key])]
+        if params.get("verifyHash"):
+            args.append("--verify-hash")
+        if exts is not None:
+            args += ["--image-ext", exts]
+        if cfg is not None:
+            args += ["--config", cfg]
+        return self._run_report(args, command)
 
     # ----------------------------------------------------------------- status
 

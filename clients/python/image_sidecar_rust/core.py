@@ -237,6 +237,37 @@ class ImageSidecar:
             raise _wrap(e, StatisticsError) from None
         return {"json": dist.get("Json", 0), "bin": dist.get("Binary", 0) + dist.get("Legacy", 0), "rkyv": dist.get("Rkyv", 0)}
 
+    # ------------------------------------------------------------------ what is left to do (ours)
+
+    def todo(self, directory: PathLike, operation: Any, verify_hash: bool = False) -> List[Dict[str, Any]]:
+        """Images that still need ``operation``, in tree order: records ``{"image", "reason",
+        "sidecar", "changes"?}`` (reason: ``no-sidecar``, ``no-result``, ``failed``, ``stale``).
+        Not in the earlier package; the records of ``image-sidecar todo --json``. Images whose
+        sidecar cannot be read are not listed (see ``ImageSidecarManager.todo`` for the whole report).
+        A missing directory gives ``[]``."""
+        # Any spelling the library knows (OperationType.YOLOV8, "Face_detector", a custom key).
+        return self._records("todo", directory, lambda m, d: m.todo(d, str(operation), verify_hash=verify_hash))
+
+    def find_stale(self, directory: PathLike, verify_hash: bool = False) -> List[Dict[str, Any]]:
+        """Sidecars whose image changed since their results were saved: records ``{"image",
+        "sidecar", "changes", "operations", "recorded", "current"}`` (``image-sidecar stale --json``)."""
+        return self._records("stale", directory, lambda m, d: m.stale(d, verify_hash=verify_hash))
+
+    def find(self, directory: PathLike, where: str) -> List[Dict[str, Any]]:
+        """Images whose sidecar matches ``where`` (e.g. ``"has yolov8 and objects.person > 2"``):
+        the records of ``image-sidecar find --where EXPR --json``. A bad expression raises
+        SidecarError with ``error_code == "USAGE"``."""
+        return self._records("matches", directory, lambda m, d: m.find(d, where))
+
+    def _records(self, key: str, directory: PathLike, call: Any) -> List[Dict[str, Any]]:
+        d = _path(directory)
+        if not os.path.isdir(d):
+            return []
+        try:
+            return list(call(_manager(), d)[key])
+        except ImageSidecarError as e:
+            raise _wrap(e) from None
+
     # ------------------------------------------------------------------ format of new sidecars
 
     def set_default_format(self, fmt: Any) -> None:
