@@ -5,7 +5,8 @@ import { PassThrough } from 'node:stream';
 import { countFiles, Progress } from '../src/cli/progress.js';
 import { scan } from '../src/discovery/scan.js';
 import { generateSampleLibrary } from '../src/sample/index.js';
-import { testDir } from './helpers/tree.js';
+import { convert } from '../src/ops/convert.js';
+import { FAKE_JPEG, makeTree, sidecarData, testDir } from './helpers/tree.js';
 
 function bar(now: () => number): { p: Progress; out: () => string } {
   const s = new PassThrough();
@@ -74,8 +75,48 @@ test('pre-walk count = the files the scan sees; the scan reports progress in fil
   for await (const _ of session) void _;
   const s = session.summary;
   assert.equal(counted, s.filesScanned + s.filesIgnored + s.tempFiles, JSON.stringify({ counted, s: { scanned: s.filesScanned, ignored: s.filesIgnored, temp: s.tempFiles } }));
-  assert.equal(seen.at(-1), s.filesScanned, 'the last progress value is every scanned file');
+  assert.equal(seen.at(-1), counted, 'the last progress value is every file of the tree (scanned, ignored, temp)');
   assert.ok(seen.every((d, i) => d <= counted! && (i === 0 || d >= seen[i - 1]!)), 'monotonic and never above the count');
   assert.ok(lastBytes > 0);
   assert.equal(await countFiles(`${root}/no-such-dir`), null);
+});
+
+test('convert reports progress in files, the pre-walk\'s unit: its last state is the total (dry run and real run, both engines)', async (t) => {
+  const root = testDir(t);
+  await generateSampleLibrary(root, { images: 150, seed: 3 });
+  // Files no record owns: ignored by pairing, a temp file, a folder with images only at the end.
+  makeTree(
+    {
+      'notes.txt': 'not an image',
+      'photos/.IMG_x.json.1a2b3c4d.isc-tmp': 'leftover',
+      'zz-last/only-ignored.txt': 'x',
+      'zz-last/A.jpg': FAKE_JPEG,
+      'zz-last/B.jpg': FAKE_JPEG,
+      'zz-last/B.json': { json: sidecarData('B.jpg', 1, 4) },
+    },
+    root,
+  );
+  for (const [engine, dryRun] of [['inline', true], ['threads', true], ['inline', false]] as const) {
+    const counted = await countFiles(root);
+    const seen: number[] = [];
+    let items = 0;
+    const { p, out } = bar(() => 0);
+    p.setCounted(counted);
+    await convert(root, dryRun ? 'bin' : 'rkyv', {
+      engine,
+      workers: 2,
+      dryRun,
+      onItem: () => void items++,
+      onProgress: (done, total, bytes) => {
+        seen.push(done);
+        p.update(done, total, bytes);
+      },
+    });
+    const label = `${engine} ${dryRun ? 'dry run' : 'real run'}`;
+    assert.ok(counted! > items + 100, `${label}: the tree has many more files than sidecar items (${counted} vs ${items})`);
+    assert.equal(seen.at(-1), counted, `${label}: the last state is the total`);
+    assert.ok(seen.every((d, i) => d <= counted! && (i === 0 || d >= seen[i - 1]!)), `${label}: monotonic, never above the total`);
+    const frames = out().split('\r').filter(Boolean);
+    assert.match(frames.at(-1)!, new RegExp(`${counted!.toLocaleString('en-US')}/${counted!.toLocaleString('en-US')} files 100%`), label);
+  }
 });

@@ -198,14 +198,18 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
         weigh,
         signal: opts.signal,
       });
+      // Progress in files, the unit of the CLI's pre-walk (cli/progress.ts countFiles): every file
+      // of a record once it is emitted, plus the files the walk passed over (ignored, temp files)
+      // once listed; the last call is every file of the tree.
+      const passedOver = () => this.summary.filesIgnored + this.summary.tempFiles;
       for await (const { job, results } of records) {
         const rec = this.finalize(job, results);
-        // Progress in files (each scanned file belongs to one record) and sidecar bytes read.
         emitted += rec.files;
         for (const sc of rec.sidecars) if (sc.side === 'local') bytesRead += sc.inspection.size;
-        opts.onProgress?.(emitted, undefined, bytesRead);
+        opts.onProgress?.(emitted + passedOver(), undefined, bytesRead);
         yield rec;
       }
+      opts.onProgress?.(emitted + passedOver(), undefined, bytesRead);
     } finally {
       this.summary.engine = { kind: runtime.kind, workers: runtime.workers };
       if (ownRuntime) await runtime.close();

@@ -118,13 +118,23 @@ async function convertTree(root: string, format: SidecarFormat, opts: ConvertOpt
     keyring: opts.keyring,
   };
   const cleanedDirs = new Set<string>();
-  const session = scan(root, { ...opts, onProgress: undefined, runtime });
-  let done = 0;
+  // Progress in the scan's unit (files of the tree, as the CLI's pre-walk counts them), never in
+  // items: a record's files are done when its last step is, so the last report is every file.
+  let scanned = { files: 0, bytes: 0 };
+  const session = scan(root, { ...opts, onProgress: (files, _total, bytes) => void (scanned = { files, bytes: bytes ?? 0 }), runtime });
+  /** Per step in flight, in order: the scan's count once that step is done (mapJobs keeps order). */
+  const marks: { files: number; bytes: number }[] = [];
+  let markHead = 0;
+  let reached = { files: 0, bytes: 0 };
 
   // The plan, one step per job in scan order: an item known at once, or a unit for the task.
   async function* plan(): AsyncGenerator<ConvertItem | ConvertUnit> {
     for await (const rec of session) {
-      for (const step of planRecord(rec, format, taskOpts)) {
+      const steps = planRecord(rec, format, taskOpts);
+      const before = reached;
+      reached = scanned;
+      for (const [i, step] of steps.entries()) {
+        marks.push(i === steps.length - 1 ? reached : before);
         if ('sources' in step && !taskOpts.dryRun) {
           // Leftovers of a killed earlier run go before we write next to them.
           const dir = dirname(step.target);
@@ -152,12 +162,18 @@ async function convertTree(root: string, format: SidecarFormat, opts: ConvertOpt
     const items = 'sources' in job ? results[0] : [job];
     for (const item of items) {
       count(report, item);
-      done++;
       if (opts.onItem) await opts.onItem(item);
       else report.items!.push(item);
     }
-    opts.onProgress?.(done);
+    const mark = marks[markHead++]!;
+    if (markHead >= 1024) {
+      marks.splice(0, markHead);
+      markHead = 0;
+    }
+    opts.onProgress?.(mark.files, undefined, mark.bytes);
   }
+  // Records without a step (images without sidecars) and files the walk passed over at the end.
+  opts.onProgress?.(scanned.files, undefined, scanned.bytes);
   return session.summary.complete;
 }
 
