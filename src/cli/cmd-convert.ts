@@ -2,7 +2,8 @@
  * `convert -f FORMAT`: rewrite sidecars in another format. Items are streamed from the library
  * (never all kept on 10^6 files); by default the output lists only what needs attention:
  * failures and conflicts. `--list` shows every action (source → target, skip reason, conflict):
- * on a terminal as lines while they happen, in JSON as `items`. Without --list / --no-list a
+ * on a terminal as lines while they happen, in JSON as `items` (spooled to a temp file as they
+ * come: memory does not grow with the tree). Without --list / --no-list a
  * terminal gets the whole plan when it is short. Exit 1 when anything failed, conflicted or did
  * not verify.
  */
@@ -11,7 +12,7 @@ import type { ConvertItem } from '../ops/convert.js';
 import type { FormatName } from '../types.js';
 import { CONVERT_FORMATS } from './commands.js';
 import { colorEnabled, engineOptions, inputDirectory, note, optString, wantsHuman, type CommandContext } from './context.js';
-import { convertItemJson, convertItemLine, SHORT_PLAN } from './convert-list.js';
+import { ConvertListing, convertItemLine, SHORT_PLAN } from './convert-list.js';
 import { emit } from './emit.js';
 import { convertMessage } from '../messages.js';
 import { progressFor } from './progress.js';
@@ -38,8 +39,7 @@ export async function run(ctx: CommandContext): Promise<number> {
   const style = makeStyle(colorEnabled(ctx.io));
   // 'all': every item; 'short': every item if the plan is short (terminal default); 'none': problems only.
   const listMode = ctx.opts.list === true ? 'all' : ctx.opts.list === false || !human ? 'none' : 'short';
-  const listed: ConvertItem[] = [];
-  let itemCount = 0;
+  const listing = new ConvertListing(listMode, human);
   const progress = progressFor(ctx, dryRun ? 'planning' : 'converting');
   let report;
   try {
@@ -51,18 +51,19 @@ export async function run(ctx: CommandContext): Promise<number> {
       ...(encrypt ? { encryption: 'encrypt' as const } : decrypt ? { encryption: 'decrypt' as const } : {}),
       onProgress: progress.update,
       onItem: (item) => {
-        itemCount++;
+        listing.add(item);
         if (listMode === 'all' && human) {
           progress.clear();
           ctx.io.stdout.write(`${convertItemLine(dir, item, dryRun, style)}\n`);
-        } else if (listMode === 'all' || (listMode === 'short' && listed.length <= SHORT_PLAN)) {
-          listed.push(item);
         }
         if (item.ok && item.action !== 'conflict') return;
         problemCount++;
         if (problems.length < KEPT_PROBLEMS) problems.push(item);
       },
     });
+  } catch (e) {
+    listing.dispose();
+    throw e;
   } finally {
     progress.finish();
   }
@@ -73,31 +74,36 @@ export async function run(ctx: CommandContext): Promise<number> {
     ...r,
     problems,
     problems_truncated: problemCount > problems.length,
-    ...(listMode === 'all' && !human ? { items: listed.map(convertItemJson) } : {}),
+    ...(listing.items ? { items: listing.items } : {}),
   };
+  const itemCount = listing.count;
   const showPlan = listMode === 'short' && itemCount <= SHORT_PLAN;
-  await emit(ctx, {
-    result,
-    message,
-    what: 'conversion report',
-    human: (style) => {
-      const lines = aligned([
-        ...(dryRun ? ([['to convert', r.converted]] as [string, number][]) : []),
-        ['skipped', r.skipped],
-        ['failed', r.failed > 0 ? style.red(String(r.failed)) : '0'],
-        ['conflicts', r.conflicts > 0 ? style.yellow(String(r.conflicts)) : '0'],
-        ...(r.verify ? ([['verified', `${r.verify.checked} images, ${mismatches} mismatch(es)`]] as [string, string][]) : []),
-      ], '  ');
-      if (showPlan) {
-        for (const item of listed) lines.push(`  ${convertItemLine(dir, item, dryRun, style)}`);
-      } else if (listMode !== 'all') {
-        for (const p of problems.slice(0, 20)) lines.push(`  ${convertItemLine(dir, p, dryRun, style)}`);
-        if (problemCount > 20) lines.push(`  … and ${problemCount - 20} more`);
-        if (listMode === 'short') lines.push(style.dim(`  ${itemCount} actions: --list shows every one`));
-      }
-      return lines;
-    },
-  });
+  try {
+    await emit(ctx, {
+      result,
+      message,
+      what: 'conversion report',
+      human: (style) => {
+        const lines = aligned([
+          ...(dryRun ? ([['to convert', r.converted]] as [string, number][]) : []),
+          ['skipped', r.skipped],
+          ['failed', r.failed > 0 ? style.red(String(r.failed)) : '0'],
+          ['conflicts', r.conflicts > 0 ? style.yellow(String(r.conflicts)) : '0'],
+          ...(r.verify ? ([['verified', `${r.verify.checked} images, ${mismatches} mismatch(es)`]] as [string, string][]) : []),
+        ], '  ');
+        if (showPlan) {
+          for (const item of listing.shown) lines.push(`  ${convertItemLine(dir, item, dryRun, style)}`);
+        } else if (listMode !== 'all') {
+          for (const p of problems.slice(0, 20)) lines.push(`  ${convertItemLine(dir, p, dryRun, style)}`);
+          if (problemCount > 20) lines.push(`  … and ${problemCount - 20} more`);
+          if (listMode === 'short') lines.push(style.dim(`  ${itemCount} actions: --list shows every one`));
+        }
+        return lines;
+      },
+    });
+  } finally {
+    listing.dispose();
+  }
   if (!r.scanComplete) note(ctx, 'warning: the scan was incomplete (some paths could not be read)');
   return r.failed > 0 || r.conflicts > 0 || mismatches > 0 || !r.scanComplete ? EXIT_FINDINGS : EXIT_CLEAN;
 }

@@ -4,6 +4,7 @@
  */
 import { relative } from 'node:path';
 import type { ConvertItem } from '../ops/convert.js';
+import { SpooledArray } from './json-writer.js';
 import type { Style } from './style.js';
 
 /** Without --list / --no-list, a terminal gets the whole plan when it has at most this many actions. */
@@ -48,4 +49,36 @@ export function convertItemLine(root: string, item: ConvertItem, dryRun: boolean
 export function convertItemJson(item: ConvertItem): ConvertItem & { reason?: string } {
   const reason = SKIP_REASONS[item.action];
   return reason === undefined ? item : { ...item, reason };
+}
+
+/**
+ * What `convert` keeps of its items for the output, by list mode:
+ *   'all' + JSON   every item, for `items` — spooled to a temp file as it comes (SpooledArray), so
+ *                  memory does not grow with the tree; the document's bytes are unchanged;
+ *   'all' + human  nothing: each line is printed as it happens (by the caller);
+ *   'short'        the first SHORT_PLAN + 1 items (enough to know the plan was longer);
+ *   'none'         nothing.
+ * Problems (failed, conflicts) are kept apart by the caller, bounded.
+ */
+export class ConvertListing {
+  /** Items kept in memory (short mode only; bounded by SHORT_PLAN + 1). */
+  readonly shown: ConvertItem[] = [];
+  /** Every item, in JSON form, for `items` ('all' + JSON only). */
+  readonly items: SpooledArray | null;
+  count = 0;
+
+  constructor(private readonly mode: 'all' | 'short' | 'none', human: boolean) {
+    this.items = mode === 'all' && !human ? new SpooledArray() : null;
+  }
+
+  add(item: ConvertItem): void {
+    this.count++;
+    if (this.items) this.items.push(convertItemJson(item));
+    else if (this.mode === 'short' && this.shown.length <= SHORT_PLAN) this.shown.push(item);
+  }
+
+  /** Remove the spool file (after the output is written, or on failure). */
+  dispose(): void {
+    this.items?.dispose();
+  }
 }
