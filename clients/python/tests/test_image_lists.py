@@ -42,7 +42,6 @@ class ImageListsTest(unittest.TestCase):
     def test_todo_lists_what_is_left_in_tree_order(self) -> None:
         lib = self.lib
         report = self.both("todo", lib.root, "yolov8")
-        self.assertEqual(report, self.cli_json("todo", lib.root, "--operation", "yolov8"))
         # By construction: burst has face_detection only, bare has no sidecar, upper has quality
         # only; merged and legacy hold yolov8; the game-folder link is its target's; the corrupt
         # one cannot be decided.
@@ -74,7 +73,6 @@ class ImageListsTest(unittest.TestCase):
     def test_find_matches_and_bad_expressions_raise_usage(self) -> None:
         lib = self.lib
         found = self.both("find", lib.root, "faces >= 2")
-        self.assertEqual(found, self.cli_json("find", lib.root, "--where", "faces >= 2"))
         self.assertEqual([r["image"] for r in found["matches"]], [lib.merged])
         self.assertEqual(found["matches"][0]["faces"], 2)
         graded = self.both("find", lib.root, "quality.grade in [A, B]")
