@@ -24,7 +24,7 @@ describe('cli export', () => {
     assert.equal(r.code, 1, r.stderr);
     assert.match(r.stderr, /not exported \(corrupt\): \S*photos\/broken\.json: invalid JSON/);
     assert.match(r.stderr, /warning: 1 corrupt or unreadable sidecar\(s\) left out of the export/);
-    assert.equal(r.stdout, `Exported 6 sidecar files to: ${file}\n`);
+    assert.equal(r.stdout, `Exported 6 images to: ${file}\n`);
     const doc = JSON.parse(readFileSync(file, 'utf8'));
     assert.equal(doc.total_sidecars, 6);
     assert.equal(doc.source_directory, root);
@@ -41,7 +41,7 @@ describe('cli export', () => {
     assert.deepEqual(img1.data, JSON.parse(readFileSync(join(root, 'photos/IMG_1.json'), 'utf8')));
     const withJson = await runCli(['export', root, '-o', file, '--json']);
     const rep = parseJson<Record<string, unknown>>(withJson);
-    assert.equal(rep.message, `Exported 6 sidecar files to: ${file}`);
+    assert.equal(rep.message, `Exported 6 images to: ${file}`);
     assert.equal(rep.exported, 6);
   });
 
@@ -51,14 +51,14 @@ describe('cli export', () => {
     const lines = r.stdout.trimEnd().split('\n').map((l) => JSON.parse(l));
     assert.equal(lines.length, 6);
     assert.ok(lines.every((l) => typeof l.sidecar === 'string' && typeof l.data === 'object'));
-    assert.match(r.stderr, /Exported 6 sidecar files to: stdout/);
+    assert.match(r.stderr, /Exported 6 images to: stdout/);
   });
 
   it('csv with --operation-type: header + matching rows (RFC 4180)', async () => {
     const file = join(out, 'q.csv');
     const r = await runCli(['export', root, '--output', file, '--format', 'csv', '--operation-type', 'quality_assessment']);
     assert.equal(r.code, 1, r.stderr);
-    assert.match(r.stdout, /^Exported 1 sidecar files to: /);
+    assert.match(r.stdout, /^Exported 1 images to: /);
     const rows = readFileSync(file, 'utf8').split('\r\n').filter((x) => x !== '');
     assert.equal(rows.length, 2);
     assert.match(rows[0], /^image,sidecar,format,operations,/);

@@ -272,7 +272,7 @@ test('tree methods: validate, stats, formatStats, convert, cleanup (dry run by d
   assert.match(r.get(5)!.result.message, /^Would convert \d+ sidecar files to bin$/);
   assert.ok(!('items' in r.get(5)!.result), 'no per-file list in the response');
   assert.equal(fs.readdirSync(path.join(dir, 'photos')).filter((n) => n.endsWith('.bin')).length, 0);
-  assert.match(r.get(6)!.result.message, /^Exported 6 sidecar files to: /);
+  assert.match(r.get(6)!.result.message, /^Exported 6 images to: /);
   assert.equal(fs.readFileSync(exported, 'utf8').trim().split('\n').length, 7, 'header + 6 rows');
   assert.equal(r.get(7)!.error?.code, 'USAGE', 'export to stdout would corrupt the response stream');
   assert.match(r.get(8)!.result.tag, /^isc-tree-v1:[0-9a-f]{64}$/);

@@ -85,6 +85,7 @@ export async function run(ctx: CommandContext): Promise<number> {
       what: 'conversion report',
       human: (style) => {
         const lines = aligned([
+          ['sidecar files', r.sidecar_files],
           ...(dryRun ? ([['to convert', r.converted]] as [string, number][]) : []),
           ['skipped', r.skipped],
           ['failed', r.failed > 0 ? style.red(String(r.failed)) : '0'],

@@ -40,6 +40,8 @@ export async function run(ctx: CommandContext): Promise<number> {
   if (file !== null) {
     const message = exportMessage(report.exported, report.output ?? file);
     ctx.io.stdout.write(ctx.opts.json ? `${JSON.stringify({ message, ...report })}\n` : `${message}\n`);
+    // A person at a terminal also sees the headline count every command shows, and what export counts.
+    if (!ctx.opts.json && ctx.io.stdoutIsTTY) ctx.io.stdout.write(`  images exported  ${report.exported}\n  sidecar files    ${report.sidecar_files}\n`);
   } else {
     note(ctx, exportMessage(report.exported, 'stdout'));
   }

@@ -53,7 +53,8 @@ export function validationSummary(report: ValidationReport, invalid: readonly Va
 export function statsSummary(st: TreeStats, style: Style): string[] {
   const rows: [string, string | number][] = [
     ['images', `${st.total_images} (${st.symlink_count} symlinks, ${st.broken_symlinks} broken)`],
-    ['sidecars', st.total_sidecars],
+    // The one headline count (README "Categories"); the statistics below are over one readable sidecar per image.
+    ['sidecar files', `${st.sidecar_files} (${st.total_sidecars} read for these statistics: one per image)`],
     ['coverage', `${st.coverage_percentage}% (${st.images_with_sidecar} images with a sidecar)`],
     ['operations', counts(st.operation_counts)],
     ['faces', `${st.faces.total} (${st.faces.with_embedding} with embedding)`],
@@ -71,7 +72,7 @@ export function formatStatsSummary(fs: FormatStats, style: Style): string[] {
   return [
     style.bold(`Sidecar formats in ${fs.directory}`),
     ...aligned([
-      ['files', fs.total_files],
+      ['sidecar files', fs.total_files],
       ['by content', counts(fs.format_distribution)],
       ['by extension', counts(fs.extension_distribution)],
       ['scan', scanLine(fs.scan_complete, 0, style)],
@@ -142,7 +143,7 @@ export function sampleSummary(r: SampleReport, style: Style): string[] {
     style.bold(`Sample library in ${r.root}`),
     ...aligned([
       ['images', r.images],
-      ['sidecars', `${r.sidecars} (${bytes(r.bytes)})`],
+      ['sidecar files', `${r.sidecars} (${bytes(r.bytes)})`],
       ['orphans', r.counts.orphans],
       ['corrupt', r.counts.corrupt],
       ['symlinks', `${r.counts.symlinks} (${r.counts.brokenSymlinks} broken)`],

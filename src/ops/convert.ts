@@ -65,6 +65,11 @@ export interface ConvertReport {
   /** Temp files of an earlier killed run removed from the directories converted. */
   tempFilesRemoved: number;
   scanComplete: boolean;
+  /**
+   * Sidecar files of the tree as the scan found them (README "Categories": the count every command
+   * reports). Items also cover sidecar-named files that are not sidecars (reports): skipped.
+   */
+  sidecar_files: number;
 }
 
 const DEFAULT_BATCH = 32;
@@ -78,7 +83,7 @@ export async function convert(root: string, target: FormatName, opts: ConvertOpt
   const abs = resolve(root);
   await assertDirectory(abs);
   const dryRun = opts.dryRun === true;
-  const report: ConvertReport = { format, dryRun, converted: 0, skipped: 0, failed: 0, conflicts: 0, tempFilesRemoved: 0, scanComplete: true };
+  const report: ConvertReport = { format, dryRun, converted: 0, skipped: 0, failed: 0, conflicts: 0, tempFilesRemoved: 0, scanComplete: true, sidecar_files: 0 };
   if (!opts.onItem) report.items = [];
   const runtime = createRuntime(opts);
   try {
@@ -174,6 +179,7 @@ async function convertTree(root: string, format: SidecarFormat, opts: ConvertOpt
   }
   // Records without a step (images without sidecars) and files the walk passed over at the end.
   opts.onProgress?.(scanned.files, undefined, scanned.bytes);
+  report.sidecar_files = session.summary.sidecarFiles;
   return session.summary.complete;
 }
 

@@ -87,6 +87,8 @@ export interface ExportReport {
   complete: boolean;
   /** Corrupt or unreadable sidecars left out (each also passed to `onProblem`). */
   problems: number;
+  /** Sidecar files of the tree (README "Categories"; the count stats, validate, cleanup... report). `exported` counts images. */
+  sidecar_files: number;
 }
 
 export const CSV_COLUMNS = [
@@ -148,7 +150,7 @@ export async function exportSidecars(root: string, opts: ExportOptions): Promise
     await sink.abort();
     throw errors.fromFs(e, typeof output === 'string' ? output : undefined);
   }
-  return { exported, output: sink.target === '-' ? null : sink.target, format, complete: session.summary.complete, problems };
+  return { exported, output: sink.target === '-' ? null : sink.target, format, complete: session.summary.complete, problems, sidecar_files: session.summary.sidecarFiles };
 }
 
 /** The files of a corrupt / unreadable record, with the decoder's or the file system's reason. */

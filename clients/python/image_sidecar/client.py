@@ -282,7 +282,7 @@ class ImageSidecarManager:
         server = self._connection()
         if server is not None:
             report = self._request(server, "export", {"dir": d, "output": out, "format": format, "workers": self.workers})
-            report.setdefault("message", "Exported %d sidecar files to: %s" % (report.get("exported", 0), out))
+            report.setdefault("message", "Exported %d images to: %s" % (report.get("exported", 0), out))
             return report
         proc = self._run(["export", d, "--output", out, "--format", format] + self._workers_args(), ok_codes=cli.REPORT_CODES)
         for text in (proc.stdout, proc.stderr):
