@@ -139,7 +139,7 @@ describe('cli basics', () => {
     ]);
     assert.equal(human.code, 0);
     assert.match(human.stdout, /\x1b\[1mStatistics for /);
-    assert.match(human.stdout, /sidecars +7\n/);
+    assert.match(human.stdout, /sidecar files +8 \(7 read for these statistics: one per image\)\n/);
     assert.match(human.stdout, /coverage +87\.5% \(7 images with a sidecar\)/);
     assert.doesNotMatch(noColor.stdout, /\x1b\[/);
     assert.match(noColor.stdout, /^Statistics for .*\n {2}images +8 \(1 symlinks, 0 broken\)\n/);
