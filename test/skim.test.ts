@@ -155,6 +155,31 @@ describe('skimSidecar', () => {
     }
   });
 
+  it('sends every risky number token to the full decoder, at the digit-count boundaries, in arrays and values (regex and DFA paths)', () => {
+    // Risky: 16+ integer digits or 3+ exponent digits. The number-array expression admits no
+    // risky token, so an array holding one must fail it and give up in the general loop.
+    const safe = ['123456789012345', '-123456789012345', '123456789012345.123456789', '1e99', '1E-99', '1e+05', '0.1234567890123456789', '0e00'];
+    const risky = ['1234567890123456', '-1234567890123456', '1234567890123456.5', '1e100', '1E-100', '1e+005', '1.5e000', '12345678901234567890123'];
+    for (const regex of [true, false]) {
+      setSkimRegex(regex);
+      try {
+        for (const [tokens, want] of [
+          [safe, 'skim'],
+          [risky, 'full'],
+        ] as const) {
+          for (const t of tokens) {
+            for (const text of [`{"a": [0.5, ${t}, 2]}`, `{"a": [${t}]}`, `{"a": [[1, ${t}]]}`, `{"a": [{"b": ${t}}]}`, `{"a": ${t}}`]) {
+              const label = `${regex ? 'regex' : 'dfa'} ${text}`;
+              assert.equal(assertParity(Buffer.from(text, 'utf8'), label), want, label);
+            }
+          }
+        }
+      } finally {
+        setSkimRegex(true);
+      }
+    }
+  });
+
   it('applies the depth limit as the full decoder does', () => {
     const deep = (n: number, inner: string) => '{"a":'.repeat(n - 1) + '{' + inner + '}' + '}'.repeat(n - 1);
     for (const d of [1, 2, 3, 5, 10]) {

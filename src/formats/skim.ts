@@ -35,21 +35,19 @@ function isDigit(c: number): boolean {
   return c >= 0x30 && c <= 0x39;
 }
 
-/** JSON number grammar, then the risky-token check (see RISKY_NUMBER). */
+/**
+ * JSON number grammar: -?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?, then the risky-token rule (see
+ * RISKY_NUMBER), counted while scanning: no string, no regular expression per number.
+ */
 function skipNumber(): void {
-  const start = i;
-  skipNumberToken();
-  if (i - start >= 4 && RISKY_NUMBER.test(b.toString('latin1', start, i))) throw GIVE_UP;
-}
-
-/** JSON number grammar: -?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)? */
-function skipNumberToken(): void {
   if (b[i] === 0x2d) i++;
   let c = b[i];
   if (c === 0x30) c = b[++i];
   else if (c >= 0x31 && c <= 0x39) {
+    const start = i;
     do c = b[++i];
     while (c >= 0x30 && c <= 0x39);
+    if (i - start >= RISKY_INT_DIGITS) throw GIVE_UP;
   } else throw GIVE_UP;
   if (c === 0x2e) {
     if (!isDigit(b[++i])) throw GIVE_UP;
@@ -60,8 +58,10 @@ function skipNumberToken(): void {
     c = b[++i];
     if (c === 0x2b || c === 0x2d) c = b[++i];
     if (!isDigit(c)) throw GIVE_UP;
+    const start = i;
     do c = b[++i];
     while (c >= 0x30 && c <= 0x39);
+    if (i - start >= RISKY_EXP_DIGITS) throw GIVE_UP;
   }
 }
 
@@ -192,7 +192,10 @@ function buildDfa(): Uint8Array {
 // The same language as the DFA, as one regular expression: V8 compiles it to native code, about
 // twice the DFA's speed. Used on arrays up to REGEX_MAX bytes (the regexp's backtrack stack grows
 // with the element count); the DFA takes longer ones. A parity test holds the two together.
-const NUM = '-?(?:0|[1-9][0-9]*)(?:\\.[0-9]+)?(?:[eE][+-]?[0-9]+)?';
+// Only numbers that are not risky (RISKY_NUMBER): at most 15 integer digits, at most 2 exponent
+// digits. An array with a risky token fails here and the general loop gives up on that token, so
+// the file goes to the full decoder as before, without a second regular expression over every array.
+const NUM = '-?(?:0|[1-9][0-9]{0,14})(?:\\.[0-9]+)?(?:[eE][+-]?[0-9]{1,2})?';
 const NUMBER_LIST = new RegExp(`^[\\t\\n\\r ]*(?:${NUM}[\\t\\n\\r ]*(?:,[\\t\\n\\r ]*${NUM}[\\t\\n\\r ]*)*)?$`);
 const REGEX_MAX = 1 << 20;
 /**
@@ -201,6 +204,9 @@ const REGEX_MAX = 1 << 20;
  * exponent. Any of them sends the file to the full decoder, so its number model decides.
  */
 const RISKY_NUMBER = /(?:^|[^.0-9])[0-9]{16}|[eE][+-]?[0-9]{3}/;
+/** RISKY_NUMBER as digit counts, for the scanners that see one token at a time. */
+const RISKY_INT_DIGITS = 16;
+const RISKY_EXP_DIGITS = 3;
 
 /** Skip a numbers-only array at b[i] === '['; false (i unchanged) when it is not one. */
 function skipNumberArray(): boolean {
@@ -208,9 +214,8 @@ function skipNumberArray(): boolean {
     const end = b.indexOf(0x5d, i + 1);
     if (end < 0) return false;
     if (end - i <= REGEX_MAX) {
-      const text = b.toString('latin1', i + 1, end);
-      if (!NUMBER_LIST.test(text)) return false;
-      if (RISKY_NUMBER.test(text)) throw GIVE_UP;
+      // NUMBER_LIST admits no risky token: one pass of one regular expression.
+      if (!NUMBER_LIST.test(b.toString('latin1', i + 1, end))) return false;
       i = end + 1;
       return true;
     }
