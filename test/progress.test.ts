@@ -6,6 +6,7 @@ import { countFiles, Progress } from '../src/cli/progress.js';
 import { scan } from '../src/discovery/scan.js';
 import { generateSampleLibrary } from '../src/sample/index.js';
 import { convert } from '../src/ops/convert.js';
+import { hashTree } from '../src/integrity/tree-hash.js';
 import { FAKE_JPEG, makeTree, sidecarData, testDir } from './helpers/tree.js';
 
 function bar(now: () => number): { p: Progress; out: () => string } {
@@ -118,5 +119,27 @@ test('convert reports progress in files, the pre-walk\'s unit: its last state is
     assert.ok(seen.every((d, i) => d <= counted! && (i === 0 || d >= seen[i - 1]!)), `${label}: monotonic, never above the total`);
     const frames = out().split('\r').filter(Boolean);
     assert.match(frames.at(-1)!, new RegExp(`${counted!.toLocaleString('en-US')}/${counted!.toLocaleString('en-US')} files 100%`), label);
+  }
+});
+
+test('hash reports progress in files, the pre-walk\'s unit: its last state is the total (bytes and canonical modes, both engines)', async (t) => {
+  const root = testDir(t);
+  // Every sidecar decodes (canonical mode refuses a tree with corrupt ones); many files are not sidecars.
+  const spec: Record<string, unknown> = { 'notes.txt': 'not an image', 'zz-last/only-ignored.txt': 'x', 'zz-last/A.jpg': FAKE_JPEG };
+  for (let i = 0; i < 150; i++) {
+    spec[`d${i % 7}/IMG_${i}.jpg`] = FAKE_JPEG;
+    if (i % 3 !== 0) spec[`d${i % 7}/IMG_${i}.json`] = { json: sidecarData(`IMG_${i}.jpg`, i, 2) };
+  }
+  makeTree(spec as Parameters<typeof makeTree>[0], root);
+  const counted = await countFiles(root);
+  for (const canonical of [false, true]) {
+    for (const engine of ['inline', 'threads'] as const) {
+      const seen: number[] = [];
+      const h = await hashTree(root, { engine, workers: 2, canonical, onProgress: (done) => void seen.push(done) });
+      const label = `${canonical ? 'canonical' : 'bytes'} ${engine}`;
+      assert.ok(counted! > h.files + 40, `${label}: the tree has many more files than hashed entries (${counted} vs ${h.files})`);
+      assert.equal(seen.at(-1), counted, `${label}: the last state is the total`);
+      assert.ok(seen.every((d, i) => d <= counted! && (i === 0 || d >= seen[i - 1]!)), `${label}: monotonic, never above the total`);
+    }
   }
 });

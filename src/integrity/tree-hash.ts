@@ -123,6 +123,9 @@ async function bytesEntries(root: string, opts: ListOptions & { runtime: Runtime
   const taskOpts: HashTaskOptions = { mode: 'bytes' };
   // A shard hashes the files of its own groups (pair.ts; a file of no group by its own stem).
   const shard = shardFilter(opts.shard, imageExtensionSet(opts.imageExtensions));
+  // Progress counts every file the walk lists (the unit of the CLI's pre-walk total), so the bar
+  // ends at 100 % although only sidecars are hashed.
+  let seen = 0;
   async function* files(): AsyncGenerator<HashItem> {
     const walk = walkTree(root, {
       skipDirNames: new Set([QUARANTINE_DIR]),
@@ -135,6 +138,7 @@ async function bytesEntries(root: string, opts: ListOptions & { runtime: Runtime
     for await (const listing of walk) {
       const owns = shard?.folder(listing.rel);
       for (const e of listing.entries) {
+        if (e.kind !== 'dir') seen++;
         if (e.kind === 'symlink' || e.kind === 'dir' || !wantsFile(e.name, allFiles)) continue;
         if (owns && !owns(e.name)) continue;
         const path = join(listing.path, e.name);
@@ -150,9 +154,9 @@ async function bytesEntries(root: string, opts: ListOptions & { runtime: Runtime
     if (r.error) throw failure(r.error);
     entries.push({ key: item.rel!, hex: r.digest! });
     bytes += r.size;
-    if ((entries.length & 63) === 0) opts.onProgress?.(entries.length);
+    if ((entries.length & 63) === 0) opts.onProgress?.(seen);
   }
-  opts.onProgress?.(entries.length);
+  opts.onProgress?.(seen);
   sortByKey(entries);
   return { version: TREE_VERSION, allFiles, entries, files: entries.length, bytes };
 }
@@ -178,7 +182,8 @@ export async function canonicalEntries(
   let bytes = 0;
   const taskOpts: HashTaskOptions = { mode: 'canonical', maxFileSize: opts.maxFileSize, maxDepth: opts.maxDepth, keyring: opts.keyring };
   const undecodable: string[] = [];
-  const session = scan(root, { ...opts, onProgress: undefined, runtime: opts.runtime });
+  // Progress is the scan's: every file of the tree, the unit of the CLI's pre-walk total.
+  const session = scan(root, { ...opts, runtime: opts.runtime });
   async function* effective(): AsyncGenerator<HashItem> {
     for await (const rec of session) {
       if (strict && !session.summary.complete) break;
@@ -200,7 +205,6 @@ export async function canonicalEntries(
     const keys = item.keys!;
     for (let k = 0; k < keys.length; k++) entries.push({ key: keys[k], hex: r.keyed![k], canonical: r.canonical });
     bytes += r.size;
-    opts.onProgress?.(entries.length);
   }
   const s = session.summary;
   if (strict && !s.complete) {
