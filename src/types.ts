@@ -1,6 +1,7 @@
 /** Types shared across modules. Keep this file free of runtime code (the word lists live in vocabulary.ts). */
 import type { ENGINE_KINDS, FORMAT_NAMES, SIDECAR_EXTS, SIDECAR_FORMATS } from './vocabulary.js';
 import type { Keyring } from './crypto/keys.js';
+import type { IndexOptions } from './incremental/scan-index.js';
 
 export type JsonPrimitive = null | boolean | number | string;
 export type JsonValue = JsonPrimitive | JsonValue[] | JsonObject;
@@ -80,6 +81,12 @@ export interface Options {
    * `index` mod `count`; the sidecars of other shards are never opened or stat'ed.
    */
   shard?: { index: number; count: number };
+  /**
+   * The incremental index (docs/INDEX.md): stored results of unchanged sidecars skip the read.
+   * Off unless given; used by the inspecting operations (validate, stats, format-stats, export
+   * without data, find, todo, stale, report). The CLI turns it on (`--no-index` off).
+   */
+  index?: IndexOptions | false;
 }
 
 export type EngineKind = (typeof ENGINE_KINDS)[number];

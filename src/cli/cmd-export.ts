@@ -6,7 +6,7 @@
  */
 import { EXIT_CLEAN, EXIT_FINDINGS } from '../errors.js';
 import type { ExportFormat, ExportProblem } from '../ops/export.js';
-import { engineOptions, inputDirectory, note, optString, outputFile, type CommandContext } from './context.js';
+import { engineOptions, indexOptions, inputDirectory, note, optString, outputFile, type CommandContext } from './context.js';
 import { exportMessage } from '../messages.js';
 import { progressFor } from './progress.js';
 
@@ -24,6 +24,7 @@ export async function run(ctx: CommandContext): Promise<number> {
   try {
     report = await exportSidecars(dir, {
       ...engineOptions(ctx),
+      ...indexOptions(ctx),
       format: (optString(ctx, 'format') ?? 'json') as ExportFormat,
       output: file ?? ctx.io.stdout,
       operationType: optString(ctx, 'operationType'),

@@ -10,7 +10,7 @@
  * decided (corrupt / unreadable / ambiguous sidecars) or part of the tree could not be read.
  */
 import { EXIT_CLEAN, EXIT_FINDINGS, errors } from '../errors.js';
-import { engineOptions, inputDirectory, note, optString, outputFile, type CommandContext } from './context.js';
+import { engineOptions, indexOptions, inputDirectory, note, optString, outputFile, type CommandContext } from './context.js';
 import { openSink, type Sink } from './sink.js';
 
 type Mode = 'lines' | 'print0' | 'jsonl' | 'json';
@@ -82,6 +82,7 @@ async function runTodo(ctx: CommandContext): Promise<number> {
   try {
     report = await todo(out.dir, {
       ...engineOptions(ctx),
+      ...indexOptions(ctx),
       operation,
       verifyHash: ctx.opts.verifyHash === true,
       onEntry: (e) => {
@@ -110,6 +111,7 @@ async function runStale(ctx: CommandContext): Promise<number> {
   try {
     report = await staleSidecars(out.dir, {
       ...engineOptions(ctx),
+      ...indexOptions(ctx),
       verifyHash: ctx.opts.verifyHash === true,
       onEntry: (e) => {
         const rec = lists.staleRecord(out.dir, e);
@@ -137,6 +139,7 @@ async function runFind(ctx: CommandContext): Promise<number> {
   try {
     report = await find(out.dir, {
       ...engineOptions(ctx),
+      ...indexOptions(ctx),
       where,
       operationType: optString(ctx, 'operationType'),
       onEntry: (e) => {

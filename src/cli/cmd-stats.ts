@@ -1,6 +1,6 @@
 /** `stats` and `format-stats`: aggregates of a tree, byte-identical across runs and worker counts. */
 import { EXIT_CLEAN, EXIT_FINDINGS } from '../errors.js';
-import { engineOptions, inputDirectory, note, optString, type CommandContext } from './context.js';
+import { engineOptions, indexOptions, inputDirectory, note, optString, type CommandContext } from './context.js';
 import { emit, type Emission } from './emit.js';
 import { progressFor } from './progress.js';
 import { formatStatsSummary, statsSummary } from './summaries.js';
@@ -9,12 +9,14 @@ import { formatStatsSummary, statsSummary } from './summaries.js';
 async function compute(ctx: CommandContext, dir: string, onProgress: (done: number) => void): Promise<Emission & { complete: boolean }> {
   if (ctx.command === 'format-stats') {
     const { formatStats } = await import('../ops/format-stats.js');
-    const result = await formatStats(dir, { ...engineOptions(ctx), onProgress });
+    const result = await formatStats(dir, { ...engineOptions(ctx),
+      ...indexOptions(ctx), onProgress });
     return { result, complete: result.scan_complete, what: 'format statistics', human: (style) => formatStatsSummary(result, style) };
   }
   const { stats } = await import('../ops/stats.js');
   const result = await stats(dir, {
     ...engineOptions(ctx),
+      ...indexOptions(ctx),
     operationType: optString(ctx, 'operationType'),
     list: ctx.opts.list === true,
     where: optString(ctx, 'where'),

@@ -7,7 +7,7 @@
  */
 import { EXIT_CLEAN, EXIT_FINDINGS } from '../errors.js';
 import type { ValidationReport, ValidationResult } from '../ops/validate.js';
-import { colorEnabled, engineOptions, inputDirectory, note, optString, outputFile, wantsHuman, type CommandContext } from './context.js';
+import { colorEnabled, engineOptions, indexOptions, inputDirectory, note, optString, outputFile, wantsHuman, type CommandContext } from './context.js';
 import { progressFor } from './progress.js';
 import { openSink, type Sink } from './sink.js';
 import { makeStyle } from './style.js';
@@ -64,6 +64,7 @@ export async function run(ctx: CommandContext): Promise<number> {
   try {
     report = await validate(dir, {
       ...engineOptions(ctx),
+      ...indexOptions(ctx),
       operationType: optString(ctx, 'operationType'),
       where: optString(ctx, 'where'),
       schema: optString(ctx, 'schema'),

@@ -45,6 +45,10 @@ const KEY_FILE: OptionSpec = {
 const IMAGE_EXT: OptionSpec = { flags: '--image-ext <exts>', description: 'more image extensions, comma-separated (added to the default set; see docs/PAIRING.md)' };
 const CONFIG: OptionSpec = { flags: '--config <file>', description: 'configuration file (default: the nearest .image-sidecar.json at or above the folder)' };
 
+/** The incremental index (docs/INDEX.md): both flags set the `index` key. */
+const INDEX: OptionSpec = { flags: '--index <path>', description: 'index file of stored per-file results (default: DIR/.image-sidecar/index, or the cache directory on a read-only tree)' };
+const NO_INDEX: OptionSpec = { flags: '--no-index', description: 'read every sidecar again; no index is read or written' };
+
 const DIR_ARG = { name: '[dir]', description: 'library directory' };
 /**
  * How a tree is read — where the work runs, the keys, what counts as an image: exactly what
@@ -93,6 +97,8 @@ export const COMMANDS: readonly CommandSpec[] = [
       { flags: '--schema <file>', description: 'also check each sidecar against this JSON Schema' },
       { flags: '--jsonl', description: 'one result per line (NDJSON) instead of one JSON document' },
       SHARD_OUT,
+      INDEX,
+      NO_INDEX,
     ],
     examples: [
       'image-sidecar validate ~/Photos',
@@ -125,7 +131,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     name: 'stats',
     summary: 'deterministic statistics of a tree: coverage, operations, faces, objects, formats',
     argument: DIR_ARG,
-    options: [...TREE_COMMON, OPERATION, WHERE, { flags: '--list', description: 'add the per-sidecar list (large on big libraries)' }, SHARD_OUT],
+    options: [...TREE_COMMON, OPERATION, WHERE, { flags: '--list', description: 'add the per-sidecar list (large on big libraries)' }, SHARD_OUT, INDEX, NO_INDEX],
     examples: ['image-sidecar stats ~/Photos', 'image-sidecar stats ~/Photos --shard auto/8 -o /shared/stats-$JOB_COMPLETION_INDEX.jsonl', 'image-sidecar stats --input ~/Photos --operation-type yolov8 --json', 'image-sidecar stats ~/Photos --list -o stats.json'],
     load: () => import('./cmd-stats.js'),
   },
@@ -133,7 +139,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     name: 'format-stats',
     summary: 'count sidecar files by what their bytes are (JSON, our binary, legacy), not by extension',
     argument: DIR_ARG,
-    options: [...TREE_COMMON, SHARD_OUT],
+    options: [...TREE_COMMON, SHARD_OUT, INDEX, NO_INDEX],
     examples: ['image-sidecar format-stats ~/Photos', 'image-sidecar format-stats --input ~/Photos --output -'],
     load: () => import('./cmd-stats.js'),
   },
@@ -260,6 +266,8 @@ export const COMMANDS: readonly CommandSpec[] = [
       WHERE,
       { flags: '--csv-raw', description: "CSV: keep text cells starting with = + - @ as they are (default: prefixed with ' so spreadsheets show them as text, not formulas)" },
       { ...SHARD_OUT, description: `${SHARD_OUT.description} (--format jsonl)` },
+      INDEX,
+      NO_INDEX,
     ],
     examples: [
       'image-sidecar export ~/Photos -o sidecars.json',
@@ -358,7 +366,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     name: 'find',
     summary: 'images whose sidecar matches a filter expression (tree order); see docs/QUERY.md',
     argument: DIR_ARG,
-    options: [...LIST_COMMON, { flags: '--where <expr>', description: 'the filter, e.g. "has yolov8 and objects.person > 2" (required)' }, OPERATION],
+    options: [...LIST_COMMON, { flags: '--where <expr>', description: 'the filter, e.g. "has yolov8 and objects.person > 2" (required)' }, OPERATION, INDEX, NO_INDEX],
     examples: [
       "image-sidecar find ~/Photos --where 'faces >= 3'",
       "image-sidecar find ~/Photos --where 'quality.grade in [A, B] and not face_detection failed' --jsonl",
@@ -370,7 +378,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     name: 'todo',
     summary: 'images that still need an operation: no sidecar, no result, a failed result or a stale one (tree order)',
     argument: DIR_ARG,
-    options: [...LIST_COMMON, { flags: '--operation <op>', description: 'the operation to be run, e.g. yolov8 or face_detection (required)' }, VERIFY_HASH],
+    options: [...LIST_COMMON, { flags: '--operation <op>', description: 'the operation to be run, e.g. yolov8 or face_detection (required)' }, VERIFY_HASH, INDEX, NO_INDEX],
     examples: [
       'image-sidecar todo ~/Photos --operation yolov8 --print0 | xargs -0 python detect.py',
       'image-sidecar todo ~/Photos --operation face_detection --jsonl   # says why each image is listed',
@@ -381,7 +389,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     name: 'stale',
     summary: 'sidecars whose image changed (size, mtime or content) since their results were saved',
     argument: DIR_ARG,
-    options: [...LIST_COMMON, VERIFY_HASH],
+    options: [...LIST_COMMON, VERIFY_HASH, INDEX, NO_INDEX],
     examples: ['image-sidecar stale ~/Photos', 'image-sidecar stale ~/Photos --verify-hash --jsonl'],
     load: () => import('./cmd-query.js'),
   },

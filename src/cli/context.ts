@@ -4,13 +4,14 @@
  */
 import { statSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import { dirname, resolve } from 'node:path';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { resolveImageExtensions } from '../discovery/config.js';
 import { errors } from '../errors.js';
 import { engineFromEnv } from '../engine/env.js';
 import type { EngineKind } from '../types.js';
 import type { ResolvePreference } from '../ops/resolve.js';
 import type { Keyring } from '../crypto/keys.js';
+import type { IndexOptions } from '../incremental/scan-index.js';
 import { keyringFromCli } from './keys.js';
 import { parseShard, type ShardSpec } from '../discovery/shard.js';
 
@@ -75,6 +76,8 @@ export interface CliOptions {
   hashImages?: boolean;
   where?: string;
   shard?: string;
+  /** `--index PATH` (a string), `--no-index` (false); absent: true (commander's default for --no-). */
+  index?: string | boolean;
 }
 
 export interface CommandContext {
@@ -209,4 +212,31 @@ export function optString(ctx: CommandContext, key: keyof CliOptions): string | 
 /** Notes for the person running the command (stderr; silenced by --quiet). */
 export function note(ctx: CommandContext, line: string): void {
   if (!ctx.opts.quiet) ctx.io.stderr.write(`image-sidecar: ${line}\n`);
+}
+
+/** The user's cache directory: $XDG_CACHE_HOME when absolute (XDG spec), else ~/.cache. */
+export function userCacheDir(env: NodeJS.ProcessEnv): string | undefined {
+  const xdg = env.XDG_CACHE_HOME;
+  if (xdg && isAbsolute(xdg)) return xdg;
+  return env.HOME ? join(env.HOME, '.cache') : undefined;
+}
+
+/**
+ * The incremental index of commands that inspect (validate, stats, format-stats, export, find, todo,
+ * stale, report): on by default, `--index PATH` places it, `--no-index` turns it off.
+ * IMAGE_SIDECAR_INDEX_RACY_MS sets the margin under which a just-changed file is not recorded (tests).
+ */
+export function indexOptions(ctx: CommandContext): { index: IndexOptions | false } {
+  const v = ctx.opts.index;
+  if (v === false) return { index: false };
+  const out: IndexOptions = { onWarning: (m) => note(ctx, `warning: ${m}`) };
+  if (typeof v === 'string') {
+    if (v === '') throw errors.usage('--index needs a file path');
+    out.path = v;
+  }
+  const cacheDir = userCacheDir(ctx.io.env);
+  if (cacheDir) out.cacheDir = cacheDir;
+  const racy = ctx.io.env.IMAGE_SIDECAR_INDEX_RACY_MS;
+  if (racy !== undefined && /^\d+$/.test(racy)) out.racyMarginMs = Number(racy);
+  return { index: out };
 }

@@ -12,7 +12,7 @@
  */
 import { readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { QUARANTINE_DIR } from '../discovery/scan.js';
+import { SKIP_DIR_NAMES } from '../discovery/scan.js';
 import { bytes as formatBytes } from './style.js';
 
 export interface ProgressOptions {
@@ -187,7 +187,7 @@ export async function countFiles(root: string, keepGoing: () => boolean = () => 
       first = false;
       for (const e of entries) {
         if (e.isDirectory()) {
-          if (!(atRoot && e.name === QUARANTINE_DIR)) stack.push(join(dir, e.name));
+          if (!(atRoot && SKIP_DIR_NAMES.has(e.name))) stack.push(join(dir, e.name));
         } else files++;
       }
     }

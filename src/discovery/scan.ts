@@ -8,6 +8,8 @@ import { createRuntime, type AdaptiveRuntime } from '../engine/select.js';
 import type { FileInspection, InspectItem, InspectOptions } from '../tasks/inspect.js';
 import type { Category, Options, SidecarExt, SidecarNaming } from '../types.js';
 import { CATEGORIES } from '../types.js';
+import { ScanIndex, type Pending } from '../incremental/scan-index.js';
+import { INDEX_DIR } from '../incremental/location.js';
 import { imageExtensionSet, nfc } from './extensions.js';
 import { pairDirectory, type PairGroup } from './pair.js';
 import { shardFilter, type ShardFilter } from './shard.js';
@@ -15,6 +17,9 @@ import { walkTree, type EntryKind, type WalkEntry, type WalkProblem } from './wa
 
 /** Name of the quarantine folder at the root of a library (never scanned). */
 export const QUARANTINE_DIR = '.image-sidecar-quarantine';
+export { INDEX_DIR };
+/** Folders never walked as data: the quarantine and our own state (the incremental index). */
+export const SKIP_DIR_NAMES: ReadonlySet<string> = new Set([QUARANTINE_DIR, INDEX_DIR]);
 
 export interface ScanImage {
   name: string;
@@ -128,6 +133,10 @@ interface PendingRecord {
   /** A lone sidecar whose stem or name another (non-image) file of its folder has: never an orphan. */
   lookalikes?: string[];
   findings: Finding[];
+  /** With the index: per item, its stored result (a hit) or undefined; `send` the misses, `sent` their identities. */
+  hits?: (FileInspection | undefined)[];
+  send?: InspectItem[];
+  sent?: Pending[];
 }
 
 /** A scan in progress: iterate it for records; `summary` is final once iteration ends. */
@@ -192,8 +201,11 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
     const weigh = inspectOpts.keepData || inspectOpts.dataJson ? (item: InspectItem) => item.size ?? 0 : undefined;
     let emitted = 0;
     let bytesRead = 0;
+    // A shard sees only its own files: it never drops the entries of the others (they merge).
+    const index = opts.index ? ScanIndex.open(root, inspectOpts, this.shard ? { ...opts.index, prune: false } : opts.index) : null;
     try {
-      const records = mapJobs(runtime, 'inspect', inspectOpts, this.pendingRecords(root, weigh !== undefined), (rec) => rec.items, {
+      const source = this.pendingRecords(root, weigh !== undefined, index, runtime);
+      const records = mapJobs(runtime, 'inspect', inspectOpts, source, (rec) => rec.send ?? rec.items, {
         batchFiles: opts.batchSize,
         weigh,
         signal: opts.signal,
@@ -203,13 +215,14 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
       // once listed; the last call is every file of the tree.
       const passedOver = () => this.summary.filesIgnored + this.summary.tempFiles;
       for await (const { job, results } of records) {
-        const rec = this.finalize(job, results);
+        const rec = this.finalize(job, index ? mergeHits(job, results, index) : results);
         emitted += rec.files;
         for (const sc of rec.sidecars) if (sc.side === 'local') bytesRead += sc.inspection.size;
         opts.onProgress?.(emitted + passedOver(), undefined, bytesRead);
         yield rec;
       }
       opts.onProgress?.(emitted + passedOver(), undefined, bytesRead);
+      if (index) await index.save(this.summary.complete);
     } finally {
       this.summary.engine = { kind: runtime.kind, workers: runtime.workers };
       if (ownRuntime) await runtime.close();
@@ -217,7 +230,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
   }
 
   /** Walk → pair → one pending record per group, in tree order (the pipeline's source). */
-  private async *pendingRecords(root: string, sized: boolean): AsyncGenerator<PendingRecord> {
+  private async *pendingRecords(root: string, sized: boolean, index: ScanIndex | null, runtime: Runtime): AsyncGenerator<PendingRecord> {
     const opts = this.opts;
     const rootReal = await realpath(root);
     const imageExts = imageExtensionSet(opts.imageExtensions);
@@ -226,8 +239,9 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
     // Walk steps number folders (and folders that could not be read) in walk order: every shard
     // walks the whole tree, so a step means the same folder on every shard.
     let step = 0;
+    let itemsTotal = 0;
     const walk = walkTree(root, {
-      skipDirNames: new Set([QUARANTINE_DIR]),
+      skipDirNames: SKIP_DIR_NAMES,
       onProblem: (p: WalkProblem) => {
         const at = step++;
         // Every shard is incomplete (its files may be in there); one shard reports the problem.
@@ -277,7 +291,12 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
       for (let gi = 0; gi < groups.length; gi++) {
         const seq: TreeSeq = [at, groupPosition(groups[gi], gi)];
         const rec = await this.pending(groups[gi], seq, listing.rel, root, rootReal, resolved, targetDirs, opts.inspectLinkTargets === true);
-        if (sized) for (const it of rec.items) it.size = sizeOf(it.path);
+        if (index) {
+          lookUp(rec, index, sized);
+          // Size the engine by the whole work, as without the index (hits never start a thread).
+          itemsTotal += rec.items.length;
+          runtime.expect?.(itemsTotal);
+        } else if (sized) for (const it of rec.items) it.size = sizeOf(it.path);
         yield rec;
       }
     }
@@ -411,6 +430,34 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
 export function sidecarFilesOf(rec: ScanRecord): ScanSidecar[] {
   if (rec.category === 'unrelated') return [];
   return rec.sidecars.filter((s) => s.side === 'local' || rec.images.some((i) => i.outsideRoot));
+}
+
+/** Look every item of a record up in the index: hits are kept, misses go to the engine (one stat each). */
+function lookUp(rec: PendingRecord, index: ScanIndex, sized: boolean): void {
+  const hits: (FileInspection | undefined)[] = [];
+  const send: InspectItem[] = [];
+  const sent: Pending[] = [];
+  for (const it of rec.items) {
+    const r = index.lookup(it.path);
+    if (sized) it.size = r.size;
+    hits.push(r.hit ?? undefined);
+    if (!r.hit) {
+      send.push(it);
+      sent.push(r.pending);
+    }
+  }
+  rec.hits = hits;
+  rec.send = send;
+  rec.sent = sent;
+}
+
+/** The engine's results for a record's misses, recorded, merged with its hits in item order. */
+function mergeHits(rec: PendingRecord, results: readonly FileInspection[], index: ScanIndex): FileInspection[] {
+  const hits = rec.hits;
+  if (!hits) return results as FileInspection[];
+  for (let j = 0; j < results.length; j++) index.record(rec.sent![j], results[j]);
+  let next = 0;
+  return hits.map((h) => h ?? results[next++]);
 }
 
 /** A file's size for the pipeline's byte bound (0 when it cannot be seen: the task reports why). */

@@ -46,11 +46,21 @@ export class AdaptiveRuntime implements Runtime {
   private itemsSeen = 0;
   constructor(private readonly choice: EngineChoice) {}
 
+  /**
+   * The engine chosen for the work seen so far, even before a batch ran: with the incremental index
+   * most files never reach the engine, and the report still names the engine the work was sized
+   * for (the pool starts only when a batch needs it).
+   */
   get kind(): 'inline' | 'threads' {
-    return this.inner?.kind ?? (this.choice.kind === 'threads' ? 'threads' : 'inline');
+    return this.inner?.kind ?? (this.wantsThreads() ? 'threads' : 'inline');
   }
   get workers(): number {
-    return this.inner?.workers ?? (this.choice.kind === 'threads' ? this.choice.workers : 1);
+    return this.inner?.workers ?? (this.wantsThreads() ? this.choice.workers : 1);
+  }
+
+  private wantsThreads(): boolean {
+    const { kind, workers } = this.choice;
+    return kind === 'threads' || (kind === 'auto' && workers > 1 && this.itemsSeen >= THREADS_BREAK_EVEN_FILES);
   }
 
   expect(items: number): void {
@@ -60,8 +70,7 @@ export class AdaptiveRuntime implements Runtime {
   private pick(): Runtime {
     if (this.inner) return this.inner;
     const { kind, workers } = this.choice;
-    const useThreads = kind === 'threads' || (kind === 'auto' && workers > 1 && this.itemsSeen >= THREADS_BREAK_EVEN_FILES);
-    if (useThreads) this.inner = new ThreadRuntime(workers);
+    if (this.wantsThreads()) this.inner = new ThreadRuntime(workers);
     else if (kind === 'inline' || workers <= 1) this.inner = this.inline;
     else return this.inline; // auto, still small: stay inline until the threshold is crossed
     return this.inner;

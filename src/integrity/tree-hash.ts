@@ -13,7 +13,7 @@
  */
 import { join, resolve } from 'node:path';
 import { errorFromJSON, errors, type ErrorCode } from '../errors.js';
-import { assertDirectory, QUARANTINE_DIR, scan, type ScanRecord } from '../discovery/scan.js';
+import { assertDirectory, scan, SKIP_DIR_NAMES, type ScanRecord } from '../discovery/scan.js';
 import { walkTree } from '../discovery/walk.js';
 import { imageExtensionSet, isSidecarExt, splitName } from '../discovery/extensions.js';
 import { shardFilter } from '../discovery/shard.js';
@@ -128,7 +128,7 @@ async function bytesEntries(root: string, opts: ListOptions & { runtime: Runtime
   let seen = 0;
   async function* files(): AsyncGenerator<HashItem> {
     const walk = walkTree(root, {
-      skipDirNames: new Set([QUARANTINE_DIR]),
+      skipDirNames: SKIP_DIR_NAMES,
       // An unreadable directory would silently drop its files from the hash: stop instead.
       onProblem: (p) => {
         throw p.error;

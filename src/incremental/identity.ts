@@ -1,0 +1,58 @@
+/**
+ * A file's identity for the incremental index: device, inode, size, mtime and ctime in ns. Any
+ * difference means the file may hold other bytes. ctime cannot be set by a writer, so a same-size
+ * edit that restores mtime (touch -r, utimes) still changes the identity.
+ */
+import { statSync } from 'node:fs';
+
+/** 5 × u64: dev, ino, size, mtime_ns, ctime_ns (the index stores these 40 bytes per file). */
+export const IDENTITY_BYTES = 40;
+
+export interface FileIdentity {
+  dev: bigint;
+  ino: bigint;
+  size: bigint;
+  mtimeNs: bigint;
+  ctimeNs: bigint;
+}
+
+/**
+ * stat (following a symlinked sidecar: its content is the target's) with bigint times; null when
+ * the file cannot be seen or is not a regular file (the inspection reports why).
+ */
+export function statIdentity(path: string): FileIdentity | null {
+  let st;
+  try {
+    st = statSync(path, { bigint: true, throwIfNoEntry: false });
+  } catch {
+    return null;
+  }
+  if (!st || !st.isFile()) return null;
+  return { dev: st.dev, ino: st.ino, size: st.size, mtimeNs: st.mtimeNs, ctimeNs: st.ctimeNs };
+}
+
+export function writeIdentity(id: FileIdentity, buf: Buffer, offset: number): void {
+  buf.writeBigUInt64LE(BigInt.asUintN(64, id.dev), offset);
+  buf.writeBigUInt64LE(BigInt.asUintN(64, id.ino), offset + 8);
+  buf.writeBigUInt64LE(BigInt.asUintN(64, id.size), offset + 16);
+  buf.writeBigUInt64LE(BigInt.asUintN(64, id.mtimeNs), offset + 24);
+  buf.writeBigUInt64LE(BigInt.asUintN(64, id.ctimeNs), offset + 32);
+}
+
+export function identityBytes(id: FileIdentity): Buffer {
+  const b = Buffer.allocUnsafe(IDENTITY_BYTES);
+  writeIdentity(id, b, 0);
+  return b;
+}
+
+/** Same identity as the 40 bytes at `offset` (compares the encodings: no allocation). */
+export function identityEquals(id: FileIdentity, buf: Uint8Array, offset: number): boolean {
+  const b = Buffer.from(buf.buffer, buf.byteOffset + offset, IDENTITY_BYTES);
+  return (
+    b.readBigUInt64LE(32) === BigInt.asUintN(64, id.ctimeNs) &&
+    b.readBigUInt64LE(24) === BigInt.asUintN(64, id.mtimeNs) &&
+    b.readBigUInt64LE(16) === BigInt.asUintN(64, id.size) &&
+    b.readBigUInt64LE(8) === BigInt.asUintN(64, id.ino) &&
+    b.readBigUInt64LE(0) === BigInt.asUintN(64, id.dev)
+  );
+}
