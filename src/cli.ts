@@ -36,8 +36,14 @@ let exitCode = 0;
 /** Findings exit 0 (earlier tool's name, or --exit-zero); known once the arguments are parsed. */
 let findingsExitZero = isLegacyInvocation(process.argv[1]);
 
-function addCommand(program: Command, spec: CommandSpec): void {
+function addCommand(program: Command, spec: CommandSpec, parent?: string): void {
   const cmd = program.command(spec.name).description(spec.summary);
+  if (spec.subcommands) {
+    for (const sub of spec.subcommands) addCommand(cmd, sub, spec.name);
+    cmd.addHelpText('after', `\nExamples:\n${spec.examples.map((e) => `  $ ${e}`).join('\n')}\n`);
+    return;
+  }
+  const name = parent ? `${parent} ${spec.name}` : spec.name;
   if (spec.argument) cmd.argument(spec.argument.name, spec.argument.description);
   for (const o of spec.options) cmd.addOption(makeOption(o));
   cmd.addHelpText('after', `\nExamples:\n${spec.examples.map((e) => `  $ ${e}`).join('\n')}\n`);
@@ -46,7 +52,7 @@ function addCommand(program: Command, spec: CommandSpec): void {
     const arg = Array.isArray(first) ? undefined : first;
     const opts = (spec.argument ? args[1] : args[0]) as CliOptions;
     const [{ run }, { processIo }] = await Promise.all([spec.load(), import('./cli/context.js')]);
-    exitCode = await run({ command: spec.name, arg, opts, io: processIo(), ...(Array.isArray(first) ? { args: first } : {}) });
+    exitCode = await run({ command: name, arg, opts, io: processIo(), ...(Array.isArray(first) ? { args: first } : {}) });
   });
 }
 

@@ -58,3 +58,7 @@ export { parseShard, shardOfKey, shardHash, shardKey, nameRoot, PARTITION, type 
 export { statsShard, formatStatsShard, validateShard, hashShard, exportShard, type LineSink } from './shard/run.js';
 export { mergeShards, openShards, type MergeResult } from './shard/merge.js';
 export { openShardFile, type ShardHeader, type ShardFile } from './shard/format.js';
+export { indexStatus, clearIndex } from './incremental/manage.js';
+export type { IndexStatus } from './incremental/manage.js';
+export { INDEX_DIR } from './incremental/location.js';
+export type { IndexOptions, IndexRunStats } from './incremental/scan-index.js';

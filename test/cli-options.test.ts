@@ -19,7 +19,7 @@ const KNOWN: Record<keyof CliOptions, true> = {
   newKeyFile: true, delete: true, force: true, maxFraction: true, from: true, prefer: true, csvRaw: true, detailed: true,
   operation: true, summary: true, data: true, canonical: true, manifest: true, allFiles: true, images: true, seed: true,
   stdio: true, open: true, maxInvalid: true, maxFolders: true, imageExt: true, config: true, naming: true,
-  print0: true, verifyHash: true, hashImages: true, where: true, shard: true,
+  print0: true, verifyHash: true, hashImages: true, where: true, shard: true, index: true,
 };
 
 function attributeName(flags: string): string {
@@ -29,7 +29,8 @@ function attributeName(flags: string): string {
 
 test('every flag of every command is a typed CliOptions key', () => {
   const missing: string[] = [];
-  for (const c of COMMANDS) for (const o of c.options) if (!(attributeName(o.flags) in KNOWN)) missing.push(`${c.name} ${o.flags}`);
+  const all = COMMANDS.flatMap((c) => [c, ...(c.subcommands ?? []).map((s) => ({ ...s, name: `${c.name} ${s.name}` }))]);
+  for (const c of all) for (const o of c.options) if (!(attributeName(o.flags) in KNOWN)) missing.push(`${c.name} ${o.flags}`);
   assert.deepEqual(missing, []);
 });
 

@@ -25,6 +25,8 @@ export interface CommandSpec {
   /** Real invocations shown after --help. */
   examples: readonly string[];
   load: () => Promise<{ run: CommandRun }>;
+  /** Sub-commands (`index status`): each a command of its own; the parent only groups them. */
+  subcommands?: readonly CommandSpec[];
 }
 
 /** Where the result goes: '-' is stdout. */
@@ -392,6 +394,31 @@ export const COMMANDS: readonly CommandSpec[] = [
     options: [...LIST_COMMON, VERIFY_HASH, INDEX, NO_INDEX],
     examples: ['image-sidecar stale ~/Photos', 'image-sidecar stale ~/Photos --verify-hash --jsonl'],
     load: () => import('./cmd-query.js'),
+  },
+  {
+    name: 'index',
+    summary: 'the incremental index of stored per-file results: `index status DIR`, `index clear DIR` (docs/INDEX.md)',
+    options: [],
+    examples: ['image-sidecar index status ~/Photos', 'image-sidecar index clear ~/Photos'],
+    load: () => import('./cmd-index.js'),
+    subcommands: [
+      {
+        name: 'status',
+        summary: 'entries, size per sidecar, hits of the last run, and whether the index is usable',
+        argument: DIR_ARG,
+        options: [INPUT_DIR, OUTPUT, JSON_OUT, INDEX],
+        examples: ['image-sidecar index status ~/Photos', 'image-sidecar index status ~/Photos --json'],
+        load: () => import('./cmd-index.js'),
+      },
+      {
+        name: 'clear',
+        summary: 'remove the index (the next run reads every sidecar again and rebuilds it)',
+        argument: DIR_ARG,
+        options: [INPUT_DIR, JSON_OUT, INDEX],
+        examples: ['image-sidecar index clear ~/Photos'],
+        load: () => import('./cmd-index.js'),
+      },
+    ],
   },
   {
     name: 'sample',

@@ -43,7 +43,9 @@ export interface IndexOptions extends IndexLocationOptions {
    */
   prune?: boolean;
   /**
-   * Files whose ctime is this close to the run's start (or later) are not recorded. Default 2000 ms.
+   * Files whose ctime or mtime is this close to the run's start (or later) are not recorded: a
+   * same-size rewrite within the file system's timestamp granularity could keep every stat field.
+   * Default 2000 ms; 0 records every file (tests).
    */
   racyMarginMs?: number;
   /** Warnings (corrupt or foreign index, index not writable): the run goes on without it. */
@@ -122,7 +124,9 @@ export class ScanIndex {
   ) {
     this.location = resolveIndexLocation(root, opts);
     this.key = optionsKey(inspect);
-    this.racyCutoffNs = BigInt(this.started - (opts.racyMarginMs ?? DEFAULT_RACY_MARGIN_MS)) * 1_000_000n;
+    const margin = opts.racyMarginMs ?? DEFAULT_RACY_MARGIN_MS;
+    // 0 turns the check off (tests that change files milliseconds before a run).
+    this.racyCutoffNs = margin > 0 ? BigInt(this.started - margin) * 1_000_000n : 1n << 64n;
     this.image = this.load();
     this.keyNo = this.image.header.keys.findIndex((k) => k.key === this.key);
   }

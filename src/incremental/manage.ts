@@ -1,0 +1,94 @@
+/** `index status` and `index clear`: what an index holds, and removing it (library side of the CLI). */
+import { readFileSync, rmdirSync, rmSync, statSync } from 'node:fs';
+import { basename, dirname } from 'node:path';
+import { errors } from '../errors.js';
+import { INDEX_DIR, resolveIndexLocation, type IndexLocation, type IndexLocationOptions } from './location.js';
+import { lastRunPath, type LastRun } from './scan-index.js';
+import { IndexFormatError, readIndexFile } from './store.js';
+
+export interface IndexStatus {
+  path: string;
+  where: IndexLocation['where'];
+  exists: boolean;
+  /** False when the file is corrupt or belongs to another library (the next run rebuilds it). */
+  valid: boolean;
+  problem: string | null;
+  entries: number;
+  bytes: number;
+  bytes_per_entry: number | null;
+  /** Option sets with stored results (validate, stats, ... each have their own). */
+  option_sets: number;
+  written: string | null;
+  last_run: LastRun | null;
+  total_hits: number;
+}
+
+export function indexStatus(root: string, opts: IndexLocationOptions = {}): IndexStatus {
+  const loc = resolveIndexLocation(root, opts);
+  const out: IndexStatus = {
+    path: loc.path,
+    where: loc.where,
+    exists: false,
+    valid: false,
+    problem: null,
+    entries: 0,
+    bytes: 0,
+    bytes_per_entry: null,
+    option_sets: 0,
+    written: null,
+    last_run: null,
+    total_hits: 0,
+  };
+  try {
+    out.bytes = statSync(loc.path).size;
+    out.exists = true;
+  } catch {
+    return out;
+  }
+  try {
+    const img = readIndexFile(loc.path);
+    if (img) {
+      if (img.header.root !== loc.rootReal) out.problem = `belongs to another library (${img.header.root})`;
+      else out.valid = true;
+      out.entries = img.offsets.size;
+      out.option_sets = img.header.keys.length;
+      out.written = img.header.written;
+      out.total_hits = img.header.totalHits ?? 0;
+      out.bytes_per_entry = out.entries > 0 ? Math.round((out.bytes / out.entries) * 10) / 10 : null;
+    }
+  } catch (e) {
+    out.problem = e instanceof IndexFormatError ? e.message : errors.fromFs(e, loc.path).message;
+  }
+  try {
+    out.last_run = JSON.parse(readFileSync(lastRunPath(loc.path), 'utf8')) as LastRun;
+  } catch {
+    /* no run recorded */
+  }
+  return out;
+}
+
+/** Remove the index (and its last-run file; the `.image-sidecar` folder too when it is left empty). */
+export function clearIndex(root: string, opts: IndexLocationOptions = {}): { path: string; removed: boolean } {
+  const loc = resolveIndexLocation(root, opts);
+  let removed = false;
+  try {
+    statSync(loc.path);
+    removed = true;
+  } catch {
+    /* nothing there */
+  }
+  try {
+    rmSync(loc.path, { force: true });
+    rmSync(lastRunPath(loc.path), { force: true });
+  } catch (e) {
+    throw errors.fromFs(e, loc.path);
+  }
+  if (loc.where === 'root' && basename(dirname(loc.path)) === INDEX_DIR) {
+    try {
+      rmdirSync(dirname(loc.path)); // only when empty
+    } catch {
+      /* other files (locks of a running writer): keep the folder */
+    }
+  }
+  return { path: loc.path, removed };
+}

@@ -1,0 +1,436 @@
+/**
+ * The incremental index (src/incremental/) must never be wrong: every guarantee of issue 20 has a
+ * test that tries to break it. Outputs with the index are compared byte for byte with `--no-index`
+ * (validate's processing_time excepted: it is a measurement, different on every run).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
+import { join } from 'node:path';
+import {
+  encodeSidecar,
+  exportSidecars,
+  formatStats,
+  generateSampleLibrary,
+  hashTree,
+  indexStatus,
+  staleSidecars,
+  stats,
+  todo,
+  validate,
+  INDEX_DIR,
+  type IndexOptions,
+  type IndexRunStats,
+  type JsonObject,
+} from '../src/index.js';
+import { saveSidecar } from '../src/ops/save.js';
+import { find } from '../src/ops/find.js';
+import { parseIndex } from '../src/incremental/store.js';
+import { CLI_PATH, runCli } from './helpers/cli.js';
+import { FAKE_JPEG, makeTree, sidecarData, tempDir, testDir } from './helpers/tree.js';
+
+/** Record files however recently they changed (tests change files milliseconds before a run). */
+const NOW = { racyMarginMs: 0 } as const;
+const CLI_ENV = { IMAGE_SIDECAR_INDEX_RACY_MS: '0' };
+const FIXED_TIME = 1_700_000_000; // whole seconds: utimes restores it exactly (ns included)
+
+function withoutTimes(text: string): string {
+  return text.replace(/"processing_time":[-0-9.e+]+/g, '"processing_time":0');
+}
+
+type Runner = (index: IndexOptions | false) => Promise<string>;
+
+/** Every inspecting operation, as text (its full report: results, totals, scan summary). */
+function operations(root: string, outDir: string): Record<string, Runner> {
+  // Reports hold bigints (recorded image mtimes): spelled with their type, so a number would differ.
+  const text = (v: unknown) => withoutTimes(JSON.stringify(v, (_k, x: unknown) => (typeof x === 'bigint' ? `${x}n` : x)));
+  return {
+    validate: async (index) => text(await validate(root, { index, engine: 'inline' })),
+    stats: async (index) => text(await stats(root, { index, list: true })),
+    'stats --operation-type': async (index) => text(await stats(root, { index, operationType: 'face_detection' })),
+    'format-stats': async (index) => text(await formatStats(root, { index })),
+    find: async (index) => text(await find(root, { index, where: 'faces >= 1' })),
+    todo: async (index) => text(await todo(root, { index, operation: 'yolov8' })),
+    stale: async (index) => text(await staleSidecars(root, { index })),
+    'export csv': async (index) => {
+      const out = join(outDir, 'export.csv');
+      const r = await exportSidecars(root, { index, format: 'csv', output: out });
+      return text(r) + readFileSync(out, 'utf8');
+    },
+  };
+}
+
+/** Run every operation without the index, then twice with it (cold, warm): all three identical. */
+async function assertIdentical(root: string, outDir: string, label: string, indexPath: string): Promise<{ hits: number; misses: number }> {
+  let hits = 0;
+  let misses = 0;
+  const onStats = (s: IndexRunStats) => {
+    hits += s.hits;
+    misses += s.misses;
+  };
+  for (const [name, run] of Object.entries(operations(root, outDir))) {
+    const plain = await run(false);
+    const first = await run({ ...NOW, path: indexPath, onStats });
+    const second = await run({ ...NOW, path: indexPath, onStats });
+    assert.equal(first, plain, `${label}: ${name} with the index (first run) differs from --no-index`);
+    assert.equal(second, plain, `${label}: ${name} with the index (second run) differs from --no-index`);
+  }
+  return { hits, misses };
+}
+
+/** An awkward tree: Unicode names, every format, corrupt and odd files, symlinks in and out, typed numbers. */
+function awkwardTree(dir: string): { root: string; outside: string } {
+  const outside = join(dir, 'outside');
+  const root = join(dir, 'lib');
+  const typed = '{"face_detection": {"success": true, "faces": [], "metadata": {"processing_time": 25.0, "id": 1234567890123456789}}}';
+  makeTree(
+    {
+      'a/IMG_1.jpg': FAKE_JPEG,
+      'a/IMG_1.json': { json: sidecarData('IMG_1.jpg', 2) },
+      'a/Été ü/Ñandú 1.JPG': FAKE_JPEG,
+      'a/Été ü/Ñandú 1.JPG.json': { json: sidecarData('Ñandú 1.JPG', 1) },
+      'a/typed.jpg': FAKE_JPEG,
+      'a/typed.json': typed,
+      'a/bom.jpg': FAKE_JPEG,
+      'a/bom.json': Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(JSON.stringify(sidecarData('bom.jpg', 1)))]),
+      'b/corrupt.jpg': FAKE_JPEG,
+      'b/corrupt.json': '{"face_detection": {"faces": [',
+      'b/both.jpg': FAKE_JPEG,
+      'b/both.json': { json: sidecarData('both.jpg', 1) },
+      'b/orphan.json': { json: sidecarData('gone.jpg', 3) },
+      'b/report.json': { json: { summary: { total: 3 }, results: [] } },
+      'b/missing.png': FAKE_JPEG,
+      'b/empty.json': '',
+      'b/link.jpg': { symlink: '../a/IMG_1.jpg' },
+      'b/out.jpg': { symlink: join(outside, 'far.jpg') },
+      'b/broken.jpg': { symlink: 'nowhere.jpg' },
+      'b/proto.jpg': FAKE_JPEG,
+      'b/proto.json': '{"__proto__": {"x": 1}, "yolov8": {"success": true, "objects": [{"class_name": "__proto__", "confidence": 0.5}]}}',
+    },
+    root,
+  );
+  makeTree({ 'far.jpg': FAKE_JPEG, 'far.json': { json: sidecarData('far.jpg', 4) } }, outside);
+  writeFileSync(join(root, 'b/both.bin'), encodeSidecar(sidecarData('both.jpg', 2) as JsonObject, 'bin'));
+  writeFileSync(join(root, 'a/bin.jpg'), FAKE_JPEG);
+  writeFileSync(join(root, 'a/bin.bin'), encodeSidecar(JSON.parse(typed) as JsonObject, 'bin'));
+  writeFileSync(join(root, 'a/legacy.jpg'), FAKE_JPEG);
+  writeFileSync(join(root, 'a/legacy.json'), encodeSidecar(sidecarData('legacy.jpg', 1) as JsonObject, 'legacy'));
+  return { root, outside };
+}
+
+/** Each kind of change the index must notice, applied to `file` (a sidecar). */
+const CHANGES: Record<string, (file: string) => void> = {
+  'same size, mtime restored (only ctime differs)': (file) => {
+    const before = statSync(file, { bigint: true });
+    const text = readFileSync(file, 'utf8');
+    const edited = text.includes('"success": true') ? text.replace('"success": true', '"success": !rue') : text.replace(/\d(?=[^\d]*$)/, (d) => String((Number(d) + 1) % 10));
+    assert.equal(Buffer.byteLength(edited), Number(before.size));
+    writeFileSync(file, edited); // in place: same inode
+    utimesSync(file, FIXED_TIME, FIXED_TIME);
+    const after = statSync(file, { bigint: true });
+    assert.equal(after.ino, before.ino);
+    assert.equal(after.size, before.size);
+    assert.equal(after.mtimeNs, before.mtimeNs, 'mtime restored exactly');
+    assert.notEqual(after.ctimeNs, before.ctimeNs, 'ctime moved on');
+  },
+  'replaced by rename (same size, same mtime)': (file) => {
+    const text = readFileSync(file, 'utf8');
+    const edited = text.replace(/"faces_found": \d/, '"faces_found": 7').replace(/\d(?=[^\d]*$)/, (d) => String((Number(d) + 3) % 10));
+    const tmp = `${file}.new`;
+    writeFileSync(tmp, edited.length === text.length ? edited : text.replace(/\d(?=[^\d]*$)/, (d) => String((Number(d) + 3) % 10)));
+    utimesSync(tmp, FIXED_TIME, FIXED_TIME);
+    renameSync(tmp, file);
+  },
+  'deleted': (file) => rmSync(file),
+  'corrupted': (file) => writeFileSync(file, '{"face_detection": [1, 2,'),
+};
+
+test('byte-identical to --no-index on an awkward tree, after each kind of change', async (t) => {
+  const dir = testDir(t, 'isc-index-awk-');
+  const { root } = awkwardTree(dir);
+  // Fixed mtimes so that a change that restores mtime restores it exactly.
+  for (const rel of ['a/IMG_1.json', 'a/typed.json', 'b/both.json', 'b/orphan.json']) utimesSync(join(root, rel), FIXED_TIME, FIXED_TIME);
+  // A sidecar that records its image's identity: stale/todo must see the image touched later.
+  await saveSidecar(join(root, 'a/bom.jpg'), 'yolov8', { success: true, objects: [] });
+  const indexPath = join(dir, 'idx', 'index');
+  const out = join(dir, 'out');
+  mkdirSync(out);
+  const first = await assertIdentical(root, out, 'unchanged', indexPath);
+  assert.ok(first.hits > 0, 'the warm runs were served from the index');
+  const targets = ['a/IMG_1.json', 'a/typed.json', 'b/both.json', 'b/orphan.json'];
+  let i = 0;
+  for (const [kind, change] of Object.entries(CHANGES)) {
+    change(join(root, targets[i++ % targets.length]));
+    await assertIdentical(root, out, kind, indexPath);
+  }
+  // Touched image (the sidecar unchanged): stale/todo compare the image with the sidecar's record.
+  const staleBefore = (await staleSidecars(root, { index: { ...NOW, path: indexPath } })).counts.stale;
+  utimesSync(join(root, 'a/bom.jpg'), FIXED_TIME + 5, FIXED_TIME + 5);
+  await assertIdentical(root, out, 'touched image', indexPath);
+  assert.equal((await staleSidecars(root, { index: { ...NOW, path: indexPath } })).counts.stale, staleBefore + 1, 'the touched image is stale');
+  // A new sidecar and a new image.
+  writeFileSync(join(root, 'b/missing.json'), JSON.stringify(sidecarData('missing.png', 2)));
+  await assertIdentical(root, out, 'new sidecar', indexPath);
+});
+
+test('byte-identical to --no-index on the sample library (CLI), then after edits', async (t) => {
+  const dir = testDir(t, 'isc-index-sample-');
+  const root = join(dir, 'lib');
+  await generateSampleLibrary(root, { images: 120, seed: 7 });
+  const cmds = [['validate'], ['stats'], ['format-stats'], ['export', '--format', 'csv'], ['find', '--where', 'faces >= 1', '--jsonl'], ['todo', '--operation', 'yolov8', '--jsonl']];
+  const compare = async (label: string) => {
+    for (const c of cmds) {
+      const plain = await runCli([...c, root, '--no-index'], { env: CLI_ENV });
+      const cold = await runCli([...c, root], { env: CLI_ENV });
+      const warm = await runCli([...c, root], { env: CLI_ENV });
+      assert.equal(cold.code, plain.code, `${label} ${c[0]}: exit code`);
+      assert.equal(withoutTimes(cold.stdout), withoutTimes(plain.stdout), `${label} ${c[0]}: first run with the index`);
+      assert.equal(withoutTimes(warm.stdout), withoutTimes(plain.stdout), `${label} ${c[0]}: warm run`);
+      assert.doesNotMatch(warm.stderr, /warning: index/);
+    }
+  };
+  await compare('unchanged');
+  const status = JSON.parse((await runCli(['index', 'status', root, '--json'])).stdout) as { entries: number; valid: boolean; last_run: { hits: number; misses: number }; where: string };
+  assert.equal(status.valid, true);
+  assert.equal(status.where, 'root');
+  assert.ok(status.entries > 100, `entries: ${status.entries}`);
+  assert.equal(status.last_run.misses, 0);
+  assert.ok(status.last_run.hits > 100);
+  const sidecars = readdirSync(join(root, 'photos'), { recursive: true, encoding: 'utf8' }).filter((n) => n.endsWith('.json')).slice(0, 4);
+  const kinds = Object.values(CHANGES);
+  sidecars.forEach((rel, i) => {
+    const p = join(root, 'photos', rel);
+    utimesSync(p, FIXED_TIME, FIXED_TIME);
+    kinds[i % kinds.length](p);
+  });
+  await compare('after edits');
+});
+
+test('a same-size edit that restores mtime is caught by ctime (and the index was really used before)', async (t) => {
+  const root = makeTree({ 'IMG_1.jpg': FAKE_JPEG, 'IMG_1.json': '{"face_detection": {"success": true, "faces": []}}' }, testDir(t));
+  const file = join(root, 'IMG_1.json');
+  utimesSync(file, FIXED_TIME, FIXED_TIME);
+  const runs: IndexRunStats[] = [];
+  const index = { ...NOW, onStats: (s: IndexRunStats) => runs.push(s) };
+  const v1 = await validate(root, { index });
+  const v1b = await validate(root, { index });
+  assert.equal(runs[1].hits, 1, 'second run served from the index');
+  assert.equal(v1b.results![0].is_valid, true);
+  CHANGES['same size, mtime restored (only ctime differs)'](file);
+  const v2 = await validate(root, { index });
+  assert.equal(runs[2].hits, 0, 'the changed file was read again');
+  assert.equal(v2.results![0].is_valid, false, 'the new content is judged');
+  assert.equal(v1.results![0].is_valid, true);
+});
+
+test('a file changed in the same timestamp tick as it was read is not trusted (racy margin)', async (t) => {
+  const root = makeTree({ 'IMG_1.jpg': FAKE_JPEG, 'IMG_1.json': { json: sidecarData('IMG_1.jpg', 1) } }, testDir(t));
+  const runs: IndexRunStats[] = [];
+  // Default margin: a file changed just now is not recorded, so a later same-stamp rewrite cannot be missed.
+  await validate(root, { index: { onStats: (s) => runs.push(s) } });
+  await validate(root, { index: { onStats: (s) => runs.push(s) } });
+  assert.equal(runs[0].recorded, 0);
+  assert.equal(runs[1].hits, 0);
+});
+
+test('a schema change invalidates validate results made with the old schema, and nothing else', async (t) => {
+  const dir = testDir(t);
+  const root = makeTree({ 'IMG_1.jpg': FAKE_JPEG, 'IMG_1.json': { json: sidecarData('IMG_1.jpg', 1) } }, join(dir, 'lib'));
+  const schema = join(dir, 'schema.json');
+  writeFileSync(schema, JSON.stringify({ type: 'object' }));
+  const runs: IndexRunStats[] = [];
+  const index = { ...NOW, path: join(dir, 'index'), onStats: (s: IndexRunStats) => runs.push(s) };
+  await stats(root, { index });
+  const a = await validate(root, { index, schema });
+  assert.equal(a.valid_files, 1);
+  writeFileSync(schema, JSON.stringify({ type: 'object', required: ['no_such_operation'] }));
+  const b = await validate(root, { index, schema });
+  const plain = await validate(root, { schema });
+  assert.equal(b.invalid_files, 1, 'the new schema is applied');
+  assert.equal(withoutTimes(JSON.stringify(b)), withoutTimes(JSON.stringify(plain)));
+  assert.equal(runs[2].hits, 0);
+  await stats(root, { index });
+  assert.equal(runs[3].hits, 1, 'stats results survive a schema change');
+});
+
+test('a corrupt, truncated or foreign index is ignored with a warning and rebuilt', async (t) => {
+  const dir = testDir(t);
+  const root = makeTree({ 'IMG_1.jpg': FAKE_JPEG, 'IMG_1.json': { json: sidecarData('IMG_1.jpg', 1) } }, join(dir, 'lib'));
+  const other = makeTree({ 'IMG_2.jpg': FAKE_JPEG, 'IMG_2.json': { json: sidecarData('IMG_2.jpg', 2) } }, join(dir, 'other'));
+  const plain = await runCli(['stats', root, '--no-index']);
+  await runCli(['stats', root], { env: CLI_ENV });
+  const indexPath = join(root, INDEX_DIR, 'index');
+  const good = readFileSync(indexPath);
+  assert.doesNotThrow(() => parseIndex(good));
+  const damage: Record<string, Buffer> = {
+    'flipped byte': Buffer.from(good.map((b, i) => (i === good.length >> 1 ? b ^ 0x40 : b))),
+    truncated: good.subarray(0, good.length - 7),
+    empty: Buffer.alloc(0),
+    'not an index': Buffer.from('{"hello": "world"}'),
+  };
+  for (const [what, bytes] of Object.entries(damage)) {
+    writeFileSync(indexPath, bytes);
+    const r = await runCli(['stats', root], { env: CLI_ENV });
+    assert.equal(r.stdout, plain.stdout, `${what}: same output`);
+    assert.match(r.stderr, /warning: index .* is unusable/, `${what}: warned`);
+    assert.doesNotThrow(() => parseIndex(readFileSync(indexPath)), `${what}: rebuilt`);
+    const again = await runCli(['stats', root], { env: CLI_ENV });
+    assert.doesNotMatch(again.stderr, /warning/);
+  }
+  // Another library's index given with --index: not trusted, replaced.
+  const foreign = join(dir, 'foreign-index');
+  await runCli(['stats', other, '--index', foreign], { env: CLI_ENV });
+  const r = await runCli(['stats', root, '--index', foreign], { env: CLI_ENV });
+  assert.equal(r.stdout, plain.stdout);
+  assert.match(r.stderr, /belongs to another library/);
+});
+
+test('two processes at once (validate and stats): both finish, the index stays valid and keeps both results', async (t) => {
+  const dir = testDir(t);
+  const root = join(dir, 'lib');
+  await generateSampleLibrary(root, { images: 150, seed: 3 });
+  const spawnRun = (args: string[]) =>
+    new Promise<number | null>((resolve, reject) => {
+      const c = spawn(process.execPath, [CLI_PATH, ...args], { env: { ...process.env, ...CLI_ENV }, stdio: 'ignore' });
+      c.on('error', reject);
+      c.on('close', resolve);
+    });
+  for (let round = 0; round < 2; round++) {
+    const codes = await Promise.all([spawnRun(['validate', root, '-q']), spawnRun(['stats', root, '-q']), spawnRun(['format-stats', root, '-q'])]);
+    for (const c of codes) assert.ok(c === 0 || c === 1, `exit ${c}`);
+    const s = indexStatus(root);
+    assert.equal(s.valid, true, s.problem ?? '');
+    assert.equal(s.option_sets, 3, 'merged: every command kept its results');
+  }
+  // Every command now runs entirely from the index.
+  for (const c of [['validate'], ['stats'], ['format-stats']]) {
+    await runCli([...c, root], { env: CLI_ENV });
+    assert.equal(indexStatus(root).last_run!.misses, 0, `${c[0]} fully served`);
+  }
+});
+
+test('a killed run leaves the previous index valid', async (t) => {
+  const dir = testDir(t);
+  const root = join(dir, 'lib');
+  await generateSampleLibrary(root, { images: 150, seed: 5 });
+  await runCli(['stats', root], { env: CLI_ENV });
+  const before = indexStatus(root);
+  assert.equal(before.valid, true);
+  for (const delay of [80, 250, 500, 900]) {
+    // A new option set forces a full write at the end of the run; kill somewhere along the way.
+    const c = spawn(process.execPath, [CLI_PATH, 'validate', root, '-q'], { env: { ...process.env, ...CLI_ENV }, stdio: 'ignore' });
+    const closed = new Promise((r) => c.on('close', r));
+    await new Promise((r) => setTimeout(r, delay));
+    c.kill('SIGKILL');
+    await closed;
+    const s = indexStatus(root);
+    assert.equal(s.valid, true, `after a kill at ${delay} ms: ${s.problem}`);
+  }
+});
+
+test('the index folder is never walked as data, hashed, or cleaned up; index clear removes it', async (t) => {
+  const dir = testDir(t);
+  const root = makeTree({ 'IMG_1.jpg': FAKE_JPEG, 'IMG_1.json': { json: sidecarData('IMG_1.jpg', 1) } }, join(dir, 'lib'));
+  const hashBefore = await hashTree(root, {});
+  const statsBefore = await runCli(['stats', root, '--no-index']);
+  await runCli(['stats', root], { env: CLI_ENV });
+  assert.ok(existsSync(join(root, INDEX_DIR, 'index')));
+  // Something that looks like a sidecar inside the index folder must stay invisible.
+  writeFileSync(join(root, INDEX_DIR, 'IMG_1.json'), '{"broken"');
+  writeFileSync(join(root, INDEX_DIR, 'stray.jpg'), FAKE_JPEG);
+  assert.deepEqual(await hashTree(root, {}), hashBefore);
+  assert.equal((await runCli(['stats', root], { env: CLI_ENV })).stdout, statsBefore.stdout);
+  const cleanup = await runCli(['cleanup', root, '--dry-run', '--json']);
+  assert.doesNotMatch(cleanup.stdout, /\.image-sidecar\//);
+  rmSync(join(root, INDEX_DIR, 'IMG_1.json'));
+  rmSync(join(root, INDEX_DIR, 'stray.jpg'));
+  const cleared = await runCli(['index', 'clear', root, '--json']);
+  assert.equal(cleared.code, 0);
+  assert.match(cleared.stdout, /Removed index/);
+  assert.equal(existsSync(join(root, INDEX_DIR)), false);
+  const status = JSON.parse((await runCli(['index', 'status', root, '--json'])).stdout) as { exists: boolean };
+  assert.equal(status.exists, false);
+  // --no-index reads and writes nothing.
+  await runCli(['validate', root, '--no-index'], { env: CLI_ENV });
+  assert.equal(existsSync(join(root, INDEX_DIR)), false);
+});
+
+test('a read-only root keeps its index in the cache directory, keyed by the root', async (t) => {
+  const dir = tempDir('isc-index-ro-');
+  chmodSync(dir, 0o755);
+  const root = makeTree({ 'IMG_1.jpg': FAKE_JPEG, 'IMG_1.json': { json: sidecarData('IMG_1.jpg', 1) }, 'sub/IMG_2.jpg': FAKE_JPEG, 'sub/IMG_2.json': { json: sidecarData('IMG_2.jpg', 2) } }, join(dir, 'lib'));
+  const cache = join(dir, 'cache');
+  mkdirSync(cache, { mode: 0o777 });
+  chmodSync(cache, 0o777);
+  for (const d of [root, join(root, 'sub')]) chmodSync(d, 0o555);
+  t.after(() => {
+    for (const d of [root, join(root, 'sub')]) chmodSync(d, 0o755);
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const asRoot = process.getuid?.() === 0;
+  // root ignores permissions: run as nobody then (the tree and the CLI must be readable by it).
+  const run = (args: string[]) =>
+    new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
+      const c = spawn(process.execPath, [CLI_PATH, ...args], {
+        env: { ...process.env, ...CLI_ENV, XDG_CACHE_HOME: cache },
+        ...(asRoot ? { uid: 65534, gid: 65534 } : {}),
+      });
+      let stdout = '';
+      let stderr = '';
+      c.stdout.on('data', (d: Buffer) => (stdout += d));
+      c.stderr.on('data', (d: Buffer) => (stderr += d));
+      c.on('error', reject);
+      c.on('close', (code) => resolve({ code, stdout, stderr }));
+    });
+  const probe = await run(['--version']);
+  if (probe.code !== 0) {
+    t.skip(`the CLI cannot run as an unprivileged user here: ${probe.stderr.slice(0, 200)}`);
+    return;
+  }
+  const plain = await run(['stats', root, '--no-index']);
+  const first = await run(['stats', root]);
+  const second = await run(['stats', root]);
+  assert.equal(first.stdout, plain.stdout);
+  assert.equal(second.stdout, plain.stdout);
+  assert.doesNotMatch(first.stderr + second.stderr, /warning/);
+  assert.equal(existsSync(join(root, INDEX_DIR)), false, 'nothing written under the read-only root');
+  const files = readdirSync(join(cache, 'image-sidecar', 'index'));
+  assert.equal(files.filter((f) => !f.endsWith('.json') && !f.includes('isc-')).length, 1);
+  const status = JSON.parse((await run(['index', 'status', root, '--json'])).stdout) as { where: string; entries: number; last_run: { hits: number } };
+  assert.equal(status.where, 'cache');
+  assert.equal(status.entries, 2);
+  assert.equal(status.last_run.hits, 2);
+});
+
+test('a symlinked sidecar is identified by its target: retargeting the link is a change', async (t) => {
+  const dir = testDir(t);
+  const root = makeTree({ 'IMG_1.jpg': FAKE_JPEG, 'data/a.json': { json: sidecarData('IMG_1.jpg', 1) }, 'data/b.json': { json: sidecarData('IMG_1.jpg', 3) } }, join(dir, 'lib'));
+  symlinkSync('data/a.json', join(root, 'IMG_1.json'));
+  const index = { ...NOW, path: join(dir, 'index') };
+  const a = JSON.stringify(await stats(root, { index }));
+  assert.equal(JSON.stringify(await stats(root, { index })), a);
+  rmSync(join(root, 'IMG_1.json'));
+  symlinkSync('data/b.json', join(root, 'IMG_1.json'));
+  assert.equal(JSON.stringify(await stats(root, { index })), JSON.stringify(await stats(root, {})));
+});
+
+test('saveSidecar through the library is seen by the next indexed run', async (t) => {
+  const root = makeTree({ 'IMG_1.jpg': FAKE_JPEG, 'IMG_1.json': { json: sidecarData('IMG_1.jpg', 1) } }, testDir(t));
+  const index = { ...NOW };
+  await stats(root, { index });
+  await saveSidecar(join(root, 'IMG_1.jpg'), 'yolov8', { success: true, objects: [{ class_name: 'ball', confidence: 0.9 }] });
+  assert.equal(JSON.stringify(await stats(root, { index })), JSON.stringify(await stats(root, {})));
+});
