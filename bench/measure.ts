@@ -140,3 +140,26 @@ export function measure(label: string, spec: OpSpec, opts: MeasureOptions): Outc
   }
   return summarise(label, samples);
 }
+
+/**
+ * Several operations measured in rounds (A B C ... A B C ...), one warm-up round first, so a change
+ * in machine load hits all alike; `prepare` runs before each run of its step (untimed), e.g. to
+ * put an index file in place.
+ */
+export function measureRounds(steps: ReadonlyArray<{ label: string; spec: OpSpec; prepare?: () => void }>, runs: number): Outcome[] {
+  const samples: OpSample[][] = steps.map(() => []);
+  const errorsSeen: unknown[] = steps.map(() => null);
+  for (let i = -1; i < runs; i++) {
+    steps.forEach((step, k) => {
+      if (errorsSeen[k] !== null) return;
+      try {
+        step.prepare?.();
+        const s = runChild(step.spec);
+        if (i >= 0) samples[k].push(s);
+      } catch (e) {
+        errorsSeen[k] = e ?? new Error('failed');
+      }
+    });
+  }
+  return steps.map((s, k) => (errorsSeen[k] !== null ? failed(s.label, errorsSeen[k]) : summarise(s.label, samples[k])));
+}

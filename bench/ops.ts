@@ -8,7 +8,8 @@ import { dirname } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { forEachListed } from './lists.js';
 import { percentile } from './measure.js';
-import type { OpSpec } from './protocol.js';
+import type { BenchIndex, OpSpec } from './protocol.js';
+import type { IndexOptions, IndexRunStats } from '../src/incremental/scan-index.js';
 import { ServerClient } from './server-client.js';
 import { errors } from '../src/errors.js';
 
@@ -119,12 +120,30 @@ function engineUsed(spec: { engine?: string; workers?: number }, used?: { kind: 
   return used ? { engine: used.kind, workers: used.workers } : { engine: spec.engine ?? 'auto', workers: spec.workers };
 }
 
+/** The index options of a spec, and what the run did with it (hits, misses) in `last`. */
+let lastIndexRun: IndexRunStats | null = null;
+function indexOf(spec: { index?: BenchIndex }): { index?: IndexOptions } {
+  if (!spec.index) return {};
+  const index: IndexOptions = { path: spec.index.path, onStats: (s) => (lastIndexRun = s), onWarning: (m) => process.stderr.write(`index: ${m}\n`) };
+  if (spec.index.racyMarginMs !== undefined) index.racyMarginMs = spec.index.racyMarginMs;
+  return { index };
+}
+
+/** CPU time of the whole process (all threads) since `c0`, and the index figures of the run. */
+function cpuSince(c0: NodeJS.CpuUsage): Record<string, unknown> {
+  const u = process.cpuUsage(c0);
+  const out: Record<string, unknown> = { cpuMs: Math.round((u.user + u.system) / 1000) };
+  if (lastIndexRun) out.index = { hits: lastIndexRun.hits, misses: lastIndexRun.misses, recorded: lastIndexRun.recorded, entries: lastIndexRun.entries, bytes: lastIndexRun.bytes, written: lastIndexRun.written };
+  return out;
+}
+
 async function validateOp(spec: Extract<OpSpec, { op: 'validate' }>): Promise<Timed> {
   const { validate } = await import('../src/ops/validate.js');
   const t0 = performance.now();
-  const r = await validate(spec.root, { engine: spec.engine, workers: spec.workers, onResult: () => undefined });
+  const c0 = process.cpuUsage();
+  const r = await validate(spec.root, { engine: spec.engine, workers: spec.workers, onResult: () => undefined, ...indexOf(spec) });
   const ms = performance.now() - t0;
-  return { ms, detail: { total_files: r.total_files, valid_files: r.valid_files, invalid_files: r.invalid_files, ...engineUsed(spec, r.scan.engine) } };
+  return { ms, detail: { total_files: r.total_files, valid_files: r.valid_files, invalid_files: r.invalid_files, ...engineUsed(spec, r.scan.engine), ...cpuSince(c0) } };
 }
 
 async function statsOp(spec: Extract<OpSpec, { op: 'stats' }>): Promise<Timed> {
@@ -136,9 +155,9 @@ async function statsOp(spec: Extract<OpSpec, { op: 'stats' }>): Promise<Timed> {
     const ms = performance.now() - t0;
     return { ms, detail: { shard: `${spec.shard.index}/${spec.shard.count}`, total_images: r.images, total_sidecars: r.sidecarsCounted, cpuMs: cpuMsSince(cpu0), ...engineUsed(spec) } };
   }
-  const r = await stats(spec.root, { engine: spec.engine, workers: spec.workers });
+  const r = await stats(spec.root, { engine: spec.engine, workers: spec.workers, ...indexOf(spec) });
   const ms = performance.now() - t0;
-  return { ms, detail: { total_images: r.total_images, total_sidecars: r.total_sidecars, format_distribution: r.format_distribution, cpuMs: cpuMsSince(cpu0), ...engineUsed(spec) } };
+  return { ms, detail: { total_images: r.total_images, total_sidecars: r.total_sidecars, format_distribution: r.format_distribution, ...engineUsed(spec), ...cpuSince(cpu0) } };
 }
 
 /** CPU time of the whole process (main and worker threads) since `start`, ms. */
@@ -150,7 +169,7 @@ function cpuMsSince(start: NodeJS.CpuUsage): number {
 async function formatStatsOp(spec: Extract<OpSpec, { op: 'format-stats' }>): Promise<Timed> {
   const { formatStats } = await import('../src/ops/format-stats.js');
   const t0 = performance.now();
-  const r = await formatStats(spec.root, { engine: spec.engine, workers: spec.workers });
+  const r = await formatStats(spec.root, { engine: spec.engine, workers: spec.workers, ...indexOf(spec) });
   const ms = performance.now() - t0;
   return { ms, detail: { total_files: r.total_files, format_distribution: r.format_distribution, ...engineUsed(spec) } };
 }

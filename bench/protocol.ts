@@ -17,10 +17,10 @@ export type OpSpec =
    * rename → fsync dir → unlink the source → fsync dir. One thread.
    */
   | { op: 'floor-durable'; list: string; fromRoot: string; toRoot: string }
-  | { op: 'validate'; root: string; engine: EngineKind; workers?: number }
+  | { op: 'validate'; root: string; engine: EngineKind; workers?: number; index?: BenchIndex }
   /** With `shard`: what one job of `stats --shard I/N` computes (the shard's raw counts). */
-  | { op: 'stats'; root: string; engine: EngineKind; workers?: number; shard?: { index: number; count: number } }
-  | { op: 'format-stats'; root: string; engine: EngineKind; workers?: number }
+  | { op: 'stats'; root: string; engine: EngineKind; workers?: number; shard?: { index: number; count: number }; index?: BenchIndex }
+  | { op: 'format-stats'; root: string; engine: EngineKind; workers?: number; index?: BenchIndex }
   /** The HTML report (stats + validate + format-stats + render), page kept in memory. */
   | { op: 'report'; root: string; engine: EngineKind; workers?: number }
   /** `todo` for one operation (the pipeline's "what is left"), compared with validate. */
@@ -37,6 +37,13 @@ export type OpSpec =
   | { op: 'server-reads'; cli: string; list: string; latencyCalls: number; window: number }
   /** In-memory codec figures on realistic sidecars. */
   | { op: 'codec'; count: number; seed: number };
+
+/** The incremental index of a tree operation (absent: --no-index). */
+export interface BenchIndex {
+  path: string;
+  /** 0: record files however recently they changed (preparing a warm index right after a change). */
+  racyMarginMs?: number;
+}
 
 export type OpName = OpSpec['op'];
 

@@ -10,7 +10,7 @@ import type { BenchArgs, Section } from './args.js';
 import { measureBreakEven } from './break-even.js';
 import { copyLibrary, listLibrary, removeTree, sampleImages, type ImageSample, type LibraryLists } from './library.js';
 import { firstListed } from './lists.js';
-import { isFailure, log, measure, measureInterleaved, measurePair, runChild, type Measurement, type Outcome } from './measure.js';
+import { isFailure, log, measure, measureInterleaved, measurePair, measureRounds, runChild, type Measurement, type Outcome } from './measure.js';
 import type { OpSpec } from './protocol.js';
 import { figure, type BenchResults } from './results.js';
 import { spawnFigure } from './spawns.js';
@@ -34,6 +34,7 @@ export class Bench {
   private versionMedianMs: number | null = null;
   private codec: TargetInputs['codec'] = null;
   private serverP50Ms: number | null = null;
+  private indexBytesPerSidecar: number | null = null;
   /** The convert warm-up's output when convert ran on the main library: the truest bin copy. */
   private convertedFullLibrary: string | null = null;
 
@@ -64,10 +65,11 @@ export class Bench {
 
   async run(): Promise<void> {
     fs.mkdirSync(this.lists, { recursive: true });
-    const needsLibrary = ['floors', 'tree', 'shards', 'hash', 'reads', 'server', 'bin'].some((s) => this.on(s as Section));
+    const needsLibrary = ['floors', 'tree', 'index', 'shards', 'hash', 'reads', 'server', 'bin'].some((s) => this.on(s as Section));
     if (needsLibrary) await this.section('generate', () => this.generate());
     if (needsLibrary) await this.section('floors', () => void (this.jsonFloors = this.floors('json', this.jsonLib, 'JSON library')));
     if (this.on('tree')) await this.section('tree', () => this.treeOps('json', this.jsonLib, this.jsonFloors, true));
+    if (this.on('index')) await this.section('index', () => this.incrementalIndex());
     if (this.on('shards')) await this.section('shards', () => this.shards());
     if (this.on('hash')) await this.section('hash', () => this.hash());
     if (this.on('reads')) await this.section('reads', () => this.reads('json', this.jsonLib, this.jsonFloors));
@@ -92,6 +94,7 @@ export class Bench {
       versionMedianMs: this.versionMedianMs,
       codec: this.codec,
       serverP50Ms: this.serverP50Ms,
+      indexBytesPerSidecar: this.indexBytesPerSidecar,
     });
     this.results.reference = referenceStanding(this.results.operations);
     // After evaluateTargets (which sets the list): the Python rows add their own targets.
@@ -208,6 +211,75 @@ export class Bench {
       },
     };
     this.add(`stats.shards.sum${n}`, `stats, ${n} shards: sum of the shard times (runsMs = each shard's median)`, sum, l.sidecarFiles, l.sidecarBytes, this.jsonFloors);
+  }
+
+  /**
+   * The incremental index (issue 20): validate and stats with --no-index, building the index (first
+   * run), with a warm index on the unchanged tree, and after 1 % of the sidecars changed (their
+   * mtime and ctime moved; same bytes, so every other section sees the same library). The four runs
+   * of an operation are measured in rounds; each run starts from the same index file (copied in,
+   * untimed). Wall and CPU (all threads) figures; the index's bytes per sidecar.
+   */
+  private incrementalIndex(): void {
+    const l = this.jsonLib;
+    const w = this.args.workers;
+    const dir = path.join(this.work, 'index');
+    fs.rmSync(dir, { recursive: true, force: true });
+    fs.mkdirSync(dir, { recursive: true });
+    const live = path.join(dir, 'index');
+    const clear = () => {
+      fs.rmSync(live, { force: true });
+      fs.rmSync(`${live}.last-run.json`, { force: true });
+    };
+    const place = (from: string) => () => {
+      clear();
+      fs.copyFileSync(from, live);
+    };
+    const sidecars = fs.readFileSync(l.sidecarList, 'utf8').split('\0').filter((p) => p !== '');
+    const changed = sidecars.filter((_, i) => i % 100 === 37);
+    const sizes: Record<string, number> = {};
+    for (const op of ['validate', 'stats'] as const) {
+      const spec = (index?: { racyMarginMs?: number }) => ({ op, root: l.root, engine: 'threads' as const, workers: w, ...(index ? { index: { path: live, ...index } } : {}) });
+      // The index before the change (what the "after 1 % changed" run starts from), and after it (warm).
+      const before = path.join(dir, `${op}.before`);
+      const warm = path.join(dir, `${op}.warm`);
+      clear();
+      runChild(spec({}));
+      fs.copyFileSync(live, before);
+      sizes[op] = fs.statSync(live).size;
+      const now = Date.now() / 1000;
+      for (const p of changed) fs.utimesSync(p, now, now);
+      runChild(spec({ racyMarginMs: 0 }));
+      fs.copyFileSync(live, warm);
+      const [none, first, hot, after] = measureRounds(
+        [
+          { label: `${op} --no-index`, spec: spec() },
+          { label: `${op} first run (builds the index)`, spec: spec(), prepare: clear },
+          { label: `${op} warm index, unchanged tree`, spec: spec({}), prepare: place(warm) },
+          { label: `${op} warm index, 1 % changed`, spec: spec({}), prepare: place(before) },
+        ].map((s, k) => (k === 1 ? { ...s, spec: spec({}) } : s)),
+        this.args.runs,
+      );
+      const label = (what: string) => `${op} (JSON library, threads), ${what}`;
+      this.add(`index.${op}.none`, label('--no-index'), none, l.sidecarFiles, l.sidecarBytes, this.jsonFloors);
+      this.add(`index.${op}.first`, label('first run: builds the index'), first, l.sidecarFiles, l.sidecarBytes, this.jsonFloors);
+      this.add(`index.${op}.warm`, label('warm index, unchanged tree'), hot, l.sidecarFiles, l.sidecarBytes, this.jsonFloors);
+      this.add(`index.${op}.changed`, label(`warm index, 1 % of the sidecars changed (${changed.length})`), after, l.sidecarFiles, l.sidecarBytes, this.jsonFloors);
+      const cpu = (o: Outcome) => (isFailure(o) ? null : Number(o.detail.cpuMs ?? NaN));
+      Object.assign(this.results.extra, {
+        [`index: ${op} CPU ms (no-index, first, warm, 1 % changed)`]: [none, first, hot, after].map(cpu),
+      });
+    }
+    // Every health-check command once: the index then holds three option sets.
+    runChild({ op: 'format-stats', root: l.root, engine: 'auto', workers: w, index: { path: live } });
+    const all = fs.statSync(live).size;
+    Object.assign(this.results.extra, {
+      'index bytes per sidecar (validate results only)': Number((sizes.validate / l.sidecarFiles).toFixed(1)),
+      'index bytes per sidecar (stats results only)': Number((sizes.stats / l.sidecarFiles).toFixed(1)),
+      'index bytes per sidecar (validate + stats + format-stats)': Number((all / l.sidecarFiles).toFixed(1)),
+    });
+    this.indexBytesPerSidecar = all / l.sidecarFiles;
+    fs.rmSync(dir, { recursive: true, force: true });
   }
 
   private hash(): void {
