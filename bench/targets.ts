@@ -26,6 +26,8 @@ export interface TargetInputs {
   } | null;
   /** Server read latency, median of sequential calls (ms). */
   serverP50Ms: number | null;
+  /** The incremental index's size per sidecar with validate + stats + format-stats results (bytes). */
+  indexBytesPerSidecar?: number | null;
 }
 
 const at = (figs: TargetInputs['figures'], id: string): OperationFigure | null => {
@@ -56,7 +58,30 @@ export function evaluateTargets(t: TargetInputs): TargetResult[] {
   const hash = f('hash.json');
   const sha = f('sha256sum.json');
   const c = t.codec;
+  const cpu = (id: string): number | null => {
+    const v = f(id)?.detail.cpuMs;
+    return typeof v === 'number' ? v : null;
+  };
+  const indexTargets = (['validate', 'stats'] as const).flatMap((op) => {
+    const none = f(`index.${op}.none`);
+    const row = (what: string, id: string, goal: number) =>
+      target(
+        `${op}, ${what} × --no-index (wall; CPU all threads in the note)`,
+        ratio(f(id)?.ms, none?.ms),
+        '×',
+        '<=',
+        goal,
+        `CPU ${ratio(cpu(id), cpu(`index.${op}.none`))?.toFixed(3) ?? '?'}×`,
+      );
+    return [
+      row('warm index, unchanged tree,', `index.${op}.warm`, 0.1),
+      row('warm index, 1 % changed,', `index.${op}.changed`, 0.15),
+      row('first run (builds the index),', `index.${op}.first`, 1.1),
+    ];
+  });
   return [
+    ...indexTargets,
+    target('index size per sidecar (validate + stats + format-stats results)', t.indexBytesPerSidecar ?? null, ' B', '>=', 0, 'no target: a figure'),
     target('validate, JSON library, × floor (b)', vJson?.xFloorB ?? null, '×', '<=', 0.6),
     target('stats, JSON library, × floor (b)', sJson?.xFloorB ?? null, '×', '<=', 0.6),
     target('validate, bin copy, × floor (d) (read + decodeSidecar, one thread)', ratio(f('validate.bin.threads')?.ms, f('floor-d.bin')?.ms), '×', '<=', 1.0),

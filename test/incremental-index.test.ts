@@ -434,3 +434,24 @@ test('saveSidecar through the library is seen by the next indexed run', async (t
   await saveSidecar(join(root, 'IMG_1.jpg'), 'yolov8', { success: true, objects: [{ class_name: 'ball', confidence: 0.9 }] });
   assert.equal(JSON.stringify(await stats(root, { index })), JSON.stringify(await stats(root, {})));
 });
+
+test('shards at once (--shard I/N): each records its own files, none drops the others\' entries', async (t) => {
+  const dir = testDir(t);
+  const root = join(dir, 'lib');
+  await generateSampleLibrary(root, { images: 150, seed: 11 });
+  const shardRun = (i: number) =>
+    new Promise<number | null>((resolve, reject) => {
+      const c = spawn(process.execPath, [CLI_PATH, 'stats', root, '-q', '--shard', `${i}/3`, '-o', join(dir, `s${i}.jsonl`)], { env: { ...process.env, ...CLI_ENV }, stdio: 'ignore' });
+      c.on('error', reject);
+      c.on('close', resolve);
+    });
+  const codes = await Promise.all([0, 1, 2].map(shardRun));
+  for (const c of codes) assert.ok(c === 0 || c === 1, `exit ${c}`);
+  const full = await runCli(['stats', root, '--no-index']);
+  const warm = await runCli(['stats', root], { env: CLI_ENV });
+  assert.equal(warm.stdout, full.stdout);
+  const s = indexStatus(root);
+  assert.equal(s.valid, true);
+  assert.equal(s.last_run!.misses, 0, 'every sidecar was recorded by one of the shards');
+  assert.ok(s.entries > 100);
+});

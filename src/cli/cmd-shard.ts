@@ -5,7 +5,7 @@
  */
 import { EXIT_CLEAN, EXIT_FINDINGS, errors } from '../errors.js';
 import type { ShardCommand } from '../shard/format.js';
-import { engineOptions, inputDirectory, optString, outputFile, shardOption, type CommandContext } from './context.js';
+import { engineOptions, indexOptions, inputDirectory, optString, outputFile, shardOption, type CommandContext } from './context.js';
 import { progressFor } from './progress.js';
 import { openSink } from './sink.js';
 
@@ -13,7 +13,8 @@ export async function runShard(ctx: CommandContext, command: ShardCommand): Prom
   const dir = await inputDirectory(ctx);
   const shard = shardOption(ctx)!;
   const run = await import('../shard/run.js');
-  const opts = { ...engineOptions(ctx), shard };
+  // Each shard records its own files in the library's index; the entries of concurrent shards merge.
+  const opts = { ...engineOptions(ctx), ...(command === 'hash' ? {} : indexOptions(ctx)), shard };
   const file = outputFile(ctx);
   const progress = progressFor(ctx, `shard ${shard.index}/${shard.count}`);
   const filters = { operationType: optString(ctx, 'operationType'), where: optString(ctx, 'where') };
