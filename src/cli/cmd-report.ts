@@ -3,7 +3,7 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EXIT_CLEAN, EXIT_FINDINGS, errors } from '../errors.js';
-import { engineOptions, inputDirectory, note, optString, outputFile, type CommandContext } from './context.js';
+import { engineOptions, indexOptions, inputDirectory, note, optString, outputFile, type CommandContext } from './context.js';
 import { progressFor } from './progress.js';
 
 export async function run(ctx: CommandContext): Promise<number> {
@@ -22,6 +22,7 @@ export async function run(ctx: CommandContext): Promise<number> {
   try {
     result = await report(dir, {
       ...engineOptions(ctx),
+      ...indexOptions(ctx),
       operationType: optString(ctx, 'operationType'),
       schema: optString(ctx, 'schema'),
       limits: {

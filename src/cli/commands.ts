@@ -160,6 +160,8 @@ export const COMMANDS: readonly CommandSpec[] = [
       { flags: '--open', description: 'open the page in the default browser ($BROWSER, xdg-open, open or start)' },
       { flags: '--max-invalid <n>', description: 'invalid files listed (the rest counted; default 100)', parse: 'int' },
       { flags: '--max-folders <n>', description: 'folder rows in the coverage table (the rest summed; default 200)', parse: 'int' },
+      INDEX,
+      NO_INDEX,
     ],
     examples: ['image-sidecar report ~/Photos -o report.html', 'image-sidecar report ~/Photos --open', 'image-sidecar report --input ~/Photos --operation-type face_detection -o faces.html'],
     load: () => import('./cmd-report.js'),
