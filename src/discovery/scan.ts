@@ -14,6 +14,7 @@ import { imageExtensionSet, nfc } from './extensions.js';
 import { pairDirectory, type PairGroup } from './pair.js';
 import { shardFilter, type ShardFilter } from './shard.js';
 import { walkTree, type EntryKind, type WalkEntry, type WalkProblem } from './walk.js';
+import { relativeTo } from './rel-path.js';
 
 /** Name of the quarantine folder at the root of a library (never scanned). */
 export const QUARANTINE_DIR = '.image-sidecar-quarantine';
@@ -312,7 +313,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
     targetDirs: TargetGroups,
     inspectLinkTargets: boolean,
   ): Promise<PendingRecord> {
-    const relOf = (p: string) => toPosix(relative(root, p));
+    const relOf = relativeTo(root);
     const images: ScanImage[] = [];
     const candidates: PendingCandidate[] = [];
     const findings: Finding[] = [];
@@ -337,7 +338,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
           for (const c of tg.sidecars) {
             if (seen.has(c.path)) continue;
             seen.add(c.path);
-            const cand: PendingCandidate = { ...c, rel: toPosix(relative(rootReal, c.path)), side: 'target' };
+            const cand: PendingCandidate = { ...c, rel: relativeTo(rootReal)(c.path), side: 'target' };
             delete (cand as { notFile?: boolean }).notFile;
             if (!si.outsideRoot) {
               cand.ownRecord = true; // its own record reports on it (category, problems)

@@ -45,14 +45,7 @@ export function identityBytes(id: FileIdentity): Buffer {
   return b;
 }
 
-/** Same identity as the 40 bytes at `offset` (compares the encodings: no allocation). */
-export function identityEquals(id: FileIdentity, buf: Uint8Array, offset: number): boolean {
-  const b = Buffer.from(buf.buffer, buf.byteOffset + offset, IDENTITY_BYTES);
-  return (
-    b.readBigUInt64LE(32) === BigInt.asUintN(64, id.ctimeNs) &&
-    b.readBigUInt64LE(24) === BigInt.asUintN(64, id.mtimeNs) &&
-    b.readBigUInt64LE(16) === BigInt.asUintN(64, id.size) &&
-    b.readBigUInt64LE(8) === BigInt.asUintN(64, id.ino) &&
-    b.readBigUInt64LE(0) === BigInt.asUintN(64, id.dev)
-  );
+/** Same identity (as `identityBytes` encodes it) as the 40 bytes at `offset`: one native compare. */
+export function identityEquals(idBytes: Buffer, buf: Buffer, offset: number): boolean {
+  return offset + IDENTITY_BYTES <= buf.length && buf.compare(idBytes, 0, IDENTITY_BYTES, offset, offset + IDENTITY_BYTES) === 0;
 }

@@ -6,18 +6,20 @@
  *
  * A result is recorded only when it can be trusted later: the file was seen (stat) before it was
  * read, and the result's size matches; not unreadable (transient); not decrypted content (an
- * encrypted sidecar's summary never lands in a plaintext file); and the file's ctime is older than
+ * encrypted sidecar's summary never lands in a plaintext file; with keys, no corrupt verdict: it may
+ * be a failed decryption); and the file's ctime is older than
  * the run's start by a margin ("racy" files: a same-size rewrite within the file system's timestamp
  * granularity after our read could keep every stat field).
  */
 import { mkdirSync, statSync } from 'node:fs';
-import { dirname, relative, sep } from 'node:path';
+import { dirname, resolve } from 'node:path';
+import { relativeTo } from '../discovery/rel-path.js';
 import { serialize } from 'node:v8';
 import { errors } from '../errors.js';
 import { writeFileAtomicSync } from '../fs/atomic-write.js';
 import { withSidecarLock } from '../fs/lock.js';
 import type { FileInspection, InspectOptions } from '../tasks/inspect.js';
-import { identityBytes, statIdentity, type FileIdentity } from './identity.js';
+import { IDENTITY_BYTES, identityBytes, statIdentity, type FileIdentity } from './identity.js';
 import { isCacheable, optionsKey } from './key.js';
 import { resolveIndexLocation, type IndexLocation, type IndexLocationOptions } from './location.js';
 import {
@@ -43,8 +45,8 @@ export interface IndexOptions extends IndexLocationOptions {
    */
   prune?: boolean;
   /**
-   * Files whose ctime or mtime is this close to the run's start (or later) are not recorded: a
-   * same-size rewrite within the file system's timestamp granularity could keep every stat field.
+   * Files whose ctime is this close to the run's start (or later) are not recorded: a same-size
+   * rewrite within the file system's timestamp granularity could keep every stat field.
    * Default 2000 ms; 0 records every file (tests).
    */
   racyMarginMs?: number;
@@ -72,10 +74,6 @@ const LOCK_TIMEOUT_MS = 15_000;
 export interface Pending {
   rel: string;
   id: FileIdentity | null;
-}
-
-function toPosix(p: string): string {
-  return sep === '/' ? p : p.split(sep).join('/');
 }
 
 function fileStamp(path: string): string | null {
@@ -114,8 +112,13 @@ export class ScanIndex {
   private readonly racyCutoffNs: bigint;
   private readonly recorded = new Map<string, EntryToWrite>();
   private readonly seen = new Set<string>();
+  /** Paths served from the index: their entry is written back as loaded (no copy made per hit). */
+  private readonly hitRels = new Set<string>();
+  /** Entry paths are relative to the scanned root as given (resolved): a prefix cut, no realpath per file. */
+  private readonly relOf: (path: string) => string;
   hits = 0;
   misses = 0;
+  private readonly withKeys: boolean;
 
   private constructor(
     root: string,
@@ -123,7 +126,9 @@ export class ScanIndex {
     private readonly opts: IndexOptions,
   ) {
     this.location = resolveIndexLocation(root, opts);
+    this.relOf = relativeTo(resolve(root));
     this.key = optionsKey(inspect);
+    this.withKeys = inspect.keyring !== undefined;
     const margin = opts.racyMarginMs ?? DEFAULT_RACY_MARGIN_MS;
     // 0 turns the check off (tests that change files milliseconds before a run).
     this.racyCutoffNs = margin > 0 ? BigInt(this.started - margin) * 1_000_000n : 1n << 64n;
@@ -157,9 +162,6 @@ export class ScanIndex {
     }
   }
 
-  private relOf(path: string): string {
-    return toPosix(relative(this.location.rootReal, path));
-  }
 
   /**
    * Look up one sidecar: its stored result (a fresh object, `path` set) or null, and what to
@@ -171,13 +173,13 @@ export class ScanIndex {
     const id = statIdentity(path);
     const size = id ? Number(id.size) : 0;
     if (id && this.keyNo >= 0) {
-      const raw = lookupRaw(this.image, rel, id, this.keyNo);
+      const raw = lookupRaw(this.image, rel, identityBytes(id), this.keyNo);
       if (raw) {
         const hit = decodeResult<FileInspection>(raw);
         if (hit) {
           hit.path = path;
           this.hits++;
-          this.recorded.set(rel, { id: identityBytes(id), results: new Map([[this.key, raw]]) });
+          this.hitRels.add(rel);
           return { hit, pending: { rel, id }, size };
         }
       }
@@ -189,8 +191,11 @@ export class ScanIndex {
   /** The engine's result for a sidecar looked up before; stored when it can be trusted later. */
   record(p: Pending, result: FileInspection): void {
     const id = p.id;
-    if (!id || id.ctimeNs >= this.racyCutoffNs || id.mtimeNs >= this.racyCutoffNs) return;
+    // ctime alone decides: any change after our read moves it to "now"; mtime may be anything (utimes).
+    if (!id || id.ctimeNs >= this.racyCutoffNs) return;
     if (result.status === 'unreadable' || result.status === 'unchecked' || result.status === 'encrypted') return;
+    // With keys, a corrupt verdict may be a failed decryption (a passphrase is not in the key): retry it.
+    if (this.withKeys && result.status === 'corrupt') return;
     if (result.encryptedKeyId !== undefined || result.data !== undefined || result.dataJson !== undefined) return;
     if (BigInt(result.size) !== id.size) return; // changed between our stat and the read
     const { path: _path, ...stored } = result;
@@ -207,7 +212,7 @@ export class ScanIndex {
     let written = false;
     let entries = 0;
     let bytes = 0;
-    const unchanged = this.misses === 0 && this.keyNo >= 0 && this.seen.size === this.image.offsets.size && this.image.fileStamp !== null;
+    const unchanged = this.recorded.size === 0 && this.keyNo >= 0 && this.seen.size === this.image.offsets.size && this.image.fileStamp !== null;
     try {
       mkdirSync(dirname(path), { recursive: true });
       if (unchanged && fileStamp(path) === this.image.fileStamp) {
@@ -220,11 +225,19 @@ export class ScanIndex {
         entries = out.entries;
         bytes = out.bytes;
       }
-      writeLastRun(path, { at: new Date(this.started).toISOString(), hits: this.hits, misses: this.misses, recorded: this.recorded.size - this.hits, sidecars: this.seen.size });
+      writeLastRun(path, { at: new Date(this.started).toISOString(), hits: this.hits, misses: this.misses, recorded: this.recorded.size, sidecars: this.seen.size });
     } catch (e) {
       this.warn(`index ${path} not written: ${errors.fromFs(e, path).message}`);
     }
-    this.opts.onStats?.({ path, where: this.location.where, hits: this.hits, misses: this.misses, recorded: this.recorded.size - this.hits, entries, bytes, written });
+    this.opts.onStats?.({ path, where: this.location.where, hits: this.hits, misses: this.misses, recorded: this.recorded.size, entries, bytes, written });
+  }
+
+  /** A hit of this run as an entry to write: identity and result as loaded. */
+  private hitEntry(rel: string): EntryToWrite | undefined {
+    if (!this.hitRels.has(rel)) return undefined;
+    const off = this.image.offsets.get(rel)!;
+    const raw = entryResults(this.image, off).get(this.keyNo)!;
+    return { id: this.image.buf.subarray(off, off + IDENTITY_BYTES), results: new Map([[this.key, raw]]) };
   }
 
   private writeLocked(complete: boolean): { entries: number; bytes: number } {
@@ -250,9 +263,9 @@ export class ScanIndex {
     const prune = complete && this.opts.prune !== false;
     const merged = new Map<string, EntryToWrite>();
     for (const [rel, off] of disk.offsets) {
-      const mine = this.recorded.get(rel);
+      const mine = this.recorded.get(rel) ?? this.hitEntry(rel);
       if (!mine && prune && !this.seen.has(rel)) continue;
-      const id = disk.buf.subarray(off, off + 40);
+      const id = disk.buf.subarray(off, off + IDENTITY_BYTES);
       if (mine && !mine.id.equals(id)) continue; // ours describes the file as it is now
       const results = new Map<string, Buffer>();
       for (const [no, raw] of entryResults(disk, off)) if (keep.has(diskKey[no])) results.set(diskKey[no], raw);
@@ -260,12 +273,13 @@ export class ScanIndex {
       merged.set(rel, { id: mine ? mine.id : id, results });
     }
     for (const [rel, mine] of this.recorded) if (!merged.has(rel)) merged.set(rel, mine);
+    for (const rel of this.hitRels) if (!merged.has(rel)) merged.set(rel, this.hitEntry(rel)!);
     const header: IndexHeader = {
       format: 'image-sidecar-index',
       root: rootReal,
       keys,
       written: new Date(now).toISOString(),
-      lastRun: { at: new Date(this.started).toISOString(), hits: this.hits, misses: this.misses, recorded: this.recorded.size - this.hits, sidecars: this.seen.size },
+      lastRun: { at: new Date(this.started).toISOString(), hits: this.hits, misses: this.misses, recorded: this.recorded.size, sidecars: this.seen.size },
       totalHits: (disk.header.totalHits ?? 0) + this.hits,
     };
     const bytes = encodeIndex(header, merged);

@@ -13,7 +13,7 @@
 import { readFileSync } from 'node:fs';
 import { deserialize } from 'node:v8';
 import { crc32 } from 'node:zlib';
-import { IDENTITY_BYTES, identityEquals, type FileIdentity } from './identity.js';
+import { IDENTITY_BYTES, identityEquals } from './identity.js';
 
 export const INDEX_MAGIC = Buffer.from('ISCIDX\0', 'latin1');
 export const INDEX_FORMAT_VERSION = 1;
@@ -119,7 +119,7 @@ export function entryResults(img: IndexImage, off: number): Map<number, Buffer> 
 }
 
 /** The stored result for `rel` under key number `keyNo`, when the identity still matches; raw bytes. */
-export function lookupRaw(img: IndexImage, rel: string, id: FileIdentity, keyNo: number): Buffer | null {
+export function lookupRaw(img: IndexImage, rel: string, id: Buffer, keyNo: number): Buffer | null {
   const off = img.offsets.get(rel);
   if (off === undefined || !identityEquals(id, img.buf, off)) return null;
   const buf = img.buf;
