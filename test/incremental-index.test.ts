@@ -38,7 +38,7 @@ import {
 } from '../src/index.js';
 import { saveSidecar } from '../src/ops/save.js';
 import { find } from '../src/ops/find.js';
-import { parseIndex } from '../src/incremental/store.js';
+import { encodeIndex, entryResults, parseIndex } from '../src/incremental/store.js';
 import { CLI_PATH, runCli } from './helpers/cli.js';
 import { FAKE_JPEG, makeTree, sidecarData, tempDir, testDir } from './helpers/tree.js';
 
@@ -454,4 +454,23 @@ test('shards at once (--shard I/N): each records its own files, none drops the o
   assert.equal(s.valid, true);
   assert.equal(s.last_run!.misses, 0, 'every sidecar was recorded by one of the shards');
   assert.ok(s.entries > 100);
+});
+
+test('results of another build (an upgrade, a changed rule) are dropped when the index is written, never served', async (t) => {
+  const dir = testDir(t);
+  const root = makeTree({ 'IMG_1.jpg': FAKE_JPEG, 'IMG_1.json': { json: sidecarData('IMG_1.jpg', 1) } }, join(dir, 'lib'));
+  const path = join(dir, 'index');
+  const runs: IndexRunStats[] = [];
+  const index = { ...NOW, path, onStats: (s: IndexRunStats) => runs.push(s) };
+  await stats(root, { index });
+  // Pretend the stored results came from another build: same options, other code.
+  const img = parseIndex(readFileSync(path));
+  const entries = new Map([...img.offsets].map(([rel, off]) => [rel, { id: img.buf.subarray(off, off + 40), results: new Map([...entryResults({ ...img, fileStamp: null }, off)].map(([no, raw]) => [`old-${img.header.keys[no].key}`, raw])) }]));
+  const header = { ...img.header, keys: img.header.keys.map((k) => ({ ...k, key: `old-${k.key}`, build: 'other-build' })) };
+  writeFileSync(path, encodeIndex(header, entries));
+  await stats(root, { index });
+  assert.equal(runs[1].hits, 0, 'another build\'s results are not served');
+  const after = parseIndex(readFileSync(path));
+  assert.deepEqual(after.header.keys.map((k) => k.build), [after.header.keys[0].build], 'only this build\'s option set is kept');
+  assert.notEqual(after.header.keys[0].build, 'other-build');
 });

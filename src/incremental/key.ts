@@ -41,6 +41,11 @@ export function codeDigest(): string {
   return (codeDigestCache = h.digest('hex'));
 }
 
+/** This build: tool version, result version and code digest (keys of other builds are dropped on write). */
+export function buildId(): string {
+  return `${packageVersion()}/${RESULT_VERSION}/${codeDigest().slice(0, 16)}`;
+}
+
 /** Inspections that can be stored: no decoded data kept (convert, JSON export read every file). */
 export function isCacheable(opts: InspectOptions): boolean {
   return !opts.keepData && !opts.dataJson;

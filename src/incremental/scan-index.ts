@@ -20,7 +20,7 @@ import { writeFileAtomicSync } from '../fs/atomic-write.js';
 import { withSidecarLock } from '../fs/lock.js';
 import type { FileInspection, InspectOptions } from '../tasks/inspect.js';
 import { IDENTITY_BYTES, identityBytes, statIdentity, type FileIdentity } from './identity.js';
-import { isCacheable, optionsKey } from './key.js';
+import { buildId, isCacheable, optionsKey } from './key.js';
 import { resolveIndexLocation, type IndexLocation, type IndexLocationOptions } from './location.js';
 import {
   decodeResult,
@@ -253,10 +253,12 @@ export class ScanIndex {
       }
     }
     const now = Date.now();
-    const keys: KeyUse[] = [{ key: this.key, used: now }];
+    const build = buildId();
+    const keys: KeyUse[] = [{ key: this.key, used: now, build }];
+    // Results of other builds (an upgrade, a changed rule) can never hit again: dropped, not kept for LRU.
     for (const k of [...disk.header.keys].sort((a, b) => b.used - a.used)) {
       if (keys.length >= MAX_KEYS) break;
-      if (k.key !== this.key) keys.push(k);
+      if (k.key !== this.key && k.build === build) keys.push(k);
     }
     const keep = new Set(keys.map((k) => k.key));
     const diskKey = disk.header.keys.map((k) => k.key);

@@ -25,6 +25,8 @@ export interface KeyUse {
   key: string;
   /** ms since the epoch this key was last used by a run. */
   used: number;
+  /** The build that made its results (`buildId`): another build's keys can never hit again. */
+  build?: string;
 }
 
 export interface IndexHeader {
