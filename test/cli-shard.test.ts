@@ -113,10 +113,12 @@ test('CLI: a killed shard leaves its previous file or a complete new one; a reru
   let killedMidway = 0;
   for (const delay of [60, 150, 250, 400]) {
     const child = spawn(process.execPath, [CLI_PATH, 'validate', root, ...INLINE, '--shard', '1/3', '-o', files[1]], { stdio: 'ignore' });
+    // Listen before waiting: a run that ends within the delay (warm index) has closed already.
+    const closed = new Promise((r) => child.once('close', r));
     await new Promise((r) => setTimeout(r, delay));
     const finished = child.exitCode !== null;
     child.kill('SIGKILL');
-    await new Promise((r) => child.once('close', r));
+    await closed;
     if (!finished) killedMidway++;
     assert.ok(existsSync(files[1]));
     const now = readFileSync(files[1]);
