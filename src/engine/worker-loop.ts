@@ -1,4 +1,4 @@
-import { setFlagsFromString } from 'node:v8';
+import { getHeapStatistics, setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { parentPort } from 'node:worker_threads';
 import { errors, isSidecarError } from '../errors.js';
@@ -66,8 +66,9 @@ let collect: (() => void) | null | undefined;
  * threads; 779 MB with this). A full collection after such a batch costs far less than the batch.
  */
 function relieveMemory(): void {
-  const m = process.memoryUsage();
-  if (m.heapUsed + m.arrayBuffers < RELIEVE_BYTES) return;
+  // getHeapStatistics: about 0.5 µs; process.memoryUsage() reads /proc (about 13 µs, 1.6 % of a worker's time).
+  const h = getHeapStatistics();
+  if (h.used_heap_size + h.external_memory < RELIEVE_BYTES) return;
   if (collect === undefined) collect = exposeGc();
   collect?.();
 }
