@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { writeFileAtomic, writeFileAtomicSync, writeFilesAtomic, writeFilesAtomicSync } from '../src/fs/atomic-write.js';
+import { writeFileAtomic, writeFileAtomicSync, writeFilesAtomic } from '../src/fs/atomic-write.js';
 import {
   TEMP_MARK,
   isLockName,
@@ -236,11 +236,9 @@ test('a stale lock left aside by a killed taker is swept by the next save in its
   assert.deepEqual(removed, [fresh]);
 });
 
-for (const [name, writeBatch] of [
-  ['writeFilesAtomic (group commit)', writeFilesAtomic],
-  ['writeFilesAtomicSync', writeFilesAtomicSync],
-] as const) {
-  test(`${name}: every temp file is written before the first rename; one bad entry fails alone; no temp file left`, async (t) => {
+{
+  const writeBatch = writeFilesAtomic;
+  test(`writeFilesAtomic (group commit): every temp file is written before the first rename; one bad entry fails alone; no temp file left`, async (t) => {
     const dir = testDir(t);
     const dirs = ['a', 'b', 'c'].map((d) => path.join(dir, d));
     for (const d of dirs) fs.mkdirSync(d);

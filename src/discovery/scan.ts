@@ -14,7 +14,7 @@ import { imageExtensionSet, nfc } from './extensions.js';
 import { pairDirectory, type PairGroup } from './pair.js';
 import { shardFilter, type ShardFilter } from './shard.js';
 import { walkTree, type EntryKind, type WalkEntry, type WalkProblem } from './walk.js';
-import { relativeTo } from './rel-path.js';
+import { relativeTo } from '../fs/rel-path.js';
 
 /** Name of the quarantine folder at the root of a library (never scanned). */
 export const QUARANTINE_DIR = '.image-sidecar-quarantine';

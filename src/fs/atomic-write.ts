@@ -292,13 +292,10 @@ function stageBatch(entries: readonly BatchEntry[], opts: Omit<AtomicWriteOption
   return parked;
 }
 
-/**
- * Finish a parked entry: its fsync (run here, or already done elsewhere: `fsynced`), then close
- * and rename.
- */
-function finishParked(p: Parked, fsynced: { failure: unknown } | 'done' | 'run', results: BatchResult[]): void {
+/** Finish a parked entry once its fsync has settled: close, then rename (with its beforeRename check). */
+function finishParked(p: Parked, fsync: { failure: unknown } | null, results: BatchResult[]): void {
   try {
-    const next = fsynced === 'run' ? p.step : typeof fsynced === 'object' ? p.gen.throw(fsynced.failure) : p.gen.next(undefined);
+    const next = fsync ? p.gen.throw(fsync.failure) : p.gen.next(undefined);
     results[p.i] = advanceSync(p.gen, next).value as AtomicWriteResult;
   } catch (e) {
     results[p.i] = { error: e };
@@ -306,23 +303,12 @@ function finishParked(p: Parked, fsynced: { failure: unknown } | 'done' | 'run',
 }
 
 /**
- * Write several files atomically with the same steps as writeFileAtomicSync, interleaved so that
- * every temp file is written before the first fsync: a journaling file system then commits them
- * together and the later fsyncs are nearly free. Directories are NOT fsynced (syncDir is forced
- * off): the caller fsyncs each directory once before relying on the renames. Never throws; each
- * entry gets its result or its error.
- */
-export function writeFilesAtomicSync(entries: readonly BatchEntry[], opts: Omit<AtomicWriteOptions, 'syncDir'> = {}): BatchResult[] {
-  const results: BatchResult[] = new Array(entries.length);
-  for (const p of stageBatch(entries, opts, results)) finishParked(p, 'run', results);
-  return results;
-}
-
-/**
- * Group commit (issue 12): as writeFilesAtomicSync, but the temp files' fsyncs are all in flight
- * at once (libuv's thread pool), so the file system commits them together — 200 fsyncs of 9 KB
- * files took 1.2 s one after another and 0.2 s together here. Renames follow in entry order, each
- * after its own fsync. Never throws.
+ * Write several files atomically with the steps of writeFileAtomic (group commit, issue 12): every
+ * temp file is written first, then all their fsyncs are in flight at once (libuv's thread pool), so
+ * the file system commits them together — 200 fsyncs of 9 KB files took 1.2 s one after another
+ * and 0.2 s together here. Renames follow in entry order, each after its own fsync. Directories are
+ * NOT fsynced (syncDir is forced off): the caller fsyncs each directory once before relying on the
+ * renames. Never throws; each entry gets its result or its error.
  */
 export async function writeFilesAtomic(entries: readonly BatchEntry[], opts: Omit<AtomicWriteOptions, 'syncDir'> = {}): Promise<BatchResult[]> {
   const results: BatchResult[] = new Array(entries.length);
@@ -330,7 +316,7 @@ export async function writeFilesAtomic(entries: readonly BatchEntry[], opts: Omi
   const synced = await Promise.allSettled(parked.map((p) => execAsync(p.step.value as Op)));
   parked.forEach((p, k) => {
     const r = synced[k];
-    finishParked(p, r.status === 'rejected' ? { failure: r.reason } : 'done', results);
+    finishParked(p, r.status === 'rejected' ? { failure: r.reason } : null, results);
   });
   return results;
 }

@@ -1,5 +1,8 @@
-/** Relative POSIX paths as manifests and quarantine folders record them. */
-import { join } from 'node:path';
+/**
+ * Paths relative to a root, POSIX-style, as records, the index, manifests and quarantine folders
+ * name them: one module for making, checking and joining them.
+ */
+import { join, relative, sep } from 'node:path';
 
 /** Is `rel` a plain relative POSIX path (no '..', '.', empty or absolute parts)? */
 export function isSafeRel(rel: string): boolean {
@@ -12,3 +15,24 @@ export function isSafeRel(rel: string): boolean {
 export function relJoin(base: string, rel: string): string {
   return join(base, ...rel.split('/'));
 }
+
+function toPosix(p: string): string {
+  return sep === '/' ? p : p.split(sep).join('/');
+}
+
+/**
+ * `p` relative to `base`, POSIX: a prefix cut for paths under `base` (every path the walk makes:
+ * joined, so normalised), `path.relative` (two resolves) otherwise. Cached per base.
+ */
+const relativeFns = new Map<string, (p: string) => string>();
+export function relativeTo(base: string): (p: string) => string {
+  let fn = relativeFns.get(base);
+  if (!fn) {
+    const prefix = base.endsWith(sep) ? base : base + sep;
+    fn = (p: string) => (p.startsWith(prefix) && !p.includes(`${sep}.`) ? toPosix(p.slice(prefix.length)) : toPosix(relative(base, p)));
+    if (relativeFns.size > 16) relativeFns.clear();
+    relativeFns.set(base, fn);
+  }
+  return fn;
+}
+

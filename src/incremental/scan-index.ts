@@ -13,7 +13,7 @@
  */
 import { mkdirSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { relativeTo } from '../discovery/rel-path.js';
+import { relativeTo } from '../fs/rel-path.js';
 import { serialize } from 'node:v8';
 import { errors } from '../errors.js';
 import { writeFileAtomicSync } from '../fs/atomic-write.js';

@@ -241,7 +241,7 @@ function stageUnit(unit: ConvertUnit, opts: ConvertTaskOptions): ConvertItem[] |
   } catch (e) {
     return allItems(unit, action, false, asSidecarError(e, target));
   }
-  // 4. The atomic write itself is done for the whole batch (writeFilesAtomicSync).
+  // 4. The atomic write itself is done for the whole batch (writeFilesAtomic).
   return { unit, decoded, action, data, written: bytes, atTarget, key };
 }
 
