@@ -15,6 +15,7 @@ import { stats } from '../src/ops/stats.js';
 import { validate } from '../src/ops/validate.js';
 import { runCli } from './helpers/cli.js';
 import { tempDir } from './helpers/tree.js';
+import { ORACLE_IMAGE_EXTS, parseRawSidecar } from './helpers/raw-oracle.js';
 
 function rec(s: Partial<SidecarSummary>, format: QueryRecord['format'] = 'json', size = 1000): QueryRecord {
   const base = summarizeSidecar({});
@@ -165,21 +166,8 @@ describe('--where language', () => {
 // On the sample library, against raw files
 // ---------------------------------------------------------------------------------------------
 
-const IMAGE_EXTS = new Set(['jpg', 'jpeg', 'png', 'tif', 'tiff', 'bmp', 'webp', 'heic', 'heif', 'cr2', 'cr3', 'nef', 'arw', 'dng', 'raf', 'orf', 'rw2']);
-const utf8 = new TextDecoder('utf-8', { fatal: true });
 type Raw = Record<string, any>;
 
-function parseRaw(bytes: Buffer): Raw | null {
-  let body = bytes;
-  if (bytes.length >= 8 && bytes.readBigUInt64LE(0) === BigInt(bytes.length - 8) && bytes[8] === 0x7b) body = bytes.subarray(8);
-  else if (body[0] === 0xef && body[1] === 0xbb && body[2] === 0xbf) body = body.subarray(3);
-  try {
-    const v = JSON.parse(utf8.decode(body));
-    return v && typeof v === 'object' && !Array.isArray(v) ? v : null;
-  } catch {
-    return null;
-  }
-}
 
 /** An operation's result object(s): the value itself, or its backends (nested form). */
 function results(v: any): Raw[] {
@@ -222,14 +210,14 @@ function library(root: string): { rel: string; sidecar: string; facts: Facts }[]
         continue;
       }
       const dot = name.lastIndexOf('.');
-      if (!st.isFile() || !IMAGE_EXTS.has(name.slice(dot + 1).toLowerCase())) continue; // links: found through their targets
+      if (!st.isFile() || !ORACLE_IMAGE_EXTS.has(name.slice(dot + 1).toLowerCase())) continue; // links: found through their targets
       const stem = name.slice(0, dot);
       // Names are compared after Unicode NFC (a Mac writes NFD).
       const byNfc = new Map(names.map((n) => [n.normalize('NFC'), n]));
       for (const want of [`${stem}.bin`, `${stem}.rkyv`, `${stem}.json`, `${name}.bin`, `${name}.rkyv`, `${name}.json`]) {
         const cand = byNfc.get(want.normalize('NFC'));
         if (cand === undefined) continue;
-        const d = parseRaw(readFileSync(join(dir, cand)));
+        const d = parseRawSidecar(readFileSync(join(dir, cand)));
         if (d === null) continue;
         out.push({ rel: rel === '' ? name : `${rel}/${name}`, sidecar: join(dir, cand), facts: facts(d) });
         break;
@@ -301,7 +289,7 @@ describe('find and --where on the sample library (expected from raw files)', () 
         const st = lstatSync(p);
         if (st.isDirectory()) walkFiles(p);
         else if (st.isFile() && /\.(json|bin|rkyv)$/.test(name) && !/^game_detection(_report)?\.json$/.test(name)) {
-          const d = parseRaw(readFileSync(p));
+          const d = parseRawSidecar(readFileSync(p));
           if (d === null) corrupt.push(p);
           else if (expected(facts(d))) files.push(p);
         }

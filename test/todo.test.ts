@@ -15,9 +15,8 @@ import { readSidecar } from '../src/ops/read.js';
 import { stats } from '../src/ops/stats.js';
 import { runCli } from './helpers/cli.js';
 import { putFile, tempDir, testDir } from './helpers/tree.js';
+import { ORACLE_IMAGE_EXTS, parseRawSidecar } from './helpers/raw-oracle.js';
 
-const IMAGE_EXTS = new Set(['jpg', 'jpeg', 'png', 'tif', 'tiff', 'bmp', 'webp', 'heic', 'heif', 'cr2', 'cr3', 'nef', 'arw', 'dng', 'raf', 'orf', 'rw2']);
-const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 interface Expected {
   listed: { rel: string; reason: string }[];
@@ -25,20 +24,6 @@ interface Expected {
   links: number;
   broken: number;
   done: number;
-}
-
-/** Raw sidecar bytes → object, or null when a strict reader would refuse them. */
-function parseRaw(bytes: Buffer): Record<string, unknown> | null {
-  let body = bytes;
-  // The earlier tool's layout: u64-LE length of the JSON that follows.
-  if (bytes.length >= 8 && bytes.readBigUInt64LE(0) === BigInt(bytes.length - 8) && bytes[8] === 0x7b) body = bytes.subarray(8);
-  else if (body[0] === 0xef && body[1] === 0xbb && body[2] === 0xbf) body = body.subarray(3);
-  try {
-    const v = JSON.parse(utf8.decode(body));
-    return v && typeof v === 'object' && !Array.isArray(v) ? v : null;
-  } catch {
-    return null;
-  }
 }
 
 /** The operation's outcome in a raw sidecar: 'absent', 'failed' or 'done'. */
@@ -68,7 +53,7 @@ function walkImages(root: string, rel = '', out: { rel: string; dir: string; nam
     if (st.isDirectory()) subdirs.push(name);
     const dot = name.lastIndexOf('.');
     const ext = dot > 0 ? name.slice(dot + 1).toLowerCase() : '';
-    if (!IMAGE_EXTS.has(ext)) continue;
+    if (!ORACLE_IMAGE_EXTS.has(ext)) continue;
     const r = rel === '' ? name : `${rel}/${name}`;
     if (st.isSymbolicLink()) out.push({ rel: r, dir, name, kind: existsSync(p) ? 'link' : 'broken' });
     else if (st.isFile()) out.push({ rel: r, dir, name, kind: 'file' });
@@ -97,7 +82,7 @@ function expectedTodo(root: string, op: string): Expected {
       continue;
     }
     const real = candidates.length === 1 ? readdirSync(img.dir).find((n) => n.normalize('NFC') === candidates[0].normalize('NFC'))! : '';
-    const data = candidates.length === 1 ? parseRaw(readFileSync(join(img.dir, real))) : null;
+    const data = candidates.length === 1 ? parseRawSidecar(readFileSync(join(img.dir, real))) : null;
     if (data === null) {
       exp.problems.add(img.rel); // several sidecars, or a corrupt one
       continue;
