@@ -31,6 +31,9 @@ export interface SampleOptions {
   seed: number;
   /** Relative weights of the formats of ordinary sidecars. Default: all JSON. */
   formatMix?: { json: number; bin: number; legacy: number };
+  /** Floats per face embedding (default 512, as the pipeline writes). Shorter only for checks of
+   * tree scale (10^6 images), where the number of files matters and their size does not. */
+  embeddingLength?: number;
 }
 
 export interface SampleCounts {
@@ -119,7 +122,7 @@ const MIN_GAME_SHOTS = 40;
 const GAME_GAP_MIN_S = 1800;
 const BASE_DAY_US = Date.UTC(2023, 2, 1) * 1000;
 
-function checkOptions(opts: SampleOptions): { images: number; seed: number; mix: number[] } {
+function checkOptions(opts: SampleOptions): { images: number; seed: number; mix: number[]; embeddingLength?: number } {
   if (!Number.isSafeInteger(opts.images) || opts.images < 0) {
     throw errors.usage(`images must be a non-negative integer, got ${String(opts.images)}`);
   }
@@ -129,7 +132,11 @@ function checkOptions(opts: SampleOptions): { images: number; seed: number; mix:
   if (mix.some((w) => typeof w !== 'number' || !Number.isFinite(w) || w < 0) || mix[0] + mix[1] + mix[2] <= 0) {
     throw errors.usage('formatMix weights must be finite, non-negative numbers with a positive sum');
   }
-  return { images: opts.images, seed: opts.seed, mix };
+  const len = opts.embeddingLength;
+  if (len !== undefined && (!Number.isSafeInteger(len) || len < 1 || len > 4096)) {
+    throw errors.usage(`embeddingLength must be an integer from 1 to 4096, got ${String(len)}`);
+  }
+  return len === undefined ? { images: opts.images, seed: opts.seed, mix } : { images: opts.images, seed: opts.seed, mix, embeddingLength: len };
 }
 
 /** The target must be empty or absent: never write into somebody's library. */
@@ -208,6 +215,7 @@ class Generator {
     private readonly n: number,
     seed: number,
     private readonly mix: number[],
+    private readonly embeddingLength?: number,
   ) {
     this.rng = new Rng(seed);
     this.names = new NameMaker(this.rng);
@@ -393,6 +401,7 @@ class Generator {
       };
       if (e.linkPath !== undefined) ctx.linkPath = e.linkPath;
       if (e.game !== undefined) ctx.game = e.game;
+      if (this.embeddingLength !== undefined) ctx.embeddingLength = this.embeddingLength;
 
       if (e.ghost) {
         if (e.orphan) {
@@ -532,10 +541,10 @@ function staleSnapshot(data: JsonObject): JsonObject {
  * Same `images`, `seed` and `formatMix` → byte-identical files and the same tree.
  */
 export async function generateSampleLibrary(dir: string, opts: SampleOptions): Promise<SampleReport> {
-  const { images, seed, mix } = checkOptions(opts);
+  const { images, seed, mix, embeddingLength } = checkOptions(opts);
   const root = await prepareRoot(dir);
   try {
-    return await new Generator(root, images, seed, mix).run();
+    return await new Generator(root, images, seed, mix, embeddingLength).run();
   } catch (e) {
     // fs failures carry an errno code; anything else is a bug here
     if (isSidecarError(e) || typeof (e as NodeJS.ErrnoException)?.code === 'string') throw errors.fromFs(e);

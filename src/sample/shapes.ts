@@ -18,6 +18,9 @@ export interface ImageContext {
   /** Capture time, µs since the epoch. Every timestamp in the sidecar comes after it. */
   takenAtUs: number;
   game?: GameContext;
+  /** Floats per current face embedding (default 512; the old format's are a quarter of it).
+   * Shorter ones only for tree-scale checks, where file count matters and content size doesn't. */
+  embeddingLength?: number;
 }
 
 export interface GameContext {
@@ -130,7 +133,7 @@ function detectorFace(rng: Rng, faceId: number, ctx: ImageContext): JsonObject {
     landmarks: landmarks(rng, box, ctx.width, ctx.height),
   };
   // real output almost always carries the embedding
-  if (rng.chance(0.95)) face.encoding = faceEncoding(rng);
+  if (rng.chance(0.95)) face.encoding = faceEncoding(rng, ctx.embeddingLength ?? ENCODING_LENGTH);
   return face;
 }
 
@@ -191,7 +194,7 @@ function oldFaceDetector(rng: Rng, ctx: ImageContext, faceCount: number): JsonOb
         height: Math.min(ctx.height, ph + 2 * pad),
       },
       detection_scale_factor: rng.pick([1, 0.5, 0.25]),
-      face_encoding: rng.chance(0.8) ? faceEncoding(rng, OLD_ENCODING_LENGTH) : null,
+      face_encoding: rng.chance(0.8) ? faceEncoding(rng, ctx.embeddingLength === undefined ? OLD_ENCODING_LENGTH : Math.max(1, ctx.embeddingLength >> 2)) : null,
       facial_features: features,
     });
   }
