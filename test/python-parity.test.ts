@@ -106,6 +106,8 @@ test('Python local read path: parity with the library on the sample library, rel
     // The local path must actually answer the plain cases (it is the point of it).
     assert.ok(parity.counts.local > parity.counts.images * 0.6, `only ${parity.counts.local} of ${parity.counts.images} reads were local`);
     assert.ok(parity.counts.library_errors > 5, 'error cases were compared too');
+    // Corrupt sidecars the local path is certain of (empty, not UTF-8) are answered locally, word for word.
+    assert.ok(parity.counts.local_errors > 0, 'no corrupt sidecar was answered locally');
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });
   }
@@ -124,7 +126,7 @@ test('Python decoder under the library fuzz corpus: no crash, no hang, never acc
         lines.push(JSON.stringify({ file, ok: true, json: encodeSidecar(data, 'json').toString('utf8') }));
       } catch (e) {
         if (!isSidecarError(e)) throw e;
-        lines.push(JSON.stringify({ file, ok: false, code: e.code }));
+        lines.push(JSON.stringify({ file, ok: false, code: e.code, message: e.message }));
       }
     };
     const cases = Number(process.env.PYTHON_FUZZ_CASES ?? 400);
@@ -138,12 +140,13 @@ test('Python decoder under the library fuzz corpus: no crash, no hang, never acc
     fs.writeFileSync(path.join(tmp, 'manifest.jsonl'), lines.join('\n') + '\n');
 
     const { fuzz } = runParity(['--fuzz', path.join(tmp, 'manifest.jsonl'), '--budget-s', '2']);
-    console.log(`# python fuzz: ${fuzz.inputs} inputs, ${fuzz.local_ok} decoded locally, ${fuzz.not_local} handed over, worst ${fuzz.worst_seconds} s`);
+    console.log(`# python fuzz: ${fuzz.inputs} inputs, ${fuzz.local_ok} decoded locally, ${fuzz.not_local} handed over (${fuzz.known_corrupt} of them with the library's CORRUPT message known locally), worst ${fuzz.worst_seconds} s`);
     assert.equal(fuzz.inputs, n);
     assert.deepEqual(fuzz.crashes, [], 'the decoder raised something other than NotLocal');
     assert.deepEqual(fuzz.slow, [], 'an input took longer than the budget');
     assert.deepEqual(fuzz.accepted_but_library_rejects, [], 'the local decoder accepted inputs the library rejects');
     assert.deepEqual(fuzz.different_values, [], 'the local decoder read other values than the library');
+    assert.deepEqual(fuzz.known_corrupt_mismatches, [], 'a corrupt verdict the local decoder was sure of is not the library\'s, word for word');
     assert.ok(fuzz.local_ok > 50, 'valid inputs are decoded locally');
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });

@@ -189,10 +189,14 @@ class ImageSidecarManager:
         if self.local_reads:
             try:
                 data = read_local(image, self.max_file_size)
-                self.read_counts["local"] += 1
-                return data
             except NotLocal:
                 pass
+            except ImageSidecarError:  # the library's own error, known locally (read_local)
+                self.read_counts["local"] += 1
+                raise
+            else:
+                self.read_counts["local"] += 1
+                return data
         self.read_counts["library"] += 1
         server = self._connection()
         if server is not None:

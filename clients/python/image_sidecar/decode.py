@@ -53,6 +53,17 @@ class NotLocal(Exception):
         self.reason = reason
 
 
+class KnownCorrupt(NotLocal):
+    """The library certainly refuses these bytes as CORRUPT, with exactly ``detail`` as its message
+    (without the ``<path>: `` prefix it adds). Raised only where the library's rule is mirrored
+    exactly (an empty file; invalid UTF-8 in JSON text, at the byte the library names); a caller
+    that only knows :class:`NotLocal` still hands it to the library, which says the same."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__("corrupt: " + detail)
+        self.detail = detail
+
+
 def detect_format(raw: bytes) -> str:
     """``bin``, ``rkyv``, ``legacy``, ``json`` or ``unknown``: the library's detectFormat rule."""
     n = len(raw)
@@ -73,21 +84,86 @@ def detect_format(raw: bytes) -> str:
 
 
 def decode_sidecar(raw: bytes) -> Tuple[Dict[str, Any], str]:
-    """``(data, format)`` of a whole sidecar file, or :class:`NotLocal`."""
+    """``(data, format)`` of a whole sidecar file, or :class:`NotLocal` (:class:`KnownCorrupt` when
+    the library's CORRUPT message is certain)."""
+    if not raw:
+        raise KnownCorrupt("empty file")  # the library's first check after the size limit (codec.ts)
     fmt = detect_format(raw)
     try:
         if fmt == "json":
-            return decode_json(raw[3:] if raw[:3] == BOM else raw), fmt
+            start = 3 if raw[:3] == BOM else 0
+            try:
+                return decode_json(raw[start:] if start else raw), fmt
+            except UnicodeDecodeError:
+                raise _invalid_utf8(raw, start, True) from None
         if fmt == "bin" or fmt == "rkyv":
             return decode_bin(raw), fmt
         if fmt == "legacy":
-            return decode_json(raw[LEGACY_PREFIX:]), fmt
+            try:
+                return decode_json(raw[LEGACY_PREFIX:]), fmt
+            except UnicodeDecodeError:
+                raise _invalid_utf8(raw, LEGACY_PREFIX, False) from None
     except NotLocal:
         raise
     except (ValueError, TypeError, IndexError, KeyError, OverflowError, RecursionError, MemoryError, struct.error) as e:
         # A defect of this reader on some input must not become the caller's exception: the library decides.
         raise NotLocal("local decoder failed: %s: %s" % (type(e).__name__, e)) from None
     raise NotLocal("not a format the local reader knows (%s)" % fmt)
+
+
+def find_invalid_utf8(raw: bytes, start: int = 0) -> int:
+    """The offset of the first byte that starts no valid UTF-8 sequence, or -1: the library's
+    findInvalidUtf8 (src/formats/value.ts) rule for rule, so the offset it names is the same."""
+    i = start
+    end = len(raw)
+    while i < end:
+        b = raw[i]
+        if b < 0x80:
+            i += 1
+            continue
+        lo, hi = 0x80, 0xBF
+        if 0xC2 <= b <= 0xDF:
+            need = 1
+        elif 0xE0 <= b <= 0xEF:
+            need = 2
+            if b == 0xE0:
+                lo = 0xA0  # overlong
+            if b == 0xED:
+                hi = 0x9F  # surrogates
+        elif 0xF0 <= b <= 0xF4:
+            need = 3
+            if b == 0xF0:
+                lo = 0x90  # overlong
+            if b == 0xF4:
+                hi = 0x8F  # above U+10FFFF
+        else:
+            return i
+        if i + need >= end:
+            return i  # truncated sequence
+        if not lo <= raw[i + 1] <= hi:
+            return i
+        for k in range(2, need + 1):
+            if not 0x80 <= raw[i + k] <= 0xBF:
+                return i
+        i += need + 1
+    return -1
+
+
+def _invalid_utf8(raw: bytes, start: int, plain_json: bool) -> NotLocal:
+    """What the library says of JSON text (from ``start``) that is not UTF-8: ``invalid UTF-8 at
+    byte N`` — once it has got that far. For a ``.json`` file it first refuses text whose first
+    bytes hold a NUL ("not a known sidecar format": legacyMismatchReason, binaryStartReason in
+    codec.ts); those go to the library."""
+    if plain_json:
+        first = start
+        while raw[first] in b" \t\r\n":  # detect_format found the '{' after this whitespace
+            first += 1
+        if b"\0" in raw[:first + 8]:
+            return NotLocal("invalid UTF-8 after a NUL near the start")
+    bad = find_invalid_utf8(raw, start)
+    if bad < 0:  # Python's strict decoder and the library's disagree: not sure, ask the library
+        return NotLocal("invalid UTF-8 that the library's rule does not find")
+    return KnownCorrupt("invalid UTF-8 at byte %d" % bad)
 
 
 # ---------------------------------------------------------------------------- JSON

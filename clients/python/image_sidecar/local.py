@@ -1,18 +1,21 @@
 """The local read path: an image's sidecar read in-process (no server round trip), with exactly the
 library's pairing rules and decoders, or :class:`NotLocal` when the library must answer.
 
-``read_local(image)`` returns the data when there is exactly one candidate sidecar (or none: ``{}``)
-and it is plainly valid. Several candidates (the library picks the first *valid* one and reports
-the group as ambiguous), files over the size limit, special files and everything the decoder is
-unsure of go to the library, so errors and findings stay the library's.
+``read_local(image)`` returns the data of the first candidate sidecar, in the library's preference
+order, that is plainly valid (none: ``{}``), after candidates the library certainly refuses as
+corrupt (an empty file, JSON that is not UTF-8): the library falls back past those too. When all
+candidates are such, it raises the library's CORRUPT error, message and path included. Files over
+the size limit, special files and everything the decoder is unsure of go to the library, so errors
+stay the library's.
 """
 from __future__ import annotations
 
 import os
 import stat
-from typing import Any, Dict
+from typing import Any, Dict, List, Optional, Tuple
 
-from .decode import NotLocal, decode_sidecar
+from .decode import KnownCorrupt, NotLocal, decode_sidecar
+from .errors import ImageSidecarError
 from .pairing import locate_candidates
 
 # The library's default size limit (src/formats/value.ts DEFAULT_MAX_FILE_SIZE).
@@ -69,13 +72,32 @@ def _check_utf8(path: str) -> None:
 
 
 def read_local(image_path: str, max_file_size: int = DEFAULT_MAX_FILE_SIZE) -> Dict[str, Any]:
+    """The library's read (src/ops/read.ts) where its answer is certain, else :class:`NotLocal`.
+
+    Candidates are tried in the library's preference order: the first that decodes is the answer;
+    one the library certainly refuses as CORRUPT (:class:`KnownCorrupt`) falls back to the next, as
+    the library's does; anything else (unreadable, a special file, over the size limit, a file the
+    local decoder is not sure of) hands the whole read to the library. When every candidate is
+    corrupt, the library's CORRUPT error is raised, with its message and path.
+    """
     _check_utf8(image_path)
     candidates = locate_candidates(image_path)
     if not candidates:
         return {}
-    if len(candidates) > 1:
-        # (A directory or FIFO in a sidecar's name counts here too: the library decides.)
-        raise NotLocal("several candidate sidecars")
-    _check_utf8(candidates[0].path)
-    raw = read_file_limited(candidates[0].path, max_file_size)
-    return decode_sidecar(raw)[0]
+    corrupt: List[Tuple[str, str]] = []
+    for c in candidates:
+        # (A directory or FIFO in a sidecar's name is refused by read_file_limited: the library decides.)
+        _check_utf8(c.path)
+        raw = read_file_limited(c.path, max_file_size)
+        try:
+            return decode_sidecar(raw)[0]
+        except KnownCorrupt as e:
+            corrupt.append((c.path, "%s: %s" % (c.path, e.detail)))
+    if len(corrupt) == 1:
+        return _raise_corrupt(corrupt[0][1], corrupt[0][0])
+    # errors.corrupt(detail) without a path (read.ts): the message lists every candidate's.
+    return _raise_corrupt("every candidate sidecar is corrupt: " + "; ".join(m for _, m in corrupt), None)
+
+
+def _raise_corrupt(message: str, path: Optional[str]) -> Dict[str, Any]:
+    raise ImageSidecarError(message, code="CORRUPT", path=path)

@@ -9,11 +9,15 @@ the sample library and the reliability trees.
 - A candidate is an existing regular file (a symlinked sidecar counts when it points at one).
 - Names are compared after Unicode NFC: a non-ASCII name is looked up in a listing of the folder.
 
-Whatever is unclear — a missing image, a directory, a broken or looping chain, an I/O error — is
+- A broken chain (it ends at a missing file) has its "target" where the chain points, followed link
+  by link as the library's followChain does; sidecars beside that path count, then the link's.
+
+Whatever is unclear — a missing image, a directory, a looping chain, an I/O error — is
 :class:`NotLocal`: the library answers it (with its own error or finding).
 """
 from __future__ import annotations
 
+import errno
 import os
 import stat
 import threading
@@ -201,6 +205,39 @@ def _lstat_image(path: str) -> Tuple[str, bool]:
     return path, stat.S_ISLNK(st.st_mode)
 
 
+# The library's bound on a chain it follows link by link (src/discovery/locate.ts MAX_LINKS).
+MAX_LINKS = 40
+
+
+def _resolve(directory: str, text: str) -> str:
+    """Node's path.resolve(directory, text) for an absolute ``directory``: lexical, like normpath,
+    except that POSIX normpath keeps a leading ``//`` and Node does not."""
+    p = os.path.normpath(os.path.join(directory, text))
+    return "/" + p.lstrip("/") if p.startswith("//") else p
+
+
+def _chain_end(first: str) -> str:
+    """Where a broken chain points: the library's followChain (locate.ts), link by link, to the
+    first path that is missing (ENOENT, ENOTDIR) or not a link. A chain longer than MAX_LINKS is
+    a loop to the library (no target side): that, and any other error, is :class:`NotLocal`."""
+    cur = first
+    for _ in range(MAX_LINKS):
+        try:
+            st = os.lstat(cur)
+        except OSError as e:
+            if e.errno in (errno.ENOENT, errno.ENOTDIR):
+                return cur
+            raise NotLocal("cannot follow the symlink chain: %s" % e) from None
+        if not stat.S_ISLNK(st.st_mode):
+            return cur
+        try:
+            text = os.readlink(cur)
+        except OSError as e:
+            raise NotLocal("cannot read a link of the chain: %s" % e) from None
+        cur = _resolve(os.path.dirname(cur), text)
+    raise NotLocal("a symlink chain longer than %d links" % MAX_LINKS)
+
+
 def locate_candidates(image_path: str) -> List[Candidate]:
     """The existing sidecar files of an image in the library's preference order."""
     given = os.path.abspath(image_path)
@@ -212,12 +249,19 @@ def locate_candidates(image_path: str) -> List[Candidate]:
         _find(os.path.dirname(image), os.path.basename(image), "target", out)
         return out
     try:
-        target = os.path.realpath(image)
-        os.stat(target)
+        os.stat(image)  # the kernel follows the whole chain, as the library's realpath does
     except OSError as e:
-        raise NotLocal("broken or looping symlink chain: %s" % e) from None
-    if os.path.islink(target):  # realpath gave up (a loop): the library reports it
-        raise NotLocal("looping symlink chain")
+        if e.errno not in (errno.ENOENT, errno.ENOTDIR):  # ELOOP, I/O errors: the library answers
+            raise NotLocal("looping or unreadable symlink chain: %s" % e) from None
+        target = _chain_end(image)  # broken: sidecars may still lie beside where it points
+    else:
+        try:
+            target = os.path.realpath(image)
+            os.stat(target)
+        except OSError as e:
+            raise NotLocal("symlink chain changed while resolving: %s" % e) from None
+        if os.path.islink(target):  # realpath gave up (a loop): the library reports it
+            raise NotLocal("looping symlink chain")
     out = []
     t_dir, t_name = os.path.dirname(target), os.path.basename(target)
     _find(t_dir, t_name, "target", out)

@@ -5,13 +5,15 @@
 ``--roots``: every image file (and symlink, and a few paths that do not exist) under each root is
 read twice: locally (image_sidecar.local.read_local) and by the library (``read`` through
 ``serve --stdio``). When the local path answers, the library must answer the same data with the
-same types (int vs float, -0.0, big ints); when the local path hands over, the library's answer is
-what the client returns anyway. Counts and every mismatch are printed as one JSON object.
+same types (int vs float, -0.0, big ints), or — when the local path raises the library's error
+itself (a corrupt sidecar it is certain of) — the same error: code, message, path and details;
+when the local path hands over, the library's answer is what the client returns anyway. Counts and every mismatch are printed as one JSON object.
 
 ``--fuzz``: a JSON-lines manifest written by test/python-parity.test.ts from the library's fuzz
 corpus (test/reliability/fuzz-inputs.ts): ``{"file", "ok", "code"?, "json"?}`` per input, with the
 library's own verdict. The local decoder must return or raise NotLocal (nothing else), within the
-time budget, and never accept what the library rejects or read different values.
+time budget, and never accept what the library rejects or read different values; where it is
+certain of the library's CORRUPT error (KnownCorrupt), the library's message must be exactly its.
 """
 from __future__ import annotations
 
@@ -27,7 +29,7 @@ _HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(_HERE))
 
 from image_sidecar import ImageSidecarError, ImageSidecarManager  # noqa: E402
-from image_sidecar.decode import NotLocal, decode_sidecar  # noqa: E402
+from image_sidecar.decode import KnownCorrupt, NotLocal, decode_sidecar  # noqa: E402
 from image_sidecar.local import read_local  # noqa: E402
 
 IMAGE_EXTS = {"jpg", "jpeg", "png", "tif", "tiff", "bmp", "webp", "heic", "heif", "cr2", "cr3", "nef", "arw", "dng", "raf", "orf", "rw2"}
@@ -110,7 +112,7 @@ def library_keeps_number_types(m: ImageSidecarManager, scratch: str) -> bool:
 
 
 def compare_roots(roots: List[str], m: ImageSidecarManager, typed: bool = True) -> Dict[str, Any]:
-    counts = {"images": 0, "local": 0, "handed_over": 0, "library_errors": 0}
+    counts = {"images": 0, "local": 0, "local_errors": 0, "handed_over": 0, "library_errors": 0}
     mismatches: List[Dict[str, Any]] = []
     reasons: Dict[str, int] = {}
     server = m._connection()
@@ -120,16 +122,25 @@ def compare_roots(roots: List[str], m: ImageSidecarManager, typed: bool = True) 
         for image in image_paths(root):
             counts["images"] += 1
             local: Optional[Dict[str, Any]] = None
+            local_error: Optional[Tuple[Any, ...]] = None
             try:
                 local = read_local(image)
             except NotLocal as e:
                 key = e.reason[:90] if e.reason.startswith("local decoder failed") else e.reason.split(":")[0][:60]
                 reasons[key] = reasons.get(key, 0) + 1
+            except ImageSidecarError as e:  # the library's error, known locally: it must be the same, word for word
+                local_error = (e.code, e.message, e.path, e.details)
             try:
                 lib: Tuple[str, Any] = ("ok", server.request("read", {"image": image}))
             except ImageSidecarError as e:
-                lib = ("error", e.code)
+                lib = ("error", (e.code, e.message, e.path, e.details))
                 counts["library_errors"] += 1
+            if local_error is not None:
+                counts["local"] += 1
+                counts["local_errors"] += 1
+                if lib != ("error", local_error):
+                    mismatches.append({"image": image, "local": list(local_error), "library": lib[1] if lib[0] == "error" else _show(lib[1])})
+                continue
             if local is None:
                 counts["handed_over"] += 1
                 continue
@@ -156,7 +167,8 @@ def _types(v: Any) -> str:
 
 def fuzz(manifest: str, budget_s: float) -> Dict[str, Any]:
     base = os.path.dirname(manifest)
-    out = {"inputs": 0, "local_ok": 0, "not_local": 0, "crashes": [], "slow": [], "accepted_but_library_rejects": [], "different_values": []}
+    out = {"inputs": 0, "local_ok": 0, "not_local": 0, "known_corrupt": 0, "known_corrupt_mismatches": [], "crashes": [], "slow": [],
+           "accepted_but_library_rejects": [], "different_values": []}
     worst = 0.0
     with open(manifest, encoding="utf-8") as f:
         for line in f:
@@ -168,6 +180,12 @@ def fuzz(manifest: str, budget_s: float) -> Dict[str, Any]:
             try:
                 data, _fmt = decode_sidecar(raw)
                 ok = True
+            except KnownCorrupt as e:
+                # Certain only if the library says exactly this (its message, decoded without a path).
+                ok = False
+                out["known_corrupt"] += 1
+                if case["ok"] or case.get("code") != "CORRUPT" or case.get("message") != e.detail:
+                    out["known_corrupt_mismatches"].append("%s: local %r, library %s %r" % (case["file"], e.detail, case.get("code"), case.get("message")))
             except NotLocal:
                 ok = False
             except BaseException as e:  # noqa: BLE001 - exactly what this test looks for
