@@ -16,7 +16,7 @@
  *   lone sidecar  pairs with no image: `unknown-image` when any non-sidecar file of the folder has
  *                 the same stem or name (compared after NFC and case folding), else orphan/unrelated
  */
-import { join } from 'node:path';
+import { isAbsolute, join, normalize, sep } from 'node:path';
 import type { SidecarExt, SidecarNaming } from '../types.js';
 import { nfc, splitName } from './extensions.js';
 import type { DirListing, EntryKind, WalkEntry } from './walk.js';
@@ -150,6 +150,11 @@ export function pairDirectory(listing: Pick<DirListing, 'path' | 'entries'>, ima
   const tempFiles: string[] = [];
   const others = new Map<string, string>(); // lookalike key -> first non-sidecar file (images included) with it
   let ignored = 0;
+  // A normalised absolute folder (every walked one) joins a name by concatenation: join() per file
+  // normalises the whole path again.
+  const dir = listing.path;
+  const prefix = isAbsolute(dir) && normalize(dir) === dir ? (dir.endsWith(sep) ? dir : dir + sep) : null;
+  const pathOf = (name: string) => (prefix === null ? join(dir, name) : prefix + name);
 
   for (const e of listing.entries) {
     if (e.unaddressable) {
@@ -158,7 +163,7 @@ export function pairDirectory(listing: Pick<DirListing, 'path' | 'entries'>, ima
     }
     if (isLockName(e.name)) continue; // a live or stale lock of ours: not a file of the library
     if (isTempName(e.name)) {
-      tempFiles.push(join(listing.path, e.name));
+      tempFiles.push(pathOf(e.name));
       continue;
     }
     if (e.name === CONFIG_FILE_NAME) {
@@ -169,7 +174,7 @@ export function pairDirectory(listing: Pick<DirListing, 'path' | 'entries'>, ima
     if (sc) {
       // A directory/FIFO in a sidecar's name is a candidate that reads as unreadable, so the image
       // is reported and the scan is not called complete. A symlinked sidecar is read through the link.
-      const entry: SidecarEntry = { name: e.name, path: join(listing.path, e.name), ext: sc.ext, naming: 'stem' };
+      const entry: SidecarEntry = { name: e.name, path: pathOf(e.name), ext: sc.ext, naming: 'stem' };
       if (e.kind === 'symlink') entry.isLink = true;
       if (e.kind === 'dir' || e.kind === 'other') entry.notFile = true;
       sidecars.push({ entry, claims: sc.claims });
@@ -178,7 +183,7 @@ export function pairDirectory(listing: Pick<DirListing, 'path' | 'entries'>, ima
     if (e.kind === 'dir') continue;
     if (!opts.folderEntries) for (const k of lookalikeKeys(e.name)) if (!others.has(k)) others.set(k, e.name);
     if (isImageName(e.name, imageExts)) {
-      images.push({ name: e.name, path: join(listing.path, e.name), isLink: e.kind === 'symlink' });
+      images.push({ name: e.name, path: pathOf(e.name), isLink: e.kind === 'symlink' });
       continue;
     }
     ignored++;

@@ -1,5 +1,5 @@
-import { lstatSync, realpathSync, statSync, type Dirent } from 'node:fs';
-import { readdir, realpath, stat } from 'node:fs/promises';
+import { lstatSync, readdirSync, readlinkSync, realpathSync, statSync, type Dirent } from 'node:fs';
+import { realpath, stat } from 'node:fs/promises';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { errors } from '../errors.js';
 import type { Runtime } from '../engine/runtime.js';
@@ -11,7 +11,7 @@ import { CATEGORIES } from '../types.js';
 import { ScanIndex, type Pending } from '../incremental/scan-index.js';
 import { INDEX_DIR } from '../incremental/location.js';
 import { imageExtensionSet, nfc } from './extensions.js';
-import { pairDirectory, type PairGroup } from './pair.js';
+import { pairDirectory, type PairGroup, type SidecarEntry } from './pair.js';
 import { shardFilter, type ShardFilter } from './shard.js';
 import { walkTree, type EntryKind, type WalkEntry, type WalkProblem } from './walk.js';
 import { relativeTo } from '../fs/rel-path.js';
@@ -118,14 +118,38 @@ export interface ScanOptions extends Options {
 
 const MAX_PROBLEMS_KEPT = 200;
 
-/** unchecked: not sent to the engine; ownRecord: a link target's sidecar inside the root, which its own record reports on. */
-type PendingCandidate = Omit<ScanSidecar, 'inspection'> & { unchecked?: boolean; ownRecord?: boolean };
+/** A candidate's inspection until the engine's result is in. */
+const NOT_YET = undefined as unknown as FileInspection;
+
+/** A candidate as records carry it (the same keys in the same order for every candidate). */
+function candidateOf(c: SidecarEntry, rel: string, side: 'local' | 'target'): ScanSidecar {
+  const sc: ScanSidecar = c.isLink
+    ? { name: c.name, path: c.path, ext: c.ext, naming: c.naming, isLink: true, rel, side, inspection: NOT_YET }
+    : { name: c.name, path: c.path, ext: c.ext, naming: c.naming, rel, side, inspection: NOT_YET };
+  return sc;
+}
+
+/** What the records of one walked folder share, computed once per folder. */
+interface DirContext {
+  rel: string;
+  /** `rel/` ('' at the root): a file's rel is this plus its name. */
+  relPrefix: string;
+  rootReal: string;
+  relOfReal: (p: string) => string;
+  inspectLinkTargets: boolean;
+}
 
 interface PendingRecord {
   seq: TreeSeq;
   dir: string;
   images: ScanImage[];
-  candidates: PendingCandidate[];
+  /** Every candidate in preference order; `inspection` is set when the results are in. */
+  candidates: ScanSidecar[];
+  /**
+   * Per candidate, when the record has link targets: bit 1 = not sent to the engine ('unchecked'),
+   * bit 2 = a link target's sidecar inside the root, which its own record reports on.
+   */
+  flags?: number[];
   /** What the engine inspects: the candidates that are not 'unchecked', in order. */
   items: InspectItem[];
   localSidecars: number;
@@ -236,6 +260,9 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
     const rootReal = await realpath(root);
     const imageExts = imageExtensionSet(opts.imageExtensions);
     const targetDirs = new TargetGroups(imageExts);
+    const links = new LinkResolver(rootReal);
+    const relOfReal = relativeTo(rootReal);
+    const inspectLinkTargets = opts.inspectLinkTargets === true;
     const shard = this.shard;
     // Walk steps number folders (and folders that could not be read) in walk order: every shard
     // walks the whole tree, so a step means the same folder on every shard.
@@ -287,11 +314,10 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
           findings: [{ code: 'unreadable', message: 'file name is not valid UTF-8; it cannot be addressed', paths: [p] }] };
       }
       const groups = pairing.groups;
-      const links = groups.flatMap((g) => g.images.filter((i) => i.isLink));
-      const resolved = resolveLinks(links.map((l) => l.path));
+      const dir: DirContext = { rel: listing.rel, relPrefix: listing.rel === '' ? '' : `${listing.rel}/`, rootReal, relOfReal, inspectLinkTargets };
       for (let gi = 0; gi < groups.length; gi++) {
         const seq: TreeSeq = [at, groupPosition(groups[gi], gi)];
-        const rec = await this.pending(groups[gi], seq, listing.rel, root, rootReal, resolved, targetDirs, opts.inspectLinkTargets === true);
+        const rec = this.pending(groups[gi], seq, dir, links, targetDirs);
         if (index) {
           lookUp(rec, index, sized);
           // Size the engine by the whole work, as without the index (hits never start a thread).
@@ -303,62 +329,54 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
     }
   }
 
-  private async pending(
-    group: PairGroup,
-    seq: TreeSeq,
-    dirRel: string,
-    root: string,
-    rootReal: string,
-    resolved: Map<string, ResolvedLink>,
-    targetDirs: TargetGroups,
-    inspectLinkTargets: boolean,
-  ): Promise<PendingRecord> {
-    const relOf = relativeTo(root);
+  /** One record's images and candidates (sync: link targets and their folders are read with sync calls). */
+  private pending(group: PairGroup, seq: TreeSeq, dir: DirContext, links: LinkResolver, targetDirs: TargetGroups): PendingRecord {
     const images: ScanImage[] = [];
-    const candidates: PendingCandidate[] = [];
+    const candidates: ScanSidecar[] = [];
     const findings: Finding[] = [];
-    const seen = new Set<string>();
+    // Per candidate: 1 = not inspected (unchecked), 2 = reported by its own record (a link target inside the root).
+    let flags: number[] | undefined;
+    let seen: Set<string> | undefined;
     let shared = false;
+    const relPrefix = dir.relPrefix;
     for (const img of group.images) {
-      const si: ScanImage = { name: img.name, path: img.path, rel: relOf(img.path), isSymlink: img.isLink };
+      const si: ScanImage = { name: img.name, path: img.path, rel: relPrefix + img.name, isSymlink: img.isLink };
       if (img.isLink) {
-        const r = resolved.get(img.path)!;
+        const r = links.resolve(img.path, dir.rel, img.name);
         if (r.broken) {
           si.broken = true;
           findings.push({ code: 'broken-symlink', message: `symlink target is missing: ${r.reason}`, paths: [img.path] });
         } else {
-          si.target = r.target;
-          si.outsideRoot = !isInside(r.target!, rootReal);
-          if (si.outsideRoot) findings.push({ code: 'outside-root', message: 'symlink target is outside the root (read only)', paths: [img.path, r.target!] });
-          const tg = await targetDirs.groupFor(r.target!);
+          const target = r.target!;
+          si.target = target;
+          const outside = !isInside(target, dir.rootReal);
+          si.outsideRoot = outside;
+          if (outside) findings.push({ code: 'outside-root', message: 'symlink target is outside the root (read only)', paths: [img.path, target] });
+          const tg = targetDirs.groupFor(target);
           if (tg.images.length > 1 && tg.sidecars.length > 0) {
             shared = true;
             findings.push({ code: 'ambiguous', message: 'the link target shares its sidecar with other images', paths: [img.path, ...tg.images.map((i) => i.path)] });
           }
           for (const c of tg.sidecars) {
+            seen ??= new Set();
             if (seen.has(c.path)) continue;
             seen.add(c.path);
-            const cand: PendingCandidate = { ...c, rel: relativeTo(rootReal)(c.path), side: 'target' };
-            delete (cand as { notFile?: boolean }).notFile;
-            if (!si.outsideRoot) {
-              cand.ownRecord = true; // its own record reports on it (category, problems)
-              if (!inspectLinkTargets) cand.unchecked = true;
-            }
-            candidates.push(cand);
+            flags ??= candidates.map(() => 0);
+            candidates.push(candidateOf(c, dir.relOfReal(c.path), 'target'));
+            flags.push(outside ? 0 : dir.inspectLinkTargets ? 2 : 3);
           }
         }
       }
       images.push(si);
     }
-    for (const s of group.sidecars) {
-      if (seen.has(s.path)) continue;
-      seen.add(s.path);
-      const { notFile: _notFile, ...entry } = s;
-      candidates.push({ ...entry, rel: relOf(s.path), side: 'local' });
+    for (const c of group.sidecars) {
+      if (seen?.has(c.path)) continue;
+      candidates.push(candidateOf(c, relPrefix + c.name, 'local'));
+      flags?.push(0);
     }
     const items: InspectItem[] = [];
-    for (const c of candidates) if (!c.unchecked) items.push({ path: c.path, name: c.name });
-    const rec: PendingRecord = { seq, dir: dirRel, images, candidates, items, localSidecars: group.sidecars.length, extraFiles: 0, findings };
+    for (let i = 0; i < candidates.length; i++) if (!flags || (flags[i] & 1) === 0) items.push({ path: candidates[i].path, name: candidates[i].name });
+    const rec: PendingRecord = { seq, dir: dir.rel, images, candidates, flags, items, localSidecars: group.sidecars.length, extraFiles: 0, findings };
     if (shared) rec.forced = 'ambiguous';
     if (group.lookalikes) rec.lookalikes = group.lookalikes;
     return rec;
@@ -367,11 +385,14 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
   private finalize(p: PendingRecord, results: readonly FileInspection[]): ScanRecord {
     const s = this.summary;
     let next = 0;
+    const flags = p.flags;
+    const sidecars = p.candidates;
     const own: boolean[] = [];
-    const sidecars: ScanSidecar[] = p.candidates.map(({ unchecked, ownRecord, ...c }) => {
-      own.push(ownRecord === true);
-      return { ...c, inspection: unchecked ? uncheckedInspection(c.path) : results[next++] };
-    });
+    for (let i = 0; i < sidecars.length; i++) {
+      const f = flags ? flags[i] : 0;
+      own.push((f & 2) !== 0);
+      sidecars[i].inspection = (f & 1) !== 0 ? uncheckedInspection(sidecars[i].path) : results[next++];
+    }
     const findings = p.findings;
     let effective: ScanSidecar | null = null;
     // Categories never depend on whether link targets were inspected for this scan (stats
@@ -515,21 +536,87 @@ interface ResolvedLink {
 }
 
 /**
- * Resolve image symlinks with sync calls: realpath + stat are a few µs each, where the promise API
- * costs a thread-pool round trip each (game folders hold thousands of links).
+ * Resolves symlinked images, with sync calls (a few µs each, where the promise API costs a
+ * thread-pool round trip; game folders hold thousands of links).
+ *
+ * realpath(3) reads every component of the whole path (about ten syscalls a link here). Most links
+ * are `../../photos/day/IMG.jpg`: `..` segments, then plain names. For those one readlink and one
+ * lstat suffice: the link's folder is physically `rootReal/rel` (the walk never enters a directory
+ * link), so its `..` parents are lexical; the remaining names are resolved by the kernel in the
+ * lstat exactly as in following the link; and when the last name is a regular file, the target's
+ * realpath is the realpath of its folder (taken once per folder) plus its name. Anything else — a
+ * `..` after a name, a link to a link, a missing or non-file target, an error — takes realpath +
+ * stat as before, so a target's path, and whether it lies inside the root, are the same either way.
  */
-function resolveLinks(paths: string[]): Map<string, ResolvedLink> {
-  const out = new Map<string, ResolvedLink>();
-  for (const p of paths) {
-    try {
-      const target = realpathSync.native(p); // one syscall; the JS realpath lstat's every component
-      out.set(p, statSync(target).isFile() ? { target, broken: false } : { broken: true, reason: 'target is not a file' });
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      out.set(p, { broken: true, reason: code === 'ELOOP' ? 'symlink loop' : code ?? String(e) });
-    }
+export class LinkResolver {
+  private readonly realDirs = new Map<string, string | null>();
+
+  constructor(private readonly rootReal: string) {}
+
+  /** `linkPath` is the link `name` of the walked folder `dirRel`. */
+  resolve(linkPath: string, dirRel: string, name: string): ResolvedLink {
+    return this.fast(linkPath, dirRel, name) ?? resolveLinkSlow(linkPath);
   }
-  return out;
+
+  private fast(linkPath: string, dirRel: string, name: string): ResolvedLink | null {
+    if (sep !== '/') return null;
+    let text: string;
+    try {
+      text = readlinkSync(linkPath);
+    } catch {
+      return null;
+    }
+    if (text === '' || text.endsWith('/')) return null;
+    // The physical folder of the link (as components), then the link text applied to it.
+    let base = text.startsWith('/') ? '' : dirRel === '' ? this.rootReal : `${this.rootReal}/${dirRel}`;
+    let named = false;
+    const parts = text.split('/');
+    let rest = '';
+    for (const part of parts) {
+      if (part === '' || part === '.') continue;
+      if (part === '..') {
+        if (named) return null; // `..` after a name: that name may be a directory link
+        const cut = base.lastIndexOf('/');
+        base = cut <= 0 ? '' : base.slice(0, cut);
+        continue;
+      }
+      named = true;
+      rest = rest === '' ? part : `${rest}/${part}`;
+    }
+    if (!named) return null;
+    const lexical = `${base}/${rest}`;
+    let st;
+    try {
+      st = lstatSync(lexical, { throwIfNoEntry: false });
+    } catch {
+      return null;
+    }
+    if (!st?.isFile()) return null; // missing, a directory, another link...: the careful way
+    const cut = lexical.lastIndexOf('/');
+    const dir = cut === 0 ? '/' : lexical.slice(0, cut);
+    let real = this.realDirs.get(dir);
+    if (real === undefined) {
+      try {
+        real = realpathSync.native(dir);
+      } catch {
+        real = null;
+      }
+      if (this.realDirs.size >= 4096) this.realDirs.clear();
+      this.realDirs.set(dir, real);
+    }
+    if (real === null) return null;
+    return { target: real === '/' ? lexical.slice(cut) : real + lexical.slice(cut), broken: false };
+  }
+}
+
+function resolveLinkSlow(p: string): ResolvedLink {
+  try {
+    const target = realpathSync.native(p); // one call; the JS realpath lstat's every component
+    return statSync(target).isFile() ? { target, broken: false } : { broken: true, reason: 'target is not a file' };
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    return { broken: true, reason: code === 'ELOOP' ? 'symlink loop' : code ?? String(e) };
+  }
 }
 
 /**
@@ -537,30 +624,40 @@ function resolveLinks(paths: string[]): Map<string, ResolvedLink> {
  * folder of the walk (pair.ts), so a link sees exactly the group its target's own record has.
  */
 class TargetGroups {
-  private readonly cache = new Map<string, Promise<Map<string, PairGroup>>>();
+  private readonly cache = new Map<string, Map<string, PairGroup>>();
+  private lastDir = '';
+  private last: Map<string, PairGroup> | null = null;
   constructor(
     private readonly imageExts: ReadonlySet<string>,
     private readonly limit = 64,
   ) {}
 
-  async groupFor(target: string): Promise<PairGroup> {
-    const dir = dirname(target);
-    let groups = this.cache.get(dir);
-    if (groups) {
-      this.cache.delete(dir); // refresh LRU position
+  groupFor(target: string): PairGroup {
+    const cut = target.lastIndexOf(sep);
+    const dir = cut <= 0 ? dirname(target) : target.slice(0, cut);
+    let groups: Map<string, PairGroup> | undefined;
+    if (this.last !== null && dir === this.lastDir) {
+      groups = this.last; // links of a folder mostly point into one folder: no LRU shuffle
     } else {
-      groups = this.load(dir);
-      if (this.cache.size >= this.limit) this.cache.delete(this.cache.keys().next().value!);
+      groups = this.cache.get(dir);
+      if (groups) {
+        this.cache.delete(dir); // refresh LRU position
+      } else {
+        groups = this.load(dir);
+        if (this.cache.size >= this.limit) this.cache.delete(this.cache.keys().next().value!);
+      }
+      this.cache.set(dir, groups);
+      this.lastDir = dir;
+      this.last = groups;
     }
-    this.cache.set(dir, groups);
-    return (await groups).get(basename(target)) ?? { images: [], sidecars: [] };
+    return groups.get(target.slice(cut + 1)) ?? { images: [], sidecars: [] };
   }
 
-  private async load(dir: string): Promise<Map<string, PairGroup>> {
+  private load(dir: string): Map<string, PairGroup> {
     const byImage = new Map<string, PairGroup>();
     let dirents: Dirent[];
     try {
-      dirents = await readdir(dir, { withFileTypes: true });
+      dirents = readdirSync(dir, { withFileTypes: true });
     } catch {
       return byImage; // unreadable target dir: the link simply shows no sidecar there
     }

@@ -1,0 +1,102 @@
+/**
+ * The scan resolves symlinked images by a short path (readlink + lstat + one realpath per target
+ * folder) where that gives the same answer as realpath(3). These links try to make the two differ:
+ * a `..` after a directory link, directory links in the middle of a link, links to links, absolute
+ * links, a root reached through a link, and targets that are missing or not files. Every
+ * symlinked image's `target`, `outsideRoot` and `broken` must equal what realpath + stat say.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, realpathSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { scan, type ScanImage } from '../src/discovery/scan.js';
+import { FAKE_JPEG, makeTree, sidecarData, testDir } from './helpers/tree.js';
+
+function expected(linkPath: string, rootReal: string): { target?: string; broken: boolean; outsideRoot?: boolean } {
+  try {
+    const target = realpathSync.native(linkPath);
+    if (!statSync(target).isFile()) return { broken: true };
+    return { target, broken: false, outsideRoot: !(target === rootReal || target.startsWith(`${rootReal}/`)) };
+  } catch {
+    return { broken: true };
+  }
+}
+
+test('symlinked images resolve exactly as realpath(3) says, whatever the link looks like', { skip: process.platform === 'win32' }, async (t) => {
+  const base = testDir(t, 'isc-links-');
+  const outside = join(base, 'outside');
+  makeTree(
+    {
+      'deep/photos/x.jpg': FAKE_JPEG,
+      'deep/photos/x.json': { json: sidecarData('x.jpg') },
+      'photos/x.jpg': FAKE_JPEG, // same name outside, one level up from deep/
+      'photos/x.json': { json: sidecarData('x.jpg') },
+      'file.jpg': FAKE_JPEG,
+      'dir.jpg/keep': 'a directory with an image name',
+    },
+    outside,
+  );
+  const realRoot = join(base, 'lib');
+  const root = makeTree(
+    {
+      'photos/a.jpg': FAKE_JPEG,
+      'photos/a.json': { json: sidecarData('a.jpg') },
+      'photos/b.jpg': FAKE_JPEG,
+      'photos/x.jpg': FAKE_JPEG, // where a lexical reading of dotdot-after-link would land
+      'photos/sub/c.jpg': FAKE_JPEG,
+      'photos/sub/c.json': { json: sidecarData('c.jpg') },
+      // plain relative and absolute links inside the root
+      'games/g/rel.jpg': { symlink: '../../photos/a.jpg' },
+      'games/g/dots.jpg': { symlink: './.././../photos//a.jpg' },
+      // a directory link in the middle leads out of the root
+      'games/g/via-dirlink.jpg': { symlink: '../../out/photos/x.jpg' },
+      // `..` after a directory link (deeplink → outside/deep): physically outside/deep/.. = outside,
+      // lexically the root, which has a photos/x.jpg too
+      'games/g/dotdot-after-link.jpg': { symlink: '../../deeplink/../photos/x.jpg' },
+      'games/g/dotdot-after-dir.jpg': { symlink: '../../photos/sub/../a.jpg' },
+      // a link to a link (the chain ends inside), and one whose last hop leaves the root
+      'games/g/chain.jpg': { symlink: 'rel.jpg' },
+      'games/g/chain-out.jpg': { symlink: '../../photos/to-outside.jpg' },
+      'photos/to-outside.jpg': { symlink: join(outside, 'file.jpg') },
+      // broken, a directory, a loop, a target past the file system root
+      'games/g/missing.jpg': { symlink: '../../photos/none.jpg' },
+      'games/g/dir.jpg': { symlink: join(outside, 'dir.jpg') },
+      'games/g/loop1.jpg': { symlink: 'loop2.jpg' },
+      'games/g/loop2.jpg': { symlink: 'loop1.jpg' },
+      'games/g/above-root.jpg': { symlink: '../../../../../../../../../../../../../../../../..' + join(outside, 'file.jpg') },
+      'games/g/trailing.jpg': { symlink: '../../photos/a.jpg/' },
+      'games/g/to-sub.jpg': { symlink: '../../photos/sub/c.jpg' },
+    },
+    realRoot,
+  );
+  symlinkSync(outside, join(root, 'out'));
+  symlinkSync(join(outside, 'deep'), join(root, 'deeplink'));
+  const abs = join(root, 'games/g/abs.jpg');
+  symlinkSync(join(realRoot, 'photos/b.jpg'), abs);
+  // The root itself reached through a link: targets are reported by their real path.
+  const viaLink = join(base, 'lib-link');
+  symlinkSync(realRoot, viaLink);
+  mkdirSync(join(base, 'sub'), { recursive: true });
+  writeFileSync(join(base, 'sub/x.jpg'), FAKE_JPEG);
+
+  for (const scanRoot of [realRoot, viaLink]) {
+    const rootReal = realpathSync(scanRoot);
+    const images: ScanImage[] = [];
+    for await (const rec of scan(scanRoot)) for (const img of rec.images) if (img.isSymlink) images.push(img);
+    assert.ok(images.length >= 15, `every link seen (${images.length})`);
+    for (const img of images) {
+      const want = expected(img.path, rootReal);
+      assert.equal(img.broken === true, want.broken, `${img.rel}: broken`);
+      if (!want.broken) {
+        assert.equal(img.target, want.target, `${img.rel}: target`);
+        assert.equal(img.outsideRoot, want.outsideRoot, `${img.rel}: outside the root`);
+      }
+    }
+    const byRel = new Map(images.map((i) => [i.rel, i]));
+    assert.equal(byRel.get('games/g/dotdot-after-link.jpg')?.target, realpathSync(join(outside, 'photos/x.jpg')));
+    assert.equal(byRel.get('games/g/dotdot-after-link.jpg')?.outsideRoot, true, 'a .. after a directory link is physical, not lexical');
+    assert.equal(byRel.get('games/g/via-dirlink.jpg')?.outsideRoot, true);
+    assert.equal(byRel.get('games/g/chain-out.jpg')?.outsideRoot, true);
+    assert.equal(byRel.get('games/g/rel.jpg')?.outsideRoot, false);
+  }
+});
