@@ -5,18 +5,25 @@
  */
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import AjvModule from 'ajv';
-import Ajv2019Module from 'ajv/dist/2019.js';
-import Ajv2020Module from 'ajv/dist/2020.js';
+import type AjvModule from 'ajv';
+import type Ajv2019Module from 'ajv/dist/2019.js';
+import type Ajv2020Module from 'ajv/dist/2020.js';
 import type { ErrorObject, Options as AjvOptions, ValidateFunction } from 'ajv';
 import { errors, isSidecarError } from '../errors.js';
 import { ProblemList, type Problem } from './rules.js';
 
-// ajv is CommonJS: under NodeNext the default import is `module.exports`, whose `default`
-// property is the class (ajv sets `module.exports.default = Ajv`), both at runtime and in its types.
-const Ajv = AjvModule.default;
-const Ajv2019 = Ajv2019Module.default;
-const Ajv2020 = Ajv2020Module.default;
+const require = createRequire(import.meta.url);
+
+/**
+ * ajv is loaded on the first schema, not at import: every worker thread and most commands load
+ * this module and never see a schema, and ajv's CommonJS load cost about 100 ms per thread.
+ * It is CommonJS: `module.exports.default` is the class, at runtime and in its types.
+ */
+const ajvClass = {
+  draft7: () => (require('ajv') as typeof AjvModule).default,
+  draft2019: () => (require('ajv/dist/2019.js') as typeof Ajv2019Module).default,
+  draft2020: () => (require('ajv/dist/2020.js') as typeof Ajv2020Module).default,
+};
 
 export interface CompiledSchema {
   /** The schema as given (a plain object or boolean): send this to workers and recompile there. */
@@ -35,14 +42,13 @@ const DRAFT_06 = 'http://json-schema.org/draft-06/schema';
 function createAjv(schema: unknown, options: AjvOptions, path?: string) {
   const declared = typeof schema === 'object' && schema !== null ? (schema as { $schema?: unknown }).$schema : undefined;
   const uri = typeof declared === 'string' ? declared : '';
-  if (uri.includes('draft/2020-12')) return new Ajv2020(options);
-  if (uri.includes('draft/2019-09')) return new Ajv2019(options);
+  if (uri.includes('draft/2020-12')) return new (ajvClass.draft2020())(options);
+  if (uri.includes('draft/2019-09')) return new (ajvClass.draft2019())(options);
   if (uri.includes('draft-04') || uri.includes('draft-03')) {
     throw errors.schema(`$schema ${uri} is not supported; use draft-07, 2019-09 or 2020-12`, path);
   }
-  const ajv = new Ajv(options);
+  const ajv = new (ajvClass.draft7())(options);
   if (uri.includes('draft-06')) {
-    const require = createRequire(import.meta.url);
     ajv.addMetaSchema(require('ajv/dist/refs/json-schema-draft-06.json') as object, DRAFT_06);
   }
   return ajv;

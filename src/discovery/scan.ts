@@ -222,6 +222,9 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
     const inspectOpts: InspectOptions = { ...opts.inspect, maxFileSize: opts.maxFileSize, maxDepth: opts.maxDepth, keyring: opts.keyring };
     const ownRuntime = !opts.runtime;
     const runtime: Runtime = opts.runtime ?? createRuntime(opts);
+    // Without the index every candidate goes to the engine: threads boot while the walk starts.
+    // With it, the first miss warms the runtime (a warm index may need no thread at all).
+    if (!opts.index) runtime.warm?.();
     // Only an inspection that keeps the decoded data holds memory in proportion to file sizes.
     const weigh = inspectOpts.keepData || inspectOpts.dataJson ? (item: InspectItem) => item.size ?? 0 : undefined;
     let emitted = 0;
@@ -268,6 +271,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
     // walks the whole tree, so a step means the same folder on every shard.
     let step = 0;
     let itemsTotal = 0;
+    let warmed = false;
     const walk = walkTree(root, {
       skipDirNames: SKIP_DIR_NAMES,
       onProblem: (p: WalkProblem) => {
@@ -319,7 +323,10 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
         const seq: TreeSeq = [at, groupPosition(groups[gi], gi)];
         const rec = this.pending(groups[gi], seq, dir, links, targetDirs);
         if (index) {
-          lookUp(rec, index, sized);
+          if (lookUp(rec, index, sized) && !warmed) {
+            warmed = true;
+            runtime.warm?.();
+          }
           // Size the engine by the whole work, as without the index (hits never start a thread).
           itemsTotal += rec.items.length;
           runtime.expect?.(itemsTotal);
@@ -454,8 +461,8 @@ export function sidecarFilesOf(rec: ScanRecord): ScanSidecar[] {
   return rec.sidecars.filter((s) => s.side === 'local' || rec.images.some((i) => i.outsideRoot));
 }
 
-/** Look every item of a record up in the index: hits are kept, misses go to the engine (one stat each). */
-function lookUp(rec: PendingRecord, index: ScanIndex, sized: boolean): void {
+/** Look every item of a record up in the index: hits are kept, misses go to the engine (one stat each). True when some missed. */
+function lookUp(rec: PendingRecord, index: ScanIndex, sized: boolean): boolean {
   const hits: (FileInspection | undefined)[] = [];
   const send: InspectItem[] = [];
   const sent: Pending[] = [];
@@ -471,6 +478,7 @@ function lookUp(rec: PendingRecord, index: ScanIndex, sized: boolean): void {
   rec.hits = hits;
   rec.send = send;
   rec.sent = sent;
+  return send.length > 0;
 }
 
 /** The engine's results for a record's misses, recorded, merged with its hits in item order. */

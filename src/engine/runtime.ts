@@ -16,5 +16,10 @@ export interface Runtime {
   run<N extends TaskName>(task: N, items: readonly TaskItem<N>[], options: TaskOptions<N>, opts?: RunOptions): Promise<TaskResult<N>[]>;
   /** The operation has now seen this many items in total (an adaptive runtime may switch to threads). */
   expect?(items: number): void;
+  /**
+   * Work is coming: a runtime that will use threads starts them now, so that they boot while the
+   * caller walks and pairs instead of after the first batch is ready.
+   */
+  warm?(): void;
   close(): Promise<void>;
 }

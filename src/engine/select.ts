@@ -67,6 +67,11 @@ export class AdaptiveRuntime implements Runtime {
     this.itemsSeen = Math.max(this.itemsSeen, items);
   }
 
+  /** Threads asked for explicitly start at once; `auto` starts them when the work reaches the break-even. */
+  warm(): void {
+    if (this.wantsThreads()) this.pick();
+  }
+
   private pick(): Runtime {
     if (this.inner) return this.inner;
     const { kind, workers } = this.choice;
