@@ -23,3 +23,4 @@ if (!existsSync(tsc)) {
   run('npm', ['ci', '--ignore-scripts', '--no-audit', '--no-fund', '--prefer-offline'], env);
 }
 run(process.execPath, [tsc, '-p', 'tsconfig.json']);
+run(process.execPath, [join(root, 'scripts', 'build-wasm.mjs'), 'dist/accel']);

@@ -65,6 +65,12 @@ export interface Options {
   /** 'auto' | 'threads' | 'inline'. Default: IMAGE_SIDECAR_ENGINE or 'auto'. */
   engine?: EngineKind;
   /**
+   * The WebAssembly scanner for JSON sidecars (src/accel/): true (default) uses it where it can
+   * vouch for a file, false decodes every file with the JavaScript reference. Results are the same
+   * either way. The CLI and the server set false for IMAGE_SIDECAR_ACCEL=off.
+   */
+  accel?: boolean;
+  /**
    * Progress of long operations: `done` files (never more than the files seen), `total` when the
    * operation knows it, `bytes` of sidecar data read so far when it counts them.
    */

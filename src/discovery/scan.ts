@@ -219,7 +219,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
     const opts = this.opts;
     const root = this.summary.root;
     await assertDirectory(root);
-    const inspectOpts: InspectOptions = { ...opts.inspect, maxFileSize: opts.maxFileSize, maxDepth: opts.maxDepth, keyring: opts.keyring };
+    const inspectOpts: InspectOptions = { ...opts.inspect, maxFileSize: opts.maxFileSize, maxDepth: opts.maxDepth, keyring: opts.keyring, accel: opts.accel };
     const ownRuntime = !opts.runtime;
     const runtime: Runtime = opts.runtime ?? createRuntime(opts);
     // Without the index every candidate goes to the engine: threads boot while the walk starts.

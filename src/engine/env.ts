@@ -2,10 +2,11 @@ import { errors } from '../errors.js';
 import type { Options } from '../types.js';
 import { ENGINE_KINDS, isOneOf } from '../vocabulary.js';
 
-export type EngineOptions = Pick<Options, 'engine' | 'workers'>;
+export type EngineOptions = Pick<Options, 'engine' | 'workers' | 'accel'>;
 
 /**
- * The engine options the environment asks for (IMAGE_SIDECAR_ENGINE, IMAGE_SIDECAR_WORKERS),
+ * The engine options the environment asks for (IMAGE_SIDECAR_ENGINE, IMAGE_SIDECAR_WORKERS,
+ * IMAGE_SIDECAR_ACCEL=off|on: the WebAssembly scanner's kill switch),
  * merged under the explicit ones. Read once, at the edge (the CLI, the server): the library and
  * the engine never look at the environment.
  */
@@ -23,5 +24,14 @@ export function engineFromEnv<T extends EngineOptions>(env: NodeJS.ProcessEnv, e
     if (!Number.isInteger(n) || n < 1 || n > 256) throw errors.usage(`IMAGE_SIDECAR_WORKERS must be an integer from 1 to 256 (got "${env.IMAGE_SIDECAR_WORKERS}")`);
     out.workers = n;
   }
+  if (out.accel === undefined && env.IMAGE_SIDECAR_ACCEL) {
+    const v = env.IMAGE_SIDECAR_ACCEL.toLowerCase();
+    if (ACCEL_OFF.includes(v)) out.accel = false;
+    else if (ACCEL_ON.includes(v)) out.accel = true;
+    else throw errors.usage(`IMAGE_SIDECAR_ACCEL must be off or on (got "${env.IMAGE_SIDECAR_ACCEL}")`);
+  }
   return out;
 }
+
+const ACCEL_OFF: readonly string[] = ['off', '0', 'false', 'no'];
+const ACCEL_ON: readonly string[] = ['on', '1', 'true', 'yes'];

@@ -31,7 +31,10 @@ export interface JsonDecodeOptions {
   allowBom?: boolean;
 }
 
-function hasBomAt(bytes: Uint8Array, i: number): boolean {
+/** The note a decoded JSON text with a leading BOM carries. */
+export const BOM_NOTE = 'UTF-8 BOM removed';
+
+export function hasBomAt(bytes: Uint8Array, i: number): boolean {
   return bytes.length >= i + 3 && bytes[i] === 0xef && bytes[i + 1] === 0xbb && bytes[i + 2] === 0xbf;
 }
 
@@ -50,7 +53,7 @@ export function decodeJsonObject(bytes: Uint8Array, opts: JsonDecodeOptions): { 
   if (start >= bytes.length) throw errors.corrupt('empty file', opts.path);
   if ((opts.allowBom ?? true) && hasBomAt(bytes, start)) {
     start += 3;
-    notes.push('UTF-8 BOM removed');
+    notes.push(BOM_NOTE);
   }
   let text: string;
   try {

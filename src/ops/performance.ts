@@ -1,13 +1,15 @@
 /**
  * performanceInfo(): what this installation runs with, for `doctor` and for callers that used
  * the earlier wrapper's get_performance_info(). Honest: there is no native module; the speed
- * comes from batching files onto worker threads.
+ * comes from batching files onto worker threads and, for JSON sidecars, from the WebAssembly
+ * scanner (src/accel/) where it is available and not switched off.
  */
 import { availableParallelism } from 'node:os';
 import { packageVersion } from '../version.js';
 import { resolveEngine, THREADS_BREAK_EVEN_FILES, type EngineOptions } from '../engine/select.js';
 import { DEFAULT_MAX_DEPTH, DEFAULT_MAX_FILE_SIZE } from '../formats/value.js';
 import type { EngineKind } from '../types.js';
+import { accelStatus } from '../accel/scanner.js';
 
 export interface PerformanceInfo {
   version: string;
@@ -23,7 +25,12 @@ export interface PerformanceInfo {
   };
   /** 'auto' moves to worker threads once an operation has seen this many files. */
   breakEvenFiles: number;
-  acceleration: { native: false; note: string };
+  acceleration: {
+    native: false;
+    /** The WebAssembly JSON scanner: asked for (not IMAGE_SIDECAR_ACCEL=off), loadable here, so in use. */
+    wasm: { enabled: boolean; available: boolean; inUse: boolean; reason?: string };
+    note: string;
+  };
   limits: { maxFileSize: number; maxDepth: number };
   /** The earlier wrapper's keys: workers a tree operation uses by default; no time limit. */
   max_workers: number;
@@ -32,6 +39,14 @@ export interface PerformanceInfo {
 
 export function performanceInfo(opts: EngineOptions = {}): PerformanceInfo {
   const def = resolveEngine(opts);
+  const enabled = opts.accel !== false;
+  const loaded = accelStatus();
+  const wasm = { enabled, available: loaded.available, inUse: enabled && loaded.available, ...(loaded.reason ? { reason: loaded.reason } : {}) };
+  const note = wasm.inUse
+    ? 'WebAssembly JSON scanner in use (IMAGE_SIDECAR_ACCEL=off turns it off); no native module'
+    : !enabled
+      ? 'WebAssembly JSON scanner off (IMAGE_SIDECAR_ACCEL=off): pure JavaScript'
+      : `WebAssembly JSON scanner unavailable (${loaded.reason}): pure JavaScript`;
   return {
     version: packageVersion(),
     node: process.version,
@@ -41,7 +56,7 @@ export function performanceInfo(opts: EngineOptions = {}): PerformanceInfo {
       default: { kind: def.kind, workers: def.workers },
     },
     breakEvenFiles: THREADS_BREAK_EVEN_FILES,
-    acceleration: { native: false, note: 'pure JavaScript; no optional native module is used' },
+    acceleration: { native: false, wasm, note },
     limits: { maxFileSize: DEFAULT_MAX_FILE_SIZE, maxDepth: DEFAULT_MAX_DEPTH },
     max_workers: def.workers,
     timeout: null,

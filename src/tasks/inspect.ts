@@ -10,6 +10,7 @@ import { checkSidecarRules, type Problem } from '../analysis/rules.js';
 import { compileSchema, checkSchema, type CompiledSchema } from '../analysis/schema.js';
 import type { JsonObject, SidecarFormat } from '../types.js';
 import { readFileLimitedSync } from '../fs/read-file.js';
+import { accelAvailable, accelCounts, accelDecode } from '../accel/decode.js';
 import type { Keyring } from '../crypto/keys.js';
 
 export interface InspectOptions {
@@ -37,6 +38,12 @@ export interface InspectOptions {
    * arrays are validated but not built (src/formats/skim.ts), same acceptance as a full decode.
    */
   probe?: boolean;
+  /**
+   * Use the WebAssembly scanner for JSON sidecars when it can vouch for a file (src/accel/).
+   * Default true; the CLI and server set false for IMAGE_SIDECAR_ACCEL=off. It never changes a
+   * result: the reference decoder takes every file the scanner defers, and every file with a problem.
+   */
+  accel?: boolean;
 }
 
 export interface InspectItem {
@@ -70,6 +77,12 @@ export interface FileInspection {
   /** The data as typed JSON; UTF-8 bytes when big, so that a worker hands it over without a copy. */
   dataJson?: string | Uint8Array;
   probe?: SidecarProbe;
+  /**
+   * Which decode produced this result when the accelerator was on: 'wasm' (certified by the
+   * scanner: no problem, summary from the skeleton) or 'deferred' (the reference decoder ran).
+   * Absent when the accelerator was off or unavailable.
+   */
+  accel?: 'wasm' | 'deferred';
   elapsedMs: number;
 }
 
@@ -93,17 +106,49 @@ const READ_ERROR_CODES: ReadonlySet<ErrorCode> = new Set(['PERMISSION', 'IO', 'N
 /** Read, decode and (optionally) summarise/validate one sidecar file. Never throws for a bad file. */
 export function inspectFile(item: InspectItem, opts: InspectOptions, compiled?: CompiledSchema): FileInspection {
   const start = performance.now();
-  const out: FileInspection = { path: item.path, size: 0, status: 'ok', format: null, notes: [], shape: null, elapsedMs: 0 };
   let bytes: Buffer;
   try {
     bytes = readFileLimitedSync(item.path, opts.maxFileSize);
-    out.size = bytes.length;
   } catch (e) {
+    const out: FileInspection = { path: item.path, size: 0, status: 'ok', format: null, notes: [], shape: null, elapsedMs: 0 };
     const err = isSidecarError(e) ? e : errors.fromFs(e, item.path);
     out.status = READ_ERROR_CODES.has(err.code) ? 'unreadable' : 'corrupt';
     out.error = { code: err.code, message: err.message };
     out.elapsedMs = performance.now() - start;
     return out;
+  }
+  return inspectBytes(item, bytes, opts, compiled, start);
+}
+
+/** Decode and (optionally) summarise/validate a sidecar's bytes (the part of inspectFile after the read). */
+export function inspectBytes(item: InspectItem, bytes: Buffer, opts: InspectOptions, compiled?: CompiledSchema, start = performance.now()): FileInspection {
+  const out: FileInspection = { path: item.path, size: bytes.length, status: 'ok', format: null, notes: [], shape: null, elapsedMs: 0 };
+  if (opts.accel !== false && canAccelerate(opts) && accelAvailable()) {
+    const decoded = accelDecode(bytes, opts);
+    if (decoded !== null && decoded !== 'deferred') {
+      const skeleton = decoded.data;
+      out.format = 'json';
+      out.notes = decoded.notes;
+      analyse(out, skeleton, item, opts, compiled);
+      // Certified: no problem at all. A file with a problem goes to the reference, which words it
+      // (a problem inside a float array would quote a value the skeleton does not have).
+      if (out.problems === undefined || out.problems.length === 0) {
+        out.accel = 'wasm';
+        accelCounts.certified++;
+        out.elapsedMs = performance.now() - start;
+        return out;
+      }
+      delete out.summary;
+      delete out.probe;
+      delete out.problems;
+      out.format = null;
+      out.shape = null;
+      out.notes = [];
+    }
+    if (decoded !== null) {
+      out.accel = 'deferred';
+      accelCounts.deferred++;
+    }
   }
   try {
     const decodeOpts = { path: item.path, maxDepth: opts.maxDepth, maxFileSize: opts.maxFileSize, keyring: opts.keyring };
@@ -113,14 +158,7 @@ export function inspectFile(item: InspectItem, opts: InspectOptions, compiled?: 
     if (decoded.encryption) out.encryptedKeyId = decoded.encryption.keyId;
     out.notes = decoded.notes;
     const data = decoded.data;
-    out.shape = looksLikeReport(data, item.name) ? 'report' : looksLikeSidecar(data) ? 'sidecar' : 'other';
-    if (opts.summarize) out.summary = summarizeSidecar(data, { sizes: opts.sizes });
-    if (opts.probe) out.probe = probeSidecar(data);
-    if (opts.validate || opts.schema !== undefined) {
-      const problems = opts.validate ? checkSidecarRules(data) : [];
-      if (opts.schema !== undefined) problems.push(...checkSchema(compiled ?? schemaFor(opts.schema), data));
-      out.problems = problems;
-    }
+    analyse(out, data, item, opts, compiled);
     if (opts.keepData) out.data = data;
     // Typed JSON when some number needs its type spelled out (25.0, big ints): the notes that carry
     // those types (formats/numbers.ts) do not cross to the main thread.
@@ -141,6 +179,27 @@ export function inspectFile(item: InspectItem, opts: InspectOptions, compiled?: 
   }
   out.elapsedMs = performance.now() - start;
   return out;
+}
+
+/**
+ * The accelerated decode only replaces the parsing step of inspections that look at structure:
+ * summaries, the built-in rules, the shape. Not for a user schema (it may look at any value), nor
+ * when the data itself is returned (the skeleton's long float arrays are stand-ins).
+ */
+function canAccelerate(opts: InspectOptions): boolean {
+  return opts.schema === undefined && !opts.keepData && !opts.dataJson;
+}
+
+/** Shape, summary, probe and problems of decoded data: one implementation for both decodes. */
+function analyse(out: FileInspection, data: JsonObject, item: InspectItem, opts: InspectOptions, compiled: CompiledSchema | undefined): void {
+  out.shape = looksLikeReport(data, item.name) ? 'report' : looksLikeSidecar(data) ? 'sidecar' : 'other';
+  if (opts.summarize) out.summary = summarizeSidecar(data, { sizes: opts.sizes });
+  if (opts.probe) out.probe = probeSidecar(data);
+  if (opts.validate || opts.schema !== undefined) {
+    const problems = opts.validate ? checkSidecarRules(data) : [];
+    if (opts.schema !== undefined) problems.push(...checkSchema(compiled ?? schemaFor(opts.schema), data));
+    out.problems = problems;
+  }
 }
 
 export function inspectFiles(items: readonly InspectItem[], options: InspectOptions): FileInspection[] {

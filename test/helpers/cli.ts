@@ -24,7 +24,7 @@ export interface CliOptions {
 
 function childEnv(extra: CliOptions['env']): NodeJS.ProcessEnv {
   // Engine settings of the machine running the tests must not leak into results.
-  const env: NodeJS.ProcessEnv = { ...process.env, IMAGE_SIDECAR_ENGINE: undefined, IMAGE_SIDECAR_WORKERS: undefined, IMAGE_SIDECAR_DEBUG: undefined };
+  const env: NodeJS.ProcessEnv = { ...process.env, IMAGE_SIDECAR_ENGINE: undefined, IMAGE_SIDECAR_WORKERS: undefined, IMAGE_SIDECAR_DEBUG: undefined, IMAGE_SIDECAR_ACCEL: undefined };
   for (const [k, v] of Object.entries(extra ?? {})) env[k] = v;
   for (const k of Object.keys(env)) if (env[k] === undefined) delete env[k];
   return env;

@@ -1,0 +1,462 @@
+/**
+ * The JSON sidecar scanner (AssemblyScript → WebAssembly; src/accel/wasm-scan.ts loads it).
+ *
+ * It checks a JSON text completely — strict UTF-8, the RFC 8259 grammar, nothing after the value,
+ * the depth limit — and writes a tape of tokens (offsets into the input, never values) instead
+ * of building anything. An array of floats only (embeddings: most of a sidecar's bytes; landmark
+ * pairs) becomes one tape entry: its length and whether any element is negative. Anything it cannot vouch for exactly
+ * as the reference decoder would (a BOM, a syntax error, too deep, a number token that could
+ * overflow or underflow a double, a tape that would not fit) ends the scan with a negative code:
+ * the caller then decodes the file with the JavaScript reference path.
+ *
+ * Memory (no allocator: --runtime stub, plain loads and stores):
+ *   [heap base] input (len bytes + 64 zero bytes, so 16-byte SIMD loads may read past the end)
+ *               tape  (i32 words)
+ *               stack (one byte per open container: 1 object, 0 array)
+ */
+
+// Tape entry kinds (low 8 bits of the first word; flags above).
+const OBJ_START: i32 = 1;
+const OBJ_END: i32 = 2;
+const ARR_START: i32 = 3;
+const ARR_END: i32 = 4;
+const KEY: i32 = 5; // KEY|flags, start, end     (start after the opening quote, end at the closing one)
+const STR: i32 = 6; // STR|flags, start, end
+const NUM: i32 = 7; // NUM|flags, start, end
+const TRUE: i32 = 8;
+const FALSE: i32 = 9;
+const NULL: i32 = 10;
+const FLOATS: i32 = 11; // FLOATS|F_NEGATIVE, count
+
+const F_ESCAPED: i32 = 1 << 8; // string: holds a backslash escape
+const F_NON_ASCII: i32 = 1 << 9; // string: holds a byte >= 0x80 (valid UTF-8)
+const F_FLOAT: i32 = 1 << 8; // number: has a fraction or an exponent
+const F_NEGATIVE: i32 = 1 << 8; // floats: some element is below zero
+
+// Why a scan deferred (negative results).
+export const DEFER_SYNTAX: i32 = -1;
+export const DEFER_UTF8: i32 = -2;
+export const DEFER_DEPTH: i32 = -3;
+export const DEFER_NUMBER: i32 = -4;
+export const DEFER_TAPE: i32 = -5;
+export const DEFER_START: i32 = -6;
+
+/** Number tokens longer than this are left to the reference (no double can overflow or underflow below it). */
+const MAX_NUMBER_CHARS: i32 = 40;
+/** Deepest nesting the scanner follows (a deeper, still legal file is deferred). */
+const MAX_STACK: i32 = 1024;
+const PAD: i32 = 64;
+
+let inBase: usize = 0;
+let inEnd: usize = 0;
+let tapeBase: usize = 0;
+let tapeCap: i32 = 0;
+let tapePos: i32 = 0;
+let stackBase: usize = 0;
+let depthLimit: i32 = 0;
+let failure: i32 = 0;
+
+/**
+ * Lay out memory for an input of `len` bytes (growing it when needed); returns where the caller
+ * copies the input. The tape gets 1 word per input byte + 1024: a tape overflow defers the file.
+ */
+export function prepare(len: i32, maxDepth: i32): usize {
+  inBase = (__heap_base + 15) & ~(<usize>15);
+  inEnd = inBase + <usize>len;
+  tapeBase = (inEnd + <usize>PAD + 15) & ~(<usize>15);
+  tapeCap = len + 1024;
+  stackBase = tapeBase + (<usize>tapeCap << 2);
+  const top = stackBase + <usize>MAX_STACK + 16;
+  const have = <usize>memory.size() << 16;
+  if (top > have) {
+    const pages = <i32>((top - have + 0xffff) >> 16);
+    if (memory.grow(pages) < 0) return 0;
+  }
+  depthLimit = maxDepth < MAX_STACK ? maxDepth : MAX_STACK;
+  return inBase;
+}
+
+export function tapePointer(): usize {
+  return tapeBase;
+}
+
+/** Where the last deferred scan stopped (byte offset), for diagnostics. */
+let failAt: i32 = 0;
+export function failOffset(): i32 {
+  return failAt;
+}
+
+@inline function emit3(a: i32, b: i32, c: i32): bool {
+  if (tapePos + 3 > tapeCap) {
+    failure = DEFER_TAPE;
+    return false;
+  }
+  const q = tapeBase + (<usize>tapePos << 2);
+  store<i32>(q, a);
+  store<i32>(q, b, 4);
+  store<i32>(q, c, 8);
+  tapePos += 3;
+  return true;
+}
+
+@inline function emit2(a: i32, b: i32): bool {
+  if (tapePos + 2 > tapeCap) {
+    failure = DEFER_TAPE;
+    return false;
+  }
+  const q = tapeBase + (<usize>tapePos << 2);
+  store<i32>(q, a);
+  store<i32>(q, b, 4);
+  tapePos += 2;
+  return true;
+}
+
+@inline function emit1(a: i32): bool {
+  if (tapePos + 1 > tapeCap) {
+    failure = DEFER_TAPE;
+    return false;
+  }
+  store<i32>(tapeBase + (<usize>tapePos << 2), a);
+  tapePos += 1;
+  return true;
+}
+
+@inline function isWs(c: u32): bool {
+  return c == 0x20 || c == 0x0a || c == 0x0d || c == 0x09;
+}
+
+/** Skip JSON whitespace (SIMD for runs, as in pretty-printed files: one element per line). */
+@inline function skipWs(p: usize): usize {
+  if (!isWs(<u32>load<u8>(p))) return p;
+  const sp = i8x16.splat(0x20);
+  const nl = i8x16.splat(0x0a);
+  const cr = i8x16.splat(0x0d);
+  const tb = i8x16.splat(0x09);
+  while (true) {
+    const v = v128.load(p);
+    const ws = v128.or(v128.or(i8x16.eq(v, sp), i8x16.eq(v, nl)), v128.or(i8x16.eq(v, cr), i8x16.eq(v, tb)));
+    const m = ~i8x16.bitmask(ws) & 0xffff;
+    if (m != 0) return p + <usize>ctz<i32>(m);
+    p += 16;
+  }
+  return p;
+}
+
+/** Skip ASCII digits (SIMD: 17-digit fractions are most of a sidecar's bytes). */
+@inline function skipDigits(p: usize): usize {
+  const zero = i8x16.splat(0x30);
+  const nine = i8x16.splat(9);
+  while (true) {
+    const v = i8x16.sub(v128.load(p), zero);
+    const m = i8x16.bitmask(i8x16.gt_u(v, nine));
+    if (m != 0) return p + <usize>ctz<i32>(m);
+    p += 16;
+  }
+  return p;
+}
+
+@inline function isDigit(c: u32): bool {
+  return c - 0x30 < 10;
+}
+
+// Number scanning results (globals: no allocation, no multi-value returns).
+let numFloat: bool = false;
+let numNegative: bool = false; // a negative non-zero value
+
+/** Scan a number token at p; returns its end, or 0 when it is not one or is risky (failure set). */
+function scanNumber(p: usize): usize {
+  const start = p;
+  let negative = false;
+  let nonZero = false;
+  let isFloat = false;
+  let c = <u32>load<u8>(p);
+  if (c == 0x2d) {
+    negative = true;
+    c = <u32>load<u8>(++p);
+  }
+  if (c == 0x30) {
+    c = <u32>load<u8>(++p);
+  } else if (c - 0x31 < 9) {
+    nonZero = true;
+    p = skipDigits(p + 1);
+    c = <u32>load<u8>(p);
+  } else {
+    failure = DEFER_SYNTAX;
+    return 0;
+  }
+  if (c == 0x2e) {
+    isFloat = true;
+    p++;
+    c = <u32>load<u8>(p);
+    if (!isDigit(c)) {
+      failure = DEFER_SYNTAX;
+      return 0;
+    }
+    if (!nonZero) {
+      while (c == 0x30) c = <u32>load<u8>(++p);
+      if (c - 0x31 < 9) nonZero = true;
+    }
+    p = skipDigits(p);
+    c = <u32>load<u8>(p);
+  }
+  if ((c | 0x20) == 0x65) {
+    isFloat = true;
+    c = <u32>load<u8>(++p);
+    if (c == 0x2b || c == 0x2d) c = <u32>load<u8>(++p);
+    if (!isDigit(c)) {
+      failure = DEFER_SYNTAX;
+      return 0;
+    }
+    const e0 = p;
+    p = skipDigits(p);
+    // 3+ exponent digits may overflow (a finding) or underflow: the reference decides.
+    if (p - e0 >= 3) {
+      failure = DEFER_NUMBER;
+      return 0;
+    }
+  }
+  if (<i32>(p - start) > MAX_NUMBER_CHARS) {
+    failure = DEFER_NUMBER;
+    return 0;
+  }
+  numFloat = isFloat;
+  numNegative = negative && nonZero;
+  return p;
+}
+
+let strFlags: i32 = 0;
+
+/** Scan a string whose opening quote is at p - 1; returns the position of the closing quote, or 0. */
+function scanString(p: usize): usize {
+  let flags = 0;
+  const quote = i8x16.splat(0x22);
+  const bslash = i8x16.splat(0x5c);
+  const low = i8x16.splat(0x20);
+  while (true) {
+    const v = v128.load(p);
+    // lt_s: control characters (< 0x20) and every byte >= 0x80 (negative as i8).
+    const m = i8x16.bitmask(v128.or(v128.or(i8x16.eq(v, quote), i8x16.eq(v, bslash)), i8x16.lt_s(v, low)));
+    if (m == 0) {
+      p += 16;
+      continue;
+    }
+    p += <usize>ctz<i32>(m);
+    if (p >= inEnd) {
+      failure = DEFER_SYNTAX;
+      return 0;
+    }
+    const c = <u32>load<u8>(p);
+    if (c == 0x22) {
+      strFlags = flags;
+      return p;
+    }
+    if (c == 0x5c) {
+      flags |= F_ESCAPED;
+      const e = <u32>load<u8>(p + 1);
+      if (e == 0x75) {
+        if (!isHex(<u32>load<u8>(p + 2)) || !isHex(<u32>load<u8>(p + 3)) || !isHex(<u32>load<u8>(p + 4)) || !isHex(<u32>load<u8>(p + 5))) {
+          failure = DEFER_SYNTAX;
+          return 0;
+        }
+        p += 6;
+      } else if (e == 0x22 || e == 0x5c || e == 0x2f || e == 0x62 || e == 0x66 || e == 0x6e || e == 0x72 || e == 0x74) {
+        p += 2;
+      } else {
+        failure = DEFER_SYNTAX;
+        return 0;
+      }
+      continue;
+    }
+    if (c < 0x20) {
+      failure = DEFER_SYNTAX;
+      return 0;
+    }
+    flags |= F_NON_ASCII;
+    const n = utf8Sequence(p, c);
+    if (n == 0) {
+      failure = DEFER_UTF8;
+      return 0;
+    }
+    p += n;
+  }
+  return 0;
+}
+
+@inline function isHex(c: u32): bool {
+  return c - 0x30 < 10 || (c | 0x20) - 0x61 < 6;
+}
+
+@inline function isCont(c: u32): bool {
+  return (c & 0xc0) == 0x80;
+}
+
+/** Length of the strict UTF-8 sequence at p (lead byte c >= 0x80), 0 when invalid. */
+function utf8Sequence(p: usize, c: u32): usize {
+  const c1 = <u32>load<u8>(p + 1);
+  if (c >= 0xc2 && c <= 0xdf) return isCont(c1) && p + 1 < inEnd ? 2 : 0;
+  const c2 = <u32>load<u8>(p + 2);
+  if (c >= 0xe0 && c <= 0xef) {
+    if (c == 0xe0 ? c1 < 0xa0 || c1 > 0xbf : c == 0xed ? c1 < 0x80 || c1 > 0x9f : !isCont(c1)) return 0;
+    return isCont(c2) && p + 2 < inEnd ? 3 : 0;
+  }
+  const c3 = <u32>load<u8>(p + 3);
+  if (c >= 0xf0 && c <= 0xf4) {
+    if (c == 0xf0 ? c1 < 0x90 || c1 > 0xbf : c == 0xf4 ? c1 < 0x80 || c1 > 0x8f : !isCont(c1)) return 0;
+    return isCont(c2) && isCont(c3) && p + 3 < inEnd ? 4 : 0;
+  }
+  return 0;
+}
+
+/**
+ * At '[': a non-empty array of float tokens only becomes one FLOATS entry; returns the position
+ * after ']', or 0 (tape untouched) when the array is anything else (the general loop takes it).
+ */
+function tryFloatRun(open: usize): usize {
+  let count: i32 = 0;
+  let negative = false;
+  let p = skipWs(open + 1);
+  while (true) {
+    const c = <u32>load<u8>(p);
+    if (c != 0x2d && !isDigit(c)) break;
+    const q = scanNumber(p);
+    if (q == 0) {
+      // Not a failure of the file yet: the general loop re-reads this token and decides.
+      failure = 0;
+      break;
+    }
+    if (!numFloat) break;
+    negative = negative || numNegative;
+    count++;
+    p = skipWs(q);
+    const d = <u32>load<u8>(p);
+    if (d == 0x2c) {
+      p = skipWs(p + 1);
+      continue;
+    }
+    if (d == 0x5d) {
+      if (!emit2(FLOATS | (negative ? F_NEGATIVE : 0), count)) {
+        failure = 0;
+        break;
+      }
+      return p + 1;
+    }
+    break;
+  }
+  return 0;
+}
+
+/**
+ * Scan the input laid out by prepare(); returns the number of tape words, or a DEFER_* code.
+ */
+export function scan(): i32 {
+  tapePos = 0;
+  failure = 0;
+  memory.fill(inEnd, 0, <usize>PAD);
+  const base = inBase;
+  const end = inEnd;
+  let p = skipWs(base);
+  if (p >= end || load<u8>(p) != 0x7b) return fail(p, DEFER_START);
+  let depth: i32 = 0;
+  // State: 0 = a value is expected at p, 1 = a key (or '}' right after '{'), 2 = after a value.
+  let state = 0;
+  while (true) {
+    if (state == 0) {
+      const c = <u32>load<u8>(p);
+      if (c == 0x7b || c == 0x5b) {
+        if (depth + 1 > depthLimit) return fail(p, DEFER_DEPTH);
+        if (c == 0x5b) {
+          const q = tryFloatRun(p);
+          if (q != 0) {
+            p = q;
+            state = 2;
+            continue;
+          }
+        }
+        depth++;
+        store<u8>(stackBase + <usize>depth, c == 0x7b ? 1 : 0);
+        if (!emit1(c == 0x7b ? OBJ_START : ARR_START)) return fail(p, failure);
+        p = skipWs(p + 1);
+        const d = <u32>load<u8>(p);
+        if (c == 0x7b) {
+          state = 1;
+          if (d == 0x7d) {
+            if (!emit1(OBJ_END)) return fail(p, failure);
+            depth--;
+            p++;
+            state = 2;
+          }
+        } else if (d == 0x5d) {
+          if (!emit1(ARR_END)) return fail(p, failure);
+          depth--;
+          p++;
+          state = 2;
+        }
+        continue;
+      }
+      if (c == 0x22) {
+        const q = scanString(p + 1);
+        if (q == 0) return fail(p, failure);
+        if (!emit3(STR | strFlags, <i32>(p + 1 - base), <i32>(q - base))) return fail(p, failure);
+        p = q + 1;
+      } else if (c == 0x2d || isDigit(c)) {
+        const q = scanNumber(p);
+        if (q == 0) return fail(p, failure);
+        if (!emit3(NUM | (numFloat ? F_FLOAT : 0), <i32>(p - base), <i32>(q - base))) return fail(p, failure);
+        p = q;
+      } else if (c == 0x74) {
+        if (load<u32>(p) != 0x65757274) return fail(p, DEFER_SYNTAX); // "true"
+        if (!emit1(TRUE)) return fail(p, failure);
+        p += 4;
+      } else if (c == 0x66) {
+        if (load<u32>(p + 1) != 0x65736c61) return fail(p, DEFER_SYNTAX); // "alse"
+        if (!emit1(FALSE)) return fail(p, failure);
+        p += 5;
+      } else if (c == 0x6e) {
+        if (load<u32>(p) != 0x6c6c756e) return fail(p, DEFER_SYNTAX); // "null"
+        if (!emit1(NULL)) return fail(p, failure);
+        p += 4;
+      } else return fail(p, DEFER_SYNTAX);
+      state = 2;
+      continue;
+    }
+    if (state == 1) {
+      p = skipWs(p);
+      if (load<u8>(p) != 0x22) return fail(p, DEFER_SYNTAX);
+      const q = scanString(p + 1);
+      if (q == 0) return fail(p, failure);
+      if (!emit3(KEY | strFlags, <i32>(p + 1 - base), <i32>(q - base))) return fail(p, failure);
+      p = skipWs(q + 1);
+      if (load<u8>(p) != 0x3a) return fail(p, DEFER_SYNTAX);
+      p = skipWs(p + 1);
+      state = 0;
+      continue;
+    }
+    // state 2: after a value
+    p = skipWs(p);
+    if (depth == 0) return p == end ? tapePos : fail(p, DEFER_SYNTAX);
+    const c = <u32>load<u8>(p);
+    const inObject = load<u8>(stackBase + <usize>depth) == 1;
+    if (c == 0x2c) {
+      p++;
+      if (inObject) state = 1;
+      else {
+        p = skipWs(p);
+        state = 0;
+      }
+      continue;
+    }
+    if (c == (inObject ? 0x7d : 0x5d)) {
+      if (!emit1(inObject ? OBJ_END : ARR_END)) return fail(p, failure);
+      depth--;
+      p++;
+      continue;
+    }
+    return fail(p, DEFER_SYNTAX);
+  }
+  return DEFER_SYNTAX;
+}
+
+function fail(p: usize, code: i32): i32 {
+  failAt = <i32>(p - inBase);
+  return code == 0 ? DEFER_SYNTAX : code;
+}

@@ -1,0 +1,44 @@
+/**
+ * The accelerated decode step of the inspect task: the WebAssembly scanner plus the skeleton
+ * builder. It returns a skeleton only for JSON text the scanner vouches for; for anything else
+ * (another format, a BOM, any error, a rare shape, a file beyond ACCEL_MAX_BYTES) it returns null
+ * and the caller decodes with the reference (`decodeSidecar`), which defines the result.
+ */
+import type { JsonObject } from '../types.js';
+import { detectFormat } from '../formats/detect.js';
+import { BOM_NOTE, hasBomAt } from '../formats/json.js';
+import { DEFAULT_MAX_DEPTH, DEFAULT_MAX_FILE_SIZE } from '../formats/value.js';
+import { accelStatus, scanJson } from './scanner.js';
+import { buildSkeleton } from './skeleton.js';
+
+/** Larger files take the reference path: the module's memory (about 5× the file) stays small. */
+export const ACCEL_MAX_BYTES = 4 * 1024 * 1024;
+
+/** Per-thread counts of what the accelerated decode did (tests, bench). */
+export const accelCounts = { certified: 0, deferred: 0 };
+
+export function accelAvailable(): boolean {
+  return accelStatus().available;
+}
+
+/** A skeleton and the decoder notes the reference would give with it. */
+export interface Skeleton {
+  data: JsonObject;
+  notes: string[];
+}
+
+/**
+ * The skeleton of a JSON sidecar the scanner vouches for; 'deferred' for JSON text (by content)
+ * it leaves to the reference; null for other formats (not the accelerator's business).
+ */
+export function accelDecode(bytes: Buffer, opts: { maxDepth?: number; maxFileSize?: number }): Skeleton | 'deferred' | null {
+  if (bytes.length === 0 || detectFormat(bytes) !== 'json') return null;
+  if (bytes.length > ACCEL_MAX_BYTES || bytes.length > (opts.maxFileSize ?? DEFAULT_MAX_FILE_SIZE)) return 'deferred';
+  // A leading BOM is tolerated and noted, as the reference does (formats/json.ts).
+  const bom = hasBomAt(bytes, 0);
+  const text = bom ? bytes.subarray(3) : bytes;
+  const tape = scanJson(text, opts.maxDepth ?? DEFAULT_MAX_DEPTH);
+  if (typeof tape === 'number') return 'deferred';
+  const data = buildSkeleton(tape, text);
+  return data === null ? 'deferred' : { data, notes: bom ? [BOM_NOTE] : [] };
+}

@@ -1,0 +1,107 @@
+/**
+ * The WebAssembly JSON scanner (assembly/scanner.ts, compiled by `npm run build` into
+ * scanner.wasm next to this file): loaded once per thread, on first use, synchronously.
+ * `scanJson` copies a file's bytes into the module's memory and returns the token tape, or a
+ * negative code when the scanner defers the file to the JavaScript reference decoder.
+ * If the module is missing or cannot be instantiated, the accelerator is simply unavailable:
+ * every file takes the reference path and `accelStatus()` says why.
+ */
+import { readFileSync } from 'node:fs';
+
+/** Tape entry kinds and flags: the same numbers as assembly/scanner.ts. */
+export const TAPE = {
+  OBJ_START: 1,
+  OBJ_END: 2,
+  ARR_START: 3,
+  ARR_END: 4,
+  KEY: 5,
+  STR: 6,
+  NUM: 7,
+  TRUE: 8,
+  FALSE: 9,
+  NULL: 10,
+  FLOATS: 11,
+  F_ESCAPED: 1 << 8,
+  F_NON_ASCII: 1 << 9,
+  F_FLOAT: 1 << 8,
+  F_NEGATIVE: 1 << 8,
+} as const;
+
+/** Why a scan deferred (its negative result). */
+export const DEFER_REASONS: Readonly<Record<number, string>> = {
+  [-1]: 'syntax',
+  [-2]: 'utf8',
+  [-3]: 'depth',
+  [-4]: 'number',
+  [-5]: 'tape',
+  [-6]: 'start',
+  [-7]: 'memory',
+};
+
+interface ScannerExports {
+  memory: WebAssembly.Memory;
+  prepare(len: number, maxDepth: number): number;
+  scan(): number;
+  tapePointer(): number;
+  failOffset(): number;
+}
+
+export interface AccelStatus {
+  /** The module loaded and passed its self-check. */
+  available: boolean;
+  /** Why not, when it is not. */
+  reason?: string;
+}
+
+const SELF_CHECK_TAPE = [TAPE.OBJ_START, TAPE.KEY, 2, 3, TAPE.FLOATS, 1, TAPE.KEY, 12, 13, TAPE.NUM, 15, 17, TAPE.OBJ_END].join();
+
+let exportsCache: ScannerExports | null | undefined;
+let status: AccelStatus = { available: false, reason: 'not loaded yet' };
+
+/** Where the build puts the module (next to the compiled loader). */
+export const SCANNER_URL = new URL('./scanner.wasm', import.meta.url);
+
+function load(): ScannerExports | null {
+  if (exportsCache !== undefined) return exportsCache;
+  try {
+    const module = new WebAssembly.Module(readFileSync(SCANNER_URL));
+    const instance = new WebAssembly.Instance(module, { env: { abort: () => { throw new Error('scanner abort'); } } });
+    const ex = instance.exports as unknown as ScannerExports;
+    exportsCache = ex;
+    // Self-check: a tiny document must scan to the tape we expect, else never use the module.
+    const probe = scanJson(Buffer.from('{"a":[1.5],"b":-2}'), 8);
+    if (typeof probe === 'number' || probe.join() !== SELF_CHECK_TAPE) throw new Error('self-check failed');
+    status = { available: true };
+  } catch (e) {
+    exportsCache = null;
+    const err = e as NodeJS.ErrnoException;
+    status = { available: false, reason: err?.code === 'ENOENT' ? `${SCANNER_URL.pathname} is missing (run npm run build)` : `cannot load the scanner: ${err?.message ?? e}` };
+  }
+  return exportsCache;
+}
+
+/** Whether the scanner can be used in this thread (loads it once). */
+export function accelStatus(): AccelStatus {
+  load();
+  return status;
+}
+
+/**
+ * Scan JSON text. Returns the tape (a view into the module's memory, valid until the next call
+ * on this thread) or a negative DEFER code. Throws only if the module is unavailable.
+ */
+export function scanJson(bytes: Uint8Array, maxDepth: number): Int32Array | number {
+  const ex = exportsCache ?? load();
+  if (ex === null) throw new Error('the WebAssembly scanner is unavailable');
+  const at = ex.prepare(bytes.length, maxDepth);
+  if (at === 0) return -7;
+  new Uint8Array(ex.memory.buffer, at, bytes.length).set(bytes);
+  const n = ex.scan();
+  if (n < 0) return n;
+  return new Int32Array(ex.memory.buffer, ex.tapePointer(), n);
+}
+
+/** Byte offset where the last deferred scan stopped (diagnostics and tests). */
+export function lastFailOffset(): number {
+  return exportsCache ? exportsCache.failOffset() : -1;
+}

@@ -1,0 +1,165 @@
+/**
+ * Tape → skeleton: the decoded sidecar as validate, stats and format-stats see it, built from
+ * the WebAssembly scanner's tape (src/accel/scanner.ts) without converting the float arrays.
+ *
+ * Every object, string, literal, scalar number and array holding anything but floats is built
+ * exactly as the reference decoder builds it (numbers through the number model's
+ * `parseNumberToken`, with its notes; escaped strings through JSON.parse; `__proto__` as an own
+ * key). An array of floats only (an embedding, a landmark pair) becomes a shared, frozen stand-in
+ * of the same length: all 0.5, or -0.5 first when some element is negative. What the stand-in
+ * keeps is what the summary and the built-in rules may observe of a float array — its length, that
+ * every element is a finite float (its bin size: 9 bytes, 8 in a block), whether some element is
+ * negative — and a rule that finds any problem sends the file to the reference anyway (src/tasks/
+ * inspect.ts). A rule that needs more of a float array's values must be added here first; the
+ * parity tests (test/accel.test.ts) hold the two paths together. The skeleton never leaves the
+ * inspect task (no keepData, no export).
+ *
+ * Returns null (the caller defers to the reference decoder) on a duplicate key, where the
+ * reference reports the file as corrupt.
+ */
+import type { JsonObject, JsonValue } from '../types.js';
+import { noteFloat, noteInt, parseNumberToken } from '../formats/numbers.js';
+import { TAPE } from './scanner.js';
+
+const GIVE_UP = Object.freeze({ giveUp: true });
+
+/** Buffer's unchecked slice decoders (public, untyped in @types/node): no argument juggling per string. */
+type SliceDecoders = Buffer & { utf8Slice(start: number, end: number): string; latin1Slice(start: number, end: number): string };
+
+let tape: Int32Array = new Int32Array(0);
+let text = Buffer.alloc(0) as SliceDecoders;
+let at = 0;
+
+/** Build the skeleton of `bytes` from its tape; null when the reference must decide. */
+export function buildSkeleton(tapeWords: Int32Array, bytes: Buffer): JsonObject | null {
+  tape = tapeWords;
+  text = bytes as SliceDecoders;
+  at = 0;
+  try {
+    if (tape[0] !== TAPE.OBJ_START) return null;
+    at = 1;
+    return readObject();
+  } catch (e) {
+    if (e === GIVE_UP) return null;
+    throw e;
+  } finally {
+    tape = EMPTY_TAPE;
+    text = EMPTY_TEXT;
+  }
+}
+const EMPTY_TAPE = new Int32Array(0);
+const EMPTY_TEXT = Buffer.alloc(0) as SliceDecoders;
+
+function stringAt(word: number, start: number, end: number): string {
+  if ((word & TAPE.F_ESCAPED) !== 0) return JSON.parse(text.utf8Slice(start - 1, end + 1)) as string;
+  return (word & TAPE.F_NON_ASCII) !== 0 ? text.utf8Slice(start, end) : text.latin1Slice(start, end);
+}
+
+/** A number token with the reference's value and note. */
+function numberAt(start: number, end: number): { value: number; note?: number | bigint } {
+  const r = parseNumberToken(text.latin1Slice(start, end));
+  if ('error' in r) throw GIVE_UP; // the scanner defers such tokens; never certify one
+  return r;
+}
+
+function readObject(): JsonObject {
+  const out: JsonObject = {};
+  for (;;) {
+    const w = tape[at];
+    if (w === TAPE.OBJ_END) {
+      at++;
+      return out;
+    }
+    const key = stringAt(w, tape[at + 1], tape[at + 2]);
+    at += 3;
+    // The reference refuses duplicate keys (CORRUPT): let it say so.
+    if (Object.hasOwn(out, key)) throw GIVE_UP;
+    const vw = tape[at];
+    let value: JsonValue;
+    if ((vw & 0xff) === TAPE.NUM) {
+      const r = numberAt(tape[at + 1], tape[at + 2]);
+      at += 3;
+      value = r.value;
+      if (r.note !== undefined) {
+        if (typeof r.note === 'number') noteFloat(out, key, r.note);
+        else noteInt(out, key, r.note);
+      }
+    } else value = readValue();
+    if (key === '__proto__') Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
+    else out[key] = value;
+  }
+}
+
+function readArray(): JsonValue[] {
+  const out: JsonValue[] = [];
+  for (;;) {
+    const w = tape[at];
+    if (w === TAPE.ARR_END) {
+      at++;
+      return out;
+    }
+    if ((w & 0xff) === TAPE.NUM) {
+      const r = numberAt(tape[at + 1], tape[at + 2]);
+      at += 3;
+      if (r.note !== undefined) {
+        if (typeof r.note === 'number') noteFloat(out, out.length, r.note);
+        else noteInt(out, out.length, r.note);
+      }
+      out.push(r.value);
+    } else out.push(readValue());
+  }
+}
+
+/** Stand-ins per length and sign (see the top of this file); longer runs get a fresh one. */
+const standIns = [new Map<number, readonly number[]>(), new Map<number, readonly number[]>()];
+const CACHED_RUN_MAX = 4096;
+function readFloats(word: number): readonly number[] {
+  const count = tape[at + 1];
+  at += 2;
+  const negative = (word & TAPE.F_NEGATIVE) !== 0 ? 1 : 0;
+  let run = count <= CACHED_RUN_MAX ? standIns[negative].get(count) : undefined;
+  if (run === undefined) {
+    const a = new Array<number>(count).fill(0.5);
+    if (negative) a[0] = -0.5;
+    run = Object.freeze(a);
+    if (count <= CACHED_RUN_MAX) standIns[negative].set(count, run);
+  }
+  return run;
+}
+
+function readValue(): JsonValue {
+  const w = tape[at];
+  switch (w & 0xff) {
+    case TAPE.OBJ_START:
+      at++;
+      return readObject();
+    case TAPE.ARR_START:
+      at++;
+      return readArray();
+    case TAPE.STR: {
+      const s = stringAt(w, tape[at + 1], tape[at + 2]);
+      at += 3;
+      return s;
+    }
+    case TAPE.NUM: {
+      // Only reached for a number at the top of a container slot handled above; kept for safety.
+      const r = numberAt(tape[at + 1], tape[at + 2]);
+      at += 3;
+      if (r.note !== undefined) throw GIVE_UP;
+      return r.value;
+    }
+    case TAPE.TRUE:
+      at++;
+      return true;
+    case TAPE.FALSE:
+      at++;
+      return false;
+    case TAPE.NULL:
+      at++;
+      return null;
+    case TAPE.FLOATS:
+      return readFloats(w) as JsonValue[];
+    default:
+      throw GIVE_UP;
+  }
+}

@@ -1,0 +1,315 @@
+/**
+ * The WebAssembly fast path for JSON sidecars (issue 13): every guarantee with its attacker.
+ *  - parity: certified files give exactly the reference's inspection (validate, stats,
+ *    format-stats, probe), and the skeleton is the reference data with float arrays as stand-ins;
+ *  - never certifies what the reference flags: UTF-8, grammar, depth, overflowing numbers,
+ *    duplicate keys, a BOM, rule problems;
+ *  - the number model: 25.0, big ints, -0 keep their types (bin sizes in stats prove it);
+ *  - a property test over generated JSON and over mutated sidecars (the fuzz corpus);
+ *  - each path forced through the public API (accel true/false) gives identical outputs;
+ *  - the kill switch is read at the edge (IMAGE_SIDECAR_ACCEL) and doctor says what is in use.
+ * Heavier sweeps (bigger sample library, the reliability trees, more fuzz cases): test:reliability.
+ */
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import fc from 'fast-check';
+import { accelStatus, scanJson } from '../src/accel/scanner.js';
+import { accelDecode } from '../src/accel/decode.js';
+import { encodeSidecar } from '../src/formats/codec.js';
+import { inspectBytes } from '../src/tasks/inspect.js';
+import { formatStats, generateSampleLibrary, stats, validate, validateFiles } from '../src/index.js';
+import { engineFromEnv } from '../src/engine/env.js';
+import { hostileBytes, seedCorpus, sidecarDataArb } from './reliability/fuzz-inputs.js';
+import { checkAccelParity, checkTreeParity, filesUnder, newTally, type ParityTally } from './helpers/accel-parity.js';
+import { SAMPLES_DIR } from './helpers/samples.js';
+import { parseJson, removeTree, runCli, tempDir } from './helpers/cli.js';
+
+function assertClean(t: ParityTally): void {
+  assert.deepEqual(t.mismatches.slice(0, 5), [], `${t.mismatches.length} mismatches`);
+}
+
+const face = (enc: number[] | string, extra = '') =>
+  `{"bbox": {"x": 0.1, "y": 0.2, "width": 0.3, "height": 0.4}, "confidence": 0.9, "landmarks": [[1.5, 2.5], [3.25, 4.0]], "encoding": ${typeof enc === 'string' ? enc : `[${enc.join(', ')}]`}${extra}}`;
+const emb = (n: number, neg = true) => Array.from({ length: n }, (_, i) => ((neg && i % 3 === 0 ? -1 : 1) * (i + 1)) / 1000 + 0.000123456789012345);
+const sidecar = (faces: string, more = '') =>
+  `{"face_detection": {"success": true, "faces": [${faces}], "metadata": {"processing_time": 0.25, "detector": "insightface"}}${more}}`;
+const GOOD = sidecar(face(emb(512)));
+/** Data with a known operation (else the rules warn "no known operation" and the file is deferred). */
+const withOp = (body: string) => `{"face_detection": {"success": true, "faces": []}, ${body}}`;
+
+describe('accel: the WebAssembly scanner', () => {
+  it('is built by npm run build and loads (the suite runs on what the build made)', () => {
+    assert.deepEqual(accelStatus(), { available: true });
+  });
+
+  it('certifies a clean sidecar, and the result says which path ran', () => {
+    const fast = inspectBytes({ path: 'a.json', name: 'a.json' }, Buffer.from(GOOD), { summarize: true, validate: true, accel: true });
+    assert.equal(fast.accel, 'wasm');
+    assert.equal(fast.summary?.embeddingLength, 512);
+    const off = inspectBytes({ path: 'a.json', name: 'a.json' }, Buffer.from(GOOD), { summarize: true, validate: true, accel: false });
+    assert.equal(off.accel, undefined);
+    // Not a JSON file: not the accelerator's business (no flag); a user schema: the reference.
+    const bin = inspectBytes({ path: 'a.bin', name: 'a.bin' }, encodeSidecar(JSON.parse(GOOD), 'bin'), { summarize: true, accel: true });
+    assert.equal(bin.accel, undefined);
+    const schema = inspectBytes({ path: 'a.json', name: 'a.json' }, Buffer.from(GOOD), { schema: { type: 'object' }, accel: true });
+    assert.equal(schema.accel, undefined);
+  });
+
+  describe('never certifies a file the reference flags', () => {
+    const cases: [string, string | Buffer][] = [
+      // strict UTF-8 inside strings (outside them any byte >= 0x80 is a grammar error)
+      ['overlong', Buffer.concat([Buffer.from('{"a": "'), Buffer.from([0xc0, 0x80]), Buffer.from('"}')])],
+      ['surrogate', Buffer.concat([Buffer.from('{"a": "'), Buffer.from([0xed, 0xa0, 0x80]), Buffer.from('"}')])],
+      ['beyond U+10FFFF', Buffer.concat([Buffer.from('{"a": "'), Buffer.from([0xf4, 0x90, 0x80, 0x80]), Buffer.from('"}')])],
+      ['lone continuation', Buffer.concat([Buffer.from('{"a": "'), Buffer.from([0x80]), Buffer.from('"}')])],
+      ['truncated sequence', Buffer.concat([Buffer.from('{"a": "'), Buffer.from([0xe2, 0x82]), Buffer.from('"}')])],
+      ['E0 overlong', Buffer.concat([Buffer.from('{"a": "'), Buffer.from([0xe0, 0x9f, 0xbf]), Buffer.from('"}')])],
+      ['F0 overlong', Buffer.concat([Buffer.from('{"a": "'), Buffer.from([0xf0, 0x8f, 0xbf, 0xbf]), Buffer.from('"}')])],
+      ['byte >= 0x80 outside a string', Buffer.concat([Buffer.from('{"a": 1'), Buffer.from([0xc3, 0xa9]), Buffer.from('}')])],
+      ['sequence cut by the end of the file', Buffer.concat([Buffer.from('{"a": "'), Buffer.from([0xf0, 0x9f])])],
+      // the RFC 8259 grammar
+      ['trailing comma in array', '{"a": [1.5, 2.5,]}'],
+      ['trailing comma in object', '{"a": 1,}'],
+      ['leading zero', '{"a": 01}'],
+      ['leading zero in a float run', '{"a": [0.5, 01.5]}'],
+      ['bare fraction', '{"a": .5}'],
+      ['dot without digits', '{"a": [1., 2.5]}'],
+      ['exponent without digits', '{"a": [1e, 2.5]}'],
+      ['plus sign', '{"a": +1}'],
+      ['lone minus', '{"a": [-]}'],
+      ['NaN', '{"a": NaN}'],
+      ['Infinity', '{"a": [1.5, Infinity]}'],
+      ['missing colon', '{"a" 1}'],
+      ['missing comma', '{"a": [1.5 2.5]}'],
+      ['unterminated string', '{"a": "abc'],
+      ['unterminated array', '{"a": [1.5, 2.5'],
+      ['control character in a string', '{"a": "x\ty"}'],
+      ['bad escape', '{"a": "\\x"}'],
+      ['bad unicode escape', '{"a": "\\u12G4"}'],
+      ['short unicode escape at the end', '{"a": "\\u12'],
+      ['single quotes', "{'a': 1}"],
+      ['comment', '{"a": 1 /* no */}'],
+      ['trailing garbage', '{"a": 1} x'],
+      ['two values', '{"a": 1}{"b": 2}'],
+      ['top-level array', '[1.5, 2.5]'],
+      ['top-level string', '"a"'],
+      ['empty', ''],
+      ['only whitespace', ' \n\t '],
+      ['truncated literal', '{"a": tru}'],
+      ['literal with a suffix', '{"a": nullx}'],
+      ['capitalised literal', '{"a": True}'],
+      ['NUL byte', '{"a": 1\u0000}'],
+      // numbers that overflow a double, and int digits beyond the limit
+      ['1e309', '{"a": 1e309}'],
+      ['-1e309 in a float run', '{"a": [0.5, -1e309]}'],
+      ['1e400', '{"a": [1e400]}'],
+      ['just above the max double', '{"a": 1.7976931348623159e308}'],
+      ['309 digits', `{"a": ${'9'.repeat(309)}.0}`],
+      ['5000-digit int', `{"a": ${'1'.repeat(5000)}}`],
+      // duplicate keys (also spelt with an escape), a BOM, rule problems
+      ['duplicate key', '{"a": 1, "a": 2}'],
+      ['duplicate key by escape', '{"a": 1, "\\u0061": 2}'],
+      ['duplicate operation', `{"face_detection": {"success": true}, "face_detection": {"success": false}}`],
+      ['negative bbox in an array', sidecar(`{"bbox": [10.5, -2.5, 30.5, 40.5], "confidence": 0.5}`)],
+      ['bbox array of 5', sidecar(`{"bbox": [10.5, 2.5, 30.5, 40.5, 1.5], "confidence": 0.5}`)],
+      ['encoding lengths differ', sidecar(`${face(emb(512))}, ${face(emb(511))}`)],
+      ['unusual encoding length', sidecar(face(emb(100)))],
+      ['a string in an encoding', sidecar(face(`[${emb(511).join(',')}, "x"]`))],
+      ['landmark triple', sidecar(`{"bbox": {"x": 0.1, "y": 0.2, "width": 0.3, "height": 0.4}, "landmarks": [[1.5, 2.5, 3.5]]}`)],
+      ['confidence above 1', sidecar(`{"bbox": {"x": 0.1, "y": 0.2, "width": 0.3, "height": 0.4}, "confidence": 1.5}`)],
+      ['bbox outside [0, 1]', sidecar(`{"bbox": {"x": -0.1, "y": 0.2, "width": 0.3, "height": 0.4}}`)],
+      ['bad timestamp', `{"sidecar_info": {"created_at": "2025-02-30T10:00:00"}, "face_detection": {"success": true, "faces": []}}`],
+      ['faces_found disagrees', `{"face_detection": {"success": true, "faces": [], "faces_found": 2}}`],
+    ];
+    for (const [name, text] of cases) {
+      it(name, () => {
+        const bytes = Buffer.isBuffer(text) ? text : Buffer.from(text);
+        const t = newTally();
+        checkAccelParity(`${name}.json`, bytes, t);
+        assertClean(t);
+        assert.equal(t.certified, 0, 'certified');
+        const ref = inspectBytes({ path: 'x.json', name: 'x.json' }, bytes, { summarize: true, validate: true, accel: false });
+        assert.ok(ref.status !== 'ok' || ref.notes.length > 0 || (ref.problems?.length ?? 0) > 0, `the reference flags ${name}`);
+      });
+    }
+  });
+
+  it('a BOM is tolerated and noted as the reference does', () => {
+    const t = newTally();
+    checkAccelParity('bom.json', Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(GOOD)]), t);
+    assertClean(t);
+    assert.equal(t.certified, 1);
+  });
+
+  it('depth: the limit itself is certified, one more level is the reference TOO_DEEP (a float array counts as a level)', () => {
+    for (const maxDepth of [1, 2, 3, 8]) {
+      const nest = (levels: number, inner: string) => '{"a": '.repeat(levels - 1) + inner + '}'.repeat(levels - 1);
+      // nest(n, inner): inner at depth n (the top-level object is depth 1).
+      const atLimit = maxDepth > 1 ? [nest(maxDepth, '{}'), nest(maxDepth, '[1.5, 2.5]')] : [nest(1, '{}')];
+      const over = [nest(maxDepth + 1, '{}'), nest(maxDepth + 1, '[1.5, 2.5]'), nest(maxDepth + 1, '[]')];
+      for (const s of atLimit) {
+        const t = newTally();
+        checkAccelParity('at.json', Buffer.from(s), t, { maxDepth });
+        assertClean(t);
+        assert.equal(t.json, 1, s);
+        // (No known operation: validate defers it on the warning; format-stats certifies it.)
+        assert.equal(inspectBytes({ path: 'a.json', name: 'a.json' }, Buffer.from(s), { maxDepth, accel: true }).accel, 'wasm', `certified at the limit: ${s}`);
+      }
+      for (const s of over) {
+        const t = newTally();
+        checkAccelParity('over.json', Buffer.from(s), t, { maxDepth });
+        assertClean(t);
+        assert.equal(t.certified, 0, s);
+        assert.equal(inspectBytes({ path: 'o.json', name: 'o.json' }, Buffer.from(s), { maxDepth, accel: false }).error?.code, 'TOO_DEEP');
+      }
+    }
+  });
+
+  it('the number model: 25.0, -0.0, -0, big ints and exponents keep their types (bin sizes agree with the reference)', () => {
+    const texts = [
+      `{"face_detection": {"success": true, "processing_time": 25.0, "faces": [], "n": 1763805012345678901, "m": -0, "z": -0.0, "e": 1E2, "f": 1e-5, "g": 123456789012345678901234567890}}`,
+      `{"face_detection": {"success": true, "faces": [${face(emb(512))}], "ints": [1, 2, 3, 1763805012345678901, -0], "mixed": [1.0, 2, 3.5, 25.0, -0.0, 1e5]}}`,
+      withOp(`"x": [0.0, -0.0, 1.0, 1e2, 2E-3, -0.000000000000000000000000000001], "y": [-0.0, -0.0], "z": [[]]`),
+      sidecar(face([...emb(10), 3, ...emb(501)])), // an int in an encoding is fine for the rules
+    ];
+    for (const s of texts) {
+      const t = newTally();
+      checkAccelParity('numbers.json', Buffer.from(s), t);
+      assertClean(t);
+      assert.equal(t.certified, 1, s);
+    }
+  });
+
+  it('strings: escapes, lone surrogates, non-ASCII, __proto__ keys, long strings (SIMD edges)', () => {
+    const long = (n: number) => 'é'.repeat(n) + 'x'.repeat(n % 17);
+    const texts = [
+      `{"__proto__": {"a": 1}, "constructor": 2, "sidecar_info": {"operation_type": "face_detection", "image_path": "/a/\\u00e9\\"\\\\\\/\\b\\f\\n\\r\\t\\ud800.jpg"}, "face_detection": {"success": true, "faces": []}}`,
+      withOp(`"k${long(40)}": "${long(33)}", "${'a'.repeat(15)}": "${'b'.repeat(16)}", "${'c'.repeat(17)}": "😀${'d'.repeat(31)}"`),
+      withOp(`"a": "\\ud83d\\ude00", "b": "\\udc00\\ud800", "c": "\u2028\u2029"`),
+    ];
+    for (const s of texts) {
+      const t = newTally();
+      checkAccelParity('strings.json', Buffer.from(s), t);
+      assertClean(t);
+      assert.equal(t.certified, 1, s);
+    }
+  });
+
+  it('padding: every cut of a valid file is deferred or identical (tokens at the end of the buffer)', () => {
+    const s = Buffer.from(sidecar(face(emb(128))));
+    const t = newTally();
+    for (let cut = 0; cut < s.length; cut += 7) checkAccelParity(`cut${cut}.json`, s.subarray(0, cut), t);
+    checkAccelParity('whole.json', s, t);
+    assertClean(t);
+    assert.equal(t.certified, 1);
+  });
+
+  it('the scanner reports a defer code for what it leaves to the reference', () => {
+    assert.equal(typeof scanJson(Buffer.from('{"a": 1e400}'), 512), 'number');
+    assert.equal(typeof scanJson(Buffer.from(GOOD), 512), 'object');
+    assert.equal(accelDecode(Buffer.from('{"a": [1,2,]}'), {}), 'deferred');
+    assert.equal(accelDecode(encodeSidecar({ a: 1 }, 'bin'), {}), null);
+  });
+
+  it('property: generated JSON (sidecar-like data, two layouts) is deferred or identical', () => {
+    const t = newTally();
+    fc.assert(
+      fc.property(sidecarDataArb, fc.boolean(), (gen, pretty) => {
+        // With a known operation, so that the rules do not warn about every file.
+        const data = Object.hasOwn(gen, 'face_detection') ? gen : { face_detection: { success: true, faces: [] }, ...gen };
+        const bytes = pretty ? encodeSidecar(data, 'json') : Buffer.from(JSON.stringify(data));
+        checkAccelParity('gen.json', bytes, t);
+        return t.mismatches.length === 0;
+      }),
+      { numRuns: 150, seed: 13 },
+    );
+    assertClean(t);
+    assert.ok(t.certified > 25, `certified ${t.certified} of ${t.files}`);
+  });
+
+  it('property: the JSON fuzz corpus and its hostile mutations are deferred or identical', () => {
+    const corpus = seedCorpus('json', 13);
+    const t = newTally();
+    for (const c of corpus) checkAccelParity('seed.json', Buffer.from(c), t);
+    fc.assert(
+      fc.property(hostileBytes('json', corpus), (bytes) => {
+        checkAccelParity('hostile.json', Buffer.from(bytes), t);
+        return t.mismatches.length === 0;
+      }),
+      { numRuns: 250, seed: 13 },
+    );
+    assertClean(t);
+    assert.ok(t.certified > 0 && t.deferred > 0, `certified ${t.certified}, deferred ${t.deferred}`);
+  });
+
+  it('the reference samples of the earlier tool and the pipeline', () => {
+    const t = newTally();
+    for (const f of filesUnder(SAMPLES_DIR)) checkAccelParity(path.basename(f), fs.readFileSync(f), t);
+    assertClean(t);
+    assert.ok(t.certified > 0);
+  });
+});
+
+describe('accel: each path forced through the public API', () => {
+  let root = '';
+  before(async () => {
+    root = tempDir('isc-accel-');
+    await generateSampleLibrary(root, { images: 90, seed: 13, formatMix: { json: 4, bin: 1, legacy: 1 } });
+  });
+  after(() => removeTree(root));
+
+  it('every file of a sample library: identical inspections; only files the reference flags are deferred', () => {
+    const t = newTally();
+    checkTreeParity(root, t);
+    assertClean(t);
+    assert.ok(t.json > 40, `${t.json} JSON files`);
+    assert.ok(t.certified > t.json * 0.85, `certified ${t.certified} of ${t.json}`);
+    // The small library holds every rare category at least once: deferred must be those only
+    // (corrupt files, reports without a known operation). The < 5 % share is a bench row.
+    for (const f of filesUnder(root)) {
+      const bytes = fs.readFileSync(f);
+      const fast = inspectBytes({ path: f, name: path.basename(f) }, bytes, { summarize: true, validate: true, accel: true });
+      if (fast.accel === 'deferred') assert.ok(fast.status !== 'ok' || (fast.problems?.length ?? 0) > 0, `a clean file was deferred: ${f}`);
+    }
+  });
+
+  it('validate, stats, format-stats, validate-files: the same output with accel on and off', async () => {
+    const run = async (accel: boolean) => {
+      const v = await validate(root, { accel, engine: 'inline' });
+      for (const x of v.results!) x.processing_time = 0;
+      const files = filesUnder(root).filter((f) => f.endsWith('.json'));
+      const vf = await validateFiles(files, { accel, engine: 'threads', workers: 2 });
+      for (const x of vf.results!) x.processing_time = 0;
+      return JSON.stringify([
+        { ...v, scan: { ...v.scan, engine: null } },
+        await stats(root, { accel, engine: 'threads', workers: 2 }),
+        await formatStats(root, { accel }),
+        { ...vf, engine: null },
+      ]);
+    };
+    assert.equal(await run(true), await run(false));
+  });
+});
+
+describe('accel: the kill switch and doctor', () => {
+  it('IMAGE_SIDECAR_ACCEL is read at the edge (engineFromEnv), explicit options win', () => {
+    assert.equal(engineFromEnv({ IMAGE_SIDECAR_ACCEL: 'off' }).accel, false);
+    assert.equal(engineFromEnv({ IMAGE_SIDECAR_ACCEL: 'on' }).accel, true);
+    assert.equal(engineFromEnv({}).accel, undefined);
+    assert.equal(engineFromEnv({ IMAGE_SIDECAR_ACCEL: 'off' }, { accel: true }).accel, true);
+    assert.throws(() => engineFromEnv({ IMAGE_SIDECAR_ACCEL: 'fast' }), /IMAGE_SIDECAR_ACCEL/);
+  });
+
+  it('doctor says whether the scanner is in use', async () => {
+    const on = parseJson<{ acceleration: { wasm: { inUse: boolean; enabled: boolean; available: boolean } } }>(await runCli(['doctor', '--json']));
+    assert.deepEqual(on.acceleration.wasm, { enabled: true, available: true, inUse: true });
+    const off = parseJson<{ acceleration: { wasm: { inUse: boolean; enabled: boolean }; note: string } }>(await runCli(['doctor', '--json'], { env: { IMAGE_SIDECAR_ACCEL: 'off' } }));
+    assert.equal(off.acceleration.wasm.inUse, false);
+    assert.equal(off.acceleration.wasm.enabled, false);
+    assert.match(off.acceleration.note, /off/);
+    const bad = await runCli(['doctor', '--json'], { env: { IMAGE_SIDECAR_ACCEL: 'fast' } });
+    assert.equal(bad.code, 2);
+  });
+});

@@ -1,0 +1,128 @@
+/**
+ * The accelerator's parity check (issue 13): one file through both decodes, for every inspection
+ * the fast path serves (validate, stats, format-stats, todo's probe), compared field by field.
+ * A certified file must be one the reference does not flag (status ok, no problem; a BOM note is
+ * not a flag: it is reproduced), and its skeleton must be the reference's data with each float-only
+ * array replaced by its stand-in.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
+import { accelDecode } from '../../src/accel/decode.js';
+import { decodeSidecar } from '../../src/formats/codec.js';
+import { copyNotes, isFloatValue, notesOf, validNote } from '../../src/formats/numbers.js';
+import { deepEqualJson } from '../../src/formats/value.js';
+import { inspectBytes, type FileInspection, type InspectOptions } from '../../src/tasks/inspect.js';
+import type { JsonObject, JsonValue } from '../../src/types.js';
+
+export const INSPECT_SETS: Readonly<Record<string, InspectOptions>> = {
+  validate: { summarize: true, sizes: false, validate: true },
+  stats: { summarize: true },
+  'format-stats': {},
+  probe: { probe: true },
+};
+
+export interface ParityTally {
+  /** Inputs checked (each through every inspection set). */
+  files: number;
+  /** Inputs the accelerator looked at (JSON text by content). */
+  json: number;
+  certified: number;
+  deferred: number;
+  mismatches: string[];
+}
+
+export function newTally(): ParityTally {
+  return { files: 0, json: 0, certified: 0, deferred: 0, mismatches: [] };
+}
+
+function strip(r: FileInspection): Omit<FileInspection, 'elapsedMs' | 'accel'> {
+  const { elapsedMs: _e, accel: _a, ...rest } = r;
+  return rest;
+}
+
+/** The reference data as the skeleton must show it: float-only arrays as stand-ins. */
+function standInView(v: JsonValue): JsonValue {
+  if (Array.isArray(v)) {
+    const notes = notesOf(v);
+    const floats = v.length > 0 && v.every((x, i) => typeof x === 'number' && isFloatValue(x, validNote(notes, i, x)));
+    if (floats) {
+      const out = new Array<number>(v.length).fill(0.5);
+      if ((v as number[]).some((x) => x < 0)) out[0] = -0.5;
+      return out;
+    }
+    const out = v.map(standInView);
+    copyNotes(v, out);
+    return out;
+  }
+  if (v !== null && typeof v === 'object') {
+    const out: JsonObject = {};
+    for (const k of Object.keys(v)) Object.defineProperty(out, k, { value: standInView(v[k]), enumerable: true, writable: true, configurable: true });
+    copyNotes(v, out);
+    return out;
+  }
+  return v;
+}
+
+/** Check one input; mismatches are appended to the tally (with the input's name). */
+export function checkAccelParity(name: string, bytes: Buffer, tally: ParityTally, extra: InspectOptions = {}): void {
+  tally.files++;
+  const item = { path: name, name: path.basename(name) };
+  let seen: 'wasm' | 'deferred' | undefined;
+  for (const [set, o] of Object.entries(INSPECT_SETS)) {
+    const opts = { ...o, ...extra };
+    const fast = inspectBytes(item, bytes, { ...opts, accel: true });
+    const ref = inspectBytes(item, bytes, { ...opts, accel: false });
+    if (ref.accel !== undefined) tally.mismatches.push(`${name} [${set}]: the reference run says accel=${ref.accel}`);
+    if (fast.accel === 'wasm' && (ref.status !== 'ok' || (ref.problems?.length ?? 0) > 0)) {
+      tally.mismatches.push(`${name} [${set}]: certified, but the reference flags it (${ref.status} ${ref.error?.message ?? ''} ${JSON.stringify(ref.problems ?? [])})`);
+    }
+    if (!isDeepStrictEqual(strip(fast), strip(ref))) {
+      tally.mismatches.push(`${name} [${set}]: results differ\n fast ${JSON.stringify(strip(fast)).slice(0, 600)}\n ref  ${JSON.stringify(strip(ref)).slice(0, 600)}`);
+    }
+    if (set === 'validate') seen = fast.accel;
+  }
+  if (seen !== undefined) tally.json++;
+  if (seen === 'deferred') tally.deferred++;
+  if (seen === 'wasm') {
+    tally.certified++;
+    const skeleton = accelDecode(bytes, extra);
+    const ref = decodeSidecar(bytes, extra);
+    if (skeleton === null || skeleton === 'deferred' || !deepEqualJson(skeleton.data, standInView(ref.data)) || !isDeepStrictEqual(skeleton.notes, ref.notes)) {
+      tally.mismatches.push(`${name}: the skeleton is not the reference data with stand-ins`);
+    }
+  }
+}
+
+/** Every regular file under `root` (symlinks not followed). */
+export function filesUnder(root: string): string[] {
+  const out: string[] = [];
+  const walk = (dir: string) => {
+    let entries: fs.Dirent[];
+    try {
+      entries = fs.readdirSync(dir, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const e of entries) {
+      const p = path.join(dir, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.isFile()) out.push(p);
+    }
+  };
+  walk(root);
+  return out.sort();
+}
+
+/** checkAccelParity over every readable regular file under `root`. */
+export function checkTreeParity(root: string, tally: ParityTally): void {
+  for (const f of filesUnder(root)) {
+    let bytes: Buffer;
+    try {
+      bytes = fs.readFileSync(f);
+    } catch {
+      continue;
+    }
+    checkAccelParity(path.relative(root, f), bytes, tally);
+  }
+}
