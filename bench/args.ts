@@ -4,7 +4,7 @@
  */
 import { errors } from '../src/errors.js';
 
-export const SECTIONS = ['floors', 'tree', 'index', 'shards', 'convert', 'bin', 'reads', 'server', 'hash', 'codec', 'startup', 'break-even', 'python'] as const;
+export const SECTIONS = ['floors', 'tree', 'accel', 'index', 'shards', 'convert', 'bin', 'reads', 'server', 'hash', 'codec', 'startup', 'break-even', 'python'] as const;
 export type Section = (typeof SECTIONS)[number];
 
 export interface BenchArgs {

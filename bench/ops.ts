@@ -141,7 +141,7 @@ async function validateOp(spec: Extract<OpSpec, { op: 'validate' }>): Promise<Ti
   const { validate } = await import('../src/ops/validate.js');
   const t0 = performance.now();
   const c0 = process.cpuUsage();
-  const r = await validate(spec.root, { engine: spec.engine, workers: spec.workers, onResult: () => undefined, ...indexOf(spec) });
+  const r = await validate(spec.root, { engine: spec.engine, workers: spec.workers, accel: spec.accel, onResult: () => undefined, ...indexOf(spec) });
   const ms = performance.now() - t0;
   return { ms, detail: { total_files: r.total_files, valid_files: r.valid_files, invalid_files: r.invalid_files, ...engineUsed(spec, r.scan.engine), ...cpuSince(c0) } };
 }
@@ -155,7 +155,7 @@ async function statsOp(spec: Extract<OpSpec, { op: 'stats' }>): Promise<Timed> {
     const ms = performance.now() - t0;
     return { ms, detail: { shard: `${spec.shard.index}/${spec.shard.count}`, total_images: r.images, total_sidecars: r.sidecarsCounted, cpuMs: cpuMsSince(cpu0), ...engineUsed(spec) } };
   }
-  const r = await stats(spec.root, { engine: spec.engine, workers: spec.workers, ...indexOf(spec) });
+  const r = await stats(spec.root, { engine: spec.engine, workers: spec.workers, accel: spec.accel, ...indexOf(spec) });
   const ms = performance.now() - t0;
   return { ms, detail: { total_images: r.total_images, total_sidecars: r.total_sidecars, format_distribution: r.format_distribution, ...engineUsed(spec), ...cpuSince(cpu0) } };
 }
@@ -301,6 +301,24 @@ async function serverReadsOp(spec: Extract<OpSpec, { op: 'server-reads' }>): Pro
   };
 }
 
+/** The inspect task alone (read + decode + summary + rules), one thread: the per-file parse cost. */
+async function accelInspectOp(spec: Extract<OpSpec, { op: 'accel-inspect' }>): Promise<Timed> {
+  const { inspectFile } = await import('../src/tasks/inspect.js');
+  const paths = loadList(spec.list);
+  const opts = { summarize: true, sizes: false, validate: true, accel: spec.accel };
+  let certified = 0;
+  let deferred = 0;
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
+  for (const p of paths) {
+    const r = inspectFile({ path: p, name: p.slice(p.lastIndexOf('/') + 1) }, opts);
+    if (r.accel === 'wasm') certified++;
+    else if (r.accel === 'deferred') deferred++;
+  }
+  const ms = performance.now() - t0;
+  return { ms, detail: { files: paths.length, certified, deferred, cpuMs: cpuMsSince(c0) } };
+}
+
 async function codecOp(spec: Extract<OpSpec, { op: 'codec' }>): Promise<Timed> {
   const { codecFigures } = await import('./codec-bench.js');
   const t0 = performance.now();
@@ -342,6 +360,8 @@ export async function runOp(spec: OpSpec): Promise<Timed> {
       return serverReadsOp(spec);
     case 'codec':
       return codecOp(spec);
+    case 'accel-inspect':
+      return accelInspectOp(spec);
     default: {
       const unknown: never = spec;
       throw errors.usage(`unknown operation: ${JSON.stringify((unknown as { op?: unknown }).op)}`);

@@ -17,9 +17,15 @@ export type OpSpec =
    * rename → fsync dir → unlink the source → fsync dir. One thread.
    */
   | { op: 'floor-durable'; list: string; fromRoot: string; toRoot: string }
-  | { op: 'validate'; root: string; engine: EngineKind; workers?: number; index?: BenchIndex }
+  /** `accel`: the WebAssembly JSON scanner (absent: the default, on). */
+  | { op: 'validate'; root: string; engine: EngineKind; workers?: number; index?: BenchIndex; accel?: boolean }
   /** With `shard`: what one job of `stats --shard I/N` computes (the shard's raw counts). */
-  | { op: 'stats'; root: string; engine: EngineKind; workers?: number; shard?: { index: number; count: number }; index?: BenchIndex }
+  | { op: 'stats'; root: string; engine: EngineKind; workers?: number; shard?: { index: number; count: number }; index?: BenchIndex; accel?: boolean }
+  /**
+   * The parse-only cost: the inspect task (validate's options) over every listed file, one thread,
+   * with the accelerator on or off; CPU time and how many files were certified / deferred.
+   */
+  | { op: 'accel-inspect'; list: string; accel: boolean }
   | { op: 'format-stats'; root: string; engine: EngineKind; workers?: number; index?: BenchIndex }
   /** The HTML report (stats + validate + format-stats + render), page kept in memory. */
   | { op: 'report'; root: string; engine: EngineKind; workers?: number }

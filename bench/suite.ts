@@ -65,10 +65,11 @@ export class Bench {
 
   async run(): Promise<void> {
     fs.mkdirSync(this.lists, { recursive: true });
-    const needsLibrary = ['floors', 'tree', 'index', 'shards', 'hash', 'reads', 'server', 'bin'].some((s) => this.on(s as Section));
+    const needsLibrary = ['floors', 'tree', 'accel', 'index', 'shards', 'hash', 'reads', 'server', 'bin'].some((s) => this.on(s as Section));
     if (needsLibrary) await this.section('generate', () => this.generate());
     if (needsLibrary) await this.section('floors', () => void (this.jsonFloors = this.floors('json', this.jsonLib, 'JSON library')));
     if (this.on('tree')) await this.section('tree', () => this.treeOps('json', this.jsonLib, this.jsonFloors, true));
+    if (this.on('accel')) await this.section('accel', () => this.accel());
     if (this.on('index')) await this.section('index', () => this.incrementalIndex());
     if (this.on('shards')) await this.section('shards', () => this.shards());
     if (this.on('hash')) await this.section('hash', () => this.hash());
@@ -177,6 +178,26 @@ export class Bench {
       const rep = this.measure(`report ${tag}`, { op: 'report', root: l.root, engine: 'auto', workers: w });
       this.add(`report.${tag}`, `report: HTML page (${name}, auto; stats + validate + format-stats)`, rep, l.sidecarFiles, l.sidecarBytes, floors);
     }
+  }
+
+  /**
+   * The WebAssembly JSON scanner (issue 13): validate and stats with it on and off (interleaved,
+   * threads, the default worker count), and the inspect task alone over every sidecar, one thread,
+   * both ways: the parse-only CPU cost and the share of JSON files it defers to the reference.
+   */
+  private accel(): void {
+    const l = this.jsonLib;
+    const w = this.args.workers;
+    for (const op of ['validate', 'stats'] as const) {
+      const spec = (accel: boolean): OpSpec => ({ op, root: l.root, engine: 'threads', workers: w, accel });
+      const [on, off] = measurePair([`${op} json accel on`, `${op} json accel off`], [spec(true), spec(false)], this.args.runs);
+      this.add(`${op}.json.accel-on`, `${op} (JSON library, threads, WebAssembly scanner on)`, on, l.sidecarFiles, l.sidecarBytes, this.jsonFloors);
+      this.add(`${op}.json.accel-off`, `${op} (JSON library, threads, IMAGE_SIDECAR_ACCEL=off)`, off, l.sidecarFiles, l.sidecarBytes, this.jsonFloors);
+    }
+    const inspect = (accel: boolean): OpSpec => ({ op: 'accel-inspect', list: l.sidecarList, accel });
+    const [on, off] = measurePair(['inspect task accel on', 'inspect task accel off'], [inspect(true), inspect(false)], this.args.runs);
+    this.add('accel.inspect.on', 'inspect task only (read + decode + summary + rules), one thread, scanner on', on, l.sidecarFiles, l.sidecarBytes, this.jsonFloors);
+    this.add('accel.inspect.off', 'inspect task only (read + decode + summary + rules), one thread, scanner off', off, l.sidecarFiles, l.sidecarBytes, this.jsonFloors);
   }
 
   /**

@@ -84,6 +84,7 @@ export function evaluateTargets(t: TargetInputs): TargetResult[] {
     target('index size per sidecar (validate + stats + format-stats results)', t.indexBytesPerSidecar ?? null, ' B', '>=', 0, 'no target: a figure'),
     target('validate, JSON library, × floor (b)', vJson?.xFloorB ?? null, '×', '<=', 0.6),
     target('stats, JSON library, × floor (b)', sJson?.xFloorB ?? null, '×', '<=', 0.6),
+    ...accelTargets(f),
     target('validate, bin copy, × floor (d) (read + decodeSidecar, one thread)', ratio(f('validate.bin.threads')?.ms, f('floor-d.bin')?.ms), '×', '<=', 1.0),
     target('stats, bin copy, × floor (d) (read + decodeSidecar, one thread)', ratio(f('stats.bin.threads')?.ms, f('floor-d.bin')?.ms), '×', '<=', 1.0),
     target('validate, bin copy, × the JSON run', ratio(f('validate.bin.threads')?.ms, vJson?.ms), '×', '<=', 0.2),
@@ -124,6 +125,29 @@ export function evaluateTargets(t: TargetInputs): TargetResult[] {
       'three scans, one per aggregate; the page itself costs milliseconds',
     ),
     target('stats peak RSS (JSON library)', sJson?.peakRssMB ?? null, ' MB', '<', 300, 'the real check is --images 1000000'),
+  ];
+}
+
+/** The WebAssembly JSON scanner's rows (issue 13): on/off pairs of the accel section. */
+function accelTargets(f: (id: string) => OperationFigure | null): TargetResult[] {
+  const on = f('accel.inspect.on');
+  const off = f('accel.inspect.off');
+  const certified = Number(on?.detail.certified ?? NaN);
+  const deferred = Number(on?.detail.deferred ?? NaN);
+  const share = on && certified + deferred > 0 ? (100 * deferred) / (certified + deferred) : null;
+  const cpuNote = (id: string) => `CPU all threads ${((cpuOf(f(id)) ?? NaN) / 1000).toFixed(2)} s; accel off: ${f(id.replace('-on', '-off'))?.xFloorB?.toFixed(2) ?? '?'}× floor (b), CPU ${((cpuOf(f(id.replace('-on', '-off'))) ?? NaN) / 1000).toFixed(2)} s`;
+  return [
+    target('validate, JSON library, WebAssembly scanner on, × floor (b)', f('validate.json.accel-on')?.xFloorB ?? null, '×', '<=', 0.3, cpuNote('validate.json.accel-on')),
+    target('stats, JSON library, WebAssembly scanner on, × floor (b)', f('stats.json.accel-on')?.xFloorB ?? null, '×', '<=', 0.3, cpuNote('stats.json.accel-on')),
+    target('JSON files the scanner defers to the reference (sample library)', share, ' %', '<', 5, on ? `${deferred} of ${certified + deferred}` : undefined),
+    target(
+      'inspect task CPU (one thread), scanner on × off',
+      ratio(cpuOf(on), cpuOf(off)),
+      '×',
+      '>=',
+      0,
+      `no target: a figure; on ${((cpuOf(on) ?? NaN) / 1000).toFixed(2)} s, off ${((cpuOf(off) ?? NaN) / 1000).toFixed(2)} s CPU`,
+    ),
   ];
 }
 

@@ -21,6 +21,7 @@ import { runBigFiles } from './big-files.js';
 import { KNOWN_BUGS } from './known-bugs.js';
 import { rowPassed, type ReliabilityRow } from './tally.js';
 import { runTreeCase } from './tree-kit.js';
+import { accelTreeSweeper, runAccelFuzz, runAccelSampleLibrary } from './accel.js';
 import { IN_PROCESS_TREE_CASES } from './trees.js';
 import { SPECIAL_TREE_CASES } from './trees-special.js';
 
@@ -59,6 +60,8 @@ async function runAll(cfg: ReliabilityConfig, only: Set<Section>, log: (s: strin
   if (only.has('fuzz')) {
     for (const d of DECODER_NAMES) add(await runDecoderFuzz(d, { cases: cfg.fuzzCases, seed: cfg.seed }));
     add(await runRoundTrips({ cases: cfg.roundTrips, seed: cfg.seed }));
+    add(await runAccelFuzz({ cases: cfg.fuzzCases, seed: cfg.seed }));
+    add(await runAccelSampleLibrary({ images: cfg.long ? 5000 : 600, seed: cfg.seed }));
   }
   if (only.has('files')) {
     add(await runLengthBombs());
@@ -70,11 +73,13 @@ async function runAll(cfg: ReliabilityConfig, only: Set<Section>, log: (s: strin
     add(await runBigFiles({ files: cfg.long ? 6 : 3, bytes: 60 * 1024 * 1024 }));
   }
   if (only.has('trees')) {
+    const accel = accelTreeSweeper();
     for (const c of [...IN_PROCESS_TREE_CASES, ...SPECIAL_TREE_CASES]) {
-      const r: ReportRow = await runTreeCase(c, { seed: cfg.seed, bigFolderFiles: cfg.bigFolderFiles });
+      const r: ReportRow = await runTreeCase(c, { seed: cfg.seed, bigFolderFiles: cfg.bigFolderFiles }, accel.sweep);
       if (KNOWN_BUGS[c.id] !== undefined && !rowPassed(r)) r.knownBug = KNOWN_BUGS[c.id];
       add(r);
     }
+    add(accel.row());
   }
   return rows;
 }

@@ -27,12 +27,15 @@ export interface TreeCase {
 }
 
 /** Run one case in a fresh temp dir; its row collects checks, failures and losses. */
-export async function runTreeCase(c: TreeCase, opts: TreeCaseOptions): Promise<ReliabilityRow> {
+export async function runTreeCase(c: TreeCase, opts: TreeCaseOptions, afterRun?: (root: string) => void): Promise<ReliabilityRow> {
   const row = newRow('hostile trees', c.title, 'checks');
   if (c.standsFor) row.notes.push(`simulates: ${c.standsFor}`);
   const root = freshDir(c.id);
   try {
-    return await timed(row, () => c.run(row, root, opts));
+    const done = await timed(row, () => c.run(row, root, opts));
+    // E.g. the accelerator's parity sweep over every file the case left (test/reliability/accel.ts).
+    afterRun?.(root);
+    return done;
   } finally {
     // Undo permission games before removing (root can, but be tidy for non-root runs).
     fs.chmodSync(root, 0o700);

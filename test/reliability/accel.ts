@@ -1,0 +1,68 @@
+/**
+ * Reliability rows for the WebAssembly scanner (issue 13, docs/ACCEL.md): the accelerated
+ * inspection and the reference one compared on every file of a sample library, on hostile JSON
+ * inputs of the fuzz corpus, and on every file the hostile-tree cases leave behind.
+ */
+import fc from 'fast-check';
+import { generateSampleLibrary } from '../../src/sample/index.js';
+import { checkAccelParity, checkTreeParity, newTally, type ParityTally } from '../helpers/accel-parity.js';
+import { hostileBytes, seedCorpus } from './fuzz-inputs.js';
+import { fail, newRow, timed, type ReliabilityRow } from './tally.js';
+import { freshDir, removeDir } from './fs-util.js';
+
+function fillRow(row: ReliabilityRow, t: ParityTally): void {
+  row.count += t.files;
+  for (const m of t.mismatches) fail(row, m);
+  row.notes.push(`${t.json} JSON inputs: ${t.certified} certified, ${t.deferred} deferred (${t.json ? ((100 * t.deferred) / t.json).toFixed(1) : 0} %)`);
+}
+
+export async function runAccelSampleLibrary(opts: { images: number; seed: number }): Promise<ReliabilityRow> {
+  const row = newRow('accel', `fast path = reference on a ${opts.images}-image sample library`, 'files');
+  return timed(row, async () => {
+    const root = freshDir('accel-sample');
+    try {
+      await generateSampleLibrary(root, { images: opts.images, seed: opts.seed });
+      const t = newTally();
+      checkTreeParity(root, t);
+      fillRow(row, t);
+    } finally {
+      removeDir(root);
+    }
+  });
+}
+
+export async function runAccelFuzz(opts: { cases: number; seed: number }): Promise<ReliabilityRow> {
+  const row = newRow('accel', 'fast path = reference on hostile JSON (fuzz corpus + mutations)', 'cases');
+  return timed(row, async () => {
+    const corpus = seedCorpus('json', opts.seed);
+    const t = newTally();
+    for (const c of corpus) checkAccelParity('seed.json', Buffer.from(c), t);
+    fc.assert(
+      fc.property(hostileBytes('json', corpus), (bytes) => {
+        checkAccelParity('hostile.json', Buffer.from(bytes), t);
+        return true;
+      }),
+      { numRuns: opts.cases, seed: opts.seed },
+    );
+    fillRow(row, t);
+  });
+}
+
+/** Sweeps each hostile tree before it is removed (runTreeCase's afterRun), then gives one row. */
+export function accelTreeSweeper(): { sweep(root: string): void; row(): ReliabilityRow } {
+  const t = newTally();
+  let ms = 0;
+  return {
+    sweep: (root) => {
+      const t0 = performance.now();
+      checkTreeParity(root, t);
+      ms += performance.now() - t0;
+    },
+    row: () => {
+      const row = newRow('accel', 'fast path = reference on every file the hostile trees leave', 'files');
+      fillRow(row, t);
+      row.ms = ms;
+      return row;
+    },
+  };
+}
