@@ -16,7 +16,7 @@ const targets = process.argv.slice(2);
 const newestSource = Math.max(...readdirSync(sourceDir).map((f) => statSync(join(sourceDir, f)).mtimeMs), statSync(fileURLToPath(import.meta.url)).mtimeMs);
 if (!existsSync(built) || statSync(built).mtimeMs < newestSource) {
   if (!existsSync(asc)) {
-    console.error('build-wasm: assemblyscript is not installed (npm ci installs it as a devDependency)');
+    console.error('build-wasm: assemblyscript is not installed: run npm ci (a devDependency since issue 13; it compiles assembly/scanner.ts to scanner.wasm)');
     process.exit(1);
   }
   mkdirSync(dirname(built), { recursive: true });
