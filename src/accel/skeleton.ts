@@ -5,7 +5,7 @@
  * Every object, string, literal, scalar number and array holding anything but floats is built
  * exactly as the reference decoder builds it (numbers through the number model's
  * `parseNumberToken`, with its notes; escaped strings through JSON.parse; `__proto__` as an own
- * key). An array of floats only (an embedding, a landmark pair) becomes a shared, frozen stand-in
+ * key). An array of floats only (an embedding, a landmark pair) becomes a shared stand-in
  * of the same length: all 0.5, or -0.5 first when some element is negative. What the stand-in
  * keeps is what the summary and the built-in rules may observe of a float array — its length, that
  * every element is a finite float (its bin size: 9 bytes, 8 in a block), whether some element is
@@ -119,9 +119,12 @@ function readFloats(word: number): readonly number[] {
   const negative = (word & TAPE.F_NEGATIVE) !== 0 ? 1 : 0;
   let run = count <= CACHED_RUN_MAX ? standIns[negative].get(count) : undefined;
   if (run === undefined) {
-    const a = new Array<number>(count).fill(0.5);
-    if (negative) a[0] = -0.5;
-    run = Object.freeze(a);
+    // Packed doubles, not frozen: V8 keeps a frozen or holey array's elements in a slower form,
+    // and the rules read every element of every embedding. Shared, so read-only by contract: the
+    // skeleton never leaves the inspect task, and the summary and the rules only read.
+    const a: number[] = [];
+    for (let k = 0; k < count; k++) a.push(k === 0 && negative ? -0.5 : 0.5);
+    run = a;
     if (count <= CACHED_RUN_MAX) standIns[negative].set(count, run);
   }
   return run;
