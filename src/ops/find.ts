@@ -40,7 +40,7 @@ export async function find(root: string, opts: FindOptions): Promise<FindReport>
   const { where, operationType, onEntry, ...scanOpts } = opts;
   if (typeof where !== 'string' || where.trim() === '') throw errors.usage('find needs --where EXPR (e.g. --where "faces >= 3")');
   const filter = sidecarFilter(operationType, where)!;
-  const session = scan(root, { ...scanOpts, inspect: { summarize: true } });
+  const session = scan(root, { ...scanOpts, inspect: { summarize: true, sizes: false } }); // find prints no bin sizes
   const report: FindReport = { matched: 0, examined: 0, scan: session.summary };
   if (!onEntry) report.entries = [];
   for await (const rec of session) {
