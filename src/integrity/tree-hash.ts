@@ -99,6 +99,7 @@ export async function listTree(root: string, opts: ListOptions = {}): Promise<Tr
   const abs = resolve(root);
   await assertDirectory(abs);
   const runtime = opts.runtime ?? createRuntime(opts);
+  runtime.warm?.(); // every file is hashed: threads boot while the walk starts
   try {
     if (opts.canonical) {
       const { entries, bytes } = await canonicalEntries(abs, { ...opts, runtime });

@@ -49,6 +49,7 @@ export async function validateFiles(
   const inspectOpts: InspectOptions = { summarize: true, sizes: false, validate: true, schema, maxFileSize: opts.maxFileSize, maxDepth: opts.maxDepth, keyring: opts.keyring, accel: opts.accel };
   const want = opts.operationType ? normalizeOperationName(opts.operationType) : null;
   const runtime = createRuntime(opts);
+  runtime.warm?.();
   const report: FilesValidationReport = { total_files: 0, valid_files: 0, invalid_files: 0, engine: { kind: 'inline', workers: 1 } };
   if (!opts.onResult) report.results = [];
   async function* items(): AsyncGenerator<InspectItem> {
