@@ -12,7 +12,7 @@ import { ScanIndex, type Pending } from '../incremental/scan-index.js';
 import { INDEX_DIR } from '../incremental/location.js';
 import { imageExtensionSet, nfc } from './extensions.js';
 import { pairDirectory, type PairGroup, type SidecarEntry } from './pair.js';
-import { shardFilter, type ShardFilter } from './shard.js';
+import { nameRoot, shardFilter, type ShardFilter } from './shard.js';
 import { walkTree, type EntryKind, type WalkEntry, type WalkProblem } from './walk.js';
 import { relativeTo } from '../fs/rel-path.js';
 
@@ -262,7 +262,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
     const opts = this.opts;
     const rootReal = await realpath(root);
     const imageExts = imageExtensionSet(opts.imageExtensions);
-    const targetDirs = new TargetGroups(imageExts);
+    const targetDirs = new TargetGroups(imageExts, this.shard !== null && this.shard.spec.count > 1);
     const links = new LinkResolver(rootReal);
     const relOfReal = relativeTo(rootReal);
     const inspectLinkTargets = opts.inspectLinkTargets === true;
@@ -627,51 +627,86 @@ function resolveLinkSlow(p: string): ResolvedLink {
   }
 }
 
+/** The groups of one folder of link targets, by image name; a shard pairs them root by root. */
+interface TargetFolder {
+  groups: Map<string, PairGroup>;
+  /** A shard's folder: entries by partition root, each paired when a link first needs it. */
+  unpaired: Map<string, { name: string; kind: EntryKind }[]> | null;
+}
+
+const NO_GROUP: PairGroup = { images: [], sidecars: [] };
+
 /**
  * Pairing of the folders that symlink targets live in (LRU-bounded), by the same rule as every
  * folder of the walk (pair.ts), so a link sees exactly the group its target's own record has.
+ * A shard resolves only its own links, a few per target folder: it pairs only the names of the
+ * target's partition root (shard.ts: every claim joins names of one root, so the group is the same).
  */
 class TargetGroups {
-  private readonly cache = new Map<string, Map<string, PairGroup>>();
+  private readonly cache = new Map<string, TargetFolder>();
   private lastDir = '';
-  private last: Map<string, PairGroup> | null = null;
+  private last: TargetFolder | null = null;
   constructor(
     private readonly imageExts: ReadonlySet<string>,
+    private readonly byRoot: boolean,
     private readonly limit = 64,
   ) {}
 
   groupFor(target: string): PairGroup {
     const cut = target.lastIndexOf(sep);
     const dir = cut <= 0 ? dirname(target) : target.slice(0, cut);
-    let groups: Map<string, PairGroup> | undefined;
+    let folder: TargetFolder | undefined;
     if (this.last !== null && dir === this.lastDir) {
-      groups = this.last; // links of a folder mostly point into one folder: no LRU shuffle
+      folder = this.last; // links of a folder mostly point into one folder: no LRU shuffle
     } else {
-      groups = this.cache.get(dir);
-      if (groups) {
+      folder = this.cache.get(dir);
+      if (folder) {
         this.cache.delete(dir); // refresh LRU position
       } else {
-        groups = this.load(dir);
+        folder = this.load(dir);
         if (this.cache.size >= this.limit) this.cache.delete(this.cache.keys().next().value!);
       }
-      this.cache.set(dir, groups);
+      this.cache.set(dir, folder);
       this.lastDir = dir;
-      this.last = groups;
+      this.last = folder;
     }
-    return groups.get(target.slice(cut + 1)) ?? { images: [], sidecars: [] };
+    const name = target.slice(cut + 1);
+    const g = folder.groups.get(name);
+    if (g !== undefined || folder.unpaired === null) return g ?? NO_GROUP;
+    const root = nameRoot(name, this.imageExts);
+    const entries = folder.unpaired.get(root);
+    if (entries === undefined) return NO_GROUP;
+    folder.unpaired.delete(root);
+    this.pairInto(folder.groups, dir, entries);
+    return folder.groups.get(name) ?? NO_GROUP;
   }
 
-  private load(dir: string): Map<string, PairGroup> {
-    const byImage = new Map<string, PairGroup>();
+  private pairInto(groups: Map<string, PairGroup>, dir: string, entries: { name: string; kind: EntryKind }[]): void {
+    for (const g of pairDirectory({ path: dir, entries: entries as WalkEntry[] }, this.imageExts).groups) for (const i of g.images) groups.set(i.name, g);
+  }
+
+  private load(dir: string): TargetFolder {
+    const folder: TargetFolder = { groups: new Map(), unpaired: null };
     let dirents: Dirent[];
     try {
       dirents = readdirSync(dir, { withFileTypes: true });
     } catch {
-      return byImage; // unreadable target dir: the link simply shows no sidecar there
+      return folder; // unreadable target dir: the link simply shows no sidecar there
     }
-    const entries = dirents.map((d) => ({ name: d.name, kind: kindOfDirent(d) }));
-    for (const g of pairDirectory({ path: dir, entries }, this.imageExts).groups) for (const i of g.images) byImage.set(i.name, g);
-    return byImage;
+    if (this.byRoot) {
+      const unpaired = new Map<string, { name: string; kind: EntryKind }[]>();
+      for (const d of dirents) {
+        const root = nameRoot(d.name, this.imageExts);
+        const e = { name: d.name, kind: kindOfDirent(d) };
+        const list = unpaired.get(root);
+        if (list) list.push(e);
+        else unpaired.set(root, [e]);
+      }
+      folder.unpaired = unpaired;
+    } else {
+      this.pairInto(folder.groups, dir, dirents.map((d) => ({ name: d.name, kind: kindOfDirent(d) })));
+    }
+    return folder;
   }
 }
 
