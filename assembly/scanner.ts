@@ -10,7 +10,8 @@
  * the caller then decodes the file with the JavaScript reference path.
  *
  * Memory (no allocator: --runtime stub, plain loads and stores):
- *   [heap base] input (len bytes + 64 zero bytes, so 16-byte SIMD loads may read past the end)
+ *   [heap base] the key table (kept for the thread: slots, per-id records, key bytes)
+ *               input (len bytes + 64 zero bytes, so 16-byte SIMD loads may read past the end)
  *               tape  (i32 words)
  *               stack (one byte per open container: 1 object, 0 array)
  */
@@ -27,6 +28,8 @@ const TRUE: i32 = 8;
 const FALSE: i32 = 9;
 const NULL: i32 = 10;
 const FLOATS: i32 = 11; // FLOATS|F_NEGATIVE, count
+const KEY_ID: i32 = 12; // KEY_ID|(id << 8): a key seen before in this thread (see the key table)
+const KEY_NEW: i32 = 13; // KEY_NEW|(id << 8), start, end: an ASCII key entering the table as id
 
 const F_ESCAPED: i32 = 1 << 8; // string: holds a backslash escape
 const F_NON_ASCII: i32 = 1 << 9; // string: holds a byte >= 0x80 (valid UTF-8)
@@ -47,6 +50,24 @@ const MAX_NUMBER_CHARS: i32 = 40;
 const MAX_STACK: i32 = 1024;
 const PAD: i32 = 64;
 
+// The key table: the keys of a thread's sidecars repeat ("bbox", "confidence"...), so each ASCII
+// key without escapes gets an id the first time and JavaScript makes its string once (duplicate
+// keys are JavaScript's check: one last-seen mark per key cannot follow nested objects).
+const KEY_SLOTS: i32 = 8192; // open addressing, linear probing; slot = id + 1, 0 = empty
+const MAX_KEYS: i32 = 4096;
+const MAX_KEY_LEN: i32 = 64;
+const SLOTS_BYTES: usize = <usize>KEY_SLOTS << 2;
+const RECORD_BYTES: usize = 16; // hash, arena offset, length, slot
+const ARENA_BYTES: usize = <usize>(MAX_KEYS * MAX_KEY_LEN);
+let keysBase: usize = 0;
+let slotsBase: usize = 0;
+let recordsBase: usize = 0;
+let arenaBase: usize = 0;
+let keyCount: i32 = 0;
+let arenaUsed: usize = 0;
+let keyCountAtStart: i32 = 0;
+let arenaAtStart: usize = 0;
+
 let inBase: usize = 0;
 let inEnd: usize = 0;
 let tapeBase: usize = 0;
@@ -61,7 +82,11 @@ let failure: i32 = 0;
  * copies the input. The tape gets 1 word per input byte + 1024: a tape overflow defers the file.
  */
 export function prepare(len: i32, maxDepth: i32): usize {
-  inBase = (__heap_base + 15) & ~(<usize>15);
+  keysBase = (__heap_base + 15) & ~(<usize>15);
+  slotsBase = keysBase;
+  recordsBase = slotsBase + SLOTS_BYTES;
+  arenaBase = recordsBase + <usize>MAX_KEYS * RECORD_BYTES;
+  inBase = (arenaBase + ARENA_BYTES + 15) & ~(<usize>15);
   inEnd = inBase + <usize>len;
   tapeBase = (inEnd + <usize>PAD + 15) & ~(<usize>15);
   tapeCap = len + 1024;
@@ -307,6 +332,52 @@ function utf8Sequence(p: usize, c: u32): usize {
   return 0;
 }
 
+/** Forget the keys added since the last scan started (that scan, or its skeleton, deferred). */
+export function rollbackKeys(): void {
+  for (let id = keyCount - 1; id >= keyCountAtStart; id--) {
+    const rec = recordsBase + <usize>id * RECORD_BYTES;
+    store<i32>(slotsBase + (<usize>load<u32>(rec, 12) << 2), 0);
+  }
+  keyCount = keyCountAtStart;
+  arenaUsed = arenaAtStart;
+}
+
+let newKey: bool = false;
+
+/**
+ * The id of the key at [start, end) (ASCII, no escape), adding it when new (newKey set); -1 when
+ * it cannot be interned (too long, table full).
+ */
+function internKey(start: usize, end: usize): i32 {
+  const len = <i32>(end - start);
+  if (len > MAX_KEY_LEN) return -1;
+  let h: u32 = 2166136261;
+  for (let q = start; q < end; q++) h = (h ^ <u32>load<u8>(q)) * 16777619;
+  let slot = <i32>(h & <u32>(KEY_SLOTS - 1));
+  while (true) {
+    const v = load<i32>(slotsBase + (<usize>slot << 2));
+    if (v == 0) break;
+    const rec = recordsBase + <usize>(v - 1) * RECORD_BYTES;
+    if (load<u32>(rec) == h && load<i32>(rec, 8) == len && memory.compare(arenaBase + <usize>load<u32>(rec, 4), start, <usize>len) == 0) {
+      newKey = false;
+      return v - 1;
+    }
+    slot = (slot + 1) & (KEY_SLOTS - 1);
+  }
+  if (keyCount >= MAX_KEYS) return -1;
+  const id = keyCount++;
+  const rec = recordsBase + <usize>id * RECORD_BYTES;
+  store<u32>(rec, h);
+  store<u32>(rec, <u32>arenaUsed, 4);
+  store<i32>(rec, len, 8);
+  store<u32>(rec, <u32>slot, 12);
+  memory.copy(arenaBase + arenaUsed, start, <usize>len);
+  arenaUsed += <usize>len;
+  store<i32>(slotsBase + (<usize>slot << 2), id + 1);
+  newKey = true;
+  return id;
+}
+
 /**
  * At '[': a non-empty array of float tokens only becomes one FLOATS entry; returns the position
  * after ']', or 0 (tape untouched) when the array is anything else (the general loop takes it).
@@ -351,6 +422,8 @@ function tryFloatRun(open: usize): usize {
 export function scan(): i32 {
   tapePos = 0;
   failure = 0;
+  keyCountAtStart = keyCount;
+  arenaAtStart = arenaUsed;
   memory.fill(inEnd, 0, <usize>PAD);
   const base = inBase;
   const end = inEnd;
@@ -424,7 +497,12 @@ export function scan(): i32 {
       if (load<u8>(p) != 0x22) return fail(p, DEFER_SYNTAX);
       const q = scanString(p + 1);
       if (q == 0) return fail(p, failure);
-      if (!emit3(KEY | strFlags, <i32>(p + 1 - base), <i32>(q - base))) return fail(p, failure);
+      const id = strFlags == 0 ? internKey(p + 1, q) : -1;
+      if (id < 0) {
+        if (!emit3(KEY | strFlags, <i32>(p + 1 - base), <i32>(q - base))) return fail(p, failure);
+      } else if (newKey) {
+        if (!emit3(KEY_NEW | (id << 8), <i32>(p + 1 - base), <i32>(q - base))) return fail(p, failure);
+      } else if (!emit1(KEY_ID | (id << 8))) return fail(p, failure);
       p = skipWs(q + 1);
       if (load<u8>(p) != 0x3a) return fail(p, DEFER_SYNTAX);
       p = skipWs(p + 1);
@@ -458,5 +536,6 @@ export function scan(): i32 {
 
 function fail(p: usize, code: i32): i32 {
   failAt = <i32>(p - inBase);
+  rollbackKeys();
   return code == 0 ? DEFER_SYNTAX : code;
 }

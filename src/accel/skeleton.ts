@@ -19,7 +19,7 @@
  */
 import type { JsonObject, JsonValue } from '../types.js';
 import { noteFloat, noteInt, parseNumberToken } from '../formats/numbers.js';
-import { TAPE } from './scanner.js';
+import { consumedTape, keyStrings, rollbackKeys, TAPE } from './scanner.js';
 
 const GIVE_UP = Object.freeze({ giveUp: true });
 
@@ -36,10 +36,14 @@ export function buildSkeleton(tapeWords: Int32Array, bytes: Buffer): JsonObject 
   text = bytes as SliceDecoders;
   at = 0;
   try {
-    if (tape[0] !== TAPE.OBJ_START) return null;
+    if (tape[0] !== TAPE.OBJ_START) throw GIVE_UP;
     at = 1;
-    return readObject();
+    const data = readObject();
+    consumedTape();
+    return data;
   } catch (e) {
+    // Keys the scan added may not all have their strings: the scanner forgets them.
+    rollbackKeys();
     if (e === GIVE_UP) return null;
     throw e;
   } finally {
@@ -70,8 +74,20 @@ function readObject(): JsonObject {
       at++;
       return out;
     }
-    const key = stringAt(w, tape[at + 1], tape[at + 2]);
-    at += 3;
+    const kind = w & 0xff;
+    let key: string;
+    if (kind === TAPE.KEY_ID) {
+      key = keyStrings[w >>> 8];
+      if (key === undefined) throw GIVE_UP; // never: every id came with its string first
+      at++;
+    } else if (kind === TAPE.KEY_NEW) {
+      key = text.latin1Slice(tape[at + 1], tape[at + 2]);
+      keyStrings[w >>> 8] = key;
+      at += 3;
+    } else {
+      key = stringAt(w, tape[at + 1], tape[at + 2]);
+      at += 3;
+    }
     // The reference refuses duplicate keys (CORRUPT): let it say so.
     if (Object.hasOwn(out, key)) throw GIVE_UP;
     const vw = tape[at];
