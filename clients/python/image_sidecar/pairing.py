@@ -234,6 +234,11 @@ def _chain_end(first: str) -> str:
             text = os.readlink(cur)
         except OSError as e:
             raise NotLocal("cannot read a link of the chain: %s" % e) from None
+        if not text.isascii():
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError:  # Node reads such a link as U+FFFD: another path than ours
+                raise NotLocal("a link whose target is not valid UTF-8") from None
         cur = _resolve(os.path.dirname(cur), text)
     raise NotLocal("a symlink chain longer than %d links" % MAX_LINKS)
 
@@ -262,6 +267,11 @@ def locate_candidates(image_path: str) -> List[Candidate]:
             raise NotLocal("symlink chain changed while resolving: %s" % e) from None
         if os.path.islink(target):  # realpath gave up (a loop): the library reports it
             raise NotLocal("looping symlink chain")
+    if not target.isascii():
+        try:
+            target.encode("utf-8")
+        except UnicodeEncodeError:  # Node names it with U+FFFD: another path than ours
+            raise NotLocal("a link whose target is not valid UTF-8") from None
     out = []
     t_dir, t_name = os.path.dirname(target), os.path.basename(target)
     _find(t_dir, t_name, "target", out)

@@ -248,6 +248,21 @@ class LocalAnswersMatchTheLibraryTest(unittest.TestCase):
         # And the library does answer them (it is where they go).
         self.assertEqual(outcome(self.m.read_data, loop)[0] in ("ok", "error"), True)
 
+    def test_a_broken_link_to_a_name_that_is_not_utf8_is_handed_over(self) -> None:
+        # Node reads the link's bytes IMG_\xff as "IMG_\ufffd": the library then looks for (and
+        # finds) IMG_\ufffd.json, a file our byte-exact path never names. Only it can answer.
+        self.put("photos/IMG_\ufffd.json", GOOD)
+        img = os.path.join(self.root, "games", "IMG_13.jpg")
+        os.makedirs(os.path.dirname(img), exist_ok=True)
+        os.symlink(os.path.join(os.fsencode(self.root), b"photos", b"IMG_\xff.jpg"), os.fsencode(img))
+        self.put("games/IMG_13.json", OTHER)
+        self.assert_handed_over(img)
+        self.assertEqual(outcome(self.m.read_data, img), ("ok", GOOD))
+        # The same through a link that is not broken.
+        with open(os.path.join(os.fsencode(self.root), b"photos", b"IMG_\xff.jpg"), "wb") as f:
+            f.write(JPEG)
+        self.assert_handed_over(img)
+
     def test_locate_gives_the_librarys_candidates_for_a_broken_link(self) -> None:
         self.put("photos/IMG_12.bin", b"")
         self.put("photos/IMG_12.json", GOOD)
