@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, realpathSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { scan, type ScanImage } from '../src/discovery/scan.js';
+import { scan, type ScanImage, type ScanRecord } from '../src/discovery/scan.js';
 import { FAKE_JPEG, makeTree, sidecarData, testDir } from './helpers/tree.js';
 
 function expected(linkPath: string, rootReal: string): { target?: string; broken: boolean; outsideRoot?: boolean } {
@@ -98,5 +98,58 @@ test('symlinked images resolve exactly as realpath(3) says, whatever the link lo
     assert.equal(byRel.get('games/g/via-dirlink.jpg')?.outsideRoot, true);
     assert.equal(byRel.get('games/g/chain-out.jpg')?.outsideRoot, true);
     assert.equal(byRel.get('games/g/rel.jpg')?.outsideRoot, false);
+  }
+});
+
+/** What a record says about its symlinked images, comparable across shards. */
+function linkView(rec: ScanRecord): string {
+  return JSON.stringify({
+    seq: rec.seq,
+    category: rec.category,
+    images: rec.images.map((i) => [i.rel, i.target ?? null, i.outsideRoot ?? null, i.broken ?? null]),
+    sidecars: rec.sidecars.map((s) => [s.rel, s.side, s.naming, s.inspection.status]),
+    effective: rec.effective?.rel ?? null,
+    findings: rec.findings.map((f) => [f.code, f.paths]),
+  });
+}
+
+test('a shard sees the same group behind each of its links as an unsharded scan (target folders paired root by root)', async (t) => {
+  const base = testDir(t, 'isc-links-shard-');
+  const spec: Record<string, Parameters<typeof makeTree>[0][string]> = {};
+  // Target folder: plain pairs, RAW+JPEG sharing one sidecar (ambiguous behind a link), name-ext
+  // sidecars, a stem that is another image's name, NFD names, lone sidecars and lookalikes.
+  for (let i = 0; i < 24; i++) {
+    spec[`photos/IMG_${i}.jpg`] = FAKE_JPEG;
+    if (i % 3 !== 0) spec[`photos/IMG_${i}.json`] = { json: sidecarData(`IMG_${i}.jpg`) };
+    if (i % 5 === 0) spec[`photos/IMG_${i}.cr2`] = FAKE_JPEG; // RAW twin: same stem
+    if (i % 7 === 0) spec[`photos/IMG_${i}.jpg.bin`] = 'not a bin';
+    spec[`games/g${i % 4}/IMG_${i}.jpg`] = { symlink: `../../photos/IMG_${i}.jpg` };
+  }
+  spec['photos/a.jpg.png'] = FAKE_JPEG; // root "a"
+  spec['photos/a.jpg'] = FAKE_JPEG;
+  spec['photos/a.jpg.json'] = { json: sidecarData('a.jpg') }; // claims a.jpg (name-ext) and a.jpg.png (stem)
+  spec['photos/E\u0301te\u0301.jpg'] = FAKE_JPEG;
+  spec['photos/\u00C9t\u00E9.json'] = { json: sidecarData('Été.jpg') };
+  spec['photos/lone.json'] = { json: sidecarData('lone.jpg') };
+  spec['photos/lone.xyz'] = 'lookalike';
+  spec['games/g0/a.jpg'] = { symlink: '../../photos/a.jpg' };
+  spec['games/g1/a.jpg.png'] = { symlink: '../../photos/a.jpg.png' };
+  spec['games/g2/ete.jpg'] = { symlink: '../../photos/E\u0301te\u0301.jpg' };
+  const root = makeTree(spec, join(base, 'lib'));
+
+  const whole = new Map<string, string>();
+  for await (const rec of scan(root)) if (rec.images.some((i) => i.isSymlink)) whole.set(JSON.stringify(rec.seq), linkView(rec));
+  assert.ok(whole.size >= 27);
+  for (const count of [2, 3, 8]) {
+    const seen = new Map<string, string>();
+    for (let index = 0; index < count; index++) {
+      for await (const rec of scan(root, { shard: { index, count } })) {
+        if (!rec.images.some((i) => i.isSymlink)) continue;
+        const key = JSON.stringify(rec.seq);
+        assert.ok(!seen.has(key), `a link record in one shard only (${key})`);
+        seen.set(key, linkView(rec));
+      }
+    }
+    assert.deepEqual(seen, whole, `N = ${count}: every link record as in the unsharded scan`);
   }
 });
