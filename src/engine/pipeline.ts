@@ -7,6 +7,7 @@
  */
 import { taskDef, type TaskItem, type TaskName, type TaskOptions, type TaskResult } from '../tasks/index.js';
 import type { Runtime } from './runtime.js';
+import { MAIN_HEAP_BOUND, relieveHeap } from './heap-relief.js';
 
 export interface PipelineOptions<I> {
   /** Items per batch. Default 64. */
@@ -102,6 +103,7 @@ export async function* mapJobs<N extends TaskName, J>(
         batch.results = r;
         batch.done = true;
         inflight.delete(batch);
+        relieveHeap(MAIN_HEAP_BOUND);
       },
       (e: unknown) => {
         batch.error = { e };

@@ -1,8 +1,7 @@
-import { getHeapStatistics, setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { parentPort } from 'node:worker_threads';
 import { errors, isSidecarError } from '../errors.js';
 import type { BatchRequest, BatchResponse } from './messages.js';
+import { relieveHeap, WORKER_HEAP_BOUND } from './heap-relief.js';
 
 /** A worker thread's loop: one message per batch in, one per batch out, run by `run`. */
 export function serveBatches(run: (task: string, items: readonly unknown[], options: unknown) => unknown[] | Promise<unknown[]>): void {
@@ -20,7 +19,7 @@ export function serveBatches(run: (task: string, items: readonly unknown[], opti
       res = { id, error: err.toJSON() };
     }
     port.postMessage(res, transfer);
-    relieveMemory();
+    relieveHeap(WORKER_HEAP_BOUND);
   };
   port.on('message', (req: BatchRequest) => {
     let out: unknown[] | Promise<unknown[]>;
@@ -55,34 +54,3 @@ function ownBuffersOf(results: readonly unknown[]): ArrayBuffer[] {
   return out;
 }
 
-/** A worker's heap above this after a batch is garbage from big files: collect it now. */
-const RELIEVE_BYTES = 160 * 1024 * 1024;
-let collect: (() => void) | null | undefined;
-
-/**
- * Each worker has a heap of its own, and V8 collects it lazily: after a 60 MB sidecar a worker
- * sits on a few hundred MB of garbage while the next big file goes to the other worker, and the
- * process's peak adds them up (issue 10 §5: 957 MB against a 780 MB bound for export json with 2
- * threads; 779 MB with this). A full collection after such a batch costs far less than the batch.
- */
-function relieveMemory(): void {
-  // getHeapStatistics: about 0.5 µs; process.memoryUsage() reads /proc (about 13 µs, 1.6 % of a worker's time).
-  const h = getHeapStatistics();
-  if (h.used_heap_size + h.external_memory < RELIEVE_BYTES) return;
-  if (collect === undefined) collect = exposeGc();
-  collect?.();
-}
-
-function exposeGc(): (() => void) | null {
-  try {
-    const existing = (globalThis as { gc?: () => void }).gc;
-    if (typeof existing === 'function') return existing;
-    // The usual way to reach V8's collector without a command-line flag (jest's leak detector
-    // does the same): the flag applies to contexts made after it is set.
-    setFlagsFromString('--expose-gc');
-    const gc = runInNewContext('gc') as unknown;
-    return typeof gc === 'function' ? (gc as () => void) : null;
-  } catch {
-    return null;
-  }
-}
