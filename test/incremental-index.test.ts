@@ -12,6 +12,7 @@ import {
   mkdirSync,
   readdirSync,
   readFileSync,
+  realpathSync,
   renameSync,
   rmSync,
   statSync,
@@ -38,7 +39,20 @@ import {
 } from '../src/index.js';
 import { saveSidecar } from '../src/ops/save.js';
 import { find } from '../src/ops/find.js';
-import { encodeIndex, entryResults, parseIndex } from '../src/incremental/store.js';
+import { entryIdentity, entryKey, entryPayload, IndexReader, IndexWriter, TABLE_DIRS, TABLE_FILES, type IndexHeader } from '../src/incremental/store.js';
+
+/** Read a whole index file (every entry's checksum checked): its header and the keys of each table. */
+function readIndex(path: string): { header: IndexHeader; files: string[]; dirs: string[]; links: string[] } {
+  const r = IndexReader.open(path);
+  assert.ok(r, `no index at ${path}`);
+  try {
+    const out = { header: r.header, files: [] as string[], dirs: [] as string[], links: [] as string[] };
+    for (const v of r.entries()) [out.files, out.dirs, out.links][v.table].push(entryKey(v));
+    return out;
+  } finally {
+    r.close();
+  }
+}
 import { CLI_PATH, runCli } from './helpers/cli.js';
 import { FAKE_JPEG, makeTree, sidecarData, tempDir, testDir } from './helpers/tree.js';
 
@@ -274,7 +288,7 @@ test('a corrupt, truncated or foreign index is ignored with a warning and rebuil
   await runCli(['stats', root], { env: CLI_ENV });
   const indexPath = join(root, INDEX_DIR, 'index');
   const good = readFileSync(indexPath);
-  assert.doesNotThrow(() => parseIndex(good));
+  assert.doesNotThrow(() => readIndex(indexPath));
   const damage: Record<string, Buffer> = {
     'flipped byte': Buffer.from(good.map((b, i) => (i === good.length >> 1 ? b ^ 0x40 : b))),
     truncated: good.subarray(0, good.length - 7),
@@ -286,7 +300,7 @@ test('a corrupt, truncated or foreign index is ignored with a warning and rebuil
     const r = await runCli(['stats', root], { env: CLI_ENV });
     assert.equal(r.stdout, plain.stdout, `${what}: same output`);
     assert.match(r.stderr, /warning: index .* is unusable/, `${what}: warned`);
-    assert.doesNotThrow(() => parseIndex(readFileSync(indexPath)), `${what}: rebuilt`);
+    assert.doesNotThrow(() => readIndex(indexPath), `${what}: rebuilt`);
     const again = await runCli(['stats', root], { env: CLI_ENV });
     assert.doesNotMatch(again.stderr, /warning/);
   }
@@ -464,13 +478,140 @@ test('results of another build (an upgrade, a changed rule) are dropped when the
   const index = { ...NOW, path, onStats: (s: IndexRunStats) => runs.push(s) };
   await stats(root, { index });
   // Pretend the stored results came from another build: same options, other code.
-  const img = parseIndex(readFileSync(path));
-  const entries = new Map([...img.offsets].map(([rel, off]) => [rel, { id: img.buf.subarray(off, off + 40), results: new Map([...entryResults({ ...img, fileStamp: null }, off)].map(([no, raw]) => [`old-${img.header.keys[no].key}`, raw])) }]));
-  const header = { ...img.header, keys: img.header.keys.map((k) => ({ ...k, key: `old-${k.key}`, build: 'other-build' })) };
-  writeFileSync(path, encodeIndex(header, entries));
+  const r = IndexReader.open(path)!;
+  const header = { ...r.header, keys: r.header.keys.map((k) => ({ ...k, key: `old-${k.key}`, build: 'other-build' })) };
+  const w = IndexWriter.create(`${path}.new`);
+  for (const v of r.entries()) w.add(v.table, entryKey(v), entryIdentity(v), [entryPayload(v)]);
+  w.finish(header);
+  r.close();
+  renameSync(`${path}.new`, path);
   await stats(root, { index });
   assert.equal(runs[1].hits, 0, 'another build\'s results are not served');
-  const after = parseIndex(readFileSync(path));
+  const after = readIndex(path);
   assert.deepEqual(after.header.keys.map((k) => k.build), [after.header.keys[0].build], 'only this build\'s option set is kept');
   assert.notEqual(after.header.keys[0].build, 'other-build');
+});
+
+/** A library whose game folders link into photo folders, directly, through a folder link, and out. */
+function linkedLibrary(dir: string): string {
+  const root = join(dir, 'lib');
+  makeTree(
+    {
+      'photos/d1/IMG_1.jpg': FAKE_JPEG,
+      'photos/d1/IMG_1.json': { json: sidecarData('IMG_1.jpg', 1) },
+      'photos/d1/IMG_2.jpg': FAKE_JPEG,
+      'photos/d1/IMG_2.json': { json: sidecarData('IMG_2.jpg', 2) },
+      'photos/d2/IMG_1.jpg': FAKE_JPEG,
+      'photos/d2/IMG_1.json': { json: sidecarData('IMG_1.jpg', 3) },
+      'photos/d2/IMG_3.jpg': FAKE_JPEG,
+      'games/g1/a.jpg': { symlink: '../../photos/d1/IMG_1.jpg' },
+      'games/g1/b.jpg': { symlink: '../../photos/d1/IMG_2.jpg' },
+      'games/g1/c.jpg': { symlink: '../../current/IMG_1.jpg' },
+      'games/g1/d.jpg': { symlink: '../../photos/d2/IMG_3.jpg' },
+      'games/g1/own.jpg': FAKE_JPEG,
+      'games/g1/own.json': { json: sidecarData('own.jpg', 1) },
+      'current': { symlink: 'photos/d1' },
+      'outside.jpg': { symlink: join(dir, 'outside/far.jpg') },
+    },
+    root,
+  );
+  makeTree({ 'far.jpg': FAKE_JPEG, 'far.json': { json: sidecarData('far.jpg', 4) } }, join(dir, 'outside'));
+  return root;
+}
+
+/** Changes that leave the folder of a link as it was while its answer changes (or the folder's listing). */
+const FOLDER_CHANGES: Record<string, (root: string, dir: string) => void> = {
+  'a folder link re-pointed (the links through it keep their folder)': (root) => {
+    rmSync(join(root, 'current'));
+    symlinkSync('photos/d2', join(root, 'current'));
+  },
+  'a link re-pointed (rm + ln)': (root) => {
+    rmSync(join(root, 'games/g1/a.jpg'));
+    symlinkSync('../../photos/d2/IMG_1.jpg', join(root, 'games/g1/a.jpg'));
+  },
+  'a target replaced by rename': (root) => {
+    writeFileSync(join(root, 'photos/d1/new.jpg'), Buffer.concat([FAKE_JPEG, Buffer.from('x')]));
+    renameSync(join(root, 'photos/d1/new.jpg'), join(root, 'photos/d1/IMG_2.jpg'));
+  },
+  'a sidecar added next to a target': (root) => {
+    writeFileSync(join(root, 'photos/d2/IMG_3.json'), JSON.stringify(sidecarData('IMG_3.jpg', 5)));
+  },
+  'a file added, then the folder\'s mtime put back (only ctime differs)': (root) => {
+    const d = join(root, 'games/g1');
+    const before = statSync(d, { bigint: true });
+    writeFileSync(join(d, 'late.jpg'), FAKE_JPEG);
+    utimesSync(d, FIXED_TIME, FIXED_TIME);
+    utimesSync(d, FIXED_TIME, FIXED_TIME);
+    const after = statSync(d, { bigint: true });
+    assert.notEqual(after.ctimeNs, before.ctimeNs);
+  },
+  'a target removed (broken link)': (root) => rmSync(join(root, 'photos/d1/IMG_1.jpg')),
+  'a target folder renamed': (root) => renameSync(join(root, 'photos/d2'), join(root, 'photos/d3')),
+  'a target replaced by a folder': (root) => {
+    rmSync(join(root, 'photos/d1/IMG_2.jpg'));
+    mkdirSync(join(root, 'photos/d1/IMG_2.jpg'));
+  },
+  'the target outside the root replaced': (_root, dir) => {
+    rmSync(join(dir, 'outside/far.jpg'));
+    symlinkSync('../lib/photos/d1/IMG_2.json', join(dir, 'outside/far.jpg'));
+  },
+  'a folder moved away and an equal one put in its place': (root) => {
+    renameSync(join(root, 'games/g1'), join(root, 'games/old'));
+    mkdirSync(join(root, 'games/g1'));
+    symlinkSync('../../photos/d1/IMG_2.jpg', join(root, 'games/g1/a.jpg'));
+  },
+};
+
+test('folders and links: listings and resolutions are reused while unchanged, never after a change', async (t) => {
+  const dir = testDir(t, 'isc-index-dirs-');
+  const root = linkedLibrary(dir);
+  utimesSync(join(root, 'games/g1'), FIXED_TIME, FIXED_TIME);
+  const out = join(dir, 'out');
+  mkdirSync(out);
+  const indexPath = join(dir, 'idx', 'index');
+  const runs: IndexRunStats[] = [];
+  const warm = async () => {
+    await validate(root, { index: { ...NOW, path: indexPath, onStats: (s) => runs.push(s) } });
+    return runs[runs.length - 1];
+  };
+  await assertIdentical(root, out, 'unchanged', indexPath);
+  const w = await warm();
+  assert.equal(w.dirsRead, 0, 'an unchanged tree is not listed again');
+  assert.ok(w.dirsReused >= 5, `folders reused: ${JSON.stringify(w)}`);
+  assert.equal(w.linksResolved, 0, 'no link resolved again');
+  assert.equal(w.linksReused, 5);
+  for (const [kind, change] of Object.entries(FOLDER_CHANGES)) {
+    change(root, dir);
+    await assertIdentical(root, out, kind, indexPath);
+    const after = await warm();
+    assert.equal(after.dirsRead, 0, `${kind}: the next run reuses every folder again`);
+  }
+});
+
+test('a folder changed within the racy margin is not stored; a link through it is resolved again', async (t) => {
+  const dir = testDir(t, 'isc-index-dirs-racy-');
+  const root = linkedLibrary(dir);
+  const indexPath = join(dir, 'index');
+  const runs: IndexRunStats[] = [];
+  const index = { path: indexPath, onStats: (s: IndexRunStats) => runs.push(s) };
+  await validate(root, { index });
+  await validate(root, { index });
+  // Every folder was just made: none is trusted, every link is resolved on every run.
+  assert.equal(runs[1].dirsReused, 0);
+  assert.ok(runs[1].dirsRead >= 5);
+  assert.equal(runs[1].linksReused, 0);
+  assert.equal(readIndex(indexPath).dirs.length, 0, 'no folder stored');
+  // Older folders are stored; one changed just now is not, and the links through it are resolved again.
+  await new Promise((r) => setTimeout(r, 1200));
+  writeFileSync(join(root, 'photos/d1/racy.txt'), 'x');
+  const margin = { ...index, racyMarginMs: 1000 };
+  await validate(root, { index: margin });
+  const stored = readIndex(indexPath).dirs;
+  const real = realpathSync(root);
+  assert.ok(stored.includes(join(real, 'photos/d2')) && stored.includes(join(real, 'games/g1')), `older folders stored: ${stored.join(', ')}`);
+  assert.ok(!stored.includes(join(real, 'photos/d1')), 'the just-changed folder is not stored');
+  await validate(root, { index: margin });
+  const last = runs[runs.length - 1];
+  assert.ok(last.linksResolved >= 3, `links through photos/d1 resolved again: ${last.linksResolved}`);
+  assert.ok(last.linksReused >= 1, `a link that does not pass through it is reused: ${last.linksReused}`);
 });

@@ -1,4 +1,4 @@
-import { lstatSync, readdirSync, readlinkSync, realpathSync, statSync, type Dirent } from 'node:fs';
+import { lstatSync, readdirSync, type Dirent } from 'node:fs';
 import { realpath, stat } from 'node:fs/promises';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { errors } from '../errors.js';
@@ -9,6 +9,8 @@ import type { FileInspection, InspectItem, InspectOptions } from '../tasks/inspe
 import type { Category, Options, SidecarExt, SidecarNaming } from '../types.js';
 import { CATEGORIES } from '../types.js';
 import { ScanIndex, type Pending } from '../incremental/scan-index.js';
+import type { DirSnapshots } from '../incremental/dir-cache.js';
+import { LinkResolver, type LinkResolution, type ResolvedLink } from './resolve-link.js';
 import { INDEX_DIR } from '../incremental/location.js';
 import { imageExtensionSet, nfc } from './extensions.js';
 import { pairDirectory, type PairGroup, type SidecarEntry } from './pair.js';
@@ -252,6 +254,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
       opts.onProgress?.(emitted + passedOver(), undefined, bytesRead);
       if (index) await index.save(this.summary.complete);
     } finally {
+      index?.close(); // an abandoned run: its spool is removed, the index file left as it was
       this.summary.engine = { kind: runtime.kind, workers: runtime.workers };
       if (ownRuntime) await runtime.close();
     }
@@ -262,8 +265,9 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
     const opts = this.opts;
     const rootReal = await realpath(root);
     const imageExts = imageExtensionSet(opts.imageExtensions);
-    const targetDirs = new TargetGroups(imageExts, this.shard !== null && this.shard.spec.count > 1);
-    const links = new LinkResolver(rootReal);
+    const targetDirs = new TargetGroups(imageExts, this.shard !== null && this.shard.spec.count > 1, index?.dirs);
+    // With the index: resolutions kept while every lookup they made still names the same inode (dir-cache.ts).
+    const links: LinkResolution = index ? index.dirs : new LinkResolver(rootReal);
     const relOfReal = relativeTo(rootReal);
     const inspectLinkTargets = opts.inspectLinkTargets === true;
     const shard = this.shard;
@@ -274,6 +278,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
     let warmed = false;
     const walk = walkTree(root, {
       skipDirNames: SKIP_DIR_NAMES,
+      listingCache: index?.dirs,
       onProblem: (p: WalkProblem) => {
         const at = step++;
         // Every shard is incomplete (its files may be in there); one shard reports the problem.
@@ -337,7 +342,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
   }
 
   /** One record's images and candidates (sync: link targets and their folders are read with sync calls). */
-  private pending(group: PairGroup, seq: TreeSeq, dir: DirContext, links: LinkResolver, targetDirs: TargetGroups): PendingRecord {
+  private pending(group: PairGroup, seq: TreeSeq, dir: DirContext, links: LinkResolution, targetDirs: TargetGroups): PendingRecord {
     const images: ScanImage[] = [];
     const candidates: ScanSidecar[] = [];
     const findings: Finding[] = [];
@@ -537,96 +542,6 @@ export async function assertDirectory(root: string): Promise<void> {
   if (!st.isDirectory()) throw errors.notADirectory(root);
 }
 
-interface ResolvedLink {
-  target?: string;
-  broken: boolean;
-  reason?: string;
-}
-
-/**
- * Resolves symlinked images, with sync calls (a few µs each, where the promise API costs a
- * thread-pool round trip; game folders hold thousands of links).
- *
- * realpath(3) reads every component of the whole path (about ten syscalls a link here). Most links
- * are `../../photos/day/IMG.jpg`: `..` segments, then plain names. For those one readlink and one
- * lstat suffice: the link's folder is physically `rootReal/rel` (the walk never enters a directory
- * link), so its `..` parents are lexical; the remaining names are resolved by the kernel in the
- * lstat exactly as in following the link; and when the last name is a regular file, the target's
- * realpath is the realpath of its folder (taken once per folder) plus its name. Anything else — a
- * `..` after a name, a link to a link, a missing or non-file target, an error — takes realpath +
- * stat as before, so a target's path, and whether it lies inside the root, are the same either way.
- */
-export class LinkResolver {
-  private readonly realDirs = new Map<string, string | null>();
-
-  constructor(private readonly rootReal: string) {}
-
-  /** `linkPath` is the link `name` of the walked folder `dirRel`. */
-  resolve(linkPath: string, dirRel: string, name: string): ResolvedLink {
-    return this.fast(linkPath, dirRel, name) ?? resolveLinkSlow(linkPath);
-  }
-
-  private fast(linkPath: string, dirRel: string, name: string): ResolvedLink | null {
-    if (sep !== '/') return null;
-    let text: string;
-    try {
-      text = readlinkSync(linkPath);
-    } catch {
-      return null;
-    }
-    if (text === '' || text.endsWith('/')) return null;
-    // The physical folder of the link (as components), then the link text applied to it.
-    let base = text.startsWith('/') ? '' : dirRel === '' ? this.rootReal : `${this.rootReal}/${dirRel}`;
-    let named = false;
-    const parts = text.split('/');
-    let rest = '';
-    for (const part of parts) {
-      if (part === '' || part === '.') continue;
-      if (part === '..') {
-        if (named) return null; // `..` after a name: that name may be a directory link
-        const cut = base.lastIndexOf('/');
-        base = cut <= 0 ? '' : base.slice(0, cut);
-        continue;
-      }
-      named = true;
-      rest = rest === '' ? part : `${rest}/${part}`;
-    }
-    if (!named) return null;
-    const lexical = `${base}/${rest}`;
-    let st;
-    try {
-      st = lstatSync(lexical, { throwIfNoEntry: false });
-    } catch {
-      return null;
-    }
-    if (!st?.isFile()) return null; // missing, a directory, another link...: the careful way
-    const cut = lexical.lastIndexOf('/');
-    const dir = cut === 0 ? '/' : lexical.slice(0, cut);
-    let real = this.realDirs.get(dir);
-    if (real === undefined) {
-      try {
-        real = realpathSync.native(dir);
-      } catch {
-        real = null;
-      }
-      if (this.realDirs.size >= 4096) this.realDirs.clear();
-      this.realDirs.set(dir, real);
-    }
-    if (real === null) return null;
-    return { target: real === '/' ? lexical.slice(cut) : real + lexical.slice(cut), broken: false };
-  }
-}
-
-function resolveLinkSlow(p: string): ResolvedLink {
-  try {
-    const target = realpathSync.native(p); // one call; the JS realpath lstat's every component
-    return statSync(target).isFile() ? { target, broken: false } : { broken: true, reason: 'target is not a file' };
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    return { broken: true, reason: code === 'ELOOP' ? 'symlink loop' : code ?? String(e) };
-  }
-}
-
 /** The groups of one folder of link targets, by image name; a shard pairs them root by root. */
 interface TargetFolder {
   groups: Map<string, PairGroup>;
@@ -649,6 +564,8 @@ class TargetGroups {
   constructor(
     private readonly imageExts: ReadonlySet<string>,
     private readonly byRoot: boolean,
+    /** The index's folders: a target folder known unchanged is not listed again. */
+    private readonly listings?: DirSnapshots,
     private readonly limit = 64,
   ) {}
 
@@ -687,24 +604,31 @@ class TargetGroups {
 
   private load(dir: string): TargetFolder {
     const folder: TargetFolder = { groups: new Map(), unpaired: null };
-    let dirents: Dirent[];
-    try {
-      dirents = readdirSync(dir, { withFileTypes: true });
-    } catch {
-      return folder; // unreadable target dir: the link simply shows no sidecar there
+    let entries: { name: string; kind: EntryKind }[];
+    if (this.listings) {
+      const listed = this.listings.listingSync(dir);
+      if (!listed) return folder; // unreadable target dir: the link simply shows no sidecar there
+      entries = listed.slice();
+    } else {
+      let dirents: Dirent[];
+      try {
+        dirents = readdirSync(dir, { withFileTypes: true });
+      } catch {
+        return folder; // unreadable target dir: the link simply shows no sidecar there
+      }
+      entries = dirents.map((d) => ({ name: d.name, kind: kindOfDirent(d) }));
     }
     if (this.byRoot) {
       const unpaired = new Map<string, { name: string; kind: EntryKind }[]>();
-      for (const d of dirents) {
-        const root = nameRoot(d.name, this.imageExts);
-        const e = { name: d.name, kind: kindOfDirent(d) };
+      for (const e of entries) {
+        const root = nameRoot(e.name, this.imageExts);
         const list = unpaired.get(root);
         if (list) list.push(e);
         else unpaired.set(root, [e]);
       }
       folder.unpaired = unpaired;
     } else {
-      this.pairInto(folder.groups, dir, dirents.map((d) => ({ name: d.name, kind: kindOfDirent(d) })));
+      this.pairInto(folder.groups, dir, entries);
     }
     return folder;
   }

@@ -27,12 +27,25 @@ export interface WalkProblem {
   error: SidecarError;
 }
 
+/**
+ * A store of directory listings (the incremental index's, src/incremental/dir-cache.ts): `get`
+ * returns a listing that is known to be current (the directory is unchanged since it was stored) or
+ * null, after noting the directory's identity; the walk then reads the directory and `put`s it. A
+ * listing is entries of every kind, in name order, before `skipDirNames`.
+ */
+export interface ListingCache {
+  get(path: string): readonly WalkEntry[] | null;
+  put(path: string, entries: readonly WalkEntry[]): void;
+}
+
 export interface WalkOptions {
   /** Directory names never entered, at any depth (the quarantine folder: `cleanup photos/` puts one inside the tree). */
   skipDirNames?: ReadonlySet<string>;
   /** Called for every directory that could not be read; the walk goes on. */
   onProblem?: (p: WalkProblem) => void;
   signal?: AbortSignal;
+  /** Listings of unchanged directories come from here instead of readdir. */
+  listingCache?: ListingCache;
 }
 
 const byName = (a: { name: string }, b: { name: string }) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
@@ -47,38 +60,50 @@ export async function* walkTree(root: string, opts: WalkOptions = {}): AsyncGene
   while (stack.length > 0) {
     opts.signal?.throwIfAborted();
     const { path, rel } = stack.pop()!;
-    let dirents;
-    try {
-      dirents = await readdir(path, { withFileTypes: true });
-    } catch (e) {
-      opts.onProblem?.({ path, rel, error: errors.fromFs(e, path) });
-      continue;
-    }
+    const listed = opts.listingCache?.get(path) ?? (await readListing(path, rel, opts));
+    if (listed === null) continue;
     const entries: WalkEntry[] = [];
     const subdirs: { name: string }[] = [];
-    let suspicious = false;
-    for (const d of dirents) {
-      let kind: EntryKind = d.isFile() ? 'file' : d.isDirectory() ? 'dir' : d.isSymbolicLink() ? 'symlink' : 'other';
-      if (kind === 'other' && !d.isFIFO() && !d.isSocket() && !d.isBlockDevice() && !d.isCharacterDevice()) {
-        // d_type unknown (some network file systems): ask lstat.
-        kind = await lstatKind(join(path, d.name));
+    for (const e of listed) {
+      if (e.kind === 'dir') {
+        if (opts.skipDirNames?.has(e.name)) continue;
+        // Our lock directories hold nothing to walk; a name that is not UTF-8 cannot be entered.
+        if (!isLockName(e.name) && !e.unaddressable) subdirs.push(e);
       }
-      if (d.name.includes('\uFFFD')) suspicious = true;
-      if (kind === 'dir') {
-        if (opts.skipDirNames?.has(d.name)) continue;
-        if (!isLockName(d.name)) subdirs.push(d); // our lock directories hold nothing to walk
-      }
-      entries.push({ name: d.name, kind });
+      entries.push(e);
     }
-    if (suspicious) await markUnaddressable(path, entries, subdirs, opts, rel);
-    entries.sort(byName);
-    subdirs.sort(byName);
     yield { path, rel, entries };
     for (let i = subdirs.length - 1; i >= 0; i--) {
       const name = subdirs[i].name;
       stack.push({ path: join(path, name), rel: rel === '' ? name : `${rel}/${name}` });
     }
   }
+}
+
+/** One directory's entries, sorted by name; null when it cannot be read (reported). */
+async function readListing(path: string, rel: string, opts: WalkOptions): Promise<WalkEntry[] | null> {
+  let dirents;
+  try {
+    dirents = await readdir(path, { withFileTypes: true });
+  } catch (e) {
+    opts.onProblem?.({ path, rel, error: errors.fromFs(e, path) });
+    return null;
+  }
+  const entries: WalkEntry[] = [];
+  let suspicious = false;
+  for (const d of dirents) {
+    let kind: EntryKind = d.isFile() ? 'file' : d.isDirectory() ? 'dir' : d.isSymbolicLink() ? 'symlink' : 'other';
+    if (kind === 'other' && !d.isFIFO() && !d.isSocket() && !d.isBlockDevice() && !d.isCharacterDevice()) {
+      // d_type unknown (some network file systems): ask lstat.
+      kind = await lstatKind(join(path, d.name));
+    }
+    if (d.name.includes('\uFFFD')) suspicious = true;
+    entries.push({ name: d.name, kind });
+  }
+  entries.sort(byName);
+  if (suspicious) await markUnaddressable(path, entries, opts, rel);
+  else opts.listingCache?.put(path, entries); // a listing with unaddressable names is never stored: its problems are reported on every walk
+  return entries;
 }
 
 async function lstatKind(p: string): Promise<EntryKind> {
@@ -97,13 +122,7 @@ const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
  * opened by that string. Re-read the directory as bytes to tell them from names that really
  * contain U+FFFD; mark files as unaddressable and report directories as unreadable.
  */
-async function markUnaddressable(
-  path: string,
-  entries: WalkEntry[],
-  subdirs: { name: string }[],
-  opts: WalkOptions,
-  rel: string,
-): Promise<void> {
+async function markUnaddressable(path: string, entries: WalkEntry[], opts: WalkOptions, rel: string): Promise<void> {
   const bad = new Set<string>();
   try {
     const dir = await opendir(path, { encoding: 'buffer' } as never);
@@ -118,12 +137,12 @@ async function markUnaddressable(
     opts.onProblem?.({ path, rel, error: errors.fromFs(e, path) });
     return;
   }
-  for (const e of entries) if (bad.has(e.name)) e.unaddressable = true;
-  for (let i = subdirs.length - 1; i >= 0; i--) {
-    if (bad.has(subdirs[i].name)) {
-      const p = join(path, subdirs[i].name);
+  for (const e of entries) {
+    if (!bad.has(e.name)) continue;
+    e.unaddressable = true;
+    if (e.kind === 'dir' && !opts.skipDirNames?.has(e.name) && !isLockName(e.name)) {
+      const p = join(path, e.name);
       opts.onProblem?.({ path: p, rel, error: errors.fromFs(Object.assign(new Error('directory name is not valid UTF-8'), { code: 'EILSEQ' }), p) });
-      subdirs.splice(i, 1);
     }
   }
 }

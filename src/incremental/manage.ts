@@ -4,7 +4,7 @@ import { basename, dirname } from 'node:path';
 import { errors } from '../errors.js';
 import { INDEX_DIR, resolveIndexLocation, type IndexLocation, type IndexLocationOptions } from './location.js';
 import { lastRunPath, type LastRun } from './scan-index.js';
-import { IndexFormatError, readIndexFile } from './store.js';
+import { IndexFormatError, IndexReader, TABLE_FILES } from './store.js';
 
 export interface IndexStatus {
   path: string;
@@ -46,11 +46,17 @@ export function indexStatus(root: string, opts: IndexLocationOptions = {}): Inde
     return out;
   }
   try {
-    const img = readIndexFile(loc.path);
+    const img = IndexReader.open(loc.path);
     if (img) {
+      try {
+        // Every entry's checksum, in one sequential pass (bounded memory).
+        for (const _ of img.entries()) void _;
+      } finally {
+        img.close();
+      }
       if (img.header.root !== loc.rootReal) out.problem = `belongs to another library (${img.header.root})`;
       else out.valid = true;
-      out.entries = img.offsets.size;
+      out.entries = img.count(TABLE_FILES);
       out.option_sets = img.header.keys.length;
       out.written = img.header.written;
       out.total_hits = img.header.totalHits ?? 0;

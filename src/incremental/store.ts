@@ -1,25 +1,50 @@
 /**
- * The index file: one binary file, loaded once per run, written once at its end.
+ * The index file, read and written in bounded memory: never loaded whole, written as a stream.
  *
- *   "ISCIDX\0" u8 version | u32 header length | header JSON | u32 entry count | entries | u32 CRC-32
- *   entry: u16 path length | path (UTF-8, relative to the root) | 40-byte identity (identity.ts)
- *          | u8 result count | per result: u16 key number (header.keys) | u32 length | v8-serialized result
+ *   "ISCIDX\0" u8 version (3) | entries … | tables | header JSON | trailer (40 bytes)
+ *   entry:   u32 length | u32 CRC-32 of the rest | u8 table (0 files, 1 folders, 2 links)
+ *            | u16 key length | key (UTF-8) | 40-byte identity (identity.ts) | payload
+ *   tables:  per table: u32 slot count (a power of two ≥ 2 × entries, or 0) | u32 entries
+ *            | slots × u32 key hash | slots × f64 entry offset (0 = empty)
+ *            (open addressing, linear probing; hash = FNV-1a 32 of the key's UTF-16 code units)
+ *   trailer: f64 offset of the tables | u32 tables length | u32 header length | u32 CRC-32 of the
+ *            tables, header and these three fields | 8 bytes "ISCIDXOK" | f64 0 (reserved) | u32 0
+ *   file payload:   u8 result count | per result: u16 key number (header.keys) | u32 length | v8-serialized result
+ *   folder payload: v8 { n: names, k: kind letters }          (dir-cache.ts)
+ *   link payload:   v8 [target | null, reason | null, folders] (dir-cache.ts)
+ *
+ * Keys: file paths relative to the root's real path; folders and links by real absolute path.
+ * Loading reads the trailer, the tables and the header (24 bytes per slot: 2 slots per entry at
+ * most) and checks their CRC; an entry is read when looked up, through a window of positional
+ * reads (a warm run asks in the order the last run wrote: sequential), and its own CRC is checked
+ * then. A written file is a stream: entries are appended as a run produces them, the tables and
+ * header at the end, then the file is renamed over the index (scan-index.ts).
  *
  * Results are v8 serializations (the structured clone a worker thread sends its results with), so a
  * stored result comes back exactly as a worker would have delivered it: bigints, -0, key order,
- * `__proto__` keys. Loading builds only a map from path to entry offset; a result is decoded on a hit.
- * Anything unexpected (magic, version, CRC, lengths) makes the whole file untrusted.
+ * `__proto__` keys. Anything unexpected makes the file (or, found later, the rest of it) untrusted.
  */
-import { readFileSync } from 'node:fs';
+import { closeSync, fstatSync, fsyncSync, openSync, readSync, writeSync } from 'node:fs';
+import { endianness } from 'node:os';
 import { deserialize } from 'node:v8';
 import { crc32 } from 'node:zlib';
-import { IDENTITY_BYTES, identityEquals } from './identity.js';
+import { IDENTITY_BYTES } from './identity.js';
 
 export const INDEX_MAGIC = Buffer.from('ISCIDX\0', 'latin1');
-export const INDEX_FORMAT_VERSION = 1;
+export const INDEX_FORMAT_VERSION = 3;
+const TRAILER_MAGIC = Buffer.from('ISCIDXOK', 'latin1');
+const TRAILER_BYTES = 40;
 /** Option keys kept (most recently used first): older keys' results are dropped on write. */
 export const MAX_KEYS = 8;
-const MAX_REL_BYTES = 0xffff;
+const MAX_KEY_BYTES = 0xffff;
+const WINDOW_BYTES = 1 << 20;
+/** Tables hold host-order typed arrays (little-endian on every platform Node runs on here). */
+const LITTLE_ENDIAN = endianness() === 'LE';
+
+export const TABLE_FILES = 0;
+export const TABLE_DIRS = 1;
+export const TABLE_LINKS = 2;
+const TABLES = 3;
 
 export interface KeyUse {
   key: string;
@@ -41,99 +66,266 @@ export interface IndexHeader {
   totalHits?: number;
 }
 
-/** A parsed index file: header, the buffer, and where each path's entry starts. */
-export interface IndexImage {
-  header: IndexHeader;
-  buf: Buffer;
-  /** rel path → offset of the entry's identity in `buf`. */
-  offsets: Map<string, number>;
-  /** Identity of the file as loaded (a writer checks whether someone replaced it since). */
-  fileStamp: string | null;
-}
-
 export class IndexFormatError extends Error {}
 
-export function emptyImage(root: string): IndexImage {
-  return { header: { format: 'image-sidecar-index', root, keys: [], written: '' }, buf: Buffer.alloc(0), offsets: new Map(), fileStamp: null };
+/** FNV-1a over the key's UTF-16 code units (what both writer and reader have in hand: a JS string). */
+export function keyHash(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
 }
 
-/** Parse an index file's bytes; throws IndexFormatError on anything unexpected. */
-export function parseIndex(buf: Buffer): Omit<IndexImage, 'fileStamp'> {
-  const fail = (why: string): never => {
-    throw new IndexFormatError(why);
-  };
-  if (buf.length < INDEX_MAGIC.length + 1 + 4 + 4 + 4) fail('too short');
-  if (!buf.subarray(0, INDEX_MAGIC.length).equals(INDEX_MAGIC)) fail('not an image-sidecar index');
-  const version = buf[INDEX_MAGIC.length];
-  if (version !== INDEX_FORMAT_VERSION) fail(`index format version ${version} (this tool reads ${INDEX_FORMAT_VERSION})`);
-  const end = buf.length - 4;
-  if (crc32(buf.subarray(0, end)) !== buf.readUInt32LE(end)) fail('checksum mismatch');
-  let p = INDEX_MAGIC.length + 1;
-  const headerLen = buf.readUInt32LE(p);
-  p += 4;
-  if (p + headerLen + 4 > end) fail('header length out of range');
-  let header: IndexHeader;
-  try {
-    header = JSON.parse(buf.toString('utf8', p, p + headerLen)) as IndexHeader;
-  } catch {
-    return fail('header is not JSON');
+interface Table {
+  mask: number;
+  count: number;
+  hashes: Uint32Array;
+  offs: Float64Array;
+}
+
+const EMPTY_TABLE: Table = { mask: 0, count: 0, hashes: new Uint32Array(0), offs: new Float64Array(0) };
+
+/** One entry as read: `buf` holds it from `at` (valid until the next read from the same reader). */
+export interface EntryView {
+  buf: Buffer;
+  at: number;
+  table: number;
+  /** Offset in `buf` of the 40-byte identity; the payload follows it up to `end`. */
+  idAt: number;
+  end: number;
+  /** The entry's offset in the file and its length. */
+  off: number;
+  len: number;
+}
+
+export function entryKey(v: EntryView): string {
+  return v.buf.toString('utf8', v.at + 11, v.idAt);
+}
+
+/** Positional reads through one window: an entry read is a copy-free view when it is in the window. */
+class WindowReader {
+  private win = Buffer.allocUnsafe(0);
+  private winStart = 0;
+  private winEnd = 0;
+  constructor(
+    readonly fd: number,
+    readonly size: number,
+  ) {}
+
+  /** `len` bytes at file offset `off`: [buffer, index of the first byte]. */
+  bytes(off: number, len: number): [Buffer, number] {
+    if (off >= this.winStart && off + len <= this.winEnd) return [this.win, off - this.winStart];
+    if (off < 0 || off + len > this.size) throw new IndexFormatError('read out of range');
+    const want = Math.min(Math.max(len, WINDOW_BYTES), this.size - off);
+    if (this.win.length < want) this.win = Buffer.allocUnsafe(Math.max(want, WINDOW_BYTES));
+    let got = 0;
+    while (got < want) {
+      const n = readSync(this.fd, this.win, got, want - got, off + got);
+      if (n === 0) throw new IndexFormatError('file shorter than its tables say');
+      got += n;
+    }
+    this.winStart = off;
+    this.winEnd = off + want;
+    return [this.win, 0];
   }
-  if (!header || header.format !== 'image-sidecar-index' || typeof header.root !== 'string' || !Array.isArray(header.keys)) fail('header fields missing');
-  p += headerLen;
-  const count = buf.readUInt32LE(p);
-  p += 4;
-  const offsets = new Map<string, number>();
-  for (let i = 0; i < count; i++) {
-    if (p + 2 > end) fail('entry out of range');
-    const relLen = buf.readUInt16LE(p);
-    p += 2;
-    if (p + relLen + IDENTITY_BYTES + 1 > end) fail('entry out of range');
-    const rel = buf.toString('utf8', p, p + relLen);
-    p += relLen;
-    offsets.set(rel, p);
-    p += IDENTITY_BYTES;
-    const n = buf[p++];
-    for (let r = 0; r < n; r++) {
-      if (p + 6 > end) fail('result out of range');
-      const k = buf.readUInt16LE(p);
-      const len = buf.readUInt32LE(p + 2);
-      p += 6 + len;
-      if (p > end || k >= header.keys.length) fail('result out of range');
+
+  /** The entry at file offset `off`, its CRC checked. */
+  entry(off: number, limit: number): EntryView {
+    let [buf, at] = this.bytes(off, 4);
+    const len = buf.readUInt32LE(at);
+    if (len < 11 + IDENTITY_BYTES || off + len > limit) throw new IndexFormatError('entry out of range');
+    [buf, at] = this.bytes(off, len);
+    if (crc32(buf.subarray(at + 8, at + len)) !== buf.readUInt32LE(at + 4)) throw new IndexFormatError('entry checksum mismatch');
+    const table = buf[at + 8];
+    const keyLen = buf.readUInt16LE(at + 9);
+    const idAt = at + 11 + keyLen;
+    if (table >= TABLES || idAt + IDENTITY_BYTES > at + len) throw new IndexFormatError('entry fields out of range');
+    return { buf, at, table, idAt, end: at + len, off, len };
+  }
+}
+
+/** An index file open for lookups (the fd stays open for the run; `close` at its end). */
+export class IndexReader {
+  readonly header: IndexHeader;
+  private readonly tables: Table[];
+  private readonly r: WindowReader;
+  /** Where the entries end (the tables start). */
+  private readonly entriesEnd: number;
+
+  private constructor(fd: number, size: number) {
+    this.r = new WindowReader(fd, size);
+    const fail = (why: string): never => {
+      throw new IndexFormatError(why);
+    };
+    if (size < INDEX_MAGIC.length + 1 + TRAILER_BYTES) fail('too short');
+    let [b, i] = this.r.bytes(0, INDEX_MAGIC.length + 1);
+    if (!b.subarray(i, i + INDEX_MAGIC.length).equals(INDEX_MAGIC)) fail('not an image-sidecar index');
+    const version = b[i + INDEX_MAGIC.length];
+    if (version !== INDEX_FORMAT_VERSION) fail(`index format version ${version} (this tool reads ${INDEX_FORMAT_VERSION})`);
+    if (!LITTLE_ENDIAN) fail('index tables need a little-endian host');
+    [b, i] = this.r.bytes(size - TRAILER_BYTES, TRAILER_BYTES);
+    const trailer = Buffer.from(b.subarray(i, i + TRAILER_BYTES));
+    if (!trailer.subarray(20, 28).equals(TRAILER_MAGIC)) fail('no trailer (not completely written)');
+    const tablesAt = trailer.readDoubleLE(0);
+    const tablesLen = trailer.readUInt32LE(8);
+    const headerLen = trailer.readUInt32LE(12);
+    if (!Number.isSafeInteger(tablesAt) || tablesAt < INDEX_MAGIC.length + 1 || tablesAt + tablesLen + headerLen + TRAILER_BYTES !== size) fail('trailer out of range');
+    const meta = Buffer.allocUnsafe(tablesLen + headerLen);
+    let got = 0;
+    while (got < meta.length) {
+      const n = readSync(fd, meta, got, meta.length - got, tablesAt + got);
+      if (n === 0) fail('truncated');
+      got += n;
+    }
+    if ((crc32(trailer.subarray(0, 16), crc32(meta)) >>> 0) !== trailer.readUInt32LE(16)) fail('checksum mismatch');
+    try {
+      this.header = JSON.parse(meta.toString('utf8', tablesLen)) as IndexHeader;
+    } catch {
+      this.header = fail('header is not JSON');
+    }
+    const h = this.header;
+    if (!h || h.format !== 'image-sidecar-index' || typeof h.root !== 'string' || !Array.isArray(h.keys)) fail('header fields missing');
+    this.tables = [];
+    let p = 0;
+    for (let t = 0; t < TABLES; t++) {
+      if (p + 8 > tablesLen) fail('table out of range');
+      const slots = meta.readUInt32LE(p);
+      const count = meta.readUInt32LE(p + 4);
+      p += 8;
+      if ((slots !== 0 && (slots & (slots - 1)) !== 0) || count * 2 > slots || p + slots * 12 > tablesLen) fail('table size');
+      // Copies: typed arrays need aligned memory; 12 bytes per slot.
+      const hashes = new Uint32Array(slots);
+      Buffer.from(hashes.buffer).set(meta.subarray(p, p + slots * 4));
+      p += slots * 4;
+      const offs = new Float64Array(slots);
+      Buffer.from(offs.buffer).set(meta.subarray(p, p + slots * 8));
+      p += slots * 8;
+      let used = 0;
+      for (let s = 0; s < slots; s++) {
+        const o = offs[s];
+        if (o === 0) continue;
+        if (!(o >= INDEX_MAGIC.length + 1 && o < tablesAt)) fail('slot out of range');
+        used++;
+      }
+      if (used !== count) fail('slot count mismatch');
+      this.tables.push(slots === 0 ? EMPTY_TABLE : { mask: slots - 1, count, hashes, offs });
+    }
+    if (p !== tablesLen) fail('trailing table bytes');
+    this.entriesEnd = tablesAt;
+  }
+
+  /** Open and check an index file: null when absent; throws IndexFormatError / fs errors otherwise. */
+  static open(path: string): IndexReader | null {
+    let fd: number;
+    try {
+      fd = openSync(path, 'r');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw e;
+    }
+    try {
+      return new IndexReader(fd, fstatSync(fd).size);
+    } catch (e) {
+      closeSync(fd);
+      throw e;
     }
   }
-  if (p !== end) fail('trailing bytes');
-  return { header, buf, offsets };
+
+  close(): void {
+    try {
+      closeSync(this.r.fd);
+    } catch {
+      /* closed already */
+    }
+  }
+
+  count(table: number): number {
+    return this.tables[table].count;
+  }
+
+  /** The entry for `key` in `table`, or null. */
+  find(table: number, key: string): EntryView | null {
+    const t = this.tables[table];
+    if (t.count === 0) return null;
+    const h = keyHash(key);
+    for (let s = h & t.mask; ; s = (s + 1) & t.mask) {
+      const off = t.offs[s];
+      if (off === 0) return null;
+      if (t.hashes[s] !== h) continue;
+      const v = this.r.entry(off, this.entriesEnd);
+      if (v.table === table && entryKey(v) === key) return v;
+    }
+  }
+
+  /** Read the entry at `off` again (an offset a `find` returned earlier). */
+  entryAt(off: number): EntryView {
+    return this.r.entry(off, this.entriesEnd);
+  }
+
+  /** Every live entry of every table, in file order (an entry a later one replaced is skipped). */
+  *entries(): Generator<EntryView> {
+    let off = INDEX_MAGIC.length + 1;
+    while (off < this.entriesEnd) {
+      const v = this.r.entry(off, this.entriesEnd);
+      const next = off + v.len;
+      if (this.isLive(v)) yield this.r.entry(off, this.entriesEnd);
+      off = next;
+    }
+  }
+
+  private isLive(v: EntryView): boolean {
+    const t = this.tables[v.table];
+    if (t.count === 0) return false;
+    const h = keyHash(entryKey(v));
+    for (let s = h & t.mask; ; s = (s + 1) & t.mask) {
+      const off = t.offs[s];
+      if (off === 0) return false;
+      if (off === v.off) return true;
+    }
+  }
 }
 
-/** The raw results of an entry: key number → v8 bytes (views into the buffer). */
-export function entryResults(img: IndexImage, off: number): Map<number, Buffer> {
+/** The raw results of a file entry: key number → v8 bytes (views, valid until the next read). */
+export function entryResults(v: EntryView): Map<number, Buffer> {
   const out = new Map<number, Buffer>();
-  const buf = img.buf;
-  let p = off + IDENTITY_BYTES;
+  const buf = v.buf;
+  let p = v.idAt + IDENTITY_BYTES;
   const n = buf[p++];
   for (let r = 0; r < n; r++) {
+    if (p + 6 > v.end) throw new IndexFormatError('result out of range');
     const k = buf.readUInt16LE(p);
     const len = buf.readUInt32LE(p + 2);
+    if (p + 6 + len > v.end) throw new IndexFormatError('result out of range');
     out.set(k, buf.subarray(p + 6, p + 6 + len));
     p += 6 + len;
   }
   return out;
 }
 
-/** The stored result for `rel` under key number `keyNo`, when the identity still matches; raw bytes. */
-export function lookupRaw(img: IndexImage, rel: string, id: Buffer, keyNo: number): Buffer | null {
-  const off = img.offsets.get(rel);
-  if (off === undefined || !identityEquals(id, img.buf, off)) return null;
-  const buf = img.buf;
-  let p = off + IDENTITY_BYTES;
+/** One result of a file entry, or null. */
+export function entryResult(v: EntryView, keyNo: number): Buffer | null {
+  const buf = v.buf;
+  let p = v.idAt + IDENTITY_BYTES;
   const n = buf[p++];
   for (let r = 0; r < n; r++) {
+    if (p + 6 > v.end) throw new IndexFormatError('result out of range');
     const k = buf.readUInt16LE(p);
     const len = buf.readUInt32LE(p + 2);
+    if (p + 6 + len > v.end) throw new IndexFormatError('result out of range');
     if (k === keyNo) return buf.subarray(p + 6, p + 6 + len);
     p += 6 + len;
   }
   return null;
+}
+
+export function entryIdentity(v: EntryView): Buffer {
+  return v.buf.subarray(v.idAt, v.idAt + IDENTITY_BYTES);
+}
+
+export function entryPayload(v: EntryView): Buffer {
+  return v.buf.subarray(v.idAt + IDENTITY_BYTES, v.end);
 }
 
 export function decodeResult<T>(raw: Uint8Array): T | null {
@@ -144,66 +336,195 @@ export function decodeResult<T>(raw: Uint8Array): T | null {
   }
 }
 
-/** One entry to write: identity bytes and results by key string. */
-export interface EntryToWrite {
-  id: Buffer;
-  results: Map<string, Buffer>;
+/** A file payload from results (key number, v8 bytes). */
+export function filePayload(results: readonly (readonly [number, Buffer])[]): Buffer[] {
+  const parts: Buffer[] = [Buffer.from([Math.min(results.length, 255)])];
+  for (const [no, raw] of results.slice(0, 255)) {
+    const head = Buffer.allocUnsafe(6);
+    head.writeUInt16LE(no, 0);
+    head.writeUInt32LE(raw.length, 2);
+    parts.push(head, raw);
+  }
+  return parts;
 }
 
-/** Encode a full index file. Entries whose path is too long for the format are left out. */
-export function encodeIndex(header: IndexHeader, entries: Map<string, EntryToWrite>): Buffer {
-  const keyNo = new Map(header.keys.map((k, i) => [k.key, i]));
-  const rels: [Buffer, EntryToWrite][] = [];
-  let size = INDEX_MAGIC.length + 1 + 4 + 4 + 4;
-  for (const [rel, e] of entries) {
-    const relBytes = Buffer.from(rel, 'utf8');
-    if (relBytes.length > MAX_REL_BYTES) continue;
-    let results = 0;
-    for (const [k, r] of e.results) {
-      if (!keyNo.has(k)) continue;
-      results++;
-      size += 6 + r.length;
-    }
-    if (results === 0) continue;
-    size += 2 + relBytes.length + IDENTITY_BYTES + 1;
-    rels.push([relBytes, e]);
-  }
-  const headerBytes = Buffer.from(JSON.stringify(header), 'utf8');
-  size += headerBytes.length;
-  const buf = Buffer.allocUnsafe(size);
-  let p = INDEX_MAGIC.copy(buf, 0);
-  buf[p++] = INDEX_FORMAT_VERSION;
-  p = buf.writeUInt32LE(headerBytes.length, p);
-  p += headerBytes.copy(buf, p);
-  p = buf.writeUInt32LE(rels.length, p);
-  for (const [relBytes, e] of rels) {
-    p = buf.writeUInt16LE(relBytes.length, p);
-    p += relBytes.copy(buf, p);
-    p += e.id.copy(buf, p, 0, IDENTITY_BYTES);
-    const nAt = p++;
-    let n = 0;
-    for (const [k, r] of e.results) {
-      const no = keyNo.get(k);
-      if (no === undefined || n === 255) continue;
-      p = buf.writeUInt16LE(no, p);
-      p = buf.writeUInt32LE(r.length, p);
-      p += r.copy(buf, p);
-      n++;
-    }
-    buf[nAt] = n;
-  }
-  p = buf.writeUInt32LE(crc32(buf.subarray(0, p)), p);
-  return p === buf.length ? buf : buf.subarray(0, p);
-}
+/**
+ * An index file written as a stream: `add` appends entries (a later entry with the same key
+ * replaces an earlier one), `finish` appends tables, header and trailer and fsyncs. Memory: the
+ * output buffer and 12 bytes per entry (hash, offset) plus the open-addressing table it keeps to
+ * answer `has` (24 bytes per entry).
+ */
+export class IndexWriter {
+  private readonly out = Buffer.allocUnsafe(WINDOW_BYTES);
+  private used = 0;
+  private pos: number;
+  private readonly t: { hashes: Uint32Array; offs: Float64Array; mask: number; count: number }[] = [];
+  private reader: WindowReader | null = null;
 
-/** Read and parse an index file: null when absent; throws IndexFormatError / fs errors otherwise. */
-export function readIndexFile(path: string): Omit<IndexImage, 'fileStamp'> | null {
-  let buf: Buffer;
-  try {
-    buf = readFileSync(path);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw e;
+  constructor(
+    private readonly fd: number,
+    readonly path: string,
+  ) {
+    this.out.set(INDEX_MAGIC, 0);
+    this.out[INDEX_MAGIC.length] = INDEX_FORMAT_VERSION;
+    this.used = INDEX_MAGIC.length + 1;
+    this.pos = 0;
+    for (let i = 0; i < TABLES; i++) this.t.push({ hashes: new Uint32Array(16), offs: new Float64Array(16), mask: 15, count: 0 });
   }
-  return parseIndex(buf);
+
+  static create(path: string): IndexWriter {
+    return new IndexWriter(openSync(path, 'wx+', 0o644), path);
+  }
+
+  /** Bytes written so far (entries). */
+  get size(): number {
+    return this.pos + this.used;
+  }
+
+  private flush(): void {
+    let done = 0;
+    while (done < this.used) done += writeSync(this.fd, this.out, done, this.used - done, this.pos + done);
+    this.pos += this.used;
+    this.used = 0;
+  }
+
+  private write(b: Uint8Array): void {
+    if (b.length > this.out.length - this.used) {
+      this.flush();
+      if (b.length > this.out.length) {
+        let done = 0;
+        while (done < b.length) done += writeSync(this.fd, b, done, b.length - done, this.pos + done);
+        this.pos += b.length;
+        return;
+      }
+    }
+    this.out.set(b, this.used);
+    this.used += b.length;
+  }
+
+  private grow(t: (typeof this.t)[number]): void {
+    const old = t;
+    const slots = (old.mask + 1) * 2;
+    const hashes = new Uint32Array(slots);
+    const offs = new Float64Array(slots);
+    const mask = slots - 1;
+    for (let s = 0; s <= old.mask; s++) {
+      if (old.offs[s] === 0) continue;
+      let n = old.hashes[s] & mask;
+      while (offs[n] !== 0) n = (n + 1) & mask;
+      hashes[n] = old.hashes[s];
+      offs[n] = old.offs[s];
+    }
+    t.hashes = hashes;
+    t.offs = offs;
+    t.mask = mask;
+  }
+
+  /** The slot of `key` in `table`, or the empty slot where it would go. */
+  private slotOf(table: number, key: string, h: number): number {
+    const t = this.t[table];
+    for (let s = h & t.mask; ; s = (s + 1) & t.mask) {
+      if (t.offs[s] === 0) return s;
+      if (t.hashes[s] === h && this.keyAt(t.offs[s]) === key) return s;
+    }
+  }
+
+  private keyAt(off: number): string {
+    if (off >= this.pos) {
+      const at = off - this.pos;
+      return this.out.toString('utf8', at + 11, at + 11 + this.out.readUInt16LE(at + 9));
+    }
+    if (!this.reader || this.reader.size !== this.pos) this.reader = new WindowReader(this.fd, this.pos);
+    const [b, i] = this.reader.bytes(off, 11);
+    const keyLen = b.readUInt16LE(i + 9);
+    const [kb, ki] = this.reader.bytes(off, 11 + keyLen);
+    return kb.toString('utf8', ki + 11, ki + 11 + keyLen);
+  }
+
+  count(table: number): number {
+    return this.t[table].count;
+  }
+
+  has(table: number, key: string): boolean {
+    const t = this.t[table];
+    return t.offs[this.slotOf(table, key, keyHash(key))] !== 0;
+  }
+
+  /** Append an entry. */
+  add(table: number, key: string, id: Uint8Array, payload: readonly Uint8Array[]): void {
+    const keyBytes = Buffer.from(key, 'utf8');
+    if (keyBytes.length > MAX_KEY_BYTES) return; // too long for the format: never stored
+    let len = 11 + keyBytes.length + IDENTITY_BYTES;
+    for (const p of payload) len += p.length;
+    const head = Buffer.allocUnsafe(11);
+    head.writeUInt32LE(len, 0);
+    head[8] = table;
+    head.writeUInt16LE(keyBytes.length, 9);
+    let crc = crc32(head.subarray(8, 11));
+    crc = crc32(keyBytes, crc);
+    crc = crc32(id.subarray(0, IDENTITY_BYTES), crc);
+    for (const p of payload) crc = crc32(p, crc);
+    head.writeUInt32LE(crc >>> 0, 4);
+    const off = this.size;
+    // Flushed entries are read back by `keyAt` when a hash matches: flush before an entry could straddle.
+    if (len > this.out.length - this.used) this.flush();
+    this.write(head);
+    this.write(keyBytes);
+    this.write(id.subarray(0, IDENTITY_BYTES));
+    for (const p of payload) this.write(p);
+    const t = this.t[table];
+    const h = keyHash(key);
+    const s = this.slotOf(table, key, h);
+    if (t.offs[s] === 0) t.count++;
+    t.hashes[s] = h;
+    t.offs[s] = off;
+    if (t.count * 2 > t.mask + 1) this.grow(t);
+  }
+
+  /** Append tables, header and trailer; fsync; close. The caller renames the file into place. */
+  finish(header: IndexHeader): number {
+    this.flush();
+    const tablesAt = this.pos;
+    const parts: Buffer[] = [];
+    for (const t of this.t) {
+      // The table as kept (≤ 50 % full) is the table written.
+      const head = Buffer.allocUnsafe(8);
+      const slots = t.count === 0 ? 0 : t.mask + 1;
+      head.writeUInt32LE(slots, 0);
+      head.writeUInt32LE(t.count, 4);
+      parts.push(head);
+      if (slots > 0) parts.push(Buffer.from(t.hashes.buffer, t.hashes.byteOffset, slots * 4), Buffer.from(t.offs.buffer, t.offs.byteOffset, slots * 8));
+    }
+    const tables = Buffer.concat(parts);
+    const headerBytes = Buffer.from(JSON.stringify(header), 'utf8');
+    const trailer = Buffer.alloc(TRAILER_BYTES);
+    trailer.writeDoubleLE(tablesAt, 0);
+    trailer.writeUInt32LE(tables.length, 8);
+    trailer.writeUInt32LE(headerBytes.length, 12);
+    const crc = crc32(trailer.subarray(0, 16), crc32(headerBytes, crc32(tables)));
+    trailer.writeUInt32LE(crc >>> 0, 16);
+    TRAILER_MAGIC.copy(trailer, 20);
+    this.write(tables);
+    this.write(headerBytes);
+    this.write(trailer);
+    this.flush();
+    fsyncSync(this.fd);
+    closeSync(this.fd);
+    return this.pos;
+  }
+
+  /** An entry written earlier (by its offset), CRC checked. */
+  entryAt(off: number): EntryView {
+    if (this.used > 0) this.flush();
+    if (!this.reader || this.reader.size !== this.pos) this.reader = new WindowReader(this.fd, this.pos);
+    return this.reader.entry(off, this.pos);
+  }
+
+  abort(): void {
+    try {
+      closeSync(this.fd);
+    } catch {
+      /* closed */
+    }
+  }
 }

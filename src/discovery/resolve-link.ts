@@ -1,0 +1,196 @@
+/**
+ * Image symlinks → their final target: THE resolution rule of a scan (realpath, then "is it a
+ * regular file"), in implementations with the same answers (parity tests in
+ * test/resolve-link.test.ts):
+ *
+ * - `resolveLinkNative`: realpath(3) + stat, the rule itself (the reference of the tests);
+ * - `LinkResolver` (a scan without the index): readlink + lstat where that is certain to agree,
+ *   else `resolveLinkNative`;
+ * - `resolveLinkTraced`: the same walk done here, component by component, reporting every
+ *   directory a name was looked up in. Those directories are all the answer depends on: a
+ *   directory whose identity (dev, ino, mtime, ctime) is unchanged has the same entries, an entry's
+ *   inode keeps its type, and a symlink's text never changes. The incremental index stores the
+ *   answer with those directories and serves it while they are unchanged (dir-cache.ts).
+ */
+import { lstatSync, readlinkSync, realpathSync, statSync } from 'node:fs';
+import { sep } from 'node:path';
+
+export interface ResolvedLink {
+  target?: string;
+  broken: boolean;
+  reason?: string;
+}
+
+/** How a scan resolves its symlinked images: LinkResolver, or the index's folders (dir-cache.ts). */
+export interface LinkResolution {
+  /** `linkPath` is the link `name` of the walked folder `dirRel` (relative to the root's real path). */
+  resolve(linkPath: string, dirRel: string, name: string): ResolvedLink;
+}
+
+/** MAXSYMLINKS of glibc and Linux: more links than this in one resolution is a loop. */
+const MAX_LINK_HOPS = 40;
+
+function brokenBy(code: string | undefined, fallback: string): ResolvedLink {
+  return { broken: true, reason: code === 'ELOOP' ? 'symlink loop' : (code ?? fallback) };
+}
+
+/** realpath(3) + stat of one link: the rule itself (every other implementation here gives its answers). */
+export function resolveLinkNative(p: string): ResolvedLink {
+  try {
+    const target = realpathSync.native(p); // one call; the JS realpath lstat's every component
+    return statSync(target).isFile() ? { target, broken: false } : { broken: true, reason: 'target is not a file' };
+  } catch (e) {
+    return brokenBy((e as NodeJS.ErrnoException).code, String(e));
+  }
+}
+
+/** `resolveLinkNative` of each path (the reference of the parity tests). */
+export function resolveLinks(paths: readonly string[]): Map<string, ResolvedLink> {
+  const out = new Map<string, ResolvedLink>();
+  for (const p of paths) out.set(p, resolveLinkNative(p));
+  return out;
+}
+
+/**
+ * Resolves symlinked images, with sync calls (a few µs each, where the promise API costs a
+ * thread-pool round trip; game folders hold thousands of links).
+ *
+ * realpath(3) reads every component of the whole path (about ten syscalls a link here). Most links
+ * are `../../photos/day/IMG.jpg`: `..` segments, then plain names. For those one readlink and one
+ * lstat suffice: the link's folder is physically `rootReal/rel` (the walk never enters a directory
+ * link), so its `..` parents are lexical; the remaining names are resolved by the kernel in the
+ * lstat exactly as in following the link; and when the last name is a regular file, the target's
+ * realpath is the realpath of its folder (taken once per folder) plus its name. Anything else — a
+ * `..` after a name, a link to a link, a missing or non-file target, an error — takes realpath +
+ * stat as before, so a target's path, and whether it lies inside the root, are the same either way.
+ */
+export class LinkResolver implements LinkResolution {
+  private readonly realDirs = new Map<string, string | null>();
+
+  constructor(private readonly rootReal: string) {}
+
+  /** `linkPath` is the link `name` of the walked folder `dirRel`. */
+  resolve(linkPath: string, dirRel: string, name: string): ResolvedLink {
+    return this.fast(linkPath, dirRel, name) ?? resolveLinkNative(linkPath);
+  }
+
+  private fast(linkPath: string, dirRel: string, name: string): ResolvedLink | null {
+    if (sep !== '/') return null;
+    let text: string;
+    try {
+      text = readlinkSync(linkPath);
+    } catch {
+      return null;
+    }
+    if (text === '' || text.endsWith('/')) return null;
+    // The physical folder of the link (as components), then the link text applied to it.
+    let base = text.startsWith('/') ? '' : dirRel === '' ? this.rootReal : `${this.rootReal}/${dirRel}`;
+    let named = false;
+    const parts = text.split('/');
+    let rest = '';
+    for (const part of parts) {
+      if (part === '' || part === '.') continue;
+      if (part === '..') {
+        if (named) return null; // `..` after a name: that name may be a directory link
+        const cut = base.lastIndexOf('/');
+        base = cut <= 0 ? '' : base.slice(0, cut);
+        continue;
+      }
+      named = true;
+      rest = rest === '' ? part : `${rest}/${part}`;
+    }
+    if (!named) return null;
+    const lexical = `${base}/${rest}`;
+    let st;
+    try {
+      st = lstatSync(lexical, { throwIfNoEntry: false });
+    } catch {
+      return null;
+    }
+    if (!st?.isFile()) return null; // missing, a directory, another link...: the careful way
+    const cut = lexical.lastIndexOf('/');
+    const dir = cut === 0 ? '/' : lexical.slice(0, cut);
+    let real = this.realDirs.get(dir);
+    if (real === undefined) {
+      try {
+        real = realpathSync.native(dir);
+      } catch {
+        real = null;
+      }
+      if (this.realDirs.size >= 4096) this.realDirs.clear();
+      this.realDirs.set(dir, real);
+    }
+    if (real === null) return null;
+    return { target: real === '/' ? lexical.slice(cut) : real + lexical.slice(cut), broken: false };
+  }
+}
+
+type Kind = 'dir' | 'file' | 'link' | 'other';
+
+/**
+ * What a path names, for `resolveLinkTraced`; the caller may share one across a run: directories
+ * and links met by many links are asked once.
+ */
+export class LookupMemo {
+  private readonly kinds = new Map<string, { kind: Kind; text?: string } | { code: string }>();
+
+  lookup(path: string): { kind: Kind; text?: string } | { code: string } {
+    let r = this.kinds.get(path);
+    if (r) return r;
+    try {
+      const st = lstatSync(path);
+      const kind: Kind = st.isDirectory() ? 'dir' : st.isFile() ? 'file' : st.isSymbolicLink() ? 'link' : 'other';
+      r = kind === 'link' ? { kind, text: readlinkSync(path) } : { kind };
+    } catch (e) {
+      r = { code: (e as NodeJS.ErrnoException).code ?? String(e) };
+    }
+    // Files and missing names are final components, asked once: only directories and links are kept.
+    if ('kind' in r && (r.kind === 'dir' || r.kind === 'link')) this.kinds.set(path, r);
+    return r;
+  }
+}
+
+const parentOf = (p: string) => {
+  const i = p.lastIndexOf('/');
+  return i <= 0 ? '/' : p.slice(0, i);
+};
+
+/**
+ * Resolve the symlink `name` in the real directory `dirReal` as realpath(3) does (components left
+ * to right, `..` on the resolved path, at most 40 links), then require a regular file. `onLookup`
+ * is called with each directory before a name is looked up in it. POSIX paths only.
+ */
+export function resolveLinkTraced(dirReal: string, name: string, onLookup: (dir: string) => void, memo: LookupMemo = new LookupMemo()): ResolvedLink {
+  let cur = dirReal;
+  let curKind: Kind = 'dir';
+  const pending: string[] = [name];
+  let hops = 0;
+  while (pending.length > 0) {
+    const c = pending.pop()!;
+    if (c === '') continue;
+    // Anything after a non-directory (`file/..`, `file/.`, `file/x`): as realpath, ENOTDIR.
+    if (curKind !== 'dir') return brokenBy('ENOTDIR', 'ENOTDIR');
+    if (c === '.') continue;
+    if (c === '..') {
+      cur = parentOf(cur);
+      continue;
+    }
+    onLookup(cur);
+    const next = cur === '/' ? `/${c}` : `${cur}/${c}`;
+    const r = memo.lookup(next);
+    if ('code' in r) return brokenBy(r.code, r.code);
+    if (r.kind === 'link') {
+      if (++hops > MAX_LINK_HOPS) return brokenBy('ELOOP', 'ELOOP');
+      const text = r.text!;
+      const parts = text.split('/');
+      // A trailing slash asks for a directory: realpath checks it as `.` would.
+      if (text.endsWith('/')) parts.push('.');
+      for (let i = parts.length - 1; i >= 0; i--) pending.push(parts[i]);
+      if (text.startsWith('/')) cur = '/';
+      continue;
+    }
+    cur = next;
+    curKind = r.kind;
+  }
+  return curKind === 'file' ? { target: cur, broken: false } : { broken: true, reason: 'target is not a file' };
+}

@@ -1,0 +1,248 @@
+/**
+ * Directories in the incremental index: what discovery found in each, kept while the directory is
+ * unchanged, so a warm run neither lists nor pairs nor resolves links again where nothing moved.
+ *
+ * A directory is unchanged when its identity (dev, ino, size, mtime and ctime in ns, `stat` of its
+ * real path) equals the stored one: creating, removing or renaming an entry, or a permission
+ * change, moves mtime or ctime. Stored per directory (by real absolute path):
+ * - its listing (names and kinds, the walk's `ListingCache`);
+ * - for each symlink in it, the link's resolution (resolve-link.ts) and the directories that
+ *   resolution looked names up in. The answer is served only while the link's own directory and
+ *   every one of those is unchanged: then every name on the way names the same inode, inodes keep
+ *   their type and a symlink's text never changes. A link re-pointed (rm + ln, or rename over it)
+ *   changes its directory; a target replaced, removed or renamed changes the target's directory.
+ *
+ * As for files, a directory whose ctime is within the racy margin of the run's start is not
+ * stored (a change in the same timestamp tick after our read could keep every field), and its
+ * identity is taken before it is read.
+ */
+import { readdirSync, statSync } from 'node:fs';
+import { serialize } from 'node:v8';
+import type { EntryKind, ListingCache, WalkEntry } from '../discovery/walk.js';
+import { LookupMemo, resolveLinkTraced, type LinkResolution, type ResolvedLink } from '../discovery/resolve-link.js';
+import { identityBytes, IDENTITY_BYTES } from './identity.js';
+import { decodeResult, entryIdentity, entryPayload, TABLE_DIRS, TABLE_LINKS, type IndexReader } from './store.js';
+
+/** Where this run's entries go (ScanIndex): a reference to an unchanged stored one, or a new one. */
+export interface EntrySink {
+  ref(table: number, off: number): void;
+  add(table: number, key: string, id: Uint8Array, payload: readonly Uint8Array[]): boolean;
+}
+
+/** A folder's payload (v8; short keys: it is stored for every folder). No `n`: a folder links pass through. */
+interface DirPayload {
+  /** Entry names, in name order. */
+  n?: string[];
+  /** One kind letter per name: f(ile) d(ir) s(ymlink) o(ther). */
+  k?: string;
+}
+
+/** A link's payload: target (null: broken), reason, the folders its resolution depends on besides its own. */
+type LinkPayload = [string | null, string | null, string[]];
+
+const KIND_LETTER: Record<EntryKind, string> = { file: 'f', dir: 'd', symlink: 's', other: 'o' };
+const LETTER_KIND: Record<string, EntryKind> = { f: 'file', d: 'dir', s: 'symlink', o: 'other' };
+const NO_IDENTITY = Buffer.alloc(IDENTITY_BYTES);
+/** Listings of this run kept for reuse (a link target's folder, then walked): bounded. */
+const RECENT_LISTINGS = 256;
+
+function listingPayload(entries: readonly WalkEntry[] | null): Buffer {
+  if (!entries) return serialize({});
+  return serialize({ n: entries.map((e) => e.name), k: entries.map((e) => KIND_LETTER[e.kind]).join('') } satisfies DirPayload);
+}
+
+function decodeListing(raw: Uint8Array): WalkEntry[] | null | undefined {
+  const p = decodeResult<DirPayload>(raw);
+  if (!p || typeof p !== 'object') return undefined; // unreadable: treated as absent
+  if (!p.n) return null;
+  if (!Array.isArray(p.n) || typeof p.k !== 'string' || p.k.length !== p.n.length) return undefined;
+  const entries: WalkEntry[] = new Array(p.n.length);
+  for (let i = 0; i < p.n.length; i++) {
+    const kind = LETTER_KIND[p.k[i]];
+    if (!kind || typeof p.n[i] !== 'string') return undefined;
+    entries[i] = { name: p.n[i], kind };
+  }
+  return entries;
+}
+
+/**
+ * The folders of one run: stored ones checked (one `stat` each), new ones recorded. Memory: per
+ * folder met, its identity now and whether it is unchanged; a bounded number of listings.
+ */
+export class DirSnapshots implements ListingCache, LinkResolution {
+  /** Identity of each folder now (taken once per run, before it is read); null: not a folder. */
+  private readonly now = new Map<string, { id: Buffer; racy: boolean } | null>();
+  /** Folders checked against the stored index: unchanged or not. */
+  private readonly valid = new Map<string, boolean>();
+  /** Folders this run wrote an entry for: 'full' with its listing, 'dep' identity only. */
+  private readonly added = new Map<string, 'full' | 'dep'>();
+  private readonly recent = new Map<string, readonly WalkEntry[]>();
+  private readonly memo = new LookupMemo();
+  hits = 0;
+  misses = 0;
+  linksReused = 0;
+  linksResolved = 0;
+
+  constructor(
+    private reader: IndexReader | null,
+    private readonly rootAbs: string,
+    private readonly rootReal: string,
+    private readonly racyCutoffNs: bigint,
+    private readonly sink: EntrySink,
+  ) {}
+
+  /** The stored index turned out corrupt: nothing of it is used from here on. */
+  forgetStored(): void {
+    this.reader = null;
+    for (const [k, v] of this.valid) if (v) this.valid.set(k, false);
+  }
+
+  /** The real path of a folder of the walk (the root as given, plus real subfolders). */
+  private realOf(path: string): string {
+    if (path === this.rootAbs) return this.rootReal;
+    if (this.rootAbs !== this.rootReal && path.startsWith(this.rootAbs) && path[this.rootAbs.length] === '/') return this.rootReal + path.slice(this.rootAbs.length);
+    return path;
+  }
+
+  private identityNow(real: string): { id: Buffer; racy: boolean } | null {
+    let r = this.now.get(real);
+    if (r !== undefined) return r;
+    r = null;
+    try {
+      const st = statSync(real, { bigint: true, throwIfNoEntry: false });
+      if (st && st.isDirectory()) r = { id: identityBytes({ dev: st.dev, ino: st.ino, size: st.size, mtimeNs: st.mtimeNs, ctimeNs: st.ctimeNs }), racy: st.ctimeNs >= this.racyCutoffNs };
+    } catch {
+      r = null;
+    }
+    this.now.set(real, r);
+    return r;
+  }
+
+  /** Guarded read of the stored index (a corrupt entry: the sink is told through a throw → treated as absent). */
+  private stored(table: number, key: string) {
+    if (!this.reader) return null;
+    try {
+      return this.reader.find(table, key);
+    } catch {
+      this.forgetStored();
+      return null;
+    }
+  }
+
+  /**
+   * Is the folder as stored? When it is, its stored entry is this run's (referenced once). The
+   * listing is returned when asked (`withListing`) and stored.
+   */
+  private unchanged(real: string, withListing = false): { ok: boolean; entries?: WalkEntry[] | null } {
+    const known = this.valid.get(real);
+    if (known === false) return { ok: false };
+    if (known === true && !withListing) return { ok: true };
+    const v = this.stored(TABLE_DIRS, real);
+    if (!v) {
+      this.valid.set(real, false);
+      return { ok: false };
+    }
+    if (known === undefined) {
+      const now = this.identityNow(real);
+      const ok = now !== null && now.id.equals(entryIdentity(v));
+      this.valid.set(real, ok);
+      if (!ok) return { ok: false };
+    }
+    const entries = withListing ? decodeListing(entryPayload(v)) : undefined;
+    if (!this.added.has(real)) {
+      this.sink.ref(TABLE_DIRS, v.off);
+      this.added.set(real, 'dep');
+    }
+    if (entries === undefined && withListing) return { ok: true, entries: null };
+    if (entries) {
+      this.added.set(real, 'full');
+      this.hits++;
+    }
+    return { ok: true, entries };
+  }
+
+  private remember(real: string, entries: readonly WalkEntry[]): void {
+    this.recent.delete(real);
+    this.recent.set(real, entries);
+    if (this.recent.size > RECENT_LISTINGS) this.recent.delete(this.recent.keys().next().value!);
+  }
+
+  get(path: string): readonly WalkEntry[] | null {
+    const real = this.realOf(path);
+    const mine = this.recent.get(real);
+    if (mine) return mine; // listed or checked earlier in this run (a link target's folder, then walked)
+    const u = this.unchanged(real, true);
+    if (u.ok && u.entries) {
+      this.remember(real, u.entries);
+      return u.entries;
+    }
+    this.identityNow(real); // before the caller reads it
+    this.misses++;
+    return null;
+  }
+
+  put(path: string, entries: readonly WalkEntry[]): void {
+    const real = this.realOf(path);
+    this.remember(real, entries);
+    const now = this.identityNow(real);
+    if (!now || now.racy || this.added.get(real) === 'full') return;
+    if (this.sink.add(TABLE_DIRS, real, now.id, [listingPayload(entries)])) this.added.set(real, 'full');
+  }
+
+  /** A folder's listing for pairing a link target's folder (read when not known unchanged). */
+  listingSync(dir: string): readonly WalkEntry[] | null {
+    const cached = this.get(dir);
+    if (cached) return cached;
+    let dirents;
+    try {
+      dirents = readdirSync(dir, { withFileTypes: true });
+    } catch {
+      return null;
+    }
+    const entries: WalkEntry[] = dirents.map((d) => ({ name: d.name, kind: d.isFile() ? 'file' : d.isSymbolicLink() ? 'symlink' : d.isDirectory() ? 'dir' : 'other' }));
+    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    if (!entries.some((e) => e.name.includes('\uFFFD'))) this.put(dir, entries);
+    return entries;
+  }
+
+  /**
+   * The resolution of the symlink `name` in the walked folder `dirRel` (`linkPath`, the scan's
+   * LinkResolution): stored while its folder and every folder it depends on is unchanged, else
+   * resolved (resolve-link.ts) and recorded.
+   */
+  resolve(_linkPath: string, dirRel: string, name: string): ResolvedLink {
+    const real = dirRel === '' ? this.rootReal : `${this.rootReal}/${dirRel}`;
+    const key = `${real}/${name}`;
+    if (this.unchanged(real).ok) {
+      const v = this.stored(TABLE_LINKS, key);
+      const stored = v ? decodeResult<LinkPayload>(entryPayload(v)) : null;
+      if (v && Array.isArray(stored) && Array.isArray(stored[2])) {
+        const off = v.off; // the view may be overwritten by the folder checks below
+        const [target, reason, deps] = stored;
+        if (deps.every((d) => this.unchanged(d).ok)) {
+          this.sink.ref(TABLE_LINKS, off);
+          this.linksReused++;
+          return target !== null ? { target, broken: false } : { broken: true, reason: reason ?? 'unknown' };
+        }
+      }
+    }
+    const deps: string[] = [];
+    let storable = true;
+    const result = resolveLinkTraced(real, name, (dir) => {
+      if (deps.includes(dir)) return;
+      deps.push(dir);
+      const now = this.identityNow(dir); // before the lookup in it
+      if (!now || now.racy) storable = false;
+    }, this.memo);
+    this.linksResolved++;
+    if (!storable) return result;
+    // Every folder it depends on gets an entry (its identity): unchanged ones as stored.
+    for (const d of deps) {
+      if (this.added.has(d) || this.unchanged(d).ok) continue;
+      if (this.sink.add(TABLE_DIRS, d, this.identityNow(d)!.id, [listingPayload(null)])) this.added.set(d, 'dep');
+    }
+    const payload: LinkPayload = [result.target ?? null, result.reason ?? null, deps.filter((d) => d !== real)];
+    this.sink.add(TABLE_LINKS, key, NO_IDENTITY, [serialize(payload)]);
+    return result;
+  }
+}

@@ -1,0 +1,92 @@
+/**
+ * The traced link resolution (the index's) must give realpath's answers, and report every folder
+ * the answer depends on: the index serves a stored answer while those folders are unchanged.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, realpathSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { LinkResolver, LookupMemo, resolveLinks, resolveLinkTraced } from '../src/discovery/resolve-link.js';
+import { FAKE_JPEG, tempDir } from './helpers/tree.js';
+
+function awkwardLinks(): { dir: string; links: string[] } {
+  const top = realpathSync(tempDir('isc-resolve-'));
+  const root = join(top, 'lib');
+  const outside = join(top, 'outside');
+  for (const d of ['lib/a/deep/er', 'lib/b', 'lib/links', 'outside/x']) mkdirSync(join(top, d), { recursive: true });
+  writeFileSync(join(root, 'a/IMG.jpg'), FAKE_JPEG);
+  writeFileSync(join(root, 'a/deep/er/IMG.jpg'), FAKE_JPEG);
+  writeFileSync(join(outside, 'x/far.jpg'), FAKE_JPEG);
+  symlinkSync('a', join(root, 'alias')); // a directory link in the path
+  symlinkSync('../lib/a/deep', join(outside, 'backdoor'));
+  execFileSync('mkfifo', [join(root, 'b/fifo.jpg')]);
+  const L = join(root, 'links');
+  const spec: Record<string, string> = {
+    'rel.jpg': '../a/IMG.jpg',
+    'abs.jpg': join(root, 'a/IMG.jpg'),
+    'dotted.jpg': './../a/./deep/../IMG.jpg',
+    'slashes.jpg': '..//a///IMG.jpg',
+    'through-alias.jpg': '../alias/IMG.jpg',
+    // `..` after a directory link goes up from the link's target (physical), as realpath does.
+    'alias-dotdot.jpg': '../alias/deep/../IMG.jpg',
+    'alias-up.jpg': '../alias/../a/IMG.jpg',
+    'chain.jpg': 'rel.jpg',
+    'chain2.jpg': 'chain.jpg',
+    'outside.jpg': join(outside, 'x/far.jpg'),
+    'back-in.jpg': join(outside, 'backdoor/er/IMG.jpg'),
+    'up-to-root.jpg': '../../../../../../../../../../..' + join(root, 'a/IMG.jpg'),
+    'dangling.jpg': 'nowhere.jpg',
+    'dangling-dir.jpg': '../nowhere/IMG.jpg',
+    'to-dir.jpg': '../a',
+    'to-fifo.jpg': '../b/fifo.jpg',
+    'file-as-dir.jpg': '../a/IMG.jpg/x',
+    'file-dotdot.jpg': '../a/IMG.jpg/..',
+    'trailing-slash.jpg': '../a/IMG.jpg/',
+    'dir-trailing.jpg': '../a/',
+    'loop1.jpg': 'loop2.jpg',
+    'loop2.jpg': 'loop1.jpg',
+    'self.jpg': 'self.jpg',
+    'root.jpg': '/',
+  };
+  for (const [name, target] of Object.entries(spec)) symlinkSync(target, join(L, name));
+  // A chain of 41 links: one more than realpath follows.
+  for (let i = 0; i < 41; i++) symlinkSync(i === 40 ? '../a/IMG.jpg' : `long${i + 1}.jpg`, join(L, `long${i}.jpg`));
+  for (let i = 0; i < 39; i++) symlinkSync(i === 38 ? '../a/IMG.jpg' : `ok${i + 1}.jpg`, join(L, `ok${i}.jpg`));
+  return { dir: L, links: [...Object.keys(spec), 'long0.jpg', 'ok0.jpg'] };
+}
+
+test('resolveLinkTraced and the scan\'s LinkResolver give realpath + stat answers on every kind of link', () => {
+  const { dir, links } = awkwardLinks();
+  const native = resolveLinks(links.map((n) => join(dir, n)));
+  const memo = new LookupMemo();
+  const lib = join(dir, '..');
+  const scanResolver = new LinkResolver(lib);
+  for (const name of links) {
+    assert.deepEqual(scanResolver.resolve(join(dir, name), 'links', name), native.get(join(dir, name)), `${name} (LinkResolver)`);
+    const traced = resolveLinkTraced(dir, name, () => undefined, memo);
+    assert.deepEqual(traced, native.get(join(dir, name)), name);
+    // A fresh memo gives the same answer (the memo only saves calls).
+    assert.deepEqual(resolveLinkTraced(dir, name, () => undefined), traced, `${name} without the shared memo`);
+  }
+  // The cases are what they claim to be (the parity above is not parity of errors only).
+  assert.equal(native.get(join(dir, 'alias-dotdot.jpg'))!.target, join(dir, '../a/IMG.jpg'));
+  assert.equal(native.get(join(dir, 'ok0.jpg'))!.broken, false);
+  assert.equal(native.get(join(dir, 'long0.jpg'))!.reason, 'symlink loop');
+  assert.equal(native.get(join(dir, 'to-fifo.jpg'))!.reason, 'target is not a file');
+  assert.equal(native.get(join(dir, 'file-as-dir.jpg'))!.reason, 'ENOTDIR');
+});
+
+test('resolveLinkTraced reports each folder it looked a name up in, before looking', () => {
+  const { dir } = awkwardLinks();
+  const lib = join(dir, '..');
+  const seen: string[] = [];
+  const r = resolveLinkTraced(dir, 'through-alias.jpg', (d) => seen.push(d));
+  assert.equal(r.target, join(lib, 'a/IMG.jpg'));
+  // links (the link's name), lib (alias), lib/a (IMG.jpg, after following alias → a): a change in
+  // any of them can change the answer; nothing else can.
+  assert.deepEqual(seen, [dir, lib, lib, join(lib, 'a')]);
+  const broken: string[] = [];
+  resolveLinkTraced(dir, 'dangling-dir.jpg', (d) => broken.push(d));
+  assert.deepEqual([...new Set(broken)], [dir, lib], 'a missing name depends on the folder it is missing from');
+});
