@@ -43,8 +43,8 @@ type LinkPayload = [string | null, string | null, string[]];
 const KIND_LETTER: Record<EntryKind, string> = { file: 'f', dir: 'd', symlink: 's', other: 'o' };
 const LETTER_KIND: Record<string, EntryKind> = { f: 'file', d: 'dir', s: 'symlink', o: 'other' };
 const NO_IDENTITY = Buffer.alloc(IDENTITY_BYTES);
-/** Listings of this run kept for reuse (a link target's folder, then walked): bounded. */
-const RECENT_LISTINGS = 256;
+/** Listings of this run kept for reuse (a link target's folder, then walked): a few, memory stays flat. */
+const RECENT_LISTINGS = 4;
 
 function listingPayload(entries: readonly WalkEntry[] | null): Buffer {
   if (!entries) return serialize({});
