@@ -545,6 +545,14 @@ const FOLDER_CHANGES: Record<string, (root: string, dir: string) => void> = {
     const after = statSync(d, { bigint: true });
     assert.notEqual(after.ctimeNs, before.ctimeNs);
   },
+  'a folder on the way moved, a folder link to it put in its place (same inode reached)': (root) => {
+    renameSync(join(root, 'photos/d1'), join(root, 'photos/d1-moved'));
+    symlinkSync('d1-moved', join(root, 'photos/d1'));
+  },
+  'the folder link removed again, the folder moved back': (root) => {
+    rmSync(join(root, 'photos/d1'));
+    renameSync(join(root, 'photos/d1-moved'), join(root, 'photos/d1'));
+  },
   'a target removed (broken link)': (root) => rmSync(join(root, 'photos/d1/IMG_1.jpg')),
   'a target folder renamed': (root) => renameSync(join(root, 'photos/d2'), join(root, 'photos/d3')),
   'a target replaced by a folder': (root) => {
@@ -586,6 +594,23 @@ test('folders and links: listings and resolutions are reused while unchanged, ne
     const after = await warm();
     assert.equal(after.dirsRead, 0, `${kind}: the next run reuses every folder again`);
   }
+});
+
+test('a folder on the way that changed elsewhere costs one lstat per name, not a new resolution', async (t) => {
+  const dir = testDir(t, 'isc-index-dirs-way-');
+  const root = linkedLibrary(dir);
+  const indexPath = join(dir, 'idx', 'index');
+  const runs: IndexRunStats[] = [];
+  const index = { ...NOW, path: indexPath, onStats: (s: IndexRunStats) => runs.push(s) };
+  await validate(root, { index, engine: 'inline' });
+  // `photos` is on the way of every link into photos/d1 and photos/d2; a new file there changes it.
+  writeFileSync(join(root, 'photos/notes.txt'), 'x');
+  const plain = JSON.stringify(await validate(root, { index: false, engine: 'inline' })).replace(/"processing_time":[-0-9.e+]+/g, '');
+  const again = JSON.stringify(await validate(root, { index, engine: 'inline' })).replace(/"processing_time":[-0-9.e+]+/g, '');
+  assert.equal(again, plain);
+  const last = runs[runs.length - 1];
+  assert.equal(last.linksResolved, 0, 'the names on the way still name the same folders: nothing resolved again');
+  assert.equal(last.linksReused, 5);
 });
 
 test('a folder changed within the racy margin is not stored; a link through it is resolved again', async (t) => {

@@ -64,10 +64,11 @@ test('resolveLinkTraced and the scan\'s LinkResolver give realpath + stat answer
   const scanResolver = new LinkResolver(lib);
   for (const name of links) {
     assert.deepEqual(scanResolver.resolve(join(dir, name), 'links', name), native.get(join(dir, name)), `${name} (LinkResolver)`);
-    const traced = resolveLinkTraced(dir, name, () => undefined, memo);
+    const quiet = { beforeLookup: () => undefined, looked: () => undefined };
+    const traced = resolveLinkTraced(dir, name, quiet, memo);
     assert.deepEqual(traced, native.get(join(dir, name)), name);
     // A fresh memo gives the same answer (the memo only saves calls).
-    assert.deepEqual(resolveLinkTraced(dir, name, () => undefined), traced, `${name} without the shared memo`);
+    assert.deepEqual(resolveLinkTraced(dir, name, quiet), traced, `${name} without the shared memo`);
   }
   // The cases are what they claim to be (the parity above is not parity of errors only).
   assert.equal(native.get(join(dir, 'alias-dotdot.jpg'))!.target, join(dir, '../a/IMG.jpg'));
@@ -77,16 +78,18 @@ test('resolveLinkTraced and the scan\'s LinkResolver give realpath + stat answer
   assert.equal(native.get(join(dir, 'file-as-dir.jpg'))!.reason, 'ENOTDIR');
 });
 
-test('resolveLinkTraced reports each folder it looked a name up in, before looking', () => {
+test('resolveLinkTraced reports each folder it looked a name up in, before looking, and what the name was', () => {
   const { dir } = awkwardLinks();
   const lib = join(dir, '..');
   const seen: string[] = [];
-  const r = resolveLinkTraced(dir, 'through-alias.jpg', (d) => seen.push(d));
+  const looked: string[] = [];
+  const r = resolveLinkTraced(dir, 'through-alias.jpg', { beforeLookup: (d) => seen.push(d), looked: (d, n, stamp) => looked.push(`${d}/${n}:${stamp ? 'inode' : 'none'}`) });
   assert.equal(r.target, join(lib, 'a/IMG.jpg'));
   // links (the link's name), lib (alias), lib/a (IMG.jpg, after following alias → a): a change in
   // any of them can change the answer; nothing else can.
   assert.deepEqual(seen, [dir, lib, lib, join(lib, 'a')]);
+  assert.deepEqual(looked, [`${dir}/through-alias.jpg:inode`, `${lib}/alias:inode`, `${lib}/a:inode`, `${lib}/a/IMG.jpg:inode`], 'and each lookup with the inode it named');
   const broken: string[] = [];
-  resolveLinkTraced(dir, 'dangling-dir.jpg', (d) => broken.push(d));
+  resolveLinkTraced(dir, 'dangling-dir.jpg', { beforeLookup: (d) => broken.push(d), looked: () => undefined });
   assert.deepEqual([...new Set(broken)], [dir, lib], 'a missing name depends on the folder it is missing from');
 });

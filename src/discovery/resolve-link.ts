@@ -7,10 +7,11 @@
  * - `LinkResolver` (a scan without the index): readlink + lstat where that is certain to agree,
  *   else `resolveLinkNative`;
  * - `resolveLinkTraced`: the same walk done here, component by component, reporting every
- *   directory a name was looked up in. Those directories are all the answer depends on: a
- *   directory whose identity (dev, ino, mtime, ctime) is unchanged has the same entries, an entry's
- *   inode keeps its type, and a symlink's text never changes. The incremental index stores the
- *   answer with those directories and serves it while they are unchanged (dir-cache.ts).
+ *   lookup (a name in a directory, and the inode it named). Those lookups are all the answer
+ *   depends on: an inode keeps its type, a symlink's text never changes, and a directory whose
+ *   identity (dev, ino, mtime, ctime) is unchanged names the same inodes. The incremental index
+ *   stores the answer with its lookups and serves it while each still names the same inode
+ *   (dir-cache.ts).
  */
 import { lstatSync, readlinkSync, realpathSync, statSync } from 'node:fs';
 import { sep } from 'node:path';
@@ -127,23 +128,39 @@ export class LinkResolver implements LinkResolution {
 
 type Kind = 'dir' | 'file' | 'link' | 'other';
 
+/** An entry's inode as a lookup met it: dev, ino, and birth time (ctime where the file system has none), 24 bytes. */
+export type EntryStamp = Buffer;
+
+/** What a name in a folder is: its kind, a link's text, and its inode (`EntryStamp`); or the error looking it up. */
+export type Lookup = { kind: Kind; text?: string; stamp: EntryStamp } | { code: string };
+
+/** lstat of one path as a `Lookup` (a link's text read too). */
+export function lookupEntry(path: string): Lookup {
+  try {
+    const st = lstatSync(path, { bigint: true });
+    const kind: Kind = st.isDirectory() ? 'dir' : st.isFile() ? 'file' : st.isSymbolicLink() ? 'link' : 'other';
+    const stamp = Buffer.allocUnsafe(24);
+    stamp.writeBigUInt64LE(BigInt.asUintN(64, st.dev), 0);
+    stamp.writeBigUInt64LE(BigInt.asUintN(64, st.ino), 8);
+    // A new inode with a recycled number has another birth time; without one, ctime (it moves more often: safe).
+    stamp.writeBigUInt64LE(BigInt.asUintN(64, st.birthtimeNs > 0n ? st.birthtimeNs : st.ctimeNs), 16);
+    return kind === 'link' ? { kind, text: readlinkSync(path), stamp } : { kind, stamp };
+  } catch (e) {
+    return { code: (e as NodeJS.ErrnoException).code ?? String(e) };
+  }
+}
+
 /**
  * What a path names, for `resolveLinkTraced`; the caller may share one across a run: directories
  * and links met by many links are asked once.
  */
 export class LookupMemo {
-  private readonly kinds = new Map<string, { kind: Kind; text?: string } | { code: string }>();
+  private readonly kinds = new Map<string, Lookup>();
 
-  lookup(path: string): { kind: Kind; text?: string } | { code: string } {
+  lookup(path: string): Lookup {
     let r = this.kinds.get(path);
     if (r) return r;
-    try {
-      const st = lstatSync(path);
-      const kind: Kind = st.isDirectory() ? 'dir' : st.isFile() ? 'file' : st.isSymbolicLink() ? 'link' : 'other';
-      r = kind === 'link' ? { kind, text: readlinkSync(path) } : { kind };
-    } catch (e) {
-      r = { code: (e as NodeJS.ErrnoException).code ?? String(e) };
-    }
+    r = lookupEntry(path);
     // Files and missing names are final components, asked once: only directories and links are kept.
     if ('kind' in r && (r.kind === 'dir' || r.kind === 'link')) this.kinds.set(path, r);
     return r;
@@ -155,12 +172,19 @@ const parentOf = (p: string) => {
   return i <= 0 ? '/' : p.slice(0, i);
 };
 
+/** What a traced resolution reports: each folder before a name is looked up in it, and each lookup's answer. */
+export interface ResolveTrace {
+  beforeLookup(dir: string): void;
+  /** `name` in `dir` named the inode `stamp` (null: it named nothing). */
+  looked(dir: string, name: string, stamp: EntryStamp | null): void;
+}
+
 /**
  * Resolve the symlink `name` in the real directory `dirReal` as realpath(3) does (components left
- * to right, `..` on the resolved path, at most 40 links), then require a regular file. `onLookup`
- * is called with each directory before a name is looked up in it. POSIX paths only.
+ * to right, `..` on the resolved path, at most 40 links), then require a regular file, reporting
+ * every lookup to `trace`. POSIX paths only.
  */
-export function resolveLinkTraced(dirReal: string, name: string, onLookup: (dir: string) => void, memo: LookupMemo = new LookupMemo()): ResolvedLink {
+export function resolveLinkTraced(dirReal: string, name: string, trace: ResolveTrace, memo: LookupMemo = new LookupMemo()): ResolvedLink {
   let cur = dirReal;
   let curKind: Kind = 'dir';
   const pending: string[] = [name];
@@ -175,9 +199,10 @@ export function resolveLinkTraced(dirReal: string, name: string, onLookup: (dir:
       cur = parentOf(cur);
       continue;
     }
-    onLookup(cur);
+    trace.beforeLookup(cur);
     const next = cur === '/' ? `/${c}` : `${cur}/${c}`;
     const r = memo.lookup(next);
+    trace.looked(cur, c, 'code' in r ? null : r.stamp);
     if ('code' in r) return brokenBy(r.code, r.code);
     if (r.kind === 'link') {
       if (++hops > MAX_LINK_HOPS) return brokenBy('ELOOP', 'ELOOP');

@@ -19,7 +19,7 @@
 import { readdirSync, statSync } from 'node:fs';
 import { serialize } from 'node:v8';
 import type { EntryKind, ListingCache, WalkEntry } from '../discovery/walk.js';
-import { LookupMemo, resolveLinkTraced, type LinkResolution, type ResolvedLink } from '../discovery/resolve-link.js';
+import { lookupEntry, LookupMemo, resolveLinkTraced, type LinkResolution, type ResolvedLink } from '../discovery/resolve-link.js';
 import { identityBytes, IDENTITY_BYTES } from './identity.js';
 import { decodeResult, entryIdentity, entryPayload, TABLE_DIRS, TABLE_LINKS, type IndexReader } from './store.js';
 
@@ -37,8 +37,11 @@ interface DirPayload {
   k?: string;
 }
 
-/** A link's payload: target (null: broken), reason, the folders its resolution depends on besides its own. */
-type LinkPayload = [string | null, string | null, string[]];
+/**
+ * A link's payload: target (null: broken), reason, and the lookups its resolution made after the
+ * link's own name: [folder, name, the inode it named (EntryStamp) or null].
+ */
+type LinkPayload = [string | null, string | null, [string, string, Uint8Array | null][]];
 
 const KIND_LETTER: Record<EntryKind, string> = { file: 'f', dir: 'd', symlink: 's', other: 'o' };
 const LETTER_KIND: Record<string, EntryKind> = { f: 'file', d: 'dir', s: 'symlink', o: 'other' };
@@ -78,6 +81,8 @@ export class DirSnapshots implements ListingCache, LinkResolution {
   private readonly added = new Map<string, 'full' | 'dep'>();
   private readonly recent = new Map<string, readonly WalkEntry[]>();
   private readonly memo = new LookupMemo();
+  /** Names looked up again in changed folders this run (folders and links on the way only). */
+  private readonly entries = new Map<string, Uint8Array | null>();
   hits = 0;
   misses = 0;
   linksReused = 0;
@@ -205,43 +210,68 @@ export class DirSnapshots implements ListingCache, LinkResolution {
     return entries;
   }
 
+  /** Does `name` in the folder `dir` still name the inode `stamp`? (Unchanged folder: yes, without a call.) */
+  private stillNames(dir: string, name: string, stamp: Uint8Array | null): boolean {
+    if (this.unchanged(dir).ok) return true;
+    if (stamp === null) return false; // it named nothing; the folder changed: look again
+    const path = dir === '/' ? `/${name}` : `${dir}/${name}`;
+    let now = this.entries.get(path);
+    if (now === undefined) {
+      const r = lookupEntry(path);
+      now = 'code' in r ? null : r.stamp;
+      // Folders and links on the way are shared by many links: kept for the run.
+      if ('kind' in r && (r.kind === 'dir' || r.kind === 'link')) this.entries.set(path, now);
+    }
+    return now !== null && Buffer.compare(now, stamp) === 0;
+  }
+
   /**
    * The resolution of the symlink `name` in the walked folder `dirRel` (`linkPath`, the scan's
-   * LinkResolution): stored while its folder and every folder it depends on is unchanged, else
-   * resolved (resolve-link.ts) and recorded.
+   * LinkResolution): stored while every lookup it made still names the same inode (free when the
+   * lookup's folder is unchanged, one lstat otherwise), else resolved (resolve-link.ts) and recorded.
    */
   resolve(_linkPath: string, dirRel: string, name: string): ResolvedLink {
     const real = dirRel === '' ? this.rootReal : `${this.rootReal}/${dirRel}`;
     const key = `${real}/${name}`;
+    // The link itself: its folder unchanged means the same link inode, whose text never changes.
     if (this.unchanged(real).ok) {
       const v = this.stored(TABLE_LINKS, key);
       const stored = v ? decodeResult<LinkPayload>(entryPayload(v)) : null;
       if (v && Array.isArray(stored) && Array.isArray(stored[2])) {
-        const off = v.off; // the view may be overwritten by the folder checks below
-        const [target, reason, deps] = stored;
-        if (deps.every((d) => this.unchanged(d).ok)) {
+        const off = v.off; // the view may be overwritten by the checks below
+        const [target, reason, steps] = stored;
+        if (steps.every((st) => Array.isArray(st) && this.stillNames(st[0], st[1], st[2]))) {
           this.sink.ref(TABLE_LINKS, off);
           this.linksReused++;
           return target !== null ? { target, broken: false } : { broken: true, reason: reason ?? 'unknown' };
         }
       }
     }
-    const deps: string[] = [];
+    const steps: [string, string, Buffer | null][] = [];
     let storable = true;
-    const result = resolveLinkTraced(real, name, (dir) => {
-      if (deps.includes(dir)) return;
-      deps.push(dir);
-      const now = this.identityNow(dir); // before the lookup in it
-      if (!now || now.racy) storable = false;
-    }, this.memo);
+    const result = resolveLinkTraced(
+      real,
+      name,
+      {
+        beforeLookup: (dir) => {
+          const now = this.identityNow(dir); // before the lookup in it
+          if (!now || now.racy) storable = false;
+        },
+        looked: (dir, n, stamp) => {
+          if (!steps.some((st) => st[0] === dir && st[1] === n)) steps.push([dir, n, stamp]);
+        },
+      },
+      this.memo,
+    );
     this.linksResolved++;
-    if (!storable) return result;
-    // Every folder it depends on gets an entry (its identity): unchanged ones as stored.
-    for (const d of deps) {
+    if (!storable || steps[0]?.[0] !== real) return result;
+    // Every folder looked in gets an entry (its identity): unchanged ones as stored.
+    for (const [d] of steps) {
       if (this.added.has(d) || this.unchanged(d).ok) continue;
       if (this.sink.add(TABLE_DIRS, d, this.identityNow(d)!.id, [listingPayload(null)])) this.added.set(d, 'dep');
     }
-    const payload: LinkPayload = [result.target ?? null, result.reason ?? null, deps.filter((d) => d !== real)];
+    // The first step (the link in its own folder) is implied by the key and checked above.
+    const payload: LinkPayload = [result.target ?? null, result.reason ?? null, steps.slice(1)];
     this.sink.add(TABLE_LINKS, key, NO_IDENTITY, [serialize(payload)]);
     return result;
   }
