@@ -6,7 +6,7 @@
  * bytes per sidecar with when the collector runs, so the limit is on live memory). The slope per
  * sidecar of (with index − without) must stay small: version 2 (the whole file in one Buffer, a Map
  * of paths, new entries held until the end) held about 600–700 B per sidecar warm and more cold (at
- * 10⁶ images: 2.8 GB peak); version 3 measures about 140 B (its slot table, 12 bytes a slot, and
+ * 10⁶ images: 2.8 GB peak): here about 800 B warm and 1,250 B cold. Version 3 measures 140–220 B (its slot table, 12 bytes a slot, and
  * one 8-byte reference per entry).
  */
 import { test } from 'node:test';
@@ -21,8 +21,8 @@ const LIBRARY = fileURLToPath(new URL('../src/index.js', import.meta.url));
 const SMALL = 2_000;
 const LARGE = 12_000;
 /** Bytes per sidecar the live memory may grow by, beyond --no-index. */
-const WARM_SLOPE = 250;
-const COLD_SLOPE = 250;
+const WARM_SLOPE = 400;
+const COLD_SLOPE = 400;
 
 function library(root: string, sidecars: number): void {
   const face = JSON.stringify({ face_detection: { success: true, faces: [{ bbox: [1, 2, 3, 4], confidence: 0.9 }], metadata: { processing_time: 0.5 } } });
