@@ -408,6 +408,23 @@ export class ScanIndex implements EntrySink {
       if (keys.length >= MAX_KEYS) break;
       if (k.key !== this.key && k.build === build) keys.push(k);
     }
+    const lastRun = { at: new Date(this.started).toISOString(), hits: this.hits, misses: this.misses, recorded: this.recordedCount, sidecars: this.seenCount };
+    if (disk === null && this.reader === null && this.spool && this.runKeys.length === 1) {
+      // Nothing stored before (a first run, or a rebuild): the spool holds every entry, numbered
+      // as the new file numbers them; it becomes the index as it stands (no copy).
+      const spool = this.spool;
+      this.spool = null;
+      try {
+        const entries = spool.count(TABLE_FILES);
+        const bytes = spool.finish({ format: 'image-sidecar-index', root: rootReal, keys, written: new Date(now).toISOString(), lastRun, totalHits: this.hits });
+        renameSync(spool.path, path);
+        return { entries, bytes };
+      } catch (e) {
+        spool.abort();
+        rmSync(spool.path, { force: true });
+        throw e;
+      }
+    }
     const finalNo = new Map(keys.map((k, i) => [k.key, i]));
     const remapOf = (ks: readonly KeyUse[]) => ks.map((k) => (k.build === build || k.key === this.key ? (finalNo.get(k.key) ?? -1) : -1));
     const runRemap = remapOf(this.runKeys);
@@ -485,7 +502,7 @@ export class ScanIndex implements EntrySink {
         root: rootReal,
         keys,
         written: new Date(now).toISOString(),
-        lastRun: { at: new Date(this.started).toISOString(), hits: this.hits, misses: this.misses, recorded: this.recordedCount, sidecars: this.seenCount },
+        lastRun,
         totalHits: (disk?.header.totalHits ?? 0) + this.hits,
       };
       const entries = out.count(TABLE_FILES);
