@@ -5,11 +5,11 @@ import { relieveHeap, MAIN_HEAP_BOUND, WORKER_HEAP_BOUND } from '../src/engine/h
 
 const used = () => getHeapStatistics().used_heap_size;
 
-/** Garbage V8 has not collected yet: many small arrays, dropped at once. */
-function makeGarbage(mb: number): void {
-  let keep: number[][] | null = [];
-  for (let i = 0; i < mb * 64; i++) keep.push(new Array(2048).fill(i)); // 2048 × 8 B ≈ 16 KiB each
-  keep = null;
+/** Many small arrays (2048 × 8 B ≈ 16 KiB each): about `mb` MB. */
+function allocate(mb: number): number[][] {
+  const out: number[][] = [];
+  for (let i = 0; i < mb * 64; i++) out.push(new Array(2048).fill(i));
+  return out;
 }
 
 test('relieveHeap collects a heap holding more than its bound, and leaves one below it alone', () => {
@@ -17,19 +17,32 @@ test('relieveHeap collects a heap holding more than its bound, and leaves one be
   relieveHeap(0); // a full collection first: what is live now is the baseline
   const base = used();
   assert.ok(base < bound, `baseline heap ${base} must start below the test's bound`);
-  makeGarbage(96);
+  let garbage: number[][] | null = allocate(96);
+  garbage = null;
   const before = used();
   // V8 may have collected some on its own; the test needs garbage above the bound to mean anything
-  if (before < bound) return assert.fail(`could not build garbage above the bound (heap ${before} < ${bound})`);
-  relieveHeap(bound);
+  if (before < bound) return assert.fail(`could not build garbage above the bound (heap ${before} < ${bound}; ${garbage})`);
+  assert.equal(relieveHeap(bound), true);
   const after = used();
   assert.ok(after < bound, `after relief the heap (${after}) is below the bound (${bound})`);
   assert.ok(after < base + 16 * 1024 * 1024, `after relief only the baseline is left (${after} vs ${base})`);
 
-  makeGarbage(8);
+  allocate(8);
   const small = used();
-  relieveHeap(1024 * 1024 * 1024); // far below this bound: no collection
+  assert.equal(relieveHeap(1024 * 1024 * 1024), false); // far below this bound: no collection
   assert.ok(used() >= small - 1024 * 1024, 'below its bound the heap is not collected');
+});
+
+test('a live heap above the bound is not collected after every batch (the cost stays linear)', () => {
+  const bound = 32 * 1024 * 1024;
+  const live = allocate(64); // kept alive: more than the bound
+  assert.equal(relieveHeap(bound), true, 'the first time above the bound it collects');
+  // On the old rule every later call collected again, rescanning the 64 MB each time.
+  for (let i = 0; i < 20; i++) assert.equal(relieveHeap(bound), false, `call ${i}: nothing new to collect`);
+  // Once garbage doubles the heap, it collects again.
+  allocate(96);
+  assert.equal(relieveHeap(bound), true, 'garbage beyond twice the live heap is collected');
+  assert.ok(live.length > 0);
 });
 
 test('the bounds: the main thread keeps less than a worker thread', () => {
