@@ -287,9 +287,11 @@ export class IndexReader {
   }
 }
 
-/** The raw results of a file entry: key number → v8 bytes (views, valid until the next read). */
-export function entryResults(v: EntryView): Map<number, Buffer> {
-  const out = new Map<number, Buffer>();
+/**
+ * Walk a file entry's results in order, checking each one's bounds; stops at the first result for
+ * which `visit` returns true. The one reader of the result layout (entryResults, entryResult).
+ */
+function walkResults(v: EntryView, visit: (keyNo: number, bytes: Buffer) => boolean): void {
   const buf = v.buf;
   let p = v.idAt + IDENTITY_BYTES;
   const n = buf[p++];
@@ -298,26 +300,30 @@ export function entryResults(v: EntryView): Map<number, Buffer> {
     const k = buf.readUInt16LE(p);
     const len = buf.readUInt32LE(p + 2);
     if (p + 6 + len > v.end) throw new IndexFormatError('result out of range');
-    out.set(k, buf.subarray(p + 6, p + 6 + len));
+    if (visit(k, buf.subarray(p + 6, p + 6 + len))) return;
     p += 6 + len;
   }
+}
+
+/** The raw results of a file entry: key number → v8 bytes (views, valid until the next read). */
+export function entryResults(v: EntryView): Map<number, Buffer> {
+  const out = new Map<number, Buffer>();
+  walkResults(v, (k, bytes) => {
+    out.set(k, bytes);
+    return false;
+  });
   return out;
 }
 
 /** One result of a file entry, or null. */
 export function entryResult(v: EntryView, keyNo: number): Buffer | null {
-  const buf = v.buf;
-  let p = v.idAt + IDENTITY_BYTES;
-  const n = buf[p++];
-  for (let r = 0; r < n; r++) {
-    if (p + 6 > v.end) throw new IndexFormatError('result out of range');
-    const k = buf.readUInt16LE(p);
-    const len = buf.readUInt32LE(p + 2);
-    if (p + 6 + len > v.end) throw new IndexFormatError('result out of range');
-    if (k === keyNo) return buf.subarray(p + 6, p + 6 + len);
-    p += 6 + len;
-  }
-  return null;
+  let found: Buffer | null = null;
+  walkResults(v, (k, bytes) => {
+    if (k !== keyNo) return false;
+    found = bytes;
+    return true;
+  });
+  return found;
 }
 
 export function entryIdentity(v: EntryView): Buffer {
