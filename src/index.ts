@@ -10,7 +10,7 @@ export { locateSidecar } from './discovery/locate.js';
 export { scan, QUARANTINE_DIR } from './discovery/scan.js';
 export type { ScanRecord, ScanSummary, ScanSidecar, ScanImage, ScanOptions, Finding } from './discovery/scan.js';
 
-export { readSidecar, readSidecarDetailed } from './ops/read.js';
+export { readSidecar, readSidecarDetailed, readSidecarText } from './ops/read.js';
 export { saveSidecar } from './ops/save.js';
 export { validate } from './ops/validate.js';
 export type { ValidateOptions, ValidationResult, ValidationReport } from './ops/validate.js';

@@ -182,3 +182,96 @@ function readValue(): JsonValue {
       throw GIVE_UP;
   }
 }
+
+/** Objects with more keys than this check duplicates with a Set instead of a scan of the list. */
+const KEY_LIST_MAX = 16;
+
+/**
+ * Whether the tape's JSON text has an object at its root and no object with the same key twice
+ * (the reference refuses a duplicate key as CORRUPT), without building anything else: no number
+ * is converted (the scanner has vouched for every number token), interned keys come from the key
+ * table, other keys are decoded as the skeleton decodes them (`\u0061` and `a` are one key). The
+ * key table is kept in step with the scanner, as buildSkeleton keeps it.
+ */
+export function keysUnique(tapeWords: Int32Array, bytes: Buffer): boolean {
+  tape = tapeWords;
+  text = bytes as SliceDecoders;
+  let unique = true;
+  try {
+    if (tape[0] !== TAPE.OBJ_START) return (unique = false);
+    // Per open container: its keys so far (an object) or null (an array).
+    const open: (string[] | Set<string> | null)[] = [];
+    const n = tape.length;
+    let i = 0;
+    while (i < n) {
+      const w = tape[i];
+      const kind = w & 0xff;
+      switch (kind) {
+        case TAPE.OBJ_START:
+          open.push([]);
+          i++;
+          break;
+        case TAPE.ARR_START:
+          open.push(null);
+          i++;
+          break;
+        case TAPE.OBJ_END:
+        case TAPE.ARR_END:
+          open.pop();
+          i++;
+          break;
+        case TAPE.KEY_ID:
+        case TAPE.KEY_NEW:
+        case TAPE.KEY: {
+          let key: string;
+          if (kind === TAPE.KEY_ID) {
+            key = keyStrings[w >>> 8];
+            if (key === undefined) return (unique = false); // never: every id came with its string first
+            i++;
+          } else if (kind === TAPE.KEY_NEW) {
+            key = text.latin1Slice(tape[i + 1], tape[i + 2]);
+            keyStrings[w >>> 8] = key;
+            i += 3;
+          } else {
+            key = stringAt(w, tape[i + 1], tape[i + 2]);
+            i += 3;
+          }
+          const keys = open[open.length - 1];
+          if (Array.isArray(keys)) {
+            if (keys.includes(key)) return (unique = false);
+            keys.push(key);
+            if (keys.length > KEY_LIST_MAX) open[open.length - 1] = new Set(keys);
+          } else if (keys instanceof Set) {
+            if (keys.has(key)) return (unique = false);
+            keys.add(key);
+          } else return (unique = false); // never: a key outside an object
+          break;
+        }
+        case TAPE.STR:
+        case TAPE.NUM:
+          i += 3;
+          break;
+        case TAPE.TRUE:
+        case TAPE.FALSE:
+        case TAPE.NULL:
+          i++;
+          break;
+        case TAPE.FLOATS:
+          i += 2;
+          break;
+        default:
+          return (unique = false);
+      }
+    }
+    return true;
+  } catch (e) {
+    unique = false;
+    throw e;
+  } finally {
+    // A walk that stopped early left new keys without their strings: the scanner forgets them.
+    if (unique) consumedTape();
+    else rollbackKeys();
+    tape = EMPTY_TAPE;
+    text = EMPTY_TEXT;
+  }
+}

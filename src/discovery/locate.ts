@@ -90,7 +90,9 @@ function code(e: unknown): string | undefined {
 /** What `p` is without following it: null when missing. */
 function kindOf(p: string): EntryKind | null {
   try {
-    const st = fs.lstatSync(p);
+    // Most candidate names do not exist: no Error object (and stack) for each of them.
+    const st = fs.lstatSync(p, { throwIfNoEntry: false });
+    if (st === undefined) return null;
     return st.isFile() ? 'file' : st.isSymbolicLink() ? 'symlink' : st.isDirectory() ? 'dir' : 'other';
   } catch (e) {
     const c = code(e);

@@ -683,6 +683,11 @@ function inspectForJson(root: JsonValue, opts: JsonEncodeOptions): { typed: bool
   return { typed };
 }
 
+/** Compact JSON text of decoded data that keeps every number's type (`25.0`, exact big ints), at any depth: what crosses a thread or a pipe. */
+export function typedJsonText(data: JsonValue): string {
+  return encodeJsonText(data, 0, { maxDepth: Number.MAX_SAFE_INTEGER, formatName: 'json' });
+}
+
 /** JSON text of `value`: 2-space indent (the pipeline's layout) or compact (indent 0). */
 export function encodeJsonText(value: JsonValue, indent: 0 | 2, opts: JsonEncodeOptions): string {
   const { typed } = inspectForJson(value, opts);

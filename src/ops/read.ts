@@ -8,6 +8,8 @@ import { decodeSidecar, type DecodedSidecar } from '../formats/codec.js';
 import type { JsonObject, Options, SidecarFormat } from '../types.js';
 import { locateSidecar, type SidecarLocation } from '../discovery/locate.js';
 import { DEFAULT_MAX_FILE_SIZE, readFileLimitedSync } from '../fs/read-file.js';
+import { typedJsonText } from '../formats/json.js';
+import { accelAvailable, plainJsonLine } from '../accel/decode.js';
 
 export interface ReadFinding {
   code: 'fallback' | 'ambiguous' | 'corrupt' | 'bom' | 'broken-symlink' | string;
@@ -43,6 +45,58 @@ function noteFinding(note: string, path: string): ReadFinding {
 }
 
 export async function readSidecarDetailed(imagePath: string, opts: Options = {}): Promise<ReadResult> {
+  const r = await readEffective(imagePath, opts, (path) => {
+    const decoded = decodeSidecarBytes(readLimited(path, opts), path, opts);
+    return { value: decoded.data, format: decoded.format, notes: decoded.notes, encryptedKeyId: decoded.encryption?.keyId };
+  });
+  const { value, ...rest } = r;
+  return { data: value ?? {}, ...rest };
+}
+
+/** `readSidecarDetailed` with the data as typed JSON text on one line (`text`) instead of objects. */
+export interface ReadTextResult extends Omit<ReadResult, 'data'> {
+  /**
+   * JSON text that keeps every number's type (`25.0`, exact big ints) and holds no line break:
+   * what a JSON-lines server sends. A plain JSON sidecar the WebAssembly scanner vouches for is
+   * its own bytes (src/accel/decode.ts `plainJsonLine`: no object is built); anything else is the
+   * reference decode written back as typed JSON. `{}` when the image has no sidecar.
+   */
+  text: Buffer | string;
+}
+
+/** The effective sidecar as typed JSON text (the server's `read`): the same candidates, fallbacks and errors as `readSidecarDetailed`. */
+export async function readSidecarText(imagePath: string, opts: Options = {}): Promise<ReadTextResult> {
+  const r = await readEffective<Buffer | string>(imagePath, opts, (path) => {
+    const bytes = readLimited(path, opts);
+    const line = opts.accel !== false && accelAvailable() ? plainJsonLine(bytes, { maxDepth: opts.maxDepth, maxFileSize: opts.maxFileSize }) : null;
+    if (line) return { value: line, format: 'json', notes: [] };
+    const decoded = decodeSidecarBytes(bytes, path, opts);
+    return { value: typedJsonText(decoded.data), format: decoded.format, notes: decoded.notes, encryptedKeyId: decoded.encryption?.keyId };
+  });
+  const { value, ...rest } = r;
+  return { text: value ?? '{}', ...rest };
+}
+
+interface CandidateRead<T> {
+  value: T;
+  format: SidecarFormat;
+  notes: string[];
+  encryptedKeyId?: string;
+}
+
+function readLimited(path: string, opts: Options): Buffer {
+  return readFileLimitedSync(path, opts.maxFileSize ?? DEFAULT_MAX_FILE_SIZE);
+}
+
+function decodeSidecarBytes(bytes: Buffer, path: string, opts: Options): DecodedSidecar {
+  return decodeSidecar(bytes, { path, maxDepth: opts.maxDepth, maxFileSize: opts.maxFileSize ?? DEFAULT_MAX_FILE_SIZE, keyring: opts.keyring });
+}
+
+/**
+ * The one reading rule: locate the image's candidates, take the first that decodes (`take` reads
+ * one; CORRUPT moves on to the next, any other error stops), and report what was passed over.
+ */
+async function readEffective<T>(imagePath: string, opts: Options, take: (path: string) => CandidateRead<T>): Promise<Omit<ReadResult, 'data'> & { value: T | null }> {
   const location = await locateSidecar(imagePath, { imageExtensions: opts.imageExtensions });
   const findings: ReadFinding[] = [];
   if (location.broken) {
@@ -63,11 +117,10 @@ export async function readSidecarDetailed(imagePath: string, opts: Options = {})
 
   const corrupt: { path: string; error: unknown }[] = [];
   for (const c of candidates) {
-    let decoded: DecodedSidecar;
+    let read: CandidateRead<T>;
     try {
-      decoded = await readSidecarFile(c.path, opts);
+      read = take(c.path);
     } catch (e) {
-      // Only undecodable content falls back; limits and I/O errors are the caller's to see.
       if (!isSidecarError(e) || e.code !== 'CORRUPT') throw e;
       corrupt.push({ path: c.path, error: e });
       findings.push({ code: 'corrupt', message: e.message, path: c.path });
@@ -80,9 +133,9 @@ export async function readSidecarDetailed(imagePath: string, opts: Options = {})
         path: f.path,
       });
     }
-    for (const note of decoded.notes) findings.push(noteFinding(note, c.path));
-    const out: ReadResult = { data: decoded.data, path: c.path, format: decoded.format, findings, location };
-    if (decoded.encryption) out.encryptedKeyId = decoded.encryption.keyId;
+    for (const note of read.notes) findings.push(noteFinding(note, c.path));
+    const out: Omit<ReadResult, 'data'> & { value: T | null } = { value: read.value, path: c.path, format: read.format, findings, location };
+    if (read.encryptedKeyId !== undefined) out.encryptedKeyId = read.encryptedKeyId;
     return out;
   }
 
@@ -91,7 +144,7 @@ export async function readSidecarDetailed(imagePath: string, opts: Options = {})
     const detail = `every candidate sidecar is corrupt: ${corrupt.map((f) => (f.error as Error).message).join('; ')}`;
     throw errors.corrupt(detail, undefined, corrupt[0].error);
   }
-  return { data: {}, path: null, format: null, findings, location };
+  return { value: null, path: null, format: null, findings, location };
 }
 
 /** The image's sidecar data, or `{}` when it has none. Throws CORRUPT when sidecars exist but none decodes. */

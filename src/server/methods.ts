@@ -7,8 +7,7 @@
 import { resolveImageExtensions } from '../discovery/config.js';
 import { engineFromEnv } from '../engine/env.js';
 import { errors } from '../errors.js';
-import { encodeJsonText } from '../formats/json.js';
-import { readSidecar, readSidecarDetailed } from '../ops/read.js';
+import { readSidecarText } from '../ops/read.js';
 import { saveSidecar } from '../ops/save.js';
 import type { JsonObject, Options } from '../types.js';
 import { ENGINE_KINDS, EXPORT_FORMATS, FORMAT_NAMES, SAVE_MERGE_MODES } from '../vocabulary.js';
@@ -48,6 +47,13 @@ export function useKeyring(k: Keyring | undefined): void {
   keyring = k;
 }
 const keyOpts = (): Options => (keyring ? { keyring } : {});
+/** Per-image reads: the keys, and IMAGE_SIDECAR_ACCEL (off: every sidecar through the reference decoder). */
+const readOpts = (): Options => {
+  const o = keyOpts();
+  const accel = engineFromEnv(process.env).accel;
+  if (accel !== undefined) o.accel = accel;
+  return o;
+};
 
 /**
  * Options every tree operation understands — as the CLI's tree-reading options (TREE_READING):
@@ -73,21 +79,17 @@ methods.set('ping', {
   handle: async () => ({ pong: true, pid: process.pid, methods: [...methods.keys()] }),
 });
 
-/** Sidecar data as JSON text that keeps every number's type (a whole float stays `25.0`). */
-function typedJson(data: JsonObject): string {
-  return encodeJsonText(data, 0, { maxDepth: Number.MAX_SAFE_INTEGER, formatName: 'json' });
-}
-
+// Typed JSON text on one line (ops/read.ts readSidecarText): a plain JSON sidecar goes out as its own bytes.
 methods.set('read', {
   scheduling: 'image-read',
-  handle: async (p) => new RawJsonResult(typedJson(await readSidecar(requireString(p, 'image'), keyOpts()))),
+  handle: async (p) => new RawJsonResult((await readSidecarText(requireString(p, 'image'), readOpts())).text),
 });
 
 methods.set('readDetailed', {
   scheduling: 'image-read',
   handle: async (p) => {
-    const { data, ...rest } = await readSidecarDetailed(requireString(p, 'image'), keyOpts());
-    return new RawJsonResult(`${JSON.stringify(rest).slice(0, -1)},"data":${typedJson(data)}}`);
+    const { text, ...rest } = await readSidecarText(requireString(p, 'image'), readOpts());
+    return new RawJsonResult([`${JSON.stringify(rest).slice(0, -1)},"data":`, text, '}']);
   },
 });
 

@@ -23,10 +23,14 @@ export function errorBody(e: unknown): ErrorBody {
 
 /**
  * A result already written as JSON text, for data whose numbers need more than JSON.stringify
- * (formats/numbers.ts: `25.0`, big ints).
+ * (formats/numbers.ts: `25.0`, big ints): one text or its parts in order, strings or UTF-8
+ * bytes (a sidecar's own bytes go out without a round trip through a string). No line breaks.
  */
 export class RawJsonResult {
-  constructor(readonly text: string) {}
+  readonly parts: readonly (string | Buffer)[];
+  constructor(text: string | Buffer | readonly (string | Buffer)[]) {
+    this.parts = typeof text === 'string' || Buffer.isBuffer(text) ? [text] : text;
+  }
 }
 
 export class ResponseWriter {
@@ -49,16 +53,21 @@ export class ResponseWriter {
   }
 
   result(id: RequestId, result: unknown): void {
-    let text: string;
+    let out: string | Buffer;
     try {
-      // `undefined` (a handler without a value) must still give a valid response.
-      const body = result instanceof RawJsonResult ? result.text : JSON.stringify(result);
-      text = `{"id":${JSON.stringify(id)},"result":${body ?? 'null'}}\n`;
+      const head = `{"id":${JSON.stringify(id)},"result":`;
+      if (result instanceof RawJsonResult && result.parts.some((p) => typeof p !== 'string')) {
+        out = Buffer.concat([head, ...result.parts, '}\n'].map((p) => (typeof p === 'string' ? Buffer.from(p, 'utf8') : p)));
+      } else {
+        // `undefined` (a handler without a value) must still give a valid response.
+        const body = result instanceof RawJsonResult ? result.parts.join('') : JSON.stringify(result);
+        out = `${head}${body ?? 'null'}}\n`;
+      }
     } catch (e) {
       this.error(id, { code: 'INTERNAL', message: `result could not be serialised: ${(e as Error).message}` });
       return;
     }
-    this.send(text);
+    this.send(out);
   }
 
   error(id: RequestId, body: ErrorBody): void {
@@ -88,7 +97,7 @@ export class ResponseWriter {
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
-  private send(text: string): void {
+  private send(text: string | Buffer): void {
     if (this.failed) return;
     this.pending++;
     const ok = this.output.write(text, (err?: Error | null) => {

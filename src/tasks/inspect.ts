@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { errors, isSidecarError, type ErrorCode } from '../errors.js';
 import { decodeSidecar } from '../formats/codec.js';
-import { encodeJsonText } from '../formats/json.js';
+import { typedJsonText } from '../formats/json.js';
 import { hasNumberNotes } from '../formats/numbers.js';
 import { looksLikeReport, looksLikeSidecar } from '../analysis/operations.js';
 import { probeSidecar, summarizeSidecar, type SidecarProbe, type SidecarSummary } from '../analysis/summary.js';
@@ -163,7 +163,7 @@ export function inspectBytes(item: InspectItem, bytes: Buffer, opts: InspectOpti
     // Typed JSON when some number needs its type spelled out (25.0, big ints): the notes that carry
     // those types (formats/numbers.ts) do not cross to the main thread.
     if (opts.dataJson) {
-      const text = hasNumberNotes(data) ? encodeJsonText(data, 0, { maxDepth: Number.MAX_SAFE_INTEGER, formatName: 'json' }) : JSON.stringify(data);
+      const text = hasNumberNotes(data) ? typedJsonText(data) : JSON.stringify(data);
       out.dataJson = text.length >= TRANSFER_TEXT_UNITS ? Buffer.from(text, 'utf8') : text;
     }
   } catch (e) {
