@@ -88,6 +88,15 @@ def decode_sidecar(raw: bytes) -> Tuple[Dict[str, Any], str]:
     the library's CORRUPT message is certain)."""
     if not raw:
         raise KnownCorrupt("empty file")  # the library's first check after the size limit (codec.ts)
+    # Text that starts with '{' is JSON to detect_format unless byte 8 is '{' too (a legacy prefix
+    # is possible then): the common case without its slicing.
+    if raw[0] == 0x7B and (len(raw) <= LEGACY_PREFIX or raw[LEGACY_PREFIX] != 0x7B):
+        try:
+            return decode_json(raw), "json"
+        except UnicodeDecodeError:
+            raise _invalid_utf8(raw, 0, True) from None
+        except _DECODER_DEFECTS as e:
+            raise _defect(e) from None
     fmt = detect_format(raw)
     try:
         if fmt == "json":
@@ -105,10 +114,17 @@ def decode_sidecar(raw: bytes) -> Tuple[Dict[str, Any], str]:
                 raise _invalid_utf8(raw, LEGACY_PREFIX, False) from None
     except NotLocal:
         raise
-    except (ValueError, TypeError, IndexError, KeyError, OverflowError, RecursionError, MemoryError, struct.error) as e:
-        # A defect of this reader on some input must not become the caller's exception: the library decides.
-        raise NotLocal("local decoder failed: %s: %s" % (type(e).__name__, e)) from None
+    except _DECODER_DEFECTS as e:
+        raise _defect(e) from None
     raise NotLocal("not a format the local reader knows (%s)" % fmt)
+
+
+# A defect of this reader on some input must not become the caller's exception: the library decides.
+_DECODER_DEFECTS = (ValueError, TypeError, IndexError, KeyError, OverflowError, RecursionError, MemoryError, struct.error)
+
+
+def _defect(e: BaseException) -> NotLocal:
+    return NotLocal("local decoder failed: %s: %s" % (type(e).__name__, e))
 
 
 def find_invalid_utf8(raw: bytes, start: int = 0) -> int:
@@ -240,13 +256,23 @@ def _object(pairs: List[Tuple[str, Any]]) -> Dict[str, Any]:
 
 # Built once: json.loads(text, **hooks) would build a new decoder (and scanner) on every call.
 _JSON = json.JSONDecoder(parse_constant=_no_constant, object_pairs_hook=_object)
+# Its C scanner, called directly: JSONDecoder.decode is the same call wrapped in two regex matches
+# for the whitespace around the value, done here with str methods.
+_scan = _JSON.scan_once
+_JSON_SPACE = " \t\n\r"  # JSON's whitespace (json.decoder.WHITESPACE)
 
 
 def decode_json(raw: bytes) -> Dict[str, Any]:
     """JSON text (UTF-8, no BOM) holding one object. Python's ``json`` keeps every number exactly."""
     text = raw.decode("utf-8")  # strict, like the library's fatal TextDecoder
+    start = 0 if text[:1] == "{" else len(text) - len(text.lstrip(_JSON_SPACE))
     before = _count_container()
-    value = _JSON.decode(text)
+    try:
+        value, end = _scan(text, start)
+    except StopIteration as e:  # no value starts there: what JSONDecoder.decode raises
+        raise json.JSONDecodeError("Expecting value", text, e.value) from None
+    if end != len(text) and text[end:].strip(_JSON_SPACE):
+        raise NotLocal("data after the JSON value")
     if type(value) is not dict:
         raise NotLocal("top-level value is not an object")
     # Depth never exceeds the number of containers, counted by the hooks as they check them (no

@@ -114,8 +114,7 @@ def _folder_names(directory: str) -> Optional[Dict[str, List[str]]]:
         return {}
     except OSError as e:
         raise NotLocal("cannot stat %s: %s" % (directory, e)) from None
-    with _listings_lock:
-        cached = _listings.get(directory)
+    cached = _listings.get(directory)  # one C call on str keys: atomic under the GIL (writers lock)
     if cached is not None and cached.ino == st.st_ino and cached.mtime_ns == st.st_mtime_ns:
         return cached.names
     if st.st_nlink > BIG_FOLDER + 2 and cached is not None and cached.names is None:
@@ -150,14 +149,16 @@ def _find(directory: str, image_name: str, side: str, out: List[Candidate]) -> N
     names = _folder_names(directory)
     if names is not None:
         # Presence from the listing; what each entry is (file, directory, FIFO, dangling link) is
-        # checked when it is read: anything but one regular file goes to the library.
-        found = []
-        for i, (name, ext, naming) in enumerate(wanted):
-            for on_disk in names.get(_nfc(name), ()):
-                found.append((i, on_disk))
-        found.sort()
-        for i, on_disk in found:
-            out.append(Candidate(os.path.join(directory, on_disk), wanted[i][1], wanted[i][2], side))
+        # checked when it is read: anything but one regular file goes to the library. The wanted
+        # names are in preference order; several entries with one NFC name in on-disk name order.
+        get = names.get
+        nfc = not image_name.isascii()  # an ASCII name is its own NFC form
+        prefix = os.path.join(directory, "")  # + a plain name: os.path.join(directory, name)
+        for name, ext, naming in wanted:
+            hits = get(_nfc(name) if nfc else name)
+            if hits:
+                for on_disk in (sorted(hits) if len(hits) > 1 else hits):
+                    out.append(Candidate(prefix + on_disk, ext, naming, side))
         return
     if image_name.isascii():
         for name, ext, naming in wanted:
@@ -243,6 +244,59 @@ def _chain_end(first: str) -> str:
     raise NotLocal("a symlink chain longer than %d links" % MAX_LINKS)
 
 
+_O_PATH = getattr(os, "O_PATH", 0)
+_O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+_FD_LINK = "/proc/self/fd/%d"
+
+
+def _final_target(image: str) -> Optional[str]:
+    """realpath(image) for a symlink whose chain ends at an existing file; None for a broken chain
+    (ENOENT, ENOTDIR); :class:`NotLocal` for a loop or an I/O error (the library answers those).
+
+    Where the kernel names open files (Linux /proc), the target is the name of an O_PATH descriptor
+    of the image: the kernel's own resolution in three syscalls, where ``os.path.realpath`` lstat()s
+    every component (about 6x the cost). The name is used only when it leads back to the very file
+    the descriptor holds (same device and inode, an absolute path, no " (deleted)" suffix); otherwise
+    ``os.path.realpath`` decides, as it always did.
+    """
+    if _O_PATH:
+        try:
+            fd = os.open(image, _O_PATH | _O_CLOEXEC)  # follows the whole chain, as the library's realpath does
+        except OSError as e:
+            if e.errno in (errno.ENOENT, errno.ENOTDIR):
+                return None
+            raise NotLocal("looping or unreadable symlink chain: %s" % e) from None
+        try:
+            named = os.readlink(_FD_LINK % fd)
+            held = os.fstat(fd)
+            found = os.stat(named)
+        except OSError:
+            named = ""
+        finally:
+            os.close(fd)
+        if named[:1] == "/" and found.st_ino == held.st_ino and found.st_dev == held.st_dev:
+            return named
+    return _realpath_target(image)
+
+
+def _realpath_target(image: str) -> Optional[str]:
+    """_final_target through ``os.path.realpath`` (no /proc, or a name that did not lead back)."""
+    try:
+        os.stat(image)  # the kernel follows the whole chain, as the library's realpath does
+    except OSError as e:
+        if e.errno not in (errno.ENOENT, errno.ENOTDIR):  # ELOOP, I/O errors: the library answers
+            raise NotLocal("looping or unreadable symlink chain: %s" % e) from None
+        return None
+    try:
+        target = os.path.realpath(image)
+        os.stat(target)
+    except OSError as e:
+        raise NotLocal("symlink chain changed while resolving: %s" % e) from None
+    if os.path.islink(target):  # realpath gave up (a loop): the library reports it
+        raise NotLocal("looping symlink chain")
+    return target
+
+
 def locate_candidates(image_path: str) -> List[Candidate]:
     """The existing sidecar files of an image in the library's preference order."""
     given = os.path.abspath(image_path)
@@ -253,20 +307,8 @@ def locate_candidates(image_path: str) -> List[Candidate]:
         out: List[Candidate] = []
         _find(os.path.dirname(image), os.path.basename(image), "target", out)
         return out
-    try:
-        os.stat(image)  # the kernel follows the whole chain, as the library's realpath does
-    except OSError as e:
-        if e.errno not in (errno.ENOENT, errno.ENOTDIR):  # ELOOP, I/O errors: the library answers
-            raise NotLocal("looping or unreadable symlink chain: %s" % e) from None
-        target = _chain_end(image)  # broken: sidecars may still lie beside where it points
-    else:
-        try:
-            target = os.path.realpath(image)
-            os.stat(target)
-        except OSError as e:
-            raise NotLocal("symlink chain changed while resolving: %s" % e) from None
-        if os.path.islink(target):  # realpath gave up (a loop): the library reports it
-            raise NotLocal("looping symlink chain")
+    resolved = _final_target(image)
+    target = _chain_end(image) if resolved is None else resolved  # broken: sidecars may still lie beside where it points
     if not target.isascii():
         try:
             target.encode("utf-8")
