@@ -98,6 +98,33 @@ test('chain of two links is recorded in order', async (t) => {
   assert.deepEqual(loc.candidates, []);
 });
 
+test("a link's `..` after a symlinked folder is taken where the kernel takes it: the sidecars of the file the link opens", async (t) => {
+  const dir = testDir(t);
+  touch(dir, 'real', 'sub', 'photos', 'a.jpg');
+  touch(dir, 'real', 'sub', 'photos', 'a.json');
+  const realB = touch(dir, 'real', 'b.jpg');
+  touch(dir, 'real', 'b.json');
+  touch(dir, 'b.jpg'); // where `alias/..` points if collapsed as text: another image with its own sidecar
+  touch(dir, 'b.json');
+  fs.symlinkSync(path.join('real', 'sub'), path.join(dir, 'alias'));
+  fs.mkdirSync(path.join(dir, 'games', 'deep'), { recursive: true });
+  const dotdot = path.join(dir, 'games', 'dotdot.jpg');
+  fs.symlinkSync('../alias/../b.jpg', dotdot);
+  let loc = await locateSidecar(dotdot);
+  assert.equal(fs.realpathSync.native(dotdot), realB);
+  assert.equal(loc.targetPath, realB);
+  assert.equal(loc.broken, false);
+  assert.deepEqual(names(loc), ['target:b.json']);
+  assert.equal(path.dirname(loc.candidates[0]!.path), path.join(dir, 'real'));
+  // Collapsed as text this link names a missing file; the kernel opens real/sub/photos/a.jpg.
+  const deep = path.join(dir, 'games', 'deep', 'y.jpg');
+  fs.symlinkSync('../../alias/photos/../../sub/photos/a.jpg', deep);
+  loc = await locateSidecar(deep);
+  assert.equal(loc.broken, false);
+  assert.equal(loc.targetPath, path.join(dir, 'real', 'sub', 'photos', 'a.jpg'));
+  assert.deepEqual(names(loc), ['target:a.json']);
+});
+
 test('broken link: no throw, broken:true, link-side and target-side sidecars still listed', async (t) => {
   const dir = testDir(t);
   fs.mkdirSync(path.join(dir, 'orig'));

@@ -294,15 +294,17 @@ export function locateSidecarSync(imagePath: string, opts: LocateOptions = {}): 
   let loops = false;
   if (image.isLink) {
     const followed = followChain(image.path);
-    chain = followed.chain;
-    loops = followed.loops;
+    chain = followed.chain; // the record: the lexical walk; the kernel's answer decides the target
     try {
-      targetPath = fs.realpathSync(image.path);
+      // realpath(3), the rule a scan resolves links by (resolve-link.ts): the file the kernel opens.
+      // The JS realpath collapses `..` in a link's text before resolving the folder before it, so
+      // `../alias/../b.jpg` (alias a symlinked folder) would pair another image's sidecars.
+      targetPath = fs.realpathSync.native(image.path);
     } catch (e) {
       const c = code(e);
       if (c !== 'ENOENT' && c !== 'ELOOP' && c !== 'ENOTDIR') throw errors.fromFs(e, image.path);
       broken = true;
-      loops ||= c === 'ELOOP';
+      loops = followed.loops || c === 'ELOOP';
       targetPath = followed.last;
     }
   }

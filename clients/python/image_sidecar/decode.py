@@ -271,8 +271,8 @@ def decode_json(raw: bytes) -> Dict[str, Any]:
         value, end = _scan(text, start)
     except StopIteration as e:  # no value starts there: what JSONDecoder.decode raises
         raise json.JSONDecodeError("Expecting value", text, e.value) from None
-    if end != len(text) and text[end:].strip(_JSON_SPACE):
-        raise NotLocal("data after the JSON value")
+    if end != len(text) and text[end:].strip(_JSON_SPACE):  # what JSONDecoder.decode raises
+        raise json.JSONDecodeError("Extra data", text, len(text) - len(text[end:].lstrip(_JSON_SPACE)))
     if type(value) is not dict:
         raise NotLocal("top-level value is not an object")
     # Depth never exceeds the number of containers, counted by the hooks as they check them (no
