@@ -12,9 +12,14 @@ import { log } from './measure.js';
 import type { BenchResults } from './results.js';
 
 const PY_IMAGES = 300;
+/** Passes per row (median): a pass is ~0.1 s, so a few more than the bench's default 3 keep one
+ * interrupted pass on a shared machine from deciding the figure. */
+const PY_RUNS = 7;
 
 interface Timed {
   us_per_image: number;
+  /** The Python process's CPU time (the server's is not in it: in-process rows only). */
+  cpu_us_per_image: number;
   runs_s: number[];
 }
 
@@ -70,7 +75,7 @@ export function measurePythonReads(opts: { work: string; cli: string; runs: numb
   log(`python reads: ${PY_IMAGES}-image library (JSON and bin copy)`);
   const r = spawnSync(
     py,
-    [path.join(root, 'bench', 'python_reads.py'), '--json-lib', jsonLib, '--bin-lib', binLib, '--client', path.join(root, 'clients', 'python'), '--runs', String(Math.max(3, opts.runs))],
+    [path.join(root, 'bench', 'python_reads.py'), '--json-lib', jsonLib, '--bin-lib', binLib, '--client', path.join(root, 'clients', 'python'), '--runs', String(Math.max(PY_RUNS, opts.runs))],
     { encoding: 'utf8', env: { ...process.env, IMAGE_SIDECAR_BIN: opts.cli, IMAGE_SIDECAR_NODE: process.execPath, PYTHONDONTWRITEBYTECODE: '1' }, maxBuffer: 16 << 20 },
   );
   if (r.status !== 0) {
@@ -80,6 +85,7 @@ export function measurePythonReads(opts: { work: string; cli: string; runs: numb
   const f = JSON.parse(r.stdout) as PythonFigures;
   const floor = f.plain_json_loads_loop.us_per_image;
   const ms = (t: Timed) => t.us_per_image / 1000;
+  const inProcess = [f.plain_json_loads_loop, f.client_local_json, f.client_local_bin];
   Object.assign(results.extra, {
     'python: images per pass (same images for every row)': f.images,
     'python: plain json.loads loop, ms per image (floor)': ms(f.plain_json_loads_loop),
@@ -87,6 +93,13 @@ export function measurePythonReads(opts: { work: string; cli: string; runs: numb
     'python: ImageSidecarManager.read_data in `with`, bin copy, ms per image': ms(f.client_local_bin),
     'python: read_data through serve --stdio (local path off), JSON library, ms per image': ms(f.client_server_json),
     'python: image_sidecar_rust ImageSidecar().read_data, JSON library, ms per image': ms(f.compat_json),
+    'python: CPU time of the Python process, ms per image: plain loop / read_data JSON / read_data bin': inProcess
+      .map((t) => (t.cpu_us_per_image / 1000).toFixed(3))
+      .join(' / '),
+    'python: CPU-time ratios to the plain loop (less sensitive to a shared machine): read_data JSON / bin': inProcess
+      .slice(1)
+      .map((t) => (t.cpu_us_per_image / f.plain_json_loads_loop.cpu_us_per_image).toFixed(2) + '×')
+      .join(' / '),
     'python: reads answered locally / by the library (JSON library)': `${f.read_paths_json.local} / ${f.read_paths_json.library}`,
     'python: reads answered locally / by the library (bin copy)': `${f.read_paths_bin.local} / ${f.read_paths_bin.library}`,
   });
