@@ -404,3 +404,35 @@ test('sidecar and report shapes', () => {
   assert.equal(looksLikeReport({ face_detection: {} }, 'IMG_1.json'), false);
   assert.equal(looksLikeReport({ games: 'none' }, 'game_detection.jpg'), false);
 });
+
+test('validate carries only what it prints: a brief result equals the full-summary result on every sidecar of a sample library, and is a stored result of its own', async () => {
+  const { generateSampleLibrary } = await import('../src/index.js');
+  const { inspectFiles } = await import('../src/tasks/inspect.js');
+  const { resultFromInspection } = await import('../src/ops/validate.js');
+  const { optionsKey } = await import('../src/incremental/key.js');
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'isc-brief-'));
+  try {
+    await generateSampleLibrary(root, { images: 150, seed: 21, formatMix: { json: 4, bin: 1, legacy: 1 } });
+    const files = (fs.readdirSync(root, { recursive: true, withFileTypes: true }) as fs.Dirent[])
+      .filter((d) => d.isFile() && /\.(json|bin|rkyv)$/.test(d.name))
+      .map((d) => ({ path: join(d.parentPath ?? d.path, d.name), name: d.name }));
+    assert.ok(files.length > 100);
+    for (const accel of [true, false]) {
+      const full = inspectFiles(files, { summarize: true, sizes: false, validate: true, accel });
+      const brief = inspectFiles(files, { brief: true, validate: true, accel });
+      let counted = 0;
+      for (let i = 0; i < files.length; i++) {
+        assert.equal(brief[i].summary, undefined, 'no full summary crosses threads');
+        const { processing_time: _a, ...a } = resultFromInspection(full[i], 'ok');
+        const { processing_time: _b, ...b } = resultFromInspection(brief[i], 'ok');
+        assert.deepEqual(b, a, `${files[i].path} (accel ${accel})`);
+        if (a.detection_count > 0 && a.tool_name !== null) counted++;
+      }
+      assert.ok(counted > 20, 'the sample has detections and tools to compare');
+    }
+    // The index keeps brief and full results apart (a stats or a filtered validate needs the full one).
+    assert.notEqual(optionsKey({ brief: true, validate: true }), optionsKey({ summarize: true, sizes: false, validate: true }));
+  } finally {
+    fs.rmSync(root, { recursive: true, force: true });
+  }
+});

@@ -49,6 +49,21 @@ export interface SidecarSummary {
   image: ImageRecord | null;
 }
 
+/**
+ * The part of a summary that validate prints per file (the earlier tool's `detection_count`,
+ * `tool_name`, `operation_type`): all a validate result needs to carry when no filter looks at the
+ * rest, so that the rest is neither sent between threads nor stored in the index.
+ */
+export interface SidecarBrief {
+  detectionCount: number;
+  toolName: string | null;
+  operationType: string | null;
+}
+
+export function briefOf(s: SidecarSummary): SidecarBrief {
+  return { detectionCount: s.detectionCount, toolName: s.toolName, operationType: s.operationType };
+}
+
 /** Accumulates one operation's findings while its result nodes are visited. */
 interface OperationState {
   time: number | undefined;

@@ -59,6 +59,7 @@ export function optionsKey(opts: InspectOptions): string {
     code: codeDigest(),
     summarize: opts.summarize === true,
     sizes: opts.summarize === true ? opts.sizes !== false : false,
+    brief: opts.summarize !== true && opts.brief === true,
     validate: opts.validate === true,
     schema: opts.schema === undefined ? null : createHash('sha256').update(canonicalJson(opts.schema as JsonValue)).digest('hex'),
     probe: opts.probe === true,

@@ -46,8 +46,9 @@ export async function validateFiles(
   opts: ValidateFilesOptions = {},
 ): Promise<FilesValidationReport> {
   const schema = typeof opts.schema === 'string' ? (await loadSchema(opts.schema)).schemaSource : opts.schema;
-  const inspectOpts: InspectOptions = { summarize: true, sizes: false, validate: true, schema, maxFileSize: opts.maxFileSize, maxDepth: opts.maxDepth, keyring: opts.keyring, accel: opts.accel };
   const want = opts.operationType ? normalizeOperationName(opts.operationType) : null;
+  // The summary only for the operation filter; otherwise the three fields a result prints.
+  const inspectOpts: InspectOptions = { ...(want !== null ? { summarize: true, sizes: false } : { brief: true }), validate: true, schema, maxFileSize: opts.maxFileSize, maxDepth: opts.maxDepth, keyring: opts.keyring, accel: opts.accel };
   const runtime = createRuntime(opts);
   runtime.warm?.();
   const report: FilesValidationReport = { total_files: 0, valid_files: 0, invalid_files: 0, engine: { kind: 'inline', workers: 1 } };

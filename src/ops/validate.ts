@@ -44,7 +44,10 @@ export interface ValidationReport {
 /** Parse every sidecar of a tree and check it against the built-in rules (and a schema). */
 export async function validate(root: string, opts: ValidateOptions = {}): Promise<ValidationReport> {
   const schema = typeof opts.schema === 'string' ? (await loadSchema(opts.schema)).schemaSource : opts.schema;
-  const session = scan(root, { ...opts, inspect: { summarize: true, sizes: false, validate: true, schema } });
+  // Only a filter looks at more of the summary than the three fields a result prints.
+  const needSummary = opts.operationType !== undefined || opts.where !== undefined;
+  const summary = needSummary ? { summarize: true, sizes: false } : { brief: true };
+  const session = scan(root, { ...opts, inspect: { ...summary, validate: true, schema } });
   const filter = sidecarFilter(opts.operationType, opts.where);
   const report: ValidationReport = { total_files: 0, valid_files: 0, invalid_files: 0, scan: session.summary, problemSeqs: session.problemSeqs };
   if (!opts.onResult) report.results = [];
@@ -66,6 +69,7 @@ export async function validate(root: string, opts: ValidateOptions = {}): Promis
 /** One inspection as a validation result (the same mapping `validate` applies to a tree). */
 export function resultFromInspection(ins: FileInspection, category: Category): ValidationResult {
   const problems = ins.problems ?? [];
+  const brief = ins.summary ?? ins.brief;
   const firstProblem = problems.find((p) => p.severity === 'error');
   const ok = ins.status === 'ok';
   return {
@@ -74,9 +78,9 @@ export function resultFromInspection(ins: FileInspection, category: Category): V
     error: ok ? (firstProblem ? `${firstProblem.pointer}: ${firstProblem.message}` : null) : (ins.error?.message ?? 'unreadable'),
     processing_time: round(ins.elapsedMs / 1000, 6),
     file_size: ins.size,
-    detection_count: ins.summary?.detectionCount ?? 0,
-    tool_name: ins.summary?.toolName ?? null,
-    operation_type: ins.summary?.operationType ?? null,
+    detection_count: brief?.detectionCount ?? 0,
+    tool_name: brief?.toolName ?? null,
+    operation_type: brief?.operationType ?? null,
     format: ins.format,
     category,
     problems,

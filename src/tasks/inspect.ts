@@ -4,7 +4,7 @@ import { decodeSidecar } from '../formats/codec.js';
 import { typedJsonText } from '../formats/json.js';
 import { hasNumberNotes } from '../formats/numbers.js';
 import { looksLikeReport, looksLikeSidecar } from '../analysis/operations.js';
-import { probeSidecar, summarizeSidecar, type SidecarProbe, type SidecarSummary } from '../analysis/summary.js';
+import { briefOf, probeSidecar, summarizeSidecar, type SidecarBrief, type SidecarProbe, type SidecarSummary } from '../analysis/summary.js';
 import { skimSidecar } from '../formats/skim.js';
 import { checkSidecarRules, type Problem } from '../analysis/rules.js';
 import { compileSchema, checkSchema, type CompiledSchema } from '../analysis/schema.js';
@@ -20,6 +20,11 @@ export interface InspectOptions {
   summarize?: boolean;
   /** With summarize: also each operation's size in bin encoding (only stats prints it). Default true. */
   sizes?: boolean;
+  /**
+   * Without summarize: only the summary fields a validate result prints (`brief`), computed by the
+   * same summary; the rest of the summary is dropped in the thread that made it.
+   */
+  brief?: boolean;
   /** Run the built-in structural rules. */
   validate?: boolean;
   /** A user JSON Schema (plain object: functions cannot cross threads). */
@@ -72,6 +77,8 @@ export interface FileInspection {
   /** What the decoded content looks like: a per-image sidecar, a directory report, or other JSON. */
   shape: 'sidecar' | 'report' | 'other' | null;
   summary?: SidecarSummary;
+  /** With `brief` (and no summarize): what validate prints of the summary. */
+  brief?: SidecarBrief;
   problems?: Problem[];
   data?: JsonObject;
   /** The data as typed JSON; UTF-8 bytes when big, so that a worker hands it over without a copy. */
@@ -139,6 +146,7 @@ export function inspectBytes(item: InspectItem, bytes: Buffer, opts: InspectOpti
         return out;
       }
       delete out.summary;
+      delete out.brief;
       delete out.probe;
       delete out.problems;
       out.format = null;
@@ -194,6 +202,7 @@ function canAccelerate(opts: InspectOptions): boolean {
 function analyse(out: FileInspection, data: JsonObject, item: InspectItem, opts: InspectOptions, compiled: CompiledSchema | undefined): void {
   out.shape = looksLikeReport(data, item.name) ? 'report' : looksLikeSidecar(data) ? 'sidecar' : 'other';
   if (opts.summarize) out.summary = summarizeSidecar(data, { sizes: opts.sizes });
+  else if (opts.brief) out.brief = briefOf(summarizeSidecar(data, { sizes: false }));
   if (opts.probe) out.probe = probeSidecar(data);
   if (opts.validate || opts.schema !== undefined) {
     const problems = opts.validate ? checkSidecarRules(data) : [];

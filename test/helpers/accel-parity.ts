@@ -16,7 +16,8 @@ import { inspectBytes, type FileInspection, type InspectOptions } from '../../sr
 import type { JsonObject, JsonValue } from '../../src/types.js';
 
 export const INSPECT_SETS: Readonly<Record<string, InspectOptions>> = {
-  validate: { summarize: true, sizes: false, validate: true },
+  validate: { brief: true, validate: true },
+  'validate --where': { summarize: true, sizes: false, validate: true },
   stats: { summarize: true },
   'format-stats': {},
   probe: { probe: true },
