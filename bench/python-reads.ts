@@ -96,7 +96,7 @@ export function measurePythonReads(opts: { work: string; cli: string; runs: numb
     'python: CPU time of the Python process, ms per image: plain loop / read_data JSON / read_data bin': inProcess
       .map((t) => (t.cpu_us_per_image / 1000).toFixed(3))
       .join(' / '),
-    'python: CPU-time ratios to the plain loop (less sensitive to a shared machine): read_data JSON / bin': inProcess
+    'python: CPU-time ratios to the plain loop (less sensitive to a shared machine; the server time of handed-over reads is not in them): read_data JSON / bin': inProcess
       .slice(1)
       .map((t) => (t.cpu_us_per_image / f.plain_json_loads_loop.cpu_us_per_image).toFixed(2) + '×')
       .join(' / '),

@@ -66,13 +66,17 @@ def one_pass(fn: Callable[[str], Any], images: List[str]) -> Tuple[float, float]
 
 
 def timed_rows(rows: Dict[str, Tuple[Callable[[str], Any], List[str]]], runs: int) -> Dict[str, Dict[str, Any]]:
-    """Every row once per run, interleaved (a load change on the machine hits every row alike);
-    a warm-up pass first (page cache, imports, server start). Median per row."""
+    """Every row once per run, interleaved (a load change on the machine hits every row alike), in
+    an order rotated by one row per run: no row always follows the server row (which sleeps on the
+    pipe while Node works, then leaves Node's after-work on the CPUs). A warm-up pass first (page
+    cache, imports, server start). Median per row."""
     for fn, images in rows.values():
         one_pass(fn, images)
+    names = list(rows)
     times: Dict[str, List[Tuple[float, float]]] = {name: [] for name in rows}
-    for _ in range(runs):
-        for name, (fn, images) in rows.items():
+    for run in range(runs):
+        for name in names[run % len(names):] + names[:run % len(names)]:
+            fn, images = rows[name]
             times[name].append(one_pass(fn, images))
     out: Dict[str, Dict[str, Any]] = {}
     for name, t in times.items():
