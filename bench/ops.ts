@@ -185,9 +185,10 @@ async function reportOp(spec: Extract<OpSpec, { op: 'report' }>): Promise<Timed>
 async function todoOp(spec: Extract<OpSpec, { op: 'todo' }>): Promise<Timed> {
   const { todo } = await import('../src/ops/todo.js');
   const t0 = performance.now();
+  const c0 = process.cpuUsage();
   const r = await todo(spec.root, { engine: spec.engine, workers: spec.workers, operation: spec.operation, onEntry: () => undefined });
   const ms = performance.now() - t0;
-  return { ms, detail: { ...r.counts, problems: r.problemCount, ...engineUsed(spec) } };
+  return { ms, detail: { ...r.counts, problems: r.problemCount, ...engineUsed(spec), ...cpuSince(c0) } };
 }
 
 /** Numbers and booleans at the top of a report (counts), without its per-file lists. */

@@ -24,13 +24,13 @@ function prng(seed: number): (n: number) => number {
   };
 }
 
-/** The full decode with every array replaced by [] (what the skim promises to return). */
-function emptied(v: JsonValue): JsonValue {
+/** The full decode with every array outside the top-level sidecar_info replaced by [] (what the skim promises to return). */
+function emptied(v: JsonValue, top = true): JsonValue {
   if (Array.isArray(v)) return [];
   if (v !== null && typeof v === 'object') {
     const out: JsonObject = {};
     for (const k of Object.keys(v)) {
-      const c = emptied(v[k]);
+      const c = top && k === 'sidecar_info' ? v[k] : emptied(v[k], false);
       if (k === '__proto__') Object.defineProperty(out, k, { value: c, enumerable: true, writable: true, configurable: true });
       else out[k] = c;
     }

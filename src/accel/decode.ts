@@ -9,7 +9,7 @@ import { detectFormat } from '../formats/detect.js';
 import { BOM_NOTE, hasBomAt } from '../formats/json.js';
 import { DEFAULT_MAX_DEPTH, DEFAULT_MAX_FILE_SIZE } from '../formats/value.js';
 import { accelStatus, scanJson } from './scanner.js';
-import { buildSkeleton, keysUnique } from './skeleton.js';
+import { buildSkeleton, keysUnique, type SkeletonOptions } from './skeleton.js';
 
 /** Larger files take the reference path: the module's memory (about 5× the file) stays small. */
 export const ACCEL_MAX_BYTES = 4 * 1024 * 1024;
@@ -30,8 +30,9 @@ export interface Skeleton {
 /**
  * The skeleton of a JSON sidecar the scanner vouches for; 'deferred' for JSON text (by content)
  * it leaves to the reference; null for other formats (not the accelerator's business).
+ * `shape.arrays: 'skim'` gives the probe skeleton (skeleton.ts), for todo and stale.
  */
-export function accelDecode(bytes: Buffer, opts: { maxDepth?: number; maxFileSize?: number }): Skeleton | 'deferred' | null {
+export function accelDecode(bytes: Buffer, opts: { maxDepth?: number; maxFileSize?: number }, shape: SkeletonOptions = {}): Skeleton | 'deferred' | null {
   if (bytes.length === 0 || detectFormat(bytes) !== 'json') return null;
   if (bytes.length > ACCEL_MAX_BYTES || bytes.length > (opts.maxFileSize ?? DEFAULT_MAX_FILE_SIZE)) return 'deferred';
   // A leading BOM is tolerated and noted, as the reference does (formats/json.ts).
@@ -39,7 +40,7 @@ export function accelDecode(bytes: Buffer, opts: { maxDepth?: number; maxFileSiz
   const text = bom ? bytes.subarray(3) : bytes;
   const tape = scanJson(text, opts.maxDepth ?? DEFAULT_MAX_DEPTH);
   if (typeof tape === 'number') return 'deferred';
-  const data = buildSkeleton(tape, text);
+  const data = buildSkeleton(tape, text, shape);
   return data === null ? 'deferred' : { data, notes: bom ? [BOM_NOTE] : [] };
 }
 

@@ -16,6 +16,13 @@
  *
  * Returns null (the caller defers to the reference decoder) on a duplicate key, where the
  * reference reports the file as corrupt.
+ *
+ * The probe skeleton (`{arrays: 'skim'}`, todo and stale): what the skim decoder gives
+ * (src/formats/skim.ts) — every array outside the top-level `sidecar_info` comes out empty, and
+ * is only walked on the tape for the one check the scanner leaves to JavaScript: duplicate keys
+ * in the objects inside it (skipCheckingKeys, as keysUnique). The operation outcomes, the
+ * shape and `sidecar_info.image` never look inside those arrays (analysis/operations.ts walks
+ * objects only), so the probe is the reference's; the parity tests hold it to that.
  */
 import type { JsonObject, JsonValue } from '../types.js';
 import { noteFloat, noteInt, parseNumberToken } from '../formats/numbers.js';
@@ -29,16 +36,27 @@ type SliceDecoders = Buffer & { utf8Slice(start: number, end: number): string; l
 let tape: Int32Array = new Int32Array(0);
 let text = Buffer.alloc(0) as SliceDecoders;
 let at = 0;
+/** Probe mode, while reading outside the top-level `sidecar_info`: arrays are skipped (see the top). */
+let skimming = false;
+
+export interface SkeletonOptions {
+  /** 'skim': the probe skeleton (arrays outside the top-level sidecar_info come out empty). */
+  arrays?: 'stand-ins' | 'skim';
+}
+
+const SIDECAR_INFO = 'sidecar_info';
 
 /** Build the skeleton of `bytes` from its tape; null when the reference must decide. */
-export function buildSkeleton(tapeWords: Int32Array, bytes: Buffer): JsonObject | null {
+export function buildSkeleton(tapeWords: Int32Array, bytes: Buffer, opts: SkeletonOptions = {}): JsonObject | null {
   tape = tapeWords;
   text = bytes as SliceDecoders;
   at = 0;
+  const skim = opts.arrays === 'skim';
   try {
     if (tape[0] !== TAPE.OBJ_START) throw GIVE_UP;
     at = 1;
-    const data = readObject();
+    skimming = skim;
+    const data = readObject(skim);
     consumedTape();
     return data;
   } catch (e) {
@@ -49,6 +67,7 @@ export function buildSkeleton(tapeWords: Int32Array, bytes: Buffer): JsonObject 
   } finally {
     tape = EMPTY_TAPE;
     text = EMPTY_TEXT;
+    skimming = false;
   }
 }
 const EMPTY_TAPE = new Int32Array(0);
@@ -66,7 +85,8 @@ function numberAt(start: number, end: number): { value: number; note?: number | 
   return r;
 }
 
-function readObject(): JsonObject {
+/** `top`: the document's own object in probe mode (its `sidecar_info` is built in full). */
+function readObject(top = false): JsonObject {
   const out: JsonObject = {};
   for (;;) {
     const w = tape[at];
@@ -100,6 +120,20 @@ function readObject(): JsonObject {
         if (typeof r.note === 'number') noteFloat(out, key, r.note);
         else noteInt(out, key, r.note);
       }
+    } else if (skimming) {
+      const kind = vw & 0xff;
+      if (kind === TAPE.ARR_START) {
+        at++;
+        skipArray();
+        value = [];
+      } else if (kind === TAPE.FLOATS) {
+        at += 2;
+        value = [];
+      } else if (top && key === SIDECAR_INFO) {
+        skimming = false;
+        value = readValue();
+        skimming = true;
+      } else value = readValue();
     } else value = readValue();
     if (key === '__proto__') Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
     else out[key] = value;
@@ -187,11 +221,91 @@ function readValue(): JsonValue {
 const KEY_LIST_MAX = 16;
 
 /**
+ * The one duplicate-key walk over tape entries that builds nothing (keysUnique, and the arrays the
+ * probe skeleton skips): from entry `i` inside the containers `open` (per open container, its
+ * keys so far: a list or a Set for an object, null for an array) to the end of the outermost of
+ * them. Interned keys come from the key table, other keys are decoded as the skeleton decodes
+ * them (`\u0061` and `a` are one key); the key table is kept in step with the scanner, as
+ * buildSkeleton keeps it. Returns the entry after the end, or -1 at a duplicate key (the
+ * reference refuses it as CORRUPT) or an entry that cannot be there.
+ */
+function skipCheckingKeys(i: number, open: (string[] | Set<string> | null)[]): number {
+  const n = tape.length;
+  do {
+    if (i >= n) return -1;
+    const w = tape[i];
+    const kind = w & 0xff;
+    switch (kind) {
+      case TAPE.OBJ_START:
+        open.push([]);
+        i++;
+        break;
+      case TAPE.ARR_START:
+        open.push(null);
+        i++;
+        break;
+      case TAPE.OBJ_END:
+      case TAPE.ARR_END:
+        open.pop();
+        i++;
+        break;
+      case TAPE.KEY_ID:
+      case TAPE.KEY_NEW:
+      case TAPE.KEY: {
+        let key: string;
+        if (kind === TAPE.KEY_ID) {
+          key = keyStrings[w >>> 8];
+          if (key === undefined) return -1; // never: every id came with its string first
+          i++;
+        } else if (kind === TAPE.KEY_NEW) {
+          key = text.latin1Slice(tape[i + 1], tape[i + 2]);
+          keyStrings[w >>> 8] = key;
+          i += 3;
+        } else {
+          key = stringAt(w, tape[i + 1], tape[i + 2]);
+          i += 3;
+        }
+        const keys = open[open.length - 1];
+        if (Array.isArray(keys)) {
+          if (keys.includes(key)) return -1;
+          keys.push(key);
+          if (keys.length > KEY_LIST_MAX) open[open.length - 1] = new Set(keys);
+        } else if (keys instanceof Set) {
+          if (keys.has(key)) return -1;
+          keys.add(key);
+        } else return -1; // never: a key outside an object
+        break;
+      }
+      case TAPE.STR:
+      case TAPE.NUM:
+        i += 3;
+        break;
+      case TAPE.TRUE:
+      case TAPE.FALSE:
+      case TAPE.NULL:
+        i++;
+        break;
+      case TAPE.FLOATS:
+        i += 2;
+        break;
+      default:
+        return -1;
+    }
+  } while (open.length > 0);
+  return i;
+}
+
+/** Probe mode: walk an array's entries (at: after its ARR_START) to its end, checking object keys only. */
+function skipArray(): void {
+  const end = skipCheckingKeys(at, [null]);
+  if (end < 0) throw GIVE_UP;
+  at = end;
+}
+
+/**
  * Whether the tape's JSON text has an object at its root and no object with the same key twice
  * (the reference refuses a duplicate key as CORRUPT), without building anything else: no number
- * is converted (the scanner has vouched for every number token), interned keys come from the key
- * table, other keys are decoded as the skeleton decodes them (`\u0061` and `a` are one key). The
- * key table is kept in step with the scanner, as buildSkeleton keeps it.
+ * is converted (the scanner has vouched for every number token).
  */
 export function keysUnique(tapeWords: Int32Array, bytes: Buffer): boolean {
   tape = tapeWords;
@@ -199,71 +313,8 @@ export function keysUnique(tapeWords: Int32Array, bytes: Buffer): boolean {
   let unique = true;
   try {
     if (tape[0] !== TAPE.OBJ_START) return (unique = false);
-    // Per open container: its keys so far (an object) or null (an array).
-    const open: (string[] | Set<string> | null)[] = [];
-    const n = tape.length;
-    let i = 0;
-    while (i < n) {
-      const w = tape[i];
-      const kind = w & 0xff;
-      switch (kind) {
-        case TAPE.OBJ_START:
-          open.push([]);
-          i++;
-          break;
-        case TAPE.ARR_START:
-          open.push(null);
-          i++;
-          break;
-        case TAPE.OBJ_END:
-        case TAPE.ARR_END:
-          open.pop();
-          i++;
-          break;
-        case TAPE.KEY_ID:
-        case TAPE.KEY_NEW:
-        case TAPE.KEY: {
-          let key: string;
-          if (kind === TAPE.KEY_ID) {
-            key = keyStrings[w >>> 8];
-            if (key === undefined) return (unique = false); // never: every id came with its string first
-            i++;
-          } else if (kind === TAPE.KEY_NEW) {
-            key = text.latin1Slice(tape[i + 1], tape[i + 2]);
-            keyStrings[w >>> 8] = key;
-            i += 3;
-          } else {
-            key = stringAt(w, tape[i + 1], tape[i + 2]);
-            i += 3;
-          }
-          const keys = open[open.length - 1];
-          if (Array.isArray(keys)) {
-            if (keys.includes(key)) return (unique = false);
-            keys.push(key);
-            if (keys.length > KEY_LIST_MAX) open[open.length - 1] = new Set(keys);
-          } else if (keys instanceof Set) {
-            if (keys.has(key)) return (unique = false);
-            keys.add(key);
-          } else return (unique = false); // never: a key outside an object
-          break;
-        }
-        case TAPE.STR:
-        case TAPE.NUM:
-          i += 3;
-          break;
-        case TAPE.TRUE:
-        case TAPE.FALSE:
-        case TAPE.NULL:
-          i++;
-          break;
-        case TAPE.FLOATS:
-          i += 2;
-          break;
-        default:
-          return (unique = false);
-      }
-    }
-    return true;
+    // The root object closes at the tape's end (the scanner allows nothing after it).
+    return (unique = skipCheckingKeys(0, []) === tape.length);
   } catch (e) {
     unique = false;
     throw e;
@@ -273,5 +324,7 @@ export function keysUnique(tapeWords: Int32Array, bytes: Buffer): boolean {
     else rollbackKeys();
     tape = EMPTY_TAPE;
     text = EMPTY_TEXT;
+  }
+}
   }
 }

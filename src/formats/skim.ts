@@ -4,9 +4,10 @@
  *
  * JSON text is checked completely (the same acceptance as `decodeSidecar`: strict UTF-8, the
  * JSON grammar, nothing after the value, the depth limit) but only objects are built: every
- * array is validated and replaced by an empty array. Arrays hold ~95 % of a sidecar's bytes
- * (embeddings, landmarks, faces, objects), so no number is converted and almost nothing is
- * allocated. Operations, `success` flags and `sidecar_info` live in objects and come out intact.
+ * array outside the top-level `sidecar_info` is validated and replaced by an empty array. Arrays
+ * hold ~95 % of a sidecar's bytes (embeddings, landmarks, faces, objects), so no number is
+ * converted and almost nothing is allocated. Operations and `success` flags live in objects and
+ * come out intact; `sidecar_info` comes out whole (its `image` record lists operations).
  *
  * Anything unusual — a BOM, a syntax error, too deep, not JSON — is handed to the full decoder,
  * so errors and notes are exactly the full decoder's, and a disagreement can only ever fall back
@@ -276,12 +277,16 @@ function skipContainer(depth: number): void {
   }
 }
 
-/** Build a value; arrays are validated and come out empty. */
-function parseValue(depth: number): JsonValue {
+/**
+ * Build a value; arrays are validated and come out empty, except where `keepArrays` (inside the
+ * top-level `sidecar_info`: its `image` record lists operations, see analysis/image-identity.ts).
+ */
+function parseValue(depth: number, keepArrays = false): JsonValue {
   ws();
   const c = b[i];
-  if (c === 0x7b) return parseObject(depth);
+  if (c === 0x7b) return parseObject(depth, keepArrays);
   if (c === 0x5b) {
+    if (keepArrays) return parseArray(depth);
     skipContainer(depth);
     return [];
   }
@@ -307,7 +312,30 @@ function parseValue(depth: number): JsonValue {
   throw GIVE_UP;
 }
 
-function parseObject(depth: number): JsonObject {
+/** An array built in full (inside sidecar_info only; elements as parseValue builds them). */
+function parseArray(depth: number): JsonValue[] {
+  if (depth > limit) throw GIVE_UP;
+  const out: JsonValue[] = [];
+  i++;
+  ws();
+  if (b[i] === 0x5d) {
+    i++;
+    return out;
+  }
+  for (;;) {
+    out.push(parseValue(depth + 1, true));
+    ws();
+    const c = b[i];
+    if (c === 0x2c) i++;
+    else if (c === 0x5d) {
+      i++;
+      return out;
+    } else throw GIVE_UP;
+  }
+}
+
+/** `keepArrays`: inside the top-level sidecar_info; `top`: the document's own object. */
+function parseObject(depth: number, keepArrays = false, top = false): JsonObject {
   if (depth > limit) throw GIVE_UP;
   const out: JsonObject = {};
   i++;
@@ -323,7 +351,7 @@ function parseObject(depth: number): JsonObject {
     ws();
     if (b[i] !== 0x3a) throw GIVE_UP;
     i++;
-    const value = parseValue(depth + 1);
+    const value = parseValue(depth + 1, keepArrays || (top && key === 'sidecar_info'));
     // The full decoder refuses duplicate keys: let it say so. `__proto__` is an ordinary own key.
     if (Object.hasOwn(out, key)) throw GIVE_UP;
     if (key === '__proto__') Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
@@ -349,7 +377,7 @@ function skimJsonText(bytes: Buffer, maxDepth: number): JsonObject | null {
   try {
     ws();
     if (b[i] !== 0x7b) return null;
-    const data = parseObject(1);
+    const data = parseObject(1, false, true);
     ws();
     return i === n ? data : null;
   } catch (e) {
@@ -365,7 +393,7 @@ const EMPTY = Buffer.alloc(0);
 export type SkimPath = 'skim' | 'full';
 
 /**
- * Decode for structure only: JSON sidecars with every array emptied (see the top of this file),
+ * Decode for structure only: JSON sidecars with every array outside sidecar_info emptied (see the top of this file),
  * other formats in full. Accepts and rejects exactly what `decodeSidecar` does, with its errors.
  */
 export function skimSidecar(bytes: Uint8Array, opts: DecodeOptions = {}): DecodedSidecar & { path: SkimPath } {

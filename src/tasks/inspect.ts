@@ -130,8 +130,9 @@ export function inspectFile(item: InspectItem, opts: InspectOptions, compiled?: 
 /** Decode and (optionally) summarise/validate a sidecar's bytes (the part of inspectFile after the read). */
 export function inspectBytes(item: InspectItem, bytes: Buffer, opts: InspectOptions, compiled?: CompiledSchema, start = performance.now()): FileInspection {
   const out: FileInspection = { path: item.path, size: bytes.length, status: 'ok', format: null, notes: [], shape: null, elapsedMs: 0 };
+  const skim = isProbeOnly(opts);
   if (opts.accel !== false && canAccelerate(opts) && accelAvailable()) {
-    const decoded = accelDecode(bytes, opts);
+    const decoded = accelDecode(bytes, opts, skim ? SKIM_ARRAYS : undefined);
     if (decoded !== null && decoded !== 'deferred') {
       const skeleton = decoded.data;
       out.format = 'json';
@@ -160,7 +161,6 @@ export function inspectBytes(item: InspectItem, bytes: Buffer, opts: InspectOpti
   }
   try {
     const decodeOpts = { path: item.path, maxDepth: opts.maxDepth, maxFileSize: opts.maxFileSize, keyring: opts.keyring };
-    const skim = opts.probe && !opts.summarize && !opts.validate && opts.schema === undefined && !opts.keepData;
     const decoded = skim ? skimSidecar(bytes, decodeOpts) : decodeSidecar(bytes, decodeOpts);
     out.format = decoded.format;
     if (decoded.encryption) out.encryptedKeyId = decoded.encryption.keyId;
@@ -188,6 +188,12 @@ export function inspectBytes(item: InspectItem, bytes: Buffer, opts: InspectOpti
   out.elapsedMs = performance.now() - start;
   return out;
 }
+
+/** The probe alone (todo, stale) reads arrays only inside `sidecar_info`: both decodes skim the rest. */
+function isProbeOnly(opts: InspectOptions): boolean {
+  return opts.probe === true && !opts.summarize && !opts.validate && opts.schema === undefined && !opts.keepData && !opts.dataJson;
+}
+const SKIM_ARRAYS = { arrays: 'skim' } as const;
 
 /**
  * The accelerated decode only replaces the parsing step of inspections that look at structure:
