@@ -7,14 +7,20 @@ import assert from 'node:assert/strict';
 import { lstatSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { before, describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
+import fc from 'fast-check';
 import { generateSampleLibrary } from '../src/sample/generate.js';
 import { staleSidecars, todo, type TodoEntry } from '../src/ops/todo.js';
 import { saveSidecar } from '../src/ops/save.js';
 import { readSidecar } from '../src/ops/read.js';
 import { stats } from '../src/ops/stats.js';
 import { runCli } from './helpers/cli.js';
-import { putFile, tempDir, testDir } from './helpers/tree.js';
+import { putFile, removeTree, tempDir, testDir } from './helpers/tree.js';
+import { hostileBytes, seedCorpus } from './reliability/fuzz-inputs.js';
+import { accelDecode } from '../src/accel/decode.js';
+import { decodeSidecar } from '../src/formats/codec.js';
+import { probeView } from './helpers/accel-parity.js';
+import { deepEqualJson } from '../src/formats/value.js';
 import { ORACLE_IMAGE_EXTS, parseRawSidecar } from './helpers/raw-oracle.js';
 
 
@@ -331,5 +337,118 @@ describe('image identity and stale results', () => {
     assert.deepEqual(recs[0].operations, ['yolov8']);
     const p0 = await runCli(['stale', root, '-0', '-q']);
     assert.equal(p0.stdout, join(root, 'a b.jpg') + '\0');
+  });
+});
+
+/**
+ * todo and stale read sidecars with the probe: the WebAssembly scanner's probe skeleton when it
+ * vouches for a file (src/accel/skeleton.ts, arrays skipped on the tape), else the skim decoder.
+ * Whatever path a file takes, the printed output must be the reference's, byte for byte.
+ */
+describe('todo and stale: the WebAssembly probe gives the reference output (IMAGE_SIDECAR_ACCEL=off)', () => {
+  let root = '';
+  before(async () => {
+    root = tempDir('isc-todo-accel-');
+    await generateSampleLibrary(root, { images: 150, seed: 23 });
+    const img = (name: string, body = 'jpeg-bytes') => putFile(root, `saved/${name}`, Buffer.from(`\xff\xd8${body}\xff\xd9`, 'latin1'));
+    // Identity records of every kind: current, stale by size, stale for one operation only, hashed.
+    const cur = img('current.jpg');
+    await saveSidecar(cur, 'yolov8', { success: true, objects: [{ class_name: 'person', bbox: [1, 2, 3, 4] }] });
+    const grown = img('grown.jpg');
+    await saveSidecar(grown, 'yolov8', { success: true, objects: [] });
+    writeFileSync(grown, 'a longer image body than before');
+    const perOp = img('per-op.jpg');
+    await saveSidecar(perOp, 'face_detection', { success: true, faces: [{ bbox: [0.1, 0.2], embedding: [0.5, -0.25] }] });
+    await saveSidecar(perOp, 'yolov8', { success: true, objects: [] });
+    writeFileSync(perOp, 'edited');
+    await saveSidecar(perOp, 'yolov8', { success: false, objects: [] });
+    const hashed = img('hashed.jpg');
+    await saveSidecar(hashed, 'quality_assessment', { success: true, quality: { grade: 'A' } }, { hashImage: true });
+    // Hostile sidecars (the fuzz corpus and its mutations), each next to an image: certified,
+    // deferred, corrupt or foreign, they must come out as the reference says.
+    const corpus = seedCorpus('json', 29);
+    const hostile = fc.sample(hostileBytes('json', corpus), { numRuns: 120, seed: 29 });
+    [...corpus, ...hostile].forEach((bytes, k) => {
+      putFile(root, `hostile/h${String(k).padStart(3, '0')}.jpg`, Buffer.from('\xff\xd8img\xff\xd9', 'latin1'));
+      putFile(root, `hostile/h${String(k).padStart(3, '0')}.json`, Buffer.from(bytes));
+    });
+    // Duplicate keys inside skipped arrays (the probe checks them by key id), escaped spellings of
+    // the same key, sibling and nested objects that share keys (not duplicates), image records.
+    const cases: Record<string, string> = {
+      'dup-in-array': '{"yolov8": {"success": true, "objects": [{"class_name": "a", "class_name": "b"}]}}',
+      'dup-escaped': '{"yolov8": {"success": true, "objects": [{"k\\u0031": 1, "k1": 2}]}}',
+      'dup-deep': '{"yolov8": {"success": true, "objects": [[{"a": {"b": [{"c": 1, "d": 2, "c": 3}]}}]]}}',
+      'dup-many-keys': `{"yolov8": {"success": true, "objects": [{${Array.from({ length: 40 }, (_, i) => `"k${i}": ${i}`).join(', ')}, "k3": 0}]}}`,
+      'dup-after-nested': '{"yolov8": {"success": true, "objects": [{"x": {"x": {"x": 1}}, "y": 1, "x": 2}]}}',
+      'shared-not-dup': '{"yolov8": {"success": true, "objects": [{"x": {"x": {"x": 1}}, "y": 1}, {"x": 2, "y": [{"x": 1}, {"x": 2}]}]}}',
+      'many-keys-ok': `{"yolov8": {"success": true, "objects": [{${Array.from({ length: 70 }, (_, i) => `"k${i}": [${i}.5]`).join(', ')}}]}}`,
+      'dup-non-ascii': '{"yolov8": {"success": true, "objects": [{"\\u00e9t\\u00e9": 1, "été": [2]}]}}',
+      'escaped-ok': '{"yolov8": {"success": true, "objects": [{"\\u00e9t\\u00e9": 1, "ete": [2], "été2": 3, "k\\u0031": 4, "k2": 5}]}}',
+      'failed-nested': '{"yolov8": {"yolov8": {"success": false, "objects": [1.5, 2.5]}}}',
+      'info-dup': '{"yolov8": {"success": true}, "sidecar_info": {"image": {"operations": [{"a": 1, "a": 2}]}}}',
+      'report-shape': '{"games": [{"game_id": 1}], "yolov8": {"success": true}}',
+      'proto': '{"__proto__": {"success": false}, "yolov8": {"success": false, "objects": [{"__proto__": 1}]}}',
+    };
+    for (const [name, text] of Object.entries(cases)) {
+      putFile(root, `cases/${name}.jpg`, Buffer.from('\xff\xd8img\xff\xd9', 'latin1'));
+      putFile(root, `cases/${name}.json`, text);
+    }
+    // A record written by another tool: current for yolov8, stale for face detection (its lists hold foreign values too).
+    const listsImage = putFile(root, 'cases/info-lists.jpg', Buffer.from('\xff\xd8img\xff\xd9', 'latin1'));
+    const st = statSync(listsImage, { bigint: true });
+    putFile(root, 'cases/info-lists.json', `{"yolov8": {"success": true}, "face_detection": {"success": true, "faces": []}, "sidecar_info": {"operation_type": "yolov8", "image": {"size": ${st.size}, "mtime_ns": "${st.mtimeNs}", "operations": ["yolov8", 3, ["x"]], "stale_operations": ["Face_detector"]}}}`);
+  });
+  after(() => removeTree(root));
+
+  const OPS = ['yolov8', 'face_detection', 'quality_assessment', 'game_detection'];
+
+  it('todo --json and --jsonl, stale --json: byte-identical with the scanner on and off', async () => {
+    const run = async (args: string[], off: boolean) => {
+      const r = await runCli(args, off ? { env: { IMAGE_SIDECAR_ACCEL: 'off' } } : {});
+      return { code: r.code, stdout: r.stdout, stderr: r.stderr };
+    };
+    for (const op of OPS) {
+      for (const form of ['--json', '--jsonl']) {
+        const args = ['todo', root, '--operation', op, form];
+        const on = await run(args, false);
+        assert.deepEqual(on, await run(args, true), `todo ${op} ${form}`);
+        assert.ok(on.code === 0 || on.code === 1, on.stderr);
+      }
+    }
+    const args = ['stale', root, '--json'];
+    assert.deepEqual(await run(args, false), await run(args, true), 'stale');
+  });
+
+  it('what the output says about the attacks: duplicates are corrupt, records are read whole', async () => {
+    const report = await todo(root, { operation: 'yolov8' });
+    const corrupt = new Set(report.problems.filter((p) => p.category === 'corrupt').map((p) => p.rel));
+    for (const name of ['dup-in-array', 'dup-escaped', 'dup-non-ascii', 'dup-deep', 'dup-many-keys', 'dup-after-nested', 'info-dup']) assert.ok(corrupt.has(`cases/${name}.jpg`), name);
+    const listed = new Map(report.entries!.map((e) => [e.rel, e]));
+    for (const name of ['shared-not-dup', 'many-keys-ok', 'escaped-ok', 'info-lists']) assert.ok(!corrupt.has(`cases/${name}.jpg`) && !listed.has(`cases/${name}.jpg`), name);
+    assert.equal(listed.get('cases/failed-nested.jpg')?.reason, 'failed');
+    assert.equal(listed.get('cases/proto.jpg')?.reason, 'failed');
+    assert.equal(listed.get('saved/grown.jpg')?.reason, 'stale');
+    assert.equal(listed.get('saved/per-op.jpg')?.reason, 'failed');
+    const face = await todo(root, { operation: 'face_detection' });
+    const perOp = face.entries!.find((e) => e.rel === 'saved/per-op.jpg');
+    assert.deepEqual([perOp?.reason, perOp?.changes], ['stale', ['stale-operation']]);
+    // The image record's lists are read with the probe (stale_operations: face_detection).
+    const info = await todo(root, { operation: 'Face_detector' });
+    assert.equal(info.entries!.find((e) => e.rel === 'cases/info-lists.jpg')?.reason, 'stale');
+  });
+
+  it('the probe skeleton certifies only what the reference accepts, as the reference data with arrays emptied', () => {
+    let certified = 0;
+    const files: string[] = [];
+    for (const dir of ['cases', 'hostile', 'saved']) for (const n of readdirSync(join(root, dir))) if (n.endsWith('.json')) files.push(join(root, dir, n));
+    for (const f of files) {
+      const bytes = readFileSync(f);
+      const probe = accelDecode(bytes, {}, { arrays: 'skim' });
+      if (probe === null || probe === 'deferred') continue;
+      certified++;
+      const ref = decodeSidecar(bytes); // throws (fails the test) if the reference rejects it
+      assert.ok(deepEqualJson(probe.data, probeView(ref.data)), f);
+    }
+    assert.ok(certified > 30, `certified ${certified} of ${files.length}`);
   });
 });
