@@ -320,6 +320,36 @@ describe('image identity and stale results', () => {
     assert.equal(r.skipped.links, 1);
   });
 
+  it('links into the root are left to their targets, but a record that also holds an image of its own is judged whole', async (t) => {
+    // todo does not pair records made only of in-root links (scan option inRootLinkRecords):
+    // attack the cases where that would change the answer.
+    const root = testDir(t);
+    const { symlinkSync } = await import('node:fs');
+    img(root, 'photos/a.jpg');
+    putFile(root, 'photos/a.json', JSON.stringify({ yolov8: { success: true } }));
+    img(root, 'photos/b.jpg');
+    putFile(root, 'photos/b.json', JSON.stringify({ yolov8: { success: false } }));
+    const outside = testDir(t);
+    img(outside, 'c.jpg');
+    putFile(root, 'games/g/.keep', '');
+    symlinkSync('../../photos/a.jpg', join(root, 'games/g/a.jpg')); // in-root link: its target's record
+    // An in-root link grouped with an image of the folder's own by a local sidecar: two candidate
+    // sidecars (the target's and b.json), so b.png cannot be decided. Unpaired, b.json alone would
+    // look like a RAW+JPEG pair's one sidecar and decide it.
+    symlinkSync('../../photos/b.jpg', join(root, 'games/g/b.jpg'));
+    img(root, 'games/g/b.png');
+    putFile(root, 'games/g/b.json', JSON.stringify({ yolov8: { success: true } }));
+    symlinkSync(join(outside, 'c.jpg'), join(root, 'games/g/c.jpg')); // outside the root: listed here
+    symlinkSync('../../photos/missing.jpg', join(root, 'games/g/d.jpg')); // broken
+    putFile(root, 'games/g/e.json', JSON.stringify({ yolov8: { success: true } }));
+    symlinkSync('../../photos/a.jpg', join(root, 'games/g/e.jpg')); // in-root link with a local sidecar: still its target's
+    const r = await todo(root, { operation: 'yolov8' });
+    assert.deepEqual(r.entries!.map((e) => [e.rel, e.reason]), [['games/g/c.jpg', 'no-sidecar'], ['photos/b.jpg', 'failed']]);
+    assert.deepEqual(r.problems.map((p) => [p.rel, p.category]), [['games/g/b.png', 'ambiguous']]);
+    assert.deepEqual(r.skipped, { links: 3, brokenLinks: 1 });
+    assert.equal(r.counts.done, 1);
+  });
+
   it('CLI: write --hash-images, stale lists with reasons', async (t) => {
     const root = testDir(t);
     const a = img(root, 'a b.jpg');

@@ -112,6 +112,15 @@ export interface ScanOptions extends Options {
    * (default false: the target's own record inspects them; the link's record marks them 'unchecked').
    */
   inspectLinkTargets?: boolean;
+  /**
+   * 'resolve': a record whose images are all symlinks into the root (or broken) is left to its
+   * targets' own records: its links are resolved (broken or not, inside or not) but not paired
+   * with their targets' sidecars, so it has no target candidates and its category says what its
+   * own folder holds. For todo, which lists only images no other record stands for (a game
+   * folder's links to the originals); pairing their target folders was a third of its main
+   * thread. Default 'pair'.
+   */
+  inRootLinkRecords?: 'pair' | 'resolve';
   /** Share a runtime between several scans (the caller closes it). */
   runtime?: Runtime;
   /** Files per engine batch. */
@@ -139,6 +148,8 @@ interface DirContext {
   rootReal: string;
   relOfReal: (p: string) => string;
   inspectLinkTargets: boolean;
+  /** ScanOptions.inRootLinkRecords === 'resolve'. */
+  resolveOnlyInRootLinks: boolean;
 }
 
 interface PendingRecord {
@@ -270,6 +281,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
     const links: LinkResolution = index ? index.dirs : new LinkResolver(rootReal);
     const relOfReal = relativeTo(rootReal);
     const inspectLinkTargets = opts.inspectLinkTargets === true;
+    const resolveOnlyInRootLinks = opts.inRootLinkRecords === 'resolve';
     const shard = this.shard;
     // Walk steps number folders (and folders that could not be read) in walk order: every shard
     // walks the whole tree, so a step means the same folder on every shard.
@@ -323,7 +335,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
           findings: [{ code: 'unreadable', message: 'file name is not valid UTF-8; it cannot be addressed', paths: [p] }] };
       }
       const groups = pairing.groups;
-      const dir: DirContext = { rel: listing.rel, relPrefix: listing.rel === '' ? '' : `${listing.rel}/`, rootReal, relOfReal, inspectLinkTargets };
+      const dir: DirContext = { rel: listing.rel, relPrefix: listing.rel === '' ? '' : `${listing.rel}/`, rootReal, relOfReal, inspectLinkTargets, resolveOnlyInRootLinks };
       for (let gi = 0; gi < groups.length; gi++) {
         const seq: TreeSeq = [at, groupPosition(groups[gi], gi)];
         const rec = this.pending(groups[gi], seq, dir, links, targetDirs);
@@ -351,10 +363,18 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
     let seen: Set<string> | undefined;
     let shared = false;
     const relPrefix = dir.relPrefix;
-    for (const img of group.images) {
+    // inRootLinkRecords 'resolve': links only, all into the root (or broken): no target pairing.
+    let resolved: ResolvedLink[] | null = null;
+    let leaveTargets = false;
+    if (dir.resolveOnlyInRootLinks && group.images.length > 0 && group.images.every((i) => i.isLink)) {
+      resolved = group.images.map((i) => links.resolve(i.path, dir.rel, i.name));
+      leaveTargets = resolved.every((r) => r.broken || isInside(r.target!, dir.rootReal));
+    }
+    for (let k = 0; k < group.images.length; k++) {
+      const img = group.images[k];
       const si: ScanImage = { name: img.name, path: img.path, rel: relPrefix + img.name, isSymlink: img.isLink };
       if (img.isLink) {
-        const r = links.resolve(img.path, dir.rel, img.name);
+        const r = resolved !== null ? resolved[k] : links.resolve(img.path, dir.rel, img.name);
         if (r.broken) {
           si.broken = true;
           findings.push({ code: 'broken-symlink', message: `symlink target is missing: ${r.reason}`, paths: [img.path] });
@@ -364,7 +384,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
           const outside = !isInside(target, dir.rootReal);
           si.outsideRoot = outside;
           if (outside) findings.push({ code: 'outside-root', message: 'symlink target is outside the root (read only)', paths: [img.path, target] });
-          const tg = targetDirs.groupFor(target);
+          const tg = leaveTargets ? NO_GROUP : targetDirs.groupFor(target);
           if (tg.images.length > 1 && tg.sidecars.length > 0) {
             shared = true;
             findings.push({ code: 'ambiguous', message: 'the link target shares its sidecar with other images', paths: [img.path, ...tg.images.map((i) => i.path)] });

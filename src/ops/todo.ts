@@ -67,6 +67,11 @@ export interface TodoReport {
   skipped: { links: number; brokenLinks: number };
   problems: TodoProblem[];
   problemCount: number;
+  /**
+   * The scan's facts. Records whose images are all links into the root are not paired with their
+   * targets' sidecars here (ScanOptions.inRootLinkRecords): their categories say what their own
+   * folder holds.
+   */
   scan: ScanSummary;
 }
 
@@ -99,7 +104,8 @@ export async function todo(root: string, opts: TodoOptions): Promise<TodoReport>
   if (typeof opts.operation !== 'string' || opts.operation.trim() === '') throw errors.usage('todo needs an operation (e.g. --operation yolov8)');
   const op = normalizeOperationName(opts.operation.trim());
   const { operation: _op, verifyHash, onEntry, ...scanOpts } = opts;
-  const session = scan(root, { ...scanOpts, inspect: { probe: true } });
+  // Images that are links into the root are listed under their targets: their records need no pairing.
+  const session = scan(root, { ...scanOpts, inspect: { probe: true }, inRootLinkRecords: 'resolve' });
   const report: TodoReport = {
     operation: op,
     counts: { 'no-sidecar': 0, 'no-result': 0, failed: 0, stale: 0, done: 0 },
