@@ -326,5 +326,3 @@ export function keysUnique(tapeWords: Int32Array, bytes: Buffer): boolean {
     text = EMPTY_TEXT;
   }
 }
-  }
-}
