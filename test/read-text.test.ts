@@ -29,7 +29,22 @@ function reference(bytes: Uint8Array): { text: string } | { code: string } {
   }
 }
 
-/** plainJsonLine must either decline, or give one line that decodes to exactly the reference's data and types. */
+/** Object keys in the order the JSON text writes them (document order, every level): valid JSON only. */
+function keysInTextOrder(text: string): string[] {
+  const keys: string[] = [];
+  for (let i = 0; i < text.length; i++) {
+    if (text[i] !== '"') continue;
+    let j = i + 1;
+    while (text[j] !== '"') j += text[j] === '\\' ? 2 : 1;
+    let k = j + 1;
+    while (k < text.length && ' \t\r\n'.includes(text[k])) k++;
+    if (text[k] === ':') keys.push(JSON.parse(text.slice(i, j + 1)) as string);
+    i = j;
+  }
+  return keys;
+}
+
+/** plainJsonLine must either decline, or give one line that decodes to exactly the reference's data and types, keys in the same order. */
 function checkLine(bytes: Uint8Array, label: string): 'line' | 'declined' {
   const want = reference(bytes);
   const line = plainJsonLine(Buffer.from(bytes), {});
@@ -38,6 +53,8 @@ function checkLine(bytes: Uint8Array, label: string): 'line' | 'declined' {
   assert.equal(line.indexOf(0x0a), -1, `${label}: LF in the line`);
   assert.equal(line.indexOf(0x0d), -1, `${label}: CR in the line`);
   assert.equal(typedJsonText(decodeSidecar(line, { path: 'x.json' }).data), want.text, `${label}: the line decodes to other data or types`);
+  // What a Python client sees beyond the values: the order of the keys (json.loads keeps the text's).
+  assert.deepEqual(keysInTextOrder(line.toString('utf8')), keysInTextOrder(want.text), `${label}: keys in another order than the reference's`);
   return 'line';
 }
 
@@ -66,6 +83,14 @@ describe('plainJsonLine: the raw-text fast path of read', () => {
     // Subnormals, the largest double: the scanner may leave them to the reference; either way the answer is the reference's.
     checkLine(Buffer.from('{"tiny": 5e-324, "t2": [2.2250738585072014e-308, 1e-320]}'), 'subnormal');
     checkLine(Buffer.from('{"max": 1.7976931348623157e308, "min": [-1.7976931348623157e308]}'), 'max double');
+  });
+
+  it('declines keys a JavaScript object reorders (array indices), so the order is the reference\'s', () => {
+    for (const c of ['{"b": 1, "2": 2, "10": 3, "1": 4}', '{"a": {"tracks": {"10": "x", "2": "y"}}}', '{"b": 1, "4294967294": 2}', '{"b": [{"x": 1, "0": 2}]}', '{"b": 1, "\\u0031": 2}']) {
+      assert.equal(checkLine(Buffer.from(c), c), 'declined', c);
+    }
+    // Not array indices (a JavaScript object keeps them where written): the text's order is the reference's.
+    for (const c of ['{"b": 1, "4294967295": 2, "-1": 3, "01": 4, "1.5": 5, "1e3": 6, " 1": 7}']) assert.equal(checkLine(Buffer.from(c), c), 'line', c);
   });
 
   it('declines duplicate keys however they are spelt, wherever they are', () => {
@@ -171,6 +196,7 @@ describe('readSidecarText: the same read as readSidecarDetailed, as text', () =>
         const textStr = typeof text === 'string' ? text : text.toString('utf8');
         assert.ok(!/[\r\n]/.test(textStr), `${img}: a line break in the text`);
         assert.equal(typedJsonText(decodeSidecar(Buffer.from(textStr), { path: 'x.json' }).data), typedJsonText(data), `${img}: data or types differ (accel ${accel})`);
+        assert.deepEqual(keysInTextOrder(textStr), keysInTextOrder(typedJsonText(data)), `${img}: key order differs (accel ${accel})`);
         if (!accel) assert.equal(textStr, typedJsonText(data), 'off: the reference text itself');
         if (accel && Buffer.isBuffer(text)) raw++;
       }
@@ -185,6 +211,12 @@ describe('readSidecarText: the same read as readSidecarDetailed, as text', () =>
     assert.ok(a.findings.some((f) => f.code === 'corrupt') && a.findings.some((f) => f.code === 'fallback'), JSON.stringify(a.findings));
     assert.equal(String(a.text), '{"q": 25.0}');
     await assert.rejects(readSidecarText(path.join(root, 'extra', 'b.jpg')), (e: { code?: string }) => e.code === 'CORRUPT');
+  });
+
+  it('serve --stdio: a bad IMAGE_SIDECAR_ACCEL is a usage error at start, not a failure of every read', async () => {
+    const r = await runCli(['serve', '--stdio'], { input: '', env: { IMAGE_SIDECAR_ACCEL: 'bogus' } });
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /IMAGE_SIDECAR_ACCEL/);
   });
 
   it('serve --stdio: read answers one line per request with the typed data, with the accelerator on and off', async () => {

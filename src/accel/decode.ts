@@ -9,7 +9,7 @@ import { detectFormat } from '../formats/detect.js';
 import { BOM_NOTE, hasBomAt } from '../formats/json.js';
 import { DEFAULT_MAX_DEPTH, DEFAULT_MAX_FILE_SIZE } from '../formats/value.js';
 import { accelStatus, scanJson } from './scanner.js';
-import { buildSkeleton, keysUnique, type SkeletonOptions } from './skeleton.js';
+import { buildSkeleton, keysAsWritten, type SkeletonOptions } from './skeleton.js';
 
 /** Larger files take the reference path: the module's memory (about 5× the file) stays small. */
 export const ACCEL_MAX_BYTES = 4 * 1024 * 1024;
@@ -49,16 +49,16 @@ export function accelDecode(bytes: Buffer, opts: { maxDepth?: number; maxFileSiz
  * the reference decode gives them, made one line: CR and LF (which valid JSON has only as
  * whitespace) become spaces, in place — `bytes` is the caller's to give up. null when the
  * reference must decode it. Vouched for: strict UTF-8, the grammar, the depth limit, numbers
- * within the number model's limits (the scanner), an object at the root and no duplicate key
- * (`keysUnique`). A BOM, another format, or a file over ACCEL_MAX_BYTES: null. Parsed with
- * type-keeping JSON (Python's `json`), the line gives what the reference's typed JSON of the
- * decoded data gives (test/read-text.test.ts).
+ * within the number model's limits (the scanner), an object at the root, no duplicate key and no
+ * key the reference would reorder (`keysAsWritten`). A BOM, another format, or a file over
+ * ACCEL_MAX_BYTES: null. Parsed with type-keeping JSON (Python's `json`), the line gives what the
+ * reference's typed JSON of the decoded data gives, keys in the same order (test/read-text.test.ts).
  */
 export function plainJsonLine(bytes: Buffer, opts: { maxDepth?: number; maxFileSize?: number }): Buffer | null {
   if (bytes.length === 0 || bytes.length > ACCEL_MAX_BYTES || bytes.length > (opts.maxFileSize ?? DEFAULT_MAX_FILE_SIZE)) return null;
   if (detectFormat(bytes) !== 'json' || hasBomAt(bytes, 0)) return null;
   const tape = scanJson(bytes, opts.maxDepth ?? DEFAULT_MAX_DEPTH);
-  if (typeof tape === 'number' || !keysUnique(tape, bytes)) return null;
+  if (typeof tape === 'number' || !keysAsWritten(tape, bytes)) return null;
   for (let i = bytes.indexOf(0x0a); i !== -1; i = bytes.indexOf(0x0a, i + 1)) bytes[i] = 0x20;
   for (let i = bytes.indexOf(0x0d); i !== -1; i = bytes.indexOf(0x0d, i + 1)) bytes[i] = 0x20;
   return bytes;

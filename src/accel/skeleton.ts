@@ -20,7 +20,7 @@
  * The probe skeleton (`{arrays: 'skim'}`, todo and stale): what the skim decoder gives
  * (src/formats/skim.ts) — every array outside the top-level `sidecar_info` comes out empty, and
  * is only walked on the tape for the one check the scanner leaves to JavaScript: duplicate keys
- * in the objects inside it (skipCheckingKeys, as keysUnique). The operation outcomes, the
+ * in the objects inside it (skipCheckingKeys, as keysAsWritten). The operation outcomes, the
  * shape and `sidecar_info.image` never look inside those arrays (analysis/operations.ts walks
  * objects only), so the probe is the reference's; the parity tests hold it to that.
  */
@@ -221,15 +221,16 @@ function readValue(): JsonValue {
 const KEY_LIST_MAX = 16;
 
 /**
- * The one duplicate-key walk over tape entries that builds nothing (keysUnique, and the arrays the
+ * The one duplicate-key walk over tape entries that builds nothing (keysAsWritten, and the arrays the
  * probe skeleton skips): from entry `i` inside the containers `open` (per open container, its
  * keys so far: a list or a Set for an object, null for an array) to the end of the outermost of
  * them. Interned keys come from the key table, other keys are decoded as the skeleton decodes
  * them (`\u0061` and `a` are one key); the key table is kept in step with the scanner, as
  * buildSkeleton keeps it. Returns the entry after the end, or -1 at a duplicate key (the
- * reference refuses it as CORRUPT) or an entry that cannot be there.
+ * reference refuses it as CORRUPT), at an array-index key when `refuseIndexKeys` (keysAsWritten),
+ * or at an entry that cannot be there.
  */
-function skipCheckingKeys(i: number, open: (string[] | Set<string> | null)[]): number {
+function skipCheckingKeys(i: number, open: (string[] | Set<string> | null)[], refuseIndexKeys = false): number {
   const n = tape.length;
   do {
     if (i >= n) return -1;
@@ -265,6 +266,7 @@ function skipCheckingKeys(i: number, open: (string[] | Set<string> | null)[]): n
           key = stringAt(w, tape[i + 1], tape[i + 2]);
           i += 3;
         }
+        if (refuseIndexKeys && isArrayIndexKey(key)) return -1;
         const keys = open[open.length - 1];
         if (Array.isArray(keys)) {
           if (keys.includes(key)) return -1;
@@ -303,18 +305,36 @@ function skipArray(): void {
 }
 
 /**
- * Whether the tape's JSON text has an object at its root and no object with the same key twice
- * (the reference refuses a duplicate key as CORRUPT), without building anything else: no number
- * is converted (the scanner has vouched for every number token).
+ * A key a JavaScript object moves to the front, in ascending order (an array index: "0" to
+ * "4294967294" in canonical form): an object built from the text does not keep it where written.
  */
-export function keysUnique(tapeWords: Int32Array, bytes: Buffer): boolean {
+export function isArrayIndexKey(k: string): boolean {
+  const n = k.length;
+  if (n === 0 || n > 10) return false;
+  const c0 = k.charCodeAt(0);
+  if (c0 < 0x30 || c0 > 0x39 || (c0 === 0x30 && n > 1)) return false;
+  for (let i = 1; i < n; i++) {
+    const c = k.charCodeAt(i);
+    if (c < 0x30 || c > 0x39) return false;
+  }
+  return n < 10 || Number(k) <= 4294967294;
+}
+
+/**
+ * Whether the objects the reference builds from the tape's JSON text hold their keys exactly as
+ * written: an object at the root, no object with the same key twice (the reference refuses a
+ * duplicate as CORRUPT; `\u0061` and `a` are one key), and no array-index key (a JavaScript
+ * object moves those to the front, so the reference's order would differ from the text's).
+ * Nothing else is built: no number is converted (the scanner has vouched for every number token).
+ */
+export function keysAsWritten(tapeWords: Int32Array, bytes: Buffer): boolean {
   tape = tapeWords;
   text = bytes as SliceDecoders;
   let unique = true;
   try {
     if (tape[0] !== TAPE.OBJ_START) return (unique = false);
     // The root object closes at the tape's end (the scanner allows nothing after it).
-    return (unique = skipCheckingKeys(0, []) === tape.length);
+    return (unique = skipCheckingKeys(0, [], true) === tape.length);
   } catch (e) {
     unique = false;
     throw e;
