@@ -119,6 +119,98 @@ describe('worker pool', () => {
   });
 });
 
+describe('worker pool: a busy thread is sent its next batch (pipelined tasks)', () => {
+  // The probe tasks are synchronous except crash/exit, which end the thread.
+  const pipelined = (task: string) => task === 'spin' || task === 'echo' || task === 'fail';
+
+  it('a second batch waits in the running thread, not in the queue; results stay with their batches', async () => {
+    const pool = new ThreadRuntime(1, { workerUrl: PROBE, pipelined });
+    try {
+      const [id] = await untyped(pool).run('echo', [{}], null);
+      const a = untyped(pool).run('spin', [{ ms: 300 }], null);
+      const b = untyped(pool).run('echo', [{}, {}], null);
+      const c = untyped(pool).run('echo', [{}, {}, {}], null);
+      assert.deepEqual(pool.batchesPerThread, [2], 'one running, one waiting in the thread; the third queued');
+      assert.deepEqual(await Promise.all([a, b, c]), [[id], [id, id], [id, id, id]]);
+      assert.deepEqual(pool.batchesPerThread, [0]);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('tasks that are not pipelined (convert) still get one batch per thread', async () => {
+    const pool = new ThreadRuntime(1, { workerUrl: PROBE, pipelined: () => false });
+    try {
+      const a = untyped(pool).run('spin', [{ ms: 200 }], null);
+      const b = untyped(pool).run('echo', [{}], null);
+      assert.deepEqual(pool.batchesPerThread, [1]);
+      await Promise.all([a, b]);
+      // The real registry: reads are pipelined, convert (async, fsyncs in flight) is not.
+      const { isPipelined } = await import('../src/tasks/index.js');
+      assert.deepEqual(['inspect', 'hash', 'convert', 'spin'].map(isPipelined), [true, true, false, false]);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('abort: a batch waiting in a thread is dropped without ending the thread; a running one ends it and the batch behind runs on the replacement', async () => {
+    const pool = new ThreadRuntime(1, { workerUrl: PROBE, pipelined });
+    try {
+      const [first] = await untyped(pool).run('echo', [{}], null);
+      const waiting = new AbortController();
+      const a = untyped(pool).run('spin', [{ ms: 300 }], null);
+      const b = untyped(pool).run('echo', [{}], null, { signal: waiting.signal });
+      assert.deepEqual(pool.batchesPerThread, [2]);
+      waiting.abort(new Error('waiting abort'));
+      await assert.rejects(b, /waiting abort/);
+      assert.deepEqual(await a, [first], 'the thread was not ended');
+      assert.deepEqual(await untyped(pool).run('echo', [{}], null), [first], 'and still serves');
+
+      const running = new AbortController();
+      const c = untyped(pool).run('spin', [{ ms: 20_000 }], null, { signal: running.signal });
+      const d = untyped(pool).run('echo', [{}, {}], null);
+      assert.deepEqual(pool.batchesPerThread, [2]);
+      running.abort(new Error('running abort'));
+      await assert.rejects(c, /running abort/);
+      const after = await d;
+      assert.equal(after.length, 2);
+      assert.notEqual(after[0], first, 'the batch behind ran on the replacement thread');
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('a crash fails the running batch only: the batch waiting behind it runs on the replacement', async () => {
+    const pool = new ThreadRuntime(1, { workerUrl: PROBE, pipelined: (t) => t !== 'exit' });
+    try {
+      const [first] = await untyped(pool).run('echo', [{}], null);
+      const a = untyped(pool).run('exit', [{}], null);
+      // 'exit' is not pipelined: nothing is sent behind it; a spin first, then the exit behind it is not allowed either.
+      const b = untyped(pool).run('echo', [{}], null);
+      assert.deepEqual(pool.batchesPerThread, [1]);
+      await assert.rejects(a, /exited with code 7/);
+      const [id] = await b;
+      assert.notEqual(id, first);
+      // A pipelined batch behind a batch that crashes the thread (a task error is not a crash: 'fail' keeps it).
+      const crashing = new ThreadRuntime(1, { workerUrl: PROBE, pipelined: () => true });
+      try {
+        const [c0] = await untyped(crashing).run('echo', [{}], null);
+        const x = untyped(crashing).run('crash', [{}], null);
+        const y = untyped(crashing).run('echo', [{}, {}], null);
+        assert.deepEqual(crashing.batchesPerThread, [2]);
+        await assert.rejects(x, /probe crash/);
+        const ys = await y;
+        assert.equal(ys.length, 2);
+        assert.notEqual(ys[0], c0, 'ran again on the new thread');
+      } finally {
+        await crashing.close();
+      }
+    } finally {
+      await pool.close();
+    }
+  });
+});
+
 /** A runtime that runs the identity task after a random delay and records what it saw. */
 function fakeRuntime(workers = 2, failOn?: (items: unknown[]) => boolean) {
   let running = 0;

@@ -1,6 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import { errorFromJSON, errors } from '../errors.js';
-import type { TaskItem, TaskName, TaskOptions, TaskResult } from '../tasks/index.js';
+import { isPipelined, type TaskItem, type TaskName, type TaskOptions, type TaskResult } from '../tasks/index.js';
 import type { BatchRequest, BatchResponse } from './messages.js';
 import type { RunOptions, Runtime } from './runtime.js';
 
@@ -10,11 +10,14 @@ interface Job {
   reject: (e: unknown) => void;
   signal?: AbortSignal;
   onAbort?: () => void;
+  /** Aborted while waiting in a thread's queue: its answer, when it comes, is dropped. */
+  dropped?: boolean;
 }
 
 interface Slot {
   worker: Worker;
-  job: Job | null;
+  /** Sent to this thread, in the order it runs them: the first is running, a second may wait behind it. */
+  jobs: Job[];
   /** The thread failed or was ended on purpose; its 'exit' is coming. */
   ending: boolean;
   /** Ended by an abort, not by a crash (not counted against the respawn limit). */
@@ -26,7 +29,12 @@ export interface ThreadPoolOptions {
   workerUrl?: URL;
   /** Consecutive crashes (no batch finished in between) after which the pool gives up. */
   maxCrashes?: number;
+  /** Tasks whose next batch may wait in a busy thread (default: `isPipelined`, tasks/index.ts). */
+  pipelined?: (task: string) => boolean;
 }
+
+/** Batches a thread holds at most: one running, one waiting (only for pipelined tasks). */
+const THREAD_DEPTH = 2;
 
 const WORKER_URL = new URL('./worker.js', import.meta.url);
 
@@ -34,7 +42,10 @@ const WORKER_URL = new URL('./worker.js', import.meta.url);
  * A fixed pool of worker threads, to the standard of piscina/tinypool: one message per batch
  * (a message per file would cost more than the work), a thread that dies is removed when it exits
  * and replaced exactly once, a batch can be aborted (queued: dropped; running: its thread is ended
- * and replaced), and an idle pool never keeps the process alive.
+ * and replaced), and an idle pool never keeps the process alive. A thread running a synchronous
+ * task is also sent its next batch (at most THREAD_DEPTH in all, like piscina's
+ * concurrentTasksPerWorker): it never idles while the main thread, busy walking the tree or
+ * printing, has not yet read its last answer.
  */
 export class ThreadRuntime implements Runtime {
   readonly kind = 'threads' as const;
@@ -44,6 +55,7 @@ export class ThreadRuntime implements Runtime {
   private readonly queue: Job[] = [];
   private readonly workerUrl: URL;
   private readonly maxCrashes: number;
+  private readonly pipelined: (task: string) => boolean;
   private crashes = 0;
   private broken: Error | null = null;
   private nextId = 1;
@@ -53,12 +65,18 @@ export class ThreadRuntime implements Runtime {
     this.workers = Math.max(1, workers);
     this.workerUrl = opts.workerUrl ?? WORKER_URL;
     this.maxCrashes = opts.maxCrashes ?? Math.max(3, 2 * this.workers);
+    this.pipelined = opts.pipelined ?? isPipelined;
     for (let i = 0; i < this.workers; i++) this.spawn();
   }
 
   /** Live threads (for tests and diagnostics). */
   get threads(): number {
     return this.slots.size;
+  }
+
+  /** Batches sent to each live thread and not yet answered (for tests). */
+  get batchesPerThread(): number[] {
+    return [...this.slots].map((s) => s.jobs.length);
   }
 
   /** Thread ids of the live threads (for tests). */
@@ -69,7 +87,7 @@ export class ThreadRuntime implements Runtime {
   private spawn(): void {
     const worker = new Worker(this.workerUrl);
     worker.unref(); // an idle pool must never keep the process alive
-    const slot: Slot = { worker, job: null, ending: false, aborted: false };
+    const slot: Slot = { worker, jobs: [], ending: false, aborted: false };
     this.slots.add(slot);
     this.idle.push(slot);
     worker.on('message', (res: BatchResponse) => this.finish(slot, res));
@@ -108,35 +126,69 @@ export class ThreadRuntime implements Runtime {
       return;
     }
     for (const slot of this.slots) {
-      if (slot.job !== job) continue;
-      // A synchronous task cannot be interrupted from outside: end its thread (replaced on exit).
-      slot.job = null;
-      slot.ending = true;
-      slot.aborted = true;
+      const at = slot.jobs.indexOf(job);
+      if (at < 0) continue;
       this.settle(job);
       job.reject(job.signal!.reason);
+      if (at > 0) {
+        // Not started yet: the thread will run it, and its answer is dropped.
+        job.dropped = true;
+        return;
+      }
+      // A synchronous task cannot be interrupted from outside: end its thread (replaced on exit);
+      // the batches waiting behind it go back to the front of the queue.
+      slot.jobs.shift();
+      this.requeue(slot);
+      slot.ending = true;
+      slot.aborted = true;
       void slot.worker.terminate().catch(() => 0);
+      this.dispatch();
       return;
     }
   }
 
   private dispatch(): void {
-    while (this.idle.length > 0 && this.queue.length > 0) {
-      const slot = this.idle.pop()!;
+    while (this.queue.length > 0) {
+      const slot = this.idle.pop() ?? this.busySlotFor(this.queue[0]);
+      if (!slot) return;
       const job = this.queue.shift()!;
-      slot.job = job;
+      slot.jobs.push(job);
       slot.worker.ref();
       slot.worker.postMessage(job.req);
     }
   }
 
+  /** A running thread that may take `job` behind its current batch (both pipelined), least loaded first. */
+  private busySlotFor(job: Job): Slot | undefined {
+    if (!this.pipelined(job.req.task)) return undefined;
+    let best: Slot | undefined;
+    for (const slot of this.slots) {
+      if (slot.ending || slot.jobs.length === 0 || slot.jobs.length >= THREAD_DEPTH) continue;
+      if (!slot.jobs.every((j) => this.pipelined(j.req.task))) continue;
+      if (!best || slot.jobs.length < best.jobs.length) best = slot;
+    }
+    return best;
+  }
+
+  /** The batches a thread had not started go back to the front of the queue, in order. */
+  private requeue(slot: Slot): void {
+    const waiting = slot.jobs.splice(0).filter((j) => !j.dropped);
+    this.queue.unshift(...waiting);
+  }
+
   private finish(slot: Slot, res: BatchResponse): void {
-    const job = slot.job;
+    const job = slot.jobs[0];
     if (!job || job.req.id !== res.id || slot.ending) return; // aborted meanwhile: the thread is ending
-    slot.job = null;
+    slot.jobs.shift();
     this.crashes = 0;
-    slot.worker.unref();
-    this.idle.push(slot);
+    if (slot.jobs.length === 0) {
+      slot.worker.unref();
+      this.idle.push(slot);
+    }
+    if (job.dropped) {
+      this.dispatch();
+      return;
+    }
     this.settle(job);
     if ('error' in res) job.reject(errorFromJSON(res.error));
     else job.resolve(res.results);
@@ -147,9 +199,10 @@ export class ThreadRuntime implements Runtime {
     slot.ending = true;
     const i = this.idle.indexOf(slot);
     if (i >= 0) this.idle.splice(i, 1);
-    const job = slot.job;
-    slot.job = null;
-    if (job) {
+    // The running batch fails; those waiting behind it never ran: another thread takes them.
+    const job = slot.jobs.shift();
+    this.requeue(slot);
+    if (job && !job.dropped) {
       this.settle(job);
       job.reject(e);
     }
@@ -179,8 +232,7 @@ export class ThreadRuntime implements Runtime {
     this.closed = true;
     for (const job of this.queue.splice(0)) this.settleReject(job, errors.internal('runtime closed'));
     for (const slot of this.slots) {
-      if (slot.job) this.settleReject(slot.job, errors.internal('runtime closed'));
-      slot.job = null;
+      for (const job of slot.jobs.splice(0)) if (!job.dropped) this.settleReject(job, errors.internal('runtime closed'));
       slot.ending = true;
     }
     this.idle.length = 0;

@@ -28,12 +28,19 @@ export interface TaskDef<N extends TaskName> {
    * sidecar locks and is between a write and a removal (it finishes its batch, then stops).
    */
   interruptible: boolean;
+  /**
+   * May a thread be given its next batch while it still runs this one? Synchronous tasks: the
+   * thread then goes from one batch to the next without waiting for the main thread to read its
+   * answer. Not convert: an async batch answers when its fsyncs are done, and a second batch would
+   * run beside it.
+   */
+  pipelined: boolean;
 }
 
 const TASKS: { [N in TaskName]: TaskDef<N> } = {
-  inspect: { run: inspectFiles, interruptible: true },
-  hash: { run: hashFiles, interruptible: true },
-  convert: { run: convertUnits, interruptible: false },
+  inspect: { run: inspectFiles, interruptible: true, pipelined: true },
+  hash: { run: hashFiles, interruptible: true, pipelined: true },
+  convert: { run: convertUnits, interruptible: false, pipelined: false },
 };
 
 export function taskDef<N extends TaskName>(task: N): TaskDef<N> {
@@ -44,6 +51,11 @@ export function taskDef<N extends TaskName>(task: N): TaskDef<N> {
 
 export function runTask<N extends TaskName>(task: N, items: readonly TaskItem<N>[], options: TaskOptions<N>): TaskResult<N>[] | Promise<TaskResult<N>[]> {
   return taskDef(task).run(items, options);
+}
+
+/** Whether batches of `task` may queue in a busy thread (TaskDef.pipelined); false for a name that is not a task. */
+export function isPipelined(task: string): boolean {
+  return Object.hasOwn(TASKS, task) && TASKS[task as TaskName].pipelined;
 }
 
 /** The untyped entry used by a worker thread, where the name arrives in a message. */
