@@ -331,6 +331,7 @@ describe('image identity and stale results', () => {
     putFile(root, 'photos/b.json', JSON.stringify({ yolov8: { success: false } }));
     const outside = testDir(t);
     img(outside, 'c.jpg');
+    putFile(outside, 'c.json', JSON.stringify({ yolov8: { success: false } })); // read through the link
     putFile(root, 'games/g/.keep', '');
     symlinkSync('../../photos/a.jpg', join(root, 'games/g/a.jpg')); // in-root link: its target's record
     // An in-root link grouped with an image of the folder's own by a local sidecar: two candidate
@@ -344,7 +345,15 @@ describe('image identity and stale results', () => {
     putFile(root, 'games/g/e.json', JSON.stringify({ yolov8: { success: true } }));
     symlinkSync('../../photos/a.jpg', join(root, 'games/g/e.jpg')); // in-root link with a local sidecar: still its target's
     const r = await todo(root, { operation: 'yolov8' });
-    assert.deepEqual(r.entries!.map((e) => [e.rel, e.reason]), [['games/g/c.jpg', 'no-sidecar'], ['photos/b.jpg', 'failed']]);
+    assert.deepEqual(r.entries!.map((e) => [e.rel, e.reason]), [['games/g/c.jpg', 'failed'], ['photos/b.jpg', 'failed']]);
+    // The same answers from the in-process engine, and with the index (its folders resolve the
+    // links on the scan's thread; without it the engine resolves a folder of links).
+    const inline = await todo(root, { operation: 'yolov8', engine: 'inline' });
+    assert.deepEqual([inline.entries, inline.problems, inline.skipped, inline.counts], [r.entries, r.problems, r.skipped, r.counts]);
+    const cli = async (...extra: string[]) => (await runCli(['todo', root, '--operation', 'yolov8', '--json', ...extra])).stdout;
+    const noIndex = await cli('--no-index');
+    assert.equal(await cli(), noIndex);
+    assert.equal(await cli(), noIndex); // a warm index
     assert.deepEqual(r.problems.map((p) => [p.rel, p.category]), [['games/g/b.png', 'ambiguous']]);
     assert.deepEqual(r.skipped, { links: 3, brokenLinks: 1 });
     assert.equal(r.counts.done, 1);

@@ -175,6 +175,11 @@ interface PendingRecord {
   hits?: (FileInspection | undefined)[];
   send?: InspectItem[];
   sent?: Pending[];
+  /**
+   * inRootLinkRecords 'resolve' without the index: a group of symlinked images only, its links
+   * resolved by the engine (items with `resolveLink`); the record is built when they are back.
+   */
+  linkGroup?: { group: PairGroup; dir: DirContext };
 }
 
 /** A scan in progress: iterate it for records; `summary` is final once iteration ends. */
@@ -184,6 +189,8 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
   readonly problemSeqs: TreeSeq[] = [];
   private started = false;
   private readonly shard: ShardFilter | null;
+  /** The link-target folders of the running scan (pendingRecords sets it). */
+  private targetDirs: TargetGroups | null = null;
   constructor(
     readonly root: string,
     private readonly opts: ScanOptions = {},
@@ -256,7 +263,13 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
       // once listed; the last call is every file of the tree.
       const passedOver = () => this.summary.filesIgnored + this.summary.tempFiles;
       for await (const { job, results } of records) {
-        const rec = this.finalize(job, index ? mergeHits(job, results, index) : results);
+        let rec: ScanRecord;
+        if (job.linkGroup) {
+          // Built as pending() builds it, from the engine's resolutions; a link leaving the root
+          // adds its target's sidecars, inspected now (rare: the engine is asked once more).
+          const built = this.pending(job.linkGroup.group, job.seq, job.linkGroup.dir, resolvedBy(results), this.targetDirs!);
+          rec = this.finalize(built, built.items.length > 0 ? await runtime.run('inspect', built.items, inspectOpts, opts.signal ? { signal: opts.signal } : undefined) : []);
+        } else rec = this.finalize(job, index ? mergeHits(job, results, index) : results);
         emitted += rec.files;
         for (const sc of rec.sidecars) if (sc.side === 'local') bytesRead += sc.inspection.size;
         opts.onProgress?.(emitted + passedOver(), undefined, bytesRead);
@@ -277,11 +290,16 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
     const rootReal = await realpath(root);
     const imageExts = imageExtensionSet(opts.imageExtensions);
     const targetDirs = new TargetGroups(imageExts, this.shard !== null && this.shard.spec.count > 1, index?.dirs);
+    this.targetDirs = targetDirs;
     // With the index: resolutions kept while every lookup they made still names the same inode (dir-cache.ts).
     const links: LinkResolution = index ? index.dirs : new LinkResolver(rootReal);
     const relOfReal = relativeTo(rootReal);
     const inspectLinkTargets = opts.inspectLinkTargets === true;
     const resolveOnlyInRootLinks = opts.inRootLinkRecords === 'resolve';
+    // Then a folder of links only (a game folder) costs this thread nothing but the walk: the
+    // engine resolves them, in parallel and while earlier batches are read (not with the index,
+    // whose folders keep resolutions).
+    const linksByEngine = resolveOnlyInRootLinks && !index;
     const shard = this.shard;
     // Walk steps number folders (and folders that could not be read) in walk order: every shard
     // walks the whole tree, so a step means the same folder on every shard.
@@ -338,7 +356,8 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
       const dir: DirContext = { rel: listing.rel, relPrefix: listing.rel === '' ? '' : `${listing.rel}/`, rootReal, relOfReal, inspectLinkTargets, resolveOnlyInRootLinks };
       for (let gi = 0; gi < groups.length; gi++) {
         const seq: TreeSeq = [at, groupPosition(groups[gi], gi)];
-        const rec = this.pending(groups[gi], seq, dir, links, targetDirs);
+        const group = groups[gi];
+        const rec = linksByEngine && isLinkGroup(group) ? linkGroupRecord(group, seq, dir) : this.pending(group, seq, dir, links, targetDirs);
         if (index) {
           if (lookUp(rec, index, sized) && !warmed) {
             warmed = true;
@@ -484,6 +503,33 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
 export function sidecarFilesOf(rec: ScanRecord): ScanSidecar[] {
   if (rec.category === 'unrelated') return [];
   return rec.sidecars.filter((s) => s.side === 'local' || rec.images.some((i) => i.outsideRoot));
+}
+
+/** Symlinked images only, no sidecar of their own (a game folder's links to the originals). */
+function isLinkGroup(group: PairGroup): boolean {
+  if (group.images.length === 0 || group.sidecars.length > 0) return false;
+  for (const img of group.images) if (!img.isLink) return false;
+  return true;
+}
+
+/** A link group's pending record: its items are its links, for the engine to resolve. */
+function linkGroupRecord(group: PairGroup, seq: TreeSeq, dir: DirContext): PendingRecord {
+  const at = { rootReal: dir.rootReal, dirRel: dir.rel };
+  const items: InspectItem[] = group.images.map((img) => ({ path: img.path, name: img.name, resolveLink: at }));
+  return { seq, dir: dir.rel, images: [], candidates: [], items, localSidecars: 0, extraFiles: 0, findings: [], linkGroup: { group, dir } };
+}
+
+/** The engine's resolutions of a link group's items, as a LinkResolution for pending(). */
+function resolvedBy(results: readonly FileInspection[]): LinkResolution {
+  const byPath = new Map<string, ResolvedLink>();
+  for (const r of results) if (r.link) byPath.set(r.path, r.link);
+  return {
+    resolve(linkPath: string): ResolvedLink {
+      const r = byPath.get(linkPath);
+      if (r === undefined) throw errors.internal(`no resolution came back for ${linkPath}`);
+      return r;
+    },
+  };
 }
 
 /** Look every item of a record up in the index: hits are kept, misses go to the engine (one stat each). True when some missed. */

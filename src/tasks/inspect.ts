@@ -12,6 +12,7 @@ import type { JsonObject, SidecarFormat } from '../types.js';
 import { readFileLimitedSync } from '../fs/read-file.js';
 import { accelAvailable, accelCounts, accelDecode } from '../accel/decode.js';
 import type { Keyring } from '../crypto/keys.js';
+import { LinkResolver, type ResolvedLink } from '../discovery/resolve-link.js';
 
 export interface InspectOptions {
   maxFileSize?: number;
@@ -57,6 +58,12 @@ export interface InspectItem {
   name: string;
   /** Size seen before sending (bounds a batch by bytes when the data is kept). */
   size?: number;
+  /**
+   * Not a sidecar: a symlinked image of the walked folder `dirRel` (under the root's real path
+   * `rootReal`) to resolve by the scan's rule (discovery/resolve-link.ts); the result's `link`
+   * says where it leads. A scan sends these for todo (ScanOptions.inRootLinkRecords).
+   */
+  resolveLink?: { rootReal: string; dirRel: string };
 }
 
 /**
@@ -84,6 +91,8 @@ export interface FileInspection {
   /** The data as typed JSON; UTF-8 bytes when big, so that a worker hands it over without a copy. */
   dataJson?: string | Uint8Array;
   probe?: SidecarProbe;
+  /** For an item with `resolveLink`: the link's resolution (nothing was read or decoded). */
+  link?: ResolvedLink;
   /**
    * Which decode produced this result when the accelerator was on: 'wasm' (certified by the
    * scanner: no problem, summary from the skeleton) or 'deferred' (the reference decoder ran).
@@ -110,8 +119,22 @@ function schemaFor(source: unknown): CompiledSchema {
 
 const READ_ERROR_CODES: ReadonlySet<ErrorCode> = new Set(['PERMISSION', 'IO', 'NOT_FOUND', 'NOT_A_DIRECTORY', 'READ_ONLY']);
 
+// One resolver per root and thread: it keeps the real paths of target folders (resolve-link.ts).
+const resolvers = new Map<string, LinkResolver>();
+
+function resolveLinkItem(item: InspectItem, at: { rootReal: string; dirRel: string }): FileInspection {
+  let resolver = resolvers.get(at.rootReal);
+  if (resolver === undefined) {
+    if (resolvers.size >= 8) resolvers.clear();
+    resolver = new LinkResolver(at.rootReal);
+    resolvers.set(at.rootReal, resolver);
+  }
+  return { path: item.path, size: 0, status: 'ok', format: null, notes: [], shape: null, link: resolver.resolve(item.path, at.dirRel, item.name), elapsedMs: 0 };
+}
+
 /** Read, decode and (optionally) summarise/validate one sidecar file. Never throws for a bad file. */
 export function inspectFile(item: InspectItem, opts: InspectOptions, compiled?: CompiledSchema): FileInspection {
+  if (item.resolveLink !== undefined) return resolveLinkItem(item, item.resolveLink);
   const start = performance.now();
   let bytes: Buffer;
   try {
