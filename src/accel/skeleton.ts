@@ -17,12 +17,13 @@
  * Returns null (the caller defers to the reference decoder) on a duplicate key, where the
  * reference reports the file as corrupt.
  *
- * The probe skeleton (`{arrays: 'skim'}`, todo and stale): what the skim decoder gives
- * (src/formats/skim.ts) — every array outside the top-level `sidecar_info` comes out empty, and
- * is only walked on the tape for the one check the scanner leaves to JavaScript: duplicate keys
- * in the objects inside it (skipCheckingKeys, as keysAsWritten). The operation outcomes, the
- * shape and `sidecar_info.image` never look inside those arrays (analysis/operations.ts walks
- * objects only), so the probe is the reference's; the parity tests hold it to that.
+ * The probe skeleton (`{arrays: 'skim'}`, todo and stale): outside the top-level `sidecar_info`
+ * only objects, keys and literals are built — every array comes out empty and is only walked on
+ * the tape for the one check the scanner leaves to JavaScript, duplicate keys in the objects
+ * inside it (skipCheckingKeys, as keysAsWritten); numbers come out 0 and strings ''. The operation
+ * outcomes, the shape and `sidecar_info.image` read nothing else there (analysis/operations.ts
+ * walks objects and reads `success` flags; summary.ts probeSidecar), so the probe is the
+ * reference's; the parity tests hold it to that.
  */
 import type { JsonObject, JsonValue } from '../types.js';
 import { noteFloat, noteInt, parseNumberToken } from '../formats/numbers.js';
@@ -112,7 +113,8 @@ function readObject(top = false): JsonObject {
     if (Object.hasOwn(out, key)) throw GIVE_UP;
     const vw = tape[at];
     let value: JsonValue;
-    if ((vw & 0xff) === TAPE.NUM) {
+    if (skimming && !(top && key === SIDECAR_INFO)) value = skimValue(vw);
+    else if ((vw & 0xff) === TAPE.NUM) {
       const r = numberAt(tape[at + 1], tape[at + 2]);
       at += 3;
       value = r.value;
@@ -121,19 +123,10 @@ function readObject(top = false): JsonObject {
         else noteInt(out, key, r.note);
       }
     } else if (skimming) {
-      const kind = vw & 0xff;
-      if (kind === TAPE.ARR_START) {
-        at++;
-        skipArray();
-        value = [];
-      } else if (kind === TAPE.FLOATS) {
-        at += 2;
-        value = [];
-      } else if (top && key === SIDECAR_INFO) {
-        skimming = false;
-        value = readValue();
-        skimming = true;
-      } else value = readValue();
+      // The top-level sidecar_info in full: its image record (analysis/image-identity.ts).
+      skimming = false;
+      value = readValue();
+      skimming = true;
     } else value = readValue();
     if (key === '__proto__') Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
     else out[key] = value;
@@ -214,6 +207,32 @@ function readValue(): JsonValue {
       return readFloats(w) as JsonValue[];
     default:
       throw GIVE_UP;
+  }
+}
+
+/**
+ * A value of the probe skeleton outside the top-level sidecar_info: objects, keys and literals
+ * as built (the probe reads which keys exist, what is an object or an array, and `success`
+ * flags); an array is skipped (empty), a number is 0 and a string '' — the probe never reads one
+ * there (analysis/summary.ts probeSidecar), and the scanner has already vouched for their bytes.
+ */
+function skimValue(w: number): JsonValue {
+  switch (w & 0xff) {
+    case TAPE.ARR_START:
+      at++;
+      skipArray();
+      return [];
+    case TAPE.FLOATS:
+      at += 2;
+      return [];
+    case TAPE.NUM:
+      at += 3;
+      return 0;
+    case TAPE.STR:
+      at += 3;
+      return '';
+    default:
+      return readValue();
   }
 }
 

@@ -121,6 +121,11 @@ export interface SidecarProbe {
   image: ImageRecord | null;
 }
 
+/**
+ * Outside the top-level `sidecar_info` it reads only which keys exist, what is an object or an
+ * array, and `success` flags: the probe skeleton (accel/skeleton.ts) gives nothing else there
+ * (arrays empty, numbers 0, strings ''). Reading more needs the skeleton changed first.
+ */
 export function probeSidecar(data: JsonObject): SidecarProbe {
   return { outcomes: operationOutcomes(data), image: recordedImage(data) };
 }
