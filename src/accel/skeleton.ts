@@ -79,6 +79,31 @@ function stringAt(word: number, start: number, end: number): string {
   return (word & TAPE.F_NON_ASCII) !== 0 ? text.utf8Slice(start, end) : text.latin1Slice(start, end);
 }
 
+/** The tape entry after the key `keyAt` read last. */
+let afterKey = 0;
+
+/**
+ * The key at tape entry `i`, read one way for the skeleton and for the key-only walks: an
+ * interned id from the key table, a new interned key read and entered into it (so later ids
+ * have their string), any other key decoded as a string. undefined for an id without its string
+ * (never: every id comes with its string first). Sets `afterKey`.
+ */
+function keyAt(i: number): string | undefined {
+  const w = tape[i];
+  const kind = w & 0xff;
+  if (kind === TAPE.KEY_ID) {
+    afterKey = i + 1;
+    return keyStrings[w >>> 8];
+  }
+  afterKey = i + 3;
+  if (kind === TAPE.KEY_NEW) {
+    const key = text.latin1Slice(tape[i + 1], tape[i + 2]);
+    keyStrings[w >>> 8] = key;
+    return key;
+  }
+  return stringAt(w, tape[i + 1], tape[i + 2]);
+}
+
 /** A number token with the reference's value and note. */
 function numberAt(start: number, end: number): { value: number; note?: number | bigint } {
   const r = parseNumberToken(text.latin1Slice(start, end));
@@ -95,20 +120,9 @@ function readObject(top = false): JsonObject {
       at++;
       return out;
     }
-    const kind = w & 0xff;
-    let key: string;
-    if (kind === TAPE.KEY_ID) {
-      key = keyStrings[w >>> 8];
-      if (key === undefined) throw GIVE_UP; // never: every id came with its string first
-      at++;
-    } else if (kind === TAPE.KEY_NEW) {
-      key = text.latin1Slice(tape[at + 1], tape[at + 2]);
-      keyStrings[w >>> 8] = key;
-      at += 3;
-    } else {
-      key = stringAt(w, tape[at + 1], tape[at + 2]);
-      at += 3;
-    }
+    const key = keyAt(at);
+    if (key === undefined) throw GIVE_UP;
+    at = afterKey;
     // The reference refuses duplicate keys (CORRUPT): let it say so.
     if (Object.hasOwn(out, key)) throw GIVE_UP;
     const vw = tape[at];
@@ -272,19 +286,9 @@ function skipCheckingKeys(i: number, open: (string[] | Set<string> | null)[], re
       case TAPE.KEY_ID:
       case TAPE.KEY_NEW:
       case TAPE.KEY: {
-        let key: string;
-        if (kind === TAPE.KEY_ID) {
-          key = keyStrings[w >>> 8];
-          if (key === undefined) return -1; // never: every id came with its string first
-          i++;
-        } else if (kind === TAPE.KEY_NEW) {
-          key = text.latin1Slice(tape[i + 1], tape[i + 2]);
-          keyStrings[w >>> 8] = key;
-          i += 3;
-        } else {
-          key = stringAt(w, tape[i + 1], tape[i + 2]);
-          i += 3;
-        }
+        const key = keyAt(i);
+        if (key === undefined) return -1;
+        i = afterKey;
         if (refuseIndexKeys && isArrayIndexKey(key)) return -1;
         const keys = open[open.length - 1];
         if (Array.isArray(keys)) {
