@@ -305,8 +305,9 @@ async function serverReadsOp(spec: Extract<OpSpec, { op: 'server-reads' }>): Pro
 /** The inspect task alone (read + decode + summary + rules), one thread: the per-file parse cost. */
 async function accelInspectOp(spec: Extract<OpSpec, { op: 'accel-inspect' }>): Promise<Timed> {
   const { inspectFile } = await import('../src/tasks/inspect.js');
+  const { validateInspectOptions } = await import('../src/ops/validate.js');
   const paths = loadList(spec.list);
-  const opts = { brief: true, validate: true, accel: spec.accel }; // validate's options (ops/validate.ts, no filter)
+  const opts = { ...validateInspectOptions(false), accel: spec.accel }; // as validate sets them (no filter)
   let certified = 0;
   let deferred = 0;
   const c0 = process.cpuUsage();

@@ -10,7 +10,7 @@ import { mapOrdered } from '../engine/pipeline.js';
 import { createRuntime } from '../engine/select.js';
 import type { FileInspection, InspectItem, InspectOptions } from '../tasks/inspect.js';
 import type { Category, Options } from '../types.js';
-import { resultFromInspection, type ValidationResult } from './validate.js';
+import { resultFromInspection, validateInspectOptions, type ValidationResult } from './validate.js';
 
 export interface ValidateFilesOptions extends Options {
   /** Only files containing this operation (files that cannot be decoded are always reported). */
@@ -47,8 +47,7 @@ export async function validateFiles(
 ): Promise<FilesValidationReport> {
   const schema = typeof opts.schema === 'string' ? (await loadSchema(opts.schema)).schemaSource : opts.schema;
   const want = opts.operationType ? normalizeOperationName(opts.operationType) : null;
-  // The summary only for the operation filter; otherwise the three fields a result prints.
-  const inspectOpts: InspectOptions = { ...(want !== null ? { summarize: true, sizes: false } : { brief: true }), validate: true, schema, maxFileSize: opts.maxFileSize, maxDepth: opts.maxDepth, keyring: opts.keyring, accel: opts.accel };
+  const inspectOpts: InspectOptions = { ...validateInspectOptions(want !== null), schema, maxFileSize: opts.maxFileSize, maxDepth: opts.maxDepth, keyring: opts.keyring, accel: opts.accel };
   const runtime = createRuntime(opts);
   runtime.warm?.();
   const report: FilesValidationReport = { total_files: 0, valid_files: 0, invalid_files: 0, engine: { kind: 'inline', workers: 1 } };

@@ -3,7 +3,7 @@ import { loadSchema } from '../analysis/schema.js';
 import type { Problem } from '../analysis/rules.js';
 import type { Category, Options, SidecarFormat } from '../types.js';
 import { round, sidecarFilter, sidecarsOf } from './common.js';
-import type { FileInspection } from '../tasks/inspect.js';
+import type { FileInspection, InspectOptions } from '../tasks/inspect.js';
 
 export interface ValidateOptions extends Options {
   /** Only sidecars containing this operation (corrupt files are always reported). */
@@ -41,13 +41,19 @@ export interface ValidationReport {
   problemSeqs: TreeSeq[];
 }
 
+/**
+ * What validate asks of the summary: the three fields a result prints (`brief`), unless a filter
+ * (an operation, --where) looks at the rest. validate and validate-files both ask this way.
+ */
+export function validateInspectOptions(filtered: boolean): Pick<InspectOptions, 'summarize' | 'sizes' | 'brief' | 'validate'> {
+  return filtered ? { summarize: true, sizes: false, validate: true } : { brief: true, validate: true };
+}
+
 /** Parse every sidecar of a tree and check it against the built-in rules (and a schema). */
 export async function validate(root: string, opts: ValidateOptions = {}): Promise<ValidationReport> {
   const schema = typeof opts.schema === 'string' ? (await loadSchema(opts.schema)).schemaSource : opts.schema;
-  // Only a filter looks at more of the summary than the three fields a result prints.
-  const needSummary = opts.operationType !== undefined || opts.where !== undefined;
-  const summary = needSummary ? { summarize: true, sizes: false } : { brief: true };
-  const session = scan(root, { ...opts, inspect: { ...summary, validate: true, schema } });
+  const filtered = opts.operationType !== undefined || opts.where !== undefined;
+  const session = scan(root, { ...opts, inspect: { ...validateInspectOptions(filtered), schema } });
   const filter = sidecarFilter(opts.operationType, opts.where);
   const report: ValidationReport = { total_files: 0, valid_files: 0, invalid_files: 0, scan: session.summary, problemSeqs: session.problemSeqs };
   if (!opts.onResult) report.results = [];
