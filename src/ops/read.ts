@@ -34,10 +34,7 @@ export interface ReadResult {
  * Throws SidecarError: NOT_FOUND, TOO_LARGE, CORRUPT, TOO_DEEP, IO...
  */
 export async function readSidecarFile(path: string, opts: Options = {}): Promise<DecodedSidecar> {
-  const limit = opts.maxFileSize ?? DEFAULT_MAX_FILE_SIZE;
-  // Sync read: for small files it is several times faster than fs.promises (one call, no thread hops).
-  const bytes = readFileLimitedSync(path, limit);
-  return decodeSidecar(bytes, { path, maxDepth: opts.maxDepth, maxFileSize: limit, keyring: opts.keyring });
+  return decodeSidecarBytes(readLimited(path, opts), path, opts);
 }
 
 function noteFinding(note: string, path: string): ReadFinding {
@@ -45,10 +42,7 @@ function noteFinding(note: string, path: string): ReadFinding {
 }
 
 export async function readSidecarDetailed(imagePath: string, opts: Options = {}): Promise<ReadResult> {
-  const r = await readEffective(imagePath, opts, (path) => {
-    const decoded = decodeSidecarBytes(readLimited(path, opts), path, opts);
-    return { value: decoded.data, format: decoded.format, notes: decoded.notes, encryptedKeyId: decoded.encryption?.keyId };
-  });
+  const r = await readEffective(imagePath, opts, (path) => decodedCandidate(readLimited(path, opts), path, opts));
   const { value, ...rest } = r;
   return { data: value ?? {}, ...rest };
 }
@@ -70,8 +64,8 @@ export async function readSidecarText(imagePath: string, opts: Options = {}): Pr
     const bytes = readLimited(path, opts);
     const line = opts.accel !== false && accelAvailable() ? plainJsonLine(bytes, { maxDepth: opts.maxDepth, maxFileSize: opts.maxFileSize }) : null;
     if (line) return { value: line, format: 'json', notes: [] };
-    const decoded = decodeSidecarBytes(bytes, path, opts);
-    return { value: typedJsonText(decoded.data), format: decoded.format, notes: decoded.notes, encryptedKeyId: decoded.encryption?.keyId };
+    const decoded = decodedCandidate(bytes, path, opts);
+    return { ...decoded, value: typedJsonText(decoded.value) };
   });
   const { value, ...rest } = r;
   return { text: value ?? '{}', ...rest };
@@ -84,12 +78,19 @@ interface CandidateRead<T> {
   encryptedKeyId?: string;
 }
 
+/** Sync read: for small files it is several times faster than fs.promises (one call, no thread hops). */
 function readLimited(path: string, opts: Options): Buffer {
   return readFileLimitedSync(path, opts.maxFileSize ?? DEFAULT_MAX_FILE_SIZE);
 }
 
 function decodeSidecarBytes(bytes: Buffer, path: string, opts: Options): DecodedSidecar {
   return decodeSidecar(bytes, { path, maxDepth: opts.maxDepth, maxFileSize: opts.maxFileSize ?? DEFAULT_MAX_FILE_SIZE, keyring: opts.keyring });
+}
+
+/** A candidate decoded by the reference, as `readEffective` takes it. */
+function decodedCandidate(bytes: Buffer, path: string, opts: Options): CandidateRead<JsonObject> {
+  const decoded = decodeSidecarBytes(bytes, path, opts);
+  return { value: decoded.data, format: decoded.format, notes: decoded.notes, encryptedKeyId: decoded.encryption?.keyId };
 }
 
 /**
