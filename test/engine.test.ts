@@ -185,7 +185,7 @@ describe('worker pool: a busy thread is sent its next batch (pipelined tasks)', 
     try {
       const [first] = await untyped(pool).run('echo', [{}], null);
       const a = untyped(pool).run('exit', [{}], null);
-      // 'exit' is not pipelined: nothing is sent behind it; a spin first, then the exit behind it is not allowed either.
+      // 'exit' is not pipelined here: the echo waits in the pool's queue, not in the thread behind it.
       const b = untyped(pool).run('echo', [{}], null);
       assert.deepEqual(pool.batchesPerThread, [1]);
       await assert.rejects(a, /exited with code 7/);
