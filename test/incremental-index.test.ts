@@ -42,12 +42,12 @@ import { find } from '../src/ops/find.js';
 import { entryIdentity, entryKey, entryPayload, IndexReader, IndexWriter, TABLE_DIRS, TABLE_FILES, type IndexHeader } from '../src/incremental/store.js';
 
 /** Read a whole index file (every entry's checksum checked): its header and the keys of each table. */
-function readIndex(path: string): { header: IndexHeader; files: string[]; dirs: string[]; links: string[] } {
+function readIndex(path: string): { header: IndexHeader; files: string[]; dirs: string[]; links: string[]; records: string[] } {
   const r = IndexReader.open(path);
   assert.ok(r, `no index at ${path}`);
   try {
-    const out = { header: r.header, files: [] as string[], dirs: [] as string[], links: [] as string[] };
-    for (const v of r.entries()) [out.files, out.dirs, out.links][v.table].push(entryKey(v));
+    const out = { header: r.header, files: [] as string[], dirs: [] as string[], links: [] as string[], records: [] as string[] };
+    for (const v of r.entries()) [out.files, out.dirs, out.links, out.records][v.table].push(entryKey(v));
     return out;
   } finally {
     r.close();
@@ -639,4 +639,86 @@ test('a folder changed within the racy margin is not stored; a link through it i
   const last = runs[runs.length - 1];
   assert.ok(last.linksResolved >= 3, `links through photos/d1 resolved again: ${last.linksResolved}`);
   assert.ok(last.linksReused >= 1, `a link that does not pass through it is reused: ${last.linksReused}`);
+});
+
+test('folder records: served whole while nothing moved, record by record after a change, never stale', async (t) => {
+  const dir = testDir(t, 'isc-index-folder-records-');
+  const root = linkedLibrary(dir);
+  for (const f of [join(root, 'photos/d1/IMG_2.json'), join(dir, 'outside/far.json')]) utimesSync(f, FIXED_TIME, FIXED_TIME);
+  const indexPath = join(dir, 'idx', 'index');
+  const runs: IndexRunStats[] = [];
+  const index = { ...NOW, path: indexPath, onStats: (s: IndexRunStats) => runs.push(s) };
+  const plain = async () => withoutTimes(JSON.stringify(await validate(root, { index: false, engine: 'inline' })));
+  const indexed = async () => withoutTimes(JSON.stringify(await validate(root, { index, engine: 'inline' })));
+  assert.equal(await indexed(), await plain());
+  assert.equal(runs[0].recordsServed, 0, 'a first run has nothing to serve');
+  assert.ok(readIndex(indexPath).records.length >= 4, 'the first run stores the folders\' records');
+  assert.equal(await indexed(), await plain());
+  const warm = runs[runs.length - 1];
+  assert.ok(warm.foldersServed >= 4 && warm.recordsServed >= 8, `records served: ${JSON.stringify(warm)}`);
+  assert.equal(warm.misses, 0);
+  assert.equal(warm.written, false, 'an unchanged tree does not rewrite the index');
+  // One sidecar edited in place (same size, mtime put back): only its record is made again.
+  CHANGES['same size, mtime restored (only ctime differs)'](join(root, 'photos/d1/IMG_2.json'));
+  assert.equal(await indexed(), await plain());
+  const partial = runs[runs.length - 1];
+  assert.equal(partial.misses, 1, 'only the edited sidecar is read again');
+  assert.ok(partial.recordsServed >= warm.recordsServed - 3, `the folder's other records are still served: ${JSON.stringify(partial)}`);
+  // The link's own folder unchanged, its target's folder gains a sidecar: the link record changes.
+  writeFileSync(join(root, 'photos/d2/IMG_3.json'), JSON.stringify(sidecarData('IMG_3.jpg', 5)));
+  assert.equal(await indexed(), await plain());
+  // A link target outside the root changes in place: the record that inspected it is made again.
+  CHANGES['same size, mtime restored (only ctime differs)'](join(dir, 'outside/far.json'));
+  assert.equal(await indexed(), await plain());
+  assert.equal(runs[runs.length - 1].misses, 1);
+  // The same root by another spelling (a link to it): records hold paths as given, never served across.
+  const alias = join(dir, 'alias');
+  symlinkSync(root, alias);
+  const viaAlias = async (i: IndexOptions | false) => withoutTimes(JSON.stringify(await validate(alias, { index: i, engine: 'inline' })));
+  assert.equal(await viaAlias(index), await viaAlias(false));
+  assert.equal(await indexed(), await plain());
+});
+
+test('folder records of validate, stats and format-stats live side by side; none rewrites the index when nothing changed', async (t) => {
+  const dir = testDir(t, 'isc-index-folder-records-3-');
+  const root = join(dir, 'lib');
+  await generateSampleLibrary(root, { images: 60, seed: 5 });
+  const indexPath = join(dir, 'index');
+  const runs: IndexRunStats[] = [];
+  const index = { ...NOW, path: indexPath, onStats: (s: IndexRunStats) => runs.push(s) };
+  const all = async () => {
+    await validate(root, { index, engine: 'inline' });
+    await stats(root, { index });
+    await formatStats(root, { index });
+  };
+  await all();
+  await all();
+  await all();
+  const last = runs.slice(-3);
+  for (const r of last) {
+    assert.ok(r.foldersServed > 0 && r.misses === 0, `served: ${JSON.stringify(r)}`);
+    assert.equal(r.written, false, 'nothing changed: not rewritten');
+  }
+  assert.equal(readIndex(indexPath).header.recordKeys?.length, 3);
+});
+
+test('a corrupt folder-records entry is never trusted', async (t) => {
+  const dir = testDir(t, 'isc-index-folder-records-bad-');
+  const root = linkedLibrary(dir);
+  const indexPath = join(dir, 'index');
+  const warnings: string[] = [];
+  const index = { ...NOW, path: indexPath, onWarning: (m: string) => warnings.push(m) };
+  const plain = withoutTimes(JSON.stringify(await validate(root, { index: false, engine: 'inline' })));
+  await validate(root, { index, engine: 'inline' });
+  // Flip a byte inside each folder-records entry's payload: its CRC no longer matches.
+  const r = IndexReader.open(indexPath)!;
+  const offsets: number[] = [];
+  for (const v of r.entries()) if (v.table === 3) offsets.push(v.off + v.len - 5);
+  r.close();
+  assert.ok(offsets.length > 0);
+  const bytes = readFileSync(indexPath);
+  for (const o of offsets) bytes[o] ^= 0xff;
+  writeFileSync(indexPath, bytes);
+  assert.equal(withoutTimes(JSON.stringify(await validate(root, { index, engine: 'inline' }))), plain);
+  assert.ok(warnings.some((w) => /unusable/.test(w)), `warned: ${warnings.join('; ')}`);
 });

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { lstatSync, readdirSync, type Dirent } from 'node:fs';
 import { realpath, stat } from 'node:fs/promises';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
@@ -9,7 +10,8 @@ import type { FileInspection, InspectItem, InspectOptions } from '../tasks/inspe
 import type { Category, Options, SidecarExt, SidecarNaming } from '../types.js';
 import { CATEGORIES } from '../types.js';
 import { ScanIndex, type Pending } from '../incremental/scan-index.js';
-import type { DirSnapshots } from '../incremental/dir-cache.js';
+import { DirSnapshots } from '../incremental/dir-cache.js';
+import { decodeRecords, FolderRecordsBuilder, DEP_DIR, DEP_FILE, DEP_LINK, type FolderBlob } from '../incremental/folder-records.js';
 import { LinkResolver, type LinkResolution, type ResolvedLink } from './resolve-link.js';
 import { INDEX_DIR } from '../incremental/location.js';
 import { imageExtensionSet, nfc } from './extensions.js';
@@ -175,11 +177,30 @@ interface PendingRecord {
   hits?: (FileInspection | undefined)[];
   send?: InspectItem[];
   sent?: Pending[];
+  /** With the index: per item, its identity as looked up (null: not seen); all trusted (hits, or recorded). */
+  ids?: (Buffer | null)[];
+  trusted?: boolean;
+  /** What the record's links relied on (lookups, target folders), when collected; false: not storable. */
+  linkDeps?: LinkDeps | false;
+  /** Folder records: the folder this record belongs to, and its group number there. */
+  folder?: FolderRecordsBuilder;
+  gi?: number;
+  /** A stored record served as it is (folder-records.ts): no engine, no finalize. */
+  ready?: ScanRecord;
+  /** The stored entry it came from (a folder whose other records are made again). */
+  stored?: FolderBlob;
   /**
    * inRootLinkRecords 'resolve' without the index: a group of symlinked images only, its links
    * resolved by the engine (items with `resolveLink`); the record is built when they are back.
    */
   linkGroup?: { group: PairGroup; dir: DirContext };
+}
+
+/** What a record's links relied on: each resolution's lookups, the folders their targets were paired in, the link entries. */
+interface LinkDeps {
+  steps: (readonly [string, string, Uint8Array | null])[];
+  dirs: [string, Buffer][];
+  links: string[];
 }
 
 /** A scan in progress: iterate it for records; `summary` is final once iteration ends. */
@@ -264,12 +285,16 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
       const passedOver = () => this.summary.filesIgnored + this.summary.tempFiles;
       for await (const { job, results } of records) {
         let rec: ScanRecord;
-        if (job.linkGroup) {
+        if (job.ready) {
+          rec = job.ready;
+          this.tally(rec);
+        } else if (job.linkGroup) {
           // Built as pending() builds it, from the engine's resolutions; a link leaving the root
           // adds its target's sidecars, inspected now (rare: the engine is asked once more).
           const built = this.pending(job.linkGroup.group, job.seq, job.linkGroup.dir, resolvedBy(results), this.targetDirs!);
           rec = this.finalize(built, built.items.length > 0 ? await runtime.run('inspect', built.items, inspectOpts, opts.signal ? { signal: opts.signal } : undefined) : []);
         } else rec = this.finalize(job, index ? mergeHits(job, results, index) : results);
+        if (job.folder) folderRecordDone(job, rec, index!);
         emitted += rec.files;
         for (const sc of rec.sidecars) if (sc.side === 'local') bytesRead += sc.inspection.size;
         opts.onProgress?.(emitted + passedOver(), undefined, bytesRead);
@@ -306,6 +331,10 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
     let step = 0;
     let itemsTotal = 0;
     let warmed = false;
+    // Folder records (folder-records.ts): not for a shard (it sees part of each folder).
+    const records = index !== null && !shard;
+    if (records) index.useRecords(scanShape(imageExts, inspectLinkTargets, resolveOnlyInRootLinks));
+    const dirs = index?.dirs;
     const walk = walkTree(root, {
       skipDirNames: SKIP_DIR_NAMES,
       listingCache: index?.dirs,
@@ -320,6 +349,55 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
     for await (const listing of walk) {
       const at = step++;
       this.summary.directories++;
+      let builder: FolderRecordsBuilder | null = null;
+      const real = records ? dirs!.realOf(listing.path) : '';
+      if (records) {
+        index.noteFolder(real);
+        const stored = index.folderRecords(real);
+        if (stored) {
+          const { blob, valid } = stored;
+          const recs = decodeRecords<ScanRecord>(blob, (gi) => valid[gi]);
+          if (recs) {
+            const whole = valid.every(Boolean);
+            index.served(stored, whole);
+            const { meta } = blob;
+            this.summary.filesIgnored += meta.ignored;
+            this.summary.tempFiles += meta.temp;
+            if (!whole) {
+              builder = new FolderRecordsBuilder(real, dirs!.dirIdentity(real)!.id, root, meta.ignored, meta.temp, meta.groups, meta.pos);
+              builder.replaces = { off: stored.off, lens: meta.lens };
+            }
+            const dir: DirContext = { rel: listing.rel, relPrefix: listing.rel === '' ? '' : `${listing.rel}/`, rootReal, relOfReal, inspectLinkTargets, resolveOnlyInRootLinks };
+            for (let gi = 0; gi < meta.groups.length; gi++) {
+              const seq: TreeSeq = [at, meta.pos[gi]];
+              const ready = recs[gi];
+              if (ready !== undefined) {
+                ready.seq = seq;
+                const job: PendingRecord = { seq, dir: listing.rel, images: [], candidates: [], items: [], localSidecars: 0, extraFiles: 0, findings: [], ready };
+                if (builder) {
+                  job.folder = builder;
+                  job.gi = gi;
+                  job.stored = blob;
+                }
+                yield job;
+                continue;
+              }
+              const rec = this.pending(meta.groups[gi], seq, dir, index.dirs, targetDirs);
+              rec.folder = builder!;
+              rec.gi = gi;
+              builder!.rebuilt.push(gi);
+              if (lookUp(rec, index, sized) && !warmed) {
+                warmed = true;
+                runtime.warm?.();
+              }
+              itemsTotal += rec.items.length;
+              runtime.expect?.(itemsTotal);
+              yield rec;
+            }
+            continue;
+          }
+        }
+      }
       // A shard pairs only its own names (a group's names share one partition root, shard.ts), so
       // other shards' files are never looked at again: no link resolved, no sidecar sized or read.
       const owns = shard?.folder(listing.rel);
@@ -353,11 +431,19 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
           findings: [{ code: 'unreadable', message: 'file name is not valid UTF-8; it cannot be addressed', paths: [p] }] };
       }
       const groups = pairing.groups;
+      if (records && pairing.unaddressable.length === 0 && groups.length > 0) {
+        const now = dirs!.dirIdentity(real);
+        if (now && !now.racy) builder = new FolderRecordsBuilder(real, now.id, root, pairing.ignored, pairing.tempFiles.length, groups, groups.map((g, gi) => groupPosition(g, gi)));
+      }
       const dir: DirContext = { rel: listing.rel, relPrefix: listing.rel === '' ? '' : `${listing.rel}/`, rootReal, relOfReal, inspectLinkTargets, resolveOnlyInRootLinks };
       for (let gi = 0; gi < groups.length; gi++) {
         const seq: TreeSeq = [at, groupPosition(groups[gi], gi)];
         const group = groups[gi];
         const rec = linksByEngine && isLinkGroup(group) ? linkGroupRecord(group, seq, dir) : this.pending(group, seq, dir, links, targetDirs);
+        if (builder) {
+          rec.folder = builder;
+          rec.gi = gi;
+        }
         if (index) {
           if (lookUp(rec, index, sized) && !warmed) {
             warmed = true;
@@ -385,15 +471,44 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
     // inRootLinkRecords 'resolve': links only, all into the root (or broken): no target pairing.
     let resolved: ResolvedLink[] | null = null;
     let leaveTargets = false;
+    // With the index's folders: what the links relied on, for the folder's stored records.
+    const snapshots = links instanceof DirSnapshots ? links : null;
+    let linkDeps: LinkDeps | false | undefined;
+    const resolveLink = (img: { path: string; name: string }): ResolvedLink => {
+      const r = links.resolve(img.path, dir.rel, img.name);
+      if (snapshots && linkDeps !== false && !snapshots.lastComplete) linkDeps = false;
+      if (snapshots && linkDeps !== false) {
+        // Every lookup is kept, even in a folder changed just now (racy): that one is checked by an
+        // lstat on every run instead of by its folder's identity (folderRecordDone).
+        linkDeps ??= { steps: [], dirs: [], links: [] };
+        linkDeps.steps.push(...snapshots.lastSteps);
+        linkDeps.links.push(`${dir.rel === '' ? dir.rootReal : `${dir.rootReal}/${dir.rel}`}/${img.name}`);
+      }
+      return r;
+    };
+    const targetGroup = (target: string): PairGroup => {
+      const g = targetDirs.groupFor(target);
+      if (snapshots && linkDeps !== false) {
+        const cut = target.lastIndexOf(sep);
+        const folder = cut <= 0 ? dirname(target) : target.slice(0, cut);
+        const now = snapshots.dirIdentity(folder);
+        if (!now || now.racy) linkDeps = false;
+        else {
+          linkDeps ??= { steps: [], dirs: [], links: [] };
+          linkDeps.dirs.push([folder, now.id]);
+        }
+      }
+      return g;
+    };
     if (dir.resolveOnlyInRootLinks && group.images.length > 0 && group.images.every((i) => i.isLink)) {
-      resolved = group.images.map((i) => links.resolve(i.path, dir.rel, i.name));
+      resolved = group.images.map((i) => resolveLink(i));
       leaveTargets = resolved.every((r) => r.broken || isInside(r.target!, dir.rootReal));
     }
     for (let k = 0; k < group.images.length; k++) {
       const img = group.images[k];
       const si: ScanImage = { name: img.name, path: img.path, rel: relPrefix + img.name, isSymlink: img.isLink };
       if (img.isLink) {
-        const r = resolved !== null ? resolved[k] : links.resolve(img.path, dir.rel, img.name);
+        const r = resolved !== null ? resolved[k] : resolveLink(img);
         if (r.broken) {
           si.broken = true;
           findings.push({ code: 'broken-symlink', message: `symlink target is missing: ${r.reason}`, paths: [img.path] });
@@ -403,7 +518,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
           const outside = !isInside(target, dir.rootReal);
           si.outsideRoot = outside;
           if (outside) findings.push({ code: 'outside-root', message: 'symlink target is outside the root (read only)', paths: [img.path, target] });
-          const tg = leaveTargets ? NO_GROUP : targetDirs.groupFor(target);
+          const tg = leaveTargets ? NO_GROUP : targetGroup(target);
           if (tg.images.length > 1 && tg.sidecars.length > 0) {
             shared = true;
             findings.push({ code: 'ambiguous', message: 'the link target shares its sidecar with other images', paths: [img.path, ...tg.images.map((i) => i.path)] });
@@ -428,6 +543,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
     const items: InspectItem[] = [];
     for (let i = 0; i < candidates.length; i++) if (!flags || (flags[i] & 1) === 0) items.push({ path: candidates[i].path, name: candidates[i].name });
     const rec: PendingRecord = { seq, dir: dir.rel, images, candidates, flags, items, localSidecars: group.sidecars.length, extraFiles: 0, findings };
+    if (linkDeps !== undefined) rec.linkDeps = linkDeps;
     if (shared) rec.forced = 'ambiguous';
     if (group.lookalikes) rec.lookalikes = group.lookalikes;
     return rec;
@@ -481,16 +597,22 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
       findings.push({ code: 'ambiguous', message: 'several candidate sidecars or images', paths: [...p.images.map((i) => i.path), ...sidecars.map((x) => x.path)] });
     }
     const files = p.images.length + p.localSidecars + p.extraFiles;
-    s.counts[category]++;
-    s.filesScanned += files;
-    s.images += p.images.length;
-    for (const img of p.images) {
+    const rec: ScanRecord = { category, dir: p.dir, images: p.images, sidecars, effective, findings, files, seq: p.seq };
+    this.tally(rec);
+    return rec;
+  }
+
+  /** A finished record's part of the summary. */
+  private tally(rec: ScanRecord): void {
+    const s = this.summary;
+    s.counts[rec.category]++;
+    s.filesScanned += rec.files;
+    s.images += rec.images.length;
+    for (const img of rec.images) {
       if (img.isSymlink) s.imageSymlinks++;
       if (img.broken) s.brokenSymlinks++;
     }
-    const rec: ScanRecord = { category, dir: p.dir, images: p.images, sidecars, effective, findings, files, seq: p.seq };
     s.sidecarFiles += sidecarFilesOf(rec).length;
-    return rec;
   }
 }
 
@@ -537,10 +659,12 @@ function lookUp(rec: PendingRecord, index: ScanIndex, sized: boolean): boolean {
   const hits: (FileInspection | undefined)[] = [];
   const send: InspectItem[] = [];
   const sent: Pending[] = [];
+  const ids: (Buffer | null)[] = [];
   for (const it of rec.items) {
     const r = index.lookup(it.path);
     if (sized) it.size = r.size;
     hits.push(r.hit ?? undefined);
+    ids.push(r.pending.idBytes ?? null);
     if (!r.hit) {
       send.push(it);
       sent.push(r.pending);
@@ -549,6 +673,8 @@ function lookUp(rec: PendingRecord, index: ScanIndex, sized: boolean): boolean {
   rec.hits = hits;
   rec.send = send;
   rec.sent = sent;
+  rec.ids = ids;
+  rec.trusted = true;
   return send.length > 0;
 }
 
@@ -556,9 +682,71 @@ function lookUp(rec: PendingRecord, index: ScanIndex, sized: boolean): boolean {
 function mergeHits(rec: PendingRecord, results: readonly FileInspection[], index: ScanIndex): FileInspection[] {
   const hits = rec.hits;
   if (!hits) return results as FileInspection[];
-  for (let j = 0; j < results.length; j++) index.record(rec.sent![j], results[j]);
+  for (let j = 0; j < results.length; j++) if (!index.record(rec.sent![j], results[j])) rec.trusted = false;
   let next = 0;
   return hits.map((h) => h ?? results[next++]);
+}
+
+/** What shapes a folder's records besides the inspect options: pairing and link options. */
+function scanShape(imageExts: ReadonlySet<string>, inspectLinkTargets: boolean, resolveOnly: boolean): string {
+  return createHash('sha256').update(JSON.stringify([[...imageExts].sort(), inspectLinkTargets, resolveOnly])).digest('hex').slice(0, 16);
+}
+
+/**
+ * A finished record of a folder whose records are being stored: its value (taken now, before any
+ * caller sees the record) and what it depended on; the folder's entry is written with its last record.
+ */
+function folderRecordDone(job: PendingRecord, rec: ScanRecord, index: ScanIndex): void {
+  const b = job.folder!;
+  const gi = job.gi!;
+  if (job.ready) {
+    keepStored(b, job.stored!, gi, rec);
+    return finishFolder(b, index);
+  }
+  let storable = job.trusted === true && job.linkDeps !== false && job.linkGroup === undefined;
+  if (storable && job.ids) for (const id of job.ids) if (id === null) storable = false;
+  if (storable) {
+    for (let i = 0; i < job.items.length; i++) b.file(gi, job.items[i].path, job.ids![i]!);
+    const deps = job.linkDeps;
+    if (deps) {
+      for (const [d, name, stamp] of deps.steps) {
+        // The folder's identity (taken before the lookup) vouches for the answer next time, unless
+        // it changed within the racy margin: then no identity will match, and the name is lstat'ed.
+        const now = index.dirs.dirIdentity(d);
+        b.step(gi, d, now && !now.racy ? now.id : NO_DIR_ID, name, stamp);
+      }
+      for (const [d, id] of deps.dirs) b.dir(gi, d, id);
+      for (const l of deps.links) b.link(gi, l);
+    }
+  }
+  b.done(gi, storable ? rec : null);
+  finishFolder(b, index);
+}
+
+function finishFolder(b: FolderRecordsBuilder, index: ScanIndex): void {
+  if (b.left === 0) index.addFolder(b);
+}
+
+/** Matches no folder's identity (dev and inode 0): the lookup is checked by lstat. */
+const NO_DIR_ID = Buffer.alloc(40);
+
+/** A stored record kept in the folder's next entry: its value and dependencies as they were. */
+function keepStored(b: FolderRecordsBuilder, blob: FolderBlob, gi: number, rec: ScanRecord): void {
+  const { meta, ids } = blob;
+  const nFiles = meta.files.length;
+  const idAt = (i: number) => ids.subarray(i * 40, i * 40 + 40);
+  for (const ref of meta.deps[gi]) {
+    const kind = ref & 3;
+    const i = ref >>> 2;
+    if (kind === DEP_FILE) b.file(gi, meta.files[i], Buffer.from(idAt(i)));
+    else if (kind === DEP_DIR) b.dir(gi, meta.dirs[i], Buffer.from(idAt(nFiles + i)));
+    else if (kind === DEP_LINK) b.link(gi, meta.links[i]);
+    else {
+      const [d, name, stamp] = meta.steps[i];
+      b.step(gi, meta.dirs[d], Buffer.from(idAt(nFiles + d)), name, stamp === null ? null : Buffer.from(stamp, 'latin1'));
+    }
+  }
+  b.done(gi, rec);
 }
 
 /** A file's size for the pipeline's byte bound (0 when it cannot be seen: the task reports why). */

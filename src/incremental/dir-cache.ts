@@ -87,6 +87,13 @@ export class DirSnapshots implements ListingCache, LinkResolution {
   misses = 0;
   linksReused = 0;
   linksResolved = 0;
+  /**
+   * What the last `resolve` relied on after the link's own name (folder-records.ts): each lookup
+   * [folder, name, inode stamp], and whether those are all of them (the first lookup was the link
+   * itself in its own folder).
+   */
+  lastSteps: readonly (readonly [string, string, Uint8Array | null])[] = [];
+  lastComplete = false;
 
   constructor(
     private reader: IndexReader | null,
@@ -103,10 +110,25 @@ export class DirSnapshots implements ListingCache, LinkResolution {
   }
 
   /** The real path of a folder of the walk (the root as given, plus real subfolders). */
-  private realOf(path: string): string {
+  realOf(path: string): string {
     if (path === this.rootAbs) return this.rootReal;
     if (this.rootAbs !== this.rootReal && path.startsWith(this.rootAbs) && path[this.rootAbs.length] === '/') return this.rootReal + path.slice(this.rootAbs.length);
     return path;
+  }
+
+  /** A folder's identity in this run (taken once, before it is read or looked in); null: not a folder. */
+  dirIdentity(real: string): { id: Buffer; racy: boolean } | null {
+    return this.identityNow(real);
+  }
+
+  /**
+   * Does `name` in `dir` still name the inode `stamp`, as it did when `dir` had the identity
+   * `dirId`? Free when the folder is as it was; one lstat (shared by the run) otherwise.
+   */
+  stepHolds(dir: string, dirId: Uint8Array, name: string, stamp: Uint8Array | null): boolean {
+    const now = this.identityNow(dir);
+    if (now !== null && Buffer.compare(now.id, dirId) === 0) return true;
+    return this.namesNow(dir, name, stamp);
   }
 
   private identityNow(real: string): { id: Buffer; racy: boolean } | null {
@@ -212,7 +234,12 @@ export class DirSnapshots implements ListingCache, LinkResolution {
 
   /** Does `name` in the folder `dir` still name the inode `stamp`? (Unchanged folder: yes, without a call.) */
   private stillNames(dir: string, name: string, stamp: Uint8Array | null): boolean {
+    this.identityNow(dir); // before the lookup: a stored answer pairs the folder's identity with it
     if (this.unchanged(dir).ok) return true;
+    return this.namesNow(dir, name, stamp);
+  }
+
+  private namesNow(dir: string, name: string, stamp: Uint8Array | null): boolean {
     if (stamp === null) return false; // it named nothing; the folder changed: look again
     const path = dir === '/' ? `/${name}` : `${dir}/${name}`;
     let now = this.entries.get(path);
@@ -243,6 +270,8 @@ export class DirSnapshots implements ListingCache, LinkResolution {
         if (steps.every((st) => Array.isArray(st) && this.stillNames(st[0], st[1], st[2]))) {
           this.sink.ref(TABLE_LINKS, off);
           this.linksReused++;
+          this.lastSteps = steps;
+          this.lastComplete = true;
           return target !== null ? { target, broken: false } : { broken: true, reason: reason ?? 'unknown' };
         }
       }
@@ -264,6 +293,8 @@ export class DirSnapshots implements ListingCache, LinkResolution {
       this.memo,
     );
     this.linksResolved++;
+    this.lastSteps = steps.slice(1);
+    this.lastComplete = steps[0]?.[0] === real;
     if (!storable || steps[0]?.[0] !== real) return result;
     // Every folder looked in gets an entry (its identity): unchanged ones as stored.
     for (const [d] of steps) {

@@ -27,9 +27,10 @@ import { fsyncDir } from '../fs/dir-sync.js';
 import { withSidecarLock } from '../fs/lock.js';
 import { removeStaleTempFiles, tempNameFor } from '../fs/temp-files.js';
 import type { FileInspection, InspectOptions } from '../tasks/inspect.js';
-import { identityBytes, identityEquals, statIdentity, type FileIdentity } from './identity.js';
+import { IDENTITY_BYTES, identityBytes, identityEquals, statIdentity, type FileIdentity } from './identity.js';
 import { buildId, isCacheable, optionsKey } from './key.js';
 import { DirSnapshots, type EntrySink } from './dir-cache.js';
+import { decodeFolder, DEP_DIR, DEP_FILE, DEP_STEP, type FolderBlob, type FolderRecordsBuilder } from './folder-records.js';
 import { resolveIndexLocation, type IndexLocation, type IndexLocationOptions } from './location.js';
 import {
   decodeResult,
@@ -43,7 +44,10 @@ import {
   IndexReader,
   IndexWriter,
   MAX_KEYS,
+  TABLE_DIRS,
   TABLE_FILES,
+  TABLE_LINKS,
+  TABLE_RECORDS,
   type EntryView,
   type IndexHeader,
   type KeyUse,
@@ -82,9 +86,14 @@ export interface IndexRunStats {
   dirsRead: number;
   linksReused: number;
   linksResolved: number;
+  /** Folders whose stored records were all served / records served without pairing or per-file lookups. */
+  foldersServed: number;
+  recordsServed: number;
 }
 
 export const DEFAULT_RACY_MARGIN_MS = 2000;
+/** Stands for the file's path in a stored message (U+0000 never occurs in a path). */
+const PATH_MARK = '\u0000path\u0000';
 const LOCK_TIMEOUT_MS = 15_000;
 
 /** What the scan keeps per sidecar sent to the engine: its identity as seen before the read. */
@@ -154,7 +163,7 @@ export class ScanIndex implements EntrySink {
   private readonly racyCutoffNs: bigint;
   private readonly refs = new RefList();
   /** References per table (files, folders, links): all of the loaded file's, once each, and no spool = nothing to write. */
-  private readonly refCounts = [0, 0, 0];
+  private readonly refCounts = [0, 0, 0, 0];
   private spool: IndexWriter | null = null;
   private spoolFailed = false;
   /** Entry paths are relative to the scanned root as given (resolved): a prefix cut, no realpath per file. */
@@ -166,6 +175,23 @@ export class ScanIndex implements EntrySink {
   misses = 0;
   private recordedCount = 0;
   private seenCount = 0;
+  /** Folder records: the key prefix of this run ("<options key>:<scan shape>", set by the scan). */
+  private recordPrefix: string | null = null;
+  /** Stored folder-record entries this run served records from (their dependencies are kept on a rewrite). */
+  private readonly servedBlobs = new RefList();
+  /** Entries those records stand for without being looked up (so `unchanged` can tell nothing was dropped). */
+  private filesServed = 0;
+  private linksServed = 0;
+  private readonly dirsServed = new Set<string>();
+  /** Walked folders (real paths): other option sets' folder records of these are kept on a rewrite. */
+  private readonly walked: string[] = [];
+  private recordsAdded = false;
+  foldersServed = 0;
+  recordsServed = 0;
+  /** Root as given, resolved: folder records hold paths under it. */
+  readonly rootAbs: string;
+  private readonly idScratch = new BigUint64Array(5);
+  private readonly idScratchBytes = Buffer.from(this.idScratch.buffer);
 
   private constructor(
     root: string,
@@ -173,7 +199,8 @@ export class ScanIndex implements EntrySink {
     private readonly opts: IndexOptions,
   ) {
     this.location = resolveIndexLocation(root, opts);
-    this.relOf = relativeTo(resolve(root));
+    this.rootAbs = resolve(root);
+    this.relOf = relativeTo(this.rootAbs);
     this.key = optionsKey(inspect);
     this.withKeys = inspect.keyring !== undefined;
     const margin = opts.racyMarginMs ?? DEFAULT_RACY_MARGIN_MS;
@@ -287,6 +314,7 @@ export class ScanIndex implements EntrySink {
       const hit = raw ? decodeResult<FileInspection>(raw) : null;
       if (hit) {
         hit.path = path;
+        if (hit.error && hit.error.message.includes(PATH_MARK)) hit.error.message = hit.error.message.split(PATH_MARK).join(path);
         this.hits++;
         this.ref(TABLE_FILES, v.off);
         return { hit, pending: { rel, id, idBytes, oldOff }, size };
@@ -297,9 +325,9 @@ export class ScanIndex implements EntrySink {
   }
 
   /** The engine's result for a sidecar looked up before; stored when it can be trusted later. */
-  record(p: Pending, result: FileInspection): void {
+  record(p: Pending, result: FileInspection): boolean {
     const id = p.id;
-    if (!id || !p.idBytes) return;
+    if (!id || !p.idBytes) return false;
     let trusted = true;
     // ctime alone decides: any change after our read moves it to "now"; mtime may be anything (utimes).
     if (id.ctimeNs >= this.racyCutoffNs) trusted = false;
@@ -319,12 +347,145 @@ export class ScanIndex implements EntrySink {
     }
     if (!trusted) {
       if (old) this.ref(TABLE_FILES, old.off);
-      return;
+      return false;
     }
     const { path: _path, ...stored } = result;
+    // A message names the file as this run spelled it; the entry serves any spelling of the root.
+    if (stored.error && stored.error.message.includes(result.path)) stored.error = { ...stored.error, message: stored.error.message.split(result.path).join(PATH_MARK) };
     const results: [number, Buffer][] = [[this.keyNo, serialize(stored)]];
     if (old) for (const [no, raw] of entryResults(old)) if (no !== this.keyNo) results.push([no, raw]);
     if (this.add(TABLE_FILES, p.rel, p.idBytes, filePayload(results))) this.recordedCount++;
+    return true;
+  }
+
+  /** The scan's shape besides the inspect options (image extensions, link options): part of a folder-records key. */
+  useRecords(scanShape: string): void {
+    this.recordPrefix = `${this.key}:${scanShape}`;
+  }
+
+  private get recordsListed(): boolean {
+    return this.loadedKeyNo >= 0 && (this.reader?.header.recordKeys ?? []).includes(this.recordPrefix!);
+  }
+
+  /** A walked folder (real path): other option sets' records of it survive a rewrite. */
+  noteFolder(real: string): void {
+    this.walked.push(real);
+  }
+
+  /**
+   * The stored records of the folder `real`, whose identity now is `dirId` (taken before it was
+   * listed), and which of them still hold: every file, folder and lookup they depend on as it was.
+   * Null when there are none for this run's options, the folder changed, or they do not decode.
+   */
+  folderRecords(real: string): { blob: FolderBlob; valid: boolean[]; off: number } | null {
+    // Only under an option set the loaded file lists (as its file results are): the key holds the build.
+    if (!this.reader || this.recordPrefix === null || !this.recordsListed) return null;
+    const now = this.dirs.dirIdentity(real);
+    if (!now || now.racy) return null;
+    let v: EntryView | null;
+    try {
+      v = this.reader.find(TABLE_RECORDS, `${this.recordPrefix}\n${real}`);
+    } catch (e) {
+      this.distrust(e);
+      return null;
+    }
+    if (!v || !identityEquals(now.id, v.buf, v.idAt)) return null;
+    const off = v.off;
+    const blob = decodeFolder(entryPayload(v));
+    if (!blob || blob.meta.root !== this.rootAbs) return null;
+    const { meta, ids } = blob;
+    const nFiles = meta.files.length;
+    // Per dependency: 0 not checked yet, 1 holds, 2 moved.
+    const files = new Uint8Array(nFiles);
+    const dirs = new Uint8Array(meta.dirs.length);
+    const steps = new Uint8Array(meta.steps.length);
+    const scratch = this.idScratch;
+    const fileHolds = (i: number): boolean => {
+      if (files[i] === 0) {
+        let ok = false;
+        try {
+          const st = statSync(meta.files[i], { bigint: true, throwIfNoEntry: false });
+          if (st && st.isFile()) {
+            scratch[0] = st.dev;
+            scratch[1] = st.ino;
+            scratch[2] = st.size;
+            scratch[3] = st.mtimeNs;
+            scratch[4] = st.ctimeNs;
+            ok = this.idScratchBytes.compare(ids, i * IDENTITY_BYTES, (i + 1) * IDENTITY_BYTES) === 0;
+          }
+        } catch {
+          ok = false;
+        }
+        files[i] = ok ? 1 : 2;
+      }
+      return files[i] === 1;
+    };
+    const dirId = (i: number) => ids.subarray((nFiles + i) * IDENTITY_BYTES, (nFiles + i + 1) * IDENTITY_BYTES);
+    const dirHolds = (i: number): boolean => {
+      if (dirs[i] === 0) {
+        const d = this.dirs.dirIdentity(meta.dirs[i]);
+        dirs[i] = d !== null && d.id.equals(dirId(i)) ? 1 : 2;
+      }
+      return dirs[i] === 1;
+    };
+    const stepHolds = (i: number): boolean => {
+      if (steps[i] === 0) {
+        const [d, name, stamp] = meta.steps[i];
+        steps[i] = this.dirs.stepHolds(meta.dirs[d], dirId(d), name, stamp === null ? null : Buffer.from(stamp, 'latin1')) ? 1 : 2;
+      }
+      return steps[i] === 1;
+    };
+    const valid = meta.deps.map((deps, gi) => {
+      if (meta.lens[gi] === 0) return false;
+      for (const ref of deps) {
+        const kind = ref & 3;
+        const i = ref >>> 2;
+        if (kind === DEP_FILE ? !fileHolds(i) : kind === DEP_DIR ? !dirHolds(i) : kind === DEP_STEP ? !stepHolds(i) : false) return false;
+      }
+      return true;
+    });
+    return { blob, valid, off };
+  }
+
+  /** Records of a stored folder entry were served: `whole` when all of them (the entry is this run's as it is). */
+  served(hit: { blob: FolderBlob; valid: boolean[]; off: number }, whole: boolean): void {
+    const { meta } = hit.blob;
+    this.servedBlobs.push(hit.off);
+    if (whole) {
+      this.ref(TABLE_RECORDS, hit.off);
+      this.foldersServed++;
+    }
+    const seen = new Set<number>();
+    for (let gi = 0; gi < meta.deps.length; gi++) {
+      if (!hit.valid[gi]) continue;
+      this.recordsServed++;
+      for (const ref of meta.deps[gi]) {
+        const kind = ref & 3;
+        if (kind === DEP_FILE) {
+          if (seen.has(ref)) continue;
+          seen.add(ref);
+          this.filesServed++;
+          this.hits++;
+          this.seenCount++;
+        } else if (kind === DEP_DIR || kind === DEP_STEP) {
+          const d = kind === DEP_DIR ? meta.dirs[ref >>> 2] : meta.dirs[meta.steps[ref >>> 2][0]];
+          this.dirsServed.add(d);
+        } else {
+          this.linksServed++;
+          this.dirs.linksReused++;
+        }
+      }
+    }
+  }
+
+  /** A folder's records, finished: stored for the next run (not when none of them could be). */
+  addFolder(b: FolderRecordsBuilder): void {
+    if (this.recordPrefix === null || !b.ok || !b.storesAny) return;
+    if (b.sameAsStored()) {
+      this.ref(TABLE_RECORDS, b.replaces!.off); // no rewrite for a file that stays unreadable
+      return;
+    }
+    if (this.add(TABLE_RECORDS, `${this.recordPrefix}\n${b.real}`, b.id, b.payload())) this.recordsAdded = true;
   }
 
   /**
@@ -359,7 +520,7 @@ export class ScanIndex implements EntrySink {
       this.close();
     }
     const d = this.dirs;
-    this.opts.onStats?.({ path, where: this.location.where, hits: this.hits, misses: this.misses, recorded: this.recordedCount, entries, bytes, written, dirsReused: d.hits, dirsRead: d.misses, linksReused: d.linksReused, linksResolved: d.linksResolved });
+    this.opts.onStats?.({ path, where: this.location.where, hits: this.hits, misses: this.misses, recorded: this.recordedCount, entries, bytes, written, dirsReused: d.hits, dirsRead: d.misses, linksReused: d.linksReused, linksResolved: d.linksResolved, foldersServed: this.foldersServed, recordsServed: this.recordsServed });
   }
 
   /** Release the files (the spool is removed). Safe to call twice. */
@@ -379,7 +540,20 @@ export class ScanIndex implements EntrySink {
     if (!r || this.spool || this.spoolFailed || this.loadedKeyNo < 0) return false;
     const build = buildId();
     if (r.header.keys.some((k) => k.build !== build)) return false;
-    return !prune || this.refCounts.every((n, t) => n >= r.count(t));
+    if (this.recordPrefix !== null && this.foldersServed > 0 && !(r.header.recordKeys ?? []).includes(this.recordPrefix)) return false;
+    // Entries that served records stand for count as met; folder records of other option sets are
+    // kept as long as their folders are walked (a removed folder changes its parent: a rewrite).
+    const met = [this.refCounts[TABLE_FILES] + this.filesServed, this.refCounts[TABLE_DIRS] + this.dirsServed.size, this.refCounts[TABLE_LINKS] + this.linksServed];
+    return !prune || met.every((n, t) => n >= r.count(t));
+  }
+
+  /** Folder-record prefixes of the written file: ours, and the others kept (of option sets kept). */
+  private recordKeysOut(disk: IndexReader | null, finalNo: Map<string, number>, _prune: boolean): string[] {
+    const out = this.recordPrefix !== null ? [this.recordPrefix] : [];
+    for (const p of [...(disk?.header.recordKeys ?? []), ...(this.reader?.header.recordKeys ?? [])]) {
+      if (!out.includes(p) && finalNo.has(p.slice(0, p.indexOf(':')))) out.push(p);
+    }
+    return out;
   }
 
   private writeLocked(prune: boolean): { entries: number; bytes: number } {
@@ -416,7 +590,7 @@ export class ScanIndex implements EntrySink {
       this.spool = null;
       try {
         const entries = spool.count(TABLE_FILES);
-        const bytes = spool.finish({ format: 'image-sidecar-index', root: rootReal, keys, written: new Date(now).toISOString(), lastRun, totalHits: this.hits });
+        const bytes = spool.finish({ format: 'image-sidecar-index', root: rootReal, keys, written: new Date(now).toISOString(), lastRun, totalHits: this.hits, recordKeys: this.recordPrefix !== null ? [this.recordPrefix] : [] });
         renameSync(spool.path, path);
         return { entries, bytes };
       } catch (e) {
@@ -451,22 +625,12 @@ export class ScanIndex implements EntrySink {
         }
         if (results.length > 0) out.add(TABLE_FILES, entryKey(v), entryIdentity(v), filePayload(results));
       };
-      // 1. This run's entries, in the order it met them (the next run asks in that order).
-      const loaded = this.reader;
-      for (let i = 0; i < this.refs.length; i++) {
-        const ref = this.refs.at(i);
-        let v: EntryView;
-        try {
-          if (ref > 0) {
-            if (!loaded) continue; // distrusted meanwhile
-            v = loaded.entryAt(ref);
-          } else v = this.spool!.entryAt(-ref);
-        } catch {
-          continue;
-        }
+      // One entry of the loaded file or the spool, as this run keeps it (file entries merged with
+      // what another writer put on disk meanwhile).
+      const keep = (v: EntryView) => {
         if (v.table !== TABLE_FILES) {
           out.add(v.table, entryKey(v), entryIdentity(v), [entryPayload(v)]);
-          continue;
+          return;
         }
         // Copy what a view holds before the next read from the same file.
         const key = entryKey(v);
@@ -483,6 +647,59 @@ export class ScanIndex implements EntrySink {
           const copy: EntryView = { ...v, buf: mine, at: 0, idAt: v.idAt - v.at, end: v.end - v.at };
           fileEntry(copy, runRemap, extra, diskRemap);
         } else fileEntry(v, runRemap, null, diskRemap);
+      };
+      // 1. This run's entries, in the order it met them (the next run asks in that order).
+      const loaded = this.reader;
+      for (let i = 0; i < this.refs.length; i++) {
+        const ref = this.refs.at(i);
+        let v: EntryView;
+        try {
+          if (ref > 0) {
+            if (!loaded) continue; // distrusted meanwhile
+            v = loaded.entryAt(ref);
+          } else v = this.spool!.entryAt(-ref);
+        } catch {
+          continue;
+        }
+        keep(v);
+      }
+      // 1b. The entries that served records stood for (files, links, folders they depend on).
+      if (loaded) {
+        try {
+          for (let i = 0; i < this.servedBlobs.length; i++) {
+            const blob = decodeFolder(entryPayload(loaded.entryAt(this.servedBlobs.at(i))));
+            if (!blob) continue;
+            const wanted: [number, string][] = [];
+            for (const f of blob.meta.files) wanted.push([TABLE_FILES, this.relOf(f)]);
+            for (const l of blob.meta.links) wanted.push([TABLE_LINKS, l]);
+            for (const d of blob.meta.dirs) wanted.push([TABLE_DIRS, d]);
+            for (const [t, key] of wanted) {
+              if (out.has(t, key)) continue;
+              const v = loaded.find(t, key);
+              if (v) keep(v);
+            }
+          }
+        } catch {
+          /* a corrupt part: those entries are dropped (made again when needed) */
+        }
+      }
+      // 1c. Other option sets' folder records of the folders walked (validate, stats and
+      // format-stats each keep theirs); those of other builds are dropped.
+      const source = disk ?? loaded;
+      const otherPrefixes = (source?.header.recordKeys ?? []).filter((p) => p !== this.recordPrefix && finalNo.has(p.slice(0, p.indexOf(':'))));
+      if (source && otherPrefixes.length > 0) {
+        try {
+          for (const real of this.walked) {
+            for (const prefix of otherPrefixes) {
+              const key = `${prefix}\n${real}`;
+              if (out.has(TABLE_RECORDS, key)) continue;
+              const v = source.find(TABLE_RECORDS, key);
+              if (v) out.add(TABLE_RECORDS, key, entryIdentity(v), [entryPayload(v)]);
+            }
+          }
+        } catch {
+          /* dropped */
+        }
       }
       // 2. The entries on disk this run did not write: kept when the walk saw only part of the tree.
       if (disk && !prune) {
@@ -504,6 +721,7 @@ export class ScanIndex implements EntrySink {
         written: new Date(now).toISOString(),
         lastRun,
         totalHits: (disk?.header.totalHits ?? 0) + this.hits,
+        recordKeys: this.recordKeysOut(disk, finalNo, prune),
       };
       const entries = out.count(TABLE_FILES);
       const bytes = out.finish(header);

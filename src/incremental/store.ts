@@ -1,8 +1,8 @@
 /**
  * The index file, read and written in bounded memory: never loaded whole, written as a stream.
  *
- *   "ISCIDX\0" u8 version (3) | entries … | tables | header JSON | trailer (40 bytes)
- *   entry:   u32 length | u32 CRC-32 of the rest | u8 table (0 files, 1 folders, 2 links)
+ *   "ISCIDX\0" u8 version (4) | entries … | tables | header JSON | trailer (40 bytes)
+ *   entry:   u32 length | u32 CRC-32 of the rest | u8 table (0 files, 1 folders, 2 links, 3 folder records)
  *            | u16 key length | key (UTF-8) | 40-byte identity (identity.ts) | payload
  *   tables:  per table: u32 slot count (a power of two ≥ 2 × entries, or 0) | u32 entries
  *            | slots × u32 key hash | slots × f64 entry offset (0 = empty)
@@ -12,6 +12,7 @@
  *   file payload:   u8 result count | per result: u16 key number (header.keys) | u32 length | v8-serialized result
  *   folder payload: v8 { n: names, k: kind letters }          (dir-cache.ts)
  *   link payload:   v8 [target | null, reason | null, folders] (dir-cache.ts)
+ *   folder records: see folder-records.ts (key: "<options key>:<scan shape>\n<folder real path>")
  *
  * Keys: file paths relative to the root's real path; folders and links by real absolute path.
  * Loading reads the trailer, the tables and the header (24 bytes per slot: 2 slots per entry at
@@ -31,7 +32,7 @@ import { crc32 } from 'node:zlib';
 import { IDENTITY_BYTES } from './identity.js';
 
 export const INDEX_MAGIC = Buffer.from('ISCIDX\0', 'latin1');
-export const INDEX_FORMAT_VERSION = 3;
+export const INDEX_FORMAT_VERSION = 4;
 const TRAILER_MAGIC = Buffer.from('ISCIDXOK', 'latin1');
 const TRAILER_BYTES = 40;
 /** Option keys kept (most recently used first): older keys' results are dropped on write. */
@@ -44,7 +45,9 @@ const LITTLE_ENDIAN = endianness() === 'LE';
 export const TABLE_FILES = 0;
 export const TABLE_DIRS = 1;
 export const TABLE_LINKS = 2;
-const TABLES = 3;
+/** A folder's finished records per option set (folder-records.ts). */
+export const TABLE_RECORDS = 3;
+const TABLES = 4;
 
 export interface KeyUse {
   key: string;
@@ -64,6 +67,8 @@ export interface IndexHeader {
   lastRun?: { at: string; hits: number; misses: number; recorded: number; sidecars: number };
   /** Hits over every run that wrote this file (merged runs add up). */
   totalHits?: number;
+  /** Key prefixes of the folder-records table ("<options key>:<scan shape>"). */
+  recordKeys?: string[];
 }
 
 export class IndexFormatError extends Error {}
