@@ -27,6 +27,7 @@
  */
 import type { JsonObject, JsonValue } from '../types.js';
 import { noteFloat, noteInt, parseNumberToken } from '../formats/numbers.js';
+import { markFloatBlock } from '../formats/cbor.js';
 import { consumedTape, keyStrings, rollbackKeys, TAPE } from './scanner.js';
 
 const GIVE_UP = Object.freeze({ giveUp: true });
@@ -182,6 +183,8 @@ function readFloats(word: number): readonly number[] {
     const a: number[] = [];
     for (let k = 0; k < count; k++) a.push(k === 0 && negative ? -0.5 : 0.5);
     run = a;
+    // Every element a float: its bin size is known without looking (cbor.ts binEncodedSize).
+    markFloatBlock(a);
     if (count <= CACHED_RUN_MAX) standIns[negative].set(count, run);
   }
   return run;

@@ -6,9 +6,12 @@ export interface BatchRequest {
   task: string;
   items: readonly unknown[];
   options: unknown;
+  /** Answer with the task's packed form when it has one (tasks/index.ts TaskWire). */
+  pack?: boolean;
 }
 
 /** Worker → main: the batch's results, or the error that stopped the whole batch. */
 export type BatchResponse =
   | { id: number; results: unknown[] }
+  | { id: number; packed: unknown }
   | { id: number; error: { code: ErrorCode; message: string; path?: string; details?: Record<string, unknown> } };

@@ -1,6 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import { errorFromJSON, errors } from '../errors.js';
-import { isPipelined, type TaskItem, type TaskName, type TaskOptions, type TaskResult } from '../tasks/index.js';
+import { isPipelined, unpackResultsByName, type TaskItem, type TaskName, type TaskOptions, type TaskResult } from '../tasks/index.js';
 import type { BatchRequest, BatchResponse } from './messages.js';
 import type { RunOptions, Runtime } from './runtime.js';
 
@@ -31,6 +31,11 @@ export interface ThreadPoolOptions {
   maxCrashes?: number;
   /** Tasks whose next batch may wait in a busy thread (default: `isPipelined`, tasks/index.ts). */
   pipelined?: (task: string) => boolean;
+  /**
+   * Results of tasks with a packed form cross as one compact message per batch (TaskWire).
+   * Default true; false sends every result as its own structured clone (tests compare the two).
+   */
+  packResults?: boolean;
 }
 
 /** Batches a thread holds at most: one running, one waiting (only for pipelined tasks). */
@@ -56,6 +61,7 @@ export class ThreadRuntime implements Runtime {
   private readonly workerUrl: URL;
   private readonly maxCrashes: number;
   private readonly pipelined: (task: string) => boolean;
+  private readonly packResults: boolean;
   private crashes = 0;
   private broken: Error | null = null;
   private nextId = 1;
@@ -66,6 +72,7 @@ export class ThreadRuntime implements Runtime {
     this.workerUrl = opts.workerUrl ?? WORKER_URL;
     this.maxCrashes = opts.maxCrashes ?? Math.max(3, 2 * this.workers);
     this.pipelined = opts.pipelined ?? isPipelined;
+    this.packResults = opts.packResults !== false;
     for (let i = 0; i < this.workers; i++) this.spawn();
   }
 
@@ -103,7 +110,7 @@ export class ThreadRuntime implements Runtime {
     const signal = opts.signal;
     if (signal?.aborted) return Promise.reject(signal.reason);
     return new Promise<TaskResult<N>[]>((resolve, reject) => {
-      const job: Job = { req: { id: this.nextId++, task, items, options }, resolve: resolve as (r: unknown[]) => void, reject, signal };
+      const job: Job = { req: { id: this.nextId++, task, items, options, pack: this.packResults }, resolve: resolve as (r: unknown[]) => void, reject, signal };
       if (signal) {
         job.onAbort = () => this.abort(job);
         signal.addEventListener('abort', job.onAbort, { once: true });
@@ -191,7 +198,17 @@ export class ThreadRuntime implements Runtime {
     }
     this.settle(job);
     if ('error' in res) job.reject(errorFromJSON(res.error));
-    else job.resolve(res.results);
+    else if ('packed' in res) {
+      let results: unknown[];
+      try {
+        results = unpackResultsByName(job.req.task, res.packed, job.req.items);
+      } catch (e) {
+        job.reject(errors.internal(`task ${job.req.task}: its packed results could not be read: ${(e as Error)?.message ?? e}`, e));
+        this.dispatch();
+        return;
+      }
+      job.resolve(results);
+    } else job.resolve(res.results);
     this.dispatch();
   }
 

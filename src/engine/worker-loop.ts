@@ -3,14 +3,32 @@ import { errors, isSidecarError } from '../errors.js';
 import type { BatchRequest, BatchResponse } from './messages.js';
 import { relieveHeap, WORKER_HEAP_BOUND } from './heap-relief.js';
 
-/** A worker thread's loop: one message per batch in, one per batch out, run by `run`. */
-export function serveBatches(run: (task: string, items: readonly unknown[], options: unknown) => unknown[] | Promise<unknown[]>): void {
+/** A task's packing of its results (tasks/index.ts packResultsByName); null: send them as they are. */
+export type PackResults = (task: string, results: readonly unknown[], items: readonly unknown[]) => { packed: unknown; transfer: ArrayBuffer[] } | null;
+
+/**
+ * A worker thread's loop: one message per batch in, one per batch out, run by `run`; with `pack`,
+ * a request that asks for it is answered in the task's compact form (one message, moved buffers).
+ */
+export function serveBatches(run: (task: string, items: readonly unknown[], options: unknown) => unknown[] | Promise<unknown[]>, pack?: PackResults): void {
   const port = parentPort;
   if (!port) throw errors.internal('serveBatches must run in a worker thread');
-  const answer = (id: number, outcome: { results: unknown[] } | { e: unknown }, task: string) => {
+  const answer = (req: BatchRequest, outcome: { results: unknown[] } | { e: unknown }) => {
+    const { id, task } = req;
     let res: BatchResponse;
     let transfer: ArrayBuffer[] = [];
-    if ('results' in outcome) {
+    let packed: ReturnType<PackResults> = null;
+    if ('results' in outcome && req.pack && pack) {
+      try {
+        packed = pack(task, outcome.results, req.items);
+      } catch {
+        packed = null; // a result the packed form does not foresee: the results go as they are
+      }
+    }
+    if (packed !== null) {
+      transfer = packed.transfer;
+      res = { id, packed: packed.packed };
+    } else if ('results' in outcome) {
       transfer = ownBuffersOf(outcome.results);
       res = { id, results: outcome.results };
     } else {
@@ -26,13 +44,13 @@ export function serveBatches(run: (task: string, items: readonly unknown[], opti
     try {
       out = run(req.task, req.items, req.options);
     } catch (e) {
-      answer(req.id, { e }, req.task);
+      answer(req, { e });
       return;
     }
     // An async task (convert: its fsyncs in flight together) answers when it is done; the pool
     // sends a thread its next batch only after this answer.
-    if (out instanceof Promise) out.then((results) => answer(req.id, { results }, req.task), (e: unknown) => answer(req.id, { e }, req.task));
-    else answer(req.id, { results: out }, req.task);
+    if (out instanceof Promise) out.then((results) => answer(req, { results }), (e: unknown) => answer(req, { e }));
+    else answer(req, { results: out });
   });
 }
 

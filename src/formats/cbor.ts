@@ -49,10 +49,37 @@ function isFloatAt(x: number, notes: NumberNotes | undefined, i: number): boolea
   return isFloatValue(x, notes === undefined ? undefined : validNote(notes, i, x));
 }
 
+/**
+ * Arrays a decoder built from a float block (tag 86 here, a float-only run on the JSON tape in
+ * accel/skeleton.ts): every element is a float, so binEncodedSize need not look at each one (an
+ * embedding is 512 of them; checking them was most of what sizing a sidecar cost). The CBOR
+ * decoder marks only inside `withFloatBlockMarks` — the inspect task, which sizes the data before
+ * anyone could change it — so data handed to callers (readSidecar, keepData) carries no mark.
+ */
+const decodedFloatBlocks = new WeakSet<readonly unknown[]>();
+let markingFloatBlocks = false;
+
+/** Record that every element of `a` is a float (a decoder's knowledge; see decodedFloatBlocks). */
+export function markFloatBlock(a: readonly number[]): void {
+  decodedFloatBlocks.add(a);
+}
+
+/** Run `fn` (a decode whose data is sized before it is changed) with the CBOR decoder marking float blocks. */
+export function withFloatBlockMarks<T>(fn: () => T): T {
+  const prior = markingFloatBlocks;
+  markingFloatBlocks = true;
+  try {
+    return fn();
+  } finally {
+    markingFloatBlocks = prior;
+  }
+}
+
 /** An array written as one tag-86 block: >= 4 elements, every one a float. */
 function isFloatBlock(a: readonly unknown[]): boolean {
   const n = a.length;
   if (n < FLOAT_BLOCK_MIN_LENGTH) return false;
+  if (decodedFloatBlocks.has(a)) return true;
   const notes = notesOf(a);
   for (let i = 0; i < n; i++) {
     const x = a[i];
@@ -775,6 +802,7 @@ function floatsToArray(bytes: Uint8Array, offset: number, n: number, at: number)
     arr[i] = x;
     if (Number.isInteger(x) && !Object.is(x, -0)) noteFloat(arr, i, x);
   }
+  if (markingFloatBlocks) decodedFloatBlocks.add(arr);
   return arr;
 }
 

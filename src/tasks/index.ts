@@ -2,6 +2,7 @@ import { errors } from '../errors.js';
 import { inspectFiles, type FileInspection, type InspectItem, type InspectOptions } from './inspect.js';
 import { hashFiles, type HashItem, type HashResult, type HashTaskOptions } from './hash.js';
 import { convertUnits, type ConvertItem, type ConvertTaskOptions, type ConvertUnit } from './convert.js';
+import { packInspections, unpackInspections, type InspectWire } from './inspect-wire.js';
 
 /**
  * Every per-file job the engine can run, by name, with its item, options and result types: a
@@ -35,10 +36,26 @@ export interface TaskDef<N extends TaskName> {
    * run beside it.
    */
   pipelined: boolean;
+  /**
+   * How a batch's results cross from a worker thread: packed into a compact message (a few typed
+   * arrays) and unpacked on the main thread, instead of a structured clone of each result. Tasks
+   * without it send their result arrays as they are. The inline runtime never packs.
+   */
+  wire?: TaskWire<N>;
+}
+
+export interface TaskWire<N extends TaskName> {
+  pack(results: readonly TaskResult<N>[], items: readonly TaskItem<N>[]): { packed: unknown; transfer: ArrayBuffer[] };
+  unpack(packed: unknown, items: readonly TaskItem<N>[]): TaskResult<N>[];
 }
 
 const TASKS: { [N in TaskName]: TaskDef<N> } = {
-  inspect: { run: inspectFiles, interruptible: true, pipelined: true },
+  inspect: {
+    run: inspectFiles,
+    interruptible: true,
+    pipelined: true,
+    wire: { pack: packInspections, unpack: (packed, items) => unpackInspections(packed as InspectWire, items) },
+  },
   hash: { run: hashFiles, interruptible: true, pipelined: true },
   convert: { run: convertUnits, interruptible: false, pipelined: false },
 };
@@ -62,4 +79,18 @@ export function isPipelined(task: string): boolean {
 export function runTaskByName(task: string, items: readonly unknown[], options: unknown): unknown[] | Promise<unknown[]> {
   if (!Object.hasOwn(TASKS, task)) throw errors.internal(`unknown task: ${task}`);
   return (TASKS[task as TaskName].run as (i: readonly unknown[], o: unknown) => unknown[] | Promise<unknown[]>)(items, options);
+}
+
+/** A worker's packing of a batch's results (null: the task has no wire form; send them as they are). */
+export function packResultsByName(task: string, results: readonly unknown[], items: readonly unknown[]): { packed: unknown; transfer: ArrayBuffer[] } | null {
+  if (!Object.hasOwn(TASKS, task)) return null;
+  const wire = TASKS[task as TaskName].wire as TaskWire<TaskName> | undefined;
+  return wire ? wire.pack(results as never, items as never) : null;
+}
+
+/** The main thread's side of packResultsByName. */
+export function unpackResultsByName(task: string, packed: unknown, items: readonly unknown[]): unknown[] {
+  const wire = Object.hasOwn(TASKS, task) ? (TASKS[task as TaskName].wire as TaskWire<TaskName> | undefined) : undefined;
+  if (!wire) throw errors.internal(`task ${task} has no packed form`);
+  return wire.unpack(packed, items as never);
 }

@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { errors, isSidecarError, type ErrorCode } from '../errors.js';
 import { decodeSidecar } from '../formats/codec.js';
+import { withFloatBlockMarks } from '../formats/cbor.js';
 import { typedJsonText } from '../formats/json.js';
 import { hasNumberNotes } from '../formats/numbers.js';
 import { looksLikeReport, looksLikeSidecar } from '../analysis/operations.js';
@@ -184,7 +185,14 @@ export function inspectBytes(item: InspectItem, bytes: Buffer, opts: InspectOpti
   }
   try {
     const decodeOpts = { path: item.path, maxDepth: opts.maxDepth, maxFileSize: opts.maxFileSize, keyring: opts.keyring };
-    const decoded = skim ? skimSidecar(bytes, decodeOpts) : decodeSidecar(bytes, decodeOpts);
+    // Stats sizes every operation in bin encoding: the decoder marks the float blocks it built, so
+    // the sizing need not check their elements (cbor.ts withFloatBlockMarks; the data is sized
+    // here, before anything could change it).
+    const decoded = skim
+      ? skimSidecar(bytes, decodeOpts)
+      : opts.summarize && opts.sizes !== false && !opts.keepData
+        ? withFloatBlockMarks(() => decodeSidecar(bytes, decodeOpts))
+        : decodeSidecar(bytes, decodeOpts);
     out.format = decoded.format;
     if (decoded.encryption) out.encryptedKeyId = decoded.encryption.keyId;
     out.notes = decoded.notes;

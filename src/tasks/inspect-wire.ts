@@ -1,0 +1,349 @@
+/**
+ * The inspect task's results as they cross from a worker thread to the main thread: one compact
+ * batch (a few typed arrays, one string table, and objects only for the unusual parts) instead of
+ * one structured-clone object graph per file. Cloning a graph per file cost each worker about as
+ * much as reading the files, and the main thread as much again to rebuild it (engine profile,
+ * session 6); typed arrays are moved, not copied, and the main thread builds each result from them
+ * with one object literal.
+ *
+ * What travels in columns: status, format, shape, accel, size, elapsed time, whether notes and
+ * problems are empty, validate's brief, and the summary stats reads (its numbers, operations with
+ * their time / success / size, object classes). What travels as an object (`extras`): errors,
+ * notes, problems, probes, link resolutions, data, the image record, and a summary whose
+ * per-operation records are not in the order the columns rebuild. The path never travels: the
+ * main thread has the items.
+ *
+ * `unpackInspections(packInspections(r, items), items)` deep-equals `r` (test/inspect-wire.test.ts);
+ * the inline runtime skips the pair (nothing crosses a thread there), and the parity tests compare
+ * both runtimes' outputs byte for byte.
+ */
+import type { SidecarFormat } from '../types.js';
+import type { SidecarSummary } from '../analysis/summary.js';
+import type { FileInspection, InspectItem, InspectStatus } from './inspect.js';
+
+export interface InspectWire {
+  readonly kind: 'inspect-wire/1';
+  n: number;
+  /** Per result: status | format << 3 | shape << 6 | accel << 9 | flags (bits 11..). */
+  codes: Uint16Array;
+  /** Per result: size, elapsedMs, brief.detectionCount. */
+  nums: Float64Array;
+  /** Per result: brief.toolName, brief.operationType (string-table index, -1 = null). */
+  strs: Int32Array;
+  strings: string[];
+  /** Summaries in columns (present for results with F_SUMMARY). */
+  summaries: SummaryColumns | null;
+  /** Result index → its fields that have no column. */
+  extraAt: number[];
+  extras: Partial<FileInspection>[];
+}
+
+interface SummaryColumns {
+  /** Per summary: faces, objects, embeddings, embeddingLength, qualityScore (NaN = null). */
+  nums: Float64Array;
+  /** Per summary: operationType, toolName, qualityGrade (string index, -1 = null). */
+  strs: Int32Array;
+  /** Per summary: bit 0 hasSidecarInfo, bit 1 symlink present, bit 2 isSymlink, bit 3 broken. */
+  bits: Uint8Array;
+  /** Per summary: first operation and first object class (n + 1 entries: ends included). */
+  opStart: Uint32Array;
+  classStart: Uint32Array;
+  /** Per operation: name (string index), processing time (NaN = none), success (-1 none, 0, 1), size (-1 none). */
+  opName: Int32Array;
+  opTime: Float64Array;
+  opSuccess: Int8Array;
+  opSize: Float64Array;
+  /** Per object class: name (string index), count. */
+  className: Int32Array;
+  classCount: Float64Array;
+}
+
+const STATUS: readonly InspectStatus[] = ['ok', 'corrupt', 'unreadable', 'unchecked', 'encrypted'];
+const FORMAT: readonly (SidecarFormat | null)[] = [null, 'json', 'bin', 'rkyv', 'legacy'];
+const SHAPE: readonly FileInspection['shape'][] = [null, 'sidecar', 'report', 'other'];
+const ACCEL: readonly (FileInspection['accel'] | undefined)[] = [undefined, 'wasm', 'deferred'];
+
+const F_NOTES_EMPTY = 1 << 11;
+const F_PROBLEMS_EMPTY = 1 << 12;
+const F_BRIEF = 1 << 13;
+const F_SUMMARY = 1 << 14;
+const F_EXTRA = 1 << 15;
+
+/** Fields the columns carry (anything else on a result goes to `extras`). */
+const COLUMN_KEYS: ReadonlySet<string> = new Set(['path', 'size', 'status', 'format', 'notes', 'shape', 'elapsedMs', 'accel', 'brief', 'problems', 'summary']);
+
+/** Summary fields the columns carry (a summary with any other key travels whole). */
+const SUMMARY_KEYS = 17;
+
+class Strings {
+  readonly list: string[] = [];
+  private readonly ids = new Map<string, number>();
+  id(s: string | null): number {
+    if (s === null) return -1;
+    let id = this.ids.get(s);
+    if (id === undefined) {
+      id = this.list.length;
+      this.list.push(s);
+      this.ids.set(s, id);
+    }
+    return id;
+  }
+}
+
+class Growable<T extends Float64Array | Int32Array | Int8Array> {
+  length = 0;
+  constructor(
+    public a: T,
+    private readonly make: (n: number) => T,
+  ) {}
+  push(v: number): void {
+    if (this.length === this.a.length) {
+      const b = this.make(this.a.length * 2);
+      b.set(this.a as never);
+      this.a = b;
+    }
+    this.a[this.length++] = v;
+  }
+  done(): T {
+    return this.a.slice(0, this.length) as T;
+  }
+}
+
+/** Key lists equal (same keys, same order)? */
+function sameKeys(keys: readonly string[], expected: readonly string[]): boolean {
+  if (keys.length !== expected.length) return false;
+  for (let i = 0; i < keys.length; i++) if (keys[i] !== expected[i]) return false;
+  return true;
+}
+
+function indexOrThrow<T>(table: readonly T[], v: T): number {
+  const i = table.indexOf(v);
+  return i;
+}
+
+/**
+ * Can the summary columns rebuild `s` exactly (the same keys, values and key order)? Its
+ * per-operation records must list their keys in operation order, and it has no image record.
+ */
+function summaryFits(s: SidecarSummary): boolean {
+  if (Object.keys(s).length !== SUMMARY_KEYS || s.image !== null) return false;
+  const ops = s.operations;
+  const filtered = (rec: Record<string, unknown>) => ops.filter((o) => Object.hasOwn(rec, o));
+  const t = Object.keys(s.processingTimes);
+  const su = Object.keys(s.success);
+  const sz = Object.keys(s.dataSizes);
+  if (!sameKeys(t, filtered(s.processingTimes)) || !sameKeys(su, filtered(s.success)) || !sameKeys(sz, filtered(s.dataSizes))) return false;
+  for (const op of t) if (Number.isNaN(s.processingTimes[op])) return false;
+  for (const op of sz) if (!(s.dataSizes[op] >= 0)) return false;
+  if (s.qualityScore !== null && Number.isNaN(s.qualityScore)) return false;
+  if (s.detectionCount !== s.faces + s.objects) return false;
+  if (s.symlink !== null && Object.keys(s.symlink).length !== 2) return false;
+  return true;
+}
+
+/** One batch of results as a compact message; `transfer`: the buffers to move with it. */
+export function packInspections(results: readonly FileInspection[], items: readonly InspectItem[]): { packed: InspectWire; transfer: ArrayBuffer[] } {
+  const n = results.length;
+  const codes = new Uint16Array(n);
+  const nums = new Float64Array(n * 3);
+  const strs = new Int32Array(n * 2).fill(-1);
+  const strings = new Strings();
+  const extraAt: number[] = [];
+  const extras: Partial<FileInspection>[] = [];
+  const transfer: ArrayBuffer[] = [codes.buffer, nums.buffer, strs.buffer];
+  let cols: ReturnType<typeof summaryBuilder> | null = null;
+  for (let i = 0; i < n; i++) {
+    const r = results[i];
+    let extra: Partial<FileInspection> | null = null;
+    const addExtra = <K extends keyof FileInspection>(k: K, v: FileInspection[K]) => {
+      extra ??= {};
+      extra[k] = v;
+    };
+    const status = STATUS.indexOf(r.status);
+    const format = FORMAT.indexOf(r.format);
+    const shape = SHAPE.indexOf(r.shape);
+    const accel = indexOrThrow(ACCEL, r.accel);
+    let code = status | (format << 3) | (shape << 6) | (accel << 9);
+    if (status < 0 || format < 0 || shape < 0 || accel < 0) throw new Error(`inspect result not packable: ${r.status}/${r.format}/${r.shape}/${r.accel}`);
+    if (r.path !== items[i].path) addExtra('path', r.path);
+    nums[3 * i] = r.size;
+    nums[3 * i + 1] = r.elapsedMs;
+    if (r.notes.length === 0) code |= F_NOTES_EMPTY;
+    else addExtra('notes', r.notes);
+    if (r.problems !== undefined) {
+      if (r.problems.length === 0) code |= F_PROBLEMS_EMPTY;
+      else addExtra('problems', r.problems);
+    }
+    if (r.brief !== undefined) {
+      code |= F_BRIEF;
+      nums[3 * i + 2] = r.brief.detectionCount;
+      strs[2 * i] = strings.id(r.brief.toolName);
+      strs[2 * i + 1] = strings.id(r.brief.operationType);
+    }
+    if (r.summary !== undefined) {
+      if (summaryFits(r.summary)) {
+        code |= F_SUMMARY;
+        cols ??= summaryBuilder(n);
+        cols.add(r.summary, strings);
+      } else addExtra('summary', r.summary);
+    }
+    for (const k of Object.keys(r) as (keyof FileInspection)[]) {
+      if (!COLUMN_KEYS.has(k)) addExtra(k, r[k] as never);
+    }
+    if (extra !== null) {
+      code |= F_EXTRA;
+      extraAt.push(i);
+      extras.push(extra);
+      const bytes = (extra as Partial<FileInspection>).dataJson;
+      // A big exported text (bytes that own their buffer) moves instead of being copied.
+      if (bytes instanceof Uint8Array && bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength && bytes.buffer instanceof ArrayBuffer) transfer.push(bytes.buffer);
+    }
+    codes[i] = code;
+  }
+  const summaries = cols ? cols.done() : null;
+  if (summaries) for (const a of Object.values(summaries)) transfer.push((a as { buffer: ArrayBuffer }).buffer);
+  return { packed: { kind: 'inspect-wire/1', n, codes, nums, strs, strings: strings.list, summaries, extraAt, extras }, transfer };
+}
+
+function summaryBuilder(n: number) {
+  const nums = new Float64Array(n * 5);
+  const strs = new Int32Array(n * 3).fill(-1);
+  const bits = new Uint8Array(n);
+  const opStart = new Uint32Array(n + 1);
+  const classStart = new Uint32Array(n + 1);
+  const opName = new Growable(new Int32Array(64), (k) => new Int32Array(k));
+  const opTime = new Growable(new Float64Array(64), (k) => new Float64Array(k));
+  const opSuccess = new Growable(new Int8Array(64), (k) => new Int8Array(k));
+  const opSize = new Growable(new Float64Array(64), (k) => new Float64Array(k));
+  const className = new Growable(new Int32Array(16), (k) => new Int32Array(k));
+  const classCount = new Growable(new Float64Array(16), (k) => new Float64Array(k));
+  let j = 0;
+  return {
+    add(s: SidecarSummary, strings: Strings): void {
+      nums[5 * j] = s.faces;
+      nums[5 * j + 1] = s.objects;
+      nums[5 * j + 2] = s.embeddings;
+      nums[5 * j + 3] = s.embeddingLength ?? NaN;
+      nums[5 * j + 4] = s.qualityScore ?? NaN;
+      strs[3 * j] = strings.id(s.operationType);
+      strs[3 * j + 1] = strings.id(s.toolName);
+      strs[3 * j + 2] = strings.id(s.qualityGrade);
+      bits[j] = (s.hasSidecarInfo ? 1 : 0) | (s.symlink !== null ? 2 | (s.symlink.isSymlink ? 4 : 0) | (s.symlink.broken ? 8 : 0) : 0);
+      for (const op of s.operations) {
+        opName.push(strings.id(op));
+        opTime.push(Object.hasOwn(s.processingTimes, op) ? s.processingTimes[op] : NaN);
+        opSuccess.push(Object.hasOwn(s.success, op) ? (s.success[op] ? 1 : 0) : -1);
+        opSize.push(Object.hasOwn(s.dataSizes, op) ? s.dataSizes[op] : -1);
+      }
+      for (const cls of Object.keys(s.objectClasses)) {
+        className.push(strings.id(cls));
+        classCount.push(s.objectClasses[cls]);
+      }
+      j++;
+      opStart[j] = opName.length;
+      classStart[j] = className.length;
+    },
+    done(): SummaryColumns {
+      return {
+        nums: nums.slice(0, 5 * j),
+        strs: strs.slice(0, 3 * j),
+        bits: bits.slice(0, j),
+        opStart: opStart.slice(0, j + 1),
+        classStart: classStart.slice(0, j + 1),
+        opName: opName.done(),
+        opTime: opTime.done(),
+        opSuccess: opSuccess.done(),
+        opSize: opSize.done(),
+        className: className.done(),
+        classCount: classCount.done(),
+      };
+    },
+  };
+}
+
+/** Is `x` a packed batch (a worker's answer for the inspect task)? */
+export function isInspectWire(x: unknown): x is InspectWire {
+  return typeof x === 'object' && x !== null && (x as InspectWire).kind === 'inspect-wire/1';
+}
+
+/** Set a record entry even for keys like `__proto__` (operation and class names come from files). */
+function setOwn<T>(record: Record<string, T>, key: string, value: T): void {
+  if (key === '__proto__') Object.defineProperty(record, key, { value, enumerable: true, writable: true, configurable: true });
+  else record[key] = value;
+}
+
+/** The results of a packed batch, one plain object each, `path` from the batch's items. */
+export function unpackInspections(w: InspectWire, items: readonly InspectItem[]): FileInspection[] {
+  const { n, codes, nums, strs, strings, summaries: sc } = w;
+  if (items.length !== n) throw new Error(`packed batch of ${n} results for ${items.length} items`);
+  const str = (id: number) => (id < 0 ? null : strings[id]);
+  const out: FileInspection[] = new Array(n);
+  let nextExtra = 0;
+  let j = 0;
+  for (let i = 0; i < n; i++) {
+    const code = codes[i];
+    const r: FileInspection = {
+      path: items[i].path,
+      size: nums[3 * i],
+      status: STATUS[code & 7],
+      format: FORMAT[(code >> 3) & 7],
+      notes: [],
+      shape: SHAPE[(code >> 6) & 7],
+      elapsedMs: nums[3 * i + 1],
+    };
+    if (code & F_BRIEF) r.brief = { detectionCount: nums[3 * i + 2], toolName: str(strs[2 * i]), operationType: str(strs[2 * i + 1]) };
+    if (code & F_SUMMARY) r.summary = summaryAt(sc!, j++, str);
+    if (code & F_PROBLEMS_EMPTY) r.problems = [];
+    const accel = ACCEL[(code >> 9) & 3];
+    if (accel !== undefined) r.accel = accel;
+    if (code & F_EXTRA) {
+      if (w.extraAt[nextExtra] !== i) throw new Error(`packed batch: extras out of step at result ${i}`);
+      Object.assign(r, w.extras[nextExtra++]);
+    }
+    out[i] = r;
+  }
+  return out;
+}
+
+function summaryAt(c: SummaryColumns, j: number, str: (id: number) => string | null): SidecarSummary {
+  const faces = c.nums[5 * j];
+  const objects = c.nums[5 * j + 1];
+  const embLen = c.nums[5 * j + 3];
+  const score = c.nums[5 * j + 4];
+  const bits = c.bits[j];
+  const operations: string[] = [];
+  const processingTimes: Record<string, number> = {};
+  const success: Record<string, boolean> = {};
+  const dataSizes: Record<string, number> = {};
+  for (let k = c.opStart[j], end = c.opStart[j + 1]; k < end; k++) {
+    const op = str(c.opName[k])!;
+    operations.push(op);
+    const t = c.opTime[k];
+    if (!Number.isNaN(t)) setOwn(processingTimes, op, t);
+    const s = c.opSuccess[k];
+    if (s >= 0) setOwn(success, op, s === 1);
+    const size = c.opSize[k];
+    if (size >= 0) setOwn(dataSizes, op, size);
+  }
+  const objectClasses: Record<string, number> = {};
+  for (let k = c.classStart[j], end = c.classStart[j + 1]; k < end; k++) setOwn(objectClasses, str(c.className[k])!, c.classCount[k]);
+  return {
+    operations,
+    operationType: str(c.strs[3 * j]),
+    faces,
+    objects,
+    detectionCount: faces + objects,
+    embeddings: c.nums[5 * j + 2],
+    embeddingLength: Number.isNaN(embLen) ? null : embLen,
+    qualityGrade: str(c.strs[3 * j + 2]),
+    qualityScore: Number.isNaN(score) ? null : score,
+    processingTimes,
+    success,
+    dataSizes,
+    toolName: str(c.strs[3 * j + 1]),
+    hasSidecarInfo: (bits & 1) !== 0,
+    symlink: (bits & 2) !== 0 ? { isSymlink: (bits & 4) !== 0, broken: (bits & 8) !== 0 } : null,
+    objectClasses,
+    image: null,
+  };
+}
