@@ -1,0 +1,284 @@
+/**
+ * The inspect task's compact batches (src/tasks/inspect-wire.ts) and the decoders' float-block
+ * marks (src/formats/cbor.ts) behind stats' sizes. Each guarantee with its attacker:
+ * - unpack(pack(results)) deep-equals the results: real inspections of every kind (ok, corrupt,
+ *   notes, problems, summaries, probes, data, link resolutions) and fuzzed ones (odd operation
+ *   names such as __proto__, record keys out of operation order, -0, nulls, image records);
+ * - ordinary results travel in the columns, not as objects (the point of the form);
+ * - a thread pool answers the same with the packed form and without it, at 1, 2 and 7 threads;
+ *   a packing that fails still gets the results through;
+ * - sizes with the marks equal sizes without them and the real .bin body length (fuzzed floats:
+ *   whole floats, -0, ints among floats, short arrays); marks never reach data a caller can change.
+ */
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import fc from 'fast-check';
+import { generateSampleLibrary } from '../src/index.js';
+import { decodeSidecar, encodeSidecar } from '../src/formats/codec.js';
+import { binEncodedSize, withFloatBlockMarks } from '../src/formats/cbor.js';
+import { cloneJson, noteFloat } from '../src/formats/numbers.js';
+import { summarizeSidecar, type SidecarSummary } from '../src/analysis/summary.js';
+import { inspectFiles, type FileInspection, type InspectItem, type InspectOptions } from '../src/tasks/inspect.js';
+import { packInspections, unpackInspections, type InspectWire } from '../src/tasks/inspect-wire.js';
+import { ThreadRuntime } from '../src/engine/threads.js';
+import type { JsonObject, JsonValue } from '../src/types.js';
+import { makeCornerTree, removeTree, tempDir } from './helpers/cli.js';
+
+/** Through a structured clone with the transfer list, as postMessage does. */
+function roundTrip(results: FileInspection[], items: readonly InspectItem[]): { back: FileInspection[]; packed: InspectWire } {
+  const { packed, transfer } = packInspections(results, items);
+  const moved = structuredClone(packed, { transfer }) as InspectWire;
+  return { back: unpackInspections(moved, items), packed: moved };
+}
+
+const OPTION_SETS: Record<string, InspectOptions> = {
+  'validate (brief)': { brief: true, validate: true },
+  'validate filtered': { summarize: true, sizes: false, validate: true },
+  stats: { summarize: true },
+  'stats, accel off': { summarize: true, accel: false },
+  probe: { probe: true },
+  keepData: { keepData: true, summarize: true },
+  dataJson: { dataJson: true },
+  schema: { validate: true, schema: { type: 'object', required: ['no_such_key'] } },
+};
+
+function sidecarFiles(root: string): InspectItem[] {
+  const out: InspectItem[] = [];
+  const walk = (d: string) => {
+    for (const e of fs.readdirSync(d, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (/\.(json|bin|rkyv)$/.test(e.name)) out.push({ path: p, name: e.name });
+    }
+  };
+  walk(root);
+  return out;
+}
+
+function withoutClock(rs: readonly FileInspection[]): FileInspection[] {
+  return rs.map((r) => ({ ...r, elapsedMs: 0 }));
+}
+
+describe('inspect results as compact batches', () => {
+  let roots: string[] = [];
+  let items: InspectItem[] = [];
+  before(async () => {
+    const sample = tempDir('isc-wire-sample-');
+    await generateSampleLibrary(sample, { images: 40, seed: 11, formatMix: { json: 2, bin: 1, legacy: 1 } });
+    const corner = makeCornerTree();
+    // A note (BOM), a file that is not there, a link resolution item.
+    fs.writeFileSync(path.join(corner, 'photos', 'bom.json'), Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('{"face_detection":{"success":true,"faces":[]}}')]));
+    roots = [sample, corner];
+    items = [...sidecarFiles(sample), ...sidecarFiles(corner), { path: path.join(corner, 'photos', 'gone.json'), name: 'gone.json' }];
+    items.push({ path: path.join(corner, 'games', 'Game1', 'IMG_1.jpg'), name: 'IMG_1.jpg', resolveLink: { rootReal: fs.realpathSync(corner), dirRel: 'games/Game1' } });
+  });
+  after(() => {
+    for (const r of roots) removeTree(r);
+  });
+
+  for (const [name, opts] of Object.entries(OPTION_SETS)) {
+    it(`round trip: ${name}`, () => {
+      const results = inspectFiles(items, opts);
+      const { back, packed } = roundTrip(results, items);
+      assert.deepStrictEqual(back, results);
+      // Ordinary results travel in the columns: only the unusual ones are objects.
+      const unusual = results.filter(
+        (r) =>
+          r.notes.length > 0 || (r.problems?.length ?? 0) > 0 || r.error !== undefined || r.probe !== undefined || r.link !== undefined ||
+          r.data !== undefined || r.dataJson !== undefined || (r.summary !== undefined && r.summary.image !== null),
+      ).length;
+      assert.equal(packed.extras.length, unusual, 'only unusual results carry objects');
+      assert.ok(results.some((r) => r.status === 'corrupt') && results.some((r) => r.status === 'unreadable'));
+    });
+  }
+
+  it('round trip: fuzzed results (odd names, key orders, -0, nulls, image records)', () => {
+    const name = fc.constantFrom('face_detection', 'yolov8', '__proto__', 'constructor', 'toString', 'é', '');
+    const maybeNum = fc.option(fc.oneof(fc.double({ noNaN: true }), fc.constant(-0)), { nil: undefined });
+    const summary = fc
+      .record({
+        ops: fc.uniqueArray(name, { maxLength: 4 }),
+        order: fc.boolean(),
+        times: fc.array(maybeNum, { minLength: 4, maxLength: 4 }),
+        succ: fc.array(fc.option(fc.boolean(), { nil: undefined }), { minLength: 4, maxLength: 4 }),
+        sizes: fc.array(fc.option(fc.nat(), { nil: undefined }), { minLength: 4, maxLength: 4 }),
+        faces: fc.nat(50),
+        objects: fc.nat(50),
+        grade: fc.option(fc.string(), { nil: null }),
+        score: fc.option(fc.double({ noNaN: true }), { nil: null }),
+        embLen: fc.option(fc.nat(), { nil: null }),
+        symlink: fc.option(fc.record({ isSymlink: fc.boolean(), broken: fc.boolean() }), { nil: null }),
+        classes: fc.dictionary(name, fc.nat()),
+        image: fc.option(fc.record({ size: fc.nat(), mtimeNs: fc.bigInt(), operations: fc.array(name), staleOperations: fc.array(name) }), { nil: null }),
+        tool: fc.option(name, { nil: null }),
+        type: fc.option(name, { nil: null }),
+        info: fc.boolean(),
+      })
+      .map((g): SidecarSummary => {
+        const ops = g.ops;
+        const set = <T>(vals: (T | undefined)[]) => {
+          const rec: Record<string, T> = {};
+          const order = g.order ? ops : [...ops].reverse();
+          order.forEach((op) => {
+            const v = vals[ops.indexOf(op)];
+            if (v !== undefined) Object.defineProperty(rec, op, { value: v, enumerable: true, writable: true, configurable: true });
+          });
+          return rec;
+        };
+        const classes: Record<string, number> = {};
+        for (const [k, v] of Object.entries(g.classes)) Object.defineProperty(classes, k, { value: v, enumerable: true, writable: true, configurable: true });
+        return {
+          operations: ops,
+          operationType: g.type,
+          faces: g.faces,
+          objects: g.objects,
+          detectionCount: g.faces + g.objects,
+          embeddings: g.faces,
+          embeddingLength: g.embLen,
+          qualityGrade: g.grade,
+          qualityScore: g.score,
+          processingTimes: set(g.times),
+          success: set(g.succ),
+          dataSizes: set(g.sizes),
+          toolName: g.tool,
+          hasSidecarInfo: g.info,
+          symlink: g.symlink,
+          objectClasses: classes,
+          image: g.image,
+        };
+      });
+    const result = fc
+      .record(
+        {
+          size: fc.nat(),
+          status: fc.constantFrom('ok', 'corrupt', 'unreadable', 'unchecked', 'encrypted'),
+          format: fc.constantFrom(null, 'json', 'bin', 'rkyv', 'legacy'),
+          notes: fc.array(fc.string(), { maxLength: 2 }),
+          shape: fc.constantFrom(null, 'sidecar', 'report', 'other'),
+          elapsedMs: fc.double({ noNaN: true }),
+          accel: fc.constantFrom('wasm', 'deferred'),
+          summary,
+          brief: fc.record({ detectionCount: fc.nat(), toolName: fc.option(name, { nil: null }), operationType: fc.option(name, { nil: null }) }),
+          problems: fc.array(fc.record({ pointer: fc.string(), message: fc.string(), severity: fc.constantFrom('error', 'warning') }), { maxLength: 2 }),
+          error: fc.record({ code: fc.constantFrom('CORRUPT', 'IO'), message: fc.string() }),
+          encryptedKeyId: fc.string(),
+          dataJson: fc.oneof(fc.string(), fc.uint8Array({ minLength: 1, maxLength: 8 })),
+          link: fc.record({ broken: fc.boolean(), target: fc.string() }),
+        },
+        { requiredKeys: ['size', 'status', 'format', 'notes', 'shape', 'elapsedMs'] },
+      )
+      .map((r) => r as unknown as Omit<FileInspection, 'path'>);
+    fc.assert(
+      fc.property(fc.array(result, { maxLength: 12 }), (rs) => {
+        const its = rs.map((_, i) => ({ path: `/lib/${i}.json`, name: `${i}.json` }));
+        const results = rs.map((r, i) => ({ path: its[i].path, ...r }) as FileInspection);
+        // The oracle: what the unpacked answer delivers (a structured clone of each result), taken
+        // before the packed one moves the byte arrays away.
+        const expected = structuredClone(results);
+        assert.deepStrictEqual(roundTrip(results, its).back, expected);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('a pool answers the same packed and unpacked, at 1, 2 and 7 threads', async () => {
+    for (const name of ['validate (brief)', 'stats', 'probe', 'dataJson']) {
+      const opts = OPTION_SETS[name];
+      const expected = withoutClock(inspectFiles(items, opts));
+      for (const workers of [1, 2, 7]) {
+        for (const packResults of [true, false]) {
+          const pool = new ThreadRuntime(workers, { packResults });
+          try {
+            const batches: Promise<FileInspection[]>[] = [];
+            for (let i = 0; i < items.length; i += 5) batches.push(pool.run('inspect', items.slice(i, i + 5), opts));
+            const got = (await Promise.all(batches)).flat();
+            assert.deepStrictEqual(withoutClock(got), expected, `${name}, ${workers} threads, packed ${packResults}`);
+          } finally {
+            await pool.close();
+          }
+        }
+      }
+    }
+  });
+
+  it('a packing that fails: the results still arrive, as they are', async () => {
+    const pool = new ThreadRuntime(1, { workerUrl: new URL('./helpers/wire-worker.js', import.meta.url) });
+    try {
+      const opts = OPTION_SETS.stats;
+      assert.deepStrictEqual(withoutClock(await pool.run('inspect', items, opts)), withoutClock(inspectFiles(items, opts)));
+    } finally {
+      await pool.close();
+    }
+  });
+});
+
+describe('stats sizes from the decoders\' float blocks', () => {
+  it('the same sizes with and without the marks, on a sample library (bin, legacy, JSON both decodes)', async () => {
+    const root = tempDir('isc-wire-sizes-');
+    try {
+      await generateSampleLibrary(root, { images: 40, seed: 5, formatMix: { json: 1, bin: 2, legacy: 1 } });
+      const its = sidecarFiles(root);
+      let sized = 0;
+      for (const accel of [true, false]) {
+        const results = inspectFiles(its, { summarize: true, accel });
+        for (let i = 0; i < its.length; i++) {
+          const r = results[i];
+          if (r.status !== 'ok') continue;
+          const plain = summarizeSidecar(cloneJson(decodeSidecar(fs.readFileSync(its[i].path)).data));
+          assert.deepStrictEqual(r.summary!.dataSizes, plain.dataSizes, its[i].path);
+          sized++;
+        }
+      }
+      assert.ok(sized > 40);
+    } finally {
+      removeTree(root);
+    }
+  });
+
+  it('fuzz: marked sizes equal unmarked sizes and the .bin body length (whole floats, -0, ints among floats, short arrays)', () => {
+    const num = fc.oneof(fc.double({ noNaN: true, noDefaultInfinity: true }), fc.constant(-0), fc.integer(), fc.constant(25));
+    const arr = fc.record({ values: fc.array(num, { maxLength: 9 }), whole: fc.array(fc.boolean(), { maxLength: 9 }) }).map(({ values, whole }) => {
+      const a: number[] = values.map((v) => (Number.isFinite(v) ? v : 0.5));
+      // Whole values written as floats (25.0): the number model's notes.
+      a.forEach((v, i) => {
+        if (whole[i] && Number.isInteger(v) && !Object.is(v, -0)) noteFloat(a, i, v);
+      });
+      return a;
+    });
+    const doc = fc.record({ face_detection: fc.record({ success: fc.boolean(), faces: fc.array(fc.record({ encoding: arr, bbox: arr }), { maxLength: 3 }) }), extra: arr });
+    fc.assert(
+      fc.property(doc, (d) => {
+        const data = d as unknown as JsonObject;
+        const bytes = encodeSidecar(data, 'bin');
+        const marked = withFloatBlockMarks(() => decodeSidecar(bytes)).data;
+        const size = binEncodedSize(marked);
+        assert.equal(size, bytes.length - 16, 'the body as written');
+        assert.equal(size, binEncodedSize(cloneJson(marked)));
+        for (const k of Object.keys(marked)) assert.equal(binEncodedSize(marked[k]), binEncodedSize(cloneJson(marked[k] as JsonValue)));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('data a caller gets is never marked: changed after decoding, it is sized as it is now', () => {
+    const enc = Array.from({ length: 8 }, (_, i) => i + 0.25);
+    const bytes = encodeSidecar({ face_detection: { success: true, faces: [{ encoding: enc }] } }, 'bin');
+    const check = (data: JsonObject) => {
+      const face = ((data.face_detection as JsonObject).faces as JsonObject[])[0];
+      (face.encoding as number[])[3] = 3; // now an int: the encoder writes a plain array
+      assert.equal(binEncodedSize(data), encodeSidecar(data, 'bin').length - 16);
+    };
+    check(decodeSidecar(bytes).data);
+    const dir = tempDir('isc-wire-mark-');
+    try {
+      const p = path.join(dir, 'a.bin');
+      fs.writeFileSync(p, bytes);
+      const [r] = inspectFiles([{ path: p, name: 'a.bin' }], { keepData: true, summarize: true });
+      check(r.data!);
+    } finally {
+      removeTree(dir);
+    }
+  });
+});
