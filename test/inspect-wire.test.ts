@@ -20,6 +20,7 @@ import { decodeSidecar, encodeSidecar } from '../src/formats/codec.js';
 import { binEncodedSize, withFloatBlockMarks } from '../src/formats/cbor.js';
 import { cloneJson, noteFloat } from '../src/formats/numbers.js';
 import { summarizeSidecar, type SidecarSummary } from '../src/analysis/summary.js';
+import { checkSidecarRules } from '../src/analysis/rules.js';
 import { inspectFiles, type FileInspection, type InspectItem, type InspectOptions } from '../src/tasks/inspect.js';
 import { packInspections, unpackInspections, type InspectWire } from '../src/tasks/inspect-wire.js';
 import { ThreadRuntime } from '../src/engine/threads.js';
@@ -260,6 +261,42 @@ describe('stats sizes from the decoders\' float blocks', () => {
       }),
       { numRuns: 300 },
     );
+  });
+
+  it('the rules find the same problems with and without the marks (bad, short, odd-length and mismatched embeddings)', async () => {
+    const root = tempDir('isc-wire-rules-');
+    try {
+      await generateSampleLibrary(root, { images: 30, seed: 9, formatMix: { json: 1, bin: 2, legacy: 1 } });
+      const floats = (n: number) => Array.from({ length: n }, (_, i) => i / 7 - 1);
+      const face = (encoding: JsonValue) => ({ bbox: [0.1, 0.2, 0.3, 0.4], confidence: 0.9, encoding });
+      const odd: Record<string, JsonValue[]> = {
+        'string-inside': [face([...floats(10), 'x', 0.5])],
+        short: [face(floats(3))],
+        'odd-length': [face(floats(100))],
+        mismatched: [face(floats(512)), face(floats(128))],
+        'ints-among-floats': [face([...floats(6), 3, 4])],
+      };
+      for (const [name, faces] of Object.entries(odd)) {
+        for (const format of ['bin', 'json'] as const) {
+          const data = { face_detection: { success: true, faces } } as unknown as JsonObject;
+          fs.writeFileSync(path.join(root, `${name}.${format}`), encodeSidecar(data, format));
+        }
+      }
+      const its = sidecarFiles(root);
+      let withProblems = 0;
+      for (const accel of [true, false]) {
+        const results = inspectFiles(its, { validate: true, accel });
+        for (let i = 0; i < its.length; i++) {
+          if (results[i].status !== 'ok') continue;
+          const plain = checkSidecarRules(cloneJson(decodeSidecar(fs.readFileSync(its[i].path)).data));
+          assert.deepStrictEqual(results[i].problems, plain, its[i].path);
+          if (plain.length > 0) withProblems++;
+        }
+      }
+      assert.ok(withProblems >= 2 * 2 * 4, `the odd embeddings are reported (${withProblems})`);
+    } finally {
+      removeTree(root);
+    }
   });
 
   it('data a caller gets is never marked: changed after decoding, it is sized as it is now', () => {

@@ -64,7 +64,18 @@ export function markFloatBlock(a: readonly number[]): void {
   decodedFloatBlocks.add(a);
 }
 
-/** Run `fn` (a decode whose data is sized before it is changed) with the CBOR decoder marking float blocks. */
+/**
+ * Was `a` built by a decoder from a float block (so every element is a finite float)? Only data
+ * decoded inside `withFloatBlockMarks`, and the skeleton's stand-ins, can answer yes.
+ */
+export function isDecodedFloatBlock(a: readonly unknown[]): boolean {
+  return decodedFloatBlocks.has(a);
+}
+
+/**
+ * Run `fn` with the CBOR decoder marking the float blocks it builds: for a decode whose data is
+ * analysed (sized, checked by the rules) before anything could change it and never handed out.
+ */
 export function withFloatBlockMarks<T>(fn: () => T): T {
   const prior = markingFloatBlocks;
   markingFloatBlocks = true;

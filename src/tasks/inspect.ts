@@ -185,14 +185,10 @@ export function inspectBytes(item: InspectItem, bytes: Buffer, opts: InspectOpti
   }
   try {
     const decodeOpts = { path: item.path, maxDepth: opts.maxDepth, maxFileSize: opts.maxFileSize, keyring: opts.keyring };
-    // Stats sizes every operation in bin encoding: the decoder marks the float blocks it built, so
-    // the sizing need not check their elements (cbor.ts withFloatBlockMarks; the data is sized
-    // here, before anything could change it).
-    const decoded = skim
-      ? skimSidecar(bytes, decodeOpts)
-      : opts.summarize && opts.sizes !== false && !opts.keepData
-        ? withFloatBlockMarks(() => decodeSidecar(bytes, decodeOpts))
-        : decodeSidecar(bytes, decodeOpts);
+    // The decoder marks the float blocks it built, so that stats' sizes and the rules need not
+    // look at each element of an embedding (cbor.ts withFloatBlockMarks): only when the data is
+    // analysed here and never handed out (keepData), so nothing can change it first.
+    const decoded = skim ? skimSidecar(bytes, decodeOpts) : opts.keepData ? decodeSidecar(bytes, decodeOpts) : withFloatBlockMarks(() => decodeSidecar(bytes, decodeOpts));
     out.format = decoded.format;
     if (decoded.encryption) out.encryptedKeyId = decoded.encryption.keyId;
     out.notes = decoded.notes;
