@@ -13,6 +13,7 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
+import { crc32 } from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
 import { generateSampleLibrary } from '../src/index.js';
@@ -267,7 +268,7 @@ describe('stats sizes from the decoders\' float blocks', () => {
     const root = tempDir('isc-wire-rules-');
     try {
       await generateSampleLibrary(root, { images: 30, seed: 9, formatMix: { json: 1, bin: 2, legacy: 1 } });
-      const floats = (n: number) => Array.from({ length: n }, (_, i) => i / 7 - 1);
+      const floats = (n: number) => Array.from({ length: n }, (_, i) => i / 7 - 1 + 1e-3); // never whole: float blocks
       const face = (encoding: JsonValue) => ({ bbox: [0.1, 0.2, 0.3, 0.4], confidence: 0.9, encoding });
       const odd: Record<string, JsonValue[]> = {
         'string-inside': [face([...floats(10), 'x', 0.5])],
@@ -316,6 +317,59 @@ describe('stats sizes from the decoders\' float blocks', () => {
       check(r.data!);
     } finally {
       removeTree(dir);
+    }
+  });
+});
+
+describe('bin float blocks as stand-ins (validate, stats: no array of doubles built)', () => {
+  const strip = (rs: FileInspection[]) => rs.map((r) => ({ ...r, elapsedMs: 0 }));
+  /** A bin file whose float block holding `marker` has that value replaced by `bytes` (CRC redone). */
+  function patchedBin(data: JsonObject, marker: number, bytes: Buffer): Buffer {
+    const file = Buffer.from(encodeSidecar(data, 'bin'));
+    const m = Buffer.alloc(8);
+    m.writeDoubleLE(marker);
+    const at = file.indexOf(m, 16);
+    assert.ok(at > 16, 'marker found');
+    bytes.copy(file, at);
+    file.writeUInt32LE(crc32(file.subarray(16)), 12);
+    return file;
+  }
+
+  it('the same results as the full decode (accel off) for every option set that uses them, and problems quote the real values', async () => {
+    const root = tempDir('isc-wire-standins-');
+    try {
+      await generateSampleLibrary(root, { images: 30, seed: 13, formatMix: { json: 1, bin: 3, legacy: 0 } });
+      // Never whole (a whole value is an int, which makes the array a plain one): float blocks.
+      const floats = (n: number, from = 0.25) => Array.from({ length: n }, (_, i) => from + i / 8 + 1 / 1024);
+      const odd: Record<string, JsonObject> = {
+        'negative-bbox': { face_detection: { success: true, faces: [{ bbox: [0.1, -3.5, 0.3, 0.4], confidence: 0.9, encoding: floats(512) }] } },
+        'negative-zero': { face_detection: { success: true, faces: [{ bbox: [0.1, -0, 0.3, 0.4], confidence: 0.9, encoding: floats(128, -2) }] } },
+        'odd-length': { face_detection: { success: true, faces: [{ bbox: [0.1, 0.2, 0.3, 0.4], confidence: 0.9, encoding: floats(100) }] } },
+        'short-blocks': { face_detection: { success: true, faces: [{ bbox: [0.1, 0.2, 0.3, 0.4], confidence: 0.9, encoding: floats(2) }] }, extra: floats(3) },
+      };
+      for (const [name, data] of Object.entries(odd)) fs.writeFileSync(path.join(root, `${name}.bin`), encodeSidecar(data, 'bin'));
+      fs.writeFileSync(path.join(root, 'aligned.rkyv'), encodeSidecar(odd['negative-bbox'], 'rkyv'));
+      const infinite = Buffer.alloc(8);
+      infinite.writeDoubleLE(Infinity);
+      const nan = Buffer.from([0, 0, 0, 0, 0, 0, 0xf8, 0x7f]);
+      fs.writeFileSync(path.join(root, 'infinite.bin'), patchedBin({ face_detection: { success: true, faces: [{ encoding: floats(8) }] } }, 0.25 + 3 / 8 + 1 / 1024, infinite));
+      fs.writeFileSync(path.join(root, 'nan.bin'), patchedBin({ face_detection: { success: true, faces: [{ encoding: floats(8) }] } }, 0.25 + 5 / 8 + 1 / 1024, nan));
+      const its = sidecarFiles(root).filter((i) => /\.(bin|rkyv)$/.test(i.name));
+      const sets: InspectOptions[] = [{ brief: true, validate: true }, { summarize: true, sizes: false, validate: true }, { summarize: true }, { summarize: true, probe: true }];
+      for (const opts of sets) {
+        const fast = inspectFiles(its, opts);
+        assert.deepStrictEqual(strip(fast), strip(inspectFiles(its, { ...opts, accel: false })), JSON.stringify(opts));
+        const byName = new Map(fast.map((r, i) => [its[i].name, r]));
+        assert.equal(byName.get('infinite.bin')!.status, 'corrupt');
+        assert.equal(byName.get('nan.bin')!.status, 'corrupt');
+        if (opts.validate) {
+          const msgs = byName.get('negative-bbox.bin')!.problems!.map((p) => p.message);
+          assert.ok(msgs.some((m) => m.includes('-3.5')), `the real value is quoted: ${msgs.join('; ')}`);
+          assert.ok(byName.get('odd-length.bin')!.problems!.some((p) => p.message.includes('100')));
+        }
+      }
+    } finally {
+      removeTree(root);
     }
   });
 });

@@ -57,7 +57,8 @@ function isFloatAt(x: number, notes: NumberNotes | undefined, i: number): boolea
  * anyone could change it — so data handed to callers (readSidecar, keepData) carries no mark.
  */
 const decodedFloatBlocks = new WeakSet<readonly unknown[]>();
-let markingFloatBlocks = false;
+/** What the decoder makes of a float block: 0 a plain array, 1 a marked one, 2 a marked stand-in. */
+let floatBlockMode: 0 | 1 | 2 = 0;
 
 /** Record that every element of `a` is a float (a decoder's knowledge; see decodedFloatBlocks). */
 export function markFloatBlock(a: readonly number[]): void {
@@ -77,13 +78,41 @@ export function isDecodedFloatBlock(a: readonly unknown[]): boolean {
  * analysed (sized, checked by the rules) before anything could change it and never handed out.
  */
 export function withFloatBlockMarks<T>(fn: () => T): T {
-  const prior = markingFloatBlocks;
-  markingFloatBlocks = true;
+  return withFloatBlocks('mark', fn);
+}
+
+/**
+ * Run `fn` with the CBOR decoder making float blocks into marked arrays (`mark`), or into shared
+ * stand-ins (`stand-ins`): of the same length, all 0.5, or -0.5 first when some element is below
+ * zero — what the summary and the rules may observe of a float array, as the JSON skeleton's
+ * stand-ins (accel/skeleton.ts) keep it; the values are still checked (finite). No array of
+ * doubles is built: for validate and stats of bin files, that was most of what decoding allocated.
+ * Stand-ins only for data analysed and dropped in the inspect task, which decodes again without
+ * them when a rule finds any problem (a message may quote a value).
+ */
+export function withFloatBlocks<T>(mode: 'mark' | 'stand-ins', fn: () => T): T {
+  const prior = floatBlockMode;
+  floatBlockMode = mode === 'mark' ? 1 : 2;
   try {
     return fn();
   } finally {
-    markingFloatBlocks = prior;
+    floatBlockMode = prior;
   }
+}
+
+/** Stand-ins per length and sign; longer runs get a fresh one. Shared: read-only by contract. */
+const floatStandIns = [new Map<number, readonly number[]>(), new Map<number, readonly number[]>()];
+const CACHED_STAND_IN_MAX = 4096;
+function floatStandIn(n: number, negative: 0 | 1): number[] {
+  let run = n <= CACHED_STAND_IN_MAX ? floatStandIns[negative].get(n) : undefined;
+  if (run === undefined) {
+    const a: number[] = [];
+    for (let k = 0; k < n; k++) a.push(k === 0 && negative ? -0.5 : 0.5);
+    decodedFloatBlocks.add(a);
+    run = a;
+    if (n <= CACHED_STAND_IN_MAX) floatStandIns[negative].set(n, run);
+  }
+  return run as number[];
 }
 
 /** An array written as one tag-86 block: >= 4 elements, every one a float. */
@@ -776,11 +805,10 @@ function halfToNumber(h: number): number {
   return sign * (mant + 1024) * 2 ** (exp - 25);
 }
 
-/** `n` float64-LE values starting at `offset` of `bytes` as a plain array. */
+/** `n` float64-LE values starting at `offset` of `bytes` as a plain array (or a stand-in, see withFloatBlocks). */
 function floatsToArray(bytes: Uint8Array, offset: number, n: number, at: number): number[] {
+  if (floatBlockMode === 2) return floatsStandIn(bytes, offset, n, at);
   const arr: number[] = new Array(n);
-  const byteLength = n * 8;
-  let f: Float64Array;
   if (!LITTLE_ENDIAN_HOST) {
     const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     for (let i = 0; i < n; i++) {
@@ -791,30 +819,49 @@ function floatsToArray(bytes: Uint8Array, offset: number, n: number, at: number)
     }
     return arr;
   }
-  if (((bytes.byteOffset + offset) & 7) === 0) {
-    f = new Float64Array(bytes.buffer, bytes.byteOffset + offset, n);
-  } else {
-    if (n > ALIGN_SCRATCH_KEEP_MAX) {
-      // A one-off big block: copy into a temporary instead of keeping a big scratch alive.
-      f = new Float64Array(n);
-      new Uint8Array(f.buffer).set(bytes.subarray(offset, offset + byteLength));
-    } else {
-      if (alignScratch.length < n) {
-        alignScratch = new Float64Array(n);
-        alignScratchBytes = new Uint8Array(alignScratch.buffer);
-      }
-      alignScratchBytes.set(bytes.subarray(offset, offset + byteLength));
-      f = alignScratch;
-    }
-  }
+  const f = floatsView(bytes, offset, n);
   for (let i = 0; i < n; i++) {
     const x = f[i];
     if (x - x !== 0) throw nonFinite(at);
     arr[i] = x;
     if (Number.isInteger(x) && !Object.is(x, -0)) noteFloat(arr, i, x);
   }
-  if (markingFloatBlocks) decodedFloatBlocks.add(arr);
+  if (floatBlockMode !== 0) decodedFloatBlocks.add(arr);
   return arr;
+}
+
+/** The `n` float64-LE values at `offset` of `bytes` as doubles (little-endian host): a view when aligned, else a copy. */
+function floatsView(bytes: Uint8Array, offset: number, n: number): Float64Array {
+  const byteLength = n * 8;
+  if (((bytes.byteOffset + offset) & 7) === 0) return new Float64Array(bytes.buffer, bytes.byteOffset + offset, n);
+  if (n > ALIGN_SCRATCH_KEEP_MAX) {
+    // A one-off big block: copy into a temporary instead of keeping a big scratch alive.
+    const f = new Float64Array(n);
+    new Uint8Array(f.buffer).set(bytes.subarray(offset, offset + byteLength));
+    return f;
+  }
+  if (alignScratch.length < n) {
+    alignScratch = new Float64Array(n);
+    alignScratchBytes = new Uint8Array(alignScratch.buffer);
+  }
+  alignScratchBytes.set(bytes.subarray(offset, offset + byteLength));
+  return alignScratch;
+}
+
+/**
+ * A stand-in for the `n` float64-LE values at `offset`, checked as floatsToArray checks them
+ * (finite), from the bytes alone: no view, no copy. Each value's last byte holds its sign and the
+ * top of its exponent; all exponent bits set is Infinity or NaN. A sign bit counts as negative
+ * (-0 too: a rule that then sees -0.5 sends the file to the full decode, inspect.ts).
+ */
+function floatsStandIn(bytes: Uint8Array, offset: number, n: number, at: number): number[] {
+  let sign = 0;
+  for (let i = offset + 7, end = offset + 8 * n; i < end; i += 8) {
+    const hi = bytes[i];
+    if ((hi & 0x7f) === 0x7f && (bytes[i - 1] & 0xf0) === 0xf0) throw nonFinite(at);
+    sign |= hi;
+  }
+  return floatStandIn(n, (sign & 0x80) !== 0 ? 1 : 0);
 }
 
 /** Content of tag 86: a definite or indefinite (chunked) byte string of float64-LE values. */

@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { errors, isSidecarError, type ErrorCode } from '../errors.js';
 import { decodeSidecar } from '../formats/codec.js';
-import { withFloatBlockMarks } from '../formats/cbor.js';
+import { withFloatBlocks } from '../formats/cbor.js';
 import { typedJsonText } from '../formats/json.js';
 import { hasNumberNotes } from '../formats/numbers.js';
 import { looksLikeReport, looksLikeSidecar } from '../analysis/operations.js';
@@ -46,9 +46,10 @@ export interface InspectOptions {
    */
   probe?: boolean;
   /**
-   * Use the WebAssembly scanner for JSON sidecars when it can vouch for a file (src/accel/).
-   * Default true; the CLI and server set false for IMAGE_SIDECAR_ACCEL=off. It never changes a
-   * result: the reference decoder takes every file the scanner defers, and every file with a problem.
+   * Use the WebAssembly scanner for JSON sidecars when it can vouch for a file (src/accel/), and
+   * stand-ins for a bin file's float blocks (formats/cbor.ts withFloatBlocks). Default true; the
+   * CLI and server set false for IMAGE_SIDECAR_ACCEL=off. It never changes a result: the reference
+   * decoder takes every file the scanner defers, and every file with a problem.
    */
   accel?: boolean;
 }
@@ -186,14 +187,24 @@ export function inspectBytes(item: InspectItem, bytes: Buffer, opts: InspectOpti
   try {
     const decodeOpts = { path: item.path, maxDepth: opts.maxDepth, maxFileSize: opts.maxFileSize, keyring: opts.keyring };
     // The decoder marks the float blocks it built, so that stats' sizes and the rules need not
-    // look at each element of an embedding (cbor.ts withFloatBlockMarks): only when the data is
-    // analysed here and never handed out (keepData), so nothing can change it first.
-    const decoded = skim ? skimSidecar(bytes, decodeOpts) : opts.keepData ? decodeSidecar(bytes, decodeOpts) : withFloatBlockMarks(() => decodeSidecar(bytes, decodeOpts));
+    // look at each element of an embedding: only when the data is analysed here and never handed
+    // out (keepData), so nothing can change it first. Where only structure is analysed (as for
+    // the JSON skeleton: no schema, no data returned), a bin file's float blocks become shared
+    // stand-ins and no array of doubles is built (cbor.ts withFloatBlocks); a file with any
+    // problem is decoded again without them, so that its messages quote its own values.
+    const standIns = !skim && opts.accel !== false && canAccelerate(opts);
+    const decode = (mode: 'mark' | 'stand-ins') => withFloatBlocks(mode, () => decodeSidecar(bytes, decodeOpts));
+    let decoded = skim ? skimSidecar(bytes, decodeOpts) : opts.keepData ? decodeSidecar(bytes, decodeOpts) : decode(standIns ? 'stand-ins' : 'mark');
     out.format = decoded.format;
     if (decoded.encryption) out.encryptedKeyId = decoded.encryption.keyId;
     out.notes = decoded.notes;
+    analyse(out, decoded.data, item, opts, compiled);
+    if (standIns && out.problems !== undefined && out.problems.length > 0 && decoded.format !== 'json' && decoded.format !== 'legacy') {
+      decoded = decode('mark');
+      out.notes = decoded.notes;
+      analyse(out, decoded.data, item, opts, compiled);
+    }
     const data = decoded.data;
-    analyse(out, data, item, opts, compiled);
     if (opts.keepData) out.data = data;
     // Typed JSON when some number needs its type spelled out (25.0, big ints): the notes that carry
     // those types (formats/numbers.ts) do not cross to the main thread.
