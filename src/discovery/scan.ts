@@ -322,9 +322,11 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
     const inspectLinkTargets = opts.inspectLinkTargets === true;
     const resolveOnlyInRootLinks = opts.inRootLinkRecords === 'resolve';
     // Then a folder of links only (a game folder) costs this thread nothing but the walk: the
-    // engine resolves them, in parallel and while earlier batches are read (not with the index,
-    // whose folders keep resolutions).
-    const linksByEngine = resolveOnlyInRootLinks && !index;
+    // engine resolves them, in parallel and while earlier batches are read, and this thread pairs
+    // their targets when the records come back (not with the index, whose folders keep
+    // resolutions; not when link targets are inspected for this scan: each record would wait for
+    // a second round trip).
+    const linksByEngine = !index && !inspectLinkTargets;
     const shard = this.shard;
     // Walk steps number folders (and folders that could not be read) in walk order: every shard
     // walks the whole tree, so a step means the same folder on every shard.

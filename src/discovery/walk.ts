@@ -51,16 +51,37 @@ export interface WalkOptions {
 const byName = (a: { name: string }, b: { name: string }) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
 
 /**
+ * Folders read ahead of the walk (without a listing cache): the next few folders' readdir calls
+ * are in flight while this one is handled, so a tree of many small folders (game folders of links)
+ * does not wait on one file-system round trip per folder. Problems are still reported in walk order.
+ */
+const READ_AHEAD = 4;
+
+interface Listed {
+  entries: WalkEntry[] | null;
+  problems: WalkProblem[];
+}
+
+/**
  * Depth-first walk in sorted order, one directory in memory at a time (plus the stack of
- * pending sibling directories). Directory symlinks are reported as `symlink` entries and
- * never entered, so links and loops cannot cause endless walks.
+ * pending sibling directories and the few read ahead). Directory symlinks are reported as
+ * `symlink` entries and never entered, so links and loops cannot cause endless walks.
  */
 export async function* walkTree(root: string, opts: WalkOptions = {}): AsyncGenerator<DirListing> {
-  const stack: { path: string; rel: string }[] = [{ path: root, rel: '' }];
+  const stack: { path: string; rel: string; ahead?: Promise<Listed> }[] = [{ path: root, rel: '' }];
+  // A listing cache notes each folder's identity before its readdir (walk.ts ListingCache): no read-ahead then.
+  const readAhead = opts.listingCache === undefined ? READ_AHEAD : 0;
   while (stack.length > 0) {
     opts.signal?.throwIfAborted();
-    const { path, rel } = stack.pop()!;
-    const listed = opts.listingCache?.get(path) ?? (await readListing(path, rel, opts));
+    const top = stack.pop()!;
+    const { path, rel } = top;
+    for (let i = stack.length - 1, n = 0; i >= 0 && n < readAhead; i--, n++) stack[i].ahead ??= readListing(stack[i].path, stack[i].rel, opts);
+    let listed = opts.listingCache?.get(path) ?? null;
+    if (listed === null) {
+      const got = await (top.ahead ?? readListing(path, rel, opts));
+      for (const p of got.problems) opts.onProblem?.(p);
+      listed = got.entries;
+    }
     if (listed === null) continue;
     const entries: WalkEntry[] = [];
     const subdirs: { name: string }[] = [];
@@ -80,14 +101,15 @@ export async function* walkTree(root: string, opts: WalkOptions = {}): AsyncGene
   }
 }
 
-/** One directory's entries, sorted by name; null when it cannot be read (reported). */
-async function readListing(path: string, rel: string, opts: WalkOptions): Promise<WalkEntry[] | null> {
+/** One directory's entries, sorted by name (null when it cannot be read), and its problems. */
+async function readListing(path: string, rel: string, opts: WalkOptions): Promise<Listed> {
+  const problems: WalkProblem[] = [];
   let dirents;
   try {
     dirents = await readdir(path, { withFileTypes: true });
   } catch (e) {
-    opts.onProblem?.({ path, rel, error: errors.fromFs(e, path) });
-    return null;
+    problems.push({ path, rel, error: errors.fromFs(e, path) });
+    return { entries: null, problems };
   }
   const entries: WalkEntry[] = [];
   let suspicious = false;
@@ -101,9 +123,9 @@ async function readListing(path: string, rel: string, opts: WalkOptions): Promis
     entries.push({ name: d.name, kind });
   }
   entries.sort(byName);
-  if (suspicious) await markUnaddressable(path, entries, opts, rel);
+  if (suspicious) await markUnaddressable(path, entries, problems, opts, rel);
   else opts.listingCache?.put(path, entries); // a listing with unaddressable names is never stored: its problems are reported on every walk
-  return entries;
+  return { entries, problems };
 }
 
 async function lstatKind(p: string): Promise<EntryKind> {
@@ -122,7 +144,7 @@ const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
  * opened by that string. Re-read the directory as bytes to tell them from names that really
  * contain U+FFFD; mark files as unaddressable and report directories as unreadable.
  */
-async function markUnaddressable(path: string, entries: WalkEntry[], opts: WalkOptions, rel: string): Promise<void> {
+async function markUnaddressable(path: string, entries: WalkEntry[], problems: WalkProblem[], opts: WalkOptions, rel: string): Promise<void> {
   const bad = new Set<string>();
   try {
     const dir = await opendir(path, { encoding: 'buffer' } as never);
@@ -134,7 +156,7 @@ async function markUnaddressable(path: string, entries: WalkEntry[], opts: WalkO
       }
     }
   } catch (e) {
-    opts.onProblem?.({ path, rel, error: errors.fromFs(e, path) });
+    problems.push({ path, rel, error: errors.fromFs(e, path) });
     return;
   }
   for (const e of entries) {
@@ -142,7 +164,7 @@ async function markUnaddressable(path: string, entries: WalkEntry[], opts: WalkO
     e.unaddressable = true;
     if (e.kind === 'dir' && !opts.skipDirNames?.has(e.name) && !isLockName(e.name)) {
       const p = join(path, e.name);
-      opts.onProblem?.({ path: p, rel, error: errors.fromFs(Object.assign(new Error('directory name is not valid UTF-8'), { code: 'EILSEQ' }), p) });
+      problems.push({ path: p, rel, error: errors.fromFs(Object.assign(new Error('directory name is not valid UTF-8'), { code: 'EILSEQ' }), p) });
     }
   }
 }
