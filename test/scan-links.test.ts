@@ -7,10 +7,12 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, realpathSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, realpathSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { scan, type ScanImage, type ScanRecord } from '../src/discovery/scan.js';
-import { FAKE_JPEG, makeTree, sidecarData, testDir } from './helpers/tree.js';
+import { FAKE_JPEG, makeTree, removeTree, sidecarData, testDir } from './helpers/tree.js';
+import { todo } from '../src/ops/todo.js';
+import { validate } from '../src/ops/validate.js';
 
 function expected(linkPath: string, rootReal: string): { target?: string; broken: boolean; outsideRoot?: boolean } {
   try {
@@ -151,5 +153,42 @@ test('a shard sees the same group behind each of its links as an unsharded scan 
       }
     }
     assert.deepEqual(seen, whole, `N = ${count}: every link record as in the unsharded scan`);
+  }
+});
+
+// The engine resolves a folder of links (scan.ts linkGroupRecord) with a resolver that keeps the
+// real paths of target folders. Kept per process, it answered a later scan from an earlier one:
+// a folder link re-pointed between two scans of one process (the inline engine, the server) left
+// the second scan's links leading where the first scan saw them.
+test('link groups: a folder link re-pointed between two scans of one process is seen by the second', async () => {
+  const root = makeTree({
+    'photos/d1/IMG_1.jpg': FAKE_JPEG,
+    'photos/d1/IMG_1.json': { json: sidecarData('IMG_1.jpg', 1) },
+    'photos/d2/IMG_1.jpg': FAKE_JPEG,
+    'games/g1/c.jpg': { symlink: '../../current/IMG_1.jpg' },
+    current: { symlink: 'photos/d1' },
+  });
+  const linkRecord = async (engine: 'inline' | 'threads') => {
+    const out: { category: string; target: string | undefined }[] = [];
+    for await (const rec of scan(root, { engine, workers: 1 })) if (rec.images[0]?.isSymlink) out.push({ category: rec.category, target: rec.images[0].target });
+    return out;
+  };
+  try {
+    for (const engine of ['inline', 'threads'] as const) {
+      rmSync(join(root, 'current'));
+      symlinkSync('photos/d1', join(root, 'current'));
+      assert.deepEqual(await linkRecord(engine), [{ category: 'ok', target: join(realpathSync(root), 'photos/d1/IMG_1.jpg') }], engine);
+      const v1 = await validate(root, { engine, workers: 1 });
+      // The same name is in both folders: only the folder's real path tells them apart.
+      rmSync(join(root, 'current'));
+      symlinkSync('photos/d2', join(root, 'current'));
+      assert.deepEqual(await linkRecord(engine), [{ category: 'missing', target: join(realpathSync(root), 'photos/d2/IMG_1.jpg') }], engine);
+      const v2 = await validate(root, { engine, workers: 1 });
+      assert.equal(v2.scan.counts.missing, v1.scan.counts.missing + 1, engine);
+      const t = await todo(root, { operation: 'yolov8', engine, workers: 1 });
+      assert.deepEqual(t.skipped, { links: 1, brokenLinks: 0 }, engine);
+    }
+  } finally {
+    removeTree(root);
   }
 });

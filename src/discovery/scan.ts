@@ -6,7 +6,7 @@ import { errors } from '../errors.js';
 import type { Runtime } from '../engine/runtime.js';
 import { mapJobs } from '../engine/pipeline.js';
 import { createRuntime, type AdaptiveRuntime } from '../engine/select.js';
-import type { FileInspection, InspectItem, InspectOptions } from '../tasks/inspect.js';
+import type { FileInspection, InspectItem, InspectOptions, LinkAt } from '../tasks/inspect.js';
 import type { Category, Options, SidecarExt, SidecarNaming } from '../types.js';
 import { CATEGORIES } from '../types.js';
 import { ScanIndex, type Pending } from '../incremental/scan-index.js';
@@ -131,6 +131,9 @@ export interface ScanOptions extends Options {
 
 const MAX_PROBLEMS_KEPT = 200;
 
+/** Scans started in this process: each one's number (DirContext.scanId). */
+let scansStarted = 0;
+
 /** A candidate's inspection until the engine's result is in. */
 const NOT_YET = undefined as unknown as FileInspection;
 
@@ -148,6 +151,8 @@ interface DirContext {
   /** `rel/` ('' at the root): a file's rel is this plus its name. */
   relPrefix: string;
   rootReal: string;
+  /** This scan's number in the process (the engine keeps link resolutions per scan: LinkAt). */
+  scanId: number;
   relOfReal: (p: string) => string;
   inspectLinkTargets: boolean;
   /** ScanOptions.inRootLinkRecords === 'resolve'. */
@@ -327,6 +332,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
     // resolutions; not when link targets are inspected for this scan: each record would wait for
     // a second round trip).
     const linksByEngine = !index && !inspectLinkTargets;
+    const scanId = ++scansStarted;
     const shard = this.shard;
     // Walk steps number folders (and folders that could not be read) in walk order: every shard
     // walks the whole tree, so a step means the same folder on every shard.
@@ -369,7 +375,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
               builder = new FolderRecordsBuilder(real, dirs!.dirIdentity(real)!.id, root, meta.ignored, meta.temp, meta.groups, meta.pos);
               builder.replaces = { off: stored.off, lens: meta.lens };
             }
-            const dir: DirContext = { rel: listing.rel, relPrefix: listing.rel === '' ? '' : `${listing.rel}/`, rootReal, relOfReal, inspectLinkTargets, resolveOnlyInRootLinks };
+            const dir: DirContext = { rel: listing.rel, relPrefix: listing.rel === '' ? '' : `${listing.rel}/`, rootReal, scanId, relOfReal, inspectLinkTargets, resolveOnlyInRootLinks };
             for (let gi = 0; gi < meta.groups.length; gi++) {
               const seq: TreeSeq = [at, meta.pos[gi]];
               const ready = recs[gi];
@@ -437,7 +443,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
         const now = dirs!.dirIdentity(real);
         if (now && !now.racy) builder = new FolderRecordsBuilder(real, now.id, root, pairing.ignored, pairing.tempFiles.length, groups, groups.map((g, gi) => groupPosition(g, gi)));
       }
-      const dir: DirContext = { rel: listing.rel, relPrefix: listing.rel === '' ? '' : `${listing.rel}/`, rootReal, relOfReal, inspectLinkTargets, resolveOnlyInRootLinks };
+      const dir: DirContext = { rel: listing.rel, relPrefix: listing.rel === '' ? '' : `${listing.rel}/`, rootReal, scanId, relOfReal, inspectLinkTargets, resolveOnlyInRootLinks };
       for (let gi = 0; gi < groups.length; gi++) {
         const seq: TreeSeq = [at, groupPosition(groups[gi], gi)];
         const group = groups[gi];
@@ -638,7 +644,7 @@ function isLinkGroup(group: PairGroup): boolean {
 
 /** A link group's pending record: its items are its links, for the engine to resolve. */
 function linkGroupRecord(group: PairGroup, seq: TreeSeq, dir: DirContext): PendingRecord {
-  const at = { rootReal: dir.rootReal, dirRel: dir.rel };
+  const at: LinkAt = { scan: dir.scanId, rootReal: dir.rootReal, dirRel: dir.rel };
   const items: InspectItem[] = group.images.map((img) => ({ path: img.path, name: img.name, resolveLink: at }));
   return { seq, dir: dir.rel, images: [], candidates: [], items, localSidecars: 0, extraFiles: 0, findings: [], linkGroup: { group, dir } };
 }

@@ -65,7 +65,15 @@ export interface InspectItem {
    * `rootReal`) to resolve by the scan's rule (discovery/resolve-link.ts); the result's `link`
    * says where it leads. A scan sends these for todo (ScanOptions.inRootLinkRecords).
    */
-  resolveLink?: { rootReal: string; dirRel: string };
+  resolveLink?: LinkAt;
+}
+
+/** Where a link item sits: its scan (`scan`: one resolver per scan), the root's real path, its folder. */
+export interface LinkAt {
+  /** Unique per scan in this process: folders' real paths are kept for one scan, never into the next. */
+  scan: number;
+  rootReal: string;
+  dirRel: string;
 }
 
 /**
@@ -121,15 +129,17 @@ function schemaFor(source: unknown): CompiledSchema {
 
 const READ_ERROR_CODES: ReadonlySet<ErrorCode> = new Set(['PERMISSION', 'IO', 'NOT_FOUND', 'NOT_A_DIRECTORY', 'READ_ONLY']);
 
-// One resolver per root and thread: it keeps the real paths of target folders (resolve-link.ts).
-const resolvers = new Map<string, LinkResolver>();
+// One resolver per scan and thread: it keeps the real paths of target folders (resolve-link.ts)
+// for that scan only — a folder link re-pointed between two scans of one process (the server, the
+// inline engine) must not be answered from the first scan's paths.
+const resolvers = new Map<number, LinkResolver>();
 
-function resolveLinkItem(item: InspectItem, at: { rootReal: string; dirRel: string }): FileInspection {
-  let resolver = resolvers.get(at.rootReal);
+function resolveLinkItem(item: InspectItem, at: LinkAt): FileInspection {
+  let resolver = resolvers.get(at.scan);
   if (resolver === undefined) {
     if (resolvers.size >= 8) resolvers.clear();
     resolver = new LinkResolver(at.rootReal);
-    resolvers.set(at.rootReal, resolver);
+    resolvers.set(at.scan, resolver);
   }
   return { path: item.path, size: 0, status: 'ok', format: null, notes: [], shape: null, link: resolver.resolve(item.path, at.dirRel, item.name), elapsedMs: 0 };
 }
