@@ -3,8 +3,8 @@
  * set-up (loading modules, reading path lists) happens before the clock starts. Library modules
  * are imported lazily so an operation's RSS does not include code it never uses.
  */
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { closeSync, fsyncSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { forEachListed } from './lists.js';
 import { percentile } from './measure.js';
@@ -32,6 +32,22 @@ function floorRead(list: string): Timed {
   const t0 = performance.now();
   for (const p of paths) bytes += readFileSync(p).length;
   return { ms: performance.now() - t0, detail: { files: paths.length, bytes } };
+}
+
+function floorWalk(root: string): Timed {
+  const t0 = performance.now();
+  let dirs = 0;
+  let entries = 0;
+  const stack = [root];
+  while (stack.length > 0) {
+    const dir = stack.pop()!;
+    dirs++;
+    for (const d of readdirSync(dir, { withFileTypes: true })) {
+      entries++;
+      if (d.isDirectory()) stack.push(join(dir, d.name));
+    }
+  }
+  return { ms: performance.now() - t0, detail: { dirs, entries } };
 }
 
 /** The earlier tool's layout: u64-LE length (high bytes 0), then compact JSON. */
@@ -336,6 +352,8 @@ export async function runOp(spec: OpSpec): Promise<Timed> {
       return floorParse(spec.list);
     case 'floor-decode':
       return floorDecode(spec.list);
+    case 'floor-walk':
+      return floorWalk(spec.root);
     case 'orig-convert':
       return origConvertOp(spec);
     case 'floor-durable':

@@ -9,6 +9,11 @@ export type OpSpec =
   | { op: 'floor-read'; list: string }
   /** Floor (b): readFileSync + JSON.parse every listed file, one thread. */
   | { op: 'floor-parse'; list: string }
+  /**
+   * The listing floor of a shard: readdirSync (with file types) of every folder of the tree, one
+   * thread — what every shard must do at least, since a group's partition comes from its names.
+   */
+  | { op: 'floor-walk'; root: string }
   /** Floor (d), the bin floor: readFileSync + decodeSidecar every listed file, one thread. */
   | { op: 'floor-decode'; list: string }
   /**

@@ -232,6 +232,10 @@ export class Bench {
       },
     };
     this.add(`stats.shards.sum${n}`, `stats, ${n} shards: sum of the shard times (runsMs = each shard's median)`, sum, l.sidecarFiles, l.sidecarBytes, this.jsonFloors);
+    // Every shard lists the whole tree (a group's partition comes from its names, docs/SCALE.md):
+    // n shards do n - 1 listings more than one run, whatever else they share.
+    const walk = this.measure('floor walk', { op: 'floor-walk', root: l.root });
+    this.add('floor-walk.json', 'listing floor: readdirSync of every folder, one thread (each shard does at least this)', walk, l.sidecarFiles, l.sidecarBytes, this.jsonFloors);
   }
 
   /**
