@@ -74,7 +74,7 @@ describe('inspect results as compact batches', () => {
     fs.writeFileSync(path.join(corner, 'photos', 'bom.json'), Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('{"face_detection":{"success":true,"faces":[]}}')]));
     roots = [sample, corner];
     items = [...sidecarFiles(sample), ...sidecarFiles(corner), { path: path.join(corner, 'photos', 'gone.json'), name: 'gone.json' }];
-    items.push({ path: path.join(corner, 'games', 'Game1', 'IMG_1.jpg'), name: 'IMG_1.jpg', resolveLink: { rootReal: fs.realpathSync(corner), dirRel: 'games/Game1' } });
+    items.push({ path: path.join(corner, 'games', 'Game1', 'IMG_1.jpg'), name: 'IMG_1.jpg', resolveLink: { scan: 1, rootReal: fs.realpathSync(corner), dirRel: 'games/Game1' } });
   });
   after(() => {
     for (const r of roots) removeTree(r);
