@@ -2,7 +2,7 @@ import { errors } from '../errors.js';
 import { inspectFiles, type FileInspection, type InspectItem, type InspectOptions } from './inspect.js';
 import { hashFiles, type HashItem, type HashResult, type HashTaskOptions } from './hash.js';
 import { convertUnits, type ConvertItem, type ConvertTaskOptions, type ConvertUnit } from './convert.js';
-import { packInspections, unpackInspections, type InspectWire } from './inspect-wire.js';
+import { packInspections, unpackInspections, worthPacking, type InspectWire } from './inspect-wire.js';
 
 /**
  * Every per-file job the engine can run, by name, with its item, options and result types: a
@@ -45,7 +45,8 @@ export interface TaskDef<N extends TaskName> {
 }
 
 export interface TaskWire<N extends TaskName> {
-  pack(results: readonly TaskResult<N>[], items: readonly TaskItem<N>[]): { packed: unknown; transfer: ArrayBuffer[] };
+  /** Null: this batch goes as it is (the main thread receives plain results). */
+  pack(results: readonly TaskResult<N>[], items: readonly TaskItem<N>[]): { packed: unknown; transfer: ArrayBuffer[] } | null;
   unpack(packed: unknown, items: readonly TaskItem<N>[]): TaskResult<N>[];
 }
 
@@ -54,7 +55,7 @@ const TASKS: { [N in TaskName]: TaskDef<N> } = {
     run: inspectFiles,
     interruptible: true,
     pipelined: true,
-    wire: { pack: packInspections, unpack: (packed, items) => unpackInspections(packed as InspectWire, items) },
+    wire: { pack: (results, items) => (worthPacking(results) ? packInspections(results, items) : null), unpack: (packed, items) => unpackInspections(packed as InspectWire, items) },
   },
   hash: { run: hashFiles, interruptible: true, pipelined: true },
   convert: { run: convertUnits, interruptible: false, pipelined: false },

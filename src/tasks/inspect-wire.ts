@@ -141,6 +141,16 @@ function summaryFits(s: SidecarSummary): boolean {
   return true;
 }
 
+/**
+ * Whether a batch is worth packing: not when its results carry decoded data (export's text, convert
+ * planning) — a few big results, not many small ones, and packed they held ~260 MB more at peak
+ * (export json of 60 MiB sidecars on 2 threads, test/memory.test.ts).
+ */
+export function worthPacking(results: readonly FileInspection[]): boolean {
+  for (const r of results) if (r.data !== undefined || r.dataJson !== undefined) return false;
+  return true;
+}
+
 /** One batch of results as a compact message; `transfer`: the buffers to move with it. */
 export function packInspections(results: readonly FileInspection[], items: readonly InspectItem[]): { packed: InspectWire; transfer: ArrayBuffer[] } {
   const n = results.length;
