@@ -11,7 +11,7 @@ import type { Category, Options, SidecarExt, SidecarNaming } from '../types.js';
 import { CATEGORIES } from '../types.js';
 import { ScanIndex, type Pending } from '../incremental/scan-index.js';
 import { DirSnapshots } from '../incremental/dir-cache.js';
-import { decodeRecords, FolderRecordsBuilder, DEP_DIR, DEP_FILE, DEP_LINK, type FolderBlob } from '../incremental/folder-records.js';
+import { decodeRecords, FolderRecordsBuilder, restoreRecord, writeCompact, DEP_DIR, DEP_FILE, DEP_LINK, type FolderBlob } from '../incremental/folder-records.js';
 import { LinkResolver, type LinkResolution, type ResolvedLink } from './resolve-link.js';
 import { INDEX_DIR } from '../incremental/location.js';
 import { imageExtensionSet, nfc } from './extensions.js';
@@ -362,7 +362,10 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
       if (records) {
         index.noteFolder(real);
         const stored = index.folderRecords(real);
-        if (stored) {
+        // Records made again need the folder's groups: paired again from its listing (unchanged: the
+        // same groups; a count that differs means the entry is not this folder's, never served).
+        const regroup = stored && !stored.valid.every(Boolean) ? pairDirectory(listing, imageExts).groups : null;
+        if (stored && (regroup === null || regroup.length === stored.blob.meta.n)) {
           const { blob, valid } = stored;
           const recs = decodeRecords<ScanRecord>(blob, (gi) => valid[gi]);
           if (recs) {
@@ -372,14 +375,15 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
             this.summary.filesIgnored += meta.ignored;
             this.summary.tempFiles += meta.temp;
             if (!whole) {
-              builder = new FolderRecordsBuilder(real, dirs!.dirIdentity(real)!.id, root, meta.ignored, meta.temp, meta.groups, meta.pos);
+              builder = new FolderRecordsBuilder(real, listing.path, listing.rel, dirs!.dirIdentity(real)!.id, root, meta.ignored, meta.temp, meta.n, meta.pos);
               builder.replaces = { off: stored.off, lens: meta.lens };
             }
             const dir: DirContext = { rel: listing.rel, relPrefix: listing.rel === '' ? '' : `${listing.rel}/`, rootReal, scanId, relOfReal, inspectLinkTargets, resolveOnlyInRootLinks };
-            for (let gi = 0; gi < meta.groups.length; gi++) {
+            for (let gi = 0; gi < meta.n; gi++) {
               const seq: TreeSeq = [at, meta.pos[gi]];
               const ready = recs[gi];
               if (ready !== undefined) {
+                restoreRecord(ready as unknown as Parameters<typeof restoreRecord>[0], listing.path, listing.rel);
                 ready.seq = seq;
                 const job: PendingRecord = { seq, dir: listing.rel, images: [], candidates: [], items: [], localSidecars: 0, extraFiles: 0, findings: [], ready };
                 if (builder) {
@@ -390,7 +394,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
                 yield job;
                 continue;
               }
-              const rec = this.pending(meta.groups[gi], seq, dir, index.dirs, targetDirs);
+              const rec = this.pending(regroup![gi], seq, dir, index.dirs, targetDirs);
               rec.folder = builder!;
               rec.gi = gi;
               builder!.rebuilt.push(gi);
@@ -441,7 +445,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
       const groups = pairing.groups;
       if (records && pairing.unaddressable.length === 0 && groups.length > 0) {
         const now = dirs!.dirIdentity(real);
-        if (now && !now.racy) builder = new FolderRecordsBuilder(real, now.id, root, pairing.ignored, pairing.tempFiles.length, groups, groups.map((g, gi) => groupPosition(g, gi)));
+        if (now && !now.racy) builder = new FolderRecordsBuilder(real, listing.path, listing.rel, now.id, root, pairing.ignored, pairing.tempFiles.length, groups.length, groups.map((g, gi) => groupPosition(g, gi)));
       }
       const dir: DirContext = { rel: listing.rel, relPrefix: listing.rel === '' ? '' : `${listing.rel}/`, rootReal, scanId, relOfReal, inspectLinkTargets, resolveOnlyInRootLinks };
       for (let gi = 0; gi < groups.length; gi++) {
@@ -727,7 +731,7 @@ function folderRecordDone(job: PendingRecord, rec: ScanRecord, index: ScanIndex)
       for (const l of deps.links) b.link(gi, l);
     }
   }
-  b.done(gi, storable ? rec : null);
+  writeCompact(b, gi, storable ? rec : null);
   finishFolder(b, index);
 }
 
@@ -743,7 +747,8 @@ function keepStored(b: FolderRecordsBuilder, blob: FolderBlob, gi: number, rec: 
   const { meta, ids } = blob;
   const nFiles = meta.files.length;
   const idAt = (i: number) => ids.subarray(i * 40, i * 40 + 40);
-  for (const ref of meta.deps[gi]) {
+  for (let d = meta.depAt[gi]; d < meta.depAt[gi + 1]; d++) {
+    const ref = meta.deps[d];
     const kind = ref & 3;
     const i = ref >>> 2;
     if (kind === DEP_FILE) b.file(gi, meta.files[i], Buffer.from(idAt(i)));
@@ -754,7 +759,7 @@ function keepStored(b: FolderRecordsBuilder, blob: FolderBlob, gi: number, rec: 
       b.step(gi, meta.dirs[d], Buffer.from(idAt(nFiles + d)), name, stamp === null ? null : Buffer.from(stamp, 'latin1'));
     }
   }
-  b.done(gi, rec);
+  writeCompact(b, gi, rec);
 }
 
 /** A file's size for the pipeline's byte bound (0 when it cannot be seen: the task reports why). */

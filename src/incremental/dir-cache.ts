@@ -103,6 +103,11 @@ export class DirSnapshots implements ListingCache, LinkResolution {
     private readonly sink: EntrySink,
   ) {}
 
+  /** Did this run reference or write the folder's entry? */
+  metThisRun(real: string): boolean {
+    return this.added.has(real);
+  }
+
   /** The stored index turned out corrupt: nothing of it is used from here on. */
   forgetStored(): void {
     this.reader = null;

@@ -435,9 +435,10 @@ export class ScanIndex implements EntrySink {
       }
       return steps[i] === 1;
     };
-    const valid = meta.deps.map((deps, gi) => {
-      if (meta.lens[gi] === 0) return false;
-      for (const ref of deps) {
+    const valid = meta.lens.map((stored, gi) => {
+      if (stored === 0) return false;
+      for (let d = meta.depAt[gi]; d < meta.depAt[gi + 1]; d++) {
+        const ref = meta.deps[d];
         const kind = ref & 3;
         const i = ref >>> 2;
         if (kind === DEP_FILE ? !fileHolds(i) : kind === DEP_DIR ? !dirHolds(i) : kind === DEP_STEP ? !stepHolds(i) : false) return false;
@@ -456,10 +457,11 @@ export class ScanIndex implements EntrySink {
       this.foldersServed++;
     }
     const seen = new Set<number>();
-    for (let gi = 0; gi < meta.deps.length; gi++) {
+    for (let gi = 0; gi < meta.n; gi++) {
       if (!hit.valid[gi]) continue;
       this.recordsServed++;
-      for (const ref of meta.deps[gi]) {
+      for (let d = meta.depAt[gi]; d < meta.depAt[gi + 1]; d++) {
+        const ref = meta.deps[d];
         const kind = ref & 3;
         if (kind === DEP_FILE) {
           if (seen.has(ref)) continue;
@@ -498,7 +500,7 @@ export class ScanIndex implements EntrySink {
     let written = false;
     let entries = 0;
     let bytes = 0;
-    const prune = complete && this.opts.prune !== false;
+    const prune = complete && this.opts.prune !== false && !(this.reader !== null && this.allMet(this.reader));
     try {
       mkdirSync(dirname(path), { recursive: true });
       if (this.unchanged(prune) && fileStamp(path) === this.loadedStamp) {
@@ -541,10 +543,20 @@ export class ScanIndex implements EntrySink {
     const build = buildId();
     if (r.header.keys.some((k) => k.build !== build)) return false;
     if (this.recordPrefix !== null && this.foldersServed > 0 && !(r.header.recordKeys ?? []).includes(this.recordPrefix)) return false;
-    // Entries that served records stand for count as met; folder records of other option sets are
-    // kept as long as their folders are walked (a removed folder changes its parent: a rewrite).
-    const met = [this.refCounts[TABLE_FILES] + this.filesServed, this.refCounts[TABLE_DIRS] + this.dirsServed.size, this.refCounts[TABLE_LINKS] + this.linksServed];
-    return !prune || met.every((n, t) => n >= r.count(t));
+    return !prune || this.allMet(r);
+  }
+
+  /**
+   * Every stored entry was met (looked up, or stood for by served records): nothing to prune, so a
+   * rewrite copies the loaded file's other entries in one sequential pass instead of finding each
+   * one that served records stand for. Folder records of other option sets do not count: they are
+   * kept while their folders are walked (a removed folder changes its parent: a rewrite).
+   */
+  private allMet(r: IndexReader): boolean {
+    let dirs = this.refCounts[TABLE_DIRS];
+    for (const d of this.dirsServed) if (!this.dirs.metThisRun(d)) dirs++;
+    const met = [this.refCounts[TABLE_FILES] + this.filesServed, dirs, this.refCounts[TABLE_LINKS] + this.linksServed];
+    return met.every((n, t) => n >= r.count(t));
   }
 
   /** Folder-record prefixes of the written file: ours, and the others kept (of option sets kept). */
@@ -663,8 +675,9 @@ export class ScanIndex implements EntrySink {
         }
         keep(v);
       }
-      // 1b. The entries that served records stood for (files, links, folders they depend on).
-      if (loaded) {
+      // 1b. The entries that served records stood for (files, links, folders they depend on), when
+      // pruning (else step 2 copies them with the rest).
+      if (loaded && prune) {
         try {
           for (let i = 0; i < this.servedBlobs.length; i++) {
             const blob = decodeFolder(entryPayload(loaded.entryAt(this.servedBlobs.at(i))));
@@ -687,7 +700,7 @@ export class ScanIndex implements EntrySink {
       // format-stats each keep theirs); those of other builds are dropped.
       const source = disk ?? loaded;
       const otherPrefixes = (source?.header.recordKeys ?? []).filter((p) => p !== this.recordPrefix && finalNo.has(p.slice(0, p.indexOf(':'))));
-      if (source && otherPrefixes.length > 0) {
+      if (source && prune && otherPrefixes.length > 0) {
         try {
           for (const real of this.walked) {
             for (const prefix of otherPrefixes) {
