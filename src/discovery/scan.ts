@@ -203,7 +203,7 @@ interface PendingRecord {
 
 /** What a record's links relied on: each resolution's lookups, the folders their targets were paired in, the link entries. */
 interface LinkDeps {
-  steps: (readonly [string, string, Uint8Array | null])[];
+  steps: (readonly [string, string, Uint8Array | null, Uint8Array?])[];
   dirs: [string, Buffer][];
   links: string[];
 }
@@ -340,8 +340,8 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
     let itemsTotal = 0;
     let warmed = false;
     // Folder records (folder-records.ts): not for a shard (it sees part of each folder).
-    const records = index !== null && !shard;
-    if (records) index.useRecords(scanShape(imageExts, inspectLinkTargets, resolveOnlyInRootLinks));
+    if (index !== null && !shard) index.useRecords(scanShape(imageExts, inspectLinkTargets, resolveOnlyInRootLinks));
+    const records = index !== null && index.recordsOn;
     const dirs = index?.dirs;
     const walk = walkTree(root, {
       skipDirNames: SKIP_DIR_NAMES,

@@ -20,7 +20,7 @@ import { readdirSync, statSync } from 'node:fs';
 import { serialize } from 'node:v8';
 import type { EntryKind, ListingCache, WalkEntry } from '../discovery/walk.js';
 import { lookupEntry, LookupMemo, resolveLinkTraced, type LinkResolution, type ResolvedLink } from '../discovery/resolve-link.js';
-import { identityBytes, IDENTITY_BYTES } from './identity.js';
+import { identityBytes, identityEquals, IDENTITY_BYTES } from './identity.js';
 import { decodeResult, entryIdentity, entryPayload, TABLE_DIRS, TABLE_LINKS, type IndexReader } from './store.js';
 
 /** Where this run's entries go (ScanIndex): a reference to an unchanged stored one, or a new one. */
@@ -39,9 +39,13 @@ interface DirPayload {
 
 /**
  * A link's payload: target (null: broken), reason, and the lookups its resolution made after the
- * link's own name: [folder, name, the inode it named (EntryStamp) or null].
+ * link's own name: [folder, name, the inode it named (EntryStamp) or null, the folder's identity
+ * when it was looked in (zeros: it had changed within the racy margin)]. The entry's identity is
+ * the link's own folder's, taken before the link was read. Each answer carries the identity it is
+ * vouched by: a folder entry written by a later run (a shard, an incomplete walk) never vouches
+ * for an older link's answer.
  */
-type LinkPayload = [string | null, string | null, [string, string, Uint8Array | null][]];
+type LinkPayload = [string | null, string | null, [string, string, Uint8Array | null, Uint8Array][]];
 
 const KIND_LETTER: Record<EntryKind, string> = { file: 'f', dir: 'd', symlink: 's', other: 'o' };
 const LETTER_KIND: Record<string, EntryKind> = { f: 'file', d: 'dir', s: 'symlink', o: 'other' };
@@ -92,7 +96,7 @@ export class DirSnapshots implements ListingCache, LinkResolution {
    * [folder, name, inode stamp], and whether those are all of them (the first lookup was the link
    * itself in its own folder).
    */
-  lastSteps: readonly (readonly [string, string, Uint8Array | null])[] = [];
+  lastSteps: readonly (readonly [string, string, Uint8Array | null, Uint8Array?])[] = [];
   lastComplete = false;
 
   constructor(
@@ -237,13 +241,6 @@ export class DirSnapshots implements ListingCache, LinkResolution {
     return entries;
   }
 
-  /** Does `name` in the folder `dir` still name the inode `stamp`? (Unchanged folder: yes, without a call.) */
-  private stillNames(dir: string, name: string, stamp: Uint8Array | null): boolean {
-    this.identityNow(dir); // before the lookup: a stored answer pairs the folder's identity with it
-    if (this.unchanged(dir).ok) return true;
-    return this.namesNow(dir, name, stamp);
-  }
-
   private namesNow(dir: string, name: string, stamp: Uint8Array | null): boolean {
     if (stamp === null) return false; // it named nothing; the folder changed: look again
     const path = dir === '/' ? `/${name}` : `${dir}/${name}`;
@@ -265,14 +262,16 @@ export class DirSnapshots implements ListingCache, LinkResolution {
   resolve(_linkPath: string, dirRel: string, name: string): ResolvedLink {
     const real = dirRel === '' ? this.rootReal : `${this.rootReal}/${dirRel}`;
     const key = `${real}/${name}`;
-    // The link itself: its folder unchanged means the same link inode, whose text never changes.
-    if (this.unchanged(real).ok) {
-      const v = this.stored(TABLE_LINKS, key);
-      const stored = v ? decodeResult<LinkPayload>(entryPayload(v)) : null;
-      if (v && Array.isArray(stored) && Array.isArray(stored[2])) {
+    // The link itself: its folder as it was when the link was read means the same link inode,
+    // whose text never changes.
+    const own = this.identityNow(real);
+    const v = own !== null && !own.racy ? this.stored(TABLE_LINKS, key) : null;
+    if (v && own !== null && identityEquals(own.id, v.buf, v.idAt)) {
+      const stored = decodeResult<LinkPayload>(entryPayload(v));
+      if (Array.isArray(stored) && Array.isArray(stored[2])) {
         const off = v.off; // the view may be overwritten by the checks below
         const [target, reason, steps] = stored;
-        if (steps.every((st) => Array.isArray(st) && this.stillNames(st[0], st[1], st[2]))) {
+        if (steps.every((st) => Array.isArray(st) && st[3] instanceof Uint8Array && st[3].length === IDENTITY_BYTES && this.stepHolds(st[0], st[3], st[1], st[2]))) {
           this.sink.ref(TABLE_LINKS, off);
           this.linksReused++;
           this.lastSteps = steps;
@@ -281,18 +280,21 @@ export class DirSnapshots implements ListingCache, LinkResolution {
         }
       }
     }
-    const steps: [string, string, Buffer | null][] = [];
+    const steps: [string, string, Buffer | null, Uint8Array][] = [];
     let storable = true;
+    let idOf: Uint8Array = NO_IDENTITY;
     const result = resolveLinkTraced(
       real,
       name,
       {
         beforeLookup: (dir) => {
           const now = this.identityNow(dir); // before the lookup in it
-          if (!now || now.racy) storable = false;
+          // A folder changed within the racy margin vouches for nothing: its lookups are lstat'ed.
+          idOf = now && !now.racy ? now.id : NO_IDENTITY;
+          if (dir === real && idOf === NO_IDENTITY) storable = false;
         },
         looked: (dir, n, stamp) => {
-          if (!steps.some((st) => st[0] === dir && st[1] === n)) steps.push([dir, n, stamp]);
+          if (!steps.some((st) => st[0] === dir && st[1] === n)) steps.push([dir, n, stamp, idOf]);
         },
       },
       this.memo,
@@ -301,14 +303,9 @@ export class DirSnapshots implements ListingCache, LinkResolution {
     this.lastSteps = steps.slice(1);
     this.lastComplete = steps[0]?.[0] === real;
     if (!storable || steps[0]?.[0] !== real) return result;
-    // Every folder looked in gets an entry (its identity): unchanged ones as stored.
-    for (const [d] of steps) {
-      if (this.added.has(d) || this.unchanged(d).ok) continue;
-      if (this.sink.add(TABLE_DIRS, d, this.identityNow(d)!.id, [listingPayload(null)])) this.added.set(d, 'dep');
-    }
-    // The first step (the link in its own folder) is implied by the key and checked above.
+    // The first step (the link in its own folder) is implied by the key and the entry's identity.
     const payload: LinkPayload = [result.target ?? null, result.reason ?? null, steps.slice(1)];
-    this.sink.add(TABLE_LINKS, key, NO_IDENTITY, [serialize(payload)]);
+    this.sink.add(TABLE_LINKS, key, steps[0][3], [serialize(payload)]);
     return result;
   }
 }

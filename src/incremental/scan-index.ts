@@ -68,6 +68,12 @@ export interface IndexOptions extends IndexLocationOptions {
   racyMarginMs?: number;
   /** Warnings (corrupt or foreign index, index not writable): the run goes on without it. */
   onWarning?: (message: string) => void;
+  /**
+   * Folder records (folder-records.ts; default true): a warm run serves unchanged folders' finished
+   * records. False (or IMAGE_SIDECAR_INDEX_FOLDER_RECORDS=off) keeps per-file results only: every
+   * record is paired and finished again from them. Output is the same either way.
+   */
+  folderRecords?: boolean;
   /** Called after the index is written (or not) with this run's figures. */
   onStats?: (stats: IndexRunStats) => void;
 }
@@ -349,7 +355,9 @@ export class ScanIndex implements EntrySink {
       if (old) this.ref(TABLE_FILES, old.off);
       return false;
     }
-    const { path: _path, ...stored } = result;
+    // The path is this run's (any spelling of the root): kept as an empty key, so a hit that puts it
+    // back keeps the key order of a fresh result.
+    const stored: FileInspection = { ...result, path: '' };
     // A message names the file as this run spelled it; the entry serves any spelling of the root.
     if (stored.error && stored.error.message.includes(result.path)) stored.error = { ...stored.error, message: stored.error.message.split(result.path).join(PATH_MARK) };
     const results: [number, Buffer][] = [[this.keyNo, serialize(stored)]];
@@ -360,7 +368,13 @@ export class ScanIndex implements EntrySink {
 
   /** The scan's shape besides the inspect options (image extensions, link options): part of a folder-records key. */
   useRecords(scanShape: string): void {
+    if (this.opts.folderRecords === false || process.env.IMAGE_SIDECAR_INDEX_FOLDER_RECORDS === 'off') return;
     this.recordPrefix = `${this.key}:${scanShape}`;
+  }
+
+  /** Folder records are on for this run (`useRecords` was called and they are not turned off). */
+  get recordsOn(): boolean {
+    return this.recordPrefix !== null;
   }
 
   private get recordsListed(): boolean {
