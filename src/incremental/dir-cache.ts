@@ -107,6 +107,11 @@ export class DirSnapshots implements ListingCache, LinkResolution {
     private readonly sink: EntrySink,
   ) {}
 
+  /** The folder's listing came from the index this run (it is as a previous run stored it). */
+  listedFromIndex(real: string): boolean {
+    return this.valid.get(real) === true && this.added.get(real) === 'full';
+  }
+
   /** Did this run reference or write the folder's entry? */
   metThisRun(real: string): boolean {
     return this.added.has(real);
