@@ -28,6 +28,10 @@ import {
 import { find } from '../src/ops/find.js';
 import { FAKE_JPEG, makeTree, sidecarData, testDir } from './helpers/tree.js';
 
+// Folder records are opt-in (scan-index.ts folderRecordsOn): these tests run with them on, in
+// process and in the CLI children (which inherit the environment); `folderRecords: false` turns them off.
+process.env.IMAGE_SIDECAR_INDEX_FOLDER_RECORDS ??= 'on';
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Reports and records as text; measured times zeroed (the one documented difference). */

@@ -69,9 +69,11 @@ export interface IndexOptions extends IndexLocationOptions {
   /** Warnings (corrupt or foreign index, index not writable): the run goes on without it. */
   onWarning?: (message: string) => void;
   /**
-   * Folder records (folder-records.ts; default true): a warm run serves unchanged folders' finished
-   * records. False (or IMAGE_SIDECAR_INDEX_FOLDER_RECORDS=off) keeps per-file results only: every
-   * record is paired and finished again from them. Output is the same either way.
+   * Folder records (folder-records.ts; opt-in): a warm run serves unchanged folders' finished
+   * records. True (or IMAGE_SIDECAR_INDEX_FOLDER_RECORDS=on) turns them on. Off by default: a run
+   * that serves them holds about 300 B more live memory per sidecar than one without (about 120 B
+   * with per-file results only; test/index-memory.test.ts), which at 10^6–10^7 sidecars undoes the
+   * index's bounded memory. Output is the same either way.
    */
   folderRecords?: boolean;
   /** Called after the index is written (or not) with this run's figures. */
@@ -368,7 +370,7 @@ export class ScanIndex implements EntrySink {
 
   /** The scan's shape besides the inspect options (image extensions, link options): part of a folder-records key. */
   useRecords(scanShape: string): void {
-    if (this.opts.folderRecords === false || process.env.IMAGE_SIDECAR_INDEX_FOLDER_RECORDS === 'off') return;
+    if (!folderRecordsOn(this.opts.folderRecords)) return;
     this.recordPrefix = `${this.key}:${scanShape}`;
   }
 
@@ -762,4 +764,9 @@ export class ScanIndex implements EntrySink {
       if (!diskIsLoaded) disk?.close();
     }
   }
+}
+
+/** Folder records for this run: the option when given, else IMAGE_SIDECAR_INDEX_FOLDER_RECORDS=on (opt-in). */
+export function folderRecordsOn(option: boolean | undefined): boolean {
+  return option ?? process.env.IMAGE_SIDECAR_INDEX_FOLDER_RECORDS === 'on';
 }
