@@ -142,6 +142,7 @@ function indexOf(spec: { index?: BenchIndex }): { index?: IndexOptions } {
   if (!spec.index) return {};
   const index: IndexOptions = { path: spec.index.path, onStats: (s) => (lastIndexRun = s), onWarning: (m) => process.stderr.write(`index: ${m}\n`) };
   if (spec.index.racyMarginMs !== undefined) index.racyMarginMs = spec.index.racyMarginMs;
+  if (spec.index.folderRecords !== undefined) index.folderRecords = spec.index.folderRecords;
   return { index };
 }
 

@@ -54,6 +54,8 @@ export interface BenchIndex {
   path: string;
   /** 0: record files however recently they changed (preparing a warm index right after a change). */
   racyMarginMs?: number;
+  /** Folder records (opt-in, docs/INDEX.md): absent = the library's default. */
+  folderRecords?: boolean;
 }
 
 export type OpName = OpSpec['op'];

@@ -243,8 +243,9 @@ export class Bench {
    * run), with a warm index on the unchanged tree, and after 1 % of the sidecars changed (their
    * mtime and ctime moved; same bytes, so every other section sees the same library). The four runs
    * of an operation are measured in rounds; each run starts from the same index file (copied in,
-   * untimed): the warm and 1 %-changed runs from the index as repeat runs leave it (with folder
-   * records). Wall and CPU (all threads) figures; the index's bytes per sidecar.
+   * untimed): the warm and 1 %-changed runs from the index as repeat runs leave it. Folder records
+   * are opt-in (docs/INDEX.md): one more warm run with them on, from an index repeat runs with them
+   * on leave. Wall and CPU (all threads) figures; the index's bytes per sidecar.
    */
   private incrementalIndex(): void {
     const l = this.jsonLib;
@@ -265,12 +266,18 @@ export class Bench {
     const changed = sidecars.filter((_, i) => i % 100 === 37);
     const sizes: Record<string, number> = {};
     for (const op of ['validate', 'stats'] as const) {
-      const spec = (index?: { racyMarginMs?: number }) => ({ op, root: l.root, engine: 'threads' as const, workers: w, ...(index ? { index: { path: live, ...index } } : {}) });
+      const spec = (index?: { racyMarginMs?: number; folderRecords?: boolean }) => ({ op, root: l.root, engine: 'threads' as const, workers: w, ...(index ? { index: { path: live, ...index } } : {}) });
+      // The same repeat runs with folder records on: what the opt-in's warm run starts from.
+      const warmRecords = path.join(dir, `${op}.warm-records`);
+      clear();
+      runChild(spec({ folderRecords: true }));
+      runChild(spec({ folderRecords: true }));
+      fs.copyFileSync(live, warmRecords);
       // The index before the change (what the "after 1 % changed" run starts from), and after it (warm).
       const before = path.join(dir, `${op}.before`);
       const warm = path.join(dir, `${op}.warm`);
-      // The index as repeat runs leave it (a first run, then one that finds every folder unchanged
-      // and stores its folder records): what a health check that runs again and again has.
+      // The index as repeat runs leave it (a first run, then a repeat run; with folder records on,
+      // the repeat run is the one that stores them): what a health check run again and again has.
       clear();
       runChild(spec({}));
       runChild(spec({}));
@@ -280,12 +287,13 @@ export class Bench {
       for (const p of changed) fs.utimesSync(p, now, now);
       runChild(spec({ racyMarginMs: 0 }));
       fs.copyFileSync(live, warm);
-      const [none, first, hot, after] = measureRounds(
+      const [none, first, hot, after, hotRecords] = measureRounds(
         [
           { label: `${op} --no-index`, spec: spec() },
           { label: `${op} first run (builds the index)`, spec: spec(), prepare: clear },
           { label: `${op} warm index, unchanged tree`, spec: spec({}), prepare: place(warm) },
           { label: `${op} warm index, 1 % changed`, spec: spec({}), prepare: place(before) },
+          { label: `${op} warm index, unchanged tree, folder records on`, spec: spec({ folderRecords: true }), prepare: place(warmRecords) },
         ].map((s, k) => (k === 1 ? { ...s, spec: spec({}) } : s)),
         this.args.runs,
       );
@@ -294,6 +302,7 @@ export class Bench {
       this.add(`index.${op}.first`, label('first run: builds the index'), first, l.sidecarFiles, l.sidecarBytes, this.jsonFloors);
       this.add(`index.${op}.warm`, label('warm index, unchanged tree'), hot, l.sidecarFiles, l.sidecarBytes, this.jsonFloors);
       this.add(`index.${op}.changed`, label(`warm index, 1 % of the sidecars changed (${changed.length})`), after, l.sidecarFiles, l.sidecarBytes, this.jsonFloors);
+      this.add(`index.${op}.warm-records`, label('warm index, unchanged tree, folder records on (opt-in)'), hotRecords, l.sidecarFiles, l.sidecarBytes, this.jsonFloors);
       const cpu = (o: Outcome) => (isFailure(o) ? null : Number(o.detail.cpuMs ?? NaN));
       // What explains a warm figure: records served whole from folder records (no pairing, no
       // per-file lookups) against the files read again.
@@ -303,14 +312,14 @@ export class Bench {
         return i ? { records: i.recordsServed ?? null, folders: i.foldersServed ?? null, misses: i.misses ?? null } : null;
       };
       Object.assign(this.results.extra, {
-        [`index: ${op} CPU ms (no-index, first, warm, 1 % changed)`]: [none, first, hot, after].map(cpu),
-        [`index: ${op} folder records served / files read again (warm, 1 % changed)`]: [hot, after].map(served),
+        [`index: ${op} CPU ms (no-index, first, warm, 1 % changed, warm with folder records)`]: [none, first, hot, after, hotRecords].map(cpu),
+        [`index: ${op} folder records served / files read again (warm, 1 % changed, warm with folder records)`]: [hot, after, hotRecords].map(served),
       });
     }
     // Every health-check command once, into one index: it then holds three option sets.
     clear();
     const all3 = { path: live, racyMarginMs: 0 };
-    // Twice: the second round stores each command's folder records (the size repeat runs keep).
+    // Twice, as repeat runs leave it (with folder records on, the second round would store them).
     for (let round = 0; round < 2; round++) {
       runChild({ op: 'validate', root: l.root, engine: 'threads', workers: w, index: all3 });
       runChild({ op: 'stats', root: l.root, engine: 'threads', workers: w, index: all3 });
