@@ -57,10 +57,11 @@ import { CLI_PATH, runCli } from './helpers/cli.js';
 import { FAKE_JPEG, makeTree, sidecarData, tempDir, testDir } from './helpers/tree.js';
 
 /** Record files however recently they changed (tests change files milliseconds before a run). */
-// Folder records are opt-in (scan-index.ts folderRecordsOn): these tests run with them on, in
-// process and in the CLI children (which inherit the environment); `folderRecords: false` turns them off.
+// Folder records are opt-in (`folderRecords: true`; the CLI reads IMAGE_SIDECAR_INDEX_FOLDER_RECORDS=on):
+// these tests run with them on, in process through their index options and in the CLI children
+// through the environment they inherit.
 process.env.IMAGE_SIDECAR_INDEX_FOLDER_RECORDS ??= 'on';
-const NOW = { racyMarginMs: 0 } as const;
+const NOW = { racyMarginMs: 0, folderRecords: true } as const;
 const CLI_ENV = { IMAGE_SIDECAR_INDEX_RACY_MS: '0' };
 const FIXED_TIME = 1_700_000_000; // whole seconds: utimes restores it exactly (ns included)
 

@@ -28,8 +28,9 @@ import {
 import { find } from '../src/ops/find.js';
 import { FAKE_JPEG, makeTree, sidecarData, testDir } from './helpers/tree.js';
 
-// Folder records are opt-in (scan-index.ts folderRecordsOn): these tests run with them on, in
-// process and in the CLI children (which inherit the environment); `folderRecords: false` turns them off.
+// Folder records are opt-in (`folderRecords: true`; the CLI reads IMAGE_SIDECAR_INDEX_FOLDER_RECORDS=on):
+// these tests run with them on, in process through their index options and in the CLI children
+// through the environment they inherit.
 process.env.IMAGE_SIDECAR_INDEX_FOLDER_RECORDS ??= 'on';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -108,7 +109,7 @@ function repoint(root: string, target: string): void {
 test('a link re-pointed, then a shard that does not own it runs: the next run still sees the new target', async (t) => {
   const dir = testDir(t, 'isc-attack-shard-link-');
   const root = gameTree(dir);
-  const index: IndexOptions = { path: join(dir, 'index'), racyMarginMs: 0 };
+  const index: IndexOptions = { path: join(dir, 'index'), folderRecords: true, racyMarginMs: 0 };
   const owner = shardOfKey(shardKey('games', 'L.jpg', new Set(DEFAULT_IMAGE_EXTENSIONS)), 2);
   await validate(root, { index, engine: 'inline' });
   await sleep(20);
@@ -128,7 +129,7 @@ test('a link re-pointed, then an incomplete run while its target folder is racy:
   const dir = testDir(t, 'isc-attack-racy-link-');
   const root = gameTree(dir);
   mkdirSync(Buffer.concat([Buffer.from(`${root}/bad-`), Buffer.from([0xff])])); // a name that is not UTF-8: the walk is incomplete
-  const index: IndexOptions = { path: join(dir, 'index'), racyMarginMs: 300 };
+  const index: IndexOptions = { path: join(dir, 'index'), folderRecords: true, racyMarginMs: 300 };
   await sleep(400);
   await stats(root, { index });
   repoint(root, '../photos/IMG_3.jpg');
@@ -167,7 +168,7 @@ test('held: pairing, image, Unicode, link and option changes give the --no-index
   const out = join(dir, 'out');
   mkdirSync(out);
   const runs: IndexRunStats[] = [];
-  const index: IndexOptions = { path: join(dir, 'index'), racyMarginMs: 0, onStats: (s) => runs.push(s) };
+  const index: IndexOptions = { path: join(dir, 'index'), folderRecords: true, racyMarginMs: 0, onStats: (s) => runs.push(s) };
   const P = (rel: string) => join(root, rel);
   const changes: [string, () => void | Promise<void>][] = [
     ['unchanged', () => undefined],
@@ -217,7 +218,7 @@ test('held: pairing, image, Unicode, link and option changes give the --no-index
 test('minor: scan records from per-file hits keep the key order of --no-index', async (t) => {
   const dir = testDir(t, 'isc-attack-key-order-');
   const root = gameTree(dir);
-  const index: IndexOptions = { path: join(dir, 'index'), racyMarginMs: 0 };
+  const index: IndexOptions = { path: join(dir, 'index'), folderRecords: true, racyMarginMs: 0 };
   await stats(root, { index }); // stores per-file results with stats' options (summarize)
   await sleep(20);
   writeFileSync(join(root, 'photos/new.txt'), 'x'); // photos/ changed: its records are made again, from per-file hits

@@ -14,7 +14,9 @@ import { exportSidecars, formatStats, scan, staleSidecars, stats, todo, validate
 import { find } from '../src/ops/find.js';
 import { FAKE_JPEG, makeTree, sidecarData, testDir } from './helpers/tree.js';
 
-// Folder records are opt-in (scan-index.ts folderRecordsOn): these attacks run with them on.
+// Folder records are opt-in (`folderRecords: true`; the CLI reads IMAGE_SIDECAR_INDEX_FOLDER_RECORDS=on):
+// these tests run with them on, in process through their index options and in the CLI children
+// through the environment they inherit.
 process.env.IMAGE_SIDECAR_INDEX_FOLDER_RECORDS ??= 'on';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -80,7 +82,7 @@ for (const margin of [0, 40]) {
     const out = join(dir, 'out');
     mkdirSync(out);
     const bad = Buffer.concat([Buffer.from(`${root}/bad-`), Buffer.from([0xff])]);
-    const index: IndexOptions = { path: join(dir, 'index'), racyMarginMs: margin };
+    const index: IndexOptions = { path: join(dir, 'index'), folderRecords: true, racyMarginMs: margin };
     const P = (rel: string) => join(root, rel);
     const steps: [string, () => void, Between[]][] = [
       ['folder link re-pointed', () => relink(P('current'), 'photos/d2'), [{ shards: [1], count: 2 }, 'incomplete']],

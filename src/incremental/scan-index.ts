@@ -70,7 +70,7 @@ export interface IndexOptions extends IndexLocationOptions {
   onWarning?: (message: string) => void;
   /**
    * Folder records (folder-records.ts; opt-in): a warm run serves unchanged folders' finished
-   * records. True (or IMAGE_SIDECAR_INDEX_FOLDER_RECORDS=on) turns them on. Off by default: a run
+   * records. True turns them on (the CLI: IMAGE_SIDECAR_INDEX_FOLDER_RECORDS=on). Off by default: a run
    * that serves them holds about 300 B more live memory per sidecar than one without (about 120 B
    * with per-file results only; test/index-memory.test.ts), which at 10^6–10^7 sidecars undoes the
    * index's bounded memory. Output is the same either way.
@@ -370,7 +370,7 @@ export class ScanIndex implements EntrySink {
 
   /** The scan's shape besides the inspect options (image extensions, link options): part of a folder-records key. */
   useRecords(scanShape: string): void {
-    if (!folderRecordsOn(this.opts.folderRecords)) return;
+    if (this.opts.folderRecords !== true) return;
     this.recordPrefix = `${this.key}:${scanShape}`;
   }
 
@@ -764,9 +764,4 @@ export class ScanIndex implements EntrySink {
       if (!diskIsLoaded) disk?.close();
     }
   }
-}
-
-/** Folder records for this run: the option when given, else IMAGE_SIDECAR_INDEX_FOLDER_RECORDS=on (opt-in). */
-export function folderRecordsOn(option: boolean | undefined): boolean {
-  return option ?? process.env.IMAGE_SIDECAR_INDEX_FOLDER_RECORDS === 'on';
 }
