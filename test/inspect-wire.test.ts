@@ -206,8 +206,8 @@ describe('inspect results as compact batches', () => {
     }
   });
 
-  // Packed, a batch of export's big texts held ~260 MB more at peak (test/memory.test.ts, export
-  // json of 60 MiB sidecars on 2 threads: 858 MB against 602 MB): such batches go as they are.
+  // A batch of export's big texts gains nothing from the columns (each result is an extra object
+  // anyway): such batches go as they are.
   it('a batch whose results carry data is not packed; a batch without is', () => {
     for (const [name, opts] of Object.entries(OPTION_SETS)) {
       const results = inspectFiles(items, opts);

@@ -143,8 +143,9 @@ function summaryFits(s: SidecarSummary): boolean {
 
 /**
  * Whether a batch is worth packing: not when its results carry decoded data (export's text, convert
- * planning) — a few big results, not many small ones, and packed they held ~260 MB more at peak
- * (export json of 60 MiB sidecars on 2 threads, test/memory.test.ts).
+ * planning) — a few big results, each an extra object anyway, so the columns save nothing. (The
+ * ~260 MB more at peak first seen with such batches packed was the heap-relief rule's, fixed in
+ * engine/heap-relief.ts; this is not what keeps memory bounded.)
  */
 export function worthPacking(results: readonly FileInspection[]): boolean {
   for (const r of results) if (r.data !== undefined || r.dataJson !== undefined) return false;
