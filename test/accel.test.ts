@@ -16,13 +16,13 @@ import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
 import { accelStatus, scanJson } from '../src/accel/scanner.js';
-import { accelDecode } from '../src/accel/decode.js';
+import { ACCEL_MAX_BYTES, accelDecode } from '../src/accel/decode.js';
 import { encodeSidecar } from '../src/formats/codec.js';
-import { inspectBytes } from '../src/tasks/inspect.js';
+import { inspectBytes, inspectFile } from '../src/tasks/inspect.js';
 import { formatStats, generateSampleLibrary, stats, validate, validateFiles } from '../src/index.js';
 import { engineFromEnv } from '../src/engine/env.js';
 import { hostileBytes, seedCorpus, sidecarDataArb } from './reliability/fuzz-inputs.js';
-import { checkAccelParity, checkTreeParity, filesUnder, newTally, type ParityTally } from './helpers/accel-parity.js';
+import { checkAccelParity, checkTreeParity, filesUnder, INSPECT_SETS, newTally, type ParityTally } from './helpers/accel-parity.js';
 import { SAMPLES_DIR } from './helpers/samples.js';
 import { parseJson, removeTree, runCli, tempDir } from './helpers/cli.js';
 
@@ -316,6 +316,36 @@ describe('accel: each path forced through the public API', () => {
       ]);
     };
     assert.equal(await run(true), await run(false));
+  });
+});
+
+describe('accel: files read straight into the scanner input', () => {
+  it('a mixed sequence (BOM, bin, corrupt, empty, over the accelerator limit) inspects as with accel off', (t) => {
+    const dir = tempDir('isc-accel-inplace-');
+    t.after(() => removeTree(dir));
+    const big = sidecar(Array.from({ length: 450 }, () => face(emb(512))).join(', '));
+    assert.ok(big.length > ACCEL_MAX_BYTES, 'one file takes the reference path by size');
+    const bodies: [string, Buffer][] = [
+      ['a.json', Buffer.from(GOOD)],
+      ['b.json', Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(GOOD)])],
+      ['c.json', Buffer.from(GOOD.slice(0, 200))],
+      ['d.bin', encodeSidecar(JSON.parse(GOOD), 'bin')],
+      ['e.json', Buffer.from(sidecar(face(emb(8))))],
+      ['f.json', Buffer.alloc(0)],
+      ['g.json', Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(sidecar(face(emb(4)), ', "x": 1e400'))])],
+      ['h.json', Buffer.from(big)],
+      ['i.json', Buffer.from(GOOD)],
+    ];
+    for (const [name, body] of bodies) fs.writeFileSync(path.join(dir, name), body);
+    const order = [...bodies, ...bodies.slice().reverse()].map(([name]) => name);
+    for (const opts of Object.values(INSPECT_SETS)) {
+      const run = (accel: boolean) =>
+        order.map((name) => {
+          const { elapsedMs: _e, accel: _a, ...rest } = inspectFile({ path: path.join(dir, name), name }, { ...opts, accel });
+          return rest;
+        });
+      assert.deepEqual(run(true), run(false));
+    }
   });
 });
 

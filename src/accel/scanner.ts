@@ -97,16 +97,56 @@ export function accelStatus(): AccelStatus {
 export function scanJson(bytes: Uint8Array, maxDepth: number): Int32Array | number {
   const ex = exportsCache ?? load();
   if (ex === null) throw new Error('the WebAssembly scanner is unavailable');
-  // The last tape was never turned into a skeleton: its new keys have no strings, forget them.
-  if (unconsumed) ex.rollbackKeys();
-  unconsumed = false;
-  const at = ex.prepare(bytes.length, maxDepth);
-  if (at === 0) return -7;
-  new Uint8Array(ex.memory.buffer, at, bytes.length).set(bytes);
+  // Bytes read straight into the module's input (scannerInput) are scanned where they are.
+  if (bytes !== input || prepared !== bytes.length || preparedDepth !== maxDepth) {
+    const at = prepareInput(ex, bytes.length, maxDepth);
+    if (at === 0) return -7;
+    new Uint8Array(ex.memory.buffer, at, bytes.length).set(bytes);
+  }
+  input = null;
   const n = ex.scan();
   if (n < 0) return n;
   unconsumed = true;
   return new Int32Array(ex.memory.buffer, ex.tapePointer(), n);
+}
+
+/** The view scannerInput handed out last, and the length it was prepared for (until the next scan). */
+let input: Buffer | null = null;
+let prepared = -1;
+let preparedDepth = -1;
+
+function prepareInput(ex: ScannerExports, len: number, maxDepth: number): number {
+  // The last tape was never turned into a skeleton: its new keys have no strings, forget them.
+  if (unconsumed) ex.rollbackKeys();
+  unconsumed = false;
+  input = null;
+  prepared = -1;
+  const at = ex.prepare(len, maxDepth);
+  if (at !== 0) {
+    prepared = len;
+    preparedDepth = maxDepth;
+  }
+  return at;
+}
+
+/** Whether `bytes` lies in the module's memory (a scannerInput view): overwritten by the next scan. */
+export function inScannerMemory(bytes: Uint8Array): boolean {
+  return exportsCache != null && bytes.buffer === exportsCache.memory.buffer;
+}
+
+/**
+ * Room for `len` bytes in the module's input, as a Buffer over its memory: a file read into it is
+ * then scanned in place by `scanJson(view)` (no copy, no allocation per file). The view is valid
+ * until the next call into the scanner on this thread; null when the module is unavailable or
+ * cannot grow to hold it.
+ */
+export function scannerInput(len: number, maxDepth: number): Buffer | null {
+  const ex = exportsCache ?? load();
+  if (ex === null) return null;
+  const at = prepareInput(ex, len, maxDepth);
+  if (at === 0) return null;
+  input = Buffer.from(ex.memory.buffer, at, len);
+  return input;
 }
 
 /** Whether the last tape's KEY_NEW entries still wait for their strings (see consumedTape). */

@@ -11,8 +11,9 @@ const OPEN_FLAGS = constants.O_RDONLY | (constants.O_NONBLOCK ?? 0);
 /**
  * Read a whole file synchronously, refusing files above `maxSize` before allocating for them and
  * anything that is not a regular file. Same syscalls as readFileSync (open, fstat, read, close).
+ * With `into`, the bytes go where it says (when it gives room for them) instead of a new Buffer.
  */
-export function readFileLimitedSync(path: string, maxSize: number = DEFAULT_MAX_FILE_SIZE): Buffer {
+export function readFileLimitedSync(path: string, maxSize: number = DEFAULT_MAX_FILE_SIZE, into?: (size: number) => Buffer | null): Buffer {
   let fd: number;
   try {
     fd = openSync(path, OPEN_FLAGS);
@@ -24,7 +25,8 @@ export function readFileLimitedSync(path: string, maxSize: number = DEFAULT_MAX_
     if (!st.isFile()) throw errors.notRegularFile(path);
     const size = st.size;
     if (size > maxSize) throw errors.tooLarge(size, maxSize, path);
-    const buf = Buffer.allocUnsafe(size);
+    // `into` may lend memory for the bytes (the scanner's input): exactly `size` bytes, or null.
+    const buf = (size > 0 ? into?.(size) : null) ?? Buffer.allocUnsafe(size);
     let off = 0;
     while (off < size) {
       const n = readSync(fd, buf, off, size - off, off);

@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { errors, isSidecarError, type ErrorCode } from '../errors.js';
 import { decodeSidecar } from '../formats/codec.js';
 import { withFloatBlocks } from '../formats/cbor.js';
-import { typedJsonText } from '../formats/json.js';
+import { hasBomAt, typedJsonText } from '../formats/json.js';
 import { hasNumberNotes } from '../formats/numbers.js';
 import { looksLikeReport, looksLikeSidecar } from '../analysis/operations.js';
 import { briefOf, probeSidecar, summarizeSidecar, type SidecarBrief, type SidecarProbe, type SidecarSummary } from '../analysis/summary.js';
@@ -11,7 +11,9 @@ import { checkSidecarRules, type Problem } from '../analysis/rules.js';
 import { compileSchema, checkSchema, type CompiledSchema } from '../analysis/schema.js';
 import type { JsonObject, SidecarFormat } from '../types.js';
 import { readFileLimitedSync } from '../fs/read-file.js';
-import { accelAvailable, accelCounts, accelDecode } from '../accel/decode.js';
+import { ACCEL_MAX_BYTES, accelAvailable, accelCounts, accelDecode } from '../accel/decode.js';
+import { inScannerMemory, scannerInput } from '../accel/scanner.js';
+import { DEFAULT_MAX_DEPTH } from '../formats/value.js';
 import type { Keyring } from '../crypto/keys.js';
 import { LinkResolver, type ResolvedLink } from '../discovery/resolve-link.js';
 
@@ -150,7 +152,7 @@ export function inspectFile(item: InspectItem, opts: InspectOptions, compiled?: 
   const start = performance.now();
   let bytes: Buffer;
   try {
-    bytes = readFileLimitedSync(item.path, opts.maxFileSize);
+    bytes = readFileLimitedSync(item.path, opts.maxFileSize, readsIntoScanner(opts) ? scannerRoom(opts) : undefined);
   } catch (e) {
     const out: FileInspection = { path: item.path, size: 0, status: 'ok', format: null, notes: [], shape: null, elapsedMs: 0 };
     const err = isSidecarError(e) ? e : errors.fromFs(e, item.path);
@@ -166,6 +168,9 @@ export function inspectFile(item: InspectItem, opts: InspectOptions, compiled?: 
 export function inspectBytes(item: InspectItem, bytes: Buffer, opts: InspectOptions, compiled?: CompiledSchema, start = performance.now()): FileInspection {
   const out: FileInspection = { path: item.path, size: bytes.length, status: 'ok', format: null, notes: [], shape: null, elapsedMs: 0 };
   const skim = isProbeOnly(opts);
+  // Read into the scanner's input: scanned where it is, except after a BOM, which the scan of the
+  // text behind it would overwrite (it copies that text to the input's start): own copy first.
+  if (hasBomAt(bytes, 0) && inScannerMemory(bytes)) bytes = Buffer.from(bytes);
   if (opts.accel !== false && canAccelerate(opts) && accelAvailable()) {
     const decoded = accelDecode(bytes, opts, skim ? SKIM_ARRAYS : undefined);
     if (decoded !== null && decoded !== 'deferred') {
@@ -193,6 +198,10 @@ export function inspectBytes(item: InspectItem, bytes: Buffer, opts: InspectOpti
       out.accel = 'deferred';
       accelCounts.deferred++;
     }
+    // Read into the scanner's input and not certified: the reference decodes its own copy (the
+    // next scan overwrites the input; a bin decode may keep views of its bytes).
+    lastReadWasJson = decoded !== null;
+    if (inScannerMemory(bytes)) bytes = Buffer.from(bytes);
   }
   try {
     const decodeOpts = { path: item.path, maxDepth: opts.maxDepth, maxFileSize: opts.maxFileSize, keyring: opts.keyring };
@@ -235,6 +244,20 @@ export function inspectBytes(item: InspectItem, bytes: Buffer, opts: InspectOpti
   }
   out.elapsedMs = performance.now() - start;
   return out;
+}
+
+/**
+ * Files are read straight into the scanner's input when the scanner will look at them (no Buffer
+ * per file, no copy): while the files of this thread are JSON — a file of another format read
+ * there is copied out again, so after one the next file is read into a Buffer of its own.
+ */
+let lastReadWasJson = true;
+function readsIntoScanner(opts: InspectOptions): boolean {
+  return lastReadWasJson && opts.accel !== false && canAccelerate(opts) && accelAvailable();
+}
+function scannerRoom(opts: InspectOptions): (size: number) => Buffer | null {
+  const maxDepth = opts.maxDepth ?? DEFAULT_MAX_DEPTH;
+  return (size) => (size <= ACCEL_MAX_BYTES ? scannerInput(size, maxDepth) : null);
 }
 
 /** The probe alone (todo, stale) reads arrays only inside `sidecar_info`: both decodes skim the rest. */
