@@ -279,7 +279,9 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
     const index = opts.index ? ScanIndex.open(root, inspectOpts, this.shard ? { ...opts.index, prune: false } : opts.index) : null;
     try {
       const source = this.pendingRecords(root, weigh !== undefined, index, runtime);
-      const records = mapJobs(runtime, 'inspect', inspectOpts, source, (rec) => rec.send ?? rec.items, {
+      // With the index, the threads that read the files make their entries (incremental/entry.ts).
+      const engineOpts: InspectOptions = index ? { ...inspectOpts, indexEntries: index.entryOptions } : inspectOpts;
+      const records = mapJobs(runtime, 'inspect', engineOpts, source, (rec) => rec.send ?? rec.items, {
         batchFiles: opts.batchSize,
         weigh,
         signal: opts.signal,
@@ -676,7 +678,7 @@ function lookUp(rec: PendingRecord, index: ScanIndex, sized: boolean): boolean {
   const ids: (Buffer | null)[] = [];
   for (const it of rec.items) {
     const r = index.lookup(it.path);
-    if (sized) it.size = r.size;
+    if (sized) it.size = sizeOf(it.path); // never with the index (data-keeping inspections are not stored); kept true to the flag
     hits.push(r.hit ?? undefined);
     ids.push(r.pending.idBytes ?? null);
     if (!r.hit) {
@@ -696,7 +698,15 @@ function lookUp(rec: PendingRecord, index: ScanIndex, sized: boolean): boolean {
 function mergeHits(rec: PendingRecord, results: readonly FileInspection[], index: ScanIndex): FileInspection[] {
   const hits = rec.hits;
   if (!hits) return results as FileInspection[];
-  for (let j = 0; j < results.length; j++) if (!index.record(rec.sent![j], results[j])) rec.trusted = false;
+  const ids = rec.ids!;
+  let j = 0;
+  for (let i = 0; i < hits.length; i++) {
+    if (hits[i] !== undefined) continue;
+    const p = rec.sent![j];
+    if (index.record(p, results[j])) ids[i] = p.idBytes!; // the identity stored (a file not stat'ed before has none yet)
+    else rec.trusted = false;
+    j++;
+  }
   let next = 0;
   return hits.map((h) => h ?? results[next++]);
 }

@@ -1,4 +1,4 @@
-import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readSync, type BigIntStats } from 'node:fs';
 import { errors } from '../errors.js';
 import { DEFAULT_MAX_FILE_SIZE } from '../formats/value.js';
 
@@ -14,6 +14,20 @@ const OPEN_FLAGS = constants.O_RDONLY | (constants.O_NONBLOCK ?? 0);
  * With `into`, the bytes go where it says (when it gives room for them) instead of a new Buffer.
  */
 export function readFileLimitedSync(path: string, maxSize: number = DEFAULT_MAX_FILE_SIZE, into?: (size: number) => Buffer | null): Buffer {
+  return readLimited(path, maxSize, into, null);
+}
+
+/**
+ * `readFileLimitedSync`, and the file's stat (bigint: ns times) taken through the same descriptor
+ * before the read: the identity of exactly the bytes returned (the incremental index's entries).
+ */
+export function readFileWithStatSync(path: string, maxSize: number = DEFAULT_MAX_FILE_SIZE, into?: (size: number) => Buffer | null): { bytes: Buffer; stat: BigIntStats } {
+  const out: { stat?: BigIntStats } = {};
+  const bytes = readLimited(path, maxSize, into, out);
+  return { bytes, stat: out.stat! };
+}
+
+function readLimited(path: string, maxSize: number, into: ((size: number) => Buffer | null) | undefined, statOut: { stat?: BigIntStats } | null): Buffer {
   let fd: number;
   try {
     fd = openSync(path, OPEN_FLAGS);
@@ -21,9 +35,17 @@ export function readFileLimitedSync(path: string, maxSize: number = DEFAULT_MAX_
     throw errors.fromFs(e, path);
   }
   try {
-    const st = fstatSync(fd);
-    if (!st.isFile()) throw errors.notRegularFile(path);
-    const size = st.size;
+    let size: number;
+    if (statOut) {
+      const st = fstatSync(fd, { bigint: true });
+      if (!st.isFile()) throw errors.notRegularFile(path);
+      statOut.stat = st;
+      size = Number(st.size);
+    } else {
+      const st = fstatSync(fd);
+      if (!st.isFile()) throw errors.notRegularFile(path);
+      size = st.size;
+    }
     if (size > maxSize) throw errors.tooLarge(size, maxSize, path);
     // `into` may lend memory for the bytes (the scanner's input): exactly `size` bytes, or null.
     const buf = (size > 0 ? into?.(size) : null) ?? Buffer.allocUnsafe(size);

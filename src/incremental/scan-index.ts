@@ -10,16 +10,11 @@
  * something changed, as one stream: this run's entries in the order it met them, then (for a run
  * that saw only part of the tree) the other entries of the file on disk.
  *
- * A result is recorded only when it can be trusted later: the file was seen (stat) before it was
- * read, and the result's size matches; not unreadable (transient); not decrypted content (an
- * encrypted sidecar's summary never lands in a plaintext file; with keys, no corrupt verdict: it may
- * be a failed decryption); and the file's ctime is older than the run's start by a margin ("racy"
- * files: a same-size rewrite within the file system's timestamp granularity after our read could
- * keep every stat field).
+ * A result is recorded only when it can be trusted later (entry.ts: the rule, and the entry made
+ * by the thread that read the file, from the stat of the descriptor it read through).
  */
 import { mkdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { serialize } from 'node:v8';
 import { errors } from '../errors.js';
 import { relativeTo } from '../fs/rel-path.js';
 import { writeFileAtomicSync } from '../fs/atomic-write.js';
@@ -29,6 +24,7 @@ import { removeStaleTempFiles, tempNameFor } from '../fs/temp-files.js';
 import type { FileInspection, InspectOptions } from '../tasks/inspect.js';
 import { IDENTITY_BYTES, identityBytes, identityEquals, statIdentity, type FileIdentity } from './identity.js';
 import { buildId, isCacheable, optionsKey } from './key.js';
+import { PATH_MARK, racyCutoffNs, takeEntry, type EntryOptions } from './entry.js';
 import { DirSnapshots, type EntrySink } from './dir-cache.js';
 import { decodeFolder, DEP_DIR, DEP_FILE, DEP_STEP, type FolderBlob, type FolderRecordsBuilder } from './folder-records.js';
 import { resolveIndexLocation, type IndexLocation, type IndexLocationOptions } from './location.js';
@@ -100,8 +96,6 @@ export interface IndexRunStats {
 }
 
 export const DEFAULT_RACY_MARGIN_MS = 2000;
-/** Stands for the file's path in a stored message (U+0000 never occurs in a path). */
-const PATH_MARK = '\u0000path\u0000';
 const LOCK_TIMEOUT_MS = 15_000;
 
 /** What the scan keeps per sidecar sent to the engine: its identity as seen before the read. */
@@ -168,6 +162,7 @@ export class ScanIndex implements EntrySink {
   private readonly loadedKeyNo: number;
   private readonly loadedStamp: string | null;
   private readonly started = Date.now();
+  private readonly racyCutoffMs: number;
   private readonly racyCutoffNs: bigint;
   private readonly refs = new RefList();
   /** References per table (files, folders, links): all of the loaded file's, once each, and no spool = nothing to write. */
@@ -212,8 +207,9 @@ export class ScanIndex implements EntrySink {
     this.key = optionsKey(inspect);
     this.withKeys = inspect.keyring !== undefined;
     const margin = opts.racyMarginMs ?? DEFAULT_RACY_MARGIN_MS;
-    // 0 turns the check off (tests that change files milliseconds before a run).
-    this.racyCutoffNs = margin > 0 ? BigInt(this.started - margin) * 1_000_000n : 1n << 64n;
+    // 0 turns the check off (tests that change files milliseconds before a run): a cutoff past any ctime.
+    this.racyCutoffMs = margin > 0 ? Math.floor(this.started - margin) : Number.MAX_SAFE_INTEGER;
+    this.racyCutoffNs = racyCutoffNs(this.racyCutoffMs);
     this.loadedStamp = fileStamp(this.location.path);
     this.reader = this.load();
     const keys = this.reader?.header.keys ?? [];
@@ -302,21 +298,27 @@ export class ScanIndex implements EntrySink {
 
   /**
    * Look up one sidecar: its stored result (a fresh object, `path` set) or null, and what to
-   * remember for recording its new result. Stats the file (the only stat it gets).
+   * remember for recording its new result. A file the index holds is stat'ed (the only stat it gets
+   * here); one it does not hold (a first run, a new file) is not: the thread that reads it takes its
+   * identity from the descriptor (entry.ts).
    */
-  lookup(path: string): { hit: FileInspection | null; pending: Pending; size: number } {
+  lookup(path: string): { hit: FileInspection | null; pending: Pending } {
     const rel = this.relOf(path);
     this.seenCount++;
+    const v0 = this.find(rel);
+    if (!v0) {
+      this.misses++;
+      return { hit: null, pending: { rel, id: null, oldOff: 0 } };
+    }
     const id = statIdentity(path);
     if (!id) {
       this.misses++;
-      return { hit: null, pending: { rel, id: null, oldOff: 0 }, size: 0 };
+      return { hit: null, pending: { rel, id: null, oldOff: 0 } };
     }
-    const size = Number(id.size);
     const idBytes = identityBytes(id);
     let oldOff = 0;
-    const v = this.find(rel);
-    if (v && identityEquals(idBytes, v.buf, v.idAt)) {
+    const v = v0; // still valid: a stat reads nothing of the index
+    if (identityEquals(idBytes, v.buf, v.idAt)) {
       oldOff = v.off;
       const raw = this.loadedKeyNo >= 0 ? entryResult(v, this.loadedKeyNo) : null;
       const hit = raw ? decodeResult<FileInspection>(raw) : null;
@@ -325,47 +327,46 @@ export class ScanIndex implements EntrySink {
         if (hit.error && hit.error.message.includes(PATH_MARK)) hit.error.message = hit.error.message.split(PATH_MARK).join(path);
         this.hits++;
         this.ref(TABLE_FILES, v.off);
-        return { hit, pending: { rel, id, idBytes, oldOff }, size };
+        return { hit, pending: { rel, id, idBytes, oldOff } };
       }
     }
     this.misses++;
-    return { hit: null, pending: { rel, id, idBytes, oldOff }, size };
+    return { hit: null, pending: { rel, id, idBytes, oldOff } };
   }
 
-  /** The engine's result for a sidecar looked up before; stored when it can be trusted later. */
+  /**
+   * The engine's result for a sidecar looked up before: stored when the thread that read it made
+   * its entry (entry.ts: identity by fstat of the descriptor it read through, trust rules, bytes).
+   * True when stored; `p.idBytes` is then the identity stored.
+   */
   record(p: Pending, result: FileInspection): boolean {
-    const id = p.id;
-    if (!id || !p.idBytes) return false;
-    let trusted = true;
-    // ctime alone decides: any change after our read moves it to "now"; mtime may be anything (utimes).
-    if (id.ctimeNs >= this.racyCutoffNs) trusted = false;
-    else if (result.status === 'unreadable' || result.status === 'unchecked' || result.status === 'encrypted') trusted = false;
-    // With keys, a corrupt verdict may be a failed decryption (a passphrase is not in the key): retry it.
-    else if (this.withKeys && result.status === 'corrupt') trusted = false;
-    else if (result.encryptedKeyId !== undefined || result.data !== undefined || result.dataJson !== undefined) trusted = false;
-    else if (BigInt(result.size) !== id.size) trusted = false; // changed between our stat and the read
-    // The stored entry of an unchanged file keeps the other option sets' results.
+    const entry = takeEntry(result);
+    // The stored entry of an unchanged file keeps the other option sets' results: only while the
+    // file read is the one looked up (its identity then equals the stored one).
     let old: EntryView | null = null;
-    if (p.oldOff > 0 && this.reader) {
+    if (p.oldOff > 0 && this.reader && p.idBytes && (entry === null || identityEquals(p.idBytes, Buffer.from(entry.id.buffer, entry.id.byteOffset, IDENTITY_BYTES), 0))) {
       try {
         old = this.reader.entryAt(p.oldOff);
       } catch (e) {
         this.distrust(e);
       }
     }
-    if (!trusted) {
+    if (entry === null) {
       if (old) this.ref(TABLE_FILES, old.off);
       return false;
     }
-    // The path is this run's (any spelling of the root): kept as an empty key, so a hit that puts it
-    // back keeps the key order of a fresh result.
-    const stored: FileInspection = { ...result, path: '' };
-    // A message names the file as this run spelled it; the entry serves any spelling of the root.
-    if (stored.error && stored.error.message.includes(result.path)) stored.error = { ...stored.error, message: stored.error.message.split(result.path).join(PATH_MARK) };
-    const results: [number, Buffer][] = [[this.keyNo, serialize(stored)]];
-    if (old) for (const [no, raw] of entryResults(old)) if (no !== this.keyNo) results.push([no, raw]);
-    if (this.add(TABLE_FILES, p.rel, p.idBytes, filePayload(results))) this.recordedCount++;
+    const raw = Buffer.from(entry.raw.buffer, entry.raw.byteOffset, entry.raw.byteLength);
+    const results: [number, Buffer][] = [[this.keyNo, raw]];
+    if (old) for (const [no, r] of entryResults(old)) if (no !== this.keyNo) results.push([no, r]);
+    const id = Buffer.from(entry.id.buffer, entry.id.byteOffset, IDENTITY_BYTES);
+    p.idBytes = id;
+    if (this.add(TABLE_FILES, p.rel, id, filePayload(results))) this.recordedCount++;
     return true;
+  }
+
+  /** What the inspecting threads need to make this run's entries (InspectOptions.indexEntries). */
+  get entryOptions(): EntryOptions {
+    return { racyCutoffMs: this.racyCutoffMs };
   }
 
   /** The scan's shape besides the inspect options (image extensions, link options): part of a folder-records key. */

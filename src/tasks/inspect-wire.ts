@@ -36,6 +36,12 @@ export interface InspectWire {
   /** Result index → its fields that have no column. */
   extraAt: number[];
   extras: Partial<FileInspection>[];
+  /**
+   * Index entries (FileInspection.indexEntry; null: none in this batch): per result the end of its
+   * bytes in `raw` (equal to the previous end: none), identities at 40 × i in `ids`. One buffer for
+   * the batch, moved with it: the main thread copies each entry into the spool.
+   */
+  entries: { ends: Uint32Array; ids: Uint8Array; raw: Uint8Array } | null;
 }
 
 interface SummaryColumns {
@@ -70,7 +76,7 @@ const F_SUMMARY = 1 << 14;
 const F_EXTRA = 1 << 15;
 
 /** Fields the columns carry (anything else on a result goes to `extras`). */
-const COLUMN_KEYS: ReadonlySet<string> = new Set(['path', 'size', 'status', 'format', 'notes', 'shape', 'elapsedMs', 'accel', 'brief', 'problems', 'summary']);
+const COLUMN_KEYS: ReadonlySet<string> = new Set(['path', 'size', 'status', 'format', 'notes', 'shape', 'elapsedMs', 'accel', 'brief', 'problems', 'summary', 'indexEntry']);
 
 /** Summary fields the columns carry (a summary with any other key travels whole). */
 const SUMMARY_KEYS = 17;
@@ -163,8 +169,10 @@ export function packInspections(results: readonly FileInspection[], items: reado
   const extras: Partial<FileInspection>[] = [];
   const transfer: ArrayBuffer[] = [codes.buffer, nums.buffer, strs.buffer];
   let cols: ReturnType<typeof summaryBuilder> | null = null;
+  let entryBytes = 0;
   for (let i = 0; i < n; i++) {
     const r = results[i];
+    if (r.indexEntry !== undefined) entryBytes += r.indexEntry.raw.length;
     let extra: Partial<FileInspection> | null = null;
     const addExtra = <K extends keyof FileInspection>(k: K, v: FileInspection[K]) => {
       extra ??= {};
@@ -213,7 +221,27 @@ export function packInspections(results: readonly FileInspection[], items: reado
   }
   const summaries = cols ? cols.done() : null;
   if (summaries) for (const a of Object.values(summaries)) transfer.push((a as { buffer: ArrayBuffer }).buffer);
-  return { packed: { kind: 'inspect-wire/1', n, codes, nums, strs, strings: strings.list, summaries, extraAt, extras }, transfer };
+  const entries = entryBytes > 0 ? packEntries(results, entryBytes) : null;
+  if (entries) transfer.push(entries.ends.buffer as ArrayBuffer, entries.ids.buffer as ArrayBuffer, entries.raw.buffer as ArrayBuffer);
+  return { packed: { kind: 'inspect-wire/1', n, codes, nums, strs, strings: strings.list, summaries, extraAt, extras, entries }, transfer };
+}
+
+function packEntries(results: readonly FileInspection[], total: number): NonNullable<InspectWire['entries']> {
+  const n = results.length;
+  const ends = new Uint32Array(n);
+  const ids = new Uint8Array(n * 40);
+  const raw = new Uint8Array(total);
+  let at = 0;
+  for (let i = 0; i < n; i++) {
+    const e = results[i].indexEntry;
+    if (e !== undefined) {
+      ids.set(e.id.subarray(0, 40), 40 * i);
+      raw.set(e.raw, at);
+      at += e.raw.length;
+    }
+    ends[i] = at;
+  }
+  return { ends, ids, raw };
 }
 
 function summaryBuilder(n: number) {
@@ -289,6 +317,7 @@ export function unpackInspections(w: InspectWire, items: readonly InspectItem[])
   if (items.length !== n) throw new Error(`packed batch of ${n} results for ${items.length} items`);
   const str = (id: number) => (id < 0 ? null : strings[id]);
   const out: FileInspection[] = new Array(n);
+  const en = w.entries ?? null;
   let nextExtra = 0;
   let j = 0;
   for (let i = 0; i < n; i++) {
@@ -310,6 +339,10 @@ export function unpackInspections(w: InspectWire, items: readonly InspectItem[])
     if (code & F_EXTRA) {
       if (w.extraAt[nextExtra] !== i) throw new Error(`packed batch: extras out of step at result ${i}`);
       Object.assign(r, w.extras[nextExtra++]);
+    }
+    if (en !== null) {
+      const from = i === 0 ? 0 : en.ends[i - 1];
+      if (en.ends[i] > from) r.indexEntry = { id: en.ids.subarray(40 * i, 40 * i + 40), raw: en.raw.subarray(from, en.ends[i]) };
     }
     out[i] = r;
   }

@@ -1,3 +1,4 @@
+import type { BigIntStats } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { errors, isSidecarError, type ErrorCode } from '../errors.js';
 import { decodeSidecar } from '../formats/codec.js';
@@ -10,7 +11,8 @@ import { skimSidecar } from '../formats/skim.js';
 import { checkSidecarRules, type Problem } from '../analysis/rules.js';
 import { compileSchema, checkSchema, type CompiledSchema } from '../analysis/schema.js';
 import type { JsonObject, SidecarFormat } from '../types.js';
-import { readFileLimitedSync } from '../fs/read-file.js';
+import { readFileLimitedSync, readFileWithStatSync } from '../fs/read-file.js';
+import { fileEntry, identityOf, racyCutoffNs, type EntryOptions, type IndexEntryOut } from '../incremental/entry.js';
 import { ACCEL_MAX_BYTES, accelAvailable, accelCounts, accelDecode } from '../accel/decode.js';
 import { inScannerMemory, scannerInput } from '../accel/scanner.js';
 import { DEFAULT_MAX_DEPTH } from '../formats/value.js';
@@ -54,6 +56,12 @@ export interface InspectOptions {
    * decoder takes every file the scanner defers, and every file with a problem.
    */
   accel?: boolean;
+  /**
+   * The scan's incremental index (incremental/entry.ts): each result that may be stored gets its
+   * entry (`indexEntry`), made from the stat of the descriptor the file was read through. Not part
+   * of what shapes a result (incremental/key.ts).
+   */
+  indexEntries?: EntryOptions;
 }
 
 export interface InspectItem {
@@ -112,6 +120,8 @@ export interface FileInspection {
    */
   accel?: 'wasm' | 'deferred';
   elapsedMs: number;
+  /** With `indexEntries`: this result's index entry; the scan takes it off (entry.ts takeEntry) before anyone sees the result. */
+  indexEntry?: IndexEntryOut;
 }
 
 /** Texts this long go back as bytes (moved, not cloned, from a worker thread; see worker-loop.ts). */
@@ -151,8 +161,11 @@ export function inspectFile(item: InspectItem, opts: InspectOptions, compiled?: 
   if (item.resolveLink !== undefined) return resolveLinkItem(item, item.resolveLink);
   const start = performance.now();
   let bytes: Buffer;
+  let stat: BigIntStats | null = null;
   try {
-    bytes = readFileLimitedSync(item.path, opts.maxFileSize, readsIntoScanner(opts) ? scannerRoom(opts) : undefined);
+    const into = readsIntoScanner(opts) ? scannerRoom(opts) : undefined;
+    if (opts.indexEntries !== undefined) ({ bytes, stat } = readFileWithStatSync(item.path, opts.maxFileSize, into));
+    else bytes = readFileLimitedSync(item.path, opts.maxFileSize, into);
   } catch (e) {
     const out: FileInspection = { path: item.path, size: 0, status: 'ok', format: null, notes: [], shape: null, elapsedMs: 0 };
     const err = isSidecarError(e) ? e : errors.fromFs(e, item.path);
@@ -161,7 +174,18 @@ export function inspectFile(item: InspectItem, opts: InspectOptions, compiled?: 
     out.elapsedMs = performance.now() - start;
     return out;
   }
-  return inspectBytes(item, bytes, opts, compiled, start);
+  const out = inspectBytes(item, bytes, opts, compiled, start);
+  if (stat !== null) {
+    const entry = fileEntry(out, identityOf(stat), cutoffOf(opts.indexEntries!), opts.keyring !== undefined);
+    if (entry !== null) out.indexEntry = entry;
+  }
+  return out;
+}
+
+let lastCutoff: { ms: number; ns: bigint } = { ms: NaN, ns: 0n };
+function cutoffOf(e: EntryOptions): bigint {
+  if (lastCutoff.ms !== e.racyCutoffMs) lastCutoff = { ms: e.racyCutoffMs, ns: racyCutoffNs(e.racyCutoffMs) };
+  return lastCutoff.ns;
 }
 
 /** Decode and (optionally) summarise/validate a sidecar's bytes (the part of inspectFile after the read). */
