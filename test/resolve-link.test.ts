@@ -69,6 +69,20 @@ test('resolveLinkTraced and the scan\'s LinkResolver give realpath + stat answer
     assert.deepEqual(traced, native.get(join(dir, name)), name);
     // A fresh memo gives the same answer (the memo only saves calls).
     assert.deepEqual(resolveLinkTraced(dir, name, quiet), traced, `${name} without the shared memo`);
+    // The link's own name read with one readlink (the index's way: its stamp is never used) changes
+    // no answer, with the shared memo or without, and reports the same lookups otherwise.
+    const steps = (ownStampUnused: boolean, m?: LookupMemo) => {
+      const seen: string[] = [];
+      const r = resolveLinkTraced(dir, name, { beforeLookup: (d) => seen.push(`>${d}`), looked: (d, n, stamp) => seen.push(`${d}/${n}:${stamp === null ? 'none' : stamp.toString('hex')}`), ownStampUnused }, m);
+      return { r, seen };
+    };
+    const full = steps(false);
+    const lean = steps(true);
+    assert.deepEqual(lean.r, traced, `${name} (own name by readlink)`);
+    assert.deepEqual(steps(true, memo).r, traced, `${name} (own name by readlink, shared memo)`);
+    assert.deepEqual(lean.seen.slice(2), full.seen.slice(2), `${name}: the same lookups after the link's own`);
+    assert.equal(lean.seen[0], full.seen[0]);
+    assert.equal(lean.seen[1].replace(/:[0-9a-f]+$/, ''), full.seen[1].replace(/:[0-9a-f]+$/, ''), `${name}: its own name looked up first`);
   }
   // The cases are what they claim to be (the parity above is not parity of errors only).
   assert.equal(native.get(join(dir, 'alias-dotdot.jpg'))!.target, join(dir, '../a/IMG.jpg'));

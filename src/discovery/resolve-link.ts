@@ -177,6 +177,24 @@ export interface ResolveTrace {
   beforeLookup(dir: string): void;
   /** `name` in `dir` named the inode `stamp` (null: it named nothing). */
   looked(dir: string, name: string, stamp: EntryStamp | null): void;
+  /**
+   * The caller never uses the stamp of the first lookup (the link's own name: the index vouches for
+   * it by its folder's identity, dir-cache.ts). It is then read with one readlink instead of lstat +
+   * readlink, and reported with UNUSED_STAMP; it is not kept in the memo.
+   */
+  ownStampUnused?: boolean;
+}
+
+/** The stamp reported for a link's own name when the caller does not use it (all zeros: no inode). */
+export const UNUSED_STAMP: EntryStamp = Buffer.alloc(24);
+
+/** The link's own name, when its stamp is not needed: a link is one readlink; anything else as `lookupEntry`. */
+function lookupOwnLink(path: string): Lookup {
+  try {
+    return { kind: 'link', text: readlinkSync(path), stamp: UNUSED_STAMP };
+  } catch {
+    return lookupEntry(path); // not a link (EINVAL), or an error: lstat says which, with the same codes as before
+  }
 }
 
 /**
@@ -189,6 +207,7 @@ export function resolveLinkTraced(dirReal: string, name: string, trace: ResolveT
   let curKind: Kind = 'dir';
   const pending: string[] = [name];
   let hops = 0;
+  let first = true;
   while (pending.length > 0) {
     const c = pending.pop()!;
     if (c === '') continue;
@@ -201,7 +220,9 @@ export function resolveLinkTraced(dirReal: string, name: string, trace: ResolveT
     }
     trace.beforeLookup(cur);
     const next = cur === '/' ? `/${c}` : `${cur}/${c}`;
-    const r = memo.lookup(next);
+    const own = first;
+    first = false;
+    const r = own && trace.ownStampUnused === true ? lookupOwnLink(next) : memo.lookup(next);
     trace.looked(cur, c, 'code' in r ? null : r.stamp);
     if ('code' in r) return brokenBy(r.code, r.code);
     if (r.kind === 'link') {

@@ -10,6 +10,7 @@ import type { FileInspection, InspectItem, InspectOptions, LinkAt } from '../tas
 import type { Category, Options, SidecarExt, SidecarNaming } from '../types.js';
 import { CATEGORIES } from '../types.js';
 import { ScanIndex, type Pending } from '../incremental/scan-index.js';
+import { takeEntry } from '../incremental/entry.js';
 import { DirSnapshots } from '../incremental/dir-cache.js';
 import { decodeRecords, FolderRecordsBuilder, restoreRecord, writeCompact, DEP_DIR, DEP_FILE, DEP_LINK, type FolderBlob } from '../incremental/folder-records.js';
 import { LinkResolver, type LinkResolution, type ResolvedLink } from './resolve-link.js';
@@ -268,15 +269,16 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
     const inspectOpts: InspectOptions = { ...opts.inspect, maxFileSize: opts.maxFileSize, maxDepth: opts.maxDepth, keyring: opts.keyring, accel: opts.accel };
     const ownRuntime = !opts.runtime;
     const runtime: Runtime = opts.runtime ?? createRuntime(opts);
-    // Without the index every candidate goes to the engine: threads boot while the walk starts.
-    // With it, the first miss warms the runtime (a warm index may need no thread at all).
-    if (!opts.index) runtime.warm?.();
     // Only an inspection that keeps the decoded data holds memory in proportion to file sizes.
     const weigh = inspectOpts.keepData || inspectOpts.dataJson ? (item: InspectItem) => item.size ?? 0 : undefined;
     let emitted = 0;
     let bytesRead = 0;
     // A shard sees only its own files: it never drops the entries of the others (they merge).
     const index = opts.index ? ScanIndex.open(root, inspectOpts, this.shard ? { ...opts.index, prune: false } : opts.index) : null;
+    // Without the index (or with one that holds nothing yet) every candidate goes to the engine:
+    // threads boot while the walk starts. Otherwise the first miss warms the runtime (a warm index
+    // may need no thread at all).
+    if (!index || index.holdsNothing) runtime.warm?.();
     try {
       const source = this.pendingRecords(root, weigh !== undefined, index, runtime);
       // With the index, the threads that read the files make their entries (incremental/entry.ts).
@@ -298,8 +300,12 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
         } else if (job.linkGroup) {
           // Built as pending() builds it, from the engine's resolutions; a link leaving the root
           // adds its target's sidecars, inspected now (rare: the engine is asked once more).
+          if (index) for (let i = 0; i < results.length; i++) index.dirs.resolvedElsewhere(job.linkGroup.dir.rel, job.items[i].name, takeEntry(results[i]));
           const built = this.pending(job.linkGroup.group, job.seq, job.linkGroup.dir, resolvedBy(results), this.targetDirs!);
-          rec = this.finalize(built, built.items.length > 0 ? await runtime.run('inspect', built.items, inspectOpts, opts.signal ? { signal: opts.signal } : undefined) : []);
+          if (index) lookUp(built, index, false);
+          const send = built.send ?? built.items;
+          const more = send.length > 0 ? await runtime.run('inspect', send, engineOpts, opts.signal ? { signal: opts.signal } : undefined) : [];
+          rec = this.finalize(built, index ? mergeHits(built, more, index) : more);
         } else rec = this.finalize(job, index ? mergeHits(job, results, index) : results);
         if (job.folder) folderRecordDone(job, rec, index!);
         emitted += rec.files;
@@ -333,7 +339,9 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
     // their targets when the records come back (not with the index, whose folders keep
     // resolutions; not when link targets are inspected for this scan: each record would wait for
     // a second round trip).
-    const linksByEngine = !index && !inspectLinkTargets;
+    // With an index that holds nothing yet (a first run), the engine resolves them too, traced, and
+    // makes their entries (dir-cache.ts LinkEntries): there is no stored resolution to reuse.
+    const linksByEngine = (!index || index.holdsNothing) && !inspectLinkTargets;
     const scanId = ++scansStarted;
     const shard = this.shard;
     // Walk steps number folders (and folders that could not be read) in walk order: every shard
@@ -461,7 +469,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
           rec.gi = gi;
         }
         if (index) {
-          if (lookUp(rec, index, sized) && !warmed) {
+          if (rec.linkGroup === undefined && lookUp(rec, index, sized) && !warmed) {
             warmed = true;
             runtime.warm?.();
           }

@@ -21,6 +21,7 @@ import { serialize } from 'node:v8';
 import type { EntryKind, ListingCache, WalkEntry } from '../discovery/walk.js';
 import { lookupEntry, LookupMemo, resolveLinkTraced, type LinkResolution, type ResolvedLink } from '../discovery/resolve-link.js';
 import { identityBytes, identityEquals, IDENTITY_BYTES } from './identity.js';
+import type { IndexEntryOut } from './entry.js';
 import { decodeResult, entryIdentity, entryPayload, TABLE_DIRS, TABLE_LINKS, type IndexReader } from './store.js';
 
 /** Where this run's entries go (ScanIndex): a reference to an unchanged stored one, or a new one. */
@@ -259,6 +260,12 @@ export class DirSnapshots implements ListingCache, LinkResolution {
     return now !== null && Buffer.compare(now, stamp) === 0;
   }
 
+  /** A link the engine resolved (LinkEntries: a run with nothing stored): counted, its entry stored. */
+  resolvedElsewhere(dirRel: string, name: string, entry: IndexEntryOut | null): void {
+    this.linksResolved++;
+    if (entry !== null) this.sink.add(TABLE_LINKS, linkKey(this.rootReal, dirRel, name), entry.id, [entry.raw]);
+  }
+
   /**
    * The resolution of the symlink `name` in the walked folder `dirRel` (`linkPath`, the scan's
    * LinkResolution): stored while every lookup it made still names the same inode (free when the
@@ -266,7 +273,7 @@ export class DirSnapshots implements ListingCache, LinkResolution {
    */
   resolve(_linkPath: string, dirRel: string, name: string): ResolvedLink {
     const real = dirRel === '' ? this.rootReal : `${this.rootReal}/${dirRel}`;
-    const key = `${real}/${name}`;
+    const key = linkKey(this.rootReal, dirRel, name);
     // The link itself: its folder as it was when the link was read means the same link inode,
     // whose text never changes.
     const own = this.identityNow(real);
@@ -301,6 +308,8 @@ export class DirSnapshots implements ListingCache, LinkResolution {
         looked: (dir, n, stamp) => {
           if (!steps.some((st) => st[0] === dir && st[1] === n)) steps.push([dir, n, stamp, idOf]);
         },
+        // The first step (the link in its own folder) is vouched for by the entry's identity, never by its stamp.
+        ownStampUnused: true,
       },
       this.memo,
     );
@@ -312,5 +321,43 @@ export class DirSnapshots implements ListingCache, LinkResolution {
     const payload: LinkPayload = [result.target ?? null, result.reason ?? null, steps.slice(1)];
     this.sink.add(TABLE_LINKS, key, steps[0][3], [serialize(payload)]);
     return result;
+  }
+}
+
+/** A link's key in the index: its real absolute path (the walked folder's real path, its name). */
+export function linkKey(rootReal: string, dirRel: string, name: string): string {
+  return dirRel === '' ? `${rootReal}/${name}` : `${rootReal}/${dirRel}/${name}`;
+}
+
+/**
+ * Links resolved by an engine thread when the index holds nothing yet (a first run): the same
+ * traced resolution as the main thread's DirSnapshots (its folder identities taken in this thread,
+ * before its lookups), and each link's entry made here for the main thread to copy into the spool
+ * (DirSnapshots.resolvedElsewhere). One per scan and thread.
+ */
+export class LinkEntries {
+  private captured: IndexEntryOut | null = null;
+  private readonly dirs: DirSnapshots;
+
+  constructor(rootReal: string, racyCutoffNs: bigint) {
+    this.dirs = new DirSnapshots(null, rootReal, rootReal, racyCutoffNs, {
+      ref: () => undefined,
+      add: (table, _key, id, payload) => {
+        if (table === TABLE_LINKS && payload.length === 1) this.captured = { id: Uint8Array.from(id.subarray(0, IDENTITY_BYTES)), raw: payload[0] };
+        return true;
+      },
+    });
+  }
+
+  resolve(linkPath: string, dirRel: string, name: string): ResolvedLink {
+    this.captured = null;
+    return this.dirs.resolve(linkPath, dirRel, name);
+  }
+
+  /** The entry of the last resolution, or null when it may not be stored (a racy folder). */
+  take(): IndexEntryOut | null {
+    const e = this.captured;
+    this.captured = null;
+    return e;
   }
 }

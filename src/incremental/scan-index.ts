@@ -191,6 +191,11 @@ export class ScanIndex implements EntrySink {
   private recordsAdded = false;
   foldersServed = 0;
   recordsServed = 0;
+  /**
+   * Nothing was stored when the run began (a first run, or a rebuild): nothing to look up before
+   * the engine, which then also resolves the links and makes their entries (scan.ts).
+   */
+  readonly holdsNothing: boolean;
   /** Root as given, resolved: folder records hold paths under it. */
   readonly rootAbs: string;
   private readonly idScratch = new BigUint64Array(5);
@@ -212,6 +217,7 @@ export class ScanIndex implements EntrySink {
     this.racyCutoffNs = racyCutoffNs(this.racyCutoffMs);
     this.loadedStamp = fileStamp(this.location.path);
     this.reader = this.load();
+    this.holdsNothing = this.reader === null;
     const keys = this.reader?.header.keys ?? [];
     this.loadedKeyNo = keys.findIndex((k) => k.key === this.key);
     this.runKeys = this.loadedKeyNo >= 0 ? keys : [...keys, { key: this.key, used: 0 }];

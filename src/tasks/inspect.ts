@@ -18,6 +18,7 @@ import { inScannerMemory, scannerInput } from '../accel/scanner.js';
 import { DEFAULT_MAX_DEPTH } from '../formats/value.js';
 import type { Keyring } from '../crypto/keys.js';
 import { LinkResolver, type ResolvedLink } from '../discovery/resolve-link.js';
+import { LinkEntries } from '../incremental/dir-cache.js';
 
 export interface InspectOptions {
   maxFileSize?: number;
@@ -146,19 +147,43 @@ const READ_ERROR_CODES: ReadonlySet<ErrorCode> = new Set(['PERMISSION', 'IO', 'N
 // inline engine) must not be answered from the first scan's paths.
 const resolvers = new Map<number, LinkResolver>();
 
-function resolveLinkItem(item: InspectItem, at: LinkAt): FileInspection {
-  let resolver = resolvers.get(at.scan);
-  if (resolver === undefined) {
-    if (resolvers.size >= 8) resolvers.clear();
-    resolver = new LinkResolver(at.rootReal);
-    resolvers.set(at.scan, resolver);
+function resolveLinkItem(item: InspectItem, at: LinkAt, opts: InspectOptions): FileInspection {
+  let link: ResolvedLink;
+  let entry: IndexEntryOut | null = null;
+  if (opts.indexEntries !== undefined) {
+    // With the index: resolved as the index's folders resolve (traced), and the link's entry made here.
+    const t = tracedLinks(at, opts.indexEntries);
+    link = t.resolve(item.path, at.dirRel, item.name);
+    entry = t.take();
+  } else {
+    let resolver = resolvers.get(at.scan);
+    if (resolver === undefined) {
+      if (resolvers.size >= 8) resolvers.clear();
+      resolver = new LinkResolver(at.rootReal);
+      resolvers.set(at.scan, resolver);
+    }
+    link = resolver.resolve(item.path, at.dirRel, item.name);
   }
-  return { path: item.path, size: 0, status: 'ok', format: null, notes: [], shape: null, link: resolver.resolve(item.path, at.dirRel, item.name), elapsedMs: 0 };
+  const out: FileInspection = { path: item.path, size: 0, status: 'ok', format: null, notes: [], shape: null, link, elapsedMs: 0 };
+  if (entry !== null) out.indexEntry = entry;
+  return out;
+}
+
+// With the index, one traced resolver per scan and thread (folder identities and lookups of that scan only).
+const traced = new Map<number, LinkEntries>();
+function tracedLinks(at: LinkAt, e: EntryOptions): LinkEntries {
+  let t = traced.get(at.scan);
+  if (t === undefined) {
+    if (traced.size >= 8) traced.clear();
+    t = new LinkEntries(at.rootReal, racyCutoffNs(e.racyCutoffMs));
+    traced.set(at.scan, t);
+  }
+  return t;
 }
 
 /** Read, decode and (optionally) summarise/validate one sidecar file. Never throws for a bad file. */
 export function inspectFile(item: InspectItem, opts: InspectOptions, compiled?: CompiledSchema): FileInspection {
-  if (item.resolveLink !== undefined) return resolveLinkItem(item, item.resolveLink);
+  if (item.resolveLink !== undefined) return resolveLinkItem(item, item.resolveLink, opts);
   const start = performance.now();
   let bytes: Buffer;
   let stat: BigIntStats | null = null;
