@@ -22,6 +22,7 @@ import type { EntryKind, ListingCache, WalkEntry } from '../discovery/walk.js';
 import { lookupEntry, LookupMemo, resolveLinkTraced, type LinkResolution, type ResolvedLink } from '../discovery/resolve-link.js';
 import { identityBytes, identityEquals, IDENTITY_BYTES } from './identity.js';
 import type { IndexEntryOut } from './entry.js';
+import { decodeLinkPayload, encodeLinkPayload } from './link-payload.js';
 import { decodeResult, entryIdentity, entryPayload, TABLE_DIRS, TABLE_LINKS, type IndexReader } from './store.js';
 
 /** Where this run's entries go (ScanIndex): a reference to an unchanged stored one, or a new one. */
@@ -39,14 +40,11 @@ interface DirPayload {
 }
 
 /**
- * A link's payload: target (null: broken), reason, and the lookups its resolution made after the
- * link's own name: [folder, name, the inode it named (EntryStamp) or null, the folder's identity
- * when it was looked in (zeros: it had changed within the racy margin)]. The entry's identity is
- * the link's own folder's, taken before the link was read. Each answer carries the identity it is
- * vouched by: a folder entry written by a later run (a shard, an incomplete walk) never vouches
- * for an older link's answer.
+ * A link's payload: link-payload.ts (its target or why it is broken, and each lookup with the
+ * identity of the folder it was made in). The entry's identity is the link's own folder's, taken
+ * before the link was read. Each answer carries the identity it is vouched by: a folder entry
+ * written by a later run (a shard, an incomplete walk) never vouches for an older link's answer.
  */
-type LinkPayload = [string | null, string | null, [string, string, Uint8Array | null, Uint8Array][]];
 
 const KIND_LETTER: Record<EntryKind, string> = { file: 'f', dir: 'd', symlink: 's', other: 'o' };
 const LETTER_KIND: Record<string, EntryKind> = { f: 'file', d: 'dir', s: 'symlink', o: 'other' };
@@ -279,11 +277,11 @@ export class DirSnapshots implements ListingCache, LinkResolution {
     const own = this.identityNow(real);
     const v = own !== null && !own.racy ? this.stored(TABLE_LINKS, key) : null;
     if (v && own !== null && identityEquals(own.id, v.buf, v.idAt)) {
-      const stored = decodeResult<LinkPayload>(entryPayload(v));
-      if (Array.isArray(stored) && Array.isArray(stored[2])) {
+      const stored = decodeLinkPayload(entryPayload(v));
+      if (stored !== null) {
         const off = v.off; // the view may be overwritten by the checks below
-        const [target, reason, steps] = stored;
-        if (steps.every((st) => Array.isArray(st) && st[3] instanceof Uint8Array && st[3].length === IDENTITY_BYTES && this.stepHolds(st[0], st[3], st[1], st[2]))) {
+        const { target, reason, steps } = stored;
+        if (steps.every((st) => this.stepHolds(st[0], st[3], st[1], st[2]))) {
           this.sink.ref(TABLE_LINKS, off);
           this.linksReused++;
           this.lastSteps = steps;
@@ -318,8 +316,13 @@ export class DirSnapshots implements ListingCache, LinkResolution {
     this.lastComplete = steps[0]?.[0] === real;
     if (!storable || steps[0]?.[0] !== real) return result;
     // The first step (the link in its own folder) is implied by the key and the entry's identity.
-    const payload: LinkPayload = [result.target ?? null, result.reason ?? null, steps.slice(1)];
-    this.sink.add(TABLE_LINKS, key, steps[0][3], [serialize(payload)]);
+    let payload: Buffer;
+    try {
+      payload = encodeLinkPayload({ target: result.target ?? null, reason: result.reason ?? null, steps: steps.slice(1) });
+    } catch {
+      return result; // beyond the format (a name over 64 KiB): not stored
+    }
+    this.sink.add(TABLE_LINKS, key, steps[0][3], [payload]);
     return result;
   }
 }
