@@ -13,11 +13,10 @@
  * A result is recorded only when it can be trusted later (entry.ts: the rule, and the entry made
  * by the thread that read the file, from the stat of the descriptor it read through).
  */
-import { mkdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { errors } from '../errors.js';
 import { relativeTo } from '../fs/rel-path.js';
-import { writeFileAtomicSync } from '../fs/atomic-write.js';
 import { fsyncDir } from '../fs/dir-sync.js';
 import { withSidecarLock } from '../fs/lock.js';
 import { removeStaleTempFiles, tempNameFor } from '../fs/temp-files.js';
@@ -130,8 +129,21 @@ export function lastRunPath(indexPath: string): string {
   return `${indexPath}.last-run.json`;
 }
 
+/**
+ * Replaced whole (temp file + rename: a reader or a killed run never sees half of it), not fsynced:
+ * it is a report, not data (a crash may lose it; `index status` then shows no last run), and an
+ * fsync costs every run milliseconds on a quiet disk, up to a second on a busy one.
+ */
 function writeLastRun(indexPath: string, run: LastRun): void {
-  writeFileAtomicSync(lastRunPath(indexPath), Buffer.from(JSON.stringify(run) + '\n'), { skipIfSame: false, syncDir: false });
+  const target = lastRunPath(indexPath);
+  const tmp = join(dirname(target), tempNameFor(basename(target)));
+  try {
+    writeFileSync(tmp, JSON.stringify(run) + '\n', { flag: 'wx' });
+    renameSync(tmp, target);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw e;
+  }
 }
 
 /** A growable list of entry references: > 0 an offset in the loaded file, < 0 minus an offset in the spool. */

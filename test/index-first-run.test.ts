@@ -1,0 +1,163 @@
+/**
+ * The first run (the index holds nothing yet): entries are made by the thread that read each file
+ * (identity by fstat of the descriptor read, incremental/entry.ts) and links are resolved and
+ * their entries made by the engine (dir-cache.ts LinkEntries). These tests try to make those
+ * entries wrong: a file that changes between the main thread's lookup and the read, links through
+ * a folder changed within the racy margin, both engines, a batch that crosses threads packed.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { scan, stats, validate, type IndexOptions } from '../src/index.js';
+import type { IndexRunStats } from '../src/incremental/scan-index.js';
+import { InlineRuntime } from '../src/engine/inline.js';
+import type { Runtime } from '../src/engine/runtime.js';
+import { packInspections, unpackInspections } from '../src/tasks/inspect-wire.js';
+import { inspectFiles, type FileInspection, type InspectOptions } from '../src/tasks/inspect.js';
+import { IndexReader, entryResults, TABLE_FILES, TABLE_LINKS } from '../src/incremental/store.js';
+import { deserialize } from 'node:v8';
+import { FAKE_JPEG, makeTree, sidecarData, testDir } from './helpers/tree.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function text(v: unknown): string {
+  return JSON.stringify(v, (k, x: unknown) => (k === 'elapsedMs' ? 0 : typeof x === 'bigint' ? `${x}n` : x)).replace(/"processing_time":[-0-9.e+]+/g, '"processing_time":0');
+}
+
+function library(dir: string): string {
+  const files: Record<string, unknown> = {};
+  for (const d of ['photos/d1', 'photos/d2']) {
+    for (let i = 1; i <= 3; i++) {
+      files[`${d}/IMG_${i}.jpg`] = FAKE_JPEG;
+      files[`${d}/IMG_${i}.json`] = { json: sidecarData(`IMG_${i}.jpg`, i, 4) };
+    }
+  }
+  Object.assign(files, {
+    current: { symlink: 'photos/d1' },
+    'games/g1/A.jpg': { symlink: '../../photos/d1/IMG_1.jpg' },
+    'games/g1/B.jpg': { symlink: '../../current/IMG_2.jpg' },
+    'games/g1/C.jpg': { symlink: 'B.jpg' },
+    'games/g1/D.jpg': { symlink: '../../photos/d2/nothing.jpg' },
+    'games/g2/E.jpg': { symlink: '../../photos/d2/IMG_3.jpg' },
+  });
+  return makeTree(files as Parameters<typeof makeTree>[0], join(dir, 'lib'));
+}
+
+async function records(root: string, inspect: InspectOptions, index: IndexOptions | false, runtime?: Runtime): Promise<string> {
+  const session = scan(root, { index, inspect, engine: 'inline', runtime });
+  const out: unknown[] = [];
+  for await (const r of session) out.push(r);
+  return text([out, session.summary]);
+}
+
+test('a sidecar rewritten between the lookup and the read: its entry names the bytes read, and keeps no other option set\'s result of the old bytes', async (t) => {
+  const dir = testDir(t, 'isc-first-');
+  const root = library(dir);
+  const target = join(root, 'photos/d1/IMG_2.json');
+  const index: IndexOptions = { path: join(dir, 'index'), racyMarginMs: 0 };
+  const summary: InspectOptions = { summarize: true };
+  const rules: InspectOptions = { validate: true, brief: true };
+  // 1. A summary result of the old bytes, stored under their identity.
+  await records(root, summary, index);
+  // 2. The rules run: the main thread finds the entry (same identity, no result for this option
+  // set), then the file changes before the engine reads it.
+  const inline = new InlineRuntime();
+  let changed = false;
+  const racing: Runtime = {
+    kind: 'inline',
+    workers: 1,
+    run: async (task, items, options, opts) => {
+      if (!changed && task === 'inspect' && items.some((it) => (it as { path: string }).path === target)) {
+        changed = true;
+        writeFileSync(target, JSON.stringify(sidecarData('IMG_2.jpg', 7, 4)));
+      }
+      return inline.run(task, items, options, opts);
+    },
+    close: async () => undefined,
+  };
+  await records(root, rules, index, racing);
+  assert.ok(changed, 'the file was changed mid-run');
+  // 3. The summary again: the old bytes' summary must not be served for the new bytes.
+  assert.equal(await records(root, summary, index), await records(root, summary, false));
+  assert.match(await records(root, summary, index), /"faces":7/);
+  // And the entry holds the rules' result of the new bytes only (the old summary was not carried over).
+  const reader = IndexReader.open(index.path!)!;
+  try {
+    const v = reader.find(TABLE_FILES, 'photos/d1/IMG_2.json')!;
+    const kept = [...entryResults(v).values()].map((raw) => deserialize(raw) as FileInspection);
+    assert.ok(kept.every((r) => r.summary === undefined || r.summary.faces === 7), 'no summary of the old bytes in the new entry');
+  } finally {
+    reader.close();
+  }
+});
+
+for (const engine of ['inline', 'threads'] as const) {
+  test(`first run (${engine}): the engine's link entries serve the next run, which resolves nothing again and gives --no-index output`, async (t) => {
+    const dir = testDir(t, 'isc-first-links-');
+    const root = library(dir);
+    const runs: IndexRunStats[] = [];
+    // No racy margin: every folder and file just made may be stored.
+    const index: IndexOptions = { path: join(dir, 'index'), racyMarginMs: 0, onStats: (s) => runs.push(s) };
+    const none = text(await validate(root, { engine, workers: 2 }));
+    const noneStats = text(await stats(root, { engine, workers: 2, list: true }));
+    assert.equal(text(await validate(root, { engine, workers: 2, index })), none, 'first run');
+    assert.equal(runs[0].hits, 0);
+    assert.equal(runs[0].linksResolved, 5, 'every link resolved once, by the engine');
+    assert.equal(text(await validate(root, { engine, workers: 2, index })), none, 'second run');
+    assert.equal(runs[1].misses, 0, 'every sidecar served');
+    assert.equal(runs[1].linksResolved, 0, 'no link resolved again');
+    assert.equal(runs[1].linksReused, 5);
+    // The link entries are there, one per link, and another command's first results join them.
+    assert.equal(text(await stats(root, { engine, workers: 2, list: true, index })), noneStats);
+    const reader = IndexReader.open(index.path!)!;
+    try {
+      assert.equal(reader.count(TABLE_LINKS), 5);
+    } finally {
+      reader.close();
+    }
+  });
+}
+
+test('first run: a link in a folder changed within the racy margin gets no entry from the engine; it is resolved again next time', async (t) => {
+  const dir = testDir(t, 'isc-first-racy-');
+  const root = library(dir);
+  const runs: IndexRunStats[] = [];
+  const index: IndexOptions = { path: join(dir, 'index'), racyMarginMs: 2000, onStats: (s) => runs.push(s) };
+  const none = text(await validate(root, { engine: 'threads', workers: 2 }));
+  await sleep(2100);
+  // games/g2 changes now, right before the first run: racy; the rest is older than the margin.
+  writeFileSync(join(root, 'games/g2/x.tmp'), '');
+  rmSync(join(root, 'games/g2/x.tmp'));
+  assert.equal(text(await validate(root, { engine: 'threads', workers: 2, index })), none);
+  await sleep(2100); // the folder is no longer racy for the next run: its link is stored then
+  assert.equal(text(await validate(root, { engine: 'threads', workers: 2, index })), none);
+  assert.equal(runs[1].linksResolved, 1, 'the link of the racy folder, resolved again');
+  assert.equal(runs[1].linksReused, 4);
+});
+
+test('wire: index entries cross packed, byte for byte, and a batch without them carries none', () => {
+  const dir = testDir({ after: () => undefined }, 'isc-first-wire-');
+  const root = library(dir);
+  const items = [1, 2, 3].map((i) => ({ path: join(root, `photos/d1/IMG_${i}.json`), name: `IMG_${i}.json` }));
+  const opts: InspectOptions = { validate: true, brief: true, indexEntries: { racyCutoffMs: Number.MAX_SAFE_INTEGER } };
+  const results = inspectFiles(items, opts);
+  assert.ok(results.every((r) => r.indexEntry !== undefined), 'every result may be stored');
+  delete results[1].indexEntry; // one without
+  const { packed } = packInspections(results, items);
+  const back = unpackInspections(packed, items);
+  for (let i = 0; i < 3; i++) {
+    const a = results[i].indexEntry;
+    const b = back[i].indexEntry;
+    if (a === undefined) assert.equal(b, undefined);
+    else {
+      assert.deepEqual(Buffer.from(b!.id), Buffer.from(a.id));
+      assert.deepEqual(Buffer.from(b!.raw), Buffer.from(a.raw));
+    }
+  }
+  const plain = inspectFiles(items, { validate: true, brief: true });
+  assert.ok(plain.every((r) => r.indexEntry === undefined));
+  assert.equal(packInspections(plain, items).packed.entries, null);
+  // A racy cutoff in the past: nothing may be stored.
+  assert.ok(inspectFiles(items, { ...opts, indexEntries: { racyCutoffMs: 0 } }).every((r) => r.indexEntry === undefined));
+});
