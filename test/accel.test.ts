@@ -17,6 +17,8 @@ import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
 import { accelStatus, scanJson } from '../src/accel/scanner.js';
 import { ACCEL_MAX_BYTES, accelDecode } from '../src/accel/decode.js';
+import { skeletonNumber } from '../src/accel/skeleton.js';
+import { parseNumberToken } from '../src/formats/numbers.js';
 import { encodeSidecar } from '../src/formats/codec.js';
 import { inspectBytes, inspectFile } from '../src/tasks/inspect.js';
 import { formatStats, generateSampleLibrary, stats, validate, validateFiles } from '../src/index.js';
@@ -316,6 +318,28 @@ describe('accel: each path forced through the public API', () => {
       ]);
     };
     assert.equal(await run(true), await run(false));
+  });
+});
+
+describe('accel: skeleton numbers read from the bytes', () => {
+  const same = (token: string) => {
+    const ref = parseNumberToken(token);
+    assert.ok(!('error' in ref), token);
+    const got = skeletonNumber(token);
+    assert.ok(Object.is(got.value, ref.value), `${token}: ${got.value} vs ${ref.value}`);
+    assert.deepEqual(got, ref, token);
+  };
+  it('equal parseNumberToken: value (-0 included), type note, every length around 2^53 and 10^22', () => {
+    for (const t of ['0', '-0', '-0.0', '0.0', '25.0', '-25.0', '1.5', '-1.5e3', '1E2', '9007199254740991', '9007199254740992', '9007199254740993', '-9007199254740993', '12345678901234567890', '0.8040913680273679', '0.011944635353432327', '4617.304384601975', '1.0000000000000000000001', '0.0000000000000000000001', '123456789012345678.5', '1e-7', '5e-324', '1.7976931348623157e308']) same(t);
+  });
+  it('equal parseNumberToken on generated tokens (doubles as JS prints them, random digit strings)', () => {
+    const digits = (min: number, max: number) => fc.stringMatching(new RegExp(`^[0-9]{${min},${max}}$`));
+    const intPart = fc.oneof(fc.constant('0'), fc.tuple(fc.integer({ min: 1, max: 9 }), digits(0, 20)).map(([d, r]) => `${d}${r}`));
+    const token = fc.oneof(
+      fc.double({ noNaN: true, noDefaultInfinity: true }).map((d) => (/^-?[0-9]+$/.test(String(d)) ? `${d}.0` : String(d))),
+      fc.tuple(fc.boolean(), intPart, fc.option(digits(1, 25), { nil: undefined })).map(([neg, i, f]) => `${neg ? '-' : ''}${i}${f === undefined ? '' : `.${f}`}`),
+    );
+    fc.assert(fc.property(token, (t) => same(t)), { numRuns: 3000 });
   });
 });
 

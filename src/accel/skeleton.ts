@@ -105,11 +105,64 @@ function keyAt(i: number): string | undefined {
   return stringAt(w, tape[i + 1], tape[i + 2]);
 }
 
-/** A number token with the reference's value and note. */
-function numberAt(start: number, end: number): { value: number; note?: number | bigint } {
+/** The note of the number numberAt read last (undefined: none). */
+let numberNote: number | bigint | undefined;
+const TWO_POW_53 = 9007199254740992;
+/** 10^k for k ≤ 22: every one exactly a double. */
+const EXACT_POW10 = Array.from({ length: 23 }, (_, k) => Number(`1e${k}`));
+
+/**
+ * A number token's value with the reference's value and note (numberNote): `parseNumberToken`'s
+ * answer. Tokens without an exponent whose digits make an integer below 2^53 are read from the
+ * bytes (no string): the integer is exact, and for a fraction of k ≤ 22 digits one division by
+ * the exact 10^k rounds correctly (Clinger's fast path), so it equals `Number(token)`. Python
+ * writes most floats with 16 digits or fewer: below 2^53. Anything else takes parseNumberToken.
+ */
+function numberAt(start: number, end: number): number {
+  const bytes = text;
+  let i = start;
+  const negative = bytes[i] === 0x2d;
+  if (negative) i++;
+  let m = 0;
+  // Digits after the '.', or -1 without one.
+  let fraction = -1;
+  for (; i < end; i++) {
+    const c = bytes[i];
+    if (c === 0x2e) fraction = 0;
+    else if ((c - 0x30) >>> 0 < 10) {
+      m = m * 10 + (c - 0x30);
+      if (fraction >= 0) fraction++;
+    } else break; // an exponent
+  }
+  if (i === end && m < TWO_POW_53) {
+    if (fraction < 0) {
+      // An int ("-0" is the int 0, as Python reads it); below 2^53 it needs no note.
+      numberNote = undefined;
+      return negative && m !== 0 ? -m : m;
+    }
+    if (fraction <= 22) {
+      const v = negative ? -(m / EXACT_POW10[fraction]) : m / EXACT_POW10[fraction];
+      // A float whose value is integral ("25.0") keeps its type in a note; -0 is a float already.
+      numberNote = Number.isInteger(v) && !Object.is(v, -0) ? v : undefined;
+      return v;
+    }
+  }
   const r = parseNumberToken(text.latin1Slice(start, end));
   if ('error' in r) throw GIVE_UP; // the scanner defers such tokens; never certify one
-  return r;
+  numberNote = r.note;
+  return r.value;
+}
+
+/** numberAt on a token alone (tests: it must equal parseNumberToken). */
+export function skeletonNumber(token: string): { value: number; note?: number | bigint } {
+  const saved = text;
+  text = Buffer.from(token, 'latin1') as SliceDecoders;
+  try {
+    const value = numberAt(0, token.length);
+    return numberNote === undefined ? { value } : { value, note: numberNote };
+  } finally {
+    text = saved;
+  }
 }
 
 /** `top`: the document's own object in probe mode (its `sidecar_info` is built in full). */
@@ -130,12 +183,12 @@ function readObject(top = false): JsonObject {
     let value: JsonValue;
     if (skimming && !(top && key === SIDECAR_INFO)) value = skimValue(vw);
     else if ((vw & 0xff) === TAPE.NUM) {
-      const r = numberAt(tape[at + 1], tape[at + 2]);
+      value = numberAt(tape[at + 1], tape[at + 2]);
       at += 3;
-      value = r.value;
-      if (r.note !== undefined) {
-        if (typeof r.note === 'number') noteFloat(out, key, r.note);
-        else noteInt(out, key, r.note);
+      const note = numberNote;
+      if (note !== undefined) {
+        if (typeof note === 'number') noteFloat(out, key, note);
+        else noteInt(out, key, note);
       }
     } else if (skimming) {
       // The top-level sidecar_info in full: its image record (analysis/image-identity.ts).
@@ -157,13 +210,14 @@ function readArray(): JsonValue[] {
       return out;
     }
     if ((w & 0xff) === TAPE.NUM) {
-      const r = numberAt(tape[at + 1], tape[at + 2]);
+      const value = numberAt(tape[at + 1], tape[at + 2]);
       at += 3;
-      if (r.note !== undefined) {
-        if (typeof r.note === 'number') noteFloat(out, out.length, r.note);
-        else noteInt(out, out.length, r.note);
+      const note = numberNote;
+      if (note !== undefined) {
+        if (typeof note === 'number') noteFloat(out, out.length, note);
+        else noteInt(out, out.length, note);
       }
-      out.push(r.value);
+      out.push(value);
     } else out.push(readValue());
   }
 }
@@ -206,10 +260,10 @@ function readValue(): JsonValue {
     }
     case TAPE.NUM: {
       // Only reached for a number at the top of a container slot handled above; kept for safety.
-      const r = numberAt(tape[at + 1], tape[at + 2]);
+      const value = numberAt(tape[at + 1], tape[at + 2]);
       at += 3;
-      if (r.note !== undefined) throw GIVE_UP;
-      return r.value;
+      if (numberNote !== undefined) throw GIVE_UP;
+      return value;
     }
     case TAPE.TRUE:
       at++;
