@@ -65,6 +65,13 @@ export interface Options {
   /** 'auto' | 'threads' | 'inline'. Default: IMAGE_SIDECAR_ENGINE or 'auto'. */
   engine?: EngineKind;
   /**
+   * With threads: the calling thread is one of the `workers` — it runs a batch itself whenever
+   * every worker thread holds all it may (so `workers: 2` starts one thread). Default true: on a
+   * machine with as many cores as workers, a third busy thread only takes turns with the others.
+   * The server sets false: its thread answers requests.
+   */
+  callerRuns?: boolean;
+  /**
    * The WebAssembly scanner for JSON sidecars (src/accel/): true (default) uses it where it can
    * vouch for a file, false decodes every file with the JavaScript reference. Results are the same
    * either way. The CLI and the server set false for IMAGE_SIDECAR_ACCEL=off.

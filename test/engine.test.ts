@@ -12,6 +12,10 @@ import { mapJobs, mapOrdered } from '../src/engine/pipeline.js';
 import type { Runtime } from '../src/engine/runtime.js';
 import { ThreadRuntime } from '../src/engine/threads.js';
 import { isSidecarError } from '../src/errors.js';
+import { runTask } from '../src/tasks/index.js';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 const PROBE = new URL('./helpers/probe-worker.js', import.meta.url);
 
@@ -234,6 +238,74 @@ function fakeRuntime(workers = 2, failOn?: (items: unknown[]) => boolean) {
   };
   return { rt: rt as unknown as Runtime, seen };
 }
+
+describe('worker pool: the calling thread as one of the workers (callerRuns)', () => {
+  const tree = (t: { after: (fn: () => void) => void }) => {
+    const dir = mkdtempSync(join(tmpdir(), 'isc-caller-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const items = Array.from({ length: 8 }, (_, i) => {
+      const path = join(dir, `s${i}.json`);
+      writeFileSync(path, i === 5 ? '{"broken": ' : JSON.stringify({ face_detection: { success: true, faces: [] }, n: i }));
+      return { path, name: `s${i}.json` };
+    });
+    return items;
+  };
+  const strip = (rs: unknown[]) => rs.map((r) => ({ ...(r as object), elapsedMs: 0 }));
+
+  it('workers: 2 starts one thread; a batch no thread may take runs on the caller, with the same results', async (t) => {
+    const items = tree(t);
+    const opts = { validate: true, brief: true };
+    const pool = new ThreadRuntime(2, { callerRuns: true });
+    try {
+      assert.equal(pool.threads, 1);
+      assert.equal(pool.workers, 2);
+      const batches = [items.slice(0, 2), items.slice(2, 4), items.slice(4, 6), items.slice(6)];
+      // The thread takes two (one running, one waiting); the caller runs the other two at once.
+      const runs = batches.map((b) => pool.run('inspect', b, opts));
+      assert.equal(pool.ranByCaller, 2);
+      const got = await Promise.all(runs);
+      const inline = await Promise.all(batches.map(async (b) => runTask('inspect', b, opts)));
+      assert.deepEqual(got.map(strip), inline.map(strip));
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('never on the caller: a batch whose signal fired, a task that is not pipelined; a failing batch rejects, never throws', async (t) => {
+    const items = tree(t);
+    const pool = new ThreadRuntime(2, { callerRuns: true, pipelined: (task) => task !== 'convert' });
+    try {
+      const busy = [pool.run('inspect', items.slice(0, 4), {}), pool.run('inspect', items.slice(4), {})];
+      const aborted = AbortSignal.abort(new Error('stop'));
+      await assert.rejects(pool.run('inspect', items, {}, { signal: aborted }), /stop/);
+      let rejected: Promise<unknown> | null = null;
+      assert.doesNotThrow(() => {
+        rejected = untyped(pool).run('no-such-task', [{}], null);
+      });
+      await assert.rejects(rejected!, /no-such-task|unknown/i);
+      assert.equal(pool.ranByCaller, 1, 'only the failing batch ran on the caller');
+      const queued = pool.run('convert', [], { format: 'bin' } as never);
+      assert.equal(pool.ranByCaller, 1, 'convert waits for a thread');
+      await Promise.all(busy);
+      await queued.catch(() => undefined);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('without callerRuns (the default, and workers: 1) every batch goes to a thread', async (t) => {
+    const items = tree(t);
+    for (const pool of [new ThreadRuntime(2), new ThreadRuntime(1, { callerRuns: true })]) {
+      try {
+        await Promise.all([0, 2, 4, 6].map((i) => pool.run('inspect', items.slice(i, i + 2), {})));
+        assert.equal(pool.ranByCaller, 0);
+        assert.equal(pool.threads, pool.workers);
+      } finally {
+        await pool.close();
+      }
+    }
+  });
+});
 
 describe('pipeline', () => {
   it('jobs come out in source order with their own results, whatever the batch timing', async () => {

@@ -2,7 +2,7 @@ import { errors } from '../errors.js';
 import type { Options } from '../types.js';
 import { ENGINE_KINDS, isOneOf } from '../vocabulary.js';
 
-export type EngineOptions = Pick<Options, 'engine' | 'workers' | 'accel'>;
+export type EngineOptions = Pick<Options, 'engine' | 'workers' | 'accel' | 'callerRuns'>;
 
 /**
  * The engine options the environment asks for (IMAGE_SIDECAR_ENGINE, IMAGE_SIDECAR_WORKERS,

@@ -18,6 +18,8 @@ export const THREADS_BREAK_EVEN_FILES = 1500;
 export interface EngineChoice {
   kind: EngineKind;
   workers: number;
+  /** The calling thread is one of the workers (Options.callerRuns). */
+  callerRuns: boolean;
 }
 
 export type { EngineOptions } from './env.js';
@@ -33,7 +35,7 @@ export function resolveEngine(opts: EngineOptions = {}): EngineChoice {
   if (!Number.isInteger(workers) || workers < 1 || workers > 256) {
     throw errors.usage(`workers must be an integer from 1 to 256 (got ${workers})`);
   }
-  return { kind, workers };
+  return { kind, workers, callerRuns: opts.callerRuns !== false };
 }
 
 /**
@@ -75,7 +77,7 @@ export class AdaptiveRuntime implements Runtime {
   private pick(): Runtime {
     if (this.inner) return this.inner;
     const { kind, workers } = this.choice;
-    if (this.wantsThreads()) this.inner = new ThreadRuntime(workers);
+    if (this.wantsThreads()) this.inner = new ThreadRuntime(workers, { callerRuns: this.choice.callerRuns });
     else if (kind === 'inline' || workers <= 1) this.inner = this.inline;
     else return this.inline; // auto, still small: stay inline until the threshold is crossed
     return this.inner;

@@ -1,6 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import { errorFromJSON, errors } from '../errors.js';
-import { isPipelined, unpackResultsByName, type TaskItem, type TaskName, type TaskOptions, type TaskResult } from '../tasks/index.js';
+import { isPipelined, runTask, unpackResultsByName, type TaskItem, type TaskName, type TaskOptions, type TaskResult } from '../tasks/index.js';
 import type { BatchRequest, BatchResponse } from './messages.js';
 import type { RunOptions, Runtime } from './runtime.js';
 
@@ -36,6 +36,13 @@ export interface ThreadPoolOptions {
    * Default true; false sends every result as its own structured clone (tests compare the two).
    */
   packResults?: boolean;
+  /**
+   * The calling thread counts as one of `workers` (one thread fewer is started): a batch of a
+   * pipelined task that no thread may take now runs on the caller, synchronously, instead of
+   * waiting in the queue. Never a batch whose signal has fired; a running one cannot be stopped
+   * (one batch: milliseconds). Default false.
+   */
+  callerRuns?: boolean;
 }
 
 /** Batches a thread holds at most: one running, one waiting (only for pipelined tasks). */
@@ -62,6 +69,7 @@ export class ThreadRuntime implements Runtime {
   private readonly maxCrashes: number;
   private readonly pipelined: (task: string) => boolean;
   private readonly packResults: boolean;
+  private readonly callerRuns: boolean;
   private crashes = 0;
   private broken: Error | null = null;
   private nextId = 1;
@@ -73,8 +81,12 @@ export class ThreadRuntime implements Runtime {
     this.maxCrashes = opts.maxCrashes ?? Math.max(3, 2 * this.workers);
     this.pipelined = opts.pipelined ?? isPipelined;
     this.packResults = opts.packResults !== false;
-    for (let i = 0; i < this.workers; i++) this.spawn();
+    this.callerRuns = opts.callerRuns === true && this.workers >= 2;
+    for (let i = this.callerRuns ? 1 : 0; i < this.workers; i++) this.spawn();
   }
+
+  /** Batches the calling thread ran (callerRuns; for tests and the bench). */
+  ranByCaller = 0;
 
   /** Live threads (for tests and diagnostics). */
   get threads(): number {
@@ -109,6 +121,14 @@ export class ThreadRuntime implements Runtime {
     if (this.broken) return Promise.reject(this.broken);
     const signal = opts.signal;
     if (signal?.aborted) return Promise.reject(signal.reason);
+    if (this.callerRuns && this.pipelined(task) && this.full(task)) {
+      this.ranByCaller++;
+      try {
+        return Promise.resolve(runTask(task, items, options));
+      } catch (e) {
+        return Promise.reject(e);
+      }
+    }
     return new Promise<TaskResult<N>[]>((resolve, reject) => {
       const job: Job = { req: { id: this.nextId++, task, items, options, pack: this.packResults }, resolve: resolve as (r: unknown[]) => void, reject, signal };
       if (signal) {
@@ -118,6 +138,17 @@ export class ThreadRuntime implements Runtime {
       this.queue.push(job);
       this.dispatch();
     });
+  }
+
+  /** No thread may take a batch of `task` now: it would wait in the queue. */
+  private full(task: string): boolean {
+    if (this.queue.length > 0) return true;
+    if (this.idle.length > 0) return false;
+    for (const slot of this.slots) {
+      if (slot.ending || slot.jobs.length >= THREAD_DEPTH) continue;
+      if (slot.jobs.every((j) => this.pipelined(j.req.task)) && this.pipelined(task)) return false;
+    }
+    return true;
   }
 
   private settle(job: Job): void {

@@ -69,7 +69,8 @@ function treeOptions(p: Params): Options {
   const dir = typeof p.dir === 'string' && p.dir !== '' ? p.dir : '.';
   const exts = resolveImageExtensions({ cliExtra: optionalStringList(p, 'imageExt'), configPath: optionalString(p, 'config'), startDir: dir });
   if (exts) opts.imageExtensions = exts;
-  return { ...opts, ...engineFromEnv(process.env, opts) };
+  // The server's thread answers requests: a tree operation never runs its batches there.
+  return { ...opts, ...engineFromEnv(process.env, opts), callerRuns: false };
 }
 
 const methods = new Map<string, MethodSpec>();
