@@ -22,8 +22,8 @@ export type OpSpec =
    * rename → fsync dir → unlink the source → fsync dir. One thread.
    */
   | { op: 'floor-durable'; list: string; fromRoot: string; toRoot: string }
-  /** `accel`: the WebAssembly JSON scanner (absent: the default, on). */
-  | { op: 'validate'; root: string; engine: EngineKind; workers?: number; index?: BenchIndex; accel?: boolean }
+  /** `accel`: the WebAssembly JSON scanner (absent: the default, on); `callerRuns`: Options.callerRuns (absent: the default, on). */
+  | { op: 'validate'; root: string; engine: EngineKind; workers?: number; index?: BenchIndex; accel?: boolean; callerRuns?: boolean }
   /** With `shard`: what one job of `stats --shard I/N` computes (the shard's raw counts). */
   | { op: 'stats'; root: string; engine: EngineKind; workers?: number; shard?: { index: number; count: number }; index?: BenchIndex; accel?: boolean }
   /**

@@ -170,6 +170,14 @@ export class Bench {
         this.add(`${op}.${tag}.${engine}`, `${op} (${name}, ${engine})`, o, l.sidecarFiles, l.sidecarBytes, floors);
       });
     }
+    if (tag === 'json') {
+      // The calling thread as one of the workers (Options.callerRuns, the default) against one
+      // more thread instead, interleaved: what the default buys on this machine.
+      const spec = (callerRuns: boolean): OpSpec => ({ op: 'validate', root: l.root, engine: 'threads', workers: w, callerRuns });
+      const [on, off] = measurePair(['validate json threads, caller runs batches', 'validate json threads, callerRuns false'], [spec(true), spec(false)], this.args.runs);
+      this.add('validate.json.caller-runs', `validate (${name}, threads, the calling thread one of the workers: the default)`, on, l.sidecarFiles, l.sidecarBytes, floors);
+      this.add('validate.json.caller-idle', `validate (${name}, threads, callerRuns false: one thread per worker)`, off, l.sidecarFiles, l.sidecarBytes, floors);
+    }
     const todo = this.measure(`todo ${tag}`, { op: 'todo', root: l.root, engine: 'threads', workers: w, operation: 'yolov8' });
     this.add(`todo.${tag}.threads`, `todo --operation yolov8 (${name}, threads)`, todo, l.sidecarFiles, l.sidecarBytes, floors);
     const fmt = this.measure(`format-stats ${tag}`, { op: 'format-stats', root: l.root, engine: 'auto', workers: w });
