@@ -171,12 +171,12 @@ export class Bench {
       });
     }
     if (tag === 'json') {
-      // The calling thread as one of the workers (Options.callerRuns, the default) against one
-      // more thread instead, interleaved: what the default buys on this machine.
+      // The calling thread as one of the workers (Options.callerRuns, opt-in) against one thread
+      // per worker (the default), interleaved: what the opt-in buys on this machine.
       const spec = (callerRuns: boolean): OpSpec => ({ op: 'validate', root: l.root, engine: 'threads', workers: w, callerRuns });
       const [on, off] = measurePair(['validate json threads, caller runs batches', 'validate json threads, callerRuns false'], [spec(true), spec(false)], this.args.runs);
-      this.add('validate.json.caller-runs', `validate (${name}, threads, the calling thread one of the workers: the default)`, on, l.sidecarFiles, l.sidecarBytes, floors);
-      this.add('validate.json.caller-idle', `validate (${name}, threads, callerRuns false: one thread per worker)`, off, l.sidecarFiles, l.sidecarBytes, floors);
+      this.add('validate.json.caller-runs', `validate (${name}, threads, callerRuns: the calling thread one of the workers)`, on, l.sidecarFiles, l.sidecarBytes, floors);
+      this.add('validate.json.caller-idle', `validate (${name}, threads, one thread per worker: the default)`, off, l.sidecarFiles, l.sidecarBytes, floors);
     }
     const todo = this.measure(`todo ${tag}`, { op: 'todo', root: l.root, engine: 'threads', workers: w, operation: 'yolov8' });
     this.add(`todo.${tag}.threads`, `todo --operation yolov8 (${name}, threads)`, todo, l.sidecarFiles, l.sidecarBytes, floors);

@@ -66,9 +66,9 @@ export interface Options {
   engine?: EngineKind;
   /**
    * With threads: the calling thread is one of the `workers` — it runs a batch itself whenever
-   * every worker thread holds all it may (so `workers: 2` starts one thread). Default true: on a
-   * machine with as many cores as workers, a third busy thread only takes turns with the others.
-   * The server sets false: its thread answers requests.
+   * every worker thread holds all it may (so `workers: 2` starts one thread). Default false: `npm
+   * run bench` compares the two (validate.json.caller-runs / caller-idle); the server never sets it
+   * (its thread answers requests).
    */
   callerRuns?: boolean;
   /**

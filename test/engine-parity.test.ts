@@ -17,19 +17,23 @@ import { FAKE_JPEG, makeCornerTree, removeTree, sidecarData, tempDir } from './h
 interface Engine {
   engine: EngineKind;
   workers: number;
+  /** Options.callerRuns: the calling thread is one of the workers. */
+  callerRuns?: boolean;
 }
 const ENGINES: Engine[] = [
   { engine: 'inline', workers: 1 },
   { engine: 'threads', workers: 1 },
   { engine: 'threads', workers: 2 },
   { engine: 'threads', workers: 7 },
+  { engine: 'threads', workers: 2, callerRuns: true },
+  { engine: 'threads', workers: 3, callerRuns: true },
 ];
 
 /** Run `op` under every engine; every output must equal the inline one. */
 async function same(what: string, op: (e: Engine) => Promise<string>): Promise<void> {
   const outs: string[] = [];
   for (const e of ENGINES) outs.push(await op(e));
-  for (let i = 1; i < outs.length; i++) assert.equal(outs[i], outs[0], `${what}: ${ENGINES[i].engine}/${ENGINES[i].workers} differs from inline`);
+  for (let i = 1; i < outs.length; i++) assert.equal(outs[i], outs[0], `${what}: ${ENGINES[i].engine}/${ENGINES[i].workers}${ENGINES[i].callerRuns ? ' (caller runs)' : ''} differs from inline`);
 }
 
 async function outcome(p: Promise<unknown>): Promise<string> {

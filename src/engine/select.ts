@@ -35,7 +35,7 @@ export function resolveEngine(opts: EngineOptions = {}): EngineChoice {
   if (!Number.isInteger(workers) || workers < 1 || workers > 256) {
     throw errors.usage(`workers must be an integer from 1 to 256 (got ${workers})`);
   }
-  return { kind, workers, callerRuns: opts.callerRuns !== false };
+  return { kind, workers, callerRuns: opts.callerRuns === true };
 }
 
 /**
