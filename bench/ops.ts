@@ -12,6 +12,7 @@ import type { BenchIndex, OpSpec } from './protocol.js';
 import type { IndexOptions, IndexRunStats } from '../src/incremental/scan-index.js';
 import { ServerClient } from './server-client.js';
 import { errors } from '../src/errors.js';
+import { DEFAULT_MAX_DEPTH } from '../src/formats/value.js';
 
 export interface Timed {
   ms: number;
@@ -324,15 +325,28 @@ async function accelInspectOp(spec: Extract<OpSpec, { op: 'accel-inspect' }>): P
   const { inspectFile } = await import('../src/tasks/inspect.js');
   const { validateInspectOptions } = await import('../src/ops/validate.js');
   const paths = loadList(spec.list);
-  const opts = { ...validateInspectOptions(false), accel: spec.accel }; // as validate sets them (no filter)
+  const what = spec.what ?? 'validate';
+  // as validate sets them (no filter), or as todo does
+  const opts = { ...(what === 'probe' ? { probe: true } : validateInspectOptions(false)), accel: spec.accel };
   let certified = 0;
   let deferred = 0;
   const c0 = process.cpuUsage();
   const t0 = performance.now();
-  for (const p of paths) {
-    const r = inspectFile({ path: p, name: p.slice(p.lastIndexOf('/') + 1) }, opts);
-    if (r.accel === 'wasm') certified++;
-    else if (r.accel === 'deferred') deferred++;
+  if (what === 'check') {
+    const { readFileLimitedSync } = await import('../src/fs/read-file.js');
+    const { scanJson, scannerInput } = await import('../src/accel/scanner.js');
+    const room = (n: number) => scannerInput(n, DEFAULT_MAX_DEPTH);
+    for (const p of paths) {
+      const bytes = readFileLimitedSync(p, undefined, room);
+      if (typeof scanJson(bytes, DEFAULT_MAX_DEPTH) === 'number') deferred++;
+      else certified++;
+    }
+  } else {
+    for (const p of paths) {
+      const r = inspectFile({ path: p, name: p.slice(p.lastIndexOf('/') + 1) }, opts);
+      if (r.accel === 'wasm') certified++;
+      else if (r.accel === 'deferred') deferred++;
+    }
   }
   const ms = performance.now() - t0;
   return { ms, detail: { files: paths.length, certified, deferred, cpuMs: cpuMsSince(c0) } };

@@ -30,7 +30,7 @@ export type OpSpec =
    * The parse-only cost: the inspect task (validate's options) over every listed file, one thread,
    * with the accelerator on or off; CPU time and how many files were certified / deferred.
    */
-  | { op: 'accel-inspect'; list: string; accel: boolean }
+  | { op: 'accel-inspect'; list: string; accel: boolean; what?: InspectWhat }
   | { op: 'format-stats'; root: string; engine: EngineKind; workers?: number; index?: BenchIndex }
   /** The HTML report (stats + validate + format-stats + render), page kept in memory. */
   | { op: 'report'; root: string; engine: EngineKind; workers?: number }
@@ -48,6 +48,13 @@ export type OpSpec =
   | { op: 'server-reads'; cli: string; list: string; latencyCalls: number; window: number }
   /** In-memory codec figures on realistic sidecars. */
   | { op: 'codec'; count: number; seed: number };
+
+/**
+ * What the one-thread inspect op does per file: validate's inspection (the default), todo's probe,
+ * or only the part todo cannot skip — read the file and check its syntax with the WebAssembly
+ * scanner (every byte: a corrupt sidecar is a problem, never listed), nothing built.
+ */
+export type InspectWhat = 'validate' | 'probe' | 'check';
 
 /** The incremental index of a tree operation (absent: --no-index). */
 export interface BenchIndex {

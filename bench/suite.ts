@@ -180,6 +180,23 @@ export class Bench {
     }
     const todo = this.measure(`todo ${tag}`, { op: 'todo', root: l.root, engine: 'threads', workers: w, operation: 'yolov8' });
     this.add(`todo.${tag}.threads`, `todo --operation yolov8 (${name}, threads)`, todo, l.sidecarFiles, l.sidecarBytes, floors);
+    if (tag === 'json') {
+      // What todo cannot skip, per file, against what validate does per file (one thread each,
+      // interleaved): todo reads every byte and checks its syntax (a corrupt sidecar is a problem,
+      // never listed), as validate does; validate adds only its skeleton and rules.
+      const one = (what: 'validate' | 'probe' | 'check'): OpSpec => ({ op: 'accel-inspect', list: l.sidecarList, accel: true, what });
+      const [v, p, c] = measureRounds(
+        [
+          { label: 'inspect task, validate, one thread', spec: one('validate') },
+          { label: 'inspect task, todo probe, one thread', spec: one('probe') },
+          { label: 'read + syntax check only, one thread', spec: one('check') },
+        ],
+        this.args.runs,
+      );
+      this.add('inspect.json.validate', `validate's inspect task only (${name}, one thread)`, v, l.sidecarFiles, l.sidecarBytes, floors);
+      this.add('inspect.json.probe', `todo's inspect task only (${name}, one thread)`, p, l.sidecarFiles, l.sidecarBytes, floors);
+      this.add('floor-check.json', `todo's floor: read + WebAssembly syntax check of every sidecar, nothing built (${name}, one thread)`, c, l.sidecarFiles, l.sidecarBytes, floors);
+    }
     const fmt = this.measure(`format-stats ${tag}`, { op: 'format-stats', root: l.root, engine: 'auto', workers: w });
     this.add(`format-stats.${tag}`, `format-stats (${name}, auto)`, fmt, l.sidecarFiles, l.sidecarBytes, floors);
     if (tag === 'json') {
