@@ -150,20 +150,34 @@ export function lookupEntry(path: string): Lookup {
   }
 }
 
+/** Lookups a `LookupMemo` keeps (the oldest goes first): a run's memory must not grow with its links. */
+export const LOOKUP_MEMO_ENTRIES = 4096;
+
 /**
  * What a path names, for `resolveLinkTraced`; the caller may share one across a run: directories
- * and links met by many links are asked once.
+ * and links met by many links are asked once while they are recent. Bounded: every image symlink
+ * is itself a link looked up once, and keeping them all held ~300 B per symlink for the whole run
+ * (10^6 images: ~200 MB of a first run's peak). A folder on the way that falls out is asked again.
  */
 export class LookupMemo {
   private readonly kinds = new Map<string, Lookup>();
+
+  constructor(private readonly limit = LOOKUP_MEMO_ENTRIES) {}
 
   lookup(path: string): Lookup {
     let r = this.kinds.get(path);
     if (r) return r;
     r = lookupEntry(path);
     // Files and missing names are final components, asked once: only directories and links are kept.
-    if ('kind' in r && (r.kind === 'dir' || r.kind === 'link')) this.kinds.set(path, r);
+    if ('kind' in r && (r.kind === 'dir' || r.kind === 'link')) {
+      if (this.kinds.size >= this.limit) this.kinds.delete(this.kinds.keys().next().value!);
+      this.kinds.set(path, r);
+    }
     return r;
+  }
+
+  get size(): number {
+    return this.kinds.size;
   }
 }
 

@@ -19,7 +19,7 @@
 import { readdirSync, statSync } from 'node:fs';
 import { serialize } from 'node:v8';
 import type { EntryKind, ListingCache, WalkEntry } from '../discovery/walk.js';
-import { lookupEntry, LookupMemo, resolveLinkTraced, type LinkResolution, type ResolvedLink } from '../discovery/resolve-link.js';
+import { lookupEntry, LOOKUP_MEMO_ENTRIES, LookupMemo, resolveLinkTraced, type LinkResolution, type ResolvedLink } from '../discovery/resolve-link.js';
 import { identityBytes, identityEquals, IDENTITY_BYTES } from './identity.js';
 import type { IndexEntryOut } from './entry.js';
 import { decodeLinkPayload, encodeLinkPayload } from './link-payload.js';
@@ -84,7 +84,7 @@ export class DirSnapshots implements ListingCache, LinkResolution {
   private readonly added = new Map<string, 'full' | 'dep'>();
   private readonly recent = new Map<string, readonly WalkEntry[]>();
   private readonly memo = new LookupMemo();
-  /** Names looked up again in changed folders this run (folders and links on the way only). */
+  /** Names looked up again in changed folders this run (folders and links on the way only; the most recent). */
   private readonly entries = new Map<string, Uint8Array | null>();
   hits = 0;
   misses = 0;
@@ -252,8 +252,11 @@ export class DirSnapshots implements ListingCache, LinkResolution {
     if (now === undefined) {
       const r = lookupEntry(path);
       now = 'code' in r ? null : r.stamp;
-      // Folders and links on the way are shared by many links: kept for the run.
-      if ('kind' in r && (r.kind === 'dir' || r.kind === 'link')) this.entries.set(path, now);
+      // Folders and links on the way are shared by many links: kept while recent (bounded, as LookupMemo).
+      if ('kind' in r && (r.kind === 'dir' || r.kind === 'link')) {
+        if (this.entries.size >= LOOKUP_MEMO_ENTRIES) this.entries.delete(this.entries.keys().next().value!);
+        this.entries.set(path, now);
+      }
     }
     return now !== null && Buffer.compare(now, stamp) === 0;
   }
