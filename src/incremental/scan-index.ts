@@ -290,7 +290,9 @@ export class ScanIndex implements EntrySink {
     try {
       if (!this.spool) {
         mkdirSync(dirname(this.location.path), { recursive: true });
-        this.spool = IndexWriter.create(join(dirname(this.location.path), tempNameFor(`${basename(this.location.path)}.spool`)));
+        // A spool becomes the index only when nothing was stored before (a first run): otherwise
+        // it is read back by offset while the index is rewritten, and keeps no tables.
+        this.spool = IndexWriter.create(join(dirname(this.location.path), tempNameFor(`${basename(this.location.path)}.spool`)), { indexed: this.reader === null });
       }
       const off = this.spool.size;
       this.spool.add(table, key, id, payload);
@@ -630,7 +632,7 @@ export class ScanIndex implements EntrySink {
       if (k.key !== this.key && k.build === build) keys.push(k);
     }
     const lastRun = { at: new Date(this.started).toISOString(), hits: this.hits, misses: this.misses, recorded: this.recordedCount, sidecars: this.seenCount };
-    if (disk === null && this.reader === null && this.spool && this.runKeys.length === 1) {
+    if (disk === null && this.reader === null && this.spool?.indexed && this.runKeys.length === 1) {
       // Nothing stored before (a first run, or a rebuild): the spool holds every entry, numbered
       // as the new file numbers them; it becomes the index as it stands (no copy).
       const spool = this.spool;

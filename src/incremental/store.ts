@@ -177,36 +177,52 @@ export class IndexReader {
     const tablesLen = trailer.readUInt32LE(8);
     const headerLen = trailer.readUInt32LE(12);
     if (!Number.isSafeInteger(tablesAt) || tablesAt < INDEX_MAGIC.length + 1 || tablesAt + tablesLen + headerLen + TRAILER_BYTES !== size) fail('trailer out of range');
-    const meta = Buffer.allocUnsafe(tablesLen + headerLen);
-    let got = 0;
-    while (got < meta.length) {
-      const n = readSync(fd, meta, got, meta.length - got, tablesAt + got);
-      if (n === 0) fail('truncated');
-      got += n;
+    // The tables are read straight into their typed arrays (12 bytes per slot, nothing else of
+    // that size: a copy through one buffer of the whole section was ~50 MB of garbage at 10^6
+    // sidecars), the CRC taken piece by piece in file order.
+    let crc = 0;
+    let p = tablesAt;
+    const readInto = (into: Uint8Array): void => {
+      let got = 0;
+      while (got < into.length) {
+        const n = readSync(fd, into, got, into.length - got, p + got);
+        if (n === 0) fail('truncated');
+        got += n;
+      }
+      p += into.length;
+      if (into.length > 0) crc = crc32(into, crc); // zlib.crc32 of nothing is 0, not the running value
+    };
+    const tablesEnd = tablesAt + tablesLen;
+    const head = Buffer.allocUnsafe(8);
+    const sizes: [number, number][] = [];
+    this.tables = [];
+    for (let t = 0; t < TABLES; t++) {
+      if (p + 8 > tablesEnd) fail('table out of range');
+      readInto(head);
+      const slots = head.readUInt32LE(0);
+      const count = head.readUInt32LE(4);
+      if ((slots !== 0 && (slots & (slots - 1)) !== 0) || count * 2 > slots || p + slots * 12 > tablesEnd) fail('table size');
+      const hashes = new Uint32Array(slots);
+      readInto(new Uint8Array(hashes.buffer));
+      const offs = new Float64Array(slots);
+      readInto(new Uint8Array(offs.buffer));
+      sizes.push([slots, count]);
+      this.tables.push(slots === 0 ? EMPTY_TABLE : { mask: slots - 1, count, hashes, offs });
     }
-    if ((crc32(trailer.subarray(0, 16), crc32(meta)) >>> 0) !== trailer.readUInt32LE(16)) fail('checksum mismatch');
+    if (p !== tablesEnd) fail('trailing table bytes');
+    const headerBytes = Buffer.allocUnsafe(headerLen);
+    readInto(headerBytes);
+    if ((crc32(trailer.subarray(0, 16), crc) >>> 0) !== trailer.readUInt32LE(16)) fail('checksum mismatch');
     try {
-      this.header = JSON.parse(meta.toString('utf8', tablesLen)) as IndexHeader;
+      this.header = JSON.parse(headerBytes.toString('utf8')) as IndexHeader;
     } catch {
       this.header = fail('header is not JSON');
     }
     const h = this.header;
     if (!h || h.format !== 'image-sidecar-index' || typeof h.root !== 'string' || !Array.isArray(h.keys)) fail('header fields missing');
-    this.tables = [];
-    let p = 0;
     for (let t = 0; t < TABLES; t++) {
-      if (p + 8 > tablesLen) fail('table out of range');
-      const slots = meta.readUInt32LE(p);
-      const count = meta.readUInt32LE(p + 4);
-      p += 8;
-      if ((slots !== 0 && (slots & (slots - 1)) !== 0) || count * 2 > slots || p + slots * 12 > tablesLen) fail('table size');
-      // Copies: typed arrays need aligned memory; 12 bytes per slot.
-      const hashes = new Uint32Array(slots);
-      Buffer.from(hashes.buffer).set(meta.subarray(p, p + slots * 4));
-      p += slots * 4;
-      const offs = new Float64Array(slots);
-      Buffer.from(offs.buffer).set(meta.subarray(p, p + slots * 8));
-      p += slots * 8;
+      const { hashes, offs } = this.tables[t];
+      const [slots, count] = sizes[t];
       let used = 0;
       for (let s = 0; s < slots; s++) {
         const o = offs[s];
@@ -215,9 +231,7 @@ export class IndexReader {
         used++;
       }
       if (used !== count) fail('slot count mismatch');
-      this.tables.push(slots === 0 ? EMPTY_TABLE : { mask: slots - 1, count, hashes, offs });
     }
-    if (p !== tablesLen) fail('trailing table bytes');
     this.entriesEnd = tablesAt;
   }
 
@@ -372,19 +386,24 @@ export class IndexWriter {
   private readonly t: { hashes: Uint32Array; offs: Float64Array; mask: number; count: number }[] = [];
   private reader: WindowReader | null = null;
 
+  /**
+   * `indexed` false: no tables kept (`has` and `finish` refused): a spool that is only read back by
+   * offset (`entryAt`) and never becomes an index file saves their 24–48 bytes per entry.
+   */
   constructor(
     private readonly fd: number,
     readonly path: string,
+    readonly indexed = true,
   ) {
     this.out.set(INDEX_MAGIC, 0);
     this.out[INDEX_MAGIC.length] = INDEX_FORMAT_VERSION;
     this.used = INDEX_MAGIC.length + 1;
     this.pos = 0;
-    for (let i = 0; i < TABLES; i++) this.t.push({ hashes: new Uint32Array(16), offs: new Float64Array(16), mask: 15, count: 0 });
+    for (let i = 0; i < TABLES; i++) this.t.push(indexed ? { hashes: new Uint32Array(16), offs: new Float64Array(16), mask: 15, count: 0 } : { hashes: new Uint32Array(0), offs: new Float64Array(0), mask: 0, count: 0 });
   }
 
-  static create(path: string): IndexWriter {
-    return new IndexWriter(openSync(path, 'wx+', 0o644), path);
+  static create(path: string, opts: { indexed?: boolean } = {}): IndexWriter {
+    return new IndexWriter(openSync(path, 'wx+', 0o644), path, opts.indexed !== false);
   }
 
   /** Bytes written so far (entries). */
@@ -457,6 +476,7 @@ export class IndexWriter {
   }
 
   has(table: number, key: string): boolean {
+    if (!this.indexed) throw new Error('IndexWriter.has on a writer without tables');
     const t = this.t[table];
     return t.offs[this.slotOf(table, key, keyHash(key))] !== 0;
   }
@@ -483,6 +503,7 @@ export class IndexWriter {
     this.write(keyBytes);
     this.write(id.subarray(0, IDENTITY_BYTES));
     for (const p of payload) this.write(p);
+    if (!this.indexed) return;
     const t = this.t[table];
     const h = keyHash(key);
     const s = this.slotOf(table, key, h);
@@ -494,28 +515,34 @@ export class IndexWriter {
 
   /** Append tables, header and trailer; fsync; close. The caller renames the file into place. */
   finish(header: IndexHeader): number {
+    if (!this.indexed) throw new Error('IndexWriter.finish on a writer without tables');
     this.flush();
     const tablesAt = this.pos;
-    const parts: Buffer[] = [];
+    // Written piece by piece from the arrays as kept (no copy of the whole section: ~50 MB at 10^6 sidecars).
+    let tablesLen = 0;
+    let crc = 0;
     for (const t of this.t) {
       // The table as kept (≤ 50 % full) is the table written.
       const head = Buffer.allocUnsafe(8);
       const slots = t.count === 0 ? 0 : t.mask + 1;
       head.writeUInt32LE(slots, 0);
       head.writeUInt32LE(t.count, 4);
-      parts.push(head);
+      const parts: Buffer[] = [head];
       if (slots > 0) parts.push(Buffer.from(t.hashes.buffer, t.hashes.byteOffset, slots * 4), Buffer.from(t.offs.buffer, t.offs.byteOffset, slots * 8));
+      for (const part of parts) {
+        crc = crc32(part, crc);
+        tablesLen += part.length;
+        this.write(part);
+      }
     }
-    const tables = Buffer.concat(parts);
     const headerBytes = Buffer.from(JSON.stringify(header), 'utf8');
     const trailer = Buffer.alloc(TRAILER_BYTES);
     trailer.writeDoubleLE(tablesAt, 0);
-    trailer.writeUInt32LE(tables.length, 8);
+    trailer.writeUInt32LE(tablesLen, 8);
     trailer.writeUInt32LE(headerBytes.length, 12);
-    const crc = crc32(trailer.subarray(0, 16), crc32(headerBytes, crc32(tables)));
+    crc = crc32(trailer.subarray(0, 16), crc32(headerBytes, crc));
     trailer.writeUInt32LE(crc >>> 0, 16);
     TRAILER_MAGIC.copy(trailer, 20);
-    this.write(tables);
     this.write(headerBytes);
     this.write(trailer);
     this.flush();
