@@ -652,6 +652,13 @@ export class ScanIndex implements EntrySink {
     const remapOf = (ks: readonly KeyUse[]) => ks.map((k) => (k.build === build || k.key === this.key ? (finalNo.get(k.key) ?? -1) : -1));
     const runRemap = remapOf(this.runKeys);
     const diskRemap = remapOf(diskKeys);
+    // The loaded file is read by offset from here on (this run's references), except where a step
+    // below finds entries in it by key: its tables go before the new file's are built (at 10^6
+    // sidecars each set is ~50 MB).
+    const loadedFinds = prune && this.servedBlobs.length > 0;
+    const recordsFound = prune && (disk ?? this.reader) === this.reader;
+    const diskWalked = disk !== null && !prune;
+    if (this.reader && !loadedFinds && !(diskIsLoaded && diskWalked)) this.reader.releaseTables(recordsFound ? [TABLE_RECORDS] : []);
     const tmp = join(dirname(path), tempNameFor(basename(path)));
     const out = IndexWriter.create(tmp);
     try {

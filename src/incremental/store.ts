@@ -91,6 +91,8 @@ interface Table {
 }
 
 const EMPTY_TABLE: Table = { mask: 0, count: 0, hashes: new Uint32Array(0), offs: new Float64Array(0) };
+/** A table whose slots were released (`releaseTables`): its count stays. */
+const RELEASED: Table = { mask: 0, count: 0, hashes: new Uint32Array(0), offs: new Float64Array(0) };
 
 /** One entry as read: `buf` holds it from `at` (valid until the next read from the same reader). */
 export interface EntryView {
@@ -264,10 +266,20 @@ export class IndexReader {
     return this.tables[table].count;
   }
 
+  /**
+   * Free the lookup tables of every table but `keep` (12 bytes per slot): a rewrite that reads this
+   * file only by offset from here on does not hold them next to the new file's. `find` and
+   * `entries` on a released table throw.
+   */
+  releaseTables(keep: readonly number[] = []): void {
+    for (let t = 0; t < TABLES; t++) if (!keep.includes(t) && this.tables[t].count > 0) this.tables[t] = { ...RELEASED, count: this.tables[t].count };
+  }
+
   /** The entry for `key` in `table`, or null. */
   find(table: number, key: string): EntryView | null {
     const t = this.tables[table];
     if (t.count === 0) return null;
+    if (t.hashes === RELEASED.hashes) throw new Error('IndexReader.find on a released table');
     const h = keyHash(key);
     for (let s = h & t.mask; ; s = (s + 1) & t.mask) {
       const off = t.offs[s];
@@ -297,6 +309,7 @@ export class IndexReader {
   private isLive(v: EntryView): boolean {
     const t = this.tables[v.table];
     if (t.count === 0) return false;
+    if (t.hashes === RELEASED.hashes) throw new Error('IndexReader.entries on a released table');
     const h = keyHash(entryKey(v));
     for (let s = h & t.mask; ; s = (s + 1) & t.mask) {
       const off = t.offs[s];
