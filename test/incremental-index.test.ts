@@ -340,6 +340,26 @@ test('two processes at once (validate and stats): both finish, the index stays v
   }
 });
 
+test('two first runs in one process: the one that writes second merges its spool (read through in order, no references kept) with the other', async (t) => {
+  const dir = testDir(t);
+  const root = join(dir, 'lib');
+  await generateSampleLibrary(root, { images: 120, seed: 11 });
+  const path = join(dir, 'index');
+  const runs: IndexRunStats[] = [];
+  const index = (): IndexOptions => ({ path, ...NOW, folderRecords: false, onStats: (s) => runs.push(s) });
+  // Both open the (absent) index before either writes: each spools every result with tables.
+  await Promise.all([stats(root, { engine: 'inline', index: index() }), validate(root, { engine: 'inline', index: index(), onResult: () => undefined })]);
+  assert.equal(runs.length, 2);
+  assert.ok(runs.every((r) => r.written && r.misses > 0 && r.hits === 0), 'two first runs');
+  const s = indexStatus(root, { path });
+  assert.equal(s.valid, true, s.problem ?? '');
+  assert.equal(s.option_sets, 2, 'the second writer kept the first one\'s results');
+  runs.length = 0;
+  await stats(root, { engine: 'inline', index: index() });
+  await validate(root, { engine: 'inline', index: index(), onResult: () => undefined });
+  assert.deepEqual(runs.map((r) => r.misses), [0, 0], 'both fully served');
+});
+
 test('a killed run leaves the previous index valid', async (t) => {
   const dir = testDir(t);
   const root = join(dir, 'lib');

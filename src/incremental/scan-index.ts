@@ -296,7 +296,9 @@ export class ScanIndex implements EntrySink {
       }
       const off = this.spool.size;
       this.spool.add(table, key, id, payload);
-      this.refs.push(-off);
+      // A spool with tables (nothing loaded) holds all of this run's entries in the order met: no
+      // reference to each is kept (8 B per entry), a rewrite reads it through (`entries`).
+      if (!this.spool.indexed) this.refs.push(-off);
       return true;
     } catch (e) {
       this.spoolFailed = true;
@@ -718,6 +720,15 @@ export class ScanIndex implements EntrySink {
           continue;
         }
         keep(v);
+      }
+      if (this.spool?.indexed) {
+        // Nothing was loaded when the spool was made (else it would have no tables): its entries are
+        // all of this run's, in order.
+        try {
+          for (const v of this.spool.entries()) keep(v);
+        } catch {
+          /* the spool is ours: an unreadable one drops this run's entries, as a failed ref read does */
+        }
       }
       // 1b. The entries that served records stood for (files, links, folders they depend on), when
       // pruning (else step 2 copies them with the rest).

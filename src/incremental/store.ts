@@ -571,6 +571,16 @@ export class IndexWriter {
     return this.reader.entry(off, this.pos);
   }
 
+  /** Every entry written so far, in file order (CRC checked; views valid until the next read). */
+  *entries(): Generator<EntryView> {
+    let off = INDEX_MAGIC.length + 1;
+    while (off < this.size) {
+      const v = this.entryAt(off);
+      off += v.len;
+      yield v;
+    }
+  }
+
   abort(): void {
     try {
       closeSync(this.fd);
