@@ -39,7 +39,7 @@ import {
 } from '../src/index.js';
 import { saveSidecar } from '../src/ops/save.js';
 import { find } from '../src/ops/find.js';
-import { entryIdentity, entryKey, entryPayload, IndexReader, IndexWriter, TABLE_DIRS, TABLE_FILES, type IndexHeader } from '../src/incremental/store.js';
+import { entryIdentity, entryKey, entryPayload, IndexReader, IndexWriter, keyHash, TABLE_DIRS, TABLE_FILES, type IndexHeader } from '../src/incremental/store.js';
 
 /** Read a whole index file (every entry's checksum checked): its header and the keys of each table. */
 function readIndex(path: string): { header: IndexHeader; files: string[]; dirs: string[]; links: string[]; records: string[] } {
@@ -514,6 +514,51 @@ test('results of another build (an upgrade, a changed rule) are dropped when the
   const after = readIndex(path);
   assert.deepEqual(after.header.keys.map((k) => k.build), [after.header.keys[0].build], 'only this build\'s option set is kept');
   assert.notEqual(after.header.keys[0].build, 'other-build');
+});
+
+test('index writer: tables built at the end from a list (a first run\'s spool) answer as tables kept all along: same entries, a later entry with a key in place of the earlier one, colliding hashes told apart', (t) => {
+  const dir = testDir(t);
+  // Two keys with the same FNV-1a hash (a birthday search: ~10^5 keys).
+  const seen = new Map<number, string>();
+  let pair: [string, string] | null = null;
+  for (let i = 0; !pair; i++) {
+    const k = `d/IMG_${i}.json`;
+    const h = keyHash(k);
+    const other = seen.get(h);
+    if (other !== undefined) pair = [other, k];
+    else seen.set(h, k);
+  }
+  const keys = [...Array.from({ length: 3000 }, (_, i) => `f/${i}.json`), pair[0], pair[1]];
+  const id = Buffer.alloc(40, 7);
+  const write = (tables: 'table' | 'list') => {
+    const path = join(dir, `index-${tables}`);
+    const w = IndexWriter.create(path, { tables });
+    keys.forEach((k, i) => w.add(TABLE_FILES, k, id, [Buffer.from(`first ${i}`)]));
+    // Written again later: this one is the live entry.
+    for (const k of [keys[5], pair![0], pair![1]]) w.add(TABLE_FILES, k, id, [Buffer.from(`again ${k}`)]);
+    w.add(TABLE_DIRS, '/x', id, [Buffer.from('dir')]);
+    w.finish({ format: 'image-sidecar-index', root: '/', keys: [], written: '' });
+    assert.equal(w.count(TABLE_FILES), keys.length, `${tables}: distinct keys counted`);
+    return path;
+  };
+  for (const path of [write('table'), write('list')]) {
+    const r = IndexReader.open(path)!;
+    try {
+      assert.equal(r.count(TABLE_FILES), keys.length);
+      assert.equal(r.count(TABLE_DIRS), 1);
+      keys.forEach((k, i) => {
+        const v = r.find(TABLE_FILES, k);
+        assert.ok(v, `${path}: ${k} found`);
+        const again = k === keys[5] || k === pair![0] || k === pair![1];
+        assert.equal(entryPayload(v).toString(), again ? `again ${k}` : `first ${i}`, `${path}: ${k}`);
+      });
+      assert.equal(r.find(TABLE_FILES, 'f/absent.json'), null);
+      assert.equal(entryPayload(r.find(TABLE_DIRS, '/x')!).toString(), 'dir');
+      assert.equal([...r.entries()].filter((v) => v.table === TABLE_FILES).length, keys.length, 'replaced entries are not live');
+    } finally {
+      r.close();
+    }
+  }
 });
 
 /** A library whose game folders link into photo folders, directly, through a folder link, and out. */

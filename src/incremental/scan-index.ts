@@ -290,9 +290,10 @@ export class ScanIndex implements EntrySink {
     try {
       if (!this.spool) {
         mkdirSync(dirname(this.location.path), { recursive: true });
-        // A spool becomes the index only when nothing was stored before (a first run): otherwise
-        // it is read back by offset while the index is rewritten, and keeps no tables.
-        this.spool = IndexWriter.create(join(dirname(this.location.path), tempNameFor(`${basename(this.location.path)}.spool`)), { indexed: this.reader === null });
+        // A spool becomes the index only when nothing was stored before (a first run): its tables
+        // are then built at the end from a list (12 B per entry); otherwise it is read back by
+        // offset while the index is rewritten, and keeps none.
+        this.spool = IndexWriter.create(join(dirname(this.location.path), tempNameFor(`${basename(this.location.path)}.spool`)), { tables: this.reader === null ? 'list' : 'none' });
       }
       const off = this.spool.size;
       this.spool.add(table, key, id, payload);
@@ -640,10 +641,9 @@ export class ScanIndex implements EntrySink {
       const spool = this.spool;
       this.spool = null;
       try {
-        const entries = spool.count(TABLE_FILES);
         const bytes = spool.finish({ format: 'image-sidecar-index', root: rootReal, keys, written: new Date(now).toISOString(), lastRun, totalHits: this.hits, recordKeys: this.recordPrefix !== null ? [this.recordPrefix] : [] });
         renameSync(spool.path, path);
-        return { entries, bytes };
+        return { entries: spool.count(TABLE_FILES), bytes };
       } catch (e) {
         spool.abort();
         rmSync(spool.path, { force: true });

@@ -386,37 +386,79 @@ export function filePayload(results: readonly (readonly [number, Buffer])[]): Bu
   return parts;
 }
 
+/** Entries per chunk of an `EntryList` (no array is ever copied to grow: no garbage, no heap holes). */
+const LIST_CHUNK = 1 << 16;
+
+/** The (key hash, offset) of each entry of one table in the order added: 12 bytes per entry, in chunks. */
+class EntryList {
+  private readonly hashes: Uint32Array[] = [];
+  private readonly offs: Float64Array[] = [];
+  count = 0;
+  push(h: number, off: number): void {
+    const c = this.count >>> 16;
+    if (c === this.hashes.length) {
+      this.hashes.push(new Uint32Array(LIST_CHUNK));
+      this.offs.push(new Float64Array(LIST_CHUNK));
+    }
+    const i = this.count & (LIST_CHUNK - 1);
+    this.hashes[c][i] = h;
+    this.offs[c][i] = off;
+    this.count++;
+  }
+  hashAt(n: number): number {
+    return this.hashes[n >>> 16][n & (LIST_CHUNK - 1)];
+  }
+  offAt(n: number): number {
+    return this.offs[n >>> 16][n & (LIST_CHUNK - 1)];
+  }
+}
+
+/**
+ * How an `IndexWriter` keeps its lookup tables:
+ * - 'table': an open-addressing table per table, grown as entries come (`has` answers; 27–48 B
+ *   per entry, and each growth leaves the old arrays behind);
+ * - 'list': (hash, offset) of each entry in order, 12 B per entry in fixed chunks; the tables are
+ *   built one at a time in `finish` (a first run's spool: at 10^6 sidecars ~20 MB instead of ~75);
+ * - 'none': nothing (`has` and `finish` refused): a spool only read back by offset (`entryAt`),
+ *   never made the index.
+ */
+export type WriterTables = 'table' | 'list' | 'none';
+
 /**
  * An index file written as a stream: `add` appends entries (a later entry with the same key
  * replaces an earlier one), `finish` appends tables, header and trailer and fsyncs. Memory: the
- * output buffer and 12 bytes per entry (hash, offset) plus the open-addressing table it keeps to
- * answer `has` (24 bytes per entry).
+ * output buffer and what `tables` keeps.
  */
 export class IndexWriter {
   private readonly out = Buffer.allocUnsafe(WINDOW_BYTES);
   private used = 0;
   private pos: number;
   private readonly t: { hashes: Uint32Array; offs: Float64Array; mask: number; count: number }[] = [];
+  private readonly lists: EntryList[] = [];
   private reader: WindowReader | null = null;
 
-  /**
-   * `indexed` false: no tables kept (`has` and `finish` refused): a spool that is only read back by
-   * offset (`entryAt`) and never becomes an index file saves their 24–48 bytes per entry.
-   */
   constructor(
     private readonly fd: number,
     readonly path: string,
-    readonly indexed = true,
+    readonly tables: WriterTables = 'table',
   ) {
     this.out.set(INDEX_MAGIC, 0);
     this.out[INDEX_MAGIC.length] = INDEX_FORMAT_VERSION;
     this.used = INDEX_MAGIC.length + 1;
     this.pos = 0;
-    for (let i = 0; i < TABLES; i++) this.t.push(indexed ? { hashes: new Uint32Array(16), offs: new Float64Array(16), mask: 15, count: 0 } : { hashes: new Uint32Array(0), offs: new Float64Array(0), mask: 0, count: 0 });
+    for (let i = 0; i < TABLES; i++) {
+      this.t.push(tables === 'table' ? { hashes: new Uint32Array(16), offs: new Float64Array(16), mask: 15, count: 0 } : { hashes: new Uint32Array(0), offs: new Float64Array(0), mask: 0, count: 0 });
+      this.lists.push(new EntryList());
+    }
   }
 
-  static create(path: string, opts: { indexed?: boolean } = {}): IndexWriter {
-    return new IndexWriter(openSync(path, 'wx+', 0o644), path, opts.indexed !== false);
+  static create(path: string, opts: { tables?: WriterTables } = {}): IndexWriter {
+    return new IndexWriter(openSync(path, 'wx+', 0o644), path, opts.tables ?? 'table');
+  }
+
+  /** Can this writer become an index file (`finish`)? */
+  get indexed(): boolean {
+    return this.tables !== 'none';
   }
 
   /** Bytes written so far (entries). */
@@ -484,12 +526,13 @@ export class IndexWriter {
     return kb.toString('utf8', ki + 11, ki + 11 + keyLen);
   }
 
+  /** Entries of `table` (in 'list' mode: known once `finish` built the tables). */
   count(table: number): number {
     return this.t[table].count;
   }
 
   has(table: number, key: string): boolean {
-    if (!this.indexed) throw new Error('IndexWriter.has on a writer without tables');
+    if (this.tables !== 'table') throw new Error(`IndexWriter.has on a writer with tables '${this.tables}'`);
     const t = this.t[table];
     return t.offs[this.slotOf(table, key, keyHash(key))] !== 0;
   }
@@ -516,7 +559,11 @@ export class IndexWriter {
     this.write(keyBytes);
     this.write(id.subarray(0, IDENTITY_BYTES));
     for (const p of payload) this.write(p);
-    if (!this.indexed) return;
+    if (this.tables === 'none') return;
+    if (this.tables === 'list') {
+      this.lists[table].push(keyHash(key), off);
+      return;
+    }
     const t = this.t[table];
     const h = keyHash(key);
     const s = this.slotOf(table, key, h);
@@ -534,8 +581,10 @@ export class IndexWriter {
     // Written piece by piece from the arrays as kept (no copy of the whole section: ~50 MB at 10^6 sidecars).
     let tablesLen = 0;
     let crc = 0;
-    for (const t of this.t) {
-      // The table as kept (≤ 50 % full) is the table written.
+    for (let ti = 0; ti < TABLES; ti++) {
+      // The table as kept (≤ 50 % full) is the table written; a list is made a table now, one at a time.
+      if (this.tables === 'list') this.buildFromList(ti);
+      const t = this.t[ti];
       const head = Buffer.allocUnsafe(8);
       const slots = t.count === 0 ? 0 : t.mask + 1;
       head.writeUInt32LE(slots, 0);
@@ -547,6 +596,7 @@ export class IndexWriter {
         tablesLen += part.length;
         this.write(part);
       }
+      if (this.tables === 'list') this.t[ti] = { hashes: new Uint32Array(0), offs: new Float64Array(0), mask: 0, count: t.count };
     }
     const headerBytes = Buffer.from(JSON.stringify(header), 'utf8');
     const trailer = Buffer.alloc(TRAILER_BYTES);
@@ -562,6 +612,32 @@ export class IndexWriter {
     fsyncSync(this.fd);
     closeSync(this.fd);
     return this.pos;
+  }
+
+  /**
+   * The open-addressing table of a list, as 'table' mode would hold it: sized for its entries
+   * (≤ 50 % full), filled in the order added, a later entry with the same key in place of the
+   * earlier one. The list is dropped.
+   */
+  private buildFromList(table: number): void {
+    const list = this.lists[table];
+    this.lists[table] = new EntryList();
+    let slots = 16;
+    while (list.count * 2 > slots) slots *= 2;
+    const hashes = new Uint32Array(slots);
+    const offs = new Float64Array(slots);
+    const mask = slots - 1;
+    let count = 0;
+    for (let n = 0; n < list.count; n++) {
+      const h = list.hashAt(n);
+      const off = list.offAt(n);
+      let s = h & mask;
+      for (; offs[s] !== 0; s = (s + 1) & mask) if (hashes[s] === h && this.keyAt(offs[s]) === this.keyAt(off)) break;
+      if (offs[s] === 0) count++;
+      hashes[s] = h;
+      offs[s] = off;
+    }
+    this.t[table] = { hashes, offs, mask, count };
   }
 
   /** An entry written earlier (by its offset), CRC checked. */
