@@ -530,18 +530,22 @@ test('index writer: tables built at the end from a list (a first run\'s spool) a
   }
   const keys = [...Array.from({ length: 3000 }, (_, i) => `f/${i}.json`), pair[0], pair[1]];
   const id = Buffer.alloc(40, 7);
-  const write = (tables: 'table' | 'list') => {
-    const path = join(dir, `index-${tables}`);
-    const w = IndexWriter.create(path, { tables });
+  // 'sized': tables made for far more entries than come (a rewrite's `expect`), shrunk at the end.
+  const write = (mode: 'table' | 'list' | 'sized') => {
+    const path = join(dir, `index-${mode}`);
+    const tables = mode === 'list' ? 'list' : 'table';
+    const w = IndexWriter.create(path, { tables, expect: mode === 'sized' ? [40_000, 5, 0, 0] : undefined });
     keys.forEach((k, i) => w.add(TABLE_FILES, k, id, [Buffer.from(`first ${i}`)]));
     // Written again later: this one is the live entry.
     for (const k of [keys[5], pair![0], pair![1]]) w.add(TABLE_FILES, k, id, [Buffer.from(`again ${k}`)]);
     w.add(TABLE_DIRS, '/x', id, [Buffer.from('dir')]);
     w.finish({ format: 'image-sidecar-index', root: '/', keys: [], written: '' });
-    assert.equal(w.count(TABLE_FILES), keys.length, `${tables}: distinct keys counted`);
+    assert.equal(w.count(TABLE_FILES), keys.length, `${mode}: distinct keys counted`);
     return path;
   };
-  for (const path of [write('table'), write('list')]) {
+  const paths = [write('table'), write('list'), write('sized')];
+  assert.deepEqual(paths.map((p) => statSync(p).size), paths.map(() => statSync(paths[0]).size), 'tables of the same size whichever way they were kept');
+  for (const path of paths) {
     const r = IndexReader.open(path)!;
     try {
       assert.equal(r.count(TABLE_FILES), keys.length);

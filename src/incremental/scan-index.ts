@@ -179,6 +179,8 @@ export class ScanIndex implements EntrySink {
   private readonly refs = new RefList();
   /** References per table (files, folders, links): all of the loaded file's, once each, and no spool = nothing to write. */
   private readonly refCounts = [0, 0, 0, 0];
+  /** Entries added to the spool, per table. */
+  private readonly addCounts = [0, 0, 0, 0];
   private spool: IndexWriter | null = null;
   private spoolFailed = false;
   /** Entry paths are relative to the scanned root as given (resolved): a prefix cut, no realpath per file. */
@@ -297,6 +299,7 @@ export class ScanIndex implements EntrySink {
       }
       const off = this.spool.size;
       this.spool.add(table, key, id, payload);
+      this.addCounts[table]++;
       // A spool with tables (nothing loaded) holds all of this run's entries in the order met: no
       // reference to each is kept (8 B per entry), a rewrite reads it through (`entries`).
       if (!this.spool.indexed) this.refs.push(-off);
@@ -662,7 +665,9 @@ export class ScanIndex implements EntrySink {
     const diskWalked = disk !== null && !prune;
     if (this.reader && !loadedFinds && !(diskIsLoaded && diskWalked)) this.reader.releaseTables(recordsFound ? [TABLE_RECORDS] : []);
     const tmp = join(dirname(path), tempNameFor(basename(path)));
-    const out = IndexWriter.create(tmp);
+    // Sized for this run's entries (met and new); entries kept from the file on disk beyond those
+    // (a partial walk's) grow it.
+    const out = IndexWriter.create(tmp, { expect: this.refCounts.map((n, t) => n + this.addCounts[t]) });
     try {
       const fileEntry = (v: EntryView, remap: number[], extra: EntryView | null, extraRemap: number[]) => {
         const results: [number, Buffer][] = [];

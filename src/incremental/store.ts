@@ -386,6 +386,13 @@ export function filePayload(results: readonly (readonly [number, Buffer])[]): Bu
   return parts;
 }
 
+/** The slots a table of `count` entries has: the smallest power of two ≥ 16 at most half full (as growth leaves it). */
+function slotsFor(count: number): number {
+  let slots = 16;
+  while (count * 2 > slots) slots *= 2;
+  return slots;
+}
+
 /** Entries per chunk of an `EntryList` (no array is ever copied to grow: no garbage, no heap holes). */
 const LIST_CHUNK = 1 << 16;
 
@@ -452,8 +459,20 @@ export class IndexWriter {
     }
   }
 
-  static create(path: string, opts: { tables?: WriterTables } = {}): IndexWriter {
-    return new IndexWriter(openSync(path, 'wx+', 0o644), path, opts.tables ?? 'table');
+  /**
+   * `expect`: entries per table the caller expects ('table' mode): each table starts at that size,
+   * so a rewrite of 10^6 entries does not grow its tables step by step (each growth left the old
+   * arrays behind); `finish` shrinks one that ended up with far fewer, so the file is as without.
+   */
+  static create(path: string, opts: { tables?: WriterTables; expect?: readonly number[] } = {}): IndexWriter {
+    const w = new IndexWriter(openSync(path, 'wx+', 0o644), path, opts.tables ?? 'table');
+    if (w.tables === 'table' && opts.expect) {
+      for (let t = 0; t < TABLES; t++) {
+        const slots = slotsFor(opts.expect[t] ?? 0);
+        if (slots > 16) w.t[t] = { hashes: new Uint32Array(slots), offs: new Float64Array(slots), mask: slots - 1, count: 0 };
+      }
+    }
+    return w;
   }
 
   /** Can this writer become an index file (`finish`)? */
@@ -487,9 +506,8 @@ export class IndexWriter {
     this.used += b.length;
   }
 
-  private grow(t: (typeof this.t)[number]): void {
-    const old = t;
-    const slots = (old.mask + 1) * 2;
+  private grow(t: (typeof this.t)[number], slots = (t.mask + 1) * 2): void {
+    const old = { ...t };
     const hashes = new Uint32Array(slots);
     const offs = new Float64Array(slots);
     const mask = slots - 1;
@@ -584,6 +602,8 @@ export class IndexWriter {
     for (let ti = 0; ti < TABLES; ti++) {
       // The table as kept (≤ 50 % full) is the table written; a list is made a table now, one at a time.
       if (this.tables === 'list') this.buildFromList(ti);
+      // A table made bigger than its entries need (`expect`) goes out at the size growth gives.
+      else if (this.t[ti].count > 0 && slotsFor(this.t[ti].count) < this.t[ti].mask + 1) this.grow(this.t[ti], slotsFor(this.t[ti].count));
       const t = this.t[ti];
       const head = Buffer.allocUnsafe(8);
       const slots = t.count === 0 ? 0 : t.mask + 1;
@@ -622,8 +642,7 @@ export class IndexWriter {
   private buildFromList(table: number): void {
     const list = this.lists[table];
     this.lists[table] = new EntryList();
-    let slots = 16;
-    while (list.count * 2 > slots) slots *= 2;
+    const slots = slotsFor(list.count);
     const hashes = new Uint32Array(slots);
     const offs = new Float64Array(slots);
     const mask = slots - 1;
