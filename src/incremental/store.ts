@@ -599,9 +599,16 @@ export class IndexWriter {
     // Written piece by piece from the arrays as kept (no copy of the whole section: ~50 MB at 10^6 sidecars).
     let tablesLen = 0;
     let crc = 0;
+    // Lists are made tables one at a time, in one pair of arrays sized for the biggest (a table
+    // dropped after it is written is freed only when the collector runs).
+    let scratch: { hashes: Uint32Array; offs: Float64Array } | null = null;
+    if (this.tables === 'list') {
+      const most = Math.max(...this.lists.map((l) => slotsFor(l.count)));
+      scratch = { hashes: new Uint32Array(most), offs: new Float64Array(most) };
+    }
     for (let ti = 0; ti < TABLES; ti++) {
-      // The table as kept (≤ 50 % full) is the table written; a list is made a table now, one at a time.
-      if (this.tables === 'list') this.buildFromList(ti);
+      // The table as kept (≤ 50 % full) is the table written; a list is made a table now.
+      if (scratch) this.buildFromList(ti, scratch);
       // A table made bigger than its entries need (`expect`) goes out at the size growth gives.
       else if (this.t[ti].count > 0 && slotsFor(this.t[ti].count) < this.t[ti].mask + 1) this.grow(this.t[ti], slotsFor(this.t[ti].count));
       const t = this.t[ti];
@@ -639,12 +646,12 @@ export class IndexWriter {
    * (≤ 50 % full), filled in the order added, a later entry with the same key in place of the
    * earlier one. The list is dropped.
    */
-  private buildFromList(table: number): void {
+  private buildFromList(table: number, scratch: { hashes: Uint32Array; offs: Float64Array }): void {
     const list = this.lists[table];
     this.lists[table] = new EntryList();
     const slots = slotsFor(list.count);
-    const hashes = new Uint32Array(slots);
-    const offs = new Float64Array(slots);
+    const hashes = scratch.hashes.subarray(0, slots).fill(0);
+    const offs = scratch.offs.subarray(0, slots).fill(0);
     const mask = slots - 1;
     let count = 0;
     for (let n = 0; n < list.count; n++) {
