@@ -3,8 +3,8 @@
  * the WebAssembly scanner's tape (src/accel/scanner.ts) without converting the float arrays.
  *
  * Every object, string, literal, scalar number and array holding anything but floats is built
- * exactly as the reference decoder builds it (numbers through the number model's
- * `parseNumberToken`, with its notes; escaped strings through JSON.parse; `__proto__` as an own
+ * exactly as the reference decoder builds it (numbers as the number model's `parseNumberToken`
+ * gives them, with its notes — most read straight from the bytes, see numberAt; escaped strings through JSON.parse; `__proto__` as an own
  * key). An array of floats only (an embedding, a landmark pair) becomes a shared stand-in
  * of the same length: all 0.5, or -0.5 first when some element is negative. What the stand-in
  * keeps is what the summary and the built-in rules may observe of a float array — its length, that
