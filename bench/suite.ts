@@ -6,6 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { generateSampleLibrary } from '../src/sample/generate.js';
+import { IndexReader, TABLE_DIRS, TABLE_FILES, TABLE_LINKS } from '../src/incremental/store.js';
 import type { BenchArgs, Section } from './args.js';
 import { measureBreakEven } from './break-even.js';
 import { copyLibrary, listLibrary, removeTree, sampleImages, type ImageSample, type LibraryLists } from './library.js';
@@ -302,6 +303,7 @@ export class Bench {
       runChild(spec({}));
       fs.copyFileSync(live, before);
       sizes[op] = fs.statSync(live).size;
+      this.results.extra[`index: ${op} entries and bytes per entry by table (sidecar results, folders, links)`] = indexTables(before);
       const now = Date.now() / 1000;
       for (const p of changed) fs.utimesSync(p, now, now);
       runChild(spec({ racyMarginMs: 0 }));
@@ -548,4 +550,25 @@ export class Bench {
       this.results.notes.push(`--version figure failed: ${(e as Error).message}`);
     }
   }
+}
+
+/** What an index holds per table: entries and bytes per entry (what the first run writes and a warm run reads). */
+function indexTables(file: string): Record<string, { entries: number; bytesPerEntry: number }> {
+  const reader = IndexReader.open(file);
+  const sums = new Map<number, [number, number]>();
+  try {
+    for (const v of reader?.entries() ?? []) {
+      const t = sums.get(v.table) ?? [0, 0];
+      t[0]++;
+      t[1] += v.len;
+      sums.set(v.table, t);
+    }
+  } finally {
+    reader?.close();
+  }
+  const row = (t: number) => {
+    const [n, bytes] = sums.get(t) ?? [0, 0];
+    return { entries: n, bytesPerEntry: n > 0 ? Math.round(bytes / n) : 0 };
+  };
+  return { results: row(TABLE_FILES), folders: row(TABLE_DIRS), links: row(TABLE_LINKS) };
 }

@@ -61,9 +61,19 @@ export function isTrusted(result: FileInspection, id: FileIdentity, cutoffNs: bi
  * PATH_MARK (the entry serves any spelling of the root).
  */
 export function storedResultBytes(result: FileInspection): Buffer {
-  const stored: FileInspection = { ...result, path: '' };
-  if (stored.error && stored.error.message.includes(result.path)) stored.error = { ...stored.error, message: stored.error.message.split(result.path).join(PATH_MARK) };
-  return serialize(stored);
+  const path = result.path;
+  if (result.error && result.error.message.includes(path)) {
+    const stored: FileInspection = { ...result, path: '' };
+    stored.error = { ...result.error, message: result.error.message.split(path).join(PATH_MARK) };
+    return serialize(stored);
+  }
+  // The usual result: serialized as it is with its path emptied for the call (no copy of the object).
+  result.path = '';
+  try {
+    return serialize(result);
+  } finally {
+    result.path = path;
+  }
 }
 
 /** The entry of a result read from a file with identity `id`, or null when it may not be stored. */
