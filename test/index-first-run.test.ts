@@ -7,7 +7,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { scan, stats, validate, type IndexOptions } from '../src/index.js';
 import type { IndexRunStats } from '../src/incremental/scan-index.js';
@@ -15,7 +15,7 @@ import { InlineRuntime } from '../src/engine/inline.js';
 import type { Runtime } from '../src/engine/runtime.js';
 import { packInspections, unpackInspections } from '../src/tasks/inspect-wire.js';
 import { inspectFiles, type FileInspection, type InspectOptions } from '../src/tasks/inspect.js';
-import { IndexReader, entryResults, TABLE_FILES, TABLE_LINKS } from '../src/incremental/store.js';
+import { IndexReader, IndexWriter, entryResults, filePayload, TABLE_FILES, TABLE_LINKS } from '../src/incremental/store.js';
 import { deserialize } from 'node:v8';
 import { FAKE_JPEG, makeTree, sidecarData, testDir } from './helpers/tree.js';
 
@@ -160,4 +160,34 @@ test('wire: index entries cross packed, byte for byte, and a batch without them 
   assert.equal(packInspections(plain, items).packed.entries, null);
   // A racy cutoff in the past: nothing may be stored.
   assert.ok(inspectFiles(items, { ...opts, indexEntries: { racyCutoffMs: 0 } }).every((r) => r.indexEntry === undefined));
+});
+
+test('store: addFile writes the very bytes add(files, filePayload) writes (keys in any script, merged results, a result past the window)', (t) => {
+  const dir = testDir(t, 'isc-first-store-');
+  const big = Buffer.alloc((1 << 20) + 10, 7);
+  const entries: [string, Buffer, [number, Buffer][]][] = [
+    ['photos/d1/IMG_1.json', Buffer.alloc(40, 1), [[0, Buffer.from('abc')]]],
+    ['Bücher/ü – 写真.json', Buffer.alloc(40, 2), [[1, Buffer.from('one')], [0, Buffer.from('zero')], [3, Buffer.alloc(0)]]],
+    ['lone \ud800 surrogate.json', Buffer.alloc(40, 3), [[0, Buffer.from([1, 2, 3])]]],
+    ['big.json', Buffer.alloc(40, 4), [[0, big]]],
+    ['photos/d1/IMG_1.json', Buffer.alloc(40, 5), [[2, Buffer.from('again')]]], // the same key again: the later one is live
+    ['x'.repeat(20_000), Buffer.alloc(40, 6), [[0, Buffer.from('long key')]]],
+  ];
+  const header = { format: 'image-sidecar-index' as const, root: '/r', keys: [], written: 'now' };
+  const a = IndexWriter.create(join(dir, 'a'));
+  const b = IndexWriter.create(join(dir, 'b'));
+  for (const [key, id, results] of entries) {
+    a.add(TABLE_FILES, key, id, filePayload(results));
+    b.addFile(key, id, results);
+  }
+  a.finish(header);
+  b.finish(header);
+  assert.deepEqual(readFileSync(join(dir, 'b')), readFileSync(join(dir, 'a')));
+  const reader = IndexReader.open(join(dir, 'b'))!;
+  try {
+    assert.equal(reader.count(TABLE_FILES), 5);
+    assert.equal(entryResults(reader.find(TABLE_FILES, 'photos/d1/IMG_1.json')!).get(2)!.toString(), 'again');
+  } finally {
+    reader.close();
+  }
 });

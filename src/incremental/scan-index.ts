@@ -288,6 +288,11 @@ export class ScanIndex implements EntrySink {
   }
 
   add(table: number, key: string, id: Uint8Array, payload: readonly Uint8Array[]): boolean {
+    return this.spoolWith(table, (spool) => spool.add(table, key, id, payload));
+  }
+
+  /** Append one new entry to the spool (created at the first); false when the spool cannot be written. */
+  private spoolWith(table: number, write: (spool: IndexWriter) => void): boolean {
     if (this.spoolFailed) return false;
     try {
       if (!this.spool) {
@@ -298,7 +303,7 @@ export class ScanIndex implements EntrySink {
         this.spool = IndexWriter.create(join(dirname(this.location.path), tempNameFor(`${basename(this.location.path)}.spool`)), { tables: this.reader === null ? 'list' : 'none' });
       }
       const off = this.spool.size;
-      this.spool.add(table, key, id, payload);
+      write(this.spool);
       this.addCounts[table]++;
       // A spool with tables (nothing loaded) holds all of this run's entries in the order met: no
       // reference to each is kept (8 B per entry), a rewrite reads it through (`entries`).
@@ -381,12 +386,11 @@ export class ScanIndex implements EntrySink {
       if (old) this.ref(TABLE_FILES, old.off);
       return false;
     }
-    const raw = Buffer.from(entry.raw.buffer, entry.raw.byteOffset, entry.raw.byteLength);
-    const results: [number, Buffer][] = [[this.keyNo, raw]];
+    const results: [number, Uint8Array][] = [[this.keyNo, entry.raw]];
     if (old) for (const [no, r] of entryResults(old)) if (no !== this.keyNo) results.push([no, r]);
     const id = Buffer.from(entry.id.buffer, entry.id.byteOffset, IDENTITY_BYTES);
     p.idBytes = id;
-    if (this.add(TABLE_FILES, p.rel, id, filePayload(results))) this.recordedCount++;
+    if (this.spoolWith(TABLE_FILES, (spool) => spool.addFile(p.rel, id, results))) this.recordedCount++;
     return true;
   }
 

@@ -577,6 +577,53 @@ export class IndexWriter {
     this.write(keyBytes);
     this.write(id.subarray(0, IDENTITY_BYTES));
     for (const p of payload) this.write(p);
+    this.index(table, key, off);
+  }
+
+  /**
+   * Append a file entry made of results (key number, v8 bytes): the entry `add(TABLE_FILES, key,
+   * id, filePayload(results))` appends, written straight into the output buffer with one CRC call
+   * (a first run appends one per sidecar on the main thread: no Buffer per part).
+   */
+  addFile(key: string, id: Uint8Array, results: readonly (readonly [number, Uint8Array])[]): void {
+    const n = Math.min(results.length, 255);
+    let len = 11 + IDENTITY_BYTES + 1;
+    for (let r = 0; r < n; r++) len += 6 + results[r][1].length;
+    const keyLen = key.length <= 0x3fff ? -1 : Buffer.byteLength(key, 'utf8'); // a UTF-8 key is at most 3 bytes a code unit
+    if (keyLen > MAX_KEY_BYTES) return;
+    const most = len + (keyLen >= 0 ? keyLen : 3 * key.length);
+    if (most > this.out.length) {
+      const parts: Uint8Array[] = [];
+      for (const p of filePayload(results.map(([no, raw]) => [no, Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength)] as const))) parts.push(p);
+      this.add(TABLE_FILES, key, id, parts);
+      return;
+    }
+    if (most > this.out.length - this.used) this.flush();
+    const out = this.out;
+    const at = this.used;
+    const off = this.size;
+    const kl = out.write(key, at + 11, 'utf8');
+    if (kl > MAX_KEY_BYTES) return;
+    let p = at + 11 + kl;
+    out.set(id.subarray(0, IDENTITY_BYTES), p);
+    p += IDENTITY_BYTES;
+    out[p++] = n;
+    for (let r = 0; r < n; r++) {
+      const [no, raw] = results[r];
+      out.writeUInt16LE(no, p);
+      out.writeUInt32LE(raw.length, p + 2);
+      out.set(raw, p + 6);
+      p += 6 + raw.length;
+    }
+    out.writeUInt32LE(p - at, at);
+    out[at + 8] = TABLE_FILES;
+    out.writeUInt16LE(kl, at + 9);
+    out.writeUInt32LE(crc32(out.subarray(at + 8, p)) >>> 0, at + 4);
+    this.used = p;
+    this.index(TABLE_FILES, key, off);
+  }
+
+  private index(table: number, key: string, off: number): void {
     if (this.tables === 'none') return;
     if (this.tables === 'list') {
       this.lists[table].push(keyHash(key), off);
