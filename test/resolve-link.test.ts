@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, realpathSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { LinkResolver, LookupMemo, resolveLinks, resolveLinkTraced } from '../src/discovery/resolve-link.js';
+import { LinkResolver, LOOKUP_MEMO_ENTRIES, LookupMemo, resolveLinks, resolveLinkTraced } from '../src/discovery/resolve-link.js';
+import { DirSnapshots } from '../src/incremental/dir-cache.js';
 import { FAKE_JPEG, tempDir } from './helpers/tree.js';
 
 function awkwardLinks(): { dir: string; links: string[] } {
@@ -106,4 +107,26 @@ test('resolveLinkTraced reports each folder it looked a name up in, before looki
   const broken: string[] = [];
   resolveLinkTraced(dir, 'dangling-dir.jpg', { beforeLookup: (d) => broken.push(d), looked: () => undefined });
   assert.deepEqual([...new Set(broken)], [dir, lib], 'a missing name depends on the folder it is missing from');
+});
+
+test('what a run keeps of lookups is bounded and owns its memory (no pool slab kept alive per stamp or folder identity)', () => {
+  const dir = realpathSync(tempDir('isc-memo-'));
+  mkdirSync(join(dir, 'd'));
+  writeFileSync(join(dir, 'd', 'IMG.jpg'), FAKE_JPEG);
+  const n = LOOKUP_MEMO_ENTRIES + 50;
+  for (let i = 0; i < n; i++) symlinkSync('d/IMG.jpg', join(dir, `l${i}.jpg`));
+  const memo = new LookupMemo();
+  const stamps: Buffer[] = [];
+  for (let i = 0; i < n; i++) {
+    const r = memo.lookup(join(dir, `l${i}.jpg`));
+    assert.ok('kind' in r && r.kind === 'link');
+    stamps.push(r.stamp);
+  }
+  assert.equal(memo.size, LOOKUP_MEMO_ENTRIES, 'the oldest lookups went');
+  // A pooled Buffer's ArrayBuffer is Node's 8 KiB slab: one kept stamp would keep it all.
+  assert.ok(stamps.every((s) => s.buffer.byteLength === s.length), 'each kept stamp in memory of its own');
+  const sink = { ref: () => undefined, add: () => true };
+  const dirs = new DirSnapshots(null, dir, dir, 0n, sink);
+  const id = dirs.dirIdentity(join(dir, 'd'))!.id;
+  assert.equal(id.buffer.byteLength, id.length, 'a folder identity kept for the run in memory of its own');
 });

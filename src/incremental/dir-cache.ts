@@ -19,7 +19,7 @@
 import { readdirSync, statSync } from 'node:fs';
 import { serialize } from 'node:v8';
 import type { EntryKind, ListingCache, WalkEntry } from '../discovery/walk.js';
-import { lookupEntry, LOOKUP_MEMO_ENTRIES, LookupMemo, resolveLinkTraced, type LinkResolution, type ResolvedLink } from '../discovery/resolve-link.js';
+import { lookupEntry, LOOKUP_MEMO_ENTRIES, LookupMemo, resolveLinkTraced, unpooled, type LinkResolution, type ResolvedLink } from '../discovery/resolve-link.js';
 import { identityBytes, identityEquals, IDENTITY_BYTES } from './identity.js';
 import type { IndexEntryOut } from './entry.js';
 import { decodeLinkPayload, encodeLinkPayload } from './link-payload.js';
@@ -150,7 +150,8 @@ export class DirSnapshots implements ListingCache, LinkResolution {
     r = null;
     try {
       const st = statSync(real, { bigint: true, throwIfNoEntry: false });
-      if (st && st.isDirectory()) r = { id: identityBytes({ dev: st.dev, ino: st.ino, size: st.size, mtimeNs: st.mtimeNs, ctimeNs: st.ctimeNs }), racy: st.ctimeNs >= this.racyCutoffNs };
+      // Kept for the run: in memory of its own, not a pool slab's (unpooled).
+      if (st && st.isDirectory()) r = { id: unpooled(identityBytes({ dev: st.dev, ino: st.ino, size: st.size, mtimeNs: st.mtimeNs, ctimeNs: st.ctimeNs })), racy: st.ctimeNs >= this.racyCutoffNs };
     } catch {
       r = null;
     }
@@ -255,7 +256,7 @@ export class DirSnapshots implements ListingCache, LinkResolution {
       // Folders and links on the way are shared by many links: kept while recent (bounded, as LookupMemo).
       if ('kind' in r && (r.kind === 'dir' || r.kind === 'link')) {
         if (this.entries.size >= LOOKUP_MEMO_ENTRIES) this.entries.delete(this.entries.keys().next().value!);
-        this.entries.set(path, now);
+        this.entries.set(path, now && unpooled(now));
       }
     }
     return now !== null && Buffer.compare(now, stamp) === 0;
