@@ -98,7 +98,7 @@ export function scanJson(bytes: Uint8Array, maxDepth: number): Int32Array | numb
   const ex = exportsCache ?? load();
   if (ex === null) throw new Error('the WebAssembly scanner is unavailable');
   // Bytes read straight into the module's input (scannerInput) are scanned where they are.
-  if (bytes !== input || prepared !== bytes.length || preparedDepth !== maxDepth) {
+  if (bytes !== input || preparedDepth !== maxDepth) {
     const at = prepareInput(ex, bytes.length, maxDepth);
     if (at === 0) return -7;
     new Uint8Array(ex.memory.buffer, at, bytes.length).set(bytes);
@@ -110,9 +110,8 @@ export function scanJson(bytes: Uint8Array, maxDepth: number): Int32Array | numb
   return new Int32Array(ex.memory.buffer, ex.tapePointer(), n);
 }
 
-/** The view scannerInput handed out last, and the length it was prepared for (until the next scan). */
+/** The view scannerInput handed out last (exactly the prepared input, until the next scan), and the depth limit prepared with it. */
 let input: Buffer | null = null;
-let prepared = -1;
 let preparedDepth = -1;
 
 function prepareInput(ex: ScannerExports, len: number, maxDepth: number): number {
@@ -120,12 +119,8 @@ function prepareInput(ex: ScannerExports, len: number, maxDepth: number): number
   if (unconsumed) ex.rollbackKeys();
   unconsumed = false;
   input = null;
-  prepared = -1;
   const at = ex.prepare(len, maxDepth);
-  if (at !== 0) {
-    prepared = len;
-    preparedDepth = maxDepth;
-  }
+  preparedDepth = maxDepth;
   return at;
 }
 

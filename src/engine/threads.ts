@@ -121,7 +121,8 @@ export class ThreadRuntime implements Runtime {
     if (this.broken) return Promise.reject(this.broken);
     const signal = opts.signal;
     if (signal?.aborted) return Promise.reject(signal.reason);
-    if (this.callerRuns && this.pipelined(task) && this.full(task)) {
+    // The caller runs it when it would wait in the queue: no idle thread, none that may take it next.
+    if (this.callerRuns && this.pipelined(task) && (this.queue.length > 0 || (this.idle.length === 0 && !this.busySlotFor(task)))) {
       this.ranByCaller++;
       try {
         return Promise.resolve(runTask(task, items, options));
@@ -138,17 +139,6 @@ export class ThreadRuntime implements Runtime {
       this.queue.push(job);
       this.dispatch();
     });
-  }
-
-  /** No thread may take a batch of `task` now: it would wait in the queue. */
-  private full(task: string): boolean {
-    if (this.queue.length > 0) return true;
-    if (this.idle.length > 0) return false;
-    for (const slot of this.slots) {
-      if (slot.ending || slot.jobs.length >= THREAD_DEPTH) continue;
-      if (slot.jobs.every((j) => this.pipelined(j.req.task)) && this.pipelined(task)) return false;
-    }
-    return true;
   }
 
   private settle(job: Job): void {
@@ -187,7 +177,7 @@ export class ThreadRuntime implements Runtime {
 
   private dispatch(): void {
     while (this.queue.length > 0) {
-      const slot = this.idle.pop() ?? this.busySlotFor(this.queue[0]);
+      const slot = this.idle.pop() ?? this.busySlotFor(this.queue[0].req.task);
       if (!slot) return;
       const job = this.queue.shift()!;
       slot.jobs.push(job);
@@ -196,9 +186,9 @@ export class ThreadRuntime implements Runtime {
     }
   }
 
-  /** A running thread that may take `job` behind its current batch (both pipelined), least loaded first. */
-  private busySlotFor(job: Job): Slot | undefined {
-    if (!this.pipelined(job.req.task)) return undefined;
+  /** A running thread that may take a batch of `task` behind its current batch (both pipelined), least loaded first. */
+  private busySlotFor(task: string): Slot | undefined {
+    if (!this.pipelined(task)) return undefined;
     let best: Slot | undefined;
     for (const slot of this.slots) {
       if (slot.ending || slot.jobs.length === 0 || slot.jobs.length >= THREAD_DEPTH) continue;

@@ -156,13 +156,7 @@ function resolveLinkItem(item: InspectItem, at: LinkAt, opts: InspectOptions): F
     link = t.resolve(item.path, at.dirRel, item.name);
     entry = t.take();
   } else {
-    let resolver = resolvers.get(at.scan);
-    if (resolver === undefined) {
-      if (resolvers.size >= 8) resolvers.clear();
-      resolver = new LinkResolver(at.rootReal);
-      resolvers.set(at.scan, resolver);
-    }
-    link = resolver.resolve(item.path, at.dirRel, item.name);
+    link = perScan(resolvers, at.scan, () => new LinkResolver(at.rootReal)).resolve(item.path, at.dirRel, item.name);
   }
   const out: FileInspection = { path: item.path, size: 0, status: 'ok', format: null, notes: [], shape: null, link, elapsedMs: 0 };
   if (entry !== null) out.indexEntry = entry;
@@ -172,13 +166,18 @@ function resolveLinkItem(item: InspectItem, at: LinkAt, opts: InspectOptions): F
 // With the index, one traced resolver per scan and thread (folder identities and lookups of that scan only).
 const traced = new Map<number, LinkEntries>();
 function tracedLinks(at: LinkAt, e: EntryOptions): LinkEntries {
-  let t = traced.get(at.scan);
-  if (t === undefined) {
-    if (traced.size >= 8) traced.clear();
-    t = new LinkEntries(at.rootReal, racyCutoffNs(e.racyCutoffMs));
-    traced.set(at.scan, t);
+  return perScan(traced, at.scan, () => new LinkEntries(at.rootReal, racyCutoffNs(e.racyCutoffMs)));
+}
+
+/** This scan's one of `cache` (made on first use); the cache forgets every scan past 8. */
+function perScan<T>(cache: Map<number, T>, scan: number, make: () => T): T {
+  let v = cache.get(scan);
+  if (v === undefined) {
+    if (cache.size >= 8) cache.clear();
+    v = make();
+    cache.set(scan, v);
   }
-  return t;
+  return v;
 }
 
 /** Read, decode and (optionally) summarise/validate one sidecar file. Never throws for a bad file. */
@@ -220,7 +219,7 @@ export function inspectBytes(item: InspectItem, bytes: Buffer, opts: InspectOpti
   // Read into the scanner's input: scanned where it is, except after a BOM, which the scan of the
   // text behind it would overwrite (it copies that text to the input's start): own copy first.
   if (hasBomAt(bytes, 0) && inScannerMemory(bytes)) bytes = Buffer.from(bytes);
-  if (opts.accel !== false && canAccelerate(opts) && accelAvailable()) {
+  if (accelApplies(opts)) {
     const decoded = accelDecode(bytes, opts, skim ? SKIM_ARRAYS : undefined);
     if (decoded !== null && decoded !== 'deferred') {
       const skeleton = decoded.data;
@@ -302,7 +301,7 @@ export function inspectBytes(item: InspectItem, bytes: Buffer, opts: InspectOpti
  */
 let lastReadWasJson = true;
 function readsIntoScanner(opts: InspectOptions): boolean {
-  return lastReadWasJson && opts.accel !== false && canAccelerate(opts) && accelAvailable();
+  return lastReadWasJson && accelApplies(opts);
 }
 function scannerRoom(opts: InspectOptions): (size: number) => Buffer | null {
   const maxDepth = opts.maxDepth ?? DEFAULT_MAX_DEPTH;
@@ -322,6 +321,11 @@ const SKIM_ARRAYS = { arrays: 'skim' } as const;
  */
 function canAccelerate(opts: InspectOptions): boolean {
   return opts.schema === undefined && !opts.keepData && !opts.dataJson;
+}
+
+/** The scanner looks at this inspection's files: asked for, able to, and loaded in this thread. */
+function accelApplies(opts: InspectOptions): boolean {
+  return opts.accel !== false && canAccelerate(opts) && accelAvailable();
 }
 
 /** Shape, summary, probe and problems of decoded data: one implementation for both decodes. */
