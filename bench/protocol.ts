@@ -61,7 +61,7 @@ export interface BenchIndex {
   path: string;
   /** 0: record files however recently they changed (preparing a warm index right after a change). */
   racyMarginMs?: number;
-  /** Folder records (opt-in, docs/INDEX.md): absent = the library's default. */
+  /** Folder records (on by default, docs/INDEX.md): absent = the library's default. */
   folderRecords?: boolean;
 }
 

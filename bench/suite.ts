@@ -269,9 +269,10 @@ export class Bench {
    * run), with a warm index on the unchanged tree, and after 1 % of the sidecars changed (their
    * mtime and ctime moved; same bytes, so every other section sees the same library). The four runs
    * of an operation are measured in rounds; each run starts from the same index file (copied in,
-   * untimed): the warm and 1 %-changed runs from the index as repeat runs leave it. Folder records
-   * are opt-in (docs/INDEX.md): one more warm run with them on, from an index repeat runs with them
-   * on leave. Wall and CPU (all threads) figures; the index's bytes per sidecar.
+   * untimed): the warm and 1 %-changed runs from the index as repeat runs leave it (with folder
+   * records, on by default: docs/INDEX.md). One more warm run with folder records off (per-file
+   * results only), from an index repeat runs with them off leave. Wall and CPU (all threads)
+   * figures; the index's bytes per sidecar.
    */
   private incrementalIndex(): void {
     const l = this.jsonLib;
@@ -296,8 +297,8 @@ export class Bench {
       // The index before the change (what the "after 1 % changed" run starts from), and after it (warm).
       const before = path.join(dir, `${op}.before`);
       const warm = path.join(dir, `${op}.warm`);
-      // The index as repeat runs leave it (a first run, then a repeat run; with folder records on,
-      // the repeat run is the one that stores them): what a health check run again and again has.
+      // The index as repeat runs leave it (a first run, then a repeat run, which stores the folder
+      // records): what a health check run again and again has.
       clear();
       runChild(spec({}));
       runChild(spec({}));
@@ -308,20 +309,20 @@ export class Bench {
       for (const p of changed) fs.utimesSync(p, now, now);
       runChild(spec({ racyMarginMs: 0 }));
       fs.copyFileSync(live, warm);
-      // The same repeat runs with folder records on, after the change: what the opt-in's warm run
-      // starts from (no racy margin: the files just touched are stored too).
-      const warmRecords = path.join(dir, `${op}.warm-records`);
+      // The same repeat runs with folder records off, after the change: what a warm run with
+      // per-file results only starts from (no racy margin: the files just touched are stored too).
+      const warmFiles = path.join(dir, `${op}.warm-files`);
       clear();
-      runChild(spec({ folderRecords: true, racyMarginMs: 0 }));
-      runChild(spec({ folderRecords: true, racyMarginMs: 0 }));
-      fs.copyFileSync(live, warmRecords);
-      const [none, first, hot, after, hotRecords] = measureRounds(
+      runChild(spec({ folderRecords: false, racyMarginMs: 0 }));
+      runChild(spec({ folderRecords: false, racyMarginMs: 0 }));
+      fs.copyFileSync(live, warmFiles);
+      const [none, first, hot, after, hotFiles] = measureRounds(
         [
           { label: `${op} --no-index`, spec: spec() },
           { label: `${op} first run (builds the index)`, spec: spec(), prepare: clear },
           { label: `${op} warm index, unchanged tree`, spec: spec({}), prepare: place(warm) },
           { label: `${op} warm index, 1 % changed`, spec: spec({}), prepare: place(before) },
-          { label: `${op} warm index, unchanged tree, folder records on`, spec: spec({ folderRecords: true }), prepare: place(warmRecords) },
+          { label: `${op} warm index, unchanged tree, folder records off`, spec: spec({ folderRecords: false }), prepare: place(warmFiles) },
         ].map((s, k) => (k === 1 ? { ...s, spec: spec({}) } : s)),
         this.args.runs,
       );
@@ -330,7 +331,7 @@ export class Bench {
       this.add(`index.${op}.first`, label('first run: builds the index'), first, l.sidecarFiles, l.sidecarBytes, this.jsonFloors);
       this.add(`index.${op}.warm`, label('warm index, unchanged tree'), hot, l.sidecarFiles, l.sidecarBytes, this.jsonFloors);
       this.add(`index.${op}.changed`, label(`warm index, 1 % of the sidecars changed (${changed.length})`), after, l.sidecarFiles, l.sidecarBytes, this.jsonFloors);
-      this.add(`index.${op}.warm-records`, label('warm index, unchanged tree, folder records on (opt-in)'), hotRecords, l.sidecarFiles, l.sidecarBytes, this.jsonFloors);
+      this.add(`index.${op}.warm-files`, label('warm index, unchanged tree, folder records off (per-file results only)'), hotFiles, l.sidecarFiles, l.sidecarBytes, this.jsonFloors);
       const cpu = (o: Outcome) => (isFailure(o) ? null : Number(o.detail.cpuMs ?? NaN));
       // What explains a warm figure: records served whole from folder records (no pairing, no
       // per-file lookups) against the files read again.
@@ -340,8 +341,8 @@ export class Bench {
         return i ? { records: i.recordsServed ?? null, folders: i.foldersServed ?? null, misses: i.misses ?? null } : null;
       };
       Object.assign(this.results.extra, {
-        [`index: ${op} CPU ms (no-index, first, warm, 1 % changed, warm with folder records)`]: [none, first, hot, after, hotRecords].map(cpu),
-        [`index: ${op} folder records served / files read again (warm, 1 % changed, warm with folder records)`]: [hot, after, hotRecords].map(served),
+        [`index: ${op} CPU ms (no-index, first, warm, 1 % changed, warm with folder records off)`]: [none, first, hot, after, hotFiles].map(cpu),
+        [`index: ${op} folder records served / files read again (warm, 1 % changed, warm with folder records off)`]: [hot, after, hotFiles].map(served),
       });
     }
     // Every health-check command once, into one index: it then holds three option sets.

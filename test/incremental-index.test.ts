@@ -57,10 +57,8 @@ import { CLI_PATH, runCli } from './helpers/cli.js';
 import { FAKE_JPEG, makeTree, sidecarData, tempDir, testDir } from './helpers/tree.js';
 
 /** Record files however recently they changed (tests change files milliseconds before a run). */
-// Folder records are opt-in (`folderRecords: true`; the CLI reads IMAGE_SIDECAR_INDEX_FOLDER_RECORDS=on):
-// these tests run with them on, in process through their index options and in the CLI children
-// through the environment they inherit.
-process.env.IMAGE_SIDECAR_INDEX_FOLDER_RECORDS ??= 'on';
+// Folder records are on by default (the CLI turns them off for IMAGE_SIDECAR_INDEX_FOLDER_RECORDS=off):
+// these tests run with them, as users do; the parity tests also run with `folderRecords: false`.
 const NOW = { racyMarginMs: 0, folderRecords: true } as const;
 const CLI_ENV = { IMAGE_SIDECAR_INDEX_RACY_MS: '0' };
 const FIXED_TIME = 1_700_000_000; // whole seconds: utimes restores it exactly (ns included)
@@ -213,20 +211,32 @@ test('byte-identical to --no-index on the sample library (CLI), then after edits
     for (const c of cmds) {
       const plain = await runCli([...c, root, '--no-index'], { env: CLI_ENV });
       const cold = await runCli([...c, root], { env: CLI_ENV });
+      // The second run stores folder records (on by default), the third is served from them.
       const warm = await runCli([...c, root], { env: CLI_ENV });
+      const served = await runCli([...c, root], { env: CLI_ENV });
       assert.equal(cold.code, plain.code, `${label} ${c[0]}: exit code`);
       assert.equal(withoutTimes(cold.stdout), withoutTimes(plain.stdout), `${label} ${c[0]}: first run with the index`);
       assert.equal(withoutTimes(warm.stdout), withoutTimes(plain.stdout), `${label} ${c[0]}: warm run`);
-      assert.doesNotMatch(warm.stderr, /warning: index/);
+      assert.equal(withoutTimes(served.stdout), withoutTimes(plain.stdout), `${label} ${c[0]}: run served from folder records`);
+      assert.equal(served.code, plain.code, `${label} ${c[0]}: exit code, served`);
+      assert.doesNotMatch(warm.stderr + served.stderr, /warning: index/);
     }
   };
   await compare('unchanged');
-  const status = JSON.parse((await runCli(['index', 'status', root, '--json'])).stdout) as { entries: number; valid: boolean; last_run: { hits: number; misses: number }; where: string };
+  type Status = { entries: number; valid: boolean; last_run: { hits: number; misses: number; records_served?: number }; where: string };
+  const status = JSON.parse((await runCli(['index', 'status', root, '--json'])).stdout) as Status;
   assert.equal(status.valid, true);
   assert.equal(status.where, 'root');
   assert.ok(status.entries > 100, `entries: ${status.entries}`);
   assert.equal(status.last_run.misses, 0);
   assert.ok(status.last_run.hits > 100);
+  assert.ok((status.last_run.records_served ?? 0) > 100, `folder records are on by default: ${status.last_run.records_served} records served`);
+  // IMAGE_SIDECAR_INDEX_FOLDER_RECORDS=off turns them off: the same output, nothing served whole.
+  const off = await runCli(['stats', root], { env: { ...CLI_ENV, IMAGE_SIDECAR_INDEX_FOLDER_RECORDS: 'off' } });
+  assert.equal(withoutTimes(off.stdout), withoutTimes((await runCli(['stats', root, '--no-index'], { env: CLI_ENV })).stdout));
+  const offStatus = JSON.parse((await runCli(['index', 'status', root, '--json'])).stdout) as Status;
+  assert.equal(offStatus.last_run.records_served, 0, 'folder records off: none served');
+  assert.ok(offStatus.last_run.hits > 100);
   const sidecars = readdirSync(join(root, 'photos'), { recursive: true, encoding: 'utf8' }).filter((n) => n.endsWith('.json')).slice(0, 4);
   const kinds = Object.values(CHANGES);
   sidecars.forEach((rel, i) => {
@@ -824,4 +834,57 @@ test('folder records off (the kill switch): per-file results only, the same outp
   assert.equal(offWarm.misses, 0, 'off: every file a per-file hit');
   assert.ok(onWarm.recordsServed > 0, 'on: served from folder records');
   assert.equal(readIndex(join(dir, 'off')).records.length, 0, 'off: none stored');
+});
+
+/**
+ * A rewrite after some sidecars changed: the changed ones' new entries replace the old ones (the
+ * old ones count as met, so the loaded file is copied in one pass, entries kept byte for byte),
+ * removed ones are dropped, and every entry of the rewritten file reads back with a valid checksum.
+ * Before, any edit made the writer look up every entry that served folder records stood for.
+ */
+test('a rewrite after edits: changed entries replaced, removed ones dropped, the rest copied as they were', async (t) => {
+  const dir = testDir(t, 'isc-index-rewrite-');
+  const spec: Record<string, { json: JsonObject } | Buffer> = {};
+  for (let f = 0; f < 3; f++) {
+    for (let i = 0; i < 12; i++) {
+      spec[`d${f}/IMG_${i}.jpg`] = FAKE_JPEG;
+      spec[`d${f}/IMG_${i}.json`] = { json: sidecarData(`IMG_${i}.jpg`, (i % 3) + 1, 8) as JsonObject };
+    }
+  }
+  const root = makeTree(spec, join(dir, 'lib'));
+  const path = join(dir, 'index');
+  const runs: IndexRunStats[] = [];
+  const index: IndexOptions = { path, ...NOW, onStats: (s) => runs.push(s) };
+  const same = async (label: string) => {
+    const plain = await stats(root, { index: false });
+    const withIndex = await stats(root, { index });
+    assert.deepEqual(withIndex, plain, label);
+  };
+  await same('first run');
+  await same('repeat run (stores folder records)');
+  const before = readIndex(path);
+  const rels = (xs: string[]) => [...new Set(xs)].sort();
+  // Two edits (new identities) and a new sidecar: every stored entry is met or replaced.
+  writeFileSync(join(root, 'd0/IMG_1.json'), JSON.stringify(sidecarData('IMG_1.jpg', 5, 8)));
+  writeFileSync(join(root, 'd2/IMG_7.json'), JSON.stringify(sidecarData('IMG_7.jpg', 4, 8)));
+  writeFileSync(join(root, 'd1/IMG_3.png'), FAKE_JPEG);
+  writeFileSync(join(root, 'd1/IMG_3.png.json'), JSON.stringify(sidecarData('IMG_3.png', 2, 8)));
+  await same('after the edits');
+  let last = runs.at(-1)!;
+  assert.equal(last.misses, 3, 'the two edited sidecars and the new one were read again');
+  assert.equal(last.written, true);
+  assert.equal(last.pruned, false, 'nothing to drop: the loaded file is copied in one pass');
+  const edited = readIndex(path); // every entry's checksum checked
+  assert.deepEqual(rels(edited.files), rels([...before.files, 'd1/IMG_3.png.json']));
+  assert.equal(edited.files.length, new Set(edited.files).size, 'one entry per sidecar: a replaced entry is not copied beside its replacement');
+  // A removal: its entry is dropped.
+  rmSync(join(root, 'd1/IMG_3.json'));
+  await same('after a removal');
+  last = runs.at(-1)!;
+  assert.equal(last.pruned, true, 'an entry not met: the rewrite drops it');
+  const after = readIndex(path);
+  assert.deepEqual(rels(after.files), rels([...before.files.filter((k) => k !== 'd1/IMG_3.json'), 'd1/IMG_3.png.json']), 'the removed sidecar dropped');
+  assert.equal(after.files.length, new Set(after.files).size);
+  await same('served again after the rewrites');
+  assert.equal(runs.at(-1)!.misses, 0, 'every result of the rewritten index is a hit');
 });

@@ -28,10 +28,8 @@ import {
 import { find } from '../src/ops/find.js';
 import { FAKE_JPEG, makeTree, sidecarData, testDir } from './helpers/tree.js';
 
-// Folder records are opt-in (`folderRecords: true`; the CLI reads IMAGE_SIDECAR_INDEX_FOLDER_RECORDS=on):
-// these tests run with them on, in process through their index options and in the CLI children
-// through the environment they inherit.
-process.env.IMAGE_SIDECAR_INDEX_FOLDER_RECORDS ??= 'on';
+// Folder records are on by default (the CLI turns them off for IMAGE_SIDECAR_INDEX_FOLDER_RECORDS=off):
+// these tests run with them, as users do; the parity tests also run with `folderRecords: false`.
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -225,7 +225,7 @@ export function userCacheDir(env: NodeJS.ProcessEnv): string | undefined {
  * The incremental index of commands that inspect (validate, stats, format-stats, export, find, todo,
  * stale, report): on by default, `--index PATH` places it, `--no-index` turns it off.
  * IMAGE_SIDECAR_INDEX_RACY_MS sets the margin under which a just-changed file is not recorded (tests);
- * IMAGE_SIDECAR_INDEX_FOLDER_RECORDS=on turns on folder records (opt-in, docs/INDEX.md).
+ * IMAGE_SIDECAR_INDEX_FOLDER_RECORDS=off turns off folder records (on by default, docs/INDEX.md).
  */
 export function indexOptions(ctx: CommandContext): { index: IndexOptions | false } {
   const v = ctx.opts.index;
@@ -239,6 +239,6 @@ export function indexOptions(ctx: CommandContext): { index: IndexOptions | false
   if (cacheDir) out.cacheDir = cacheDir;
   const racy = ctx.io.env.IMAGE_SIDECAR_INDEX_RACY_MS;
   if (racy !== undefined && /^\d+$/.test(racy)) out.racyMarginMs = Number(racy);
-  if (ctx.io.env.IMAGE_SIDECAR_INDEX_FOLDER_RECORDS === 'on') out.folderRecords = true;
+  if (ctx.io.env.IMAGE_SIDECAR_INDEX_FOLDER_RECORDS === 'off') out.folderRecords = false;
   return { index: out };
 }

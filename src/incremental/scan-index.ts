@@ -39,6 +39,7 @@ import {
   IndexReader,
   IndexWriter,
   MAX_KEYS,
+  resultsKeptAsTheyAre,
   TABLE_DIRS,
   TABLE_FILES,
   TABLE_LINKS,
@@ -64,11 +65,9 @@ export interface IndexOptions extends IndexLocationOptions {
   /** Warnings (corrupt or foreign index, index not writable): the run goes on without it. */
   onWarning?: (message: string) => void;
   /**
-   * Folder records (folder-records.ts; opt-in): a warm run serves unchanged folders' finished
-   * records. True turns them on (the CLI: IMAGE_SIDECAR_INDEX_FOLDER_RECORDS=on). Off by default: a run
-   * that serves them holds about 300 B more live memory per sidecar than one without (about 120 B
-   * with per-file results only; test/index-memory.test.ts), which at 10^6–10^7 sidecars undoes the
-   * index's bounded memory. Output is the same either way.
+   * Folder records (folder-records.ts): a warm run serves unchanged folders' finished records, so it
+   * neither pairs nor resolves links nor decodes one result per file. On by default; false turns them
+   * off (the CLI: IMAGE_SIDECAR_INDEX_FOLDER_RECORDS=off). Output is the same either way (a parity test).
    */
   folderRecords?: boolean;
   /** Called after the index is written (or not) with this run's figures. */
@@ -92,6 +91,11 @@ export interface IndexRunStats {
   /** Folders whose stored records were all served / records served without pairing or per-file lookups. */
   foldersServed: number;
   recordsServed: number;
+  /**
+   * The rewrite dropped entries this run did not meet (removed files), finding the ones it keeps by
+   * key; false: every stored entry was met or replaced, and the file was copied in one pass.
+   */
+  pruned: boolean;
 }
 
 export const DEFAULT_RACY_MARGIN_MS = 2000;
@@ -104,6 +108,8 @@ export interface Pending {
   idBytes?: Buffer;
   /** The stored entry of this file when its identity still matched (other option sets' results), else 0. */
   oldOff: number;
+  /** The loaded file holds an entry under this key (a new one replaces it). */
+  stored?: boolean;
 }
 
 function fileStamp(path: string): string | null {
@@ -122,6 +128,8 @@ export interface LastRun {
   /** New results recorded (misses that could be trusted later). */
   recorded: number;
   sidecars: number;
+  /** Scan records served from folder records (no pairing, no per-file decode; docs/INDEX.md). */
+  records_served?: number;
 }
 
 /** The figures of the last run next to the index (`index status`); written even when the index is not. */
@@ -181,6 +189,8 @@ export class ScanIndex implements EntrySink {
   private readonly refCounts = [0, 0, 0, 0];
   /** Entries added to the spool, per table. */
   private readonly addCounts = [0, 0, 0, 0];
+  /** Entries of the loaded file that a new entry of this run replaces (same key), per table: met too. */
+  private readonly supersededCounts = [0, 0, 0, 0];
   private spool: IndexWriter | null = null;
   private spoolFailed = false;
   /** Entry paths are relative to the scanned root as given (resolved): a prefix cut, no realpath per file. */
@@ -288,7 +298,15 @@ export class ScanIndex implements EntrySink {
   }
 
   add(table: number, key: string, id: Uint8Array, payload: readonly Uint8Array[]): boolean {
-    return this.spoolWith(table, (spool) => spool.add(table, key, id, payload));
+    const added = this.spoolWith(table, (spool) => spool.add(table, key, id, payload));
+    if (added && table !== TABLE_RECORDS && this.reader) {
+      try {
+        if (this.reader.find(table, key) !== null) this.supersededCounts[table]++;
+      } catch (e) {
+        this.distrust(e);
+      }
+    }
+    return added;
   }
 
   /** Append one new entry to the spool (created at the first); false when the spool cannot be written. */
@@ -344,7 +362,7 @@ export class ScanIndex implements EntrySink {
     const id = statIdentity(path);
     if (!id) {
       this.misses++;
-      return { hit: null, pending: { rel, id: null, oldOff: 0 } };
+      return { hit: null, pending: { rel, id: null, oldOff: 0, stored: true } };
     }
     const idBytes = identityBytes(id);
     let oldOff = 0;
@@ -362,7 +380,7 @@ export class ScanIndex implements EntrySink {
       }
     }
     this.misses++;
-    return { hit: null, pending: { rel, id, idBytes, oldOff } };
+    return { hit: null, pending: { rel, id, idBytes, oldOff, stored: true } };
   }
 
   /**
@@ -390,7 +408,10 @@ export class ScanIndex implements EntrySink {
     if (old) for (const [no, r] of entryResults(old)) if (no !== this.keyNo) results.push([no, r]);
     const id = Buffer.from(entry.id.buffer, entry.id.byteOffset, IDENTITY_BYTES);
     p.idBytes = id;
-    if (this.spoolWith(TABLE_FILES, (spool) => spool.addFile(p.rel, id, results))) this.recordedCount++;
+    if (this.spoolWith(TABLE_FILES, (spool) => spool.addFile(p.rel, id, results))) {
+      this.recordedCount++;
+      if (p.stored === true) this.supersededCounts[TABLE_FILES]++; // its old entry (not referenced) is replaced
+    }
     return true;
   }
 
@@ -401,7 +422,7 @@ export class ScanIndex implements EntrySink {
 
   /** The scan's shape besides the inspect options (image extensions, link options): part of a folder-records key. */
   useRecords(scanShape: string): void {
-    if (this.opts.folderRecords !== true) return;
+    if (this.opts.folderRecords === false) return;
     this.recordPrefix = `${this.key}:${scanShape}`;
   }
 
@@ -548,6 +569,7 @@ export class ScanIndex implements EntrySink {
     let entries = 0;
     let bytes = 0;
     const prune = complete && this.opts.prune !== false && !(this.reader !== null && this.allMet(this.reader));
+    const pruneLoaded = prune && this.reader !== null;
     try {
       mkdirSync(dirname(path), { recursive: true });
       if (this.unchanged(prune) && fileStamp(path) === this.loadedStamp) {
@@ -562,14 +584,19 @@ export class ScanIndex implements EntrySink {
         entries = out.entries;
         bytes = out.bytes;
       }
-      writeLastRun(path, { at: new Date(this.started).toISOString(), hits: this.hits, misses: this.misses, recorded: this.recordedCount, sidecars: this.seenCount });
+      writeLastRun(path, this.lastRun());
     } catch (e) {
       this.warn(`index ${path} not written: ${errors.fromFs(e, path).message}`);
     } finally {
       this.close();
     }
     const d = this.dirs;
-    this.opts.onStats?.({ path, where: this.location.where, hits: this.hits, misses: this.misses, recorded: this.recordedCount, entries, bytes, written, dirsReused: d.hits, dirsRead: d.misses, linksReused: d.linksReused, linksResolved: d.linksResolved, foldersServed: this.foldersServed, recordsServed: this.recordsServed });
+    this.opts.onStats?.({ path, where: this.location.where, hits: this.hits, misses: this.misses, recorded: this.recordedCount, entries, bytes, written, dirsReused: d.hits, dirsRead: d.misses, linksReused: d.linksReused, linksResolved: d.linksResolved, foldersServed: this.foldersServed, recordsServed: this.recordsServed, pruned: written && pruneLoaded });
+  }
+
+  /** This run's figures (`index status`, the index header). */
+  private lastRun(): LastRun {
+    return { at: new Date(this.started).toISOString(), hits: this.hits, misses: this.misses, recorded: this.recordedCount, sidecars: this.seenCount, records_served: this.recordsServed };
   }
 
   /** Release the files (the spool is removed). Safe to call twice. */
@@ -600,9 +627,10 @@ export class ScanIndex implements EntrySink {
    * kept while their folders are walked (a removed folder changes its parent: a rewrite).
    */
   private allMet(r: IndexReader): boolean {
-    let dirs = this.refCounts[TABLE_DIRS];
+    const sup = this.supersededCounts;
+    let dirs = this.refCounts[TABLE_DIRS] + sup[TABLE_DIRS];
     for (const d of this.dirsServed) if (!this.dirs.metThisRun(d)) dirs++;
-    const met = [this.refCounts[TABLE_FILES] + this.filesServed, dirs, this.refCounts[TABLE_LINKS] + this.linksServed];
+    const met = [this.refCounts[TABLE_FILES] + this.filesServed + sup[TABLE_FILES], dirs, this.refCounts[TABLE_LINKS] + this.linksServed + sup[TABLE_LINKS]];
     return met.every((n, t) => n >= r.count(t));
   }
 
@@ -641,7 +669,7 @@ export class ScanIndex implements EntrySink {
       if (keys.length >= MAX_KEYS) break;
       if (k.key !== this.key && k.build === build) keys.push(k);
     }
-    const lastRun = { at: new Date(this.started).toISOString(), hits: this.hits, misses: this.misses, recorded: this.recordedCount, sidecars: this.seenCount };
+    const lastRun = this.lastRun();
     if (disk === null && this.reader === null && this.spool?.indexed && this.runKeys.length === 1) {
       // Nothing stored before (a first run, or a rebuild): the spool holds every entry, numbered
       // as the new file numbers them; it becomes the index as it stands (no copy).
@@ -674,6 +702,7 @@ export class ScanIndex implements EntrySink {
     const out = IndexWriter.create(tmp, { expect: this.refCounts.map((n, t) => n + this.addCounts[t]) });
     try {
       const fileEntry = (v: EntryView, remap: number[], extra: EntryView | null, extraRemap: number[]) => {
+        if (extra === null && resultsKeptAsTheyAre(v, remap)) return out.addRaw(v);
         const results: [number, Buffer][] = [];
         const have = new Set<number>();
         for (const [no, raw] of entryResults(v)) {
@@ -695,10 +724,7 @@ export class ScanIndex implements EntrySink {
       // One entry of the loaded file or the spool, as this run keeps it (file entries merged with
       // what another writer put on disk meanwhile).
       const keep = (v: EntryView) => {
-        if (v.table !== TABLE_FILES) {
-          out.add(v.table, entryKey(v), entryIdentity(v), [entryPayload(v)]);
-          return;
-        }
+        if (v.table !== TABLE_FILES) return out.addRaw(v);
         // Copy what a view holds before the next read from the same file.
         const key = entryKey(v);
         let extra: EntryView | null = null;
@@ -771,7 +797,7 @@ export class ScanIndex implements EntrySink {
               const key = `${prefix}\n${real}`;
               if (out.has(TABLE_RECORDS, key)) continue;
               const v = source.find(TABLE_RECORDS, key);
-              if (v) out.add(TABLE_RECORDS, key, entryIdentity(v), [entryPayload(v)]);
+              if (v) out.addRaw(v);
             }
           }
         } catch {
@@ -785,7 +811,7 @@ export class ScanIndex implements EntrySink {
             const key = entryKey(v);
             if (out.has(v.table, key)) continue;
             if (v.table === TABLE_FILES) fileEntry(v, diskRemap, null, diskRemap);
-            else out.add(v.table, key, entryIdentity(v), [entryPayload(v)]);
+            else out.addRaw(v);
           }
         } catch {
           /* the rest of a corrupt file is dropped */

@@ -347,6 +347,20 @@ export function entryResults(v: EntryView): Map<number, Buffer> {
   return out;
 }
 
+/** Every result number of a file entry maps to itself under `remap` (no result dropped or renumbered). */
+export function resultsKeptAsTheyAre(v: EntryView, remap: readonly number[]): boolean {
+  let same = true;
+  let n = 0;
+  const seen: boolean[] = [];
+  walkResults(v, (k) => {
+    n++;
+    if (remap[k] !== k || seen[k]) same = false;
+    seen[k] = true;
+    return !same;
+  });
+  return same && n > 0;
+}
+
 /** One result of a file entry, or null. */
 export function entryResult(v: EntryView, keyNo: number): Buffer | null {
   let found: Buffer | null = null;
@@ -578,6 +592,18 @@ export class IndexWriter {
     this.write(id.subarray(0, IDENTITY_BYTES));
     for (const p of payload) this.write(p);
     this.index(table, key, off);
+  }
+
+  /**
+   * Append an entry of another index file as it is (its bytes, CRC included): a rewrite copies the
+   * entries it keeps unchanged without taking them apart and putting them together again.
+   */
+  addRaw(v: EntryView): void {
+    const off = this.size;
+    const bytes = v.buf.subarray(v.at, v.end);
+    if (bytes.length > this.out.length - this.used) this.flush();
+    this.write(bytes);
+    this.index(v.table, entryKey(v), off);
   }
 
   /**
