@@ -378,6 +378,91 @@ function internKey(start: usize, end: usize): i32 {
   return id;
 }
 
+/** Bits of the 16-byte masks of one 64-byte block, as one u64 (bit k: byte k). */
+@inline function bits64(a: i32, b: i32, c: i32, d: i32): u64 {
+  return <u64><u32>(a | (b << 16)) | (<u64><u32>(c | (d << 16)) << 32);
+}
+
+@inline function digitBits(v: v128): i32 {
+  return i8x16.bitmask(i8x16.lt_u(i8x16.sub(v, i8x16.splat(0x30)), i8x16.splat(10)));
+}
+
+@inline function byteBits(v: v128, c: i8): i32 {
+  return i8x16.bitmask(i8x16.eq(v, i8x16.splat(c)));
+}
+
+/** Whitespace: ' ', or a byte below 16 whose entry in this table is set (tab, LF, CR); swizzle gives 0 for indices >= 16. */
+@inline function wsBits(v: v128): i32 {
+  const controls = v128(0, 0, 0, 0, 0, 0, 0, 0, 0, -1, -1, 0, 0, -1, 0, 0);
+  return i8x16.bitmask(v128.or(i8x16.swizzle(controls, v), i8x16.eq(v, i8x16.splat(0x20))));
+}
+
+// What floatBlocks found (globals: no multi-value returns).
+let blockCount: i32 = 0;
+let blockNegative: bool = false;
+let useFloatBlocks: bool = true;
+
+/** The float-run fast path on (1) or off (0): the scalar loop alone gives the same tapes (test/accel.test.ts). */
+export function setFloatBlocks(on: i32): void {
+  useFloatBlocks = on != 0;
+}
+
+/**
+ * The fast path of a float run, 64 bytes at a time (p: the first byte of an element). Checks at
+ * once every element of the block up to its last comma, when the block holds only the common form
+ * — `-?(0|[1-9][0-9]*)\.[0-9]+` (under 32 characters: the scalar path's limits hold), each element
+ * followed at once by its comma, whitespace after the comma — with bit masks: a digit before and
+ * after each '.', one '.' per element (its digit run ends at the comma), '-' only first, a lone
+ * leading '0'. Anything else (an exponent, a space before a comma, the array's end, any error)
+ * is left where it starts to the scalar loop, which decides exactly as without this path. Adds
+ * the elements to blockCount (and blockNegative: a '-' element with a non-zero digit); returns the
+ * next element's first byte (p itself when the block does not qualify).
+ */
+function floatBlocks(p: usize): usize {
+  while (true) {
+    const v0 = v128.load(p);
+    const v1 = v128.load(p, 16);
+    const v2 = v128.load(p, 32);
+    const v3 = v128.load(p, 48);
+    let C = bits64(byteBits(v0, 0x2c), byteBits(v1, 0x2c), byteBits(v2, 0x2c), byteBits(v3, 0x2c));
+    if (C == 0) return p;
+    const last = 63 - <i32>clz<u64>(C);
+    const region: u64 = last == 63 ? <u64>-1 : (<u64>1 << <u64>(last + 1)) - 1;
+    let D = bits64(digitBits(v0), digitBits(v1), digitBits(v2), digitBits(v3)) & region;
+    let M = bits64(byteBits(v0, 0x2d), byteBits(v1, 0x2d), byteBits(v2, 0x2d), byteBits(v3, 0x2d)) & region;
+    let P = bits64(byteBits(v0, 0x2e), byteBits(v1, 0x2e), byteBits(v2, 0x2e), byteBits(v3, 0x2e)) & region;
+    const W = bits64(wsBits(v0), wsBits(v1), wsBits(v2), wsBits(v3)) & region;
+    const tok = D | M | P;
+    // Only element bytes, commas and whitespace up to the last comma; an element starts at p.
+    if ((tok | C | W) != region || (tok & 1) == 0) return p;
+    const starts = tok & ~(tok << 1);
+    const ends = tok & ~(tok >> 1);
+    // Each element followed at once by a comma, each comma right after an element.
+    if (ends << 1 != C) return p;
+    // '-' only first, a digit before each '.'.
+    if ((M & ~starts) != 0 || (P & ~(D << 1)) != 0) return p;
+    // One '.' per element, digits after it: the digit run after each '.' ends at a comma, and every
+    // comma ends one (a second '.' ends the first one's run; a '.' or '-' without a digit after it
+    // leaves its element's comma out: '-' before '.' or '-' is caught above).
+    if (((D + ((P << 1) & D)) & ~D) != C) return p;
+    // A leading '0' stands alone before the '.'.
+    const Z = bits64(byteBits(v0, 0x30), byteBits(v1, 0x30), byteBits(v2, 0x30), byteBits(v3, 0x30)) & region;
+    if ((((((starts & D) | (M << 1)) & Z) << 1) & ~P) != 0) return p;
+    // Every element under 32 bytes.
+    let run = tok & (tok >> 1);
+    run &= run >> 2;
+    run &= run >> 4;
+    run &= run >> 8;
+    run &= run >> 16;
+    if (run != 0) return p;
+    // A negative element: a '-' element (its bytes: the carry of tok + M clears them) with a non-zero digit.
+    if (M != 0 && (tok & ~(tok + M) & D & ~Z) != 0) blockNegative = true;
+    blockCount += <i32>popcnt<u64>(C);
+    p = skipWs(p + <usize>(last + 1));
+  }
+  return p;
+}
+
 /**
  * At '[': a non-empty array of float tokens only becomes one FLOATS entry; returns the position
  * after ']', or 0 (tape untouched) when the array is anything else (the general loop takes it).
@@ -386,7 +471,10 @@ function tryFloatRun(open: usize): usize {
   let count: i32 = 0;
   let negative = false;
   let p = skipWs(open + 1);
+  blockCount = 0;
+  blockNegative = false;
   while (true) {
+    if (useFloatBlocks) p = floatBlocks(p);
     const c = <u32>load<u8>(p);
     if (c != 0x2d && !isDigit(c)) break;
     const q = scanNumber(p);
@@ -405,6 +493,8 @@ function tryFloatRun(open: usize): usize {
       continue;
     }
     if (d == 0x5d) {
+      count += blockCount;
+      negative = negative || blockNegative;
       if (!emit2(FLOATS | (negative ? F_NEGATIVE : 0), count)) {
         failure = 0;
         break;

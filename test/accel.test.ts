@@ -15,7 +15,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
-import { accelStatus, scanJson } from '../src/accel/scanner.js';
+import { accelStatus, consumedTape, scanJson, setFloatBlocks } from '../src/accel/scanner.js';
 import { ACCEL_MAX_BYTES, accelDecode } from '../src/accel/decode.js';
 import { skeletonNumber } from '../src/accel/skeleton.js';
 import { parseNumberToken } from '../src/formats/numbers.js';
@@ -277,6 +277,145 @@ describe('accel: the WebAssembly scanner', () => {
     for (const f of filesUnder(SAMPLES_DIR)) checkAccelParity(path.basename(f), fs.readFileSync(f), t);
     assertClean(t);
     assert.ok(t.certified > 0);
+  });
+});
+
+/**
+ * The scanner's 64-byte fast path for float runs (assembly/scanner.ts floatBlocks) against its own
+ * scalar loop: for every input, the same tape words or the same defer code. Inputs aim at the
+ * path's edges: tokens it must refuse (exponents, leading zeros, a lone '-', two dots, 32+
+ * characters), separators it leaves to the scalar loop (a space before a comma, two commas, a
+ * missing comma), elements across the 64-byte block boundary, the run's end.
+ */
+describe('accel: the float-run fast path is its scalar loop', () => {
+  /** The scan with the fast path on or off: its tape words (copied) or its defer code. */
+  /** Tape words as text, an interned key as `key`: the second scan finds the keys the first one added (KEY_ID, not KEY_NEW). */
+  const tapeView = (tape: Int32Array): string => {
+    const parts: string[] = [];
+    for (let i = 0; i < tape.length; ) {
+      const kind = tape[i] & 0xff;
+      if (kind === 12 || kind === 13) {
+        parts.push('key');
+        i += kind === 12 ? 1 : 3;
+      } else {
+        const n = kind === 5 || kind === 6 || kind === 7 ? 3 : kind === 11 ? 2 : 1;
+        parts.push(Array.from(tape.subarray(i, i + n)).join(' '));
+        i += n;
+      }
+    }
+    return parts.join(',');
+  };
+  const scanBoth = (bytes: Buffer): [string, string] => {
+    const out: string[] = [];
+    for (const on of [true, false]) {
+      setFloatBlocks(on);
+      try {
+        const tape = scanJson(bytes, 512);
+        if (typeof tape === 'number') out.push(`defer ${tape}`);
+        else {
+          out.push(tapeView(tape));
+          consumedTape();
+        }
+      } finally {
+        setFloatBlocks(true);
+      }
+    }
+    return [out[0], out[1]];
+  };
+  const digits = (n: number, rnd: () => number) => Array.from({ length: n }, () => String(Math.floor(rnd() * 10))).join('');
+  const validTokenArb = fc.oneof(
+    { weight: 12, arbitrary: fc
+        .double({ noNaN: true, noDefaultInfinity: true, min: -2, max: 2 })
+        .filter((d) => d === 0 || Math.abs(d) > 1e-99) // three exponent digits: the whole file is deferred
+        .map((d) => (Number.isInteger(d) ? `${d}.0` : String(d))) },
+    { weight: 2, arbitrary: fc.constantFrom('0.0', '-0.0', '-0.000', '0.5', '-0.5', '10.25', '-123456789.5', '1e-05', '-3.2e-07', '1.5E+2', '2.5e10', '-0.0e0') },
+    { weight: 1, arbitrary: fc.integer({ min: 28, max: 42 }).map((n) => `0.${'1'.repeat(n - 2)}`) },
+    { weight: 1, arbitrary: fc.integer({ min: 28, max: 42 }).map((n) => `-1.${'0'.repeat(n - 3)}`) },
+  );
+  const oddTokenArb = fc.constantFrom('01.5', '-01.5', '00.5', '.5', '-.5', '1.', '-', '--1.0', '1.2.3', '1..2', '+1.0', '1.5e', '1.5-', '1.-5', '0x1', 'NaN', '"s"', 'true', '[]', '{}', '1.5e999', '-0.5.', '1e5', '0', '-0', '7', '-3');
+  const oddSepArb = fc.constantFrom(' ,', ' , ', ',,', '', ' ', '\n', ',]', ', x', '\u00a0,', ',\u000b');
+
+  it('property: generated float arrays (valid, one odd token or separator, odd layouts) scan the same both ways', () => {
+    let floatRuns = 0;
+    fc.assert(
+      fc.property(
+        fc.array(validTokenArb, { minLength: 0, maxLength: 70 }),
+        fc.constantFrom(',', ', ', ',\n          ', ',\n    ', ',\t', ',\r\n  ', ',\n'),
+        fc.option(fc.tuple(fc.nat(), fc.boolean(), oddTokenArb, oddSepArb), { freq: 2 }),
+        fc.constantFrom('', ' ', '\n      ', '\t'),
+        fc.constantFrom('', ' ', '\n    ', ','),
+        fc.constantFrom('{"a": %}', '{"a": [%, %], "b": 1}', '{"a": {"b": %}}', '{"a": %'),
+        (tokens, sep, odd, open, close, frame) => {
+          const seps: string[] = tokens.map(() => sep);
+          if (odd !== null && tokens.length > 0) {
+            const [at, inToken, tok, oddSep] = odd;
+            if (inToken) tokens[at % tokens.length] = tok;
+            else seps[at % tokens.length] = oddSep;
+          }
+          let arr = `[${open}`;
+          tokens.forEach((tok, i) => (arr += i < tokens.length - 1 ? tok + seps[i] : tok));
+          const bytes = Buffer.from(frame.replaceAll('%', `${arr}${close}]`));
+          const [on, off] = scanBoth(bytes);
+          if (/(^|,)(11|267) \d+/.test(on)) floatRuns++;
+          assert.equal(on, off, bytes.toString());
+        },
+      ),
+      { numRuns: 2000, seed: 16 },
+    );
+    assert.ok(floatRuns > 500, `${floatRuns} float runs`);
+  });
+
+  it('the sign of a run: negative zeros are not negative, any other negative element is', () => {
+    const run = (elems: string[]) => {
+      const [on, off] = scanBoth(Buffer.from(`{"a": [${elems.join(',\n        ')}]}`));
+      assert.equal(on, off);
+      const m = /(?:^|,)(11|267) (\d+)/.exec(on);
+      assert.ok(m, on);
+      return { negative: m[1] === '267', count: Number(m[2]) };
+    };
+    const pos = Array.from({ length: 30 }, (_, i) => `0.${String(i + 1).padStart(3, '0')}123456789`);
+    for (let at = 0; at < 30; at += 7) {
+      for (const z of ['-0.0', '-0.000', '-0.00000000000000000']) {
+        const e = [...pos];
+        e[at] = z;
+        assert.deepEqual(run(e), { negative: false, count: 30 }, `${z} at ${at}`);
+      }
+      for (const n of ['-0.001', '-0.0000000000000001', '-1.0', '-10.0']) {
+        const e = [...pos];
+        e[at] = n;
+        assert.deepEqual(run(e), { negative: true, count: 30 }, `${n} at ${at}`);
+      }
+    }
+  });
+
+  it('every one-byte change of a pretty-printed embedding scans the same both ways', () => {
+    let seed = 16;
+    const rnd = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x80000000);
+    const values = Array.from({ length: 40 }, (_, i) => (i % 3 === 0 ? '-' : '') + `0.0${digits(15, rnd)}`);
+    const base = Buffer.from(`{"face": {"encoding": [\n          ${values.join(',\n          ')}\n        ], "n": 1}}`);
+    const bytes = '0123456789-.,e ]\n+xE';
+    let certifiedChanges = 0;
+    for (let i = 20; i < base.length - 12; i++) {
+      for (const b of [bytes[i % bytes.length], bytes[(i * 7 + 3) % bytes.length]]) {
+        const m = Buffer.from(base);
+        m[i] = b.charCodeAt(0);
+        const [on, off] = scanBoth(m);
+        assert.equal(on, off, `byte ${i} -> ${JSON.stringify(b)}: ${m.subarray(Math.max(0, i - 20), i + 20).toString()}`);
+        if (!on.startsWith('defer')) certifiedChanges++;
+      }
+    }
+    const [on, off] = scanBoth(base);
+    assert.equal(on, off);
+    assert.ok(!on.startsWith('defer'));
+    assert.ok(certifiedChanges > 100, `${certifiedChanges} changed files scanned`);
+  });
+
+  it('the float runs of the sample sidecars, cut at every offset of a block: the same both ways', () => {
+    const text = Buffer.from(sidecar(face(emb(200))));
+    for (let cut = text.length - 200; cut <= text.length; cut++) {
+      const [on, off] = scanBoth(text.subarray(0, cut));
+      assert.equal(on, off, `cut ${cut}`);
+    }
   });
 });
 

@@ -47,6 +47,7 @@ interface ScannerExports {
   tapePointer(): number;
   failOffset(): number;
   rollbackKeys(): void;
+  setFloatBlocks(on: number): void;
 }
 
 export interface AccelStatus {
@@ -162,6 +163,15 @@ export const keyStrings: string[] = [];
 export function rollbackKeys(): void {
   exportsCache?.rollbackKeys();
   unconsumed = false;
+}
+
+/**
+ * The scanner's 64-byte fast path for float runs on or off (tests: the scalar loop alone must give
+ * the same tape or defer code for every input; assembly/scanner.ts floatBlocks).
+ */
+export function setFloatBlocks(on: boolean): void {
+  const ex = exportsCache ?? load();
+  ex?.setFloatBlocks(on ? 1 : 0);
 }
 
 /** Byte offset where the last deferred scan stopped (diagnostics and tests). */
