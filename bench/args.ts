@@ -44,7 +44,8 @@ const HELP = `npm run bench -- [options]
   --cli FILE        the CLI to spawn for server, read and --version figures (default dist/cli.js)
   --out FILE        also write the JSON results to FILE
   --work-dir DIR    generate libraries under DIR (default: a temp dir, removed); the JSON library
-                    stays there and is reused by a later run with the same --images and --seed
+                    and the bin copy stay there and are reused by a later run with the same
+                    --images and --seed
   --keep            keep the generated libraries
   --only LIST       run only these sections (comma-separated)
   --skip LIST       skip these sections (comma-separated)

@@ -10,6 +10,9 @@ import { fileURLToPath } from 'node:url';
 import { errors } from '../src/errors.js';
 import { parseArgs } from './args.js';
 import { removeTree } from './library.js';
+
+/** What a --work-dir keeps for the next run: the generated libraries and what they were made with. */
+const KEPT_IN_WORK_DIR = new Set(['json', 'json.meta.json', 'bin', 'bin.meta.json']);
 import { log } from './measure.js';
 import { renderTables, writeResults } from './report.js';
 import type { BenchResults } from './results.js';
@@ -78,7 +81,7 @@ async function main(): Promise<void> {
     log(`results written to ${files.join(', ')}`);
     if (args.keep) log(`libraries kept in ${work}`);
     else if (ownWork) removeTree(work);
-    else for (const name of fs.readdirSync(work)) if (name !== 'json' && name !== 'json.meta.json') removeTree(path.join(work, name));
+    else for (const name of fs.readdirSync(work)) if (!KEPT_IN_WORK_DIR.has(name)) removeTree(path.join(work, name));
   }
 }
 

@@ -505,8 +505,18 @@ export class Bench {
       this.results.notes.push('bin copy: the JSON library converted by `convert` (the warm-up run\'s output).');
     } else {
       root = path.join(this.work, 'bin');
-      removeTree(root);
-      await this.generateLibrary(root, this.args.images, 'bin');
+      // Reused from --work-dir like the JSON library (no section writes into it: its tree
+      // operations run without the index).
+      const metaFile = path.join(this.work, 'bin.meta.json');
+      const meta = JSON.stringify({ images: this.args.images, seed: this.args.seed, format: 'bin' });
+      if (fs.existsSync(metaFile) && fs.readFileSync(metaFile, 'utf8') === meta && fs.existsSync(root)) {
+        log(`reusing the bin copy in ${root}`);
+      } else {
+        removeTree(root);
+        fs.rmSync(metaFile, { force: true });
+        await this.generateLibrary(root, this.args.images, 'bin');
+        fs.writeFileSync(metaFile, meta);
+      }
       this.results.notes.push(
         'bin copy: generated with the same seed and every ordinary sidecar written as bin (same data; converting 20,000 files with per-file fsync would dominate the run — use --convert-images N >= --images for a converted copy).',
       );

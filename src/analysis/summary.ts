@@ -4,7 +4,7 @@
  * operations, no copies of the data, never throws (values of the wrong type just don't count).
  */
 import type { JsonObject, JsonValue } from '../types.js';
-import { binEncodedSize } from '../formats/codec.js';
+import { encodedSize } from '../formats/cbor.js';
 import {
   forEachOperation,
   forEachResultNode,
@@ -152,10 +152,11 @@ function toolOf(node: JsonObject, backend: string | null): string | null {
 /**
  * `.bin` size of an operation value (null: the flat form's root without sidecar_info), or -1 for
  * a value no format can carry (only possible for in-memory data that did not come from a file).
+ * A bin file's decoder knows most of these sizes already (formats/cbor.ts encodedSize).
  */
 function sizeOf(value: JsonValue | null, root: JsonObject): number {
   try {
-    return value === null ? flatPayloadSize(root) : binEncodedSize(value);
+    return value === null ? flatPayloadSize(root) : encodedSize(value);
   } catch {
     return -1;
   }
@@ -174,7 +175,7 @@ function flatPayloadSize(root: JsonObject): number {
   for (const key of Object.keys(root)) {
     if (key === SIDECAR_INFO_KEY) continue;
     entries++;
-    body += binEncodedSize(key) + binEncodedSize(root[key]);
+    body += encodedSize(key) + encodedSize(root[key]);
   }
   // CBOR map header: count inline below 24, then 1, 2 or 4 extra bytes.
   const header = entries < 24 ? 1 : entries < 0x100 ? 2 : entries < 0x10000 ? 3 : 5;

@@ -100,6 +100,37 @@ export function withFloatBlocks<T>(mode: 'mark' | 'stand-ins', fn: () => T): T {
   }
 }
 
+/**
+ * Encoded sizes the decoder saw (stats' sizes without a second walk): in either mode of
+ * `withFloatBlocks`, each map and array among the root's values (where operations are, in every
+ * form but a wrapped whole sidecar: analysis/operations.ts) gets its byte span recorded when every
+ * item in it was written as our encoder writes it — then the span is exactly what binEncodedSize
+ * computes: shortest heads, floats as float64, runs of >= 4 floats as tag-86 blocks, no bignums,
+ * no aligned padding. Anything else (a float16, a padded block of the .rkyv layout, a plain array
+ * of floats) leaves that container unrecorded, and binEncodedSize walks it. The record holds the
+ * last such decode of this thread only (a few entries; one file's data kept alive at most).
+ */
+const sizedValues: object[] = [];
+const sizedBytes: number[] = [];
+/** Items decoded so far that our encoder would have written otherwise (see sizedValues). */
+let offEncoder = 0;
+
+/**
+ * The exact size of `value`'s bin encoding (binEncodedSize): from the decoder's record when it
+ * decoded this container (see sizedValues), else by walking it.
+ */
+export function encodedSize(value: JsonValue): number {
+  if (typeof value === 'object' && value !== null) {
+    for (let i = 0; i < sizedValues.length; i++) if (sizedValues[i] === value) return sizedBytes[i];
+  }
+  return binEncodedSize(value);
+}
+
+function recordSize(value: object, bytes: number): void {
+  sizedValues.push(value);
+  sizedBytes.push(bytes);
+}
+
 /** Stand-ins per length and sign; longer runs get a fresh one. Shared: read-only by contract. */
 const floatStandIns = [new Map<number, readonly number[]>(), new Map<number, readonly number[]>()];
 const CACHED_STAND_IN_MAX = 4096;
@@ -589,25 +620,31 @@ function describeInitialByte(b: number): string {
 /** Argument of a head whose additional information is >= 24. */
 function readArgument(ai: number, at: number): number {
   switch (ai) {
-    case 24:
+    case 24: {
       if (p + 1 > stop) throw truncated(at);
-      return src[p++];
+      const v = src[p++];
+      if (v < 24) offEncoder++; // not the shortest head (sizedValues)
+      return v;
+    }
     case 25: {
       if (p + 2 > stop) throw truncated(at);
       const v = (src[p] << 8) | src[p + 1];
       p += 2;
+      if (v < 0x100) offEncoder++;
       return v;
     }
     case 26: {
       if (p + 4 > stop) throw truncated(at);
       const v = srcView.getUint32(p);
       p += 4;
+      if (v < 0x10000) offEncoder++;
       return v;
     }
     case 27: {
       if (p + 8 > stop) throw truncated(at);
       const v = srcView.getUint32(p) * TWO_POW_32 + srcView.getUint32(p + 4);
       p += 8;
+      if (v < TWO_POW_32) offEncoder++;
       return v;
     }
     case 31:
@@ -628,6 +665,7 @@ function readInt(ai: number, at: number, negative: boolean): number {
   }
   if (p + 8 > stop) throw truncated(at);
   const hi = srcView.getUint32(p);
+  if (hi === 0) offEncoder++; // below 2^32: a shorter head (sizedValues)
   if (hi < 0x200000) {
     // Below 2^53: exact as a double.
     const v = hi * TWO_POW_32 + srcView.getUint32(p + 4);
@@ -648,6 +686,7 @@ function bigIntValue(b: bigint): number {
 
 /** Content of tag 2 / 3: a definite byte string holding the magnitude, big endian. */
 function readBignum(tag: number, tagAt: number): number {
+  offEncoder++; // sized by walking (sizedValues): rare, and its canonical form has rules of its own
   if (p >= stop) throw truncated(tagAt, `tag ${tag}`);
   const at = p;
   const b = src[p++];
@@ -877,11 +916,13 @@ function readFloatBlock(tagAt: number): number[] {
     const len = ai < 24 ? ai : readArgument(ai, at);
     if (len > stop - p) throw corrupt(`byte string at byte ${at} claims ${len} bytes but only ${stop - p} remain`);
     if (len % 8 !== 0) throw corrupt(`tag 86 payload at byte ${at} is ${len} bytes, not a multiple of 8`);
+    if (len < 8 * FLOAT_BLOCK_MIN_LENGTH) offEncoder++; // a short run is a plain array to our encoder
     const arr = floatsToArray(src, p, len / 8, at);
     p += len;
     return arr;
   }
   // Indefinite length: definite chunks until a break. The .rkyv layout pads with empty chunks.
+  offEncoder++;
   const chunksStart = p;
   let first = -1;
   let total = 0;
@@ -942,12 +983,14 @@ function readSimple(ai: number, at: number): JsonValue {
       if (p + 2 > stop) throw truncated(at);
       const x = halfToNumber((src[p] << 8) | src[p + 1]);
       p += 2;
+      offEncoder++; // our encoder writes float64 (sizedValues)
       return floatValue(x, at);
     }
     case 26: {
       if (p + 4 > stop) throw truncated(at);
       const x = srcView.getFloat32(p);
       p += 4;
+      offEncoder++;
       return floatValue(x, at);
     }
     case 27: {
@@ -968,6 +1011,7 @@ function readSimple(ai: number, at: number): JsonValue {
 }
 
 function readMap(ai: number, at: number, depth: number): JsonObject {
+  const off0 = offEncoder;
   const n = ai < 24 ? ai : readLength(ai, at, 'map');
   if (depth >= decMaxDepth) throw errors.tooDeep(decMaxDepth, decPath);
   if (n * 2 > stop - p) throw corrupt(`map at byte ${at} claims ${n} entries but only ${stop - p} bytes remain`);
@@ -1000,6 +1044,7 @@ function readMap(ai: number, at: number, depth: number): JsonObject {
     }
     if (note !== undefined) setNote(obj, key, note);
   }
+  if (depth === 1 && floatBlockMode !== 0 && offEncoder === off0) recordSize(obj, p - at);
   return obj;
 }
 
@@ -1022,17 +1067,23 @@ function readItem(depth: number): JsonValue {
       return n <= 16 && n > 0 ? readCachedText(n, at) : readText(n, at);
     }
     case 4: {
+      const off0 = offEncoder;
       const n = ai < 24 ? ai : readLength(ai, at, 'array');
       if (depth >= decMaxDepth) throw errors.tooDeep(decMaxDepth, decPath);
       if (n > stop - p) throw corrupt(`array at byte ${at} claims ${n} items but only ${stop - p} bytes remain`);
       const arr: JsonValue[] = [];
+      let floats = 0;
       for (let i = 0; i < n; i++) {
+        if (p < stop && src[p] >= 0xf9 && src[p] <= 0xfb) floats++; // a float item (float16/32/64)
         arr.push(readItem(depth + 1));
         if (pendingNote !== undefined) {
           setNote(arr, i, pendingNote);
           pendingNote = undefined;
         }
       }
+      // A run of >= 4 floats is one tag-86 block to our encoder, not a plain array.
+      if (floats === n && n >= FLOAT_BLOCK_MIN_LENGTH) offEncoder++;
+      if (depth === 1 && floatBlockMode !== 0 && offEncoder === off0) recordSize(arr, p - at);
       return arr;
     }
     case 5:
@@ -1073,6 +1124,8 @@ export function decodeCborItem(bytes: Uint8Array, start: number, end: number, op
   decMaxDepth = opts.maxDepth;
   decPath = opts.path;
   pendingNote = undefined;
+  sizedValues.length = 0;
+  sizedBytes.length = 0;
   try {
     const value = readItem(0);
     pendingNote = undefined;
