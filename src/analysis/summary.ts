@@ -64,6 +64,15 @@ export function briefOf(s: SidecarSummary): SidecarBrief {
   return { detectionCount: s.detectionCount, toolName: s.toolName, operationType: s.operationType };
 }
 
+/**
+ * `briefOf(summarizeSidecar(data))` by the same pass with only what the brief needs: no times,
+ * successes, sizes, quality, embeddings, object classes, link or image record (validate asks this
+ * of every file).
+ */
+export function briefOfSidecar(data: JsonObject): SidecarBrief {
+  return briefOf(summarize(data, false, true));
+}
+
 /** Accumulates one operation's findings while its result nodes are visited. */
 interface OperationState {
   time: number | undefined;
@@ -188,7 +197,11 @@ function flatPayloadSize(root: JsonObject): number {
  */
 export function summarizeSidecar(data: JsonObject, opts: { sizes?: boolean } = {}): SidecarSummary {
   // Sizing every operation in bin encoding costs a walk of the whole value: only stats prints it.
-  const withSizes = opts.sizes !== false;
+  return summarize(data, opts.sizes !== false, false);
+}
+
+/** The summary; `briefOnly`: only its brief fields are filled in (briefOfSidecar). */
+function summarize(data: JsonObject, withSizes: boolean, briefOnly: boolean): SidecarSummary {
   const summary: SidecarSummary = {
     operations: [],
     operationType: null,
@@ -215,20 +228,28 @@ export function summarizeSidecar(data: JsonObject, opts: { sizes?: boolean } = {
     summary.hasSidecarInfo = true;
     const type = nonEmptyString(info.operation_type);
     if (type !== null) summary.operationType = normalizeOperationName(type);
-    const link = info.symlink_info;
-    if (isPlainObject(link)) summary.symlink = { isSymlink: link.is_symlink === true, broken: link.broken === true };
-    summary.image = recordedImage(data);
+    if (!briefOnly) {
+      const link = info.symlink_info;
+      if (isPlainObject(link)) summary.symlink = { isSymlink: link.is_symlink === true, broken: link.broken === true };
+      summary.image = recordedImage(data);
+    }
   }
 
   const state: OperationState = { time: undefined, success: undefined, tool: null };
-  const visitNode = (node: JsonObject, _pointer: string, backend: string | null): void => {
-    if (state.time === undefined) state.time = processingTimeOf(node);
-    state.success = mergeSuccess(state.success, node);
-    if (state.tool === null) state.tool = toolOf(node, backend);
-    countFaces(node.faces, summary);
-    countObjects(node.objects, summary);
-    readQuality(node.quality, summary);
-  };
+  const visitNode = briefOnly
+    ? (node: JsonObject, _pointer: string, backend: string | null): void => {
+        if (state.tool === null) state.tool = toolOf(node, backend);
+        summary.faces += countOf(node.faces);
+        summary.objects += countOf(node.objects);
+      }
+    : (node: JsonObject, _pointer: string, backend: string | null): void => {
+        if (state.time === undefined) state.time = processingTimeOf(node);
+        state.success = mergeSuccess(state.success, node);
+        if (state.tool === null) state.tool = toolOf(node, backend);
+        countFaces(node.faces, summary);
+        countObjects(node.objects, summary);
+        readQuality(node.quality, summary);
+      };
 
   forEachOperation(data, (op) => {
     const name = op.name;
@@ -243,6 +264,7 @@ export function summarizeSidecar(data: JsonObject, opts: { sizes?: boolean } = {
     if (state.tool === null && TOOL_OPERATIONS.has(name)) state.tool = name;
     // Only the operationType operation (else the first one) names the tool: another's would mislead.
     if (summary.toolName === null && name === (summary.operationType ?? summary.operations[0])) summary.toolName = state.tool;
+    if (briefOnly) return;
     const size = withSizes ? sizeOf(op.form === 'flat' ? null : op.value, data) : -1;
     if (size >= 0) setOwn(summary.dataSizes, name, (Object.hasOwn(summary.dataSizes, name) ? summary.dataSizes[name] : 0) + size);
   });
@@ -250,6 +272,14 @@ export function summarizeSidecar(data: JsonObject, opts: { sizes?: boolean } = {
   if (summary.operationType === null && summary.operations.length > 0) summary.operationType = summary.operations[0];
   summary.detectionCount = summary.faces + summary.objects;
   return summary;
+}
+
+/** Objects in an array (faces, objects), as countFaces / countObjects count them. */
+function countOf(list: JsonValue | undefined): number {
+  if (!Array.isArray(list)) return 0;
+  let n = 0;
+  for (let i = 0; i < list.length; i++) if (isPlainObject(list[i])) n++;
+  return n;
 }
 
 function countFaces(faces: JsonValue | undefined, summary: SidecarSummary): void {

@@ -6,7 +6,7 @@ import { withFloatBlocks } from '../formats/cbor.js';
 import { hasBomAt, typedJsonText } from '../formats/json.js';
 import { hasNumberNotes } from '../formats/numbers.js';
 import { looksLikeReport, looksLikeSidecar } from '../analysis/operations.js';
-import { briefOf, probeSidecar, summarizeSidecar, type SidecarBrief, type SidecarProbe, type SidecarSummary } from '../analysis/summary.js';
+import { briefOfSidecar, probeSidecar, summarizeSidecar, type SidecarBrief, type SidecarProbe, type SidecarSummary } from '../analysis/summary.js';
 import { skimSidecar } from '../formats/skim.js';
 import { checkSidecarRules, type Problem } from '../analysis/rules.js';
 import { compileSchema, checkSchema, type CompiledSchema } from '../analysis/schema.js';
@@ -332,7 +332,7 @@ function accelApplies(opts: InspectOptions): boolean {
 function analyse(out: FileInspection, data: JsonObject, item: InspectItem, opts: InspectOptions, compiled: CompiledSchema | undefined): void {
   out.shape = looksLikeReport(data, item.name) ? 'report' : looksLikeSidecar(data) ? 'sidecar' : 'other';
   if (opts.summarize) out.summary = summarizeSidecar(data, { sizes: opts.sizes });
-  else if (opts.brief) out.brief = briefOf(summarizeSidecar(data, { sizes: false }));
+  else if (opts.brief) out.brief = briefOfSidecar(data);
   if (opts.probe) out.probe = probeSidecar(data);
   if (opts.validate || opts.schema !== undefined) {
     const problems = opts.validate ? checkSidecarRules(data) : [];
