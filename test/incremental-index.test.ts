@@ -888,3 +888,100 @@ test('a rewrite after edits: changed entries replaced, removed ones dropped, the
   await same('served again after the rewrites');
   assert.equal(runs.at(-1)!.misses, 0, 'every result of the rewritten index is a hit');
 });
+
+/**
+ * A run that met every stored entry continues the loaded file (entries copied in one pass, new ones
+ * appended, the ones they replace left as dead bytes) until the dead bytes are a quarter of the
+ * entries: then a full rewrite drops them. Every run's output is --no-index's, every entry of each
+ * file reads back with its checksum, and the file never grows without bound.
+ */
+test('a rewrite extends the loaded file while its dead entries are few, and compacts it after', async (t) => {
+  const dir = testDir(t, 'isc-index-extend-');
+  const spec: Record<string, { json: JsonObject } | Buffer> = {};
+  for (let i = 0; i < 8; i++) {
+    spec[`d/IMG_${i}.jpg`] = FAKE_JPEG;
+    spec[`d/IMG_${i}.json`] = { json: sidecarData(`IMG_${i}.jpg`, 2, 8) as JsonObject };
+  }
+  const root = makeTree(spec, join(dir, 'lib'));
+  const path = join(dir, 'index');
+  const runs: IndexRunStats[] = [];
+  const index: IndexOptions = { path, ...NOW, onStats: (s) => runs.push(s) };
+  const same = async (label: string) => {
+    const plain = await validate(root, { index: false });
+    const withIndex = await validate(root, { index });
+    assert.deepEqual(withoutTimes(JSON.stringify(withIndex.results)), withoutTimes(JSON.stringify(plain.results)), label);
+    assert.equal(withIndex.valid_files, plain.valid_files, label);
+  };
+  await same('first run');
+  await same('repeat run');
+  const fresh = statSync(path).size;
+  const paths: string[] = [];
+  let compacted = false;
+  for (let round = 1; round <= 12; round++) {
+    writeFileSync(join(root, 'd/IMG_3.json'), JSON.stringify(sidecarData('IMG_3.jpg', 2 + (round % 3), 8)));
+    await same(`edit ${round}`);
+    const last = runs.at(-1)!;
+    assert.equal(last.misses, 1, `edit ${round}: one file read again`);
+    assert.equal(last.pruned, false, `edit ${round}: nothing to drop`);
+    const file = readIndex(path); // every entry's checksum checked
+    assert.equal(file.files.length, 8, `edit ${round}: one live entry per sidecar`);
+    const garbage = file.header.garbage ?? 0;
+    if (last.extended) assert.ok(garbage > 0, `edit ${round}: an extension counts the replaced entry as garbage`);
+    else {
+      compacted = true;
+      assert.equal(garbage, 0, `edit ${round}: a full rewrite leaves no garbage`);
+    }
+    paths.push(last.extended ? 'extended' : 'rewritten');
+    assert.ok(statSync(path).size < fresh * 2, `edit ${round}: the file stays bounded (${statSync(path).size} B, fresh ${fresh} B)`);
+  }
+  t.diagnostic(`rewrites: ${paths.join(', ')}`);
+  assert.equal(paths[0], 'extended', `the first edit extends the file (${paths.join(', ')})`);
+  assert.ok(compacted, `the dead bytes were dropped at some point (${paths.join(', ')})`);
+  await same('served');
+  assert.equal(runs.at(-1)!.misses, 0);
+});
+
+/**
+ * Option sets keep their numbers from run to run (the header lists them in a stable order), so a
+ * health check alternating commands extends the file after an edit instead of renumbering every
+ * entry; beyond eight option sets the least recently used is dropped, never the running one.
+ */
+test('option sets keep their order: alternating commands extend the file; the least recently used of more than eight goes', async (t) => {
+  const dir = testDir(t, 'isc-index-keys-');
+  const spec: Record<string, { json: JsonObject } | Buffer> = {};
+  // Big enough that three edits leave less than a quarter of dead bytes (then a rewrite compacts).
+  for (let i = 0; i < 80; i++) {
+    spec[`d${i % 8}/IMG_${i}.jpg`] = FAKE_JPEG;
+    spec[`d${i % 8}/IMG_${i}.json`] = { json: sidecarData(`IMG_${i}.jpg`, 1, 8) as JsonObject };
+  }
+  const root = makeTree(spec, join(dir, 'lib'));
+  const path = join(dir, 'index');
+  const runs: IndexRunStats[] = [];
+  const index: IndexOptions = { path, ...NOW, onStats: (s) => runs.push(s) };
+  // Every command twice (each stores its results, then its folder records).
+  for (let round = 0; round < 2; round++) {
+    await validate(root, { index });
+    await stats(root, { index });
+    await formatStats(root, { index });
+  }
+  const order = readIndex(path).header.keys.map((k) => k.key);
+  assert.equal(order.length, 3);
+  for (const [n, run] of [validate, stats, formatStats].entries()) {
+    writeFileSync(join(root, `d${n}/IMG_${n}.json`), JSON.stringify(sidecarData(`IMG_${n}.jpg`, 3, 8)));
+    await run(root, { index });
+    // The edited file, and those the previous commands edited (their new entries lack this command's result).
+    assert.equal(runs.at(-1)!.misses, n + 1);
+    assert.equal(runs.at(-1)!.extended, true, `${run.name} after an edit: the file is extended`);
+    assert.deepEqual(readIndex(path).header.keys.map((k) => k.key), order, 'the option sets keep their order');
+  }
+  // Nine schemas more (nine option sets): eight are kept, the running one among them.
+  const schema = (i: number) => ({ type: 'object', title: `schema ${i}` });
+  for (let i = 0; i < 9; i++) await validate(root, { index, schema: schema(i) });
+  const keys = readIndex(path).header.keys;
+  assert.equal(keys.length, 8);
+  for (const k of order) assert.ok(!keys.some((x) => x.key === k), 'the least recently used went first');
+  const plain = await validate(root, { index: false, schema: schema(8) });
+  const again = await validate(root, { index, schema: schema(8) });
+  assert.equal(withoutTimes(JSON.stringify(again.results)), withoutTimes(JSON.stringify(plain.results)));
+  assert.equal(runs.at(-1)!.misses, 0, 'the running option set kept its results');
+});

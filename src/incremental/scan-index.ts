@@ -96,10 +96,17 @@ export interface IndexRunStats {
    * key; false: every stored entry was met or replaced, and the file was copied in one pass.
    */
   pruned: boolean;
+  /**
+   * The rewrite continued the loaded file (its entries copied in one pass, this run's new ones
+   * appended after them) instead of writing every entry again.
+   */
+  extended: boolean;
 }
 
 export const DEFAULT_RACY_MARGIN_MS = 2000;
 const LOCK_TIMEOUT_MS = 15_000;
+/** A rewrite extends the loaded file while its dead entries are at most this share of its entry bytes. */
+const MAX_GARBAGE_SHARE = 0.25;
 
 /** What the scan keeps per sidecar sent to the engine: its identity as seen before the read. */
 export interface Pending {
@@ -568,6 +575,7 @@ export class ScanIndex implements EntrySink {
     let written = false;
     let entries = 0;
     let bytes = 0;
+    let extended = false;
     const prune = complete && this.opts.prune !== false && !(this.reader !== null && this.allMet(this.reader));
     const pruneLoaded = prune && this.reader !== null;
     try {
@@ -583,6 +591,7 @@ export class ScanIndex implements EntrySink {
         written = true;
         entries = out.entries;
         bytes = out.bytes;
+        extended = out.extended;
       }
       writeLastRun(path, this.lastRun());
     } catch (e) {
@@ -591,7 +600,7 @@ export class ScanIndex implements EntrySink {
       this.close();
     }
     const d = this.dirs;
-    this.opts.onStats?.({ path, where: this.location.where, hits: this.hits, misses: this.misses, recorded: this.recordedCount, entries, bytes, written, dirsReused: d.hits, dirsRead: d.misses, linksReused: d.linksReused, linksResolved: d.linksResolved, foldersServed: this.foldersServed, recordsServed: this.recordsServed, pruned: written && pruneLoaded });
+    this.opts.onStats?.({ path, where: this.location.where, hits: this.hits, misses: this.misses, recorded: this.recordedCount, entries, bytes, written, dirsReused: d.hits, dirsRead: d.misses, linksReused: d.linksReused, linksResolved: d.linksResolved, foldersServed: this.foldersServed, recordsServed: this.recordsServed, pruned: written && pruneLoaded, extended });
   }
 
   /** This run's figures (`index status`, the index header). */
@@ -643,7 +652,7 @@ export class ScanIndex implements EntrySink {
     return out;
   }
 
-  private writeLocked(prune: boolean): { entries: number; bytes: number } {
+  private writeLocked(prune: boolean): { entries: number; bytes: number; extended: boolean } {
     const { path, rootReal } = this.location;
     // Someone else may have written since we loaded: merge with what is there now.
     let disk: IndexReader | null = this.reader;
@@ -662,12 +671,21 @@ export class ScanIndex implements EntrySink {
     }
     const now = Date.now();
     const build = buildId();
-    const keys: KeyUse[] = [{ key: this.key, used: now, build }];
-    // Results of other builds (an upgrade, a changed rule) can never hit again: dropped, not kept for LRU.
+    // The option sets in the order the file lists them (a file entry's results are numbered by it:
+    // the same numbers let a rewrite copy entries as they are, or extend the file), ours appended
+    // when new. Results of other builds (an upgrade, a changed rule) can never hit again: dropped,
+    // not kept for LRU; beyond MAX_KEYS the least recently used go.
     const diskKeys = disk?.header.keys ?? [];
-    for (const k of [...diskKeys].sort((a, b) => b.used - a.used)) {
-      if (keys.length >= MAX_KEYS) break;
-      if (k.key !== this.key && k.build === build) keys.push(k);
+    const keys: KeyUse[] = [];
+    for (const k of diskKeys) {
+      if (k.key === this.key) keys.push({ key: this.key, used: now, build });
+      else if (k.build === build) keys.push(k);
+    }
+    if (!keys.some((k) => k.key === this.key)) keys.push({ key: this.key, used: now, build });
+    while (keys.length > MAX_KEYS) {
+      let lru = -1;
+      for (let i = 0; i < keys.length; i++) if (keys[i].key !== this.key && (lru < 0 || keys[i].used < keys[lru].used)) lru = i;
+      keys.splice(lru, 1);
     }
     const lastRun = this.lastRun();
     if (disk === null && this.reader === null && this.spool?.indexed && this.runKeys.length === 1) {
@@ -678,7 +696,7 @@ export class ScanIndex implements EntrySink {
       try {
         const bytes = spool.finish({ format: 'image-sidecar-index', root: rootReal, keys, written: new Date(now).toISOString(), lastRun, totalHits: this.hits, recordKeys: this.recordPrefix !== null ? [this.recordPrefix] : [] });
         renameSync(spool.path, path);
-        return { entries: spool.count(TABLE_FILES), bytes };
+        return { entries: spool.count(TABLE_FILES), bytes, extended: false };
       } catch (e) {
         spool.abort();
         rmSync(spool.path, { force: true });
@@ -695,11 +713,25 @@ export class ScanIndex implements EntrySink {
     const loadedFinds = prune && this.servedBlobs.length > 0;
     const recordsFound = prune && (disk ?? this.reader) === this.reader;
     const diskWalked = disk !== null && !prune;
-    if (this.reader && !loadedFinds && !(diskIsLoaded && diskWalked)) this.reader.releaseTables(recordsFound ? [TABLE_RECORDS] : []);
+    // A run that met (or replaced) every entry of the file it loaded, which is still the file on
+    // disk, and numbers the option sets as it does, continues that file: its entries copied in one
+    // pass, its tables taken over, this run's new entries appended. The entries they replace stay
+    // as dead bytes (`garbage`) until they are a quarter of the file: then a full rewrite drops them.
+    const loadedReader = this.reader;
+    const extending =
+      !prune &&
+      diskIsLoaded &&
+      loadedReader !== null &&
+      disk === loadedReader &&
+      runRemap.every((f, i) => f === i) &&
+      diskRemap.every((f, i) => f === i) &&
+      (loadedReader.header.garbage ?? 0) <= loadedReader.entriesBytes * MAX_GARBAGE_SHARE;
+    if (this.reader && !extending && !loadedFinds && !(diskIsLoaded && diskWalked)) this.reader.releaseTables(recordsFound ? [TABLE_RECORDS] : []);
     const tmp = join(dirname(path), tempNameFor(basename(path)));
     // Sized for this run's entries (met and new); entries kept from the file on disk beyond those
     // (a partial walk's) grow it.
-    const out = IndexWriter.create(tmp, { expect: this.refCounts.map((n, t) => n + this.addCounts[t]) });
+    const extended = extending ? IndexWriter.extend(tmp, loadedReader) : null;
+    const out = extended ?? IndexWriter.create(tmp, { expect: this.refCounts.map((n, t) => n + this.addCounts[t]) });
     try {
       const fileEntry = (v: EntryView, remap: number[], extra: EntryView | null, extraRemap: number[]) => {
         if (extra === null && resultsKeptAsTheyAre(v, remap)) return out.addRaw(v);
@@ -741,14 +773,15 @@ export class ScanIndex implements EntrySink {
           fileEntry(copy, runRemap, extra, diskRemap);
         } else fileEntry(v, runRemap, null, diskRemap);
       };
-      // 1. This run's entries, in the order it met them (the next run asks in that order).
+      // 1. This run's entries, in the order it met them (the next run asks in that order); when
+      // extending, only the new ones (the loaded file's are in the copy).
       const loaded = this.reader;
       for (let i = 0; i < this.refs.length; i++) {
         const ref = this.refs.at(i);
         let v: EntryView;
         try {
           if (ref > 0) {
-            if (!loaded) continue; // distrusted meanwhile
+            if (!loaded || extended) continue; // distrusted meanwhile, or copied
             v = loaded.entryAt(ref);
           } else v = this.spool!.entryAt(-ref);
         } catch {
@@ -805,7 +838,7 @@ export class ScanIndex implements EntrySink {
         }
       }
       // 2. The entries on disk this run did not write: kept when the walk saw only part of the tree.
-      if (disk && !prune) {
+      if (disk && !prune && !extended) {
         try {
           for (const v of disk.entries()) {
             const key = entryKey(v);
@@ -825,11 +858,12 @@ export class ScanIndex implements EntrySink {
         lastRun,
         totalHits: (disk?.header.totalHits ?? 0) + this.hits,
         recordKeys: this.recordKeysOut(disk, finalNo, prune),
+        garbage: (extended ? (loadedReader!.header.garbage ?? 0) : 0) + out.garbage,
       };
       const entries = out.count(TABLE_FILES);
       const bytes = out.finish(header);
       renameSync(tmp, path);
-      return { entries, bytes };
+      return { entries, bytes, extended: extended !== null };
     } catch (e) {
       out.abort();
       rmSync(tmp, { force: true });

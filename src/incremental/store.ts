@@ -25,7 +25,7 @@
  * stored result comes back exactly as a worker would have delivered it: bigints, -0, key order,
  * `__proto__` keys. Anything unexpected makes the file (or, found later, the rest of it) untrusted.
  */
-import { closeSync, fstatSync, fsyncSync, openSync, readSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, fsyncSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
 import { endianness } from 'node:os';
 import { deserialize } from 'node:v8';
 import { crc32 } from 'node:zlib';
@@ -39,6 +39,8 @@ const TRAILER_BYTES = 40;
 export const MAX_KEYS = 8;
 const MAX_KEY_BYTES = 0xffff;
 const WINDOW_BYTES = 1 << 20;
+/** Bytes per read and write when a writer copies the file it extends. */
+const COPY_CHUNK_BYTES = 4 << 20;
 /** Tables hold host-order typed arrays (little-endian on every platform Node runs on here). */
 const LITTLE_ENDIAN = endianness() === 'LE';
 
@@ -69,6 +71,8 @@ export interface IndexHeader {
   totalHits?: number;
   /** Key prefixes of the folder-records table ("<options key>:<scan shape>"). */
   recordKeys?: string[];
+  /** Bytes of entries a later entry replaced (dead: skipped by `entries`, dropped by a full rewrite). */
+  garbage?: number;
 }
 
 export class IndexFormatError extends Error {}
@@ -275,6 +279,27 @@ export class IndexReader {
     for (let t = 0; t < TABLES; t++) if (!keep.includes(t) && this.tables[t].count > 0) this.tables[t] = { ...RELEASED, count: this.tables[t].count };
   }
 
+  /** Where the entries end (the tables start): the bytes an extending writer copies. */
+  get entriesBytes(): number {
+    return this.entriesEnd;
+  }
+
+  /** The descriptor the file was opened with (an extending writer copies from it, whatever the path names now). */
+  get fd(): number {
+    return this.r.fd;
+  }
+
+  /**
+   * Give the lookup tables to a writer that continues this file (`IndexWriter.extend`): no copy of
+   * 12 bytes per slot; this reader's tables are released. Null when some table was released already.
+   */
+  handOverTables(): { hashes: Uint32Array; offs: Float64Array; mask: number; count: number }[] | null {
+    if (this.tables.some((t) => t.count > 0 && t.hashes === RELEASED.hashes)) return null;
+    const out = this.tables.map((t) => (t.count === 0 ? { hashes: new Uint32Array(16), offs: new Float64Array(16), mask: 15, count: 0 } : { hashes: t.hashes, offs: t.offs, mask: t.mask, count: t.count }));
+    this.releaseTables();
+    return out;
+  }
+
   /** The entry for `key` in `table`, or null. */
   find(table: number, key: string): EntryView | null {
     const t = this.tables[table];
@@ -457,6 +482,8 @@ export class IndexWriter {
   private readonly t: { hashes: Uint32Array; offs: Float64Array; mask: number; count: number }[] = [];
   private readonly lists: EntryList[] = [];
   private reader: WindowReader | null = null;
+  /** Bytes of entries in this file that a later entry with the same key replaced. */
+  garbage = 0;
 
   constructor(
     private readonly fd: number,
@@ -478,6 +505,43 @@ export class IndexWriter {
    * so a rewrite of 10^6 entries does not grow its tables step by step (each growth left the old
    * arrays behind); `finish` shrinks one that ended up with far fewer, so the file is as without.
    */
+  /**
+   * Continue the index file `from` was opened on, as a new file at `path`: its entries copied as
+   * they are (from the reader's descriptor, one sequential pass), its tables taken over, new entries
+   * appended after them (one with a key already there replaces it: the old one becomes garbage,
+   * counted in `garbage`). Null when the reader's tables were released.
+   */
+  static extend(path: string, from: IndexReader): IndexWriter | null {
+    const tables = from.handOverTables();
+    if (!tables) return null;
+    const fd = openSync(path, 'wx+', 0o644);
+    const w = new IndexWriter(fd, path, 'table');
+    try {
+      const end = from.entriesBytes;
+      const chunk = Buffer.allocUnsafe(Math.min(COPY_CHUNK_BYTES, Math.max(end, 1)));
+      for (let at = 0; at < end; ) {
+        const want = Math.min(chunk.length, end - at);
+        let got = 0;
+        while (got < want) {
+          const n = readSync(from.fd, chunk, got, want - got, at + got);
+          if (n === 0) throw new IndexFormatError('file shorter than its tables say');
+          got += n;
+        }
+        let done = 0;
+        while (done < want) done += writeSync(fd, chunk, done, want - done, at + done);
+        at += want;
+      }
+      w.used = 0;
+      w.pos = end;
+      for (let t = 0; t < TABLES; t++) w.t[t] = tables[t];
+      return w;
+    } catch (e) {
+      w.abort();
+      rmSync(path, { force: true });
+      throw e;
+    }
+  }
+
   static create(path: string, opts: { tables?: WriterTables; expect?: readonly number[] } = {}): IndexWriter {
     const w = new IndexWriter(openSync(path, 'wx+', 0o644), path, opts.tables ?? 'table');
     if (w.tables === 'table' && opts.expect) {
@@ -544,6 +608,14 @@ export class IndexWriter {
       if (t.offs[s] === 0) return s;
       if (t.hashes[s] === h && this.keyAt(t.offs[s]) === key) return s;
     }
+  }
+
+  /** The length of the entry written at `off`. */
+  private lengthAt(off: number): number {
+    if (off >= this.pos) return this.out.readUInt32LE(off - this.pos);
+    if (!this.reader || this.reader.size !== this.pos) this.reader = new WindowReader(this.fd, this.pos);
+    const [b, i] = this.reader.bytes(off, 4);
+    return b.readUInt32LE(i);
   }
 
   private keyAt(off: number): string {
@@ -659,6 +731,7 @@ export class IndexWriter {
     const h = keyHash(key);
     const s = this.slotOf(table, key, h);
     if (t.offs[s] === 0) t.count++;
+    else this.garbage += this.lengthAt(t.offs[s]);
     t.hashes[s] = h;
     t.offs[s] = off;
     if (t.count * 2 > t.mask + 1) this.grow(t);
