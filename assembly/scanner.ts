@@ -344,6 +344,33 @@ export function rollbackKeys(): void {
 
 let newKey: bool = false;
 
+/** The bytes of a key shorter than 8 in a word (the load reads past it: input and arena are followed by memory of ours). */
+@inline function shortWord(p: usize, len: i32): u64 {
+  return load<u64>(p) & ((<u64>1 << (<u64>len << 3)) - 1);
+}
+
+/** A key's hash from its first and last 8 bytes and its length (a whole-key compare settles equality). */
+@inline function keyHash(start: usize, len: i32): u32 {
+  let a: u64 = 0;
+  let b: u64 = 0;
+  if (len >= 8) {
+    a = load<u64>(start);
+    b = load<u64>(start + <usize>len - 8);
+  } else if (len > 0) a = shortWord(start, len);
+  let h = (a * 0x9e3779b97f4a7c15) ^ (b * 0xc2b2ae3d27d4eb4f) ^ <u64>len;
+  h ^= h >> 32;
+  h *= 0xd6e8feb86659fd93;
+  h ^= h >> 32;
+  return <u32>h;
+}
+
+/** The len bytes at x and y are equal (up to 16: two word compares). */
+@inline function keyEquals(x: usize, y: usize, len: i32): bool {
+  if (len < 8) return len == 0 || shortWord(x, len) == shortWord(y, len);
+  if (len <= 16) return load<u64>(x) == load<u64>(y) && load<u64>(x + <usize>len - 8) == load<u64>(y + <usize>len - 8);
+  return memory.compare(x, y, <usize>len) == 0;
+}
+
 /**
  * The id of the key at [start, end) (ASCII, no escape), adding it when new (newKey set); -1 when
  * it cannot be interned (too long, table full).
@@ -351,14 +378,13 @@ let newKey: bool = false;
 function internKey(start: usize, end: usize): i32 {
   const len = <i32>(end - start);
   if (len > MAX_KEY_LEN) return -1;
-  let h: u32 = 2166136261;
-  for (let q = start; q < end; q++) h = (h ^ <u32>load<u8>(q)) * 16777619;
+  const h = keyHash(start, len);
   let slot = <i32>(h & <u32>(KEY_SLOTS - 1));
   while (true) {
     const v = load<i32>(slotsBase + (<usize>slot << 2));
     if (v == 0) break;
     const rec = recordsBase + <usize>(v - 1) * RECORD_BYTES;
-    if (load<u32>(rec) == h && load<i32>(rec, 8) == len && memory.compare(arenaBase + <usize>load<u32>(rec, 4), start, <usize>len) == 0) {
+    if (load<u32>(rec) == h && load<i32>(rec, 8) == len && keyEquals(arenaBase + <usize>load<u32>(rec, 4), start, len)) {
       newKey = false;
       return v - 1;
     }

@@ -221,6 +221,37 @@ describe('accel: the WebAssembly scanner', () => {
     assert.equal(t.certified, 5); // the nested keys, the two reorderings, the 5,000 keys, the last one
   });
 
+  it('keys whose hashes collide are told apart by their bytes (the key table compares whole keys)', () => {
+    // assembly/scanner.ts keyHash, rewritten here to prove the pairs below collide (found by a
+    // search with it): a change of the hash fails this test instead of silently weakening it.
+    const K = [0x9e3779b97f4a7c15n, 0xc2b2ae3d27d4eb4fn, 0xd6e8feb86659fd93n];
+    const M64 = (1n << 64n) - 1n;
+    const word = (b: Buffer, off: number, n: number) => b.subarray(off, off + n).reduceRight((w, x) => (w << 8n) | BigInt(x), 0n);
+    const keyHash = (k: string) => {
+      const b = Buffer.from(k, 'latin1');
+      const a = b.length >= 8 ? word(b, 0, 8) : word(b, 0, b.length);
+      const c = b.length >= 8 ? word(b, b.length - 8, 8) : 0n;
+      let h = ((a * K[0]) & M64) ^ ((c * K[1]) & M64) ^ BigInt(b.length);
+      h ^= h >> 32n;
+      h = (h * K[2]) & M64;
+      h ^= h >> 32n;
+      return h & 0xffffffffn;
+    };
+    // Under 8 bytes (one masked word), and 12 bytes sharing their first 8 (the last word decides).
+    const pairs = [
+      ['9rs5knc', '_4juexh'],
+      ['encoding4nb0', 'encodingbteb'],
+    ];
+    for (const [a, b] of pairs) assert.equal(keyHash(a), keyHash(b), `${a} and ${b} collide`);
+    const t = newTally();
+    for (const [a, b] of pairs) {
+      checkAccelParity('collide.json', Buffer.from(withOp(`"x": {"${a}": 1}, "y": {"${b}": 2}`)), t);
+      checkAccelParity('collide.json', Buffer.from(withOp(`"y": {"${b}": 2, "${a}": 1}, "x": [{"${a}": 3}]`)), t);
+    }
+    assertClean(t);
+    assert.equal(t.certified, 4);
+  });
+
   it('padding: every cut of a valid file is deferred or identical (tokens at the end of the buffer)', () => {
     const s = Buffer.from(sidecar(face(emb(128))));
     const t = newTally();
