@@ -123,6 +123,14 @@ export function evaluateTargets(t: TargetInputs): TargetResult[] {
       'CPU = user + system of each process (worker threads included)',
     ),
     target('todo, JSON library, × validate (threads)', ratio(f('todo.json.threads')?.ms, vJson?.ms), '×', '<=', 0.5, todoFloorNote(f('floor-check.json')?.ms, f('inspect.json.probe')?.ms, f('inspect.json.validate')?.ms)),
+    target(
+      'todo, JSON library, CPU × validate CPU (threads)',
+      ratio(cpuOf(f('todo.json.threads')), cpuOf(vJson)),
+      '×',
+      '<=',
+      0.5,
+      todoFloorNote(cpuOf(f('floor-check.json')) ?? undefined, cpuOf(f('inspect.json.probe')) ?? undefined, cpuOf(f('inspect.json.validate')) ?? undefined, 'CPU'),
+    ),
     f('convert.orig-sync')
       ? target('convert json→bin (durable) × earlier tool + sync', ratio(f('convert.json-bin')?.ms, f('convert.orig-sync')?.ms), '×', '<=', 1.0)
       : target('convert json→bin (durable), × floor (c)', f('convert.json-bin')?.xFloorC ?? null, '×', '<=', 2.5, 'IMAGE_SIDECAR_BENCH_ORIG not set: no earlier-tool row'),
@@ -187,10 +195,11 @@ export function referenceStanding(figs: TargetInputs['figures']): ReferenceResul
  * everything else were free: (T + (n - 1) × listing) / T.
  */
 /** Per file, one thread: what todo cannot skip (read + syntax check) and todo's whole inspection, × validate's. */
-function todoFloorNote(checkMs: number | undefined, probeMs: number | undefined, validateMs: number | undefined): string {
+function todoFloorNote(checkMs: number | undefined, probeMs: number | undefined, validateMs: number | undefined, clock: 'wall' | 'CPU' = 'wall'): string {
   if (checkMs === undefined || validateMs === undefined || !(validateMs > 0)) return 'per-file floor not measured';
   const probe = probeMs !== undefined ? `, todo's inspection ${(probeMs / validateMs).toFixed(2)}×` : '';
-  return `per file, one thread: read + syntax check alone (todo's floor) = ${(checkMs / validateMs).toFixed(2)}× validate's inspection${probe}`;
+  const cpu = clock === 'CPU' ? 'CPU = user + system of the process, worker threads included (steadier than wall on a shared machine); ' : '';
+  return `${cpu}per file, one thread: read + syntax check alone (todo's floor) = ${(checkMs / validateMs).toFixed(2)}× validate's inspection${probe}`;
 }
 
 function shardListingNote(unshardedMs: number | undefined, walkMs: number | undefined, n: number): string {
