@@ -38,6 +38,7 @@ import {
   type JsonObject,
 } from '../src/index.js';
 import { saveSidecar } from '../src/ops/save.js';
+import { THREADS_BREAK_EVEN_FILES } from '../src/engine/select.js';
 import { find } from '../src/ops/find.js';
 import { entryIdentity, entryKey, entryPayload, IndexReader, IndexWriter, keyHash, TABLE_DIRS, TABLE_FILES, type IndexHeader } from '../src/incremental/store.js';
 
@@ -984,4 +985,33 @@ test('option sets keep their order: alternating commands extend the file; the le
   const again = await validate(root, { index, schema: schema(8) });
   assert.equal(withoutTimes(JSON.stringify(again.results)), withoutTimes(JSON.stringify(plain.results)));
   assert.equal(runs.at(-1)!.misses, 0, 'the running option set kept its results');
+});
+
+/**
+ * The report names the engine sized for every file, served or not: a run served from folder
+ * records on a tree big enough for threads said "inline, 1 worker" where --no-index says threads
+ * (records served whole were never counted in the work the runtime sizes itself by).
+ */
+test('a run served from folder records reports the engine --no-index reports (a tree big enough for threads)', async (t) => {
+  const dir = testDir(t, 'isc-index-engine-');
+  const root = join(dir, 'lib');
+  const body = JSON.stringify({ face_detection: { success: true, faces: [{ bbox: [1, 2, 3, 4], confidence: 0.9 }] } });
+  const files = THREADS_BREAK_EVEN_FILES + 100;
+  for (let i = 0; i < files; i++) {
+    const d = join(root, `d${i % 16}`);
+    if (i < 16) mkdirSync(d, { recursive: true });
+    writeFileSync(join(d, `IMG_${i}.jpg`), FAKE_JPEG);
+    writeFileSync(join(d, `IMG_${i}.json`), body);
+  }
+  const runs: IndexRunStats[] = [];
+  const index: IndexOptions = { path: join(dir, 'index'), ...NOW, onStats: (s) => runs.push(s) };
+  const opts = { engine: 'auto' as const, workers: 2 };
+  const plain = await validate(root, { ...opts, index: false });
+  assert.deepEqual(plain.scan.engine, { kind: 'threads', workers: 2 }, 'the tree is big enough for threads');
+  for (const run of ['first', 'repeat', 'served']) {
+    const r = await validate(root, { ...opts, index });
+    assert.deepEqual(r.scan.engine, plain.scan.engine, `${run} run: the engine reported`);
+    assert.equal(withoutTimes(JSON.stringify(r.results)), withoutTimes(JSON.stringify(plain.results)), `${run} run: results`);
+  }
+  assert.ok(runs.at(-1)!.recordsServed >= files, 'the last run was served from folder records');
 });

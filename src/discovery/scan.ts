@@ -395,6 +395,10 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
               if (ready !== undefined) {
                 restoreRecord(ready as unknown as Parameters<typeof restoreRecord>[0], listing.path, listing.rel);
                 ready.seq = seq;
+                // Size the engine by the whole work, as for a record made again (the report names
+                // the engine sized for every file, served or not: the same as --no-index).
+                for (const sc of ready.sidecars) if (sc.inspection.status !== 'unchecked') itemsTotal++;
+                runtime.expect?.(itemsTotal);
                 const job: PendingRecord = { seq, dir: listing.rel, images: [], candidates: [], items: [], localSidecars: 0, extraFiles: 0, findings: [], ready };
                 if (builder) {
                   job.folder = builder;

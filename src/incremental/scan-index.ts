@@ -503,10 +503,12 @@ export class ScanIndex implements EntrySink {
       }
       return dirs[i] === 1;
     };
+    // A lookup holds while its folder is as it was (checked once per folder: a game folder's links
+    // make thousands of lookups in a few photo folders); else its name is checked (one lstat).
     const stepHolds = (i: number): boolean => {
       if (steps[i] === 0) {
         const [d, name, stamp] = meta.steps[i];
-        steps[i] = this.dirs.stepHolds(meta.dirs[d], dirId(d), name, stamp === null ? null : Buffer.from(stamp, 'latin1')) ? 1 : 2;
+        steps[i] = dirHolds(d) || this.dirs.stepHolds(meta.dirs[d], dirId(d), name, stamp === null ? null : Buffer.from(stamp, 'latin1')) ? 1 : 2;
       }
       return steps[i] === 1;
     };
