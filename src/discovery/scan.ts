@@ -193,6 +193,8 @@ interface PendingRecord {
   gi?: number;
   /** A stored record served as it is (folder-records.ts): no engine, no finalize. */
   ready?: ScanRecord;
+  /** A folder's stored records, all served as they are, in order: one job for the folder (not one per record). */
+  readyMany?: ScanRecord[];
   /** The stored entry it came from (a folder whose other records are made again). */
   stored?: FolderBlob;
   /**
@@ -293,6 +295,16 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
       // once listed; the last call is every file of the tree.
       const passedOver = () => this.summary.filesIgnored + this.summary.tempFiles;
       for await (const { job, results } of records) {
+        if (job.readyMany) {
+          for (const rec of job.readyMany) {
+            this.tally(rec);
+            emitted += rec.files;
+            for (const sc of rec.sidecars) if (sc.side === 'local') bytesRead += sc.inspection.size;
+            opts.onProgress?.(emitted + passedOver(), undefined, bytesRead);
+            yield rec;
+          }
+          continue;
+        }
         let rec: ScanRecord;
         if (job.ready) {
           rec = job.ready;
@@ -389,6 +401,9 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
               builder.replaces = { off: stored.off, lens: meta.lens };
             }
             const dir: DirContext = { rel: listing.rel, relPrefix: listing.rel === '' ? '' : `${listing.rel}/`, rootReal, scanId, relOfReal, inspectLinkTargets, resolveOnlyInRootLinks };
+            // A folder served whole goes down the pipeline as one job: each job costs a few
+            // promise hops through the generators, more than serving a record.
+            const many: ScanRecord[] | null = whole ? [] : null;
             for (let gi = 0; gi < meta.n; gi++) {
               const seq: TreeSeq = [at, meta.pos[gi]];
               const ready = recs[gi];
@@ -399,6 +414,10 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
                 // the engine sized for every file, served or not: the same as --no-index).
                 for (const sc of ready.sidecars) if (sc.inspection.status !== 'unchecked') itemsTotal++;
                 runtime.expect?.(itemsTotal);
+                if (many) {
+                  many.push(ready);
+                  continue;
+                }
                 const job: PendingRecord = { seq, dir: listing.rel, images: [], candidates: [], items: [], localSidecars: 0, extraFiles: 0, findings: [], ready };
                 if (builder) {
                   job.folder = builder;
@@ -420,6 +439,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
               runtime.expect?.(itemsTotal);
               yield rec;
             }
+            if (many && many.length > 0) yield { seq: many[0].seq, dir: listing.rel, images: [], candidates: [], items: [], localSidecars: 0, extraFiles: 0, findings: [], readyMany: many };
             continue;
           }
         }
