@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { mapJobs, mapOrdered } from '../src/engine/pipeline.js';
 import type { Runtime } from '../src/engine/runtime.js';
 import { ThreadRuntime } from '../src/engine/threads.js';
+import { createRuntime, THREADS_BREAK_EVEN_FILES } from '../src/engine/select.js';
 import { isSidecarError } from '../src/errors.js';
 import { runTask } from '../src/tasks/index.js';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -404,5 +405,59 @@ describe('pipeline', () => {
       for await (const _ of mapOrdered(rt, 'inspect', {}, source, { batchFiles: 5, signal: ac.signal })) if (++n === 20) ac.abort(new Error('stop now'));
     }, /stop now/);
     assert.equal(closed, true);
+  });
+});
+
+describe('adaptive runtime: the report is sized by the whole work, threads by the work that runs', () => {
+  const items = (t: { after: (fn: () => void) => void }, n: number) => {
+    const dir = mkdtempSync(join(tmpdir(), 'isc-adaptive-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    return Array.from({ length: n }, (_, i) => {
+      const path = join(dir, `s${i}.json`);
+      writeFileSync(path, JSON.stringify({ face_detection: { success: true, faces: [] }, n: i }));
+      return { path, name: `s${i}.json` };
+    });
+  };
+
+  it('a few files to run out of many (an index answering the rest) run in-process; the report still names threads', async (t) => {
+    const rt = createRuntime({ engine: 'auto', workers: 2 });
+    try {
+      rt.expect(THREADS_BREAK_EVEN_FILES * 10, 3);
+      rt.warm();
+      const out = await rt.run('inspect', items(t, 3), { validate: true, brief: true });
+      assert.equal(out.length, 3);
+      assert.equal(rt.threadsStarted, false, 'no pool for three files');
+      assert.deepEqual([rt.kind, rt.workers], ['threads', 2], 'the report names the engine the whole work is sized for');
+      // Once the work that runs reaches the break-even, the pool starts.
+      rt.expect(THREADS_BREAK_EVEN_FILES * 10, THREADS_BREAK_EVEN_FILES);
+      await rt.run('inspect', items(t, 2), { validate: true, brief: true });
+      assert.equal(rt.threadsStarted, true);
+    } finally {
+      await rt.close();
+    }
+  });
+
+  it('threads asked for explicitly start at once; without the index (everything runs) at the break-even, as before', async () => {
+    const explicit = createRuntime({ engine: 'threads', workers: 2 });
+    try {
+      explicit.expect(10, 0);
+      explicit.warm();
+      assert.equal(explicit.threadsStarted, true);
+    } finally {
+      await explicit.close();
+    }
+    const auto = createRuntime({ engine: 'auto', workers: 2 });
+    try {
+      auto.expect(THREADS_BREAK_EVEN_FILES - 1);
+      auto.warm();
+      assert.equal(auto.threadsStarted, false);
+      assert.equal(auto.kind, 'inline');
+      auto.expect(THREADS_BREAK_EVEN_FILES);
+      auto.warm();
+      assert.equal(auto.threadsStarted, true);
+      assert.equal(auto.kind, 'threads');
+    } finally {
+      await auto.close();
+    }
   });
 });

@@ -360,6 +360,8 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
     // walks the whole tree, so a step means the same folder on every shard.
     let step = 0;
     let itemsTotal = 0;
+    // Of those, the items that go to the engine (misses): the runtime starts threads by these.
+    let itemsRun = 0;
     let warmed = false;
     // Folder records (folder-records.ts): not for a shard (it sees part of each folder).
     if (index !== null && !shard) index.useRecords(scanShape(imageExts, inspectLinkTargets, resolveOnlyInRootLinks));
@@ -413,7 +415,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
                 // Size the engine by the whole work, as for a record made again (the report names
                 // the engine sized for every file, served or not: the same as --no-index).
                 for (const sc of ready.sidecars) if (sc.inspection.status !== 'unchecked') itemsTotal++;
-                runtime.expect?.(itemsTotal);
+                runtime.expect?.(itemsTotal, itemsRun);
                 if (many) {
                   many.push(ready);
                   continue;
@@ -431,12 +433,13 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
               rec.folder = builder!;
               rec.gi = gi;
               builder!.rebuilt.push(gi);
-              if (lookUp(rec, index, sized) && !warmed) {
+              itemsTotal += rec.items.length;
+              if (lookUp(rec, index, sized)) itemsRun += rec.send!.length;
+              runtime.expect?.(itemsTotal, itemsRun);
+              if (itemsRun > 0 && !warmed) {
                 warmed = true;
                 runtime.warm?.();
               }
-              itemsTotal += rec.items.length;
-              runtime.expect?.(itemsTotal);
               yield rec;
             }
             if (many && many.length > 0) yield { seq: many[0].seq, dir: listing.rel, images: [], candidates: [], items: [], localSidecars: 0, extraFiles: 0, findings: [], readyMany: many };
@@ -493,13 +496,16 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
           rec.gi = gi;
         }
         if (index) {
-          if (rec.linkGroup === undefined && lookUp(rec, index, sized) && !warmed) {
+          // Size the engine by the whole work, as without the index; threads start by the work
+          // that runs (hits never start a thread; a few misses run in-process).
+          itemsTotal += rec.items.length;
+          if (rec.linkGroup !== undefined) itemsRun += rec.items.length;
+          else if (lookUp(rec, index, sized)) itemsRun += rec.send!.length;
+          runtime.expect?.(itemsTotal, itemsRun);
+          if (itemsRun > 0 && !warmed) {
             warmed = true;
             runtime.warm?.();
           }
-          // Size the engine by the whole work, as without the index (hits never start a thread).
-          itemsTotal += rec.items.length;
-          runtime.expect?.(itemsTotal);
         } else if (sized) for (const it of rec.items) it.size = sizeOf(it.path);
         yield rec;
       }

@@ -14,8 +14,12 @@ export interface Runtime {
   readonly workers: number;
   /** Run one batch through a registered task; results keep the items' order. */
   run<N extends TaskName>(task: N, items: readonly TaskItem<N>[], options: TaskOptions<N>, opts?: RunOptions): Promise<TaskResult<N>[]>;
-  /** The operation has now seen this many items in total (an adaptive runtime may switch to threads). */
-  expect?(items: number): void;
+  /**
+   * The operation has now seen this many items in total, `run` of them going to the engine (the
+   * rest answered otherwise: the incremental index's hits; default all). An adaptive runtime sizes
+   * its report by the first and starts threads by the second.
+   */
+  expect?(items: number, run?: number): void;
   /**
    * Work is coming: a runtime that will use threads starts them now, so that they boot while the
    * caller walks and pairs instead of after the first batch is ready.

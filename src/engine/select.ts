@@ -46,6 +46,8 @@ export class AdaptiveRuntime implements Runtime {
   private inner: Runtime | null = null;
   private readonly inline = new InlineRuntime();
   private itemsSeen = 0;
+  /** Of those, the items that go to the engine (with the incremental index, its misses). */
+  private runSeen = 0;
   constructor(private readonly choice: EngineChoice) {}
 
   /**
@@ -60,24 +62,44 @@ export class AdaptiveRuntime implements Runtime {
     return this.inner?.workers ?? (this.wantsThreads() ? this.choice.workers : 1);
   }
 
+  /** Threads were started (the report may name threads for work that ran in-process: `runsThreads`). */
+  get threadsStarted(): boolean {
+    return this.inner !== null && this.inner !== this.inline;
+  }
+
+  /** The engine the whole work is sized for (what the report names). */
   private wantsThreads(): boolean {
+    return this.threadsFor(this.itemsSeen);
+  }
+
+  /**
+   * Threads start for the work that runs: a repeat run over an index that answers all but a few
+   * files runs those in-process (a pool costs ~70–100 ms of start-up per thread), though its
+   * report names the engine the whole work is sized for, as --no-index does.
+   */
+  private runsThreads(): boolean {
+    return this.threadsFor(this.runSeen);
+  }
+
+  private threadsFor(items: number): boolean {
     const { kind, workers } = this.choice;
-    return kind === 'threads' || (kind === 'auto' && workers > 1 && this.itemsSeen >= THREADS_BREAK_EVEN_FILES);
+    return kind === 'threads' || (kind === 'auto' && workers > 1 && items >= THREADS_BREAK_EVEN_FILES);
   }
 
-  expect(items: number): void {
+  expect(items: number, run = items): void {
     this.itemsSeen = Math.max(this.itemsSeen, items);
+    this.runSeen = Math.max(this.runSeen, run);
   }
 
-  /** Threads asked for explicitly start at once; `auto` starts them when the work reaches the break-even. */
+  /** Threads asked for explicitly start at once; `auto` starts them when the work that runs reaches the break-even. */
   warm(): void {
-    if (this.wantsThreads()) this.pick();
+    if (this.runsThreads()) this.pick();
   }
 
   private pick(): Runtime {
     if (this.inner) return this.inner;
     const { kind, workers } = this.choice;
-    if (this.wantsThreads()) this.inner = new ThreadRuntime(workers, { callerRuns: this.choice.callerRuns });
+    if (this.runsThreads()) this.inner = new ThreadRuntime(workers, { callerRuns: this.choice.callerRuns });
     else if (kind === 'inline' || workers <= 1) this.inner = this.inline;
     else return this.inline; // auto, still small: stay inline until the threshold is crossed
     return this.inner;
