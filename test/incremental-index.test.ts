@@ -837,6 +837,17 @@ test('folder records off (the kill switch): per-file results only, the same outp
   assert.equal(readIndex(join(dir, 'off')).records.length, 0, 'off: none stored');
 });
 
+/** A library of `folders` × `perFolder` images with sidecars (`faces(i)` faces each, 8-float embeddings), in dir/lib. */
+function smallLibrary(dir: string, folders: number, perFolder: number, faces: (i: number) => number = () => 1): string {
+  const spec: Record<string, { json: JsonObject } | Buffer> = {};
+  for (let i = 0; i < folders * perFolder; i++) {
+    const folder = `d${i % folders}`;
+    spec[`${folder}/IMG_${i}.jpg`] = FAKE_JPEG;
+    spec[`${folder}/IMG_${i}.json`] = { json: sidecarData(`IMG_${i}.jpg`, faces(i), 8) as JsonObject };
+  }
+  return makeTree(spec, join(dir, 'lib'));
+}
+
 /**
  * A rewrite after some sidecars changed: the changed ones' new entries replace the old ones (the
  * old ones count as met, so the loaded file is copied in one pass, entries kept byte for byte),
@@ -845,14 +856,7 @@ test('folder records off (the kill switch): per-file results only, the same outp
  */
 test('a rewrite after edits: changed entries replaced, removed ones dropped, the rest copied as they were', async (t) => {
   const dir = testDir(t, 'isc-index-rewrite-');
-  const spec: Record<string, { json: JsonObject } | Buffer> = {};
-  for (let f = 0; f < 3; f++) {
-    for (let i = 0; i < 12; i++) {
-      spec[`d${f}/IMG_${i}.jpg`] = FAKE_JPEG;
-      spec[`d${f}/IMG_${i}.json`] = { json: sidecarData(`IMG_${i}.jpg`, (i % 3) + 1, 8) as JsonObject };
-    }
-  }
-  const root = makeTree(spec, join(dir, 'lib'));
+  const root = smallLibrary(dir, 3, 12, (i) => (i % 3) + 1);
   const path = join(dir, 'index');
   const runs: IndexRunStats[] = [];
   const index: IndexOptions = { path, ...NOW, onStats: (s) => runs.push(s) };
@@ -866,25 +870,25 @@ test('a rewrite after edits: changed entries replaced, removed ones dropped, the
   const before = readIndex(path);
   const rels = (xs: string[]) => [...new Set(xs)].sort();
   // Two edits (new identities) and a new sidecar: every stored entry is met or replaced.
-  writeFileSync(join(root, 'd0/IMG_1.json'), JSON.stringify(sidecarData('IMG_1.jpg', 5, 8)));
-  writeFileSync(join(root, 'd2/IMG_7.json'), JSON.stringify(sidecarData('IMG_7.jpg', 4, 8)));
-  writeFileSync(join(root, 'd1/IMG_3.png'), FAKE_JPEG);
-  writeFileSync(join(root, 'd1/IMG_3.png.json'), JSON.stringify(sidecarData('IMG_3.png', 2, 8)));
+  writeFileSync(join(root, 'd1/IMG_1.json'), JSON.stringify(sidecarData('IMG_1.jpg', 5, 8)));
+  writeFileSync(join(root, 'd2/IMG_8.json'), JSON.stringify(sidecarData('IMG_8.jpg', 4, 8)));
+  writeFileSync(join(root, 'd0/IMG_3.png'), FAKE_JPEG);
+  writeFileSync(join(root, 'd0/IMG_3.png.json'), JSON.stringify(sidecarData('IMG_3.png', 2, 8)));
   await same('after the edits');
   let last = runs.at(-1)!;
   assert.equal(last.misses, 3, 'the two edited sidecars and the new one were read again');
   assert.equal(last.written, true);
   assert.equal(last.pruned, false, 'nothing to drop: the loaded file is copied in one pass');
   const edited = readIndex(path); // every entry's checksum checked
-  assert.deepEqual(rels(edited.files), rels([...before.files, 'd1/IMG_3.png.json']));
+  assert.deepEqual(rels(edited.files), rels([...before.files, 'd0/IMG_3.png.json']));
   assert.equal(edited.files.length, new Set(edited.files).size, 'one entry per sidecar: a replaced entry is not copied beside its replacement');
   // A removal: its entry is dropped.
-  rmSync(join(root, 'd1/IMG_3.json'));
+  rmSync(join(root, 'd0/IMG_3.json'));
   await same('after a removal');
   last = runs.at(-1)!;
   assert.equal(last.pruned, true, 'an entry not met: the rewrite drops it');
   const after = readIndex(path);
-  assert.deepEqual(rels(after.files), rels([...before.files.filter((k) => k !== 'd1/IMG_3.json'), 'd1/IMG_3.png.json']), 'the removed sidecar dropped');
+  assert.deepEqual(rels(after.files), rels([...before.files.filter((k) => k !== 'd0/IMG_3.json'), 'd0/IMG_3.png.json']), 'the removed sidecar dropped');
   assert.equal(after.files.length, new Set(after.files).size);
   await same('served again after the rewrites');
   assert.equal(runs.at(-1)!.misses, 0, 'every result of the rewritten index is a hit');
@@ -898,12 +902,7 @@ test('a rewrite after edits: changed entries replaced, removed ones dropped, the
  */
 test('a rewrite extends the loaded file while its dead entries are few, and compacts it after', async (t) => {
   const dir = testDir(t, 'isc-index-extend-');
-  const spec: Record<string, { json: JsonObject } | Buffer> = {};
-  for (let i = 0; i < 8; i++) {
-    spec[`d/IMG_${i}.jpg`] = FAKE_JPEG;
-    spec[`d/IMG_${i}.json`] = { json: sidecarData(`IMG_${i}.jpg`, 2, 8) as JsonObject };
-  }
-  const root = makeTree(spec, join(dir, 'lib'));
+  const root = smallLibrary(dir, 1, 8, () => 2);
   const path = join(dir, 'index');
   const runs: IndexRunStats[] = [];
   const index: IndexOptions = { path, ...NOW, onStats: (s) => runs.push(s) };
@@ -919,7 +918,7 @@ test('a rewrite extends the loaded file while its dead entries are few, and comp
   const paths: string[] = [];
   let compacted = false;
   for (let round = 1; round <= 12; round++) {
-    writeFileSync(join(root, 'd/IMG_3.json'), JSON.stringify(sidecarData('IMG_3.jpg', 2 + (round % 3), 8)));
+    writeFileSync(join(root, 'd0/IMG_3.json'), JSON.stringify(sidecarData('IMG_3.jpg', 2 + (round % 3), 8)));
     await same(`edit ${round}`);
     const last = runs.at(-1)!;
     assert.equal(last.misses, 1, `edit ${round}: one file read again`);
@@ -949,13 +948,8 @@ test('a rewrite extends the loaded file while its dead entries are few, and comp
  */
 test('option sets keep their order: alternating commands extend the file; the least recently used of more than eight goes', async (t) => {
   const dir = testDir(t, 'isc-index-keys-');
-  const spec: Record<string, { json: JsonObject } | Buffer> = {};
   // Big enough that three edits leave less than a quarter of dead bytes (then a rewrite compacts).
-  for (let i = 0; i < 80; i++) {
-    spec[`d${i % 8}/IMG_${i}.jpg`] = FAKE_JPEG;
-    spec[`d${i % 8}/IMG_${i}.json`] = { json: sidecarData(`IMG_${i}.jpg`, 1, 8) as JsonObject };
-  }
-  const root = makeTree(spec, join(dir, 'lib'));
+  const root = smallLibrary(dir, 8, 10);
   const path = join(dir, 'index');
   const runs: IndexRunStats[] = [];
   const index: IndexOptions = { path, ...NOW, onStats: (s) => runs.push(s) };
