@@ -294,13 +294,16 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
       // of a record once it is emitted, plus the files the walk passed over (ignored, temp files)
       // once listed; the last call is every file of the tree.
       const passedOver = () => this.summary.filesIgnored + this.summary.tempFiles;
+      const emitting = (rec: ScanRecord) => {
+        emitted += rec.files;
+        for (const sc of rec.sidecars) if (sc.side === 'local') bytesRead += sc.inspection.size;
+        opts.onProgress?.(emitted + passedOver(), undefined, bytesRead);
+      };
       for await (const { job, results } of records) {
         if (job.readyMany) {
           for (const rec of job.readyMany) {
             this.tally(rec);
-            emitted += rec.files;
-            for (const sc of rec.sidecars) if (sc.side === 'local') bytesRead += sc.inspection.size;
-            opts.onProgress?.(emitted + passedOver(), undefined, bytesRead);
+            emitting(rec);
             yield rec;
           }
           continue;
@@ -320,9 +323,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
           rec = this.finalize(built, index ? mergeHits(built, more, index) : more);
         } else rec = this.finalize(job, index ? mergeHits(job, results, index) : results);
         if (job.folder) folderRecordDone(job, rec, index!);
-        emitted += rec.files;
-        for (const sc of rec.sidecars) if (sc.side === 'local') bytesRead += sc.inspection.size;
-        opts.onProgress?.(emitted + passedOver(), undefined, bytesRead);
+        emitting(rec);
         yield rec;
       }
       opts.onProgress?.(emitted + passedOver(), undefined, bytesRead);
@@ -363,6 +364,18 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
     // Of those, the items that go to the engine (misses): the runtime starts threads by these.
     let itemsRun = 0;
     let warmed = false;
+    // With the index: look a record up, and size the engine by the whole work, as without the index;
+    // threads start by the work that runs (hits never start a thread; a few misses run in-process).
+    const lookUpAndSize = (rec: PendingRecord) => {
+      itemsTotal += rec.items.length;
+      if (rec.linkGroup !== undefined) itemsRun += rec.items.length;
+      else if (lookUp(rec, index!, sized)) itemsRun += rec.send!.length;
+      runtime.expect?.(itemsTotal, itemsRun);
+      if (itemsRun > 0 && !warmed) {
+        warmed = true;
+        runtime.warm?.();
+      }
+    };
     // Folder records (folder-records.ts): not for a shard (it sees part of each folder).
     if (index !== null && !shard) index.useRecords(scanShape(imageExts, inspectLinkTargets, resolveOnlyInRootLinks));
     const records = index !== null && index.recordsOn;
@@ -420,7 +433,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
                   many.push(ready);
                   continue;
                 }
-                const job: PendingRecord = { seq, dir: listing.rel, images: [], candidates: [], items: [], localSidecars: 0, extraFiles: 0, findings: [], ready };
+                const job: PendingRecord = { ...servedJob(seq, listing.rel), ready };
                 if (builder) {
                   job.folder = builder;
                   job.gi = gi;
@@ -433,16 +446,10 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
               rec.folder = builder!;
               rec.gi = gi;
               builder!.rebuilt.push(gi);
-              itemsTotal += rec.items.length;
-              if (lookUp(rec, index, sized)) itemsRun += rec.send!.length;
-              runtime.expect?.(itemsTotal, itemsRun);
-              if (itemsRun > 0 && !warmed) {
-                warmed = true;
-                runtime.warm?.();
-              }
+              lookUpAndSize(rec);
               yield rec;
             }
-            if (many && many.length > 0) yield { seq: many[0].seq, dir: listing.rel, images: [], candidates: [], items: [], localSidecars: 0, extraFiles: 0, findings: [], readyMany: many };
+            if (many && many.length > 0) yield { ...servedJob(many[0].seq, listing.rel), readyMany: many };
             continue;
           }
         }
@@ -495,18 +502,8 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
           rec.folder = builder;
           rec.gi = gi;
         }
-        if (index) {
-          // Size the engine by the whole work, as without the index; threads start by the work
-          // that runs (hits never start a thread; a few misses run in-process).
-          itemsTotal += rec.items.length;
-          if (rec.linkGroup !== undefined) itemsRun += rec.items.length;
-          else if (lookUp(rec, index, sized)) itemsRun += rec.send!.length;
-          runtime.expect?.(itemsTotal, itemsRun);
-          if (itemsRun > 0 && !warmed) {
-            warmed = true;
-            runtime.warm?.();
-          }
-        } else if (sized) for (const it of rec.items) it.size = sizeOf(it.path);
+        if (index) lookUpAndSize(rec);
+        else if (sized) for (const it of rec.items) it.size = sizeOf(it.path);
         yield rec;
       }
     }
@@ -693,6 +690,11 @@ function linkGroupRecord(group: PairGroup, seq: TreeSeq, dir: DirContext): Pendi
   const at: LinkAt = { scan: dir.scanId, rootReal: dir.rootReal, dirRel: dir.rel };
   const items: InspectItem[] = group.images.map((img) => ({ path: img.path, name: img.name, resolveLink: at }));
   return { seq, dir: dir.rel, images: [], candidates: [], items, localSidecars: 0, extraFiles: 0, findings: [], linkGroup: { group, dir } };
+}
+
+/** A job of stored records served as they are: nothing to inspect, nothing to pair. */
+function servedJob(seq: TreeSeq, dir: string): PendingRecord {
+  return { seq, dir, images: [], candidates: [], items: [], localSidecars: 0, extraFiles: 0, findings: [] };
 }
 
 /** The engine's resolutions of a link group's items, as a LinkResolution for pending(). */

@@ -719,20 +719,20 @@ export class ScanIndex implements EntrySink {
     // disk, and numbers the option sets as it does, continues that file: its entries copied in one
     // pass, its tables taken over, this run's new entries appended. The entries they replace stay
     // as dead bytes (`garbage`) until they are a quarter of the file: then a full rewrite drops them.
-    const loadedReader = this.reader;
+    const loaded = this.reader;
     const extending =
       !prune &&
       diskIsLoaded &&
-      loadedReader !== null &&
-      disk === loadedReader &&
+      loaded !== null &&
+      disk === loaded &&
       runRemap.every((f, i) => f === i) &&
       diskRemap.every((f, i) => f === i) &&
-      (loadedReader.header.garbage ?? 0) <= loadedReader.entriesBytes * MAX_GARBAGE_SHARE;
-    if (this.reader && !extending && !loadedFinds && !(diskIsLoaded && diskWalked)) this.reader.releaseTables(recordsFound ? [TABLE_RECORDS] : []);
+      (loaded.header.garbage ?? 0) <= loaded.entriesBytes * MAX_GARBAGE_SHARE;
+    if (loaded && !extending && !loadedFinds && !(diskIsLoaded && diskWalked)) loaded.releaseTables(recordsFound ? [TABLE_RECORDS] : []);
     const tmp = join(dirname(path), tempNameFor(basename(path)));
-    // Sized for this run's entries (met and new); entries kept from the file on disk beyond those
-    // (a partial walk's) grow it.
-    const extended = extending ? IndexWriter.extend(tmp, loadedReader) : null;
+    // A new file is sized for this run's entries (met and new); entries kept from the file on disk
+    // beyond those (a partial walk's) grow it.
+    const extended = extending ? IndexWriter.extend(tmp, loaded) : null;
     const out = extended ?? IndexWriter.create(tmp, { expect: this.refCounts.map((n, t) => n + this.addCounts[t]) });
     try {
       const fileEntry = (v: EntryView, remap: number[], extra: EntryView | null, extraRemap: number[]) => {
@@ -777,7 +777,6 @@ export class ScanIndex implements EntrySink {
       };
       // 1. This run's entries, in the order it met them (the next run asks in that order); when
       // extending, only the new ones (the loaded file's are in the copy).
-      const loaded = this.reader;
       for (let i = 0; i < this.refs.length; i++) {
         const ref = this.refs.at(i);
         let v: EntryView;
@@ -860,7 +859,7 @@ export class ScanIndex implements EntrySink {
         lastRun,
         totalHits: (disk?.header.totalHits ?? 0) + this.hits,
         recordKeys: this.recordKeysOut(disk, finalNo, prune),
-        garbage: (extended ? (loadedReader!.header.garbage ?? 0) : 0) + out.garbage,
+        garbage: (extended ? (loaded!.header.garbage ?? 0) : 0) + out.garbage,
       };
       const entries = out.count(TABLE_FILES);
       const bytes = out.finish(header);

@@ -95,6 +95,11 @@ interface Table {
 }
 
 const EMPTY_TABLE: Table = { mask: 0, count: 0, hashes: new Uint32Array(0), offs: new Float64Array(0) };
+/** A new open-addressing table of a writer (16 slots). */
+function emptyWriterTable(): { hashes: Uint32Array; offs: Float64Array; mask: number; count: number } {
+  return { hashes: new Uint32Array(16), offs: new Float64Array(16), mask: 15, count: 0 };
+}
+
 /** A table whose slots were released (`releaseTables`): its count stays. */
 const RELEASED: Table = { mask: 0, count: 0, hashes: new Uint32Array(0), offs: new Float64Array(0) };
 
@@ -295,7 +300,7 @@ export class IndexReader {
    */
   handOverTables(): { hashes: Uint32Array; offs: Float64Array; mask: number; count: number }[] | null {
     if (this.tables.some((t) => t.count > 0 && t.hashes === RELEASED.hashes)) return null;
-    const out = this.tables.map((t) => (t.count === 0 ? { hashes: new Uint32Array(16), offs: new Float64Array(16), mask: 15, count: 0 } : { hashes: t.hashes, offs: t.offs, mask: t.mask, count: t.count }));
+    const out = this.tables.map((t) => (t.count === 0 ? emptyWriterTable() : { hashes: t.hashes, offs: t.offs, mask: t.mask, count: t.count }));
     this.releaseTables();
     return out;
   }
@@ -495,7 +500,7 @@ export class IndexWriter {
     this.used = INDEX_MAGIC.length + 1;
     this.pos = 0;
     for (let i = 0; i < TABLES; i++) {
-      this.t.push(tables === 'table' ? { hashes: new Uint32Array(16), offs: new Float64Array(16), mask: 15, count: 0 } : { hashes: new Uint32Array(0), offs: new Float64Array(0), mask: 0, count: 0 });
+      this.t.push(tables === 'table' ? emptyWriterTable() : { hashes: new Uint32Array(0), offs: new Float64Array(0), mask: 0, count: 0 });
       this.lists.push(new EntryList());
     }
   }
@@ -514,25 +519,17 @@ export class IndexWriter {
   static extend(path: string, from: IndexReader): IndexWriter | null {
     const tables = from.handOverTables();
     if (!tables) return null;
-    const fd = openSync(path, 'wx+', 0o644);
-    const w = new IndexWriter(fd, path, 'table');
+    const w = new IndexWriter(openSync(path, 'wx+', 0o644), path, 'table');
     try {
-      const end = from.entriesBytes;
-      const chunk = Buffer.allocUnsafe(Math.min(COPY_CHUNK_BYTES, Math.max(end, 1)));
-      for (let at = 0; at < end; ) {
-        const want = Math.min(chunk.length, end - at);
-        let got = 0;
-        while (got < want) {
-          const n = readSync(from.fd, chunk, got, want - got, at + got);
-          if (n === 0) throw new IndexFormatError('file shorter than its tables say');
-          got += n;
-        }
-        let done = 0;
-        while (done < want) done += writeSync(fd, chunk, done, want - done, at + done);
-        at += want;
-      }
+      // The copy starts the file (magic included): nothing of the writer's own goes before it.
       w.used = 0;
-      w.pos = end;
+      const end = from.entriesBytes;
+      const src = new WindowReader(from.fd, end);
+      for (let at = 0; at < end; at += COPY_CHUNK_BYTES) {
+        const len = Math.min(COPY_CHUNK_BYTES, end - at);
+        const [b, i] = src.bytes(at, len);
+        w.write(b.subarray(i, i + len));
+      }
       for (let t = 0; t < TABLES; t++) w.t[t] = tables[t];
       return w;
     } catch (e) {
@@ -610,23 +607,27 @@ export class IndexWriter {
     }
   }
 
+  /** A reader of what is flushed so far (made again when more was flushed). */
+  private flushedReader(): WindowReader {
+    if (!this.reader || this.reader.size !== this.pos) this.reader = new WindowReader(this.fd, this.pos);
+    return this.reader;
+  }
+
+  /** `len` bytes written at `off` (an entry never straddles the flushed part and the buffer): a buffer and the offset in it. */
+  private bytesAt(off: number, len: number): [Buffer, number] {
+    return off >= this.pos ? [this.out, off - this.pos] : this.flushedReader().bytes(off, len);
+  }
+
   /** The length of the entry written at `off`. */
   private lengthAt(off: number): number {
-    if (off >= this.pos) return this.out.readUInt32LE(off - this.pos);
-    if (!this.reader || this.reader.size !== this.pos) this.reader = new WindowReader(this.fd, this.pos);
-    const [b, i] = this.reader.bytes(off, 4);
+    const [b, i] = this.bytesAt(off, 4);
     return b.readUInt32LE(i);
   }
 
   private keyAt(off: number): string {
-    if (off >= this.pos) {
-      const at = off - this.pos;
-      return this.out.toString('utf8', at + 11, at + 11 + this.out.readUInt16LE(at + 9));
-    }
-    if (!this.reader || this.reader.size !== this.pos) this.reader = new WindowReader(this.fd, this.pos);
-    const [b, i] = this.reader.bytes(off, 11);
+    const [b, i] = this.bytesAt(off, 11);
     const keyLen = b.readUInt16LE(i + 9);
-    const [kb, ki] = this.reader.bytes(off, 11 + keyLen);
+    const [kb, ki] = this.bytesAt(off, 11 + keyLen);
     return kb.toString('utf8', ki + 11, ki + 11 + keyLen);
   }
 
@@ -815,8 +816,7 @@ export class IndexWriter {
   /** An entry written earlier (by its offset), CRC checked. */
   entryAt(off: number): EntryView {
     if (this.used > 0) this.flush();
-    if (!this.reader || this.reader.size !== this.pos) this.reader = new WindowReader(this.fd, this.pos);
-    return this.reader.entry(off, this.pos);
+    return this.flushedReader().entry(off, this.pos);
   }
 
   /** Every entry written so far, in file order (CRC checked; views valid until the next read). */
