@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { mapJobs, mapOrdered } from '../src/engine/pipeline.js';
+import { HOLD_MAX_JOBS, mapJobs, mapOrdered } from '../src/engine/pipeline.js';
 import type { Runtime } from '../src/engine/runtime.js';
 import { ThreadRuntime } from '../src/engine/threads.js';
 import { createRuntime, THREADS_BREAK_EVEN_FILES } from '../src/engine/select.js';
@@ -405,6 +405,146 @@ describe('pipeline', () => {
       for await (const _ of mapOrdered(rt, 'inspect', {}, source, { batchFiles: 5, signal: ac.signal })) if (++n === 20) ac.abort(new Error('stop now'));
     }, /stop now/);
     assert.equal(closed, true);
+  });
+});
+
+/**
+ * A runtime that is undecided until it has been told of `decideAt` items (Runtime.undecided), then
+ * reports `workers` threads; it records the batches run while it was undecided.
+ */
+function undecidedRuntime(decideAt: number, workers: number) {
+  let seenItems = 0;
+  let running = 0;
+  const seen = { runWhileUndecided: 0, batches: 0, maxRunning: 0, maxRunningDecided: 0 };
+  const decided = () => seenItems >= decideAt;
+  const rt = {
+    kind: 'threads' as const,
+    get workers() {
+      return decided() ? workers : 1;
+    },
+    get undecided() {
+      return !decided();
+    },
+    expect(n: number) {
+      seenItems = Math.max(seenItems, n);
+    },
+    async run(_task: string, items: unknown[]) {
+      seen.batches++;
+      if (!decided()) seen.runWhileUndecided++;
+      running++;
+      seen.maxRunning = Math.max(seen.maxRunning, running);
+      await sleep(Math.random() * 3);
+      running--;
+      return items.map((i) => ({ of: i }));
+    },
+    async close() {},
+  };
+  return { rt: rt as unknown as Runtime, seen };
+}
+
+describe('pipeline: an undecided runtime (the auto engine below its break-even)', () => {
+  const jobsOf = (n: number, per = 1) => Array.from({ length: n }, (_, i) => ({ i, items: Array.from({ length: per }, (_, k) => ({ path: `${i}/${k}`, name: '' })) }));
+
+  it('holds the batches until the runtime decides, then runs them all there, in order; the in-flight bound follows its workers', async () => {
+    // Regression: the auto engine ran every batch before the break-even in-process, and the pipeline
+    // sized its in-flight bound from the one worker it reported at the start (2 batches for 2 threads).
+    const { rt, seen } = undecidedRuntime(1_000, 3);
+    const jobs = jobsOf(3_000);
+    const out: number[] = [];
+    for await (const { job, results } of mapJobs(rt, 'inspect', {}, jobs, (j) => j.items, { batchFiles: 10 })) {
+      out.push(job.i);
+      assert.deepEqual(results, job.items.map((it) => ({ of: it })));
+    }
+    assert.deepEqual(out, jobs.map((j) => j.i));
+    assert.equal(seen.runWhileUndecided, 0, 'no batch ran before the runtime decided');
+    assert.equal(seen.batches, 300);
+    assert.ok(seen.maxRunning > 2, `the bound grew with the runtime's workers (saw ${seen.maxRunning} in flight)`);
+  });
+
+  it('a source that ends before the runtime decides: the held batches run where the runtime puts them', async () => {
+    const { rt, seen } = undecidedRuntime(1_000_000, 2);
+    const jobs = jobsOf(500, 2);
+    const out: number[] = [];
+    for await (const { job, results } of mapJobs(rt, 'inspect', {}, jobs, (j) => j.items, { batchFiles: 16 })) {
+      out.push(job.i);
+      assert.equal(results.length, 2);
+    }
+    assert.deepEqual(out, jobs.map((j) => j.i));
+    assert.equal(seen.batches, Math.ceil(1000 / 16));
+  });
+
+  it('reads ahead a bounded number of jobs: many jobs without items do not wait for the end of the source', async () => {
+    const { rt } = undecidedRuntime(1_000_000, 2);
+    const total = HOLD_MAX_JOBS * 3;
+    let pulled = 0;
+    let pulledAtFirst = -1;
+    const source = function* () {
+      for (let i = 0; i < total; i++) {
+        pulled++;
+        yield { items: i === 0 ? [{ path: 'x', name: '' }] : [] };
+      }
+    };
+    let emitted = 0;
+    for await (const _ of mapJobs(rt, 'inspect', {}, source(), (j) => j.items, { batchFiles: 64 })) {
+      if (emitted++ === 0) pulledAtFirst = pulled;
+    }
+    assert.equal(emitted, total);
+    assert.ok(pulledAtFirst > 0 && pulledAtFirst <= HOLD_MAX_JOBS + 1, `the first job came out after ${pulledAtFirst} of ${total} jobs were read`);
+  });
+
+  it('reads ahead a bounded number of bytes: held batches never exceed the in-flight byte bound', async () => {
+    const { rt, seen } = undecidedRuntime(1_000_000, 2);
+    let pulled = 0;
+    let pulledAtFirstRun = -1;
+    const items = Array.from({ length: 400 }, (_, i) => ({ path: String(i), name: '', size: 10 }));
+    const source = function* () {
+      for (const it of items) {
+        pulled++;
+        yield it;
+      }
+    };
+    const probe = rt as unknown as { run: (...a: unknown[]) => Promise<unknown[]> };
+    const run = probe.run.bind(rt);
+    probe.run = (...a: unknown[]) => {
+      if (pulledAtFirstRun < 0) pulledAtFirstRun = pulled;
+      return run(...a);
+    };
+    let n = 0;
+    for await (const _ of mapOrdered(rt, 'inspect', {}, source(), { batchBytes: 40, weigh: (i) => i.size ?? 0, maxInflightBytes: 200 })) n++;
+    assert.equal(n, 400);
+    assert.ok(seen.batches > 0);
+    assert.ok(pulledAtFirstRun > 0 && pulledAtFirstRun <= 200 / 10 + 4 + 1, `the first batch ran after ${pulledAtFirstRun} items were read`);
+  });
+
+  it('the auto engine on a tree above its break-even runs no batch in-process', async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'isc-hold-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    writeFileSync(join(dir, 's.json'), JSON.stringify({ face_detection: { success: true, faces: [] } }));
+    const rt = createRuntime({ engine: 'auto', workers: 2 });
+    try {
+      const n = THREADS_BREAK_EVEN_FILES + 100;
+      const items = Array.from({ length: n }, () => ({ path: join(dir, 's.json'), name: 's.json' }));
+      let got = 0;
+      for await (const { result } of mapOrdered(rt, 'inspect', { validate: true, brief: true }, items)) {
+        assert.equal(result.status, 'ok');
+        got++;
+      }
+      assert.equal(got, n);
+      assert.equal(rt.inlineBatches, 0, 'every batch ran on the threads');
+      assert.equal(rt.threadsStarted, true);
+    } finally {
+      await rt.close();
+    }
+    // Below the break-even the whole work stays in-process, as before.
+    const small = createRuntime({ engine: 'auto', workers: 2 });
+    try {
+      const items = Array.from({ length: 100 }, () => ({ path: join(dir, 's.json'), name: 's.json' }));
+      for await (const _ of mapOrdered(small, 'inspect', { validate: true, brief: true }, items));
+      assert.equal(small.threadsStarted, false);
+      assert.ok(small.inlineBatches > 0);
+    } finally {
+      await small.close();
+    }
   });
 });
 

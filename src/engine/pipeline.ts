@@ -4,6 +4,11 @@
  * run at once, and each job comes out with its results in source order. Memory is bounded: at
  * most `maxInflight` batches and `maxInflightBytes` bytes are out (a single bigger job still goes,
  * alone), and at most `maxQueued` jobs wait for an earlier one. Cancellation: `signal`.
+ *
+ * While the runtime has not chosen its engine (`Runtime.undecided`: the auto engine below its
+ * break-even), batches are held, not run: the source is read ahead (up to `HOLD_MAX_JOBS` jobs and
+ * `maxInflightBytes`) until the runtime decides or the source ends, then the held batches go, in
+ * order, to the engine the work picked.
  */
 import { taskDef, type TaskItem, type TaskName, type TaskOptions, type TaskResult } from '../tasks/index.js';
 import type { Runtime } from './runtime.js';
@@ -49,6 +54,8 @@ interface Slot<J, R> {
 }
 
 export const DEFAULT_BATCH_FILES = 64;
+/** Jobs read ahead at most while the runtime is undecided (item-less jobs, e.g. images without sidecars, count too). */
+export const HOLD_MAX_JOBS = 16_384;
 export const DEFAULT_BATCH_BYTES = 8 * 1024 * 1024;
 
 const NO_RESULTS: never[] = [];
@@ -70,9 +77,11 @@ export async function* mapJobs<N extends TaskName, J>(
   const batchFiles = Math.max(1, opts.batchFiles ?? DEFAULT_BATCH_FILES);
   const batchBytes = Math.max(1, opts.batchBytes ?? DEFAULT_BATCH_BYTES);
   const weigh = opts.weigh;
-  const maxInflight = Math.max(1, opts.maxInflight ?? Math.max(2, runtime.workers * 2));
+  // Read at each step: an adaptive runtime reports one worker until its threads start (a limit
+  // fixed at the start kept an auto run of 2 threads at 2 batches in flight, threads mode at 4).
+  const maxInflight = () => Math.max(1, opts.maxInflight ?? Math.max(2, runtime.workers * 2));
   const maxInflightBytes = opts.maxInflightBytes ?? 4 * batchBytes;
-  const maxQueued = Math.max(1, opts.maxQueued ?? batchFiles * (maxInflight + 2));
+  const maxQueued = () => Math.max(1, opts.maxQueued ?? batchFiles * (maxInflight() + 2));
   const signal = opts.signal;
   const runSignal = signal && taskDef(task).interruptible ? { signal } : undefined;
 
@@ -86,16 +95,12 @@ export async function* mapJobs<N extends TaskName, J>(
   let inflightBytes = 0;
   let itemsSeen = 0;
   let sourceDone = false;
+  // Batches made while the runtime is undecided, not run yet (in order), and their bytes.
+  let holding = runtime.undecided === true;
+  let held: Batch<R>[] = [];
+  let heldBytes = 0;
 
-  const flush = () => {
-    if (pending.length === 0) return;
-    const items = pending;
-    const slots = pendingSlots;
-    const batch: Batch<R> = { results: null, error: null, done: false, promise: Promise.resolve(), bytes: pendingBytes, open: slots.length };
-    pending = [];
-    pendingSlots = [];
-    pendingBytes = 0;
-    runtime.expect?.(itemsSeen);
+  const start = (batch: Batch<R>, items: I[]) => {
     // The rejection is caught at once (an early failure must not be reported as unhandled while
     // older batches are awaited) and raised when its first job's turn comes.
     batch.promise = runtime.run(task, items, options, runSignal).then(
@@ -111,9 +116,39 @@ export async function* mapJobs<N extends TaskName, J>(
         inflight.delete(batch);
       },
     );
-    for (const s of slots) s.batch = batch;
     inflight.add(batch);
     inflightBytes += batch.bytes;
+  };
+  const heldItems = new Map<Batch<R>, I[]>();
+  /** Stop holding for the rest of the run: the held batches go to the engine, in order. */
+  const stopHolding = () => {
+    holding = false;
+    for (const b of held) start(b, heldItems.get(b)!);
+    held = [];
+    heldItems.clear();
+    heldBytes = 0;
+  };
+
+  const flush = () => {
+    if (pending.length === 0) return;
+    const items = pending;
+    const slots = pendingSlots;
+    const batch: Batch<R> = { results: null, error: null, done: false, promise: Promise.resolve(), bytes: pendingBytes, open: slots.length };
+    pending = [];
+    pendingSlots = [];
+    pendingBytes = 0;
+    runtime.expect?.(itemsSeen);
+    for (const s of slots) s.batch = batch;
+    if (holding) {
+      if (runtime.undecided === true && !sourceDone && queue.length < HOLD_MAX_JOBS && heldBytes + batch.bytes <= maxInflightBytes) {
+        held.push(batch);
+        heldItems.set(batch, items);
+        heldBytes += batch.bytes;
+        return;
+      }
+      stopHolding();
+    }
+    start(batch, items);
   };
 
   const waitAny = () => Promise.race([...inflight].map((b) => b.promise));
@@ -137,17 +172,19 @@ export async function* mapJobs<N extends TaskName, J>(
       if (sourceDone) {
         if (queue.length === 0) break;
         flush();
+        if (holding) stopHolding();
         await queue[0].batch!.promise;
         continue;
       }
       // 2. Full: wait for a batch before taking more from the source.
-      if (inflight.size >= maxInflight || (inflight.size > 0 && inflightBytes + pendingBytes >= maxInflightBytes)) {
+      if (inflight.size >= maxInflight() || (inflight.size > 0 && inflightBytes + pendingBytes >= maxInflightBytes)) {
         await waitAny();
         continue;
       }
-      if (queue.length >= maxQueued) {
+      if (queue.length >= (holding ? HOLD_MAX_JOBS : maxQueued())) {
         // The head may wait in a partial batch (e.g. a folder of symlinks adds jobs but no items).
         flush();
+        if (holding) stopHolding();
         await queue[0].batch!.promise;
         continue;
       }

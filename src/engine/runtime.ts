@@ -25,5 +25,11 @@ export interface Runtime {
    * caller walks and pairs instead of after the first batch is ready.
    */
   warm?(): void;
+  /**
+   * True while the runtime would still choose its engine by more work (an adaptive runtime below
+   * its break-even, nothing run yet): a caller that can look ahead holds its batches until this
+   * turns false or its source ends, so no batch runs on an engine the whole work would not pick.
+   */
+  readonly undecided?: boolean;
   close(): Promise<void>;
 }
