@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { HOLD_MAX_JOBS, mapJobs, mapOrdered } from '../src/engine/pipeline.js';
 import type { Runtime } from '../src/engine/runtime.js';
 import { ThreadRuntime } from '../src/engine/threads.js';
+import { WORKER_YOUNG_GENERATION_MB } from '../src/engine/heap-relief.js';
 import { createRuntime, THREADS_BREAK_EVEN_FILES } from '../src/engine/select.js';
 import { isSidecarError } from '../src/errors.js';
 import { runTask } from '../src/tasks/index.js';
@@ -121,6 +122,19 @@ describe('worker pool', () => {
     const r = spawnSync(process.execPath, ['--input-type=module', '-e', code], { encoding: 'utf8', timeout: 20_000 });
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stdout.trim(), 'end');
+  });
+});
+
+describe('worker pool: memory', () => {
+  it("a worker's young generation stays within WORKER_YOUNG_GENERATION_MB (V8's default grows it to ~34 MB per thread)", async () => {
+    const rt = new ThreadRuntime(1, { workerUrl: PROBE });
+    try {
+      const [max] = await untyped(rt).run('young', [{}], {});
+      assert.ok(max > 0);
+      assert.ok(max <= (WORKER_YOUNG_GENERATION_MB + 1) * 1024 * 1024, `young generation reached ${(max / 1e6).toFixed(1)} MB`);
+    } finally {
+      await rt.close();
+    }
   });
 });
 

@@ -14,6 +14,16 @@ import { runInNewContext } from 'node:vm';
  */
 export const WORKER_HEAP_BOUND = 160 * 1024 * 1024;
 /**
+ * A worker thread's young generation (Worker resourceLimits.maxYoungGenerationSizeMb; V8's default
+ * grows it to ~34 MB per isolate). A worker's garbage is per batch and short-lived, and a big
+ * file's buffers and graphs go to the large-object and old spaces anyway, so a small one costs no
+ * CPU we could measure, while the default's three young generations (main and two workers, ~100 MB
+ * in all) were most of what a 10^5-image first run with the index held over a run without it
+ * (stats, first run with the index, 10^5 images: peak RSS 286–313 MB → 238–240; 20,000 images without it: 203–211 → 180–185 MB, with
+ * IMAGE_SIDECAR_ACCEL=off 217–224 → 172–175; CPU within the machine's noise in each pair).
+ */
+export const WORKER_YOUNG_GENERATION_MB = 8;
+/**
  * The main thread of a tree run keeps little alive (what is live at 10^6 images fits in 64 MB: a
  * 10^6-image `stats --engine inline` runs with --max-old-space-size=64), but V8 let its heap reach
  * 128 MB at 10^5 images and more at 10^6, which put `stats` over issue 12's 300 MB bound.

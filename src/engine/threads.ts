@@ -3,6 +3,7 @@ import { errorFromJSON, errors } from '../errors.js';
 import { isPipelined, runTask, unpackResultsByName, type TaskItem, type TaskName, type TaskOptions, type TaskResult } from '../tasks/index.js';
 import type { BatchRequest, BatchResponse } from './messages.js';
 import type { RunOptions, Runtime } from './runtime.js';
+import { WORKER_YOUNG_GENERATION_MB } from './heap-relief.js';
 
 interface Job {
   req: BatchRequest;
@@ -104,7 +105,7 @@ export class ThreadRuntime implements Runtime {
   }
 
   private spawn(): void {
-    const worker = new Worker(this.workerUrl);
+    const worker = new Worker(this.workerUrl, { resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB } });
     worker.unref(); // an idle pool must never keep the process alive
     const slot: Slot = { worker, jobs: [], ending: false, aborted: false };
     this.slots.add(slot);

@@ -1,8 +1,10 @@
 /**
  * A worker for the pool's own tests, speaking the engine's batch protocol with tasks that
  * misbehave on purpose: echo, spin (busy for `ms`), exit (process.exit mid-batch), crash (an
- * uncaught exception: 'error' then 'exit'), fail (a task error answered as a message).
+ * uncaught exception: 'error' then 'exit'), fail (a task error answered as a message), young (allocate
+ * briefly-kept objects, answer the largest size the young generation reached, in bytes).
  */
+import { getHeapSpaceStatistics } from 'node:v8';
 import { parentPort, threadId } from 'node:worker_threads';
 import type { BatchRequest, BatchResponse } from '../../src/engine/messages.js';
 
@@ -30,6 +32,17 @@ parentPort!.on('message', (req: BatchRequest) => {
         throw new Error('probe crash');
       });
       return;
+    case 'young': {
+      // Objects kept a little while (a ring): V8 grows a young generation it may up to its limit.
+      let max = 0;
+      const ring = new Array<unknown>(20_000);
+      for (let i = 0; i < 3_000_000; i++) {
+        ring[i % ring.length] = { a: i, b: `x${i % 1000}`, c: [i, i + 1] };
+        if (i % 10_000 === 0) for (const s of getHeapSpaceStatistics()) if (s.space_name === 'new_space') max = Math.max(max, s.space_size);
+      }
+      res = { id: req.id, results: [max] };
+      break;
+    }
     case 'fail':
       res = { id: req.id, error: { code: 'CORRUPT', message: 'probe failure', path: '/x' } };
       break;
