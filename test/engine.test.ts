@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { HOLD_MAX_JOBS, mapJobs, mapOrdered } from '../src/engine/pipeline.js';
+import { HOLD_MAX_AHEAD, mapJobs, mapOrdered } from '../src/engine/pipeline.js';
 import type { Runtime } from '../src/engine/runtime.js';
 import { ThreadRuntime } from '../src/engine/threads.js';
 import { WORKER_YOUNG_GENERATION_MB } from '../src/engine/heap-relief.js';
@@ -489,7 +489,7 @@ describe('pipeline: an undecided runtime (the auto engine below its break-even)'
 
   it('reads ahead a bounded number of jobs: many jobs without items do not wait for the end of the source', async () => {
     const { rt } = undecidedRuntime(1_000_000, 2);
-    const total = HOLD_MAX_JOBS * 3;
+    const total = HOLD_MAX_AHEAD * 3;
     let pulled = 0;
     let pulledAtFirst = -1;
     const source = function* () {
@@ -503,7 +503,26 @@ describe('pipeline: an undecided runtime (the auto engine below its break-even)'
       if (emitted++ === 0) pulledAtFirst = pulled;
     }
     assert.equal(emitted, total);
-    assert.ok(pulledAtFirst > 0 && pulledAtFirst <= HOLD_MAX_JOBS + 1, `the first job came out after ${pulledAtFirst} of ${total} jobs were read`);
+    assert.ok(pulledAtFirst > 0 && pulledAtFirst <= HOLD_MAX_AHEAD + 1, `the first job came out after ${pulledAtFirst} of ${total} jobs were read`);
+  });
+
+  it('the read-ahead bound counts what a job holds (jobWeight: a folder of records served from the index)', async () => {
+    const { rt } = undecidedRuntime(1_000_000, 2);
+    const perJob = 1_000;
+    let pulled = 0;
+    let pulledAtFirst = -1;
+    const source = function* () {
+      for (let i = 0; i < 100; i++) {
+        pulled++;
+        yield { items: i === 0 ? [{ path: 'x', name: '' }] : [], records: i === 0 ? 1 : perJob };
+      }
+    };
+    let emitted = 0;
+    for await (const _ of mapJobs(rt, 'inspect', {}, source(), (j) => j.items, { jobWeight: (j) => j.records })) {
+      if (emitted++ === 0) pulledAtFirst = pulled;
+    }
+    assert.equal(emitted, 100);
+    assert.ok(pulledAtFirst > 0 && pulledAtFirst <= Math.ceil(HOLD_MAX_AHEAD / perJob) + 2, `the first job came out after ${pulledAtFirst} jobs of ${perJob} records were read`);
   });
 
   it('reads ahead a bounded number of bytes: held batches never exceed the in-flight byte bound', async () => {

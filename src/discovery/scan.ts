@@ -289,6 +289,8 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
         batchFiles: opts.batchSize,
         weigh,
         signal: opts.signal,
+        // A folder served whole is one job holding all its records (the read-ahead bound counts records).
+        jobWeight: (rec) => rec.readyMany?.length ?? 1,
       });
       // Progress in files, the unit of the CLI's pre-walk (cli/progress.ts countFiles): every file
       // of a record once it is emitted, plus the files the walk passed over (ignored, temp files)

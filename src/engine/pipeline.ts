@@ -6,15 +6,15 @@
  * alone), and at most `maxQueued` jobs wait for an earlier one. Cancellation: `signal`.
  *
  * While the runtime has not chosen its engine (`Runtime.undecided`: the auto engine below its
- * break-even), batches are held, not run: the source is read ahead (up to `HOLD_MAX_JOBS` jobs and
- * `maxInflightBytes`) until the runtime decides or the source ends, then the held batches go, in
+ * break-even), batches are held, not run: the source is read ahead (up to `HOLD_MAX_AHEAD` jobs, as
+ * `jobWeight` counts them, and `maxInflightBytes`) until the runtime decides or the source ends, then the held batches go, in
  * order, to the engine the work picked.
  */
 import { taskDef, type TaskItem, type TaskName, type TaskOptions, type TaskResult } from '../tasks/index.js';
 import type { Runtime } from './runtime.js';
 import { MAIN_HEAP_BOUND, relieveHeap } from './heap-relief.js';
 
-export interface PipelineOptions<I> {
+export interface PipelineOptions<I, J = unknown> {
   /** Items per batch. Default 64. */
   batchFiles?: number;
   /** Bytes per batch, as `weigh` counts them. Default 8 MiB. */
@@ -28,6 +28,12 @@ export interface PipelineOptions<I> {
   /** Jobs waiting in order (jobs without items included). Default batchFiles × (maxInflight + 2). */
   maxQueued?: number;
   signal?: AbortSignal;
+  /**
+   * What a job holds in memory while it waits, in jobs (default 1): the read-ahead bound while the
+   * runtime is undecided counts this (a scan's job of a whole folder served from the index holds
+   * every record of the folder).
+   */
+  jobWeight?: (job: J) => number;
 }
 
 export interface Mapped<J, R> {
@@ -51,11 +57,13 @@ interface Slot<J, R> {
   batch: Batch<R> | null;
   offset: number;
   count: number;
+  /** jobWeight, counted while the pipeline reads ahead. */
+  weight: number;
 }
 
 export const DEFAULT_BATCH_FILES = 64;
-/** Jobs read ahead at most while the runtime is undecided (item-less jobs, e.g. images without sidecars, count too). */
-export const HOLD_MAX_JOBS = 16_384;
+/** Jobs (as `jobWeight` counts them) read ahead at most while the runtime is undecided; item-less jobs waiting behind a held batch count too. */
+export const HOLD_MAX_AHEAD = 16_384;
 export const DEFAULT_BATCH_BYTES = 8 * 1024 * 1024;
 
 const NO_RESULTS: never[] = [];
@@ -70,7 +78,7 @@ export async function* mapJobs<N extends TaskName, J>(
   options: TaskOptions<N>,
   source: Iterable<J> | AsyncIterable<J>,
   itemsOf: (job: J) => readonly TaskItem<N>[],
-  opts: PipelineOptions<TaskItem<N>> = {},
+  opts: PipelineOptions<TaskItem<N>, J> = {},
 ): AsyncGenerator<Mapped<J, TaskResult<N>>> {
   type I = TaskItem<N>;
   type R = TaskResult<N>;
@@ -99,6 +107,9 @@ export async function* mapJobs<N extends TaskName, J>(
   let holding = runtime.undecided === true;
   let held: Batch<R>[] = [];
   let heldBytes = 0;
+  // Weight of the jobs read while holding and not handed out yet.
+  let ahead = 0;
+  const jobWeight = opts.jobWeight;
 
   const start = (batch: Batch<R>, items: I[]) => {
     // The rejection is caught at once (an early failure must not be reported as unhandled while
@@ -127,6 +138,7 @@ export async function* mapJobs<N extends TaskName, J>(
     held = [];
     heldItems.clear();
     heldBytes = 0;
+    ahead = 0;
   };
 
   const flush = () => {
@@ -140,7 +152,7 @@ export async function* mapJobs<N extends TaskName, J>(
     runtime.expect?.(itemsSeen);
     for (const s of slots) s.batch = batch;
     if (holding) {
-      if (runtime.undecided === true && !sourceDone && queue.length < HOLD_MAX_JOBS && heldBytes + batch.bytes <= maxInflightBytes) {
+      if (runtime.undecided === true && !sourceDone && ahead < HOLD_MAX_AHEAD && heldBytes + batch.bytes <= maxInflightBytes) {
         held.push(batch);
         heldItems.set(batch, items);
         heldBytes += batch.bytes;
@@ -161,6 +173,7 @@ export async function* mapJobs<N extends TaskName, J>(
         const head = queue[0];
         if (head.count > 0 && !head.batch?.done) break;
         queue.shift();
+        if (holding) ahead -= head.weight;
         const b = head.batch;
         if (b) {
           if (b.error) throw b.error.e;
@@ -181,7 +194,7 @@ export async function* mapJobs<N extends TaskName, J>(
         await waitAny();
         continue;
       }
-      if (queue.length >= (holding ? HOLD_MAX_JOBS : maxQueued())) {
+      if (holding ? ahead >= HOLD_MAX_AHEAD : queue.length >= maxQueued()) {
         // The head may wait in a partial batch (e.g. a folder of symlinks adds jobs but no items).
         flush();
         if (holding) stopHolding();
@@ -197,7 +210,8 @@ export async function* mapJobs<N extends TaskName, J>(
       }
       const job = next.value;
       const items = itemsOf(job);
-      const slot: Slot<J, R> = { job, batch: null, offset: 0, count: items.length };
+      const slot: Slot<J, R> = { job, batch: null, offset: 0, count: items.length, weight: 0 };
+      if (holding) ahead += slot.weight = jobWeight ? jobWeight(job) : 1;
       queue.push(slot);
       if (items.length === 0) continue;
       let bytes = 0;
