@@ -78,7 +78,16 @@ function shellQuote(s: string): string {
  * Run the CLI with stdout and stderr on a pseudo-terminal (as a person at a terminal would):
  * human output. Both streams arrive mixed in `stdout`, with CRLF line ends.
  */
-export function runCliTty(args: readonly string[], opts: CliOptions = {}): Promise<CliResult> {
+export async function runCliTty(args: readonly string[], opts: CliOptions = {}): Promise<CliResult> {
+  // util-linux `script` on a loaded machine has returned a transcript of NUL bytes (the terminal
+  // emulation, not the CLI): such a run says nothing about the CLI, so it is run again (twice at most).
+  for (let attempt = 1; ; attempt++) {
+    const r = await runCliTtyOnce(args, opts);
+    if (!r.stdout.includes('\u0000') || attempt === 3) return r;
+  }
+}
+
+function runCliTtyOnce(args: readonly string[], opts: CliOptions): Promise<CliResult> {
   const cmd = [process.execPath, CLI_PATH, ...args].map(shellQuote).join(' ');
   const start = performance.now();
   return new Promise((resolve, reject) => {
