@@ -13,6 +13,9 @@ import { scan, type ScanImage, type ScanRecord } from '../src/discovery/scan.js'
 import { FAKE_JPEG, makeTree, removeTree, sidecarData, testDir } from './helpers/tree.js';
 import { todo } from '../src/ops/todo.js';
 import { validate } from '../src/ops/validate.js';
+import { InlineRuntime } from '../src/engine/inline.js';
+import type { Runtime } from '../src/engine/runtime.js';
+import type { InspectItem } from '../src/tasks/inspect.js';
 
 function expected(linkPath: string, rootReal: string): { target?: string; broken: boolean; outsideRoot?: boolean } {
   try {
@@ -191,4 +194,55 @@ test('link groups: a folder link re-pointed between two scans of one process is 
   } finally {
     removeTree(root);
   }
+});
+
+test('links of a folder go to the engine a few hundred per job, in order between the folder\'s other records: the same records as links resolved on the main thread', { skip: process.platform === 'win32' }, async (t) => {
+  const base = testDir(t, 'isc-link-jobs-');
+  const tree: Record<string, unknown> = {};
+  for (let i = 0; i < 40; i++) {
+    tree[`photos/P${i}.jpg`] = FAKE_JPEG;
+    tree[`photos/P${i}.json`] = { json: sidecarData(`P${i}.jpg`) };
+  }
+  // A folder of links with a few real images between them (groups of links only, then not, then again).
+  tree['games/g1/M100.jpg'] = FAKE_JPEG;
+  tree['games/g1/M100.json'] = { json: sidecarData('M100.jpg') };
+  tree['games/g1/M400.jpg'] = FAKE_JPEG;
+  makeTree(tree as never, base);
+  const g1 = join(base, 'games/g1');
+  for (let i = 0; i < 600; i++) symlinkSync(`../../photos/P${i % 40}.jpg`, join(g1, `M${String(i).padStart(3, '0')}x.jpg`));
+  symlinkSync('nowhere.jpg', join(g1, 'M250.jpg')); // broken
+  symlinkSync(join(base, 'photos', 'P3.jpg'), join(g1, 'M500.jpg')); // absolute
+  const batches: number[] = [];
+  const inline = new InlineRuntime();
+  const recording: Runtime = {
+    kind: 'inline',
+    workers: 1,
+    run: (task, items, options, opts) => {
+      batches.push((items as InspectItem[]).filter((i) => i.resolveLink !== undefined).length);
+      return inline.run(task, items, options, opts);
+    },
+    close: async () => {},
+  };
+  const records = async (o: { runtime?: Runtime; inspectLinkTargets?: boolean; engine?: 'threads'; workers?: number }) => {
+    const out: ScanRecord[] = [];
+    for await (const rec of scan(base, o)) out.push(rec);
+    // What a record says about its images and where their sidecars are (inspecting link targets changes only their inspection).
+    return out.map((r) => ({ category: r.category, dir: r.dir, seq: r.seq, images: r.images, sidecars: r.sidecars.map((s) => [s.path, s.side]), findings: r.findings, files: r.files }));
+  };
+  const byEngine = await records({ runtime: recording });
+  const linkBatches = batches.filter((n) => n > 0);
+  assert.equal(linkBatches.reduce((a, b) => a + b, 0), 602);
+  assert.ok(linkBatches.length >= 3 && linkBatches.every((n) => n <= 256), `links per batch: ${linkBatches.join(' ')}`);
+  for (let i = 1; i < byEngine.length; i++) {
+    const [a, b] = [byEngine[i - 1].seq, byEngine[i].seq];
+    assert.ok(a[0] < b[0] || (a[0] === b[0] && a[1] < b[1]), `records in tree order at ${i}`);
+  }
+  // The reference: links resolved by the main thread while it pairs (inspecting link targets turns the engine's resolution off).
+  const onMain = await records({ inspectLinkTargets: true });
+  assert.deepEqual(byEngine, onMain);
+  assert.deepEqual(await records({ engine: 'threads', workers: 2 }), onMain);
+  const g = byEngine.filter((r) => r.dir === 'games/g1');
+  assert.equal(g.length, 604);
+  assert.equal(g.find((r) => r.images[0]?.name === 'M250.jpg')?.category, 'broken-symlink');
+  assert.equal(g.find((r) => r.images[0]?.name === 'M100.jpg')?.category, 'ok');
 });

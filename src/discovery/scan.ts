@@ -158,6 +158,8 @@ interface DirContext {
   inspectLinkTargets: boolean;
   /** ScanOptions.inRootLinkRecords === 'resolve'. */
   resolveOnlyInRootLinks: boolean;
+  /** Where this folder's links sit, for the engine: one per folder (a batch carries it once, not once per link). */
+  linkAt?: LinkAt;
 }
 
 interface PendingRecord {
@@ -198,10 +200,12 @@ interface PendingRecord {
   /** The stored entry it came from (a folder whose other records are made again). */
   stored?: FolderBlob;
   /**
-   * inRootLinkRecords 'resolve' without the index: a group of symlinked images only, its links
-   * resolved by the engine (items with `resolveLink`); the record is built when they are back.
+   * Groups of symlinked images only (a game folder's links), their links resolved by the engine
+   * (items with `resolveLink`); their records are built when the resolutions are back. Consecutive
+   * groups of a folder travel as one job (up to LINKS_PER_JOB links): one pipeline job per link
+   * cost this thread more than the thread's work on it.
    */
-  linkGroup?: { group: PairGroup; dir: DirContext };
+  linkGroups?: { groups: { group: PairGroup; seq: TreeSeq }[]; dir: DirContext };
 }
 
 /** What a record's links relied on: each resolution's lookups, the folders their targets were paired in, the link entries. */
@@ -310,19 +314,28 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
           }
           continue;
         }
+        if (job.linkGroups) {
+          // Built as pending() builds them, from the engine's resolutions; a link leaving the root
+          // adds its target's sidecars, inspected now (rare: the engine is asked once more).
+          const { groups, dir } = job.linkGroups;
+          if (index) for (let i = 0; i < results.length; i++) index.dirs.resolvedElsewhere(dir.rel, job.items[i].name, takeEntry(results[i]));
+          const resolution = resolvedBy(results);
+          for (const { group, seq } of groups) {
+            const built = this.pending(group, seq, dir, resolution, this.targetDirs!);
+            if (index) lookUp(built, index, false);
+            const send = built.send ?? built.items;
+            const more = send.length > 0 ? await runtime.run('inspect', send, engineOpts, opts.signal ? { signal: opts.signal } : undefined) : [];
+            const rec = this.finalize(built, index ? mergeHits(built, more, index) : more);
+            if (job.folder) folderRecordDone(job, rec, index!); // a folder's stored records: one group per job
+            emitting(rec);
+            yield rec;
+          }
+          continue;
+        }
         let rec: ScanRecord;
         if (job.ready) {
           rec = job.ready;
           this.tally(rec);
-        } else if (job.linkGroup) {
-          // Built as pending() builds it, from the engine's resolutions; a link leaving the root
-          // adds its target's sidecars, inspected now (rare: the engine is asked once more).
-          if (index) for (let i = 0; i < results.length; i++) index.dirs.resolvedElsewhere(job.linkGroup.dir.rel, job.items[i].name, takeEntry(results[i]));
-          const built = this.pending(job.linkGroup.group, job.seq, job.linkGroup.dir, resolvedBy(results), this.targetDirs!);
-          if (index) lookUp(built, index, false);
-          const send = built.send ?? built.items;
-          const more = send.length > 0 ? await runtime.run('inspect', send, engineOpts, opts.signal ? { signal: opts.signal } : undefined) : [];
-          rec = this.finalize(built, index ? mergeHits(built, more, index) : more);
         } else rec = this.finalize(job, index ? mergeHits(job, results, index) : results);
         if (job.folder) folderRecordDone(job, rec, index!);
         emitting(rec);
@@ -370,7 +383,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
     // threads start by the work that runs (hits never start a thread; a few misses run in-process).
     const lookUpAndSize = (rec: PendingRecord) => {
       itemsTotal += rec.items.length;
-      if (rec.linkGroup !== undefined) itemsRun += rec.items.length;
+      if (rec.linkGroups !== undefined) itemsRun += rec.items.length;
       else if (lookUp(rec, index!, sized)) itemsRun += rec.send!.length;
       runtime.expect?.(itemsTotal, itemsRun);
       if (itemsRun > 0 && !warmed) {
@@ -496,18 +509,42 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
         if (now && !now.racy) builder = new FolderRecordsBuilder(real, listing.path, listing.rel, now.id, root, pairing.ignored, pairing.tempFiles.length, groups.length, groups.map((g, gi) => groupPosition(g, gi)));
       }
       const dir: DirContext = { rel: listing.rel, relPrefix: listing.rel === '' ? '' : `${listing.rel}/`, rootReal, scanId, relOfReal, inspectLinkTargets, resolveOnlyInRootLinks };
+      // Consecutive groups of links only, one job (not with the folder's stored records: one record per job there).
+      let linkJob: PendingRecord | null = null;
+      const ready = (rec: PendingRecord) => {
+        if (index) lookUpAndSize(rec);
+        else if (sized) for (const it of rec.items) it.size = sizeOf(it.path);
+        return rec;
+      };
       for (let gi = 0; gi < groups.length; gi++) {
         const seq: TreeSeq = [at, groupPosition(groups[gi], gi)];
         const group = groups[gi];
-        const rec = linksByEngine && isLinkGroup(group) ? linkGroupRecord(group, seq, dir) : this.pending(group, seq, dir, links, targetDirs);
+        const linkOnly = linksByEngine && isLinkGroup(group);
+        if (linkOnly && !builder) {
+          if (linkJob !== null && linkJob.items.length + group.images.length > LINKS_PER_JOB) {
+            yield ready(linkJob);
+            linkJob = null;
+          }
+          linkJob ??= linksJob(seq, dir);
+          addLinkGroup(linkJob, group, seq, dir);
+          continue;
+        }
+        if (linkJob !== null) {
+          yield ready(linkJob);
+          linkJob = null;
+        }
+        let rec: PendingRecord;
+        if (linkOnly) {
+          rec = linksJob(seq, dir);
+          addLinkGroup(rec, group, seq, dir);
+        } else rec = this.pending(group, seq, dir, links, targetDirs);
         if (builder) {
           rec.folder = builder;
           rec.gi = gi;
         }
-        if (index) lookUpAndSize(rec);
-        else if (sized) for (const it of rec.items) it.size = sizeOf(it.path);
-        yield rec;
+        yield ready(rec);
       }
+      if (linkJob !== null) yield ready(linkJob);
     }
   }
 
@@ -687,11 +724,18 @@ function isLinkGroup(group: PairGroup): boolean {
   return true;
 }
 
-/** A link group's pending record: its items are its links, for the engine to resolve. */
-function linkGroupRecord(group: PairGroup, seq: TreeSeq, dir: DirContext): PendingRecord {
-  const at: LinkAt = { scan: dir.scanId, rootReal: dir.rootReal, dirRel: dir.rel };
-  const items: InspectItem[] = group.images.map((img) => ({ path: img.path, name: img.name, resolveLink: at }));
-  return { seq, dir: dir.rel, images: [], candidates: [], items, localSidecars: 0, extraFiles: 0, findings: [], linkGroup: { group, dir } };
+/** Links per job of link groups (a folder of 10^4 links is several jobs, so that several threads resolve them). */
+const LINKS_PER_JOB = 256;
+
+/** A job of link groups (see PendingRecord.linkGroups), starting empty: its items are their links, for the engine to resolve. */
+function linksJob(seq: TreeSeq, dir: DirContext): PendingRecord {
+  return { seq, dir: dir.rel, images: [], candidates: [], items: [], localSidecars: 0, extraFiles: 0, findings: [], linkGroups: { groups: [], dir } };
+}
+
+function addLinkGroup(job: PendingRecord, group: PairGroup, seq: TreeSeq, dir: DirContext): void {
+  dir.linkAt ??= { scan: dir.scanId, rootReal: dir.rootReal, dirRel: dir.rel };
+  for (const img of group.images) job.items.push({ path: img.path, name: img.name, resolveLink: dir.linkAt });
+  job.linkGroups!.groups.push({ group, seq });
 }
 
 /** A job of stored records served as they are: nothing to inspect, nothing to pair. */
@@ -769,7 +813,7 @@ function folderRecordDone(job: PendingRecord, rec: ScanRecord, index: ScanIndex)
     keepStored(b, job.stored!, gi, rec);
     return finishFolder(b, index);
   }
-  let storable = job.trusted === true && job.linkDeps !== false && job.linkGroup === undefined;
+  let storable = job.trusted === true && job.linkDeps !== false && job.linkGroups === undefined;
   if (storable && job.ids) for (const id of job.ids) if (id === null) storable = false;
   if (storable) {
     for (let i = 0; i < job.items.length; i++) b.file(gi, job.items[i].path, job.ids![i]!);
