@@ -640,27 +640,35 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
   }
 
   private finalize(p: PendingRecord, results: readonly FileInspection[]): ScanRecord {
-    const s = this.summary;
-    let next = 0;
     const flags = p.flags;
     const sidecars = p.candidates;
-    const own: boolean[] = [];
-    for (let i = 0; i < sidecars.length; i++) {
-      const f = flags ? flags[i] : 0;
-      own.push((f & 2) !== 0);
-      sidecars[i].inspection = (f & 1) !== 0 ? uncheckedInspection(sidecars[i].path) : results[next++];
+    // Categories never depend on whether link targets were inspected for this scan (stats
+    // --operation-type inspects them): those candidates are judged as unchecked, as their own
+    // record judges them. A view of its own only when some was inspected (else: the candidates).
+    let categoryView = sidecars;
+    if (flags === undefined) {
+      for (let i = 0; i < sidecars.length; i++) sidecars[i].inspection = results[i];
+    } else {
+      let next = 0;
+      for (let i = 0; i < sidecars.length; i++) {
+        const f = flags[i];
+        sidecars[i].inspection = (f & 1) !== 0 ? uncheckedInspection(sidecars[i].path) : results[next++];
+        if ((f & 3) === 2) {
+          if (categoryView === sidecars) categoryView = sidecars.slice();
+          categoryView[i] = { ...sidecars[i], inspection: uncheckedInspection(sidecars[i].path) };
+        }
+      }
     }
+    /** A link target's sidecar inside the root, which its own record reports on. */
+    const own = (i: number) => flags !== undefined && (flags[i] & 2) !== 0;
     const findings = p.findings;
     let effective: ScanSidecar | null = null;
-    // Categories never depend on whether link targets were inspected for this scan (stats
-    // --operation-type inspects them): judge those candidates as unchecked, as their own record does.
     let effectiveForCategory: ScanSidecar | null = null;
-    const categoryView = sidecars.map((sc, i) => (own[i] ? { ...sc, inspection: uncheckedInspection(sc.path) } : sc));
     for (const sc of categoryView) if (!effectiveForCategory && (sc.inspection.status === 'ok' || sc.inspection.status === 'unchecked')) effectiveForCategory = sc;
     for (let i = 0; i < sidecars.length; i++) {
       const sc = sidecars[i];
       const ins = sc.inspection;
-      if (own[i] && (ins.status === 'corrupt' || ins.status === 'unreadable')) continue; // reported by its own record
+      if (own(i) && (ins.status === 'corrupt' || ins.status === 'unreadable')) continue; // reported by its own record
       if (ins.status === 'unchecked') {
         if (!effective) effective = sc;
       } else if (ins.status === 'ok') {
@@ -675,7 +683,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
         findings.push({ code: 'corrupt', message: ins.error?.message ?? 'corrupt', paths: [sc.path] });
       }
     }
-    if (effective && sidecars[0] !== effective && !own[0]) {
+    if (effective && sidecars[0] !== effective && !own(0)) {
       findings.push({ code: 'fallback', message: `preferred sidecar unusable; read ${effective.name} instead`, paths: [sidecars[0].path, effective.path] });
     }
     let category = p.forced ?? categorize(p.images, categoryView, effectiveForCategory);
