@@ -246,3 +246,28 @@ test('links of a folder go to the engine a few hundred per job, in order between
   assert.equal(g.find((r) => r.images[0]?.name === 'M250.jpg')?.category, 'broken-symlink');
   assert.equal(g.find((r) => r.images[0]?.name === 'M100.jpg')?.category, 'ok');
 });
+
+test('a link into a group of several images names them in the folder\'s name order (as its own record and the index\'s listings do), whatever order readdir gives', { skip: process.platform === 'win32' }, async (t) => {
+  const base = testDir(t, 'isc-link-order-');
+  const tree: Record<string, unknown> = {};
+  for (let i = 0; i < 40; i++) {
+    const n = `g${String(i).padStart(2, '0')}`;
+    tree[`photos/${n}.png`] = FAKE_JPEG;
+    tree[`photos/${n}.jpg`] = FAKE_JPEG;
+    tree[`photos/${n}.json`] = { json: sidecarData(`${n}.jpg`) };
+  }
+  makeTree(tree as never, base);
+  mkdirSync(join(base, 'games'));
+  for (let i = 0; i < 40; i++) symlinkSync(`../photos/g${String(i).padStart(2, '0')}.png`, join(base, 'games', `L${i}.png`));
+  const shared: string[][] = [];
+  const photos: ScanRecord[] = [];
+  for await (const rec of scan(base, {})) {
+    if (rec.dir === 'photos') photos.push(rec);
+    for (const f of rec.findings) if (rec.dir === 'games' && f.code === 'ambiguous') shared.push(f.paths.slice(1));
+  }
+  assert.equal(shared.length, 40);
+  for (const paths of shared) assert.deepEqual(paths, [...paths].sort(), `images of a shared group in name order: ${paths.join(', ')}`);
+  // The photos folder's own records (paired once, for the links, and reused by the walk) list them the same way.
+  const own = photos.map((r) => r.images.map((i) => i.path));
+  assert.deepEqual(shared.map((p) => p.join()).sort(), own.map((p) => p.join()).sort());
+});

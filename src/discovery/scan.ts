@@ -16,9 +16,9 @@ import { decodeRecords, FolderRecordsBuilder, restoreRecord, writeCompact, DEP_D
 import { LinkResolver, type LinkResolution, type ResolvedLink } from './resolve-link.js';
 import { INDEX_DIR } from '../incremental/location.js';
 import { imageExtensionSet, nfc } from './extensions.js';
-import { pairDirectory, type PairGroup, type SidecarEntry } from './pair.js';
+import { pairDirectory, type DirPairing, type PairGroup, type SidecarEntry } from './pair.js';
 import { nameRoot, shardFilter, type ShardFilter } from './shard.js';
-import { walkTree, type EntryKind, type WalkEntry, type WalkProblem } from './walk.js';
+import { byName, walkTree, type EntryKind, type WalkEntry, type WalkProblem } from './walk.js';
 import { relativeTo } from '../fs/rel-path.js';
 
 /** Name of the quarantine folder at the root of a library (never scanned). */
@@ -484,7 +484,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
         });
         pairing = pairDirectory({ path: listing.path, entries: mine }, imageExts, { folderEntries: listing.entries });
       } else {
-        pairing = pairDirectory(listing, imageExts);
+        pairing = targetDirs.pairingOf(listing.path, listing.entries) ?? pairDirectory(listing, imageExts);
       }
       this.summary.filesIgnored += pairing.ignored;
       this.summary.tempFiles += pairing.tempFiles.length;
@@ -920,6 +920,9 @@ interface TargetFolder {
   groups: Map<string, PairGroup>;
   /** A shard's folder: entries by partition root, each paired when a link first needs it. */
   unpaired: Map<string, { name: string; kind: EntryKind }[]> | null;
+  /** Not a shard's: the folder's entries in the walk's order, and their pairing (`pairingOf`). */
+  listing?: readonly WalkEntry[];
+  pairing?: DirPairing;
 }
 
 const NO_GROUP: PairGroup = { images: [], sidecars: [] };
@@ -971,8 +974,27 @@ class TargetGroups {
     return folder.groups.get(name) ?? NO_GROUP;
   }
 
-  private pairInto(groups: Map<string, PairGroup>, dir: string, entries: { name: string; kind: EntryKind }[]): void {
-    for (const g of pairDirectory({ path: dir, entries: entries as WalkEntry[] }, this.imageExts).groups) for (const i of g.images) groups.set(i.name, g);
+  private pairInto(groups: Map<string, PairGroup>, dir: string, entries: { name: string; kind: EntryKind }[]): DirPairing {
+    const pairing = pairDirectory({ path: dir, entries: entries as WalkEntry[] }, this.imageExts);
+    for (const g of pairing.groups) for (const i of g.images) groups.set(i.name, g);
+    return pairing;
+  }
+
+  /**
+   * The pairing of the walked folder `path` when its listing is the one this paired for links
+   * (same names, kinds, order): the walk does not pair the folder again. Game folders are walked
+   * before the folders their links point into, which were paired here for the links.
+   */
+  pairingOf(path: string, entries: readonly WalkEntry[]): DirPairing | null {
+    const folder = this.cache.get(path);
+    const mine = folder?.listing;
+    if (mine === undefined || mine.length !== entries.length) return null;
+    for (let i = 0; i < mine.length; i++) {
+      const a = mine[i];
+      const b = entries[i];
+      if (a.name !== b.name || a.kind !== b.kind || a.unaddressable || b.unaddressable) return null;
+    }
+    return folder!.pairing!;
   }
 
   private load(dir: string): TargetFolder {
@@ -991,6 +1013,9 @@ class TargetGroups {
       }
       entries = dirents.map((d) => ({ name: d.name, kind: kindOfDirent(d) }));
     }
+    // In the walk's order, so that a group lists its images as the folder's own record does (and as
+    // with the index's listings, which are in that order), and the walk can reuse the pairing.
+    entries.sort(byName);
     if (this.byRoot) {
       const unpaired = new Map<string, { name: string; kind: EntryKind }[]>();
       for (const e of entries) {
@@ -1001,7 +1026,8 @@ class TargetGroups {
       }
       folder.unpaired = unpaired;
     } else {
-      this.pairInto(folder.groups, dir, entries);
+      folder.pairing = this.pairInto(folder.groups, dir, entries);
+      folder.listing = entries;
     }
     return folder;
   }

@@ -48,7 +48,8 @@ export interface WalkOptions {
   listingCache?: ListingCache;
 }
 
-const byName = (a: { name: string }, b: { name: string }) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+/** The walk's order of a folder's entries (UTF-16 code units), which pairing results follow. */
+export const byName = (a: { name: string }, b: { name: string }) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
 
 /**
  * Folders read ahead of the walk (without a listing cache): the next few folders' readdir calls
