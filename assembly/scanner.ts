@@ -2,8 +2,9 @@
  * The JSON sidecar scanner (AssemblyScript → WebAssembly; src/accel/wasm-scan.ts loads it).
  *
  * It checks a JSON text completely — strict UTF-8, the RFC 8259 grammar, nothing after the value,
- * the depth limit — and writes a tape of tokens (offsets into the input, never values) instead
- * of building anything. An array of floats only (embeddings: most of a sidecar's bytes; landmark
+ * the depth limit — and writes a tape of tokens (offsets into the input) instead of building
+ * anything; a number outside a float run whose double it can compute exactly carries that
+ * double instead of its offsets (F_VALUE, numberValue). An array of floats only (embeddings: most of a sidecar's bytes; landmark
  * pairs) becomes one tape entry: its length and whether any element is negative. Anything it cannot vouch for exactly
  * as the reference decoder would (a BOM, a syntax error, too deep, a number token that could
  * overflow or underflow a double, a tape that would not fit) ends the scan with a negative code:
@@ -34,6 +35,7 @@ const KEY_NEW: i32 = 13; // KEY_NEW|(id << 8), start, end: an ASCII key entering
 const F_ESCAPED: i32 = 1 << 8; // string: holds a backslash escape
 const F_NON_ASCII: i32 = 1 << 9; // string: holds a byte >= 0x80 (valid UTF-8)
 const F_FLOAT: i32 = 1 << 8; // number: has a fraction or an exponent
+const F_VALUE: i32 = 1 << 9; // number: NUM|flags, low word, high word of its double (see numberValue)
 const F_NEGATIVE: i32 = 1 << 8; // floats: some element is below zero
 
 // Why a scan deferred (negative results).
@@ -247,6 +249,122 @@ function scanNumber(p: usize): usize {
   numFloat = isFloat;
   numNegative = negative && nonZero;
   return p;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Number values: a scalar number's double, correctly rounded, so that JavaScript need not parse
+// its text (17-digit fractions need the slow path of JS's string-to-double). Computed only where
+// it is exact by construction; any other token keeps its offsets and JavaScript parses it.
+// ---------------------------------------------------------------------------------------------
+
+/** 5^k for k ≤ 22 (each below 2^52) and 10^k as doubles (each exact). */
+const POW5: StaticArray<u64> = [1, 5, 25, 125, 625, 3125, 15625, 78125, 390625, 1953125, 9765625, 48828125, 244140625, 1220703125, 6103515625, 30517578125, 152587890625, 762939453125, 3814697265625, 19073486328125, 95367431640625, 476837158203125, 2384185791015625];
+const POW10: StaticArray<f64> = [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22];
+const TWO_POW_53: u64 = <u64>1 << 53;
+
+/** The value of the last numberValue that returned true. */
+let numValue: f64 = 0;
+
+/** 2^e as a double, for e in the normal range. */
+@inline function pow2(e: i32): f64 {
+  return reinterpret<f64>(<u64>(1023 + e) << 52);
+}
+
+/**
+ * The double nearest to m / 10^f (ties to even), for 1 ≤ m < 2^64 and 1 ≤ f ≤ 22, by exact integer
+ * arithmetic: m / 10^f = (m / 5^f) · 2^-f, and m / 5^f is divided out bit by bit (u64 long
+ * division, 5^f < 2^52) until the quotient has 55 bits or more; its low bits and the remainder
+ * decide the rounding. The final scaling by a power of two is exact (the result is far from the
+ * subnormal and overflow ranges).
+ */
+function divPow10(m: u64, f: i32): f64 {
+  const d = unchecked(POW5[f]);
+  let q = m / d;
+  let r = m % d;
+  let k: i32 = 0; // q = floor(m · 2^k / d), r the remainder
+  while (q < (<u64>1 << 54)) {
+    let s = <i32>clz<u64>(q) - 1; // q << s stays below 2^63
+    if (s > 11) s = 11; // r << s too (r < 2^52)
+    const rs = r << <u64>s;
+    q = (q << <u64>s) | (rs / d);
+    r = rs % d;
+    k += s;
+  }
+  const drop = 64 - <i32>clz<u64>(q) - 53;
+  let sig = q >> <u64>drop;
+  const rest = q & ((<u64>1 << <u64>drop) - 1);
+  const half = <u64>1 << <u64>(drop - 1);
+  if (rest > half || (rest == half && (r != 0 || (sig & 1) != 0))) sig++;
+  return <f64>sig * pow2(drop - k - f);
+}
+
+/**
+ * The double of the number token [p, end) (grammar already checked by scanNumber) into numValue,
+ * exactly as JavaScript's Number(token) gives it (an int "-0" gives 0, as Python reads it; a float
+ * "-0.0" gives -0); false when it leaves the token to JavaScript: more than 19 significant digits,
+ * an int of 2^53 or more (the reference keeps its exact value in a note), or a decimal exponent
+ * outside what one exact step covers (below -22, or above 0 with 2^53 or more in the digits, or
+ * above 22).
+ */
+function numberValue(p: usize, end: usize, isFloat: bool): bool {
+  let negative = false;
+  if (load<u8>(p) == 0x2d) {
+    negative = true;
+    p++;
+  }
+  let m: u64 = 0;
+  let digits: i32 = 0; // significant digits in m (leading zeros not counted)
+  let scale: i32 = 0; // decimal exponent of m's last digit
+  let afterDot = false;
+  let c: u32 = 0;
+  while (p < end) {
+    c = <u32>load<u8>(p);
+    if (c == 0x2e) {
+      afterDot = true;
+      p++;
+      continue;
+    }
+    const v = c - 0x30;
+    if (v >= 10) break; // 'e' or 'E'
+    if (m != 0 || v != 0) {
+      if (++digits > 19) return false;
+      m = m * 10 + <u64>v;
+    }
+    if (afterDot) scale--;
+    p++;
+  }
+  if (p < end) {
+    // The exponent: at most 2 digits (scanNumber defers longer ones).
+    p++;
+    let expNegative = false;
+    c = <u32>load<u8>(p);
+    if (c == 0x2b || c == 0x2d) {
+      expNegative = c == 0x2d;
+      p++;
+    }
+    let e: i32 = 0;
+    while (p < end) e = e * 10 + <i32>(load<u8>(p++) - 0x30);
+    scale += expNegative ? -e : e;
+  }
+  let v: f64;
+  if (m == 0) v = 0;
+  else if (!isFloat) {
+    if (m >= TWO_POW_53) return false;
+    v = <f64>m;
+  } else if (scale == 0) {
+    if (m >= TWO_POW_53) return false;
+    v = <f64>m;
+  } else if (scale > 0) {
+    // One rounding of two exact doubles (Clinger's fast path).
+    if (m >= TWO_POW_53 || scale > 22) return false;
+    v = <f64>m * unchecked(POW10[scale]);
+  } else {
+    if (scale < -22) return false;
+    v = m < TWO_POW_53 ? <f64>m / unchecked(POW10[-scale]) : divPow10(m, -scale);
+  }
+  // The int "-0" is 0; a float keeps its sign (-0.0 is -0).
+  numValue = negative && (isFloat || m != 0) ? -v : v;
+  return true;
 }
 
 let strFlags: i32 = 0;
@@ -590,7 +708,11 @@ export function scan(): i32 {
       } else if (c == 0x2d || isDigit(c)) {
         const q = scanNumber(p);
         if (q == 0) return fail(p, failure);
-        if (!emit3(NUM | (numFloat ? F_FLOAT : 0), <i32>(p - base), <i32>(q - base))) return fail(p, failure);
+        const kind = NUM | (numFloat ? F_FLOAT : 0);
+        if (numberValue(p, q, numFloat)) {
+          const bits = reinterpret<u64>(numValue);
+          if (!emit3(kind | F_VALUE, <i32>bits, <i32>(bits >>> 32))) return fail(p, failure);
+        } else if (!emit3(kind, <i32>(p - base), <i32>(q - base))) return fail(p, failure);
         p = q;
       } else if (c == 0x74) {
         if (load<u32>(p) != 0x65757274) return fail(p, DEFER_SYNTAX); // "true"

@@ -15,10 +15,10 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
-import { accelStatus, consumedTape, scanJson, setFloatBlocks } from '../src/accel/scanner.js';
+import { accelStatus, consumedTape, scanJson, setFloatBlocks, TAPE } from '../src/accel/scanner.js';
 import { ACCEL_MAX_BYTES, accelDecode } from '../src/accel/decode.js';
 import { skeletonNumber } from '../src/accel/skeleton.js';
-import { parseNumberToken } from '../src/formats/numbers.js';
+import { notesOf, parseNumberToken } from '../src/formats/numbers.js';
 import { encodeSidecar } from '../src/formats/codec.js';
 import { inspectBytes, inspectFile } from '../src/tasks/inspect.js';
 import { formatStats, generateSampleLibrary, stats, validate, validateFiles } from '../src/index.js';
@@ -491,7 +491,7 @@ describe('accel: each path forced through the public API', () => {
   });
 });
 
-describe('accel: skeleton numbers read from the bytes', () => {
+describe('accel: skeleton numbers read from the bytes (tokens the scanner leaves to JavaScript)', () => {
   const same = (token: string) => {
     const ref = parseNumberToken(token);
     assert.ok(!('error' in ref), token);
@@ -510,6 +510,71 @@ describe('accel: skeleton numbers read from the bytes', () => {
       fc.tuple(fc.boolean(), intPart, fc.option(digits(1, 25), { nil: undefined })).map(([neg, i, f]) => `${neg ? '-' : ''}${i}${f === undefined ? '' : `.${f}`}`),
     );
     fc.assert(fc.property(token, (t) => same(t)), { numRuns: 3000 });
+  });
+});
+
+describe('accel: number values computed by the scanner (F_VALUE)', () => {
+  /** The token as the skeleton gives it (value and note) and whether the scanner computed its double; null: deferred. */
+  const viaTape = (token: string): { got: { value: number; note?: number | bigint }; computed: boolean } | null => {
+    const text = Buffer.from(`{"a": ${token}}`);
+    const tape = scanJson(text, 512);
+    if (typeof tape === 'number') return null;
+    const computed = (tape[tape.length - 4] & TAPE.F_VALUE) !== 0;
+    consumedTape();
+    const decoded = accelDecode(Buffer.from(text), {});
+    assert.ok(decoded !== null && decoded !== 'deferred', token);
+    const value = decoded.data.a as number;
+    const note = notesOf(decoded.data)?.get('a');
+    return { got: note === undefined ? { value } : { value, note }, computed };
+  };
+  const same = (token: string): boolean => {
+    const ref = parseNumberToken(token);
+    const r = viaTape(token);
+    if ('error' in ref) {
+      assert.equal(r, null, `${token}: the reference refuses it, the scanner must defer`);
+      return false;
+    }
+    if (r === null) return false;
+    assert.ok(Object.is(r.got.value, ref.value), `${token}: ${r.got.value} vs ${ref.value}`);
+    assert.deepEqual(r.got, ref, token);
+    return r.computed;
+  };
+  it('equal parseNumberToken at the edges: -0, ints around 2^53, 19 and 20 digits, exponents, ties to even', () => {
+    const computed = [
+      '0', '-0', '0.0', '-0.0', '25.0', '-25.0', '1E2', '1e22', '1.5e-3', '9007199254740991', '-9007199254740991',
+      '0.13584553007423145', '0.41835629970446486', '-0.9999999999999999999', '1234567890123456789e-22',
+      // exactly halfway between two doubles: ties go to the even one
+      '4503599627370496.5', '4503599627370497.5', '2251799813685248.25', '2251799813685248.75', '1125899906842624.125',
+      '9007199254740993.0', '9007199254740995.0', '18014398509481986.0', '18014398509481990.0',
+      // just beside a tie
+      '4503599627370496.51', '4503599627370496.49', '9007199254740993.01', '9007199254740992.99',
+    ];
+    for (const t of computed) assert.ok(same(t), `${t}: the scanner computes this one`);
+    // Left to JavaScript (offsets on the tape): ints of 2^53 or more, 20+ digits, exponents it does not cover.
+    for (const t of ['9007199254740992', '12345678901234567890', '1.0000000000000000000001', '0.00000000000000000000001', '1e23', '12345678901234567e5', '1e-23', '99999999999999999999.5']) {
+      assert.equal(same(t), false, `${t}: left to JavaScript`);
+    }
+  });
+  it('equal parseNumberToken on generated tokens, many of them computed by the scanner', () => {
+    const digits = (min: number, max: number) => fc.stringMatching(new RegExp(`^[0-9]{${min},${max}}$`));
+    const intPart = fc.oneof(fc.constant('0'), fc.tuple(fc.integer({ min: 1, max: 9 }), digits(0, 19)).map(([d, r]) => `${d}${r}`));
+    const exponent = fc.option(fc.tuple(fc.constantFrom('e', 'E', 'e+', 'e-', 'E-'), fc.integer({ min: 0, max: 99 })).map(([e, n]) => `${e}${n}`), { nil: undefined });
+    const token = fc.oneof(
+      fc.double({ noNaN: true, noDefaultInfinity: true }).map((d) => (/^-?[0-9]+$/.test(String(d)) ? `${d}.0` : String(d))),
+      fc.double({ min: -1e6, max: 1e6, noNaN: true }).map((d) => String(d)),
+      fc.tuple(fc.boolean(), intPart, fc.option(digits(1, 24), { nil: undefined }), exponent).map(([neg, i, f, e]) => `${neg ? '-' : ''}${i}${f === undefined ? '' : `.${f}`}${e ?? ''}`),
+    );
+    let computed = 0;
+    let runs = 0;
+    fc.assert(
+      fc.property(token, (t) => {
+        runs++;
+        if (same(t)) computed++;
+      }),
+      { numRuns: 5000 },
+    );
+    // The generators favour the edges (huge exponents, long digit runs): about a fifth are computed.
+    assert.ok(computed > runs / 10, `only ${computed} of ${runs} computed by the scanner`);
   });
 });
 

@@ -4,7 +4,7 @@
  *
  * Every object, string, literal, scalar number and array holding anything but floats is built
  * exactly as the reference decoder builds it (numbers as the number model's `parseNumberToken`
- * gives them, with its notes — most read straight from the bytes, see numberAt; escaped strings through JSON.parse; `__proto__` as an own
+ * gives them, with its notes — most computed by the scanner, see numberAt; escaped strings through JSON.parse; `__proto__` as an own
  * key). An array of floats only (an embedding, a landmark pair) becomes a shared stand-in
  * of the same length: all 0.5, or -0.5 first when some element is negative. What the stand-in
  * keeps is what the summary and the built-in rules may observe of a float array — its length, that
@@ -111,14 +111,33 @@ const TWO_POW_53 = 9007199254740992;
 /** 10^k for k ≤ 22: every one exactly a double. */
 const EXACT_POW10 = Array.from({ length: 23 }, (_, k) => Number(`1e${k}`));
 
+/** A NUM entry's double (F_VALUE: its two words are the double's low and high 32 bits). */
+const valueWords = new Int32Array(2);
+const valueOfWords = new Float64Array(valueWords.buffer);
+
 /**
- * A number token's value with the reference's value and note (numberNote): `parseNumberToken`'s
- * answer. Tokens without an exponent whose digits make an integer below 2^53 are read from the
- * bytes (no string): the integer is exact, and for a fraction of k ≤ 22 digits one division by
- * the exact 10^k rounds correctly (Clinger's fast path), so it equals `Number(token)`. Python
- * writes most floats with 16 digits or fewer: below 2^53. Anything else takes parseNumberToken.
+ * The number of the NUM entry whose words are `w`, `a`, `b`, with the reference's value and note
+ * (numberNote): `parseNumberToken`'s answer. The scanner computes most numbers' doubles exactly
+ * (F_VALUE, assembly/scanner.ts numberValue); JavaScript only adds the note of a float whose value
+ * is integral. Other tokens carry their offsets [a, b) and are read by numberText.
  */
-function numberAt(start: number, end: number): number {
+function numberAt(w: number, a: number, b: number): number {
+  if ((w & TAPE.F_VALUE) === 0) return numberText(a, b);
+  valueWords[0] = a;
+  valueWords[1] = b;
+  const v = valueOfWords[0];
+  // A float whose value is integral ("25.0") keeps its type in a note; -0 is a float already.
+  numberNote = (w & TAPE.F_FLOAT) !== 0 && Number.isInteger(v) && !Object.is(v, -0) ? v : undefined;
+  return v;
+}
+
+/**
+ * A number token's value and note from its bytes. Tokens without an exponent whose digits make
+ * an integer below 2^53 are read from the bytes (no string): the integer is exact, and for a
+ * fraction of k ≤ 22 digits one division by the exact 10^k rounds correctly (Clinger's fast path),
+ * so it equals `Number(token)`. Anything else takes parseNumberToken.
+ */
+function numberText(start: number, end: number): number {
   const bytes = text;
   let i = start;
   const negative = bytes[i] === 0x2d;
@@ -153,12 +172,12 @@ function numberAt(start: number, end: number): number {
   return r.value;
 }
 
-/** numberAt on a token alone (tests: it must equal parseNumberToken). */
+/** numberText on a token alone (tests: it must equal parseNumberToken). */
 export function skeletonNumber(token: string): { value: number; note?: number | bigint } {
   const saved = text;
   text = Buffer.from(token, 'latin1') as SliceDecoders;
   try {
-    const value = numberAt(0, token.length);
+    const value = numberText(0, token.length);
     return numberNote === undefined ? { value } : { value, note: numberNote };
   } finally {
     text = saved;
@@ -183,7 +202,7 @@ function readObject(top = false): JsonObject {
     let value: JsonValue;
     if (skimming && !(top && key === SIDECAR_INFO)) value = skimValue(vw);
     else if ((vw & 0xff) === TAPE.NUM) {
-      value = numberAt(tape[at + 1], tape[at + 2]);
+      value = numberAt(vw, tape[at + 1], tape[at + 2]);
       at += 3;
       const note = numberNote;
       if (note !== undefined) {
@@ -210,7 +229,7 @@ function readArray(): JsonValue[] {
       return out;
     }
     if ((w & 0xff) === TAPE.NUM) {
-      const value = numberAt(tape[at + 1], tape[at + 2]);
+      const value = numberAt(w, tape[at + 1], tape[at + 2]);
       at += 3;
       const note = numberNote;
       if (note !== undefined) {
@@ -260,7 +279,7 @@ function readValue(): JsonValue {
     }
     case TAPE.NUM: {
       // Only reached for a number at the top of a container slot handled above; kept for safety.
-      const value = numberAt(tape[at + 1], tape[at + 2]);
+      const value = numberAt(w, tape[at + 1], tape[at + 2]);
       at += 3;
       if (numberNote !== undefined) throw GIVE_UP;
       return value;
