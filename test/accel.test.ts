@@ -19,7 +19,9 @@ import { accelStatus, consumedTape, scanJson, setFloatBlocks, TAPE } from '../sr
 import { ACCEL_MAX_BYTES, accelDecode } from '../src/accel/decode.js';
 import { skeletonNumber } from '../src/accel/skeleton.js';
 import { notesOf, parseNumberToken } from '../src/formats/numbers.js';
-import { encodeSidecar } from '../src/formats/codec.js';
+import { decodeSidecar, encodeSidecar } from '../src/formats/codec.js';
+import { binEncodedSize, encodedSize } from '../src/formats/cbor.js';
+import type { JsonObject, JsonValue } from '../src/types.js';
 import { inspectBytes, inspectFile } from '../src/tasks/inspect.js';
 import { formatStats, generateSampleLibrary, stats, validate, validateFiles } from '../src/index.js';
 import { engineFromEnv } from '../src/engine/env.js';
@@ -575,6 +577,40 @@ describe('accel: number values computed by the scanner (F_VALUE)', () => {
     );
     // The generators favour the edges (huge exponents, long digit runs): about a fifth are computed.
     assert.ok(computed > runs / 10, `only ${computed} of ${runs} computed by the scanner`);
+  });
+});
+
+describe('accel: stats sizes recorded while the skeleton is built', () => {
+  it("each object and array among the root's values gets its exact bin size, and the summary takes that record", () => {
+    const longKey = 'k'.repeat(70);
+    const text = `{"sidecar_info": {"operation_type": "face_detection", "created_at": "2024-12-06T14:07:32.033218"},
+      "face_detection": {"success": true, "faces": [${face(emb(512))}, ${face(emb(512), ', "age": 25.0, "id": 12345678901234567890, "z": -0.0, "n": -0')}],
+        "metadata": {"processing_time": 0.25, "detector": "insightface", "note": "caf\u00e9 \\u00e9\\ud800 \\n", "${longKey}": [1, 2.5, "x", null, true, false, [], {}]}},
+      "yolov8": {"success": true, "objects": [{"class_name": "person", "class_id": 0, "confidence": 0.5, "bbox": [1.5, 2.5, 3.5]}],
+        "short": [0.5, 1.5], "ints": [1, 2, 3, 4, 5], "mixed": [1.5, 2.5, 3.5, 4], "whole": [1.0, 2.0, 3.0, 4.0], "big": [1e30, 2.5, 3.5, 4.5], "e": 1e30},
+      "\\u0075ser": {"\\u006b": "v", "${longKey}x": 70000, "neg": -70000, "huge": 18446744073709551616},
+      "list": [[1.5, 2.5, 3.5, 4.5], {"a": []}, "s"], "n": 3, "s": "x"}`;
+    const bytes = Buffer.from(text);
+    const ref = decodeSidecar(bytes, {}).data;
+    const sized = accelDecode(Buffer.from(text), {}, { sizes: true });
+    assert.ok(sized !== null && sized !== 'deferred');
+    let containers = 0;
+    for (const k of Object.keys(ref)) {
+      const v: JsonValue = sized.data[k];
+      if (v === null || typeof v !== 'object') continue;
+      containers++;
+      assert.equal(encodedSize(v), binEncodedSize(ref[k]), k);
+    }
+    assert.equal(containers, 5);
+    // The summary's size is the record, not a walk: a key added afterwards would change a walk.
+    (sized.data.yolov8 as JsonObject).added = 'x'.repeat(100);
+    assert.equal(encodedSize(sized.data.yolov8), binEncodedSize(ref.yolov8));
+    assert.notEqual(binEncodedSize(sized.data.yolov8), binEncodedSize(ref.yolov8));
+    // Stats through both paths: the same sizes.
+    const opts = { summarize: true, validate: true } as const;
+    const fast = inspectBytes({ path: 'a.json', name: 'a.json' }, Buffer.from(text), { ...opts, accel: true });
+    const slow = inspectBytes({ path: 'a.json', name: 'a.json' }, Buffer.from(text), { ...opts, accel: false });
+    assert.deepEqual(fast.summary?.dataSizes, slow.summary?.dataSizes);
   });
 });
 

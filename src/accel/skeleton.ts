@@ -26,8 +26,8 @@
  * reference's; the parity tests hold it to that.
  */
 import type { JsonObject, JsonValue } from '../types.js';
-import { noteFloat, noteInt, parseNumberToken } from '../formats/numbers.js';
-import { markFloatBlock } from '../formats/cbor.js';
+import { isFloatValue, noteFloat, noteInt, parseNumberToken } from '../formats/numbers.js';
+import { clearEncodedSizes, floatRunSize, headSize, markFloatBlock, numberSize, recordEncodedSize, stringSize } from '../formats/cbor.js';
 import { consumedTape, keyStrings, rollbackKeys, TAPE } from './scanner.js';
 
 const GIVE_UP = Object.freeze({ giveUp: true });
@@ -44,7 +44,23 @@ let skimming = false;
 export interface SkeletonOptions {
   /** 'skim': the probe skeleton (arrays outside the top-level sidecar_info come out empty). */
   arrays?: 'stand-ins' | 'skim';
+  /**
+   * Size the root's values in bin encoding while building them (stats): each object and array
+   * among them gets its exact binEncodedSize recorded (formats/cbor.ts recordEncodedSize), so that
+   * the summary's encodedSize need not walk it. Not with 'skim'.
+   */
+  sizes?: boolean;
 }
+
+/**
+ * Sizing (SkeletonOptions.sizes): the bin encoding's bytes of everything built so far, by the
+ * encoder's own rules (cbor.ts headSize, numberSize, stringSize, floatRunSize). A string the
+ * scanner saw without an escape is valid UTF-8: its bytes in the file are its bytes in bin.
+ */
+let sizing = false;
+let sized = 0;
+/** Per key id, the key's size (keys in the key table are ASCII without escapes). */
+const keySizes: number[] = [];
 
 const SIDECAR_INFO = 'sidecar_info';
 
@@ -58,7 +74,10 @@ export function buildSkeleton(tapeWords: Int32Array, bytes: Buffer, opts: Skelet
     if (tape[0] !== TAPE.OBJ_START) throw GIVE_UP;
     at = 1;
     skimming = skim;
-    const data = readObject(skim);
+    sizing = opts.sizes === true && !skim;
+    sized = 0;
+    if (sizing) clearEncodedSizes();
+    const data = readObject(true);
     consumedTape();
     return data;
   } catch (e) {
@@ -70,6 +89,7 @@ export function buildSkeleton(tapeWords: Int32Array, bytes: Buffer, opts: Skelet
     tape = EMPTY_TAPE;
     text = EMPTY_TEXT;
     skimming = false;
+    sizing = false;
   }
 }
 const EMPTY_TAPE = new Int32Array(0);
@@ -100,6 +120,7 @@ function keyAt(i: number): string | undefined {
   if (kind === TAPE.KEY_NEW) {
     const key = text.latin1Slice(tape[i + 1], tape[i + 2]);
     keyStrings[w >>> 8] = key;
+    keySizes[w >>> 8] = headSize(key.length) + key.length;
     return key;
   }
   return stringAt(w, tape[i + 1], tape[i + 2]);
@@ -184,17 +205,24 @@ export function skeletonNumber(token: string): { value: number; note?: number | 
   }
 }
 
-/** `top`: the document's own object in probe mode (its `sidecar_info` is built in full). */
+/**
+ * `top`: the document's own object (in probe mode its `sidecar_info` is built in full; when
+ * sizing, its values' sizes are recorded).
+ */
 function readObject(top = false): JsonObject {
   const out: JsonObject = {};
+  let count = 0;
   for (;;) {
     const w = tape[at];
     if (w === TAPE.OBJ_END) {
       at++;
+      if (sizing) sized += headSize(count);
       return out;
     }
     const key = keyAt(at);
     if (key === undefined) throw GIVE_UP;
+    count++;
+    if (sizing) sized += (w & 0xff) === TAPE.KEY ? stringSize(key) : keySizes[w >>> 8];
     at = afterKey;
     // The reference refuses duplicate keys (CORRUPT): let it say so.
     if (Object.hasOwn(out, key)) throw GIVE_UP;
@@ -209,11 +237,16 @@ function readObject(top = false): JsonObject {
         if (typeof note === 'number') noteFloat(out, key, note);
         else noteInt(out, key, note);
       }
+      if (sizing) sized += numberSize(value, note);
     } else if (skimming) {
       // The top-level sidecar_info in full: its image record (analysis/image-identity.ts).
       skimming = false;
       value = readValue();
       skimming = true;
+    } else if (sizing && top) {
+      const before = sized;
+      value = readValue();
+      if (typeof value === 'object' && value !== null) recordEncodedSize(value, sized - before);
     } else value = readValue();
     if (key === '__proto__') Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
     else out[key] = value;
@@ -222,10 +255,14 @@ function readObject(top = false): JsonObject {
 
 function readArray(): JsonValue[] {
   const out: JsonValue[] = [];
+  const before = sized;
+  // Sizing: every element a float so far (the encoder writes such an array as one float run).
+  let floats = true;
   for (;;) {
     const w = tape[at];
     if (w === TAPE.ARR_END) {
       at++;
+      if (sizing) sized = floats ? before + floatRunSize(out.length) : sized + headSize(out.length);
       return out;
     }
     if ((w & 0xff) === TAPE.NUM) {
@@ -236,8 +273,15 @@ function readArray(): JsonValue[] {
         if (typeof note === 'number') noteFloat(out, out.length, note);
         else noteInt(out, out.length, note);
       }
+      if (sizing) {
+        sized += numberSize(value, note);
+        if (floats && !isFloatValue(value, note)) floats = false;
+      }
       out.push(value);
-    } else out.push(readValue());
+    } else {
+      floats = false;
+      out.push(readValue());
+    }
   }
 }
 
@@ -247,6 +291,7 @@ const CACHED_RUN_MAX = 4096;
 function readFloats(word: number): readonly number[] {
   const count = tape[at + 1];
   at += 2;
+  if (sizing) sized += floatRunSize(count);
   const negative = (word & TAPE.F_NEGATIVE) !== 0 ? 1 : 0;
   let run = count <= CACHED_RUN_MAX ? standIns[negative].get(count) : undefined;
   if (run === undefined) {
@@ -273,8 +318,11 @@ function readValue(): JsonValue {
       at++;
       return readArray();
     case TAPE.STR: {
-      const s = stringAt(w, tape[at + 1], tape[at + 2]);
+      const start = tape[at + 1];
+      const end = tape[at + 2];
+      const s = stringAt(w, start, end);
       at += 3;
+      if (sizing) sized += (w & TAPE.F_ESCAPED) !== 0 ? stringSize(s) : headSize(end - start) + end - start;
       return s;
     }
     case TAPE.NUM: {
@@ -282,16 +330,20 @@ function readValue(): JsonValue {
       const value = numberAt(w, tape[at + 1], tape[at + 2]);
       at += 3;
       if (numberNote !== undefined) throw GIVE_UP;
+      if (sizing) sized += numberSize(value, undefined);
       return value;
     }
     case TAPE.TRUE:
       at++;
+      if (sizing) sized += 1;
       return true;
     case TAPE.FALSE:
       at++;
+      if (sizing) sized += 1;
       return false;
     case TAPE.NULL:
       at++;
+      if (sizing) sized += 1;
       return null;
     case TAPE.FLOATS:
       return readFloats(w) as JsonValue[];

@@ -131,6 +131,22 @@ function recordSize(value: object, bytes: number): void {
   sizedBytes.push(bytes);
 }
 
+/**
+ * For a decoder of another format that sizes what it builds by this file's rules (the JSON
+ * skeleton, accel/skeleton.ts): forget the sizes recorded so far, then record the root's values
+ * as they are built (`recordEncodedSize`: the exact binEncodedSize of `value`).
+ */
+export function clearEncodedSizes(): void {
+  sizedValues.length = 0;
+  sizedBytes.length = 0;
+}
+export const recordEncodedSize = recordSize;
+
+/** Size of a run of `n` floats as the encoder writes it: a tag-86 block from FLOAT_BLOCK_MIN_LENGTH on, else an array of float64 items. */
+export function floatRunSize(n: number): number {
+  return n >= FLOAT_BLOCK_MIN_LENGTH ? 2 + headSize(n * 8) + n * 8 : headSize(n) + 9 * n;
+}
+
 /** Stand-ins per length and sign; longer runs get a fresh one. Shared: read-only by contract. */
 const floatStandIns = [new Map<number, readonly number[]>(), new Map<number, readonly number[]>()];
 const CACHED_STAND_IN_MAX = 4096;
@@ -160,7 +176,7 @@ function isFloatBlock(a: readonly unknown[]): boolean {
 }
 
 /** Size of a number item as the encoder writes it. */
-function numberSize(v: number, note: NumberNote | undefined): number {
+export function numberSize(v: number, note: NumberNote | undefined): number {
   if (note === undefined && isCborInt(v)) return headSize(v >= 0 ? v : -1 - v);
   if (isFloatValue(v, note)) return 9;
   const b = exactInt(v, note);
@@ -520,7 +536,7 @@ export function binEncodedSize(value: JsonValue): number {
         } else if (Array.isArray(v)) {
           const n = v.length;
           if (isFloatBlock(v)) {
-            total += 2 + headSize(n * 8) + n * 8;
+            total += floatRunSize(n);
           } else {
             total += headSize(n);
             const notes = notesOf(v);
@@ -550,7 +566,8 @@ export function binEncodedSize(value: JsonValue): number {
   return total;
 }
 
-function stringSize(s: string): number {
+/** Size of a string item (its UTF-8 bytes and head). */
+export function stringSize(s: string): number {
   let len = utf8Length(s);
   if (len < 0) len = Buffer.byteLength(s, 'utf8');
   return headSize(len) + len;

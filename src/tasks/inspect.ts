@@ -220,7 +220,7 @@ export function inspectBytes(item: InspectItem, bytes: Buffer, opts: InspectOpti
   // text behind it would overwrite (it copies that text to the input's start): own copy first.
   if (hasBomAt(bytes, 0) && inScannerMemory(bytes)) bytes = Buffer.from(bytes);
   if (accelApplies(opts)) {
-    const decoded = accelDecode(bytes, opts, skim ? SKIM_ARRAYS : undefined);
+    const decoded = accelDecode(bytes, opts, skim ? SKIM_ARRAYS : opts.summarize && opts.sizes !== false ? SIZED : undefined);
     if (decoded !== null && decoded !== 'deferred') {
       const skeleton = decoded.data;
       out.format = 'json';
@@ -313,6 +313,8 @@ function isProbeOnly(opts: InspectOptions): boolean {
   return opts.probe === true && !opts.summarize && !opts.validate && opts.schema === undefined && !opts.keepData && !opts.dataJson;
 }
 const SKIM_ARRAYS = { arrays: 'skim' } as const;
+/** Stats: the skeleton sizes the operations in bin encoding as it builds them (accel/skeleton.ts). */
+const SIZED = { sizes: true } as const;
 
 /**
  * The accelerated decode only replaces the parsing step of inspections that look at structure:

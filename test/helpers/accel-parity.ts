@@ -10,6 +10,7 @@ import * as path from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { accelDecode } from '../../src/accel/decode.js';
 import { decodeSidecar } from '../../src/formats/codec.js';
+import { binEncodedSize, encodedSize } from '../../src/formats/cbor.js';
 import { copyNotes, isFloatValue, noteFloat, noteInt, notesOf, validNote } from '../../src/formats/numbers.js';
 import { deepEqualJson } from '../../src/formats/value.js';
 import { inspectBytes, type FileInspection, type InspectOptions } from '../../src/tasks/inspect.js';
@@ -132,6 +133,16 @@ export function checkAccelParity(name: string, bytes: Buffer, tally: ParityTally
     const ref = decodeSidecar(bytes, extra);
     if (skeleton === null || skeleton === 'deferred' || !deepEqualJson(skeleton.data, standInView(ref.data)) || !isDeepStrictEqual(skeleton.notes, ref.notes)) {
       tally.mismatches.push(`${name}: the skeleton is not the reference data with stand-ins`);
+    }
+    // Stats' skeleton sizes the root's values as it builds them: each the reference's exact bin size.
+    const sized = accelDecode(bytes, extra, { sizes: true });
+    if (sized !== null && sized !== 'deferred') {
+      for (const k of Object.keys(ref.data)) {
+        const v = sized.data[k];
+        if (v !== null && typeof v === 'object' && encodedSize(v) !== binEncodedSize(ref.data[k])) {
+          tally.mismatches.push(`${name}: the skeleton's size of ${k} is ${encodedSize(v)}, the reference's ${binEncodedSize(ref.data[k])}`);
+        }
+      }
     }
   }
 }
