@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { checkSidecarRules, isIsoTimestamp, MAX_PROBLEMS, type Problem } from '../src/analysis/rules.js';
+import { checkSidecarRules, isIsoTimestamp, isIsoTimestampByPattern, MAX_PROBLEMS, type Problem } from '../src/analysis/rules.js';
+import fc from 'fast-check';
 import type { JsonObject } from '../src/types.js';
 import { SAMPLES_DIR } from './helpers/samples.js';
 import { join } from 'node:path';
@@ -249,4 +250,22 @@ test('ISO-8601 timestamps', () => {
   for (const bad of ['', 'yesterday', '2025-13-01', '2025-02-29', '2025-10-01T24:00:00', '2025-10-01T12:60', '2025-10-01T12:40:11+25:00', '2025/10/01', '2025-10-01T']) {
     assert.equal(isIsoTimestamp(bad), false, bad);
   }
+});
+
+test("ISO-8601 timestamps: the fixed-form fast path gives the pattern's answer", () => {
+  // Every field at and beyond its limits, both separators, fractions, offsets, one character off.
+  const edges = [
+    '2024-02-29T00:00:00', '2023-02-29T00:00:00', '1900-02-29 12:00:00', '2000-02-29 12:00:00', '2025-04-31T10:00:00', '2025-00-10T10:00:00',
+    '2025-10-00T10:00:00', '2025-10-01T23:59:60', '2025-10-01T23:59:61', '2025-10-01T24:00:00', '2025-10-01T12:60:00', '2025-10-01T12:40:11.',
+    '2025-10-01T12:40:11,5', '2025-10-01T12:40:11.886386Z', '2025-10-01T12:40:11.886386+01:00', '2025-10-01T12:40:11.88x', '2025-10-01t12:40:11',
+    '2025-10-01T12:40:1', '2025-10-01T12:40:11 ', ' 2025-10-01T12:40:11', '2025-10-01T12:40:11\n', '２０２５-10-01T12:40:11', '2025-10-01T12:40:11.١',
+  ];
+  for (const s of edges) assert.equal(isIsoTimestamp(s), isIsoTimestampByPattern(s), s);
+  const two = (max: number) => fc.integer({ min: 0, max }).map((v) => String(v).padStart(2, '0'));
+  const year = fc.oneof(fc.constantFrom('1900', '2000', '2023', '2024', '0000'), fc.integer({ min: 0, max: 9999 }).map((v) => String(v).padStart(4, '0')));
+  const stamp = fc
+    .tuple(year, two(13), two(32), fc.constantFrom('T', ' ', 't', '_'), two(25), two(61), two(62), fc.constantFrom('', '.', ',', '.5', ',123', '.886386', '.88a', 'Z', '+01:00', '.1-0800'))
+    .map(([y, mo, d, t, h, mi, s, rest]) => `${y}-${mo}-${d}${t}${h}:${mi}:${s}${rest}`);
+  const mutated = fc.tuple(stamp, fc.nat(30), fc.string({ maxLength: 2 })).map(([s, at, ins]) => s.slice(0, at) + ins + s.slice(at + 1));
+  fc.assert(fc.property(fc.oneof(stamp, mutated, fc.string()), (s) => isIsoTimestamp(s) === isIsoTimestampByPattern(s)), { numRuns: 5000, seed: 7 });
 });

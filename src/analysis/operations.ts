@@ -136,7 +136,8 @@ export function looksLikeReport(data: JsonObject, fileName: string): boolean {
 export function looksLikeSidecar(data: JsonObject): boolean {
   if (!isPlainObject(data) || hasReportContent(data)) return false;
   if (isPlainObject(data[SIDECAR_INFO_KEY])) return true;
-  for (const key of Object.keys(data)) if (isKnownOperationKey(key)) return true;
+  const keys = Object.keys(data);
+  for (let i = 0; i < keys.length; i++) if (isKnownOperationKey(keys[i])) return true;
   return false;
 }
 
@@ -218,7 +219,10 @@ export function forEachOperation(data: JsonObject, visit: (op: OperationEntry) =
   const keys = Object.keys(data);
   let others = 0;
   let hasKnown = false;
-  for (const key of keys) {
+  // Indexed loops in these walkers: run per file in worker threads, mostly before V8 optimises
+  // them, where a for-of allocates an iterator result per step (a tenth of a worker's garbage).
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i];
     if (key === SIDECAR_INFO_KEY) continue;
     others++;
     if (!hasKnown && isKnownOperationKey(key)) hasKnown = true;
@@ -253,7 +257,8 @@ export function forEachOperation(data: JsonObject, visit: (op: OperationEntry) =
     return;
   }
 
-  for (const key of keys) {
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i];
     if (key === SIDECAR_INFO_KEY) continue;
     visit({ name: normalizeOperationName(key), key, value: data[key], pointer: childPointer('', key), form: 'key' });
   }
@@ -288,7 +293,9 @@ function walkResultNodes(
   if (isResult) visit(node, pointer, backend);
   if (depth >= MAX_NESTING) return;
   if (node.faces !== undefined || node.objects !== undefined || node.quality !== undefined || node.poses !== undefined) return;
-  for (const key of Object.keys(node)) {
+  const keys = Object.keys(node);
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i];
     if (key === 'metadata' || key === SIDECAR_INFO_KEY) continue;
     const child = node[key];
     if (!isPlainObject(child)) continue;

@@ -102,18 +102,65 @@ const DAYS_IN_MONTH = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 
 /** True for a parseable ISO-8601 timestamp with real field values (no 2025-02-30, no 25:00). */
 export function isIsoTimestamp(s: string): boolean {
+  return isoFixedForm(s) ?? isIsoTimestampByPattern(s);
+}
+
+/** The same answer by the pattern alone: the reference for isoFixedForm (test/analysis-rules.test.ts). */
+export function isIsoTimestampByPattern(s: string): boolean {
   const m = ISO_8601.exec(s);
   if (m === null) return false;
-  const year = Number(m[1]);
-  const month = Number(m[2]);
-  const day = Number(m[3]);
+  const field = (i: number) => (m[i] === undefined ? -1 : Number(m[i]));
+  return validIsoFields(Number(m[1]), Number(m[2]), Number(m[3]), field(4), field(5), field(6), field(7), field(8));
+}
+
+/** Real field values (-1: the field is absent): no 2025-02-30, no 25:00. */
+function validIsoFields(year: number, month: number, day: number, hour: number, minute: number, second: number, offsetHour: number, offsetMinute: number): boolean {
   if (month < 1 || month > 12 || day < 1 || day > DAYS_IN_MONTH[month - 1]) return false;
   if (month === 2 && day === 29 && !(year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0))) return false;
-  if (m[4] !== undefined && (Number(m[4]) > 23 || Number(m[5]) > 59)) return false;
-  if (m[6] !== undefined && Number(m[6]) > 60) return false; // 60: leap second
-  if (m[7] !== undefined && Number(m[7]) > 23) return false;
-  if (m[8] !== undefined && Number(m[8]) > 59) return false;
+  if (hour > 23 || minute > 59) return false;
+  if (second > 60) return false; // 60: leap second
+  if (offsetHour > 23 || offsetMinute > 59) return false;
   return true;
+}
+
+/** The ASCII digit at s[i] as a number, or -1. */
+function digitAt(s: string, i: number): number {
+  const d = s.charCodeAt(i) - 0x30;
+  return d >= 0 && d <= 9 ? d : -1;
+}
+
+/** Two ASCII digits at s[i], s[i + 1] as a number, or -1. */
+function twoDigitsAt(s: string, i: number): number {
+  const a = digitAt(s, i);
+  const b = digitAt(s, i + 1);
+  return a < 0 || b < 0 ? -1 : a * 10 + b;
+}
+
+/**
+ * The form Python's isoformat() writes without an offset, `YYYY-MM-DDTHH:MM:SS[.ffffff]` (`T` or
+ * a space; what every sidecar's sidecar_info has twice), checked without the pattern (validate
+ * asks this of every file); undefined for any other string, which the pattern decides.
+ */
+function isoFixedForm(s: string): boolean | undefined {
+  const n = s.length;
+  if (n < 19) return undefined;
+  const y0 = twoDigitsAt(s, 0);
+  const y1 = twoDigitsAt(s, 2);
+  const month = twoDigitsAt(s, 5);
+  const day = twoDigitsAt(s, 8);
+  const hour = twoDigitsAt(s, 11);
+  const minute = twoDigitsAt(s, 14);
+  const second = twoDigitsAt(s, 17);
+  const t = s.charCodeAt(10);
+  if ((y0 | y1 | month | day | hour | minute | second) < 0 || s.charCodeAt(4) !== 0x2d || s.charCodeAt(7) !== 0x2d) return undefined;
+  if ((t !== 0x54 && t !== 0x20) || s.charCodeAt(13) !== 0x3a || s.charCodeAt(16) !== 0x3a) return undefined;
+  if (n > 19) {
+    // A fraction of one or more digits and nothing after it.
+    const c = s.charCodeAt(19);
+    if ((c !== 0x2e && c !== 0x2c) || n === 20) return undefined;
+    for (let i = 20; i < n; i++) if (digitAt(s, i) < 0) return undefined;
+  }
+  return validIsoFields(y0 * 100 + y1, month, day, hour, minute, second, -1, -1);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -181,7 +181,9 @@ function setOwn<T>(record: Record<string, T>, key: string, value: T): void {
 function flatPayloadSize(root: JsonObject): number {
   let entries = 0;
   let body = 0;
-  for (const key of Object.keys(root)) {
+  const keys = Object.keys(root);
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i];
     if (key === SIDECAR_INFO_KEY) continue;
     entries++;
     body += encodedSize(key) + encodedSize(root[key]);
@@ -200,8 +202,11 @@ export function summarizeSidecar(data: JsonObject, opts: { sizes?: boolean } = {
   return summarize(data, opts.sizes !== false, false);
 }
 
+const NO_RECORD: Record<string, never> = Object.freeze({});
+
 /** The summary; `briefOnly`: only its brief fields are filled in (briefOfSidecar). */
 function summarize(data: JsonObject, withSizes: boolean, briefOnly: boolean): SidecarSummary {
+  // A brief never fills the per-operation records (validate asks one of every file): shared, frozen.
   const summary: SidecarSummary = {
     operations: [],
     operationType: null,
@@ -212,13 +217,13 @@ function summarize(data: JsonObject, withSizes: boolean, briefOnly: boolean): Si
     embeddingLength: null,
     qualityGrade: null,
     qualityScore: null,
-    processingTimes: {},
-    success: {},
-    dataSizes: {},
+    processingTimes: briefOnly ? NO_RECORD : {},
+    success: briefOnly ? NO_RECORD : {},
+    dataSizes: briefOnly ? NO_RECORD : {},
     toolName: null,
     hasSidecarInfo: false,
     symlink: null,
-    objectClasses: {},
+    objectClasses: briefOnly ? NO_RECORD : {},
     image: null,
   };
   if (!isPlainObject(data)) return summary;
