@@ -222,65 +222,70 @@ function checkConfidence(list: ProblemList, obj: JsonObject, ptr: string): void 
   else if (v < 0 || v > 1) list.error(`${ptr}/confidence`, `confidence ${v} is outside [0, 1]`);
 }
 
-/** `{x, y, width, height}` of finite numbers; `unit` ones must also lie in [0, 1] (warning). */
-function checkBoxObject(list: ProblemList, box: JsonObject, ptr: string, unit: boolean): void {
+// Below, a value's pointer is given as its parent's pointer and its key, and made only for a
+// problem: a clean file (nearly every file) builds one pointer string per face and object.
+
+/** `parent/name` = `{x, y, width, height}` of finite numbers; `unit` ones must also lie in [0, 1] (warning). */
+function checkBoxObject(list: ProblemList, box: JsonObject, parent: string, name: string, unit: boolean): void {
   for (let i = 0; i < BOX_FIELDS.length; i++) {
     const key = BOX_FIELDS[i];
     const v = box[key];
-    if (!isFiniteNumber(v)) list.error(`${ptr}/${key}`, `${key} must be a finite number, not ${typeName(v)}`);
-    else if (unit && (v < 0 || v > 1)) list.warning(`${ptr}/${key}`, `${key} ${v} is outside [0, 1]`);
+    if (!isFiniteNumber(v)) list.error(`${parent}/${name}/${key}`, `${key} must be a finite number, not ${typeName(v)}`);
+    else if (unit && (v < 0 || v > 1)) list.warning(`${parent}/${name}/${key}`, `${key} ${v} is outside [0, 1]`);
   }
 }
 
-/** Detector form: object of 0–1 floats. Unified form: `[x, y, w, h]` non-negative pixel numbers. */
-function checkBbox(list: ProblemList, bbox: JsonValue, ptr: string): void {
+/** `parent/bbox`. Detector form: object of 0–1 floats. Unified form: `[x, y, w, h]` non-negative pixel numbers. */
+function checkBbox(list: ProblemList, bbox: JsonValue, parent: string): void {
   if (isPlainObject(bbox)) {
-    checkBoxObject(list, bbox, ptr, true);
+    checkBoxObject(list, bbox, parent, 'bbox', true);
     return;
   }
   if (!Array.isArray(bbox)) {
-    list.error(ptr, `bbox must be an object {x, y, width, height} or an array [x, y, w, h], not ${typeName(bbox)}`);
+    list.error(`${parent}/bbox`, `bbox must be an object {x, y, width, height} or an array [x, y, w, h], not ${typeName(bbox)}`);
     return;
   }
-  if (bbox.length !== 4) list.error(ptr, `bbox array must have 4 numbers [x, y, w, h], has ${bbox.length}`);
+  if (bbox.length !== 4) list.error(`${parent}/bbox`, `bbox array must have 4 numbers [x, y, w, h], has ${bbox.length}`);
   for (let i = 0; i < bbox.length; i++) {
     const v = bbox[i];
-    if (!isFiniteNumber(v)) list.error(`${ptr}/${i}`, `bbox values must be finite numbers, not ${typeName(v)}`);
-    else if (v < 0) list.warning(`${ptr}/${i}`, `bbox value ${v} is negative`);
+    if (!isFiniteNumber(v)) list.error(`${parent}/bbox/${i}`, `bbox values must be finite numbers, not ${typeName(v)}`);
+    else if (v < 0) list.warning(`${parent}/bbox/${i}`, `bbox value ${v} is negative`);
   }
 }
 
-/** Pixel/percent boxes of the older forms: an object or an array of finite numbers, any range. */
-function checkCoordinates(list: ProblemList, coords: JsonValue, ptr: string, name: string): void {
+/** `parent/name`: pixel/percent boxes of the older forms, an object or an array of finite numbers, any range. */
+function checkCoordinates(list: ProblemList, coords: JsonValue, parent: string, name: string): void {
   if (isPlainObject(coords)) {
-    checkBoxObject(list, coords, ptr, false);
+    checkBoxObject(list, coords, parent, name, false);
   } else if (Array.isArray(coords)) {
     for (let i = 0; i < coords.length; i++) {
-      if (!isFiniteNumber(coords[i])) list.error(`${ptr}/${i}`, `${name} values must be finite numbers, not ${typeName(coords[i])}`);
+      if (!isFiniteNumber(coords[i])) list.error(`${parent}/${name}/${i}`, `${name} values must be finite numbers, not ${typeName(coords[i])}`);
     }
   } else {
-    list.error(ptr, `${name} must be an object {x, y, width, height}, not ${typeName(coords)}`);
+    list.error(`${parent}/${name}`, `${name} must be an object {x, y, width, height}, not ${typeName(coords)}`);
   }
 }
 
-function checkLandmarks(list: ProblemList, landmarks: JsonValue, ptr: string): void {
+/** `parent/landmarks`. */
+function checkLandmarks(list: ProblemList, landmarks: JsonValue, parent: string): void {
   if (!Array.isArray(landmarks)) {
-    list.error(ptr, `landmarks must be an array of [x, y] pairs, not ${typeName(landmarks)}`);
+    list.error(`${parent}/landmarks`, `landmarks must be an array of [x, y] pairs, not ${typeName(landmarks)}`);
     return;
   }
   for (let i = 0; i < landmarks.length; i++) {
     const p = landmarks[i];
     if (!Array.isArray(p) || p.length !== 2 || !isFiniteNumber(p[0]) || !isFiniteNumber(p[1])) {
-      list.error(`${ptr}/${i}`, 'each landmark must be an [x, y] pair of finite numbers');
+      list.error(`${parent}/landmarks/${i}`, 'each landmark must be an [x, y] pair of finite numbers');
     }
   }
 }
 
-function checkEncoding(ctx: FileContext, enc: JsonValue, ptr: string, key: string): void {
+/** `parent/key` (`encoding` or `face_encoding`). */
+function checkEncoding(ctx: FileContext, enc: JsonValue, parent: string, key: string): void {
   const list = ctx.list;
   if (enc === null) return; // "no embedding" is a valid value
   if (!Array.isArray(enc)) {
-    list.error(ptr, `${key} must be an array of numbers or null, not ${typeName(enc)}`);
+    list.error(`${parent}/${key}`, `${key} must be an array of numbers or null, not ${typeName(enc)}`);
     return;
   }
   let firstBad = -1;
@@ -296,16 +301,16 @@ function checkEncoding(ctx: FileContext, enc: JsonValue, ptr: string, key: strin
   }
   if (firstBad >= 0) {
     const rest = bad > 1 ? ` (${bad} non-numeric values in total)` : '';
-    list.error(`${ptr}/${firstBad}`, `${key} values must be finite numbers, not ${typeName(enc[firstBad])}${rest}`);
+    list.error(`${parent}/${key}/${firstBad}`, `${key} values must be finite numbers, not ${typeName(enc[firstBad])}${rest}`);
   }
   if (ctx.encodingLength === undefined) {
     ctx.encodingLength = enc.length;
-    ctx.encodingPointer = ptr;
+    ctx.encodingPointer = `${parent}/${key}`;
     if (!TYPICAL_ENCODING_LENGTHS.has(enc.length)) {
-      list.warning(ptr, `unusual ${key} length ${enc.length} (expected 128 or 512)`);
+      list.warning(ctx.encodingPointer, `unusual ${key} length ${enc.length} (expected 128 or 512)`);
     }
   } else if (enc.length !== ctx.encodingLength) {
-    list.error(ptr, `${key} length ${enc.length} differs from ${ctx.encodingLength} at ${ctx.encodingPointer}`);
+    list.error(`${parent}/${key}`, `${key} length ${enc.length} differs from ${ctx.encodingLength} at ${ctx.encodingPointer}`);
   }
 }
 
@@ -315,13 +320,13 @@ function checkFace(ctx: FileContext, face: JsonValue, ptr: string): void {
     list.error(ptr, `each face must be an object, not ${typeName(face)}`);
     return;
   }
-  if (face.bbox !== undefined) checkBbox(list, face.bbox, `${ptr}/bbox`);
-  else if (face.coordinates !== undefined) checkCoordinates(list, face.coordinates, `${ptr}/coordinates`, 'coordinates');
+  if (face.bbox !== undefined) checkBbox(list, face.bbox, ptr);
+  else if (face.coordinates !== undefined) checkCoordinates(list, face.coordinates, ptr, 'coordinates');
   else list.warning(ptr, 'face has no bbox');
   checkConfidence(list, face, ptr);
-  if (face.landmarks !== undefined && face.landmarks !== null) checkLandmarks(list, face.landmarks, `${ptr}/landmarks`);
-  if (face.encoding !== undefined) checkEncoding(ctx, face.encoding, `${ptr}/encoding`, 'encoding');
-  if (face.face_encoding !== undefined) checkEncoding(ctx, face.face_encoding, `${ptr}/face_encoding`, 'face_encoding');
+  if (face.landmarks !== undefined && face.landmarks !== null) checkLandmarks(list, face.landmarks, ptr);
+  if (face.encoding !== undefined) checkEncoding(ctx, face.encoding, ptr, 'encoding');
+  if (face.face_encoding !== undefined) checkEncoding(ctx, face.face_encoding, ptr, 'face_encoding');
 }
 
 function checkObject(list: ProblemList, obj: JsonValue, ptr: string, requireClass: boolean): void {
@@ -338,43 +343,47 @@ function checkObject(list: ProblemList, obj: JsonValue, ptr: string, requireClas
     list.error(`${ptr}/class_id`, `class_id must be a non-negative integer, not ${id === undefined ? 'missing' : typeof id === 'number' ? id : typeName(id)}`);
   }
   checkConfidence(list, obj, ptr);
-  if (obj.bbox !== undefined) checkBbox(list, obj.bbox, `${ptr}/bbox`);
-  if (obj.coordinates_pixels !== undefined) checkCoordinates(list, obj.coordinates_pixels, `${ptr}/coordinates_pixels`, 'coordinates_pixels');
-  if (obj.coordinates_percent !== undefined) checkCoordinates(list, obj.coordinates_percent, `${ptr}/coordinates_percent`, 'coordinates_percent');
-  if (obj.crop_area_percent !== undefined) checkCoordinates(list, obj.crop_area_percent, `${ptr}/crop_area_percent`, 'crop_area_percent');
+  if (obj.bbox !== undefined) checkBbox(list, obj.bbox, ptr);
+  if (obj.coordinates_pixels !== undefined) checkCoordinates(list, obj.coordinates_pixels, ptr, 'coordinates_pixels');
+  if (obj.coordinates_percent !== undefined) checkCoordinates(list, obj.coordinates_percent, ptr, 'coordinates_percent');
+  if (obj.crop_area_percent !== undefined) checkCoordinates(list, obj.crop_area_percent, ptr, 'crop_area_percent');
 }
 
-/** A declared count (`faces_found`, `objects_found`, `face_count`) must match its array (warning). */
-function checkCount(list: ProblemList, holder: JsonObject, key: string, ptr: string, actual: number, arrayName: string): void {
+/**
+ * A declared count (`faces_found`, `objects_found`, `face_count`) of `holder` — the node at `ptr`,
+ * or its `sub` object (`metadata`) — must match its array (warning).
+ */
+function checkCount(list: ProblemList, holder: JsonObject, key: string, ptr: string, sub: string | null, actual: number, arrayName: string): void {
   const v = holder[key];
   if (v === undefined || v === null) return;
   if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) {
-    list.warning(childPointer(ptr, key), `${key} must be a non-negative integer, not ${typeName(v)}`);
+    list.warning(childPointer(sub === null ? ptr : `${ptr}/${sub}`, key), `${key} must be a non-negative integer, not ${typeName(v)}`);
   } else if (v !== actual) {
-    list.warning(childPointer(ptr, key), `${key} is ${v} but ${arrayName} has ${actual}`);
+    list.warning(childPointer(sub === null ? ptr : `${ptr}/${sub}`, key), `${key} is ${v} but ${arrayName} has ${actual}`);
   }
 }
 
-function checkQuality(list: ProblemList, quality: JsonValue, ptr: string): void {
+/** `parent/quality`. */
+function checkQuality(list: ProblemList, quality: JsonValue, parent: string): void {
   if (!isPlainObject(quality)) {
-    list.error(ptr, `quality must be an object, not ${typeName(quality)}`);
+    list.error(`${parent}/quality`, `quality must be an object, not ${typeName(quality)}`);
     return;
   }
   for (let i = 0; i < QUALITY_SCORES.length; i++) {
     const key = QUALITY_SCORES[i];
     const v = quality[key];
-    if (v !== undefined && !isFiniteNumber(v)) list.error(`${ptr}/${key}`, `${key} must be a finite number, not ${typeName(v)}`);
+    if (v !== undefined && !isFiniteNumber(v)) list.error(`${parent}/quality/${key}`, `${key} must be a finite number, not ${typeName(v)}`);
   }
   const grade = quality.grade;
   if (grade !== undefined && !(typeof grade === 'string' && GRADES.has(grade))) {
-    list.error(`${ptr}/grade`, `grade must be one of A, B, C, D, E, F, not ${typeof grade === 'string' ? `"${grade.slice(0, 20)}"` : typeName(grade)}`);
+    list.error(`${parent}/quality/grade`, `grade must be one of A, B, C, D, E, F, not ${typeof grade === 'string' ? `"${grade.slice(0, 20)}"` : typeName(grade)}`);
   }
   const recs = quality.recommendations;
   if (recs !== undefined && recs !== null) {
-    if (!Array.isArray(recs)) list.error(`${ptr}/recommendations`, `recommendations must be an array of strings, not ${typeName(recs)}`);
+    if (!Array.isArray(recs)) list.error(`${parent}/quality/recommendations`, `recommendations must be an array of strings, not ${typeName(recs)}`);
     else {
       for (let i = 0; i < recs.length; i++) {
-        if (typeof recs[i] !== 'string') list.error(`${ptr}/recommendations/${i}`, `recommendations must be strings, not ${typeName(recs[i])}`);
+        if (typeof recs[i] !== 'string') list.error(`${parent}/quality/recommendations/${i}`, `recommendations must be strings, not ${typeName(recs[i])}`);
       }
     }
   }
@@ -398,9 +407,9 @@ function checkResultNode(ctx: FileContext, node: JsonObject, ptr: string, operat
     if (!Array.isArray(faces)) list.error(facesPtr, `faces must be an array, not ${typeName(faces)}`);
     else {
       for (let i = 0; i < faces.length; i++) checkFace(ctx, faces[i], `${facesPtr}/${i}`);
-      if (meta !== null) checkCount(list, meta, 'faces_found', `${ptr}/metadata`, faces.length, 'faces');
-      checkCount(list, node, 'faces_found', ptr, faces.length, 'faces');
-      checkCount(list, node, 'face_count', ptr, faces.length, 'faces');
+      if (meta !== null) checkCount(list, meta, 'faces_found', ptr, 'metadata', faces.length, 'faces');
+      checkCount(list, node, 'faces_found', ptr, null, faces.length, 'faces');
+      checkCount(list, node, 'face_count', ptr, null, faces.length, 'faces');
     }
   }
 
@@ -411,12 +420,12 @@ function checkResultNode(ctx: FileContext, node: JsonObject, ptr: string, operat
     else {
       const requireClass = operation === 'yolov8';
       for (let i = 0; i < objects.length; i++) checkObject(list, objects[i], `${objectsPtr}/${i}`, requireClass);
-      if (meta !== null) checkCount(list, meta, 'objects_found', `${ptr}/metadata`, objects.length, 'objects');
-      checkCount(list, node, 'objects_found', ptr, objects.length, 'objects');
+      if (meta !== null) checkCount(list, meta, 'objects_found', ptr, 'metadata', objects.length, 'objects');
+      checkCount(list, node, 'objects_found', ptr, null, objects.length, 'objects');
     }
   }
 
-  if (node.quality !== undefined) checkQuality(list, node.quality, `${ptr}/quality`);
+  if (node.quality !== undefined) checkQuality(list, node.quality, ptr);
 }
 
 export interface RuleOptions {
