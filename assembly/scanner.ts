@@ -272,22 +272,25 @@ let numValue: f64 = 0;
 
 /**
  * The double nearest to m / 10^f (ties to even), for 1 ≤ m < 2^64 and 1 ≤ f ≤ 22, by exact integer
- * arithmetic: m / 10^f = (m / 5^f) · 2^-f, and m / 5^f is divided out bit by bit (u64 long
- * division, 5^f < 2^52) until the quotient has 55 bits or more; its low bits and the remainder
- * decide the rounding. The final scaling by a power of two is exact (the result is far from the
+ * arithmetic: m / 10^f = (m / 5^f) · 2^-f, and m / 5^f is divided out in u64 long division
+ * (5^f < 2^52; as many quotient bits per step as the remainder's headroom allows) until the
+ * quotient has 55 bits or more; its low bits and the remainder decide the rounding. The final scaling by a power of two is exact (the result is far from the
  * subnormal and overflow ranges).
  */
 function divPow10(m: u64, f: i32): f64 {
   const d = unchecked(POW5[f]);
+  // r < d: r << dShift stays below 2^63 (17-digit fractions: d < 2^40, two steps of 23 bits).
+  const dShift = <i32>clz<u64>(d) - 1;
   let q = m / d;
-  let r = m % d;
+  let r = m - q * d;
   let k: i32 = 0; // q = floor(m · 2^k / d), r the remainder
   while (q < (<u64>1 << 54)) {
     let s = <i32>clz<u64>(q) - 1; // q << s stays below 2^63
-    if (s > 11) s = 11; // r << s too (r < 2^52)
+    if (s > dShift) s = dShift;
     const rs = r << <u64>s;
-    q = (q << <u64>s) | (rs / d);
-    r = rs % d;
+    const qs = rs / d;
+    q = (q << <u64>s) | qs;
+    r = rs - qs * d;
     k += s;
   }
   const drop = 64 - <i32>clz<u64>(q) - 53;
