@@ -65,8 +65,11 @@ export async function validate(root: string, opts: ValidateOptions = {}): Promis
       report.total_files++;
       if (r.is_valid) report.valid_files++;
       else report.invalid_files++;
-      if (opts.onResult) await opts.onResult(r, rec);
-      else report.results!.push(r);
+      if (opts.onResult) {
+        // Awaited only when the writer asks to wait (back-pressure): most results are buffered.
+        const wait = opts.onResult(r, rec);
+        if (wait) await wait;
+      } else report.results!.push(r);
     }
   }
   return report;
