@@ -181,7 +181,6 @@ export function pairDirectory(listing: Pick<DirListing, 'path' | 'entries'>, ima
       continue;
     }
     if (e.kind === 'dir') continue;
-    if (!opts.folderEntries) for (const k of lookalikeKeys(e.name)) if (!others.has(k)) others.set(k, e.name);
     if (isImageName(e.name, imageExts)) {
       images.push({ name: e.name, path: pathOf(e.name), isLink: e.kind === 'symlink' });
       continue;
@@ -227,9 +226,10 @@ export function pairDirectory(listing: Pick<DirListing, 'path' | 'entries'>, ima
   };
   images.forEach((img, i) => groupOf(i).images.push(img));
   sidecars.forEach((s, j) => groupOf(n + j).sidecars.push(s.entry));
-  if (opts.folderEntries && order.some((g) => g.images.length === 0)) {
-    // Only lone sidecars need the folder's other names (in listing order, first name wins as above).
-    for (const e of opts.folderEntries) {
+  if (order.some((g) => g.images.length === 0)) {
+    // Only lone sidecars need the folder's other names (in listing order, first name wins): looked
+    // at only when the folder has one (most have none; this was two keys per image of every folder).
+    for (const e of opts.folderEntries ?? listing.entries) {
       if (!isLookalikeSource(e, imageExts)) continue;
       for (const k of lookalikeKeys(e.name)) if (!others.has(k)) others.set(k, e.name);
     }
