@@ -220,7 +220,7 @@ export function inspectBytes(item: InspectItem, bytes: Buffer, opts: InspectOpti
   // text behind it would overwrite (it copies that text to the input's start): own copy first.
   if (hasBomAt(bytes, 0) && inScannerMemory(bytes)) bytes = Buffer.from(bytes);
   if (accelApplies(opts)) {
-    const decoded = accelDecode(bytes, opts, skim ? SKIM_ARRAYS : opts.summarize && opts.sizes !== false ? SIZED : undefined);
+    const decoded = accelDecode(bytes, opts, skim || isShapeOnly(opts) ? SKIM_ARRAYS : opts.summarize && opts.sizes !== false ? SIZED : undefined);
     if (decoded !== null && decoded !== 'deferred') {
       const skeleton = decoded.data;
       out.format = 'json';
@@ -311,6 +311,15 @@ function scannerRoom(opts: InspectOptions): (size: number) => Buffer | null {
 /** The probe alone (todo, stale) reads arrays only inside `sidecar_info`: both decodes skim the rest. */
 function isProbeOnly(opts: InspectOptions): boolean {
   return opts.probe === true && !opts.summarize && !opts.validate && opts.schema === undefined && !opts.keepData && !opts.dataJson;
+}
+/**
+ * Nothing but the shape, format and status (format-stats): the scanner's probe skeleton serves it
+ * (the shape reads top-level keys, whether `sidecar_info` is an object and whether `games` is an
+ * array: analysis/operations.ts looksLikeReport, looksLikeSidecar; the probe skeleton keeps all of
+ * them). The reference decode is unchanged.
+ */
+function isShapeOnly(opts: InspectOptions): boolean {
+  return !opts.probe && !opts.summarize && !opts.brief && !opts.validate && opts.schema === undefined && !opts.keepData && !opts.dataJson;
 }
 const SKIM_ARRAYS = { arrays: 'skim' } as const;
 /** Stats: the skeleton sizes the operations in bin encoding as it builds them (accel/skeleton.ts). */
