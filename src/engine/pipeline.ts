@@ -12,7 +12,7 @@
  */
 import { taskDef, type TaskItem, type TaskName, type TaskOptions, type TaskResult } from '../tasks/index.js';
 import type { Runtime } from './runtime.js';
-import { MAIN_HEAP_BOUND, relieveHeap } from './heap-relief.js';
+import { MAIN_HEAP_BOUND, relieveHeap, SERVED_HEAP_BOUND } from './heap-relief.js';
 
 export interface PipelineOptions<I, J = unknown> {
   /** Items per batch. Default 64. */
@@ -64,6 +64,8 @@ interface Slot<J, R> {
 export const DEFAULT_BATCH_FILES = 64;
 /** Jobs (as `jobWeight` counts them) read ahead at most while the runtime is undecided; item-less jobs waiting behind a held batch count too. */
 export const HOLD_MAX_AHEAD = 16_384;
+/** Jobs without engine work between two checks of the main thread's heap (heap-relief.ts; a check costs ~0.5 µs). */
+const RELIEVE_EVERY_JOBS = 16;
 export const DEFAULT_BATCH_BYTES = 8 * 1024 * 1024;
 
 const NO_RESULTS: never[] = [];
@@ -102,6 +104,7 @@ export async function* mapJobs<N extends TaskName, J>(
   let pendingSlots: Slot<J, R>[] = [];
   let inflightBytes = 0;
   let itemsSeen = 0;
+  let answeredElsewhere = 0;
   let sourceDone = false;
   // Batches made while the runtime is undecided, not run yet (in order), and their bytes.
   let holding = runtime.undecided === true;
@@ -180,7 +183,12 @@ export async function* mapJobs<N extends TaskName, J>(
           yield { job: head.job, results: b.results!.slice(head.offset, head.offset + head.count) };
           // Counted until the caller is done with the job (it holds the results until then).
           if (--b.open === 0) inflightBytes -= b.bytes;
-        } else yield { job: head.job, results: NO_RESULTS };
+        } else {
+          yield { job: head.job, results: NO_RESULTS };
+          // Jobs the engine never sees (records served from the index) end no batch, where the heap
+          // is relieved otherwise (heap-relief.ts SERVED_HEAP_BOUND).
+          if (++answeredElsewhere % RELIEVE_EVERY_JOBS === 0) relieveHeap(SERVED_HEAP_BOUND);
+        }
       }
       if (sourceDone) {
         if (queue.length === 0) break;
