@@ -485,6 +485,8 @@ describe('pipeline: an undecided runtime (the auto engine below its break-even)'
     }
     assert.deepEqual(out, jobs.map((j) => j.i));
     assert.equal(seen.batches, Math.ceil(1000 / 16));
+    // Regression: released all at once, a convert's held batches ran their fsyncs together.
+    assert.ok(seen.maxRunning <= 2, `held batches start as the in-flight bound allows (saw ${seen.maxRunning} at once)`);
   });
 
   it('reads ahead a bounded number of jobs: many jobs without items do not wait for the end of the source', async () => {

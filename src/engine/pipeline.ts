@@ -106,9 +106,11 @@ export async function* mapJobs<N extends TaskName, J>(
   let itemsSeen = 0;
   let answeredElsewhere = 0;
   let sourceDone = false;
-  // Batches made while the runtime is undecided, not run yet (in order), and their bytes.
+  // Batches made while the runtime is undecided, then while earlier ones wait to start: not run
+  // yet, in order (their items beside them), and the bytes held while undecided.
   let holding = runtime.undecided === true;
-  let held: Batch<R>[] = [];
+  const ready: Batch<R>[] = [];
+  const readyItems = new Map<Batch<R>, I[]>();
   let heldBytes = 0;
   // Weight of the jobs read while holding and not handed out yet.
   let ahead = 0;
@@ -133,15 +135,33 @@ export async function* mapJobs<N extends TaskName, J>(
     inflight.add(batch);
     inflightBytes += batch.bytes;
   };
-  const heldItems = new Map<Batch<R>, I[]>();
-  /** Stop holding for the rest of the run: the held batches go to the engine, in order. */
+  /**
+   * Start ready batches, in order, while the in-flight bound allows: released all at once, a
+   * convert's held batches ran their fsyncs together on the thread pool (1,000 images: 1.52 →
+   * 2.04 s).
+   */
+  const pump = () => {
+    while (!holding && ready.length > 0 && (inflight.size === 0 || inflight.size < maxInflight())) {
+      const b = ready.shift()!;
+      start(b, readyItems.get(b)!);
+      readyItems.delete(b);
+    }
+  };
+  /** Stop holding for the rest of the run: the held batches go to the engine, in order, as the bound allows. */
   const stopHolding = () => {
     holding = false;
-    for (const b of held) start(b, heldItems.get(b)!);
-    held = [];
-    heldItems.clear();
     heldBytes = 0;
     ahead = 0;
+    pump();
+  };
+  /** Wait for the head job's batch; one not started yet waits for a running one to make room. */
+  const waitHead = () => {
+    const b = queue[0].batch!;
+    if (readyItems.has(b)) {
+      pump();
+      if (readyItems.has(b)) return waitAny();
+    }
+    return b.promise;
   };
 
   const flush = () => {
@@ -156,14 +176,18 @@ export async function* mapJobs<N extends TaskName, J>(
     for (const s of slots) s.batch = batch;
     if (holding) {
       if (runtime.undecided === true && !sourceDone && ahead < HOLD_MAX_AHEAD && heldBytes + batch.bytes <= maxInflightBytes) {
-        held.push(batch);
-        heldItems.set(batch, items);
+        ready.push(batch);
+        readyItems.set(batch, items);
         heldBytes += batch.bytes;
         return;
       }
       stopHolding();
     }
-    start(batch, items);
+    if (ready.length > 0) {
+      ready.push(batch);
+      readyItems.set(batch, items);
+      pump();
+    } else start(batch, items);
   };
 
   const waitAny = () => Promise.race([...inflight].map((b) => b.promise));
@@ -171,6 +195,7 @@ export async function* mapJobs<N extends TaskName, J>(
   try {
     for (;;) {
       signal?.throwIfAborted();
+      pump();
       // 1. Hand out every job whose results are in, in order.
       while (queue.length > 0) {
         const head = queue[0];
@@ -194,7 +219,7 @@ export async function* mapJobs<N extends TaskName, J>(
         if (queue.length === 0) break;
         flush();
         if (holding) stopHolding();
-        await queue[0].batch!.promise;
+        await waitHead();
         continue;
       }
       // 2. Full: wait for a batch before taking more from the source.
@@ -206,7 +231,7 @@ export async function* mapJobs<N extends TaskName, J>(
         // The head may wait in a partial batch (e.g. a folder of symlinks adds jobs but no items).
         flush();
         if (holding) stopHolding();
-        await queue[0].batch!.promise;
+        await waitHead();
         continue;
       }
       // 3. Take the next job.
