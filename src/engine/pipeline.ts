@@ -7,8 +7,8 @@
  *
  * While the runtime has not chosen its engine (`Runtime.undecided`: the auto engine below its
  * break-even), batches are held, not run: the source is read ahead (up to `HOLD_MAX_AHEAD` jobs, as
- * `jobWeight` counts them, and `maxInflightBytes`) until the runtime decides or the source ends, then the held batches go, in
- * order, to the engine the work picked.
+ * `jobWeight` counts them, and `maxInflightBytes`) until the runtime decides or the source ends;
+ * then the held batches go, in order, to the engine the work picked, as the in-flight bound allows.
  */
 import { taskDef, type TaskItem, type TaskName, type TaskOptions, type TaskResult } from '../tasks/index.js';
 import type { Runtime } from './runtime.js';
@@ -62,11 +62,11 @@ interface Slot<J, R> {
 }
 
 export const DEFAULT_BATCH_FILES = 64;
+export const DEFAULT_BATCH_BYTES = 8 * 1024 * 1024;
 /** Jobs (as `jobWeight` counts them) read ahead at most while the runtime is undecided; item-less jobs waiting behind a held batch count too. */
 export const HOLD_MAX_AHEAD = 16_384;
 /** Jobs without engine work between two checks of the main thread's heap (heap-relief.ts; a check costs ~0.5 µs). */
 const RELIEVE_EVERY_JOBS = 16;
-export const DEFAULT_BATCH_BYTES = 8 * 1024 * 1024;
 
 const NO_RESULTS: never[] = [];
 
@@ -107,10 +107,9 @@ export async function* mapJobs<N extends TaskName, J>(
   let answeredElsewhere = 0;
   let sourceDone = false;
   // Batches made while the runtime is undecided, then while earlier ones wait to start: not run
-  // yet, in order (their items beside them), and the bytes held while undecided.
+  // yet, in order, with their items; and the bytes held while undecided.
   let holding = runtime.undecided === true;
-  const ready: Batch<R>[] = [];
-  const readyItems = new Map<Batch<R>, I[]>();
+  const ready: { batch: Batch<R>; items: I[] }[] = [];
   let heldBytes = 0;
   // Weight of the jobs read while holding and not handed out yet.
   let ahead = 0;
@@ -142,9 +141,8 @@ export async function* mapJobs<N extends TaskName, J>(
    */
   const pump = () => {
     while (!holding && ready.length > 0 && (inflight.size === 0 || inflight.size < maxInflight())) {
-      const b = ready.shift()!;
-      start(b, readyItems.get(b)!);
-      readyItems.delete(b);
+      const { batch, items } = ready.shift()!;
+      start(batch, items);
     }
   };
   /** Stop holding for the rest of the run: the held batches go to the engine, in order, as the bound allows. */
@@ -157,9 +155,10 @@ export async function* mapJobs<N extends TaskName, J>(
   /** Wait for the head job's batch; one not started yet waits for a running one to make room. */
   const waitHead = () => {
     const b = queue[0].batch!;
-    if (readyItems.has(b)) {
+    const started = () => b.done || inflight.has(b);
+    if (!started()) {
       pump();
-      if (readyItems.has(b)) return waitAny();
+      if (!started()) return waitAny();
     }
     return b.promise;
   };
@@ -176,16 +175,14 @@ export async function* mapJobs<N extends TaskName, J>(
     for (const s of slots) s.batch = batch;
     if (holding) {
       if (runtime.undecided === true && !sourceDone && ahead < HOLD_MAX_AHEAD && heldBytes + batch.bytes <= maxInflightBytes) {
-        ready.push(batch);
-        readyItems.set(batch, items);
+        ready.push({ batch, items });
         heldBytes += batch.bytes;
         return;
       }
       stopHolding();
     }
     if (ready.length > 0) {
-      ready.push(batch);
-      readyItems.set(batch, items);
+      ready.push({ batch, items });
       pump();
     } else start(batch, items);
   };
