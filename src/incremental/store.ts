@@ -96,7 +96,7 @@ interface Table {
 
 const EMPTY_TABLE: Table = { mask: 0, count: 0, hashes: new Uint32Array(0), offs: new Float64Array(0) };
 /** A new open-addressing table of a writer (16 slots). */
-function emptyWriterTable(): { hashes: Uint32Array; offs: Float64Array; mask: number; count: number } {
+function emptyWriterTable(): Table {
   return { hashes: new Uint32Array(16), offs: new Float64Array(16), mask: 15, count: 0 };
 }
 
@@ -298,7 +298,7 @@ export class IndexReader {
    * Give the lookup tables to a writer that continues this file (`IndexWriter.extend`): no copy of
    * 12 bytes per slot; this reader's tables are released. Null when some table was released already.
    */
-  handOverTables(): { hashes: Uint32Array; offs: Float64Array; mask: number; count: number }[] | null {
+  handOverTables(): Table[] | null {
     if (this.tables.some((t) => t.count > 0 && t.hashes === RELEASED.hashes)) return null;
     const out = this.tables.map((t) => (t.count === 0 ? emptyWriterTable() : { hashes: t.hashes, offs: t.offs, mask: t.mask, count: t.count }));
     this.releaseTables();
@@ -484,7 +484,7 @@ export class IndexWriter {
   private readonly out = Buffer.allocUnsafe(WINDOW_BYTES);
   private used = 0;
   private pos: number;
-  private readonly t: { hashes: Uint32Array; offs: Float64Array; mask: number; count: number }[] = [];
+  private readonly t: Table[] = [];
   private readonly lists: EntryList[] = [];
   private reader: WindowReader | null = null;
   /** Bytes of entries in this file that a later entry with the same key replaced. */
@@ -505,11 +505,6 @@ export class IndexWriter {
     }
   }
 
-  /**
-   * `expect`: entries per table the caller expects ('table' mode): each table starts at that size,
-   * so a rewrite of 10^6 entries does not grow its tables step by step (each growth left the old
-   * arrays behind); `finish` shrinks one that ended up with far fewer, so the file is as without.
-   */
   /**
    * Continue the index file `from` was opened on, as a new file at `path`: its entries copied as
    * they are (from the reader's descriptor, one sequential pass), its tables taken over, new entries
@@ -539,6 +534,11 @@ export class IndexWriter {
     }
   }
 
+  /**
+   * `expect`: entries per table the caller expects ('table' mode): each table starts at that size,
+   * so a rewrite of 10^6 entries does not grow its tables step by step (each growth left the old
+   * arrays behind); `finish` shrinks one that ended up with far fewer, so the file is as without.
+   */
   static create(path: string, opts: { tables?: WriterTables; expect?: readonly number[] } = {}): IndexWriter {
     const w = new IndexWriter(openSync(path, 'wx+', 0o644), path, opts.tables ?? 'table');
     if (w.tables === 'table' && opts.expect) {
@@ -581,7 +581,7 @@ export class IndexWriter {
     this.used += b.length;
   }
 
-  private grow(t: (typeof this.t)[number], slots = (t.mask + 1) * 2): void {
+  private grow(t: Table, slots = (t.mask + 1) * 2): void {
     const old = { ...t };
     const hashes = new Uint32Array(slots);
     const offs = new Float64Array(slots);
