@@ -126,10 +126,6 @@ export function encodedSize(value: JsonValue): number {
   return binEncodedSize(value);
 }
 
-function recordSize(value: object, bytes: number): void {
-  sizedValues.push(value);
-  sizedBytes.push(bytes);
-}
 
 /**
  * For a decoder of another format that sizes what it builds by this file's rules (the JSON
@@ -140,7 +136,12 @@ export function clearEncodedSizes(): void {
   sizedValues.length = 0;
   sizedBytes.length = 0;
 }
-export const recordEncodedSize = recordSize;
+
+/** Record `bytes` as the exact encoded size of `value` (see sizedValues). */
+export function recordEncodedSize(value: object, bytes: number): void {
+  sizedValues.push(value);
+  sizedBytes.push(bytes);
+}
 
 /** Size of a run of `n` floats as the encoder writes it: a tag-86 block from FLOAT_BLOCK_MIN_LENGTH on, else an array of float64 items. */
 export function floatRunSize(n: number): number {
@@ -1061,7 +1062,7 @@ function readMap(ai: number, at: number, depth: number): JsonObject {
     }
     if (note !== undefined) setNote(obj, key, note);
   }
-  if (depth === 1 && floatBlockMode !== 0 && offEncoder === off0) recordSize(obj, p - at);
+  if (depth === 1 && floatBlockMode !== 0 && offEncoder === off0) recordEncodedSize(obj, p - at);
   return obj;
 }
 
@@ -1100,7 +1101,7 @@ function readItem(depth: number): JsonValue {
       }
       // A run of >= 4 floats is one tag-86 block to our encoder, not a plain array.
       if (floats === n && n >= FLOAT_BLOCK_MIN_LENGTH) offEncoder++;
-      if (depth === 1 && floatBlockMode !== 0 && offEncoder === off0) recordSize(arr, p - at);
+      if (depth === 1 && floatBlockMode !== 0 && offEncoder === off0) recordEncodedSize(arr, p - at);
       return arr;
     }
     case 5:
@@ -1141,8 +1142,7 @@ export function decodeCborItem(bytes: Uint8Array, start: number, end: number, op
   decMaxDepth = opts.maxDepth;
   decPath = opts.path;
   pendingNote = undefined;
-  sizedValues.length = 0;
-  sizedBytes.length = 0;
+  clearEncodedSizes();
   try {
     const value = readItem(0);
     pendingNote = undefined;
