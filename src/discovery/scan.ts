@@ -398,6 +398,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
     const walk = walkTree(root, {
       skipDirNames: SKIP_DIR_NAMES,
       listingCache: index?.dirs,
+      listedByRun: index ? undefined : (path) => targetDirs.listingOf(path),
       onProblem: (p: WalkProblem) => {
         const at = step++;
         // Every shard is incomplete (its files may be in there); one shard reports the problem.
@@ -923,6 +924,8 @@ interface TargetFolder {
   /** Not a shard's: the folder's entries in the walk's order, and their pairing (`pairingOf`). */
   listing?: readonly WalkEntry[];
   pairing?: DirPairing;
+  /** The listing is one the walk may use as its own (`listingOf`). */
+  walkable?: boolean;
 }
 
 const NO_GROUP: PairGroup = { images: [], sidecars: [] };
@@ -997,6 +1000,15 @@ class TargetGroups {
     return folder!.pairing!;
   }
 
+  /**
+   * The listing of folder `path` when this read it for links and it is a listing as the walk makes
+   * one (walk.ts listedByRun): the walk does not read the folder again.
+   */
+  listingOf(path: string): readonly WalkEntry[] | null {
+    const folder = this.cache.get(path);
+    return folder?.walkable ? folder.listing! : null;
+  }
+
   private load(dir: string): TargetFolder {
     const folder: TargetFolder = { groups: new Map(), unpaired: null };
     let entries: { name: string; kind: EntryKind }[];
@@ -1028,6 +1040,8 @@ class TargetGroups {
     } else {
       folder.pairing = this.pairInto(folder.groups, dir, entries);
       folder.listing = entries;
+      // As the walk would list it: no entry whose kind the walk asks lstat for, no name it marks unaddressable.
+      folder.walkable = !this.listings && entries.every((e) => e.kind !== 'other' && !e.name.includes('\uFFFD'));
     }
     return folder;
   }

@@ -46,6 +46,13 @@ export interface WalkOptions {
   signal?: AbortSignal;
   /** Listings of unchanged directories come from here instead of readdir. */
   listingCache?: ListingCache;
+  /**
+   * Without a listing cache: a listing this run has already read (a link target's folder, listed
+   * when its links were paired, scan.ts TargetGroups), used instead of reading the folder again.
+   * Only listings as `readListing` makes them (sorted by name; no entry of unknown kind, no name
+   * that is not UTF-8).
+   */
+  listedByRun?: (path: string) => readonly WalkEntry[] | null;
 }
 
 /** The walk's order of a folder's entries (UTF-16 code units), which pairing results follow. */
@@ -76,8 +83,11 @@ export async function* walkTree(root: string, opts: WalkOptions = {}): AsyncGene
     opts.signal?.throwIfAborted();
     const top = stack.pop()!;
     const { path, rel } = top;
-    for (let i = stack.length - 1, n = 0; i >= 0 && n < readAhead; i--, n++) stack[i].ahead ??= readListing(stack[i].path, stack[i].rel, opts);
-    let listed = opts.listingCache?.get(path) ?? null;
+    for (let i = stack.length - 1, n = 0; i >= 0 && n < readAhead; i--, n++) {
+      const next = stack[i];
+      if (next.ahead === undefined && !opts.listedByRun?.(next.path)) next.ahead = readListing(next.path, next.rel, opts);
+    }
+    let listed = opts.listingCache?.get(path) ?? opts.listedByRun?.(path) ?? null;
     if (listed === null) {
       const got = await (top.ahead ?? readListing(path, rel, opts));
       for (const p of got.problems) opts.onProblem?.(p);
