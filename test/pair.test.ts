@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { pairDirectory } from '../src/discovery/pair.js';
 import { imageExtensionSet, splitName, sidecarNameFor } from '../src/discovery/extensions.js';
-import type { DirListing } from '../src/discovery/walk.js';
+import type { DirListing, WalkEntry } from '../src/discovery/walk.js';
 
 const exts = imageExtensionSet();
 const listing = (...names: string[]): DirListing => ({
@@ -74,4 +74,44 @@ test('extension helpers', () => {
   assert.deepEqual(splitName('noext'), { stem: 'noext', ext: '' });
   assert.equal(sidecarNameFor('IMG_1.JPG', 'bin'), 'IMG_1.bin');
   assert.equal(sidecarNameFor('IMG_1.JPG', 'json', 'name-ext'), 'IMG_1.JPG.json');
+});
+
+test('property: the pairing equals the reference implementation on generated folders (NFC twins, name-ext, case, temp/lock names, kinds, subsets)', async () => {
+  const { referencePairDirectory } = await import('./helpers/pair-reference.js');
+  // A small alphabet of stems so that claims collide: NFC and NFD spellings, case variants, dotted stems.
+  const stems = ['IMG_1', 'img_1', 'IMG_2', 'caf\u00e9', 'cafe\u0301', 'a.b', 'x', '.hidden', 'IMG_1.jpg', 'IMG_1.JPG', 'Caf\u00c9'];
+  const exts = ['jpg', 'JPG', 'png', 'heic', 'json', 'bin', 'rkyv', 'JSON', 'txt', 'xmp', ''];
+  const kinds = ['file', 'file', 'file', 'file', 'symlink', 'dir', 'other'] as const;
+  let seed = 0x2545f491;
+  const rand = (n: number) => {
+    seed ^= seed << 13;
+    seed ^= seed >>> 17;
+    seed ^= seed << 5;
+    return (seed >>> 0) % n;
+  };
+  const extSet = imageExtensionSet();
+  for (let c = 0; c < 3000; c++) {
+    const names = new Set<string>();
+    const count = 1 + rand(12);
+    while (names.size < count) {
+      const r = rand(20);
+      const stem = stems[rand(stems.length)];
+      const ext = exts[rand(exts.length)];
+      const name = ext === '' ? stem : `${stem}.${ext}`;
+      if (r === 0) names.add(`.${name}.isc-tmp-12-ab`); // our temp file
+      else if (r === 1) names.add(`.${stem}.isc-lock`); // our lock
+      else if (r === 2) names.add('.image-sidecar.json');
+      else names.add(name);
+    }
+    const entries: WalkEntry[] = [...names].sort().map((name) => {
+      const e: WalkEntry = { name, kind: kinds[rand(kinds.length)] };
+      if (rand(25) === 0) e.unaddressable = true;
+      return e;
+    });
+    const all: DirListing = { path: c % 2 === 0 ? '/lib/dir' : 'rel/dir/', rel: 'dir', entries };
+    const cases: [DirListing, { folderEntries?: WalkEntry[] }][] = [[all, {}]];
+    // A part of the folder (as a shard pairs its names), with the whole folder for lookalikes.
+    if (entries.length > 2) cases.push([{ ...all, entries: entries.filter(() => rand(2) === 0) }, { folderEntries: entries }]);
+    for (const [l, o] of cases) assert.deepEqual(pairDirectory(l, extSet, o), referencePairDirectory(l, extSet, o), JSON.stringify(l.entries));
+  }
 });

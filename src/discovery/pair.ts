@@ -85,26 +85,10 @@ export function compareSidecars(a: { ext: SidecarExt; naming: SidecarNaming; nam
   return sidecarRank(a) - sidecarRank(b) || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
 }
 
-/** The image keys a sidecar file name claims, or null when the name is not a sidecar's. */
-export function sidecarClaims(name: string, imageExts: ReadonlySet<string>): { ext: SidecarExt; claims: { key: string; naming: SidecarNaming }[] } | null {
-  const ext = sidecarExtOf(name);
-  if (ext === null) return null;
-  const base = nfc(name.slice(0, name.length - ext.length - 1));
-  const claims: { key: string; naming: SidecarNaming }[] = [{ key: `s:${base}`, naming: 'stem' }];
-  const inner = splitName(base);
-  if (inner.ext !== '' && imageExts.has(inner.ext)) claims.push({ key: `n:${base}`, naming: 'name-ext' });
-  return { ext, claims };
-}
-
-/** The keys under which an image can be claimed: its NFC stem and its NFC full name. */
-export function imageKeys(name: string): [string, string] {
-  const n = nfc(name);
-  return [`s:${splitName(n).stem}`, `n:${n}`];
-}
-
 export function isImageName(name: string, imageExts: ReadonlySet<string>): boolean {
-  const { stem, ext } = splitName(name);
-  return ext !== '' && stem !== '' && imageExts.has(ext);
+  // splitName's rule (a stem before the last dot, an extension after it), without its object.
+  const dot = name.lastIndexOf('.');
+  return dot > 0 && dot < name.length - 1 && imageExts.has(name.slice(dot + 1).toLowerCase());
 }
 
 /**
@@ -127,8 +111,8 @@ function lookalikeKeys(name: string): string[] {
 }
 
 /** Files whose names the unknown-image rule compares a lone sidecar with (non-sidecar, non-directory). */
-function isLookalikeSource(e: WalkEntry, imageExts: ReadonlySet<string>): boolean {
-  return !e.unaddressable && !isLockName(e.name) && !isTempName(e.name) && e.name !== CONFIG_FILE_NAME && e.kind !== 'dir' && sidecarClaims(e.name, imageExts) === null;
+function isLookalikeSource(e: WalkEntry): boolean {
+  return !e.unaddressable && !isLockName(e.name) && !isTempName(e.name) && e.name !== CONFIG_FILE_NAME && e.kind !== 'dir' && sidecarExtOf(e.name) === null;
 }
 
 export interface PairOptions {
@@ -145,10 +129,12 @@ export interface PairOptions {
  */
 export function pairDirectory(listing: Pick<DirListing, 'path' | 'entries'>, imageExts: ReadonlySet<string>, opts: PairOptions = {}): DirPairing {
   const images: ImageEntry[] = [];
-  const sidecars: { entry: SidecarEntry; claims: { key: string; naming: SidecarNaming }[] }[] = [];
+  const sidecars: SidecarEntry[] = [];
+  // Per sidecar: its NFC base (the stem claim's key) and whether it makes the name-ext claim too.
+  const bases: string[] = [];
+  const nameExt: boolean[] = [];
   const unaddressable: WalkEntry[] = [];
   const tempFiles: string[] = [];
-  const others = new Map<string, string>(); // lookalike key -> first non-sidecar file (images included) with it
   let ignored = 0;
   // A normalised absolute folder (every walked one) joins a name by concatenation: join() per file
   // normalises the whole path again.
@@ -156,33 +142,52 @@ export function pairDirectory(listing: Pick<DirListing, 'path' | 'entries'>, ima
   const prefix = isAbsolute(dir) && normalize(dir) === dir ? (dir.endsWith(sep) ? dir : dir + sep) : null;
   const pathOf = (name: string) => (prefix === null ? join(dir, name) : prefix + name);
 
+  // The claim keys as two maps (stem claims: image NFC stem; name-ext claims: image NFC name), each
+  // key's images chained through `sameKey` (-1 ends a chain): no key strings built, no list per key.
+  const byStem = new Map<string, number>();
+  const byName = new Map<string, number>();
+  const sameStem: number[] = [];
+  const sameName: number[] = [];
   for (const e of listing.entries) {
     if (e.unaddressable) {
       if (e.kind !== 'dir') unaddressable.push(e); // the walk reports such directories itself
       continue;
     }
-    if (isLockName(e.name)) continue; // a live or stale lock of ours: not a file of the library
-    if (isTempName(e.name)) {
-      tempFiles.push(pathOf(e.name));
+    const name = e.name;
+    if (isLockName(name)) continue; // a live or stale lock of ours: not a file of the library
+    if (isTempName(name)) {
+      tempFiles.push(pathOf(name));
       continue;
     }
-    if (e.name === CONFIG_FILE_NAME) {
+    if (name === CONFIG_FILE_NAME) {
       ignored++; // the library's configuration file, not a sidecar
       continue;
     }
-    const sc = sidecarClaims(e.name, imageExts);
-    if (sc) {
+    const ext = sidecarExtOf(name);
+    if (ext !== null) {
       // A directory/FIFO in a sidecar's name is a candidate that reads as unreadable, so the image
       // is reported and the scan is not called complete. A symlinked sidecar is read through the link.
-      const entry: SidecarEntry = { name: e.name, path: pathOf(e.name), ext: sc.ext, naming: 'stem' };
+      const entry: SidecarEntry = { name, path: pathOf(name), ext, naming: 'stem' };
       if (e.kind === 'symlink') entry.isLink = true;
       if (e.kind === 'dir' || e.kind === 'other') entry.notFile = true;
-      sidecars.push({ entry, claims: sc.claims });
+      const base = nfc(name.slice(0, name.length - ext.length - 1));
+      sidecars.push(entry);
+      bases.push(base);
+      nameExt.push(isImageName(base, imageExts)); // IMG_1.jpg.json claims IMG_1.jpg by its name too
       continue;
     }
     if (e.kind === 'dir') continue;
-    if (isImageName(e.name, imageExts)) {
-      images.push({ name: e.name, path: pathOf(e.name), isLink: e.kind === 'symlink' });
+    if (isImageName(name, imageExts)) {
+      const i = images.length;
+      images.push({ name, path: pathOf(name), isLink: e.kind === 'symlink' });
+      // The keys under which an image can be claimed: its NFC stem and its NFC full name.
+      const n = nfc(name);
+      const nd = n.lastIndexOf('.');
+      const stem = nd > 0 && nd < n.length - 1 ? n.slice(0, nd) : n;
+      sameStem.push(byStem.get(stem) ?? -1);
+      byStem.set(stem, i);
+      sameName.push(byName.get(n) ?? -1);
+      byName.set(n, i);
       continue;
     }
     ignored++;
@@ -190,47 +195,47 @@ export function pairDirectory(listing: Pick<DirListing, 'path' | 'entries'>, ima
 
   // Union-find over images (0..n-1) and sidecars (n..n+m-1).
   const n = images.length;
-  const parent = Array.from({ length: n + sidecars.length }, (_, i) => i);
+  const m = sidecars.length;
+  const parent = new Int32Array(n + m);
+  for (let i = 0; i < n + m; i++) parent[i] = i;
   const find = (i: number): number => {
     while (parent[i] !== i) i = parent[i] = parent[parent[i]];
     return i;
   };
-  const byKey = new Map<string, number[]>();
-  images.forEach((img, i) => {
-    for (const k of imageKeys(img.name)) {
-      const list = byKey.get(k);
-      if (list) list.push(i);
-      else byKey.set(k, [i]);
-    }
-  });
-  sidecars.forEach((s, j) => {
-    for (const c of s.claims) {
-      const hits = byKey.get(c.key);
-      if (!hits) continue;
-      if (c.naming === 'name-ext') s.entry.naming = 'name-ext';
-      for (const i of hits) parent[find(n + j)] = find(i);
-    }
-  });
+  for (let j = 0; j < m; j++) {
+    for (let i = byStem.get(bases[j]) ?? -1; i !== -1; i = sameStem[i]) parent[find(n + j)] = find(i);
+    if (!nameExt[j]) continue;
+    let i = byName.get(bases[j]) ?? -1;
+    if (i !== -1) sidecars[j].naming = 'name-ext';
+    for (; i !== -1; i = sameName[i]) parent[find(n + j)] = find(i);
+  }
 
-  const byRoot = new Map<number, PairGroup>();
+  // Groups in order of their first member: images in listing order, then lone sidecars.
+  const groupAt: (PairGroup | undefined)[] = new Array(n + m);
   const order: PairGroup[] = [];
   const groupOf = (i: number): PairGroup => {
     const r = find(i);
-    let g = byRoot.get(r);
-    if (!g) {
+    let g = groupAt[r];
+    if (g === undefined) {
       g = { images: [], sidecars: [] };
-      byRoot.set(r, g);
+      groupAt[r] = g;
       order.push(g);
     }
     return g;
   };
-  images.forEach((img, i) => groupOf(i).images.push(img));
-  sidecars.forEach((s, j) => groupOf(n + j).sidecars.push(s.entry));
-  if (order.some((g) => g.images.length === 0)) {
-    // Only lone sidecars need the folder's other names (in listing order, first name wins): looked
-    // at only when the folder has one (most have none; this was two keys per image of every folder).
+  for (let i = 0; i < n; i++) groupOf(i).images.push(images[i]);
+  let lone = false;
+  for (let j = 0; j < m; j++) {
+    const g = groupOf(n + j);
+    g.sidecars.push(sidecars[j]);
+    if (g.images.length === 0) lone = true;
+  }
+  // Only lone sidecars need the folder's other names (in listing order, first name wins): looked at
+  // only when the folder has one (most have none).
+  const others = new Map<string, string>(); // lookalike key -> first non-sidecar file (images included) with it
+  if (lone) {
     for (const e of opts.folderEntries ?? listing.entries) {
-      if (!isLookalikeSource(e, imageExts)) continue;
+      if (!isLookalikeSource(e)) continue;
       for (const k of lookalikeKeys(e.name)) if (!others.has(k)) others.set(k, e.name);
     }
   }
