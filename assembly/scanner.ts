@@ -653,16 +653,22 @@ function tryFloatRun(open: usize): usize {
   return 0;
 }
 
+/** Where the text of the current scan starts (offsets on the tape and failOffset count from here). */
+let scanBase: usize = 0;
+
 /**
- * Scan the input laid out by prepare(); returns the number of tape words, or a DEFER_* code.
+ * Scan the input laid out by prepare(), from its byte `skip` on (a BOM, a legacy file's length
+ * prefix: the file is scanned where it was read); returns the number of tape words, or a DEFER_*
+ * code.
  */
-export function scan(): i32 {
+export function scan(skip: i32): i32 {
   tapePos = 0;
   failure = 0;
   keyCountAtStart = keyCount;
   arenaAtStart = arenaUsed;
   memory.fill(inEnd, 0, <usize>PAD);
-  const base = inBase;
+  const base = skip > 0 ? inBase + <usize>skip : inBase;
+  scanBase = base;
   const end = inEnd;
   let p = skipWs(base);
   if (p >= end || load<u8>(p) != 0x7b) return fail(p, DEFER_START);
@@ -776,7 +782,7 @@ export function scan(): i32 {
 }
 
 function fail(p: usize, code: i32): i32 {
-  failAt = <i32>(p - inBase);
+  failAt = <i32>(p - scanBase);
   rollbackKeys();
   return code == 0 ? DEFER_SYNTAX : code;
 }

@@ -305,6 +305,21 @@ describe('accel: the WebAssembly scanner', () => {
     assert.ok(t.certified > 0 && t.deferred > 0, `certified ${t.certified}, deferred ${t.deferred}`);
   });
 
+  it('property: the legacy fuzz corpus and its hostile mutations are deferred or identical', () => {
+    const corpus = seedCorpus('legacy', 13);
+    const t = newTally();
+    for (const c of corpus) checkAccelParity('seed.bin', Buffer.from(c), t);
+    fc.assert(
+      fc.property(hostileBytes('legacy', corpus), (bytes) => {
+        checkAccelParity('hostile.bin', Buffer.from(bytes), t);
+        return t.mismatches.length === 0;
+      }),
+      { numRuns: 250, seed: 13 },
+    );
+    assertClean(t);
+    assert.ok(t.certified > 0 && t.deferred > 0, `certified ${t.certified}, deferred ${t.deferred}`);
+  });
+
   it('the reference samples of the earlier tool and the pipeline', () => {
     const t = newTally();
     for (const f of filesUnder(SAMPLES_DIR)) checkAccelParity(path.basename(f), fs.readFileSync(f), t);
@@ -320,6 +335,65 @@ describe('accel: the WebAssembly scanner', () => {
  * characters), separators it leaves to the scalar loop (a space before a comma, two commas, a
  * missing comma), elements across the 64-byte block boundary, the run's end.
  */
+/**
+ * The earlier tool's layout (a u64 length, then compact JSON text): the reference decodes the text
+ * as it decodes a JSON file from byte 8 on (formats/legacy.ts), so the scanner takes the text from
+ * there and the result says 'legacy'. Each attacker is a file the reference refuses or flags.
+ */
+describe('accel: legacy files take the scanner from their text on', () => {
+  const legacy = (text: string | Buffer, declared?: number) => {
+    const body = Buffer.isBuffer(text) ? text : Buffer.from(text);
+    const prefix = Buffer.alloc(8);
+    prefix.writeUInt32LE(declared ?? body.length, 0);
+    return Buffer.concat([prefix, body]);
+  };
+
+  it('a clean legacy sidecar is certified, its format legacy, every inspection the reference one', () => {
+    for (const text of [JSON.stringify(JSON.parse(GOOD)), GOOD, `${GOOD} \n`]) {
+      const bytes = legacy(text);
+      const t = newTally();
+      checkAccelParity('a.bin', bytes, t);
+      assertClean(t);
+      assert.equal(t.certified, 1);
+      const fast = inspectBytes({ path: 'a.bin', name: 'a.bin' }, bytes, { summarize: true, validate: true, accel: true });
+      assert.equal(fast.accel, 'wasm');
+      assert.equal(fast.format, 'legacy');
+      assert.equal(fast.summary?.embeddingLength, 512);
+    }
+    // The encoder's own legacy files.
+    const t = newTally();
+    checkAccelParity('enc.bin', encodeSidecar(JSON.parse(GOOD), 'legacy'), t);
+    assertClean(t);
+    assert.equal(t.certified, 1);
+  });
+
+  const attackers: [string, Buffer][] = [
+    ['length one short', legacy(GOOD, GOOD.length - 1)],
+    ['length one long', legacy(GOOD, GOOD.length + 1)],
+    ['length prefix cut', legacy(GOOD).subarray(0, 8)],
+    ['text cut (length says more)', legacy(GOOD, GOOD.length + 40)],
+    ['syntax error in the text', legacy('{"face_detection": {"success": true, "faces": [1.5, ]}}')],
+    ['trailing garbage inside the length', legacy(`${GOOD} x`)],
+    ['a second value inside the length', legacy(`${GOOD}{}`)],
+    ['duplicate key', legacy('{"face_detection": {"success": true}, "face_detection": {"success": false}}')],
+    ['invalid UTF-8', legacy(Buffer.concat([Buffer.from('{"face_detection": {"success": true, "x": "'), Buffer.from([0xc0, 0x80]), Buffer.from('"}}')]))],
+    ['a BOM after the prefix', legacy(Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(GOOD)]))],
+    ['1e400', legacy(withOp('"x": 1e400'))],
+    ['a rule problem', legacy(sidecar(`{"bbox": {"x": -0.1, "y": 0.2, "width": 0.3, "height": 0.4}}`))],
+    ['top-level array', legacy('[1.5]')],
+  ];
+  for (const [name, bytes] of attackers) {
+    it(`never certified: ${name}`, () => {
+      const t = newTally();
+      checkAccelParity(`${name}.bin`, bytes, t);
+      assertClean(t);
+      assert.equal(t.certified, 0, 'certified');
+      const ref = inspectBytes({ path: 'x.bin', name: 'x.bin' }, bytes, { summarize: true, validate: true, accel: false });
+      assert.ok(ref.status !== 'ok' || (ref.problems?.length ?? 0) > 0, `the reference flags ${name}`);
+    });
+  }
+});
+
 describe('accel: the float-run fast path is its scalar loop', () => {
   /** The scan with the fast path on or off: its tape words (copied) or its defer code. */
   /** Tape words as text, an interned key as `key`: the second scan finds the keys the first one added (KEY_ID, not KEY_NEW). */
@@ -615,7 +689,7 @@ describe('accel: stats sizes recorded while the skeleton is built', () => {
 });
 
 describe('accel: files read straight into the scanner input', () => {
-  it('a mixed sequence (BOM, bin, corrupt, empty, over the accelerator limit) inspects as with accel off', (t) => {
+  it('a mixed sequence (BOM, bin, legacy, corrupt, empty, over the accelerator limit) inspects as with accel off', (t) => {
     const dir = tempDir('isc-accel-inplace-');
     t.after(() => removeTree(dir));
     const big = sidecar(Array.from({ length: 450 }, () => face(emb(512))).join(', '));
@@ -630,6 +704,11 @@ describe('accel: files read straight into the scanner input', () => {
       ['g.json', Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(sidecar(face(emb(4)), ', "x": 1e400'))])],
       ['h.json', Buffer.from(big)],
       ['i.json', Buffer.from(GOOD)],
+      // Legacy files are scanned where they were read, from byte 8 on.
+      ['j.bin', encodeSidecar(JSON.parse(GOOD), 'legacy')],
+      ['k.json', Buffer.from(sidecar(face(emb(16))))],
+      ['l.bin', encodeSidecar(JSON.parse(sidecar(face(emb(4)), ', "x": 1.5, "x": 2.5').replace('"x": 2.5', '"y": 2.5')), 'legacy')],
+      ['m.bin', Buffer.concat([encodeSidecar(JSON.parse(GOOD), 'legacy').subarray(0, 8), Buffer.from('{"face_detection": {"success": true}, "face_detection": {}}')])],
     ];
     for (const [name, body] of bodies) fs.writeFileSync(path.join(dir, name), body);
     const order = [...bodies, ...bodies.slice().reverse()].map(([name]) => name);

@@ -1,12 +1,14 @@
 /**
  * The accelerated decode step of the inspect task: the WebAssembly scanner plus the skeleton
- * builder. It returns a skeleton only for JSON text the scanner vouches for; for anything else
- * (another format, a BOM, any error, a rare shape, a file beyond ACCEL_MAX_BYTES) it returns null
- * and the caller decodes with the reference (`decodeSidecar`), which defines the result.
+ * builder. It returns a skeleton only for JSON text (a JSON file, or a legacy file's text) the
+ * scanner vouches for; for anything else (another format, any error, a rare shape, a file beyond
+ * ACCEL_MAX_BYTES) it returns null or 'deferred' and the caller decodes with the reference
+ * (`decodeSidecar`), which defines the result.
  */
 import type { JsonObject } from '../types.js';
 import { detectFormat } from '../formats/detect.js';
 import { BOM_NOTE, hasBomAt } from '../formats/json.js';
+import { LEGACY_PREFIX_SIZE } from '../formats/legacy.js';
 import { DEFAULT_MAX_DEPTH, DEFAULT_MAX_FILE_SIZE } from '../formats/value.js';
 import { accelStatus, scanJson } from './scanner.js';
 import { buildSkeleton, keysAsWritten, type SkeletonOptions } from './skeleton.js';
@@ -21,27 +23,36 @@ export function accelAvailable(): boolean {
   return accelStatus().available;
 }
 
-/** A skeleton and the decoder notes the reference would give with it. */
+/** A skeleton, its format and the decoder notes the reference would give with it. */
 export interface Skeleton {
   data: JsonObject;
   notes: string[];
+  /** 'legacy': the earlier tool's layout, a u64 length then compact JSON text (formats/legacy.ts). */
+  format: 'json' | 'legacy';
 }
 
 /**
  * The skeleton of a JSON sidecar the scanner vouches for; 'deferred' for JSON text (by content)
  * it leaves to the reference; null for other formats (not the accelerator's business).
  * `shape.arrays: 'skim'` gives the probe skeleton (skeleton.ts), for todo and stale.
+ *
+ * A legacy file is JSON text behind its length prefix, and the reference decodes it as it decodes
+ * a JSON file from that byte on (formats/legacy.ts decodeLegacy: the same decodeJsonObject, no
+ * BOM — byte 8 is '{'): the scanner takes the text from there, the result says 'legacy'.
  */
 export function accelDecode(bytes: Buffer, opts: { maxDepth?: number; maxFileSize?: number }, shape: SkeletonOptions = {}): Skeleton | 'deferred' | null {
-  if (bytes.length === 0 || detectFormat(bytes) !== 'json') return null;
+  if (bytes.length === 0) return null;
+  const format = detectFormat(bytes);
+  if (format !== 'json' && format !== 'legacy') return null;
   if (bytes.length > ACCEL_MAX_BYTES || bytes.length > (opts.maxFileSize ?? DEFAULT_MAX_FILE_SIZE)) return 'deferred';
   // A leading BOM is tolerated and noted, as the reference does (formats/json.ts).
-  const bom = hasBomAt(bytes, 0);
-  const text = bom ? bytes.subarray(3) : bytes;
-  const tape = scanJson(text, opts.maxDepth ?? DEFAULT_MAX_DEPTH);
+  const bom = format === 'json' && hasBomAt(bytes, 0);
+  const skip = format === 'legacy' ? LEGACY_PREFIX_SIZE : bom ? 3 : 0;
+  // Scanned where it was read (scannerInput), from `skip` on: tape offsets count from there.
+  const tape = scanJson(bytes, opts.maxDepth ?? DEFAULT_MAX_DEPTH, skip);
   if (typeof tape === 'number') return 'deferred';
-  const data = buildSkeleton(tape, text, shape);
-  return data === null ? 'deferred' : { data, notes: bom ? [BOM_NOTE] : [] };
+  const data = buildSkeleton(tape, skip > 0 ? bytes.subarray(skip) : bytes, shape);
+  return data === null ? 'deferred' : { data, notes: bom ? [BOM_NOTE] : [], format };
 }
 
 /**

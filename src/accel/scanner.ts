@@ -45,7 +45,7 @@ export const DEFER_REASONS: Readonly<Record<number, string>> = {
 interface ScannerExports {
   memory: WebAssembly.Memory;
   prepare(len: number, maxDepth: number): number;
-  scan(): number;
+  scan(skip: number): number;
   tapePointer(): number;
   failOffset(): number;
   rollbackKeys(): void;
@@ -102,20 +102,23 @@ export function accelStatus(): AccelStatus {
 }
 
 /**
- * Scan JSON text. Returns the tape (a view into the module's memory, valid until the next call
- * on this thread) or a negative DEFER code. Throws only if the module is unavailable.
+ * Scan JSON text: `bytes` from its byte `skip` on (a BOM, a legacy file's length prefix); tape
+ * offsets count from there. Returns the tape (a view into the module's memory, valid until the
+ * next call on this thread) or a negative DEFER code. Throws only if the module is unavailable.
  */
-export function scanJson(bytes: Uint8Array, maxDepth: number): Int32Array | number {
+export function scanJson(bytes: Uint8Array, maxDepth: number, skip = 0): Int32Array | number {
   const ex = exportsCache ?? load();
   if (ex === null) throw new Error('the WebAssembly scanner is unavailable');
   // Bytes read straight into the module's input (scannerInput) are scanned where they are.
   if (bytes !== input || preparedDepth !== maxDepth) {
-    const at = prepareInput(ex, bytes.length, maxDepth);
+    const text = skip > 0 ? bytes.subarray(skip) : bytes;
+    const at = prepareInput(ex, text.length, maxDepth);
     if (at === 0) return -7;
-    new Uint8Array(ex.memory.buffer, at, bytes.length).set(bytes);
+    new Uint8Array(ex.memory.buffer, at, text.length).set(text);
+    skip = 0;
   }
   input = null;
-  const n = ex.scan();
+  const n = ex.scan(skip);
   if (n < 0) return n;
   unconsumed = true;
   return new Int32Array(ex.memory.buffer, ex.tapePointer(), n);

@@ -3,7 +3,7 @@ import { performance } from 'node:perf_hooks';
 import { errors, isSidecarError, type ErrorCode } from '../errors.js';
 import { decodeSidecar } from '../formats/codec.js';
 import { withFloatBlocks } from '../formats/cbor.js';
-import { hasBomAt, typedJsonText } from '../formats/json.js';
+import { typedJsonText } from '../formats/json.js';
 import { hasNumberNotes } from '../formats/numbers.js';
 import { looksLikeReport, looksLikeSidecar } from '../analysis/operations.js';
 import { briefOfSidecar, probeSidecar, summarizeSidecar, type SidecarBrief, type SidecarProbe, type SidecarSummary } from '../analysis/summary.js';
@@ -216,14 +216,11 @@ function cutoffOf(e: EntryOptions): bigint {
 export function inspectBytes(item: InspectItem, bytes: Buffer, opts: InspectOptions, compiled?: CompiledSchema, start = performance.now()): FileInspection {
   const out: FileInspection = { path: item.path, size: bytes.length, status: 'ok', format: null, notes: [], shape: null, elapsedMs: 0 };
   const skim = isProbeOnly(opts);
-  // Read into the scanner's input: scanned where it is, except after a BOM, which the scan of the
-  // text behind it would overwrite (it copies that text to the input's start): own copy first.
-  if (hasBomAt(bytes, 0) && inScannerMemory(bytes)) bytes = Buffer.from(bytes);
   if (accelApplies(opts)) {
     const decoded = accelDecode(bytes, opts, skim || isShapeOnly(opts) ? SKIM_ARRAYS : opts.summarize && opts.sizes !== false ? SIZED : undefined);
     if (decoded !== null && decoded !== 'deferred') {
       const skeleton = decoded.data;
-      out.format = 'json';
+      out.format = decoded.format;
       out.notes = decoded.notes;
       analyse(out, skeleton, item, opts, compiled);
       // Certified: no problem at all. A file with a problem goes to the reference, which words it
@@ -296,7 +293,7 @@ export function inspectBytes(item: InspectItem, bytes: Buffer, opts: InspectOpti
 
 /**
  * Files are read straight into the scanner's input when the scanner will look at them (no Buffer
- * per file, no copy): while the files of this thread are JSON — a file of another format read
+ * per file, no copy): while the files of this thread are JSON (or legacy) — a file of another format read
  * there is copied out again, so after one the next file is read into a Buffer of its own.
  */
 let lastReadWasJson = true;
