@@ -12,7 +12,7 @@ import { CATEGORIES } from '../types.js';
 import { ScanIndex, type Pending } from '../incremental/scan-index.js';
 import { takeEntry } from '../incremental/entry.js';
 import { DirSnapshots } from '../incremental/dir-cache.js';
-import { decodeRecords, FolderRecordsBuilder, restoreRecord, writeCompact, DEP_DIR, DEP_FILE, DEP_LINK, type FolderBlob } from '../incremental/folder-records.js';
+import { decodeRecords, FolderRecordsBuilder, restoreRecord, writeCompact, type CompactRecord, type FolderBlob } from '../incremental/folder-records.js';
 import { LinkResolver, type LinkResolution, type ResolvedLink } from './resolve-link.js';
 import { INDEX_DIR } from '../incremental/location.js';
 import { imageExtensionSet, nfc } from './extensions.js';
@@ -193,10 +193,10 @@ interface PendingRecord {
   /** Folder records: the folder this record belongs to, and its group number there. */
   folder?: FolderRecordsBuilder;
   gi?: number;
-  /** A stored record served as it is (folder-records.ts): no engine, no finalize. */
-  ready?: ScanRecord;
-  /** A folder's stored records, all served as they are, in order: one job for the folder (not one per record). */
+  /** Stored records served as they are, in order: one job for a run of them (a whole folder, when nothing moved in it). */
   readyMany?: ScanRecord[];
+  /** With `folder` (a folder whose other records are made again): the group number of each of `readyMany`. */
+  gis?: number[];
   /** The stored entry it came from (a folder whose other records are made again). */
   stored?: FolderBlob;
   /**
@@ -307,8 +307,11 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
       };
       for await (const { job, results } of records) {
         if (job.readyMany) {
-          for (const rec of job.readyMany) {
+          const many = job.readyMany;
+          for (let k = 0; k < many.length; k++) {
+            const rec = many[k];
             this.tally(rec);
+            if (job.folder) keptRecordDone(job.folder, job.stored!, job.gis![k], rec, index!);
             emitting(rec);
             yield rec;
           }
@@ -332,11 +335,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
           }
           continue;
         }
-        let rec: ScanRecord;
-        if (job.ready) {
-          rec = job.ready;
-          this.tally(rec);
-        } else rec = this.finalize(job, index ? mergeHits(job, results, index) : results);
+        const rec = this.finalize(job, index ? mergeHits(job, results, index) : results);
         if (job.folder) folderRecordDone(job, rec, index!);
         emitting(rec);
         yield rec;
@@ -432,31 +431,35 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
               builder.replaces = { off: stored.off, lens: meta.lens };
             }
             const dir: DirContext = { rel: listing.rel, relPrefix: listing.rel === '' ? '' : `${listing.rel}/`, rootReal, scanId, relOfReal, inspectLinkTargets, resolveOnlyInRootLinks };
-            // A folder served whole goes down the pipeline as one job: each job costs a few
-            // promise hops through the generators, more than serving a record.
-            const many: ScanRecord[] | null = whole ? [] : null;
+            // Stored records served as they are go down the pipeline as one job per run of them (the
+            // whole folder when nothing moved): each job costs a few promise hops through the
+            // generators, more than serving a record.
+            let run: PendingRecord | null = null;
             for (let gi = 0; gi < meta.n; gi++) {
               const seq: TreeSeq = [at, meta.pos[gi]];
               const ready = recs[gi];
               if (ready !== undefined) {
-                restoreRecord(ready as unknown as Parameters<typeof restoreRecord>[0], listing.path, listing.rel);
+                restoreRecord(ready as unknown as CompactRecord, listing.path, listing.rel);
                 ready.seq = seq;
                 // Size the engine by the whole work, as for a record made again (the report names
                 // the engine sized for every file, served or not: the same as --no-index).
                 for (const sc of ready.sidecars) if (sc.inspection.status !== 'unchecked') itemsTotal++;
                 runtime.expect?.(itemsTotal, itemsRun);
-                if (many) {
-                  many.push(ready);
-                  continue;
+                if (run === null) {
+                  run = { ...servedJob(seq, listing.rel), readyMany: [] };
+                  if (builder) {
+                    run.folder = builder;
+                    run.gis = [];
+                    run.stored = blob;
+                  }
                 }
-                const job: PendingRecord = { ...servedJob(seq, listing.rel), ready };
-                if (builder) {
-                  job.folder = builder;
-                  job.gi = gi;
-                  job.stored = blob;
-                }
-                yield job;
+                run.readyMany!.push(ready);
+                run.gis?.push(gi);
                 continue;
+              }
+              if (run !== null) {
+                yield run;
+                run = null;
               }
               const rec = this.pending(regroup![gi], seq, dir, index.dirs, targetDirs);
               rec.folder = builder!;
@@ -465,7 +468,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
               lookUpAndSize(rec);
               yield rec;
             }
-            if (many && many.length > 0) yield { ...servedJob(many[0].seq, listing.rel), readyMany: many };
+            if (run !== null) yield run;
             continue;
           }
         }
@@ -818,10 +821,6 @@ function scanShape(imageExts: ReadonlySet<string>, inspectLinkTargets: boolean, 
 function folderRecordDone(job: PendingRecord, rec: ScanRecord, index: ScanIndex): void {
   const b = job.folder!;
   const gi = job.gi!;
-  if (job.ready) {
-    keepStored(b, job.stored!, gi, rec);
-    return finishFolder(b, index);
-  }
   let storable = job.trusted === true && job.linkDeps !== false && job.linkGroups === undefined;
   if (storable && job.ids) for (const id of job.ids) if (id === null) storable = false;
   if (storable) {
@@ -849,24 +848,10 @@ function finishFolder(b: FolderRecordsBuilder, index: ScanIndex): void {
 /** Matches no folder's identity (dev and inode 0): the lookup is checked by lstat. */
 const NO_DIR_ID = Buffer.alloc(40);
 
-/** A stored record kept in the folder's next entry: its value and dependencies as they were. */
-function keepStored(b: FolderRecordsBuilder, blob: FolderBlob, gi: number, rec: ScanRecord): void {
-  const { meta, ids } = blob;
-  const nFiles = meta.files.length;
-  const idAt = (i: number) => ids.subarray(i * 40, i * 40 + 40);
-  for (let d = meta.depAt[gi]; d < meta.depAt[gi + 1]; d++) {
-    const ref = meta.deps[d];
-    const kind = ref & 3;
-    const i = ref >>> 2;
-    if (kind === DEP_FILE) b.file(gi, meta.files[i], Buffer.from(idAt(i)));
-    else if (kind === DEP_DIR) b.dir(gi, meta.dirs[i], Buffer.from(idAt(nFiles + i)));
-    else if (kind === DEP_LINK) b.link(gi, meta.links[i]);
-    else {
-      const [d, name, stamp] = meta.steps[i];
-      b.step(gi, meta.dirs[d], Buffer.from(idAt(nFiles + d)), name, stamp === null ? null : Buffer.from(stamp, 'latin1'));
-    }
-  }
-  writeCompact(b, gi, rec);
+/** A stored record served as it is, kept in the folder's next entry as it was (folder-records.ts). */
+function keptRecordDone(b: FolderRecordsBuilder, blob: FolderBlob, gi: number, rec: ScanRecord, index: ScanIndex): void {
+  b.keep(gi, blob, rec as unknown as CompactRecord);
+  finishFolder(b, index);
 }
 
 /** A file's size for the pipeline's byte bound (0 when it cannot be seen: the task reports why). */

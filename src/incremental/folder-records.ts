@@ -15,8 +15,15 @@
  * per-file index.
  *
  * Payload layout: u32 meta length | v8 meta | identities (40 bytes each: the files, then the folders)
- *                 | the stored records as one v8 stream (one serializer wrote them in group order, each
- *                   when it was finished, before any caller saw it; one deserializer reads them).
+ *                 | the stored records as one v8 stream (header once, then each record's value, in group
+ *                   order, each written when it was finished, before any caller saw it; one deserializer
+ *                   reads them). `meta.lens` holds each record's byte length.
+ *
+ * Each record's bytes stand on their own: a stored record holds no object twice (its `effective`,
+ * one of its sidecars, is written as that sidecar's index; a record with any other shared object is
+ * not stored), so the value has no back-reference into the stream (v8 numbers objects from the
+ * stream's start). A folder rewritten after some of its records changed copies the others' bytes
+ * as they are (`FolderRecordsBuilder.keep`) instead of decoding and serializing them again.
  */
 import { DefaultDeserializer, DefaultSerializer, deserialize, serialize } from 'node:v8';
 import { IDENTITY_BYTES } from './identity.js';
@@ -27,7 +34,19 @@ export const DEP_DIR = 1;
 export const DEP_STEP = 2;
 export const DEP_LINK = 3;
 
+/** The layout of the records (`FolderMeta.fmt`): 2 = records of their own, byte lengths in `lens`. */
+export const FOLDER_RECORDS_FORMAT = 2;
+
+/** The v8 stream header this process writes (a stored record's bytes are copied only under the same). */
+const STREAM_HEADER: Buffer = (() => {
+  const s = new DefaultSerializer();
+  s.writeHeader();
+  return s.releaseBuffer();
+})();
+
 export interface FolderMeta {
+  /** FOLDER_RECORDS_FORMAT (an entry without it is of an earlier layout: never served). */
+  fmt: number;
   /** The scanned root as given (records hold absolute paths under it). */
   root: string;
   /** Walk summary counts of the folder (pairing): ignored files, temp files. */
@@ -35,7 +54,7 @@ export interface FolderMeta {
   temp: number;
   /** Groups of the folder's pairing (records), in order. */
   n: number;
-  /** Per group: 1 when its record is stored (0: made again every run). */
+  /** Per group: its record's length in bytes in the stream (0: not stored, made again every run). */
   lens: number[];
   /** Per group: its seq position in the folder. */
   pos: number[];
@@ -57,6 +76,10 @@ export interface FolderBlob {
   ids: Buffer;
   /** The records' v8 stream (copied out of the index's read window). */
   recs: Buffer;
+  /** Per group: where its record's bytes start in `recs` (`lens` long). */
+  starts: number[];
+  /** The stream was written under this process's v8 header: its records' bytes can be copied into a new stream. */
+  copyable: boolean;
 }
 
 /** Decode a folder payload (copied: the caller's view may be a read window); null when malformed. */
@@ -65,13 +88,28 @@ export function decodeFolder(payload: Uint8Array): FolderBlob | null {
     const buf = Buffer.from(payload); // a copy
     const metaLen = buf.readUInt32LE(0);
     const meta = deserialize(buf.subarray(4, 4 + metaLen)) as FolderMeta;
-    if (!meta || typeof meta.root !== 'string' || typeof meta.n !== 'number' || !Array.isArray(meta.lens) || !(meta.deps instanceof Int32Array) || !(meta.depAt instanceof Int32Array) || !Array.isArray(meta.files) || !Array.isArray(meta.dirs) || !Array.isArray(meta.steps) || !Array.isArray(meta.links) || !Array.isArray(meta.pos)) return null;
+    if (!meta || meta.fmt !== FOLDER_RECORDS_FORMAT || typeof meta.root !== 'string' || typeof meta.n !== 'number' || !Array.isArray(meta.lens) || !(meta.deps instanceof Int32Array) || !(meta.depAt instanceof Int32Array) || !Array.isArray(meta.files) || !Array.isArray(meta.dirs) || !Array.isArray(meta.steps) || !Array.isArray(meta.links) || !Array.isArray(meta.pos)) return null;
     const n = meta.n;
     if (meta.lens.length !== n || meta.depAt.length !== n + 1 || meta.pos.length !== n || meta.depAt[n] !== meta.deps.length) return null;
     const idsAt = 4 + metaLen;
     const idsEnd = idsAt + (meta.files.length + meta.dirs.length) * IDENTITY_BYTES;
     if (idsEnd > buf.length) return null;
-    return { meta, ids: buf.subarray(idsAt, idsEnd), recs: buf.subarray(idsEnd) };
+    const recs = buf.subarray(idsEnd);
+    let total = 0;
+    for (const l of meta.lens) {
+      if (!Number.isSafeInteger(l) || l < 0) return null;
+      total += l;
+    }
+    const headerLen = recs.length - total;
+    if (headerLen < 1) return null;
+    const starts: number[] = new Array(n);
+    let at = headerLen;
+    for (let gi = 0; gi < n; gi++) {
+      starts[gi] = at;
+      at += meta.lens[gi];
+    }
+    const copyable = headerLen === STREAM_HEADER.length && recs.subarray(0, headerLen).equals(STREAM_HEADER);
+    return { meta, ids: buf.subarray(idsAt, idsEnd), recs, starts, copyable };
   } catch {
     return null;
   }
@@ -108,8 +146,10 @@ export class FolderRecordsBuilder {
   private readonly dirAt = new Map<string, number>();
   private readonly stepAt = new Map<string, number>();
   private readonly linkAt = new Map<string, number>();
-  /** The records, in group order, as they are finished (v8 back-references span the stream). */
+  /** Writes the records made in this run (each value on its own: no back-reference, see above). */
   private readonly ser = new DefaultSerializer();
+  /** The records' bytes, in group order, as they are finished (made, or copied from the stored entry). */
+  private readonly parts: Buffer[] = [STREAM_HEADER];
   /** Records not finished yet. */
   left: number;
   /** False once something in the folder cannot be stored at all. */
@@ -130,9 +170,8 @@ export class FolderRecordsBuilder {
     n: number,
     pos: number[],
   ) {
-    this.meta = { root, ignored, temp, n, lens: new Array(n).fill(0), pos, files: [], dirs: [], steps: [], links: [] };
+    this.meta = { fmt: FOLDER_RECORDS_FORMAT, root, ignored, temp, n, lens: new Array(n).fill(0), pos, files: [], dirs: [], steps: [], links: [] };
     this.deps = Array.from({ length: n }, () => []);
-    this.ser.writeHeader();
     this.left = n;
   }
 
@@ -161,8 +200,12 @@ export class FolderRecordsBuilder {
   }
 
   step(gi: number, dir: string, dirId: Uint8Array, name: string, stamp: Uint8Array | null): void {
+    this.stepLatin1(gi, dir, dirId, name, stamp === null ? null : Buffer.from(stamp.buffer, stamp.byteOffset, stamp.byteLength).toString('latin1'));
+  }
+
+  /** A lookup, its inode stamp as stored (latin1). */
+  private stepLatin1(gi: number, dir: string, dirId: Uint8Array, name: string, s: string | null): void {
     const d = this.dirIndex(dir, dirId);
-    const s = stamp === null ? null : Buffer.from(stamp.buffer, stamp.byteOffset, stamp.byteLength).toString('latin1');
     const k = `${d}\0${name}\0${s ?? ''}`;
     let i = this.stepAt.get(k);
     if (i === undefined) {
@@ -181,10 +224,44 @@ export class FolderRecordsBuilder {
     this.deps[gi].push((i << 2) | DEP_LINK);
   }
 
-  /** A finished record, in group order (null: it cannot be stored; it is made again next time). */
+  /** A finished record, in group order (null, or one holding an object twice: not stored, made again next time). */
   done(gi: number, rec: unknown): void {
-    if (rec !== null) this.ser.writeValue(rec);
-    this.meta.lens[gi] = rec !== null ? 1 : 0;
+    let len = 0;
+    if (rec !== null && !holdsAnObjectTwice(rec)) {
+      this.ser.writeValue(rec);
+      const bytes = this.ser.releaseBuffer();
+      this.parts.push(bytes);
+      len = bytes.length;
+    }
+    this.meta.lens[gi] = len;
+    this.left--;
+  }
+
+  /**
+   * A stored record kept as it was, in group order, with its dependencies as they were: its bytes
+   * copied from the stored entry `blob`, or (`blob` not copyable: a stream of another v8 version)
+   * `rec`, the record decoded from it, written again.
+   */
+  keep(gi: number, blob: FolderBlob, rec: CompactRecord): void {
+    const { meta, ids } = blob;
+    const nFiles = meta.files.length;
+    const idAt = (i: number) => ids.subarray(i * IDENTITY_BYTES, (i + 1) * IDENTITY_BYTES);
+    for (let d = meta.depAt[gi]; d < meta.depAt[gi + 1]; d++) {
+      const ref = meta.deps[d];
+      const kind = ref & 3;
+      const i = ref >>> 2;
+      if (kind === DEP_FILE) this.file(gi, meta.files[i], idAt(i));
+      else if (kind === DEP_DIR) this.dir(gi, meta.dirs[i], idAt(nFiles + i));
+      else if (kind === DEP_LINK) this.link(gi, meta.links[i]);
+      else {
+        const [dd, name, stamp] = meta.steps[i];
+        this.stepLatin1(gi, meta.dirs[dd], idAt(nFiles + dd), name, stamp);
+      }
+    }
+    if (!blob.copyable) return writeCompact(this, gi, rec);
+    const len = meta.lens[gi];
+    this.parts.push(blob.recs.subarray(blob.starts[gi], blob.starts[gi] + len));
+    this.meta.lens[gi] = len;
     this.left--;
   }
 
@@ -208,14 +285,42 @@ export class FolderRecordsBuilder {
     head.writeUInt32LE(m.length, 0);
     const parts: Buffer[] = [head, m];
     for (const id of [...this.fileIds, ...this.dirIds]) parts.push(Buffer.from(id.buffer, id.byteOffset, IDENTITY_BYTES));
-    parts.push(this.ser.releaseBuffer());
+    for (const p of this.parts) parts.push(p);
     return parts;
   }
 }
 
+/**
+ * Does the value reach some object twice (or by a cycle)? v8 writes the second reference as a
+ * back-reference numbered from the stream's start, which a record's bytes copied into another
+ * stream would get wrong. Views and other leaves count as objects; their insides are not walked.
+ */
+export function holdsAnObjectTwice(value: unknown): boolean {
+  const seen = new Set<object>();
+  const stack: unknown[] = [value];
+  while (stack.length > 0) {
+    const v = stack.pop();
+    if (v === null || typeof v !== 'object') continue;
+    if (seen.has(v)) return true;
+    seen.add(v);
+    if (Array.isArray(v)) {
+      for (let i = 0; i < v.length; i++) stack.push(v[i]);
+    } else if (v instanceof Map) {
+      for (const [k, x] of v) stack.push(k, x);
+    } else if (v instanceof Set) {
+      for (const x of v) stack.push(x);
+    } else if (!ArrayBuffer.isView(v) && !(v instanceof ArrayBuffer) && !(v instanceof Date) && !(v instanceof RegExp)) {
+      for (const k in v) if (Object.hasOwn(v, k)) stack.push((v as Record<string, unknown>)[k]);
+    }
+  }
+  return false;
+}
+
 /** The parts of a scan record that repeat its folder (paths under the folder, as given). */
-interface CompactRecord {
+export interface CompactRecord {
   dir: string | undefined;
+  /** One of `sidecars` (or null): written as its index there. */
+  effective: unknown;
   images: { name: string; path: string | undefined; rel: string | undefined }[];
   sidecars: { name: string; path: string | undefined; rel: string | undefined; inspection: { path: string | undefined } }[];
 }
@@ -224,7 +329,8 @@ interface CompactRecord {
  * Write a record with the strings its folder implies left out (a folder's path and rel prefix plus
  * a name; the folder's rel; an inspection's path, its sidecar's): the fields are set to undefined
  * while the record is written, in place (keys keep their order), and put back before it is
- * returned; `restoreRecord` puts them back after a read. A third of a record's bytes.
+ * returned; `restoreRecord` puts them back after a read. A third of a record's bytes. The
+ * effective sidecar, one of `sidecars`, is written as its index there: no object is written twice.
  */
 export function writeCompact(b: FolderRecordsBuilder, gi: number, rec: CompactRecord | null): void {
   if (rec === null) return b.done(gi, null);
@@ -237,6 +343,13 @@ export function writeCompact(b: FolderRecordsBuilder, gi: number, rec: CompactRe
     o[key] = undefined;
   };
   if (rec.dir === b.rel) drop(rec as unknown as Record<string, unknown>, 'dir');
+  if (rec.effective !== null) {
+    const at = rec.sidecars.indexOf(rec.effective as CompactRecord['sidecars'][number]);
+    if (at >= 0) {
+      undo.push(rec, 'effective', rec.effective);
+      rec.effective = at;
+    }
+  }
   for (const img of rec.images) {
     if (img.path === pathPrefix + img.name) drop(img as unknown as Record<string, unknown>, 'path');
     if (img.rel === relPrefix + img.name) drop(img as unknown as Record<string, unknown>, 'rel');
@@ -259,6 +372,7 @@ export function restoreRecord(rec: CompactRecord, folderAbs: string, rel: string
   const pathPrefix = folderAbs.endsWith('/') ? folderAbs : `${folderAbs}/`;
   const relPrefix = rel === '' ? '' : `${rel}/`;
   if (rec.dir === undefined) rec.dir = rel;
+  if (typeof rec.effective === 'number') rec.effective = rec.sidecars[rec.effective];
   for (const img of rec.images) {
     if (img.path === undefined) img.path = pathPrefix + img.name;
     if (img.rel === undefined) img.rel = relPrefix + img.name;
