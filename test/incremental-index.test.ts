@@ -40,6 +40,7 @@ import {
 import { saveSidecar } from '../src/ops/save.js';
 import { THREADS_BREAK_EVEN_FILES } from '../src/engine/select.js';
 import { find } from '../src/ops/find.js';
+import { scan } from '../src/discovery/scan.js';
 import { entryIdentity, entryKey, entryPayload, IndexReader, IndexWriter, keyHash, TABLE_DIRS, TABLE_FILES, type IndexHeader } from '../src/incremental/store.js';
 
 /** Read a whole index file (every entry's checksum checked): its header and the keys of each table. */
@@ -772,6 +773,51 @@ test('folder records: served whole while nothing moved, record by record after a
   const viaAlias = async (i: IndexOptions | false) => withoutTimes(JSON.stringify(await validate(alias, { index: i, engine: 'inline' })));
   assert.equal(await viaAlias(index), await viaAlias(false));
   assert.equal(await indexed(), await plain());
+});
+
+/**
+ * A folder whose records partly changed is rewritten with its other records' bytes copied as they
+ * were (folder-records.ts): over several rewrites of the same folders (a photo folder, and the game
+ * folder whose links point into it), the output stays --no-index's, a served record's effective
+ * sidecar is one of its sidecars (the same object), and a run after each is served whole.
+ */
+test('folder records: folders rewritten again and again keep their other records as they were, never stale', async (t) => {
+  const dir = testDir(t, 'isc-index-folder-records-again-');
+  const root = linkedLibrary(dir);
+  for (const rel of ['photos/d1/IMG_1.json', 'photos/d1/IMG_2.json', 'photos/d2/IMG_1.json', 'games/g1/own.json']) utimesSync(join(root, rel), FIXED_TIME, FIXED_TIME);
+  const indexPath = join(dir, 'idx', 'index');
+  const runs: IndexRunStats[] = [];
+  const index = { ...NOW, path: indexPath, onStats: (s: IndexRunStats) => runs.push(s) };
+  const plain = async () => withoutTimes(JSON.stringify(await validate(root, { index: false, engine: 'inline' })));
+  const indexed = async () => withoutTimes(JSON.stringify(await validate(root, { index, engine: 'inline' })));
+  const effectiveIsOwn = async () => {
+    let n = 0;
+    for await (const rec of scan(root, { index, engine: 'inline', inspect: { validate: true } })) {
+      if (rec.effective === null) continue;
+      assert.ok(rec.sidecars.includes(rec.effective), `${rec.images[0]?.path ?? rec.sidecars[0].path}: effective is one of the record's sidecars`);
+      n++;
+    }
+    return n;
+  };
+  assert.equal(await indexed(), await plain());
+  assert.equal(await indexed(), await plain()); // stores the folders' records
+  assert.equal(await indexed(), await plain());
+  const warm = runs.at(-1)!;
+  assert.ok(warm.foldersServed >= 4 && warm.misses === 0, `served: ${JSON.stringify(warm)}`);
+  const edits = ['photos/d1/IMG_1.json', 'photos/d1/IMG_2.json', 'photos/d1/IMG_1.json', 'games/g1/own.json', 'photos/d2/IMG_1.json', 'photos/d1/IMG_2.json'];
+  for (const rel of edits) {
+    CHANGES['same size, mtime restored (only ctime differs)'](join(root, rel));
+    assert.equal(await indexed(), await plain(), `after editing ${rel}`);
+    const partial = runs.at(-1)!;
+    assert.equal(partial.misses, 1, `${rel}: only the edited sidecar is read again`);
+    assert.ok(partial.recordsServed >= warm.recordsServed - 4, `${rel}: the folders' other records are still served: ${JSON.stringify(partial)}`);
+    assert.equal(await indexed(), await plain(), `served after editing ${rel}`);
+    const after = runs.at(-1)!;
+    assert.equal(after.misses, 0, `${rel}: the rewritten folders are served whole`);
+    assert.equal(after.foldersServed, warm.foldersServed, `${rel}: every folder served whole again`);
+    assert.ok((await effectiveIsOwn()) > 0);
+  }
+  readIndex(indexPath); // every entry's checksum holds
 });
 
 test('folder records of validate, stats and format-stats live side by side; none rewrites the index when nothing changed', async (t) => {

@@ -1,0 +1,181 @@
+/**
+ * Folder records' byte layout (src/incremental/folder-records.ts): a folder rewritten after some of
+ * its records changed copies the other records' bytes as they are. That is right only while each
+ * record's bytes stand on their own in the v8 stream (no back-reference, which v8 numbers from the
+ * stream's start): these tests try to break it.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { DefaultSerializer, deserialize, serialize } from 'node:v8';
+import {
+  decodeFolder,
+  decodeRecords,
+  FolderRecordsBuilder,
+  holdsAnObjectTwice,
+  restoreRecord,
+  writeCompact,
+  type CompactRecord,
+  type FolderBlob,
+} from '../src/incremental/folder-records.js';
+
+const FOLDER = '/lib/photos/d1';
+const REL = 'photos/d1';
+const ID = new Uint8Array(40).fill(7);
+
+type Rec = CompactRecord & { category: string; findings: { code: string; paths: string[] }[]; effective: unknown; sidecars: (CompactRecord['sidecars'][number] & { inspection: Record<string, unknown> })[] };
+
+/** A record as the scan makes one: `effective` is one of its sidecars (the same object). */
+function record(n: number, effectiveAt: number | null, sidecars = 2): Rec {
+  const scs = Array.from({ length: sidecars }, (_, k) => {
+    const name = `IMG_${n}.${['bin', 'json', 'rkyv'][k]}`;
+    const path = `${FOLDER}/${name}`;
+    return { name, path, rel: `${REL}/${name}`, side: 'local', inspection: { path, size: 10 + n, status: 'ok', notes: [], summary: { faces: n, big: 12345678901234567890n, neg0: -0 } } };
+  });
+  const rec = {
+    category: sidecars > 1 ? 'ambiguous' : 'ok',
+    dir: REL,
+    images: [{ name: `IMG_${n}.jpg`, path: `${FOLDER}/IMG_${n}.jpg`, rel: `${REL}/IMG_${n}.jpg` }],
+    sidecars: scs,
+    effective: effectiveAt === null ? null : scs[effectiveAt],
+    findings: [{ code: 'note', paths: [scs[0].path] }],
+    files: 1 + sidecars,
+    seq: [3, n],
+  };
+  return rec as unknown as Rec;
+}
+
+function builder(n: number): FolderRecordsBuilder {
+  return new FolderRecordsBuilder('/real/photos/d1', FOLDER, REL, ID, '/lib', 0, 0, n, Array.from({ length: n }, (_, i) => i));
+}
+
+function blobOf(b: FolderRecordsBuilder): FolderBlob {
+  const blob = decodeFolder(Buffer.concat(b.payload()));
+  assert.ok(blob, 'the payload decodes');
+  return blob;
+}
+
+function served(blob: FolderBlob): (Rec | undefined)[] {
+  const recs = decodeRecords<Rec>(blob, () => true);
+  assert.ok(recs, 'the records decode');
+  for (const r of recs) if (r) restoreRecord(r, FOLDER, REL);
+  return recs;
+}
+
+/** The record as the caller sees it, with `effective` spelled as its index among the sidecars. */
+function shape(r: Rec | undefined): unknown {
+  if (r === undefined) return undefined;
+  return { ...r, effective: r.effective === null ? null : r.sidecars.indexOf(r.effective as Rec['sidecars'][number]) };
+}
+
+test('a record written alone reads back equal, its effective sidecar the same object as that sidecar', () => {
+  const b = builder(3);
+  const recs = [record(0, 0), record(1, 1), record(2, null, 1)];
+  recs.forEach((r, gi) => writeCompact(b, gi, r));
+  // writeCompact puts back what it left out: the caller's record is as it was.
+  assert.equal(recs[1].effective, recs[1].sidecars[1]);
+  assert.equal(recs[0].sidecars[0].inspection.path, recs[0].sidecars[0].path);
+  const blob = blobOf(b);
+  assert.ok(blob.copyable);
+  assert.ok(blob.meta.lens.every((l) => l > 0), `byte lengths: ${blob.meta.lens}`);
+  const back = served(blob);
+  for (let gi = 0; gi < 3; gi++) assert.deepEqual(shape(back[gi]), shape(recs[gi]));
+  assert.equal(back[1]!.effective, back[1]!.sidecars[1], 'effective is that sidecar, not a copy');
+  assert.equal(back[0]!.effective, back[0]!.sidecars[0]);
+  assert.equal(back[2]!.effective, null);
+});
+
+test('kept records are copied byte for byte into the new entry; the others are made again; all read back right', () => {
+  const first = builder(4);
+  const recs = [record(0, 0), record(1, 1), record(2, 0), record(3, 1)];
+  recs.forEach((r, gi) => writeCompact(first, gi, r));
+  const old = blobOf(first);
+  const bytesOf = (blob: FolderBlob, gi: number) => Buffer.from(blob.recs.subarray(blob.starts[gi], blob.starts[gi] + blob.meta.lens[gi]));
+  // Records 1 and 3 changed (another effective sidecar, another summary); 0 and 2 are kept.
+  const oldRecs = served(old);
+  const second = builder(4);
+  const changed1 = record(1, 0);
+  (changed1.sidecars[0].inspection.summary as { faces: number }).faces = 99;
+  const changed3 = record(3, null);
+  second.keep(0, old, oldRecs[0]!);
+  writeCompact(second, 1, changed1);
+  second.keep(2, old, oldRecs[2]!);
+  writeCompact(second, 3, changed3);
+  const next = blobOf(second);
+  assert.deepEqual(bytesOf(next, 0), bytesOf(old, 0), 'kept: the same bytes');
+  assert.deepEqual(bytesOf(next, 2), bytesOf(old, 2));
+  const back = served(next);
+  assert.deepEqual(back.map(shape), [recs[0], changed1, recs[2], changed3].map(shape));
+  for (const r of back) if (r!.effective !== null) assert.ok(r!.sidecars.includes(r!.effective as Rec['sidecars'][number]));
+  // Again, keeping what the second entry kept and made: a third generation reads back the same.
+  const third = builder(4);
+  for (let gi = 0; gi < 4; gi++) third.keep(gi, next, back[gi]!);
+  assert.deepEqual(served(blobOf(third)).map(shape), back.map(shape));
+});
+
+test('a record holding an object twice is not stored (its bytes would hold a back-reference): made again next time', () => {
+  const b = builder(3);
+  const shared = record(1, 0);
+  shared.findings.push({ code: 'note', paths: shared.findings[0].paths }); // one array, twice
+  const cyclic = record(2, 0) as Rec & { self?: unknown };
+  cyclic.self = cyclic;
+  writeCompact(b, 0, record(0, 0));
+  writeCompact(b, 1, shared);
+  b.done(2, cyclic);
+  const blob = blobOf(b);
+  assert.ok(blob.meta.lens[0] > 0);
+  assert.equal(blob.meta.lens[1], 0, 'shared array: not stored');
+  assert.equal(blob.meta.lens[2], 0, 'cycle: not stored');
+  const back = served(blob);
+  assert.deepEqual(shape(back[0]), shape(record(0, 0)));
+  assert.equal(back[1], undefined);
+  assert.equal(back[2], undefined);
+  // Without the check, the record's bytes would decode wrong at another position: show it.
+  const s = new DefaultSerializer();
+  s.writeHeader();
+  s.writeValue({ a: 1 });
+  const arr = [1];
+  s.writeValue({ x: arr, y: arr });
+  const stream = s.releaseBuffer();
+  assert.ok(stream.includes(0x5e), 'v8 writes the second reference as a back-reference (^)');
+});
+
+test('holdsAnObjectTwice sees shared objects anywhere, and only objects', () => {
+  const leaf = { v: 1 };
+  assert.equal(holdsAnObjectTwice({ a: leaf, b: [leaf] }), true);
+  assert.equal(holdsAnObjectTwice([new Map([[1, leaf]]), leaf]), true);
+  assert.equal(holdsAnObjectTwice({ a: 'same', b: 'same', c: 1n, d: 1n }), false, 'strings and bigints are written inline');
+  const buf = Buffer.from('x');
+  assert.equal(holdsAnObjectTwice({ a: buf, b: buf }), true, 'a view is an object too');
+  assert.equal(holdsAnObjectTwice(JSON.parse('{"__proto__": {"x": 1}, "y": {"x": 1}}')), false);
+  assert.equal(holdsAnObjectTwice(record(1, 0)), true, 'a record before writeCompact: effective is one of its sidecars');
+});
+
+test('an entry of the earlier layout or one whose records do not add up is never served', () => {
+  const b = builder(2);
+  writeCompact(b, 0, record(0, 0));
+  writeCompact(b, 1, record(1, 1));
+  const good = Buffer.concat(b.payload());
+  assert.ok(decodeFolder(good));
+  const metaLen = good.readUInt32LE(0);
+  const meta = deserialize(good.subarray(4, 4 + metaLen)) as Record<string, unknown>;
+  const withMeta = (m: Record<string, unknown>) => {
+    const mb = serialize(m);
+    const head = Buffer.alloc(4);
+    head.writeUInt32LE(mb.length, 0);
+    return Buffer.concat([head, mb, good.subarray(4 + metaLen)]);
+  };
+  const { fmt: _fmt, ...earlier } = meta;
+  assert.equal(decodeFolder(withMeta(earlier)), null, 'no fmt: the earlier layout (one stream with back-references)');
+  const lens = meta.lens as number[];
+  assert.equal(decodeFolder(withMeta({ ...meta, lens: [lens[0] + 10_000, lens[1]] })), null, 'lengths beyond the stream');
+  assert.equal(decodeFolder(withMeta({ ...meta, lens: [-1, lens[1]] })), null);
+  // A stream under another v8 header decodes, but its records are not copied as bytes.
+  const blob = decodeFolder(good)!;
+  const other = { ...blob, copyable: false };
+  const recs = served(blob);
+  const again = builder(2);
+  const decoded = served(blob);
+  again.keep(0, other, decoded[0]!);
+  again.keep(1, other, decoded[1]!);
+  assert.deepEqual(served(blobOf(again)).map(shape), recs.map(shape), 'written again from the decoded records');
+});
