@@ -414,63 +414,63 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
       if (records) {
         index.noteFolder(real);
         const stored = index.folderRecords(real);
-        // Records made again need the folder's groups: paired again from its listing (unchanged: the
-        // same groups; a count that differs means the entry is not this folder's, never served).
-        const regroup = stored && !stored.valid.every(Boolean) ? pairDirectory(listing, imageExts).groups : null;
-        if (stored && (regroup === null || regroup.length === stored.blob.meta.n)) {
+        // Records made again need their groups: the names of each one's partition root paired again
+        // from the folder's listing (unchanged: the same groups), else the whole folder (a count that
+        // differs means the entry is not this folder's, never served).
+        const whole = stored !== null && stored.valid.every(Boolean);
+        // Records not served are decoded too (their names find their groups), then dropped.
+        const recs = stored && decodeRecords<ScanRecord>(stored.blob, () => true);
+        const regroup = stored && recs && !whole ? (groupsAgain(listing, imageExts, stored.valid, recs) ?? pairDirectory(listing, imageExts).groups) : null;
+        if (stored && recs && (regroup === null || regroup.length === stored.blob.meta.n)) {
           const { blob, valid } = stored;
-          const recs = decodeRecords<ScanRecord>(blob, (gi) => valid[gi]);
-          if (recs) {
-            const whole = valid.every(Boolean);
-            index.served(stored, whole);
-            const { meta } = blob;
-            this.summary.filesIgnored += meta.ignored;
-            this.summary.tempFiles += meta.temp;
-            if (!whole) {
-              builder = new FolderRecordsBuilder(real, listing.path, listing.rel, dirs!.dirIdentity(real)!.id, root, meta.ignored, meta.temp, meta.n, meta.pos);
-              builder.replaces = { off: stored.off, lens: meta.lens };
-            }
-            const dir: DirContext = { rel: listing.rel, relPrefix: listing.rel === '' ? '' : `${listing.rel}/`, rootReal, scanId, relOfReal, inspectLinkTargets, resolveOnlyInRootLinks };
-            // Stored records served as they are go down the pipeline as one job per run of them (the
-            // whole folder when nothing moved): each job costs a few promise hops through the
-            // generators, more than serving a record.
-            let run: PendingRecord | null = null;
-            for (let gi = 0; gi < meta.n; gi++) {
-              const seq: TreeSeq = [at, meta.pos[gi]];
-              const ready = recs[gi];
-              if (ready !== undefined) {
-                restoreRecord(ready as unknown as CompactRecord, listing.path, listing.rel);
-                ready.seq = seq;
-                // Size the engine by the whole work, as for a record made again (the report names
-                // the engine sized for every file, served or not: the same as --no-index).
-                for (const sc of ready.sidecars) if (sc.inspection.status !== 'unchecked') itemsTotal++;
-                runtime.expect?.(itemsTotal, itemsRun);
-                if (run === null) {
-                  run = { ...servedJob(seq, listing.rel), readyMany: [] };
-                  if (builder) {
-                    run.folder = builder;
-                    run.gis = [];
-                    run.stored = blob;
-                  }
-                }
-                run.readyMany!.push(ready);
-                run.gis?.push(gi);
-                continue;
-              }
-              if (run !== null) {
-                yield run;
-                run = null;
-              }
-              const rec = this.pending(regroup![gi], seq, dir, index.dirs, targetDirs);
-              rec.folder = builder!;
-              rec.gi = gi;
-              builder!.rebuilt.push(gi);
-              lookUpAndSize(rec);
-              yield rec;
-            }
-            if (run !== null) yield run;
-            continue;
+          index.served(stored, whole);
+          const { meta } = blob;
+          this.summary.filesIgnored += meta.ignored;
+          this.summary.tempFiles += meta.temp;
+          if (!whole) {
+            builder = new FolderRecordsBuilder(real, listing.path, listing.rel, dirs!.dirIdentity(real)!.id, root, meta.ignored, meta.temp, meta.n, meta.pos);
+            builder.replaces = { off: stored.off, lens: meta.lens };
           }
+          const dir: DirContext = { rel: listing.rel, relPrefix: listing.rel === '' ? '' : `${listing.rel}/`, rootReal, scanId, relOfReal, inspectLinkTargets, resolveOnlyInRootLinks };
+          // Stored records served as they are go down the pipeline as one job per run of them (the
+          // whole folder when nothing moved): each job costs a few promise hops through the
+          // generators, more than serving a record.
+          let run: PendingRecord | null = null;
+          for (let gi = 0; gi < meta.n; gi++) {
+            const seq: TreeSeq = [at, meta.pos[gi]];
+            const ready = valid[gi] ? recs[gi] : undefined;
+            if (ready !== undefined) {
+              restoreRecord(ready as unknown as CompactRecord, listing.path, listing.rel);
+              ready.seq = seq;
+              // Size the engine by the whole work, as for a record made again (the report names
+              // the engine sized for every file, served or not: the same as --no-index).
+              for (const sc of ready.sidecars) if (sc.inspection.status !== 'unchecked') itemsTotal++;
+              runtime.expect?.(itemsTotal, itemsRun);
+              if (run === null) {
+                run = { ...servedJob(seq, listing.rel), readyMany: [] };
+                if (builder) {
+                  run.folder = builder;
+                  run.gis = [];
+                  run.stored = blob;
+                }
+              }
+              run.readyMany!.push(ready);
+              run.gis?.push(gi);
+              continue;
+            }
+            if (run !== null) {
+              yield run;
+              run = null;
+            }
+            const rec = this.pending(regroup![gi], seq, dir, index.dirs, targetDirs);
+            rec.folder = builder!;
+            rec.gi = gi;
+            builder!.rebuilt.push(gi);
+            lookUpAndSize(rec);
+            yield rec;
+          }
+          if (run !== null) yield run;
+          continue;
         }
       }
       // A shard pairs only its own names (a group's names share one partition root, shard.ts), so
@@ -748,6 +748,48 @@ function addLinkGroup(job: PendingRecord, group: PairGroup, seq: TreeSeq, dir: D
   dir.linkAt ??= { scan: dir.scanId, rootReal: dir.rootReal, dirRel: dir.rel };
   for (const img of group.images) job.items.push({ path: img.path, name: img.name, resolveLink: dir.linkAt });
   job.linkGroups!.groups.push({ group, seq });
+}
+
+/**
+ * The groups of a folder's records to make again (`valid[gi]` false), as the folder's pairing has
+ * them: each one's names share a partition root (shard.ts), so pairing the names of that root (the
+ * folder's other names for the unknown-image rule) gives the same group. The stored record (not
+ * served) names them; it must agree with the group found. Sparse, indexed by group; null when some
+ * record was not stored or does not agree (the caller pairs the whole folder).
+ */
+function groupsAgain(listing: { path: string; entries: readonly WalkEntry[] }, imageExts: ReadonlySet<string>, valid: readonly boolean[], recs: readonly (ScanRecord | undefined)[]): PairGroup[] | null {
+  const wanted: { gi: number; name: string; rec: ScanRecord }[] = [];
+  const roots = new Set<string>();
+  for (let gi = 0; gi < valid.length; gi++) {
+    if (valid[gi]) continue;
+    const rec = recs[gi];
+    const name = rec?.images[0]?.name ?? rec?.sidecars.find((sc) => sc.side === 'local')?.name;
+    if (rec === undefined || name === undefined) return null;
+    wanted.push({ gi, name, rec });
+    roots.add(nameRoot(name, imageExts));
+  }
+  const mine: WalkEntry[] = [];
+  for (const e of listing.entries) {
+    const n = nfc(e.name);
+    for (const r of roots) {
+      if (n.startsWith(r) && nameRoot(e.name, imageExts) === r) {
+        mine.push(e);
+        break;
+      }
+    }
+  }
+  const pairing = pairDirectory({ path: listing.path, entries: mine }, imageExts, { folderEntries: listing.entries });
+  const out: PairGroup[] = new Array(valid.length);
+  for (const { gi, name, rec } of wanted) {
+    const g = pairing.groups.find((x) => x.images.some((i) => i.name === name) || x.sidecars.some((sc) => sc.name === name));
+    if (g === undefined || g.images.length !== rec.images.length || g.images.some((img, k) => img.name !== rec.images[k].name)) return null;
+    const names = new Set(rec.sidecars.map((sc) => sc.name));
+    if (g.sidecars.some((sc) => !names.has(sc.name))) return null;
+    for (const sc of rec.sidecars) if (sc.side === 'local' && !g.sidecars.some((x) => x.name === sc.name)) return null;
+    out[gi] = g;
+  }
+  out.length = valid.length;
+  return out;
 }
 
 /** A job of stored records served as they are: nothing to inspect, nothing to pair. */
