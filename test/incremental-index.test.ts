@@ -820,6 +820,59 @@ test('folder records: folders rewritten again and again keep their other records
   readIndex(indexPath); // every entry's checksum holds
 });
 
+/**
+ * A record made again is paired from the names of its partition root only (scan.ts groupsAgain):
+ * groups of several sidecars or images, name-ext sidecars, doubled extensions and lone sidecars
+ * whose name another file has (the unknown-image rule looks at the whole folder) are each edited
+ * in turn; every run is --no-index's and reads only the edited file again.
+ */
+test('folder records: a record made again is paired from its own names, as the whole folder pairs it', async (t) => {
+  const dir = testDir(t, 'isc-index-regroup-');
+  const json = (img: string, faces: number) => ({ json: sidecarData(img, faces) });
+  const root = makeTree(
+    {
+      'f/a.jpg': FAKE_JPEG,
+      'f/a.json': json('a.jpg', 1),
+      'f/a.jpg.json': json('a.jpg', 2),
+      'f/a.JPG': FAKE_JPEG,
+      'f/b.jpg': FAKE_JPEG,
+      'f/b.json': json('b.jpg', 1),
+      'f/c.json': json('c.heic', 3),
+      'f/c.heic': FAKE_JPEG,
+      'f/d.png': FAKE_JPEG,
+      'f/d.png.json': json('d.png', 1),
+      'f/x.jpg': FAKE_JPEG,
+      'f/x.jpg.jpg': FAKE_JPEG,
+      'f/x.jpg.json': json('x.jpg', 2),
+      'f/x.json': json('x.jpg', 1),
+      'f/lone.json': json('gone.jpg', 2),
+      'f/Été.jpg': FAKE_JPEG,
+      'f/Été.json': json('Été.jpg', 1),
+      'f/zz.jpg': FAKE_JPEG,
+      'g/l1.jpg': { symlink: '../f/a.jpg' },
+      'g/l2.jpg': { symlink: '../f/x.jpg' },
+    },
+    join(dir, 'lib'),
+  );
+  const sidecars = ['f/a.json', 'f/a.jpg.json', 'f/b.json', 'f/c.json', 'f/d.png.json', 'f/x.jpg.json', 'f/x.json', 'f/lone.json', 'f/Été.json'];
+  for (const rel of sidecars) utimesSync(join(root, rel), FIXED_TIME, FIXED_TIME);
+  const runs: IndexRunStats[] = [];
+  const index = { ...NOW, path: join(dir, 'index'), onStats: (s: IndexRunStats) => runs.push(s) };
+  const plain = async () => withoutTimes(JSON.stringify(await validate(root, { index: false, engine: 'inline' })));
+  const indexed = async () => withoutTimes(JSON.stringify(await validate(root, { index, engine: 'inline' })));
+  assert.equal(await indexed(), await plain());
+  assert.equal(await indexed(), await plain());
+  assert.equal(await indexed(), await plain());
+  assert.equal(runs.at(-1)!.misses, 0);
+  for (const rel of sidecars) {
+    CHANGES['same size, mtime restored (only ctime differs)'](join(root, rel));
+    assert.equal(await indexed(), await plain(), `after editing ${rel}`);
+    assert.equal(runs.at(-1)!.misses, 1, `${rel}: only it is read again`);
+    assert.ok(runs.at(-1)!.recordsServed > 0, `${rel}: the folder's other records are served`);
+    assert.equal(await indexed(), await plain(), `served after editing ${rel}`);
+  }
+});
+
 test('folder records of validate, stats and format-stats live side by side; none rewrites the index when nothing changed', async (t) => {
   const dir = testDir(t, 'isc-index-folder-records-3-');
   const root = join(dir, 'lib');
