@@ -656,12 +656,16 @@ function tryFloatRun(open: usize): usize {
 /** Where the text of the current scan starts (offsets on the tape and failOffset count from here). */
 let scanBase: usize = 0;
 
+/** scan() flag: no number values (F_VALUE), offsets only — for callers that read no scalar numbers (todo's probe, the server's read). */
+const SCAN_NO_VALUES: i32 = 1;
+
 /**
  * Scan the input laid out by prepare(), from its byte `skip` on (a BOM, a legacy file's length
  * prefix: the file is scanned where it was read); returns the number of tape words, or a DEFER_*
- * code.
+ * code. `flags`: SCAN_NO_VALUES.
  */
-export function scan(skip: i32): i32 {
+export function scan(skip: i32, flags: i32): i32 {
+  const values = (flags & SCAN_NO_VALUES) == 0;
   tapePos = 0;
   failure = 0;
   keyCountAtStart = keyCount;
@@ -718,7 +722,7 @@ export function scan(skip: i32): i32 {
         const q = scanNumber(p);
         if (q == 0) return fail(p, failure);
         const kind = NUM | (numFloat ? F_FLOAT : 0);
-        if (numberValue(p, q, numFloat)) {
+        if (values && numberValue(p, q, numFloat)) {
           const bits = reinterpret<u64>(numValue);
           if (!emit3(kind | F_VALUE, <i32>bits, <i32>(bits >>> 32))) return fail(p, failure);
         } else if (!emit3(kind, <i32>(p - base), <i32>(q - base))) return fail(p, failure);

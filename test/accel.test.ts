@@ -654,6 +654,54 @@ describe('accel: number values computed by the scanner (F_VALUE)', () => {
   });
 });
 
+describe('accel: scans without number values (the probe skeleton, the server read)', () => {
+  const tokens = ['0', '-0', '0.0', '-0.0', '25.0', '1E2', '1e22', '1e23', '1.5e-3', '9007199254740991', '9007199254740992', '1732000000123456789', '-1732000000123456789', '0.13584553007423145', '12345678901234567890', '4503599627370496.5', '1.0000000000000000000001'];
+
+  it('no NUM entry carries a value; the tape is otherwise the one with values', () => {
+    const text = Buffer.from(`{"a": [${tokens.join(', ')}], "b": {"x": 0.5, "y": 7}, "c": [0.25, -0.5]}`);
+    /** The tape's entries: kind and flags (KEY_NEW and KEY_ID as KEY), NUM offsets or values left out. */
+    const entries = (tape: Int32Array) => {
+      const out: number[] = [];
+      for (let i = 0; i < tape.length; ) {
+        const w = tape[i];
+        const kind = w & 0xff;
+        out.push(kind === TAPE.KEY_NEW || kind === TAPE.KEY_ID ? TAPE.KEY : w);
+        i += kind === TAPE.KEY || kind === TAPE.STR || kind === TAPE.NUM || kind === TAPE.KEY_NEW ? 3 : kind === TAPE.FLOATS ? 2 : 1;
+      }
+      return out;
+    };
+    const plain = scanJson(text, 512, 0, false);
+    assert.ok(typeof plain !== 'number');
+    const a = entries(plain);
+    consumedTape();
+    const valued = scanJson(text, 512);
+    assert.ok(typeof valued !== 'number');
+    const b = entries(valued);
+    consumedTape();
+    assert.equal(a.filter((w) => (w & 0xff) === TAPE.NUM).length, tokens.length + 2);
+    assert.ok(a.every((w) => (w & 0xff) !== TAPE.NUM || (w & TAPE.F_VALUE) === 0), 'no value without values');
+    assert.ok(b.some((w) => (w & 0xff) === TAPE.NUM && (w & TAPE.F_VALUE) !== 0), 'values with values');
+    assert.deepEqual(a, b.map((w) => ((w & 0xff) === TAPE.NUM ? w & ~TAPE.F_VALUE : w)));
+  });
+
+  it('sidecar_info numbers of every kind read from the text: the probe equals the reference (values, notes)', () => {
+    const info = tokens.map((t, i) => `"n${i}": ${t}`).join(', ');
+    const text = `{"sidecar_info": {"operation_type": "face_detection", ${info}, "image": {"size": 123456, "mtime_ns": 1732000000123456789, "sha256": "${'a'.repeat(64)}"}, "list": [${tokens.join(', ')}]}, "face_detection": {"success": true, "faces": [], "processing_time": 25.0}}`;
+    const t = newTally();
+    checkAccelParity('values.json', Buffer.from(text), t);
+    assertClean(t);
+    assert.equal(t.certified, 1);
+    const probe = accelDecode(Buffer.from(text), {}, { arrays: 'skim' });
+    assert.ok(probe !== null && probe !== 'deferred');
+    const ref = decodeSidecar(Buffer.from(text)).data.sidecar_info as JsonObject;
+    const got = probe.data.sidecar_info as JsonObject;
+    for (let i = 0; i < tokens.length; i++) {
+      assert.ok(Object.is(got[`n${i}`], ref[`n${i}`]), tokens[i]);
+      assert.deepEqual(notesOf(got)?.get(`n${i}`), notesOf(ref)?.get(`n${i}`), `${tokens[i]}: its note`);
+    }
+  });
+});
+
 describe('accel: stats sizes recorded while the skeleton is built', () => {
   it("each object and array among the root's values gets its exact bin size, and the summary takes that record", () => {
     const longKey = 'k'.repeat(70);

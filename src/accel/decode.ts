@@ -49,7 +49,8 @@ export function accelDecode(bytes: Buffer, opts: { maxDepth?: number; maxFileSiz
   const bom = format === 'json' && hasBomAt(bytes, 0);
   const skip = format === 'legacy' ? LEGACY_PREFIX_SIZE : bom ? 3 : 0;
   // Scanned where it was read (scannerInput), from `skip` on: tape offsets count from there.
-  const tape = scanJson(bytes, opts.maxDepth ?? DEFAULT_MAX_DEPTH, skip);
+  // The probe skeleton reads scalar numbers only inside sidecar_info: from the text (no values).
+  const tape = scanJson(bytes, opts.maxDepth ?? DEFAULT_MAX_DEPTH, skip, shape.arrays !== 'skim');
   if (typeof tape === 'number') return 'deferred';
   const data = buildSkeleton(tape, skip > 0 ? bytes.subarray(skip) : bytes, shape);
   return data === null ? 'deferred' : { data, notes: bom ? [BOM_NOTE] : [], format };
@@ -68,7 +69,7 @@ export function accelDecode(bytes: Buffer, opts: { maxDepth?: number; maxFileSiz
 export function plainJsonLine(bytes: Buffer, opts: { maxDepth?: number; maxFileSize?: number }): Buffer | null {
   if (bytes.length === 0 || bytes.length > ACCEL_MAX_BYTES || bytes.length > (opts.maxFileSize ?? DEFAULT_MAX_FILE_SIZE)) return null;
   if (detectFormat(bytes) !== 'json' || hasBomAt(bytes, 0)) return null;
-  const tape = scanJson(bytes, opts.maxDepth ?? DEFAULT_MAX_DEPTH);
+  const tape = scanJson(bytes, opts.maxDepth ?? DEFAULT_MAX_DEPTH, 0, false);
   if (typeof tape === 'number' || !keysAsWritten(tape, bytes)) return null;
   for (let i = bytes.indexOf(0x0a); i !== -1; i = bytes.indexOf(0x0a, i + 1)) bytes[i] = 0x20;
   for (let i = bytes.indexOf(0x0d); i !== -1; i = bytes.indexOf(0x0d, i + 1)) bytes[i] = 0x20;
