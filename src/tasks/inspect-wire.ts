@@ -170,14 +170,17 @@ export function packInspections(results: readonly FileInspection[], items: reado
   const transfer: ArrayBuffer[] = [codes.buffer, nums.buffer, strs.buffer];
   let cols: ReturnType<typeof summaryBuilder> | null = null;
   let entryBytes = 0;
+  // Per result no closure, no key array, no iterator: a batch of a worker's results is packed
+  // mostly before V8 optimises this loop (each for-of step allocated a result object).
+  let extra: Partial<FileInspection> | null = null;
+  const addExtra = <K extends keyof FileInspection>(k: K, v: FileInspection[K]) => {
+    extra ??= {};
+    extra[k] = v;
+  };
   for (let i = 0; i < n; i++) {
     const r = results[i];
     if (r.indexEntry !== undefined) entryBytes += r.indexEntry.raw.length;
-    let extra: Partial<FileInspection> | null = null;
-    const addExtra = <K extends keyof FileInspection>(k: K, v: FileInspection[K]) => {
-      extra ??= {};
-      extra[k] = v;
-    };
+    extra = null;
     const status = STATUS.indexOf(r.status);
     const format = FORMAT.indexOf(r.format);
     const shape = SHAPE.indexOf(r.shape);
@@ -206,14 +209,16 @@ export function packInspections(results: readonly FileInspection[], items: reado
         cols.add(r.summary, strings);
       } else addExtra('summary', r.summary);
     }
-    for (const k of Object.keys(r) as (keyof FileInspection)[]) {
-      if (!COLUMN_KEYS.has(k)) addExtra(k, r[k] as never);
+    // for-in: a result is a plain object (no inherited enumerable keys); its own keys, in order.
+    for (const k in r) {
+      if (!COLUMN_KEYS.has(k)) addExtra(k as keyof FileInspection, r[k as keyof FileInspection] as never);
     }
     if (extra !== null) {
+      const x: Partial<FileInspection> = extra;
       code |= F_EXTRA;
       extraAt.push(i);
-      extras.push(extra);
-      const bytes = (extra as Partial<FileInspection>).dataJson;
+      extras.push(x);
+      const bytes = x.dataJson;
       // A big exported text (bytes that own their buffer) moves instead of being copied.
       if (bytes instanceof Uint8Array && bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength && bytes.buffer instanceof ArrayBuffer) transfer.push(bytes.buffer);
     }
