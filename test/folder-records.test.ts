@@ -11,7 +11,7 @@ import {
   decodeFolder,
   decodeRecords,
   FolderRecordsBuilder,
-  holdsAnObjectTwice,
+  encodingOf,
   restoreRecord,
   writeCompact,
   type CompactRecord,
@@ -24,12 +24,15 @@ const ID = new Uint8Array(40).fill(7);
 
 type Rec = CompactRecord & { category: string; findings: { code: string; paths: string[] }[]; effective: unknown; sidecars: (CompactRecord['sidecars'][number] & { inspection: Record<string, unknown> })[] };
 
-/** A record as the scan makes one: `effective` is one of its sidecars (the same object). */
-function record(n: number, effectiveAt: number | null, sidecars = 2): Rec {
+/**
+ * A record as the scan makes one: `effective` is one of its sidecars (the same object). `exotic`:
+ * its summary holds a bigint and -0 (stored as a v8 value; otherwise JSON).
+ */
+function record(n: number, effectiveAt: number | null, sidecars = 2, exotic = n % 2 === 1): Rec {
   const scs = Array.from({ length: sidecars }, (_, k) => {
     const name = `IMG_${n}.${['bin', 'json', 'rkyv'][k]}`;
     const path = `${FOLDER}/${name}`;
-    return { name, path, rel: `${REL}/${name}`, side: 'local', inspection: { path, size: 10 + n, status: 'ok', notes: [], summary: { faces: n, big: 12345678901234567890n, neg0: -0 } } };
+    return { name, path, rel: `${REL}/${name}`, side: 'local', inspection: { path, size: 10 + n, status: 'ok', notes: [], summary: exotic ? { faces: n, big: 12345678901234567890n, neg0: -0, none: undefined } : { faces: n, score: 0.1 + n, tag: 'é\ud800', ...JSON.parse('{"__proto__": {"x": 1}}') } } };
   });
   const rec = {
     category: sidecars > 1 ? 'ambiguous' : 'ok',
@@ -76,12 +79,16 @@ test('a record written alone reads back equal, its effective sidecar the same ob
   assert.equal(recs[0].sidecars[0].inspection.path, recs[0].sidecars[0].path);
   const blob = blobOf(b);
   assert.ok(blob.copyable);
-  assert.ok(blob.meta.lens.every((l) => l > 0), `byte lengths: ${blob.meta.lens}`);
+  assert.deepEqual(blob.meta.lens.map(Math.sign), [1, -1, 1], `JSON, v8, JSON: ${blob.meta.lens}`);
   const back = served(blob);
   for (let gi = 0; gi < 3; gi++) assert.deepEqual(shape(back[gi]), shape(recs[gi]));
   assert.equal(back[1]!.effective, back[1]!.sidecars[1], 'effective is that sidecar, not a copy');
   assert.equal(back[0]!.effective, back[0]!.sidecars[0]);
   assert.equal(back[2]!.effective, null);
+  const exotic = back[1]!.sidecars[0].inspection.summary as Record<string, unknown>;
+  assert.equal(exotic.big, 12345678901234567890n);
+  assert.ok(Object.is(exotic.neg0, -0));
+  assert.ok('none' in exotic && exotic.none === undefined, 'an undefined value keeps its key');
 });
 
 test('kept records are copied byte for byte into the new entry; the others are made again; all read back right', () => {
@@ -122,7 +129,7 @@ test('a record holding an object twice is not stored (its bytes would hold a bac
   writeCompact(b, 1, shared);
   b.done(2, cyclic);
   const blob = blobOf(b);
-  assert.ok(blob.meta.lens[0] > 0);
+  assert.ok(blob.meta.lens[0] !== 0);
   assert.equal(blob.meta.lens[1], 0, 'shared array: not stored');
   assert.equal(blob.meta.lens[2], 0, 'cycle: not stored');
   const back = served(blob);
@@ -139,21 +146,32 @@ test('a record holding an object twice is not stored (its bytes would hold a bac
   assert.ok(stream.includes(0x5e), 'v8 writes the second reference as a back-reference (^)');
 });
 
-test('holdsAnObjectTwice sees shared objects anywhere, and only objects', () => {
+test('encodingOf: JSON only for what JSON.parse gives back exactly; shared objects anywhere refused', () => {
   const leaf = { v: 1 };
-  assert.equal(holdsAnObjectTwice({ a: leaf, b: [leaf] }), true);
-  assert.equal(holdsAnObjectTwice([new Map([[1, leaf]]), leaf]), true);
-  assert.equal(holdsAnObjectTwice({ a: 'same', b: 'same', c: 1n, d: 1n }), false, 'strings and bigints are written inline');
+  assert.equal(encodingOf({ a: leaf, b: [leaf] }), null);
+  assert.equal(encodingOf([new Map([[1, leaf]]), leaf]), null);
+  assert.equal(encodingOf({ a: 'same', b: 'same', c: 1n, d: 1n }), 'v8', 'strings and bigints are written inline (not shared objects); a bigint is v8');
   const buf = Buffer.from('x');
-  assert.equal(holdsAnObjectTwice({ a: buf, b: buf }), true, 'a view is an object too');
-  assert.equal(holdsAnObjectTwice(JSON.parse('{"__proto__": {"x": 1}, "y": {"x": 1}}')), false);
-  assert.equal(holdsAnObjectTwice(record(1, 0)), true, 'a record before writeCompact: effective is one of its sidecars');
+  assert.equal(encodingOf({ a: buf, b: buf }), null, 'a view is an object too');
+  assert.equal(encodingOf({ a: buf }), 'v8');
+  assert.equal(encodingOf(JSON.parse('{"__proto__": {"x": 1}, "y": {"x": 1}, "s": "\\ud800"}')), 'json', 'an own __proto__ key and a lone surrogate come back from JSON');
+  assert.equal(encodingOf(record(1, 0)), null, 'a record before writeCompact: effective is one of its sidecars');
+  for (const [label, v] of [['-0', -0], ['NaN', NaN], ['Infinity', Infinity], ['undefined', undefined], ['a hole', [1, , 3]], ['a Date', new Date(0)], ['an Error', new Error('x')], ['a Map', new Map()], ['an array with a property', Object.assign([1], { x: 1 })]] as const) {
+    assert.equal(encodingOf({ k: [v] }), 'v8', label);
+  }
+  assert.equal(encodingOf({ a: 1.5, b: -2, c: 'x', d: null, e: true, f: [[], {}], g: Object.create(null) }), 'json');
+  // What JSON cannot keep, v8 keeps: a round trip of each through the builder gives it back.
+  const b = builder(1);
+  const odd = record(5, null, 1, true);
+  writeCompact(b, 0, odd);
+  assert.ok(b.meta.lens[0] < 0, 'stored as a v8 value');
 });
 
 test('an entry of the earlier layout or one whose records do not add up is never served', () => {
-  const b = builder(2);
+  const b = builder(3);
   writeCompact(b, 0, record(0, 0));
   writeCompact(b, 1, record(1, 1));
+  writeCompact(b, 2, record(2, 1));
   const good = Buffer.concat(b.payload());
   assert.ok(decodeFolder(good));
   const metaLen = good.readUInt32LE(0);
@@ -167,15 +185,19 @@ test('an entry of the earlier layout or one whose records do not add up is never
   const { fmt: _fmt, ...earlier } = meta;
   assert.equal(decodeFolder(withMeta(earlier)), null, 'no fmt: the earlier layout (one stream with back-references)');
   const lens = meta.lens as number[];
-  assert.equal(decodeFolder(withMeta({ ...meta, lens: [lens[0] + 10_000, lens[1]] })), null, 'lengths beyond the stream');
-  assert.equal(decodeFolder(withMeta({ ...meta, lens: [-1, lens[1]] })), null);
+  assert.ok(lens[0] > 0 && lens[1] < 0 && lens[2] > 0);
+  assert.equal(decodeFolder(withMeta({ ...meta, lens: [lens[0] + 10_000, lens[1], lens[2]] })), null, 'lengths beyond the stream');
+  assert.equal(decodeFolder(withMeta({ ...meta, lens: [lens[0] - 1, lens[1], lens[2] + 1] })), null, 'JSON lengths that do not add up with their commas');
+  assert.equal(decodeFolder(withMeta({ ...meta, lens: [lens[0], lens[1], 0] })), null);
+  assert.equal(decodeRecords(decodeFolder(withMeta({ ...meta, lens: [lens[0], lens[1] - 5 + 5, -lens[2]] }))!, () => true), null, 'a JSON record counted as v8: the counts differ');
   // A stream under another v8 header decodes, but its records are not copied as bytes.
   const blob = decodeFolder(good)!;
   const other = { ...blob, copyable: false };
   const recs = served(blob);
-  const again = builder(2);
+  const again = builder(3);
   const decoded = served(blob);
   again.keep(0, other, decoded[0]!);
   again.keep(1, other, decoded[1]!);
+  again.keep(2, other, decoded[2]!);
   assert.deepEqual(served(blobOf(again)).map(shape), recs.map(shape), 'written again from the decoded records');
 });
