@@ -805,12 +805,27 @@ test('folder records: folders rewritten again and again keep their other records
   const warm = runs.at(-1)!;
   assert.ok(warm.foldersServed >= 4 && warm.misses === 0, `served: ${JSON.stringify(warm)}`);
   const edits = ['photos/d1/IMG_1.json', 'photos/d1/IMG_2.json', 'photos/d1/IMG_1.json', 'games/g1/own.json', 'photos/d2/IMG_1.json', 'photos/d1/IMG_2.json'];
-  for (const rel of edits) {
-    CHANGES['same size, mtime restored (only ctime differs)'](join(root, rel));
+  // Each kind of change in turn: in place keeping size and mtime, replaced by rename, touched.
+  const kinds: ((file: string) => void)[] = [
+    (file) => {
+      utimesSync(file, FIXED_TIME, FIXED_TIME); // a touched file's mtime back first: part of the same change
+      CHANGES['same size, mtime restored (only ctime differs)'](file);
+    },
+    CHANGES['replaced by rename (same size, same mtime)'],
+    (file) => utimesSync(file, new Date(), new Date()),
+  ];
+  for (const [k, rel] of edits.entries()) {
+    const kind = k % kinds.length;
+    kinds[kind](join(root, rel));
     assert.equal(await indexed(), await plain(), `after editing ${rel}`);
     const partial = runs.at(-1)!;
     assert.equal(partial.misses, 1, `${rel}: only the edited sidecar is read again`);
-    assert.ok(partial.recordsServed >= warm.recordsServed - 4, `${rel}: the folders' other records are still served: ${JSON.stringify(partial)}`);
+    if (kind === 1) {
+      // A rename changes the folder (listed again, its records made again, stored by the next run).
+      assert.equal(await indexed(), await plain(), `stored after editing ${rel}`);
+    } else {
+      assert.ok(partial.recordsServed >= warm.recordsServed - 4, `${rel}: the folders' other records are still served: ${JSON.stringify(partial)}`);
+    }
     assert.equal(await indexed(), await plain(), `served after editing ${rel}`);
     const after = runs.at(-1)!;
     assert.equal(after.misses, 0, `${rel}: the rewritten folders are served whole`);
@@ -818,6 +833,28 @@ test('folder records: folders rewritten again and again keep their other records
     assert.ok((await effectiveIsOwn()) > 0);
   }
   readIndex(indexPath); // every entry's checksum holds
+  // Two processes at once after a change, each rewriting the same folders' entries: both outputs
+  // are --no-index's, the index stays whole, and the next run is served from it.
+  utimesSync(join(root, 'photos/d1/IMG_1.json'), FIXED_TIME, FIXED_TIME);
+  CHANGES['same size, mtime restored (only ctime differs)'](join(root, 'photos/d1/IMG_1.json'));
+  const cli = (args: string[]) =>
+    new Promise<string>((resolve, reject) => {
+      const c = spawn(process.execPath, [CLI_PATH, ...args], { env: { ...process.env, ...CLI_ENV }, stdio: ['ignore', 'pipe', 'ignore'] });
+      let out = '';
+      c.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      c.on('error', reject);
+      c.on('close', () => resolve(out));
+    });
+  const norm = (text: string) => text.replace(/"processing_time":[-0-9.e+]+/g, '"processing_time":0');
+  const expected = norm(await cli(['validate', root, '--json', '--no-index']));
+  const both = await Promise.all([cli(['validate', root, '--json', '--index', indexPath]), cli(['validate', root, '--json', '--index', indexPath])]);
+  for (const out of both) assert.equal(norm(out), expected, 'a run beside another one');
+  readIndex(indexPath);
+  assert.equal(norm(await cli(['validate', root, '--json', '--index', indexPath])), expected);
+  assert.equal(norm(await cli(['validate', root, '--json', '--index', indexPath])), expected);
+  const last = JSON.parse(readFileSync(`${indexPath}.last-run.json`, 'utf8')) as { misses: number; records_served: number };
+  assert.equal(last.misses, 0, 'served from the index after the two runs');
+  assert.ok(last.records_served > 0);
 });
 
 /**
