@@ -115,11 +115,27 @@ class Growable<T extends Float64Array | Int32Array | Int8Array> {
   }
 }
 
-/** Key lists equal (same keys, same order)? */
-function sameKeys(keys: readonly string[], expected: readonly string[]): boolean {
-  if (keys.length !== expected.length) return false;
-  for (let i = 0; i < keys.length; i++) if (keys[i] !== expected[i]) return false;
+/**
+ * Are `rec`'s own keys exactly the operations that have an entry in it, in operation order (what
+ * the columns rebuild)? One pass, nothing allocated: a stats worker checks three records per file.
+ */
+function keysInOperationOrder(rec: Record<string, unknown>, ops: readonly string[]): boolean {
+  let j = 0;
+  for (const k in rec) {
+    if (!Object.hasOwn(rec, k)) continue;
+    while (j < ops.length && !Object.hasOwn(rec, ops[j])) j++;
+    if (j === ops.length || ops[j] !== k) return false;
+    j++;
+  }
+  for (; j < ops.length; j++) if (Object.hasOwn(rec, ops[j])) return false;
   return true;
+}
+
+/** The number of `o`'s own enumerable string keys (Object.keys(o).length without the array). */
+function ownKeyCount(o: object): number {
+  let n = 0;
+  for (const k in o) if (Object.hasOwn(o, k)) n++;
+  return n;
 }
 
 function indexOrThrow<T>(table: readonly T[], v: T): number {
@@ -132,15 +148,15 @@ function indexOrThrow<T>(table: readonly T[], v: T): number {
  * per-operation records must list their keys in operation order, and it has no image record.
  */
 function summaryFits(s: SidecarSummary): boolean {
-  if (Object.keys(s).length !== SUMMARY_KEYS || s.image !== null) return false;
+  if (ownKeyCount(s) !== SUMMARY_KEYS || s.image !== null) return false;
   const ops = s.operations;
-  const filtered = (rec: Record<string, unknown>) => ops.filter((o) => Object.hasOwn(rec, o));
-  const t = Object.keys(s.processingTimes);
-  const su = Object.keys(s.success);
-  const sz = Object.keys(s.dataSizes);
-  if (!sameKeys(t, filtered(s.processingTimes)) || !sameKeys(su, filtered(s.success)) || !sameKeys(sz, filtered(s.dataSizes))) return false;
-  for (const op of t) if (Number.isNaN(s.processingTimes[op])) return false;
-  for (const op of sz) if (!(s.dataSizes[op] >= 0)) return false;
+  if (!keysInOperationOrder(s.processingTimes, ops) || !keysInOperationOrder(s.success, ops) || !keysInOperationOrder(s.dataSizes, ops)) return false;
+  // Their keys are operations now: the columns' NaN (no time) and -1 (no size) must not be values.
+  for (let i = 0; i < ops.length; i++) {
+    const op = ops[i];
+    if (Object.hasOwn(s.processingTimes, op) && Number.isNaN(s.processingTimes[op])) return false;
+    if (Object.hasOwn(s.dataSizes, op) && !(s.dataSizes[op] >= 0)) return false;
+  }
   if (s.qualityScore !== null && Number.isNaN(s.qualityScore)) return false;
   if (s.detectionCount !== s.faces + s.objects) return false;
   if (s.symlink !== null && Object.keys(s.symlink).length !== 2) return false;
@@ -273,13 +289,16 @@ function summaryBuilder(n: number) {
       strs[3 * j + 1] = strings.id(s.toolName);
       strs[3 * j + 2] = strings.id(s.qualityGrade);
       bits[j] = (s.hasSidecarInfo ? 1 : 0) | (s.symlink !== null ? 2 | (s.symlink.isSymlink ? 4 : 0) | (s.symlink.broken ? 8 : 0) : 0);
-      for (const op of s.operations) {
+      const ops = s.operations;
+      for (let i = 0; i < ops.length; i++) {
+        const op = ops[i];
         opName.push(strings.id(op));
         opTime.push(Object.hasOwn(s.processingTimes, op) ? s.processingTimes[op] : NaN);
         opSuccess.push(Object.hasOwn(s.success, op) ? (s.success[op] ? 1 : 0) : -1);
         opSize.push(Object.hasOwn(s.dataSizes, op) ? s.dataSizes[op] : -1);
       }
-      for (const cls of Object.keys(s.objectClasses)) {
+      for (const cls in s.objectClasses) {
+        if (!Object.hasOwn(s.objectClasses, cls)) continue;
         className.push(strings.id(cls));
         classCount.push(s.objectClasses[cls]);
       }
