@@ -554,12 +554,12 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
 
   /** One record's images and candidates (sync: link targets and their folders are read with sync calls). */
   private pending(group: PairGroup, seq: TreeSeq, dir: DirContext, links: LinkResolution, targetDirs: TargetGroups): PendingRecord {
-    const images: ScanImage[] = [];
+    // Sized up front (one image is the usual group): an array grown by push starts at 17 slots.
+    const images: ScanImage[] = new Array(group.images.length);
     const candidates: ScanSidecar[] = [];
     const findings: Finding[] = [];
     // Per candidate: 1 = not inspected (unchecked), 2 = reported by its own record (a link target inside the root).
     let flags: number[] | undefined;
-    let seen: Set<string> | undefined;
     let shared = false;
     const relPrefix = dir.relPrefix;
     // inRootLinkRecords 'resolve': links only, all into the root (or broken): no target pairing.
@@ -617,25 +617,29 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
             shared = true;
             findings.push({ code: 'ambiguous', message: 'the link target shares its sidecar with other images', paths: [img.path, ...tg.images.map((i) => i.path)] });
           }
-          for (const c of tg.sidecars) {
-            seen ??= new Set();
-            if (seen.has(c.path)) continue;
-            seen.add(c.path);
+          for (let t = 0; t < tg.sidecars.length; t++) {
+            const c = tg.sidecars[t];
+            // A record's candidates are a few: looked up in place (no Set per link record).
+            if (flags !== undefined && hasCandidate(candidates, c.path)) continue;
             flags ??= candidates.map(() => 0);
             candidates.push(candidateOf(c, dir.relOfReal(c.path), 'target'));
             flags.push(outside ? 0 : dir.inspectLinkTargets ? 2 : 3);
           }
         }
       }
-      images.push(si);
+      images[k] = si;
     }
-    for (const c of group.sidecars) {
-      if (seen?.has(c.path)) continue;
+    for (let t = 0; t < group.sidecars.length; t++) {
+      const c = group.sidecars[t];
+      // Only link targets' sidecars are candidates yet (flags set): a local one of those is not added twice.
+      if (flags !== undefined && hasCandidate(candidates, c.path)) continue;
       candidates.push(candidateOf(c, relPrefix + c.name, 'local'));
       flags?.push(0);
     }
-    const items: InspectItem[] = [];
-    for (let i = 0; i < candidates.length; i++) if (!flags || (flags[i] & 1) === 0) items.push({ path: candidates[i].path, name: candidates[i].name });
+    let sent = 0;
+    for (let i = 0; i < candidates.length; i++) if (!flags || (flags[i] & 1) === 0) sent++;
+    const items: InspectItem[] = new Array(sent);
+    for (let i = 0, k = 0; i < candidates.length; i++) if (!flags || (flags[i] & 1) === 0) items[k++] = { path: candidates[i].path, name: candidates[i].name };
     const rec: PendingRecord = { seq, dir: dir.rel, images, candidates, flags, items, localSidecars: group.sidecars.length, extraFiles: 0, findings };
     if (linkDeps !== undefined) rec.linkDeps = linkDeps;
     if (shared) rec.forced = 'ambiguous';
@@ -714,7 +718,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
       if (img.isSymlink) s.imageSymlinks++;
       if (img.broken) s.brokenSymlinks++;
     }
-    s.sidecarFiles += sidecarFilesOf(rec).length;
+    s.sidecarFiles += sidecarFileCount(rec);
   }
 }
 
@@ -726,7 +730,25 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
  */
 export function sidecarFilesOf(rec: ScanRecord): ScanSidecar[] {
   if (rec.category === 'unrelated') return [];
-  return rec.sidecars.filter((s) => s.side === 'local' || rec.images.some((i) => i.outsideRoot));
+  const outside = rec.images.some((i) => i.outsideRoot);
+  return rec.sidecars.filter((s) => s.side === 'local' || outside);
+}
+
+/** `sidecarFilesOf(rec).length`, without the array (every record is counted). */
+function sidecarFileCount(rec: ScanRecord): number {
+  if (rec.category === 'unrelated') return 0;
+  let outside = false;
+  for (let i = 0; i < rec.images.length; i++) if (rec.images[i].outsideRoot) outside = true;
+  if (outside) return rec.sidecars.length;
+  let n = 0;
+  for (let i = 0; i < rec.sidecars.length; i++) if (rec.sidecars[i].side === 'local') n++;
+  return n;
+}
+
+/** Is `path` one of `candidates`' paths? */
+function hasCandidate(candidates: readonly ScanSidecar[], path: string): boolean {
+  for (let i = 0; i < candidates.length; i++) if (candidates[i].path === path) return true;
+  return false;
 }
 
 /** Symlinked images only, no sidecar of their own (a game folder's links to the originals). */
