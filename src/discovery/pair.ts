@@ -18,7 +18,7 @@
  */
 import { isAbsolute, join, normalize, sep } from 'node:path';
 import type { SidecarExt, SidecarNaming } from '../types.js';
-import { nfc, splitName } from './extensions.js';
+import { extensionDot, nfc, splitName } from './extensions.js';
 import type { DirListing, EntryKind, WalkEntry } from './walk.js';
 import { isLockName, isTempName } from '../fs/temp-files.js';
 import { CONFIG_FILE_NAME } from './config.js';
@@ -86,9 +86,8 @@ export function compareSidecars(a: { ext: SidecarExt; naming: SidecarNaming; nam
 }
 
 export function isImageName(name: string, imageExts: ReadonlySet<string>): boolean {
-  // splitName's rule (a stem before the last dot, an extension after it), without its object.
-  const dot = name.lastIndexOf('.');
-  return dot > 0 && dot < name.length - 1 && imageExts.has(name.slice(dot + 1).toLowerCase());
+  const dot = extensionDot(name); // splitName's rule, without its object
+  return dot !== -1 && imageExts.has(name.slice(dot + 1).toLowerCase());
 }
 
 /**
@@ -182,8 +181,8 @@ export function pairDirectory(listing: Pick<DirListing, 'path' | 'entries'>, ima
       images.push({ name, path: pathOf(name), isLink: e.kind === 'symlink' });
       // The keys under which an image can be claimed: its NFC stem and its NFC full name.
       const n = nfc(name);
-      const nd = n.lastIndexOf('.');
-      const stem = nd > 0 && nd < n.length - 1 ? n.slice(0, nd) : n;
+      const nd = extensionDot(n);
+      const stem = nd === -1 ? n : n.slice(0, nd);
       sameStem.push(byStem.get(stem) ?? -1);
       byStem.set(stem, i);
       sameName.push(byName.get(n) ?? -1);
