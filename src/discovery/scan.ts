@@ -18,7 +18,7 @@ import { INDEX_DIR } from '../incremental/location.js';
 import { imageExtensionSet, nfc } from './extensions.js';
 import { pairDirectory, type DirPairing, type PairGroup, type SidecarEntry } from './pair.js';
 import { nameRoot, shardFilter, type ShardFilter } from './shard.js';
-import { byName, walkTree, type EntryKind, type WalkEntry, type WalkProblem } from './walk.js';
+import { byName, isPlainListing, walkTree, type EntryKind, type WalkEntry, type WalkProblem } from './walk.js';
 import { relativeTo } from '../fs/rel-path.js';
 
 /** Name of the quarantine folder at the root of a library (never scanned). */
@@ -729,20 +729,24 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
  * outside the root adds its target's sidecars (no record of this tree counts them otherwise).
  */
 export function sidecarFilesOf(rec: ScanRecord): ScanSidecar[] {
-  if (rec.category === 'unrelated') return [];
-  const outside = rec.images.some((i) => i.outsideRoot);
-  return rec.sidecars.filter((s) => s.side === 'local' || outside);
+  const scope = sidecarFileScope(rec);
+  return scope === 'none' ? [] : scope === 'all' ? rec.sidecars.slice() : rec.sidecars.filter((s) => s.side === 'local');
 }
 
 /** `sidecarFilesOf(rec).length`, without the array (every record is counted). */
 function sidecarFileCount(rec: ScanRecord): number {
-  if (rec.category === 'unrelated') return 0;
-  let outside = false;
-  for (let i = 0; i < rec.images.length; i++) if (rec.images[i].outsideRoot) outside = true;
-  if (outside) return rec.sidecars.length;
+  const scope = sidecarFileScope(rec);
+  if (scope !== 'local') return scope === 'all' ? rec.sidecars.length : 0;
   let n = 0;
   for (let i = 0; i < rec.sidecars.length; i++) if (rec.sidecars[i].side === 'local') n++;
   return n;
+}
+
+/** Which of a record's sidecars are sidecar files (the definition above): none, all, or the local ones. */
+function sidecarFileScope(rec: ScanRecord): 'none' | 'all' | 'local' {
+  if (rec.category === 'unrelated') return 'none';
+  for (let i = 0; i < rec.images.length; i++) if (rec.images[i].outsideRoot) return 'all';
+  return 'local';
 }
 
 /** Is `path` one of `candidates`' paths? */
@@ -1089,8 +1093,7 @@ class TargetGroups {
     } else {
       folder.pairing = this.pairInto(folder.groups, dir, entries);
       folder.listing = entries;
-      // As the walk would list it: no entry whose kind the walk asks lstat for, no name it marks unaddressable.
-      folder.walkable = !this.listings && entries.every((e) => e.kind !== 'other' && !e.name.includes('\uFFFD'));
+      folder.walkable = !this.listings && isPlainListing(entries);
     }
     return folder;
   }

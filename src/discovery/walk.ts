@@ -112,6 +112,19 @@ export async function* walkTree(root: string, opts: WalkOptions = {}): AsyncGene
   }
 }
 
+/** A name `readListing` checks against the raw bytes (it may not be valid UTF-8: unaddressable). */
+const mayBeUnaddressable = (name: string) => name.includes('\uFFFD');
+
+/**
+ * Entries as `readListing` gives them without asking anything more: no entry of kind 'other' (an
+ * unknown kind it lstats; FIFOs and the like are refused too, rarely worth it) and no name it
+ * checks for being unaddressable (`WalkOptions.listedByRun`).
+ */
+export function isPlainListing(entries: readonly WalkEntry[]): boolean {
+  for (const e of entries) if (e.kind === 'other' || mayBeUnaddressable(e.name)) return false;
+  return true;
+}
+
 /** One directory's entries, sorted by name (null when it cannot be read), and its problems. */
 async function readListing(path: string, rel: string, opts: WalkOptions): Promise<Listed> {
   const problems: WalkProblem[] = [];
@@ -130,7 +143,7 @@ async function readListing(path: string, rel: string, opts: WalkOptions): Promis
       // d_type unknown (some network file systems): ask lstat.
       kind = await lstatKind(join(path, d.name));
     }
-    if (d.name.includes('\uFFFD')) suspicious = true;
+    if (mayBeUnaddressable(d.name)) suspicious = true;
     entries.push({ name: d.name, kind });
   }
   entries.sort(byName);
