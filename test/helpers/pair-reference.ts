@@ -49,7 +49,6 @@ export function referencePairDirectory(listing: Pick<DirListing, 'path' | 'entri
   const sidecars: { entry: SidecarEntry; claims: { key: string; naming: SidecarNaming }[] }[] = [];
   const unaddressable: WalkEntry[] = [];
   const tempFiles: string[] = [];
-  const others = new Map<string, string>(); // lookalike key -> first non-sidecar file (images included) with it
   let ignored = 0;
   // A normalised absolute folder (every walked one) joins a name by concatenation: join() per file
   // normalises the whole path again.
@@ -127,25 +126,20 @@ export function referencePairDirectory(listing: Pick<DirListing, 'path' | 'entri
   };
   images.forEach((img, i) => groupOf(i).images.push(img));
   sidecars.forEach((s, j) => groupOf(n + j).sidecars.push(s.entry));
-  if (order.some((g) => g.images.length === 0)) {
-    // Only lone sidecars need the folder's other names (in listing order, first name wins): looked
-    // at only when the folder has one (most have none; this was two keys per image of every folder).
-    for (const e of opts.folderEntries ?? listing.entries) {
-      if (!isLookalikeSource(e, imageExts)) continue;
-      for (const k of lookalikeKeys(e.name)) if (!others.has(k)) others.set(k, e.name);
-    }
-  }
+  // The unknown-image rule stated directly (not pair.ts's key map): a lone sidecar's lookalikes are,
+  // per sidecar, the first file of the folder in listing order whose case-folded NFC name or stem
+  // is the sidecar's case-folded NFC base.
+  const sources = (opts.folderEntries ?? listing.entries).filter((e) => isLookalikeSource(e, imageExts));
   for (const g of order) {
     if (g.sidecars.length > 1) g.sidecars.sort(compareSidecars);
-    if (g.images.length === 0 && others.size > 0) {
-      const seen = new Set<string>();
-      for (const s of g.sidecars) {
-        const base = nfc(s.name.slice(0, s.name.length - s.ext.length - 1)).toLowerCase();
-        const hit = others.get(base);
-        if (hit !== undefined) seen.add(hit);
-      }
-      if (seen.size > 0) g.lookalikes = [...seen].sort();
+    if (g.images.length > 0) continue;
+    const seen = new Set<string>();
+    for (const s of g.sidecars) {
+      const base = nfc(s.name.slice(0, s.name.length - s.ext.length - 1)).toLowerCase();
+      const hit = sources.find((e) => lookalikeKeys(e.name).includes(base));
+      if (hit !== undefined) seen.add(hit.name);
     }
+    if (seen.size > 0) g.lookalikes = [...seen].sort();
   }
   return { groups: order, unaddressable, ignored, tempFiles };
 }
