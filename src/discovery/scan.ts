@@ -814,7 +814,6 @@ function groupsAgain(listing: { path: string; entries: readonly WalkEntry[] }, i
     for (const sc of rec.sidecars) if (sc.side === 'local' && !g.sidecars.some((x) => x.name === sc.name)) return null;
     out[gi] = g;
   }
-  out.length = valid.length;
   return out;
 }
 
