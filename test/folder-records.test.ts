@@ -184,6 +184,20 @@ test('an entry of the earlier layout or one whose records do not add up is never
   };
   const { fmt: _fmt, ...earlier } = meta;
   assert.equal(decodeFolder(withMeta(earlier)), null, 'no fmt: the earlier layout (one stream with back-references)');
+  assert.equal(decodeFolder(withMeta({ ...meta, fmt: 3 })), null, 'fmt 3: dependency arrays inside the v8 meta');
+  // The dependency arrays after the meta (depAt: n + 1 ascending offsets from 0, then deps).
+  const depAtAt = 4 + metaLen;
+  const patched = (i: number, v: number) => {
+    const c = Buffer.from(good);
+    c.writeInt32LE(v, depAtAt + i * 4);
+    return c;
+  };
+  assert.ok(decodeFolder(patched(0, 0)), 'the same bytes decode');
+  assert.equal(decodeFolder(patched(0, 1)), null, 'depAt not starting at 0');
+  assert.equal(decodeFolder(patched(1, good.readInt32LE(depAtAt + 8) + 1)), null, 'depAt going down');
+  assert.equal(decodeFolder(patched(3, 1 << 28)), null, 'more deps than bytes');
+  assert.equal(decodeFolder(patched(3, -1)), null, 'a negative count');
+  assert.equal(decodeFolder(good.subarray(0, depAtAt + 8)), null, 'cut inside depAt');
   const lens = meta.lens as number[];
   assert.ok(lens[0] > 0 && lens[1] < 0 && lens[2] > 0);
   assert.equal(decodeFolder(withMeta({ ...meta, lens: [lens[0] + 10_000, lens[1], lens[2]] })), null, 'lengths beyond the stream');
