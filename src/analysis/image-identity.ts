@@ -23,7 +23,8 @@
  * A sidecar without a usable record is "unknown", never stale.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, openSync, readSync, statSync, constants } from 'node:fs';
+import { statSync } from 'node:fs';
+import { READ_FLAGS, streamRegularFileSync } from '../fs/regular-file.js';
 import type { JsonObject, JsonValue } from '../types.js';
 import { forEachOperation, isPlainObject, normalizeOperationName, SIDECAR_INFO_KEY } from './operations.js';
 
@@ -53,22 +54,13 @@ export interface IdentityCheck {
   current: ImageIdentity | null;
 }
 
-const HASH_CHUNK = 1 << 20;
-
-/** sha256 of a file's bytes (sync, chunked: images can be hundreds of MB). */
+/**
+ * sha256 of a file's bytes (sync, streamed: images can be hundreds of MB). Links are followed (an
+ * image may be one); a FIFO or device is refused, never waited on (fs/regular-file.ts).
+ */
 export function hashFileSync(path: string): string {
   const h = createHash('sha256');
-  const fd = openSync(path, constants.O_RDONLY);
-  try {
-    const buf = Buffer.allocUnsafe(HASH_CHUNK);
-    for (;;) {
-      const n = readSync(fd, buf, 0, HASH_CHUNK, null);
-      if (n === 0) break;
-      h.update(n === HASH_CHUNK ? buf : buf.subarray(0, n));
-    }
-  } finally {
-    closeSync(fd);
-  }
+  streamRegularFileSync(path, READ_FLAGS, (bytes) => h.update(bytes));
   return h.digest('hex');
 }
 

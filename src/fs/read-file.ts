@@ -1,12 +1,11 @@
-import { closeSync, constants, fstatSync, openSync, readSync, type BigIntStats } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync, type BigIntStats } from 'node:fs';
 import { errors } from '../errors.js';
 import { DEFAULT_MAX_FILE_SIZE } from '../formats/value.js';
+import { READ_FLAGS } from './regular-file.js';
 
 /** Default size limit for one sidecar file (one constant, shared with the decoders). */
 export { DEFAULT_MAX_FILE_SIZE };
 
-// O_NONBLOCK: a FIFO swapped in for a sidecar must not block the open forever (no effect on regular files).
-const OPEN_FLAGS = constants.O_RDONLY | (constants.O_NONBLOCK ?? 0);
 
 /**
  * Read a whole file synchronously, refusing files above `maxSize` before allocating for them and
@@ -30,7 +29,7 @@ export function readFileWithStatSync(path: string, maxSize: number = DEFAULT_MAX
 function readLimited(path: string, maxSize: number, into: ((size: number) => Buffer | null) | undefined, statOut: { stat?: BigIntStats } | null): Buffer {
   let fd: number;
   try {
-    fd = openSync(path, OPEN_FLAGS);
+    fd = openSync(path, READ_FLAGS); // a FIFO swapped in opens at once and is refused below
   } catch (e) {
     throw errors.fromFs(e, path);
   }

@@ -1,8 +1,8 @@
-import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { errors, isSidecarError, type ErrorCode } from '../errors.js';
 import { canonicalJsonChunks, decodeSidecar } from '../formats/codec.js';
 import { readFileLimitedSync } from '../fs/read-file.js';
+import { READ_NOFOLLOW_FLAGS, streamRegularFileSync } from '../fs/regular-file.js';
 import type { Keyring } from '../crypto/keys.js';
 import { beginKeyed, endKeyed } from '../integrity/digest.js';
 
@@ -37,39 +37,11 @@ export interface HashResult {
   error?: { code: ErrorCode; message: string; path: string };
 }
 
-const CHUNK = 1024 * 1024;
-// One read buffer per thread, reused for every file (big files are streamed through it).
-let chunk: Buffer | null = null;
-
-// O_NONBLOCK: a FIFO that replaced a file since the walk must not hang us; O_NOFOLLOW: nor may a
-// symlink that replaced it lead us elsewhere. Both are no-ops for the regular files we expect.
-const OPEN_FLAGS = constants.O_RDONLY | (constants.O_NONBLOCK ?? 0) | (constants.O_NOFOLLOW ?? 0);
-
-/** Stream one regular file through a keyed sha256. Throws SidecarError. */
+/** Stream one regular file through a keyed sha256, never following a symlink swapped in (fs/regular-file.ts). Throws SidecarError. */
 function hashFileBytes(path: string, rel: string): { size: number; digest: string } {
-  let fd: number;
-  try {
-    fd = openSync(path, OPEN_FLAGS);
-  } catch (e) {
-    throw errors.fromFs(e, path);
-  }
-  try {
-    if (!fstatSync(fd).isFile()) throw errors.notRegularFile(path);
-    const h = beginKeyed(rel);
-    const buf = (chunk ??= Buffer.allocUnsafe(CHUNK));
-    let size = 0;
-    for (;;) {
-      const n = readSync(fd, buf, 0, CHUNK, null);
-      if (n === 0) break;
-      h.update(n === CHUNK ? buf : buf.subarray(0, n));
-      size += n;
-    }
-    return { size, digest: endKeyed(h) };
-  } catch (e) {
-    throw errors.fromFs(e, path);
-  } finally {
-    closeSync(fd);
-  }
+  const h = beginKeyed(rel);
+  const size = streamRegularFileSync(path, READ_NOFOLLOW_FLAGS, (bytes) => h.update(bytes));
+  return { size, digest: endKeyed(h) };
 }
 
 function hashCanonical(item: HashItem, opts: HashTaskOptions): HashResult {

@@ -1,0 +1,93 @@
+/**
+ * How this library opens a file it expects to be a regular file — a sidecar, an image to hash, an
+ * orphan to quarantine: the rule lives here once.
+ *
+ * - O_NONBLOCK: a FIFO (or device) swapped in since the walk must not block the open forever; it
+ *   opens at once, and the fstat that follows refuses it. No effect on regular files.
+ * - O_NOFOLLOW where the caller must not be led elsewhere by a symlink swapped in (hashing the
+ *   tree, quarantine); image identity follows links on purpose (an image may be a link).
+ * - Anything fstat does not call a regular file is refused with `notRegularFile`.
+ *
+ * Hashing streams through one reused 1 MiB buffer per thread: an orphan or an image may be
+ * gigabytes, and its bytes are never held whole.
+ */
+import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { errors } from '../errors.js';
+
+/** Reading a file expected to be regular, following a symlink (sidecars, images). */
+export const READ_FLAGS = constants.O_RDONLY | (constants.O_NONBLOCK ?? 0);
+/** The same, refusing a symlink in the last component (ELOOP). */
+export const READ_NOFOLLOW_FLAGS = READ_FLAGS | (constants.O_NOFOLLOW ?? 0);
+
+const CHUNK = 1 << 20;
+// One chunk per thread, reused for every file.
+let chunk: Buffer | null = null;
+
+/**
+ * Stream a regular file's bytes to `onChunk` (each chunk is only valid during the call), and return
+ * how many there were. Throws SidecarError (the fs error, or `notRegularFile`).
+ */
+export function streamRegularFileSync(path: string, flags: number, onChunk: (bytes: Buffer) => void): number {
+  let fd: number;
+  try {
+    fd = openSync(path, flags);
+  } catch (e) {
+    throw errors.fromFs(e, path);
+  }
+  try {
+    if (!fstatSync(fd).isFile()) throw errors.notRegularFile(path);
+    const buf = (chunk ??= Buffer.allocUnsafe(CHUNK));
+    let size = 0;
+    for (;;) {
+      const n = readSync(fd, buf, 0, CHUNK, null);
+      if (n === 0) break;
+      onChunk(n === CHUNK ? buf : buf.subarray(0, n));
+      size += n;
+    }
+    return size;
+  } catch (e) {
+    throw errors.fromFs(e, path);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** What a file was when it was streamed (fstat through the same descriptor, before the first read). */
+export interface StreamedFile {
+  size: number;
+  dev: number;
+  ino: number;
+  mtimeMs: number;
+  ctimeMs: number;
+}
+
+/**
+ * `streamRegularFileSync` without blocking the event loop (the reads run on the thread pool), with
+ * the file's identity. Its own buffer per call: calls may run concurrently. Throws the fs error as
+ * it is (callers word ELOOP and the like themselves), or `refuse(path)` for a file that is not
+ * regular.
+ */
+export async function streamRegularFile(
+  path: string,
+  flags: number,
+  onChunk: (bytes: Buffer) => void,
+  refuse: (path: string) => Error = errors.notRegularFile,
+): Promise<StreamedFile> {
+  const fh = await open(path, flags);
+  try {
+    const st = await fh.stat();
+    if (!st.isFile()) throw refuse(path);
+    const buf = Buffer.allocUnsafe(Math.min(CHUNK, Math.max(1, st.size)));
+    let size = 0;
+    for (;;) {
+      const { bytesRead } = await fh.read(buf, 0, buf.length, null);
+      if (bytesRead === 0) break;
+      onChunk(bytesRead === buf.length ? buf : buf.subarray(0, bytesRead));
+      size += bytesRead;
+    }
+    return { size, dev: st.dev, ino: st.ino, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs };
+  } finally {
+    await fh.close().catch(() => undefined);
+  }
+}

@@ -1,0 +1,144 @@
+/**
+ * fs/regular-file.ts: the one rule for opening a file the library expects to be regular. Attacks:
+ * a FIFO where a file was (an open without O_NONBLOCK waits for a writer forever: the run hangs),
+ * a symlink swapped in where links are refused, and files bigger than the stream's chunk.
+ * Each FIFO case runs in a child process with a deadline, so a regression shows as a failed test
+ * rather than a test run that never ends.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { READ_FLAGS, READ_NOFOLLOW_FLAGS, streamRegularFile, streamRegularFileSync } from '../src/fs/regular-file.js';
+import { hashRegularFile } from '../src/fs/file-hash.js';
+import { hashFileSync } from '../src/analysis/image-identity.js';
+import { SidecarError } from '../src/errors.js';
+
+const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'is-regular-'));
+const srcUrl = (rel: string) => new URL(`../src/${rel}`, import.meta.url).href;
+
+function mkfifo(p: string): boolean {
+  return spawnSync('mkfifo', [p]).status === 0;
+}
+
+/** Run an ES module body in a child; it must print its result and exit within `ms`. */
+function runChild(body: string, ms = 20_000): { status: number | null; out: string; err: string; timedOut: boolean } {
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', body], { encoding: 'utf8', timeout: ms });
+  return { status: r.status, out: r.stdout, err: r.stderr, timedOut: r.error !== undefined && (r.error as NodeJS.ErrnoException).code === 'ETIMEDOUT' };
+}
+
+test('streamed hashing: several chunks and an empty file give the digest of the whole content', async () => {
+  const dir = tmp();
+  const big = path.join(dir, 'big.bin');
+  const content = randomBytes((1 << 20) * 2 + 12_345); // two full chunks and a partial one
+  fs.writeFileSync(big, content);
+  const want = createHash('sha256').update(content).digest('hex');
+  const h1 = createHash('sha256');
+  assert.equal(streamRegularFileSync(big, READ_FLAGS, (b) => h1.update(b)), content.length);
+  assert.equal(h1.digest('hex'), want);
+  const h2 = createHash('sha256');
+  const st = await streamRegularFile(big, READ_NOFOLLOW_FLAGS, (b) => h2.update(b));
+  assert.equal(st.size, content.length);
+  assert.equal(st.ino, fs.statSync(big).ino);
+  assert.equal(h2.digest('hex'), want);
+  assert.equal(hashFileSync(big), want);
+  const r = await hashRegularFile(big);
+  assert.equal(r.sha256, want);
+  assert.equal(r.snapshot.size, content.length);
+
+  const empty = path.join(dir, 'empty.bin');
+  fs.writeFileSync(empty, '');
+  assert.equal(hashFileSync(empty), createHash('sha256').digest('hex'));
+  assert.equal((await hashRegularFile(empty)).snapshot.size, 0);
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+test('a symlink is refused where links are not followed, and followed where they are', async () => {
+  const dir = tmp();
+  const real = path.join(dir, 'real.jpg');
+  fs.writeFileSync(real, 'image bytes');
+  const link = path.join(dir, 'link.jpg');
+  fs.symlinkSync(real, link);
+  assert.throws(() => streamRegularFileSync(link, READ_NOFOLLOW_FLAGS, () => undefined), (e: unknown) => e instanceof SidecarError);
+  await assert.rejects(hashRegularFile(link), (e: unknown) => e instanceof SidecarError && e.code === 'CONFLICT' && /symlink/.test(e.message));
+  // An image may be a link: its identity hash follows it.
+  assert.equal(hashFileSync(link), createHash('sha256').update('image bytes').digest('hex'));
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+test('a FIFO is refused at once by every reader, never waited on (regression: hashFileSync and hashRegularFile blocked forever)', (t) => {
+  const dir = tmp();
+  const fifo = path.join(dir, 'IMG_0001.jpg');
+  if (!mkfifo(fifo)) {
+    t.skip('mkfifo is not available');
+    return;
+  }
+  const body = `
+    const { hashFileSync } = await import(${JSON.stringify(srcUrl('analysis/image-identity.js'))});
+    const { hashRegularFile } = await import(${JSON.stringify(srcUrl('fs/file-hash.js'))});
+    const { readFileLimitedSync } = await import(${JSON.stringify(srcUrl('fs/read-file.js'))});
+    const { checkImageIdentity } = await import(${JSON.stringify(srcUrl('analysis/image-identity.js'))});
+    const p = ${JSON.stringify(fifo)};
+    const out = [];
+    try { hashFileSync(p); out.push('image-hash: read'); } catch (e) { out.push('image-hash: ' + e.code); }
+    try { await hashRegularFile(p); out.push('quarantine-hash: read'); } catch (e) { out.push('quarantine-hash: ' + e.code); }
+    try { readFileLimitedSync(p); out.push('sidecar-read: read'); } catch (e) { out.push('sidecar-read: ' + e.code); }
+    // A sidecar recorded an empty image with its hash; the image is now a FIFO (size 0 too).
+    const empty = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
+    const check = checkImageIdentity(p, { size: 0, mtimeNs: 0n, sha256: empty, operations: [], staleOperations: [] }, { verifyHash: true });
+    out.push('identity: ' + check.state + ' ' + check.reasons.join(','));
+    console.log(out.join('\\n'));
+  `;
+  const r = runChild(body);
+  fs.rmSync(dir, { recursive: true, force: true });
+  assert.equal(r.timedOut, false, `a reader waited on the FIFO (${r.out}${r.err})`);
+  assert.equal(r.status, 0, r.err);
+  assert.deepEqual(r.out.trim().split('\n'), ['image-hash: IO', 'quarantine-hash: CONFLICT', 'sidecar-read: IO', 'identity: unknown image-unreadable']);
+});
+
+test('cleanup: an orphan swapped for a FIFO after the scan is left alone with a finding, and the rest is quarantined (regression: the run hung)', (t) => {
+  const dir = tmp();
+  const probe = path.join(dir, 'probe');
+  if (!mkfifo(probe)) {
+    t.skip('mkfifo is not available');
+    return;
+  }
+  fs.rmSync(probe);
+  const root = path.join(dir, 'lib');
+  fs.mkdirSync(root);
+  // Enough kept sidecars that two orphans stay under the guard's fraction.
+  for (let i = 0; i < 20; i++) {
+    fs.writeFileSync(path.join(root, `IMG_${i}.jpg`), 'jpg');
+    fs.writeFileSync(path.join(root, `IMG_${i}.json`), JSON.stringify({ face_detection: { faces: [] } }));
+  }
+  fs.writeFileSync(path.join(root, 'gone_1.json'), JSON.stringify({ face_detection: { faces: [1] } }));
+  fs.writeFileSync(path.join(root, 'gone_2.json'), JSON.stringify({ face_detection: { faces: [2] } }));
+  const body = `
+    const { cleanup } = await import(${JSON.stringify(srcUrl('ops/cleanup.js'))});
+    const { execFileSync } = await import('node:child_process');
+    const fs = await import('node:fs');
+    const victim = ${JSON.stringify(path.join(root, 'gone_1.json'))};
+    // The clock is read after the scan planned the orphans and before they are hashed and moved.
+    const now = () => { fs.rmSync(victim); execFileSync('mkfifo', [victim]); return new Date(Date.UTC(2026, 0, 2, 3, 4, 5)); };
+    const r = await cleanup(${JSON.stringify(root)}, { engine: 'inline', now, force: true });
+    console.log(JSON.stringify({ orphans: r.orphans, removed: r.removed, skipped: r.skipped.map((s) => ({ rel: s.rel ?? s.path, code: s.code ?? s.error?.code })) }));
+  `;
+  const r = runChild(body);
+  try {
+    assert.equal(r.timedOut, false, `cleanup waited on the FIFO (${r.out}${r.err})`);
+    assert.equal(r.status, 0, r.err);
+    const rep = JSON.parse(r.out.trim().split('\n').pop()!) as { orphans: number; removed: number; skipped: { rel: string; code: string }[] };
+    assert.equal(rep.orphans, 2);
+    assert.equal(rep.removed, 1);
+    assert.equal(rep.skipped.length, 1);
+    assert.match(JSON.stringify(rep.skipped[0]), /gone_1\.json/);
+    // The FIFO is where it was, the other orphan went to quarantine.
+    assert.ok(fs.lstatSync(path.join(root, 'gone_1.json')).isFIFO());
+    assert.equal(fs.existsSync(path.join(root, 'gone_2.json')), false);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
