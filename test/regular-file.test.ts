@@ -142,3 +142,111 @@ test('cleanup: an orphan swapped for a FIFO after the scan is left alone with a 
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('the library config: a FIFO, an oversized file or a directory under its name never hangs or is read whole (regression: a FIFO .image-sidecar.json hung every command in the tree)', (t) => {
+  const dir = tmp();
+  const probe = path.join(dir, 'probe');
+  if (!mkfifo(probe)) {
+    t.skip('mkfifo is not available');
+    return;
+  }
+  const lib = path.join(dir, 'lib');
+  fs.mkdirSync(lib);
+  const cfg = path.join(lib, '.image-sidecar.json');
+  fs.renameSync(probe, cfg);
+  const body = `
+    const { resolveImageExtensions, findConfigFile } = await import(${JSON.stringify(srcUrl('discovery/config.js'))});
+    const fs = await import('node:fs');
+    const out = [];
+    const attempt = (label) => { try { const r = resolveImageExtensions({ startDir: ${JSON.stringify(lib)} }); out.push(label + ': ' + JSON.stringify(r ?? null)); } catch (e) { out.push(label + ': ' + e.code); } };
+    attempt('fifo');
+    fs.rmSync(${JSON.stringify(cfg)});
+    fs.writeFileSync(${JSON.stringify(cfg)}, JSON.stringify({ imageExtensions: ['qqq'], pad: 'x'.repeat(2 << 20) }));
+    attempt('oversized');
+    fs.rmSync(${JSON.stringify(cfg)});
+    fs.mkdirSync(${JSON.stringify(cfg)});
+    out.push('directory: ' + findConfigFile(${JSON.stringify(lib)}));
+    fs.rmdirSync(${JSON.stringify(cfg)});
+    fs.writeFileSync(${JSON.stringify(cfg)}, JSON.stringify({ imageExtensions: ['qqq'] }));
+    attempt('plain');
+    console.log(out.join('\\n'));
+  `;
+  const r = runChild(body);
+  fs.rmSync(dir, { recursive: true, force: true });
+  assert.equal(r.timedOut, false, `reading the config waited on the FIFO (${r.out}${r.err})`);
+  assert.equal(r.status, 0, r.err);
+  const lines = r.out.trim().split('\n');
+  assert.equal(lines[0], 'fifo: IO');
+  assert.equal(lines[1], 'oversized: TOO_LARGE');
+  // A directory of that name is not a config: the search goes on above it (none there).
+  assert.ok(lines[2] === 'directory: null' || !lines[2].includes(lib), lines[2]);
+  assert.match(lines[3], /^plain: \[.*"qqq".*\]$/);
+});
+
+test('the incremental index: a FIFO at its path, or at its last-run record, is a foreign file, not a wait (regression: every run in the tree hung)', (t) => {
+  const dir = tmp();
+  const probe = path.join(dir, 'probe');
+  if (!mkfifo(probe)) {
+    t.skip('mkfifo is not available');
+    return;
+  }
+  fs.rmSync(probe);
+  const lib = path.join(dir, 'lib');
+  fs.mkdirSync(lib);
+  fs.writeFileSync(path.join(lib, 'IMG_1.jpg'), 'jpg');
+  fs.writeFileSync(path.join(lib, 'IMG_1.json'), JSON.stringify({ face_detection: { faces: [] } }));
+  const idx = path.join(dir, 'idx');
+  mkfifo(idx);
+  const body = `
+    const { validate } = await import(${JSON.stringify(srcUrl('ops/validate.js'))});
+    const { indexStatus } = await import(${JSON.stringify(srcUrl('incremental/manage.js'))});
+    const fs = await import('node:fs');
+    const warnings = [];
+    const rows = (r) => r.results.map((x) => x.file_path + ' ' + x.is_valid).join(',');
+    const served = await validate(${JSON.stringify(lib)}, { engine: 'inline', index: { path: ${JSON.stringify(idx)}, onWarning: (m) => warnings.push(m) } });
+    const plain = await validate(${JSON.stringify(lib)}, { engine: 'inline' });
+    // A run replaces the last-run record (temp file + rename); one planted after it is read by status.
+    const { execFileSync } = await import('node:child_process');
+    fs.rmSync(${JSON.stringify(idx)} + '.last-run.json', { force: true });
+    execFileSync('mkfifo', [${JSON.stringify(idx)} + '.last-run.json']);
+    const status = indexStatus(${JSON.stringify(lib)}, { path: ${JSON.stringify(idx)} });
+    console.log(JSON.stringify({ same: rows(served) === rows(plain), warnings, regular: fs.statSync(${JSON.stringify(idx)}).isFile(), statusValid: status.valid, lastRun: status.last_run }));
+  `;
+  const r = runChild(body);
+  fs.rmSync(dir, { recursive: true, force: true });
+  assert.equal(r.timedOut, false, `a run waited on the FIFO (${r.out}${r.err})`);
+  assert.equal(r.status, 0, r.err);
+  const out = JSON.parse(r.out.trim().split('\n').pop()!) as { same: boolean; warnings: string[]; regular: boolean; statusValid: boolean; lastRun: unknown };
+  assert.equal(out.statusValid, true);
+  assert.equal(out.lastRun, null, 'a FIFO last-run record reads as none');
+  assert.equal(out.same, true);
+  assert.ok(out.warnings.some((w) => /not a regular file/.test(w)), JSON.stringify(out.warnings));
+  assert.equal(out.regular, true, 'the FIFO was replaced by a rebuilt index');
+});
+
+test('a sidecar lock whose owner file is a FIFO times out with LOCK_TIMEOUT instead of waiting forever (regression: the stale-lock check blocked on it)', (t) => {
+  const dir = tmp();
+  const probe = path.join(dir, 'probe');
+  if (!mkfifo(probe)) {
+    t.skip('mkfifo is not available');
+    return;
+  }
+  fs.rmSync(probe);
+  const sidecar = path.join(dir, 'IMG_1.json');
+  const body = `
+    const { acquireSidecarLockSync, lockPathFor } = await import(${JSON.stringify(srcUrl('fs/lock.js'))});
+    const fs = await import('node:fs');
+    const { execFileSync } = await import('node:child_process');
+    const lockDir = lockPathFor(${JSON.stringify(sidecar)});
+    fs.mkdirSync(lockDir);
+    execFileSync('mkfifo', [lockDir + '/owner']);
+    const old = new Date(Date.now() - 3600_000);
+    fs.utimesSync(lockDir, old, old); // stale: the taker reads its owner before moving it aside
+    try { acquireSidecarLockSync(${JSON.stringify(sidecar)}, { timeoutMs: 500 }); console.log('acquired'); } catch (e) { console.log(e.code); }
+  `;
+  const r = runChild(body);
+  fs.rmSync(dir, { recursive: true, force: true });
+  assert.equal(r.timedOut, false, `the lock waited on the FIFO (${r.out}${r.err})`);
+  assert.equal(r.status, 0, r.err);
+  assert.equal(r.out.trim(), 'LOCK_TIMEOUT');
+});

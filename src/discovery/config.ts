@@ -8,12 +8,16 @@
  *   does on the command line (both add up). Unknown keys are a usage error, so a typo is never
  *   silently ignored.
  */
-import { readFileSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { errors } from '../errors.js';
+import { readFileLimitedSync } from '../fs/read-file.js';
 import { withExtraImageExtensions } from './extensions.js';
 
 export const CONFIG_FILE_NAME = '.image-sidecar.json';
+
+/** A config is a few lines; anything bigger is not one (and is never read whole). */
+const CONFIG_MAX_BYTES = 1 << 20;
 
 export interface LibraryConfig {
   /** Image extensions added to the default set (no dot, any case). */
@@ -22,14 +26,12 @@ export interface LibraryConfig {
 
 const KNOWN_KEYS = new Set(['imageExtensions', '$schema']);
 
-/** Read and check a config file. Missing → NOT_FOUND; malformed → USAGE naming the file. */
+/**
+ * Read and check a config file. Missing → NOT_FOUND; a FIFO, device or directory, or over 1 MiB →
+ * IO (refused at once, never waited on or read whole: fs/read-file.ts); malformed → USAGE naming the file.
+ */
 export function readConfigFile(path: string): LibraryConfig {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (e) {
-    throw errors.fromFs(e, path);
-  }
+  const text = readFileLimitedSync(path, CONFIG_MAX_BYTES).toString('utf8');
   let o: unknown;
   try {
     o = JSON.parse(text);
@@ -45,17 +47,25 @@ export function readConfigFile(path: string): LibraryConfig {
   return { imageExtensions: exts };
 }
 
-/** The nearest `.image-sidecar.json` in `startDir` or a folder above it, or null. */
+/**
+ * The nearest `.image-sidecar.json` in `startDir` or a folder above it, or null. A name that is
+ * there but cannot be read as a config (unreadable, a FIFO...) is found all the same, and reading it
+ * fails with the reason: skipping it would drop its image extensions without a word, and
+ * cleanup would then take those images' sidecars for orphans. A directory of that name is passed over.
+ */
 export function findConfigFile(startDir: string): string | null {
   let dir = resolve(startDir);
   for (;;) {
     const p = join(dir, CONFIG_FILE_NAME);
+    let isDir: boolean | undefined;
     try {
-      readFileSync(p, { flag: 'r' }).length;
-      return p;
-    } catch {
-      /* not here */
+      isDir = statSync(p, { throwIfNoEntry: false })?.isDirectory();
+    } catch (e) {
+      // Not there when a folder on the way is not one; there but not to be stat'ed (a looping
+      // link, EACCES): reading it says why.
+      isDir = (e as NodeJS.ErrnoException).code === 'ENOTDIR' ? undefined : false;
     }
+    if (isDir === false) return p;
     const up = dirname(dir);
     if (up === dir) return null;
     dir = up;

@@ -19,7 +19,8 @@
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { errors } from '../errors.js';
+import { errors, isSidecarError } from '../errors.js';
+import { readFileLimitedSync } from './read-file.js';
 import { lockNameFor, staleAsideLockName } from './temp-files.js';
 
 export interface SidecarLockOptions {
@@ -33,6 +34,8 @@ export const DEFAULT_LOCK_TIMEOUT_MS = 60_000;
 export const DEFAULT_LOCK_STALE_MS = 5_000;
 const MIN_STALE_MS = 2_000;
 const OWNER_FILE = 'owner';
+/** An owner token is a few dozen bytes. */
+const OWNER_MAX_BYTES = 4096;
 
 /** A lock this process holds. */
 export interface HeldLock {
@@ -74,9 +77,10 @@ function errCode(e: unknown): string | undefined {
 
 function readOwner(lockDir: string): string | null {
   try {
-    return fs.readFileSync(path.join(lockDir, OWNER_FILE), 'utf8');
+    // Never waits on a FIFO planted as the owner file (fs/regular-file.ts): a clear error instead.
+    return readFileLimitedSync(path.join(lockDir, OWNER_FILE), OWNER_MAX_BYTES).toString('utf8');
   } catch (e) {
-    const c = errCode(e);
+    const c = errCode(isSidecarError(e) ? e.cause : e);
     if (c === 'ENOENT') return fs.existsSync(lockDir) ? '' : null; // '' = made, token not written yet
     if (c === 'ENOTDIR') return null;
     throw e;

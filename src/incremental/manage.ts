@@ -1,5 +1,6 @@
 /** `index status` and `index clear`: what an index holds, and removing it (library side of the CLI). */
-import { readFileSync, rmdirSync, rmSync, statSync } from 'node:fs';
+import { rmdirSync, rmSync, statSync } from 'node:fs';
+import { readFileLimitedSync } from '../fs/read-file.js';
 import { basename, dirname } from 'node:path';
 import { errors } from '../errors.js';
 import { INDEX_DIR, resolveIndexLocation, type IndexLocation, type IndexLocationOptions } from './location.js';
@@ -66,7 +67,7 @@ export function indexStatus(root: string, opts: IndexLocationOptions = {}): Inde
     out.problem = e instanceof IndexFormatError ? e.message : errors.fromFs(e, loc.path).message;
   }
   try {
-    out.last_run = JSON.parse(readFileSync(lastRunPath(loc.path), 'utf8')) as LastRun;
+    out.last_run = JSON.parse(readFileLimitedSync(lastRunPath(loc.path), 1 << 20).toString('utf8')) as LastRun;
   } catch {
     /* no run recorded */
   }

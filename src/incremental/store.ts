@@ -26,6 +26,7 @@
  * `__proto__` keys. Anything unexpected makes the file (or, found later, the rest of it) untrusted.
  */
 import { closeSync, fstatSync, fsyncSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
+import { READ_FLAGS } from '../fs/regular-file.js';
 import { endianness } from 'node:os';
 import { deserialize } from 'node:v8';
 import { crc32 } from 'node:zlib';
@@ -246,17 +247,23 @@ export class IndexReader {
     this.entriesEnd = tablesAt;
   }
 
-  /** Open and check an index file: null when absent; throws IndexFormatError / fs errors otherwise. */
+  /**
+   * Open and check an index file: null when absent; throws IndexFormatError / fs errors otherwise.
+   * Something other than a regular file there (a FIFO: opening it would wait for a writer forever)
+   * is a foreign index (fs/regular-file.ts).
+   */
   static open(path: string): IndexReader | null {
     let fd: number;
     try {
-      fd = openSync(path, 'r');
+      fd = openSync(path, READ_FLAGS);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
       throw e;
     }
     try {
-      return new IndexReader(fd, fstatSync(fd).size);
+      const st = fstatSync(fd);
+      if (!st.isFile()) throw new IndexFormatError('not a regular file');
+      return new IndexReader(fd, st.size);
     } catch (e) {
       closeSync(fd);
       throw e;
