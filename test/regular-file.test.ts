@@ -250,3 +250,35 @@ test('a sidecar lock whose owner file is a FIFO times out with LOCK_TIMEOUT inst
   assert.equal(r.status, 0, r.err);
   assert.equal(r.out.trim(), 'LOCK_TIMEOUT');
 });
+
+test('manifests found in the tree (a quarantine\'s, the integrity manifest) planted as FIFOs are reported, not waited on (regression: quarantines and verify hung)', (t) => {
+  const dir = tmp();
+  const probe = path.join(dir, 'probe');
+  if (!mkfifo(probe)) {
+    t.skip('mkfifo is not available');
+    return;
+  }
+  fs.rmSync(probe);
+  const root = path.join(dir, 'lib');
+  const folder = path.join(root, '.image-sidecar-quarantine', '20260102T030405Z');
+  fs.mkdirSync(folder, { recursive: true });
+  const body = `
+    const { listQuarantines } = await import(${JSON.stringify(srcUrl('ops/quarantines.js'))});
+    const { MANIFEST_NAME } = await import(${JSON.stringify(srcUrl('ops/cleanup.js'))});
+    const { readManifest } = await import(${JSON.stringify(srcUrl('integrity/manifest.js'))});
+    const { execFileSync } = await import('node:child_process');
+    execFileSync('mkfifo', [${JSON.stringify(folder)} + '/' + MANIFEST_NAME]);
+    execFileSync('mkfifo', [${JSON.stringify(path.join(root, 'manifest.json'))}]);
+    const list = await listQuarantines(${JSON.stringify(root)});
+    let verify;
+    try { await readManifest(${JSON.stringify(path.join(root, 'manifest.json'))}); verify = 'read'; } catch (e) { verify = e.code; }
+    console.log(JSON.stringify({ problem: list.folders[0]?.problem ?? null, verify }));
+  `;
+  const r = runChild(body);
+  fs.rmSync(dir, { recursive: true, force: true });
+  assert.equal(r.timedOut, false, `a manifest read waited on the FIFO (${r.out}${r.err})`);
+  assert.equal(r.status, 0, r.err);
+  const out = JSON.parse(r.out.trim().split('\n').pop()!) as { problem: string | null; verify: string };
+  assert.match(out.problem ?? '', /not a regular file/);
+  assert.equal(out.verify, 'IO');
+});

@@ -91,3 +91,13 @@ export async function streamRegularFile(
     await fh.close().catch(() => undefined);
   }
 }
+
+/**
+ * A whole regular file's bytes, without blocking the event loop (a manifest found in the tree).
+ * Throws as `streamRegularFile`: the fs error as it is (ENOENT...), or `notRegularFile`.
+ */
+export async function readRegularFile(path: string, flags: number = READ_FLAGS): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  await streamRegularFile(path, flags, (bytes) => parts.push(Buffer.from(bytes)));
+  return Buffer.concat(parts);
+}

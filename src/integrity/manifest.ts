@@ -8,7 +8,7 @@
  * The JSON object is written by hand rather than with JSON.stringify(object): an object would put
  * integer-like keys ("2024") first and break the sorted order.
  */
-import { readFile } from 'node:fs/promises';
+import { readRegularFile } from '../fs/regular-file.js';
 import { errors } from '../errors.js';
 import { writeFileAtomic } from '../fs/atomic-write.js';
 import { CANON_VERSION, TREE_VERSION, type KeyedHex, type TreeVersion } from './digest.js';
@@ -61,7 +61,7 @@ export async function writeManifest(path: string, m: ManifestData): Promise<void
 export async function readManifest(path: string): Promise<LoadedManifest> {
   let text: string;
   try {
-    text = await readFile(path, 'utf8');
+    text = (await readRegularFile(path)).toString('utf8'); // a FIFO planted there is refused, never waited on
   } catch (e) {
     const err = errors.fromFs(e, path);
     throw err.code === 'NOT_FOUND' ? errors.notFound(path, 'manifest') : err;

@@ -7,7 +7,8 @@
  * is left, the folder (and an empty `.image-sidecar-quarantine`) is removed — by rmdir only, never
  * by a recursive delete.
  */
-import { readdir, readFile, lstat, mkdir, realpath, rmdir, unlink } from 'node:fs/promises';
+import { readdir, lstat, mkdir, realpath, rmdir, unlink } from 'node:fs/promises';
+import { readRegularFile } from '../fs/regular-file.js';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { errors, isSidecarError } from '../errors.js';
 import { QUARANTINE_DIR } from '../discovery/scan.js';
@@ -157,7 +158,7 @@ async function chosenFolder(rootAbs: string, base: string, from: string): Promis
 export async function readManifest(path: string): Promise<QuarantineManifest> {
   let text: string;
   try {
-    text = await readFile(path, 'utf8');
+    text = (await readRegularFile(path)).toString('utf8'); // a FIFO planted there is refused, never waited on
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw errors.notFound(path, 'quarantine manifest');
     throw errors.fromFs(e, path);
