@@ -11,6 +11,8 @@ import {
   decodeFolder,
   decodeRecords,
   FolderRecordsBuilder,
+  folderOf,
+  MAX_PATCH_SHARE,
   encodingOf,
   restoreRecord,
   writeCompact,
@@ -52,8 +54,10 @@ function builder(n: number): FolderRecordsBuilder {
 }
 
 function blobOf(b: FolderRecordsBuilder): FolderBlob {
-  const blob = decodeFolder(Buffer.concat(b.payload()));
-  assert.ok(blob, 'the payload decodes');
+  const chunk = decodeFolder(Buffer.concat(b.payload()));
+  assert.ok(chunk, 'the payload decodes');
+  const blob = folderOf(chunk, null);
+  assert.ok(blob, 'a base entry');
   return blob;
 }
 
@@ -78,7 +82,7 @@ test('a record written alone reads back equal, its effective sidecar the same ob
   assert.equal(recs[1].effective, recs[1].sidecars[1]);
   assert.equal(recs[0].sidecars[0].inspection.path, recs[0].sidecars[0].path);
   const blob = blobOf(b);
-  assert.ok(blob.copyable);
+  assert.ok(blob.base.part.copyable);
   assert.deepEqual(blob.meta.lens.map(Math.sign), [1, -1, 1], `JSON, v8, JSON: ${blob.meta.lens}`);
   const back = served(blob);
   for (let gi = 0; gi < 3; gi++) assert.deepEqual(shape(back[gi]), shape(recs[gi]));
@@ -96,7 +100,7 @@ test('kept records are copied byte for byte into the new entry; the others are m
   const recs = [record(0, 0), record(1, 1), record(2, 0), record(3, 1)];
   recs.forEach((r, gi) => writeCompact(first, gi, r));
   const old = blobOf(first);
-  const bytesOf = (blob: FolderBlob, gi: number) => Buffer.from(blob.recs.subarray(blob.starts[gi], blob.starts[gi] + blob.meta.lens[gi]));
+  const bytesOf = (blob: FolderBlob, gi: number) => Buffer.from(blob.base.part.recs.subarray(blob.base.starts[gi], blob.base.starts[gi] + blob.meta.lens[gi]));
   // Records 1 and 3 changed (another effective sidecar, another summary); 0 and 2 are kept.
   const oldRecs = served(old);
   const second = builder(4);
@@ -169,6 +173,7 @@ test('encodingOf: JSON only for what JSON.parse gives back exactly; shared objec
 
 test('an entry of the earlier layout or one whose records do not add up is never served', () => {
   const b = builder(3);
+  for (let gi = 0; gi < 3; gi++) b.file(gi, `${FOLDER}/IMG_${gi}.json`, ID);
   writeCompact(b, 0, record(0, 0));
   writeCompact(b, 1, record(1, 1));
   writeCompact(b, 2, record(2, 1));
@@ -198,15 +203,21 @@ test('an entry of the earlier layout or one whose records do not add up is never
   assert.equal(decodeFolder(patched(3, 1 << 28)), null, 'more deps than bytes');
   assert.equal(decodeFolder(patched(3, -1)), null, 'a negative count');
   assert.equal(decodeFolder(good.subarray(0, depAtAt + 8)), null, 'cut inside depAt');
+  // A reference beyond its table (the builder below names one file per group).
+  const depsAt = depAtAt + 4 * 4;
+  const badRef = Buffer.from(good);
+  badRef.writeInt32LE((7 << 2) | 0, depsAt);
+  assert.equal(decodeFolder(badRef), null, 'a file reference beyond the files');
   const lens = meta.lens as number[];
   assert.ok(lens[0] > 0 && lens[1] < 0 && lens[2] > 0);
   assert.equal(decodeFolder(withMeta({ ...meta, lens: [lens[0] + 10_000, lens[1], lens[2]] })), null, 'lengths beyond the stream');
   assert.equal(decodeFolder(withMeta({ ...meta, lens: [lens[0] - 1, lens[1], lens[2] + 1] })), null, 'JSON lengths that do not add up with their commas');
   assert.equal(decodeFolder(withMeta({ ...meta, lens: [lens[0], lens[1], 0] })), null);
-  assert.equal(decodeRecords(decodeFolder(withMeta({ ...meta, lens: [lens[0], lens[1] - 5 + 5, -lens[2]] }))!, () => true), null, 'a JSON record counted as v8: the counts differ');
+  const miscounted = decodeFolder(withMeta({ ...meta, lens: [lens[0], lens[1], -lens[2]] }));
+  assert.ok(miscounted === null || decodeRecords(folderOf(miscounted, null)!, () => true) === null, 'a JSON record counted as v8: the counts differ');
   // A stream under another v8 header decodes, but its records are not copied as bytes.
-  const blob = decodeFolder(good)!;
-  const other = { ...blob, copyable: false };
+  const blob = folderOf(decodeFolder(good)!, null)!;
+  const other = { ...blob, base: { ...blob.base, part: { ...blob.base.part, copyable: false } } };
   const recs = served(blob);
   const again = builder(3);
   const decoded = served(blob);
@@ -214,4 +225,117 @@ test('an entry of the earlier layout or one whose records do not add up is never
   again.keep(1, other, decoded[1]!);
   again.keep(2, other, decoded[2]!);
   assert.deepEqual(served(blobOf(again)).map(shape), recs.map(shape), 'written again from the decoded records');
+});
+
+test('a patch over the base: only the records that changed are written again; a patch of another base is ignored; beyond a share of the folder, a new base', () => {
+  const n = 8;
+  const folder = () => new FolderRecordsBuilder('/real/photos/d1', FOLDER, REL, ID, '/lib', 1, 2, n, Array.from({ length: n }, (_, i) => 10 + i));
+  const fileId = (gi: number, v = gi + 1) => new Uint8Array(40).fill(v);
+  const first = folder();
+  const recs = Array.from({ length: n }, (_, i) => record(i, i % 2 === 0 ? 0 : null));
+  recs.forEach((r, gi) => {
+    first.file(gi, `${FOLDER}/IMG_${gi}.json`, fileId(gi));
+    first.dir(gi, '/real/photos/shared', new Uint8Array(40).fill(99));
+    writeCompact(first, gi, r);
+  });
+  const outs = first.chunks();
+  assert.equal(outs.length, 1, 'nothing stored before: one base entry');
+  assert.ok(!outs[0].patch && outs[0].payload);
+  const base = decodeFolder(Buffer.concat(outs[0].payload!))!;
+  assert.ok(base && base.meta.groups === undefined && /^[0-9a-f]{16}$/.test(base.meta.gen), 'a base, with a generation');
+  const all = folderOf(base, null)!;
+  assert.deepEqual(served(all).map(shape), recs.map(shape));
+  // The next run: group 2 changed (made again), the others kept: the base is kept, a patch holds group 2.
+  const offs = { base: 100, patch: 0 };
+  const next = folder();
+  next.replaces = { ...offs, gen: base.meta.gen, lens: all.meta.lens, patched: [] };
+  const back = served(all);
+  const changed = record(2, null);
+  (changed.sidecars[0].inspection.summary as { faces: number }).faces = 77;
+  for (let gi = 0; gi < n; gi++) {
+    if (gi === 2) {
+      next.rebuilt.push(gi);
+      next.file(gi, `${FOLDER}/IMG_2.json`, fileId(2, 50));
+      writeCompact(next, gi, changed);
+    } else next.keep(gi, all, back[gi]!);
+  }
+  const again = next.chunks();
+  assert.deepEqual(again.map((c) => [c.patch, c.keep ?? 'written']), [[false, 100], [true, 'written']], 'the base kept, a patch written');
+  const patch = decodeFolder(Buffer.concat(again[1].payload!))!;
+  assert.deepEqual(patch.meta.groups, [2]);
+  assert.equal(patch.meta.gen, base.meta.gen, 'the patch names its base');
+  assert.deepEqual(patch.meta.files, [`${FOLDER}/IMG_2.json`], 'only the changed record and what it depends on');
+  assert.deepEqual([...patch.ids.subarray(0, 40)], [...fileId(2, 50)], 'at its new identity');
+  const patched = folderOf(base, patch)!;
+  assert.ok(patched.patch, 'the patch applies');
+  const expect = [...recs];
+  expect[2] = changed;
+  assert.deepEqual(served(patched).map(shape), expect.map(shape), 'the patch record over the base one');
+  // A patch of another base (a later base was written: the patch is older) is ignored.
+  const otherBase = decodeFolder(Buffer.concat(folderWith(recs).chunks()[0].payload!))!;
+  assert.notEqual(otherBase.meta.gen, base.meta.gen);
+  assert.equal(folderOf(otherBase, patch)!.patch, null, 'a patch over another generation: left out');
+  assert.deepEqual(served(folderOf(otherBase, patch)!).map(shape), recs.map(shape));
+  assert.equal(folderOf(patch, null), null, 'a patch is no base');
+  // Group 5 changes too: the new patch keeps group 2's record (copied) and adds group 5's.
+  const third = folder();
+  third.replaces = { base: 100, patch: 200, gen: base.meta.gen, lens: patched.meta.lens, patched: [2] };
+  const back2 = served(patched);
+  const changed5 = record(5, 0);
+  for (let gi = 0; gi < n; gi++) {
+    if (gi === 5) {
+      third.rebuilt.push(gi);
+      third.file(gi, `${FOLDER}/IMG_5.json`, fileId(5, 60));
+      writeCompact(third, gi, changed5);
+    } else third.keep(gi, patched, back2[gi]!);
+  }
+  const out3 = third.chunks();
+  assert.deepEqual(out3.map((c) => [c.patch, c.keep ?? 'written']), [[false, 100], [true, 'written']]);
+  const patch3 = decodeFolder(Buffer.concat(out3[1].payload!))!;
+  assert.deepEqual(patch3.meta.groups, [2, 5]);
+  expect[5] = changed5;
+  assert.deepEqual(served(folderOf(base, patch3)!).map(shape), expect.map(shape));
+  // Nothing changed since (a group made again that stays unstorable, as stored): base and patch kept as they are.
+  const fourth = folder();
+  const p3 = folderOf(base, patch3)!;
+  fourth.replaces = { base: 100, patch: 300, gen: base.meta.gen, lens: p3.meta.lens, patched: [2, 5] };
+  const back3 = served(p3);
+  for (let gi = 0; gi < n; gi++) fourth.keep(gi, p3, back3[gi]!);
+  assert.deepEqual(fourth.chunks().map((c) => [c.patch, c.keep ?? 'written']), [[false, 100], [true, 300]]);
+  // Beyond MAX_PATCH_SHARE of the groups: a new base with every record, of a new generation.
+  const many = folder();
+  many.replaces = { base: 100, patch: 300, gen: base.meta.gen, lens: p3.meta.lens, patched: [2, 5] };
+  const more = Math.floor(n * MAX_PATCH_SHARE) + 1 - 2;
+  for (let gi = 0; gi < n; gi++) {
+    if (gi >= 6 && gi < 6 + more) {
+      many.rebuilt.push(gi);
+      writeCompact(many, gi, recs[gi]);
+    } else many.keep(gi, p3, back3[gi]!);
+  }
+  const outMany = many.chunks();
+  assert.equal(outMany.length, 1);
+  assert.ok(!outMany[0].patch && outMany[0].payload, 'a new base');
+  const newBase = decodeFolder(Buffer.concat(outMany[0].payload!))!;
+  assert.notEqual(newBase.meta.gen, base.meta.gen);
+  assert.equal(folderOf(newBase, patch3)!.patch, null, 'the old patch does not apply to it');
+  assert.deepEqual(served(folderOf(newBase, null)!).map(shape), expect.map(shape), 'the new base holds the patched records');
+  // A patch whose groups are not ascending, or beyond the folder, is not decoded.
+  const pm = deserialize(Buffer.concat(again[1].payload!).subarray(4, 4 + Buffer.concat(again[1].payload!).readUInt32LE(0))) as Record<string, unknown>;
+  const rest = Buffer.concat(again[1].payload!).subarray(4 + Buffer.concat(again[1].payload!).readUInt32LE(0));
+  const withPatchMeta = (m: Record<string, unknown>) => {
+    const mb = serialize(m);
+    const head = Buffer.alloc(4);
+    head.writeUInt32LE(mb.length, 0);
+    return Buffer.concat([head, mb, rest]);
+  };
+  assert.ok(decodeFolder(withPatchMeta(pm)), 'the same meta decodes');
+  assert.equal(decodeFolder(withPatchMeta({ ...pm, groups: [n] })), null, 'a group beyond the folder');
+  assert.equal(decodeFolder(withPatchMeta({ ...pm, groups: [1, 2] })), null, 'more groups than records');
+  assert.equal(decodeFolder(withPatchMeta({ ...pm, gen: undefined })), null, 'no generation');
+
+  function folderWith(rs: Rec[]): FolderRecordsBuilder {
+    const b = folder();
+    rs.forEach((r, gi) => writeCompact(b, gi, r));
+    return b;
+  }
 });

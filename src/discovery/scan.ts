@@ -429,7 +429,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
           this.summary.tempFiles += meta.temp;
           if (!whole) {
             builder = new FolderRecordsBuilder(real, listing.path, listing.rel, dirs!.dirIdentity(real)!.id, root, meta.ignored, meta.temp, meta.n, meta.pos);
-            builder.replaces = { off: stored.off, lens: meta.lens };
+            builder.replaces = { base: stored.offs[0], patch: stored.offs[1], gen: meta.gen, lens: meta.lens, patched: blob.patch?.meta.groups ?? [] };
           }
           const dir: DirContext = { rel: listing.rel, relPrefix: listing.rel === '' ? '' : `${listing.rel}/`, rootReal, scanId, relOfReal, inspectLinkTargets, resolveOnlyInRootLinks };
           // Stored records served as they are go down the pipeline as one job per run of them (the

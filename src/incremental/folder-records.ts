@@ -34,6 +34,7 @@
  * copies the others' bytes as they are (`FolderRecordsBuilder.keep`) instead of decoding and
  * encoding them again.
  */
+import { randomBytes } from 'node:crypto';
 import { endianness } from 'node:os';
 import { DefaultDeserializer, DefaultSerializer, deserialize, serialize } from 'node:v8';
 import { IDENTITY_BYTES } from './identity.js';
@@ -47,9 +48,24 @@ export const DEP_LINK = 3;
 /**
  * The layout of the records (`FolderMeta.fmt`): 3 = JSON or v8 records of their own, byte lengths
  * in `lens`; 4 = the same, with the dependency arrays as raw i32 after the meta instead of v8 typed
- * arrays inside it (v8 reads a typed array through a JS host-object hook: 44 of a warm run's 630 ms).
+ * arrays inside it (v8 reads a typed array through a JS host-object hook: 44 of a warm run's 630 ms);
+ * 5 = a folder's records as a base entry (every group) and at most one patch entry (`groups`).
  */
-export const FOLDER_RECORDS_FORMAT = 4;
+export const FOLDER_RECORDS_FORMAT = 5;
+
+/**
+ * A folder rewritten after some of its records changed writes only those records, in a patch
+ * entry over the base entry (which it names by its `gen`), while the records of the patch are at
+ * most this share of the folder's groups; beyond, a new base holds them all (and the patch, of an
+ * older base, is ignored). With one entry per folder, 1 % of the bench library's sidecars changed
+ * (nearly every folder has one) wrote 11 MB of records again, half of all of them.
+ */
+export const MAX_PATCH_SHARE = 0.25;
+
+/** The index key of a folder's base entry (`patch`: its patch entry; NUL: no path holds one, so no folder's key is another's patch). */
+export function folderKey(prefix: string, real: string, patch = false): string {
+  return patch ? `${prefix}\n${real}\0+` : `${prefix}\n${real}`;
+}
 
 /** The v8 stream header this process writes (a stored record's bytes are copied only under the same). */
 const STREAM_HEADER: Buffer = (() => {
@@ -68,9 +84,13 @@ export interface FolderMeta {
   temp: number;
   /** Groups of the folder's pairing (records), in order. */
   n: number;
-  /** Per group: its record's length in bytes, > 0 JSON, < 0 a v8 value (0: not stored, made again every run). */
+  /** A base entry's generation (random); a patch's: the generation of the base it goes over. */
+  gen: string;
+  /** A patch entry's groups (ascending folder group numbers: one record each); absent in a base entry (every group). */
+  groups?: number[];
+  /** Per record of the entry: its length in bytes, > 0 JSON, < 0 a v8 value (0: not stored, made again every run). */
   lens: number[];
-  /** Per group: its seq position in the folder. */
+  /** Per group of the folder: its seq position in the folder (in a base entry; empty in a patch). */
   pos: number[];
   /**
    * Dependency references (`index << 2 | kind`), group after group: group gi's are deps[depAt[gi] ..
@@ -88,38 +108,94 @@ export interface FolderMeta {
   links: string[];
 }
 
-export interface FolderBlob {
-  meta: FolderMeta;
-  ids: Buffer;
-  /** The records (copied out of the index's read window): u32 JSON length, JSON array, v8 stream. */
+/** The record bytes of one chunk (copied out of the index's read window). */
+export interface RecordPart {
+  /** u32 JSON length, the JSON array, the v8 stream. */
   recs: Buffer;
   /** Where the JSON array ends (the v8 stream starts) in `recs`. */
   jsonEnd: number;
-  /** Per group: where its record's bytes start in `recs` (`lens` long). */
-  starts: number[];
   /** The v8 stream was written under this process's v8 header: its values' bytes can be copied into a new stream. */
   copyable: boolean;
 }
 
-/** Decode a folder payload (copied: the caller's view may be a read window); null when malformed. */
-export function decodeFolder(payload: Uint8Array): FolderBlob | null {
+/** One entry, decoded (a base or a patch): its meta, identities and records. */
+export interface FolderChunk {
+  meta: FolderMeta;
+  ids: Buffer;
+  part: RecordPart;
+  /** Per record of the entry: where its bytes start in `part.recs`. */
+  starts: number[];
+}
+
+/** What a folder's records share (from the base), and `lens` over all its groups (the patch's where it has one). */
+export interface FolderInfo {
+  root: string;
+  ignored: number;
+  temp: number;
+  n: number;
+  gen: string;
+  pos: number[];
+  lens: number[];
+}
+
+/** A folder's stored records: its base entry and the patch over it (null: none, or over another base). */
+export interface FolderBlob {
+  meta: FolderInfo;
+  base: FolderChunk;
+  patch: FolderChunk | null;
+  /** Per group: its record's number in the patch, or -1 (the base's). */
+  over: Int32Array;
+}
+
+/** The entry holding group `gi`'s record and the record's number there. */
+export function chunkOf(blob: FolderBlob, gi: number): [FolderChunk, number] {
+  const j = blob.over[gi];
+  return j >= 0 ? [blob.patch!, j] : [blob.base, gi];
+}
+
+/** The folder's group number of record `j` of entry `c`. */
+export function groupOf(c: FolderChunk, j: number): number {
+  return c.meta.groups === undefined ? j : c.meta.groups[j];
+}
+
+/** Each record that stands for its group (the patch's over the base's): `fn(entry, record number, group)`. */
+export function eachRecord(blob: FolderBlob, fn: (c: FolderChunk, j: number, gi: number) => void): void {
+  for (let gi = 0; gi < blob.meta.n; gi++) if (blob.over[gi] < 0) fn(blob.base, gi, gi);
+  const p = blob.patch;
+  if (p) for (let j = 0; j < p.meta.lens.length; j++) fn(p, j, p.meta.groups![j]);
+}
+
+/** Decode one entry's payload, a base or a patch (copied: the caller's view may be a read window); null when malformed. */
+export function decodeFolder(payload: Uint8Array): FolderChunk | null {
   try {
     const buf = Buffer.from(payload); // a copy
     const metaLen = buf.readUInt32LE(0);
     const meta = deserialize(buf.subarray(4, 4 + metaLen)) as FolderMeta;
     if (!meta || meta.fmt !== FOLDER_RECORDS_FORMAT || typeof meta.root !== 'string' || !Number.isSafeInteger(meta.n) || meta.n < 0 || !Array.isArray(meta.lens) || !Array.isArray(meta.files) || !Array.isArray(meta.dirs) || !Array.isArray(meta.steps) || !Array.isArray(meta.links) || !Array.isArray(meta.pos)) return null;
-    const n = meta.n;
-    if (meta.lens.length !== n || meta.pos.length !== n) return null;
-    // The dependency arrays: depAt (n + 1 values), then deps (depAt[n] values), ascending from 0.
+    const count = meta.lens.length;
+    if (typeof meta.gen !== 'string') return null;
+    if (meta.groups === undefined) {
+      if (count !== meta.n || meta.pos.length !== meta.n) return null;
+    } else {
+      // A patch: its groups ascending, each a group of the folder.
+      const gs = meta.groups;
+      if (!Array.isArray(gs) || gs.length !== count || meta.pos.length !== 0) return null;
+      for (let j = 0; j < count; j++) if (!Number.isSafeInteger(gs[j]) || gs[j] < 0 || gs[j] >= meta.n || (j > 0 && gs[j] <= gs[j - 1])) return null;
+    }
+    // The dependency arrays: depAt (count + 1 values), then deps (depAt[count] values), ascending from 0.
     let p = 4 + metaLen;
-    if (p + (n + 1) * 4 > buf.length) return null;
-    meta.depAt = int32s(buf, p, n + 1);
-    p += (n + 1) * 4;
-    const nDeps = meta.depAt[n];
+    if (p + (count + 1) * 4 > buf.length) return null;
+    meta.depAt = int32s(buf, p, count + 1);
+    p += (count + 1) * 4;
+    const nDeps = meta.depAt[count];
     if (meta.depAt[0] !== 0 || nDeps < 0 || p + nDeps * 4 > buf.length) return null;
-    for (let gi = 0; gi < n; gi++) if (meta.depAt[gi + 1] < meta.depAt[gi]) return null;
+    for (let gi = 0; gi < count; gi++) if (meta.depAt[gi + 1] < meta.depAt[gi]) return null;
     meta.deps = int32s(buf, p, nDeps);
     p += nDeps * 4;
+    // Each reference within its table (a lookup's folder within the folders).
+    const sizes = [meta.files.length, meta.dirs.length, meta.steps.length, meta.links.length];
+    for (let d = 0; d < nDeps; d++) if (meta.deps[d] < 0 || meta.deps[d] >>> 2 >= sizes[meta.deps[d] & 3]) return null;
+    for (const st of meta.steps) if (!Array.isArray(st) || !(st[0] >= 0 && st[0] < meta.dirs.length)) return null;
     const idsAt = p;
     const idsEnd = idsAt + (meta.files.length + meta.dirs.length) * IDENTITY_BYTES;
     if (idsEnd > buf.length) return null;
@@ -127,10 +203,10 @@ export function decodeFolder(payload: Uint8Array): FolderBlob | null {
     const jsonEnd = 4 + recs.readUInt32LE(0);
     if (jsonEnd > recs.length || recs[4] !== 0x5b || recs[jsonEnd - 1] !== 0x5d) return null; // [ ]
     // JSON texts one after the other with a comma between them, v8 values after the stream's header.
-    const starts: number[] = new Array(n);
+    const starts: number[] = new Array(count);
     let j = 5;
     let v = 0;
-    for (let gi = 0; gi < n; gi++) {
+    for (let gi = 0; gi < count; gi++) {
       const l = meta.lens[gi];
       if (!Number.isSafeInteger(l)) return null;
       if (l > 0) {
@@ -147,12 +223,35 @@ export function decodeFolder(payload: Uint8Array): FolderBlob | null {
     if (j + 1 !== jsonEnd) return null;
     const headerLen = recs.length - jsonEnd - v;
     if (headerLen < 1) return null;
-    for (let gi = 0; gi < n; gi++) if (meta.lens[gi] <= 0) starts[gi] += jsonEnd + headerLen;
+    for (let gi = 0; gi < count; gi++) if (meta.lens[gi] <= 0) starts[gi] += jsonEnd + headerLen;
     const copyable = headerLen === STREAM_HEADER.length && recs.subarray(jsonEnd, jsonEnd + headerLen).equals(STREAM_HEADER);
-    return { meta, ids: buf.subarray(idsAt, idsEnd), recs, jsonEnd, starts, copyable };
+    return { meta, ids: buf.subarray(idsAt, idsEnd), part: { recs, jsonEnd, copyable }, starts };
   } catch {
     return null;
   }
+}
+
+/**
+ * A folder's stored records: its base entry and the patch over it. Null when `base` is not a base;
+ * a patch of another base (a later base was written: the patch is older) or of another folder shape
+ * is left out. Nothing is copied: each record is read where it is.
+ */
+export function folderOf(base: FolderChunk, patch: FolderChunk | null): FolderBlob | null {
+  if (base.meta.groups !== undefined) return null;
+  const { n, root, ignored, temp, pos, gen } = base.meta;
+  const over = new Int32Array(n).fill(-1);
+  let lens = base.meta.lens;
+  let p: FolderChunk | null = null;
+  if (patch && patch.meta.groups !== undefined && patch.meta.gen === gen && patch.meta.n === n && patch.meta.root === root) {
+    p = patch;
+    lens = lens.slice();
+    const gs = patch.meta.groups;
+    for (let j = 0; j < gs.length; j++) {
+      over[gs[j]] = j;
+      lens[gs[j]] = patch.meta.lens[j];
+    }
+  }
+  return { meta: { root, ignored, temp, n, gen, pos, lens }, base, patch: p, over };
 }
 
 /** `count` i32 (little-endian) at `at` in `buf`, copied into an array of their own (any alignment). */
@@ -179,32 +278,46 @@ const LITTLE_ENDIAN = endianness() === 'LE';
  */
 export function decodeRecords<T>(blob: FolderBlob, want: (gi: number) => boolean): (T | undefined)[] | null {
   try {
-    const { lens } = blob.meta;
-    const json = JSON.parse(blob.recs.toString('utf8', 4, blob.jsonEnd)) as T[];
-    if (!Array.isArray(json)) return null;
-    let d: DefaultDeserializer | null = null;
-    let next = 0;
-    const out: (T | undefined)[] = new Array(lens.length);
-    for (let gi = 0; gi < lens.length; gi++) {
-      const l = lens[gi];
-      if (l === 0) continue;
-      let v: T;
-      if (l > 0) {
-        if (next >= json.length) return null;
-        v = json[next++];
-      } else {
-        if (d === null) {
-          d = new DefaultDeserializer(blob.recs.subarray(blob.jsonEnd));
-          d.readHeader();
+    const out: (T | undefined)[] = new Array(blob.meta.n);
+    for (const c of blob.patch ? [blob.base, blob.patch] : [blob.base]) {
+      const { lens } = c.meta;
+      const json = JSON.parse(c.part.recs.toString('utf8', 4, c.part.jsonEnd)) as T[];
+      if (!Array.isArray(json)) return null;
+      let d: DefaultDeserializer | null = null;
+      let next = 0;
+      for (let j = 0; j < lens.length; j++) {
+        const l = lens[j];
+        if (l === 0) continue;
+        let v: T;
+        if (l > 0) {
+          if (next >= json.length) return null;
+          v = json[next++];
+        } else {
+          if (d === null) {
+            d = new DefaultDeserializer(c.part.recs.subarray(c.part.jsonEnd));
+            d.readHeader();
+          }
+          v = d.readValue() as T;
         }
-        v = d.readValue() as T;
+        // A base record the patch stands in for is read (values are back to back) and dropped.
+        const gi = groupOf(c, j);
+        if (c === blob.patch || blob.over[gi] < 0) {
+          if (want(gi)) out[gi] = v;
+        }
       }
-      if (want(gi)) out[gi] = v;
+      if (next !== json.length) return null;
     }
-    return next === json.length ? out : null;
+    return out;
   } catch {
     return null;
   }
+}
+
+/** One entry of a folder's records as the builder leaves it: written (`payload`) or kept as stored (`keep`: its offset). */
+export interface ChunkOut {
+  patch: boolean;
+  payload?: Buffer[];
+  keep?: number;
 }
 
 /** Collects one folder's records and dependencies while its records are finished. */
@@ -219,16 +332,20 @@ export class FolderRecordsBuilder {
   private readonly linkAt = new Map<string, number>();
   /** Writes the v8 records made in this run (each value on its own: no back-reference, see above). */
   private readonly ser = new DefaultSerializer();
-  /** The records' bytes, in group order, as they are finished (made, or copied from the stored entry): JSON texts, v8 values. */
-  private readonly jsonParts: Buffer[] = [];
-  private readonly v8Parts: Buffer[] = [STREAM_HEADER];
+  /** Per group: its record's bytes, as finished (made, or copied from the stored entry): a JSON text or a v8 value (sign of `lens`). */
+  private readonly bytes: (Uint8Array | null)[];
   /** Records not finished yet. */
   left: number;
   /** False once something in the folder cannot be stored at all. */
   ok = true;
-  /** Made from a stored entry (its offset, its record lengths); `rebuilt`: the groups made again. */
-  replaces: { off: number; lens: number[] } | null = null;
+  /**
+   * Made from stored entries: the offsets of the base and of the patch over it (0: none), the base's
+   * generation, the stored record lengths and the patch's groups; `rebuilt`: the groups made again.
+   */
+  replaces: { base: number; patch: number; gen: string; lens: number[]; patched: readonly number[] } | null = null;
   readonly rebuilt: number[] = [];
+  /** Groups kept from the stored patch (their records differ from the base's). */
+  private readonly fromPatch: number[] = [];
 
   constructor(
     readonly real: string,
@@ -242,8 +359,9 @@ export class FolderRecordsBuilder {
     n: number,
     pos: number[],
   ) {
-    this.meta = { fmt: FOLDER_RECORDS_FORMAT, root, ignored, temp, n, lens: new Array(n).fill(0), pos, files: [], dirs: [], steps: [], links: [] };
+    this.meta = { fmt: FOLDER_RECORDS_FORMAT, root, ignored, temp, n, gen: '', lens: new Array(n).fill(0), pos, files: [], dirs: [], steps: [], links: [] };
     this.deps = Array.from({ length: n }, () => []);
+    this.bytes = new Array(n).fill(null);
     this.left = n;
   }
 
@@ -302,12 +420,12 @@ export class FolderRecordsBuilder {
     const as = rec === null ? null : encodingOf(rec);
     if (as === 'json') {
       const bytes = Buffer.from(JSON.stringify(rec), 'utf8');
-      this.jsonParts.push(bytes);
+      this.bytes[gi] = bytes;
       len = bytes.length;
     } else if (as === 'v8') {
       this.ser.writeValue(rec);
       const bytes = this.ser.releaseBuffer();
-      this.v8Parts.push(bytes);
+      this.bytes[gi] = bytes;
       len = -bytes.length;
     }
     this.meta.lens[gi] = len;
@@ -315,15 +433,17 @@ export class FolderRecordsBuilder {
   }
 
   /**
-   * A stored record kept as it was, in group order, with its dependencies as they were: its bytes
-   * copied from the stored entry `blob`, or (`blob` not copyable: a stream of another v8 version)
-   * `rec`, the record decoded from it, written again.
+   * A stored record kept as it was, with its dependencies as they were: its bytes copied from the
+   * stored entry `blob`, or (`blob`'s part not copyable: a stream of another v8 version) `rec`, the
+   * record decoded from it, written again.
    */
   keep(gi: number, blob: FolderBlob, rec: CompactRecord): void {
-    const { meta, ids } = blob;
+    const [chunk, g] = chunkOf(blob, gi);
+    if (chunk === blob.patch) this.fromPatch.push(gi);
+    const { meta, ids } = chunk;
     const nFiles = meta.files.length;
     const idAt = (i: number) => ids.subarray(i * IDENTITY_BYTES, (i + 1) * IDENTITY_BYTES);
-    for (let d = meta.depAt[gi]; d < meta.depAt[gi + 1]; d++) {
+    for (let d = meta.depAt[g]; d < meta.depAt[g + 1]; d++) {
       const ref = meta.deps[d];
       const kind = ref & 3;
       const i = ref >>> 2;
@@ -335,10 +455,9 @@ export class FolderRecordsBuilder {
         this.stepLatin1(gi, meta.dirs[dd], idAt(nFiles + dd), name, stamp);
       }
     }
-    const len = meta.lens[gi];
-    if (len < 0 && !blob.copyable) return writeCompact(this, gi, rec);
-    const bytes = blob.recs.subarray(blob.starts[gi], blob.starts[gi] + Math.abs(len));
-    (len > 0 ? this.jsonParts : this.v8Parts).push(bytes);
+    const len = meta.lens[g];
+    if (len < 0 && !chunk.part.copyable) return writeCompact(this, gi, rec);
+    this.bytes[gi] = chunk.part.recs.subarray(chunk.starts[g], chunk.starts[g] + Math.abs(len));
     this.meta.lens[gi] = len;
     this.left--;
   }
@@ -347,34 +466,119 @@ export class FolderRecordsBuilder {
     return this.meta.lens.some((l) => l !== 0);
   }
 
-  /** Every group made again could not be stored, as before: the stored entry still says it all. */
-  sameAsStored(): boolean {
+  /**
+   * What to write: a folder made from stored entries whose records that differ from the base's (the
+   * stored patch's kept, and those made again that are stored) are at most `MAX_PATCH_SHARE` of its
+   * groups keeps its base and writes only those, as its patch (none: no patch; the same as the
+   * stored patch: that patch kept). Any other writes a new base, with all its records.
+   */
+  chunks(): ChunkOut[] {
     const r = this.replaces;
-    return r !== null && this.rebuilt.every((gi) => this.meta.lens[gi] === 0 && r.lens[gi] === 0);
+    if (r !== null && r.base > 0) {
+      const made = this.rebuilt.filter((gi) => this.meta.lens[gi] !== 0);
+      const patched = [...this.fromPatch, ...made].sort((a, b) => a - b);
+      if (patched.length <= this.meta.n * MAX_PATCH_SHARE) {
+        const out: ChunkOut[] = [{ patch: false, keep: r.base }];
+        // The stored patch as it is: the same groups, none of them made again.
+        const same = made.length === 0 && patched.length === r.patched.length && this.fromPatch.length === r.patched.length;
+        if (same && r.patch > 0) out.push({ patch: true, keep: r.patch });
+        else if (patched.length > 0 || r.patch > 0) out.push({ patch: true, payload: this.payload(patched, r.gen) });
+        return out;
+      }
+    }
+    return [{ patch: false, payload: this.payload(null, randomBytes(8).toString('hex')) }];
   }
 
-  payload(): Buffer[] {
-    const depAt = new Int32Array(this.meta.n + 1);
-    for (let gi = 0; gi < this.meta.n; gi++) depAt[gi + 1] = depAt[gi] + this.deps[gi].length;
-    const deps = new Int32Array(depAt[this.meta.n]);
-    for (let gi = 0; gi < this.meta.n; gi++) deps.set(this.deps[gi], depAt[gi]);
-    const m = serialize(this.meta);
+  /**
+   * The payload of the entry holding the records of `groups` (a patch over the base of generation
+   * `gen`), or (null) of every group (a base of generation `gen`; by default a folder's only entry).
+   */
+  payload(groups: readonly number[] | null = null, gen = ''): Buffer[] {
+    const list = groups ?? Array.from({ length: this.meta.n }, (_, gi) => gi);
+    const count = list.length;
+    // The chunk's own tables: the files, folders, lookups and links its groups name, numbered anew.
+    const files: string[] = [];
+    const fileIds: Uint8Array[] = [];
+    const dirs: string[] = [];
+    const dirIds: Uint8Array[] = [];
+    const steps: [number, string, string | null][] = [];
+    const links: string[] = [];
+    const fileNo = new Map<number, number>();
+    const dirNo = new Map<number, number>();
+    const stepNo = new Map<number, number>();
+    const linkNo = new Map<number, number>();
+    const dirOf = (i: number): number => {
+      let at = dirNo.get(i);
+      if (at === undefined) {
+        at = dirs.push(this.meta.dirs[i]) - 1;
+        dirIds.push(this.dirIds[i]);
+        dirNo.set(i, at);
+      }
+      return at;
+    };
+    const depAt = new Int32Array(count + 1);
+    const deps: number[] = [];
+    for (let j = 0; j < count; j++) {
+      const gi = list[j];
+      for (const ref of this.deps[gi]) {
+        const kind = ref & 3;
+        const i = ref >>> 2;
+        let at: number;
+        if (kind === DEP_FILE) {
+          at = fileNo.get(i) ?? -1;
+          if (at < 0) {
+            at = files.push(this.meta.files[i]) - 1;
+            fileIds.push(this.fileIds[i]);
+            fileNo.set(i, at);
+          }
+        } else if (kind === DEP_DIR) at = dirOf(i);
+        else if (kind === DEP_STEP) {
+          at = stepNo.get(i) ?? -1;
+          if (at < 0) {
+            const [d, name, stamp] = this.meta.steps[i];
+            at = steps.push([dirOf(d), name, stamp]) - 1;
+            stepNo.set(i, at);
+          }
+        } else {
+          at = linkNo.get(i) ?? -1;
+          if (at < 0) {
+            at = links.push(this.meta.links[i]) - 1;
+            linkNo.set(i, at);
+          }
+        }
+        deps.push((at << 2) | kind);
+      }
+      depAt[j + 1] = deps.length;
+    }
+    const meta: Omit<FolderMeta, 'deps' | 'depAt'> =
+      groups === null
+        ? { ...this.meta, gen, files, dirs, steps, links }
+        : { ...this.meta, gen, groups: [...groups], lens: groups.map((gi) => this.meta.lens[gi]), pos: [], files, dirs, steps, links };
+    const m = serialize(meta);
     const head = Buffer.allocUnsafe(4);
     head.writeUInt32LE(m.length, 0);
-    const parts: Buffer[] = [head, m, int32Bytes(depAt), int32Bytes(deps)];
-    for (const id of [...this.fileIds, ...this.dirIds]) parts.push(Buffer.from(id.buffer, id.byteOffset, IDENTITY_BYTES));
-    let jsonLen = 2 + Math.max(0, this.jsonParts.length - 1);
-    for (const p of this.jsonParts) jsonLen += p.length;
+    const parts: Buffer[] = [head, m, int32Bytes(depAt), int32Bytes(Int32Array.from(deps))];
+    for (const id of [...fileIds, ...dirIds]) parts.push(Buffer.from(id.buffer, id.byteOffset, IDENTITY_BYTES));
+    // JSON records one array (comma-separated), then the v8 values after one stream header.
+    const json: Uint8Array[] = [];
+    const v8: Uint8Array[] = [STREAM_HEADER];
+    for (const gi of list) {
+      const l = this.meta.lens[gi];
+      if (l > 0) json.push(this.bytes[gi]!);
+      else if (l < 0) v8.push(this.bytes[gi]!);
+    }
+    let jsonLen = 2 + Math.max(0, json.length - 1);
+    for (const p of json) jsonLen += p.length;
     const jsonHead = Buffer.allocUnsafe(5);
     jsonHead.writeUInt32LE(jsonLen, 0);
     jsonHead[4] = 0x5b; // [
     parts.push(jsonHead);
-    this.jsonParts.forEach((p, k) => {
-      if (k > 0) parts.push(COMMA);
-      parts.push(p);
+    json.forEach((p, i) => {
+      if (i > 0) parts.push(COMMA);
+      parts.push(Buffer.from(p.buffer, p.byteOffset, p.byteLength));
     });
     parts.push(CLOSE);
-    for (const p of this.v8Parts) parts.push(p);
+    for (const p of v8) parts.push(Buffer.from(p.buffer, p.byteOffset, p.byteLength));
     return parts;
   }
 }

@@ -25,7 +25,7 @@ import { IDENTITY_BYTES, identityBytes, identityEquals, statIdentity, type FileI
 import { buildId, isCacheable, optionsKey } from './key.js';
 import { PATH_MARK, racyCutoffNs, takeEntry, type EntryOptions } from './entry.js';
 import { DirSnapshots, type EntrySink } from './dir-cache.js';
-import { decodeFolder, DEP_DIR, DEP_FILE, DEP_STEP, type FolderBlob, type FolderRecordsBuilder } from './folder-records.js';
+import { decodeFolder, DEP_DIR, DEP_FILE, DEP_STEP, eachRecord, folderKey, folderOf, groupOf, type FolderBlob, type FolderChunk, type FolderRecordsBuilder } from './folder-records.js';
 import { resolveIndexLocation, type IndexLocation, type IndexLocationOptions } from './location.js';
 import {
   decodeResult,
@@ -452,23 +452,36 @@ export class ScanIndex implements EntrySink {
    * listed), and which of them still hold: every file, folder and lookup they depend on as it was.
    * Null when there are none for this run's options, the folder changed, or they do not decode.
    */
-  folderRecords(real: string): { blob: FolderBlob; valid: boolean[]; off: number } | null {
+  folderRecords(real: string): { blob: FolderBlob; valid: boolean[]; offs: number[] } | null {
     // Only under an option set the loaded file lists (as its file results are): the key holds the build.
     if (!this.reader || this.recordPrefix === null || !this.recordsListed) return null;
     const now = this.dirs.dirIdentity(real);
     if (!now || now.racy) return null;
-    let v: EntryView | null;
+    // Its base entry and the patch over it, if any (folder-records.ts).
+    const found: [FolderChunk | null, number][] = [];
     try {
-      v = this.reader.find(TABLE_RECORDS, `${this.recordPrefix}\n${real}`);
+      for (const patch of [false, true]) {
+        const v = this.reader.find(TABLE_RECORDS, folderKey(this.recordPrefix, real, patch));
+        const c = v && identityEquals(now.id, v.buf, v.idAt) ? decodeFolder(entryPayload(v)) : null;
+        found.push([c, c ? v!.off : 0]);
+      }
     } catch (e) {
       this.distrust(e);
       return null;
     }
-    if (!v || !identityEquals(now.id, v.buf, v.idAt)) return null;
-    const off = v.off;
-    const blob = decodeFolder(entryPayload(v));
-    if (!blob || blob.meta.root !== this.rootAbs) return null;
-    const { meta, ids } = blob;
+    const [[base, baseOff], [patch, patchOff]] = found;
+    if (!base || base.meta.root !== this.rootAbs) return null;
+    const blob = folderOf(base, patch);
+    if (!blob) return null;
+    const valid: boolean[] = new Array(blob.meta.n).fill(false);
+    this.chunkValid(blob, base, valid);
+    if (blob.patch) this.chunkValid(blob, blob.patch, valid);
+    return { blob, valid, offs: [baseOff, blob.patch ? patchOff : 0] };
+  }
+
+  /** Which records of one stored entry still hold (into `valid`, by the folder's group numbers; a base record the patch stands in for is not looked at). */
+  private chunkValid(blob: FolderBlob, chunk: FolderChunk, valid: boolean[]): void {
+    const { meta, ids } = chunk;
     const nFiles = meta.files.length;
     // Per dependency: 0 not checked yet, 1 holds, 2 moved.
     const files = new Uint8Array(nFiles);
@@ -512,47 +525,64 @@ export class ScanIndex implements EntrySink {
       }
       return steps[i] === 1;
     };
-    const valid = meta.lens.map((stored, gi) => {
-      if (stored === 0) return false;
-      for (let d = meta.depAt[gi]; d < meta.depAt[gi + 1]; d++) {
+    const isPatch = chunk === blob.patch;
+    groups: for (let j = 0; j < meta.lens.length; j++) {
+      if (meta.lens[j] === 0) continue;
+      const gi = groupOf(chunk, j);
+      if (!isPatch && blob.over[gi] >= 0) continue;
+      for (let d = meta.depAt[j]; d < meta.depAt[j + 1]; d++) {
         const ref = meta.deps[d];
         const kind = ref & 3;
         const i = ref >>> 2;
-        if (kind === DEP_FILE ? !fileHolds(i) : kind === DEP_DIR ? !dirHolds(i) : kind === DEP_STEP ? !stepHolds(i) : false) return false;
+        if (kind === DEP_FILE ? !fileHolds(i) : kind === DEP_DIR ? !dirHolds(i) : kind === DEP_STEP ? !stepHolds(i) : false) continue groups;
       }
-      return true;
-    });
-    return { blob, valid, off };
+      valid[gi] = true;
+    }
   }
 
-  /** Records of a stored folder entry were served: `whole` when all of them (the entry is this run's as it is). */
-  served(hit: { blob: FolderBlob; valid: boolean[]; off: number }, whole: boolean): void {
-    const { meta } = hit.blob;
-    this.servedBlobs.push(hit.off);
+  /** Records of a folder's stored entries were served: `whole` when all of them (the entries are this run's as they are). */
+  served(hit: { blob: FolderBlob; valid: boolean[]; offs: number[] }, whole: boolean): void {
+    for (const off of hit.offs) if (off > 0) this.servedBlobs.push(off);
     if (whole) {
-      this.ref(TABLE_RECORDS, hit.off);
+      for (const off of hit.offs) if (off > 0) this.ref(TABLE_RECORDS, off);
       this.foldersServed++;
     }
+    // A sidecar two records inspected (links to one target outside the root) is one hit.
+    // Per entry by its file numbers (the base's and the patch's own), and by path across the two.
     const seen = new Set<number>();
-    for (let gi = 0; gi < meta.n; gi++) {
-      if (!hit.valid[gi]) continue;
+    const patchFiles = new Set<string>();
+    eachRecord(hit.blob, (c, j, gi) => {
+      if (!hit.valid[gi]) return;
+      const { meta } = c;
+      const inPatch = c === hit.blob.patch;
       this.recordsServed++;
-      for (let d = meta.depAt[gi]; d < meta.depAt[gi + 1]; d++) {
+      for (let d = meta.depAt[j]; d < meta.depAt[j + 1]; d++) {
         const ref = meta.deps[d];
         const kind = ref & 3;
         if (kind === DEP_FILE) {
-          if (seen.has(ref)) continue;
-          seen.add(ref);
+          const key = inPatch ? -1 - ref : ref;
+          if (seen.has(key)) continue;
+          seen.add(key);
+          if (inPatch) patchFiles.add(meta.files[ref >>> 2]);
           this.filesServed++;
           this.hits++;
           this.seenCount++;
         } else if (kind === DEP_DIR || kind === DEP_STEP) {
-          const d = kind === DEP_DIR ? meta.dirs[ref >>> 2] : meta.dirs[meta.steps[ref >>> 2][0]];
-          this.dirsServed.add(d);
+          const dir = kind === DEP_DIR ? meta.dirs[ref >>> 2] : meta.dirs[meta.steps[ref >>> 2][0]];
+          this.dirsServed.add(dir);
         } else {
           this.linksServed++;
           this.dirs.linksReused++;
         }
+      }
+    });
+    // A file a served patch record and a served base record both inspected counts once.
+    if (patchFiles.size > 0) {
+      const base = hit.blob.base.meta;
+      for (const ref of seen) if (ref >= 0 && patchFiles.has(base.files[ref >>> 2])) {
+        this.filesServed--;
+        this.hits--;
+        this.seenCount--;
       }
     }
   }
@@ -560,11 +590,12 @@ export class ScanIndex implements EntrySink {
   /** A folder's records, finished: stored for the next run (not when none of them could be). */
   addFolder(b: FolderRecordsBuilder): void {
     if (this.recordPrefix === null || !b.ok || !b.storesAny) return;
-    if (b.sameAsStored()) {
-      this.ref(TABLE_RECORDS, b.replaces!.off); // no rewrite for a file that stays unreadable
-      return;
+    // Per chunk: one whose records are as stored keeps its entry (no rewrite for a file that stays
+    // unreadable, nor for the other chunks of a folder where one sidecar changed).
+    for (const c of b.chunks()) {
+      if (c.keep !== undefined) this.ref(TABLE_RECORDS, c.keep);
+      else if (this.add(TABLE_RECORDS, folderKey(this.recordPrefix, b.real, c.patch), b.id, c.payload!)) this.recordsAdded = true;
     }
-    if (this.add(TABLE_RECORDS, `${this.recordPrefix}\n${b.real}`, b.id, b.payload())) this.recordsAdded = true;
   }
 
   /**
@@ -828,10 +859,13 @@ export class ScanIndex implements EntrySink {
         try {
           for (const real of this.walked) {
             for (const prefix of otherPrefixes) {
-              const key = `${prefix}\n${real}`;
-              if (out.has(TABLE_RECORDS, key)) continue;
-              const v = source.find(TABLE_RECORDS, key);
-              if (v) out.addRaw(v);
+              // Its base entry and its patch.
+              for (const patch of [false, true]) {
+                const key = folderKey(prefix, real, patch);
+                if (out.has(TABLE_RECORDS, key)) continue;
+                const v = source.find(TABLE_RECORDS, key);
+                if (v) out.addRaw(v);
+              }
             }
           }
         } catch {
