@@ -42,6 +42,7 @@ import { THREADS_BREAK_EVEN_FILES } from '../src/engine/select.js';
 import { find } from '../src/ops/find.js';
 import { scan } from '../src/discovery/scan.js';
 import { entryIdentity, entryKey, entryPayload, IndexReader, IndexWriter, keyHash, TABLE_DIRS, TABLE_FILES, type IndexHeader } from '../src/incremental/store.js';
+import { decodeFolder } from '../src/incremental/folder-records.js';
 
 /** Read a whole index file (every entry's checksum checked): its header and the keys of each table. */
 function readIndex(path: string): { header: IndexHeader; files: string[]; dirs: string[]; links: string[]; records: string[] } {
@@ -773,6 +774,105 @@ test('folder records: served whole while nothing moved, record by record after a
   const viaAlias = async (i: IndexOptions | false) => withoutTimes(JSON.stringify(await validate(alias, { index: i, engine: 'inline' })));
   assert.equal(await viaAlias(index), await viaAlias(false));
   assert.equal(await indexed(), await plain());
+});
+
+/**
+ * A folder where some records changed writes only those, in a patch over its base entry
+ * (folder-records.ts): the base stays byte for byte, the patch grows change by change, a quarter of
+ * the folder changed writes a new base; the output is --no-index's after each change, and a run
+ * after each is served whole. Edits keep size and mtime (only ctime moves) and replace by rename.
+ */
+test('folder records: a patch over the base holds the changed records only, then a new base; never stale', async (t) => {
+  const dir = testDir(t, 'isc-index-folder-patch-');
+  const spec: Record<string, Parameters<typeof makeTree>[0][string]> = {};
+  const n = 12;
+  for (let i = 0; i < n; i++) {
+    spec[`photos/d1/IMG_${i}.jpg`] = FAKE_JPEG;
+    spec[`photos/d1/IMG_${i}.json`] = { json: sidecarData(`IMG_${i}.jpg`, i % 5) };
+  }
+  spec['games/g1/a.jpg'] = { symlink: '../../photos/d1/IMG_3.jpg' };
+  const root = makeTree(spec, join(dir, 'lib'));
+  for (let i = 0; i < n; i++) utimesSync(join(root, `photos/d1/IMG_${i}.json`), FIXED_TIME, FIXED_TIME);
+  const indexPath = join(dir, 'idx', 'index');
+  const runs: IndexRunStats[] = [];
+  const index = { ...NOW, path: indexPath, onStats: (s: IndexRunStats) => runs.push(s) };
+  const plain = async () => withoutTimes(JSON.stringify(await validate(root, { index: false, engine: 'inline' })));
+  const indexed = async () => withoutTimes(JSON.stringify(await validate(root, { index, engine: 'inline' })));
+  const d1 = realpathSync(join(root, 'photos/d1'));
+  /** The records entries of photos/d1: [base entry bytes, patch entry bytes or null, the patch's groups]. */
+  const entriesOfD1 = () => {
+    const r = IndexReader.open(indexPath)!;
+    try {
+      let base: Buffer | null = null;
+      let patch: Buffer | null = null;
+      for (const v of r.entries()) {
+        if (v.table !== 3) continue;
+        const key = entryKey(v);
+        if (key.endsWith(`\n${d1}`)) base = Buffer.from(entryPayload(v));
+        else if (key.endsWith(`\n${d1}\0+`)) patch = Buffer.from(entryPayload(v));
+      }
+      assert.ok(base, 'd1 has a base entry');
+      return { base, patch, groups: patch ? (decodeFolder(patch)?.meta.groups ?? null) : null };
+    } finally {
+      r.close();
+    }
+  };
+  assert.equal(await indexed(), await plain());
+  assert.equal(await indexed(), await plain()); // stores the folder records
+  const stored = entriesOfD1();
+  assert.equal(stored.patch, null, 'no patch yet');
+  const edit = CHANGES['same size, mtime restored (only ctime differs)'];
+  const changed: number[] = [];
+  const change = async (i: number, how: 'edit' | 'rename') => {
+    const file = join(root, `photos/d1/IMG_${i}.json`);
+    if (how === 'edit') edit(file);
+    else {
+      writeFileSync(`${file}.tmp`, JSON.stringify(sidecarData(`IMG_${i}.jpg`, 4)));
+      renameSync(`${file}.tmp`, file);
+    }
+    changed.push(i);
+    assert.equal(await indexed(), await plain(), `after changing IMG_${i} (${how})`);
+    assert.equal(runs.at(-1)!.misses, 1, 'only the changed sidecar is read again');
+    assert.equal(await indexed(), await plain(), `a run after changing IMG_${i}`);
+    assert.equal(runs.at(-1)!.misses, 0, 'served from the records');
+  };
+  await change(2, 'edit');
+  let now = entriesOfD1();
+  assert.deepEqual(now.base, stored.base, 'the base entry is kept byte for byte');
+  assert.ok(now.patch && now.patch.length < stored.base.length / 3, 'the patch holds one record');
+  // Groups are in name order: IMG_0, IMG_1, IMG_10, IMG_11, IMG_2 ...
+  const groupOfImage = (i: number) => [...Array(n).keys()].map((k) => `IMG_${k}`).sort().indexOf(`IMG_${i}`);
+  assert.deepEqual(now.groups, [groupOfImage(2)]);
+  await change(7, 'edit');
+  now = entriesOfD1();
+  assert.deepEqual(now.base, stored.base, 'still the same base');
+  assert.deepEqual(now.groups, [groupOfImage(2), groupOfImage(7)].sort((a, b) => a - b), 'the patch keeps the earlier change and adds this one');
+  await change(3, 'edit'); // the link's target: the game folder's record changes too
+  now = entriesOfD1();
+  assert.deepEqual(now.groups, [2, 7, 3].map(groupOfImage).sort((a, b) => a - b));
+  // A fourth record of twelve is beyond a quarter: a new base holds every record; the patch (of the
+  // old base) no longer applies, and the output is still right.
+  await change(9, 'edit');
+  now = entriesOfD1();
+  assert.notDeepEqual(now.base, stored.base, 'a new base');
+  const newGen = decodeFolder(now.base)!.meta.gen;
+  assert.notEqual(newGen, decodeFolder(stored.base)!.meta.gen);
+  assert.ok(now.patch === null || decodeFolder(now.patch)!.meta.gen !== newGen, 'no patch over the new base');
+  await change(2, 'edit'); // and a patch over the new base again
+  now = entriesOfD1();
+  assert.equal(decodeFolder(now.patch!)!.meta.gen, newGen);
+  assert.deepEqual(now.groups, [groupOfImage(2)]);
+  // Replaced by rename: the folder itself changed (its mtime and ctime), so every record is made
+  // again from the per-file entries and a new base written.
+  await change(6, 'rename');
+  now = entriesOfD1();
+  assert.notEqual(decodeFolder(now.base)!.meta.gen, newGen, 'a new base after the folder changed');
+  // Two processes at once, each changing and serving the folder: every run's output right.
+  edit(join(root, 'photos/d1/IMG_5.json'));
+  const both = await Promise.all([0, 1].map(() => runCli(['validate', root, '--index', indexPath, '--json'], { env: CLI_ENV })));
+  const expected = await runCli(['validate', root, '--no-index', '--json']);
+  for (const r of both) assert.equal(withoutTimes(r.stdout), withoutTimes(expected.stdout));
+  assert.equal(await indexed(), await plain(), 'after the two writers');
 });
 
 /**
