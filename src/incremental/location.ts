@@ -2,8 +2,13 @@
  * Where a library's index lives: `<root>/.image-sidecar/index` (the folder is never walked as data,
  * hashed or cleaned up: INDEX_DIR), or, when the root cannot be written, the user's cache
  * directory keyed by the root's real path; `--index PATH` overrides both.
+ *
+ * `<root>/.image-sidecar` must be a real folder of the root (or not exist yet): a symlink planted
+ * there (or a file) would have every run write its index, temp files and spool through it, outside
+ * the library, and `index clear` delete there. Such a root's index goes to the cache directory,
+ * or nowhere ('none': the run goes on without one), with a note saying why.
  */
-import { accessSync, constants, realpathSync, statSync } from 'node:fs';
+import { accessSync, constants, lstatSync, realpathSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join, resolve } from 'node:path';
 
@@ -20,9 +25,14 @@ export interface IndexLocationOptions {
 
 export interface IndexLocation {
   path: string;
-  /** 'root': under the library; 'cache': the cache directory (read-only root); 'explicit': --index. */
-  where: 'root' | 'cache' | 'explicit';
+  /**
+   * 'root': under the library; 'cache': the cache directory (read-only root, or `.image-sidecar`
+   * not a folder of the root); 'explicit': --index; 'none': no place that is safe (no index).
+   */
+  where: 'root' | 'cache' | 'explicit' | 'none';
   rootReal: string;
+  /** Why the root's own place was not used, when that is not simply a read-only root. */
+  note?: string;
 }
 
 function writable(dir: string): boolean {
@@ -34,11 +44,12 @@ function writable(dir: string): boolean {
   }
 }
 
-function isDir(p: string): boolean {
+/** What is at `p`, links not followed: a real folder, nothing, or something else (a symlink, a file...). */
+function entryAt(p: string): 'dir' | 'absent' | 'other' {
   try {
-    return statSync(p).isDirectory();
-  } catch {
-    return false;
+    return lstatSync(p).isDirectory() ? 'dir' : 'other';
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'absent' : 'other';
   }
 }
 
@@ -58,7 +69,13 @@ export function resolveIndexLocation(root: string, opts: IndexLocationOptions = 
   }
   if (opts.path) return { path: resolve(opts.path), where: 'explicit', rootReal };
   const dir = join(rootAbs, INDEX_DIR);
-  const inRoot = isDir(dir) ? writable(dir) : writable(rootAbs);
+  const at = entryAt(dir);
+  if (at === 'other') {
+    const note = `${dir} is not a folder of the library (a symlink or a file): the index is never written through it`;
+    if (opts.cacheDir) return { path: cacheIndexPath(opts.cacheDir, rootReal), where: 'cache', rootReal, note };
+    return { path: join(dir, INDEX_FILE), where: 'none', rootReal, note };
+  }
+  const inRoot = at === 'dir' ? writable(dir) : writable(rootAbs);
   if (inRoot || !opts.cacheDir) return { path: join(dir, INDEX_FILE), where: 'root', rootReal };
   return { path: cacheIndexPath(opts.cacheDir, rootReal), where: 'cache', rootReal };
 }

@@ -40,6 +40,11 @@ export function indexStatus(root: string, opts: IndexLocationOptions = {}): Inde
     last_run: null,
     total_hits: 0,
   };
+  if (loc.where === 'none') {
+    out.problem = loc.note ?? null; // nothing there is ours to read
+    return out;
+  }
+  if (loc.note !== undefined) out.problem = loc.note;
   try {
     out.bytes = statSync(loc.path).size;
     out.exists = true;
@@ -78,6 +83,8 @@ export function indexStatus(root: string, opts: IndexLocationOptions = {}): Inde
 export function clearIndex(root: string, opts: IndexLocationOptions = {}): { path: string; removed: boolean } {
   const loc = resolveIndexLocation(root, opts);
   let removed = false;
+  // Not through a symlink planted as `.image-sidecar`: what it leads to is not the library's.
+  if (loc.where === 'none') return { path: loc.path, removed };
   try {
     statSync(loc.path);
     removed = true;

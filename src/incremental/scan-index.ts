@@ -236,8 +236,9 @@ export class ScanIndex implements EntrySink {
     root: string,
     inspect: InspectOptions,
     private readonly opts: IndexOptions,
+    location: IndexLocation,
   ) {
-    this.location = resolveIndexLocation(root, opts);
+    this.location = location;
     this.rootAbs = resolve(root);
     this.relOf = relativeTo(this.rootAbs);
     this.key = optionsKey(inspect);
@@ -258,7 +259,10 @@ export class ScanIndex implements EntrySink {
 
   /** An index for this scan, or null when these inspections cannot be stored (decoded data kept). */
   static open(root: string, inspect: InspectOptions, opts: IndexOptions): ScanIndex | null {
-    return isCacheable(inspect) ? new ScanIndex(root, inspect, opts) : null;
+    if (!isCacheable(inspect)) return null;
+    const location = resolveIndexLocation(root, opts);
+    if (location.note !== undefined) opts.onWarning?.(location.where === 'none' ? `${location.note}; this run keeps no index` : `${location.note}; the index is kept in ${location.path}`);
+    return location.where === 'none' ? null : new ScanIndex(root, inspect, opts, location);
   }
 
   private warn(msg: string): void {

@@ -1,0 +1,83 @@
+/**
+ * Where the index may be written (incremental/location.ts). Attack: a symlink planted as the
+ * library's `.image-sidecar` folder, pointing outside the library. Every default run used to write
+ * its index, spool and temp files through it, and `index clear` deleted `index` and
+ * `index.last-run.json` in the folder it pointed to.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { runCli } from './helpers/cli.js';
+import { FAKE_JPEG, makeTree, sidecarData, testDir } from './helpers/tree.js';
+import { INDEX_DIR, resolveIndexLocation } from '../src/incremental/location.js';
+import { stats } from '../src/ops/stats.js';
+
+function planted(t: Parameters<typeof testDir>[0]): { root: string; outside: string; cache: string } {
+  const dir = testDir(t);
+  const root = makeTree({ 'IMG_1.jpg': FAKE_JPEG, 'IMG_1.json': { json: sidecarData('IMG_1.jpg', 1) }, 'IMG_2.jpg': FAKE_JPEG }, join(dir, 'lib'));
+  const outside = join(dir, 'outside');
+  mkdirSync(outside);
+  // What an attacker would like to see replaced or removed.
+  writeFileSync(join(outside, 'index'), 'not an index: somebody else\'s file');
+  writeFileSync(join(outside, 'index.last-run.json'), '{"theirs":true}');
+  symlinkSync(outside, join(root, INDEX_DIR));
+  const cache = join(dir, 'cache');
+  return { root, outside, cache };
+}
+
+const outsideUntouched = (outside: string) => {
+  assert.deepEqual(readdirSync(outside).sort(), ['index', 'index.last-run.json']);
+};
+
+test('a symlinked .image-sidecar is never written through: the library runs without the index, or with it in the cache directory', async (t) => {
+  const { root, outside, cache } = planted(t);
+  assert.equal(resolveIndexLocation(root).where, 'none');
+  assert.equal(resolveIndexLocation(root, { cacheDir: cache }).where, 'cache');
+
+  const warnings: string[] = [];
+  const plain = JSON.stringify(await stats(root, { engine: 'inline', index: false }));
+  const noCache = JSON.stringify(await stats(root, { engine: 'inline', index: { onWarning: (m) => warnings.push(m), racyMarginMs: 0 } }));
+  assert.equal(noCache, plain);
+  assert.ok(warnings.some((w) => /not a folder of the library/.test(w) && /keeps no index/.test(w)), warnings.join('\n'));
+  outsideUntouched(outside);
+
+  warnings.length = 0;
+  const cached = { cacheDir: cache, racyMarginMs: 0, onWarning: (m: string) => warnings.push(m) };
+  assert.equal(JSON.stringify(await stats(root, { engine: 'inline', index: cached })), plain);
+  assert.equal(JSON.stringify(await stats(root, { engine: 'inline', index: cached })), plain);
+  assert.ok(warnings.some((w) => /kept in .*cache/.test(w)), warnings.join('\n'));
+  assert.equal(readdirSync(join(cache, 'image-sidecar', 'index')).filter((f) => !f.endsWith('.json')).length, 1, 'the index went to the cache');
+  outsideUntouched(outside);
+});
+
+test('the CLI with a symlinked .image-sidecar: same output as --no-index, a warning, nothing written or removed outside the library (index clear included)', async (t) => {
+  const { root, outside, cache } = planted(t);
+  const env = { XDG_CACHE_HOME: cache, IMAGE_SIDECAR_INDEX_RACY_MS: '0' };
+  const plain = await runCli(['validate', root, '--no-index'], { env });
+  const first = await runCli(['validate', root], { env });
+  const second = await runCli(['validate', root], { env });
+  assert.equal(first.stdout.replace(/"processing_time":[^,}]+/g, ''), plain.stdout.replace(/"processing_time":[^,}]+/g, ''));
+  assert.equal(second.stdout.replace(/"processing_time":[^,}]+/g, ''), plain.stdout.replace(/"processing_time":[^,}]+/g, ''));
+  assert.match(first.stderr, /not a folder of the library/);
+  outsideUntouched(outside);
+
+  const status = JSON.parse((await runCli(['index', 'status', root, '--json'], { env })).stdout) as { where: string; problem: string | null; entries: number };
+  assert.equal(status.where, 'cache');
+  assert.match(status.problem ?? '', /not a folder of the library/);
+
+  const cleared = await runCli(['index', 'clear', root], { env });
+  assert.equal(cleared.code, 0, cleared.stderr);
+  outsideUntouched(outside);
+
+  // Without a cache directory there is no safe place: status says so, clear removes nothing.
+  const noCache = { IMAGE_SIDECAR_INDEX_RACY_MS: '0', XDG_CACHE_HOME: undefined, HOME: undefined };
+  const none = await runCli(['validate', root], { env: noCache });
+  assert.match(none.stderr, /keeps no index/);
+  const noneStatus = JSON.parse((await runCli(['index', 'status', root, '--json'], { env: noCache })).stdout) as { where: string; exists: boolean };
+  assert.equal(noneStatus.where, 'none');
+  assert.equal(noneStatus.exists, false);
+  await runCli(['index', 'clear', root], { env: noCache });
+  outsideUntouched(outside);
+  assert.equal(existsSync(join(root, INDEX_DIR, 'index')), true, 'the file behind the link is still there');
+});
