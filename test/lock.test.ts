@@ -190,3 +190,27 @@ test('a sync holder blocked past the stale age loses its lock to another process
   assert.match(out, /lost CONFLICT/);
   assert.equal(fs.existsSync(lockPathFor(key)), false);
 });
+
+test('a symlink planted under a lock\'s name is refused, never taken over through (regression: the stale take-over deleted `owner` in the folder it pointed to, outside the library)', async (t) => {
+  const dir = testDir(t);
+  const lib = path.join(dir, 'lib');
+  const victim = path.join(dir, 'victim');
+  fs.mkdirSync(lib);
+  fs.mkdirSync(victim);
+  fs.writeFileSync(path.join(victim, 'owner'), 'precious');
+  const sidecar = path.join(lib, 'IMG_1.json');
+  fs.symlinkSync(victim, lockPathFor(sidecar));
+  const old = new Date(Date.now() - 3_600_000);
+  fs.utimesSync(victim, old, old); // looks stale through the link
+  await assert.rejects(
+    withSidecarLock(sidecar, async () => 'ran', { timeoutMs: 2_000 }),
+    (e: unknown) => e instanceof SidecarError && e.code === 'CONFLICT' && /not a lock folder/.test(e.message),
+  );
+  assert.deepEqual(fs.readdirSync(victim), ['owner']);
+  assert.equal(fs.readFileSync(path.join(victim, 'owner'), 'utf8'), 'precious');
+  assert.ok(fs.lstatSync(lockPathFor(sidecar)).isSymbolicLink(), 'the planted link is left for the user to see');
+  // A file under the lock's name is refused the same way.
+  fs.rmSync(lockPathFor(sidecar));
+  fs.writeFileSync(lockPathFor(sidecar), 'x');
+  await assert.rejects(withSidecarLock(sidecar, async () => 'ran', { timeoutMs: 2_000 }), (e: unknown) => e instanceof SidecarError && e.code === 'CONFLICT');
+});

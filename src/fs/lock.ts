@@ -87,7 +87,17 @@ function readOwner(lockDir: string): string | null {
   }
 }
 
+/** A real lock folder (not a symlink planted under its name: what that leads to is not ours). */
+function isLockFolder(dir: string): boolean {
+  try {
+    return fs.lstatSync(dir).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
 function removeLockDir(dir: string): void {
+  if (!isLockFolder(dir)) return; // never delete through a symlink
   try {
     fs.rmSync(path.join(dir, OWNER_FILE), { force: true });
     fs.rmdirSync(dir);
@@ -147,6 +157,12 @@ function tryAcquire(key: string, lockDir: string, staleMs: number): Lock | null 
     fs.mkdirSync(lockDir);
   } catch (e) {
     if (errCode(e) !== 'EEXIST') throw errors.fromFs(e, lockDir);
+    // A symlink or a file under the lock's name is not a lock: taking it over as stale would
+    // delete through it, outside the library. The save is refused with the reason.
+    const st = fs.lstatSync(lockDir, { throwIfNoEntry: false });
+    if (st !== undefined && !st.isDirectory()) {
+      throw errors.conflict('is not a lock folder (a symlink or a file has its name); remove it to save this sidecar', [lockDir]);
+    }
     takeOverIfStale(lockDir, staleMs);
     return null;
   }
