@@ -7,7 +7,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -281,4 +281,34 @@ test('manifests found in the tree (a quarantine\'s, the integrity manifest) plan
   const out = JSON.parse(r.out.trim().split('\n').pop()!) as { problem: string | null; verify: string };
   assert.match(out.problem ?? '', /not a regular file/);
   assert.equal(out.verify, 'IO');
+});
+
+test('an atomic write comparing with the current file never waits on a FIFO swapped in after its lstat (regression: the skip-if-same read blocked)', (t) => {
+  const dir = tmp();
+  const probe = path.join(dir, 'probe');
+  if (!mkfifo(probe)) {
+    t.skip('mkfifo is not available');
+    return;
+  }
+  fs.rmSync(probe);
+  const target = path.join(dir, 'IMG_1.json');
+  // A racer swaps the target between a regular file of the same size and a FIFO, as fast as it can,
+  // while a writer rewrites the same bytes (skipIfSame: lstat, then read to compare). The old read
+  // landed on the FIFO within a few seconds on this machine; the rule never waits on one.
+  const racer = spawn('bash', ['-c', `cd ${JSON.stringify(dir)}; end=$((SECONDS+4)); while [ $SECONDS -lt $end ]; do printf '%0100d' 0 > r.tmp; mv -f r.tmp IMG_1.json; rm -f fq; mkfifo fq; mv -f fq IMG_1.json; done`], { stdio: 'ignore' });
+  const body = `
+    const { writeFileAtomicSync } = await import(${JSON.stringify(srcUrl('fs/atomic-write.js'))});
+    const bytes = Buffer.from('0'.repeat(100));
+    let writes = 0, refused = 0;
+    const t0 = Date.now();
+    while (Date.now() - t0 < 3000) { try { writeFileAtomicSync(${JSON.stringify(target)}, bytes, { skipIfSame: true, syncDir: false }); } catch { refused++; } writes++; }
+    console.log(JSON.stringify({ writes, refused }));
+  `;
+  const r = runChild(body, 30_000);
+  racer.kill('SIGKILL');
+  fs.rmSync(dir, { recursive: true, force: true });
+  assert.equal(r.timedOut, false, 'the writer waited on the FIFO');
+  assert.equal(r.status, 0, r.err);
+  const out = JSON.parse(r.out.trim()) as { writes: number; refused: number };
+  assert.ok(out.writes > 0);
 });

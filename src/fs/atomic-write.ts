@@ -14,6 +14,8 @@ import * as path from 'node:path';
 import { errors } from '../errors.js';
 import { isDirSyncUnsupported } from './dir-sync.js';
 import { tempNameFor } from './temp-files.js';
+import { readFileLimitedSync } from './read-file.js';
+import { readRegularFile } from './regular-file.js';
 
 export interface AtomicWriteOptions {
   /** Do nothing when the target already holds exactly these bytes. Default true. */
@@ -47,7 +49,7 @@ export interface AtomicWriteResult {
 type Op =
   | { op: 'lstat'; path: string }
   | { op: 'realpath'; path: string }
-  | { op: 'readFile'; path: string }
+  | { op: 'readFile'; path: string; maxSize: number }
   | { op: 'open'; path: string; flags: string; mode: number }
   | { op: 'fchmod'; fd: number; mode: number }
   | { op: 'fchown'; fd: number; uid: number; gid: number }
@@ -101,7 +103,7 @@ function* replaceSteps(target: string, bytes: Uint8Array, opts: AtomicWriteOptio
     existingMode = st.mode & 0o7777;
     owner = { uid: st.uid, gid: st.gid };
     if ((opts.skipIfSame ?? true) && st.size === bytes.byteLength) {
-      const current = (yield { op: 'readFile', path: dest }) as Buffer;
+      const current = (yield { op: 'readFile', path: dest, maxSize: bytes.byteLength }) as Buffer;
       if (current.equals(bytes)) return { written: false };
     }
   }
@@ -178,7 +180,8 @@ function execSync(o: Op): unknown {
     case 'realpath':
       return fs.realpathSync(o.path);
     case 'readFile':
-      return fs.readFileSync(o.path);
+      // A FIFO swapped in since the lstat above is refused, not waited on (fs/regular-file.ts).
+      return readFileLimitedSync(o.path, o.maxSize);
     case 'open':
       return fs.openSync(o.path, o.flags, o.mode);
     case 'fchmod':
@@ -207,7 +210,7 @@ function execAsync(o: Op): Promise<unknown> {
       case 'realpath':
         return fs.realpath(o.path, done);
       case 'readFile':
-        return fs.readFile(o.path, done);
+        return void readRegularFile(o.path).then((b) => done(null, b), done);
       case 'open':
         return fs.open(o.path, o.flags, o.mode, done);
       case 'fchmod':
