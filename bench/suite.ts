@@ -283,11 +283,19 @@ export class Bench {
     const live = path.join(dir, 'index');
     const clear = () => {
       fs.rmSync(live, { force: true });
+      fs.rmSync(`${live}.delta`, { force: true });
       fs.rmSync(`${live}.last-run.json`, { force: true });
     };
+    // An index is its file and the delta next to it, when there is one (docs/INDEX.md).
+    const copyIndex = (from: string, to: string) => {
+      fs.copyFileSync(from, to);
+      fs.rmSync(`${to}.delta`, { force: true });
+      if (fs.existsSync(`${from}.delta`)) fs.copyFileSync(`${from}.delta`, `${to}.delta`);
+    };
+    const indexBytes = (file: string) => fs.statSync(file).size + (fs.existsSync(`${file}.delta`) ? fs.statSync(`${file}.delta`).size : 0);
     const place = (from: string) => () => {
       clear();
-      fs.copyFileSync(from, live);
+      copyIndex(from, live);
     };
     const sidecars = fs.readFileSync(l.sidecarList, 'utf8').split('\0').filter((p) => p !== '');
     const changed = sidecars.filter((_, i) => i % 100 === 37);
@@ -303,20 +311,20 @@ export class Bench {
       clear();
       runChild(spec({}));
       runChild(spec({}));
-      fs.copyFileSync(live, before);
-      sizes[op] = fs.statSync(live).size;
+      copyIndex(live, before);
+      sizes[op] = indexBytes(live);
       this.results.extra[`index: ${op} entries and bytes per entry by table (sidecar results, folders, links)`] = indexTables(before);
       const now = Date.now() / 1000;
       for (const p of changed) fs.utimesSync(p, now, now);
       runChild(spec({ racyMarginMs: 0 }));
-      fs.copyFileSync(live, warm);
+      copyIndex(live, warm);
       // The same repeat runs with folder records off, after the change: what a warm run with
       // per-file results only starts from (no racy margin: the files just touched are stored too).
       const warmFiles = path.join(dir, `${op}.warm-files`);
       clear();
       runChild(spec({ folderRecords: false, racyMarginMs: 0 }));
       runChild(spec({ folderRecords: false, racyMarginMs: 0 }));
-      fs.copyFileSync(live, warmFiles);
+      copyIndex(live, warmFiles);
       const [none, first, hot, after, hotFiles] = measureRounds(
         [
           { label: `${op} --no-index`, spec: spec() },
@@ -355,7 +363,7 @@ export class Bench {
       runChild({ op: 'stats', root: l.root, engine: 'threads', workers: w, index: all3 });
       runChild({ op: 'format-stats', root: l.root, engine: 'auto', workers: w, index: all3 });
     }
-    const all = fs.statSync(live).size;
+    const all = indexBytes(live);
     Object.assign(this.results.extra, {
       'index bytes per sidecar (validate results only)': Number((sizes.validate / l.sidecarFiles).toFixed(1)),
       'index bytes per sidecar (stats results only)': Number((sizes.stats / l.sidecarFiles).toFixed(1)),

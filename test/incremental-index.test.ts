@@ -20,7 +20,8 @@ import {
   utimesSync,
   writeFileSync,
 } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { TEMP_MARK } from '../src/fs/temp-files.js';
 import {
   encodeSidecar,
   exportSidecars,
@@ -1175,6 +1176,111 @@ test('a rewrite extends the loaded file while its dead entries are few, and comp
   assert.ok(compacted, `the dead bytes were dropped at some point (${paths.join(', ')})`);
   await same('served');
   assert.equal(runs.at(-1)!.misses, 0);
+});
+
+/**
+ * A run that would extend the index with a few new entries writes them to a delta file next to it
+ * (store.ts), never copying the base: the base stays byte for byte, the delta is replaced whole
+ * (temp file + rename). Attacks: a delta whose base was replaced under it, a corrupt or cut delta,
+ * a killed delta write (its temp file left), two writers at once, and a delta grown past its share
+ * (the base written again with it, the delta removed). The output is --no-index's throughout.
+ */
+test('a delta next to the index takes a small run\'s new entries without copying the base; never trusted over another base or when damaged', async (t) => {
+  const dir = testDir(t, 'isc-index-delta-');
+  const root = smallLibrary(dir, 4, 20, (i) => 1 + (i % 3));
+  const files = Array.from({ length: 80 }, (_, i) => join(root, `d${i % 4}/IMG_${i}.json`));
+  for (const f of files) utimesSync(f, FIXED_TIME, FIXED_TIME);
+  const path = join(dir, 'idx', 'index');
+  const delta = `${path}.delta`;
+  const runs: IndexRunStats[] = [];
+  const warnings: string[] = [];
+  const index: IndexOptions = { path, ...NOW, onStats: (s) => runs.push(s), onWarning: (w) => warnings.push(w) };
+  const same = async (label: string) => {
+    const plain = await validate(root, { index: false, engine: 'inline' });
+    const withIndex = await validate(root, { index, engine: 'inline' });
+    assert.deepEqual(withoutTimes(JSON.stringify(withIndex.results)), withoutTimes(JSON.stringify(plain.results)), label);
+    return runs.at(-1)!;
+  };
+  const edit = CHANGES['same size, mtime restored (only ctime differs)'];
+  await same('first run');
+  await same('repeat run (stores folder records)');
+  const base = readFileSync(path);
+  assert.equal(existsSync(delta), false);
+  edit(files[5]);
+  let r = await same('one edit');
+  assert.ok(r.delta && r.misses === 1, `a delta: ${JSON.stringify(r)}`);
+  assert.deepEqual(readFileSync(path), base, 'the base is not rewritten');
+  assert.ok(statSync(delta).size < base.length / 8, 'the delta holds the new entries only');
+  r = await same('served with the delta');
+  assert.equal(r.misses, 0);
+  assert.equal(r.written, false, 'nothing new: neither file written');
+  const st = indexStatus(root, { path });
+  assert.ok(st.valid && st.entries === 80 && st.bytes === base.length + statSync(delta).size, `status counts base and delta: ${JSON.stringify(st)}`);
+  edit(files[6]);
+  r = await same('a second edit');
+  assert.ok(r.delta && r.misses === 1);
+  assert.deepEqual(readFileSync(path), base, 'still the same base');
+  const delta2 = readFileSync(delta);
+  assert.equal(readIndex(path).files.length, 80, 'one live entry per sidecar over base and delta');
+  r = await same('both edits served');
+  assert.equal(r.misses, 0);
+
+  // A delta whose base was replaced under it (another index put in place: another file id) is ignored.
+  const otherPath = join(dir, 'other', 'index');
+  await validate(root, { index: { ...index, path: otherPath }, engine: 'inline' });
+  writeFileSync(path, readFileSync(otherPath));
+  writeFileSync(delta, delta2);
+  edit(files[7]);
+  warnings.length = 0;
+  r = await same('a delta over another base');
+  assert.deepEqual(warnings, [], 'a stale delta is no damage: no warning');
+  r = await same('then served');
+  assert.equal(r.misses, 0);
+
+  // A corrupt or cut delta over the right base: the index is rebuilt, with a warning.
+  edit(files[8]);
+  await same('a delta again');
+  const good = readFileSync(delta);
+  const goodBase = readFileSync(path);
+  for (const [what, bytes] of [
+    ['flipped byte', Buffer.from(good.map((b, i) => (i === good.length >> 1 ? b ^ 0x40 : b)))],
+    ['cut', good.subarray(0, good.length - 9)],
+  ] as const) {
+    writeFileSync(path, goodBase);
+    writeFileSync(delta, bytes);
+    warnings.length = 0;
+    await same(`${what} delta`);
+    assert.ok(warnings.some((w) => /is unusable/.test(w)), `${what}: warned (${warnings.join('; ')})`);
+    assert.equal(existsSync(delta), false, `${what}: rebuilt whole, no delta left`);
+    r = await same(`${what}: then served`);
+    assert.equal(r.misses, 0);
+  }
+
+  // A killed delta write leaves its temp file, never a delta: the index stays as it was.
+  edit(files[9]);
+  await same('a delta before the kill');
+  const beforeKill = [readFileSync(path), readFileSync(delta)];
+  writeFileSync(join(dirname(path), `.index.delta${TEMP_MARK}99999-dead0`), good.subarray(0, 100));
+  r = await same('a run beside a dead writer\'s temp file');
+  assert.equal(r.misses, 0);
+  assert.deepEqual([readFileSync(path), readFileSync(delta)], beforeKill);
+
+  // Two writers at once, each after an edit: outputs right, the index valid, then fully served.
+  edit(files[10]);
+  const both = await Promise.all([0, 1].map(() => runCli(['validate', root, '--index', path, '--json'], { env: CLI_ENV })));
+  const expected = await runCli(['validate', root, '--no-index', '--json']);
+  for (const b of both) assert.equal(withoutTimes(b.stdout), withoutTimes(expected.stdout));
+  assert.equal(indexStatus(root, { path }).valid, true);
+  r = await same('after two writers');
+  assert.equal(r.misses, 0);
+
+  // Many edits at once: past the delta's share, the base is written again with them, the delta removed.
+  for (const f of files.slice(20, 70)) edit(f);
+  r = await same('many edits');
+  assert.equal(r.delta, false, `a full write: ${JSON.stringify(r)}`);
+  assert.equal(existsSync(delta), false, 'the delta is removed');
+  r = await same('then served');
+  assert.equal(r.misses, 0);
 });
 
 /**

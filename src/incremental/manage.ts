@@ -5,7 +5,7 @@ import { basename, dirname } from 'node:path';
 import { errors } from '../errors.js';
 import { INDEX_DIR, resolveIndexLocation, type IndexLocation, type IndexLocationOptions } from './location.js';
 import { lastRunPath, type LastRun } from './scan-index.js';
-import { IndexFormatError, IndexReader, TABLE_FILES } from './store.js';
+import { deltaPath, IndexFormatError, IndexReader, TABLE_FILES } from './store.js';
 
 export interface IndexStatus {
   path: string;
@@ -51,6 +51,12 @@ export function indexStatus(root: string, opts: IndexLocationOptions = {}): Inde
   } catch {
     return out;
   }
+  let deltaBytes = 0;
+  try {
+    deltaBytes = statSync(deltaPath(loc.path)).size;
+  } catch {
+    /* no delta */
+  }
   try {
     const img = IndexReader.open(loc.path);
     if (img) {
@@ -60,6 +66,7 @@ export function indexStatus(root: string, opts: IndexLocationOptions = {}): Inde
       } finally {
         img.close();
       }
+      if (img.hasDelta) out.bytes += deltaBytes; // a delta over another file is not part of it
       if (img.header.root !== loc.rootReal) out.problem = `belongs to another library (${img.header.root})`;
       else out.valid = true;
       out.entries = img.count(TABLE_FILES);
@@ -93,6 +100,7 @@ export function clearIndex(root: string, opts: IndexLocationOptions = {}): { pat
   }
   try {
     rmSync(loc.path, { force: true });
+    rmSync(deltaPath(loc.path), { force: true });
     rmSync(lastRunPath(loc.path), { force: true });
   } catch (e) {
     throw errors.fromFs(e, loc.path);

@@ -13,6 +13,7 @@
  * A result is recorded only when it can be trusted later (entry.ts: the rule, and the entry made
  * by the thread that read the file, from the stat of the descriptor it read through).
  */
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { errors } from '../errors.js';
@@ -35,6 +36,7 @@ import {
   entryResult,
   entryResults,
   filePayload,
+  deltaPath,
   IndexFormatError,
   IndexReader,
   IndexWriter,
@@ -101,12 +103,20 @@ export interface IndexRunStats {
    * appended after them) instead of writing every entry again.
    */
   extended: boolean;
+  /** This run's new entries went to the delta file over the loaded file (which was not copied). */
+  delta?: boolean;
 }
 
 export const DEFAULT_RACY_MARGIN_MS = 2000;
 const LOCK_TIMEOUT_MS = 15_000;
 /** A rewrite extends the loaded file while its dead entries are at most this share of its entry bytes. */
 const MAX_GARBAGE_SHARE = 0.25;
+/**
+ * A run that would extend the loaded file writes its new entries to a delta file next to it instead
+ * (no copy of the base) while the delta's entries are at most this share of the base's entry bytes;
+ * beyond, the base is written again with them (and the delta removed).
+ */
+const MAX_DELTA_SHARE = 0.125;
 
 /** What the scan keeps per sidecar sent to the engine: its identity as seen before the read. */
 export interface Pending {
@@ -126,6 +136,16 @@ function fileStamp(path: string): string | null {
   } catch {
     return null;
   }
+}
+
+/** The index as on disk: its file and the delta over it (another writer changes one or the other). */
+function indexStamp(path: string): string {
+  return `${fileStamp(path)}|${fileStamp(deltaPath(path))}`;
+}
+
+/** A new file's identity (a delta names its base by it). */
+function newFileId(): string {
+  return randomBytes(8).toString('hex');
 }
 
 export interface LastRun {
@@ -187,7 +207,7 @@ export class ScanIndex implements EntrySink {
   private readonly keyNo: number;
   /** Our option set in the loaded file (-1: none). */
   private readonly loadedKeyNo: number;
-  private readonly loadedStamp: string | null;
+  private readonly loadedStamp: string;
   private readonly started = Date.now();
   private readonly racyCutoffMs: number;
   private readonly racyCutoffNs: bigint;
@@ -247,7 +267,7 @@ export class ScanIndex implements EntrySink {
     // 0 turns the check off (tests that change files milliseconds before a run): a cutoff past any ctime.
     this.racyCutoffMs = margin > 0 ? Math.floor(this.started - margin) : Number.MAX_SAFE_INTEGER;
     this.racyCutoffNs = racyCutoffNs(this.racyCutoffMs);
-    this.loadedStamp = fileStamp(this.location.path);
+    this.loadedStamp = indexStamp(this.location.path);
     this.reader = this.load();
     this.holdsNothing = this.reader === null;
     const keys = this.reader?.header.keys ?? [];
@@ -613,14 +633,15 @@ export class ScanIndex implements EntrySink {
     let entries = 0;
     let bytes = 0;
     let extended = false;
+    let delta = false;
     const prune = complete && this.opts.prune !== false && !(this.reader !== null && this.allMet(this.reader));
     const pruneLoaded = prune && this.reader !== null;
     try {
       mkdirSync(dirname(path), { recursive: true });
-      if (this.unchanged(prune) && fileStamp(path) === this.loadedStamp) {
+      if (this.unchanged(prune) && indexStamp(path) === this.loadedStamp) {
         // Every entry a hit, none gone, nothing new: the file on disk already says all this.
         entries = this.reader!.count(TABLE_FILES);
-        bytes = statSync(path).size;
+        bytes = statSync(path).size + (this.reader!.hasDelta ? statSync(deltaPath(path)).size : 0);
       } else {
         await removeStaleTempFiles(dirname(path)).catch(() => undefined);
         const out = await withSidecarLock(path, async () => this.writeLocked(prune), { timeoutMs: LOCK_TIMEOUT_MS });
@@ -629,6 +650,7 @@ export class ScanIndex implements EntrySink {
         entries = out.entries;
         bytes = out.bytes;
         extended = out.extended;
+        delta = out.delta === true;
       }
       writeLastRun(path, this.lastRun());
     } catch (e) {
@@ -637,7 +659,7 @@ export class ScanIndex implements EntrySink {
       this.close();
     }
     const d = this.dirs;
-    this.opts.onStats?.({ path, where: this.location.where, hits: this.hits, misses: this.misses, recorded: this.recordedCount, entries, bytes, written, dirsReused: d.hits, dirsRead: d.misses, linksReused: d.linksReused, linksResolved: d.linksResolved, foldersServed: this.foldersServed, recordsServed: this.recordsServed, pruned: written && pruneLoaded, extended });
+    this.opts.onStats?.({ path, where: this.location.where, hits: this.hits, misses: this.misses, recorded: this.recordedCount, entries, bytes, written, dirsReused: d.hits, dirsRead: d.misses, linksReused: d.linksReused, linksResolved: d.linksResolved, foldersServed: this.foldersServed, recordsServed: this.recordsServed, pruned: written && pruneLoaded, extended, delta });
   }
 
   /** This run's figures (`index status`, the index header). */
@@ -689,12 +711,12 @@ export class ScanIndex implements EntrySink {
     return out;
   }
 
-  private writeLocked(prune: boolean): { entries: number; bytes: number; extended: boolean } {
+  private writeLocked(prune: boolean): { entries: number; bytes: number; extended: boolean; delta?: boolean } {
     const { path, rootReal } = this.location;
     // Someone else may have written since we loaded: merge with what is there now.
     let disk: IndexReader | null = this.reader;
     let diskIsLoaded = true;
-    if (fileStamp(path) !== this.loadedStamp) {
+    if (indexStamp(path) !== this.loadedStamp) {
       diskIsLoaded = false;
       try {
         disk = IndexReader.open(path);
@@ -731,8 +753,9 @@ export class ScanIndex implements EntrySink {
       const spool = this.spool;
       this.spool = null;
       try {
-        const bytes = spool.finish({ format: 'image-sidecar-index', root: rootReal, keys, written: new Date(now).toISOString(), lastRun, totalHits: this.hits, recordKeys: this.recordPrefix !== null ? [this.recordPrefix] : [] });
+        const bytes = spool.finish({ format: 'image-sidecar-index', root: rootReal, keys, written: new Date(now).toISOString(), lastRun, totalHits: this.hits, recordKeys: this.recordPrefix !== null ? [this.recordPrefix] : [], id: newFileId() });
         renameSync(spool.path, path);
+        rmSync(deltaPath(path), { force: true }); // of an earlier file (a new id: ignored already)
         return { entries: spool.count(TABLE_FILES), bytes, extended: false };
       } catch (e) {
         spool.abort();
@@ -763,12 +786,16 @@ export class ScanIndex implements EntrySink {
       runRemap.every((f, i) => f === i) &&
       diskRemap.every((f, i) => f === i) &&
       (loaded.header.garbage ?? 0) <= loaded.entriesBytes * MAX_GARBAGE_SHARE;
+    // Rather than copy the loaded file, its delta takes this run's new entries (and the old delta's
+    // that they do not replace), while it stays small beside the base.
+    const asDelta = extending && loaded.baseId !== undefined && loaded.deltaBytes + (this.spool?.size ?? 0) <= loaded.entriesBytes * MAX_DELTA_SHARE;
     if (loaded && !extending && !loadedFinds && !(diskIsLoaded && diskWalked)) loaded.releaseTables(recordsFound ? [TABLE_RECORDS] : []);
-    const tmp = join(dirname(path), tempNameFor(basename(path)));
+    const target = asDelta ? deltaPath(path) : path;
+    const tmp = join(dirname(path), tempNameFor(basename(target)));
     // A new file is sized for this run's entries (met and new); entries kept from the file on disk
     // beyond those (a partial walk's) grow it.
-    const extended = extending ? IndexWriter.extend(tmp, loaded) : null;
-    const out = extended ?? IndexWriter.create(tmp, { expect: this.refCounts.map((n, t) => n + this.addCounts[t]) });
+    const extended = extending && !asDelta ? IndexWriter.extend(tmp, loaded) : null;
+    const out = asDelta ? IndexWriter.create(tmp) : (extended ?? IndexWriter.create(tmp, { expect: this.refCounts.map((n, t) => n + this.addCounts[t]) }));
     try {
       const fileEntry = (v: EntryView, remap: number[], extra: EntryView | null, extraRemap: number[]) => {
         if (extra === null && resultsKeptAsTheyAre(v, remap)) return out.addRaw(v);
@@ -817,7 +844,7 @@ export class ScanIndex implements EntrySink {
         let v: EntryView;
         try {
           if (ref > 0) {
-            if (!loaded || extended) continue; // distrusted meanwhile, or copied
+            if (!loaded || extended || asDelta) continue; // distrusted meanwhile, or copied (or in the base under the delta)
             v = loaded.entryAt(ref);
           } else v = this.spool!.entryAt(-ref);
         } catch {
@@ -876,8 +903,10 @@ export class ScanIndex implements EntrySink {
           /* dropped */
         }
       }
+      // 1d. A delta: the old delta's entries that this run's do not replace.
+      if (asDelta) for (const v of loaded.deltaEntries()) if (!out.has(v.table, entryKey(v))) out.addRaw(v);
       // 2. The entries on disk this run did not write: kept when the walk saw only part of the tree.
-      if (disk && !prune && !extended) {
+      if (disk && !prune && !extended && !asDelta) {
         try {
           for (const v of disk.entries()) {
             const key = entryKey(v);
@@ -897,11 +926,23 @@ export class ScanIndex implements EntrySink {
         lastRun,
         totalHits: (disk?.header.totalHits ?? 0) + this.hits,
         recordKeys: this.recordKeysOut(disk, finalNo, prune),
-        garbage: (extended ? (loaded!.header.garbage ?? 0) : 0) + out.garbage,
+        garbage: (extended ? (loaded!.header.garbage ?? 0) : asDelta ? (loaded.baseHeader.garbage ?? 0) : 0) + out.garbage,
+        id: newFileId(),
       };
+      if (asDelta) {
+        // Live entries of base and delta together: the base's, and the delta's under a key the base lacks.
+        const counts = [0, 1, 2, 3].map((t) => loaded.baseCount(t));
+        for (const v of out.entries()) if (!loaded.baseHas(v.table, entryKey(v))) counts[v.table]++;
+        header.base = loaded.baseId;
+        header.counts = counts;
+        const bytes = out.finish(header);
+        renameSync(tmp, target);
+        return { entries: counts[TABLE_FILES], bytes: statSync(path).size + bytes, extended: true, delta: true };
+      }
       const entries = out.count(TABLE_FILES);
       const bytes = out.finish(header);
       renameSync(tmp, path);
+      rmSync(deltaPath(path), { force: true }); // its entries are in this file now (a kill before this: the delta names the old file, ignored)
       return { entries, bytes, extended: extended !== null };
     } catch (e) {
       out.abort();

@@ -74,7 +74,21 @@ export interface IndexHeader {
   recordKeys?: string[];
   /** Bytes of entries a later entry replaced (dead: skipped by `entries`, dropped by a full rewrite). */
   garbage?: number;
+  /** This file's identity (random, one per file written): a delta names the base it goes over by it. */
+  id?: string;
+  /** A delta file: the `id` of the base it goes over (the delta is ignored over any other file). */
+  base?: string;
+  /** A delta file: live entries per table of the base and the delta together. */
+  counts?: number[];
 }
+
+/** The delta file next to an index (`deltaPath`): entries a run added over the base, without copying the base. */
+export function deltaPath(indexPath: string): string {
+  return `${indexPath}.delta`;
+}
+
+/** Offsets of a delta's entries as the reader of base and delta gives them: beyond any base offset. */
+const DELTA_OFFSET = 2 ** 48;
 
 export class IndexFormatError extends Error {}
 
@@ -163,9 +177,16 @@ class WindowReader {
   }
 }
 
-/** An index file open for lookups (the fd stays open for the run; `close` at its end). */
+/**
+ * An index file open for lookups (the fd stays open for the run; `close` at its end), with the
+ * delta over it when there is one (`open`): a lookup finds the delta's entry first; the delta's
+ * entries have offsets from DELTA_OFFSET on; the header and the counts are the delta's.
+ */
 export class IndexReader {
-  readonly header: IndexHeader;
+  header: IndexHeader;
+  private delta: IndexReader | null = null;
+  /** The base file's own header when a delta goes over it. */
+  private ownHeader: IndexHeader | null = null;
   private readonly tables: Table[];
   private readonly r: WindowReader;
   /** Where the entries end (the tables start). */
@@ -248,11 +269,34 @@ export class IndexReader {
   }
 
   /**
-   * Open and check an index file: null when absent; throws IndexFormatError / fs errors otherwise.
-   * Something other than a regular file there (a FIFO: opening it would wait for a writer forever)
-   * is a foreign index (fs/regular-file.ts).
+   * Open and check an index file and the delta over it (`deltaPath`; one over another base is
+   * ignored): null when absent; throws IndexFormatError / fs errors otherwise (a corrupt delta too:
+   * the index is rebuilt). Something other than a regular file there (a FIFO: opening it would
+   * wait for a writer forever) is a foreign index (fs/regular-file.ts).
    */
   static open(path: string): IndexReader | null {
+    const base = IndexReader.openOne(path);
+    if (!base) return null;
+    try {
+      const delta = IndexReader.openOne(deltaPath(path));
+      if (delta) {
+        const h = delta.header;
+        if (base.header.id !== undefined && h.base === base.header.id && Array.isArray(h.counts) && h.counts.length === TABLES && h.root === base.header.root) {
+          base.delta = delta;
+          base.ownHeader = base.header;
+          base.header = h;
+        } else delta.close();
+      }
+    } catch (e) {
+      base.close();
+      if (e instanceof IndexFormatError) throw new IndexFormatError(`delta file: ${e.message}`);
+      throw e;
+    }
+    return base;
+  }
+
+  /** One file (no delta). */
+  private static openOne(path: string): IndexReader | null {
     let fd: number;
     try {
       fd = openSync(path, READ_FLAGS);
@@ -271,6 +315,7 @@ export class IndexReader {
   }
 
   close(): void {
+    this.delta?.close();
     try {
       closeSync(this.r.fd);
     } catch {
@@ -279,7 +324,42 @@ export class IndexReader {
   }
 
   count(table: number): number {
+    return this.delta ? this.header.counts![table] : this.tables[table].count;
+  }
+
+  /** A delta goes over this file. */
+  get hasDelta(): boolean {
+    return this.delta !== null;
+  }
+
+  /** The entry bytes of the delta (0: none). */
+  get deltaBytes(): number {
+    return this.delta?.entriesEnd ?? 0;
+  }
+
+  /** The base file's own header (a delta's header is the reader's `header`). */
+  get baseId(): string | undefined {
+    return this.delta ? this.delta.header.base : this.header.id;
+  }
+
+  /** The base file's header (without a delta: `header`). */
+  get baseHeader(): IndexHeader {
+    return this.ownHeader ?? this.header;
+  }
+
+  /** Live entries of `table` in the base file. */
+  baseCount(table: number): number {
     return this.tables[table].count;
+  }
+
+  /** The base file holds an entry under `key` (the delta not looked at). */
+  baseHas(table: number, key: string): boolean {
+    return this.findOwn(table, key) !== null;
+  }
+
+  /** The delta's live entries, in file order (none without a delta). */
+  *deltaEntries(): Generator<EntryView> {
+    if (this.delta) for (const v of this.delta.entries()) yield shifted(v);
   }
 
   /**
@@ -288,6 +368,7 @@ export class IndexReader {
    * `entries` on a released table throw.
    */
   releaseTables(keep: readonly number[] = []): void {
+    this.delta?.releaseTables(keep);
     for (let t = 0; t < TABLES; t++) if (!keep.includes(t) && this.tables[t].count > 0) this.tables[t] = { ...RELEASED, count: this.tables[t].count };
   }
 
@@ -306,6 +387,7 @@ export class IndexReader {
    * 12 bytes per slot; this reader's tables are released. Null when some table was released already.
    */
   handOverTables(): Table[] | null {
+    if (this.delta) return null; // the delta's entries are not in this file
     if (this.tables.some((t) => t.count > 0 && t.hashes === RELEASED.hashes)) return null;
     const out = this.tables.map((t) => (t.count === 0 ? emptyWriterTable() : { hashes: t.hashes, offs: t.offs, mask: t.mask, count: t.count }));
     this.releaseTables();
@@ -314,6 +396,14 @@ export class IndexReader {
 
   /** The entry for `key` in `table`, or null. */
   find(table: number, key: string): EntryView | null {
+    if (this.delta) {
+      const v = this.delta.find(table, key);
+      if (v) return shifted(v);
+    }
+    return this.findOwn(table, key);
+  }
+
+  private findOwn(table: number, key: string): EntryView | null {
     const t = this.tables[table];
     if (t.count === 0) return null;
     if (t.hashes === RELEASED.hashes) throw new Error('IndexReader.find on a released table');
@@ -329,18 +419,20 @@ export class IndexReader {
 
   /** Read the entry at `off` again (an offset a `find` returned earlier). */
   entryAt(off: number): EntryView {
+    if (off >= DELTA_OFFSET && this.delta) return shifted(this.delta.entryAt(off - DELTA_OFFSET));
     return this.r.entry(off, this.entriesEnd);
   }
 
-  /** Every live entry of every table, in file order (an entry a later one replaced is skipped). */
+  /** Every live entry of every table, in file order (an entry a later one replaced is skipped), then the delta's. */
   *entries(): Generator<EntryView> {
     let off = INDEX_MAGIC.length + 1;
     while (off < this.entriesEnd) {
       const v = this.r.entry(off, this.entriesEnd);
       const next = off + v.len;
-      if (this.isLive(v)) yield this.r.entry(off, this.entriesEnd);
+      if (this.isLive(v) && !(this.delta && this.delta.findOwn(v.table, entryKey(v)) !== null)) yield this.r.entry(off, this.entriesEnd);
       off = next;
     }
+    yield* this.deltaEntries();
   }
 
   private isLive(v: EntryView): boolean {
@@ -354,6 +446,11 @@ export class IndexReader {
       if (off === v.off) return true;
     }
   }
+}
+
+/** A delta's entry as the reader of base and delta gives it (its offset beyond the base's). */
+function shifted(v: EntryView): EntryView {
+  return { ...v, off: v.off + DELTA_OFFSET };
 }
 
 /**
