@@ -7,7 +7,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, statSync, writeFileSync, type BigIntStats } from 'node:fs';
 import { join } from 'node:path';
 import { scan, stats, validate, type IndexOptions } from '../src/index.js';
 import type { IndexRunStats } from '../src/incremental/scan-index.js';
@@ -15,8 +15,11 @@ import { InlineRuntime } from '../src/engine/inline.js';
 import type { Runtime } from '../src/engine/runtime.js';
 import { packInspections, unpackInspections } from '../src/tasks/inspect-wire.js';
 import { inspectFiles, type FileInspection, type InspectOptions } from '../src/tasks/inspect.js';
-import { IndexReader, IndexWriter, entryResults, filePayload, TABLE_FILES, TABLE_LINKS } from '../src/incremental/store.js';
-import { deserialize } from 'node:v8';
+import { IndexReader, IndexWriter, decodeResult, entryIdentity, entryResults, filePayload, fileEntryBound, madeEntry, madeIdentity, madeResult, writeFileEntry, TABLE_FILES, TABLE_LINKS } from '../src/incremental/store.js';
+import { fileEntry, PATH_MARK } from '../src/incremental/entry.js';
+import { identityBytes, statIdentity } from '../src/incremental/identity.js';
+import { relativeTo } from '../src/fs/rel-path.js';
+import { serialize } from 'node:v8';
 import { FAKE_JPEG, makeTree, sidecarData, testDir } from './helpers/tree.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -85,7 +88,7 @@ test('a sidecar rewritten between the lookup and the read: its entry names the b
   const reader = IndexReader.open(index.path!)!;
   try {
     const v = reader.find(TABLE_FILES, 'photos/d1/IMG_2.json')!;
-    const kept = [...entryResults(v).values()].map((raw) => deserialize(raw) as FileInspection);
+    const kept = [...entryResults(v).values()].map((raw) => decodeResult<FileInspection>(raw)!);
     assert.ok(kept.every((r) => r.summary === undefined || r.summary.faces === 7), 'no summary of the old bytes in the new entry');
   } finally {
     reader.close();
@@ -140,7 +143,7 @@ test('wire: index entries cross packed, byte for byte, and a batch without them 
   const dir = testDir({ after: () => undefined }, 'isc-first-wire-');
   const root = library(dir);
   const items = [1, 2, 3].map((i) => ({ path: join(root, `photos/d1/IMG_${i}.json`), name: `IMG_${i}.json` }));
-  const opts: InspectOptions = { validate: true, brief: true, indexEntries: { racyCutoffMs: Number.MAX_SAFE_INTEGER } };
+  const opts: InspectOptions = { validate: true, brief: true, indexEntries: { racyCutoffMs: Number.MAX_SAFE_INTEGER, root, keyNo: 0 } };
   const results = inspectFiles(items, opts);
   assert.ok(results.every((r) => r.indexEntry !== undefined), 'every result may be stored');
   delete results[1].indexEntry; // one without
@@ -151,15 +154,14 @@ test('wire: index entries cross packed, byte for byte, and a batch without them 
     const b = back[i].indexEntry;
     if (a === undefined) assert.equal(b, undefined);
     else {
-      assert.deepEqual(Buffer.from(b!.id), Buffer.from(a.id));
-      assert.deepEqual(Buffer.from(b!.raw), Buffer.from(a.raw));
+      assert.deepEqual(Buffer.from(b!), Buffer.from(a));
     }
   }
   const plain = inspectFiles(items, { validate: true, brief: true });
   assert.ok(plain.every((r) => r.indexEntry === undefined));
   assert.equal(packInspections(plain, items).packed.entries, null);
   // A racy cutoff in the past: nothing may be stored.
-  assert.ok(inspectFiles(items, { ...opts, indexEntries: { racyCutoffMs: 0 } }).every((r) => r.indexEntry === undefined));
+  assert.ok(inspectFiles(items, { ...opts, indexEntries: { racyCutoffMs: 0, root, keyNo: 0 } }).every((r) => r.indexEntry === undefined));
 });
 
 test('store: addFile writes the very bytes add(files, filePayload) writes (keys in any script, merged results, a result past the window)', (t) => {
@@ -190,4 +192,143 @@ test('store: addFile writes the very bytes add(files, filePayload) writes (keys 
   } finally {
     reader.close();
   }
+});
+
+/** A file entry as the reading thread writes it (entry.ts: into its arena), on its own. */
+function written(key: string, id: Buffer, no: number, result: string | Uint8Array): Buffer | null {
+  const out = Buffer.alloc(fileEntryBound(key, result) + 8, 0xee);
+  const len = writeFileEntry(out, 8, key, id, no, result);
+  return len < 0 ? null : out.subarray(8, 8 + len);
+}
+
+test('store: an entry made in the reading thread (writeFileEntry, madeEntry) is the very bytes addFile / add write, and addMade copies it as it is', (t) => {
+  const dir = testDir(t, 'isc-first-made-');
+  const big = 'x'.repeat((1 << 20) + 10); // an entry bigger than the writer's buffer
+  const tricky = JSON.parse('{"__proto__": 1, "b": -0}') as Record<string, unknown>;
+  tricky.n = 12345678901234567890n;
+  tricky.u = undefined;
+  // [key, identity, result number, the result as stored: v8 bytes or JSON text]
+  const files: [string, Buffer, number, string | Uint8Array][] = [
+    ['photos/d1/IMG_1.json', Buffer.alloc(40, 1), 0, JSON.stringify({ path: '', size: 3, status: 'ok', notes: [] })],
+    ['Bücher/ü – 写真.json', Buffer.alloc(40, 2), 3, serialize(tricky)],
+    ['lone \ud800 surrogate.json', Buffer.alloc(40, 3), 7, JSON.stringify({ s: 'lone \ud800 and ü 写真' })], // (a key no lookup finds: written all the same)
+    ['写真/ü.json', Buffer.alloc(40, 6), 2, JSON.stringify({ s: 'lone \udc00 and ü 写真' })],
+    ['big.json', Buffer.alloc(40, 4), 1, JSON.stringify({ big })],
+    ['photos/d1/IMG_1.json', Buffer.alloc(40, 5), 0, serialize({ again: true })], // the same key again: the later one is live
+  ];
+  const links: [string, Buffer, Buffer][] = [
+    ['/r/games/g1/A.jpg', Buffer.alloc(40, 8), Buffer.from([1, 0, 0, 0])],
+    ['/r/games/g1/ü.jpg', Buffer.alloc(40, 9), Buffer.alloc(3000, 5)],
+  ];
+  const header = { format: 'image-sidecar-index' as const, root: '/r', keys: [], written: 'now' };
+  const a = IndexWriter.create(join(dir, 'a'));
+  const b = IndexWriter.create(join(dir, 'b'), { tables: 'list' });
+  for (const [key, id, no, result] of files) {
+    const bytes = typeof result === 'string' ? Buffer.from(result, 'utf8') : Buffer.from(result);
+    a.addFile(key, id, [[no, bytes]]);
+    const made = written(key, id, no, result)!;
+    assert.deepEqual(madeIdentity(made, TABLE_FILES), id);
+    assert.deepEqual(madeResult(made), bytes, 'the result as stored');
+    b.addMade(TABLE_FILES, key, made);
+  }
+  for (const [key, id, payload] of links) {
+    a.add(TABLE_LINKS, key, id, [payload]);
+    b.addMade(TABLE_LINKS, key, madeEntry(TABLE_LINKS, key, id, payload)!);
+  }
+  // Beyond the format: never made (add and addFile skip such a key too).
+  assert.equal(written('k'.repeat(0x10000), Buffer.alloc(40), 0, '{}'), null);
+  assert.equal(written('é'.repeat(0x8000), Buffer.alloc(40), 0, '{}'), null);
+  assert.equal(madeEntry(TABLE_LINKS, 'é'.repeat(0x8000), Buffer.alloc(40), Buffer.alloc(1)), null);
+  // Not an entry of that table, or not an entry at all: refused, nothing written.
+  const link = madeEntry(TABLE_LINKS, '/r/x', Buffer.alloc(40), Buffer.alloc(4))!;
+  assert.throws(() => b.addMade(TABLE_FILES, '/r/x', link));
+  assert.throws(() => b.addMade(TABLE_LINKS, '/r/x', link.subarray(0, link.length - 1)));
+  assert.throws(() => madeResult(link));
+  a.finish(header);
+  b.finish(header);
+  assert.deepEqual(readFileSync(join(dir, 'b')), readFileSync(join(dir, 'a')));
+  const reader = IndexReader.open(join(dir, 'b'))!;
+  try {
+    assert.equal(reader.count(TABLE_FILES), 5);
+    const result = (key: string, no: number) => decodeResult<Record<string, unknown>>(entryResults(reader.find(TABLE_FILES, key)!).get(no)!)!;
+    assert.deepEqual(result('photos/d1/IMG_1.json', 0), { again: true });
+    const back = result('Bücher/ü – 写真.json', 3);
+    assert.ok(Object.hasOwn(back, '__proto__') && Object.is(back.b, -0) && back.n === 12345678901234567890n && 'u' in back, 'a v8 result as it was');
+    assert.equal(result('写真/ü.json', 2).s, 'lone \udc00 and ü 写真', 'a JSON result as it was');
+    assert.equal(result('big.json', 1).big, big);
+  } finally {
+    reader.close();
+  }
+});
+
+test('entry: a result is stored as JSON only where JSON.parse gives it back exactly, else as v8; both decode to the very value', () => {
+  const base = { path: '', size: 1, status: 'ok', format: 'json', notes: [], shape: 'sidecar', elapsedMs: 0.1 + 0.2 };
+  const odd: Record<string, unknown>[] = [
+    { ...base, elapsedMs: -0 },
+    { ...base, elapsedMs: NaN },
+    { ...base, accel: undefined },
+    { ...base, notes: [1, , 3] }, // eslint-disable-line no-sparse-arrays
+    { ...base, seen: new Map([[1, 2]]) },
+    { ...base, problems: [{ n: 1n }] },
+    { ...base, when: new Date(0) },
+  ];
+  const root = '/lib';
+  const entryOf = (r: Record<string, unknown>) => {
+    const st = { isFile: () => true, dev: 1n, ino: 2n, size: 1n, mtimeNs: 3n, ctimeNs: 4n } as unknown as BigIntStats;
+    return fileEntry({ ...(r as unknown as FileInspection), path: '/lib/a/b.json' }, st, { racyCutoffMs: 0, root, keyNo: 0 }, 10n, false)!;
+  };
+  const plain = madeResult(entryOf(base));
+  assert.equal(plain[0], 0x7b, 'a plain result is stored as JSON');
+  assert.deepEqual(decodeResult(plain), base);
+  for (const r of odd) {
+    const raw = madeResult(entryOf(r));
+    assert.equal(raw[0], 0xff, `stored as v8: ${JSON.stringify(Object.keys(r).slice(-1))}`);
+    assert.deepEqual(decodeResult(raw), r);
+    assert.deepEqual(raw, serialize(r));
+  }
+});
+
+test('entry: a worker-made file entry is keyed as the scan looks it up, holds the stat of the bytes read, and names the file by PATH_MARK in messages', (t) => {
+  const dir = testDir(t, 'isc-first-entry-');
+  const root = library(dir);
+  const broken = join(root, 'photos/d2/bad.json');
+  writeFileSync(broken, '{"oops": ');
+  const items = [
+    { path: join(root, 'photos/d1/IMG_1.json'), name: 'IMG_1.json' },
+    { path: broken, name: 'bad.json' },
+  ];
+  const opts: InspectOptions = { validate: true, brief: true, indexEntries: { racyCutoffMs: Number.MAX_SAFE_INTEGER, root, keyNo: 5 } };
+  const results = inspectFiles(items, opts);
+  for (let i = 0; i < items.length; i++) {
+    const made = results[i].indexEntry!;
+    assert.ok(made !== undefined, `${items[i].name} may be stored`);
+    const key = relativeTo(root)(items[i].path);
+    const w = IndexWriter.create(join(dir, `w${i}`));
+    w.addMade(TABLE_FILES, key, made);
+    w.finish({ format: 'image-sidecar-index', root, keys: [], written: 'now' });
+    const r = IndexReader.open(join(dir, `w${i}`))!;
+    try {
+      const v = r.find(TABLE_FILES, key)!;
+      assert.ok(v, 'found under the key the scan looks up');
+      assert.deepEqual(entryIdentity(v), identityBytes(statIdentity(items[i].path)!), 'the identity of the file read');
+      const stored = decodeResult<FileInspection>(entryResults(v).get(5)!)!;
+      assert.equal(stored.path, '');
+      const { indexEntry: _e, ...fresh } = results[i];
+      assert.deepEqual(Object.keys(stored), Object.keys(fresh), 'key order as a fresh result');
+      if (i === 1) {
+        assert.equal(stored.status, 'corrupt');
+        assert.ok(!stored.error!.message.includes(broken) && stored.error!.message.includes(PATH_MARK), stored.error!.message);
+      }
+    } finally {
+      r.close();
+    }
+  }
+  // A file whose size changed between the stat and the read is not stored (the result's size is the bytes read).
+  const r0 = { ...results[0], size: results[0].size + 1 };
+  delete r0.indexEntry;
+  const st = statSync(items[0].path, { bigint: true });
+  assert.equal(fileEntry(r0, st, opts.indexEntries!, BigInt(Number.MAX_SAFE_INTEGER) * 1_000_000n, false), null);
+  assert.ok(fileEntry({ ...r0, size: results[0].size }, st, opts.indexEntries!, BigInt(Number.MAX_SAFE_INTEGER) * 1_000_000n, false) !== null);
+  // ctime at or after the cutoff (racy): not stored.
+  assert.equal(fileEntry({ ...r0, size: results[0].size }, st, opts.indexEntries!, st.ctimeNs, false), null);
 });

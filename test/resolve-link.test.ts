@@ -125,7 +125,7 @@ test('what a run keeps of lookups is bounded and owns its memory (no pool slab k
   assert.equal(memo.size, LOOKUP_MEMO_ENTRIES, 'the oldest lookups went');
   // A pooled Buffer's ArrayBuffer is Node's 8 KiB slab: one kept stamp would keep it all.
   assert.ok(stamps.every((s) => s.buffer.byteLength === s.length), 'each kept stamp in memory of its own');
-  const sink = { ref: () => undefined, add: () => true };
+  const sink = { ref: () => undefined, add: () => true, addMade: () => true };
   const dirs = new DirSnapshots(null, dir, dir, 0n, sink);
   const id = dirs.dirIdentity(join(dir, 'd'))!.id;
   assert.equal(id.buffer.byteLength, id.length, 'a folder identity kept for the run in memory of its own');

@@ -23,12 +23,14 @@ import { lookupEntry, LOOKUP_MEMO_ENTRIES, LookupMemo, resolveLinkTraced, unpool
 import { identityBytes, identityEquals, IDENTITY_BYTES } from './identity.js';
 import type { IndexEntryOut } from './entry.js';
 import { decodeLinkPayload, encodeLinkPayload } from './link-payload.js';
-import { decodeResult, entryIdentity, entryPayload, TABLE_DIRS, TABLE_LINKS, type IndexReader } from './store.js';
+import { decodeResult, entryIdentity, entryPayload, madeEntry, TABLE_DIRS, TABLE_LINKS, type IndexReader } from './store.js';
 
 /** Where this run's entries go (ScanIndex): a reference to an unchanged stored one, or a new one. */
 export interface EntrySink {
   ref(table: number, off: number): void;
   add(table: number, key: string, id: Uint8Array, payload: readonly Uint8Array[]): boolean;
+  /** A new entry made elsewhere (store.ts madeEntry: an engine thread's), under `key`. */
+  addMade(table: number, key: string, bytes: Uint8Array): boolean;
 }
 
 /** A folder's payload (v8; short keys: it is stored for every folder). No `n`: a folder links pass through. */
@@ -265,7 +267,7 @@ export class DirSnapshots implements ListingCache, LinkResolution {
   /** A link the engine resolved (LinkEntries: a run with nothing stored): counted, its entry stored. */
   resolvedElsewhere(dirRel: string, name: string, entry: IndexEntryOut | null): void {
     this.linksResolved++;
-    if (entry !== null) this.sink.add(TABLE_LINKS, linkKey(this.rootReal, dirRel, name), entry.id, [entry.raw]);
+    if (entry !== null) this.sink.addMade(TABLE_LINKS, linkKey(this.rootReal, dirRel, name), entry);
   }
 
   /**
@@ -349,10 +351,12 @@ export class LinkEntries {
   constructor(rootReal: string, racyCutoffNs: bigint) {
     this.dirs = new DirSnapshots(null, rootReal, rootReal, racyCutoffNs, {
       ref: () => undefined,
-      add: (table, _key, id, payload) => {
-        if (table === TABLE_LINKS && payload.length === 1) this.captured = { id: Uint8Array.from(id.subarray(0, IDENTITY_BYTES)), raw: payload[0] };
+      // The entry's bytes as the index holds them: the main thread copies them into its spool.
+      add: (table, key, id, payload) => {
+        if (table === TABLE_LINKS && payload.length === 1) this.captured = madeEntry(table, key, id, payload[0]);
         return true;
       },
+      addMade: () => false,
     });
   }
 

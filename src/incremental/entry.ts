@@ -12,9 +12,11 @@
  * any change after the read moves it to "now"; mtime may be set to anything.
  */
 import type { BigIntStats } from 'node:fs';
-import { serialize } from 'node:v8';
 import type { FileInspection } from '../tasks/inspect.js';
-import { IDENTITY_BYTES, writeIdentity, type FileIdentity } from './identity.js';
+import { relativeTo } from '../fs/rel-path.js';
+import { serialize } from 'node:v8';
+import { encodingOf } from './folder-records.js';
+import { fileEntryBound, writeFileEntry } from './store.js';
 
 /** Stands for the file's path in a stored message (U+0000 never occurs in a path). */
 export const PATH_MARK = '\u0000path\u0000';
@@ -23,66 +25,108 @@ export const PATH_MARK = '\u0000path\u0000';
 export interface EntryOptions {
   /** Files whose ctime is at or after this (ms since the epoch, an integer) are not stored. */
   racyCutoffMs: number;
+  /** The scan's root as given, resolved: a file's entry is keyed by its path relative to it (as scan-index.ts looks it up). */
+  root: string;
+  /** The number of this run's option set in the index it writes: the number of the result in a file entry. */
+  keyNo: number;
 }
 
 /**
- * A result's entry as it leaves the thread that made it: the identity (40 bytes, identity.ts)
- * and the v8 bytes of the stored result (files) or of the link payload (links, dir-cache.ts).
+ * A result's entry as it leaves the thread that made it: the entry's bytes as the index file holds
+ * them (store.ts writeFileEntry, madeEntry: length, CRC, table, key, identity, payload), so the main
+ * thread only copies them into the spool (`IndexWriter.addMade`).
  */
-export interface IndexEntryOut {
-  id: Uint8Array;
-  raw: Uint8Array;
-}
+export type IndexEntryOut = Uint8Array;
 
 /** The racy cutoff in ns (what ctime is compared with). */
 export function racyCutoffNs(racyCutoffMs: number): bigint {
   return BigInt(racyCutoffMs) * 1_000_000n;
 }
 
-/** The identity of a regular file from its (bigint) stat; null for anything else. */
-export function identityOf(st: BigIntStats): FileIdentity | null {
-  if (!st.isFile()) return null;
-  return { dev: st.dev, ino: st.ino, size: st.size, mtimeNs: st.mtimeNs, ctimeNs: st.ctimeNs };
-}
-
-/** May this result, read from the file with identity `id`, be stored (see above)? */
-export function isTrusted(result: FileInspection, id: FileIdentity, cutoffNs: bigint, withKeys: boolean): boolean {
-  if (id.ctimeNs >= cutoffNs) return false;
+/** May this result, read from a file of this size and ctime (stat before the read), be stored (see above)? */
+export function isTrusted(result: FileInspection, size: bigint, ctimeNs: bigint, cutoffNs: bigint, withKeys: boolean): boolean {
+  if (ctimeNs >= cutoffNs) return false;
   if (result.status === 'unreadable' || result.status === 'unchecked' || result.status === 'encrypted') return false;
   // With keys, a corrupt verdict may be a failed decryption (a passphrase is not in the key): retry it.
   if (withKeys && result.status === 'corrupt') return false;
   if (result.encryptedKeyId !== undefined || result.data !== undefined || result.dataJson !== undefined) return false;
-  return BigInt(result.size) === id.size; // else it changed between the stat and the read
+  return BigInt(result.size) === size; // else it changed between the stat and the read
 }
 
 /**
- * The result as stored: the path of this run (any spelling of the root) kept as an empty key, so a
- * hit that puts it back keeps the key order of a fresh result; a message naming the file names it by
- * PATH_MARK (the entry serves any spelling of the root).
+ * `make` given the result as stored: the path of this run (any spelling of the root) kept as an
+ * empty key, so a hit that puts it back keeps the key order of a fresh result; a message naming the
+ * file names it by PATH_MARK (the entry serves any spelling of the root).
  */
-export function storedResultBytes(result: FileInspection): Buffer {
+export function asStored<T>(result: FileInspection, make: (stored: FileInspection) => T): T {
   const path = result.path;
   if (result.error && result.error.message.includes(path)) {
     const stored: FileInspection = { ...result, path: '' };
     stored.error = { ...result.error, message: result.error.message.split(path).join(PATH_MARK) };
-    return serialize(stored);
+    return make(stored);
   }
-  // The usual result: serialized as it is with its path emptied for the call (no copy of the object).
+  // The usual result: made as it is with its path emptied for the call (no copy of the object).
   result.path = '';
   try {
-    return serialize(result);
+    return make(result);
   } finally {
     result.path = path;
   }
 }
 
-/** The entry of a result read from a file with identity `id`, or null when it may not be stored. */
-export function fileEntry(result: FileInspection, id: FileIdentity | null, cutoffNs: bigint, withKeys: boolean): IndexEntryOut | null {
-  if (id === null || !isTrusted(result, id, cutoffNs, withKeys)) return null;
-  const idBytes = new Uint8Array(IDENTITY_BYTES);
-  writeIdentity(id, Buffer.from(idBytes.buffer), 0);
-  return { id: idBytes, raw: storedResultBytes(result) };
+// The identity as stored (identity.ts: 5 × u64, host order = little-endian: store.ts refuses others),
+// written by typed-array stores: no BigInt arithmetic, no buffer per file.
+const idWords = new BigUint64Array(5);
+const idBytes = new Uint8Array(idWords.buffer);
+
+/**
+ * The entry of a result read from a file whose stat (bigint, of the descriptor it was read
+ * through, before the read) is `st`, or null when it may not be stored.
+ */
+export function fileEntry(result: FileInspection, st: BigIntStats, opts: EntryOptions, cutoffNs: bigint, withKeys: boolean): IndexEntryOut | null {
+  if (!st.isFile() || !isTrusted(result, st.size, st.ctimeNs, cutoffNs, withKeys)) return null;
+  idWords[0] = st.dev;
+  idWords[1] = st.ino;
+  idWords[2] = st.size;
+  idWords[3] = st.mtimeNs;
+  idWords[4] = st.ctimeNs;
+  const key = relativeTo(opts.root)(result.path);
+  return asStored(result, (stored) => {
+    // JSON where JSON.parse gives the result back exactly (every result of the bench library): a
+    // string, written straight into the arena, where v8 made a serializer object and a buffer of
+    // its own per file (with the collector's work for both, the most of a first run's extra cost).
+    const value = encodingOf(stored) === 'json' ? JSON.stringify(stored) : serialize(stored);
+    return arena.write(key, value, opts.keyNo);
+  });
 }
+
+/** Bytes per chunk of a thread's entry arena. */
+const ARENA_CHUNK = 256 * 1024;
+
+/**
+ * Where a thread writes its entries: one chunk after another, each entry a view of the chunk it
+ * fits in (a bigger one gets a chunk of its own). A chunk lives while a view of it does: until the
+ * batch is packed (threads) or the main thread copied the entry into its spool (in-process).
+ */
+class EntryArena {
+  private chunk = Buffer.allocUnsafeSlow(0);
+  private at = 0;
+
+  write(key: string, value: string | Uint8Array, keyNo: number): IndexEntryOut | null {
+    const most = fileEntryBound(key, value);
+    if (this.at + most > this.chunk.length) {
+      this.chunk = Buffer.allocUnsafeSlow(Math.max(ARENA_CHUNK, most));
+      this.at = 0;
+    }
+    const len = writeFileEntry(this.chunk, this.at, key, idBytes, keyNo, value);
+    if (len < 0) return null;
+    const entry = this.chunk.subarray(this.at, this.at + len);
+    this.at += len;
+    return entry;
+  }
+}
+
+const arena = new EntryArena();
 
 /**
  * Take a result's entry off it (the scan does, before anyone else sees the result): it never

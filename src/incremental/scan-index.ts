@@ -40,6 +40,8 @@ import {
   IndexFormatError,
   IndexReader,
   IndexWriter,
+  madeIdentity,
+  madeResult,
   MAX_KEYS,
   resultsKeptAsTheyAre,
   TABLE_DIRS,
@@ -340,6 +342,18 @@ export class ScanIndex implements EntrySink {
     return added;
   }
 
+  addMade(table: number, key: string, bytes: Uint8Array): boolean {
+    const added = this.spoolWith(table, (spool) => spool.addMade(table, key, bytes));
+    if (added && table !== TABLE_RECORDS && this.reader) {
+      try {
+        if (this.reader.find(table, key) !== null) this.supersededCounts[table]++;
+      } catch (e) {
+        this.distrust(e);
+      }
+    }
+    return added;
+  }
+
   /** Append one new entry to the spool (created at the first); false when the spool cannot be written. */
   private spoolWith(table: number, write: (spool: IndexWriter) => void): boolean {
     if (this.spoolFailed) return false;
@@ -421,25 +435,31 @@ export class ScanIndex implements EntrySink {
    */
   record(p: Pending, result: FileInspection): boolean {
     const entry = takeEntry(result);
+    const id = entry === null ? null : madeIdentity(entry, TABLE_FILES);
     // The stored entry of an unchanged file keeps the other option sets' results: only while the
     // file read is the one looked up (its identity then equals the stored one).
     let old: EntryView | null = null;
-    if (p.oldOff > 0 && this.reader && p.idBytes && (entry === null || identityEquals(p.idBytes, Buffer.from(entry.id.buffer, entry.id.byteOffset, IDENTITY_BYTES), 0))) {
+    if (p.oldOff > 0 && this.reader && p.idBytes && (id === null || identityEquals(p.idBytes, id, 0))) {
       try {
         old = this.reader.entryAt(p.oldOff);
       } catch (e) {
         this.distrust(e);
       }
     }
-    if (entry === null) {
+    if (entry === null || id === null) {
       if (old) this.ref(TABLE_FILES, old.off);
       return false;
     }
-    const results: [number, Uint8Array][] = [[this.keyNo, entry.raw]];
-    if (old) for (const [no, r] of entryResults(old)) if (no !== this.keyNo) results.push([no, r]);
-    const id = Buffer.from(entry.id.buffer, entry.id.byteOffset, IDENTITY_BYTES);
     p.idBytes = id;
-    if (this.spoolWith(TABLE_FILES, (spool) => spool.addFile(p.rel, id, results))) {
+    // The entry as the reading thread made it (our result alone, numbered this.keyNo) is copied as
+    // it is; one that keeps other option sets' results of the same bytes is made again here.
+    let write: (spool: IndexWriter) => void = (spool) => spool.addMade(TABLE_FILES, p.rel, entry);
+    if (old) {
+      const results: [number, Uint8Array][] = [[this.keyNo, madeResult(entry)]];
+      for (const [no, r] of entryResults(old)) if (no !== this.keyNo) results.push([no, r]);
+      write = (spool) => spool.addFile(p.rel, id, results);
+    }
+    if (this.spoolWith(TABLE_FILES, write)) {
       this.recordedCount++;
       if (p.stored === true) this.supersededCounts[TABLE_FILES]++; // its old entry (not referenced) is replaced
     }
@@ -448,7 +468,7 @@ export class ScanIndex implements EntrySink {
 
   /** What the inspecting threads need to make this run's entries (InspectOptions.indexEntries). */
   get entryOptions(): EntryOptions {
-    return { racyCutoffMs: this.racyCutoffMs };
+    return { racyCutoffMs: this.racyCutoffMs, root: this.rootAbs, keyNo: this.keyNo };
   }
 
   /** The scan's shape besides the inspect options (image extensions, link options): part of a folder-records key. */

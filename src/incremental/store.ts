@@ -514,8 +514,17 @@ export function entryPayload(v: EntryView): Buffer {
   return v.buf.subarray(v.idAt + IDENTITY_BYTES, v.end);
 }
 
+/**
+ * A stored value: a v8 serialization (it starts with the v8 format's version tag, 0xFF), or a JSON
+ * text where JSON gives the value back exactly (it starts with "{": entry.ts stores a result so
+ * when it can, folder-records.ts `encodingOf` says when).
+ */
 export function decodeResult<T>(raw: Uint8Array): T | null {
   try {
+    if (raw[0] === 0x7b) {
+      const b = Buffer.isBuffer(raw) ? raw : Buffer.from(raw.buffer, raw.byteOffset, raw.length);
+      return JSON.parse(b.toString('utf8')) as T;
+    }
     return deserialize(raw) as T;
   } catch {
     return null; // written by another Node version: a miss
@@ -532,6 +541,93 @@ export function filePayload(results: readonly (readonly [number, Buffer])[]): Bu
     parts.push(head, raw);
   }
   return parts;
+}
+
+/** Bytes of an entry before its key: u32 length | u32 CRC-32 | u8 table | u16 key length. */
+const ENTRY_HEAD = 11;
+/** Bytes of a one-result file payload before the result: u8 count | u16 key number | u32 length. */
+const ONE_RESULT_HEAD = 7;
+
+/**
+ * An entry made where its parts are (the thread that read the file): the very bytes `add(table,
+ * key, id, payload)` appends, CRC included, so the writer only copies them (`IndexWriter.addMade`).
+ * Null when the key is too long for the format (never stored, as `add` skips it).
+ */
+export function madeEntry(table: number, key: string, id: Uint8Array, payload: Uint8Array): Buffer | null {
+  const kl = Buffer.byteLength(key, 'utf8');
+  if (kl > MAX_KEY_BYTES) return null;
+  const out = Buffer.allocUnsafe(ENTRY_HEAD + kl + IDENTITY_BYTES + payload.length);
+  let p = ENTRY_HEAD + out.write(key, ENTRY_HEAD, 'utf8');
+  out.set(id.subarray(0, IDENTITY_BYTES), p);
+  p += IDENTITY_BYTES;
+  out.set(payload, p);
+  sealEntry(out, table, kl);
+  return out;
+}
+
+/** Length, table, key length and CRC-32 of an entry whose key, identity and payload are in place. */
+function sealEntry(out: Buffer, table: number, keyLen: number): void {
+  out.writeUInt32LE(out.length, 0);
+  out[8] = table;
+  out.writeUInt16LE(keyLen, 9);
+  out.writeUInt32LE(crc32(out.subarray(8)) >>> 0, 4);
+}
+
+/** The most bytes a one-result file entry of `key` and this result can take (UTF-8: at most 3 bytes per UTF-16 unit). */
+export function fileEntryBound(key: string, result: string | Uint8Array): number {
+  return ENTRY_HEAD + 3 * key.length + IDENTITY_BYTES + ONE_RESULT_HEAD + (typeof result === 'string' ? 3 * result.length : result.length);
+}
+
+/**
+ * Write a file entry of one result at `at` in `out` (room for `fileEntryBound` bytes): the very
+ * bytes `addFile(key, id, [[keyNo, bytes]])` appends, where `bytes` is the result as stored (a
+ * JSON text is written as its UTF-8 bytes, `decodeResult`). Returns the entry's length, or -1 when
+ * the key is too long for the format (never stored, as `addFile` skips it).
+ */
+export function writeFileEntry(out: Buffer, at: number, key: string, id: Uint8Array, keyNo: number, result: string | Uint8Array): number {
+  const kl = out.write(key, at + ENTRY_HEAD, 'utf8');
+  if (kl > MAX_KEY_BYTES) return -1;
+  let p = at + ENTRY_HEAD + kl;
+  out.set(id.subarray(0, IDENTITY_BYTES), p);
+  p += IDENTITY_BYTES;
+  out[p] = 1;
+  out.writeUInt16LE(keyNo, p + 1);
+  const r = p + ONE_RESULT_HEAD;
+  let rl: number;
+  if (typeof result === 'string') rl = out.write(result, r, 'utf8');
+  else {
+    out.set(result, r);
+    rl = result.length;
+  }
+  out.writeUInt32LE(rl, p + 3);
+  const entry = out.subarray(at, r + rl);
+  sealEntry(entry, TABLE_FILES, kl);
+  return entry.length;
+}
+
+/** The identity's offset in a made entry of `table`, checked against the entry's own length; -1 when it is not one. */
+function madeIdAt(bytes: Uint8Array, table: number): number {
+  if (bytes.length < ENTRY_HEAD + IDENTITY_BYTES || bytes[8] !== table) return -1;
+  const len = (bytes[0] | (bytes[1] << 8) | (bytes[2] << 16) | (bytes[3] << 24)) >>> 0;
+  const idAt = ENTRY_HEAD + (bytes[9] | (bytes[10] << 8));
+  return len === bytes.length && idAt + IDENTITY_BYTES <= len ? idAt : -1;
+}
+
+/** The identity (40 bytes) of a made entry of `table` (a view). */
+export function madeIdentity(bytes: Uint8Array, table: number): Buffer {
+  const idAt = madeIdAt(bytes, table);
+  if (idAt < 0) throw new IndexFormatError('not an index entry');
+  return Buffer.from(bytes.buffer, bytes.byteOffset + idAt, IDENTITY_BYTES);
+}
+
+/** The one result of a made file entry (a view): its v8 bytes. */
+export function madeResult(bytes: Uint8Array): Buffer {
+  const idAt = madeIdAt(bytes, TABLE_FILES);
+  const at = idAt + IDENTITY_BYTES;
+  if (idAt < 0 || at + ONE_RESULT_HEAD > bytes.length || bytes[at] !== 1) throw new IndexFormatError('not a one-result file entry');
+  const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
+  if (at + ONE_RESULT_HEAD + b.readUInt32LE(at + 3) !== bytes.length) throw new IndexFormatError('result out of range');
+  return b.subarray(at + ONE_RESULT_HEAD);
 }
 
 /** The slots a table of `count` entries has: the smallest power of two ≥ 16 at most half full (as growth leaves it). */
@@ -768,6 +864,18 @@ export class IndexWriter {
     this.write(keyBytes);
     this.write(id.subarray(0, IDENTITY_BYTES));
     for (const p of payload) this.write(p);
+    this.index(table, key, off);
+  }
+
+  /**
+   * Append an entry made elsewhere (`madeEntry`, `madeFileEntry`: in the thread that read the file)
+   * as it is, under `key` (the key it holds; the caller's copy of the string, for the tables).
+   */
+  addMade(table: number, key: string, bytes: Uint8Array): void {
+    if (madeIdAt(bytes, table) < 0) throw new IndexFormatError('not an index entry of this table');
+    const off = this.size;
+    if (bytes.length > this.out.length - this.used) this.flush();
+    this.write(bytes);
     this.index(table, key, off);
   }
 

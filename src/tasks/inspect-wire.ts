@@ -37,11 +37,11 @@ export interface InspectWire {
   extraAt: number[];
   extras: Partial<FileInspection>[];
   /**
-   * Index entries (FileInspection.indexEntry; null: none in this batch): per result the end of its
-   * bytes in `raw` (equal to the previous end: none), identities at 40 × i in `ids`. One buffer for
-   * the batch, moved with it: the main thread copies each entry into the spool.
+   * Index entries (FileInspection.indexEntry, each an entry's bytes as the index holds it; null:
+   * none in this batch): per result the end of its bytes in `raw` (equal to the previous end: none).
+   * One buffer for the batch, moved with it: the main thread copies each entry into the spool.
    */
-  entries: { ends: Uint32Array; ids: Uint8Array; raw: Uint8Array } | null;
+  entries: { ends: Uint32Array; raw: Uint8Array } | null;
 }
 
 interface SummaryColumns {
@@ -195,7 +195,7 @@ export function packInspections(results: readonly FileInspection[], items: reado
   };
   for (let i = 0; i < n; i++) {
     const r = results[i];
-    if (r.indexEntry !== undefined) entryBytes += r.indexEntry.raw.length;
+    if (r.indexEntry !== undefined) entryBytes += r.indexEntry.length;
     extra = null;
     const status = STATUS.indexOf(r.status);
     const format = FORMAT.indexOf(r.format);
@@ -243,26 +243,24 @@ export function packInspections(results: readonly FileInspection[], items: reado
   const summaries = cols ? cols.done() : null;
   if (summaries) for (const a of Object.values(summaries)) transfer.push((a as { buffer: ArrayBuffer }).buffer);
   const entries = entryBytes > 0 ? packEntries(results, entryBytes) : null;
-  if (entries) transfer.push(entries.ends.buffer as ArrayBuffer, entries.ids.buffer as ArrayBuffer, entries.raw.buffer as ArrayBuffer);
+  if (entries) transfer.push(entries.ends.buffer as ArrayBuffer, entries.raw.buffer as ArrayBuffer);
   return { packed: { kind: 'inspect-wire/1', n, codes, nums, strs, strings: strings.list, summaries, extraAt, extras, entries }, transfer };
 }
 
 function packEntries(results: readonly FileInspection[], total: number): NonNullable<InspectWire['entries']> {
   const n = results.length;
   const ends = new Uint32Array(n);
-  const ids = new Uint8Array(n * 40);
   const raw = new Uint8Array(total);
   let at = 0;
   for (let i = 0; i < n; i++) {
     const e = results[i].indexEntry;
     if (e !== undefined) {
-      ids.set(e.id.subarray(0, 40), 40 * i);
-      raw.set(e.raw, at);
-      at += e.raw.length;
+      raw.set(e, at);
+      at += e.length;
     }
     ends[i] = at;
   }
-  return { ends, ids, raw };
+  return { ends, raw };
 }
 
 function summaryBuilder(n: number) {
@@ -366,7 +364,7 @@ export function unpackInspections(w: InspectWire, items: readonly InspectItem[])
     }
     if (en !== null) {
       const from = i === 0 ? 0 : en.ends[i - 1];
-      if (en.ends[i] > from) r.indexEntry = { id: en.ids.subarray(40 * i, 40 * i + 40), raw: en.raw.subarray(from, en.ends[i]) };
+      if (en.ends[i] > from) r.indexEntry = en.raw.subarray(from, en.ends[i]);
     }
     out[i] = r;
   }

@@ -12,7 +12,7 @@ import { checkSidecarRules, type Problem } from '../analysis/rules.js';
 import { compileSchema, checkSchema, type CompiledSchema } from '../analysis/schema.js';
 import type { JsonObject, SidecarFormat } from '../types.js';
 import { readFileLimitedSync, readFileWithStatSync } from '../fs/read-file.js';
-import { fileEntry, identityOf, racyCutoffNs, type EntryOptions, type IndexEntryOut } from '../incremental/entry.js';
+import { fileEntry, racyCutoffNs, type EntryOptions, type IndexEntryOut } from '../incremental/entry.js';
 import { ACCEL_MAX_BYTES, accelAvailable, accelCounts, accelDecode } from '../accel/decode.js';
 import { inScannerMemory, scannerInput } from '../accel/scanner.js';
 import { DEFAULT_MAX_DEPTH } from '../formats/value.js';
@@ -200,7 +200,7 @@ export function inspectFile(item: InspectItem, opts: InspectOptions, compiled?: 
   }
   const out = inspectBytes(item, bytes, opts, compiled, start);
   if (stat !== null) {
-    const entry = fileEntry(out, identityOf(stat), cutoffOf(opts.indexEntries!), opts.keyring !== undefined);
+    const entry = fileEntry(out, stat, opts.indexEntries!, cutoffOf(opts.indexEntries!), opts.keyring !== undefined);
     if (entry !== null) out.indexEntry = entry;
   }
   return out;
