@@ -3,6 +3,7 @@ import { inspectFiles, type FileInspection, type InspectItem, type InspectOption
 import { hashFiles, type HashItem, type HashResult, type HashTaskOptions } from './hash.js';
 import { convertUnits, type ConvertItem, type ConvertTaskOptions, type ConvertUnit } from './convert.js';
 import { packInspections, unpackInspections, worthPacking, type InspectWire } from './inspect-wire.js';
+import { rewindEntries } from '../incremental/entry.js';
 
 /**
  * Every per-file job the engine can run, by name, with its item, options and result types: a
@@ -55,7 +56,16 @@ const TASKS: { [N in TaskName]: TaskDef<N> } = {
     run: inspectFiles,
     interruptible: true,
     pipelined: true,
-    wire: { pack: (results, items) => (worthPacking(results) ? packInspections(results, items) : null), unpack: (packed, items) => unpackInspections(packed as InspectWire, items) },
+    wire: {
+      pack: (results, items) => {
+        const packed = worthPacking(results) ? packInspections(results, items) : null;
+        // The batch's index entries are in the message now (copied, or cloned when it goes as it is,
+        // before this thread runs anything else): the next batch writes its entries over them.
+        rewindEntries();
+        return packed;
+      },
+      unpack: (packed, items) => unpackInspections(packed as InspectWire, items),
+    },
   },
   hash: { run: hashFiles, interruptible: true, pipelined: true },
   convert: { run: convertUnits, interruptible: false, pipelined: false },
