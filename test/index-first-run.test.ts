@@ -7,7 +7,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, rmSync, statSync, writeFileSync, type BigIntStats } from 'node:fs';
+import { lstatSync, readFileSync, rmSync, statSync, writeFileSync, type BigIntStats } from 'node:fs';
+import { lookupEntry } from '../src/discovery/resolve-link.js';
 import { join } from 'node:path';
 import { scan, stats, validate, type IndexOptions } from '../src/index.js';
 import type { IndexRunStats } from '../src/incremental/scan-index.js';
@@ -331,4 +332,30 @@ test('entry: a worker-made file entry is keyed as the scan looks it up, holds th
   assert.ok(fileEntry({ ...r0, size: results[0].size }, st, opts.indexEntries!, BigInt(Number.MAX_SAFE_INTEGER) * 1_000_000n, false) !== null);
   // ctime at or after the cutoff (racy): not stored.
   assert.equal(fileEntry({ ...r0, size: results[0].size }, st, opts.indexEntries!, st.ctimeNs, false), null);
+});
+
+test('identity: the 40 bytes written are five little-endian u64 fields, each taken modulo 2^64 (as writeBigUInt64LE of BigInt.asUintN(64, x))', () => {
+  const fields = [0n, 1n, 2n ** 63n, 2n ** 64n - 1n, -1n, 2n ** 64n + 5n, 1_700_000_000_123_456_789n];
+  for (let i = 0; i + 5 <= fields.length; i++) {
+    const [dev, ino, size, mtimeNs, ctimeNs] = fields.slice(i, i + 5);
+    const want = Buffer.alloc(40);
+    [dev, ino, size, mtimeNs, ctimeNs].forEach((v, k) => want.writeBigUInt64LE(BigInt.asUintN(64, v), 8 * k));
+    assert.deepEqual(identityBytes({ dev, ino, size, mtimeNs, ctimeNs }), want);
+  }
+});
+
+test('lookups: an entry stamp is dev, ino and birth time (ctime without one) as little-endian u64s', (t) => {
+  const dir = testDir(t, 'isc-first-stamp-');
+  const root = library(dir);
+  for (const rel of ['photos/d1/IMG_1.json', 'photos/d1', 'games/g1/A.jpg']) {
+    const p = join(root, rel);
+    const st = lstatSync(p, { bigint: true });
+    const want = Buffer.alloc(24);
+    want.writeBigUInt64LE(BigInt.asUintN(64, st.dev), 0);
+    want.writeBigUInt64LE(BigInt.asUintN(64, st.ino), 8);
+    want.writeBigUInt64LE(BigInt.asUintN(64, st.birthtimeNs > 0n ? st.birthtimeNs : st.ctimeNs), 16);
+    const r = lookupEntry(p);
+    assert.ok('stamp' in r);
+    assert.deepEqual(r.stamp, want, rel);
+  }
 });

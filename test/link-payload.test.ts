@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { serialize } from 'node:v8';
+import { createHash } from 'node:crypto';
 import { decodeLinkPayload, encodeLinkPayload, type LinkPayload } from '../src/incremental/link-payload.js';
 
 const id = (n: number) => Buffer.alloc(40, n);
@@ -60,4 +61,11 @@ test('link payloads: anything truncated, padded or unknown is refused (the link 
   assert.equal(decodeLinkPayload(first), null);
   assert.equal(decodeLinkPayload(serialize({ not: 'a link' })), null);
   assert.throws(() => encodeLinkPayload({ target: null, reason: null, steps: [['/a', 'b', null, Buffer.alloc(39)]] }), RangeError);
+});
+
+test('link payloads: the bytes written are the format as earlier versions wrote it (pinned: stored link entries outlive a build)', () => {
+  const more: LinkPayload[] = [...cases, { target: '/elsewhere/写真.jpg', reason: 'odd', steps: [['/a', 'b', null, id(10)]] }];
+  // sha-256 of the concatenated encodings as the encoder of session 10 wrote them.
+  const digest = createHash('sha256').update(Buffer.concat(more.map((p) => encodeLinkPayload(p)))).digest('hex');
+  assert.equal(digest, '540157b09c373d366d2038e26efdbe1274d079d9846b64631f53f5232f538b0c');
 });

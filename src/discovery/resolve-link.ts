@@ -134,16 +134,23 @@ export type EntryStamp = Buffer;
 /** What a name in a folder is: its kind, a link's text, and its inode (`EntryStamp`); or the error looking it up. */
 export type Lookup = { kind: Kind; text?: string; stamp: EntryStamp } | { code: string };
 
-/** lstat of one path as a `Lookup` (a link's text read too). */
+const stampWords = new BigUint64Array(3);
+const stampBytes = Buffer.from(stampWords.buffer);
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/** lstat of one path as a `Lookup` (a link's text read too; the stamp little-endian u64s). */
 export function lookupEntry(path: string): Lookup {
   try {
     const st = lstatSync(path, { bigint: true });
     const kind: Kind = st.isDirectory() ? 'dir' : st.isFile() ? 'file' : st.isSymbolicLink() ? 'link' : 'other';
-    const stamp = Buffer.allocUnsafe(24);
-    stamp.writeBigUInt64LE(BigInt.asUintN(64, st.dev), 0);
-    stamp.writeBigUInt64LE(BigInt.asUintN(64, st.ino), 8);
+    // Through a typed array (a store wraps modulo 2^64 as BigInt.asUintN(64)): no BigInt arithmetic per field.
+    stampWords[0] = st.dev;
+    stampWords[1] = st.ino;
     // A new inode with a recycled number has another birth time; without one, ctime (it moves more often: safe).
-    stamp.writeBigUInt64LE(BigInt.asUintN(64, st.birthtimeNs > 0n ? st.birthtimeNs : st.ctimeNs), 16);
+    stampWords[2] = st.birthtimeNs > 0n ? st.birthtimeNs : st.ctimeNs;
+    if (!LITTLE_ENDIAN) stampBytes.swap64();
+    const stamp = Buffer.allocUnsafe(24);
+    stampBytes.copy(stamp, 0, 0, 24);
     return kind === 'link' ? { kind, text: readlinkSync(path), stamp } : { kind, stamp };
   } catch (e) {
     return { code: (e as NodeJS.ErrnoException).code ?? String(e) };

@@ -397,7 +397,9 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
     const walk = walkTree(root, {
       skipDirNames: SKIP_DIR_NAMES,
       listingCache: index?.dirs,
-      listedByRun: index ? undefined : (path) => targetDirs.listingOf(path),
+      // With the index too: a folder its links' targets were paired in was listed then (its identity
+      // taken before, as the walk's own listing would), and is not read again.
+      listedByRun: (path) => targetDirs.listingOf(path),
       onProblem: (p: WalkProblem) => {
         const at = step++;
         // Every shard is incomplete (its files may be in there); one shard reports the problem.
@@ -1092,7 +1094,7 @@ class TargetGroups {
     } else {
       folder.pairing = this.pairInto(folder.groups, dir, entries);
       folder.listing = entries;
-      folder.walkable = !this.listings && isPlainListing(entries);
+      folder.walkable = isPlainListing(entries);
     }
     return folder;
   }

@@ -17,6 +17,7 @@ import { relativeTo } from '../fs/rel-path.js';
 import { serialize } from 'node:v8';
 import { encodingOf } from './folder-records.js';
 import { fileEntryBound, writeFileEntry } from './store.js';
+import { IDENTITY_BYTES, writeIdentity } from './identity.js';
 
 /** Stands for the file's path in a stored message (U+0000 never occurs in a path). */
 export const PATH_MARK = '\u0000path\u0000';
@@ -74,10 +75,8 @@ export function asStored<T>(result: FileInspection, make: (stored: FileInspectio
   }
 }
 
-// The identity as stored (identity.ts: 5 × u64, host order = little-endian: store.ts refuses others),
-// written by typed-array stores: no BigInt arithmetic, no buffer per file.
-const idWords = new BigUint64Array(5);
-const idBytes = new Uint8Array(idWords.buffer);
+// The identity as stored (identity.ts), written into one buffer: none per file.
+const idBytes = Buffer.allocUnsafeSlow(IDENTITY_BYTES);
 
 /**
  * The entry of a result read from a file whose stat (bigint, of the descriptor it was read
@@ -85,11 +84,7 @@ const idBytes = new Uint8Array(idWords.buffer);
  */
 export function fileEntry(result: FileInspection, st: BigIntStats, opts: EntryOptions, cutoffNs: bigint, withKeys: boolean): IndexEntryOut | null {
   if (!st.isFile() || !isTrusted(result, st.size, st.ctimeNs, cutoffNs, withKeys)) return null;
-  idWords[0] = st.dev;
-  idWords[1] = st.ino;
-  idWords[2] = st.size;
-  idWords[3] = st.mtimeNs;
-  idWords[4] = st.ctimeNs;
+  writeIdentity(st as { dev: bigint; ino: bigint; size: bigint; mtimeNs: bigint; ctimeNs: bigint }, idBytes, 0);
   const key = relativeTo(opts.root)(result.path);
   return asStored(result, (stored) => {
     // JSON where JSON.parse gives the result back exactly (every result of the bench library): a

@@ -31,12 +31,21 @@ export function statIdentity(path: string): FileIdentity | null {
   return { dev: st.dev, ino: st.ino, size: st.size, mtimeNs: st.mtimeNs, ctimeNs: st.ctimeNs };
 }
 
+// Written through a typed array (a store wraps modulo 2^64, as BigInt.asUintN(64) does): no BigInt
+// arithmetic per field, which writeBigUInt64LE does. Host order is little-endian (store.ts refuses
+// an index on any other host); on a big-endian one the bytes are swapped into place.
+const words = new BigUint64Array(5);
+const wordBytes = Buffer.from(words.buffer);
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
 export function writeIdentity(id: FileIdentity, buf: Buffer, offset: number): void {
-  buf.writeBigUInt64LE(BigInt.asUintN(64, id.dev), offset);
-  buf.writeBigUInt64LE(BigInt.asUintN(64, id.ino), offset + 8);
-  buf.writeBigUInt64LE(BigInt.asUintN(64, id.size), offset + 16);
-  buf.writeBigUInt64LE(BigInt.asUintN(64, id.mtimeNs), offset + 24);
-  buf.writeBigUInt64LE(BigInt.asUintN(64, id.ctimeNs), offset + 32);
+  words[0] = id.dev;
+  words[1] = id.ino;
+  words[2] = id.size;
+  words[3] = id.mtimeNs;
+  words[4] = id.ctimeNs;
+  if (!LITTLE_ENDIAN) wordBytes.swap64();
+  wordBytes.copy(buf, offset, 0, IDENTITY_BYTES);
 }
 
 export function identityBytes(id: FileIdentity): Buffer {

@@ -40,60 +40,49 @@ function joined(folder: string, name: string): string {
 }
 
 export function encodeLinkPayload(p: LinkPayload): Buffer {
-  const strs: Buffer[] = [];
-  const str = (s: string) => {
-    const b = Buffer.from(s, 'utf8');
-    if (b.length > MAX_STR) throw new RangeError('link payload: string too long');
-    strs.push(b);
-    return b.length;
+  // Sized first (byte lengths, no buffer per string), then written in one buffer.
+  const len = (s: string) => {
+    const n = Buffer.byteLength(s, 'utf8');
+    if (n > MAX_STR) throw new RangeError('link payload: string too long');
+    return n;
   };
-  const last = p.steps.length > 0 ? p.steps[p.steps.length - 1] : null;
+  const steps = p.steps;
+  if (steps.length > 0xffff) throw new RangeError('link payload: too many lookups');
+  const last = steps.length > 0 ? steps[steps.length - 1] : null;
   const targetIsLast = p.target !== null && last !== null && p.target === joined(last[0], last[1]);
   let size = 2;
   let flags = 0;
   if (p.target !== null) flags |= T_TARGET;
   if (p.reason !== null) flags |= T_REASON;
   if (targetIsLast) flags |= T_TARGET_IS_LAST;
-  if (p.target !== null && !targetIsLast) size += 2 + str(p.target);
-  if (p.reason !== null) size += 2 + str(p.reason);
+  if (p.target !== null && !targetIsLast) size += 2 + len(p.target);
+  if (p.reason !== null) size += 2 + len(p.reason);
   size += 2;
-  const stepFlags: number[] = [];
-  for (let i = 0; i < p.steps.length; i++) {
-    const [folder, name, stamp, id] = p.steps[i];
+  for (let i = 0; i < steps.length; i++) {
+    const [folder, name, stamp, id] = steps[i];
     if (id.length !== IDENTITY_BYTES || (stamp !== null && stamp.length !== STAMP_BYTES)) throw new RangeError('link payload: bad stamp or identity');
-    let f = 0;
-    if (i > 0 && folder === joined(p.steps[i - 1][0], p.steps[i - 1][1])) f |= S_FOLDER_IS_PREVIOUS;
-    else size += 2 + str(folder);
-    size += 2 + str(name);
-    if (stamp !== null) {
-      f |= S_STAMP;
-      size += STAMP_BYTES;
-    }
-    size += 1 + IDENTITY_BYTES;
-    stepFlags.push(f);
+    if (!(i > 0 && folder === joined(steps[i - 1][0], steps[i - 1][1]))) size += 2 + len(folder);
+    size += 2 + len(name) + (stamp !== null ? STAMP_BYTES : 0) + 1 + IDENTITY_BYTES;
   }
-  if (p.steps.length > 0xffff) throw new RangeError('link payload: too many lookups');
   const out = Buffer.allocUnsafe(size);
   let at = 0;
-  let s = 0;
-  const putStr = () => {
-    const b = strs[s++];
-    out.writeUInt16LE(b.length, at);
-    b.copy(out, at + 2);
-    at += 2 + b.length;
+  const putStr = (s: string) => {
+    const n = out.write(s, at + 2, 'utf8');
+    out.writeUInt16LE(n, at);
+    at += 2 + n;
   };
   out[at++] = FORM;
   out[at++] = flags;
-  if (p.target !== null && !targetIsLast) putStr();
-  if (p.reason !== null) putStr();
-  out.writeUInt16LE(p.steps.length, at);
+  if (p.target !== null && !targetIsLast) putStr(p.target);
+  if (p.reason !== null) putStr(p.reason);
+  out.writeUInt16LE(steps.length, at);
   at += 2;
-  for (let i = 0; i < p.steps.length; i++) {
-    const [, , stamp, id] = p.steps[i];
-    const f = stepFlags[i];
-    out[at++] = f;
-    if ((f & S_FOLDER_IS_PREVIOUS) === 0) putStr();
-    putStr();
+  for (let i = 0; i < steps.length; i++) {
+    const [folder, name, stamp, id] = steps[i];
+    const previous = i > 0 && folder === joined(steps[i - 1][0], steps[i - 1][1]);
+    out[at++] = (previous ? S_FOLDER_IS_PREVIOUS : 0) | (stamp !== null ? S_STAMP : 0);
+    if (!previous) putStr(folder);
+    putStr(name);
     if (stamp !== null) {
       out.set(stamp, at);
       at += STAMP_BYTES;
