@@ -73,11 +73,13 @@ export async function streamRegularFile(
   flags: number,
   onChunk: (bytes: Buffer) => void,
   refuse: (path: string) => Error = errors.notRegularFile,
+  maxBytes = Number.MAX_SAFE_INTEGER,
 ): Promise<StreamedFile> {
   const fh = await open(path, flags);
   try {
     const st = await fh.stat();
     if (!st.isFile()) throw refuse(path);
+    if (st.size > maxBytes) throw errors.tooLarge(st.size, maxBytes, path);
     const buf = Buffer.allocUnsafe(Math.min(CHUNK, Math.max(1, st.size)));
     let size = 0;
     for (;;) {
@@ -93,11 +95,23 @@ export async function streamRegularFile(
 }
 
 /**
- * A whole regular file's bytes, without blocking the event loop (a manifest found in the tree).
+ * A whole regular file's bytes, without blocking the event loop (a manifest found in the tree), at
+ * most `maxBytes` (`tooLarge` beyond: a sparse file of any apparent size is never read whole).
  * Throws as `streamRegularFile`: the fs error as it is (ENOENT...), or `notRegularFile`.
  */
-export async function readRegularFile(path: string, flags: number = READ_FLAGS): Promise<Buffer> {
+export async function readRegularFile(path: string, flags: number = READ_FLAGS, maxBytes = Number.MAX_SAFE_INTEGER): Promise<Buffer> {
   const parts: Buffer[] = [];
-  await streamRegularFile(path, flags, (bytes) => parts.push(Buffer.from(bytes)));
+  let size = 0;
+  await streamRegularFile(
+    path,
+    flags,
+    (bytes) => {
+      size += bytes.length;
+      if (size > maxBytes) throw errors.tooLarge(size, maxBytes, path); // it grew while read
+      parts.push(Buffer.from(bytes));
+    },
+    errors.notRegularFile,
+    maxBytes,
+  );
   return Buffer.concat(parts);
 }

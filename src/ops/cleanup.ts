@@ -21,7 +21,7 @@ import { hashRegularFile, sameFile, type FileSnapshot } from '../fs/file-hash.js
 import { moveNoOverwrite, pathExists } from '../fs/move.js';
 import { isSafeRel, relJoin } from '../fs/rel-path.js';
 import { mapLimit } from '../engine/map-limit.js';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { errors, isSidecarError, type ErrorCode } from '../errors.js';
 import { QUARANTINE_DIR } from '../discovery/scan.js';
 import { writeFileAtomic } from '../fs/atomic-write.js';
@@ -311,6 +311,7 @@ async function quarantineOrphans(
     else hashed.push(r);
   });
 
+  const folderReal = join(rootReal, QUARANTINE_DIR, basename(folder)); // createQuarantineFolder checked the base is real
   const manifestPath = join(folder, MANIFEST_NAME);
   const manifest: QuarantineManifest = {
     version: MANIFEST_VERSION,
@@ -331,6 +332,12 @@ async function quarantineOrphans(
       await mkdir(dirname(h.destination), { recursive: true }).catch((e) => {
         throw errors.fromFs(e, dirname(h.destination));
       });
+      // The folders on the way are real ones of this quarantine: `mkdir -p` accepts a symlink
+      // planted among them, and the move would follow it out of the library.
+      const destReal = await realpath(dirname(h.destination)).catch((e) => {
+        throw errors.fromFs(e, dirname(h.destination));
+      });
+      if (destReal !== dirname(relJoin(folderReal, h.rel))) throw errors.outsideRoot(h.destination, rootAbs);
       await moveNoOverwrite(h.path, h.destination);
       dirs.add(dirname(h.path));
       dirs.add(dirname(h.destination));
@@ -375,8 +382,12 @@ async function createQuarantineFolder(rootAbs: string, rootReal: string, stamp: 
   }
 }
 
+/**
+ * Never through a symlink planted as the manifest (noFollow: CONFLICT): following it would have
+ * replaced the file it points to, outside the library.
+ */
 export async function writeManifest(path: string, manifest: QuarantineManifest): Promise<void> {
-  await writeFileAtomic(path, Buffer.from(JSON.stringify(manifest, null, 2) + '\n', 'utf8'), { skipIfSame: false });
+  await writeFileAtomic(path, Buffer.from(JSON.stringify(manifest, null, 2) + '\n', 'utf8'), { skipIfSame: false, noFollow: true });
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -8,7 +8,7 @@
  * by a recursive delete.
  */
 import { readdir, lstat, mkdir, realpath, rmdir, unlink } from 'node:fs/promises';
-import { readRegularFile } from '../fs/regular-file.js';
+import { READ_NOFOLLOW_FLAGS, readRegularFile } from '../fs/regular-file.js';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { errors, isSidecarError } from '../errors.js';
 import { QUARANTINE_DIR } from '../discovery/scan.js';
@@ -155,12 +155,21 @@ async function chosenFolder(rootAbs: string, base: string, from: string): Promis
   return folder;
 }
 
+/**
+ * A manifest lists ~100 bytes per quarantined file: 256 MiB is ~2.5 million files. Beyond it, a
+ * clear TOO_LARGE instead of reading an arbitrary (sparse) file whole.
+ */
+const MANIFEST_MAX_BYTES = 256 * 1024 * 1024;
+
 export async function readManifest(path: string): Promise<QuarantineManifest> {
   let text: string;
   try {
-    text = (await readRegularFile(path)).toString('utf8'); // a FIFO planted there is refused, never waited on
+    // A FIFO planted there is refused, never waited on; a symlink is not followed (the manifest is
+    // rewritten in place: fs/regular-file.ts); a manifest is at most MANIFEST_MAX_BYTES.
+    text = (await readRegularFile(path, READ_NOFOLLOW_FLAGS, MANIFEST_MAX_BYTES)).toString('utf8');
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw errors.notFound(path, 'quarantine manifest');
+    if ((e as NodeJS.ErrnoException).code === 'ELOOP') throw errors.conflict('the quarantine manifest is a symlink; it is neither followed nor rewritten', [path]);
     throw errors.fromFs(e, path);
   }
   let m: unknown;
