@@ -56,6 +56,11 @@ export interface SidecarLocation {
   ambiguous: boolean;
   /** Folders this image's sidecars may be in, with the image name there (target side first): see sidecarLockKeys. */
   sidecarFolders: { dir: string; name: string }[];
+  /**
+   * A symlinked image whose target is not named like an image (`blob`, `x.json`, `.hidden`): no
+   * sidecar pairs with it there, so a save refuses (a scan would never find what it wrote).
+   */
+  unpairable?: boolean;
 }
 
 /** Lock keys (lock-key.ts) of every folder the image's sidecars may be in: what a save must hold. */
@@ -300,6 +305,9 @@ export function locateSidecarSync(imagePath: string, opts: LocateOptions = {}): 
       // The JS realpath collapses `..` in a link's text before resolving the folder before it, so
       // `../alias/../b.jpg` (alias a symlinked folder) would pair another image's sidecars.
       targetPath = fs.realpathSync.native(image.path);
+      // As a scan resolves links (resolve-link.ts): a target that is not a regular file (a folder,
+      // a device) is a broken link, not an image.
+      if (!fs.statSync(targetPath).isFile()) broken = true;
     } catch (e) {
       const c = code(e);
       if (c !== 'ENOENT' && c !== 'ELOOP' && c !== 'ENOTDIR') throw errors.fromFs(e, image.path);
@@ -316,8 +324,11 @@ export function locateSidecarSync(imagePath: string, opts: LocateOptions = {}): 
   let siblings: string[] = [];
   let ambiguous = false;
   // A looping chain has no target, so no target side; a missing target may still have sidecars beside it.
+  let unpairable = false;
   if (!loops) {
     const g = groupIn(dir, name, imageExts);
+    // The target's name is no image's (a link may lead to any file): it pairs nothing (pair.ts).
+    unpairable = g.images.length === 0;
     candidatesOf(g, 'target', candidates);
     siblings = g.images.filter((i) => i.name !== name).map((i) => path.join(dir, i.name));
     ambiguous = g.images.length > 1 || g.sidecars.length > 1;
@@ -350,6 +361,7 @@ export function locateSidecarSync(imagePath: string, opts: LocateOptions = {}): 
     siblings,
     ambiguous,
     sidecarFolders,
+    ...(unpairable ? { unpairable } : {}),
   };
 }
 

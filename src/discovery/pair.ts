@@ -262,5 +262,7 @@ export function pairGroupOf(dir: string, imageName: string, entries: readonly { 
   const exts = isImageName(imageName, imageExts) ? imageExts : new Set([...imageExts, splitName(imageName).ext]);
   const all = entries.some((e) => e.name === imageName) ? entries : [...entries, { name: imageName, kind: 'file' as EntryKind }];
   const { groups } = pairDirectory({ path: dir, entries: all as WalkEntry[] }, exts);
-  return groups.find((g) => g.images.some((i) => i.name === imageName))!;
+  // A name no rule makes an image (no extension, a dotfile, `x.`, a sidecar's own name: a link's
+  // target can be any file): it pairs nothing, as a scan's link target of that name does.
+  return groups.find((g) => g.images.some((i) => i.name === imageName)) ?? { images: [], sidecars: [] };
 }

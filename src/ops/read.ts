@@ -103,7 +103,7 @@ async function readEffective<T>(imagePath: string, opts: Options, take: (path: s
   if (location.broken) {
     findings.push({
       code: 'broken-symlink',
-      message: `the symlink chain of ${location.imagePath} ends at a missing file or loops: ${location.targetPath}`,
+      message: `the symlink chain of ${location.imagePath} ends at a missing file, loops, or ends at something that is not a regular file: ${location.targetPath}`,
       path: location.imagePath,
     });
   }
