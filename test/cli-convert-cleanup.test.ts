@@ -191,3 +191,33 @@ describe('cli cleanup and restore', () => {
     removeTree(root);
   });
 });
+
+describe('cli cleanup: orphans left in place', () => {
+  it('exits 1 (findings) when an orphan could not be moved, even with -q (regression: it exited 0)', async (t) => {
+    const spec: Record<string, unknown> = {};
+    for (let i = 0; i < 20; i++) {
+      spec[`IMG_${i}.jpg`] = FAKE_JPEG;
+      spec[`IMG_${i}.json`] = { json: sidecarData(`IMG_${i}.jpg`) };
+    }
+    spec['gone_1.json'] = { json: sidecarData('gone_1.jpg') };
+    spec['gone_2.json'] = { json: sidecarData('gone_2.jpg') };
+    const root = makeTree(spec as Parameters<typeof makeTree>[0]);
+    // An immutable file cannot be moved, even by root (ext4's chattr +i).
+    const stuck = join(root, 'gone_1.json');
+    const { spawnSync } = await import('node:child_process');
+    if (spawnSync('chattr', ['+i', stuck]).status !== 0) {
+      removeTree(root);
+      t.skip('chattr +i is not available here');
+      return;
+    }
+    try {
+      const r = await runCli(['cleanup', root, '--force', '-q']);
+      assert.equal(r.code, 1, r.stderr);
+      assert.equal(existsSync(stuck), true);
+      assert.equal(existsSync(join(root, 'gone_2.json')), false, 'the other orphan was quarantined');
+    } finally {
+      spawnSync('chattr', ['-i', stuck]);
+      removeTree(root);
+    }
+  });
+});

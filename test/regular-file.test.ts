@@ -312,3 +312,21 @@ test('an atomic write comparing with the current file never waits on a FIFO swap
   const out = JSON.parse(r.out.trim()) as { writes: number; refused: number };
   assert.ok(out.writes > 0);
 });
+
+test('merge: a FIFO given as a shard output is refused at once (regression: merge waited on it forever)', (t) => {
+  const dir = tmp();
+  const fifo = path.join(dir, 'stats-1.jsonl');
+  if (!mkfifo(fifo)) {
+    t.skip('mkfifo is not available');
+    return;
+  }
+  const body = `
+    const { openShardFile } = await import(${JSON.stringify(srcUrl('shard/format.js'))});
+    try { await openShardFile(${JSON.stringify(fifo)}); console.log('opened'); } catch (e) { console.log(e.code + ' ' + e.message); }
+  `;
+  const r = runChild(body);
+  fs.rmSync(dir, { recursive: true, force: true });
+  assert.equal(r.timedOut, false, 'merge waited on the FIFO');
+  assert.equal(r.status, 0, r.err);
+  assert.match(r.out.trim(), /not a regular file/);
+});

@@ -44,7 +44,9 @@ async function runCleanup(ctx: CommandContext): Promise<number> {
     ctx.io.stderr.write(`image-sidecar: the guard would refuse this cleanup: ${r.guard}\n`);
     return EXIT_FINDINGS;
   }
-  return EXIT_CLEAN;
+  // Orphans left in place (changed since the scan, not movable) are findings, as in restore: the
+  // cleanup is not complete (attack11: it exited 0, and -q hid the warning).
+  return r.skipped.length > 0 ? EXIT_FINDINGS : EXIT_CLEAN;
 }
 
 async function runRestore(ctx: CommandContext): Promise<number> {

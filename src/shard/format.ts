@@ -17,6 +17,7 @@ import { open } from 'node:fs/promises';
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { errors } from '../errors.js';
+import { READ_FLAGS } from '../fs/regular-file.js';
 import { canonicalJson } from '../formats/canonical.js';
 import { PARTITION } from '../discovery/shard.js';
 import type { TreeSeq } from '../discovery/scan.js';
@@ -92,7 +93,8 @@ const TAIL_BYTES = 4 * 1024 * 1024;
 export async function openShardFile(path: string): Promise<ShardFile> {
   let fh;
   try {
-    fh = await open(path, 'r');
+    // A FIFO given as a shard output opens at once (fs/regular-file.ts) and is refused below.
+    fh = await open(path, READ_FLAGS);
   } catch (e) {
     throw errors.fromFs(e, path);
   }
