@@ -214,3 +214,22 @@ test('a symlink planted under a lock\'s name is refused, never taken over throug
   fs.writeFileSync(lockPathFor(sidecar), 'x');
   await assert.rejects(withSidecarLock(sidecar, async () => 'ran', { timeoutMs: 2_000 }), (e: unknown) => e instanceof SidecarError && e.code === 'CONFLICT');
 });
+
+test('a lock folder dated far in the future is stale, not held forever (regression: a planted lock dated 2099 blocked every writer for its whole timeout)', async (t) => {
+  const dir = testDir(t);
+  const sidecar = path.join(dir, 'IMG_1.json');
+  const lockDir = lockPathFor(sidecar);
+  fs.mkdirSync(lockDir);
+  fs.writeFileSync(path.join(lockDir, 'owner'), '999999-planted');
+  const future = new Date(Date.UTC(2099, 0, 1));
+  fs.utimesSync(lockDir, future, future);
+  const t0 = Date.now();
+  assert.equal(await withSidecarLock(sidecar, async () => 'ran', { timeoutMs: 5_000 }), 'ran');
+  assert.ok(Date.now() - t0 < 4_000, 'taken over, not waited out');
+  // A lock refreshed a moment ago (a live holder, a little clock skew) is still respected.
+  fs.mkdirSync(lockDir);
+  fs.writeFileSync(path.join(lockDir, 'owner'), '999999-live');
+  const soon = new Date(Date.now() + 2_000);
+  fs.utimesSync(lockDir, soon, soon);
+  await assert.rejects(withSidecarLock(sidecar, async () => 'ran', { timeoutMs: 500 }), (e: unknown) => e instanceof SidecarError && e.code === 'LOCK_TIMEOUT');
+});

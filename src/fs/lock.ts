@@ -178,12 +178,23 @@ function tryAcquire(key: string, lockDir: string, staleMs: number): Lock | null 
   return new Lock(key, lockDir, token);
 }
 
+/**
+ * A lock's folder mtime is refreshed by its holder every few seconds. Older than `staleMs`: its
+ * holder is gone. Far in the future (beyond what clock skew between hosts explains): no holder
+ * refreshes it either — a planted lock dated 2099 blocked every writer, each for its timeout.
+ */
+const FUTURE_TOLERANCE_MS = 10 * 60_000;
+function isStale(mtimeMs: number, staleMs: number): boolean {
+  const age = Date.now() - mtimeMs;
+  return age > staleMs || age < -FUTURE_TOLERANCE_MS;
+}
+
 function takeOverIfStale(lockDir: string, staleMs: number): void {
   let st: fs.Stats;
   let seen: string | null;
   try {
     st = fs.statSync(lockDir);
-    if (Date.now() - st.mtimeMs <= staleMs) return;
+    if (!isStale(st.mtimeMs, staleMs)) return;
     seen = readOwner(lockDir);
   } catch {
     return; // released meanwhile: the next attempt takes it
@@ -198,7 +209,7 @@ function takeOverIfStale(lockDir: string, staleMs: number): void {
   // Did we move the stale lock, or a fresh one that replaced it between our stat and the rename?
   let ok = false;
   try {
-    ok = readOwner(aside) === seen && Date.now() - fs.statSync(aside).mtimeMs > staleMs;
+    ok = readOwner(aside) === seen && isStale(fs.statSync(aside).mtimeMs, staleMs);
   } catch {
     ok = false;
   }
