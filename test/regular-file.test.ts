@@ -24,6 +24,19 @@ function mkfifo(p: string): boolean {
   return spawnSync('mkfifo', [p]).status === 0;
 }
 
+/** A fresh folder where FIFOs can be made, or null (the test skipped) where they cannot. */
+function fifoCapableDir(t: { skip: (why: string) => void }): string | null {
+  const dir = tmp();
+  const probe = path.join(dir, 'probe');
+  if (!mkfifo(probe)) {
+    t.skip('mkfifo is not available');
+    fs.rmSync(dir, { recursive: true, force: true });
+    return null;
+  }
+  fs.rmSync(probe);
+  return dir;
+}
+
 /** Run an ES module body in a child; it must print its result and exit within `ms`. */
 function runChild(body: string, ms = 20_000): { status: number | null; out: string; err: string; timedOut: boolean } {
   const r = spawnSync(process.execPath, ['--input-type=module', '-e', body], { encoding: 'utf8', timeout: ms });
@@ -100,13 +113,8 @@ test('a FIFO is refused at once by every reader, never waited on (regression: ha
 });
 
 test('cleanup: an orphan swapped for a FIFO after the scan is left alone with a finding, and the rest is quarantined (regression: the run hung)', (t) => {
-  const dir = tmp();
-  const probe = path.join(dir, 'probe');
-  if (!mkfifo(probe)) {
-    t.skip('mkfifo is not available');
-    return;
-  }
-  fs.rmSync(probe);
+  const dir = fifoCapableDir(t);
+  if (dir === null) return;
   const root = path.join(dir, 'lib');
   fs.mkdirSync(root);
   // Enough kept sidecars that two orphans stay under the guard's fraction.
@@ -144,12 +152,10 @@ test('cleanup: an orphan swapped for a FIFO after the scan is left alone with a 
 });
 
 test('the library config: a FIFO, an oversized file or a directory under its name never hangs or is read whole (regression: a FIFO .image-sidecar.json hung every command in the tree)', (t) => {
-  const dir = tmp();
+  const dir = fifoCapableDir(t);
+  if (dir === null) return;
   const probe = path.join(dir, 'probe');
-  if (!mkfifo(probe)) {
-    t.skip('mkfifo is not available');
-    return;
-  }
+  mkfifo(probe);
   const lib = path.join(dir, 'lib');
   fs.mkdirSync(lib);
   const cfg = path.join(lib, '.image-sidecar.json');
@@ -184,13 +190,8 @@ test('the library config: a FIFO, an oversized file or a directory under its nam
 });
 
 test('the incremental index: a FIFO at its path, or at its last-run record, is a foreign file, not a wait (regression: every run in the tree hung)', (t) => {
-  const dir = tmp();
-  const probe = path.join(dir, 'probe');
-  if (!mkfifo(probe)) {
-    t.skip('mkfifo is not available');
-    return;
-  }
-  fs.rmSync(probe);
+  const dir = fifoCapableDir(t);
+  if (dir === null) return;
   const lib = path.join(dir, 'lib');
   fs.mkdirSync(lib);
   fs.writeFileSync(path.join(lib, 'IMG_1.jpg'), 'jpg');
@@ -225,13 +226,8 @@ test('the incremental index: a FIFO at its path, or at its last-run record, is a
 });
 
 test('a sidecar lock whose owner file is a FIFO times out with LOCK_TIMEOUT instead of waiting forever (regression: the stale-lock check blocked on it)', (t) => {
-  const dir = tmp();
-  const probe = path.join(dir, 'probe');
-  if (!mkfifo(probe)) {
-    t.skip('mkfifo is not available');
-    return;
-  }
-  fs.rmSync(probe);
+  const dir = fifoCapableDir(t);
+  if (dir === null) return;
   const sidecar = path.join(dir, 'IMG_1.json');
   const body = `
     const { acquireSidecarLockSync, lockPathFor } = await import(${JSON.stringify(srcUrl('fs/lock.js'))});
@@ -252,13 +248,8 @@ test('a sidecar lock whose owner file is a FIFO times out with LOCK_TIMEOUT inst
 });
 
 test('manifests found in the tree (a quarantine\'s, the integrity manifest) planted as FIFOs are reported, not waited on (regression: quarantines and verify hung)', (t) => {
-  const dir = tmp();
-  const probe = path.join(dir, 'probe');
-  if (!mkfifo(probe)) {
-    t.skip('mkfifo is not available');
-    return;
-  }
-  fs.rmSync(probe);
+  const dir = fifoCapableDir(t);
+  if (dir === null) return;
   const root = path.join(dir, 'lib');
   const folder = path.join(root, '.image-sidecar-quarantine', '20260102T030405Z');
   fs.mkdirSync(folder, { recursive: true });
@@ -284,18 +275,13 @@ test('manifests found in the tree (a quarantine\'s, the integrity manifest) plan
 });
 
 test('an atomic write comparing with the current file never waits on a FIFO swapped in after its lstat (regression: the skip-if-same read blocked)', (t) => {
-  const dir = tmp();
-  const probe = path.join(dir, 'probe');
-  if (!mkfifo(probe)) {
-    t.skip('mkfifo is not available');
-    return;
-  }
-  fs.rmSync(probe);
+  const dir = fifoCapableDir(t);
+  if (dir === null) return;
   const target = path.join(dir, 'IMG_1.json');
   // A racer swaps the target between a regular file of the same size and a FIFO, as fast as it can,
   // while a writer rewrites the same bytes (skipIfSame: lstat, then read to compare). The old read
   // landed on the FIFO within a few seconds on this machine; the rule never waits on one.
-  const racer = spawn('bash', ['-c', `cd ${JSON.stringify(dir)}; end=$((SECONDS+4)); while [ $SECONDS -lt $end ]; do printf '%0100d' 0 > r.tmp; mv -f r.tmp IMG_1.json; rm -f fq; mkfifo fq; mv -f fq IMG_1.json; done`], { stdio: 'ignore' });
+  const racer = spawn('bash', ['-c', `cd ${JSON.stringify(dir)}; end=$((SECONDS+4)); while [ $SECONDS -lt $end ]; do printf '%0100d' 0 > r.tmp; mv -f r.tmp IMG_1.json; rm -f fq; mkfifo fq; mv -f fq IMG_1.json; done`], { stdio: 'ignore', detached: true });
   const body = `
     const { writeFileAtomicSync } = await import(${JSON.stringify(srcUrl('fs/atomic-write.js'))});
     const bytes = Buffer.from('0'.repeat(100));
@@ -305,8 +291,13 @@ test('an atomic write comparing with the current file never waits on a FIFO swap
     console.log(JSON.stringify({ writes, refused }));
   `;
   const r = runChild(body, 30_000);
-  racer.kill('SIGKILL');
-  fs.rmSync(dir, { recursive: true, force: true });
+  // The racer's whole process group (its mv and mkfifo children too), then its files.
+  try {
+    process.kill(-racer.pid!, 'SIGKILL');
+  } catch {
+    /* gone already */
+  }
+  fs.rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 50 });
   assert.equal(r.timedOut, false, 'the writer waited on the FIFO');
   assert.equal(r.status, 0, r.err);
   const out = JSON.parse(r.out.trim()) as { writes: number; refused: number };

@@ -331,19 +331,15 @@ export class ScanIndex implements EntrySink {
   }
 
   add(table: number, key: string, id: Uint8Array, payload: readonly Uint8Array[]): boolean {
-    const added = this.spoolWith(table, (spool) => spool.add(table, key, id, payload));
-    if (added && table !== TABLE_RECORDS && this.reader) {
-      try {
-        if (this.reader.find(table, key) !== null) this.supersededCounts[table]++;
-      } catch (e) {
-        this.distrust(e);
-      }
-    }
-    return added;
+    return this.counted(table, key, this.spoolWith(table, (spool) => spool.add(table, key, id, payload)));
   }
 
   addMade(table: number, key: string, bytes: Uint8Array): boolean {
-    const added = this.spoolWith(table, (spool) => spool.addMade(table, key, bytes));
+    return this.counted(table, key, this.spoolWith(table, (spool) => spool.addMade(table, key, bytes)));
+  }
+
+  /** A new entry added under a key the loaded file holds replaces that entry: count it (the rewrite's sizing). */
+  private counted(table: number, key: string, added: boolean): boolean {
     if (added && table !== TABLE_RECORDS && this.reader) {
       try {
         if (this.reader.find(table, key) !== null) this.supersededCounts[table]++;
