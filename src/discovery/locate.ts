@@ -61,6 +61,8 @@ export interface SidecarLocation {
    * sidecar pairs with it there, so a save refuses (a scan would never find what it wrote).
    */
   unpairable?: boolean;
+  /** Broken because the target exists but is not a regular file (a folder, a device). */
+  targetNotAFile?: boolean;
 }
 
 /** Lock keys (lock-key.ts) of every folder the image's sidecars may be in: what a save must hold. */
@@ -296,6 +298,7 @@ export function locateSidecarSync(imagePath: string, opts: LocateOptions = {}): 
   let chain: string[] = [];
   let targetPath = image.path;
   let broken = false;
+  let notAFile = false;
   let loops = false;
   if (image.isLink) {
     const followed = followChain(image.path);
@@ -307,7 +310,7 @@ export function locateSidecarSync(imagePath: string, opts: LocateOptions = {}): 
       targetPath = fs.realpathSync.native(image.path);
       // As a scan resolves links (resolve-link.ts): a target that is not a regular file (a folder,
       // a device) is a broken link, not an image.
-      if (!fs.statSync(targetPath).isFile()) broken = true;
+      if (!fs.statSync(targetPath).isFile()) broken = notAFile = true;
     } catch (e) {
       const c = code(e);
       if (c !== 'ENOENT' && c !== 'ELOOP' && c !== 'ENOTDIR') throw errors.fromFs(e, image.path);
@@ -362,6 +365,7 @@ export function locateSidecarSync(imagePath: string, opts: LocateOptions = {}): 
     ambiguous,
     sidecarFolders,
     ...(unpairable ? { unpairable } : {}),
+    ...(notAFile ? { targetNotAFile: true } : {}),
   };
 }
 

@@ -15,7 +15,7 @@ import { errors } from '../errors.js';
 import { isDirSyncUnsupported } from './dir-sync.js';
 import { tempNameFor } from './temp-files.js';
 import { readFileLimitedSync } from './read-file.js';
-import { readRegularFile } from './regular-file.js';
+import { READ_FLAGS, readRegularFile } from './regular-file.js';
 
 export interface AtomicWriteOptions {
   /** Do nothing when the target already holds exactly these bytes. Default true. */
@@ -210,7 +210,7 @@ function execAsync(o: Op): Promise<unknown> {
       case 'realpath':
         return fs.realpath(o.path, done);
       case 'readFile':
-        return void readRegularFile(o.path).then((b) => done(null, b), done);
+        return void readRegularFile(o.path, READ_FLAGS, o.maxSize).then((b) => done(null, b), done);
       case 'open':
         return fs.open(o.path, o.flags, o.mode, done);
       case 'fchmod':

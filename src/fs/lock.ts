@@ -21,6 +21,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { errors, isSidecarError } from '../errors.js';
 import { readFileLimitedSync } from './read-file.js';
+import { entryAt } from './regular-file.js';
 import { lockNameFor, staleAsideLockName } from './temp-files.js';
 
 export interface SidecarLockOptions {
@@ -87,17 +88,8 @@ function readOwner(lockDir: string): string | null {
   }
 }
 
-/** A real lock folder (not a symlink planted under its name: what that leads to is not ours). */
-function isLockFolder(dir: string): boolean {
-  try {
-    return fs.lstatSync(dir).isDirectory();
-  } catch {
-    return false;
-  }
-}
-
 function removeLockDir(dir: string): void {
-  if (!isLockFolder(dir)) return; // never delete through a symlink
+  if (entryAt(dir) !== 'folder') return; // never delete through a symlink planted under its name
   try {
     fs.rmSync(path.join(dir, OWNER_FILE), { force: true });
     fs.rmdirSync(dir);
@@ -159,8 +151,7 @@ function tryAcquire(key: string, lockDir: string, staleMs: number): Lock | null 
     if (errCode(e) !== 'EEXIST') throw errors.fromFs(e, lockDir);
     // A symlink or a file under the lock's name is not a lock: taking it over as stale would
     // delete through it, outside the library. The save is refused with the reason.
-    const st = fs.lstatSync(lockDir, { throwIfNoEntry: false });
-    if (st !== undefined && !st.isDirectory()) {
+    if (entryAt(lockDir) === 'other') {
       throw errors.conflict('is not a lock folder (a symlink or a file has its name); remove it to save this sidecar', [lockDir]);
     }
     takeOverIfStale(lockDir, staleMs);

@@ -11,9 +11,23 @@
  * Hashing streams through one reused 1 MiB buffer per thread: an orphan or an image may be
  * gigabytes, and its bytes are never held whole.
  */
-import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, constants, fstatSync, lstatSync, openSync, readSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { errors } from '../errors.js';
+
+/**
+ * What is at `p`, links not followed: a real folder, nothing, or something else (a symlink, a
+ * file, a FIFO; or an lstat error other than ENOENT). A folder of ours found in the tree (the
+ * index folder, a lock folder) is used only when it is 'folder': never written or deleted through
+ * a symlink planted under its name.
+ */
+export function entryAt(p: string): 'folder' | 'absent' | 'other' {
+  try {
+    return lstatSync(p).isDirectory() ? 'folder' : 'other';
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'absent' : 'other';
+  }
+}
 
 /** Reading a file expected to be regular, following a symlink (sidecars, images). */
 export const READ_FLAGS = constants.O_RDONLY | (constants.O_NONBLOCK ?? 0);

@@ -8,7 +8,8 @@
  * the library, and `index clear` delete there. Such a root's index goes to the cache directory,
  * or nowhere ('none': the run goes on without one), with a note saying why.
  */
-import { accessSync, constants, lstatSync, realpathSync } from 'node:fs';
+import { accessSync, constants, realpathSync } from 'node:fs';
+import { entryAt } from '../fs/regular-file.js';
 import { createHash } from 'node:crypto';
 import { join, resolve } from 'node:path';
 
@@ -44,15 +45,6 @@ function writable(dir: string): boolean {
   }
 }
 
-/** What is at `p`, links not followed: a real folder, nothing, or something else (a symlink, a file...). */
-function entryAt(p: string): 'dir' | 'absent' | 'other' {
-  try {
-    return lstatSync(p).isDirectory() ? 'dir' : 'other';
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'absent' : 'other';
-  }
-}
-
 /** The cache-directory index file of a root (by its real path). */
 export function cacheIndexPath(cacheDir: string, rootReal: string): string {
   const digest = createHash('sha256').update(rootReal).digest('hex').slice(0, 32);
@@ -75,7 +67,7 @@ export function resolveIndexLocation(root: string, opts: IndexLocationOptions = 
     if (opts.cacheDir) return { path: cacheIndexPath(opts.cacheDir, rootReal), where: 'cache', rootReal, note };
     return { path: join(dir, INDEX_FILE), where: 'none', rootReal, note };
   }
-  const inRoot = at === 'dir' ? writable(dir) : writable(rootAbs);
+  const inRoot = at === 'folder' ? writable(dir) : writable(rootAbs);
   if (inRoot || !opts.cacheDir) return { path: join(dir, INDEX_FILE), where: 'root', rootReal };
   return { path: cacheIndexPath(opts.cacheDir, rootReal), where: 'cache', rootReal };
 }

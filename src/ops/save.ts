@@ -4,7 +4,6 @@
  * its data loss: under a per-sidecar lock, refusing whenever the current state is unclear
  * (corrupt or several candidates), and writing atomically.
  */
-import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { errors, SidecarError } from '../errors.js';
 import { encodeSidecar, normalizeFormat } from '../formats/codec.js';
@@ -129,7 +128,7 @@ function checkArguments(operation: unknown, data: unknown, opts: SaveOptions): v
 
 function refuseBroken(loc: SidecarLocation, imagePath: string): void {
   if (loc.broken) {
-    if (existsSync(loc.targetPath)) throw errors.usage(`${imagePath}: its target ${loc.targetPath} is not a regular file (a folder, a device...); nothing saved`);
+    if (loc.targetNotAFile) throw errors.usage(`${imagePath}: its target ${loc.targetPath} is not a regular file (a folder, a device...); nothing saved`);
     throw errors.notFound(loc.targetPath, `target of the symlinked image ${imagePath} (broken link; nothing saved)`);
   }
   if (loc.unpairable) {
