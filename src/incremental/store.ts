@@ -565,11 +565,16 @@ export function madeEntry(table: number, key: string, id: Uint8Array, payload: U
   return out;
 }
 
-/** Length, table, key length and CRC-32 of an entry whose key, identity and payload are in place. */
-function sealEntry(out: Buffer, table: number, keyLen: number): void {
-  out.writeUInt32LE(out.length, 0);
+/** An entry's head but its CRC (at 4): length, table, key length. The CRC covers everything from byte 8. */
+function writeEntryHead(out: Buffer, length: number, table: number, keyLen: number): void {
+  out.writeUInt32LE(length, 0);
   out[8] = table;
   out.writeUInt16LE(keyLen, 9);
+}
+
+/** Length, table, key length and CRC-32 of an entry whose key, identity and payload are in place. */
+function sealEntry(out: Buffer, table: number, keyLen: number): void {
+  writeEntryHead(out, out.length, table, keyLen);
   out.writeUInt32LE(crc32(out.subarray(8)) >>> 0, 4);
 }
 
@@ -846,13 +851,12 @@ export class IndexWriter {
   add(table: number, key: string, id: Uint8Array, payload: readonly Uint8Array[]): void {
     const keyBytes = Buffer.from(key, 'utf8');
     if (keyBytes.length > MAX_KEY_BYTES) return; // too long for the format: never stored
-    let len = 11 + keyBytes.length + IDENTITY_BYTES;
+    let len = ENTRY_HEAD + keyBytes.length + IDENTITY_BYTES;
     for (const p of payload) len += p.length;
-    const head = Buffer.allocUnsafe(11);
-    head.writeUInt32LE(len, 0);
-    head[8] = table;
-    head.writeUInt16LE(keyBytes.length, 9);
-    let crc = crc32(head.subarray(8, 11));
+    // The layout sealEntry gives a made entry; the CRC runs over the parts here, not over a copy.
+    const head = Buffer.allocUnsafe(ENTRY_HEAD);
+    writeEntryHead(head, len, table, keyBytes.length);
+    let crc = crc32(head.subarray(8, ENTRY_HEAD));
     crc = crc32(keyBytes, crc);
     crc = crc32(id.subarray(0, IDENTITY_BYTES), crc);
     for (const p of payload) crc = crc32(p, crc);
