@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { HOLD_MAX_AHEAD, mapJobs, mapOrdered } from '../src/engine/pipeline.js';
+import { HOLD_AHEAD_PER_HELD_ITEM, HOLD_MAX_AHEAD, mapJobs, mapOrdered } from '../src/engine/pipeline.js';
 import type { Runtime } from '../src/engine/runtime.js';
 import { ThreadRuntime } from '../src/engine/threads.js';
 import { WORKER_YOUNG_GENERATION_MB } from '../src/engine/heap-relief.js';
@@ -506,6 +506,43 @@ describe('pipeline: an undecided runtime (the auto engine below its break-even)'
     }
     assert.equal(emitted, total);
     assert.ok(pulledAtFirst > 0 && pulledAtFirst <= HOLD_MAX_AHEAD + 1, `the first job came out after ${pulledAtFirst} of ${total} jobs were read`);
+  });
+
+  it('a few items among many jobs without items run before the read-ahead bound, where the undecided runtime puts them, and holding goes on', async () => {
+    // Regression: a repeat run over the index with 1 % changed held its first miss until
+    // HOLD_MAX_AHEAD served records were read ahead, and the collector copied them all meanwhile.
+    const { rt, seen } = undecidedRuntime(1_000_000, 2);
+    const total = HOLD_MAX_AHEAD * 2;
+    let pulled = 0;
+    let pulledAtFirst = -1;
+    const source = function* () {
+      for (let i = 0; i < total; i++) {
+        pulled++;
+        yield { i, items: i % 5_000 === 0 ? [{ path: String(i), name: '' }] : [] };
+      }
+    };
+    const out: number[] = [];
+    for await (const { job, results } of mapJobs(rt, 'inspect', {}, source(), (j) => j.items, { batchFiles: 64 })) {
+      if (out.length === 0) pulledAtFirst = pulled;
+      out.push(job.i);
+      assert.equal(results.length, job.items.length);
+    }
+    assert.equal(out.length, total);
+    assert.ok(out.every((v, k) => v === k), 'jobs come out in source order');
+    assert.ok(pulledAtFirst > 0 && pulledAtFirst <= HOLD_AHEAD_PER_HELD_ITEM + 2, `the first job came out after ${pulledAtFirst} jobs were read (bound ${HOLD_AHEAD_PER_HELD_ITEM + 2})`);
+    // Each item ran on its own, while the runtime stayed undecided.
+    assert.equal(seen.batches, Math.ceil(total / 5_000));
+    assert.equal(seen.runWhileUndecided, seen.batches);
+  });
+
+  it('jobs that are nearly all items are held until the runtime decides (a first run): no early release', async () => {
+    const { rt, seen } = undecidedRuntime(2_000, 2);
+    // One job without items after every item: far below HOLD_AHEAD_PER_HELD_ITEM jobs per held item.
+    const jobs = Array.from({ length: 4_000 }, (_, i) => ({ i, items: i % 2 === 0 ? [{ path: String(i), name: '' }] : [] }));
+    const out: number[] = [];
+    for await (const { job } of mapJobs(rt, 'inspect', {}, jobs, (j) => j.items, { batchFiles: 16 })) out.push(job.i);
+    assert.deepEqual(out, jobs.map((j) => j.i));
+    assert.equal(seen.runWhileUndecided, 0, 'no batch ran before the runtime decided');
   });
 
   it('the read-ahead bound counts what a job holds (jobWeight: a folder of records served from the index)', async () => {

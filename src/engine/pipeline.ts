@@ -9,6 +9,9 @@
  * break-even), batches are held, not run: the source is read ahead (up to `HOLD_MAX_AHEAD` jobs, as
  * `jobWeight` counts them, and `maxInflightBytes`) until the runtime decides or the source ends;
  * then the held batches go, in order, to the engine the work picked, as the in-flight bound allows.
+ * Where the read-ahead is mostly jobs without items (records served from the index) around a few
+ * items, those few run at once where the undecided runtime runs them (in-process), and the
+ * pipeline goes on holding: `HOLD_AHEAD_PER_HELD_ITEM`.
  */
 import { taskDef, type TaskItem, type TaskName, type TaskOptions, type TaskResult } from '../tasks/index.js';
 import type { Runtime } from './runtime.js';
@@ -65,6 +68,17 @@ export const DEFAULT_BATCH_FILES = 64;
 export const DEFAULT_BATCH_BYTES = 8 * 1024 * 1024;
 /** Jobs (as `jobWeight` counts them) read ahead at most while the runtime is undecided; item-less jobs waiting behind a held batch count too. */
 export const HOLD_MAX_AHEAD = 16_384;
+/**
+ * While holding: once the jobs read ahead weigh this many times the items held (waiting in batches
+ * for the runtime to decide), the held items run now, where the undecided runtime puts them, and
+ * holding goes on. A few items among many jobs without items (a repeat run over the index with 1 %
+ * of the sidecars changed: 184 misses among 34,000 served records) cost less run in-process at once
+ * than what is held behind them: every record of the tree up to HOLD_MAX_AHEAD waited, and the
+ * main thread's collector copied them from one young-generation scavenge to the next (GC ~165 of
+ * the run's ~970 ms profiled; validate ~775 → see docs/BENCHMARKS.md). A first run, whose jobs
+ * are nearly all items, never comes near the ratio.
+ */
+export const HOLD_AHEAD_PER_HELD_ITEM = 32;
 /** Jobs without engine work between two checks of the main thread's heap (heap-relief.ts; a check costs ~0.5 µs). */
 const RELIEVE_EVERY_JOBS = 16;
 
@@ -111,6 +125,8 @@ export async function* mapJobs<N extends TaskName, J>(
   let holding = runtime.undecided === true;
   const ready: { batch: Batch<R>; items: I[] }[] = [];
   let heldBytes = 0;
+  // Items in the held batches (ready while holding).
+  let heldItems = 0;
   // Weight of the jobs read while holding and not handed out yet.
   let ahead = 0;
   const jobWeight = opts.jobWeight;
@@ -139,9 +155,13 @@ export async function* mapJobs<N extends TaskName, J>(
    * convert's held batches ran their fsyncs together on the thread pool (1,000 images: 1.52 →
    * 2.04 s).
    */
-  const pump = () => {
-    while (!holding && ready.length > 0 && (inflight.size === 0 || inflight.size < maxInflight())) {
+  const pump = (evenWhileHolding = false) => {
+    while ((!holding || evenWhileHolding) && ready.length > 0 && (inflight.size === 0 || inflight.size < maxInflight())) {
       const { batch, items } = ready.shift()!;
+      if (holding) {
+        heldBytes -= batch.bytes;
+        heldItems -= items.length;
+      }
       start(batch, items);
     }
   };
@@ -149,9 +169,12 @@ export async function* mapJobs<N extends TaskName, J>(
   const stopHolding = () => {
     holding = false;
     heldBytes = 0;
+    heldItems = 0;
     ahead = 0;
     pump();
   };
+  /** Holding, with few items among many jobs read ahead: run the held items now (HOLD_AHEAD_PER_HELD_ITEM). */
+  const fewHeld = () => holding && ahead >= HOLD_AHEAD_PER_HELD_ITEM * (heldItems + pending.length) && heldItems + pending.length > 0;
   /** Wait for the head job's batch; one not started yet waits for a running one to make room. */
   const waitHead = () => {
     const b = queue[0].batch!;
@@ -177,6 +200,7 @@ export async function* mapJobs<N extends TaskName, J>(
       if (runtime.undecided === true && !sourceDone && ahead < HOLD_MAX_AHEAD && heldBytes + batch.bytes <= maxInflightBytes) {
         ready.push({ batch, items });
         heldBytes += batch.bytes;
+        heldItems += items.length;
         return;
       }
       stopHolding();
@@ -223,6 +247,17 @@ export async function* mapJobs<N extends TaskName, J>(
       if (inflight.size >= maxInflight() || (inflight.size > 0 && inflightBytes + pendingBytes >= maxInflightBytes)) {
         await waitAny();
         continue;
+      }
+      if (fewHeld()) {
+        flush();
+        // flush may have stopped holding (the byte bound): pump then started what it could.
+        if (holding) pump(true);
+        // The head's results first (in-process: a turn of the event loop), then read on: what
+        // was read ahead goes out meanwhile rather than waiting behind it.
+        if (queue.length > 0) {
+          await waitHead();
+          continue;
+        }
       }
       if (holding ? ahead >= HOLD_MAX_AHEAD : queue.length >= maxQueued()) {
         // The head may wait in a partial batch (e.g. a folder of symlinks adds jobs but no items).
