@@ -129,3 +129,22 @@ test('restore --list shows each quarantine folder (oldest first) with its files 
   assert.ok(list.folders[0]!.name <= list.folders[1]!.name);
   assert.equal(existsSync(join(root, 'C.json')), false, '--list restored nothing');
 });
+
+test('a candidate above the size limit was never read: the image is left alone, nothing moves (it is not "corrupt")', async (t) => {
+  // Regression: inspect reports a file above --max-file-size as corrupt, and resolve quarantined it
+  // as the worse copy beside a valid one it could read, though it never looked at its content.
+  const big = sidecarData('E.jpg', 3, 64) as JsonObject;
+  const small = sidecarData('E.jpg', 1, 4) as JsonObject;
+  const root = makeTree({ 'E.jpg': FAKE_JPEG, 'E.json': { json: small }, 'E.bin': encodeSidecar(big, 'bin') });
+  t.after(() => removeTree(root));
+  const limit = encodeSidecar(small, 'json').length + 16;
+  const before = snapshotTree(root);
+  const r = await resolveConflicts(root, { engine: 'inline', maxFileSize: limit });
+  assert.equal(r.images, 1);
+  assert.equal(r.resolved, 0);
+  assert.equal(r.unresolved, 1);
+  assert.equal(r.quarantined, 0);
+  assert.equal(r.decisions[0]!.keep, null);
+  assert.match(r.decisions[0]!.reason, /E\.bin could not be read \(above the size limit: never read\)/);
+  assert.deepEqual(snapshotTree(root), before);
+});

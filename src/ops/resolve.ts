@@ -9,8 +9,8 @@
  *
  * The kept file is read and decoded again right before the others move (it must still be valid);
  * a file that changed after the scan is left in place (cleanup's checks). Images whose files
- * cannot all be read (unreadable, encrypted without a key) are left alone: we never hide a file
- * we could not look at.
+ * cannot all be read (unreadable, encrypted without a key, above the size limit) are left alone:
+ * we never hide a file we could not look at.
  */
 import { lstat } from 'node:fs/promises';
 import { errors, isSidecarError } from '../errors.js';
@@ -140,9 +140,12 @@ export async function resolveConflicts(root: string, opts: ResolveOptions = {}):
 
 async function decide(rec: ScanRecord, local: ScanSidecar[], prefer: ResolvePreference): Promise<ResolveDecision> {
   const image = rec.images[0]!.rel;
-  const blocked = local.filter((s) => s.inspection.status !== 'ok' && s.inspection.status !== 'corrupt');
+  // A file above the size limit was never read (inspect calls it corrupt: it cannot be decoded
+  // under the limit), so nothing says it is the worse copy: like an unreadable one, it blocks.
+  const blocked = local.filter((s) => (s.inspection.status !== 'ok' && s.inspection.status !== 'corrupt') || s.inspection.error?.code === 'TOO_LARGE');
   if (blocked.length > 0) {
-    return { image, keep: null, quarantine: [], reason: `left alone: ${blocked.map((b) => b.rel).join(', ')} could not be read (${blocked[0]!.inspection.status})` };
+    const why = blocked[0]!.inspection.error?.code === 'TOO_LARGE' ? 'above the size limit: never read' : blocked[0]!.inspection.status;
+    return { image, keep: null, quarantine: [], reason: `left alone: ${blocked.map((b) => b.rel).join(', ')} could not be read (${why})` };
   }
   const valid: Candidate[] = [];
   for (const sc of local) {
