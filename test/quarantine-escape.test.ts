@@ -12,6 +12,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { cleanup, quarantineStamp, writeManifest, MANIFEST_NAME, MANIFEST_VERSION } from '../src/ops/cleanup.js';
 import { readManifest, restore } from '../src/ops/restore.js';
+import { listQuarantines } from '../src/ops/quarantines.js';
 import { QUARANTINE_DIR } from '../src/discovery/scan.js';
 import { SidecarError } from '../src/errors.js';
 import { testDir } from './helpers/tree.js';
@@ -92,4 +93,21 @@ test('a symlink planted as a folder inside the new quarantine while cleanup move
     assert.ok(r.skipped.every((s) => s.code === 'OUTSIDE_ROOT'), JSON.stringify(r.skipped.slice(0, 2)));
   }
   t.diagnostic(`the racer planted its link: ${planted0}`);
+});
+
+test('a symlink planted as the quarantine folder is refused by restore --list as by restore (regression: --list read the manifests of the folder it pointed to)', async (t) => {
+  const dir = testDir(t);
+  const root = path.join(dir, 'lib');
+  const outside = path.join(dir, 'outside');
+  fs.mkdirSync(root, { recursive: true });
+  // Another library's quarantine, with a folder and its manifest: nothing of ours to list.
+  const theirs = path.join(outside, quarantineStamp(new Date('2025-01-01T00:00:00Z')));
+  fs.mkdirSync(theirs, { recursive: true });
+  await writeManifest(path.join(theirs, MANIFEST_NAME), { version: MANIFEST_VERSION, created_at: '2025-01-01T00:00:00Z', root: outside, status: 'complete', entries: [{ rel: 'x.json', sha256: '0'.repeat(64), size: 1 }] });
+  fs.symlinkSync(outside, path.join(root, QUARANTINE_DIR));
+  await assert.rejects(listQuarantines(root), (e: unknown) => e instanceof SidecarError && e.code === 'OUTSIDE_ROOT');
+  await assert.rejects(restore(root), (e: unknown) => e instanceof SidecarError && e.code === 'OUTSIDE_ROOT');
+  // No quarantine at all: an empty list, as before.
+  fs.rmSync(path.join(root, QUARANTINE_DIR));
+  assert.deepEqual((await listQuarantines(root)).folders, []);
 });

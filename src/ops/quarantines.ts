@@ -8,7 +8,7 @@ import { join, resolve } from 'node:path';
 import { errors, isSidecarError } from '../errors.js';
 import { QUARANTINE_DIR } from '../discovery/scan.js';
 import { MANIFEST_NAME } from './cleanup.js';
-import { folderKey, readManifest } from './restore.js';
+import { folderKey, quarantineBase, readManifest } from './restore.js';
 
 export interface QuarantineFolder {
   name: string;
@@ -30,7 +30,10 @@ export interface QuarantineList {
 }
 
 export async function listQuarantines(root: string): Promise<QuarantineList> {
-  const base = join(resolve(root), QUARANTINE_DIR);
+  const rootAbs = resolve(root);
+  // A symlink planted as the quarantine is refused, as restore refuses it (never read through).
+  const base = await quarantineBase(rootAbs);
+  if (base === null) return { quarantine: join(rootAbs, QUARANTINE_DIR), folders: [] };
   let names: string[];
   try {
     names = (await readdir(base, { withFileTypes: true })).filter((d) => d.isDirectory()).map((d) => d.name);

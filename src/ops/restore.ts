@@ -34,11 +34,8 @@ export interface RestoreReport {
 
 export async function restore(root: string, opts: RestoreOptions = {}): Promise<RestoreReport> {
   const rootAbs = resolve(root);
-  const base = join(rootAbs, QUARANTINE_DIR);
-  const baseSt = await lstatOrNull(base);
-  if (!baseSt) throw errors.notFound(base, 'nothing to restore: the quarantine folder');
-  // A symlink here would make restore pull files from outside the root.
-  if (!baseSt.isDirectory()) throw errors.outsideRoot(base, rootAbs);
+  const base = await quarantineBase(rootAbs);
+  if (base === null) throw errors.notFound(join(rootAbs, QUARANTINE_DIR), 'nothing to restore: the quarantine folder');
   const folder = opts.from !== undefined ? await chosenFolder(rootAbs, base, opts.from) : await newestFolder(base);
   const manifestPath = join(folder, MANIFEST_NAME);
   const manifest = await readManifest(manifestPath);
@@ -228,6 +225,19 @@ async function removeEmptyDirs(dir: string): Promise<void> {
   const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
   for (const d of entries) if (d.isDirectory()) await removeEmptyDirs(join(dir, d.name));
   await rmdir(dir).catch(() => undefined);
+}
+
+/**
+ * The root's quarantine folder, or null when there is none. Anything but a real folder there (a
+ * planted symlink) is OUTSIDE_ROOT: restore would pull files from, and `restore --list` read
+ * manifests of, the folder it points to, outside the library. One check for both.
+ */
+export async function quarantineBase(rootAbs: string): Promise<string | null> {
+  const base = join(rootAbs, QUARANTINE_DIR);
+  const st = await lstatOrNull(base);
+  if (!st) return null;
+  if (!st.isDirectory()) throw errors.outsideRoot(base, rootAbs);
+  return base;
 }
 
 async function lstatOrNull(p: string) {
