@@ -51,3 +51,33 @@ test('a symlinked image whose target is not named like an image, or is not a fil
   assert.deepEqual(fs.readdirSync(store).sort(), Object.keys(targets).sort());
   assert.deepEqual(fs.readdirSync(a).sort(), ['b.jpg', 'b.json', 'd.jpg', 'f.jpg', 'h.jpg', 't.jpg', 'z.jpg']);
 });
+
+test('write through an image symlink into the quarantine (or the index folder) refuses; the quarantined file is left as it is (attack11)', async (t) => {
+  const dir = testDir(t);
+  const lib = path.join(dir, 'lib');
+  const q = path.join(lib, '.image-sidecar-quarantine', '2025-01-01T00-00-00Z');
+  const idx = path.join(lib, '.image-sidecar');
+  fs.mkdirSync(q, { recursive: true });
+  fs.mkdirSync(idx, { recursive: true });
+  fs.mkdirSync(path.join(lib, 'games'));
+  // A quarantined sidecar with an image beside it, and a game folder's link to that image.
+  fs.writeFileSync(path.join(q, 'A.jpg'), 'jpg');
+  const quarantined = JSON.stringify({ face_detection: { faces: [1] } });
+  fs.writeFileSync(path.join(q, 'A.json'), quarantined);
+  fs.symlinkSync(path.join(q, 'A.jpg'), path.join(lib, 'games', 'A.jpg'));
+  fs.writeFileSync(path.join(idx, 'B.jpg'), 'jpg');
+  fs.symlinkSync(path.join(idx, 'B.jpg'), path.join(lib, 'games', 'B.jpg'));
+  for (const [image, own] of [['A.jpg', '.image-sidecar-quarantine'], ['B.jpg', '.image-sidecar']]) {
+    await assert.rejects(saveSidecar(path.join(lib, 'games', image), 'yolov8', { objects: [] }, { format: 'json' }), (e: unknown) => {
+      assert.ok(e instanceof SidecarError && e.code === 'CONFLICT', String(e));
+      assert.match(e.message, new RegExp(`inside image-sidecar's own folder ${own.replace('.', '\\.')}`));
+      return true;
+    });
+  }
+  // Regression: the save merged into the quarantined file (restore then refused it: changed since).
+  assert.equal(fs.readFileSync(path.join(q, 'A.json'), 'utf8'), quarantined);
+  assert.deepEqual(fs.readdirSync(q).sort(), ['A.jpg', 'A.json']);
+  assert.deepEqual(fs.readdirSync(idx), ['B.jpg']);
+  // Reading through the link stays allowed (read only).
+  assert.deepEqual(await readSidecar(path.join(lib, 'games', 'A.jpg')), { face_detection: { faces: [1] } });
+});

@@ -12,7 +12,7 @@
  */
 import { readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { SKIP_DIR_NAMES } from '../discovery/scan.js';
+import { SKIP_DIR_NAMES } from '../discovery/own-folders.js';
 import { bytes as formatBytes } from './style.js';
 
 export interface ProgressOptions {

@@ -14,18 +14,14 @@ import { takeEntry } from '../incremental/entry.js';
 import { DirSnapshots } from '../incremental/dir-cache.js';
 import { decodeRecords, FolderRecordsBuilder, restoreRecord, writeCompact, type CompactRecord, type FolderBlob } from '../incremental/folder-records.js';
 import { LinkResolver, type LinkResolution, type ResolvedLink } from './resolve-link.js';
-import { INDEX_DIR } from '../incremental/location.js';
+import { INDEX_DIR, QUARANTINE_DIR, SKIP_DIR_NAMES } from './own-folders.js';
 import { imageExtensionSet, nfc } from './extensions.js';
 import { pairDirectory, type DirPairing, type PairGroup, type SidecarEntry } from './pair.js';
 import { nameRoot, shardFilter, type ShardFilter } from './shard.js';
 import { byName, isPlainListing, walkTree, type EntryKind, type WalkEntry, type WalkProblem } from './walk.js';
 import { relativeTo } from '../fs/rel-path.js';
 
-/** Name of the quarantine folder at the root of a library (never scanned). */
-export const QUARANTINE_DIR = '.image-sidecar-quarantine';
-export { INDEX_DIR };
-/** Folders never walked as data: the quarantine and our own state (the incremental index). */
-export const SKIP_DIR_NAMES: ReadonlySet<string> = new Set([QUARANTINE_DIR, INDEX_DIR]);
+export { INDEX_DIR, QUARANTINE_DIR, SKIP_DIR_NAMES };
 
 export interface ScanImage {
   name: string;

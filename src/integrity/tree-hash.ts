@@ -13,7 +13,8 @@
  */
 import { join, resolve } from 'node:path';
 import { errorFromJSON, errors, type ErrorCode } from '../errors.js';
-import { assertDirectory, scan, SKIP_DIR_NAMES, type ScanRecord } from '../discovery/scan.js';
+import { assertDirectory, scan, type ScanRecord } from '../discovery/scan.js';
+import { SKIP_DIR_NAMES } from '../discovery/own-folders.js';
 import { walkTree } from '../discovery/walk.js';
 import { imageExtensionSet, isSidecarExt, splitName } from '../discovery/extensions.js';
 import { shardFilter } from '../discovery/shard.js';

@@ -23,7 +23,7 @@ import { isSafeRel, relJoin } from '../fs/rel-path.js';
 import { mapLimit } from '../engine/map-limit.js';
 import { basename, dirname, join, resolve } from 'node:path';
 import { errors, isSidecarError, type ErrorCode } from '../errors.js';
-import { QUARANTINE_DIR } from '../discovery/scan.js';
+import { QUARANTINE_DIR } from '../discovery/own-folders.js';
 import { writeFileAtomic } from '../fs/atomic-write.js';
 import type { Options } from '../types.js';
 import { round } from './common.js';

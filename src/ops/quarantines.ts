@@ -6,7 +6,7 @@
 import { lstat, readdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { errors, isSidecarError } from '../errors.js';
-import { QUARANTINE_DIR } from '../discovery/scan.js';
+import { QUARANTINE_DIR } from '../discovery/own-folders.js';
 import { MANIFEST_NAME } from './cleanup.js';
 import { folderKey, quarantineBase, readManifest } from './restore.js';
 

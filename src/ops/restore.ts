@@ -11,7 +11,7 @@ import { readdir, lstat, mkdir, realpath, rmdir, unlink } from 'node:fs/promises
 import { READ_NOFOLLOW_FLAGS, readRegularFile } from '../fs/regular-file.js';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { errors, isSidecarError } from '../errors.js';
-import { QUARANTINE_DIR } from '../discovery/scan.js';
+import { QUARANTINE_DIR } from '../discovery/own-folders.js';
 import { fsyncDirs } from '../fs/dir-sync.js';
 import { hashRegularFile } from '../fs/file-hash.js';
 import { moveNoOverwrite } from '../fs/move.js';

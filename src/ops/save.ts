@@ -9,6 +9,7 @@ import { errors, SidecarError } from '../errors.js';
 import { encodeSidecar, normalizeFormat } from '../formats/codec.js';
 import type { FormatName, JsonObject, JsonValue, Options, SidecarExt, SidecarFormat } from '../types.js';
 import { folderSidecarFormat, imagesClaiming, locateSidecar, sidecarLockKeys, sidecarPathFor, type SidecarLocation } from '../discovery/locate.js';
+import { ownFolderOn, QUARANTINE_DIR } from '../discovery/own-folders.js';
 import { writeFileAtomic } from '../fs/atomic-write.js';
 import { DEFAULT_MAX_FILE_SIZE } from '../fs/read-file.js';
 import { assertLockHeld, withSidecarLock } from '../fs/lock.js';
@@ -148,6 +149,22 @@ function refuseAmbiguous(loc: SidecarLocation, imagePath: string): void {
   throw new SidecarError('AMBIGUOUS', `${imagePath}: nothing saved, its sidecar is ambiguous: ${hint}`, { path: files[0], details: { paths: files } });
 }
 
+/**
+ * A sidecar is never written into a folder of ours (the quarantine, the index folder): a scan never
+ * walks them, and a quarantined file changed there no longer matches its manifest, so restore
+ * would refuse it. An image symlink into the quarantine leads there.
+ */
+function refuseOwnFolder(loc: SidecarLocation, imagePath: string): void {
+  const own = ownFolderOn(loc.dir);
+  if (own === null) return;
+  throw new SidecarError(
+    'CONFLICT',
+    `${imagePath}: nothing saved, its sidecar would be written in ${loc.dir}, inside image-sidecar's own folder ${own} ` +
+      `(${own === QUARANTINE_DIR ? 'a quarantine: restore the files first' : 'the incremental index'})`,
+    { path: loc.dir, details: { paths: [loc.targetPath] } },
+  );
+}
+
 /** Symlinked sidecars are read through, never written through (the link may lead anywhere, or be shared). */
 function refuseLinkedSidecar(loc: SidecarLocation, imagePath: string): void {
   const link = loc.candidates.find((c) => c.isLink);
@@ -165,6 +182,7 @@ export async function saveSidecar(imagePath: string, operation: string, data: Js
   const locateOpts = { imageExtensions: opts.imageExtensions };
   const first = await locateSidecar(imagePath, locateOpts);
   refuseBroken(first, imagePath);
+  refuseOwnFolder(first, imagePath);
   // One lock per folder the image's sidecars may be in (lock-key.ts), shared with convert.
   const keys = sidecarLockKeys(first);
 
@@ -174,6 +192,7 @@ export async function saveSidecar(imagePath: string, operation: string, data: Js
       // Look again under the lock: another writer may have created or replaced files meanwhile.
       const loc = await locateSidecar(imagePath, locateOpts);
       refuseBroken(loc, imagePath);
+      refuseOwnFolder(loc, imagePath);
       if (sidecarLockKeys(loc).join('\0') !== keys.join('\0')) {
         throw errors.conflict('the image symlink was re-pointed while saving; nothing saved', [loc.imagePath, ...keys]);
       }
