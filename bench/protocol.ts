@@ -14,6 +14,7 @@ export type OpSpec =
    * thread — what every shard must do at least, since a group's partition comes from its names.
    */
   | { op: 'floor-walk'; root: string }
+  | { op: 'floor-stat'; list: string; root: string }
   /** Floor (d), the bin floor: readFileSync + decodeSidecar every listed file, one thread. */
   | { op: 'floor-decode'; list: string }
   /**

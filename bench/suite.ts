@@ -297,6 +297,9 @@ export class Bench {
       clear();
       copyIndex(from, live);
     };
+    // The part of a warm run nothing can skip: a stat of every sidecar and folder (floor-stat).
+    const statFloor = this.measure('warm floor (stat every sidecar and folder)', { op: 'floor-stat', list: l.sidecarList, root: l.root });
+    this.add('floor-stat.json', 'warm-run floor: stat (ns times) of every sidecar and every folder, one thread', statFloor, l.sidecarFiles, l.sidecarBytes, this.jsonFloors);
     const sidecars = fs.readFileSync(l.sidecarList, 'utf8').split('\0').filter((p) => p !== '');
     const changed = sidecars.filter((_, i) => i % 100 === 37);
     const sizes: Record<string, number> = {};

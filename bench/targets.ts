@@ -75,6 +75,14 @@ export function evaluateTargets(t: TargetInputs): TargetResult[] {
       );
     return [
       row('warm index, unchanged tree,', `index.${op}.warm`, 0.1),
+      target(
+        `${op}, warm index, unchanged tree × the warm-run floor (stat of every sidecar and folder)`,
+        ratio(f(`index.${op}.warm`)?.ms, f('floor-stat.json')?.ms),
+        '×',
+        '>=',
+        0,
+        `no target: how far the warm run is from what it cannot skip; the floor is ${ratio(f('floor-stat.json')?.ms, none?.ms)?.toFixed(3) ?? '?'}× --no-index`,
+      ),
       row('warm index, 1 % changed,', `index.${op}.changed`, 0.15),
       target(
         `${op}, warm index, unchanged tree, folder records off × --no-index`,
