@@ -15,6 +15,7 @@ import { verifyTree } from '../src/integrity/verify.js';
 import { TREE_VERSION, CANON_VERSION, keyedDigest, sortByKey, treeDigest } from '../src/integrity/digest.js';
 import { SidecarError } from '../src/errors.js';
 import { putFile, testDir } from './helpers/tree.js';
+import { longestString } from './helpers/strings.js';
 
 /** 20,000 entries: keys of every kind (integer-like, quotes, non-ASCII, astral), sorted by UTF-8 bytes. */
 function bigManifest(n = 20_000): ManifestData {
@@ -31,50 +32,6 @@ function expectedText(m: ManifestData, jsonl: boolean): string {
   if (jsonl) return m.entries.map((e) => `{"path":${JSON.stringify(e.key)},"digest":"${e.hex}"}\n`).join('');
   const body = m.entries.map((e) => `    ${JSON.stringify(e.key)}: "${e.hex}"`).join(',\n');
   return `{\n  "version": "${m.version}",\n  "root_digest": "${m.rootDigest}",\n  "all_files": ${m.allFiles},\n  "files": {${m.entries.length === 0 ? '}' : `\n${body}\n  }`}\n}\n`;
-}
-
-/** The longest string turned into bytes, or bytes into a string (and JSON.parse's longest input), while `fn` runs. */
-async function longestString(fn: () => Promise<unknown>): Promise<number> {
-  let longest = 0;
-  const see = (s: unknown) => {
-    if (typeof s === 'string' && s.length > longest) longest = s.length;
-  };
-  const from = Buffer.from;
-  const write = Buffer.prototype.write;
-  const toString = Buffer.prototype.toString;
-  const byteLength = Buffer.byteLength;
-  const parse = JSON.parse;
-  Buffer.from = function (this: unknown, ...a: unknown[]) {
-    see(a[0]);
-    return (from as (...x: unknown[]) => Buffer).apply(this, a);
-  } as typeof Buffer.from;
-  Buffer.prototype.write = function (this: Buffer, ...a: unknown[]) {
-    see(a[0]);
-    return (write as (...x: unknown[]) => number).apply(this, a);
-  } as typeof write;
-  Buffer.prototype.toString = function (this: Buffer, ...a: unknown[]) {
-    const s = (toString as (...x: unknown[]) => string).apply(this, a);
-    see(s);
-    return s;
-  } as typeof toString;
-  Buffer.byteLength = function (...a: unknown[]) {
-    see(a[0]);
-    return (byteLength as (...x: unknown[]) => number)(...a);
-  } as typeof Buffer.byteLength;
-  JSON.parse = function (...a: unknown[]) {
-    see(a[0]);
-    return (parse as (...x: unknown[]) => unknown)(...a);
-  } as typeof JSON.parse;
-  try {
-    await fn();
-  } finally {
-    Buffer.from = from;
-    Buffer.prototype.write = write;
-    Buffer.prototype.toString = toString;
-    Buffer.byteLength = byteLength;
-    JSON.parse = parse;
-  }
-  return longest;
 }
 
 test('the manifest layouts are byte for byte what they were (small and empty manifests, both forms)', async (t) => {
