@@ -2,7 +2,7 @@
  * Durable replace-by-rename: readers see the old file or the new one, never a partial write,
  * and after we return the new content survives a crash.
  *
- *   .<name>.isc-tmp-<pid>-<n> (same dir, 'wx') → write all → fsync → close → rename over <name>
+ *   .<name>.isc-tmp-<host>-<pid>-<n> (same dir, 'wx') → write all → fsync → close → rename over <name>
  *   → fsync the directory (so the rename itself is durable)
  *
  * The steps are written once, as a generator that yields file-system operations; a sync and an
