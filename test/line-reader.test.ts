@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { LineSplitter, readLines, type Line } from '../src/fs/line-reader.js';
+import { ByteLineSplitter, LineSplitter, readLines, type Line, type RawLine } from '../src/fs/line-reader.js';
 import { pathList, validateFiles, type ListedPath } from '../src/ops/validate-files.js';
 import { exportShard, hashShard, validateShard, type LineSink } from '../src/shard/run.js';
 import { mergeShards } from '../src/shard/merge.js';
@@ -82,6 +82,33 @@ test('LineSplitter: LF and CRLF ends, a lone CR kept, empty lines, no LF at the 
         if (g.tooLong) assert.equal(g.head, bytes.toString("utf8", w.offset, w.offset + Math.min(8, w.bytes)), where);
       }
     });
+  }
+});
+
+test('ByteLineSplitter (the server\'s requests): the same lines as bytes, chunks kept as views or copied', () => {
+  let seed = 11;
+  const rnd = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) % n);
+  const atoms = ['{"a":1}', 'é', '\n', '\r\n', '\r', 'x'.repeat(30)];
+  for (let round = 0; round < 200; round++) {
+    const bytes = Buffer.from(Array.from({ length: rnd(30) }, () => atoms[rnd(atoms.length)]).join(''), 'utf8');
+    const max = rnd(70);
+    const cuts = Array.from({ length: rnd(6) }, () => rnd(bytes.length + 1)).sort((a, b) => a - b);
+    const want = reference(bytes, max);
+    for (const copyChunks of [true, false]) {
+      const s = new ByteLineSplitter({ maxLineBytes: max, headBytes: 0, copyChunks });
+      const got: { data?: string; bytes: number; offset: number }[] = [];
+      const see = (l: RawLine) => got.push(l.tooLong ? { bytes: l.bytes, offset: l.offset } : { data: l.data.toString('utf8'), bytes: l.bytes, offset: l.offset });
+      let at = 0;
+      for (const c of [...cuts, bytes.length]) {
+        if (c < at) continue;
+        // Fresh chunks (a stream's): views are safe; the data is read before the next push.
+        for (const l of s.push(Buffer.from(bytes.subarray(at, c)))) see(l);
+        at = c;
+      }
+      const last = s.end();
+      if (last) see(last);
+      assert.deepEqual(got, want.map((w) => (w.text === undefined ? { bytes: w.bytes, offset: w.offset } : { data: w.text, bytes: w.bytes, offset: w.offset })), JSON.stringify({ bytes: bytes.toString(), max, cuts, copyChunks }));
+    }
   }
 });
 

@@ -11,8 +11,10 @@
  *     read it later by position in pieces — shard/format.ts does for big export items).
  *
  * Bytes are split before they are decoded (LF never occurs inside a UTF-8 sequence); each line is
- * decoded on its own (invalid UTF-8 becomes U+FFFD, as `readline` over a stream decoded it).
- * Used by validate-json's path list, the shard outputs `merge` reads, and integrity manifests.
+ * decoded on its own (invalid UTF-8 becomes U+FFFD, as `readline` over a stream decoded it), or
+ * handed out as bytes (`ByteLineSplitter`: the server decodes strictly and refuses bad UTF-8).
+ * Used by validate-json's path list, the shard outputs `merge` reads, integrity manifests and the
+ * stdio server's requests.
  */
 import type { FileHandle } from 'node:fs/promises';
 
@@ -21,6 +23,11 @@ export interface LineReaderOptions {
   maxLineBytes: number;
   /** How much of a too-long line is kept for the caller's message or parsing (default 256 bytes). */
   headBytes?: number;
+  /**
+   * false: the caller never reuses a chunk it pushed (a stream's chunks), so the pieces of a line
+   * spread over several chunks are kept as views, not copied. Default true.
+   */
+  copyChunks?: boolean;
 }
 
 export interface TextLine {
@@ -45,17 +52,30 @@ export interface LongLine {
 
 export type Line = TextLine | LongLine;
 
+export interface ByteLine {
+  tooLong: false;
+  lineNo: number;
+  offset: number;
+  bytes: number;
+  /** The line's bytes: a view of the chunk when the line lies in one, valid until the next push. */
+  data: Buffer;
+}
+
+export type RawLine = ByteLine | LongLine;
+
 const LF = 0x0a;
 const CR = 0x0d;
 const DEFAULT_HEAD_BYTES = 256;
 
 /**
  * The splitter itself, synchronous: feed chunks, take the lines they complete. A chunk may be
- * reused by the caller after `push` returns: every byte kept across calls is copied.
+ * reused by the caller after `push` returns (unless `copyChunks: false`): every byte kept across
+ * calls is copied. Lines as text (`LineSplitter`) or as bytes (`ByteLineSplitter`).
  */
-export class LineSplitter {
+class Splitter {
   private readonly max: number;
   private readonly headMax: number;
+  private readonly copyChunks: boolean;
   private lineNo = 0;
   /** Input offset of the next chunk's first byte. */
   private pos = 0;
@@ -69,16 +89,20 @@ export class LineSplitter {
   private head: Buffer | null = null;
   private lastByte = -1;
 
-  constructor(opts: LineReaderOptions) {
+  constructor(
+    opts: LineReaderOptions,
+    private readonly asText: boolean,
+  ) {
     if (!(opts.maxLineBytes >= 0)) throw new RangeError('maxLineBytes must be a number >= 0');
     this.max = opts.maxLineBytes;
     this.headMax = opts.headBytes ?? DEFAULT_HEAD_BYTES;
+    this.copyChunks = opts.copyChunks ?? true;
   }
 
   /** The lines `chunk` completes (in order). */
-  push(chunk: Uint8Array | string): Line[] {
+  push(chunk: Uint8Array | string): (Line | RawLine)[] {
     const buf = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-    const out: Line[] = [];
+    const out: (Line | RawLine)[] = [];
     let i = 0;
     while (i < buf.length) {
       const nl = buf.indexOf(LF, i);
@@ -95,7 +119,7 @@ export class LineSplitter {
   }
 
   /** The last line, when the input did not end with LF. */
-  end(): Line | null {
+  end(): Line | RawLine | null {
     if (this.seen === 0) return null;
     return this.finish(Buffer.alloc(0), 0, 0);
   }
@@ -113,31 +137,35 @@ export class LineSplitter {
     }
     if (this.keptBytes + n <= this.max + 1) {
       if (copy) {
-        this.kept.push(Buffer.from(buf.subarray(from, to)));
+        this.kept.push(this.copyChunks ? Buffer.from(buf.subarray(from, to)) : buf.subarray(from, to));
         this.keptBytes += n;
       }
       return;
     }
     // Over the limit even if it ends in CR: keep the head, drop the rest.
-    const parts = [...this.kept, buf.subarray(from, to)];
-    this.head = Buffer.from(Buffer.concat(parts).subarray(0, this.headMax));
+    this.head = headOf([...this.kept, buf.subarray(from, to)], this.headMax);
     this.kept = [];
     this.keptBytes = 0;
   }
 
   /** The current line ends at buf[to] (LF) or at the end of the input. */
-  private finish(buf: Buffer, from: number, to: number): Line {
+  private finish(buf: Buffer, from: number, to: number): Line | RawLine {
     const withinChunk = this.seen === 0; // the whole line is buf[from, to)
     this.take(buf, from, to, false);
     this.lineNo++;
     const bytes = this.seen - (this.seen > 0 && this.lastByte === CR ? 1 : 0);
     const offset = this.lineStart;
-    let line: Line;
+    let line: Line | RawLine;
     if (this.head === null && bytes <= this.max) {
-      const text = withinChunk ? buf.toString('utf8', from, from + bytes) : this.keptText(buf, from, to, bytes);
-      line = { tooLong: false, lineNo: this.lineNo, offset, bytes, text };
+      if (this.asText) {
+        const text = withinChunk ? buf.toString('utf8', from, from + bytes) : this.keptBytesOf(buf, from, to).toString('utf8', 0, bytes);
+        line = { tooLong: false, lineNo: this.lineNo, offset, bytes, text };
+      } else {
+        const data = withinChunk ? buf.subarray(from, from + bytes) : this.keptBytesOf(buf, from, to).subarray(0, bytes);
+        line = { tooLong: false, lineNo: this.lineNo, offset, bytes, data };
+      }
     } else {
-      const head = this.head ?? Buffer.concat([...this.kept, buf.subarray(from, to)]).subarray(0, this.headMax);
+      const head = this.head ?? headOf([...this.kept, buf.subarray(from, to)], this.headMax);
       line = { tooLong: true, lineNo: this.lineNo, offset, bytes, head: head.toString('utf8') };
     }
     this.seen = 0;
@@ -148,9 +176,53 @@ export class LineSplitter {
     return line;
   }
 
-  private keptText(buf: Buffer, from: number, to: number, bytes: number): string {
-    const all = this.kept.length === 0 ? buf.subarray(from, to) : Buffer.concat([...this.kept, buf.subarray(from, to)]);
-    return all.toString('utf8', 0, bytes);
+  private keptBytesOf(buf: Buffer, from: number, to: number): Buffer {
+    return this.kept.length === 0 ? buf.subarray(from, to) : Buffer.concat([...this.kept, buf.subarray(from, to)]);
+  }
+}
+
+/** A copy of the first `max` bytes of these pieces (never of more). */
+function headOf(parts: readonly Buffer[], max: number): Buffer {
+  const out: Buffer[] = [];
+  let n = 0;
+  for (const p of parts) {
+    if (n >= max) break;
+    const piece = p.subarray(0, max - n);
+    out.push(piece);
+    n += piece.length;
+  }
+  return Buffer.concat(out, n);
+}
+
+/** Lines as text (UTF-8, U+FFFD for bad sequences). */
+export class LineSplitter {
+  private readonly s: Splitter;
+  constructor(opts: LineReaderOptions) {
+    this.s = new Splitter(opts, true);
+  }
+  /** The lines `chunk` completes (in order). */
+  push(chunk: Uint8Array | string): Line[] {
+    return this.s.push(chunk) as Line[];
+  }
+  /** The last line, when the input did not end with LF. */
+  end(): Line | null {
+    return this.s.end() as Line | null;
+  }
+}
+
+/** Lines as bytes, for a caller that decodes them itself. */
+export class ByteLineSplitter {
+  private readonly s: Splitter;
+  constructor(opts: LineReaderOptions) {
+    this.s = new Splitter(opts, false);
+  }
+  /** The lines `chunk` completes (in order); a line's `data` is valid until the next push. */
+  push(chunk: Uint8Array | string): RawLine[] {
+    return this.s.push(chunk) as RawLine[];
+  }
+  /** The last line, when the input did not end with LF. */
+  end(): RawLine | null {
+    return this.s.end() as RawLine | null;
   }
 }
 
