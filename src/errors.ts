@@ -87,6 +87,11 @@ export const errors = {
       path,
       details: { size, limit },
     }),
+  /** A cleanup whose quarantine manifest restore could not read (cleanup.ts MANIFEST_MAX_BYTES): refused before anything moves. */
+  manifestTooLarge: (files: number, size: number, limit: number) =>
+    new SidecarError('TOO_LARGE', `refusing to quarantine ${files} files at once: their manifest would be ${size} bytes, above the ${limit} bytes restore reads; nothing was moved (clean up one part of the tree at a time)`, {
+      details: { files, size, limit },
+    }),
   tooDeep: (limit: number, path?: string) =>
     new SidecarError('TOO_DEEP', `${where(path)}nesting deeper than ${limit} levels`, { path, details: { limit } }),
   lockTimeout: (path: string, cause?: unknown) =>

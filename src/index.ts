@@ -36,7 +36,7 @@ export type { HashOptions, TreeHash } from './integrity/tree-hash.js';
 export { verifyTree } from './integrity/verify.js';
 export type { VerifyResult } from './integrity/verify.js';
 export { canonicalDigest } from './integrity/digest.js';
-export { validateFiles } from './ops/validate-files.js';
+export { validateFiles, pathList, MAX_LIST_LINE_BYTES, type ListedPath, type UnusableListEntry, type PathListOptions } from './ops/validate-files.js';
 export { performanceInfo } from './ops/performance.js';
 export { generateSampleLibrary, sampleSidecar } from './sample/index.js';
 export type { SampleOptions, SampleReport } from './sample/index.js';
@@ -57,7 +57,7 @@ export type { ImageIdentity, ImageRecord, IdentityCheck } from './analysis/image
 export { parseShard, shardOfKey, shardHash, shardKey, nameRoot, PARTITION, type ShardSpec } from './discovery/shard.js';
 export { statsShard, formatStatsShard, validateShard, hashShard, exportShard, type LineSink } from './shard/run.js';
 export { mergeShards, openShards, type MergeResult } from './shard/merge.js';
-export { openShardFile, type ShardHeader, type ShardFile } from './shard/format.js';
+export { openShardFile, type ShardHeader, type ShardFile, type ShardItem, type ShardReadOptions } from './shard/format.js';
 export { indexStatus, clearIndex } from './incremental/manage.js';
 export type { IndexStatus } from './incremental/manage.js';
 export { INDEX_DIR } from './incremental/location.js';

@@ -6,16 +6,19 @@ import * as path from 'node:path';
 import { writeFileAtomic, writeFileAtomicSync, writeFilesAtomic } from '../src/fs/atomic-write.js';
 import {
   TEMP_MARK,
+  hostMark,
   isLockName,
   isTempName,
   lockNameFor,
   removeStaleTempFiles,
   tempNameFor,
   tempNamePid,
+  tempNameWriter,
   tempTargetName,
 } from '../src/fs/temp-files.js';
 import { SidecarError } from '../src/errors.js';
 import { saveSidecar } from '../src/ops/save.js';
+import { convert } from '../src/ops/convert.js';
 import { staleAsideLockName } from '../src/fs/temp-files.js';
 import { testDir } from './helpers/tree.js';
 
@@ -166,15 +169,24 @@ test('no partially written file is ever visible to a concurrent reader (200 rewr
   assert.deepEqual(tempLeftovers(dir), []);
 });
 
-test('temp and lock names are recognisable and carry pid and target', () => {
+test('temp and lock names are recognisable and carry host, pid and target (the form without a host too)', () => {
   const n = tempNameFor('IMG_1.json');
-  assert.ok(n.startsWith('.IMG_1.json.isc-tmp-'));
+  assert.ok(n.startsWith(`.IMG_1.json.isc-tmp-${hostMark()}-${process.pid}-`));
+  assert.match(hostMark(), /^[0-9a-f]{8}$/);
   assert.ok(isTempName(n));
   assert.equal(tempNamePid(n), process.pid);
+  assert.deepEqual(tempNameWriter(n), { pid: process.pid, host: hostMark() });
   assert.equal(tempTargetName(n), 'IMG_1.json');
   assert.notEqual(tempNameFor('IMG_1.json'), n);
   assert.equal(tempTargetName(tempNameFor('a.isc-tmp-1-b.json')), 'a.isc-tmp-1-b.json');
-  for (const other of ['IMG_1.json', '.IMG_1.json', 'IMG_1.json.isc-tmp-1-a', '.x.isc-tmp-', '.x.isc-tmp-12-', '.x.isc-tmp-ab-cd']) {
+  // Written before temp names had a host mark: still ours, host unknown.
+  const old = '.IMG_1.json.isc-tmp-1234-k3x9';
+  assert.ok(isTempName(old));
+  assert.deepEqual(tempNameWriter(old), { pid: 1234, host: null });
+  assert.equal(tempTargetName(old), 'IMG_1.json');
+  assert.deepEqual(tempNameWriter('.IMG_1.json.isc-tmp-12345678-99-z'), { pid: 99, host: '12345678' });
+  assert.deepEqual(tempNameWriter('.IMG_1.json.isc-tmp-12345678-z'), { pid: 12345678, host: null });
+  for (const other of ['IMG_1.json', '.IMG_1.json', 'IMG_1.json.isc-tmp-1-a', '.x.isc-tmp-', '.x.isc-tmp-12-', '.x.isc-tmp-ab-cd', '.x.isc-tmp-abcdefgh-1-a', '.x.isc-tmp-0123abcd--a']) {
     assert.equal(isTempName(other), false, other);
     assert.equal(tempNamePid(other), null, other);
   }
@@ -197,9 +209,10 @@ test('removeStaleTempFiles: removes dead writers\' and old temp files only', asy
     }
     return p;
   };
-  const deadTemp = make(`.A.json.isc-tmp-${dead}-1a`);
-  const liveTemp = make(`.A.bin.isc-tmp-${process.pid}-2b`);
-  const oldLiveTemp = make(`.B.json.isc-tmp-${process.pid}-3c`, 20 * 60 * 1000);
+  const here = hostMark();
+  const deadTemp = make(`.A.json.isc-tmp-${here}-${dead}-1a`);
+  const liveTemp = make(`.A.bin.isc-tmp-${here}-${process.pid}-2b`);
+  const oldLiveTemp = make(`.B.json.isc-tmp-${here}-${process.pid}-3c`, 2 * 60 * 60 * 1000);
   make('A.json');
   make('.hidden');
   make(`A.json.isc-tmp-${dead}-1a`); // no leading dot: not ours
@@ -214,6 +227,40 @@ test('removeStaleTempFiles: removes dead writers\' and old temp files only', asy
   assert.deepEqual(await removeStaleTempFiles(dir, { olderThanMs: 10, now: Date.now() + 1000 }), [liveTemp]);
   assert.deepEqual(fs.readdirSync(dir).sort(), ['.C.json.isc-tmp-' + dead + '-4d', '.hidden', 'A.json', `A.json.isc-tmp-${dead}-1a`].sort());
   await assert.rejects(removeStaleTempFiles(path.join(dir, 'nope')), { code: 'NOT_FOUND' });
+});
+
+test('another host\'s temp file, or one without a host mark, is left alone until it is an hour old (regression: a sweep removed in-flight temp files of jobs on other hosts sharing the folder)', async (t) => {
+  const dir = testDir(t);
+  const dead = deadPid(); // dead here; on another host the same pid may be a running writer
+  const here = hostMark();
+  const other = here.replace(/^./, (c) => (c === '0' ? '1' : '0'));
+  const make = (name: string, ageMs: number) => {
+    const p = path.join(dir, name);
+    fs.writeFileSync(p, 'partial');
+    const when = new Date(Date.now() - ageMs);
+    fs.utimesSync(p, when, when);
+    return p;
+  };
+  const minute = 60 * 1000;
+  const foreignFresh = make(`.F1.json.isc-tmp-${other}-${dead}-1a`, 0);
+  const foreignWriting = make(`.F2.json.isc-tmp-${other}-${dead}-2a`, 59 * minute);
+  const foreignOld = make(`.F3.json.isc-tmp-${other}-${dead}-3a`, 120 * minute);
+  const unmarkedFresh = make(`.U1.json.isc-tmp-${dead}-4a`, 0);
+  const unmarkedOld = make(`.U2.json.isc-tmp-${dead}-5a`, 120 * minute);
+  const localDead = make(`.L1.json.isc-tmp-${here}-${dead}-6a`, 0);
+  const localLive = make(`.L2.json.isc-tmp-${here}-${process.pid}-7a`, 0);
+  const removed = await removeStaleTempFiles(dir);
+  assert.deepEqual(removed.sort(), [foreignOld, unmarkedOld, localDead].sort());
+  for (const kept of [foreignFresh, foreignWriting, unmarkedFresh, localLive]) assert.ok(fs.existsSync(kept), path.basename(kept));
+  // The same rule for convert's sweep of a folder it writes into.
+  fs.writeFileSync(path.join(dir, 'IMG_1.jpg'), 'jpg');
+  fs.writeFileSync(path.join(dir, 'IMG_1.json'), '{"face_detection": {"faces": []}}');
+  const localDead2 = make(`.L3.json.isc-tmp-${here}-${dead}-8a`, 0);
+  const r = await convert(dir, 'bin', { engine: 'inline' });
+  assert.equal(r.converted, 1);
+  assert.equal(r.tempFilesRemoved, 1);
+  assert.equal(fs.existsSync(localDead2), false);
+  for (const kept of [foreignFresh, foreignWriting, unmarkedFresh, localLive]) assert.ok(fs.existsSync(kept), path.basename(kept));
 });
 
 test('a stale lock left aside by a killed taker is swept by the next save in its folder; a fresh one is kept', async (t) => {

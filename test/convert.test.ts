@@ -7,6 +7,7 @@ import { convert, type ConvertItem, type ConvertReport } from '../src/ops/conver
 import { decodeSidecar, deepEqualJson, detectFormat, encodeSidecar } from '../src/formats/codec.js';
 import { SidecarError } from '../src/errors.js';
 import type { JsonObject, SidecarFormat } from '../src/types.js';
+import { hostMark } from '../src/fs/temp-files.js';
 import { FAKE_JPEG, sidecarData, testDir, putFile as put } from './helpers/tree.js';
 import { SAMPLES_DIR } from './helpers/samples.js';
 
@@ -137,7 +138,7 @@ test('dry run writes nothing and returns the same plan as the real run', async (
   const root = testDir(t);
   mixedTree(root);
   const dead = spawnSync(process.execPath, ['-e', '']).pid; // a pid that has certainly exited
-  const stale = `a/.convert-me.bin.isc-tmp-${dead}-zz`;
+  const stale = `a/.convert-me.bin.isc-tmp-${hostMark()}-${dead}-zz`; // a dead writer of this host
   put(root, stale, 'stale temp file of a dead writer');
   const before = snapshot(root);
   const dry = await convert(root, 'bin', { engine: 'inline', dryRun: true });

@@ -8,6 +8,7 @@ import { saveSidecar } from '../src/ops/save.js';
 import { decodeSidecar } from '../src/formats/codec.js';
 import { SidecarError } from '../src/errors.js';
 import type { JsonObject } from '../src/types.js';
+import { hostMark } from '../src/fs/temp-files.js';
 import { testDir } from './helpers/tree.js';
 import { SAMPLES_DIR } from './helpers/samples.js';
 
@@ -306,8 +307,8 @@ test('a dead writer\'s temp file for this sidecar is cleaned up by the next save
   const dir = testDir(t);
   const img = image(dir);
   const dead = spawnSync(process.execPath, ['-e', '']).pid!;
-  const leftover = path.join(dir, `.IMG_1.bin.isc-tmp-${dead}-zz`);
-  const unrelated = path.join(dir, `.OTHER.bin.isc-tmp-${dead}-zz`);
+  const leftover = path.join(dir, `.IMG_1.bin.isc-tmp-${hostMark()}-${dead}-zz`);
+  const unrelated = path.join(dir, `.OTHER.bin.isc-tmp-${hostMark()}-${dead}-zz`);
   fs.writeFileSync(leftover, 'half');
   fs.writeFileSync(unrelated, 'half');
   await saveSidecar(img, 'op', 1);

@@ -6,19 +6,10 @@
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { createInterface } from 'node:readline';
 import { errors, EXIT_CLEAN, EXIT_FINDINGS } from '../errors.js';
 import { engineOptions, note, optString, outputFile, type CommandContext } from './context.js';
 import { progressFor } from './progress.js';
 import { openSink } from './sink.js';
-
-/** Paths from a list: one per line, CRLF tolerated, empty lines skipped; streamed (10^6 lines). */
-export async function* listedPaths(input: NodeJS.ReadableStream): AsyncGenerator<string> {
-  const lines = createInterface({ input, crlfDelay: Infinity });
-  for await (const line of lines) {
-    if (line.length > 0) yield line;
-  }
-}
 
 async function openList(ctx: CommandContext): Promise<NodeJS.ReadableStream> {
   const list = optString(ctx, 'input');
@@ -37,12 +28,15 @@ async function openList(ctx: CommandContext): Promise<NodeJS.ReadableStream> {
 
 export async function run(ctx: CommandContext): Promise<number> {
   const input = await openList(ctx);
-  const { validateFiles } = await import('../ops/validate-files.js');
+  const { pathList, validateFiles } = await import('../ops/validate-files.js');
+  const list = optString(ctx, 'input')!;
   const sink = await openSink(outputFile(ctx), ctx.io.stdout);
   const progress = progressFor(ctx, 'validating');
   let report;
   try {
-    report = await validateFiles(listedPaths(input), {
+    // One path per line, CRLF tolerated, empty lines skipped, streamed; a line too long to be a path
+    // is one finding (`<list>:<line>`), never read whole.
+    report = await validateFiles(pathList(input, { name: list === '-' ? '-' : resolve(list) }), {
       ...engineOptions(ctx),
       operationType: optString(ctx, 'operationType'),
       schema: optString(ctx, 'schema'),

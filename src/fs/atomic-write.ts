@@ -2,12 +2,16 @@
  * Durable replace-by-rename: readers see the old file or the new one, never a partial write,
  * and after we return the new content survives a crash.
  *
- *   .<name>.isc-tmp-<pid>-<n> (same dir, 'wx') → write all → fsync → close → rename over <name>
+ *   .<name>.isc-tmp-<host>-<pid>-<n> (same dir, 'wx') → write all → fsync → close → rename over <name>
  *   → fsync the directory (so the rename itself is durable)
  *
  * The steps are written once, as a generator that yields file-system operations; a sync and an
  * async runner execute them. So writeFileAtomic and writeFileAtomicSync (worker threads) cannot
  * drift apart.
+ *
+ * The content is bytes, or pieces (an iterable of strings and bytes) written as they come through
+ * one reused 64 KiB buffer: a manifest of 10^7 entries is never one string (V8 caps a string at
+ * ~512 MiB). An error thrown by the pieces aborts the write like any other (temp file removed).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -46,6 +50,12 @@ export interface AtomicWriteResult {
   written: boolean;
 }
 
+/** Bytes, or pieces written as they come (`skipIfSame` needs bytes: pieces are always written). */
+export type AtomicContent = Uint8Array | Iterable<string | Uint8Array>;
+
+/** Pieces are gathered into writes of this size. */
+const GATHER_BYTES = 64 * 1024;
+
 type Op =
   | { op: 'lstat'; path: string }
   | { op: 'realpath'; path: string }
@@ -66,15 +76,16 @@ function errCode(e: unknown): string | undefined {
   return (e as NodeJS.ErrnoException | undefined)?.code;
 }
 
-function* atomicWriteSteps(target: string, bytes: Uint8Array, opts: AtomicWriteOptions): Generator<Op, AtomicWriteResult, unknown> {
+function* atomicWriteSteps(target: string, content: AtomicContent, opts: AtomicWriteOptions): Generator<Op, AtomicWriteResult, unknown> {
   try {
-    return yield* replaceSteps(target, bytes, opts);
+    return yield* replaceSteps(target, content, opts);
   } catch (e) {
     throw errors.fromFs(e, target);
   }
 }
 
-function* replaceSteps(target: string, bytes: Uint8Array, opts: AtomicWriteOptions): Generator<Op, AtomicWriteResult, unknown> {
+function* replaceSteps(target: string, content: AtomicContent, opts: AtomicWriteOptions): Generator<Op, AtomicWriteResult, unknown> {
+  const bytes = content instanceof Uint8Array ? content : null;
   let dest = target;
   let existingMode: number | null = null;
   let owner: { uid: number; gid: number } | null = null;
@@ -102,7 +113,7 @@ function* replaceSteps(target: string, bytes: Uint8Array, opts: AtomicWriteOptio
   if (st?.isFile()) {
     existingMode = st.mode & 0o7777;
     owner = { uid: st.uid, gid: st.gid };
-    if ((opts.skipIfSame ?? true) && st.size === bytes.byteLength) {
+    if (bytes !== null && (opts.skipIfSame ?? true) && st.size === bytes.byteLength) {
       const current = (yield { op: 'readFile', path: dest, maxSize: bytes.byteLength }) as Buffer;
       if (current.equals(bytes)) return { written: false };
     }
@@ -131,10 +142,8 @@ function* replaceSteps(target: string, bytes: Uint8Array, opts: AtomicWriteOptio
     // Only root can give a file away; anyone else's new file is theirs, as with any editor.
     owner ??= opts.like ? { uid: opts.like.uid, gid: opts.like.gid } : null;
     if (owner && RUNNING_AS_ROOT) yield { op: 'fchown', fd, uid: owner.uid, gid: owner.gid };
-    let off = 0;
-    while (off < bytes.byteLength) {
-      off += (yield { op: 'write', fd, buf: bytes, off, len: bytes.byteLength - off }) as number;
-    }
+    if (bytes !== null) yield* writeAll(fd, bytes);
+    else yield* writePieces(fd, content as Iterable<string | Uint8Array>);
     yield { op: 'fsync', fd };
     const closing = fd;
     fd = -1;
@@ -171,6 +180,34 @@ function* replaceSteps(target: string, bytes: Uint8Array, opts: AtomicWriteOptio
     }
     throw e;
   }
+}
+
+function* writeAll(fd: number, buf: Uint8Array, len = buf.byteLength): Generator<Op, void, unknown> {
+  let off = 0;
+  while (off < len) off += (yield { op: 'write', fd, buf, off, len: len - off }) as number;
+}
+
+/** Pieces gathered into one reused buffer (each write runs before the buffer is filled again); big ones go out as they are. */
+function* writePieces(fd: number, pieces: Iterable<string | Uint8Array>): Generator<Op, void, unknown> {
+  const chunk = Buffer.allocUnsafe(GATHER_BYTES);
+  let used = 0;
+  for (const piece of pieces) {
+    // A UTF-16 unit is at most 3 UTF-8 bytes: a string that surely fits is encoded in place.
+    if (typeof piece === 'string' && piece.length * 3 <= GATHER_BYTES - used) {
+      used += chunk.write(piece, used, 'utf8');
+      continue;
+    }
+    const b = typeof piece === 'string' ? Buffer.from(piece, 'utf8') : piece;
+    if (b.byteLength > GATHER_BYTES - used) {
+      yield* writeAll(fd, chunk, used);
+      used = 0;
+    }
+    if (b.byteLength <= GATHER_BYTES - used) {
+      chunk.set(b, used);
+      used += b.byteLength;
+    } else yield* writeAll(fd, b);
+  }
+  yield* writeAll(fd, chunk, used);
 }
 
 function execSync(o: Op): unknown {
@@ -265,14 +302,17 @@ async function runAsync<R>(gen: Generator<Op, R, unknown>): Promise<R> {
   return step.value;
 }
 
-/** Replace `target` with `bytes` atomically and durably. Throws SidecarError (READ_ONLY, PERMISSION, IO...). */
-export function writeFileAtomic(target: string, bytes: Uint8Array, opts: AtomicWriteOptions = {}): Promise<AtomicWriteResult> {
-  return runAsync(atomicWriteSteps(target, bytes, opts));
+/**
+ * Replace `target` with `content` (bytes, or pieces written as they come) atomically and durably.
+ * Throws SidecarError (READ_ONLY, PERMISSION, IO...), or what the pieces throw.
+ */
+export function writeFileAtomic(target: string, content: AtomicContent, opts: AtomicWriteOptions = {}): Promise<AtomicWriteResult> {
+  return runAsync(atomicWriteSteps(target, content, opts));
 }
 
 /** Synchronous twin of writeFileAtomic (same steps), for worker-thread tasks. */
-export function writeFileAtomicSync(target: string, bytes: Uint8Array, opts: AtomicWriteOptions = {}): AtomicWriteResult {
-  return runSync(atomicWriteSteps(target, bytes, opts));
+export function writeFileAtomicSync(target: string, content: AtomicContent, opts: AtomicWriteOptions = {}): AtomicWriteResult {
+  return runSync(atomicWriteSteps(target, content, opts));
 }
 
 type BatchEntry = { target: string; bytes: Uint8Array; beforeRename?: () => void; like?: AtomicWriteOptions['like'] };

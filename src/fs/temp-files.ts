@@ -2,32 +2,75 @@
  * Names of the files we create next to sidecars while working, and removal of the ones a
  * crashed writer left behind.
  *
- *   temp file:  .<basename>.isc-tmp-<pid>-<unique>   (atomic-write.ts; renamed over <basename>)
- *   lock dir:   .<stem>.isc-lock                      (lock.ts; a directory holding an owner token)
+ *   temp file:  .<basename>.isc-tmp-<host>-<pid>-<unique>   (atomic-write.ts; renamed over <basename>)
+ *               .<basename>.isc-tmp-<pid>-<unique>          (the form before host marks: still recognised)
+ *   lock dir:   .<stem>.isc-lock                             (lock.ts; a directory holding an owner token)
  *
  * Both start with a dot so ordinary listings hide them, and both carry a fixed mark so the
  * scanner can tell them from user files and never report them as sidecars or orphans.
+ *
+ * A temp file is abandoned when its writer is dead. Whether a pid is alive can only be asked of
+ * processes we can see: jobs on several hosts (`convert --shard` on a NAS folder) or in several
+ * containers write into the same folders, and another machine's pid means nothing here. So the
+ * name carries a host mark (`hostMark()`: 8 hex digits of sha256 of the hostname, the kernel's
+ * boot id and the pid namespace — the things that make a pid mean the same process), and a temp
+ * file is stale when
+ *   - it is ours (our host mark) and its pid is dead, or
+ *   - its mtime is older than DEFAULT_STALE_TEMP_MS (1 hour), whoever wrote it: a writer's temp
+ *     file is written from open to rename, with no idle hour in between, so an hour-old one is a
+ *     dead writer's (or a recycled pid's) on any host; an hour also covers clock skew between
+ *     hosts and the file server that sets the mtime.
+ * Another host's temp file, or one of the old form (its host unknown), is left alone until then.
  */
+import { createHash } from 'node:crypto';
+import { readFileSync, readlinkSync } from 'node:fs';
 import * as fsp from 'node:fs/promises';
+import { hostname } from 'node:os';
 import * as path from 'node:path';
 import { errors } from '../errors.js';
 
 export const TEMP_MARK = '.isc-tmp-';
 export const LOCK_SUFFIX = '.isc-lock';
-/** Default age after which a temp file counts as abandoned even if its pid looks alive (pid reuse). */
-export const DEFAULT_STALE_TEMP_MS = 10 * 60 * 1000;
+/**
+ * Age after which a temp file counts as abandoned whoever wrote it: another host's (its pid cannot
+ * be asked), one of the old form, or ours with a pid that looks alive (pid reuse).
+ */
+export const DEFAULT_STALE_TEMP_MS = 60 * 60 * 1000;
 
-// <dot><basename><mark><pid>-<unique>; the basename itself may contain anything, so match from the end.
-const TEMP_RE = /\.isc-tmp-(\d+)-[0-9a-z]+$/;
+// <dot><basename><mark>[<host>-]<pid>-<unique>; the basename itself may contain anything, so match
+// from the end. The unique part has no '-', so the two forms cannot be mistaken for each other.
+const TEMP_RE = /\.isc-tmp-(?:([0-9a-f]{8})-)?(\d+)-[0-9a-z]+$/;
 
 let counter = 0;
+let mark: string | null = null;
+
+function readOr(read: () => string, fallback: string): string {
+  try {
+    return read().trim();
+  } catch {
+    return fallback;
+  }
+}
+
+/**
+ * This process's host mark in temp names: 8 hex digits of sha256(hostname, boot id, pid
+ * namespace). Two processes share it exactly when each can ask whether the other's pid is alive
+ * (same machine, same boot, same pid namespace; without /proc, the hostname alone).
+ */
+export function hostMark(): string {
+  mark ??= createHash('sha256')
+    .update([hostname(), readOr(() => readFileSync('/proc/sys/kernel/random/boot_id', 'utf8'), ''), readOr(() => readlinkSync('/proc/self/ns/pid'), '')].join('\0'))
+    .digest('hex')
+    .slice(0, 8);
+  return mark;
+}
 
 /** A fresh temp-file name for `basename` (a name, not a path), unique within this process. */
 export function tempNameFor(basename: string): string {
   // counter: unique within the process; random part: unlikely to collide with a recycled pid's leftovers.
   counter = (counter + 1) % 0x7fffffff;
   const unique = counter.toString(36) + Math.floor(Math.random() * 0x7fffffff).toString(36);
-  return `.${basename}${TEMP_MARK}${process.pid}-${unique}`;
+  return `.${basename}${TEMP_MARK}${hostMark()}-${process.pid}-${unique}`;
 }
 
 /** Is this a temp-file name made by tempNameFor? */
@@ -61,12 +104,17 @@ export function isLockName(name: string): boolean {
 
 /** The writer pid recorded in a temp-file name, or null when the name is not ours. */
 export function tempNamePid(name: string): number | null {
-  if (name.charCodeAt(0) !== 46) return null;
-  const m = TEMP_RE.exec(name);
-  return m ? Number(m[1]) : null;
+  return tempNameWriter(name)?.pid ?? null;
 }
 
-/** The file a temp file was going to replace ("IMG_1.json" for ".IMG_1.json.isc-tmp-12-ab"), or null. */
+/** Writer of a temp file by its name: pid and host mark (null for the old form), or null when the name is not ours. */
+export function tempNameWriter(name: string): { pid: number; host: string | null } | null {
+  if (name.charCodeAt(0) !== 46) return null;
+  const m = TEMP_RE.exec(name);
+  return m ? { pid: Number(m[2]), host: m[1] ?? null } : null;
+}
+
+/** The file a temp file was going to replace ("IMG_1.json" for ".IMG_1.json.isc-tmp-<host>-12-ab"), or null. */
 export function tempTargetName(name: string): string | null {
   if (name.charCodeAt(0) !== 46) return null;
   const m = TEMP_RE.exec(name);
@@ -74,7 +122,7 @@ export function tempTargetName(name: string): string | null {
 }
 
 export interface StaleTempOptions {
-  /** Remove temp files older than this even when their pid is alive (pid reuse). Default 10 min. */
+  /** Remove temp files older than this whoever wrote them (another host, the old form, pid reuse). Default 1 hour. */
   olderThanMs?: number;
   /**
    * Only consider temp files for targets whose name starts with one of these (e.g. "IMG_1." for
@@ -97,15 +145,17 @@ function isPidAlive(pid: number): boolean {
 }
 
 /** First filter on the name alone (no I/O): is it ours, and for a target we were asked about? */
-function candidatePid(name: string, prefixes: readonly string[] | undefined): number | null {
-  const pid = tempNamePid(name);
-  if (pid === null || prefixes === undefined) return pid;
-  for (const p of prefixes) if (name.startsWith(p, 1)) return pid;
+function candidate(name: string, prefixes: readonly string[] | undefined): { pid: number; host: string | null } | null {
+  const writer = tempNameWriter(name);
+  if (writer === null || prefixes === undefined) return writer;
+  for (const p of prefixes) if (name.startsWith(p, 1)) return writer;
   return null;
 }
 
-function isStale(pid: number, mtimeMs: number, now: number, olderThanMs: number): boolean {
-  return !isPidAlive(pid) || now - mtimeMs > olderThanMs;
+/** Abandoned: old enough whoever wrote it, or written on this host by a pid that is gone. */
+function isStale(writer: { pid: number; host: string | null }, mtimeMs: number, now: number, olderThanMs: number): boolean {
+  if (now - mtimeMs > olderThanMs) return true;
+  return writer.host === hostMark() && !isPidAlive(writer.pid);
 }
 
 function ignorable(e: unknown): boolean {
@@ -113,7 +163,7 @@ function ignorable(e: unknown): boolean {
   return code === 'ENOENT'; // removed meanwhile (its writer finished or another cleaner got it)
 }
 
-/** Remove our abandoned temp files in `dir`; returns the removed paths. Errors other than races throw. */
+/** Remove abandoned temp files (see the rule above) in `dir`; returns the removed paths. Errors other than races throw. */
 export async function removeStaleTempFiles(dir: string, opts: StaleTempOptions = {}): Promise<string[]> {
   const olderThanMs = opts.olderThanMs ?? DEFAULT_STALE_TEMP_MS;
   const removed: string[] = [];
@@ -137,12 +187,12 @@ export async function removeStaleTempFiles(dir: string, opts: StaleTempOptions =
       }
       continue;
     }
-    const pid = candidatePid(name, opts.targetPrefixes);
-    if (pid === null) continue;
+    const writer = candidate(name, opts.targetPrefixes);
+    if (writer === null) continue;
     const p = path.join(dir, name);
     try {
       const st = await fsp.lstat(p);
-      if (!st.isFile() || !isStale(pid, st.mtimeMs, now, olderThanMs)) continue;
+      if (!st.isFile() || !isStale(writer, st.mtimeMs, now, olderThanMs)) continue;
       await fsp.unlink(p);
       removed.push(p);
     } catch (e) {

@@ -75,21 +75,33 @@ export function sortByKey<T extends { key: string }>(entries: T[]): T[] {
   return entries.sort((a, b) => compareUtf8(a.key, b.key));
 }
 
+/** The tree digest fed one entry at a time, in UTF-8 key order (a manifest as it is read). */
+export class TreeDigester {
+  private readonly h = createHash('sha256');
+  // Fill a reusable chunk instead of allocating a Buffer per entry.
+  private readonly chunk = Buffer.allocUnsafe(DIGEST_BYTES * 1024);
+  private used = 0;
+
+  add(hex: string): void {
+    if (this.used === this.chunk.length) {
+      this.h.update(this.chunk);
+      this.used = 0;
+    }
+    this.used += this.chunk.write(hex, this.used, DIGEST_BYTES, 'hex');
+  }
+
+  digest(): string {
+    if (this.used > 0) this.h.update(this.chunk.subarray(0, this.used));
+    this.used = 0;
+    return this.h.digest('hex');
+  }
+}
+
 /** Tree digest over entries already sorted by `sortByKey`: sha256 of the raw digests in order. */
 export function treeDigest(sorted: readonly KeyedHex[]): string {
-  const h = createHash('sha256');
-  // Fill a reusable chunk instead of allocating a Buffer per entry.
-  const chunk = Buffer.allocUnsafe(DIGEST_BYTES * 1024);
-  let used = 0;
-  for (const e of sorted) {
-    if (used === chunk.length) {
-      h.update(chunk);
-      used = 0;
-    }
-    used += chunk.write(e.hex, used, DIGEST_BYTES, 'hex');
-  }
-  if (used > 0) h.update(chunk.subarray(0, used));
-  return h.digest('hex');
+  const d = new TreeDigester();
+  for (const e of sorted) d.add(e.hex);
+  return d.digest();
 }
 
 export function tagOf(version: TreeVersion, hex: string): string {

@@ -41,9 +41,10 @@ export async function verifyTree(root: string, manifestPath: string, opts: HashO
     allFiles = manifest.allFiles;
   }
   // A manifest whose own entries do not give its root digest was edited or damaged: trust nothing in it.
+  // Entries read in order (as written) were digested as they came; others are sorted first.
   if (manifest.rootDigest !== undefined) {
-    const own: KeyedHex[] = [...manifest.files].map(([key, hex]) => ({ key, hex })).sort((a, b) => compareUtf8(a.key, b.key));
-    if (treeDigest(own) !== manifest.rootDigest) throw errors.corrupt('root_digest does not match the digests listed in the manifest', manifestAbs);
+    const own = manifest.entriesDigest ?? treeDigest([...manifest.files].map(([key, hex]): KeyedHex => ({ key, hex })).sort((a, b) => compareUtf8(a.key, b.key)));
+    if (own !== manifest.rootDigest) throw errors.corrupt('root_digest does not match the digests listed in the manifest', manifestAbs);
   }
 
   const listing = await listTree(root, { ...opts, canonical, allFiles, manifest: undefined, exclude: [manifestAbs] });

@@ -11,7 +11,9 @@
  *
  * Quarantine layout:  <root>/.image-sidecar-quarantine/<UTC stamp>/<rel path> + manifest.json.
  * The manifest is written (atomically) BEFORE the first move with status "planned", and rewritten
- * as "complete" afterwards, so a crash mid-way leaves a manifest restore can work from.
+ * as "complete" afterwards, so a crash mid-way leaves a manifest restore can work from. It is
+ * written an entry at a time (never one string), and a cleanup whose manifest would be bigger than
+ * restore reads (MANIFEST_MAX_BYTES, ~2.5 million files) is refused before anything is touched.
  * Every move re-checks the file right before it (regular file, same inode/size/times as when it
  * was hashed, parent directory still the real one inside the root) and never overwrites.
  */
@@ -41,6 +43,8 @@ export interface CleanupOptions extends Options {
   maxFraction?: number;
   /** Clock (the quarantine folder's name and the manifest's created_at). */
   now?: () => Date;
+  /** Largest quarantine manifest to write (bytes); never above MANIFEST_MAX_BYTES, the default: what restore reads. */
+  maxManifestBytes?: number;
 }
 
 export interface CleanupAction {
@@ -85,6 +89,12 @@ export interface CleanupReport {
 export const DEFAULT_MAX_FRACTION = 0.2;
 export const MANIFEST_NAME = 'manifest.json';
 export const MANIFEST_VERSION = 1;
+/**
+ * A manifest lists ~100 bytes per quarantined file: 256 MiB is ~2.5 million files. restore reads
+ * a manifest whole (and refuses a bigger one: a clear TOO_LARGE instead of reading an arbitrary,
+ * perhaps sparse, file), so cleanup never writes a bigger one.
+ */
+export const MANIFEST_MAX_BYTES = 256 * 1024 * 1024;
 
 export interface ManifestEntry {
   rel: string;
@@ -108,7 +118,7 @@ interface PlannedOrphan {
 }
 
 export async function cleanup(root: string, opts: CleanupOptions = {}): Promise<CleanupReport> {
-  const { dryRun = false, delete: deleteMode = false, force = false, maxFraction = DEFAULT_MAX_FRACTION, now, ...scanOpts } = opts;
+  const { dryRun = false, delete: deleteMode = false, force = false, maxFraction = DEFAULT_MAX_FRACTION, now, maxManifestBytes, ...scanOpts } = opts;
   if (scanOpts.shard && !dryRun) throw errors.usage('cleanup of one shard only previews (--dry-run): the orphan guard and the quarantine need the whole tree');
   if (typeof maxFraction !== 'number' || !(maxFraction >= 0 && maxFraction <= 1)) {
     throw errors.usage(`maxFraction must be a number between 0 and 1, got ${String(maxFraction)}`);
@@ -150,7 +160,7 @@ export async function cleanup(root: string, opts: CleanupOptions = {}): Promise<
     throw errors.fromFs(e, rootAbs);
   });
   if (mode === 'delete') await deleteOrphans(rootAbs, rootReal, orphans, report);
-  else await quarantineOrphans(rootAbs, rootReal, orphans, created, report);
+  else await quarantineOrphans(rootAbs, rootReal, orphans, created, report, maxManifestBytes);
   return report;
 }
 
@@ -161,7 +171,7 @@ export async function cleanup(root: string, opts: CleanupOptions = {}): Promise<
 export async function quarantineFiles(
   root: string,
   files: readonly { path: string; rel: string; size: number }[],
-  opts: { now?: () => Date } = {},
+  opts: { now?: () => Date; maxManifestBytes?: number } = {},
 ): Promise<CleanupReport> {
   const rootAbs = resolve(root);
   const created = (opts.now ?? (() => new Date()))();
@@ -182,7 +192,7 @@ export async function quarantineFiles(
   const rootReal = await realpath(rootAbs).catch((e) => {
     throw errors.fromFs(e, rootAbs);
   });
-  await quarantineOrphans(rootAbs, rootReal, files.map((f) => ({ path: f.path, rel: f.rel, size: f.size })), created, report);
+  await quarantineOrphans(rootAbs, rootReal, files.map((f) => ({ path: f.path, rel: f.rel, size: f.size })), created, report, opts.maxManifestBytes);
   return report;
 }
 
@@ -291,7 +301,20 @@ async function quarantineOrphans(
   orphans: PlannedOrphan[],
   created: Date,
   report: CleanupReport,
+  maxManifestBytes = MANIFEST_MAX_BYTES,
 ): Promise<void> {
+  // The manifest's size is known before hashing (a digest is always 64 hex digits): one restore
+  // could not read is refused now, before hours of hashing and before anything is created or moved.
+  const limit = Math.min(maxManifestBytes, MANIFEST_MAX_BYTES);
+  const planned = manifestBytes({
+    version: MANIFEST_VERSION,
+    status: 'planned',
+    created_at: isoTimestamp(created),
+    root: rootAbs,
+    entries: orphans.map((o) => ({ rel: o.rel, size: o.size, sha256: PLACEHOLDER_SHA256 })),
+  });
+  if (planned > limit) throw errors.manifestTooLarge(orphans.length, planned, limit);
+
   const folder = await createQuarantineFolder(rootAbs, rootReal, quarantineStamp(created), report);
 
   // Hash first: the manifest must list every planned file before the first one moves.
@@ -382,12 +405,49 @@ async function createQuarantineFolder(rootAbs: string, rootReal: string, stamp: 
   }
 }
 
+const PLACEHOLDER_SHA256 = '0'.repeat(64);
+
 /**
- * Never through a symlink planted as the manifest (noFollow: CONFLICT): following it would have
- * replaced the file it points to, outside the library.
+ * The bytes of `JSON.stringify(manifest, null, 2) + '\n'`, an entry at a time: a manifest of
+ * millions of files is never one string. Members other than `entries` (a manifest read back by
+ * restore may carry members of a later version) are written as JSON.stringify writes them.
+ */
+export function* manifestPieces(manifest: QuarantineManifest): Generator<string> {
+  const m = manifest as unknown as Record<string, unknown>;
+  let first = true;
+  yield '{';
+  for (const key of Object.keys(m)) {
+    const value = m[key];
+    const lead = `${first ? '' : ','}\n  ${JSON.stringify(key)}: `;
+    if (key === 'entries' && Array.isArray(value)) {
+      first = false;
+      yield `${lead}[`;
+      for (let i = 0; i < value.length; i++) yield `${i === 0 ? '' : ','}\n    ${(JSON.stringify(value[i], null, 2) ?? 'null').replaceAll('\n', '\n    ')}`;
+      yield value.length === 0 ? ']' : '\n  ]';
+      continue;
+    }
+    const text = JSON.stringify(value, null, 2);
+    if (text === undefined) continue; // JSON.stringify leaves such members out
+    first = false;
+    yield `${lead}${text.replaceAll('\n', '\n  ')}`;
+  }
+  yield first ? '}\n' : '\n}\n';
+}
+
+/** The size in bytes of the manifest as written. */
+export function manifestBytes(manifest: QuarantineManifest): number {
+  let n = 0;
+  for (const piece of manifestPieces(manifest)) n += Buffer.byteLength(piece, 'utf8');
+  return n;
+}
+
+/**
+ * Written as a stream (temp file, fsync, rename, directory fsync). Never through a symlink planted
+ * as the manifest (noFollow: CONFLICT): following it would have replaced the file it points to,
+ * outside the library.
  */
 export async function writeManifest(path: string, manifest: QuarantineManifest): Promise<void> {
-  await writeFileAtomic(path, Buffer.from(JSON.stringify(manifest, null, 2) + '\n', 'utf8'), { skipIfSame: false, noFollow: true });
+  await writeFileAtomic(path, manifestPieces(manifest), { skipIfSame: false, noFollow: true });
 }
 
 // ---------------------------------------------------------------------------------------------

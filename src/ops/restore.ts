@@ -16,7 +16,7 @@ import { fsyncDirs } from '../fs/dir-sync.js';
 import { hashRegularFile } from '../fs/file-hash.js';
 import { moveNoOverwrite } from '../fs/move.js';
 import { isSafeRel, relJoin } from '../fs/rel-path.js';
-import { MANIFEST_NAME, MANIFEST_VERSION, writeManifest, type ManifestEntry, type QuarantineManifest } from './cleanup.js';
+import { MANIFEST_MAX_BYTES, MANIFEST_NAME, MANIFEST_VERSION, writeManifest, type ManifestEntry, type QuarantineManifest } from './cleanup.js';
 
 export interface RestoreOptions {
   /** A quarantine folder: its name (`20261121T113300Z`) or its path. Default: the newest. */
@@ -152,17 +152,12 @@ async function chosenFolder(rootAbs: string, base: string, from: string): Promis
   return folder;
 }
 
-/**
- * A manifest lists ~100 bytes per quarantined file: 256 MiB is ~2.5 million files. Beyond it, a
- * clear TOO_LARGE instead of reading an arbitrary (sparse) file whole.
- */
-const MANIFEST_MAX_BYTES = 256 * 1024 * 1024;
-
 export async function readManifest(path: string): Promise<QuarantineManifest> {
   let text: string;
   try {
     // A FIFO planted there is refused, never waited on; a symlink is not followed (the manifest is
-    // rewritten in place: fs/regular-file.ts); a manifest is at most MANIFEST_MAX_BYTES.
+    // rewritten in place: fs/regular-file.ts); a manifest is at most MANIFEST_MAX_BYTES (cleanup
+    // never writes a bigger one), so its text is one string well below V8's limit.
     text = (await readRegularFile(path, READ_NOFOLLOW_FLAGS, MANIFEST_MAX_BYTES)).toString('utf8');
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw errors.notFound(path, 'quarantine manifest');

@@ -11,7 +11,7 @@
  */
 import { errors } from '../errors.js';
 import { Dispatcher } from './dispatch.js';
-import { LineSplitter, type LineEvent } from './lines.js';
+import { ByteLineSplitter, type RawLine } from '../fs/line-reader.js';
 import { METHODS, useKeyring } from './methods.js';
 import type { Keyring } from '../crypto/keys.js';
 import { ResponseWriter } from './responses.js';
@@ -46,12 +46,14 @@ export async function serveStdio(opts: ServeStdioOptions = {}): Promise<void> {
 
   const out = new ResponseWriter(output, log);
   const dispatcher = new Dispatcher(METHODS, out, log, Math.max(1, opts.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT));
-  const splitter = new LineSplitter(maxLineBytes);
-  const onLine = (e: LineEvent) => {
+  // The one bounded line reader (fs/line-reader.ts): an overlong line is counted through, never
+  // held, so a runaway client cannot exhaust memory. A stream's chunks are never reused: no copies.
+  const splitter = new ByteLineSplitter({ maxLineBytes, headBytes: 0, copyChunks: false });
+  const onLine = (e: RawLine) => {
     // Once nobody can read the answers (EPIPE: the client went away), start no new work.
     if (out.closed) return;
-    if ('line' in e) dispatcher.dispatch(e.line);
-    else dispatcher.overlong(e.overlong, maxLineBytes);
+    if (!e.tooLong) dispatcher.dispatch(e.data);
+    else dispatcher.overlong(e.bytes, maxLineBytes);
   };
 
   // Read until the input ends or the output fails, whichever comes first: a client that died
@@ -64,11 +66,11 @@ export async function serveStdio(opts: ServeStdioOptions = {}): Promise<void> {
       const next = await Promise.race([chunks.next(), closed]);
       if (next === CLOSED) break;
       if (next.done) {
-        splitter.end(onLine);
+        const last = splitter.end();
+        if (last) onLine(last);
         break;
       }
-      const chunk = next.value;
-      splitter.push(typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk, onLine);
+      for (const line of splitter.push(next.value)) onLine(line);
       if (out.closed) break;
       if ((await Promise.race([dispatcher.belowLimit(), closed])) === CLOSED) break;
       const drained = out.ready();

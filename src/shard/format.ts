@@ -11,12 +11,20 @@
  * Items are copied by `merge` as raw text, never through JSON.parse (export data keeps 25.0 and
  * 19-digit integers). The file is written through a temp file and renamed (fs/output-sink.ts), so a
  * killed job leaves no half file under the name.
+ *
+ * Reading is bounded whatever the file holds (fs/line-reader.ts): a line up to TEXT_LINE_BYTES
+ * comes as a string; a longer one is never held whole. An export item has no length limit (the
+ * writer streams a sidecar's data text as bytes, so an item may be longer than any JS string): its
+ * text is read again by position, in pieces, when it is copied. A validate or hash item is parsed,
+ * so it must fit one string: a longer line is refused (a shard never writes one). A line that is
+ * not an item is refused from its first bytes, however long it is.
  */
 import { createHash } from 'node:crypto';
-import { open } from 'node:fs/promises';
-import { createReadStream } from 'node:fs';
-import { createInterface } from 'node:readline';
+import { constants as bufferConstants } from 'node:buffer';
+import { open, type FileHandle } from 'node:fs/promises';
+import { StringDecoder } from 'node:string_decoder';
 import { errors } from '../errors.js';
+import { fileChunks, lineBatches } from '../fs/line-reader.js';
 import { READ_FLAGS } from '../fs/regular-file.js';
 import { canonicalJson } from '../formats/canonical.js';
 import { PARTITION } from '../discovery/shard.js';
@@ -71,26 +79,46 @@ export const trailerLine = (items: number, summary: unknown) => `${JSON.stringif
 
 export interface ShardItem {
   seq: TreeSeq;
-  raw: string;
+  /** The item's raw JSON text; null when its line is longer than TEXT_LINE_BYTES (then `text()` / `pieces()`). */
+  raw: string | null;
+  /** Length of the item's text in bytes. */
+  bytes: number;
+  /** The whole text (`raw`, or read by position); refused beyond what one string holds. */
+  text(): Promise<string>;
+  /** The text in pieces of at most PIECE_BYTES, read by position: memory does not grow with the item. */
+  pieces(): AsyncGenerator<string>;
 }
 
 export interface ShardFile<S = unknown> {
   path: string;
   header: ShardHeader;
   trailer: ShardTrailer<S>;
-  /** Items in file order (read as a stream). */
+  /**
+   * Items in file order (read as a stream). An item's `text()` / `pieces()` read the file by
+   * position: call them before the generator is finished (it closes the file).
+   */
   items(): AsyncGenerator<ShardItem>;
 }
 
 const ITEM_HEAD = /^\{"seq":\[(-?\d+),(-?\d+)\],"item":/;
 /** Trailers are small (summaries); reading this much of the end finds one. */
 const TAIL_BYTES = 4 * 1024 * 1024;
+/** Lines up to this many bytes are read as strings as they stream by; longer ones by position. */
+export const TEXT_LINE_BYTES = 1 << 20;
+/** A longer item cannot be one JS string (V8's limit, ~512 Mi UTF-16 units: each takes at least a byte). */
+const MAX_ITEM_TEXT_BYTES = bufferConstants.MAX_STRING_LENGTH;
+const PIECE_BYTES = 1 << 20;
+
+export interface ShardReadOptions {
+  /** Longest line read as a string while streaming (default TEXT_LINE_BYTES; tests make it small). */
+  textLineBytes?: number;
+}
 
 /**
  * Open a shard output: header and trailer are read and checked now (so a merge refuses before it
  * writes anything); items are streamed later.
  */
-export async function openShardFile(path: string): Promise<ShardFile> {
+export async function openShardFile(path: string, opts: ShardReadOptions = {}): Promise<ShardFile> {
   let fh;
   try {
     // A FIFO given as a shard output opens at once (fs/regular-file.ts) and is refused below.
@@ -136,28 +164,89 @@ export async function openShardFile(path: string): Promise<ShardFile> {
     path,
     header,
     trailer,
-    items: () => readItems(path, trailer.items),
+    items: () => readItems(path, trailer.items, opts.textLineBytes ?? TEXT_LINE_BYTES),
   };
 }
 
-async function* readItems(path: string, expected: number): AsyncGenerator<ShardItem> {
-  const lines = createInterface({ input: createReadStream(path, { encoding: 'utf8' }), crlfDelay: Infinity });
-  let n = 0;
-  let first = true;
-  for await (const line of lines) {
-    if (first) {
-      first = false;
-      continue;
-    }
-    const m = ITEM_HEAD.exec(line);
-    if (!m) {
-      if (line.startsWith('{"end":')) break;
-      throw errors.notShardOutput(path, `line ${n + 2} is neither an item nor the end line`);
-    }
-    n++;
-    yield { seq: [Number(m[1]), Number(m[2])], raw: line.slice(m[0].length, -1) };
+async function* readItems(path: string, expected: number, textLineBytes: number): AsyncGenerator<ShardItem> {
+  let fh: FileHandle;
+  try {
+    fh = await open(path, READ_FLAGS);
+  } catch (e) {
+    throw errors.fromFs(e, path);
   }
-  if (n !== expected) throw errors.notShardOutput(path, `${n} items, the end line says ${expected}`);
+  try {
+    let n = 0;
+    let ended = false;
+    // 128 bytes of a long line hold its item head ({"seq":[a,b],"item":) or show it is none.
+    for await (const batch of lineBatches(fileChunks(fh), { maxLineBytes: textLineBytes, headBytes: 128 })) {
+      for (const line of batch) {
+        if (line.lineNo === 1) continue; // the header, checked by openShardFile
+        const start = line.tooLong ? line.head : line.text;
+        const m = ITEM_HEAD.exec(start);
+        if (!m) {
+          if (start.startsWith('{"end":')) {
+            ended = true;
+            break;
+          }
+          throw errors.notShardOutput(path, `line ${line.lineNo} is neither an item nor the end line${line.tooLong ? ` (${line.bytes} bytes)` : ''}`);
+        }
+        n++;
+        const seq: TreeSeq = [Number(m[1]), Number(m[2])];
+        // The item is the line between its head and the closing brace; the head is ASCII (bytes = chars).
+        const offset = line.offset + m[0].length;
+        const bytes = line.bytes - m[0].length - 1;
+        if (!line.tooLong) {
+          const raw = line.text.slice(m[0].length, -1);
+          yield { seq, raw, bytes, text: () => Promise.resolve(raw), pieces: async function* () { yield raw; } };
+        } else {
+          const lineNo = line.lineNo;
+          yield {
+            seq,
+            raw: null,
+            bytes,
+            pieces: () => readPieces(fh, path, offset, bytes),
+            text: async () => {
+              if (bytes > MAX_ITEM_TEXT_BYTES) throw errors.notShardOutput(path, `line ${lineNo} is ${bytes} bytes, longer than one item can be`);
+              const parts: string[] = [];
+              for await (const p of readPieces(fh, path, offset, bytes)) parts.push(p);
+              try {
+                return parts.join('');
+              } catch {
+                // RangeError: more UTF-16 units than one string holds (non-ASCII text near the limit).
+                throw errors.notShardOutput(path, `line ${lineNo} is ${bytes} bytes, longer than one item can be`);
+              }
+            },
+          };
+        }
+      }
+      if (ended) break;
+    }
+    if (n !== expected) throw errors.notShardOutput(path, `${n} items, the end line says ${expected}`);
+  } finally {
+    await fh.close().catch(() => undefined);
+  }
+}
+
+/** `bytes` bytes of the file from `offset`, decoded as UTF-8 in pieces (a sequence cut between two reads is kept whole). */
+async function* readPieces(fh: FileHandle, path: string, offset: number, bytes: number): AsyncGenerator<string> {
+  const buf = Buffer.allocUnsafe(Math.min(PIECE_BYTES, Math.max(1, bytes)));
+  const decoder = new StringDecoder('utf8');
+  let done = 0;
+  while (done < bytes) {
+    let got: number;
+    try {
+      got = (await fh.read(buf, 0, Math.min(buf.length, bytes - done), offset + done)).bytesRead;
+    } catch (e) {
+      throw errors.fromFs(e, path);
+    }
+    if (got === 0) throw errors.notShardOutput(path, 'the file got shorter while it was read');
+    done += got;
+    const s = decoder.write(buf.subarray(0, got));
+    if (s.length > 0) yield s;
+  }
+  const rest = decoder.end();
+  if (rest.length > 0) yield rest;
 }
 
 /** Tree order of two positions. */

@@ -11,7 +11,7 @@
 import { resolve } from 'node:path';
 import { errors } from '../errors.js';
 import type { TreeSeq } from '../discovery/scan.js';
-import { compareSeq, mergeBySeq, openShardFile, type ShardCommand, type ShardFile, MERGEABLE_COMMANDS } from './format.js';
+import { compareSeq, mergeBySeq, openShardFile, type ShardCommand, type ShardFile, type ShardReadOptions, MERGEABLE_COMMANDS } from './format.js';
 import type { ExportShardSummary, HashShardSummary, LineSink, ValidateShardSummary } from './run.js';
 import type { StatsRaw, TreeStats } from '../ops/stats.js';
 import type { FormatStats } from '../ops/format-stats.js';
@@ -20,10 +20,10 @@ import type { ScanProblem, ScanSummary } from '../discovery/scan.js';
 import type { ValidationReport } from '../ops/validate.js';
 
 /** Open and check every shard output; returns them ordered by shard index. */
-export async function openShards(paths: readonly string[]): Promise<ShardFile[]> {
+export async function openShards(paths: readonly string[], opts: ShardReadOptions = {}): Promise<ShardFile[]> {
   if (paths.length === 0) throw errors.usage('merge needs the shard output files (one per shard)');
   const files: ShardFile[] = [];
-  for (const p of paths) files.push(await openShardFile(p));
+  for (const p of paths) files.push(await openShardFile(p, opts));
   checkShards(files);
   return files.sort((a, b) => a.header.shard.index - b.header.shard.index);
 }
@@ -89,7 +89,7 @@ export async function mergeHash(files: readonly ShardFile[], opts: { manifest?: 
   const entries: TreeEntry[] = [];
   let bytes = 0;
   for (const f of files) {
-    for await (const it of f.items()) entries.push(JSON.parse(it.raw) as TreeEntry);
+    for await (const it of f.items()) entries.push(JSON.parse(it.raw ?? (await it.text())) as TreeEntry);
     bytes += (f.trailer.summary as HashShardSummary).bytes;
   }
   sortByKey(entries);
@@ -118,7 +118,7 @@ export interface MergedValidate {
  */
 export async function mergeValidate(files: readonly ShardFile[], onResult: (r: object) => Promise<void> | void | undefined): Promise<MergedValidate> {
   for await (const it of mergeBySeq(files)) {
-    const w = onResult(JSON.parse(it.raw) as object);
+    const w = onResult(JSON.parse(it.raw ?? (await it.text())) as object);
     if (w) await w;
   }
   const parts = files.map((f) => f.trailer.summary as ValidateShardSummary);
@@ -141,10 +141,22 @@ export async function mergeValidate(files: readonly ShardFile[], onResult: (r: o
   };
 }
 
-/** export: jsonl entries in tree order, copied byte for byte. */
+/**
+ * export: jsonl entries in tree order, copied byte for byte; an entry longer than the shard reader
+ * holds as one string (a big sidecar's data) is copied in pieces.
+ */
 export async function mergeExport(files: readonly ShardFile[], out: LineSink): Promise<ExportShardSummary> {
   for await (const it of mergeBySeq(files)) {
-    const w = out.write(`${it.raw}\n`);
+    if (it.raw !== null) {
+      const w = out.write(`${it.raw}\n`);
+      if (w) await w;
+      continue;
+    }
+    for await (const piece of it.pieces()) {
+      const w = out.write(piece);
+      if (w) await w;
+    }
+    const w = out.write('\n');
     if (w) await w;
   }
   const parts = files.map((f) => f.trailer.summary as ExportShardSummary);
@@ -168,9 +180,9 @@ export type MergeResult =
  */
 export async function mergeShards(
   paths: readonly string[],
-  opts: { onResult?: (r: object) => Promise<void> | void | undefined; out?: LineSink; manifest?: string } = {},
+  opts: { onResult?: (r: object) => Promise<void> | void | undefined; out?: LineSink; manifest?: string } & ShardReadOptions = {},
 ): Promise<MergeResult> {
-  const files = await openShards(paths);
+  const files = await openShards(paths, { textLineBytes: opts.textLineBytes });
   const command = files[0].header.command as ShardCommand;
   switch (command) {
     case 'stats':
