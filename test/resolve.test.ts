@@ -148,3 +148,24 @@ test('a candidate above the size limit was never read: the image is left alone, 
   assert.match(r.decisions[0]!.reason, /E\.bin could not be read \(above the size limit: never read\)/);
   assert.deepEqual(snapshotTree(root), before);
 });
+
+test('a newer candidate nested beyond the depth limit was never decoded: the image is left alone, nothing moves (helper-2)', async (t) => {
+  // Regression: like a file above the size limit, inspect calls it corrupt, and resolve quarantined
+  // the newer, valid JSON (Python reads it) beside an older bin.
+  let deep = '{"face_detection": {"faces": []}, "x": ';
+  for (let i = 0; i < 600; i++) deep += '[';
+  for (let i = 0; i < 600; i++) deep += ']';
+  deep += '}';
+  const root = makeTree({ 'F.jpg': FAKE_JPEG, 'F.json': deep, 'F.bin': encodeSidecar(sidecarData('F.jpg', 1, 4) as JsonObject, 'bin') });
+  t.after(() => removeTree(root));
+  utimesSync(join(root, 'F.bin'), OLD, OLD);
+  utimesSync(join(root, 'F.json'), NEW, NEW);
+  const before = snapshotTree(root);
+  const r = await resolveConflicts(root, { engine: 'inline' });
+  assert.equal(r.images, 1);
+  assert.equal(r.unresolved, 1);
+  assert.equal(r.quarantined, 0);
+  assert.equal(r.decisions[0]!.keep, null);
+  assert.match(r.decisions[0]!.reason, /F\.json could not be read \(nested beyond the depth limit: never decoded\)/);
+  assert.deepEqual(snapshotTree(root), before);
+});

@@ -9,7 +9,7 @@
  *
  * The kept file is read and decoded again right before the others move (it must still be valid);
  * a file that changed after the scan is left in place (cleanup's checks). Images whose files
- * cannot all be read (unreadable, encrypted without a key, above the size limit) are left alone:
+ * cannot all be read (unreadable, encrypted without a key, above the size or depth limit) are left alone:
  * we never hide a file we could not look at.
  */
 import { lstat } from 'node:fs/promises';
@@ -62,6 +62,9 @@ export interface ResolveReport {
 }
 
 const READ_PREFERENCE: Record<string, number> = { bin: 0, rkyv: 1, json: 2 };
+
+/** Errors of our limits, not of the file: such a candidate was never decoded, so it is not the worse copy. */
+const LIMIT_REASON: Record<string, string | undefined> = { TOO_LARGE: 'above the size limit: never read', TOO_DEEP: 'nested beyond the depth limit: never decoded' };
 
 interface Candidate {
   sc: ScanSidecar;
@@ -140,11 +143,11 @@ export async function resolveConflicts(root: string, opts: ResolveOptions = {}):
 
 async function decide(rec: ScanRecord, local: ScanSidecar[], prefer: ResolvePreference): Promise<ResolveDecision> {
   const image = rec.images[0]!.rel;
-  // A file above the size limit was never read (inspect calls it corrupt: it cannot be decoded
-  // under the limit), so nothing says it is the worse copy: like an unreadable one, it blocks.
-  const blocked = local.filter((s) => (s.inspection.status !== 'ok' && s.inspection.status !== 'corrupt') || s.inspection.error?.code === 'TOO_LARGE');
+  // A file above the size or depth limit was never decoded (inspect calls it corrupt: it cannot be
+  // under the limits), so nothing says it is the worse copy: like an unreadable one, it blocks.
+  const blocked = local.filter((s) => (s.inspection.status !== 'ok' && s.inspection.status !== 'corrupt') || LIMIT_REASON[s.inspection.error?.code ?? ''] !== undefined);
   if (blocked.length > 0) {
-    const why = blocked[0]!.inspection.error?.code === 'TOO_LARGE' ? 'above the size limit: never read' : blocked[0]!.inspection.status;
+    const why = LIMIT_REASON[blocked[0]!.inspection.error?.code ?? ''] ?? blocked[0]!.inspection.status;
     return { image, keep: null, quarantine: [], reason: `left alone: ${blocked.map((b) => b.rel).join(', ')} could not be read (${why})` };
   }
   const valid: Candidate[] = [];
