@@ -52,32 +52,45 @@ test('a symlinked image whose target is not named like an image, or is not a fil
   assert.deepEqual(fs.readdirSync(a).sort(), ['b.jpg', 'b.json', 'd.jpg', 'f.jpg', 'h.jpg', 't.jpg', 'z.jpg']);
 });
 
-test('write through an image symlink into the quarantine (or the index folder) refuses; the quarantined file is left as it is (attack11)', async (t) => {
+test('write never lands in a quarantine: through an image symlink, a folder link, or a link-side sidecar; a library under a folder named like ours is written as usual (attack11, helper-2)', async (t) => {
   const dir = testDir(t);
   const lib = path.join(dir, 'lib');
   const q = path.join(lib, '.image-sidecar-quarantine', '2025-01-01T00-00-00Z');
-  const idx = path.join(lib, '.image-sidecar');
-  fs.mkdirSync(q, { recursive: true });
-  fs.mkdirSync(idx, { recursive: true });
+  fs.mkdirSync(path.join(q, 'a'), { recursive: true });
   fs.mkdirSync(path.join(lib, 'games'));
-  // A quarantined sidecar with an image beside it, and a game folder's link to that image.
-  fs.writeFileSync(path.join(q, 'A.jpg'), 'jpg');
+  fs.mkdirSync(path.join(lib, 'a'));
   const quarantined = JSON.stringify({ face_detection: { faces: [1] } });
-  fs.writeFileSync(path.join(q, 'A.json'), quarantined);
-  fs.symlinkSync(path.join(q, 'A.jpg'), path.join(lib, 'games', 'A.jpg'));
-  fs.writeFileSync(path.join(idx, 'B.jpg'), 'jpg');
-  fs.symlinkSync(path.join(idx, 'B.jpg'), path.join(lib, 'games', 'B.jpg'));
-  for (const [image, own] of [['A.jpg', '.image-sidecar-quarantine'], ['B.jpg', '.image-sidecar']]) {
-    await assert.rejects(saveSidecar(path.join(lib, 'games', image), 'yolov8', { objects: [] }, { format: 'json' }), (e: unknown) => {
+  const refused = async (image: string) =>
+    assert.rejects(saveSidecar(image, 'yolov8', { objects: [] }, { format: 'json' }), (e: unknown) => {
       assert.ok(e instanceof SidecarError && e.code === 'CONFLICT', String(e));
-      assert.match(e.message, new RegExp(`inside image-sidecar's own folder ${own.replace('.', '\\.')}`));
+      assert.match(e.message, /is inside a quarantine \(\.image-sidecar-quarantine/);
       return true;
     });
-  }
-  // Regression: the save merged into the quarantined file (restore then refused it: changed since).
-  assert.equal(fs.readFileSync(path.join(q, 'A.json'), 'utf8'), quarantined);
-  assert.deepEqual(fs.readdirSync(q).sort(), ['A.jpg', 'A.json']);
-  assert.deepEqual(fs.readdirSync(idx), ['B.jpg']);
-  // Reading through the link stays allowed (read only).
+  // 1. A game folder's link to an image beside a quarantined sidecar (the sidecar merged into before).
+  fs.writeFileSync(path.join(q, 'A.jpg'), 'jpg');
+  fs.writeFileSync(path.join(q, 'A.json'), quarantined);
+  fs.symlinkSync(path.join(q, 'A.jpg'), path.join(lib, 'games', 'A.jpg'));
+  await refused(path.join(lib, 'games', 'A.jpg'));
+  // 2. A folder link into the quarantine, a regular image file there (the path itself names no quarantine).
+  fs.writeFileSync(path.join(q, 'a', 'B.jpg'), 'jpg');
+  fs.writeFileSync(path.join(q, 'a', 'B.json'), quarantined);
+  fs.symlinkSync(path.join(q, 'a'), path.join(lib, 'qlink'));
+  await refused(path.join(lib, 'qlink', 'B.jpg'));
+  // 3. An image symlink inside the quarantine pointing out: its link-side sidecar is in the quarantine.
+  fs.writeFileSync(path.join(lib, 'a', 'C.jpg'), 'jpg');
+  fs.writeFileSync(path.join(q, 'a', 'C.json'), quarantined);
+  fs.symlinkSync(path.join(lib, 'a', 'C.jpg'), path.join(q, 'a', 'C.jpg'));
+  await refused(path.join(q, 'a', 'C.jpg'));
+  for (const f of ['A.json', 'a/B.json', 'a/C.json']) assert.equal(fs.readFileSync(path.join(q, f), 'utf8'), quarantined, f);
+  assert.deepEqual(fs.readdirSync(q).sort(), ['A.jpg', 'A.json', 'a']);
+  assert.deepEqual(fs.readdirSync(path.join(q, 'a')).sort(), ['B.jpg', 'B.json', 'C.jpg', 'C.json']);
+  // Reading through the links stays allowed (read only).
   assert.deepEqual(await readSidecar(path.join(lib, 'games', 'A.jpg')), { face_detection: { faces: [1] } });
+  // 4. A library kept under a folder named like the index folder is somebody's photos: written as usual.
+  const home = path.join(dir, '.image-sidecar', 'photos');
+  fs.mkdirSync(home, { recursive: true });
+  fs.writeFileSync(path.join(home, 'D.jpg'), 'jpg');
+  const r = await saveSidecar(path.join(home, 'D.jpg'), 'yolov8', { objects: [] }, { format: 'json' });
+  assert.equal(r.path, path.join(home, 'D.json'));
+  assert.deepEqual(Object.keys(await readSidecar(path.join(home, 'D.jpg'))).sort(), ['sidecar_info', 'yolov8']);
 });

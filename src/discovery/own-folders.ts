@@ -1,6 +1,6 @@
 /**
  * The folders image-sidecar keeps inside a library: the quarantine (cleanup, resolve) and the
- * incremental index. Never walked as data, never written into by a save: one list for both.
+ * incremental index. Never walked as data; a save never writes into a quarantine.
  */
 import { sep } from 'node:path';
 import { INDEX_DIR } from '../incremental/location.js';
@@ -11,8 +11,12 @@ export { INDEX_DIR };
 /** Folders never walked as data: the quarantine and our own state (the incremental index). */
 export const SKIP_DIR_NAMES: ReadonlySet<string> = new Set([QUARANTINE_DIR, INDEX_DIR]);
 
-/** The name of the first folder of ours on `dir`'s path (absolute, platform separators), or null. */
-export function ownFolderOn(dir: string): string | null {
-  for (const part of dir.split(sep)) if (SKIP_DIR_NAMES.has(part)) return part;
-  return null;
+/**
+ * Whether the real folder `dir` (absolute, platform separators) lies in a quarantine: a save never
+ * writes there (ops/save.ts). Only the quarantine's name counts: a folder named like the index
+ * folder above a library (~/.image-sidecar/photos) is somebody's photos, and a stray sidecar in our
+ * index folder changes nothing we keep. Names compare exactly, as the walk skips them.
+ */
+export function inQuarantine(dir: string): boolean {
+  return dir.split(sep).includes(QUARANTINE_DIR);
 }

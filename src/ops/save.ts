@@ -4,12 +4,13 @@
  * its data loss: under a per-sidecar lock, refusing whenever the current state is unclear
  * (corrupt or several candidates), and writing atomically.
  */
+import { realpathSync } from 'node:fs';
 import * as path from 'node:path';
 import { errors, SidecarError } from '../errors.js';
 import { encodeSidecar, normalizeFormat } from '../formats/codec.js';
 import type { FormatName, JsonObject, JsonValue, Options, SidecarExt, SidecarFormat } from '../types.js';
 import { folderSidecarFormat, imagesClaiming, locateSidecar, sidecarLockKeys, sidecarPathFor, type SidecarLocation } from '../discovery/locate.js';
-import { ownFolderOn, QUARANTINE_DIR } from '../discovery/own-folders.js';
+import { inQuarantine, QUARANTINE_DIR } from '../discovery/own-folders.js';
 import { writeFileAtomic } from '../fs/atomic-write.js';
 import { DEFAULT_MAX_FILE_SIZE } from '../fs/read-file.js';
 import { assertLockHeld, withSidecarLock } from '../fs/lock.js';
@@ -150,18 +151,24 @@ function refuseAmbiguous(loc: SidecarLocation, imagePath: string): void {
 }
 
 /**
- * A sidecar is never written into a folder of ours (the quarantine, the index folder): a scan never
- * walks them, and a quarantined file changed there no longer matches its manifest, so restore
- * would refuse it. An image symlink into the quarantine leads there.
+ * A sidecar is never written into a quarantine: a scan never walks it, and a quarantined file
+ * changed there no longer matches its manifest, so restore would refuse it. Checked on the real
+ * path of the folder the bytes would land in (an image symlink, a folder link, or a link-side
+ * candidate can all lead there), right before the write.
  */
-function refuseOwnFolder(loc: SidecarLocation, imagePath: string): void {
-  const own = ownFolderOn(loc.dir);
-  if (own === null) return;
+function refuseQuarantine(target: string, imagePath: string): void {
+  const dir = path.dirname(target);
+  let real: string;
+  try {
+    real = realpathSync.native(dir);
+  } catch {
+    return; // the write itself reports a folder that is gone
+  }
+  if (!inQuarantine(real)) return;
   throw new SidecarError(
     'CONFLICT',
-    `${imagePath}: nothing saved, its sidecar would be written in ${loc.dir}, inside image-sidecar's own folder ${own} ` +
-      `(${own === QUARANTINE_DIR ? 'a quarantine: restore the files first' : 'the incremental index'})`,
-    { path: loc.dir, details: { paths: [loc.targetPath] } },
+    `${imagePath}: nothing saved, its sidecar ${target} is inside a quarantine (${QUARANTINE_DIR}, under ${real}): restore the files first`,
+    { path: target, details: { paths: [target, real] } },
   );
 }
 
@@ -182,7 +189,6 @@ export async function saveSidecar(imagePath: string, operation: string, data: Js
   const locateOpts = { imageExtensions: opts.imageExtensions };
   const first = await locateSidecar(imagePath, locateOpts);
   refuseBroken(first, imagePath);
-  refuseOwnFolder(first, imagePath);
   // One lock per folder the image's sidecars may be in (lock-key.ts), shared with convert.
   const keys = sidecarLockKeys(first);
 
@@ -192,7 +198,6 @@ export async function saveSidecar(imagePath: string, operation: string, data: Js
       // Look again under the lock: another writer may have created or replaced files meanwhile.
       const loc = await locateSidecar(imagePath, locateOpts);
       refuseBroken(loc, imagePath);
-      refuseOwnFolder(loc, imagePath);
       if (sidecarLockKeys(loc).join('\0') !== keys.join('\0')) {
         throw errors.conflict('the image symlink was re-pointed while saving; nothing saved', [loc.imagePath, ...keys]);
       }
@@ -244,6 +249,7 @@ export async function saveSidecar(imagePath: string, operation: string, data: Js
       const limit = opts.maxFileSize ?? DEFAULT_MAX_FILE_SIZE;
       if (bytes.length > limit) throw errors.tooLarge(bytes.length, limit, target);
 
+      refuseQuarantine(target, imagePath);
       assertLockHeld(signal, keys[0]);
       // Leftovers of writers that died mid-write on this sidecar; only its names are stat'ed.
       await removeStaleTempFiles(path.dirname(target), { targetPrefixes: [path.basename(target)] }).catch(() => undefined);
