@@ -263,9 +263,12 @@ function finishUnit(st: Staged, opts: ConvertTaskOptions, removedIn: Set<string>
       return allItems(unit, action, false, asSidecarError(e, target));
     }
   }
+  // The lock was checked at this instant: the first removal needs no second check (each later one does).
+  let justChecked = false;
   if (st.lock && !opts.dryRun && !opts.keepSource && st.decoded.some((d) => d.path !== target)) {
     try {
       st.lock.check();
+      justChecked = true;
     } catch (e) {
       // Lost (a stalled holder whose lock another process took over): a save may be changing the
       // source right now. Take our target back if it is still what we wrote; never remove a source.
@@ -278,7 +281,8 @@ function finishUnit(st: Staged, opts: ConvertTaskOptions, removedIn: Set<string>
     const item: ConvertItem = { source: d.path, target, action, ok: true, sourceRemoved: false };
     if (d.path !== target && !opts.keepSource && !opts.dryRun) {
       try {
-        st.lock?.check();
+        if (!justChecked) st.lock?.check();
+        justChecked = false;
         unlinkSync(d.path);
         item.sourceRemoved = true;
         removedIn.add(dirname(d.path));
