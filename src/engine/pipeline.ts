@@ -75,8 +75,8 @@ export const HOLD_MAX_AHEAD = 16_384;
  * of the sidecars changed: 184 misses among 34,000 served records) cost less run in-process at once
  * than what is held behind them: every record of the tree up to HOLD_MAX_AHEAD waited, and the
  * main thread's collector copied them from one young-generation scavenge to the next (GC ~165 of
- * the run's ~970 ms profiled; validate ~775 → see docs/BENCHMARKS.md). A first run, whose jobs
- * are nearly all items, never comes near the ratio.
+ * the run's ~970 ms profiled; that run 780 → 700 ms wall). A first run, whose jobs are nearly all
+ * items, never comes near the ratio.
  */
 export const HOLD_AHEAD_PER_HELD_ITEM = 32;
 /** Jobs without engine work between two checks of the main thread's heap (heap-relief.ts; a check costs ~0.5 µs). */
