@@ -191,6 +191,40 @@ test('a sync holder blocked past the stale age loses its lock to another process
   assert.equal(fs.existsSync(lockPathFor(key)), false);
 });
 
+test('a freshly verified lock skips the disk only while no taker can have found it stale: a holder that stalled past the stale age after its last check still notices the takeover, and its release leaves the new lock', async (t) => {
+  const dir = testDir(t);
+  const key = path.join(dir, 'IMG_10');
+  const script = `
+    const { acquireSidecarLockSync } = await import(${JSON.stringify(LOCK_MODULE)});
+    const [key] = process.argv.slice(1);
+    const held = acquireSidecarLockSync(key, { staleMs: 2000 });
+    held.check(); // verified on disk: fresh for staleMs / 3
+    held.check(true);
+    process.stdout.write('locked\\n');
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 4500); // stalled: no heartbeat
+    try { held.check(true); process.stdout.write('still-ours\\n'); } catch (e) { process.stdout.write('lost ' + e.code + '\\n'); }
+    held.release();
+    process.stdout.write('released\\n');
+  `;
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script, key], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout!.setEncoding('utf8').on('data', (c: string) => (out += c));
+  const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
+  while (!out.includes('locked')) await new Promise((r) => setTimeout(r, 20));
+  await withSidecarLock(
+    key,
+    async (signal) => {
+      await exited; // the old holder wakes up, checks (unless fresh), releases while we hold it
+      assert.ok(!signal.aborted, 'our lock survived the old holder\'s release');
+      assert.ok(fs.existsSync(lockPathFor(key)), 'the old holder did not remove our lock');
+      assertLockHeld(signal);
+    },
+    { staleMs: 2000, timeoutMs: 20_000 },
+  );
+  assert.match(out, /lost CONFLICT/);
+  assert.match(out, /released/);
+});
+
 test('a symlink planted under a lock\'s name is refused, never taken over through (regression: the stale take-over deleted `owner` in the folder it pointed to, outside the library)', async (t) => {
   const dir = testDir(t);
   const lib = path.join(dir, 'lib');

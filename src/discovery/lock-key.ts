@@ -25,14 +25,30 @@ function realFolder(dir: string): string {
   }
 }
 
+/**
+ * `realFolder` remembering the last folder asked (a plan asks folder after folder, a unit at a
+ * time): realpathSync lstats every component of the path, five calls per convert unit.
+ */
+export function lastRealFolder(): (dir: string) => string {
+  let lastDir: string | null = null;
+  let lastReal = '';
+  return (dir) => {
+    if (dir !== lastDir) {
+      lastReal = realFolder(dir);
+      lastDir = dir;
+    }
+    return lastReal;
+  };
+}
+
 /** Key for the sidecars of `imageName` that live in `dir` (the image's target folder, or the link's folder). */
 export function lockKeyForImage(dir: string, imageName: string): string {
   return join(realFolder(dir), nfc(splitName(imageName).stem));
 }
 
 /** Key for a sidecar file as paired (naming from the pairing rule): the same key its image's save takes. */
-export function lockKeyForSidecar(sidecarPath: string, naming: SidecarNaming): string {
+export function lockKeyForSidecar(sidecarPath: string, naming: SidecarNaming, realFolderOf: (dir: string) => string = realFolder): string {
   let stem = splitName(basename(sidecarPath)).stem; // IMG_1.bin -> IMG_1 ; IMG_1.jpg.bin -> IMG_1.jpg
   if (naming === 'name-ext') stem = splitName(stem).stem; // IMG_1.jpg -> IMG_1
-  return join(realFolder(dirname(sidecarPath)), nfc(stem));
+  return join(realFolderOf(dirname(sidecarPath)), nfc(stem));
 }

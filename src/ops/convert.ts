@@ -7,7 +7,7 @@
  * removals inside the task.
  */
 import { dirname, resolve } from 'node:path';
-import { lockKeyForSidecar } from '../discovery/lock-key.js';
+import { lastRealFolder, lockKeyForSidecar } from '../discovery/lock-key.js';
 import { errors, type SidecarError } from '../errors.js';
 import { assertDirectory, scan, type ScanRecord, type ScanSidecar } from '../discovery/scan.js';
 import { createRuntime } from '../engine/select.js';
@@ -132,10 +132,11 @@ async function convertTree(root: string, format: SidecarFormat, opts: ConvertOpt
   let markHead = 0;
   let reached = { files: 0, bytes: 0 };
 
+  const realFolders = lastRealFolder();
   // The plan, one step per job in scan order: an item known at once, or a unit for the task.
   async function* plan(): AsyncGenerator<ConvertItem | ConvertUnit> {
     for await (const rec of session) {
-      const steps = planRecord(rec, format, taskOpts);
+      const steps = planRecord(rec, format, taskOpts, realFolders);
       const before = reached;
       reached = scanned;
       for (const [i, step] of steps.entries()) {
@@ -219,6 +220,7 @@ export function planRecord(
   rec: ScanRecord,
   format: SidecarFormat,
   enc: Pick<ConvertTaskOptions, 'encryption' | 'keyring'> = {},
+  realFolderOf?: (dir: string) => string,
 ): (ConvertItem | ConvertUnit)[] {
   const encOpts = { ...enc, format };
   const out: (ConvertItem | ConvertUnit)[] = [];
@@ -280,12 +282,7 @@ export function planRecord(
       continue;
     }
     const bytes = good.reduce((n, g) => n + g.inspection.size, 0);
-    out.push({ sources: good.map((g) => g.path), target: tgt, lockKey: lockKeyFor(tgt, good[0].naming), bytes });
+    out.push({ sources: good.map((g) => g.path), target: tgt, lockKey: lockKeyForSidecar(tgt, good[0].naming, realFolderOf), bytes });
   }
   return out;
-}
-
-/** The sidecar lock key saveSidecar uses for this image (one derivation: discovery/lock-key.ts). */
-function lockKeyFor(sidecarPath: string, naming: ScanSidecar['naming']): string {
-  return lockKeyForSidecar(sidecarPath, naming);
 }

@@ -12,14 +12,14 @@
  * (it would otherwise shadow the source: .bin is read before .json); a rewritten file that failed
  * to verify gets its original bytes back.
  */
-import { lstatSync, statSync, unlinkSync } from 'node:fs';
+import { lstatSync, unlinkSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { errors, isSidecarError, type SidecarError } from '../errors.js';
 import { decodeSidecar, deepEqualJson, encodeSidecar } from '../formats/codec.js';
 import { writeFileAtomicSync, writeFilesAtomic } from '../fs/atomic-write.js';
 import { fsyncDirsSettled } from '../fs/dir-sync.js';
 import { acquireSidecarLockSync, type HeldLock } from '../fs/lock.js';
-import { DEFAULT_MAX_FILE_SIZE, readFileLimitedSync } from '../fs/read-file.js';
+import { DEFAULT_MAX_FILE_SIZE, readFileLimitedSync, readFileWithStatSync } from '../fs/read-file.js';
 import type { JsonObject, SidecarExt, SidecarFormat, SidecarNaming } from '../types.js';
 import { encryptionKey, type Keyring, type SidecarKey } from '../crypto/keys.js';
 
@@ -198,10 +198,10 @@ function stageUnit(unit: ConvertUnit, opts: ConvertTaskOptions): ConvertItem[] |
   const decoded: Decoded[] = [];
   for (const path of unit.sources) {
     try {
-      const bytes = readFileLimitedSync(path, opts.maxFileSize);
-      const st = statSync(path);
+      // The mode and owner the target copies: of the very file read (its descriptor's stat).
+      const { bytes, stat: st } = readFileWithStatSync(path, opts.maxFileSize);
       const d = decodeSidecar(bytes, { path, maxDepth: opts.maxDepth, maxFileSize: opts.maxFileSize, keyring: opts.keyring });
-      decoded.push({ path, bytes, data: d.data, format: d.format, key: d.encryption?.key, like: { mode: st.mode, uid: st.uid, gid: st.gid } });
+      decoded.push({ path, bytes, data: d.data, format: d.format, key: d.encryption?.key, like: { mode: Number(st.mode), uid: Number(st.uid), gid: Number(st.gid) } });
     } catch (e) {
       return allItems(unit, planned, false, asSidecarError(e, path));
     }
@@ -264,10 +264,11 @@ function finishUnit(st: Staged, opts: ConvertTaskOptions, removedIn: Set<string>
     }
   }
   // The lock was checked at this instant: the first removal needs no second check (each later one does).
+  // Checked on disk before the rename: while that is fresh it is still ours for certain (lock.ts).
   let justChecked = false;
   if (st.lock && !opts.dryRun && !opts.keepSource && st.decoded.some((d) => d.path !== target)) {
     try {
-      st.lock.check();
+      st.lock.check(true);
       justChecked = true;
     } catch (e) {
       // Lost (a stalled holder whose lock another process took over): a save may be changing the
@@ -281,7 +282,7 @@ function finishUnit(st: Staged, opts: ConvertTaskOptions, removedIn: Set<string>
     const item: ConvertItem = { source: d.path, target, action, ok: true, sourceRemoved: false };
     if (d.path !== target && !opts.keepSource && !opts.dryRun) {
       try {
-        if (!justChecked) st.lock?.check();
+        if (!justChecked) st.lock?.check(true);
         justChecked = false;
         unlinkSync(d.path);
         item.sourceRemoved = true;
