@@ -1,4 +1,5 @@
 /** Moving a file without ever replacing what is at the destination (cleanup, restore). */
+import type { Stats } from 'node:fs';
 import { link, lstat, rename, unlink } from 'node:fs/promises';
 import { errors } from '../errors.js';
 
@@ -26,6 +27,20 @@ export async function moveNoOverwrite(src: string, dest: string): Promise<void> 
     // Undo the link so the file is not in two places, then report.
     await unlink(dest).catch(() => undefined);
     throw errors.fromFs(e, src);
+  }
+}
+
+/**
+ * The entry at `p` (lstat), or null when nothing is there: no such name, or a component on the way
+ * that is no longer a folder (ENOTDIR). Cleanup and restore check what they move with it.
+ */
+export async function lstatOrNull(p: string): Promise<Stats | null> {
+  try {
+    return await lstat(p);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return null;
+    throw errors.fromFs(e, p);
   }
 }
 

@@ -20,7 +20,7 @@
 import { fsyncDirs } from '../fs/dir-sync.js';
 import { lstat, mkdir, realpath, rename, unlink } from 'node:fs/promises';
 import { hashRegularFile, sameFile, type FileSnapshot } from '../fs/file-hash.js';
-import { moveNoOverwrite, pathExists } from '../fs/move.js';
+import { lstatOrNull, moveNoOverwrite, pathExists } from '../fs/move.js';
 import { isSafeRel, relJoin } from '../fs/rel-path.js';
 import { mapLimit } from '../engine/map-limit.js';
 import { basename, dirname, join, resolve } from 'node:path';
@@ -453,15 +453,6 @@ export async function writeManifest(path: string, manifest: QuarantineManifest):
 // ---------------------------------------------------------------------------------------------
 // shared with restore
 // ---------------------------------------------------------------------------------------------
-
-async function lstatOrNull(p: string) {
-  try {
-    return await lstat(p);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw errors.fromFs(e, p);
-  }
-}
 
 /** The file's path must still lead through real directories inside the root (no swapped-in symlink). */
 async function checkInsideRoot(rootAbs: string, rootReal: string, o: { path: string; rel: string }): Promise<void> {

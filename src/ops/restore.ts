@@ -7,14 +7,14 @@
  * is left, the folder (and an empty `.image-sidecar-quarantine`) is removed — by rmdir only, never
  * by a recursive delete.
  */
-import { readdir, lstat, mkdir, realpath, rmdir, unlink } from 'node:fs/promises';
+import { readdir, mkdir, realpath, rmdir, unlink } from 'node:fs/promises';
 import { READ_NOFOLLOW_FLAGS, readRegularFile } from '../fs/regular-file.js';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { errors, isSidecarError } from '../errors.js';
 import { QUARANTINE_DIR } from '../discovery/own-folders.js';
 import { fsyncDirs } from '../fs/dir-sync.js';
 import { hashRegularFile } from '../fs/file-hash.js';
-import { moveNoOverwrite } from '../fs/move.js';
+import { lstatOrNull, moveNoOverwrite } from '../fs/move.js';
 import { isSafeRel, relJoin } from '../fs/rel-path.js';
 import { MANIFEST_MAX_BYTES, MANIFEST_NAME, MANIFEST_VERSION, writeManifest, type ManifestEntry, type QuarantineManifest } from './cleanup.js';
 
@@ -233,14 +233,4 @@ export async function quarantineBase(rootAbs: string): Promise<string | null> {
   if (!st) return null;
   if (!st.isDirectory()) throw errors.outsideRoot(base, rootAbs);
   return base;
-}
-
-async function lstatOrNull(p: string) {
-  try {
-    return await lstat(p);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') return null;
-    throw errors.fromFs(e, p);
-  }
 }
