@@ -312,6 +312,10 @@ test('a corrupt, truncated or foreign index is ignored with a warning and rebuil
     truncated: good.subarray(0, good.length - 7),
     empty: Buffer.alloc(0),
     'not an index': Buffer.from('{"hello": "world"}'),
+    // What a power loss can leave of a file renamed into place without an fsync (store.ts finish):
+    // a block never written (zeros), or only the name with none of the data.
+    'a zeroed block': Buffer.from(good.map((b, i) => (i >= (good.length >> 13) << 12 && i < ((good.length >> 13) + 1) << 12 ? 0 : b))),
+    'zeros of its length': Buffer.alloc(good.length),
   };
   for (const [what, bytes] of Object.entries(damage)) {
     writeFileSync(indexPath, bytes);
@@ -328,6 +332,36 @@ test('a corrupt, truncated or foreign index is ignored with a warning and rebuil
   const r = await runCli(['stats', root, '--index', foreign], { env: CLI_ENV });
   assert.equal(r.stdout, plain.stdout);
   assert.match(r.stderr, /belongs to another library/);
+});
+
+test('an older index brought back (a power loss undid the last rename: the index is not fsynced) serves only what is still as it recorded', async (t) => {
+  const dir = testDir(t);
+  const root = makeTree(
+    {
+      'IMG_1.jpg': FAKE_JPEG,
+      'IMG_1.json': { json: sidecarData('IMG_1.jpg', 1) },
+      'sub/IMG_2.jpg': FAKE_JPEG,
+      'sub/IMG_2.json': { json: sidecarData('IMG_2.jpg', 2) },
+    },
+    join(dir, 'lib'),
+  );
+  const indexPath = join(root, INDEX_DIR, 'index');
+  await runCli(['stats', root], { env: CLI_ENV });
+  await runCli(['stats', root], { env: CLI_ENV }); // a repeat run: folder records too
+  const older = readFileSync(indexPath);
+  // Changes the older index knows nothing of: an edit in place, a new image and sidecar, a removal.
+  writeFileSync(join(root, 'IMG_1.json'), JSON.stringify(sidecarData('IMG_1.jpg', 7)));
+  writeFileSync(join(root, 'sub', 'IMG_3.jpg'), FAKE_JPEG);
+  writeFileSync(join(root, 'sub', 'IMG_3.json'), JSON.stringify(sidecarData('IMG_3.jpg', 3)));
+  rmSync(join(root, 'sub', 'IMG_2.json'));
+  await runCli(['stats', root], { env: CLI_ENV });
+  writeFileSync(indexPath, older);
+  rmSync(`${indexPath}.delta`, { force: true });
+  const plain = await runCli(['stats', root, '--no-index']);
+  const r = await runCli(['stats', root], { env: CLI_ENV });
+  assert.equal(r.stdout, plain.stdout);
+  assert.doesNotMatch(r.stderr, /warning/, 'an older index is valid, only out of date');
+  assert.ok(indexStatus(root).last_run!.misses >= 1, 'the changed file was read again');
 });
 
 test('two processes at once (validate and stats): both finish, the index stays valid and keeps both results', async (t) => {

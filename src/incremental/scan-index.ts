@@ -18,7 +18,6 @@ import { mkdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { basename, dirname, join, resolve } from 'node:path';
 import { errors } from '../errors.js';
 import { relativeTo } from '../fs/rel-path.js';
-import { fsyncDir } from '../fs/dir-sync.js';
 import { withSidecarLock } from '../fs/lock.js';
 import { removeStaleTempFiles, tempNameFor } from '../fs/temp-files.js';
 import type { FileInspection, InspectOptions } from '../tasks/inspect.js';
@@ -660,8 +659,8 @@ export class ScanIndex implements EntrySink {
         bytes = statSync(path).size + (this.reader!.hasDelta ? statSync(deltaPath(path)).size : 0);
       } else {
         await removeStaleTempFiles(dirname(path)).catch(() => undefined);
+        // Renamed into place, not fsynced (store.ts IndexWriter.finish: a cache).
         const out = await withSidecarLock(path, async () => this.writeLocked(prune), { timeoutMs: LOCK_TIMEOUT_MS });
-        await fsyncDir(dirname(path));
         written = true;
         entries = out.entries;
         bytes = out.bytes;
