@@ -1,0 +1,38 @@
+/**
+ * Third round of attacks on the incremental index (docs/INDEX.md, issue 20): every run with the
+ * index gives what `--no-index` gives. Each test here failed on the code before its fix.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { codeDigestFiles } from '../src/incremental/key.js';
+
+/** The compiled tree the tests run against (dist-test/src). */
+const COMPILED = join(dirname(fileURLToPath(import.meta.url)), '..', 'src');
+
+/** Every compiled module `starts` import, statically or dynamically, relative to COMPILED. */
+function importClosure(starts: string[]): string[] {
+  const seen = new Set<string>();
+  const todo = starts.map((s) => join(COMPILED, s));
+  while (todo.length > 0) {
+    const f = todo.pop()!;
+    if (seen.has(f)) continue;
+    seen.add(f);
+    for (const m of readFileSync(f, 'utf8').matchAll(/(?:\bfrom\s*|\bimport\s*\(\s*|\bimport\s+)["'](\.{1,2}\/[^"']+)["']/g)) todo.push(join(dirname(f), m[1]));
+  }
+  return [...seen].map((f) => relative(COMPILED, f)).sort();
+}
+
+// A build whose pairing rule, categories, accelerated decoder or error messages changed (a git
+// build, no version bump) served the folder records and results of the build before: the code
+// digest covered formats/, analysis/, tasks/ and crypto/ only, while folder records hold what
+// discovery/ (pairing, categories, links) made, and results what accel/ decoded and errors.ts said.
+test('the code digest covers every module the inspecting task and the scan import (but the engine and the index\'s own versioned forms)', () => {
+  const covered = new Set(codeDigestFiles());
+  const notShaping = (f: string) => f.startsWith('engine/') || f.startsWith('incremental/') || f.startsWith('integrity/') || f === 'version.js' || f === 'exit-codes.js';
+  const missing = importClosure(['tasks/index.js', 'discovery/scan.js']).filter((f) => !notShaping(f) && !covered.has(f));
+  assert.deepEqual(missing, [], 'modules that shape stored results or records but are not in the code digest');
+  assert.ok(covered.has('accel/scanner.wasm'), 'the accelerated scanner\'s WebAssembly is code too');
+});
