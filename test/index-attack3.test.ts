@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { codeDigestFiles } from '../src/incremental/key.js';
+import { codeDigestFiles, optionsKey } from '../src/incremental/key.js';
+import { schemaEngineVersion } from '../src/analysis/schema.js';
 
 /** The compiled tree the tests run against (dist-test/src). */
 const COMPILED = join(dirname(fileURLToPath(import.meta.url)), '..', 'src');
@@ -35,4 +36,15 @@ test('the code digest covers every module the inspecting task and the scan impor
   const missing = importClosure(['tasks/index.js', 'discovery/scan.js']).filter((f) => !notShaping(f) && !covered.has(f));
   assert.deepEqual(missing, [], 'modules that shape stored results or records but are not in the code digest');
   assert.ok(covered.has('accel/scanner.wasm'), 'the accelerated scanner\'s WebAssembly is code too');
+});
+
+// A schema's verdict is ajv's (checks and messages), and ajv ^8 is updated under us by npm without
+// a version of ours: validate --schema served the messages of the ajv that made them.
+test('results made with a schema are keyed by the schema engine\'s version (an ajv update is another option set)', () => {
+  const withSchema = { validate: true, brief: true, schema: { type: 'object', required: ['x'] } };
+  assert.notEqual(optionsKey(withSchema, 'ajv 8.20.0'), optionsKey(withSchema, 'ajv 8.21.0'));
+  assert.equal(optionsKey(withSchema), optionsKey(withSchema, schemaEngineVersion()), 'the installed ajv by default');
+  assert.match(schemaEngineVersion(), /^ajv \d+\.\d+\.\d+/);
+  const without = { validate: true, brief: true };
+  assert.equal(optionsKey(without, 'ajv 8.20.0'), optionsKey(without, 'ajv 8.21.0'), 'no schema: ajv plays no part');
 });

@@ -10,6 +10,7 @@ import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { canonicalJson } from '../formats/canonical.js';
+import { schemaEngineVersion } from '../analysis/schema.js';
 import type { InspectOptions } from '../tasks/inspect.js';
 import type { JsonValue } from '../types.js';
 import { packageVersion } from '../version.js';
@@ -73,8 +74,11 @@ export function isCacheable(opts: InspectOptions): boolean {
   return !opts.keepData && !opts.dataJson;
 }
 
-/** The key of results made with these options (hex, 32 chars). */
-export function optionsKey(opts: InspectOptions): string {
+/**
+ * The key of results made with these options (hex, 32 chars). A schema's results also depend on
+ * the schema engine's version (`schemaEngine`: the installed ajv's unless given).
+ */
+export function optionsKey(opts: InspectOptions, schemaEngine?: string): string {
   const shape: Record<string, JsonValue> = {
     v: RESULT_VERSION,
     tool: packageVersion(),
@@ -83,7 +87,7 @@ export function optionsKey(opts: InspectOptions): string {
     sizes: opts.summarize === true ? opts.sizes !== false : false,
     brief: opts.summarize !== true && opts.brief === true,
     validate: opts.validate === true,
-    schema: opts.schema === undefined ? null : createHash('sha256').update(canonicalJson(opts.schema as JsonValue)).digest('hex'),
+    schema: opts.schema === undefined ? null : `${createHash('sha256').update(canonicalJson(opts.schema as JsonValue)).digest('hex')} ${schemaEngine ?? schemaEngineVersion()}`,
     probe: opts.probe === true,
     maxFileSize: opts.maxFileSize ?? null,
     maxDepth: opts.maxDepth ?? null,
