@@ -4,11 +4,15 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { codeDigestFiles, optionsKey } from '../src/incremental/key.js';
 import { schemaEngineVersion } from '../src/analysis/schema.js';
+import { hostMark } from '../src/fs/temp-files.js';
+import { stats, type IndexRunStats } from '../src/index.js';
+import { FAKE_JPEG, makeTree, sidecarData, testDir } from './helpers/tree.js';
 
 /** The compiled tree the tests run against (dist-test/src). */
 const COMPILED = join(dirname(fileURLToPath(import.meta.url)), '..', 'src');
@@ -47,4 +51,23 @@ test('results made with a schema are keyed by the schema engine\'s version (an a
   assert.match(schemaEngineVersion(), /^ajv \d+\.\d+\.\d+/);
   const without = { validate: true, brief: true };
   assert.equal(optionsKey(without, 'ajv 8.20.0'), optionsKey(without, 'ajv 8.21.0'), 'no schema: ajv plays no part');
+});
+
+// A run killed or interrupted (Ctrl-C: no handler, the process just ends) leaves its spool, as big
+// as its new results. Only a run that wrote the index swept such leftovers, so repeat runs where
+// nothing changed (a nightly health check) kept a Ctrl-C'd `validate --schema` spool for good.
+test('a killed run\'s spool is removed by the next run, also one that has nothing to write', async (t) => {
+  const dir = testDir(t, 'isc-attack3-spool-');
+  const root = makeTree({ 'a/IMG_1.jpg': FAKE_JPEG, 'a/IMG_1.json': { json: sidecarData('IMG_1.jpg', 1, 4) } }, join(dir, 'lib'));
+  const runs: IndexRunStats[] = [];
+  const index = { path: join(dir, 'idx', 'index'), racyMarginMs: 0, onStats: (s: IndexRunStats) => runs.push(s) };
+  await stats(root, { index, engine: 'inline' });
+  await stats(root, { index, engine: 'inline' }); // stores the folder's records
+  // The spool of a run of this host whose process is gone.
+  const dead = spawnSync(process.execPath, ['-e', '']).pid;
+  const spool = join(dir, 'idx', `.index.spool.isc-tmp-${hostMark()}-${dead}-k1ll3d`);
+  writeFileSync(spool, Buffer.alloc(4096));
+  await stats(root, { index, engine: 'inline' });
+  assert.equal(runs.at(-1)!.written, false, 'nothing changed: the index is not written');
+  assert.equal(existsSync(spool), false, 'the dead run\'s spool is removed all the same');
 });
