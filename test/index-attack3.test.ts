@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { codeDigestFiles, optionsKey } from '../src/incremental/key.js';
 import { schemaEngineVersion } from '../src/analysis/schema.js';
 import { hostMark } from '../src/fs/temp-files.js';
-import { stats, type IndexRunStats } from '../src/index.js';
+import { stats, validate, type IndexRunStats } from '../src/index.js';
 import { FAKE_JPEG, makeTree, sidecarData, testDir } from './helpers/tree.js';
 
 /** The compiled tree the tests run against (dist-test/src). */
@@ -70,4 +70,21 @@ test('a killed run\'s spool is removed by the next run, also one that has nothin
   await stats(root, { index, engine: 'inline' });
   assert.equal(runs.at(-1)!.written, false, 'nothing changed: the index is not written');
   assert.equal(existsSync(spool), false, 'the dead run\'s spool is removed all the same');
+});
+
+// ajv reports problems in the order of the schema's keys. The options key digested the schema as
+// canonical JSON (keys sorted), so a schema whose `properties` were reordered was the same option
+// set: validate --schema served the problems in the order of the schema used before.
+test('a schema with its keys in another order is another option set: its problems come in its own order', async (t) => {
+  const dir = testDir(t, 'isc-attack3-schema-order-');
+  const root = makeTree({ 'IMG_1.jpg': FAKE_JPEG, 'IMG_1.json': { json: { ...sidecarData('IMG_1.jpg', 1, 4), a: 1, b: 2 } } }, join(dir, 'lib'));
+  const ab = { properties: { a: { type: 'string' }, b: { type: 'string' } } };
+  const ba = { properties: { b: { type: 'string' }, a: { type: 'string' } } };
+  const index = { path: join(dir, 'index'), racyMarginMs: 0 };
+  const pointers = (r: Awaited<ReturnType<typeof validate>>) => (r.results ?? []).flatMap((x) => x.problems.map((p) => p.pointer)).filter((p) => p === '/a' || p === '/b');
+  assert.deepEqual(pointers(await validate(root, { schema: ab, index, engine: 'inline' })), ['/a', '/b']);
+  const plain = await validate(root, { schema: ba, index: false, engine: 'inline' });
+  assert.deepEqual(pointers(plain), ['/b', '/a'], 'ajv follows the schema\'s key order');
+  assert.deepEqual(pointers(await validate(root, { schema: ba, index, engine: 'inline' })), ['/b', '/a'], 'not the order of the schema used before');
+  assert.notEqual(optionsKey({ validate: true, schema: ab }), optionsKey({ validate: true, schema: ba }));
 });

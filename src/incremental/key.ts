@@ -87,7 +87,10 @@ export function optionsKey(opts: InspectOptions, schemaEngine?: string): string 
     sizes: opts.summarize === true ? opts.sizes !== false : false,
     brief: opts.summarize !== true && opts.brief === true,
     validate: opts.validate === true,
-    schema: opts.schema === undefined ? null : `${createHash('sha256').update(canonicalJson(opts.schema as JsonValue)).digest('hex')} ${schemaEngine ?? schemaEngineVersion()}`,
+    // The schema as written, key order included (not canonical JSON): ajv reports a schema's
+    // problems in the order of its keys (`properties` a, b → problems a, b), as each thread's
+    // compile cache (tasks/inspect.ts) tells schemas apart.
+    schema: opts.schema === undefined ? null : `${createHash('sha256').update(JSON.stringify(opts.schema)).digest('hex')} ${schemaEngine ?? schemaEngineVersion()}`,
     probe: opts.probe === true,
     maxFileSize: opts.maxFileSize ?? null,
     maxDepth: opts.maxDepth ?? null,
