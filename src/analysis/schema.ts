@@ -25,6 +25,14 @@ const ajvClass = {
   draft2020: () => (require('ajv/dist/2020.js') as typeof Ajv2020Module).default,
 };
 
+/**
+ * ajv's version: its checks and messages are part of a schema's verdict, and a dependency update
+ * (ajv ^8) changes them without a version of ours: the index keys results by it (incremental/key.ts).
+ */
+export function schemaEngineVersion(): string {
+  return `ajv ${(require('ajv/package.json') as { version: string }).version}`;
+}
+
 export interface CompiledSchema {
   /** The schema as given (a plain object or boolean): send this to workers and recompile there. */
   readonly schemaSource: unknown;

@@ -1,14 +1,16 @@
 /**
  * What shapes an inspection result besides the file's bytes, as one short key: the inspect options
  * (summary, sizes, rules, schema digest, probe, size and depth limits, key ids), the tool version
- * and a digest of the compiled code that inspects (formats, analysis, tasks, crypto), so a rule
- * changed without a version bump still invalidates. Results are stored per key: a schema change
- * invalidates the validate results made with the old schema and nothing else.
+ * and a digest of the compiled code that makes what the index stores (inspection results and the
+ * scan's folder records), so a rule changed without a version bump still invalidates. Results are
+ * stored per key: a schema change invalidates the validate results made with the old schema and
+ * nothing else.
  */
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { canonicalJson } from '../formats/canonical.js';
+import { schemaEngineVersion } from '../analysis/schema.js';
 import type { InspectOptions } from '../tasks/inspect.js';
 import type { JsonValue } from '../types.js';
 import { packageVersion } from '../version.js';
@@ -16,26 +18,47 @@ import { packageVersion } from '../version.js';
 /** Bumped when the meaning of a stored result changes in a way the code digest cannot see. */
 export const RESULT_VERSION = 1;
 
-/** The folders (siblings of this one, compiled) whose code decides an inspection's result. */
-const CODE_DIRS = ['formats', 'analysis', 'tasks', 'crypto'];
+/**
+ * The folders (siblings of this one, compiled) whose code decides an inspection's result or a
+ * folder record: decoding (the accelerated path too, its wasm included), analysis, the task, keys,
+ * reading files, and pairing, categories and link resolution (discovery: folder records hold their
+ * output). Left out: the engine (runs tasks, shapes nothing) and incremental/ (its stored forms
+ * carry their own versions). test/index-attack3.test.ts checks every module the inspecting task and
+ * the scan import is covered.
+ */
+const CODE_DIRS = ['formats', 'analysis', 'tasks', 'crypto', 'accel', 'discovery', 'fs'];
+
+/** Modules of the top folder that results carry: error messages, categories, format names. */
+const CODE_FILES = ['errors.js', 'types.js', 'vocabulary.js'];
+
+/** Compiled code: modules and the accelerated scanner's WebAssembly. */
+const isCode = (n: string) => n.endsWith('.js') || n.endsWith('.wasm');
 
 let codeDigestCache: string | undefined;
 
-/** sha256 over the compiled modules that inspect (read once per process, ~30 small files). */
+/** The compiled files the code digest covers, relative to the compiled tree's top (`formats/json.js`). */
+export function codeDigestFiles(): string[] {
+  const files: string[] = [];
+  for (const dir of CODE_DIRS) {
+    try {
+      for (const n of readdirSync(fileURLToPath(new URL(`../${dir}/`, import.meta.url))).filter(isCode).sort()) files.push(`${dir}/${n}`);
+    } catch {
+      /* not there: nothing to cover */
+    }
+  }
+  return [...files, ...CODE_FILES];
+}
+
+/** sha256 over the compiled modules that make what the index stores (read once per process, ~50 small files). */
 export function codeDigest(): string {
   if (codeDigestCache !== undefined) return codeDigestCache;
   const h = createHash('sha256');
-  for (const dir of CODE_DIRS) {
-    const url = new URL(`../${dir}/`, import.meta.url);
-    let names: string[];
+  for (const f of codeDigestFiles()) {
+    h.update(`${f}\0`);
     try {
-      names = readdirSync(fileURLToPath(url)).filter((n) => n.endsWith('.js')).sort();
+      h.update(readFileSync(new URL(`../${f}`, import.meta.url)));
     } catch {
-      names = [];
-    }
-    for (const n of names) {
-      h.update(`${dir}/${n}\0`);
-      h.update(readFileSync(new URL(n, url)));
+      /* a missing top-level module changes nothing here: its name alone is hashed */
     }
   }
   return (codeDigestCache = h.digest('hex'));
@@ -51,8 +74,11 @@ export function isCacheable(opts: InspectOptions): boolean {
   return !opts.keepData && !opts.dataJson;
 }
 
-/** The key of results made with these options (hex, 32 chars). */
-export function optionsKey(opts: InspectOptions): string {
+/**
+ * The key of results made with these options (hex, 32 chars). A schema's results also depend on
+ * the schema engine's version (`schemaEngine`: the installed ajv's unless given).
+ */
+export function optionsKey(opts: InspectOptions, schemaEngine?: string): string {
   const shape: Record<string, JsonValue> = {
     v: RESULT_VERSION,
     tool: packageVersion(),
@@ -61,7 +87,10 @@ export function optionsKey(opts: InspectOptions): string {
     sizes: opts.summarize === true ? opts.sizes !== false : false,
     brief: opts.summarize !== true && opts.brief === true,
     validate: opts.validate === true,
-    schema: opts.schema === undefined ? null : createHash('sha256').update(canonicalJson(opts.schema as JsonValue)).digest('hex'),
+    // The schema as written, key order included (not canonical JSON): ajv reports a schema's
+    // problems in the order of its keys (`properties` a, b → problems a, b), as each thread's
+    // compile cache (tasks/inspect.ts) tells schemas apart.
+    schema: opts.schema === undefined ? null : `${createHash('sha256').update(JSON.stringify(opts.schema)).digest('hex')} ${schemaEngine ?? schemaEngineVersion()}`,
     probe: opts.probe === true,
     maxFileSize: opts.maxFileSize ?? null,
     maxDepth: opts.maxDepth ?? null,

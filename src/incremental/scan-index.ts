@@ -653,12 +653,15 @@ export class ScanIndex implements EntrySink {
     const pruneLoaded = prune && this.reader !== null;
     try {
       mkdirSync(dirname(path), { recursive: true });
+      // Killed or interrupted runs' spools and temp files go on every run, not only on one that
+      // writes: after a Ctrl-C'd run with many misses, repeat runs where nothing changed kept its
+      // spool (up to the size of the index) for good. One readdir of the index folder.
+      await removeStaleTempFiles(dirname(path)).catch(() => undefined);
       if (this.unchanged(prune) && indexStamp(path) === this.loadedStamp) {
         // Every entry a hit, none gone, nothing new: the file on disk already says all this.
         entries = this.reader!.count(TABLE_FILES);
         bytes = statSync(path).size + (this.reader!.hasDelta ? statSync(deltaPath(path)).size : 0);
       } else {
-        await removeStaleTempFiles(dirname(path)).catch(() => undefined);
         // Renamed into place, not fsynced (store.ts IndexWriter.finish: a cache).
         const out = await withSidecarLock(path, async () => this.writeLocked(prune), { timeoutMs: LOCK_TIMEOUT_MS });
         written = true;
