@@ -111,3 +111,31 @@ describe('cli stats and format-stats', () => {
     removeTree(dir);
   });
 });
+
+describe('operation names that are Object.prototype members', () => {
+  let dir: string;
+  before(() => {
+    dir = tempDir();
+  });
+  after(() => removeTree(dir));
+
+  it('are counted like any other (regression: "constructor" counted "function Object() { [native code] }1", "__proto__" was lost)', async () => {
+    const text =
+      '{"sidecar_info": {"image_path": "IMG_1.jpg"}, "constructor": {"success": false, "processing_time": 1.5, "data": {"a": 1}},' +
+      ' "__proto__": {"success": true, "processing_time": 2.5, "data": {"b": [1, 2]}}, "hasOwnProperty": {"success": true, "data": {}},' +
+      ' "face_detection": {"success": true, "processing_time": 0.5, "data": {"faces": []}}}';
+    const root = makeTree({ 'IMG_1.jpg': FAKE_JPEG, 'IMG_1.json': text, 'IMG_2.jpg': FAKE_JPEG, 'IMG_2.json': text }, join(dir, 'lib'));
+    for (const engine of ['inline', 'threads']) {
+      // Twice: the second run is served from the index.
+      for (const indexArgs of [['--no-index'], [], []]) {
+        const r = await runCli(['stats', root, '--json', '--engine', engine, '--workers', '2', ...indexArgs]);
+        const s = parseJson(r) as Record<string, Record<string, unknown>>;
+        const how = `${engine} ${indexArgs.join(' ') || 'index'}`;
+        assert.deepEqual(s.operation_counts, { ['__proto__']: 2, constructor: 2, face_detection: 2, has_own_property: 2 }, how);
+        assert.deepEqual(s.avg_processing_times, { ['__proto__']: 2.5, constructor: 1.5, face_detection: 0.5 }, how);
+        assert.deepEqual(s.success_rate_percentages, { ['__proto__']: 100, constructor: 0, face_detection: 100, has_own_property: 100 }, how);
+        for (const [op, size] of Object.entries(s.avg_data_sizes)) assert.equal(typeof size, 'number', `${how}: ${op}`);
+      }
+    }
+  });
+});

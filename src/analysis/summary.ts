@@ -14,6 +14,7 @@ import {
   SIDECAR_INFO_KEY,
 } from './operations.js';
 import { recordedImage, type ImageRecord } from './image-identity.js';
+import { addOwn, setOwn } from './own-record.js';
 
 export interface SidecarSummary {
   /** Normalised snake_case operation names, in file order. */
@@ -171,11 +172,6 @@ function sizeOf(value: JsonValue | null, root: JsonObject): number {
   }
 }
 
-/** Set a record entry even for keys like `__proto__` (operation names come from the file). */
-function setOwn<T>(record: Record<string, T>, key: string, value: T): void {
-  if (key === '__proto__') Object.defineProperty(record, key, { value, enumerable: true, writable: true, configurable: true });
-  else record[key] = value;
-}
 
 /** The CBOR size of the root map without its `sidecar_info` entry (flat form payloads). */
 function flatPayloadSize(root: JsonObject): number {
@@ -271,7 +267,7 @@ function summarize(data: JsonObject, withSizes: boolean, briefOnly: boolean): Si
     if (summary.toolName === null && name === (summary.operationType ?? summary.operations[0])) summary.toolName = state.tool;
     if (briefOnly) return;
     const size = withSizes ? sizeOf(op.form === 'flat' ? null : op.value, data) : -1;
-    if (size >= 0) setOwn(summary.dataSizes, name, (Object.hasOwn(summary.dataSizes, name) ? summary.dataSizes[name] : 0) + size);
+    if (size >= 0) addOwn(summary.dataSizes, name, size);
   });
 
   if (summary.operationType === null && summary.operations.length > 0) summary.operationType = summary.operations[0];
@@ -308,7 +304,7 @@ function countObjects(objects: JsonValue | undefined, summary: SidecarSummary): 
     if (!isPlainObject(o)) continue;
     summary.objects++;
     const cls = o.class_name;
-    if (typeof cls === 'string') setOwn(summary.objectClasses, cls, (Object.hasOwn(summary.objectClasses, cls) ? summary.objectClasses[cls] : 0) + 1);
+    if (typeof cls === 'string') addOwn(summary.objectClasses, cls);
   }
 }
 

@@ -5,6 +5,7 @@
  */
 import { normalizeOperationName, isPlainObject } from '../analysis/operations.js';
 import { summarizeSidecar } from '../analysis/summary.js';
+import { getOwn } from '../analysis/own-record.js';
 import type { JsonObject, JsonValue } from '../types.js';
 import { aligned, bytes, type Style } from './style.js';
 
@@ -102,11 +103,11 @@ export function readSummary(image: string, sidecar: string | null, format: strin
 
 export function readSummaryLines(r: ReadSummary, style: Style): string[] {
   const ops = r.operations.map((op) => {
-    const ok = r.success[op];
+    const ok = getOwn(r.success, op); // own keys: an operation may be named constructor
     const parts = [ok === undefined ? '-' : ok ? style.green('ok') : style.red('failed')];
-    const t = r.processing_times[op];
+    const t = getOwn(r.processing_times, op);
     if (t !== undefined) parts.push(`${Number(t.toPrecision(3))} s`);
-    const size = r.data_sizes[op];
+    const size = getOwn(r.data_sizes, op);
     if (size !== undefined) parts.push(bytes(size));
     return [`  ${op}`, parts.join(', ')] as const;
   });

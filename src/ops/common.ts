@@ -1,6 +1,7 @@
 import { normalizeOperationName } from '../analysis/operations.js';
 import { compileQuery } from '../analysis/query.js';
 import { sidecarFilesOf, type ScanRecord, type ScanSidecar } from '../discovery/scan.js';
+import { setOwn } from '../analysis/own-record.js';
 
 /**
  * The sidecars a tree operation should look at once each: every candidate sidecar that lives in
@@ -49,7 +50,7 @@ export function sortKeysDeep<T>(v: T): T {
   if (Array.isArray(v)) return v.map(sortKeysDeep) as T;
   if (v && typeof v === 'object') {
     const out: Record<string, unknown> = {};
-    for (const k of Object.keys(v as object).sort()) out[k] = sortKeysDeep((v as Record<string, unknown>)[k]);
+    for (const k of Object.keys(v as object).sort()) setOwn(out, k, sortKeysDeep((v as Record<string, unknown>)[k]));
     return out as T;
   }
   return v;

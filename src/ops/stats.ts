@@ -5,6 +5,7 @@ import { ExactSum } from './exact-sum.js';
 import { CATEGORIES, type Category, type Options } from '../types.js';
 import { ownEffective, round, sidecarFilter, sortKeysDeep } from './common.js';
 import { checkRecordIdentity } from './todo.js';
+import { addOwn, getOwn, setOwn } from '../analysis/own-record.js';
 
 export interface StatsOptions extends Options {
   operationType?: string;
@@ -111,7 +112,8 @@ export interface StatsRaw {
   problemCount: number;
 }
 
-const add = (o: Record<string, number>, k: string, v = 1) => (o[k] = (o[k] ?? 0) + v);
+// Keys are operation names, grades, formats from files: own keys only (analysis/own-record.ts).
+const add = addOwn;
 
 /** Counts of one scan, record by record; `raw()` is what a shard writes and `merge` adds up. */
 class StatsAccumulator {
@@ -150,15 +152,15 @@ class StatsAccumulator {
     add(r.formats, eff.inspection.format ?? 'unknown');
     for (const op of sum.operations) {
       add(r.opCounts, op);
-      add(r.sizeSum, op, sum.dataSizes[op] ?? 0);
-      const t = sum.processingTimes[op];
+      add(r.sizeSum, op, getOwn(sum.dataSizes, op) ?? 0);
+      const t = getOwn(sum.processingTimes, op);
       if (typeof t === 'number' && Number.isFinite(t)) {
         let ts = this.timeSums.get(op);
         if (!ts) this.timeSums.set(op, (ts = new ExactSum()));
         ts.add(t);
         add(r.timeN, op);
       }
-      const ok = sum.success[op];
+      const ok = getOwn(sum.success, op);
       if (typeof ok === 'boolean') {
         add(r.succN, op);
         if (ok) add(r.succ, op);
@@ -185,7 +187,7 @@ class StatsAccumulator {
   /** Close with the scan's summary. */
   raw(s: ScanSummary): StatsRaw {
     const r = this.r;
-    for (const [op, ts] of this.timeSums) r.timeSum[op] = ts.toJSON();
+    for (const [op, ts] of this.timeSums) setOwn(r.timeSum, op, ts.toJSON());
     Object.assign(r, { images: s.images, imageSymlinks: s.imageSymlinks, brokenSymlinks: s.brokenSymlinks, complete: s.complete, problemCount: s.problemCount });
     r.counts = Object.fromEntries(CATEGORIES.map((c) => [c, s.counts[c]])) as Record<Category, number>;
     return r;
@@ -236,7 +238,7 @@ export function mergeStatsRaw(raws: readonly StatsRaw[]): StatsRaw {
       ts.merge(partials);
     }
   }
-  for (const [op, ts] of times) out.timeSum[op] = ts.toJSON();
+  for (const [op, ts] of times) setOwn(out.timeSum, op, ts.toJSON());
   return out;
 }
 
@@ -248,7 +250,7 @@ export function finishStats(r: StatsRaw, opts: Pick<StatsOptions, 'operationType
     throw errors.usage(`unknown operation "${opts.operationType}": not a known operation, and no sidecar in ${r.root} holds it`);
   }
   const avg = (sumO: Record<string, number>, nO: Record<string, number>, scale = 1) =>
-    Object.fromEntries(Object.keys(nO).map((k) => [k, round((sumO[k] ?? 0) / nO[k] * scale, 6)]));
+    Object.fromEntries(Object.keys(nO).map((k) => [k, round((getOwn(sumO, k) ?? 0) / nO[k] * scale, 6)]));
   const timeSum = Object.fromEntries(Object.entries(r.timeSum).map(([k, v]) => [k, new ExactSum(v).value()]));
   const result: TreeStats = {
     directory: r.root,

@@ -20,6 +20,7 @@
 import type { SidecarFormat } from '../types.js';
 import type { SidecarSummary } from '../analysis/summary.js';
 import type { FileInspection, InspectItem, InspectStatus } from './inspect.js';
+import { setOwn } from '../analysis/own-record.js';
 
 export interface InspectWire {
   readonly kind: 'inspect-wire/1';
@@ -327,11 +328,6 @@ export function isInspectWire(x: unknown): x is InspectWire {
   return typeof x === 'object' && x !== null && (x as InspectWire).kind === 'inspect-wire/1';
 }
 
-/** Set a record entry even for keys like `__proto__` (operation and class names come from files). */
-function setOwn<T>(record: Record<string, T>, key: string, value: T): void {
-  if (key === '__proto__') Object.defineProperty(record, key, { value, enumerable: true, writable: true, configurable: true });
-  else record[key] = value;
-}
 
 /** The results of a packed batch, one plain object each, `path` from the batch's items. */
 export function unpackInspections(w: InspectWire, items: readonly InspectItem[]): FileInspection[] {
