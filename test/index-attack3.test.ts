@@ -88,3 +88,9 @@ test('a schema with its keys in another order is another option set: its problem
   assert.deepEqual(pointers(await validate(root, { schema: ba, index, engine: 'inline' })), ['/b', '/a'], 'not the order of the schema used before');
   assert.notEqual(optionsKey({ validate: true, schema: ab }), optionsKey({ validate: true, schema: ba }));
 });
+
+test("results are keyed by Node's version too: V8's parse messages, fs error texts and ICU's normalization are part of a result", () => {
+  const opts = { validate: true, brief: true };
+  assert.notEqual(optionsKey(opts, undefined, '20.20.2'), optionsKey(opts, undefined, '22.1.0'));
+  assert.equal(optionsKey(opts), optionsKey(opts, undefined, process.versions.node), "the running Node's by default");
+});

@@ -64,9 +64,9 @@ export function codeDigest(): string {
   return (codeDigestCache = h.digest('hex'));
 }
 
-/** This build: tool version, result version and code digest (keys of other builds are dropped on write). */
+/** This build: tool version, result version, Node's version and code digest (keys of other builds are dropped on write). */
 export function buildId(): string {
-  return `${packageVersion()}/${RESULT_VERSION}/${codeDigest().slice(0, 16)}`;
+  return `${packageVersion()}/${RESULT_VERSION}/node-${process.versions.node}/${codeDigest().slice(0, 16)}`;
 }
 
 /** Inspections that can be stored: no decoded data kept (convert, JSON export read every file). */
@@ -78,11 +78,14 @@ export function isCacheable(opts: InspectOptions): boolean {
  * The key of results made with these options (hex, 32 chars). A schema's results also depend on
  * the schema engine's version (`schemaEngine`: the installed ajv's unless given).
  */
-export function optionsKey(opts: InspectOptions, schemaEngine?: string): string {
+export function optionsKey(opts: InspectOptions, schemaEngine?: string, nodeVersion: string = process.versions.node): string {
   const shape: Record<string, JsonValue> = {
     v: RESULT_VERSION,
     tool: packageVersion(),
     code: codeDigest(),
+    // Node's own part of a result: V8's JSON.parse messages in `cannot decode`, fs error texts, ICU's
+    // NFC and case folding (pairing). An upgraded Node reads everything once again.
+    node: nodeVersion,
     summarize: opts.summarize === true,
     sizes: opts.summarize === true ? opts.sizes !== false : false,
     brief: opts.summarize !== true && opts.brief === true,
