@@ -6,7 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runCli } from './helpers/cli.js';
 import { FAKE_JPEG, makeTree, sidecarData, testDir } from './helpers/tree.js';
@@ -80,4 +80,55 @@ test('the CLI with a symlinked .image-sidecar: same output as --no-index, a warn
   await runCli(['index', 'clear', root], { env: noCache });
   outsideUntouched(outside);
   assert.equal(existsSync(join(root, INDEX_DIR, 'index')), true, 'the file behind the link is still there');
+});
+
+test('--index never takes a file that is not an index, nor a place inside the library (regression: --index lib/IMG_1.json replaced that sidecar with the index, --index ~/notes.txt replaced the notes)', async (t) => {
+  const dir = testDir(t);
+  const root = makeTree({ 'IMG_1.jpg': FAKE_JPEG, 'IMG_1.json': { json: sidecarData('IMG_1.jpg', 1) }, 'sub/IMG_2.jpg': FAKE_JPEG }, join(dir, 'lib'));
+  const sidecar = join(root, 'IMG_1.json');
+  const sidecarBytes = readFileSync(sidecar);
+  const plain = await runCli(['stats', root, '--no-index']);
+  // Inside the library: refused before anything runs, nothing made or changed there.
+  for (const at of [sidecar, join(root, 'sub', 'my-index'), join(root, 'new-folder', 'index')]) {
+    const r = await runCli(['stats', root, '--index', at]);
+    assert.equal(r.code, 2, at);
+    assert.match(r.stderr, /is inside the library/);
+    const c = await runCli(['index', 'clear', root, '--index', at]);
+    assert.equal(c.code, 2, `clear ${at}`);
+  }
+  assert.deepEqual(readFileSync(sidecar), sidecarBytes, 'the sidecar is untouched');
+  assert.equal(existsSync(join(root, 'sub', 'my-index')) || existsSync(join(root, 'sub', 'my-index.last-run.json')) || existsSync(join(root, 'new-folder')), false);
+  // Anyone's file outside it: never read as an index, written over or removed.
+  const notes = join(dir, 'notes.txt');
+  writeFileSync(notes, 'my notes\n');
+  writeFileSync(join(dir, 'other.delta'), 'not a delta either\n');
+  for (const at of [notes, join(dir, 'other')]) {
+    const r = await runCli(['stats', root, '--index', at]);
+    assert.equal(r.code, 0);
+    assert.equal(r.stdout, plain.stdout, 'the run goes on without an index');
+    assert.match(r.stderr, /is not an image-sidecar index/);
+    const c = await runCli(['index', 'clear', root, '--index', at]);
+    assert.equal(c.code, 2);
+    assert.match(c.stderr, /is not an image-sidecar index/);
+  }
+  assert.equal(readFileSync(notes, 'utf8'), 'my notes\n');
+  assert.equal(readFileSync(join(dir, 'other.delta'), 'utf8'), 'not a delta either\n');
+  assert.equal(existsSync(join(dir, 'other')), false);
+  // Our own folder inside the library, an empty file, a damaged index: used (and rebuilt).
+  const ours = join(root, INDEX_DIR, 'other-index');
+  const empty = join(dir, 'empty-index');
+  writeFileSync(empty, '');
+  for (const at of [ours, empty]) {
+    await runCli(['stats', root, '--index', at]);
+    const again = await runCli(['stats', root, '--index', at]);
+    assert.equal(again.stdout, plain.stdout);
+    assert.doesNotMatch(again.stderr, /warning/);
+  }
+  writeFileSync(empty, Buffer.concat([readFileSync(empty).subarray(0, 64), Buffer.alloc(64)]));
+  const damaged = await runCli(['stats', root, '--index', empty]);
+  assert.equal(damaged.stdout, plain.stdout);
+  assert.match(damaged.stderr, /unusable/);
+  const clear = await runCli(['index', 'clear', root, '--index', empty]);
+  assert.equal(clear.code, 0);
+  assert.equal(existsSync(empty), false);
 });

@@ -8,10 +8,12 @@
  * the library, and `index clear` delete there. Such a root's index goes to the cache directory,
  * or nowhere ('none': the run goes on without one), with a note saying why.
  */
-import { accessSync, constants, realpathSync } from 'node:fs';
-import { entryAt } from '../fs/regular-file.js';
+import { accessSync, closeSync, constants, fstatSync, openSync, readSync, realpathSync } from 'node:fs';
+import { entryAt, READ_FLAGS } from '../fs/regular-file.js';
 import { createHash } from 'node:crypto';
-import { join, resolve } from 'node:path';
+import { dirname, join, relative, resolve, sep } from 'node:path';
+import { errors } from '../errors.js';
+import { deltaPath, INDEX_MAGIC } from './store.js';
 
 /** The folder under a library root that holds our own state (never a data folder). */
 export const INDEX_DIR = '.image-sidecar';
@@ -59,7 +61,7 @@ export function resolveIndexLocation(root: string, opts: IndexLocationOptions = 
   } catch {
     /* the scan reports a missing root */
   }
-  if (opts.path) return { path: resolve(opts.path), where: 'explicit', rootReal };
+  if (opts.path) return explicitLocation(resolve(opts.path), rootAbs, rootReal);
   const dir = join(rootAbs, INDEX_DIR);
   const at = entryAt(dir);
   if (at === 'other') {
@@ -70,4 +72,57 @@ export function resolveIndexLocation(root: string, opts: IndexLocationOptions = 
   const inRoot = at === 'folder' ? writable(dir) : writable(rootAbs);
   if (inRoot || !opts.cacheDir) return { path: join(dir, INDEX_FILE), where: 'root', rootReal };
   return { path: cacheIndexPath(opts.cacheDir, rootReal), where: 'cache', rootReal };
+}
+
+/**
+ * `--index PATH` may name any path. Inside the library it would be read as the library's own
+ * files (its `.last-run.json` as a sidecar, the index as an ignored file), so the output would
+ * differ from `--no-index`: refused, unless under one of our own folders (never walked). A file
+ * there that is not an index (a sidecar, anyone's file named by mistake) is never read as one,
+ * written over or removed: the run keeps no index, with a note.
+ */
+function explicitLocation(path: string, rootAbs: string, rootReal: string): IndexLocation {
+  let folderReal = dirname(path);
+  try {
+    folderReal = realpathSync.native(folderReal);
+  } catch {
+    /* not there yet: as spelled */
+  }
+  for (const [base, at] of [
+    [rootAbs, dirname(path)],
+    [rootReal, folderReal],
+  ]) {
+    const rel = relative(base, at);
+    const inside = rel === '' || (!rel.startsWith(`..${sep}`) && rel !== '..' && !rel.startsWith(sep));
+    if (inside && !rel.split(sep).includes(INDEX_DIR)) {
+      throw errors.usage(`--index ${path} is inside the library ${rootAbs}: its files would be read as the library's; give a path outside it (or leave --index out: ${join(rootAbs, INDEX_DIR, INDEX_FILE)})`);
+    }
+  }
+  for (const p of [path, deltaPath(path)]) {
+    if (!holdsIndexOrNothing(p)) {
+      return { path, where: 'none', rootReal, note: `${p} is not an image-sidecar index: it is never read as one, written over or removed (give --index another path)` };
+    }
+  }
+  return { path, where: 'explicit', rootReal };
+}
+
+/** Nothing at `p`, an empty file, or a file that starts as an index does (a damaged one included). */
+export function holdsIndexOrNothing(p: string): boolean {
+  let fd: number;
+  try {
+    fd = openSync(p, READ_FLAGS); // a FIFO opens at once (O_NONBLOCK) and is refused below
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'ENOENT';
+  }
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile()) return false;
+    if (st.size === 0) return true;
+    const head = Buffer.alloc(INDEX_MAGIC.length);
+    return readSync(fd, head, 0, head.length, 0) === head.length && head.equals(INDEX_MAGIC);
+  } catch {
+    return false;
+  } finally {
+    closeSync(fd);
+  }
 }

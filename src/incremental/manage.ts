@@ -90,8 +90,12 @@ export function indexStatus(root: string, opts: IndexLocationOptions = {}): Inde
 export function clearIndex(root: string, opts: IndexLocationOptions = {}): { path: string; removed: boolean } {
   const loc = resolveIndexLocation(root, opts);
   let removed = false;
-  // Not through a symlink planted as `.image-sidecar`: what it leads to is not the library's.
-  if (loc.where === 'none') return { path: loc.path, removed };
+  // Not through a symlink planted as `.image-sidecar`: what it leads to is not the library's. An
+  // --index path that holds something else than an index: said, never removed.
+  if (loc.where === 'none') {
+    if (opts.path !== undefined && loc.note !== undefined) throw errors.usage(loc.note);
+    return { path: loc.path, removed };
+  }
   try {
     statSync(loc.path);
     removed = true;
