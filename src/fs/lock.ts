@@ -179,7 +179,7 @@ function tryAcquire(key: string, lockDir: string, staleMs: number): Lock | null 
     // A symlink or a file under the lock's name is not a lock: taking it over as stale would
     // delete through it, outside the library. The save is refused with the reason.
     if (entryAt(lockDir) === 'other') {
-      throw errors.conflict('is not a lock folder (a symlink or a file has its name); remove it to save this sidecar', [lockDir]);
+      throw errors.conflict('is not a lock folder (a symlink or a file has its name); nothing is written under this lock until it is removed', [lockDir]);
     }
     takeOverIfStale(lockDir, staleMs);
     return null;
