@@ -345,3 +345,18 @@ test('names up to 255 bytes: atomic writes, saves and converts work (temp and lo
   assert.ok(fs.existsSync(path.join(dir, `${stem}.json`)));
   assert.deepEqual(fs.readdirSync(dir).filter((n) => n.includes(TEMP_MARK) || isLockName(n)), []);
 });
+
+test('a FIFO (or a link to one) at the target is refused, never replaced by a regular file: the same for a device (hash --manifest /dev/null as root)', async (t) => {
+  const dir = testDir(t);
+  const fifo = path.join(dir, 'pipe.json');
+  if (spawnSync('mkfifo', [fifo]).status !== 0) return t.skip('mkfifo unavailable');
+  const link = path.join(dir, 'link.json');
+  fs.symlinkSync('pipe.json', link);
+  for (const target of [fifo, link]) {
+    await assert.rejects(writeFileAtomic(target, Buffer.from('{}')), (e: SidecarError) => e.code === 'IO' && /not a regular file/.test(e.message));
+    assert.throws(() => writeFileAtomicSync(target, Buffer.from('{}')), (e: SidecarError) => e.code === 'IO');
+  }
+  assert.ok(fs.lstatSync(fifo).isFIFO(), 'the FIFO was replaced');
+  assert.ok(fs.lstatSync(link).isSymbolicLink());
+  assert.deepEqual(fs.readdirSync(dir).sort(), ['link.json', 'pipe.json'], 'no temp file left');
+});
