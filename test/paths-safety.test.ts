@@ -114,6 +114,18 @@ test('-o FILE of every command never replaces a sidecar (inside the tree read or
   assert.ok(fs.existsSync(path.join(lib, 'stats.json')));
 });
 
+test('an orphan with a backslash in its name (an ordinary character on POSIX) is quarantined and restored like any other', { skip: path.sep === '\\' }, async (t) => {
+  const root = makeTree({ ...paired('a\\b/', 5), 'a\\b/x\\y.json': { json: sidecarData('x.jpg', 1, 4) } }, testDir(t));
+  const orphan = path.join(root, 'a\\b', 'x\\y.json');
+  const bytes = fs.readFileSync(orphan);
+  const r = await cleanup(root, { engine: 'inline', force: true });
+  assert.deepEqual([r.removed, r.skipped], [1, []]);
+  assert.ok(!fs.existsSync(orphan));
+  const back = await restore(root, {});
+  assert.equal(back.restored, 1);
+  assert.deepEqual(fs.readFileSync(orphan), bytes);
+});
+
 test('stats --operation-type never changes the categories; an operation nobody has is a usage error', async (t) => {
   const dir = testDir(t);
   const root = makeTree(
