@@ -48,9 +48,8 @@ export function sidecarFilter(operationType: string | undefined, where: string |
 export function sortKeysDeep<T>(v: T): T {
   if (Array.isArray(v)) return v.map(sortKeysDeep) as T;
   if (v && typeof v === 'object') {
-    const out: Record<string, unknown> = {};
-    for (const k of Object.keys(v as object).sort()) out[k] = sortKeysDeep((v as Record<string, unknown>)[k]);
-    return out as T;
+    // fromEntries makes own properties: a "__proto__" key stays a key (an assignment set the prototype).
+    return Object.fromEntries(Object.keys(v as object).sort().map((k) => [k, sortKeysDeep((v as Record<string, unknown>)[k])])) as T;
   }
   return v;
 }

@@ -111,7 +111,18 @@ export interface StatsRaw {
   problemCount: number;
 }
 
-const add = (o: Record<string, number>, k: string, v = 1) => (o[k] = (o[k] ?? 0) + v);
+/**
+ * Records keyed by data (operation names, quality grades): "constructor" or "__proto__" are keys
+ * like any other — read as own properties, "__proto__" written as one. A plain `o[k] ?? 0` read
+ * Object's constructor (`"constructor": "function Object() { [native code] }1"`) and `o[k] =`
+ * set the prototype (a "__proto__" operation was not counted at all).
+ */
+function setOwn<T>(o: Record<string, T>, k: string, v: T): void {
+  if (k === '__proto__') Object.defineProperty(o, k, { value: v, writable: true, enumerable: true, configurable: true });
+  else o[k] = v;
+}
+const own = (o: Record<string, number>, k: string) => (Object.hasOwn(o, k) ? o[k] : undefined);
+const add = (o: Record<string, number>, k: string, v = 1) => setOwn(o, k, (own(o, k) ?? 0) + v);
 
 /** Counts of one scan, record by record; `raw()` is what a shard writes and `merge` adds up. */
 class StatsAccumulator {
@@ -185,7 +196,7 @@ class StatsAccumulator {
   /** Close with the scan's summary. */
   raw(s: ScanSummary): StatsRaw {
     const r = this.r;
-    for (const [op, ts] of this.timeSums) r.timeSum[op] = ts.toJSON();
+    for (const [op, ts] of this.timeSums) setOwn(r.timeSum, op, ts.toJSON());
     Object.assign(r, { images: s.images, imageSymlinks: s.imageSymlinks, brokenSymlinks: s.brokenSymlinks, complete: s.complete, problemCount: s.problemCount });
     r.counts = Object.fromEntries(CATEGORIES.map((c) => [c, s.counts[c]])) as Record<Category, number>;
     return r;
@@ -236,7 +247,7 @@ export function mergeStatsRaw(raws: readonly StatsRaw[]): StatsRaw {
       ts.merge(partials);
     }
   }
-  for (const [op, ts] of times) out.timeSum[op] = ts.toJSON();
+  for (const [op, ts] of times) setOwn(out.timeSum, op, ts.toJSON());
   return out;
 }
 
@@ -248,7 +259,7 @@ export function finishStats(r: StatsRaw, opts: Pick<StatsOptions, 'operationType
     throw errors.usage(`unknown operation "${opts.operationType}": not a known operation, and no sidecar in ${r.root} holds it`);
   }
   const avg = (sumO: Record<string, number>, nO: Record<string, number>, scale = 1) =>
-    Object.fromEntries(Object.keys(nO).map((k) => [k, round((sumO[k] ?? 0) / nO[k] * scale, 6)]));
+    Object.fromEntries(Object.keys(nO).map((k) => [k, round((own(sumO, k) ?? 0) / nO[k] * scale, 6)]));
   const timeSum = Object.fromEntries(Object.entries(r.timeSum).map(([k, v]) => [k, new ExactSum(v).value()]));
   const result: TreeStats = {
     directory: r.root,
