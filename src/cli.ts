@@ -51,9 +51,11 @@ function addCommand(program: Command, spec: CommandSpec, parent?: string): void 
     const first = spec.argument ? (args[0] as string | string[] | undefined) : undefined;
     const arg = Array.isArray(first) ? undefined : first;
     const opts = (spec.argument ? args[1] : args[0]) as CliOptions;
-    const [{ run }, { processIo }, { tuneV8ForShortRuns }] = await Promise.all([spec.load(), import('./cli/context.js'), import('./engine/v8-tuning.js')]);
+    const [{ run }, { processIo, assertOutputNotASidecar }, { tuneV8ForShortRuns }] = await Promise.all([spec.load(), import('./cli/context.js'), import('./engine/v8-tuning.js')]);
     tuneV8ForShortRuns(process.execArgv, process.env.NODE_OPTIONS); // before any hot code (engine/v8-tuning.ts)
-    exitCode = await run({ command: name, arg, opts, io: processIo(), ...(Array.isArray(first) ? { args: first } : {}) });
+    const ctx = { command: name, arg, opts, io: processIo(), ...(Array.isArray(first) ? { args: first } : {}) };
+    await assertOutputNotASidecar(ctx);
+    exitCode = await run(ctx);
   });
 }
 

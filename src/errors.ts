@@ -87,6 +87,9 @@ export const errors = {
       path,
       details: { size, limit },
     }),
+  /** A stream or file of unknown size (--data, --schema) that went on past `limit`: read no further. */
+  inputTooLarge: (limit: number, path: string) =>
+    new SidecarError('TOO_LARGE', `${path}: more than ${limit} bytes, above the limit`, { path, details: { limit } }),
   /** A cleanup whose quarantine manifest restore could not read (cleanup.ts MANIFEST_MAX_BYTES): refused before anything moves. */
   manifestTooLarge: (files: number, size: number, limit: number) =>
     new SidecarError('TOO_LARGE', `refusing to quarantine ${files} files at once: their manifest would be ${size} bytes, above the ${limit} bytes restore reads; nothing was moved (clean up one part of the tree at a time)`, {

@@ -317,3 +317,46 @@ test('a stale lock left aside by a killed taker is swept by the next save in its
     assert.ok(fs.statSync(path.join(dirs[1], 'taken.bin')).isDirectory());
   });
 }
+
+test('names up to 255 bytes: atomic writes, saves and converts work (temp and lock names fit in NAME_MAX), one lock per stem, stale temp files of such names are swept', async (t) => {
+  const dir = testDir(t);
+  // A 255-byte file name (250-byte stem + .json; 125 two-byte characters + .json): the longest a file system allows.
+  for (const stem of ['L'.repeat(250), 'é'.repeat(125)]) {
+    assert.ok(Buffer.byteLength(tempNameFor(`${stem}.json`)) <= 255);
+    assert.ok(Buffer.byteLength(lockNameFor(stem)) <= 255);
+    assert.ok(isTempName(tempNameFor(`${stem}.json`)));
+    assert.ok(isLockName(lockNameFor(stem)));
+    await writeFileAtomic(path.join(dir, `${stem}.json`), Buffer.from('{}'));
+    assert.equal(fs.readFileSync(path.join(dir, `${stem}.json`), 'utf8'), '{}');
+  }
+  // Two long stems that differ only past the part a lock name keeps: two locks.
+  assert.notEqual(lockNameFor('L'.repeat(249) + 'a'), lockNameFor('L'.repeat(249) + 'b'));
+  // A dead writer's temp file of a long name is found by the sweep restricted to that name.
+  const stem = 'M'.repeat(246); // M….jpg: 250 bytes, its sidecar M….bin 250 bytes
+  const deadTemp = path.join(dir, tempNameFor(`${stem}.bin`).replace(`-${process.pid}-`, `-${deadPid()}-`));
+  fs.writeFileSync(deadTemp, 'partial');
+  assert.deepEqual(await removeStaleTempFiles(dir, { targetPrefixes: [`${stem}.bin`] }), [deadTemp]);
+  // A save (lock + temp file) next to the 250-byte image name, then a convert of that sidecar.
+  fs.writeFileSync(path.join(dir, `${stem}.jpg`), 'x');
+  await saveSidecar(path.join(dir, `${stem}.jpg`), 'face_detection', { success: true, faces: [] }, { format: 'bin' });
+  assert.ok(fs.existsSync(path.join(dir, `${stem}.bin`)));
+  const r = await convert(dir, 'json', { engine: 'inline' });
+  assert.deepEqual([r.failed, r.items?.filter((i) => !i.ok).map((i) => i.error?.message)], [0, []]);
+  assert.ok(fs.existsSync(path.join(dir, `${stem}.json`)));
+  assert.deepEqual(fs.readdirSync(dir).filter((n) => n.includes(TEMP_MARK) || isLockName(n)), []);
+});
+
+test('a FIFO (or a link to one) at the target is refused, never replaced by a regular file: the same for a device (hash --manifest /dev/null as root)', async (t) => {
+  const dir = testDir(t);
+  const fifo = path.join(dir, 'pipe.json');
+  if (spawnSync('mkfifo', [fifo]).status !== 0) return t.skip('mkfifo unavailable');
+  const link = path.join(dir, 'link.json');
+  fs.symlinkSync('pipe.json', link);
+  for (const target of [fifo, link]) {
+    await assert.rejects(writeFileAtomic(target, Buffer.from('{}')), (e: SidecarError) => e.code === 'IO' && /not a regular file/.test(e.message));
+    assert.throws(() => writeFileAtomicSync(target, Buffer.from('{}')), (e: SidecarError) => e.code === 'IO');
+  }
+  assert.ok(fs.lstatSync(fifo).isFIFO(), 'the FIFO was replaced');
+  assert.ok(fs.lstatSync(link).isSymbolicLink());
+  assert.deepEqual(fs.readdirSync(dir).sort(), ['link.json', 'pipe.json'], 'no temp file left');
+});

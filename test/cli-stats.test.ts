@@ -139,3 +139,37 @@ describe('operation names that are Object.prototype members', () => {
     }
   });
 });
+
+describe('stats keys taken from the data', () => {
+  it('operations and quality grades named like Object.prototype members ("constructor", "__proto__", "toString") are counted like any other, sharded and merged to the same bytes', async () => {
+    const dir = tempDir('isc-proto-keys-');
+    try {
+      const op = (ms: number) => JSON.stringify({ success: true, processing_time: ms });
+      const spec: Record<string, string | Buffer> = {};
+      for (const i of [1, 2, 3]) {
+        spec[`IMG_${i}.jpg`] = FAKE_JPEG;
+        // As text: an object literal's "__proto__" would set the prototype, not a key.
+        const grade = i === 1 ? 'constructor' : '__proto__';
+        spec[`IMG_${i}.json`] = `{"__proto__":${op(2 * i)},"constructor":${op(i)},"hasOwnProperty":${op(3)},"quality_assessment":{"success":true,"quality":{"grade":"${grade}"}}}`;
+      }
+      const root = makeTree(spec, dir);
+      const r = await runCli(['stats', root, '-q']);
+      assert.equal(r.code, 0, r.stderr);
+      const st = JSON.parse(r.stdout);
+      // Expected values parsed from text too ("__proto__" in a literal is the prototype).
+      assert.deepEqual(st.operation_counts, JSON.parse('{"__proto__":3,"constructor":3,"has_own_property":3,"quality_assessment":3}'));
+      assert.deepEqual(st.success_rate_percentages, JSON.parse('{"__proto__":100,"constructor":100,"has_own_property":100,"quality_assessment":100}'));
+      assert.equal(st.avg_processing_times.constructor, 2);
+      assert.equal(st.avg_processing_times.__proto__, 4);
+      assert.equal(typeof st.avg_data_sizes.constructor, 'number');
+      assert.deepEqual(st.quality_grades, JSON.parse('{"__proto__":2,"constructor":1}'));
+      // Shards add up to the same bytes.
+      const parts = [join(dir, 's0.jsonl'), join(dir, 's1.jsonl')];
+      for (const [i, p] of parts.entries()) assert.equal((await runCli(['stats', root, '--shard', `${i}/2`, '-q', '-o', p])).code, 0);
+      const merged = await runCli(['merge', ...parts, '-q']);
+      assert.equal(merged.stdout, r.stdout);
+    } finally {
+      removeTree(dir);
+    }
+  });
+});

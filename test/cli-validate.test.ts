@@ -1,7 +1,8 @@
 /** `validate` and `validate-json` end to end through the built CLI. */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { createWriteStream, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { hasScript, makeCornerTree, makeTree, FAKE_JPEG, parseJson, removeTree, runCli, runCliTty, sidecarData, tempDir } from './helpers/cli.js';
 
@@ -202,5 +203,33 @@ describe('cli validate', () => {
     const missingList = await runCli(['validate-json', '--input', join(outDir, 'nope.txt')]);
     assert.equal(missingList.code, 2);
     assert.match(missingList.stderr, /\[NOT_FOUND\]: list file does not exist/);
+  });
+});
+
+describe('inputs of unknown size (--schema, --data) are read only up to their limit', () => {
+  it('a --schema stream past 64 MiB is TOO_LARGE, read no further (a whole-file read of /dev/zero grew without end); a small one from a pipe works', async () => {
+    const dir = tempDir('isc-input-limit-');
+    try {
+      const root = makeTree({ 'IMG_1.jpg': FAKE_JPEG, 'IMG_1.json': { json: sidecarData('IMG_1.jpg', 1, 4) } }, dir);
+      // A FIFO: its size is unknown until it ends (as /dev/zero, a device, never ends).
+      const fifo = join(dir, 'schema.pipe');
+      if (spawnSync('mkfifo', [fifo]).status !== 0) return;
+      const big = Buffer.alloc(64 * 1024 * 1024 + 1, 0x20); // spaces: what a whole read would hand JSON.parse
+      const writer = createWriteStream(fifo);
+      writer.on('error', () => undefined); // EPIPE once the reader stops at the limit
+      writer.end(big);
+      const r = await runCli(['validate', root, '--schema', fifo, '-q']);
+      writer.destroy();
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, /error \[TOO_LARGE\]: .*schema\.pipe: more than 67108864 bytes/);
+      const small = createWriteStream(fifo);
+      small.end('{"type":"object"}');
+      const ok = await runCli(['validate', root, '--schema', fifo, '-q']);
+      assert.equal(ok.code, 0, ok.stderr);
+      const w = await runCli(['write', join(root, 'IMG_1.jpg'), '--operation', 'x', '--data', '-', '-q'], { input: '{"success":true}' });
+      assert.equal(w.code, 0, w.stderr);
+    } finally {
+      removeTree(dir);
+    }
   });
 });

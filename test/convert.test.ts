@@ -454,3 +454,41 @@ test('a target above the read limit is refused before anything is written; the s
   assert.equal(fs.existsSync(path.join(root, 'p/IMG_1.json')), false);
   assert.equal(fs.statSync(bin).size, binSize);
 });
+
+test('a source another writer (without the lock) replaces while convert runs is never removed nor overwritten: its new data stays, the target is taken back (CONFLICT)', async (t) => {
+  const { convertUnits } = await import('../src/tasks/convert.js');
+  const root = testDir(t);
+  const replace = (p: string, data: JsonObject) => {
+    fs.writeFileSync(`${p}.writer-tmp`, JSON.stringify(data));
+    fs.renameSync(`${p}.writer-tmp`, p);
+  };
+  // json → bin: the source is removed after the target verifies.
+  put(root, 'a.jpg', FAKE_JPEG);
+  const json = put(root, 'a.json', JSON.stringify(sidecarData('a.jpg', 1, 4)));
+  const newer = { ...sidecarData('a.jpg', 2, 4), writer: 'newer' } as JsonObject;
+  // legacy bytes at b.bin rewritten in place as bin: the target is the source's own path.
+  put(root, 'b.jpg', FAKE_JPEG);
+  const legacy = put(root, 'b.bin', encodeSidecar(sidecarData('b.jpg', 1, 4) as JsonObject, 'legacy'));
+  const running = convertUnits(
+    [
+      { sources: [json], target: path.join(root, 'a.bin') },
+      { sources: [legacy], target: legacy },
+    ],
+    { format: 'bin' },
+  );
+  // convertUnits read both sources before its first wait (the batch's fsyncs); the writer lands now.
+  replace(json, newer);
+  fs.writeFileSync(`${legacy}.writer-tmp`, encodeSidecar(newer, 'legacy'));
+  fs.renameSync(`${legacy}.writer-tmp`, legacy);
+  const [a, b] = await running;
+  for (const items of [a, b]) {
+    assert.equal(items[0].ok, false);
+    assert.equal(items[0].error?.code, 'CONFLICT', JSON.stringify(items));
+    assert.equal(items[0].sourceRemoved, false);
+  }
+  assert.ok(deepEqualJson(decodeSidecar(fs.readFileSync(json)).data, newer), 'the writer\'s a.json was lost');
+  assert.ok(!fs.existsSync(path.join(root, 'a.bin')), 'a.bin with the old data would shadow the newer a.json');
+  const atB = decodeSidecar(fs.readFileSync(legacy));
+  assert.equal(atB.format, 'legacy', 'the writer\'s b.bin was overwritten');
+  assert.ok(deepEqualJson(atB.data, newer));
+});

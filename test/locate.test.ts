@@ -218,3 +218,12 @@ test('missing image → NOT_FOUND; a directory → USAGE', async (t) => {
   await assert.rejects(locateSidecar(path.join(dir, 'nodir', 'Zoë.jpg')), { code: 'NOT_FOUND' });
   await assert.rejects(locateSidecar(dir), { code: 'USAGE' });
 });
+
+test('an image name so long that a candidate name cannot exist (ENAMETOOLONG): the candidates that can exist are found', async (t) => {
+  const dir = testDir(t);
+  const stem = 'L'.repeat(250); // IMG name 254 bytes, its .json 255, its .jpg.bin 258: longer than any file system allows
+  const img = touch(dir, `${stem}.jpg`);
+  touch(dir, `${stem}.json`);
+  const loc = await locateSidecar(img);
+  assert.deepEqual(names(loc), [`target:${stem}.json`]);
+});

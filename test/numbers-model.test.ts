@@ -279,8 +279,8 @@ describe('number model: operations', () => {
     assert.doesNotMatch(byId.get(2)!, /[\r\n]/);
     assert.match(unspaced(byId.get(2)!), /"face_detection":\{"box":\[10\.0,20\.0\],"ts_ns":1763805012345678901,"w":25\.0\}/);
     assert.match(unspaced(byId.get(3)!), /"format":"json".*"data":\{"face_detection":\{"box":\[10\.0,20\.0\]/);
-    // A request with a duplicate key is not a request: refused like any invalid line (no id to answer to).
-    assert.match(byId.get(null)!, /"code":"USAGE".*duplicate key \\"image\\"/);
+    // A request with a duplicate key is not a request: refused like any invalid line, answered to the id it starts with.
+    assert.match(byId.get(4)!, /"code":"USAGE".*duplicate key \\"image\\"/);
   });
 });
 

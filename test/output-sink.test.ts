@@ -5,6 +5,7 @@
  * buffering without end.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { PassThrough, Writable } from 'node:stream';
@@ -71,5 +72,52 @@ describe('output sink', () => {
     })();
     setTimeout(() => slow.destroy(), 20);
     await assert.rejects(writing);
+  });
+
+  it('a device or FIFO target is written in place, never replaced by a regular file; a folder is refused with no temp file left', async () => {
+    const dir = tempDir('isc-sink-');
+    try {
+      // A link to /dev/null: a rename over it would replace the link (over /dev/null itself, as root, the device node).
+      const toNull = path.join(dir, 'null-link');
+      fs.symlinkSync('/dev/null', toNull);
+      let sink = await openOutputSink(toNull, process.stdout);
+      await sink.write('{"a":1}\n');
+      await sink.close();
+      assert.ok(fs.lstatSync(toNull).isSymbolicLink(), 'the link to /dev/null was replaced');
+      assert.ok(fs.statSync('/dev/null').isCharacterDevice());
+
+      // A FIFO with a reader: the reader gets the bytes, the FIFO stays a FIFO.
+      const fifo = path.join(dir, 'pipe');
+      const made = spawnSync('mkfifo', [fifo]);
+      if (made.status === 0) {
+        const reader = fs.openSync(fifo, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+        try {
+          sink = await openOutputSink(fifo, process.stdout);
+          await sink.write('hello');
+          await sink.close();
+          assert.ok(fs.lstatSync(fifo).isFIFO(), 'the FIFO was replaced by a regular file');
+          const buf = Buffer.alloc(16);
+          assert.equal(buf.toString('utf8', 0, fs.readSync(reader, buf)), 'hello');
+        } finally {
+          fs.closeSync(reader);
+        }
+      }
+
+      // A folder: a clear error, and nothing left in the parent.
+      const folder = path.join(dir, 'folder');
+      fs.mkdirSync(folder);
+      const before = fs.readdirSync(dir).sort();
+      await assert.rejects(
+        (async () => {
+          const s = await openOutputSink(folder, process.stdout);
+          await s.write('x');
+          await s.close();
+        })(),
+        (e: Error & { code?: string }) => e.code === 'IO' && /directory/.test(e.message),
+      );
+      assert.deepEqual(fs.readdirSync(dir).sort(), before);
+    } finally {
+      removeTree(dir);
+    }
   });
 });

@@ -88,6 +88,44 @@ test('export -o and hash --manifest pointed at a sidecar inside the tree refuse;
   assert.equal(ok.exported, 3);
 });
 
+test('-o FILE of every command never replaces a sidecar (inside the tree read or not): usage error before anything runs, the sidecar untouched', async (t) => {
+  const root = makeTree({ ...paired('lib/', 3), ...paired('other/', 2) }, testDir(t));
+  const lib = path.join(root, 'lib');
+  const files = ['lib/IMG_1.json', 'other/IMG_1.json'].map((r) => path.join(root, r));
+  const before = files.map((f) => fs.readFileSync(f));
+  const runs: string[][] = [
+    ['validate', lib, '-o', files[0]],
+    ['stats', lib, '-o', files[0]],
+    ['format-stats', lib, '-o', path.join(lib, 'IMG_2.bin')], // would pair with IMG_2.jpg
+    ['report', lib, '-o', files[0]],
+    ['find', lib, '--where', 'faces >= 0', '-o', files[0]],
+    ['stats', lib, '-o', files[1]], // another library's sidecar
+    ['read', path.join(lib, 'IMG_1.jpg'), '-o', files[0]],
+  ];
+  for (const args of runs) {
+    const r = await runCli([...args, '-q']);
+    assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, /error \[USAGE\]: refusing to write the output to .*: it is a sidecar file/, args.join(' '));
+  }
+  assert.deepEqual(files.map((f) => fs.readFileSync(f)), before);
+  assert.ok(!fs.existsSync(path.join(lib, 'IMG_2.bin')));
+  // A name next to no image is not a sidecar: written.
+  assert.equal((await runCli(['stats', lib, '-q', '-o', path.join(lib, 'stats.json')])).code, 0);
+  assert.ok(fs.existsSync(path.join(lib, 'stats.json')));
+});
+
+test('an orphan with a backslash in its name (an ordinary character on POSIX) is quarantined and restored like any other', { skip: path.sep === '\\' }, async (t) => {
+  const root = makeTree({ ...paired('a\\b/', 5), 'a\\b/x\\y.json': { json: sidecarData('x.jpg', 1, 4) } }, testDir(t));
+  const orphan = path.join(root, 'a\\b', 'x\\y.json');
+  const bytes = fs.readFileSync(orphan);
+  const r = await cleanup(root, { engine: 'inline', force: true });
+  assert.deepEqual([r.removed, r.skipped], [1, []]);
+  assert.ok(!fs.existsSync(orphan));
+  const back = await restore(root, {});
+  assert.equal(back.restored, 1);
+  assert.deepEqual(fs.readFileSync(orphan), bytes);
+});
+
 test('stats --operation-type never changes the categories; an operation nobody has is a usage error', async (t) => {
   const dir = testDir(t);
   const root = makeTree(

@@ -156,6 +156,19 @@ describe('--where language', () => {
     assert.ok(compiled > 1500 && refused > 200, `${compiled} compiled, ${refused} refused`);
   });
 
+  it('deep nesting is a usage error, long and/or chains work: never a stack overflow (INTERNAL)', () => {
+    assert.match(usageError('('.repeat(20_000) + 'faces > 0' + ')'.repeat(20_000)), /nested deeper than 256 levels/);
+    assert.match(usageError('not '.repeat(20_000) + 'faces > 0'), /nested deeper than 256 levels/);
+    const t = (e: string) => [r1, r2].map((r) => compileQuery(e)(r));
+    assert.deepEqual(t('('.repeat(200) + 'faces > 0' + ')'.repeat(200)), [true, false]);
+    assert.deepEqual(t('not '.repeat(200) + 'faces > 0'), [true, false]);
+    const many = (n: number, op: string, term: (i: number) => string) => Array.from({ length: n }, (_, i) => term(i)).join(` ${op} `);
+    assert.deepEqual(t(many(20_000, 'and', () => 'faces >= 0')), [true, true]);
+    assert.deepEqual(t(many(20_000, 'and', (i) => (i === 19_999 ? 'format == bin' : 'faces >= 0'))), [false, true]);
+    assert.deepEqual(t(many(20_000, 'or', (i) => `faces == ${i + 3}`)), [true, false]);
+    assert.deepEqual(t(many(20_000, 'or', () => 'faces == 1') + ' and format == json or faces == 0'), [false, true]); // and still binds tighter
+  });
+
   it('parses to a tree once (no re-parse per record)', () => {
     const tree = parseQuery('has yolov8 and (faces > 1 or not format == bin)');
     assert.equal(tree.type, 'and');

@@ -1,7 +1,8 @@
 /** `report`: the page carries the library's own figures, stays bounded, escapes, writes atomically; the CLI. */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, closeSync, constants, existsSync, lstatSync, openSync, readdirSync, readFileSync, readSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { report } from '../src/ops/report.js';
 import { stats, type TreeStats } from '../src/ops/stats.js';
@@ -86,6 +87,42 @@ describe('report (library)', () => {
     // Self-contained: no script, no external reference, a CSP that forbids loading anything.
     assert.doesNotMatch(r.html, /<script|<link|<iframe|<img|https?:\/\/|src=|url\(/i);
     assert.match(r.html, /<meta http-equiv="Content-Security-Policy" content="default-src 'none';/);
+  });
+
+  it('-o a link to a FIFO (as /dev/stdout is, to a pipe) writes through it: neither the link nor the FIFO is replaced by a regular file', async (t) => {
+    const fifo = join(out, 'pipe');
+    if (spawnSync('mkfifo', [fifo]).status !== 0) return t.skip('mkfifo unavailable');
+    const link = join(out, 'pipe-link');
+    symlinkSync(fifo, link);
+    // A reader that drains the FIFO while the page is written (a page is bigger than a pipe's buffer).
+    const reader = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+    const got: Buffer[] = [];
+    const drain = () => {
+      const buf = Buffer.alloc(65536);
+      for (;;) {
+        let n = 0;
+        try {
+          n = readSync(reader, buf);
+        } catch {
+          return; // EAGAIN: nothing yet
+        }
+        if (n === 0) return;
+        got.push(buf.subarray(0, n));
+      }
+    };
+    const timer = setInterval(drain, 2);
+    try {
+      const r = await report(root, { output: link, now: FIXED_NOW, workers: 1 });
+      drain();
+      assert.ok(lstatSync(link).isSymbolicLink(), 'the link was replaced');
+      assert.ok(lstatSync(fifo).isFIFO(), 'the FIFO was replaced by a regular file');
+      assert.equal(Buffer.concat(got).toString('utf8'), r.html);
+    } finally {
+      clearInterval(timer);
+      closeSync(reader);
+      unlinkSync(link);
+      unlinkSync(fifo);
+    }
   });
 
   it('per-folder coverage is bounded: the folders lacking most, the rest summed (stats --folders)', async () => {

@@ -204,6 +204,26 @@ test('malformed lines get error responses and the server keeps serving', async (
   assert.ok(r.get('ping')!.result.methods.includes('validate'));
 });
 
+test('a line that starts {"id": …, but does not parse whole (too deep, 1e400, too long) is answered to that id: a client waiting for it never hangs', async (t) => {
+  const dir = testDir(t);
+  const img = image(dir, 'd.jpg');
+  const deep = '['.repeat(600) + ']'.repeat(600);
+  const chunks = [
+    `{"id":1,"method":"save","params":{"image":${JSON.stringify(img)},"operation":"x","data":{"v":${deep}}}}\n`,
+    `{"id":"two \\"q\\"","method":"save","params":{"image":${JSON.stringify(img)},"operation":"x","data":{"v":1e400}}}\n`,
+    `{"id":3,"method":"save","params":{"image":${JSON.stringify(img)},"operation":"x","data":"${'y'.repeat(5000)}"}}\n`,
+    `{"method":"ping","id":4,"params":${deep}}\n`, // the id is not first: not attributable
+    `{"id":1e400,"method":"ping","params":${deep}}\n`, // not a valid id
+  ].map((c) => Buffer.from(c));
+  const { responses } = await serveOnce(chunks, { maxLineBytes: 4096 });
+  const r = byId(responses.filter((x) => x.id !== null));
+  assert.match(r.get(1)!.error!.message, /nesting deeper/);
+  assert.match(r.get('two "q"')!.error!.message, /1e400/);
+  assert.equal(r.get(3)!.error?.code, 'TOO_LARGE');
+  assert.equal(responses.filter((x) => x.id === null).length, 2);
+  assert.ok(!fs.existsSync(path.join(dir, 'd.json')) && !fs.existsSync(path.join(dir, 'd.bin')), 'nothing saved');
+});
+
 test('library errors carry their code; lines split across chunks, CRLF and overlong lines are handled', async (t) => {
   const dir = testDir(t);
   const img = image(dir, 'b.jpg');
@@ -221,8 +241,8 @@ test('library errors carry their code; lines split across chunks, CRLF and overl
   const { responses } = await serveOnce(chunks, { maxLineBytes: 4096 });
   const r = byId(responses);
   assert.equal(r.get(1)!.error?.code, 'CORRUPT');
-  assert.equal(r.get(null)!.error?.code, 'TOO_LARGE', 'an overlong line is refused with id null');
-  assert.match(r.get(null)!.error!.message, /request line/);
+  assert.equal(r.get(2)!.error?.code, 'TOO_LARGE', 'an overlong line is refused, to the id it starts with');
+  assert.match(r.get(2)!.error!.message, /request line/);
   assert.equal(r.get(3)!.error?.code, 'NOT_FOUND');
   assert.equal(r.get(4)!.error?.code, 'NOT_FOUND');
   assert.ok(fs.readFileSync(path.join(dir, 'b.json'), 'utf8').startsWith('{"face_detection"'), 'the corrupt file is untouched');

@@ -152,8 +152,22 @@ export type Node =
   | { type: 'compare'; field: string; fieldPos: number; op: CompareOp; value: Value }
   | { type: 'in'; field: string; fieldPos: number; negated: boolean; values: Value[] };
 
+/**
+ * Levels of "(" and "not" an expression may nest: parsing, compiling and every evaluation recurse
+ * on them (20,000 "(" overflowed the stack: INTERNAL "Maximum call stack size exceeded").
+ */
+const MAX_NESTING = 256;
+
+/** `terms` joined by `type` as a balanced tree: a chain of 10,000 "and"s is 14 levels deep, not 10,000. */
+function balanced(type: 'and' | 'or', terms: Node[], from = 0, to = terms.length): Node {
+  if (to - from === 1) return terms[from];
+  const mid = (from + to) >> 1;
+  return { type, left: balanced(type, terms, from, mid), right: balanced(type, terms, mid, to) };
+}
+
 class Parser {
   private k = 0;
+  private depth = 0;
   constructor(
     private readonly expr: string,
     private readonly tokens: Token[],
@@ -184,27 +198,38 @@ class Parser {
   }
 
   private orExpr(): Node {
-    let left = this.andExpr();
+    const terms = [this.andExpr()];
     while (this.isKeyword(this.peek(), 'or')) {
       this.next();
-      left = { type: 'or', left, right: this.andExpr() };
+      terms.push(this.andExpr());
     }
-    return left;
+    return balanced('or', terms);
   }
 
   private andExpr(): Node {
-    let left = this.unary();
+    const terms = [this.unary()];
     while (this.isKeyword(this.peek(), 'and')) {
       this.next();
-      left = { type: 'and', left, right: this.unary() };
+      terms.push(this.unary());
     }
-    return left;
+    return balanced('and', terms);
+  }
+
+  /** One level deeper ("(" or "not" at `t`), refused past MAX_NESTING. */
+  private nested<T>(t: Token, parse: () => T): T {
+    if (++this.depth > MAX_NESTING) throw this.error(t, `nested deeper than ${MAX_NESTING} levels of "(" and "not"`);
+    try {
+      return parse();
+    } finally {
+      this.depth--;
+    }
   }
 
   private unary(): Node {
-    if (this.isKeyword(this.peek(), 'not')) {
+    const t = this.peek();
+    if (this.isKeyword(t, 'not')) {
       this.next();
-      return { type: 'not', operand: this.unary() };
+      return { type: 'not', operand: this.nested(t, () => this.unary()) };
     }
     return this.primary();
   }
@@ -219,7 +244,7 @@ class Parser {
     const t = this.peek();
     if (t.kind === '(') {
       this.next();
-      const inner = this.orExpr();
+      const inner = this.nested(t, () => this.orExpr());
       const close = this.next();
       if (close.kind !== ')') throw this.error(close, `expected ")" to close the "(" at column ${t.pos + 1}, found ${this.describe(close)}`);
       return inner;

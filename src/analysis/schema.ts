@@ -3,13 +3,13 @@
  * every file. The plain schema object travels to workers as `schemaSource`; each worker
  * recompiles it with `compileSchema`, since compiled functions cannot cross threads.
  */
-import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import type AjvModule from 'ajv';
 import type Ajv2019Module from 'ajv/dist/2019.js';
 import type Ajv2020Module from 'ajv/dist/2020.js';
 import type { ErrorObject, Options as AjvOptions, ValidateFunction } from 'ajv';
 import { errors, isSidecarError } from '../errors.js';
+import { DEFAULT_MAX_FILE_SIZE, readInputLimited } from '../fs/read-file.js';
 import { ProblemList, type Problem } from './rules.js';
 
 const require = createRequire(import.meta.url);
@@ -100,7 +100,7 @@ export function compileSchema(schemaObject: unknown, opts: { path?: string } = {
 export async function loadSchema(path: string): Promise<CompiledSchema> {
   let text: string;
   try {
-    text = await readFile(path, 'utf8');
+    text = (await readInputLimited(path, DEFAULT_MAX_FILE_SIZE)).toString('utf8');
   } catch (e) {
     throw errors.fromFs(e, path);
   }

@@ -1,8 +1,8 @@
 /** `read IMAGE` and `write IMAGE --operation OP --data FILE|-`: one image's sidecar. */
-import { readFile } from 'node:fs/promises';
 import { errors, EXIT_CLEAN, EXIT_FINDINGS, isSidecarError } from '../errors.js';
 import { parseJsonText, stringifyTyped } from '../formats/json.js';
-import { DEFAULT_MAX_DEPTH } from '../formats/value.js';
+import { DEFAULT_MAX_DEPTH, DEFAULT_MAX_FILE_SIZE } from '../formats/value.js';
+import { readInputLimited } from '../fs/read-file.js';
 import type { JsonValue } from '../types.js';
 import { imageExtensionOptions, inputPath, note, optString, type CommandContext } from './context.js';
 import { emit } from './emit.js';
@@ -53,20 +53,12 @@ async function runRead(ctx: CommandContext): Promise<number> {
   return code;
 }
 
-async function readStdin(stdin: NodeJS.ReadableStream): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const c of stdin) chunks.push(typeof c === 'string' ? Buffer.from(c, 'utf8') : (c as Buffer));
-  return Buffer.concat(chunks);
-}
+/** --data text: JSON is bigger than the sidecar it makes (a float's ~19 characters are 8 bytes in bin), so four sidecar limits. */
+const DATA_MAX_BYTES = 4 * DEFAULT_MAX_FILE_SIZE;
 
 /** The --data JSON: strict UTF-8 JSON text (a BOM is tolerated), from a file or stdin. */
 async function readData(ctx: CommandContext, source: string): Promise<JsonValue> {
-  let bytes: Buffer;
-  try {
-    bytes = source === '-' ? await readStdin(ctx.io.stdin) : await readFile(source);
-  } catch (e) {
-    throw errors.fromFs(e, source);
-  }
+  const bytes = await readInputLimited(source === '-' ? ctx.io.stdin : source, DATA_MAX_BYTES, source === '-' ? 'stdin' : source);
   let text: string;
   try {
     text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(bytes);

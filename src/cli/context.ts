@@ -112,6 +112,19 @@ export function outputFile(ctx: CommandContext): string | null {
 }
 
 /**
+ * `-o FILE` never replaces a sidecar: a name that pairs with an image of its folder, inside the
+ * tree read or not (output-guard.ts) — `validate lib -o lib/IMG_1.json` replaced that image's data
+ * with the report. Checked before every command runs (cli.ts), so nothing is done first.
+ */
+export async function assertOutputNotASidecar(ctx: CommandContext): Promise<void> {
+  const file = outputFile(ctx);
+  if (file === null) return;
+  const abs = resolve(file);
+  const { assertOutputNotSidecar } = await import('../discovery/output-guard.js');
+  assertOutputNotSidecar(abs, null, 'output', imageExtensionOptions(ctx, dirname(abs)));
+}
+
+/**
  * Human summary only for a person at a terminal: stdout is a TTY and neither --output nor
  * --json/--jsonl asked for machine output. Every subprocess wrapper therefore gets JSON.
  */

@@ -103,7 +103,8 @@ function kindOf(p: string): EntryKind | null {
     return st.isFile() ? 'file' : st.isSymbolicLink() ? 'symlink' : st.isDirectory() ? 'dir' : 'other';
   } catch (e) {
     const c = code(e);
-    if (c === 'ENOENT' || c === 'ENOTDIR') return null;
+    // ENAMETOOLONG: a candidate name longer than the file system allows (IMG.jpg.bin for a 252-byte image name) cannot exist.
+    if (c === 'ENOENT' || c === 'ENOTDIR' || c === 'ENAMETOOLONG') return null;
     throw errors.fromFs(e, p);
   }
 }

@@ -18,15 +18,17 @@ function realOrSelf(p: string): string {
 }
 
 /**
- * Throw USAGE when `output` (a file path) lies inside `root` and is, or would become, a sidecar:
- * its name pairs with an image of its folder by the pairing rule (a report or an earlier export
- * next to no image is not a sidecar and may be replaced).
+ * Throw USAGE when `output` (a file path) lies inside `root` (null: anywhere) and is, or would
+ * become, a sidecar: its name pairs with an image of its folder by the pairing rule (a report or an
+ * earlier export next to no image is not a sidecar and may be replaced).
  */
-export function assertOutputNotSidecar(output: string, root: string, what: string, imageExtensions?: readonly string[]): void {
+export function assertOutputNotSidecar(output: string, root: string | null, what: string, imageExtensions?: readonly string[]): void {
   const abs = resolve(output);
   const real = existsSync(abs) ? realOrSelf(abs) : join(realOrSelf(dirname(abs)), basename(abs));
-  const rootReal = realOrSelf(resolve(root));
-  if (real !== rootReal && !real.startsWith(rootReal.endsWith(sep) ? rootReal : rootReal + sep)) return;
+  if (root !== null) {
+    const rootReal = realOrSelf(resolve(root));
+    if (real !== rootReal && !real.startsWith(rootReal.endsWith(sep) ? rootReal : rootReal + sep)) return;
+  }
   const name = basename(real);
   if (!isSidecarName(name)) return;
   // A sidecar is a file the pairing rule gives to an image of its folder (existing or not yet).
@@ -41,6 +43,7 @@ export function assertOutputNotSidecar(output: string, root: string, what: strin
   const g = pairDirectory({ path: dir, entries: entries as never }, imageExtensionSet(imageExtensions)).groups.find((x) => x.sidecars.some((s) => s.name === name));
   const pairs = (g?.images.length ?? 0) > 0;
   if (pairs) {
-    throw errors.usage(`refusing to write the ${what} to ${abs}: it is a sidecar file inside the tree being read (choose a path outside it, or another name)`);
+    const whose = root === null ? 'of an image in its folder' : 'inside the tree being read';
+    throw errors.usage(`refusing to write the ${what} to ${abs}: it is a sidecar file ${whose} (choose a path outside it, or another name)`);
   }
 }

@@ -118,7 +118,9 @@ function* replaceSteps(target: string, content: AtomicContent, opts: AtomicWrite
       if (current.equals(bytes)) return { written: false };
     }
   }
-  // Anything else at `dest` (a directory...) makes the rename fail below, after which we clean up.
+  // A device, FIFO or socket would be replaced by the rename (as root, `hash --manifest /dev/null`
+  // made /dev/null a regular file): refused. A directory makes the rename fail below, after which we clean up.
+  if (st !== null && !st.isFile() && !st.isDirectory()) throw errors.notRegularFile(dest);
 
   const dir = path.dirname(dest);
   const base = path.basename(dest);

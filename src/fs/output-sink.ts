@@ -6,7 +6,8 @@
  * sidecar's exported text, as bytes) goes out as it is. A stream target waits for 'drain' and
  * fails on 'error' or an early 'close' (EPIPE) instead of buffering without end.
  */
-import { open, rename, unlink, type FileHandle } from 'node:fs/promises';
+import { open, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
+import type { Stats } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { errors } from '../errors.js';
 import { fsyncDirs } from './dir-sync.js';
@@ -29,8 +30,26 @@ export interface OutputSink {
 /** `-o FILE` (null or '-' = `stdout`), or a caller's stream. */
 export async function openOutputSink(output: string | null | NodeJS.WritableStream, stdout: NodeJS.WritableStream): Promise<OutputSink> {
   if (output === null || output === '-') return new StreamSink(stdout);
-  if (typeof output === 'string') return FileSink.create(resolve(output));
+  if (typeof output === 'string') return openFileTarget(resolve(output));
   return new StreamSink(output);
+}
+
+/**
+ * A path: a regular file (or a new one) is replaced atomically; a device, FIFO or socket
+ * (`-o /dev/null`, `-o /dev/stdout`) is written in place — renaming a temp file over it replaced
+ * the device node itself (as root, /dev/null became a regular file); a folder is refused before
+ * anything is written.
+ */
+async function openFileTarget(path: string): Promise<OutputSink> {
+  let st: Stats | null = null;
+  try {
+    st = await stat(path);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw errors.fromFs(e, path);
+  }
+  if (st === null || st.isFile()) return FileSink.create(path);
+  if (st.isDirectory()) throw errors.fromFs(Object.assign(new Error('is a directory'), { code: 'EISDIR' }), path);
+  return SpecialFileSink.create(path);
 }
 
 abstract class BufferedSink implements OutputSink {
@@ -85,11 +104,16 @@ class FileSink extends BufferedSink {
   }
 
   async close(): Promise<void> {
-    await this.flush();
-    await this.fh.sync();
-    this.closed = true;
-    await this.fh.close();
-    await rename(this.tmp, this.target);
+    try {
+      await this.flush();
+      await this.fh.sync();
+      this.closed = true;
+      await this.fh.close();
+      await rename(this.tmp, this.target);
+    } catch (e) {
+      await this.abort(); // never leave the temp file behind (a folder made in the target's place meanwhile)
+      throw errors.fromFs(e, this.target);
+    }
     await fsyncDirs([dirname(this.target)]);
   }
 
@@ -97,6 +121,48 @@ class FileSink extends BufferedSink {
     if (!this.closed) await this.fh.close().catch(() => undefined);
     this.closed = true;
     await unlink(this.tmp).catch(() => undefined);
+  }
+}
+
+/** A device, FIFO or socket path: written through one descriptor, as a shell's `>` would. */
+class SpecialFileSink extends BufferedSink {
+  private closed = false;
+  private constructor(
+    readonly target: string,
+    private readonly fh: FileHandle,
+  ) {
+    super();
+  }
+
+  static async create(path: string): Promise<SpecialFileSink> {
+    try {
+      return new SpecialFileSink(path, await open(path, 'w'));
+    } catch (e) {
+      throw errors.fromFs(e, path);
+    }
+  }
+
+  protected async send(chunk: string | Uint8Array): Promise<void> {
+    const bytes = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk;
+    let off = 0;
+    try {
+      while (off < bytes.length) off += (await this.fh.write(bytes, off, bytes.length - off)).bytesWritten;
+    } catch (e) {
+      throw errors.fromFs(e, this.target);
+    }
+  }
+
+  async close(): Promise<void> {
+    try {
+      await this.flush();
+    } finally {
+      await this.abort();
+    }
+  }
+
+  async abort(): Promise<void> {
+    if (!this.closed) await this.fh.close().catch(() => undefined);
+    this.closed = true;
   }
 }
 

@@ -1,10 +1,34 @@
-import { closeSync, fstatSync, openSync, readSync, type BigIntStats } from 'node:fs';
+import { closeSync, createReadStream, fstatSync, openSync, readSync, type BigIntStats } from 'node:fs';
 import { errors } from '../errors.js';
 import { DEFAULT_MAX_FILE_SIZE } from '../formats/value.js';
 import { READ_FLAGS } from './regular-file.js';
 
 /** Default size limit for one sidecar file (one constant, shared with the decoders). */
 export { DEFAULT_MAX_FILE_SIZE };
+
+/**
+ * All of an input a user names (--data, --schema): a file, a FIFO, /dev/stdin or a stream, read
+ * as it comes and refused past `maxSize` bytes (TOO_LARGE). A whole-file read of `--data
+ * /dev/zero` grew without end (14 GB in 30 s): a device or pipe has no size to check first.
+ */
+export async function readInputLimited(source: string | NodeJS.ReadableStream, maxSize: number, name = typeof source === 'string' ? source : 'stdin'): Promise<Buffer> {
+  const stream = typeof source === 'string' ? createReadStream(source) : source;
+  const chunks: Buffer[] = [];
+  let size = 0;
+  try {
+    for await (const c of stream) {
+      const chunk = typeof c === 'string' ? Buffer.from(c, 'utf8') : (c as Buffer);
+      size += chunk.length;
+      if (size > maxSize) throw errors.inputTooLarge(maxSize, name);
+      chunks.push(chunk);
+    }
+  } catch (e) {
+    throw errors.fromFs(e, name);
+  } finally {
+    if (typeof source === 'string') (stream as ReturnType<typeof createReadStream>).destroy();
+  }
+  return Buffer.concat(chunks, size);
+}
 
 
 /**

@@ -4,9 +4,13 @@
  */
 import { join, relative, sep } from 'node:path';
 
-/** Is `rel` a plain relative POSIX path (no '..', '.', empty or absolute parts)? */
+/**
+ * Is `rel` a plain relative POSIX path (no '..', '.', empty or absolute parts)? A backslash is a
+ * separator only where the platform says so: on POSIX it is an ordinary character of a name
+ * (`a\b.json`, copied from Windows), and such an orphan was refused as "outside the root".
+ */
 export function isSafeRel(rel: string): boolean {
-  if (typeof rel !== 'string' || rel === '' || rel.startsWith('/') || rel.includes('\0') || rel.includes('\\')) return false;
+  if (typeof rel !== 'string' || rel === '' || rel.startsWith('/') || rel.includes('\0') || (sep === '\\' && rel.includes('\\'))) return false;
   for (const part of rel.split('/')) if (part === '' || part === '.' || part === '..') return false;
   return true;
 }

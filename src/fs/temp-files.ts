@@ -6,6 +6,10 @@
  *               .<basename>.isc-tmp-<pid>-<unique>          (the form before host marks: still recognised)
  *   lock dir:   .<stem>.isc-lock                             (lock.ts; a directory holding an owner token)
  *
+ * A name must fit in NAME_MAX (255 bytes) next to a sidecar whose own name may be that long: a temp
+ * name carries at most the first TEMP_BASE_MAX_BYTES of <basename>, a lock name over NAME_MAX the
+ * first LOCK_STEM_MAX_BYTES of <stem> + `~` + 16 hex digits of its sha256 (one lock per stem still).
+ *
  * Both start with a dot so ordinary listings hide them, and both carry a fixed mark so the
  * scanner can tell them from user files and never report them as sidecars or orphans.
  *
@@ -41,6 +45,31 @@ export const DEFAULT_STALE_TEMP_MS = 60 * 60 * 1000;
 // from the end. The unique part has no '-', so the two forms cannot be mistaken for each other.
 const TEMP_RE = /\.isc-tmp-(?:([0-9a-f]{8})-)?(\d+)-[0-9a-z]+$/;
 
+/** The longest file name (bytes) Linux file systems allow. */
+const NAME_MAX_BYTES = 255;
+/**
+ * A temp name keeps at most this many bytes of its target's name: the rest (mark, host, pid, unique)
+ * takes at most 39. A fixed cut, so the cut of a name's prefix is a prefix of the cut name
+ * (removeStaleTempFiles' `targetPrefixes`).
+ */
+const TEMP_BASE_MAX_BYTES = 200;
+const LOCK_STEM_MAX_BYTES = 200;
+
+/** The longest prefix of `s` of at most `maxBytes` bytes in UTF-8, cut between code points. */
+function headBytes(s: string, maxBytes: number): string {
+  if (s.length * 3 <= maxBytes) return s; // a UTF-16 unit is at most 3 bytes in UTF-8
+  let bytes = 0;
+  let i = 0;
+  while (i < s.length) {
+    const c = s.codePointAt(i)!;
+    const n = c < 0x80 ? 1 : c < 0x800 ? 2 : c < 0x10000 ? 3 : 4;
+    if (bytes + n > maxBytes) break;
+    bytes += n;
+    i += c < 0x10000 ? 1 : 2;
+  }
+  return s.slice(0, i);
+}
+
 let counter = 0;
 let mark: string | null = null;
 
@@ -70,7 +99,7 @@ export function tempNameFor(basename: string): string {
   // counter: unique within the process; random part: unlikely to collide with a recycled pid's leftovers.
   counter = (counter + 1) % 0x7fffffff;
   const unique = counter.toString(36) + Math.floor(Math.random() * 0x7fffffff).toString(36);
-  return `.${basename}${TEMP_MARK}${hostMark()}-${process.pid}-${unique}`;
+  return `.${headBytes(basename, TEMP_BASE_MAX_BYTES)}${TEMP_MARK}${hostMark()}-${process.pid}-${unique}`;
 }
 
 /** Is this a temp-file name made by tempNameFor? */
@@ -80,7 +109,10 @@ export function isTempName(name: string): boolean {
 
 /** The lock directory's name for a sidecar key (the sidecar's stem, e.g. "IMG_1"). */
 export function lockNameFor(stemBase: string): string {
-  return `.${stemBase}${LOCK_SUFFIX}`;
+  const name = `.${stemBase}${LOCK_SUFFIX}`;
+  if (Buffer.byteLength(name) <= NAME_MAX_BYTES) return name;
+  const digest = createHash('sha256').update(stemBase).digest('hex').slice(0, 16);
+  return `.${headBytes(stemBase, LOCK_STEM_MAX_BYTES)}~${digest}${LOCK_SUFFIX}`;
 }
 
 /**
@@ -114,7 +146,7 @@ export function tempNameWriter(name: string): { pid: number; host: string | null
   return m ? { pid: Number(m[2]), host: m[1] ?? null } : null;
 }
 
-/** The file a temp file was going to replace ("IMG_1.json" for ".IMG_1.json.isc-tmp-<host>-12-ab"), or null. */
+/** The file a temp file was going to replace ("IMG_1.json" for ".IMG_1.json.isc-tmp-<host>-12-ab"; its first 200 bytes for a longer name), or null. */
 export function tempTargetName(name: string): string | null {
   if (name.charCodeAt(0) !== 46) return null;
   const m = TEMP_RE.exec(name);
@@ -148,7 +180,7 @@ function isPidAlive(pid: number): boolean {
 function candidate(name: string, prefixes: readonly string[] | undefined): { pid: number; host: string | null } | null {
   const writer = tempNameWriter(name);
   if (writer === null || prefixes === undefined) return writer;
-  for (const p of prefixes) if (name.startsWith(p, 1)) return writer;
+  for (const p of prefixes) if (name.startsWith(headBytes(p, TEMP_BASE_MAX_BYTES), 1)) return writer;
   return null;
 }
 

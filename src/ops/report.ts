@@ -7,7 +7,7 @@
  */
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
-import { writeFileAtomic } from '../fs/atomic-write.js';
+import { openOutputSink } from '../fs/output-sink.js';
 import { DEFAULT_LIMITS, type ReportLimits, type ReportModel, type ValidationDigest } from '../report/model.js';
 import { renderReport } from '../report/page.js';
 import type { Options } from '../types.js';
@@ -111,7 +111,15 @@ export async function report(root: string, opts: ReportOptions = {}): Promise<Re
   let path: string | null = null;
   if (opts.output !== undefined) {
     path = resolve(opts.output);
-    await writeFileAtomic(path, Buffer.from(page.html, 'utf8'), { skipIfSame: false });
+    // The one output sink: atomic for a file, in place for a device (`-o /dev/null`), a folder refused.
+    const sink = await openOutputSink(path, process.stdout);
+    try {
+      await sink.write(Buffer.from(page.html, 'utf8'));
+    } catch (e) {
+      await sink.abort();
+      throw e;
+    }
+    await sink.close();
   }
   return { html: page.html, bytes: page.bytes, path, model: page.model, stats: treeStats, formats, validation };
 }

@@ -24,6 +24,21 @@ function isValidId(v: unknown): v is string | number {
   return typeof v === 'string' || (typeof v === 'number' && Number.isFinite(v));
 }
 
+/** `{"id": <number or string>,` at the start of a line, as every client writes its requests. */
+const LEADING_ID = /^\s*\{\s*"id"\s*:\s*(-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?|"(?:[^"\\\u0000-\u001f]|\\.)*")\s*,/;
+
+/**
+ * The id of a line that cannot be parsed whole (nesting too deep, a number out of range, too long)
+ * but starts with it: the error goes to that request, whose caller would otherwise wait for its
+ * answer forever (the Python client's save of data nested 600 deep hung). Null when there is none.
+ */
+export function leadingId(text: string): RequestId {
+  const m = LEADING_ID.exec(text);
+  if (m === null) return null;
+  const v: unknown = JSON.parse(m[1]);
+  return isValidId(v) ? v : null;
+}
+
 export class Dispatcher {
   private inFlightCount = 0;
   /** Tail of the saves queued per resolved image path. */
@@ -53,9 +68,9 @@ export class Dispatcher {
     while (this.inFlightCount > 0) await new Promise<void>((resolve) => this.waiters.push(resolve));
   }
 
-  /** A request line that was too long to keep. */
-  overlong(bytes: number, limit: number): void {
-    this.out.error(null, errorBody(errors.tooLarge(bytes, limit, 'request line')));
+  /** A request line that was too long to keep (`head`: its first bytes, for its id). */
+  overlong(bytes: number, limit: number, head = ''): void {
+    this.out.error(leadingId(head), errorBody(errors.tooLarge(bytes, limit, 'request line')));
   }
 
   /** Parse one line and start its request; the response is written when it completes. */
@@ -74,7 +89,7 @@ export class Dispatcher {
       // a duplicate key is refused rather than silently resolved.
       req = parseJsonText(text, { maxDepth: REQUEST_MAX_DEPTH });
     } catch (e) {
-      this.out.error(null, { code: 'USAGE', message: `request line is not valid JSON: ${(e as Error).message}` });
+      this.out.error(leadingId(text), { code: 'USAGE', message: `request line is not valid JSON: ${(e as Error).message}` });
       return;
     }
     if (!isObject(req)) {

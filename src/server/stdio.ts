@@ -37,6 +37,9 @@ function defaultLog(msg: string): void {
 }
 
 /** Serve until the input ends; resolves once every request has been answered and flushed. */
+/** The first bytes of an overlong request line kept, enough for its id. */
+const OVERLONG_HEAD_BYTES = 256;
+
 export async function serveStdio(opts: ServeStdioOptions = {}): Promise<void> {
   const input = opts.input ?? process.stdin;
   const output = opts.output ?? process.stdout;
@@ -48,12 +51,12 @@ export async function serveStdio(opts: ServeStdioOptions = {}): Promise<void> {
   const dispatcher = new Dispatcher(METHODS, out, log, Math.max(1, opts.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT));
   // The one bounded line reader (fs/line-reader.ts): an overlong line is counted through, never
   // held, so a runaway client cannot exhaust memory. A stream's chunks are never reused: no copies.
-  const splitter = new ByteLineSplitter({ maxLineBytes, headBytes: 0, copyChunks: false });
+  const splitter = new ByteLineSplitter({ maxLineBytes, headBytes: OVERLONG_HEAD_BYTES, copyChunks: false });
   const onLine = (e: RawLine) => {
     // Once nobody can read the answers (EPIPE: the client went away), start no new work.
     if (out.closed) return;
     if (!e.tooLong) dispatcher.dispatch(e.data);
-    else dispatcher.overlong(e.bytes, maxLineBytes);
+    else dispatcher.overlong(e.bytes, maxLineBytes, e.head);
   };
 
   // Read until the input ends or the output fails, whichever comes first: a client that died

@@ -7,9 +7,9 @@
  * The caller gives a line sink (stdout, or a file written atomically: fs/output-sink.ts).
  */
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { errors } from '../errors.js';
+import { DEFAULT_MAX_FILE_SIZE, readInputLimited } from '../fs/read-file.js';
 import { canonicalJson } from '../formats/canonical.js';
 import type { ShardSpec } from '../discovery/shard.js';
 import type { JsonValue, Options } from '../types.js';
@@ -67,7 +67,7 @@ async function resultOptions(command: ShardCommand, opts: ShardRunOptions & Reco
   }
   if (command === 'validate' && opts.schema !== undefined) {
     // The schema's content, not its path (shards may mount it elsewhere).
-    const text = typeof opts.schema === 'string' ? await readFile(opts.schema).catch((e) => Promise.reject(errors.fromFs(e, String(opts.schema)))) : canonicalJson(opts.schema as JsonValue);
+    const text = typeof opts.schema === 'string' ? await readInputLimited(opts.schema, DEFAULT_MAX_FILE_SIZE) : canonicalJson(opts.schema as JsonValue);
     o.schema_sha256 = createHash('sha256').update(text).digest('hex');
   }
   if (command === 'hash') {

@@ -12,7 +12,7 @@
  * (it would otherwise shadow the source: .bin is read before .json); a rewritten file that failed
  * to verify gets its original bytes back.
  */
-import { lstatSync, unlinkSync } from 'node:fs';
+import { lstatSync, statSync, unlinkSync, type BigIntStats } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { errors, isSidecarError, type SidecarError } from '../errors.js';
 import { decodeSidecar, deepEqualJson, encodeSidecar } from '../formats/codec.js';
@@ -101,6 +101,25 @@ interface Decoded {
   key?: SidecarKey;
   /** Its permissions: a new target takes them (mode; owner when we run as root). */
   like: { mode: number; uid: number; gid: number };
+  /** The stat of exactly the bytes read: the source is removed or replaced only while it is still this file. */
+  identity: BigIntStats;
+}
+
+/**
+ * Throw CONFLICT unless the source is still the file that was read: a writer that does not take
+ * our lock (a pipeline writing its sidecars itself) may have replaced or rewritten it since, and
+ * removing it would lose that write (old code: 3 of 3,000 rewrites during a convert were lost).
+ */
+function assertSourceUnchanged(d: Decoded): void {
+  let now: BigIntStats | undefined;
+  try {
+    now = statSync(d.path, { bigint: true, throwIfNoEntry: false });
+  } catch {
+    /* unreadable now: not the file read */
+  }
+  const was = d.identity;
+  if (now && now.dev === was.dev && now.ino === was.ino && now.size === was.size && now.mtimeNs === was.mtimeNs && now.ctimeNs === was.ctimeNs) return;
+  throw errors.conflict('the source changed while it was converted (a writer without the sidecar lock); it is left as it is', [d.path]);
 }
 
 /**
@@ -198,10 +217,10 @@ function stageUnit(unit: ConvertUnit, opts: ConvertTaskOptions): ConvertItem[] |
   const decoded: Decoded[] = [];
   for (const path of unit.sources) {
     try {
-      // The mode and owner the target copies: of the very file read (its descriptor's stat).
+      // The mode and owner the target copies, and the identity a removal checks: of the very file read.
       const { bytes, stat: st } = readFileWithStatSync(path, opts.maxFileSize);
       const d = decodeSidecar(bytes, { path, maxDepth: opts.maxDepth, maxFileSize: opts.maxFileSize, keyring: opts.keyring });
-      decoded.push({ path, bytes, data: d.data, format: d.format, key: d.encryption?.key, like: { mode: Number(st.mode), uid: Number(st.uid), gid: Number(st.gid) } });
+      decoded.push({ path, bytes, data: d.data, format: d.format, key: d.encryption?.key, like: { mode: Number(st.mode), uid: Number(st.uid), gid: Number(st.gid) }, identity: st });
     } catch (e) {
       return allItems(unit, planned, false, asSidecarError(e, path));
     }
@@ -277,6 +296,15 @@ function finishUnit(st: Staged, opts: ConvertTaskOptions, removedIn: Set<string>
       return allItems(unit, action, false, asSidecarError(e, target));
     }
   }
+  if (!opts.dryRun && !opts.keepSource) {
+    try {
+      for (const d of st.decoded) if (d.path !== target) assertSourceUnchanged(d);
+    } catch (e) {
+      // Its new content is the image's data now: take our target back (if still ours), remove nothing.
+      if (st.written) undoWrite(target, st.atTarget, st.written);
+      return allItems(unit, action, false, asSidecarError(e, target));
+    }
+  }
   const items: ConvertItem[] = [];
   for (const d of st.decoded) {
     const item: ConvertItem = { source: d.path, target, action, ok: true, sourceRemoved: false };
@@ -316,6 +344,12 @@ function undoWrite(target: string, original: Decoded | undefined, ours?: Buffer)
   } catch {
     /* the item already reports the failure; a leftover target is visible to the next scan */
   }
+}
+
+/** Right before a unit's target is published: the lock is still ours, and a source at the target path (rewritten in place) is still the file read. */
+function beforeTargetRename(st: Staged): void {
+  st.lock?.check();
+  if (st.atTarget) assertSourceUnchanged(st.atTarget);
 }
 
 const DEFAULT_UNIT_LOCK_TIMEOUT_MS = 10_000;
@@ -361,7 +395,7 @@ export async function convertUnits(units: readonly ConvertUnit[], opts: ConvertT
       // noFollow: a link planted at a target is refused, never written through; beforeRename: the
       // unit's lock must still be ours when its target is published.
       const written = await writeFilesAtomic(
-        toWrite.map((x) => ({ target: x.st.unit.target, bytes: x.st.written!, beforeRename: x.st.lock ? () => x.st.lock!.check() : undefined, like: x.st.decoded[0].like })),
+        toWrite.map((x) => ({ target: x.st.unit.target, bytes: x.st.written!, beforeRename: () => beforeTargetRename(x.st), like: x.st.decoded[0].like })),
         { skipIfSame: true, noFollow: true },
       );
       const failed = new Set<number>();
