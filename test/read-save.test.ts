@@ -341,3 +341,52 @@ test('an operation named __proto__ becomes an ordinary key, in every format', as
     assert.equal(({} as Record<string, unknown>).polluted, undefined);
   }
 });
+
+test('a writer without the sidecar lock replacing the sidecar between the read and the rename: the save reads and merges again, nothing is lost (regression: the save renamed over that write)', async (t) => {
+  const dir = testDir(t);
+  const img = image(dir);
+  const sidecar = path.join(dir, 'IMG_1.json');
+  fs.writeFileSync(sidecar, JSON.stringify({ sidecar_info: { image_path: 'IMG_1.jpg' }, first: { success: true, data: { n: 1 } } }));
+  // `now` is asked after the read and before the write: the pipeline's own write lands there, once.
+  const tick = clock();
+  let writes = 0;
+  const lockless = (op: string) => () => {
+    if (writes < 1) {
+      writes++;
+      const cur = JSON.parse(fs.readFileSync(sidecar, 'utf8')) as JsonObject;
+      fs.writeFileSync(`${sidecar}.tmp-pipeline`, JSON.stringify({ ...cur, [op]: { success: true, data: { n: 2 } } }));
+      fs.renameSync(`${sidecar}.tmp-pipeline`, sidecar);
+    }
+    return tick();
+  };
+  await saveSidecar(img, 'ours', { n: 3 }, { now: lockless('pipeline') });
+  const data = decodeFile(sidecar).data;
+  assert.deepEqual(Object.keys(data).sort(), ['first', 'ours', 'pipeline', 'sidecar_info']);
+
+  // A new sidecar the pipeline creates meanwhile is merged with, not replaced.
+  const img2 = image(dir, 'IMG_2.jpg');
+  const sidecar2 = path.join(dir, 'IMG_2.json');
+  writes = 0;
+  await saveSidecar(img2, 'ours', { n: 3 }, {
+    format: 'json',
+    now: () => {
+      if (writes++ === 0) fs.writeFileSync(sidecar2, JSON.stringify({ sidecar_info: { image_path: 'IMG_2.jpg' }, pipeline: { success: true } }));
+      return tick();
+    },
+  });
+  assert.deepEqual(Object.keys(decodeFile(sidecar2).data).sort(), ['ours', 'pipeline', 'sidecar_info']);
+
+  // A file that changes on every attempt: CONFLICT, and the writer's last version stays.
+  let n = 0;
+  await assert.rejects(
+    saveSidecar(img, 'again', { n: 4 }, {
+      now: () => {
+        fs.writeFileSync(sidecar, JSON.stringify({ sidecar_info: { image_path: 'IMG_1.jpg' }, churn: { n: ++n } }));
+        return tick();
+      },
+    }),
+    (e: unknown) => e instanceof SidecarError && e.code === 'CONFLICT' && /changed 3 times/.test(e.message),
+  );
+  assert.deepEqual(decodeFile(sidecar).data, { sidecar_info: { image_path: 'IMG_1.jpg' }, churn: { n: 3 } });
+  assert.deepEqual(fs.readdirSync(dir).filter((f) => f.includes('isc-tmp')), [], 'no temp file left');
+});

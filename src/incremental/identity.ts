@@ -1,9 +1,10 @@
 /**
- * A file's identity for the incremental index: device, inode, size, mtime and ctime in ns. Any
+ * A file's identity (the incremental index's key of a file, and what convert and save check before
+ * they replace or remove a file they read): device, inode, size, mtime and ctime in ns. Any
  * difference means the file may hold other bytes. ctime cannot be set by a writer, so a same-size
  * edit that restores mtime (touch -r, utimes) still changes the identity.
  */
-import { statSync } from 'node:fs';
+import { statSync, type BigIntStats } from 'node:fs';
 
 /** 5 × u64: dev, ino, size, mtime_ns, ctime_ns (the index stores these 40 bytes per file). */
 export const IDENTITY_BYTES = 40;
@@ -14,6 +15,16 @@ export interface FileIdentity {
   size: bigint;
   mtimeNs: bigint;
   ctimeNs: bigint;
+}
+
+/** The identity in a bigint stat. */
+export function identityOf(st: BigIntStats): FileIdentity {
+  return { dev: st.dev, ino: st.ino, size: st.size, mtimeNs: st.mtimeNs, ctimeNs: st.ctimeNs };
+}
+
+/** Both the same file with the same bytes as far as the file system says (every field equal). */
+export function sameIdentity(a: FileIdentity, b: FileIdentity): boolean {
+  return a.dev === b.dev && a.ino === b.ino && a.size === b.size && a.mtimeNs === b.mtimeNs && a.ctimeNs === b.ctimeNs;
 }
 
 /**
@@ -28,7 +39,7 @@ export function statIdentity(path: string): FileIdentity | null {
     return null;
   }
   if (!st || !st.isFile()) return null;
-  return { dev: st.dev, ino: st.ino, size: st.size, mtimeNs: st.mtimeNs, ctimeNs: st.ctimeNs };
+  return identityOf(st);
 }
 
 // Written through a typed array (a store wraps modulo 2^64, as BigInt.asUintN(64) does): no BigInt

@@ -7,7 +7,8 @@ import { errors, isSidecarError } from '../errors.js';
 import { decodeSidecar, type DecodedSidecar } from '../formats/codec.js';
 import type { JsonObject, Options, SidecarFormat } from '../types.js';
 import { locateSidecar, type SidecarLocation } from '../discovery/locate.js';
-import { DEFAULT_MAX_FILE_SIZE, readFileLimitedSync } from '../fs/read-file.js';
+import { DEFAULT_MAX_FILE_SIZE, readFileLimitedSync, readFileWithStatSync } from '../fs/read-file.js';
+import { identityOf, type FileIdentity } from '../incremental/identity.js';
 import { typedJsonText } from '../formats/json.js';
 import { accelAvailable, plainJsonLine } from '../accel/decode.js';
 
@@ -35,6 +36,12 @@ export interface ReadResult {
  */
 export async function readSidecarFile(path: string, opts: Options = {}): Promise<DecodedSidecar> {
   return decodeSidecarBytes(readLimited(path, opts), path, opts);
+}
+
+/** `readSidecarFile`, and the identity of exactly the bytes decoded (the fstat of the descriptor read). */
+export function readSidecarFileWithIdentity(path: string, opts: Options = {}): { decoded: DecodedSidecar; identity: FileIdentity } {
+  const { bytes, stat } = readFileWithStatSync(path, opts.maxFileSize ?? DEFAULT_MAX_FILE_SIZE);
+  return { decoded: decodeSidecarBytes(bytes, path, opts), identity: identityOf(stat) };
 }
 
 function noteFinding(note: string, path: string): ReadFinding {

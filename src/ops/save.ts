@@ -4,7 +4,7 @@
  * its data loss: under a per-sidecar lock, refusing whenever the current state is unclear
  * (corrupt or several candidates), and writing atomically.
  */
-import { realpathSync } from 'node:fs';
+import { lstatSync, realpathSync } from 'node:fs';
 import * as path from 'node:path';
 import { errors, SidecarError } from '../errors.js';
 import { encodeSidecar, normalizeFormat } from '../formats/codec.js';
@@ -15,7 +15,8 @@ import { writeFileAtomic } from '../fs/atomic-write.js';
 import { DEFAULT_MAX_FILE_SIZE } from '../fs/read-file.js';
 import { assertLockHeld, withSidecarLock } from '../fs/lock.js';
 import { removeStaleTempFiles } from '../fs/temp-files.js';
-import { readSidecarFile } from './read.js';
+import { readSidecarFileWithIdentity } from './read.js';
+import { identityOf, sameIdentity, type FileIdentity } from '../incremental/identity.js';
 import { encryptionKey, type SidecarKey } from '../crypto/keys.js';
 import { isoTimestamp } from '../time.js';
 import { recordImageIdentity, tryCurrentImageIdentity } from '../analysis/image-identity.js';
@@ -195,71 +196,116 @@ export async function saveSidecar(imagePath: string, operation: string, data: Js
   return withSidecarLock(
     keys,
     async (signal) => {
-      // Look again under the lock: another writer may have created or replaced files meanwhile.
-      const loc = await locateSidecar(imagePath, locateOpts);
-      refuseBroken(loc, imagePath);
-      if (sidecarLockKeys(loc).join('\0') !== keys.join('\0')) {
-        throw errors.conflict('the image symlink was re-pointed while saving; nothing saved', [loc.imagePath, ...keys]);
-      }
-      refuseAmbiguous(loc, imagePath);
-      refuseLinkedSidecar(loc, imagePath);
-
-      let target: string;
-      let format: SidecarFormat;
-      let existing: JsonObject;
-      let encryptWith: SidecarKey | undefined;
-      const current = loc.candidates[0];
-      if (current !== undefined) {
-        // Corrupt → CORRUPT propagates and nothing is touched (the earlier tool overwrote it with {}).
-        // Encrypted without a key → ENCRYPTED propagates: we never replace it with plaintext.
-        const decoded = await readSidecarFile(current.path, opts);
-        target = current.path;
-        existing = decoded.data;
-        // An encrypted sidecar stays encrypted under the key it was read with (a fresh nonce).
-        encryptWith = decoded.encryption?.key;
-        // The same file keeps its format, the earlier tool's legacy layout included (as --help says).
-        format = decoded.format;
-      } else {
-        encryptWith = opts.encrypt === false ? undefined : encryptionKey(opts.keyring);
-        // An encrypted new sidecar is bin; otherwise it follows its folder's sidecars.
-        format = opts.format !== undefined ? normalizeFormat(opts.format) : encryptWith ? 'bin' : (folderSidecarFormat(loc.dir) ?? 'bin');
-        target = sidecarPathFor(loc, extFor(format), opts.naming ?? 'stem');
-        existing = {};
-        const claimants = imagesClaiming(loc, target, locateOpts);
-        if (claimants.length > 1) {
-          throw new SidecarError(
-            'AMBIGUOUS',
-            `${imagePath}: nothing saved, a new ${target} would belong to ${claimants.join(', ')} (same stem); ` +
-              `rename one image, or save with naming "name-ext" (${loc.name}.${extFor(format)})`,
-            { path: target, details: { paths: claimants } },
-          );
-        }
-        if (encryptWith && format !== 'bin') {
-          throw errors.usage(`a key was given, so the new sidecar would be encrypted, and only the bin format can be (asked: ${format}; pass encrypt: false for plaintext)`);
+      // A writer that does not take the lock (a pipeline writing its sidecars itself) may replace
+      // the sidecar between our read and our rename: then we read and merge again, a few times.
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await saveLocked(signal);
+        } catch (e) {
+          if (!(e instanceof ChangedMeanwhile)) throw e;
+          if (attempt >= SAVE_ATTEMPTS) throw errors.conflict(`the sidecar changed ${SAVE_ATTEMPTS} times while it was saved (a writer without the sidecar lock); nothing saved`, e.path ? [e.path] : []);
         }
       }
-
-      const now = isoTimestamp((opts.now ?? (() => new Date()))());
-      const merged = mergeOperation(existing, imagePath, loc, operation, data, now, opts.merge === 'document');
-      // What the result was computed from: stale detection compares it with the image later.
-      recordImageIdentity(merged, operation, tryCurrentImageIdentity(loc.targetPath, { hash: opts.hashImage }));
-      // UNREPRESENTABLE / TOO_DEEP are thrown here, before anything is written.
-      const bytes = encodeSidecar(merged, format, { path: target, maxDepth: opts.maxDepth, encryptWith });
-      // A sidecar above the read limit could never be read back: refuse it before writing anything.
-      const limit = opts.maxFileSize ?? DEFAULT_MAX_FILE_SIZE;
-      if (bytes.length > limit) throw errors.tooLarge(bytes.length, limit, target);
-
-      refuseQuarantine(target, imagePath);
-      assertLockHeld(signal, keys[0]);
-      // Leftovers of writers that died mid-write on this sidecar; only its names are stat'ed.
-      await removeStaleTempFiles(path.dirname(target), { targetPrefixes: [path.basename(target)] }).catch(() => undefined);
-      // noFollow: a link planted at the target since we looked is refused, never written through;
-      // beforeRename: the lock must still be ours at the moment the new bytes are published.
-      const { written } = await writeFileAtomic(target, bytes, { noFollow: true, beforeRename: () => assertLockHeld(signal, keys[0]) });
-      const result: SaveResult = { path: target, format, written, created: current === undefined };
-      if (encryptWith) result.encryptedKeyId = encryptWith.id;
-      return result;
     },
     { timeoutMs: opts.lockTimeoutMs, staleMs: opts.lockStaleMs },
   );
+
+  async function saveLocked(signal: AbortSignal): Promise<SaveResult> {
+    // Look again under the lock: another writer may have created or replaced files meanwhile.
+    const loc = await locateSidecar(imagePath, locateOpts);
+    refuseBroken(loc, imagePath);
+    if (sidecarLockKeys(loc).join('\0') !== keys.join('\0')) {
+      throw errors.conflict('the image symlink was re-pointed while saving; nothing saved', [loc.imagePath, ...keys]);
+    }
+    refuseAmbiguous(loc, imagePath);
+    refuseLinkedSidecar(loc, imagePath);
+
+    let target: string;
+    let format: SidecarFormat;
+    let existing: JsonObject;
+    let encryptWith: SidecarKey | undefined;
+    const current = loc.candidates[0];
+    // The file the merge is made from (null: none there), checked again right before the rename.
+    let readAs: FileIdentity | null = null;
+    if (current !== undefined) {
+      // Corrupt → CORRUPT propagates and nothing is touched (the earlier tool overwrote it with {}).
+      // Encrypted without a key → ENCRYPTED propagates: we never replace it with plaintext.
+      const { decoded, identity } = readSidecarFileWithIdentity(current.path, opts);
+      readAs = identity;
+      target = current.path;
+      existing = decoded.data;
+      // An encrypted sidecar stays encrypted under the key it was read with (a fresh nonce).
+      encryptWith = decoded.encryption?.key;
+      // The same file keeps its format, the earlier tool's legacy layout included (as --help says).
+      format = decoded.format;
+    } else {
+      encryptWith = opts.encrypt === false ? undefined : encryptionKey(opts.keyring);
+      // An encrypted new sidecar is bin; otherwise it follows its folder's sidecars.
+      format = opts.format !== undefined ? normalizeFormat(opts.format) : encryptWith ? 'bin' : (folderSidecarFormat(loc.dir) ?? 'bin');
+      target = sidecarPathFor(loc, extFor(format), opts.naming ?? 'stem');
+      existing = {};
+      const claimants = imagesClaiming(loc, target, locateOpts);
+      if (claimants.length > 1) {
+        throw new SidecarError(
+          'AMBIGUOUS',
+          `${imagePath}: nothing saved, a new ${target} would belong to ${claimants.join(', ')} (same stem); ` +
+            `rename one image, or save with naming "name-ext" (${loc.name}.${extFor(format)})`,
+          { path: target, details: { paths: claimants } },
+        );
+      }
+      if (encryptWith && format !== 'bin') {
+        throw errors.usage(`a key was given, so the new sidecar would be encrypted, and only the bin format can be (asked: ${format}; pass encrypt: false for plaintext)`);
+      }
+    }
+
+    const now = isoTimestamp((opts.now ?? (() => new Date()))());
+    const merged = mergeOperation(existing, imagePath, loc, operation, data, now, opts.merge === 'document');
+    // What the result was computed from: stale detection compares it with the image later.
+    recordImageIdentity(merged, operation, tryCurrentImageIdentity(loc.targetPath, { hash: opts.hashImage }));
+    // UNREPRESENTABLE / TOO_DEEP are thrown here, before anything is written.
+    const bytes = encodeSidecar(merged, format, { path: target, maxDepth: opts.maxDepth, encryptWith });
+    // A sidecar above the read limit could never be read back: refuse it before writing anything.
+    const limit = opts.maxFileSize ?? DEFAULT_MAX_FILE_SIZE;
+    if (bytes.length > limit) throw errors.tooLarge(bytes.length, limit, target);
+
+    refuseQuarantine(target, imagePath);
+    assertLockHeld(signal, keys[0]);
+    // Leftovers of writers that died mid-write on this sidecar; only its names are stat'ed.
+    await removeStaleTempFiles(path.dirname(target), { targetPrefixes: [path.basename(target)] }).catch(() => undefined);
+    // noFollow: a link planted at the target since we looked is refused, never written through;
+    // beforeRename: the lock must still be ours at the moment the new bytes are published.
+    // beforeRename: the lock is still ours and the target is still the file merged from (or still absent).
+    const { written } = await writeFileAtomic(target, bytes, {
+      noFollow: true,
+      beforeRename: () => {
+        assertLockHeld(signal, keys[0]);
+        assertStillAsRead(target, readAs);
+      },
+    });
+    const result: SaveResult = { path: target, format, written, created: current === undefined };
+    if (encryptWith) result.encryptedKeyId = encryptWith.id;
+    return result;
+  }
+}
+
+/** Reads and merges a save makes before it gives up (a writer without the lock kept replacing the file). */
+const SAVE_ATTEMPTS = 3;
+
+/** The target is no longer the file the merge was made from: read and merge again (a SidecarError: the atomic write passes it through). */
+class ChangedMeanwhile extends SidecarError {
+  constructor(path: string) {
+    super('CONFLICT', `${path} changed since it was read`, { path });
+  }
+}
+
+/** Throw ChangedMeanwhile unless `target` is the file read (`readAs`), or still nothing when none was. */
+function assertStillAsRead(target: string, readAs: FileIdentity | null): void {
+  let now: FileIdentity | null;
+  try {
+    const st = lstatSync(target, { bigint: true, throwIfNoEntry: false });
+    now = st === undefined ? null : identityOf(st);
+  } catch {
+    throw new ChangedMeanwhile(target);
+  }
+  if (readAs === null ? now !== null : now === null || !sameIdentity(now, readAs)) throw new ChangedMeanwhile(target);
 }

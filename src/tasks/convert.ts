@@ -12,7 +12,8 @@
  * (it would otherwise shadow the source: .bin is read before .json); a rewritten file that failed
  * to verify gets its original bytes back.
  */
-import { lstatSync, statSync, unlinkSync, type BigIntStats } from 'node:fs';
+import { lstatSync, unlinkSync, type BigIntStats } from 'node:fs';
+import { identityOf, sameIdentity, statIdentity } from '../incremental/identity.js';
 import { basename, dirname } from 'node:path';
 import { errors, isSidecarError, type SidecarError } from '../errors.js';
 import { decodeSidecar, deepEqualJson, encodeSidecar } from '../formats/codec.js';
@@ -111,14 +112,8 @@ interface Decoded {
  * removing it would lose that write (old code: 3 of 3,000 rewrites during a convert were lost).
  */
 function assertSourceUnchanged(d: Decoded): void {
-  let now: BigIntStats | undefined;
-  try {
-    now = statSync(d.path, { bigint: true, throwIfNoEntry: false });
-  } catch {
-    /* unreadable now: not the file read */
-  }
-  const was = d.identity;
-  if (now && now.dev === was.dev && now.ino === was.ino && now.size === was.size && now.mtimeNs === was.mtimeNs && now.ctimeNs === was.ctimeNs) return;
+  const now = statIdentity(d.path); // null: gone, or not a regular file now
+  if (now && sameIdentity(now, identityOf(d.identity))) return;
   throw errors.conflict('the source changed while it was converted (a writer without the sidecar lock); it is left as it is', [d.path]);
 }
 
