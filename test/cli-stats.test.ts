@@ -173,3 +173,28 @@ describe('stats keys taken from the data', () => {
     }
   });
 });
+
+describe('processing times that are not durations', () => {
+  it('(1.7e308) are not averaged, as a non-number is not: unsharded and shards merged give the same bytes (regression: the exact sum overflowed, the average printed null and shards merged it as 0)', async () => {
+    const dir = tempDir('isc-huge-times-');
+    try {
+      const spec: Record<string, string | Buffer> = {};
+      const times = [1.7e308, 1.7e308, -1e308, 2, 4];
+      times.forEach((t, i) => {
+        spec[`IMG_${i}.jpg`] = FAKE_JPEG;
+        spec[`IMG_${i}.json`] = `{"face_detection":{"success":true,"processing_time":${t},"faces":[]}}`;
+      });
+      const root = makeTree(spec, dir);
+      const r = await runCli(['stats', root, '-q', '--no-index']);
+      assert.equal(r.code, 0, r.stderr);
+      const st = JSON.parse(r.stdout);
+      assert.equal(st.avg_processing_times.face_detection, 3);
+      const parts = [join(dir, 's0.jsonl'), join(dir, 's1.jsonl')];
+      for (const [i, p] of parts.entries()) assert.equal((await runCli(['stats', root, '--shard', `${i}/2`, '-q', '--no-index', '-o', p])).code, 0);
+      const merged = await runCli(['merge', ...parts, '-q']);
+      assert.equal(merged.stdout, r.stdout);
+    } finally {
+      removeTree(dir);
+    }
+  });
+});

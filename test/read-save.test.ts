@@ -390,3 +390,14 @@ test('a writer without the sidecar lock replacing the sidecar between the read a
   assert.deepEqual(decodeFile(sidecar).data, { sidecar_info: { image_path: 'IMG_1.jpg' }, churn: { n: 3 } });
   assert.deepEqual(fs.readdirSync(dir).filter((f) => f.includes('isc-tmp')), [], 'no temp file left');
 });
+
+test('save through a symlinked image whose links loop says so (it said the target "does not exist", naming a path that exists)', async (t) => {
+  const dir = testDir(t);
+  fs.symlinkSync('IMG_B.jpg', path.join(dir, 'IMG_A.jpg'));
+  fs.symlinkSync('IMG_A.jpg', path.join(dir, 'IMG_B.jpg'));
+  await assert.rejects(saveSidecar(path.join(dir, 'IMG_A.jpg'), 'ours', { n: 1 }), (e: unknown) => e instanceof SidecarError && e.code === 'USAGE' && /loop or pass 40 links/.test(e.message));
+  // A missing target is still NOT_FOUND.
+  fs.symlinkSync('gone.jpg', path.join(dir, 'IMG_C.jpg'));
+  await assert.rejects(saveSidecar(path.join(dir, 'IMG_C.jpg'), 'ours', { n: 1 }), (e: unknown) => e instanceof SidecarError && e.code === 'NOT_FOUND');
+  assert.deepEqual(fs.readdirSync(dir).sort(), ['IMG_A.jpg', 'IMG_B.jpg', 'IMG_C.jpg']);
+});

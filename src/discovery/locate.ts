@@ -41,6 +41,8 @@ export interface SidecarLocation {
   targetPath: string;
   /** The link chain ends at a missing file, or loops (ELOOP). */
   broken: boolean;
+  /** Broken because the chain loops or passes 40 links (ELOOP), not because its end is missing. */
+  loops?: true;
   /** Directory, file name and stem of the TARGET: where sidecars live. */
   dir: string;
   name: string;
@@ -367,6 +369,7 @@ export function locateSidecarSync(imagePath: string, opts: LocateOptions = {}): 
     sidecarFolders,
     ...(unpairable ? { unpairable } : {}),
     ...(notAFile ? { targetNotAFile: true } : {}),
+    ...(broken && loops ? { loops: true as const } : {}),
   };
 }
 

@@ -132,6 +132,7 @@ function checkArguments(operation: unknown, data: unknown, opts: SaveOptions): v
 function refuseBroken(loc: SidecarLocation, imagePath: string): void {
   if (loc.broken) {
     if (loc.targetNotAFile) throw errors.usage(`${imagePath}: its target ${loc.targetPath} is not a regular file (a folder, a device...); nothing saved`);
+    if (loc.loops) throw errors.usage(`${imagePath}: its symlinks loop or pass 40 links (ELOOP), so it has no target; nothing saved`);
     throw errors.notFound(loc.targetPath, `target of the symlinked image ${imagePath} (broken link; nothing saved)`);
   }
   if (loc.unpairable) {

@@ -115,6 +115,13 @@ export interface StatsRaw {
 // Keys are operation names, grades, formats from files: own keys only (analysis/own-record.ts).
 const add = addOwn;
 
+/**
+ * A processing time beyond this (seconds, ~3·10^7 years) is not a duration: not averaged, as a
+ * non-number is not. Two of 1.7e308 overflowed the exact sum (the average printed null, and shard
+ * outputs wrote null partials, merged as 0); 10^7 times of at most this sum to 10^22.
+ */
+const MAX_PROCESSING_TIME_S = 1e15;
+
 /** Counts of one scan, record by record; `raw()` is what a shard writes and `merge` adds up. */
 class StatsAccumulator {
   private readonly timeSums = new Map<string, ExactSum>();
@@ -154,7 +161,7 @@ class StatsAccumulator {
       add(r.opCounts, op);
       add(r.sizeSum, op, getOwn(sum.dataSizes, op) ?? 0);
       const t = getOwn(sum.processingTimes, op);
-      if (typeof t === 'number' && Number.isFinite(t)) {
+      if (typeof t === 'number' && Math.abs(t) <= MAX_PROCESSING_TIME_S) {
         let ts = this.timeSums.get(op);
         if (!ts) this.timeSums.set(op, (ts = new ExactSum()));
         ts.add(t);

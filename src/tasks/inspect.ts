@@ -195,6 +195,9 @@ export function inspectFile(item: InspectItem, opts: InspectOptions, compiled?: 
     const err = isSidecarError(e) ? e : errors.fromFs(e, item.path);
     out.status = READ_ERROR_CODES.has(err.code) ? 'unreadable' : 'corrupt';
     out.error = { code: err.code, message: err.message };
+    // A file above the size limit is not read, but its size is known (validate's file_size).
+    const size = err.code === 'TOO_LARGE' ? err.details?.size : undefined;
+    if (typeof size === 'number') out.size = size;
     out.elapsedMs = performance.now() - start;
     return out;
   }
