@@ -48,7 +48,7 @@ const IMAGE_EXT: OptionSpec = { flags: '--image-ext <exts>', description: 'more 
 const CONFIG: OptionSpec = { flags: '--config <file>', description: 'configuration file (default: the nearest .image-sidecar.json at or above the folder)' };
 
 /** The incremental index (docs/INDEX.md): both flags set the `index` key. */
-const INDEX: OptionSpec = { flags: '--index <path>', description: 'index file of stored per-file results (default: DIR/.image-sidecar/index, or the cache directory on a read-only tree)' };
+const INDEX: OptionSpec = { flags: '--index <path>', description: 'index file of stored per-file results, outside the library (default: DIR/.image-sidecar/index, or the cache directory on a read-only tree); a file there that is not an index is never replaced' };
 const NO_INDEX: OptionSpec = { flags: '--no-index', description: 'read every sidecar again; no index is read or written' };
 
 const DIR_ARG = { name: '[dir]', description: 'library directory' };
