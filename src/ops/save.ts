@@ -132,7 +132,8 @@ function checkArguments(operation: unknown, data: unknown, opts: SaveOptions): v
 function refuseBroken(loc: SidecarLocation, imagePath: string): void {
   if (loc.broken) {
     if (loc.targetNotAFile) throw errors.usage(`${imagePath}: its target ${loc.targetPath} is not a regular file (a folder, a device...); nothing saved`);
-    if (loc.loops) throw errors.usage(`${imagePath}: its symlinks loop or pass 40 links (ELOOP), so it has no target; nothing saved`);
+    // NOT_FOUND as for any broken link (callers map it), with the reason: the path may well exist.
+    if (loc.loops) throw new SidecarError('NOT_FOUND', `${imagePath}: its symlinks loop or pass 40 links (ELOOP), so it has no target; nothing saved`, { path: imagePath });
     throw errors.notFound(loc.targetPath, `target of the symlinked image ${imagePath} (broken link; nothing saved)`);
   }
   if (loc.unpairable) {
