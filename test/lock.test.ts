@@ -156,16 +156,20 @@ test('a lock directory that cannot be created is an error, not a wait', async (t
   await assert.rejects(withSidecarLock(path.join(dir, 'missing', 'IMG'), async () => 1, { timeoutMs: 5000 }), { code: 'NOT_FOUND' });
 });
 
-test('a sync holder blocked past the stale age loses its lock to another process, notices it in check(), and never removes the new holder\'s lock', async (t) => {
-  const dir = testDir(t);
-  const key = path.join(dir, 'IMG_9');
+/**
+ * A sync holder (a convert unit in a worker thread) in a child process: it takes the lock (stale
+ * age 2 s), runs `before`, says "locked", stalls 4.5 s with no heartbeat (no timer can run), then
+ * runs `check` ("still-ours" or "lost CODE") and releases ("released").
+ */
+async function stalledSyncHolder(key: string, before: string, check: string): Promise<{ output: () => string; exited: Promise<void> }> {
   const script = `
     const { acquireSidecarLockSync } = await import(${JSON.stringify(LOCK_MODULE)});
     const [key] = process.argv.slice(1);
     const held = acquireSidecarLockSync(key, { staleMs: 2000 });
+    ${before}
     process.stdout.write('locked\\n');
-    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 4500); // a worker busy in a sync task: no timer can refresh
-    try { held.check(); process.stdout.write('still-ours\\n'); } catch (e) { process.stdout.write('lost ' + e.code + '\\n'); }
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 4500);
+    try { ${check}; process.stdout.write('still-ours\\n'); } catch (e) { process.stdout.write('lost ' + e.code + '\\n'); }
     held.release();
     process.stdout.write('released\\n');
   `;
@@ -174,55 +178,41 @@ test('a sync holder blocked past the stale age loses its lock to another process
   child.stdout!.setEncoding('utf8').on('data', (c: string) => (out += c));
   const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
   while (!out.includes('locked')) await new Promise((r) => setTimeout(r, 20));
+  return { output: () => out, exited };
+}
+
+/** Take the lock over from a stalled holder, hold it while the holder wakes up and releases, and check ours survived. */
+async function takeOverFrom(key: string, holder: { exited: Promise<void> }): Promise<void> {
   const t0 = Date.now();
   await withSidecarLock(
     key,
     async (signal) => {
       const waited = Date.now() - t0;
       assert.ok(waited >= 1000, `took over a live lock after ${waited} ms`);
-      await exited; // the old holder wakes up, checks, releases while we hold it
+      await holder.exited; // the old holder wakes up, checks, releases while we hold it
       assert.ok(!signal.aborted, 'our lock survived the old holder\'s release');
       assert.ok(fs.existsSync(lockPathFor(key)), 'the old holder did not remove our lock');
       assertLockHeld(signal);
     },
     { staleMs: 2000, timeoutMs: 20_000 },
   );
-  assert.match(out, /lost CONFLICT/);
+}
+
+test('a sync holder blocked past the stale age loses its lock to another process, notices it in check(), and never removes the new holder\'s lock', async (t) => {
+  const key = path.join(testDir(t), 'IMG_9');
+  const holder = await stalledSyncHolder(key, '', 'held.check()');
+  await takeOverFrom(key, holder);
+  assert.match(holder.output(), /lost CONFLICT/);
   assert.equal(fs.existsSync(lockPathFor(key)), false);
 });
 
 test('a freshly verified lock skips the disk only while no taker can have found it stale: a holder that stalled past the stale age after its last check still notices the takeover, and its release leaves the new lock', async (t) => {
-  const dir = testDir(t);
-  const key = path.join(dir, 'IMG_10');
-  const script = `
-    const { acquireSidecarLockSync } = await import(${JSON.stringify(LOCK_MODULE)});
-    const [key] = process.argv.slice(1);
-    const held = acquireSidecarLockSync(key, { staleMs: 2000 });
-    held.check(); // verified on disk: fresh for staleMs / 3
-    held.check(true);
-    process.stdout.write('locked\\n');
-    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 4500); // stalled: no heartbeat
-    try { held.check(true); process.stdout.write('still-ours\\n'); } catch (e) { process.stdout.write('lost ' + e.code + '\\n'); }
-    held.release();
-    process.stdout.write('released\\n');
-  `;
-  const child = spawn(process.execPath, ['--input-type=module', '-e', script, key], { stdio: ['ignore', 'pipe', 'inherit'] });
-  let out = '';
-  child.stdout!.setEncoding('utf8').on('data', (c: string) => (out += c));
-  const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
-  while (!out.includes('locked')) await new Promise((r) => setTimeout(r, 20));
-  await withSidecarLock(
-    key,
-    async (signal) => {
-      await exited; // the old holder wakes up, checks (unless fresh), releases while we hold it
-      assert.ok(!signal.aborted, 'our lock survived the old holder\'s release');
-      assert.ok(fs.existsSync(lockPathFor(key)), 'the old holder did not remove our lock');
-      assertLockHeld(signal);
-    },
-    { staleMs: 2000, timeoutMs: 20_000 },
-  );
-  assert.match(out, /lost CONFLICT/);
-  assert.match(out, /released/);
+  const key = path.join(testDir(t), 'IMG_10');
+  // Verified on disk, then fresh for staleMs / 3; the check after the stall must go to the disk again.
+  const holder = await stalledSyncHolder(key, 'held.check(); held.check(true);', 'held.check(true)');
+  await takeOverFrom(key, holder);
+  assert.match(holder.output(), /lost CONFLICT/);
+  assert.match(holder.output(), /released/);
 });
 
 test('a symlink planted under a lock\'s name is refused, never taken over through (regression: the stale take-over deleted `owner` in the folder it pointed to, outside the library)', async (t) => {
