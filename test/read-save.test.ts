@@ -401,3 +401,25 @@ test('save through a symlinked image whose links loop says so (it said the targe
   await assert.rejects(saveSidecar(path.join(dir, 'IMG_C.jpg'), 'ours', { n: 1 }), (e: unknown) => e instanceof SidecarError && e.code === 'NOT_FOUND' && /does not exist/.test(e.message));
   assert.deepEqual(fs.readdirSync(dir).sort(), ['IMG_A.jpg', 'IMG_B.jpg', 'IMG_C.jpg']);
 });
+
+test("save through a symlinked image sweeps the stale-lock asides of killed takers in the link's folder too (regression: a game folder holds locks but never a written sidecar, so nothing swept them; the crash campaign found one)", async (t) => {
+  const dir = testDir(t);
+  const target = image(path.join(dir, 'photos'), 'IMG_1.jpg');
+  const games = path.join(dir, 'games');
+  fs.mkdirSync(games);
+  fs.symlinkSync(path.relative(games, target), path.join(games, 'IMG_1.jpg'));
+  const aside = (hex: string, ageMs: number) => {
+    const p = path.join(games, `.${hex}.stale.isc-lock`);
+    fs.mkdirSync(p);
+    fs.writeFileSync(path.join(p, 'owner'), '123-dead');
+    const at = new Date(Date.now() - ageMs);
+    fs.utimesSync(p, at, at);
+    return p;
+  };
+  const old = aside('0123456789ab', 60_000);
+  const young = aside('ba9876543210', 0); // a live taker's, between its rename and its removal
+  await saveSidecar(path.join(games, 'IMG_1.jpg'), 'ours', { n: 1 });
+  assert.equal(fs.existsSync(old), false, 'the killed taker\'s aside is gone');
+  assert.equal(fs.existsSync(young), true, 'a young aside is left to its taker');
+  assert.ok(fs.existsSync(path.join(dir, 'photos', 'IMG_1.bin')));
+});

@@ -272,8 +272,15 @@ export async function saveSidecar(imagePath: string, operation: string, data: Js
 
     refuseQuarantine(target, imagePath);
     assertLockHeld(signal, keys[0]);
-    // Leftovers of writers that died mid-write on this sidecar; only its names are stat'ed.
-    await removeStaleTempFiles(path.dirname(target), { targetPrefixes: [path.basename(target)] }).catch(() => undefined);
+    // Leftovers of writers that died mid-write on this sidecar (only its names are stat'ed), and in
+    // every folder this save locks, the stale-lock asides of takers killed mid-takeover: a symlinked
+    // image's own folder (a game folder) holds its locks but never a sidecar written here, so
+    // nothing else ever swept an aside left there.
+    const targetDir = path.dirname(target);
+    await removeStaleTempFiles(targetDir, { targetPrefixes: [path.basename(target)] }).catch(() => undefined);
+    for (const dir of new Set(keys.map((k) => path.dirname(k)))) {
+      if (dir !== targetDir) await removeStaleTempFiles(dir, { targetPrefixes: [] }).catch(() => undefined);
+    }
     // noFollow: a link planted at the target since we looked is refused, never written through;
     // beforeRename: the lock must still be ours at the moment the new bytes are published.
     // beforeRename: the lock is still ours and the target is still the file merged from (or still absent).
