@@ -364,3 +364,22 @@ test('CSV cells that a spreadsheet would run as formulas are neutralised (OWASP)
     removeTree(out);
   }
 });
+
+test('the library refuses an export or manifest path that is a sidecar of another tree too, as the CLI does (it guarded only sidecars inside the tree read)', async () => {
+  const dir = tempDir();
+  try {
+    const root = makeTree({ 'IMG_1.jpg': FAKE_JPEG, 'IMG_1.json': { json: sidecarData('IMG_1.jpg', 1) } }, join(dir, 'lib'));
+    const other = makeTree({ 'IMG_9.jpg': FAKE_JPEG, 'IMG_9.json': { json: sidecarData('IMG_9.jpg', 9) } }, join(dir, 'other'));
+    const victim = join(other, 'IMG_9.json');
+    const before = readFileSync(victim);
+    await assert.rejects(exportSidecars(root, { format: 'json', output: victim, engine: 'inline' }), (e: unknown) => isSidecarError(e) && e.code === 'USAGE' && /sidecar file of an image in its folder/.test(e.message));
+    const { hashTree } = await import('../src/integrity/tree-hash.js');
+    await assert.rejects(hashTree(root, { manifest: victim }), (e: unknown) => isSidecarError(e) && e.code === 'USAGE');
+    assert.deepEqual(readFileSync(victim), before, 'the other tree\'s sidecar is untouched');
+    // A file next to no image may be written.
+    const report = await exportSidecars(root, { format: 'json', output: join(other, 'export.json'), engine: 'inline' });
+    assert.equal(report.exported, 1);
+  } finally {
+    removeTree(dir);
+  }
+});

@@ -121,7 +121,7 @@ export async function assertOutputNotASidecar(ctx: CommandContext): Promise<void
   if (file === null) return;
   const abs = resolve(file);
   const { assertOutputNotSidecar } = await import('../discovery/output-guard.js');
-  assertOutputNotSidecar(abs, null, 'output', imageExtensionOptions(ctx, dirname(abs)));
+  assertOutputNotSidecar(abs, 'output', imageExtensionOptions(ctx, dirname(abs)));
 }
 
 /**

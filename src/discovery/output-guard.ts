@@ -1,9 +1,10 @@
 /**
- * Output files (export -o, hash --manifest) must never replace a sidecar of the tree they read:
- * `export lib -o lib/IMG_1.json` would overwrite an image's data with the export.
+ * Output files (every command's -o, export, hash and merge manifests) must never replace a
+ * sidecar: `export lib -o lib/IMG_1.json` would overwrite an image's data with the export. Any
+ * sidecar, inside the tree read or not: the library, the server and the CLI refuse the same paths.
  */
 import { existsSync, readdirSync, realpathSync } from 'node:fs';
-import { basename, dirname, join, resolve, sep } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { errors } from '../errors.js';
 import { imageExtensionSet } from './extensions.js';
 import { isSidecarName, pairDirectory } from './pair.js';
@@ -18,17 +19,13 @@ function realOrSelf(p: string): string {
 }
 
 /**
- * Throw USAGE when `output` (a file path) lies inside `root` (null: anywhere) and is, or would
- * become, a sidecar: its name pairs with an image of its folder by the pairing rule (a report or an
- * earlier export next to no image is not a sidecar and may be replaced).
+ * Throw USAGE when `output` (a file path) is, or would become, a sidecar: its name pairs with an
+ * image of its folder by the pairing rule (a report or an earlier export next to no image is not
+ * a sidecar and may be replaced).
  */
-export function assertOutputNotSidecar(output: string, root: string | null, what: string, imageExtensions?: readonly string[]): void {
+export function assertOutputNotSidecar(output: string, what: string, imageExtensions?: readonly string[]): void {
   const abs = resolve(output);
   const real = existsSync(abs) ? realOrSelf(abs) : join(realOrSelf(dirname(abs)), basename(abs));
-  if (root !== null) {
-    const rootReal = realOrSelf(resolve(root));
-    if (real !== rootReal && !real.startsWith(rootReal.endsWith(sep) ? rootReal : rootReal + sep)) return;
-  }
   const name = basename(real);
   if (!isSidecarName(name)) return;
   // A sidecar is a file the pairing rule gives to an image of its folder (existing or not yet).
@@ -43,7 +40,6 @@ export function assertOutputNotSidecar(output: string, root: string | null, what
   const g = pairDirectory({ path: dir, entries: entries as never }, imageExtensionSet(imageExtensions)).groups.find((x) => x.sidecars.some((s) => s.name === name));
   const pairs = (g?.images.length ?? 0) > 0;
   if (pairs) {
-    const whose = root === null ? 'of an image in its folder' : 'inside the tree being read';
-    throw errors.usage(`refusing to write the ${what} to ${abs}: it is a sidecar file ${whose} (choose a path outside it, or another name)`);
+    throw errors.usage(`refusing to write the ${what} to ${abs}: it is a sidecar file of an image in its folder (choose a path outside it, or another name)`);
   }
 }

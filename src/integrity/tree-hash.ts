@@ -88,7 +88,7 @@ function failure(e: { code: string; message: string; path?: string }): Error {
 /** Hash a tree. With `manifest`, also write the per-file (or per-image) digests there. */
 export async function hashTree(root: string, opts: HashOptions = {}): Promise<TreeHash> {
   const manifestPath = opts.manifest ? resolve(opts.manifest) : undefined;
-  if (manifestPath) assertOutputNotSidecar(manifestPath, root, 'manifest', opts.imageExtensions);
+  if (manifestPath) assertOutputNotSidecar(manifestPath, 'manifest', opts.imageExtensions);
   const listing = await listTree(root, { ...opts, exclude: manifestPath ? [manifestPath] : undefined });
   const digest = treeDigest(listing.entries);
   if (manifestPath) await writeManifest(manifestPath, { version: listing.version, rootDigest: digest, allFiles: listing.allFiles, entries: listing.entries });

@@ -102,7 +102,7 @@ export async function mergeHash(files: readonly ShardFile[], opts: { manifest?: 
     const { writeManifest } = await import('../integrity/manifest.js');
     const { assertOutputNotSidecar } = await import('../discovery/output-guard.js');
     const exts = files[0].header.options.image_extensions;
-    assertOutputNotSidecar(resolve(opts.manifest), files[0].header.root, 'manifest', Array.isArray(exts) ? (exts as string[]) : undefined);
+    assertOutputNotSidecar(resolve(opts.manifest), 'manifest', Array.isArray(exts) ? (exts as string[]) : undefined);
     await writeManifest(opts.manifest, { version, rootDigest: digest, allFiles: (files[0].trailer.summary as HashShardSummary).all_files, entries });
   }
   return { version, digest, tag: tagOf(version, digest), files: entries.length, bytes };
