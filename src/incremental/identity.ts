@@ -4,7 +4,7 @@
  * difference means the file may hold other bytes. ctime cannot be set by a writer, so a same-size
  * edit that restores mtime (touch -r, utimes) still changes the identity.
  */
-import { statSync, type BigIntStats } from 'node:fs';
+import { lstatSync, statSync, type BigIntStats } from 'node:fs';
 
 /** 5 × u64: dev, ino, size, mtime_ns, ctime_ns (the index stores these 40 bytes per file). */
 export const IDENTITY_BYTES = 40;
@@ -25,6 +25,23 @@ export function identityOf(st: BigIntStats): FileIdentity {
 /** Both the same file with the same bytes as far as the file system says (every field equal). */
 export function sameIdentity(a: FileIdentity, b: FileIdentity): boolean {
   return a.dev === b.dev && a.ino === b.ino && a.size === b.size && a.mtimeNs === b.mtimeNs && a.ctimeNs === b.ctimeNs;
+}
+
+/**
+ * Is `path` still the file read (`readAs`; null: nothing was there and nothing is)? lstat: a link
+ * put in its place is another file. What convert checks before it removes or replaces a source,
+ * and save before it renames over the sidecar it merged from: a writer that does not take our
+ * lock may have replaced it meanwhile.
+ */
+export function isStillAsRead(path: string, readAs: FileIdentity | null): boolean {
+  let now: FileIdentity | null;
+  try {
+    const st = lstatSync(path, { bigint: true, throwIfNoEntry: false });
+    now = st === undefined ? null : identityOf(st);
+  } catch {
+    return false;
+  }
+  return readAs === null ? now === null : now !== null && sameIdentity(now, readAs);
 }
 
 /**

@@ -4,7 +4,7 @@
  * its data loss: under a per-sidecar lock, refusing whenever the current state is unclear
  * (corrupt or several candidates), and writing atomically.
  */
-import { lstatSync, realpathSync } from 'node:fs';
+import { realpathSync } from 'node:fs';
 import * as path from 'node:path';
 import { errors, SidecarError } from '../errors.js';
 import { encodeSidecar, normalizeFormat } from '../formats/codec.js';
@@ -16,7 +16,7 @@ import { DEFAULT_MAX_FILE_SIZE } from '../fs/read-file.js';
 import { assertLockHeld, withSidecarLock } from '../fs/lock.js';
 import { removeStaleTempFiles } from '../fs/temp-files.js';
 import { readSidecarFileWithIdentity } from './read.js';
-import { identityOf, sameIdentity, type FileIdentity } from '../incremental/identity.js';
+import { isStillAsRead, type FileIdentity } from '../incremental/identity.js';
 import { encryptionKey, type SidecarKey } from '../crypto/keys.js';
 import { isoTimestamp } from '../time.js';
 import { recordImageIdentity, tryCurrentImageIdentity } from '../analysis/image-identity.js';
@@ -282,13 +282,12 @@ export async function saveSidecar(imagePath: string, operation: string, data: Js
       if (dir !== targetDir) await removeStaleTempFiles(dir, { targetPrefixes: [] }).catch(() => undefined);
     }
     // noFollow: a link planted at the target since we looked is refused, never written through;
-    // beforeRename: the lock must still be ours at the moment the new bytes are published.
-    // beforeRename: the lock is still ours and the target is still the file merged from (or still absent).
+    // beforeRename: the lock is still ours and the target still the file merged from (or still absent).
     const { written } = await writeFileAtomic(target, bytes, {
       noFollow: true,
       beforeRename: () => {
         assertLockHeld(signal, keys[0]);
-        assertStillAsRead(target, readAs);
+        if (!isStillAsRead(target, readAs)) throw new ChangedMeanwhile(target);
       },
     });
     const result: SaveResult = { path: target, format, written, created: current === undefined };
@@ -305,16 +304,4 @@ class ChangedMeanwhile extends SidecarError {
   constructor(path: string) {
     super('CONFLICT', `${path} changed since it was read`, { path });
   }
-}
-
-/** Throw ChangedMeanwhile unless `target` is the file read (`readAs`), or still nothing when none was. */
-function assertStillAsRead(target: string, readAs: FileIdentity | null): void {
-  let now: FileIdentity | null;
-  try {
-    const st = lstatSync(target, { bigint: true, throwIfNoEntry: false });
-    now = st === undefined ? null : identityOf(st);
-  } catch {
-    throw new ChangedMeanwhile(target);
-  }
-  if (readAs === null ? now !== null : now === null || !sameIdentity(now, readAs)) throw new ChangedMeanwhile(target);
 }

@@ -12,8 +12,8 @@
  * (it would otherwise shadow the source: .bin is read before .json); a rewritten file that failed
  * to verify gets its original bytes back.
  */
-import { lstatSync, unlinkSync, type BigIntStats } from 'node:fs';
-import { identityOf, sameIdentity, statIdentity } from '../incremental/identity.js';
+import { lstatSync, unlinkSync } from 'node:fs';
+import { identityOf, isStillAsRead, type FileIdentity } from '../incremental/identity.js';
 import { basename, dirname } from 'node:path';
 import { errors, isSidecarError, type SidecarError } from '../errors.js';
 import { decodeSidecar, deepEqualJson, encodeSidecar } from '../formats/codec.js';
@@ -102,8 +102,8 @@ interface Decoded {
   key?: SidecarKey;
   /** Its permissions: a new target takes them (mode; owner when we run as root). */
   like: { mode: number; uid: number; gid: number };
-  /** The stat of exactly the bytes read: the source is removed or replaced only while it is still this file. */
-  identity: BigIntStats;
+  /** The identity of exactly the bytes read: the source is removed or replaced only while it is still this file. */
+  identity: FileIdentity;
 }
 
 /**
@@ -112,8 +112,7 @@ interface Decoded {
  * removing it would lose that write (old code: 3 of 3,000 rewrites during a convert were lost).
  */
 function assertSourceUnchanged(d: Decoded): void {
-  const now = statIdentity(d.path); // null: gone, or not a regular file now
-  if (now && sameIdentity(now, identityOf(d.identity))) return;
+  if (isStillAsRead(d.path, d.identity)) return;
   throw errors.conflict('the source changed while it was converted (a writer without the sidecar lock); it is left as it is', [d.path]);
 }
 
@@ -215,7 +214,7 @@ function stageUnit(unit: ConvertUnit, opts: ConvertTaskOptions): ConvertItem[] |
       // The mode and owner the target copies, and the identity a removal checks: of the very file read.
       const { bytes, stat: st } = readFileWithStatSync(path, opts.maxFileSize);
       const d = decodeSidecar(bytes, { path, maxDepth: opts.maxDepth, maxFileSize: opts.maxFileSize, keyring: opts.keyring });
-      decoded.push({ path, bytes, data: d.data, format: d.format, key: d.encryption?.key, like: { mode: Number(st.mode), uid: Number(st.uid), gid: Number(st.gid) }, identity: st });
+      decoded.push({ path, bytes, data: d.data, format: d.format, key: d.encryption?.key, like: { mode: Number(st.mode), uid: Number(st.uid), gid: Number(st.gid) }, identity: identityOf(st) });
     } catch (e) {
       return allItems(unit, planned, false, asSidecarError(e, path));
     }
@@ -277,13 +276,11 @@ function finishUnit(st: Staged, opts: ConvertTaskOptions, removedIn: Set<string>
       return allItems(unit, action, false, asSidecarError(e, target));
     }
   }
-  // The lock was checked at this instant: the first removal needs no second check (each later one does).
-  // Checked on disk before the rename: while that is fresh it is still ours for certain (lock.ts).
-  let justChecked = false;
+  // Checked on disk before the rename: while that is fresh it is still ours for certain, and this
+  // check and the one before each removal cost nothing (lock.ts `check(true)`).
   if (st.lock && !opts.dryRun && !opts.keepSource && st.decoded.some((d) => d.path !== target)) {
     try {
       st.lock.check(true);
-      justChecked = true;
     } catch (e) {
       // Lost (a stalled holder whose lock another process took over): a save may be changing the
       // source right now. Take our target back if it is still what we wrote; never remove a source.
@@ -305,8 +302,7 @@ function finishUnit(st: Staged, opts: ConvertTaskOptions, removedIn: Set<string>
     const item: ConvertItem = { source: d.path, target, action, ok: true, sourceRemoved: false };
     if (d.path !== target && !opts.keepSource && !opts.dryRun) {
       try {
-        if (!justChecked) st.lock?.check(true);
-        justChecked = false;
+        st.lock?.check(true);
         unlinkSync(d.path);
         item.sourceRemoved = true;
         removedIn.add(dirname(d.path));
