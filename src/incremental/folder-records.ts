@@ -38,6 +38,7 @@ import { randomBytes } from 'node:crypto';
 import { endianness } from 'node:os';
 import { DefaultDeserializer, DefaultSerializer, deserialize, serialize } from 'node:v8';
 import { IDENTITY_BYTES } from './identity.js';
+import { packRecord, unpackRecord } from './record-pack.js';
 
 /** Dependency references in a record's list: kind in the low 2 bits, index above. */
 export const DEP_FILE = 0;
@@ -49,9 +50,10 @@ export const DEP_LINK = 3;
  * The layout of the records (`FolderMeta.fmt`): 3 = JSON or v8 records of their own, byte lengths
  * in `lens`; 4 = the same, with the dependency arrays as raw i32 after the meta instead of v8 typed
  * arrays inside it (v8 reads a typed array through a JS host-object hook: 44 of a warm run's 630 ms);
- * 5 = a folder's records as a base entry (every group) and at most one patch entry (`groups`).
+ * 5 = a folder's records as a base entry (every group) and at most one patch entry (`groups`);
+ * 6 = the same, each record packed (record-pack.ts: its objects' key names as one code).
  */
-export const FOLDER_RECORDS_FORMAT = 5;
+export const FOLDER_RECORDS_FORMAT = 6;
 
 /**
  * A folder rewritten after some of its records changed writes only those records, in a patch
@@ -211,8 +213,11 @@ export function decodeFolder(payload: Uint8Array): FolderChunk | null {
       if (!Number.isSafeInteger(l)) return null;
       if (l > 0) {
         if (j > 5 && recs[j++] !== 0x2c) return null; // ,
-        // Each JSON record is an object: its bytes are one, so copying them copies that record.
-        if (j + l > jsonEnd || recs[j] !== 0x7b || recs[j + l - 1] !== 0x7d) return null; // { }
+        // Each JSON record is an object or a packed record (an array): its bytes are one value, so
+        // copying them copies that record.
+        const open = recs[j];
+        const close = recs[j + l - 1];
+        if (j + l > jsonEnd || !((open === 0x7b && close === 0x7d) || (open === 0x5b && close === 0x5d))) return null; // { } or [ ]
         starts[gi] = j;
         j += l;
       } else {
@@ -291,13 +296,13 @@ export function decodeRecords<T>(blob: FolderBlob, want: (gi: number) => boolean
         let v: T;
         if (l > 0) {
           if (next >= json.length) return null;
-          v = json[next++];
+          v = unpackRecord<T>(json[next++]);
         } else {
           if (d === null) {
             d = new DefaultDeserializer(c.part.recs.subarray(c.part.jsonEnd));
             d.readHeader();
           }
-          v = d.readValue() as T;
+          v = unpackRecord<T>(d.readValue());
         }
         // A base record the patch stands in for is read (values are back to back) and dropped.
         const gi = groupOf(c, j);
@@ -685,7 +690,7 @@ export function writeCompact(b: FolderRecordsBuilder, gi: number, rec: CompactRe
     if (sc.rel === relPrefix + sc.name) drop(sc as unknown as Record<string, unknown>, 'rel');
   }
   try {
-    b.done(gi, rec);
+    b.done(gi, packRecord(rec));
   } finally {
     for (let i = undo.length - 3; i >= 0; i -= 3) (undo[i] as Record<string, unknown>)[undo[i + 1] as string] = undo[i + 2];
   }
