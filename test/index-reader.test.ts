@@ -1,0 +1,41 @@
+/**
+ * The index file's reads (src/incremental/store.ts WindowReader): a warm run reads several streams
+ * of entries at once (each folder's listing, then its records, kept apart in the file); each
+ * stream keeps a window of its own, so the file is read about once, not once per access.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { WindowReader } from '../src/incremental/store.js';
+
+const MiB = 1 << 20;
+
+test('two streams read in turn: each window is read once (one window read 1 MiB again at every turn: 481 MB for a 28 MB index)', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'isc-window-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'f');
+  const bytes = Buffer.alloc(6 * MiB);
+  for (let i = 0; i < bytes.length; i += 4) bytes.writeUInt32LE(i, i);
+  writeFileSync(file, bytes);
+  const fd = openSync(file, 'r');
+  t.after(() => closeSync(fd));
+  const r = new WindowReader(fd, bytes.length);
+  // Stream A from 0, stream B from 3 MiB, 4 KiB steps, in turn: 2 MiB of each.
+  for (let k = 0; k < 512; k++) {
+    for (const base of [0, 3 * MiB]) {
+      const off = base + k * 4096;
+      const [buf, at] = r.bytes(off, 4096);
+      assert.equal(buf.readUInt32LE(at), off, 'the bytes at the offset asked');
+      assert.equal(buf.readUInt32LE(at + 4092), off + 4092);
+    }
+  }
+  assert.ok(r.bytesRead <= 4 * MiB + 64 * 1024, `read ${r.bytesRead} bytes for 4 MiB of entries`);
+  // A range bigger than a window, and the end of the file.
+  const [big, at] = r.bytes(MiB - 8, 2 * MiB);
+  assert.equal(big.readUInt32LE(at + 8), MiB);
+  const [end, e] = r.bytes(bytes.length - 4, 4);
+  assert.equal(end.readUInt32LE(e), bytes.length - 4);
+  assert.throws(() => r.bytes(bytes.length - 2, 4), /out of range/);
+});
