@@ -124,18 +124,23 @@ test('kept records are copied byte for byte into the new entry; the others are m
 });
 
 test('a record holding an object twice is not stored (its bytes would hold a back-reference): made again next time', () => {
-  const b = builder(3);
+  const b = builder(4);
   const shared = record(1, 0);
   shared.findings.push({ code: 'note', paths: shared.findings[0].paths }); // one array, twice
   const cyclic = record(2, 0) as Rec & { self?: unknown };
   cyclic.self = cyclic;
+  // An object at a place the stored form packs (an image), twice: packed, it would come back as two.
+  const twice = record(3, 0);
+  twice.images.push(twice.images[0]);
   writeCompact(b, 0, record(0, 0));
   writeCompact(b, 1, shared);
   b.done(2, cyclic);
+  writeCompact(b, 3, twice);
   const blob = blobOf(b);
   assert.ok(blob.meta.lens[0] !== 0);
   assert.equal(blob.meta.lens[1], 0, 'shared array: not stored');
   assert.equal(blob.meta.lens[2], 0, 'cycle: not stored');
+  assert.equal(blob.meta.lens[3], 0, 'an image twice: not stored');
   const back = served(blob);
   assert.deepEqual(shape(back[0]), shape(record(0, 0)));
   assert.equal(back[1], undefined);

@@ -690,7 +690,9 @@ export function writeCompact(b: FolderRecordsBuilder, gi: number, rec: CompactRe
     if (sc.rel === relPrefix + sc.name) drop(sc as unknown as Record<string, unknown>, 'rel');
   }
   try {
-    b.done(gi, packRecord(rec));
+    // Packing makes new arrays of the objects it packs: an object the record holds twice would come
+    // back as two, so such a record is not stored (the rule above), packed or not.
+    b.done(gi, encodingOf(rec) === null ? null : packRecord(rec));
   } finally {
     for (let i = undo.length - 3; i >= 0; i -= 3) (undo[i] as Record<string, unknown>)[undo[i + 1] as string] = undo[i + 2];
   }
