@@ -139,6 +139,30 @@ export function hasNumberNotes(root: JsonValue): boolean {
 }
 
 /**
+ * True when plain JSON.stringify would lose some number's type below `root` (itself included): a
+ * container carries a note, or a number is -0 (JSON.stringify writes `0`, an int to Python) —
+ * `needsTypedText` over the whole value. Any value may be passed (reports too). Iterative.
+ */
+export function needsTypedJson(root: unknown): boolean {
+  if (typeof root === 'number') return needsTypedText(root, undefined);
+  if (root === null || typeof root !== 'object') return false;
+  const stack: object[] = [root];
+  while (stack.length > 0) {
+    const c = stack.pop() as Record<string, unknown> | unknown[];
+    const notes = notesOf(c);
+    if (notes !== undefined && notes.size > 0) return true;
+    const values = Array.isArray(c) ? c : Object.values(c);
+    for (let i = 0; i < values.length; i++) {
+      const x = values[i];
+      if (typeof x === 'number') {
+        if (x === 0 && 1 / x < 0) return true;
+      } else if (x !== null && typeof x === 'object') stack.push(x);
+    }
+  }
+  return false;
+}
+
+/**
  * Deep copy of a JSON value that keeps number notes (and "__proto__" as an own key). Use it
  * instead of spread / structuredClone on data that will be written again. Iterative.
  */
