@@ -67,6 +67,19 @@ export function copyNotes(from: object, to: object): void {
   }
 }
 
+/**
+ * After `to[toKey] = from[fromKey]` (a value moved between containers, e.g. a merge): the value's
+ * type goes with it — the note `from` holds for it, if valid, is set on `to`, and a note `to` held
+ * for its old value is dropped (it could still match the new value: 3.0 replaced by the int 3).
+ * `from` undefined: the value has no note.
+ */
+export function carryNote(from: object | undefined, fromKey: string | number, to: object, toKey: string | number): void {
+  const value = (to as Record<string | number, unknown>)[toKey];
+  const note = typeof value === 'number' && from !== undefined ? validNote(notesOf(from), fromKey, value) : undefined;
+  if (note !== undefined) notesFor(to).set(toKey, note);
+  else notesOf(to)?.delete(toKey);
+}
+
 /** The note of `container[key]` if it still describes `value`, else undefined. */
 export function validNote(notes: NumberNotes | undefined, key: string | number, value: number): NumberNote | undefined {
   if (notes === undefined) return undefined;
