@@ -31,11 +31,15 @@ def _json_default(o: Any) -> Any:
 
 
 def encode_json(value: Any) -> str:
-    """Compact JSON; NaN/Infinity are refused (they are not JSON, and a sidecar must stay readable)."""
+    """Compact JSON; NaN/Infinity are refused (they are not JSON, and a sidecar must stay readable),
+    and so is data nested too deep to encode (TOO_DEEP, as the library says of what it can encode)."""
     try:
         return json.dumps(value, separators=(",", ":"), allow_nan=False, default=_json_default)
     except ValueError as e:
         raise ImageSidecarError("data cannot be stored as JSON: %s" % e, code="UNREPRESENTABLE") from None
+    except RecursionError:
+        # Nested deeper than Python's own encoder goes (~1000): far beyond the library's limit (512).
+        raise ImageSidecarError("data cannot be stored as JSON: nesting deeper than Python's json encoder goes", code="TOO_DEEP") from None
     except TypeError as e:
         raise ImageSidecarError("data cannot be stored as JSON: %s" % e, code="USAGE") from None
 
