@@ -10,11 +10,16 @@ import collections
 import itertools
 import json
 import os
+import re
 import subprocess
 import threading
 from typing import Any, Deque, Dict, Optional, Sequence
 
 from .errors import ImageSidecarError
+
+
+# Every response starts with its request's id (src/server/responses.ts); ours are integers.
+_LEADING_ID = re.compile(rb'\{"id":(\d+),')
 
 
 def _json_default(o: Any) -> Any:
@@ -190,9 +195,15 @@ class ServerConnection:
             for raw in stdout:
                 try:
                     resp = json.loads(raw)
-                except ValueError:
-                    self._stderr_tail.append("[client] not a response: %r\n" % raw[:200])
-                    continue
+                except (ValueError, RecursionError) as e:
+                    # A response this Python cannot read (an int longer than its int_max_str_digits,
+                    # e.g. PYTHONINTMAXSTRDIGITS=640) still names its request: fail that request
+                    # instead of leaving its caller waiting forever.
+                    m = _LEADING_ID.match(raw)
+                    if m is None:
+                        self._stderr_tail.append("[client] not a response: %r\n" % raw[:200])
+                        continue
+                    resp = {"id": int(m.group(1)), "error": {"code": "BAD_OUTPUT", "message": "the server's answer cannot be read as JSON here (%s)" % e}}
                 rid = resp.get("id") if isinstance(resp, dict) else None
                 if rid is None:
                     # An error about a line the server could not attribute; ours are always well formed.
