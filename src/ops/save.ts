@@ -20,7 +20,7 @@ import { readSidecarFileWithIdentity } from './read.js';
 import { isStillAsRead, type FileIdentity } from '../incremental/identity.js';
 import { encryptionKey, type SidecarKey } from '../crypto/keys.js';
 import { isoTimestamp } from '../time.js';
-import { recordImageIdentity, tryCurrentImageIdentity } from '../analysis/image-identity.js';
+import { IMAGE_IDENTITY_KEY, recordImageIdentity, tryCurrentImageIdentity } from '../analysis/image-identity.js';
 
 export interface SaveOptions extends Options {
   /**
@@ -95,6 +95,9 @@ function mergeOperation(existing: JsonObject, imagePath: string, loc: SidecarLoc
     if (isPlainObject(given)) {
       for (const key of Object.keys(given)) {
         if ((key === 'operation_type' || key === 'created_at') && typeof info[key] === 'string') continue;
+        // The image record is the library's (recordImageIdentity, below): a document read before
+        // another save carries an older copy, which would drop that save's operation or mark it stale.
+        if (key === IMAGE_IDENTITY_KEY) continue;
         setKey(info, key, given[key], given);
       }
     }
