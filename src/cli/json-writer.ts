@@ -7,7 +7,7 @@ import { closeSync, createReadStream, mkdtempSync, openSync, rmSync, writeSync }
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { stringifyTyped } from '../formats/json.js';
-import { hasNumberNotes } from '../formats/numbers.js';
+import { needsTypedJson } from '../formats/numbers.js';
 import type { JsonValue } from '../types.js';
 import type { Sink } from './sink.js';
 
@@ -76,8 +76,8 @@ async function writeValue(sink: Sink, v: unknown, depth: number): Promise<void> 
 
 /** Write `value` as 2-space indented JSON plus a newline. */
 export async function writeJson(sink: Sink, value: unknown): Promise<void> {
-  // Sidecar data whose numbers need typed text (formats/numbers.ts: 25.0, big ints) is written in one piece.
-  if (hasNumberNotes(value as JsonValue)) {
+  // Sidecar data whose numbers need typed text (formats/numbers.ts: 25.0, big ints, -0.0) is written in one piece.
+  if (needsTypedJson(value)) {
     await sink.write(stringifyTyped(value as JsonValue, '  ', '', undefined) + '\n');
     return;
   }

@@ -67,6 +67,19 @@ export function copyNotes(from: object, to: object): void {
   }
 }
 
+/**
+ * After `to[toKey] = from[fromKey]` (a value moved between containers, e.g. a merge): the value's
+ * type goes with it — the note `from` holds for it, if valid, is set on `to`, and a note `to` held
+ * for its old value is dropped (it could still match the new value: 3.0 replaced by the int 3).
+ * `from` undefined: the value has no note.
+ */
+export function carryNote(from: object | undefined, fromKey: string | number, to: object, toKey: string | number): void {
+  const value = (to as Record<string | number, unknown>)[toKey];
+  const note = typeof value === 'number' && from !== undefined ? validNote(notesOf(from), fromKey, value) : undefined;
+  if (note !== undefined) notesFor(to).set(toKey, note);
+  else notesOf(to)?.delete(toKey);
+}
+
 /** The note of `container[key]` if it still describes `value`, else undefined. */
 export function validNote(notes: NumberNotes | undefined, key: string | number, value: number): NumberNote | undefined {
   if (notes === undefined) return undefined;
@@ -133,6 +146,30 @@ export function hasNumberNotes(root: JsonValue): boolean {
         const x = c[k];
         if (x !== null && typeof x === 'object') stack.push(x);
       }
+    }
+  }
+  return false;
+}
+
+/**
+ * True when plain JSON.stringify would lose some number's type below `root` (itself included): a
+ * container carries a note, or a number is -0 (JSON.stringify writes `0`, an int to Python) —
+ * `needsTypedText` over the whole value. Any value may be passed (reports too). Iterative.
+ */
+export function needsTypedJson(root: unknown): boolean {
+  if (typeof root === 'number') return needsTypedText(root, undefined);
+  if (root === null || typeof root !== 'object') return false;
+  const stack: object[] = [root];
+  while (stack.length > 0) {
+    const c = stack.pop() as Record<string, unknown> | unknown[];
+    const notes = notesOf(c);
+    if (notes !== undefined && notes.size > 0) return true;
+    const values = Array.isArray(c) ? c : Object.values(c);
+    for (let i = 0; i < values.length; i++) {
+      const x = values[i];
+      if (typeof x === 'number') {
+        if (x === 0 && 1 / x < 0) return true;
+      } else if (x !== null && typeof x === 'object') stack.push(x);
     }
   }
   return false;

@@ -13,6 +13,11 @@ export interface FormatStats {
   extension_distribution: Record<string, number>;
   total_files: number;
   scan_complete: boolean;
+  /**
+   * The earlier tool's key, kept for callers that read it (as export's `exported_at`), always null:
+   * a timestamp would make runs differ.
+   */
+  generated_at?: null;
 }
 
 /** Count sidecar files by what their bytes are, not by their extension. */
@@ -32,6 +37,6 @@ export async function formatStats(root: string, opts: Options = {}): Promise<For
       else dist[FORMAT_LABEL[ins.format]]++;
     }
   }
-  const out: FormatStats = { directory: session.summary.root, format_distribution: dist, extension_distribution: byExt, total_files: total, scan_complete: session.summary.complete };
+  const out: FormatStats = { directory: session.summary.root, format_distribution: dist, extension_distribution: byExt, total_files: total, scan_complete: session.summary.complete, generated_at: null };
   return sortKeysDeep(out);
 }

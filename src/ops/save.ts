@@ -8,6 +8,7 @@ import { realpathSync } from 'node:fs';
 import * as path from 'node:path';
 import { errors, SidecarError } from '../errors.js';
 import { encodeSidecar, normalizeFormat } from '../formats/codec.js';
+import { carryNote } from '../formats/numbers.js';
 import type { FormatName, JsonObject, JsonValue, Options, SidecarExt, SidecarFormat } from '../types.js';
 import { folderSidecarFormat, imagesClaiming, locateSidecar, sidecarLockKeys, sidecarPathFor, type SidecarLocation } from '../discovery/locate.js';
 import { inQuarantine, QUARANTINE_DIR } from '../discovery/own-folders.js';
@@ -19,7 +20,7 @@ import { readSidecarFileWithIdentity } from './read.js';
 import { isStillAsRead, type FileIdentity } from '../incremental/identity.js';
 import { encryptionKey, type SidecarKey } from '../crypto/keys.js';
 import { isoTimestamp } from '../time.js';
-import { recordImageIdentity, tryCurrentImageIdentity } from '../analysis/image-identity.js';
+import { IMAGE_IDENTITY_KEY, recordImageIdentity, tryCurrentImageIdentity } from '../analysis/image-identity.js';
 
 export interface SaveOptions extends Options {
   /**
@@ -71,27 +72,33 @@ function isPlainObject(v: JsonValue | undefined): v is JsonObject {
 
 /**
  * Set data[operation] and maintain sidecar_info in place (key order of everything else kept:
- * an existing key is overwritten where it stands, new keys go last).
+ * an existing key is overwritten where it stands, new keys go last). `from`: the container the
+ * value comes from, whose number note (25.0, an exact big int) goes with it (formats/numbers.ts);
+ * without it the value has none, and a note `obj` held for the old value is dropped.
  */
-function setKey(obj: JsonObject, key: string, value: JsonValue): void {
+function setKey(obj: JsonObject, key: string, value: JsonValue, from?: JsonObject): void {
   if (key === '__proto__') {
     // Plain assignment would call the prototype setter instead of creating the key.
     Object.defineProperty(obj, key, { value, writable: true, enumerable: true, configurable: true });
   } else {
     obj[key] = value;
   }
+  carryNote(from, key, obj, key);
 }
 
 function mergeOperation(existing: JsonObject, imagePath: string, loc: SidecarLocation, operation: string, value: JsonValue, now: string, document = false): JsonObject {
   const prior = existing.sidecar_info;
   const info: JsonObject = isPlainObject(prior) ? prior : {};
   if (document && isPlainObject(value)) {
-    for (const key of Object.keys(value)) if (key !== 'sidecar_info') setKey(existing, key, value[key]);
+    for (const key of Object.keys(value)) if (key !== 'sidecar_info') setKey(existing, key, value[key], value);
     const given = value.sidecar_info;
     if (isPlainObject(given)) {
       for (const key of Object.keys(given)) {
         if ((key === 'operation_type' || key === 'created_at') && typeof info[key] === 'string') continue;
-        setKey(info, key, given[key]);
+        // The image record is the library's (recordImageIdentity, below): a document read before
+        // another save carries an older copy, which would drop that save's operation or mark it stale.
+        if (key === IMAGE_IDENTITY_KEY) continue;
+        setKey(info, key, given[key], given);
       }
     }
   } else {

@@ -5,7 +5,7 @@
  * at a time. Every request gets exactly one response, whatever happens.
  */
 import * as path from 'node:path';
-import { errors } from '../errors.js';
+import { errors, isSidecarError } from '../errors.js';
 import { parseJsonText } from '../formats/json.js';
 import { DEFAULT_MAX_DEPTH } from '../formats/value.js';
 import type { MethodSpec } from './methods.js';
@@ -89,7 +89,10 @@ export class Dispatcher {
       // a duplicate key is refused rather than silently resolved.
       req = parseJsonText(text, { maxDepth: REQUEST_MAX_DEPTH });
     } catch (e) {
-      this.out.error(leadingId(text), { code: 'USAGE', message: `request line is not valid JSON: ${(e as Error).message}` });
+      // Data nested too deep is TOO_DEEP, as the same data is to `write --data` and saveSidecar
+      // (a client must not see another code because its data made the whole line too deep).
+      const code = isSidecarError(e) && e.code === 'TOO_DEEP' ? 'TOO_DEEP' : 'USAGE';
+      this.out.error(leadingId(text), { code, message: `request line is not valid JSON: ${(e as Error).message}` });
       return;
     }
     if (!isObject(req)) {

@@ -4,7 +4,7 @@ import { errors, isSidecarError, type ErrorCode } from '../errors.js';
 import { decodeSidecar } from '../formats/codec.js';
 import { withFloatBlocks } from '../formats/cbor.js';
 import { typedJsonText } from '../formats/json.js';
-import { hasNumberNotes } from '../formats/numbers.js';
+import { needsTypedJson } from '../formats/numbers.js';
 import { looksLikeReport, looksLikeSidecar } from '../analysis/operations.js';
 import { briefOfSidecar, probeSidecar, summarizeSidecar, type SidecarBrief, type SidecarProbe, type SidecarSummary } from '../analysis/summary.js';
 import { skimSidecar } from '../formats/skim.js';
@@ -273,10 +273,10 @@ export function inspectBytes(item: InspectItem, bytes: Buffer, opts: InspectOpti
     }
     const data = decoded.data;
     if (opts.keepData) out.data = data;
-    // Typed JSON when some number needs its type spelled out (25.0, big ints): the notes that carry
+    // Typed JSON when some number needs its type spelled out (25.0, big ints, -0.0): the notes that carry
     // those types (formats/numbers.ts) do not cross to the main thread.
     if (opts.dataJson) {
-      const text = hasNumberNotes(data) ? typedJsonText(data) : JSON.stringify(data);
+      const text = needsTypedJson(data) ? typedJsonText(data) : JSON.stringify(data);
       out.dataJson = text.length >= TRANSFER_TEXT_UNITS ? Buffer.from(text, 'utf8') : text;
     }
   } catch (e) {

@@ -259,6 +259,27 @@ _JSON = json.JSONDecoder(parse_constant=_no_constant, object_pairs_hook=_object)
 # Its C scanner, called directly: JSONDecoder.decode is the same call wrapped in two regex matches
 # for the whitespace around the value, done here with str methods.
 _scan = _JSON.scan_once
+
+# The library refuses ints of more than 4300 digits (src/formats/numbers.ts MAX_INT_DIGITS, Python's
+# default int_max_str_digits), and so does json.loads — unless this interpreter's limit was raised
+# (sys.set_int_max_str_digits, PYTHONINTMAXSTRDIGITS=0) or it has none (before 3.11, 3.10.7, 3.9.14).
+# Then the ints are checked here (a parse_int hook, used only then).
+MAX_INT_DIGITS = 4300
+_get_int_digits_limit = getattr(sys, "get_int_max_str_digits", None)
+
+
+def _checked_int(token: str) -> int:
+    if len(token) - (token[0] == "-") > MAX_INT_DIGITS:
+        raise NotLocal("an integer of more than %d digits" % MAX_INT_DIGITS)
+    return int(token)
+
+
+_scan_checking_ints = json.JSONDecoder(parse_constant=_no_constant, object_pairs_hook=_object, parse_int=_checked_int).scan_once
+
+
+def _scanner() -> Any:
+    limit = _get_int_digits_limit() if _get_int_digits_limit is not None else 0
+    return _scan if 0 < limit <= MAX_INT_DIGITS else _scan_checking_ints
 _JSON_SPACE = " \t\n\r"  # JSON's whitespace (json.decoder.WHITESPACE)
 
 
@@ -268,7 +289,7 @@ def decode_json(raw: bytes) -> Dict[str, Any]:
     start = 0 if text[:1] == "{" else len(text) - len(text.lstrip(_JSON_SPACE))
     before = _count_container()
     try:
-        value, end = _scan(text, start)
+        value, end = _scanner()(text, start)
     except StopIteration as e:  # no value starts there: what JSONDecoder.decode raises
         raise json.JSONDecodeError("Expecting value", text, e.value) from None
     if end != len(text) and text[end:].strip(_JSON_SPACE):  # what JSONDecoder.decode raises

@@ -49,6 +49,15 @@ def split_name(name: str) -> Tuple[str, str]:
     return name[:dot], name[dot + 1:].lower()
 
 
+def pairs_nothing(name: str) -> bool:
+    """A name no rule makes an image (pair.ts, pairGroupOf): no extension (``IMG``, ``.hidden``,
+    ``IMG.``) or a sidecar's extension (a link may lead to ``x.json``). No sidecar pairs with it, so
+    it has no candidates: the library reads ``{}`` for it (and a save refuses). Sidecar extensions
+    are lower case only (``x.JSON`` is an image given explicitly, as to the library)."""
+    dot = name.rfind(".")
+    return dot <= 0 or dot == len(name) - 1 or name[dot + 1:] in SIDECAR_EXTS
+
+
 def wanted_names(image_name: str) -> List[Tuple[str, str, str]]:
     """(file name, ext, naming) in preference order, without duplicates or the image's own name."""
     dot = image_name.rfind(".")
@@ -145,6 +154,8 @@ def _folder_names(directory: str) -> Optional[Dict[str, List[str]]]:
 
 
 def _find(directory: str, image_name: str, side: str, out: List[Candidate]) -> None:
+    if pairs_nothing(image_name):
+        return
     wanted = wanted_names(image_name)
     names = _folder_names(directory)
     if names is not None:
@@ -250,7 +261,14 @@ _FD_LINK = "/proc/self/fd/%d"
 
 
 def _final_target(image: str) -> Optional[str]:
-    """realpath(image) for a symlink whose chain ends at an existing file; None for a broken chain
+    """realpath(image) for a symlink whose chain ends at an existing file: _resolve_target's path."""
+    resolved = _resolve_target(image)
+    return None if resolved is None else resolved[0]
+
+
+def _resolve_target(image: str) -> Optional[Tuple[str, bool]]:
+    """(realpath(image), whether it is a folder) for a symlink whose chain ends at an existing
+    file or folder; None for a broken chain
     (ENOENT, ENOTDIR); :class:`NotLocal` for a loop or an I/O error (the library answers those).
 
     Where the kernel names open files (Linux /proc), the target is the name of an O_PATH descriptor
@@ -276,11 +294,11 @@ def _final_target(image: str) -> Optional[str]:
         finally:
             os.close(fd)
         if named[:1] == "/" and found.st_ino == held.st_ino and found.st_dev == held.st_dev:
-            return named
+            return named, stat.S_ISDIR(held.st_mode)
     return _realpath_target(image)
 
 
-def _realpath_target(image: str) -> Optional[str]:
+def _realpath_target(image: str) -> Optional[Tuple[str, bool]]:
     """_final_target through ``os.path.realpath`` (no /proc, or a name that did not lead back)."""
     try:
         os.stat(image)  # the kernel follows the whole chain, as the library's realpath does
@@ -290,12 +308,12 @@ def _realpath_target(image: str) -> Optional[str]:
         return None
     try:
         target = os.path.realpath(image)
-        os.stat(target)
+        st = os.stat(target)
     except OSError as e:
         raise NotLocal("symlink chain changed while resolving: %s" % e) from None
     if os.path.islink(target):  # realpath gave up (a loop): the library reports it
         raise NotLocal("looping symlink chain")
-    return target
+    return target, stat.S_ISDIR(st.st_mode)
 
 
 def locate_candidates(image_path: str) -> List[Candidate]:
@@ -308,8 +326,8 @@ def locate_candidates(image_path: str) -> List[Candidate]:
         out: List[Candidate] = []
         _find(os.path.dirname(image), os.path.basename(image), "target", out)
         return out
-    resolved = _final_target(image)
-    target = _chain_end(image) if resolved is None else resolved  # broken: sidecars may still lie beside where it points
+    resolved = _resolve_target(image)
+    target = _chain_end(image) if resolved is None else resolved[0]  # broken: sidecars may still lie beside where it points
     if not target.isascii():
         try:
             target.encode("utf-8")
@@ -317,7 +335,8 @@ def locate_candidates(image_path: str) -> List[Candidate]:
             raise NotLocal("a link whose target is not valid UTF-8") from None
     out = []
     t_dir, t_name = os.path.dirname(target), os.path.basename(target)
-    _find(t_dir, t_name, "target", out)
+    if resolved is None or not resolved[1]:  # a folder is never an image (pair.ts): nothing pairs with it there
+        _find(t_dir, t_name, "target", out)
     l_dir, l_name = os.path.dirname(image), os.path.basename(image)
     if l_dir != t_dir or l_name != t_name:
         link_side: List[Candidate] = []

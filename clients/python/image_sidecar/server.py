@@ -10,11 +10,16 @@ import collections
 import itertools
 import json
 import os
+import re
 import subprocess
 import threading
 from typing import Any, Deque, Dict, Optional, Sequence
 
 from .errors import ImageSidecarError
+
+
+# Every response starts with its request's id (src/server/responses.ts); ours are integers.
+_LEADING_ID = re.compile(rb'\{"id":(\d+),')
 
 
 def _json_default(o: Any) -> Any:
@@ -31,11 +36,15 @@ def _json_default(o: Any) -> Any:
 
 
 def encode_json(value: Any) -> str:
-    """Compact JSON; NaN/Infinity are refused (they are not JSON, and a sidecar must stay readable)."""
+    """Compact JSON; NaN/Infinity are refused (they are not JSON, and a sidecar must stay readable),
+    and so is data nested too deep to encode (TOO_DEEP, as the library says of what it can encode)."""
     try:
         return json.dumps(value, separators=(",", ":"), allow_nan=False, default=_json_default)
     except ValueError as e:
         raise ImageSidecarError("data cannot be stored as JSON: %s" % e, code="UNREPRESENTABLE") from None
+    except RecursionError:
+        # Nested deeper than Python's own encoder goes (~1000): far beyond the library's limit (512).
+        raise ImageSidecarError("data cannot be stored as JSON: nesting deeper than Python's json encoder goes", code="TOO_DEEP") from None
     except TypeError as e:
         raise ImageSidecarError("data cannot be stored as JSON: %s" % e, code="USAGE") from None
 
@@ -186,9 +195,15 @@ class ServerConnection:
             for raw in stdout:
                 try:
                     resp = json.loads(raw)
-                except ValueError:
-                    self._stderr_tail.append("[client] not a response: %r\n" % raw[:200])
-                    continue
+                except (ValueError, RecursionError) as e:
+                    # A response this Python cannot read (an int longer than its int_max_str_digits,
+                    # e.g. PYTHONINTMAXSTRDIGITS=640) still names its request: fail that request
+                    # instead of leaving its caller waiting forever.
+                    m = _LEADING_ID.match(raw)
+                    if m is None:
+                        self._stderr_tail.append("[client] not a response: %r\n" % raw[:200])
+                        continue
+                    resp = {"id": int(m.group(1)), "error": {"code": "BAD_OUTPUT", "message": "the server's answer cannot be read as JSON here (%s)" % e}}
                 rid = resp.get("id") if isinstance(resp, dict) else None
                 if rid is None:
                     # An error about a line the server could not attribute; ours are always well formed.
