@@ -116,6 +116,16 @@ process.stdout.on('error', (e: NodeJS.ErrnoException) => {
   process.exit(2);
 });
 
+// An error nothing caught (in a stream's or a timer's callback, a promise nobody awaited) would end
+// the process with Node's exit code 1: "findings", which the earlier tool's names turn into 0 — a
+// crash read as a clean run. It is fatal: 2, with the error on stderr.
+const crashed = (e: unknown) => {
+  process.stderr.write(`image-sidecar: error [INTERNAL]: ${(e as Error)?.stack ?? String(e)}\n`);
+  process.exit(2);
+};
+process.on('uncaughtException', crashed);
+process.on('unhandledRejection', crashed);
+
 main(process.argv).then(exitAfterFlush, (e) => {
   process.stderr.write(`image-sidecar: error [INTERNAL]: ${(e as Error)?.message ?? e}\n`);
   exitAfterFlush(2);

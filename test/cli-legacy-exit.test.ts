@@ -155,6 +155,29 @@ describe('exit codes by invocation name', () => {
     });
   }
 
+  it('a crash (an error thrown where nothing catches it) exits 2 under every name, never 1: findings, which the earlier names make 0', async () => {
+    // Thrown from a timer while the server waits on its open stdin: outside any promise the CLI awaits.
+    for (const [kind, code] of [
+      ['exception', 'setTimeout(() => { throw new Error("boom from a timer"); }, 300)'],
+      ['rejection', 'setTimeout(() => { Promise.reject(new Error("boom from a promise")); }, 300)'],
+    ]) {
+      for (const name of ['image-sidecar', 'image-sidecar-rust']) {
+        const child = spawn(join(layout.bin, name), ['serve', '--stdio'], {
+          env: { ...process.env, NODE_OPTIONS: `--import=data:text/javascript,${encodeURIComponent(code)}` },
+          stdio: ['pipe', 'pipe', 'pipe'],
+        });
+        let stderr = '';
+        child.stderr.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
+        const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+        const exit = await new Promise<number | null>((resolve) => child.on('close', resolve));
+        clearTimeout(timer);
+        child.stdin.destroy();
+        assert.equal(exit, 2, `${name}, ${kind}: ${stderr}`);
+        assert.match(stderr, /error \[INTERNAL\]: .*boom/);
+      }
+    }
+  });
+
   it('the new name in the same layout keeps 0/1/2', async () => {
     const r = await run(join(layout.bin, 'image-sidecar'), ['validate', '--input', lib], { ...process.env, IMAGE_SIDECAR_ENGINE: 'inline' });
     assert.equal(r.code, 1, r.stderr);
