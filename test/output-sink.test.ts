@@ -11,6 +11,7 @@ import path from 'node:path';
 import { PassThrough, Writable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { openOutputSink } from '../src/fs/output-sink.js';
+import { TEMP_MARK, tempNameFor } from '../src/fs/temp-files.js';
 import { removeTree, tempDir } from './helpers/cli.js';
 
 describe('output sink', () => {
@@ -157,6 +158,31 @@ describe('output sink', () => {
       await sink.close();
       assert.ok(fs.lstatSync(dangling).isFile());
       assert.equal(fs.readFileSync(dangling, 'utf8'), 'x');
+    } finally {
+      removeTree(dir);
+    }
+  });
+  it("a killed writer's temp file of this target is removed by the next write (a retried pod does not pile up half exports); a live or unrelated one stays", async () => {
+    const dir = tempDir('isc-sink-');
+    try {
+      const target = path.join(dir, 'stats-3.jsonl');
+      const dead = spawnSync(process.execPath, ['-e', '']).pid;
+      assert.ok(dead);
+      // What `export -o stats-3.jsonl` killed mid-write leaves: its temp file, named with its (now dead) pid.
+      const abandoned = path.join(dir, tempNameFor('stats-3.jsonl').replace(`-${process.pid}-`, `-${dead}-`));
+      fs.writeFileSync(abandoned, 'half an export');
+      const live = path.join(dir, tempNameFor('stats-3.jsonl')); // a writer still running (this process)
+      fs.writeFileSync(live, 'being written');
+      const other = path.join(dir, tempNameFor('other.jsonl').replace(`-${process.pid}-`, `-${dead}-`));
+      fs.writeFileSync(other, 'not this target');
+      const sink = await openOutputSink(target, process.stdout);
+      await sink.write('done\n');
+      await sink.close();
+      assert.equal(fs.readFileSync(target, 'utf8'), 'done\n');
+      assert.ok(!fs.existsSync(abandoned), 'the killed run\'s temp file was left behind');
+      assert.ok(fs.existsSync(live), "a live writer's temp file was removed");
+      assert.ok(fs.existsSync(other), "another target's temp file was removed");
+      assert.deepEqual(fs.readdirSync(dir).filter((n) => n.includes(TEMP_MARK)).sort(), [path.basename(live), path.basename(other)].sort());
     } finally {
       removeTree(dir);
     }

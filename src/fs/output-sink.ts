@@ -11,7 +11,7 @@ import type { Stats } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { errors } from '../errors.js';
 import { fsyncDirs } from './dir-sync.js';
-import { tempNameFor } from './temp-files.js';
+import { removeStaleTempFiles, tempNameFor } from './temp-files.js';
 
 /** Entries are small; gather them into chunks of about this many UTF-16 units per write. */
 const CHUNK = 64 * 1024;
@@ -103,6 +103,10 @@ class FileSink extends BufferedSink {
 
   /** `existing`: the file being replaced, whose mode (and, as root, owner) the new one keeps. */
   static async create(path: string, dest: string, existing: Stats | null): Promise<FileSink> {
+    // A run killed while writing this target (a pod evicted, then retried) left its temp file:
+    // abandoned ones go now, as a save sweeps its sidecar's (temp-files.ts: dead writers of this
+    // host at once, any writer's after an hour), so retries do not pile up copies of an export.
+    await removeStaleTempFiles(dirname(dest), { targetPrefixes: [basename(dest)] }).catch(() => undefined);
     const tmp = join(dirname(dest), tempNameFor(basename(dest)));
     let fh: FileHandle;
     try {
