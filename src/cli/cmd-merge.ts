@@ -18,6 +18,7 @@ export async function run(ctx: CommandContext): Promise<number> {
   const files = await m.openShards(paths);
   const command = files[0].header.command;
   const file = outputFile(ctx);
+  if (file !== null) m.assertNotAnInput(files, file, 'merged result');
   switch (command) {
     case 'stats': {
       const result = await m.mergeStats(files);
