@@ -21,7 +21,7 @@ import { validate, validationTotals, type ValidationReport } from '../src/ops/va
 import { hashTree } from '../src/integrity/tree-hash.js';
 import { exportSidecars } from '../src/ops/export.js';
 import { exportShard, formatStatsShard, hashShard, statsShard, validateShard, type LineSink } from '../src/shard/run.js';
-import { mergeShards } from '../src/shard/merge.js';
+import { mergeShards, mergeValidate, openShards } from '../src/shard/merge.js';
 import { staleSidecars, todo } from '../src/ops/todo.js';
 import { find } from '../src/ops/find.js';
 import { cleanup } from '../src/ops/cleanup.js';
@@ -410,4 +410,39 @@ test('the Python partition in docs/SCALE.md gives the same shards as the library
   assert.equal(r.status, 0, r.stderr);
   const expected = cases.flatMap(([f, n]) => [1, 2, 3, 8, 1000].map((k) => shardOfKey(shardKey(f, n, exts), k)));
   assert.deepEqual(JSON.parse(r.stdout) as number[], expected);
+});
+
+test('a shard output replaced between the checks and the reading of its items (a shard rerun during the merge) is refused, never merged as half old, half new', async (t) => {
+  const root = join(testDir(t, 'isc-shard-rerun-'), 'lib');
+  mkdirSync(root, { recursive: true });
+  for (const n of ['a', 'b', 'c']) {
+    writeFileSync(join(root, `${n}.jpg`), 'x');
+    writeFileSync(join(root, `${n}.json`), JSON.stringify({ face_detection: { success: true, faces: [] } }));
+  }
+  const out = join(testDir(t, 'isc-shard-rerun-out-'), 'v0.jsonl');
+  const run = async () => {
+    const c = new Collect();
+    await validateShard(root, { ...ENGINE, shard: { index: 0, count: 1 } }, c);
+    const tmp = `${out}.tmp`;
+    writeFileSync(tmp, c.text);
+    fs.renameSync(tmp, out); // as the CLI's -o replaces it: atomically
+  };
+  await run();
+  const files = await openShards([out]); // header and end line checked: 3 valid files
+  assert.equal((files[0].trailer.summary as { invalid_files: number }).invalid_files, 0);
+  // The shard runs again meanwhile, on a tree where b.json went bad: same number of items.
+  writeFileSync(join(root, 'b.json'), '{"face_detection": ');
+  await run();
+  const results: { is_valid: boolean }[] = [];
+  let merged: Awaited<ReturnType<typeof mergeValidate>> | undefined;
+  try {
+    merged = await mergeValidate(files, (r) => {
+      results.push(r as { is_valid: boolean });
+    });
+  } catch (e) {
+    assert.ok(isSidecarError(e) && e.code === 'USAGE' && /changed since it was checked/.test(e.message), String(e));
+    return;
+  }
+  // Without the check: the items of the new file with the totals of the old one.
+  assert.equal(results.filter((r) => !r.is_valid).length, merged.report.invalid_files, 'results and totals come from different runs of the shard');
 });

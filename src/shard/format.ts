@@ -26,6 +26,7 @@ import { StringDecoder } from 'node:string_decoder';
 import { errors } from '../errors.js';
 import { fileChunks, lineBatches } from '../fs/line-reader.js';
 import { READ_FLAGS } from '../fs/regular-file.js';
+import { identityOf, sameIdentity, type FileIdentity } from '../incremental/identity.js';
 import { canonicalJson } from '../formats/canonical.js';
 import { PARTITION } from '../discovery/shard.js';
 import type { TreeSeq } from '../discovery/scan.js';
@@ -128,15 +129,18 @@ export async function openShardFile(path: string, opts: ShardReadOptions = {}): 
   }
   let head: string;
   let tail: string;
+  let identity: FileIdentity;
   try {
-    const st = await fh.stat();
+    const st = await fh.stat({ bigint: true });
+    identity = identityOf(st);
     if (!st.isFile()) throw errors.notShardOutput(path, 'not a regular file');
-    const headBuf = Buffer.alloc(Math.min(st.size, 64 * 1024));
+    const size = Number(st.size);
+    const headBuf = Buffer.alloc(Math.min(size, 64 * 1024));
     await fh.read(headBuf, 0, headBuf.length, 0);
     head = headBuf.toString('utf8');
-    const tailLen = Math.min(st.size, TAIL_BYTES);
+    const tailLen = Math.min(size, TAIL_BYTES);
     const tailBuf = Buffer.alloc(tailLen);
-    await fh.read(tailBuf, 0, tailLen, st.size - tailLen);
+    await fh.read(tailBuf, 0, tailLen, size - tailLen);
     tail = tailBuf.toString('utf8');
   } finally {
     await fh.close();
@@ -164,11 +168,16 @@ export async function openShardFile(path: string, opts: ShardReadOptions = {}): 
     path,
     header,
     trailer,
-    items: () => readItems(path, trailer.items, opts.textLineBytes ?? TEXT_LINE_BYTES),
+    items: () => readItems(path, identity, trailer.items, opts.textLineBytes ?? TEXT_LINE_BYTES),
   };
 }
 
-async function* readItems(path: string, expected: number, textLineBytes: number): AsyncGenerator<ShardItem> {
+/**
+ * Items are read through a new descriptor, after the checks of openShardFile: the file must still
+ * be the one checked (incremental/identity.ts), or a shard rerun meanwhile (its -o renamed over
+ * this path) would give the merge the new run's items under the old run's end line and totals.
+ */
+async function* readItems(path: string, identity: FileIdentity, expected: number, textLineBytes: number): AsyncGenerator<ShardItem> {
   let fh: FileHandle;
   try {
     fh = await open(path, READ_FLAGS);
@@ -176,6 +185,9 @@ async function* readItems(path: string, expected: number, textLineBytes: number)
     throw errors.fromFs(e, path);
   }
   try {
+    if (!sameIdentity(identityOf(await fh.stat({ bigint: true })), identity)) {
+      throw errors.notShardOutput(path, 'the file changed since it was checked (was the shard run again during the merge?); merge again');
+    }
     let n = 0;
     let ended = false;
     // 128 bytes of a long line hold its item head ({"seq":[a,b],"item":) or show it is none.
