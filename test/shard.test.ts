@@ -27,6 +27,8 @@ import { find } from '../src/ops/find.js';
 import { cleanup } from '../src/ops/cleanup.js';
 import { convert } from '../src/ops/convert.js';
 import { isSidecarError } from '../src/errors.js';
+import { passphraseKeyring } from '../src/crypto/keys.js';
+import { encodeSidecar } from '../src/formats/codec.js';
 import { removeTree, tempDir, testDir } from './helpers/tree.js';
 import { findPython } from './helpers/python.js';
 
@@ -445,4 +447,32 @@ test('a shard output replaced between the checks and the reading of its items (a
   }
   // Without the check: the items of the new file with the totals of the old one.
   assert.equal(results.filter((r) => !r.is_valid).length, merged.report.invalid_files, 'results and totals come from different runs of the shard');
+});
+
+test('shards run with one passphrase merge (each process draws its own salt for new encryptions); another passphrase is refused', async (t) => {
+  const root = join(testDir(t, 'isc-shard-pass-'), 'lib');
+  mkdirSync(root, { recursive: true });
+  const writer = passphraseKeyring('correct horse');
+  for (let i = 0; i < 12; i++) {
+    writeFileSync(join(root, `IMG_${i}.jpg`), 'x');
+    writeFileSync(join(root, `IMG_${i}.bin`), encodeSidecar({ face_detection: { success: true, faces: [] } }, 'bin', { encryptWith: writer.keys[0] }));
+  }
+  const out = testDir(t, 'isc-shard-pass-out-');
+  const shardFile = async (i: number, pass: string) => {
+    const c = new Collect();
+    // A keyring per shard, as each job's process makes its own from IMAGE_SIDECAR_PASSPHRASE.
+    await statsShard(root, { ...ENGINE, keyring: passphraseKeyring(pass), shard: { index: i, count: 2 } }, c);
+    const p = join(out, `s${i}-${pass.length}.jsonl`);
+    writeFileSync(p, c.text);
+    return p;
+  };
+  const files = [await shardFile(0, 'correct horse'), await shardFile(1, 'correct horse')];
+  const merged = await mergeShards(files);
+  const whole = await stats(root, { ...ENGINE, keyring: passphraseKeyring('correct horse') });
+  assert.equal(JSON.stringify(merged.result), JSON.stringify(whole));
+  assert.equal((whole as { categories: Record<string, number> }).categories.encrypted ?? 0, 0);
+  const other = await shardFile(1, 'battery staple');
+  await assert.rejects(mergeShards([files[0], other]), (e: unknown) => isSidecarError(e) && /disagree on the options/.test(e.message));
+  // No secret in the header: neither passphrase appears.
+  for (const f of [...files, other]) assert.ok(!/correct horse|battery staple/.test(readFileSync(f, 'utf8')));
 });
