@@ -22,6 +22,18 @@ function loadKeyPath(file: string, where: string): Keyring {
   return loadKeyFile(file);
 }
 
+/**
+ * The environment for a program we start that needs no keys (`report --open`'s browser, detached,
+ * long-lived, free to pass its environment on): without the passphrase, key material the user gave
+ * us alone. A key file's path is not a secret, yet the browser has no use for it either.
+ */
+export function envWithoutKeys(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const out = { ...env };
+  delete out[PASSPHRASE_ENV];
+  delete out[KEY_FILE_ENV];
+  return out;
+}
+
 /** Where the keys came from (for `doctor`): the source and the public key ids, never key material. */
 export function keySource(ctx: CommandContext): { source: string; key_file?: string; key_ids: string[] } | null {
   const ring = keyringFromCli(ctx);
