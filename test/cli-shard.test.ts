@@ -189,3 +189,20 @@ test('CLI: merge never writes its result or manifest over one of the shard outpu
     assert.notEqual((await runCli(['merge', ...files, '-o', join(out, `${cmd}.merged`)])).code, 2);
   }
 });
+
+test('CLI: merge refuses --manifest for shards other than hash and --jsonl for shards other than validate (exit 2), never ignores them', async (t) => {
+  const root = await sampleLib(t, 30, 4);
+  const out = testDir(t, 'isc-cli-shard-opts-');
+  const stats = [0, 1].map((i) => join(out, `s${i}.jsonl`));
+  for (const [i, f] of stats.entries()) assert.equal((await runCli(['stats', root, '--shard', `${i}/2`, '-o', f])).code, 0);
+  const manifest = join(out, 'tree.manifest');
+  const m = await runCli(['merge', ...stats, '--manifest', manifest]);
+  assert.equal(m.code, 2, m.stderr);
+  assert.match(m.stderr, /--manifest is for hash shards; these are stats shards/);
+  assert.equal(m.stdout, '');
+  assert.ok(!existsSync(manifest));
+  const j = await runCli(['merge', ...stats, '--jsonl']);
+  assert.equal(j.code, 2, j.stderr);
+  assert.match(j.stderr, /--jsonl is for validate shards/);
+  assert.equal((await runCli(['merge', ...stats])).code, 0);
+});
