@@ -476,3 +476,30 @@ test('shards run with one passphrase merge (each process draws its own salt for 
   // No secret in the header: neither passphrase appears.
   for (const f of [...files, other]) assert.ok(!/correct horse|battery staple/.test(readFileSync(f, 'utf8')));
 });
+
+test('a stats shard whose end line is longer than a few MiB (a tree with tens of thousands of operation names) merges', async (t) => {
+  const root = join(testDir(t, 'isc-shard-wide-'), 'lib');
+  mkdirSync(root, { recursive: true });
+  for (let i = 0; i < 4; i++) {
+    writeFileSync(join(root, `IMG_${i}.jpg`), 'x');
+    const data: Record<string, unknown> = {};
+    for (let j = 0; j < 20_000; j++) data[`op_${i}_${j}_${'y'.repeat(30)}`] = { success: true, processing_time: 0.5 };
+    writeFileSync(join(root, `IMG_${i}.json`), JSON.stringify(data));
+  }
+  const out = testDir(t, 'isc-shard-wide-out-');
+  const files: string[] = [];
+  for (let i = 0; i < 2; i++) {
+    const c = new Collect();
+    await statsShard(root, { ...ENGINE, shard: { index: i, count: 2 } }, c);
+    const lines = c.text.split('\n');
+    assert.ok(Buffer.byteLength(lines[lines.length - 2]) > 5 * 1024 * 1024, 'the end line is not long enough to test this');
+    files.push(join(out, `s${i}.jsonl`));
+    writeFileSync(files[i], c.text);
+  }
+  const merged = await mergeShards(files);
+  assert.equal(JSON.stringify(merged.result), JSON.stringify(await stats(root, ENGINE)));
+  // A file cut inside its long end line is still refused.
+  const cut = join(out, 'cut.jsonl');
+  writeFileSync(cut, readFileSync(files[1]).subarray(0, -1000));
+  await assert.rejects(mergeShards([files[0], cut]), (e: unknown) => isSidecarError(e) && /not a complete shard output/.test(e.message));
+});

@@ -102,8 +102,14 @@ export interface ShardFile<S = unknown> {
 }
 
 const ITEM_HEAD = /^\{"seq":\[(-?\d+),(-?\d+)\],"item":/;
-/** Trailers are small (summaries); reading this much of the end finds one. */
+/** The end line is looked for in this much of the file's end, then in twice as much, and so on. */
 const TAIL_BYTES = 4 * 1024 * 1024;
+/**
+ * The longest end line read. A summary grows with the distinct keys it counts (a stats shard of a
+ * tree whose sidecars hold tens of thousands of operation names writes megabytes); the shard held
+ * it as one string, so it is one here too.
+ */
+const MAX_END_LINE_BYTES = 256 * 1024 * 1024;
 /** Lines up to this many bytes are read as strings as they stream by; longer ones by position. */
 export const TEXT_LINE_BYTES = 1 << 20;
 /** A longer item cannot be one JS string (V8's limit, ~512 Mi UTF-16 units: each takes at least a byte). */
@@ -128,7 +134,7 @@ export async function openShardFile(path: string, opts: ShardReadOptions = {}): 
     throw errors.fromFs(e, path);
   }
   let head: string;
-  let tail: string;
+  let tail: string | null;
   let identity: FileIdentity;
   try {
     const st = await fh.stat({ bigint: true });
@@ -138,10 +144,7 @@ export async function openShardFile(path: string, opts: ShardReadOptions = {}): 
     const headBuf = Buffer.alloc(Math.min(size, 64 * 1024));
     await fh.read(headBuf, 0, headBuf.length, 0);
     head = headBuf.toString('utf8');
-    const tailLen = Math.min(size, TAIL_BYTES);
-    const tailBuf = Buffer.alloc(tailLen);
-    await fh.read(tailBuf, 0, tailLen, size - tailLen);
-    tail = tailBuf.toString('utf8');
+    tail = await lastLine(fh, size, path);
   } finally {
     await fh.close();
   }
@@ -155,11 +158,10 @@ export async function openShardFile(path: string, opts: ShardReadOptions = {}): 
   if (header?.image_sidecar_shard !== SHARD_FORMAT_VERSION) {
     throw errors.notShardOutput(path, header?.image_sidecar_shard === undefined ? 'the first line is not a shard header (was it written with --shard?)' : `shard format ${String(header.image_sidecar_shard)}, this version reads ${SHARD_FORMAT_VERSION}`);
   }
-  if (!tail.endsWith('\n')) throw errors.notShardOutput(path, 'the file does not end with a complete line (cut short?)');
-  const lastStart = tail.lastIndexOf('\n', tail.length - 2) + 1;
+  if (tail === null) throw errors.notShardOutput(path, 'the file does not end with a complete line (cut short?)');
   let trailer: ShardTrailer;
   try {
-    trailer = JSON.parse(tail.slice(lastStart, -1)) as ShardTrailer;
+    trailer = JSON.parse(tail) as ShardTrailer;
   } catch {
     throw errors.notShardOutput(path, 'no end line (the shard did not finish)');
   }
@@ -170,6 +172,21 @@ export async function openShardFile(path: string, opts: ShardReadOptions = {}): 
     trailer,
     items: () => readItems(path, identity, trailer.items, opts.textLineBytes ?? TEXT_LINE_BYTES),
   };
+}
+
+/** The file's last line without its LF, however long (looked for backwards from the end); null when the file does not end with LF. */
+async function lastLine(fh: FileHandle, size: number, path: string): Promise<string | null> {
+  if (size === 0) return null;
+  let window = Math.min(size, TAIL_BYTES);
+  for (;;) {
+    const buf = Buffer.alloc(window);
+    await fh.read(buf, 0, window, size - window);
+    if (buf[window - 1] !== 0x0a) return null;
+    const nl = window >= 2 ? buf.lastIndexOf(0x0a, window - 2) : -1;
+    if (nl >= 0 || window === size) return buf.toString('utf8', nl + 1, window - 1);
+    if (window >= MAX_END_LINE_BYTES) throw errors.notShardOutput(path, `its last line is longer than ${MAX_END_LINE_BYTES} bytes`);
+    window = Math.min(size, window * 2, MAX_END_LINE_BYTES);
+  }
 }
 
 /**
