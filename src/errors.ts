@@ -71,6 +71,9 @@ export const errors = {
   notADirectory: (path: string) => new SidecarError('NOT_A_DIRECTORY', `not a directory: ${path}`, { path }),
   corrupt: (detail: string, path?: string, cause?: unknown) =>
     new SidecarError('CORRUPT', `${where(path)}${detail}`, { path, cause }),
+  /** An encrypted file whose key is not among those given: CORRUPT "authentication failed" (docs/FORMAT.md), its key id in the details. */
+  noKeyFor: (keyId: string, detail: string, path?: string) =>
+    new SidecarError('CORRUPT', `${where(path)}authentication failed: ${detail}`, { path, details: { keyId } }),
   encrypted: (keyId: string, path?: string) =>
     new SidecarError(
       'ENCRYPTED',

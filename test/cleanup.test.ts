@@ -2,10 +2,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import fsp from 'node:fs/promises';
+import { syncBuiltinESMExports } from 'node:module';
 import { join } from 'node:path';
 import { cleanup, quarantineStamp, type CleanupReport } from '../src/ops/cleanup.js';
 import { QUARANTINE_DIR } from '../src/discovery/scan.js';
 import { isSidecarError } from '../src/errors.js';
+import { readSidecar } from '../src/ops/read.js';
+import { saveSidecar } from '../src/ops/save.js';
 import { FAKE_JPEG, makeTree, removeTree, sidecarData, tempDir, type TreeNode } from './helpers/tree.js';
 
 const NOW = new Date('2026-11-21T11:33:00.123Z');
@@ -344,5 +348,38 @@ test('a parent directory swapped for a symlink before the move is refused', asyn
   } finally {
     removeTree(root);
     removeTree(elsewhere);
+  }
+});
+
+test('a save into an orphan whose image just appeared is never undone by the cleanup moving it (the move holds the lock a save takes)', async () => {
+  const root = libraryWithOrphans();
+  const gone = join(root, 'photos', 'gone.json');
+  const realLink = fsp.link;
+  let save: Promise<unknown> | null = null;
+  // The image of photos/gone.json appears, and the pipeline saves its result, while cleanup is
+  // moving the file: after the link into the quarantine, before the unlink of the original.
+  (fsp as { link: typeof fsp.link }).link = async (src, dest) => {
+    await realLink(src, dest);
+    if (save === null && String(src) === gone) {
+      writeFileSync(join(root, 'photos', 'gone.jpg'), FAKE_JPEG);
+      save = saveSidecar(join(root, 'photos', 'gone.jpg'), 'yolov8', { success: true, objects: [] });
+      save.catch(() => undefined);
+      await Promise.race([save, new Promise((r) => setTimeout(r, 500))]);
+    }
+  };
+  syncBuiltinESMExports();
+  try {
+    const r = await cleanup(root, { now: fixedClock });
+    assert.ok(save !== null, 'the move of gone.json was not seen');
+    await save;
+    assert.ok(r.actions.some((a) => a.rel === 'photos/gone.json'));
+    // The save reported success: its result is in the library (not removed with the orphan).
+    const data = (await readSidecar(join(root, 'photos', 'gone.jpg'))) as Record<string, unknown>;
+    assert.ok(data.yolov8 !== undefined, 'the saved result was removed by the cleanup');
+    assert.deepEqual(readdirSync(join(root, 'photos')).filter((n) => n.includes('isc-')), [], 'a lock or temp file was left');
+  } finally {
+    (fsp as { link: typeof fsp.link }).link = realLink;
+    syncBuiltinESMExports();
+    removeTree(root);
   }
 });

@@ -165,3 +165,44 @@ test('CLI: todo/find/stale, convert and cleanup --dry-run work on their shard: t
   const digest = async (d: string) => (JSON.parse((await runCli(['hash', d])).stdout) as { digest: string }).digest;
   assert.equal(await digest(other), await digest(root));
 });
+
+test('CLI: merge never writes its result or manifest over one of the shard outputs it merges (exit 2, the shard kept)', async (t) => {
+  const root = await sampleLib(t, 40, 9);
+  const out = testDir(t, 'isc-cli-shard-self-');
+  for (const cmd of ['validate', 'export', 'hash']) {
+    const files = [0, 1].map((i) => join(out, `${cmd}-${i}.jsonl`));
+    for (const [i, f] of files.entries()) {
+      const extra = cmd === 'export' ? ['--format', 'jsonl'] : [];
+      assert.notEqual((await runCli([cmd, root, ...extra, '--shard', `${i}/2`, '-o', f])).code, 2);
+    }
+    const before = files.map((f) => readFileSync(f));
+    const over = await runCli(['merge', ...files, '-o', files[1]]);
+    assert.equal(over.code, 2, `${cmd}: ${over.stderr}`);
+    assert.match(over.stderr, /one of the shard outputs being merged/);
+    if (cmd === 'hash') {
+      const m = await runCli(['merge', ...files, '--manifest', files[0]]);
+      assert.equal(m.code, 2, m.stderr);
+      assert.match(m.stderr, /one of the shard outputs being merged/);
+    }
+    files.forEach((f, i) => assert.ok(readFileSync(f).equals(before[i]), `${cmd}: ${f} was replaced by the merge`));
+    // The shards still merge.
+    assert.notEqual((await runCli(['merge', ...files, '-o', join(out, `${cmd}.merged`)])).code, 2);
+  }
+});
+
+test('CLI: merge refuses --manifest for shards other than hash and --jsonl for shards other than validate (exit 2), never ignores them', async (t) => {
+  const root = await sampleLib(t, 30, 4);
+  const out = testDir(t, 'isc-cli-shard-opts-');
+  const stats = [0, 1].map((i) => join(out, `s${i}.jsonl`));
+  for (const [i, f] of stats.entries()) assert.equal((await runCli(['stats', root, '--shard', `${i}/2`, '-o', f])).code, 0);
+  const manifest = join(out, 'tree.manifest');
+  const m = await runCli(['merge', ...stats, '--manifest', manifest]);
+  assert.equal(m.code, 2, m.stderr);
+  assert.match(m.stderr, /--manifest is for hash shards; these are stats shards/);
+  assert.equal(m.stdout, '');
+  assert.ok(!existsSync(manifest));
+  const j = await runCli(['merge', ...stats, '--jsonl']);
+  assert.equal(j.code, 2, j.stderr);
+  assert.match(j.stderr, /--jsonl is for validate shards/);
+  assert.equal((await runCli(['merge', ...stats])).code, 0);
+});

@@ -115,6 +115,11 @@ describe('CLI encryption', () => {
     const doctor = await runCli(['doctor', '--json'], { env: { ...env, IMAGE_SIDECAR_KEY_FILE: key } });
     const newKeyId = JSON.parse(rk.stdout).key_id as string;
     assert.ok(JSON.parse(doctor.stdout).encryption.key_ids.includes(newKeyId), doctor.stdout);
+    // A passphrase is shown by an id that is the same in every run (its keys' salts are random).
+    const passIds = [];
+    for (let i = 0; i < 2; i++) passIds.push(JSON.parse((await runCli(['doctor', '--json'], { env })).stdout).encryption);
+    assert.deepEqual(passIds[0], passIds[1], 'doctor shows another id for the same passphrase on every run');
+    assert.match(String(passIds[0].passphrase_id), /^[0-9a-f]{16}$/);
     // A key pasted where its path belongs is refused without being echoed.
     const hexKey = fs.readFileSync(key).toString('hex');
     const pasted = await runCli(['read', images[2], '--key-file', hexKey]);

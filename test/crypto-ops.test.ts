@@ -72,6 +72,23 @@ describe('encryption: per-image reads and saves', () => {
     await rejects(readSidecar(x.image), 'ENCRYPTED');
   });
 
+  it('export and hash --canonical never take the older plaintext candidate for the data of an encrypted one without its key: they refuse, as read does', async (t) => {
+    const root = testDir(t);
+    const x = image(root, 'IMG_1.jpg', 'bin', A);
+    putFile(root, 'IMG_1.json', encodeSidecar({ stale: true }, 'json'));
+    image(root, 'IMG_2.jpg', 'json');
+    const out = path.join(testDir(t), 'x.jsonl');
+    fs.writeFileSync(out, 'previous export');
+    await rejects(exportSidecars(root, { engine: 'inline', output: out, format: 'jsonl' }), 'ENCRYPTED');
+    assert.equal(fs.readFileSync(out, 'utf8'), 'previous export');
+    await rejects(hashTree(root, { engine: 'inline', canonical: true }), 'ENCRYPTED');
+    // With the key: the encrypted (preferred) file's data, as read gives it.
+    await exportSidecars(root, { engine: 'inline', output: out, format: 'jsonl', keyring: A });
+    const first = JSON.parse(fs.readFileSync(out, 'utf8').split('\n')[0]) as { sidecar: string; data: JsonObject };
+    assert.equal(first.sidecar, 'IMG_1.bin');
+    assert.ok(deepEqualJson(first.data, x.data));
+  });
+
   it('saveSidecar keeps an encrypted sidecar encrypted (same key, new nonce) and refuses without a key', async (t) => {
     const root = testDir(t);
     const x = image(root, 'IMG_1.jpg', 'bin', A);

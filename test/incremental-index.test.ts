@@ -1385,3 +1385,20 @@ test('a run served from folder records reports the engine --no-index reports (a 
   }
   assert.ok(runs.at(-1)!.recordsServed >= files, 'the last run was served from folder records');
 });
+
+test('with a passphrase the index is used: every run (a new keyring, a new random salt) has the same options key', async (t) => {
+  const { passphraseKeyring } = await import('../src/crypto/keys.js');
+  const root = makeTree({ 'IMG_1.jpg': FAKE_JPEG, 'IMG_1.json': '{"face_detection": {"success": true, "faces": []}}', 'IMG_2.jpg': FAKE_JPEG, 'IMG_2.json': '{"yolov8": {"success": true}}' }, testDir(t));
+  for (const p of ['IMG_1.json', 'IMG_2.json']) utimesSync(join(root, p), FIXED_TIME, FIXED_TIME);
+  const runs: IndexRunStats[] = [];
+  const index = { ...NOW, onStats: (s: IndexRunStats) => runs.push(s) };
+  // Each run builds its keyring from IMAGE_SIDECAR_PASSPHRASE, as every CLI process does.
+  await validate(root, { index, keyring: passphraseKeyring('correct horse') });
+  await validate(root, { index, keyring: passphraseKeyring('correct horse') });
+  assert.equal(runs[1].hits, 2, 'the second run with the same passphrase read every file again');
+  const status = await indexStatus(root);
+  assert.equal(status.option_sets, 1, 'each passphrase run added an option set to the index');
+  // Another passphrase is another options key (an encrypted file's result depends on it).
+  await validate(root, { index, keyring: passphraseKeyring('battery staple') });
+  assert.equal(runs[2].hits, 0);
+});

@@ -11,6 +11,7 @@ import path from 'node:path';
 import { PassThrough, Writable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { openOutputSink } from '../src/fs/output-sink.js';
+import { TEMP_MARK, tempNameFor } from '../src/fs/temp-files.js';
 import { removeTree, tempDir } from './helpers/cli.js';
 
 describe('output sink', () => {
@@ -116,6 +117,72 @@ describe('output sink', () => {
         (e: Error & { code?: string }) => e.code === 'IO' && /directory/.test(e.message),
       );
       assert.deepEqual(fs.readdirSync(dir).sort(), before);
+    } finally {
+      removeTree(dir);
+    }
+  });
+  it('an existing file keeps its mode; a symlink to a file is written through, not replaced (as every atomic write)', async () => {
+    const dir = tempDir('isc-sink-');
+    try {
+      // A user made the export file 0600 (decrypted face embeddings): the new bytes stay 0600.
+      const target = path.join(dir, 'export.jsonl');
+      fs.writeFileSync(target, 'previous');
+      fs.chmodSync(target, 0o600);
+      let sink = await openOutputSink(target, process.stdout);
+      await sink.write('{"a":1}\n');
+      await sink.close();
+      assert.equal(fs.readFileSync(target, 'utf8'), '{"a":1}\n');
+      assert.equal(fs.statSync(target).mode & 0o777, 0o600, 'the 0600 output file became world-readable');
+
+      // A link to a file: the file gets the bytes, the link stays a link.
+      fs.mkdirSync(path.join(dir, 'real'));
+      const real = path.join(dir, 'real', 'out.csv');
+      fs.writeFileSync(real, 'old');
+      fs.chmodSync(real, 0o640);
+      const link = path.join(dir, 'link.csv');
+      fs.symlinkSync(real, link);
+      sink = await openOutputSink(link, process.stdout);
+      assert.equal(sink.target, link);
+      await sink.write('new');
+      await sink.close();
+      assert.ok(fs.lstatSync(link).isSymbolicLink(), 'the link was replaced by a regular file');
+      assert.equal(fs.readFileSync(real, 'utf8'), 'new');
+      assert.equal(fs.statSync(real).mode & 0o777, 0o640);
+      assert.deepEqual(fs.readdirSync(path.join(dir, 'real')), ['out.csv'], 'a temp file was left');
+
+      // A dangling link is simply replaced (nothing to write through), and a new file is a plain new file.
+      const dangling = path.join(dir, 'dangling.json');
+      fs.symlinkSync(path.join(dir, 'nowhere', 'x.json'), dangling);
+      sink = await openOutputSink(dangling, process.stdout);
+      await sink.write('x');
+      await sink.close();
+      assert.ok(fs.lstatSync(dangling).isFile());
+      assert.equal(fs.readFileSync(dangling, 'utf8'), 'x');
+    } finally {
+      removeTree(dir);
+    }
+  });
+  it("a killed writer's temp file of this target is removed by the next write (a retried pod does not pile up half exports); a live or unrelated one stays", async () => {
+    const dir = tempDir('isc-sink-');
+    try {
+      const target = path.join(dir, 'stats-3.jsonl');
+      const dead = spawnSync(process.execPath, ['-e', '']).pid;
+      assert.ok(dead);
+      // What `export -o stats-3.jsonl` killed mid-write leaves: its temp file, named with its (now dead) pid.
+      const abandoned = path.join(dir, tempNameFor('stats-3.jsonl').replace(`-${process.pid}-`, `-${dead}-`));
+      fs.writeFileSync(abandoned, 'half an export');
+      const live = path.join(dir, tempNameFor('stats-3.jsonl')); // a writer still running (this process)
+      fs.writeFileSync(live, 'being written');
+      const other = path.join(dir, tempNameFor('other.jsonl').replace(`-${process.pid}-`, `-${dead}-`));
+      fs.writeFileSync(other, 'not this target');
+      const sink = await openOutputSink(target, process.stdout);
+      await sink.write('done\n');
+      await sink.close();
+      assert.equal(fs.readFileSync(target, 'utf8'), 'done\n');
+      assert.ok(!fs.existsSync(abandoned), 'the killed run\'s temp file was left behind');
+      assert.ok(fs.existsSync(live), "a live writer's temp file was removed");
+      assert.ok(fs.existsSync(other), "another target's temp file was removed");
+      assert.deepEqual(fs.readdirSync(dir).filter((n) => n.includes(TEMP_MARK)).sort(), [path.basename(live), path.basename(other)].sort());
     } finally {
       removeTree(dir);
     }

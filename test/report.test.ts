@@ -398,6 +398,18 @@ describe('report (cli)', () => {
     assert.equal(readFileSync(seen, 'utf8'), `file://${where}`);
     removeTree(join(where, '..'));
 
+    // The browser never gets the passphrase (or the key file) of the run: key material stays with us.
+    const envSeen = join(out, 'browser-env.txt');
+    const envOpener = join(out, 'env-browser.sh');
+    writeFileSync(envOpener, `#!/bin/sh\nenv > '${envSeen}.tmp' && mv '${envSeen}.tmp' '${envSeen}'\n`);
+    chmodSync(envOpener, 0o755);
+    const keyed = await runCli(['report', root, '-o', file, '--open'], { env: { BROWSER: envOpener, IMAGE_SIDECAR_PASSPHRASE: 'hunter2-browser-leak', IMAGE_SIDECAR_KEY_FILE: undefined } });
+    assert.equal(keyed.code, 0, keyed.stderr);
+    for (let i = 0; i < 100 && !existsSync(envSeen); i++) await new Promise((res) => setTimeout(res, 50));
+    const env = readFileSync(envSeen, 'utf8');
+    assert.match(env, /^BROWSER=/m, 'the recorder did not run');
+    assert.ok(!env.includes('hunter2-browser-leak'), 'the passphrase was handed to the browser');
+
     // An opener that cannot start: a warning; the page is written all the same.
     const bad = await runCli(['report', root, '-o', file, '--open'], { env: { BROWSER: join(out, 'no-such-browser') } });
     assert.equal(bad.code, 0);

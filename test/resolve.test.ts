@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { existsSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
 import { encodeSidecar } from '../src/formats/codec.js';
+import { keyFromBytes, passphraseKeyring } from '../src/crypto/keys.js';
 import { resolveConflicts } from '../src/ops/resolve.js';
 import { readSidecar } from '../src/ops/read.js';
 import type { JsonObject } from '../src/types.js';
@@ -168,4 +169,31 @@ test('a newer candidate nested beyond the depth limit was never decoded: the ima
   assert.equal(r.decisions[0]!.keep, null);
   assert.match(r.decisions[0]!.reason, /F\.json could not be read \(nested beyond the depth limit: never decoded\)/);
   assert.deepEqual(snapshotTree(root), before);
+});
+
+test('a candidate encrypted under a key not given (another key file or passphrase) could not be decrypted: the image is left alone, nothing moves', async (t) => {
+  // Regression: a wrong key makes the file CORRUPT "authentication failed", and resolve quarantined
+  // it as the worse copy beside a plaintext one, though it never saw its content.
+  const theirs = keyFromBytes(Buffer.alloc(32, 7));
+  const ours = keyFromBytes(Buffer.alloc(32, 9));
+  const root = makeTree({
+    'G.jpg': FAKE_JPEG,
+    'G.json': { json: sidecarData('G.jpg', 1, 4) },
+    'G.bin': encodeSidecar(sidecarData('G.jpg', 2, 4) as JsonObject, 'bin', { encryptWith: theirs }),
+  });
+  t.after(() => removeTree(root));
+  utimesSync(join(root, 'G.bin'), OLD, OLD);
+  utimesSync(join(root, 'G.json'), NEW, NEW);
+  const before = snapshotTree(root);
+  for (const keyring of [{ keys: [ours], encryptWith: 0 }, passphraseKeyring('not theirs')]) {
+    const r = await resolveConflicts(root, { engine: 'inline', keyring });
+    assert.equal(r.unresolved, 1);
+    assert.equal(r.quarantined, 0);
+    assert.equal(r.decisions[0]!.keep, null);
+    assert.match(r.decisions[0]!.reason, /G\.bin could not be read \(no key for it: key id/);
+    assert.deepEqual(snapshotTree(root), before);
+  }
+  // With its key, the newest valid file wins as usual (here the json).
+  const r = await resolveConflicts(root, { engine: 'inline', keyring: { keys: [theirs], encryptWith: 0 }, dryRun: true });
+  assert.equal(r.decisions[0]!.keep, join(root, 'G.json'));
 });

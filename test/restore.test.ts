@@ -1,9 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, readlinkSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
+import fs from 'node:fs';
+import { syncBuiltinESMExports } from 'node:module';
 import { join, relative } from 'node:path';
 import { cleanup } from '../src/ops/cleanup.js';
 import { restore } from '../src/ops/restore.js';
+import { readSidecar } from '../src/ops/read.js';
+import { saveSidecar } from '../src/ops/save.js';
 import { QUARANTINE_DIR } from '../src/discovery/scan.js';
 import { isSidecarError } from '../src/errors.js';
 import { FAKE_JPEG, makeTree, removeTree, sidecarData, tempDir, type TreeNode } from './helpers/tree.js';
@@ -203,6 +207,45 @@ test('no quarantine means NOT_FOUND; a manifest pointing outside the root is ref
     await rejectsWith(restore(root), 'CORRUPT', /invalid manifest entry/);
     assert.deepEqual(snapshot(root), after);
   } finally {
+    removeTree(root);
+  }
+});
+
+test('a restore racing a save into the same sidecar never loses the quarantined data (the move holds the lock a save takes)', async () => {
+  const root = library();
+  const rel = 'a/Été à la plage.json';
+  const target = join(root, rel);
+  const realRename = fs.rename;
+  try {
+    const c = await cleanup(root, { engine: 'inline', now: () => T1 });
+    assert.equal(c.removed, 2);
+    const quarantined = join(c.quarantine!, rel);
+    const orphanBytes = readFileSync(quarantined);
+    // The image is back and its pipeline saves a result; restore runs right when the save, having
+    // found no sidecar, renames its new file into place.
+    let restoring: Promise<unknown> | null = null;
+    (fs as { rename: unknown }).rename = (from: string, to: string, cb: (e: Error | null) => void) => {
+      if (restoring === null && to === target) {
+        restoring = restore(root);
+        restoring.catch(() => undefined);
+        void Promise.race([restoring, new Promise((r) => setTimeout(r, 500))]).then(() => realRename(from, to, cb));
+        return;
+      }
+      realRename(from, to, cb);
+    };
+    syncBuiltinESMExports();
+    writeFileSync(join(root, 'a', 'Été à la plage.jpg'), FAKE_JPEG);
+    await saveSidecar(join(root, 'a', 'Été à la plage.jpg'), 'yolov8', { success: true, objects: [] });
+    assert.ok(restoring !== null, 'the save\'s rename was not seen');
+    await restoring;
+    // The orphan's data is somewhere: still in the quarantine, or in the library's sidecar.
+    const inQuarantine = existsSync(quarantined) && readFileSync(quarantined).equals(orphanBytes);
+    const data = (await readSidecar(join(root, 'a', 'Été à la plage.jpg'))) as Record<string, unknown>;
+    assert.ok(data.yolov8 !== undefined, 'the save was lost');
+    assert.ok(inQuarantine || data.face_detection !== undefined, 'the restored sidecar was overwritten by the save and is gone from the quarantine');
+  } finally {
+    (fs as { rename: unknown }).rename = realRename;
+    syncBuiltinESMExports();
     removeTree(root);
   }
 });

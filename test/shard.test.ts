@@ -21,12 +21,14 @@ import { validate, validationTotals, type ValidationReport } from '../src/ops/va
 import { hashTree } from '../src/integrity/tree-hash.js';
 import { exportSidecars } from '../src/ops/export.js';
 import { exportShard, formatStatsShard, hashShard, statsShard, validateShard, type LineSink } from '../src/shard/run.js';
-import { mergeShards } from '../src/shard/merge.js';
+import { mergeShards, mergeValidate, openShards } from '../src/shard/merge.js';
 import { staleSidecars, todo } from '../src/ops/todo.js';
 import { find } from '../src/ops/find.js';
 import { cleanup } from '../src/ops/cleanup.js';
 import { convert } from '../src/ops/convert.js';
 import { isSidecarError } from '../src/errors.js';
+import { passphraseKeyring } from '../src/crypto/keys.js';
+import { encodeSidecar } from '../src/formats/codec.js';
 import { removeTree, tempDir, testDir } from './helpers/tree.js';
 import { findPython } from './helpers/python.js';
 
@@ -410,4 +412,94 @@ test('the Python partition in docs/SCALE.md gives the same shards as the library
   assert.equal(r.status, 0, r.stderr);
   const expected = cases.flatMap(([f, n]) => [1, 2, 3, 8, 1000].map((k) => shardOfKey(shardKey(f, n, exts), k)));
   assert.deepEqual(JSON.parse(r.stdout) as number[], expected);
+});
+
+test('a shard output replaced between the checks and the reading of its items (a shard rerun during the merge) is refused, never merged as half old, half new', async (t) => {
+  const root = join(testDir(t, 'isc-shard-rerun-'), 'lib');
+  mkdirSync(root, { recursive: true });
+  for (const n of ['a', 'b', 'c']) {
+    writeFileSync(join(root, `${n}.jpg`), 'x');
+    writeFileSync(join(root, `${n}.json`), JSON.stringify({ face_detection: { success: true, faces: [] } }));
+  }
+  const out = join(testDir(t, 'isc-shard-rerun-out-'), 'v0.jsonl');
+  const run = async () => {
+    const c = new Collect();
+    await validateShard(root, { ...ENGINE, shard: { index: 0, count: 1 } }, c);
+    const tmp = `${out}.tmp`;
+    writeFileSync(tmp, c.text);
+    fs.renameSync(tmp, out); // as the CLI's -o replaces it: atomically
+  };
+  await run();
+  const files = await openShards([out]); // header and end line checked: 3 valid files
+  assert.equal((files[0].trailer.summary as { invalid_files: number }).invalid_files, 0);
+  // The shard runs again meanwhile, on a tree where b.json went bad: same number of items.
+  writeFileSync(join(root, 'b.json'), '{"face_detection": ');
+  await run();
+  const results: { is_valid: boolean }[] = [];
+  let merged: Awaited<ReturnType<typeof mergeValidate>> | undefined;
+  try {
+    merged = await mergeValidate(files, (r) => {
+      results.push(r as { is_valid: boolean });
+    });
+  } catch (e) {
+    assert.ok(isSidecarError(e) && e.code === 'USAGE' && /changed since it was checked/.test(e.message), String(e));
+    return;
+  }
+  // Without the check: the items of the new file with the totals of the old one.
+  assert.equal(results.filter((r) => !r.is_valid).length, merged.report.invalid_files, 'results and totals come from different runs of the shard');
+});
+
+test('shards run with one passphrase merge (each process draws its own salt for new encryptions); another passphrase is refused', async (t) => {
+  const root = join(testDir(t, 'isc-shard-pass-'), 'lib');
+  mkdirSync(root, { recursive: true });
+  const writer = passphraseKeyring('correct horse');
+  for (let i = 0; i < 12; i++) {
+    writeFileSync(join(root, `IMG_${i}.jpg`), 'x');
+    writeFileSync(join(root, `IMG_${i}.bin`), encodeSidecar({ face_detection: { success: true, faces: [] } }, 'bin', { encryptWith: writer.keys[0] }));
+  }
+  const out = testDir(t, 'isc-shard-pass-out-');
+  const shardFile = async (i: number, pass: string) => {
+    const c = new Collect();
+    // A keyring per shard, as each job's process makes its own from IMAGE_SIDECAR_PASSPHRASE.
+    await statsShard(root, { ...ENGINE, keyring: passphraseKeyring(pass), shard: { index: i, count: 2 } }, c);
+    const p = join(out, `s${i}-${pass.length}.jsonl`);
+    writeFileSync(p, c.text);
+    return p;
+  };
+  const files = [await shardFile(0, 'correct horse'), await shardFile(1, 'correct horse')];
+  const merged = await mergeShards(files);
+  const whole = await stats(root, { ...ENGINE, keyring: passphraseKeyring('correct horse') });
+  assert.equal(JSON.stringify(merged.result), JSON.stringify(whole));
+  assert.equal((whole as { categories: Record<string, number> }).categories.encrypted ?? 0, 0);
+  const other = await shardFile(1, 'battery staple');
+  await assert.rejects(mergeShards([files[0], other]), (e: unknown) => isSidecarError(e) && /disagree on the options/.test(e.message));
+  // No secret in the header: neither passphrase appears.
+  for (const f of [...files, other]) assert.ok(!/correct horse|battery staple/.test(readFileSync(f, 'utf8')));
+});
+
+test('a stats shard whose end line is longer than a few MiB (a tree with tens of thousands of operation names) merges', async (t) => {
+  const root = join(testDir(t, 'isc-shard-wide-'), 'lib');
+  mkdirSync(root, { recursive: true });
+  for (let i = 0; i < 4; i++) {
+    writeFileSync(join(root, `IMG_${i}.jpg`), 'x');
+    const data: Record<string, unknown> = {};
+    for (let j = 0; j < 20_000; j++) data[`op_${i}_${j}_${'y'.repeat(30)}`] = { success: true, processing_time: 0.5 };
+    writeFileSync(join(root, `IMG_${i}.json`), JSON.stringify(data));
+  }
+  const out = testDir(t, 'isc-shard-wide-out-');
+  const files: string[] = [];
+  for (let i = 0; i < 2; i++) {
+    const c = new Collect();
+    await statsShard(root, { ...ENGINE, shard: { index: i, count: 2 } }, c);
+    const lines = c.text.split('\n');
+    assert.ok(Buffer.byteLength(lines[lines.length - 2]) > 5 * 1024 * 1024, 'the end line is not long enough to test this');
+    files.push(join(out, `s${i}.jsonl`));
+    writeFileSync(files[i], c.text);
+  }
+  const merged = await mergeShards(files);
+  assert.equal(JSON.stringify(merged.result), JSON.stringify(await stats(root, ENGINE)));
+  // A file cut inside its long end line is still refused.
+  const cut = join(out, 'cut.jsonl');
+  writeFileSync(cut, readFileSync(files[1]).subarray(0, -1000));
+  await assert.rejects(mergeShards([files[0], cut]), (e: unknown) => isSidecarError(e) && /not a complete shard output/.test(e.message));
 });

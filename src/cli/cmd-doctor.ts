@@ -16,7 +16,7 @@ export async function run(ctx: CommandContext): Promise<number> {
     encryption = { error: (e as Error).message }; // a broken key setup is reported, not fatal here
   }
   const info = { ...performanceInfo(engineFromEnv(ctx.io.env)), encryption };
-  const keyLine = !encryption ? 'no key configured' : 'error' in encryption ? `key error: ${encryption.error}` : `${encryption.source}: key id ${encryption.key_ids.join(', ')}`;
+  const keyLine = !encryption ? 'no key configured' : 'error' in encryption ? `key error: ${encryption.error}` : `${encryption.source}: ${[...encryption.key_ids.map((id) => `key id ${id}`), ...(encryption.passphrase_id ? [`passphrase id ${encryption.passphrase_id}`] : [])].join(', ')}`;
   await emit(ctx, { result: info, what: 'performance information', human: (style) => [...doctorSummary(info, style), `  encryption    ${keyLine}`] });
   return EXIT_CLEAN;
 }

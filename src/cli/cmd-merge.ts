@@ -18,6 +18,11 @@ export async function run(ctx: CommandContext): Promise<number> {
   const files = await m.openShards(paths);
   const command = files[0].header.command;
   const file = outputFile(ctx);
+  if (file !== null) m.assertNotAnInput(files, file, 'merged result');
+  // An option for another command's shards is refused, not ignored: `--manifest` on stats shards
+  // wrote nothing, and a manifest left by an earlier run stood for this one.
+  if (optString(ctx, 'manifest') !== undefined && command !== 'hash') throw errors.usage(`--manifest is for hash shards; these are ${command} shards`);
+  if (ctx.opts.jsonl === true && command !== 'validate' && command !== 'export') throw errors.usage(`--jsonl is for validate shards (export merges are JSON lines anyway); these are ${command} shards`);
   switch (command) {
     case 'stats': {
       const result = await m.mergeStats(files);

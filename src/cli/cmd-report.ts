@@ -43,7 +43,8 @@ export async function run(ctx: CommandContext): Promise<number> {
     ctx.io.stdout.write(ctx.opts.json ? `${JSON.stringify({ message: line, output: result.path, bytes: result.bytes })}\n` : `${line}\n`);
     if (open) {
       const { openInBrowser } = await import('../report/open.js');
-      const { opener, error } = await openInBrowser(result.path, ctx.io.env);
+      const { envWithoutKeys } = await import('./keys.js');
+      const { opener, error } = await openInBrowser(result.path, envWithoutKeys(ctx.io.env));
       if (error !== null) note(ctx, `warning: could not open the report with ${opener.command}: ${error}`);
     }
   }

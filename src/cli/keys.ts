@@ -5,7 +5,7 @@
  */
 import { existsSync } from 'node:fs';
 import { errors } from '../errors.js';
-import { loadKeyFile, mergeKeyrings, passphraseKeyring, type Keyring } from '../crypto/keys.js';
+import { keyringIds, loadKeyFile, mergeKeyrings, passphraseKeyring, type Keyring } from '../crypto/keys.js';
 import type { CliOptions, CommandContext } from './context.js';
 
 export const KEY_FILE_ENV = 'IMAGE_SIDECAR_KEY_FILE';
@@ -22,15 +22,29 @@ function loadKeyPath(file: string, where: string): Keyring {
   return loadKeyFile(file);
 }
 
+/**
+ * The environment for a program we start that needs no keys (`report --open`'s browser, detached,
+ * long-lived, free to pass its environment on): without the passphrase, key material the user gave
+ * us alone. A key file's path is not a secret, yet the browser has no use for it either.
+ */
+export function envWithoutKeys(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const out = { ...env };
+  delete out[PASSPHRASE_ENV];
+  delete out[KEY_FILE_ENV];
+  return out;
+}
+
 /** Where the keys came from (for `doctor`): the source and the public key ids, never key material. */
-export function keySource(ctx: CommandContext): { source: string; key_file?: string; key_ids: string[] } | null {
+export function keySource(ctx: CommandContext): { source: string; key_file?: string; key_ids: string[]; passphrase_id?: string } | null {
   const ring = keyringFromCli(ctx);
   if (!ring) return null;
   const file = ctx.opts.keyFile;
   const env = ctx.io.env;
   const source = typeof file === 'string' && file !== '' ? '--key-file' : [env[KEY_FILE_ENV] ? KEY_FILE_ENV : '', env[PASSPHRASE_ENV] ? PASSPHRASE_ENV : ''].filter(Boolean).join(' + ');
   const keyFile = typeof file === 'string' && file !== '' ? file : env[KEY_FILE_ENV];
-  return { source, ...(keyFile ? { key_file: keyFile } : {}), key_ids: ring.keys.map((k) => k.id) };
+  // Ids the same in every run (keyringIds): the key a passphrase makes here has a random salt.
+  const ids = keyringIds(ring);
+  return { source, ...(keyFile ? { key_file: keyFile } : {}), key_ids: ids.keys, ...(ids.passphrase !== null ? { passphrase_id: ids.passphrase } : {}) };
 }
 
 export function keyringFromCli(ctx: CommandContext, flag: 'keyFile' | 'newKeyFile' = 'keyFile'): Keyring | undefined {

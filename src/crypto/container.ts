@@ -156,10 +156,10 @@ function keyFor(info: EncryptionInfo & { descriptor: KeyDescriptor }, ring: Keyr
   if (info.descriptor.kind === 'scrypt' && ring.passphrase) {
     const k = derivedKeyFor(ring.passphrase, info.descriptor);
     if (k.id === info.keyId) return k;
-    throw authFailed(`wrong passphrase (the file's key id is ${info.keyId}; the passphrase gives ${k.id})`, path);
+    throw errors.noKeyFor(info.keyId, `wrong passphrase (the file's key id is ${info.keyId}; the passphrase gives ${k.id})`, path);
   }
   const have = ring.keys.map((k) => k.id).join(', ') || 'none';
-  throw authFailed(`wrong key (the file's key id is ${info.keyId}; the given key id is ${have})`, path);
+  throw errors.noKeyFor(info.keyId, `wrong key (the file's key id is ${info.keyId}; the given key id is ${have})`, path);
 }
 
 const authFailed = (detail: string, path?: string) => errors.corrupt(`authentication failed: ${detail}`, path);

@@ -98,6 +98,29 @@ export function derivedKeyFor(passphrase: KeyObject, d: Extract<KeyDescriptor, {
   return k;
 }
 
+/** The salt of `passphraseId`: fixed, so every process gets the same id for one passphrase. */
+const PASSPHRASE_ID_SALT = createHash('sha256').update('image-sidecar passphrase id v1').digest().subarray(0, SALT_BYTES).toString('hex');
+
+/**
+ * A public id of a passphrase, the same in every process (a keyring's own key has a random salt,
+ * so its id differs from run to run): the key id of scrypt(passphrase, fixed salt, default
+ * parameters). As public as the key id in any file it encrypted, and as costly to guess from.
+ */
+export function passphraseId(passphrase: KeyObject): string {
+  return derivedKeyFor(passphrase, { kind: 'scrypt', ...SCRYPT_DEFAULTS, salt: PASSPHRASE_ID_SALT }).id;
+}
+
+/**
+ * What a keyring can decrypt, as public ids that are the same in every process: the ids of its
+ * keys, without the ones its passphrase made for this process (their salt is random: a new id in
+ * every run), and the passphrase's id (it derives the key of any file it reads, whatever the
+ * salt). What results depend on: the shard header's options and the index's options key record it.
+ */
+export function keyringIds(ring: Keyring): { keys: string[]; passphrase: string | null } {
+  const keys = ring.keys.filter((k) => !(ring.passphrase && k.descriptor.kind === 'scrypt')).map((k) => k.id).sort();
+  return { keys, passphrase: ring.passphrase ? passphraseId(ring.passphrase) : null };
+}
+
 /** A keyring for a passphrase: a fresh salt for what it encrypts; other salts derived when read. */
 export function passphraseKeyring(passphrase: string, opts: { logN?: number; r?: number; p?: number; salt?: Uint8Array } = {}): Keyring {
   if (typeof passphrase !== 'string' || passphrase.length === 0) throw errors.usage('the passphrase is empty');

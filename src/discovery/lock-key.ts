@@ -52,3 +52,15 @@ export function lockKeyForSidecar(sidecarPath: string, naming: SidecarNaming, re
   if (naming === 'name-ext') stem = splitName(stem).stem; // IMG_1.jpg -> IMG_1
   return join(realFolderOf(dirname(sidecarPath)), nfc(stem));
 }
+
+/**
+ * Keys of every image that could claim a lone sidecar: by its stem form (IMG_1.jpg.json is the
+ * sidecar of IMG_1.jpg.png) and by its name-ext form (IMG_1.jpg.json is the sidecar of IMG_1.jpg).
+ * Whoever removes or moves such a file (cleanup) holds them, so a save into it — its image appeared
+ * meanwhile — never lands between the check of the file and its removal.
+ */
+export function lockKeysForLoneSidecar(sidecarPath: string): string[] {
+  const stem = lockKeyForSidecar(sidecarPath, 'stem');
+  const nameExt = lockKeyForSidecar(sidecarPath, 'name-ext');
+  return stem === nameExt ? [stem] : [stem, nameExt];
+}

@@ -6,12 +6,12 @@
  * sidecar's exported text, as bytes) goes out as it is. A stream target waits for 'drain' and
  * fails on 'error' or an early 'close' (EPIPE) instead of buffering without end.
  */
-import { open, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { lstat, open, realpath, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { errors } from '../errors.js';
 import { fsyncDirs } from './dir-sync.js';
-import { tempNameFor } from './temp-files.js';
+import { removeStaleTempFiles, tempNameFor } from './temp-files.js';
 
 /** Entries are small; gather them into chunks of about this many UTF-16 units per write. */
 const CHUNK = 64 * 1024;
@@ -38,19 +38,31 @@ export async function openOutputSink(output: string | null | NodeJS.WritableStre
  * A path: a regular file (or a new one) is replaced atomically; a device, FIFO or socket
  * (`-o /dev/null`, `-o /dev/stdout`) is written in place — renaming a temp file over it replaced
  * the device node itself (as root, /dev/null became a regular file); a folder is refused before
- * anything is written.
+ * anything is written. As with every atomic write (atomic-write.ts), an existing file keeps its
+ * mode (and, as root, its owner) and a symlink to a file is written through, never replaced: a
+ * `-o export.jsonl` the user made 0600 for decrypted face embeddings stays 0600.
  */
 async function openFileTarget(path: string): Promise<OutputSink> {
   let st: Stats | null = null;
+  let dest = path;
   try {
-    st = await stat(path);
+    st = await lstat(path);
+    if (st.isSymbolicLink()) {
+      dest = await realpath(path);
+      st = await stat(dest);
+    }
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw errors.fromFs(e, path);
+    // Nothing there, or a dangling link: a new file (a dangling link is replaced, as atomic-write.ts does).
+    st = null;
+    dest = path;
   }
-  if (st === null || st.isFile()) return FileSink.create(path);
+  if (st === null || st.isFile()) return FileSink.create(path, dest, st);
   if (st.isDirectory()) throw errors.fromFs(Object.assign(new Error('is a directory'), { code: 'EISDIR' }), path);
   return SpecialFileSink.create(path);
 }
+
+const RUNNING_AS_ROOT = typeof process.getuid === 'function' && process.getuid() === 0;
 
 abstract class BufferedSink implements OutputSink {
   abstract readonly target: string;
@@ -77,24 +89,43 @@ abstract class BufferedSink implements OutputSink {
   }
 }
 
-/** A temp file beside the target, renamed over it on commit. */
+/** A temp file beside the file written (`dest`: the target, or the file its symlink names), renamed over it on commit. */
 class FileSink extends BufferedSink {
   private closed = false;
   private constructor(
     readonly target: string,
+    private readonly dest: string,
     private readonly tmp: string,
     private readonly fh: FileHandle,
   ) {
     super();
   }
 
-  static async create(path: string): Promise<FileSink> {
-    const tmp = join(dirname(path), tempNameFor(basename(path)));
+  /** `existing`: the file being replaced, whose mode (and, as root, owner) the new one keeps. */
+  static async create(path: string, dest: string, existing: Stats | null): Promise<FileSink> {
+    // A run killed while writing this target (a pod evicted, then retried) left its temp file:
+    // abandoned ones go now, as a save sweeps its sidecar's (temp-files.ts: dead writers of this
+    // host at once, any writer's after an hour), so retries do not pile up copies of an export.
+    await removeStaleTempFiles(dirname(dest), { targetPrefixes: [basename(dest)] }).catch(() => undefined);
+    const tmp = join(dirname(dest), tempNameFor(basename(dest)));
+    let fh: FileHandle;
     try {
-      return new FileSink(path, tmp, await open(tmp, 'wx', 0o666));
+      fh = await open(tmp, 'wx', existing ? existing.mode & 0o7777 : 0o666);
     } catch (e) {
       throw errors.fromFs(e, path);
     }
+    try {
+      if (existing) {
+        // open's mode is filtered by the umask: set the old file's exactly.
+        await fh.chmod(existing.mode & 0o7777);
+        if (RUNNING_AS_ROOT) await fh.chown(existing.uid, existing.gid);
+      }
+    } catch (e) {
+      await fh.close().catch(() => undefined);
+      await unlink(tmp).catch(() => undefined);
+      throw errors.fromFs(e, path);
+    }
+    return new FileSink(path, dest, tmp, fh);
   }
 
   protected async send(chunk: string | Uint8Array): Promise<void> {
@@ -109,12 +140,12 @@ class FileSink extends BufferedSink {
       await this.fh.sync();
       this.closed = true;
       await this.fh.close();
-      await rename(this.tmp, this.target);
+      await rename(this.tmp, this.dest);
     } catch (e) {
       await this.abort(); // never leave the temp file behind (a folder made in the target's place meanwhile)
       throw errors.fromFs(e, this.target);
     }
-    await fsyncDirs([dirname(this.target)]);
+    await fsyncDirs([dirname(this.dest)]);
   }
 
   async abort(): Promise<void> {

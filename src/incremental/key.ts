@@ -10,6 +10,7 @@ import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { canonicalJson } from '../formats/canonical.js';
+import { keyringIds } from '../crypto/keys.js';
 import { schemaEngineVersion } from '../analysis/schema.js';
 import type { InspectOptions } from '../tasks/inspect.js';
 import type { JsonValue } from '../types.js';
@@ -97,8 +98,8 @@ export function optionsKey(opts: InspectOptions, schemaEngine?: string, nodeVers
     probe: opts.probe === true,
     maxFileSize: opts.maxFileSize ?? null,
     maxDepth: opts.maxDepth ?? null,
-    keys: opts.keyring ? opts.keyring.keys.map((k) => k.id).sort() : [],
-    passphrase: opts.keyring?.passphrase !== undefined,
+    // Which keys can decrypt (ids the same in every run: a passphrase keyring's own salt is random).
+    ...(opts.keyring ? keyringIds(opts.keyring) : { keys: [], passphrase: null }),
   };
   return createHash('sha256').update(canonicalJson(shape)).digest('hex').slice(0, 32);
 }

@@ -27,6 +27,7 @@ import type { Runtime } from '../engine/runtime.js';
 import { CANON_VERSION, compareUtf8, sortByKey, tagOf, TREE_VERSION, treeDigest, type TreeVersion } from './digest.js';
 import { writeManifest } from './manifest.js';
 import { assertOutputNotSidecar } from '../discovery/output-guard.js';
+import { encryptedAhead } from '../ops/common.js';
 
 export interface HashOptions extends Options {
   /** Digest decoded data keyed by image (isc-canon-v1) instead of file bytes (isc-tree-v1). */
@@ -189,11 +190,10 @@ export async function canonicalEntries(
   async function* effective(): AsyncGenerator<HashItem> {
     for await (const rec of session) {
       if (strict && !session.summary.complete) break;
-      // Without a key the data of an encrypted sidecar is unknown: no digest rather than a wrong one.
-      if (strict && rec.category === 'encrypted') {
-        const f = rec.findings.find((x) => x.code === 'encrypted');
-        throw errors.encrypted(String(rec.sidecars.find((x) => x.inspection.status === 'encrypted')?.inspection.encryptedKeyId ?? '?'), f?.paths[0]);
-      }
+      // Without a key the data of an encrypted sidecar is unknown: no digest rather than a wrong
+      // one (nor one of an older plaintext candidate's data).
+      const enc = strict ? encryptedAhead(rec) : null;
+      if (enc) throw errors.encrypted(String(enc.inspection.encryptedKeyId ?? '?'), enc.path);
       if (strict) for (const sc of rec.sidecars) if (sc.side === 'local' && sc.inspection.status === 'corrupt') undecodable.push(sc.rel);
       const keys = imageKeysOf(rec, opts.includeTargetSide === true);
       if (keys) yield { path: rec.effective!.path, keys, size: rec.effective!.inspection.size };

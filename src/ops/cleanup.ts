@@ -15,7 +15,8 @@
  * written an entry at a time (never one string), and a cleanup whose manifest would be bigger than
  * restore reads (MANIFEST_MAX_BYTES, ~2.5 million files) is refused before anything is touched.
  * Every move re-checks the file right before it (regular file, same inode/size/times as when it
- * was hashed, parent directory still the real one inside the root) and never overwrites.
+ * was hashed, parent directory still the real one inside the root) and never overwrites; check and
+ * move hold the lock a save of any image claiming the file takes (lock-key.ts), as convert does.
  */
 import { fsyncDirs } from '../fs/dir-sync.js';
 import { lstat, mkdir, realpath, rename, unlink } from 'node:fs/promises';
@@ -26,6 +27,8 @@ import { mapLimit } from '../engine/map-limit.js';
 import { basename, dirname, join, resolve } from 'node:path';
 import { errors, isSidecarError, type ErrorCode } from '../errors.js';
 import { QUARANTINE_DIR } from '../discovery/own-folders.js';
+import { lockKeysForLoneSidecar } from '../discovery/lock-key.js';
+import { assertLockHeld, withSidecarLock } from '../fs/lock.js';
 import { writeFileAtomic } from '../fs/atomic-write.js';
 import type { Options } from '../types.js';
 import { round } from './common.js';
@@ -267,12 +270,16 @@ async function deleteOrphans(rootAbs: string, rootReal: string, orphans: Planned
   const dirs = new Set<string>();
   for (const o of orphans) {
     try {
-      await checkInsideRoot(rootAbs, rootReal, o);
-      const st = await lstatOrNull(o.path);
-      if (!st || !st.isFile()) throw errors.conflict('no longer a regular file; left alone', [o.path]);
-      if (st.size !== o.size) throw errors.conflict('changed since the scan; left alone', [o.path]);
-      await unlink(o.path).catch((e) => {
-        throw errors.fromFs(e, o.path);
+      await checkInsideRoot(rootAbs, rootReal, o); // before a lock is made in its folder
+      await withSidecarLock(lockKeysForLoneSidecar(o.path), async (signal) => {
+        await checkInsideRoot(rootAbs, rootReal, o);
+        const st = await lstatOrNull(o.path);
+        if (!st || !st.isFile()) throw errors.conflict('no longer a regular file; left alone', [o.path]);
+        if (st.size !== o.size) throw errors.conflict('changed since the scan; left alone', [o.path]);
+        assertLockHeld(signal);
+        await unlink(o.path).catch((e) => {
+          throw errors.fromFs(e, o.path);
+        });
       });
       dirs.add(dirname(o.path));
       report.removed++;
@@ -349,19 +356,25 @@ async function quarantineOrphans(
   const dirs = new Set<string>();
   for (const h of hashed) {
     try {
-      await checkInsideRoot(rootAbs, rootReal, h);
-      const st = await lstatOrNull(h.path);
-      if (!st || !st.isFile() || !sameFile(st, h.snapshot)) throw errors.conflict('changed or replaced since it was hashed; left alone', [h.path]);
-      await mkdir(dirname(h.destination), { recursive: true }).catch((e) => {
-        throw errors.fromFs(e, dirname(h.destination));
+      await checkInsideRoot(rootAbs, rootReal, h); // before a lock is made in its folder
+      // Under the lock a save of an image claiming this file takes: a save landing between the
+      // check and the move (link, then unlink) had its new file unlinked — its result lost.
+      await withSidecarLock(lockKeysForLoneSidecar(h.path), async (signal) => {
+        await checkInsideRoot(rootAbs, rootReal, h);
+        const st = await lstatOrNull(h.path);
+        if (!st || !st.isFile() || !sameFile(st, h.snapshot)) throw errors.conflict('changed or replaced since it was hashed; left alone', [h.path]);
+        await mkdir(dirname(h.destination), { recursive: true }).catch((e) => {
+          throw errors.fromFs(e, dirname(h.destination));
+        });
+        // The folders on the way are real ones of this quarantine: `mkdir -p` accepts a symlink
+        // planted among them, and the move would follow it out of the library.
+        const destReal = await realpath(dirname(h.destination)).catch((e) => {
+          throw errors.fromFs(e, dirname(h.destination));
+        });
+        if (destReal !== dirname(relJoin(folderReal, h.rel))) throw errors.outsideRoot(h.destination, rootAbs);
+        assertLockHeld(signal);
+        await moveNoOverwrite(h.path, h.destination);
       });
-      // The folders on the way are real ones of this quarantine: `mkdir -p` accepts a symlink
-      // planted among them, and the move would follow it out of the library.
-      const destReal = await realpath(dirname(h.destination)).catch((e) => {
-        throw errors.fromFs(e, dirname(h.destination));
-      });
-      if (destReal !== dirname(relJoin(folderReal, h.rel))) throw errors.outsideRoot(h.destination, rootAbs);
-      await moveNoOverwrite(h.path, h.destination);
       dirs.add(dirname(h.path));
       dirs.add(dirname(h.destination));
       moved.push({ rel: h.rel, size: h.size, sha256: h.sha256 });

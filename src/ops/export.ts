@@ -44,7 +44,7 @@ import { assertOutputNotSidecar } from '../discovery/output-guard.js';
 import { errors } from '../errors.js';
 import { scan, type ScanRecord, type ScanSidecar } from '../discovery/scan.js';
 import type { Options } from '../types.js';
-import { ownEffective, sidecarFilter } from './common.js';
+import { encryptedAhead, ownEffective, sidecarFilter } from './common.js';
 import { csvRow, type CsvOptions } from './csv.js';
 import { EXPORT_FORMATS } from '../vocabulary.js';
 import { openOutputSink } from '../fs/output-sink.js';
@@ -131,11 +131,10 @@ export async function exportSidecars(root: string, opts: ExportOptions): Promise
         }
       }
       if (rec.images.length === 0) continue;
-      // Without a key an encrypted sidecar's data is unknown: fail rather than leave it out silently.
-      if (rec.category === 'encrypted') {
-        const enc = rec.sidecars.find((x) => x.inspection.status === 'encrypted');
-        throw errors.encrypted(enc?.inspection.encryptedKeyId ?? '?', enc?.path);
-      }
+      // Without a key an encrypted sidecar's data is unknown: fail rather than leave it out
+      // silently, or give an older plaintext candidate's data for it.
+      const enc = encryptedAhead(rec);
+      if (enc) throw errors.encrypted(enc.inspection.encryptedKeyId ?? '?', enc.path);
       const sc = ownEffective(rec);
       if (!sc || (filter && !filter(sc))) continue;
       const pieces = writer.entry(rec, sc, exported === 0);

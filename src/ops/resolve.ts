@@ -145,9 +145,12 @@ async function decide(rec: ScanRecord, local: ScanSidecar[], prefer: ResolvePref
   const image = rec.images[0]!.rel;
   // A file above the size or depth limit was never decoded (inspect calls it corrupt: it cannot be
   // under the limits), so nothing says it is the worse copy: like an unreadable one, it blocks.
-  const blocked = local.filter((s) => (s.inspection.status !== 'ok' && s.inspection.status !== 'corrupt') || LIMIT_REASON[s.inspection.error?.code ?? ''] !== undefined);
+  // So is a file encrypted under a key that was not given: never decrypted, nothing known of it.
+  const undecrypted = (s: ScanSidecar) => s.inspection.status === 'corrupt' && s.inspection.encryptedKeyId !== undefined;
+  const blocked = local.filter((s) => (s.inspection.status !== 'ok' && s.inspection.status !== 'corrupt') || LIMIT_REASON[s.inspection.error?.code ?? ''] !== undefined || undecrypted(s));
   if (blocked.length > 0) {
-    const why = LIMIT_REASON[blocked[0]!.inspection.error?.code ?? ''] ?? blocked[0]!.inspection.status;
+    const b = blocked[0]!;
+    const why = LIMIT_REASON[b.inspection.error?.code ?? ''] ?? (undecrypted(b) ? `no key for it: key id ${b.inspection.encryptedKeyId}` : b.inspection.status);
     return { image, keep: null, quarantine: [], reason: `left alone: ${blocked.map((b) => b.rel).join(', ')} could not be read (${why})` };
   }
   const valid: Candidate[] = [];

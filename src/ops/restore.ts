@@ -12,6 +12,8 @@ import { READ_NOFOLLOW_FLAGS, readRegularFile } from '../fs/regular-file.js';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { errors, isSidecarError } from '../errors.js';
 import { QUARANTINE_DIR } from '../discovery/own-folders.js';
+import { lockKeysForLoneSidecar } from '../discovery/lock-key.js';
+import { assertLockHeld, withSidecarLock } from '../fs/lock.js';
 import { fsyncDirs } from '../fs/dir-sync.js';
 import { hashRegularFile } from '../fs/file-hash.js';
 import { lstatOrNull, moveNoOverwrite } from '../fs/move.js';
@@ -88,8 +90,15 @@ export async function restore(root: string, opts: RestoreOptions = {}): Promise<
           throw errors.fromFs(e, dirname(dest));
         });
         await checkDestInsideRoot(rootAbs, rootReal, entry.rel, false); // the dirs just made are real ones
-        await realDirsInside(rootAbs, rootReal, srcRel, false); // and the source's still are
-        await moveNoOverwrite(src, dest);
+        // Under the lock a save of an image claiming the file takes: a save that found no sidecar
+        // and renamed its new one in right after the move replaced the restored file (and the
+        // quarantine's copy was gone): the save now either lands first (we skip) or reads ours.
+        await withSidecarLock(lockKeysForLoneSidecar(dest), async (signal) => {
+          if (await lstatOrNull(dest)) throw errors.conflict('a file now exists at the original path; not overwritten', [dest, src]);
+          await realDirsInside(rootAbs, rootReal, srcRel, false); // and the source's still are
+          assertLockHeld(signal);
+          await moveNoOverwrite(src, dest);
+        });
         dirs.add(dirname(src));
         dirs.add(dirname(dest));
       }

@@ -26,6 +26,7 @@ import { StringDecoder } from 'node:string_decoder';
 import { errors } from '../errors.js';
 import { fileChunks, lineBatches } from '../fs/line-reader.js';
 import { READ_FLAGS } from '../fs/regular-file.js';
+import { identityOf, sameIdentity, type FileIdentity } from '../incremental/identity.js';
 import { canonicalJson } from '../formats/canonical.js';
 import { PARTITION } from '../discovery/shard.js';
 import type { TreeSeq } from '../discovery/scan.js';
@@ -101,8 +102,14 @@ export interface ShardFile<S = unknown> {
 }
 
 const ITEM_HEAD = /^\{"seq":\[(-?\d+),(-?\d+)\],"item":/;
-/** Trailers are small (summaries); reading this much of the end finds one. */
+/** The end line is looked for in this much of the file's end, then in twice as much, and so on. */
 const TAIL_BYTES = 4 * 1024 * 1024;
+/**
+ * The longest end line read. A summary grows with the distinct keys it counts (a stats shard of a
+ * tree whose sidecars hold tens of thousands of operation names writes megabytes); the shard held
+ * it as one string, so it is one here too.
+ */
+const MAX_END_LINE_BYTES = 256 * 1024 * 1024;
 /** Lines up to this many bytes are read as strings as they stream by; longer ones by position. */
 export const TEXT_LINE_BYTES = 1 << 20;
 /** A longer item cannot be one JS string (V8's limit, ~512 Mi UTF-16 units: each takes at least a byte). */
@@ -127,17 +134,17 @@ export async function openShardFile(path: string, opts: ShardReadOptions = {}): 
     throw errors.fromFs(e, path);
   }
   let head: string;
-  let tail: string;
+  let tail: string | null;
+  let identity: FileIdentity;
   try {
-    const st = await fh.stat();
+    const st = await fh.stat({ bigint: true });
+    identity = identityOf(st);
     if (!st.isFile()) throw errors.notShardOutput(path, 'not a regular file');
-    const headBuf = Buffer.alloc(Math.min(st.size, 64 * 1024));
+    const size = Number(st.size);
+    const headBuf = Buffer.alloc(Math.min(size, 64 * 1024));
     await fh.read(headBuf, 0, headBuf.length, 0);
     head = headBuf.toString('utf8');
-    const tailLen = Math.min(st.size, TAIL_BYTES);
-    const tailBuf = Buffer.alloc(tailLen);
-    await fh.read(tailBuf, 0, tailLen, st.size - tailLen);
-    tail = tailBuf.toString('utf8');
+    tail = await lastLine(fh, size, path);
   } finally {
     await fh.close();
   }
@@ -151,11 +158,10 @@ export async function openShardFile(path: string, opts: ShardReadOptions = {}): 
   if (header?.image_sidecar_shard !== SHARD_FORMAT_VERSION) {
     throw errors.notShardOutput(path, header?.image_sidecar_shard === undefined ? 'the first line is not a shard header (was it written with --shard?)' : `shard format ${String(header.image_sidecar_shard)}, this version reads ${SHARD_FORMAT_VERSION}`);
   }
-  if (!tail.endsWith('\n')) throw errors.notShardOutput(path, 'the file does not end with a complete line (cut short?)');
-  const lastStart = tail.lastIndexOf('\n', tail.length - 2) + 1;
+  if (tail === null) throw errors.notShardOutput(path, 'the file does not end with a complete line (cut short?)');
   let trailer: ShardTrailer;
   try {
-    trailer = JSON.parse(tail.slice(lastStart, -1)) as ShardTrailer;
+    trailer = JSON.parse(tail) as ShardTrailer;
   } catch {
     throw errors.notShardOutput(path, 'no end line (the shard did not finish)');
   }
@@ -164,11 +170,31 @@ export async function openShardFile(path: string, opts: ShardReadOptions = {}): 
     path,
     header,
     trailer,
-    items: () => readItems(path, trailer.items, opts.textLineBytes ?? TEXT_LINE_BYTES),
+    items: () => readItems(path, identity, trailer.items, opts.textLineBytes ?? TEXT_LINE_BYTES),
   };
 }
 
-async function* readItems(path: string, expected: number, textLineBytes: number): AsyncGenerator<ShardItem> {
+/** The file's last line without its LF, however long (looked for backwards from the end); null when the file does not end with LF. */
+async function lastLine(fh: FileHandle, size: number, path: string): Promise<string | null> {
+  if (size === 0) return null;
+  let window = Math.min(size, TAIL_BYTES);
+  for (;;) {
+    const buf = Buffer.alloc(window);
+    await fh.read(buf, 0, window, size - window);
+    if (buf[window - 1] !== 0x0a) return null;
+    const nl = window >= 2 ? buf.lastIndexOf(0x0a, window - 2) : -1;
+    if (nl >= 0 || window === size) return buf.toString('utf8', nl + 1, window - 1);
+    if (window >= MAX_END_LINE_BYTES) throw errors.notShardOutput(path, `its last line is longer than ${MAX_END_LINE_BYTES} bytes`);
+    window = Math.min(size, window * 2, MAX_END_LINE_BYTES);
+  }
+}
+
+/**
+ * Items are read through a new descriptor, after the checks of openShardFile: the file must still
+ * be the one checked (incremental/identity.ts), or a shard rerun meanwhile (its -o renamed over
+ * this path) would give the merge the new run's items under the old run's end line and totals.
+ */
+async function* readItems(path: string, identity: FileIdentity, expected: number, textLineBytes: number): AsyncGenerator<ShardItem> {
   let fh: FileHandle;
   try {
     fh = await open(path, READ_FLAGS);
@@ -176,6 +202,9 @@ async function* readItems(path: string, expected: number, textLineBytes: number)
     throw errors.fromFs(e, path);
   }
   try {
+    if (!sameIdentity(identityOf(await fh.stat({ bigint: true })), identity)) {
+      throw errors.notShardOutput(path, 'the file changed since it was checked (was the shard run again during the merge?); merge again');
+    }
     let n = 0;
     let ended = false;
     // 128 bytes of a long line hold its item head ({"seq":[a,b],"item":) or show it is none.

@@ -8,6 +8,7 @@
  * Refused before anything is written: files that are not complete shard outputs, mixed commands,
  * roots, shard counts, partitions, tool versions or options, a shard given twice, a shard missing.
  */
+import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { errors } from '../errors.js';
 import type { TreeSeq } from '../discovery/scan.js';
@@ -60,6 +61,28 @@ export function checkShards(files: readonly ShardFile[]): void {
   if (missing.length > 0) throw errors.shardMissing(missing, count);
 }
 
+/**
+ * An output of the merge (`-o`, `--manifest`) never replaces one of its own inputs: the merged
+ * result came out right, but the shard output it replaced (a day of a Job's work) was gone, and the
+ * next merge refused for a missing shard. Compared by identity, so a link or another spelling of
+ * the path is caught too.
+ */
+export function assertNotAnInput(files: readonly ShardFile[], output: string, what: string): void {
+  const identity = (p: string) => {
+    try {
+      const st = statSync(p, { bigint: true });
+      return `${st.dev}:${st.ino}`;
+    } catch {
+      return null; // nothing there yet: nothing to replace
+    }
+  };
+  const out = identity(resolve(output));
+  if (out === null) return;
+  for (const f of files) {
+    if (identity(f.path) === out) throw errors.usage(`refusing to write the ${what} to ${output}: it is ${f.path}, one of the shard outputs being merged`);
+  }
+}
+
 export async function mergeStats(files: readonly ShardFile[]): Promise<TreeStats> {
   const { finishStats, mergeStatsRaw } = await import('../ops/stats.js');
   const raw = mergeStatsRaw(files.map((f) => f.trailer.summary as StatsRaw));
@@ -103,6 +126,7 @@ export async function mergeHash(files: readonly ShardFile[], opts: { manifest?: 
     const { assertOutputNotSidecar } = await import('../discovery/output-guard.js');
     const exts = files[0].header.options.image_extensions;
     assertOutputNotSidecar(resolve(opts.manifest), 'manifest', Array.isArray(exts) ? (exts as string[]) : undefined);
+    assertNotAnInput(files, opts.manifest, 'manifest');
     await writeManifest(opts.manifest, { version, rootDigest: digest, allFiles: (files[0].trailer.summary as HashShardSummary).all_files, entries });
   }
   return { version, digest, tag: tagOf(version, digest), files: entries.length, bytes };

@@ -11,6 +11,7 @@ import { resolve } from 'node:path';
 import { errors } from '../errors.js';
 import { DEFAULT_MAX_FILE_SIZE, readInputLimited } from '../fs/read-file.js';
 import { canonicalJson } from '../formats/canonical.js';
+import { keyringIds } from '../crypto/keys.js';
 import type { ShardSpec } from '../discovery/shard.js';
 import type { JsonValue, Options } from '../types.js';
 import { packageVersion } from '../version.js';
@@ -53,13 +54,14 @@ export interface ExportShardSummary {
 
 /** The options that change a command's result, as the header records them (digested). */
 async function resultOptions(command: ShardCommand, opts: ShardRunOptions & Record<string, unknown>): Promise<Record<string, JsonValue | undefined>> {
+  // Which keys can decrypt changes results; the ids say which (the same in every job: keyringIds), the keys never leave.
+  const ids = opts.keyring ? keyringIds(opts.keyring) : null;
   const o: Record<string, JsonValue | undefined> = {
     image_extensions: opts.imageExtensions ? [...opts.imageExtensions].sort() : undefined,
     max_file_size: opts.maxFileSize,
     max_depth: opts.maxDepth,
-    // Which keys can decrypt changes results; the key ids say which, the keys never leave.
-    key_ids: opts.keyring ? opts.keyring.keys.map((k) => k.id).sort() : undefined,
-    passphrase: opts.keyring?.passphrase ? true : undefined,
+    key_ids: ids && ids.keys.length > 0 ? ids.keys : undefined,
+    passphrase: ids?.passphrase ?? undefined,
   };
   if (command === 'stats' || command === 'validate' || command === 'export') {
     o.operation_type = typeof opts.operationType === 'string' ? opts.operationType : undefined;

@@ -98,7 +98,7 @@ export interface FileInspection {
   size: number;
   status: InspectStatus;
   format: SidecarFormat | null;
-  /** Key id of an encrypted sidecar (decrypted when status is 'ok'; status 'encrypted' without a key). */
+  /** Key id of an encrypted sidecar (decrypted when status is 'ok'; status 'encrypted' without a key; 'corrupt' when the keys given are others). */
   encryptedKeyId?: string;
   error?: { code: ErrorCode; message: string };
   notes: string[];
@@ -287,7 +287,12 @@ export function inspectBytes(item: InspectItem, bytes: Buffer, opts: InspectOpti
       out.format = 'bin';
       out.shape = 'sidecar';
       out.encryptedKeyId = String(err.details?.keyId ?? '');
-    } else out.status = 'corrupt';
+    } else {
+      out.status = 'corrupt';
+      // Encrypted under a key not given (wrong key or passphrase): corrupt as documented, and its
+      // key id says it was never decrypted (resolve leaves it alone, as it does an `encrypted` one).
+      if (err.code === 'CORRUPT' && typeof err.details?.keyId === 'string') out.encryptedKeyId = err.details.keyId;
+    }
     out.error = { code: err.code, message: err.message };
   }
   out.elapsedMs = performance.now() - start;
