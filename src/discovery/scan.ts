@@ -5,7 +5,6 @@ import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { errors } from '../errors.js';
 import type { Runtime } from '../engine/runtime.js';
 import { mapJobs } from '../engine/pipeline.js';
-import { PrefetchingRuntime } from '../engine/prefetch.js';
 import { createRuntime, type AdaptiveRuntime } from '../engine/select.js';
 import type { FileInspection, InspectItem, InspectOptions, LinkAt } from '../tasks/inspect.js';
 import type { Category, Options, SidecarExt, SidecarNaming } from '../types.js';
@@ -217,8 +216,6 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
   readonly summary: ScanSummary;
   /** Tree position of each entry of `summary.problems` (merging shard outputs orders them by it). */
   readonly problemSeqs: TreeSeq[] = [];
-  /** Sidecars the engine inspected early, before the walk reached their folder (engine/prefetch.ts; for tests and the bench). */
-  prefetched = 0;
   private started = false;
   private readonly shard: ShardFilter | null;
   /** The link-target folders of the running scan (pendingRecords sets it). */
@@ -284,16 +281,11 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
     // threads boot while the walk starts. Otherwise the first miss warms the runtime (a warm index
     // may need no thread at all).
     if (!index || index.holdsNothing) runtime.warm?.();
-    // With the index, the threads that read the files make their entries (incremental/entry.ts).
-    const engineOpts: InspectOptions = index ? { ...inspectOpts, indexEntries: index.entryOptions } : inspectOpts;
-    // Link targets' folders are inspected as soon as they are paired for the links, while the
-    // threads would idle (engine/prefetch.ts): when every file goes to the engine (no index, or
-    // one that holds nothing yet), not for a shard, nor for inspections that keep data.
-    const prefetch = ownRuntime && weigh === undefined && !this.shard && (!index || index.holdsNothing) ? new PrefetchingRuntime(runtime, engineOpts) : null;
-    const engine: Runtime = prefetch ?? runtime;
     try {
-      const source = this.pendingRecords(root, weigh !== undefined, index, engine);
-      const records = mapJobs(engine, 'inspect', engineOpts, source, (rec) => rec.send ?? rec.items, {
+      const source = this.pendingRecords(root, weigh !== undefined, index, runtime);
+      // With the index, the threads that read the files make their entries (incremental/entry.ts).
+      const engineOpts: InspectOptions = index ? { ...inspectOpts, indexEntries: index.entryOptions } : inspectOpts;
+      const records = mapJobs(runtime, 'inspect', engineOpts, source, (rec) => rec.send ?? rec.items, {
         batchFiles: opts.batchSize,
         weigh,
         signal: opts.signal,
@@ -331,7 +323,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
             const built = this.pending(group, seq, dir, resolution, this.targetDirs!);
             if (index) lookUp(built, index, false);
             const send = built.send ?? built.items;
-            const more = send.length > 0 ? await engine.run('inspect', send, engineOpts, opts.signal ? { signal: opts.signal } : undefined) : [];
+            const more = send.length > 0 ? await runtime.run('inspect', send, engineOpts, opts.signal ? { signal: opts.signal } : undefined) : [];
             const rec = this.finalize(built, index ? mergeHits(built, more, index) : more);
             if (job.folder) folderRecordDone(job, rec, index!); // a folder's stored records: one group per job
             emitting(rec);
@@ -349,8 +341,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
     } finally {
       index?.close(); // an abandoned run: its spool is removed, the index file left as it was
       this.summary.engine = { kind: runtime.kind, workers: runtime.workers };
-      this.prefetched = prefetch?.answered ?? 0;
-      if (ownRuntime) await engine.close();
+      if (ownRuntime) await runtime.close();
     }
   }
 
@@ -361,18 +352,6 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
     const imageExts = imageExtensionSet(opts.imageExtensions);
     const targetDirs = new TargetGroups(imageExts, this.shard !== null && this.shard.spec.count > 1, index?.dirs);
     this.targetDirs = targetDirs;
-    // Folders walked so far: a link target's folder is offered for early inspection only before the
-    // walk reaches it, and only inside the root as the walk spells it (the items' paths must be the
-    // walk's own: a root given through a link is spelled otherwise).
-    const walked = new Set<string>();
-    if (runtime instanceof PrefetchingRuntime && resolve(root) === rootReal) {
-      targetDirs.onPaired = (dir, pairing) => {
-        if (walked.has(dir) || !isInside(dir, rootReal)) return;
-        const items: InspectItem[] = [];
-        for (const g of pairing.groups) for (const c of g.sidecars) items.push({ path: c.path, name: c.name });
-        runtime.offer(items);
-      };
-    }
     // With the index: resolutions kept while every lookup they made still names the same inode (dir-cache.ts).
     const links: LinkResolution = index ? index.dirs : new LinkResolver(rootReal);
     const relOfReal = relativeTo(rootReal);
@@ -427,7 +406,6 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
     });
     for await (const listing of walk) {
       const at = step++;
-      walked.add(listing.path);
       this.summary.directories++;
       let builder: FolderRecordsBuilder | null = null;
       const real = records ? dirs!.realOf(listing.path) : '';
@@ -1020,9 +998,6 @@ class TargetGroups {
     private readonly limit = 64,
   ) {}
 
-  /** Called with each folder paired whole for links (the scan offers its sidecars for early inspection). */
-  onPaired?: (dir: string, pairing: DirPairing) => void;
-
   groupFor(target: string): PairGroup {
     const cut = target.lastIndexOf(sep);
     const dir = cut <= 0 ? dirname(target) : target.slice(0, cut);
@@ -1116,7 +1091,6 @@ class TargetGroups {
       folder.pairing = this.pairInto(folder.groups, dir, entries);
       folder.listing = entries;
       folder.walkable = isPlainListing(entries);
-      this.onPaired?.(dir, folder.pairing);
     }
     return folder;
   }
