@@ -266,16 +266,6 @@ describe('worker pool: the calling thread as one of the workers (callerRuns)', (
     return items;
   };
   const strip = (rs: unknown[]) => rs.map((r) => ({ ...(r as object), elapsedMs: 0 }));
-  /** Four batches sent at once: two run on the caller, and all give what the inline runtime gives. */
-  const fourBatchesTwoOnCaller = async (pool: ThreadRuntime, items: { path: string; name: string }[], opts: { validate: boolean; brief: boolean }) => {
-    const batches = [items.slice(0, 2), items.slice(2, 4), items.slice(4, 6), items.slice(6)];
-    const runs = batches.map((b) => pool.run('inspect', b, opts));
-    assert.equal(pool.ranByCaller, 2);
-    const got = await Promise.all(runs);
-    const inline = await Promise.all(batches.map(async (b) => runTask('inspect', b, opts)));
-    assert.deepEqual(got.map(strip), inline.map(strip));
-    return { batches, inline };
-  };
 
   it('workers: 2 starts one thread; a batch no thread may take runs on the caller, with the same results', async (t) => {
     const items = tree(t);
@@ -284,8 +274,13 @@ describe('worker pool: the calling thread as one of the workers (callerRuns)', (
     try {
       assert.equal(pool.threads, 1);
       assert.equal(pool.workers, 2);
+      const batches = [items.slice(0, 2), items.slice(2, 4), items.slice(4, 6), items.slice(6)];
       // The thread takes two (one running, one waiting); the caller runs the other two at once.
-      await fourBatchesTwoOnCaller(pool, items, opts);
+      const runs = batches.map((b) => pool.run('inspect', b, opts));
+      assert.equal(pool.ranByCaller, 2);
+      const got = await Promise.all(runs);
+      const inline = await Promise.all(batches.map(async (b) => runTask('inspect', b, opts)));
+      assert.deepEqual(got.map(strip), inline.map(strip));
     } finally {
       await pool.close();
     }
@@ -319,8 +314,13 @@ describe('worker pool: the calling thread as one of the workers (callerRuns)', (
     const pool = new ThreadRuntime(2, { callerRunsWhileBooting: true });
     try {
       assert.equal(pool.threads, 2);
+      const batches = [items.slice(0, 2), items.slice(2, 4), items.slice(4, 6), items.slice(6)];
       // Right after start no thread is ready: two batches wait in the two loading threads, the caller runs two.
-      const { batches, inline } = await fourBatchesTwoOnCaller(pool, items, opts);
+      const runs = batches.map((b) => pool.run('inspect', b, opts));
+      assert.equal(pool.ranByCaller, 2);
+      const got = await Promise.all(runs);
+      const inline = await Promise.all(batches.map(async (b) => runTask('inspect', b, opts)));
+      assert.deepEqual(got.map(strip), inline.map(strip));
       // Once a thread has said it is ready, batches wait for threads as usual.
       const later = await Promise.all(batches.map((b) => pool.run('inspect', b, opts)));
       assert.equal(pool.ranByCaller, 2);
