@@ -67,9 +67,8 @@ export interface Options {
   /**
    * With threads: the calling thread is one of the `workers` — it runs a batch itself whenever
    * every worker thread holds all it may (so `workers: 2` starts one thread). Default false: `npm
-   * run bench` compares the two (validate.json.caller-runs / caller-idle). Unless it is false, the
-   * calling thread also runs batches while the threads are still loading their code, instead of
-   * waiting idle for their first answers; the server sets false (its thread answers requests).
+   * run bench` compares the two (validate.json.caller-runs / caller-idle); the server never sets it
+   * (its thread answers requests).
    */
   callerRuns?: boolean;
   /**

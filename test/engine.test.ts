@@ -12,7 +12,7 @@ import { HOLD_AHEAD_PER_HELD_ITEM, HOLD_MAX_AHEAD, mapJobs, mapOrdered } from '.
 import type { Runtime } from '../src/engine/runtime.js';
 import { ThreadRuntime } from '../src/engine/threads.js';
 import { WORKER_YOUNG_GENERATION_MB } from '../src/engine/heap-relief.js';
-import { createRuntime, resolveEngine, THREADS_BREAK_EVEN_FILES } from '../src/engine/select.js';
+import { createRuntime, THREADS_BREAK_EVEN_FILES } from '../src/engine/select.js';
 import { isSidecarError } from '../src/errors.js';
 import { runTask } from '../src/tasks/index.js';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -306,34 +306,6 @@ describe('worker pool: the calling thread as one of the workers (callerRuns)', (
     } finally {
       await pool.close();
     }
-  });
-
-  it('callerRunsWhileBooting: while no thread has loaded its code, each gets its first batch and the caller runs the rest; then threads take everything', async (t) => {
-    const items = tree(t);
-    const opts = { validate: true, brief: true };
-    const pool = new ThreadRuntime(2, { callerRunsWhileBooting: true });
-    try {
-      assert.equal(pool.threads, 2);
-      const batches = [items.slice(0, 2), items.slice(2, 4), items.slice(4, 6), items.slice(6)];
-      // Right after start no thread is ready: two batches wait in the two loading threads, the caller runs two.
-      const runs = batches.map((b) => pool.run('inspect', b, opts));
-      assert.equal(pool.ranByCaller, 2);
-      const got = await Promise.all(runs);
-      const inline = await Promise.all(batches.map(async (b) => runTask('inspect', b, opts)));
-      assert.deepEqual(got.map(strip), inline.map(strip));
-      // Once a thread has said it is ready, batches wait for threads as usual.
-      const later = await Promise.all(batches.map((b) => pool.run('inspect', b, opts)));
-      assert.equal(pool.ranByCaller, 2);
-      assert.deepEqual(later.map(strip), inline.map(strip));
-    } finally {
-      await pool.close();
-    }
-  });
-
-  it('the engine runs batches on the caller while threads load unless Options.callerRuns is false (the server)', () => {
-    assert.equal(resolveEngine({}).callerRunsWhileBooting, true);
-    assert.equal(resolveEngine({ callerRuns: true }).callerRunsWhileBooting, true);
-    assert.equal(resolveEngine({ callerRuns: false }).callerRunsWhileBooting, false);
   });
 
   it('without callerRuns (the default, and workers: 1) every batch goes to a thread', async (t) => {

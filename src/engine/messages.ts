@@ -1,8 +1,5 @@
 import type { ErrorCode } from '../errors.js';
 
-/** Worker → main, once, first: the thread has loaded its task code (ThreadRuntime's callerRunsWhileBooting). */
-export const READY = 'ready';
-
 /** Main → worker: one batch. */
 export interface BatchRequest {
   id: number;

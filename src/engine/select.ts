@@ -24,8 +24,6 @@ export interface EngineChoice {
   workers: number;
   /** The calling thread is one of the workers (Options.callerRuns). */
   callerRuns: boolean;
-  /** The calling thread runs batches while the threads load (unless Options.callerRuns is false). */
-  callerRunsWhileBooting: boolean;
 }
 
 export type { EngineOptions } from './env.js';
@@ -41,7 +39,7 @@ export function resolveEngine(opts: EngineOptions = {}): EngineChoice {
   if (!Number.isInteger(workers) || workers < 1 || workers > 256) {
     throw errors.usage(`workers must be an integer from 1 to 256 (got ${workers})`);
   }
-  return { kind, workers, callerRuns: opts.callerRuns === true, callerRunsWhileBooting: opts.callerRuns !== false };
+  return { kind, workers, callerRuns: opts.callerRuns === true };
 }
 
 /**
@@ -116,7 +114,7 @@ export class AdaptiveRuntime implements Runtime {
   private pick(): Runtime {
     if (this.inner) return this.inner;
     const { kind, workers } = this.choice;
-    if (this.runsThreads()) this.inner = new ThreadRuntime(workers, { callerRuns: this.choice.callerRuns, callerRunsWhileBooting: this.choice.callerRunsWhileBooting });
+    if (this.runsThreads()) this.inner = new ThreadRuntime(workers, { callerRuns: this.choice.callerRuns });
     else if (kind === 'inline' || workers <= 1) this.inner = this.inline;
     else return this.inline; // auto, still small: stay inline until the threshold is crossed
     return this.inner;

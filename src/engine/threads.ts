@@ -1,7 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import { errorFromJSON, errors } from '../errors.js';
 import { isPipelined, runTask, unpackResultsByName, type TaskItem, type TaskName, type TaskOptions, type TaskResult } from '../tasks/index.js';
-import { READY, type BatchRequest, type BatchResponse } from './messages.js';
+import type { BatchRequest, BatchResponse } from './messages.js';
 import type { RunOptions, Runtime } from './runtime.js';
 import { WORKER_YOUNG_GENERATION_MB } from './heap-relief.js';
 
@@ -23,8 +23,6 @@ interface Slot {
   ending: boolean;
   /** Ended by an abort, not by a crash (not counted against the respawn limit). */
   aborted: boolean;
-  /** The thread has loaded its task code (its first message, `READY`): it runs what it is sent at once. */
-  ready: boolean;
 }
 
 export interface ThreadPoolOptions {
@@ -46,13 +44,6 @@ export interface ThreadPoolOptions {
    * (one batch: milliseconds). Default false.
    */
   callerRuns?: boolean;
-  /**
-   * While no thread has loaded its code yet (~250 ms on 2 cores: Node's bootstrap and our modules),
-   * a batch of a pipelined task that would wait runs on the caller, which would otherwise wait
-   * idle for the threads' first answers (each thread is sent its first batch, to run once loaded).
-   * Off with `callerRuns` (the caller runs batches anyway). Default false.
-   */
-  callerRunsWhileBooting?: boolean;
 }
 
 /** Batches a thread holds at most: one running, one waiting (only for pipelined tasks). */
@@ -80,9 +71,6 @@ export class ThreadRuntime implements Runtime {
   private readonly pipelined: (task: string) => boolean;
   private readonly packResults: boolean;
   private readonly callerRuns: boolean;
-  private readonly callerRunsWhileBooting: boolean;
-  /** Some thread has loaded its code (it stays true: a replacement thread boots while the others work). */
-  private anyReady = false;
   private crashes = 0;
   private broken: Error | null = null;
   private nextId = 1;
@@ -95,11 +83,10 @@ export class ThreadRuntime implements Runtime {
     this.pipelined = opts.pipelined ?? isPipelined;
     this.packResults = opts.packResults !== false;
     this.callerRuns = opts.callerRuns === true && this.workers >= 2;
-    this.callerRunsWhileBooting = opts.callerRunsWhileBooting === true && !this.callerRuns;
     for (let i = this.callerRuns ? 1 : 0; i < this.workers; i++) this.spawn();
   }
 
-  /** Batches the calling thread ran (callerRuns, callerRunsWhileBooting; for tests and the bench). */
+  /** Batches the calling thread ran (callerRuns; for tests and the bench). */
   ranByCaller = 0;
 
   /** Live threads (for tests and diagnostics). */
@@ -120,15 +107,10 @@ export class ThreadRuntime implements Runtime {
   private spawn(): void {
     const worker = new Worker(this.workerUrl, { resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB } });
     worker.unref(); // an idle pool must never keep the process alive
-    const slot: Slot = { worker, jobs: [], ending: false, aborted: false, ready: false };
+    const slot: Slot = { worker, jobs: [], ending: false, aborted: false };
     this.slots.add(slot);
     this.idle.push(slot);
-    worker.on('message', (res: BatchResponse | typeof READY) => {
-      if (res === READY) {
-        slot.ready = true;
-        this.anyReady = true;
-      } else this.finish(slot, res);
-    });
+    worker.on('message', (res: BatchResponse) => this.finish(slot, res));
     // 'error' (an uncaught exception in the thread) is always followed by 'exit': fail the batch
     // here, replace the thread there, so one crash gives exactly one new thread.
     worker.on('error', (e) => this.failSlot(slot, errors.internal(`worker thread failed: ${e.message}`, e)));
@@ -140,9 +122,8 @@ export class ThreadRuntime implements Runtime {
     if (this.broken) return Promise.reject(this.broken);
     const signal = opts.signal;
     if (signal?.aborted) return Promise.reject(signal.reason);
-    // The caller runs it when it would wait in the queue: no idle thread, none that may take it next;
-    // or, while every thread is still loading, when each has its first batch.
-    if (this.callerRunsNow(task)) {
+    // The caller runs it when it would wait in the queue: no idle thread, none that may take it next.
+    if (this.callerRuns && this.pipelined(task) && (this.queue.length > 0 || (this.idle.length === 0 && !this.busySlotFor(task)))) {
       this.ranByCaller++;
       try {
         return Promise.resolve(runTask(task, items, options));
@@ -159,12 +140,6 @@ export class ThreadRuntime implements Runtime {
       this.queue.push(job);
       this.dispatch();
     });
-  }
-
-  private callerRunsNow(task: string): boolean {
-    if (!this.pipelined(task)) return false;
-    if (this.callerRuns) return this.queue.length > 0 || (this.idle.length === 0 && !this.busySlotFor(task));
-    return this.callerRunsWhileBooting && !this.anyReady && this.idle.length === 0;
   }
 
   private settle(job: Job): void {

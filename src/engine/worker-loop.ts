@@ -1,6 +1,6 @@
 import { parentPort } from 'node:worker_threads';
 import { errors, isSidecarError } from '../errors.js';
-import { READY, type BatchRequest, type BatchResponse } from './messages.js';
+import type { BatchRequest, BatchResponse } from './messages.js';
 import { relieveHeap, WORKER_HEAP_BOUND } from './heap-relief.js';
 
 /** A task's packing of its results (tasks/index.ts packResultsByName); null: send them as they are. */
@@ -52,8 +52,6 @@ export function serveBatches(run: (task: string, items: readonly unknown[], opti
     if (out instanceof Promise) out.then((results) => answer(req, { results }), (e: unknown) => answer(req, { e }));
     else answer(req, { results: out });
   });
-  // The worker's modules are loaded by now (static imports run before this): say so.
-  port.postMessage(READY);
 }
 
 /**
