@@ -11,7 +11,7 @@ import { spawnSync } from 'node:child_process';
 import { SidecarError } from '../src/errors.js';
 import { decodeSidecar, deepEqualJson, detectFormat, encodeSidecar } from '../src/formats/codec.js';
 import { encryptBin, ENCRYPTION_OVERHEAD, isEncryptedBin } from '../src/crypto/container.js';
-import { generateKeyFile, keyFromBytes, keyIdOf, loadKeyFile, passphraseKeyring, type Keyring } from '../src/crypto/keys.js';
+import { checkScryptParams, generateKeyFile, keyFromBytes, keyIdOf, loadKeyFile, passphraseKeyring, type Keyring } from '../src/crypto/keys.js';
 import type { JsonObject } from '../src/types.js';
 import { sidecarData, testDir } from './helpers/tree.js';
 
@@ -149,6 +149,28 @@ describe('encrypted bin: format', () => {
       assert.match(e.message, /scrypt parameters out of range/);
       assert.ok(Date.now() - start < 1000);
     }
+  });
+
+  it('rejects scrypt parameters each within its range but together too costly (N = 2^20, r = 16, p = 4: 2 GiB and ~23 s per file); strong settings within the bounds pass', () => {
+    const pass = passphraseKeyring('pw');
+    const { crc32 } = require_zlib();
+    const file = Buffer.from(encodeSidecar({ a: 1 }, 'bin', { encryptWith: pass.keys[0] }));
+    for (const [logN, r, p] of [[20, 16, 4], [20, 4, 1], [18, 16, 1], [17, 16, 4], [19, 4, 4]] as const) {
+      const bad = Buffer.from(file);
+      bad[18] = logN;
+      bad[19] = r;
+      bad[20] = p;
+      bad.writeUInt32LE(crc32(bad.subarray(16)), 12);
+      const start = Date.now();
+      const e = decodeError(bad, pass);
+      assert.equal(e.code, 'CORRUPT', `2^${logN}, ${r}, ${p}`);
+      assert.match(e.message, /scrypt parameters out of range .*(MiB|more work)/);
+      assert.ok(Date.now() - start < 1000);
+    }
+    for (const [logN, r, p] of [[17, 8, 1], [20, 2, 2]] as const) {
+      assert.equal(checkScryptParams(logN, r, p), null, `2^${logN}, ${r}, ${p} is allowed`);
+    }
+    assert.match(checkScryptParams(20, 16, 4) ?? '', /2048 MiB/);
   });
 });
 

@@ -24,7 +24,7 @@ import { createCipheriv, createDecipheriv, randomFillSync } from 'node:crypto';
 import { crc32 } from 'node:zlib';
 import { errors, isSidecarError } from '../errors.js';
 import { BIN_FLAG_ENCRYPTED, BIN_HEADER_SIZE, readBinHeader } from '../formats/bin.js';
-import { derivedKeyFor, KEY_ID_BYTES, SALT_BYTES, type KeyDescriptor, type Keyring, type SidecarKey } from './keys.js';
+import { checkScryptParams, derivedKeyFor, KEY_ID_BYTES, SALT_BYTES, type KeyDescriptor, type Keyring, type SidecarKey } from './keys.js';
 
 export const CIPHER_AES_256_GCM = 0x01;
 export const KEY_KIND_FILE = 0x01;
@@ -137,9 +137,8 @@ export function readEncryptionHeader(bytes: Uint8Array, path?: string): Encrypti
   }
   if (kind === KEY_KIND_SCRYPT) {
     const [logN, r, p] = [bytes[O_PARAMS], bytes[O_PARAMS + 1], bytes[O_PARAMS + 2]];
-    if (logN < 15 || logN > 20 || r < 1 || r > 16 || p < 1 || p > 4) {
-      throw errors.corrupt(`scrypt parameters out of range at byte ${O_PARAMS} (N = 2^${logN}, r = ${r}, p = ${p})`, path);
-    }
+    const bad = checkScryptParams(logN, r, p);
+    if (bad !== null) throw errors.corrupt(`scrypt parameters out of range at byte ${O_PARAMS} (${bad})`, path);
     return { keyId, keyKind: 'scrypt', descriptor: { kind: 'scrypt', logN, r, p, salt: hex(bytes.subarray(O_SALT, O_SALT + SALT_BYTES)) } };
   }
   throw errors.corrupt(`unknown key kind 0x${kind.toString(16).padStart(2, '0')} at byte ${O_KIND}`, path);

@@ -58,11 +58,25 @@ export function keyFromBytes(raw: Uint8Array): SidecarKey {
   return { id: keyIdOf(raw), key: createSecretKey(Buffer.from(raw)), descriptor: { kind: 'file' } };
 }
 
-function checkScryptParams(logN: number, r: number, p: number): string | null {
+/**
+ * Together, N, r and p are bounded too: each alone within its range still let a file ask for
+ * N = 2^20, r = 16, p = 4 — 2 GiB of memory and ~23 s per file for any reader given a passphrase
+ * (helper-6), so a few hostile files could exhaust a machine's memory across worker threads.
+ * scrypt's memory is 128·N·r bytes (at most 256 MiB here) and its work N·r·p block mixes (at most
+ * 16× the default's, ~1.5 s): the default (2^15, 8, 1) uses 32 MiB, OWASP's (2^17, 8, 1) 128 MiB.
+ */
+export const SCRYPT_MAX_MEMORY = 256 * 1024 * 1024;
+export const SCRYPT_MAX_WORK = 2 ** 22;
+
+/** Why these scrypt parameters are refused, or null (one rule: key derivation and the file header). */
+export function checkScryptParams(logN: number, r: number, p: number): string | null {
   const ok = (v: number, [lo, hi]: readonly [number, number]) => Number.isInteger(v) && v >= lo && v <= hi;
   if (!ok(logN, SCRYPT_LIMITS.logN)) return `scrypt N = 2^${logN} is outside 2^15..2^20`;
   if (!ok(r, SCRYPT_LIMITS.r)) return `scrypt r = ${r} is outside 1..16`;
   if (!ok(p, SCRYPT_LIMITS.p)) return `scrypt p = ${p} is outside 1..4`;
+  const N = 2 ** logN;
+  if (128 * N * r > SCRYPT_MAX_MEMORY) return `scrypt N = 2^${logN}, r = ${r} needs ${(128 * N * r) / 2 ** 20} MiB, over ${SCRYPT_MAX_MEMORY / 2 ** 20} MiB`;
+  if (N * r * p > SCRYPT_MAX_WORK) return `scrypt N = 2^${logN}, r = ${r}, p = ${p} is more work than 2^22 (N·r·p)`;
   return null;
 }
 
