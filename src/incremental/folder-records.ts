@@ -420,9 +420,8 @@ export class FolderRecordsBuilder {
   }
 
   /** A finished record, in group order (null, or one holding an object twice: not stored, made again next time). */
-  done(gi: number, rec: unknown): void {
+  done(gi: number, rec: unknown, as: 'json' | 'v8' | null = rec === null ? null : encodingOf(rec)): void {
     let len = 0;
-    const as = rec === null ? null : encodingOf(rec);
     if (as === 'json') {
       const bytes = Buffer.from(JSON.stringify(rec), 'utf8');
       this.bytes[gi] = bytes;
@@ -691,8 +690,10 @@ export function writeCompact(b: FolderRecordsBuilder, gi: number, rec: CompactRe
   }
   try {
     // Packing makes new arrays of the objects it packs: an object the record holds twice would come
-    // back as two, so such a record is not stored (the rule above), packed or not.
-    b.done(gi, encodingOf(rec) === null ? null : packRecord(rec));
+    // back as two, so such a record is not stored (the rule above), packed or not. The packed form
+    // holds the record's values as they are, so the record's encoding is the packed one's.
+    const as = encodingOf(rec);
+    b.done(gi, as === null ? null : packRecord(rec), as);
   } finally {
     for (let i = undo.length - 3; i >= 0; i -= 3) (undo[i] as Record<string, unknown>)[undo[i + 1] as string] = undo[i + 2];
   }

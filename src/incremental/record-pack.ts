@@ -137,19 +137,17 @@ function made(a: unknown[]): Record<string, unknown> {
 const makers = new Map<string, (a: unknown[]) => Record<string, unknown>>();
 const MAX_MAKERS = 4096;
 
+/** The maker of a code not met yet (`made` looks the cache up first). */
 function makerOf(code: string): (a: unknown[]) => Record<string, unknown> {
-  let make = makers.get(code);
-  if (make === undefined) {
-    if (makers.size >= MAX_MAKERS) makers.clear(); // codes from a damaged file are refused below; this bounds the rest
-    const keys: string[] = [];
-    for (const c of code) {
-      const k = KEY_OF.get(c);
-      if (k === undefined || keys.includes(k)) throw new Error('not a packed record');
-      keys.push(k);
-    }
-    make = literalMaker(keys) ?? loopMaker(keys);
-    makers.set(code, make);
+  if (makers.size >= MAX_MAKERS) makers.clear(); // codes from a damaged file are refused below; this bounds the rest
+  const keys: string[] = [];
+  for (const c of code) {
+    const k = KEY_OF.get(c);
+    if (k === undefined || keys.includes(k)) throw new Error('not a packed record');
+    keys.push(k);
   }
+  const make = literalMaker(keys) ?? loopMaker(keys);
+  makers.set(code, make);
   return make;
 }
 
