@@ -69,7 +69,8 @@ type Op =
   | { op: 'rename'; from: string; to: string }
   | { op: 'unlink'; path: string };
 
-const RUNNING_AS_ROOT = typeof process.getuid === 'function' && process.getuid() === 0;
+/** Only root can give a file away: a replaced file keeps its owner only then (atomic writes, the output sink). */
+export const RUNNING_AS_ROOT = typeof process.getuid === 'function' && process.getuid() === 0;
 
 
 function errCode(e: unknown): string | undefined {
@@ -84,24 +85,24 @@ function* atomicWriteSteps(target: string, content: AtomicContent, opts: AtomicW
   }
 }
 
-function* replaceSteps(target: string, content: AtomicContent, opts: AtomicWriteOptions): Generator<Op, AtomicWriteResult, unknown> {
-  const bytes = content instanceof Uint8Array ? content : null;
+/**
+ * The file a write to `target` replaces: `dest` (the target, or the file its symlink names) and what
+ * is there now (null: nothing). A symlink is written through and kept (a rename over the link would
+ * silently replace it by a regular file); a dangling link is simply replaced. `noFollow`: a symlink
+ * is refused. One rule for every atomic write and for the CLI's output sink (output-sink.ts).
+ */
+function* targetSteps(target: string, noFollow = false): Generator<Op, { dest: string; st: fs.Stats | null }, unknown> {
   let dest = target;
-  let existingMode: number | null = null;
-  let owner: { uid: number; gid: number } | null = null;
-
   let st: fs.Stats | null = null;
   try {
     st = (yield { op: 'lstat', path: dest }) as fs.Stats;
   } catch (e) {
     if (errCode(e) !== 'ENOENT') throw e;
   }
-  if (st?.isSymbolicLink() && opts.noFollow) {
+  if (st?.isSymbolicLink() && noFollow) {
     throw errors.conflict('the target is a symlink; it is read through but never written through (replace the link by a copy of the file to update it)', [dest]);
   }
   if (st?.isSymbolicLink()) {
-    // A symlinked sidecar: update the file it points to and keep the link (a rename over the link
-    // would silently replace it by a regular file). A dangling link is simply replaced.
     try {
       dest = (yield { op: 'realpath', path: dest }) as string;
       st = (yield { op: 'lstat', path: dest }) as fs.Stats;
@@ -110,6 +111,19 @@ function* replaceSteps(target: string, content: AtomicContent, opts: AtomicWrite
       st = null;
     }
   }
+  return { dest, st };
+}
+
+/** `targetSteps` run asynchronously (fs errors as they are). */
+export function writeTarget(target: string): Promise<{ dest: string; st: fs.Stats | null }> {
+  return runAsync(targetSteps(target));
+}
+
+function* replaceSteps(target: string, content: AtomicContent, opts: AtomicWriteOptions): Generator<Op, AtomicWriteResult, unknown> {
+  const bytes = content instanceof Uint8Array ? content : null;
+  let existingMode: number | null = null;
+  let owner: { uid: number; gid: number } | null = null;
+  const { dest, st } = yield* targetSteps(target, opts.noFollow);
   if (st?.isFile()) {
     existingMode = st.mode & 0o7777;
     owner = { uid: st.uid, gid: st.gid };

@@ -6,12 +6,13 @@
  * sidecar's exported text, as bytes) goes out as it is. A stream target waits for 'drain' and
  * fails on 'error' or an early 'close' (EPIPE) instead of buffering without end.
  */
-import { lstat, open, realpath, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { errors } from '../errors.js';
 import { fsyncDirs } from './dir-sync.js';
 import { removeStaleTempFiles, tempNameFor } from './temp-files.js';
+import { RUNNING_AS_ROOT, writeTarget } from './atomic-write.js';
 
 /** Entries are small; gather them into chunks of about this many UTF-16 units per write. */
 const CHUNK = 64 * 1024;
@@ -43,26 +44,18 @@ export async function openOutputSink(output: string | null | NodeJS.WritableStre
  * `-o export.jsonl` the user made 0600 for decrypted face embeddings stays 0600.
  */
 async function openFileTarget(path: string): Promise<OutputSink> {
-  let st: Stats | null = null;
-  let dest = path;
+  let target: { dest: string; st: Stats | null };
   try {
-    st = await lstat(path);
-    if (st.isSymbolicLink()) {
-      dest = await realpath(path);
-      st = await stat(dest);
-    }
+    target = await writeTarget(path);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw errors.fromFs(e, path);
-    // Nothing there, or a dangling link: a new file (a dangling link is replaced, as atomic-write.ts does).
-    st = null;
-    dest = path;
+    throw errors.fromFs(e, path);
   }
+  const { dest, st } = target;
   if (st === null || st.isFile()) return FileSink.create(path, dest, st);
   if (st.isDirectory()) throw errors.fromFs(Object.assign(new Error('is a directory'), { code: 'EISDIR' }), path);
   return SpecialFileSink.create(path);
 }
 
-const RUNNING_AS_ROOT = typeof process.getuid === 'function' && process.getuid() === 0;
 
 abstract class BufferedSink implements OutputSink {
   abstract readonly target: string;
