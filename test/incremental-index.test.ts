@@ -93,22 +93,30 @@ function operations(root: string, outDir: string): Record<string, Runner> {
   };
 }
 
-/** Run every operation without the index, then twice with it (cold, warm): all three identical. */
-async function assertIdentical(root: string, outDir: string, label: string, indexPath: string): Promise<{ hits: number; misses: number }> {
+/**
+ * Run every operation without the index, then four times with it (cold; warm, storing folder
+ * records; served whole, storing a tree memo; answered by the memo where the command has one):
+ * all identical. After a change the first run finds the previous stage's memo, which must not answer.
+ */
+async function assertIdentical(root: string, outDir: string, label: string, indexPath: string): Promise<{ hits: number; misses: number; memo: string[] }> {
   let hits = 0;
   let misses = 0;
+  const memo: string[] = [];
+  let at = '';
   const onStats = (s: IndexRunStats) => {
     hits += s.hits;
     misses += s.misses;
+    if (s.memo) memo.push(at);
   };
   for (const [name, run] of Object.entries(operations(root, outDir))) {
     const plain = await run(false);
-    const first = await run({ ...NOW, path: indexPath, onStats });
-    const second = await run({ ...NOW, path: indexPath, onStats });
-    assert.equal(first, plain, `${label}: ${name} with the index (first run) differs from --no-index`);
-    assert.equal(second, plain, `${label}: ${name} with the index (second run) differs from --no-index`);
+    for (const nth of ['first', 'second', 'third', 'fourth']) {
+      at = `${name} ${nth}`;
+      const out = await run({ ...NOW, path: indexPath, onStats });
+      assert.equal(out, plain, `${label}: ${name} with the index (${nth} run) differs from --no-index`);
+    }
   }
-  return { hits, misses };
+  return { hits, misses, memo };
 }
 
 /** An awkward tree: Unicode names, every format, corrupt and odd files, symlinks in and out, typed numbers. */
@@ -190,11 +198,17 @@ test('byte-identical to --no-index on an awkward tree, after each kind of change
   mkdirSync(out);
   const first = await assertIdentical(root, out, 'unchanged', indexPath);
   assert.ok(first.hits > 0, 'the warm runs were served from the index');
+  // validate, stats (both) and format-stats answered their fourth run from a memo; no first run was.
+  for (const name of ['validate', 'stats', 'stats --operation-type', 'format-stats']) assert.ok(first.memo.includes(`${name} fourth`), `${name}: fourth run answered by the tree memo (${first.memo.join(', ')})`);
+  assert.ok(!first.memo.some((m) => m.endsWith('first')), 'no first run answered by a memo');
   const targets = ['a/IMG_1.json', 'a/typed.json', 'b/both.json', 'b/orphan.json'];
   let i = 0;
   for (const [kind, change] of Object.entries(CHANGES)) {
     change(join(root, targets[i++ % targets.length]));
-    await assertIdentical(root, out, kind, indexPath);
+    // Each first run found the memo the stage before left, and must not have been answered by it.
+    const r = await assertIdentical(root, out, kind, indexPath);
+    assert.ok(!r.memo.some((m) => m.endsWith('first')), `${kind}: a first run after the change was answered by a stale memo (${r.memo.join(', ')})`);
+    assert.ok(r.memo.includes('validate fourth'), `${kind}: the memo was made again`);
   }
   // Touched image (the sidecar unchanged): stale/todo compare the image with the sidecar's record.
   const staleBefore = (await staleSidecars(root, { index: { ...NOW, path: indexPath } })).counts.stale;

@@ -69,6 +69,7 @@ export async function run(ctx: CommandContext): Promise<number> {
       where: optString(ctx, 'where'),
       schema: optString(ctx, 'schema'),
       onProgress: progress.update,
+      resultsOnly: true,
       onResult: (r) => {
         if (stream) return stream.write(r);
         if (!r.is_valid && invalid.length < SHOWN_INVALID) invalid.push(r);

@@ -9,7 +9,12 @@ import { createRuntime, type AdaptiveRuntime } from '../engine/select.js';
 import type { FileInspection, InspectItem, InspectOptions, LinkAt } from '../tasks/inspect.js';
 import type { Category, Options, SidecarExt, SidecarNaming } from '../types.js';
 import { CATEGORIES } from '../types.js';
-import { ScanIndex, type Pending } from '../incremental/scan-index.js';
+import { noteMemoRun, ScanIndex, type IndexOptions, type IndexRunStats, type Pending } from '../incremental/scan-index.js';
+import { CheckLog, loadMemo, MEMO_MAX_FILES, memoPlace, storeMemo } from '../incremental/tree-memo.js';
+import { identityBytes, statIdentityAny } from '../incremental/identity.js';
+import { isCacheable, memoCodeDigest, optionsKey } from '../incremental/key.js';
+import { resolveIndexLocation } from '../incremental/location.js';
+import { availableParallelism } from 'node:os';
 import { takeEntry } from '../incremental/entry.js';
 import { DirSnapshots } from '../incremental/dir-cache.js';
 import { decodeRecords, FolderRecordsBuilder, restoreRecord, writeCompact, type CompactRecord, type FolderBlob } from '../incremental/folder-records.js';
@@ -211,6 +216,23 @@ interface LinkDeps {
   links: string[];
 }
 
+/** A command's tree memo over one scan (ScanSession.memo). */
+export interface TreeMemoRun {
+  load(): Promise<unknown>;
+  store(output: unknown): boolean;
+  /** The output also depends on this path's identity (stat, following links): a check of the memo, taken now. */
+  checkImage(path: string): void;
+}
+
+/** What a tree memo holds: the scan's summary and figures, and the command's output. */
+interface StoredScan {
+  summary: ScanSummary;
+  problemSeqs: TreeSeq[];
+  progress: [number, number];
+  index: IndexRunStats | null;
+  output: unknown;
+}
+
 /** A scan in progress: iterate it for records; `summary` is final once iteration ends. */
 export class ScanSession implements AsyncIterable<ScanRecord> {
   readonly summary: ScanSummary;
@@ -220,6 +242,10 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
   private readonly shard: ShardFilter | null;
   /** The link-target folders of the running scan (pendingRecords sets it). */
   private targetDirs: TargetGroups | null = null;
+  /** With the index: this run's checks when it can stand for a tree memo (set at its end), and its last progress figures. */
+  private memoChecks: CheckLog | null = null;
+  private lastProgress: [number, number] = [0, 0];
+  private indexRun: IndexRunStats | null = null;
   constructor(
     readonly root: string,
     private readonly opts: ScanOptions = {},
@@ -249,10 +275,78 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
     return this.run();
   }
 
+  /**
+   * The tree memo of `command` with `commandKey` (what else shapes its output) for this scan's
+   * options (incremental/tree-memo.ts), or null: no index, a shard, a shared runtime, folder
+   * records off, or inspections the index does not store. `load()` before iterating: the stored
+   * output when every check it lists holds (this session's summary is then as the stored run's);
+   * `store(output)` after iterating: kept when this run can stand for one.
+   */
+  memo(command: string, commandKey: unknown): TreeMemoRun | null {
+    const opts = this.opts;
+    const inspectOpts = this.inspectOptions();
+    if (!opts.index || this.shard || opts.runtime || opts.index.folderRecords === false || !isCacheable(inspectOpts) || this.started) return null;
+    const indexOpts = opts.index;
+    const location = resolveIndexLocation(this.root, indexOpts);
+    const imageExts = imageExtensionSet(opts.imageExtensions);
+    const keyParts = [
+      command,
+      commandKey,
+      optionsKey(inspectOpts),
+      memoCodeDigest(),
+      scanShape(imageExts, opts.inspectLinkTargets === true, opts.inRootLinkRecords === 'resolve'),
+      // The engine the summary reports: as asked, and the machine's default worker count.
+      [opts.engine ?? null, opts.workers ?? null, availableParallelism(), opts.accel ?? null],
+    ];
+    const place = memoPlace(location, this.summary.root, keyParts);
+    if (!place) return null;
+    const images: [string, Buffer | null][] = [];
+    return {
+      checkImage: (path: string) => {
+        if (images.length > MEMO_MAX_FILES) return;
+        const id = statIdentityAny(path);
+        images.push([path, id ? identityBytes(id) : null]);
+      },
+      load: async () => {
+        const hit = loadMemo(place);
+        if (!hit) return null;
+        const stored = hit.payload as StoredScan;
+        this.started = true; // answered: the scan is not run
+        Object.assign(this.summary, stored.summary);
+        this.problemSeqs.push(...stored.problemSeqs);
+        opts.onProgress?.(stored.progress[0], undefined, stored.progress[1]);
+        await noteMemoRun(location, indexOpts, stored.index, hit.checks);
+        return stored.output;
+      },
+      store: (output: unknown) => {
+        const checks = this.memoChecks;
+        this.memoChecks = null;
+        if (!checks || !this.summary.complete || images.length > MEMO_MAX_FILES) return false;
+        for (const [path, id] of images) checks.image(path, id);
+        const stored: StoredScan = { summary: this.summary, problemSeqs: this.problemSeqs, progress: this.lastProgress, index: this.indexRun, output };
+        return storeMemo(place, checks, stored);
+      },
+    };
+  }
+
+  /** The inspect options every file of this scan gets (the index's options key is made of them). */
+  private inspectOptions(): InspectOptions {
+    const opts = this.opts;
+    return { ...opts.inspect, maxFileSize: opts.maxFileSize, maxDepth: opts.maxDepth, keyring: opts.keyring, accel: opts.accel };
+  }
+
   /** Iterate to the end, discarding records; returns the summary. */
   async finish(): Promise<ScanSummary> {
     for await (const _ of this) void _;
     return this.summary;
+  }
+
+  /** The index's figures of this run, kept for a tree memo (then passed on to the caller's onStats). */
+  private keepIndexRun(o: IndexOptions): (s: IndexRunStats) => void {
+    return (s) => {
+      this.indexRun = s;
+      o.onStats?.(s);
+    };
   }
 
   private problem(path: string, code: string, message: string, seq: TreeSeq): void {
@@ -268,7 +362,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
     const opts = this.opts;
     const root = this.summary.root;
     await assertDirectory(root);
-    const inspectOpts: InspectOptions = { ...opts.inspect, maxFileSize: opts.maxFileSize, maxDepth: opts.maxDepth, keyring: opts.keyring, accel: opts.accel };
+    const inspectOpts = this.inspectOptions();
     const ownRuntime = !opts.runtime;
     const runtime: Runtime = opts.runtime ?? createRuntime(opts);
     // Only an inspection that keeps the decoded data holds memory in proportion to file sizes.
@@ -276,7 +370,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
     let emitted = 0;
     let bytesRead = 0;
     // A shard sees only its own files: it never drops the entries of the others (they merge).
-    const index = opts.index ? ScanIndex.open(root, inspectOpts, this.shard ? { ...opts.index, prune: false } : opts.index) : null;
+    const index = opts.index ? ScanIndex.open(root, inspectOpts, this.shard ? { ...opts.index, prune: false, onStats: this.keepIndexRun(opts.index) } : { ...opts.index, onStats: this.keepIndexRun(opts.index) }) : null;
     // Without the index (or with one that holds nothing yet) every candidate goes to the engine:
     // threads boot while the walk starts. Otherwise the first miss warms the runtime (a warm index
     // may need no thread at all).
@@ -337,7 +431,11 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
         yield rec;
       }
       opts.onProgress?.(emitted + passedOver(), undefined, bytesRead);
-      if (index) await index.save(this.summary.complete);
+      this.lastProgress = [emitted + passedOver(), bytesRead];
+      if (index) {
+        this.memoChecks = index.memoChecks(this.summary.complete);
+        await index.save(this.summary.complete);
+      }
     } finally {
       index?.close(); // an abandoned run: its spool is removed, the index file left as it was
       this.summary.engine = { kind: runtime.kind, workers: runtime.workers };

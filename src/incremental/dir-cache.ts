@@ -142,7 +142,7 @@ export class DirSnapshots implements ListingCache, LinkResolution {
    */
   stepHolds(dir: string, dirId: Uint8Array, name: string, stamp: Uint8Array | null): boolean {
     const now = this.identityNow(dir);
-    if (now !== null && Buffer.compare(now.id, dirId) === 0) return true;
+    if (now !== null && Buffer.compare(now.id, dirId) === 0) return this.held(dir, now);
     return this.namesNow(dir, name, stamp);
   }
 
@@ -187,7 +187,7 @@ export class DirSnapshots implements ListingCache, LinkResolution {
     }
     if (known === undefined) {
       const now = this.identityNow(real);
-      const ok = now !== null && now.id.equals(entryIdentity(v));
+      const ok = now !== null && now.id.equals(entryIdentity(v)) && this.held(real, now);
       this.valid.set(real, ok);
       if (!ok) return { ok: false };
     }
@@ -248,6 +248,18 @@ export class DirSnapshots implements ListingCache, LinkResolution {
     return entries;
   }
 
+  /** A folder identity found equal to a stored one (a decision made on it): a check of the tree memo. */
+  onDirHeld: ((real: string, now: { id: Buffer; racy: boolean }) => void) | null = null;
+
+  /** Say a folder's identity decided something (true, for use in conditions). */
+  held(real: string, now: { id: Buffer; racy: boolean }): true {
+    this.onDirHeld?.(real, now);
+    return true;
+  }
+
+  /** A lookup by name that held (its folder moved, the name still names the inode): a check of the tree memo. */
+  onNameHeld: ((path: string, stamp: Uint8Array) => void) | null = null;
+
   private namesNow(dir: string, name: string, stamp: Uint8Array | null): boolean {
     if (stamp === null) return false; // it named nothing; the folder changed: look again
     const path = dir === '/' ? `/${name}` : `${dir}/${name}`;
@@ -261,7 +273,9 @@ export class DirSnapshots implements ListingCache, LinkResolution {
         this.entries.set(path, now && unpooled(now));
       }
     }
-    return now !== null && Buffer.compare(now, stamp) === 0;
+    const holds = now !== null && Buffer.compare(now, stamp) === 0;
+    if (holds) this.onNameHeld?.(path, stamp);
+    return holds;
   }
 
   /** A link the engine resolved (LinkEntries: a run with nothing stored): counted, its entry stored. */
@@ -282,7 +296,7 @@ export class DirSnapshots implements ListingCache, LinkResolution {
     // whose text never changes.
     const own = this.identityNow(real);
     const v = own !== null && !own.racy ? this.stored(TABLE_LINKS, key) : null;
-    if (v && own !== null && identityEquals(own.id, v.buf, v.idAt)) {
+    if (v && own !== null && identityEquals(own.id, v.buf, v.idAt) && this.held(real, own)) {
       const stored = decodeLinkPayload(entryPayload(v));
       if (stored !== null) {
         const off = v.off; // the view may be overwritten by the checks below

@@ -86,3 +86,13 @@ export function identityBytes(id: FileIdentity): Buffer {
 export function identityEquals(idBytes: Buffer, buf: Buffer, offset: number): boolean {
   return offset + IDENTITY_BYTES <= buf.length && buf.compare(idBytes, 0, IDENTITY_BYTES, offset, offset + IDENTITY_BYTES) === 0;
 }
+
+/** stat (following links) of anything there, a folder or a file; null when nothing can be seen. */
+export function statIdentityAny(path: string): FileIdentity | null {
+  try {
+    const st = statSync(path, { bigint: true, throwIfNoEntry: false });
+    return st ? identityOf(st) : null;
+  } catch {
+    return null;
+  }
+}

@@ -65,6 +65,35 @@ export function codeDigest(): string {
   return (codeDigestCache = h.digest('hex'));
 }
 
+let memoDigestCache: string | undefined;
+
+/**
+ * The code a tree memo's output also depends on (incremental/tree-memo.ts): what the index's results
+ * do (`codeDigest`), plus the operations that make a command's output of its records and the index
+ * that decides a record is still as stored. A memo of another build is never served.
+ */
+export function memoCodeDigest(): string {
+  if (memoDigestCache !== undefined) return memoDigestCache;
+  const h = createHash('sha256').update(codeDigest());
+  for (const dir of ['ops', 'incremental']) {
+    let names: string[] = [];
+    try {
+      names = readdirSync(fileURLToPath(new URL(`../${dir}/`, import.meta.url))).filter(isCode).sort();
+    } catch {
+      /* not there: nothing to cover */
+    }
+    for (const n of names) {
+      h.update(`${dir}/${n}\0`);
+      try {
+        h.update(readFileSync(new URL(`../${dir}/${n}`, import.meta.url)));
+      } catch {
+        /* its name alone */
+      }
+    }
+  }
+  return (memoDigestCache = h.digest('hex'));
+}
+
 /** This build: tool version, result version, Node's version and code digest (keys of other builds are dropped on write). */
 export function buildId(): string {
   return `${packageVersion()}/${RESULT_VERSION}/node-${process.versions.node}/${codeDigest().slice(0, 16)}`;

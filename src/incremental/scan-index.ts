@@ -13,6 +13,7 @@
  * A result is recorded only when it can be trusted later (entry.ts: the rule, and the entry made
  * by the thread that read the file, from the stat of the descriptor it read through).
  */
+import { CheckLog } from './tree-memo.js';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
@@ -106,6 +107,8 @@ export interface IndexRunStats {
   extended: boolean;
   /** This run's new entries went to the delta file over the loaded file (which was not copied). */
   delta?: boolean;
+  /** A tree memo answered the run (tree-memo.ts): the other figures are those of the run that made it. */
+  memo?: boolean;
 }
 
 export const DEFAULT_RACY_MARGIN_MS = 2000;
@@ -158,6 +161,8 @@ export interface LastRun {
   sidecars: number;
   /** Scan records served from folder records (no pairing, no per-file decode; docs/INDEX.md). */
   records_served?: number;
+  /** A tree memo answered the run: its output as stored, every check it lists as it was. */
+  memo?: boolean;
 }
 
 /** The figures of the last run next to the index (`index status`); written even when the index is not. */
@@ -197,6 +202,43 @@ class RefList {
   at(i: number): number {
     return this.a[i];
   }
+}
+
+/** Why the index is not where it would be, said once per run (a run a tree memo answers too). */
+function warnLocation(location: IndexLocation, opts: IndexOptions): void {
+  if (location.note !== undefined) opts.onWarning?.(location.where === 'none' ? `${location.note}; this run keeps no index` : `${location.note}; the index is kept in ${location.path}`);
+}
+
+/**
+ * A run a tree memo answered (tree-memo.ts): what a run of the index says and does besides its
+ * records: the location's warning, stale temp files swept, the last run's figures (every sidecar a
+ * hit), and `onStats` with the figures of the run that made the memo (`memo: true`).
+ */
+export async function noteMemoRun(location: IndexLocation, opts: IndexOptions, made: IndexRunStats | null, checks: readonly number[]): Promise<void> {
+  warnLocation(location, opts);
+  const { path } = location;
+  const sidecars = checks[1];
+  try {
+    await removeStaleTempFiles(dirname(path)).catch(() => undefined);
+    writeLastRun(path, { at: new Date().toISOString(), hits: sidecars, misses: 0, recorded: 0, sidecars, records_served: made?.recordsServed ?? 0, memo: true });
+  } catch (e) {
+    opts.onWarning?.(`index ${path}: last run not noted (${errors.fromFs(e, path).message})`);
+  }
+  opts.onStats?.({
+    ...(made ?? { entries: 0, bytes: 0, dirsReused: 0, linksReused: 0, foldersServed: 0, recordsServed: 0, pruned: false, extended: false }),
+    path,
+    where: location.where,
+    hits: sidecars,
+    misses: 0,
+    recorded: 0,
+    written: false,
+    dirsRead: 0,
+    linksResolved: 0,
+    pruned: false,
+    extended: false,
+    delta: false,
+    memo: true,
+  });
 }
 
 export class ScanIndex implements EntrySink {
@@ -250,6 +292,8 @@ export class ScanIndex implements EntrySink {
   readonly holdsNothing: boolean;
   /** Root as given, resolved: folder records hold paths under it. */
   readonly rootAbs: string;
+  /** The checks this run made, for its tree memo (tree-memo.ts): spoiled by anything else it did. */
+  readonly memoLog = new CheckLog();
   private readonly idScratch = new BigUint64Array(5);
   private readonly idScratchBytes = Buffer.from(this.idScratch.buffer);
 
@@ -276,13 +320,15 @@ export class ScanIndex implements EntrySink {
     this.runKeys = this.loadedKeyNo >= 0 ? keys : [...keys, { key: this.key, used: 0 }];
     this.keyNo = this.loadedKeyNo >= 0 ? this.loadedKeyNo : keys.length;
     this.dirs = new DirSnapshots(this.reader, resolve(root), this.location.rootReal, this.racyCutoffNs, this);
+    this.dirs.onNameHeld = (path, stamp) => this.memoLog.name(path, stamp);
+    this.dirs.onDirHeld = (real, now) => this.memoLog.dir(real, now.id, now.racy);
   }
 
   /** An index for this scan, or null when these inspections cannot be stored (decoded data kept). */
   static open(root: string, inspect: InspectOptions, opts: IndexOptions): ScanIndex | null {
     if (!isCacheable(inspect)) return null;
     const location = resolveIndexLocation(root, opts);
-    if (location.note !== undefined) opts.onWarning?.(location.where === 'none' ? `${location.note}; this run keeps no index` : `${location.note}; the index is kept in ${location.path}`);
+    warnLocation(location, opts);
     return location.where === 'none' ? null : new ScanIndex(root, inspect, opts, location);
   }
 
@@ -392,6 +438,7 @@ export class ScanIndex implements EntrySink {
    * identity from the descriptor (entry.ts).
    */
   lookup(path: string): { hit: FileInspection | null; pending: Pending } {
+    this.memoLog.spoil('a file looked up');
     const rel = this.relOf(path);
     this.seenCount++;
     const v0 = this.find(rel);
@@ -501,7 +548,7 @@ export class ScanIndex implements EntrySink {
     try {
       for (const patch of [false, true]) {
         const v = this.reader.find(TABLE_RECORDS, folderKey(this.recordPrefix, real, patch));
-        const c = v && identityEquals(now.id, v.buf, v.idAt) ? decodeFolder(entryPayload(v)) : null;
+        const c = v && identityEquals(now.id, v.buf, v.idAt) && this.dirs.held(real, now) ? decodeFolder(entryPayload(v)) : null;
         found.push([c, c ? v!.off : 0]);
       }
     } catch (e) {
@@ -539,6 +586,7 @@ export class ScanIndex implements EntrySink {
             scratch[3] = st.mtimeNs;
             scratch[4] = st.ctimeNs;
             ok = this.idScratchBytes.compare(ids, i * IDENTITY_BYTES, (i + 1) * IDENTITY_BYTES) === 0;
+            if (ok) this.memoLog.file(meta.files[i], ids.subarray(i * IDENTITY_BYTES, (i + 1) * IDENTITY_BYTES));
           }
         } catch {
           ok = false;
@@ -551,7 +599,7 @@ export class ScanIndex implements EntrySink {
     const dirHolds = (i: number): boolean => {
       if (dirs[i] === 0) {
         const d = this.dirs.dirIdentity(meta.dirs[i]);
-        dirs[i] = d !== null && d.id.equals(dirId(i)) ? 1 : 2;
+        dirs[i] = d !== null && d.id.equals(dirId(i)) && this.dirs.held(meta.dirs[i], d) ? 1 : 2;
       }
       return dirs[i] === 1;
     };
@@ -683,6 +731,21 @@ export class ScanIndex implements EntrySink {
   /** This run's figures (`index status`, the index header). */
   private lastRun(): LastRun {
     return { at: new Date(this.started).toISOString(), hits: this.hits, misses: this.misses, recorded: this.recordedCount, sidecars: this.seenCount, records_served: this.recordsServed };
+  }
+
+  /**
+   * This run's checks when it can stand for a tree memo: nothing missed, listed, resolved, looked up
+   * one by one or written, the walk complete, nothing racy. Then every input of its records was a folder
+   * identity (each listing, each stored resolution's lookups) or a file identity a served record
+   * depended on, all in the log (a file looked up one by one spoils it). Else null.
+   */
+  memoChecks(complete: boolean): CheckLog | null {
+    const log = this.memoLog;
+    if (!complete) log.spoil('incomplete walk');
+    if (!this.reader || this.spool || this.spoolFailed || this.recordPrefix === null) log.spoil('index not served whole');
+    if (this.misses > 0 || this.dirs.misses > 0 || this.dirs.linksResolved > 0) log.spoil('something read again');
+    if (log.spoiled === null && log.anyRacy(this.racyCutoffNs)) log.spoil('a racy identity');
+    return log.spoiled === null ? log : null;
   }
 
   /** Release the files (the spool is removed). Safe to call twice. */

@@ -23,6 +23,9 @@ export interface FormatStats {
 /** Count sidecar files by what their bytes are, not by their extension. */
 export async function formatStats(root: string, opts: Options = {}): Promise<FormatStats> {
   const session = scan(root, opts);
+  const memo = session.memo('format-stats', null);
+  const stored = memo ? ((await memo.load()) as FormatStats | null) : null;
+  if (stored) return stored;
   const dist = { Json: 0, Binary: 0, Rkyv: 0, Legacy: 0, Encrypted: 0, Corrupt: 0, Unreadable: 0 };
   const byExt: Record<string, number> = {};
   let total = 0;
@@ -38,5 +41,7 @@ export async function formatStats(root: string, opts: Options = {}): Promise<For
     }
   }
   const out: FormatStats = { directory: session.summary.root, format_distribution: dist, extension_distribution: byExt, total_files: total, scan_complete: session.summary.complete, generated_at: null };
-  return sortKeysDeep(out);
+  const sorted = sortKeysDeep(out);
+  memo?.store(sorted);
+  return sorted;
 }

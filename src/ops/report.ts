@@ -70,6 +70,7 @@ export async function report(root: string, opts: ReportOptions = {}): Promise<Re
     ...common,
     schema,
     onProgress: progress,
+    resultsOnly: true,
     onResult: (r) => {
       if (!r.is_valid && firstInvalid.length < limits.invalidFiles) firstInvalid.push(r);
     },

@@ -4,7 +4,7 @@ import { scan, sidecarFilesOf, type ScanRecord, type ScanSidecar, type ScanSumma
 import { ExactSum } from './exact-sum.js';
 import { CATEGORIES, type Category, type Options } from '../types.js';
 import { ownEffective, round, sidecarFilter, sortKeysDeep } from './common.js';
-import { checkRecordIdentity } from './todo.js';
+import { checkRecordIdentity, identityCheckPath } from './todo.js';
 import { addOwn, getOwn, setOwn } from '../analysis/own-record.js';
 
 export interface StatsOptions extends Options {
@@ -128,6 +128,8 @@ class StatsAccumulator {
   readonly r: StatsRaw;
   readonly list: SidecarListEntry[] | undefined;
   readonly folders: FolderTable | undefined;
+  /** Called with each image path about to be compared with its sidecar's record (before its stat). */
+  onImageCheck: ((path: string) => void) | null = null;
 
   constructor(
     root: string,
@@ -179,7 +181,13 @@ class StatsAccumulator {
     add(r.facesHist, bucket(sum.faces));
     add(r.objectsHist, bucket(sum.objects));
     if (sum.qualityGrade) add(r.grades, sum.qualityGrade);
-    if (rec.images.length > 0) r.identity[checkRecordIdentity(rec, sum.image)?.check.state ?? 'unknown']++;
+    if (rec.images.length > 0) {
+      if (sum.image && this.onImageCheck) {
+        const path = identityCheckPath(rec);
+        if (path !== null) this.onImageCheck(path);
+      }
+      r.identity[checkRecordIdentity(rec, sum.image)?.check.state ?? 'unknown']++;
+    }
     this.list?.push({
       path: eff.rel,
       image: rec.images[0]?.rel ?? null,
@@ -212,11 +220,18 @@ function scanStats(root: string, opts: StatsOptions) {
 /** Aggregates only: memory does not grow with the number of files (unless `list`). */
 export async function stats(root: string, opts: StatsOptions = {}): Promise<TreeStats> {
   const { session, acc } = scanStats(root, opts);
+  const memo = session.memo('stats', [opts.operationType ?? null, opts.where ?? null, opts.list === true, opts.folders ?? null]);
+  const stored = memo ? ((await memo.load()) as TreeStats | null) : null;
+  if (stored) return stored;
+  // The images whose identity the counts compared with their sidecars' records: the memo's checks too.
+  if (memo) acc.onImageCheck = (path) => memo.checkImage(path);
   for await (const rec of session) acc.add(rec);
   const result = finishStats(acc.raw(session.summary), opts);
   if (acc.list) result.sidecars = acc.list;
   if (acc.folders) result.folder_coverage = acc.folders.finish();
-  return sortKeysDeep(result);
+  const sorted = sortKeysDeep(result);
+  memo?.store(sorted);
+  return sorted;
 }
 
 /** One shard's counts (`opts.shard`): what `mergeStats` adds up. No list, no folder table. */

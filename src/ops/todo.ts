@@ -201,9 +201,20 @@ export interface StaleReport {
 
 /** The identity check of a record's sidecar against its (first own) image; null when it has none. */
 export function checkRecordIdentity(rec: ScanRecord, image: ImageRecord | null, verifyHash?: boolean): { img: ScanImage; check: IdentityCheck } | null {
-  const img = rec.images.find((i) => !i.broken);
+  const img = identityCheckImage(rec);
   if (!img) return null;
   return { img, check: checkImageIdentity(identityPathOf(img), image, { verifyHash }) };
+}
+
+/** The image of a record whose identity is compared with its sidecar's record: the first not broken. */
+function identityCheckImage(rec: ScanRecord): ScanImage | undefined {
+  return rec.images.find((i) => !i.broken);
+}
+
+/** The path `checkRecordIdentity` stats for a record (null: it stats nothing). */
+export function identityCheckPath(rec: ScanRecord): string | null {
+  const img = identityCheckImage(rec);
+  return img ? identityPathOf(img) : null;
 }
 
 /** Sidecars whose image changed since they were saved (see image-identity.ts for the record). */

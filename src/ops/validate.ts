@@ -3,6 +3,7 @@ import { loadSchema } from '../analysis/schema.js';
 import type { Problem } from '../analysis/rules.js';
 import type { Category, Options, SidecarFormat } from '../types.js';
 import { round, sidecarFilter, sidecarsOf } from './common.js';
+import { MEMO_MAX_FILES, sameThroughJson } from '../incremental/tree-memo.js';
 import type { FileInspection, InspectOptions } from '../tasks/inspect.js';
 
 export interface ValidateOptions extends Options {
@@ -14,6 +15,97 @@ export interface ValidateOptions extends Options {
   schema?: string | object;
   /** Called with each result as soon as it is known (then `results` is not collected). */
   onResult?: (r: ValidationResult, rec: ScanRecord) => void | Promise<void>;
+  /**
+   * `onResult` does not look at its record: with the index, a run over an unchanged tree may then be
+   * answered by the tree memo (docs/INDEX.md), which calls `onResult` without one. Without `onResult`
+   * the memo can always answer.
+   */
+  resultsOnly?: boolean;
+}
+
+/**
+ * What validate's tree memo keeps: its totals and every result, in order, by column (a result's
+ * keys once, its repeated strings once in `words`, folders once: a third of the bytes of the
+ * results as objects, and parsed in a third of the time).
+ */
+interface StoredValidate {
+  totals: [number, number, number];
+  words: string[];
+  /** file_path: folder (a word, with its trailing slash) + name. */
+  folder: number[];
+  name: string[];
+  valid: number[];
+  /** error: null, or a word. */
+  error: number[];
+  time: number[];
+  size: number[];
+  detections: number[];
+  /** tool_name, operation_type, format, category: null (-1) or a word. */
+  tool: number[];
+  operation: number[];
+  format: number[];
+  category: number[];
+  /** Results with problems: [position, problems]. */
+  problems: [number, Problem[]][];
+}
+
+/** Results by column (StoredValidate); null when one does not have the shape the columns hold. */
+function storedValidate(totals: StoredValidate['totals'], results: readonly ValidationResult[]): StoredValidate | null {
+  const ids = new Map<string, number>();
+  const words: string[] = [];
+  const word = (w: string | null): number => {
+    if (w === null) return -1;
+    let id = ids.get(w);
+    if (id === undefined) ids.set(w, (id = words.push(w) - 1));
+    return id;
+  };
+  const out: StoredValidate = { totals, words, folder: [], name: [], valid: [], error: [], time: [], size: [], detections: [], tool: [], operation: [], format: [], category: [], problems: [] };
+  for (let i = 0; i < results.length; i++) {
+    const r = results[i];
+    const cut = r.file_path.lastIndexOf('/') + 1;
+    out.folder.push(word(r.file_path.slice(0, cut)));
+    out.name.push(r.file_path.slice(cut));
+    out.valid.push(r.is_valid ? 1 : 0);
+    out.error.push(word(r.error));
+    out.time.push(r.processing_time);
+    out.size.push(r.file_size);
+    out.detections.push(r.detection_count);
+    out.tool.push(word(r.tool_name));
+    out.operation.push(word(r.operation_type));
+    out.format.push(word(r.format));
+    out.category.push(word(r.category));
+    if (r.problems.length > 0) out.problems.push([i, r.problems]);
+  }
+  // The columns must give back every result exactly (keys, order, values, types), or no memo.
+  const back = resultsOfStored(out);
+  for (let i = 0; i < results.length; i++) if (!sameThroughJson(results[i], back[i])) return null;
+  return out;
+}
+
+/** The results a StoredValidate holds, as `resultFromInspection` makes them (same keys, same order). */
+function resultsOfStored(s: StoredValidate): ValidationResult[] {
+  const { words } = s;
+  const w = (i: number) => (i < 0 ? null : words[i]);
+  const out: ValidationResult[] = new Array(s.name.length);
+  let next = 0;
+  for (let i = 0; i < out.length; i++) {
+    let problems: Problem[] = [];
+    if (next < s.problems.length && s.problems[next][0] === i) problems = s.problems[next++][1];
+    out[i] = {
+      file_path: words[s.folder[i]] + s.name[i],
+      is_valid: s.valid[i] === 1,
+      error: w(s.error[i]),
+      processing_time: s.time[i],
+      file_size: s.size[i],
+      detection_count: s.detections[i],
+      tool_name: w(s.tool[i]),
+      operation_type: w(s.operation[i]),
+      format: w(s.format[i]) as SidecarFormat | null,
+      category: words[s.category[i]] as Category,
+      problems,
+    };
+  }
+  return out;
 }
 
 /** One sidecar file's result; the first eight keys are the earlier tool's. */
@@ -57,6 +149,21 @@ export async function validate(root: string, opts: ValidateOptions = {}): Promis
   const filter = sidecarFilter(opts.operationType, opts.where);
   const report: ValidationReport = { total_files: 0, valid_files: 0, invalid_files: 0, scan: session.summary, problemSeqs: session.problemSeqs };
   if (!opts.onResult) report.results = [];
+  const memo = !opts.onResult || opts.resultsOnly === true ? session.memo('validate', [opts.operationType ?? null, opts.where ?? null]) : null;
+  const stored = memo ? ((await memo.load()) as StoredValidate | null) : null;
+  if (stored) {
+    [report.total_files, report.valid_files, report.invalid_files] = stored.totals;
+    const results = resultsOfStored(stored);
+    if (!opts.onResult) report.results = results;
+    else
+      for (const r of results) {
+        const wait = opts.onResult(r, undefined as unknown as ScanRecord);
+        if (wait) await wait;
+      }
+    return report;
+  }
+  // The results this run would keep for its memo (bounded: a larger tree keeps none).
+  let kept: ValidationResult[] | null = memo ? [] : null;
   for await (const rec of session) {
     for (const sc of sidecarsOf(rec)) {
       const ins = sc.inspection;
@@ -65,6 +172,10 @@ export async function validate(root: string, opts: ValidateOptions = {}): Promis
       report.total_files++;
       if (r.is_valid) report.valid_files++;
       else report.invalid_files++;
+      if (kept) {
+        if (kept.length < MEMO_MAX_FILES) kept.push(r);
+        else kept = null;
+      }
       if (opts.onResult) {
         // Awaited only when the writer asks to wait (back-pressure): most results are buffered.
         const wait = opts.onResult(r, rec);
@@ -72,6 +183,8 @@ export async function validate(root: string, opts: ValidateOptions = {}): Promis
       } else report.results!.push(r);
     }
   }
+  const columns = memo && kept ? storedValidate([report.total_files, report.valid_files, report.invalid_files], kept) : null;
+  if (columns) memo!.store(columns);
   return report;
 }
 

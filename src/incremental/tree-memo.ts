@@ -1,0 +1,350 @@
+/**
+ * The tree memo (docs/INDEX.md "Tree memos"): a command's whole output over a tree, kept next to
+ * the index with every check the run that made it relied on. A run of the index serves a folder's
+ * records while the folder, and every file and folder its records depended on, still has the
+ * identity stored (scan-index.ts); a run where every folder was served whole made its output from
+ * those checks alone. Its memo lists them (folder and file identities, and the images a command
+ * compared with their sidecars' records), so the next run makes the same checks and, when every
+ * one holds, gives back the stored output without walking, pairing or decoding a record: a
+ * stat of every folder and sidecar, the part of a warm run nothing can skip.
+ *
+ * Never wrong by the index's own rule: a memo is only made from a run that changed nothing and
+ * read nothing (no miss, no folder listed again, no lookup by name, nothing racy), so the same
+ * checks holding means the same run again. One file per command and options (`<index>.memo-<key>`),
+ * replaced whole (temp file + rename), checksummed; a damaged, foreign or stale one is a miss.
+ */
+import { closeSync, openSync, readdirSync, readSync, renameSync, rmSync, statSync, writeFileSync, fstatSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { crc32 } from 'node:zlib';
+import { IDENTITY_BYTES } from './identity.js';
+import { lookupEntry } from '../discovery/resolve-link.js';
+import { tempNameFor } from '../fs/temp-files.js';
+import type { IndexLocation } from './location.js';
+
+const MAGIC = Buffer.from('image-sidecar tree memo 2\n', 'latin1');
+/** Any version's first bytes: a memo file of ours, whichever version wrote it (kept or pruned as one). */
+const MAGIC_NAME = Buffer.from('image-sidecar tree memo ', 'latin1');
+/** Memo files kept per index (the least recently written go first): commands × option sets in use. */
+export const MAX_MEMOS = 8;
+/**
+ * A run collects its memo in memory: past this many sidecars it gives up (no memo: such a tree is
+ * served by folder records, as without memos). Bounds the memory a run may spend on it.
+ */
+export const MEMO_MAX_FILES = 200_000;
+/** A memo file larger than this is not read (a bounded read: what MEMO_MAX_FILES makes stays far below). */
+const MEMO_MAX_BYTES = 256 * 1024 * 1024;
+
+/**
+ * Kinds of check: a folder (stat, a folder), a sidecar (stat, a regular file), an image (stat,
+ * anything), a name (lstat: it still names the inode a link's lookup found, resolve-link.ts's
+ * stamp in the first 24 bytes: a stored resolution whose folder moved).
+ */
+const DIR = 0;
+const FILE = 1;
+const IMAGE = 2;
+const NAME = 3;
+const KINDS = 4;
+type CheckKind = typeof DIR | typeof FILE | typeof IMAGE | typeof NAME;
+const STAMP_BYTES = 24;
+
+/** An all-zero identity: the path named nothing of the kind (no inode 0 is a file). */
+const NOTHING = Buffer.alloc(IDENTITY_BYTES);
+
+/**
+ * The checks one run made, as they held. `spoil()`: the run did something a memo cannot stand for
+ * (a listing read, a file read, a lookup by name): no memo from it.
+ */
+export class CheckLog {
+  readonly paths: string[][] = [[], [], [], []];
+  readonly ids: Uint8Array[][] = [[], [], [], []];
+  private readonly names = new Set<string>();
+  private readonly dirs = new Set<string>();
+  spoiled: string | null = null;
+  private count = 0;
+
+  add(kind: CheckKind, path: string, id: Uint8Array | null): void {
+    if (this.spoiled !== null) return;
+    if (++this.count > MEMO_MAX_FILES * 2) return this.spoil('too many files');
+    this.paths[kind].push(path);
+    this.ids[kind].push(id ?? NOTHING);
+  }
+  /** A folder whose identity decided something (the same folder once; racy: no memo). */
+  dir(path: string, id: Uint8Array, racy: boolean): void {
+    if (racy) return this.spoil('a racy folder');
+    if (this.dirs.has(path)) return;
+    this.dirs.add(path);
+    this.add(DIR, path, id);
+  }
+  file(path: string, id: Uint8Array): void {
+    this.add(FILE, path, id);
+  }
+  image(path: string, id: Uint8Array | null): void {
+    this.add(IMAGE, path, id);
+  }
+  name(path: string, stamp: Uint8Array): void {
+    if (this.names.has(path)) return;
+    this.names.add(path);
+    const id = Buffer.alloc(IDENTITY_BYTES);
+    id.set(stamp.subarray(0, STAMP_BYTES));
+    this.add(NAME, path, id);
+  }
+  spoil(why: string): void {
+    if (this.spoiled !== null) return;
+    this.spoiled = why;
+    this.paths.forEach((p) => (p.length = 0));
+    this.ids.forEach((p) => (p.length = 0));
+  }
+  /** Any identity whose ctime is at or after the cutoff (a same-size rewrite could keep it): no memo. */
+  anyRacy(cutoffNs: bigint): boolean {
+    for (const ids of this.ids.slice(0, NAME))
+      for (const id of ids) {
+        if (id === NOTHING) continue;
+        const v = new DataView(id.buffer, id.byteOffset, IDENTITY_BYTES);
+        if (v.getBigUint64(32, true) >= cutoffNs) return true;
+      }
+    return false;
+  }
+}
+
+/** Where one command's memo over one tree lives, and the key it must carry. */
+export interface MemoPlace {
+  file: string;
+  key: string;
+  rootAbs: string;
+  rootReal: string;
+  location: IndexLocation;
+}
+
+/** The memo file of a key (hex digest of everything that shapes the output) next to the index. */
+export function memoPlace(location: IndexLocation, rootAbs: string, keyParts: unknown): MemoPlace | null {
+  if (location.where === 'none') return null;
+  const key = createHash('sha256').update(JSON.stringify([location.rootReal, rootAbs, keyParts])).digest('hex');
+  return { file: `${location.path}.memo-${key.slice(0, 16)}`, key, rootAbs, rootReal: location.rootReal, location };
+}
+
+/** The memo files next to an index (for `index clear`). */
+export function memoFilesOf(indexPath: string): string[] {
+  const prefix = `${basename(indexPath)}.memo-`;
+  try {
+    return readdirSync(dirname(indexPath))
+      .filter((n) => n.startsWith(prefix) && /^[0-9a-f]{16}$/.test(n.slice(prefix.length)))
+      .map((n) => join(dirname(indexPath), n));
+  } catch {
+    return [];
+  }
+}
+
+interface MemoHead {
+  key: string;
+  root: string;
+  rootReal: string;
+  counts: number[];
+}
+
+/**
+ * Layout: MAGIC, u32 LE length of the JSON part, u32 LE CRC-32 of everything after this field,
+ * the JSON part ({ head, paths: [dirs, files, images], payload }), then the identities, 40 bytes each,
+ * in the order of the paths.
+ */
+function encode(place: MemoPlace, log: CheckLog, payload: unknown): Buffer {
+  const head: MemoHead = { key: place.key, root: place.rootAbs, rootReal: place.rootReal, counts: log.paths.map((p) => p.length) };
+  const json = Buffer.from(JSON.stringify({ head, paths: log.paths, payload }), 'utf8');
+  const nIds = head.counts.reduce((a, b) => a + b, 0);
+  const out = Buffer.allocUnsafe(MAGIC.length + 8 + json.length + nIds * IDENTITY_BYTES);
+  MAGIC.copy(out, 0);
+  let at = MAGIC.length + 8;
+  json.copy(out, at);
+  at += json.length;
+  for (const ids of log.ids)
+    for (const id of ids) {
+      out.set(id, at);
+      at += IDENTITY_BYTES;
+    }
+  out.writeUInt32LE(json.length, MAGIC.length);
+  out.writeUInt32LE(crc32(out.subarray(MAGIC.length + 8)) >>> 0, MAGIC.length + 4);
+  return out;
+}
+
+/** The file read whole, bounded (null: nothing there, too big, or not readable). */
+function readBounded(file: string): Buffer | null {
+  let fd: number;
+  try {
+    fd = openSync(file, 'r');
+  } catch {
+    return null;
+  }
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile() || st.size > MEMO_MAX_BYTES || st.size < MAGIC.length + 8) return null;
+    const buf = Buffer.allocUnsafe(st.size);
+    let got = 0;
+    while (got < buf.length) {
+      const n = readSync(fd, buf, got, buf.length - got, got);
+      if (n === 0) return null;
+      got += n;
+    }
+    return buf;
+  } catch {
+    return null;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Does every check still hold? One stat each, in the order they were made; the first that fails ends it. */
+function checksHold(paths: string[][], ids: Buffer, idsAt: number): boolean {
+  const scratch = new BigUint64Array(5);
+  const scratchBytes = Buffer.from(scratch.buffer);
+  let at = idsAt;
+  for (let kind = 0; kind < KINDS; kind++) {
+    for (const p of paths[kind]) {
+      if (kind === NAME) {
+        const r = lookupEntry(p);
+        if ('code' in r || r.stamp.compare(ids, at, at + STAMP_BYTES) !== 0) return false;
+        at += IDENTITY_BYTES;
+        continue;
+      }
+      let st;
+      try {
+        st = statSync(p, { bigint: true, throwIfNoEntry: false });
+      } catch {
+        st = undefined;
+      }
+      const kindOk = st !== undefined && (kind === DIR ? st.isDirectory() : kind === FILE ? st.isFile() : true);
+      if (kindOk) {
+        scratch[0] = st!.dev;
+        scratch[1] = st!.ino;
+        scratch[2] = st!.size;
+        scratch[3] = st!.mtimeNs;
+        scratch[4] = st!.ctimeNs;
+        if (scratchBytes.compare(ids, at, at + IDENTITY_BYTES) !== 0) return false;
+      } else if (NOTHING.compare(ids, at, at + IDENTITY_BYTES) !== 0) return false;
+      at += IDENTITY_BYTES;
+    }
+  }
+  return true;
+}
+
+export interface MemoHit {
+  payload: unknown;
+  /** Checks made: folders, sidecars, images, names. */
+  checks: number[];
+}
+
+/**
+ * The stored output when the memo is this key's, whole, and every check it lists still holds;
+ * else null (a miss: the run goes on as without it).
+ */
+export function loadMemo(place: MemoPlace): MemoHit | null {
+  const buf = readBounded(place.file);
+  if (!buf || buf.compare(MAGIC, 0, MAGIC.length, 0, MAGIC.length) !== 0) return null;
+  const jsonLen = buf.readUInt32LE(MAGIC.length);
+  const body = MAGIC.length + 8;
+  if (body + jsonLen > buf.length) return null;
+  if ((crc32(buf.subarray(body)) >>> 0) !== buf.readUInt32LE(MAGIC.length + 4)) return null;
+  let parsed: { head: MemoHead; paths: string[][]; payload: unknown };
+  try {
+    parsed = JSON.parse(buf.toString('utf8', body, body + jsonLen)) as typeof parsed;
+  } catch {
+    return null;
+  }
+  const { head, paths } = parsed;
+  if (head.key !== place.key || head.root !== place.rootAbs || head.rootReal !== place.rootReal) return null;
+  if (!Array.isArray(head.counts) || head.counts.length !== KINDS) return null;
+  const n = head.counts.reduce((a, b) => a + b, 0);
+  if (!Array.isArray(paths) || paths.length !== KINDS || paths.some((p, k) => !Array.isArray(p) || p.length !== head.counts[k])) return null;
+  if (body + jsonLen + n * IDENTITY_BYTES !== buf.length) return null;
+  if (!checksHold(paths, buf, body + jsonLen)) return null;
+  return { payload: parsed.payload, checks: head.counts };
+}
+
+/**
+ * Is `b` exactly `a` as plain JSON gives it back: same keys in the same order, numbers by
+ * Object.is (so -0 and NaN fail: JSON has neither), no undefined, bigint or other objects?
+ */
+export function sameThroughJson(a: unknown, b: unknown): boolean {
+  if (typeof a === 'number') return typeof b === 'number' && Number.isFinite(a) && Object.is(a, b);
+  if (a === null || typeof a === 'string' || typeof a === 'boolean') return a === b;
+  if (typeof a !== 'object' || typeof b !== 'object' || b === null) return false;
+  if (Array.isArray(a)) {
+    if (!Array.isArray(b) || a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) if (!sameThroughJson(a[i], b[i])) return false;
+    return true;
+  }
+  const proto = Object.getPrototypeOf(a) as unknown;
+  if ((proto !== Object.prototype && proto !== null) || Array.isArray(b)) return false;
+  const ka = Object.keys(a);
+  const kb = Object.keys(b);
+  if (ka.length !== kb.length) return false;
+  for (let i = 0; i < ka.length; i++) {
+    if (ka[i] !== kb[i]) return false;
+    if (!sameThroughJson((a as Record<string, unknown>)[ka[i]], (b as Record<string, unknown>)[kb[i]])) return false;
+  }
+  return true;
+}
+
+/**
+ * Store a memo (temp file + rename, not fsynced: a cache, as the index). Not when the output does
+ * not come back exactly through JSON, when something there is not a memo of ours (never written
+ * over), or when the log was spoiled. Beyond MAX_MEMOS the oldest memo files go. True when written.
+ */
+export function storeMemo(place: MemoPlace, log: CheckLog, payload: unknown): boolean {
+  if (log.spoiled !== null) return false;
+  let bytes: Buffer;
+  try {
+    bytes = encode(place, log, payload);
+  } catch {
+    return false; // not JSON (a bigint)
+  }
+  const jsonLen = bytes.readUInt32LE(MAGIC.length);
+  const back = JSON.parse(bytes.toString('utf8', MAGIC.length + 8, MAGIC.length + 8 + jsonLen)) as { payload: unknown };
+  if (!sameThroughJson(payload, back.payload)) return false;
+  // A file of someone else's at that name is left alone (the index's own rule for --index).
+  const there = readHead(place.file);
+  if (there === 'other') return false;
+  const tmp = join(dirname(place.file), tempNameFor(basename(place.file)));
+  try {
+    writeFileSync(tmp, bytes, { flag: 'wx', mode: 0o644 });
+    renameSync(tmp, place.file);
+  } catch {
+    rmSync(tmp, { force: true });
+    return false;
+  }
+  pruneMemos(place.location.path);
+  return true;
+}
+
+/** What is at a memo's name: nothing, a memo, or something else. */
+function readHead(file: string): 'none' | 'memo' | 'other' {
+  let fd: number;
+  try {
+    fd = openSync(file, 'r');
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'none' : 'other';
+  }
+  try {
+    const head = Buffer.alloc(MAGIC.length);
+    const n = readSync(fd, head, 0, head.length, 0);
+    return n === MAGIC.length && head.subarray(0, MAGIC_NAME.length).equals(MAGIC_NAME) ? 'memo' : 'other';
+  } catch {
+    return 'other';
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Keep the MAX_MEMOS most recently written memo files of an index. */
+function pruneMemos(indexPath: string): void {
+  const files = memoFilesOf(indexPath)
+    .map((f) => {
+      try {
+        return { f, t: statSync(f).mtimeMs };
+      } catch {
+        return null;
+      }
+    })
+    .filter((x): x is { f: string; t: number } => x !== null)
+    .sort((a, b) => b.t - a.t);
+  for (const { f } of files.slice(MAX_MEMOS)) if (readHead(f) === 'memo') rmSync(f, { force: true });
+}

@@ -1,0 +1,236 @@
+/**
+ * The tree memo (src/incremental/tree-memo.ts): a warm run over an unchanged tree answered from a
+ * command's stored output after a stat of every folder and sidecar it relied on. Each test tries to
+ * make a stale memo answer: a change of every kind after the memo was made must give the output of
+ * --no-index, and the memo must not have answered that run.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { appendFileSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { clearIndex, formatStats, stats, validate, type IndexOptions, type IndexRunStats, type ValidationResult } from '../src/index.js';
+import { saveSidecar } from '../src/ops/save.js';
+import { CheckLog, loadMemo, memoPlace, sameThroughJson, storeMemo } from '../src/incremental/tree-memo.js';
+import { resolveIndexLocation } from '../src/incremental/location.js';
+import { FAKE_JPEG, makeTree, sidecarData, testDir } from './helpers/tree.js';
+
+const FIXED_TIME = 1_700_000_000;
+
+const noTimes = (v: unknown) => JSON.stringify(v).replace(/"processing_time":[-0-9.e+]+/g, '"processing_time":0');
+
+/** A tree with folders, a game folder of relative and absolute links (one leaving the root), and an image record. */
+function tree(dir: string): { root: string; outside: string } {
+  const root = join(dir, 'lib');
+  const outside = join(dir, 'outside');
+  makeTree(
+    {
+      'photos/d1/IMG_1.jpg': FAKE_JPEG,
+      'photos/d1/IMG_1.json': { json: sidecarData('IMG_1.jpg', 2, 4) },
+      'photos/d1/IMG_2.jpg': FAKE_JPEG,
+      'photos/d1/IMG_2.json': { json: sidecarData('IMG_2.jpg', 1, 4) },
+      'photos/d2/IMG_3.jpg': FAKE_JPEG,
+      'photos/d2/IMG_3.json': { json: sidecarData('IMG_3.jpg', 0, 4) },
+      'photos/d2/bad.jpg': FAKE_JPEG,
+      'photos/d2/bad.json': '{"face_detection": {"faces": [',
+      'photos/d2/orphan.json': { json: sidecarData('gone.jpg', 1, 4) },
+      'games/g1/IMG_1.jpg': { symlink: '../../photos/d1/IMG_1.jpg' },
+      'games/g1/far.jpg': { symlink: join(outside, 'far.jpg') },
+    },
+    root,
+  );
+  makeTree({ 'far.jpg': FAKE_JPEG, 'far.json': { json: sidecarData('far.jpg', 3, 4) } }, outside);
+  symlinkSync(join(root, 'photos/d2/IMG_3.jpg'), join(root, 'games/g1/IMG_3.jpg'));
+  return { root, outside };
+}
+
+type Runs = { memo: boolean[] };
+
+/** validate, stats and format-stats as text, and whether the tree memo answered each run. */
+function commands(root: string, indexPath: string, runs: Runs) {
+  const index: IndexOptions = { path: indexPath, racyMarginMs: 0, onStats: (s: IndexRunStats) => runs.memo.push(s.memo === true) };
+  return {
+    validate: async (withIndex: boolean) => {
+      const results: ValidationResult[] = [];
+      const r = await validate(root, { index: withIndex ? index : false, resultsOnly: true, onResult: (x) => void results.push(x) });
+      return noTimes({ results, ...r });
+    },
+    'validate (results kept)': async (withIndex: boolean) => noTimes(await validate(root, { index: withIndex ? index : false })),
+    stats: async (withIndex: boolean) => noTimes(await stats(root, { index: withIndex ? index : false, list: true, folders: 5 })),
+    'format-stats': async (withIndex: boolean) => noTimes(await formatStats(root, { index: withIndex ? index : false })),
+  };
+}
+
+/** Run each command until its memo answers; every run equal to --no-index. */
+async function warmUntilMemo(root: string, indexPath: string, label: string): Promise<void> {
+  for (const [name, run] of Object.entries(commands(root, indexPath, { memo: [] }))) {
+    const plain = await run(false);
+    const runs: Runs = { memo: [] };
+    const again = commands(root, indexPath, runs)[name as keyof ReturnType<typeof commands>];
+    for (let i = 0; i < 4; i++) assert.equal(await again(true), plain, `${label}: ${name} run ${i + 1} differs from --no-index`);
+    assert.equal(runs.memo.at(-1), true, `${label}: ${name}: the fourth run was answered by the memo (${runs.memo.join(',')})`);
+  }
+}
+
+/** After a change: the first run of each command gives --no-index's output and was not answered by the memo. */
+async function assertNotServed(root: string, indexPath: string, label: string, only?: string[]): Promise<void> {
+  for (const [name, run] of Object.entries(commands(root, indexPath, { memo: [] }))) {
+    if (only && !only.includes(name)) continue;
+    const plain = await run(false);
+    const runs: Runs = { memo: [] };
+    const out = await commands(root, indexPath, runs)[name as keyof ReturnType<typeof commands>](true);
+    assert.equal(out, plain, `${label}: ${name} after the change differs from --no-index`);
+    assert.equal(runs.memo[0], false, `${label}: ${name} was answered by a stale memo`);
+  }
+}
+
+const CHANGES: [string, (root: string, outside: string) => void][] = [
+  [
+    'a sidecar edited in place, same size, mtime restored (only ctime moves)',
+    (root) => {
+      const f = join(root, 'photos/d1/IMG_2.json');
+      const before = statSync(f, { bigint: true });
+      const text = readFileSync(f, 'utf8');
+      writeFileSync(f, text.replace('"success": true', '"success": !rue'));
+      utimesSync(f, FIXED_TIME, FIXED_TIME);
+      const after = statSync(f, { bigint: true });
+      assert.equal(after.size, before.size);
+      assert.equal(after.mtimeNs, before.mtimeNs);
+    },
+  ],
+  [
+    'a sidecar replaced by rename (same size and mtime)',
+    (root) => {
+      const f = join(root, 'photos/d1/IMG_1.json');
+      const text = readFileSync(f, 'utf8').replace('"success": true', '"success": !rue');
+      writeFileSync(`${f}.new`, text);
+      utimesSync(`${f}.new`, FIXED_TIME, FIXED_TIME);
+      renameSync(`${f}.new`, f);
+    },
+  ],
+  ['a new sidecar in a folder', (root) => writeFileSync(join(root, 'photos/d2/IMG_9.json'), JSON.stringify(sidecarData('IMG_9.jpg', 1, 4)))],
+  ['a sidecar removed', (root) => rmSync(join(root, 'photos/d2/orphan.json'))],
+  ['a corrupt sidecar repaired', (root) => writeFileSync(join(root, 'photos/d2/bad.json'), JSON.stringify(sidecarData('bad.jpg', 1, 4)))],
+  ['a new folder', (root) => makeTree({ 'photos/d3/IMG_7.jpg': FAKE_JPEG, 'photos/d3/IMG_7.json': { json: sidecarData('IMG_7.jpg', 1, 4) } }, root)],
+  ['a folder renamed', (root) => renameSync(join(root, 'photos/d3'), join(root, 'photos/d4'))],
+  [
+    'the sidecar outside the root, behind an absolute link, edited in place (mtime restored)',
+    (_root, outside) => {
+      const f = join(outside, 'far.json');
+      const text = readFileSync(f, 'utf8');
+      writeFileSync(f, text.replace('"success": true', '"success": !rue'));
+      utimesSync(f, FIXED_TIME, FIXED_TIME);
+    },
+  ],
+  ['a link retargeted', (root) => {
+    rmSync(join(root, 'games/g1/IMG_1.jpg'));
+    symlinkSync('../../photos/d1/IMG_2.jpg', join(root, 'games/g1/IMG_1.jpg'));
+  }],
+  ['the folder a link leads out to replaced', (_root, outside) => {
+    renameSync(outside, `${outside}-old`);
+    makeTree({ 'far.jpg': FAKE_JPEG, 'far.json': { json: sidecarData('far.jpg', 5, 4) } }, outside);
+  }],
+];
+
+test('tree memo: answers repeat runs on an unchanged tree, never after any kind of change', async (t) => {
+  const dir = testDir(t, 'isc-memo-');
+  const { root, outside } = tree(dir);
+  for (const f of ['photos/d1/IMG_1.json', 'photos/d1/IMG_2.json']) utimesSync(join(root, f), FIXED_TIME, FIXED_TIME);
+  const indexPath = join(dir, 'idx', 'index');
+  await warmUntilMemo(root, indexPath, 'unchanged');
+  for (const [label, change] of CHANGES) {
+    change(root, outside);
+    await assertNotServed(root, indexPath, label);
+    await warmUntilMemo(root, indexPath, label);
+  }
+});
+
+test('tree memo: stats compares images with their records, so a touched image is seen', async (t) => {
+  const dir = testDir(t, 'isc-memo-img-');
+  const { root } = tree(dir);
+  const image = join(root, 'photos/d1/IMG_1.jpg');
+  await saveSidecar(image, 'yolov8', { success: true, objects: [] }); // records the image's identity
+  const indexPath = join(dir, 'idx', 'index');
+  await warmUntilMemo(root, indexPath, 'recorded image');
+  const before = await stats(root, { index: false });
+  appendFileSync(image, Buffer.from([0])); // the image changed: its sidecar is now stale
+  const after = await stats(root, { index: false });
+  assert.notDeepEqual(after.image_identity, before.image_identity, 'the change is one stats sees');
+  // Only stats looks at images (validate's and format-stats' memos still hold, rightly).
+  await assertNotServed(root, indexPath, 'touched image', ['stats']);
+});
+
+test('tree memo: not made when the run read anything, nor from racy files; not used without an index or with records', async (t) => {
+  const dir = testDir(t, 'isc-memo-racy-');
+  const { root } = tree(dir);
+  const indexPath = join(dir, 'idx', 'index');
+  const memos = () => readdirSync(join(dir, 'idx')).filter((n) => n.includes('.memo-'));
+  // Default racy margin (2 s): the files were just written, so no run may make a memo of them.
+  for (let i = 0; i < 4; i++) await validate(root, { index: { path: indexPath } });
+  assert.deepEqual(memos(), [], 'no memo of files changed within the racy margin');
+  // With the margin off: a cold run and the run storing folder records read files; the third makes one.
+  const index = { path: indexPath, racyMarginMs: 0 };
+  await validate(root, { index });
+  await validate(root, { index });
+  await validate(root, { index });
+  assert.equal(memos().length, 1);
+  // A caller that wants each result's record is never answered by the memo.
+  const runs: boolean[] = [];
+  let recs = 0;
+  await validate(root, { index: { ...index, onStats: (s) => runs.push(s.memo === true) }, onResult: (_r, rec) => void (rec && recs++) });
+  assert.deepEqual(runs, [false]);
+  assert.ok(recs > 0);
+  // index clear removes memos with the index.
+  clearIndex(root, { path: indexPath });
+  assert.deepEqual(memos(), []);
+});
+
+test('tree memo: a damaged, foreign or someone else\'s file is never served nor written over', async (t) => {
+  const dir = testDir(t, 'isc-memo-bad-');
+  const { root } = tree(dir);
+  const indexPath = join(dir, 'idx', 'index');
+  await warmUntilMemo(root, indexPath, 'before damage');
+  const idx = join(dir, 'idx');
+  const memoFiles = readdirSync(idx).filter((n) => n.includes('.memo-')).map((n) => join(idx, n));
+  assert.ok(memoFiles.length >= 3);
+  // One byte flipped in each: checksums fail, the runs go on without them (and make them again).
+  for (const f of memoFiles) {
+    const b = readFileSync(f);
+    b[b.length - 5] ^= 0xff;
+    writeFileSync(f, b);
+  }
+  // (The first validate makes its memo again, which the second one, of the same key, may use.)
+  await assertNotServed(root, indexPath, 'damaged memos', ['validate', 'stats', 'format-stats']);
+  // Someone else's file at a memo's name: never read as one, never replaced.
+  const theirs = memoFiles[0];
+  writeFileSync(theirs, 'my notes\n');
+  for (let i = 0; i < 4; i++) await validate(root, { index: { path: indexPath, racyMarginMs: 0 } });
+  await stats(root, { index: { path: indexPath, racyMarginMs: 0 }, list: true, folders: 5 });
+  await formatStats(root, { index: { path: indexPath, racyMarginMs: 0 } });
+  assert.ok(readdirSync(idx).some((n) => readFileSync(join(idx, n)).toString() === 'my notes\n'), 'the file someone put there is as they left it');
+});
+
+test('tree memo: the store refuses what JSON would not give back exactly; a memo of another key or root is a miss', (t) => {
+  const dir = testDir(t, 'isc-memo-unit-');
+  mkdirSync(join(dir, 'lib'));
+  const location = resolveIndexLocation(join(dir, 'lib'), { path: join(dir, 'index') });
+  const place = memoPlace(location, join(dir, 'lib'), ['x'])!;
+  const log = new CheckLog();
+  log.dir(location.rootReal, Buffer.alloc(40, 1), false);
+  for (const bad of [{ a: -0 }, { a: NaN }, { a: undefined }, { a: 1n }, { a: new Date(0) }, [1, , 3]]) {
+    assert.equal(sameThroughJson(bad, JSON.parse(JSON.stringify(bad, (_k, v: unknown) => (typeof v === 'bigint' ? 0 : v)) ?? 'null')), false, `${String(JSON.stringify(bad, (_k, v: unknown) => (typeof v === 'bigint' ? 'n' : v)))}`);
+    assert.equal(storeMemo(place, new CheckLog(), bad), false);
+  }
+  // A memo whose check does not hold (a made-up folder identity) is a miss.
+  assert.equal(storeMemo(place, log, { ok: 1 }), true);
+  assert.equal(loadMemo(place), null);
+  // Checks that hold: served; the same file under another key or root: a miss.
+  const good = new CheckLog();
+  assert.equal(storeMemo(place, good, { ok: 2 }), true);
+  assert.deepEqual(loadMemo(place)?.payload, { ok: 2 });
+  const other = memoPlace(location, join(dir, 'lib'), ['y'])!;
+  renameSync(place.file, other.file);
+  assert.equal(loadMemo(other), null, 'a memo is served only under its own key');
+  const spoiled = new CheckLog();
+  spoiled.spoil('a file read');
+  assert.equal(storeMemo(place, spoiled, { ok: 3 }), false);
+});
