@@ -22,7 +22,7 @@ import { lookupEntry } from '../discovery/resolve-link.js';
 import { tempNameFor } from '../fs/temp-files.js';
 import type { IndexLocation } from './location.js';
 
-const MAGIC = Buffer.from('image-sidecar tree memo 2\n', 'latin1');
+const MAGIC = Buffer.from('image-sidecar tree memo 3\n', 'latin1');
 /** Any version's first bytes: a memo file of ours, whichever version wrote it (kept or pruned as one). */
 const MAGIC_NAME = Buffer.from('image-sidecar tree memo ', 'latin1');
 /** Memo files kept per index (the least recently written go first): commands × option sets in use. */
@@ -51,13 +51,41 @@ const STAMP_BYTES = 24;
 /** An all-zero identity: the path named nothing of the kind (no inode 0 is a file). */
 const NOTHING = Buffer.alloc(IDENTITY_BYTES);
 
+/** Bytes appended as they come (a run's checks: no string or Buffer object kept per check). */
+class ByteLog {
+  buf = Buffer.allocUnsafeSlow(64 * 1024);
+  length = 0;
+  reserve(n: number): void {
+    if (this.length + n <= this.buf.length) return;
+    const next = Buffer.allocUnsafeSlow(Math.max(this.buf.length * 2, this.length + n));
+    this.buf.copy(next, 0, 0, this.length);
+    this.buf = next;
+  }
+  bytes(b: Uint8Array): void {
+    this.reserve(b.length);
+    this.buf.set(b, this.length);
+    this.length += b.length;
+  }
+  /** A path and its NUL (no path holds one). */
+  path(p: string): void {
+    this.reserve(Buffer.byteLength(p) + 1);
+    this.length += this.buf.write(p, this.length, 'utf8');
+    this.buf[this.length++] = 0;
+  }
+  view(): Buffer {
+    return this.buf.subarray(0, this.length);
+  }
+}
+
 /**
- * The checks one run made, as they held. `spoil()`: the run did something a memo cannot stand for
- * (a listing read, a file read, a lookup by name): no memo from it.
+ * The checks one run made, as they held, as bytes: per kind its paths (UTF-8, each ended by NUL) and
+ * their identities (40 bytes each). `spoil()`: the run did something a memo cannot stand for (a
+ * listing read, a file read again): no memo from it, and nothing more kept.
  */
 export class CheckLog {
-  readonly paths: string[][] = [[], [], [], []];
-  readonly ids: Uint8Array[][] = [[], [], [], []];
+  readonly paths: ByteLog[] = [new ByteLog(), new ByteLog(), new ByteLog(), new ByteLog()];
+  readonly ids: ByteLog[] = [new ByteLog(), new ByteLog(), new ByteLog(), new ByteLog()];
+  readonly counts = [0, 0, 0, 0];
   private readonly names = new Set<string>();
   private readonly dirs = new Set<string>();
   spoiled: string | null = null;
@@ -66,13 +94,14 @@ export class CheckLog {
   add(kind: CheckKind, path: string, id: Uint8Array | null): void {
     if (this.spoiled !== null) return;
     if (++this.count > MEMO_MAX_FILES * 2) return this.spoil('too many files');
-    this.paths[kind].push(path);
-    this.ids[kind].push(id ?? NOTHING);
+    this.paths[kind].path(path);
+    this.ids[kind].bytes(id ?? NOTHING);
+    this.counts[kind]++;
   }
   /** A folder whose identity decided something (the same folder once; racy: no memo). */
   dir(path: string, id: Uint8Array, racy: boolean): void {
     if (racy) return this.spoil('a racy folder');
-    if (this.dirs.has(path)) return;
+    if (this.spoiled !== null || this.dirs.has(path)) return;
     this.dirs.add(path);
     this.add(DIR, path, id);
   }
@@ -83,7 +112,7 @@ export class CheckLog {
     this.add(IMAGE, path, id);
   }
   name(path: string, stamp: Uint8Array): void {
-    if (this.names.has(path)) return;
+    if (this.spoiled !== null || this.names.has(path)) return;
     this.names.add(path);
     const id = Buffer.alloc(IDENTITY_BYTES);
     id.set(stamp.subarray(0, STAMP_BYTES));
@@ -92,17 +121,22 @@ export class CheckLog {
   spoil(why: string): void {
     if (this.spoiled !== null) return;
     this.spoiled = why;
-    this.paths.forEach((p) => (p.length = 0));
-    this.ids.forEach((p) => (p.length = 0));
+    for (const l of [...this.paths, ...this.ids]) {
+      l.buf = Buffer.alloc(0);
+      l.length = 0;
+    }
+    this.names.clear();
+    this.dirs.clear();
   }
   /** Any identity whose ctime is at or after the cutoff (a same-size rewrite could keep it): no memo. */
   anyRacy(cutoffNs: bigint): boolean {
-    for (const ids of this.ids.slice(0, NAME))
-      for (const id of ids) {
-        if (id === NOTHING) continue;
-        const v = new DataView(id.buffer, id.byteOffset, IDENTITY_BYTES);
-        if (v.getBigUint64(32, true) >= cutoffNs) return true;
+    for (let kind = 0; kind < NAME; kind++) {
+      const ids = this.ids[kind].view();
+      for (let at = 0; at < ids.length; at += IDENTITY_BYTES) {
+        if (NOTHING.compare(ids, at, at + IDENTITY_BYTES) === 0) continue;
+        if (ids.readBigUInt64LE(at + 32) >= cutoffNs) return true;
       }
+    }
     return false;
   }
 }
@@ -140,28 +174,24 @@ interface MemoHead {
   root: string;
   rootReal: string;
   counts: number[];
+  bytes: number[];
 }
 
 /**
  * Layout: MAGIC, u32 LE length of the JSON part, u32 LE CRC-32 of everything after this field,
- * the JSON part ({ head, paths: [dirs, files, images], payload }), then the identities, 40 bytes each,
- * in the order of the paths.
+ * the JSON part ({ head, payload }), then per kind of check its paths (UTF-8, each ended by NUL),
+ * then per kind its identities (40 bytes each, in the order of the paths). `head.bytes` gives each
+ * kind's path bytes.
  */
 function encode(place: MemoPlace, log: CheckLog, payload: unknown): Buffer {
-  const head: MemoHead = { key: place.key, root: place.rootAbs, rootReal: place.rootReal, counts: log.paths.map((p) => p.length) };
-  const json = Buffer.from(JSON.stringify({ head, paths: log.paths, payload }), 'utf8');
-  const nIds = head.counts.reduce((a, b) => a + b, 0);
-  const out = Buffer.allocUnsafe(MAGIC.length + 8 + json.length + nIds * IDENTITY_BYTES);
-  MAGIC.copy(out, 0);
-  let at = MAGIC.length + 8;
-  json.copy(out, at);
-  at += json.length;
-  for (const ids of log.ids)
-    for (const id of ids) {
-      out.set(id, at);
-      at += IDENTITY_BYTES;
-    }
-  out.writeUInt32LE(json.length, MAGIC.length);
+  const head: MemoHead = { key: place.key, root: place.rootAbs, rootReal: place.rootReal, counts: log.counts.slice(), bytes: log.paths.map((p) => p.length) };
+  const json = Buffer.from(JSON.stringify({ head, payload }), 'utf8');
+  return Buffer.concat([MAGIC, Buffer.alloc(8), json, ...log.paths.map((p) => p.view()), ...log.ids.map((p) => p.view())]);
+}
+
+/** The checksum and the JSON part's length, written into an encoded memo. */
+function seal(out: Buffer, jsonLen: number): Buffer {
+  out.writeUInt32LE(jsonLen, MAGIC.length);
   out.writeUInt32LE(crc32(out.subarray(MAGIC.length + 8)) >>> 0, MAGIC.length + 4);
   return out;
 }
@@ -192,13 +222,20 @@ function readBounded(file: string): Buffer | null {
   }
 }
 
-/** Does every check still hold? One stat each, in the order they were made; the first that fails ends it. */
-function checksHold(paths: string[][], ids: Buffer, idsAt: number): boolean {
+/**
+ * Does every check still hold? One stat each (an lstat for a name), in the order they were made;
+ * the first that fails ends it. `paths` per kind: UTF-8 paths, each ended by NUL.
+ */
+function checksHold(paths: Buffer[], counts: number[], ids: Buffer, idsAt: number): boolean {
   const scratch = new BigUint64Array(5);
   const scratchBytes = Buffer.from(scratch.buffer);
   let at = idsAt;
   for (let kind = 0; kind < KINDS; kind++) {
-    for (const p of paths[kind]) {
+    // One decode and split per kind (a decode per path cost more than the stat calls' own work).
+    const list = paths[kind].toString('utf8').split('\0');
+    if (list.length !== counts[kind] + 1 || list[counts[kind]] !== '') return false;
+    for (let n = 0; n < counts[kind]; n++) {
+      const p = list[n];
       if (kind === NAME) {
         const r = lookupEntry(p);
         if ('code' in r || r.stamp.compare(ids, at, at + STAMP_BYTES) !== 0) return false;
@@ -243,19 +280,25 @@ export function loadMemo(place: MemoPlace): MemoHit | null {
   const body = MAGIC.length + 8;
   if (body + jsonLen > buf.length) return null;
   if ((crc32(buf.subarray(body)) >>> 0) !== buf.readUInt32LE(MAGIC.length + 4)) return null;
-  let parsed: { head: MemoHead; paths: string[][]; payload: unknown };
+  let parsed: { head: MemoHead; payload: unknown };
   try {
     parsed = JSON.parse(buf.toString('utf8', body, body + jsonLen)) as typeof parsed;
   } catch {
     return null;
   }
-  const { head, paths } = parsed;
+  const { head } = parsed;
   if (head.key !== place.key || head.root !== place.rootAbs || head.rootReal !== place.rootReal) return null;
-  if (!Array.isArray(head.counts) || head.counts.length !== KINDS) return null;
+  if (!Array.isArray(head.counts) || head.counts.length !== KINDS || !Array.isArray(head.bytes) || head.bytes.length !== KINDS) return null;
   const n = head.counts.reduce((a, b) => a + b, 0);
-  if (!Array.isArray(paths) || paths.length !== KINDS || paths.some((p, k) => !Array.isArray(p) || p.length !== head.counts[k])) return null;
-  if (body + jsonLen + n * IDENTITY_BYTES !== buf.length) return null;
-  if (!checksHold(paths, buf, body + jsonLen)) return null;
+  const pathBytes = head.bytes.reduce((a, b) => a + b, 0);
+  if (body + jsonLen + pathBytes + n * IDENTITY_BYTES !== buf.length) return null;
+  const paths: Buffer[] = [];
+  let at = body + jsonLen;
+  for (const len of head.bytes) {
+    paths.push(buf.subarray(at, at + len));
+    at += len;
+  }
+  if (!checksHold(paths, head.counts, buf, at)) return null;
   return { payload: parsed.payload, checks: head.counts };
 }
 
@@ -292,12 +335,14 @@ export function sameThroughJson(a: unknown, b: unknown): boolean {
 export function storeMemo(place: MemoPlace, log: CheckLog, payload: unknown): boolean {
   if (log.spoiled !== null) return false;
   let bytes: Buffer;
+  let jsonLen: number;
   try {
     bytes = encode(place, log, payload);
+    jsonLen = bytes.length - MAGIC.length - 8 - log.paths.reduce((a, p) => a + p.length, 0) - log.ids.reduce((a, p) => a + p.length, 0);
+    seal(bytes, jsonLen);
   } catch {
     return false; // not JSON (a bigint)
   }
-  const jsonLen = bytes.readUInt32LE(MAGIC.length);
   const back = JSON.parse(bytes.toString('utf8', MAGIC.length + 8, MAGIC.length + 8 + jsonLen)) as { payload: unknown };
   if (!sameThroughJson(payload, back.payload)) return false;
   // A file of someone else's at that name is left alone (the index's own rule for --index).
