@@ -43,11 +43,12 @@ function tree(dir: string): { root: string; outside: string } {
   return { root, outside };
 }
 
-type Runs = { memo: boolean[] };
+/** Per run: how the tree memo answered it ('whole', 'patched': some records made again, 'none'). */
+type Runs = { memo: ('whole' | 'patched' | 'none')[] };
 
 /** validate, stats and format-stats as text, and whether the tree memo answered each run. */
 function commands(root: string, indexPath: string, runs: Runs) {
-  const index: IndexOptions = { path: indexPath, racyMarginMs: 0, onStats: (s: IndexRunStats) => runs.memo.push(s.memo === true) };
+  const index: IndexOptions = { path: indexPath, racyMarginMs: 0, onStats: (s: IndexRunStats) => runs.memo.push(s.memo ? (s.memoPatched ? 'patched' : 'whole') : 'none') };
   return {
     validate: async (withIndex: boolean) => {
       const results: ValidationResult[] = [];
@@ -67,23 +68,28 @@ async function warmUntilMemo(root: string, indexPath: string, label: string): Pr
     const runs: Runs = { memo: [] };
     const again = commands(root, indexPath, runs)[name as keyof ReturnType<typeof commands>];
     for (let i = 0; i < 4; i++) assert.equal(await again(true), plain, `${label}: ${name} run ${i + 1} differs from --no-index`);
-    assert.equal(runs.memo.at(-1), true, `${label}: ${name}: the fourth run was answered by the memo (${runs.memo.join(',')})`);
+    assert.equal(runs.memo.at(-1), 'whole', `${label}: ${name}: the fourth run was answered by the memo (${runs.memo.join(',')})`);
   }
 }
 
-/** After a change: the first run of each command gives --no-index's output and was not answered by the memo. */
-async function assertNotServed(root: string, indexPath: string, label: string, only?: string[]): Promise<void> {
+/**
+ * After a change: the first run of each command gives --no-index's output and was not answered by
+ * the memo as it was (`expect`: how it may be answered: made again in full, or patched).
+ */
+async function assertNotServed(root: string, indexPath: string, label: string, only?: string[], expect?: 'patched' | 'none'): Promise<void> {
   for (const [name, run] of Object.entries(commands(root, indexPath, { memo: [] }))) {
     if (only && !only.includes(name)) continue;
     const plain = await run(false);
     const runs: Runs = { memo: [] };
     const out = await commands(root, indexPath, runs)[name as keyof ReturnType<typeof commands>](true);
     assert.equal(out, plain, `${label}: ${name} after the change differs from --no-index`);
-    assert.equal(runs.memo[0], false, `${label}: ${name} was answered by a stale memo`);
+    assert.notEqual(runs.memo[0], 'whole', `${label}: ${name} was answered by a stale memo`);
+    if (expect) assert.equal(runs.memo[0], expect, `${label}: ${name} answered ${runs.memo[0]}, expected ${expect}`);
   }
 }
 
-const CHANGES: [string, (root: string, outside: string) => void][] = [
+/** Each change, and how the first run after it must be answered: 'patched' (only sidecars changed in place), else made in full. */
+const CHANGES: [string, (root: string, outside: string) => void, ('patched' | 'none')?][] = [
   [
     'a sidecar edited in place, same size, mtime restored (only ctime moves)',
     (root) => {
@@ -96,6 +102,7 @@ const CHANGES: [string, (root: string, outside: string) => void][] = [
       assert.equal(after.size, before.size);
       assert.equal(after.mtimeNs, before.mtimeNs);
     },
+    'patched',
   ],
   [
     'a sidecar replaced by rename (same size and mtime)',
@@ -109,7 +116,7 @@ const CHANGES: [string, (root: string, outside: string) => void][] = [
   ],
   ['a new sidecar in a folder', (root) => writeFileSync(join(root, 'photos/d2/IMG_9.json'), JSON.stringify(sidecarData('IMG_9.jpg', 1, 4)))],
   ['a sidecar removed', (root) => rmSync(join(root, 'photos/d2/orphan.json'))],
-  ['a corrupt sidecar repaired', (root) => writeFileSync(join(root, 'photos/d2/bad.json'), JSON.stringify(sidecarData('bad.jpg', 1, 4)))],
+  ['a corrupt sidecar repaired (in place)', (root) => writeFileSync(join(root, 'photos/d2/bad.json'), JSON.stringify(sidecarData('bad.jpg', 1, 4))), 'patched'],
   ['a new folder', (root) => makeTree({ 'photos/d3/IMG_7.jpg': FAKE_JPEG, 'photos/d3/IMG_7.json': { json: sidecarData('IMG_7.jpg', 1, 4) } }, root)],
   ['a folder renamed', (root) => renameSync(join(root, 'photos/d3'), join(root, 'photos/d4'))],
   [
@@ -120,7 +127,18 @@ const CHANGES: [string, (root: string, outside: string) => void][] = [
       writeFileSync(f, text.replace('"success": true', '"success": !rue'));
       utimesSync(f, FIXED_TIME, FIXED_TIME);
     },
+    'patched',
   ],
+  [
+    'three sidecars changed in place: more than a tenth of the records, made in full (no patch)',
+    (root) => {
+      writeFileSync(join(root, 'photos/d2/bad.json'), '{"face_detection": {"faces": [1, 2], "success": false}}');
+      writeFileSync(join(root, 'photos/d1/IMG_2.json'), JSON.stringify(sidecarData('IMG_2.jpg', 3, 4)));
+      appendFileSync(join(root, 'photos/d1/IMG_1.json'), ' ');
+    },
+    'none',
+  ],
+  ['a sidecar made corrupt in place', (root) => writeFileSync(join(root, 'photos/d1/IMG_1.json'), '{"yolov8": '), 'patched'],
   ['a link retargeted', (root) => {
     rmSync(join(root, 'games/g1/IMG_1.jpg'));
     symlinkSync('../../photos/d1/IMG_2.jpg', join(root, 'games/g1/IMG_1.jpg'));
@@ -137,9 +155,10 @@ test('tree memo: answers repeat runs on an unchanged tree, never after any kind 
   for (const f of ['photos/d1/IMG_1.json', 'photos/d1/IMG_2.json']) utimesSync(join(root, f), FIXED_TIME, FIXED_TIME);
   const indexPath = join(dir, 'idx', 'index');
   await warmUntilMemo(root, indexPath, 'unchanged');
-  for (const [label, change] of CHANGES) {
+  for (const [label, change, expect] of CHANGES) {
     change(root, outside);
-    await assertNotServed(root, indexPath, label);
+    // The first run of each command (one memo each) after the change is answered as expected.
+    await assertNotServed(root, indexPath, label, ['validate', 'stats', 'format-stats'], expect ?? 'none');
     await warmUntilMemo(root, indexPath, label);
   }
 });

@@ -9,8 +9,9 @@ import { createRuntime, type AdaptiveRuntime } from '../engine/select.js';
 import type { FileInspection, InspectItem, InspectOptions, LinkAt } from '../tasks/inspect.js';
 import type { Category, Options, SidecarExt, SidecarNaming } from '../types.js';
 import { CATEGORIES } from '../types.js';
-import { noteMemoRun, ScanIndex, type IndexOptions, type IndexRunStats, type Pending } from '../incremental/scan-index.js';
-import { CheckLog, loadMemo, MEMO_MAX_FILES, memoPlace, storeMemo } from '../incremental/tree-memo.js';
+import { DEFAULT_RACY_MARGIN_MS, noteMemoRun, ScanIndex, type IndexOptions, type IndexRunStats, type Pending } from '../incremental/scan-index.js';
+import { CheckLog, filePathsOf, loadMemo, MEMO_MAX_FILES, memoPlace, storeMemo, type MemoHit } from '../incremental/tree-memo.js';
+import { racyCutoffNs } from '../incremental/entry.js';
 import { identityBytes, statIdentityAny } from '../incremental/identity.js';
 import { isCacheable, memoCodeDigest, optionsKey } from '../incremental/key.js';
 import { resolveIndexLocation } from '../incremental/location.js';
@@ -22,7 +23,7 @@ import { LinkResolver, type LinkResolution, type ResolvedLink } from './resolve-
 import { INDEX_DIR, QUARANTINE_DIR, SKIP_DIR_NAMES } from './own-folders.js';
 import { imageExtensionSet, nfc } from './extensions.js';
 import { pairDirectory, type DirPairing, type PairGroup, type SidecarEntry } from './pair.js';
-import { nameRoot, shardFilter, type ShardFilter } from './shard.js';
+import { KeySetFilter, nameRoot, shardFilter, shardKey, type ShardFilter } from './shard.js';
 import { byName, isPlainListing, walkTree, type EntryKind, type WalkEntry, type WalkProblem } from './walk.js';
 import { relativeTo } from '../fs/rel-path.js';
 
@@ -129,6 +130,11 @@ export interface ScanOptions extends Options {
   runtime?: Runtime;
   /** Files per engine batch. */
   batchSize?: number;
+  /**
+   * Only the records of these partition keys (shard.ts), as a shard makes its own: a tree memo's
+   * patch (the records that depend on changed sidecars), with the positions of the whole scan.
+   */
+  onlyKeys?: ReadonlySet<string>;
 }
 
 const MAX_PROBLEMS_KEPT = 200;
@@ -216,21 +222,104 @@ interface LinkDeps {
   links: string[];
 }
 
+/**
+ * What a command keeps in its tree memo: a row per record (JSON values only), the output made of
+ * the rows, and where the rows are stored: with the output (read on every hit) or, when the output
+ * is stored itself (`outputStored`), apart (read only by a patch).
+ */
+export interface MemoCommand<Row, Out> {
+  rowOf(rec: ScanRecord): Row;
+  finish(rows: Row[], summary: ScanSummary): Out;
+  outputStored: boolean;
+  encodeRows(rows: Row[]): unknown;
+  decodeRows(stored: unknown): Row[];
+}
+
 /** A command's tree memo over one scan (ScanSession.memo). */
-export interface TreeMemoRun {
-  load(): Promise<unknown>;
-  store(output: unknown): boolean;
+export interface TreeMemoRun<Row, Out> {
+  load(): Promise<{ output: Out } | null>;
+  /** Each record's row, in order, while the scan runs. */
+  row(rec: ScanRecord, row: Row): void;
+  /** After the scan: keep the memo (the output, when the command stores it, else null: made of the rows). */
+  store(output: Out | null): boolean;
   /** The output also depends on this path's identity (stat, following links): a check of the memo, taken now. */
   checkImage(path: string): void;
 }
 
-/** What a tree memo holds: the scan's summary and figures, and the command's output. */
+/** What a tree memo holds: the scan's summary and figures, and the command's output (or its rows). */
 interface StoredScan {
   summary: ScanSummary;
   problemSeqs: TreeSeq[];
   progress: [number, number];
   index: IndexRunStats | null;
   output: unknown;
+  rows: unknown;
+}
+
+/** Per record, what a patch needs (the memo's lazy part): partition key, tree position, the file checks it read, its counts. */
+interface MemoLazy {
+  keys: string[];
+  seqs: number[];
+  deps: number[][];
+  tallies: number[][];
+  bytes: number[];
+  rows?: unknown;
+}
+
+/** A record as a memo keeps it (deps: paths of the sidecars it read; depsAt: as check numbers, for one kept from a memo). */
+interface MemoRecord {
+  key: string;
+  seq: TreeSeq;
+  deps: string[];
+  tally: number[];
+  bytes: number;
+  depsAt?: number[];
+}
+
+/** Sidecars a patch makes records again for, at most; more, the run goes on without the memo. */
+const MAX_PATCHED_FILES = 4096;
+/** Records a patch makes again, at most this share of them. */
+const MAX_PATCHED_SHARE = 0.1;
+
+/** The partition key of a record (shard.ts): its folder and the name root its names share. */
+function recordKey(rec: ScanRecord, imageExts: ReadonlySet<string>): string {
+  const local = rec.sidecars.find((s) => s.side === 'local');
+  const name = rec.images[0]?.name ?? local?.name ?? '';
+  return shardKey(rec.dir, name, imageExts);
+}
+
+/** What `tally` adds to the summary for a record: category, files, images, image links, broken links, sidecar files. */
+function tallyOf(rec: ScanRecord): number[] {
+  let links = 0;
+  let broken = 0;
+  for (const img of rec.images) {
+    if (img.isSymlink) links++;
+    if (img.broken) broken++;
+  }
+  return [CATEGORIES.indexOf(rec.category), rec.files, rec.images.length, links, broken, sidecarFileCount(rec)];
+}
+
+function applyTally(s: ScanSummary, t: readonly number[], sign: 1 | -1): void {
+  s.counts[CATEGORIES[t[0]]] += sign;
+  s.filesScanned += sign * t[1];
+  s.images += sign * t[2];
+  s.imageSymlinks += sign * t[3];
+  s.brokenSymlinks += sign * t[4];
+  s.sidecarFiles += sign * t[5];
+}
+
+function memoRecordOf(rec: ScanRecord, imageExts: ReadonlySet<string>): MemoRecord {
+  const deps: string[] = [];
+  let bytes = 0;
+  for (const sc of rec.sidecars) {
+    if (sc.inspection.status !== 'unchecked') deps.push(sc.path);
+    if (sc.side === 'local') bytes += sc.inspection.size;
+  }
+  return { key: recordKey(rec, imageExts), seq: rec.seq, deps, tally: tallyOf(rec), bytes };
+}
+
+function progressOf(p: [number, number]): [number, undefined, number] {
+  return [p[0], undefined, p[1]];
 }
 
 /** A scan in progress: iterate it for records; `summary` is final once iteration ends. */
@@ -250,7 +339,8 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
     readonly root: string,
     private readonly opts: ScanOptions = {},
   ) {
-    this.shard = shardFilter(opts.shard, imageExtensionSet(opts.imageExtensions));
+    const imageExts = imageExtensionSet(opts.imageExtensions);
+    this.shard = opts.onlyKeys ? new KeySetFilter(opts.onlyKeys, imageExts) : shardFilter(opts.shard, imageExts);
     this.summary = {
       root: resolve(root),
       complete: true,
@@ -278,14 +368,16 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
   /**
    * The tree memo of `command` with `commandKey` (what else shapes its output) for this scan's
    * options (incremental/tree-memo.ts), or null: no index, a shard, a shared runtime, folder
-   * records off, or inspections the index does not store. `load()` before iterating: the stored
-   * output when every check it lists holds (this session's summary is then as the stored run's);
-   * `store(output)` after iterating: kept when this run can stand for one.
+   * records off, or inspections the index does not store. `load()` before iterating: the output
+   * when every check the memo lists holds, or when only a few sidecars changed, the stored output
+   * with the records that depend on them made again (a patch: those records' partition keys
+   * scanned as a shard scans its own); this session's summary is then the run's. Else null: iterate,
+   * giving each record's row to `row()`, then `store(output)`: kept when this run can stand for one.
    */
-  memo(command: string, commandKey: unknown): TreeMemoRun | null {
+  memo<Row, Out>(command: string, commandKey: unknown, def: MemoCommand<Row, Out>): TreeMemoRun<Row, Out> | null {
     const opts = this.opts;
     const inspectOpts = this.inspectOptions();
-    if (!opts.index || this.shard || opts.runtime || opts.index.folderRecords === false || !isCacheable(inspectOpts) || this.started) return null;
+    if (!opts.index || opts.index.memo === false || this.shard || opts.runtime || opts.index.folderRecords === false || !isCacheable(inspectOpts) || this.started) return null;
     const indexOpts = opts.index;
     const location = resolveIndexLocation(this.root, indexOpts);
     const imageExts = imageExtensionSet(opts.imageExtensions);
@@ -300,33 +392,170 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
     ];
     const place = memoPlace(location, this.summary.root, keyParts);
     if (!place) return null;
+    const racyMs = indexOpts.racyMarginMs ?? DEFAULT_RACY_MARGIN_MS;
+    const cutoffNs = racyCutoffNs(racyMs > 0 ? Math.floor(Date.now() - racyMs) : Number.MAX_SAFE_INTEGER);
+    // What this run keeps for its memo: the images compared, each record's row and what a patch needs of it.
     const images: [string, Buffer | null][] = [];
+    let rows: Row[] | null = [];
+    const recs: MemoRecord[] = [];
+    // Set while a patch makes records again: an image compared then is not among the memo's checks.
+    let patching = false;
+    let imageInPatch = false;
+    const toStored = (output: Out | null, rowsNow: Row[], records: MemoRecord[], summary: ScanSummary, problemSeqs: TreeSeq[], progress: [number, number], index: IndexRunStats | null, fileIndex: Map<string, number>) => {
+      const lazy: MemoLazy = { keys: [], seqs: [], deps: [], tallies: [], bytes: [] };
+      for (const r of records) {
+        let deps = r.depsAt;
+        if (!deps) {
+          deps = [];
+          for (const d of r.deps) {
+            const i = fileIndex.get(d);
+            if (i === undefined) return null; // read, but not among the checks: no memo can stand for it
+            deps.push(i);
+          }
+        }
+        lazy.keys.push(r.key);
+        lazy.seqs.push(r.seq[0], r.seq[1]);
+        lazy.deps.push(deps);
+        lazy.tallies.push(r.tally);
+        lazy.bytes.push(r.bytes);
+      }
+      const payload: StoredScan = { summary, problemSeqs, progress, index, output: def.outputStored ? output : null, rows: def.outputStored ? null : def.encodeRows(rowsNow) };
+      if (def.outputStored) lazy.rows = def.encodeRows(rowsNow);
+      return { payload, lazy };
+    };
     return {
       checkImage: (path: string) => {
+        if (patching) {
+          imageInPatch = true;
+          return;
+        }
         if (images.length > MEMO_MAX_FILES) return;
         const id = statIdentityAny(path);
         images.push([path, id ? identityBytes(id) : null]);
       },
+      row: (rec: ScanRecord, row: Row) => {
+        if (rows === null) return;
+        if (rows.length >= MEMO_MAX_FILES) {
+          rows = null;
+          recs.length = 0;
+          return;
+        }
+        rows.push(row);
+        recs.push(memoRecordOf(rec, imageExts));
+      },
       load: async () => {
-        const hit = loadMemo(place);
+        const hit = loadMemo(place, MAX_PATCHED_FILES);
         if (!hit) return null;
         const stored = hit.payload as StoredScan;
-        this.started = true; // answered: the scan is not run
-        Object.assign(this.summary, stored.summary);
-        this.problemSeqs.push(...stored.problemSeqs);
-        opts.onProgress?.(stored.progress[0], undefined, stored.progress[1]);
-        await noteMemoRun(location, indexOpts, stored.index, hit.checks);
-        return stored.output;
+        let output: Out;
+        let progress = stored.progress;
+        let patchedRecords = 0;
+        if (hit.changed.at.length === 0) {
+          this.started = true; // answered: the scan is not run
+          Object.assign(this.summary, stored.summary);
+          this.problemSeqs.push(...stored.problemSeqs);
+          output = def.outputStored ? (stored.output as Out) : def.finish(def.decodeRows(stored.rows), this.summary);
+        } else {
+          const patched = await this.patch(hit, stored, def, imageExts, () => (patching = true));
+          patching = false;
+          if (!patched) return null;
+          this.started = true;
+          output = patched.output;
+          progress = patched.progress;
+          patchedRecords = patched.made;
+          // The patched memo: the same checks, the changed sidecars' identities now (taken before
+          // they were read again), unless an image was compared that the memo does not check.
+          const log = hit.checksNow();
+          if (!imageInPatch && !log.anyRacy(cutoffNs)) {
+            const fileIndex = new Map(filePathsOf(log).map((p, i) => [p, i]));
+            const s = toStored(output, patched.rows, patched.records, this.summary, this.problemSeqs, patched.progress, stored.index, fileIndex);
+            if (s && this.summary.complete) storeMemo(place, log, s.payload, s.lazy);
+          }
+        }
+        opts.onProgress?.(...progressOf(progress));
+        await noteMemoRun(location, indexOpts, stored.index, hit.checks, patchedRecords);
+        return { output };
       },
-      store: (output: unknown) => {
+      store: (output: Out | null) => {
         const checks = this.memoChecks;
         this.memoChecks = null;
-        if (!checks || !this.summary.complete || images.length > MEMO_MAX_FILES) return false;
+        if (!checks || !this.summary.complete || images.length > MEMO_MAX_FILES || rows === null) return false;
         for (const [path, id] of images) checks.image(path, id);
-        const stored: StoredScan = { summary: this.summary, problemSeqs: this.problemSeqs, progress: this.lastProgress, index: this.indexRun, output };
-        return storeMemo(place, checks, stored);
+        const fileIndex = new Map(filePathsOf(checks).map((p, i) => [p, i]));
+        const s = toStored(output, rows, recs, this.summary, this.problemSeqs, this.lastProgress, this.indexRun, fileIndex);
+        return s !== null && storeMemo(place, checks, s.payload, s.lazy);
       },
     };
+  }
+
+  /**
+   * Make again the records that depend on the changed sidecars of a memo (hit.changed), by their
+   * partition keys, and put them in place of the stored ones; null when the patch cannot stand for
+   * the run (records not made again one for one, the memo's lazy part damaged, too many changed).
+   */
+  private async patch<Row, Out>(hit: MemoHit, stored: StoredScan, def: MemoCommand<Row, Out>, imageExts: ReadonlySet<string>, begin: () => void): Promise<{ output: Out; rows: Row[]; records: MemoRecord[]; progress: [number, number]; made: number } | null> {
+    const lazy = hit.lazy() as MemoLazy | null;
+    if (!lazy || !Array.isArray(lazy.keys)) return null;
+    const n = lazy.keys.length;
+    const changed = new Set(hit.changed.at);
+    // The records to make again, in tree order (the memo's records are).
+    const dirty: number[] = [];
+    const keys = new Set<string>();
+    for (let i = 0; i < n; i++) {
+      if (!lazy.deps[i].some((d) => changed.has(d))) continue;
+      dirty.push(i);
+      keys.add(lazy.keys[i]);
+    }
+    if (dirty.length === 0 || dirty.length > Math.max(1, n * MAX_PATCHED_SHARE)) return null;
+    const rows = def.decodeRows(def.outputStored ? lazy.rows : stored.rows);
+    if (rows.length !== n) return null;
+    begin();
+    // The records of those keys, as a shard of just these keys makes them (same tree positions).
+    const sub = new ScanSession(this.root, { ...this.opts, index: { ...(this.opts.index as IndexOptions), prune: false, onStats: undefined, onWarning: undefined }, onProgress: undefined, onlyKeys: keys });
+    // One for one, in order: the same folder (walk step) and partition key. A shard numbers a
+    // record's place in its folder its own way (by its names), so the memo's position is kept.
+    const made = new Map<number, { row: Row; rec: MemoRecord }>();
+    const seqOfSub = new Map<string, TreeSeq>();
+    let k = 0;
+    for await (const rec of sub) {
+      const i = dirty[k++];
+      if (i === undefined || rec.seq[0] !== lazy.seqs[2 * i]) return null;
+      const mrec = memoRecordOf(rec, imageExts);
+      if (mrec.key !== lazy.keys[i]) return null;
+      const seq: TreeSeq = [lazy.seqs[2 * i], lazy.seqs[2 * i + 1]];
+      seqOfSub.set(`${rec.seq[0]},${rec.seq[1]}`, seq);
+      made.set(i, { row: def.rowOf(rec), rec: { ...mrec, seq } });
+    }
+    if (made.size !== dirty.length || sub.problemSeqs.length !== sub.summary.problems.length) return null;
+    // The summary: the stored one with the old records' counts taken out and the new ones' put in.
+    const s = this.summary;
+    Object.assign(s, stored.summary, { counts: { ...stored.summary.counts }, problems: [], problemCount: 0, complete: stored.summary.complete });
+    let bytes = stored.progress[1];
+    const records: MemoRecord[] = [];
+    for (let i = 0; i < n; i++) {
+      const m = made.get(i);
+      const seq: TreeSeq = [lazy.seqs[2 * i], lazy.seqs[2 * i + 1]];
+      if (!m) {
+        records.push({ key: lazy.keys[i], seq, deps: [], tally: lazy.tallies[i], bytes: lazy.bytes[i], depsAt: lazy.deps[i] });
+        continue;
+      }
+      applyTally(s, lazy.tallies[i], -1);
+      applyTally(s, m.rec.tally, 1);
+      bytes += m.rec.bytes - lazy.bytes[i];
+      rows[i] = m.row;
+      records.push(m.rec);
+    }
+    // The stored run had no problem (a memo is only made of a complete run): the new records' are all.
+    for (let p = 0; p < sub.summary.problems.length; p++) {
+      const seq = seqOfSub.get(`${sub.problemSeqs[p][0]},${sub.problemSeqs[p][1]}`);
+      if (!seq) return null; // a problem of no record made again (a folder): not a patch's to report
+      s.problems.push(sub.summary.problems[p]);
+      this.problemSeqs.push(seq);
+    }
+    s.problemCount = sub.summary.problemCount;
+    s.complete = stored.summary.complete && sub.summary.complete;
+    const progress: [number, number] = [stored.progress[0], bytes];
+    return { output: def.finish(rows, s), rows, records, progress, made: made.size };
   }
 
   /** The inspect options every file of this scan gets (the index's options key is made of them). */

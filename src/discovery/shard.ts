@@ -140,7 +140,7 @@ export function shardKey(dirRel: string, name: string, imageExts: ReadonlySet<st
 export class ShardFilter {
   constructor(
     readonly spec: ShardSpec,
-    private readonly imageExts: ReadonlySet<string>,
+    protected readonly imageExts: ReadonlySet<string>,
   ) {}
 
   ownsKey(key: string): boolean {
@@ -152,6 +152,23 @@ export class ShardFilter {
     if (this.spec.count === 1) return () => true;
     const prefix = dirRel === '' ? '' : `${nfc(dirRel)}/`;
     return (name) => this.ownsKey(prefix + nameRoot(name, this.imageExts));
+  }
+}
+
+/**
+ * The names of given partition keys only (a tree memo's patch: scan.ts ScanOptions.onlyKeys): a
+ * shard of its own, the keys' records made as a shard makes them, with the whole tree's positions.
+ */
+export class KeySetFilter extends ShardFilter {
+  constructor(
+    private readonly keys: ReadonlySet<string>,
+    imageExts: ReadonlySet<string>,
+  ) {
+    super({ index: 0, count: 2 }, imageExts);
+  }
+
+  override ownsKey(key: string): boolean {
+    return this.keys.has(key);
   }
 }
 

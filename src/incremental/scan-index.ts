@@ -76,6 +76,13 @@ export interface IndexOptions extends IndexLocationOptions {
   folderRecords?: boolean;
   /** Called after the index is written (or not) with this run's figures. */
   onStats?: (stats: IndexRunStats) => void;
+  /**
+   * Tree memos (tree-memo.ts): a repeat run over an unchanged tree answered from the command's
+   * stored output, a run after a few sidecars changed by making their records again. On by default
+   * (with folder records); false turns them off (the CLI: IMAGE_SIDECAR_INDEX_MEMO=off). Output is
+   * the same either way.
+   */
+  memo?: boolean;
 }
 
 export interface IndexRunStats {
@@ -109,6 +116,8 @@ export interface IndexRunStats {
   delta?: boolean;
   /** A tree memo answered the run (tree-memo.ts): the other figures are those of the run that made it. */
   memo?: boolean;
+  /** Records a tree memo's patch made again (the sidecars they read changed); absent: answered whole. */
+  memoPatched?: number;
 }
 
 export const DEFAULT_RACY_MARGIN_MS = 2000;
@@ -214,7 +223,7 @@ function warnLocation(location: IndexLocation, opts: IndexOptions): void {
  * records: the location's warning, stale temp files swept, the last run's figures (every sidecar a
  * hit), and `onStats` with the figures of the run that made the memo (`memo: true`).
  */
-export async function noteMemoRun(location: IndexLocation, opts: IndexOptions, made: IndexRunStats | null, checks: readonly number[]): Promise<void> {
+export async function noteMemoRun(location: IndexLocation, opts: IndexOptions, made: IndexRunStats | null, checks: readonly number[], patched: number): Promise<void> {
   warnLocation(location, opts);
   const { path } = location;
   const sidecars = checks[1];
@@ -238,6 +247,7 @@ export async function noteMemoRun(location: IndexLocation, opts: IndexOptions, m
     extended: false,
     delta: false,
     memo: true,
+    ...(patched > 0 ? { memoPatched: patched } : {}),
   });
 }
 

@@ -22,7 +22,7 @@ import { lookupEntry } from '../discovery/resolve-link.js';
 import { tempNameFor } from '../fs/temp-files.js';
 import type { IndexLocation } from './location.js';
 
-const MAGIC = Buffer.from('image-sidecar tree memo 3\n', 'latin1');
+const MAGIC = Buffer.from('image-sidecar tree memo 4\n', 'latin1');
 /** Any version's first bytes: a memo file of ours, whichever version wrote it (kept or pruned as one). */
 const MAGIC_NAME = Buffer.from('image-sidecar tree memo ', 'latin1');
 /** Memo files kept per index (the least recently written go first): commands × option sets in use. */
@@ -175,18 +175,22 @@ interface MemoHead {
   rootReal: string;
   counts: number[];
   bytes: number[];
+  /** Bytes of the second JSON part (what a patch needs: read only then). */
+  lazyBytes: number;
 }
 
 /**
  * Layout: MAGIC, u32 LE length of the JSON part, u32 LE CRC-32 of everything after this field,
- * the JSON part ({ head, payload }), then per kind of check its paths (UTF-8, each ended by NUL),
- * then per kind its identities (40 bytes each, in the order of the paths). `head.bytes` gives each
- * kind's path bytes.
+ * the JSON part ({ head, payload }), the lazy JSON part (`head.lazyBytes`: what only a patch reads),
+ * then per kind of check its paths (UTF-8, each ended by NUL; `head.bytes`), then per kind its
+ * identities (40 bytes each, in the order of the paths).
  */
-function encode(place: MemoPlace, log: CheckLog, payload: unknown): Buffer {
-  const head: MemoHead = { key: place.key, root: place.rootAbs, rootReal: place.rootReal, counts: log.counts.slice(), bytes: log.paths.map((p) => p.length) };
+function encode(place: MemoPlace, log: CheckLog, payload: unknown, lazy: unknown): { bytes: Buffer; jsonLen: number; lazyLen: number } {
+  const lazyJson = Buffer.from(JSON.stringify(lazy), 'utf8');
+  const head: MemoHead = { key: place.key, root: place.rootAbs, rootReal: place.rootReal, counts: log.counts.slice(), bytes: log.paths.map((p) => p.length), lazyBytes: lazyJson.length };
   const json = Buffer.from(JSON.stringify({ head, payload }), 'utf8');
-  return Buffer.concat([MAGIC, Buffer.alloc(8), json, ...log.paths.map((p) => p.view()), ...log.ids.map((p) => p.view())]);
+  const bytes = Buffer.concat([MAGIC, Buffer.alloc(8), json, lazyJson, ...log.paths.map((p) => p.view()), ...log.ids.map((p) => p.view())]);
+  return { bytes, jsonLen: json.length, lazyLen: lazyJson.length };
 }
 
 /** The checksum and the JSON part's length, written into an encoded memo. */
@@ -222,24 +226,31 @@ function readBounded(file: string): Buffer | null {
   }
 }
 
+/** Sidecars found changed: their numbers among the file checks and their identities now (null: gone or not a file). */
+export interface ChangedFiles {
+  at: number[];
+  ids: (Buffer | null)[];
+}
+
 /**
- * Does every check still hold? One stat each (an lstat for a name), in the order they were made;
- * the first that fails ends it. `paths` per kind: UTF-8 paths, each ended by NUL.
+ * Does every check still hold? One stat each (an lstat for a name), in the order they were made.
+ * A folder, image or name that fails ends it (false). Sidecars that fail are collected, up to
+ * `maxChanged` (more: false), for a patch: the result is then the changed ones.
  */
-function checksHold(paths: Buffer[], counts: number[], ids: Buffer, idsAt: number): boolean {
+function checksHold(paths: Buffer[], counts: number[], ids: Buffer, idsAt: number, maxChanged: number): ChangedFiles | false {
   const scratch = new BigUint64Array(5);
   const scratchBytes = Buffer.from(scratch.buffer);
+  const changed: ChangedFiles = { at: [], ids: [] };
   let at = idsAt;
   for (let kind = 0; kind < KINDS; kind++) {
     // One decode and split per kind (a decode per path cost more than the stat calls' own work).
     const list = paths[kind].toString('utf8').split('\0');
     if (list.length !== counts[kind] + 1 || list[counts[kind]] !== '') return false;
-    for (let n = 0; n < counts[kind]; n++) {
+    for (let n = 0; n < counts[kind]; n++, at += IDENTITY_BYTES) {
       const p = list[n];
       if (kind === NAME) {
         const r = lookupEntry(p);
         if ('code' in r || r.stamp.compare(ids, at, at + STAMP_BYTES) !== 0) return false;
-        at += IDENTITY_BYTES;
         continue;
       }
       let st;
@@ -249,31 +260,41 @@ function checksHold(paths: Buffer[], counts: number[], ids: Buffer, idsAt: numbe
         st = undefined;
       }
       const kindOk = st !== undefined && (kind === DIR ? st.isDirectory() : kind === FILE ? st.isFile() : true);
+      let holds: boolean;
       if (kindOk) {
         scratch[0] = st!.dev;
         scratch[1] = st!.ino;
         scratch[2] = st!.size;
         scratch[3] = st!.mtimeNs;
         scratch[4] = st!.ctimeNs;
-        if (scratchBytes.compare(ids, at, at + IDENTITY_BYTES) !== 0) return false;
-      } else if (NOTHING.compare(ids, at, at + IDENTITY_BYTES) !== 0) return false;
-      at += IDENTITY_BYTES;
+        holds = scratchBytes.compare(ids, at, at + IDENTITY_BYTES) === 0;
+      } else holds = NOTHING.compare(ids, at, at + IDENTITY_BYTES) === 0;
+      if (holds) continue;
+      if (kind !== FILE || changed.at.length >= maxChanged) return false;
+      changed.at.push(n);
+      changed.ids.push(kindOk ? Buffer.from(scratchBytes) : null);
     }
   }
-  return true;
+  return changed;
 }
 
 export interface MemoHit {
   payload: unknown;
   /** Checks made: folders, sidecars, images, names. */
   checks: number[];
+  /** Sidecars found changed (none: the memo holds as it is). */
+  changed: ChangedFiles;
+  /** The lazy part (parsed when asked; null: damaged). */
+  lazy(): unknown;
+  /** The memo's checks with the changed sidecars' identities now: the checks of a patched memo. */
+  checksNow(): CheckLog;
 }
 
 /**
- * The stored output when the memo is this key's, whole, and every check it lists still holds;
- * else null (a miss: the run goes on as without it).
+ * The stored output when the memo is this key's, whole, and every check it lists still holds but
+ * for at most `maxChanged` sidecars (a patch: `changed`); else null (the run goes on without it).
  */
-export function loadMemo(place: MemoPlace): MemoHit | null {
+export function loadMemo(place: MemoPlace, maxChanged = 0): MemoHit | null {
   const buf = readBounded(place.file);
   if (!buf || buf.compare(MAGIC, 0, MAGIC.length, 0, MAGIC.length) !== 0) return null;
   const jsonLen = buf.readUInt32LE(MAGIC.length);
@@ -291,15 +312,47 @@ export function loadMemo(place: MemoPlace): MemoHit | null {
   if (!Array.isArray(head.counts) || head.counts.length !== KINDS || !Array.isArray(head.bytes) || head.bytes.length !== KINDS) return null;
   const n = head.counts.reduce((a, b) => a + b, 0);
   const pathBytes = head.bytes.reduce((a, b) => a + b, 0);
-  if (body + jsonLen + pathBytes + n * IDENTITY_BYTES !== buf.length) return null;
+  const lazyAt = body + jsonLen;
+  if (lazyAt + head.lazyBytes + pathBytes + n * IDENTITY_BYTES !== buf.length) return null;
   const paths: Buffer[] = [];
-  let at = body + jsonLen;
+  let at = lazyAt + head.lazyBytes;
   for (const len of head.bytes) {
     paths.push(buf.subarray(at, at + len));
     at += len;
   }
-  if (!checksHold(paths, head.counts, buf, at)) return null;
-  return { payload: parsed.payload, checks: head.counts };
+  const idsAt = at;
+  const changed = checksHold(paths, head.counts, buf, idsAt, maxChanged);
+  if (!changed) return null;
+  return {
+    payload: parsed.payload,
+    checks: head.counts,
+    changed,
+    lazy: () => {
+      try {
+        return JSON.parse(buf.toString('utf8', lazyAt, lazyAt + head.lazyBytes)) as unknown;
+      } catch {
+        return null;
+      }
+    },
+    checksNow: () => {
+      const log = new CheckLog();
+      let idAt = idsAt;
+      for (let kind = 0; kind < KINDS; kind++) {
+        log.paths[kind].bytes(paths[kind]);
+        const ids = Buffer.from(buf.subarray(idAt, idAt + head.counts[kind] * IDENTITY_BYTES));
+        if (kind === FILE) changed.at.forEach((i, k) => ids.set(changed.ids[k] ?? NOTHING, i * IDENTITY_BYTES));
+        log.ids[kind].bytes(ids);
+        log.counts[kind] = head.counts[kind];
+        idAt += head.counts[kind] * IDENTITY_BYTES;
+      }
+      return log;
+    },
+  };
+}
+
+/** The file checks' paths of a memo's log, in order (a patch maps changed sidecars to records by them). */
+export function filePathsOf(log: CheckLog): string[] {
+  return log.paths[FILE].view().toString('utf8').split('\0').slice(0, -1);
 }
 
 /**
@@ -332,19 +385,20 @@ export function sameThroughJson(a: unknown, b: unknown): boolean {
  * not come back exactly through JSON, when something there is not a memo of ours (never written
  * over), or when the log was spoiled. Beyond MAX_MEMOS the oldest memo files go. True when written.
  */
-export function storeMemo(place: MemoPlace, log: CheckLog, payload: unknown): boolean {
+export function storeMemo(place: MemoPlace, log: CheckLog, payload: unknown, lazy: unknown = null): boolean {
   if (log.spoiled !== null) return false;
-  let bytes: Buffer;
-  let jsonLen: number;
+  let enc: { bytes: Buffer; jsonLen: number; lazyLen: number };
   try {
-    bytes = encode(place, log, payload);
-    jsonLen = bytes.length - MAGIC.length - 8 - log.paths.reduce((a, p) => a + p.length, 0) - log.ids.reduce((a, p) => a + p.length, 0);
-    seal(bytes, jsonLen);
+    enc = encode(place, log, payload, lazy);
+    seal(enc.bytes, enc.jsonLen);
   } catch {
     return false; // not JSON (a bigint)
   }
-  const back = JSON.parse(bytes.toString('utf8', MAGIC.length + 8, MAGIC.length + 8 + jsonLen)) as { payload: unknown };
+  const { bytes, jsonLen, lazyLen } = enc;
+  const body = MAGIC.length + 8;
+  const back = JSON.parse(bytes.toString('utf8', body, body + jsonLen)) as { payload: unknown };
   if (!sameThroughJson(payload, back.payload)) return false;
+  if (!sameThroughJson(lazy, JSON.parse(bytes.toString('utf8', body + jsonLen, body + jsonLen + lazyLen)))) return false;
   // A file of someone else's at that name is left alone (the index's own rule for --index).
   const there = readHead(place.file);
   if (there === 'other') return false;

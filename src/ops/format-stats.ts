@@ -1,4 +1,4 @@
-import { scan } from '../discovery/scan.js';
+import { scan, type MemoCommand, type ScanRecord, type ScanSummary } from '../discovery/scan.js';
 import type { Options } from '../types.js';
 import { sidecarsOf, sortKeysDeep } from './common.js';
 
@@ -23,25 +23,69 @@ export interface FormatStats {
 /** Count sidecar files by what their bytes are, not by their extension. */
 export async function formatStats(root: string, opts: Options = {}): Promise<FormatStats> {
   const session = scan(root, opts);
-  const memo = session.memo('format-stats', null);
-  const stored = memo ? ((await memo.load()) as FormatStats | null) : null;
-  if (stored) return stored;
-  const dist = { Json: 0, Binary: 0, Rkyv: 0, Legacy: 0, Encrypted: 0, Corrupt: 0, Unreadable: 0 };
-  const byExt: Record<string, number> = {};
-  let total = 0;
+  const memo = session.memo('format-stats', null, FORMAT_STATS_MEMO);
+  const hit = memo ? await memo.load() : null;
+  if (hit) return hit.output;
+  // Counted as they come (memory does not grow with the tree; the memo keeps its own rows, bounded).
+  const counts = new FormatCounts();
   for await (const rec of session) {
-    for (const sc of sidecarsOf(rec)) {
-      total++;
-      byExt[sc.ext] = (byExt[sc.ext] ?? 0) + 1;
-      const ins = sc.inspection;
-      if (ins.status === 'unreadable') dist.Unreadable++;
-      else if (ins.status === 'encrypted' || (ins.status === 'ok' && ins.encryptedKeyId !== undefined)) dist.Encrypted++;
-      else if (ins.status === 'corrupt' || !ins.format) dist.Corrupt++;
-      else dist[FORMAT_LABEL[ins.format]]++;
+    const row = formatRowOf(rec);
+    memo?.row(rec, row);
+    counts.add(row);
+  }
+  const out = counts.finish(session.summary);
+  memo?.store(out);
+  return out;
+}
+
+/** A record's sidecar files: [extension, label] each. */
+type FormatRow = [string, FormatLabel][];
+type FormatLabel = keyof FormatStats['format_distribution'];
+
+function formatRowOf(rec: ScanRecord): FormatRow {
+  const row: FormatRow = [];
+  for (const sc of sidecarsOf(rec)) {
+    const ins = sc.inspection;
+    const label: FormatLabel =
+      ins.status === 'unreadable' ? 'Unreadable'
+      : ins.status === 'encrypted' || (ins.status === 'ok' && ins.encryptedKeyId !== undefined) ? 'Encrypted'
+      : ins.status === 'corrupt' || !ins.format ? 'Corrupt'
+      : FORMAT_LABEL[ins.format];
+    row.push([sc.ext, label]);
+  }
+  return row;
+}
+
+class FormatCounts {
+  private readonly dist = { Json: 0, Binary: 0, Rkyv: 0, Legacy: 0, Encrypted: 0, Corrupt: 0, Unreadable: 0 };
+  private readonly byExt: Record<string, number> = {};
+  private total = 0;
+
+  add(row: FormatRow): void {
+    for (const [ext, label] of row) {
+      this.total++;
+      this.byExt[ext] = (this.byExt[ext] ?? 0) + 1;
+      this.dist[label]++;
     }
   }
-  const out: FormatStats = { directory: session.summary.root, format_distribution: dist, extension_distribution: byExt, total_files: total, scan_complete: session.summary.complete, generated_at: null };
-  const sorted = sortKeysDeep(out);
-  memo?.store(sorted);
-  return sorted;
+
+  finish(summary: ScanSummary): FormatStats {
+    const out: FormatStats = { directory: summary.root, format_distribution: this.dist, extension_distribution: this.byExt, total_files: this.total, scan_complete: summary.complete, generated_at: null };
+    return sortKeysDeep(out);
+  }
 }
+
+function formatStatsOf(rows: readonly FormatRow[], summary: ScanSummary): FormatStats {
+  const counts = new FormatCounts();
+  for (const row of rows) counts.add(row);
+  return counts.finish(summary);
+}
+
+/** format-stats' tree memo (scan.ts MemoCommand): the output kept, the rows for a patch. */
+const FORMAT_STATS_MEMO: MemoCommand<FormatRow, FormatStats> = {
+  rowOf: formatRowOf,
+  finish: formatStatsOf,
+  outputStored: true,
+  encodeRows: (rows) => rows,
+  decodeRows: (stored) => stored as FormatRow[],
+};

@@ -122,6 +122,32 @@ const add = addOwn;
  */
 const MAX_PROCESSING_TIME_S = 1e15;
 
+/** An operation of a counted sidecar: name, data size, processing time (null: not one to average), success (null: not said). */
+type StatsRowOp = [string, number, number | null, boolean | null];
+
+interface StatsRowEffective {
+  format: string;
+  ops: StatsRowOp[];
+  faces: number;
+  embeddings: number;
+  objects: number;
+  grade: string | null;
+  /** Freshness against the image (null: the record has no image). */
+  identity: 'current' | 'stale' | 'unknown' | null;
+  /** Its `--list` entry, when listing. */
+  entry: SidecarListEntry | null;
+}
+
+/** What one record adds to the counts (StatsAccumulator.rowOf). */
+interface StatsRow {
+  files: number;
+  images: number;
+  covered: boolean;
+  /** Its folder, when folders are counted. */
+  dir: string | null;
+  eff: StatsRowEffective | null;
+}
+
 /** Counts of one scan, record by record; `raw()` is what a shard writes and `merge` adds up. */
 class StatsAccumulator {
   private readonly timeSums = new Map<string, ExactSum>();
@@ -146,57 +172,86 @@ class StatsAccumulator {
     this.folders = opts.folders !== undefined ? new FolderTable(opts.folders) : undefined;
   }
 
-  add(rec: ScanRecord): void {
-    const r = this.r;
+  /**
+   * What a record adds to the counts, as plain values (a tree memo keeps it per record, so a patch
+   * can count the tree again without its records): `addRow(rowOf(rec))` is the one way records count.
+   */
+  rowOf(rec: ScanRecord): StatsRow {
     const filter = this.filter;
+    let files = 0;
     // sidecar_files: the one definition of a sidecar file (README "Categories"), as every command counts it.
-    for (const sc of sidecarFilesOf(rec)) if (!filter || filter(sc)) r.sidecarFiles++;
+    for (const sc of sidecarFilesOf(rec)) if (!filter || filter(sc)) files++;
     const covered = rec.images.length > 0 && rec.effective !== null && (!filter || filter(rec.effective));
-    if (covered) r.imagesWithSidecar += rec.images.length;
-    this.folders?.add(rec.dir, rec.images.length, covered ? rec.images.length : 0);
+    const row: StatsRow = { files, images: rec.images.length, covered, dir: this.folders ? rec.dir : null, eff: null };
     const eff = ownEffective(rec);
-    if (!eff || (filter && !filter(eff))) return;
+    if (!eff || (filter && !filter(eff))) return row;
     const sum = eff.inspection.summary!;
-    r.sidecarsCounted++;
-    add(r.formats, eff.inspection.format ?? 'unknown');
+    const ops: StatsRowOp[] = [];
     for (const op of sum.operations) {
-      add(r.opCounts, op);
-      add(r.sizeSum, op, getOwn(sum.dataSizes, op) ?? 0);
       const t = getOwn(sum.processingTimes, op);
-      if (typeof t === 'number' && Math.abs(t) <= MAX_PROCESSING_TIME_S) {
-        let ts = this.timeSums.get(op);
-        if (!ts) this.timeSums.set(op, (ts = new ExactSum()));
-        ts.add(t);
-        add(r.timeN, op);
-      }
       const ok = getOwn(sum.success, op);
-      if (typeof ok === 'boolean') {
-        add(r.succN, op);
-        if (ok) add(r.succ, op);
-      }
+      ops.push([op, getOwn(sum.dataSizes, op) ?? 0, typeof t === 'number' && Math.abs(t) <= MAX_PROCESSING_TIME_S ? t : null, typeof ok === 'boolean' ? ok : null]);
     }
-    r.faces += sum.faces;
-    r.withEmbedding += sum.embeddings;
-    r.objects += sum.objects;
-    add(r.facesHist, bucket(sum.faces));
-    add(r.objectsHist, bucket(sum.objects));
-    if (sum.qualityGrade) add(r.grades, sum.qualityGrade);
+    let identity: StatsRowEffective['identity'] = null;
     if (rec.images.length > 0) {
       if (sum.image && this.onImageCheck) {
         const path = identityCheckPath(rec);
         if (path !== null) this.onImageCheck(path);
       }
-      r.identity[checkRecordIdentity(rec, sum.image)?.check.state ?? 'unknown']++;
+      identity = checkRecordIdentity(rec, sum.image)?.check.state ?? 'unknown';
     }
-    this.list?.push({
-      path: eff.rel,
-      image: rec.images[0]?.rel ?? null,
-      format: eff.inspection.format,
-      operations: sum.operations,
+    row.eff = {
+      format: eff.inspection.format ?? 'unknown',
+      ops,
       faces: sum.faces,
+      embeddings: sum.embeddings,
       objects: sum.objects,
-      size: eff.inspection.size,
-    });
+      grade: sum.qualityGrade ? sum.qualityGrade : null,
+      identity,
+      entry: this.list
+        ? { path: eff.rel, image: rec.images[0]?.rel ?? null, format: eff.inspection.format, operations: sum.operations, faces: sum.faces, objects: sum.objects, size: eff.inspection.size }
+        : null,
+    };
+    return row;
+  }
+
+  add(rec: ScanRecord): StatsRow {
+    const row = this.rowOf(rec);
+    this.addRow(row);
+    return row;
+  }
+
+  addRow(row: StatsRow): void {
+    const r = this.r;
+    r.sidecarFiles += row.files;
+    if (row.covered) r.imagesWithSidecar += row.images;
+    if (row.dir !== null) this.folders?.add(row.dir, row.images, row.covered ? row.images : 0);
+    const e = row.eff;
+    if (!e) return;
+    r.sidecarsCounted++;
+    add(r.formats, e.format);
+    for (const [op, size, t, ok] of e.ops) {
+      add(r.opCounts, op);
+      add(r.sizeSum, op, size);
+      if (t !== null) {
+        let ts = this.timeSums.get(op);
+        if (!ts) this.timeSums.set(op, (ts = new ExactSum()));
+        ts.add(t);
+        add(r.timeN, op);
+      }
+      if (ok !== null) {
+        add(r.succN, op);
+        if (ok) add(r.succ, op);
+      }
+    }
+    r.faces += e.faces;
+    r.withEmbedding += e.embeddings;
+    r.objects += e.objects;
+    add(r.facesHist, bucket(e.faces));
+    add(r.objectsHist, bucket(e.objects));
+    if (e.grade !== null) add(r.grades, e.grade);
+    if (e.identity !== null) r.identity[e.identity]++;
+    if (e.entry) this.list?.push(e.entry);
   }
 
   /** Close with the scan's summary. */
@@ -220,18 +275,37 @@ function scanStats(root: string, opts: StatsOptions) {
 /** Aggregates only: memory does not grow with the number of files (unless `list`). */
 export async function stats(root: string, opts: StatsOptions = {}): Promise<TreeStats> {
   const { session, acc } = scanStats(root, opts);
-  const memo = session.memo('stats', [opts.operationType ?? null, opts.where ?? null, opts.list === true, opts.folders ?? null]);
-  const stored = memo ? ((await memo.load()) as TreeStats | null) : null;
-  if (stored) return stored;
+  const memo = session.memo('stats', [opts.operationType ?? null, opts.where ?? null, opts.list === true, opts.folders ?? null], {
+    rowOf: (rec) => acc.rowOf(rec),
+    // The counts again from every record's row (a patch: some rows made again).
+    finish: (rows, summary) => {
+      const again = new StatsAccumulator(summary.root, null, opts);
+      for (const row of rows) again.addRow(row);
+      return treeStatsOf(again, summary, opts);
+    },
+    outputStored: true,
+    encodeRows: (rows) => rows,
+    decodeRows: (stored) => stored as StatsRow[],
+  });
   // The images whose identity the counts compared with their sidecars' records: the memo's checks too.
   if (memo) acc.onImageCheck = (path) => memo.checkImage(path);
-  for await (const rec of session) acc.add(rec);
-  const result = finishStats(acc.raw(session.summary), opts);
-  if (acc.list) result.sidecars = acc.list;
-  if (acc.folders) result.folder_coverage = acc.folders.finish();
-  const sorted = sortKeysDeep(result);
+  const hit = memo ? await memo.load() : null;
+  if (hit) return hit.output;
+  for await (const rec of session) {
+    const row = acc.add(rec);
+    memo?.row(rec, row);
+  }
+  const sorted = treeStatsOf(acc, session.summary, opts);
   memo?.store(sorted);
   return sorted;
+}
+
+/** The report of one scan's counts. */
+function treeStatsOf(acc: StatsAccumulator, summary: ScanSummary, opts: StatsOptions): TreeStats {
+  const result = finishStats(acc.raw(summary), opts);
+  if (acc.list) result.sidecars = acc.list;
+  if (acc.folders) result.folder_coverage = acc.folders.finish();
+  return sortKeysDeep(result);
 }
 
 /** One shard's counts (`opts.shard`): what `mergeStats` adds up. No list, no folder table. */

@@ -1,9 +1,9 @@
-import { scan, type ScanRecord, type ScanSummary, type TreeSeq } from '../discovery/scan.js';
+import { scan, type MemoCommand, type ScanRecord, type ScanSummary, type TreeSeq } from '../discovery/scan.js';
 import { loadSchema } from '../analysis/schema.js';
 import type { Problem } from '../analysis/rules.js';
 import type { Category, Options, SidecarFormat } from '../types.js';
 import { round, sidecarFilter, sidecarsOf } from './common.js';
-import { MEMO_MAX_FILES, sameThroughJson } from '../incremental/tree-memo.js';
+import { sameThroughJson } from '../incremental/tree-memo.js';
 import type { FileInspection, InspectOptions } from '../tasks/inspect.js';
 
 export interface ValidateOptions extends Options {
@@ -29,7 +29,8 @@ export interface ValidateOptions extends Options {
  * results as objects, and parsed in a third of the time).
  */
 interface StoredValidate {
-  totals: [number, number, number];
+  /** Per record, the end of its results (records without results: the same as the one before). */
+  ends: number[];
   words: string[];
   /** file_path: folder (a word, with its trailing slash) + name. */
   folder: number[];
@@ -49,8 +50,37 @@ interface StoredValidate {
   problems: [number, Problem[]][];
 }
 
+/**
+ * validate's tree memo (scan.ts MemoCommand): a record's results are its row; the rows are stored
+ * by column (storedValidate) and the output is every result in order.
+ */
+function validateMemo(resultsOf: (rec: ScanRecord) => ValidationResult[]): MemoCommand<ValidationResult[], ValidationResult[]> {
+  return {
+    rowOf: resultsOf,
+    finish: (rows) => rows.flat(),
+    outputStored: false,
+    encodeRows: (rows) => {
+      const ends: number[] = [];
+      let n = 0;
+      for (const r of rows) ends.push((n += r.length));
+      return storedValidate(ends, rows.flat());
+    },
+    decodeRows: (stored) => {
+      const s = stored as StoredValidate;
+      const all = resultsOfStored(s);
+      const rows: ValidationResult[][] = [];
+      let from = 0;
+      for (const end of s.ends) {
+        rows.push(all.slice(from, end));
+        from = end;
+      }
+      return rows;
+    },
+  };
+}
+
 /** Results by column (StoredValidate); null when one does not have the shape the columns hold. */
-function storedValidate(totals: StoredValidate['totals'], results: readonly ValidationResult[]): StoredValidate | null {
+function storedValidate(ends: number[], results: readonly ValidationResult[]): StoredValidate | null {
   const ids = new Map<string, number>();
   const words: string[] = [];
   const word = (w: string | null): number => {
@@ -59,7 +89,7 @@ function storedValidate(totals: StoredValidate['totals'], results: readonly Vali
     if (id === undefined) ids.set(w, (id = words.push(w) - 1));
     return id;
   };
-  const out: StoredValidate = { totals, words, folder: [], name: [], valid: [], error: [], time: [], size: [], detections: [], tool: [], operation: [], format: [], category: [], problems: [] };
+  const out: StoredValidate = { ends, words, folder: [], name: [], valid: [], error: [], time: [], size: [], detections: [], tool: [], operation: [], format: [], category: [], problems: [] };
   for (let i = 0; i < results.length; i++) {
     const r = results[i];
     const cut = r.file_path.lastIndexOf('/') + 1;
@@ -149,33 +179,39 @@ export async function validate(root: string, opts: ValidateOptions = {}): Promis
   const filter = sidecarFilter(opts.operationType, opts.where);
   const report: ValidationReport = { total_files: 0, valid_files: 0, invalid_files: 0, scan: session.summary, problemSeqs: session.problemSeqs };
   if (!opts.onResult) report.results = [];
-  const memo = !opts.onResult || opts.resultsOnly === true ? session.memo('validate', [opts.operationType ?? null, opts.where ?? null]) : null;
-  const stored = memo ? ((await memo.load()) as StoredValidate | null) : null;
-  if (stored) {
-    [report.total_files, report.valid_files, report.invalid_files] = stored.totals;
-    const results = resultsOfStored(stored);
-    if (!opts.onResult) report.results = results;
+  // A record's results: the one mapping for a run, a tree memo's rows and a patch.
+  const resultsOf = (rec: ScanRecord): ValidationResult[] => {
+    const out: ValidationResult[] = [];
+    for (const sc of sidecarsOf(rec)) {
+      const ins = sc.inspection;
+      if (filter && ins.status === 'ok' && !filter(sc)) continue;
+      out.push(resultFromInspection(ins, rec.category));
+    }
+    return out;
+  };
+  const memo = !opts.onResult || opts.resultsOnly === true ? session.memo('validate', [opts.operationType ?? null, opts.where ?? null], validateMemo(resultsOf)) : null;
+  const hit = memo ? await memo.load() : null;
+  if (hit) {
+    for (const r of hit.output) {
+      report.total_files++;
+      if (r.is_valid) report.valid_files++;
+      else report.invalid_files++;
+    }
+    if (!opts.onResult) report.results = hit.output;
     else
-      for (const r of results) {
+      for (const r of hit.output) {
         const wait = opts.onResult(r, undefined as unknown as ScanRecord);
         if (wait) await wait;
       }
     return report;
   }
-  // The results this run would keep for its memo (bounded: a larger tree keeps none).
-  let kept: ValidationResult[] | null = memo ? [] : null;
   for await (const rec of session) {
-    for (const sc of sidecarsOf(rec)) {
-      const ins = sc.inspection;
-      if (filter && ins.status === 'ok' && !filter(sc)) continue;
-      const r = resultFromInspection(ins, rec.category);
+    const row = resultsOf(rec);
+    memo?.row(rec, row);
+    for (const r of row) {
       report.total_files++;
       if (r.is_valid) report.valid_files++;
       else report.invalid_files++;
-      if (kept) {
-        if (kept.length < MEMO_MAX_FILES) kept.push(r);
-        else kept = null;
-      }
       if (opts.onResult) {
         // Awaited only when the writer asks to wait (back-pressure): most results are buffered.
         const wait = opts.onResult(r, rec);
@@ -183,8 +219,7 @@ export async function validate(root: string, opts: ValidateOptions = {}): Promis
       } else report.results!.push(r);
     }
   }
-  const columns = memo && kept ? storedValidate([report.total_files, report.valid_files, report.invalid_files], kept) : null;
-  if (columns) memo!.store(columns);
+  memo?.store(null);
   return report;
 }
 
