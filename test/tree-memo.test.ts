@@ -198,6 +198,15 @@ test('tree memo: not made when the run read anything, nor from racy files; not u
   await validate(root, { index: { ...index, onStats: (s) => runs.push(s.memo === true) }, onResult: (_r, rec) => void (rec && recs++) });
   assert.deepEqual(runs, [false]);
   assert.ok(recs > 0);
+  // The spool a run collects its memo in is gone after it, whether it made a memo or not, and
+  // after a run its caller abandoned.
+  const spools = () => readdirSync(join(dir, 'idx')).filter((n) => n.includes('spool'));
+  assert.deepEqual(spools(), []);
+  for (const m of memos()) rmSync(join(dir, 'idx', m));
+  // A run served whole (it collects its memo) whose caller throws at the first result.
+  await assert.rejects(validate(root, { index, resultsOnly: true, onResult: () => { throw new Error('stop'); } }), /stop/);
+  assert.deepEqual(spools(), [], 'a run that threw leaves no spool');
+  assert.deepEqual(memos(), [], 'nor a memo');
   // index clear removes memos with the index.
   clearIndex(root, { path: indexPath });
   assert.deepEqual(memos(), []);
@@ -252,4 +261,34 @@ test('tree memo: the store refuses what JSON would not give back exactly; a memo
   const spoiled = new CheckLog();
   spoiled.spoil('a file read');
   assert.equal(storeMemo(place, spoiled, { ok: 3 }), false);
+});
+
+test('tree memo: the spool a run collects its memo in (past 64 KiB) is removed after the run, and after a run that threw', async (t) => {
+  const dir = testDir(t, 'isc-memo-spool-');
+  const spec: Record<string, typeof FAKE_JPEG | { json: unknown }> = {};
+  for (let i = 0; i < 600; i++) {
+    spec[`d${i % 4}/IMG_${i}.jpg`] = FAKE_JPEG;
+    spec[`d${i % 4}/IMG_${i}.json`] = { json: sidecarData(`IMG_${i}.jpg`, 1, 2) };
+  }
+  const root = makeTree(spec, join(dir, 'lib'));
+  const idx = join(dir, 'idx');
+  const index = { path: join(idx, 'index'), racyMarginMs: 0 };
+  const leftovers = () => readdirSync(idx).filter((n) => n.includes('spool'));
+  const memos = () => readdirSync(idx).filter((n) => n.includes('.memo-') && !n.includes('spool'));
+  // Spools are big enough to reach the disk: watch them appear while a run collects.
+  let seen = false;
+  const onResult = () => void (seen ||= leftovers().length > 0);
+  for (let i = 0; i < 3; i++) await stats(root, { index, list: true });
+  assert.equal(memos().length, 1);
+  assert.deepEqual(leftovers(), []);
+  rmSync(join(idx, memos()[0]));
+  await validate(root, { index, resultsOnly: true, onResult });
+  await validate(root, { index, resultsOnly: true, onResult }); // served whole: collects its memo
+  assert.ok(seen, 'the spool reached the disk while the run collected');
+  assert.deepEqual(leftovers(), []);
+  for (const m of memos()) rmSync(join(idx, m));
+  let n = 0;
+  await assert.rejects(validate(root, { index, resultsOnly: true, onResult: () => { if (++n === 500) throw new Error('stop'); } }), /stop/);
+  assert.deepEqual(leftovers(), [], 'a run that threw leaves no spool');
+  assert.deepEqual(memos(), [], 'nor a memo');
 });

@@ -10,7 +10,7 @@ import type { FileInspection, InspectItem, InspectOptions, LinkAt } from '../tas
 import type { Category, Options, SidecarExt, SidecarNaming } from '../types.js';
 import { CATEGORIES } from '../types.js';
 import { DEFAULT_RACY_MARGIN_MS, noteMemoRun, ScanIndex, type IndexOptions, type IndexRunStats, type Pending } from '../incremental/scan-index.js';
-import { CheckLog, filePathsOf, loadMemo, MEMO_MAX_FILES, memoPlace, storeMemo, type MemoHit } from '../incremental/tree-memo.js';
+import { CheckLog, filePathsOf, loadMemo, MEMO_MAX_FILES, memoPlace, MemoSpool, storeMemo, type MemoHit } from '../incremental/tree-memo.js';
 import { racyCutoffNs } from '../incremental/entry.js';
 import { identityBytes, statIdentityAny } from '../incremental/identity.js';
 import { isCacheable, memoCodeDigest, optionsKey } from '../incremental/key.js';
@@ -335,6 +335,10 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
   private memoChecks: CheckLog | null = null;
   private lastProgress: [number, number] = [0, 0];
   private indexRun: IndexRunStats | null = null;
+  /** The index of the running scan (a memo's rows are kept only while its checks can stand for one). */
+  private runIndex: ScanIndex | null = null;
+  /** Removes a tree memo's spool when the run throws or is abandoned (memo()). */
+  private memoAbort: (() => void) | null = null;
   constructor(
     readonly root: string,
     private readonly opts: ScanOptions = {},
@@ -396,8 +400,10 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
     const cutoffNs = racyCutoffNs(racyMs > 0 ? Math.floor(Date.now() - racyMs) : Number.MAX_SAFE_INTEGER);
     // What this run keeps for its memo: the images compared, each record's row and what a patch needs of it.
     const images: [string, Buffer | null][] = [];
-    let rows: Row[] | null = [];
-    const recs: MemoRecord[] = [];
+    // Each record's row and what a patch needs of it, as JSON text in a spool file (memory stays
+    // flat); opened at the first record a memo can still be made of, given up past the bound.
+    let spool: MemoSpool | null = null;
+    let collecting = true;
     // Set while a patch makes records again: an image compared then is not among the memo's checks.
     let patching = false;
     let imageInPatch = false;
@@ -434,14 +440,22 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
         images.push([path, id ? identityBytes(id) : null]);
       },
       row: (rec: ScanRecord, row: Row) => {
-        if (rows === null) return;
-        if (rows.length >= MEMO_MAX_FILES) {
-          rows = null;
-          recs.length = 0;
+        if (!collecting) return;
+        // Not once this run can no longer stand for a memo (it read a file: a first run at its
+        // first record), nor beyond the bound.
+        if (this.runIndex?.memoLog.spoiled != null || (spool !== null && (spool.count >= MEMO_MAX_FILES || spool.failed))) {
+          collecting = false;
+          spool?.close();
+          spool = null;
           return;
         }
-        rows.push(row);
-        recs.push(memoRecordOf(rec, imageExts));
+        if (spool === null) {
+          const opened = new MemoSpool(place.file);
+          spool = opened;
+          this.memoAbort = () => opened.close(); // a run that does not end normally leaves no spool
+        }
+        const m = memoRecordOf(rec, imageExts);
+        spool.push(JSON.stringify([m.key, m.seq[0], m.seq[1], m.deps, m.tally, m.bytes, row]));
       },
       load: async () => {
         const hit = loadMemo(place, MAX_PATCHED_FILES);
@@ -479,8 +493,17 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
       store: (output: Out | null) => {
         const checks = this.memoChecks;
         this.memoChecks = null;
-        if (!checks || !this.summary.complete || images.length > MEMO_MAX_FILES || rows === null) return false;
+        const items = collecting && spool ? spool.readAll() : null;
+        spool?.close();
+        spool = null;
+        if (!checks || !items || !this.summary.complete || images.length > MEMO_MAX_FILES) return false;
         for (const [path, id] of images) checks.image(path, id);
+        const rows: Row[] = [];
+        const recs: MemoRecord[] = [];
+        for (const it of items as [string, number, number, string[], number[], number, Row][]) {
+          recs.push({ key: it[0], seq: [it[1], it[2]], deps: it[3], tally: it[4], bytes: it[5] });
+          rows.push(it[6]);
+        }
         const fileIndex = new Map(filePathsOf(checks).map((p, i) => [p, i]));
         const s = toStored(output, rows, recs, this.summary, this.problemSeqs, this.lastProgress, this.indexRun, fileIndex);
         return s !== null && storeMemo(place, checks, s.payload, s.lazy);
@@ -600,10 +623,12 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
     let bytesRead = 0;
     // A shard sees only its own files: it never drops the entries of the others (they merge).
     const index = opts.index ? ScanIndex.open(root, inspectOpts, this.shard ? { ...opts.index, prune: false, onStats: this.keepIndexRun(opts.index) } : { ...opts.index, onStats: this.keepIndexRun(opts.index) }) : null;
+    this.runIndex = index;
     // Without the index (or with one that holds nothing yet) every candidate goes to the engine:
     // threads boot while the walk starts. Otherwise the first miss warms the runtime (a warm index
     // may need no thread at all).
     if (!index || index.holdsNothing) runtime.warm?.();
+    let endedNormally = false;
     try {
       const source = this.pendingRecords(root, weigh !== undefined, index, runtime);
       // With the index, the threads that read the files make their entries (incremental/entry.ts).
@@ -665,7 +690,9 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
         this.memoChecks = index.memoChecks(this.summary.complete);
         await index.save(this.summary.complete);
       }
+      endedNormally = true;
     } finally {
+      if (!endedNormally) this.memoAbort?.();
       index?.close(); // an abandoned run: its spool is removed, the index file left as it was
       this.summary.engine = { kind: runtime.kind, workers: runtime.workers };
       if (ownRuntime) await runtime.close();

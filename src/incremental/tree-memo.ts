@@ -13,7 +13,7 @@
  * checks holding means the same run again. One file per command and options (`<index>.memo-<key>`),
  * replaced whole (temp file + rename), checksummed; a damaged, foreign or stale one is a miss.
  */
-import { closeSync, openSync, readdirSync, readSync, renameSync, rmSync, statSync, writeFileSync, fstatSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readSync, renameSync, rmSync, statSync, writeFileSync, writeSync, fstatSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { crc32 } from 'node:zlib';
@@ -31,7 +31,7 @@ export const MAX_MEMOS = 8;
  * A run collects its memo in memory: past this many sidecars it gives up (no memo: such a tree is
  * served by folder records, as without memos). Bounds the memory a run may spend on it.
  */
-export const MEMO_MAX_FILES = 200_000;
+export const MEMO_MAX_FILES = 100_000;
 /** A memo file larger than this is not read (a bounded read: what MEMO_MAX_FILES makes stays far below). */
 const MEMO_MAX_BYTES = 256 * 1024 * 1024;
 
@@ -446,4 +446,86 @@ function pruneMemos(indexPath: string): void {
     .filter((x): x is { f: string; t: number } => x !== null)
     .sort((a, b) => b.t - a.t);
   for (const { f } of files.slice(MAX_MEMOS)) if (readHead(f) === 'memo') rmSync(f, { force: true });
+}
+
+/**
+ * JSON texts appended to a temp file next to the memo as a run makes them (each record's row and
+ * what a patch needs of it): what collecting a memo costs a run in memory is one 64 KiB buffer,
+ * whatever the tree's size. Removed when the run ends (a killed run's is a temp file of ours:
+ * temp-files.ts sweeps it).
+ */
+export class MemoSpool {
+  private fd: number | null = null;
+  private readonly path: string;
+  private buf = Buffer.allocUnsafeSlow(64 * 1024);
+  private len = 0;
+  private bytes = 0;
+  failed = false;
+  count = 0;
+
+  constructor(memoFile: string) {
+    this.path = join(dirname(memoFile), tempNameFor(`${basename(memoFile)}.spool`));
+  }
+
+  push(text: string): void {
+    if (this.failed) return;
+    const need = Buffer.byteLength(text) + 1;
+    if (this.len + need > this.buf.length) this.flush();
+    if (need > this.buf.length) this.buf = Buffer.allocUnsafeSlow(need);
+    if (this.count > 0) this.buf[this.len++] = 0x2c; // ','
+    this.len += this.buf.write(text, this.len, 'utf8');
+    this.count++;
+  }
+
+  private flush(): void {
+    if (this.len === 0 || this.failed) return;
+    try {
+      this.fd ??= openSync(this.path, 'wx+', 0o600); // read back at the end
+      for (let at = 0; at < this.len; ) at += writeSync(this.fd, this.buf, at, this.len - at);
+      this.bytes += this.len;
+      this.len = 0;
+    } catch {
+      this.fail();
+    }
+  }
+
+  /** Every text pushed, as the elements of one JSON array (parsed once), or null when the spool failed. */
+  readAll(): unknown[] | null {
+    if (this.failed) return null;
+    try {
+      let text = this.buf.toString('utf8', 0, this.len);
+      if (this.fd !== null) {
+        const head = Buffer.allocUnsafe(this.bytes);
+        for (let at = 0; at < this.bytes; ) {
+          const n = readSync(this.fd, head, at, this.bytes - at, at);
+          if (n === 0) return null;
+          at += n;
+        }
+        text = head.toString('utf8') + text;
+      }
+      return JSON.parse(`[${text}]`) as unknown[];
+    } catch {
+      return null;
+    }
+  }
+
+  fail(): void {
+    this.failed = true;
+    this.close();
+  }
+
+  /** The temp file removed (safe to call twice). */
+  close(): void {
+    this.buf = Buffer.alloc(0);
+    this.len = 0;
+    if (this.fd !== null) {
+      try {
+        closeSync(this.fd);
+      } catch {
+        /* already closed */
+      }
+      this.fd = null;
+      rmSync(this.path, { force: true });
+    }
+  }
 }
