@@ -266,3 +266,20 @@ test('attack: index clear removes our memos only (someone else\'s file or folder
   assert.deepEqual(readdirSync(idx).filter((n) => n.includes('.memo-')).sort(), ['index.memo-00000000000000aa', 'index.memo-00000000000000bb']);
   assert.equal(readFileSync(join(idx, 'index.memo-00000000000000aa'), 'utf8'), 'my notes\n');
 });
+
+test('attack: an aborted signal throws with a memo as without the index', async (t) => {
+  const dir = testDir(t, 'isc-memo-abort-');
+  const root = join(dir, 'lib');
+  makeTree(BASE, root);
+  const indexPath = join(dir, 'idx', 'index');
+  await warm(root, indexPath, ['validate kept', 'stats', 'format-stats']);
+  const index = { path: indexPath, racyMarginMs: 0 };
+  for (const ix of [false, index] as const) {
+    await assert.rejects(validate(root, { index: ix, signal: AbortSignal.abort() }), { name: 'AbortError' }, `validate index=${!!ix}`);
+    await assert.rejects(stats(root, { index: ix, list: true, folders: 5, signal: AbortSignal.abort() }), { name: 'AbortError' }, `stats index=${!!ix}`);
+    await assert.rejects(formatStats(root, { index: ix, signal: AbortSignal.abort() }), { name: 'AbortError' }, `format-stats index=${!!ix}`);
+  }
+  // After a patch too.
+  edit(join(root, 'a/IMG_1.json'), flip);
+  await assert.rejects(validate(root, { index, signal: AbortSignal.abort() }), { name: 'AbortError' });
+});
