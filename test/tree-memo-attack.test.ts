@@ -110,12 +110,13 @@ export { attack, check, warm, commands, BASE, sc, edit, appendFileSync, mkdirSyn
 
 test('attack: baseline in-place edit patches', async (t) => {
   const r = await attack(t, 'edit', BASE, (root) => edit(join(root, 'a/IMG_1.json'), (s) => s.replace('"success": true', '"success": !rue')));
-  console.log(JSON.stringify(r.cold), JSON.stringify(r.hows));
+  log('edit', r);
 });
 
 import { encodeSidecar } from '../src/formats/codec.js';
 const bin = (name: string, faces = 1) => encodeSidecar(sidecarData(name, faces, 4) as never, 'bin');
-const log = (label: string, r: { cold: string[]; hows: Record<string, How[]> }) => console.log(label, JSON.stringify(r.cold), JSON.stringify(r.hows));
+/** How each run was answered (MEMO_ATTACK_LOG=1): whether the attacks reach the memo and the patch at all. */
+const log = (label: string, r: { cold: string[]; hows: Record<string, How[]> }) => void (process.env.MEMO_ATTACK_LOG && console.log(label, JSON.stringify(r.cold), JSON.stringify(r.hows)));
 
 test('attack: two images sharing a name root, their sidecar edited', async (t) => {
   log('2img', await attack(t, '2img', { ...BASE, 'a/IMG_1.png': FAKE_JPEG, 'a/IMG_1.jpg.json': sc('IMG_1.jpg', 4) }, (root) => edit(join(root, 'a/IMG_1.json'), (s) => s.replace('"success": true', '"success": !rue'))));
@@ -282,4 +283,31 @@ test('attack: an aborted signal throws with a memo as without the index', async 
   // After a patch too.
   edit(join(root, 'a/IMG_1.json'), flip);
   await assert.rejects(validate(root, { index, signal: AbortSignal.abort() }), { name: 'AbortError' });
+});
+
+test('attack: the index in its default place inside the tree', async (t) => {
+  for (const where of ['.image-sidecar/index']) {
+    const dir = testDir(t, 'isc-memo-in-');
+    const root = join(dir, 'lib');
+    makeTree(BASE, root);
+    const indexPath = join(root, where);
+    const cold = await warm(root, indexPath).catch((e: Error) => [`warm failed: ${e.message.slice(0, 300)}`]);
+    edit(join(root, 'b/IMG_5.json'), flip);
+    const hows = await check(root, indexPath, where);
+    log(where, { cold, hows });
+  }
+});
+
+test('attack big: a bin sidecar flagged encrypted in place, and an orphan bin', async (t) => {
+  const dir = testDir(t, 'isc-memo-atk-');
+  const root = join(dir, 'lib');
+  makeTree({ ...big(dir), 'd/IMG_50.jpg': FAKE_JPEG, 'd/IMG_50.bin': bin('IMG_50.jpg', 2), 'd/lone.bin': bin('lone.jpg', 1) }, root);
+  const indexPath = join(dir, 'idx', 'index');
+  const cold = await warm(root, indexPath);
+  for (const f of ['d/IMG_50.bin', 'd/lone.bin']) {
+    const b = readFileSync(join(root, f));
+    b[5] = 0x02;
+    writeFileSync(join(root, f), b);
+  }
+  log('big-enc', { cold, hows: await check(root, indexPath, 'encrypted flag') });
 });
