@@ -458,6 +458,9 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
         spool.push(JSON.stringify([m.key, m.seq[0], m.seq[1], m.deps, m.tally, m.bytes, row]));
       },
       load: async () => {
+        // A run already asked to stop throws as the walk would (walk.ts), memo or not: a caller that
+        // aborted must not get an answer it would not get without the index.
+        opts.signal?.throwIfAborted();
         const hit = loadMemo(place, MAX_PATCHED_FILES);
         if (!hit) return null;
         const stored = hit.payload as StoredScan;
@@ -486,6 +489,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
             if (s && this.summary.complete) storeMemo(place, log, s.payload, s.lazy);
           }
         }
+        opts.signal?.throwIfAborted(); // aborted while a patch ran
         opts.onProgress?.(...progressOf(progress));
         await noteMemoRun(location, indexOpts, stored.index, hit.checks, patchedRecords);
         return { output };

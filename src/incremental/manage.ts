@@ -5,7 +5,7 @@ import { basename, dirname } from 'node:path';
 import { errors } from '../errors.js';
 import { INDEX_DIR, resolveIndexLocation, type IndexLocation, type IndexLocationOptions } from './location.js';
 import { lastRunPath, type LastRun } from './scan-index.js';
-import { memoFilesOf } from './tree-memo.js';
+import { removeMemoFiles } from './tree-memo.js';
 import { deltaPath, IndexFormatError, IndexReader, TABLE_FILES } from './store.js';
 
 export interface IndexStatus {
@@ -107,7 +107,7 @@ export function clearIndex(root: string, opts: IndexLocationOptions = {}): { pat
     rmSync(loc.path, { force: true });
     rmSync(deltaPath(loc.path), { force: true });
     rmSync(lastRunPath(loc.path), { force: true });
-    for (const memo of memoFilesOf(loc.path)) rmSync(memo, { force: true });
+    removeMemoFiles(loc.path);
   } catch (e) {
     throw errors.fromFs(e, loc.path);
   }

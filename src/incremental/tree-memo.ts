@@ -20,6 +20,7 @@ import { crc32 } from 'node:zlib';
 import { IDENTITY_BYTES } from './identity.js';
 import { lookupEntry } from '../discovery/resolve-link.js';
 import { tempNameFor } from '../fs/temp-files.js';
+import { READ_FLAGS } from '../fs/regular-file.js';
 import type { IndexLocation } from './location.js';
 
 const MAGIC = Buffer.from('image-sidecar tree memo 4\n', 'latin1');
@@ -169,6 +170,15 @@ export function memoFilesOf(indexPath: string): string[] {
   }
 }
 
+/**
+ * Remove the memo files of an index (`index clear`): only files that are memos of ours. Someone
+ * else's file (or folder) at a memo's name is left as it is, as storeMemo and pruning leave it
+ * (an rmSync of a folder would also throw and fail the whole clear).
+ */
+export function removeMemoFiles(indexPath: string): void {
+  for (const f of memoFilesOf(indexPath)) if (readHead(f) === 'memo') rmSync(f, { force: true });
+}
+
 interface MemoHead {
   key: string;
   root: string;
@@ -204,7 +214,8 @@ function seal(out: Buffer, jsonLen: number): Buffer {
 function readBounded(file: string): Buffer | null {
   let fd: number;
   try {
-    fd = openSync(file, 'r');
+    // O_NONBLOCK (READ_FLAGS): a FIFO at a memo's name must not block the run forever (fstat refuses it).
+    fd = openSync(file, READ_FLAGS);
   } catch {
     return null;
   }
@@ -418,11 +429,12 @@ export function storeMemo(place: MemoPlace, log: CheckLog, payload: unknown, laz
 function readHead(file: string): 'none' | 'memo' | 'other' {
   let fd: number;
   try {
-    fd = openSync(file, 'r');
+    fd = openSync(file, READ_FLAGS); // a FIFO opens at once (no writer to wait for) and is 'other'
   } catch (e) {
     return (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'none' : 'other';
   }
   try {
+    if (!fstatSync(fd).isFile()) return 'other';
     const head = Buffer.alloc(MAGIC.length);
     const n = readSync(fd, head, 0, head.length, 0);
     return n === MAGIC.length && head.subarray(0, MAGIC_NAME.length).equals(MAGIC_NAME) ? 'memo' : 'other';
