@@ -292,3 +292,23 @@ test('tree memo: the spool a run collects its memo in (past 64 KiB) is removed a
   assert.deepEqual(leftovers(), [], 'a run that threw leaves no spool');
   assert.deepEqual(memos(), [], 'nor a memo');
 });
+
+test('tree memo: a folder outside the library on a link\'s way (/tmp, a home folder) changing for its own reasons does not stop the memo', async (t) => {
+  const dir = testDir(t, 'isc-memo-outside-');
+  const { root } = tree(dir); // games/g1/far.jpg: an absolute link through `dir` to dir/outside
+  const indexPath = join(dir, 'idx', 'index');
+  await warmUntilMemo(root, indexPath, 'before');
+  // `dir` (outside the root, on the link's way) gains a file: its identity moves, the name it
+  // looks up (`outside`) still names the same folder.
+  writeFileSync(join(dir, 'unrelated.txt'), 'x');
+  for (const [name, run] of Object.entries(commands(root, indexPath, { memo: [] }))) {
+    const plain = await run(false);
+    const runs: Runs = { memo: [] };
+    assert.equal(await commands(root, indexPath, runs)[name as keyof ReturnType<typeof commands>](true), plain, name);
+    assert.equal(runs.memo[0], 'whole', `${name}: answered whole after an unrelated change outside`);
+  }
+  // The name itself replaced (another folder at dir/outside): never whole.
+  renameSync(join(dir, 'outside'), join(dir, 'outside-old'));
+  makeTree({ 'far.jpg': FAKE_JPEG, 'far.json': { json: sidecarData('far.jpg', 6, 4) } }, join(dir, 'outside'));
+  await assertNotServed(root, indexPath, 'outside folder replaced', ['validate', 'stats', 'format-stats']);
+});

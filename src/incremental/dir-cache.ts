@@ -142,8 +142,22 @@ export class DirSnapshots implements ListingCache, LinkResolution {
    */
   stepHolds(dir: string, dirId: Uint8Array, name: string, stamp: Uint8Array | null): boolean {
     const now = this.identityNow(dir);
-    if (now !== null && Buffer.compare(now.id, dirId) === 0) return this.held(dir, now);
+    if (now !== null && Buffer.compare(now.id, dirId) === 0) {
+      // For a tree memo: a folder outside the library (`/tmp`, a home folder) changes all the time
+      // for reasons of its own; the name itself is what the lookup needs (one lstat, as when the
+      // folder has moved). Inside, the folder's identity (its listing is the walk's too).
+      if (stamp !== null && this.onNameHeld !== null && !this.insideRoot(dir)) {
+        this.onNameHeld(dir === '/' ? `/${name}` : `${dir}/${name}`, stamp);
+        return true;
+      }
+      return this.held(dir, now);
+    }
     return this.namesNow(dir, name, stamp);
+  }
+
+  /** A folder of the library (its real path under the root's). */
+  private insideRoot(real: string): boolean {
+    return this.rootReal === '/' || real === this.rootReal || (real.startsWith(this.rootReal) && real[this.rootReal.length] === '/');
   }
 
   private identityNow(real: string): { id: Buffer; racy: boolean } | null {

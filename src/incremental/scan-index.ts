@@ -613,12 +613,13 @@ export class ScanIndex implements EntrySink {
       }
       return dirs[i] === 1;
     };
-    // A lookup holds while its folder is as it was (checked once per folder: a game folder's links
-    // make thousands of lookups in a few photo folders); else its name is checked (one lstat).
+    // A lookup holds while its folder is as it was (the folder's identity is taken once per run: a
+    // game folder's links make thousands of lookups in a few photo folders); else its name is
+    // checked (one lstat). dir-cache.ts stepHolds: the one rule (and what a tree memo checks).
     const stepHolds = (i: number): boolean => {
       if (steps[i] === 0) {
         const [d, name, stamp] = meta.steps[i];
-        steps[i] = dirHolds(d) || this.dirs.stepHolds(meta.dirs[d], dirId(d), name, stamp === null ? null : Buffer.from(stamp, 'latin1')) ? 1 : 2;
+        steps[i] = this.dirs.stepHolds(meta.dirs[d], dirId(d), name, stamp === null ? null : Buffer.from(stamp, 'latin1')) ? 1 : 2;
       }
       return steps[i] === 1;
     };
