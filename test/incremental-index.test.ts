@@ -1418,3 +1418,17 @@ test('with a passphrase the index is used: every run (a new keyring, a new rando
   await validate(root, { index, keyring: passphraseKeyring('battery staple') });
   assert.equal(runs[2].hits, 0);
 });
+
+test('a folder of images without sidecars keeps its folder records: the third run is served whole and writes nothing (regression: its entry failed its own checksum, the index was rewritten on every run)', async (t) => {
+  const dir = testDir(t, 'isc-index-image-only-');
+  const root = makeTree({ 'a/IMG_1.jpg': FAKE_JPEG, 'a/IMG_1.json': { json: sidecarData('IMG_1.jpg', 1) }, 'f/g/y.jpg': FAKE_JPEG, 'f/g/z.jpg': FAKE_JPEG }, join(dir, 'lib'));
+  const runs: IndexRunStats[] = [];
+  const index = { ...NOW, memo: false, path: join(dir, 'idx', 'index'), onStats: (s: IndexRunStats) => runs.push(s) };
+  const plain = withoutTimes(JSON.stringify(await validate(root, { index: false, engine: 'inline' })));
+  for (let i = 0; i < 4; i++) assert.equal(withoutTimes(JSON.stringify(await validate(root, { index, engine: 'inline' }))), plain);
+  const last = runs.at(-1)!;
+  assert.equal(last.foldersServed, 2, `both folders with records served: ${JSON.stringify(last)}`);
+  assert.equal(last.written, false, 'nothing changed: the index is not written again');
+  const entries = readIndex(join(dir, 'idx', 'index')).records;
+  assert.equal(entries.length, 2, `a record entry per folder with images: ${entries.join(', ')}`);
+});

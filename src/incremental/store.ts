@@ -879,7 +879,10 @@ export class IndexWriter {
     let crc = crc32(head.subarray(8, ENTRY_HEAD));
     crc = crc32(keyBytes, crc);
     crc = crc32(id.subarray(0, IDENTITY_BYTES), crc);
-    for (const p of payload) crc = crc32(p, crc);
+    // An empty part is skipped: zlib.crc32 of a buffer with no memory behind it (a zero-length
+    // ArrayBuffer: a folder record's file identities when it has no sidecar) is 0, not the running
+    // value, so such an entry never passed its own checksum and was dropped at every rewrite.
+    for (const p of payload) if (p.length > 0) crc = crc32(p, crc);
     head.writeUInt32LE(crc >>> 0, 4);
     const off = this.size;
     // Flushed entries are read back by `keyAt` when a hash matches: flush before an entry could straddle.
