@@ -435,7 +435,8 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
           imageInPatch = true;
           return;
         }
-        if (images.length > MEMO_MAX_FILES) return;
+        // Only while this run can still stand for a memo (a stat more per image record, else).
+        if (images.length > MEMO_MAX_FILES || this.runIndex?.memoLog.spoiled != null) return;
         const id = statIdentityAny(path);
         images.push([path, id ? identityBytes(id) : null]);
       },
