@@ -198,8 +198,9 @@ test('byte-identical to --no-index on an awkward tree, after each kind of change
   mkdirSync(out);
   const first = await assertIdentical(root, out, 'unchanged', indexPath);
   assert.ok(first.hits > 0, 'the warm runs were served from the index');
-  // validate, stats (both) and format-stats answered their fourth run from a memo; no first run was.
-  for (const name of ['validate', 'stats', 'stats --operation-type', 'format-stats']) assert.ok(first.memo.includes(`${name} fourth`), `${name}: fourth run answered by the tree memo (${first.memo.join(', ')})`);
+  // No first run was answered by a memo. (That the fourth runs are is tree-memo.test's to show: this
+  // tree's absolute link looks `tmp` up in `/`, and where the file system keeps no birth times a
+  // name's stamp is its ctime, which every file other tests create in /tmp moves.)
   assert.ok(!first.memo.some((m) => m.endsWith('first')), 'no first run answered by a memo');
   const targets = ['a/IMG_1.json', 'a/typed.json', 'b/both.json', 'b/orphan.json'];
   let i = 0;
@@ -208,7 +209,6 @@ test('byte-identical to --no-index on an awkward tree, after each kind of change
     // Each first run found the memo the stage before left: never answered by it whole (a patch, at most).
     const r = await assertIdentical(root, out, kind, indexPath);
     assert.ok(!r.memo.some((m) => m.endsWith('first')), `${kind}: a first run after the change was answered by a stale memo whole (${r.memo.join(', ')})`);
-    assert.ok(r.memo.includes('validate fourth'), `${kind}: the memo was made again`);
   }
   // Touched image (the sidecar unchanged): stale/todo compare the image with the sidecar's record.
   const staleBefore = (await staleSidecars(root, { index: { ...NOW, path: indexPath } })).counts.stale;

@@ -34,12 +34,15 @@ function tree(dir: string): { root: string; outside: string } {
       'photos/d2/bad.json': '{"face_detection": {"faces": [',
       'photos/d2/orphan.json': { json: sidecarData('gone.jpg', 1, 4) },
       'games/g1/IMG_1.jpg': { symlink: '../../photos/d1/IMG_1.jpg' },
-      'games/g1/far.jpg': { symlink: join(outside, 'far.jpg') },
+      // Relative, out of the root: its lookups stay in this test's folders. An absolute one would
+      // look `tmp` up in `/`, and on a file system without birth times (stamps then use ctime)
+      // every file created in /tmp by other tests would make the memo's name check fail.
+      'games/g1/far.jpg': { symlink: '../../../outside/far.jpg' },
     },
     root,
   );
   makeTree({ 'far.jpg': FAKE_JPEG, 'far.json': { json: sidecarData('far.jpg', 3, 4) } }, outside);
-  symlinkSync(join(root, 'photos/d2/IMG_3.jpg'), join(root, 'games/g1/IMG_3.jpg'));
+  symlinkSync('../../photos/d2/IMG_3.jpg', join(root, 'games/g1/IMG_3.jpg'));
   return { root, outside };
 }
 
@@ -295,9 +298,9 @@ test('tree memo: the spool a run collects its memo in (past 64 KiB) is removed a
   assert.deepEqual(memos(), [], 'nor a memo');
 });
 
-test('tree memo: a folder outside the library on a link\'s way (/tmp, a home folder) changing for its own reasons does not stop the memo', async (t) => {
+test('tree memo: a folder outside the library on a link\'s way (a parent folder, /tmp, a home folder) changing for its own reasons does not stop the memo', async (t) => {
   const dir = testDir(t, 'isc-memo-outside-');
-  const { root } = tree(dir); // games/g1/far.jpg: an absolute link through `dir` to dir/outside
+  const { root } = tree(dir); // games/g1/far.jpg: a link out of the root through `dir` to dir/outside
   const indexPath = join(dir, 'idx', 'index');
   await warmUntilMemo(root, indexPath, 'before');
   // `dir` (outside the root, on the link's way) gains a file: its identity moves, the name it
