@@ -96,3 +96,24 @@ export function statIdentityAny(path: string): FileIdentity | null {
     return null;
   }
 }
+
+/**
+ * A stat's identity laid out as the index stores it, in one reused buffer: the hot loops of warm
+ * runs (folder records' file checks, a tree memo's checks) compare it with stored bytes without an
+ * object per file. `bytes` holds the last one loaded.
+ */
+export class IdentityScratch {
+  private readonly words = new BigUint64Array(5);
+  readonly bytes = Buffer.from(this.words.buffer);
+
+  /** Does `st`'s identity equal the 40 bytes at `at` of `buf`? */
+  matches(st: BigIntStats, buf: Uint8Array, at: number): boolean {
+    const w = this.words;
+    w[0] = st.dev;
+    w[1] = st.ino;
+    w[2] = st.size;
+    w[3] = st.mtimeNs;
+    w[4] = st.ctimeNs;
+    return this.bytes.compare(buf, at, at + IDENTITY_BYTES) === 0;
+  }
+}

@@ -22,7 +22,7 @@ import { relativeTo } from '../fs/rel-path.js';
 import { withSidecarLock } from '../fs/lock.js';
 import { removeStaleTempFiles, tempNameFor } from '../fs/temp-files.js';
 import type { FileInspection, InspectOptions } from '../tasks/inspect.js';
-import { IDENTITY_BYTES, identityBytes, identityEquals, statIdentity, type FileIdentity } from './identity.js';
+import { IDENTITY_BYTES, identityBytes, identityEquals, IdentityScratch, statIdentity, type FileIdentity } from './identity.js';
 import { buildId, isCacheable, optionsKey } from './key.js';
 import { PATH_MARK, racyCutoffNs, takeEntry, type EntryOptions } from './entry.js';
 import { DirSnapshots, type EntrySink } from './dir-cache.js';
@@ -234,7 +234,7 @@ export async function noteMemoRun(location: IndexLocation, opts: IndexOptions, m
     opts.onWarning?.(`index ${path}: last run not noted (${errors.fromFs(e, path).message})`);
   }
   opts.onStats?.({
-    ...(made ?? { entries: 0, bytes: 0, dirsReused: 0, linksReused: 0, foldersServed: 0, recordsServed: 0, pruned: false, extended: false }),
+    ...(made ?? { entries: 0, bytes: 0, dirsReused: 0, linksReused: 0, foldersServed: 0, recordsServed: 0 }),
     path,
     where: location.where,
     hits: sidecars,
@@ -304,8 +304,7 @@ export class ScanIndex implements EntrySink {
   readonly rootAbs: string;
   /** The checks this run made, for its tree memo (tree-memo.ts): spoiled by anything else it did. */
   readonly memoLog = new CheckLog();
-  private readonly idScratch = new BigUint64Array(5);
-  private readonly idScratchBytes = Buffer.from(this.idScratch.buffer);
+  private readonly idScratch = new IdentityScratch();
 
   private constructor(
     root: string,
@@ -583,19 +582,13 @@ export class ScanIndex implements EntrySink {
     const files = new Uint8Array(nFiles);
     const dirs = new Uint8Array(meta.dirs.length);
     const steps = new Uint8Array(meta.steps.length);
-    const scratch = this.idScratch;
     const fileHolds = (i: number): boolean => {
       if (files[i] === 0) {
         let ok = false;
         try {
           const st = statSync(meta.files[i], { bigint: true, throwIfNoEntry: false });
           if (st && st.isFile()) {
-            scratch[0] = st.dev;
-            scratch[1] = st.ino;
-            scratch[2] = st.size;
-            scratch[3] = st.mtimeNs;
-            scratch[4] = st.ctimeNs;
-            ok = this.idScratchBytes.compare(ids, i * IDENTITY_BYTES, (i + 1) * IDENTITY_BYTES) === 0;
+            ok = this.idScratch.matches(st, ids, i * IDENTITY_BYTES);
             if (ok) this.memoLog.file(meta.files[i], ids.subarray(i * IDENTITY_BYTES, (i + 1) * IDENTITY_BYTES));
           }
         } catch {

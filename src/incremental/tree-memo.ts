@@ -17,7 +17,7 @@ import { closeSync, openSync, readdirSync, readSync, renameSync, rmSync, statSyn
 import { basename, dirname, join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { crc32 } from 'node:zlib';
-import { IDENTITY_BYTES } from './identity.js';
+import { IDENTITY_BYTES, IdentityScratch } from './identity.js';
 import { lookupEntry } from '../discovery/resolve-link.js';
 import { tempNameFor } from '../fs/temp-files.js';
 import { READ_FLAGS } from '../fs/regular-file.js';
@@ -249,8 +249,7 @@ export interface ChangedFiles {
  * `maxChanged` (more: false), for a patch: the result is then the changed ones.
  */
 function checksHold(paths: Buffer[], counts: number[], ids: Buffer, idsAt: number, maxChanged: number): ChangedFiles | false {
-  const scratch = new BigUint64Array(5);
-  const scratchBytes = Buffer.from(scratch.buffer);
+  const scratch = new IdentityScratch();
   const changed: ChangedFiles = { at: [], ids: [] };
   let at = idsAt;
   for (let kind = 0; kind < KINDS; kind++) {
@@ -271,19 +270,11 @@ function checksHold(paths: Buffer[], counts: number[], ids: Buffer, idsAt: numbe
         st = undefined;
       }
       const kindOk = st !== undefined && (kind === DIR ? st.isDirectory() : kind === FILE ? st.isFile() : true);
-      let holds: boolean;
-      if (kindOk) {
-        scratch[0] = st!.dev;
-        scratch[1] = st!.ino;
-        scratch[2] = st!.size;
-        scratch[3] = st!.mtimeNs;
-        scratch[4] = st!.ctimeNs;
-        holds = scratchBytes.compare(ids, at, at + IDENTITY_BYTES) === 0;
-      } else holds = NOTHING.compare(ids, at, at + IDENTITY_BYTES) === 0;
+      const holds = kindOk ? scratch.matches(st!, ids, at) : NOTHING.compare(ids, at, at + IDENTITY_BYTES) === 0;
       if (holds) continue;
       if (kind !== FILE || changed.at.length >= maxChanged) return false;
       changed.at.push(n);
-      changed.ids.push(kindOk ? Buffer.from(scratchBytes) : null);
+      changed.ids.push(kindOk ? Buffer.from(scratch.bytes) : null);
     }
   }
   return changed;
