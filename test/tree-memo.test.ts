@@ -7,11 +7,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { appendFileSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { clearIndex, formatStats, stats, validate, type IndexOptions, type IndexRunStats, type ValidationResult } from '../src/index.js';
 import { saveSidecar } from '../src/ops/save.js';
 import { CheckLog, loadMemo, memoPlace, sameThroughJson, storeMemo } from '../src/incremental/tree-memo.js';
 import { resolveIndexLocation } from '../src/incremental/location.js';
+import { identityBytes, statIdentityAny } from '../src/incremental/identity.js';
+import { lookupEntry } from '../src/discovery/resolve-link.js';
 import { FAKE_JPEG, makeTree, sidecarData, testDir } from './helpers/tree.js';
 
 const FIXED_TIME = 1_700_000_000;
@@ -34,9 +36,8 @@ function tree(dir: string): { root: string; outside: string } {
       'photos/d2/bad.json': '{"face_detection": {"faces": [',
       'photos/d2/orphan.json': { json: sidecarData('gone.jpg', 1, 4) },
       'games/g1/IMG_1.jpg': { symlink: '../../photos/d1/IMG_1.jpg' },
-      // Relative, out of the root: its lookups stay in this test's folders. An absolute one would
-      // look `tmp` up in `/`, and on a file system without birth times (stamps then use ctime)
-      // every file created in /tmp by other tests would make the memo's name check fail.
+      // Relative, out of the root: its lookups stay in this test's folders (an absolute one, looked
+      // up from `/`: the last test).
       'games/g1/far.jpg': { symlink: '../../../outside/far.jpg' },
     },
     root,
@@ -316,4 +317,67 @@ test('tree memo: a folder outside the library on a link\'s way (a parent folder,
   renameSync(join(dir, 'outside'), join(dir, 'outside-old'));
   makeTree({ 'far.jpg': FAKE_JPEG, 'far.json': { json: sidecarData('far.jpg', 6, 4) } }, join(dir, 'outside'));
   await assertNotServed(root, indexPath, 'outside folder replaced', ['validate', 'stats', 'format-stats']);
+});
+
+test('tree memo: a name check holds by its folder\'s identity or by its stamp; neither: a miss (racy folder: the stamp alone)', (t) => {
+  const dir = testDir(t, 'isc-memo-name-');
+  mkdirSync(join(dir, 'lib'));
+  mkdirSync(join(dir, 'outer/inner'), { recursive: true });
+  const location = resolveIndexLocation(join(dir, 'lib'), { path: join(dir, 'index') });
+  const place = memoPlace(location, join(dir, 'lib'), ['names'])!;
+  const name = join(dir, 'outer/inner');
+  const stampOf = () => {
+    const r = lookupEntry(name);
+    assert.ok('stamp' in r);
+    return r.stamp;
+  };
+  const folderId = () => identityBytes(statIdentityAny(join(dir, 'outer'))!);
+  const served = (stamp: Uint8Array, dirId: Uint8Array | null) => {
+    const log = new CheckLog();
+    log.name(name, stamp, dirId);
+    assert.equal(storeMemo(place, log, { ok: 1 }), true);
+    return loadMemo(place) !== null;
+  };
+  const wrongStamp = Buffer.alloc(24, 7);
+  const wrongFolder = Buffer.alloc(40, 7);
+  assert.equal(served(stampOf(), folderId()), true, 'both hold');
+  assert.equal(served(wrongStamp, folderId()), true, 'the folder as it was: the name names what it did');
+  assert.equal(served(stampOf(), wrongFolder), true, 'the folder moved, the name still names the inode');
+  assert.equal(served(wrongStamp, wrongFolder), false, 'neither');
+  assert.equal(served(wrongStamp, null), false, 'no folder identity (racy): the stamp alone');
+  assert.equal(served(stampOf(), null), true);
+});
+
+test('tree memo: folders on an absolute link\'s way out of the library gaining files (their ctimes move: the stamps of their names, without birth times) do not stop the memo; a folder replaced does', async (t) => {
+  const dir = testDir(t, 'isc-memo-way-');
+  const root = join(dir, 'lib');
+  makeTree(
+    {
+      'photos/d1/IMG_1.jpg': FAKE_JPEG,
+      'photos/d1/IMG_1.json': { json: sidecarData('IMG_1.jpg', 2, 4) },
+      // Absolute, out of the root: every folder above `dir` (the temp folder, as `/tmp` in `/`)
+      // and `mid` are looked up by name.
+      'games/g1/far.jpg': { symlink: join(dir, 'mid/outside/far.jpg') },
+    },
+    root,
+  );
+  makeTree({ 'outside/far.jpg': FAKE_JPEG, 'outside/far.json': { json: sidecarData('far.jpg', 3, 4) } }, join(dir, 'mid'));
+  const indexPath = join(dir, 'idx', 'index');
+  await warmUntilMemo(root, indexPath, 'before');
+  // `mid` and the temp folder holding `dir` gain files: their ctimes move (where a folder has no
+  // birth time, e.g. an old /tmp, its stamp with it); the folders they are looked up in do not.
+  writeFileSync(join(dir, 'mid', 'unrelated.txt'), 'x');
+  const busy = join(dirname(dir), `${basename(dir)}-busy`);
+  writeFileSync(busy, 'x');
+  rmSync(busy);
+  for (const [name, run] of Object.entries(commands(root, indexPath, { memo: [] }))) {
+    const plain = await run(false);
+    const runs: Runs = { memo: [] };
+    assert.equal(await commands(root, indexPath, runs)[name as keyof ReturnType<typeof commands>](true), plain, name);
+    assert.equal(runs.memo[0], 'whole', `${name}: answered whole after files were made in folders on the link's way`);
+  }
+  // `mid` replaced by another folder (its folder `dir` changed too): never whole.
+  renameSync(join(dir, 'mid'), join(dir, 'mid-old'));
+  makeTree({ 'outside/far.jpg': FAKE_JPEG, 'outside/far.json': { json: sidecarData('far.jpg', 5, 4) } }, join(dir, 'mid'));
+  await assertNotServed(root, indexPath, 'a folder on the way replaced', ['validate', 'stats', 'format-stats']);
 });

@@ -147,12 +147,12 @@ export class DirSnapshots implements ListingCache, LinkResolution {
       // for reasons of its own; the name itself is what the lookup needs (one lstat, as when the
       // folder has moved). Inside, the folder's identity (its listing is the walk's too).
       if (stamp !== null && this.onNameHeld !== null && !this.insideRoot(dir)) {
-        this.onNameHeld(dir === '/' ? `/${name}` : `${dir}/${name}`, stamp);
+        this.onNameHeld(dir === '/' ? `/${name}` : `${dir}/${name}`, stamp, now);
         return true;
       }
       return this.held(dir, now);
     }
-    return this.namesNow(dir, name, stamp);
+    return this.namesNow(dir, name, stamp, now);
   }
 
   /** A folder of the library (its real path under the root's). */
@@ -271,10 +271,14 @@ export class DirSnapshots implements ListingCache, LinkResolution {
     return true;
   }
 
-  /** A lookup by name that held (its folder moved, the name still names the inode): a check of the tree memo. */
-  onNameHeld: ((path: string, stamp: Uint8Array) => void) | null = null;
+  /**
+   * A lookup by name that held (in a folder outside the library, or one that moved: the name still
+   * names the inode), with its folder's identity now (null: not a folder): a check of the tree memo.
+   */
+  onNameHeld: ((path: string, stamp: Uint8Array, dirNow: { id: Buffer; racy: boolean } | null) => void) | null = null;
 
-  private namesNow(dir: string, name: string, stamp: Uint8Array | null): boolean {
+  /** `dirNow`: the folder's identity taken before the lookup (what a memo's name check may rely on instead of the stamp). */
+  private namesNow(dir: string, name: string, stamp: Uint8Array | null, dirNow: { id: Buffer; racy: boolean } | null): boolean {
     if (stamp === null) return false; // it named nothing; the folder changed: look again
     const path = dir === '/' ? `/${name}` : `${dir}/${name}`;
     let now = this.entries.get(path);
@@ -288,7 +292,7 @@ export class DirSnapshots implements ListingCache, LinkResolution {
       }
     }
     const holds = now !== null && Buffer.compare(now, stamp) === 0;
-    if (holds) this.onNameHeld?.(path, stamp);
+    if (holds) this.onNameHeld?.(path, stamp, dirNow);
     return holds;
   }
 

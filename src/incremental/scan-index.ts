@@ -329,7 +329,7 @@ export class ScanIndex implements EntrySink {
     this.runKeys = this.loadedKeyNo >= 0 ? keys : [...keys, { key: this.key, used: 0 }];
     this.keyNo = this.loadedKeyNo >= 0 ? this.loadedKeyNo : keys.length;
     this.dirs = new DirSnapshots(this.reader, resolve(root), this.location.rootReal, this.racyCutoffNs, this);
-    this.dirs.onNameHeld = (path, stamp) => this.memoLog.name(path, stamp);
+    this.dirs.onNameHeld = (path, stamp, dirNow) => this.memoLog.name(path, stamp, dirNow !== null && !dirNow.racy ? dirNow.id : null);
     this.dirs.onDirHeld = (real, now) => this.memoLog.dir(real, now.id, now.racy);
   }
 

@@ -13,7 +13,7 @@
  * checks holding means the same run again. One file per command and options (`<index>.memo-<key>`),
  * replaced whole (temp file + rename), checksummed; a damaged, foreign or stale one is a miss.
  */
-import { closeSync, openSync, readdirSync, readSync, renameSync, rmSync, statSync, writeFileSync, writeSync, fstatSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readSync, renameSync, rmSync, statSync, writeFileSync, writeSync, fstatSync, type BigIntStats } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { crc32 } from 'node:zlib';
@@ -23,7 +23,7 @@ import { tempNameFor } from '../fs/temp-files.js';
 import { READ_FLAGS } from '../fs/regular-file.js';
 import type { IndexLocation } from './location.js';
 
-const MAGIC = Buffer.from('image-sidecar tree memo 4\n', 'latin1');
+const MAGIC = Buffer.from('image-sidecar tree memo 5\n', 'latin1');
 /** Any version's first bytes: a memo file of ours, whichever version wrote it (kept or pruned as one). */
 const MAGIC_NAME = Buffer.from('image-sidecar tree memo ', 'latin1');
 /** Memo files kept per index (the least recently written go first): commands × option sets in use. */
@@ -38,8 +38,12 @@ const MEMO_MAX_BYTES = 256 * 1024 * 1024;
 
 /**
  * Kinds of check: a folder (stat, a folder), a sidecar (stat, a regular file), an image (stat,
- * anything), a name (lstat: it still names the inode a link's lookup found, resolve-link.ts's
- * stamp in the first 24 bytes: a stored resolution whose folder moved).
+ * anything), a name (a link's lookup outside the library, or whose folder moved: it still names
+ * the inode the lookup found). A name's check holds when its folder has the identity it had (then
+ * every name in it names what it did, as the index's folders rely on), or else when an lstat gives
+ * the stamp it gave (resolve-link.ts). Either, because without birth times a stamp holds the ctime:
+ * `/tmp` or a home folder, looked up on an absolute link's way, changes its ctime whenever a file is
+ * made in it, while the folder it is looked up in (`/`, `/home`) stays as it was.
  */
 const DIR = 0;
 const FILE = 1;
@@ -48,6 +52,8 @@ const NAME = 3;
 const KINDS = 4;
 type CheckKind = typeof DIR | typeof FILE | typeof IMAGE | typeof NAME;
 const STAMP_BYTES = 24;
+/** Bytes per check of each kind: an identity; for a name, its stamp and its folder's identity (NOTHING: racy, not checked). */
+const SLOT_BYTES = [IDENTITY_BYTES, IDENTITY_BYTES, IDENTITY_BYTES, STAMP_BYTES + IDENTITY_BYTES] as const;
 
 /** An all-zero identity: the path named nothing of the kind (no inode 0 is a file). */
 const NOTHING = Buffer.alloc(IDENTITY_BYTES);
@@ -80,7 +86,7 @@ class ByteLog {
 
 /**
  * The checks one run made, as they held, as bytes: per kind its paths (UTF-8, each ended by NUL) and
- * their identities (40 bytes each). `spoil()`: the run did something a memo cannot stand for (a
+ * their identities (SLOT_BYTES each). `spoil()`: the run did something a memo cannot stand for (a
  * listing read, a file read again): no memo from it, and nothing more kept.
  */
 export class CheckLog {
@@ -112,12 +118,14 @@ export class CheckLog {
   image(path: string, id: Uint8Array | null): void {
     this.add(IMAGE, path, id);
   }
-  name(path: string, stamp: Uint8Array): void {
+  /** A name that named the inode of `stamp`, looked up in a folder of identity `dirId` (null: racy, the stamp alone checks it). */
+  name(path: string, stamp: Uint8Array, dirId: Uint8Array | null): void {
     if (this.spoiled !== null || this.names.has(path)) return;
     this.names.add(path);
-    const id = Buffer.alloc(IDENTITY_BYTES);
-    id.set(stamp.subarray(0, STAMP_BYTES));
-    this.add(NAME, path, id);
+    const slot = Buffer.alloc(SLOT_BYTES[NAME]);
+    slot.set(stamp.subarray(0, STAMP_BYTES));
+    if (dirId !== null) slot.set(dirId.subarray(0, IDENTITY_BYTES), STAMP_BYTES);
+    this.add(NAME, path, slot);
   }
   spoil(why: string): void {
     if (this.spoiled !== null) return;
@@ -129,7 +137,7 @@ export class CheckLog {
     this.names.clear();
     this.dirs.clear();
   }
-  /** Any identity whose ctime is at or after the cutoff (a same-size rewrite could keep it): no memo. */
+  /** Any identity whose ctime is at or after the cutoff (a same-size rewrite could keep it): no memo. Names store none racy. */
   anyRacy(cutoffNs: bigint): boolean {
     for (let kind = 0; kind < NAME; kind++) {
       const ids = this.ids[kind].view();
@@ -193,7 +201,7 @@ interface MemoHead {
  * Layout: MAGIC, u32 LE length of the JSON part, u32 LE CRC-32 of everything after this field,
  * the JSON part ({ head, payload }), the lazy JSON part (`head.lazyBytes`: what only a patch reads),
  * then per kind of check its paths (UTF-8, each ended by NUL; `head.bytes`), then per kind its
- * identities (40 bytes each, in the order of the paths).
+ * identities (SLOT_BYTES each, in the order of the paths).
  */
 function encode(place: MemoPlace, log: CheckLog, payload: unknown, lazy: unknown): { bytes: Buffer; jsonLen: number; lazyLen: number } {
   const lazyJson = Buffer.from(JSON.stringify(lazy), 'utf8');
@@ -244,7 +252,8 @@ export interface ChangedFiles {
 }
 
 /**
- * Does every check still hold? One stat each (an lstat for a name), in the order they were made.
+ * Does every check still hold? One stat each (for a name, a stat of its folder, and an lstat when
+ * the folder moved), in the order they were made.
  * A folder, image or name that fails ends it (false). Sidecars that fail are collected, up to
  * `maxChanged` (more: false), for a patch: the result is then the changed ones.
  */
@@ -256,19 +265,19 @@ function checksHold(paths: Buffer[], counts: number[], ids: Buffer, idsAt: numbe
     // One decode and split per kind (a decode per path cost more than the stat calls' own work).
     const list = paths[kind].toString('utf8').split('\0');
     if (list.length !== counts[kind] + 1 || list[counts[kind]] !== '') return false;
-    for (let n = 0; n < counts[kind]; n++, at += IDENTITY_BYTES) {
+    for (let n = 0; n < counts[kind]; n++, at += SLOT_BYTES[kind]) {
       const p = list[n];
       if (kind === NAME) {
+        if (NOTHING.compare(ids, at + STAMP_BYTES, at + STAMP_BYTES + IDENTITY_BYTES) !== 0) {
+          const cut = p.lastIndexOf('/');
+          const dirSt = statOrNone(cut <= 0 ? '/' : p.slice(0, cut));
+          if (dirSt !== undefined && dirSt.isDirectory() && scratch.matches(dirSt, ids, at + STAMP_BYTES)) continue;
+        }
         const r = lookupEntry(p);
         if ('code' in r || r.stamp.compare(ids, at, at + STAMP_BYTES) !== 0) return false;
         continue;
       }
-      let st;
-      try {
-        st = statSync(p, { bigint: true, throwIfNoEntry: false });
-      } catch {
-        st = undefined;
-      }
+      const st = statOrNone(p);
       const kindOk = st !== undefined && (kind === DIR ? st.isDirectory() : kind === FILE ? st.isFile() : true);
       const holds = kindOk ? scratch.matches(st!, ids, at) : NOTHING.compare(ids, at, at + IDENTITY_BYTES) === 0;
       if (holds) continue;
@@ -278,6 +287,15 @@ function checksHold(paths: Buffer[], counts: number[], ids: Buffer, idsAt: numbe
     }
   }
   return changed;
+}
+
+/** stat (bigint), or undefined: nothing there, or an error. */
+function statOrNone(p: string): BigIntStats | undefined {
+  try {
+    return statSync(p, { bigint: true, throwIfNoEntry: false });
+  } catch {
+    return undefined;
+  }
 }
 
 export interface MemoHit {
@@ -312,10 +330,10 @@ export function loadMemo(place: MemoPlace, maxChanged = 0): MemoHit | null {
   const { head } = parsed;
   if (head.key !== place.key || head.root !== place.rootAbs || head.rootReal !== place.rootReal) return null;
   if (!Array.isArray(head.counts) || head.counts.length !== KINDS || !Array.isArray(head.bytes) || head.bytes.length !== KINDS) return null;
-  const n = head.counts.reduce((a, b) => a + b, 0);
+  const idBytes = head.counts.reduce((a, c, kind) => a + c * SLOT_BYTES[kind], 0);
   const pathBytes = head.bytes.reduce((a, b) => a + b, 0);
   const lazyAt = body + jsonLen;
-  if (lazyAt + head.lazyBytes + pathBytes + n * IDENTITY_BYTES !== buf.length) return null;
+  if (lazyAt + head.lazyBytes + pathBytes + idBytes !== buf.length) return null;
   const paths: Buffer[] = [];
   let at = lazyAt + head.lazyBytes;
   for (const len of head.bytes) {
@@ -341,11 +359,11 @@ export function loadMemo(place: MemoPlace, maxChanged = 0): MemoHit | null {
       let idAt = idsAt;
       for (let kind = 0; kind < KINDS; kind++) {
         log.paths[kind].bytes(paths[kind]);
-        const ids = Buffer.from(buf.subarray(idAt, idAt + head.counts[kind] * IDENTITY_BYTES));
+        const ids = Buffer.from(buf.subarray(idAt, idAt + head.counts[kind] * SLOT_BYTES[kind]));
         if (kind === FILE) changed.at.forEach((i, k) => ids.set(changed.ids[k] ?? NOTHING, i * IDENTITY_BYTES));
         log.ids[kind].bytes(ids);
         log.counts[kind] = head.counts[kind];
-        idAt += head.counts[kind] * IDENTITY_BYTES;
+        idAt += head.counts[kind] * SLOT_BYTES[kind];
       }
       return log;
     },
