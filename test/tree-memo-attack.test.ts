@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { appendFileSync, mkdirSync, readdirSync, readFileSync, statSync, renameSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
+import { crc32 } from 'node:zlib';
 import { fileURLToPath } from 'node:url';
 import { clearIndex, formatStats, stats, validate, type IndexOptions, type IndexRunStats, type ValidationResult } from '../src/index.js';
 import { FAKE_JPEG, makeTree, sidecarData, testDir, type TreeNode } from './helpers/tree.js';
@@ -310,4 +311,54 @@ test('attack big: a bin sidecar flagged encrypted in place, and an orphan bin', 
     writeFileSync(join(root, f), b);
   }
   log('big-enc', { cold, hows: await check(root, indexPath, 'encrypted flag') });
+});
+
+/**
+ * Rewrite a memo file's two JSON parts (what it stores, what a patch reads), keeping its checks,
+ * with a CRC-32 to match: bytes only someone crafting them by hand would write (tree-memo.ts layout).
+ */
+function craftMemo(file: string, change: (main: { head: { lazyBytes: number }; payload: Record<string, unknown> }, lazy: Record<string, unknown>) => void): void {
+  const buf = readFileSync(file);
+  const magicLen = buf.indexOf(0x0a) + 1;
+  const jsonLen = buf.readUInt32LE(magicLen);
+  const body = magicLen + 8;
+  const main = JSON.parse(buf.toString('utf8', body, body + jsonLen)) as { head: { lazyBytes: number }; payload: Record<string, unknown> };
+  const lazyEnd = body + jsonLen + main.head.lazyBytes;
+  const lazy = JSON.parse(buf.toString('utf8', body + jsonLen, lazyEnd)) as Record<string, unknown>;
+  change(main, lazy);
+  const lazyBytes = Buffer.from(JSON.stringify(lazy));
+  main.head.lazyBytes = lazyBytes.length;
+  const mainBytes = Buffer.from(JSON.stringify(main));
+  const out = Buffer.concat([buf.subarray(0, magicLen), Buffer.alloc(8), mainBytes, lazyBytes, buf.subarray(lazyEnd)]);
+  out.writeUInt32LE(mainBytes.length, magicLen);
+  out.writeUInt32LE(crc32(out.subarray(body)) >>> 0, magicLen + 4);
+  writeFileSync(file, out);
+}
+
+test('attack: a memo crafted with a matching checksum but parts no run writes (lists, summary, rows, output) is a miss, never a crash', async (t) => {
+  const only: Name[] = ['validate', 'stats', 'format-stats'];
+  // Each craft, whether a patch must run to read it, and the commands whose memo then stands for nothing.
+  const crafts: [string, Parameters<typeof craftMemo>[1], boolean, Name[]][] = [
+    ['problemSeqs not pairs', (m) => void (m.payload.problemSeqs = [5]), false, only],
+    ['summary null', (m) => void (m.payload.summary = null), false, only],
+    ['rows not rows', (m) => void (m.payload.rows = m.payload.rows === null ? null : { bogus: 1 }), false, ['validate']],
+    ['output a number', (m) => void (m.payload.output = m.payload.output === null ? null : 7), false, ['stats', 'format-stats']],
+    ['a record\'s file checks not a list (a patch reads them)', (_m, lazy) => void ((lazy.deps as unknown[])[0] = 'x'), true, only],
+    ['keys shorter than the rows', (_m, lazy) => void (lazy.keys as unknown[]).pop(), true, only],
+    ['rows of a patch not rows', (_m, lazy) => void (lazy.rows = lazy.rows === undefined ? undefined : 'x'), true, ['stats', 'format-stats']],
+  ];
+  for (const [label, change, needsPatch, spoiled] of crafts) {
+    const dir = testDir(t, 'isc-memo-craft-');
+    const root = join(dir, 'lib');
+    makeTree(BASE, root);
+    const indexPath = join(dir, 'idx', 'index');
+    assert.deepEqual(await warm(root, indexPath, only), [], `${label}: every command has its memo`);
+    const memoFiles = readdirSync(join(dir, 'idx')).filter((n) => /^index\.memo-[0-9a-f]{16}$/.test(n));
+    assert.equal(memoFiles.length, only.length);
+    for (const f of memoFiles) craftMemo(join(dir, 'idx', f), change);
+    // A patch reads the lazy part: a sidecar edited in place (its folder does not move).
+    if (needsPatch) edit(join(root, 'a/IMG_1.json'), flip);
+    const hows = await check(root, indexPath, `crafted memo: ${label}`, only);
+    for (const name of spoiled) assert.notEqual(hows[name][0], 'whole', `${label}: ${name} was answered by the crafted memo`);
+  }
 });

@@ -256,6 +256,23 @@ interface StoredScan {
   rows: unknown;
 }
 
+/** How a memo answered a run: the output, the stored scan it came from, its progress figures, the records a patch made again. */
+interface MemoAnswer<Out> {
+  output: Out;
+  stored: StoredScan;
+  progress: [number, number];
+  patchedRecords: number;
+}
+
+const isPlainObject = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
+const isNumberPair = (x: unknown): x is [number, number] => Array.isArray(x) && x.length === 2 && x.every((n) => typeof n === 'number');
+
+/** The stored scan's parts as a run writes them (the rows and output are the command's to decode). */
+function isStoredScan(x: unknown): x is StoredScan {
+  if (!isPlainObject(x) || !isPlainObject(x.summary) || !isPlainObject(x.summary.counts) || !Array.isArray(x.summary.problems)) return false;
+  return Array.isArray(x.problemSeqs) && x.problemSeqs.every(isNumberPair) && isNumberPair(x.progress) && (x.index === null || isPlainObject(x.index));
+}
+
 /** Per record, what a patch needs (the memo's lazy part): partition key, tree position, the file checks it read, its counts. */
 interface MemoLazy {
   keys: string[];
@@ -429,6 +446,32 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
       if (def.outputStored) lazy.rows = def.encodeRows(rowsNow);
       return { payload, lazy };
     };
+    // The memo's answer: its stored output (every check held), or patched (some sidecars changed);
+    // null when a patch cannot stand for the run. Throws on parts not shaped as a run writes them.
+    const answerFrom = async (hit: MemoHit): Promise<MemoAnswer<Out> | null> => {
+      const stored = hit.payload as StoredScan;
+      if (!isStoredScan(stored) || (def.outputStored && !isPlainObject(stored.output))) throw new TypeError('not a memo payload');
+      if (hit.changed.at.length === 0) {
+        this.started = true; // answered: the scan is not run
+        Object.assign(this.summary, stored.summary);
+        this.problemSeqs.push(...stored.problemSeqs);
+        const output = def.outputStored ? (stored.output as Out) : def.finish(def.decodeRows(stored.rows), this.summary);
+        return { output, stored, progress: stored.progress, patchedRecords: 0 };
+      }
+      const patched = await this.patch(hit, stored, def, imageExts, () => (patching = true));
+      patching = false;
+      if (!patched) return null;
+      this.started = true;
+      // The patched memo: the same checks, the changed sidecars' identities now (taken before
+      // they were read again), unless an image was compared that the memo does not check.
+      const log = hit.checksNow();
+      if (!imageInPatch && !log.anyRacy(cutoffNs)) {
+        const fileIndex = new Map(filePathsOf(log).map((p, i) => [p, i]));
+        const s = toStored(patched.output, patched.rows, patched.records, this.summary, this.problemSeqs, patched.progress, stored.index, fileIndex);
+        if (s && this.summary.complete) storeMemo(place, log, s.payload, s.lazy);
+      }
+      return { output: patched.output, stored, progress: patched.progress, patchedRecords: patched.made };
+    };
     return {
       checkImage: (path: string) => {
         if (patching) {
@@ -464,36 +507,28 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
         opts.signal?.throwIfAborted();
         const hit = loadMemo(place, MAX_PATCHED_FILES);
         if (!hit) return null;
-        const stored = hit.payload as StoredScan;
-        let output: Out;
-        let progress = stored.progress;
-        let patchedRecords = 0;
-        if (hit.changed.at.length === 0) {
-          this.started = true; // answered: the scan is not run
-          Object.assign(this.summary, stored.summary);
-          this.problemSeqs.push(...stored.problemSeqs);
-          output = def.outputStored ? (stored.output as Out) : def.finish(def.decodeRows(stored.rows), this.summary);
-        } else {
-          const patched = await this.patch(hit, stored, def, imageExts, () => (patching = true));
-          patching = false;
-          if (!patched) return null;
-          this.started = true;
-          output = patched.output;
-          progress = patched.progress;
-          patchedRecords = patched.made;
-          // The patched memo: the same checks, the changed sidecars' identities now (taken before
-          // they were read again), unless an image was compared that the memo does not check.
-          const log = hit.checksNow();
-          if (!imageInPatch && !log.anyRacy(cutoffNs)) {
-            const fileIndex = new Map(filePathsOf(log).map((p, i) => [p, i]));
-            const s = toStored(output, patched.rows, patched.records, this.summary, this.problemSeqs, patched.progress, stored.index, fileIndex);
-            if (s && this.summary.complete) storeMemo(place, log, s.payload, s.lazy);
-          }
+        // A memo whose parts are not what a run wrote (bytes made by hand, with a checksum to
+        // match) is a miss, never a crash: the session is put back as it was, the run goes on.
+        const before = { summary: { ...this.summary, counts: { ...this.summary.counts }, problems: [...this.summary.problems] }, problemSeqs: this.problemSeqs.length };
+        let answer: MemoAnswer<Out> | null;
+        try {
+          answer = await answerFrom(hit);
+        } catch (e) {
+          if (opts.signal?.aborted) throw e;
+          answer = null;
+        }
+        patching = false;
+        if (!answer) {
+          for (const k of Object.keys(this.summary)) delete (this.summary as unknown as Record<string, unknown>)[k];
+          Object.assign(this.summary, before.summary);
+          this.problemSeqs.length = before.problemSeqs;
+          this.started = false;
+          return null;
         }
         opts.signal?.throwIfAborted(); // aborted while a patch ran
-        opts.onProgress?.(...progressOf(progress));
-        await noteMemoRun(location, indexOpts, stored.index, hit.checks, patchedRecords);
-        return { output };
+        opts.onProgress?.(...progressOf(answer.progress));
+        await noteMemoRun(location, indexOpts, answer.stored.index, hit.checks, answer.patchedRecords);
+        return { output: answer.output };
       },
       store: (output: Out | null) => {
         const checks = this.memoChecks;
