@@ -6,8 +6,9 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { appendFileSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import { crc32 } from 'node:zlib';
 import { clearIndex, formatStats, stats, validate, type IndexOptions, type IndexRunStats, type ValidationResult } from '../src/index.js';
 import { saveSidecar } from '../src/ops/save.js';
 import { CheckLog, loadMemo, memoPlace, sameThroughJson, storeMemo } from '../src/incremental/tree-memo.js';
@@ -380,4 +381,121 @@ test('tree memo: folders on an absolute link\'s way out of the library gaining f
   renameSync(join(dir, 'mid'), join(dir, 'mid-old'));
   makeTree({ 'outside/far.jpg': FAKE_JPEG, 'outside/far.json': { json: sidecarData('far.jpg', 5, 4) } }, join(dir, 'mid'));
   await assertNotServed(root, indexPath, 'a folder on the way replaced', ['validate', 'stats', 'format-stats']);
+});
+
+/** A library of 30 records in three folders (a tenth of them: three records a memo's delta may hold). */
+function biggerTree(dir: string): string {
+  const spec: Record<string, unknown> = {};
+  for (let i = 0; i < 30; i++) {
+    spec[`d${i % 3}/IMG_${i}.jpg`] = FAKE_JPEG;
+    spec[`d${i % 3}/IMG_${i}.json`] = { json: sidecarData(`IMG_${i}.jpg`, i % 4, 4) };
+  }
+  const root = join(dir, 'lib');
+  makeTree(spec as Parameters<typeof makeTree>[0], root);
+  return root;
+}
+
+/** Edit a sidecar in place (same size: a flag flipped; its folder does not move). */
+const flipInPlace = (f: string) => writeFileSync(f, readFileSync(f, 'utf8').replace(/"success": (true|!rue)/, (_m, v: string) => `"success": ${v === 'true' ? '!rue' : 'true'}`));
+
+/** The memo files and deltas of an index folder, with their bytes. */
+function memoState(idx: string): Map<string, Buffer> {
+  return new Map(readdirSync(idx).filter((n) => n.includes('.memo-')).map((n) => [n, readFileSync(join(idx, n))]));
+}
+
+/** Every command once: output as --no-index, answered as `expect`. */
+async function runAll(root: string, indexPath: string, label: string, expect: 'whole' | 'patched' | 'none' | 'any'): Promise<void> {
+  for (const [name, run] of Object.entries(commands(root, indexPath, { memo: [] }))) {
+    const plain = await run(false);
+    const runs: Runs = { memo: [] };
+    assert.equal(await commands(root, indexPath, runs)[name as keyof ReturnType<typeof commands>](true), plain, `${label}: ${name} differs from --no-index`);
+    // validate's two forms share a memo: the second finds what the first patched.
+    if (name !== 'validate (results kept)' && expect !== 'any') assert.equal(runs.memo[0], expect, `${label}: ${name}`);
+  }
+}
+
+test('tree memo: a patch writes a delta beside the memo, not the memo; memo and delta answer the next run; deltas add up until past a tenth of the records, then the memo is written again', async (t) => {
+  const dir = testDir(t, 'isc-memo-delta-');
+  const root = biggerTree(dir);
+  const idx = join(dir, 'idx');
+  const indexPath = join(idx, 'index');
+  await warmUntilMemo(root, indexPath, 'before');
+  const memos = memoState(idx);
+  assert.equal([...memos.keys()].filter((n) => n.endsWith('.delta')).length, 0);
+  flipInPlace(join(root, 'd0/IMG_0.json'));
+  await runAll(root, indexPath, 'one edit', 'patched');
+  const afterOne = memoState(idx);
+  for (const [n, b] of memos) assert.ok(afterOne.get(n)?.equals(b), `${n}: the memo itself is not written again`);
+  assert.equal([...afterOne.keys()].filter((n) => n.endsWith('.delta')).length, memos.size, 'a delta per memo');
+  await runAll(root, indexPath, 'after one edit', 'whole');
+  // A second record, and the first again: the delta holds both.
+  flipInPlace(join(root, 'd1/IMG_1.json'));
+  flipInPlace(join(root, 'd0/IMG_0.json'));
+  await runAll(root, indexPath, 'two edits', 'patched');
+  await runAll(root, indexPath, 'after two edits', 'whole');
+  for (const [n, b] of memos) assert.ok(readFileSync(join(idx, n)).equals(b), `${n}: still the memo of the first run`);
+  // Two more records: four made again since the memo, past a tenth (three): the memo again, no delta.
+  flipInPlace(join(root, 'd2/IMG_2.json'));
+  flipInPlace(join(root, 'd0/IMG_3.json'));
+  await runAll(root, indexPath, 'four edits', 'patched');
+  const rewritten = memoState(idx);
+  assert.equal([...rewritten.keys()].filter((n) => n.endsWith('.delta')).length, 0, 'the deltas of the old memos are gone');
+  for (const [n, b] of memos) assert.ok(!rewritten.get(n)?.equals(b), `${n}: written again`);
+  await runAll(root, indexPath, 'after four edits', 'whole');
+});
+
+test('tree memo: a damaged delta, one of another memo, or one crafted with a matching checksum is never relied on; someone else\'s file at a delta\'s name is never written over; index clear removes deltas', async (t) => {
+  const dir = testDir(t, 'isc-memo-delta-bad-');
+  const root = biggerTree(dir);
+  const idx = join(dir, 'idx');
+  const indexPath = join(idx, 'index');
+  await warmUntilMemo(root, indexPath, 'before');
+  flipInPlace(join(root, 'd0/IMG_0.json'));
+  await runAll(root, indexPath, 'one edit', 'patched');
+  const deltas = () => readdirSync(idx).filter((n) => n.endsWith('.delta') && n.includes('.memo-')).map((n) => join(idx, n));
+  // Damaged: the memo's own identities of the edited sidecar no longer hold, so the run patches again.
+  for (const f of deltas()) {
+    const b = readFileSync(f);
+    b[b.length - 3] ^= 0xff;
+    writeFileSync(f, b);
+  }
+  await runAll(root, indexPath, 'damaged deltas', 'patched');
+  await runAll(root, indexPath, 'after damaged deltas', 'whole');
+  // Crafted: a matching checksum over a body no patch writes (no summary). The identities it
+  // gives hold, but it stands for nothing: the run is made in full.
+  for (const f of deltas()) {
+    const b = readFileSync(f);
+    const magicLen = b.indexOf(0x0a) + 1;
+    const jsonLen = b.readUInt32LE(magicLen);
+    const body = magicLen + 8;
+    const parsed = JSON.parse(b.toString('utf8', body, body + jsonLen)) as { body: { summary: unknown } };
+    parsed.body.summary = null;
+    const json = Buffer.from(JSON.stringify(parsed));
+    const out = Buffer.concat([b.subarray(0, magicLen), Buffer.alloc(8), json, b.subarray(body + jsonLen)]);
+    out.writeUInt32LE(json.length, magicLen);
+    out.writeUInt32LE(crc32(out.subarray(body)) >>> 0, magicLen + 4);
+    writeFileSync(f, out);
+  }
+  const crafted = new Map(deltas().map((f) => [f, readFileSync(f)]));
+  await runAll(root, indexPath, 'crafted deltas', 'none');
+  // (validate's second form, of the same memo, then patches the memo alone and writes its own.)
+  for (const [f, bytes] of crafted) assert.ok(!existsSync(f) || !readFileSync(f).equals(bytes), 'a delta that stood for nothing is removed');
+  await runAll(root, indexPath, 'after crafted deltas: the memo alone', 'any');
+  // A delta of another memo (another generation): moved over from another command's memo.
+  flipInPlace(join(root, 'd1/IMG_1.json'));
+  await runAll(root, indexPath, 'deltas again', 'patched');
+  const [a, b] = deltas();
+  writeFileSync(a, readFileSync(b));
+  flipInPlace(join(root, 'd0/IMG_0.json'));
+  await runAll(root, indexPath, 'a delta of another memo', 'patched');
+  await runAll(root, indexPath, 'after a delta of another memo', 'whole');
+  // Someone else's file at a delta's name: the patch writes the memo again instead, and leaves it.
+  const theirs = deltas()[0];
+  writeFileSync(theirs, 'my notes\n');
+  flipInPlace(join(root, 'd2/IMG_2.json'));
+  await runAll(root, indexPath, 'their file at a delta\'s name', 'patched');
+  await runAll(root, indexPath, 'after their file', 'whole');
+  assert.equal(readFileSync(theirs, 'utf8'), 'my notes\n');
+  clearIndex(root, { path: indexPath });
+  assert.deepEqual(readdirSync(idx).filter((n) => n.includes('.memo-')), [basename(theirs)], 'our memos and deltas removed, their file left');
 });

@@ -10,7 +10,7 @@ import type { FileInspection, InspectItem, InspectOptions, LinkAt } from '../tas
 import type { Category, Options, SidecarExt, SidecarNaming } from '../types.js';
 import { CATEGORIES } from '../types.js';
 import { DEFAULT_RACY_MARGIN_MS, noteMemoRun, ScanIndex, type IndexOptions, type IndexRunStats, type Pending } from '../incremental/scan-index.js';
-import { CheckLog, filePathsOf, loadMemo, MEMO_MAX_FILES, memoPlace, MemoSpool, storeMemo, type MemoHit } from '../incremental/tree-memo.js';
+import { CheckLog, dropMemoDelta, filePathsOf, loadMemo, MEMO_MAX_FILES, memoPlace, MemoSpool, storeMemo, storeMemoDelta, type MemoHit } from '../incremental/tree-memo.js';
 import { racyCutoffNs } from '../incremental/entry.js';
 import { identityBytes, statIdentityAny } from '../incremental/identity.js';
 import { isCacheable, memoCodeDigest, optionsKey } from '../incremental/key.js';
@@ -293,6 +293,46 @@ interface MemoRecord {
   depsAt?: number[];
 }
 
+/**
+ * A memo's delta (tree-memo.ts storeMemoDelta): the records patches made again since the memo was
+ * written (`dirty`, by number, with their rows in the command's encoding and what a patch needs of
+ * each), and the stored scan's parts as the last patch left them.
+ */
+interface MemoDelta {
+  dirty: number[];
+  rows: unknown;
+  deps: number[][];
+  tallies: number[][];
+  bytes: number[];
+  summary: ScanSummary;
+  problemSeqs: TreeSeq[];
+  progress: [number, number];
+  index: IndexRunStats | null;
+  output: unknown;
+}
+
+/** The stored scan's parts a delta replaces. */
+function storedPartsOf(d: MemoDelta): Pick<StoredScan, 'summary' | 'problemSeqs' | 'progress' | 'index'> {
+  return { summary: d.summary, problemSeqs: d.problemSeqs, progress: d.progress, index: d.index };
+}
+
+const isIntList = (x: unknown): x is number[] => Array.isArray(x) && x.every((n) => Number.isInteger(n));
+
+/** A delta's body as a patch writes it, of a memo of `n` records (else a TypeError: parts no run writes). */
+function deltaOf(x: unknown, n: number): MemoDelta {
+  const d = x as MemoDelta;
+  const ok =
+    isPlainObject(x) &&
+    isIntList(d.dirty) &&
+    d.dirty.every((i, k) => i >= 0 && i < n && (k === 0 || i > d.dirty[k - 1])) &&
+    Array.isArray(d.deps) && d.deps.length === d.dirty.length && d.deps.every(isIntList) &&
+    Array.isArray(d.tallies) && d.tallies.length === d.dirty.length && d.tallies.every(isIntList) &&
+    isIntList(d.bytes) && d.bytes.length === d.dirty.length &&
+    isStoredScan({ summary: d.summary, problemSeqs: d.problemSeqs, progress: d.progress, index: d.index });
+  if (!ok) throw new TypeError('not a memo delta');
+  return d;
+}
+
 /** Sidecars a patch makes records again for, at most; more, the run goes on without the memo. */
 const MAX_PATCHED_FILES = 4096;
 /** Records a patch makes again, at most this share of them. */
@@ -449,28 +489,88 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
     // The memo's answer: its stored output (every check held), or patched (some sidecars changed);
     // null when a patch cannot stand for the run. Throws on parts not shaped as a run writes them.
     const answerFrom = async (hit: MemoHit): Promise<MemoAnswer<Out> | null> => {
-      const stored = hit.payload as StoredScan;
-      if (!isStoredScan(stored) || (def.outputStored && !isPlainObject(stored.output))) throw new TypeError('not a memo payload');
+      const base = hit.payload as StoredScan;
+      if (!isStoredScan(base) || (def.outputStored && !isPlainObject(base.output))) throw new TypeError('not a memo payload');
+      // The delta's rows put in place in the rows of every record (a command that keeps its output: only a patch needs them).
+      const withDelta = (rows: Row[], delta: MemoDelta | null): Row[] => {
+        if (delta) {
+          const mine = def.decodeRows(delta.rows);
+          if (!Array.isArray(mine) || mine.length !== delta.dirty.length || delta.dirty.some((i) => i >= rows.length)) throw new TypeError('not memo rows');
+          delta.dirty.forEach((i, k) => (rows[i] = mine[k]));
+        }
+        return rows;
+      };
+      const deltaAt = (n: number) => (hit.delta === null ? null : deltaOf(hit.delta, n));
       if (hit.changed.at.length === 0) {
-        this.started = true; // answered: the scan is not run
-        Object.assign(this.summary, stored.summary);
+        let output: Out;
+        let stored = base;
+        if (def.outputStored) {
+          const delta = hit.delta === null ? null : deltaOf(hit.delta, Number.MAX_SAFE_INTEGER);
+          if (delta) {
+            if (!isPlainObject(delta.output)) throw new TypeError('not a memo delta');
+            stored = { ...base, ...storedPartsOf(delta), output: delta.output };
+          }
+          output = stored.output as Out;
+          this.started = true; // answered: the scan is not run
+          Object.assign(this.summary, stored.summary);
+        } else {
+          const rows = def.decodeRows(base.rows);
+          if (!Array.isArray(rows)) throw new TypeError('not memo rows');
+          const delta = deltaAt(rows.length);
+          if (delta) stored = { ...base, ...storedPartsOf(delta) };
+          withDelta(rows, delta);
+          this.started = true; // answered: the scan is not run
+          Object.assign(this.summary, stored.summary);
+          output = def.finish(rows, this.summary);
+        }
         this.problemSeqs.push(...stored.problemSeqs);
-        const output = def.outputStored ? (stored.output as Out) : def.finish(def.decodeRows(stored.rows), this.summary);
         return { output, stored, progress: stored.progress, patchedRecords: 0 };
       }
-      const patched = await this.patch(hit, stored, def, imageExts, () => (patching = true));
+      const patched = await this.patch(hit, base, def, imageExts, deltaAt, withDelta, () => (patching = true));
       patching = false;
       if (!patched) return null;
       this.started = true;
       // The patched memo: the same checks, the changed sidecars' identities now (taken before
       // they were read again), unless an image was compared that the memo does not check.
       const log = hit.checksNow();
-      if (!imageInPatch && !log.anyRacy(cutoffNs)) {
+      if (!imageInPatch && !log.anyRacy(cutoffNs) && this.summary.complete) {
         const fileIndex = new Map(filePathsOf(log).map((p, i) => [p, i]));
-        const s = toStored(patched.output, patched.rows, patched.records, this.summary, this.problemSeqs, patched.progress, stored.index, fileIndex);
-        if (s && this.summary.complete) storeMemo(place, log, s.payload, s.lazy);
+        // Every record made again since the memo was written: a delta of them while they are few
+        // (a patch then writes its own records, not the whole tree's), else the memo again.
+        const dirty = [...new Set([...(patched.delta?.dirty ?? []), ...patched.madeAt])].sort((a, b) => a - b);
+        let kept = false;
+        if (dirty.length <= Math.max(1, patched.rows.length * MAX_PATCHED_SHARE)) {
+          const deps: number[][] = [];
+          for (const i of dirty) {
+            const r = patched.records[i];
+            const at = r.depsAt ?? r.deps.map((d) => fileIndex.get(d) ?? -1);
+            if (at.includes(-1)) break; // read, but not among the checks: no memo can stand for it
+            deps.push(at);
+          }
+          if (deps.length === dirty.length) {
+            const files = new Map(hit.deltaFiles);
+            hit.changed.at.forEach((n, k) => files.set(n, hit.changed.ids[k]));
+            const body: MemoDelta = {
+              dirty,
+              rows: def.encodeRows(dirty.map((i) => patched.rows[i])),
+              deps,
+              tallies: dirty.map((i) => patched.records[i].tally),
+              bytes: dirty.map((i) => patched.records[i].bytes),
+              summary: this.summary,
+              problemSeqs: this.problemSeqs,
+              progress: patched.progress,
+              index: base.index,
+              output: def.outputStored ? patched.output : null,
+            };
+            kept = storeMemoDelta(place, hit.gen, files, body);
+          }
+        }
+        if (!kept) {
+          const s = toStored(patched.output, patched.rows, patched.records, this.summary, this.problemSeqs, patched.progress, base.index, fileIndex);
+          if (s) storeMemo(place, log, s.payload, s.lazy);
+        }
       }
-      return { output: patched.output, stored, progress: patched.progress, patchedRecords: patched.made };
+      return { output: patched.output, stored: base, progress: patched.progress, patchedRecords: patched.made };
     };
     return {
       checkImage: (path: string) => {
@@ -515,6 +615,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
           answer = await answerFrom(hit);
         } catch (e) {
           if (opts.signal?.aborted) throw e;
+          if (hit.delta !== null) dropMemoDelta(place); // the next run reads the memo alone (and patches)
           answer = null;
         }
         patching = false;
@@ -553,13 +654,30 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
 
   /**
    * Make again the records that depend on the changed sidecars of a memo (hit.changed), by their
-   * partition keys, and put them in place of the stored ones; null when the patch cannot stand for
-   * the run (records not made again one for one, the memo's lazy part damaged, too many changed).
+   * partition keys, and put them in place of the stored ones (the memo's, with its delta's in
+   * place: `deltaAt`, `withDelta`); null when the patch cannot stand for the run (records not made
+   * again one for one, the memo's lazy part damaged, too many changed).
    */
-  private async patch<Row, Out>(hit: MemoHit, stored: StoredScan, def: MemoCommand<Row, Out>, imageExts: ReadonlySet<string>, begin: () => void): Promise<{ output: Out; rows: Row[]; records: MemoRecord[]; progress: [number, number]; made: number } | null> {
+  private async patch<Row, Out>(
+    hit: MemoHit,
+    base: StoredScan,
+    def: MemoCommand<Row, Out>,
+    imageExts: ReadonlySet<string>,
+    deltaAt: (n: number) => MemoDelta | null,
+    withDelta: (rows: Row[], delta: MemoDelta | null) => Row[],
+    begin: () => void,
+  ): Promise<{ output: Out; rows: Row[]; records: MemoRecord[]; progress: [number, number]; made: number; madeAt: number[]; delta: MemoDelta | null } | null> {
     const lazy = hit.lazy() as MemoLazy | null;
     if (!lazy || !Array.isArray(lazy.keys)) return null;
     const n = lazy.keys.length;
+    const delta = deltaAt(n);
+    if (delta)
+      delta.dirty.forEach((i, k) => {
+        lazy.deps[i] = delta.deps[k];
+        lazy.tallies[i] = delta.tallies[k];
+        lazy.bytes[i] = delta.bytes[k];
+      });
+    const stored: StoredScan = delta ? { ...base, ...storedPartsOf(delta) } : base;
     const changed = new Set(hit.changed.at);
     // The records to make again, in tree order (the memo's records are).
     const dirty: number[] = [];
@@ -570,8 +688,9 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
       keys.add(lazy.keys[i]);
     }
     if (dirty.length === 0 || dirty.length > Math.max(1, n * MAX_PATCHED_SHARE)) return null;
-    const rows = def.decodeRows(def.outputStored ? lazy.rows : stored.rows);
-    if (rows.length !== n) return null;
+    const rows = def.decodeRows(def.outputStored ? lazy.rows : base.rows);
+    if (!Array.isArray(rows) || rows.length !== n) return null;
+    withDelta(rows, delta);
     begin();
     // The records of those keys, as a shard of just these keys makes them (same tree positions).
     const sub = new ScanSession(this.root, { ...this.opts, index: { ...(this.opts.index as IndexOptions), prune: false, onStats: undefined, onWarning: undefined }, onProgress: undefined, onlyKeys: keys });
@@ -618,7 +737,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
     s.problemCount = sub.summary.problemCount;
     s.complete = stored.summary.complete && sub.summary.complete;
     const progress: [number, number] = [stored.progress[0], bytes];
-    return { output: def.finish(rows, s), rows, records, progress, made: made.size };
+    return { output: def.finish(rows, s), rows, records, progress, made: made.size, madeAt: [...made.keys()], delta };
   }
 
   /** The inspect options every file of this scan gets (the index's options key is made of them). */

@@ -15,7 +15,7 @@
  */
 import { closeSync, openSync, readdirSync, readSync, renameSync, rmSync, statSync, writeFileSync, writeSync, fstatSync, type BigIntStats } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { crc32 } from 'node:zlib';
 import { IDENTITY_BYTES, IdentityScratch } from './identity.js';
 import { lookupEntry } from '../discovery/resolve-link.js';
@@ -23,9 +23,13 @@ import { tempNameFor } from '../fs/temp-files.js';
 import { READ_FLAGS } from '../fs/regular-file.js';
 import type { IndexLocation } from './location.js';
 
-const MAGIC = Buffer.from('image-sidecar tree memo 5\n', 'latin1');
-/** Any version's first bytes: a memo file of ours, whichever version wrote it (kept or pruned as one). */
+const MAGIC = Buffer.from('image-sidecar tree memo 6\n', 'latin1');
+/** A memo's delta (`<memo>.delta`: what a patch changed, on top of the memo of the same generation). */
+const DELTA_MAGIC = Buffer.from('image-sidecar tree memo delta 1\n', 'latin1');
+/** Any version's first bytes: a memo file (or a memo's delta) of ours, whichever version wrote it (kept or pruned as one). */
 const MAGIC_NAME = Buffer.from('image-sidecar tree memo ', 'latin1');
+/** The delta of a memo file. */
+const deltaFileOf = (memoFile: string) => `${memoFile}.delta`;
 /** Memo files kept per index (the least recently written go first): commands × option sets in use. */
 export const MAX_MEMOS = 8;
 /**
@@ -184,11 +188,21 @@ export function memoFilesOf(indexPath: string): string[] {
  * (an rmSync of a folder would also throw and fail the whole clear).
  */
 export function removeMemoFiles(indexPath: string): void {
-  for (const f of memoFilesOf(indexPath)) if (readHead(f) === 'memo') rmSync(f, { force: true });
+  for (const f of memoFilesOf(indexPath)) {
+    removeOurs(f);
+    removeOurs(deltaFileOf(f));
+  }
+}
+
+/** Remove a memo file or delta of ours (someone else's file at its name stays). */
+function removeOurs(file: string): void {
+  if (readHead(file) === 'memo') rmSync(file, { force: true });
 }
 
 interface MemoHead {
   key: string;
+  /** This memo file's generation (random): a delta names the one it was made on. */
+  gen: string;
   root: string;
   rootReal: string;
   counts: number[];
@@ -205,7 +219,7 @@ interface MemoHead {
  */
 function encode(place: MemoPlace, log: CheckLog, payload: unknown, lazy: unknown): { bytes: Buffer; jsonLen: number; lazyLen: number } {
   const lazyJson = Buffer.from(JSON.stringify(lazy), 'utf8');
-  const head: MemoHead = { key: place.key, root: place.rootAbs, rootReal: place.rootReal, counts: log.counts.slice(), bytes: log.paths.map((p) => p.length), lazyBytes: lazyJson.length };
+  const head: MemoHead = { key: place.key, gen: randomBytes(8).toString('hex'), root: place.rootAbs, rootReal: place.rootReal, counts: log.counts.slice(), bytes: log.paths.map((p) => p.length), lazyBytes: lazyJson.length };
   const json = Buffer.from(JSON.stringify({ head, payload }), 'utf8');
   const bytes = Buffer.concat([MAGIC, Buffer.alloc(8), json, lazyJson, ...log.paths.map((p) => p.view()), ...log.ids.map((p) => p.view())]);
   return { bytes, jsonLen: json.length, lazyLen: lazyJson.length };
@@ -300,6 +314,10 @@ function statOrNone(p: string): BigIntStats | undefined {
 
 export interface MemoHit {
   payload: unknown;
+  /** The memo file's generation (storeMemoDelta names it). */
+  gen: string;
+  /** The delta's body (storeMemoDelta) when one of this generation was read; its sidecars' identities are the checks'. */
+  delta: unknown;
   /** Checks made: folders, sidecars, images, names. */
   checks: number[];
   /** Sidecars found changed (none: the memo holds as it is). */
@@ -308,6 +326,8 @@ export interface MemoHit {
   lazy(): unknown;
   /** The memo's checks with the changed sidecars' identities now: the checks of a patched memo. */
   checksNow(): CheckLog;
+  /** The sidecar checks whose identities the delta gives (its own, by number). */
+  deltaFiles: ReadonlyMap<number, Buffer | null>;
 }
 
 /**
@@ -341,10 +361,16 @@ export function loadMemo(place: MemoPlace, maxChanged = 0): MemoHit | null {
     at += len;
   }
   const idsAt = at;
+  // The delta of this generation, if any: its sidecars' identities replace the memo's.
+  const delta = typeof head.gen === 'string' ? readDelta(place, head.gen, head.counts[FILE]) : null;
+  if (delta) for (const [n, id] of delta.files) (id ?? NOTHING).copy(buf, idsAt + head.counts[DIR] * IDENTITY_BYTES + n * IDENTITY_BYTES);
   const changed = checksHold(paths, head.counts, buf, idsAt, maxChanged);
   if (!changed) return null;
   return {
     payload: parsed.payload,
+    gen: head.gen,
+    delta: delta ? delta.body : null,
+    deltaFiles: delta ? delta.files : new Map(),
     checks: head.counts,
     changed,
     lazy: () => {
@@ -368,6 +394,86 @@ export function loadMemo(place: MemoPlace, maxChanged = 0): MemoHit | null {
       return log;
     },
   };
+}
+
+/**
+ * A memo's delta: what a patch changed, kept beside the memo instead of writing the memo again
+ * (a patch then costs its own records, not the whole tree's). Layout: DELTA_MAGIC, u32 LE length
+ * of the JSON part, u32 LE CRC-32 of everything after this field, the JSON part ({ key, gen,
+ * body }), then per changed sidecar check its number (u32 LE) and identity now (40 bytes; all
+ * zeros: gone). It stands only on the memo file of its generation: a memo written again (another
+ * generation) leaves it standing for nothing, and a delta that is damaged, foreign or of another
+ * generation is not read — the memo's own identities of those sidecars then no longer hold, and the
+ * run patches them again (never a wrong answer: a delta only saves work).
+ */
+function readDelta(place: MemoPlace, gen: string, fileChecks: number): { body: unknown; files: Map<number, Buffer | null> } | null {
+  const buf = readBounded(deltaFileOf(place.file));
+  if (!buf || buf.length < DELTA_MAGIC.length + 8 || buf.compare(DELTA_MAGIC, 0, DELTA_MAGIC.length, 0, DELTA_MAGIC.length) !== 0) return null;
+  const jsonLen = buf.readUInt32LE(DELTA_MAGIC.length);
+  const body = DELTA_MAGIC.length + 8;
+  if (body + jsonLen > buf.length || (buf.length - body - jsonLen) % (4 + IDENTITY_BYTES) !== 0) return null;
+  if ((crc32(buf.subarray(body)) >>> 0) !== buf.readUInt32LE(DELTA_MAGIC.length + 4)) return null;
+  let parsed: { key: string; gen: string; body: unknown };
+  try {
+    parsed = JSON.parse(buf.toString('utf8', body, body + jsonLen)) as typeof parsed;
+  } catch {
+    return null;
+  }
+  if (parsed === null || typeof parsed !== 'object' || parsed.key !== place.key || parsed.gen !== gen) return null;
+  const files = new Map<number, Buffer | null>();
+  for (let at = body + jsonLen; at < buf.length; at += 4 + IDENTITY_BYTES) {
+    const n = buf.readUInt32LE(at);
+    if (n >= fileChecks) return null;
+    const id = Buffer.from(buf.subarray(at + 4, at + 4 + IDENTITY_BYTES));
+    files.set(n, NOTHING.equals(id) ? null : id);
+  }
+  return { body: parsed.body, files };
+}
+
+/**
+ * Store a delta on the memo of generation `gen` (temp file + rename, as the memo): `files`, the
+ * sidecar checks whose identities changed (by number; null: gone), and `body`, what the memo's
+ * user needs to put the patch's records in place. Not when the body does not come back exactly
+ * through JSON, nor over a file of someone else's. True when written.
+ */
+export function storeMemoDelta(place: MemoPlace, gen: string, files: ReadonlyMap<number, Buffer | null>, body: unknown): boolean {
+  let json: Buffer;
+  try {
+    json = Buffer.from(JSON.stringify({ key: place.key, gen, body }), 'utf8');
+  } catch {
+    return false; // not JSON (a bigint)
+  }
+  if (!sameThroughJson(body, (JSON.parse(json.toString('utf8')) as { body: unknown }).body)) return false;
+  const ids = Buffer.alloc(files.size * (4 + IDENTITY_BYTES));
+  let at = 0;
+  for (const [n, id] of files) {
+    ids.writeUInt32LE(n, at);
+    (id ?? NOTHING).copy(ids, at + 4);
+    at += 4 + IDENTITY_BYTES;
+  }
+  const out = Buffer.concat([DELTA_MAGIC, Buffer.alloc(8), json, ids]);
+  out.writeUInt32LE(json.length, DELTA_MAGIC.length);
+  out.writeUInt32LE(crc32(out.subarray(DELTA_MAGIC.length + 8)) >>> 0, DELTA_MAGIC.length + 4);
+  return writeOurs(deltaFileOf(place.file), out);
+}
+
+/** Remove a memo's delta (one that stood for nothing when used: the memo alone is then read). */
+export function dropMemoDelta(place: MemoPlace): void {
+  removeOurs(deltaFileOf(place.file));
+}
+
+/** Write `bytes` at `file` (temp file + rename, not fsynced: a cache) unless a file of someone else's is there. */
+function writeOurs(file: string, bytes: Buffer): boolean {
+  if (readHead(file) === 'other') return false; // the index's own rule for --index: never written over
+  const tmp = join(dirname(file), tempNameFor(basename(file)));
+  try {
+    writeFileSync(tmp, bytes, { flag: 'wx', mode: 0o644 });
+    renameSync(tmp, file);
+    return true;
+  } catch {
+    rmSync(tmp, { force: true });
+    return false;
+  }
 }
 
 /** The file checks' paths of a memo's log, in order (a patch maps changed sidecars to records by them). */
@@ -420,16 +526,8 @@ export function storeMemo(place: MemoPlace, log: CheckLog, payload: unknown, laz
   if (!sameThroughJson(payload, back.payload)) return false;
   if (!sameThroughJson(lazy, JSON.parse(bytes.toString('utf8', body + jsonLen, body + jsonLen + lazyLen)))) return false;
   // A file of someone else's at that name is left alone (the index's own rule for --index).
-  const there = readHead(place.file);
-  if (there === 'other') return false;
-  const tmp = join(dirname(place.file), tempNameFor(basename(place.file)));
-  try {
-    writeFileSync(tmp, bytes, { flag: 'wx', mode: 0o644 });
-    renameSync(tmp, place.file);
-  } catch {
-    rmSync(tmp, { force: true });
-    return false;
-  }
+  if (!writeOurs(place.file, bytes)) return false;
+  removeOurs(deltaFileOf(place.file)); // of the generation before: it stands for nothing now
   pruneMemos(place.location.path);
   return true;
 }
@@ -466,7 +564,10 @@ function pruneMemos(indexPath: string): void {
     })
     .filter((x): x is { f: string; t: number } => x !== null)
     .sort((a, b) => b.t - a.t);
-  for (const { f } of files.slice(MAX_MEMOS)) if (readHead(f) === 'memo') rmSync(f, { force: true });
+  for (const { f } of files.slice(MAX_MEMOS)) {
+    removeOurs(f);
+    removeOurs(deltaFileOf(f));
+  }
 }
 
 /**
