@@ -135,6 +135,11 @@ export interface ScanOptions extends Options {
    * patch (the records that depend on changed sidecars), with the positions of the whole scan.
    */
   onlyKeys?: ReadonlySet<string>;
+  /**
+   * With `onlyKeys`: the walk steps (folders, in walk order) those records are in. Every other
+   * folder is walked but not paired (a patch's records come from a few folders of a big tree).
+   */
+  onlySteps?: ReadonlySet<number>;
 }
 
 const MAX_PROBLEMS_KEPT = 200;
@@ -693,7 +698,8 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
     withDelta(rows, delta);
     begin();
     // The records of those keys, as a shard of just these keys makes them (same tree positions).
-    const sub = new ScanSession(this.root, { ...this.opts, index: { ...(this.opts.index as IndexOptions), prune: false, onStats: undefined, onWarning: undefined }, onProgress: undefined, onlyKeys: keys });
+    const steps = new Set(dirty.map((i) => lazy.seqs[2 * i]));
+    const sub = new ScanSession(this.root, { ...this.opts, index: { ...(this.opts.index as IndexOptions), prune: false, onStats: undefined, onWarning: undefined }, onProgress: undefined, onlyKeys: keys, onlySteps: steps });
     // One for one, in order: the same folder (walk step) and partition key. A shard numbers a
     // record's place in its folder its own way (by its names), so the memo's position is kept.
     const made = new Map<number, { row: Row; rec: MemoRecord }>();
@@ -920,6 +926,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
     for await (const listing of walk) {
       const at = step++;
       this.summary.directories++;
+      if (opts.onlySteps && !opts.onlySteps.has(at)) continue;
       let builder: FolderRecordsBuilder | null = null;
       const real = records ? dirs!.realOf(listing.path) : '';
       if (records) {
