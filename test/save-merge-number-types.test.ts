@@ -11,7 +11,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { decodeSidecar } from '../src/formats/codec.js';
 import { parseJsonText, typedJsonText } from '../src/formats/json.js';
 import { saveSidecar } from '../src/ops/save.js';

@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import { errors } from '../errors.js';
 import { keyringIds, loadKeyFile, mergeKeyrings, passphraseKeyring, type Keyring } from '../crypto/keys.js';
-import type { CliOptions, CommandContext } from './context.js';
+import type { CommandContext } from './context.js';
 
 export const KEY_FILE_ENV = 'IMAGE_SIDECAR_KEY_FILE';
 export const PASSPHRASE_ENV = 'IMAGE_SIDECAR_PASSPHRASE';

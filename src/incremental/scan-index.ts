@@ -275,7 +275,6 @@ export class ScanIndex implements EntrySink {
   private spoolFailed = false;
   /** Entry paths are relative to the scanned root as given (resolved): a prefix cut, no realpath per file. */
   private readonly relOf: (path: string) => string;
-  private readonly withKeys: boolean;
   /** The directories: listings and link resolutions of unchanged folders (dir-cache.ts). */
   readonly dirs: DirSnapshots;
   hits = 0;
@@ -292,7 +291,6 @@ export class ScanIndex implements EntrySink {
   private readonly dirsServed = new Set<string>();
   /** Walked folders (real paths): other option sets' folder records of these are kept on a rewrite. */
   private readonly walked: string[] = [];
-  private recordsAdded = false;
   foldersServed = 0;
   recordsServed = 0;
   /**
@@ -316,7 +314,6 @@ export class ScanIndex implements EntrySink {
     this.rootAbs = resolve(root);
     this.relOf = relativeTo(this.rootAbs);
     this.key = optionsKey(inspect);
-    this.withKeys = inspect.keyring !== undefined;
     const margin = opts.racyMarginMs ?? DEFAULT_RACY_MARGIN_MS;
     // 0 turns the check off (tests that change files milliseconds before a run): a cutoff past any ctime.
     this.racyCutoffMs = margin > 0 ? Math.floor(this.started - margin) : Number.MAX_SAFE_INTEGER;
@@ -685,7 +682,7 @@ export class ScanIndex implements EntrySink {
     // unreadable, nor for the other chunks of a folder where one sidecar changed).
     for (const c of b.chunks()) {
       if (c.keep !== undefined) this.ref(TABLE_RECORDS, c.keep);
-      else if (this.add(TABLE_RECORDS, folderKey(this.recordPrefix, b.real, c.patch), b.id, c.payload!)) this.recordsAdded = true;
+      else this.add(TABLE_RECORDS, folderKey(this.recordPrefix, b.real, c.patch), b.id, c.payload!);
     }
   }
 

@@ -274,7 +274,7 @@ export class IndexReader {
     const h = this.header;
     if (!h || h.format !== 'image-sidecar-index' || typeof h.root !== 'string' || !Array.isArray(h.keys)) fail('header fields missing');
     for (let t = 0; t < TABLES; t++) {
-      const { hashes, offs } = this.tables[t];
+      const { offs } = this.tables[t];
       const [slots, count] = sizes[t];
       let used = 0;
       for (let s = 0; s < slots; s++) {

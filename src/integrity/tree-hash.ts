@@ -20,7 +20,7 @@ import { imageExtensionSet, isSidecarExt, splitName } from '../discovery/extensi
 import { shardFilter } from '../discovery/shard.js';
 import { isLockName, isTempName } from '../fs/temp-files.js';
 import { createRuntime } from '../engine/select.js';
-import type { HashItem, HashResult, HashTaskOptions } from '../tasks/hash.js';
+import type { HashItem, HashTaskOptions } from '../tasks/hash.js';
 import type { Options } from '../types.js';
 import { mapOrdered } from '../engine/pipeline.js';
 import type { Runtime } from '../engine/runtime.js';

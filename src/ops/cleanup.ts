@@ -19,7 +19,7 @@
  * move hold the lock a save of any image claiming the file takes (lock-key.ts), as convert does.
  */
 import { fsyncDirs } from '../fs/dir-sync.js';
-import { lstat, mkdir, realpath, rename, unlink } from 'node:fs/promises';
+import { lstat, mkdir, realpath, unlink } from 'node:fs/promises';
 import { hashRegularFile, sameFile, type FileSnapshot } from '../fs/file-hash.js';
 import { lstatOrNull, moveNoOverwrite, pathExists } from '../fs/move.js';
 import { isSafeRel, relJoin } from '../fs/rel-path.js';

@@ -9,7 +9,7 @@ import { engineFromEnv } from '../engine/env.js';
 import { errors } from '../errors.js';
 import { readSidecarText } from '../ops/read.js';
 import { saveSidecar } from '../ops/save.js';
-import type { JsonObject, Options } from '../types.js';
+import type { Options } from '../types.js';
 import { ENGINE_KINDS, EXPORT_FORMATS, FORMAT_NAMES, SAVE_MERGE_MODES } from '../vocabulary.js';
 import type { Keyring } from '../crypto/keys.js';
 import { RawJsonResult } from './responses.js';
