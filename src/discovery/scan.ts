@@ -322,6 +322,12 @@ function storedPartsOf(d: MemoDelta): Pick<StoredScan, 'summary' | 'problemSeqs'
 }
 
 const isIntList = (x: unknown): x is number[] => Array.isArray(x) && x.every((n) => Number.isInteger(n));
+/**
+ * A record's counts as tallyOf makes them (a category's number, then five counts). A patch takes a
+ * stored tally out of the summary: one of another shape (a crafted memo or delta with a checksum to
+ * match) put NaN or a key `undefined` in the counts, and the output differed from --no-index.
+ */
+const isTally = (x: unknown): x is number[] => isIntList(x) && x.length === 6 && x[0] >= 0 && x[0] < CATEGORIES.length && x.every((n) => n >= 0);
 
 /** A delta's body as a patch writes it, of a memo of `n` records (else a TypeError: parts no run writes). */
 function deltaOf(x: unknown, n: number): MemoDelta {
@@ -331,7 +337,7 @@ function deltaOf(x: unknown, n: number): MemoDelta {
     isIntList(d.dirty) &&
     d.dirty.every((i, k) => i >= 0 && i < n && (k === 0 || i > d.dirty[k - 1])) &&
     Array.isArray(d.deps) && d.deps.length === d.dirty.length && d.deps.every(isIntList) &&
-    Array.isArray(d.tallies) && d.tallies.length === d.dirty.length && d.tallies.every(isIntList) &&
+    Array.isArray(d.tallies) && d.tallies.length === d.dirty.length && d.tallies.every(isTally) &&
     isIntList(d.bytes) && d.bytes.length === d.dirty.length &&
     isStoredScan({ summary: d.summary, problemSeqs: d.problemSeqs, progress: d.progress, index: d.index });
   if (!ok) throw new TypeError('not a memo delta');
@@ -727,6 +733,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
         records.push({ key: lazy.keys[i], seq, deps: [], tally: lazy.tallies[i], bytes: lazy.bytes[i], depsAt: lazy.deps[i] });
         continue;
       }
+      if (!isTally(lazy.tallies[i])) throw new TypeError('not a memo tally'); // the memo's own, crafted (load() catches it: a miss)
       applyTally(s, lazy.tallies[i], -1);
       applyTally(s, m.rec.tally, 1);
       bytes += m.rec.bytes - lazy.bytes[i];

@@ -347,6 +347,9 @@ export function loadMemo(place: MemoPlace, maxChanged = 0): MemoHit | null {
   } catch {
     return null;
   }
+  // A JSON part no run writes (null, a number, no head: bytes crafted with a checksum to match) is
+  // a miss, as readDelta's: destructuring it threw a TypeError out of load(), failing the run.
+  if (parsed === null || typeof parsed !== 'object' || parsed.head === null || typeof parsed.head !== 'object') return null;
   const { head } = parsed;
   if (head.key !== place.key || head.root !== place.rootAbs || head.rootReal !== place.rootReal) return null;
   if (!Array.isArray(head.counts) || head.counts.length !== KINDS || !Array.isArray(head.bytes) || head.bytes.length !== KINDS) return null;
