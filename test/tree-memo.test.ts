@@ -11,7 +11,7 @@ import { basename, dirname, join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { clearIndex, formatStats, stats, validate, type IndexOptions, type IndexRunStats, type ValidationResult } from '../src/index.js';
 import { saveSidecar } from '../src/ops/save.js';
-import { CheckLog, loadMemo, memoPlace, sameThroughJson, storeMemo } from '../src/incremental/tree-memo.js';
+import { CheckLog, loadMemo, memoPlace, sameThroughJson, storeMemo, storeMemoDelta } from '../src/incremental/tree-memo.js';
 import { resolveIndexLocation } from '../src/incremental/location.js';
 import { identityBytes, statIdentityAny } from '../src/incremental/identity.js';
 import { lookupEntry } from '../src/discovery/resolve-link.js';
@@ -498,4 +498,40 @@ test('tree memo: a damaged delta, one of another memo, or one crafted with a mat
   assert.equal(readFileSync(theirs, 'utf8'), 'my notes\n');
   clearIndex(root, { path: indexPath });
   assert.deepEqual(readdirSync(idx).filter((n) => n.includes('.memo-')), [basename(theirs)], 'our memos and deltas removed, their file left');
+});
+
+test('tree memo: pruning keeps a memo kept current by its delta (its last write is the delta\'s)', async (t) => {
+  const dir = testDir(t, 'isc-memo-prune-');
+  mkdirSync(join(dir, 'lib'));
+  const location = resolveIndexLocation(join(dir, 'lib'), { path: join(dir, 'index') });
+  const places = Array.from({ length: 9 }, (_, i) => memoPlace(location, join(dir, 'lib'), ['prune', i])!);
+  const [patchedOne, ...others] = places;
+  assert.equal(storeMemo(patchedOne, new CheckLog(), { ok: 0 }), true);
+  const hit = await loadMemo(patchedOne);
+  assert.ok(hit);
+  assert.equal(storeMemoDelta(patchedOne, hit.gen, new Map(), { patched: true }), true);
+  for (const p of others.slice(0, 7)) assert.equal(storeMemo(p, new CheckLog(), { ok: 1 }), true);
+  // Written first, patched last; the seven others in between.
+  utimesSync(patchedOne.file, 1_000, 1_000);
+  for (const p of others.slice(0, 7)) utimesSync(p.file, 2_000, 2_000);
+  utimesSync(`${patchedOne.file}.delta`, 3_000, 3_000);
+  assert.equal(storeMemo(others[7], new CheckLog(), { ok: 2 }), true); // the ninth: one goes
+  const left = places.filter((p) => existsSync(p.file));
+  assert.equal(left.length, 8);
+  assert.ok(existsSync(patchedOne.file) && existsSync(`${patchedOne.file}.delta`), 'the memo patched last is kept, with its delta');
+});
+
+test('tree memo: a name whose stamp (birth time, or ctime) is within the racy margin makes the checks racy (no memo)', () => {
+  const stampAt = (ns: bigint) => {
+    const b = Buffer.alloc(24, 1);
+    b.writeBigUInt64LE(ns, 16);
+    return b;
+  };
+  const cutoff = 1_700_000_000_000_000_000n;
+  const fresh = new CheckLog();
+  fresh.name('/outside/new', stampAt(cutoff + 5n), Buffer.alloc(40, 2));
+  assert.equal(fresh.anyRacy(cutoff), true);
+  const old = new CheckLog();
+  old.name('/outside/old', stampAt(cutoff - 5n), null);
+  assert.equal(old.anyRacy(cutoff), false);
 });

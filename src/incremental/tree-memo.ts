@@ -141,7 +141,11 @@ export class CheckLog {
     this.names.clear();
     this.dirs.clear();
   }
-  /** Any identity whose ctime is at or after the cutoff (a same-size rewrite could keep it): no memo. Names store none racy. */
+  /**
+   * Any identity whose ctime is at or after the cutoff (a same-size rewrite could keep it), or a
+   * name whose stamp's time (birth, or ctime) is (an entry replaced within the clock's tick by an
+   * inode of the same number could keep it; its folder's identity is stored only when not racy): no memo.
+   */
   anyRacy(cutoffNs: bigint): boolean {
     for (let kind = 0; kind < NAME; kind++) {
       const ids = this.ids[kind].view();
@@ -150,6 +154,8 @@ export class CheckLog {
         if (ids.readBigUInt64LE(at + 32) >= cutoffNs) return true;
       }
     }
+    const names = this.ids[NAME].view();
+    for (let at = 0; at < names.length; at += SLOT_BYTES[NAME]) if (names.readBigUInt64LE(at + 16) >= cutoffNs) return true;
     return false;
   }
 }
@@ -555,12 +561,20 @@ function readHead(file: string): 'none' | 'memo' | 'other' {
   }
 }
 
-/** Keep the MAX_MEMOS most recently written memo files of an index. */
+/** Keep the MAX_MEMOS most recently written memo files of an index (with their deltas). */
 function pruneMemos(indexPath: string): void {
+  // A memo's last write is its own or its delta's (a memo kept current by patches is not rewritten).
+  const writtenAt = (f: string) => statSync(f).mtimeMs;
   const files = memoFilesOf(indexPath)
     .map((f) => {
       try {
-        return { f, t: statSync(f).mtimeMs };
+        let t = writtenAt(f);
+        try {
+          t = Math.max(t, writtenAt(deltaFileOf(f)));
+        } catch {
+          /* no delta */
+        }
+        return { f, t };
       } catch {
         return null;
       }
