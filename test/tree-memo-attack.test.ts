@@ -7,35 +7,13 @@ import assert from 'node:assert/strict';
 import { appendFileSync, mkdirSync, readdirSync, readFileSync, statSync, renameSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { crc32 } from 'node:zlib';
 import { fileURLToPath } from 'node:url';
-import { clearIndex, formatStats, stats, validate, type IndexOptions, type IndexRunStats, type ValidationResult } from '../src/index.js';
+import { clearIndex, formatStats, stats, validate } from '../src/index.js';
+import { craftMemo, memoCommands, type How, type MemoCommandName } from './helpers/memo.js';
 import { FAKE_JPEG, makeTree, sidecarData, testDir, type TreeNode } from './helpers/tree.js';
 
-const noTimes = (v: unknown) => JSON.stringify(v).replace(/"processing_time":[-0-9.e+]+/g, '"processing_time":0');
-
-type How = 'whole' | 'patched' | 'none';
-
-function commands(root: string, indexPath: string, runs: How[]) {
-  const index: IndexOptions = { path: indexPath, racyMarginMs: 0, onStats: (s: IndexRunStats) => runs.push(s.memo ? (s.memoPatched ? 'patched' : 'whole') : 'none') };
-  const ix = (w: boolean) => (w ? index : false);
-  return {
-    validate: async (w: boolean) => {
-      const results: ValidationResult[] = [];
-      const r = await validate(root, { index: ix(w), resultsOnly: true, onResult: (x) => void results.push(x) });
-      return noTimes({ results, ...r });
-    },
-    'validate kept': async (w: boolean) => noTimes(await validate(root, { index: ix(w) })),
-    'validate op': async (w: boolean) => noTimes(await validate(root, { index: ix(w), operationType: 'yolov8' })),
-    'validate where': async (w: boolean) => noTimes(await validate(root, { index: ix(w), where: 'faces >= 2' })),
-    stats: async (w: boolean) => noTimes(await stats(root, { index: ix(w), list: true, folders: 5 })),
-    'stats op': async (w: boolean) => noTimes(await stats(root, { index: ix(w), operationType: 'face_detection', list: true })),
-    'stats where': async (w: boolean) => noTimes(await stats(root, { index: ix(w), where: 'faces >= 2', folders: 3 })),
-    'format-stats': async (w: boolean) => noTimes(await formatStats(root, { index: ix(w) })),
-    'validate max': async (w: boolean) => noTimes(await validate(root, { index: ix(w), maxFileSize: 3000, maxDepth: 6 })),
-  };
-}
-type Name = keyof ReturnType<typeof commands>;
+const commands = memoCommands;
+type Name = MemoCommandName;
 
 /** Warm every command until its memo answers whole (returns the commands that never got one). */
 async function warm(root: string, indexPath: string, only?: Name[]): Promise<string[]> {
@@ -313,27 +291,6 @@ test('attack big: a bin sidecar flagged encrypted in place, and an orphan bin', 
   log('big-enc', { cold, hows: await check(root, indexPath, 'encrypted flag') });
 });
 
-/**
- * Rewrite a memo file's two JSON parts (what it stores, what a patch reads), keeping its checks,
- * with a CRC-32 to match: bytes only someone crafting them by hand would write (tree-memo.ts layout).
- */
-function craftMemo(file: string, change: (main: { head: { lazyBytes: number }; payload: Record<string, unknown> }, lazy: Record<string, unknown>) => void): void {
-  const buf = readFileSync(file);
-  const magicLen = buf.indexOf(0x0a) + 1;
-  const jsonLen = buf.readUInt32LE(magicLen);
-  const body = magicLen + 8;
-  const main = JSON.parse(buf.toString('utf8', body, body + jsonLen)) as { head: { lazyBytes: number }; payload: Record<string, unknown> };
-  const lazyEnd = body + jsonLen + main.head.lazyBytes;
-  const lazy = JSON.parse(buf.toString('utf8', body + jsonLen, lazyEnd)) as Record<string, unknown>;
-  change(main, lazy);
-  const lazyBytes = Buffer.from(JSON.stringify(lazy));
-  main.head.lazyBytes = lazyBytes.length;
-  const mainBytes = Buffer.from(JSON.stringify(main));
-  const out = Buffer.concat([buf.subarray(0, magicLen), Buffer.alloc(8), mainBytes, lazyBytes, buf.subarray(lazyEnd)]);
-  out.writeUInt32LE(mainBytes.length, magicLen);
-  out.writeUInt32LE(crc32(out.subarray(body)) >>> 0, magicLen + 4);
-  writeFileSync(file, out);
-}
 
 test('attack: a memo crafted with a matching checksum but parts no run writes (lists, summary, rows, output) is a miss, never a crash', async (t) => {
   const only: Name[] = ['validate', 'stats', 'format-stats'];

@@ -9,34 +9,13 @@ import { readdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSy
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { crc32 } from 'node:zlib';
-import { formatStats, stats, validate, type IndexOptions, type IndexRunStats, type ValidationResult } from '../src/index.js';
+import { craftDelta, craftMemo, memoCommands, type How, type MemoCommandName } from './helpers/memo.js';
 import { FAKE_JPEG, makeTree, sidecarData, testDir, type TreeNode } from './helpers/tree.js';
 
-const noTimes = (v: unknown) => JSON.stringify(v).replace(/"processing_time":[-0-9.e+]+/g, '"processing_time":0');
-
-type How = 'whole' | 'patched' | 'none';
-
-function commands(root: string, indexPath: string, runs: How[], racyMarginMs = 0) {
-  const index: IndexOptions = { path: indexPath, racyMarginMs, onStats: (s: IndexRunStats) => runs.push(s.memo ? (s.memoPatched ? 'patched' : 'whole') : 'none') };
-  const ix = (w: boolean) => (w ? index : false);
-  return {
-    validate: async (w: boolean) => {
-      const results: ValidationResult[] = [];
-      const r = await validate(root, { index: ix(w), resultsOnly: true, onResult: (x) => void results.push(x) });
-      return noTimes({ results, ...r });
-    },
-    'validate kept': async (w: boolean) => noTimes(await validate(root, { index: ix(w) })),
-    'validate op': async (w: boolean) => noTimes(await validate(root, { index: ix(w), operationType: 'yolov8' })),
-    'validate where': async (w: boolean) => noTimes(await validate(root, { index: ix(w), where: 'faces >= 2' })),
-    stats: async (w: boolean) => noTimes(await stats(root, { index: ix(w), list: true, folders: 5 })),
-    'stats op': async (w: boolean) => noTimes(await stats(root, { index: ix(w), operationType: 'face_detection', list: true })),
-    'stats where': async (w: boolean) => noTimes(await stats(root, { index: ix(w), where: 'faces >= 2', folders: 3 })),
-    'format-stats': async (w: boolean) => noTimes(await formatStats(root, { index: ix(w) })),
-    'validate max': async (w: boolean) => noTimes(await validate(root, { index: ix(w), maxFileSize: 4500, maxDepth: 6 })),
-  };
-}
-type Name = keyof ReturnType<typeof commands>;
+const commands = memoCommands;
+const craftMemoMain = (file: string, change: (main: unknown) => unknown) => craftMemo(file, (m) => change(m));
+const craftMemoLazy = (file: string, change: (lazy: Record<string, unknown>) => void) => craftMemo(file, (_m, lazy) => void change(lazy));
+type Name = MemoCommandName;
 const ALL = Object.keys(commands('', '', [])) as Name[];
 
 /** Warm every command until its memo answers whole (returns the commands that never got one). */
@@ -140,19 +119,6 @@ test('delta: one record edited again and again, corrupt then fixed, emptied, fac
   assert.ok(seen.has('patched') && seen.has('whole') && seen.has('delta'), [...seen].join(','));
 });
 
-/** Rewrite a memo file's first JSON part (head and payload) as `main`, with a CRC-32 to match (tree-memo.ts layout). */
-function craftMain(file: string, change: (main: unknown) => unknown): void {
-  const buf = readFileSync(file);
-  const magicLen = buf.indexOf(0x0a) + 1;
-  const jsonLen = buf.readUInt32LE(magicLen);
-  const body = magicLen + 8;
-  const main = change(JSON.parse(buf.toString('utf8', body, body + jsonLen)));
-  const mainBytes = Buffer.from(JSON.stringify(main));
-  const out = Buffer.concat([buf.subarray(0, magicLen), Buffer.alloc(8), mainBytes, buf.subarray(body + jsonLen)]);
-  out.writeUInt32LE(mainBytes.length, magicLen);
-  out.writeUInt32LE(crc32(out.subarray(body)) >>> 0, magicLen + 4);
-  writeFileSync(file, out);
-}
 
 test('crafted memo: a first JSON part that is null, a number, an object without a head, or a head that is not an object is a miss, never a crash', async (t) => {
   const only: Name[] = ['validate', 'stats', 'format-stats'];
@@ -169,7 +135,7 @@ test('crafted memo: a first JSON part that is null, a number, an object without 
     makeTree({ 'a/IMG_1.jpg': FAKE_JPEG, 'a/IMG_1.json': sc('IMG_1.jpg', 2), 'b/IMG_2.jpg': FAKE_JPEG, 'b/IMG_2.json': sc('IMG_2.jpg', 1) }, root);
     const indexPath = join(dir, 'idx', 'index');
     assert.deepEqual(await warm(root, indexPath, only), []);
-    for (const f of memosIn(join(dir, 'idx'))) craftMain(join(dir, 'idx', f), change);
+    for (const f of memosIn(join(dir, 'idx'))) craftMemoMain(join(dir, 'idx', f), change);
     const hows = await check(root, indexPath, `crafted memo: ${label}`, only);
     for (const name of only) assert.notEqual(hows[name][0], 'whole', `${label}: ${name}`);
   }
@@ -420,39 +386,7 @@ test('delta: the index in its default place inside the tree (deltas written in t
   assert.ok(seen.has('patched') && seen.has('whole') && seen.has('delta'), [...seen].join(','));
 });
 
-/** Rewrite a delta's JSON part ({ key, gen, body }) with a CRC-32 to match (tree-memo.ts storeMemoDelta layout). */
-function craftDelta(file: string, change: (body: Record<string, unknown>) => void): void {
-  const b = readFileSync(file);
-  const magicLen = b.indexOf(0x0a) + 1;
-  const jsonLen = b.readUInt32LE(magicLen);
-  const at = magicLen + 8;
-  const parsed = JSON.parse(b.toString('utf8', at, at + jsonLen)) as { body: Record<string, unknown> };
-  change(parsed.body);
-  const json = Buffer.from(JSON.stringify(parsed));
-  const out = Buffer.concat([b.subarray(0, magicLen), Buffer.alloc(8), json, b.subarray(at + jsonLen)]);
-  out.writeUInt32LE(json.length, magicLen);
-  out.writeUInt32LE(crc32(out.subarray(at)) >>> 0, magicLen + 4);
-  writeFileSync(file, out);
-}
 
-/** Rewrite a memo file's lazy JSON part (what a patch reads), with a CRC-32 to match (tree-memo.ts layout). */
-function craftLazy(file: string, change: (lazy: Record<string, unknown>) => void): void {
-  const buf = readFileSync(file);
-  const magicLen = buf.indexOf(0x0a) + 1;
-  const jsonLen = buf.readUInt32LE(magicLen);
-  const body = magicLen + 8;
-  const main = JSON.parse(buf.toString('utf8', body, body + jsonLen)) as { head: { lazyBytes: number } };
-  const lazyEnd = body + jsonLen + main.head.lazyBytes;
-  const lazy = JSON.parse(buf.toString('utf8', body + jsonLen, lazyEnd)) as Record<string, unknown>;
-  change(lazy);
-  const lazyBytes = Buffer.from(JSON.stringify(lazy));
-  main.head.lazyBytes = lazyBytes.length;
-  const mainBytes = Buffer.from(JSON.stringify(main));
-  const out = Buffer.concat([buf.subarray(0, magicLen), Buffer.alloc(8), mainBytes, lazyBytes, buf.subarray(lazyEnd)]);
-  out.writeUInt32LE(mainBytes.length, magicLen);
-  out.writeUInt32LE(crc32(out.subarray(body)) >>> 0, magicLen + 4);
-  writeFileSync(file, out);
-}
 
 test('crafted delta or memo: per-record counts (tallies) not shaped as a record\'s are never relied on when the record is patched again (a miss, never a wrong output)', async (t) => {
   const only: Name[] = ['validate', 'stats', 'format-stats'];
@@ -469,7 +403,7 @@ test('crafted delta or memo: per-record counts (tallies) not shaped as a record\
     const f = join(root, 'd1/IMG_9.json');
     if (label.startsWith('memo:')) {
       // The memo's own per-record counts (its lazy part), read by a patch.
-      for (const m of memosIn(idx)) craftLazy(join(idx, m), (lazy) => void (lazy.tallies = (lazy.tallies as number[][]).map(() => [99, 1, 1, 0, 0, 1])));
+      for (const m of memosIn(idx)) craftMemoLazy(join(idx, m), (lazy) => void (lazy.tallies = (lazy.tallies as number[][]).map(() => [99, 1, 1, 0, 0, 1])));
       flip(f);
       await check(root, indexPath, `crafted memo: ${label}`, only);
       continue;

@@ -8,7 +8,6 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { crc32 } from 'node:zlib';
 import { clearIndex, formatStats, stats, validate, type IndexOptions, type IndexRunStats, type ValidationResult } from '../src/index.js';
 import { saveSidecar } from '../src/ops/save.js';
 import { CheckLog, loadMemo, memoPlace, sameThroughJson, storeMemo, storeMemoDelta } from '../src/incremental/tree-memo.js';
@@ -16,6 +15,7 @@ import { resolveIndexLocation } from '../src/incremental/location.js';
 import { identityBytes, statIdentityAny } from '../src/incremental/identity.js';
 import { lookupEntry } from '../src/discovery/resolve-link.js';
 import { FAKE_JPEG, makeTree, sidecarData, testDir } from './helpers/tree.js';
+import { craftDelta } from './helpers/memo.js';
 
 const FIXED_TIME = 1_700_000_000;
 
@@ -463,19 +463,7 @@ test('tree memo: a damaged delta, one of another memo, or one crafted with a mat
   await runAll(root, indexPath, 'after damaged deltas', 'whole');
   // Crafted: a matching checksum over a body no patch writes (no summary). The identities it
   // gives hold, but it stands for nothing: the run is made in full.
-  for (const f of deltas()) {
-    const b = readFileSync(f);
-    const magicLen = b.indexOf(0x0a) + 1;
-    const jsonLen = b.readUInt32LE(magicLen);
-    const body = magicLen + 8;
-    const parsed = JSON.parse(b.toString('utf8', body, body + jsonLen)) as { body: { summary: unknown } };
-    parsed.body.summary = null;
-    const json = Buffer.from(JSON.stringify(parsed));
-    const out = Buffer.concat([b.subarray(0, magicLen), Buffer.alloc(8), json, b.subarray(body + jsonLen)]);
-    out.writeUInt32LE(json.length, magicLen);
-    out.writeUInt32LE(crc32(out.subarray(body)) >>> 0, magicLen + 4);
-    writeFileSync(f, out);
-  }
+  for (const f of deltas()) craftDelta(f, (body) => void (body.summary = null));
   const crafted = new Map(deltas().map((f) => [f, readFileSync(f)]));
   await runAll(root, indexPath, 'crafted deltas', 'none');
   // (validate's second form, of the same memo, then patches the memo alone and writes its own.)
