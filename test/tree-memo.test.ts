@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { clearIndex, formatStats, stats, validate, type IndexOptions, type IndexRunStats, type ValidationResult } from '../src/index.js';
+import { clearIndex, formatStats, indexStatus, stats, validate, type IndexOptions, type IndexRunStats, type ValidationResult } from '../src/index.js';
 import { saveSidecar } from '../src/ops/save.js';
 import { CheckLog, loadMemo, memoPlace, sameThroughJson, storeMemo, storeMemoDelta } from '../src/incremental/tree-memo.js';
 import { resolveIndexLocation } from '../src/incremental/location.js';
@@ -522,4 +522,23 @@ test('tree memo: a name whose stamp (birth time, or ctime) is within the racy ma
   const old = new CheckLog();
   old.name('/outside/old', stampAt(cutoff - 5n), null);
   assert.equal(old.anyRacy(cutoff), false);
+});
+
+test('tree memo: index status reports the memos beside the index with their deltas (files, bytes), apart from the index\'s own bytes; none after index clear', async (t) => {
+  const dir = testDir(t, 'isc-memo-status-');
+  const root = biggerTree(dir);
+  const idx = join(dir, 'idx');
+  const indexPath = join(idx, 'index');
+  assert.deepEqual(indexStatus(root, { path: indexPath }).tree_memos, { files: 0, bytes: 0 });
+  await warmUntilMemo(root, indexPath, 'before');
+  flipInPlace(join(root, 'd0/IMG_0.json'));
+  await runAll(root, indexPath, 'one edit', 'patched');
+  const ours = readdirSync(idx).filter((n) => n.includes('.memo-'));
+  const s = indexStatus(root, { path: indexPath });
+  assert.equal(s.tree_memos.files, ours.length);
+  assert.ok(ours.some((n) => n.endsWith('.delta')));
+  assert.equal(s.tree_memos.bytes, ours.reduce((n, f) => n + statSync(join(idx, f)).size, 0));
+  assert.equal(s.bytes, statSync(indexPath).size + (existsSync(`${indexPath}.delta`) ? statSync(`${indexPath}.delta`).size : 0));
+  clearIndex(root, { path: indexPath });
+  assert.deepEqual(indexStatus(root, { path: indexPath }).tree_memos, { files: 0, bytes: 0 });
 });

@@ -200,6 +200,22 @@ export function removeMemoFiles(indexPath: string): void {
   }
 }
 
+/** The tree memos of an index and their deltas (ours only): how many files, and their bytes (`index status`). */
+export function memoFootprint(indexPath: string): { files: number; bytes: number } {
+  let files = 0;
+  let bytes = 0;
+  for (const f of memoFilesOf(indexPath).flatMap((m) => [m, deltaFileOf(m)])) {
+    if (readHead(f) !== 'memo') continue;
+    try {
+      bytes += statSync(f).size;
+      files++;
+    } catch {
+      /* gone meanwhile */
+    }
+  }
+  return { files, bytes };
+}
+
 /** Remove a memo file or delta of ours (someone else's file at its name stays). */
 function removeOurs(file: string): void {
   if (readHead(file) === 'memo') rmSync(file, { force: true });
