@@ -316,9 +316,9 @@ interface MemoDelta {
   output: unknown;
 }
 
-/** The stored scan's parts a delta replaces. */
-function storedPartsOf(d: MemoDelta): Pick<StoredScan, 'summary' | 'problemSeqs' | 'progress' | 'index'> {
-  return { summary: d.summary, problemSeqs: d.problemSeqs, progress: d.progress, index: d.index };
+/** The memo's stored scan with the parts a delta replaces as the delta has them (none: as stored). */
+function storedWith(base: StoredScan, d: MemoDelta | null): StoredScan {
+  return d ? { ...base, summary: d.summary, problemSeqs: d.problemSeqs, progress: d.progress, index: d.index } : base;
 }
 
 const isIntList = (x: unknown): x is number[] => Array.isArray(x) && x.every((n) => Number.isInteger(n));
@@ -516,10 +516,11 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
         let output: Out;
         let stored = base;
         if (def.outputStored) {
-          const delta = hit.delta === null ? null : deltaOf(hit.delta, Number.MAX_SAFE_INTEGER);
+          // (Without the rows, the number of records is not known here: a delta's record numbers are checked by a patch.)
+          const delta = deltaAt(Number.MAX_SAFE_INTEGER);
           if (delta) {
             if (!isPlainObject(delta.output)) throw new TypeError('not a memo delta');
-            stored = { ...base, ...storedPartsOf(delta), output: delta.output };
+            stored = { ...storedWith(base, delta), output: delta.output };
           }
           output = stored.output as Out;
           this.started = true; // answered: the scan is not run
@@ -528,7 +529,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
           const rows = def.decodeRows(base.rows);
           if (!Array.isArray(rows)) throw new TypeError('not memo rows');
           const delta = deltaAt(rows.length);
-          if (delta) stored = { ...base, ...storedPartsOf(delta) };
+          stored = storedWith(base, delta);
           withDelta(rows, delta);
           this.started = true; // answered: the scan is not run
           Object.assign(this.summary, stored.summary);
@@ -688,7 +689,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
         lazy.tallies[i] = delta.tallies[k];
         lazy.bytes[i] = delta.bytes[k];
       });
-    const stored: StoredScan = delta ? { ...base, ...storedPartsOf(delta) } : base;
+    const stored = storedWith(base, delta);
     const changed = new Set(hit.changed.at);
     // The records to make again, in tree order (the memo's records are).
     const dirty: number[] = [];

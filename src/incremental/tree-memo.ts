@@ -30,6 +30,8 @@ const DELTA_MAGIC = Buffer.from('image-sidecar tree memo delta 1\n', 'latin1');
 const MAGIC_NAME = Buffer.from('image-sidecar tree memo ', 'latin1');
 /** The delta of a memo file. */
 const deltaFileOf = (memoFile: string) => `${memoFile}.delta`;
+/** A memo file and its delta: what is kept, counted and removed together. */
+const withItsDelta = (memoFile: string) => [memoFile, deltaFileOf(memoFile)];
 /** Memo files kept per index (the least recently written go first): commands × option sets in use. */
 export const MAX_MEMOS = 8;
 /**
@@ -194,17 +196,14 @@ export function memoFilesOf(indexPath: string): string[] {
  * (an rmSync of a folder would also throw and fail the whole clear).
  */
 export function removeMemoFiles(indexPath: string): void {
-  for (const f of memoFilesOf(indexPath)) {
-    removeOurs(f);
-    removeOurs(deltaFileOf(f));
-  }
+  for (const f of memoFilesOf(indexPath).flatMap(withItsDelta)) removeOurs(f);
 }
 
 /** The tree memos of an index and their deltas (ours only): how many files, and their bytes (`index status`). */
 export function memoFootprint(indexPath: string): { files: number; bytes: number } {
   let files = 0;
   let bytes = 0;
-  for (const f of memoFilesOf(indexPath).flatMap((m) => [m, deltaFileOf(m)])) {
+  for (const f of memoFilesOf(indexPath).flatMap(withItsDelta)) {
     if (readHead(f) !== 'memo') continue;
     try {
       bytes += statSync(f).size;
@@ -247,11 +246,36 @@ function encode(place: MemoPlace, log: CheckLog, payload: unknown, lazy: unknown
   return { bytes, jsonLen: json.length, lazyLen: lazyJson.length };
 }
 
-/** The checksum and the JSON part's length, written into an encoded memo. */
-function seal(out: Buffer, jsonLen: number): Buffer {
-  out.writeUInt32LE(jsonLen, MAGIC.length);
-  out.writeUInt32LE(crc32(out.subarray(MAGIC.length + 8)) >>> 0, MAGIC.length + 4);
+/**
+ * The frame a memo and a delta share: `magic`, u32 LE length of the JSON part, u32 LE CRC-32 of
+ * everything after this field, the JSON part, then what the file adds. `seal` writes the length
+ * and the checksum into such bytes.
+ */
+function seal(magic: Buffer, out: Buffer, jsonLen: number): Buffer {
+  out.writeUInt32LE(jsonLen, magic.length);
+  out.writeUInt32LE(crc32(out.subarray(magic.length + 8)) >>> 0, magic.length + 4);
   return out;
+}
+
+/**
+ * A framed file of `magic` read whole and checked (its checksum, its JSON part an object), or
+ * null: nothing there, another file, damaged, or a JSON part no run writes (null, a number: bytes
+ * crafted with a checksum to match). `end`: where the JSON part ends.
+ */
+function readFrame(file: string, magic: Buffer): { buf: Buffer; value: Record<string, unknown>; end: number } | null {
+  const buf = readBounded(file);
+  if (!buf || buf.length < magic.length + 8 || buf.compare(magic, 0, magic.length, 0, magic.length) !== 0) return null;
+  const body = magic.length + 8;
+  const end = body + buf.readUInt32LE(magic.length);
+  if (end > buf.length) return null;
+  if ((crc32(buf.subarray(body)) >>> 0) !== buf.readUInt32LE(magic.length + 4)) return null;
+  let value: unknown;
+  try {
+    value = JSON.parse(buf.toString('utf8', body, end));
+  } catch {
+    return null;
+  }
+  return value !== null && typeof value === 'object' && !Array.isArray(value) ? { buf, value: value as Record<string, unknown>, end } : null;
 }
 
 /** The file read whole, bounded (null: nothing there, too big, or not readable). */
@@ -357,27 +381,18 @@ export interface MemoHit {
  * for at most `maxChanged` sidecars (a patch: `changed`); else null (the run goes on without it).
  */
 export function loadMemo(place: MemoPlace, maxChanged = 0): MemoHit | null {
-  const buf = readBounded(place.file);
-  if (!buf || buf.compare(MAGIC, 0, MAGIC.length, 0, MAGIC.length) !== 0) return null;
-  const jsonLen = buf.readUInt32LE(MAGIC.length);
-  const body = MAGIC.length + 8;
-  if (body + jsonLen > buf.length) return null;
-  if ((crc32(buf.subarray(body)) >>> 0) !== buf.readUInt32LE(MAGIC.length + 4)) return null;
-  let parsed: { head: MemoHead; payload: unknown };
-  try {
-    parsed = JSON.parse(buf.toString('utf8', body, body + jsonLen)) as typeof parsed;
-  } catch {
-    return null;
-  }
-  // A JSON part no run writes (null, a number, no head: bytes crafted with a checksum to match) is
-  // a miss, as readDelta's: destructuring it threw a TypeError out of load(), failing the run.
-  if (parsed === null || typeof parsed !== 'object' || parsed.head === null || typeof parsed.head !== 'object') return null;
+  const frame = readFrame(place.file, MAGIC);
+  if (!frame) return null;
+  const { buf } = frame;
+  const parsed = frame.value as { head: MemoHead; payload: unknown };
+  // A head no run writes (none, null: bytes crafted with a checksum to match) is a miss, not a TypeError out of load().
+  if (parsed.head === null || typeof parsed.head !== 'object') return null;
   const { head } = parsed;
   if (head.key !== place.key || head.root !== place.rootAbs || head.rootReal !== place.rootReal) return null;
   if (!Array.isArray(head.counts) || head.counts.length !== KINDS || !Array.isArray(head.bytes) || head.bytes.length !== KINDS) return null;
   const idBytes = head.counts.reduce((a, c, kind) => a + c * SLOT_BYTES[kind], 0);
   const pathBytes = head.bytes.reduce((a, b) => a + b, 0);
-  const lazyAt = body + jsonLen;
+  const lazyAt = frame.end;
   if (lazyAt + head.lazyBytes + pathBytes + idBytes !== buf.length) return null;
   const paths: Buffer[] = [];
   let at = lazyAt + head.lazyBytes;
@@ -432,21 +447,13 @@ export function loadMemo(place: MemoPlace, maxChanged = 0): MemoHit | null {
  * run patches them again (never a wrong answer: a delta only saves work).
  */
 function readDelta(place: MemoPlace, gen: string, fileChecks: number): { body: unknown; files: Map<number, Buffer | null> } | null {
-  const buf = readBounded(deltaFileOf(place.file));
-  if (!buf || buf.length < DELTA_MAGIC.length + 8 || buf.compare(DELTA_MAGIC, 0, DELTA_MAGIC.length, 0, DELTA_MAGIC.length) !== 0) return null;
-  const jsonLen = buf.readUInt32LE(DELTA_MAGIC.length);
-  const body = DELTA_MAGIC.length + 8;
-  if (body + jsonLen > buf.length || (buf.length - body - jsonLen) % (4 + IDENTITY_BYTES) !== 0) return null;
-  if ((crc32(buf.subarray(body)) >>> 0) !== buf.readUInt32LE(DELTA_MAGIC.length + 4)) return null;
-  let parsed: { key: string; gen: string; body: unknown };
-  try {
-    parsed = JSON.parse(buf.toString('utf8', body, body + jsonLen)) as typeof parsed;
-  } catch {
-    return null;
-  }
-  if (parsed === null || typeof parsed !== 'object' || parsed.key !== place.key || parsed.gen !== gen) return null;
+  const frame = readFrame(deltaFileOf(place.file), DELTA_MAGIC);
+  if (!frame || (frame.buf.length - frame.end) % (4 + IDENTITY_BYTES) !== 0) return null;
+  const { buf, end } = frame;
+  const parsed = frame.value as { key: string; gen: string; body: unknown };
+  if (parsed.key !== place.key || parsed.gen !== gen) return null;
   const files = new Map<number, Buffer | null>();
-  for (let at = body + jsonLen; at < buf.length; at += 4 + IDENTITY_BYTES) {
+  for (let at = end; at < buf.length; at += 4 + IDENTITY_BYTES) {
     const n = buf.readUInt32LE(at);
     if (n >= fileChecks) return null;
     const id = Buffer.from(buf.subarray(at + 4, at + 4 + IDENTITY_BYTES));
@@ -476,10 +483,7 @@ export function storeMemoDelta(place: MemoPlace, gen: string, files: ReadonlyMap
     (id ?? NOTHING).copy(ids, at + 4);
     at += 4 + IDENTITY_BYTES;
   }
-  const out = Buffer.concat([DELTA_MAGIC, Buffer.alloc(8), json, ids]);
-  out.writeUInt32LE(json.length, DELTA_MAGIC.length);
-  out.writeUInt32LE(crc32(out.subarray(DELTA_MAGIC.length + 8)) >>> 0, DELTA_MAGIC.length + 4);
-  return writeOurs(deltaFileOf(place.file), out);
+  return writeOurs(deltaFileOf(place.file), seal(DELTA_MAGIC, Buffer.concat([DELTA_MAGIC, Buffer.alloc(8), json, ids]), json.length));
 }
 
 /** Remove a memo's delta (one that stood for nothing when used: the memo alone is then read). */
@@ -541,7 +545,7 @@ export function storeMemo(place: MemoPlace, log: CheckLog, payload: unknown, laz
   let enc: { bytes: Buffer; jsonLen: number; lazyLen: number };
   try {
     enc = encode(place, log, payload, lazy);
-    seal(enc.bytes, enc.jsonLen);
+    seal(MAGIC, enc.bytes, enc.jsonLen);
   } catch {
     return false; // not JSON (a bigint)
   }
@@ -597,10 +601,7 @@ function pruneMemos(indexPath: string): void {
     })
     .filter((x): x is { f: string; t: number } => x !== null)
     .sort((a, b) => b.t - a.t);
-  for (const { f } of files.slice(MAX_MEMOS)) {
-    removeOurs(f);
-    removeOurs(deltaFileOf(f));
-  }
+  for (const f of files.slice(MAX_MEMOS).flatMap(({ f }) => withItsDelta(f))) removeOurs(f);
 }
 
 /**
