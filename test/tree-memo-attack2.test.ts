@@ -87,6 +87,21 @@ function lib(dir: string): { root: string; indexPath: string; idx: string } {
 const deltasIn = (idx: string) => readdirSync(idx).filter((n) => /\.memo-[0-9a-f]{16}\.delta$/.test(n));
 const memosIn = (idx: string) => readdirSync(idx).filter((n) => /\.memo-[0-9a-f]{16}$/.test(n));
 
+/**
+ * Each step's change, then every command (of `names`) checked against --no-index; over the steps,
+ * runs answered by a patch and whole, and a delta written, must all have been seen.
+ */
+async function editSteps(root: string, indexPath: string, idx: string, steps: [string, () => void][], names: Name[] = ALL): Promise<void> {
+  const seen = new Set<string>();
+  for (const [label, change] of steps) {
+    change();
+    const hows = await check(root, indexPath, label, names);
+    for (const h of Object.values(hows)) for (const x of h) seen.add(x);
+    if (deltasIn(idx).length > 0) seen.add('delta');
+  }
+  assert.ok(seen.has('patched') && seen.has('whole') && seen.has('delta'), [...seen].join(','));
+}
+
 export { commands, warm, check, lib, flip, faces, edit, sc, deltasIn, memosIn };
 
 test('delta: one record edited again and again, corrupt then fixed, emptied, faces changed; every step equals --no-index', async (t) => {
@@ -109,14 +124,7 @@ test('delta: one record edited again and again, corrupt then fixed, emptied, fac
     ['bin content', () => writeFileSync(f, Buffer.from([0x49, 0x53, 0x43, 0x01, 0, 0, 0, 0]))],
     ['fixed again', () => writeFileSync(f, original)],
   ];
-  const seen = new Set<string>();
-  for (const [label, change] of steps) {
-    change();
-    const hows = await check(root, indexPath, label);
-    for (const h of Object.values(hows)) for (const x of h) seen.add(x);
-    if (deltasIn(idx).length > 0) seen.add('delta');
-  }
-  assert.ok(seen.has('patched') && seen.has('whole') && seen.has('delta'), [...seen].join(','));
+  await editSteps(root, indexPath, idx, steps);
 });
 
 
@@ -173,14 +181,7 @@ test('delta: edits across records, accumulate past a tenth, memo rewritten, then
       renameSync(o('far2.json'), o('far.json'));
     }],
   ];
-  const seen = new Set<string>();
-  for (const [label, change] of steps) {
-    change();
-    const hows = await check(root, indexPath, label);
-    for (const h of Object.values(hows)) for (const x of h) seen.add(x);
-    if (deltasIn(idx).length > 0) seen.add('delta');
-  }
-  assert.ok(seen.has('patched') && seen.has('whole') && seen.has('delta'), [...seen].join(','));
+  await editSteps(root, indexPath, idx, steps);
 });
 
 test('delta: a sidecar in a delta, then its folder changes (a file added, the sidecar renamed, removed), then edits again', async (t) => {
@@ -376,14 +377,8 @@ test('delta: the index in its default place inside the tree (deltas written in t
   const indexPath = join(root, '.image-sidecar/index');
   const names: Name[] = ['validate', 'stats', 'format-stats'];
   assert.deepEqual(await warm(root, indexPath, names), []);
-  const seen = new Set<string>();
-  for (const f of ['d0/IMG_4.json', 'd1/IMG_5.json', 'd0/IMG_4.json', 'd2/IMG_6.json', 'd3/IMG_7.json', 'd3/IMG_11.json']) {
-    flip(join(root, f));
-    const hows = await check(root, indexPath, f, names);
-    for (const h of Object.values(hows)) for (const x of h) seen.add(x);
-    if (deltasIn(join(root, '.image-sidecar')).length > 0) seen.add('delta');
-  }
-  assert.ok(seen.has('patched') && seen.has('whole') && seen.has('delta'), [...seen].join(','));
+  const steps = ['d0/IMG_4.json', 'd1/IMG_5.json', 'd0/IMG_4.json', 'd2/IMG_6.json', 'd3/IMG_7.json', 'd3/IMG_11.json'].map((f): [string, () => void] => [f, () => flip(join(root, f))]);
+  await editSteps(root, indexPath, join(root, '.image-sidecar'), steps, names);
 });
 
 
