@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { clearIndex, formatStats, stats, validate } from '../src/index.js';
-import { craftMemo, memoCommands, type How, type MemoCommandName } from './helpers/memo.js';
+import { craftMemo, craftRows, memoCommands, type How, type MemoCommandName } from './helpers/memo.js';
 import { FAKE_JPEG, makeTree, sidecarData, testDir, type TreeNode } from './helpers/tree.js';
 
 const commands = memoCommands;
@@ -293,17 +293,40 @@ test('attack big: a bin sidecar flagged encrypted in place, and an orphan bin', 
 
 
 test('attack: a memo crafted with a matching checksum but parts no run writes (lists, summary, rows, output) is a miss, never a crash', async (t) => {
-  const only: Name[] = ['validate', 'stats', 'format-stats'];
+  const only: Name[] = ['validate', 'stats', 'stats where', 'format-stats'];
   // Each craft, whether a patch must run to read it, and the commands whose memo then stands for nothing.
   const crafts: [string, Parameters<typeof craftMemo>[1], boolean, Name[]][] = [
     ['problemSeqs not pairs', (m) => void (m.payload.problemSeqs = [5]), false, only],
     ['summary null', (m) => void (m.payload.summary = null), false, only],
     ['rows not rows', (m) => void (m.payload.rows = m.payload.rows === null ? null : { bogus: 1 }), false, ['validate']],
-    ['output a number', (m) => void (m.payload.output = m.payload.output === null ? null : 7), false, ['stats', 'format-stats']],
+    ['output a number', (m) => void (m.payload.output = m.payload.output === null ? null : 7), false, ['stats', 'stats where', 'format-stats']],
     ['a record\'s file checks not a list (a patch reads them)', (_m, lazy) => void ((lazy.deps as unknown[])[0] = 'x'), true, only],
     ['keys shorter than the rows', (_m, lazy) => void (lazy.keys as unknown[]).pop(), true, only],
-    ['rows of a patch not rows', (_m, lazy) => void (lazy.rows = lazy.rows === undefined ? undefined : 'x'), true, ['stats', 'format-stats']],
+    ['a stored report not an object', (m) => void ((m.payload.output as { report?: unknown } | null)?.report !== undefined && ((m.payload.output as { report: unknown }).report = 7)), false, ['stats', 'stats where']],
+    ['stored counts not counts (a patch takes rows out of them)', (m) => void ((m.payload.output as { raw?: unknown } | null)?.raw !== undefined && ((m.payload.output as { raw: unknown }).raw = { root: 5 })), true, []],
   ];
+  // The rows region (a command that keeps its output reads a patch's rows there, one at a time):
+  // a row that is read and not what a run wrote is a miss; with too few rows or none, every patch.
+  const kept: Name[] = ['stats', 'stats where', 'format-stats'];
+  const rowCrafts: [string, (region: Buffer) => Buffer, Name[], Name[]?][] = [
+    ['the last row not JSON (read by a patch that reads every row)', (r) => Buffer.concat([r.subarray(0, r.length - 2), Buffer.from('{[')]), ['stats where'], ['stats', 'format-stats']],
+    ['the first row ending past the region', (r) => (r.writeUInt32LE(0x7fffffff, 4), r), ['stats where']],
+    ['fewer rows than records', (r) => Buffer.concat([Buffer.from([1, 0, 0, 0]), r.subarray(4)]), kept],
+    ['no rows region at all', () => Buffer.alloc(0), kept],
+  ];
+  for (const [label, change, spoiled, patched = []] of rowCrafts) {
+    const dir = testDir(t, 'isc-memo-craft-');
+    const root = join(dir, 'lib');
+    makeTree(BASE, root);
+    const indexPath = join(dir, 'idx', 'index');
+    assert.deepEqual(await warm(root, indexPath, only), [], `${label}: every command has its memo`);
+    for (const f of readdirSync(join(dir, 'idx')).filter((n) => /^index\.memo-[0-9a-f]{16}$/.test(n))) craftRows(join(dir, 'idx', f), (r) => (r.length > 8 ? change(r) : r));
+    edit(join(root, 'a/IMG_1.json'), flip);
+    const hows = await check(root, indexPath, `crafted rows: ${label}`, only);
+    for (const name of spoiled) assert.notEqual(hows[name][0], 'patched', `${label}: ${name} was patched from crafted rows`);
+    // A patch of the counts reads the rows it changes, not the others.
+    for (const name of patched) assert.equal(hows[name][0], 'patched', `${label}: ${name} read a row it does not change`);
+  }
   for (const [label, change, needsPatch, spoiled] of crafts) {
     const dir = testDir(t, 'isc-memo-craft-');
     const root = join(dir, 'lib');

@@ -212,19 +212,12 @@ test('delta: a sidecar in a delta, then its folder changes (a file added, the si
 
 /** A child process running the library (dist-test's) over `root`: each command's output with the index, as one JSON line each. */
 function childRun(root: string, indexPath: string, names: Name[], rounds = 1): Promise<{ code: number | null; signal: string | null; out: string; err: string; child: import('node:child_process').ChildProcess }> & { child: import('node:child_process').ChildProcess } {
-  const lib = fileURLToPath(new URL('../src/index.js', import.meta.url));
+  // The same commands as this file's (helpers/memo.ts), in another process.
+  const helpers = fileURLToPath(new URL('./helpers/memo.js', import.meta.url));
   const script = `
-const { validate, stats, formatStats } = await import(${JSON.stringify(lib)});
-const noTimes = (v) => JSON.stringify(v).replace(/"processing_time":[-0-9.e+]+/g, '"processing_time":0');
-const index = { path: ${JSON.stringify(indexPath)}, racyMarginMs: 0 };
-const root = ${JSON.stringify(root)};
-const cmds = {
-  validate: async () => { const results = []; const r = await validate(root, { index, resultsOnly: true, onResult: (x) => void results.push(x) }); return noTimes({ results, ...r }); },
-  'validate kept': async () => noTimes(await validate(root, { index })),
-  stats: async () => noTimes(await stats(root, { index, list: true, folders: 5 })),
-  'format-stats': async () => noTimes(await formatStats(root, { index })),
-};
-for (let i = 0; i < ${rounds}; i++) for (const n of ${JSON.stringify(names)}) process.stdout.write(JSON.stringify([n, await cmds[n]()]) + '\\n');
+const { memoCommands } = await import(${JSON.stringify(helpers)});
+const cmds = memoCommands(${JSON.stringify(root)}, ${JSON.stringify(indexPath)}, []);
+for (let i = 0; i < ${rounds}; i++) for (const n of ${JSON.stringify(names)}) process.stdout.write(JSON.stringify([n, await cmds[n](true)]) + '\\n');
 `;
   const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';

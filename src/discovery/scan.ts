@@ -229,8 +229,9 @@ interface LinkDeps {
 
 /**
  * What a command keeps in its tree memo: a row per record (JSON values only), the output made of
- * the rows, and where the rows are stored: with the output (read on every hit) or, when the output
- * is stored itself (`outputStored`), apart (read only by a patch).
+ * the rows, and where the rows are stored: with the output (read on every hit, `encodeRows`) or,
+ * when the output is stored itself (`outputStored`), apart, one by one (a patch reads only the rows
+ * it changes; `encodeRows` then encodes a delta's).
  */
 export interface MemoCommand<Row, Out> {
   rowOf(rec: ScanRecord): Row;
@@ -238,6 +239,14 @@ export interface MemoCommand<Row, Out> {
   outputStored: boolean;
   encodeRows(rows: Row[]): unknown;
   decodeRows(stored: unknown): Row[];
+  /**
+   * The stored output with some records' rows taken out (`removed`) and their new rows put in
+   * (`added`), the summary being the patched run's: what `finish` would make of every row, without
+   * reading the others; null when the output cannot be patched so (then `finish` of every row).
+   */
+  patchOutput?(stored: Out, removed: readonly Row[], added: readonly Row[], summary: ScanSummary): Out | null;
+  /** Is a stored output (a JSON object) shaped as this command stores it? (Else the memo is a miss.) */
+  isOutput?(stored: Record<string, unknown>): boolean;
 }
 
 /** A command's tree memo over one scan (ScanSession.memo). */
@@ -285,7 +294,6 @@ interface MemoLazy {
   deps: number[][];
   tallies: number[][];
   bytes: number[];
-  rows?: unknown;
 }
 
 /** A record as a memo keeps it (deps: paths of the sidecars it read; depsAt: as check numbers, for one kept from a memo). */
@@ -494,14 +502,15 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
         lazy.bytes.push(r.bytes);
       }
       const payload: StoredScan = { summary, problemSeqs, progress, index, output: def.outputStored ? output : null, rows: def.outputStored ? null : def.encodeRows(rowsNow) };
-      if (def.outputStored) lazy.rows = def.encodeRows(rowsNow);
-      return { payload, lazy };
+      return { payload, lazy, rows: def.outputStored ? rowsNow : [] };
     };
     // The memo's answer: its stored output (every check held), or patched (some sidecars changed);
     // null when a patch cannot stand for the run. Throws on parts not shaped as a run writes them.
+    // A stored output as the command stores it (a memo's or a delta's; else a TypeError: a miss).
+    const isOutput = (x: unknown) => isPlainObject(x) && (def.isOutput?.(x) ?? true);
     const answerFrom = async (hit: MemoHit): Promise<MemoAnswer<Out> | null> => {
       const base = hit.payload as StoredScan;
-      if (!isStoredScan(base) || (def.outputStored && !isPlainObject(base.output))) throw new TypeError('not a memo payload');
+      if (!isStoredScan(base) || (def.outputStored && !isOutput(base.output))) throw new TypeError('not a memo payload');
       // The delta's rows put in place in the rows of every record (a command that keeps its output: only a patch needs them).
       const withDelta = (rows: Row[], delta: MemoDelta | null): Row[] => {
         if (delta) {
@@ -519,7 +528,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
           // (Without the rows, the number of records is not known here: a delta's record numbers are checked by a patch.)
           const delta = deltaAt(Number.MAX_SAFE_INTEGER);
           if (delta) {
-            if (!isPlainObject(delta.output)) throw new TypeError('not a memo delta');
+            if (!isOutput(delta.output)) throw new TypeError('not a memo delta');
             stored = { ...storedWith(base, delta), output: delta.output };
           }
           output = stored.output as Out;
@@ -538,7 +547,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
         this.problemSeqs.push(...stored.problemSeqs);
         return { output, stored, progress: stored.progress, patchedRecords: 0 };
       }
-      const patched = await this.patch(hit, base, def, imageExts, deltaAt, withDelta, () => (patching = true));
+      const patched = await this.patch(hit, base, def, imageExts, deltaAt, withDelta, isOutput, () => (patching = true));
       patching = false;
       if (!patched) return null;
       this.started = true;
@@ -551,7 +560,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
         // (a patch then writes its own records, not the whole tree's), else the memo again.
         const dirty = [...new Set([...(patched.delta?.dirty ?? []), ...patched.madeAt])].sort((a, b) => a - b);
         let kept = false;
-        if (dirty.length <= Math.max(1, patched.rows.length * MAX_PATCHED_SHARE)) {
+        if (dirty.length <= Math.max(1, patched.records.length * MAX_PATCHED_SHARE)) {
           const deps: number[][] = [];
           for (const i of dirty) {
             const r = patched.records[i];
@@ -564,7 +573,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
             hit.changed.at.forEach((n, k) => files.set(n, hit.changed.ids[k]));
             const body: MemoDelta = {
               dirty,
-              rows: def.encodeRows(dirty.map((i) => patched.rows[i])),
+              rows: def.encodeRows(dirty.map(patched.rowAt)),
               deps,
               tallies: dirty.map((i) => patched.records[i].tally),
               bytes: dirty.map((i) => patched.records[i].bytes),
@@ -578,8 +587,8 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
           }
         }
         if (!kept) {
-          const s = toStored(patched.output, patched.rows, patched.records, this.summary, this.problemSeqs, patched.progress, base.index, fileIndex);
-          if (s) storeMemo(place, log, s.payload, s.lazy);
+          const s = toStored(patched.output, patched.allRows(), patched.records, this.summary, this.problemSeqs, patched.progress, base.index, fileIndex);
+          if (s) storeMemo(place, log, s.payload, s.lazy, s.rows);
         }
       }
       return { output: patched.output, stored: base, progress: patched.progress, patchedRecords: patched.made };
@@ -659,7 +668,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
         }
         const fileIndex = new Map(filePathsOf(checks).map((p, i) => [p, i]));
         const s = toStored(output, rows, recs, this.summary, this.problemSeqs, this.lastProgress, this.indexRun, fileIndex);
-        return s !== null && storeMemo(place, checks, s.payload, s.lazy);
+        return s !== null && storeMemo(place, checks, s.payload, s.lazy, s.rows);
       },
     };
   }
@@ -677,8 +686,9 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
     imageExts: ReadonlySet<string>,
     deltaAt: (n: number) => MemoDelta | null,
     withDelta: (rows: Row[], delta: MemoDelta | null) => Row[],
+    isOutput: (x: unknown) => boolean,
     begin: () => void,
-  ): Promise<{ output: Out; rows: Row[]; records: MemoRecord[]; progress: [number, number]; made: number; madeAt: number[]; delta: MemoDelta | null } | null> {
+  ): Promise<{ output: Out; rowAt: (i: number) => Row; allRows: () => Row[]; records: MemoRecord[]; progress: [number, number]; made: number; madeAt: number[]; delta: MemoDelta | null } | null> {
     const lazy = hit.lazy() as MemoLazy | null;
     if (!lazy || !Array.isArray(lazy.keys)) return null;
     const n = lazy.keys.length;
@@ -700,9 +710,24 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
       keys.add(lazy.keys[i]);
     }
     if (dirty.length === 0 || dirty.length > Math.max(1, n * MAX_PATCHED_SHARE)) return null;
-    const rows = def.decodeRows(def.outputStored ? lazy.rows : base.rows);
-    if (!Array.isArray(rows) || rows.length !== n) return null;
-    withDelta(rows, delta);
+    // The rows as the memo and its delta have them: a command that keeps its output reads the
+    // memo's one at a time, only those it needs (a patch then costs its own records).
+    let rowBefore: (i: number) => Row;
+    if (def.outputStored) {
+      const fromDelta = new Map<number, Row>();
+      if (delta) {
+        const mine = def.decodeRows(delta.rows);
+        if (!Array.isArray(mine) || mine.length !== delta.dirty.length) throw new TypeError('not memo rows');
+        delta.dirty.forEach((i, k) => fromDelta.set(i, mine[k]));
+      }
+      if (hit.rowCount !== n) return null; // a row per record, else not a memo a run wrote
+      rowBefore = (i) => (fromDelta.has(i) ? fromDelta.get(i)! : (hit.row(i) as Row));
+    } else {
+      const rows = def.decodeRows(base.rows);
+      if (!Array.isArray(rows) || rows.length !== n) return null;
+      withDelta(rows, delta);
+      rowBefore = (i) => rows[i];
+    }
     begin();
     // The records of those keys, as a shard of just these keys makes them (same tree positions).
     const steps = new Set(dirty.map((i) => lazy.seqs[2 * i]));
@@ -738,7 +763,6 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
       applyTally(s, lazy.tallies[i], -1);
       applyTally(s, m.rec.tally, 1);
       bytes += m.rec.bytes - lazy.bytes[i];
-      rows[i] = m.row;
       records.push(m.rec);
     }
     // The stored run had no problem (a memo is only made of a complete run): the new records' are all.
@@ -751,7 +775,16 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
     s.problemCount = sub.summary.problemCount;
     s.complete = stored.summary.complete && sub.summary.complete;
     const progress: [number, number] = [stored.progress[0], bytes];
-    return { output: def.finish(rows, s), rows, records, progress, made: made.size, madeAt: [...made.keys()], delta };
+    const rowAt = (i: number): Row => (made.has(i) ? made.get(i)!.row : rowBefore(i));
+    const allRows = () => Array.from({ length: n }, (_, i) => rowAt(i));
+    // The output: the stored one with the changed rows taken out and put in again, where the
+    // command can (else made of every row).
+    const storedOutput = def.outputStored ? ((delta ? delta.output : base.output) as Out) : null;
+    if (def.outputStored && !isOutput(storedOutput)) throw new TypeError('not a memo output');
+    let output: Out | null = null;
+    if (def.patchOutput && storedOutput !== null) output = def.patchOutput(storedOutput, dirty.map(rowBefore), dirty.map((i) => made.get(i)!.row), s);
+    output ??= def.finish(allRows(), s);
+    return { output, rowAt, allRows, records, progress, made: made.size, madeAt: [...made.keys()], delta };
   }
 
   /** The inspect options every file of this scan gets (the index's options key is made of them). */

@@ -23,7 +23,7 @@ import { tempNameFor } from '../fs/temp-files.js';
 import { READ_FLAGS } from '../fs/regular-file.js';
 import type { IndexLocation } from './location.js';
 
-const MAGIC = Buffer.from('image-sidecar tree memo 6\n', 'latin1');
+const MAGIC = Buffer.from('image-sidecar tree memo 7\n', 'latin1');
 /** A memo's delta (`<memo>.delta`: what a patch changed, on top of the memo of the same generation). */
 const DELTA_MAGIC = Buffer.from('image-sidecar tree memo delta 1\n', 'latin1');
 /** Any version's first bytes: a memo file (or a memo's delta) of ours, whichever version wrote it (kept or pruned as one). */
@@ -230,20 +230,52 @@ interface MemoHead {
   bytes: number[];
   /** Bytes of the second JSON part (what a patch needs: read only then). */
   lazyBytes: number;
+  /** Bytes of the rows (encode): read only by a patch, a row at a time. */
+  rowBytes: number;
 }
 
 /**
  * Layout: MAGIC, u32 LE length of the JSON part, u32 LE CRC-32 of everything after this field,
  * the JSON part ({ head, payload }), the lazy JSON part (`head.lazyBytes`: what only a patch reads),
- * then per kind of check its paths (UTF-8, each ended by NUL; `head.bytes`), then per kind its
- * identities (SLOT_BYTES each, in the order of the paths).
+ * the rows (`head.rowBytes`: u32 LE count, u32 LE end of each row's JSON text, the texts: a patch
+ * parses only the rows it needs), then per kind of check its paths (UTF-8, each ended by NUL;
+ * `head.bytes`), then per kind its identities (SLOT_BYTES each, in the order of the paths).
  */
-function encode(place: MemoPlace, log: CheckLog, payload: unknown, lazy: unknown): { bytes: Buffer; jsonLen: number; lazyLen: number } {
+function encode(place: MemoPlace, log: CheckLog, payload: unknown, lazy: unknown, rows: Buffer): { bytes: Buffer; jsonLen: number; lazyLen: number } {
   const lazyJson = Buffer.from(JSON.stringify(lazy), 'utf8');
-  const head: MemoHead = { key: place.key, gen: randomBytes(8).toString('hex'), root: place.rootAbs, rootReal: place.rootReal, counts: log.counts.slice(), bytes: log.paths.map((p) => p.length), lazyBytes: lazyJson.length };
+  const head: MemoHead = { key: place.key, gen: randomBytes(8).toString('hex'), root: place.rootAbs, rootReal: place.rootReal, counts: log.counts.slice(), bytes: log.paths.map((p) => p.length), lazyBytes: lazyJson.length, rowBytes: rows.length };
   const json = Buffer.from(JSON.stringify({ head, payload }), 'utf8');
-  const bytes = Buffer.concat([MAGIC, Buffer.alloc(8), json, lazyJson, ...log.paths.map((p) => p.view()), ...log.ids.map((p) => p.view())]);
+  const bytes = Buffer.concat([MAGIC, Buffer.alloc(8), json, lazyJson, rows, ...log.paths.map((p) => p.view()), ...log.ids.map((p) => p.view())]);
   return { bytes, jsonLen: json.length, lazyLen: lazyJson.length };
+}
+
+/** Rows as the memo holds them (see encode), or null: a row not JSON, or not given back exactly by it. */
+function encodeRows(rows: readonly unknown[]): Buffer | null {
+  const texts = rows.map((r) => Buffer.from(JSON.stringify(r) ?? 'undefined', 'utf8'));
+  const table = Buffer.alloc(4 + 4 * texts.length);
+  table.writeUInt32LE(texts.length, 0);
+  let end = 0;
+  texts.forEach((t, i) => table.writeUInt32LE((end += t.length), 4 + 4 * i));
+  const out = Buffer.concat([table, ...texts]);
+  let back: unknown;
+  try {
+    back = JSON.parse(`[${texts.map((t) => t.toString('utf8')).join(',')}]`);
+  } catch {
+    return null;
+  }
+  return sameThroughJson(rows, back) ? out : null;
+}
+
+/** Row `i` of a memo's rows region (`buf` from `at`, `len` bytes), parsed; throws on a region no run writes. */
+function rowOf(buf: Buffer, at: number, len: number, i: number): unknown {
+  if (len < 4) throw new RangeError('no rows');
+  const n = buf.readUInt32LE(at);
+  const texts = at + 4 + 4 * n;
+  if (!Number.isInteger(i) || i < 0 || i >= n || texts > at + len) throw new RangeError('no such row');
+  const from = i === 0 ? 0 : buf.readUInt32LE(at + 4 + 4 * (i - 1));
+  const to = buf.readUInt32LE(at + 4 + 4 * i);
+  if (from > to || texts + to > at + len) throw new RangeError('not a rows region');
+  return JSON.parse(buf.toString('utf8', texts + from, texts + to)) as unknown;
 }
 
 /**
@@ -370,6 +402,10 @@ export interface MemoHit {
   changed: ChangedFiles;
   /** The lazy part (parsed when asked; null: damaged). */
   lazy(): unknown;
+  /** Row `i` of the memo's rows (storeMemo `rows`), parsed when asked; throws when there is none such. */
+  row(i: number): unknown;
+  /** How many rows the memo holds (-1: a rows region no run writes). */
+  rowCount: number;
   /** The memo's checks with the changed sidecars' identities now: the checks of a patched memo. */
   checksNow(): CheckLog;
   /** The sidecar checks whose identities the delta gives (its own, by number). */
@@ -393,9 +429,11 @@ export function loadMemo(place: MemoPlace, maxChanged = 0): MemoHit | null {
   const idBytes = head.counts.reduce((a, c, kind) => a + c * SLOT_BYTES[kind], 0);
   const pathBytes = head.bytes.reduce((a, b) => a + b, 0);
   const lazyAt = frame.end;
-  if (lazyAt + head.lazyBytes + pathBytes + idBytes !== buf.length) return null;
+  const rowsAt = lazyAt + head.lazyBytes;
+  if (!Number.isSafeInteger(head.lazyBytes) || !Number.isSafeInteger(head.rowBytes) || head.lazyBytes < 0 || head.rowBytes < 0) return null;
+  if (rowsAt + head.rowBytes + pathBytes + idBytes !== buf.length) return null;
   const paths: Buffer[] = [];
-  let at = lazyAt + head.lazyBytes;
+  let at = rowsAt + head.rowBytes;
   for (const len of head.bytes) {
     paths.push(buf.subarray(at, at + len));
     at += len;
@@ -420,6 +458,8 @@ export function loadMemo(place: MemoPlace, maxChanged = 0): MemoHit | null {
         return null;
       }
     },
+    row: (i: number) => rowOf(buf, rowsAt, head.rowBytes, i),
+    rowCount: head.rowBytes >= 4 && 4 + 4 * buf.readUInt32LE(rowsAt) <= head.rowBytes ? buf.readUInt32LE(rowsAt) : -1,
     checksNow: () => {
       const log = new CheckLog();
       let idAt = idsAt;
@@ -540,11 +580,13 @@ export function sameThroughJson(a: unknown, b: unknown): boolean {
  * not come back exactly through JSON, when something there is not a memo of ours (never written
  * over), or when the log was spoiled. Beyond MAX_MEMOS the oldest memo files go. True when written.
  */
-export function storeMemo(place: MemoPlace, log: CheckLog, payload: unknown, lazy: unknown = null): boolean {
+export function storeMemo(place: MemoPlace, log: CheckLog, payload: unknown, lazy: unknown = null, rows: readonly unknown[] = []): boolean {
   if (log.spoiled !== null) return false;
   let enc: { bytes: Buffer; jsonLen: number; lazyLen: number };
   try {
-    enc = encode(place, log, payload, lazy);
+    const rowBytes = encodeRows(rows);
+    if (!rowBytes) return false;
+    enc = encode(place, log, payload, lazy, rowBytes);
     seal(MAGIC, enc.bytes, enc.jsonLen);
   } catch {
     return false; // not JSON (a bigint)

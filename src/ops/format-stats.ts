@@ -81,11 +81,51 @@ function formatStatsOf(rows: readonly FormatRow[], summary: ScanSummary): Format
   return counts.finish(summary);
 }
 
-/** format-stats' tree memo (scan.ts MemoCommand): the output kept, the rows for a patch. */
+const LABELS: readonly FormatLabel[] = ['Json', 'Binary', 'Rkyv', 'Legacy', 'Encrypted', 'Corrupt', 'Unreadable'];
+const isCount = (n: unknown): n is number => Number.isSafeInteger(n) && (n as number) >= 0;
+
+/**
+ * The stored output with the changed records' rows taken out and their new rows put in (what
+ * counting every row gives: an extension whose count falls to 0 is gone, as never counted), or
+ * null when the stored output or a row is not shaped as this file makes them.
+ */
+function patchFormatStats(stored: FormatStats, removed: readonly FormatRow[], added: readonly FormatRow[], summary: ScanSummary): FormatStats | null {
+  const dist = stored.format_distribution as Record<string, unknown> | null;
+  const byExt = stored.extension_distribution as Record<string, unknown> | null;
+  if (typeof dist !== 'object' || dist === null || !LABELS.every((l) => isCount(dist[l])) || Object.keys(dist).length !== LABELS.length) return null;
+  if (typeof byExt !== 'object' || byExt === null || !Object.values(byExt).every(isCount) || !isCount(stored.total_files)) return null;
+  const counts = { ...(dist as FormatStats['format_distribution']) };
+  const exts = new Map(Object.entries(byExt as Record<string, number>));
+  let total = stored.total_files;
+  const isRow = (row: unknown): row is FormatRow => Array.isArray(row) && row.every((f) => Array.isArray(f) && f.length === 2 && typeof f[0] === 'string' && LABELS.includes(f[1]));
+  for (const row of removed) {
+    if (!isRow(row)) return null;
+    for (const [ext, label] of row) {
+      const n = exts.get(ext);
+      if (n === undefined || counts[label] < 1 || total < 1) return null;
+      if (n === 1) exts.delete(ext);
+      else exts.set(ext, n - 1);
+      counts[label]--;
+      total--;
+    }
+  }
+  for (const row of added) {
+    for (const [ext, label] of row) {
+      exts.set(ext, (exts.get(ext) ?? 0) + 1);
+      counts[label]++;
+      total++;
+    }
+  }
+  const out: FormatStats = { directory: summary.root, format_distribution: counts, extension_distribution: Object.fromEntries(exts), total_files: total, scan_complete: summary.complete, generated_at: null };
+  return sortKeysDeep(out);
+}
+
+/** format-stats' tree memo (scan.ts MemoCommand): the output kept (a patch changes its counts), the rows for a patch. */
 const FORMAT_STATS_MEMO: MemoCommand<FormatRow, FormatStats> = {
   rowOf: formatRowOf,
   finish: formatStatsOf,
   outputStored: true,
   encodeRows: (rows) => rows,
   decodeRows: (stored) => stored as FormatRow[],
+  patchOutput: patchFormatStats,
 };

@@ -115,6 +115,42 @@ export interface StatsRaw {
 // Keys are operation names, grades, formats from files: own keys only (analysis/own-record.ts).
 const add = addOwn;
 
+/** Take 1 from a count, the key gone at 0 (as never added); false when there is no such count. */
+function takeOne(record: Record<string, number>, key: string): boolean {
+  const n = getOwn(record, key);
+  if (n === undefined || !Number.isInteger(n) || n < 1) return false;
+  if (n === 1) delete record[key];
+  else setOwn(record, key, n - 1);
+  return true;
+}
+
+const isCountRecord = (x: unknown): x is Record<string, number> =>
+  typeof x === 'object' && x !== null && !Array.isArray(x) && Object.values(x).every((v) => typeof v === 'number' && Number.isFinite(v));
+
+/** Counts shaped as `raw` makes them (what a tree memo keeps beside the report). */
+function isStatsRaw(x: unknown): x is StatsRaw {
+  if (typeof x !== 'object' || x === null) return false;
+  const r = x as StatsRaw;
+  const records = [r.opCounts, r.timeN, r.succ, r.succN, r.sizeSum, r.grades, r.formats, r.facesHist, r.objectsHist, r.identity];
+  if (typeof r.root !== 'string' || !records.every(isCountRecord)) return false;
+  if (typeof r.timeSum !== 'object' || r.timeSum === null || !Object.values(r.timeSum).every((p) => Array.isArray(p) && p.every((v) => typeof v === 'number' && Number.isFinite(v)))) return false;
+  return (['faces', 'withEmbedding', 'objects', 'sidecarsCounted', 'imagesWithSidecar', 'sidecarFiles'] as const).every((k) => Number.isSafeInteger(r[k]));
+}
+
+/** A row shaped as rowOf makes it (one read from a tree memo may be anything). */
+function isStatsRow(x: unknown): x is StatsRow {
+  if (typeof x !== 'object' || x === null) return false;
+  const row = x as StatsRow;
+  if (!Number.isSafeInteger(row.files) || !Number.isSafeInteger(row.images) || typeof row.covered !== 'boolean' || (row.dir !== null && typeof row.dir !== 'string')) return false;
+  const e = row.eff;
+  if (e === null) return true;
+  if (typeof e !== 'object' || typeof e.format !== 'string' || !Array.isArray(e.ops) || (e.grade !== null && typeof e.grade !== 'string')) return false;
+  if (![e.faces, e.embeddings, e.objects].every(Number.isSafeInteger) || !(e.identity === null || e.identity === 'current' || e.identity === 'stale' || e.identity === 'unknown')) return false;
+  return e.ops.every(
+    (o) => Array.isArray(o) && o.length === 4 && typeof o[0] === 'string' && typeof o[1] === 'number' && (o[2] === null || (typeof o[2] === 'number' && Number.isFinite(o[2]))) && (o[3] === null || typeof o[3] === 'boolean'),
+  );
+}
+
 /**
  * A processing time beyond this (seconds, ~3·10^7 years) is not a duration: not averaged, as a
  * non-number is not. Two of 1.7e308 overflowed the exact sum (the average printed null, and shard
@@ -139,7 +175,7 @@ interface StatsRowEffective {
 }
 
 /** What one record adds to the counts (StatsAccumulator.rowOf). */
-interface StatsRow {
+export interface StatsRow {
   files: number;
   images: number;
   covered: boolean;
@@ -149,7 +185,7 @@ interface StatsRow {
 }
 
 /** Counts of one scan, record by record; `raw()` is what a shard writes and `merge` adds up. */
-class StatsAccumulator {
+export class StatsAccumulator {
   private readonly timeSums = new Map<string, ExactSum>();
   readonly r: StatsRaw;
   readonly list: SidecarListEntry[] | undefined;
@@ -215,6 +251,19 @@ class StatsAccumulator {
     return row;
   }
 
+  /**
+   * Counts to go on from (a tree memo's, as `raw` gave them), or null when they are not shaped as
+   * `raw` makes them (a memo crafted by hand).
+   */
+  static from(raw: unknown, opts: StatsOptions): StatsAccumulator | null {
+    if (!isStatsRaw(raw)) return null;
+    const acc = new StatsAccumulator(raw.root, null, opts);
+    const copy = JSON.parse(JSON.stringify(raw)) as StatsRaw; // own objects: the memo's stay as read
+    Object.assign(acc.r, copy);
+    for (const op of Object.keys(copy.timeSum)) acc.timeSums.set(op, new ExactSum(getOwn(copy.timeSum, op)));
+    return acc;
+  }
+
   add(rec: ScanRecord): StatsRow {
     const row = this.rowOf(rec);
     this.addRow(row);
@@ -254,6 +303,51 @@ class StatsAccumulator {
     if (e.entry) this.list?.push(e.entry);
   }
 
+  /**
+   * Take a row's counts out again (a tree memo's patch: the row a record had): the counts are then
+   * as if it had never been added, keys whose count falls to 0 gone as never made. False when that
+   * cannot be done exactly (a row not shaped as rowOf makes it, a list or folder row, a size that
+   * is not an exact integer): the counts are then not to be used.
+   */
+  removeRow(row: StatsRow): boolean {
+    const r = this.r;
+    if (!isStatsRow(row) || row.dir !== null) return false;
+    r.sidecarFiles -= row.files;
+    if (row.covered) r.imagesWithSidecar -= row.images;
+    const e = row.eff;
+    if (!e) return true;
+    if (e.entry !== null) return false;
+    r.sidecarsCounted--;
+    if (!takeOne(r.formats, e.format)) return false;
+    for (const [op, size, t, ok] of e.ops) {
+      if (!takeOne(r.opCounts, op)) return false;
+      const sum = getOwn(r.sizeSum, op);
+      if (sum === undefined || !Number.isSafeInteger(sum) || !Number.isSafeInteger(size)) return false;
+      if (getOwn(r.opCounts, op) === undefined) delete r.sizeSum[op];
+      else setOwn(r.sizeSum, op, sum - size);
+      if (t !== null) {
+        const ts = this.timeSums.get(op);
+        if (!ts || !takeOne(r.timeN, op)) return false;
+        ts.add(-t);
+        if (getOwn(r.timeN, op) === undefined) {
+          this.timeSums.delete(op);
+          delete r.timeSum[op];
+        }
+      }
+      if (ok !== null && (!takeOne(r.succN, op) || (ok && !takeOne(r.succ, op)))) return false;
+    }
+    r.faces -= e.faces;
+    r.withEmbedding -= e.embeddings;
+    r.objects -= e.objects;
+    if (!takeOne(r.facesHist, bucket(e.faces)) || !takeOne(r.objectsHist, bucket(e.objects))) return false;
+    if (e.grade !== null && !takeOne(r.grades, e.grade)) return false;
+    if (e.identity !== null) {
+      if (!(r.identity[e.identity] >= 1)) return false;
+      r.identity[e.identity]--;
+    }
+    return true;
+  }
+
   /** Close with the scan's summary. */
   raw(s: ScanSummary): StatsRaw {
     const r = this.r;
@@ -272,32 +366,58 @@ function scanStats(root: string, opts: StatsOptions) {
   return { session, acc: new StatsAccumulator(session.summary.root, filter, opts) };
 }
 
+/**
+ * What stats keeps in its tree memo: the report, and the counts it was made of (a patch takes the
+ * changed records' rows out of them and puts their new rows in); null with --list or --folders,
+ * whose lists are not patched so.
+ */
+interface StatsMemoOut {
+  report: TreeStats;
+  raw: StatsRaw | null;
+}
+
 /** Aggregates only: memory does not grow with the number of files (unless `list`). */
 export async function stats(root: string, opts: StatsOptions = {}): Promise<TreeStats> {
   const { session, acc } = scanStats(root, opts);
+  const countsKept = !opts.list && opts.folders === undefined;
+  const memoOut = (a: StatsAccumulator, summary: ScanSummary): StatsMemoOut => {
+    const report = treeStatsOf(a, summary, opts);
+    return { report, raw: countsKept ? a.r : null };
+  };
   const memo = session.memo('stats', [opts.operationType ?? null, opts.where ?? null, opts.list === true, opts.folders ?? null], {
     rowOf: (rec) => acc.rowOf(rec),
     // The counts again from every record's row (a patch: some rows made again).
     finish: (rows, summary) => {
       const again = new StatsAccumulator(summary.root, null, opts);
       for (const row of rows) again.addRow(row);
-      return treeStatsOf(again, summary, opts);
+      return memoOut(again, summary);
     },
     outputStored: true,
     encodeRows: (rows) => rows,
     decodeRows: (stored) => stored as StatsRow[],
+    isOutput: (stored) => typeof stored.report === 'object' && stored.report !== null && !Array.isArray(stored.report),
+    // The stored counts with the changed records' rows taken out and their new rows added: the
+    // same counts as every row gives (exact sums; counts that fall to 0 gone as never made).
+    patchOutput: (stored, removed, added, summary) => {
+      const again = countsKept && typeof stored === 'object' && stored !== null ? StatsAccumulator.from(stored.raw, opts) : null;
+      if (!again || !removed.every((row) => again.removeRow(row))) return null;
+      // A time of -0 alone in its sum is -0 counted from scratch, 0 once another was taken out of it.
+      if (added.some((row) => row.eff?.ops.some((o) => Object.is(o[2], -0)))) return null;
+      for (const row of added) again.addRow(row);
+      return memoOut(again, summary);
+    },
   });
   // The images whose identity the counts compared with their sidecars' records: the memo's checks too.
   if (memo) acc.onImageCheck = (path) => memo.checkImage(path);
   const hit = memo ? await memo.load() : null;
-  if (hit) return hit.output;
+  if (hit) return hit.output.report;
   for await (const rec of session) {
     const row = acc.add(rec);
     memo?.row(rec, row);
   }
-  const sorted = treeStatsOf(acc, session.summary, opts);
-  memo?.store(sorted);
-  return sorted;
+  const out = memoOut(acc, session.summary);
+  memo?.store(out);
+  return out.report;
 }
 
 /** The report of one scan's counts. */
