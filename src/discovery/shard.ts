@@ -167,10 +167,40 @@ export class KeySetFilter extends ShardFilter {
     super({ index: 0, count: 2 }, imageExts);
   }
 
+  /** Per folder (its NFC relative path), the name roots of its keys. */
+  private byFolder: Map<string, Set<string>> | null = null;
+
   override ownsKey(key: string): boolean {
     return this.keys.has(key);
   }
+
+  /**
+   * A folder's names: none of a folder without keys, and a name only when its root is one of the
+   * folder's (an ASCII name, its own NFC form, must start with it: most names are rejected so,
+   * without computing their roots).
+   */
+  override folder(dirRel: string): (name: string) => boolean {
+    if (this.byFolder === null) {
+      this.byFolder = new Map();
+      for (const key of this.keys) {
+        const cut = key.lastIndexOf('/');
+        const dir = cut < 0 ? '' : key.slice(0, cut);
+        let roots = this.byFolder.get(dir);
+        if (!roots) this.byFolder.set(dir, (roots = new Set()));
+        roots.add(key.slice(cut + 1));
+      }
+    }
+    const roots = this.byFolder.get(nfc(dirRel));
+    if (!roots) return () => false;
+    const few = roots.size <= 8 ? [...roots] : null;
+    return (name) => {
+      if (few !== null && ASCII.test(name) && !few.some((r) => name.startsWith(r))) return false;
+      return roots.has(nameRoot(name, this.imageExts));
+    };
+  }
 }
+
+const ASCII = /^[\x00-\x7f]*$/;
 
 export function shardFilter(spec: ShardSpec | undefined, imageExts: ReadonlySet<string>): ShardFilter | null {
   return spec ? new ShardFilter(spec, imageExts) : null;

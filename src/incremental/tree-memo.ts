@@ -149,15 +149,20 @@ export class CheckLog {
    * inode of the same number could keep it; its folder's identity is stored only when not racy): no memo.
    */
   anyRacy(cutoffNs: bigint): boolean {
+    // u64 LE times compared as two u32 words (no BigInt per check); NOTHING's ctime, 0, never is.
+    const hi = Number(BigInt.asUintN(64, cutoffNs) >> 32n);
+    const lo = Number(BigInt.asUintN(64, cutoffNs) & 0xffffffffn);
+    const atOrAfter = (b: Buffer, at: number) => {
+      const h = b.readUInt32LE(at + 4);
+      return h > hi || (h === hi && b.readUInt32LE(at) >= lo);
+    };
+    if (cutoffNs <= 0n) return true;
     for (let kind = 0; kind < NAME; kind++) {
       const ids = this.ids[kind].view();
-      for (let at = 0; at < ids.length; at += IDENTITY_BYTES) {
-        if (NOTHING.compare(ids, at, at + IDENTITY_BYTES) === 0) continue;
-        if (ids.readBigUInt64LE(at + 32) >= cutoffNs) return true;
-      }
+      for (let at = 0; at < ids.length; at += IDENTITY_BYTES) if (atOrAfter(ids, at + 32)) return true;
     }
     const names = this.ids[NAME].view();
-    for (let at = 0; at < names.length; at += SLOT_BYTES[NAME]) if (names.readBigUInt64LE(at + 16) >= cutoffNs) return true;
+    for (let at = 0; at < names.length; at += SLOT_BYTES[NAME]) if (atOrAfter(names, at + 16)) return true;
     return false;
   }
 }
