@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { clearIndex, formatStats, stats, validate } from '../src/index.js';
-import { craftMemo, craftRows, memoCommands, type How, type MemoCommandName } from './helpers/memo.js';
+import { craftLazyBytes, craftMemo, craftRows, memoCommands, type How, type MemoCommandName } from './helpers/memo.js';
 import { FAKE_JPEG, makeTree, sidecarData, testDir, type TreeNode } from './helpers/tree.js';
 
 const commands = memoCommands;
@@ -300,8 +300,8 @@ test('attack: a memo crafted with a matching checksum but parts no run writes (l
     ['summary null', (m) => void (m.payload.summary = null), false, only],
     ['rows not rows', (m) => void (m.payload.rows = m.payload.rows === null ? null : { bogus: 1 }), false, ['validate']],
     ['output a number', (m) => void (m.payload.output = m.payload.output === null ? null : 7), false, ['stats', 'stats where', 'format-stats']],
-    ['a record\'s file checks not a list (a patch reads them)', (_m, lazy) => void ((lazy.deps as unknown[])[0] = 'x'), true, only],
-    ['keys shorter than the rows', (_m, lazy) => void (lazy.keys as unknown[]).pop(), true, only],
+    ['a record reading a file check the memo does not hold (a patch reads them)', (_m, lazy) => void (lazy.deps[0] = [1_000_000]), true, only],
+    ['a record fewer than the rows', (_m, lazy) => void (lazy.keys.pop(), lazy.deps.pop(), lazy.tallies.pop(), lazy.bytes.pop(), (lazy.seqs.length -= 2)), true, only],
     ['a stored report not an object', (m) => void ((m.payload.output as { report?: unknown } | null)?.report !== undefined && ((m.payload.output as { report: unknown }).report = 7)), false, ['stats', 'stats where']],
     ['stored counts not counts (a patch takes rows out of them)', (m) => void ((m.payload.output as { raw?: unknown } | null)?.raw !== undefined && ((m.payload.output as { raw: unknown }).raw = { root: 5 })), true, []],
   ];
@@ -314,6 +314,28 @@ test('attack: a memo crafted with a matching checksum but parts no run writes (l
     ['fewer rows than records', (r) => Buffer.concat([Buffer.from([1, 0, 0, 0]), r.subarray(4)]), kept],
     ['no rows region at all', () => Buffer.alloc(0), kept],
   ];
+  // The records' bytes (the lazy part: discovery/memo-records.ts), damaged with a checksum to match.
+  const lazyCrafts: [string, (lazy: Buffer) => Buffer][] = [
+    ['the records cut short', (b) => b.subarray(0, b.length - 3)],
+    ['the records\' count past their bytes', (b) => (b.writeUInt32LE(0x0fffffff, 0), b)],
+    ['a record\'s file checks ending before the one before', (b) => {
+      const n = b.readUInt32LE(0);
+      const depEnds = 4 + 8 * n + 24 * n + 8 * n;
+      if (n > 1) b.writeUInt32LE(0, depEnds + 4);
+      return b;
+    }],
+  ];
+  for (const [label, change] of lazyCrafts) {
+    const dir = testDir(t, 'isc-memo-craft-');
+    const root = join(dir, 'lib');
+    makeTree(BASE, root);
+    const indexPath = join(dir, 'idx', 'index');
+    assert.deepEqual(await warm(root, indexPath, only), [], `${label}: every command has its memo`);
+    for (const f of readdirSync(join(dir, 'idx')).filter((n) => /^index\.memo-[0-9a-f]{16}$/.test(n))) craftLazyBytes(join(dir, 'idx', f), change);
+    edit(join(root, 'a/IMG_1.json'), flip);
+    const hows = await check(root, indexPath, `crafted records: ${label}`, only);
+    for (const name of only) assert.notEqual(hows[name][0], 'patched', `${label}: ${name} was patched from crafted records`);
+  }
   for (const [label, change, spoiled, patched = []] of rowCrafts) {
     const dir = testDir(t, 'isc-memo-craft-');
     const root = join(dir, 'lib');

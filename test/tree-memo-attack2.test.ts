@@ -10,11 +10,12 @@ import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { craftDelta, craftMemo, memoCommands, type How, type MemoCommandName } from './helpers/memo.js';
+import type { MemoRecordColumns } from '../src/discovery/memo-records.js';
 import { FAKE_JPEG, makeTree, sidecarData, testDir, type TreeNode } from './helpers/tree.js';
 
 const commands = memoCommands;
 const craftMemoMain = (file: string, change: (main: unknown) => unknown) => craftMemo(file, (m) => change(m));
-const craftMemoLazy = (file: string, change: (lazy: Record<string, unknown>) => void) => craftMemo(file, (_m, lazy) => void change(lazy));
+const craftMemoLazy = (file: string, change: (lazy: MemoRecordColumns) => void) => craftMemo(file, (_m, lazy) => void change(lazy));
 type Name = MemoCommandName;
 const ALL = Object.keys(commands('', '', [])) as Name[];
 
@@ -391,7 +392,7 @@ test('crafted delta or memo: per-record counts (tallies) not shaped as a record\
     const f = join(root, 'd1/IMG_9.json');
     if (label.startsWith('memo:')) {
       // The memo's own per-record counts (its lazy part), read by a patch.
-      for (const m of memosIn(idx)) craftMemoLazy(join(idx, m), (lazy) => void (lazy.tallies = (lazy.tallies as number[][]).map(() => [99, 1, 1, 0, 0, 1])));
+      for (const m of memosIn(idx)) craftMemoLazy(join(idx, m), (lazy) => void (lazy.tallies = lazy.tallies.map(() => [99, 1, 1, 0, 0, 1])));
       flip(f);
       await check(root, indexPath, `crafted memo: ${label}`, only);
       continue;

@@ -10,6 +10,7 @@ import type { FileInspection, InspectItem, InspectOptions, LinkAt } from '../tas
 import type { Category, Options, SidecarExt, SidecarNaming } from '../types.js';
 import { CATEGORIES } from '../types.js';
 import { DEFAULT_RACY_MARGIN_MS, noteMemoRun, ScanIndex, type IndexOptions, type IndexRunStats, type Pending } from '../incremental/scan-index.js';
+import { encodeMemoRecords, MemoRecordsView, type MemoRecordColumns } from './memo-records.js';
 import { CheckLog, dropMemoDelta, filePathsOf, loadMemo, MEMO_MAX_FILES, memoPlace, MemoSpool, storeMemo, storeMemoDelta, type MemoHit } from '../incremental/tree-memo.js';
 import { racyCutoffNs } from '../incremental/entry.js';
 import { identityBytes, statIdentityAny } from '../incremental/identity.js';
@@ -287,15 +288,6 @@ function isStoredScan(x: unknown): x is StoredScan {
   return Array.isArray(x.problemSeqs) && x.problemSeqs.every(isNumberPair) && isNumberPair(x.progress) && (x.index === null || isPlainObject(x.index));
 }
 
-/** Per record, what a patch needs (the memo's lazy part): partition key, tree position, the file checks it read, its counts. */
-interface MemoLazy {
-  keys: string[];
-  seqs: number[];
-  deps: number[][];
-  tallies: number[][];
-  bytes: number[];
-}
-
 /** A record as a memo keeps it (deps: paths of the sidecars it read; depsAt: as check numbers, for one kept from a memo). */
 interface MemoRecord {
   key: string;
@@ -484,7 +476,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
     let patching = false;
     let imageInPatch = false;
     const toStored = (output: Out | null, rowsNow: Row[], records: MemoRecord[], summary: ScanSummary, problemSeqs: TreeSeq[], progress: [number, number], index: IndexRunStats | null, fileIndex: Map<string, number>) => {
-      const lazy: MemoLazy = { keys: [], seqs: [], deps: [], tallies: [], bytes: [] };
+      const lazy: MemoRecordColumns = { keys: [], seqs: [], deps: [], tallies: [], bytes: [] };
       for (const r of records) {
         let deps = r.depsAt;
         if (!deps) {
@@ -502,7 +494,13 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
         lazy.bytes.push(r.bytes);
       }
       const payload: StoredScan = { summary, problemSeqs, progress, index, output: def.outputStored ? output : null, rows: def.outputStored ? null : def.encodeRows(rowsNow) };
-      return { payload, lazy, rows: def.outputStored ? rowsNow : [] };
+      let lazyBytes: Buffer;
+      try {
+        lazyBytes = encodeMemoRecords(lazy);
+      } catch {
+        return null; // a value its columns cannot hold (none a run makes)
+      }
+      return { payload, lazy: lazyBytes, rows: def.outputStored ? rowsNow : [] };
     };
     // The memo's answer: its stored output (every check held), or patched (some sidecars changed);
     // null when a patch cannot stand for the run. Throws on parts not shaped as a run writes them.
@@ -560,10 +558,10 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
         // (a patch then writes its own records, not the whole tree's), else the memo again.
         const dirty = [...new Set([...(patched.delta?.dirty ?? []), ...patched.madeAt])].sort((a, b) => a - b);
         let kept = false;
-        if (dirty.length <= Math.max(1, patched.records.length * MAX_PATCHED_SHARE)) {
+        if (dirty.length <= Math.max(1, patched.count * MAX_PATCHED_SHARE)) {
           const deps: number[][] = [];
           for (const i of dirty) {
-            const r = patched.records[i];
+            const r = patched.recordAt(i);
             const at = r.depsAt ?? r.deps.map((d) => fileIndex.get(d) ?? -1);
             if (at.includes(-1)) break; // read, but not among the checks: no memo can stand for it
             deps.push(at);
@@ -575,8 +573,8 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
               dirty,
               rows: def.encodeRows(dirty.map(patched.rowAt)),
               deps,
-              tallies: dirty.map((i) => patched.records[i].tally),
-              bytes: dirty.map((i) => patched.records[i].bytes),
+              tallies: dirty.map((i) => patched.recordAt(i).tally),
+              bytes: dirty.map((i) => patched.recordAt(i).bytes),
               summary: this.summary,
               problemSeqs: this.problemSeqs,
               progress: patched.progress,
@@ -587,7 +585,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
           }
         }
         if (!kept) {
-          const s = toStored(patched.output, patched.allRows(), patched.records, this.summary, this.problemSeqs, patched.progress, base.index, fileIndex);
+          const s = toStored(patched.output, patched.allRows(), patched.allRecords(), this.summary, this.problemSeqs, patched.progress, base.index, fileIndex);
           if (s) storeMemo(place, log, s.payload, s.lazy, s.rows);
         }
       }
@@ -688,26 +686,25 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
     withDelta: (rows: Row[], delta: MemoDelta | null) => Row[],
     isOutput: (x: unknown) => boolean,
     begin: () => void,
-  ): Promise<{ output: Out; rowAt: (i: number) => Row; allRows: () => Row[]; records: MemoRecord[]; progress: [number, number]; made: number; madeAt: number[]; delta: MemoDelta | null } | null> {
-    const lazy = hit.lazy() as MemoLazy | null;
-    if (!lazy || !Array.isArray(lazy.keys)) return null;
-    const n = lazy.keys.length;
+  ): Promise<{ output: Out; rowAt: (i: number) => Row; allRows: () => Row[]; recordAt: (i: number) => MemoRecord; allRecords: () => MemoRecord[]; count: number; progress: [number, number]; made: number; madeAt: number[]; delta: MemoDelta | null } | null> {
+    // What a patch needs of each record (discovery/memo-records.ts), the delta's in place of the memo's.
+    const lazy = new MemoRecordsView(hit.lazy(), hit.fileChecks);
+    const n = lazy.n;
     const delta = deltaAt(n);
-    if (delta)
-      delta.dirty.forEach((i, k) => {
-        lazy.deps[i] = delta.deps[k];
-        lazy.tallies[i] = delta.tallies[k];
-        lazy.bytes[i] = delta.bytes[k];
-      });
+    const over = new Map<number, number>();
+    delta?.dirty.forEach((i, k) => over.set(i, k));
+    const depsOf = (i: number) => (over.has(i) ? delta!.deps[over.get(i)!] : lazy.deps(i));
+    const tallyOf = (i: number) => (over.has(i) ? delta!.tallies[over.get(i)!] : lazy.tally(i));
+    const bytesOf = (i: number) => (over.has(i) ? delta!.bytes[over.get(i)!] : lazy.bytes(i));
     const stored = storedWith(base, delta);
     const changed = new Set(hit.changed.at);
     // The records to make again, in tree order (the memo's records are).
     const dirty: number[] = [];
     const keys = new Set<string>();
     for (let i = 0; i < n; i++) {
-      if (!lazy.deps[i].some((d) => changed.has(d))) continue;
+      if (!(over.has(i) ? depsOf(i).some((d) => changed.has(d)) : lazy.readsAny(i, changed))) continue;
       dirty.push(i);
-      keys.add(lazy.keys[i]);
+      keys.add(lazy.key(i));
     }
     if (dirty.length === 0 || dirty.length > Math.max(1, n * MAX_PATCHED_SHARE)) return null;
     // The rows as the memo and its delta have them: a command that keeps its output reads the
@@ -730,7 +727,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
     }
     begin();
     // The records of those keys, as a shard of just these keys makes them (same tree positions).
-    const steps = new Set(dirty.map((i) => lazy.seqs[2 * i]));
+    const steps = new Set(dirty.map((i) => lazy.step(i)));
     const sub = new ScanSession(this.root, { ...this.opts, index: { ...(this.opts.index as IndexOptions), prune: false, onStats: undefined, onWarning: undefined }, onProgress: undefined, onlyKeys: keys, onlySteps: steps });
     // One for one, in order: the same folder (walk step) and partition key. A shard numbers a
     // record's place in its folder its own way (by its names), so the memo's position is kept.
@@ -739,10 +736,10 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
     let k = 0;
     for await (const rec of sub) {
       const i = dirty[k++];
-      if (i === undefined || rec.seq[0] !== lazy.seqs[2 * i]) return null;
+      if (i === undefined || rec.seq[0] !== lazy.step(i)) return null;
       const mrec = memoRecordOf(rec, imageExts);
-      if (mrec.key !== lazy.keys[i]) return null;
-      const seq: TreeSeq = [lazy.seqs[2 * i], lazy.seqs[2 * i + 1]];
+      if (mrec.key !== lazy.key(i)) return null;
+      const seq: TreeSeq = [lazy.step(i), lazy.position(i)];
       seqOfSub.set(`${rec.seq[0]},${rec.seq[1]}`, seq);
       made.set(i, { row: def.rowOf(rec), rec: { ...mrec, seq } });
     }
@@ -751,20 +748,17 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
     const s = this.summary;
     Object.assign(s, stored.summary, { counts: { ...stored.summary.counts }, problems: [], problemCount: 0, complete: stored.summary.complete });
     let bytes = stored.progress[1];
-    const records: MemoRecord[] = [];
-    for (let i = 0; i < n; i++) {
-      const m = made.get(i);
-      const seq: TreeSeq = [lazy.seqs[2 * i], lazy.seqs[2 * i + 1]];
-      if (!m) {
-        records.push({ key: lazy.keys[i], seq, deps: [], tally: lazy.tallies[i], bytes: lazy.bytes[i], depsAt: lazy.deps[i] });
-        continue;
-      }
-      if (!isTally(lazy.tallies[i])) throw new TypeError('not a memo tally'); // the memo's own, crafted (load() catches it: a miss)
-      applyTally(s, lazy.tallies[i], -1);
+    for (const [i, m] of made) {
+      const before = tallyOf(i);
+      if (!isTally(before)) throw new TypeError('not a memo tally'); // the memo's own, crafted (load() catches it: a miss)
+      applyTally(s, before, -1);
       applyTally(s, m.rec.tally, 1);
-      bytes += m.rec.bytes - lazy.bytes[i];
-      records.push(m.rec);
+      bytes += m.rec.bytes - bytesOf(i);
     }
+    // Each record as a memo keeps it (made when asked: a delta needs the few made again, only a
+    // memo written again all of them).
+    const recordAt = (i: number): MemoRecord => made.get(i)?.rec ?? { key: lazy.key(i), seq: [lazy.step(i), lazy.position(i)], deps: [], tally: tallyOf(i), bytes: bytesOf(i), depsAt: depsOf(i) };
+    const allRecords = () => Array.from({ length: n }, (_, i) => recordAt(i));
     // The stored run had no problem (a memo is only made of a complete run): the new records' are all.
     for (let p = 0; p < sub.summary.problems.length; p++) {
       const seq = seqOfSub.get(`${sub.problemSeqs[p][0]},${sub.problemSeqs[p][1]}`);
@@ -784,7 +778,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
     let output: Out | null = null;
     if (def.patchOutput && storedOutput !== null) output = def.patchOutput(storedOutput, dirty.map(rowBefore), dirty.map((i) => made.get(i)!.row), s);
     output ??= def.finish(allRows(), s);
-    return { output, rowAt, allRows, records, progress, made: made.size, madeAt: [...made.keys()], delta };
+    return { output, rowAt, allRows, recordAt, allRecords, count: n, progress, made: made.size, madeAt: [...made.keys()], delta };
   }
 
   /** The inspect options every file of this scan gets (the index's options key is made of them). */

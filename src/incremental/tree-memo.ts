@@ -23,7 +23,7 @@ import { tempNameFor } from '../fs/temp-files.js';
 import { READ_FLAGS } from '../fs/regular-file.js';
 import type { IndexLocation } from './location.js';
 
-const MAGIC = Buffer.from('image-sidecar tree memo 7\n', 'latin1');
+const MAGIC = Buffer.from('image-sidecar tree memo 8\n', 'latin1');
 /** A memo's delta (`<memo>.delta`: what a patch changed, on top of the memo of the same generation). */
 const DELTA_MAGIC = Buffer.from('image-sidecar tree memo delta 1\n', 'latin1');
 /** Any version's first bytes: a memo file (or a memo's delta) of ours, whichever version wrote it (kept or pruned as one). */
@@ -233,7 +233,7 @@ interface MemoHead {
   rootReal: string;
   counts: number[];
   bytes: number[];
-  /** Bytes of the second JSON part (what a patch needs: read only then). */
+  /** Bytes of the lazy part (what a patch needs: read only then). */
   lazyBytes: number;
   /** Bytes of the rows (encode): read only by a patch, a row at a time. */
   rowBytes: number;
@@ -241,17 +241,17 @@ interface MemoHead {
 
 /**
  * Layout: MAGIC, u32 LE length of the JSON part, u32 LE CRC-32 of everything after this field,
- * the JSON part ({ head, payload }), the lazy JSON part (`head.lazyBytes`: what only a patch reads),
+ * the JSON part ({ head, payload }), the lazy part (`head.lazyBytes`: bytes only a patch reads,
+ * discovery/memo-records.ts),
  * the rows (`head.rowBytes`: u32 LE count, u32 LE end of each row's JSON text, the texts: a patch
  * parses only the rows it needs), then per kind of check its paths (UTF-8, each ended by NUL;
  * `head.bytes`), then per kind its identities (SLOT_BYTES each, in the order of the paths).
  */
-function encode(place: MemoPlace, log: CheckLog, payload: unknown, lazy: unknown, rows: Buffer): { bytes: Buffer; jsonLen: number; lazyLen: number } {
-  const lazyJson = Buffer.from(JSON.stringify(lazy), 'utf8');
+function encode(place: MemoPlace, log: CheckLog, payload: unknown, lazyJson: Buffer, rows: Buffer): { bytes: Buffer; jsonLen: number } {
   const head: MemoHead = { key: place.key, gen: randomBytes(8).toString('hex'), root: place.rootAbs, rootReal: place.rootReal, counts: log.counts.slice(), bytes: log.paths.map((p) => p.length), lazyBytes: lazyJson.length, rowBytes: rows.length };
   const json = Buffer.from(JSON.stringify({ head, payload }), 'utf8');
   const bytes = Buffer.concat([MAGIC, Buffer.alloc(8), json, lazyJson, rows, ...log.paths.map((p) => p.view()), ...log.ids.map((p) => p.view())]);
-  return { bytes, jsonLen: json.length, lazyLen: lazyJson.length };
+  return { bytes, jsonLen: json.length };
 }
 
 /** Rows as the memo holds them (see encode), or null: a row not JSON, or not given back exactly by it. */
@@ -405,8 +405,10 @@ export interface MemoHit {
   checks: number[];
   /** Sidecars found changed (none: the memo holds as it is). */
   changed: ChangedFiles;
-  /** The lazy part (parsed when asked; null: damaged). */
-  lazy(): unknown;
+  /** The lazy part's bytes (storeMemo `lazy`). */
+  lazy(): Buffer;
+  /** How many sidecar checks the memo holds (a record's file checks are numbered among them). */
+  fileChecks: number;
   /** Row `i` of the memo's rows (storeMemo `rows`), parsed when asked; throws when there is none such. */
   row(i: number): unknown;
   /** How many rows the memo holds (-1: a rows region no run writes). */
@@ -456,13 +458,8 @@ export function loadMemo(place: MemoPlace, maxChanged = 0): MemoHit | null {
     deltaFiles: delta ? delta.files : new Map(),
     checks: head.counts,
     changed,
-    lazy: () => {
-      try {
-        return JSON.parse(buf.toString('utf8', lazyAt, lazyAt + head.lazyBytes)) as unknown;
-      } catch {
-        return null;
-      }
-    },
+    lazy: () => buf.subarray(lazyAt, lazyAt + head.lazyBytes),
+    fileChecks: head.counts[FILE],
     row: (i: number) => rowOf(buf, rowsAt, head.rowBytes, i),
     rowCount: head.rowBytes >= 4 && 4 + 4 * buf.readUInt32LE(rowsAt) <= head.rowBytes ? buf.readUInt32LE(rowsAt) : -1,
     checksNow: () => {
@@ -585,9 +582,9 @@ export function sameThroughJson(a: unknown, b: unknown): boolean {
  * not come back exactly through JSON, when something there is not a memo of ours (never written
  * over), or when the log was spoiled. Beyond MAX_MEMOS the oldest memo files go. True when written.
  */
-export function storeMemo(place: MemoPlace, log: CheckLog, payload: unknown, lazy: unknown = null, rows: readonly unknown[] = []): boolean {
+export function storeMemo(place: MemoPlace, log: CheckLog, payload: unknown, lazy: Buffer = Buffer.alloc(0), rows: readonly unknown[] = []): boolean {
   if (log.spoiled !== null) return false;
-  let enc: { bytes: Buffer; jsonLen: number; lazyLen: number };
+  let enc: { bytes: Buffer; jsonLen: number };
   try {
     const rowBytes = encodeRows(rows);
     if (!rowBytes) return false;
@@ -596,11 +593,10 @@ export function storeMemo(place: MemoPlace, log: CheckLog, payload: unknown, laz
   } catch {
     return false; // not JSON (a bigint)
   }
-  const { bytes, jsonLen, lazyLen } = enc;
+  const { bytes, jsonLen } = enc;
   const body = MAGIC.length + 8;
   const back = JSON.parse(bytes.toString('utf8', body, body + jsonLen)) as { payload: unknown };
   if (!sameThroughJson(payload, back.payload)) return false;
-  if (!sameThroughJson(lazy, JSON.parse(bytes.toString('utf8', body + jsonLen, body + jsonLen + lazyLen)))) return false;
   // A file of someone else's at that name is left alone (the index's own rule for --index).
   if (!writeOurs(place.file, bytes)) return false;
   removeOurs(deltaFileOf(place.file)); // of the generation before: it stands for nothing now

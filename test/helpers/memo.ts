@@ -6,6 +6,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { crc32 } from 'node:zlib';
 import { formatStats, stats, validate, type IndexOptions, type IndexRunStats, type ValidationResult } from '../../src/index.js';
+import { encodeMemoRecords, MemoRecordsView, type MemoRecordColumns } from '../../src/discovery/memo-records.js';
 
 export const noTimes = (v: unknown) => JSON.stringify(v).replace(/"processing_time":[-0-9.e+]+/g, '"processing_time":0');
 
@@ -39,30 +40,53 @@ export type MemoCommandName = keyof ReturnType<typeof memoCommands>;
 
 /** A memo's first JSON part as a run writes it. */
 export interface MemoMain {
-  head: { lazyBytes: number };
+  head: { lazyBytes: number; rowBytes: number };
   payload: Record<string, unknown>;
 }
 
-/**
- * Rewrite a memo file's two JSON parts: `change` gets the first (head and payload: it may change it
- * in place or return another value to write) and the lazy one (what a patch reads).
- */
-export function craftMemo(file: string, change: (main: MemoMain, lazy: Record<string, unknown>) => unknown): void {
+/** A memo file's parts: its JSON part, then its lazy part and the rest (rows, paths, identities) as bytes. */
+function memoParts(file: string) {
   const buf = readFileSync(file);
   const magicLen = buf.indexOf(0x0a) + 1;
   const jsonLen = buf.readUInt32LE(magicLen);
   const body = magicLen + 8;
   const main = JSON.parse(buf.toString('utf8', body, body + jsonLen)) as MemoMain;
-  const lazyEnd = body + jsonLen + main.head.lazyBytes;
-  const lazy = JSON.parse(buf.toString('utf8', body + jsonLen, lazyEnd)) as Record<string, unknown>;
-  const replaced = change(main, lazy);
-  const lazyBytes = Buffer.from(JSON.stringify(lazy));
-  main.head.lazyBytes = lazyBytes.length;
-  const mainBytes = Buffer.from(JSON.stringify(replaced === undefined ? main : replaced));
-  const out = Buffer.concat([buf.subarray(0, magicLen), Buffer.alloc(8), mainBytes, lazyBytes, buf.subarray(lazyEnd)]);
-  out.writeUInt32LE(mainBytes.length, magicLen);
-  out.writeUInt32LE(crc32(out.subarray(body)) >>> 0, magicLen + 4);
+  const lazyAt = body + jsonLen;
+  return { buf, magicLen, body, main, lazy: buf.subarray(lazyAt, lazyAt + main.head.lazyBytes), rest: buf.subarray(lazyAt + main.head.lazyBytes) };
+}
+
+/**
+ * A memo file written again: `main` as its JSON part (any JSON value: a craft may write one no run
+ * writes), `lazy` and `rest` after it; the lazy part's length in the head read (`p.main`) and the
+ * CRC-32 made to match.
+ */
+function writeMemoParts(file: string, p: ReturnType<typeof memoParts>, main: unknown, lazy: Buffer, rest: Buffer = p.rest): void {
+  p.main.head.lazyBytes = lazy.length;
+  const mainBytes = Buffer.from(JSON.stringify(main));
+  const out = Buffer.concat([p.buf.subarray(0, p.magicLen), Buffer.alloc(8), mainBytes, lazy, rest]);
+  out.writeUInt32LE(mainBytes.length, p.magicLen);
+  out.writeUInt32LE(crc32(out.subarray(p.body)) >>> 0, p.magicLen + 4);
   writeFileSync(file, out);
+}
+
+/**
+ * Rewrite a memo file's JSON part and its records (its lazy part, what a patch reads:
+ * discovery/memo-records.ts): `change` gets the first (head and payload: it may change it in place
+ * or return another value to write) and the records' columns (changed in place).
+ */
+export function craftMemo(file: string, change: (main: MemoMain, lazy: MemoRecordColumns) => unknown): void {
+  const p = memoParts(file);
+  const columns = new MemoRecordsView(Buffer.from(p.lazy), Number.MAX_SAFE_INTEGER).columns();
+  const replaced = change(p.main, columns);
+  const lazy = encodeMemoRecords(columns);
+  p.main.head.lazyBytes = lazy.length;
+  writeMemoParts(file, p, replaced === undefined ? p.main : replaced, lazy);
+}
+
+/** Rewrite a memo's lazy part as bytes (`change` gets them and returns the bytes to write). */
+export function craftLazyBytes(file: string, change: (lazy: Buffer) => Buffer): void {
+  const p = memoParts(file);
+  writeMemoParts(file, p, p.main, change(Buffer.from(p.lazy)));
 }
 
 /**
@@ -70,19 +94,11 @@ export function craftMemo(file: string, change: (main: MemoMain, lazy: Record<st
  * u32 count, u32 ends, the JSON texts): `change` gets the region and returns the one to write.
  */
 export function craftRows(file: string, change: (region: Buffer) => Buffer): void {
-  const buf = readFileSync(file);
-  const magicLen = buf.indexOf(0x0a) + 1;
-  const jsonLen = buf.readUInt32LE(magicLen);
-  const body = magicLen + 8;
-  const main = JSON.parse(buf.toString('utf8', body, body + jsonLen)) as MemoMain & { head: { rowBytes: number } };
-  const rowsAt = body + jsonLen + main.head.lazyBytes;
-  const region = change(Buffer.from(buf.subarray(rowsAt, rowsAt + main.head.rowBytes)));
-  main.head.rowBytes = region.length;
-  const mainBytes = Buffer.from(JSON.stringify(main));
-  const out = Buffer.concat([buf.subarray(0, magicLen), Buffer.alloc(8), mainBytes, buf.subarray(body + jsonLen, rowsAt), region, buf.subarray(rowsAt + JSON.parse(buf.toString('utf8', body, body + jsonLen)).head.rowBytes)]);
-  out.writeUInt32LE(mainBytes.length, magicLen);
-  out.writeUInt32LE(crc32(out.subarray(body)) >>> 0, magicLen + 4);
-  writeFileSync(file, out);
+  const p = memoParts(file);
+  const rowBytes = p.main.head.rowBytes;
+  const region = change(Buffer.from(p.rest.subarray(0, rowBytes)));
+  p.main.head.rowBytes = region.length;
+  writeMemoParts(file, p, p.main, Buffer.from(p.lazy), Buffer.concat([region, p.rest.subarray(rowBytes)]));
 }
 
 /** Rewrite a delta's body (its JSON part is { key, gen, body }). */
