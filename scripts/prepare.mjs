@@ -24,3 +24,4 @@ if (!existsSync(tsc)) {
 }
 run(process.execPath, [tsc, '-p', 'tsconfig.json']);
 run(process.execPath, [join(root, 'scripts', 'build-wasm.mjs'), 'dist/accel']);
+run(process.execPath, [join(root, 'scripts', 'code-digest.mjs'), 'dist/incremental']);
