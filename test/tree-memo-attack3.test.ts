@@ -11,7 +11,7 @@ import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { encodeSidecar, formatStats, keyFromBytes, stats, type IndexOptions, type IndexRunStats, type SidecarKey, type StatsOptions } from '../src/index.js';
 import type { JsonObject } from '../src/types.js';
-import type { How } from './helpers/memo.js';
+import { craftDelta, craftMemo, craftRows, type How } from './helpers/memo.js';
 import { FAKE_JPEG, makeTree, testDir, type TreeNode } from './helpers/tree.js';
 
 /** Set a key, `__proto__` included (an own key, as JSON.parse makes it). */
@@ -168,4 +168,130 @@ test('stats, format-stats: random in-place edits of one to three sidecars at a t
     if (deltasIn(idx).length > 0) seen.add('delta');
   }
   assert.ok(seen.has('patched') && seen.has('whole') && seen.has('delta'), [...seen].join(','));
+});
+
+const memosIn = (idx: string) => readdirSync(idx).filter((n) => /\.memo-[0-9a-f]{16}$/.test(n));
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Raw = Record<string, any>;
+/** The stored counts of stats' memo output (or of a delta's output). */
+const rawOf = (output: unknown) => (output as { raw: Raw }).raw;
+
+/**
+ * Crafted counts beside a stored stats report, shaped as `raw()` never makes them: a patch (one
+ * sidecar edited in place) must fall back to counting every row, or miss; never count from them.
+ * Each: the change to the stored counts, the sidecar written for IMG_1 (before: face_detection and
+ * yolov8 with times, success, one face).
+ */
+const RAW_CRAFTS: [string, (raw: Raw) => void, string?][] = [
+  ['an operation count at 0 (a key raw() never leaves)', (r) => void (r.opCounts.ghost = 0, r.sizeSum.ghost = 0)],
+  ['a negative count of a grade no changed row has', (r) => void (r.grades.Z = -2)],
+  ['a count that is not an integer', (r) => void (r.opCounts.face_detection += 0.5)],
+  ['a time sum of an operation without timed records, the edited sidecar then times it', (r) => void (r.timeSum.ghost = [1000]), side({ face_detection: { t: 0.25, ok: true, faces: 1 }, yolov8: { t: 0.5, ok: true }, ghost: { t: 1 } })],
+  ['timed records without a time sum, the edited sidecar times that operation', (r) => void delete r.timeSum.yolov8, side({ face_detection: { t: 0.25, ok: true, faces: 1 }, ghost: { t: 1 } })],
+  ['time partials that overflow when added up', (r) => void (r.timeSum.face_detection = [1.7e308, 1.7e308])],
+  ['an identity count beside the three', (r) => void (r.identity.bogus = 3)],
+  ['an identity count missing', (r) => void delete r.identity.stale],
+  ['sizes of an operation never counted, the edited sidecar then has it', (r) => void (r.sizeSum.ghost = 7), side({ face_detection: { t: 0.25, ok: true, faces: 1 }, yolov8: { t: 0.5, ok: true }, ghost: { t: 1 } })],
+  ['successes above the records that said', (r) => void (r.succ.yolov8 = r.succN.yolov8 + 5)],
+  ['a negative face total', (r) => void (r.faces = -40)],
+  ['sidecars counted fewer than their formats', (r) => void (r.sidecarsCounted = 1)],
+];
+
+test('crafted memo: stored counts not shaped as raw() makes them are never patched (a fallback to every row, or a miss)', async (t) => {
+  const failed: string[] = [];
+  for (const [label, craft, write] of RAW_CRAFTS) {
+    const dir = testDir(t, 'isc-memo-atk3-');
+    const { root, indexPath, idx } = tree(dir, 20, (i) => side({ face_detection: { t: 0.25 + i, ok: i % 2 === 0, faces: i % 3 }, yolov8: { t: 0.5, ok: true } }, i % 4 === 0 ? 'A' : undefined));
+    await warm(root, indexPath, 'stats');
+    for (const f of memosIn(idx)) craftMemo(join(idx, f), (m) => void craft(rawOf(m.payload.output)));
+    writeFileSync(join(root, 'd1/IMG_1.json'), write ?? side({ face_detection: { t: 9, ok: true, faces: 12 }, yolov8: { t: 0.5, ok: false } }, 'B'));
+    await same(root, indexPath, 'stats', `crafted counts: ${label}`, 3).catch((e: Error) => failed.push(e.message.split('\n')[0]));
+  }
+  assert.deepEqual(failed, []);
+});
+
+/** format-stats' stored counts shaped as no run makes them: a patch falls back to every row, or misses. */
+const FORMAT_CRAFTS: [string, (out: Raw) => void][] = [
+  ['an extension counted 0 times (a key no count leaves)', (o) => void (o.extension_distribution.rkyv = 0)],
+  ['an extension no sidecar has', (o) => void ((o.extension_distribution.png = 2), (o.format_distribution.Json += 2), (o.total_files += 2))],
+  ['a total that is not the sum of the formats', (o) => void (o.total_files += 3)],
+  ['formats that do not add up to the extensions', (o) => void (o.format_distribution.Legacy += 4, o.total_files += 4)],
+];
+
+test('crafted memo: format-stats counts not shaped as a run makes them are never patched', async (t) => {
+  const failed: string[] = [];
+  for (const [label, craft] of FORMAT_CRAFTS) {
+    const dir = testDir(t, 'isc-memo-atk3-');
+    const { root, indexPath, idx } = tree(dir, 20, (i) => side({ face_detection: { t: 0.25 + i, ok: true, faces: 1 } }));
+    await warm(root, indexPath, 'format-stats');
+    for (const f of memosIn(idx)) craftMemo(join(idx, f), (m) => void craft(m.payload.output as Raw));
+    writeFileSync(join(root, 'd1/IMG_1.json'), '{');
+    await same(root, indexPath, 'format-stats', `crafted format counts: ${label}`, 3).catch((e: Error) => failed.push(e.message.split('\n')[0]));
+  }
+  assert.deepEqual(failed, []);
+});
+
+/** A memo's rows region with `change` applied to each row (parsed JSON; returns the row to write, as a value). */
+function changeRows(region: Buffer, change: (row: Raw, i: number) => unknown): Buffer {
+  const n = region.readUInt32LE(0);
+  const texts: Buffer[] = [];
+  let from = 0;
+  for (let i = 0; i < n; i++) {
+    const to = region.readUInt32LE(4 + 4 * i);
+    const row = JSON.parse(region.toString('utf8', 4 + 4 * n + from, 4 + 4 * n + to)) as Raw;
+    texts.push(Buffer.from(JSON.stringify(change(row, i))));
+    from = to;
+  }
+  const table = Buffer.alloc(4 + 4 * n);
+  table.writeUInt32LE(n, 0);
+  let end = 0;
+  texts.forEach((x, i) => table.writeUInt32LE((end += x.length), 4 + 4 * i));
+  return Buffer.concat([table, ...texts]);
+}
+
+/**
+ * Crafted rows (the rows region a patch reads), shaped as rowOf never makes them. `mine`: the
+ * changed record's own row (the one a patch takes out of the counts); else every other row (read
+ * when a patch counts every row again: here, because the changed sidecar's new time is -0).
+ */
+const ROW_CRAFTS: [string, boolean, (row: Raw) => unknown][] = [
+  ['the changed row holds an operation twice', true, (r) => ({ ...r, eff: { ...r.eff, ops: [...r.eff.ops, r.eff.ops[0]] } })],
+  ['the changed row has negative sidecar files', true, (r) => ({ ...r, files: -5 })],
+  ['the changed row has negative images', true, (r) => ({ ...r, images: -3 })],
+  ['the changed row\'s time is beyond what is averaged', true, (r) => ({ ...r, eff: { ...r.eff, ops: r.eff.ops.map((o: unknown[]) => [o[0], o[1], 1e300, o[3]]) } })],
+  ['the changed row\'s size is negative', true, (r) => ({ ...r, eff: { ...r.eff, ops: r.eff.ops.map((o: unknown[]) => [o[0], -7, o[2], o[3]]) } })],
+  ['another row\'s files a text', false, (r) => ({ ...r, files: '7' })],
+  ['another row\'s operation list not a list', false, (r) => ({ ...r, eff: { ...r.eff, ops: 5 } })],
+  ['another row null', false, () => null],
+];
+
+test('crafted memo: rows not shaped as rowOf makes them, read by a patch, are never counted', async (t) => {
+  const failed: string[] = [];
+  for (const [label, mine, craft] of ROW_CRAFTS) {
+    const dir = testDir(t, 'isc-memo-atk3-');
+    // IMG_1's row is told apart by its 7 faces.
+    const { root, indexPath, idx } = tree(dir, 20, (i) => side({ face_detection: { t: 0.25 + i, ok: true, faces: i === 1 ? 7 : 1 }, yolov8: { t: 2, ok: false } }));
+    await warm(root, indexPath, 'stats');
+    for (const f of memosIn(idx)) craftRows(join(idx, f), (region) => changeRows(region, (row) => ((row.eff?.faces === 7) === mine ? craft(row) : row)));
+    // A new time of -0: the patch counts every row again (ops/stats.ts patchOutput).
+    writeFileSync(join(root, 'd1/IMG_1.json'), mine ? side({ face_detection: { t: 3, ok: true, faces: 2 } }) : negZeroTimes(side({ face_detection: { t: 'NEGZERO', ok: true, faces: 2 }, yolov8: { t: 2, ok: false } })));
+    await same(root, indexPath, 'stats', `crafted rows: ${label}`, 3).catch((e: Error) => failed.push(e.message.split('\n')[0]));
+  }
+  assert.deepEqual(failed, []);
+});
+
+test('crafted delta: the counts of a delta\'s output not shaped as raw() makes them are never patched either', async (t) => {
+  const failed: string[] = [];
+  for (const [label, craft] of RAW_CRAFTS) {
+    const dir = testDir(t, 'isc-memo-atk3-');
+    const { root, indexPath, idx } = tree(dir, 30, (i) => side({ face_detection: { t: 0.25 + i, ok: i % 2 === 0, faces: i % 3 }, yolov8: { t: 0.5, ok: true } }, i % 4 === 0 ? 'A' : undefined));
+    await warm(root, indexPath, 'stats');
+    writeFileSync(join(root, 'd2/IMG_2.json'), side({ face_detection: { t: 4, ok: true, faces: 2 } }));
+    assert.deepEqual(await same(root, indexPath, 'stats', 'a delta made'), ['patched', 'whole']);
+    assert.equal(deltasIn(idx).length, 1);
+    for (const f of deltasIn(idx)) craftDelta(join(idx, f), (body) => void craft(rawOf(body.output)));
+    writeFileSync(join(root, 'd1/IMG_1.json'), side({ face_detection: { t: 9, ok: true, faces: 12 }, yolov8: { t: 0.5, ok: false }, ghost: { t: 1 } }, 'B'));
+    await same(root, indexPath, 'stats', `crafted delta counts: ${label}`, 3).catch((e: Error) => failed.push(e.message.split('\n')[0]));
+  }
+  assert.deepEqual(failed, []);
 });
