@@ -7,8 +7,10 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, writeFileSync } from 'node:fs';
+import { readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { encodeSidecar, formatStats, keyFromBytes, stats, type IndexOptions, type IndexRunStats, type SidecarKey, type StatsOptions } from '../src/index.js';
 import type { JsonObject } from '../src/types.js';
 import { craftDelta, craftMemo, craftRows, type How } from './helpers/memo.js';
@@ -50,6 +52,9 @@ function cmds(root: string, indexPath: string, runs: How[]): Record<string, Cmd>
     'stats where': st({ where: 'faces >= 1' }),
     'stats where time': st({ where: 'processing_time.face_detection > 0 or yolov8 failed' }),
     'stats op proto': st({ operationType: '__proto__' }),
+    // With a list or a folder table, a patch counts every row again (finish): its rows are read from the memo.
+    'stats list': st({ list: true, where: 'not has constructor' }),
+    'stats folders': st({ folders: 1 }),
     'format-stats': (w) => formatStats(root, { index: ix(w) }),
   };
 }
@@ -148,7 +153,7 @@ function randomSidecar(r: () => number, key: SidecarKey): string | Buffer {
 
 test('stats, format-stats: random in-place edits of one to three sidecars at a time (operations, times, success flags, grades, faces buckets, corrupt, empty, bin, encrypted): every run equals --no-index', async (t) => {
   const dir = testDir(t, 'isc-memo-atk3-');
-  const r = rng(0x5eed17);
+  const r = rng(Number(process.env.ATK3_SEED ?? 0x5eed17));
   const key = keyFromBytes(Buffer.alloc(32, 7));
   const N = 30;
   const { root, indexPath, idx } = tree(dir, N, (i) => side({ face_detection: { t: 0.25, ok: true, faces: 1 }, yolov8: { t: 0.5, ok: true }, ...(i % 5 === 0 ? { ['__proto__']: { t: 1, ok: false } } : {}) }, 'A'));
@@ -164,10 +169,11 @@ test('stats, format-stats: random in-place edits of one to three sidecars at a t
       changed.push(i);
       writeFileSync(join(root, `d${i % 3}/IMG_${i}.json`), randomSidecar(r, key));
     }
-    for (const name of names) for (const h of await same(root, indexPath, name, `step ${step} (IMG_${changed.join(', IMG_')})`)) seen.add(h);
+    for (const name of names) for (const h of await same(root, indexPath, name, `step ${step} (IMG_${changed.join(', IMG_')})`)) seen.add(h === 'none' ? h : `${name}:${h}`);
     if (deltasIn(idx).length > 0) seen.add('delta');
   }
-  assert.ok(seen.has('patched') && seen.has('whole') && seen.has('delta'), [...seen].join(','));
+  assert.ok(seen.has('delta'), [...seen].join(','));
+  for (const name of names) assert.ok(seen.has(`${name}:patched`) && seen.has(`${name}:whole`), `${name}: ${[...seen].join(',')}`);
 });
 
 const memosIn = (idx: string) => readdirSync(idx).filter((n) => /\.memo-[0-9a-f]{16}$/.test(n));
@@ -294,4 +300,167 @@ test('crafted delta: the counts of a delta\'s output not shaped as raw() makes t
     await same(root, indexPath, 'stats', `crafted delta counts: ${label}`, 3).catch((e: Error) => failed.push(e.message.split('\n')[0]));
   }
   assert.deepEqual(failed, []);
+});
+
+/**
+ * A richer library: records of a .json and a .bin sidecar, of a name-ext sidecar, orphans, image
+ * links in another folder (to images in the library), records whose sidecar holds its image's
+ * identity (current or stale). Random in-place edits of any sidecar file (its bytes JSON or bin
+ * whatever its extension), times of -0 among them.
+ */
+test('stats, format-stats: random in-place edits in a library of pairs, name-ext sidecars, orphans, image links and image identities (-0 times too): every run equals --no-index', async (t) => {
+  const dir = testDir(t, 'isc-memo-atk3-');
+  const r = rng(Number(process.env.ATK3_SEED ?? 0xa77ac3));
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)];
+  const key = keyFromBytes(Buffer.alloc(32, 9));
+  const spec: Record<string, TreeNode> = {};
+  const files: string[] = [];
+  const imageOf = new Map<string, string>();
+  for (let i = 0; i < 36; i++) {
+    const d = `d${i % 4}`;
+    spec[`${d}/IMG_${i}.jpg`] = FAKE_JPEG;
+    const names = i % 6 === 0 ? [`IMG_${i}.json`, `IMG_${i}.bin`] : i % 6 === 1 ? [`IMG_${i}.jpg.json`] : i % 6 === 2 ? [`IMG_${i}.json`, `IMG_${i}.jpg.json`] : [`IMG_${i}.json`];
+    for (const n of names) {
+      spec[`${d}/${n}`] = side({ face_detection: { t: 0.5, ok: true, faces: 1 }, ...(i % 5 === 0 ? { ['__proto__']: { t: 2, ok: true } } : {}) });
+      files.push(`${d}/${n}`);
+      imageOf.set(`${d}/${n}`, `${d}/IMG_${i}.jpg`);
+    }
+  }
+  for (let i = 0; i < 4; i++) {
+    spec[`d${i}/orphan_${i}.json`] = side({ yolov8: { t: 1, ok: true } });
+    files.push(`d${i}/orphan_${i}.json`);
+  }
+  for (const i of [3, 4, 5, 9]) spec[`g/IMG_${i}.jpg`] = { symlink: `../d${i % 4}/IMG_${i}.jpg` };
+  const root = join(dir, 'lib');
+  makeTree(spec, root);
+  const indexPath = join(dir, 'idx', 'index');
+  const idx = join(dir, 'idx');
+  const names = Object.keys(cmds(root, indexPath, []));
+  for (const name of names) await warm(root, indexPath, name);
+  /** A random sidecar for `rel`: random operations (with -0 times), sometimes the image's identity (as it is, or another), sometimes other bytes. */
+  const content = (rel: string): string | Buffer => {
+    const ops: Record<string, Op> = {};
+    for (const op of OPS) if (r() < 0.4) own(ops, op, { t: pick([...TIMES, 'NEGZERO']), ok: pick(OKS), faces: Math.floor(r() * 13) });
+    const data = JSON.parse(side(ops, pick(GRADES))) as Record<string, unknown>;
+    const img = imageOf.get(rel);
+    if (img !== undefined && r() < 0.4) {
+      const st = statSync(join(root, img), { bigint: true });
+      const mtime = r() < 0.6 ? st.mtimeNs : st.mtimeNs - 1000n;
+      data.sidecar_info = { operation_type: 'face_detection', image: { size: Number(st.size), mtime_ns: mtime.toString(), operations: Object.keys(data) } };
+    }
+    const text = negZeroTimes(JSON.stringify(data, null, 2));
+    const k = r();
+    if (k < 0.8 || Object.keys(data).length === 0) return text;
+    if (k < 0.85) return '[1, 2';
+    if (k < 0.93) return encodeSidecar(data as JsonObject, 'bin');
+    return encodeSidecar(data as JsonObject, 'bin', { encryptWith: key });
+  };
+  const seen = new Set<string>();
+  const STEPS = Number(process.env.ATK3_STEPS ?? 30);
+  for (let step = 0; step < STEPS; step++) {
+    const changed: string[] = [];
+    for (let j = 1 + Math.floor(r() * 3); j > 0; j--) {
+      const f = pick(files);
+      changed.push(f);
+      writeFileSync(join(root, f), content(f));
+    }
+    for (const name of names) for (const h of await same(root, indexPath, name, `step ${step} (${changed.join(', ')})`)) seen.add(h === 'none' ? h : `${name}:${h}`);
+    if (deltasIn(idx).length > 0) seen.add('delta');
+  }
+  assert.ok(seen.has('delta'), [...seen].join(','));
+  for (const name of names) assert.ok(seen.has(`${name}:patched`) && seen.has(`${name}:whole`), `${name}: ${[...seen].join(',')}`);
+});
+
+/** A child process running stats (plain, --operation-type, --where) and format-stats with the index over `root`, `rounds` times. */
+function child(root: string, indexPath: string, rounds: number): Promise<{ code: number | null; err: string }> {
+  const lib = fileURLToPath(new URL('../src/index.js', import.meta.url));
+  const script = `
+const { stats, formatStats } = await import(${JSON.stringify(lib)});
+const index = { path: ${JSON.stringify(indexPath)}, racyMarginMs: 0 };
+const root = ${JSON.stringify(root)};
+for (let i = 0; i < ${rounds}; i++) {
+  await stats(root, { index });
+  await stats(root, { index, operationType: 'face_detection' });
+  await stats(root, { index, where: 'faces >= 1' });
+  await formatStats(root, { index });
+}
+`;
+  const c = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  c.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  return new Promise((res) => c.on('close', (code) => res({ code, err })));
+}
+
+test('processes patching the counts at once while sidecars change under them: none fails, and once the edits stop every run equals --no-index', async (t) => {
+  const dir = testDir(t, 'isc-memo-atk3-');
+  const r = rng(77);
+  const N = 30;
+  const { root, indexPath } = tree(dir, N, (i) => side({ face_detection: { t: 0.5 + i, ok: true, faces: i % 3 }, yolov8: { t: 1, ok: i % 2 === 0 } }));
+  const names = ['stats', 'stats op', 'stats where', 'format-stats'];
+  for (const name of names) await warm(root, indexPath, name);
+  let edits = 0;
+  for (let phase = 0; phase < 3; phase++) {
+    const kids = [0, 1, 2].map(() => child(root, indexPath, 12));
+    let running = true;
+    const done = Promise.all(kids).finally(() => (running = false));
+    // Edits while the children run: each a size no earlier content of that file had (a rewrite is
+    // never taken for the content it replaced, whatever the clock's tick: racyMarginMs is 0).
+    while (running) {
+      const i = Math.floor(r() * N);
+      const ops: Record<string, Op> = { face_detection: { t: Math.floor(r() * 5) / 4, ok: r() < 0.5, faces: Math.floor(r() * 12) } };
+      if (r() < 0.5) ops.yolov8 = { t: r() < 0.3 ? 0.1 + 0.2 : 2, ok: true };
+      writeFileSync(join(root, `d${i % 3}/IMG_${i}.json`), side(ops) + ' '.repeat(++edits));
+      await new Promise((res) => setTimeout(res, 15));
+    }
+    for (const k of await done) assert.equal(k.code, 0, k.err);
+    if (process.env.ATK3_VERBOSE) console.log(`phase ${phase}: ${edits} edits`);
+    for (const name of names) await same(root, indexPath, name, `after phase ${phase} (${edits} edits)`, 3);
+  }
+});
+
+test('stats: an operation, a grade, a success count and the 10+ faces bucket held by one sidecar fall to 0 (gone, as never counted) and come back, move to another sidecar, through patches and deltas', async (t) => {
+  const dir = testDir(t, 'isc-memo-atk3-');
+  const plain = side({ face_detection: { t: 0.3, ok: true, faces: 1 } });
+  const rare = (t: number, ok: boolean | undefined, faces: number) => side({ face_detection: { t: 0.3, ok: true, faces: 1 }, rare_op: { t, ok, faces } }, 'Z');
+  const { root, indexPath, idx } = tree(dir, 30, (i) => (i === 5 ? rare(0.1, false, 11) : plain));
+  const at = (i: number) => join(root, `d${i % 3}/IMG_${i}.json`);
+  for (const name of ['stats', 'stats op']) await warm(root, indexPath, name);
+  const steps: [string, () => void, boolean][] = [
+    ['the one sidecar with rare_op loses it', () => writeFileSync(at(5), plain), false],
+    ['it comes back, succeeding, 0.2 s', () => writeFileSync(at(5), rare(0.2, true, 10)), true],
+    ['it moves to another sidecar in the same step', () => (writeFileSync(at(5), plain), writeFileSync(at(7), rare(0.1 + 0.2, undefined, 12))), true],
+    ['and to a third, without a time', () => (writeFileSync(at(7), plain), writeFileSync(at(8), side({ rare_op: { ok: false } }, 'Z'))), true],
+    ['gone again', () => writeFileSync(at(8), plain), false],
+    ['back where it began', () => writeFileSync(at(5), rare(0.1, false, 11)), true],
+  ];
+  for (const [label, change, present] of steps) {
+    change();
+    for (const name of ['stats', 'stats op']) {
+      const runs = await same(root, indexPath, name, label);
+      assert.equal(runs[0], 'patched', `${label}: ${name} ${runs.join(',')}`);
+    }
+    const out = await stats(root, { index: { path: indexPath, racyMarginMs: 0 } });
+    assert.equal('rare_op' in out.operation_counts, present, label);
+    assert.equal('Z' in out.quality_grades, present, label);
+    if (!present) {
+      for (const k of [out.avg_processing_times, out.success_rate_percentages, out.avg_data_sizes]) assert.ok(!('rare_op' in k), label);
+      assert.ok(!('10+' in out.faces.per_image_histogram), label);
+    }
+  }
+  assert.ok(deltasIn(idx).length > 0 || memosIn(idx).length > 0);
+});
+
+test('stats --where that no sidecar matches (any more, after a patch): a report of no counts, not a TypeError out of the unknown-operation check', async (t) => {
+  const dir = testDir(t, 'isc-memo-atk3-');
+  const { root, indexPath } = tree(dir, 20, (i) => side({ face_detection: { t: 0.3, ok: true, faces: i === 4 ? 6 : 1 } }));
+  const run = (w: boolean, runs: How[] = []) => stats(root, { where: 'faces >= 5', index: w ? { path: indexPath, racyMarginMs: 0, onStats: (s) => void runs.push(s.memo ? (s.memoPatched ? 'patched' : 'whole') : 'none') } : false });
+  for (let i = 0; i < 3; i++) assert.deepStrictEqual(await run(true), await run(false));
+  writeFileSync(join(root, 'd1/IMG_4.json'), side({ face_detection: { t: 0.3, ok: true, faces: 2 } }));
+  const plain = await run(false);
+  assert.equal(plain.total_sidecars, 0);
+  assert.deepEqual(plain.operation_counts, {});
+  const runs: How[] = [];
+  for (let i = 0; i < 2; i++) assert.deepStrictEqual(await run(true, runs), plain);
+  // --operation-type with a typo still is a usage error when nothing holds it.
+  await assert.rejects(stats(root, { operationType: 'face_detecton', index: false }), /unknown operation "face_detecton"/);
 });
