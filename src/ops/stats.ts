@@ -506,9 +506,10 @@ export function mergeStatsRaw(raws: readonly StatsRaw[]): StatsRaw {
 
 /** The report of (merged) counts: the same function for a whole tree and for merged shards. */
 export function finishStats(r: StatsRaw, opts: Pick<StatsOptions, 'operationType' | 'where'>): TreeStats {
-  const filtered = !!opts.operationType || opts.where !== undefined; // as sidecarFilter decides
-  if (filtered && r.sidecarsCounted === 0 && !isKnownOperationKey(opts.operationType!)) {
-    // A typo (--operation-type face_detecton) would otherwise print an all-zero report.
+  // A typo (--operation-type face_detecton) would otherwise print an all-zero report. (A --where
+  // alone that matches nothing is such a report: there is no operation name to check, and asking
+  // isKnownOperationKey of none threw a TypeError.)
+  if (opts.operationType && r.sidecarsCounted === 0 && !isKnownOperationKey(opts.operationType)) {
     throw errors.usage(`unknown operation "${opts.operationType}": not a known operation, and no sidecar in ${r.root} holds it`);
   }
   const avg = (sumO: Record<string, number>, nO: Record<string, number>, scale = 1) =>
