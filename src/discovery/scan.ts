@@ -11,7 +11,7 @@ import type { Category, Options, SidecarExt, SidecarNaming } from '../types.js';
 import { CATEGORIES } from '../types.js';
 import { DEFAULT_RACY_MARGIN_MS, noteMemoRun, ScanIndex, type IndexOptions, type IndexRunStats, type Pending } from '../incremental/scan-index.js';
 import { encodeMemoRecords, MemoRecordsView, type MemoRecordColumns } from './memo-records.js';
-import { CheckLog, dropMemoDelta, filePathsOf, loadMemo, MEMO_MAX_FILES, memoPlace, MemoSpool, storeMemo, storeMemoDelta, type MemoHit } from '../incremental/tree-memo.js';
+import { CheckLog, dropMemoDelta, filePathsOf, loadMemo, MEMO_MAX_FILES, memoPlace, MemoSpool, numbersKeptByJson, storeMemo, storeMemoDelta, type MemoHit } from '../incremental/tree-memo.js';
 import { racyCutoffNs } from '../incremental/entry.js';
 import { identityBytes, statIdentityAny } from '../incremental/identity.js';
 import { isCacheable, memoCodeDigest, optionsKey } from '../incremental/key.js';
@@ -605,8 +605,9 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
       row: (rec: ScanRecord, row: Row) => {
         if (!collecting) return;
         // Not once this run can no longer stand for a memo (it read a file: a first run at its
-        // first record), nor beyond the bound.
-        if (this.runIndex?.memoLog.spoiled != null || (spool !== null && (spool.count >= MEMO_MAX_FILES || spool.failed))) {
+        // first record), nor beyond the bound, nor for a row JSON does not give back exactly (-0:
+        // the spool keeps JSON text).
+        if (this.runIndex?.memoLog.spoiled != null || (spool !== null && (spool.count >= MEMO_MAX_FILES || spool.failed)) || !numbersKeptByJson(row)) {
           collecting = false;
           spool?.close();
           spool = null;

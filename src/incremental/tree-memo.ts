@@ -578,6 +578,23 @@ export function sameThroughJson(a: unknown, b: unknown): boolean {
 }
 
 /**
+ * Does every number in `v` come back as itself through JSON (finite, and not -0)? A run's rows go
+ * to its memo as JSON text (MemoSpool): a row's -0 (a processing time) came back as 0, the memo
+ * was stored, and a patch (or a patch's every-row count) then counted 0 where a run without the
+ * index counts -0 (an average of -0 when that time is left alone).
+ */
+export function numbersKeptByJson(v: unknown): boolean {
+  if (typeof v === 'number') return Number.isFinite(v) && !Object.is(v, -0);
+  if (typeof v !== 'object' || v === null) return true;
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) if (!numbersKeptByJson(v[i])) return false;
+    return true;
+  }
+  for (const k in v) if (Object.hasOwn(v, k) && !numbersKeptByJson((v as Record<string, unknown>)[k])) return false;
+  return true;
+}
+
+/**
  * Store a memo (temp file + rename, not fsynced: a cache, as the index). Not when the output does
  * not come back exactly through JSON, when something there is not a memo of ours (never written
  * over), or when the log was spoiled. Beyond MAX_MEMOS the oldest memo files go. True when written.

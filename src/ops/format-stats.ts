@@ -75,14 +75,22 @@ class FormatCounts {
   }
 }
 
+/** Every record's row counted (a tree memo's patch: rows read from the memo may be anything; one not shaped as formatRowOf makes it is a TypeError, a miss). */
 function formatStatsOf(rows: readonly FormatRow[], summary: ScanSummary): FormatStats {
   const counts = new FormatCounts();
-  for (const row of rows) counts.add(row);
+  for (const row of rows) {
+    if (!isRow(row)) throw new TypeError('not a format-stats row');
+    counts.add(row);
+  }
   return counts.finish(summary);
 }
 
 const LABELS: readonly FormatLabel[] = ['Json', 'Binary', 'Rkyv', 'Legacy', 'Encrypted', 'Corrupt', 'Unreadable'];
+/** A sidecar file's extension (pair.ts sidecarExtOf): the keys of extension_distribution. */
+const EXTS: readonly string[] = ['json', 'bin', 'rkyv'];
 const isCount = (n: unknown): n is number => Number.isSafeInteger(n) && (n as number) >= 0;
+const isRow = (row: unknown): row is FormatRow => Array.isArray(row) && row.every((f) => Array.isArray(f) && f.length === 2 && EXTS.includes(f[0]) && LABELS.includes(f[1]));
+const sum = (values: number[]) => values.reduce((a, b) => a + b, 0);
 
 /**
  * The stored output with the changed records' rows taken out and their new rows put in (what
@@ -94,10 +102,13 @@ function patchFormatStats(stored: FormatStats, removed: readonly FormatRow[], ad
   const byExt = stored.extension_distribution as Record<string, unknown> | null;
   if (typeof dist !== 'object' || dist === null || !LABELS.every((l) => isCount(dist[l])) || Object.keys(dist).length !== LABELS.length) return null;
   if (typeof byExt !== 'object' || byExt === null || !Object.values(byExt).every(isCount) || !isCount(stored.total_files)) return null;
+  // As counting makes them: an extension of a sidecar file counted at least once, each file once by
+  // its extension and once by its format (a crafted key at 0 or total that is not theirs: not patched).
+  const n = stored.total_files;
+  if (!Object.entries(byExt).every(([e, c]) => EXTS.includes(e) && (c as number) >= 1) || sum(Object.values(byExt) as number[]) !== n || sum(LABELS.map((l) => dist[l] as number)) !== n) return null;
   const counts = { ...(dist as FormatStats['format_distribution']) };
   const exts = new Map(Object.entries(byExt as Record<string, number>));
   let total = stored.total_files;
-  const isRow = (row: unknown): row is FormatRow => Array.isArray(row) && row.every((f) => Array.isArray(f) && f.length === 2 && typeof f[0] === 'string' && LABELS.includes(f[1]));
   for (const row of removed) {
     if (!isRow(row)) return null;
     for (const [ext, label] of row) {

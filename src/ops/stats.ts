@@ -124,30 +124,66 @@ function takeOne(record: Record<string, number>, key: string): boolean {
   return true;
 }
 
-const isCountRecord = (x: unknown): x is Record<string, number> =>
-  typeof x === 'object' && x !== null && !Array.isArray(x) && Object.values(x).every((v) => typeof v === 'number' && Number.isFinite(v));
+/** A plain object whose every value passes `ok`. */
+const isRecordOf = (x: unknown, ok: (v: unknown) => boolean): x is Record<string, number> =>
+  typeof x === 'object' && x !== null && !Array.isArray(x) && Object.values(x).every(ok);
+/** A count as `raw` keeps one: a key is there only while its count is at least 1. */
+const isCount = (v: unknown) => Number.isSafeInteger(v) && (v as number) >= 1;
+const isTotal = (v: unknown) => Number.isSafeInteger(v) && (v as number) >= 0;
+const sameKeys = (a: object, b: object) => Object.keys(a).length === Object.keys(b).length && Object.keys(a).every((k) => Object.hasOwn(b, k));
+/** Every count of `part` at most the same key's count of `whole` (succ of succN, timeN of opCounts). */
+const within = (part: Record<string, number>, whole: Record<string, number>) => Object.keys(part).every((k) => (getOwn(whole, k) ?? 0) >= part[k]);
+const total = (counts: Record<string, number>) => Object.values(counts).reduce((a, b) => a + b, 0);
 
-/** Counts shaped as `raw` makes them (what a tree memo keeps beside the report). */
+/**
+ * Counts shaped as `raw` makes them (what a tree memo keeps beside the report): counts of at least
+ * 1 (a key at 0 is gone), totals not negative, a size sum per counted operation and a time sum per
+ * timed one, no more successes than flags nor flags or times than records, a format and a
+ * histogram bucket per counted sidecar. Crafted counts of another shape (a count at 0, a time
+ * sum of an operation never timed, partials that overflow) were patched into the report: an
+ * average of NaN, a key at 0, a time added to a sum it was never part of.
+ */
 function isStatsRaw(x: unknown): x is StatsRaw {
   if (typeof x !== 'object' || x === null) return false;
   const r = x as StatsRaw;
-  const records = [r.opCounts, r.timeN, r.succ, r.succN, r.sizeSum, r.grades, r.formats, r.facesHist, r.objectsHist, r.identity];
-  if (typeof r.root !== 'string' || !records.every(isCountRecord)) return false;
-  if (typeof r.timeSum !== 'object' || r.timeSum === null || !Object.values(r.timeSum).every((p) => Array.isArray(p) && p.every((v) => typeof v === 'number' && Number.isFinite(v)))) return false;
-  return (['faces', 'withEmbedding', 'objects', 'sidecarsCounted', 'imagesWithSidecar', 'sidecarFiles'] as const).every((k) => Number.isSafeInteger(r[k]));
+  if (typeof r.root !== 'string' || ![r.opCounts, r.timeN, r.succ, r.succN, r.grades, r.formats, r.facesHist, r.objectsHist].every((c) => isRecordOf(c, isCount))) return false;
+  if (!(['faces', 'withEmbedding', 'objects', 'sidecarsCounted', 'imagesWithSidecar', 'sidecarFiles'] as const).every((k) => isTotal(r[k]))) return false;
+  const id = r.identity;
+  if (!isRecordOf(id, isTotal) || !sameKeys(id, { current: 0, stale: 0, unknown: 0 })) return false;
+  if (!isRecordOf(r.sizeSum, (v) => typeof v === 'number' && Number.isFinite(v) && v >= 0) || !sameKeys(r.sizeSum, r.opCounts)) return false;
+  const isPartials = (p: unknown) => Array.isArray(p) && p.length > 0 && p.every((v) => typeof v === 'number' && Math.abs(v) <= MAX_TIME_PARTIAL);
+  if (!isRecordOf(r.timeSum, isPartials) || !sameKeys(r.timeSum, r.timeN)) return false;
+  if (!within(r.timeN, r.opCounts) || !within(r.succN, r.opCounts) || !within(r.succ, r.succN)) return false;
+  const n = r.sidecarsCounted;
+  return total(r.formats) === n && total(r.facesHist) === n && total(r.objectsHist) === n && total(r.grades) <= n && id.current + id.stale + id.unknown <= n;
 }
 
-/** A row shaped as rowOf makes it (one read from a tree memo may be anything). */
+const isNat = isTotal;
+const isNameOrNull = (v: unknown) => v === null || typeof v === 'string';
+/** A `--list` entry as rowOf makes it. */
+const isListEntry = (x: unknown): x is SidecarListEntry => {
+  if (typeof x !== 'object' || x === null) return false;
+  const e = x as SidecarListEntry;
+  return typeof e.path === 'string' && isNameOrNull(e.image) && isNameOrNull(e.format) && Array.isArray(e.operations) && e.operations.every((o) => typeof o === 'string') && [e.faces, e.objects, e.size].every(isNat);
+};
+
+/**
+ * A row shaped as rowOf makes it (one read from a tree memo may be anything): counts not negative,
+ * each operation once, its size an exact count of bytes, its time one that is averaged.
+ */
 function isStatsRow(x: unknown): x is StatsRow {
   if (typeof x !== 'object' || x === null) return false;
   const row = x as StatsRow;
-  if (!Number.isSafeInteger(row.files) || !Number.isSafeInteger(row.images) || typeof row.covered !== 'boolean' || (row.dir !== null && typeof row.dir !== 'string')) return false;
+  if (!isNat(row.files) || !isNat(row.images) || typeof row.covered !== 'boolean' || !isNameOrNull(row.dir)) return false;
   const e = row.eff;
   if (e === null) return true;
-  if (typeof e !== 'object' || typeof e.format !== 'string' || !Array.isArray(e.ops) || (e.grade !== null && typeof e.grade !== 'string')) return false;
-  if (![e.faces, e.embeddings, e.objects].every(Number.isSafeInteger) || !(e.identity === null || e.identity === 'current' || e.identity === 'stale' || e.identity === 'unknown')) return false;
+  if (typeof e !== 'object' || typeof e.format !== 'string' || !Array.isArray(e.ops) || !isNameOrNull(e.grade) || !(e.entry === null || isListEntry(e.entry))) return false;
+  if (![e.faces, e.embeddings, e.objects].every(isNat) || !(e.identity === null || e.identity === 'current' || e.identity === 'stale' || e.identity === 'unknown')) return false;
+  const names = new Set<unknown>();
   return e.ops.every(
-    (o) => Array.isArray(o) && o.length === 4 && typeof o[0] === 'string' && typeof o[1] === 'number' && (o[2] === null || (typeof o[2] === 'number' && Number.isFinite(o[2]))) && (o[3] === null || typeof o[3] === 'boolean'),
+    (o) =>
+      Array.isArray(o) && o.length === 4 && typeof o[0] === 'string' && !names.has(o[0]) && names.add(o[0]) !== undefined && isNat(o[1]) &&
+      (o[2] === null || (typeof o[2] === 'number' && Math.abs(o[2]) <= MAX_PROCESSING_TIME_S)) && (o[3] === null || typeof o[3] === 'boolean'),
   );
 }
 
@@ -157,6 +193,8 @@ function isStatsRow(x: unknown): x is StatsRow {
  * outputs wrote null partials, merged as 0); 10^7 times of at most this sum to 10^22.
  */
 const MAX_PROCESSING_TIME_S = 1e15;
+/** What a time sum's partials (ExactSum) of at most MEMO_MAX_FILES such times never exceed (10^20), with room. */
+const MAX_TIME_PARTIAL = 1e22;
 
 /** An operation of a counted sidecar: name, data size, processing time (null: not one to average), success (null: not said). */
 type StatsRowOp = [string, number, number | null, boolean | null];
@@ -315,21 +353,25 @@ export class StatsAccumulator {
     r.sidecarFiles -= row.files;
     if (row.covered) r.imagesWithSidecar -= row.images;
     const e = row.eff;
-    if (!e) return true;
+    if (!e) return r.sidecarFiles >= 0 && r.imagesWithSidecar >= 0;
     if (e.entry !== null) return false;
     r.sidecarsCounted--;
     if (!takeOne(r.formats, e.format)) return false;
     for (const [op, size, t, ok] of e.ops) {
       if (!takeOne(r.opCounts, op)) return false;
       const sum = getOwn(r.sizeSum, op);
-      if (sum === undefined || !Number.isSafeInteger(sum) || !Number.isSafeInteger(size)) return false;
-      if (getOwn(r.opCounts, op) === undefined) delete r.sizeSum[op];
-      else setOwn(r.sizeSum, op, sum - size);
+      // (The last record of an operation takes its whole sum: else the sums were not its records'.)
+      if (sum === undefined || !Number.isSafeInteger(sum) || !Number.isSafeInteger(size) || sum < size) return false;
+      if (getOwn(r.opCounts, op) === undefined) {
+        if (sum !== size) return false;
+        delete r.sizeSum[op];
+      } else setOwn(r.sizeSum, op, sum - size);
       if (t !== null) {
         const ts = this.timeSums.get(op);
         if (!ts || !takeOne(r.timeN, op)) return false;
         ts.add(-t);
         if (getOwn(r.timeN, op) === undefined) {
+          if (ts.value() !== 0) return false;
           this.timeSums.delete(op);
           delete r.timeSum[op];
         }
@@ -345,7 +387,7 @@ export class StatsAccumulator {
       if (!(r.identity[e.identity] >= 1)) return false;
       r.identity[e.identity]--;
     }
-    return true;
+    return [r.sidecarFiles, r.imagesWithSidecar, r.sidecarsCounted, r.faces, r.withEmbedding, r.objects].every((n) => n >= 0);
   }
 
   /** Close with the scan's summary. */
@@ -389,7 +431,11 @@ export async function stats(root: string, opts: StatsOptions = {}): Promise<Tree
     // The counts again from every record's row (a patch: some rows made again).
     finish: (rows, summary) => {
       const again = new StatsAccumulator(summary.root, null, opts);
-      for (const row of rows) again.addRow(row);
+      // Rows read from a memo may be anything: one not shaped as rowOf makes it is a miss (a TypeError).
+      for (const row of rows) {
+        if (!isStatsRow(row)) throw new TypeError('not a stats row');
+        again.addRow(row);
+      }
       return memoOut(again, summary);
     },
     outputStored: true,
@@ -460,9 +506,10 @@ export function mergeStatsRaw(raws: readonly StatsRaw[]): StatsRaw {
 
 /** The report of (merged) counts: the same function for a whole tree and for merged shards. */
 export function finishStats(r: StatsRaw, opts: Pick<StatsOptions, 'operationType' | 'where'>): TreeStats {
-  const filtered = !!opts.operationType || opts.where !== undefined; // as sidecarFilter decides
-  if (filtered && r.sidecarsCounted === 0 && !isKnownOperationKey(opts.operationType!)) {
-    // A typo (--operation-type face_detecton) would otherwise print an all-zero report.
+  // A typo (--operation-type face_detecton) would otherwise print an all-zero report. (A --where
+  // alone that matches nothing is such a report: there is no operation name to check, and asking
+  // isKnownOperationKey of none threw a TypeError.)
+  if (opts.operationType && r.sidecarsCounted === 0 && !isKnownOperationKey(opts.operationType)) {
     throw errors.usage(`unknown operation "${opts.operationType}": not a known operation, and no sidecar in ${r.root} holds it`);
   }
   const avg = (sumO: Record<string, number>, nO: Record<string, number>, scale = 1) =>
