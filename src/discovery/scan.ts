@@ -509,14 +509,15 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
     const answerFrom = async (hit: MemoHit): Promise<MemoAnswer<Out> | null> => {
       const base = hit.payload as StoredScan;
       if (!isStoredScan(base) || (def.outputStored && !isOutput(base.output))) throw new TypeError('not a memo payload');
-      // The delta's rows put in place in the rows of every record (a command that keeps its output: only a patch needs them).
-      const withDelta = (rows: Row[], delta: MemoDelta | null): Row[] => {
+      // The delta's rows by record number (deltaOf checked the numbers against the memo's records).
+      const rowsOfDelta = (delta: MemoDelta | null): Map<number, Row> => {
+        const out = new Map<number, Row>();
         if (delta) {
           const mine = def.decodeRows(delta.rows);
-          if (!Array.isArray(mine) || mine.length !== delta.dirty.length || delta.dirty.some((i) => i >= rows.length)) throw new TypeError('not memo rows');
-          delta.dirty.forEach((i, k) => (rows[i] = mine[k]));
+          if (!Array.isArray(mine) || mine.length !== delta.dirty.length) throw new TypeError('not memo rows');
+          delta.dirty.forEach((i, k) => out.set(i, mine[k]));
         }
-        return rows;
+        return out;
       };
       const deltaAt = (n: number) => (hit.delta === null ? null : deltaOf(hit.delta, n));
       if (hit.changed.at.length === 0) {
@@ -537,7 +538,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
           if (!Array.isArray(rows)) throw new TypeError('not memo rows');
           const delta = deltaAt(rows.length);
           stored = storedWith(base, delta);
-          withDelta(rows, delta);
+          for (const [i, row] of rowsOfDelta(delta)) rows[i] = row;
           this.started = true; // answered: the scan is not run
           Object.assign(this.summary, stored.summary);
           output = def.finish(rows, this.summary);
@@ -545,7 +546,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
         this.problemSeqs.push(...stored.problemSeqs);
         return { output, stored, progress: stored.progress, patchedRecords: 0 };
       }
-      const patched = await this.patch(hit, base, def, imageExts, deltaAt, withDelta, isOutput, () => (patching = true));
+      const patched = await this.patch(hit, base, def, imageExts, deltaAt, rowsOfDelta, isOutput, () => (patching = true));
       patching = false;
       if (!patched) return null;
       this.started = true;
@@ -559,9 +560,9 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
         const dirty = [...new Set([...(patched.delta?.dirty ?? []), ...patched.madeAt])].sort((a, b) => a - b);
         let kept = false;
         if (dirty.length <= Math.max(1, patched.count * MAX_PATCHED_SHARE)) {
+          const records = dirty.map(patched.recordAt);
           const deps: number[][] = [];
-          for (const i of dirty) {
-            const r = patched.recordAt(i);
+          for (const r of records) {
             const at = r.depsAt ?? r.deps.map((d) => fileIndex.get(d) ?? -1);
             if (at.includes(-1)) break; // read, but not among the checks: no memo can stand for it
             deps.push(at);
@@ -573,8 +574,8 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
               dirty,
               rows: def.encodeRows(dirty.map(patched.rowAt)),
               deps,
-              tallies: dirty.map((i) => patched.recordAt(i).tally),
-              bytes: dirty.map((i) => patched.recordAt(i).bytes),
+              tallies: records.map((r) => r.tally),
+              bytes: records.map((r) => r.bytes),
               summary: this.summary,
               problemSeqs: this.problemSeqs,
               progress: patched.progress,
@@ -675,7 +676,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
   /**
    * Make again the records that depend on the changed sidecars of a memo (hit.changed), by their
    * partition keys, and put them in place of the stored ones (the memo's, with its delta's in
-   * place: `deltaAt`, `withDelta`); null when the patch cannot stand for the run (records not made
+   * place: `deltaAt`, `rowsOfDelta`); null when the patch cannot stand for the run (records not made
    * again one for one, the memo's lazy part damaged, too many changed).
    */
   private async patch<Row, Out>(
@@ -684,7 +685,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
     def: MemoCommand<Row, Out>,
     imageExts: ReadonlySet<string>,
     deltaAt: (n: number) => MemoDelta | null,
-    withDelta: (rows: Row[], delta: MemoDelta | null) => Row[],
+    rowsOfDelta: (delta: MemoDelta | null) => Map<number, Row>,
     isOutput: (x: unknown) => boolean,
     begin: () => void,
   ): Promise<{ output: Out; rowAt: (i: number) => Row; allRows: () => Row[]; recordAt: (i: number) => MemoRecord; allRecords: () => MemoRecord[]; count: number; progress: [number, number]; made: number; madeAt: number[]; delta: MemoDelta | null } | null> {
@@ -710,22 +711,19 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
     if (dirty.length === 0 || dirty.length > Math.max(1, n * MAX_PATCHED_SHARE)) return null;
     // The rows as the memo and its delta have them: a command that keeps its output reads the
     // memo's one at a time, only those it needs (a patch then costs its own records).
-    let rowBefore: (i: number) => Row;
+    let fromDelta: Map<number, Row>;
+    let rowStored: (i: number) => Row;
     if (def.outputStored) {
-      const fromDelta = new Map<number, Row>();
-      if (delta) {
-        const mine = def.decodeRows(delta.rows);
-        if (!Array.isArray(mine) || mine.length !== delta.dirty.length) throw new TypeError('not memo rows');
-        delta.dirty.forEach((i, k) => fromDelta.set(i, mine[k]));
-      }
+      fromDelta = rowsOfDelta(delta);
       if (hit.rowCount !== n) return null; // a row per record, else not a memo a run wrote
-      rowBefore = (i) => (fromDelta.has(i) ? fromDelta.get(i)! : (hit.row(i) as Row));
+      rowStored = (i) => hit.row(i) as Row;
     } else {
       const rows = def.decodeRows(base.rows);
       if (!Array.isArray(rows) || rows.length !== n) return null;
-      withDelta(rows, delta);
-      rowBefore = (i) => rows[i];
+      fromDelta = rowsOfDelta(delta);
+      rowStored = (i) => rows[i];
     }
+    const rowBefore = (i: number): Row => (fromDelta.has(i) ? fromDelta.get(i)! : rowStored(i));
     begin();
     // The records of those keys, as a shard of just these keys makes them (same tree positions).
     const steps = new Set(dirty.map((i) => lazy.step(i)));

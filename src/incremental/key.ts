@@ -6,7 +6,7 @@
  * stored per key: a schema change invalidates the validate results made with the old schema and
  * nothing else.
  */
-import { createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { canonicalJson } from '../formats/canonical.js';
@@ -35,37 +35,10 @@ const CODE_FILES = ['errors.js', 'types.js', 'vocabulary.js'];
 /** Compiled code: modules and the accelerated scanner's WebAssembly. */
 const isCode = (n: string) => n.endsWith('.js') || n.endsWith('.wasm');
 
-/** The compiled files the code digest covers, relative to the compiled tree's top (`formats/json.js`). */
-export function codeDigestFiles(): string[] {
+/** The compiled code files of these folders (siblings of this one), sorted per folder, relative to the compiled tree's top. */
+function compiledFiles(dirs: readonly string[]): string[] {
   const files: string[] = [];
-  for (const dir of CODE_DIRS) {
-    try {
-      for (const n of readdirSync(fileURLToPath(new URL(`../${dir}/`, import.meta.url))).filter(isCode).sort()) files.push(`${dir}/${n}`);
-    } catch {
-      /* not there: nothing to cover */
-    }
-  }
-  return [...files, ...CODE_FILES];
-}
-
-/** sha256 over the compiled modules that make what the index stores (~50 small files: ~5 ms; codeDigest reads the build's manifest instead). */
-export function computeCodeDigest(): string {
-  const h = createHash('sha256');
-  for (const f of codeDigestFiles()) {
-    h.update(`${f}\0`);
-    try {
-      h.update(readFileSync(new URL(`../${f}`, import.meta.url)));
-    } catch {
-      /* a missing top-level module changes nothing here: its name alone is hashed */
-    }
-  }
-  return h.digest('hex');
-}
-
-/** The compiled files a tree memo's code digest adds: the operations and the index (relative to the compiled tree's top). */
-export function memoDigestFiles(): string[] {
-  const files: string[] = [];
-  for (const dir of ['ops', 'incremental']) {
+  for (const dir of dirs) {
     try {
       for (const n of readdirSync(fileURLToPath(new URL(`../${dir}/`, import.meta.url))).filter(isCode).sort()) files.push(`${dir}/${n}`);
     } catch {
@@ -75,22 +48,41 @@ export function memoDigestFiles(): string[] {
   return files;
 }
 
+/** Each file's name and bytes into `h` (a file not there: its name alone). */
+function hashFiles(h: Hash, files: readonly string[]): Hash {
+  for (const f of files) {
+    h.update(`${f}\0`);
+    try {
+      h.update(readFileSync(new URL(`../${f}`, import.meta.url)));
+    } catch {
+      /* a missing top-level module changes nothing here: its name alone is hashed */
+    }
+  }
+  return h;
+}
+
+/** The compiled files the code digest covers, relative to the compiled tree's top (`formats/json.js`). */
+export function codeDigestFiles(): string[] {
+  return [...compiledFiles(CODE_DIRS), ...CODE_FILES];
+}
+
+/** sha256 over the compiled modules that make what the index stores (~50 small files: ~5 ms; codeDigest reads the build's manifest instead). */
+export function computeCodeDigest(): string {
+  return hashFiles(createHash('sha256'), codeDigestFiles()).digest('hex');
+}
+
+/** The compiled files a tree memo's code digest adds: the operations and the index (relative to the compiled tree's top). */
+export function memoDigestFiles(): string[] {
+  return compiledFiles(['ops', 'incremental']);
+}
+
 /**
  * The code a tree memo's output also depends on (incremental/tree-memo.ts): what the index's results
  * do (`codeDigest`), plus the operations that make a command's output of its records and the index
  * that decides a record is still as stored. A memo of another build is never served.
  */
 export function computeMemoCodeDigest(code = computeCodeDigest()): string {
-  const h = createHash('sha256').update(code);
-  for (const f of memoDigestFiles()) {
-    h.update(`${f}\0`);
-    try {
-      h.update(readFileSync(new URL(`../${f}`, import.meta.url)));
-    } catch {
-      /* its name alone */
-    }
-  }
-  return h.digest('hex');
+  return hashFiles(createHash('sha256').update(code), memoDigestFiles()).digest('hex');
 }
 
 /** Where a build keeps its digests (scripts/code-digest.mjs writes it after the build, beside this module). */
@@ -103,6 +95,9 @@ export interface DigestManifest {
   memo: string;
 }
 
+/** Every file a build's manifest lists, in its order: the code digest's, then the memos'. */
+const manifestFiles = () => [...codeDigestFiles(), ...memoDigestFiles()];
+
 /** The size and mtime (ns) of a compiled file now (relative to the compiled tree's top), or null: none there. */
 function fileStamp(rel: string): [number, string] | null {
   const st = statSync(new URL(`../${rel}`, import.meta.url), { bigint: true, throwIfNoEntry: false });
@@ -112,7 +107,7 @@ function fileStamp(rel: string): [number, string] | null {
 /** This build's manifest, made now (what scripts/code-digest.mjs writes). */
 export function digestManifest(): DigestManifest {
   const code = computeCodeDigest();
-  const files = [...codeDigestFiles(), ...memoDigestFiles()].map((f): [string, number, string] => {
+  const files = manifestFiles().map((f): [string, number, string] => {
     const stamp = fileStamp(f);
     return [f, stamp?.[0] ?? -1, stamp?.[1] ?? ''];
   });
@@ -139,19 +134,16 @@ export function manifestDigests(manifest: unknown, files: readonly string[], sta
 
 let codeDigestCache: string | undefined;
 let memoDigestCache: string | undefined;
-let manifestRead = false;
 
-/** The build manifest's digests, read once (null: none, or it no longer holds). */
+/** The build manifest's digests (null: none, or it no longer holds); read by codeDigest, once per process. */
 function digestsOfBuild(): { code: string; memo: string } | null {
-  if (manifestRead) return null;
-  manifestRead = true;
   let manifest: unknown;
   try {
     manifest = JSON.parse(readFileSync(DIGEST_MANIFEST_URL, 'utf8'));
   } catch {
     return null;
   }
-  return manifestDigests(manifest, [...codeDigestFiles(), ...memoDigestFiles()], fileStamp);
+  return manifestDigests(manifest, manifestFiles(), fileStamp);
 }
 
 /** sha256 over the compiled modules that make what the index stores (the build's manifest while it holds, else computed; once per process). */

@@ -256,27 +256,35 @@ function encode(place: MemoPlace, log: CheckLog, payload: unknown, lazyJson: Buf
 
 /** Rows as the memo holds them (see encode), or null: a row not JSON, or not given back exactly by it. */
 function encodeRows(rows: readonly unknown[]): Buffer | null {
-  const texts = rows.map((r) => Buffer.from(JSON.stringify(r) ?? 'undefined', 'utf8'));
-  const table = Buffer.alloc(4 + 4 * texts.length);
-  table.writeUInt32LE(texts.length, 0);
-  let end = 0;
-  texts.forEach((t, i) => table.writeUInt32LE((end += t.length), 4 + 4 * i));
-  const out = Buffer.concat([table, ...texts]);
+  const texts = rows.map((r) => JSON.stringify(r) ?? 'undefined');
   let back: unknown;
   try {
-    back = JSON.parse(`[${texts.map((t) => t.toString('utf8')).join(',')}]`);
+    back = JSON.parse(`[${texts.join(',')}]`);
   } catch {
     return null;
   }
-  return sameThroughJson(rows, back) ? out : null;
+  if (!sameThroughJson(rows, back)) return null;
+  const bytes = texts.map((t) => Buffer.from(t, 'utf8'));
+  const table = Buffer.alloc(4 + 4 * bytes.length);
+  table.writeUInt32LE(bytes.length, 0);
+  let end = 0;
+  bytes.forEach((t, i) => table.writeUInt32LE((end += t.length), 4 + 4 * i));
+  return Buffer.concat([table, ...bytes]);
+}
+
+/** How many rows a memo's rows region (`buf` from `at`, `len` bytes) holds: -1 when its table does not fit (no region a run writes). */
+function rowsIn(buf: Buffer, at: number, len: number): number {
+  if (len < 4) return -1;
+  const n = buf.readUInt32LE(at);
+  return 4 + 4 * n <= len ? n : -1;
 }
 
 /** Row `i` of a memo's rows region (`buf` from `at`, `len` bytes), parsed; throws on a region no run writes. */
 function rowOf(buf: Buffer, at: number, len: number, i: number): unknown {
-  if (len < 4) throw new RangeError('no rows');
-  const n = buf.readUInt32LE(at);
+  const n = rowsIn(buf, at, len);
+  if (n < 0) throw new RangeError('no rows');
   const texts = at + 4 + 4 * n;
-  if (!Number.isInteger(i) || i < 0 || i >= n || texts > at + len) throw new RangeError('no such row');
+  if (!Number.isInteger(i) || i < 0 || i >= n) throw new RangeError('no such row');
   const from = i === 0 ? 0 : buf.readUInt32LE(at + 4 + 4 * (i - 1));
   const to = buf.readUInt32LE(at + 4 + 4 * i);
   if (from > to || texts + to > at + len) throw new RangeError('not a rows region');
@@ -461,7 +469,7 @@ export function loadMemo(place: MemoPlace, maxChanged = 0): MemoHit | null {
     lazy: () => buf.subarray(lazyAt, lazyAt + head.lazyBytes),
     fileChecks: head.counts[FILE],
     row: (i: number) => rowOf(buf, rowsAt, head.rowBytes, i),
-    rowCount: head.rowBytes >= 4 && 4 + 4 * buf.readUInt32LE(rowsAt) <= head.rowBytes ? buf.readUInt32LE(rowsAt) : -1,
+    rowCount: rowsIn(buf, rowsAt, head.rowBytes),
     checksNow: () => {
       const log = new CheckLog();
       let idAt = idsAt;

@@ -118,7 +118,7 @@ const add = addOwn;
 /** Take 1 from a count, the key gone at 0 (as never added); false when there is no such count. */
 function takeOne(record: Record<string, number>, key: string): boolean {
   const n = getOwn(record, key);
-  if (n === undefined || !Number.isInteger(n) || n < 1) return false;
+  if (!isCount(n)) return false;
   if (n === 1) delete record[key];
   else setOwn(record, key, n - 1);
   return true;
@@ -128,7 +128,7 @@ function takeOne(record: Record<string, number>, key: string): boolean {
 const isRecordOf = (x: unknown, ok: (v: unknown) => boolean): x is Record<string, number> =>
   typeof x === 'object' && x !== null && !Array.isArray(x) && Object.values(x).every(ok);
 /** A count as `raw` keeps one: a key is there only while its count is at least 1. */
-const isCount = (v: unknown) => Number.isSafeInteger(v) && (v as number) >= 1;
+const isCount = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 1;
 const isTotal = (v: unknown) => Number.isSafeInteger(v) && (v as number) >= 0;
 const sameKeys = (a: object, b: object) => Object.keys(a).length === Object.keys(b).length && Object.keys(a).every((k) => Object.hasOwn(b, k));
 /** Every count of `part` at most the same key's count of `whole` (succ of succN, timeN of opCounts). */
@@ -158,13 +158,12 @@ function isStatsRaw(x: unknown): x is StatsRaw {
   return total(r.formats) === n && total(r.facesHist) === n && total(r.objectsHist) === n && total(r.grades) <= n && id.current + id.stale + id.unknown <= n;
 }
 
-const isNat = isTotal;
 const isNameOrNull = (v: unknown) => v === null || typeof v === 'string';
 /** A `--list` entry as rowOf makes it. */
 const isListEntry = (x: unknown): x is SidecarListEntry => {
   if (typeof x !== 'object' || x === null) return false;
   const e = x as SidecarListEntry;
-  return typeof e.path === 'string' && isNameOrNull(e.image) && isNameOrNull(e.format) && Array.isArray(e.operations) && e.operations.every((o) => typeof o === 'string') && [e.faces, e.objects, e.size].every(isNat);
+  return typeof e.path === 'string' && isNameOrNull(e.image) && isNameOrNull(e.format) && Array.isArray(e.operations) && e.operations.every((o) => typeof o === 'string') && [e.faces, e.objects, e.size].every(isTotal);
 };
 
 /**
@@ -174,15 +173,15 @@ const isListEntry = (x: unknown): x is SidecarListEntry => {
 function isStatsRow(x: unknown): x is StatsRow {
   if (typeof x !== 'object' || x === null) return false;
   const row = x as StatsRow;
-  if (!isNat(row.files) || !isNat(row.images) || typeof row.covered !== 'boolean' || !isNameOrNull(row.dir)) return false;
+  if (!isTotal(row.files) || !isTotal(row.images) || typeof row.covered !== 'boolean' || !isNameOrNull(row.dir)) return false;
   const e = row.eff;
   if (e === null) return true;
   if (typeof e !== 'object' || typeof e.format !== 'string' || !Array.isArray(e.ops) || !isNameOrNull(e.grade) || !(e.entry === null || isListEntry(e.entry))) return false;
-  if (![e.faces, e.embeddings, e.objects].every(isNat) || !(e.identity === null || e.identity === 'current' || e.identity === 'stale' || e.identity === 'unknown')) return false;
+  if (![e.faces, e.embeddings, e.objects].every(isTotal) || !(e.identity === null || e.identity === 'current' || e.identity === 'stale' || e.identity === 'unknown')) return false;
   const names = new Set<unknown>();
   return e.ops.every(
     (o) =>
-      Array.isArray(o) && o.length === 4 && typeof o[0] === 'string' && !names.has(o[0]) && names.add(o[0]) !== undefined && isNat(o[1]) &&
+      Array.isArray(o) && o.length === 4 && typeof o[0] === 'string' && !names.has(o[0]) && names.add(o[0]) !== undefined && isTotal(o[1]) &&
       (o[2] === null || (typeof o[2] === 'number' && Math.abs(o[2]) <= MAX_PROCESSING_TIME_S)) && (o[3] === null || typeof o[3] === 'boolean'),
   );
 }
