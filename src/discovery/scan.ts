@@ -4,7 +4,7 @@ import { realpath, stat } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { errors } from '../errors.js';
 import type { Runtime } from '../engine/runtime.js';
-import { mapJobs } from '../engine/pipeline.js';
+import { DEFAULT_BATCH_FILES, mapJobs } from '../engine/pipeline.js';
 import { createRuntime, type AdaptiveRuntime } from '../engine/select.js';
 import type { FileInspection, InspectItem, InspectOptions, LinkAt } from '../tasks/inspect.js';
 import type { Category, Options, SidecarExt, SidecarNaming } from '../types.js';
@@ -174,6 +174,8 @@ interface DirContext {
   /** Where this folder's links sit, for the engine: one per folder (a batch carries it once, not once per link). */
   linkAt?: LinkAt;
 }
+
+const NO_INSPECTIONS: readonly FileInspection[] = [];
 
 interface PendingRecord {
   seq: TreeSeq;
@@ -866,12 +868,23 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
           const { groups, dir } = job.linkGroups;
           if (index) for (let i = 0; i < results.length; i++) index.dirs.resolvedElsewhere(dir.rel, job.items[i].name, takeEntry(results[i]));
           const resolution = resolvedBy(results);
-          for (const { group, seq } of groups) {
-            const built = this.pending(group, seq, dir, resolution, this.targetDirs!);
-            if (index) lookUp(built, index, false);
-            const send = built.send ?? built.items;
-            const more = send.length > 0 ? await runtime.run('inspect', send, engineOpts, opts.signal ? { signal: opts.signal } : undefined) : [];
-            const rec = this.finalize(built, index ? mergeHits(built, more, index) : more);
+          let sends = 0;
+          const built = groups.map(({ group, seq }) => {
+            const b = this.pending(group, seq, dir, resolution, this.targetDirs!);
+            if (index) lookUp(b, index, weigh !== undefined);
+            else if (weigh) for (const it of b.items) it.size = sizeOf(it.path);
+            sends += (b.send ?? b.items).length;
+            return b;
+          });
+          // What the groups send (the sidecars of targets outside the root) goes through the
+          // pipeline, in batches cut so that every worker gets a share: one engine round trip per
+          // group made a tree of links leading out of it (a games folder validated alone) 2.5×
+          // slower with threads than in-process.
+          const shares = Math.max(2, runtime.workers * 2);
+          const batchFiles = Math.max(1, Math.min(opts.batchSize ?? DEFAULT_BATCH_FILES, Math.ceil(sends / shares)));
+          const inspected = sends === 0 ? built.map((b) => ({ job: b, results: NO_INSPECTIONS })) : mapJobs(runtime, 'inspect', engineOpts, built, (b) => b.send ?? b.items, { batchFiles, weigh, signal: opts.signal });
+          for await (const { job: b, results: more } of inspected) {
+            const rec = this.finalize(b, index ? mergeHits(b, more, index) : more);
             if (job.folder) folderRecordDone(job, rec, index!); // a folder's stored records: one group per job
             emitting(rec);
             yield rec;
