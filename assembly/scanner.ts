@@ -1,5 +1,5 @@
 /**
- * The JSON sidecar scanner (AssemblyScript → WebAssembly; src/accel/wasm-scan.ts loads it).
+ * The JSON sidecar scanner (AssemblyScript → WebAssembly; src/accel/scanner.ts loads it).
  *
  * It checks a JSON text completely — strict UTF-8, the RFC 8259 grammar, nothing after the value,
  * the depth limit — and writes a tape of tokens (offsets into the input) instead of building
@@ -18,6 +18,8 @@
  */
 
 // Tape entry kinds (low 8 bits of the first word; flags above).
+// A container's start entry carries, above its kind, the distance to its end entry (written when
+// it closes): a walk of the tape can step over a whole value.
 const OBJ_START: i32 = 1;
 const OBJ_END: i32 = 2;
 const ARR_START: i32 = 3;
@@ -45,6 +47,8 @@ export const DEFER_DEPTH: i32 = -3;
 export const DEFER_NUMBER: i32 = -4;
 export const DEFER_TAPE: i32 = -5;
 export const DEFER_START: i32 = -6;
+// -7 is the JavaScript side's (no memory for the input).
+export const DEFER_DUPLICATE: i32 = -8;
 
 /** Number tokens longer than this are left to the reference (no double can overflow or underflow below it). */
 const MAX_NUMBER_CHARS: i32 = 40;
@@ -53,8 +57,9 @@ const MAX_STACK: i32 = 1024;
 const PAD: i32 = 64;
 
 // The key table: the keys of a thread's sidecars repeat ("bbox", "confidence"...), so each ASCII
-// key without escapes gets an id the first time and JavaScript makes its string once (duplicate
-// keys are JavaScript's check: one last-seen mark per key cannot follow nested objects).
+// key without escapes gets an id the first time and JavaScript makes its string once. Each open
+// object's ids are kept on a stack and a new key is compared with its object's (a duplicate
+// defers: the reference refuses it); keys not interned, and objects of many keys, JavaScript checks.
 const KEY_SLOTS: i32 = 8192; // open addressing, linear probing; slot = id + 1, 0 = empty
 const MAX_KEYS: i32 = 4096;
 const MAX_KEY_LEN: i32 = 64;
@@ -76,6 +81,15 @@ let tapeBase: usize = 0;
 let tapeCap: i32 = 0;
 let tapePos: i32 = 0;
 let stackBase: usize = 0;
+/** Per open container (by depth), the tape entry of its start (its end offset is written there when it closes). */
+let startsBase: usize = 0;
+/** Per open object (by depth), where its keys begin in the key stack (the duplicate check). */
+let keyStartsBase: usize = 0;
+/** The interned keys of the open objects, each object's after the one it is in. */
+let keyStackBase: usize = 0;
+const KEY_STACK_ENTRIES: i32 = 65536;
+/** Keys an object may hold for the scan to check them for duplicates; past it (or a key not interned) JavaScript checks. */
+const CHECKED_KEYS_MAX: i32 = 64;
 let depthLimit: i32 = 0;
 let failure: i32 = 0;
 
@@ -93,13 +107,21 @@ export function prepare(len: i32, maxDepth: i32): usize {
   tapeBase = (inEnd + <usize>PAD + 15) & ~(<usize>15);
   tapeCap = len + 1024;
   stackBase = tapeBase + (<usize>tapeCap << 2);
-  const top = stackBase + <usize>MAX_STACK + 16;
+  startsBase = (stackBase + <usize>MAX_STACK + 16 + 15) & ~(<usize>15);
+  keyStartsBase = startsBase + (<usize>(MAX_STACK + 2) << 2);
+  keyStackBase = keyStartsBase + (<usize>(MAX_STACK + 2) << 2);
+  const top = keyStackBase + (<usize>KEY_STACK_ENTRIES << 2) + 16;
   const have = <usize>memory.size() << 16;
   if (top > have) {
     const pages = <i32>((top - have + 0xffff) >> 16);
     if (memory.grow(pages) < 0) return 0;
   }
   depthLimit = maxDepth < MAX_STACK ? maxDepth : MAX_STACK;
+  if (!primed) {
+    primedOk = primeKeys();
+    keyCountAtStart = keyCount;
+    arenaAtStart = arenaUsed;
+  }
   return inBase;
 }
 
@@ -653,6 +675,48 @@ function tryFloatRun(open: usize): usize {
   return 0;
 }
 
+/** The key stack's top (interned keys of the open objects). */
+let keyTopScan: i32 = 0;
+/** Some object's keys were not all checked for duplicates (a key not interned, or an object of many keys): JavaScript checks them. */
+let keysUnchecked = false;
+
+/** Whether the last scan checked every object's keys for duplicates (none found: it would have deferred). */
+export function keysChecked(): i32 {
+  return keysUnchecked ? 0 : 1;
+}
+
+/**
+ * Key `id` of the object open at `depth`: false when the object already has it (the reference
+ * refuses a duplicate key as corrupt). An object with more than CHECKED_KEYS_MAX keys, or no room
+ * left, is not checked further here (keysUnchecked: JavaScript checks it).
+ */
+@inline function keyOnce(depth: i32, id: i32): bool {
+  const from = load<i32>(keyStartsBase + (<usize>depth << 2));
+  if (keyTopScan - from >= CHECKED_KEYS_MAX || keyTopScan >= KEY_STACK_ENTRIES) {
+    keysUnchecked = true;
+    return true;
+  }
+  for (let k = from; k < keyTopScan; k++) if (load<i32>(keyStackBase + (<usize>k << 2)) == id) return false;
+  store<i32>(keyStackBase + (<usize>keyTopScan << 2), id);
+  keyTopScan++;
+  return true;
+}
+
+/** Close the container open at `depth` with its end entry; its start entry gets the distance to it. */
+@inline function closeContainer(depth: i32, end: i32): bool {
+  const start = load<i32>(startsBase + (<usize>depth << 2));
+  const distance = tapePos - start;
+  if (distance >= 1 << 23) {
+    failure = DEFER_TAPE;
+    return false;
+  }
+  if (!emit1(end)) return false;
+  const q = tapeBase + (<usize>start << 2);
+  store<i32>(q, load<i32>(q) | (distance << 8));
+  if (end == OBJ_END) keyTopScan = load<i32>(keyStartsBase + (<usize>depth << 2));
+  return true;
+}
+
 /** Where the text of the current scan starts (offsets on the tape and failOffset count from here). */
 let scanBase: usize = 0;
 
@@ -668,6 +732,8 @@ export function scan(skip: i32, flags: i32): i32 {
   const values = (flags & SCAN_NO_VALUES) == 0;
   tapePos = 0;
   failure = 0;
+  keyTopScan = 0;
+  keysUnchecked = false;
   keyCountAtStart = keyCount;
   arenaAtStart = arenaUsed;
   memory.fill(inEnd, 0, <usize>PAD);
@@ -694,19 +760,21 @@ export function scan(skip: i32, flags: i32): i32 {
         }
         depth++;
         store<u8>(stackBase + <usize>depth, c == 0x7b ? 1 : 0);
+        store<i32>(startsBase + (<usize>depth << 2), tapePos);
+        if (c == 0x7b) store<i32>(keyStartsBase + (<usize>depth << 2), keyTopScan);
         if (!emit1(c == 0x7b ? OBJ_START : ARR_START)) return fail(p, failure);
         p = skipWs(p + 1);
         const d = <u32>load<u8>(p);
         if (c == 0x7b) {
           state = 1;
           if (d == 0x7d) {
-            if (!emit1(OBJ_END)) return fail(p, failure);
+            if (!closeContainer(depth, OBJ_END)) return fail(p, failure);
             depth--;
             p++;
             state = 2;
           }
         } else if (d == 0x5d) {
-          if (!emit1(ARR_END)) return fail(p, failure);
+          if (!closeContainer(depth, ARR_END)) return fail(p, failure);
           depth--;
           p++;
           state = 2;
@@ -750,7 +818,10 @@ export function scan(skip: i32, flags: i32): i32 {
       if (q == 0) return fail(p, failure);
       const id = strFlags == 0 ? internKey(p + 1, q) : -1;
       if (id < 0) {
+        keysUnchecked = true;
         if (!emit3(KEY | strFlags, <i32>(p + 1 - base), <i32>(q - base))) return fail(p, failure);
+      } else if (!keyOnce(depth, id)) {
+        return fail(p, DEFER_DUPLICATE);
       } else if (newKey) {
         if (!emit3(KEY_NEW | (id << 8), <i32>(p + 1 - base), <i32>(q - base))) return fail(p, failure);
       } else if (!emit1(KEY_ID | (id << 8))) return fail(p, failure);
@@ -775,7 +846,7 @@ export function scan(skip: i32, flags: i32): i32 {
       continue;
     }
     if (c == (inObject ? 0x7d : 0x5d)) {
-      if (!emit1(inObject ? OBJ_END : ARR_END)) return fail(p, failure);
+      if (!closeContainer(depth, inObject ? OBJ_END : ARR_END)) return fail(p, failure);
       depth--;
       p++;
       continue;
@@ -789,4 +860,639 @@ function fail(p: usize, code: i32): i32 {
   failAt = <i32>(p - scanBase);
   rollbackKeys();
   return code == 0 ? DEFER_SYNTAX : code;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The validate certifier (src/accel/certify.ts): after a scan, a walk of the tape that decides,
+// for the common form of a sidecar, what validate's inspection decides from the decoded data —
+// no built-in rule finds a problem, and the brief (analysis/summary.ts briefOfSidecar) — without
+// building anything. It answers 1 (certified: the results below) or 0 (unsure: JavaScript builds
+// the skeleton from the same tape and decides as before). It is unsure of anything outside the
+// common form: a root key other than sidecar_info and the known operation keys spelt as the
+// pipeline writes them, a wrapper or the flat form, backends nested under an operation, a key not
+// in the key table (escaped, long), a number without its double on the tape where a rule looks
+// at its value, a timestamp not in Python's isoformat() form, and every value a rule would flag
+// (errors and warnings alike). Each object's keys are checked for duplicates, in every object of
+// the file, as the skeleton does (the reference calls a duplicate corrupt).
+// ---------------------------------------------------------------------------------------------
+
+// The keys the certifier looks for, interned first (ids 0..N-1, in this order) when the key
+// table is laid out: a comma-separated list, ASCII. Their ids are the K_* constants below.
+// One literal (no concatenation at run time: the stub runtime's allocator would write where the key table is).
+const PRIMED_KEYS = 'sidecar_info,operation_type,created_at,last_updated,last_operation,image_path,symlink_path,symlink_info,target_path,is_symlink,broken,face_detection,object_detection,ball_detection,quality_assessment,game_detection,yolov8,unified,pose_detection,success,faces,objects,quality,poses,games,metadata,error,processing_time,detection_time,face_count,objects_found,faces_found,bbox,coordinates,confidence,landmarks,encoding,face_encoding,class_name,class_id,coordinates_pixels,coordinates_percent,crop_area_percent,x,y,width,height,overall_score,sharpness,focus,exposure,composition,action,color,noise,contrast,grade,recommendations,detector,tool_name,model_name,data';
+const K_SIDECAR_INFO: i32 = 0;
+const K_OPERATION_TYPE: i32 = 1;
+const K_CREATED_AT: i32 = 2;
+const K_LAST_UPDATED: i32 = 3;
+const K_LAST_OPERATION: i32 = 4;
+const K_IMAGE_PATH: i32 = 5;
+const K_SYMLINK_PATH: i32 = 6;
+const K_SYMLINK_INFO: i32 = 7;
+const K_TARGET_PATH: i32 = 8;
+const K_IS_SYMLINK: i32 = 9;
+const K_BROKEN: i32 = 10;
+const K_FIRST_OPERATION: i32 = 11; // face_detection .. pose_detection: 11..18
+const K_YOLOV8: i32 = 16;
+const K_LAST_OPERATION_KEY: i32 = 18;
+const K_SUCCESS: i32 = 19;
+const K_FACES: i32 = 20;
+const K_OBJECTS: i32 = 21;
+const K_QUALITY: i32 = 22;
+const K_POSES: i32 = 23;
+const K_GAMES: i32 = 24;
+const K_METADATA: i32 = 25;
+const K_ERROR: i32 = 26;
+const K_PROCESSING_TIME: i32 = 27;
+const K_DETECTION_TIME: i32 = 28;
+const K_FACE_COUNT: i32 = 29;
+const K_OBJECTS_FOUND: i32 = 30;
+const K_FACES_FOUND: i32 = 31;
+const K_BBOX: i32 = 32;
+const K_COORDINATES: i32 = 33;
+const K_CONFIDENCE: i32 = 34;
+const K_LANDMARKS: i32 = 35;
+const K_ENCODING: i32 = 36;
+const K_FACE_ENCODING: i32 = 37;
+const K_CLASS_NAME: i32 = 38;
+const K_CLASS_ID: i32 = 39;
+const K_COORDINATES_PIXELS: i32 = 40;
+const K_COORDINATES_PERCENT: i32 = 41;
+const K_CROP_AREA_PERCENT: i32 = 42;
+const K_X: i32 = 43;
+const K_Y: i32 = 44;
+const K_WIDTH: i32 = 45;
+const K_HEIGHT: i32 = 46;
+const K_FIRST_SCORE: i32 = 47; // overall_score .. contrast: 47..55
+const K_LAST_SCORE: i32 = 55;
+const K_GRADE: i32 = 56;
+const K_RECOMMENDATIONS: i32 = 57;
+const K_DETECTOR: i32 = 58;
+const K_TOOL_NAME: i32 = 59;
+const K_MODEL_NAME: i32 = 60;
+const K_DATA: i32 = 61;
+const PRIMED_COUNT: i32 = 62;
+
+let primed = false;
+
+/** Intern PRIMED_KEYS (once per thread, when the key table is first laid out); false if the table disagrees. */
+function primeKeys(): bool {
+  primed = true;
+  const n = PRIMED_KEYS.length;
+  // Each key's bytes are written at the arena's end, then interned from there (internKey copies them in place).
+  let id: i32 = 0;
+  let i: i32 = 0;
+  while (i < n) {
+    let j = i;
+    while (j < n && PRIMED_KEYS.charCodeAt(j) != 0x2c) j++;
+    const at = arenaBase + arenaUsed + <usize>MAX_KEY_LEN;
+    for (let k = i; k < j; k++) store<u8>(at + <usize>(k - i), <u8>PRIMED_KEYS.charCodeAt(k));
+    if (internKey(at, at + <usize>(j - i)) != id) return false;
+    id++;
+    i = j + 1;
+  }
+  return id == PRIMED_COUNT;
+}
+
+/** Keys interned when the table was laid out (PRIMED_COUNT, or 0 when priming failed: the certifier is then off). */
+export function primedKeys(): i32 {
+  return primedOk ? PRIMED_COUNT : 0;
+}
+let primedOk = false;
+
+/** Where the bytes of key `id` are (in the module's memory), and their length: JavaScript reads the primed keys' strings. */
+export function keyPointer(id: i32): usize {
+  return arenaBase + <usize>load<u32>(recordsBase + <usize>id * RECORD_BYTES, 4);
+}
+export function keyLength(id: i32): i32 {
+  return load<i32>(recordsBase + <usize>id * RECORD_BYTES, 8);
+}
+
+@inline function tw(i: i32): i32 {
+  return load<i32>(tapeBase + (<usize>i << 2));
+}
+@inline function tk(i: i32): i32 {
+  return load<i32>(tapeBase + (<usize>i << 2)) & 0xff;
+}
+
+/** The double of a NUM entry at i that carries it (F_VALUE). */
+@inline function numAt(i: i32): f64 {
+  // The low and high words are consecutive, little-endian: one load is the double's bits.
+  return load<f64>(tapeBase + (<usize>(i + 1) << 2));
+}
+@inline function hasValue(i: i32): bool {
+  return tk(i) == NUM && (tw(i) & F_VALUE) != 0;
+}
+
+/** The key at tape entry i: its id (the entry's length in `keyWords`), or -1 (not interned: unsure). */
+let keyWords: i32 = 0;
+@inline function keyIdAt(i: i32): i32 {
+  const w = tw(i);
+  const k = w & 0xff;
+  if (k == KEY_ID) {
+    keyWords = 1;
+    return w >>> 8;
+  }
+  if (k == KEY_NEW) {
+    keyWords = 3;
+    return w >>> 8;
+  }
+  return -1;
+}
+
+/** The tape entry after the value at i (a container's start entry holds the distance to its end). */
+@inline function skipValue(i: i32): i32 {
+  const w = tw(i);
+  const k = w & 0xff;
+  if (k == NUM || k == STR) return i + 3;
+  if (k == FLOATS) return i + 2;
+  if (k == OBJ_START || k == ARR_START) return i + (w >>> 8) + 1;
+  return i + 1;
+}
+
+// Members of the object being looked at closely: per key id of interest, its value's tape entry.
+// One table per nesting level of close looks (root, operation, face, box...).
+const LOOK_LEVELS: i32 = 8;
+const lookTables: usize = memory.data(LOOK_LEVELS * PRIMED_COUNT * 4);
+let lookLevel: i32 = 0;
+/** Objects a node holds under keys other than metadata and sidecar_info (backends, data wrappers): at most this many are followed. */
+const CHILDREN_MAX: i32 = 8;
+const childTables: usize = memory.data(LOOK_LEVELS * CHILDREN_MAX * 8);
+/** Child objects of the last object looked at (the walkers' order: the file's), in its level's child table; -1: too many. */
+let lookChildren: i32 = 0;
+
+/**
+ * Look at the object at tape entry i: its primed keys' values (tape entries) in the table of this
+ * level (-1: absent), and its child objects (key entry, value entry) in the level's child table;
+ * values are stepped over (the scan checked every object's keys for duplicates). Returns the entry
+ * after the object, or -1 (unsure: not an object, a key not interned).
+ */
+function lookAt(i: i32, table: usize): i32 {
+  if (tk(i) != OBJ_START) return -1;
+  memory.fill(table, 0xff, <usize>PRIMED_COUNT << 2);
+  const children = childrenOf(table);
+  let nChildren: i32 = 0;
+  i++;
+  while (tk(i) != OBJ_END) {
+    const keyAt = i;
+    const id = keyIdAt(i);
+    if (id < 0) return -1;
+    i += keyWords;
+    if (id < PRIMED_COUNT) store<i32>(table + (<usize>id << 2), i);
+    if (tk(i) == OBJ_START && id != K_METADATA && id != K_SIDECAR_INFO) {
+      // Object.keys puts array-index keys first: a key starting with a digit is not followed here.
+      if (nChildren < 0 || nChildren >= CHILDREN_MAX || keyFirstByte(keyAt, id) - 0x30 < 10) nChildren = -1;
+      else {
+        store<i32>(children + (<usize>nChildren << 3), keyAt);
+        store<i32>(children + (<usize>nChildren << 3), i, 4);
+        nChildren++;
+      }
+    }
+    i = skipValue(i);
+  }
+  lookChildren = nChildren;
+  return i + 1;
+}
+
+/** The first byte of the key at tape entry `at` (id `id`), 0 for an empty key. */
+@inline function keyFirstByte(at: i32, id: i32): u32 {
+  if (tk(at) == KEY_NEW) return tw(at + 1) == tw(at + 2) ? 0 : <u32>load<u8>(scanBase + <usize>tw(at + 1));
+  return keyLength(id) == 0 ? 0 : <u32>load<u8>(keyPointer(id));
+}
+
+/** The child table of the look table `table`. */
+@inline function childrenOf(table: usize): usize {
+  return childTables + ((table - lookTables) / (<usize>PRIMED_COUNT * 4)) * <usize>(CHILDREN_MAX * 8);
+}
+
+@inline function member(table: usize, id: i32): i32 {
+  return load<i32>(table + (<usize>id << 2));
+}
+
+/** A new look table (one nesting level deeper); null past LOOK_LEVELS. */
+@inline function enterLook(): usize {
+  if (lookLevel >= LOOK_LEVELS) return 0;
+  return lookTables + <usize>(lookLevel++ * PRIMED_COUNT * 4);
+}
+
+// What the certifier found (read by JavaScript through certResults()):
+//   [0] detection count, [1] operations, [2] tape entry of sidecar_info.operation_type (-1 none),
+//   [3] words used, then per operation: its key id, its result nodes n, and per node (in the
+//   walkers' order) the tape entry of the key it sits under (-1: the operation's value, or a data
+//   wrapper of it) and of its metadata's or its own tool string (-1 none): summary.ts toolOf.
+const RESULT_WORDS: i32 = 256;
+const results: usize = memory.data(RESULT_WORDS << 2);
+let resultTop: i32 = 4;
+@inline function putResult(v: i32): bool {
+  if (resultTop >= RESULT_WORDS) return false;
+  store<i32>(results + (<usize>resultTop << 2), v);
+  resultTop++;
+  return true;
+}
+export function certResults(): usize {
+  return results;
+}
+/** Embedding length of the first face that has one (-1 none yet): the rules compare the others with it. */
+let encodingLength: i32 = -1;
+
+/** A string entry whose text is empty. */
+@inline function isEmptyString(i: i32): bool {
+  return tk(i) == STR && tw(i + 1) == tw(i + 2);
+}
+/** A string entry that is not empty (nonEmptyString). */
+@inline function isNonEmptyString(i: i32): bool {
+  return tk(i) == STR && tw(i + 1) != tw(i + 2);
+}
+
+/** The bytes of a string entry (ASCII, no escape: else -1 from the callers). */
+@inline function strByte(i: i32, k: i32): u32 {
+  return <u32>load<u8>(scanBase + <usize>tw(i + 1) + <usize>k);
+}
+
+const DAYS_IN_MONTH: StaticArray<i32> = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+@inline function twoDigits(i: i32, k: i32): i32 {
+  const a = strByte(i, k) - 0x30;
+  const b = strByte(i, k + 1) - 0x30;
+  return a < 10 && b < 10 ? <i32>(a * 10 + b) : -1;
+}
+
+/**
+ * A timestamp string (entry i) in the form Python's isoformat() writes without an offset, with real
+ * field values: 1. In that form with impossible values: 0 (a rule error). Another form: -1 (the
+ * reference's pattern decides: unsure). analysis/rules.ts isoFixedForm.
+ */
+function isoFixed(i: i32): i32 {
+  if (tk(i) != STR || (tw(i) & (F_ESCAPED | F_NON_ASCII)) != 0) return -1;
+  const n = tw(i + 2) - tw(i + 1);
+  if (n < 19) return -1;
+  const y0 = twoDigits(i, 0);
+  const y1 = twoDigits(i, 2);
+  const month = twoDigits(i, 5);
+  const day = twoDigits(i, 8);
+  const hour = twoDigits(i, 11);
+  const minute = twoDigits(i, 14);
+  const second = twoDigits(i, 17);
+  const t = strByte(i, 10);
+  if ((y0 | y1 | month | day | hour | minute | second) < 0 || strByte(i, 4) != 0x2d || strByte(i, 7) != 0x2d) return -1;
+  if ((t != 0x54 && t != 0x20) || strByte(i, 13) != 0x3a || strByte(i, 16) != 0x3a) return -1;
+  if (n > 19) {
+    const c = strByte(i, 19);
+    if ((c != 0x2e && c != 0x2c) || n == 20) return -1;
+    for (let k = 20; k < n; k++) if (strByte(i, k) - 0x30 >= 10) return -1;
+  }
+  const year = y0 * 100 + y1;
+  if (month < 1 || month > 12 || day < 1 || day > unchecked(DAYS_IN_MONTH[month - 1])) return 0;
+  if (month == 2 && day == 29 && !(year % 4 == 0 && (year % 100 != 0 || year % 400 == 0))) return 0;
+  if (hour > 23 || minute > 59 || second > 60) return 0;
+  return 1;
+}
+
+/** checkString: absent, a string, or (nullable) null. */
+@inline function stringOk(v: i32, nullable: bool): bool {
+  return v < 0 || tk(v) == STR || (nullable && tk(v) == NULL);
+}
+/** checkBoolean: absent or a boolean. */
+@inline function booleanOk(v: i32): bool {
+  return v < 0 || tk(v) == TRUE || tk(v) == FALSE;
+}
+/** checkTimestamp: absent, or a valid timestamp in the fixed form. */
+@inline function timestampOk(v: i32): bool {
+  return v < 0 || isoFixed(v) == 1;
+}
+
+/** sidecar_info (entry i): no rule problem. Returns the entry after it, or -1. */
+function certifyInfo(i: i32): i32 {
+  const t = enterLook();
+  if (t == 0) return -1;
+  const next = lookAt(i, t);
+  let ok = next >= 0;
+  if (ok) {
+    const type = member(t, K_OPERATION_TYPE);
+    ok = stringOk(type, false) && timestampOk(member(t, K_CREATED_AT)) && timestampOk(member(t, K_LAST_UPDATED)) && stringOk(member(t, K_LAST_OPERATION), false);
+    ok = ok && stringOk(member(t, K_IMAGE_PATH), true) && stringOk(member(t, K_SYMLINK_PATH), true);
+    store<i32>(results, type, 8);
+    const link = member(t, K_SYMLINK_INFO);
+    if (ok && link >= 0 && tk(link) != NULL) {
+      const l = enterLook();
+      ok = l != 0 && lookAt(link, l) >= 0;
+      ok = ok && stringOk(member(l, K_SYMLINK_PATH), true) && stringOk(member(l, K_TARGET_PATH), true) && booleanOk(member(l, K_IS_SYMLINK)) && booleanOk(member(l, K_BROKEN));
+      if (l != 0) lookLevel--;
+    }
+  }
+  lookLevel--;
+  return ok ? next : -1;
+}
+
+/** A number with its double on the tape, within [lo, hi]. */
+@inline function numberIn(v: i32, lo: f64, hi: f64): bool {
+  if (!hasValue(v)) return false;
+  const x = numAt(v);
+  return x >= lo && x <= hi;
+}
+
+/** confidence: absent, or a number in [0, 1]. */
+@inline function confidenceOk(v: i32): bool {
+  return v < 0 || numberIn(v, 0, 1);
+}
+
+/** `{x, y, width, height}` of numbers (unit: each in [0, 1]). */
+function boxObjectOk(v: i32, unit: bool): bool {
+  const t = enterLook();
+  if (t == 0) return false;
+  let ok = lookAt(v, t) >= 0;
+  for (let id = K_X; ok && id <= K_HEIGHT; id++) {
+    const m = member(t, id);
+    ok = m >= 0 && tk(m) == NUM && (!unit || numberIn(m, 0, 1));
+  }
+  lookLevel--;
+  return ok;
+}
+
+/** An array of numbers (a float run, or a general array of NUM entries): its length, or -1. Negative elements allowed unless `nonNegative`. */
+function numbersLength(v: i32, nonNegative: bool): i32 {
+  if (tk(v) == FLOATS) return nonNegative && (tw(v) & F_NEGATIVE) != 0 ? -1 : tw(v + 1);
+  if (tk(v) != ARR_START) return -1;
+  let n = 0;
+  let i = v + 1;
+  while (tk(i) != ARR_END) {
+    if (tk(i) != NUM) return -1;
+    if (nonNegative && !numberIn(i, 0, Infinity)) return -1;
+    i += 3;
+    n++;
+  }
+  return n;
+}
+
+/** bbox: a unit box object, or an array of 4 non-negative numbers. */
+@inline function bboxOk(v: i32): bool {
+  return tk(v) == OBJ_START ? boxObjectOk(v, true) : numbersLength(v, true) == 4;
+}
+
+/** coordinates and the older pixel/percent boxes: a box object or an array of numbers, any range. */
+@inline function coordinatesOk(v: i32): bool {
+  return tk(v) == OBJ_START ? boxObjectOk(v, false) : numbersLength(v, false) >= 0;
+}
+
+/** landmarks: null, or an array of [x, y] pairs of numbers. */
+function landmarksOk(v: i32): bool {
+  if (tk(v) == NULL) return true;
+  if (tk(v) != ARR_START) return false;
+  let i = v + 1;
+  while (tk(i) != ARR_END) {
+    if (numbersLength(i, false) != 2) return false;
+    i = skipValue(i);
+    if (i < 0) return false;
+  }
+  return true;
+}
+
+/** encoding / face_encoding: null, or numbers of the file's one embedding length (128 or 512). */
+function encodingOk(v: i32): bool {
+  if (tk(v) == NULL) return true;
+  const n = numbersLength(v, false);
+  if (n < 0) return false;
+  if (encodingLength < 0) {
+    encodingLength = n;
+    return n == 128 || n == 512;
+  }
+  return n == encodingLength;
+}
+
+/** One face (entry i): no rule problem. */
+function faceOk(i: i32): bool {
+  const t = enterLook();
+  if (t == 0) return false;
+  let ok = lookAt(i, t) >= 0;
+  if (ok) {
+    const bbox = member(t, K_BBOX);
+    const coords = member(t, K_COORDINATES);
+    ok = bbox >= 0 ? bboxOk(bbox) : coords >= 0 && coordinatesOk(coords);
+    ok = ok && confidenceOk(member(t, K_CONFIDENCE));
+    const lm = member(t, K_LANDMARKS);
+    ok = ok && (lm < 0 || landmarksOk(lm));
+    const enc = member(t, K_ENCODING);
+    ok = ok && (enc < 0 || encodingOk(enc));
+    const fenc = member(t, K_FACE_ENCODING);
+    ok = ok && (fenc < 0 || encodingOk(fenc));
+  }
+  lookLevel--;
+  return ok;
+}
+
+/** One detected object (entry i): no rule problem (`requireClass`: yolov8's). */
+function objectOk(i: i32, requireClass: bool): bool {
+  const t = enterLook();
+  if (t == 0) return false;
+  let ok = lookAt(i, t) >= 0;
+  if (ok) {
+    const name = member(t, K_CLASS_NAME);
+    ok = name >= 0 ? tk(name) == STR : !requireClass;
+    const id = member(t, K_CLASS_ID);
+    if (ok) {
+      if (id >= 0) {
+        ok = hasValue(id);
+        if (ok) {
+          const x = numAt(id);
+          ok = x >= 0 && x == Math.floor(x) && x < Infinity;
+        }
+      } else ok = !requireClass;
+    }
+    ok = ok && confidenceOk(member(t, K_CONFIDENCE));
+    const bbox = member(t, K_BBOX);
+    ok = ok && (bbox < 0 || bboxOk(bbox));
+    for (let k = K_COORDINATES_PIXELS; ok && k <= K_CROP_AREA_PERCENT; k++) {
+      const c = member(t, k);
+      ok = c < 0 || coordinatesOk(c);
+    }
+  }
+  lookLevel--;
+  return ok;
+}
+
+/** quality (entry i): no rule problem. */
+function qualityOk(i: i32): bool {
+  const t = enterLook();
+  if (t == 0) return false;
+  let ok = lookAt(i, t) >= 0;
+  for (let k = K_FIRST_SCORE; ok && k <= K_LAST_SCORE; k++) {
+    const s = member(t, k);
+    ok = s < 0 || tk(s) == NUM;
+  }
+  if (ok) {
+    const g = member(t, K_GRADE);
+    // One of A..F, as written (no escape).
+    ok = g < 0 || (tk(g) == STR && (tw(g) & F_ESCAPED) == 0 && tw(g + 2) - tw(g + 1) == 1 && strByte(g, 0) - 0x41 < 6);
+  }
+  if (ok) {
+    const r = member(t, K_RECOMMENDATIONS);
+    if (r >= 0 && tk(r) != NULL) {
+      ok = tk(r) == ARR_START;
+      let j = r + 1;
+      while (ok && tk(j) != ARR_END) {
+        ok = tk(j) == STR;
+        j += 3;
+      }
+    }
+  }
+  lookLevel--;
+  return ok;
+}
+
+/** A declared count (absent or null: fine; else an integer-valued number equal to `actual`). */
+@inline function countOk(v: i32, actual: i32): bool {
+  return v < 0 || tk(v) == NULL || (hasValue(v) && numAt(v) == <f64>actual);
+}
+
+/** Elements of the array at entry v, each an object passing `check`; -1 when not an array or one fails. */
+function objectsIn(v: i32, requireClass: bool, faces: bool): i32 {
+  if (tk(v) != ARR_START) return -1;
+  let n = 0;
+  let i = v + 1;
+  while (tk(i) != ARR_END) {
+    if (tk(i) != OBJ_START) return -1;
+    if (!(faces ? faceOk(i) : objectOk(i, requireClass))) return -1;
+    i = skipValue(i);
+    if (i < 0) return -1;
+    n++;
+  }
+  return n;
+}
+
+/** How deep backends nest below an operation (operations.ts MAX_NESTING). */
+const MAX_NESTING: i32 = 3;
+
+/**
+ * One result node (entry i: an object with a result marker, operations.ts hasResultMarker), as
+ * the rules and the brief visit it: no rule problem (rules.ts checkResultNode), its faces and
+ * objects counted, its tool recorded. `t`: its look table (lookAt done). False: unsure.
+ */
+function visitNode(t: usize, op: i32, backendAt: i32): bool {
+  const faces = member(t, K_FACES);
+  const objects = member(t, K_OBJECTS);
+  const quality = member(t, K_QUALITY);
+  let ok = true;
+  const success = member(t, K_SUCCESS);
+  if (success >= 0) {
+    if (tk(success) == FALSE) {
+      const err = member(t, K_ERROR);
+      ok = err >= 0 && tk(err) != NULL && !isEmptyString(err);
+    } else ok = tk(success) == TRUE;
+  }
+  const meta = member(t, K_METADATA);
+  let facesN: i32 = -1;
+  let objectsN: i32 = -1;
+  if (ok && faces >= 0) {
+    facesN = objectsIn(faces, false, true);
+    ok = facesN >= 0 && countOk(member(t, K_FACES_FOUND), facesN) && countOk(member(t, K_FACE_COUNT), facesN);
+  }
+  if (ok && objects >= 0) {
+    objectsN = objectsIn(objects, op == K_YOLOV8, false);
+    ok = objectsN >= 0 && countOk(member(t, K_OBJECTS_FOUND), objectsN);
+  }
+  if (ok && quality >= 0) ok = qualityOk(quality);
+  let tool: i32 = -1;
+  if (ok && meta >= 0 && tk(meta) == OBJ_START) {
+    const m = enterLook();
+    ok = m != 0 && lookAt(meta, m) >= 0;
+    if (ok) {
+      if (facesN >= 0) ok = countOk(member(m, K_FACES_FOUND), facesN);
+      if (objectsN >= 0) ok = ok && countOk(member(m, K_OBJECTS_FOUND), objectsN);
+      tool = firstNonEmpty(member(m, K_DETECTOR), member(m, K_TOOL_NAME), member(m, K_MODEL_NAME));
+    }
+    if (m != 0) lookLevel--;
+  }
+  if (!ok) return false;
+  if (tool < 0) tool = firstNonEmpty(member(t, K_DETECTOR), member(t, K_TOOL_NAME), member(t, K_MODEL_NAME));
+  store<i32>(results, load<i32>(results) + (facesN > 0 ? facesN : 0) + (objectsN > 0 ? objectsN : 0));
+  return putResult(backendAt) && putResult(tool);
+}
+
+/** The first of three entries that is a non-empty string (summary.ts nonEmptyString), or -1. */
+@inline function firstNonEmpty(a: i32, b: i32, c: i32): i32 {
+  return a >= 0 && isNonEmptyString(a) ? a : b >= 0 && isNonEmptyString(b) ? b : c >= 0 && isNonEmptyString(c) ? c : -1;
+}
+
+/** Result nodes recorded for the operation being walked. */
+let nodesOfOperation: i32 = 0;
+const NODES_MAX: i32 = 8;
+
+/**
+ * operations.ts walkResultNodes from the object at entry i (a node at `depth`, under the key at
+ * tape entry `backendAt`, -1 for none): visited when it is a result, then its child objects
+ * followed in order unless it is a leaf (faces, objects, quality, poses) or deep enough. Returns
+ * the entry after it, or -1: unsure (or a rule problem).
+ */
+function walkNode(i: i32, op: i32, backendAt: i32, depth: i32): i32 {
+  const t = enterLook();
+  if (t == 0) return -1;
+  const next = lookAt(i, t);
+  let ok = next >= 0;
+  if (ok) {
+    let marker = false;
+    for (let k = K_SUCCESS; !marker && k <= K_OBJECTS_FOUND; k++) if (member(t, k) >= 0) marker = true;
+    const children = lookChildren;
+    const leaf = member(t, K_FACES) >= 0 || member(t, K_OBJECTS) >= 0 || member(t, K_QUALITY) >= 0 || member(t, K_POSES) >= 0;
+    if (marker) ok = ++nodesOfOperation <= NODES_MAX && visitNode(t, op, backendAt);
+    if (ok && depth < MAX_NESTING && !leaf) {
+      if (children < 0) ok = false;
+      const list = childrenOf(t);
+      for (let c = 0; ok && c < children; c++) {
+        const keyAt = load<i32>(list + (<usize>c << 3));
+        const value = load<i32>(list + (<usize>c << 3), 4);
+        // A `data` wrapper keeps the key it is found under.
+        const childBackend = keyIdAt(keyAt) == K_DATA ? backendAt : keyAt;
+        ok = walkNode(value, op, childBackend, depth + 1) >= 0;
+      }
+    }
+  }
+  lookLevel--;
+  return ok ? next : -1;
+}
+
+/**
+ * One operation's value (entry i, key id `op`): an object (else a rule error), its result nodes
+ * walked. Returns the entry after it, or -1.
+ */
+function certifyOperation(i: i32, op: i32): i32 {
+  if (tk(i) != OBJ_START) return -1;
+  if (!putResult(op)) return -1;
+  const countAt = resultTop;
+  if (!putResult(0)) return -1;
+  nodesOfOperation = 0;
+  const next = walkNode(i, op, -1, 0);
+  store<i32>(results + (<usize>countAt << 2), nodesOfOperation);
+  return next;
+}
+
+/**
+ * Certify the last scan's tape (n words) for validate's inspection: 1 with the results in
+ * certResults(), or 0 (unsure). The certifier is off (always 0) when the keys were not primed.
+ */
+export function certifyValidate(n: i32): i32 {
+  // Every object's keys checked for duplicates by the scan (else JavaScript checks them).
+  if (!primedOk || keysUnchecked || n < 2 || tk(0) != OBJ_START) return 0;
+  lookLevel = 0;
+  encodingLength = -1;
+  resultTop = 4;
+  store<i32>(results, 0);
+  store<i32>(results, 0, 4);
+  store<i32>(results, -1, 8);
+  let ops: i32 = 0;
+  let i = 1;
+  while (tk(i) != OBJ_END) {
+    const id = keyIdAt(i);
+    if (id < 0) return 0;
+    i += keyWords;
+    if (id == K_SIDECAR_INFO) i = certifyInfo(i);
+    else if (id >= K_FIRST_OPERATION && id <= K_LAST_OPERATION_KEY) {
+      ops++;
+      i = certifyOperation(i, id);
+    } else return 0; // the user's own key, another spelling, a wrapper, the flat form: unsure
+    if (i < 0) return 0;
+  }
+  // No known operation: the reference's flat form, or a "no known operation" warning.
+  if (ops == 0 || i + 1 != n) return 0;
+  store<i32>(results, ops, 4);
+  store<i32>(results, resultTop, 12);
+  return 1;
 }

@@ -16,8 +16,8 @@ import { buildSkeleton, keysAsWritten, type SkeletonOptions } from './skeleton.j
 /** Larger files take the reference path: the module's memory (about 5× the file) stays small. */
 export const ACCEL_MAX_BYTES = 4 * 1024 * 1024;
 
-/** Per-thread counts of what the accelerated decode did (tests, bench). */
-export const accelCounts = { certified: 0, deferred: 0 };
+/** Per-thread counts of what the accelerated decode did (tests, bench); `onTape`: of the certified, those the validate certifier decided without a skeleton. */
+export const accelCounts = { certified: 0, deferred: 0, onTape: 0 };
 
 export function accelAvailable(): boolean {
   return accelStatus().available;
@@ -31,16 +31,27 @@ export interface Skeleton {
   format: 'json' | 'legacy';
 }
 
+/** A JSON text the scanner vouched for: its tape, the text it is over, and what the reference would note and call its format. */
+export interface Scanned {
+  tape: Int32Array;
+  /** The JSON text (after a BOM or a legacy prefix): the tape's offsets count from its start. */
+  text: Buffer;
+  notes: string[];
+  /** 'legacy': the earlier tool's layout, a u64 length then compact JSON text (formats/legacy.ts). */
+  format: 'json' | 'legacy';
+}
+
 /**
- * The skeleton of a JSON sidecar the scanner vouches for; 'deferred' for JSON text (by content)
- * it leaves to the reference; null for other formats (not the accelerator's business).
- * `shape.arrays: 'skim'` gives the probe skeleton (skeleton.ts), for todo and stale.
+ * The scanner's tape of a JSON sidecar it vouches for; 'deferred' for JSON text (by content) it
+ * leaves to the reference; null for other formats (not the accelerator's business). `values`:
+ * scalar numbers carry their doubles (false for the probe skeleton, which reads the few numbers it
+ * keeps, inside sidecar_info, from the text).
  *
  * A legacy file is JSON text behind its length prefix, and the reference decodes it as it decodes
  * a JSON file from that byte on (formats/legacy.ts decodeLegacy: the same decodeJsonObject, no
  * BOM — byte 8 is '{'): the scanner takes the text from there, the result says 'legacy'.
  */
-export function accelDecode(bytes: Buffer, opts: { maxDepth?: number; maxFileSize?: number }, shape: SkeletonOptions = {}): Skeleton | 'deferred' | null {
+export function accelScan(bytes: Buffer, opts: { maxDepth?: number; maxFileSize?: number }, values = true): Scanned | 'deferred' | null {
   if (bytes.length === 0) return null;
   const format = detectFormat(bytes);
   if (format !== 'json' && format !== 'legacy') return null;
@@ -49,11 +60,26 @@ export function accelDecode(bytes: Buffer, opts: { maxDepth?: number; maxFileSiz
   const bom = format === 'json' && hasBomAt(bytes, 0);
   const skip = format === 'legacy' ? LEGACY_PREFIX_SIZE : bom ? 3 : 0;
   // Scanned where it was read (scannerInput), from `skip` on: tape offsets count from there.
-  // The probe skeleton reads scalar numbers only inside sidecar_info: from the text (no values).
-  const tape = scanJson(bytes, opts.maxDepth ?? DEFAULT_MAX_DEPTH, skip, shape.arrays !== 'skim');
+  const tape = scanJson(bytes, opts.maxDepth ?? DEFAULT_MAX_DEPTH, skip, values);
   if (typeof tape === 'number') return 'deferred';
-  const data = buildSkeleton(tape, skip > 0 ? bytes.subarray(skip) : bytes, shape);
-  return data === null ? 'deferred' : { data, notes: bom ? [BOM_NOTE] : [], format };
+  return { tape, text: skip > 0 ? bytes.subarray(skip) : bytes, notes: bom ? [BOM_NOTE] : [], format };
+}
+
+/** The skeleton of a scanned text (skeleton.ts); 'deferred' when the reference must decide. */
+export function skeletonOf(scanned: Scanned, shape: SkeletonOptions = {}): Skeleton | 'deferred' {
+  const data = buildSkeleton(scanned.tape, scanned.text, shape);
+  return data === null ? 'deferred' : { data, notes: scanned.notes, format: scanned.format };
+}
+
+/**
+ * The skeleton of a JSON sidecar the scanner vouches for; 'deferred' for JSON text (by content)
+ * it leaves to the reference; null for other formats (not the accelerator's business).
+ * `shape.arrays: 'skim'` gives the probe skeleton (skeleton.ts), for todo and stale.
+ */
+export function accelDecode(bytes: Buffer, opts: { maxDepth?: number; maxFileSize?: number }, shape: SkeletonOptions = {}): Skeleton | 'deferred' | null {
+  // The probe skeleton reads scalar numbers only inside sidecar_info: from the text (no values).
+  const scanned = accelScan(bytes, opts, shape.arrays !== 'skim');
+  return scanned === null || scanned === 'deferred' ? scanned : skeletonOf(scanned, shape);
 }
 
 /**

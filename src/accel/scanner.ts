@@ -10,6 +10,7 @@ import { readFileSync } from 'node:fs';
 
 /** Tape entry kinds and flags: the same numbers as assembly/scanner.ts. */
 export const TAPE = {
+  /** A container's start entry holds, above its kind (the low 8 bits), the distance to its end entry. */
   OBJ_START: 1,
   OBJ_END: 2,
   ARR_START: 3,
@@ -43,6 +44,7 @@ export const DEFER_REASONS: Readonly<Record<number, string>> = {
   [-5]: 'tape',
   [-6]: 'start',
   [-7]: 'memory',
+  [-8]: 'duplicate key',
 };
 
 interface ScannerExports {
@@ -53,6 +55,12 @@ interface ScannerExports {
   failOffset(): number;
   rollbackKeys(): void;
   setFloatBlocks(on: number): void;
+  primedKeys(): number;
+  keyPointer(id: number): number;
+  keyLength(id: number): number;
+  certResults(): number;
+  certifyValidate(words: number): number;
+  keysChecked(): number;
 }
 
 export interface AccelStatus {
@@ -65,7 +73,7 @@ export interface AccelStatus {
 // Keys with a backslash escape are never interned: the probe's tape does not depend on the key table.
 // The number is a 17-digit fraction: the scanner's exact division (numberValue) must give JS's double.
 const SELF_CHECK_TEXT = '{"\\u0061":[1.5],"\\u0062":-0.13584553007423145}';
-const SELF_CHECK_TAPE = [TAPE.OBJ_START, TAPE.KEY | TAPE.F_ESCAPED, 2, 8, TAPE.FLOATS, 1, TAPE.KEY | TAPE.F_ESCAPED, 17, 23, TAPE.NUM | TAPE.F_FLOAT | TAPE.F_VALUE, ...wordsOf(-0.13584553007423145), TAPE.OBJ_END].join();
+const SELF_CHECK_TAPE = [TAPE.OBJ_START | (12 << 8), TAPE.KEY | TAPE.F_ESCAPED, 2, 8, TAPE.FLOATS, 1, TAPE.KEY | TAPE.F_ESCAPED, 17, 23, TAPE.NUM | TAPE.F_FLOAT | TAPE.F_VALUE, ...wordsOf(-0.13584553007423145), TAPE.OBJ_END].join();
 
 /** A double's low and high 32-bit words, as the tape carries them (F_VALUE). */
 function wordsOf(v: number): [number, number] {
@@ -89,6 +97,10 @@ function load(): ScannerExports | null {
     // Self-check: a tiny document must scan to the tape we expect, else never use the module.
     const probe = scanJson(Buffer.from(SELF_CHECK_TEXT), 8);
     if (typeof probe === 'number' || probe.join() !== SELF_CHECK_TAPE) throw new Error('self-check failed');
+    // The keys the module interned first (the validate certifier's, assembly/scanner.ts
+    // PRIMED_KEYS): their ids never come with KEY_NEW, so their strings are read from the table.
+    const primed = ex.primedKeys();
+    for (let id = 0; id < primed; id++) keyStrings[id] = Buffer.from(ex.memory.buffer, ex.keyPointer(id), ex.keyLength(id)).toString('latin1');
     status = { available: true };
   } catch (e) {
     exportsCache = null;
@@ -191,6 +203,17 @@ export function rollbackKeys(): void {
 export function setFloatBlocks(on: boolean): void {
   const ex = exportsCache ?? load();
   ex?.setFloatBlocks(on ? 1 : 0);
+}
+
+/**
+ * The validate certifier on the last tape (`words` long; assembly/scanner.ts certifyValidate): its
+ * results (a view: detection count, operations, sidecar_info.operation_type's tape entry, then per
+ * operation its key id and its tool string's tape entry), or null when it is unsure.
+ */
+export function certifyValidateTape(words: number): Int32Array | null {
+  const ex = exportsCache;
+  if (!ex || ex.certifyValidate(words) !== 1) return null;
+  return new Int32Array(ex.memory.buffer, ex.certResults(), 64);
 }
 
 /** Byte offset where the last deferred scan stopped (diagnostics and tests). */

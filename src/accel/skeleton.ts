@@ -19,8 +19,8 @@
  *
  * The probe skeleton (`{arrays: 'skim'}`, todo and stale): outside the top-level `sidecar_info`
  * only objects, keys and literals are built — every array comes out empty and is only walked on
- * the tape for the one check the scanner leaves to JavaScript, duplicate keys in the objects
- * inside it (skipCheckingKeys, as keysAsWritten); numbers come out 0 and strings ''. The operation
+ * the tape for the duplicate-key check in the objects inside it (skipCheckingKeys, as
+ * keysAsWritten; the scan makes it only for objects of up to 64 interned keys); numbers come out 0 and strings ''. The operation
  * outcomes, the shape and `sidecar_info.image` read nothing else there (analysis/operations.ts
  * walks objects and reads `success` flags; summary.ts probeSidecar), so the probe is the
  * reference's; the parity tests hold it to that.
@@ -71,7 +71,7 @@ export function buildSkeleton(tapeWords: Int32Array, bytes: Buffer, opts: Skelet
   at = 0;
   const skim = opts.arrays === 'skim';
   try {
-    if (tape[0] !== TAPE.OBJ_START) throw GIVE_UP;
+    if ((tape[0] & 0xff) !== TAPE.OBJ_START) throw GIVE_UP;
     at = 1;
     skimming = skim;
     sizing = opts.sizes === true && !skim;
@@ -94,6 +94,17 @@ export function buildSkeleton(tapeWords: Int32Array, bytes: Buffer, opts: Skelet
 }
 const EMPTY_TAPE = new Int32Array(0);
 const EMPTY_TEXT = Buffer.alloc(0) as SliceDecoders;
+
+/** The string of the STR entry at `i` of a tape over `bytes` (the certifier's brief: certify.ts). */
+export function tapeString(tapeWords: Int32Array, bytes: Buffer, i: number): string {
+  const saved = text;
+  text = bytes as SliceDecoders;
+  try {
+    return stringAt(tapeWords[i], tapeWords[i + 1], tapeWords[i + 2]);
+  } finally {
+    text = saved;
+  }
+}
 
 function stringAt(word: number, start: number, end: number): string {
   if ((word & TAPE.F_ESCAPED) !== 0) return JSON.parse(text.utf8Slice(start - 1, end + 1)) as string;
@@ -222,7 +233,7 @@ function readObject(top = false): JsonObject {
     const key = keyAt(at);
     if (key === undefined) throw GIVE_UP;
     count++;
-    if (sizing) sized += (w & 0xff) === TAPE.KEY ? stringSize(key) : keySizes[w >>> 8];
+    if (sizing) sized += (w & 0xff) === TAPE.KEY ? stringSize(key) : (keySizes[w >>> 8] ??= headSize(key.length) + key.length);
     at = afterKey;
     // The reference refuses duplicate keys (CORRUPT): let it say so.
     if (Object.hasOwn(out, key)) throw GIVE_UP;
@@ -483,7 +494,7 @@ export function keysAsWritten(tapeWords: Int32Array, bytes: Buffer): boolean {
   text = bytes as SliceDecoders;
   let unique = true;
   try {
-    if (tape[0] !== TAPE.OBJ_START) return (unique = false);
+    if ((tape[0] & 0xff) !== TAPE.OBJ_START) return (unique = false);
     // The root object closes at the tape's end (the scanner allows nothing after it).
     return (unique = skipCheckingKeys(0, [], true) === tape.length);
   } catch (e) {

@@ -111,7 +111,7 @@ const REPORT_STEMS: ReadonlySet<string> = new Set(REPORT_FILE_NAMES.map((n) => n
 const SIDECAR_LIKE_EXTS: ReadonlySet<string> = new Set(['json', 'bin', 'rkyv']);
 
 /** True when the file name (a bare name or a path) is one of the report names, in any sidecar extension. */
-function hasReportName(fileName: string): boolean {
+export function hasReportName(fileName: string): boolean {
   const slash = Math.max(fileName.lastIndexOf('/'), fileName.lastIndexOf('\\'));
   const name = (slash >= 0 ? fileName.slice(slash + 1) : fileName).toLowerCase();
   const dot = name.lastIndexOf('.');

@@ -5,7 +5,7 @@ import { decodeSidecar } from '../formats/codec.js';
 import { withFloatBlocks } from '../formats/cbor.js';
 import { typedJsonText } from '../formats/json.js';
 import { needsTypedJson } from '../formats/numbers.js';
-import { looksLikeReport, looksLikeSidecar } from '../analysis/operations.js';
+import { hasReportName, looksLikeReport, looksLikeSidecar } from '../analysis/operations.js';
 import { briefOfSidecar, probeSidecar, summarizeSidecar, type SidecarBrief, type SidecarProbe, type SidecarSummary } from '../analysis/summary.js';
 import { skimSidecar } from '../formats/skim.js';
 import { checkSidecarRules, type Problem } from '../analysis/rules.js';
@@ -13,7 +13,8 @@ import { compileSchema, checkSchema, type CompiledSchema } from '../analysis/sch
 import type { JsonObject, SidecarFormat } from '../types.js';
 import { readFileLimitedSync, readFileWithStatSync } from '../fs/read-file.js';
 import { fileEntry, racyCutoffNs, type EntryOptions, type IndexEntryOut } from '../incremental/entry.js';
-import { ACCEL_MAX_BYTES, accelAvailable, accelCounts, accelDecode } from '../accel/decode.js';
+import { ACCEL_MAX_BYTES, accelAvailable, accelCounts, accelScan, skeletonOf, type Skeleton } from '../accel/decode.js';
+import { certifyBrief } from '../accel/certify.js';
 import { inScannerMemory, scannerInput } from '../accel/scanner.js';
 import { DEFAULT_MAX_DEPTH } from '../formats/value.js';
 import type { Keyring } from '../crypto/keys.js';
@@ -220,7 +221,26 @@ export function inspectBytes(item: InspectItem, bytes: Buffer, opts: InspectOpti
   const out: FileInspection = { path: item.path, size: bytes.length, status: 'ok', format: null, notes: [], shape: null, elapsedMs: 0 };
   const skim = isProbeOnly(opts);
   if (accelApplies(opts)) {
-    const decoded = accelDecode(bytes, opts, skim || isShapeOnly(opts) ? SKIM_ARRAYS : opts.summarize && opts.sizes !== false ? SIZED : undefined);
+    const shape = skim || isShapeOnly(opts) ? SKIM_ARRAYS : opts.summarize && opts.sizes !== false ? SIZED : undefined;
+    const scanned = accelScan(bytes, opts, shape !== SKIM_ARRAYS);
+    let decoded: Skeleton | 'deferred' | null = null;
+    if (scanned !== null && scanned !== 'deferred') {
+      // validate's inspection of the common form: decided on the tape (accel/certify.ts), else by the skeleton.
+      const brief = isBriefAndRules(opts) && !hasReportName(item.name) ? certifyBrief(scanned) : null;
+      if (brief !== null) {
+        out.format = scanned.format;
+        out.notes = scanned.notes;
+        out.shape = 'sidecar';
+        out.brief = brief;
+        out.problems = [];
+        out.accel = 'wasm';
+        accelCounts.certified++;
+        accelCounts.onTape++;
+        out.elapsedMs = performance.now() - start;
+        return out;
+      }
+      decoded = skeletonOf(scanned, shape);
+    } else decoded = scanned;
     if (decoded !== null && decoded !== 'deferred') {
       const skeleton = decoded.data;
       out.format = decoded.format;
@@ -311,6 +331,14 @@ function readsIntoScanner(opts: InspectOptions): boolean {
 function scannerRoom(opts: InspectOptions): (size: number) => Buffer | null {
   const maxDepth = opts.maxDepth ?? DEFAULT_MAX_DEPTH;
   return (size) => (size <= ACCEL_MAX_BYTES ? scannerInput(size, maxDepth) : null);
+}
+
+/**
+ * validate's inspection without a filter or schema: the brief and the built-in rules (ops/validate.ts
+ * validateInspectOptions), which the certifier decides on the tape for the common form.
+ */
+function isBriefAndRules(opts: InspectOptions): boolean {
+  return opts.brief === true && opts.validate === true && !opts.summarize && !opts.probe && opts.schema === undefined;
 }
 
 /** The probe alone (todo, stale) reads arrays only inside `sidecar_info`: both decodes skim the rest. */
