@@ -867,13 +867,15 @@ function fail(p: usize, code: i32): i32 {
 // for the common form of a sidecar, what validate's inspection decides from the decoded data —
 // no built-in rule finds a problem, and the brief (analysis/summary.ts briefOfSidecar) — without
 // building anything. It answers 1 (certified: the results below) or 0 (unsure: JavaScript builds
-// the skeleton from the same tape and decides as before). It is unsure of anything outside the
+// the skeleton from the same tape and decides as before). It follows operations, backends and
+// data wrappers as analysis/operations.ts walks them, and is unsure of anything outside the
 // common form: a root key other than sidecar_info and the known operation keys spelt as the
-// pipeline writes them, a wrapper or the flat form, backends nested under an operation, a key not
-// in the key table (escaped, long), a number without its double on the tape where a rule looks
-// at its value, a timestamp not in Python's isoformat() form, and every value a rule would flag
-// (errors and warnings alike). Each object's keys are checked for duplicates, in every object of
-// the file, as the skeleton does (the reference calls a duplicate corrupt).
+// pipeline writes them (no wrapper, flat form, alias or user key at the root), more result nodes
+// or child objects than it keeps, a child key that starts with a digit, a key not in the key
+// table (escaped, long), a number whose value a rule compares and numberValue leaves to
+// JavaScript, a timestamp not in Python's isoformat() form, and every value a rule would flag
+// (errors and warnings alike). The scan has checked every object's keys for duplicates (the
+// reference calls a duplicate corrupt); a file with keys it could not check is left to JavaScript.
 // ---------------------------------------------------------------------------------------------
 
 // The keys the certifier looks for, interned first (ids 0..N-1, in this order) when the key
@@ -974,13 +976,26 @@ export function keyLength(id: i32): i32 {
   return load<i32>(tapeBase + (<usize>i << 2)) & 0xff;
 }
 
-/** The double of a NUM entry at i that carries it (F_VALUE). */
-@inline function numAt(i: i32): f64 {
-  // The low and high words are consecutive, little-endian: one load is the double's bits.
-  return load<f64>(tapeBase + (<usize>(i + 1) << 2));
-}
-@inline function hasValue(i: i32): bool {
-  return tk(i) == NUM && (tw(i) & F_VALUE) != 0;
+/** The double numberAt read last. */
+let numOut: f64 = 0;
+
+/**
+ * The double of the NUM entry at i into numOut: from the tape (F_VALUE), or computed now from its
+ * text (a scan without values: only the few numbers a rule compares are needed), exactly as the
+ * reference gives it (numberValue); false when it is not a number or numberValue leaves it to
+ * JavaScript.
+ */
+function numberAt(i: i32): bool {
+  const w = tw(i);
+  if ((w & 0xff) != NUM) return false;
+  if ((w & F_VALUE) != 0) {
+    // The low and high words are consecutive, little-endian: one load is the double's bits.
+    numOut = load<f64>(tapeBase + (<usize>(i + 1) << 2));
+    return true;
+  }
+  if (!numberValue(scanBase + <usize>tw(i + 1), scanBase + <usize>tw(i + 2), (w & F_FLOAT) != 0)) return false;
+  numOut = numValue;
+  return true;
 }
 
 /** The key at tape entry i: its id (the entry's length in `keyWords`), or -1 (not interned: unsure). */
@@ -1185,9 +1200,7 @@ function certifyInfo(i: i32): i32 {
 
 /** A number with its double on the tape, within [lo, hi]. */
 @inline function numberIn(v: i32, lo: f64, hi: f64): bool {
-  if (!hasValue(v)) return false;
-  const x = numAt(v);
-  return x >= lo && x <= hi;
+  return numberAt(v) && numOut >= lo && numOut <= hi;
 }
 
 /** confidence: absent, or a number in [0, 1]. */
@@ -1290,9 +1303,9 @@ function objectOk(i: i32, requireClass: bool): bool {
     const id = member(t, K_CLASS_ID);
     if (ok) {
       if (id >= 0) {
-        ok = hasValue(id);
+        ok = numberAt(id);
         if (ok) {
-          const x = numAt(id);
+          const x = numOut;
           ok = x >= 0 && x == Math.floor(x) && x < Infinity;
         }
       } else ok = !requireClass;
@@ -1340,7 +1353,7 @@ function qualityOk(i: i32): bool {
 
 /** A declared count (absent or null: fine; else an integer-valued number equal to `actual`). */
 @inline function countOk(v: i32, actual: i32): bool {
-  return v < 0 || tk(v) == NULL || (hasValue(v) && numAt(v) == <f64>actual);
+  return v < 0 || tk(v) == NULL || (numberAt(v) && numOut == <f64>actual);
 }
 
 /** Elements of the array at entry v, each an object passing `check`; -1 when not an array or one fails. */

@@ -222,11 +222,14 @@ export function inspectBytes(item: InspectItem, bytes: Buffer, opts: InspectOpti
   const skim = isProbeOnly(opts);
   if (accelApplies(opts)) {
     const shape = skim || isShapeOnly(opts) ? SKIM_ARRAYS : opts.summarize && opts.sizes !== false ? SIZED : undefined;
-    const scanned = accelScan(bytes, opts, shape !== SKIM_ARRAYS);
+    // validate's inspection of the common form is decided on the tape (accel/certify.ts), else by
+    // the skeleton. The certifier computes the few numbers it compares itself: the scan computes
+    // none (the skeleton then reads them from the text, as the probe's does).
+    const certify = isBriefAndRules(opts) && !hasReportName(item.name);
+    const scanned = accelScan(bytes, opts, shape !== SKIM_ARRAYS && !certify);
     let decoded: Skeleton | 'deferred' | null = null;
     if (scanned !== null && scanned !== 'deferred') {
-      // validate's inspection of the common form: decided on the tape (accel/certify.ts), else by the skeleton.
-      const brief = isBriefAndRules(opts) && !hasReportName(item.name) ? certifyBrief(scanned) : null;
+      const brief = certify ? certifyBrief(scanned) : null;
       if (brief !== null) {
         out.format = scanned.format;
         out.notes = scanned.notes;
