@@ -23,7 +23,7 @@ import { cloneJson, noteFloat } from '../src/formats/numbers.js';
 import { summarizeSidecar, type SidecarSummary } from '../src/analysis/summary.js';
 import { checkSidecarRules } from '../src/analysis/rules.js';
 import { inspectFiles, type FileInspection, type InspectItem, type InspectOptions } from '../src/tasks/inspect.js';
-import { packInspections, unpackInspections, type InspectWire } from '../src/tasks/inspect-wire.js';
+import { packInspectItems, packInspections, unpackInspectItems, unpackInspections, type InspectWire } from '../src/tasks/inspect-wire.js';
 import { ThreadRuntime } from '../src/engine/threads.js';
 import { packResultsByName } from '../src/tasks/index.js';
 import type { JsonObject, JsonValue } from '../src/types.js';
@@ -208,6 +208,40 @@ describe('inspect results as compact batches', () => {
 
   // A batch of export's big texts gains nothing from the columns (each result is an extra object
   // anyway): such batches go as they are.
+  it('items go to a thread in one string and come back as they were: names, sizes, link places (fuzzed)', () => {
+    const linkAt = (scan: number, dirRel: string) => ({ scan, rootReal: '/lib', dirRel });
+    const shared = [linkAt(1, 'games/g1'), linkAt(1, 'games/g2'), linkAt(2, '')];
+    const itemArb = fc.record(
+      {
+        path: fc.oneof(fc.constantFrom('/lib/a.json', '/lib/x/caf\u00e9.json', '/lib/games/g1/IMG.jpg', '/lib/d/', 'rel/no-slash.json', ''), fc.string({ unit: 'binary' }).map((s) => `/lib/${s.replaceAll('\u0000', '')}`)),
+        name: fc.option(fc.constantFrom('other.json', '', 'a.json'), { nil: undefined }),
+        size: fc.option(fc.nat(1 << 30), { nil: undefined }),
+        link: fc.option(fc.nat(shared.length - 1), { nil: undefined }),
+      },
+      { requiredKeys: ['path'] },
+    );
+    fc.assert(
+      fc.property(fc.array(itemArb, { maxLength: 70 }), (raw) => {
+        const items: InspectItem[] = raw.map((r) => {
+          const it: InspectItem = { path: r.path, name: r.name ?? r.path.slice(r.path.lastIndexOf('/') + 1) };
+          if (r.size !== undefined) it.size = r.size;
+          if (r.link !== undefined) it.resolveLink = shared[r.link];
+          return it;
+        });
+        const wire = structuredClone(packInspectItems(items));
+        assert.equal(typeof wire.paths, 'string');
+        const back = unpackInspectItems(wire);
+        assert.deepEqual(back, items);
+        // A batch's link items share their LinkAt, as the scan makes them (one per folder).
+        for (let i = 0; i < back.length; i++) for (let j = 0; j < back.length; j++) if (items[i].resolveLink === items[j].resolveLink && items[i].resolveLink) assert.equal(back[i].resolveLink, back[j].resolveLink);
+      }),
+      { numRuns: 500 },
+    );
+    // An empty batch, and one empty path (a string of one item, not of none).
+    assert.deepEqual(unpackInspectItems(packInspectItems([])), []);
+    assert.deepEqual(unpackInspectItems(packInspectItems([{ path: '', name: '' }])), [{ path: '', name: '' }]);
+  });
+
   it('a batch whose results carry data is not packed; a batch without is', () => {
     for (const [name, opts] of Object.entries(OPTION_SETS)) {
       const results = inspectFiles(items, opts);

@@ -4,7 +4,9 @@ import type { ErrorCode } from '../errors.js';
 export interface BatchRequest {
   id: number;
   task: string;
-  items: readonly unknown[];
+  /** The batch's items, or (itemsPacked) the task's compact form of them (tasks/index.ts TaskWire.packItems). */
+  items: unknown;
+  itemsPacked?: boolean;
   options: unknown;
   /** Answer with the task's packed form when it has one (tasks/index.ts TaskWire). */
   pack?: boolean;

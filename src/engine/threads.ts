@@ -1,12 +1,14 @@
 import { Worker } from 'node:worker_threads';
 import { errorFromJSON, errors } from '../errors.js';
-import { isPipelined, runTask, unpackResultsByName, type TaskItem, type TaskName, type TaskOptions, type TaskResult } from '../tasks/index.js';
+import { isPipelined, packItemsByName, runTask, unpackResultsByName, type TaskItem, type TaskName, type TaskOptions, type TaskResult } from '../tasks/index.js';
 import type { BatchRequest, BatchResponse } from './messages.js';
 import type { RunOptions, Runtime } from './runtime.js';
 import { WORKER_YOUNG_GENERATION_MB } from './heap-relief.js';
 
 interface Job {
   req: BatchRequest;
+  /** The batch's items (the request may carry them packed). */
+  items: readonly unknown[];
   resolve: (r: unknown[]) => void;
   reject: (e: unknown) => void;
   signal?: AbortSignal;
@@ -132,7 +134,10 @@ export class ThreadRuntime implements Runtime {
       }
     }
     return new Promise<TaskResult<N>[]>((resolve, reject) => {
-      const job: Job = { req: { id: this.nextId++, task, items, options, pack: this.packResults }, resolve: resolve as (r: unknown[]) => void, reject, signal };
+      // Packed results come with packed items: the pool's one switch (packResults) for the compact forms.
+      const packedItems = this.packResults ? packItemsByName(task, items) : null;
+      const req: BatchRequest = packedItems !== null ? { id: this.nextId++, task, items: packedItems, itemsPacked: true, options, pack: true } : { id: this.nextId++, task, items, options, pack: this.packResults };
+      const job: Job = { req, items, resolve: resolve as (r: unknown[]) => void, reject, signal };
       if (signal) {
         job.onAbort = () => this.abort(job);
         signal.addEventListener('abort', job.onAbort, { once: true });
@@ -223,7 +228,7 @@ export class ThreadRuntime implements Runtime {
     else if ('packed' in res) {
       let results: unknown[];
       try {
-        results = unpackResultsByName(job.req.task, res.packed, job.req.items);
+        results = unpackResultsByName(job.req.task, res.packed, job.items);
       } catch (e) {
         job.reject(errors.internal(`task ${job.req.task}: its packed results could not be read: ${(e as Error)?.message ?? e}`, e));
         this.dispatch();

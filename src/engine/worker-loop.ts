@@ -10,17 +10,17 @@ export type PackResults = (task: string, results: readonly unknown[], items: rea
  * A worker thread's loop: one message per batch in, one per batch out, run by `run`; with `pack`,
  * a request that asks for it is answered in the task's compact form (one message, moved buffers).
  */
-export function serveBatches(run: (task: string, items: readonly unknown[], options: unknown) => unknown[] | Promise<unknown[]>, pack?: PackResults): void {
+export function serveBatches(run: (task: string, items: readonly unknown[], options: unknown) => unknown[] | Promise<unknown[]>, pack?: PackResults, unpackItems?: (task: string, packed: unknown) => unknown[]): void {
   const port = parentPort;
   if (!port) throw errors.internal('serveBatches must run in a worker thread');
-  const answer = (req: BatchRequest, outcome: { results: unknown[] } | { e: unknown }) => {
+  const answer = (req: BatchRequest, items: readonly unknown[], outcome: { results: unknown[] } | { e: unknown }) => {
     const { id, task } = req;
     let res: BatchResponse;
     let transfer: ArrayBuffer[] = [];
     let packed: ReturnType<PackResults> = null;
     if ('results' in outcome && req.pack && pack) {
       try {
-        packed = pack(task, outcome.results, req.items);
+        packed = pack(task, outcome.results, items);
       } catch {
         packed = null; // a result the packed form does not foresee: the results go as they are
       }
@@ -41,16 +41,19 @@ export function serveBatches(run: (task: string, items: readonly unknown[], opti
   };
   port.on('message', (req: BatchRequest) => {
     let out: unknown[] | Promise<unknown[]>;
+    let items: readonly unknown[] = [];
     try {
-      out = run(req.task, req.items, req.options);
+      if (req.itemsPacked && !unpackItems) throw errors.internal(`task ${req.task}: packed items this thread cannot read`);
+      items = req.itemsPacked ? unpackItems!(req.task, req.items) : (req.items as readonly unknown[]);
+      out = run(req.task, items, req.options);
     } catch (e) {
-      answer(req, { e });
+      answer(req, items, { e });
       return;
     }
     // An async task (convert: its fsyncs in flight together) answers when it is done; the pool
     // sends a thread its next batch only after this answer.
-    if (out instanceof Promise) out.then((results) => answer(req, { results }), (e: unknown) => answer(req, { e }));
-    else answer(req, { results: out });
+    if (out instanceof Promise) out.then((results) => answer(req, items, { results }), (e: unknown) => answer(req, items, { e }));
+    else answer(req, items, { results: out });
   });
 }
 

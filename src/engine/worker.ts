@@ -1,5 +1,5 @@
 // Worker entry: run each batch with the same task code the inline runtime uses.
-import { packResultsByName, runTaskByName } from '../tasks/index.js';
+import { packResultsByName, runTaskByName, unpackItemsByName } from '../tasks/index.js';
 import { serveBatches } from './worker-loop.js';
 
-serveBatches(runTaskByName, packResultsByName);
+serveBatches(runTaskByName, packResultsByName, unpackItemsByName);

@@ -2,7 +2,7 @@ import { errors } from '../errors.js';
 import { inspectFiles, type FileInspection, type InspectItem, type InspectOptions } from './inspect.js';
 import { hashFiles, type HashItem, type HashResult, type HashTaskOptions } from './hash.js';
 import { convertUnits, type ConvertItem, type ConvertTaskOptions, type ConvertUnit } from './convert.js';
-import { packInspections, unpackInspections, worthPacking, type InspectWire } from './inspect-wire.js';
+import { packInspectItems, packInspections, unpackInspectItems, unpackInspections, worthPacking, type InspectItemsWire, type InspectWire } from './inspect-wire.js';
 import { rewindEntries } from '../incremental/entry.js';
 
 /**
@@ -46,6 +46,9 @@ export interface TaskDef<N extends TaskName> {
 }
 
 export interface TaskWire<N extends TaskName> {
+  /** A batch's items as they go to a worker thread (the main thread's side), and back to items there. */
+  packItems?(items: readonly TaskItem<N>[]): unknown;
+  unpackItems?(packed: unknown): TaskItem<N>[];
   /** Null: this batch goes as it is (the main thread receives plain results). */
   pack(results: readonly TaskResult<N>[], items: readonly TaskItem<N>[]): { packed: unknown; transfer: ArrayBuffer[] } | null;
   unpack(packed: unknown, items: readonly TaskItem<N>[]): TaskResult<N>[];
@@ -65,6 +68,8 @@ const TASKS: { [N in TaskName]: TaskDef<N> } = {
         return packed;
       },
       unpack: (packed, items) => unpackInspections(packed as InspectWire, items),
+      packItems: packInspectItems,
+      unpackItems: (packed) => unpackInspectItems(packed as InspectItemsWire),
     },
   },
   hash: { run: hashFiles, interruptible: true, pipelined: true },
@@ -97,6 +102,19 @@ export function packResultsByName(task: string, results: readonly unknown[], ite
   if (!Object.hasOwn(TASKS, task)) return null;
   const wire = TASKS[task as TaskName].wire as TaskWire<TaskName> | undefined;
   return wire ? wire.pack(results as never, items as never) : null;
+}
+
+/** A batch's items in the task's compact form for a worker thread, or null (the task has none: they go as they are). */
+export function packItemsByName(task: string, items: readonly unknown[]): unknown {
+  const wire = Object.hasOwn(TASKS, task) ? (TASKS[task as TaskName].wire as TaskWire<TaskName> | undefined) : undefined;
+  return wire?.packItems ? wire.packItems(items as never) : null;
+}
+
+/** The worker's side of packItemsByName. */
+export function unpackItemsByName(task: string, packed: unknown): unknown[] {
+  const wire = Object.hasOwn(TASKS, task) ? (TASKS[task as TaskName].wire as TaskWire<TaskName> | undefined) : undefined;
+  if (!wire?.unpackItems) throw errors.internal(`task ${task} has no packed items`);
+  return wire.unpackItems(packed);
 }
 
 /** The main thread's side of packResultsByName. */

@@ -19,7 +19,7 @@
  */
 import type { SidecarFormat } from '../types.js';
 import type { SidecarSummary } from '../analysis/summary.js';
-import type { FileInspection, InspectItem, InspectStatus } from './inspect.js';
+import type { FileInspection, InspectItem, InspectStatus, LinkAt } from './inspect.js';
 import { setOwn } from '../analysis/own-record.js';
 
 export interface InspectWire {
@@ -408,4 +408,63 @@ function summaryAt(c: SummaryColumns, j: number, str: (id: number) => string | n
     objectClasses,
     image: null,
   };
+}
+
+/**
+ * The inspect task's items as they cross to a worker thread: the paths in one string (a path never
+ * holds U+0000), a file name only where it is not the path's last part, sizes only where known,
+ * and a link item's `LinkAt` once per batch. A structured clone of 64 item objects cost the main
+ * thread ~40 µs a batch (~90 µs for links, whose LinkAt repeats per item); one string, ~7 µs.
+ */
+export interface InspectItemsWire {
+  readonly kind: 'inspect-items/1';
+  n: number;
+  paths: string;
+  /** [item index, name] where the name is not the path's last part. */
+  names: [number, string][];
+  /** Per item its size (-1: none), or null when no item has one. */
+  sizes: number[] | null;
+  /** Per item the index of its LinkAt in `linkAts` (-1: not a link), or null when no item is a link. */
+  links: number[] | null;
+  linkAts: LinkAt[];
+}
+
+const lastPart = (p: string) => p.slice(p.lastIndexOf('/') + 1);
+
+export function packInspectItems(items: readonly InspectItem[]): InspectItemsWire {
+  const paths: string[] = new Array(items.length);
+  const names: [number, string][] = [];
+  let sizes: number[] | null = null;
+  let links: number[] | null = null;
+  const linkAts: LinkAt[] = [];
+  for (let i = 0; i < items.length; i++) {
+    const it = items[i];
+    paths[i] = it.path;
+    if (it.name !== lastPart(it.path)) names.push([i, it.name]);
+    if (it.size !== undefined) (sizes ??= new Array<number>(items.length).fill(-1))[i] = it.size;
+    const at = it.resolveLink;
+    if (at !== undefined) {
+      links ??= new Array<number>(items.length).fill(-1);
+      let k = linkAts.indexOf(at);
+      if (k < 0) k = linkAts.push(at) - 1;
+      links[i] = k;
+    }
+  }
+  return { kind: 'inspect-items/1', n: items.length, paths: paths.join('\u0000'), names, sizes, links, linkAts };
+}
+
+export function unpackInspectItems(wire: InspectItemsWire): InspectItem[] {
+  // n: an empty batch and a batch of one empty path join to the same string.
+  const paths = wire.n === 0 ? [] : wire.paths.split('\u0000');
+  if (paths.length !== wire.n) throw new Error(`packed items: ${paths.length} paths for ${wire.n} items`);
+  const items: InspectItem[] = new Array(paths.length);
+  for (let i = 0; i < paths.length; i++) {
+    const path = paths[i];
+    const item: InspectItem = { path, name: lastPart(path) };
+    if (wire.sizes !== null && wire.sizes[i] >= 0) item.size = wire.sizes[i];
+    if (wire.links !== null && wire.links[i] >= 0) item.resolveLink = wire.linkAts[wire.links[i]];
+    items[i] = item;
+  }
+  for (const [i, name] of wire.names) items[i].name = name;
+  return items;
 }
