@@ -436,3 +436,16 @@ test('validate carries only what it prints: a brief result equals the full-summa
     fs.rmSync(root, { recursive: true, force: true });
   }
 });
+
+test('an operation stored as null is sized as null (1 byte), not as the whole root: null had signalled the flat form to the sizing', () => {
+  const data = JSON.parse('{"sidecar_info": {"operation_type": "yolov8"}, "yolov8": {"success": true, "objects": []}, "unified": null, "face_detection": [1.5, "x"]}') as JsonObject;
+  const s = summarizeSidecar(data);
+  assert.equal(s.dataSizes.unified, binEncodedSize(null));
+  assert.equal(s.dataSizes.unified, 1);
+  assert.equal(s.dataSizes.yolov8, binEncodedSize(data.yolov8));
+  assert.equal(s.dataSizes.face_detection, binEncodedSize(data.face_detection));
+  // The flat form is still sized as the root without sidecar_info.
+  const flat = JSON.parse('{"sidecar_info": {"operation_type": "face_detection"}, "faces": [], "success": true}') as JsonObject;
+  const { sidecar_info: _info, ...payload } = flat;
+  assert.equal(summarizeSidecar(flat).dataSizes.face_detection, binEncodedSize(payload as JsonObject));
+});

@@ -160,13 +160,15 @@ function toolOf(node: JsonObject, backend: string | null): string | null {
 }
 
 /**
- * `.bin` size of an operation value (null: the flat form's root without sidecar_info), or -1 for
+ * `.bin` size of an operation value (`flat`: the flat form's root without sidecar_info), or -1 for
  * a value no format can carry (only possible for in-memory data that did not come from a file).
- * A bin file's decoder knows most of these sizes already (formats/cbor.ts encodedSize).
+ * A bin file's decoder knows most of these sizes already (formats/cbor.ts encodedSize). The flat
+ * form is said, not signalled by a null value: an operation stored as `null` was sized as the
+ * whole root.
  */
-function sizeOf(value: JsonValue | null, root: JsonObject): number {
+function sizeOf(value: JsonValue, root: JsonObject, flat: boolean): number {
   try {
-    return value === null ? flatPayloadSize(root) : encodedSize(value);
+    return flat ? flatPayloadSize(root) : encodedSize(value);
   } catch {
     return -1;
   }
@@ -266,7 +268,7 @@ function summarize(data: JsonObject, withSizes: boolean, briefOnly: boolean): Si
     // Only the operationType operation (else the first one) names the tool: another's would mislead.
     if (summary.toolName === null && name === (summary.operationType ?? summary.operations[0])) summary.toolName = state.tool;
     if (briefOnly) return;
-    const size = withSizes ? sizeOf(op.form === 'flat' ? null : op.value, data) : -1;
+    const size = withSizes ? sizeOf(op.value, data, op.form === 'flat') : -1;
     if (size >= 0) addOwn(summary.dataSizes, name, size);
   });
 
