@@ -881,7 +881,7 @@ function fail(p: usize, code: i32): i32 {
 // The keys the certifier looks for, interned first (ids 0..N-1, in this order) when the key
 // table is laid out: a comma-separated list, ASCII. Their ids are the K_* constants below.
 // One literal (no concatenation at run time: the stub runtime's allocator would write where the key table is).
-const PRIMED_KEYS = 'sidecar_info,operation_type,created_at,last_updated,last_operation,image_path,symlink_path,symlink_info,target_path,is_symlink,broken,face_detection,object_detection,ball_detection,quality_assessment,game_detection,yolov8,unified,pose_detection,success,faces,objects,quality,poses,games,metadata,error,processing_time,detection_time,face_count,objects_found,faces_found,bbox,coordinates,confidence,landmarks,encoding,face_encoding,class_name,class_id,coordinates_pixels,coordinates_percent,crop_area_percent,x,y,width,height,overall_score,sharpness,focus,exposure,composition,action,color,noise,contrast,grade,recommendations,detector,tool_name,model_name,data';
+const PRIMED_KEYS = 'sidecar_info,operation_type,created_at,last_updated,last_operation,image_path,symlink_path,symlink_info,target_path,is_symlink,broken,face_detection,object_detection,ball_detection,quality_assessment,game_detection,yolov8,unified,pose_detection,success,faces,objects,quality,poses,games,metadata,error,processing_time,detection_time,face_count,objects_found,faces_found,bbox,coordinates,confidence,landmarks,encoding,face_encoding,class_name,class_id,coordinates_pixels,coordinates_percent,crop_area_percent,x,y,width,height,overall_score,sharpness,focus,exposure,composition,action,color,noise,contrast,grade,recommendations,detector,tool_name,model_name,data,image,detection_time_seconds';
 const K_SIDECAR_INFO: i32 = 0;
 const K_OPERATION_TYPE: i32 = 1;
 const K_CREATED_AT: i32 = 2;
@@ -932,7 +932,9 @@ const K_DETECTOR: i32 = 58;
 const K_TOOL_NAME: i32 = 59;
 const K_MODEL_NAME: i32 = 60;
 const K_DATA: i32 = 61;
-const PRIMED_COUNT: i32 = 62;
+const K_IMAGE: i32 = 62;
+const K_DETECTION_TIME_SECONDS: i32 = 63;
+const PRIMED_COUNT: i32 = 64;
 
 let primed = false;
 
@@ -1507,5 +1509,348 @@ export function certifyValidate(n: i32): i32 {
   if (ops == 0 || i + 1 != n) return 0;
   store<i32>(results, ops, 4);
   store<i32>(results, resultTop, 12);
+  return 1;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The stats summarizer (src/accel/certify.ts summarizeOnTape): the same walk, for stats'
+// inspection (the summary, no rules): analysis/summary.ts summarizeSidecar of the common form, and
+// each operation's size in the bin encoding (formats/cbor.ts binEncodedSize, by the skeleton's
+// sizing rules), decided on the tape. Unsure (0) of a root key other than sidecar_info and the
+// known operations, of the walkers' limits, of a key not interned, of a number whose value the
+// summary reads (a time, a score, an int's size) that numberValue leaves to JavaScript, and of an
+// escaped string the sizes need. What JavaScript needs of strings (the operation type, tools,
+// the grade, object classes) and of `sidecar_info.image` it reads from their tape entries.
+// ---------------------------------------------------------------------------------------------
+
+//   [0] faces, [1] objects, [2] embeddings, [3] embedding length (-1 none), [4] the grade's tape
+//   entry (-1 none), [5] sidecar_info: bit 0 an object, bit 1 its symlink_info an object, bit 2
+//   is_symlink true, bit 3 broken true, [6] the operation type's tape entry (-1), [7] the image
+//   record's tape entry (-1), [8] operations, [9] object classes, [10] words used, then per
+//   operation: its key id, success (-1 none, 0, 1), its size (-1 none), its result nodes n and n
+//   pairs (the key it sits under, its tool string) as for validate, then the tape entries of the
+//   objects' class names. Doubles (statsNumbers): [0] the quality score (NaN: none), then per
+//   operation its processing time (NaN: none).
+const STATS_WORDS: i32 = 1024;
+const statsResults: usize = memory.data(STATS_WORDS << 2);
+const statsNumbers: usize = memory.data(32 << 3);
+let statsTop: i32 = 11;
+export function statsResultsPointer(): usize {
+  return statsResults;
+}
+export function statsNumbersPointer(): usize {
+  return statsNumbers;
+}
+@inline function putStats(v: i32): bool {
+  if (statsTop >= STATS_WORDS) return false;
+  store<i32>(statsResults + (<usize>statsTop << 2), v);
+  statsTop++;
+  return true;
+}
+@inline function statsAt(k: i32): i32 {
+  return load<i32>(statsResults + (<usize>k << 2));
+}
+@inline function setStats(k: i32, v: i32): void {
+  store<i32>(statsResults + (<usize>k << 2), v);
+}
+
+/** headSize of formats/cbor.ts: the bytes of a CBOR head for a count or an unsigned value n. */
+@inline function cborHead(n: f64): f64 {
+  return n < 24 ? 1 : n < 256 ? 2 : n < 65536 ? 3 : n < 4294967296 ? 5 : 9;
+}
+/** floatRunSize: a tag-86 block from 4 floats on, else an array of float64 items. */
+@inline function floatRun(n: i32): f64 {
+  return n >= 4 ? 2 + cborHead(<f64>n * 8) + <f64>n * 8 : cborHead(<f64>n) + 9 * <f64>n;
+}
+/** The size of a key (interned: ASCII, no escape). */
+@inline function keySize(at: i32, id: i32): f64 {
+  const len = tk(at) == KEY_NEW ? tw(at + 2) - tw(at + 1) : keyLength(id);
+  return cborHead(<f64>len) + <f64>len;
+}
+
+/** The value at tape entry i in the bin encoding, in bytes (the skeleton's sizing); -1: unsure. */
+function binSize(i: i32): f64 {
+  const w = tw(i);
+  const k = w & 0xff;
+  if (k == TRUE || k == FALSE || k == NULL) return 1;
+  if (k == FLOATS) return floatRun(tw(i + 1));
+  if (k == STR) {
+    if ((w & F_ESCAPED) != 0) return -1;
+    const len = <f64>(tw(i + 2) - tw(i + 1));
+    return cborHead(len) + len;
+  }
+  if (k == NUM) {
+    if ((w & F_FLOAT) != 0) return 9;
+    if (!numberAt(i)) return -1;
+    // An int below 2^53 (numberValue gives no other): a CBOR int; "-0" is the int 0.
+    return cborHead(numOut >= 0 ? numOut : -1 - numOut);
+  }
+  if (k == ARR_START) {
+    let n: i32 = 0;
+    let floats = true;
+    let sum: f64 = 0;
+    let j = i + 1;
+    while (tk(j) != ARR_END) {
+      const e = tw(j);
+      if ((e & 0xff) != NUM || (e & F_FLOAT) == 0) floats = false;
+      const size = binSize(j);
+      if (size < 0) return -1;
+      sum += size;
+      n++;
+      j = skipValue(j);
+    }
+    return floats ? floatRun(n) : cborHead(<f64>n) + sum;
+  }
+  if (k == OBJ_START) {
+    let n: i32 = 0;
+    let sum: f64 = 0;
+    let j = i + 1;
+    while (tk(j) != OBJ_END) {
+      const at = j;
+      const id = keyIdAt(j);
+      if (id < 0) return -1;
+      j += keyWords;
+      const size = binSize(j);
+      if (size < 0) return -1;
+      sum += keySize(at, id) + size;
+      n++;
+      j = skipValue(j);
+    }
+    return cborHead(<f64>n) + sum;
+  }
+  return -1;
+}
+
+/** An array's length (an ARR or a float run), or -1 when the entry is no array. */
+function arrayLength(i: i32): i32 {
+  const k = tk(i);
+  if (k == FLOATS) return tw(i + 1);
+  if (k != ARR_START) return -1;
+  let n: i32 = 0;
+  let j = i + 1;
+  while (tk(j) != ARR_END) {
+    n++;
+    j = skipValue(j);
+  }
+  return n;
+}
+
+/** summary.ts finiteNumber of the entry at v into numOut: false when it is absent or no number; unsure (statsUnsure) when its value is left to JavaScript. */
+let statsUnsure = false;
+function finiteAt(v: i32): bool {
+  if (v < 0 || tk(v) != NUM) return false;
+  if (numberAt(v)) return true;
+  statsUnsure = true;
+  return false;
+}
+
+// Per operation while it is walked: its processing time, success, result nodes (summary.ts OperationState).
+let opTime: f64 = NaN;
+let opSuccess: i32 = -1;
+
+/** A result node's part of the summary (summary.ts visitNode, the full one). `t`: its look table. */
+function summarizeNode(t: usize, backendAt: i32): bool {
+  const meta = member(t, K_METADATA);
+  const m = meta >= 0 && tk(meta) == OBJ_START ? enterLook() : 0;
+  if (meta >= 0 && tk(meta) == OBJ_START) {
+    if (m == 0 || lookAt(meta, m) < 0) return false;
+  }
+  let ok = true;
+  // processingTimeOf: metadata.processing_time, processing_time, detection_time, then metadata's detection_time(_seconds).
+  if (isNaN(opTime)) {
+    if (m != 0 && finiteAt(member(m, K_PROCESSING_TIME))) opTime = numOut;
+    else if (finiteAt(member(t, K_PROCESSING_TIME))) opTime = numOut;
+    else if (finiteAt(member(t, K_DETECTION_TIME))) opTime = numOut;
+    else if (m != 0 && finiteAt(member(m, K_DETECTION_TIME))) opTime = numOut;
+    else if (m != 0 && finiteAt(member(m, K_DETECTION_TIME_SECONDS))) opTime = numOut;
+  }
+  // mergeSuccess: false as soon as any node failed.
+  const success = member(t, K_SUCCESS);
+  if (success >= 0 && (tk(success) == TRUE || tk(success) == FALSE)) {
+    const v = tk(success) == TRUE ? 1 : 0;
+    opSuccess = opSuccess < 0 ? v : opSuccess & v;
+  }
+  let tool = -1;
+  if (m != 0) tool = firstNonEmpty(member(m, K_DETECTOR), member(m, K_TOOL_NAME), member(m, K_MODEL_NAME));
+  if (tool < 0) tool = firstNonEmpty(member(t, K_DETECTOR), member(t, K_TOOL_NAME), member(t, K_MODEL_NAME));
+  if (m != 0) lookLevel--;
+  ok = putStats(backendAt) && putStats(tool);
+  // countFaces
+  const faces = member(t, K_FACES);
+  if (ok && faces >= 0 && tk(faces) == ARR_START) {
+    let j = faces + 1;
+    while (ok && tk(j) != ARR_END) {
+      if (tk(j) == OBJ_START) {
+        setStats(0, statsAt(0) + 1);
+        const f = enterLook();
+        ok = f != 0 && lookAt(j, f) >= 0;
+        if (ok) {
+          const e = member(f, K_ENCODING);
+          const fe = member(f, K_FACE_ENCODING);
+          let n = e >= 0 ? arrayLength(e) : -1;
+          if (n < 0 && fe >= 0) n = arrayLength(fe);
+          if (n > 0) {
+            setStats(2, statsAt(2) + 1);
+            if (statsAt(3) < 0) setStats(3, n);
+          }
+        }
+        if (f != 0) lookLevel--;
+      }
+      j = skipValue(j);
+    }
+  }
+  // countObjects
+  const objects = member(t, K_OBJECTS);
+  if (ok && objects >= 0 && tk(objects) == ARR_START) {
+    let j = objects + 1;
+    while (ok && tk(j) != ARR_END) {
+      if (tk(j) == OBJ_START) {
+        setStats(1, statsAt(1) + 1);
+        const o = enterLook();
+        ok = o != 0 && lookAt(j, o) >= 0;
+        if (ok) {
+          const cls = member(o, K_CLASS_NAME);
+          if (cls >= 0 && tk(cls) == STR) {
+            ok = classCount < CLASSES_MAX;
+            if (ok) {
+              store<i32>(classTable + (<usize>classCount << 2), cls);
+              classCount++;
+            }
+          }
+        }
+        if (o != 0) lookLevel--;
+      }
+      j = skipValue(j);
+    }
+  }
+  // readQuality
+  const quality = member(t, K_QUALITY);
+  if (ok && quality >= 0 && tk(quality) == OBJ_START) {
+    const q = enterLook();
+    ok = q != 0 && lookAt(quality, q) >= 0;
+    if (ok) {
+      const g = member(q, K_GRADE);
+      if (statsAt(4) < 0 && g >= 0 && isNonEmptyString(g)) setStats(4, g);
+      if (isNaN(load<f64>(statsNumbers)) && finiteAt(member(q, K_OVERALL_SCORE))) store<f64>(statsNumbers, numOut);
+    }
+    if (q != 0) lookLevel--;
+  }
+  return ok && !statsUnsure;
+}
+const K_OVERALL_SCORE: i32 = 47;
+
+/** Object classes' tape entries (the summary counts them by name in JavaScript). */
+const CLASSES_MAX: i32 = 512;
+const classTable: usize = memory.data(CLASSES_MAX << 2);
+let classCount: i32 = 0;
+
+let statsNodes: i32 = 0;
+
+/** walkResultNodes for the summary (see walkNode). Returns the entry after the node, or -1. */
+function summarizeWalk(i: i32, backendAt: i32, depth: i32): i32 {
+  const t = enterLook();
+  if (t == 0) return -1;
+  const next = lookAt(i, t);
+  let ok = next >= 0;
+  if (ok) {
+    let marker = false;
+    for (let k = K_SUCCESS; !marker && k <= K_OBJECTS_FOUND; k++) if (member(t, k) >= 0) marker = true;
+    const children = lookChildren;
+    const leaf = member(t, K_FACES) >= 0 || member(t, K_OBJECTS) >= 0 || member(t, K_QUALITY) >= 0 || member(t, K_POSES) >= 0;
+    if (marker) ok = ++statsNodes <= NODES_MAX && summarizeNode(t, backendAt);
+    if (ok && depth < MAX_NESTING && !leaf) {
+      if (children < 0) ok = false;
+      const list = childrenOf(t);
+      for (let c = 0; ok && c < children; c++) {
+        const keyAt = load<i32>(list + (<usize>c << 3));
+        const value = load<i32>(list + (<usize>c << 3), 4);
+        const childBackend = keyIdAt(keyAt) == K_DATA ? backendAt : keyAt;
+        ok = summarizeWalk(value, childBackend, depth + 1) >= 0;
+      }
+    }
+  }
+  lookLevel--;
+  return ok ? next : -1;
+}
+
+/**
+ * Summarize the last scan's tape (n words) for stats' inspection (`sizes`: each operation's size
+ * in the bin encoding): 1 with the results in statsResultsPointer() / statsNumbersPointer(), or 0
+ * (unsure).
+ */
+export function summarizeStats(n: i32, sizes: i32): i32 {
+  if (!primedOk || keysUnchecked || n < 2 || tk(0) != OBJ_START) return 0;
+  lookLevel = 0;
+  statsTop = 11;
+  classCount = 0;
+  statsUnsure = false;
+  for (let k = 0; k < 11; k++) setStats(k, 0);
+  setStats(3, -1);
+  setStats(4, -1);
+  setStats(6, -1);
+  setStats(7, -1);
+  store<f64>(statsNumbers, NaN);
+  let ops: i32 = 0;
+  let infoObject = false;
+  let i = 1;
+  while (tk(i) != OBJ_END) {
+    const id = keyIdAt(i);
+    if (id < 0) return 0;
+    i += keyWords;
+    if (id == K_SIDECAR_INFO) {
+      if (tk(i) == OBJ_START) {
+        infoObject = true;
+        const t = enterLook();
+        if (t == 0 || lookAt(i, t) < 0) return 0;
+        let flags = 1;
+        const type = member(t, K_OPERATION_TYPE);
+        if (type >= 0 && tk(type) == STR) setStats(6, type);
+        const image = member(t, K_IMAGE);
+        if (image >= 0) setStats(7, image);
+        const link = member(t, K_SYMLINK_INFO);
+        if (link >= 0 && tk(link) == OBJ_START) {
+          const l = enterLook();
+          if (l == 0 || lookAt(link, l) < 0) return 0;
+          flags |= 2;
+          const s = member(l, K_IS_SYMLINK);
+          const b = member(l, K_BROKEN);
+          if (s >= 0 && tk(s) == TRUE) flags |= 4;
+          if (b >= 0 && tk(b) == TRUE) flags |= 8;
+          lookLevel--;
+        }
+        lookLevel--;
+        setStats(5, flags);
+      }
+      i = skipValue(i);
+    } else if (id >= K_FIRST_OPERATION && id <= K_LAST_OPERATION_KEY) {
+      if (ops >= 16) return 0;
+      ops++;
+      if (!putStats(id)) return 0;
+      const successAt = statsTop;
+      const sizeAt = statsTop + 1;
+      const countAt = statsTop + 2;
+      if (!putStats(-1) || !putStats(-1) || !putStats(0)) return 0;
+      opTime = NaN;
+      opSuccess = -1;
+      statsNodes = 0;
+      // forEachResultNode: only an object is walked; any value is sized.
+      if (tk(i) == OBJ_START && summarizeWalk(i, -1, 0) < 0) return 0;
+      setStats(successAt, opSuccess);
+      setStats(countAt, statsNodes);
+      store<f64>(statsNumbers + (<usize>ops << 3), opTime);
+      if (sizes != 0) {
+        const size = binSize(i);
+        if (size < 0 || size > 2147483647) return 0;
+        setStats(sizeAt, <i32>size);
+      }
+      i = skipValue(i);
+    } else return 0;
+  }
+  // Neither sidecar_info nor an operation: not sidecar-shaped (the reference's 'other').
+  if ((ops == 0 && !infoObject) || i + 1 != n) return 0;
+  setStats(8, ops);
+  setStats(9, classCount);
+  for (let c = 0; c < classCount; c++) if (!putStats(load<i32>(classTable + (<usize>c << 2)))) return 0;
+  setStats(10, statsTop);
   return 1;
 }

@@ -23,31 +23,33 @@ import { checkAccelParity, filesUnder, newTally, type ParityTally } from './help
 import { removeTree, tempDir } from './helpers/cli.js';
 
 const VALIDATE = { brief: true, validate: true } as const;
+const STATS = { summarize: true } as const;
+type Inspection = typeof VALIDATE | typeof STATS;
 
 function assertClean(t: ParityTally): void {
   assert.deepEqual(t.mismatches.slice(0, 5), [], `${t.mismatches.length} mismatches`);
 }
 
-/** validate's inspection of `text` with the accelerator, and whether the certifier decided it on the tape. */
-function inspect(text: string | Buffer, name = 'IMG_1.json'): { result: FileInspection; onTape: boolean } {
+/** An inspection of `text` with the accelerator (validate's by default), and whether it was decided on the tape. */
+function inspect(text: string | Buffer, name = 'IMG_1.json', set: Inspection = VALIDATE): { result: FileInspection; onTape: boolean } {
   const before = accelCounts.onTape;
-  const result = inspectBytes({ path: name, name }, Buffer.isBuffer(text) ? text : Buffer.from(text), { ...VALIDATE, accel: true });
+  const result = inspectBytes({ path: name, name }, Buffer.isBuffer(text) ? text : Buffer.from(text), { ...set, accel: true });
   return { result, onTape: accelCounts.onTape > before };
 }
 
-/** Both other ways give the same inspection (the reference, and the skeleton with the certifier off). */
-function assertSameAllWays(text: string | Buffer, name = 'IMG_1.json'): FileInspection {
+/** Both other ways give the same inspection (the reference, and the skeleton with the tape's walks off). */
+function assertSameAllWays(text: string | Buffer, name = 'IMG_1.json', set: Inspection = VALIDATE): FileInspection {
   const bytes = Buffer.isBuffer(text) ? text : Buffer.from(text);
   const strip = (r: FileInspection) => ({ ...r, elapsedMs: 0, accel: undefined });
-  const fast = inspectBytes({ path: name, name }, bytes, { ...VALIDATE, accel: true });
+  const fast = inspectBytes({ path: name, name }, bytes, { ...set, accel: true });
   setValidateCertifier(false);
   let skeleton: FileInspection;
   try {
-    skeleton = inspectBytes({ path: name, name }, bytes, { ...VALIDATE, accel: true });
+    skeleton = inspectBytes({ path: name, name }, bytes, { ...set, accel: true });
   } finally {
     setValidateCertifier(true);
   }
-  const ref = inspectBytes({ path: name, name }, bytes, { ...VALIDATE, accel: false });
+  const ref = inspectBytes({ path: name, name }, bytes, { ...set, accel: false });
   assert.deepEqual(strip(fast), strip(ref), `certifier vs reference: ${bytes.toString('utf8', 0, 300)}`);
   assert.deepEqual(strip(skeleton), strip(ref), `skeleton vs reference: ${bytes.toString('utf8', 0, 300)}`);
   if (fast.accel === 'wasm') assert.ok(ref.status === 'ok' && (ref.problems ?? []).length === 0, 'certified a file the reference flags');
@@ -197,7 +199,7 @@ export function sidecars(edgy: boolean): fc.Arbitrary<Record<string, unknown>> {
 }
 
 describe('accel: the validate certifier', () => {
-  it('gives what the skeleton and the reference give, on generated sidecars in the common form and at its edges', () => {
+  it('gives what the skeleton and the reference give, on generated sidecars in the common form and at its edges (validate and stats)', () => {
     const tally = newTally();
     const before = accelCounts.onTape;
     let certified = 0;
@@ -206,6 +208,7 @@ describe('accel: the validate certifier', () => {
         const text = JSON.stringify(doc, (_k, v: unknown) => (v === undefined ? undefined : v), pretty ? 2 : undefined);
         const r = assertSameAllWays(text);
         if (r.accel === 'wasm') certified++;
+        assertSameAllWays(text, 'IMG_1.json', STATS);
         checkAccelParity('generated.json', Buffer.from(text), tally);
       }),
       { numRuns: Number(process.env.CERTIFY_RUNS ?? 1500) },
@@ -314,6 +317,47 @@ describe('accel: the validate certifier', () => {
     });
   });
 
+  describe('crafted: the stats summary on the tape', () => {
+    const enc = (n: number) => `[${floats(n, 1).join(', ')}]`;
+    const cases: [string, string, boolean][] = [
+      ['times: metadata first', '{"face_detection": {"success": true, "faces": [], "processing_time": 2, "metadata": {"processing_time": 1.5, "detection_time": 3}}}', true],
+      ['times: the node\'s detection_time before metadata\'s', '{"face_detection": {"success": true, "faces": [], "detection_time": 0.25, "metadata": {"detection_time": 3, "detection_time_seconds": 4}}}', true],
+      ['times: detection_time_seconds last', '{"face_detection": {"success": true, "faces": [], "metadata": {"detection_time_seconds": 4, "processing_time": "x"}}}', true],
+      ['times: a time of 20 digits (left to JavaScript)', '{"face_detection": {"success": true, "faces": [], "processing_time": 1.2345678901234567890}}', false],
+      ['success merged over backends', '{"face_detection": {"a": {"success": true, "faces": []}, "b": {"success": false, "error": "x", "faces": []}, "c": {"success": true}}}', true],
+      ['tools: a backend, then metadata', '{"sidecar_info": {"operation_type": "face_detection"}, "face_detection": {"retina": {"success": true, "faces": []}, "insightface": {"success": true, "faces": [], "metadata": {"detector": "x"}}}}', true],
+      ['tools: yolov8 names its own', '{"yolov8": {"success": true, "objects": [{"class_name": "person"}, {"class_name": "person"}, {"class_name": "__proto__"}, {"class_name": "constructor"}, {"class_name": 3}]}}', true],
+      ['embeddings: an empty encoding hides face_encoding', `{"face_detection": {"success": true, "faces": [{"encoding": [], "face_encoding": ${enc(128)}}, {"face_encoding": ${enc(128)}}, {"encoding": ${enc(512)}}, 3]}}`, true],
+      ['quality: the first grade and score', '{"quality_assessment": {"a": {"success": true, "quality": {"overall_score": "x"}}, "b": {"success": true, "quality": {"grade": "", "overall_score": 0.5}}, "c": {"success": true, "quality": {"grade": "B", "overall_score": 0.75}}}}', true],
+      ['sizes: ints at every head size', '{"game_detection": {"a": [0, 23, 24, 255, 256, 65535, 65536, 4294967295, 4294967296, 9007199254740991, -1, -24, -25, -256, -257, -0]}}', true],
+      ['sizes: floats, integral floats, mixed and nested arrays', '{"game_detection": {"f": [1.5, 2.5, 3.5], "g": [1.5, 2.5, 3.5, 4.5, 5.5], "i": [25.0, 1e2], "m": [1.5, 2], "n": [[1.5], [], {}], "e": [], "o": {}}}', true],
+      ['sizes: strings (non-ASCII, long) and literals', `{"game_detection": {"s": "café", "l": "${'x'.repeat(300)}", "t": true, "f": false, "z": null, "k${'y'.repeat(30)}": 1}}`, true],
+      ['sizes: an escaped string (left to JavaScript)', '{"game_detection": {"s": "a\\nb"}}', false],
+      ['sizes: an int beyond 2^53 (left to JavaScript)', '{"game_detection": {"big": 12345678901234567890}}', false],
+      ['operations that are not objects', '{"face_detection": [1.5, "x"], "yolov8": "done", "game_detection": 3, "unified": null}', true],
+      ['sidecar_info only', '{"sidecar_info": {"operation_type": "yolov8", "symlink_info": {"is_symlink": true, "broken": "yes"}}}', true],
+      ['sidecar_info an array', '{"sidecar_info": [1], "face_detection": {"success": true}}', true],
+      ['an image record', '{"sidecar_info": {"image": {"size": 123, "mtime_ns": "1730000000123456789", "sha256": "' + 'ab'.repeat(32) + '", "operations": ["yolov8"]}}, "yolov8": {"success": true, "objects": []}}', true],
+      ['an image record with a big int mtime', '{"sidecar_info": {"image": {"size": 123, "mtime_ns": 1730000000123456789}}, "yolov8": {"success": true, "objects": []}}', true],
+      ['an empty root (not sidecar-shaped)', '{}', false],
+      ['the user\'s own key', '{"yolov8": {"success": true}, "mine": 1}', false],
+    ];
+    for (const [name, text, expectOnTape] of cases) {
+      it(name, () => {
+        assertSameAllWays(text, 'IMG_1.json', STATS);
+        assert.equal(inspect(text, 'IMG_1.json', STATS).onTape, expectOnTape, `summarized on the tape: expected ${expectOnTape}`);
+      });
+    }
+
+    it('sizes without the sizes option (stats of --where): none', () => {
+      const text = '{"yolov8": {"success": true, "objects": []}}';
+      const fast = inspectBytes({ path: 'a.json', name: 'a.json' }, Buffer.from(text), { summarize: true, sizes: false, accel: true });
+      const ref = inspectBytes({ path: 'a.json', name: 'a.json' }, Buffer.from(text), { summarize: true, sizes: false, accel: false });
+      assert.deepEqual(fast.summary, ref.summary);
+      assert.deepEqual(fast.summary?.dataSizes, {});
+    });
+  });
+
   describe('the scan checks every object\'s keys for duplicates (what the certifier relies on)', () => {
     it('defers a duplicate key at any depth, and in arrays of objects', () => {
       for (const text of ['{"a": 1, "a": 2}', '{"x": {"y": {"b": 1, "c": 2, "b": 3}}}', '{"x": [{"k": 1}, {"k": 1, "k": 2}]}', '{"a": {"a": 1}, "b": 2, "a": 3}']) {
@@ -355,18 +399,23 @@ describe('accel: the validate certifier', () => {
     });
     after(() => removeTree(dir));
 
-    it('every file: the same inspection with the certifier on and off, and most decided on the tape', () => {
+    it('every file: the same inspections (validate, stats) with the tape\'s walks on and off, and most decided on the tape', () => {
       let onTape = 0;
       let certified = 0;
+      let statsOnTape = 0;
+      let statsCertified = 0;
       for (const f of filesUnder(dir)) {
         if (!/\.(json|bin|rkyv)$/.test(f)) continue;
         const bytes = fs.readFileSync(f);
         const r = assertSameAllWays(bytes, path.basename(f));
         if (r.accel === 'wasm') certified++;
         if (inspect(bytes, path.basename(f)).onTape) onTape++;
+        if (assertSameAllWays(bytes, path.basename(f), STATS).accel === 'wasm') statsCertified++;
+        if (inspect(bytes, path.basename(f), STATS).onTape) statsOnTape++;
       }
       assert.ok(certified > 100, `certified ${certified}`);
       assert.ok(onTape >= 0.9 * certified, `decided on the tape: ${onTape} of ${certified} certified`);
+      assert.ok(statsOnTape >= 0.9 * statsCertified, `stats, summarized on the tape: ${statsOnTape} of ${statsCertified} certified`);
     });
   });
 });

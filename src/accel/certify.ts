@@ -9,10 +9,12 @@
  * operation), and the tool of that operation.
  */
 import { isKnownOperationKey, normalizeOperationName } from '../analysis/operations.js';
-import type { SidecarBrief } from '../analysis/summary.js';
+import type { SidecarBrief, SidecarSummary } from '../analysis/summary.js';
+import { parseImageRecord } from '../analysis/image-identity.js';
+import { addOwn, setOwn } from '../analysis/own-record.js';
 import type { Scanned } from './decode.js';
-import { certifyValidateTape, keyStrings, TAPE } from './scanner.js';
-import { tapeString } from './skeleton.js';
+import { certifyValidateTape, keyStrings, summarizeStatsTape, TAPE } from './scanner.js';
+import { tapeString, tapeValue } from './skeleton.js';
 
 let certifierOn = true;
 
@@ -71,4 +73,69 @@ function keyAt(tape: Int32Array, text: Buffer, i: number): string {
   const w = tape[i];
   if ((w & 0xff) === TAPE.KEY_NEW) return text.toString('latin1', tape[i + 1], tape[i + 2]);
   return keyStrings[w >>> 8];
+}
+
+/**
+ * stats' summary of a scanned sidecar (summary.ts summarizeSidecar; `sizes`: each operation's bin
+ * size), decided on the tape by the module's summarizer; null when it is unsure (then the skeleton
+ * decides). The object is built as summarize builds it: the same keys in the same order.
+ */
+export function summaryOnTape(scanned: Scanned, sizes: boolean): SidecarSummary | null {
+  if (!certifierOn) return null;
+  const r = summarizeStatsTape(scanned.tape.length, sizes);
+  if (r === null) return null;
+  const { ints, nums } = r;
+  const { tape, text } = scanned;
+  const summary: SidecarSummary = {
+    operations: [],
+    operationType: null,
+    faces: ints[0],
+    objects: ints[1],
+    detectionCount: 0,
+    embeddings: ints[2],
+    embeddingLength: ints[3] >= 0 ? ints[3] : null,
+    qualityGrade: ints[4] >= 0 ? tapeString(tape, text, ints[4]) : null,
+    qualityScore: Number.isNaN(nums[0]) ? null : nums[0],
+    processingTimes: {},
+    success: {},
+    dataSizes: {},
+    toolName: null,
+    hasSidecarInfo: (ints[5] & 1) !== 0,
+    symlink: (ints[5] & 2) !== 0 ? { isSymlink: (ints[5] & 4) !== 0, broken: (ints[5] & 8) !== 0 } : null,
+    objectClasses: {},
+    image: null,
+  };
+  if (ints[6] >= 0) {
+    const type = tapeString(tape, text, ints[6]);
+    if (type.length > 0) summary.operationType = normalizeOperationName(type);
+  }
+  if (ints[7] >= 0) summary.image = parseImageRecord(tapeValue(tape, text, ints[7]));
+  const ops = ints[8];
+  const tools: (string | null)[] = [];
+  let at = 11;
+  for (let k = 0; k < ops; k++) {
+    const name = keyStrings[ints[at]];
+    const success = ints[at + 1];
+    const size = ints[at + 2];
+    const nodes = ints[at + 3];
+    at += 4;
+    summary.operations.push(name);
+    let tool: string | null = null;
+    for (let j = 0; j < nodes && tool === null; j++) tool = toolOf(tape, text, ints[at + 2 * j], ints[at + 2 * j + 1]);
+    at += 2 * nodes;
+    const time = nums[k + 1];
+    if (!Number.isNaN(time)) setOwn(summary.processingTimes, name, time);
+    if (success >= 0) setOwn(summary.success, name, success === 1);
+    tools.push(tool ?? (TOOL_OPERATIONS.has(name) ? name : null));
+    if (size >= 0) addOwn(summary.dataSizes, name, size);
+  }
+  // Only the operationType operation (else the first one) names the tool.
+  const toolOp = summary.operationType ?? summary.operations[0];
+  const toolAt = summary.operations.indexOf(toolOp);
+  if (toolAt >= 0) summary.toolName = tools[toolAt];
+  const classes = ints[9];
+  for (let c = 0; c < classes; c++) addOwn(summary.objectClasses, tapeString(tape, text, ints[at + c]));
+  if (summary.operationType === null && summary.operations.length > 0) summary.operationType = summary.operations[0];
+  summary.detectionCount = summary.faces + summary.objects;
+  return summary;
 }

@@ -61,6 +61,9 @@ interface ScannerExports {
   certResults(): number;
   certifyValidate(words: number): number;
   keysChecked(): number;
+  summarizeStats(words: number, sizes: number): number;
+  statsResultsPointer(): number;
+  statsNumbersPointer(): number;
 }
 
 export interface AccelStatus {
@@ -214,6 +217,16 @@ export function certifyValidateTape(words: number): Int32Array | null {
   const ex = exportsCache;
   if (!ex || ex.certifyValidate(words) !== 1) return null;
   return new Int32Array(ex.memory.buffer, ex.certResults(), 64);
+}
+
+/**
+ * The stats summarizer on the last tape (assembly/scanner.ts summarizeStats): its results (the
+ * words and the doubles, views), or null when it is unsure.
+ */
+export function summarizeStatsTape(words: number, sizes: boolean): { ints: Int32Array; nums: Float64Array } | null {
+  const ex = exportsCache;
+  if (!ex || ex.summarizeStats(words, sizes ? 1 : 0) !== 1) return null;
+  return { ints: new Int32Array(ex.memory.buffer, ex.statsResultsPointer(), 1024), nums: new Float64Array(ex.memory.buffer, ex.statsNumbersPointer(), 32) };
 }
 
 /** Byte offset where the last deferred scan stopped (diagnostics and tests). */

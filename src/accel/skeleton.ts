@@ -95,6 +95,26 @@ export function buildSkeleton(tapeWords: Int32Array, bytes: Buffer, opts: Skelet
 const EMPTY_TAPE = new Int32Array(0);
 const EMPTY_TEXT = Buffer.alloc(0) as SliceDecoders;
 
+/** The value at entry `i` of a tape over `bytes`, built as the skeleton builds it (the stats summarizer's image record: certify.ts). */
+export function tapeValue(tapeWords: Int32Array, bytes: Buffer, i: number): JsonValue {
+  const saved = [tape, text, at, skimming, sizing] as const;
+  tape = tapeWords;
+  text = bytes as SliceDecoders;
+  at = i;
+  skimming = false;
+  sizing = false;
+  try {
+    const w = tape[at];
+    if ((w & 0xff) === TAPE.NUM) {
+      at += 3;
+      return numberAt(w, tape[i + 1], tape[i + 2]);
+    }
+    return readValue();
+  } finally {
+    [tape, text, at, skimming, sizing] = saved;
+  }
+}
+
 /** The string of the STR entry at `i` of a tape over `bytes` (the certifier's brief: certify.ts). */
 export function tapeString(tapeWords: Int32Array, bytes: Buffer, i: number): string {
   const saved = text;

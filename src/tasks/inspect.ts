@@ -14,7 +14,7 @@ import type { JsonObject, SidecarFormat } from '../types.js';
 import { readFileLimitedSync, readFileWithStatSync } from '../fs/read-file.js';
 import { fileEntry, racyCutoffNs, type EntryOptions, type IndexEntryOut } from '../incremental/entry.js';
 import { ACCEL_MAX_BYTES, accelAvailable, accelCounts, accelScan, skeletonOf, type Skeleton } from '../accel/decode.js';
-import { certifyBrief } from '../accel/certify.js';
+import { certifyBrief, summaryOnTape } from '../accel/certify.js';
 import { inScannerMemory, scannerInput } from '../accel/scanner.js';
 import { DEFAULT_MAX_DEPTH } from '../formats/value.js';
 import type { Keyring } from '../crypto/keys.js';
@@ -225,17 +225,22 @@ export function inspectBytes(item: InspectItem, bytes: Buffer, opts: InspectOpti
     // validate's inspection of the common form is decided on the tape (accel/certify.ts), else by
     // the skeleton. The certifier computes the few numbers it compares itself: the scan computes
     // none (the skeleton then reads them from the text, as the probe's does).
-    const certify = isBriefAndRules(opts) && !hasReportName(item.name);
-    const scanned = accelScan(bytes, opts, shape !== SKIM_ARRAYS && !certify);
+    // stats' summary likewise (summaryOnTape).
+    const onTape = !hasReportName(item.name) && (isBriefAndRules(opts) ? 'brief' : isSummaryOnly(opts) ? 'summary' : null);
+    const scanned = accelScan(bytes, opts, shape !== SKIM_ARRAYS && onTape === null);
     let decoded: Skeleton | 'deferred' | null = null;
     if (scanned !== null && scanned !== 'deferred') {
-      const brief = certify ? certifyBrief(scanned) : null;
-      if (brief !== null) {
+      const brief = onTape === 'brief' ? certifyBrief(scanned) : null;
+      const summary = onTape === 'summary' ? summaryOnTape(scanned, opts.sizes !== false) : null;
+      if (brief !== null || summary !== null) {
         out.format = scanned.format;
         out.notes = scanned.notes;
         out.shape = 'sidecar';
-        out.brief = brief;
-        out.problems = [];
+        if (summary !== null) out.summary = summary;
+        else {
+          out.brief = brief!;
+          out.problems = [];
+        }
         out.accel = 'wasm';
         accelCounts.certified++;
         accelCounts.onTape++;
@@ -342,6 +347,11 @@ function scannerRoom(opts: InspectOptions): (size: number) => Buffer | null {
  */
 function isBriefAndRules(opts: InspectOptions): boolean {
   return opts.brief === true && opts.validate === true && !opts.summarize && !opts.probe && opts.schema === undefined;
+}
+
+/** stats' inspection: the summary, no rules, brief, probe or schema (summaryOnTape decides the common form). */
+function isSummaryOnly(opts: InspectOptions): boolean {
+  return opts.summarize === true && !opts.validate && !opts.brief && !opts.probe && opts.schema === undefined;
 }
 
 /** The probe alone (todo, stale) reads arrays only inside `sidecar_info`: both decodes skim the rest. */
