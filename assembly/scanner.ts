@@ -1854,3 +1854,59 @@ export function summarizeStats(n: i32, sizes: i32): i32 {
   setStats(10, statsTop);
   return 1;
 }
+
+// ---------------------------------------------------------------------------------------------
+// The shape on the tape (format-stats: format and shape only; src/accel/certify.ts shapeOnTape):
+// what analysis/operations.ts looksLikeReport and looksLikeSidecar read of the root — a `games`
+// array there or under `data`, `sidecar_info` an object, a known operation key — without building
+// the probe skeleton. Root keys outside the primed ones are handed to JavaScript (any spelling of
+// an operation counts). Unsure (-1) of a file whose keys the scan could not all check.
+// ---------------------------------------------------------------------------------------------
+
+//   [0] flags: bit 0 sidecar_info an object, bit 1 a `games` array at the root, bit 2 a `games`
+//   array under an object `data`, bit 3 a known operation key as the pipeline spells it;
+//   [1] root keys outside the primed ones, [2..] their tape entries.
+const SHAPE_KEYS_MAX: i32 = 64;
+const shapeResults: usize = memory.data((SHAPE_KEYS_MAX + 2) << 2);
+export function shapeResultsPointer(): usize {
+  return shapeResults;
+}
+
+export function shapeOf(n: i32): i32 {
+  if (!primedOk || keysUnchecked || n < 2 || tk(0) != OBJ_START) return -1;
+  let flags = 0;
+  let others = 0;
+  let i = 1;
+  while (tk(i) != OBJ_END) {
+    const at = i;
+    const id = keyIdAt(i);
+    if (id < 0) return -1;
+    i += keyWords;
+    if (id == K_SIDECAR_INFO) {
+      if (tk(i) == OBJ_START) flags |= 1;
+    } else if (id == K_GAMES) {
+      if (tk(i) == ARR_START || tk(i) == FLOATS) flags |= 2;
+    } else if (id == K_DATA) {
+      if (tk(i) == OBJ_START) {
+        let j = i + 1;
+        while (tk(j) != OBJ_END) {
+          const kid = keyIdAt(j);
+          if (kid < 0) return -1;
+          j += keyWords;
+          if (kid == K_GAMES && (tk(j) == ARR_START || tk(j) == FLOATS)) flags |= 4;
+          j = skipValue(j);
+        }
+      }
+    } else if (id >= K_FIRST_OPERATION && id <= K_LAST_OPERATION_KEY) flags |= 8;
+    if (id >= PRIMED_COUNT) {
+      if (others >= SHAPE_KEYS_MAX) return -1;
+      store<i32>(shapeResults + (<usize>(2 + others) << 2), at);
+      others++;
+    }
+    i = skipValue(i);
+  }
+  if (i + 1 != n) return -1;
+  store<i32>(shapeResults, flags);
+  store<i32>(shapeResults, others, 4);
+  return 1;
+}

@@ -24,7 +24,9 @@ import { removeTree, tempDir } from './helpers/cli.js';
 
 const VALIDATE = { brief: true, validate: true } as const;
 const STATS = { summarize: true } as const;
-type Inspection = typeof VALIDATE | typeof STATS;
+/** format-stats: format and shape only. */
+const SHAPE = {} as const;
+type Inspection = typeof VALIDATE | typeof STATS | typeof SHAPE;
 
 function assertClean(t: ParityTally): void {
   assert.deepEqual(t.mismatches.slice(0, 5), [], `${t.mismatches.length} mismatches`);
@@ -209,6 +211,7 @@ describe('accel: the validate certifier', () => {
         const r = assertSameAllWays(text);
         if (r.accel === 'wasm') certified++;
         assertSameAllWays(text, 'IMG_1.json', STATS);
+        assertSameAllWays(text, 'IMG_1.json', SHAPE);
         checkAccelParity('generated.json', Buffer.from(text), tally);
       }),
       { numRuns: Number(process.env.CERTIFY_RUNS ?? 1500) },
@@ -358,6 +361,31 @@ describe('accel: the validate certifier', () => {
     });
   });
 
+  describe('crafted: format-stats\' shape on the tape', () => {
+    const cases: [string, string, string, 'sidecar' | 'report' | 'other', boolean][] = [
+      ['a sidecar', 'IMG_1.json', '{"face_detection": {"success": true}}', 'sidecar', true],
+      ['sidecar_info alone', 'IMG_1.json', '{"sidecar_info": {}}', 'sidecar', true],
+      ['sidecar_info not an object', 'IMG_1.json', '{"sidecar_info": 3}', 'other', true],
+      ['an alias spelling of an operation', 'IMG_1.json', '{"Face_detector": {}}', 'sidecar', true],
+      ['a Rust enum spelling', 'IMG_1.json', '{"FaceDetection": {}, "notes": 1}', 'sidecar', true],
+      ['the user\'s keys only', 'IMG_1.json', '{"notes": 1, "__proto__": {}}', 'other', true],
+      ['games at the root', 'IMG_1.json', '{"games": [], "face_detection": {}}', 'report', true],
+      ['games at the root, floats', 'IMG_1.json', '{"games": [1.5, 2.5]}', 'report', true],
+      ['games not an array', 'IMG_1.json', '{"games": {}, "sidecar_info": {}}', 'sidecar', true],
+      ['games under data', 'IMG_1.json', '{"sidecar_info": {}, "data": {"games": [{"id": 1}]}}', 'report', true],
+      ['a report by its name', 'game_detection_report.json', '{"face_detection": {}}', 'report', true],
+      ['an empty object', 'IMG_1.json', '{}', 'other', true],
+      ['an escaped key (left to JavaScript)', 'IMG_1.json', '{"\\u0067ames": []}', 'report', false],
+    ];
+    for (const [label, name, text, shape, expectOnTape] of cases) {
+      it(label, () => {
+        const r = assertSameAllWays(text, name, SHAPE);
+        assert.equal(r.shape, shape);
+        assert.equal(inspect(text, name, SHAPE).onTape, expectOnTape, `decided on the tape: expected ${expectOnTape}`);
+      });
+    }
+  });
+
   describe('the scan checks every object\'s keys for duplicates (what the certifier relies on)', () => {
     it('defers a duplicate key at any depth, and in arrays of objects', () => {
       for (const text of ['{"a": 1, "a": 2}', '{"x": {"y": {"b": 1, "c": 2, "b": 3}}}', '{"x": [{"k": 1}, {"k": 1, "k": 2}]}', '{"a": {"a": 1}, "b": 2, "a": 3}']) {
@@ -412,6 +440,7 @@ describe('accel: the validate certifier', () => {
         if (inspect(bytes, path.basename(f)).onTape) onTape++;
         if (assertSameAllWays(bytes, path.basename(f), STATS).accel === 'wasm') statsCertified++;
         if (inspect(bytes, path.basename(f), STATS).onTape) statsOnTape++;
+        assertSameAllWays(bytes, path.basename(f), SHAPE);
       }
       assert.ok(certified > 100, `certified ${certified}`);
       assert.ok(onTape >= 0.9 * certified, `decided on the tape: ${onTape} of ${certified} certified`);

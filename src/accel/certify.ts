@@ -8,12 +8,12 @@
  * makes it: the detection count, `sidecar_info.operation_type` normalised (else the first
  * operation), and the tool of that operation.
  */
-import { isKnownOperationKey, normalizeOperationName } from '../analysis/operations.js';
+import { hasReportName, isKnownOperationKey, normalizeOperationName } from '../analysis/operations.js';
 import type { SidecarBrief, SidecarSummary } from '../analysis/summary.js';
 import { parseImageRecord } from '../analysis/image-identity.js';
 import { addOwn, setOwn } from '../analysis/own-record.js';
 import type { Scanned } from './decode.js';
-import { certifyValidateTape, keyStrings, summarizeStatsTape, TAPE } from './scanner.js';
+import { certifyValidateTape, keyStrings, shapeOfTape, summarizeStatsTape, TAPE } from './scanner.js';
 import { tapeString, tapeValue } from './skeleton.js';
 
 let certifierOn = true;
@@ -138,4 +138,20 @@ export function summaryOnTape(scanned: Scanned, sizes: boolean): SidecarSummary 
   if (summary.operationType === null && summary.operations.length > 0) summary.operationType = summary.operations[0];
   summary.detectionCount = summary.faces + summary.objects;
   return summary;
+}
+
+/**
+ * format-stats' shape of a scanned file (inspect.ts analyse: 'report' by its name or a `games`
+ * array, 'sidecar' by `sidecar_info` or any spelling of an operation key, else 'other'), decided
+ * on the tape; null when unsure (then the probe skeleton decides).
+ */
+export function shapeOnTape(scanned: Scanned, name: string): 'sidecar' | 'report' | 'other' | null {
+  if (!certifierOn) return null;
+  const r = shapeOfTape(scanned.tape.length);
+  if (r === null) return null;
+  const flags = r[0];
+  if (hasReportName(name) || (flags & 6) !== 0) return 'report';
+  if ((flags & 9) !== 0) return 'sidecar';
+  for (let k = 0; k < r[1]; k++) if (isKnownOperationKey(keyAt(scanned.tape, scanned.text, r[2 + k]))) return 'sidecar';
+  return 'other';
 }

@@ -64,6 +64,8 @@ interface ScannerExports {
   summarizeStats(words: number, sizes: number): number;
   statsResultsPointer(): number;
   statsNumbersPointer(): number;
+  shapeOf(words: number): number;
+  shapeResultsPointer(): number;
 }
 
 export interface AccelStatus {
@@ -227,6 +229,13 @@ export function summarizeStatsTape(words: number, sizes: boolean): { ints: Int32
   const ex = exportsCache;
   if (!ex || ex.summarizeStats(words, sizes ? 1 : 0) !== 1) return null;
   return { ints: new Int32Array(ex.memory.buffer, ex.statsResultsPointer(), 1024), nums: new Float64Array(ex.memory.buffer, ex.statsNumbersPointer(), 32) };
+}
+
+/** The root's shape facts on the last tape (assembly/scanner.ts shapeOf): flags, then the other root keys' tape entries; null when unsure. */
+export function shapeOfTape(words: number): Int32Array | null {
+  const ex = exportsCache;
+  if (!ex || ex.shapeOf(words) !== 1) return null;
+  return new Int32Array(ex.memory.buffer, ex.shapeResultsPointer(), 66);
 }
 
 /** Byte offset where the last deferred scan stopped (diagnostics and tests). */

@@ -14,7 +14,7 @@ import type { JsonObject, SidecarFormat } from '../types.js';
 import { readFileLimitedSync, readFileWithStatSync } from '../fs/read-file.js';
 import { fileEntry, racyCutoffNs, type EntryOptions, type IndexEntryOut } from '../incremental/entry.js';
 import { ACCEL_MAX_BYTES, accelAvailable, accelCounts, accelScan, skeletonOf, type Skeleton } from '../accel/decode.js';
-import { certifyBrief, summaryOnTape } from '../accel/certify.js';
+import { certifyBrief, shapeOnTape, summaryOnTape } from '../accel/certify.js';
 import { inScannerMemory, scannerInput } from '../accel/scanner.js';
 import { DEFAULT_MAX_DEPTH } from '../formats/value.js';
 import type { Keyring } from '../crypto/keys.js';
@@ -225,20 +225,21 @@ export function inspectBytes(item: InspectItem, bytes: Buffer, opts: InspectOpti
     // validate's inspection of the common form is decided on the tape (accel/certify.ts), else by
     // the skeleton. The certifier computes the few numbers it compares itself: the scan computes
     // none (the skeleton then reads them from the text, as the probe's does).
-    // stats' summary likewise (summaryOnTape).
-    const onTape = !hasReportName(item.name) && (isBriefAndRules(opts) ? 'brief' : isSummaryOnly(opts) ? 'summary' : null);
+    // stats' summary (summaryOnTape) and format-stats' shape (shapeOnTape) likewise.
+    const onTape = isShapeOnly(opts) ? 'shape' : !hasReportName(item.name) && (isBriefAndRules(opts) ? 'brief' : isSummaryOnly(opts) ? 'summary' : null);
     const scanned = accelScan(bytes, opts, shape !== SKIM_ARRAYS && onTape === null);
     let decoded: Skeleton | 'deferred' | null = null;
     if (scanned !== null && scanned !== 'deferred') {
       const brief = onTape === 'brief' ? certifyBrief(scanned) : null;
       const summary = onTape === 'summary' ? summaryOnTape(scanned, opts.sizes !== false) : null;
-      if (brief !== null || summary !== null) {
+      const shapeOnly = onTape === 'shape' ? shapeOnTape(scanned, item.name) : null;
+      if (brief !== null || summary !== null || shapeOnly !== null) {
         out.format = scanned.format;
         out.notes = scanned.notes;
-        out.shape = 'sidecar';
+        out.shape = shapeOnly ?? 'sidecar';
         if (summary !== null) out.summary = summary;
-        else {
-          out.brief = brief!;
+        else if (brief !== null) {
+          out.brief = brief;
           out.problems = [];
         }
         out.accel = 'wasm';
