@@ -210,6 +210,11 @@ interface PendingRecord {
   gi?: number;
   /** Stored records served as they are, in order: one job for a run of them (a whole folder, when nothing moved in it). */
   readyMany?: ScanRecord[];
+  /**
+   * A run of a folder's records as one pipeline job (up to BUNDLE_ITEMS items, BUNDLE_RECORDS
+   * records): `items` are theirs in order (each record's `send ?? items`).
+   */
+  bundle?: PendingRecord[];
   /** With `folder` (a folder whose other records are made again): the group number of each of `readyMany`. */
   gis?: number[];
   /** The stored entry it came from (a folder whose other records are made again). */
@@ -434,9 +439,24 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
   }
 
   [Symbol.asyncIterator](): AsyncIterator<ScanRecord> {
+    return this.each(this.batches());
+  }
+
+  /**
+   * The records in tree order, a batch at a time (a pipeline job's records: a run of a folder's
+   * groups, a folder's served records, a job of links): what the hot commands iterate. One async
+   * step per record cost the main thread more than building the record (a third of what it
+   * allocated, profiled: the promises and results of four generators per record).
+   */
+  batches(): AsyncIterable<ScanRecord[]> {
     if (this.started) throw errors.usage('a scan can be iterated only once');
     this.started = true;
-    return this.run();
+    const run = this.run();
+    return { [Symbol.asyncIterator]: () => run };
+  }
+
+  private async *each(batches: AsyncIterable<ScanRecord[]>): AsyncGenerator<ScanRecord> {
+    for await (const batch of batches) for (let i = 0; i < batch.length; i++) yield batch[i];
   }
 
   /**
@@ -811,7 +831,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
     }
   }
 
-  private async *run(): AsyncGenerator<ScanRecord> {
+  private async *run(): AsyncGenerator<ScanRecord[]> {
     const opts = this.opts;
     const root = this.summary.root;
     await assertDirectory(root);
@@ -839,7 +859,9 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
         weigh,
         signal: opts.signal,
         // A folder served whole is one job holding all its records (the read-ahead bound counts records).
-        jobWeight: (rec) => rec.readyMany?.length ?? 1,
+        jobWeight: (rec) => rec.readyMany?.length ?? rec.bundle?.length ?? 1,
+        // A bundle of a folder's records queues as its records: the bound on what waits is in records.
+        queueWeight: (rec) => rec.bundle?.length ?? 1,
       });
       // Progress in files, the unit of the CLI's pre-walk (cli/progress.ts countFiles): every file
       // of a record once it is emitted, plus the files the walk passed over (ignored, temp files)
@@ -858,8 +880,24 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
             this.tally(rec);
             if (job.folder) keptRecordDone(job.folder, job.stored!, job.gis![k], rec, index!);
             emitting(rec);
-            yield rec;
           }
+          yield many;
+          continue;
+        }
+        if (job.bundle) {
+          // A run of a folder's records, their items in one list: each takes its own results.
+          const out: ScanRecord[] = new Array(job.bundle.length);
+          let from = 0;
+          for (let k = 0; k < job.bundle.length; k++) {
+            const r = job.bundle[k];
+            const n = (r.send ?? r.items).length;
+            const rec = index ? this.finalize(r, mergeHits(r, results.slice(from, from + n), index)) : this.finalize(r, results, from);
+            from += n;
+            if (r.folder) folderRecordDone(r, rec, index!);
+            emitting(rec);
+            out[k] = rec;
+          }
+          yield out;
           continue;
         }
         if (job.linkGroups) {
@@ -882,19 +920,29 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
           // slower with threads than in-process.
           const shares = Math.max(2, runtime.workers * 2);
           const batchFiles = Math.max(1, Math.min(opts.batchSize ?? DEFAULT_BATCH_FILES, Math.ceil(sends / shares)));
-          const inspected = sends === 0 ? built.map((b) => ({ job: b, results: NO_INSPECTIONS })) : mapJobs(runtime, 'inspect', engineOpts, built, (b) => b.send ?? b.items, { batchFiles, weigh, signal: opts.signal });
-          for await (const { job: b, results: more } of inspected) {
-            const rec = this.finalize(b, index ? mergeHits(b, more, index) : more);
-            if (job.folder) folderRecordDone(job, rec, index!); // a folder's stored records: one group per job
-            emitting(rec);
-            yield rec;
+          const out: ScanRecord[] = [];
+          if (sends === 0) {
+            for (const b of built) {
+              const rec = this.finalize(b, NO_INSPECTIONS);
+              if (job.folder) folderRecordDone(job, rec, index!); // a folder's stored records: one group per job
+              emitting(rec);
+              out.push(rec);
+            }
+          } else {
+            for await (const { job: b, results: more } of mapJobs(runtime, 'inspect', engineOpts, built, (b) => b.send ?? b.items, { batchFiles, weigh, signal: opts.signal })) {
+              const rec = this.finalize(b, index ? mergeHits(b, more, index) : more);
+              if (job.folder) folderRecordDone(job, rec, index!);
+              emitting(rec);
+              out.push(rec);
+            }
           }
+          yield out;
           continue;
         }
         const rec = this.finalize(job, index ? mergeHits(job, results, index) : results);
         if (job.folder) folderRecordDone(job, rec, index!);
         emitting(rec);
-        yield rec;
+        yield [rec];
       }
       opts.onProgress?.(emitted + passedOver(), undefined, bytesRead);
       this.lastProgress = [emitted + passedOver(), bytesRead];
@@ -1085,11 +1133,19 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
         else if (sized) for (const it of rec.items) it.size = sizeOf(it.path);
         return rec;
       };
+      // Consecutive other records, one job (a bundle): one pipeline step for several records.
+      let bundle: PendingRecord | null = null;
+      const bundled = (): PendingRecord => {
+        const b = bundle!;
+        bundle = null;
+        return b;
+      };
       for (let gi = 0; gi < groups.length; gi++) {
         const seq: TreeSeq = [at, groupPosition(groups[gi], gi)];
         const group = groups[gi];
         const linkOnly = linksByEngine && isLinkGroup(group);
         if (linkOnly && !builder) {
+          if (bundle !== null) yield bundled();
           if (linkJob !== null && linkJob.items.length + group.images.length > LINKS_PER_JOB) {
             yield ready(linkJob);
             linkJob = null;
@@ -1102,17 +1158,28 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
           yield ready(linkJob);
           linkJob = null;
         }
-        let rec: PendingRecord;
         if (linkOnly) {
-          rec = linksJob(seq, dir);
+          // A folder's stored records: one group per job.
+          if (bundle !== null) yield bundled();
+          const rec = linksJob(seq, dir);
           addLinkGroup(rec, group, seq, dir);
-        } else rec = this.pending(group, seq, dir, links, targetDirs);
+          rec.folder = builder!;
+          rec.gi = gi;
+          yield ready(rec);
+          continue;
+        }
+        const rec = this.pending(group, seq, dir, links, targetDirs);
         if (builder) {
           rec.folder = builder;
           rec.gi = gi;
         }
-        yield ready(rec);
+        ready(rec);
+        bundle ??= { ...servedJob(seq, listing.rel), bundle: [] };
+        bundle.bundle!.push(rec);
+        for (const it of rec.send ?? rec.items) bundle.items.push(it);
+        if (bundle.items.length >= BUNDLE_ITEMS || bundle.bundle!.length >= BUNDLE_RECORDS) yield bundled();
       }
+      if (bundle !== null) yield bundled();
       if (linkJob !== null) yield ready(linkJob);
     }
   }
@@ -1212,7 +1279,8 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
     return rec;
   }
 
-  private finalize(p: PendingRecord, results: readonly FileInspection[]): ScanRecord {
+  /** The record of `p` with its inspections: `results` from `from` on (a bundle's records share one list). */
+  private finalize(p: PendingRecord, results: readonly FileInspection[], from = 0): ScanRecord {
     const flags = p.flags;
     const sidecars = p.candidates;
     // Categories never depend on whether link targets were inspected for this scan (stats
@@ -1220,9 +1288,9 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
     // record judges them. A view of its own only when some was inspected (else: the candidates).
     let categoryView = sidecars;
     if (flags === undefined) {
-      for (let i = 0; i < sidecars.length; i++) sidecars[i].inspection = results[i];
+      for (let i = 0; i < sidecars.length; i++) sidecars[i].inspection = results[from + i];
     } else {
-      let next = 0;
+      let next = from;
       for (let i = 0; i < sidecars.length; i++) {
         const f = flags[i];
         sidecars[i].inspection = (f & 1) !== 0 ? uncheckedInspection(sidecars[i].path) : results[next++];
@@ -1329,6 +1397,9 @@ function isLinkGroup(group: PairGroup): boolean {
 
 /** Links per job of link groups (a folder of 10^4 links is several jobs, so that several threads resolve them). */
 const LINKS_PER_JOB = 256;
+/** A bundle of a folder's records (one pipeline job) holds up to this many items and records. */
+const BUNDLE_ITEMS = 32;
+const BUNDLE_RECORDS = 64;
 
 /** A job of link groups (see PendingRecord.linkGroups), starting empty: its items are their links, for the engine to resolve. */
 function linksJob(seq: TreeSeq, dir: DirContext): PendingRecord {

@@ -37,6 +37,12 @@ export interface PipelineOptions<I, J = unknown> {
    * every record of the folder).
    */
   jobWeight?: (job: J) => number;
+  /**
+   * What a job counts against `maxQueued` (default 1): a job that stands for several records (a
+   * scan's bundle of a folder's records) counts as that many, so that what waits stays bounded in
+   * records, not jobs.
+   */
+  queueWeight?: (job: J) => number;
 }
 
 export interface Mapped<J, R> {
@@ -62,6 +68,8 @@ interface Slot<J, R> {
   count: number;
   /** jobWeight, counted while the pipeline reads ahead. */
   weight: number;
+  /** queueWeight. */
+  queued: number;
 }
 
 export const DEFAULT_BATCH_FILES = 64;
@@ -130,6 +138,9 @@ export async function* mapJobs<N extends TaskName, J>(
   // Weight of the jobs read while holding and not handed out yet.
   let ahead = 0;
   const jobWeight = opts.jobWeight;
+  const queueWeight = opts.queueWeight;
+  // The queue's jobs as queueWeight counts them (maxQueued bounds this).
+  let queuedWeight = 0;
 
   const start = (batch: Batch<R>, items: I[]) => {
     // The rejection is caught at once (an early failure must not be reported as unhandled while
@@ -222,6 +233,7 @@ export async function* mapJobs<N extends TaskName, J>(
         const head = queue[0];
         if (head.count > 0 && !head.batch?.done) break;
         queue.shift();
+        queuedWeight -= head.queued;
         if (holding) ahead -= head.weight;
         const b = head.batch;
         if (b) {
@@ -259,7 +271,7 @@ export async function* mapJobs<N extends TaskName, J>(
           continue;
         }
       }
-      if (holding ? ahead >= HOLD_MAX_AHEAD : queue.length >= maxQueued()) {
+      if (holding ? ahead >= HOLD_MAX_AHEAD : queuedWeight >= maxQueued()) {
         // The head may wait in a partial batch (e.g. a folder of symlinks adds jobs but no items).
         flush();
         if (holding) stopHolding();
@@ -275,9 +287,10 @@ export async function* mapJobs<N extends TaskName, J>(
       }
       const job = next.value;
       const items = itemsOf(job);
-      const slot: Slot<J, R> = { job, batch: null, offset: 0, count: items.length, weight: 0 };
+      const slot: Slot<J, R> = { job, batch: null, offset: 0, count: items.length, weight: 0, queued: queueWeight ? queueWeight(job) : 1 };
       if (holding) ahead += slot.weight = jobWeight ? jobWeight(job) : 1;
       queue.push(slot);
+      queuedWeight += slot.queued;
       if (items.length === 0) continue;
       let bytes = 0;
       if (weigh) for (const it of items) bytes += weigh(it);

@@ -28,10 +28,12 @@ export async function formatStats(root: string, opts: Options = {}): Promise<For
   if (hit) return hit.output;
   // Counted as they come (memory does not grow with the tree; the memo keeps its own rows, bounded).
   const counts = new FormatCounts();
-  for await (const rec of session) {
-    const row = formatRowOf(rec);
-    memo?.row(rec, row);
-    counts.add(row);
+  for await (const batch of session.batches()) {
+    for (const rec of batch) {
+      const row = formatRowOf(rec);
+      memo?.row(rec, row);
+      counts.add(row);
+    }
   }
   const out = counts.finish(session.summary);
   memo?.store(out);

@@ -456,9 +456,11 @@ export async function stats(root: string, opts: StatsOptions = {}): Promise<Tree
   if (memo) acc.onImageCheck = (path) => memo.checkImage(path);
   const hit = memo ? await memo.load() : null;
   if (hit) return hit.output.report;
-  for await (const rec of session) {
-    const row = acc.add(rec);
-    memo?.row(rec, row);
+  for await (const batch of session.batches()) {
+    for (const rec of batch) {
+      const row = acc.add(rec);
+      memo?.row(rec, row);
+    }
   }
   const out = memoOut(acc, session.summary);
   memo?.store(out);
@@ -477,7 +479,7 @@ function treeStatsOf(acc: StatsAccumulator, summary: ScanSummary, opts: StatsOpt
 export async function statsRaw(root: string, opts: StatsOptions = {}): Promise<StatsRaw> {
   if (opts.list || opts.folders !== undefined) throw errors.usage('stats of a shard cannot list sidecars or folders (--list): run stats --list unsharded');
   const { session, acc } = scanStats(root, opts);
-  for await (const rec of session) acc.add(rec);
+  for await (const batch of session.batches()) for (const rec of batch) acc.add(rec);
   return acc.raw(session.summary);
 }
 

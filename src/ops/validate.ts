@@ -207,18 +207,20 @@ export async function validate(root: string, opts: ValidateOptions = {}): Promis
       }
     return report;
   }
-  for await (const rec of session) {
-    const row = resultsOf(rec);
-    memo?.row(rec, row);
-    for (const r of row) {
-      report.total_files++;
-      if (r.is_valid) report.valid_files++;
-      else report.invalid_files++;
-      if (opts.onResult) {
-        // Awaited only when the writer asks to wait (back-pressure): most results are buffered.
-        const wait = opts.onResult(r, rec);
-        if (wait) await wait;
-      } else report.results!.push(r);
+  for await (const batch of session.batches()) {
+    for (const rec of batch) {
+      const row = resultsOf(rec);
+      memo?.row(rec, row);
+      for (const r of row) {
+        report.total_files++;
+        if (r.is_valid) report.valid_files++;
+        else report.invalid_files++;
+        if (opts.onResult) {
+          // Awaited only when the writer asks to wait (back-pressure): most results are buffered.
+          const wait = opts.onResult(r, rec);
+          if (wait) await wait;
+        } else report.results!.push(r);
+      }
     }
   }
   memo?.store(null);
