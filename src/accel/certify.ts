@@ -11,7 +11,7 @@
 import { isKnownOperationKey, normalizeOperationName } from '../analysis/operations.js';
 import type { SidecarBrief } from '../analysis/summary.js';
 import type { Scanned } from './decode.js';
-import { certifyValidateTape, keyStrings, TAPE } from './scanner.js';
+import { certifyValidateTape, keyStringOf, keyStrings, TAPE } from './scanner.js';
 import { tapeString } from './skeleton.js';
 
 let certifierOn = true;
@@ -66,9 +66,13 @@ function toolOf(tape: Int32Array, text: Buffer, backendAt: number, toolAt: numbe
   return toolAt >= 0 ? tapeString(tape, text, toolAt) : null;
 }
 
-/** The key at a tape entry: an id the skeleton or the priming gave a string, or a new key's bytes (ASCII). */
+/**
+ * The key at a tape entry: a new key's bytes (ASCII), else its id's key from the module's table.
+ * Not keyStrings: an id this very tape introduced (KEY_NEW earlier in the file, then KEY_ID) has
+ * no string there yet — no skeleton read it — or still the string of the key a rollback freed it from.
+ */
 function keyAt(tape: Int32Array, text: Buffer, i: number): string {
   const w = tape[i];
   if ((w & 0xff) === TAPE.KEY_NEW) return text.toString('latin1', tape[i + 1], tape[i + 2]);
-  return keyStrings[w >>> 8];
+  return keyStringOf(w >>> 8);
 }

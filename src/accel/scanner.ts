@@ -190,6 +190,17 @@ export function consumedTape(): void {
  */
 export const keyStrings: string[] = [];
 
+/**
+ * The key of id `id` as the module's key table holds it now (ASCII): for a key the last scan
+ * interned, whose string the skeleton never read (the certifier builds no skeleton), and for an
+ * id a rollback freed and the scan gave to another key (keyStrings still holds the old one).
+ */
+export function keyStringOf(id: number): string {
+  const ex = exportsCache;
+  if (!ex) throw new Error('the WebAssembly scanner is unavailable');
+  return Buffer.from(ex.memory.buffer, ex.keyPointer(id), ex.keyLength(id)).toString('latin1');
+}
+
 /** The skeleton gave up after a scan: forget the keys that scan added (their strings were not all kept). */
 export function rollbackKeys(): void {
   exportsCache?.rollbackKeys();
