@@ -56,4 +56,22 @@ describe('attack 18: the validate certifier', () => {
     const r = same(`{"sidecar_info":{"operation_type":"face_detection"},"face_detection":{"${b}":{"${b}":{"success":true}}}}`);
     assert.equal(r.fast.brief?.toolName, b);
   });
+
+  it('the tool of an operation whose results come after 64 words of other operations\' results', () => {
+    const eight = () => Object.fromEntries(Array.from({ length: 8 }, (_, i) => [`b${i}`, { success: true }]));
+    const docs = [
+      { sidecar_info: { operation_type: 'yolov8' }, face_detection: eight(), object_detection: eight(), ball_detection: eight(), quality_assessment: eight(), yolov8: { success: true } },
+      {
+        sidecar_info: { operation_type: 'yolov8' },
+        face_detection: eight(),
+        object_detection: eight(),
+        ball_detection: eight(),
+        yolov8: { face_detection: { success: true }, object_detection: { success: true }, ball_detection: { success: true, metadata: { detector: 'D' } } },
+      },
+    ];
+    for (const doc of docs) {
+      const r = same(JSON.stringify(doc));
+      assert.equal(r.onTape, true);
+    }
+  });
 });

@@ -218,13 +218,17 @@ export function setFloatBlocks(on: boolean): void {
 
 /**
  * The validate certifier on the last tape (`words` long; assembly/scanner.ts certifyValidate): its
- * results (a view: detection count, operations, sidecar_info.operation_type's tape entry, then per
- * operation its key id and its tool string's tape entry), or null when it is unsure.
+ * results (a view: detection count, operations, sidecar_info.operation_type's tape entry, words
+ * used, then per operation its key id, its nodes and each node's backend key and tool string
+ * entries), or null when it is unsure.
  */
 export function certifyValidateTape(words: number): Int32Array | null {
   const ex = exportsCache;
   if (!ex || ex.certifyValidate(words) !== 1) return null;
-  return new Int32Array(ex.memory.buffer, ex.certResults(), 64);
+  // All the words it wrote (its fourth word says how many: up to 8 operations of 8 nodes each
+  // take about 150), not a fixed 64 — past those, an operation's key and tools read as undefined.
+  const at = ex.certResults();
+  return new Int32Array(ex.memory.buffer, at, new Int32Array(ex.memory.buffer, at, 4)[3]);
 }
 
 /** Byte offset where the last deferred scan stopped (diagnostics and tests). */
