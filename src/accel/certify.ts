@@ -13,7 +13,7 @@ import type { SidecarBrief, SidecarSummary } from '../analysis/summary.js';
 import { parseImageRecord } from '../analysis/image-identity.js';
 import { addOwn, setOwn } from '../analysis/own-record.js';
 import type { Scanned } from './decode.js';
-import { certifyValidateTape, keyStrings, shapeOfTape, summarizeStatsTape, TAPE } from './scanner.js';
+import { certifyValidateTape, keyStringOf, keyStrings, shapeOfTape, summarizeStatsTape, TAPE } from './scanner.js';
 import { tapeString, tapeValue } from './skeleton.js';
 
 let certifierOn = true;
@@ -37,6 +37,7 @@ export function certifyBrief(scanned: Scanned): SidecarBrief | null {
   const typeAt = r[2];
   const type = typeAt >= 0 ? tapeString(tape, text, typeAt) : '';
   // nonEmptyString, then normalizeOperationName (as the summary); else the first operation.
+  // Operation keys are primed: their ids keep their strings for the thread (keyStrings is theirs).
   const operationType = type.length > 0 ? normalizeOperationName(type) : keyStrings[r[4]];
   let toolName: string | null = null;
   for (let k = 0, at = 4; k < ops; k++) {
@@ -68,11 +69,15 @@ function toolOf(tape: Int32Array, text: Buffer, backendAt: number, toolAt: numbe
   return toolAt >= 0 ? tapeString(tape, text, toolAt) : null;
 }
 
-/** The key at a tape entry: an id the skeleton or the priming gave a string, or a new key's bytes (ASCII). */
+/**
+ * The key at a tape entry: a new key's bytes (ASCII), else its id's key from the module's table.
+ * Not keyStrings: an id this very tape introduced (KEY_NEW earlier in the file, then KEY_ID) has
+ * no string there yet — no skeleton read it — or still the string of the key a rollback freed it from.
+ */
 function keyAt(tape: Int32Array, text: Buffer, i: number): string {
   const w = tape[i];
   if ((w & 0xff) === TAPE.KEY_NEW) return text.toString('latin1', tape[i + 1], tape[i + 2]);
-  return keyStrings[w >>> 8];
+  return keyStringOf(w >>> 8);
 }
 
 /**

@@ -195,6 +195,17 @@ export function consumedTape(): void {
  */
 export const keyStrings: string[] = [];
 
+/**
+ * The key of id `id` as the module's key table holds it now (ASCII): for a key the last scan
+ * interned, whose string the skeleton never read (the certifier builds no skeleton), and for an
+ * id a rollback freed and the scan gave to another key (keyStrings still holds the old one).
+ */
+export function keyStringOf(id: number): string {
+  const ex = exportsCache;
+  if (!ex) throw new Error('the WebAssembly scanner is unavailable');
+  return Buffer.from(ex.memory.buffer, ex.keyPointer(id), ex.keyLength(id)).toString('latin1');
+}
+
 /** The skeleton gave up after a scan: forget the keys that scan added (their strings were not all kept). */
 export function rollbackKeys(): void {
   exportsCache?.rollbackKeys();
@@ -212,13 +223,17 @@ export function setFloatBlocks(on: boolean): void {
 
 /**
  * The validate certifier on the last tape (`words` long; assembly/scanner.ts certifyValidate): its
- * results (a view: detection count, operations, sidecar_info.operation_type's tape entry, then per
- * operation its key id and its tool string's tape entry), or null when it is unsure.
+ * results (a view: detection count, operations, sidecar_info.operation_type's tape entry, words
+ * used, then per operation its key id, its nodes and each node's backend key and tool string
+ * entries), or null when it is unsure.
  */
 export function certifyValidateTape(words: number): Int32Array | null {
   const ex = exportsCache;
   if (!ex || ex.certifyValidate(words) !== 1) return null;
-  return new Int32Array(ex.memory.buffer, ex.certResults(), 64);
+  // All the words it wrote (its fourth word says how many: up to 8 operations of 8 nodes each
+  // take about 150), not a fixed 64 — past those, an operation's key and tools read as undefined.
+  const at = ex.certResults();
+  return new Int32Array(ex.memory.buffer, at, new Int32Array(ex.memory.buffer, at, 4)[3]);
 }
 
 /**
