@@ -1174,9 +1174,10 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
           rec.gi = gi;
         }
         ready(rec);
-        bundle ??= { ...servedJob(seq, listing.rel), bundle: [] };
+        bundle ??= bundleJob(seq, listing.rel);
         bundle.bundle!.push(rec);
-        for (const it of rec.send ?? rec.items) bundle.items.push(it);
+        const its = rec.send ?? rec.items;
+        for (let k = 0; k < its.length; k++) bundle.items.push(its[k]);
         if (bundle.items.length >= BUNDLE_ITEMS || bundle.bundle!.length >= BUNDLE_RECORDS) yield bundled();
       }
       if (bundle !== null) yield bundled();
@@ -1451,6 +1452,11 @@ function groupsAgain(listing: { path: string; entries: readonly WalkEntry[] }, i
     out[gi] = g;
   }
   return out;
+}
+
+/** A bundle of a folder's records (PendingRecord.bundle), empty: records are pushed into it. */
+function bundleJob(seq: TreeSeq, dir: string): PendingRecord {
+  return { seq, dir, images: [], candidates: [], items: [], localSidecars: 0, extraFiles: 0, findings: [], bundle: [] };
 }
 
 /** A job of stored records served as they are: nothing to inspect, nothing to pair. */

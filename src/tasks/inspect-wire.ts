@@ -430,6 +430,8 @@ export interface InspectItemsWire {
 }
 
 const lastPart = (p: string) => p.slice(p.lastIndexOf('/') + 1);
+/** `name` is what follows the path's last '/' (lastPart, without making the string). */
+const isLastPart = (p: string, name: string) => p.endsWith(name) && p.lastIndexOf('/') === p.length - name.length - 1;
 
 export function packInspectItems(items: readonly InspectItem[]): InspectItemsWire {
   const paths: string[] = new Array(items.length);
@@ -440,7 +442,7 @@ export function packInspectItems(items: readonly InspectItem[]): InspectItemsWir
   for (let i = 0; i < items.length; i++) {
     const it = items[i];
     paths[i] = it.path;
-    if (it.name !== lastPart(it.path)) names.push([i, it.name]);
+    if (!isLastPart(it.path, it.name)) names.push([i, it.name]);
     if (it.size !== undefined) (sizes ??= new Array<number>(items.length).fill(-1))[i] = it.size;
     const at = it.resolveLink;
     if (at !== undefined) {
