@@ -924,7 +924,8 @@ const K_X: i32 = 43;
 const K_Y: i32 = 44;
 const K_WIDTH: i32 = 45;
 const K_HEIGHT: i32 = 46;
-const K_FIRST_SCORE: i32 = 47; // overall_score .. contrast: 47..55
+const K_OVERALL_SCORE: i32 = 47;
+const K_FIRST_SCORE: i32 = K_OVERALL_SCORE; // overall_score .. contrast: 47..55
 const K_LAST_SCORE: i32 = 55;
 const K_GRADE: i32 = 56;
 const K_RECOMMENDATIONS: i32 = 57;
@@ -1427,8 +1428,10 @@ function visitNode(t: usize, op: i32, backendAt: i32): bool {
   return a >= 0 && isNonEmptyString(a) ? a : b >= 0 && isNonEmptyString(b) ? b : c >= 0 && isNonEmptyString(c) ? c : -1;
 }
 
-/** Result nodes recorded for the operation being walked. */
+/** Result nodes recorded for the operation being walked, its key id, and which walk visits them (stats' summary, or validate's rules and brief). */
 let nodesOfOperation: i32 = 0;
+let walkOp: i32 = 0;
+let walkForStats = false;
 const NODES_MAX: i32 = 8;
 
 /**
@@ -1437,7 +1440,7 @@ const NODES_MAX: i32 = 8;
  * followed in order unless it is a leaf (faces, objects, quality, poses) or deep enough. Returns
  * the entry after it, or -1: unsure (or a rule problem).
  */
-function walkNode(i: i32, op: i32, backendAt: i32, depth: i32): i32 {
+function walkNode(i: i32, backendAt: i32, depth: i32): i32 {
   const t = enterLook();
   if (t == 0) return -1;
   const next = lookAt(i, t);
@@ -1447,7 +1450,7 @@ function walkNode(i: i32, op: i32, backendAt: i32, depth: i32): i32 {
     for (let k = K_SUCCESS; !marker && k <= K_OBJECTS_FOUND; k++) if (member(t, k) >= 0) marker = true;
     const children = lookChildren;
     const leaf = member(t, K_FACES) >= 0 || member(t, K_OBJECTS) >= 0 || member(t, K_QUALITY) >= 0 || member(t, K_POSES) >= 0;
-    if (marker) ok = ++nodesOfOperation <= NODES_MAX && visitNode(t, op, backendAt);
+    if (marker) ok = ++nodesOfOperation <= NODES_MAX && (walkForStats ? summarizeNode(t, backendAt) : visitNode(t, walkOp, backendAt));
     if (ok && depth < MAX_NESTING && !leaf) {
       if (children < 0) ok = false;
       const list = childrenOf(t);
@@ -1456,7 +1459,7 @@ function walkNode(i: i32, op: i32, backendAt: i32, depth: i32): i32 {
         const value = load<i32>(list + (<usize>c << 3), 4);
         // A `data` wrapper keeps the key it is found under.
         const childBackend = keyIdAt(keyAt) == K_DATA ? backendAt : keyAt;
-        ok = walkNode(value, op, childBackend, depth + 1) >= 0;
+        ok = walkNode(value, childBackend, depth + 1) >= 0;
       }
     }
   }
@@ -1474,7 +1477,9 @@ function certifyOperation(i: i32, op: i32): i32 {
   const countAt = resultTop;
   if (!putResult(0)) return -1;
   nodesOfOperation = 0;
-  const next = walkNode(i, op, -1, 0);
+  walkOp = op;
+  walkForStats = false;
+  const next = walkNode(i, -1, 0);
   store<i32>(results + (<usize>countAt << 2), nodesOfOperation);
   return next;
 }
@@ -1737,41 +1742,11 @@ function summarizeNode(t: usize, backendAt: i32): bool {
   }
   return ok && !statsUnsure;
 }
-const K_OVERALL_SCORE: i32 = 47;
 
 /** Object classes' tape entries (the summary counts them by name in JavaScript). */
 const CLASSES_MAX: i32 = 512;
 const classTable: usize = memory.data(CLASSES_MAX << 2);
 let classCount: i32 = 0;
-
-let statsNodes: i32 = 0;
-
-/** walkResultNodes for the summary (see walkNode). Returns the entry after the node, or -1. */
-function summarizeWalk(i: i32, backendAt: i32, depth: i32): i32 {
-  const t = enterLook();
-  if (t == 0) return -1;
-  const next = lookAt(i, t);
-  let ok = next >= 0;
-  if (ok) {
-    let marker = false;
-    for (let k = K_SUCCESS; !marker && k <= K_OBJECTS_FOUND; k++) if (member(t, k) >= 0) marker = true;
-    const children = lookChildren;
-    const leaf = member(t, K_FACES) >= 0 || member(t, K_OBJECTS) >= 0 || member(t, K_QUALITY) >= 0 || member(t, K_POSES) >= 0;
-    if (marker) ok = ++statsNodes <= NODES_MAX && summarizeNode(t, backendAt);
-    if (ok && depth < MAX_NESTING && !leaf) {
-      if (children < 0) ok = false;
-      const list = childrenOf(t);
-      for (let c = 0; ok && c < children; c++) {
-        const keyAt = load<i32>(list + (<usize>c << 3));
-        const value = load<i32>(list + (<usize>c << 3), 4);
-        const childBackend = keyIdAt(keyAt) == K_DATA ? backendAt : keyAt;
-        ok = summarizeWalk(value, childBackend, depth + 1) >= 0;
-      }
-    }
-  }
-  lookLevel--;
-  return ok ? next : -1;
-}
 
 /**
  * Summarize the last scan's tape (n words) for stats' inspection (`sizes`: each operation's size
@@ -1832,11 +1807,13 @@ export function summarizeStats(n: i32, sizes: i32): i32 {
       if (!putStats(-1) || !putStats(-1) || !putStats(0)) return 0;
       opTime = NaN;
       opSuccess = -1;
-      statsNodes = 0;
+      nodesOfOperation = 0;
+      walkOp = id;
+      walkForStats = true;
       // forEachResultNode: only an object is walked; any value is sized.
-      if (tk(i) == OBJ_START && summarizeWalk(i, -1, 0) < 0) return 0;
+      if (tk(i) == OBJ_START && walkNode(i, -1, 0) < 0) return 0;
       setStats(successAt, opSuccess);
-      setStats(countAt, statsNodes);
+      setStats(countAt, nodesOfOperation);
       store<f64>(statsNumbers + (<usize>ops << 3), opTime);
       if (sizes != 0) {
         const size = binSize(i);
