@@ -9,7 +9,7 @@
  * operation), and the tool of that operation.
  */
 import { hasReportName, isKnownOperationKey, normalizeOperationName } from '../analysis/operations.js';
-import type { SidecarBrief, SidecarSummary } from '../analysis/summary.js';
+import { backendNamesTool, operationsOwnTool, type SidecarBrief, type SidecarSummary } from '../analysis/summary.js';
 import { parseImageRecord } from '../analysis/image-identity.js';
 import { addOwn, setOwn } from '../analysis/own-record.js';
 import type { Scanned } from './decode.js';
@@ -22,9 +22,6 @@ let certifierOn = true;
 export function setValidateCertifier(on: boolean): void {
   certifierOn = on;
 }
-
-/** `yolov8` is both an operation key and the tool that wrote it (summary.ts TOOL_OPERATIONS). */
-const TOOL_OPERATIONS: ReadonlySet<string> = new Set(['yolov8']);
 
 /** validate's brief of a scanned sidecar with no rule problem at all; null when the certifier is unsure. */
 export function certifyBrief(scanned: Scanned): SidecarBrief | null {
@@ -48,7 +45,7 @@ export function certifyBrief(scanned: Scanned): SidecarBrief | null {
       // The first of its result nodes that names a tool (summary.ts: state.tool), else yolov8's own name.
       let tool: string | null = null;
       for (let j = 0; j < nodes && tool === null; j++) tool = toolOf(tape, text, r[at + 2 * j], r[at + 2 * j + 1]);
-      toolName = tool ?? (TOOL_OPERATIONS.has(name) ? name : null);
+      toolName = tool ?? operationsOwnTool(name);
       break;
     }
     at += 2 * nodes;
@@ -64,7 +61,7 @@ export function certifyBrief(scanned: Scanned): SidecarBrief | null {
 function toolOf(tape: Int32Array, text: Buffer, backendAt: number, toolAt: number): string | null {
   if (backendAt >= 0) {
     const backend = keyAt(tape, text, backendAt);
-    if (TOOL_OPERATIONS.has(backend) || !isKnownOperationKey(backend)) return backend;
+    if (backendNamesTool(backend)) return backend;
   }
   return toolAt >= 0 ? tapeString(tape, text, toolAt) : null;
 }
@@ -131,7 +128,7 @@ export function summaryOnTape(scanned: Scanned, sizes: boolean): SidecarSummary 
     const time = nums[k + 1];
     if (!Number.isNaN(time)) setOwn(summary.processingTimes, name, time);
     if (success >= 0) setOwn(summary.success, name, success === 1);
-    tools.push(tool ?? (TOOL_OPERATIONS.has(name) ? name : null));
+    tools.push(tool ?? operationsOwnTool(name));
     if (size >= 0) addOwn(summary.dataSizes, name, size);
   }
   // Only the operationType operation (else the first one) names the tool.

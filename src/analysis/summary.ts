@@ -143,12 +143,22 @@ export function probeSidecar(data: JsonObject): SidecarProbe {
 /** `yolov8` is both an operation key and the tool that wrote it. */
 const TOOL_OPERATIONS: ReadonlySet<string> = new Set(['yolov8']);
 
+/** Does the backend key a result sits under name its tool? Under `unified`, sub-keys are operation names, not tools (yolov8 is both). */
+export function backendNamesTool(backend: string): boolean {
+  return TOOL_OPERATIONS.has(backend) || !isKnownOperationKey(backend);
+}
+
+/** The tool an operation names when none of its results does (yolov8's own name), or null. */
+export function operationsOwnTool(name: string): string | null {
+  return TOOL_OPERATIONS.has(name) ? name : null;
+}
+
 /**
  * The tool a result came from: the backend key it is nested under (`face_detection.insightface`),
  * else what its metadata names. Under `unified`, sub-keys are operation names, not tools.
  */
 function toolOf(node: JsonObject, backend: string | null): string | null {
-  if (backend !== null && (TOOL_OPERATIONS.has(backend) || !isKnownOperationKey(backend))) return backend;
+  if (backend !== null && backendNamesTool(backend)) return backend;
   const meta = isPlainObject(node.metadata) ? node.metadata : undefined;
   return (
     (meta && (nonEmptyString(meta.detector) ?? nonEmptyString(meta.tool_name) ?? nonEmptyString(meta.model_name))) ??
@@ -264,7 +274,7 @@ function summarize(data: JsonObject, withSizes: boolean, briefOnly: boolean): Si
     // A name seen twice (`face_detection` and `Face_detector`) keeps its first values, sums sizes.
     if (state.time !== undefined && !Object.hasOwn(summary.processingTimes, name)) setOwn(summary.processingTimes, name, state.time);
     if (state.success !== undefined && !Object.hasOwn(summary.success, name)) setOwn(summary.success, name, state.success);
-    if (state.tool === null && TOOL_OPERATIONS.has(name)) state.tool = name;
+    if (state.tool === null) state.tool = operationsOwnTool(name);
     // Only the operationType operation (else the first one) names the tool: another's would mislead.
     if (summary.toolName === null && name === (summary.operationType ?? summary.operations[0])) summary.toolName = state.tool;
     if (briefOnly) return;
