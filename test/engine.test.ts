@@ -403,6 +403,26 @@ describe('pipeline', () => {
     assert.ok(maxAhead <= 64 * 4 + 2, `jobs waiting: ${maxAhead}`);
   });
 
+  it('queueWeight: jobs that stand for several records wait as that many (the bound is in records, not jobs)', async () => {
+    const { rt } = fakeRuntime(1);
+    let pulled = 0;
+    let emitted = 0;
+    let maxAhead = 0;
+    // A partial batch at the head, then bundles of 10 records each (no items of their own).
+    const source = function* () {
+      yield { items: [{ path: 'x', name: '' }], records: 1 };
+      for (let i = 0; i < 1_000; i++) {
+        pulled += 10;
+        maxAhead = Math.max(maxAhead, pulled - emitted);
+        yield { items: [] as { path: string; name: string }[], records: 10 };
+      }
+    };
+    for await (const { job } of mapJobs(rt, 'inspect', {}, source(), (j) => j.items, { batchFiles: 64, maxQueued: 100, queueWeight: (j) => j.records })) emitted += job.records;
+    assert.equal(emitted, 10_001);
+    // At most maxQueued records wait (plus the job that crossed the bound), not maxQueued jobs of 10.
+    assert.ok(maxAhead <= 100 + 10 + 1, `records waiting: ${maxAhead}`);
+  });
+
   it('an abort stops the pipeline with the signal reason, closes the source and lets running batches settle', async () => {
     const { rt } = fakeRuntime(2);
     const ac = new AbortController();
