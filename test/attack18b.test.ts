@@ -6,10 +6,15 @@
  * accelerator, exactly what the reference (accel: false) gives; fixtures are made by code.
  */
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import { accelCounts } from '../src/accel/decode.js';
-import { inspectBytes, type FileInspection, type InspectOptions } from '../src/tasks/inspect.js';
+import { inspectBytes, type FileInspection, type InspectItem, type InspectOptions } from '../src/tasks/inspect.js';
+import { packInspectItems, unpackInspectItems } from '../src/tasks/inspect-wire.js';
+import { validateFiles } from '../src/ops/validate-files.js';
+import { removeTree, tempDir } from './helpers/cli.js';
 
 const STATS: InspectOptions = { summarize: true };
 const STATS_NO_SIZES: InspectOptions = { summarize: true, sizes: false };
@@ -70,5 +75,46 @@ describe('attack 18b: the stats summarizer on the tape', () => {
     await w.terminate();
     assert.ok(Array.isArray(answer), String(answer));
     for (const [fast, ref] of answer as [string, string][]) assert.equal(fast, ref);
+  });
+});
+
+describe('attack 18b: the inspect task\'s packed items (worker threads)', () => {
+  let dir = '';
+  before(() => {
+    dir = tempDir('isc-a18b-wire-');
+    writeFileSync(join(dir, 'a.json'), '{"face_detection":{"success":true}}');
+  });
+  after(() => removeTree(dir));
+
+  it('a listed path holding U+0000 is one unreadable result with threads as inline (the paths were joined by U+0000)', async () => {
+    const paths = [join(dir, 'a.json'), join(dir, 'x\u0000y.json'), '\u0000', join(dir, 'a.json')];
+    const strip = (r: Awaited<ReturnType<typeof validateFiles>>) => JSON.stringify(r.results!.map((x) => ({ ...x, processing_time: 0 })));
+    const inline = await validateFiles(paths, { engine: 'inline' });
+    assert.equal(inline.invalid_files, 2);
+    const threads = await validateFiles(paths, { engine: 'threads', workers: 2 });
+    assert.equal(strip(threads), strip(inline));
+  });
+
+  it('items round-trip: unicode, newlines, names other than the path\'s last part, sizes, several LinkAt objects in one batch', () => {
+    const atA = { scan: 1, rootReal: '/r', dirRel: 'a' };
+    const atB = { scan: 1, rootReal: '/r', dirRel: 'a' };
+    const items: InspectItem[] = [
+      { path: '/r/caf\u00e9/\u{1F600}.json', name: '\u{1F600}.json' },
+      { path: '/r/a\nb/c\rd.json', name: 'c\rd.json', size: 0 },
+      { path: '/r/x/game_detection.json', name: 'IMG.json', size: 12 },
+      { path: '/r/x/', name: '' },
+      { path: '', name: 'n' },
+      { path: '/r/a/L.jpg', name: 'L.jpg', resolveLink: atA },
+      { path: '/r/a/M.jpg', name: 'other.jpg', resolveLink: atB },
+      { path: '/r/a/N.jpg', name: 'N.jpg', resolveLink: atA, size: 3 },
+      { path: 'rel/\\back\\slash.json', name: 'slash.json' },
+    ];
+    const wire = packInspectItems(items);
+    assert.ok(wire !== null);
+    const back = unpackInspectItems(structuredClone(wire!));
+    assert.deepEqual(back, items);
+    assert.equal(back[5].resolveLink, back[7].resolveLink);
+    assert.notEqual(back[5].resolveLink, back[6].resolveLink);
+    assert.equal(packInspectItems([{ path: '/a\u0000b', name: 'b' }]), null, 'a path holding U+0000 goes unpacked');
   });
 });
