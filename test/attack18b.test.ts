@@ -6,7 +6,7 @@
  * accelerator, exactly what the reference (accel: false) gives; fixtures are made by code.
  */
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { after, before, describe, it } from 'node:test';
@@ -14,6 +14,10 @@ import { accelCounts } from '../src/accel/decode.js';
 import { inspectBytes, type FileInspection, type InspectItem, type InspectOptions } from '../src/tasks/inspect.js';
 import { packInspectItems, unpackInspectItems } from '../src/tasks/inspect-wire.js';
 import { validateFiles } from '../src/ops/validate-files.js';
+import { scan } from '../src/discovery/scan.js';
+import { createRuntime } from '../src/engine/select.js';
+import type { Runtime } from '../src/engine/runtime.js';
+import { FAKE_JPEG } from './helpers/tree.js';
 import { removeTree, tempDir } from './helpers/cli.js';
 
 const STATS: InspectOptions = { summarize: true };
@@ -116,5 +120,55 @@ describe('attack 18b: the inspect task\'s packed items (worker threads)', () => 
     assert.equal(back[5].resolveLink, back[7].resolveLink);
     assert.notEqual(back[5].resolveLink, back[6].resolveLink);
     assert.equal(packInspectItems([{ path: '/a\u0000b', name: 'b' }]), null, 'a path holding U+0000 goes unpacked');
+  });
+});
+
+describe('attack 18b: the scan\'s bundles of a folder\'s records', () => {
+  let root = '';
+  before(() => {
+    root = tempDir('isc-a18b-bundle-');
+    mkdirSync(join(root, 'a'));
+    // 40 sidecars of 400 KB in one folder: 20 fit in the pipeline's 8 MiB batch.
+    const big = JSON.stringify({ face_detection: { success: true, pad: 'x'.repeat(400_000) } });
+    for (let i = 0; i < 40; i++) {
+      const stem = join(root, 'a', `I${String(i).padStart(2, '0')}`);
+      writeFileSync(`${stem}.jpg`, FAKE_JPEG);
+      writeFileSync(`${stem}.json`, big);
+    }
+  });
+  after(() => removeTree(root));
+
+  /** An inline runtime that records each batch's items and bytes. */
+  function recording(): { runtime: Runtime; batches: { items: number; bytes: number }[] } {
+    const inner = createRuntime({ engine: 'inline' });
+    const batches: { items: number; bytes: number }[] = [];
+    const runtime: Runtime = {
+      kind: inner.kind,
+      get workers() {
+        return inner.workers;
+      },
+      run(task, items, options, o) {
+        batches.push({ items: items.length, bytes: (items as InspectItem[]).reduce((t, it) => t + statSync(it.path).size, 0) });
+        return inner.run(task, items, options, o);
+      },
+      close: () => inner.close(),
+    };
+    return { runtime, batches };
+  }
+
+  it('a bundle stays within the batch bounds: --batch-size, and the bytes of data-keeping inspections (export)', async () => {
+    for (const batchSize of [undefined, 1, 5]) {
+      const { runtime, batches } = recording();
+      let n = 0;
+      for await (const rec of scan(root, { runtime, batchSize, inspect: { summarize: true, sizes: false, dataJson: true } })) {
+        n++;
+        assert.equal(rec.sidecars[0].inspection.status, 'ok');
+      }
+      await runtime.close();
+      assert.equal(n, 40);
+      const most = Math.max(...batches.map((b) => b.items));
+      if (batchSize !== undefined) assert.ok(most <= batchSize, `batch size ${batchSize}: a batch of ${most} items`);
+      for (const b of batches) assert.ok(b.items === 1 || b.bytes <= 8 * 1024 * 1024, `a batch of ${b.items} files, ${b.bytes} bytes`);
+    }
   });
 });
