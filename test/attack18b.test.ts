@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { after, before, describe, it } from 'node:test';
 import { accelCounts } from '../src/accel/decode.js';
+import { decodeSidecar, encodeSidecar } from '../src/formats/codec.js';
 import { inspectBytes, type FileInspection, type InspectItem, type InspectOptions } from '../src/tasks/inspect.js';
 import { packInspectItems, unpackInspectItems } from '../src/tasks/inspect-wire.js';
 import { validateFiles } from '../src/ops/validate-files.js';
@@ -32,6 +33,13 @@ function freshKey(stem = 'k'): string {
 function strip(r: FileInspection): Omit<FileInspection, 'elapsedMs' | 'accel'> {
   const { elapsedMs: _e, accel: _a, ...rest } = r;
   return rest;
+}
+
+function legacy(text: string): Buffer {
+  const b = Buffer.from(text);
+  const p = Buffer.alloc(8);
+  p.writeBigUInt64LE(BigInt(b.length));
+  return Buffer.concat([p, b]);
 }
 
 /** `text` inspected with the accelerator and without: the same result. Returns whether it was decided on the tape. */
@@ -79,6 +87,45 @@ describe('attack 18b: the stats summarizer on the tape', () => {
     await w.terminate();
     assert.ok(Array.isArray(answer), String(answer));
     for (const [fast, ref] of answer as [string, string][]) assert.equal(fast, ref);
+  });
+});
+
+describe('attack 18b: an operation\'s value as a scalar number, sized as the bin encoding writes it', () => {
+  // The number model keeps a scalar's type on its container: `{"face_detection": 25.0}` holds the
+  // float 25.0 (9 bytes in bin), `18446744073709551616` an int beyond 2^64 (a tag-2 bignum, 11
+  // bytes). The tape sized them so; the reference sized the bare JavaScript number (the int 25: 1
+  // byte; 1.8e19 as a float: 9), and stats' data sizes differed with IMAGE_SIDECAR_ACCEL=off.
+  const cases: [string, number][] = [
+    ['25.0', 9], ['-25.0', 9], ['1e2', 9], ['1E2', 9], ['0.0', 9], ['0e0', 9], ['100e-2', 9], ['1.0e0', 9], ['1e22', 9], ['-0.0', 9],
+    ['-0', 1], ['23', 1], ['24', 2], ['-24', 1], ['-25', 2], ['65536', 5], ['4294967296', 9], ['9007199254740993', 9], ['18446744073709551615', 9],
+    ['18446744073709551616', 11], ['-18446744073709551617', 11], ['123456789012345678901234567890', 1 + 1 + 13],
+  ];
+  it('the same size with the accelerator and without, in JSON, after a BOM, as legacy and in bin; the encoder\'s own bytes', () => {
+    let onTape = 0;
+    for (const [n, size] of cases) {
+      for (const text of [`{"face_detection":${n}}`, `{"sidecar_info":{"operation_type":"yolov8"},"yolov8":${n},"face_detection":{"success":true}}`]) {
+        for (const bytes of [Buffer.from(text), Buffer.from(`\ufeff${text}`), legacy(text)]) {
+          for (const opts of [STATS, STATS_NO_SIZES]) {
+            const r = same(bytes, opts);
+            if (r.onTape) onTape++;
+            if (opts === STATS) assert.equal(r.fast.summary!.dataSizes[text.includes('yolov8') ? 'yolov8' : 'face_detection'], size, text);
+          }
+        }
+        const data = decodeSidecar(Buffer.from(text)).data;
+        const bin = inspectBytes({ path: 'IMG_1.bin', name: 'IMG_1.bin' }, encodeSidecar(data, 'bin'), STATS);
+        assert.deepEqual(bin.summary!.dataSizes, same(text).ref.summary!.dataSizes, `bin: ${text}`);
+      }
+    }
+    assert.ok(onTape > 100, `decided on the tape: ${onTape}`);
+  });
+
+  it('the flat form\'s payload sizes its scalars with their notes too', () => {
+    for (const [n, size] of [['2.0', 9], ['2', 1], ['18446744073709551616', 11]] as const) {
+      const text = `{"sidecar_info":{"operation_type":"face_detection"},"faces":[],"processing_time":${n}}`;
+      const r = same(text);
+      // map head, "faces" and [], "processing_time" and the number
+      assert.equal(r.ref.summary!.dataSizes.face_detection, 1 + 6 + 1 + 16 + size, text);
+    }
   });
 });
 
