@@ -6,7 +6,7 @@
  * accelerator, exactly what the reference (accel: false) gives; fixtures are made by code.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { after, before, describe, it } from 'node:test';
@@ -19,7 +19,7 @@ import { scan } from '../src/discovery/scan.js';
 import { createRuntime } from '../src/engine/select.js';
 import type { Runtime } from '../src/engine/runtime.js';
 import { FAKE_JPEG } from './helpers/tree.js';
-import { removeTree, tempDir } from './helpers/cli.js';
+import { removeTree, runCli, tempDir } from './helpers/cli.js';
 
 const STATS: InspectOptions = { summarize: true };
 const STATS_NO_SIZES: InspectOptions = { summarize: true, sizes: false };
@@ -87,6 +87,179 @@ describe('attack 18b: the stats summarizer on the tape', () => {
     await w.terminate();
     assert.ok(Array.isArray(answer), String(answer));
     for (const [fast, ref] of answer as [string, string][]) assert.equal(fast, ref);
+  });
+
+  /** A deterministic xorshift generator (the same inputs every run). */
+  function generator(seed: number): { rnd: () => number; pick: <T>(a: readonly T[]) => T } {
+    const rnd = () => {
+      seed ^= seed << 13;
+      seed >>>= 0;
+      seed ^= seed >>> 17;
+      seed ^= seed << 5;
+      seed >>>= 0;
+      return seed / 4294967296;
+    };
+    return { rnd, pick: (a) => a[Math.floor(rnd() * a.length)] };
+  }
+
+  it('numbers at every head size and in every form, where the summary reads them and where it only sizes them', () => {
+    const nums: string[] = [];
+    for (const b of [0n, 1n, 23n, 24n, 25n, 255n, 256n, 257n, 65535n, 65536n, 2n ** 32n - 1n, 2n ** 32n, 2n ** 53n - 1n, 2n ** 53n, 2n ** 53n + 1n, 2n ** 64n - 1n, 2n ** 64n]) nums.push(String(b), String(-b), String(-b - 1n));
+    nums.push('-0', '-0.0', '0.0', '1e2', '1E2', '1.0', '1e-7', '25.0', '1.5e300', '5e-324', '0.12345678901234567', '0.1234567890123456789', '1.2345678901234567890', '12345678901234567890.0', '1e22', '1e23', '100e-2', '0e0', '-0e0', '9999999999999999999', '10000000000000000000', '100000000000000000000', '123456789012345678901234567890');
+    const forms = (v: string) => [
+      `{"face_detection":{"success":true,"v":${v}}}`,
+      `{"face_detection":{"success":true,"v":[${v}]}}`,
+      `{"face_detection":{"success":true,"v":[${v},${v},${v},${v}]}}`,
+      `{"face_detection":{"success":true,"v":[1.5,2.5,3.5,${v}]}}`,
+      `{"face_detection":{"success":true,"v":[1.5,2.5,${v}]}}`,
+      `{"face_detection":{"success":true,"v":[[1.5,2.5],[${v},0.5]]}}`,
+      `{"face_detection":{"success":true,"processing_time":${v},"metadata":{"detection_time":1.5}}}`,
+      `{"face_detection":{"success":true,"metadata":{"processing_time":${v}},"detection_time":2}}`,
+      `{"face_detection":{"a":{"detection_time":"x","metadata":{"detection_time_seconds":${v}}},"b":{"processing_time":${v}}}}`,
+      `{"quality_assessment":{"quality":{"overall_score":${v},"grade":"A"}},"yolov8":{"quality":{"overall_score":0.5}}}`,
+      `{"sidecar_info":{"image":{"size":${v},"mtime_ns":${v}}},"face_detection":{"success":true}}`,
+    ];
+    let onTape = 0;
+    for (const v of nums) for (const f of forms(v)) for (const opts of [STATS, STATS_NO_SIZES]) if (same(f, opts).onTape) onTape++;
+    assert.ok(onTape > 900, `decided on the tape: ${onTape}`);
+  });
+
+  it('strings and keys at every head size (ASCII, 2/3/4-byte UTF-8, escaped), empty and nested containers, float runs around 4', () => {
+    const strs: string[] = [];
+    for (const len of [0, 1, 23, 24, 25, 255, 256, 257, 65535, 65536, 65537]) {
+      strs.push(JSON.stringify('a'.repeat(len)), JSON.stringify('\u00e9'.repeat(Math.ceil(len / 2))), JSON.stringify('\u20ac'.repeat(Math.ceil(len / 3))), JSON.stringify('\u{1F600}'.repeat(Math.ceil(len / 4))));
+      strs.push(`"${'a'.repeat(Math.max(0, len - 6))}\\u00e9"`);
+    }
+    strs.push('"\\ud83d\\ude00"', '"\\/"', '"a\\"b"', '"\\u0000"', '"\u007f"', '"\u0080"', '"\uffff"');
+    let onTape = 0;
+    const run = (t: string) => {
+      for (const opts of [STATS, STATS_NO_SIZES]) if (same(t, opts).onTape) onTape++;
+    };
+    for (const str of strs) {
+      run(`{"face_detection":{"success":true,"s":${str}}}`);
+      run(`{"face_detection":${str}}`);
+      run(`{"face_detection":{"success":true,"metadata":{"detector":${str}}},"sidecar_info":{"operation_type":${str}}}`);
+      run(`{"quality_assessment":{"quality":{"grade":${str}}}}`);
+      run(`{"yolov8":{"success":true,"objects":[{"class_name":${str}},{"class_name":${str}}]}}`);
+    }
+    for (const len of [0, 1, 23, 24, 25, 255, 256, 257, 1000]) {
+      const k = 'k'.repeat(len);
+      run(`{"face_detection":{"success":true,"${k}":1}}`);
+      run(`{"face_detection":{"${k}":{"success":true}}}`);
+      run(`{"face_detection":{"success":true,"x":{"${k}":[]}}}`);
+    }
+    for (const v of ['{}', '[]', '[[]]', '[{}]', '{"a":{}}', '[[],[]]', '[[[[]]]]', '[{},[],null,true,false,""]', '[1,2,3,4]', '[1.5,2,3.5,4.5]', '[1.5,-2.5,3.5,4.5]', '[[1.5,2.5],[3.5,4.5]]', '[-0.0,-0.0,-0.0,-0.0]', '[1.0,2.0,3.0,4.0]', '[1e2,2e2,3e2,4e2]', '[0.5,0.5,0.5,-0]', 'null', 'true', '"x"', '7']) {
+      run(`{"face_detection":{"success":true,"v":${v}}}`);
+      run(`{"face_detection":${v},"yolov8":{"success":true}}`);
+      run(`{"face_detection":{"success":true,"faces":[{"encoding":${v}},{"encoding":${v},"face_encoding":[1.5]},{"face_encoding":${v}}]}}`);
+    }
+    for (const n of [1, 2, 3, 4, 5, 31, 32, 33, 8191, 8192, 8193]) {
+      const fl = Array.from({ length: n }, (_, i) => `${i}.5`).join(',');
+      run(`{"face_detection":{"success":true,"v":[${fl}],"w":[${fl},1],"x":[1,${fl}],"y":[${fl.replace(/\.5/g, '.5e0')}]}}`);
+    }
+    assert.ok(onTape > 300, `decided on the tape: ${onTape}`);
+  });
+
+  it('generated sidecars: times, success over backends, tools, faces, embeddings, classes, quality, symlink_info, image records (each in JSON, after a BOM, as legacy)', () => {
+    const { rnd, pick } = generator(1818);
+    const OPS = ['face_detection', 'object_detection', 'ball_detection', 'quality_assessment', 'game_detection', 'yolov8', 'unified', 'pose_detection'];
+    const NUMS = ['1', '1.5', '0', '-0', '-0.0', '25.0', '1e2', '"1.5"', 'null', 'true', '[]', '{}', '0.12345678901234567', '12345678901234567890', '9007199254740993', '1e-7', '-3', '1e22', '2.5E-3', '18446744073709551616'];
+    const STR = ['"insightface"', '""', '"caf\\u00e9"', '"caf\u00e9"', '"__proto__"', '"constructor"', '"0"', '"toString"', '"person"', '"a\\"b"', '1', 'null', '"face_detection"', '"yolov8"'];
+    const BACK = ['insightface', 'data', 'retina', '__proto__', 'constructor', 'face_detection', 'yolov8', 'unified', 'FaceDetection', 'metadata', 'sidecar_info', 'size', 'mtime_ns', 'x-y'];
+    const node = (depth: number): string => {
+      const parts = new Map<string, string>();
+      for (let i = Math.floor(rnd() * 4); i > 0; i--) {
+        const m = pick(['success', 'faces', 'objects', 'quality', 'metadata', 'processing_time', 'detection_time', 'error', 'face_count', 'objects_found', 'poses', 'games', 'detector', 'tool_name', 'model_name', 'z']);
+        if (m === 'success') parts.set(m, pick(['true', 'false', 'null', '1', '"true"']));
+        else if (m === 'faces') parts.set(m, `[${Array.from({ length: Math.floor(rnd() * 3) }, () => pick(['{"bbox":[1,2,3,4]}', '{"encoding":[0.5,1.5,2.5,3.5,4.5]}', '{"encoding":[]}', '{"face_encoding":[1,2]}', '{"encoding":null,"face_encoding":[0.5]}', '1', 'null', '{"encoding":"x"}'])).join(',')}]`);
+        else if (m === 'objects') parts.set(m, `[${Array.from({ length: Math.floor(rnd() * 4) }, () => pick([`{"class_name":${pick(STR)}}`, '{}', '1'])).join(',')}]`);
+        else if (m === 'quality') parts.set(m, pick([`{"grade":${pick(STR)},"overall_score":${pick(NUMS)}}`, `{"overall_score":${pick(NUMS)}}`, 'null', '{}']));
+        else if (m === 'metadata') {
+          const mp: string[] = [];
+          for (const k of ['processing_time', 'detection_time', 'detection_time_seconds']) if (rnd() < 0.4) mp.push(`"${k}":${pick(NUMS)}`);
+          for (const k of ['detector', 'tool_name', 'model_name']) if (rnd() < 0.3) mp.push(`"${k}":${pick(STR)}`);
+          parts.set(m, rnd() < 0.15 ? pick(['null', '"m"', '[]']) : `{${mp.join(',')}}`);
+        } else if (m === 'detector' || m === 'tool_name' || m === 'model_name') parts.set(m, pick(STR));
+        else parts.set(m, pick(NUMS));
+      }
+      if (depth < 4 && rnd() < 0.5) for (let i = 1 + Math.floor(rnd() * 3); i > 0; i--) parts.set(pick(BACK), node(depth + 1));
+      return `{${[...parts].map(([k, v]) => `"${k}":${v}`).join(',')}}`;
+    };
+    let onTape = 0;
+    for (let k = 0; k < 1500; k++) {
+      const parts: string[] = [];
+      if (rnd() < 0.7) {
+        const si: string[] = [];
+        if (rnd() < 0.7) si.push(`"operation_type":${pick([...OPS.map((o) => `"${o}"`), '"FaceDetection"', '""', '1', 'null', '"Unified"'])}`);
+        if (rnd() < 0.3) si.push(`"symlink_info":${pick(['{}', '{"is_symlink":true}', '{"is_symlink":true,"broken":true}', '{"broken":true}', '{"is_symlink":1}', 'null', '[]'])}`);
+        if (rnd() < 0.3) si.push(`"image":${pick(['{"size":5,"mtime_ns":"123"}', '{"mtime_ns":1,"size":5}', '{"size":5,"mtime_ns":123456789012345678901}', '{"size":5.0,"mtime_ns":1}', '{"size":9007199254740992,"mtime_ns":1}', `{"size":1,"mtime_ns":"1","sha256":"${'A'.repeat(64)}","operations":["FaceDetection","face_detection",1]}`, '{"size":1}', 'null', '[]', '{"size":1,"mtime_ns":1,"stale_operations":["yolo_v8"]}'])}`);
+        parts.push(`"sidecar_info":${rnd() < 0.1 ? pick(['null', '[]', '"x"']) : `{${si.join(',')}}`}`);
+      }
+      const used = new Set<string>();
+      for (let i = Math.floor(rnd() * 5); i > 0; i--) {
+        const op = pick(OPS);
+        if (used.has(op)) continue;
+        used.add(op);
+        parts.push(`"${op}":${rnd() < 0.1 ? pick(NUMS) : node(0)}`);
+      }
+      if (rnd() < 0.5) parts.reverse();
+      const text = `{${parts.join(',')}}`;
+      for (const bytes of [Buffer.from(text), Buffer.from(`\ufeff${text}`), legacy(text)]) if (same(bytes, rnd() < 0.5 ? STATS : STATS_NO_SIZES).onTape) onTape++;
+    }
+    assert.ok(onTape > 2000, `decided on the tape: ${onTape}`);
+  });
+
+  it('3,000 files in one thread, every inspection in turn, image records whose keys other parts of the file (and earlier files) met first', () => {
+    const { rnd, pick } = generator(7);
+    const IK = ['size', 'mtime_ns', 'sha256', 'operations', 'stale_operations', 'extra', 'Size'];
+    const SETS: InspectOptions[] = [STATS, STATS_NO_SIZES, { brief: true, validate: true }, { probe: true }, {}, { summarize: true, validate: true }];
+    const uniq = (parts: string[]) => {
+      const seen = new Set<string>();
+      return parts.filter((p) => {
+        const key = p.slice(0, p.indexOf('":'));
+        if (seen.has(key)) return false;
+        seen.add(key);
+        return true;
+      });
+    };
+    let onTape = 0;
+    for (let k = 0; k < 3000; k++) {
+      const ks = [...IK, `f${k % 50}`, freshKey('g')];
+      const img: string[] = [];
+      for (const key of [...IK].sort(() => rnd() - 0.5)) {
+        if (rnd() >= 0.7) continue;
+        const v = key === 'size' ? pick(['5', '"5"', '5.0', '18446744073709551616']) : key === 'mtime_ns' ? pick(['"123"', '123', '1700000000000000000']) : key === 'sha256' ? `"${'ab'.repeat(32)}"` : key.includes('operations') ? '["face_detection","FaceDetection"]' : '1';
+        img.push(`"${key}":${v}`);
+      }
+      if (rnd() < 0.3) img.push(`"${pick(ks)}":0`);
+      const op = ['"success":true'];
+      for (let i = 0; i < 3; i++) if (rnd() < 0.5) op.push(`"${pick(ks)}":${pick(['1', '{}', '{"success":false,"error":"e"}', '[]'])}`);
+      const info = `"sidecar_info":{"operation_type":"face_detection","image":{${uniq(img).join(',')}}}`;
+      const opv = `"face_detection":{${uniq(op).join(',')}}`;
+      if (same(rnd() < 0.5 ? `{${opv},${info}}` : `{${info},${opv}}`, pick(SETS)).onTape) onTape++;
+    }
+    assert.ok(onTape > 1500, `decided on the tape: ${onTape}`);
+  });
+});
+
+describe('attack 18b: format-stats\' shape on the tape', () => {
+  it('report content and names, alias spellings, escaped keys, __proto__, objects of many keys: the reference\'s shape (JSON, BOM, legacy)', () => {
+    const NAMES = ['IMG.json', 'game_detection.json', 'GAME_DETECTION.JSON', 'Game_Detection_Report.bin', 'game_detection_report.rkyv', 'game_detection.txt', 'x/game_detection.json', 'game_detection', 'game_detection.json.json'];
+    const KEYS = ['face_detection', 'FaceDetection', 'Face_detector', 'face detector', 'face-detection', 'yolo_v8', 'YoloV8', 'YOLOV8', 'Unified', '__proto__', 'constructor', 'toString', 'games', 'Games', 'data', 'sidecar_info', 'x', '0', 'PoseDetection', 'game_detector', 'QualityAssessment', 'BallDetector'];
+    const VALS = ['{}', '[]', 'null', '"s"', '[1.5,2.5]', '{"games":[]}', '{"games":{}}', '{"games":[1.5,2.5,3.5,4.5]}', '{"face_detection":{}}'];
+    const roots: string[] = [];
+    for (const k of KEYS) {
+      for (const v of VALS) roots.push(`{"${k}":${v}}`, `{"sidecar_info":{},"${k}":${v}}`, `{"sidecar_info":null,"${k}":${v},"data":{"x":1,"games":[]}}`);
+      roots.push(`{"${k.replace(/_/g, '\\u005f')}":{}}`);
+    }
+    for (const n of [63, 64, 65, 130]) {
+      const many = Array.from({ length: n }, (_, i) => `"k${i}":${i}`).join(',');
+      roots.push(`{${many}}`, `{${many},"FaceDetection":{}}`, `{"face_detection":{},${many}}`, `{${many},"games":[]}`, `{"data":{${many},"games":[]}}`);
+    }
+    roots.push('{}', '{"data":{"data":{"games":[]}}}', '{"data":[{"games":[]}]}', '{"data":{"games":[]},"sidecar_info":{}}');
+    let onTape = 0;
+    for (const r of roots) for (const name of NAMES) for (const bytes of [Buffer.from(r), Buffer.from(`\ufeff${r}`), legacy(r)]) if (same(bytes, {}, name).onTape) onTape++;
+    assert.ok(onTape > 10_000, `decided on the tape: ${onTape}`);
   });
 });
 
@@ -216,6 +389,215 @@ describe('attack 18b: the scan\'s bundles of a folder\'s records', () => {
       const most = Math.max(...batches.map((b) => b.items));
       if (batchSize !== undefined) assert.ok(most <= batchSize, `batch size ${batchSize}: a batch of ${most} items`);
       for (const b of batches) assert.ok(b.items === 1 || b.bytes <= 8 * 1024 * 1024, `a batch of ${b.items} files, ${b.bytes} bytes`);
+    }
+  });
+});
+
+/** A CLI report with what differs run to run taken out (validate's timings, the engine). */
+function normalized(out: string, command: string): string {
+  const o = command === 'validate' ? out.replace(/"processing_time":\s*[0-9.e-]+/g, '"processing_time":0') : out;
+  return o.replace(/\d{8}T\d{6}Z/g, 'TS').replace(/"engine":\s*\{[^}]*\}/g, '"engine":{}');
+}
+
+/** `as`: the command whose report this is (merge gives the merged command's). */
+async function cli(args: string[], env: Record<string, string> = {}, as = args[0]): Promise<string> {
+  const r = await runCli([...args, '-q'], { env });
+  assert.ok(r.code === 0 || r.code === 1, `${args.join(' ')}: exit ${r.code}: ${r.stderr.slice(0, 400)}`);
+  return normalized(r.stdout, as);
+}
+
+const INLINE = ['--engine', 'inline'];
+const THREADS = ['--engine', 'threads', '-w', '2'];
+
+describe('attack 18b: stats and format-stats on generated trees, the accelerator on and off (CLI, inline and threads, the index)', () => {
+  let base = '';
+  let root = '';
+  before(() => {
+    base = tempDir('isc-a18b-cli-');
+    root = join(base, 'lib');
+    let seed = 99;
+    const rnd = () => {
+      seed ^= seed << 13;
+      seed >>>= 0;
+      seed ^= seed >>> 17;
+      seed ^= seed << 5;
+      seed >>>= 0;
+      return seed / 4294967296;
+    };
+    const pick = <T,>(a: readonly T[]): T => a[Math.floor(rnd() * a.length)];
+    const OPS = ['face_detection', 'object_detection', 'ball_detection', 'quality_assessment', 'game_detection', 'yolov8', 'unified', 'pose_detection'];
+    const NUMS = ['1', '1.5', '0', '-0', '-0.0', '25.0', '1e2', '"1.5"', 'null', '0.12345678901234567', '12345678901234567890', '1e-7', '18446744073709551616'];
+    const STR = ['"insightface"', '""', '"caf\\u00e9"', '"caf\u00e9"', '"__proto__"', '"constructor"', '"0"', '"person"', '1', 'null'];
+    const BACK = ['insightface', 'data', 'retina', '__proto__', 'face_detection', 'yolov8', 'size', 'mtime_ns'];
+    const node = (depth: number): string => {
+      const parts = new Map<string, string>();
+      for (let i = Math.floor(rnd() * 4); i > 0; i--) {
+        const m = pick(['success', 'faces', 'objects', 'quality', 'metadata', 'processing_time', 'detection_time']);
+        if (m === 'success') parts.set(m, pick(['true', 'false', 'null']));
+        else if (m === 'faces') parts.set(m, `[${Array.from({ length: Math.floor(rnd() * 3) }, () => pick(['{"bbox":[1,2,3,4]}', '{"encoding":[0.5,1.5,2.5,3.5,4.5]}', '1'])).join(',')}]`);
+        else if (m === 'objects') parts.set(m, `[${Array.from({ length: Math.floor(rnd() * 4) }, () => pick([`{"class_name":${pick(STR)}}`, '{}'])).join(',')}]`);
+        else if (m === 'quality') parts.set(m, `{"grade":${pick(STR)},"overall_score":${pick(NUMS)}}`);
+        else if (m === 'metadata') parts.set(m, `{"processing_time":${pick(NUMS)},"detector":${pick(STR)}}`);
+        else parts.set(m, pick(NUMS));
+      }
+      if (depth < 3 && rnd() < 0.5) for (let i = 0; i < 2; i++) parts.set(pick(BACK), node(depth + 1));
+      return `{${[...parts].map(([k, v]) => `"${k}":${v}`).join(',')}}`;
+    };
+    for (let k = 0; k < 240; k++) {
+      const parts: string[] = [];
+      if (rnd() < 0.7) parts.push(`"sidecar_info":{"operation_type":${pick(['"face_detection"', '"yolov8"', '"Unified"', '""'])}${rnd() < 0.4 ? ',"image":{"size":14,"mtime_ns":"1700000000000000000","operations":["face_detection"]}' : ''}${rnd() < 0.2 ? ',"symlink_info":{"is_symlink":true}' : ''}}`);
+      const used = new Set<string>();
+      for (let i = 1 + Math.floor(rnd() * 3); i > 0; i--) {
+        const op = pick(OPS);
+        if (used.has(op)) continue;
+        used.add(op);
+        parts.push(`"${op}":${rnd() < 0.15 ? pick(NUMS) : node(0)}`);
+      }
+      if (rnd() < 0.5) parts.reverse();
+      const dir = join(root, `d${k % 5}`);
+      mkdirSync(dir, { recursive: true });
+      const stem = join(dir, `W${String(k).padStart(4, '0')}`);
+      writeFileSync(`${stem}.jpg`, FAKE_JPEG);
+      const text = `{${parts.join(',')}}`;
+      if (k % 9 === 4) writeFileSync(`${stem}.bin`, legacy(text));
+      else writeFileSync(`${stem}.json`, (k % 9 === 5 ? '\ufeff' : '') + text);
+    }
+    // The two shapes of this review's defects, in a folder of their own.
+    writeFileSync(join(root, 'd0', 'X1.json'), '{"face_detection":{"success":true,"mtime_ns":7,"size":9},"sidecar_info":{"image":{"size":5,"mtime_ns":"123"}}}');
+    writeFileSync(join(root, 'd0', 'X2.json'), '{"face_detection":25.0,"yolov8":18446744073709551616}');
+  });
+  after(() => removeTree(base));
+
+  it('stats --json --list and format-stats --json: the same bytes with IMAGE_SIDECAR_ACCEL=off, inline, threads, index first and warm', async () => {
+    for (const c of [['stats', root, '--json', '--list'], ['format-stats', root, '--json']]) {
+      const ref = await cli([...c, '--no-index', ...INLINE], { IMAGE_SIDECAR_ACCEL: 'off' });
+      for (const engine of [INLINE, THREADS]) {
+        assert.equal(await cli([...c, '--no-index', ...engine]), ref, `${c[0]} ${engine[1]}`);
+        const idx = join(base, `idx-${c[0]}-${engine[1]}`);
+        mkdirSync(idx);
+        assert.equal(await cli([...c, '--index', join(idx, 'index'), ...engine]), ref, `${c[0]} ${engine[1]} index, first run`);
+        assert.equal(await cli([...c, '--index', join(idx, 'index'), ...engine]), ref, `${c[0]} ${engine[1]} index, warm`);
+      }
+    }
+  });
+});
+
+describe('attack 18b: bundles through every command (folders of images, sidecars, links, lone sidecars, reports, unaddressable names; index, edits, shards)', () => {
+  let base = '';
+  let lib = '';
+  let out = '';
+  before(() => {
+    base = tempDir('isc-a18b-scan-');
+    lib = join(base, 'lib');
+    out = join(base, 'outside');
+    const doc = (i: number) =>
+      JSON.stringify({
+        sidecar_info: { operation_type: ['face_detection', 'yolov8', 'FaceDetection'][i % 3], ...(i % 7 === 3 ? { image: { size: 14, mtime_ns: '1700000000000000000', operations: ['face_detection'] } } : {}) },
+        face_detection: { success: i % 5 !== 0, ...(i % 5 === 0 ? { error: 'e' } : {}), faces: Array.from({ length: i % 3 }, () => ({ bbox: { x: 0.1, y: 0.2, width: 0.3, height: 0.4 } })), metadata: { processing_time: i / 4, detector: 'insightface' } },
+        ...(i % 2 ? { yolov8: { success: true, objects: [{ class_name: ['person', '__proto__'][i % 2], class_id: 0 }] } } : {}),
+      });
+    const put = (p: string, d: string | Buffer) => {
+      mkdirSync(join(p, '..'), { recursive: true });
+      writeFileSync(p, d);
+    };
+    const link = (target: string, p: string) => {
+      mkdirSync(join(p, '..'), { recursive: true });
+      symlinkSync(target, p);
+    };
+    const sidecar = (stem: string, i: number) => {
+      const k = i % 13;
+      if (k === 4) put(`${stem}.bin`, legacy(doc(i)));
+      else if (k === 6) put(`${stem}.json`, `\ufeff${doc(i)}`);
+      else if (k === 8) put(`${stem}.json`, '{"broken": ');
+      else if (k === 10) {
+        put(`${stem}.json`, doc(i));
+        put(`${stem}.jpg.json`, doc(i + 1));
+      } else if (k === 12) put(`${stem}.json`, '{"x":1}');
+      else put(`${stem}.json`, doc(i));
+    };
+    for (let i = 0; i < 30; i++) {
+      put(join(out, `O${i}.jpg`), FAKE_JPEG);
+      if (i % 4) sidecar(join(out, `O${i}`), i);
+    }
+    for (let i = 0; i < 420; i++) {
+      const stem = join(lib, 'big', `IMG_${String(i).padStart(4, '0')}`);
+      const r = i % 11;
+      if (r === 0) {
+        sidecar(stem, i); // a lone sidecar
+        continue;
+      }
+      if (r === 4) {
+        link(join(out, `O${i % 30}.jpg`), `${stem}.jpg`); // a link-only group leading out
+        continue;
+      }
+      if (r === 5) {
+        link(`IMG_${String(i - 1).padStart(4, '0')}.jpg`, `${stem}.jpg`); // a link-only group inside
+        continue;
+      }
+      put(`${stem}.jpg`, FAKE_JPEG);
+      if (r === 1) continue;
+      if (r === 2) link(`../nowhere/${i}.jpg`, `${stem}_broken.jpg`);
+      sidecar(stem, i);
+    }
+    put(join(lib, 'big', 'game_detection.json'), JSON.stringify({ games: [{ a: 1 }] }));
+    put(join(lib, 'big', 'notes.txt'), 'x');
+    writeFileSync(Buffer.concat([Buffer.from(`${join(lib, 'big')}/`), Buffer.from([0x49, 0xff, 0x2e, 0x6a, 0x73, 0x6f, 0x6e])]), doc(1));
+    writeFileSync(Buffer.concat([Buffer.from(`${join(lib, 'big')}/`), Buffer.from([0x4a, 0xfe, 0x2e, 0x6a, 0x70, 0x67])]), FAKE_JPEG);
+    mkdirSync(join(lib, 'empty', 'deeper'), { recursive: true });
+    for (let k = 0; k < 90; k++) link(k % 3 ? join(out, `O${k % 30}.jpg`) : `../big/IMG_${String(k * 11 + 3).padStart(4, '0')}.jpg`, join(lib, 'links', `M${String(k).padStart(3, '0')}.jpg`));
+  });
+  after(() => removeTree(base));
+
+  const COMMANDS = () => [
+    ['validate', lib, '--json'],
+    ['stats', lib, '--json', '--list'],
+    ['format-stats', lib, '--json'],
+    ['export', lib, '-f', 'jsonl'],
+  ];
+
+  it('every command: threads = inline, the index first and warm = no index; todo and convert --dry-run inline = threads', async () => {
+    for (const c of COMMANDS()) {
+      const ref = await cli([...c, '--no-index', ...INLINE]);
+      assert.equal(await cli([...c, '--no-index', ...THREADS]), ref, `${c[0]} threads`);
+      for (const engine of [INLINE, THREADS]) {
+        const idx = join(base, `idx-${c[0]}-${engine[1]}`);
+        mkdirSync(idx);
+        assert.equal(await cli([...c, '--index', join(idx, 'index'), ...engine]), ref, `${c[0]} ${engine[1]} index, first run`);
+        assert.equal(await cli([...c, '--index', join(idx, 'index'), ...engine]), ref, `${c[0]} ${engine[1]} index, warm`);
+      }
+    }
+    for (const c of [['todo', lib, '--jsonl', '--operation', 'yolov8', '--no-index'], ['convert', lib, '--dry-run', '-f', 'bin', '--json', '--list']]) {
+      assert.equal(await cli([...c, ...THREADS]), await cli([...c, ...INLINE]), `${c[0]} threads`);
+    }
+  });
+
+  it('merged shards are the whole run; after edits a warm index (some of a folder\'s records served, others made again) gives the run without it', async () => {
+    for (const c of [['validate', '--json'], ['stats', '--json']]) {
+      const whole = await cli([c[0], lib, c[1], '--no-index', ...INLINE]);
+      const files = [0, 1, 2].map((i) => join(base, `${c[0]}-shard${i}.jsonl`));
+      for (let i = 0; i < 3; i++) await cli([c[0], lib, ...(c[0] === 'validate' ? ['--jsonl'] : []), '--no-index', '--shard', `${i}/3`, '-o', files[i], ...THREADS]);
+      assert.equal(await cli(['merge', ...files, c[1]], {}, c[0]), whole, `${c[0]}: merged shards`);
+    }
+    const edits = [
+      () => {
+        writeFileSync(join(lib, 'big', 'IMG_0013.json'), '{"face_detection":{"success":false,"error":"e"}}');
+        writeFileSync(join(lib, 'big', 'IMG_0300.json'), '{"broken"');
+      },
+      () => {
+        writeFileSync(join(lib, 'big', 'NEW_1.jpg'), FAKE_JPEG);
+        writeFileSync(join(lib, 'big', 'NEW_1.json'), '{"unified":{}}');
+        writeFileSync(join(out, 'O3.json'), '{"face_detection":{"success":true,"faces":[]}}');
+      },
+      () => {
+        for (let i = 100; i < 400; i += 7) writeFileSync(join(lib, 'big', `IMG_${String(i).padStart(4, '0')}.jpg.json`), `{"face_detection":{"success":true,"faces":[],"metadata":{"processing_time":${i}}}}`);
+      },
+    ];
+    for (const e of edits) {
+      e();
+      for (const c of [['stats', lib, '--json', '--list'], ['validate', lib, '--json']]) {
+        const ref = await cli([...c, '--no-index', ...INLINE]);
+        for (const engine of [INLINE, THREADS]) assert.equal(await cli([...c, '--index', join(base, `idx-${c[0]}-${engine[1]}`, 'index'), ...engine]), ref, `${c[0]} ${engine[1]} after an edit`);
+      }
     }
   });
 });
