@@ -228,7 +228,7 @@ describe('inspect results as compact batches', () => {
           if (r.link !== undefined) it.resolveLink = shared[r.link];
           return it;
         });
-        const wire = structuredClone(packInspectItems(items));
+        const wire = structuredClone(packInspectItems(items)!);
         assert.equal(typeof wire.paths, 'string');
         const back = unpackInspectItems(wire);
         assert.deepEqual(back, items);
@@ -238,8 +238,8 @@ describe('inspect results as compact batches', () => {
       { numRuns: 500 },
     );
     // An empty batch, and one empty path (a string of one item, not of none).
-    assert.deepEqual(unpackInspectItems(packInspectItems([])), []);
-    assert.deepEqual(unpackInspectItems(packInspectItems([{ path: '', name: '' }])), [{ path: '', name: '' }]);
+    assert.deepEqual(unpackInspectItems(packInspectItems([])!), []);
+    assert.deepEqual(unpackInspectItems(packInspectItems([{ path: '', name: '' }])!), [{ path: '', name: '' }]);
   });
 
   it('a batch whose results carry data is not packed; a batch without is', () => {

@@ -28,7 +28,7 @@
 import type { JsonObject, JsonValue } from '../types.js';
 import { isFloatValue, noteFloat, noteInt, parseNumberToken } from '../formats/numbers.js';
 import { clearEncodedSizes, floatRunSize, headSize, markFloatBlock, numberSize, recordEncodedSize, stringSize } from '../formats/cbor.js';
-import { consumedTape, keyStrings, rollbackKeys, TAPE } from './scanner.js';
+import { consumedTape, keyStringOf, keyStrings, rollbackKeys, TAPE } from './scanner.js';
 
 const GIVE_UP = Object.freeze({ giveUp: true });
 
@@ -95,7 +95,12 @@ export function buildSkeleton(tapeWords: Int32Array, bytes: Buffer, opts: Skelet
 const EMPTY_TAPE = new Int32Array(0);
 const EMPTY_TEXT = Buffer.alloc(0) as SliceDecoders;
 
-/** The value at entry `i` of a tape over `bytes`, built as the skeleton builds it (the stats summarizer's image record: certify.ts). */
+/**
+ * The value at entry `i` of a tape over `bytes`, built as the skeleton builds it (the stats
+ * summarizer's image record: certify.ts). Its keys' ids are read from the module's key table: no
+ * skeleton read the tape before `i`, so an id introduced there (KEY_NEW earlier in the file) has
+ * no string in keyStrings, or still the string of a key a rollback freed it from.
+ */
 export function tapeValue(tapeWords: Int32Array, bytes: Buffer, i: number): JsonValue {
   const saved = [tape, text, at, skimming, sizing] as const;
   tape = tapeWords;
@@ -103,6 +108,7 @@ export function tapeValue(tapeWords: Int32Array, bytes: Buffer, i: number): Json
   at = i;
   skimming = false;
   sizing = false;
+  keysOfTable = true;
   try {
     const w = tape[at];
     if ((w & 0xff) === TAPE.NUM) {
@@ -112,6 +118,7 @@ export function tapeValue(tapeWords: Int32Array, bytes: Buffer, i: number): Json
     return readValue();
   } finally {
     [tape, text, at, skimming, sizing] = saved;
+    keysOfTable = false;
   }
 }
 
@@ -133,6 +140,8 @@ function stringAt(word: number, start: number, end: number): string {
 
 /** The tape entry after the key `keyAt` read last. */
 let afterKey = 0;
+/** tapeValue: a part of a tape no skeleton read up to it, whose key ids keyStrings may not know. */
+let keysOfTable = false;
 
 /**
  * The key at tape entry `i`, read one way for the skeleton and for the key-only walks: an
@@ -145,7 +154,7 @@ function keyAt(i: number): string | undefined {
   const kind = w & 0xff;
   if (kind === TAPE.KEY_ID) {
     afterKey = i + 1;
-    return keyStrings[w >>> 8];
+    return keysOfTable ? keyStringOf(w >>> 8) : keyStrings[w >>> 8];
   }
   afterKey = i + 3;
   if (kind === TAPE.KEY_NEW) {

@@ -171,6 +171,8 @@ export interface OperationEntry {
   /** JSON pointer of the value ('' for the flat form). */
   pointer: string;
   form: OperationForm;
+  /** The object holding `value` under `key` (its number notes: a scalar's type), null for the flat form. */
+  parent: JsonObject | null;
 }
 
 /** Keys that mark an object as an operation result rather than a container of backends. */
@@ -242,25 +244,25 @@ export function forEachOperation(data: JsonObject, visit: (op: OperationEntry) =
     if (innerHasKnown) {
       for (const key of Object.keys(inner)) {
         if (key === SIDECAR_INFO_KEY) continue;
-        visit({ name: normalizeOperationName(key), key, value: inner[key], pointer: childPointer('/data', key), form: 'key' });
+        visit({ name: normalizeOperationName(key), key, value: inner[key], pointer: childPointer('/data', key), form: 'key', parent: inner });
       }
       return;
     }
     const name = operationTypeOf(data) ?? (hasReportContent(data) ? 'game_detection' : 'data');
-    visit({ name, key: 'data', value: inner, pointer: '/data', form: 'wrapped' });
+    visit({ name, key: 'data', value: inner, pointer: '/data', form: 'wrapped', parent: data });
     return;
   }
 
   // The earlier tool's flat form: the payload's fields sit next to sidecar_info.
   if (!hasKnown && others > 0 && hasResultMarker(data)) {
-    visit({ name: operationTypeOf(data) ?? flatOperationName(data), key: '', value: data, pointer: '', form: 'flat' });
+    visit({ name: operationTypeOf(data) ?? flatOperationName(data), key: '', value: data, pointer: '', form: 'flat', parent: null });
     return;
   }
 
   for (let i = 0; i < keys.length; i++) {
     const key = keys[i];
     if (key === SIDECAR_INFO_KEY) continue;
-    visit({ name: normalizeOperationName(key), key, value: data[key], pointer: childPointer('', key), form: 'key' });
+    visit({ name: normalizeOperationName(key), key, value: data[key], pointer: childPointer('', key), form: 'key', parent: data });
   }
 }
 

@@ -4,7 +4,8 @@
  * operations, no copies of the data, never throws (values of the wrong type just don't count).
  */
 import type { JsonObject, JsonValue } from '../types.js';
-import { encodedSize } from '../formats/cbor.js';
+import { encodedSize, numberSize } from '../formats/cbor.js';
+import { notesOf, validNote } from '../formats/numbers.js';
 import {
   forEachOperation,
   forEachResultNode,
@@ -12,6 +13,7 @@ import {
   isPlainObject,
   normalizeOperationName,
   SIDECAR_INFO_KEY,
+  type OperationEntry,
 } from './operations.js';
 import { recordedImage, type ImageRecord } from './image-identity.js';
 import { addOwn, setOwn } from './own-record.js';
@@ -170,20 +172,28 @@ function toolOf(node: JsonObject, backend: string | null): string | null {
 }
 
 /**
- * `.bin` size of an operation value (`flat`: the flat form's root without sidecar_info), or -1 for
- * a value no format can carry (only possible for in-memory data that did not come from a file).
+ * `.bin` size of an operation value (the flat form: the root without sidecar_info), or -1 for a
+ * value no format can carry (only possible for in-memory data that did not come from a file).
  * A bin file's decoder knows most of these sizes already (formats/cbor.ts encodedSize). The flat
  * form is said, not signalled by a null value: an operation stored as `null` was sized as the
  * whole root.
  */
-function sizeOf(value: JsonValue, root: JsonObject, flat: boolean): number {
+function sizeOf(op: OperationEntry, root: JsonObject): number {
   try {
-    return flat ? flatPayloadSize(root) : encodedSize(value);
+    return op.form === 'flat' || op.parent === null ? flatPayloadSize(root) : memberSize(op.parent, op.key, op.value);
   } catch {
     return -1;
   }
 }
 
+/**
+ * The size of `value`, held by `container` under `key`: a number with its note there (the number
+ * model keeps a scalar's type on its container: `25.0` is a float, 9 bytes, not the int 25; an int
+ * beyond 2^53 its exact value), anything else as encodedSize sizes it.
+ */
+function memberSize(container: JsonObject, key: string, value: JsonValue): number {
+  return typeof value === 'number' ? numberSize(value, validNote(notesOf(container), key, value)) : encodedSize(value);
+}
 
 /** The CBOR size of the root map without its `sidecar_info` entry (flat form payloads). */
 function flatPayloadSize(root: JsonObject): number {
@@ -194,7 +204,7 @@ function flatPayloadSize(root: JsonObject): number {
     const key = keys[i];
     if (key === SIDECAR_INFO_KEY) continue;
     entries++;
-    body += encodedSize(key) + encodedSize(root[key]);
+    body += encodedSize(key) + memberSize(root, key, root[key]);
   }
   // CBOR map header: count inline below 24, then 1, 2 or 4 extra bytes.
   const header = entries < 24 ? 1 : entries < 0x100 ? 2 : entries < 0x10000 ? 3 : 5;
@@ -278,7 +288,7 @@ function summarize(data: JsonObject, withSizes: boolean, briefOnly: boolean): Si
     // Only the operationType operation (else the first one) names the tool: another's would mislead.
     if (summary.toolName === null && name === (summary.operationType ?? summary.operations[0])) summary.toolName = state.tool;
     if (briefOnly) return;
-    const size = withSizes ? sizeOf(op.value, data, op.form === 'flat') : -1;
+    const size = withSizes ? sizeOf(op, data) : -1;
     if (size >= 0) addOwn(summary.dataSizes, name, size);
   });
 

@@ -4,7 +4,7 @@ import { realpath, stat } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { errors } from '../errors.js';
 import type { Runtime } from '../engine/runtime.js';
-import { DEFAULT_BATCH_FILES, mapJobs } from '../engine/pipeline.js';
+import { DEFAULT_BATCH_BYTES, DEFAULT_BATCH_FILES, mapJobs } from '../engine/pipeline.js';
 import { createRuntime, type AdaptiveRuntime } from '../engine/select.js';
 import type { FileInspection, InspectItem, InspectOptions, LinkAt } from '../tasks/inspect.js';
 import type { Category, Options, SidecarExt, SidecarNaming } from '../types.js';
@@ -971,6 +971,8 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
     const relOfReal = relativeTo(rootReal);
     const inspectLinkTargets = opts.inspectLinkTargets === true;
     const resolveOnlyInRootLinks = opts.inRootLinkRecords === 'resolve';
+    // Items per bundle: no more than a batch holds (mapJobs' batchFiles).
+    const bundleItems = Math.min(BUNDLE_ITEMS, Math.max(1, opts.batchSize ?? DEFAULT_BATCH_FILES));
     // Then a folder of links only (a game folder) costs this thread nothing but the walk: the
     // engine resolves them, in parallel and while earlier batches are read, and this thread pairs
     // their targets when the records come back (not with the index, whose folders keep
@@ -1133,11 +1135,15 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
         else if (sized) for (const it of rec.items) it.size = sizeOf(it.path);
         return rec;
       };
-      // Consecutive other records, one job (a bundle): one pipeline step for several records.
+      // Consecutive other records, one job (a bundle): one pipeline step for several records. A
+      // job's items travel in one batch: a bundle holds no more than a batch may (batchSize, and
+      // the bytes of an inspection that keeps the data), or a record alone.
       let bundle: PendingRecord | null = null;
+      let bundleBytes = 0;
       const bundled = (): PendingRecord => {
         const b = bundle!;
         bundle = null;
+        bundleBytes = 0;
         return b;
       };
       for (let gi = 0; gi < groups.length; gi++) {
@@ -1174,11 +1180,15 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
           rec.gi = gi;
         }
         ready(rec);
+        const its = rec.send ?? rec.items;
+        let bytes = 0;
+        if (sized) for (let k = 0; k < its.length; k++) bytes += its[k].size ?? 0;
+        if (bundle !== null && (bundle.items.length + its.length > bundleItems || bundleBytes + bytes > DEFAULT_BATCH_BYTES)) yield bundled();
         bundle ??= bundleJob(seq, listing.rel);
         bundle.bundle!.push(rec);
-        const its = rec.send ?? rec.items;
         for (let k = 0; k < its.length; k++) bundle.items.push(its[k]);
-        if (bundle.items.length >= BUNDLE_ITEMS || bundle.bundle!.length >= BUNDLE_RECORDS) yield bundled();
+        bundleBytes += bytes;
+        if (bundle.items.length >= bundleItems || bundle.bundle!.length >= BUNDLE_RECORDS || bundleBytes >= DEFAULT_BATCH_BYTES) yield bundled();
       }
       if (bundle !== null) yield bundled();
       if (linkJob !== null) yield ready(linkJob);

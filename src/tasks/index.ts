@@ -46,7 +46,7 @@ export interface TaskDef<N extends TaskName> {
 }
 
 export interface TaskWire<N extends TaskName> {
-  /** A batch's items as they go to a worker thread (the main thread's side), and back to items there. */
+  /** A batch's items as they go to a worker thread (the main thread's side; null: this batch goes as it is), and back to items there. */
   packItems?(items: readonly TaskItem<N>[]): unknown;
   unpackItems?(packed: unknown): TaskItem<N>[];
   /** Null: this batch goes as it is (the main thread receives plain results). */
