@@ -42,15 +42,22 @@ export function certifyBrief(scanned: Scanned): SidecarBrief | null {
     const nodes = r[at + 1];
     at += 2;
     if (name === operationType) {
-      // The first of its result nodes that names a tool (summary.ts: state.tool), else yolov8's own name.
-      let tool: string | null = null;
-      for (let j = 0; j < nodes && tool === null; j++) tool = toolOf(tape, text, r[at + 2 * j], r[at + 2 * j + 1]);
-      toolName = tool ?? operationsOwnTool(name);
+      toolName = toolOfNodes(tape, text, r, at, nodes) ?? operationsOwnTool(name);
       break;
     }
     at += 2 * nodes;
   }
   return { detectionCount, toolName, operationType };
+}
+
+/**
+ * An operation's tool as summary.ts finds it (state.tool): that of the first of its `nodes` result
+ * nodes that names one, their (backend key, tool string) entries at `r[at]`, `r[at + 1]`, ...
+ */
+function toolOfNodes(tape: Int32Array, text: Buffer, r: Int32Array, at: number, nodes: number): string | null {
+  let tool: string | null = null;
+  for (let j = 0; j < nodes && tool === null; j++) tool = toolOf(tape, text, r[at + 2 * j], r[at + 2 * j + 1]);
+  return tool;
 }
 
 /**
@@ -122,8 +129,7 @@ export function summaryOnTape(scanned: Scanned, sizes: boolean): SidecarSummary 
     const nodes = ints[at + 3];
     at += 4;
     summary.operations.push(name);
-    let tool: string | null = null;
-    for (let j = 0; j < nodes && tool === null; j++) tool = toolOf(tape, text, ints[at + 2 * j], ints[at + 2 * j + 1]);
+    const tool = toolOfNodes(tape, text, ints, at, nodes);
     at += 2 * nodes;
     const time = nums[k + 1];
     if (!Number.isNaN(time)) setOwn(summary.processingTimes, name, time);

@@ -105,7 +105,7 @@ function load(): ScannerExports | null {
     // The keys the module interned first (the validate certifier's, assembly/scanner.ts
     // PRIMED_KEYS): their ids never come with KEY_NEW, so their strings are read from the table.
     const primed = ex.primedKeys();
-    for (let id = 0; id < primed; id++) keyStrings[id] = Buffer.from(ex.memory.buffer, ex.keyPointer(id), ex.keyLength(id)).toString('latin1');
+    for (let id = 0; id < primed; id++) keyStrings[id] = keyStringOf(id);
     status = { available: true };
   } catch (e) {
     exportsCache = null;

@@ -175,8 +175,6 @@ interface DirContext {
   linkAt?: LinkAt;
 }
 
-const NO_INSPECTIONS: readonly FileInspection[] = [];
-
 interface PendingRecord {
   seq: TreeSeq;
   dir: string;
@@ -920,21 +918,13 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
           // slower with threads than in-process.
           const shares = Math.max(2, runtime.workers * 2);
           const batchFiles = Math.max(1, Math.min(opts.batchSize ?? DEFAULT_BATCH_FILES, Math.ceil(sends / shares)));
+          // (Groups that send nothing pass through the pipeline without a batch.)
           const out: ScanRecord[] = [];
-          if (sends === 0) {
-            for (const b of built) {
-              const rec = this.finalize(b, NO_INSPECTIONS);
-              if (job.folder) folderRecordDone(job, rec, index!); // a folder's stored records: one group per job
-              emitting(rec);
-              out.push(rec);
-            }
-          } else {
-            for await (const { job: b, results: more } of mapJobs(runtime, 'inspect', engineOpts, built, (b) => b.send ?? b.items, { batchFiles, weigh, signal: opts.signal })) {
-              const rec = this.finalize(b, index ? mergeHits(b, more, index) : more);
-              if (job.folder) folderRecordDone(job, rec, index!);
-              emitting(rec);
-              out.push(rec);
-            }
+          for await (const { job: b, results: more } of mapJobs(runtime, 'inspect', engineOpts, built, (b) => b.send ?? b.items, { batchFiles, weigh, signal: opts.signal })) {
+            const rec = this.finalize(b, index ? mergeHits(b, more, index) : more);
+            if (job.folder) folderRecordDone(job, rec, index!); // a folder's stored records: one group per job
+            emitting(rec);
+            out.push(rec);
           }
           yield out;
           continue;
@@ -1466,7 +1456,9 @@ function groupsAgain(listing: { path: string; entries: readonly WalkEntry[] }, i
 
 /** A bundle of a folder's records (PendingRecord.bundle), empty: records are pushed into it. */
 function bundleJob(seq: TreeSeq, dir: string): PendingRecord {
-  return { seq, dir, images: [], candidates: [], items: [], localSidecars: 0, extraFiles: 0, findings: [], bundle: [] };
+  const job = servedJob(seq, dir);
+  job.bundle = [];
+  return job;
 }
 
 /** A job of stored records served as they are: nothing to inspect, nothing to pair. */

@@ -97,29 +97,33 @@ export function runTaskByName(task: string, items: readonly unknown[], options: 
   return (TASKS[task as TaskName].run as (i: readonly unknown[], o: unknown) => unknown[] | Promise<unknown[]>)(items, options);
 }
 
+/** The compact forms of the task named `task` (a name that arrives in a message), if it has them. */
+function wireOf(task: string): TaskWire<TaskName> | undefined {
+  return Object.hasOwn(TASKS, task) ? (TASKS[task as TaskName].wire as TaskWire<TaskName> | undefined) : undefined;
+}
+
 /** A worker's packing of a batch's results (null: the task has no wire form; send them as they are). */
 export function packResultsByName(task: string, results: readonly unknown[], items: readonly unknown[]): { packed: unknown; transfer: ArrayBuffer[] } | null {
-  if (!Object.hasOwn(TASKS, task)) return null;
-  const wire = TASKS[task as TaskName].wire as TaskWire<TaskName> | undefined;
+  const wire = wireOf(task);
   return wire ? wire.pack(results as never, items as never) : null;
 }
 
 /** A batch's items in the task's compact form for a worker thread, or null (the task has none: they go as they are). */
 export function packItemsByName(task: string, items: readonly unknown[]): unknown {
-  const wire = Object.hasOwn(TASKS, task) ? (TASKS[task as TaskName].wire as TaskWire<TaskName> | undefined) : undefined;
+  const wire = wireOf(task);
   return wire?.packItems ? wire.packItems(items as never) : null;
 }
 
 /** The worker's side of packItemsByName. */
 export function unpackItemsByName(task: string, packed: unknown): unknown[] {
-  const wire = Object.hasOwn(TASKS, task) ? (TASKS[task as TaskName].wire as TaskWire<TaskName> | undefined) : undefined;
+  const wire = wireOf(task);
   if (!wire?.unpackItems) throw errors.internal(`task ${task} has no packed items`);
   return wire.unpackItems(packed);
 }
 
 /** The main thread's side of packResultsByName. */
 export function unpackResultsByName(task: string, packed: unknown, items: readonly unknown[]): unknown[] {
-  const wire = Object.hasOwn(TASKS, task) ? (TASKS[task as TaskName].wire as TaskWire<TaskName> | undefined) : undefined;
+  const wire = wireOf(task);
   if (!wire) throw errors.internal(`task ${task} has no packed form`);
   return wire.unpack(packed, items as never);
 }

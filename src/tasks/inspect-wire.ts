@@ -413,8 +413,9 @@ function summaryAt(c: SummaryColumns, j: number, str: (id: number) => string | n
 /**
  * The inspect task's items as they cross to a worker thread: the paths in one string (joined by
  * U+0000; a batch with a path holding one goes unpacked), a file name only where it is not the
- * path's last part, sizes only where known, and a link item's `LinkAt` once per batch. A structured clone of 64 item objects cost the main
- * thread ~40 µs a batch (~90 µs for links, whose LinkAt repeats per item); one string, ~7 µs.
+ * path's last part, sizes only where known, and a link item's `LinkAt` once per batch. A
+ * structured clone of 64 item objects cost the main thread ~40 µs a batch (~90 µs for links,
+ * whose LinkAt repeats per item); one string, ~7 µs.
  */
 export interface InspectItemsWire {
   readonly kind: 'inspect-items/1';

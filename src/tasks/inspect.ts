@@ -221,12 +221,13 @@ export function inspectBytes(item: InspectItem, bytes: Buffer, opts: InspectOpti
   const out: FileInspection = { path: item.path, size: bytes.length, status: 'ok', format: null, notes: [], shape: null, elapsedMs: 0 };
   const skim = isProbeOnly(opts);
   if (accelApplies(opts)) {
-    const shape = skim || isShapeOnly(opts) ? SKIM_ARRAYS : opts.summarize && opts.sizes !== false ? SIZED : undefined;
+    const shapeOnlyAsked = isShapeOnly(opts);
+    const shape = skim || shapeOnlyAsked ? SKIM_ARRAYS : opts.summarize && opts.sizes !== false ? SIZED : undefined;
     // validate's inspection of the common form is decided on the tape (accel/certify.ts), else by
     // the skeleton. The certifier computes the few numbers it compares itself: the scan computes
     // none (the skeleton then reads them from the text, as the probe's does).
     // stats' summary (summaryOnTape) and format-stats' shape (shapeOnTape) likewise.
-    const onTape = isShapeOnly(opts) ? 'shape' : !hasReportName(item.name) && (isBriefAndRules(opts) ? 'brief' : isSummaryOnly(opts) ? 'summary' : null);
+    const onTape = shapeOnlyAsked ? 'shape' : !hasReportName(item.name) && (isBriefAndRules(opts) ? 'brief' : isSummaryOnly(opts) ? 'summary' : null);
     const scanned = accelScan(bytes, opts, shape !== SKIM_ARRAYS && onTape === null);
     let decoded: Skeleton | 'deferred' | null = null;
     if (scanned !== null && scanned !== 'deferred') {
