@@ -15,19 +15,11 @@ import { typedJsonText } from '../src/formats/json.js';
 import { inspectBytes, type FileInspection, type InspectOptions } from '../src/tasks/inspect.js';
 import { FAKE_JPEG, sidecarData } from './helpers/tree.js';
 import { removeTree, runCli, tempDir } from './helpers/cli.js';
+import { freshKey, legacyBytes, strip } from './helpers/accel-parity.js';
 
 const VALIDATE: InspectOptions = { brief: true, validate: true };
 
-/** A key no earlier file of this thread used (the scanner's key table is per thread). */
-let fresh = 0;
-function freshKey(stem = 'k'): string {
-  return `${stem}${process.pid}x${fresh++}`;
-}
 
-function strip(r: FileInspection): Omit<FileInspection, 'elapsedMs' | 'accel'> {
-  const { elapsedMs: _e, accel: _a, ...rest } = r;
-  return rest;
-}
 
 /**
  * `text` inspected with the accelerator and without: the same result, and a certified file is
@@ -145,15 +137,9 @@ describe('attack 18: the validate certifier', () => {
 
     it(`${cases.length} inputs, 4 ways each, under 4 names: accel on = off, nothing flagged certified`, () => {
       let onTape = 0;
-      const legacy = (t: string) => {
-        const b = Buffer.from(t);
-        const p = Buffer.alloc(8);
-        p.writeBigUInt64LE(BigInt(b.length));
-        return Buffer.concat([p, b]);
-      };
       for (const c of cases) {
         for (const name of ['IMG.json', 'game_detection.json', 'GAME_DETECTION_REPORT.JSON', 'game_detection.rkyv']) {
-          for (const bytes of [Buffer.from(c), Buffer.from(`\ufeff${c}`), legacy(c)]) if (same(bytes, name).onTape) onTape++;
+          for (const bytes of [Buffer.from(c), Buffer.from(`\ufeff${c}`), legacyBytes(c)]) if (same(bytes, name).onTape) onTape++;
         }
       }
       assert.ok(onTape > 300, `decided on the tape: ${onTape}`);
@@ -337,12 +323,6 @@ async function cli(args: string[], env: Record<string, string> = {}): Promise<{ 
   return { code: r.code, out: normalized(r.stdout) };
 }
 
-function legacyBytes(text: string): Buffer {
-  const b = Buffer.from(text);
-  const p = Buffer.alloc(8);
-  p.writeBigUInt64LE(BigInt(b.length));
-  return Buffer.concat([p, b]);
-}
 
 describe('attack 18: validate on trees, the accelerator on and off (CLI, inline and threads)', () => {
   let root = '';

@@ -20,27 +20,26 @@ import { createRuntime } from '../src/engine/select.js';
 import type { Runtime } from '../src/engine/runtime.js';
 import { FAKE_JPEG } from './helpers/tree.js';
 import { removeTree, runCli, tempDir } from './helpers/cli.js';
+import { freshKey, legacyBytes, strip } from './helpers/accel-parity.js';
+
+/** A deterministic xorshift generator (the same inputs every run). */
+function generator(seed: number): { rnd: () => number; pick: <T>(a: readonly T[]) => T } {
+  const rnd = () => {
+    seed ^= seed << 13;
+    seed >>>= 0;
+    seed ^= seed >>> 17;
+    seed ^= seed << 5;
+    seed >>>= 0;
+    return seed / 4294967296;
+  };
+  return { rnd, pick: (a) => a[Math.floor(rnd() * a.length)] };
+}
 
 const STATS: InspectOptions = { summarize: true };
 const STATS_NO_SIZES: InspectOptions = { summarize: true, sizes: false };
 
-/** A key no earlier file of this thread used (the scanner's key table is per thread). */
-let fresh = 0;
-function freshKey(stem = 'k'): string {
-  return `${stem}${process.pid}y${fresh++}`;
-}
 
-function strip(r: FileInspection): Omit<FileInspection, 'elapsedMs' | 'accel'> {
-  const { elapsedMs: _e, accel: _a, ...rest } = r;
-  return rest;
-}
 
-function legacy(text: string): Buffer {
-  const b = Buffer.from(text);
-  const p = Buffer.alloc(8);
-  p.writeBigUInt64LE(BigInt(b.length));
-  return Buffer.concat([p, b]);
-}
 
 /** `text` inspected with the accelerator and without: the same result. Returns whether it was decided on the tape. */
 function same(text: string | Buffer, opts: InspectOptions = STATS, name = 'IMG_1.json'): { fast: FileInspection; ref: FileInspection; onTape: boolean } {
@@ -88,19 +87,6 @@ describe('attack 18b: the stats summarizer on the tape', () => {
     assert.ok(Array.isArray(answer), String(answer));
     for (const [fast, ref] of answer as [string, string][]) assert.equal(fast, ref);
   });
-
-  /** A deterministic xorshift generator (the same inputs every run). */
-  function generator(seed: number): { rnd: () => number; pick: <T>(a: readonly T[]) => T } {
-    const rnd = () => {
-      seed ^= seed << 13;
-      seed >>>= 0;
-      seed ^= seed >>> 17;
-      seed ^= seed << 5;
-      seed >>>= 0;
-      return seed / 4294967296;
-    };
-    return { rnd, pick: (a) => a[Math.floor(rnd() * a.length)] };
-  }
 
   it('numbers at every head size and in every form, where the summary reads them and where it only sizes them', () => {
     const nums: string[] = [];
@@ -204,7 +190,7 @@ describe('attack 18b: the stats summarizer on the tape', () => {
       }
       if (rnd() < 0.5) parts.reverse();
       const text = `{${parts.join(',')}}`;
-      for (const bytes of [Buffer.from(text), Buffer.from(`\ufeff${text}`), legacy(text)]) if (same(bytes, rnd() < 0.5 ? STATS : STATS_NO_SIZES).onTape) onTape++;
+      for (const bytes of [Buffer.from(text), Buffer.from(`\ufeff${text}`), legacyBytes(text)]) if (same(bytes, rnd() < 0.5 ? STATS : STATS_NO_SIZES).onTape) onTape++;
     }
     assert.ok(onTape > 2000, `decided on the tape: ${onTape}`);
   });
@@ -258,7 +244,7 @@ describe('attack 18b: format-stats\' shape on the tape', () => {
     }
     roots.push('{}', '{"data":{"data":{"games":[]}}}', '{"data":[{"games":[]}]}', '{"data":{"games":[]},"sidecar_info":{}}');
     let onTape = 0;
-    for (const r of roots) for (const name of NAMES) for (const bytes of [Buffer.from(r), Buffer.from(`\ufeff${r}`), legacy(r)]) if (same(bytes, {}, name).onTape) onTape++;
+    for (const r of roots) for (const name of NAMES) for (const bytes of [Buffer.from(r), Buffer.from(`\ufeff${r}`), legacyBytes(r)]) if (same(bytes, {}, name).onTape) onTape++;
     assert.ok(onTape > 10_000, `decided on the tape: ${onTape}`);
   });
 });
@@ -277,7 +263,7 @@ describe('attack 18b: an operation\'s value as a scalar number, sized as the bin
     let onTape = 0;
     for (const [n, size] of cases) {
       for (const text of [`{"face_detection":${n}}`, `{"sidecar_info":{"operation_type":"yolov8"},"yolov8":${n},"face_detection":{"success":true}}`]) {
-        for (const bytes of [Buffer.from(text), Buffer.from(`\ufeff${text}`), legacy(text)]) {
+        for (const bytes of [Buffer.from(text), Buffer.from(`\ufeff${text}`), legacyBytes(text)]) {
           for (const opts of [STATS, STATS_NO_SIZES]) {
             const r = same(bytes, opts);
             if (r.onTape) onTape++;
@@ -415,16 +401,7 @@ describe('attack 18b: stats and format-stats on generated trees, the accelerator
   before(() => {
     base = tempDir('isc-a18b-cli-');
     root = join(base, 'lib');
-    let seed = 99;
-    const rnd = () => {
-      seed ^= seed << 13;
-      seed >>>= 0;
-      seed ^= seed >>> 17;
-      seed ^= seed << 5;
-      seed >>>= 0;
-      return seed / 4294967296;
-    };
-    const pick = <T,>(a: readonly T[]): T => a[Math.floor(rnd() * a.length)];
+    const { rnd, pick } = generator(99);
     const OPS = ['face_detection', 'object_detection', 'ball_detection', 'quality_assessment', 'game_detection', 'yolov8', 'unified', 'pose_detection'];
     const NUMS = ['1', '1.5', '0', '-0', '-0.0', '25.0', '1e2', '"1.5"', 'null', '0.12345678901234567', '12345678901234567890', '1e-7', '18446744073709551616'];
     const STR = ['"insightface"', '""', '"caf\\u00e9"', '"caf\u00e9"', '"__proto__"', '"constructor"', '"0"', '"person"', '1', 'null'];
@@ -459,7 +436,7 @@ describe('attack 18b: stats and format-stats on generated trees, the accelerator
       const stem = join(dir, `W${String(k).padStart(4, '0')}`);
       writeFileSync(`${stem}.jpg`, FAKE_JPEG);
       const text = `{${parts.join(',')}}`;
-      if (k % 9 === 4) writeFileSync(`${stem}.bin`, legacy(text));
+      if (k % 9 === 4) writeFileSync(`${stem}.bin`, legacyBytes(text));
       else writeFileSync(`${stem}.json`, (k % 9 === 5 ? '\ufeff' : '') + text);
     }
     // The two shapes of this review's defects, in a folder of their own.
@@ -506,7 +483,7 @@ describe('attack 18b: bundles through every command (folders of images, sidecars
     };
     const sidecar = (stem: string, i: number) => {
       const k = i % 13;
-      if (k === 4) put(`${stem}.bin`, legacy(doc(i)));
+      if (k === 4) put(`${stem}.bin`, legacyBytes(doc(i)));
       else if (k === 6) put(`${stem}.json`, `\ufeff${doc(i)}`);
       else if (k === 8) put(`${stem}.json`, '{"broken": ');
       else if (k === 10) {

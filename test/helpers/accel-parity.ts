@@ -38,7 +38,22 @@ export function newTally(): ParityTally {
   return { files: 0, json: 0, certified: 0, deferred: 0, mismatches: [] };
 }
 
-function strip(r: FileInspection): Omit<FileInspection, 'elapsedMs' | 'accel'> {
+/** A key no earlier file of this thread used (the scanner's key table is per thread); `tag` keeps test files apart. */
+let freshKeys = 0;
+export function freshKey(stem = 'k', tag = ''): string {
+  return `${stem}${process.pid}${tag}x${freshKeys++}`;
+}
+
+/** JSON text in the earlier tool's layout: a u64-LE length, then the text. */
+export function legacyBytes(text: string): Buffer {
+  const b = Buffer.from(text);
+  const p = Buffer.alloc(8);
+  p.writeBigUInt64LE(BigInt(b.length));
+  return Buffer.concat([p, b]);
+}
+
+/** An inspection without what differs from run to run or says which path ran. */
+export function strip(r: FileInspection): Omit<FileInspection, 'elapsedMs' | 'accel'> {
   const { elapsedMs: _e, accel: _a, ...rest } = r;
   return rest;
 }
