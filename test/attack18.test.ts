@@ -15,7 +15,7 @@ import { typedJsonText } from '../src/formats/json.js';
 import { inspectBytes, type FileInspection, type InspectOptions } from '../src/tasks/inspect.js';
 import { FAKE_JPEG, sidecarData } from './helpers/tree.js';
 import { removeTree, runCli, tempDir } from './helpers/cli.js';
-import { freshKey, legacyBytes, strip } from './helpers/accel-parity.js';
+import { freshKey, generator, legacyBytes, strip } from './helpers/accel-parity.js';
 
 const VALIDATE: InspectOptions = { brief: true, validate: true };
 
@@ -206,16 +206,7 @@ describe('attack 18: the validate certifier', () => {
   });
 
   it('generated sidecars in the common form, with backends met once, twice and across files (one thread, one key table)', () => {
-    let seed = 18;
-    const rnd = () => {
-      seed ^= seed << 13;
-      seed >>>= 0;
-      seed ^= seed >>> 17;
-      seed ^= seed << 5;
-      seed >>>= 0;
-      return seed / 4294967296;
-    };
-    const pick = <T,>(a: readonly T[]): T => a[Math.floor(rnd() * a.length)];
+    const { rnd, pick } = generator(18);
     const OPS = ['face_detection', 'object_detection', 'ball_detection', 'quality_assessment', 'game_detection', 'yolov8', 'unified', 'pose_detection'];
     let local = ['fa', 'fb', 'fc'];
     const backend = () =>

@@ -20,20 +20,7 @@ import { createRuntime } from '../src/engine/select.js';
 import type { Runtime } from '../src/engine/runtime.js';
 import { FAKE_JPEG } from './helpers/tree.js';
 import { removeTree, runCli, tempDir } from './helpers/cli.js';
-import { freshKey, legacyBytes, strip } from './helpers/accel-parity.js';
-
-/** A deterministic xorshift generator (the same inputs every run). */
-function generator(seed: number): { rnd: () => number; pick: <T>(a: readonly T[]) => T } {
-  const rnd = () => {
-    seed ^= seed << 13;
-    seed >>>= 0;
-    seed ^= seed >>> 17;
-    seed ^= seed << 5;
-    seed >>>= 0;
-    return seed / 4294967296;
-  };
-  return { rnd, pick: (a) => a[Math.floor(rnd() * a.length)] };
-}
+import { freshKey, generator, legacyBytes, strip } from './helpers/accel-parity.js';
 
 const STATS: InspectOptions = { summarize: true };
 const STATS_NO_SIZES: InspectOptions = { summarize: true, sizes: false };

@@ -44,6 +44,19 @@ export function freshKey(stem = 'k', tag = ''): string {
   return `${stem}${process.pid}${tag}x${freshKeys++}`;
 }
 
+/** A deterministic xorshift generator (the same inputs every run). */
+export function generator(seed: number): { rnd: () => number; pick: <T>(a: readonly T[]) => T } {
+  const rnd = () => {
+    seed ^= seed << 13;
+    seed >>>= 0;
+    seed ^= seed >>> 17;
+    seed ^= seed << 5;
+    seed >>>= 0;
+    return seed / 4294967296;
+  };
+  return { rnd, pick: (a) => a[Math.floor(rnd() * a.length)] };
+}
+
 /** JSON text in the earlier tool's layout: a u64-LE length, then the text. */
 export function legacyBytes(text: string): Buffer {
   const b = Buffer.from(text);
