@@ -51,8 +51,8 @@ function addCommand(program: Command, spec: CommandSpec, parent?: string): void 
     const first = spec.argument ? (args[0] as string | string[] | undefined) : undefined;
     const arg = Array.isArray(first) ? undefined : first;
     const opts = (spec.argument ? args[1] : args[0]) as CliOptions;
-    const [{ run }, { processIo, assertOutputNotASidecar }, { tuneV8ForShortRuns }] = await Promise.all([spec.load(), import('./cli/context.js'), import('./engine/v8-tuning.js')]);
-    tuneV8ForShortRuns(process.execArgv, process.env.NODE_OPTIONS); // before any hot code (engine/v8-tuning.ts)
+    const [{ run }, { processIo, assertOutputNotASidecar }, { allowV8Tuning }] = await Promise.all([spec.load(), import('./cli/context.js'), import('./engine/v8-tuning.js')]);
+    allowV8Tuning(process.execArgv, process.env.NODE_OPTIONS); // applied when a worker pool starts (engine/v8-tuning.ts)
     const ctx = { command: name, arg, opts, io: processIo(), ...(Array.isArray(first) ? { args: first } : {}) };
     await assertOutputNotASidecar(ctx);
     exitCode = await run(ctx);

@@ -4,6 +4,7 @@ import { isPipelined, packItemsByName, runTask, unpackResultsByName, type TaskIt
 import type { BatchRequest, BatchResponse } from './messages.js';
 import type { RunOptions, Runtime } from './runtime.js';
 import { WORKER_YOUNG_GENERATION_MB } from './heap-relief.js';
+import { applyV8Tuning } from './v8-tuning.js';
 
 interface Job {
   req: BatchRequest;
@@ -85,6 +86,7 @@ export class ThreadRuntime implements Runtime {
     this.pipelined = opts.pipelined ?? isPipelined;
     this.packResults = opts.packResults !== false;
     this.callerRuns = opts.callerRuns === true && this.workers >= 2;
+    applyV8Tuning(); // before the threads start: they inherit it (engine/v8-tuning.ts)
     for (let i = this.callerRuns ? 1 : 0; i < this.workers; i++) this.spawn();
   }
 

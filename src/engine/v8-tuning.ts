@@ -1,8 +1,8 @@
 /**
- * V8 tiering for short runs. Every process and every worker isolate compiles its hot functions
- * with TurboFan on background threads; at V8's default interrupt budget a short run (a shard, a
- * small tree) spent about a third of its CPU compiling functions that then ran only a few hundred
- * times (perf, `stats --shard 3/8` of the 20,000-image bench library: 34 % of all samples in
+ * V8 tiering for runs on worker threads. Every process and every worker isolate compiles its hot
+ * functions with TurboFan on background threads; at V8's default interrupt budget a short run (a
+ * shard, a small tree) spent about a third of its CPU compiling functions that then ran only a few
+ * hundred times (perf, `stats --shard 3/8` of the 20,000-image bench library: 34 % of all samples in
  * `v8::internal::compiler`). Four times the budget optimises only the code that stays hot: a
  * shard's CPU fell from ~1.7 to ~1.35 s, the whole-library run is unchanged.
  * Sixteen times it, since: per-thread CPU from /proc of a whole-library validate (20,000 images,
@@ -13,16 +13,46 @@
  * loaded machine (CPU of the whole process, validate / stats): 4× 3.63 / 3.65 s, 8× 3.23 / 3.37,
  * 15× (1,000,000) 3.02 / 3.20, 30×–118× within noise of 15×; 16× is taken.
  *
- * V8 flags are process-wide, so only entry points call this (the CLI with the server, the bench
- * runner), never the library; worker threads started later inherit it. A budget given on the
- * command line or in NODE_OPTIONS wins.
+ * Only once a run walks the tree or starts a worker pool (session 19): a run answered by the
+ * index's tree memo does neither. It has the second core to itself, so its compile jobs cost no
+ * time, and the code it runs is cold Node code run once per file (a stat of every sidecar,
+ * ~18,700 on the bench library), which the high budget kept in the interpreter: that stat loop
+ * took 99 ms instead of 75, a warm `validate` ~150 ms instead of ~140. `--no-index` runs: the same
+ * with the budget raised at the walk (interleaved medians, 7 rounds: validate 1,028 / 1,030 ms,
+ * stats 1,304 / 1,277); raised only at the pool's start, they were ~25 ms slower.
+ *
+ * V8 flags are process-wide, so only entry points decide (the CLI with the server, the bench
+ * runner: `allowV8Tuning`), never the library; it applies it when the long part of a run begins
+ * (`applyV8Tuning`: a scan's walk, a thread pool's start), and worker threads inherit it. A budget
+ * given on the command line or in NODE_OPTIONS wins.
  */
 import { setFlagsFromString } from 'node:v8';
 
 export const INTERRUPT_BUDGET = 16 * 67_584;
 
-export function tuneV8ForShortRuns(execArgv: readonly string[], nodeOptions: string | undefined): boolean {
+/** Set by an entry point; read when a pool starts. */
+let allowed = false;
+let applied = false;
+
+/**
+ * An entry point's consent: raise V8's interrupt budget when a worker pool starts. False (and
+ * nothing changes) when the user gave a budget of their own.
+ */
+export function allowV8Tuning(execArgv: readonly string[], nodeOptions: string | undefined): boolean {
   if (execArgv.some((a) => a.includes('interrupt-budget')) || (nodeOptions ?? '').includes('interrupt-budget')) return false;
+  allowed = true;
+  return true;
+}
+
+/** Raise the budget now, once, if an entry point allowed it (the thread pool calls this as it starts). True when this call raised it. */
+export function applyV8Tuning(): boolean {
+  if (!allowed || applied) return false;
+  applied = true;
   setFlagsFromString(`--interrupt-budget=${INTERRUPT_BUDGET}`);
   return true;
+}
+
+/** Whether the budget was raised in this process (for tests and `doctor`). */
+export function v8TuningApplied(): boolean {
+  return applied;
 }
