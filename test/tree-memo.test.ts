@@ -544,3 +544,37 @@ test('tree memo: index status reports the memos beside the index with their delt
   clearIndex(root, { path: indexPath });
   assert.deepEqual(indexStatus(root, { path: indexPath }).tree_memos, { files: 0, bytes: 0 });
 });
+
+test('tree memo: the checks go through the fast stat (and say so), give what fs.statSync gives, and still see a ctime-only edit', async (t) => {
+  const dir = testDir(t, 'isc-memo-fast-');
+  const { root } = tree(dir);
+  const f = join(root, 'photos/d1/IMG_2.json');
+  utimesSync(f, FIXED_TIME, FIXED_TIME);
+  const indexPath = join(dir, 'idx', 'index');
+  const plain = noTimes(await stats(root, { index: false, list: true }));
+  const run = async (fastStat: boolean) => {
+    let seen: IndexRunStats | null = null;
+    const out = noTimes(await stats(root, { index: { path: indexPath, racyMarginMs: 0, fastStat, onStats: (s) => (seen = s) }, list: true }));
+    return { out, s: seen as IndexRunStats | null };
+  };
+  let last = await run(true);
+  for (let i = 0; i < 8 && !last.s?.memo; i++) last = await run(true);
+  assert.equal(last.out, plain);
+  assert.equal(last.s?.memo, true, 'answered by the memo');
+  assert.equal(last.s?.fastStat, true, 'its checks went the fast path');
+  const pure = await run(false);
+  assert.equal(pure.out, plain);
+  assert.equal(pure.s?.memo, true);
+  assert.equal(pure.s?.fastStat, false, 'fastStat: false: fs.statSync only');
+  // Same size, mtime restored: only ctime tells.
+  const ctime = statSync(f, { bigint: true }).ctimeNs;
+  writeFileSync(f, readFileSync(f, 'utf8').replace('"success": true', '"success": !rue'));
+  // utimes moves ctime too: again until the clock has ticked (a coarse one may give the same tick).
+  for (let i = 0; i < 1000 && (i === 0 || statSync(f, { bigint: true }).ctimeNs === ctime); i++) utimesSync(f, FIXED_TIME, FIXED_TIME);
+  assert.notEqual(statSync(f, { bigint: true }).ctimeNs, ctime);
+  const after = await run(true);
+  assert.equal(after.out, noTimes(await stats(root, { index: false, list: true })));
+  assert.notEqual(after.out, plain, 'the edit changed the output');
+  assert.equal(after.s?.memoPatched !== undefined || after.s?.memo !== true, true, 'not answered whole by the stale memo');
+  assert.equal(after.s?.fastStat, true);
+});

@@ -650,7 +650,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
         // A run already asked to stop throws as the walk would (walk.ts), memo or not: a caller that
         // aborted must not get an answer it would not get without the index.
         opts.signal?.throwIfAborted();
-        const hit = loadMemo(place, MAX_PATCHED_FILES);
+        const hit = loadMemo(place, MAX_PATCHED_FILES, { fastStat: indexOpts.fastStat });
         if (!hit) return null;
         // A memo whose parts are not what a run wrote (bytes made by hand, with a checksum to
         // match) is a miss, never a crash: the session is put back as it was, the run goes on.
@@ -673,7 +673,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
         }
         opts.signal?.throwIfAborted(); // aborted while a patch ran
         opts.onProgress?.(...progressOf(answer.progress));
-        await noteMemoRun(location, indexOpts, answer.stored.index, hit.checks, answer.patchedRecords);
+        await noteMemoRun(location, indexOpts, answer.stored.index, hit.checks, answer.patchedRecords, hit.fastStat);
         return { output: answer.output };
       },
       store: (output: Out | null) => {

@@ -22,7 +22,7 @@ import { relativeTo } from '../fs/rel-path.js';
 import { withSidecarLock } from '../fs/lock.js';
 import { removeStaleTempFiles, tempNameFor } from '../fs/temp-files.js';
 import type { FileInspection, InspectOptions } from '../tasks/inspect.js';
-import { IDENTITY_BYTES, identityBytes, identityEquals, IdentityScratch, statIdentity, type FileIdentity } from './identity.js';
+import { IDENTITY_BYTES, identityBytes, identityEquals, IdentityScratch, STAT_FILE, statIdentity, type FileIdentity } from './identity.js';
 import { buildId, isCacheable, optionsKey } from './key.js';
 import { PATH_MARK, racyCutoffNs, takeEntry, type EntryOptions } from './entry.js';
 import { DirSnapshots, type EntrySink } from './dir-cache.js';
@@ -83,6 +83,12 @@ export interface IndexOptions extends IndexLocationOptions {
    * the same either way.
    */
   memo?: boolean;
+  /**
+   * The stat of every file a warm run checks through Node's own stat binding (identity.ts
+   * IdentityScratch), trusted after it agreed with fs.statSync in this process. On by default;
+   * false: fs.statSync only (the CLI: IMAGE_SIDECAR_INDEX_FAST_STAT=off). Results are the same.
+   */
+  fastStat?: boolean;
 }
 
 export interface IndexRunStats {
@@ -118,6 +124,8 @@ export interface IndexRunStats {
   memo?: boolean;
   /** Records a tree memo's patch made again (the sidecars they read changed); absent: answered whole. */
   memoPatched?: number;
+  /** The warm checks' stats went the fast path (identity.ts IdentityScratch; off: `fastStat: false`). */
+  fastStat?: boolean;
 }
 
 export const DEFAULT_RACY_MARGIN_MS = 2000;
@@ -223,7 +231,7 @@ function warnLocation(location: IndexLocation, opts: IndexOptions): void {
  * records: the location's warning, stale temp files swept, the last run's figures (every sidecar a
  * hit), and `onStats` with the figures of the run that made the memo (`memo: true`).
  */
-export async function noteMemoRun(location: IndexLocation, opts: IndexOptions, made: IndexRunStats | null, checks: readonly number[], patched: number): Promise<void> {
+export async function noteMemoRun(location: IndexLocation, opts: IndexOptions, made: IndexRunStats | null, checks: readonly number[], patched: number, fastStat: boolean): Promise<void> {
   warnLocation(location, opts);
   const { path } = location;
   const sidecars = checks[1];
@@ -247,6 +255,7 @@ export async function noteMemoRun(location: IndexLocation, opts: IndexOptions, m
     extended: false,
     delta: false,
     memo: true,
+    fastStat,
     ...(patched > 0 ? { memoPatched: patched } : {}),
   });
 }
@@ -302,7 +311,7 @@ export class ScanIndex implements EntrySink {
   readonly rootAbs: string;
   /** The checks this run made, for its tree memo (tree-memo.ts): spoiled by anything else it did. */
   readonly memoLog = new CheckLog();
-  private readonly idScratch = new IdentityScratch();
+  private readonly idScratch: IdentityScratch;
 
   private constructor(
     root: string,
@@ -311,6 +320,7 @@ export class ScanIndex implements EntrySink {
     location: IndexLocation,
   ) {
     this.location = location;
+    this.idScratch = new IdentityScratch({ fast: opts.fastStat });
     this.rootAbs = resolve(root);
     this.relOf = relativeTo(this.rootAbs);
     this.key = optionsKey(inspect);
@@ -581,16 +591,8 @@ export class ScanIndex implements EntrySink {
     const steps = new Uint8Array(meta.steps.length);
     const fileHolds = (i: number): boolean => {
       if (files[i] === 0) {
-        let ok = false;
-        try {
-          const st = statSync(meta.files[i], { bigint: true, throwIfNoEntry: false });
-          if (st && st.isFile()) {
-            ok = this.idScratch.matches(st, ids, i * IDENTITY_BYTES);
-            if (ok) this.memoLog.file(meta.files[i], ids.subarray(i * IDENTITY_BYTES, (i + 1) * IDENTITY_BYTES));
-          }
-        } catch {
-          ok = false;
-        }
+        const ok = this.idScratch.stat(meta.files[i]) === STAT_FILE && this.idScratch.equals(ids, i * IDENTITY_BYTES);
+        if (ok) this.memoLog.file(meta.files[i], ids.subarray(i * IDENTITY_BYTES, (i + 1) * IDENTITY_BYTES));
         files[i] = ok ? 1 : 2;
       }
       return files[i] === 1;
@@ -726,7 +728,7 @@ export class ScanIndex implements EntrySink {
       this.close();
     }
     const d = this.dirs;
-    this.opts.onStats?.({ path, where: this.location.where, hits: this.hits, misses: this.misses, recorded: this.recordedCount, entries, bytes, written, dirsReused: d.hits, dirsRead: d.misses, linksReused: d.linksReused, linksResolved: d.linksResolved, foldersServed: this.foldersServed, recordsServed: this.recordsServed, pruned: written && pruneLoaded, extended, delta });
+    this.opts.onStats?.({ path, where: this.location.where, hits: this.hits, misses: this.misses, recorded: this.recordedCount, entries, bytes, written, dirsReused: d.hits, dirsRead: d.misses, linksReused: d.linksReused, linksResolved: d.linksResolved, foldersServed: this.foldersServed, recordsServed: this.recordsServed, pruned: written && pruneLoaded, extended, delta, fastStat: this.idScratch.fastUsed });
   }
 
   /** This run's figures (`index status`, the index header). */

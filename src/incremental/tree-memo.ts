@@ -13,11 +13,11 @@
  * checks holding means the same run again. One file per command and options (`<index>.memo-<key>`),
  * replaced whole (temp file + rename), checksummed; a damaged, foreign or stale one is a miss.
  */
-import { closeSync, openSync, readdirSync, readSync, renameSync, rmSync, statSync, writeFileSync, writeSync, fstatSync, type BigIntStats } from 'node:fs';
+import { closeSync, openSync, readdirSync, readSync, renameSync, rmSync, statSync, writeFileSync, writeSync, fstatSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
 import { crc32 } from 'node:zlib';
-import { IDENTITY_BYTES, IdentityScratch } from './identity.js';
+import { IDENTITY_BYTES, IdentityScratch, STAT_DIR, STAT_FILE, STAT_NONE } from './identity.js';
 import { lookupEntry } from '../discovery/resolve-link.js';
 import { tempNameFor } from '../fs/temp-files.js';
 import { READ_FLAGS } from '../fs/regular-file.js';
@@ -362,8 +362,8 @@ export interface ChangedFiles {
  * A folder, image or name that fails ends it (false). Sidecars that fail are collected, up to
  * `maxChanged` (more: false), for a patch: the result is then the changed ones.
  */
-function checksHold(paths: Buffer[], counts: number[], ids: Buffer, idsAt: number, maxChanged: number): ChangedFiles | false {
-  const scratch = new IdentityScratch();
+function checksHold(paths: Buffer[], counts: number[], ids: Buffer, idsAt: number, maxChanged: number, fastStat: boolean): { changed: ChangedFiles; fast: boolean } | false {
+  const scratch = new IdentityScratch({ fast: fastStat });
   const changed: ChangedFiles = { at: [], ids: [] };
   let at = idsAt;
   for (let kind = 0; kind < KINDS; kind++) {
@@ -375,36 +375,28 @@ function checksHold(paths: Buffer[], counts: number[], ids: Buffer, idsAt: numbe
       if (kind === NAME) {
         if (NOTHING.compare(ids, at + STAMP_BYTES, at + STAMP_BYTES + IDENTITY_BYTES) !== 0) {
           const cut = p.lastIndexOf('/');
-          const dirSt = statOrNone(cut <= 0 ? '/' : p.slice(0, cut));
-          if (dirSt !== undefined && dirSt.isDirectory() && scratch.matches(dirSt, ids, at + STAMP_BYTES)) continue;
+          if (scratch.stat(cut <= 0 ? '/' : p.slice(0, cut)) === STAT_DIR && scratch.equals(ids, at + STAMP_BYTES)) continue;
         }
         const r = lookupEntry(p);
         if ('code' in r || r.stamp.compare(ids, at, at + STAMP_BYTES) !== 0) return false;
         continue;
       }
-      const st = statOrNone(p);
-      const kindOk = st !== undefined && (kind === DIR ? st.isDirectory() : kind === FILE ? st.isFile() : true);
-      const holds = kindOk ? scratch.matches(st!, ids, at) : NOTHING.compare(ids, at, at + IDENTITY_BYTES) === 0;
+      const found = scratch.stat(p);
+      const kindOk = found !== STAT_NONE && (kind === DIR ? found === STAT_DIR : kind === FILE ? found === STAT_FILE : true);
+      const holds = kindOk ? scratch.equals(ids, at) : NOTHING.compare(ids, at, at + IDENTITY_BYTES) === 0;
       if (holds) continue;
       if (kind !== FILE || changed.at.length >= maxChanged) return false;
       changed.at.push(n);
       changed.ids.push(kindOk ? Buffer.from(scratch.bytes) : null);
     }
   }
-  return changed;
-}
-
-/** stat (bigint), or undefined: nothing there, or an error. */
-function statOrNone(p: string): BigIntStats | undefined {
-  try {
-    return statSync(p, { bigint: true, throwIfNoEntry: false });
-  } catch {
-    return undefined;
-  }
+  return { changed, fast: scratch.fastUsed };
 }
 
 export interface MemoHit {
   payload: unknown;
+  /** The checks' stats went the fast path (identity.ts IdentityScratch). */
+  fastStat: boolean;
   /** The memo file's generation (storeMemoDelta names it). */
   gen: string;
   /** The delta's body (storeMemoDelta) when one of this generation was read; its sidecars' identities are the checks'. */
@@ -431,7 +423,7 @@ export interface MemoHit {
  * The stored output when the memo is this key's, whole, and every check it lists still holds but
  * for at most `maxChanged` sidecars (a patch: `changed`); else null (the run goes on without it).
  */
-export function loadMemo(place: MemoPlace, maxChanged = 0): MemoHit | null {
+export function loadMemo(place: MemoPlace, maxChanged = 0, opts: { fastStat?: boolean } = {}): MemoHit | null {
   const frame = readFrame(place.file, MAGIC);
   if (!frame) return null;
   const { buf } = frame;
@@ -457,9 +449,11 @@ export function loadMemo(place: MemoPlace, maxChanged = 0): MemoHit | null {
   // The delta of this generation, if any: its sidecars' identities replace the memo's.
   const delta = typeof head.gen === 'string' ? readDelta(place, head.gen, head.counts[FILE]) : null;
   if (delta) for (const [n, id] of delta.files) (id ?? NOTHING).copy(buf, idsAt + head.counts[DIR] * IDENTITY_BYTES + n * IDENTITY_BYTES);
-  const changed = checksHold(paths, head.counts, buf, idsAt, maxChanged);
-  if (!changed) return null;
+  const held = checksHold(paths, head.counts, buf, idsAt, maxChanged, opts.fastStat !== false);
+  if (!held) return null;
+  const { changed } = held;
   return {
+    fastStat: held.fast,
     payload: parsed.payload,
     gen: head.gen,
     delta: delta ? delta.body : null,

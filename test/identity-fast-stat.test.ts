@@ -1,0 +1,133 @@
+/**
+ * The warm checks' stat (incremental/identity.ts IdentityScratch.stat): Node's own stat binding as
+ * a fast path, fs.statSync as the reference. Each test tries to make the fast path give an answer
+ * the reference would not: every kind of path, a binding that lies, one that is missing, a NUL.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, symlinkSync, utimesSync, writeFileSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { IdentityScratch, identityBytes, resetFastStatForTests, statIdentityAny, STAT_DIR, STAT_FILE, STAT_NONE, STAT_OTHER } from '../src/incremental/identity.js';
+import { testDir } from './helpers/tree.js';
+
+/** Paths of every kind a check meets: folder, file, links to each, a dangling link, a loop, a FIFO, nothing, a path through a file, Unicode. */
+function paths(dir: string): string[] {
+  mkdirSync(join(dir, 'd'));
+  writeFileSync(join(dir, 'd/a.json'), '{"a": 1}');
+  writeFileSync(join(dir, 'd/Ünïcødé 名前.json'), '{}');
+  symlinkSync('a.json', join(dir, 'd/link.json'));
+  symlinkSync('../d', join(dir, 'd/up'));
+  symlinkSync('missing.json', join(dir, 'd/dangling.json'));
+  symlinkSync('loop2', join(dir, 'd/loop1'));
+  symlinkSync('loop1', join(dir, 'd/loop2'));
+  const fifo = join(dir, 'd/fifo');
+  const mk = spawnSync('mkfifo', [fifo]);
+  const out = ['d', 'd/a.json', 'd/Ünïcødé 名前.json', 'd/link.json', 'd/up', 'd/dangling.json', 'd/loop1', 'd/none.json', 'd/a.json/below', 'd/', '.'].map((p) => join(dir, p));
+  if (mk.status === 0) out.push(fifo);
+  return out;
+}
+
+/** What the reference gives a path: its kind and identity bytes. */
+function reference(p: string): [number, string | null] {
+  const s = new IdentityScratch({ fast: false });
+  const kind = s.stat(p);
+  return [kind, kind === STAT_NONE ? null : s.bytes.toString('hex')];
+}
+
+test('fast stat: every kind of path gets the kind and identity fs.statSync gives', (t) => {
+  const dir = testDir(t, 'isc-faststat-');
+  const list = paths(dir);
+  resetFastStatForTests('unknown');
+  const fast = new IdentityScratch();
+  const got = list.map((p) => {
+    const kind = fast.stat(p);
+    return [kind, kind === STAT_NONE ? null : fast.bytes.toString('hex')];
+  });
+  assert.deepEqual(got, list.map(reference));
+  assert.equal(fast.fastUsed, true, 'the binding was trusted after the first path and answered the rest');
+  // The kinds themselves, as statSync names them.
+  const kinds = list.map((p) => reference(p)[0]);
+  assert.deepEqual(kinds.slice(0, 11), [STAT_DIR, STAT_FILE, STAT_FILE, STAT_FILE, STAT_DIR, STAT_NONE, STAT_NONE, STAT_NONE, STAT_NONE, STAT_DIR, STAT_DIR]);
+  if (list.length > 11) assert.equal(kinds[11], STAT_OTHER);
+  // The identity is identity.ts's own layout (what the index stores).
+  const id = statIdentityAny(list[1]);
+  assert.ok(id);
+  fast.stat(list[1]);
+  assert.ok(fast.bytes.equals(identityBytes(id)));
+});
+
+test('fast stat: an edit that keeps size and mtime moves the identity through the fast path too', (t) => {
+  const dir = testDir(t, 'isc-faststat-');
+  const f = join(dir, 'a.json');
+  writeFileSync(f, '{"success": true}');
+  utimesSync(f, 1_700_000_000, 1_700_000_000);
+  resetFastStatForTests('yes');
+  const s = new IdentityScratch();
+  assert.equal(s.stat(f), STAT_FILE);
+  const before = Buffer.from(s.bytes);
+  const ctime = statSync(f, { bigint: true }).ctimeNs;
+  writeFileSync(f, readFileSync(f, 'utf8').replace('true', 'tru3'));
+  // utimes moves ctime too: again until the clock has ticked (a coarse one may give the same tick).
+  for (let i = 0; i < 1000 && (i === 0 || statSync(f, { bigint: true }).ctimeNs === ctime); i++) utimesSync(f, 1_700_000_000, 1_700_000_000);
+  assert.notEqual(statSync(f, { bigint: true }).ctimeNs, ctime);
+  assert.equal(s.stat(f), STAT_FILE);
+  assert.equal(s.fastUsed, true);
+  assert.ok(!s.bytes.equals(before), 'the ctime change is in the identity');
+  assert.equal(s.bytes.toString('hex'), reference(f)[1]);
+});
+
+test('fast stat: a binding that gives other numbers is caught on the first path and never used', (t) => {
+  const dir = testDir(t, 'isc-faststat-');
+  const list = paths(dir);
+  // Node's real binding, with the ctime's nanoseconds moved by one (a layout that changed).
+  const real = (process as unknown as { binding(n: string): { stat: (...a: unknown[]) => BigInt64Array | undefined } }).binding('fs');
+  const lying = (p: string, big: true, req: undefined, noThrow: false) => {
+    const v = real.stat(p, big, req, noThrow);
+    if (v === undefined) return v;
+    const copy = BigInt64Array.from(v);
+    copy[15] += 1n;
+    return copy;
+  };
+  resetFastStatForTests('unknown', lying);
+  const s = new IdentityScratch();
+  assert.deepEqual(list.map((p) => [s.stat(p), Buffer.from(s.bytes).toString('hex')]).map(([k, b]) => [k, k === STAT_NONE ? null : b]), list.map(reference));
+  assert.equal(s.fastUsed, false, 'never answered');
+  const later = new IdentityScratch();
+  later.stat(list[1]);
+  assert.equal(later.fastUsed, false, 'refused for the rest of the process');
+  resetFastStatForTests('unknown');
+});
+
+test('fast stat: no binding (a Node without it), a binding that throws, a NUL in a path: the reference answers', (t) => {
+  const dir = testDir(t, 'isc-faststat-');
+  const list = paths(dir);
+  for (const fn of [null, () => { throw new Error('ERR_ACCESS_DENIED'); }]) {
+    resetFastStatForTests('unknown', fn as null);
+    const s = new IdentityScratch();
+    assert.deepEqual(list.map((p) => { const k = s.stat(p); return [k, k === STAT_NONE ? null : s.bytes.toString('hex')]; }), list.map(reference));
+    assert.equal(s.fastUsed, false);
+  }
+  resetFastStatForTests('yes');
+  const s = new IdentityScratch();
+  // statSync refuses a NUL; the binding would stat the name up to it (here: the folder).
+  assert.equal(s.stat(`${join(dir, 'd')}\0/a.json`), STAT_NONE);
+  assert.equal(reference(`${join(dir, 'd')}\0/a.json`)[0], STAT_NONE);
+  resetFastStatForTests('unknown');
+});
+
+test('fast stat: not used under --pending-deprecation (process.binding would warn), and the run prints no warning', () => {
+  const script = `
+    const { IdentityScratch } = await import(${JSON.stringify(new URL('../src/incremental/identity.js', import.meta.url).href)});
+    const s = new IdentityScratch();
+    s.stat(process.cwd()); s.stat(process.cwd());
+    console.log(JSON.stringify(s.fastUsed));
+  `;
+  const run = (execArgv: string[]) => spawnSync(process.execPath, [...execArgv, '--input-type=module', '-e', script], { encoding: 'utf8' });
+  const plain = run([]);
+  assert.equal(plain.stdout.trim(), 'true', plain.stderr);
+  assert.equal(plain.stderr, '');
+  const pending = run(['--pending-deprecation']);
+  assert.equal(pending.stdout.trim(), 'false', pending.stderr);
+  assert.equal(pending.stderr, '');
+});
