@@ -78,7 +78,7 @@ export class MemoRecordsView {
     this.keysAt = this.keyEndsAt + 4 * n;
     if (this.keysAt > buf.length || this.keysAt + (n === 0 ? 0 : buf.readUInt32LE(this.keyEndsAt + 4 * (n - 1))) !== buf.length) throw new TypeError('not memo records');
     // Ends that only grow, and file checks the memo holds (one pass: well under a millisecond).
-    for (const endsAt of [this.depEndsAt, this.keyEndsAt]) {
+    for (const endsAt of n > 0 ? [this.depEndsAt, this.keyEndsAt] : []) {
       for (let i = 1, last = buf.readUInt32LE(endsAt); i < n; i++) {
         const e = buf.readUInt32LE(endsAt + 4 * i);
         if (e < last) throw new TypeError('not memo records');
@@ -114,11 +114,24 @@ export class MemoRecordsView {
     return out;
   }
 
-  /** Did record `i` read any of these file checks? */
-  readsAny(i: number, checks: ReadonlySet<number>): boolean {
-    const [from, to] = this.range(this.depEndsAt, i);
-    for (let at = this.depsAt + 4 * from; at < this.depsAt + 4 * to; at += 4) if (checks.has(this.buf.readUInt32LE(at))) return true;
-    return false;
+  /**
+   * Per record, 1 when it read any of these file checks (numbers below the memo's file checks):
+   * one pass over the deps column, copied into typed arrays (a call and a Set lookup per
+   * dependency, record by record, took ~10 ms for a patch's 34,000 records while cold).
+   */
+  readingAny(checks: Iterable<number>, fileChecks: number): Uint8Array {
+    const mark = new Uint8Array(fileChecks);
+    for (const c of checks) if (Number.isInteger(c) && c >= 0 && c < fileChecks) mark[c] = 1;
+    const n = this.n;
+    // Host order: little-endian, as the layout (the index refuses other hosts: store.ts).
+    const ends = new Uint32Array(Uint8Array.prototype.slice.call(this.buf, this.depEndsAt, this.depEndsAt + 4 * n).buffer);
+    const deps = new Uint32Array(Uint8Array.prototype.slice.call(this.buf, this.depsAt, this.keyEndsAt).buffer);
+    const out = new Uint8Array(n);
+    for (let i = 0, d = 0; i < n; i++) {
+      const end = ends[i];
+      for (; d < end; d++) if (mark[deps[d]] === 1) out[i] = 1;
+    }
+    return out;
   }
 
   key(i: number): string {

@@ -727,8 +727,9 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
     // The records to make again, in tree order (the memo's records are).
     const dirty: number[] = [];
     const keys = new Set<string>();
+    const reading = lazy.readingAny(changed, hit.fileChecks);
     for (let i = 0; i < n; i++) {
-      if (!(over.has(i) ? depsOf(i).some((d) => changed.has(d)) : lazy.readsAny(i, changed))) continue;
+      if (!(over.has(i) ? depsOf(i).some((d) => changed.has(d)) : reading[i] === 1)) continue;
       dirty.push(i);
       keys.add(lazy.key(i));
     }
