@@ -10,6 +10,10 @@ import { mkdirSync, symlinkSync, utimesSync, writeFileSync, readFileSync, statSy
 import { join } from 'node:path';
 import { IdentityScratch, identityBytes, resetFastStatForTests, statIdentityAny, STAT_DIR, STAT_FILE, STAT_NONE, STAT_OTHER } from '../src/incremental/identity.js';
 import { testDir } from './helpers/tree.js';
+import { parseJson, runCli } from './helpers/cli.js';
+import { performanceInfo } from '../src/ops/performance.js';
+import { doctorSummary } from '../src/cli/summaries.js';
+import { makeStyle } from '../src/cli/style.js';
 
 /** Paths of every kind a check meets: folder, file, links to each, a dangling link, a loop, a FIFO, nothing, a path through a file, Unicode. */
 function paths(dir: string): string[] {
@@ -130,4 +134,15 @@ test('fast stat: not used under --pending-deprecation (process.binding would war
   const pending = run(['--pending-deprecation']);
   assert.equal(pending.stdout.trim(), 'false', pending.stderr);
   assert.equal(pending.stderr, '');
+});
+
+test('fast stat: doctor says whether the index checks use it, and IMAGE_SIDECAR_INDEX_FAST_STAT=off turns it off', async () => {
+  type Info = { index: { fastStat: { enabled: boolean; available: boolean; inUse: boolean } } };
+  const on = parseJson<Info>(await runCli(['doctor', '--json']));
+  assert.deepEqual(on.index.fastStat, { enabled: true, available: true, inUse: true });
+  const off = parseJson<Info>(await runCli(['doctor', '--json'], { env: { IMAGE_SIDECAR_INDEX_FAST_STAT: 'off' } }));
+  assert.deepEqual(off.index.fastStat, { enabled: false, available: false, inUse: false });
+  const line = (fastStat: boolean) => doctorSummary(performanceInfo({}, { fastStat }), makeStyle(false)).find((l) => l.includes('index checks'));
+  assert.match(line(false) ?? '', /index checks +fs\.statSync \(IMAGE_SIDECAR_INDEX_FAST_STAT=off\)/);
+  assert.match(line(true) ?? '', /index checks +stat through Node's own binding/);
 });

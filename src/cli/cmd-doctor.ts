@@ -15,7 +15,7 @@ export async function run(ctx: CommandContext): Promise<number> {
   } catch (e) {
     encryption = { error: (e as Error).message }; // a broken key setup is reported, not fatal here
   }
-  const info = { ...performanceInfo(engineFromEnv(ctx.io.env)), encryption };
+  const info = { ...performanceInfo(engineFromEnv(ctx.io.env), { fastStat: ctx.io.env.IMAGE_SIDECAR_INDEX_FAST_STAT !== 'off' }), encryption };
   const keyLine = !encryption ? 'no key configured' : 'error' in encryption ? `key error: ${encryption.error}` : `${encryption.source}: ${[...encryption.key_ids.map((id) => `key id ${id}`), ...(encryption.passphrase_id ? [`passphrase id ${encryption.passphrase_id}`] : [])].join(', ')}`;
   await emit(ctx, { result: info, what: 'performance information', human: (style) => [...doctorSummary(info, style), `  encryption    ${keyLine}`] });
   return EXIT_CLEAN;

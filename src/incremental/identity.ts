@@ -5,6 +5,7 @@
  * edit that restores mtime (touch -r, utimes) still changes the identity.
  */
 import { lstatSync, statSync, type BigIntStats } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 
 /** 5 × u64: dev, ino, size, mtime_ns, ctime_ns (the index stores these 40 bytes per file). */
 export const IDENTITY_BYTES = 40;
@@ -239,6 +240,17 @@ export class IdentityScratch {
     pure.copy(this.bytes);
     fastStat!.trusted = same ? 'yes' : 'no';
   }
+}
+
+/**
+ * Whether the warm checks' stat can take the fast path in this process (`doctor`): when no stat
+ * has decided it yet, this module's own file is stat'ed both ways.
+ */
+export function fastStatStatus(): { available: boolean; reason?: string } {
+  fastStat ??= { fn: bindingStat(), trusted: 'unknown' };
+  if (fastStat.fn === null) return { available: false, reason: "no process.binding('fs').stat here, or --pending-deprecation" };
+  if (fastStat.trusted === 'unknown') new IdentityScratch().stat(fileURLToPath(import.meta.url));
+  return fastStat.trusted === 'yes' ? { available: true } : { available: false, reason: "Node's stat binding disagreed with fs.statSync" };
 }
 
 /** Tests: forget whether the binding was trusted (so that a test can make it be checked again, or refuse it). */

@@ -10,6 +10,7 @@ import { resolveEngine, THREADS_BREAK_EVEN_FILES, type EngineOptions } from '../
 import { DEFAULT_MAX_DEPTH, DEFAULT_MAX_FILE_SIZE } from '../formats/value.js';
 import type { EngineKind } from '../types.js';
 import { accelStatus } from '../accel/scanner.js';
+import { fastStatStatus } from '../incremental/identity.js';
 
 export interface PerformanceInfo {
   version: string;
@@ -31,13 +32,21 @@ export interface PerformanceInfo {
     wasm: { enabled: boolean; available: boolean; inUse: boolean; reason?: string };
     note: string;
   };
+  /**
+   * The incremental index's warm checks: their stat through Node's own binding (fast path), asked
+   * for (not IMAGE_SIDECAR_INDEX_FAST_STAT=off), agreeing with fs.statSync here, so in use.
+   */
+  index: { fastStat: { enabled: boolean; available: boolean; inUse: boolean; reason?: string } };
   limits: { maxFileSize: number; maxDepth: number };
   /** The earlier wrapper's keys: workers a tree operation uses by default; no time limit. */
   max_workers: number;
   timeout: null;
 }
 
-export function performanceInfo(opts: EngineOptions = {}): PerformanceInfo {
+export function performanceInfo(opts: EngineOptions = {}, index: { fastStat?: boolean } = {}): PerformanceInfo {
+  const statEnabled = index.fastStat !== false;
+  const stat = statEnabled ? fastStatStatus() : { available: false };
+  const fastStat = { enabled: statEnabled, available: stat.available, inUse: statEnabled && stat.available, ...('reason' in stat && stat.reason ? { reason: stat.reason } : {}) };
   const def = resolveEngine(opts);
   const enabled = opts.accel !== false;
   const loaded = accelStatus();
@@ -57,6 +66,7 @@ export function performanceInfo(opts: EngineOptions = {}): PerformanceInfo {
     },
     breakEvenFiles: THREADS_BREAK_EVEN_FILES,
     acceleration: { native: false, wasm, note },
+    index: { fastStat },
     limits: { maxFileSize: DEFAULT_MAX_FILE_SIZE, maxDepth: DEFAULT_MAX_DEPTH },
     max_workers: def.workers,
     timeout: null,
