@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { formatStats, stats, validate, type IndexOptions, type IndexRunStats, type ValidationResult } from '../src/index.js';
 import { IdentityScratch, identityBytes, resetFastStatForTests, statIdentityAny, STAT_FILE, STAT_NONE } from '../src/incremental/identity.js';
-import { IndexFormatError, WindowReader } from '../src/incremental/store.js';
+import { entryIdentity, entryKey, entryPayload, IndexFormatError, IndexReader, IndexWriter, TABLE_FILES, WindowReader } from '../src/incremental/store.js';
 import { FAKE_JPEG, makeTree, sidecarData, testDir } from './helpers/tree.js';
 
 const FIXED_TIME = 1_700_000_000;
@@ -389,4 +389,93 @@ test('attack19 V8 budget: a budget the user gave wins however V8 is given it (--
     if (!last.memo) assert.equal(last.applied, true, 'a run that walks raises it');
   }
   assert.deepEqual(last, { memo: true, applied: false }, 'the run the memo answered kept V8 default budget');
+});
+
+test('attack19 index file: entries of every size (a few bytes to past 1 MiB) found in scattered and in file order give their own payloads; a flipped byte or a cut file is caught, never another entry', (t) => {
+  const dir = testDir(t, 'isc-a19-idx-');
+  const path = join(dir, 'index');
+  const w = IndexWriter.create(path);
+  let x = 0x1234567;
+  const rnd = (n: number) => {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    return (x >>> 0) % n;
+  };
+  const sizes: number[] = [];
+  for (let i = 0; i < 300; i++) sizes.push(i % 50 === 7 ? (1 << 20) + rnd(1 << 20) : i % 9 === 0 ? 8000 + rnd(20000) : rnd(3000));
+  const payloadOf = (i: number) => {
+    const p = Buffer.alloc(sizes[i]);
+    for (let j = 0; j < p.length; j++) p[j] = (i * 31 + j * 7) & 0xff;
+    return p;
+  };
+  const idOf = (i: number) => {
+    const id = Buffer.alloc(40);
+    id.writeUInt32LE(i, 0);
+    return id;
+  };
+  for (let i = 0; i < sizes.length; i++) w.add(TABLE_FILES, `k/${i}`, idOf(i), [payloadOf(i)]);
+  w.finish({ format: 'image-sidecar-index', root: dir, keys: [], written: new Date(0).toISOString() });
+  renameSync(w.path, path);
+  const check = (r: IndexReader, i: number) => {
+    const v = r.find(TABLE_FILES, `k/${i}`);
+    assert.ok(v, `k/${i} found`);
+    assert.ok(entryIdentity(v).equals(idOf(i)), `k/${i}: its identity`);
+    assert.ok(entryPayload(v).equals(payloadOf(i)), `k/${i}: its payload`);
+  };
+  const r = IndexReader.open(path)!;
+  try {
+    // Scattered, then forwards and backwards (streams moving on, windows straddled), twice.
+    const order = sizes.map((_, i) => i);
+    for (let i = order.length - 1; i > 0; i--) {
+      const j = rnd(i + 1);
+      [order[i], order[j]] = [order[j], order[i]];
+    }
+    for (const i of [...order, ...order.map((_, i) => i), ...order.map((_, i) => order.length - 1 - i)]) check(r, i);
+    let n = 0;
+    for (const v of r.entries()) {
+      const i = Number(entryKey(v).slice(2));
+      assert.ok(entryPayload(v).equals(payloadOf(i)), `entries(): k/${i}`);
+      n++;
+    }
+    assert.equal(n, sizes.length);
+  } finally {
+    r.close();
+  }
+  const good = readFileSync(path);
+  // A byte flipped in a big entry's payload, far past its first window: its CRC fails.
+  const big = sizes.findIndex((s) => s > 1 << 20);
+  const r2 = IndexReader.open(path)!;
+  const off = r2.find(TABLE_FILES, `k/${big}`)!.off;
+  r2.close();
+  const flipped = Buffer.from(good);
+  flipped[off + 11 + `k/${big}`.length + 40 + sizes[big] - 3] ^= 0x40;
+  writeFileSync(path, flipped);
+  const r3 = IndexReader.open(path)!;
+  try {
+    assert.throws(() => r3.find(TABLE_FILES, `k/${big}`), IndexFormatError);
+    check(r3, big + 1);
+  } finally {
+    r3.close();
+  }
+  // Cut: at every size the file is refused whole (no trailer), never read as another index.
+  for (const cut of [good.length - 1, good.length - 40, Math.floor(good.length / 2), 100, 8, 0]) {
+    writeFileSync(path, good.subarray(0, cut));
+    assert.throws(() => IndexReader.open(path)?.close(), IndexFormatError, `cut at ${cut}`);
+  }
+  // Cut under an open reader: lookups past the cut throw; none gives other bytes.
+  writeFileSync(path, good);
+  const r4 = IndexReader.open(path)!;
+  try {
+    truncateSync(path, Math.floor(good.length / 3));
+    for (let i = 0; i < sizes.length; i++) {
+      try {
+        check(r4, i);
+      } catch (e) {
+        assert.ok(e instanceof IndexFormatError, `k/${i}: ${String(e)}`);
+      }
+    }
+  } finally {
+    r4.close();
+  }
 });
