@@ -39,7 +39,9 @@ let applied = false;
  * nothing changes) when the user gave a budget of their own.
  */
 export function allowV8Tuning(execArgv: readonly string[], nodeOptions: string | undefined): boolean {
-  if (execArgv.some((a) => a.includes('interrupt-budget')) || (nodeOptions ?? '').includes('interrupt-budget')) return false;
+  // V8 takes its flags with '-' or '_' between words (`--interrupt_budget=...`).
+  const own = /interrupt[-_]budget/;
+  if (execArgv.some((a) => own.test(a)) || own.test(nodeOptions ?? '')) return false;
   allowed = true;
   return true;
 }

@@ -121,13 +121,26 @@ type BindingStat = (path: string, useBigint: true, req: undefined, throwIfNoEntr
  * fs.statSync gives is checked on the first paths a scratch stats (IdentityScratch.stat).
  */
 function bindingStat(): BindingStat | null {
-  if (process.execArgv.includes('--pending-deprecation') || (process.env.NODE_OPTIONS ?? '').includes('--pending-deprecation') || process.env.NODE_PENDING_DEPRECATION === '1') return null;
+  if (pendingDeprecation()) return null;
   try {
     const binding = (process as unknown as { binding(name: string): { stat?: unknown } }).binding('fs');
     return typeof binding.stat === 'function' ? (binding.stat as BindingStat).bind(binding) : null;
   } catch {
     return null;
   }
+}
+
+/**
+ * Is --pending-deprecation on? Node takes it spelled with underscores (`--pending_deprecation`) and
+ * with a value (`--pending-deprecation=true`), on the command line or in NODE_OPTIONS, and from
+ * NODE_PENDING_DEPRECATION=1; under any of them it wraps process.binding in a deprecation warning
+ * (its name is then no longer `binding`): that is checked too, whatever turned it on.
+ */
+function pendingDeprecation(): boolean {
+  const flag = /(?:^|\s)--pending[-_]deprecation(?:[=\s]|$)/;
+  if (process.execArgv.some((a) => flag.test(a)) || flag.test(process.env.NODE_OPTIONS ?? '') || process.env.NODE_PENDING_DEPRECATION === '1') return true;
+  const b = (process as unknown as { binding?: unknown }).binding;
+  return typeof b !== 'function' || b.name !== 'binding';
 }
 
 /** The binding, once per process: 'unknown' until a path's stat agreed (or not) with fs.statSync's. */
