@@ -85,15 +85,21 @@ test('fast stat: a binding that gives other numbers is caught on the first path 
   const dir = testDir(t, 'isc-faststat-');
   const list = paths(dir);
   // Node's real binding, with the ctime's nanoseconds moved by one (a layout that changed).
-  const real = (process as unknown as { binding(n: string): { stat: (...a: unknown[]) => BigInt64Array | undefined } }).binding('fs');
-  const lying = (p: string, big: true, req: undefined, noThrow: false) => {
+  const real = (process as unknown as { binding(n: string): { stat: (...a: unknown[]) => BigInt64Array | Float64Array | undefined } }).binding('fs');
+  // Both forms lie: the numbers (what the fast path reads) and the BigInts (its fallback).
+  const lying = (p: string, big: boolean, req: undefined, noThrow: false) => {
     const v = real.stat(p, big, req, noThrow);
     if (v === undefined) return v;
-    const copy = BigInt64Array.from(v);
-    copy[15] += 1n;
+    if (v instanceof BigInt64Array) {
+      const copy = BigInt64Array.from(v);
+      copy[15] += 1n;
+      return copy;
+    }
+    const copy = Float64Array.from(v);
+    copy[15] += 1;
     return copy;
   };
-  resetFastStatForTests('unknown', lying);
+  resetFastStatForTests('unknown', lying as unknown as Parameters<typeof resetFastStatForTests>[1]);
   const s = new IdentityScratch();
   assert.deepEqual(list.map((p) => [s.stat(p), Buffer.from(s.bytes).toString('hex')]).map(([k, b]) => [k, k === STAT_NONE ? null : b]), list.map(reference));
   assert.equal(s.fastUsed, false, 'never answered');
@@ -145,4 +151,23 @@ test('fast stat: doctor says whether the index checks use it, and IMAGE_SIDECAR_
   const line = (fastStat: boolean) => doctorSummary(performanceInfo({}, { fastStat }), makeStyle(false)).find((l) => l.includes('index checks'));
   assert.match(line(false) ?? '', /index checks +fs\.statSync \(IMAGE_SIDECAR_INDEX_FAST_STAT=off\)/);
   assert.match(line(true) ?? '', /index checks +stat through Node's own binding/);
+});
+
+test('fast stat: mtimes across the range (before 1970, at 2^32 s, near 2^34 s, past it) give what fs.statSync gives', (t) => {
+  const dir = testDir(t, 'isc-faststat-');
+  const f = join(dir, 'a.json');
+  writeFileSync(f, '{}');
+  resetFastStatForTests('yes');
+  const s = new IdentityScratch();
+  for (const secs of [-86_400.5, 0, 1.000000001, 2 ** 31 - 1, 2 ** 32 + 0.25, 2 ** 33 + 0.123456789, 2 ** 34 - 1, 2 ** 34 + 7, 1_700_000_000.987654321]) {
+    try {
+      utimesSync(f, secs, secs);
+    } catch {
+      continue; // a file system that refuses the time
+    }
+    assert.equal(s.stat(f), STAT_FILE);
+    assert.equal(s.bytes.toString('hex'), reference(f)[1], `mtime ${secs}`);
+  }
+  assert.equal(s.fastUsed, true);
+  resetFastStatForTests('unknown');
 });
