@@ -299,6 +299,8 @@ test('attack: a memo crafted with a matching checksum but parts no run writes (l
     ['problemSeqs not pairs', (m) => void (m.payload.problemSeqs = [5]), false, only],
     ['summary null', (m) => void (m.payload.summary = null), false, only],
     ['rows not rows', (m) => void (m.payload.rows = m.payload.rows === null ? null : { bogus: 1 }), false, ['validate']],
+    // validate's results answered straight from its columns (finishStored): results no record holds.
+    ['validate\'s record ends covering none of its results', (m) => void ((m.payload.rows as { ends?: unknown } | null)?.ends !== undefined && ((m.payload.rows as { ends: number[] }).ends = [])), false, ['validate']],
     ['output a number', (m) => void (m.payload.output = m.payload.output === null ? null : 7), false, ['stats', 'stats where', 'format-stats']],
     ['a record reading a file check the memo does not hold (a patch reads them)', (_m, lazy) => void (lazy.deps[0] = [1_000_000]), true, only],
     ['a record fewer than the rows', (_m, lazy) => void (lazy.keys.pop(), lazy.deps.pop(), lazy.tallies.pop(), lazy.bytes.pop(), (lazy.seqs.length -= 2)), true, only],

@@ -247,6 +247,12 @@ export interface MemoCommand<Row, Out> {
   encodeRows(rows: Row[]): unknown;
   decodeRows(stored: unknown): Row[];
   /**
+   * What `finish(decodeRows(stored), summary)` gives, made straight from the stored rows (a warm
+   * run's answer when no delta replaced a row: validate's 34,000 rows were sliced out of its
+   * 18,500 results only to be flattened again). Throws as decodeRows does on rows no run writes.
+   */
+  finishStored?(stored: unknown, summary: ScanSummary): Out;
+  /**
    * The stored output with some records' rows taken out (`removed`) and their new rows put in
    * (`added`), the summary being the patched run's: what `finish` would make of every row, without
    * reading the others; null when the output cannot be patched so (then `finish` of every row).
@@ -558,14 +564,16 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
           this.started = true; // answered: the scan is not run
           Object.assign(this.summary, stored.summary);
         } else {
-          const rows = def.decodeRows(base.rows);
-          if (!Array.isArray(rows)) throw new TypeError('not memo rows');
-          const delta = deltaAt(rows.length);
+          // Without a delta (nothing to put in place), straight from the stored rows where the command can.
+          const direct = hit.delta === null ? def.finishStored : undefined;
+          const rows = direct ? null : def.decodeRows(base.rows);
+          if (rows !== null && !Array.isArray(rows)) throw new TypeError('not memo rows');
+          const delta = rows === null ? null : deltaAt(rows.length);
           stored = storedWith(base, delta);
-          for (const [i, row] of rowsOfDelta(delta)) rows[i] = row;
+          if (rows !== null) for (const [i, row] of rowsOfDelta(delta)) rows[i] = row;
           this.started = true; // answered: the scan is not run
           Object.assign(this.summary, stored.summary);
-          output = def.finish(rows, this.summary);
+          output = rows === null ? direct!(base.rows, this.summary) : def.finish(rows, this.summary);
         }
         this.problemSeqs.push(...stored.problemSeqs);
         return { output, stored, progress: stored.progress, patchedRecords: 0 };

@@ -64,6 +64,12 @@ function validateMemo(resultsOf: (rec: ScanRecord) => ValidationResult[]): MemoC
       for (const r of rows) ends.push((n += r.length));
       return storedValidate(ends, rows.flat());
     },
+    finishStored: (stored) => {
+      const s = stored as StoredValidate;
+      // Every result belongs to a record (as decodeRows slices them): else not rows a run wrote.
+      if (!Array.isArray(s.ends) || !Array.isArray(s.name) || (s.ends.length === 0 ? 0 : s.ends[s.ends.length - 1]) !== s.name.length) throw new TypeError('not memo rows');
+      return resultsOfStored(s);
+    },
     decodeRows: (stored) => {
       const s = stored as StoredValidate;
       const all = resultsOfStored(s);
