@@ -158,7 +158,7 @@ let fastStat: { fn: BindingStat | null; trusted: 'unknown' | 'yes' | 'no' } | nu
  * path: optional (`fast: false` turns it off: IMAGE_SIDECAR_INDEX_FAST_STAT=off in the CLI), the
  * pure path always there, and trusted only after a path's stat gave the same kind and identity
  * both ways in this process (a Node whose binding lays its numbers out otherwise is caught there:
- * identity.test.ts); `fastUsed` says which one ran.
+ * identity-fast-stat.test.ts); `fastUsed` says which one ran.
  */
 export class IdentityScratch {
   private readonly words = new BigUint64Array(5);
@@ -173,12 +173,6 @@ export class IdentityScratch {
       fastStat ??= { fn: bindingStat(), trusted: 'unknown' };
       this.binding = fastStat.trusted === 'no' ? null : fastStat.fn;
     }
-  }
-
-  /** Does `st`'s identity equal the 40 bytes at `at` of `buf`? */
-  matches(st: BigIntStats, buf: Uint8Array, at: number): boolean {
-    this.load(st);
-    return this.bytes.compare(buf, at, at + IDENTITY_BYTES) === 0;
   }
 
   /** Does the last identity `stat` loaded equal the 40 bytes at `at` of `buf`? */
