@@ -30,13 +30,13 @@ import { setFlagsFromString } from 'node:v8';
 
 export const INTERRUPT_BUDGET = 16 * 67_584;
 
-/** Set by an entry point; read when a pool starts. */
+/** Set by an entry point; read when a run's walk or a pool starts. */
 let allowed = false;
 let applied = false;
 
 /**
- * An entry point's consent: raise V8's interrupt budget when a worker pool starts. False (and
- * nothing changes) when the user gave a budget of their own.
+ * An entry point's consent: raise V8's interrupt budget when a run walks the tree or a worker pool
+ * starts. False (and nothing changes) when the user gave a budget of their own.
  */
 export function allowV8Tuning(execArgv: readonly string[], nodeOptions: string | undefined): boolean {
   // V8 takes its flags with '-' or '_' between words (`--interrupt_budget=...`).
@@ -46,7 +46,7 @@ export function allowV8Tuning(execArgv: readonly string[], nodeOptions: string |
   return true;
 }
 
-/** Raise the budget now, once, if an entry point allowed it (the thread pool calls this as it starts). True when this call raised it. */
+/** Raise the budget now, once, if an entry point allowed it (a scan's walk and the thread pool call this as they start). True when this call raised it. */
 export function applyV8Tuning(): boolean {
   if (!allowed || applied) return false;
   applied = true;
@@ -54,7 +54,7 @@ export function applyV8Tuning(): boolean {
   return true;
 }
 
-/** Whether the budget was raised in this process (for tests and `doctor`). */
+/** Whether the budget was raised in this process (tests). */
 export function v8TuningApplied(): boolean {
   return applied;
 }
