@@ -8,14 +8,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { closeSync, ftruncateSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, truncateSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { ftruncateSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, truncateSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { formatStats, stats, validate, type IndexOptions, type IndexRunStats, type ValidationResult } from '../src/index.js';
 import { IdentityScratch, identityBytes, resetFastStatForTests, statIdentityAny, STAT_FILE, STAT_NONE } from '../src/incremental/identity.js';
 import { entryIdentity, entryKey, entryPayload, IndexFormatError, IndexReader, IndexWriter, TABLE_FILES, WindowReader } from '../src/incremental/store.js';
-import { FAKE_JPEG, makeTree, sidecarData, testDir } from './helpers/tree.js';
+import { FAKE_JPEG, makeTree, sidecarData, testDir, wordFile } from './helpers/tree.js';
+import { generator } from './helpers/accel-parity.js';
 
 const FIXED_TIME = 1_700_000_000;
 const noTimes = (v: unknown) => JSON.stringify(v).replace(/"processing_time":[-0-9.e+]+/g, '"processing_time":0');
@@ -270,31 +271,13 @@ for (const memo of [true, false]) {
   }
 }
 
-/** A file of 32-bit words, each its own offset. */
-function wordFile(t: { after: (fn: () => void) => void }, bytes: number): { fd: number; path: string; data: Buffer } {
-  const dir = testDir(t, 'isc-a19-win-');
-  const data = Buffer.alloc(bytes);
-  for (let i = 0; i + 4 <= bytes; i += 4) data.writeUInt32LE(i, i);
-  for (let i = bytes & ~3; i < bytes; i++) data[i] = 0xa5;
-  const path = join(dir, 'f');
-  writeFileSync(path, data);
-  const fd = openSync(path, 'r+');
-  t.after(() => closeSync(fd));
-  return { fd, path, data };
-}
-
 test('attack19 WindowReader: random reads (streams, scattered, straddling windows, > 1 MiB, at the end) give exactly the bytes asked; the latest view stays valid until the next read', (t) => {
   const MiB = 1 << 20;
   const size = 5 * MiB + 13; // not a multiple of a word or a window
   const { fd, data } = wordFile(t, size);
   const r = new WindowReader(fd, size);
-  let x = 0x9e3779b9;
-  const rnd = (n: number) => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return (x >>> 0) % n;
-  };
+  const { uint } = generator(0x9e3779b9);
+  const rnd = (n: number) => uint() % n;
   const streams = [0, MiB + 3, 3 * MiB - 1];
   let prev: { buf: Buffer; at: number; off: number; len: number; copy: Buffer } | null = null;
   for (let k = 0; k < 4000; k++) {
@@ -395,13 +378,8 @@ test('attack19 index file: entries of every size (a few bytes to past 1 MiB) fou
   const dir = testDir(t, 'isc-a19-idx-');
   const path = join(dir, 'index');
   const w = IndexWriter.create(path);
-  let x = 0x1234567;
-  const rnd = (n: number) => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return (x >>> 0) % n;
-  };
+  const { uint } = generator(0x1234567);
+  const rnd = (n: number) => uint() % n;
   const sizes: number[] = [];
   for (let i = 0; i < 300; i++) sizes.push(i % 50 === 7 ? (1 << 20) + rnd(1 << 20) : i % 9 === 0 ? 8000 + rnd(20000) : rnd(3000));
   const payloadOf = (i: number) => {

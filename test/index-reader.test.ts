@@ -5,22 +5,13 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { WindowReader } from '../src/incremental/store.js';
+import { wordFile } from './helpers/tree.js';
 
 const MiB = 1 << 20;
 
 test('two streams read in turn: each window is read once (one window read 1 MiB again at every turn: 481 MB for a 28 MB index)', (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'isc-window-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const file = join(dir, 'f');
-  const bytes = Buffer.alloc(6 * MiB);
-  for (let i = 0; i < bytes.length; i += 4) bytes.writeUInt32LE(i, i);
-  writeFileSync(file, bytes);
-  const fd = openSync(file, 'r');
-  t.after(() => closeSync(fd));
+  const { fd, data: bytes } = wordFile(t, 6 * MiB);
   const r = new WindowReader(fd, bytes.length);
   // Stream A from 0, stream B from 3 MiB, 4 KiB steps, in turn: 2 MiB of each.
   for (let k = 0; k < 512; k++) {
@@ -44,14 +35,7 @@ test('two streams read in turn: each window is read once (one window read 1 MiB 
 });
 
 test('lookups scattered across the file read about what they ask for (1 MiB windows read 40 MB of a 44 MB index for a patch\'s 400 lookups)', (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'isc-window-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const file = join(dir, 'f');
-  const bytes = Buffer.alloc(32 * MiB);
-  for (let i = 0; i < bytes.length; i += 4) bytes.writeUInt32LE(i, i);
-  writeFileSync(file, bytes);
-  const fd = openSync(file, 'r');
-  t.after(() => closeSync(fd));
+  const { fd, data: bytes } = wordFile(t, 32 * MiB);
   const r = new WindowReader(fd, bytes.length);
   // 200 entries of 2 KiB, 160 KiB apart (a folder listing per folder, across the file).
   for (let k = 0; k < 200; k++) {

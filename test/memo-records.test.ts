@@ -5,20 +5,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { encodeMemoRecords, MemoRecordsView, type MemoRecordColumns } from '../src/discovery/memo-records.js';
+import { generator } from './helpers/accel-parity.js';
 
-function xorshift(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return (x >>> 0) / 2 ** 32;
-  };
-}
 
 test('memo records: readingAny marks exactly the records whose deps hold a changed check', () => {
   for (let seed = 1; seed <= 40; seed++) {
-    const rnd = xorshift(seed);
+    const { rnd } = generator(seed);
     const fileChecks = 1 + Math.floor(rnd() * 300);
     const n = Math.floor(rnd() * 200);
     const c: MemoRecordColumns = { keys: [], seqs: [], deps: [], tallies: [], bytes: [] };

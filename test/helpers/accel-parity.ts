@@ -44,17 +44,18 @@ export function freshKey(stem = 'k', tag = ''): string {
   return `${stem}${process.pid}${tag}x${freshKeys++}`;
 }
 
-/** A deterministic xorshift generator (the same inputs every run). */
-export function generator(seed: number): { rnd: () => number; pick: <T>(a: readonly T[]) => T } {
-  const rnd = () => {
+/** A deterministic xorshift generator (the same inputs every run): `uint` its next 32-bit state, `rnd` that in [0, 1). */
+export function generator(seed: number): { rnd: () => number; uint: () => number; pick: <T>(a: readonly T[]) => T } {
+  const uint = () => {
     seed ^= seed << 13;
     seed >>>= 0;
     seed ^= seed >>> 17;
     seed ^= seed << 5;
     seed >>>= 0;
-    return seed / 4294967296;
+    return seed;
   };
-  return { rnd, pick: (a) => a[Math.floor(rnd() * a.length)] };
+  const rnd = () => uint() / 4294967296;
+  return { rnd, uint, pick: (a) => a[Math.floor(rnd() * a.length)] };
 }
 
 /** JSON text in the earlier tool's layout: a u64-LE length, then the text. */

@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 
@@ -74,6 +74,23 @@ export function testDir(t: { after: (fn: () => void) => void }, prefix = 'isc-te
   const dir = realpathSync(mkdtempSync(join(tmpdir(), prefix)));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   return dir;
+}
+
+/**
+ * A file of `bytes` bytes in a test folder: 32-bit words (LE), each its own offset, a tail shorter
+ * than a word 0xa5; open read-write for the test (`fd`, closed after it): a reader's bytes can be
+ * checked anywhere.
+ */
+export function wordFile(t: { after: (fn: () => void) => void }, bytes: number): { fd: number; path: string; data: Buffer } {
+  const dir = testDir(t, 'isc-words-');
+  const data = Buffer.alloc(bytes);
+  for (let i = 0; i + 4 <= bytes; i += 4) data.writeUInt32LE(i, i);
+  for (let i = bytes & ~3; i < bytes; i++) data[i] = 0xa5;
+  const path = join(dir, 'f');
+  writeFileSync(path, data);
+  const fd = openSync(path, 'r+');
+  t.after(() => closeSync(fd));
+  return { fd, path, data };
 }
 
 /** Write `content` at `rel` under `root` (creating folders); returns the absolute path. */
