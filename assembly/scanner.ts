@@ -863,6 +863,268 @@ function fail(p: usize, code: i32): i32 {
 }
 
 // ---------------------------------------------------------------------------------------------
+// The bin body scanner (src/accel/decode.ts binScan): a plain .bin file's CBOR body onto the same
+// tape the JSON scan writes, so that the certifier, the stats summarizer and the shape walk below
+// decide a bin file as they decide the same data in JSON. It reads only what our decoder
+// (src/formats/cbor.ts) reads the same way — definite-length maps with text keys, arrays, text,
+// ints below 2^53, finite float16/32/64, true/false/null, tag 86 blocks of finite float64 — and
+// defers everything else (bignums, other tags, byte strings, indefinite lengths, undefined,
+// non-finite floats, invalid UTF-8, a duplicate key, trailing bytes): the reference decides those.
+// A non-empty array of floats only (a tag 86 block, or float items) is one FLOATS entry, as a JSON
+// array of float tokens is; an int is a NUM, a float a NUM with F_FLOAT, each with its double.
+// ---------------------------------------------------------------------------------------------
+
+/** Per open container (by depth): its items (array) or entries (map) still to come. */
+const remainingBase: usize = memory.data((MAX_STACK + 2) << 2);
+
+/** The argument of the CBOR head read last (readHead), and where the item's content starts. */
+let headValue: u64 = 0;
+let headEnd: usize = 0;
+
+/** Read the head at p (additional information ai): false when it is truncated, reserved or indefinite. */
+@inline function readHead(p: usize, ai: u32, end: usize): bool {
+  if (ai < 24) {
+    headValue = <u64>ai;
+    headEnd = p + 1;
+    return true;
+  }
+  if (ai == 24) {
+    if (p + 2 > end) return false;
+    headValue = <u64>load<u8>(p + 1);
+    headEnd = p + 2;
+    return true;
+  }
+  if (ai == 25) {
+    if (p + 3 > end) return false;
+    headValue = <u64>bswap<u16>(load<u16>(p + 1));
+    headEnd = p + 3;
+    return true;
+  }
+  if (ai == 26) {
+    if (p + 5 > end) return false;
+    headValue = <u64>bswap<u32>(load<u32>(p + 1));
+    headEnd = p + 5;
+    return true;
+  }
+  if (ai == 27) {
+    if (p + 9 > end) return false;
+    headValue = bswap<u64>(load<u64>(p + 1));
+    headEnd = p + 9;
+    return true;
+  }
+  return false; // 28..30 reserved, 31 indefinite: the reference refuses both
+}
+
+/** The double of the float item at p (head 0xf9, 0xfa or 0xfb), into numValue; false when it is truncated or not finite. */
+function cborFloat(p: usize, b: u32, end: usize): bool {
+  let v: f64 = 0;
+  if (b == 0xfb) {
+    if (p + 9 > end) return false;
+    v = reinterpret<f64>(bswap<u64>(load<u64>(p + 1)));
+  } else if (b == 0xfa) {
+    if (p + 5 > end) return false;
+    v = <f64>reinterpret<f32>(bswap<u32>(load<u32>(p + 1)));
+  } else {
+    if (p + 3 > end) return false;
+    const h = <u32>bswap<u16>(load<u16>(p + 1));
+    const e = (h >> 10) & 0x1f;
+    const m = <f64>(h & 0x3ff);
+    if (e == 0x1f) return false;
+    v = e == 0 ? m * 5.9604644775390625e-8 : (1 + m / 1024) * pow2(<i32>e - 15);
+    if ((h & 0x8000) != 0) v = -v;
+  }
+  if (!isFinite<f64>(v)) return false;
+  numValue = v;
+  return true;
+}
+
+/** Byte size of the float item whose head byte is b (0xf9, 0xfa, 0xfb). */
+@inline function floatItemSize(b: u32): usize {
+  return b == 0xfb ? 9 : b == 0xfa ? 5 : 3;
+}
+
+/**
+ * At an array head (content at q, n > 0 items): when every item is a finite float, one FLOATS
+ * entry and the position after the array; else 0 (tape untouched: the general loop takes it).
+ */
+function cborFloatRun(q: usize, n: u64, end: usize): usize {
+  let p = q;
+  let negative = false;
+  for (let k: u64 = 0; k < n; k++) {
+    if (p >= end) return 0;
+    const b = <u32>load<u8>(p);
+    if (b < 0xf9 || b > 0xfb || !cborFloat(p, b, end)) return 0;
+    // The sign, as the JSON scan sees a '-': -0.0 counts.
+    negative = negative || (reinterpret<u64>(numValue) >> 63) != 0;
+    p += floatItemSize(b);
+  }
+  if (!emit2(FLOATS | (negative ? F_NEGATIVE : 0), <i32>n)) return 0;
+  return p;
+}
+
+/** A tag 86 block's payload (len bytes of float64-LE at q, len > 0, a multiple of 8): FLOATS; false when some value is not finite. */
+function cborFloatBlock(q: usize, len: usize): bool {
+  let negative = false;
+  for (let k: usize = 0; k < len; k += 8) {
+    const bits = load<u64>(q + k);
+    if (((bits >> 52) & 0x7ff) == 0x7ff) return false; // NaN or an infinity: the reference refuses it
+    if ((bits >> 63) != 0) negative = true;
+  }
+  return emit2(FLOATS | (negative ? F_NEGATIVE : 0), <i32>(len >> 3));
+}
+
+/** Text bytes [q, e): strict UTF-8; F_NON_ASCII when some byte is >= 0x80, -1 when invalid. */
+function cborTextFlags(q: usize, e: usize): i32 {
+  let flags: i32 = 0;
+  let p = q;
+  while (p < e) {
+    const c = <u32>load<u8>(p);
+    if (c < 0x80) {
+      p++;
+      continue;
+    }
+    const k = utf8Sequence(p, c);
+    if (k == 0 || p + k > e) return -1;
+    flags = F_NON_ASCII;
+    p += k;
+  }
+  return flags;
+}
+
+/**
+ * Scan the CBOR item from byte `skip` of the prepared input to the input's end (a bin file's body,
+ * after its 16-byte header); returns the number of tape words, or a DEFER_* code. The root must be
+ * a map. Depth as the reference counts it: a container (or tag 86 block) whose item is at depth d
+ * (the root map at 0) defers when d >= the limit, where the reference calls the file too deep.
+ */
+export function scanCbor(skip: i32): i32 {
+  tapePos = 0;
+  failure = 0;
+  keyTopScan = 0;
+  keysUnchecked = false;
+  keyCountAtStart = keyCount;
+  arenaAtStart = arenaUsed;
+  memory.fill(inEnd, 0, <usize>PAD);
+  const base = inBase + <usize>skip;
+  scanBase = base;
+  const end = inEnd;
+  let p = base;
+  if (p >= end || (<u32>load<u8>(p) >> 5) != 5) return fail(p, DEFER_START);
+  let depth: i32 = 0;
+  // A key (true) or a value (false) comes next.
+  let keyNext = false;
+  while (true) {
+    if (p >= end) return fail(p, DEFER_SYNTAX);
+    const b = <u32>load<u8>(p);
+    const major = b >> 5;
+    const ai = b & 31;
+    if (keyNext) {
+      if (major != 3 || !readHead(p, ai, end) || headValue > <u64>(end - headEnd)) return fail(p, DEFER_SYNTAX);
+      const q = headEnd;
+      const e = q + <usize>headValue;
+      const flags = cborTextFlags(q, e);
+      if (flags < 0) return fail(p, DEFER_UTF8);
+      const id = flags == 0 ? internKey(q, e) : -1;
+      if (id < 0) {
+        keysUnchecked = true;
+        if (!emit3(KEY | flags, <i32>(q - base), <i32>(e - base))) return fail(p, failure);
+      } else if (!keyOnce(depth, id)) {
+        return fail(p, DEFER_DUPLICATE);
+      } else if (newKey) {
+        if (!emit3(KEY_NEW | (id << 8), <i32>(q - base), <i32>(e - base))) return fail(p, failure);
+      } else if (!emit1(KEY_ID | (id << 8))) return fail(p, failure);
+      p = e;
+      keyNext = false;
+      continue;
+    }
+    if (major == 5 || major == 4) {
+      if (!readHead(p, ai, end) || headValue > <u64>(end - headEnd)) return fail(p, DEFER_SYNTAX);
+      if (depth + 1 > depthLimit) return fail(p, DEFER_DEPTH);
+      const n = headValue;
+      const q = headEnd;
+      let run: usize = 0;
+      if (major == 4 && n > 0) run = cborFloatRun(q, n, end);
+      if (run != 0) {
+        p = run;
+      } else {
+        if (failure != 0) return fail(p, failure);
+        depth++;
+        store<u8>(stackBase + <usize>depth, major == 5 ? 1 : 0);
+        store<i32>(startsBase + (<usize>depth << 2), tapePos);
+        if (major == 5) store<i32>(keyStartsBase + (<usize>depth << 2), keyTopScan);
+        store<i32>(remainingBase + (<usize>depth << 2), <i32>n);
+        if (!emit1(major == 5 ? OBJ_START : ARR_START)) return fail(p, failure);
+        p = q;
+        if (n != 0) {
+          keyNext = major == 5;
+          continue;
+        }
+        if (!closeContainer(depth, major == 5 ? OBJ_END : ARR_END)) return fail(p, failure);
+        depth--;
+      }
+    } else if (major == 3) {
+      if (!readHead(p, ai, end) || headValue > <u64>(end - headEnd)) return fail(p, DEFER_SYNTAX);
+      const q = headEnd;
+      const e = q + <usize>headValue;
+      const flags = cborTextFlags(q, e);
+      if (flags < 0) return fail(p, DEFER_UTF8);
+      if (!emit3(STR | flags, <i32>(q - base), <i32>(e - base))) return fail(p, failure);
+      p = e;
+    } else if (major == 0 || major == 1) {
+      if (!readHead(p, ai, end)) return fail(p, DEFER_SYNTAX);
+      // 2^53 and beyond: the reference keeps the exact int (the number model); JavaScript decides.
+      if (headValue >= <u64>0x20000000000000) return fail(p, DEFER_NUMBER);
+      const v: f64 = major == 0 ? <f64>headValue : -1 - <f64>headValue;
+      const bits = reinterpret<u64>(v);
+      if (!emit3(NUM | F_VALUE, <i32>bits, <i32>(bits >>> 32))) return fail(p, failure);
+      p = headEnd;
+    } else if (major == 7) {
+      if (b >= 0xf9 && b <= 0xfb) {
+        if (!cborFloat(p, b, end)) return fail(p, DEFER_NUMBER);
+        const bits = reinterpret<u64>(numValue);
+        if (!emit3(NUM | F_FLOAT | F_VALUE, <i32>bits, <i32>(bits >>> 32))) return fail(p, failure);
+        p += floatItemSize(b);
+      } else if (b == 0xf4) {
+        if (!emit1(FALSE)) return fail(p, failure);
+        p++;
+      } else if (b == 0xf5) {
+        if (!emit1(TRUE)) return fail(p, failure);
+        p++;
+      } else if (b == 0xf6) {
+        if (!emit1(NULL)) return fail(p, failure);
+        p++;
+      } else return fail(p, DEFER_SYNTAX);
+    } else if (major == 6) {
+      // Tag 86 (one byte of argument, as every writer of it puts it), a definite byte string of float64-LE values.
+      if (b != 0xd8 || p + 3 > end || load<u8>(p + 1) != 86) return fail(p, DEFER_SYNTAX);
+      if (depth + 1 > depthLimit) return fail(p, DEFER_DEPTH);
+      const s = p + 2;
+      const sb = <u32>load<u8>(s);
+      if (sb >> 5 != 2 || !readHead(s, sb & 31, end) || headValue > <u64>(end - headEnd)) return fail(p, DEFER_SYNTAX);
+      const len = <usize>headValue;
+      if (len == 0 || (len & 7) != 0) return fail(p, DEFER_SYNTAX);
+      if (!cborFloatBlock(headEnd, len)) return fail(p, failure != 0 ? failure : DEFER_NUMBER);
+      p = headEnd + len;
+    } else return fail(p, DEFER_SYNTAX); // a byte string outside tag 86
+    // A value is done: it may complete its container, and that one its own.
+    while (true) {
+      if (depth == 0) return p == end ? tapePos : fail(p, DEFER_SYNTAX);
+      const at = remainingBase + (<usize>depth << 2);
+      const left = load<i32>(at) - 1;
+      store<i32>(at, left);
+      const inObject = load<u8>(stackBase + <usize>depth) == 1;
+      if (left > 0) {
+        keyNext = inObject;
+        break;
+      }
+      if (!closeContainer(depth, inObject ? OBJ_END : ARR_END)) return fail(p, failure);
+      depth--;
+    }
+  }
+  return DEFER_SYNTAX;
+}
+
+// ---------------------------------------------------------------------------------------------
 // The validate certifier (src/accel/certify.ts): after a scan, a walk of the tape that decides,
 // for the common form of a sidecar, what validate's inspection decides from the decoded data —
 // no built-in rule finds a problem, and the brief (analysis/summary.ts briefOfSidecar) — without

@@ -10,7 +10,8 @@ import { detectFormat } from '../formats/detect.js';
 import { BOM_NOTE, hasBomAt } from '../formats/json.js';
 import { LEGACY_PREFIX_SIZE } from '../formats/legacy.js';
 import { DEFAULT_MAX_DEPTH, DEFAULT_MAX_FILE_SIZE } from '../formats/value.js';
-import { accelStatus, scanJson } from './scanner.js';
+import { BIN_HEADER_SIZE, readBinHeader } from '../formats/bin.js';
+import { accelStatus, scanCborBody, scanJson } from './scanner.js';
 import { buildSkeleton, keysAsWritten, type SkeletonOptions } from './skeleton.js';
 
 /** Larger files take the reference path: the module's memory (about 5× the file) stays small. */
@@ -31,14 +32,44 @@ export interface Skeleton {
   format: 'json' | 'legacy';
 }
 
-/** A JSON text the scanner vouched for: its tape, the text it is over, and what the reference would note and call its format. */
+/** A JSON text (or a bin file's body) the scanner vouched for: its tape, the bytes it is over, and what the reference would note and call its format. */
 export interface Scanned {
   tape: Int32Array;
-  /** The JSON text (after a BOM or a legacy prefix): the tape's offsets count from its start. */
+  /** The JSON text (after a BOM or a legacy prefix), or a bin file's CBOR body: the tape's offsets count from its start. */
   text: Buffer;
   notes: string[];
-  /** 'legacy': the earlier tool's layout, a u64 length then compact JSON text (formats/legacy.ts). */
-  format: 'json' | 'legacy';
+  /**
+   * 'legacy': the earlier tool's layout, a u64 length then compact JSON text (formats/legacy.ts).
+   * 'bin': a plain bin file's body (`binScan`): for the tape's certifier, summarizer and shape
+   * walk only — never a skeleton (its strings and numbers are CBOR's, not JSON text).
+   */
+  format: 'json' | 'legacy' | 'bin';
+}
+
+let binScanOn = true;
+
+/** The bin body scan on or off (tests compare the two ways; off: every bin file takes the reference). */
+export function setBinScan(on: boolean): void {
+  binScanOn = on;
+}
+
+/**
+ * The tape of a plain bin file (no aligned layout, not encrypted: those take the reference) whose
+ * header is sound (formats/bin.ts readBinHeader: magic, version, flags, length, CRC-32) and whose
+ * body the scanner reads (accel/scanner.ts scanCborBody); 'deferred' for a bin file the reference
+ * must decide (a bad header: its message is the reference's); null for anything else.
+ */
+export function binScan(bytes: Buffer, opts: { maxDepth?: number; maxFileSize?: number }): Scanned | 'deferred' | null {
+  if (!binScanOn || bytes.length < BIN_HEADER_SIZE || detectFormat(bytes) !== 'bin' || bytes[5] !== 0) return null;
+  if (bytes.length > ACCEL_MAX_BYTES || bytes.length > (opts.maxFileSize ?? DEFAULT_MAX_FILE_SIZE)) return 'deferred';
+  try {
+    readBinHeader(bytes);
+  } catch {
+    return 'deferred';
+  }
+  const tape = scanCborBody(bytes, opts.maxDepth ?? DEFAULT_MAX_DEPTH, BIN_HEADER_SIZE);
+  if (typeof tape === 'number') return 'deferred';
+  return { tape, text: bytes.subarray(BIN_HEADER_SIZE), notes: [], format: 'bin' };
 }
 
 /**
@@ -67,8 +98,10 @@ export function accelScan(bytes: Buffer, opts: { maxDepth?: number; maxFileSize?
 
 /** The skeleton of a scanned text (skeleton.ts); 'deferred' when the reference must decide. */
 export function skeletonOf(scanned: Scanned, shape: SkeletonOptions = {}): Skeleton | 'deferred' {
+  const format = scanned.format;
+  if (format === 'bin') return 'deferred';
   const data = buildSkeleton(scanned.tape, scanned.text, shape);
-  return data === null ? 'deferred' : { data, notes: scanned.notes, format: scanned.format };
+  return data === null ? 'deferred' : { data, notes: scanned.notes, format };
 }
 
 /**

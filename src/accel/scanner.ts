@@ -51,6 +51,7 @@ interface ScannerExports {
   memory: WebAssembly.Memory;
   prepare(len: number, maxDepth: number): number;
   scan(skip: number, flags: number): number;
+  scanCbor(skip: number): number;
   tapePointer(): number;
   failOffset(): number;
   rollbackKeys(): void;
@@ -130,6 +131,21 @@ export function accelStatus(): AccelStatus {
  * a negative DEFER code. Throws only if the module is unavailable.
  */
 export function scanJson(bytes: Uint8Array, maxDepth: number, skip = 0, values = true): Int32Array | number {
+  return scanWith(bytes, maxDepth, skip, (ex, from) => ex.scan(from, values ? 0 : SCAN_NO_VALUES));
+}
+
+/**
+ * Scan a plain bin file's CBOR body (`bytes` from `skip` on: after the file's header) onto the
+ * tape a JSON scan writes (assembly/scanner.ts scanCbor: every number with its double, every
+ * non-empty float-only array one FLOATS entry); offsets count from `skip`. The tape, or a negative
+ * DEFER code (anything our CBOR decoder reads otherwise, or refuses). Throws only if the module is
+ * unavailable.
+ */
+export function scanCborBody(bytes: Uint8Array, maxDepth: number, skip: number): Int32Array | number {
+  return scanWith(bytes, maxDepth, skip, (ex, from) => ex.scanCbor(from));
+}
+
+function scanWith(bytes: Uint8Array, maxDepth: number, skip: number, scan: (ex: ScannerExports, skip: number) => number): Int32Array | number {
   const ex = exportsCache ?? load();
   if (ex === null) throw new Error('the WebAssembly scanner is unavailable');
   // Bytes read straight into the module's input (scannerInput) are scanned where they are.
@@ -141,7 +157,7 @@ export function scanJson(bytes: Uint8Array, maxDepth: number, skip = 0, values =
     skip = 0;
   }
   input = null;
-  const n = ex.scan(skip, values ? 0 : SCAN_NO_VALUES);
+  const n = scan(ex, skip);
   if (n < 0) return n;
   unconsumed = true;
   return new Int32Array(ex.memory.buffer, ex.tapePointer(), n);

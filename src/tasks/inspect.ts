@@ -13,7 +13,7 @@ import { compileSchema, checkSchema, type CompiledSchema } from '../analysis/sch
 import type { JsonObject, SidecarFormat } from '../types.js';
 import { readFileLimitedSync, readFileWithStatSync } from '../fs/read-file.js';
 import { fileEntry, racyCutoffNs, type EntryOptions, type IndexEntryOut } from '../incremental/entry.js';
-import { ACCEL_MAX_BYTES, accelAvailable, accelCounts, accelScan, skeletonOf, type Skeleton } from '../accel/decode.js';
+import { ACCEL_MAX_BYTES, accelAvailable, accelCounts, accelScan, binScan, skeletonOf, type Skeleton } from '../accel/decode.js';
 import { certifyBrief, shapeOnTape, summaryOnTape } from '../accel/certify.js';
 import { inScannerMemory, scannerInput } from '../accel/scanner.js';
 import { DEFAULT_MAX_DEPTH } from '../formats/value.js';
@@ -228,7 +228,8 @@ export function inspectBytes(item: InspectItem, bytes: Buffer, opts: InspectOpti
     // none (the skeleton then reads them from the text, as the probe's does).
     // stats' summary (summaryOnTape) and format-stats' shape (shapeOnTape) likewise.
     const onTape = shapeOnlyAsked ? 'shape' : !hasReportName(item.name) && (isBriefAndRules(opts) ? 'brief' : isSummaryOnly(opts) ? 'summary' : null);
-    const scanned = accelScan(bytes, opts, shape !== SKIM_ARRAYS && onTape === null);
+    // A plain bin file's body is scanned only where the tape decides (no skeleton is made of it).
+    const scanned = accelScan(bytes, opts, shape !== SKIM_ARRAYS && onTape === null) ?? (onTape ? binScan(bytes, opts) : null);
     let decoded: Skeleton | 'deferred' | null = null;
     if (scanned !== null && scanned !== 'deferred') {
       const brief = onTape === 'brief' ? certifyBrief(scanned) : null;
