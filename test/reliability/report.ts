@@ -61,6 +61,7 @@ async function runAll(cfg: ReliabilityConfig, only: Set<Section>, log: (s: strin
     for (const d of DECODER_NAMES) add(await runDecoderFuzz(d, { cases: cfg.fuzzCases, seed: cfg.seed }));
     add(await runRoundTrips({ cases: cfg.roundTrips, seed: cfg.seed }));
     add(await runAccelFuzz({ cases: cfg.fuzzCases, seed: cfg.seed }));
+    add(await runAccelFuzz({ cases: cfg.fuzzCases, seed: cfg.seed, decoder: 'bin' }));
     add(await runAccelSampleLibrary({ images: cfg.long ? 5000 : 600, seed: cfg.seed }));
   }
   if (only.has('files')) {
