@@ -107,6 +107,8 @@ describe('accel: bin bodies on the tape', () => {
       ['ints at the edges of a double', body([face([['a', int(2 ** 53 - 1)], ['b', int(-(2 ** 53))], ['c', int(0)], ['d', int(-1)], ['e', int(255)]])])],
       ['plain float arrays (2 and 6 items) and mixed arrays', body([face([['p', arr([f64(0.5), f64(-0.25)])], ['q', arr([1, 2, 3, 4, 5, 6].map((x) => f64(x / 7)))], ['r', arr([int(1), f64(2.5)])]])])],
       ['a block of -0.0 only, a block with one negative element', body([face([['z', block([-0, -0, -0, -0])], ['n', block([1, 2, -3, 4])]])])],
+      // The block check takes two values at a time (SIMD): an odd last value is looked at alone.
+      ['blocks of odd length, the sign in the last value alone', body([face([['a', block([0.5])], ['b', block([1, 2, 3, 4, -0.5])], ['c', block([1, 2, 3, 4, -0])], ['d', block([1, 2, 3])]])])],
       ['non-ASCII text, keys and a BOM at a string start', body([face([['name', text('Zoë 北京 🏐')], ['ключ', text('x')], ['bom', text('\ufeffx')]])])],
       ['__proto__, an empty key, a 65-byte key, a key starting with a digit', body([face([['__proto__', int(1)], ['', int(2)], ['k'.repeat(65), int(3)], ['9lives', int(4)]])])],
     ];
@@ -114,7 +116,7 @@ describe('accel: bin bodies on the tape', () => {
     for (const [name, b] of cases) checkAccelParity(name, file(b), t);
     assertClean(t);
     // Not vacuous: the value cases are certified (the key cases may be left to the reference).
-    for (const [name, b] of cases.slice(0, 7)) assert.equal(fastPath(file(b)), 'wasm', name);
+    for (const [name, b] of cases.slice(0, 8)) assert.equal(fastPath(file(b)), 'wasm', name);
   });
 
   it('never certifies what the reference flags or reads otherwise (each case deferred or identical)', () => {
@@ -123,6 +125,9 @@ describe('accel: bin bodies on the tape', () => {
       ['Infinity as float32', body([face([['a', f32(Infinity)]])])],
       ['-Infinity as float64', body([face([['a', f64(-Infinity)]])])],
       ['NaN in a tag 86 block', body([face([['e', block([1, NaN, 2, 3])]])])],
+      ['NaN as the odd last value of a block', body([face([['e', block([1, 2, 3, 4, NaN])]])])],
+      ['Infinity as the only value of a block', body([face([['e', block([Infinity])]])])],
+      ['-Infinity as the first value of a block', body([face([['e', block([-Infinity, 1, 2, 3])]])])],
       ['Infinity in a plain float array', body([face([['e', arr([f64(1), f64(Infinity)])]])])],
       ['an empty tag 86 block', body([face([['e', cat([0xd8, 86], head(2, 0))]])])],
       ['a tag 86 block of 12 bytes', body([face([['e', cat([0xd8, 86], head(2, 12), Buffer.alloc(12))]])])],
