@@ -172,9 +172,23 @@ function prepareInput(ex: ScannerExports, len: number, maxDepth: number): number
   if (unconsumed) ex.rollbackKeys();
   unconsumed = false;
   input = null;
-  const at = ex.prepare(len, maxDepth);
+  const at = ex.prepare(len, scannerDepth(maxDepth));
   preparedDepth = maxDepth;
   return at;
+}
+
+/**
+ * The depth limit as the module may take it (an i32): the reference refuses a container at depth d
+ * when d >= maxDepth, the scanner when d + 1 > its limit, so the limit is floor(maxDepth) — never
+ * more than the reference allows. A limit the i32 would not hold as given (WebAssembly's ToInt32
+ * wraps it: -2^32 + 8 would read as 8, certifying what the reference calls too deep) is 0 (every
+ * file deferred) when it is not positive or not a number, and the largest i32 (the module's own
+ * stack bound then applies) when it is beyond.
+ */
+export function scannerDepth(maxDepth: number): number {
+  const d = Number(maxDepth);
+  if (!(d >= 0)) return 0; // negative, NaN
+  return d >= 0x7fffffff ? 0x7fffffff : Math.floor(d);
 }
 
 /** Whether `bytes` lies in the module's memory (a scannerInput view): overwritten by the next scan. */
