@@ -28,7 +28,7 @@ export interface PerformanceInfo {
   breakEvenFiles: number;
   acceleration: {
     native: false;
-    /** The WebAssembly JSON scanner: asked for (not IMAGE_SIDECAR_ACCEL=off), loadable here, so in use. */
+    /** The WebAssembly scanner (JSON text, plain bin bodies): asked for (not IMAGE_SIDECAR_ACCEL=off), loadable here, so in use. */
     wasm: { enabled: boolean; available: boolean; inUse: boolean; reason?: string };
     note: string;
   };
@@ -52,7 +52,7 @@ export function performanceInfo(opts: EngineOptions = {}, index: { fastStat?: bo
   const loaded = accelStatus();
   const wasm = { enabled, available: loaded.available, inUse: enabled && loaded.available, ...(loaded.reason ? { reason: loaded.reason } : {}) };
   const note = wasm.inUse
-    ? 'WebAssembly JSON scanner in use (IMAGE_SIDECAR_ACCEL=off turns it off); no native module'
+    ? 'WebAssembly scanner in use for JSON text and plain bin bodies (IMAGE_SIDECAR_ACCEL=off turns it off); no native module'
     : !enabled
       ? 'WebAssembly JSON scanner off (IMAGE_SIDECAR_ACCEL=off): pure JavaScript'
       : `WebAssembly JSON scanner unavailable (${loaded.reason}): pure JavaScript`;
