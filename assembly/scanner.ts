@@ -720,6 +720,36 @@ export function keysChecked(): i32 {
 /** Where the text of the current scan starts (offsets on the tape and failOffset count from here). */
 let scanBase: usize = 0;
 
+/** A scan's start (JSON text or a bin body): an empty tape, the key checks reset, the input padded; its base (the input from byte `skip` on). */
+@inline function beginScan(skip: i32): usize {
+  tapePos = 0;
+  failure = 0;
+  keyTopScan = 0;
+  keysUnchecked = false;
+  keyCountAtStart = keyCount;
+  arenaAtStart = arenaUsed;
+  memory.fill(inEnd, 0, <usize>PAD);
+  const base = inBase + <usize>skip;
+  scanBase = base;
+  return base;
+}
+
+/**
+ * The key whose bytes are [start, end) (`flags`: F_ESCAPED / F_NON_ASCII, 0 for plain ASCII) of
+ * the object open at `depth` onto the tape: KEY_ID or KEY_NEW when interned (a duplicate in its
+ * object: DEFER_DUPLICATE), else KEY with its offsets (JavaScript checks it). 0, or why it failed.
+ */
+@inline function emitKey(depth: i32, start: usize, end: usize, flags: i32, base: usize): i32 {
+  const id = flags == 0 ? internKey(start, end) : -1;
+  if (id < 0) {
+    keysUnchecked = true;
+    return emit3(KEY | flags, <i32>(start - base), <i32>(end - base)) ? 0 : failure;
+  }
+  if (!keyOnce(depth, id)) return DEFER_DUPLICATE;
+  if (newKey) return emit3(KEY_NEW | (id << 8), <i32>(start - base), <i32>(end - base)) ? 0 : failure;
+  return emit1(KEY_ID | (id << 8)) ? 0 : failure;
+}
+
 /** scan() flag: no number values (F_VALUE), offsets only — for callers that read no scalar numbers (todo's probe, the server's read). */
 const SCAN_NO_VALUES: i32 = 1;
 
@@ -730,15 +760,7 @@ const SCAN_NO_VALUES: i32 = 1;
  */
 export function scan(skip: i32, flags: i32): i32 {
   const values = (flags & SCAN_NO_VALUES) == 0;
-  tapePos = 0;
-  failure = 0;
-  keyTopScan = 0;
-  keysUnchecked = false;
-  keyCountAtStart = keyCount;
-  arenaAtStart = arenaUsed;
-  memory.fill(inEnd, 0, <usize>PAD);
-  const base = skip > 0 ? inBase + <usize>skip : inBase;
-  scanBase = base;
+  const base = beginScan(skip);
   const end = inEnd;
   let p = skipWs(base);
   if (p >= end || load<u8>(p) != 0x7b) return fail(p, DEFER_START);
@@ -816,15 +838,8 @@ export function scan(skip: i32, flags: i32): i32 {
       if (load<u8>(p) != 0x22) return fail(p, DEFER_SYNTAX);
       const q = scanString(p + 1);
       if (q == 0) return fail(p, failure);
-      const id = strFlags == 0 ? internKey(p + 1, q) : -1;
-      if (id < 0) {
-        keysUnchecked = true;
-        if (!emit3(KEY | strFlags, <i32>(p + 1 - base), <i32>(q - base))) return fail(p, failure);
-      } else if (!keyOnce(depth, id)) {
-        return fail(p, DEFER_DUPLICATE);
-      } else if (newKey) {
-        if (!emit3(KEY_NEW | (id << 8), <i32>(p + 1 - base), <i32>(q - base))) return fail(p, failure);
-      } else if (!emit1(KEY_ID | (id << 8))) return fail(p, failure);
+      const keyFailure = emitKey(depth, p + 1, q, strFlags, base);
+      if (keyFailure != 0) return fail(p, keyFailure);
       p = skipWs(q + 1);
       if (load<u8>(p) != 0x3a) return fail(p, DEFER_SYNTAX);
       p = skipWs(p + 1);
@@ -1010,15 +1025,7 @@ function cborTextFlags(q: usize, e: usize): i32 {
  * (the root map at 0) defers when d >= the limit, where the reference calls the file too deep.
  */
 export function scanCbor(skip: i32): i32 {
-  tapePos = 0;
-  failure = 0;
-  keyTopScan = 0;
-  keysUnchecked = false;
-  keyCountAtStart = keyCount;
-  arenaAtStart = arenaUsed;
-  memory.fill(inEnd, 0, <usize>PAD);
-  const base = inBase + <usize>skip;
-  scanBase = base;
+  const base = beginScan(skip);
   const end = inEnd;
   let p = base;
   if (p >= end || (<u32>load<u8>(p) >> 5) != 5) return fail(p, DEFER_START);
@@ -1036,15 +1043,8 @@ export function scanCbor(skip: i32): i32 {
       const e = q + <usize>headValue;
       const flags = cborTextFlags(q, e);
       if (flags < 0) return fail(p, DEFER_UTF8);
-      const id = flags == 0 ? internKey(q, e) : -1;
-      if (id < 0) {
-        keysUnchecked = true;
-        if (!emit3(KEY | flags, <i32>(q - base), <i32>(e - base))) return fail(p, failure);
-      } else if (!keyOnce(depth, id)) {
-        return fail(p, DEFER_DUPLICATE);
-      } else if (newKey) {
-        if (!emit3(KEY_NEW | (id << 8), <i32>(q - base), <i32>(e - base))) return fail(p, failure);
-      } else if (!emit1(KEY_ID | (id << 8))) return fail(p, failure);
+      const keyFailure = emitKey(depth, q, e, flags, base);
+      if (keyFailure != 0) return fail(p, keyFailure);
       p = e;
       keyNext = false;
       continue;

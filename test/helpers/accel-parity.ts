@@ -6,6 +6,7 @@
  * array replaced by its stand-in.
  */
 import * as fs from 'node:fs';
+import fc from 'fast-check';
 import * as path from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { accelDecode } from '../../src/accel/decode.js';
@@ -16,6 +17,7 @@ import { copyNotes, isFloatValue, noteFloat, noteInt, notesOf, validNote } from 
 import { deepEqualJson } from '../../src/formats/value.js';
 import { inspectBytes, type FileInspection, type InspectOptions } from '../../src/tasks/inspect.js';
 import type { JsonObject, JsonValue } from '../../src/types.js';
+import { hostileBytes, seedCorpus, type DecoderName } from '../reliability/fuzz-inputs.js';
 
 export const INSPECT_SETS: Readonly<Record<string, InspectOptions>> = {
   validate: { brief: true, validate: true },
@@ -220,4 +222,22 @@ export function checkTreeParity(root: string, tally: ParityTally): void {
     }
     checkAccelParity(path.relative(root, f), bytes, tally);
   }
+}
+
+/**
+ * checkAccelParity over a decoder's fuzz corpus (reliability/fuzz-inputs.ts seedCorpus) and `runs`
+ * of its hostile mutations (`hostileBytes`: the container usually fixed up, so that a mutated body
+ * reaches both decoders). `untilMismatch`: stop at the first (a test); else every case runs (the
+ * reliability report lists them all).
+ */
+export function checkFuzzParity(decoder: DecoderName, opts: { runs: number; seed: number; untilMismatch?: boolean }, tally: ParityTally): void {
+  const corpus = seedCorpus(decoder, opts.seed);
+  for (const c of corpus) checkAccelParity(`seed.${decoder}`, Buffer.from(c), tally);
+  fc.assert(
+    fc.property(hostileBytes(decoder, corpus), (bytes) => {
+      checkAccelParity(`hostile.${decoder}`, Buffer.from(bytes), tally);
+      return !opts.untilMismatch || tally.mismatches.length === 0;
+    }),
+    { numRuns: opts.runs, seed: opts.seed },
+  );
 }
