@@ -23,7 +23,7 @@ import { cloneJson, noteFloat } from '../src/formats/numbers.js';
 import { summarizeSidecar, type SidecarSummary } from '../src/analysis/summary.js';
 import { checkSidecarRules } from '../src/analysis/rules.js';
 import { inspectFiles, type FileInspection, type InspectItem, type InspectOptions } from '../src/tasks/inspect.js';
-import { packInspectItems, packInspections, unpackInspectItems, unpackInspections, type InspectWire } from '../src/tasks/inspect-wire.js';
+import { fitsColumns, packInspectItems, packInspections, unpackInspectItems, unpackInspections, type InspectWire } from '../src/tasks/inspect-wire.js';
 import { ThreadRuntime } from '../src/engine/threads.js';
 import { packResultsByName } from '../src/tasks/index.js';
 import type { JsonObject, JsonValue } from '../src/types.js';
@@ -96,6 +96,24 @@ describe('inspect results as compact batches', () => {
       assert.ok(results.some((r) => r.status === 'corrupt') && results.some((r) => r.status === 'unreadable'));
     });
   }
+
+  it('summaries the tape made (accel/certify.ts summaryOnTape, marked fitsColumns) come back with the same keys in the same order', () => {
+    const results = inspectFiles(items, { summarize: true });
+    const onTape = results.filter((r) => r.accel === 'wasm' && r.summary !== undefined);
+    assert.ok(onTape.length > 20, `${onTape.length} summaries from the tape (JSON and bin)`);
+    const { back } = roundTrip(results, items);
+    // JSON text compares key order too (deepStrictEqual does not): the columns rebuild it.
+    for (const r of onTape) {
+      const i = results.indexOf(r);
+      assert.equal(JSON.stringify(back[i].summary), JSON.stringify(r.summary), r.path);
+    }
+    // A marked summary given an image record is not the columns' any more: it travels whole.
+    const marked = fitsColumns({ ...onTape[0].summary!, image: { file_name: 'x.jpg' } as never });
+    const odd: FileInspection = { ...onTape[0], summary: marked };
+    const { back: oddBack, packed } = roundTrip([odd], [items[results.indexOf(onTape[0])]]);
+    assert.deepStrictEqual(oddBack, [odd]);
+    assert.equal(packed.extras.length, 1);
+  });
 
   it('round trip: fuzzed results (odd names, key orders, -0, nulls, image records)', () => {
     const name = fc.constantFrom('face_detection', 'yolov8', '__proto__', 'constructor', 'toString', 'é', '');

@@ -15,6 +15,7 @@ import { readFileLimitedSync, readFileWithStatSync } from '../fs/read-file.js';
 import { fileEntry, racyCutoffNs, type EntryOptions, type IndexEntryOut } from '../incremental/entry.js';
 import { ACCEL_MAX_BYTES, accelAvailable, accelCounts, accelScan, binScan, skeletonOf, type Skeleton } from '../accel/decode.js';
 import { certifyBrief, shapeOnTape, summaryOnTape } from '../accel/certify.js';
+import { fitsColumns } from './inspect-wire.js';
 import { inScannerMemory, scannerInput } from '../accel/scanner.js';
 import { DEFAULT_MAX_DEPTH } from '../formats/value.js';
 import type { Keyring } from '../crypto/keys.js';
@@ -233,7 +234,9 @@ export function inspectBytes(item: InspectItem, bytes: Buffer, opts: InspectOpti
     let decoded: Skeleton | 'deferred' | null = null;
     if (scanned !== null && scanned !== 'deferred') {
       const brief = onTape === 'brief' ? certifyBrief(scanned) : null;
-      const summary = onTape === 'summary' ? summaryOnTape(scanned, opts.sizes !== false) : null;
+      // Made in the column form by construction: packing need not check it (inspect-wire.ts fitsColumns).
+      const tapeSummary = onTape === 'summary' ? summaryOnTape(scanned, opts.sizes !== false) : null;
+      const summary = tapeSummary && fitsColumns(tapeSummary);
       const shapeOnly = onTape === 'shape' ? shapeOnTape(scanned, item.name) : null;
       if (brief !== null || summary !== null || shapeOnly !== null) {
         out.format = scanned.format;
