@@ -54,8 +54,8 @@ export function performanceInfo(opts: EngineOptions = {}, index: { fastStat?: bo
   const note = wasm.inUse
     ? 'WebAssembly scanner in use for JSON text and plain bin bodies (IMAGE_SIDECAR_ACCEL=off turns it off); no native module'
     : !enabled
-      ? 'WebAssembly JSON scanner off (IMAGE_SIDECAR_ACCEL=off): pure JavaScript'
-      : `WebAssembly JSON scanner unavailable (${loaded.reason}): pure JavaScript`;
+      ? 'WebAssembly scanner off (IMAGE_SIDECAR_ACCEL=off): pure JavaScript'
+      : `WebAssembly scanner unavailable (${loaded.reason}): pure JavaScript`;
   return {
     version: packageVersion(),
     node: process.version,
