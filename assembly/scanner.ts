@@ -702,6 +702,14 @@ export function keysChecked(): i32 {
   return true;
 }
 
+/** Open a container at `depth` (an object, or an array) with its start entry; closeContainer writes its distance there. */
+@inline function openContainer(depth: i32, isObject: bool): bool {
+  store<u8>(stackBase + <usize>depth, isObject ? 1 : 0);
+  store<i32>(startsBase + (<usize>depth << 2), tapePos);
+  if (isObject) store<i32>(keyStartsBase + (<usize>depth << 2), keyTopScan);
+  return emit1(isObject ? OBJ_START : ARR_START);
+}
+
 /** Close the container open at `depth` with its end entry; its start entry gets the distance to it. */
 @inline function closeContainer(depth: i32, end: i32): bool {
   const start = load<i32>(startsBase + (<usize>depth << 2));
@@ -781,10 +789,7 @@ export function scan(skip: i32, flags: i32): i32 {
           }
         }
         depth++;
-        store<u8>(stackBase + <usize>depth, c == 0x7b ? 1 : 0);
-        store<i32>(startsBase + (<usize>depth << 2), tapePos);
-        if (c == 0x7b) store<i32>(keyStartsBase + (<usize>depth << 2), keyTopScan);
-        if (!emit1(c == 0x7b ? OBJ_START : ARR_START)) return fail(p, failure);
+        if (!openContainer(depth, c == 0x7b)) return fail(p, failure);
         p = skipWs(p + 1);
         const d = <u32>load<u8>(p);
         if (c == 0x7b) {
@@ -930,6 +935,22 @@ let headEnd: usize = 0;
   return false; // 28..30 reserved, 31 indefinite: the reference refuses both
 }
 
+/** readHead for an item whose argument counts bytes or entries: false too when it claims more than the bytes left (each takes one at least). */
+@inline function readBoundedHead(p: usize, ai: u32, end: usize): bool {
+  return readHead(p, ai, end) && headValue <= <u64>(end - headEnd);
+}
+
+/** Where the text readText read last ends (it starts at headEnd). */
+let textEnd: usize = 0;
+
+/** The definite text item at p (head ai): strict UTF-8, its bytes [headEnd, textEnd); its flags (0 or F_NON_ASCII), or a DEFER code (< 0). */
+function readText(p: usize, ai: u32, end: usize): i32 {
+  if (!readBoundedHead(p, ai, end)) return DEFER_SYNTAX;
+  textEnd = headEnd + <usize>headValue;
+  const flags = cborTextFlags(headEnd, textEnd);
+  return flags < 0 ? DEFER_UTF8 : flags;
+}
+
 /** The double of the float item at p (head 0xf9, 0xfa or 0xfb), into numValue; false when it is truncated or not finite. */
 function cborFloat(p: usize, b: u32, end: usize): bool {
   let v: f64 = 0;
@@ -1038,19 +1059,16 @@ export function scanCbor(skip: i32): i32 {
     const major = b >> 5;
     const ai = b & 31;
     if (keyNext) {
-      if (major != 3 || !readHead(p, ai, end) || headValue > <u64>(end - headEnd)) return fail(p, DEFER_SYNTAX);
-      const q = headEnd;
-      const e = q + <usize>headValue;
-      const flags = cborTextFlags(q, e);
-      if (flags < 0) return fail(p, DEFER_UTF8);
-      const keyFailure = emitKey(depth, q, e, flags, base);
+      const flags = major == 3 ? readText(p, ai, end) : DEFER_SYNTAX;
+      if (flags < 0) return fail(p, flags);
+      const keyFailure = emitKey(depth, headEnd, textEnd, flags, base);
       if (keyFailure != 0) return fail(p, keyFailure);
-      p = e;
+      p = textEnd;
       keyNext = false;
       continue;
     }
     if (major == 5 || major == 4) {
-      if (!readHead(p, ai, end) || headValue > <u64>(end - headEnd)) return fail(p, DEFER_SYNTAX);
+      if (!readBoundedHead(p, ai, end)) return fail(p, DEFER_SYNTAX);
       if (depth + 1 > depthLimit) return fail(p, DEFER_DEPTH);
       const n = headValue;
       const q = headEnd;
@@ -1061,11 +1079,8 @@ export function scanCbor(skip: i32): i32 {
       } else {
         if (failure != 0) return fail(p, failure);
         depth++;
-        store<u8>(stackBase + <usize>depth, major == 5 ? 1 : 0);
-        store<i32>(startsBase + (<usize>depth << 2), tapePos);
-        if (major == 5) store<i32>(keyStartsBase + (<usize>depth << 2), keyTopScan);
         store<i32>(remainingBase + (<usize>depth << 2), <i32>n);
-        if (!emit1(major == 5 ? OBJ_START : ARR_START)) return fail(p, failure);
+        if (!openContainer(depth, major == 5)) return fail(p, failure);
         p = q;
         if (n != 0) {
           keyNext = major == 5;
@@ -1075,13 +1090,10 @@ export function scanCbor(skip: i32): i32 {
         depth--;
       }
     } else if (major == 3) {
-      if (!readHead(p, ai, end) || headValue > <u64>(end - headEnd)) return fail(p, DEFER_SYNTAX);
-      const q = headEnd;
-      const e = q + <usize>headValue;
-      const flags = cborTextFlags(q, e);
-      if (flags < 0) return fail(p, DEFER_UTF8);
-      if (!emit3(STR | flags, <i32>(q - base), <i32>(e - base))) return fail(p, failure);
-      p = e;
+      const flags = readText(p, ai, end);
+      if (flags < 0) return fail(p, flags);
+      if (!emit3(STR | flags, <i32>(headEnd - base), <i32>(textEnd - base))) return fail(p, failure);
+      p = textEnd;
     } else if (major == 0 || major == 1) {
       if (!readHead(p, ai, end)) return fail(p, DEFER_SYNTAX);
       // 2^53 and beyond: the reference keeps the exact int (the number model); JavaScript decides.
@@ -1112,7 +1124,7 @@ export function scanCbor(skip: i32): i32 {
       if (depth + 1 > depthLimit) return fail(p, DEFER_DEPTH);
       const s = p + 2;
       const sb = <u32>load<u8>(s);
-      if (sb >> 5 != 2 || !readHead(s, sb & 31, end) || headValue > <u64>(end - headEnd)) return fail(p, DEFER_SYNTAX);
+      if (sb >> 5 != 2 || !readBoundedHead(s, sb & 31, end)) return fail(p, DEFER_SYNTAX);
       const len = <usize>headValue;
       if (len == 0 || (len & 7) != 0) return fail(p, DEFER_SYNTAX);
       if (!cborFloatBlock(headEnd, len)) return fail(p, failure != 0 ? failure : DEFER_NUMBER);

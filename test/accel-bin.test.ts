@@ -23,6 +23,7 @@ import { inspectBytes } from '../src/tasks/inspect.js';
 import { formatStats, generateSampleLibrary, stats, validate } from '../src/index.js';
 import { binFile, sidecarDataArb } from './reliability/fuzz-inputs.js';
 import { checkAccelParity, checkFuzzParity, checkTreeParity, newTally, type ParityTally } from './helpers/accel-parity.js';
+import { cborHead } from './helpers/cbor.js';
 import { removeTree, tempDir } from './helpers/cli.js';
 
 function assertClean(t: ParityTally): void {
@@ -31,15 +32,7 @@ function assertClean(t: ParityTally): void {
 
 // A small CBOR writer for hand-made bodies (heads of any width, so that non-shortest forms can be written).
 const cat = (...parts: (Uint8Array | number[])[]) => Buffer.concat(parts.map((p) => Buffer.from(p)));
-function head(major: number, n: number | bigint, width?: 0 | 1 | 2 | 4 | 8): Buffer {
-  const v = BigInt(n);
-  const w = width ?? (v < 24n ? 0 : v < 0x100n ? 1 : v < 0x10000n ? 2 : v < 0x100000000n ? 4 : 8);
-  if (w === 0) return Buffer.from([(major << 5) | Number(v)]);
-  const b = Buffer.alloc(1 + w);
-  b[0] = (major << 5) | { 1: 24, 2: 25, 4: 26, 8: 27 }[w];
-  for (let i = 0; i < w; i++) b[w - i] = Number((v >> BigInt(8 * i)) & 0xffn);
-  return b;
-}
+const head = cborHead;
 const text = (s: string | Buffer) => {
   const b = typeof s === 'string' ? Buffer.from(s, 'utf8') : s;
   return cat(head(3, b.length), b);

@@ -27,6 +27,7 @@ import { scannerDepth } from '../src/accel/scanner.js';
 import { validate, stats, formatStats } from '../src/index.js';
 import { binFile } from './reliability/fuzz-inputs.js';
 import { checkAccelParity, generator, newTally, type ParityTally } from './helpers/accel-parity.js';
+import { cborHead } from './helpers/cbor.js';
 import { removeTree, tempDir } from './helpers/cli.js';
 
 function assertClean(t: ParityTally): void {
@@ -61,15 +62,7 @@ const fl = (v: number, width?: 2 | 4 | 8) => new Flt(v, width);
 const int = (v: number, width?: 0 | 1 | 2 | 4 | 8) => new Int(v, width);
 const obj = (entries: [string, Val][]) => new Obj(entries);
 
-function head(major: number, n: bigint, width?: number): Buffer {
-  const min = n < 24n ? 0 : n < 0x100n ? 1 : n < 0x10000n ? 2 : n < 0x100000000n ? 4 : 8;
-  const w = width === undefined || width < min ? min : width;
-  if (w === 0) return Buffer.from([(major << 5) | Number(n)]);
-  const b = Buffer.alloc(1 + w);
-  b[0] = (major << 5) | ({ 1: 24, 2: 25, 4: 26, 8: 27 } as Record<number, number>)[w];
-  for (let k = 0; k < w; k++) b[w - k] = Number((n >> BigInt(8 * k)) & 0xffn);
-  return b;
-}
+const head = cborHead;
 
 /** The float16 bits of x when it is exactly a float16, else -1. */
 function halfBits(x: number): number {
@@ -114,7 +107,7 @@ interface Style {
 
 function cbor(v: Val, s: Style): Buffer {
   const parts: Buffer[] = [];
-  const hw = () => (s.wide && s.rnd() < 0.15 ? [1, 2, 4, 8][Math.floor(s.rnd() * 4)] : undefined);
+  const hw = () => (s.wide && s.rnd() < 0.15 ? ([1, 2, 4, 8] as const)[Math.floor(s.rnd() * 4)] : undefined);
   const go = (x: Val): void => {
     if (x === null) parts.push(Buffer.from([0xf6]));
     else if (x === true || x === false) parts.push(Buffer.from([x ? 0xf5 : 0xf4]));
