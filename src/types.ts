@@ -78,6 +78,14 @@ export interface Options {
    */
   accel?: boolean;
   /**
+   * Node's own fs binding for the per-file stat calls (fs/stat-binding.ts): each read's fstat and,
+   * with the index, the warm checks' stat. True (default) uses it once it gave what fs.fstatSync /
+   * fs.statSync give on a first file; false uses those only. Results are the same either way. The
+   * CLI and the server set false for IMAGE_SIDECAR_FAST_STAT=off (IMAGE_SIDECAR_INDEX_FAST_STAT=off,
+   * its earlier name, too).
+   */
+  fastStat?: boolean;
+  /**
    * Progress of long operations: `done` files (never more than the files seen), `total` when the
    * operation knows it, `bytes` of sidecar data read so far when it counts them.
    */

@@ -169,6 +169,13 @@ test('encodingOf: JSON only for what JSON.parse gives back exactly; shared objec
     assert.equal(encodingOf({ k: [v] }), 'v8', label);
   }
   assert.equal(encodingOf({ a: 1.5, b: -2, c: 'x', d: null, e: true, f: [[], {}], g: Object.create(null) }), 'json');
+  // Objects are listed while few, then kept in a Set: a shared one is caught on either side of the switch.
+  for (const n of [3, 23, 24, 25, 26, 200]) {
+    const many = Array.from({ length: n }, (_, i) => ({ i }));
+    assert.equal(encodingOf({ many }), 'json', `${n} objects, none shared`);
+    assert.equal(encodingOf({ many, again: many[0] }), null, `${n} objects, the first met again last`);
+    assert.equal(encodingOf({ first: many[n - 1], many }), null, `${n} objects, the last met first`);
+  }
   // What JSON cannot keep, v8 keeps: a round trip of each through the builder gives it back.
   const b = builder(1);
   const odd = record(5, null, 1, true);

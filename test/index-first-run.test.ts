@@ -7,7 +7,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { lstatSync, readFileSync, rmSync, statSync, writeFileSync, type BigIntStats } from 'node:fs';
+import { lstatSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { lookupEntry } from '../src/discovery/resolve-link.js';
 import { join } from 'node:path';
 import { scan, stats, validate, type IndexOptions } from '../src/index.js';
@@ -18,7 +18,7 @@ import { packInspections, unpackInspections } from '../src/tasks/inspect-wire.js
 import { inspectFiles, type FileInspection, type InspectOptions } from '../src/tasks/inspect.js';
 import { IndexReader, IndexWriter, decodeResult, entryIdentity, entryResults, filePayload, fileEntryBound, madeEntry, madeIdentity, madeResult, writeFileEntry, TABLE_FILES, TABLE_LINKS } from '../src/incremental/store.js';
 import { fileEntry, PATH_MARK } from '../src/incremental/entry.js';
-import { identityBytes, statIdentity } from '../src/incremental/identity.js';
+import { IdentityScratch, identityBytes, statIdentity } from '../src/incremental/identity.js';
 import { relativeTo } from '../src/fs/rel-path.js';
 import { serialize } from 'node:v8';
 import { FAKE_JPEG, makeTree, sidecarData, testDir } from './helpers/tree.js';
@@ -275,8 +275,9 @@ test('entry: a result is stored as JSON only where JSON.parse gives it back exac
   ];
   const root = '/lib';
   const entryOf = (r: Record<string, unknown>) => {
-    const st = { isFile: () => true, dev: 1n, ino: 2n, size: 1n, mtimeNs: 3n, ctimeNs: 4n } as unknown as BigIntStats;
-    return fileEntry({ ...(r as unknown as FileInspection), path: '/lib/a/b.json' }, st, { racyCutoffMs: 0, root, keyNo: 0 }, 10n, false)!;
+    const id = new IdentityScratch();
+    id.load({ dev: 1n, ino: 2n, size: 1n, mtimeNs: 3n, ctimeNs: 4n });
+    return fileEntry({ ...(r as unknown as FileInspection), path: '/lib/a/b.json' }, id, { racyCutoffMs: 0, root, keyNo: 0 }, 10n, false)!;
   };
   const plain = madeResult(entryOf(base));
   assert.equal(plain[0], 0x7b, 'a plain result is stored as JSON');
@@ -327,7 +328,8 @@ test('entry: a worker-made file entry is keyed as the scan looks it up, holds th
   // A file whose size changed between the stat and the read is not stored (the result's size is the bytes read).
   const r0 = { ...results[0], size: results[0].size + 1 };
   delete r0.indexEntry;
-  const st = statSync(items[0].path, { bigint: true });
+  const st = new IdentityScratch();
+  st.load(statSync(items[0].path, { bigint: true }));
   assert.equal(fileEntry(r0, st, opts.indexEntries!, BigInt(Number.MAX_SAFE_INTEGER) * 1_000_000n, false), null);
   assert.ok(fileEntry({ ...r0, size: results[0].size }, st, opts.indexEntries!, BigInt(Number.MAX_SAFE_INTEGER) * 1_000_000n, false) !== null);
   // ctime at or after the cutoff (racy): not stored.

@@ -1,7 +1,7 @@
 /** `doctor`: what this installation runs with (version, engine, workers, limits). */
 import { EXIT_CLEAN } from '../errors.js';
 import { engineFromEnv } from '../engine/env.js';
-import { indexOptions, type CommandContext } from './context.js';
+import type { CommandContext } from './context.js';
 import { emit } from './emit.js';
 import { doctorSummary } from './summaries.js';
 
@@ -15,9 +15,8 @@ export async function run(ctx: CommandContext): Promise<number> {
   } catch (e) {
     encryption = { error: (e as Error).message }; // a broken key setup is reported, not fatal here
   }
-  // The index options a command would run with (IMAGE_SIDECAR_INDEX_FAST_STAT read where every command reads it).
-  const { index } = indexOptions(ctx);
-  const info = { ...performanceInfo(engineFromEnv(ctx.io.env), { fastStat: index !== false && index.fastStat !== false }), encryption };
+  // The engine options a command would run with (IMAGE_SIDECAR_ACCEL, IMAGE_SIDECAR_FAST_STAT read where every command reads them).
+  const info = { ...performanceInfo(engineFromEnv(ctx.io.env)), encryption };
   const keyLine = !encryption ? 'no key configured' : 'error' in encryption ? `key error: ${encryption.error}` : `${encryption.source}: ${[...encryption.key_ids.map((id) => `key id ${id}`), ...(encryption.passphrase_id ? [`passphrase id ${encryption.passphrase_id}`] : [])].join(', ')}`;
   await emit(ctx, { result: info, what: 'performance information', human: (style) => [...doctorSummary(info, style), `  encryption    ${keyLine}`] });
   return EXIT_CLEAN;

@@ -240,7 +240,8 @@ export function userCacheDir(env: NodeJS.ProcessEnv): string | undefined {
  * IMAGE_SIDECAR_INDEX_RACY_MS sets the margin under which a just-changed file is not recorded (tests);
  * IMAGE_SIDECAR_INDEX_FOLDER_RECORDS=off turns off folder records (on by default, docs/INDEX.md),
  * IMAGE_SIDECAR_INDEX_MEMO=off tree memos (on by default, docs/INDEX.md "Tree memos"),
- * IMAGE_SIDECAR_INDEX_FAST_STAT=off the warm checks' stat through Node's binding (incremental/identity.ts).
+ * (IMAGE_SIDECAR_FAST_STAT=off, read with the engine's options, turns off the warm checks' stat
+ * through Node's binding with the reads'.)
  */
 export function indexOptions(ctx: CommandContext): { index: IndexOptions | false } {
   const v = ctx.opts.index;
@@ -256,6 +257,5 @@ export function indexOptions(ctx: CommandContext): { index: IndexOptions | false
   if (racy !== undefined && /^\d+$/.test(racy)) out.racyMarginMs = Number(racy);
   if (ctx.io.env.IMAGE_SIDECAR_INDEX_FOLDER_RECORDS === 'off') out.folderRecords = false;
   if (ctx.io.env.IMAGE_SIDECAR_INDEX_MEMO === 'off') out.memo = false;
-  if (ctx.io.env.IMAGE_SIDECAR_INDEX_FAST_STAT === 'off') out.fastStat = false;
   return { index: out };
 }

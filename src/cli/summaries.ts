@@ -160,7 +160,7 @@ export function doctorSummary(p: PerformanceInfo, style: Style): string[] {
       ['cpus', p.cpus],
       ['engine', `${p.engine.default.kind}, ${p.engine.default.workers} worker(s); threads from ${p.breakEvenFiles} files`],
       ['acceleration', p.acceleration.note],
-      ['index checks', p.index.fastStat.inUse ? "stat through Node's own binding (IMAGE_SIDECAR_INDEX_FAST_STAT=off: fs.statSync)" : !p.index.fastStat.enabled ? 'fs.statSync (IMAGE_SIDECAR_INDEX_FAST_STAT=off)' : `fs.statSync (${p.index.fastStat.reason ?? 'fast path unavailable'})`],
+      ['stat calls', p.index.fastStat.inUse ? "Node's own binding, reads and index checks (IMAGE_SIDECAR_FAST_STAT=off: fs.fstatSync, fs.statSync)" : !p.index.fastStat.enabled ? 'fs.fstatSync, fs.statSync (IMAGE_SIDECAR_FAST_STAT=off)' : `fs.fstatSync, fs.statSync (${p.index.fastStat.reason ?? 'fast path unavailable'})`],
       ['limits', `files up to ${bytes(p.limits.maxFileSize)}, nesting up to ${p.limits.maxDepth} levels`],
     ], '  '),
   ];

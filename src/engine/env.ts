@@ -2,11 +2,12 @@ import { errors } from '../errors.js';
 import type { Options } from '../types.js';
 import { ENGINE_KINDS, isOneOf } from '../vocabulary.js';
 
-export type EngineOptions = Pick<Options, 'engine' | 'workers' | 'accel' | 'callerRuns'>;
+export type EngineOptions = Pick<Options, 'engine' | 'workers' | 'accel' | 'fastStat' | 'callerRuns'>;
 
 /**
  * The engine options the environment asks for (IMAGE_SIDECAR_ENGINE, IMAGE_SIDECAR_WORKERS,
- * IMAGE_SIDECAR_ACCEL=off|on: the WebAssembly scanner's kill switch),
+ * IMAGE_SIDECAR_ACCEL=off|on: the WebAssembly scanner's kill switch; IMAGE_SIDECAR_FAST_STAT=off|on,
+ * or IMAGE_SIDECAR_INDEX_FAST_STAT=off, its earlier name: Node's stat binding's, fs/stat-binding.ts),
  * merged under the explicit ones. Read once, at the edge (the CLI, the server): the library and
  * the engine never look at the environment.
  */
@@ -26,12 +27,19 @@ export function engineFromEnv<T extends EngineOptions>(env: NodeJS.ProcessEnv, e
   }
   if (out.accel === undefined && env.IMAGE_SIDECAR_ACCEL) {
     const v = env.IMAGE_SIDECAR_ACCEL.toLowerCase();
-    if (ACCEL_OFF.includes(v)) out.accel = false;
-    else if (ACCEL_ON.includes(v)) out.accel = true;
+    if (OFF_WORDS.includes(v)) out.accel = false;
+    else if (ON_WORDS.includes(v)) out.accel = true;
     else throw errors.usage(`IMAGE_SIDECAR_ACCEL must be off or on (got "${env.IMAGE_SIDECAR_ACCEL}")`);
+  }
+  if (out.fastStat === undefined) {
+    const v = (env.IMAGE_SIDECAR_FAST_STAT ?? '').toLowerCase();
+    if (OFF_WORDS.includes(v) || env.IMAGE_SIDECAR_INDEX_FAST_STAT === 'off') out.fastStat = false;
+    else if (ON_WORDS.includes(v)) out.fastStat = true;
+    else if (v !== '') throw errors.usage(`IMAGE_SIDECAR_FAST_STAT must be off or on (got "${env.IMAGE_SIDECAR_FAST_STAT}")`);
   }
   return out;
 }
 
-const ACCEL_OFF: readonly string[] = ['off', '0', 'false', 'no'];
-const ACCEL_ON: readonly string[] = ['on', '1', 'true', 'yes'];
+// The spellings of off and on (IMAGE_SIDECAR_ACCEL, IMAGE_SIDECAR_FAST_STAT).
+const OFF_WORDS: readonly string[] = ['off', '0', 'false', 'no'];
+const ON_WORDS: readonly string[] = ['on', '1', 'true', 'yes'];

@@ -2,6 +2,7 @@ import { closeSync, createReadStream, fstatSync, openSync, readSync, type BigInt
 import { errors } from '../errors.js';
 import { DEFAULT_MAX_FILE_SIZE } from '../formats/value.js';
 import { READ_FLAGS } from './regular-file.js';
+import { regularFileSize } from './stat-binding.js';
 
 /** Default size limit for one sidecar file (one constant, shared with the decoders). */
 export { DEFAULT_MAX_FILE_SIZE };
@@ -35,22 +36,41 @@ export async function readInputLimited(source: string | NodeJS.ReadableStream, m
  * Read a whole file synchronously, refusing files above `maxSize` before allocating for them and
  * anything that is not a regular file. Same syscalls as readFileSync (open, fstat, read, close).
  * With `into`, the bytes go where it says (when it gives room for them) instead of a new Buffer.
+ * `fastStat: false`: the descriptor's stat through fs.fstatSync only (stat-binding.ts).
  */
-export function readFileLimitedSync(path: string, maxSize: number = DEFAULT_MAX_FILE_SIZE, into?: (size: number) => Buffer | null): Buffer {
-  return readLimited(path, maxSize, into, null);
+export function readFileLimitedSync(path: string, maxSize: number = DEFAULT_MAX_FILE_SIZE, into?: (size: number) => Buffer | null, fastStat = true): Buffer {
+  return readLimited(path, maxSize, into, fastStat ? regularFileSize : pureRegularFileSize);
 }
 
 /**
  * `readFileLimitedSync`, and the file's stat (bigint: ns times) taken through the same descriptor
- * before the read: the identity of exactly the bytes returned (the incremental index's entries).
+ * before the read: the identity of exactly the bytes returned.
  */
 export function readFileWithStatSync(path: string, maxSize: number = DEFAULT_MAX_FILE_SIZE, into?: (size: number) => Buffer | null): { bytes: Buffer; stat: BigIntStats } {
-  const out: { stat?: BigIntStats } = {};
-  const bytes = readLimited(path, maxSize, into, out);
-  return { bytes, stat: out.stat! };
+  let stat: BigIntStats | undefined;
+  const bytes = readLimited(path, maxSize, into, (fd) => {
+    const st = fstatSync(fd, { bigint: true });
+    stat = st;
+    return st.isFile() ? Number(st.size) : -1;
+  });
+  return { bytes, stat: stat! };
 }
 
-function readLimited(path: string, maxSize: number, into: ((size: number) => Buffer | null) | undefined, statOut: { stat?: BigIntStats } | null): Buffer {
+/**
+ * `readFileLimitedSync` with the caller's stat of the descriptor (`sizeOf`: the size of a regular
+ * file, -1 for anything else), taken before the read: the index's entries read the identity of
+ * exactly the bytes returned into a reused scratch (identity.ts IdentityScratch.fileSizeOf).
+ */
+export function readFileSizedSync(path: string, maxSize: number, into: ((size: number) => Buffer | null) | undefined, sizeOf: SizeOfOpen): Buffer {
+  return readLimited(path, maxSize, into, sizeOf);
+}
+
+/** How a read learns what it opened: the size of a regular file, -1 for anything else. */
+export type SizeOfOpen = (fd: number) => number;
+
+const pureRegularFileSize: SizeOfOpen = (fd) => regularFileSize(fd, false);
+
+function readLimited(path: string, maxSize: number, into: ((size: number) => Buffer | null) | undefined, sizeOf: SizeOfOpen): Buffer {
   let fd: number;
   try {
     fd = openSync(path, READ_FLAGS); // a FIFO swapped in opens at once and is refused below
@@ -58,17 +78,8 @@ function readLimited(path: string, maxSize: number, into: ((size: number) => Buf
     throw errors.fromFs(e, path);
   }
   try {
-    let size: number;
-    if (statOut) {
-      const st = fstatSync(fd, { bigint: true });
-      if (!st.isFile()) throw errors.notRegularFile(path);
-      statOut.stat = st;
-      size = Number(st.size);
-    } else {
-      const st = fstatSync(fd);
-      if (!st.isFile()) throw errors.notRegularFile(path);
-      size = st.size;
-    }
+    const size = sizeOf(fd);
+    if (size < 0) throw errors.notRegularFile(path);
     if (size > maxSize) throw errors.tooLarge(size, maxSize, path);
     // `into` may lend memory for the bytes (the scanner's input): exactly `size` bytes, or null.
     const buf = (size > 0 ? into?.(size) : null) ?? Buffer.allocUnsafe(size);

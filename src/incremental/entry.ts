@@ -11,13 +11,12 @@
  * system's timestamp granularity after our read could keep every stat field). ctime alone decides:
  * any change after the read moves it to "now"; mtime may be set to anything.
  */
-import type { BigIntStats } from 'node:fs';
 import type { FileInspection } from '../tasks/inspect.js';
 import { relativeTo } from '../fs/rel-path.js';
 import { serialize } from 'node:v8';
 import { encodingOf } from './folder-records.js';
 import { fileEntryBound, writeFileEntry } from './store.js';
-import { IDENTITY_BYTES, writeIdentity } from './identity.js';
+import type { IdentityScratch } from './identity.js';
 
 /** Stands for the file's path in a stored message (U+0000 never occurs in a path). */
 export const PATH_MARK = '\u0000path\u0000';
@@ -75,23 +74,20 @@ export function asStored<T>(result: FileInspection, make: (stored: FileInspectio
   }
 }
 
-// The identity as stored (identity.ts), written into one buffer: none per file.
-const idBytes = Buffer.allocUnsafeSlow(IDENTITY_BYTES);
-
 /**
- * The entry of a result read from a file whose stat (bigint, of the descriptor it was read
- * through, before the read) is `st`, or null when it may not be stored.
+ * The entry of a result read from a file whose identity `id` holds (its descriptor's fstat before
+ * the read, identity.ts IdentityScratch: the identity as stored, no object per file), or null when
+ * it may not be stored.
  */
-export function fileEntry(result: FileInspection, st: BigIntStats, opts: EntryOptions, cutoffNs: bigint, withKeys: boolean): IndexEntryOut | null {
-  if (!st.isFile() || !isTrusted(result, st.size, st.ctimeNs, cutoffNs, withKeys)) return null;
-  writeIdentity(st as { dev: bigint; ino: bigint; size: bigint; mtimeNs: bigint; ctimeNs: bigint }, idBytes, 0);
+export function fileEntry(result: FileInspection, id: IdentityScratch, opts: EntryOptions, cutoffNs: bigint, withKeys: boolean): IndexEntryOut | null {
+  if (!isTrusted(result, id.size, id.ctimeNs, cutoffNs, withKeys)) return null;
   const key = relativeTo(opts.root)(result.path);
   return asStored(result, (stored) => {
     // JSON where JSON.parse gives the result back exactly (every result of the bench library): a
     // string, written straight into the arena, where v8 made a serializer object and a buffer of
     // its own per file (with the collector's work for both, the most of a first run's extra cost).
     const value = encodingOf(stored) === 'json' ? JSON.stringify(stored) : serialize(stored);
-    return arena.write(key, value, opts.keyNo);
+    return arena.write(key, value, opts.keyNo, id.bytes);
   });
 }
 
@@ -116,7 +112,7 @@ class EntryArena {
     this.at = 0;
   }
 
-  write(key: string, value: string | Uint8Array, keyNo: number): IndexEntryOut | null {
+  write(key: string, value: string | Uint8Array, keyNo: number, idBytes: Buffer): IndexEntryOut | null {
     const most = fileEntryBound(key, value);
     if (this.at + most > this.chunk.length) {
       this.chunk = Buffer.allocUnsafeSlow(Math.max(ARENA_CHUNK, most));

@@ -600,7 +600,10 @@ const CLOSE = Buffer.from(']');
  * insides are not walked.
  */
 export function encodingOf(value: unknown): 'json' | 'v8' | null {
-  const seen = new Set<object>();
+  // The objects met: a list while they are few (a result holds a handful; a Set per call cost more
+  // than the walk, on every entry of a first run), a Set past SEEN_LIST.
+  const seenList: object[] = [];
+  let seen: Set<object> | null = null;
   const stack: unknown[] = [value];
   let json = true;
   while (stack.length > 0) {
@@ -619,8 +622,14 @@ export function encodingOf(value: unknown): 'json' | 'v8' | null {
         json = false; // undefined, bigint (functions and symbols do not get here: v8 refuses them)
         continue;
     }
-    if (seen.has(v)) return null;
-    seen.add(v);
+    if (seen !== null) {
+      if (seen.has(v)) return null;
+      seen.add(v);
+    } else {
+      if (seenList.includes(v)) return null;
+      seenList.push(v);
+      if (seenList.length > SEEN_LIST) seen = new Set(seenList);
+    }
     if (Array.isArray(v)) {
       if (json && (Object.getPrototypeOf(v) !== Array.prototype || Object.keys(v).length !== v.length)) json = false; // holes, other properties
       for (let i = 0; i < v.length; i++) stack.push(v[i]);
@@ -640,6 +649,9 @@ export function encodingOf(value: unknown): 'json' | 'v8' | null {
   }
   return json ? 'json' : 'v8';
 }
+
+/** encodingOf's objects met, listed up to this many (then a Set). */
+const SEEN_LIST = 24;
 
 /** Stands for a string left out (`writeCompact`): the fields it replaces are always strings. */
 type LeftOut = 0;

@@ -4,7 +4,8 @@
  * difference means the file may hold other bytes. ctime cannot be set by a writer, so a same-size
  * edit that restores mtime (touch -r, utimes) still changes the identity.
  */
-import { lstatSync, statSync, type BigIntStats } from 'node:fs';
+import { fstatSync, lstatSync, statSync, type BigIntStats } from 'node:fs';
+import { bindingStat, fstatBinding, fstatStatus, resetFstatForTests, F_CTIME_NS, F_CTIME_S, F_DEV, F_INO, F_MODE, F_MTIME_NS, F_MTIME_S, F_SIZE, S_IFDIR, S_IFMT, S_IFREG, type BindingStat } from '../fs/stat-binding.js';
 import { fileURLToPath } from 'node:url';
 
 /** 5 × u64: dev, ino, size, mtime_ns, ctime_ns (the index stores these 40 bytes per file). */
@@ -106,42 +107,7 @@ export const STAT_FILE = 2;
 export const STAT_OTHER = 3;
 export type StatKind = typeof STAT_NONE | typeof STAT_DIR | typeof STAT_FILE | typeof STAT_OTHER;
 
-const S_IFMT = 0o170000;
-const S_IFDIR = 0o040000;
-const S_IFREG = 0o100000;
 const NS_PER_S = 1_000_000_000n;
-
-/** Node's own stat binding: fills one shared BigInt64Array (dev, mode, nlink, uid, gid, rdev, blksize, ino, size, blocks, then atime, mtime, ctime, birthtime as seconds and ns). */
-type BindingStat = (path: string, useBigint: true, req: undefined, throwIfNoEntry: false) => BigInt64Array | undefined;
-
-/**
- * The fast path's stat function, or null where it must not run: no `process.binding` (removed, or
- * refused by the permission model), or `--pending-deprecation`, under which it would print a
- * deprecation warning (DEP0111 is documentation-only otherwise). Whether it gives what
- * fs.statSync gives is checked on the first paths a scratch stats (IdentityScratch.stat).
- */
-function bindingStat(): BindingStat | null {
-  if (pendingDeprecation()) return null;
-  try {
-    const binding = (process as unknown as { binding(name: string): { stat?: unknown } }).binding('fs');
-    return typeof binding.stat === 'function' ? (binding.stat as BindingStat).bind(binding) : null;
-  } catch {
-    return null;
-  }
-}
-
-/**
- * Is --pending-deprecation on? Node takes it spelled with underscores (`--pending_deprecation`) and
- * with a value (`--pending-deprecation=true`), on the command line or in NODE_OPTIONS, and from
- * NODE_PENDING_DEPRECATION=1; under any of them it wraps process.binding in a deprecation warning
- * (its name is then no longer `binding`): that is checked too, whatever turned it on.
- */
-function pendingDeprecation(): boolean {
-  const flag = /(?:^|\s)--pending[-_]deprecation(?:[=\s]|$)/;
-  if (process.execArgv.some((a) => flag.test(a)) || flag.test(process.env.NODE_OPTIONS ?? '') || process.env.NODE_PENDING_DEPRECATION === '1') return true;
-  const b = (process as unknown as { binding?: unknown }).binding;
-  return typeof b !== 'function' || b.name !== 'binding';
-}
 
 /** The binding, once per process: 'unknown' until a path's stat agreed (or not) with fs.statSync's. */
 let fastStat: { fn: BindingStat | null; trusted: 'unknown' | 'yes' | 'no' } | null = null;
@@ -175,6 +141,17 @@ export class IdentityScratch {
     }
   }
 
+  /** The size and ctime (ns) of the last identity loaded. */
+  get size(): bigint {
+    return this.words[2];
+  }
+  get ctimeNs(): bigint {
+    return this.words[4];
+  }
+
+  /** A read's stat of its descriptor (read-file.ts readFileSizedSync): the identity loaded, the size of a regular file, -1 for anything else. */
+  readonly fileSizeOf = (fd: number): number => (this.fstat(fd) === STAT_FILE ? Number(this.words[2]) : -1);
+
   /** Does the last identity `stat` loaded equal the 40 bytes at `at` of `buf`? */
   equals(buf: Uint8Array, at: number): boolean {
     return this.bytes.compare(buf, at, at + IDENTITY_BYTES) === 0;
@@ -191,7 +168,8 @@ export class IdentityScratch {
     return kind;
   }
 
-  private load(st: BigIntStats): void {
+  /** Load `id` as if a stat had given it (a stat's fields: a BigIntStats will do). */
+  load(st: FileIdentity): void {
     const w = this.words;
     w[0] = st.dev;
     w[1] = st.ino;
@@ -224,14 +202,48 @@ export class IdentityScratch {
     }
     if (v === undefined) return STAT_NONE;
     this.fastUsed = true;
+    return this.loadFrom(v);
+  }
+
+  /** The binding's array into `bytes`: the identity's five fields and the kind. */
+  private loadFrom(v: BigInt64Array): StatKind {
     const w = this.words;
-    w[0] = v[0];
-    w[1] = v[7];
-    w[2] = v[8];
-    w[3] = v[12] * NS_PER_S + v[13];
-    w[4] = v[14] * NS_PER_S + v[15];
-    const type = Number(v[1]) & S_IFMT;
+    w[0] = v[F_DEV];
+    w[1] = v[F_INO];
+    w[2] = v[F_SIZE];
+    w[3] = v[F_MTIME_S] * NS_PER_S + v[F_MTIME_NS];
+    w[4] = v[F_CTIME_S] * NS_PER_S + v[F_CTIME_NS];
+    const type = Number(v[F_MODE]) & S_IFMT;
     return type === S_IFDIR ? STAT_DIR : type === S_IFREG ? STAT_FILE : STAT_OTHER;
+  }
+
+  /**
+   * fstat the open descriptor `fd`: what it is, its identity in `bytes`. Throws as fs.fstatSync
+   * throws. Node's fstat binding when this scratch may use a binding (`fast`) and it gave the
+   * identity fs.fstatSync gave on a first descriptor (stat-binding.ts: one trust for every user
+   * of the descriptor stat).
+   */
+  fstat(fd: number): StatKind {
+    const state = this.binding === null ? null : fstatBinding();
+    if (state !== null && state.trusted === 'yes') {
+      this.fastUsed = true;
+      return this.loadFrom(state.fn!(fd, true, undefined, false));
+    }
+    const st = fstatSync(fd, { bigint: true });
+    this.load(st);
+    const kind = st.isDirectory() ? STAT_DIR : st.isFile() ? STAT_FILE : STAT_OTHER;
+    if (state !== null && state.trusted === 'unknown' && state.fn !== null) {
+      const pure = Buffer.from(this.bytes);
+      let same = false;
+      try {
+        same = this.loadFrom(state.fn(fd, true, undefined, false)) === kind && this.bytes.equals(pure);
+      } catch {
+        same = false;
+      }
+      pure.copy(this.bytes);
+      state.trusted = same ? 'yes' : 'no';
+    }
+    return kind;
   }
 
   /** The fast path trusted from now on when it gives `path` the kind and identity statSync just gave; never again in this process when not. */
@@ -250,17 +262,21 @@ export class IdentityScratch {
 }
 
 /**
- * Whether the warm checks' stat can take the fast path in this process (`doctor`): when no stat
- * has decided it yet, this module's own file is stat'ed both ways.
+ * Whether the per-file stat calls can take the fast path in this process (`doctor`): the warm
+ * checks' stat and the reads' fstat; when nothing has decided it yet, this module's own file is
+ * stat'ed both ways.
  */
 export function fastStatStatus(): { available: boolean; reason?: string } {
   fastStat ??= { fn: bindingStat(), trusted: 'unknown' };
   if (fastStat.fn === null) return { available: false, reason: "no process.binding('fs').stat here, or --pending-deprecation" };
-  if (fastStat.trusted === 'unknown') new IdentityScratch().stat(fileURLToPath(import.meta.url));
-  return fastStat.trusted === 'yes' ? { available: true } : { available: false, reason: "Node's stat binding disagreed with fs.statSync" };
+  const self = fileURLToPath(import.meta.url);
+  if (fastStat.trusted === 'unknown') new IdentityScratch().stat(self);
+  if (fastStat.trusted !== 'yes') return { available: false, reason: "Node's stat binding disagreed with fs.statSync" };
+  return fstatStatus(self).available ? { available: true } : { available: false, reason: "Node's fstat binding disagreed with fs.fstatSync, or is missing" };
 }
 
-/** Tests: forget whether the binding was trusted (so that a test can make it be checked again, or refuse it). */
+/** Tests: forget whether the bindings were trusted (so that a test can make them be checked again, or refuse them); `fn` replaces the stat binding. */
 export function resetFastStatForTests(state: 'unknown' | 'no' | 'yes' = 'unknown', fn?: BindingStat | null): void {
   fastStat = { fn: fn === undefined ? bindingStat() : fn, trusted: state };
+  resetFstatForTests(state);
 }

@@ -33,8 +33,9 @@ export interface PerformanceInfo {
     note: string;
   };
   /**
-   * The incremental index's warm checks: their stat through Node's own binding (fast path), asked
-   * for (not IMAGE_SIDECAR_INDEX_FAST_STAT=off), agreeing with fs.statSync here, so in use.
+   * Node's own stat binding (fs/stat-binding.ts) for the per-file stat calls, each read's fstat and
+   * the incremental index's warm checks: asked for (not IMAGE_SIDECAR_FAST_STAT=off), agreeing with
+   * fs.fstatSync and fs.statSync here, so in use. (Under `index` where it began as the checks' alone.)
    */
   index: { fastStat: { enabled: boolean; available: boolean; inUse: boolean; reason?: string } };
   limits: { maxFileSize: number; maxDepth: number };
@@ -44,7 +45,7 @@ export interface PerformanceInfo {
 }
 
 export function performanceInfo(opts: EngineOptions = {}, index: { fastStat?: boolean } = {}): PerformanceInfo {
-  const statEnabled = index.fastStat !== false;
+  const statEnabled = opts.fastStat !== false && index.fastStat !== false;
   const stat = statEnabled ? fastStatStatus() : { available: false };
   const fastStat = { enabled: statEnabled, available: stat.available, inUse: statEnabled && stat.available, ...('reason' in stat && stat.reason ? { reason: stat.reason } : {}) };
   const def = resolveEngine(opts);

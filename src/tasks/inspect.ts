@@ -1,4 +1,3 @@
-import type { BigIntStats } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { errors, isSidecarError, type ErrorCode } from '../errors.js';
 import { decodeSidecar } from '../formats/codec.js';
@@ -11,7 +10,8 @@ import { skimSidecar } from '../formats/skim.js';
 import { checkSidecarRules, type Problem } from '../analysis/rules.js';
 import { compileSchema, checkSchema, type CompiledSchema } from '../analysis/schema.js';
 import type { JsonObject, SidecarFormat } from '../types.js';
-import { readFileLimitedSync, readFileWithStatSync } from '../fs/read-file.js';
+import { DEFAULT_MAX_FILE_SIZE, readFileLimitedSync, readFileSizedSync } from '../fs/read-file.js';
+import { IdentityScratch } from '../incremental/identity.js';
 import { fileEntry, racyCutoffNs, type EntryOptions, type IndexEntryOut } from '../incremental/entry.js';
 import { ACCEL_MAX_BYTES, accelAvailable, accelCounts, accelScan, binScan, skeletonOf, type Skeleton } from '../accel/decode.js';
 import { certifyBrief, shapeOnTape, summaryOnTape } from '../accel/certify.js';
@@ -65,6 +65,12 @@ export interface InspectOptions {
    * of what shapes a result (incremental/key.ts).
    */
   indexEntries?: EntryOptions;
+  /**
+   * Each read's stat of its descriptor through Node's own binding (fs/stat-binding.ts; the index's
+   * identities too). Default true; false: fs.fstatSync only (Options.fastStat). Never changes a
+   * result; not part of what shapes one.
+   */
+  fastStat?: boolean;
 }
 
 export interface InspectItem {
@@ -187,11 +193,11 @@ export function inspectFile(item: InspectItem, opts: InspectOptions, compiled?: 
   if (item.resolveLink !== undefined) return resolveLinkItem(item, item.resolveLink, opts);
   const start = performance.now();
   let bytes: Buffer;
-  let stat: BigIntStats | null = null;
+  const id = opts.indexEntries !== undefined ? readIdentity(opts) : null;
   try {
     const into = readsIntoScanner(opts) ? scannerRoom(opts) : undefined;
-    if (opts.indexEntries !== undefined) ({ bytes, stat } = readFileWithStatSync(item.path, opts.maxFileSize, into));
-    else bytes = readFileLimitedSync(item.path, opts.maxFileSize, into);
+    if (id !== null) bytes = readFileSizedSync(item.path, opts.maxFileSize ?? DEFAULT_MAX_FILE_SIZE, into, id.fileSizeOf);
+    else bytes = readFileLimitedSync(item.path, opts.maxFileSize, into, opts.fastStat !== false);
   } catch (e) {
     const out: FileInspection = { path: item.path, size: 0, status: 'ok', format: null, notes: [], shape: null, elapsedMs: 0 };
     const err = isSidecarError(e) ? e : errors.fromFs(e, item.path);
@@ -204,11 +210,17 @@ export function inspectFile(item: InspectItem, opts: InspectOptions, compiled?: 
     return out;
   }
   const out = inspectBytes(item, bytes, opts, compiled, start);
-  if (stat !== null) {
-    const entry = fileEntry(out, stat, opts.indexEntries!, cutoffOf(opts.indexEntries!), opts.keyring !== undefined);
+  if (id !== null) {
+    const entry = fileEntry(out, id, opts.indexEntries!, cutoffOf(opts.indexEntries!), opts.keyring !== undefined);
     if (entry !== null) out.indexEntry = entry;
   }
   return out;
+}
+
+// Where a read for the index leaves its file's identity (the thread's one scratch per kind of stat).
+const readIds = { fast: null as IdentityScratch | null, pure: null as IdentityScratch | null };
+function readIdentity(opts: InspectOptions): IdentityScratch {
+  return opts.fastStat === false ? (readIds.pure ??= new IdentityScratch({ fast: false })) : (readIds.fast ??= new IdentityScratch());
 }
 
 let lastCutoff: { ms: number; ns: bigint } = { ms: NaN, ns: 0n };

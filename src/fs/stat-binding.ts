@@ -1,0 +1,123 @@
+/**
+ * Node's own stat bindings, the fast path of the per-file stat calls (fs.statSync and fs.fstatSync
+ * are these calls plus a Stats object: BigInts or Dates per field, ~1–1.5 µs and most of a stat's
+ * garbage). Like msgpackr's native path: optional (the caller's `fast: false`; the CLI's
+ * IMAGE_SIDECAR_FAST_STAT=off), the pure path always there, and each binding trusted only after it
+ * gave what the pure call gave for one path or descriptor in this process: a Node whose binding
+ * lays its numbers out otherwise is caught there (test/identity-fast-stat.test.ts,
+ * test/stat-binding.test.ts).
+ *
+ * The bindings fill one shared typed array (BigInt64Array with bigints, else Float64Array): dev,
+ * mode, nlink, uid, gid, rdev, blksize, ino, size, blocks, then atime, mtime, ctime, birthtime as
+ * seconds and ns.
+ */
+import { closeSync, fstatSync, openSync } from 'node:fs';
+
+export const F_DEV = 0;
+export const F_MODE = 1;
+export const F_INO = 7;
+export const F_SIZE = 8;
+export const F_MTIME_S = 12;
+export const F_MTIME_NS = 13;
+export const F_CTIME_S = 14;
+export const F_CTIME_NS = 15;
+
+export const S_IFMT = 0o170000;
+export const S_IFDIR = 0o040000;
+export const S_IFREG = 0o100000;
+
+export type BindingStat = (path: string, useBigint: true, req: undefined, throwIfNoEntry: false) => BigInt64Array | undefined;
+export type BindingFstat = {
+  (fd: number, useBigint: true, req: undefined, shouldThrow: false): BigInt64Array;
+  (fd: number, useBigint: false, req: undefined, shouldThrow: false): Float64Array;
+};
+
+export type Trust = 'unknown' | 'yes' | 'no';
+
+/**
+ * Is --pending-deprecation on? Node takes it spelled with underscores (`--pending_deprecation`) and
+ * with a value (`--pending-deprecation=true`), on the command line or in NODE_OPTIONS, and from
+ * NODE_PENDING_DEPRECATION=1; under any of them it wraps process.binding in a deprecation warning
+ * (its name is then no longer `binding`): that is checked too, whatever turned it on.
+ */
+function pendingDeprecation(): boolean {
+  const flag = /(?:^|\s)--pending[-_]deprecation(?:[=\s]|$)/;
+  if (process.execArgv.some((a) => flag.test(a)) || flag.test(process.env.NODE_OPTIONS ?? '') || process.env.NODE_PENDING_DEPRECATION === '1') return true;
+  const b = (process as unknown as { binding?: unknown }).binding;
+  return typeof b !== 'function' || b.name !== 'binding';
+}
+
+/**
+ * The binding's function `name`, or null where it must not run: no `process.binding` (removed, or
+ * refused by the permission model), or `--pending-deprecation`, under which it would print a
+ * deprecation warning (DEP0111 is documentation-only otherwise).
+ */
+function bindingFn<T>(name: 'stat' | 'fstat'): T | null {
+  if (pendingDeprecation()) return null;
+  try {
+    const binding = (process as unknown as { binding(name: string): Record<string, unknown> }).binding('fs');
+    const fn = binding[name];
+    return typeof fn === 'function' ? (fn.bind(binding) as T) : null;
+  } catch {
+    return null;
+  }
+}
+
+export function bindingStat(): BindingStat | null {
+  return bindingFn<BindingStat>('stat');
+}
+
+/** The descriptor stat, once per process, and whether it is trusted yet. */
+let fstatFast: { fn: BindingFstat | null; trusted: Trust } | null = null;
+
+/**
+ * The size of the regular file open at `fd`, or -1 when it is not a regular file (a FIFO, a
+ * folder, a device): what a read needs of its descriptor's stat. Throws as fs.fstatSync throws.
+ * `fast: false`: fs.fstatSync only.
+ */
+export function regularFileSize(fd: number, fast = true): number {
+  const state = (fstatFast ??= { fn: bindingFn<BindingFstat>('fstat'), trusted: 'unknown' });
+  if (fast && state.trusted === 'yes') {
+    const v = state.fn!(fd, false, undefined, false);
+    return (v[F_MODE] & S_IFMT) === S_IFREG ? v[F_SIZE] : -1;
+  }
+  const st = fstatSync(fd);
+  const size = st.isFile() ? st.size : -1;
+  if (fast && state.trusted === 'unknown' && state.fn !== null) {
+    // Trusted when it gives this descriptor's mode, inode and size as fstatSync gave them.
+    let same = false;
+    try {
+      const v = state.fn(fd, false, undefined, false);
+      same = v[F_MODE] === st.mode && v[F_INO] === st.ino && v[F_SIZE] === st.size && v[F_DEV] === st.dev;
+    } catch {
+      same = false;
+    }
+    state.trusted = same ? 'yes' : 'no';
+  }
+  return size;
+}
+
+/** The descriptor stat's function when it may run (for identity.ts: the same trust, the bigint form). */
+export function fstatBinding(): { fn: BindingFstat | null; trusted: Trust } {
+  return (fstatFast ??= { fn: bindingFn<BindingFstat>('fstat'), trusted: 'unknown' });
+}
+
+/** Tests: forget whether the descriptor stat was trusted, or give it another function. */
+export function resetFstatForTests(state: Trust = 'unknown', fn?: BindingFstat | null): void {
+  fstatFast = { fn: fn === undefined ? bindingFn<BindingFstat>('fstat') : fn, trusted: state };
+}
+
+/** Whether reads' fstat takes the fast path here (`doctor`): when nothing decided it yet, a descriptor of `probePath` is stat'ed both ways. */
+export function fstatStatus(probePath: string): { available: boolean } {
+  const state = fstatBinding();
+  if (state.fn === null) return { available: false };
+  if (state.trusted === 'unknown') {
+    const fd = openSync(probePath, 'r');
+    try {
+      regularFileSize(fd);
+    } finally {
+      closeSync(fd);
+    }
+  }
+  return { available: state.trusted === 'yes' };
+}
