@@ -32,12 +32,22 @@ export function engineFromEnv<T extends EngineOptions>(env: NodeJS.ProcessEnv, e
     else throw errors.usage(`IMAGE_SIDECAR_ACCEL must be off or on (got "${env.IMAGE_SIDECAR_ACCEL}")`);
   }
   if (out.fastStat === undefined) {
-    const v = (env.IMAGE_SIDECAR_FAST_STAT ?? '').toLowerCase();
-    if (OFF_WORDS.includes(v) || env.IMAGE_SIDECAR_INDEX_FAST_STAT === 'off') out.fastStat = false;
-    else if (ON_WORDS.includes(v)) out.fastStat = true;
-    else if (v !== '') throw errors.usage(`IMAGE_SIDECAR_FAST_STAT must be off or on (got "${env.IMAGE_SIDECAR_FAST_STAT}")`);
+    const fastStat = fastStatFromEnv(env);
+    if (fastStat !== undefined) out.fastStat = fastStat;
   }
   return out;
+}
+
+/**
+ * IMAGE_SIDECAR_FAST_STAT (off|on; IMAGE_SIDECAR_INDEX_FAST_STAT=off, its earlier name, is off):
+ * undefined when neither says. A value that is neither off nor on is a usage error whatever the
+ * earlier name says (it is checked first). For the reads that take no engine options (`read`).
+ */
+export function fastStatFromEnv(env: NodeJS.ProcessEnv): boolean | undefined {
+  const v = (env.IMAGE_SIDECAR_FAST_STAT ?? '').toLowerCase();
+  if (v !== '' && !OFF_WORDS.includes(v) && !ON_WORDS.includes(v)) throw errors.usage(`IMAGE_SIDECAR_FAST_STAT must be off or on (got "${env.IMAGE_SIDECAR_FAST_STAT}")`);
+  if (OFF_WORDS.includes(v) || env.IMAGE_SIDECAR_INDEX_FAST_STAT === 'off') return false;
+  return ON_WORDS.includes(v) ? true : undefined;
 }
 
 // The spellings of off and on (IMAGE_SIDECAR_ACCEL, IMAGE_SIDECAR_FAST_STAT).

@@ -36,9 +36,11 @@ export async function readInputLimited(source: string | NodeJS.ReadableStream, m
  * Read a whole file synchronously, refusing files above `maxSize` before allocating for them and
  * anything that is not a regular file. Same syscalls as readFileSync (open, fstat, read, close).
  * With `into`, the bytes go where it says (when it gives room for them) instead of a new Buffer.
- * `fastStat: false`: the descriptor's stat through fs.fstatSync only (stat-binding.ts).
+ * `fastStat: true`: the descriptor's stat through Node's binding once trusted (stat-binding.ts);
+ * the default is fs.fstatSync only, so that a read whose caller did not pass its options'
+ * `fastStat` on never takes the binding under `fastStat: false` / IMAGE_SIDECAR_FAST_STAT=off.
  */
-export function readFileLimitedSync(path: string, maxSize: number = DEFAULT_MAX_FILE_SIZE, into?: (size: number) => Buffer | null, fastStat = true): Buffer {
+export function readFileLimitedSync(path: string, maxSize: number = DEFAULT_MAX_FILE_SIZE, into?: (size: number) => Buffer | null, fastStat = false): Buffer {
   return readLimited(path, maxSize, into, fastStat ? regularFileSize : pureRegularFileSize);
 }
 

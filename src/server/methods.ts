@@ -5,7 +5,7 @@
  * scanner and the worker engine are not loaded by a client that only reads and saves).
  */
 import { resolveImageExtensions } from '../discovery/config.js';
-import { engineFromEnv } from '../engine/env.js';
+import { engineFromEnv, fastStatFromEnv } from '../engine/env.js';
 import { errors } from '../errors.js';
 import { readSidecarText } from '../ops/read.js';
 import { saveSidecar } from '../ops/save.js';
@@ -47,11 +47,13 @@ export function useKeyring(k: Keyring | undefined): void {
   keyring = k;
 }
 const keyOpts = (): Options => (keyring ? { keyring } : {});
-/** Per-image reads: the keys, and IMAGE_SIDECAR_ACCEL (off: every sidecar through the reference decoder). */
+/** Per-image reads: the keys, IMAGE_SIDECAR_ACCEL (off: every sidecar through the reference decoder) and IMAGE_SIDECAR_FAST_STAT (off: fs.fstatSync only). */
 const readOpts = (): Options => {
   const o = keyOpts();
   const accel = engineFromEnv(process.env).accel;
   if (accel !== undefined) o.accel = accel;
+  const fastStat = fastStatFromEnv(process.env);
+  if (fastStat !== undefined) o.fastStat = fastStat;
   return o;
 };
 

@@ -13,6 +13,8 @@ export interface HashTaskOptions {
   maxDepth?: number;
   /** canonical mode: keys for encrypted sidecars. */
   keyring?: Keyring;
+  /** canonical mode: the read's descriptor stat through Node's binding (Options.fastStat); default true. */
+  fastStat?: boolean;
 }
 
 export interface HashItem {
@@ -45,7 +47,7 @@ function hashFileBytes(path: string, rel: string): { size: number; digest: strin
 }
 
 function hashCanonical(item: HashItem, opts: HashTaskOptions): HashResult {
-  const bytes = readFileLimitedSync(item.path, opts.maxFileSize);
+  const bytes = readFileLimitedSync(item.path, opts.maxFileSize, undefined, opts.fastStat !== false);
   const { data } = decodeSidecar(bytes, { path: item.path, maxDepth: opts.maxDepth, maxFileSize: opts.maxFileSize, keyring: opts.keyring });
   const keys = item.keys ?? [];
   // The canonical text goes to every digest piece by piece: a 60 MB sidecar's text is never

@@ -1,0 +1,71 @@
+/**
+ * `fastStat: false` (IMAGE_SIDECAR_FAST_STAT=off) turns Node's fstat binding off for every sidecar
+ * read, not only the scan's: the single-file reads (readSidecarFile, readSidecarDetailed,
+ * readSidecarText: the CLI's and the server's `read`) and the canonical tree hash read through
+ * fs.fstatSync alone. A binding that counts its calls, trusted, shows which path ran. And the
+ * switch's value is checked whatever its earlier name says.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { resetFstatForTests, type BindingFstat } from '../src/fs/stat-binding.js';
+import { readSidecarDetailed, readSidecarFile, readSidecarText } from '../src/ops/read.js';
+import { listTree } from '../src/integrity/tree-hash.js';
+import { FAKE_JPEG, makeTree, sidecarData, testDir } from './helpers/tree.js';
+import { runCli } from './helpers/cli.js';
+
+function countingBinding(): { fn: BindingFstat; calls: () => number } {
+  const real = (process as unknown as { binding(n: string): { fstat: (...a: unknown[]) => unknown } }).binding('fs');
+  let n = 0;
+  const fn = ((...a: unknown[]) => {
+    n++;
+    return real.fstat(...a);
+  }) as unknown as BindingFstat;
+  return { fn, calls: () => n };
+}
+
+test('fastStat: false: single-file reads and the canonical tree hash never call the fstat binding', async (t) => {
+  const dir = testDir(t, 'isc-fstat-switch-');
+  const root = makeTree({ 'IMG_1.jpg': FAKE_JPEG, 'IMG_1.json': { json: sidecarData('IMG_1.jpg', 1, 2) }, 'IMG_2.jpg': FAKE_JPEG, 'IMG_2.json': { json: sidecarData('IMG_2.jpg', 2, 2) } }, join(dir, 'lib'));
+  const b = countingBinding();
+  try {
+    resetFstatForTests('yes', b.fn);
+    // On (the default), the binding answers: the counting is real.
+    await readSidecarFile(join(root, 'IMG_1.json'));
+    assert.ok(b.calls() > 0, 'the binding answers a read when on');
+    const before = b.calls();
+    const off = { fastStat: false, engine: 'inline' as const };
+    const decoded = await readSidecarFile(join(root, 'IMG_1.json'), off);
+    assert.equal(b.calls(), before, 'readSidecarFile');
+    const detailed = await readSidecarDetailed(join(root, 'IMG_1.jpg'), off);
+    assert.equal(b.calls(), before, 'readSidecarDetailed');
+    const text = await readSidecarText(join(root, 'IMG_2.jpg'), off);
+    assert.equal(b.calls(), before, 'readSidecarText');
+    const listing = await listTree(root, { ...off, canonical: true });
+    assert.equal(b.calls(), before, 'listTree canonical');
+    // And the answers are the ones the binding gives.
+    assert.deepEqual(decoded.data, (await readSidecarFile(join(root, 'IMG_1.json'))).data);
+    assert.deepEqual(detailed, await readSidecarDetailed(join(root, 'IMG_1.jpg'), { engine: 'inline' }));
+    assert.deepEqual(text, await readSidecarText(join(root, 'IMG_2.jpg'), { engine: 'inline' }));
+    assert.deepEqual(listing, await listTree(root, { engine: 'inline', canonical: true }));
+  } finally {
+    resetFstatForTests('unknown');
+  }
+});
+
+test('IMAGE_SIDECAR_FAST_STAT: a value that is neither off nor on exits 2, even with IMAGE_SIDECAR_INDEX_FAST_STAT=off, and `read` checks it too', async (t) => {
+  const dir = testDir(t, 'isc-fstat-switch-');
+  const root = makeTree({ 'IMG_1.jpg': FAKE_JPEG, 'IMG_1.json': { json: sidecarData('IMG_1.jpg', 1, 2) } }, join(dir, 'lib'));
+  const both = await runCli(['validate', '--no-index', root], { env: { IMAGE_SIDECAR_FAST_STAT: 'bogus', IMAGE_SIDECAR_INDEX_FAST_STAT: 'off' } });
+  assert.equal(both.code, 2, both.stderr);
+  assert.match(both.stderr, /IMAGE_SIDECAR_FAST_STAT must be off or on \(got "bogus"\)/);
+  const read = await runCli(['read', join(root, 'IMG_1.jpg')], { env: { IMAGE_SIDECAR_FAST_STAT: 'bogus' } });
+  assert.equal(read.code, 2, read.stderr);
+  assert.match(read.stderr, /IMAGE_SIDECAR_FAST_STAT must be off or on/);
+  // off and on read the same.
+  const on = await runCli(['read', join(root, 'IMG_1.jpg')], { env: { IMAGE_SIDECAR_FAST_STAT: 'on' } });
+  const off = await runCli(['read', join(root, 'IMG_1.jpg')], { env: { IMAGE_SIDECAR_FAST_STAT: 'off' } });
+  assert.equal(on.code, 0, on.stderr);
+  assert.equal(off.stdout, on.stdout);
+  assert.equal(off.code, on.code);
+});
