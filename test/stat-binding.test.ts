@@ -179,3 +179,45 @@ test('fstat fast path: validate and stats give the same output with it on and of
     assert.ok(out === first, `${label}: differs at ${at}: ${JSON.stringify(out.slice(at - 80, at + 80))} vs ${JSON.stringify(first.slice(at - 80, at + 80))}`);
   }
 });
+
+test('fstat fast path: one trust for both forms: a binding right in one form and wrong in the other is never trusted, whichever user checks it first', (t) => {
+  const dir = testDir(t, 'isc-fstat-');
+  writeFileSync(join(dir, 'a.json'), '{"a": 1}');
+  const real = (process as unknown as { binding(n: string): { fstat: (...a: unknown[]) => BigInt64Array | Float64Array } }).binding('fs');
+  // Wrong only in the bigint form's ctime (what the index's identity reads), or only in the number form's size (what a read's size is).
+  const wrongBigCtime = (fd: number, big: boolean, req: undefined, shouldThrow: false) => {
+    const v = real.fstat(fd, big, req, shouldThrow);
+    if (!(v instanceof BigInt64Array)) return v;
+    const c = BigInt64Array.from(v);
+    c[15] = (c[15] + 1n) % 1_000_000_000n;
+    return c;
+  };
+  const wrongNumberSize = (fd: number, big: boolean, req: undefined, shouldThrow: false) => {
+    const v = real.fstat(fd, big, req, shouldThrow);
+    if (v instanceof BigInt64Array) return v;
+    const c = Float64Array.from(v);
+    c[8] += 1;
+    return c;
+  };
+  const fd = openSync(join(dir, 'a.json'), 'r');
+  try {
+    const st = fstatSync(fd, { bigint: true });
+    const reference = identityBytes({ dev: st.dev, ino: st.ino, size: st.size, mtimeNs: st.mtimeNs, ctimeNs: st.ctimeNs });
+    // A read's stat first, then the index's identity.
+    resetFstatForTests('unknown', wrongBigCtime as unknown as BindingFstat);
+    assert.equal(regularFileSize(fd), 8);
+    const s = new IdentityScratch();
+    s.fstat(fd);
+    assert.ok(s.bytes.equals(reference), 'the identity is fs.fstatSync\'s, not the binding\'s');
+    assert.equal(fstatBinding().trusted, 'no');
+    // The index's identity first, then a read's stat.
+    resetFstatForTests('unknown', wrongNumberSize as unknown as BindingFstat);
+    new IdentityScratch().fstat(fd);
+    assert.equal(regularFileSize(fd), 8, 'the size is fs.fstatSync\'s, not the binding\'s');
+    assert.equal(readFileLimitedSync(join(dir, 'a.json'), 100, undefined, true).toString(), '{"a": 1}');
+    assert.equal(fstatBinding().trusted, 'no');
+  } finally {
+    closeSync(fd);
+    resetFstatForTests('unknown');
+  }
+});

@@ -83,18 +83,36 @@ export function regularFileSize(fd: number, fast = true): number {
   }
   const st = fstatSync(fd);
   const size = st.isFile() ? st.size : -1;
-  if (fast && state.trusted === 'unknown' && state.fn !== null) {
-    // Trusted when it gives this descriptor's mode, inode and size as fstatSync gave them.
-    let same = false;
-    try {
-      const v = state.fn(fd, false, undefined, false);
-      same = v[F_MODE] === st.mode && v[F_INO] === st.ino && v[F_SIZE] === st.size && v[F_DEV] === st.dev;
-    } catch {
-      same = false;
-    }
-    state.trusted = same ? 'yes' : 'no';
-  }
+  if (fast && state.trusted === 'unknown' && state.fn !== null) checkFstat(state, fd);
   return size;
+}
+
+const NS_PER_S = 1_000_000_000n;
+
+/**
+ * Decide whether the descriptor stat is trusted, on `fd`: when it gives what fs.fstatSync gives in
+ * both of its forms, whichever user asks first (one trust for both): the number form's mode,
+ * device, inode and size (what regularFileSize reads) and the bigint form's mode and identity
+ * (what identity.ts IdentityScratch.fstat reads, the index entries' key). A binding right in one
+ * form is not thereby right in the other.
+ */
+export function checkFstat(state: { fn: BindingFstat | null; trusted: Trust }, fd: number): void {
+  let same = false;
+  try {
+    const fn = state.fn!;
+    const st = fstatSync(fd);
+    const v = fn(fd, false, undefined, false);
+    same = v[F_MODE] === st.mode && v[F_INO] === st.ino && v[F_SIZE] === st.size && v[F_DEV] === st.dev;
+    if (same) {
+      const bs = fstatSync(fd, { bigint: true });
+      const b = fn(fd, true, undefined, false);
+      same = b[F_MODE] === bs.mode && b[F_DEV] === bs.dev && b[F_INO] === bs.ino && b[F_SIZE] === bs.size &&
+        b[F_MTIME_S] * NS_PER_S + b[F_MTIME_NS] === bs.mtimeNs && b[F_CTIME_S] * NS_PER_S + b[F_CTIME_NS] === bs.ctimeNs;
+    }
+  } catch {
+    same = false;
+  }
+  state.trusted = same ? 'yes' : 'no';
 }
 
 /** The descriptor stat's function when it may run (for identity.ts: the same trust, the bigint form). */

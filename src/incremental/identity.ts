@@ -5,7 +5,7 @@
  * edit that restores mtime (touch -r, utimes) still changes the identity.
  */
 import { fstatSync, lstatSync, statSync, type BigIntStats } from 'node:fs';
-import { bindingStat, fstatBinding, fstatStatus, resetFstatForTests, F_CTIME_NS, F_CTIME_S, F_DEV, F_INO, F_MODE, F_MTIME_NS, F_MTIME_S, F_SIZE, S_IFDIR, S_IFMT, S_IFREG, type BindingStat } from '../fs/stat-binding.js';
+import { bindingStat, checkFstat, fstatBinding, fstatStatus, resetFstatForTests, F_CTIME_NS, F_CTIME_S, F_DEV, F_INO, F_MODE, F_MTIME_NS, F_MTIME_S, F_SIZE, S_IFDIR, S_IFMT, S_IFREG, type BindingStat } from '../fs/stat-binding.js';
 import { fileURLToPath } from 'node:url';
 
 /** 5 × u64: dev, ino, size, mtime_ns, ctime_ns (the index stores these 40 bytes per file). */
@@ -232,17 +232,8 @@ export class IdentityScratch {
     const st = fstatSync(fd, { bigint: true });
     this.load(st);
     const kind = st.isDirectory() ? STAT_DIR : st.isFile() ? STAT_FILE : STAT_OTHER;
-    if (state !== null && state.trusted === 'unknown' && state.fn !== null) {
-      const pure = Buffer.from(this.bytes);
-      let same = false;
-      try {
-        same = this.loadFrom(state.fn(fd, true, undefined, false)) === kind && this.bytes.equals(pure);
-      } catch {
-        same = false;
-      }
-      pure.copy(this.bytes);
-      state.trusted = same ? 'yes' : 'no';
-    }
+    // Both forms checked (stat-binding.ts checkFstat): reads trust the same binding for sizes.
+    if (state !== null && state.trusted === 'unknown' && state.fn !== null) checkFstat(state, fd);
     return kind;
   }
 
