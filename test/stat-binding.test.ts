@@ -221,3 +221,29 @@ test('fstat fast path: one trust for both forms: a binding right in one form and
     resetFstatForTests('unknown');
   }
 });
+
+test('fast stat paths: off where fs calls the binding otherwise than we do (an older Node 20 passed a context object as the fourth argument)', () => {
+  const script = `
+    import fs from 'node:fs';
+    import { syncBuiltinESMExports } from 'node:module';
+    const { fstatSync, statSync } = fs;
+    // The same answers, made by functions whose text is not Node 20.20's.
+    fs.fstatSync = function fstatSync2(fd, o) { return fstatSync(fd, o); };
+    fs.statSync = function statSync2(p, o) { return statSync(p, o); };
+    syncBuiltinESMExports();
+    const { regularFileSize, fstatBinding } = await import(${JSON.stringify(new URL('../src/fs/stat-binding.js', import.meta.url).href)});
+    const { IdentityScratch } = await import(${JSON.stringify(new URL('../src/incremental/identity.js', import.meta.url).href)});
+    const fd = fs.openSync(process.execPath, 'r');
+    const size = regularFileSize(fd);
+    const s = new IdentityScratch();
+    s.stat(process.execPath); s.stat(process.execPath); s.fstat(fd); s.fstat(fd);
+    console.log(JSON.stringify({ size: size === fs.fstatSync(fd).size, fstat: fstatBinding().fn === null, fastUsed: s.fastUsed }));
+  `;
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' } });
+  assert.equal(r.stderr, '');
+  assert.deepEqual(JSON.parse(r.stdout), { size: true, fstat: true, fastUsed: false });
+  // And here, as Node 20.20 calls them, both are used (the other tests' assertions rely on it).
+  const plain = spawnSync(process.execPath, ['--input-type=module', '-e', script.replace(/fs\.fstatSync = [^\n]*\n/, '').replace(/fs\.statSync = [^\n]*\n/, '')], { encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' } });
+  assert.equal(plain.stderr, '');
+  assert.deepEqual(JSON.parse(plain.stdout), { size: true, fstat: false, fastUsed: true });
+});

@@ -11,7 +11,7 @@
  * mode, nlink, uid, gid, rdev, blksize, ino, size, blocks, then atime, mtime, ctime, birthtime as
  * seconds and ns.
  */
-import { closeSync, fstatSync, openSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, statSync } from 'node:fs';
 
 export const F_DEV = 0;
 export const F_MODE = 1;
@@ -53,7 +53,7 @@ function pendingDeprecation(): boolean {
  * deprecation warning (DEP0111 is documentation-only otherwise).
  */
 function bindingFn<T>(name: 'stat' | 'fstat'): T | null {
-  if (pendingDeprecation()) return null;
+  if (pendingDeprecation() || !callsAsWeDo(name)) return null;
   try {
     const binding = (process as unknown as { binding(name: string): Record<string, unknown> }).binding('fs');
     const fn = binding[name];
@@ -61,6 +61,21 @@ function bindingFn<T>(name: 'stat' | 'fstat'): T | null {
   } catch {
     return null;
   }
+}
+
+/**
+ * Does this Node call the binding as we do? Since Node 20's sync-error rework (nodejs/node#49593,
+ * #49868) the fourth argument says whether to throw, and errors are thrown from C++; before it,
+ * the fourth argument was a context object the binding wrote the error into, and `false` there
+ * could crash the process on the first error (a file deleted between the walk and its check). So
+ * the fast path runs only where fs's own function makes exactly the call we make; anywhere else
+ * (an older Node 20, a later one that calls the binding otherwise) the pure path runs.
+ */
+function callsAsWeDo(name: 'stat' | 'fstat'): boolean {
+  const source = String(name === 'stat' ? statSync : fstatSync).replace(/\s+/g, ' ');
+  return name === 'stat'
+    ? source.includes('binding.stat( pathModule.toNamespacedPath(path), options.bigint, undefined, options.throwIfNoEntry, )') || source.includes('binding.stat(pathModule.toNamespacedPath(path), options.bigint, undefined, options.throwIfNoEntry)')
+    : source.includes('binding.fstat(fd, options.bigint, undefined, false)');
 }
 
 export function bindingStat(): BindingStat | null {
