@@ -10,6 +10,7 @@ import { mkdirSync, symlinkSync, utimesSync, writeFileSync, readFileSync, statSy
 import { join } from 'node:path';
 import { IdentityScratch, identityBytes, resetFastStatForTests, statIdentityAny, STAT_DIR, STAT_FILE, STAT_NONE, STAT_OTHER } from '../src/incremental/identity.js';
 import { testDir } from './helpers/tree.js';
+import { lyingBinding } from './helpers/lying-binding.js';
 import { parseJson, runCli } from './helpers/cli.js';
 import { performanceInfo } from '../src/ops/performance.js';
 import { doctorSummary } from '../src/cli/summaries.js';
@@ -84,21 +85,9 @@ test('fast stat: an edit that keeps size and mtime moves the identity through th
 test('fast stat: a binding that gives other numbers is caught on the first path and never used', (t) => {
   const dir = testDir(t, 'isc-faststat-');
   const list = paths(dir);
-  // Node's real binding, with the ctime's nanoseconds moved by one (a layout that changed).
-  const real = (process as unknown as { binding(n: string): { stat: (...a: unknown[]) => BigInt64Array | Float64Array | undefined } }).binding('fs');
-  // Both forms lie: the numbers (what the fast path reads) and the BigInts (its fallback).
-  const lying = (p: string, big: boolean, req: undefined, noThrow: false) => {
-    const v = real.stat(p, big, req, noThrow);
-    if (v === undefined) return v;
-    if (v instanceof BigInt64Array) {
-      const copy = BigInt64Array.from(v);
-      copy[15] += 1n;
-      return copy;
-    }
-    const copy = Float64Array.from(v);
-    copy[15] += 1;
-    return copy;
-  };
+  // Node's real binding, with the ctime's nanoseconds moved by one in both forms: the numbers
+  // (what the fast path reads) and the BigInts (its fallback).
+  const lying = lyingBinding('stat', 15);
   resetFastStatForTests('unknown', lying as unknown as Parameters<typeof resetFastStatForTests>[1]);
   const s = new IdentityScratch();
   assert.deepEqual(list.map((p) => [s.stat(p), Buffer.from(s.bytes).toString('hex')]).map(([k, b]) => [k, k === STAT_NONE ? null : b]), list.map(reference));

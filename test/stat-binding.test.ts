@@ -14,6 +14,7 @@ import { IdentityScratch, identityBytes, STAT_DIR, STAT_FILE, STAT_OTHER } from 
 import { readFileLimitedSync, readFileSizedSync } from '../src/fs/read-file.js';
 import { validate } from '../src/ops/validate.js';
 import { stats } from '../src/ops/stats.js';
+import { lyingBinding } from './helpers/lying-binding.js';
 import { FAKE_JPEG, makeTree, sidecarData, testDir, type TreeNode } from './helpers/tree.js';
 
 /** Descriptors of every kind a read may meet: empty, small and 1 MiB files, Unicode, a folder, a FIFO (opened non-blocking). */
@@ -81,19 +82,8 @@ test('fstat fast path: the identity of a descriptor is the one fs.fstatSync give
 test('fstat fast path: a binding that gives other numbers is caught on the first descriptor and never used', (t) => {
   const dir = testDir(t, 'isc-fstat-');
   const fds = descriptors(dir);
-  const real = (process as unknown as { binding(n: string): { fstat: (...a: unknown[]) => BigInt64Array | Float64Array } }).binding('fs');
   // The size moved by one in both forms (a layout that changed).
-  const lying = (fd: number, big: boolean, req: undefined, shouldThrow: false) => {
-    const v = real.fstat(fd, big, req, shouldThrow);
-    if (v instanceof BigInt64Array) {
-      const c = BigInt64Array.from(v);
-      c[8] += 1n;
-      return c;
-    }
-    const c = Float64Array.from(v);
-    c[8] += 1;
-    return c;
-  };
+  const lying = lyingBinding('fstat', 8);
   try {
     resetFstatForTests('unknown', lying as unknown as BindingFstat);
     assert.deepEqual(fds.map(({ fd }) => regularFileSize(fd)), fds.map(({ fd }) => referenceSize(fd)));
@@ -183,22 +173,9 @@ test('fstat fast path: validate and stats give the same output with it on and of
 test('fstat fast path: one trust for both forms: a binding right in one form and wrong in the other is never trusted, whichever user checks it first', (t) => {
   const dir = testDir(t, 'isc-fstat-');
   writeFileSync(join(dir, 'a.json'), '{"a": 1}');
-  const real = (process as unknown as { binding(n: string): { fstat: (...a: unknown[]) => BigInt64Array | Float64Array } }).binding('fs');
   // Wrong only in the bigint form's ctime (what the index's identity reads), or only in the number form's size (what a read's size is).
-  const wrongBigCtime = (fd: number, big: boolean, req: undefined, shouldThrow: false) => {
-    const v = real.fstat(fd, big, req, shouldThrow);
-    if (!(v instanceof BigInt64Array)) return v;
-    const c = BigInt64Array.from(v);
-    c[15] = (c[15] + 1n) % 1_000_000_000n;
-    return c;
-  };
-  const wrongNumberSize = (fd: number, big: boolean, req: undefined, shouldThrow: false) => {
-    const v = real.fstat(fd, big, req, shouldThrow);
-    if (v instanceof BigInt64Array) return v;
-    const c = Float64Array.from(v);
-    c[8] += 1;
-    return c;
-  };
+  const wrongBigCtime = lyingBinding('fstat', 15, { big: true, numbers: false });
+  const wrongNumberSize = lyingBinding('fstat', 8, { big: false, numbers: true });
   const fd = openSync(join(dir, 'a.json'), 'r');
   try {
     const st = fstatSync(fd, { bigint: true });

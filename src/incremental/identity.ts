@@ -121,7 +121,7 @@ let fastStat: { fn: BindingStat | null; trusted: 'unknown' | 'yes' | 'no' } | nu
  * fs.statSync's BigIntStats (26 BigInts and four Dates each) was ~2.5 µs of its ~4.5 µs a path and
  * most of the run's garbage. Its fast path reads Node's own stat binding instead (the numbers
  * statSync builds its object from; a warm validate's checks 87 → 62 ms). Like msgpackr's native
- * path: optional (`fast: false` turns it off: IMAGE_SIDECAR_INDEX_FAST_STAT=off in the CLI), the
+ * path: optional (`fast: false` turns it off: IMAGE_SIDECAR_FAST_STAT=off in the CLI), the
  * pure path always there, and trusted only after a path's stat gave the same kind and identity
  * both ways in this process (a Node whose binding lays its numbers out otherwise is caught there:
  * identity-fast-stat.test.ts); `fastUsed` says which one ran.

@@ -86,7 +86,7 @@ export interface IndexOptions extends IndexLocationOptions {
   /**
    * The stat of every file a warm run checks through Node's own stat binding (identity.ts
    * IdentityScratch), trusted after it agreed with fs.statSync in this process. On by default;
-   * false: fs.statSync only (the CLI: IMAGE_SIDECAR_INDEX_FAST_STAT=off). Results are the same.
+   * false: fs.statSync only (the CLI: IMAGE_SIDECAR_FAST_STAT=off; Options.fastStat: false too). Results are the same.
    */
   fastStat?: boolean;
 }
