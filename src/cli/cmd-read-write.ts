@@ -24,7 +24,7 @@ async function runRead(ctx: CommandContext): Promise<number> {
   const view = await import('./read-view.js');
   // IMAGE_SIDECAR_FAST_STAT=off reaches this read too (as the server's `read`).
   const fastStat = fastStatFromEnv(ctx.io.env);
-  const r = await readSidecarDetailed(image, { ...keyOptions(ctx), imageExtensions: imageExtensionOptions(ctx, image), ...(fastStat === false ? { fastStat } : {}) });
+  const r = await readSidecarDetailed(image, { ...keyOptions(ctx), imageExtensions: imageExtensionOptions(ctx, image), fastStat });
   const detailed = ctx.opts.detailed === true;
   if (!detailed) for (const f of r.findings) note(ctx, `${f.code}: ${f.message}`);
   const operation = optString(ctx, 'operation');

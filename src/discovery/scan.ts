@@ -658,7 +658,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
         // A run already asked to stop throws as the walk would (walk.ts), memo or not: a caller that
         // aborted must not get an answer it would not get without the index.
         opts.signal?.throwIfAborted();
-        const hit = loadMemo(place, MAX_PATCHED_FILES, { fastStat: opts.fastStat !== false && indexOpts.fastStat !== false });
+        const hit = loadMemo(place, MAX_PATCHED_FILES, { fastStat: this.indexFastStat() });
         if (!hit) return null;
         // A memo whose parts are not what a run wrote (bytes made by hand, with a checksum to
         // match) is a miss, never a crash: the session is put back as it was, the run goes on.
@@ -813,10 +813,15 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
     return { output, rowAt, allRows, recordAt, allRecords, count: n, progress, made: made.size, madeAt: [...made.keys()], delta };
   }
 
+  /** The index's checks stat through Node's binding unless the scan's options or the index's turn it off. */
+  private indexFastStat(): boolean {
+    return this.opts.fastStat !== false && (this.opts.index || {}).fastStat !== false;
+  }
+
   /** The inspect options every file of this scan gets (the index's options key is made of them). */
   private inspectOptions(): InspectOptions {
     const opts = this.opts;
-    return { ...opts.inspect, maxFileSize: opts.maxFileSize, maxDepth: opts.maxDepth, keyring: opts.keyring, accel: opts.accel, ...(opts.fastStat === false ? { fastStat: false } : {}) };
+    return { ...opts.inspect, maxFileSize: opts.maxFileSize, maxDepth: opts.maxDepth, keyring: opts.keyring, accel: opts.accel, fastStat: opts.fastStat };
   }
 
   /** Iterate to the end, discarding records; returns the summary. */
@@ -854,8 +859,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
     let emitted = 0;
     let bytesRead = 0;
     // A shard sees only its own files: it never drops the entries of the others (they merge).
-    // The index's checks stat through the binding unless the scan's options or the index's turn it off.
-    const indexOpts = opts.index ? { ...opts.index, fastStat: opts.fastStat !== false && opts.index.fastStat !== false, onStats: this.keepIndexRun(opts.index) } : null;
+    const indexOpts = opts.index ? { ...opts.index, fastStat: this.indexFastStat(), onStats: this.keepIndexRun(opts.index) } : null;
     const index = indexOpts ? ScanIndex.open(root, inspectOpts, this.shard ? { ...indexOpts, prune: false } : indexOpts) : null;
     this.runIndex = index;
     // Without the index (or with one that holds nothing yet) every candidate goes to the engine:

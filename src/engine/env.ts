@@ -25,11 +25,9 @@ export function engineFromEnv<T extends EngineOptions>(env: NodeJS.ProcessEnv, e
     if (!Number.isInteger(n) || n < 1 || n > 256) throw errors.usage(`IMAGE_SIDECAR_WORKERS must be an integer from 1 to 256 (got "${env.IMAGE_SIDECAR_WORKERS}")`);
     out.workers = n;
   }
-  if (out.accel === undefined && env.IMAGE_SIDECAR_ACCEL) {
-    const v = env.IMAGE_SIDECAR_ACCEL.toLowerCase();
-    if (OFF_WORDS.includes(v)) out.accel = false;
-    else if (ON_WORDS.includes(v)) out.accel = true;
-    else throw errors.usage(`IMAGE_SIDECAR_ACCEL must be off or on (got "${env.IMAGE_SIDECAR_ACCEL}")`);
+  if (out.accel === undefined) {
+    const accel = onOffFromEnv(env, 'IMAGE_SIDECAR_ACCEL');
+    if (accel !== undefined) out.accel = accel;
   }
   if (out.fastStat === undefined) {
     const fastStat = fastStatFromEnv(env);
@@ -44,10 +42,18 @@ export function engineFromEnv<T extends EngineOptions>(env: NodeJS.ProcessEnv, e
  * earlier name says (it is checked first). For the reads that take no engine options (`read`).
  */
 export function fastStatFromEnv(env: NodeJS.ProcessEnv): boolean | undefined {
-  const v = (env.IMAGE_SIDECAR_FAST_STAT ?? '').toLowerCase();
-  if (v !== '' && !OFF_WORDS.includes(v) && !ON_WORDS.includes(v)) throw errors.usage(`IMAGE_SIDECAR_FAST_STAT must be off or on (got "${env.IMAGE_SIDECAR_FAST_STAT}")`);
-  if (OFF_WORDS.includes(v) || env.IMAGE_SIDECAR_INDEX_FAST_STAT === 'off') return false;
-  return ON_WORDS.includes(v) ? true : undefined;
+  const v = onOffFromEnv(env, 'IMAGE_SIDECAR_FAST_STAT');
+  return v === false || env.IMAGE_SIDECAR_INDEX_FAST_STAT === 'off' ? false : v;
+}
+
+/** An off|on switch of the environment: false, true, or undefined when unset or empty; any other value is a usage error. */
+function onOffFromEnv(env: NodeJS.ProcessEnv, name: string): boolean | undefined {
+  const given = env[name];
+  if (!given) return undefined;
+  const v = given.toLowerCase();
+  if (OFF_WORDS.includes(v)) return false;
+  if (ON_WORDS.includes(v)) return true;
+  throw errors.usage(`${name} must be off or on (got "${given}")`);
 }
 
 // The spellings of off and on (IMAGE_SIDECAR_ACCEL, IMAGE_SIDECAR_FAST_STAT).

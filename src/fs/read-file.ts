@@ -31,6 +31,10 @@ export async function readInputLimited(source: string | NodeJS.ReadableStream, m
   return Buffer.concat(chunks, size);
 }
 
+/** How a read learns what it opened: the size of a regular file, -1 for anything else. */
+export type SizeOfOpen = (fd: number) => number;
+
+const pureRegularFileSize: SizeOfOpen = (fd) => regularFileSize(fd, false);
 
 /**
  * Read a whole file synchronously, refusing files above `maxSize` before allocating for them and
@@ -41,7 +45,7 @@ export async function readInputLimited(source: string | NodeJS.ReadableStream, m
  * `fastStat` on never takes the binding under `fastStat: false` / IMAGE_SIDECAR_FAST_STAT=off.
  */
 export function readFileLimitedSync(path: string, maxSize: number = DEFAULT_MAX_FILE_SIZE, into?: (size: number) => Buffer | null, fastStat = false): Buffer {
-  return readLimited(path, maxSize, into, fastStat ? regularFileSize : pureRegularFileSize);
+  return readFileSizedSync(path, maxSize, into, fastStat ? regularFileSize : pureRegularFileSize);
 }
 
 /**
@@ -50,7 +54,7 @@ export function readFileLimitedSync(path: string, maxSize: number = DEFAULT_MAX_
  */
 export function readFileWithStatSync(path: string, maxSize: number = DEFAULT_MAX_FILE_SIZE, into?: (size: number) => Buffer | null): { bytes: Buffer; stat: BigIntStats } {
   let stat: BigIntStats | undefined;
-  const bytes = readLimited(path, maxSize, into, (fd) => {
+  const bytes = readFileSizedSync(path, maxSize, into, (fd) => {
     const st = fstatSync(fd, { bigint: true });
     stat = st;
     return st.isFile() ? Number(st.size) : -1;
@@ -64,15 +68,6 @@ export function readFileWithStatSync(path: string, maxSize: number = DEFAULT_MAX
  * exactly the bytes returned into a reused scratch (identity.ts IdentityScratch.fileSizeOf).
  */
 export function readFileSizedSync(path: string, maxSize: number, into: ((size: number) => Buffer | null) | undefined, sizeOf: SizeOfOpen): Buffer {
-  return readLimited(path, maxSize, into, sizeOf);
-}
-
-/** How a read learns what it opened: the size of a regular file, -1 for anything else. */
-export type SizeOfOpen = (fd: number) => number;
-
-const pureRegularFileSize: SizeOfOpen = (fd) => regularFileSize(fd, false);
-
-function readLimited(path: string, maxSize: number, into: ((size: number) => Buffer | null) | undefined, sizeOf: SizeOfOpen): Buffer {
   let fd: number;
   try {
     fd = openSync(path, READ_FLAGS); // a FIFO swapped in opens at once and is refused below

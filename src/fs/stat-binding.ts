@@ -91,7 +91,7 @@ let fstatFast: { fn: BindingFstat | null; trusted: Trust } | null = null;
  * `fast: false`: fs.fstatSync only.
  */
 export function regularFileSize(fd: number, fast = true): number {
-  const state = (fstatFast ??= { fn: bindingFn<BindingFstat>('fstat'), trusted: 'unknown' });
+  const state = fstatBinding();
   if (fast && state.trusted === 'yes') {
     const v = state.fn!(fd, false, undefined, false);
     return (v[F_MODE] & S_IFMT) === S_IFREG ? v[F_SIZE] : -1;
@@ -103,6 +103,11 @@ export function regularFileSize(fd: number, fast = true): number {
 }
 
 const NS_PER_S = 1_000_000_000n;
+
+/** A time of a bigint binding array in ns: its seconds at `secondsAt`, its ns in the next field (F_MTIME_S, F_CTIME_S). */
+export function timeNs(v: BigInt64Array, secondsAt: number): bigint {
+  return v[secondsAt] * NS_PER_S + v[secondsAt + 1];
+}
 
 /**
  * Decide whether the descriptor stat is trusted, on `fd`: when it gives what fs.fstatSync gives in
@@ -122,7 +127,7 @@ export function checkFstat(state: { fn: BindingFstat | null; trusted: Trust }, f
       const bs = fstatSync(fd, { bigint: true });
       const b = fn(fd, true, undefined, false);
       same = b[F_MODE] === bs.mode && b[F_DEV] === bs.dev && b[F_INO] === bs.ino && b[F_SIZE] === bs.size &&
-        b[F_MTIME_S] * NS_PER_S + b[F_MTIME_NS] === bs.mtimeNs && b[F_CTIME_S] * NS_PER_S + b[F_CTIME_NS] === bs.ctimeNs;
+        timeNs(b, F_MTIME_S) === bs.mtimeNs && timeNs(b, F_CTIME_S) === bs.ctimeNs;
     }
   } catch {
     same = false;

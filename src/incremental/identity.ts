@@ -5,7 +5,7 @@
  * edit that restores mtime (touch -r, utimes) still changes the identity.
  */
 import { fstatSync, lstatSync, statSync, type BigIntStats } from 'node:fs';
-import { bindingStat, checkFstat, fstatBinding, fstatStatus, resetFstatForTests, F_CTIME_NS, F_CTIME_S, F_DEV, F_INO, F_MODE, F_MTIME_NS, F_MTIME_S, F_SIZE, S_IFDIR, S_IFMT, S_IFREG, type BindingStat } from '../fs/stat-binding.js';
+import { bindingStat, checkFstat, fstatBinding, fstatStatus, resetFstatForTests, timeNs, F_CTIME_S, F_DEV, F_INO, F_MODE, F_MTIME_S, F_SIZE, S_IFDIR, S_IFMT, S_IFREG, type BindingStat } from '../fs/stat-binding.js';
 import { fileURLToPath } from 'node:url';
 
 /** 5 × u64: dev, ino, size, mtime_ns, ctime_ns (the index stores these 40 bytes per file). */
@@ -107,8 +107,6 @@ export const STAT_FILE = 2;
 export const STAT_OTHER = 3;
 export type StatKind = typeof STAT_NONE | typeof STAT_DIR | typeof STAT_FILE | typeof STAT_OTHER;
 
-const NS_PER_S = 1_000_000_000n;
-
 /** The binding, once per process: 'unknown' until a path's stat agreed (or not) with fs.statSync's. */
 let fastStat: { fn: BindingStat | null; trusted: 'unknown' | 'yes' | 'no' } | null = null;
 
@@ -185,7 +183,11 @@ export class IdentityScratch {
     } catch {
       return STAT_NONE;
     }
-    if (st === undefined) return STAT_NONE;
+    return st === undefined ? STAT_NONE : this.loadStats(st);
+  }
+
+  /** A pure stat's identity into `bytes`, and its kind. */
+  private loadStats(st: BigIntStats): StatKind {
     this.load(st);
     return st.isDirectory() ? STAT_DIR : st.isFile() ? STAT_FILE : STAT_OTHER;
   }
@@ -211,8 +213,8 @@ export class IdentityScratch {
     w[0] = v[F_DEV];
     w[1] = v[F_INO];
     w[2] = v[F_SIZE];
-    w[3] = v[F_MTIME_S] * NS_PER_S + v[F_MTIME_NS];
-    w[4] = v[F_CTIME_S] * NS_PER_S + v[F_CTIME_NS];
+    w[3] = timeNs(v, F_MTIME_S);
+    w[4] = timeNs(v, F_CTIME_S);
     const type = Number(v[F_MODE]) & S_IFMT;
     return type === S_IFDIR ? STAT_DIR : type === S_IFREG ? STAT_FILE : STAT_OTHER;
   }
@@ -229,9 +231,7 @@ export class IdentityScratch {
       this.fastUsed = true;
       return this.loadFrom(state.fn!(fd, true, undefined, false));
     }
-    const st = fstatSync(fd, { bigint: true });
-    this.load(st);
-    const kind = st.isDirectory() ? STAT_DIR : st.isFile() ? STAT_FILE : STAT_OTHER;
+    const kind = this.loadStats(fstatSync(fd, { bigint: true }));
     // Both forms checked (stat-binding.ts checkFstat): reads trust the same binding for sizes.
     if (state !== null && state.trusted === 'unknown' && state.fn !== null) checkFstat(state, fd);
     return kind;

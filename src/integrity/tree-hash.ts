@@ -183,7 +183,7 @@ export async function canonicalEntries(
   const entries: TreeEntry[] = [];
   const strict = opts.strict !== false;
   let bytes = 0;
-  const taskOpts: HashTaskOptions = { mode: 'canonical', maxFileSize: opts.maxFileSize, maxDepth: opts.maxDepth, keyring: opts.keyring, ...(opts.fastStat === false ? { fastStat: false } : {}) };
+  const taskOpts: HashTaskOptions = { mode: 'canonical', maxFileSize: opts.maxFileSize, maxDepth: opts.maxDepth, keyring: opts.keyring, fastStat: opts.fastStat };
   const undecodable: string[] = [];
   // Progress is the scan's: every file of the tree, the unit of the CLI's pre-walk total.
   const session = scan(root, { ...opts, runtime: opts.runtime });
