@@ -73,11 +73,15 @@ export function isSidecarExt(ext: string): ext is SidecarExt {
   return ext === 'json' || ext === 'bin' || ext === 'rkyv';
 }
 
+/** ASCII only: its own NFC form, the same name on every file system. */
+export function isAscii(s: string): boolean {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return false;
+  return true;
+}
+
 /** Names are compared after Unicode NFC normalisation; reports keep the on-disk name. */
 export function nfc(name: string): string {
-  // Fast path: pure ASCII is already NFC.
-  for (let i = 0; i < name.length; i++) if (name.charCodeAt(i) > 0x7f) return name.normalize('NFC');
-  return name;
+  return isAscii(name) ? name : name.normalize('NFC');
 }
 
 /**

@@ -17,7 +17,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { errors } from '../errors.js';
 import type { SidecarExt, SidecarNaming } from '../types.js';
-import { imageExtensionSet, nfc, sidecarNameFor, splitName } from './extensions.js';
+import { imageExtensionSet, isAscii, nfc, sidecarNameFor, splitName } from './extensions.js';
 import { candidateNames, isSidecarName, pairGroupOf, type PairGroup } from './pair.js';
 import { lockKeyForImage } from './lock-key.js';
 import type { EntryKind } from './walk.js';
@@ -86,11 +86,6 @@ const MAX_LINKS = 40;
 const BIG_FOLDER = 4096;
 const LISTING_TTL_MS = 2000;
 const LISTING_CACHE_DIRS = 16;
-
-function isAscii(s: string): boolean {
-  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return false;
-  return true;
-}
 
 function code(e: unknown): string | undefined {
   return (e as NodeJS.ErrnoException).code;

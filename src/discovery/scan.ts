@@ -23,10 +23,10 @@ import { DirSnapshots } from '../incremental/dir-cache.js';
 import { decodeRecords, FolderRecordsBuilder, restoreRecord, writeCompact, type CompactRecord, type FolderBlob } from '../incremental/folder-records.js';
 import { LinkResolver, type LinkResolution, type ResolvedLink } from './resolve-link.js';
 import { INDEX_DIR, QUARANTINE_DIR, SKIP_DIR_NAMES } from './own-folders.js';
-import { imageExtensionSet, nfc } from './extensions.js';
+import { imageExtensionSet, isAscii, nfc } from './extensions.js';
 import { pairDirectory, type DirPairing, type PairGroup, type SidecarEntry } from './pair.js';
-import { KeySetFilter, nameRoot, shardFilter, shardKey, type ShardFilter } from './shard.js';
-import { byName, isPlainListing, walkTree, type EntryKind, type WalkEntry, type WalkProblem } from './walk.js';
+import { KeySetFilter, keyParts, nameRoot, shardFilter, shardKey, type ShardFilter } from './shard.js';
+import { byName, isPlainListing, listFolders, walkTree, type DirListing, type EntryKind, type WalkEntry, type WalkProblem } from './walk.js';
 import { relativeTo } from '../fs/rel-path.js';
 
 export { INDEX_DIR, QUARANTINE_DIR, SKIP_DIR_NAMES };
@@ -138,10 +138,13 @@ export interface ScanOptions extends Options {
    */
   onlyKeys?: ReadonlySet<string>;
   /**
-   * With `onlyKeys`: the walk steps (folders, in walk order) those records are in. Every other
-   * folder is walked but not paired (a patch's records come from a few folders of a big tree).
+   * With `onlyKeys`: the folders those records are in, by walk step (folders numbered in walk
+   * order), each with its path relative to the root when known. Known for every one (a memo's
+   * patch: the tree's folders are as the walk that numbered them found them, so a folder's step
+   * holds), only these folders are listed (walk.ts listFolders); else every folder is walked and
+   * only these paired.
    */
-  onlySteps?: ReadonlySet<number>;
+  onlyFolders?: ReadonlyMap<number, string | null>;
 }
 
 const MAX_PROBLEMS_KEPT = 200;
@@ -247,11 +250,12 @@ export interface MemoCommand<Row, Out> {
   encodeRows(rows: Row[]): unknown;
   decodeRows(stored: unknown): Row[];
   /**
-   * What `finish(decodeRows(stored), summary)` gives, made straight from the stored rows (a warm
-   * run's answer when no delta replaced a row: validate's 34,000 rows were sliced out of its
-   * 18,500 results only to be flattened again). Throws as decodeRows does on rows no run writes.
+   * What `finish` of the stored rows gives, with the rows of `replaced` (by record number: a delta's,
+   * a patch's) in place of theirs, made straight from the stored rows (validate's 34,000 rows were
+   * sliced out of its 18,500 results only to be flattened again). Throws as decodeRows does on rows
+   * no run writes, or not `count` of them when it is given, or without a row of a number replaced.
    */
-  finishStored?(stored: unknown, summary: ScanSummary): Out;
+  finishStored?(stored: unknown, summary: ScanSummary, replaced: ReadonlyMap<number, Row>, count?: number): Out;
   /**
    * The stored output with some records' rows taken out (`removed`) and their new rows put in
    * (`added`), the summary being the patched run's: what `finish` would make of every row, without
@@ -563,17 +567,24 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
           output = stored.output as Out;
           this.started = true; // answered: the scan is not run
           Object.assign(this.summary, stored.summary);
-        } else {
-          // Without a delta (nothing to put in place), straight from the stored rows where the command can.
-          const direct = hit.delta === null ? def.finishStored : undefined;
-          const rows = direct ? null : def.decodeRows(base.rows);
-          if (rows !== null && !Array.isArray(rows)) throw new TypeError('not memo rows');
-          const delta = rows === null ? null : deltaAt(rows.length);
+        } else if (def.finishStored) {
+          // Straight from the stored rows, a delta's in place (its numbers checked by finishStored: a
+          // row for each).
+          const delta = deltaAt(Number.MAX_SAFE_INTEGER);
+          const replaced = rowsOfDelta(delta);
           stored = storedWith(base, delta);
-          if (rows !== null) for (const [i, row] of rowsOfDelta(delta)) rows[i] = row;
           this.started = true; // answered: the scan is not run
           Object.assign(this.summary, stored.summary);
-          output = rows === null ? direct!(base.rows, this.summary) : def.finish(rows, this.summary);
+          output = def.finishStored(base.rows, this.summary, replaced);
+        } else {
+          const rows = def.decodeRows(base.rows);
+          if (!Array.isArray(rows)) throw new TypeError('not memo rows');
+          const delta = deltaAt(rows.length);
+          stored = storedWith(base, delta);
+          for (const [i, row] of rowsOfDelta(delta)) rows[i] = row;
+          this.started = true; // answered: the scan is not run
+          Object.assign(this.summary, stored.summary);
+          output = def.finish(rows, this.summary);
         }
         this.problemSeqs.push(...stored.problemSeqs);
         return { output, stored, progress: stored.progress, patchedRecords: 0 };
@@ -751,16 +762,31 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
       if (hit.rowCount !== n) return null; // a row per record, else not a memo a run wrote
       rowStored = (i) => hit.row(i) as Row;
     } else {
-      const rows = def.decodeRows(base.rows);
-      if (!Array.isArray(rows) || rows.length !== n) return null;
+      // Decoded when a row stored is asked for (a command that makes its output straight from the
+      // stored rows asks for none: finishStored).
+      let rows: Row[] | null = null;
       fromDelta = rowsOfDelta(delta);
-      rowStored = (i) => rows[i];
+      rowStored = (i) => {
+        if (rows === null) {
+          const all = def.decodeRows(base.rows);
+          if (!Array.isArray(all) || all.length !== n) throw new TypeError('not memo rows');
+          rows = all;
+        }
+        return rows[i];
+      };
     }
     const rowBefore = (i: number): Row => (fromDelta.has(i) ? fromDelta.get(i)! : rowStored(i));
     begin();
     // The records of those keys, as a shard of just these keys makes them (same tree positions).
-    const steps = new Set(dirty.map((i) => lazy.step(i)));
-    const sub = new ScanSession(this.root, { ...this.opts, index: { ...(this.opts.index as IndexOptions), prune: false, onStats: undefined, onWarning: undefined }, onProgress: undefined, onlyKeys: keys, onlySteps: steps });
+    // Their folders by step: a folder whose path its keys spell (ASCII: its NFC form is the name on
+    // disk) is listed alone; one unknown, and every folder is walked.
+    const folders = new Map<number, string | null>();
+    for (const i of dirty) {
+      const { dir } = keyParts(lazy.key(i));
+      const step = lazy.step(i);
+      folders.set(step, folders.get(step) === null || !isAscii(dir) ? null : dir);
+    }
+    const sub = new ScanSession(this.root, { ...this.opts, index: { ...(this.opts.index as IndexOptions), prune: false, onStats: undefined, onWarning: undefined }, onProgress: undefined, onlyKeys: keys, onlyFolders: folders });
     // One for one, in order: the same folder (walk step) and partition key. A shard numbers a
     // record's place in its folder its own way (by its names), so the memo's position is kept.
     const made = new Map<number, { row: Row; rec: MemoRecord }>();
@@ -809,6 +835,11 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
     if (def.outputStored && !isOutput(storedOutput)) throw new TypeError('not a memo output');
     let output: Out | null = null;
     if (def.patchOutput && storedOutput !== null) output = def.patchOutput(storedOutput, dirty.map(rowBefore), dirty.map((i) => made.get(i)!.row), s);
+    if (output === null && def.finishStored && !def.outputStored) {
+      const replaced = new Map(fromDelta);
+      for (const [i, m] of made) replaced.set(i, m.row);
+      output = def.finishStored(base.rows, s, replaced, n);
+    }
     output ??= def.finish(allRows(), s);
     return { output, rowAt, allRows, recordAt, allRecords, count: n, progress, made: made.size, madeAt: [...made.keys()], delta };
   }
@@ -1015,24 +1046,28 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
     if (index !== null && !shard) index.useRecords(scanShape(imageExts, inspectLinkTargets, resolveOnlyInRootLinks));
     const records = index !== null && index.recordsOn;
     const dirs = index?.dirs;
-    const walk = walkTree(root, {
+    // Given folders only, at their steps (ScanOptions.onlyFolders), else the whole walk.
+    const only = opts.onlyFolders;
+    const given = only && [...only.values()].every((rel) => rel !== null) ? [...only].sort((a, b) => a[0] - b[0]).map(([at, rel]) => ({ step: at, rel: rel! })) : null;
+    const walkOpts = {
       skipDirNames: SKIP_DIR_NAMES,
       listingCache: index?.dirs,
       // With the index too: a folder its links' targets were paired in was listed then (its identity
       // taken before, as the walk's own listing would), and is not read again.
-      listedByRun: (path) => targetDirs.listingOf(path),
+      listedByRun: (path: string) => targetDirs.listingOf(path),
       onProblem: (p: WalkProblem) => {
-        const at = step++;
+        const at = p.step ?? step++;
         // Every shard is incomplete (its files may be in there); one shard reports the problem.
         if (shard && !shard.ownsKey(nfc(toPosix(relative(root, p.path))))) this.summary.complete = false;
         else this.problem(p.path, p.error.code, p.error.message, [at, -1]);
       },
       signal: opts.signal,
-    });
+    };
+    const walk: AsyncGenerator<DirListing & { step?: number }> = given ? listFolders(root, given, walkOpts) : walkTree(root, walkOpts);
     for await (const listing of walk) {
-      const at = step++;
+      const at = listing.step ?? step++;
       this.summary.directories++;
-      if (opts.onlySteps && !opts.onlySteps.has(at)) continue;
+      if (only && !only.has(at)) continue;
       let builder: FolderRecordsBuilder | null = null;
       const real = records ? dirs!.realOf(listing.path) : '';
       if (records) {

@@ -14,7 +14,7 @@
  * drops other shards' names before pairing, so a shard never opens or stats their sidecars.
  */
 import { errors } from '../errors.js';
-import { nfc, splitName } from './extensions.js';
+import { isAscii, nfc, splitName } from './extensions.js';
 import { sidecarExtOf } from './pair.js';
 
 /** Name and version of the partition rule, recorded in every shard output. */
@@ -136,6 +136,12 @@ export function shardKey(dirRel: string, name: string, imageExts: ReadonlySet<st
   return dirRel === '' ? r : `${nfc(dirRel)}/${r}`;
 }
 
+/** A partition key's folder (relative, POSIX, NFC; '' at the top) and name root, as shardKey joined them (a root holds no '/'). */
+export function keyParts(key: string): { dir: string; root: string } {
+  const cut = key.lastIndexOf('/');
+  return { dir: cut < 0 ? '' : key.slice(0, cut), root: key.slice(cut + 1) };
+}
+
 /** Decides membership; built once per command, used in the walk loop. */
 export class ShardFilter {
   constructor(
@@ -183,24 +189,22 @@ export class KeySetFilter extends ShardFilter {
     if (this.byFolder === null) {
       this.byFolder = new Map();
       for (const key of this.keys) {
-        const cut = key.lastIndexOf('/');
-        const dir = cut < 0 ? '' : key.slice(0, cut);
+        const { dir, root } = keyParts(key);
         let roots = this.byFolder.get(dir);
         if (!roots) this.byFolder.set(dir, (roots = new Set()));
-        roots.add(key.slice(cut + 1));
+        roots.add(root);
       }
     }
     const roots = this.byFolder.get(nfc(dirRel));
     if (!roots) return () => false;
     const few = roots.size <= 8 ? [...roots] : null;
     return (name) => {
-      if (few !== null && ASCII.test(name) && !few.some((r) => name.startsWith(r))) return false;
+      if (few !== null && isAscii(name) && !few.some((r) => name.startsWith(r))) return false;
       return roots.has(nameRoot(name, this.imageExts));
     };
   }
 }
 
-const ASCII = /^[\x00-\x7f]*$/;
 
 export function shardFilter(spec: ShardSpec | undefined, imageExts: ReadonlySet<string>): ShardFilter | null {
   return spec ? new ShardFilter(spec, imageExts) : null;

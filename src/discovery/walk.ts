@@ -25,6 +25,8 @@ export interface WalkProblem {
   path: string;
   rel: string;
   error: SidecarError;
+  /** `listFolders`: the walk step the caller gave the folder (walkTree's problems come in walk order instead). */
+  step?: number;
 }
 
 /**
@@ -87,29 +89,47 @@ export async function* walkTree(root: string, opts: WalkOptions = {}): AsyncGene
       const next = stack[i];
       if (next.ahead === undefined && !opts.listedByRun?.(next.path)) next.ahead = readListing(next.path, next.rel, opts);
     }
-    let listed = opts.listingCache?.get(path) ?? opts.listedByRun?.(path) ?? null;
-    if (listed === null) {
-      const got = await (top.ahead ?? readListing(path, rel, opts));
-      for (const p of got.problems) opts.onProblem?.(p);
-      listed = got.entries;
-    }
+    const listed = await listingOf(path, rel, opts, top.ahead);
     if (listed === null) continue;
-    const entries: WalkEntry[] = [];
-    const subdirs: { name: string }[] = [];
-    for (const e of listed) {
-      if (e.kind === 'dir') {
-        if (opts.skipDirNames?.has(e.name)) continue;
-        // Our lock directories hold nothing to walk; a name that is not UTF-8 cannot be entered.
-        if (!isLockName(e.name) && !e.unaddressable) subdirs.push(e);
-      }
-      entries.push(e);
-    }
+    const entries = walkedEntries(listed, opts);
     yield { path, rel, entries };
-    for (let i = subdirs.length - 1; i >= 0; i--) {
-      const name = subdirs[i].name;
-      stack.push({ path: join(path, name), rel: rel === '' ? name : `${rel}/${name}` });
+    for (let i = entries.length - 1; i >= 0; i--) {
+      const e = entries[i];
+      // Our lock directories hold nothing to walk; a name that is not UTF-8 cannot be entered.
+      if (e.kind !== 'dir' || isLockName(e.name) || e.unaddressable) continue;
+      stack.push({ path: join(path, e.name), rel: rel === '' ? e.name : `${rel}/${e.name}` });
     }
   }
+}
+
+/**
+ * Given folders only, in the order given, each listed as walkTree lists it (a tree memo's patch,
+ * scan.ts ScanOptions.onlyFolders: the tree is as a walk of it found it, so each folder keeps the
+ * walk step it had; a problem carries its folder's step). Nothing else is listed.
+ */
+export async function* listFolders(root: string, folders: readonly { rel: string; step: number }[], opts: WalkOptions = {}): AsyncGenerator<DirListing & { step: number }> {
+  for (const { rel, step } of folders) {
+    opts.signal?.throwIfAborted();
+    const path = rel === '' ? root : join(root, rel);
+    const listed = await listingOf(path, rel, { ...opts, onProblem: opts.onProblem && ((p) => opts.onProblem!({ ...p, step })) });
+    if (listed !== null) yield { path, rel, step, entries: walkedEntries(listed, opts) };
+  }
+}
+
+/** A folder's listing: the cache's, this run's, or read (its problems reported); null when it cannot be read. */
+async function listingOf(path: string, rel: string, opts: WalkOptions, ahead?: Promise<Listed>): Promise<readonly WalkEntry[] | null> {
+  const listed = opts.listingCache?.get(path) ?? opts.listedByRun?.(path) ?? null;
+  if (listed !== null) return listed;
+  const got = await (ahead ?? readListing(path, rel, opts));
+  for (const p of got.problems) opts.onProblem?.(p);
+  return got.entries;
+}
+
+/** A listing's entries as the walk yields them: folders never entered (`skipDirNames`) left out. */
+function walkedEntries(listed: readonly WalkEntry[], opts: WalkOptions): WalkEntry[] {
+  const entries: WalkEntry[] = [];
+  for (const e of listed) if (e.kind !== 'dir' || !opts.skipDirNames?.has(e.name)) entries.push(e);
+  return entries;
 }
 
 /** A name `readListing` checks against the raw bytes (it may not be valid UTF-8: unaddressable). */

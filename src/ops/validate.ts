@@ -64,11 +64,25 @@ function validateMemo(resultsOf: (rec: ScanRecord) => ValidationResult[]): MemoC
       for (const r of rows) ends.push((n += r.length));
       return storedValidate(ends, rows.flat());
     },
-    finishStored: (stored) => {
+    finishStored: (stored, _summary, replaced, count) => {
       const s = stored as StoredValidate;
       // Every result belongs to a record (as decodeRows slices them): else not rows a run wrote.
       if (!Array.isArray(s.ends) || !Array.isArray(s.name) || (s.ends.length === 0 ? 0 : s.ends[s.ends.length - 1]) !== s.name.length) throw new TypeError('not memo rows');
-      return resultsOfStored(s);
+      if (count !== undefined && s.ends.length !== count) throw new TypeError('not memo rows');
+      const all = resultsOfStored(s);
+      if (replaced.size === 0) return all;
+      // The records replaced, in order, their results in place of the stored ones (the others not sliced).
+      const out: ValidationResult[] = [];
+      let from = 0;
+      for (const i of [...replaced.keys()].sort((a, b) => a - b)) {
+        const start = i === 0 ? 0 : s.ends[i - 1];
+        if (!(i >= 0 && i < s.ends.length && from <= start && start <= s.ends[i] && Number.isInteger(s.ends[i]))) throw new TypeError('not memo rows');
+        for (let k = from; k < start; k++) out.push(all[k]);
+        for (const r of replaced.get(i)!) out.push(r);
+        from = s.ends[i];
+      }
+      for (let k = from; k < all.length; k++) out.push(all[k]);
+      return out;
     },
     decodeRows: (stored) => {
       const s = stored as StoredValidate;
