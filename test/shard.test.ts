@@ -519,3 +519,21 @@ test('KeySetFilter: a folder\'s names are those whose partition key is one of th
     }
   }
 });
+
+test('KeySetFilter.namesOf: the positions of a sorted listing\'s names whose key is one of the keys, fast path (ASCII runs by root) and fallback alike', () => {
+  const exts = imageExtensionSet(undefined);
+  const byName = (a: { name: string }, b: { name: string }) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+  const ascii = ['IMG_1.jpg', 'IMG_1.json', 'IMG_1.jpg.json', 'IMG_10.json', 'IMG_10.jpg', 'IMG_100.json', 'IMG_1', 'img_1.JPG', '.IMG_1.json', 'IMG_1.jpeg.json', 'IMG_1.heic', 'IMG_1.tar.gz', 'IMG_2.json', 'a', 'Kitten.jpg', 'Kitten.json', 'Z.json', '~.json'];
+  // A name NFC gives an ASCII root it does not begin with (KELVIN SIGN -> K), and names only their normalisation tells apart.
+  const unicode = [...ascii, '\u212Aitten.json', 'Caf\u00e9.json', 'Cafe\u0301.jpg', '\u00e9.json'];
+  for (const names of [ascii, unicode]) {
+    const listing = names.map((name) => ({ name })).sort(byName);
+    for (const d of ['', 'photos/d1', 'Caf\u00e9']) {
+      for (const roots of [['IMG_1'], ['IMG_1', 'IMG_10'], ['IMG_10', 'IMG_100', 'Kitten'], ['Kitten'], ['Caf\u00e9', 'IMG_2'], ['nothing'], ascii.map((n) => nameRoot(n, exts))]) {
+        const keys = new Set(roots.map((r) => (d === '' ? r : `${d}/${r}`)));
+        const want = listing.flatMap((e, i) => (keys.has(shardKey(d, e.name, exts)) ? [i] : []));
+        assert.deepEqual(new KeySetFilter(keys, exts).namesOf(d, listing), want, `${JSON.stringify(d)} roots ${roots.join(' | ')} of ${names === ascii ? 'ASCII' : 'Unicode'} names`);
+      }
+    }
+  }
+});

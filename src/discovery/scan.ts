@@ -12,7 +12,7 @@ import type { Category, Options, SidecarExt, SidecarNaming } from '../types.js';
 import { CATEGORIES } from '../types.js';
 import { DEFAULT_RACY_MARGIN_MS, noteMemoRun, ScanIndex, type IndexOptions, type IndexRunStats, type Pending } from '../incremental/scan-index.js';
 import { encodeMemoRecords, MemoRecordsView, type MemoRecordColumns } from './memo-records.js';
-import { CheckLog, dropMemoDelta, filePathsOf, loadMemo, MEMO_MAX_FILES, memoPlace, MemoSpool, numbersKeptByJson, storeMemo, storeMemoDelta, type MemoHit } from '../incremental/tree-memo.js';
+import { CheckLog, dropMemoDelta, fileCheckFinder, loadMemo, MEMO_MAX_FILES, memoPlace, MemoSpool, numbersKeptByJson, storeMemo, storeMemoDelta, type MemoHit } from '../incremental/tree-memo.js';
 import { racyCutoffNs } from '../incremental/entry.js';
 import { identityBytes, statIdentityAny } from '../incremental/identity.js';
 import { isCacheable, memoCodeDigest, optionsKey } from '../incremental/key.js';
@@ -509,14 +509,14 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
     // Set while a patch makes records again: an image compared then is not among the memo's checks.
     let patching = false;
     let imageInPatch = false;
-    const toStored = (output: Out | null, rowsNow: Row[], records: MemoRecord[], summary: ScanSummary, problemSeqs: TreeSeq[], progress: [number, number], index: IndexRunStats | null, fileIndex: Map<string, number>) => {
+    const toStored = (output: Out | null, rowsNow: Row[], records: MemoRecord[], summary: ScanSummary, problemSeqs: TreeSeq[], progress: [number, number], index: IndexRunStats | null, checkOf: (path: string) => number | undefined) => {
       const lazy: MemoRecordColumns = { keys: [], seqs: [], deps: [], tallies: [], bytes: [] };
       for (const r of records) {
         let deps = r.depsAt;
         if (!deps) {
           deps = [];
           for (const d of r.deps) {
-            const i = fileIndex.get(d);
+            const i = checkOf(d);
             if (i === undefined) return null; // read, but not among the checks: no memo can stand for it
             deps.push(i);
           }
@@ -597,7 +597,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
       // they were read again), unless an image was compared that the memo does not check.
       const log = hit.checksNow();
       if (!imageInPatch && !log.anyRacy(cutoffNs) && this.summary.complete) {
-        const fileIndex = new Map(filePathsOf(log).map((p, i) => [p, i]));
+        const checkOf = fileCheckFinder(log);
         // Every record made again since the memo was written: a delta of them while they are few
         // (a patch then writes its own records, not the whole tree's), else the memo again.
         const dirty = [...new Set([...(patched.delta?.dirty ?? []), ...patched.madeAt])].sort((a, b) => a - b);
@@ -605,8 +605,9 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
         if (dirty.length <= Math.max(1, patched.count * MAX_PATCHED_SHARE)) {
           const records = dirty.map(patched.recordAt);
           const deps: number[][] = [];
-          for (const r of records) {
-            const at = r.depsAt ?? r.deps.map((d) => fileIndex.get(d) ?? -1);
+          for (let k = 0; k < records.length; k++) {
+            const r = records[k];
+            const at = r.depsAt ?? r.deps.map((d) => checkOf(d, patched.depsBefore(dirty[k])) ?? -1);
             if (at.includes(-1)) break; // read, but not among the checks: no memo can stand for it
             deps.push(at);
           }
@@ -629,7 +630,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
           }
         }
         if (!kept) {
-          const s = toStored(patched.output, patched.allRows(), patched.allRecords(), this.summary, this.problemSeqs, patched.progress, base.index, fileIndex);
+          const s = toStored(patched.output, patched.allRows(), patched.allRecords(), this.summary, this.problemSeqs, patched.progress, base.index, checkOf);
           if (s) storeMemo(place, log, s.payload, s.lazy, s.rows);
         }
       }
@@ -709,8 +710,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
           recs.push({ key: it[0], seq: [it[1], it[2]], deps: it[3], tally: it[4], bytes: it[5] });
           rows.push(it[6]);
         }
-        const fileIndex = new Map(filePathsOf(checks).map((p, i) => [p, i]));
-        const s = toStored(output, rows, recs, this.summary, this.problemSeqs, this.lastProgress, this.indexRun, fileIndex);
+        const s = toStored(output, rows, recs, this.summary, this.problemSeqs, this.lastProgress, this.indexRun, fileCheckFinder(checks));
         return s !== null && storeMemo(place, checks, s.payload, s.lazy, s.rows);
       },
     };
@@ -731,7 +731,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
     rowsOfDelta: (delta: MemoDelta | null) => Map<number, Row>,
     isOutput: (x: unknown) => boolean,
     begin: () => void,
-  ): Promise<{ output: Out; rowAt: (i: number) => Row; allRows: () => Row[]; recordAt: (i: number) => MemoRecord; allRecords: () => MemoRecord[]; count: number; progress: [number, number]; made: number; madeAt: number[]; delta: MemoDelta | null } | null> {
+  ): Promise<{ output: Out; rowAt: (i: number) => Row; allRows: () => Row[]; recordAt: (i: number) => MemoRecord; allRecords: () => MemoRecord[]; depsBefore: (i: number) => readonly number[]; count: number; progress: [number, number]; made: number; madeAt: number[]; delta: MemoDelta | null } | null> {
     // What a patch needs of each record (discovery/memo-records.ts), the delta's in place of the memo's.
     const lazy = new MemoRecordsView(hit.lazy(), hit.fileChecks);
     const n = lazy.n;
@@ -841,7 +841,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
       output = def.finishStored(base.rows, s, replaced, n);
     }
     output ??= def.finish(allRows(), s);
-    return { output, rowAt, allRows, recordAt, allRecords, count: n, progress, made: made.size, madeAt: [...made.keys()], delta };
+    return { output, rowAt, allRows, recordAt, allRecords, depsBefore: depsOf, count: n, progress, made: made.size, madeAt: [...made.keys()], delta };
   }
 
   /** The index's checks stat through Node's binding unless the scan's options or the index's turn it off. */
@@ -1134,17 +1134,16 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
       }
       // A shard pairs only its own names (a group's names share one partition root, shard.ts), so
       // other shards' files are never looked at again: no link resolved, no sidecar sized or read.
-      const owns = shard?.folder(listing.rel);
       let pairing;
       let position: Map<string, number> | null = null;
-      if (owns) {
+      if (shard) {
         const mine: WalkEntry[] = [];
         position = new Map();
-        listing.entries.forEach((e, i) => {
-          if (!owns(e.name)) return;
+        for (const i of shard.namesOf(listing.rel, listing.entries)) {
+          const e = listing.entries[i];
           mine.push(e);
-          position!.set(e.name, i);
-        });
+          position.set(e.name, i);
+        }
         pairing = pairDirectory({ path: listing.path, entries: mine }, imageExts, { folderEntries: listing.entries });
       } else {
         pairing = targetDirs.pairingOf(listing.path, listing.entries) ?? pairDirectory(listing, imageExts);

@@ -159,6 +159,26 @@ export class ShardFilter {
     const prefix = dirRel === '' ? '' : `${nfc(dirRel)}/`;
     return (name) => this.ownsKey(prefix + nameRoot(name, this.imageExts));
   }
+
+  /** The positions, in order, of the names of a folder's listing (sorted by name, walk.ts) this filter owns. */
+  namesOf(dirRel: string, names: readonly { name: string }[]): number[] {
+    const owns = this.folder(dirRel);
+    const out: number[] = [];
+    for (let i = 0; i < names.length; i++) if (owns(names[i].name)) out.push(i);
+    return out;
+  }
+}
+
+/** The first position in `names` (sorted by UTF-16 code units, walk.ts byName) whose name is not below `s`. */
+function lowerBound(names: readonly { name: string }[], s: string): number {
+  let lo = 0;
+  let hi = names.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (names[mid].name < s) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 /**
@@ -186,6 +206,49 @@ export class KeySetFilter extends ShardFilter {
    * without computing their roots).
    */
   override folder(dirRel: string): (name: string) => boolean {
+    const roots = this.roots(dirRel);
+    if (!roots) return () => false;
+    const few = roots.size <= 8 ? [...roots] : null;
+    return (name) => {
+      if (few !== null && isAscii(name) && !few.some((r) => name.startsWith(r))) return false;
+      return roots.has(nameRoot(name, this.imageExts));
+    };
+  }
+
+  /**
+   * A sorted listing's names with the keys' roots. With ASCII roots, only the run of names that
+   * begin with each root is looked at (an ASCII name is its own NFC form: a root it does not begin
+   * is not its root), and the names with other characters (NFC may change them: KELVIN SIGN is K),
+   * found by one search of the names joined: a patch's few keys in a folder of thousands of names.
+   * Else each name, as `folder` decides it.
+   */
+  override namesOf(dirRel: string, names: readonly { name: string }[]): number[] {
+    const roots = this.roots(dirRel);
+    if (!roots) return [];
+    if (![...roots].every(isAscii)) return super.namesOf(dirRel, names);
+    const out = new Set<number>();
+    for (const root of roots) {
+      for (let i = lowerBound(names, root); i < names.length && names[i].name.startsWith(root); i++) {
+        if (nameRoot(names[i].name, this.imageExts) === root) out.add(i);
+      }
+    }
+    // (A file name holds no NUL; a listing's names are distinct, found again by their order.)
+    const joined = names.map((e) => e.name).join('\0');
+    const beyond = /[^\0-\x7f]/g;
+    for (let m = beyond.exec(joined); m !== null; m = beyond.exec(joined)) {
+      const end = joined.indexOf('\0', m.index);
+      beyond.lastIndex = end < 0 ? joined.length : end;
+      const name = joined.slice(joined.lastIndexOf('\0', m.index) + 1, beyond.lastIndex);
+      if (!roots.has(nameRoot(name, this.imageExts))) continue;
+      const i = lowerBound(names, name);
+      if (names[i]?.name !== name) return super.namesOf(dirRel, names); // not a listing of distinct names: each name then
+      out.add(i);
+    }
+    return [...out].sort((a, b) => a - b);
+  }
+
+  /** The name roots of a folder's keys (by its NFC relative path), or undefined. */
+  private roots(dirRel: string): Set<string> | undefined {
     if (this.byFolder === null) {
       this.byFolder = new Map();
       for (const key of this.keys) {
@@ -195,16 +258,9 @@ export class KeySetFilter extends ShardFilter {
         roots.add(root);
       }
     }
-    const roots = this.byFolder.get(nfc(dirRel));
-    if (!roots) return () => false;
-    const few = roots.size <= 8 ? [...roots] : null;
-    return (name) => {
-      if (few !== null && isAscii(name) && !few.some((r) => name.startsWith(r))) return false;
-      return roots.has(nameRoot(name, this.imageExts));
-    };
+    return this.byFolder.get(nfc(dirRel));
   }
 }
-
 
 export function shardFilter(spec: ShardSpec | undefined, imageExts: ReadonlySet<string>): ShardFilter | null {
   return spec ? new ShardFilter(spec, imageExts) : null;

@@ -127,8 +127,13 @@ async function listingOf(path: string, rel: string, opts: WalkOptions, ahead?: P
 
 /** A listing's entries as the walk yields them: folders never entered (`skipDirNames`) left out. */
 function walkedEntries(listed: readonly WalkEntry[], opts: WalkOptions): WalkEntry[] {
-  const entries: WalkEntry[] = [];
-  for (const e of listed) if (e.kind !== 'dir' || !opts.skipDirNames?.has(e.name)) entries.push(e);
+  const skip = opts.skipDirNames;
+  let first = -1;
+  if (skip) for (let i = 0; i < listed.length && first < 0; i++) if (listed[i].kind === 'dir' && skip.has(listed[i].name)) first = i;
+  // Nothing to leave out (most folders): the listing as it is, copied (a listing cache keeps its own).
+  if (first < 0) return listed.slice();
+  const entries = listed.slice(0, first);
+  for (let i = first + 1; i < listed.length; i++) if (listed[i].kind !== 'dir' || !skip!.has(listed[i].name)) entries.push(listed[i]);
   return entries;
 }
 

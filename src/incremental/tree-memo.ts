@@ -549,9 +549,20 @@ function writeOurs(file: string, bytes: Buffer): boolean {
   }
 }
 
-/** The file checks' paths of a memo's log, in order (a patch maps changed sidecars to records by them). */
-export function filePathsOf(log: CheckLog): string[] {
-  return log.paths[FILE].view().toString('utf8').split('\0').slice(0, -1);
+/**
+ * A file check's number by its path in a memo's log (undefined: not checked; a patch maps changed
+ * sidecars to records by them). The numbers given as
+ * `hint` (a record's checks before a patch made it again: mostly the same files) are tried first;
+ * a map of every path is made only when they miss (a patch then costs its own records).
+ */
+export function fileCheckFinder(log: CheckLog): (path: string, hint?: readonly number[]) => number | undefined {
+  const paths = log.paths[FILE].view().toString('utf8').split('\0').slice(0, -1);
+  let all: Map<string, number> | null = null;
+  return (path, hint) => {
+    if (hint) for (const k of hint) if (paths[k] === path) return k;
+    all ??= new Map(paths.map((p, i) => [p, i]));
+    return all.get(path);
+  };
 }
 
 /**
