@@ -15,6 +15,7 @@
  */
 import { lstatSync, readlinkSync, realpathSync, statSync } from 'node:fs';
 import { sep } from 'node:path';
+import { LITTLE_ENDIAN_HOST } from '../byte-order.js';
 
 export interface ResolvedLink {
   target?: string;
@@ -136,7 +137,6 @@ export type Lookup = { kind: Kind; text?: string; stamp: EntryStamp } | { code: 
 
 const stampWords = new BigUint64Array(3);
 const stampBytes = Buffer.from(stampWords.buffer);
-const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 /** lstat of one path as a `Lookup` (a link's text read too; the stamp little-endian u64s). */
 export function lookupEntry(path: string): Lookup {
@@ -148,7 +148,7 @@ export function lookupEntry(path: string): Lookup {
     stampWords[1] = st.ino;
     // A new inode with a recycled number has another birth time; without one, ctime (it moves more often: safe).
     stampWords[2] = st.birthtimeNs > 0n ? st.birthtimeNs : st.ctimeNs;
-    if (!LITTLE_ENDIAN) stampBytes.swap64();
+    if (!LITTLE_ENDIAN_HOST) stampBytes.swap64();
     const stamp = Buffer.allocUnsafe(24);
     stampBytes.copy(stamp, 0, 0, 24);
     return kind === 'link' ? { kind, text: readlinkSync(path), stamp } : { kind, stamp };

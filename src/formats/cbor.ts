@@ -17,6 +17,7 @@ import { errors, SidecarError } from '../errors.js';
 import type { JsonObject, JsonValue } from '../types.js';
 import { exactInt, isFloatValue, MAX_INT_DIGITS, noteFloat, noteInt, notesOf, validNote, type NumberNote, type NumberNotes } from './numbers.js';
 import { findInvalidUtf8, findPointer, hasLoneSurrogate, utf8Length } from './value.js';
+import { LITTLE_ENDIAN_HOST } from '../byte-order.js';
 
 /** RFC 8746: float64, little endian, typed array. */
 export const TAG_FLOAT64_LE = 86;
@@ -29,7 +30,6 @@ export const FLOAT_BLOCK_MIN_LENGTH = 4;
 const MAX_BIGNUM_BYTES = Math.ceil((MAX_INT_DIGITS * Math.log2(10)) / 8) + 1;
 const TWO_POW_64 = 1n << 64n;
 
-const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 const TWO_POW_32 = 0x100000000;
 
 /** Size of a CBOR head (initial byte + argument) for a non-negative argument. */

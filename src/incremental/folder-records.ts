@@ -35,10 +35,10 @@
  * encoding them again.
  */
 import { randomBytes } from 'node:crypto';
-import { endianness } from 'node:os';
 import { DefaultDeserializer, DefaultSerializer, deserialize, serialize } from 'node:v8';
 import { IDENTITY_BYTES } from './identity.js';
 import { packRecord, unpackRecord } from './record-pack.js';
+import { LITTLE_ENDIAN_HOST } from '../byte-order.js';
 
 /** Dependency references in a record's list: kind in the low 2 bits, index above. */
 export const DEP_FILE = 0;
@@ -262,20 +262,18 @@ export function folderOf(base: FolderChunk, patch: FolderChunk | null): FolderBl
 /** `count` i32 (little-endian) at `at` in `buf`, copied into an array of their own (any alignment). */
 function int32s(buf: Buffer, at: number, count: number): Int32Array {
   const out = new Int32Array(count);
-  if (LITTLE_ENDIAN) new Uint8Array(out.buffer).set(buf.subarray(at, at + count * 4));
+  if (LITTLE_ENDIAN_HOST) new Uint8Array(out.buffer).set(buf.subarray(at, at + count * 4));
   else for (let i = 0; i < count; i++) out[i] = buf.readInt32LE(at + i * 4);
   return out;
 }
 
 /** i32 values as little-endian bytes. */
 function int32Bytes(a: Int32Array): Buffer {
-  if (LITTLE_ENDIAN) return Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+  if (LITTLE_ENDIAN_HOST) return Buffer.from(a.buffer, a.byteOffset, a.byteLength);
   const b = Buffer.allocUnsafe(a.length * 4);
   for (let i = 0; i < a.length; i++) b.writeInt32LE(a[i], i * 4);
   return b;
 }
-
-const LITTLE_ENDIAN = endianness() === 'LE';
 
 /**
  * The stored records of the wanted groups (in group order; others are read and dropped: values

@@ -7,6 +7,7 @@
 import { fstatSync, lstatSync, statSync, type BigIntStats } from 'node:fs';
 import { bindingStat, checkFstat, fstatBinding, fstatStatus, resetFstatForTests, timeNs, F_CTIME_S, F_DEV, F_INO, F_MODE, F_MTIME_S, F_SIZE, S_IFDIR, S_IFMT, S_IFREG, type BindingStat } from '../fs/stat-binding.js';
 import { fileURLToPath } from 'node:url';
+import { LITTLE_ENDIAN_HOST } from '../byte-order.js';
 
 /** 5 × u64: dev, ino, size, mtime_ns, ctime_ns (the index stores these 40 bytes per file). */
 export const IDENTITY_BYTES = 40;
@@ -66,7 +67,6 @@ export function statIdentity(path: string): FileIdentity | null {
 // an index on any other host); on a big-endian one the bytes are swapped into place.
 const words = new BigUint64Array(5);
 const wordBytes = Buffer.from(words.buffer);
-const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 export function writeIdentity(id: FileIdentity, buf: Buffer, offset: number): void {
   words[0] = id.dev;
@@ -74,7 +74,7 @@ export function writeIdentity(id: FileIdentity, buf: Buffer, offset: number): vo
   words[2] = id.size;
   words[3] = id.mtimeNs;
   words[4] = id.ctimeNs;
-  if (!LITTLE_ENDIAN) wordBytes.swap64();
+  if (!LITTLE_ENDIAN_HOST) wordBytes.swap64();
   wordBytes.copy(buf, offset, 0, IDENTITY_BYTES);
 }
 

@@ -29,8 +29,8 @@ export const RESULT_VERSION = 1;
  */
 const CODE_DIRS = ['formats', 'analysis', 'tasks', 'crypto', 'accel', 'discovery', 'fs'];
 
-/** Modules of the top folder that results carry: error messages, categories, format names. */
-const CODE_FILES = ['errors.js', 'types.js', 'vocabulary.js'];
+/** Modules of the top folder that results carry: error messages, categories, format names; stored columns' byte order. */
+const CODE_FILES = ['errors.js', 'types.js', 'vocabulary.js', 'byte-order.js'];
 
 /** Compiled code: modules and the accelerated scanner's WebAssembly. */
 const isCode = (n: string) => n.endsWith('.js') || n.endsWith('.wasm');

@@ -27,10 +27,10 @@
  */
 import { closeSync, fstatSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
 import { READ_FLAGS } from '../fs/regular-file.js';
-import { endianness } from 'node:os';
 import { deserialize } from 'node:v8';
 import { crc32 } from 'node:zlib';
 import { IDENTITY_BYTES } from './identity.js';
+import { LITTLE_ENDIAN_HOST } from '../byte-order.js';
 
 export const INDEX_MAGIC = Buffer.from('ISCIDX\0', 'latin1');
 export const INDEX_FORMAT_VERSION = 4;
@@ -46,9 +46,6 @@ const MIN_WINDOW_BYTES = 8 << 10;
 const WINDOWS = 4;
 /** Bytes per read and write when a writer copies the file it extends. */
 const COPY_CHUNK_BYTES = 4 << 20;
-/** Tables hold host-order typed arrays (little-endian on every platform Node runs on here). */
-const LITTLE_ENDIAN = endianness() === 'LE';
-
 export const TABLE_FILES = 0;
 export const TABLE_DIRS = 1;
 export const TABLE_LINKS = 2;
@@ -231,7 +228,7 @@ export class IndexReader {
     if (!b.subarray(i, i + INDEX_MAGIC.length).equals(INDEX_MAGIC)) fail('not an image-sidecar index');
     const version = b[i + INDEX_MAGIC.length];
     if (version !== INDEX_FORMAT_VERSION) fail(`index format version ${version} (this tool reads ${INDEX_FORMAT_VERSION})`);
-    if (!LITTLE_ENDIAN) fail('index tables need a little-endian host');
+    if (!LITTLE_ENDIAN_HOST) fail('index tables need a little-endian host');
     [b, i] = this.r.bytes(size - TRAILER_BYTES, TRAILER_BYTES);
     const trailer = Buffer.from(b.subarray(i, i + TRAILER_BYTES));
     if (!trailer.subarray(20, 28).equals(TRAILER_MAGIC)) fail('no trailer (not completely written)');

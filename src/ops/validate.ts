@@ -3,6 +3,7 @@ import { loadSchema } from '../analysis/schema.js';
 import type { Problem } from '../analysis/rules.js';
 import type { Category, Options, SidecarFormat } from '../types.js';
 import { round, sidecarFilter, sidecarsOf } from './common.js';
+import { columnOf, columnText } from '../byte-order.js';
 import type { FileInspection, InspectOptions } from '../tasks/inspect.js';
 
 export interface ValidateOptions extends Options {
@@ -24,28 +25,49 @@ export interface ValidateOptions extends Options {
 
 /**
  * What validate's tree memo keeps: its totals and every result, in order, by column (a result's
- * keys once, its repeated strings once in `words`, folders once: a third of the bytes of the
- * results as objects, and parsed in a third of the time).
+ * keys once, its repeated strings once in `words`, folders once, names in one string, numbers as
+ * the base64 text of their little-endian bytes: byte-order.ts columnText). The memo's JSON part
+ * then parses in a few long strings instead of 200,000 number tokens, and the numbers come back
+ * exactly (-0 too).
  */
 interface StoredValidate {
-  /** Per record, the end of its results (records without results: the same as the one before). */
-  ends: number[];
+  /** Per record, the end of its results (records without results: the same as the one before): u32. */
+  ends: string;
   words: string[];
-  /** file_path: folder (a word, with its trailing slash) + name. */
-  folder: number[];
-  name: string[];
-  valid: number[];
-  /** error: null, or a word. */
-  error: number[];
-  time: number[];
-  size: number[];
-  detections: number[];
-  /** tool_name, operation_type, format, category: null (-1) or a word. */
-  tool: number[];
-  operation: number[];
-  format: number[];
-  category: number[];
+  /** file_path: folder (a word, with its trailing slash: i32) + name (the names joined by '/': no name holds one). */
+  folder: string;
+  names: string;
+  /** u8: 1 valid. */
+  valid: string;
+  /** error, tool_name, operation_type, format, category: null (-1) or a word (i32). */
+  error: string;
+  /** processing_time, file_size, detection_count: f64. */
+  time: string;
+  size: string;
+  detections: string;
+  tool: string;
+  operation: string;
+  format: string;
+  category: string;
   /** Results with problems: [position, problems]. */
+  problems: [number, Problem[]][];
+}
+
+/** A StoredValidate's columns as typed arrays, checked to be one result's each; throws a TypeError on columns no run writes. */
+interface ValidateColumns {
+  ends: Uint32Array;
+  words: string[];
+  folder: Int32Array;
+  names: string[];
+  valid: Uint8Array;
+  error: Int32Array;
+  time: Float64Array;
+  size: Float64Array;
+  detections: Float64Array;
+  tool: Int32Array;
+  operation: Int32Array;
+  format: Int32Array;
+  category: Int32Array;
   problems: [number, Problem[]][];
 }
 
@@ -65,9 +87,7 @@ function validateMemo(resultsOf: (rec: ScanRecord) => ValidationResult[]): MemoC
       return storedValidate(ends, rows.flat());
     },
     finishStored: (stored, _summary, replaced, count) => {
-      const s = stored as StoredValidate;
-      // Every result belongs to a record (as decodeRows slices them): else not rows a run wrote.
-      if (!Array.isArray(s.ends) || !Array.isArray(s.name) || (s.ends.length === 0 ? 0 : s.ends[s.ends.length - 1]) !== s.name.length) throw new TypeError('not memo rows');
+      const s = columnsOfStored(stored);
       if (count !== undefined && s.ends.length !== count) throw new TypeError('not memo rows');
       const all = resultsOfStored(s);
       if (replaced.size === 0) return all;
@@ -75,8 +95,8 @@ function validateMemo(resultsOf: (rec: ScanRecord) => ValidationResult[]): MemoC
       const out: ValidationResult[] = [];
       let from = 0;
       for (const i of [...replaced.keys()].sort((a, b) => a - b)) {
+        if (!(Number.isInteger(i) && i >= 0 && i < s.ends.length)) throw new TypeError('not memo rows');
         const start = i === 0 ? 0 : s.ends[i - 1];
-        if (!(i >= 0 && i < s.ends.length && from <= start && start <= s.ends[i] && Number.isInteger(s.ends[i]))) throw new TypeError('not memo rows');
         for (let k = from; k < start; k++) out.push(all[k]);
         for (const r of replaced.get(i)!) out.push(r);
         from = s.ends[i];
@@ -85,7 +105,7 @@ function validateMemo(resultsOf: (rec: ScanRecord) => ValidationResult[]): MemoC
       return out;
     },
     decodeRows: (stored) => {
-      const s = stored as StoredValidate;
+      const s = columnsOfStored(stored);
       const all = resultsOfStored(s);
       const rows: ValidationResult[][] = [];
       let from = 0;
@@ -102,7 +122,7 @@ function validateMemo(resultsOf: (rec: ScanRecord) => ValidationResult[]): MemoC
 const RESULT_KEYS = 11;
 
 /** Results by column (StoredValidate); null when one does not have the shape the columns hold. */
-function storedValidate(ends: number[], results: readonly ValidationResult[]): StoredValidate | null {
+function storedValidate(ends: readonly number[], results: readonly ValidationResult[]): StoredValidate | null {
   const ids = new Map<string, number>();
   const words: string[] = [];
   const word = (w: string | null): number => {
@@ -111,40 +131,98 @@ function storedValidate(ends: number[], results: readonly ValidationResult[]): S
     if (id === undefined) ids.set(w, (id = words.push(w) - 1));
     return id;
   };
-  const out: StoredValidate = { ends, words, folder: [], name: [], valid: [], error: [], time: [], size: [], detections: [], tool: [], operation: [], format: [], category: [], problems: [] };
-  for (let i = 0; i < results.length; i++) {
+  const n = results.length;
+  const folder = new Int32Array(n);
+  const names: string[] = new Array(n);
+  const valid = new Uint8Array(n);
+  const [error, tool, operation, format, category] = [0, 0, 0, 0, 0].map(() => new Int32Array(n));
+  const [time, size, detections] = [0, 0, 0].map(() => new Float64Array(n));
+  const problems: [number, Problem[]][] = [];
+  const isWord = (w: unknown) => w === null || typeof w === 'string';
+  for (let i = 0; i < n; i++) {
     const r = results[i];
+    // Every result has resultFromInspection's keys in its order, of the types the columns hold.
+    if (Object.keys(r).length !== RESULT_KEYS || typeof r.file_path !== 'string' || typeof r.is_valid !== 'boolean' || typeof r.processing_time !== 'number' || typeof r.file_size !== 'number' || typeof r.detection_count !== 'number') return null;
+    if (!isWord(r.error) || !isWord(r.tool_name) || !isWord(r.operation_type) || !isWord(r.format) || typeof r.category !== 'string' || !Array.isArray(r.problems)) return null;
     const cut = r.file_path.lastIndexOf('/') + 1;
-    out.folder.push(word(r.file_path.slice(0, cut)));
-    out.name.push(r.file_path.slice(cut));
-    out.valid.push(r.is_valid ? 1 : 0);
-    out.error.push(word(r.error));
-    out.time.push(r.processing_time);
-    out.size.push(r.file_size);
-    out.detections.push(r.detection_count);
-    out.tool.push(word(r.tool_name));
-    out.operation.push(word(r.operation_type));
-    out.format.push(word(r.format));
-    out.category.push(word(r.category));
-    if (r.problems.length > 0) out.problems.push([i, r.problems]);
+    folder[i] = word(r.file_path.slice(0, cut));
+    names[i] = r.file_path.slice(cut);
+    valid[i] = r.is_valid ? 1 : 0;
+    error[i] = word(r.error);
+    time[i] = r.processing_time;
+    size[i] = r.file_size;
+    detections[i] = r.detection_count;
+    tool[i] = word(r.tool_name);
+    operation[i] = word(r.operation_type);
+    format[i] = word(r.format);
+    category[i] = word(r.category);
+    if (r.problems.length > 0) problems.push([i, r.problems]);
   }
-  // Every result has resultFromInspection's keys in its order (the columns hold no others); the
-  // store checks the columns come back exactly through JSON (tree-memo.ts sameThroughJson).
-  for (const r of results) if (Object.keys(r).length !== RESULT_KEYS) return null;
-  return out;
+  const text = columnText;
+  // (The store checks the rest comes back exactly through JSON: tree-memo.ts sameThroughJson.)
+  return { ends: text(Uint32Array.from(ends)), words, folder: text(folder), names: names.join('/'), valid: text(valid), error: text(error), time: text(time), size: text(size), detections: text(detections), tool: text(tool), operation: text(operation), format: text(format), category: text(category), problems };
 }
 
-/** The results a StoredValidate holds, as `resultFromInspection` makes them (same keys, same order). */
-function resultsOfStored(s: StoredValidate): ValidationResult[] {
+/** The columns of a StoredValidate, every one a value per result (`ends`' last), word numbers in range; else a TypeError. */
+function columnsOfStored(stored: unknown): ValidateColumns {
+  const fail = (): never => {
+    throw new TypeError('not memo rows');
+  };
+  const s = stored as StoredValidate;
+  if (s === null || typeof s !== 'object' || !Array.isArray(s.words) || !s.words.every((w) => typeof w === 'string') || typeof s.names !== 'string' || !Array.isArray(s.problems)) fail();
+  const ends = columnOf(s.ends, Uint32Array) ?? fail();
+  const names = s.names.split('/');
+  const n = ends.length === 0 ? 0 : ends[ends.length - 1];
+  // No results: one empty name (''.split gives ['']).
+  if (n === 0 ? names.length !== 1 || names[0] !== '' : names.length !== n) fail();
+  for (let i = 1; i < ends.length; i++) if (ends[i] < ends[i - 1]) fail();
+  const words = s.words;
+  const wordsOf = (text: unknown, nullable: boolean) => {
+    const c = columnOf(text, Int32Array) ?? fail();
+    if (c.length !== n) fail();
+    for (let i = 0; i < n; i++) if (c[i] >= words.length || c[i] < (nullable ? -1 : 0)) fail();
+    return c;
+  };
+  const numbers = (text: unknown) => {
+    const c = columnOf(text, Float64Array) ?? fail();
+    return c.length === n ? c : fail();
+  };
+  const valid = columnOf(s.valid, Uint8Array) ?? fail();
+  if (valid.length !== n) fail();
+  let at = -1;
+  for (const p of s.problems) {
+    if (!Array.isArray(p) || !Number.isInteger(p[0]) || p[0] <= at || p[0] >= n || !Array.isArray(p[1])) fail();
+    at = p[0] as number;
+  }
+  return {
+    ends,
+    words,
+    folder: wordsOf(s.folder, false),
+    names: n === 0 ? [] : names,
+    valid,
+    error: wordsOf(s.error, true),
+    time: numbers(s.time),
+    size: numbers(s.size),
+    detections: numbers(s.detections),
+    tool: wordsOf(s.tool, true),
+    operation: wordsOf(s.operation, true),
+    format: wordsOf(s.format, true),
+    category: wordsOf(s.category, false),
+    problems: s.problems,
+  };
+}
+
+/** The results stored columns hold, as `resultFromInspection` makes them (same keys, same order). */
+function resultsOfStored(s: ValidateColumns): ValidationResult[] {
   const { words } = s;
   const w = (i: number) => (i < 0 ? null : words[i]);
-  const out: ValidationResult[] = new Array(s.name.length);
+  const out: ValidationResult[] = new Array(s.names.length);
   let next = 0;
   for (let i = 0; i < out.length; i++) {
     let problems: Problem[] = [];
     if (next < s.problems.length && s.problems[next][0] === i) problems = s.problems[next++][1];
     out[i] = {
-      file_path: words[s.folder[i]] + s.name[i],
+      file_path: words[s.folder[i]] + s.names[i],
       is_valid: s.valid[i] === 1,
       error: w(s.error[i]),
       processing_time: s.time[i],
