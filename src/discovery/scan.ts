@@ -746,12 +746,12 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
     // The records to make again, in tree order (the memo's records are).
     const dirty: number[] = [];
     const keys = new Set<string>();
+    // (A record the delta made again reads the files of its own checks, not the memo's.)
     const reading = lazy.readingAny(changed, hit.fileChecks);
-    for (let i = 0; i < n; i++) {
-      if (!(over.has(i) ? depsOf(i).some((d) => changed.has(d)) : reading[i] === 1)) continue;
-      dirty.push(i);
-      keys.add(lazy.key(i));
-    }
+    for (let i = reading.indexOf(1); i !== -1; i = reading.indexOf(1, i + 1)) if (!over.has(i)) dirty.push(i);
+    for (const i of over.keys()) if (depsOf(i).some((d) => changed.has(d))) dirty.push(i);
+    dirty.sort((a, b) => a - b);
+    for (const i of dirty) keys.add(lazy.key(i));
     if (dirty.length === 0 || dirty.length > Math.max(1, n * MAX_PATCHED_SHARE)) return null;
     // The rows as the memo and its delta have them: a command that keeps its output reads the
     // memo's one at a time, only those it needs (a patch then costs its own records).

@@ -88,14 +88,14 @@ function validateMemo(resultsOf: (rec: ScanRecord) => ValidationResult[]): MemoC
     },
     finishStored: (stored, _summary, replaced, count) => {
       const s = columnsOfStored(stored);
-      if (count !== undefined && s.ends.length !== count) throw new TypeError('not memo rows');
+      if (count !== undefined && s.ends.length !== count) notRows();
       const all = resultsOfStored(s);
       if (replaced.size === 0) return all;
       // The records replaced, in order, their results in place of the stored ones (the others not sliced).
       const out: ValidationResult[] = [];
       let from = 0;
       for (const i of [...replaced.keys()].sort((a, b) => a - b)) {
-        if (!(Number.isInteger(i) && i >= 0 && i < s.ends.length)) throw new TypeError('not memo rows');
+        if (!(Number.isInteger(i) && i >= 0 && i < s.ends.length)) notRows();
         const start = i === 0 ? 0 : s.ends[i - 1];
         for (let k = from; k < start; k++) out.push(all[k]);
         for (const r of replaced.get(i)!) out.push(r);
@@ -165,9 +165,7 @@ function storedValidate(ends: readonly number[], results: readonly ValidationRes
 
 /** The columns of a StoredValidate, every one a value per result (`ends`' last), word numbers in range; else a TypeError. */
 function columnsOfStored(stored: unknown): ValidateColumns {
-  const fail = (): never => {
-    throw new TypeError('not memo rows');
-  };
+  const fail = notRows;
   const s = stored as StoredValidate;
   if (s === null || typeof s !== 'object' || !Array.isArray(s.words) || !s.words.every((w) => typeof w === 'string') || typeof s.names !== 'string' || !Array.isArray(s.problems)) fail();
   const ends = columnOf(s.ends, Uint32Array) ?? fail();
@@ -177,11 +175,10 @@ function columnsOfStored(stored: unknown): ValidateColumns {
   if (n === 0 ? names.length !== 1 || names[0] !== '' : names.length !== n) fail();
   for (let i = 1; i < ends.length; i++) if (ends[i] < ends[i - 1]) fail();
   const words = s.words;
-  const wordsOf = (text: unknown, nullable: boolean) => {
+  // (Word numbers are checked where they are read: resultsOfStored.)
+  const wordsOf = (text: unknown) => {
     const c = columnOf(text, Int32Array) ?? fail();
-    if (c.length !== n) fail();
-    for (let i = 0; i < n; i++) if (c[i] >= words.length || c[i] < (nullable ? -1 : 0)) fail();
-    return c;
+    return c.length === n ? c : fail();
   };
   const numbers = (text: unknown) => {
     const c = columnOf(text, Float64Array) ?? fail();
@@ -197,45 +194,50 @@ function columnsOfStored(stored: unknown): ValidateColumns {
   return {
     ends,
     words,
-    folder: wordsOf(s.folder, false),
+    folder: wordsOf(s.folder),
     names: n === 0 ? [] : names,
     valid,
-    error: wordsOf(s.error, true),
+    error: wordsOf(s.error),
     time: numbers(s.time),
     size: numbers(s.size),
     detections: numbers(s.detections),
-    tool: wordsOf(s.tool, true),
-    operation: wordsOf(s.operation, true),
-    format: wordsOf(s.format, true),
-    category: wordsOf(s.category, false),
+    tool: wordsOf(s.tool),
+    operation: wordsOf(s.operation),
+    format: wordsOf(s.format),
+    category: wordsOf(s.category),
     problems: s.problems,
   };
 }
 
-/** The results stored columns hold, as `resultFromInspection` makes them (same keys, same order). */
+/** The results stored columns hold, as `resultFromInspection` makes them (same keys, same order); a TypeError on a word number no word has. */
 function resultsOfStored(s: ValidateColumns): ValidationResult[] {
   const { words } = s;
-  const w = (i: number) => (i < 0 ? null : words[i]);
+  const word = (i: number): string => words[i] ?? notRows();
+  const nullable = (i: number): string | null => (i === -1 ? null : word(i));
   const out: ValidationResult[] = new Array(s.names.length);
   let next = 0;
   for (let i = 0; i < out.length; i++) {
     let problems: Problem[] = [];
     if (next < s.problems.length && s.problems[next][0] === i) problems = s.problems[next++][1];
     out[i] = {
-      file_path: words[s.folder[i]] + s.names[i],
+      file_path: word(s.folder[i]) + s.names[i],
       is_valid: s.valid[i] === 1,
-      error: w(s.error[i]),
+      error: nullable(s.error[i]),
       processing_time: s.time[i],
       file_size: s.size[i],
       detection_count: s.detections[i],
-      tool_name: w(s.tool[i]),
-      operation_type: w(s.operation[i]),
-      format: w(s.format[i]) as SidecarFormat | null,
-      category: words[s.category[i]] as Category,
+      tool_name: nullable(s.tool[i]),
+      operation_type: nullable(s.operation[i]),
+      format: nullable(s.format[i]) as SidecarFormat | null,
+      category: word(s.category[i]) as Category,
       problems,
     };
   }
   return out;
+}
+
+function notRows(): never {
+  throw new TypeError('not memo rows');
 }
 
 /** One sidecar file's result; the first eight keys are the earlier tool's. */
