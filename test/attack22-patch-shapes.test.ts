@@ -35,6 +35,9 @@ function library(t: TestContext): { root: string; outside: string } {
   photo('d d/ #1/~tilde', 2);
   photo('d.d/-dash');
   photo('d-d/after', 3);
+  photo('c\nl/new\tline', 2);
+  photo('b\\s/back\\slash');
+  photo('q"q/\'quote\'');
   const deep = Array.from({ length: 20 }, (_, i) => `l${i}`).join('/');
   photo(`${deep}/bottom`, 2);
   photo('src/p1');
@@ -100,4 +103,8 @@ test('odd ASCII folder names and a deep chain', async (t) => {
 
 test('links: to links, out of the root, the link chains made again when their target changes', async (t) => {
   await attack(t, 'links', [['src/p1.json'], ['@far.json'], ['src/p1.json', 'src/p2.json'], ['src/p1.json']]);
+});
+
+test('folder and file names with control characters, backslashes and quotes', async (t) => {
+  await attack(t, 'control', [['c\nl/new\tline.json'], ['b\\s/back\\slash.json', 'q"q/\'quote\'.json']], ['validate', 'stats', 'format-stats']);
 });
