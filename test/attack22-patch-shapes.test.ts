@@ -1,0 +1,110 @@
+/**
+ * attack22: a patch that lists only its records' folders (walk.ts listFolders) and picks their
+ * names by binary search (shard.ts KeySetFilter.namesOf), on trees shaped to trip them: names whose
+ * roots begin each other, ASCII names that sort around a root ('a', 'a ', 'a-', 'a.', 'a~'),
+ * folders named oddly (spaces, dots, '#', '~', deep chains), links to links, links out of the root,
+ * sidecars at the top, several patches in a row, and other commands after a patch.
+ */
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { memoCommands, type How, type MemoCommandName } from './helpers/memo.js';
+import { firstDiff } from './helpers/attack22.js';
+import { FAKE_JPEG, makeTree, sidecarData, testDir, type TreeNode } from './helpers/tree.js';
+
+function library(t: TestContext): { root: string; outside: string } {
+  const outside = makeTree({ 'far.jpg': FAKE_JPEG, 'far.json': { json: sidecarData('far.jpg', 2, 8) } }, testDir(t, 'attack22-out-'));
+  const spec: Record<string, TreeNode> = {};
+  const photo = (rel: string, faces = 1, img = '.jpg', side = '.json') => {
+    spec[`${rel}${img}`] = FAKE_JPEG;
+    spec[`${rel}${side}`] = { json: sidecarData(`${rel}${img}`, faces, 8) };
+  };
+  photo('top');
+  photo('a');
+  photo('a ');
+  photo('a-');
+  photo('a.b');
+  photo('a~');
+  photo('ab', 2);
+  photo('A', 3);
+  photo('a.JPG', 1, '.png');
+  photo('x', 1, '.JPG');
+  spec['x.JPG.json'] = { json: sidecarData('x.JPG', 2, 8) };
+  photo('d d/ #1/.hidden');
+  photo('d d/ #1/~tilde', 2);
+  photo('d.d/-dash');
+  photo('d-d/after', 3);
+  photo('c\nl/new\tline', 2);
+  photo('b\\s/back\\slash');
+  photo('q"q/\'quote\'');
+  const deep = Array.from({ length: 20 }, (_, i) => `l${i}`).join('/');
+  photo(`${deep}/bottom`, 2);
+  photo('src/p1');
+  photo('src/p2', 2);
+  // Links: to an image, to a link, out of the root, a dangling one.
+  spec['links/one.jpg'] = { symlink: '../src/p1.jpg' };
+  spec['links/two.jpg'] = { symlink: 'one.jpg' };
+  spec['links/far.jpg'] = { symlink: join(outside, 'far.jpg') };
+  spec['links/gone.jpg'] = { symlink: '../src/nothing.jpg' };
+  spec['links2/viaLink.jpg'] = { symlink: '../links/two.jpg' };
+  for (let f = 0; f < 8; f++) for (let k = 0; k < 12; k++) photo(`fill/${f}/f${k}`, k % 3);
+  return { root: makeTree(spec, testDir(t, 'attack22-shapes-')), outside };
+}
+
+/** Rewrite a sidecar in place: the same size (mtime put back: only ctime tells) or another one. */
+function change(file: string, how: 'same size' | 'resized', round = 0): void {
+  const before = statSync(file);
+  const text = readFileSync(file, 'utf8');
+  const next =
+    how === 'same size'
+      ? text.replace(/"confidence": 0\.(\d)/, (_, d: string) => `"confidence": 0.${(Number(d) + 1 + round) % 10}`)
+      : text.includes('"success": true')
+        ? text.replace('"success": true', '"success": false')
+        : text.replace('"success": false', '"success": true ');
+  assert.notEqual(next, text);
+  writeFileSync(file, next);
+  if (how === 'same size') utimesSync(file, before.atime, before.mtime);
+}
+
+const ALL: MemoCommandName[] = ['validate', 'validate kept', 'validate op', 'validate where', 'stats', 'stats op', 'stats where', 'format-stats', 'validate max'];
+
+async function attack(t: TestContext, label: string, rounds: string[][], commands = ALL): Promise<void> {
+  for (const name of commands) {
+    const { root, outside } = library(t);
+    const at = (rel: string) => (rel.startsWith('@') ? join(outside, rel.slice(1)) : join(root, rel));
+    const runs: How[] = [];
+    const all = memoCommands(root, join(root, '.image-sidecar', 'index'), runs);
+    const cmd = all[name];
+    for (let i = 0; i < 8 && runs.at(-1) !== 'whole'; i++) assert.equal(await cmd(true), await cmd(false), `${label}: ${name} warming`);
+    assert.equal(runs.at(-1), 'whole', `${label}: ${name} warm (${runs.join(',')})`);
+    let r = 0;
+    for (const edits of rounds) {
+      r++;
+      for (const [k, rel] of edits.entries()) change(at(rel), (k + r) % 2 === 0 ? 'same size' : 'resized', r);
+      const want = await cmd(false);
+      const got = await cmd(true);
+      assert.ok(got === want, `${label}: ${name} round ${r} (${runs.join(',')}): ${firstDiff(got, want)}`);
+      const again = await cmd(true);
+      assert.ok(again === want, `${label}: ${name} round ${r} again (${runs.join(',')}): ${firstDiff(again, want)}`);
+    }
+    assert.ok(runs.includes('patched'), `${label}: ${name} patched at least once (${runs.join(',')})`);
+  }
+}
+
+test('roots that begin each other and names sorting around them', async (t) => {
+  await attack(t, 'roots', [['a.json'], ['a .json', 'a-.json'], ['ab.json', 'a.b.json'], ['A.json'], ['a.JPG.json'], ['x.json', 'x.JPG.json']]);
+});
+
+test('odd ASCII folder names and a deep chain', async (t) => {
+  const deep = Array.from({ length: 20 }, (_, i) => `l${i}`).join('/');
+  await attack(t, 'folders', [['d d/ #1/.hidden.json'], ['d.d/-dash.json', 'd-d/after.json'], [`${deep}/bottom.json`], ['top.json', 'd d/ #1/~tilde.json']]);
+});
+
+test('links: to links, out of the root, the link chains made again when their target changes', async (t) => {
+  await attack(t, 'links', [['src/p1.json'], ['@far.json'], ['src/p1.json', 'src/p2.json'], ['src/p1.json']]);
+});
+
+test('folder and file names with control characters, backslashes and quotes', async (t) => {
+  await attack(t, 'control', [['c\nl/new\tline.json'], ['b\\s/back\\slash.json', 'q"q/\'quote\'.json']], ['validate', 'stats', 'format-stats']);
+});
