@@ -12,7 +12,7 @@ import type { Category, Options, SidecarExt, SidecarNaming } from '../types.js';
 import { CATEGORIES } from '../types.js';
 import { DEFAULT_RACY_MARGIN_MS, noteMemoRun, ScanIndex, type IndexOptions, type IndexRunStats, type Pending } from '../incremental/scan-index.js';
 import { encodeMemoRecords, MemoRecordsView, type MemoRecordColumns } from './memo-records.js';
-import { CheckLog, dropMemoDelta, fileCheckFinder, loadMemo, MEMO_MAX_FILES, memoPlace, MemoSpool, numbersKeptByJson, storeMemo, storeMemoDelta, type MemoHit } from '../incremental/tree-memo.js';
+import { CheckLog, dropMemoDelta, fileCheckFinder, filePathsOf, loadMemo, MEMO_MAX_FILES, memoPlace, MemoSpool, numbersKeptByJson, storeMemo, storeMemoDelta, type MemoHit } from '../incremental/tree-memo.js';
 import { racyCutoffNs } from '../incremental/entry.js';
 import { identityBytes, statIdentityAny } from '../incremental/identity.js';
 import { isCacheable, memoCodeDigest, optionsKey } from '../incremental/key.js';
@@ -23,11 +23,11 @@ import { DirSnapshots } from '../incremental/dir-cache.js';
 import { decodeRecords, FolderRecordsBuilder, restoreRecord, writeCompact, type CompactRecord, type FolderBlob } from '../incremental/folder-records.js';
 import { LinkResolver, type LinkResolution, type ResolvedLink } from './resolve-link.js';
 import { INDEX_DIR, QUARANTINE_DIR, SKIP_DIR_NAMES } from './own-folders.js';
-import { imageExtensionSet, isAscii, nfc } from './extensions.js';
+import { imageExtensionSet, nfc } from './extensions.js';
 import { pairDirectory, type DirPairing, type PairGroup, type SidecarEntry } from './pair.js';
 import { KeySetFilter, keyParts, nameRoot, shardFilter, shardKey, type ShardFilter } from './shard.js';
 import { byName, isPlainListing, listFolders, walkTree, type DirListing, type EntryKind, type WalkEntry, type WalkProblem } from './walk.js';
-import { relativeTo } from '../fs/rel-path.js';
+import { isSafeRel, relativeTo } from '../fs/rel-path.js';
 
 export { INDEX_DIR, QUARANTINE_DIR, SKIP_DIR_NAMES };
 
@@ -372,6 +372,24 @@ function recordKey(rec: ScanRecord, imageExts: ReadonlySet<string>): string {
   return shardKey(rec.dir, name, imageExts);
 }
 
+/**
+ * The folders a memo checked inside the root (real paths: the walk never enters a linked folder,
+ * so a walked folder's real path is the root's and its path), by the folder part of the partition
+ * keys of their records (NFC): the folder's path relative to the root, or null when two folders
+ * have that key (names only NFC tells apart).
+ */
+function foldersByKeyDir(dirPaths: readonly string[], rootReal: string): Map<string, string | null> {
+  const out = new Map<string, string | null>();
+  const prefix = rootReal.endsWith('/') ? rootReal : `${rootReal}/`;
+  for (const p of dirPaths) {
+    const rel = p === rootReal ? '' : p.startsWith(prefix) ? p.slice(prefix.length) : null;
+    if (rel === null || (rel !== '' && !isSafeRel(rel))) continue;
+    const key = nfc(rel);
+    out.set(key, out.has(key) && out.get(key) !== rel ? null : rel);
+  }
+  return out;
+}
+
 /** What `tally` adds to the summary for a record: category, files, images, image links, broken links, sidecar files. */
 function tallyOf(rec: ScanRecord): number[] {
   let links = 0;
@@ -589,7 +607,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
         this.problemSeqs.push(...stored.problemSeqs);
         return { output, stored, progress: stored.progress, patchedRecords: 0 };
       }
-      const patched = await this.patch(hit, base, def, imageExts, deltaAt, rowsOfDelta, isOutput, () => (patching = true));
+      const patched = await this.patch(hit, place.rootReal, base, def, imageExts, deltaAt, rowsOfDelta, isOutput, () => (patching = true));
       patching = false;
       if (!patched) return null;
       this.started = true;
@@ -597,7 +615,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
       // they were read again), unless an image was compared that the memo does not check.
       const log = hit.checksNow();
       if (!imageInPatch && !log.anyRacy(cutoffNs) && this.summary.complete) {
-        const checkOf = fileCheckFinder(log);
+        const checkOf = fileCheckFinder(hit.filePaths()); // (the log's sidecar checks are the memo's)
         // Every record made again since the memo was written: a delta of them while they are few
         // (a patch then writes its own records, not the whole tree's), else the memo again.
         const dirty = [...new Set([...(patched.delta?.dirty ?? []), ...patched.madeAt])].sort((a, b) => a - b);
@@ -710,7 +728,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
           recs.push({ key: it[0], seq: [it[1], it[2]], deps: it[3], tally: it[4], bytes: it[5] });
           rows.push(it[6]);
         }
-        const s = toStored(output, rows, recs, this.summary, this.problemSeqs, this.lastProgress, this.indexRun, fileCheckFinder(checks));
+        const s = toStored(output, rows, recs, this.summary, this.problemSeqs, this.lastProgress, this.indexRun, fileCheckFinder(filePathsOf(checks)));
         return s !== null && storeMemo(place, checks, s.payload, s.lazy, s.rows);
       },
     };
@@ -724,6 +742,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
    */
   private async patch<Row, Out>(
     hit: MemoHit,
+    rootReal: string,
     base: StoredScan,
     def: MemoCommand<Row, Out>,
     imageExts: ReadonlySet<string>,
@@ -778,13 +797,16 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
     const rowBefore = (i: number): Row => (fromDelta.has(i) ? fromDelta.get(i)! : rowStored(i));
     begin();
     // The records of those keys, as a shard of just these keys makes them (same tree positions).
-    // Their folders by step: a folder whose path its keys spell (ASCII: its NFC form is the name on
-    // disk) is listed alone; one unknown, and every folder is walked.
+    // Their folders by step, each listed alone when its key's folder (NFC) is the NFC form of one
+    // folder the memo checked inside the root, by name on disk (KELVIN SIGN and K are one key: two
+    // such folders, or none, and every folder is walked). The records made must read the files
+    // they read before (below): a folder at another step than the memo's makes none of them.
+    const byKeyDir = foldersByKeyDir(hit.dirPaths(), rootReal);
     const folders = new Map<number, string | null>();
     for (const i of dirty) {
-      const { dir } = keyParts(lazy.key(i));
+      const on = byKeyDir.get(keyParts(lazy.key(i)).dir);
       const step = lazy.step(i);
-      folders.set(step, folders.get(step) === null || !isAscii(dir) ? null : dir);
+      folders.set(step, folders.get(step) === null || on === undefined || on === null ? null : on);
     }
     const sub = new ScanSession(this.root, { ...this.opts, index: { ...(this.opts.index as IndexOptions), prune: false, onStats: undefined, onWarning: undefined }, onProgress: undefined, onlyKeys: keys, onlyFolders: folders });
     // One for one, in order: the same folder (walk step) and partition key. A shard numbers a
@@ -802,6 +824,14 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
       made.set(i, { row: def.rowOf(rec), rec: { ...mrec, seq } });
     }
     if (made.size !== dirty.length || sub.problemSeqs.length !== sub.summary.problems.length) return null;
+    // Each made again of the files it read before (a folder's listing held: the same groups, the
+    // same sidecars), else not the memo's record (another folder under the same key): no patch.
+    const checkOf = fileCheckFinder(hit.filePaths());
+    for (const [i, m] of made) {
+      const before = depsOf(i);
+      const now = m.rec.deps;
+      if (now.length !== before.length || now.some((path, k) => checkOf(path, before) !== before[k])) return null;
+    }
     // The summary: the stored one with the old records' counts taken out and the new ones' put in.
     const s = this.summary;
     Object.assign(s, stored.summary, { counts: { ...stored.summary.counts }, problems: [], problemCount: 0, complete: stored.summary.complete });

@@ -417,6 +417,9 @@ export interface MemoHit {
   checksNow(): CheckLog;
   /** The sidecar checks whose identities the delta gives (its own, by number). */
   deltaFiles: ReadonlyMap<number, Buffer | null>;
+  /** The paths of the sidecar checks and of the folder checks (real paths), in order (made on the first ask). */
+  filePaths(): string[];
+  dirPaths(): string[];
 }
 
 /**
@@ -452,6 +455,7 @@ export function loadMemo(place: MemoPlace, maxChanged = 0, opts: { fastStat?: bo
   const held = checksHold(paths, head.counts, buf, idsAt, maxChanged, opts.fastStat !== false);
   if (!held) return null;
   const { changed } = held;
+  let filePaths: string[] | undefined;
   return {
     fastStat: held.fast,
     payload: parsed.payload,
@@ -464,6 +468,8 @@ export function loadMemo(place: MemoPlace, maxChanged = 0, opts: { fastStat?: bo
     fileChecks: head.counts[FILE],
     row: (i: number) => rowOf(buf, rowsAt, head.rowBytes, i),
     rowCount: rowsIn(buf, rowsAt, head.rowBytes),
+    filePaths: () => (filePaths ??= paths[FILE].toString('utf8').split('\0').slice(0, -1)),
+    dirPaths: () => paths[DIR].toString('utf8').split('\0').slice(0, -1),
     checksNow: () => {
       const log = new CheckLog();
       let idAt = idsAt;
@@ -549,14 +555,21 @@ function writeOurs(file: string, bytes: Buffer): boolean {
   }
 }
 
+/** The paths of a memo log's checks of one kind (FILE: sidecars, DIR: folders), in order. */
+function pathsOfKind(log: CheckLog, kind: number): string[] {
+  return log.paths[kind].view().toString('utf8').split('\0').slice(0, -1);
+}
+
+/** The sidecar checks' paths of a memo's log, in order. */
+export const filePathsOf = (log: CheckLog): string[] => pathsOfKind(log, FILE);
+
 /**
  * A file check's number by its path in a memo's log (undefined: not checked; a patch maps changed
  * sidecars to records by them). The numbers given as
  * `hint` (a record's checks before a patch made it again: mostly the same files) are tried first;
  * a map of every path is made only when they miss (a patch then costs its own records).
  */
-export function fileCheckFinder(log: CheckLog): (path: string, hint?: readonly number[]) => number | undefined {
-  const paths = log.paths[FILE].view().toString('utf8').split('\0').slice(0, -1);
+export function fileCheckFinder(paths: readonly string[]): (path: string, hint?: readonly number[]) => number | undefined {
   let all: Map<string, number> | null = null;
   return (path, hint) => {
     if (hint) for (const k of hint) if (paths[k] === path) return k;
