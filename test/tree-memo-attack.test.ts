@@ -294,7 +294,7 @@ test('attack big: a bin sidecar flagged encrypted in place, and an orphan bin', 
 
 
 /** validate's stored columns in a crafted memo (ops/validate.ts StoredValidate), or null for another command's. */
-function vrows(m: MemoMain): { ends: string; names: string; folder: string; category: string; time: string; size: string; problems: unknown[] } | null {
+function vrows(m: MemoMain): { ends: string; names: string; folder: string; category: string; valid: string; time: string; size: string; problems: unknown[] } | null {
   const r = m.payload.rows as { names?: unknown } | null;
   return r !== null && typeof r === 'object' && typeof r.names === 'string' ? (r as ReturnType<typeof vrows>) : null;
 }
@@ -311,6 +311,7 @@ test('attack: a memo crafted with a matching checksum but parts no run writes (l
     // validate's columns (ops/validate.ts StoredValidate), each damaged so that it no longer holds a value per result.
     ['validate\'s names one short', (m) => void (vrows(m) && (vrows(m)!.names = vrows(m)!.names.slice(0, vrows(m)!.names.lastIndexOf('/')))), false, ['validate']],
     ['validate\'s folders naming a word past its words', (m) => void (vrows(m) && (vrows(m)!.folder = columnText(columnOf(vrows(m)!.folder, Int32Array)!.fill(999)))), false, ['validate']],
+    ['validate\'s validity 2 (counted as a valid result twice)', (m) => void (vrows(m) && (vrows(m)!.valid = columnText(columnOf(vrows(m)!.valid, Uint8Array)!.fill(2)))), false, ['validate']],
     ['validate\'s categories null', (m) => void (vrows(m) && (vrows(m)!.category = columnText(columnOf(vrows(m)!.category, Int32Array)!.fill(-1)))), false, ['validate']],
     ['validate\'s times not whole f64 values', (m) => void (vrows(m) && (vrows(m)!.time = vrows(m)!.time.slice(0, -4))), false, ['validate']],
     ['validate\'s sizes not base64', (m) => void (vrows(m) && (vrows(m)!.size = `*${vrows(m)!.size}`)), false, ['validate']],

@@ -68,17 +68,58 @@ interface ValidateColumns {
   operation: Int32Array;
   format: Int32Array;
   category: Int32Array;
-  problems: [number, Problem[]][];
+  /** The problems of the results that have any, by position. */
+  problemsAt: Map<number, Problem[]>;
 }
 
 /**
- * validate's tree memo (scan.ts MemoCommand): a record's results are its row; the rows are stored
- * by column (storedValidate) and the output is every result in order.
+ * validate's output from its tree memo: every result in order, made one at a time as it is read
+ * from the stored columns (a run answered by the memo streams its results: no array of every
+ * result, no object kept past its caller), the rows a delta or a patch made again in place.
+ * `total` and `valid` are counted without making any.
  */
-function validateMemo(resultsOf: (rec: ScanRecord) => ValidationResult[]): MemoCommand<ValidationResult[], ValidationResult[]> {
+class MemoResults implements Iterable<ValidationResult> {
+  readonly total: number;
+  readonly valid: number;
+
+  /** `pieces`: runs of stored results [from, to) and rows made again, in order. */
+  constructor(
+    private readonly cols: ValidateColumns | null,
+    private readonly pieces: readonly (readonly [number, number] | readonly ValidationResult[])[],
+  ) {
+    let total = 0;
+    let valid = 0;
+    for (const p of pieces) {
+      if (isRun(p)) {
+        total += p[1] - p[0];
+        for (let k = p[0]; k < p[1]; k++) valid += cols!.valid[k];
+      } else {
+        total += p.length;
+        for (const r of p) if (r.is_valid) valid++;
+      }
+    }
+    this.total = total;
+    this.valid = valid;
+  }
+
+  *[Symbol.iterator](): Iterator<ValidationResult> {
+    for (const p of this.pieces) {
+      if (isRun(p)) for (let k = p[0]; k < p[1]; k++) yield resultOfStored(this.cols!, k);
+      else yield* p;
+    }
+  }
+}
+
+const isRun = (p: readonly [number, number] | readonly ValidationResult[]): p is readonly [number, number] => p.length === 2 && typeof p[0] === 'number';
+
+/**
+ * validate's tree memo (scan.ts MemoCommand): a record's results are its row; the rows are stored
+ * by column (storedValidate) and the output is every result in order (MemoResults).
+ */
+function validateMemo(resultsOf: (rec: ScanRecord) => ValidationResult[]): MemoCommand<ValidationResult[], MemoResults> {
   return {
     rowOf: resultsOf,
-    finish: (rows) => rows.flat(),
+    finish: (rows) => new MemoResults(null, [rows.flat()]),
     outputStored: false,
     encodeRows: (rows) => {
       const ends: number[] = [];
@@ -89,28 +130,29 @@ function validateMemo(resultsOf: (rec: ScanRecord) => ValidationResult[]): MemoC
     finishStored: (stored, _summary, replaced, count) => {
       const s = columnsOfStored(stored);
       if (count !== undefined && s.ends.length !== count) notRows();
-      const all = resultsOfStored(s);
-      if (replaced.size === 0) return all;
-      // The records replaced, in order, their results in place of the stored ones (the others not sliced).
-      const out: ValidationResult[] = [];
+      const n = s.names.length;
+      if (replaced.size === 0) return new MemoResults(s, [[0, n]]);
+      // The stored results between the records replaced, and theirs in place (the others not made).
+      const pieces: (readonly [number, number] | readonly ValidationResult[])[] = [];
       let from = 0;
       for (const i of [...replaced.keys()].sort((a, b) => a - b)) {
         if (!(Number.isInteger(i) && i >= 0 && i < s.ends.length)) notRows();
         const start = i === 0 ? 0 : s.ends[i - 1];
-        for (let k = from; k < start; k++) out.push(all[k]);
-        for (const r of replaced.get(i)!) out.push(r);
+        if (start > from) pieces.push([from, start]);
+        pieces.push(replaced.get(i)!);
         from = s.ends[i];
       }
-      for (let k = from; k < all.length; k++) out.push(all[k]);
-      return out;
+      if (n > from) pieces.push([from, n]);
+      return new MemoResults(s, pieces);
     },
     decodeRows: (stored) => {
       const s = columnsOfStored(stored);
-      const all = resultsOfStored(s);
       const rows: ValidationResult[][] = [];
       let from = 0;
       for (const end of s.ends) {
-        rows.push(all.slice(from, end));
+        const row: ValidationResult[] = [];
+        for (let k = from; k < end; k++) row.push(resultOfStored(s, k));
+        rows.push(row);
         from = end;
       }
       return rows;
@@ -175,10 +217,14 @@ function columnsOfStored(stored: unknown): ValidateColumns {
   if (n === 0 ? names.length !== 1 || names[0] !== '' : names.length !== n) fail();
   for (let i = 1; i < ends.length; i++) if (ends[i] < ends[i - 1]) fail();
   const words = s.words;
-  // (Word numbers are checked where they are read: resultsOfStored.)
-  const wordsOf = (text: unknown) => {
+  // Every word number has its word (-1: null, where a result may have none): checked before any
+  // result is made (they are made one at a time, as the caller reads them).
+  const wordsOf = (text: unknown, nullable: boolean) => {
     const c = columnOf(text, Int32Array) ?? fail();
-    return c.length === n ? c : fail();
+    if (c.length !== n) fail();
+    const least = nullable ? -1 : 0;
+    for (let i = 0; i < n; i++) if (c[i] < least || c[i] >= words.length) fail();
+    return c;
   };
   const numbers = (text: unknown) => {
     const c = columnOf(text, Float64Array) ?? fail();
@@ -186,54 +232,52 @@ function columnsOfStored(stored: unknown): ValidateColumns {
   };
   const valid = columnOf(s.valid, Uint8Array) ?? fail();
   if (valid.length !== n) fail();
+  for (let i = 0; i < n; i++) if (valid[i] > 1) fail();
+  const problemsAt = new Map<number, Problem[]>();
   let at = -1;
   for (const p of s.problems) {
     if (!Array.isArray(p) || !Number.isInteger(p[0]) || p[0] <= at || p[0] >= n || !Array.isArray(p[1])) fail();
     at = p[0] as number;
+    problemsAt.set(at, p[1]);
   }
   return {
     ends,
     words,
-    folder: wordsOf(s.folder),
+    folder: wordsOf(s.folder, false),
     names: n === 0 ? [] : names,
     valid,
-    error: wordsOf(s.error),
+    error: wordsOf(s.error, true),
     time: numbers(s.time),
     size: numbers(s.size),
     detections: numbers(s.detections),
-    tool: wordsOf(s.tool),
-    operation: wordsOf(s.operation),
-    format: wordsOf(s.format),
-    category: wordsOf(s.category),
-    problems: s.problems,
+    tool: wordsOf(s.tool, true),
+    operation: wordsOf(s.operation, true),
+    format: wordsOf(s.format, true),
+    category: wordsOf(s.category, false),
+    problemsAt,
   };
 }
 
-/** The results stored columns hold, as `resultFromInspection` makes them (same keys, same order); a TypeError on a word number no word has. */
-function resultsOfStored(s: ValidateColumns): ValidationResult[] {
+/** Result `k` of the stored columns, as `resultFromInspection` makes it (same keys, same order; word numbers checked by columnsOfStored). */
+function resultOfStored(s: ValidateColumns, k: number): ValidationResult {
   const { words } = s;
-  const word = (i: number): string => words[i] ?? notRows();
-  const nullable = (i: number): string | null => (i === -1 ? null : word(i));
-  const out: ValidationResult[] = new Array(s.names.length);
-  let next = 0;
-  for (let i = 0; i < out.length; i++) {
-    let problems: Problem[] = [];
-    if (next < s.problems.length && s.problems[next][0] === i) problems = s.problems[next++][1];
-    out[i] = {
-      file_path: word(s.folder[i]) + s.names[i],
-      is_valid: s.valid[i] === 1,
-      error: nullable(s.error[i]),
-      processing_time: s.time[i],
-      file_size: s.size[i],
-      detection_count: s.detections[i],
-      tool_name: nullable(s.tool[i]),
-      operation_type: nullable(s.operation[i]),
-      format: nullable(s.format[i]) as SidecarFormat | null,
-      category: word(s.category[i]) as Category,
-      problems,
-    };
-  }
-  return out;
+  const e = s.error[k];
+  const t = s.tool[k];
+  const o = s.operation[k];
+  const f = s.format[k];
+  return {
+    file_path: words[s.folder[k]] + s.names[k],
+    is_valid: s.valid[k] === 1,
+    error: e < 0 ? null : words[e],
+    processing_time: s.time[k],
+    file_size: s.size[k],
+    detection_count: s.detections[k],
+    tool_name: t < 0 ? null : words[t],
+    operation_type: o < 0 ? null : words[o],
+    format: (f < 0 ? null : words[f]) as SidecarFormat | null,
+    category: words[s.category[k]] as Category,
+    problems: s.problemsAt.get(k) ?? [],
+  };
 }
 
 function notRows(): never {
@@ -294,12 +338,10 @@ export async function validate(root: string, opts: ValidateOptions = {}): Promis
   const memo = !opts.onResult || opts.resultsOnly === true ? session.memo('validate', [opts.operationType ?? null, opts.where ?? null], validateMemo(resultsOf)) : null;
   const hit = memo ? await memo.load() : null;
   if (hit) {
-    for (const r of hit.output) {
-      report.total_files++;
-      if (r.is_valid) report.valid_files++;
-      else report.invalid_files++;
-    }
-    if (!opts.onResult) report.results = hit.output;
+    report.total_files = hit.output.total;
+    report.valid_files = hit.output.valid;
+    report.invalid_files = hit.output.total - hit.output.valid;
+    if (!opts.onResult) report.results = [...hit.output];
     else
       for (const r of hit.output) {
         const wait = opts.onResult(r, undefined as unknown as ScanRecord);
