@@ -10,7 +10,7 @@
  */
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { memoCommands, type How, type MemoCommandName } from './helpers/memo.js';
 import { FAKE_JPEG, makeTree, sidecarData, testDir, type TreeNode } from './helpers/tree.js';
@@ -99,4 +99,26 @@ test('folders whose names differ only in Unicode normalisation: the whole walk, 
   await attack(t, 'NFC twin', [[`${NFC}/p.json`, 'same size']], false);
   await attack(t, 'NFD twin', [[`${NFD}/p.json`, 'resized']], false);
   await attack(t, 'non-ASCII folder', [['\u00fcber/u.json', 'same size'], ['a/x.json', 'same size']], false);
+});
+
+test('a patch looks the index up and leaves it as it was (its records go to the memo\'s delta); a later run the memo cannot answer reads the changed files again and gives what --no-index gives', async (t) => {
+  const root = library(t);
+  const indexPath = join(root, '.image-sidecar', 'index');
+  const runs: How[] = [];
+  const cmd = memoCommands(root, indexPath, runs).validate;
+  for (let i = 0; i < 8 && runs.at(-1) !== 'whole'; i++) await cmd(true);
+  assert.equal(runs.at(-1), 'whole');
+  const before = readFileSync(indexPath);
+  const deltaBefore = existsSync(`${indexPath}.delta`) ? readFileSync(`${indexPath}.delta`) : null;
+  change(root, 'a/b/c/deep.json', 'same size');
+  assert.equal(await cmd(true), await cmd(false));
+  assert.equal(runs.at(-1), 'patched');
+  assert.deepEqual(readFileSync(indexPath), before, 'the index file is not written by a patch');
+  assert.deepEqual(existsSync(`${indexPath}.delta`) ? readFileSync(`${indexPath}.delta`) : null, deltaBefore, 'nor its delta');
+  assert.ok(readdirSync(join(root, '.image-sidecar')).some((n) => /^index\.memo-[0-9a-f]{16}\.delta$/.test(n)), 'the memo\'s delta holds the patch');
+  // A file added: every folder check above it fails, no memo answers; the changed file is read again.
+  writeFileSync(join(root, 'a/b/c/new.json'), JSON.stringify(sidecarData('new.jpg', 1, 8)));
+  assert.equal(await cmd(true), await cmd(false));
+  assert.equal(runs.at(-1), 'none');
+  assert.equal(await cmd(true), await cmd(false));
 });

@@ -808,7 +808,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
       const step = lazy.step(i);
       folders.set(step, folders.get(step) === null || on === undefined || on === null ? null : on);
     }
-    const sub = new ScanSession(this.root, { ...this.opts, index: { ...(this.opts.index as IndexOptions), prune: false, onStats: undefined, onWarning: undefined }, onProgress: undefined, onlyKeys: keys, onlyFolders: folders });
+    const sub = new ScanSession(this.root, { ...this.opts, index: { ...(this.opts.index as IndexOptions), prune: false, lookupOnly: true, onStats: undefined, onWarning: undefined }, onProgress: undefined, onlyKeys: keys, onlyFolders: folders });
     // One for one, in order: the same folder (walk step) and partition key. A shard numbers a
     // record's place in its folder its own way (by its names), so the memo's position is kept.
     const made = new Map<number, { row: Row; rec: MemoRecord }>();

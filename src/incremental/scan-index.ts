@@ -89,6 +89,12 @@ export interface IndexOptions extends IndexLocationOptions {
    * false: fs.statSync only (the CLI: IMAGE_SIDECAR_FAST_STAT=off; Options.fastStat: false too). Results are the same.
    */
   fastStat?: boolean;
+  /**
+   * Look things up only: nothing recorded, the index not written (a tree memo's patch: the records
+   * it makes again are kept in the memo's delta, and the changed sidecars' entries are made by the
+   * next run that reads them). Not a CLI option.
+   */
+  lookupOnly?: boolean;
 }
 
 export interface IndexRunStats {
@@ -413,7 +419,7 @@ export class ScanIndex implements EntrySink {
 
   /** Append one new entry to the spool (created at the first); false when the spool cannot be written. */
   private spoolWith(table: number, write: (spool: IndexWriter) => void): boolean {
-    if (this.spoolFailed) return false;
+    if (this.spoolFailed || this.opts.lookupOnly === true) return false;
     try {
       if (!this.spool) {
         mkdirSync(dirname(this.location.path), { recursive: true });
@@ -525,8 +531,8 @@ export class ScanIndex implements EntrySink {
   }
 
   /** What the inspecting threads need to make this run's entries (InspectOptions.indexEntries). */
-  get entryOptions(): EntryOptions {
-    return { racyCutoffMs: this.racyCutoffMs, root: this.rootAbs, keyNo: this.keyNo };
+  get entryOptions(): EntryOptions | undefined {
+    return this.opts.lookupOnly === true ? undefined : { racyCutoffMs: this.racyCutoffMs, root: this.rootAbs, keyNo: this.keyNo };
   }
 
   /** The scan's shape besides the inspect options (image extensions, link options): part of a folder-records key. */
@@ -702,6 +708,10 @@ export class ScanIndex implements EntrySink {
     let delta = false;
     const prune = complete && this.opts.prune !== false && !(this.reader !== null && this.allMet(this.reader));
     const pruneLoaded = prune && this.reader !== null;
+    if (this.opts.lookupOnly === true) {
+      this.close();
+      return;
+    }
     try {
       mkdirSync(dirname(path), { recursive: true });
       // Killed or interrupted runs' spools and temp files go on every run, not only on one that
