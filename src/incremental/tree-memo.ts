@@ -362,14 +362,16 @@ export interface ChangedFiles {
  * A folder, image or name that fails ends it (false). Sidecars that fail are collected, up to
  * `maxChanged` (more: false), for a patch: the result is then the changed ones.
  */
-function checksHold(paths: Buffer[], counts: number[], ids: Buffer, idsAt: number, maxChanged: number, fastStat: boolean): { changed: ChangedFiles; fast: boolean } | false {
+function checksHold(paths: Buffer[], counts: number[], ids: Buffer, idsAt: number, maxChanged: number, fastStat: boolean): { changed: ChangedFiles; fast: boolean; files: string[] } | false {
   const scratch = new IdentityScratch({ fast: fastStat });
   const changed: ChangedFiles = { at: [], ids: [] };
+  let files: string[] = [''];
   let at = idsAt;
   for (let kind = 0; kind < KINDS; kind++) {
     // One decode and split per kind (a decode per path cost more than the stat calls' own work).
     const list = paths[kind].toString('utf8').split('\0');
     if (list.length !== counts[kind] + 1 || list[counts[kind]] !== '') return false;
+    if (kind === FILE) files = list;
     for (let n = 0; n < counts[kind]; n++, at += SLOT_BYTES[kind]) {
       const p = list[n];
       if (kind === NAME) {
@@ -390,7 +392,8 @@ function checksHold(paths: Buffer[], counts: number[], ids: Buffer, idsAt: numbe
       changed.ids.push(kindOk ? Buffer.from(scratch.bytes) : null);
     }
   }
-  return { changed, fast: scratch.fastUsed };
+  // The sidecar checks' paths (with the empty string after the last), kept for a patch (MemoHit.filePaths).
+  return { changed, fast: scratch.fastUsed, files };
 }
 
 export interface MemoHit {
@@ -468,7 +471,7 @@ export function loadMemo(place: MemoPlace, maxChanged = 0, opts: { fastStat?: bo
     fileChecks: head.counts[FILE],
     row: (i: number) => rowOf(buf, rowsAt, head.rowBytes, i),
     rowCount: rowsIn(buf, rowsAt, head.rowBytes),
-    filePaths: () => (filePaths ??= paths[FILE].toString('utf8').split('\0').slice(0, -1)),
+    filePaths: () => (filePaths ??= held.files.slice(0, -1)),
     dirPaths: () => paths[DIR].toString('utf8').split('\0').slice(0, -1),
     checksNow: () => {
       const log = new CheckLog();
