@@ -578,3 +578,36 @@ test('tree memo: the checks go through the fast stat (and say so), give what fs.
   assert.equal(after.s?.memoPatched !== undefined || after.s?.memo !== true, true, 'not answered whole by the stale memo');
   assert.equal(after.s?.fastStat, true);
 });
+
+test('tree memo: a hit\'s racy test read where its identities are (anyRacyNow) answers as the checks made again (checksNow().anyRacy), changed sidecars\' identities now included', async (t) => {
+  const dir = testDir(t, 'isc-memo-racy-now-');
+  mkdirSync(join(dir, 'lib', 'd'), { recursive: true });
+  const files = ['a', 'b', 'c'].map((n) => join(dir, 'lib', 'd', `${n}.json`));
+  for (const f of files) writeFileSync(f, '{}');
+  const old = Date.now() / 1000 - 3600;
+  for (const f of files) utimesSync(f, old, old);
+  const log = new CheckLog();
+  log.dir(join(dir, 'lib', 'd'), identityBytes(statIdentityAny(join(dir, 'lib', 'd'))!), false);
+  for (const f of files) log.file(f, identityBytes(statIdentityAny(f)!));
+  const place = memoPlace(resolveIndexLocation(join(dir, 'lib'), { path: join(dir, 'index') }), join(dir, 'lib'), ['racy-now'])!;
+  assert.equal(storeMemo(place, log, { ok: 1 }), true);
+  // A cutoff after every identity the memo holds, before the rewrites below.
+  await new Promise((r) => setTimeout(r, 40));
+  const between = BigInt(Date.now() - 20) * 1_000_000n;
+  await new Promise((r) => setTimeout(r, 40));
+  // Two sidecars rewritten in place (their folder as it was): one now (a new ctime), one with its times put back.
+  writeFileSync(files[1], '{"x":1}');
+  writeFileSync(files[2], '{"y":2}');
+  utimesSync(files[2], old, old);
+  const hit = await loadMemo(place, 10);
+  assert.ok(hit);
+  assert.deepEqual(hit.changed.at, [1, 2]);
+  const now = BigInt(Date.now()) * 1_000_000n;
+  for (const cutoff of [0n, 1n, now - 3_600_000_000_000n * 2n, now - 60_000_000_000n, now + 60_000_000_000n, 2n ** 63n]) {
+    assert.equal(hit.anyRacyNow(cutoff), hit.checksNow().anyRacy(cutoff), `cutoff ${cutoff}`);
+  }
+  assert.equal(hit.anyRacyNow(between), true, 'only the sidecars rewritten after the memo are racy for this cutoff');
+  assert.equal(hit.anyRacyNow(between), hit.checksNow().anyRacy(between));
+  assert.equal(hit.anyRacyNow(now - 60_000_000_000n), true, 'the file rewritten now is racy for a cutoff a minute ago');
+  assert.equal(hit.anyRacyNow(now - 3_600_000_000_000n * 2n), true);
+});

@@ -613,8 +613,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
       this.started = true;
       // The patched memo: the same checks, the changed sidecars' identities now (taken before
       // they were read again), unless an image was compared that the memo does not check.
-      const log = hit.checksNow();
-      if (!imageInPatch && !log.anyRacy(cutoffNs) && this.summary.complete) {
+      if (!imageInPatch && !hit.anyRacyNow(cutoffNs) && this.summary.complete) {
         const checkOf = fileCheckFinder(hit.filePaths()); // (the log's sidecar checks are the memo's)
         // Every record made again since the memo was written: a delta of them while they are few
         // (a patch then writes its own records, not the whole tree's), else the memo again.
@@ -649,7 +648,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
         }
         if (!kept) {
           const s = toStored(patched.output, patched.allRows(), patched.allRecords(), this.summary, this.problemSeqs, patched.progress, base.index, checkOf);
-          if (s) storeMemo(place, log, s.payload, s.lazy, s.rows);
+          if (s) storeMemo(place, hit.checksNow(), s.payload, s.lazy, s.rows);
         }
       }
       return { output: patched.output, stored: base, progress: patched.progress, patchedRecords: patched.made };

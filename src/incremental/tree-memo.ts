@@ -149,22 +149,31 @@ export class CheckLog {
    * inode of the same number could keep it; its folder's identity is stored only when not racy): no memo.
    */
   anyRacy(cutoffNs: bigint): boolean {
-    // u64 LE times compared as two u32 words (no BigInt per check); NOTHING's ctime, 0, never is.
-    const hi = Number(BigInt.asUintN(64, cutoffNs) >> 32n);
-    const lo = Number(BigInt.asUintN(64, cutoffNs) & 0xffffffffn);
-    const atOrAfter = (b: Buffer, at: number) => {
-      const h = b.readUInt32LE(at + 4);
-      return h > hi || (h === hi && b.readUInt32LE(at) >= lo);
-    };
-    if (cutoffNs <= 0n) return true;
-    for (let kind = 0; kind < NAME; kind++) {
-      const ids = this.ids[kind].view();
-      for (let at = 0; at < ids.length; at += IDENTITY_BYTES) if (atOrAfter(ids, at + 32)) return true;
-    }
-    const names = this.ids[NAME].view();
-    for (let at = 0; at < names.length; at += SLOT_BYTES[NAME]) if (atOrAfter(names, at + 16)) return true;
-    return false;
+    return anyRacyIds(this.ids.map((l) => l.view()), cutoffNs);
   }
+}
+
+/**
+ * CheckLog.anyRacy's rule over the identities of each kind (DIR, FILE, IMAGE: 40 bytes each; NAME:
+ * its slots), wherever they are: a log's, or a memo's own (MemoHit.anyRacyNow).
+ */
+function anyRacyIds(idsOfKind: readonly Uint8Array[], cutoffNs: bigint): boolean {
+  if (cutoffNs <= 0n) return true;
+  // u64 LE times compared as two u32 words (no BigInt per check); NOTHING's ctime, 0, never is.
+  const hi = Number(BigInt.asUintN(64, cutoffNs) >> 32n);
+  const lo = Number(BigInt.asUintN(64, cutoffNs) & 0xffffffffn);
+  const atOrAfter = (b: DataView, at: number) => {
+    const h = b.getUint32(at + 4, true);
+    return h > hi || (h === hi && b.getUint32(at, true) >= lo);
+  };
+  for (let kind = 0; kind < KINDS; kind++) {
+    const ids = idsOfKind[kind];
+    const view = new DataView(ids.buffer, ids.byteOffset, ids.byteLength);
+    // A name's stamp time at 16 of its slot; an identity's ctime at 32.
+    const [slot, time] = kind === NAME ? [SLOT_BYTES[NAME], 16] : [IDENTITY_BYTES, 32];
+    for (let at = 0; at + slot <= ids.length; at += slot) if (atOrAfter(view, at + time)) return true;
+  }
+  return false;
 }
 
 /** Where one command's memo over one tree lives, and the key it must carry. */
@@ -418,6 +427,8 @@ export interface MemoHit {
   rowCount: number;
   /** The memo's checks with the changed sidecars' identities now: the checks of a patched memo. */
   checksNow(): CheckLog;
+  /** `checksNow().anyRacy(cutoffNs)`, read where the identities are (no copy of the checks). */
+  anyRacyNow(cutoffNs: bigint): boolean;
   /** The sidecar checks whose identities the delta gives (its own, by number). */
   deltaFiles: ReadonlyMap<number, Buffer | null>;
   /** The paths of the sidecar checks and of the folder checks (real paths), in order (made on the first ask). */
@@ -473,6 +484,16 @@ export function loadMemo(place: MemoPlace, maxChanged = 0, opts: { fastStat?: bo
     rowCount: rowsIn(buf, rowsAt, head.rowBytes),
     filePaths: () => (filePaths ??= held.files.slice(0, -1)),
     dirPaths: () => paths[DIR].toString('utf8').split('\0').slice(0, -1),
+    anyRacyNow: (cutoffNs) => {
+      const ids: Buffer[] = [];
+      let idAt = idsAt;
+      for (let kind = 0; kind < KINDS; kind++) {
+        ids.push(buf.subarray(idAt, idAt + head.counts[kind] * SLOT_BYTES[kind]));
+        idAt += head.counts[kind] * SLOT_BYTES[kind];
+      }
+      // The changed sidecars' identities now stand in for the memo's.
+      return anyRacyIds(ids, cutoffNs) || changed.ids.some((id) => id !== null && anyRacyIds([Buffer.alloc(0), id, Buffer.alloc(0), Buffer.alloc(0)], cutoffNs));
+    },
     checksNow: () => {
       const log = new CheckLog();
       let idAt = idsAt;
