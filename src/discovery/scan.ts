@@ -314,6 +314,9 @@ interface MemoRecord {
   depsAt?: number[];
 }
 
+/** A record as a patch keeps it: its file checks by number (the memo's, or the ones a record made again was checked to read). */
+type PatchedRecord = MemoRecord & { depsAt: number[] };
+
 /**
  * A memo's delta (tree-memo.ts storeMemoDelta): the records patches made again since the memo was
  * written (`dirty`, by number, with their rows in the command's encoding and what a patch needs of
@@ -614,40 +617,31 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
       // The patched memo: the same checks, the changed sidecars' identities now (taken before
       // they were read again), unless an image was compared that the memo does not check.
       if (!imageInPatch && !hit.anyRacyNow(cutoffNs) && this.summary.complete) {
-        const checkOf = fileCheckFinder(hit.filePaths()); // (the log's sidecar checks are the memo's)
         // Every record made again since the memo was written: a delta of them while they are few
         // (a patch then writes its own records, not the whole tree's), else the memo again.
         const dirty = [...new Set([...(patched.delta?.dirty ?? []), ...patched.madeAt])].sort((a, b) => a - b);
         let kept = false;
         if (dirty.length <= Math.max(1, patched.count * MAX_PATCHED_SHARE)) {
+          // (A record made again reads the checks it read before: patch() checked it.)
           const records = dirty.map(patched.recordAt);
-          const deps: number[][] = [];
-          for (let k = 0; k < records.length; k++) {
-            const r = records[k];
-            const at = r.depsAt ?? r.deps.map((d) => checkOf(d, patched.depsBefore(dirty[k])) ?? -1);
-            if (at.includes(-1)) break; // read, but not among the checks: no memo can stand for it
-            deps.push(at);
-          }
-          if (deps.length === dirty.length) {
-            const files = new Map(hit.deltaFiles);
-            hit.changed.at.forEach((n, k) => files.set(n, hit.changed.ids[k]));
-            const body: MemoDelta = {
-              dirty,
-              rows: def.encodeRows(dirty.map(patched.rowAt)),
-              deps,
-              tallies: records.map((r) => r.tally),
-              bytes: records.map((r) => r.bytes),
-              summary: this.summary,
-              problemSeqs: this.problemSeqs,
-              progress: patched.progress,
-              index: base.index,
-              output: def.outputStored ? patched.output : null,
-            };
-            kept = storeMemoDelta(place, hit.gen, files, body);
-          }
+          const files = new Map(hit.deltaFiles);
+          hit.changed.at.forEach((n, k) => files.set(n, hit.changed.ids[k]));
+          const body: MemoDelta = {
+            dirty,
+            rows: def.encodeRows(dirty.map(patched.rowAt)),
+            deps: records.map((r) => r.depsAt),
+            tallies: records.map((r) => r.tally),
+            bytes: records.map((r) => r.bytes),
+            summary: this.summary,
+            problemSeqs: this.problemSeqs,
+            progress: patched.progress,
+            index: base.index,
+            output: def.outputStored ? patched.output : null,
+          };
+          kept = storeMemoDelta(place, hit.gen, files, body);
         }
         if (!kept) {
-          const s = toStored(patched.output, patched.allRows(), patched.allRecords(), this.summary, this.problemSeqs, patched.progress, base.index, checkOf);
+          const s = toStored(patched.output, patched.allRows(), patched.allRecords(), this.summary, this.problemSeqs, patched.progress, base.index, fileCheckFinder(hit.filePaths()));
           if (s) storeMemo(place, hit.checksNow(), s.payload, s.lazy, s.rows);
         }
       }
@@ -749,7 +743,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
     rowsOfDelta: (delta: MemoDelta | null) => Map<number, Row>,
     isOutput: (x: unknown) => boolean,
     begin: () => void,
-  ): Promise<{ output: Out; rowAt: (i: number) => Row; allRows: () => Row[]; recordAt: (i: number) => MemoRecord; allRecords: () => MemoRecord[]; depsBefore: (i: number) => readonly number[]; count: number; progress: [number, number]; made: number; madeAt: number[]; delta: MemoDelta | null } | null> {
+  ): Promise<{ output: Out; rowAt: (i: number) => Row; allRows: () => Row[]; recordAt: (i: number) => PatchedRecord; allRecords: () => PatchedRecord[]; count: number; progress: [number, number]; made: number; madeAt: number[]; delta: MemoDelta | null } | null> {
     // What a patch needs of each record (discovery/memo-records.ts), the delta's in place of the memo's.
     const lazy = new MemoRecordsView(hit.lazy(), hit.fileChecks);
     const n = lazy.n;
@@ -825,11 +819,13 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
     if (made.size !== dirty.length || sub.problemSeqs.length !== sub.summary.problems.length) return null;
     // Each made again of the files it read before (a folder's listing held: the same groups, the
     // same sidecars), else not the memo's record (another folder under the same key): no patch.
+    // Those checks are then its checks in a delta or a memo written again (`depsAt`).
     const checkOf = fileCheckFinder(hit.filePaths());
     for (const [i, m] of made) {
       const before = depsOf(i);
       const now = m.rec.deps;
       if (now.length !== before.length || now.some((path, k) => checkOf(path, before) !== before[k])) return null;
+      m.rec.depsAt = before;
     }
     // The summary: the stored one with the old records' counts taken out and the new ones' put in.
     const s = this.summary;
@@ -844,7 +840,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
     }
     // Each record as a memo keeps it (made when asked: a delta needs the few made again, only a
     // memo written again all of them).
-    const recordAt = (i: number): MemoRecord => made.get(i)?.rec ?? { key: lazy.key(i), seq: [lazy.step(i), lazy.position(i)], deps: [], tally: tallyOf(i), bytes: bytesOf(i), depsAt: depsOf(i) };
+    const recordAt = (i: number): PatchedRecord => (made.get(i)?.rec as PatchedRecord | undefined) ?? { key: lazy.key(i), seq: [lazy.step(i), lazy.position(i)], deps: [], tally: tallyOf(i), bytes: bytesOf(i), depsAt: depsOf(i) };
     const allRecords = () => Array.from({ length: n }, (_, i) => recordAt(i));
     // The stored run had no problem (a memo is only made of a complete run): the new records' are all.
     for (let p = 0; p < sub.summary.problems.length; p++) {
@@ -870,7 +866,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
       output = def.finishStored(base.rows, s, replaced, n);
     }
     output ??= def.finish(allRows(), s);
-    return { output, rowAt, allRows, recordAt, allRecords, depsBefore: depsOf, count: n, progress, made: made.size, madeAt: [...made.keys()], delta };
+    return { output, rowAt, allRows, recordAt, allRecords, count: n, progress, made: made.size, madeAt: [...made.keys()], delta };
   }
 
   /** The index's checks stat through Node's binding unless the scan's options or the index's turn it off. */

@@ -700,6 +700,10 @@ export class ScanIndex implements EntrySink {
    * an index that cannot be written is a warning.
    */
   async save(complete: boolean): Promise<void> {
+    if (this.opts.lookupOnly === true) {
+      this.close(); // nothing recorded, nothing written
+      return;
+    }
     const { path } = this.location;
     let written = false;
     let entries = 0;
@@ -708,10 +712,6 @@ export class ScanIndex implements EntrySink {
     let delta = false;
     const prune = complete && this.opts.prune !== false && !(this.reader !== null && this.allMet(this.reader));
     const pruneLoaded = prune && this.reader !== null;
-    if (this.opts.lookupOnly === true) {
-      this.close();
-      return;
-    }
     try {
       mkdirSync(dirname(path), { recursive: true });
       // Killed or interrupted runs' spools and temp files go on every run, not only on one that

@@ -491,8 +491,9 @@ export function loadMemo(place: MemoPlace, maxChanged = 0, opts: { fastStat?: bo
         ids.push(buf.subarray(idAt, idAt + head.counts[kind] * SLOT_BYTES[kind]));
         idAt += head.counts[kind] * SLOT_BYTES[kind];
       }
-      // The changed sidecars' identities now stand in for the memo's.
-      return anyRacyIds(ids, cutoffNs) || changed.ids.some((id) => id !== null && anyRacyIds([Buffer.alloc(0), id, Buffer.alloc(0), Buffer.alloc(0)], cutoffNs));
+      // The changed sidecars' identities now, beside the memo's (those it had are older than the cutoff was then).
+      const none = Buffer.alloc(0);
+      return anyRacyIds(ids, cutoffNs) || anyRacyIds([none, Buffer.concat(changed.ids.filter((id) => id !== null)), none, none], cutoffNs);
     },
     checksNow: () => {
       const log = new CheckLog();
@@ -579,19 +580,15 @@ function writeOurs(file: string, bytes: Buffer): boolean {
   }
 }
 
-/** The paths of a memo log's checks of one kind (FILE: sidecars, DIR: folders), in order. */
-function pathsOfKind(log: CheckLog, kind: number): string[] {
-  return log.paths[kind].view().toString('utf8').split('\0').slice(0, -1);
+/** The sidecar checks' paths of a memo's log, in order. */
+export function filePathsOf(log: CheckLog): string[] {
+  return log.paths[FILE].view().toString('utf8').split('\0').slice(0, -1);
 }
 
-/** The sidecar checks' paths of a memo's log, in order. */
-export const filePathsOf = (log: CheckLog): string[] => pathsOfKind(log, FILE);
-
 /**
- * A file check's number by its path in a memo's log (undefined: not checked; a patch maps changed
- * sidecars to records by them). The numbers given as
- * `hint` (a record's checks before a patch made it again: mostly the same files) are tried first;
- * a map of every path is made only when they miss (a patch then costs its own records).
+ * A sidecar check's number by its path among `paths` (a memo's, in order; undefined: not checked).
+ * The numbers given as `hint` (a record's checks before a patch made it again: mostly the same
+ * files) are tried first; a map of every path is made only when they miss.
  */
 export function fileCheckFinder(paths: readonly string[]): (path: string, hint?: readonly number[]) => number | undefined {
   let all: Map<string, number> | null = null;
