@@ -11,20 +11,16 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { craftMemo, memoCommands, type How, type MemoCommandName } from './helpers/memo.js';
+import { craftMemo, memoCommands, photoSpec, type How, type MemoCommandName } from './helpers/memo.js';
 import { firstDiff } from './helpers/attack22.js';
-import { FAKE_JPEG, makeTree, sidecarData, testDir, type TreeNode } from './helpers/tree.js';
+import { makeTree, testDir } from './helpers/tree.js';
 
 function library(t: TestContext): { dir: string; root: string; indexPath: string } {
   const dir = testDir(t, 'attack22-key-');
-  const spec: Record<string, TreeNode> = {};
-  const photo = (rel: string, faces = 1) => {
-    spec[`${rel}.jpg`] = FAKE_JPEG;
-    spec[`${rel}.json`] = { json: sidecarData(`${rel}.jpg`, faces, 8) };
-  };
+  const { spec, photo, fill } = photoSpec();
   photo('lib/d/a', 1);
   photo('lib/e/a', 3);
-  for (let f = 0; f < 4; f++) for (let k = 0; k < 10; k++) photo(`lib/fill/${f}/f${k}`, k % 3);
+  fill(4, 10, 'lib/fill');
   photo('evil/a', 2);
   makeTree(spec, dir);
   return { dir, root: join(dir, 'lib'), indexPath: join(dir, 'idx', 'index') };

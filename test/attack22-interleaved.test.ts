@@ -9,22 +9,18 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { memoCommands, type How, type MemoCommandName } from './helpers/memo.js';
+import { memoCommands, photoSpec, type How, type MemoCommandName } from './helpers/memo.js';
 import { firstDiff } from './helpers/attack22.js';
-import { FAKE_JPEG, makeTree, sidecarData, testDir, type TreeNode } from './helpers/tree.js';
+import { makeTree, testDir } from './helpers/tree.js';
 
 test('every command in turn on one index, patches between the others\' runs, folders added and removed', async (t) => {
-  const spec: Record<string, TreeNode> = {};
-  const photo = (rel: string, faces = 1) => {
-    spec[`${rel}.jpg`] = FAKE_JPEG;
-    spec[`${rel}.json`] = { json: sidecarData(`${rel}.jpg`, faces, 8) };
-  };
+  const { spec, photo, fill } = photoSpec();
   photo('top');
   photo('p/one');
   photo('p/two', 2);
   spec['g/one.jpg'] = { symlink: '../p/one.jpg' };
   spec['g/h/two.jpg'] = { symlink: '../../p/two.jpg' };
-  for (let f = 0; f < 6; f++) for (let k = 0; k < 10; k++) photo(`fill/${f}/f${k}`, k % 3);
+  fill(6);
   const root = makeTree(spec, testDir(t, 'attack22-turns-'));
   const runs: How[] = [];
   const cmds = memoCommands(root, join(root, '.image-sidecar', 'index'), runs);

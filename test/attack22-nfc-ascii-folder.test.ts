@@ -10,20 +10,16 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { memoCommands, type How, type MemoCommandName } from './helpers/memo.js';
+import { memoCommands, photoSpec, type How, type MemoCommandName } from './helpers/memo.js';
 import { firstDiff } from './helpers/attack22.js';
-import { FAKE_JPEG, makeTree, sidecarData, testDir, type TreeNode } from './helpers/tree.js';
+import { makeTree, testDir } from './helpers/tree.js';
 
 function library(t: TestContext, odd: string, plain: string, link = false): string {
-  const spec: Record<string, TreeNode> = {};
+  const { spec, photo, fill } = photoSpec();
   if (link) spec[plain] = { symlink: odd };
-  const photo = (rel: string, faces = 1) => {
-    spec[`${rel}.jpg`] = FAKE_JPEG;
-    spec[`${rel}.json`] = { json: sidecarData(`${rel}.jpg`, faces, 8) };
-  };
   if (!link) photo(`${plain}/a`, 1);
   photo(`${odd}/a`, 3);
-  for (let f = 0; f < 4; f++) for (let k = 0; k < 10; k++) photo(`fill/${f}/f${k}`, k % 3);
+  fill(4);
   return makeTree(spec, testDir(t, 'attack22-nfc-'));
 }
 

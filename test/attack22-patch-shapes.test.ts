@@ -9,17 +9,13 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { memoCommands, type How, type MemoCommandName } from './helpers/memo.js';
+import { memoCommands, photoSpec, type How, type MemoCommandName } from './helpers/memo.js';
 import { firstDiff } from './helpers/attack22.js';
-import { FAKE_JPEG, makeTree, sidecarData, testDir, type TreeNode } from './helpers/tree.js';
+import { FAKE_JPEG, makeTree, sidecarData, testDir } from './helpers/tree.js';
 
 function library(t: TestContext): { root: string; outside: string } {
   const outside = makeTree({ 'far.jpg': FAKE_JPEG, 'far.json': { json: sidecarData('far.jpg', 2, 8) } }, testDir(t, 'attack22-out-'));
-  const spec: Record<string, TreeNode> = {};
-  const photo = (rel: string, faces = 1, img = '.jpg', side = '.json') => {
-    spec[`${rel}${img}`] = FAKE_JPEG;
-    spec[`${rel}${side}`] = { json: sidecarData(`${rel}${img}`, faces, 8) };
-  };
+  const { spec, photo, fill } = photoSpec();
   photo('top');
   photo('a');
   photo('a ');
@@ -48,7 +44,7 @@ function library(t: TestContext): { root: string; outside: string } {
   spec['links/far.jpg'] = { symlink: join(outside, 'far.jpg') };
   spec['links/gone.jpg'] = { symlink: '../src/nothing.jpg' };
   spec['links2/viaLink.jpg'] = { symlink: '../links/two.jpg' };
-  for (let f = 0; f < 8; f++) for (let k = 0; k < 12; k++) photo(`fill/${f}/f${k}`, k % 3);
+  fill(8, 12);
   return { root: makeTree(spec, testDir(t, 'attack22-shapes-')), outside };
 }
 

@@ -12,18 +12,14 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { memoCommands, type How, type MemoCommandName } from './helpers/memo.js';
-import { FAKE_JPEG, makeTree, sidecarData, testDir, type TreeNode } from './helpers/tree.js';
+import { memoCommands, photoSpec, type How, type MemoCommandName } from './helpers/memo.js';
+import { FAKE_JPEG, makeTree, sidecarData, testDir } from './helpers/tree.js';
 
 const NFC = 'Caf\u00e9';
 const NFD = 'Cafe\u0301';
 
 function library(t: TestContext): string {
-  const spec: Record<string, TreeNode> = {};
-  const photo = (rel: string, faces = 1) => {
-    spec[`${rel}.jpg`] = FAKE_JPEG;
-    spec[`${rel}.json`] = { json: sidecarData(`${rel}.jpg`, faces, 8) };
-  };
+  const { spec, photo, fill } = photoSpec();
   photo('top');
   photo('a/x');
   photo('a/b/c/deep', 2);
@@ -40,7 +36,7 @@ function library(t: TestContext): string {
   spec['games/g1/link2.jpg'] = { symlink: '../../photos/p2.jpg' };
   spec['games/g2/link1.jpg'] = { symlink: '../../photos/p1.jpg' };
   // Enough records that a patch of a few stays under its share (scan.ts MAX_PATCHED_SHARE).
-  for (let f = 0; f < 6; f++) for (let k = 0; k < 10; k++) photo(`fill/${f}/f${k}`, k % 3);
+  fill(6);
   // A folder named as a sidecar, beside a changed one.
   spec['a/b/c/deep.json.d/inner.jpg'] = FAKE_JPEG;
   return makeTree(spec, testDir(t, 'memo-patch-folders-'));

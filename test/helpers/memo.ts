@@ -7,6 +7,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { crc32 } from 'node:zlib';
 import { formatStats, stats, validate, type IndexOptions, type IndexRunStats, type ValidationResult } from '../../src/index.js';
 import { encodeMemoRecords, MemoRecordsView, type MemoRecordColumns } from '../../src/discovery/memo-records.js';
+import { FAKE_JPEG, sidecarData, type TreeNode } from './tree.js';
 
 export const noTimes = (v: unknown) => JSON.stringify(v).replace(/"processing_time":[-0-9.e+]+/g, '"processing_time":0');
 
@@ -114,4 +115,21 @@ export function craftDelta(file: string, change: (body: Record<string, unknown>)
   out.writeUInt32LE(json.length, magicLen);
   out.writeUInt32LE(crc32(out.subarray(at)) >>> 0, magicLen + 4);
   writeFileSync(file, out);
+}
+
+/**
+ * A tree spec of photos beside their sidecars (8-float embeddings), as the patch tests build them:
+ * `photo` adds one, `fill` adds `folders` × `each` filler photos (0–2 faces) under `under`, enough
+ * records that a patch of a few stays under its share (scan.ts MAX_PATCHED_SHARE).
+ */
+export function photoSpec() {
+  const spec: Record<string, TreeNode> = {};
+  const photo = (rel: string, faces = 1, img = '.jpg', side = '.json') => {
+    spec[`${rel}${img}`] = FAKE_JPEG;
+    spec[`${rel}${side}`] = { json: sidecarData(`${rel}${img}`, faces, 8) };
+  };
+  const fill = (folders: number, each = 10, under = 'fill') => {
+    for (let f = 0; f < folders; f++) for (let k = 0; k < each; k++) photo(`${under}/${f}/f${k}`, k % 3);
+  };
+  return { spec, photo, fill };
 }
