@@ -6,8 +6,11 @@
  * Layout (little-endian): u32 n; i32 step and position of each record (2n); u32 tally of each
  * (6n: category number and five counts, scan.ts tallyOf); f64 bytes of each (n); u32 end of each
  * record's file checks, then the check numbers (u32 each); u32 end of each partition key, then
- * the keys (UTF-8).
+ * the keys (UTF-8); u32 end of each record's group names (groupNamesOf), then the names (UTF-8).
  */
+import type { ScanRecord } from './scan.js';
+import type { WalkEntry } from './walk.js';
+import { byName } from './walk.js';
 
 /** The records' columns as a run makes them (encodeMemoRecords). */
 export interface MemoRecordColumns {
@@ -17,18 +20,65 @@ export interface MemoRecordColumns {
   deps: number[][];
   tallies: number[][];
   bytes: number[];
+  /** Each record's group names (groupNamesOf; '' when it cannot be made again from them). */
+  groups: string[];
 }
 
 const TALLY = 6;
 
+/** Kind letters of a group's names: a file (or anything but a symlink), a symlink (a symlinked sidecar). */
+const FILE_LETTER = 'f';
+const LINK_LETTER = 's';
+
+/**
+ * The names of a record's group as its folder lists them (name order), each after a kind letter,
+ * joined by '/' (no name holds one): what a patch pairs again to make the record without listing
+ * its folder (scan.ts ScanOptions.givenGroups). '' for a record that cannot be made so: no image (a
+ * lone sidecar: the unknown-image rule looks at the folder's other names), a symlinked image (its
+ * resolution and its target's group), a link target's sidecar.
+ */
+export function groupNamesOf(rec: ScanRecord): string {
+  if (rec.images.length === 0) return '';
+  const entries: { name: string; letter: string }[] = [];
+  for (const img of rec.images) {
+    if (img.isSymlink) return '';
+    entries.push({ name: img.name, letter: FILE_LETTER });
+  }
+  for (const sc of rec.sidecars) {
+    if (sc.side !== 'local') return '';
+    entries.push({ name: sc.name, letter: sc.isLink === true ? LINK_LETTER : FILE_LETTER });
+  }
+  entries.sort(byName);
+  return entries.map((e) => e.letter + e.name).join('/');
+}
+
+/**
+ * A group's names (groupNamesOf) as a folder's entries, or null: '' or text no run writes (a name
+ * that is empty, `.`, `..`, holds a NUL, or is out of name order or twice; a letter not a kind).
+ */
+export function groupEntriesOf(text: string): WalkEntry[] | null {
+  if (text === '') return null;
+  const out: WalkEntry[] = [];
+  for (const part of text.split('/')) {
+    const letter = part[0];
+    const name = part.slice(1);
+    if ((letter !== FILE_LETTER && letter !== LINK_LETTER) || name === '' || name === '.' || name === '..' || name.includes('\0')) return null;
+    if (out.length > 0 && !(out[out.length - 1].name < name)) return null;
+    out.push({ name, kind: letter === LINK_LETTER ? 'symlink' : 'file' });
+  }
+  return out;
+}
+
 /** The columns as bytes; throws a RangeError on values the layout cannot hold (a run never makes them). */
 export function encodeMemoRecords(c: MemoRecordColumns): Buffer {
   const n = c.keys.length;
-  if (c.seqs.length !== 2 * n || c.deps.length !== n || c.tallies.length !== n || c.bytes.length !== n) throw new RangeError('memo records: columns of different lengths');
+  if (c.seqs.length !== 2 * n || c.deps.length !== n || c.tallies.length !== n || c.bytes.length !== n || c.groups.length !== n) throw new RangeError('memo records: columns of different lengths');
   const keys = c.keys.map((k) => Buffer.from(k, 'utf8'));
+  const groups = c.groups.map((g) => Buffer.from(g, 'utf8'));
   const depCount = c.deps.reduce((a, d) => a + d.length, 0);
   const keyBytes = keys.reduce((a, k) => a + k.length, 0);
-  const out = Buffer.alloc(4 + 8 * n + 4 * TALLY * n + 8 * n + 4 * n + 4 * depCount + 4 * n + keyBytes);
+  const groupBytes = groups.reduce((a, g) => a + g.length, 0);
+  const out = Buffer.alloc(4 + 8 * n + 4 * TALLY * n + 8 * n + 4 * n + 4 * depCount + 4 * n + keyBytes + 4 * n + groupBytes);
   let at = out.writeUInt32LE(n, 0);
   for (const s of c.seqs) at = out.writeInt32LE(s, at);
   for (const t of c.tallies) {
@@ -42,6 +92,9 @@ export function encodeMemoRecords(c: MemoRecordColumns): Buffer {
   end = 0;
   for (const k of keys) at = out.writeUInt32LE((end += k.length), at);
   for (const k of keys) at += k.copy(out, at);
+  end = 0;
+  for (const g of groups) at = out.writeUInt32LE((end += g.length), at);
+  for (const g of groups) at += g.copy(out, at);
   return out;
 }
 
@@ -59,9 +112,12 @@ export class MemoRecordsView {
   private readonly depsAt: number;
   private readonly keyEndsAt: number;
   private readonly keysAt: number;
+  private readonly groupEndsAt: number;
+  private readonly groupsAt: number;
   private readonly depEnds: Uint32Array;
   private readonly depList: Uint32Array;
   private readonly keyEnds: Uint32Array;
+  private readonly groupEnds: Uint32Array;
 
   constructor(
     private readonly buf: Buffer,
@@ -79,7 +135,10 @@ export class MemoRecordsView {
     const depCount = n === 0 ? 0 : buf.readUInt32LE(this.depEndsAt + 4 * (n - 1));
     this.keyEndsAt = this.depsAt + 4 * depCount;
     this.keysAt = this.keyEndsAt + 4 * n;
-    if (this.keysAt > buf.length || this.keysAt + (n === 0 ? 0 : buf.readUInt32LE(this.keyEndsAt + 4 * (n - 1))) !== buf.length) throw new TypeError('not memo records');
+    if (this.keysAt > buf.length) throw new TypeError('not memo records');
+    this.groupEndsAt = this.keysAt + (n === 0 ? 0 : buf.readUInt32LE(this.keyEndsAt + 4 * (n - 1)));
+    this.groupsAt = this.groupEndsAt + 4 * n;
+    if (this.groupsAt > buf.length || this.groupsAt + (n === 0 ? 0 : buf.readUInt32LE(this.groupEndsAt + 4 * (n - 1))) !== buf.length) throw new TypeError('not memo records');
     // The ends and the file checks as typed arrays (copies: host order, little-endian as the layout;
     // the index refuses other hosts, store.ts): checked and read without a Buffer call per number
     // (a call each, cold, was ~6 ms of a patch's 34,000 records).
@@ -87,8 +146,9 @@ export class MemoRecordsView {
     this.depEnds = u32(this.depEndsAt, this.depsAt);
     this.depList = u32(this.depsAt, this.keyEndsAt);
     this.keyEnds = u32(this.keyEndsAt, this.keysAt);
+    this.groupEnds = u32(this.groupEndsAt, this.groupsAt);
     // Ends that only grow, and file checks the memo holds.
-    for (const ends of [this.depEnds, this.keyEnds]) for (let i = 1; i < n; i++) if (ends[i] < ends[i - 1]) throw new TypeError('not memo records');
+    for (const ends of [this.depEnds, this.keyEnds, this.groupEnds]) for (let i = 1; i < n; i++) if (ends[i] < ends[i - 1]) throw new TypeError('not memo records');
     const deps = this.depList;
     for (let d = 0; d < deps.length; d++) if (deps[d] >= fileChecks) throw new TypeError('a memo record reading a file check the memo does not hold');
   }
@@ -141,15 +201,22 @@ export class MemoRecordsView {
     return this.buf.toString('utf8', this.keysAt + from, this.keysAt + to);
   }
 
+  /** Record `i`'s group names (groupNamesOf). */
+  group(i: number): string {
+    const [from, to] = this.range(this.groupEnds, i);
+    return this.buf.toString('utf8', this.groupsAt + from, this.groupsAt + to);
+  }
+
   /** The columns as plain values (a memo written again of them, or a test's). */
   columns(): MemoRecordColumns {
-    const c: MemoRecordColumns = { keys: [], seqs: [], deps: [], tallies: [], bytes: [] };
+    const c: MemoRecordColumns = { keys: [], seqs: [], deps: [], tallies: [], bytes: [], groups: [] };
     for (let i = 0; i < this.n; i++) {
       c.keys.push(this.key(i));
       c.seqs.push(this.step(i), this.position(i));
       c.deps.push(this.deps(i));
       c.tallies.push(this.tally(i));
       c.bytes.push(this.bytes(i));
+      c.groups.push(this.group(i));
     }
     return c;
   }

@@ -11,7 +11,7 @@ import type { FileInspection, InspectItem, InspectOptions, LinkAt } from '../tas
 import type { Category, Options, SidecarExt, SidecarNaming } from '../types.js';
 import { CATEGORIES } from '../types.js';
 import { DEFAULT_RACY_MARGIN_MS, noteMemoRun, ScanIndex, type IndexOptions, type IndexRunStats, type Pending } from '../incremental/scan-index.js';
-import { encodeMemoRecords, MemoRecordsView, type MemoRecordColumns } from './memo-records.js';
+import { encodeMemoRecords, groupEntriesOf, groupNamesOf, MemoRecordsView, type MemoRecordColumns } from './memo-records.js';
 import { CheckLog, dropMemoDelta, fileCheckFinder, filePathsOf, loadMemo, MEMO_MAX_FILES, memoPlace, MemoSpool, numbersKeptByJson, storeMemo, storeMemoDelta, type MemoHit } from '../incremental/tree-memo.js';
 import { racyCutoffNs } from '../incremental/entry.js';
 import { identityBytes, statIdentityAny } from '../incremental/identity.js';
@@ -26,7 +26,7 @@ import { INDEX_DIR, QUARANTINE_DIR, SKIP_DIR_NAMES } from './own-folders.js';
 import { imageExtensionSet, nfc } from './extensions.js';
 import { pairDirectory, type DirPairing, type PairGroup, type SidecarEntry } from './pair.js';
 import { KeySetFilter, keyParts, nameRoot, shardFilter, shardKey, type ShardFilter } from './shard.js';
-import { byName, isPlainListing, listFolders, walkTree, type DirListing, type EntryKind, type WalkEntry, type WalkProblem } from './walk.js';
+import { byName, folderPath, isPlainListing, listFolders, walkTree, type DirListing, type EntryKind, type WalkEntry, type WalkProblem } from './walk.js';
 import { isSafeRel, relativeTo } from '../fs/rel-path.js';
 
 export { INDEX_DIR, QUARANTINE_DIR, SKIP_DIR_NAMES };
@@ -145,6 +145,21 @@ export interface ScanOptions extends Options {
    * only these paired.
    */
   onlyFolders?: ReadonlyMap<number, string | null>;
+  /**
+   * Only these groups, each one record's names at its place in the tree (a tree memo's patch whose
+   * records' folders are as its checks found them: the same listings, so the same groups, paired
+   * again from their names alone: memo-records.ts groupNamesOf): nothing is walked or listed.
+   * Each must pair as one group with an image (else a TypeError: names no run stored).
+   */
+  givenGroups?: readonly GivenGroup[];
+}
+
+/** A group of ScanOptions.givenGroups: its folder's walk step and path relative to the root, the record's position there, its names. */
+export interface GivenGroup {
+  step: number;
+  position: number;
+  rel: string;
+  entries: WalkEntry[];
 }
 
 const MAX_PROBLEMS_KEPT = 200;
@@ -292,7 +307,8 @@ interface MemoAnswer<Out> {
   output: Out;
   stored: StoredScan;
   progress: [number, number];
-  patchedRecords: number;
+  /** A patch's records made again and how their groups were found (null: answered whole). */
+  patched: { made: number; byNames: number } | null;
 }
 
 const isPlainObject = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
@@ -311,6 +327,8 @@ interface MemoRecord {
   deps: string[];
   tally: number[];
   bytes: number;
+  /** Its group's names (memo-records.ts groupNamesOf). */
+  group: string;
   depsAt?: number[];
 }
 
@@ -328,6 +346,7 @@ interface MemoDelta {
   deps: number[][];
   tallies: number[][];
   bytes: number[];
+  groups: string[];
   summary: ScanSummary;
   problemSeqs: TreeSeq[];
   progress: [number, number];
@@ -358,6 +377,7 @@ function deltaOf(x: unknown, n: number): MemoDelta {
     Array.isArray(d.deps) && d.deps.length === d.dirty.length && d.deps.every(isIntList) &&
     Array.isArray(d.tallies) && d.tallies.length === d.dirty.length && d.tallies.every(isTally) &&
     isIntList(d.bytes) && d.bytes.length === d.dirty.length &&
+    Array.isArray(d.groups) && d.groups.length === d.dirty.length && d.groups.every((g) => typeof g === 'string') &&
     isStoredScan({ summary: d.summary, problemSeqs: d.problemSeqs, progress: d.progress, index: d.index });
   if (!ok) throw new TypeError('not a memo delta');
   return d;
@@ -367,6 +387,8 @@ function deltaOf(x: unknown, n: number): MemoDelta {
 const MAX_PATCHED_FILES = 4096;
 /** Records a patch makes again, at most this share of them. */
 const MAX_PATCHED_SHARE = 0.1;
+/** Folders a patch lists by reading them (readdir) instead of through the index, at most. */
+const PATCH_FOLDERS_READ = 8;
 
 /** The partition key of a record (shard.ts): its folder and the name root its names share. */
 function recordKey(rec: ScanRecord, imageExts: ReadonlySet<string>): string {
@@ -420,7 +442,7 @@ function memoRecordOf(rec: ScanRecord, imageExts: ReadonlySet<string>): MemoReco
     if (sc.inspection.status !== 'unchecked') deps.push(sc.path);
     if (sc.side === 'local') bytes += sc.inspection.size;
   }
-  return { key: recordKey(rec, imageExts), seq: rec.seq, deps, tally: tallyOf(rec), bytes };
+  return { key: recordKey(rec, imageExts), seq: rec.seq, deps, tally: tallyOf(rec), bytes, group: groupNamesOf(rec) };
 }
 
 function progressOf(p: [number, number]): [number, undefined, number] {
@@ -531,7 +553,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
     let patching = false;
     let imageInPatch = false;
     const toStored = (output: Out | null, rowsNow: Row[], records: MemoRecord[], summary: ScanSummary, problemSeqs: TreeSeq[], progress: [number, number], index: IndexRunStats | null, checkOf: (path: string) => number | undefined) => {
-      const lazy: MemoRecordColumns = { keys: [], seqs: [], deps: [], tallies: [], bytes: [] };
+      const lazy: MemoRecordColumns = { keys: [], seqs: [], deps: [], tallies: [], bytes: [], groups: [] };
       for (const r of records) {
         let deps = r.depsAt;
         if (!deps) {
@@ -547,6 +569,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
         lazy.deps.push(deps);
         lazy.tallies.push(r.tally);
         lazy.bytes.push(r.bytes);
+        lazy.groups.push(r.group);
       }
       const payload: StoredScan = { summary, problemSeqs, progress, index, output: def.outputStored ? output : null, rows: def.outputStored ? null : def.encodeRows(rowsNow) };
       let lazyBytes: Buffer;
@@ -608,7 +631,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
           output = def.finish(rows, this.summary);
         }
         this.problemSeqs.push(...stored.problemSeqs);
-        return { output, stored, progress: stored.progress, patchedRecords: 0 };
+        return { output, stored, progress: stored.progress, patched: null };
       }
       const patched = await this.patch(hit, place.rootReal, base, def, imageExts, deltaAt, rowsOfDelta, isOutput, () => (patching = true));
       patching = false;
@@ -632,6 +655,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
             deps: records.map((r) => r.depsAt),
             tallies: records.map((r) => r.tally),
             bytes: records.map((r) => r.bytes),
+            groups: records.map((r) => r.group),
             summary: this.summary,
             problemSeqs: this.problemSeqs,
             progress: patched.progress,
@@ -645,7 +669,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
           if (s) storeMemo(place, hit.checksNow(), s.payload, s.lazy, s.rows);
         }
       }
-      return { output: patched.output, stored: base, progress: patched.progress, patchedRecords: patched.made };
+      return { output: patched.output, stored: base, progress: patched.progress, patched: { made: patched.made, byNames: patched.byNames } };
     };
     return {
       checkImage: (path: string) => {
@@ -675,7 +699,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
           this.memoAbort = () => opened.close(); // a run that does not end normally leaves no spool
         }
         const m = memoRecordOf(rec, imageExts);
-        spool.push(JSON.stringify([m.key, m.seq[0], m.seq[1], m.deps, m.tally, m.bytes, row]));
+        spool.push(JSON.stringify([m.key, m.seq[0], m.seq[1], m.deps, m.tally, m.bytes, m.group, row]));
       },
       load: async () => {
         // A run already asked to stop throws as the walk would (walk.ts), memo or not: a caller that
@@ -704,7 +728,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
         }
         opts.signal?.throwIfAborted(); // aborted while a patch ran
         opts.onProgress?.(...progressOf(answer.progress));
-        await noteMemoRun(location, indexOpts, answer.stored.index, hit.checks, answer.patchedRecords, hit.fastStat);
+        await noteMemoRun(location, indexOpts, answer.stored.index, hit.checks, answer.patched, hit.fastStat);
         return { output: answer.output };
       },
       store: (output: Out | null) => {
@@ -717,9 +741,9 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
         for (const [path, id] of images) checks.image(path, id);
         const rows: Row[] = [];
         const recs: MemoRecord[] = [];
-        for (const it of items as [string, number, number, string[], number[], number, Row][]) {
-          recs.push({ key: it[0], seq: [it[1], it[2]], deps: it[3], tally: it[4], bytes: it[5] });
-          rows.push(it[6]);
+        for (const it of items as [string, number, number, string[], number[], number, string, Row][]) {
+          recs.push({ key: it[0], seq: [it[1], it[2]], deps: it[3], tally: it[4], bytes: it[5], group: it[6] });
+          rows.push(it[7]);
         }
         const s = toStored(output, rows, recs, this.summary, this.problemSeqs, this.lastProgress, this.indexRun, fileCheckFinder(filePathsOf(checks)));
         return s !== null && storeMemo(place, checks, s.payload, s.lazy, s.rows);
@@ -743,7 +767,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
     rowsOfDelta: (delta: MemoDelta | null) => Map<number, Row>,
     isOutput: (x: unknown) => boolean,
     begin: () => void,
-  ): Promise<{ output: Out; rowAt: (i: number) => Row; allRows: () => Row[]; recordAt: (i: number) => PatchedRecord; allRecords: () => PatchedRecord[]; count: number; progress: [number, number]; made: number; madeAt: number[]; delta: MemoDelta | null } | null> {
+  ): Promise<{ output: Out; rowAt: (i: number) => Row; allRows: () => Row[]; recordAt: (i: number) => PatchedRecord; allRecords: () => PatchedRecord[]; count: number; progress: [number, number]; made: number; byNames: number; madeAt: number[]; delta: MemoDelta | null } | null> {
     // What a patch needs of each record (discovery/memo-records.ts), the delta's in place of the memo's.
     const lazy = new MemoRecordsView(hit.lazy(), hit.fileChecks);
     const n = lazy.n;
@@ -753,17 +777,16 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
     const depsOf = (i: number) => (over.has(i) ? delta!.deps[over.get(i)!] : lazy.deps(i));
     const tallyOf = (i: number) => (over.has(i) ? delta!.tallies[over.get(i)!] : lazy.tally(i));
     const bytesOf = (i: number) => (over.has(i) ? delta!.bytes[over.get(i)!] : lazy.bytes(i));
+    const groupOf = (i: number) => (over.has(i) ? delta!.groups[over.get(i)!] : lazy.group(i));
     const stored = storedWith(base, delta);
     const changed = new Set(hit.changed.at);
     // The records to make again, in tree order (the memo's records are).
     const dirty: number[] = [];
-    const keys = new Set<string>();
     // (A record the delta made again reads the files of its own checks, not the memo's.)
     const reading = lazy.readingAny(changed, hit.fileChecks);
     for (let i = reading.indexOf(1); i !== -1; i = reading.indexOf(1, i + 1)) if (!over.has(i)) dirty.push(i);
     for (const i of over.keys()) if (depsOf(i).some((d) => changed.has(d))) dirty.push(i);
     dirty.sort((a, b) => a - b);
-    for (const i of dirty) keys.add(lazy.key(i));
     if (dirty.length === 0 || dirty.length > Math.max(1, n * MAX_PATCHED_SHARE)) return null;
     // The rows as the memo and its delta have them: a command that keeps its output reads the
     // memo's one at a time, only those it needs (a patch then costs its own records).
@@ -795,32 +818,78 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
     // such folders, or none, and every folder is walked). The records made must read the files
     // they read before (below): a folder at another step than the memo's makes none of them.
     const byKeyDir = foldersByKeyDir(hit.dirPaths(), rootReal);
+    // Each record paired again from the names the memo keeps of it when it has them and its folder
+    // is known (ScanOptions.givenGroups: its folder's identity held, so its listing and its group
+    // did: nothing listed, nothing looked up in the index, its sidecars read again as the changed
+    // ones are). The others (a lone sidecar, links) as a shard of just their keys makes them (same
+    // tree positions): their folders by step, each listed alone when its key's folder (NFC) is the
+    // NFC form of one folder the memo checked inside the root, by name on disk (KELVIN SIGN and K
+    // are one key: two such folders, or none, and every folder is walked); the changed sidecars
+    // read again without a look in the index (IndexOptions.knownChanged). The records made must
+    // read the files they read before (below): a folder at another step than the memo's, another
+    // folder's names, make none of them.
+    const given: GivenGroup[] = [];
+    const byNames: number[] = [];
+    const byFolders: number[] = [];
+    const keys = new Set<string>();
     const folders = new Map<number, string | null>();
     for (const i of dirty) {
       const on = byKeyDir.get(keyParts(lazy.key(i)).dir);
       const step = lazy.step(i);
+      const entries = on === undefined || on === null ? null : groupEntriesOf(groupOf(i));
+      if (entries !== null) {
+        given.push({ step, position: lazy.position(i), rel: on!, entries });
+        byNames.push(i);
+        continue;
+      }
+      byFolders.push(i);
+      keys.add(lazy.key(i));
       folders.set(step, folders.get(step) === null || on === undefined || on === null ? null : on);
     }
-    const sub = new ScanSession(this.root, { ...this.opts, index: { ...(this.opts.index as IndexOptions), prune: false, lookupOnly: true, onStats: undefined, onWarning: undefined }, onProgress: undefined, onlyKeys: keys, onlyFolders: folders });
+    const filePaths = hit.filePaths();
+    const knownChanged = new Set(hit.changed.at.map((at) => filePaths[at]));
+    const subs: [ScanSession, number[]][] = [];
+    if (byNames.length > 0) subs.push([new ScanSession(this.root, { ...this.opts, index: undefined, onProgress: undefined, givenGroups: given }), byNames]);
+    if (byFolders.length > 0) {
+      // A few known folders are read (readdir) rather than opening the index for their stored
+      // listings: its open alone costs what ~16 folders' readdir do (the bench library: ~7 ms).
+      const few = folders.size <= PATCH_FOLDERS_READ && [...folders.values()].every((rel) => rel !== null);
+      const index: IndexOptions | undefined = few ? undefined : { ...(this.opts.index as IndexOptions), prune: false, lookupOnly: true, knownChanged, onStats: undefined, onWarning: undefined };
+      subs.push([new ScanSession(this.root, { ...this.opts, index, onProgress: undefined, onlyKeys: keys, onlyFolders: folders }), byFolders]);
+    }
     // One for one, in order: the same folder (walk step) and partition key. A shard numbers a
     // record's place in its folder its own way (by its names), so the memo's position is kept.
     const made = new Map<number, { row: Row; rec: MemoRecord }>();
-    const seqOfSub = new Map<string, TreeSeq>();
-    let k = 0;
-    for await (const rec of sub) {
-      const i = dirty[k++];
-      if (i === undefined || rec.seq[0] !== lazy.step(i)) return null;
-      const mrec = memoRecordOf(rec, imageExts);
-      if (mrec.key !== lazy.key(i)) return null;
-      const seq: TreeSeq = [lazy.step(i), lazy.position(i)];
-      seqOfSub.set(`${rec.seq[0]},${rec.seq[1]}`, seq);
-      made.set(i, { row: def.rowOf(rec), rec: { ...mrec, seq } });
+    // The new records' problems (the stored run had none: a memo is only made of a complete run), at their places in the tree.
+    const problems: { seq: TreeSeq; problem: ScanProblem }[] = [];
+    let problemCount = 0;
+    let complete = stored.summary.complete;
+    for (const [sub, list] of subs) {
+      const seqOfSub = new Map<string, TreeSeq>();
+      let k = 0;
+      for await (const rec of sub) {
+        const i = list[k++];
+        if (i === undefined || rec.seq[0] !== lazy.step(i)) return null;
+        const mrec = memoRecordOf(rec, imageExts);
+        if (mrec.key !== lazy.key(i)) return null;
+        const seq: TreeSeq = [lazy.step(i), lazy.position(i)];
+        seqOfSub.set(`${rec.seq[0]},${rec.seq[1]}`, seq);
+        made.set(i, { row: def.rowOf(rec), rec: { ...mrec, seq } });
+      }
+      if (k !== list.length || sub.problemSeqs.length !== sub.summary.problems.length) return null;
+      for (let p = 0; p < sub.summary.problems.length; p++) {
+        const seq = seqOfSub.get(`${sub.problemSeqs[p][0]},${sub.problemSeqs[p][1]}`);
+        if (!seq) return null; // a problem of no record made again (a folder): not a patch's to report
+        problems.push({ seq, problem: sub.summary.problems[p] });
+      }
+      problemCount += sub.summary.problemCount;
+      complete &&= sub.summary.complete;
     }
-    if (made.size !== dirty.length || sub.problemSeqs.length !== sub.summary.problems.length) return null;
+    if (made.size !== dirty.length) return null;
     // Each made again of the files it read before (a folder's listing held: the same groups, the
     // same sidecars), else not the memo's record (another folder under the same key): no patch.
     // Those checks are then its checks in a delta or a memo written again (`depsAt`).
-    const checkOf = fileCheckFinder(hit.filePaths());
+    const checkOf = fileCheckFinder(filePaths);
     for (const [i, m] of made) {
       const before = depsOf(i);
       const now = m.rec.deps;
@@ -840,17 +909,16 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
     }
     // Each record as a memo keeps it (made when asked: a delta needs the few made again, only a
     // memo written again all of them).
-    const recordAt = (i: number): PatchedRecord => (made.get(i)?.rec as PatchedRecord | undefined) ?? { key: lazy.key(i), seq: [lazy.step(i), lazy.position(i)], deps: [], tally: tallyOf(i), bytes: bytesOf(i), depsAt: depsOf(i) };
+    const recordAt = (i: number): PatchedRecord => (made.get(i)?.rec as PatchedRecord | undefined) ?? { key: lazy.key(i), seq: [lazy.step(i), lazy.position(i)], deps: [], tally: tallyOf(i), bytes: bytesOf(i), group: groupOf(i), depsAt: depsOf(i) };
     const allRecords = () => Array.from({ length: n }, (_, i) => recordAt(i));
-    // The stored run had no problem (a memo is only made of a complete run): the new records' are all.
-    for (let p = 0; p < sub.summary.problems.length; p++) {
-      const seq = seqOfSub.get(`${sub.problemSeqs[p][0]},${sub.problemSeqs[p][1]}`);
-      if (!seq) return null; // a problem of no record made again (a folder): not a patch's to report
-      s.problems.push(sub.summary.problems[p]);
+    // In tree order, as one scan reports them (a sort that keeps a record's own in their order), the first MAX_PROBLEMS_KEPT.
+    problems.sort((a, b) => a.seq[0] - b.seq[0] || a.seq[1] - b.seq[1]);
+    for (const { seq, problem } of problems.slice(0, MAX_PROBLEMS_KEPT)) {
+      s.problems.push(problem);
       this.problemSeqs.push(seq);
     }
-    s.problemCount = sub.summary.problemCount;
-    s.complete = stored.summary.complete && sub.summary.complete;
+    s.problemCount = problemCount;
+    s.complete = complete;
     const progress: [number, number] = [stored.progress[0], bytes];
     const rowAt = (i: number): Row => (made.has(i) ? made.get(i)!.row : rowBefore(i));
     const allRows = () => Array.from({ length: n }, (_, i) => rowAt(i));
@@ -866,7 +934,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
       output = def.finishStored(base.rows, s, replaced, n);
     }
     output ??= def.finish(allRows(), s);
-    return { output, rowAt, allRows, recordAt, allRecords, count: n, progress, made: made.size, madeAt: [...made.keys()], delta };
+    return { output, rowAt, allRows, recordAt, allRecords, count: n, progress, made: made.size, byNames: byNames.length, madeAt: [...made.keys()], delta };
   }
 
   /** The index's checks stat through Node's binding unless the scan's options or the index's turn it off. */
@@ -1067,6 +1135,25 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
         runtime.warm?.();
       }
     };
+    const ready = (rec: PendingRecord) => {
+      if (index) lookUpAndSize(rec);
+      else if (sized) for (const it of rec.items) it.size = sizeOf(it.path);
+      return rec;
+    };
+    const dirContextOf = (rel: string): DirContext => ({ rel, relPrefix: rel === '' ? '' : `${rel}/`, rootReal, scanId, relOfReal, inspectLinkTargets, resolveOnlyInRootLinks });
+    // Given groups only (a tree memo's patch, ScanOptions.givenGroups): each paired again from its
+    // names alone, at its place in the tree; nothing walked or listed.
+    if (opts.givenGroups) {
+      for (const g of opts.givenGroups) {
+        const pairing = pairDirectory({ path: folderPath(root, g.rel), entries: g.entries }, imageExts);
+        const group = pairing.groups[0];
+        if (pairing.groups.length !== 1 || pairing.ignored + pairing.tempFiles.length + pairing.unaddressable.length > 0 || group.images.length === 0 || group.images.some((img) => img.isLink)) {
+          throw new TypeError('not the names of a group');
+        }
+        yield ready(this.pending(group, [g.step, g.position], dirContextOf(g.rel), links, targetDirs));
+      }
+      return;
+    }
     // Folder records (folder-records.ts): not for a shard (it sees part of each folder).
     if (index !== null && !shard) index.useRecords(scanShape(imageExts, inspectLinkTargets, resolveOnlyInRootLinks));
     const records = index !== null && index.recordsOn;
@@ -1115,7 +1202,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
             builder = new FolderRecordsBuilder(real, listing.path, listing.rel, dirs!.dirIdentity(real)!.id, root, meta.ignored, meta.temp, meta.n, meta.pos);
             builder.replaces = { base: stored.offs[0], patch: stored.offs[1], gen: meta.gen, lens: meta.lens, patched: blob.patch?.meta.groups ?? [] };
           }
-          const dir: DirContext = { rel: listing.rel, relPrefix: listing.rel === '' ? '' : `${listing.rel}/`, rootReal, scanId, relOfReal, inspectLinkTargets, resolveOnlyInRootLinks };
+          const dir = dirContextOf(listing.rel);
           // Stored records served as they are go down the pipeline as one job per run of them (the
           // whole folder when nothing moved): each job costs a few promise hops through the
           // generators, more than serving a record.
@@ -1195,14 +1282,9 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
         const now = dirs!.dirIdentity(real);
         if (now && !now.racy) builder = new FolderRecordsBuilder(real, listing.path, listing.rel, now.id, root, pairing.ignored, pairing.tempFiles.length, groups.length, groups.map((g, gi) => groupPosition(g, gi)));
       }
-      const dir: DirContext = { rel: listing.rel, relPrefix: listing.rel === '' ? '' : `${listing.rel}/`, rootReal, scanId, relOfReal, inspectLinkTargets, resolveOnlyInRootLinks };
+      const dir = dirContextOf(listing.rel);
       // Consecutive groups of links only, one job (not with the folder's stored records: one record per job there).
       let linkJob: PendingRecord | null = null;
-      const ready = (rec: PendingRecord) => {
-        if (index) lookUpAndSize(rec);
-        else if (sized) for (const it of rec.items) it.size = sizeOf(it.path);
-        return rec;
-      };
       // Consecutive other records, one job (a bundle): one pipeline step for several records. A
       // job's items travel in one batch: a bundle holds no more than a batch may (batchSize, and
       // the bytes of an inspection that keeps the data), or a record alone.

@@ -102,6 +102,11 @@ export async function* walkTree(root: string, opts: WalkOptions = {}): AsyncGene
   }
 }
 
+/** The path of the folder at `rel` (relative to the root, POSIX; '' the root itself) as the walk names it. */
+export function folderPath(root: string, rel: string): string {
+  return rel === '' ? root : join(root, rel);
+}
+
 /**
  * Given folders only, in the order given, each listed as walkTree lists it (a tree memo's patch,
  * scan.ts ScanOptions.onlyFolders: the tree is as a walk of it found it, so each folder keeps the
@@ -110,7 +115,7 @@ export async function* walkTree(root: string, opts: WalkOptions = {}): AsyncGene
 export async function* listFolders(root: string, folders: readonly { rel: string; step: number }[], opts: WalkOptions = {}): AsyncGenerator<DirListing & { step: number }> {
   for (const { rel, step } of folders) {
     opts.signal?.throwIfAborted();
-    const path = rel === '' ? root : join(root, rel);
+    const path = folderPath(root, rel);
     const listed = await listingOf(path, rel, { ...opts, onProblem: opts.onProblem && ((p) => opts.onProblem!({ ...p, step })) });
     if (listed !== null) yield { path, rel, step, entries: walkedEntries(listed, opts) };
   }

@@ -95,6 +95,13 @@ export interface IndexOptions extends IndexLocationOptions {
    * next run that reads them). Not a CLI option.
    */
   lookupOnly?: boolean;
+  /**
+   * Sidecars (paths as the scan names them) a tree memo just found changed, for its patch: looked
+   * up as misses, without a find in the index or a stat. A patch writes no entries (lookupOnly), so
+   * the index holds none of their identities now but by another run's write, and reading such a
+   * file again gives what that entry holds: the output is the same. Not a CLI option.
+   */
+  knownChanged?: ReadonlySet<string>;
 }
 
 export interface IndexRunStats {
@@ -130,6 +137,12 @@ export interface IndexRunStats {
   memo?: boolean;
   /** Records a tree memo's patch made again (the sidecars they read changed); absent: answered whole. */
   memoPatched?: number;
+  /**
+   * With memoPatched: of those records, the ones paired again from the names the memo keeps of
+   * them (no folder listed, nothing looked up in the index); the others' folders were listed (the
+   * index's listings) and their keys' names paired, as a shard does.
+   */
+  memoPatchedByNames?: number;
   /** The warm checks' stats went the fast path (identity.ts IdentityScratch; off: `fastStat: false`). */
   fastStat?: boolean;
 }
@@ -237,7 +250,7 @@ function warnLocation(location: IndexLocation, opts: IndexOptions): void {
  * records: the location's warning, stale temp files swept, the last run's figures (every sidecar a
  * hit), and `onStats` with the figures of the run that made the memo (`memo: true`).
  */
-export async function noteMemoRun(location: IndexLocation, opts: IndexOptions, made: IndexRunStats | null, checks: readonly number[], patched: number, fastStat: boolean): Promise<void> {
+export async function noteMemoRun(location: IndexLocation, opts: IndexOptions, made: IndexRunStats | null, checks: readonly number[], patched: { made: number; byNames: number } | null, fastStat: boolean): Promise<void> {
   warnLocation(location, opts);
   const { path } = location;
   const sidecars = checks[1];
@@ -262,7 +275,7 @@ export async function noteMemoRun(location: IndexLocation, opts: IndexOptions, m
     delta: false,
     memo: true,
     fastStat,
-    ...(patched > 0 ? { memoPatched: patched } : {}),
+    ...(patched !== null && patched.made > 0 ? { memoPatched: patched.made, memoPatchedByNames: patched.byNames } : {}),
   });
 }
 
@@ -463,6 +476,10 @@ export class ScanIndex implements EntrySink {
     this.memoLog.spoil('a file looked up');
     const rel = this.relOf(path);
     this.seenCount++;
+    if (this.opts.knownChanged?.has(path) === true) {
+      this.misses++;
+      return { hit: null, pending: { rel, id: null, oldOff: 0 } };
+    }
     const v0 = this.find(rel);
     if (!v0) {
       this.misses++;

@@ -23,9 +23,9 @@ import { tempNameFor } from '../fs/temp-files.js';
 import { READ_FLAGS } from '../fs/regular-file.js';
 import type { IndexLocation } from './location.js';
 
-const MAGIC = Buffer.from('image-sidecar tree memo 8\n', 'latin1');
+const MAGIC = Buffer.from('image-sidecar tree memo 9\n', 'latin1');
 /** A memo's delta (`<memo>.delta`: what a patch changed, on top of the memo of the same generation). */
-const DELTA_MAGIC = Buffer.from('image-sidecar tree memo delta 1\n', 'latin1');
+const DELTA_MAGIC = Buffer.from('image-sidecar tree memo delta 2\n', 'latin1');
 /** Any version's first bytes: a memo file (or a memo's delta) of ours, whichever version wrote it (kept or pruned as one). */
 const MAGIC_NAME = Buffer.from('image-sidecar tree memo ', 'latin1');
 /** The delta of a memo file. */
