@@ -23,7 +23,7 @@ test('memo records: readingAny marks exactly the records whose deps hold a chang
       c.deps.push(Array.from({ length: d }, () => Math.floor(rnd() * fileChecks)));
       c.tallies.push([0, 1, 2, 3, 4, 5]);
       c.bytes.push(rnd() * 1e6);
-      c.groups.push(rnd() < 0.2 ? '' : `fIMG_${i}.jpg/fIMG_${i}.json/sIMG_${i}é.bin`);
+      c.groups.push(rnd() < 0.2 ? '' : `F.jpg/F.json/S\u00e9.bin`);
     }
     const view = new MemoRecordsView(encodeMemoRecords(c), fileChecks);
     // Every column read back as written.
@@ -50,29 +50,37 @@ function recordOf(images: { name: string; isSymlink?: boolean }[], sidecars: { n
 test('memo records: a group\'s names in name order, kinds kept; none for what its names alone cannot make again', () => {
   // Preference order (json before the name-ext bin) is not name order: the names are sorted as a folder lists them.
   const rec = recordOf([{ name: 'IMG_1.jpg' }, { name: 'IMG_1.JPG' }], [{ name: 'IMG_1.json' }, { name: 'IMG_1.jpg.bin', isLink: true }]);
-  const text = groupNamesOf(rec);
-  assert.equal(text, 'fIMG_1.JPG/fIMG_1.jpg/sIMG_1.jpg.bin/fIMG_1.json');
-  assert.deepEqual(groupEntriesOf(text), [
+  // Each name after the record's name root (its partition key's), or whole.
+  const text = groupNamesOf(rec, 'IMG_1');
+  assert.equal(text, 'F.JPG/F.jpg/S.jpg.bin/F.json');
+  assert.equal(groupNamesOf(rec, ''), 'fIMG_1.JPG/fIMG_1.jpg/sIMG_1.jpg.bin/fIMG_1.json');
+  assert.deepEqual(groupEntriesOf(groupNamesOf(rec, ''), ''), groupEntriesOf(text, 'IMG_1'));
+  assert.deepEqual(groupEntriesOf(text, 'IMG_1'), [
     { name: 'IMG_1.JPG', kind: 'file' },
     { name: 'IMG_1.jpg', kind: 'file' },
     { name: 'IMG_1.jpg.bin', kind: 'symlink' },
     { name: 'IMG_1.json', kind: 'file' },
   ]);
-  // Non-ASCII names (NFD and NFC twins are two names) keep their code units.
-  const twins = groupNamesOf(recordOf([{ name: 'Cafe\u0301.jpg' }], [{ name: 'Caf\u00e9.json' }, { name: 'Cafe\u0301.json' }]));
-  assert.deepEqual(groupEntriesOf(twins)?.map((e) => e.name), ['Cafe\u0301.jpg', 'Cafe\u0301.json', 'Caf\u00e9.json']);
+  // Non-ASCII names (NFD and NFC twins are two names) keep their code units; the root is NFC: an NFD name is kept whole.
+  const twins = groupNamesOf(recordOf([{ name: 'Cafe\u0301.jpg' }], [{ name: 'Caf\u00e9.json' }, { name: 'Cafe\u0301.json' }]), 'Caf\u00e9');
+  assert.equal(twins, 'fCafe\u0301.jpg/fCafe\u0301.json/F.json');
+  assert.deepEqual(groupEntriesOf(twins, 'Caf\u00e9')?.map((e) => e.name), ['Cafe\u0301.jpg', 'Cafe\u0301.json', 'Caf\u00e9.json']);
   // A lone sidecar (the unknown-image rule reads the folder's other names), a symlinked image (its
   // resolution), a link target's sidecar: made again by listing the folder.
-  assert.equal(groupNamesOf(recordOf([], [{ name: 'x.json' }])), '');
-  assert.equal(groupNamesOf(recordOf([{ name: 'a.jpg', isSymlink: true }], [])), '');
-  assert.equal(groupNamesOf(recordOf([{ name: 'a.jpg' }], [{ name: 'a.json', side: 'target' }])), '');
-  assert.equal(groupEntriesOf(''), null);
+  assert.equal(groupNamesOf(recordOf([], [{ name: 'x.json' }]), 'x'), '');
+  assert.equal(groupNamesOf(recordOf([{ name: 'a.jpg', isSymlink: true }], []), 'a'), '');
+  assert.equal(groupNamesOf(recordOf([{ name: 'a.jpg' }], [{ name: 'a.json', side: 'target' }]), 'a'), '');
+  assert.equal(groupEntriesOf('', 'a'), null);
 });
 
 test('memo records: group names no run writes are refused (a crafted memo)', () => {
-  for (const bad of ['IMG.jpg', 'xIMG.jpg', 'f', 'f.', 'f..', 'fa.jpg/f', 'fa\u0000b.jpg', 'fb.jpg/fa.json', 'fa.jpg/fa.jpg', 'fa.jpg//fa.json', '/fa.jpg']) {
-    assert.equal(groupEntriesOf(bad), null, JSON.stringify(bad));
+  for (const bad of ['IMG.jpg', 'xIMG.jpg', 'f', 'f.', 'f..', 'fa.jpg/f', 'fa\u0000b.jpg', 'fb.jpg/fa.json', 'fa.jpg/fa.jpg', 'fa.jpg//fa.json', '/fa.jpg', 'F.jpg/F.jpg']) {
+    assert.equal(groupEntriesOf(bad, 'a'), null, JSON.stringify(bad));
   }
+  // A root (a crafted key's) that makes a name no run writes: '..', or one with a '/'.
+  assert.equal(groupEntriesOf('F', '..'), null);
+  assert.equal(groupEntriesOf('F.jpg', '../x'), null);
+  assert.equal(groupEntriesOf('F.jpg', 'a\u0000'), null);
   // A name never holds '/': the text cannot name a file in another folder.
-  assert.deepEqual(groupEntriesOf('f..%2f.jpg'), [{ name: '..%2f.jpg', kind: 'file' }]);
+  assert.deepEqual(groupEntriesOf('f..%2f.jpg', 'a'), [{ name: '..%2f.jpg', kind: 'file' }]);
 });

@@ -181,12 +181,14 @@ test('crafted group names (a checksum to match) never make a record: another rec
   // Each craft of the record of top.jpg, found by its names.
   const crafts: [string, (names: string) => string][] = [
     ['another record\'s names', () => 'ftop2.jpg/ftop2.json'],
-    ['a sidecar beside that is not in its group', (g) => `${g}/ftop.jpg.json`],
+    ['another record\'s names after the root', () => 'F2.jpg/F2.json'],
+    ['a sidecar beside that is not in its group', (g) => `${g}/F.jpg.json`],
     ['a sidecar left out', (g) => g.split('/').filter((p) => !p.endsWith('.json')).join('/')],
     ['its image left out (a lone sidecar)', (g) => g.split('/').filter((p) => p.endsWith('.json')).join('/')],
     ['a parent folder\'s name', () => 'f../top.jpg/f../top.json'],
     ['".." as a name', (g) => `f../${g}`],
-    ['a link letter for a file', (g) => g.replace(/^f/, 's')],
+    ['a link letter for a file', (g) => g.replace(/^F/, 'S')],
+    ['the names whole, as another record\'s', () => 'fIMG_1.jpg/fIMG_1.json'],
   ];
   for (const [label, craft] of crafts) {
     const { root } = library(t);
@@ -197,7 +199,7 @@ test('crafted group names (a checksum to match) never make a record: another rec
     let crafted = 0;
     for (const m of readdirSync(idx).filter((n) => /^index\.memo-[0-9a-f]{16}$/.test(n))) {
       craftMemo(join(idx, m), (_main, lazy) => {
-        lazy.groups = lazy.groups.map((g) => (g === 'ftop.jpg/ftop.json' ? (crafted++, craft(g)) : g));
+        lazy.groups = lazy.groups.map((g, i) => (lazy.keys[i] === 'top' ? (crafted++, craft(g)) : g));
       });
     }
     assert.equal(crafted, 1, `${label}: the record of top.jpg crafted`);
@@ -213,7 +215,7 @@ test('a crafted delta\'s group names (not strings, one short): the delta is not 
   for (const [label, craft] of [
     ['not strings', (b: Record<string, unknown>) => void (b.groups = (b.groups as unknown[]).map(() => 7))],
     ['one short', (b: Record<string, unknown>) => void (b.groups = (b.groups as unknown[]).slice(1))],
-    ['a file beside', (b: Record<string, unknown>) => void (b.groups = (b.groups as string[]).map((g) => `${g}/ftop.jpg.json`))],
+    ['a file beside', (b: Record<string, unknown>) => void (b.groups = (b.groups as string[]).map((g) => `${g}/F.jpg.json`))],
   ] as const) {
     const { root } = library(t);
     const runs: IndexRunStats[] = [];

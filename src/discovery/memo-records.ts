@@ -26,18 +26,24 @@ export interface MemoRecordColumns {
 
 const TALLY = 6;
 
-/** Kind letters of a group's names: a file (or anything but a symlink), a symlink (a symlinked sidecar). */
+/**
+ * Kind letters of a group's names: a file (or anything but a symlink), a symlink (a symlinked
+ * sidecar); in upper case, the name is the record's name root followed by the rest (IMG_1 + .jpg:
+ * `F.jpg`), else the name whole (a name that is not its NFC form).
+ */
 const FILE_LETTER = 'f';
 const LINK_LETTER = 's';
+const KIND_OF: Record<string, 'file' | 'symlink'> = { f: 'file', s: 'symlink', F: 'file', S: 'symlink' };
 
 /**
  * The names of a record's group as its folder lists them (name order), each after a kind letter,
- * joined by '/' (no name holds one): what a patch pairs again to make the record without listing
- * its folder (scan.ts ScanOptions.givenGroups). '' for a record that cannot be made so: no image (a
- * lone sidecar: the unknown-image rule looks at the folder's other names), a symlinked image (its
- * resolution and its target's group), a link target's sidecar.
+ * joined by '/' (no name holds one), each written after `root` (the record's name root: its
+ * partition key's, shard.ts keyParts) when it begins with it: what a patch pairs again to make the
+ * record without listing its folder (scan.ts ScanOptions.givenGroups). '' for a record that cannot
+ * be made so: no image (a lone sidecar: the unknown-image rule looks at the folder's other names),
+ * a symlinked image (its resolution and its target's group), a link target's sidecar.
  */
-export function groupNamesOf(rec: ScanRecord): string {
+export function groupNamesOf(rec: ScanRecord, root: string): string {
   if (rec.images.length === 0) return '';
   const entries: { name: string; letter: string }[] = [];
   for (const img of rec.images) {
@@ -49,22 +55,24 @@ export function groupNamesOf(rec: ScanRecord): string {
     entries.push({ name: sc.name, letter: sc.isLink === true ? LINK_LETTER : FILE_LETTER });
   }
   entries.sort(byName);
-  return entries.map((e) => e.letter + e.name).join('/');
+  return entries.map((e) => (root !== '' && e.name.startsWith(root) ? e.letter.toUpperCase() + e.name.slice(root.length) : e.letter + e.name)).join('/');
 }
 
 /**
- * A group's names (groupNamesOf) as a folder's entries, or null: '' or text no run writes (a name
- * that is empty, `.`, `..`, holds a NUL, or is out of name order or twice; a letter not a kind).
+ * A group's names (groupNamesOf, with the same `root`) as a folder's entries, or null: '' or text
+ * no run writes (a name that is empty, `.`, `..`, holds a NUL or a '/', or is out of name order or
+ * twice; a letter not a kind).
  */
-export function groupEntriesOf(text: string): WalkEntry[] | null {
+export function groupEntriesOf(text: string, root: string): WalkEntry[] | null {
   if (text === '') return null;
   const out: WalkEntry[] = [];
   for (const part of text.split('/')) {
     const letter = part[0];
-    const name = part.slice(1);
-    if ((letter !== FILE_LETTER && letter !== LINK_LETTER) || name === '' || name === '.' || name === '..' || name.includes('\0')) return null;
+    const kind = KIND_OF[letter];
+    const name = letter === 'F' || letter === 'S' ? root + part.slice(1) : part.slice(1);
+    if (kind === undefined || name === '' || name === '.' || name === '..' || name.includes('\0') || name.includes('/')) return null;
     if (out.length > 0 && !(out[out.length - 1].name < name)) return null;
-    out.push({ name, kind: letter === LINK_LETTER ? 'symlink' : 'file' });
+    out.push({ name, kind });
   }
   return out;
 }

@@ -442,7 +442,8 @@ function memoRecordOf(rec: ScanRecord, imageExts: ReadonlySet<string>): MemoReco
     if (sc.inspection.status !== 'unchecked') deps.push(sc.path);
     if (sc.side === 'local') bytes += sc.inspection.size;
   }
-  return { key: recordKey(rec, imageExts), seq: rec.seq, deps, tally: tallyOf(rec), bytes, group: groupNamesOf(rec) };
+  const key = recordKey(rec, imageExts);
+  return { key, seq: rec.seq, deps, tally: tallyOf(rec), bytes, group: groupNamesOf(rec, keyParts(key).root) };
 }
 
 function progressOf(p: [number, number]): [number, undefined, number] {
@@ -834,9 +835,10 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
     const keys = new Set<string>();
     const folders = new Map<number, string | null>();
     for (const i of dirty) {
-      const on = byKeyDir.get(keyParts(lazy.key(i)).dir);
+      const { dir, root } = keyParts(lazy.key(i));
+      const on = byKeyDir.get(dir);
       const step = lazy.step(i);
-      const entries = on === undefined || on === null ? null : groupEntriesOf(groupOf(i));
+      const entries = on === undefined || on === null ? null : groupEntriesOf(groupOf(i), root);
       if (entries !== null) {
         given.push({ step, position: lazy.position(i), rel: on!, entries });
         byNames.push(i);
