@@ -24,7 +24,7 @@ import { decodeRecords, FolderRecordsBuilder, restoreRecord, writeCompact, type 
 import { LinkResolver, type LinkResolution, type ResolvedLink } from './resolve-link.js';
 import { INDEX_DIR, QUARANTINE_DIR, SKIP_DIR_NAMES } from './own-folders.js';
 import { imageExtensionSet, nfc } from './extensions.js';
-import { pairDirectory, type DirPairing, type PairGroup, type SidecarEntry } from './pair.js';
+import { isSidecarName, pairDirectory, type DirPairing, type PairGroup, type SidecarEntry } from './pair.js';
 import { KeySetFilter, keyParts, nameRoot, shardFilter, shardKey, type ShardFilter } from './shard.js';
 import { byName, folderPath, isPlainListing, listFolders, walkTree, type DirListing, type EntryKind, type WalkEntry, type WalkProblem } from './walk.js';
 import { isSafeRel, relativeTo } from '../fs/rel-path.js';
@@ -898,6 +898,20 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
       if (now.length !== before.length || now.some((path, k) => checkOf(path, before) !== before[k])) return null;
       m.rec.depsAt = before;
     }
+    // A record made from its names must agree with what the memo counted of it (files, images,
+    // image links, broken links: its folder held, so they did), and no two of them read one
+    // sidecar (a group's sidecars are its own): names crafted into a memo (an image left out, a
+    // record made twice) are a miss, as a record of another folder is above.
+    const readByNames = new Set<number>();
+    for (const i of byNames) {
+      const was = tallyOf(i);
+      const now = made.get(i)!.rec;
+      if (!isTally(was) || [1, 2, 3, 4].some((k) => now.tally[k] !== was[k])) return null;
+      for (const d of now.depsAt!) {
+        if (readByNames.has(d)) return null;
+        readByNames.add(d);
+      }
+    }
     // The summary: the stored one with the old records' counts taken out and the new ones' put in.
     const s = this.summary;
     Object.assign(s, stored.summary, { counts: { ...stored.summary.counts }, problems: [], problemCount: 0, complete: stored.summary.complete });
@@ -1144,10 +1158,12 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
     };
     const dirContextOf = (rel: string): DirContext => ({ rel, relPrefix: rel === '' ? '' : `${rel}/`, rootReal, scanId, relOfReal, inspectLinkTargets, resolveOnlyInRootLinks });
     // Given groups only (a tree memo's patch, ScanOptions.givenGroups): each paired again from its
-    // names alone, at its place in the tree; nothing walked or listed.
+    // names alone, at its place in the tree; nothing walked or listed, each name lstat'ed.
     if (opts.givenGroups) {
       for (const g of opts.givenGroups) {
-        const pairing = pairDirectory({ path: folderPath(root, g.rel), entries: g.entries }, imageExts);
+        const path = folderPath(root, g.rel);
+        if (!g.entries.every((e) => entryOnDisk(path, e))) throw new TypeError('names not in their folder');
+        const pairing = pairDirectory({ path, entries: g.entries }, imageExts);
         const group = pairing.groups[0];
         if (pairing.groups.length !== 1 || pairing.ignored + pairing.tempFiles.length + pairing.unaddressable.length > 0 || group.images.length === 0 || group.images.some((img) => img.isLink)) {
           throw new TypeError('not the names of a group');
@@ -1614,6 +1630,18 @@ function groupsAgain(listing: { path: string; entries: readonly WalkEntry[] }, i
     out[gi] = g;
   }
   return out;
+}
+
+/**
+ * Is `e` (a given group's name: ScanOptions.givenGroups) in folder `dir` as the walk would list
+ * it: there, a symlink exactly when its kind says so, and a folder only in a sidecar's name (the
+ * pairing skips a folder in an image's name; one in a sidecar's is a candidate that reads as
+ * unreadable)? One lstat: a memo's names are its own claims, the disk is not.
+ */
+function entryOnDisk(dir: string, e: WalkEntry): boolean {
+  const st = lstatSync(join(dir, e.name), { throwIfNoEntry: false });
+  if (st === undefined || st.isSymbolicLink() !== (e.kind === 'symlink')) return false;
+  return !st.isDirectory() || isSidecarName(e.name);
 }
 
 /** A bundle of a folder's records (PendingRecord.bundle), empty: records are pushed into it. */

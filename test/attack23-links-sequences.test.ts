@@ -1,0 +1,133 @@
+/**
+ * attack23: the records a patch cannot pair by names (lone sidecars, symlinked images, a
+ * symlinked image's own sidecar) go by their folders: read directly when they are 8 or fewer
+ * (scan.ts PATCH_FOLDERS_READ: no index, no listings stored), else through the index with the
+ * changed sidecars looked up as misses (IndexOptions.knownChanged). Game folders of links into a
+ * photo folder, broken links, links out of the root, lone sidecars and lookalikes beside links;
+ * `stats --operation-type` (link targets inspected). Change sequences (edit, patch, the same file
+ * again from the delta's names, another, a folder changed, ...) compared with `index: false` at
+ * every step, on each engine, and with the root reached through a symlink.
+ */
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { photoSpec } from './helpers/memo.js';
+import { FAKE_JPEG, makeTree, sidecarData, testDir } from './helpers/tree.js';
+import { ALL, commands, edit, firstDiff, show, warm, type CmdName, type CmdOpts, type Run } from './helpers/attack23.js';
+
+function library(t: TestContext, games = 3): { dir: string; root: string; outside: string } {
+  const dir = testDir(t, 'attack23-links-');
+  const outside = join(dir, 'out');
+  const root = join(dir, 'lib');
+  makeTree({ 'far.jpg': FAKE_JPEG, 'far.json': { json: sidecarData('far.jpg', 2, 8) }, 'note.json': { json: sidecarData('x.jpg', 1, 8) } }, outside);
+  const { spec, photo, fill } = photoSpec();
+  photo('photos/p1');
+  photo('photos/p2', 2);
+  photo('photos/p3', 3);
+  photo('top');
+  for (let g = 0; g < games; g++) {
+    const at = `games/g${g}`;
+    spec[`${at}/link1.jpg`] = { symlink: '../../photos/p1.jpg' };
+    spec[`${at}/link2.jpg`] = { symlink: '../../photos/p2.jpg' };
+    // A symlinked image with a sidecar of its own beside it.
+    spec[`${at}/link2.json`] = { json: sidecarData('link2.jpg', 1, 8) };
+    spec[`${at}/gone.jpg`] = { symlink: '../../photos/nothing.jpg' };
+    spec[`${at}/far.jpg`] = { symlink: join(outside, 'far.jpg') };
+    // A lone sidecar, a lone sidecar with a lookalike, a link of a sidecar out of the root.
+    spec[`${at}/note.json`] = { json: sidecarData('note.jpg', 1, 8) };
+    spec[`${at}/raw.json`] = { json: sidecarData('raw.xcf', 1, 8) };
+    spec[`${at}/raw.xcf`] = FAKE_JPEG;
+    spec[`${at}/outnote.json`] = { symlink: join(outside, 'note.json') };
+    // A real photo among the links.
+    photo(`${at}/own`, 1);
+  }
+  fill(8, 12);
+  makeTree(spec, root);
+  return { dir, root, outside };
+}
+
+type Step = [string, (root: string, outside: string, r: number) => void];
+
+const ed = (rel: string): Step => [`edit ${rel}`, (root, outside, r) => edit(rel.startsWith('@') ? join(outside, rel.slice(1)) : join(root, rel), r)];
+
+async function sequence(t: TestContext, label: string, steps: Step[], names: CmdName[], o: CmdOpts = {}, games = 3, via = false): Promise<Run[]> {
+  const all: Run[] = [];
+  for (const name of names) {
+    const { dir, root, outside } = library(t, games);
+    let at = root;
+    if (via) {
+      mkdirSync(join(dir, 'via'));
+      symlinkSync(root, join(dir, 'via', 'lib'));
+      at = join(dir, 'via', 'lib');
+    }
+    const runs: Run[] = [];
+    const cmd = commands(at, join(dir, 'idx', 'index'), runs, o)[name];
+    await warm(cmd, runs, `${label} ${name}`, root);
+    let r = 0;
+    for (const [what, step] of steps) {
+      r++;
+      step(root, outside, r);
+      const want = await cmd(false);
+      for (let k = 0; k < 2; k++) {
+        const from = runs.length;
+        const got = await cmd(true);
+        assert.ok(got === want, `${label}: ${name} step ${r} (${what}) run ${k} (${show(runs.slice(from))}; before ${show(runs.slice(-6, from))}): ${firstDiff(got, want)}`);
+      }
+    }
+    assert.ok(runs.some((x) => x.how === 'patched'), `${label}: ${name} patched at least once (${show(runs)})`);
+    if (process.env.ATTACK23_LOG) console.log(label, name, show(runs));
+    all.push(...runs);
+  }
+  return all;
+}
+
+const GAME_STEPS: Step[] = [
+  ed('games/g0/note.json'),
+  ed('games/g0/note.json'),
+  ed('photos/p1.json'),
+  ed('games/g1/raw.json'),
+  ed('games/g1/link2.json'),
+  ed('@far.json'),
+  ed('@note.json'),
+  ['a file added to g2', (root) => writeFileSync(join(root, 'games/g2/new.txt'), 'x')],
+  ed('games/g2/note.json'),
+  ed('games/g2/note.json'),
+  ed('photos/p2.json'),
+  ['the file removed again', (root) => rmSync(join(root, 'games/g2/new.txt'))],
+  ed('games/g0/own.json'),
+  ed('games/g0/own.json'),
+  ed('games/g1/note.json'),
+  ed('photos/p3.json'),
+];
+
+test('game folders of links: lone sidecars, a linked image\'s own sidecar, targets in and out of the root, in sequence', async (t) => {
+  const runs = await sequence(t, 'games', GAME_STEPS, ALL);
+  assert.ok(runs.some((r) => r.how === 'patched' && r.byNames < r.patched), `some records by folders (${show(runs)})`);
+});
+
+test('more than 8 folders of lone sidecars changed at once: through the index (knownChanged)', async (t) => {
+  const many: Step[] = [
+    ['nine lone sidecars', (root, _o, r) => { for (let g = 0; g < 9; g++) edit(join(root, `games/g${g}/note.json`), r); }],
+    ['nine again and a photo', (root, _o, r) => { for (let g = 0; g < 9; g++) edit(join(root, `games/g${g}/note.json`), r); edit(join(root, 'photos/p1.json'), r); }],
+    ['nine own photos', (root, _o, r) => { for (let g = 0; g < 9; g++) edit(join(root, `games/g${g}/own.json`), r); }],
+    ['nine lookalike lone sidecars', (root, _o, r) => { for (let g = 0; g < 9; g++) edit(join(root, `games/g${g}/raw.json`), r); }],
+  ];
+  await sequence(t, 'many', many, ['validate', 'stats op', 'format-stats'], {}, 10);
+});
+
+test('the root through a symlink: by names and by folders, few and many folders', async (t) => {
+  const steps: Step[] = [
+    ed('games/g0/note.json'),
+    ed('photos/p1.json'),
+    ['nine lone sidecars', (root, _o, r) => { for (let g = 0; g < 9; g++) edit(join(root, `games/g${g}/note.json`), r); }],
+    ed('games/g3/own.json'),
+  ];
+  await sequence(t, 'via', steps, ['validate', 'stats op'], {}, 10, true);
+});
+
+for (const engine of ['inline', 'threads'] as const) {
+  test(`engine ${engine}: the game sequence`, async (t) => {
+    await sequence(t, engine, GAME_STEPS.slice(0, 9), ['validate', 'stats op'], { engine });
+  });
+}

@@ -1,0 +1,106 @@
+/**
+ * attack23: a patch of records by names (a photo's group) and by folders (lone sidecars) in one
+ * run, with problems in both sub-scans: symlinked sidecars whose targets outside the root are
+ * removed read as unreadable (NOT_FOUND), one problem each. The patch merges both sub-scans'
+ * problems by tree position and keeps the first 200 (scan.ts MAX_PROBLEMS_KEPT): order, count and
+ * `complete` must be what `index: false` gives, with few folders (read directly:
+ * PATCH_FOLDERS_READ) and many (through the index, IndexOptions.knownChanged), and with more than
+ * 200 problems. The targets put back, then removed again: each run the same as without the index.
+ */
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { FAKE_JPEG, makeTree, sidecarData, testDir, type TreeNode } from './helpers/tree.js';
+import { commands, edit, firstDiff, show, warm, type CmdName, type CmdOpts, type Run } from './helpers/attack23.js';
+
+interface Shape {
+  folders: number;
+  photos: number;
+  /** Per folder: photos whose sidecar is a link out of the root (by names). */
+  linked: number;
+  /** Per folder: lone sidecars that are links out of the root (by folders). */
+  lone: number;
+}
+
+function library(t: TestContext, s: Shape): { root: string; outside: string; indexPath: string; targets: string[] } {
+  const dir = testDir(t, 'attack23-mixed-');
+  const root = join(dir, 'lib');
+  const outside = join(dir, 'out');
+  const spec: Record<string, TreeNode> = {};
+  const out: Record<string, TreeNode> = {};
+  const small = (name: string, faces: number) => ({ json: sidecarData(name, faces, 2) });
+  const targets: string[] = [];
+  for (let f = 0; f < s.folders; f++) {
+    // Linked and lone names spread among the photos' names (positions interleave in tree order).
+    for (let k = 0; k < s.photos; k++) {
+      spec[`f${f}/p${String(k).padStart(3, '0')}.jpg`] = FAKE_JPEG;
+      spec[`f${f}/p${String(k).padStart(3, '0')}.json`] = small(`p${k}.jpg`, k % 3);
+    }
+    for (let k = 0; k < s.linked; k++) {
+      const n = `p${String(k * 7).padStart(3, '0')}x`;
+      spec[`f${f}/${n}.jpg`] = FAKE_JPEG;
+      spec[`f${f}/${n}.json`] = { symlink: join(outside, `f${f}-${n}.json`) };
+      out[`f${f}-${n}.json`] = small(`${n}.jpg`, 1);
+      targets.push(`f${f}-${n}.json`);
+    }
+    for (let k = 0; k < s.lone; k++) {
+      const n = `l${String(k * 5).padStart(3, '0')}`;
+      spec[`f${f}/${n}.json`] = { symlink: join(outside, `f${f}-${n}.json`) };
+      out[`f${f}-${n}.json`] = small(`${n}.jpg`, 2);
+      targets.push(`f${f}-${n}.json`);
+    }
+  }
+  makeTree(out, outside);
+  makeTree(spec, root);
+  return { root, outside, indexPath: join(dir, 'idx', 'index'), targets };
+}
+
+async function attack(t: TestContext, label: string, shape: Shape, names: CmdName[], broken: (targets: string[]) => string[], o: CmdOpts = {}): Promise<void> {
+  for (const name of names) {
+    const { root, outside, indexPath, targets } = library(t, shape);
+    const runs: Run[] = [];
+    const cmd = commands(root, indexPath, runs, o)[name];
+    await warm(cmd, runs, `${label} ${name}`, root);
+    const gone = broken(targets);
+    const saved = new Map(gone.map((n) => [n, readFileSync(join(outside, n))]));
+    const step = async (what: string, expectPatched: boolean) => {
+      const want = await cmd(false);
+      const from = runs.length;
+      const got = await cmd(true);
+      assert.ok(got === want, `${label}: ${name} ${what} (${show(runs.slice(from))}): ${firstDiff(got, want)}`);
+      const again = await cmd(true);
+      assert.ok(again === want, `${label}: ${name} ${what} again (${show(runs.slice(from))}): ${firstDiff(again, want)}`);
+      if (expectPatched) assert.equal(runs[from].how, 'patched', `${label}: ${name} ${what} patched (${show(runs.slice(from))})`);
+      return runs.slice(from);
+    };
+    for (const n of gone) rmSync(join(outside, n));
+    const plain = JSON.parse(await cmd(false)) as { scan?: { problemCount: number; problems: unknown[] } };
+    if (plain.scan) assert.equal(plain.scan.problemCount, gone.length, `${label}: ${name}: a problem per removed target`);
+    const r = await step('targets removed', true);
+    assert.ok(r[0].byNames > 0 && r[0].byNames < r[0].patched, `${label}: ${name}: records by names and by folders (${show(r)})`);
+    for (const [n, b] of saved) writeFileSync(join(outside, n), b);
+    await step('targets put back', true);
+    // Removed again, and a photo sidecar edited beside them.
+    for (const n of gone) rmSync(join(outside, n));
+    edit(join(root, 'f0', 'p001.json'), 1);
+    await step('removed again, a photo edited', true);
+  }
+}
+
+test('a few problems by names and by folders in one folder and another, merged in tree order', async (t) => {
+  await attack(t, 'few', { folders: 3, photos: 30, linked: 3, lone: 3 }, ['validate', 'validate kept', 'stats', 'stats op', 'format-stats'], (ts) => ts.filter((_, i) => i % 2 === 0));
+});
+
+test('more than 200 problems over many folders (the folder sub-scan through the index)', async (t) => {
+  await attack(t, 'many folders', { folders: 26, photos: 80, linked: 4, lone: 4 }, ['validate', 'stats'], (ts) => ts);
+});
+
+test('more than 200 problems in a few folders (the folder sub-scan reads them)', async (t) => {
+  await attack(t, 'few folders', { folders: 8, photos: 250, linked: 13, lone: 13 }, ['validate'], (ts) => ts);
+});
+
+
+test('more than 200 problems, by names and by folders, on the threads engine', async (t) => {
+  await attack(t, 'threads', { folders: 26, photos: 80, linked: 4, lone: 4 }, ['validate'], (ts) => ts, { engine: 'threads' });
+});
