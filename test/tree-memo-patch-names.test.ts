@@ -232,3 +232,26 @@ test('a crafted delta\'s group names (not strings, one short): the delta is not 
     assert.equal(await cmd(true), await cmd(false), `${label}: the run after`);
   }
 });
+
+test('a memo\'s lazy part (what only a patch reads, at the end of its file) is not read by a run answered whole; damaged, a patch is a miss', async (t) => {
+  const { root } = library(t);
+  const runs: IndexRunStats[] = [];
+  const cmd = commands(root, runs).validate;
+  await warm(cmd, runs, 'lazy');
+  const idx = join(root, '.image-sidecar');
+  const memos = readdirSync(idx).filter((n) => /^index\.memo-[0-9a-f]{16}$/.test(n));
+  assert.equal(memos.length, 1);
+  // The last byte of the file flipped: the lazy part's own CRC-32 no longer holds, the file's does.
+  const file = join(idx, memos[0]);
+  const bytes = readFileSync(file);
+  bytes[bytes.length - 1] ^= 0xff;
+  writeFileSync(file, bytes);
+  const plain = await cmd(false);
+  assert.equal(await cmd(true), plain);
+  assert.ok(runs.at(-1)!.memo === true && runs.at(-1)!.memoPatched === undefined, 'answered whole without the lazy part');
+  change(join(root, 'top.json'), 'same size');
+  const plain2 = await cmd(false);
+  assert.equal(await cmd(true), plain2);
+  assert.notEqual(runs.at(-1)!.memo, true, 'no patch from a damaged lazy part');
+  assert.equal(await cmd(true), plain2);
+});

@@ -41,32 +41,33 @@ export type MemoCommandName = keyof ReturnType<typeof memoCommands>;
 
 /** A memo's first JSON part as a run writes it. */
 export interface MemoMain {
-  head: { lazyBytes: number; rowBytes: number };
+  head: { lazyBytes: number; lazyCrc: number; rowBytes: number };
   payload: Record<string, unknown>;
 }
 
-/** A memo file's parts: its JSON part, then its lazy part and the rest (rows, paths, identities) as bytes. */
+/** A memo file's parts: its JSON part, the rest (rows, paths, identities) and its lazy part (at the end) as bytes. */
 function memoParts(file: string) {
   const buf = readFileSync(file);
   const magicLen = buf.indexOf(0x0a) + 1;
   const jsonLen = buf.readUInt32LE(magicLen);
   const body = magicLen + 8;
   const main = JSON.parse(buf.toString('utf8', body, body + jsonLen)) as MemoMain;
-  const lazyAt = body + jsonLen;
-  return { buf, magicLen, body, main, lazy: buf.subarray(lazyAt, lazyAt + main.head.lazyBytes), rest: buf.subarray(lazyAt + main.head.lazyBytes) };
+  const lazyAt = buf.length - main.head.lazyBytes;
+  return { buf, magicLen, body, main, lazy: buf.subarray(lazyAt), rest: buf.subarray(body + jsonLen, lazyAt) };
 }
 
 /**
  * A memo file written again: `main` as its JSON part (any JSON value: a craft may write one no run
- * writes), `lazy` and `rest` after it; the lazy part's length in the head read (`p.main`) and the
- * CRC-32 made to match.
+ * writes), `rest` and `lazy` after it; the lazy part's length and CRC-32 in the head read
+ * (`p.main`) and the file's CRC-32 made to match.
  */
 function writeMemoParts(file: string, p: ReturnType<typeof memoParts>, main: unknown, lazy: Buffer, rest: Buffer = p.rest): void {
   p.main.head.lazyBytes = lazy.length;
+  p.main.head.lazyCrc = crc32(lazy) >>> 0;
   const mainBytes = Buffer.from(JSON.stringify(main));
-  const out = Buffer.concat([p.buf.subarray(0, p.magicLen), Buffer.alloc(8), mainBytes, lazy, rest]);
+  const out = Buffer.concat([p.buf.subarray(0, p.magicLen), Buffer.alloc(8), mainBytes, rest, lazy]);
   out.writeUInt32LE(mainBytes.length, p.magicLen);
-  out.writeUInt32LE(crc32(out.subarray(p.body)) >>> 0, p.magicLen + 4);
+  out.writeUInt32LE(crc32(out.subarray(p.body, out.length - lazy.length)) >>> 0, p.magicLen + 4);
   writeFileSync(file, out);
 }
 
