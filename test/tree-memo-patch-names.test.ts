@@ -10,9 +10,9 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { formatStats, stats, validate, type IndexOptions, type IndexRunStats, type ValidationResult } from '../src/index.js';
+import type { IndexOptions, IndexRunStats } from '../src/index.js';
 import { encodeSidecar } from '../src/formats/codec.js';
-import { craftDelta, craftMemo, noTimes, photoSpec } from './helpers/memo.js';
+import { craftDelta, craftMemo, memoCommandsWith, photoSpec } from './helpers/memo.js';
 import { FAKE_JPEG, makeTree, sidecarData, testDir } from './helpers/tree.js';
 
 const bin = (name: string, faces = 1) => encodeSidecar(sidecarData(name, faces, 4) as never, 'bin');
@@ -79,21 +79,9 @@ function change(file: string, how: How): void {
   if (how === 'same size') utimesSync(file, before.atime, before.mtime);
 }
 
-/** Every memo command, with the index (each run's figures into `runs`) or without, as text. */
+/** The memo commands (helpers/memo.ts), each run's figures into `runs`. */
 function commands(root: string, runs: IndexRunStats[], extra: Partial<IndexOptions> = {}) {
-  const index: IndexOptions = { path: join(root, '.image-sidecar', 'index'), racyMarginMs: 0, onStats: (s) => void runs.push(s), ...extra };
-  const ix = (w: boolean) => (w ? index : false);
-  return {
-    validate: async (w: boolean) => {
-      const results: ValidationResult[] = [];
-      const r = await validate(root, { index: ix(w), resultsOnly: true, onResult: (x) => void results.push(x) });
-      return noTimes({ results, ...r });
-    },
-    'validate kept': async (w: boolean) => noTimes(await validate(root, { index: ix(w) })),
-    stats: async (w: boolean) => noTimes(await stats(root, { index: ix(w) })),
-    'stats op': async (w: boolean) => noTimes(await stats(root, { index: ix(w), operationType: 'face_detection', list: true })),
-    'format-stats': async (w: boolean) => noTimes(await formatStats(root, { index: ix(w) })),
-  };
+  return memoCommandsWith(root, { path: join(root, '.image-sidecar', 'index'), racyMarginMs: 0, onStats: (s) => void runs.push(s), ...extra });
 }
 type Name = keyof ReturnType<typeof commands>;
 const NAMES: Name[] = ['validate', 'validate kept', 'stats', 'stats op', 'format-stats'];

@@ -339,18 +339,10 @@ function readFrame(file: string, magic: Buffer): { buf: Buffer; value: Record<st
  * the file's size whose lazy part at the end is read when asked (`readLazy`): null as readFrame.
  */
 function readMemoFrame(file: string): { buf: Buffer; value: Record<string, unknown>; end: number; lazyAt: number } | null {
-  let fd: number;
-  try {
-    fd = openSync(file, READ_FLAGS);
-  } catch {
-    return null;
-  }
-  try {
-    const st = fstatSync(fd);
+  return withFramedFile(file, (fd, size) => {
     const body = MAGIC.length + 8;
-    if (!st.isFile() || st.size > MEMO_MAX_BYTES || st.size < body) return null;
     // (Pages of the lazy part are not touched until it is read.)
-    const buf = Buffer.allocUnsafe(st.size);
+    const buf = Buffer.allocUnsafe(size);
     if (!readRange(fd, buf, 0, body) || buf.compare(MAGIC, 0, MAGIC.length, 0, MAGIC.length) !== 0) return null;
     const end = body + buf.readUInt32LE(MAGIC.length);
     if (end > buf.length || !readRange(fd, buf, body, end)) return null;
@@ -366,11 +358,7 @@ function readMemoFrame(file: string): { buf: Buffer; value: Record<string, unkno
     const lazyAt = buf.length - (lazyBytes as number);
     if (!readRange(fd, buf, end, lazyAt) || (crc32(buf.subarray(body, lazyAt)) >>> 0) !== buf.readUInt32LE(MAGIC.length + 4)) return null;
     return { buf, value: value as Record<string, unknown>, end, lazyAt };
-  } catch {
-    return null;
-  } finally {
-    closeSync(fd);
-  }
+  });
 }
 
 /**
@@ -405,9 +393,20 @@ function readRange(fd: number, buf: Buffer, from: number, to: number): boolean {
 
 /** The file read whole, bounded (null: nothing there, too big, or not readable). */
 function readBounded(file: string): Buffer | null {
+  return withFramedFile(file, (fd, size) => {
+    const buf = Buffer.allocUnsafe(size);
+    return readRange(fd, buf, 0, size) ? buf : null;
+  });
+}
+
+/**
+ * `read` of a memo's or a delta's file (its descriptor and size), or null: nothing there, not a
+ * regular file, too big or too small for a frame, or not readable. O_NONBLOCK (READ_FLAGS): a FIFO
+ * at a memo's name must not block the run forever (fstat refuses it).
+ */
+function withFramedFile<T>(file: string, read: (fd: number, size: number) => T | null): T | null {
   let fd: number;
   try {
-    // O_NONBLOCK (READ_FLAGS): a FIFO at a memo's name must not block the run forever (fstat refuses it).
     fd = openSync(file, READ_FLAGS);
   } catch {
     return null;
@@ -415,14 +414,7 @@ function readBounded(file: string): Buffer | null {
   try {
     const st = fstatSync(fd);
     if (!st.isFile() || st.size > MEMO_MAX_BYTES || st.size < MAGIC.length + 8) return null;
-    const buf = Buffer.allocUnsafe(st.size);
-    let got = 0;
-    while (got < buf.length) {
-      const n = readSync(fd, buf, got, buf.length - got, got);
-      if (n === 0) return null;
-      got += n;
-    }
-    return buf;
+    return read(fd, st.size);
   } catch {
     return null;
   } finally {

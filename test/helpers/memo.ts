@@ -16,7 +16,11 @@ export type How = 'whole' | 'patched' | 'none';
 
 /** Every command with the index (`w`) or without, as text; each run with the index says how it was answered into `runs`. */
 export function memoCommands(root: string, indexPath: string, runs: How[], racyMarginMs = 0) {
-  const index: IndexOptions = { path: indexPath, racyMarginMs, onStats: (s: IndexRunStats) => runs.push(s.memo ? (s.memoPatched ? 'patched' : 'whole') : 'none') };
+  return memoCommandsWith(root, { path: indexPath, racyMarginMs, onStats: (s: IndexRunStats) => runs.push(s.memo ? (s.memoPatched ? 'patched' : 'whole') : 'none') });
+}
+
+/** memoCommands with these index options (a test that reads each run's figures: its own `onStats`). */
+export function memoCommandsWith(root: string, index: IndexOptions) {
   const ix = (w: boolean) => (w ? index : false);
   return {
     validate: async (w: boolean) => {
