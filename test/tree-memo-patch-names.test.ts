@@ -10,7 +10,7 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { IndexOptions, IndexRunStats } from '../src/index.js';
+import { indexStatus, type IndexOptions, type IndexRunStats } from '../src/index.js';
 import { encodeSidecar } from '../src/formats/codec.js';
 import { craftDelta, craftMemo, memoCommandsWith, photoSpec } from './helpers/memo.js';
 import { FAKE_JPEG, makeTree, sidecarData, testDir } from './helpers/tree.js';
@@ -137,6 +137,21 @@ test('a patch makes groups of several names again from their names: two images, 
 test('a symlinked sidecar edited through its target: its record by names, the lone target\'s by its folder; one outside the root', async (t) => {
   await attack(t, 'link inside', [['store/IMG_4.json', 'same size']], { made: 2, byNames: 1 });
   await attack(t, 'link outside', [['/IMG_5.json', 'resized']], { made: 1, byNames: 1 });
+});
+
+test('index status says how the last run\'s memo was patched', async (t) => {
+  const { root } = library(t);
+  const runs: IndexRunStats[] = [];
+  const cmd = commands(root, runs).validate;
+  await warm(cmd, runs, 'status');
+  assert.equal(indexStatus(root).last_run?.memo_patched, undefined, 'answered whole');
+  change(join(root, 'top.json'), 'same size');
+  change(join(root, 'lone/orphan.json'), 'resized');
+  assert.equal(await cmd(true), await cmd(false));
+  const last = indexStatus(root).last_run;
+  assert.equal(last?.memo, true);
+  assert.equal(last?.memo_patched, 2);
+  assert.equal(last?.memo_patched_by_names, 1);
 });
 
 test('lone sidecars (a lookalike, an orphan) and photos in one patch; corrupt and unreadable ones: findings, and problems in tree order', async (t) => {

@@ -197,8 +197,11 @@ export interface LastRun {
   sidecars: number;
   /** Scan records served from folder records (no pairing, no per-file decode; docs/INDEX.md). */
   records_served?: number;
-  /** A tree memo answered the run: its output as stored, every check it lists as it was. */
+  /** A tree memo answered the run: its output as stored, every check it lists as it was (or patched: below). */
   memo?: boolean;
+  /** The memo was patched: records made again (their sidecars changed), and of them the ones made from their names. */
+  memo_patched?: number;
+  memo_patched_by_names?: number;
 }
 
 /** The figures of the last run next to the index (`index status`); written even when the index is not. */
@@ -256,7 +259,8 @@ export async function noteMemoRun(location: IndexLocation, opts: IndexOptions, m
   const sidecars = checks[1];
   try {
     await removeStaleTempFiles(dirname(path)).catch(() => undefined);
-    writeLastRun(path, { at: new Date().toISOString(), hits: sidecars, misses: 0, recorded: 0, sidecars, records_served: made?.recordsServed ?? 0, memo: true });
+    const patch = patched !== null && patched.made > 0 ? { memo_patched: patched.made, memo_patched_by_names: patched.byNames } : {};
+    writeLastRun(path, { at: new Date().toISOString(), hits: sidecars, misses: 0, recorded: 0, sidecars, records_served: made?.recordsServed ?? 0, memo: true, ...patch });
   } catch (e) {
     opts.onWarning?.(`index ${path}: last run not noted (${errors.fromFs(e, path).message})`);
   }
