@@ -10,7 +10,7 @@ import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renam
 import { basename, dirname, join } from 'node:path';
 import { clearIndex, formatStats, indexStatus, stats, validate, type IndexOptions, type IndexRunStats, type ValidationResult } from '../src/index.js';
 import { saveSidecar } from '../src/ops/save.js';
-import { CheckLog, loadMemo, memoPlace, sameThroughJson, storeMemo, storeMemoDelta } from '../src/incremental/tree-memo.js';
+import { CheckLog, loadMemo, MemoMovedError, memoPlace, sameThroughJson, storeMemo, storeMemoDelta } from '../src/incremental/tree-memo.js';
 import { resolveIndexLocation } from '../src/incremental/location.js';
 import { identityBytes, statIdentityAny } from '../src/incremental/identity.js';
 import { lookupEntry } from '../src/discovery/resolve-link.js';
@@ -612,4 +612,34 @@ test('tree memo: a hit\'s racy test read where its identities are (anyRacyNow) a
   assert.equal(hit.anyRacyNow(between), hit.checksNow().anyRacy(between));
   assert.equal(hit.anyRacyNow(now - 60_000_000_000n), true, 'the file rewritten now is racy for a cutoff a minute ago');
   assert.equal(hit.anyRacyNow(now - 3_600_000_000_000n * 2n), true);
+});
+
+test('tree memo: the lazy part is read when asked, from the file as the run loaded it; a memo written again meanwhile is a MemoMovedError', (t) => {
+  const dir = testDir(t, 'isc-memo-lazy-');
+  mkdirSync(join(dir, 'lib'));
+  const location = resolveIndexLocation(join(dir, 'lib'), { path: join(dir, 'index') });
+  const place = memoPlace(location, join(dir, 'lib'), ['lazy'])!;
+  const logOf = () => {
+    const log = new CheckLog();
+    log.dir(location.rootReal, identityBytes(statIdentityAny(location.rootReal)!), false);
+    return log;
+  };
+  assert.equal(storeMemo(place, logOf(), { v: 1 }, Buffer.from('the lazy part, first')), true);
+  const hit = loadMemo(place)!;
+  assert.ok(hit);
+  // Written again (another generation, as long or not) between the load and the patch's read.
+  assert.equal(storeMemo(place, logOf(), { v: 2 }, Buffer.from('the lazy part, again, longer')), true);
+  assert.throws(() => hit.lazy(), MemoMovedError);
+  // The one loaded now reads its own.
+  assert.deepEqual(loadMemo(place)!.lazy(), Buffer.from('the lazy part, again, longer'));
+  // Written again as long (the same sizes, other bytes): its checksum tells.
+  const sameSize = loadMemo(place)!;
+  const size = statSync(place.file).size;
+  assert.equal(storeMemo(place, logOf(), { v: 3 }, Buffer.from('the lazy part, again, LONGER')), true);
+  assert.equal(statSync(place.file).size, size, 'a memo as long');
+  assert.throws(() => sameSize.lazy(), MemoMovedError);
+  // Gone meanwhile.
+  const hit2 = loadMemo(place)!;
+  rmSync(place.file);
+  assert.throws(() => hit2.lazy(), MemoMovedError);
 });

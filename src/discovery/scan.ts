@@ -12,7 +12,7 @@ import type { Category, Options, SidecarExt, SidecarNaming } from '../types.js';
 import { CATEGORIES } from '../types.js';
 import { DEFAULT_RACY_MARGIN_MS, noteMemoRun, ScanIndex, type IndexOptions, type IndexRunStats, type Pending } from '../incremental/scan-index.js';
 import { encodeMemoRecords, groupEntriesOf, groupNamesOf, MemoRecordsView, type MemoRecordColumns } from './memo-records.js';
-import { CheckLog, dropMemoDelta, fileCheckFinder, filePathsOf, loadMemo, MEMO_MAX_FILES, memoPlace, MemoSpool, numbersKeptByJson, storeMemo, storeMemoDelta, type MemoHit } from '../incremental/tree-memo.js';
+import { CheckLog, dropMemoDelta, fileCheckFinder, filePathsOf, loadMemo, MEMO_MAX_FILES, MemoMovedError, memoPlace, MemoSpool, numbersKeptByJson, storeMemo, storeMemoDelta, type MemoHit } from '../incremental/tree-memo.js';
 import { racyCutoffNs } from '../incremental/entry.js';
 import { identityBytes, statIdentityAny } from '../incremental/identity.js';
 import { isCacheable, memoCodeDigest, optionsKey } from '../incremental/key.js';
@@ -716,7 +716,9 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
           answer = await answerFrom(hit);
         } catch (e) {
           if (opts.signal?.aborted) throw e;
-          if (hit.delta !== null) dropMemoDelta(place); // the next run reads the memo alone (and patches)
+          // The next run reads the memo alone (and patches), unless the memo itself moved meanwhile
+          // (its delta may be the new memo's).
+          if (hit.delta !== null && !(e instanceof MemoMovedError)) dropMemoDelta(place);
           answer = null;
         }
         patching = false;

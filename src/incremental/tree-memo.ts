@@ -362,19 +362,25 @@ function readMemoFrame(file: string): { buf: Buffer; value: Record<string, unkno
 }
 
 /**
+ * A memo's lazy part was not there as its head said when a patch read it: another run wrote the
+ * memo again meanwhile (or it was damaged). The patch is a miss; the memo's delta, which may be
+ * the new memo's, is left alone.
+ */
+export class MemoMovedError extends Error {}
+
+/**
  * A memo's lazy part (`buf` from `lazyAt` to its end) read into `buf` from the file: the file must
- * still be as long and the bytes have their CRC-32, else a TypeError (another memo written there
- * meanwhile, a damaged one: the caller's patch is a miss).
+ * still be as long and the bytes have their CRC-32, else a MemoMovedError.
  */
 function readLazy(file: string, buf: Buffer, lazyAt: number, crc: number): Buffer {
   let fd: number;
   try {
     fd = openSync(file, READ_FLAGS);
   } catch {
-    throw new TypeError('a memo\'s lazy part: the file is gone');
+    throw new MemoMovedError('a memo\'s lazy part: the file is gone');
   }
   try {
-    if (!(fstatSync(fd).size === buf.length && readRange(fd, buf, lazyAt, buf.length) && (crc32(buf.subarray(lazyAt)) >>> 0) === crc)) throw new TypeError('a memo\'s lazy part: not the one its head names');
+    if (!(fstatSync(fd).size === buf.length && readRange(fd, buf, lazyAt, buf.length) && (crc32(buf.subarray(lazyAt)) >>> 0) === crc)) throw new MemoMovedError('a memo\'s lazy part: not the one its head names');
     return buf.subarray(lazyAt);
   } finally {
     closeSync(fd);
