@@ -815,11 +815,6 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
     }
     const rowBefore = (i: number): Row => (fromDelta.has(i) ? fromDelta.get(i)! : rowStored(i));
     begin();
-    // The records of those keys, as a shard of just these keys makes them (same tree positions).
-    // Their folders by step, each listed alone when its key's folder (NFC) is the NFC form of one
-    // folder the memo checked inside the root, by name on disk (KELVIN SIGN and K are one key: two
-    // such folders, or none, and every folder is walked). The records made must read the files
-    // they read before (below): a folder at another step than the memo's makes none of them.
     const byKeyDir = foldersByKeyDir(hit.dirPaths(), rootReal);
     // Each record paired again from the names the memo keeps of it when it has them and its folder
     // is known (ScanOptions.givenGroups: its folder's identity held, so its listing and its group
@@ -838,9 +833,9 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
     const folders = new Map<number, string | null>();
     for (const i of dirty) {
       const { dir, root } = keyParts(lazy.key(i));
-      const on = byKeyDir.get(dir);
+      const on = byKeyDir.get(dir) ?? null;
       const step = lazy.step(i);
-      const entries = on === undefined || on === null ? null : groupEntriesOf(groupOf(i), root);
+      const entries = on === null ? null : groupEntriesOf(groupOf(i), root);
       if (entries !== null) {
         given.push({ step, position: lazy.position(i), rel: on!, entries });
         byNames.push(i);
@@ -848,7 +843,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
       }
       byFolders.push(i);
       keys.add(lazy.key(i));
-      folders.set(step, folders.get(step) === null || on === undefined || on === null ? null : on);
+      folders.set(step, folders.get(step) === null ? null : on);
     }
     const filePaths = hit.filePaths();
     const knownChanged = new Set(hit.changed.at.map((at) => filePaths[at]));

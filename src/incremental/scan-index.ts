@@ -139,8 +139,8 @@ export interface IndexRunStats {
   memoPatched?: number;
   /**
    * With memoPatched: of those records, the ones paired again from the names the memo keeps of
-   * them (no folder listed, nothing looked up in the index); the others' folders were listed (the
-   * index's listings) and their keys' names paired, as a shard does.
+   * them (no folder listed, nothing looked up in the index); the others' folders were listed (read,
+   * or the index's listings) and their keys' names paired, as a shard does.
    */
   memoPatchedByNames?: number;
   /** The warm checks' stats went the fast path (identity.ts IdentityScratch; off: `fastStat: false`). */
@@ -257,9 +257,11 @@ export async function noteMemoRun(location: IndexLocation, opts: IndexOptions, m
   warnLocation(location, opts);
   const { path } = location;
   const sidecars = checks[1];
+  // A patch's records made again (none: answered whole).
+  const madeAgain = patched !== null && patched.made > 0 ? patched : null;
   try {
     await removeStaleTempFiles(dirname(path)).catch(() => undefined);
-    const patch = patched !== null && patched.made > 0 ? { memo_patched: patched.made, memo_patched_by_names: patched.byNames } : {};
+    const patch = madeAgain !== null ? { memo_patched: madeAgain.made, memo_patched_by_names: madeAgain.byNames } : {};
     writeLastRun(path, { at: new Date().toISOString(), hits: sidecars, misses: 0, recorded: 0, sidecars, records_served: made?.recordsServed ?? 0, memo: true, ...patch });
   } catch (e) {
     opts.onWarning?.(`index ${path}: last run not noted (${errors.fromFs(e, path).message})`);
@@ -279,7 +281,7 @@ export async function noteMemoRun(location: IndexLocation, opts: IndexOptions, m
     delta: false,
     memo: true,
     fastStat,
-    ...(patched !== null && patched.made > 0 ? { memoPatched: patched.made, memoPatchedByNames: patched.byNames } : {}),
+    ...(madeAgain !== null ? { memoPatched: madeAgain.made, memoPatchedByNames: madeAgain.byNames } : {}),
   });
 }
 

@@ -304,8 +304,9 @@ function rowOf(buf: Buffer, at: number, len: number, i: number): unknown {
 
 /**
  * The frame a memo and a delta share: `magic`, u32 LE length of the JSON part, u32 LE CRC-32 of
- * everything after this field, the JSON part, then what the file adds. `seal` writes the length
- * and the checksum into such bytes.
+ * everything after this field (but the last `unsealed` bytes: a memo's lazy part, checked by its
+ * own CRC-32), the JSON part, then what the file adds. `seal` writes the length and the checksum
+ * into such bytes.
  */
 function seal(magic: Buffer, out: Buffer, jsonLen: number, unsealed = 0): Buffer {
   out.writeUInt32LE(jsonLen, magic.length);
