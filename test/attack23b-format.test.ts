@@ -12,20 +12,9 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
-import { makeTree, testDir } from './helpers/tree.js';
-import { photoSpec } from './helpers/memo.js';
-import { commands, edit, firstDiff, memoFiles, show, warm, type Run } from './helpers/attack23.js';
+import { commands, edit, firstDiff, memoFiles, show, smallLibrary, warm, type Run } from './helpers/attack23.js';
 
-function library(t: TestContext): { root: string; indexPath: string; idx: string } {
-  const dir = testDir(t, 'attack23b-format-');
-  const { spec, photo, fill } = photoSpec();
-  photo('top');
-  photo('a/b', 2);
-  fill(3);
-  const root = makeTree(spec, join(dir, 'lib'));
-  const idx = join(dir, 'idx');
-  return { root, indexPath: join(idx, 'index'), idx };
-}
+const library = (t: TestContext) => smallLibrary(t, 'attack23b-format-');
 
 interface Layout {
   buf: Buffer;

@@ -13,9 +13,7 @@ import { syncBuiltinESMExports } from 'node:module';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { makeTree, testDir } from './helpers/tree.js';
-import { photoSpec } from './helpers/memo.js';
-import { commands, edit, firstDiff, memoFiles, show, warm, type Run } from './helpers/attack23.js';
+import { commands, edit, firstDiff, memoFiles, show, smallLibrary, warm, type Run } from './helpers/attack23.js';
 
 /** When set: called at every openSync of `path`, with the count of opens of it so far (1 = the first). */
 let hook: { path: string; n: number; at: (n: number) => void } | null = null;
@@ -26,16 +24,7 @@ fs.openSync = function (this: unknown, ...args: Parameters<typeof fs.openSync>) 
 } as typeof fs.openSync;
 syncBuiltinESMExports();
 
-function library(t: TestContext): { root: string; indexPath: string; idx: string; dir: string } {
-  const dir = testDir(t, 'attack23b-race-');
-  const { spec, photo, fill } = photoSpec();
-  photo('top');
-  photo('a/b', 2);
-  fill(3);
-  const root = makeTree(spec, join(dir, 'lib'));
-  const idx = join(dir, 'idx');
-  return { root, indexPath: join(idx, 'index'), idx, dir };
-}
+const library = (t: TestContext) => smallLibrary(t, 'attack23b-race-');
 
 type Swap = (file: string, memos: { before: Buffer; sameTree: Buffer; changed: Buffer }, dir: string) => void;
 

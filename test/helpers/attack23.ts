@@ -9,7 +9,8 @@ import { readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from '
 import { join } from 'node:path';
 import { formatStats, scan, stats, validate, type IndexOptions, type IndexRunStats, type ValidationResult } from '../../src/index.js';
 import type { EngineKind } from '../../src/types.js';
-import { noTimes } from './memo.js';
+import { noTimes, photoSpec } from './memo.js';
+import { makeTree, testDir } from './tree.js';
 import { firstDiff } from './attack22.js';
 
 export type How = 'whole' | 'patched' | 'none';
@@ -105,3 +106,15 @@ export function deltaFiles(dir: string): string[] {
 
 export { firstDiff };
 export const overwrite = (p: string, text: string | Buffer) => writeFileSync(p, text);
+
+/** A small library (two photos, three filler folders) in a fresh folder `prefix…`, its index in `idx/` beside it. */
+export function smallLibrary(t: { after: (fn: () => void) => void }, prefix: string): { root: string; indexPath: string; idx: string; dir: string } {
+  const dir = testDir(t, prefix);
+  const { spec, photo, fill } = photoSpec();
+  photo('top');
+  photo('a/b', 2);
+  fill(3);
+  const root = makeTree(spec, join(dir, 'lib'));
+  const idx = join(dir, 'idx');
+  return { root, indexPath: join(idx, 'index'), idx, dir };
+}
