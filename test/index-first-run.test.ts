@@ -1,9 +1,9 @@
 /**
  * The first run (the index holds nothing yet): entries are made by the thread that read each file
- * (identity by fstat of the descriptor read, incremental/entry.ts) and links are resolved and
- * their entries made by the engine (dir-cache.ts LinkEntries). These tests try to make those
- * entries wrong: a file that changes between the main thread's lookup and the read, links through
- * a folder changed within the racy margin, both engines, a batch that crosses threads packed.
+ * (identity by fstat of the descriptor read, incremental/entry.ts); links are resolved by the
+ * engine as without the index and stored by the next run. These tests try to make those entries
+ * wrong: a file that changes between the main thread's lookup and the read, links through a folder
+ * changed within the racy margin, both engines, a batch that crosses threads packed.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -16,7 +16,7 @@ import { InlineRuntime } from '../src/engine/inline.js';
 import type { Runtime } from '../src/engine/runtime.js';
 import { packInspections, unpackInspections } from '../src/tasks/inspect-wire.js';
 import { inspectFiles, type FileInspection, type InspectOptions } from '../src/tasks/inspect.js';
-import { IndexReader, IndexWriter, decodeResult, entryIdentity, entryResults, filePayload, fileEntryBound, madeEntry, madeIdentity, madeResult, writeFileEntry, TABLE_FILES, TABLE_LINKS } from '../src/incremental/store.js';
+import { IndexReader, IndexWriter, decodeResult, entryIdentity, entryResults, filePayload, fileEntryBound, madeIdentity, madeResult, writeFileEntry, TABLE_FILES, TABLE_LINKS } from '../src/incremental/store.js';
 import { fileEntry, PATH_MARK } from '../src/incremental/entry.js';
 import { IdentityScratch, identityBytes, statIdentity } from '../src/incremental/identity.js';
 import { relativeTo } from '../src/fs/rel-path.js';
@@ -97,7 +97,7 @@ test('a sidecar rewritten between the lookup and the read: its entry names the b
 });
 
 for (const engine of ['inline', 'threads'] as const) {
-  test(`first run (${engine}): the engine's link entries serve the next run, which resolves nothing again and gives --no-index output`, async (t) => {
+  test(`first run (${engine}): links are resolved as without the index and none is stored; the second run resolves and stores them, the third resolves nothing; every run gives --no-index output`, async (t) => {
     const dir = testDir(t, 'isc-first-links-');
     const root = library(dir);
     const runs: IndexRunStats[] = [];
@@ -105,39 +105,47 @@ for (const engine of ['inline', 'threads'] as const) {
     const index: IndexOptions = { path: join(dir, 'index'), racyMarginMs: 0, onStats: (s) => runs.push(s) };
     const none = text(await validate(root, { engine, workers: 2 }));
     const noneStats = text(await stats(root, { engine, workers: 2, list: true }));
+    const linkEntries = () => {
+      const reader = IndexReader.open(index.path!)!;
+      try {
+        return reader.count(TABLE_LINKS);
+      } finally {
+        reader.close();
+      }
+    };
     assert.equal(text(await validate(root, { engine, workers: 2, index })), none, 'first run');
     assert.equal(runs[0].hits, 0);
     assert.equal(runs[0].linksResolved, 5, 'every link resolved once, by the engine');
+    assert.equal(linkEntries(), 0, 'a first run stores no link');
     assert.equal(text(await validate(root, { engine, workers: 2, index })), none, 'second run');
     assert.equal(runs[1].misses, 0, 'every sidecar served');
-    assert.equal(runs[1].linksResolved, 0, 'no link resolved again');
-    assert.equal(runs[1].linksReused, 5);
-    // The link entries are there, one per link, and another command's first results join them.
+    assert.equal(runs[1].linksResolved, 5, 'every link resolved (traced) and stored');
+    assert.equal(linkEntries(), 5);
+    assert.equal(text(await validate(root, { engine, workers: 2, index })), none, 'third run');
+    assert.equal(runs[2].linksResolved, 0, 'no link resolved again');
+    // Another command's first results join the stored links.
     assert.equal(text(await stats(root, { engine, workers: 2, list: true, index })), noneStats);
-    const reader = IndexReader.open(index.path!)!;
-    try {
-      assert.equal(reader.count(TABLE_LINKS), 5);
-    } finally {
-      reader.close();
-    }
+    assert.equal(linkEntries(), 5);
   });
 }
 
-test('first run: a link in a folder changed within the racy margin gets no entry from the engine; it is resolved again next time', async (t) => {
+test('second run: a link in a folder changed within the racy margin is not stored; it is resolved again next time', async (t) => {
   const dir = testDir(t, 'isc-first-racy-');
   const root = library(dir);
   const runs: IndexRunStats[] = [];
   const index: IndexOptions = { path: join(dir, 'index'), racyMarginMs: 2000, onStats: (s) => runs.push(s) };
   const none = text(await validate(root, { engine: 'threads', workers: 2 }));
+  assert.equal(text(await validate(root, { engine: 'threads', workers: 2, index })), none);
   await sleep(2100);
-  // games/g2 changes now, right before the first run: racy; the rest is older than the margin.
+  // games/g2 changes now, right before the second run: racy; the rest is older than the margin.
   writeFileSync(join(root, 'games/g2/x.tmp'), '');
   rmSync(join(root, 'games/g2/x.tmp'));
   assert.equal(text(await validate(root, { engine: 'threads', workers: 2, index })), none);
+  assert.equal(runs[1].linksResolved, 5, 'the second run resolves every link');
   await sleep(2100); // the folder is no longer racy for the next run: its link is stored then
   assert.equal(text(await validate(root, { engine: 'threads', workers: 2, index })), none);
-  assert.equal(runs[1].linksResolved, 1, 'the link of the racy folder, resolved again');
-  assert.equal(runs[1].linksReused, 4);
+  assert.equal(runs[2].linksResolved, 1, 'the link of the racy folder, resolved again');
+  assert.equal(runs[2].linksReused, 4);
 });
 
 test('wire: index entries cross packed, byte for byte, and a batch without them carries none', () => {
@@ -202,7 +210,7 @@ function written(key: string, id: Buffer, no: number, result: string | Uint8Arra
   return len < 0 ? null : out.subarray(8, 8 + len);
 }
 
-test('store: an entry made in the reading thread (writeFileEntry, madeEntry) is the very bytes addFile / add write, and addMade copies it as it is', (t) => {
+test('store: an entry made in the reading thread (writeFileEntry) is the very bytes addFile writes, and addMade copies it as it is', (t) => {
   const dir = testDir(t, 'isc-first-made-');
   const big = 'x'.repeat((1 << 20) + 10); // an entry bigger than the writer's buffer
   const tricky = JSON.parse('{"__proto__": 1, "b": -0}') as Record<string, unknown>;
@@ -234,17 +242,16 @@ test('store: an entry made in the reading thread (writeFileEntry, madeEntry) is 
   }
   for (const [key, id, payload] of links) {
     a.add(TABLE_LINKS, key, id, [payload]);
-    b.addMade(TABLE_LINKS, key, madeEntry(TABLE_LINKS, key, id, payload)!);
+    b.add(TABLE_LINKS, key, id, [payload]);
   }
   // Beyond the format: never made (add and addFile skip such a key too).
   assert.equal(written('k'.repeat(0x10000), Buffer.alloc(40), 0, '{}'), null);
   assert.equal(written('é'.repeat(0x8000), Buffer.alloc(40), 0, '{}'), null);
-  assert.equal(madeEntry(TABLE_LINKS, 'é'.repeat(0x8000), Buffer.alloc(40), Buffer.alloc(1)), null);
   // Not an entry of that table, or not an entry at all: refused, nothing written.
-  const link = madeEntry(TABLE_LINKS, '/r/x', Buffer.alloc(40), Buffer.alloc(4))!;
-  assert.throws(() => b.addMade(TABLE_FILES, '/r/x', link));
-  assert.throws(() => b.addMade(TABLE_LINKS, '/r/x', link.subarray(0, link.length - 1)));
-  assert.throws(() => madeResult(link));
+  const file = written('x.json', Buffer.alloc(40), 0, '{}')!;
+  assert.throws(() => b.addMade(TABLE_LINKS, 'x.json', file));
+  assert.throws(() => b.addMade(TABLE_FILES, 'x.json', file.subarray(0, file.length - 1)));
+  assert.throws(() => madeResult(file.subarray(0, file.length - 1)));
   a.finish(header);
   b.finish(header);
   assert.deepEqual(readFileSync(join(dir, 'b')), readFileSync(join(dir, 'a')));

@@ -18,7 +18,6 @@ import { identityBytes, statIdentityAny } from '../incremental/identity.js';
 import { isCacheable, memoCodeDigest, optionsKey } from '../incremental/key.js';
 import { resolveIndexLocation } from '../incremental/location.js';
 import { availableParallelism } from 'node:os';
-import { takeEntry } from '../incremental/entry.js';
 import { DirSnapshots } from '../incremental/dir-cache.js';
 import { decodeRecords, FolderRecordsBuilder, restoreRecord, writeCompact, type CompactRecord, type FolderBlob } from '../incremental/folder-records.js';
 import { LinkResolver, type LinkResolution, type ResolvedLink } from './resolve-link.js';
@@ -1058,7 +1057,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
           // Built as pending() builds them, from the engine's resolutions; a link leaving the root
           // adds its target's sidecars, inspected now (rare: the engine is asked once more).
           const { groups, dir } = job.linkGroups;
-          if (index) for (let i = 0; i < results.length; i++) index.dirs.resolvedElsewhere(dir.rel, job.items[i].name, takeEntry(results[i]));
+          if (index) for (let i = 0; i < results.length; i++) index.dirs.resolvedElsewhere();
           const resolution = resolvedBy(results);
           let sends = 0;
           const built = groups.map(({ group, seq }) => {
@@ -1124,8 +1123,9 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
     // their targets when the records come back (not with the index, whose folders keep
     // resolutions; not when link targets are inspected for this scan: each record would wait for
     // a second round trip).
-    // With an index that holds nothing yet (a first run), the engine resolves them too, traced, and
-    // makes their entries (dir-cache.ts LinkEntries): there is no stored resolution to reuse.
+    // With an index that holds nothing yet (a first run), the engine resolves them too, as without
+    // the index, and none is stored: the run after it resolves them here, traced, and stores them
+    // (docs/INDEX.md "The first run").
     const linksByEngine = (!index || index.holdsNothing) && !inspectLinkTargets;
     const scanId = ++scansStarted;
     const shard = this.shard;
@@ -1141,7 +1141,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
     const lookUpAndSize = (rec: PendingRecord) => {
       itemsTotal += rec.items.length;
       if (rec.linkGroups !== undefined) itemsRun += rec.items.length;
-      else if (lookUp(rec, index!, sized)) itemsRun += rec.send!.length;
+      else if (lookUp(rec, index!, sized)) itemsRun += (rec.send ?? rec.items).length;
       runtime.expect?.(itemsTotal, itemsRun);
       if (itemsRun > 0 && !warmed) {
         warmed = true;
@@ -1666,8 +1666,16 @@ function resolvedBy(results: readonly FileInspection[]): LinkResolution {
   };
 }
 
-/** Look every item of a record up in the index: hits are kept, misses go to the engine (one stat each). True when some missed. */
+/**
+ * Look every item of a record up in the index: hits are kept, misses go to the engine (one stat each). True when some missed.
+ * An index that holds nothing (a first run) is not asked: every item goes to the engine, and
+ * `mergeHits` records each result as it comes.
+ */
 function lookUp(rec: PendingRecord, index: ScanIndex, sized: boolean): boolean {
+  if (index.holdsNothing) {
+    if (sized) for (const it of rec.items) it.size = sizeOf(it.path);
+    return rec.items.length > 0;
+  }
   const hits: (FileInspection | undefined)[] = [];
   const send: InspectItem[] = [];
   const sent: Pending[] = [];
@@ -1693,7 +1701,10 @@ function lookUp(rec: PendingRecord, index: ScanIndex, sized: boolean): boolean {
 /** The engine's results for a record's misses, recorded, merged with its hits in item order. */
 function mergeHits(rec: PendingRecord, results: readonly FileInspection[], index: ScanIndex): FileInspection[] {
   const hits = rec.hits;
-  if (!hits) return results as FileInspection[];
+  if (!hits) {
+    if (index.holdsNothing) for (let i = 0; i < results.length; i++) index.recordFirst(rec.items[i].path, results[i]);
+    return results as FileInspection[];
+  }
   const ids = rec.ids!;
   let j = 0;
   for (let i = 0; i < hits.length; i++) {

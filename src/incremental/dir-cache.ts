@@ -21,16 +21,13 @@ import { serialize } from 'node:v8';
 import type { EntryKind, ListingCache, WalkEntry } from '../discovery/walk.js';
 import { lookupEntry, LOOKUP_MEMO_ENTRIES, LookupMemo, resolveLinkTraced, unpooled, type LinkResolution, type ResolvedLink } from '../discovery/resolve-link.js';
 import { identityBytes, identityEquals, IDENTITY_BYTES } from './identity.js';
-import type { IndexEntryOut } from './entry.js';
 import { decodeLinkPayload, encodeLinkPayload } from './link-payload.js';
-import { decodeResult, entryIdentity, entryPayload, madeEntry, TABLE_DIRS, TABLE_LINKS, type IndexReader } from './store.js';
+import { decodeResult, entryIdentity, entryPayload, TABLE_DIRS, TABLE_LINKS, type IndexReader } from './store.js';
 
 /** Where this run's entries go (ScanIndex): a reference to an unchanged stored one, or a new one. */
 export interface EntrySink {
   ref(table: number, off: number): void;
   add(table: number, key: string, id: Uint8Array, payload: readonly Uint8Array[]): boolean;
-  /** A new entry made elsewhere (store.ts madeEntry: an engine thread's), under `key`. */
-  addMade(table: number, key: string, bytes: Uint8Array): boolean;
 }
 
 /** A folder's payload (v8; short keys: it is stored for every folder). No `n`: a folder links pass through. */
@@ -296,10 +293,9 @@ export class DirSnapshots implements ListingCache, LinkResolution {
     return holds;
   }
 
-  /** A link the engine resolved (LinkEntries: a run with nothing stored): counted, its entry stored. */
-  resolvedElsewhere(dirRel: string, name: string, entry: IndexEntryOut | null): void {
+  /** A link the engine resolved (a first run, which stores none: the next run resolves it traced here): counted. */
+  resolvedElsewhere(): void {
     this.linksResolved++;
-    if (entry !== null) this.sink.addMade(TABLE_LINKS, linkKey(this.rootReal, dirRel, name), entry);
   }
 
   /**
@@ -368,39 +364,4 @@ export class DirSnapshots implements ListingCache, LinkResolution {
 /** A link's key in the index: its real absolute path (the walked folder's real path, its name). */
 export function linkKey(rootReal: string, dirRel: string, name: string): string {
   return dirRel === '' ? `${rootReal}/${name}` : `${rootReal}/${dirRel}/${name}`;
-}
-
-/**
- * Links resolved by an engine thread when the index holds nothing yet (a first run): the same
- * traced resolution as the main thread's DirSnapshots (its folder identities taken in this thread,
- * before its lookups), and each link's entry made here for the main thread to copy into the spool
- * (DirSnapshots.resolvedElsewhere). One per scan and thread.
- */
-export class LinkEntries {
-  private captured: IndexEntryOut | null = null;
-  private readonly dirs: DirSnapshots;
-
-  constructor(rootReal: string, racyCutoffNs: bigint) {
-    this.dirs = new DirSnapshots(null, rootReal, rootReal, racyCutoffNs, {
-      ref: () => undefined,
-      // The entry's bytes as the index holds them: the main thread copies them into its spool.
-      add: (table, key, id, payload) => {
-        if (table === TABLE_LINKS && payload.length === 1) this.captured = madeEntry(table, key, id, payload[0]);
-        return true;
-      },
-      addMade: () => false,
-    });
-  }
-
-  resolve(linkPath: string, dirRel: string, name: string): ResolvedLink {
-    this.captured = null;
-    return this.dirs.resolve(linkPath, dirRel, name);
-  }
-
-  /** The entry of the last resolution, or null when it may not be stored (a racy folder). */
-  take(): IndexEntryOut | null {
-    const e = this.captured;
-    this.captured = null;
-    return e;
-  }
 }

@@ -33,7 +33,7 @@ export interface EntryOptions {
 
 /**
  * A result's entry as it leaves the thread that made it: the entry's bytes as the index file holds
- * them (store.ts writeFileEntry, madeEntry: length, CRC, table, key, identity, payload), so the main
+ * them (store.ts writeFileEntry: length, CRC, table, key, identity, payload), so the main
  * thread only copies them into the spool (`IndexWriter.addMade`).
  */
 export type IndexEntryOut = Uint8Array;

@@ -420,10 +420,6 @@ export class ScanIndex implements EntrySink {
     return this.counted(table, key, this.spoolWith(table, (spool) => spool.add(table, key, id, payload)));
   }
 
-  addMade(table: number, key: string, bytes: Uint8Array): boolean {
-    return this.counted(table, key, this.spoolWith(table, (spool) => spool.addMade(table, key, bytes)));
-  }
-
   /** A new entry added under a key the loaded file holds replaces that entry: count it (the rewrite's sizing). */
   private counted(table: number, key: string, added: boolean): boolean {
     if (added && table !== TABLE_RECORDS && this.reader) {
@@ -551,6 +547,19 @@ export class ScanIndex implements EntrySink {
       if (p.stored === true) this.supersededCounts[TABLE_FILES]++; // its old entry (not referenced) is replaced
     }
     return true;
+  }
+
+  /**
+   * A first run's result (the index holds nothing: no lookup was made, scan.ts lookUp): stored when
+   * the thread that read the file made its entry, as `record` stores a miss.
+   */
+  recordFirst(path: string, result: FileInspection): void {
+    this.memoLog.spoil('a file looked up');
+    this.seenCount++;
+    this.misses++;
+    const entry = takeEntry(result);
+    if (entry === null) return;
+    if (this.spoolWith(TABLE_FILES, (spool) => spool.addMade(TABLE_FILES, this.relOf(path), entry))) this.recordedCount++;
   }
 
   /** What the inspecting threads need to make this run's entries (InspectOptions.indexEntries). */

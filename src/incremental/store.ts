@@ -574,23 +574,6 @@ const ENTRY_HEAD = 11;
 /** Bytes of a one-result file payload before the result: u8 count | u16 key number | u32 length. */
 const ONE_RESULT_HEAD = 7;
 
-/**
- * An entry made where its parts are (the thread that read the file): the very bytes `add(table,
- * key, id, payload)` appends, CRC included, so the writer only copies them (`IndexWriter.addMade`).
- * Null when the key is too long for the format (never stored, as `add` skips it).
- */
-export function madeEntry(table: number, key: string, id: Uint8Array, payload: Uint8Array): Buffer | null {
-  const kl = Buffer.byteLength(key, 'utf8');
-  if (kl > MAX_KEY_BYTES) return null;
-  const out = Buffer.allocUnsafe(ENTRY_HEAD + kl + IDENTITY_BYTES + payload.length);
-  let p = ENTRY_HEAD + out.write(key, ENTRY_HEAD, 'utf8');
-  out.set(id.subarray(0, IDENTITY_BYTES), p);
-  p += IDENTITY_BYTES;
-  out.set(payload, p);
-  sealEntry(out, table, kl);
-  return out;
-}
-
 /** An entry's head but its CRC (at 4): length, table, key length. The CRC covers everything from byte 8. */
 function writeEntryHead(out: Buffer, length: number, table: number, keyLen: number): void {
   out.writeUInt32LE(length, 0);
@@ -901,7 +884,7 @@ export class IndexWriter {
   }
 
   /**
-   * Append an entry made elsewhere (`madeEntry`, `madeFileEntry`: in the thread that read the file)
+   * Append an entry made elsewhere (`writeFileEntry`: in the thread that read the file)
    * as it is, under `key` (the key it holds; the caller's copy of the string, for the tables).
    */
   addMade(table: number, key: string, bytes: Uint8Array): void {

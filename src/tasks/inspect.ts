@@ -20,7 +20,6 @@ import { inScannerMemory, scannerInput } from '../accel/scanner.js';
 import { DEFAULT_MAX_DEPTH } from '../formats/value.js';
 import type { Keyring } from '../crypto/keys.js';
 import { LinkResolver, type ResolvedLink } from '../discovery/resolve-link.js';
-import { LinkEntries } from '../incremental/dir-cache.js';
 
 export interface InspectOptions {
   maxFileSize?: number;
@@ -155,26 +154,11 @@ const READ_ERROR_CODES: ReadonlySet<ErrorCode> = new Set(['PERMISSION', 'IO', 'N
 // inline engine) must not be answered from the first scan's paths.
 const resolvers = new Map<number, LinkResolver>();
 
-function resolveLinkItem(item: InspectItem, at: LinkAt, opts: InspectOptions): FileInspection {
-  let link: ResolvedLink;
-  let entry: IndexEntryOut | null = null;
-  if (opts.indexEntries !== undefined) {
-    // With the index: resolved as the index's folders resolve (traced), and the link's entry made here.
-    const t = tracedLinks(at, opts.indexEntries);
-    link = t.resolve(item.path, at.dirRel, item.name);
-    entry = t.take();
-  } else {
-    link = perScan(resolvers, at.scan, () => new LinkResolver(at.rootReal)).resolve(item.path, at.dirRel, item.name);
-  }
-  const out: FileInspection = { path: item.path, size: 0, status: 'ok', format: null, notes: [], shape: null, link, elapsedMs: 0 };
-  if (entry !== null) out.indexEntry = entry;
-  return out;
-}
-
-// With the index, one traced resolver per scan and thread (folder identities and lookups of that scan only).
-const traced = new Map<number, LinkEntries>();
-function tracedLinks(at: LinkAt, e: EntryOptions): LinkEntries {
-  return perScan(traced, at.scan, () => new LinkEntries(at.rootReal, racyCutoffNs(e.racyCutoffMs)));
+function resolveLinkItem(item: InspectItem, at: LinkAt): FileInspection {
+  // With the index too: a first run stores no link (docs/INDEX.md "The first run"); the run after
+  // it resolves links on the main thread, traced, and stores them (dir-cache.ts DirSnapshots).
+  const link = perScan(resolvers, at.scan, () => new LinkResolver(at.rootReal)).resolve(item.path, at.dirRel, item.name);
+  return { path: item.path, size: 0, status: 'ok', format: null, notes: [], shape: null, link, elapsedMs: 0 };
 }
 
 /** This scan's one of `cache` (made on first use); the cache forgets every scan past 8. */
@@ -190,7 +174,7 @@ function perScan<T>(cache: Map<number, T>, scan: number, make: () => T): T {
 
 /** Read, decode and (optionally) summarise/validate one sidecar file. Never throws for a bad file. */
 export function inspectFile(item: InspectItem, opts: InspectOptions, compiled?: CompiledSchema): FileInspection {
-  if (item.resolveLink !== undefined) return resolveLinkItem(item, item.resolveLink, opts);
+  if (item.resolveLink !== undefined) return resolveLinkItem(item, item.resolveLink);
   const start = performance.now();
   let bytes: Buffer;
   const id = opts.indexEntries !== undefined ? readIdentity(opts) : null;
