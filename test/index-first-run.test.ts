@@ -17,7 +17,8 @@ import type { Runtime } from '../src/engine/runtime.js';
 import { packInspections, unpackInspections } from '../src/tasks/inspect-wire.js';
 import { inspectFiles, type FileInspection, type InspectOptions } from '../src/tasks/inspect.js';
 import { IndexReader, IndexWriter, decodeResult, entryIdentity, entryResults, filePayload, fileEntryBound, madeIdentity, madeResult, writeFileEntry, TABLE_FILES, TABLE_LINKS } from '../src/incremental/store.js';
-import { fileEntry, PATH_MARK } from '../src/incremental/entry.js';
+import { fileEntry, PATH_MARK, storedResult } from '../src/incremental/entry.js';
+import { PACKED_RESULT_TAG } from '../src/tasks/inspect-wire.js';
 import { IdentityScratch, identityBytes, statIdentity } from '../src/incremental/identity.js';
 import { relativeTo } from '../src/fs/rel-path.js';
 import { serialize } from 'node:v8';
@@ -89,7 +90,7 @@ test('a sidecar rewritten between the lookup and the read: its entry names the b
   const reader = IndexReader.open(index.path!)!;
   try {
     const v = reader.find(TABLE_FILES, 'photos/d1/IMG_2.json')!;
-    const kept = [...entryResults(v).values()].map((raw) => decodeResult<FileInspection>(raw)!);
+    const kept = [...entryResults(v).values()].map((raw) => storedResult(raw)!);
     assert.ok(kept.every((r) => r.summary === undefined || r.summary.faces === 7), 'no summary of the old bytes in the new entry');
   } finally {
     reader.close();
@@ -269,32 +270,37 @@ test('store: an entry made in the reading thread (writeFileEntry) is the very by
   }
 });
 
-test('entry: a result is stored as JSON only where JSON.parse gives it back exactly, else as v8; both decode to the very value', () => {
+test('entry: a result is stored packed where the columns carry all of it, else as JSON where JSON.parse gives it back exactly, else as v8; each decodes to the very value', () => {
   const base = { path: '', size: 1, status: 'ok', format: 'json', notes: [], shape: 'sidecar', elapsedMs: 0.1 + 0.2 };
-  const odd: Record<string, unknown>[] = [
-    { ...base, elapsedMs: -0 },
-    { ...base, elapsedMs: NaN },
-    { ...base, accel: undefined },
-    { ...base, notes: [1, , 3] }, // eslint-disable-line no-sparse-arrays
-    { ...base, seen: new Map([[1, 2]]) },
-    { ...base, problems: [{ n: 1n }] },
-    { ...base, when: new Date(0) },
-  ];
   const root = '/lib';
   const entryOf = (r: Record<string, unknown>) => {
     const id = new IdentityScratch();
     id.load({ dev: 1n, ino: 2n, size: 1n, mtimeNs: 3n, ctimeNs: 4n });
     return fileEntry({ ...(r as unknown as FileInspection), path: '/lib/a/b.json' }, id, { racyCutoffMs: 0, root, keyNo: 0 }, 10n, false)!;
   };
-  const plain = madeResult(entryOf(base));
-  assert.equal(plain[0], 0x7b, 'a plain result is stored as JSON');
-  assert.deepEqual(decodeResult(plain), base);
-  for (const r of odd) {
+  const storedAs = (r: Record<string, unknown>, tag: number) => {
     const raw = madeResult(entryOf(r));
-    assert.equal(raw[0], 0xff, `stored as v8: ${JSON.stringify(Object.keys(r).slice(-1))}`);
-    assert.deepEqual(decodeResult(raw), r);
-    assert.deepEqual(raw, serialize(r));
+    assert.equal(raw[0], tag, `${JSON.stringify(Object.keys(r).slice(-1))} stored with tag ${tag}`);
+    assert.deepStrictEqual(storedResult(raw), r);
+    return raw;
+  };
+  // Packed (the columns keep every number's bits: -0 and NaN too).
+  for (const r of [base, { ...base, elapsedMs: -0 }, { ...base, elapsedMs: NaN }, { ...base, accel: 'wasm', brief: { detectionCount: 3, toolName: null, operationType: 'face_detection' }, problems: [] }]) {
+    storedAs(r, PACKED_RESULT_TAG);
   }
+  // JSON: a field the columns do not carry, JSON-safe.
+  storedAs({ ...base, problems: [{ pointer: '/a', message: 'm', severity: 'error' }] }, 0x7b);
+  storedAs({ ...base, error: { code: 'CORRUPT', message: 'bad' }, status: 'corrupt' }, 0x7b);
+  // v8: what neither keeps.
+  const odd: Record<string, unknown>[] = [
+    { ...base, accel: undefined },
+    { ...base, notes: [1, , 3] }, // eslint-disable-line no-sparse-arrays
+    { ...base, seen: new Map([[1, 2]]) },
+    { ...base, problems: [{ n: 1n }] },
+    { ...base, when: new Date(0) },
+    { ...base, problems: [{ n: -0 }] },
+  ];
+  for (const r of odd) assert.deepEqual(storedAs(r, 0xff), serialize(r));
 });
 
 test('entry: a worker-made file entry is keyed as the scan looks it up, holds the stat of the bytes read, and names the file by PATH_MARK in messages', (t) => {

@@ -23,11 +23,29 @@ import { cloneJson, noteFloat } from '../src/formats/numbers.js';
 import { summarizeSidecar, type SidecarSummary } from '../src/analysis/summary.js';
 import { checkSidecarRules } from '../src/analysis/rules.js';
 import { inspectFiles, type FileInspection, type InspectItem, type InspectOptions } from '../src/tasks/inspect.js';
-import { fitsColumns, packInspectItems, packInspections, unpackInspectItems, unpackInspections, type InspectWire } from '../src/tasks/inspect-wire.js';
+import { fitsColumns, packInspectItems, packInspections, packResult, PACKED_RESULT_TAG, unpackInspectItems, unpackInspections, unpackResult, type InspectWire } from '../src/tasks/inspect-wire.js';
 import { ThreadRuntime } from '../src/engine/threads.js';
 import { packResultsByName } from '../src/tasks/index.js';
 import type { JsonObject, JsonValue } from '../src/types.js';
 import { makeCornerTree, removeTree, tempDir } from './helpers/cli.js';
+
+/** Sets an own enumerable key (`__proto__` too), as a decoder does. */
+function setOwnKey(o: Record<string, unknown>, k: string, v: unknown): void {
+  Object.defineProperty(o, k, { value: v, enumerable: true, writable: true, configurable: true });
+}
+
+/**
+ * `r` packed alone (packResult) unpacks to the very result (deepStrictEqual: -0 is -0), or is
+ * refused (null). Returns a copy of the packed bytes.
+ */
+function assertPackedAlone(r: FileInspection): Buffer | null {
+  const p = packResult(r);
+  if (p === null) return null;
+  const bytes = Buffer.from(p);
+  assert.equal(bytes[0], PACKED_RESULT_TAG);
+  assert.deepStrictEqual(unpackResult(bytes), r);
+  return bytes;
+}
 
 /** Through a structured clone with the transfer list, as postMessage does. */
 function roundTrip(results: FileInspection[], items: readonly InspectItem[]): { back: FileInspection[]; packed: InspectWire } {
@@ -199,9 +217,72 @@ describe('inspect results as compact batches', () => {
         // before the packed one moves the byte arrays away.
         const expected = structuredClone(results);
         assert.deepStrictEqual(roundTrip(results, its).back, expected);
+        // One result packed alone (an index entry's form): the very result, or null.
+        for (const r of expected) assertPackedAlone({ ...r, path: '' });
       }),
       { numRuns: 300 },
     );
+  });
+
+  for (const [name, opts] of Object.entries(OPTION_SETS)) {
+    it(`one result packed alone (an index entry's stored form): ${name}`, () => {
+      const results = inspectFiles(items, opts).map((r) => ({ ...r, path: '' }));
+      const its = items.map(() => ({ path: '', name: 'x.json' }));
+      const { back, packed } = roundTrip(results, its);
+      let alone = 0;
+      results.forEach((r, i) => {
+        const p = assertPackedAlone(r);
+        // Packed alone exactly when the batch carries it in its columns only.
+        assert.equal(p !== null, !packed.extraAt.includes(i), `result ${i}: ${JSON.stringify(r).slice(0, 200)}`);
+        if (p !== null) {
+          alone++;
+          // Built as the batch builds it: the same keys in the same order.
+          assert.equal(JSON.stringify(unpackResult(p)), JSON.stringify(back[i]));
+        }
+      });
+      // validate's and stats' ordinary results are (a schema that every file fails gives each problems; data and probes travel as objects).
+      if (name.startsWith('validate') || name.startsWith('stats')) assert.ok(alone > results.length / 2, `${alone} of ${results.length} packed alone`);
+    });
+  }
+
+  it('one result packed alone: odd strings and numbers are kept or refused, never changed; a damaged form is unreadable, never wrong', () => {
+    const base = inspectFiles(items, { summarize: true }).find((r) => r.summary !== undefined && r.summary.operations.length > 1 && r.problems === undefined && r.notes.length === 0)!;
+    assert.ok(base, 'a summary of several operations');
+    const s = base.summary!;
+    const op0 = s.operations[0];
+    const odd = (edit: (r: FileInspection, s: SidecarSummary) => void): FileInspection => {
+      const r = structuredClone({ ...base, path: '' });
+      r.summary = structuredClone(s);
+      edit(r, r.summary);
+      return r;
+    };
+    const kept = [
+      odd((r) => (r.size = -0)),
+      odd((r) => (r.elapsedMs = Number.MIN_VALUE)),
+      odd((_, x) => (x.qualityGrade = 'é 写真 \u{1F600}')),
+      odd((_, x) => (x.toolName = '')),
+      odd((_, x) => (x.qualityScore = -0)),
+      odd((_, x) => (x.processingTimes[op0] = -0)),
+      odd((_, x) => setOwnKey(x.objectClasses, '__proto__', 3)),
+      odd((r) => (r.brief = { detectionCount: 2 ** 53 + 2, toolName: null, operationType: 'x'.repeat(63) + 'é' })),
+    ];
+    for (const r of kept) assert.notEqual(assertPackedAlone(r), null, JSON.stringify(r.summary).slice(0, 120));
+    const refused = [
+      odd((_, x) => (x.qualityGrade = 'lone \ud800 surrogate')),
+      odd((_, x) => (x.toolName = 'x'.repeat(70_000))),
+      odd((r) => (r.notes = [{ code: 'BOM', message: 'bom' }] as never)),
+      odd((r) => (r.problems = [{ pointer: '', message: 'm', severity: 'error' }] as never)),
+      odd((r) => ((r as unknown as Record<string, unknown>).extra = 1)),
+      odd((_, x) => (x.processingTimes[op0] = NaN)),
+    ];
+    for (const r of refused) assert.equal(assertPackedAlone(r), null);
+    // Damaged: cut at every byte, a byte more, a bad code: null, never a throw or another result.
+    const whole = Buffer.from(packResult(kept[0])!);
+    for (let n = 0; n < whole.length; n++) assert.equal(unpackResult(whole.subarray(0, n)), null, `cut at ${n}`);
+    assert.equal(unpackResult(Buffer.concat([whole, Buffer.from([0])])), null);
+    const badCode = Buffer.from(whole);
+    badCode.writeUInt16LE(badCode.readUInt16LE(1) | 7, 1); // status 7: none
+    assert.equal(unpackResult(badCode), null);
   });
 
   it('a pool answers the same packed and unpacked, at 1, 2 and 7 threads', async () => {

@@ -15,7 +15,8 @@ import type { FileInspection } from '../tasks/inspect.js';
 import { relativeTo } from '../fs/rel-path.js';
 import { serialize } from 'node:v8';
 import { encodingOf } from './folder-records.js';
-import { fileEntryBound, writeFileEntry } from './store.js';
+import { decodeResult, fileEntryBound, writeFileEntry } from './store.js';
+import { PACKED_RESULT_TAG, packResult, unpackResult } from '../tasks/inspect-wire.js';
 import type { IdentityScratch } from './identity.js';
 
 /** Stands for the file's path in a stored message (U+0000 never occurs in a path). */
@@ -83,12 +84,17 @@ export function fileEntry(result: FileInspection, id: IdentityScratch, opts: Ent
   if (!isTrusted(result, id.size, id.ctimeNs, cutoffNs, withKeys)) return null;
   const key = relativeTo(opts.root)(result.path);
   return asStored(result, (stored) => {
-    // JSON where JSON.parse gives the result back exactly (every result of the bench library): a
-    // string, written straight into the arena, where v8 made a serializer object and a buffer of
-    // its own per file (with the collector's work for both, the most of a first run's extra cost).
-    const value = encodingOf(stored) === 'json' ? JSON.stringify(stored) : serialize(stored);
+    // The column form where it carries the whole result (all but a few of the bench library's:
+    // inspect-wire.ts packResult), else JSON where JSON.parse gives it back exactly (a string,
+    // written straight into the arena), else v8.
+    const value = packResult(stored) ?? (encodingOf(stored) === 'json' ? JSON.stringify(stored) : serialize(stored));
     return arena.write(key, value, opts.keyNo, id.bytes);
   });
+}
+
+/** A stored result as `fileEntry` wrote it (packed, JSON or v8), path '' (null: unreadable, a miss). */
+export function storedResult(raw: Uint8Array): FileInspection | null {
+  return raw.length > 0 && raw[0] === PACKED_RESULT_TAG ? unpackResult(raw) : decodeResult<FileInspection>(raw);
 }
 
 /** Bytes per chunk of a thread's entry arena. */

@@ -24,12 +24,11 @@ import { removeStaleTempFiles, tempNameFor } from '../fs/temp-files.js';
 import type { FileInspection, InspectOptions } from '../tasks/inspect.js';
 import { IDENTITY_BYTES, identityBytes, identityEquals, IdentityScratch, STAT_FILE, statIdentity, type FileIdentity } from './identity.js';
 import { buildId, isCacheable, optionsKey } from './key.js';
-import { PATH_MARK, racyCutoffNs, takeEntry, type EntryOptions } from './entry.js';
+import { PATH_MARK, racyCutoffNs, storedResult, takeEntry, type EntryOptions } from './entry.js';
 import { DirSnapshots, type EntrySink } from './dir-cache.js';
 import { decodeFolder, DEP_DIR, DEP_FILE, DEP_STEP, eachRecord, folderKey, folderOf, groupOf, type FolderBlob, type FolderChunk, type FolderRecordsBuilder } from './folder-records.js';
 import { resolveIndexLocation, type IndexLocation, type IndexLocationOptions } from './location.js';
 import {
-  decodeResult,
   entryIdentity,
   entryKey,
   entryPayload,
@@ -498,7 +497,7 @@ export class ScanIndex implements EntrySink {
     if (identityEquals(idBytes, v.buf, v.idAt)) {
       oldOff = v.off;
       const raw = this.loadedKeyNo >= 0 ? entryResult(v, this.loadedKeyNo) : null;
-      const hit = raw ? decodeResult<FileInspection>(raw) : null;
+      const hit = raw ? storedResult(raw) : null;
       if (hit) {
         hit.path = path;
         if (hit.error && hit.error.message.includes(PATH_MARK)) hit.error.message = hit.error.message.split(PATH_MARK).join(path);

@@ -18,9 +18,10 @@
  * both runtimes' outputs byte for byte.
  */
 import type { SidecarFormat } from '../types.js';
-import type { SidecarSummary } from '../analysis/summary.js';
+import type { SidecarBrief, SidecarSummary } from '../analysis/summary.js';
 import type { FileInspection, InspectItem, InspectStatus, LinkAt } from './inspect.js';
 import { setOwn } from '../analysis/own-record.js';
+import { hasLoneSurrogate } from '../formats/value.js';
 
 export interface InspectWire {
   readonly kind: 'inspect-wire/1';
@@ -279,6 +280,15 @@ function packEntries(results: readonly FileInspection[], total: number): NonNull
   return { ends, raw };
 }
 
+/** A summary's flags in its column: bit 0 hasSidecarInfo, bit 1 symlink present, bit 2 isSymlink, bit 3 broken. */
+function summaryBits(s: SidecarSummary): number {
+  return (s.hasSidecarInfo ? 1 : 0) | (s.symlink !== null ? 2 | (s.symlink.isSymlink ? 4 : 0) | (s.symlink.broken ? 8 : 0) : 0);
+}
+/** An operation's values in the columns: its processing time (NaN: none), success (-1: none, 0, 1), size (-1: none). */
+const opTimeOf = (s: SidecarSummary, op: string) => (Object.hasOwn(s.processingTimes, op) ? s.processingTimes[op] : NaN);
+const opSuccessOf = (s: SidecarSummary, op: string) => (Object.hasOwn(s.success, op) ? (s.success[op] ? 1 : 0) : -1);
+const opSizeOf = (s: SidecarSummary, op: string) => (Object.hasOwn(s.dataSizes, op) ? s.dataSizes[op] : -1);
+
 function summaryBuilder(n: number) {
   const nums = new Float64Array(n * 5);
   const strs = new Int32Array(n * 3).fill(-1);
@@ -302,14 +312,14 @@ function summaryBuilder(n: number) {
       strs[3 * j] = strings.id(s.operationType);
       strs[3 * j + 1] = strings.id(s.toolName);
       strs[3 * j + 2] = strings.id(s.qualityGrade);
-      bits[j] = (s.hasSidecarInfo ? 1 : 0) | (s.symlink !== null ? 2 | (s.symlink.isSymlink ? 4 : 0) | (s.symlink.broken ? 8 : 0) : 0);
+      bits[j] = summaryBits(s);
       const ops = s.operations;
       for (let i = 0; i < ops.length; i++) {
         const op = ops[i];
         opName.push(strings.id(op));
-        opTime.push(Object.hasOwn(s.processingTimes, op) ? s.processingTimes[op] : NaN);
-        opSuccess.push(Object.hasOwn(s.success, op) ? (s.success[op] ? 1 : 0) : -1);
-        opSize.push(Object.hasOwn(s.dataSizes, op) ? s.dataSizes[op] : -1);
+        opTime.push(opTimeOf(s, op));
+        opSuccess.push(opSuccessOf(s, op));
+        opSize.push(opSizeOf(s, op));
       }
       for (const cls in s.objectClasses) {
         if (!Object.hasOwn(s.objectClasses, cls)) continue;
@@ -355,20 +365,8 @@ export function unpackInspections(w: InspectWire, items: readonly InspectItem[])
   let j = 0;
   for (let i = 0; i < n; i++) {
     const code = codes[i];
-    const r: FileInspection = {
-      path: items[i].path,
-      size: nums[3 * i],
-      status: STATUS[code & 7],
-      format: FORMAT[(code >> 3) & 7],
-      notes: [],
-      shape: SHAPE[(code >> 6) & 7],
-      elapsedMs: nums[3 * i + 1],
-    };
-    if (code & F_BRIEF) r.brief = { detectionCount: nums[3 * i + 2], toolName: str(strs[2 * i]), operationType: str(strs[2 * i + 1]) };
-    if (code & F_SUMMARY) r.summary = summaryAt(sc!, j++, str);
-    if (code & F_PROBLEMS_EMPTY) r.problems = [];
-    const accel = ACCEL[(code >> 9) & 3];
-    if (accel !== undefined) r.accel = accel;
+    const brief = code & F_BRIEF ? { detectionCount: nums[3 * i + 2], toolName: str(strs[2 * i]), operationType: str(strs[2 * i + 1]) } : undefined;
+    const r = resultOf(items[i].path, code, nums[3 * i], nums[3 * i + 1], brief, code & F_SUMMARY ? summaryAt(sc!, j++, str) : undefined);
     if (code & F_EXTRA) {
       if (w.extraAt[nextExtra] !== i) throw new Error(`packed batch: extras out of step at result ${i}`);
       Object.assign(r, w.extras[nextExtra++]);
@@ -382,12 +380,26 @@ export function unpackInspections(w: InspectWire, items: readonly InspectItem[])
   return out;
 }
 
+/** A result's fields in columns, as every decoder builds them (one key order). */
+function resultOf(path: string, code: number, size: number, elapsedMs: number, brief: SidecarBrief | undefined, summary: SidecarSummary | undefined): FileInspection {
+  const r: FileInspection = {
+    path,
+    size,
+    status: STATUS[code & 7],
+    format: FORMAT[(code >> 3) & 7],
+    notes: [],
+    shape: SHAPE[(code >> 6) & 7],
+    elapsedMs,
+  };
+  if (brief !== undefined) r.brief = brief;
+  if (summary !== undefined) r.summary = summary;
+  if (code & F_PROBLEMS_EMPTY) r.problems = [];
+  const accel = ACCEL[(code >> 9) & 3];
+  if (accel !== undefined) r.accel = accel;
+  return r;
+}
+
 function summaryAt(c: SummaryColumns, j: number, str: (id: number) => string | null): SidecarSummary {
-  const faces = c.nums[5 * j];
-  const objects = c.nums[5 * j + 1];
-  const embLen = c.nums[5 * j + 3];
-  const score = c.nums[5 * j + 4];
-  const bits = c.bits[j];
   const operations: string[] = [];
   const processingTimes: Record<string, number> = {};
   const success: Record<string, boolean> = {};
@@ -404,25 +416,242 @@ function summaryAt(c: SummaryColumns, j: number, str: (id: number) => string | n
   }
   const objectClasses: Record<string, number> = {};
   for (let k = c.classStart[j], end = c.classStart[j + 1]; k < end; k++) setOwn(objectClasses, str(c.className[k])!, c.classCount[k]);
+  const n = c.nums;
+  return summaryOf(n[5 * j], n[5 * j + 1], n[5 * j + 2], n[5 * j + 3], n[5 * j + 4], str(c.strs[3 * j]), str(c.strs[3 * j + 1]), str(c.strs[3 * j + 2]), c.bits[j], operations, processingTimes, success, dataSizes, objectClasses);
+}
+
+/** A summary from its columns' values (NaN: a null length or score), as every decoder builds it. */
+function summaryOf(
+  faces: number,
+  objects: number,
+  embeddings: number,
+  embLen: number,
+  score: number,
+  operationType: string | null,
+  toolName: string | null,
+  qualityGrade: string | null,
+  bits: number,
+  operations: string[],
+  processingTimes: Record<string, number>,
+  success: Record<string, boolean>,
+  dataSizes: Record<string, number>,
+  objectClasses: Record<string, number>,
+): SidecarSummary {
   return {
     operations,
-    operationType: str(c.strs[3 * j]),
+    operationType,
     faces,
     objects,
     detectionCount: faces + objects,
-    embeddings: c.nums[5 * j + 2],
+    embeddings,
     embeddingLength: Number.isNaN(embLen) ? null : embLen,
-    qualityGrade: str(c.strs[3 * j + 2]),
+    qualityGrade,
     qualityScore: Number.isNaN(score) ? null : score,
     processingTimes,
     success,
     dataSizes,
-    toolName: str(c.strs[3 * j + 1]),
+    toolName,
     hasSidecarInfo: (bits & 1) !== 0,
     symlink: (bits & 2) !== 0 ? { isSymlink: (bits & 4) !== 0, broken: (bits & 8) !== 0 } : null,
     objectClasses,
     image: null,
   };
+}
+
+/**
+ * One result in the column form, as bytes: how an index entry stores a result (incremental/entry.ts)
+ * where the columns carry all of it, for much less than JSON.stringify (a stats result's ~10
+ * doubles, each printed shortest-round-trip, were most of a first run's extra cost per file) and
+ * with every number's bits kept (-0 too). The path is not stored (the caller knows it).
+ *
+ * Layout (little-endian): u8 PACKED_RESULT_TAG, u16 code (the batch's bits), f64 size, f64
+ * elapsedMs; with a brief: f64 detectionCount, str toolName, str operationType; with a summary:
+ * f64 faces, objects, embeddings, embeddingLength, qualityScore (NaN: null), str operationType,
+ * toolName, qualityGrade, u8 bits, u16 operations, per operation (str name, f64 time, i8 success,
+ * f64 size), u16 classes, per class (str name, f64 count). A str is a u16 UTF-8 length (0xffff:
+ * null) and its bytes.
+ */
+export const PACKED_RESULT_TAG = 0x01; // neither JSON's '{' nor v8's version tag 0xff
+const NULL_STR = 0xffff;
+/** The most bytes a packed result takes (a bigger one is stored as JSON or v8). */
+const PACKED_ROOM = 16 * 1024;
+const packRoom = Buffer.allocUnsafeSlow(PACKED_ROOM);
+const packView = new DataView(packRoom.buffer, packRoom.byteOffset, PACKED_ROOM);
+let packAt = 0;
+
+/** String.prototype.isWellFormed (ES2024, Node >= 20): a lone surrogate would not survive UTF-8. */
+const nativeIsWellFormed = (String.prototype as { isWellFormed?: () => boolean }).isWellFormed;
+const wellFormed = (s: string) => (nativeIsWellFormed ? nativeIsWellFormed.call(s) : !hasLoneSurrogate(s));
+
+function putF64(v: number): boolean {
+  if (packAt + 8 > PACKED_ROOM) return false;
+  packView.setFloat64(packAt, v, true);
+  packAt += 8;
+  return true;
+}
+function putStr(v: string | null): boolean {
+  if (v === null) return putU16(NULL_STR);
+  const len = v.length;
+  if (packAt + 2 + 3 * len > PACKED_ROOM) return false;
+  // Names and grades are short ASCII: copied here, where a native UTF-8 write per string cost more.
+  let i = 0;
+  if (len < 64) {
+    const at = packAt + 2;
+    for (; i < len; i++) {
+      const c = v.charCodeAt(i);
+      if (c >= 0x80) break;
+      packRoom[at + i] = c;
+    }
+  }
+  let n = i;
+  if (i < len) {
+    if (!wellFormed(v)) return false;
+    n = packRoom.write(v, packAt + 2, 'utf8');
+    if (n >= NULL_STR) return false;
+  }
+  packView.setUint16(packAt, n, true);
+  packAt += 2 + n;
+  return true;
+}
+function putU16(v: number): boolean {
+  if (v > 0xffff || packAt + 2 > PACKED_ROOM) return false;
+  packView.setUint16(packAt, v, true);
+  packAt += 2;
+  return true;
+}
+
+/**
+ * `r` in the packed form (a view of this thread's scratch, valid until the next call), or null
+ * when the columns do not carry all of it: notes, problems, an error or any other field the batch
+ * sends as an object, a summary that does not fit the columns, a string that is not well formed.
+ */
+export function packResult(r: FileInspection): Uint8Array | null {
+  if (r.notes.length > 0 || (r.problems !== undefined && r.problems.length > 0)) return null;
+  // Every key a column's, none set to undefined (it would come back absent).
+  for (const k in r) if (!COLUMN_KEYS.has(k) || r[k as keyof FileInspection] === undefined) return null;
+  const status = STATUS.indexOf(r.status);
+  const format = FORMAT.indexOf(r.format);
+  const shape = SHAPE.indexOf(r.shape);
+  const accel = ACCEL.indexOf(r.accel);
+  if (status < 0 || format < 0 || shape < 0 || accel < 0) return null;
+  let code = status | (format << 3) | (shape << 6) | (accel << 9) | F_NOTES_EMPTY;
+  if (r.problems !== undefined) code |= F_PROBLEMS_EMPTY;
+  const b = r.brief;
+  if (b !== undefined) code |= F_BRIEF;
+  const s = r.summary;
+  if (s !== undefined) {
+    if (!summaryFits(s)) return null;
+    code |= F_SUMMARY;
+  }
+  packAt = 0;
+  packRoom[packAt++] = PACKED_RESULT_TAG;
+  if (!putU16(code) || !putF64(r.size) || !putF64(r.elapsedMs)) return null;
+  if (b !== undefined && !(putF64(b.detectionCount) && putStr(b.toolName) && putStr(b.operationType))) return null;
+  if (s !== undefined) {
+    if (!(putF64(s.faces) && putF64(s.objects) && putF64(s.embeddings) && putF64(s.embeddingLength ?? NaN) && putF64(s.qualityScore ?? NaN))) return null;
+    if (!(putStr(s.operationType) && putStr(s.toolName) && putStr(s.qualityGrade))) return null;
+    if (packAt + 1 > PACKED_ROOM) return null;
+    packRoom[packAt++] = summaryBits(s);
+    const ops = s.operations;
+    if (!putU16(ops.length)) return null;
+    for (let i = 0; i < ops.length; i++) {
+      const op = ops[i];
+      if (!(putStr(op) && putF64(opTimeOf(s, op)) && packAt + 1 <= PACKED_ROOM)) return null;
+      packView.setInt8(packAt++, opSuccessOf(s, op));
+      if (!putF64(opSizeOf(s, op))) return null;
+    }
+    let classes = 0;
+    for (const cls in s.objectClasses) if (Object.hasOwn(s.objectClasses, cls)) classes++;
+    if (!putU16(classes)) return null;
+    for (const cls in s.objectClasses) {
+      if (!Object.hasOwn(s.objectClasses, cls)) continue;
+      if (!(putStr(cls) && putF64(s.objectClasses[cls]))) return null;
+    }
+  }
+  return packRoom.subarray(0, packAt);
+}
+
+/** Reads a packed result; throws RangeError past its end (unpackResult: null). */
+class PackedReader {
+  at = 1;
+  constructor(private readonly b: Buffer) {}
+  f64(): number {
+    const v = this.b.readDoubleLE(this.at);
+    this.at += 8;
+    return v;
+  }
+  u16(): number {
+    const v = this.b.readUInt16LE(this.at);
+    this.at += 2;
+    return v;
+  }
+  i8(): number {
+    return this.b.readInt8(this.at++);
+  }
+  u8(): number {
+    return this.b.readUInt8(this.at++);
+  }
+  str(): string | null {
+    const n = this.u16();
+    if (n === NULL_STR) return null;
+    if (this.at + n > this.b.length) throw new RangeError('string past the end');
+    const v = this.b.toString('utf8', this.at, this.at + n);
+    this.at += n;
+    return v;
+  }
+}
+
+/** The result `packResult` packed (path ''), built as a batch's is; null when `raw` is not one whole packed result. */
+export function unpackResult(raw: Uint8Array): FileInspection | null {
+  const b = Buffer.isBuffer(raw) ? raw : Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
+  if (b.length === 0 || b[0] !== PACKED_RESULT_TAG) return null;
+  try {
+    const rd = new PackedReader(b);
+    const code = rd.u16();
+    if ((code & 7) >= STATUS.length || ((code >> 3) & 7) >= FORMAT.length || ((code >> 6) & 7) >= SHAPE.length || ((code >> 9) & 3) >= ACCEL.length || code & F_EXTRA) return null;
+    const size = rd.f64();
+    const elapsedMs = rd.f64();
+    let brief: SidecarBrief | undefined;
+    if (code & F_BRIEF) brief = { detectionCount: rd.f64(), toolName: rd.str(), operationType: rd.str() };
+    let summary: SidecarSummary | undefined;
+    if (code & F_SUMMARY) {
+      const faces = rd.f64();
+      const objects = rd.f64();
+      const embeddings = rd.f64();
+      const embLen = rd.f64();
+      const score = rd.f64();
+      const operationType = rd.str();
+      const toolName = rd.str();
+      const qualityGrade = rd.str();
+      const bits = rd.u8();
+      const operations: string[] = [];
+      const processingTimes: Record<string, number> = {};
+      const success: Record<string, boolean> = {};
+      const dataSizes: Record<string, number> = {};
+      for (let k = rd.u16(); k > 0; k--) {
+        const op = rd.str();
+        if (op === null) return null;
+        operations.push(op);
+        const t = rd.f64();
+        if (!Number.isNaN(t)) setOwn(processingTimes, op, t);
+        const ok = rd.i8();
+        if (ok >= 0) setOwn(success, op, ok === 1);
+        const sz = rd.f64();
+        if (sz >= 0) setOwn(dataSizes, op, sz);
+      }
+      const objectClasses: Record<string, number> = {};
+      for (let k = rd.u16(); k > 0; k--) {
+        const cls = rd.str();
+        if (cls === null) return null;
+        setOwn(objectClasses, cls, rd.f64());
+      }
+      summary = summaryOf(faces, objects, embeddings, embLen, score, operationType, toolName, qualityGrade, bits, operations, processingTimes, success, dataSizes, objectClasses);
+    }
+    if (rd.at !== b.length) return null;
+    return resultOf('', code, size, elapsedMs, brief, summary);
+  } catch {
+    return null;
+  }
 }
 
 /**
