@@ -80,25 +80,63 @@ test('walk: problems of folders read ahead are reported when the walk reaches th
   }
 });
 
-test('walk: with a listing cache, each folder is asked of the cache before it is read (no read-ahead)', async () => {
+test('walk: with a listing cache, each folder is asked of the cache once, before it is read, and the folders after it are read ahead', async () => {
   const root = makeDeepTree();
   try {
     const order: string[] = [];
     const cache: ListingCache = {
       get(path: string) {
         order.push(`get ${path}`);
+        // The cache notes a folder's identity here (dir-cache.ts): the folder's readdir must come
+        // after it. A file made now must be in the listing the walk yields for this folder.
+        writeFileSync(join(path, 'zz-made-at-get'), 'x');
         return null;
       },
       put(path: string, _entries: readonly WalkEntry[]) {
         order.push(`put ${path}`);
       },
     };
-    for await (const _ of walkTree(root, { listingCache: cache })) void _;
-    // Every put follows its own get directly: the cache notes a folder's identity before its readdir.
-    for (let i = 0; i < order.length; i += 2) {
-      assert.ok(order[i].startsWith('get '), order[i]);
-      assert.equal(order[i + 1], `put ${order[i].slice(4)}`);
+    const got: string[] = [];
+    for await (const l of walkTree(root, { listingCache: cache })) {
+      assert.ok(l.entries.some((e) => e.name === 'zz-made-at-get'), `${l.rel}: read before the cache was asked`);
+      got.push(`${l.rel}|${l.entries.map((e) => `${e.name}:${e.kind}`).join(',')}`);
     }
+    // The same folders and entries as a sequential walk (which sees the files the gets made).
+    assert.deepEqual(got, referenceWalk(root));
+    const gets = order.filter((o) => o.startsWith('get '));
+    assert.equal(new Set(gets).size, gets.length, 'each folder asked once');
+    assert.equal(gets.length, got.length);
+    // Each folder's get comes before its put.
+    for (const g of gets) assert.ok(order.indexOf(g) < order.indexOf(`put ${g.slice(4)}`), g);
+    // Read-ahead: some folder is asked before the folder before it in walk order was stored.
+    assert.ok(order.some((o, i) => o.startsWith('get ') && i > 0 && order.slice(i + 1).some((later) => later.startsWith('put ') && order.indexOf(`get ${later.slice(4)}`) < i)), 'folders are read ahead with a cache too');
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('walk: a folder the listing cache serves is not read: its listing is the one the cache gives, read ahead or not', async () => {
+  const root = makeDeepTree();
+  try {
+    const served = new Map<string, WalkEntry[]>();
+    // Every folder under g2 is served with a listing the disk does not have (a file named served).
+    const cache: ListingCache = {
+      get(path: string) {
+        if (!path.includes(`${join(root, 'g2')}`)) return null;
+        const listing: WalkEntry[] = [{ name: 'served.jpg', kind: 'file' }];
+        served.set(path, listing);
+        return listing;
+      },
+      put(path: string) {
+        assert.ok(!path.includes(join(root, 'g2')), `a served folder was read: ${path}`);
+      },
+    };
+    const seen = new Map<string, string[]>();
+    for await (const l of walkTree(root, { listingCache: cache })) seen.set(l.path, l.entries.map((e) => e.name));
+    assert.deepEqual(seen.get(join(root, 'g2')), ['served.jpg'], 'the served listing, not the disk\'s');
+    // Its subfolders are not walked: the served listing names none.
+    assert.ok(![...seen.keys()].some((p) => p.startsWith(join(root, 'g2') + '/')));
+    assert.ok(seen.has(join(root, 'g3', 's1')), 'the walk goes on after it');
   } finally {
     rmSync(root, { recursive: true, force: true });
   }

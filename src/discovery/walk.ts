@@ -61,9 +61,10 @@ export interface WalkOptions {
 export const byName = (a: { name: string }, b: { name: string }) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
 
 /**
- * Folders read ahead of the walk (without a listing cache): the next few folders' readdir calls
- * are in flight while this one is handled, so a tree of many small folders (game folders of links)
- * does not wait on one file-system round trip per folder. Problems are still reported in walk order.
+ * Folders read ahead of the walk: the next few folders' readdir calls are in flight while this one
+ * is handled, so a tree of many small folders (game folders of links) does not wait on one
+ * file-system round trip per folder. Problems are still reported in walk order. With a listing
+ * cache, each folder is asked of it before its read starts (its identity noted before the readdir).
  */
 const READ_AHEAD = 4;
 
@@ -78,18 +79,22 @@ interface Listed {
  * `symlink` entries and never entered, so links and loops cannot cause endless walks.
  */
 export async function* walkTree(root: string, opts: WalkOptions = {}): AsyncGenerator<DirListing> {
-  const stack: { path: string; rel: string; ahead?: Promise<Listed> }[] = [{ path: root, rel: '' }];
-  // A listing cache notes each folder's identity before its readdir (walk.ts ListingCache): no read-ahead then.
-  const readAhead = opts.listingCache === undefined ? READ_AHEAD : 0;
+  const stack: { path: string; rel: string; ahead?: Promise<Listed>; cached?: readonly WalkEntry[] | null }[] = [{ path: root, rel: '' }];
+  const cache = opts.listingCache;
   while (stack.length > 0) {
     opts.signal?.throwIfAborted();
     const top = stack.pop()!;
     const { path, rel } = top;
-    for (let i = stack.length - 1, n = 0; i >= 0 && n < readAhead; i--, n++) {
+    for (let i = stack.length - 1, n = 0; i >= 0 && n < READ_AHEAD; i--, n++) {
       const next = stack[i];
-      if (next.ahead === undefined && !opts.listedByRun?.(next.path)) next.ahead = readListing(next.path, next.rel, opts);
+      if (next.ahead !== undefined || next.cached !== undefined) continue;
+      // A listing cache is asked first (it notes the folder's identity before the readdir: ListingCache).
+      if (cache !== undefined) next.cached = cache.get(next.path);
+      if (next.cached === undefined || next.cached === null) {
+        if (!opts.listedByRun?.(next.path)) next.ahead = readListing(next.path, next.rel, opts);
+      }
     }
-    const listed = await listingOf(path, rel, opts, top.ahead);
+    const listed = await listingOf(path, rel, opts, top.ahead, top.cached);
     if (listed === null) continue;
     const entries = walkedEntries(listed, opts);
     yield { path, rel, entries };
@@ -121,9 +126,12 @@ export async function* listFolders(root: string, folders: readonly { rel: string
   }
 }
 
-/** A folder's listing: the cache's, this run's, or read (its problems reported); null when it cannot be read. */
-async function listingOf(path: string, rel: string, opts: WalkOptions, ahead?: Promise<Listed>): Promise<readonly WalkEntry[] | null> {
-  const listed = opts.listingCache?.get(path) ?? opts.listedByRun?.(path) ?? null;
+/**
+ * A folder's listing: the cache's, this run's, or read (its problems reported); null when it cannot
+ * be read. `cached`: the cache's answer when it was asked already (at read-ahead), once per folder.
+ */
+async function listingOf(path: string, rel: string, opts: WalkOptions, ahead?: Promise<Listed>, cached?: readonly WalkEntry[] | null): Promise<readonly WalkEntry[] | null> {
+  const listed = (cached !== undefined ? cached : opts.listingCache?.get(path)) ?? opts.listedByRun?.(path) ?? null;
   if (listed !== null) return listed;
   const got = await (ahead ?? readListing(path, rel, opts));
   for (const p of got.problems) opts.onProblem?.(p);
