@@ -17,9 +17,13 @@ export type Moment = 'get' | 'put' | 'listingSync';
 
 /** One hook at a time: `fire(moment, path)` after each call of the patched methods. */
 let hook: ((moment: Moment, path: string) => void) | null = null;
+/** The hook for the runs that follow (null: none). */
+export function setHook(h: typeof hook): void {
+  hook = h;
+}
 let patched = false;
 
-function patch(): void {
+export function patch(): void {
   if (patched) return;
   patched = true;
   const origGet = DirSnapshots.prototype.get;
@@ -128,6 +132,8 @@ export interface Attack {
    * then read again, and the links of `a-games` resolved and paired again: its target folder listed).
    */
   touch?: boolean;
+  /** The library named through a symlink to it (the walk's paths are not real ones; a link target's folder is). */
+  viaLink?: boolean;
 }
 
 /**
@@ -137,9 +143,11 @@ export interface Attack {
  */
 export async function attack(t: { after: (fn: () => void) => void }, a: Attack): Promise<{ fired: boolean; after: string }> {
   patch();
-  const { root, indexPath } = library(t, 'attack24-');
+  const { root, indexPath, dir } = library(t, 'attack24-');
+  const named = a.viaLink ? join(dir, 'via') : root;
+  if (a.viaLink) symlinkSync(root, named);
   const runs: Run[] = [];
-  const cmds = commands(root, indexPath, runs);
+  const cmds = commands(named, indexPath, runs);
   const label = `${a.mutation} in ${a.folder} at ${a.moment}, run ${a.inRun}`;
   let fired = false;
   for (let run = 1; run < a.inRun; run++) {
@@ -150,9 +158,9 @@ export async function attack(t: { after: (fn: () => void) => void }, a: Attack):
     }
   }
   if (a.touch) for (const f of [a.folder, 'a-games']) writeFileSync(join(root, f, `touch-${a.inRun}.txt`), 'x');
-  const target = join(root, a.folder);
+  const targets = [join(root, a.folder), join(named, a.folder)];
   hook = (moment, path) => {
-    if (fired || moment !== a.moment || path !== target) return;
+    if (fired || moment !== a.moment || !targets.includes(path)) return;
     fired = true;
     MUTATIONS[a.mutation](root, a.folder);
   };
