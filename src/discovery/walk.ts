@@ -81,29 +81,43 @@ interface Listed {
 export async function* walkTree(root: string, opts: WalkOptions = {}): AsyncGenerator<DirListing> {
   const stack: { path: string; rel: string; ahead?: Promise<Listed>; cached?: readonly WalkEntry[] | null }[] = [{ path: root, rel: '' }];
   const cache = opts.listingCache;
-  while (stack.length > 0) {
-    opts.signal?.throwIfAborted();
-    const top = stack.pop()!;
-    const { path, rel } = top;
-    for (let i = stack.length - 1, n = 0; i >= 0 && n < READ_AHEAD; i--, n++) {
-      const next = stack[i];
-      if (next.ahead !== undefined || next.cached !== undefined) continue;
-      // A listing cache is asked first (it notes the folder's identity before the readdir: ListingCache).
-      if (cache !== undefined) next.cached = cache.get(next.path);
-      if (next.cached === undefined || next.cached === null) {
-        if (!opts.listedByRun?.(next.path)) next.ahead = readListing(next.path, next.rel, opts);
+  // Reads started ahead and not yet back: a walk that ends early (aborted, or its caller stops)
+  // waits for them, so that no `put` reaches the listing cache after the walk (the index's is
+  // closed by then: a put would make a new spool).
+  const inFlight = new Set<Promise<Listed>>();
+  const readAhead = (path: string, rel: string): Promise<Listed> => {
+    const p = readListing(path, rel, opts);
+    inFlight.add(p);
+    void p.finally(() => inFlight.delete(p));
+    return p;
+  };
+  try {
+    while (stack.length > 0) {
+      opts.signal?.throwIfAborted();
+      const top = stack.pop()!;
+      const { path, rel } = top;
+      for (let i = stack.length - 1, n = 0; i >= 0 && n < READ_AHEAD; i--, n++) {
+        const next = stack[i];
+        if (next.ahead !== undefined || next.cached !== undefined) continue;
+        // A listing cache is asked first (it notes the folder's identity before the readdir: ListingCache).
+        if (cache !== undefined) next.cached = cache.get(next.path);
+        if (next.cached === undefined || next.cached === null) {
+          if (!opts.listedByRun?.(next.path)) next.ahead = readAhead(next.path, next.rel);
+        }
+      }
+      const listed = await listingOf(path, rel, opts, top.ahead, top.cached);
+      if (listed === null) continue;
+      const entries = walkedEntries(listed, opts);
+      yield { path, rel, entries };
+      for (let i = entries.length - 1; i >= 0; i--) {
+        const e = entries[i];
+        // Our lock directories hold nothing to walk; a name that is not UTF-8 cannot be entered.
+        if (e.kind !== 'dir' || isLockName(e.name) || e.unaddressable) continue;
+        stack.push({ path: join(path, e.name), rel: rel === '' ? e.name : `${rel}/${e.name}` });
       }
     }
-    const listed = await listingOf(path, rel, opts, top.ahead, top.cached);
-    if (listed === null) continue;
-    const entries = walkedEntries(listed, opts);
-    yield { path, rel, entries };
-    for (let i = entries.length - 1; i >= 0; i--) {
-      const e = entries[i];
-      // Our lock directories hold nothing to walk; a name that is not UTF-8 cannot be entered.
-      if (e.kind !== 'dir' || isLockName(e.name) || e.unaddressable) continue;
-      stack.push({ path: join(path, e.name), rel: rel === '' ? e.name : `${rel}/${e.name}` });
-    }
+  } finally {
+    if (inFlight.size > 0) await Promise.allSettled([...inFlight]);
   }
 }
 

@@ -1,0 +1,29 @@
+/**
+ * attack24: a folder changed as the read-ahead asks the cache of it when its listing is served
+ * (the second run with the index: listings served; the third: folder records served too), or as a
+ * link's target folder is listed for pairing (second run). Every run after it, until the memo answers
+ * whole, the same as without the index.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { attack, MUTATIONS, type Moment } from './helpers/attack24.js';
+
+const SERVED: [number, string, Moment][] = [
+  [2, 'c', 'get'],
+  [2, 'm-target', 'get'],
+  [2, 'm-target', 'listingSync'],
+  [3, 'c', 'get'],
+  [3, 'm-target', 'get'],
+];
+
+test('attack24: a folder changed as the read-ahead is served its listing (runs 2 and 3): every run after it as without the index', async (t) => {
+  const missed: string[] = [];
+  for (const mutation of Object.keys(MUTATIONS)) {
+    for (const [inRun, folder, moment] of SERVED) {
+      const r = await attack(t, { mutation, folder, moment, inRun, cmds: ['validate'] });
+      if (!r.fired) missed.push(`${mutation} ${folder}@${moment} run ${inRun}`);
+      assert.match(r.after, /whole$/, `${mutation} ${folder}@${moment} run ${inRun}: the memo answers again (${r.after})`);
+    }
+  }
+  assert.deepEqual(missed, [], 'every change made');
+});
