@@ -100,3 +100,17 @@ test('attack24: a scan aborted while folders are read ahead leaves no spool file
   await settle();
   assert.deepEqual(readdirSync(idx).sort(), before, 'an aborted run leaves the index folder as it was');
 });
+
+test('attack24: a closed ScanIndex writes nothing: a listing put after close makes no spool and no folder', (t) => {
+  const dir = testDir(t, 'attack24-closed-');
+  const root = library(dir, 2);
+  const idx = join(dir, 'idx');
+  const index = ScanIndex.open(root, { summarize: true }, { path: join(idx, 'index'), racyMarginMs: 0 });
+  assert.ok(index !== null);
+  index.close();
+  const folder = join(root, 'f000');
+  // As a read in flight would when it comes back: the cache is asked, then the listing put.
+  assert.equal(index.dirs.get(folder), null);
+  index.dirs.put(folder, [{ name: 'a.jpg', kind: 'file' }, { name: 'a.json', kind: 'file' }]);
+  assert.ok(!existsSync(idx), `a closed index wrote: ${existsSync(idx) ? readdirSync(idx).join(', ') : ''}`);
+});

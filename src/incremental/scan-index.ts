@@ -322,6 +322,8 @@ export class ScanIndex implements EntrySink {
   private filesServed = 0;
   private linksServed = 0;
   private readonly dirsServed = new Set<string>();
+  /** Set by `close`: no spool is made or written after it. */
+  private closed = false;
   /** Walked folders (real paths): other option sets' folder records of these are kept on a rewrite. */
   private readonly walked: string[] = [];
   foldersServed = 0;
@@ -433,7 +435,8 @@ export class ScanIndex implements EntrySink {
 
   /** Append one new entry to the spool (created at the first); false when the spool cannot be written. */
   private spoolWith(table: number, write: (spool: IndexWriter) => void): boolean {
-    if (this.spoolFailed || this.opts.lookupOnly === true) return false;
+    // After close nothing is written: a late caller (a read still in flight) would make a new spool.
+    if (this.closed || this.spoolFailed || this.opts.lookupOnly === true) return false;
     try {
       if (!this.spool) {
         mkdirSync(dirname(this.location.path), { recursive: true });
@@ -794,6 +797,7 @@ export class ScanIndex implements EntrySink {
 
   /** Release the files (the spool is removed). Safe to call twice. */
   close(): void {
+    this.closed = true;
     this.reader?.close();
     this.reader = null;
     if (this.spool) {
