@@ -141,3 +141,26 @@ test('walk: a folder the listing cache serves is not read: its listing is the on
     rmSync(root, { recursive: true, force: true });
   }
 });
+
+test('walk: a listing cache that throws on put fails the walk with its error, and no promise is left rejected unhandled', async () => {
+  const root = makeDeepTree();
+  const unhandled: unknown[] = [];
+  const onUnhandled = (e: unknown) => unhandled.push(e);
+  process.on('unhandledRejection', onUnhandled);
+  try {
+    const cache: ListingCache = {
+      get: () => null,
+      put(path: string) {
+        if (path.endsWith(`${join('g1', 's3')}`)) throw new Error('put failed');
+      },
+    };
+    await assert.rejects(async () => {
+      for await (const _ of walkTree(root, { listingCache: cache })) void _;
+    }, /put failed/);
+    await new Promise((r) => setTimeout(r, 50));
+    assert.deepEqual(unhandled, []);
+  } finally {
+    process.off('unhandledRejection', onUnhandled);
+    rmSync(root, { recursive: true, force: true });
+  }
+});

@@ -88,7 +88,10 @@ export async function* walkTree(root: string, opts: WalkOptions = {}): AsyncGene
   const readAhead = (path: string, rel: string): Promise<Listed> => {
     const p = readListing(path, rel, opts);
     inFlight.add(p);
-    void p.finally(() => inFlight.delete(p));
+    // then(done, done), not finally: a read that fails is the walk's error where it is awaited,
+    // and must not also reject a second promise nobody awaits (an unhandled rejection ends the process).
+    const done = () => inFlight.delete(p);
+    p.then(done, done);
     return p;
   };
   try {
