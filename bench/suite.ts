@@ -64,6 +64,18 @@ export class Bench {
     return measure(label, spec, { runs: this.args.runs });
   }
 
+  /**
+   * `steps` and the floor they are compared with, measured in rounds (floor, step 1, step 2, …,
+   * then again): a target's ratio to a floor measured minutes earlier moved with the machine
+   * (floor (b) was 3,642 ms in one run and 2,418 ms in the next while validate stayed at ~1,780).
+   * The floor is also a figure of its own (`floorId`).
+   */
+  private withFloor(floorId: string, floorLabel: string, floorSpec: OpSpec, steps: ReadonlyArray<{ label: string; spec: OpSpec }>, l: LibraryLists, floors: Floors): [Outcome, Outcome[]] {
+    const [floor, ...outs] = measureRounds([{ label: floorLabel, spec: floorSpec }, ...steps], this.args.runs);
+    this.add(floorId, floorLabel, floor, l.sidecarFiles, l.sidecarBytes, floors);
+    return [floor, outs];
+  }
+
   async run(): Promise<void> {
     fs.mkdirSync(this.lists, { recursive: true });
     const needsLibrary = ['floors', 'tree', 'accel', 'index', 'shards', 'hash', 'reads', 'server', 'bin'].some((s) => this.on(s as Section));
@@ -162,13 +174,16 @@ export class Bench {
     const name = tag === 'json' ? 'JSON library' : 'bin copy';
     for (const op of ['validate', 'stats'] as const) {
       const spec = (engine: 'threads' | 'inline'): OpSpec => ({ op, root: l.root, engine, workers: w });
-      // the two engines' runs are interleaved, so their ratio is not skewed by a change in load
-      const outcomes = withInline
-        ? measurePair([`${op} ${tag} threads`, `${op} ${tag} inline`], [spec('threads'), spec('inline')], this.args.runs)
-        : [this.measure(`${op} ${tag} threads`, spec('threads'))];
+      // The engines' runs and the floor the targets compare them with are interleaved, so their
+      // ratios are not skewed by a change in load: floor (b) for the JSON library, floor (d) (read
+      // + decodeSidecar of the same files) for the bin copy.
+      const steps = [{ label: `${op} ${tag} threads`, spec: spec('threads') }, ...(withInline ? [{ label: `${op} ${tag} inline`, spec: spec('inline') }] : [])];
+      const floorSpec: OpSpec = tag === 'json' ? { op: 'floor-parse', list: l.sidecarList } : { op: 'floor-decode', list: l.sidecarList };
+      const floorName = tag === 'json' ? 'floor (b)' : 'floor (d)';
+      const [floor, outcomes] = this.withFloor(`floor-${tag === 'json' ? 'b' : 'd'}.${tag}.${op}`, `${floorName}, ${name}, in rounds with ${op}`, floorSpec, steps, l, floors);
       outcomes.forEach((o, k) => {
         const engine = k === 0 ? 'threads' : 'inline';
-        this.add(`${op}.${tag}.${engine}`, `${op} (${name}, ${engine})`, o, l.sidecarFiles, l.sidecarBytes, floors);
+        this.add(`${op}.${tag}.${engine}`, `${op} (${name}, ${engine})`, o, l.sidecarFiles, l.sidecarBytes, tag === 'json' ? { ...floors, b: floor } : floors);
       });
     }
     if (tag === 'json') {
@@ -216,9 +231,14 @@ export class Bench {
     const w = this.args.workers;
     for (const op of ['validate', 'stats'] as const) {
       const spec = (accel: boolean): OpSpec => ({ op, root: l.root, engine: 'threads', workers: w, accel });
-      const [on, off] = measurePair([`${op} json accel on`, `${op} json accel off`], [spec(true), spec(false)], this.args.runs);
-      this.add(`${op}.json.accel-on`, `${op} (JSON library, threads, WebAssembly scanner on)`, on, l.sidecarFiles, l.sidecarBytes, this.jsonFloors);
-      this.add(`${op}.json.accel-off`, `${op} (JSON library, threads, IMAGE_SIDECAR_ACCEL=off)`, off, l.sidecarFiles, l.sidecarBytes, this.jsonFloors);
+      // On, off and floor (b) in rounds (withFloor): the targets are ratios to that floor.
+      const [b, [on, off]] = this.withFloor(`floor-b.json.accel-${op}`, `floor (b), JSON library, in rounds with ${op} accel on / off`, { op: 'floor-parse', list: l.sidecarList }, [
+        { label: `${op} json accel on`, spec: spec(true) },
+        { label: `${op} json accel off`, spec: spec(false) },
+      ], l, this.jsonFloors);
+      const floors = { ...this.jsonFloors, b };
+      this.add(`${op}.json.accel-on`, `${op} (JSON library, threads, WebAssembly scanner on)`, on, l.sidecarFiles, l.sidecarBytes, floors);
+      this.add(`${op}.json.accel-off`, `${op} (JSON library, threads, IMAGE_SIDECAR_ACCEL=off)`, off, l.sidecarFiles, l.sidecarBytes, floors);
     }
     const inspect = (accel: boolean): OpSpec => ({ op: 'accel-inspect', list: l.sidecarList, accel });
     const [on, off] = measurePair(['inspect task accel on', 'inspect task accel off'], [inspect(true), inspect(false)], this.args.runs);

@@ -114,12 +114,13 @@ export function evaluateTargets(t: TargetInputs): TargetResult[] {
     ...(['validate', 'stats'] as const).map((op) =>
       target(
         `${op}, bin copy, × floor (d) (read + decodeSidecar, one thread)`,
-        ratio(f(`${op}.bin.threads`)?.ms, f('floor-d.bin')?.ms),
+        // floor (d) measured in rounds with this operation's runs (suite.ts withFloor)
+        ratio(f(`${op}.bin.threads`)?.ms, f(`floor-d.bin.${op}`)?.ms),
         '×',
         '<=',
         1.0,
         // The floor is one thread; the operation's CPU is all of its threads (main, workers, V8's).
-        `CPU ${ratio(cpu(`${op}.bin.threads`), cpu('floor-d.bin'))?.toFixed(2) ?? '?'}× (all threads ÷ the floor's)`,
+        `CPU ${ratio(cpu(`${op}.bin.threads`), cpu(`floor-d.bin.${op}`))?.toFixed(2) ?? '?'}× (all threads ÷ the floor's)`,
       ),
     ),
     target('validate, bin copy, × the JSON run', ratio(f('validate.bin.threads')?.ms, vJson?.ms), '×', '<=', 0.2),
