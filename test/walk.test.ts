@@ -108,8 +108,8 @@ test('walk: with a listing cache, each folder is asked of the cache once, before
     assert.equal(gets.length, got.length);
     // Each folder's get comes before its put.
     for (const g of gets) assert.ok(order.indexOf(g) < order.indexOf(`put ${g.slice(4)}`), g);
-    // Read-ahead: some folder is asked before the folder before it in walk order was stored.
-    assert.ok(order.some((o, i) => o.startsWith('get ') && i > 0 && order.slice(i + 1).some((later) => later.startsWith('put ') && order.indexOf(`get ${later.slice(4)}`) < i)), 'folders are read ahead with a cache too');
+    // Read-ahead: two folders asked in a row, before the first is stored (a walk without it asks and stores each in turn).
+    assert.ok(order.some((o, i) => o.startsWith('get ') && order[i + 1]?.startsWith('get ')), 'folders are read ahead with a cache too');
   } finally {
     rmSync(root, { recursive: true, force: true });
   }

@@ -104,9 +104,7 @@ export async function* walkTree(root: string, opts: WalkOptions = {}): AsyncGene
         if (next.ahead !== undefined || next.cached !== undefined) continue;
         // A listing cache is asked first (it notes the folder's identity before the readdir: ListingCache).
         if (cache !== undefined) next.cached = cache.get(next.path);
-        if (next.cached === undefined || next.cached === null) {
-          if (!opts.listedByRun?.(next.path)) next.ahead = readAhead(next.path, next.rel);
-        }
+        if (next.cached == null && !opts.listedByRun?.(next.path)) next.ahead = readAhead(next.path, next.rel);
       }
       const listed = await listingOf(path, rel, opts, top.ahead, top.cached);
       if (listed === null) continue;
