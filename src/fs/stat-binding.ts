@@ -26,7 +26,8 @@ export const S_IFMT = 0o170000;
 export const S_IFDIR = 0o040000;
 export const S_IFREG = 0o100000;
 
-export type BindingStat = (path: string, useBigint: true, req: undefined, throwIfNoEntry: false) => BigInt64Array | undefined;
+/** (A path as a string or as its bytes: the binding takes either, as fs.statSync does.) */
+export type BindingStat = (path: string | Uint8Array, useBigint: true, req: undefined, throwIfNoEntry: false) => BigInt64Array | undefined;
 export type BindingFstat = {
   (fd: number, useBigint: true, req: undefined, shouldThrow: false): BigInt64Array;
   (fd: number, useBigint: false, req: undefined, shouldThrow: false): Float64Array;

@@ -107,6 +107,30 @@ export const STAT_FILE = 2;
 export const STAT_OTHER = 3;
 export type StatKind = typeof STAT_NONE | typeof STAT_DIR | typeof STAT_FILE | typeof STAT_OTHER;
 
+const TWO_32 = 4294967296;
+
+/**
+ * seconds × 10^9 + ns, modulo 2^64 (a time before 1970 wraps as BigUint64Array stores it), from
+ * the u32 halves of a binding array (little-endian: low half first) into `out` at `at` (low, high),
+ * in doubles that stay exact: the seconds' low half split in 16-bit parts (each × 10^9 < 2^46),
+ * the high half's product taken modulo 2^32 (Math.imul). Tested against the BigInt form
+ * (identity-halves.test.ts).
+ */
+export function timeNsHalves(u: Uint32Array, secondsAt: number, out: Uint32Array, at: number): void {
+  const lo = u[2 * secondsAt];
+  const hi = u[2 * secondsAt + 1];
+  const ns = u[2 * secondsAt + 2]; // 0 ≤ ns < 10^9: its high half is 0
+  const a = lo >>> 16;
+  const b = lo & 0xffff;
+  // lo × 10^9 + ns = a × 10^9 × 2^16 + (b × 10^9 + ns); a × 10^9 = yHi × 2^16 + yLo.
+  const y = a * 1e9;
+  const yHi = Math.floor(y / 65536);
+  const low = (y - yHi * 65536) * 65536 + b * 1e9 + ns; // < 2^32 + 2^46: exact
+  const carry = Math.floor(low / TWO_32);
+  out[at] = low - carry * TWO_32;
+  out[at + 1] = (yHi + carry + (Math.imul(hi, 1e9) >>> 0)) % TWO_32;
+}
+
 /** The binding, once per process: 'unknown' until a path's stat agreed (or not) with fs.statSync's. */
 let fastStat: { fn: BindingStat | null; trusted: 'unknown' | 'yes' | 'no' } | null = null;
 
@@ -126,7 +150,12 @@ let fastStat: { fn: BindingStat | null; trusted: 'unknown' | 'yes' | 'no' } | nu
  */
 export class IdentityScratch {
   private readonly words = new BigUint64Array(5);
+  /** The same 40 bytes as u32 halves (loadFrom writes them: no BigInt made per stat). */
+  private readonly halves = new Uint32Array(this.words.buffer);
   readonly bytes = Buffer.from(this.words.buffer);
+  /** The binding's last array, and a u32 view of it (the binding fills one array again and again). */
+  private boundArray: BigInt64Array | null = null;
+  private boundHalves: Uint32Array | null = null;
   private readonly binding: BindingStat | null;
   /** The fast path answered at least one stat of this scratch. */
   fastUsed = false;
@@ -157,9 +186,10 @@ export class IdentityScratch {
 
   /**
    * stat `path` (following links): what is there, its identity in `bytes` (unless STAT_NONE:
-   * nothing there, or it could not be stat'ed).
+   * nothing there, or it could not be stat'ed). A path as bytes too (a tree memo's checks, never
+   * decoded: tree-memo.ts checksHold).
    */
-  stat(path: string): StatKind {
+  stat(path: string | Buffer): StatKind {
     if (this.binding !== null && fastStat!.trusted === 'yes') return this.statFast(path);
     const kind = this.statPure(path);
     if (this.binding !== null && fastStat!.trusted === 'unknown' && kind !== STAT_NONE) this.check(path, kind);
@@ -176,7 +206,7 @@ export class IdentityScratch {
     w[4] = st.ctimeNs;
   }
 
-  private statPure(path: string): StatKind {
+  private statPure(path: string | Buffer): StatKind {
     let st: BigIntStats | undefined;
     try {
       st = statSync(path, { bigint: true, throwIfNoEntry: false });
@@ -192,7 +222,7 @@ export class IdentityScratch {
     return st.isDirectory() ? STAT_DIR : st.isFile() ? STAT_FILE : STAT_OTHER;
   }
 
-  private statFast(path: string): StatKind {
+  private statFast(path: string | Buffer): StatKind {
     let v: BigInt64Array | undefined;
     try {
       // No NUL in `path` reaches here unchecked: the binding would stat the name up to it, where
@@ -207,8 +237,34 @@ export class IdentityScratch {
     return this.loadFrom(v);
   }
 
-  /** The binding's array into `bytes`: the identity's five fields and the kind. */
+  /**
+   * The binding's array into `bytes`: the identity's five fields and the kind. On a little-endian
+   * host by u32 halves (timeNsHalves): reading a BigInt64Array makes a BigInt per field, ~8 ms of
+   * garbage and arithmetic in the ~18,700 stats of a warm run.
+   */
   private loadFrom(v: BigInt64Array): StatKind {
+    if (!LITTLE_ENDIAN_HOST) return this.loadFromBigInts(v);
+    let u = this.boundHalves;
+    if (this.boundArray !== v || u === null) {
+      u = new Uint32Array(v.buffer, v.byteOffset, v.length * 2);
+      this.boundArray = v;
+      this.boundHalves = u;
+    }
+    const h = this.halves;
+    h[0] = u[2 * F_DEV];
+    h[1] = u[2 * F_DEV + 1];
+    h[2] = u[2 * F_INO];
+    h[3] = u[2 * F_INO + 1];
+    h[4] = u[2 * F_SIZE];
+    h[5] = u[2 * F_SIZE + 1];
+    timeNsHalves(u, F_MTIME_S, h, 6);
+    timeNsHalves(u, F_CTIME_S, h, 8);
+    const type = u[2 * F_MODE] & S_IFMT;
+    return type === S_IFDIR ? STAT_DIR : type === S_IFREG ? STAT_FILE : STAT_OTHER;
+  }
+
+  /** loadFrom by BigInts (a big-endian host; the reference timeNsHalves is tested against). */
+  private loadFromBigInts(v: BigInt64Array): StatKind {
     const w = this.words;
     w[0] = v[F_DEV];
     w[1] = v[F_INO];
@@ -238,7 +294,7 @@ export class IdentityScratch {
   }
 
   /** The fast path trusted from now on when it gives `path` the kind and identity statSync just gave; never again in this process when not. */
-  private check(path: string, kind: StatKind): void {
+  private check(path: string | Buffer, kind: StatKind): void {
     const pure = Buffer.from(this.bytes);
     let same = false;
     try {
