@@ -1,5 +1,5 @@
 /**
- * attack23b: reading a memo file of format 10 (tree-memo.ts encode, readMemoFrame, readLazy,
+ * attack23b: reading a memo file of format 11 (tree-memo.ts encode, readMemoFrame, readLazy,
  * loadMemo): the file cut at every region boundary (inside the JSON part, the rows, the check
  * paths, the identities, the lazy part), bytes appended, `head.lazyBytes` / `head.lazyCrc` crafted
  * with the main CRC-32 made to match, an older format's magic, a FIFO or a folder at the memo's
@@ -21,9 +21,12 @@ interface Layout {
   magicLen: number;
   body: number;
   jsonEnd: number;
-  rowsEnd: number;
   pathsEnd: number;
+  /** The identities' end: the payload's byte strings from here to the lazy part. */
+  idsEnd: number;
   lazyAt: number;
+  /** The rows' end in the lazy part (the records follow). */
+  rowsEnd: number;
   main: { head: Record<string, unknown>; payload: unknown };
 }
 
@@ -33,11 +36,11 @@ function layout(file: string): Layout {
   const body = magicLen + 8;
   const jsonEnd = body + buf.readUInt32LE(magicLen);
   const main = JSON.parse(buf.toString('utf8', body, jsonEnd)) as Layout['main'];
-  const head = main.head as { rowBytes: number; bytes: number[]; lazyBytes: number };
-  const rowsEnd = jsonEnd + head.rowBytes;
-  const pathsEnd = rowsEnd + head.bytes.reduce((a, b) => a + b, 0);
+  const head = main.head as { rowBytes: number; bytes: number[]; lazyBytes: number; blobBytes: number };
+  const pathsEnd = jsonEnd + head.bytes.reduce((a, b) => a + b, 0);
   const lazyAt = buf.length - head.lazyBytes;
-  return { buf, magicLen, body, jsonEnd, rowsEnd, pathsEnd, lazyAt, main };
+  const idsEnd = lazyAt - head.blobBytes;
+  return { buf, magicLen, body, jsonEnd, pathsEnd, idsEnd, lazyAt, rowsEnd: lazyAt + head.rowBytes, main };
 }
 
 /** The memo written again with this JSON part and tail (the main CRC-32 over [body, length - sealedTail's unsealed bytes)). */
@@ -103,14 +106,17 @@ test('a memo cut at every region boundary (and one byte either side), or grown: 
   at('the JSON part\'s start', (l) => l.body);
   at('the JSON part\'s middle', (l) => (l.body + l.jsonEnd) >> 1);
   at('the JSON part\'s end', (l) => l.jsonEnd);
-  at('the rows\' end', (l) => l.rowsEnd);
   at('the paths\' end', (l) => l.pathsEnd);
-  at('the identities\' end (the lazy part\'s start)', (l) => l.lazyAt);
+  at('the identities\' end', (l) => l.idsEnd);
+  at('the byte strings\' middle', (l) => (l.idsEnd + l.lazyAt) >> 1);
+  at('the byte strings\' end (the lazy part\'s start)', (l) => l.lazyAt);
+  at('the rows\' end', (l) => l.rowsEnd);
   at('the lazy part\'s middle', (l) => (l.lazyAt + l.buf.length) >> 1);
   at('the end', (l) => l.buf.length);
   cuts.push(['a byte appended', (file, l) => writeFileSync(file, Buffer.concat([l.buf, Buffer.from([0])]))]);
   cuts.push(['the lazy part repeated', (file, l) => writeFileSync(file, Buffer.concat([l.buf, l.buf.subarray(l.lazyAt)]))]);
-  cuts.push(['an identity byte flipped', (file, l) => writeFileSync(file, Buffer.from(l.buf).fill(l.buf[l.lazyAt - 1] ^ 1, l.lazyAt - 1, l.lazyAt))]);
+  cuts.push(['an identity byte flipped', (file, l) => writeFileSync(file, Buffer.from(l.buf).fill(l.buf[l.idsEnd - 1] ^ 1, l.idsEnd - 1, l.idsEnd))]);
+  cuts.push(['a byte string\'s byte flipped', (file, l) => writeFileSync(file, Buffer.from(l.buf).fill(l.buf[l.lazyAt - 1] ^ 1, l.lazyAt - 1, l.lazyAt))]);
   await attack(t, 'cut', cuts);
 });
 
@@ -152,9 +158,9 @@ test('crafted head.lazyBytes / head.lazyCrc with the main CRC-32 made to match: 
   await attack(t, 'craft', crafts);
 });
 
-test('an older format\'s memo (format 8 and 9 magics, format 9\'s layout: the lazy part after the JSON part, one CRC), a FIFO, a folder: a miss', async (t) => {
+test('an older format\'s memo (format 8, 9 and 10 magics, format 9\'s layout: the lazy part after the JSON part, one CRC), a FIFO, a folder: a miss', async (t) => {
   const older: Damage[] = [];
-  for (const v of ['8', '9']) {
+  for (const v of ['8', '9', '10']) {
     older.push([`format ${v}'s magic`, (file, l) => {
       const magic = Buffer.from(`image-sidecar tree memo ${v}\n`, 'latin1');
       const out = Buffer.concat([magic, l.buf.subarray(l.magicLen)]);
@@ -173,8 +179,8 @@ test('an older format\'s memo (format 8 and 9 magics, format 9\'s layout: the la
       writeFileSync(file, out);
     }]);
   }
-  // Format 9's layout under format 10's magic (one CRC over everything after the field).
-  older.push(['format 9\'s layout, format 10\'s magic', (file, l) => {
+  // Format 9's layout under this format's magic (one CRC over everything after the field).
+  older.push(['format 9\'s layout, this format\'s magic', (file, l) => {
     const json = Buffer.from(JSON.stringify(l.main));
     const out = Buffer.concat([l.buf.subarray(0, l.magicLen), Buffer.alloc(8), json, l.buf.subarray(l.lazyAt), l.buf.subarray(l.jsonEnd, l.lazyAt)]);
     out.writeUInt32LE(json.length, l.magicLen);

@@ -12,7 +12,7 @@ import type { Category, Options, SidecarExt, SidecarNaming } from '../types.js';
 import { CATEGORIES } from '../types.js';
 import { DEFAULT_RACY_MARGIN_MS, noteMemoRun, ScanIndex, type IndexOptions, type IndexRunStats, type Pending } from '../incremental/scan-index.js';
 import { encodeMemoRecords, groupEntriesOf, groupNamesOf, MemoRecordsView, type MemoRecordColumns } from './memo-records.js';
-import { CheckLog, dropMemoDelta, fileCheckFinder, filePathsOf, loadMemo, MEMO_MAX_FILES, MemoMovedError, memoPlace, MemoSpool, numbersKeptByJson, storeMemo, storeMemoDelta, type MemoHit } from '../incremental/tree-memo.js';
+import { CheckLog, dropMemoDelta, fileCheckFinder, fileCheckFinderOf, filePathsOf, loadMemo, MEMO_MAX_FILES, MemoMovedError, memoPlace, MemoSpool, numbersKeptByJson, storeMemo, storeMemoDelta, type MemoHit } from '../incremental/tree-memo.js';
 import { racyCutoffNs } from '../incremental/entry.js';
 import { identityBytes, statIdentityAny } from '../incremental/identity.js';
 import { isCacheable, memoCodeDigest, optionsKey } from '../incremental/key.js';
@@ -665,7 +665,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
           kept = storeMemoDelta(place, hit.gen, files, body);
         }
         if (!kept) {
-          const s = toStored(patched.output, patched.allRows(), patched.allRecords(), this.summary, this.problemSeqs, patched.progress, base.index, fileCheckFinder(hit.filePaths()));
+          const s = toStored(patched.output, patched.allRows(), patched.allRecords(), this.summary, this.problemSeqs, patched.progress, base.index, fileCheckFinder(hit.filePath, hit.fileChecks));
           if (s) storeMemo(place, hit.checksNow(), s.payload, s.lazy, s.rows);
         }
       }
@@ -747,7 +747,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
           recs.push({ key: it[0], seq: [it[1], it[2]], deps: it[3], tally: it[4], bytes: it[5], group: it[6] });
           rows.push(it[7]);
         }
-        const s = toStored(output, rows, recs, this.summary, this.problemSeqs, this.lastProgress, this.indexRun, fileCheckFinder(filePathsOf(checks)));
+        const s = toStored(output, rows, recs, this.summary, this.problemSeqs, this.lastProgress, this.indexRun, fileCheckFinderOf(filePathsOf(checks)));
         return s !== null && storeMemo(place, checks, s.payload, s.lazy, s.rows);
       },
     };
@@ -796,7 +796,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
     let rowStored: (i: number) => Row;
     if (def.outputStored) {
       fromDelta = rowsOfDelta(delta);
-      if (hit.rowCount !== n) return null; // a row per record, else not a memo a run wrote
+      if (hit.rowCount() !== n) return null; // a row per record, else not a memo a run wrote
       rowStored = (i) => hit.row(i) as Row;
     } else {
       // Decoded when a row stored is asked for (a command that makes its output straight from the
@@ -844,8 +844,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
       keys.add(lazy.key(i));
       folders.set(step, folders.get(step) === null ? null : on);
     }
-    const filePaths = hit.filePaths();
-    const knownChanged = new Set(hit.changed.at.map((at) => filePaths[at]));
+    const knownChanged = new Set(hit.changed.at.map((at) => hit.filePath(at)!));
     const subs: [ScanSession, number[]][] = [];
     if (byNames.length > 0) subs.push([new ScanSession(this.root, { ...this.opts, index: undefined, onProgress: undefined, givenGroups: given }), byNames]);
     if (byFolders.length > 0) {
@@ -887,7 +886,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
     // Each made again of the files it read before (a folder's listing held: the same groups, the
     // same sidecars), else not the memo's record (another folder under the same key): no patch.
     // Those checks are then its checks in a delta or a memo written again (`depsAt`).
-    const checkOf = fileCheckFinder(filePaths);
+    const checkOf = fileCheckFinder(hit.filePath, hit.fileChecks);
     for (const [i, m] of made) {
       const before = depsOf(i);
       const now = m.rec.deps;

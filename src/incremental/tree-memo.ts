@@ -22,10 +22,11 @@ import { lookupEntry } from '../discovery/resolve-link.js';
 import { tempNameFor } from '../fs/temp-files.js';
 import { READ_FLAGS } from '../fs/regular-file.js';
 import type { IndexLocation } from './location.js';
+import { encodeFrameJson, parseFrameText, restoreBytes } from './frame-json.js';
 
-const MAGIC = Buffer.from('image-sidecar tree memo 10\n', 'latin1');
+const MAGIC = Buffer.from('image-sidecar tree memo 11\n', 'latin1');
 /** A memo's delta (`<memo>.delta`: what a patch changed, on top of the memo of the same generation). */
-const DELTA_MAGIC = Buffer.from('image-sidecar tree memo delta 2\n', 'latin1');
+const DELTA_MAGIC = Buffer.from('image-sidecar tree memo delta 3\n', 'latin1');
 /** Any version's first bytes: a memo file (or a memo's delta) of ours, whichever version wrote it (kept or pruned as one). */
 const MAGIC_NAME = Buffer.from('image-sidecar tree memo ', 'latin1');
 /** The delta of a memo file. */
@@ -247,22 +248,29 @@ interface MemoHead {
   lazyCrc: number;
   /** Bytes of the rows (encode): read only by a patch, a row at a time. */
   rowBytes: number;
+  /** Bytes of the payload's byte strings (frame-json.ts), after the identities. */
+  blobBytes: number;
 }
 
 /**
  * Layout: MAGIC, u32 LE length of the JSON part, u32 LE CRC-32 of what follows this field up to
- * the lazy part, the JSON part ({ head, payload }), the rows (`head.rowBytes`: u32 LE count, u32 LE
- * end of each row's JSON text, the texts: a patch parses only the rows it needs), then per kind of
- * check its paths (UTF-8, each ended by NUL; `head.bytes`), then per kind its identities
- * (SLOT_BYTES each, in the order of the paths), then the lazy part (`head.lazyBytes`, CRC-32
- * `head.lazyCrc`: bytes only a patch reads, discovery/memo-records.ts; a run answered whole does
- * not read them: the bench library's validate memo, 3.4 of its 7.1 MB).
+ * the lazy part, the JSON part ({ head, payload }: ASCII), then per kind of check its paths (UTF-8,
+ * each ended by NUL; `head.bytes`), then per kind its identities (SLOT_BYTES each, in the order of
+ * the paths), then the payload's byte strings (`head.blobBytes`: validate's columns, frame-json.ts),
+ * then the lazy part (`head.lazyBytes`, CRC-32 `head.lazyCrc`): bytes only a patch reads, which a
+ * run answered whole does not read — the rows (`head.rowBytes`: u32 LE count, u32 LE end of each
+ * row's JSON text, the texts: a patch parses only the rows it needs; stats' were 6.2 of its 11.4 MB,
+ * read and checked on every warm run before), then the records (discovery/memo-records.ts; the
+ * bench library's validate memo, 3.4 of its 6.6 MB). Throws a TypeError on a payload frame-json
+ * does not store.
  */
-function encode(place: MemoPlace, log: CheckLog, payload: unknown, lazyJson: Buffer, rows: Buffer): { bytes: Buffer; jsonLen: number } {
-  const head: MemoHead = { key: place.key, gen: randomBytes(8).toString('hex'), root: place.rootAbs, rootReal: place.rootReal, counts: log.counts.slice(), bytes: log.paths.map((p) => p.length), lazyBytes: lazyJson.length, lazyCrc: crc32(lazyJson) >>> 0, rowBytes: rows.length };
-  const json = Buffer.from(JSON.stringify({ head, payload }), 'utf8');
-  const bytes = Buffer.concat([MAGIC, Buffer.alloc(8), json, rows, ...log.paths.map((p) => p.view()), ...log.ids.map((p) => p.view()), lazyJson]);
-  return { bytes, jsonLen: json.length };
+function encode(place: MemoPlace, log: CheckLog, payload: unknown, records: Buffer, rows: Buffer): { bytes: Buffer; jsonLen: number; lazyBytes: number } {
+  const body = encodeFrameJson(payload);
+  const lazy = Buffer.concat([rows, records]);
+  const head: MemoHead = { key: place.key, gen: randomBytes(8).toString('hex'), root: place.rootAbs, rootReal: place.rootReal, counts: log.counts.slice(), bytes: log.paths.map((p) => p.length), lazyBytes: lazy.length, lazyCrc: crc32(lazy) >>> 0, rowBytes: rows.length, blobBytes: body.bytes.length };
+  const json = Buffer.from(`{"head":${encodeFrameJson(head).text},"payload":${body.text}}`, 'latin1');
+  const bytes = Buffer.concat([MAGIC, Buffer.alloc(8), json, ...log.paths.map((p) => p.view()), ...log.ids.map((p) => p.view()), body.bytes, lazy]);
+  return { bytes, jsonLen: json.length, lazyBytes: lazy.length };
 }
 
 /** Rows as the memo holds them (see encode), or null: a row not JSON, or not given back exactly by it. */
@@ -328,7 +336,7 @@ function readFrame(file: string, magic: Buffer): { buf: Buffer; value: Record<st
   if ((crc32(buf.subarray(body)) >>> 0) !== buf.readUInt32LE(magic.length + 4)) return null;
   let value: unknown;
   try {
-    value = JSON.parse(buf.toString('utf8', body, end));
+    value = parseFrameText(buf, body, end);
   } catch {
     return null;
   }
@@ -349,7 +357,7 @@ function readMemoFrame(file: string): { buf: Buffer; value: Record<string, unkno
     if (end > buf.length || !readRange(fd, buf, body, end)) return null;
     let value: unknown;
     try {
-      value = JSON.parse(buf.toString('utf8', body, end));
+      value = parseFrameText(buf, body, end);
     } catch {
       return null;
     }
@@ -441,27 +449,35 @@ export interface ChangedFiles {
  * A folder, image or name that fails ends it (false). Sidecars that fail are collected, up to
  * `maxChanged` (more: false), for a patch: the result is then the changed ones.
  */
-function checksHold(paths: Buffer[], counts: number[], ids: Buffer, idsAt: number, maxChanged: number, fastStat: boolean): { changed: ChangedFiles; fast: boolean; files: string[] } | false {
+function checksHold(paths: Buffer[], counts: number[], ids: Buffer, idsAt: number, maxChanged: number, fastStat: boolean): { changed: ChangedFiles; fast: boolean } | false {
   const scratch = new IdentityScratch({ fast: fastStat });
   const changed: ChangedFiles = { at: [], ids: [] };
-  let files: string[] = [''];
   let at = idsAt;
   for (let kind = 0; kind < KINDS; kind++) {
-    // One decode and split per kind (a decode per path cost more than the stat calls' own work).
-    const list = paths[kind].toString('utf8').split('\0');
-    if (list.length !== counts[kind] + 1 || list[counts[kind]] !== '') return false;
-    if (kind === FILE) files = list;
-    for (let n = 0; n < counts[kind]; n++, at += SLOT_BYTES[kind]) {
-      const p = list[n];
-      if (kind === NAME) {
+    const bytes = paths[kind];
+    if (kind === NAME) {
+      // (Few: decoded, as a name's folder is found by its text.)
+      const list = bytes.toString('utf8').split('\0');
+      if (list.length !== counts[kind] + 1 || list[counts[kind]] !== '') return false;
+      for (let n = 0; n < counts[kind]; n++, at += SLOT_BYTES[kind]) {
+        const p = list[n];
         if (NOTHING.compare(ids, at + STAMP_BYTES, at + STAMP_BYTES + IDENTITY_BYTES) !== 0) {
           const cut = p.lastIndexOf('/');
           if (scratch.stat(cut <= 0 ? '/' : p.slice(0, cut)) === STAT_DIR && scratch.equals(ids, at + STAMP_BYTES)) continue;
         }
         const r = lookupEntry(p);
         if ('code' in r || r.stamp.compare(ids, at, at + STAMP_BYTES) !== 0) return false;
-        continue;
       }
+      continue;
+    }
+    // Each path stat'ed as its bytes (the binding takes them): no decode of the 18,500 paths a
+    // warm run checks, nor a string each (~10 ms of a ~180 ms warm validate).
+    let from = 0;
+    for (let n = 0; n < counts[kind]; n++, at += SLOT_BYTES[kind]) {
+      const to = bytes.indexOf(0, from);
+      if (to < 0) return false;
+      const p = bytes.subarray(from, to);
+      from = to + 1;
       const found = scratch.stat(p);
       const kindOk = found !== STAT_NONE && (kind === DIR ? found === STAT_DIR : kind === FILE ? found === STAT_FILE : true);
       const holds = kindOk ? scratch.equals(ids, at) : NOTHING.compare(ids, at, at + IDENTITY_BYTES) === 0;
@@ -470,9 +486,10 @@ function checksHold(paths: Buffer[], counts: number[], ids: Buffer, idsAt: numbe
       changed.at.push(n);
       changed.ids.push(kindOk ? Buffer.from(scratch.bytes) : null);
     }
+    // Every path ended by its NUL, and no more.
+    if (from !== bytes.length) return false;
   }
-  // The sidecar checks' paths (with the empty string after the last), kept for a patch (MemoHit.filePaths).
-  return { changed, fast: scratch.fastUsed, files };
+  return { changed, fast: scratch.fastUsed };
 }
 
 export interface MemoHit {
@@ -487,22 +504,23 @@ export interface MemoHit {
   checks: number[];
   /** Sidecars found changed (none: the memo holds as it is). */
   changed: ChangedFiles;
-  /** The lazy part's bytes (storeMemo `lazy`). */
+  /** The lazy part's records (storeMemo `lazy`), read when first asked; throws a MemoMovedError (the file changed) or a RangeError (rows past the lazy part). */
   lazy(): Buffer;
   /** How many sidecar checks the memo holds (a record's file checks are numbered among them). */
   fileChecks: number;
-  /** Row `i` of the memo's rows (storeMemo `rows`), parsed when asked; throws when there is none such. */
+  /** Row `i` of the memo's rows (storeMemo `rows`: in the lazy part), parsed when asked; throws when there is none such, or as `lazy`. */
   row(i: number): unknown;
-  /** How many rows the memo holds (-1: a rows region no run writes). */
-  rowCount: number;
+  /** How many rows the memo holds (-1: a rows region no run writes); reads the lazy part, throws as `lazy`. */
+  rowCount(): number;
   /** The memo's checks with the changed sidecars' identities now: the checks of a patched memo. */
   checksNow(): CheckLog;
   /** `checksNow().anyRacy(cutoffNs)`, read where the identities are (no copy of the checks). */
   anyRacyNow(cutoffNs: bigint): boolean;
   /** The sidecar checks whose identities the delta gives (its own, by number). */
   deltaFiles: ReadonlyMap<number, Buffer | null>;
-  /** The paths of the sidecar checks and of the folder checks (real paths), in order (made on the first ask). */
-  filePaths(): string[];
+  /** The path of sidecar check `i` (decoded alone: a patch needs a few of the 18,500), undefined past the last. */
+  filePath(i: number): string | undefined;
+  /** The paths of the folder checks (real paths), in order. */
   dirPaths(): string[];
 }
 
@@ -522,11 +540,16 @@ export function loadMemo(place: MemoPlace, maxChanged = 0, opts: { fastStat?: bo
   if (!Array.isArray(head.counts) || head.counts.length !== KINDS || !Array.isArray(head.bytes) || head.bytes.length !== KINDS) return null;
   const idBytes = head.counts.reduce((a, c, kind) => a + c * SLOT_BYTES[kind], 0);
   const pathBytes = head.bytes.reduce((a, b) => a + b, 0);
-  const rowsAt = frame.end;
-  if (!Number.isSafeInteger(head.rowBytes) || head.rowBytes < 0 || !Number.isInteger(head.lazyCrc)) return null;
-  if (rowsAt + head.rowBytes + pathBytes + idBytes !== lazyAt) return null;
+  if (!Number.isSafeInteger(head.rowBytes) || head.rowBytes < 0 || !Number.isInteger(head.lazyCrc) || !Number.isSafeInteger(head.blobBytes) || head.blobBytes < 0) return null;
+  if (frame.end + pathBytes + idBytes + head.blobBytes !== lazyAt) return null;
+  let payload: unknown;
+  try {
+    payload = restoreBytes(parsed.payload, buf.subarray(lazyAt - head.blobBytes, lazyAt));
+  } catch {
+    return null; // a stand-in no run writes
+  }
   const paths: Buffer[] = [];
-  let at = rowsAt + head.rowBytes;
+  let at = frame.end;
   for (const len of head.bytes) {
     paths.push(buf.subarray(at, at + len));
     at += len;
@@ -538,21 +561,39 @@ export function loadMemo(place: MemoPlace, maxChanged = 0, opts: { fastStat?: bo
   const held = checksHold(paths, head.counts, buf, idsAt, maxChanged, opts.fastStat !== false);
   if (!held) return null;
   const { changed } = held;
-  let filePaths: string[] | undefined;
+  let fileStarts: Uint32Array | undefined;
+  const fileBytes = paths[FILE];
+  // Where each sidecar check's path starts (checksHold saw every one ended by its NUL), and where the last ends.
+  const startsOfFiles = () => {
+    if (fileStarts) return fileStarts;
+    const starts = new Uint32Array(head.counts[FILE] + 1);
+    for (let i = 0, from = 0; i < head.counts[FILE]; i++) from = starts[i + 1] = fileBytes.indexOf(0, from) + 1;
+    return (fileStarts = starts);
+  };
   let lazy: Buffer | undefined;
+  // The lazy part (rows, then records), read and checked on the first ask.
+  const lazyPart = () => {
+    lazy ??= readLazy(place.file, buf, lazyAt, head.lazyCrc);
+    if (head.rowBytes > lazy.length) throw new RangeError('rows past the lazy part');
+    return lazy;
+  };
   return {
     fastStat: held.fast,
-    payload: parsed.payload,
+    payload,
     gen: head.gen,
     delta: delta ? delta.body : null,
     deltaFiles: delta ? delta.files : new Map(),
     checks: head.counts,
     changed,
-    lazy: () => (lazy ??= readLazy(place.file, buf, lazyAt, head.lazyCrc)),
+    lazy: () => lazyPart().subarray(head.rowBytes),
     fileChecks: head.counts[FILE],
-    row: (i: number) => rowOf(buf, rowsAt, head.rowBytes, i),
-    rowCount: rowsIn(buf, rowsAt, head.rowBytes),
-    filePaths: () => (filePaths ??= held.files.slice(0, -1)),
+    row: (i: number) => rowOf(lazyPart(), 0, head.rowBytes, i),
+    rowCount: () => rowsIn(lazyPart(), 0, head.rowBytes),
+    filePath: (i: number) => {
+      if (!(Number.isInteger(i) && i >= 0 && i < head.counts[FILE])) return undefined;
+      const starts = startsOfFiles();
+      return fileBytes.toString('utf8', starts[i], starts[i + 1] - 1);
+    },
     dirPaths: () => paths[DIR].toString('utf8').split('\0').slice(0, -1),
     anyRacyNow: (cutoffNs) => {
       const ids: Buffer[] = [];
@@ -585,18 +626,28 @@ export function loadMemo(place: MemoPlace, maxChanged = 0, opts: { fastStat?: bo
  * A memo's delta: what a patch changed, kept beside the memo instead of writing the memo again
  * (a patch then costs its own records, not the whole tree's). Layout: DELTA_MAGIC, u32 LE length
  * of the JSON part, u32 LE CRC-32 of everything after this field, the JSON part ({ key, gen,
- * body }), then per changed sidecar check its number (u32 LE) and identity now (40 bytes; all
- * zeros: gone). It stands only on the memo file of its generation: a memo written again (another
+ * blobBytes, body }: ASCII), the body's byte strings (`blobBytes`: frame-json.ts), then per
+ * changed sidecar check its number (u32 LE) and identity now (40 bytes; all zeros: gone). It stands only on the memo file of its generation: a memo written again (another
  * generation) leaves it standing for nothing, and a delta that is damaged, foreign or of another
  * generation is not read — the memo's own identities of those sidecars then no longer hold, and the
  * run patches them again (never a wrong answer: a delta only saves work).
  */
 function readDelta(place: MemoPlace, gen: string, fileChecks: number): { body: unknown; files: Map<number, Buffer | null> } | null {
   const frame = readFrame(deltaFileOf(place.file), DELTA_MAGIC);
-  if (!frame || (frame.buf.length - frame.end) % (4 + IDENTITY_BYTES) !== 0) return null;
-  const { buf, end } = frame;
-  const parsed = frame.value as { key: string; gen: string; body: unknown };
+  if (!frame) return null;
+  const { buf } = frame;
+  const parsed = frame.value as { key: string; gen: string; blobBytes: number; body: unknown };
   if (parsed.key !== place.key || parsed.gen !== gen) return null;
+  // The body's byte strings, then the identities.
+  if (!Number.isSafeInteger(parsed.blobBytes) || parsed.blobBytes < 0 || frame.end + parsed.blobBytes > buf.length) return null;
+  const end = frame.end + parsed.blobBytes;
+  if ((buf.length - end) % (4 + IDENTITY_BYTES) !== 0) return null;
+  let body: unknown;
+  try {
+    body = restoreBytes(parsed.body, buf.subarray(frame.end, end));
+  } catch {
+    return null; // a stand-in no run writes
+  }
   const files = new Map<number, Buffer | null>();
   for (let at = end; at < buf.length; at += 4 + IDENTITY_BYTES) {
     const n = buf.readUInt32LE(at);
@@ -604,7 +655,7 @@ function readDelta(place: MemoPlace, gen: string, fileChecks: number): { body: u
     const id = Buffer.from(buf.subarray(at + 4, at + 4 + IDENTITY_BYTES));
     files.set(n, NOTHING.equals(id) ? null : id);
   }
-  return { body: parsed.body, files };
+  return { body, files };
 }
 
 /**
@@ -615,12 +666,15 @@ function readDelta(place: MemoPlace, gen: string, fileChecks: number): { body: u
  */
 export function storeMemoDelta(place: MemoPlace, gen: string, files: ReadonlyMap<number, Buffer | null>, body: unknown): boolean {
   let json: Buffer;
+  let blobs: Buffer;
   try {
-    json = Buffer.from(JSON.stringify({ key: place.key, gen, body }), 'utf8');
+    const enc = encodeFrameJson(body);
+    blobs = enc.bytes;
+    json = Buffer.from(`{"key":${encodeFrameJson(place.key).text},"gen":${encodeFrameJson(gen).text},"blobBytes":${blobs.length},"body":${enc.text}}`, 'latin1');
   } catch {
-    return false; // not JSON (a bigint)
+    return false; // not JSON (a bigint), or not a value frame-json stores
   }
-  if (!sameThroughJson(body, (JSON.parse(json.toString('utf8')) as { body: unknown }).body)) return false;
+  if (!sameThroughJson(body, restoreBytes((parseFrameText(json, 0, json.length) as { body: unknown }).body, blobs))) return false;
   const ids = Buffer.alloc(files.size * (4 + IDENTITY_BYTES));
   let at = 0;
   for (const [n, id] of files) {
@@ -628,7 +682,7 @@ export function storeMemoDelta(place: MemoPlace, gen: string, files: ReadonlyMap
     (id ?? NOTHING).copy(ids, at + 4);
     at += 4 + IDENTITY_BYTES;
   }
-  return writeOurs(deltaFileOf(place.file), seal(DELTA_MAGIC, Buffer.concat([DELTA_MAGIC, Buffer.alloc(8), json, ids]), json.length));
+  return writeOurs(deltaFileOf(place.file), seal(DELTA_MAGIC, Buffer.concat([DELTA_MAGIC, Buffer.alloc(8), json, blobs, ids]), json.length));
 }
 
 /** Remove a memo's delta (one that stood for nothing when used: the memo alone is then read). */
@@ -650,21 +704,28 @@ function writeOurs(file: string, bytes: Buffer): boolean {
   }
 }
 
+/** fileCheckFinder over a list of paths. */
+export const fileCheckFinderOf = (paths: readonly string[]) => fileCheckFinder((i) => paths[i], paths.length);
+
 /** The sidecar checks' paths of a memo's log, in order. */
 export function filePathsOf(log: CheckLog): string[] {
   return log.paths[FILE].view().toString('utf8').split('\0').slice(0, -1);
 }
 
 /**
- * A sidecar check's number by its path among `paths` (a memo's, in order; undefined: not checked).
- * The numbers given as `hint` (a record's checks before a patch made it again: mostly the same
- * files) are tried first; a map of every path is made only when they miss.
+ * A sidecar check's number by its path among a memo's `count` (`pathAt(i)`: the path of check i;
+ * undefined: not checked). The numbers given as `hint` (a record's checks before a patch made it
+ * again: mostly the same files) are tried first, a path decoded each; a map of every path is made
+ * only when they miss.
  */
-export function fileCheckFinder(paths: readonly string[]): (path: string, hint?: readonly number[]) => number | undefined {
+export function fileCheckFinder(pathAt: (i: number) => string | undefined, count: number): (path: string, hint?: readonly number[]) => number | undefined {
   let all: Map<string, number> | null = null;
   return (path, hint) => {
-    if (hint) for (const k of hint) if (paths[k] === path) return k;
-    all ??= new Map(paths.map((p, i) => [p, i]));
+    if (hint) for (const k of hint) if (pathAt(k) === path) return k;
+    if (all === null) {
+      all = new Map();
+      for (let i = 0; i < count; i++) all.set(pathAt(i)!, i);
+    }
     return all.get(path);
   };
 }
@@ -677,6 +738,9 @@ export function sameThroughJson(a: unknown, b: unknown): boolean {
   if (typeof a === 'number') return typeof b === 'number' && Number.isFinite(a) && Object.is(a, b);
   if (a === null || typeof a === 'string' || typeof a === 'boolean') return a === b;
   if (typeof a !== 'object' || typeof b !== 'object' || b === null) return false;
+  // A byte string (frame-json.ts) comes back as bytes.
+  if (a instanceof Uint8Array) return b instanceof Uint8Array && Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(b);
+  if (b instanceof Uint8Array) return false;
   if (Array.isArray(a)) {
     if (!Array.isArray(b) || a.length !== b.length) return false;
     for (let i = 0; i < a.length; i++) if (!sameThroughJson(a[i], b[i])) return false;
@@ -718,19 +782,20 @@ export function numbersKeptByJson(v: unknown): boolean {
  */
 export function storeMemo(place: MemoPlace, log: CheckLog, payload: unknown, lazy: Buffer = Buffer.alloc(0), rows: readonly unknown[] = []): boolean {
   if (log.spoiled !== null) return false;
-  let enc: { bytes: Buffer; jsonLen: number };
+  let enc: { bytes: Buffer; jsonLen: number; lazyBytes: number };
   try {
     const rowBytes = encodeRows(rows);
     if (!rowBytes) return false;
     enc = encode(place, log, payload, lazy, rowBytes);
-    seal(MAGIC, enc.bytes, enc.jsonLen, lazy.length);
+    seal(MAGIC, enc.bytes, enc.jsonLen, enc.lazyBytes);
   } catch {
     return false; // not JSON (a bigint)
   }
   const { bytes, jsonLen } = enc;
   const body = MAGIC.length + 8;
-  const back = JSON.parse(bytes.toString('utf8', body, body + jsonLen)) as { payload: unknown };
-  if (!sameThroughJson(payload, back.payload)) return false;
+  const back = parseFrameText(bytes, body, body + jsonLen) as { head: MemoHead; payload: unknown };
+  const blobsEnd = bytes.length - enc.lazyBytes;
+  if (!sameThroughJson(payload, restoreBytes(back.payload, bytes.subarray(blobsEnd - back.head.blobBytes, blobsEnd)))) return false;
   // A file of someone else's at that name is left alone (the index's own rule for --index).
   if (!writeOurs(place.file, bytes)) return false;
   removeOurs(deltaFileOf(place.file)); // of the generation before: it stands for nothing now

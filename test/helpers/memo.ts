@@ -7,6 +7,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { crc32 } from 'node:zlib';
 import { formatStats, stats, validate, type IndexOptions, type IndexRunStats, type ValidationResult } from '../../src/index.js';
 import { encodeMemoRecords, MemoRecordsView, type MemoRecordColumns } from '../../src/discovery/memo-records.js';
+import { encodeFrameJson, parseFrameText, restoreBytes } from '../../src/incremental/frame-json.js';
 import { FAKE_JPEG, sidecarData, type TreeNode } from './tree.js';
 
 export const noTimes = (v: unknown) => JSON.stringify(v).replace(/"processing_time":[-0-9.e+]+/g, '"processing_time":0');
@@ -43,35 +44,46 @@ export function memoCommandsWith(root: string, index: IndexOptions) {
 }
 export type MemoCommandName = keyof ReturnType<typeof memoCommands>;
 
-/** A memo's first JSON part as a run writes it. */
+/** A memo's first JSON part as a run writes it (its byte strings as Buffers: src/incremental/frame-json.ts). */
 export interface MemoMain {
-  head: { lazyBytes: number; lazyCrc: number; rowBytes: number };
+  head: { lazyBytes: number; lazyCrc: number; rowBytes: number; blobBytes: number };
   payload: Record<string, unknown>;
 }
 
-/** A memo file's parts: its JSON part, the rest (rows, paths, identities) and its lazy part (at the end) as bytes. */
+/**
+ * A memo file's parts: its JSON part (byte strings restored, copies), the rest (paths and
+ * identities: not the byte strings), its rows and its records (the lazy part, at the end) as bytes.
+ */
 function memoParts(file: string) {
   const buf = readFileSync(file);
   const magicLen = buf.indexOf(0x0a) + 1;
   const jsonLen = buf.readUInt32LE(magicLen);
   const body = magicLen + 8;
-  const main = JSON.parse(buf.toString('utf8', body, body + jsonLen)) as MemoMain;
+  const main = parseFrameText(buf, body, body + jsonLen) as MemoMain;
   const lazyAt = buf.length - main.head.lazyBytes;
-  return { buf, magicLen, body, main, lazy: buf.subarray(lazyAt), rest: buf.subarray(body + jsonLen, lazyAt) };
+  const blobsAt = lazyAt - main.head.blobBytes;
+  main.payload = restoreBytes(main.payload, Buffer.from(buf.subarray(blobsAt, lazyAt))) as MemoMain['payload'];
+  const rowsEnd = lazyAt + main.head.rowBytes;
+  return { buf, magicLen, body, main, rows: buf.subarray(lazyAt, rowsEnd), lazy: buf.subarray(rowsEnd), rest: buf.subarray(body + jsonLen, blobsAt) };
 }
 
 /**
  * A memo file written again: `main` as its JSON part (any JSON value: a craft may write one no run
- * writes), `rest` and `lazy` after it; the lazy part's length and CRC-32 in the head read
- * (`p.main`) and the file's CRC-32 made to match.
+ * writes; its Buffers as byte strings after `rest`, their length in the head read), `rest` after
+ * it, then `rows` and `lazy` (the records) as the lazy part; the rows' and the lazy part's lengths
+ * and the lazy part's CRC-32 in the head read (`p.main`) and the file's CRC-32 made to match.
  */
-function writeMemoParts(file: string, p: ReturnType<typeof memoParts>, main: unknown, lazy: Buffer, rest: Buffer = p.rest): void {
-  p.main.head.lazyBytes = lazy.length;
-  p.main.head.lazyCrc = crc32(lazy) >>> 0;
-  const mainBytes = Buffer.from(JSON.stringify(main));
-  const out = Buffer.concat([p.buf.subarray(0, p.magicLen), Buffer.alloc(8), mainBytes, rest, lazy]);
+function writeMemoParts(file: string, p: ReturnType<typeof memoParts>, main: unknown, lazy: Buffer, rest: Buffer = p.rest, rows: Buffer = p.rows): void {
+  const lazyPart = Buffer.concat([rows, lazy]);
+  p.main.head.rowBytes = rows.length;
+  p.main.head.lazyBytes = lazyPart.length;
+  p.main.head.lazyCrc = crc32(lazyPart) >>> 0;
+  p.main.head.blobBytes = encodeFrameJson(main).bytes.length;
+  const enc = encodeFrameJson(main);
+  const mainBytes = Buffer.from(enc.text, 'latin1');
+  const out = Buffer.concat([p.buf.subarray(0, p.magicLen), Buffer.alloc(8), mainBytes, rest, enc.bytes, lazyPart]);
   out.writeUInt32LE(mainBytes.length, p.magicLen);
-  out.writeUInt32LE(crc32(out.subarray(p.body, out.length - lazy.length)) >>> 0, p.magicLen + 4);
+  out.writeUInt32LE(crc32(out.subarray(p.body, out.length - lazyPart.length)) >>> 0, p.magicLen + 4);
   writeFileSync(file, out);
 }
 
@@ -85,7 +97,6 @@ export function craftMemo(file: string, change: (main: MemoMain, lazy: MemoRecor
   const columns = new MemoRecordsView(Buffer.from(p.lazy), Number.MAX_SAFE_INTEGER).columns();
   const replaced = change(p.main, columns);
   const lazy = encodeMemoRecords(columns);
-  p.main.head.lazyBytes = lazy.length;
   writeMemoParts(file, p, replaced === undefined ? p.main : replaced, lazy);
 }
 
@@ -97,26 +108,29 @@ export function craftLazyBytes(file: string, change: (lazy: Buffer) => Buffer): 
 
 /**
  * Rewrite a memo's rows (what a patch of a command that keeps its output reads, a row at a time:
- * u32 count, u32 ends, the JSON texts): `change` gets the region and returns the one to write.
+ * u32 count, u32 ends, the JSON texts; at the start of the lazy part): `change` gets the region
+ * and returns the one to write.
  */
 export function craftRows(file: string, change: (region: Buffer) => Buffer): void {
   const p = memoParts(file);
-  const rowBytes = p.main.head.rowBytes;
-  const region = change(Buffer.from(p.rest.subarray(0, rowBytes)));
-  p.main.head.rowBytes = region.length;
-  writeMemoParts(file, p, p.main, Buffer.from(p.lazy), Buffer.concat([region, p.rest.subarray(rowBytes)]));
+  const region = change(Buffer.from(p.rows));
+  writeMemoParts(file, p, p.main, Buffer.from(p.lazy), p.rest, region);
 }
 
-/** Rewrite a delta's body (its JSON part is { key, gen, body }). */
+/** Rewrite a delta's body (its JSON part is { key, gen, blobBytes, body }; the body's byte strings as Buffers, src/incremental/frame-json.ts). */
 export function craftDelta(file: string, change: (body: Record<string, unknown>) => void): void {
   const b = readFileSync(file);
   const magicLen = b.indexOf(0x0a) + 1;
   const jsonLen = b.readUInt32LE(magicLen);
   const at = magicLen + 8;
-  const parsed = JSON.parse(b.toString('utf8', at, at + jsonLen)) as { body: Record<string, unknown> };
+  const parsed = parseFrameText(b, at, at + jsonLen) as { blobBytes: number; body: Record<string, unknown> };
+  const idsAt = at + jsonLen + parsed.blobBytes;
+  parsed.body = restoreBytes(parsed.body, Buffer.from(b.subarray(at + jsonLen, idsAt))) as Record<string, unknown>;
   change(parsed.body);
-  const json = Buffer.from(JSON.stringify(parsed));
-  const out = Buffer.concat([b.subarray(0, magicLen), Buffer.alloc(8), json, b.subarray(at + jsonLen)]);
+  parsed.blobBytes = encodeFrameJson(parsed.body).bytes.length;
+  const enc = encodeFrameJson(parsed);
+  const json = Buffer.from(enc.text, 'latin1');
+  const out = Buffer.concat([b.subarray(0, magicLen), Buffer.alloc(8), json, enc.bytes, b.subarray(idsAt)]);
   out.writeUInt32LE(json.length, magicLen);
   out.writeUInt32LE(crc32(out.subarray(at)) >>> 0, magicLen + 4);
   writeFileSync(file, out);
