@@ -15,11 +15,17 @@ export function columnBytes(a: Column): Buffer {
   return bytes;
 }
 
-/** The column `columnBytes` wrote, as a `Type` array (a copy); null when `bytes` is not one (not bytes, not whole values). */
-export function columnOf<T extends Column>(bytes: unknown, Type: ColumnType<T>): T | null {
+/**
+ * The column `columnBytes` wrote, as a `Type` array; null when `bytes` is not one (not bytes, not
+ * whole values). A view of `bytes` where it can be (a little-endian host, bytes at a multiple of
+ * the type's size: a tree memo's, read whole into a buffer of its own), else a copy: the caller
+ * does not write to `bytes` while it reads the column.
+ */
+export function columnOf<T extends Column>(bytes: unknown, Type: ColumnType<T> & { new (buffer: ArrayBufferLike, byteOffset: number, length: number): T }): T | null {
   if (!(bytes instanceof Uint8Array)) return null;
   const size = Type.BYTES_PER_ELEMENT;
   if (bytes.byteLength % size !== 0) return null;
+  if ((LITTLE_ENDIAN_HOST || size === 1) && bytes.byteOffset % size === 0) return new Type(bytes.buffer, bytes.byteOffset, bytes.byteLength / size);
   const out = new Type(bytes.byteLength / size);
   const view = Buffer.from(out.buffer, out.byteOffset, out.byteLength);
   view.set(bytes);

@@ -33,10 +33,17 @@ test('the bytes are little-endian on every host, and a copy', () => {
   const bytes = columnBytes(column);
   column[0] = 6;
   assert.deepEqual([...bytes], [5, 0, 0, 0]);
-  // columnOf copies too: the values outlive the bytes they came from.
-  const back = columnOf(bytes, Int32Array)!;
-  bytes.fill(0);
-  assert.equal(back[0], 5);
+  // columnOf reads aligned bytes in place on a little-endian host (a view), others as a copy.
+  const aligned = Buffer.alloc(16);
+  bytes.copy(aligned, 8);
+  const view = columnOf(aligned.subarray(8, 12), Int32Array)!;
+  assert.equal(view[0], 5);
+  assert.equal(view.buffer === aligned.buffer, LITTLE_ENDIAN_HOST);
+  const unaligned = Buffer.alloc(16);
+  bytes.copy(unaligned, 5);
+  const copy = columnOf(unaligned.subarray(5, 9), Int32Array)!;
+  unaligned.fill(0);
+  assert.equal(copy[0], 5);
 });
 
 test('bytes no column gives are refused: not bytes, not whole values', () => {

@@ -649,3 +649,28 @@ test('tree memo: the lazy part is read when asked, from the file as the run load
   rmSync(place.file);
   assert.throws(() => hit2.lazy(), MemoMovedError);
 });
+
+test('tree memo: byte strings come back as stored, read in place from a memo (their region at a multiple of 8 in the file) and from a delta', (t) => {
+  const dir = testDir(t, 'isc-memo-bytes-');
+  mkdirSync(join(dir, 'lib'));
+  const location = resolveIndexLocation(join(dir, 'lib'), { path: join(dir, 'index') });
+  const log = new CheckLog();
+  log.dir(location.rootReal, identityBytes(statIdentityAny(location.rootReal)!), false);
+  // Names beyond ASCII around them: the JSON part is written ASCII, its length whatever they are.
+  for (const name of ['a', 'é', '😀😀😀', 'ｆｕｌｌ-width']) {
+    const place = memoPlace(location, join(dir, 'lib'), ['bytes', name])!;
+    const column = Buffer.from(new Float64Array([1.5, -0, 2 ** 60]).buffer);
+    assert.equal(storeMemo(place, log, { name, column, small: Buffer.from([7]) }), true);
+    const hit = loadMemo(place)!;
+    const payload = hit.payload as { name: string; column: Buffer; small: Buffer };
+    assert.equal(payload.name, name);
+    assert.ok(payload.column.equals(column));
+    assert.equal(payload.column.byteOffset % 8, 0, `${name}: the column at a multiple of 8 of its buffer`);
+    assert.deepEqual([...payload.small], [7]);
+    // A delta's byte strings come back too.
+    assert.equal(storeMemoDelta(place, hit.gen, new Map(), { rows: Buffer.from([1, 2, 3]), name }), true);
+    const again = loadMemo(place)!;
+    assert.deepEqual([...(again.delta as { rows: Buffer }).rows], [1, 2, 3]);
+    assert.equal((again.delta as { name: string }).name, name);
+  }
+});

@@ -15,6 +15,9 @@ import { isAscii } from 'node:buffer';
 /** The stand-in's key: a NUL no key a run writes begins with (a value that has it is not stored: encodeFrameJson). */
 const BYTES_KEY = '\u0000bytes';
 
+/** Where each byte string starts in its region: a multiple of this (a f64 column's alignment). */
+export const BYTES_ALIGN = 8;
+
 const NON_ASCII = /[\u0080-\uffff]/g;
 const escapeChar = (c: string) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
 
@@ -37,6 +40,11 @@ export function encodeFrameJson(value: unknown): { text: string; bytes: Buffer }
     // (Buffer has a toJSON, called before this: `v` is then its { type, data }, `this[key]` the Buffer.)
     const raw = this[key];
     if (raw instanceof Uint8Array) {
+      // Each at a multiple of 8 in the region (zeros between): a region that starts at one in its
+      // file's buffer (tree-memo.ts) gives columns read in place (byte-order.ts columnOf).
+      const pad = (BYTES_ALIGN - (at % BYTES_ALIGN)) % BYTES_ALIGN;
+      if (pad > 0) parts.push(new Uint8Array(pad));
+      at += pad;
       parts.push(raw);
       const ref = { [BYTES_KEY]: [at, raw.byteLength] };
       at += raw.byteLength;

@@ -187,7 +187,7 @@ export class IdentityScratch {
   /**
    * stat `path` (following links): what is there, its identity in `bytes` (unless STAT_NONE:
    * nothing there, or it could not be stat'ed). A path as bytes too (a tree memo's checks, never
-   * decoded: tree-memo.ts checksHold).
+   * decoded: tree-memo.ts checksHold), holding no NUL (found between NULs).
    */
   stat(path: string | Buffer): StatKind {
     if (this.binding !== null && fastStat!.trusted === 'yes') return this.statFast(path);
@@ -226,8 +226,9 @@ export class IdentityScratch {
     let v: BigInt64Array | undefined;
     try {
       // No NUL in `path` reaches here unchecked: the binding would stat the name up to it, where
-      // statSync refuses the path (callers' paths come from NUL-separated lists or the walk).
-      if (path.includes('\0')) return STAT_NONE;
+      // statSync refuses the path (callers' paths come from NUL-separated lists or the walk). A
+      // path as bytes was found between NULs (tree-memo.ts checksHold): none to look for.
+      if (typeof path === 'string' && path.includes('\0')) return STAT_NONE;
       v = this.binding!(path, true, undefined, false);
     } catch {
       return STAT_NONE;

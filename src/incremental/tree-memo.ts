@@ -22,7 +22,7 @@ import { lookupEntry } from '../discovery/resolve-link.js';
 import { tempNameFor } from '../fs/temp-files.js';
 import { READ_FLAGS } from '../fs/regular-file.js';
 import type { IndexLocation } from './location.js';
-import { encodeFrameJson, parseFrameText, restoreBytes } from './frame-json.js';
+import { BYTES_ALIGN, encodeFrameJson, parseFrameText, restoreBytes } from './frame-json.js';
 
 const MAGIC = Buffer.from('image-sidecar tree memo 11\n', 'latin1');
 /** A memo's delta (`<memo>.delta`: what a patch changed, on top of the memo of the same generation). */
@@ -268,9 +268,22 @@ function encode(place: MemoPlace, log: CheckLog, payload: unknown, records: Buff
   const body = encodeFrameJson(payload);
   const lazy = Buffer.concat([rows, records]);
   const head: MemoHead = { key: place.key, gen: randomBytes(8).toString('hex'), root: place.rootAbs, rootReal: place.rootReal, counts: log.counts.slice(), bytes: log.paths.map((p) => p.length), lazyBytes: lazy.length, lazyCrc: crc32(lazy) >>> 0, rowBytes: rows.length, blobBytes: body.bytes.length };
-  const json = Buffer.from(`{"head":${encodeFrameJson(head).text},"payload":${body.text}}`, 'latin1');
-  const bytes = Buffer.concat([MAGIC, Buffer.alloc(8), json, ...log.paths.map((p) => p.view()), ...log.ids.map((p) => p.view()), body.bytes, lazy]);
+  const paths = log.paths.map((p) => p.view());
+  const ids = log.ids.map((p) => p.view());
+  const before = MAGIC.length + 8 + [...paths, ...ids].reduce((n, b) => n + b.length, 0);
+  const json = Buffer.from(alignedText(`{"head":${encodeFrameJson(head).text},"payload":${body.text}}`, before), 'latin1');
+  const bytes = Buffer.concat([MAGIC, Buffer.alloc(8), json, ...paths, ...ids, body.bytes, lazy]);
   return { bytes, jsonLen: json.length, lazyBytes: lazy.length };
+}
+
+/**
+ * JSON text with spaces after it (JSON allows them) so that what follows it starts at a multiple of
+ * BYTES_ALIGN in the file, `others` bytes besides the text coming before that: the byte strings'
+ * region (validate's columns are then read in place: byte-order.ts columnOf).
+ */
+function alignedText(text: string, others: number): string {
+  const pad = (BYTES_ALIGN - ((others + text.length) % BYTES_ALIGN)) % BYTES_ALIGN;
+  return pad === 0 ? text : text + ' '.repeat(pad);
 }
 
 /** Rows as the memo holds them (see encode), or null: a row not JSON, or not given back exactly by it. */
@@ -524,6 +537,8 @@ export interface MemoHit {
   dirPaths(): string[];
 }
 
+const isCount = (n: unknown): n is number => Number.isSafeInteger(n) && (n as number) >= 0;
+
 /**
  * The stored output when the memo is this key's, whole, and every check it lists still holds but
  * for at most `maxChanged` sidecars (a patch: `changed`); else null (the run goes on without it).
@@ -538,6 +553,9 @@ export function loadMemo(place: MemoPlace, maxChanged = 0, opts: { fastStat?: bo
   const { head } = parsed;
   if (head.key !== place.key || head.root !== place.rootAbs || head.rootReal !== place.rootReal) return null;
   if (!Array.isArray(head.counts) || head.counts.length !== KINDS || !Array.isArray(head.bytes) || head.bytes.length !== KINDS) return null;
+  // Counts and lengths a run writes: a negative count balanced by a larger byte-string region
+  // (crafted) would put the identities' reads outside the file's buffer (attack25-crafted.test.ts).
+  if (!head.counts.every(isCount) || !head.bytes.every(isCount)) return null;
   const idBytes = head.counts.reduce((a, c, kind) => a + c * SLOT_BYTES[kind], 0);
   const pathBytes = head.bytes.reduce((a, b) => a + b, 0);
   if (!Number.isSafeInteger(head.rowBytes) || head.rowBytes < 0 || !Number.isInteger(head.lazyCrc) || !Number.isSafeInteger(head.blobBytes) || head.blobBytes < 0) return null;
@@ -670,7 +688,7 @@ export function storeMemoDelta(place: MemoPlace, gen: string, files: ReadonlyMap
   try {
     const enc = encodeFrameJson(body);
     blobs = enc.bytes;
-    json = Buffer.from(`{"key":${encodeFrameJson(place.key).text},"gen":${encodeFrameJson(gen).text},"blobBytes":${blobs.length},"body":${enc.text}}`, 'latin1');
+    json = Buffer.from(alignedText(`{"key":${encodeFrameJson(place.key).text},"gen":${encodeFrameJson(gen).text},"blobBytes":${blobs.length},"body":${enc.text}}`, DELTA_MAGIC.length + 8), 'latin1');
   } catch {
     return false; // not JSON (a bigint), or not a value frame-json stores
   }
