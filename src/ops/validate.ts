@@ -3,7 +3,7 @@ import { loadSchema } from '../analysis/schema.js';
 import type { Problem } from '../analysis/rules.js';
 import type { Category, Options, SidecarFormat } from '../types.js';
 import { round, sidecarFilter, sidecarsOf } from './common.js';
-import { columnBytes, columnOf } from '../byte-order.js';
+import { columnBytes, columnOf, columnRange } from '../byte-order.js';
 import type { FileInspection, InspectOptions } from '../tasks/inspect.js';
 
 export interface ValidateOptions extends Options {
@@ -92,7 +92,10 @@ class MemoResults implements Iterable<ValidationResult> {
     for (const p of pieces) {
       if (isRun(p)) {
         total += p[1] - p[0];
-        for (let k = p[0]; k < p[1]; k++) valid += cols!.valid[k];
+        // The valid ones: all but the zeros (few: found by indexOf, not a loop over every result).
+        valid += p[1] - p[0];
+        const run = cols!.valid.subarray(p[0], p[1]);
+        for (let k = run.indexOf(0); k !== -1; k = run.indexOf(0, k + 1)) valid--;
       } else {
         total += p.length;
         for (const r of p) if (r.is_valid) valid++;
@@ -222,8 +225,8 @@ function columnsOfStored(stored: unknown): ValidateColumns {
   const wordsOf = (stored: unknown, nullable: boolean) => {
     const c = columnOf(stored, Int32Array) ?? fail();
     if (c.length !== n) fail();
-    const least = nullable ? -1 : 0;
-    for (let i = 0; i < n; i++) if (c[i] < least || c[i] >= words.length) fail();
+    const [least, most] = columnRange(c);
+    if (n > 0 && (least < (nullable ? -1 : 0) || most >= words.length)) fail();
     return c;
   };
   const numbers = (stored: unknown) => {
@@ -232,7 +235,7 @@ function columnsOfStored(stored: unknown): ValidateColumns {
   };
   const valid = columnOf(s.valid, Uint8Array) ?? fail();
   if (valid.length !== n) fail();
-  for (let i = 0; i < n; i++) if (valid[i] > 1) fail();
+  if (n > 0 && columnRange(valid)[1] > 1) fail();
   const problemsAt = new Map<number, Problem[]>();
   let at = -1;
   for (const p of s.problems) {
