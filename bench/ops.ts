@@ -400,6 +400,8 @@ export async function runOp(spec: OpSpec): Promise<Timed> {
       return floorParse(spec.list);
     case 'floor-decode':
       return floorDecode(spec.list);
+    case 'floor-irreducible':
+      return (await import('./irreducible.js')).irreducible(spec.root, spec.decode);
     case 'floor-walk':
       return floorWalk(spec.root);
     case 'floor-stat':

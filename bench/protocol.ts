@@ -17,6 +17,8 @@ export type OpSpec =
   | { op: 'floor-stat'; list: string; root: string }
   /** Floor (d), the bin floor: readFileSync + decodeSidecar every listed file, one thread. */
   | { op: 'floor-decode'; list: string }
+  /** The irreducible work of a tree on two threads (irreducible.ts): walk, image links resolved, sidecars read (`decode`: and decoded). */
+  | { op: 'floor-irreducible'; root: string; decode: boolean }
   /**
    * Floor (c) for convert: convert's durability steps without decoding, per listed file (paths
    * under fromRoot, done on the copy under toRoot): read → write a new file beside it → fsync →

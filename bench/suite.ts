@@ -177,13 +177,18 @@ export class Bench {
       // The engines' runs and the floor the targets compare them with are interleaved, so their
       // ratios are not skewed by a change in load: floor (b) for the JSON library, floor (d) (read
       // + decodeSidecar of the same files) for the bin copy.
-      const steps = [{ label: `${op} ${tag} threads`, spec: spec('threads') }, ...(withInline ? [{ label: `${op} ${tag} inline`, spec: spec('inline') }] : [])];
+      const engines = withInline ? (['threads', 'inline'] as const) : (['threads'] as const);
+      const steps = engines.map((engine) => ({ label: `${op} ${tag} ${engine}`, spec: spec(engine) }));
+      // With validate's rounds, the irreducible work on two threads (irreducible.ts): how far below
+      // what this machine allows the targets sit.
+      if (op === 'validate') steps.push({ label: `irreducible work ${tag} (2 threads)`, spec: { op: 'floor-irreducible', root: l.root, decode: tag === 'bin' } });
       const floorSpec: OpSpec = tag === 'json' ? { op: 'floor-parse', list: l.sidecarList } : { op: 'floor-decode', list: l.sidecarList };
       const floorName = tag === 'json' ? 'floor (b)' : 'floor (d)';
       const [floor, outcomes] = this.withFloor(`floor-${tag === 'json' ? 'b' : 'd'}.${tag}.${op}`, `${floorName}, ${name}, in rounds with ${op}`, floorSpec, steps, l, floors);
+      const withFloorB = tag === 'json' ? { ...floors, b: floor } : floors;
       outcomes.forEach((o, k) => {
-        const engine = k === 0 ? 'threads' : 'inline';
-        this.add(`${op}.${tag}.${engine}`, `${op} (${name}, ${engine})`, o, l.sidecarFiles, l.sidecarBytes, tag === 'json' ? { ...floors, b: floor } : floors);
+        if (k < engines.length) this.add(`${op}.${tag}.${engines[k]}`, `${op} (${name}, ${engines[k]})`, o, l.sidecarFiles, l.sidecarBytes, withFloorB);
+        else this.add(`floor-irreducible.${tag}`, `irreducible work, two threads (${name}): every folder listed, every image link resolved (readlink + stat), every sidecar read${tag === 'bin' ? ' and decoded' : ''}; no pipeline`, o, l.sidecarFiles, l.sidecarBytes, withFloorB);
       });
     }
     if (tag === 'json') {
