@@ -18,12 +18,13 @@ const BYTES_KEY = '\u0000bytes';
 /** Where each byte string starts in its region: a multiple of this (a f64 column's alignment). */
 export const BYTES_ALIGN = 8;
 
-const NON_ASCII = /[\u0080-\uffff]/g;
+const NON_ASCII = /[\u0080-\uffff]/;
+const EACH_NON_ASCII = /[\u0080-\uffff]/g;
 const escapeChar = (c: string) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
 
 /** JSON text with every character beyond ASCII written as its `\u` escape (lone surrogates included: JSON.stringify escapes them already). */
 export function asciiJson(text: string): string {
-  return NON_ASCII.test(text) ? text.replace(NON_ASCII, escapeChar) : text;
+  return NON_ASCII.test(text) ? text.replace(EACH_NON_ASCII, escapeChar) : text;
 }
 
 const isStandInHolder = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Uint8Array) && Object.hasOwn(v, BYTES_KEY);

@@ -645,8 +645,9 @@ export function loadMemo(place: MemoPlace, maxChanged = 0, opts: { fastStat?: bo
  * (a patch then costs its own records, not the whole tree's). Layout: DELTA_MAGIC, u32 LE length
  * of the JSON part, u32 LE CRC-32 of everything after this field, the JSON part ({ key, gen,
  * blobBytes, body }: ASCII), the body's byte strings (`blobBytes`: frame-json.ts), then per
- * changed sidecar check its number (u32 LE) and identity now (40 bytes; all zeros: gone). It stands only on the memo file of its generation: a memo written again (another
- * generation) leaves it standing for nothing, and a delta that is damaged, foreign or of another
+ * changed sidecar check its number (u32 LE) and identity now (40 bytes; all zeros: gone). It
+ * stands only on the memo file of its generation: a memo written again (another generation) leaves
+ * it standing for nothing, and a delta that is damaged, foreign or of another
  * generation is not read — the memo's own identities of those sidecars then no longer hold, and the
  * run patches them again (never a wrong answer: a delta only saves work).
  */
