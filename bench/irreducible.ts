@@ -13,6 +13,7 @@ import { readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { decodeSidecar } from '../src/formats/codec.js';
+import { foldersOf } from './lists.js';
 
 const SIDECAR = /\.(json|bin|rkyv)$/;
 
@@ -53,18 +54,6 @@ function work({ dirs, decode }: Half): Counts {
 }
 
 if (!isMainThread && workerData?.irreducible === true) parentPort!.once('message', (h: Half) => parentPort!.postMessage(work(h)));
-
-/** Every folder of the tree (listed before the clock starts). */
-function foldersOf(root: string): string[] {
-  const dirs: string[] = [];
-  const stack = [root];
-  while (stack.length > 0) {
-    const d = stack.pop()!;
-    dirs.push(d);
-    for (const e of readdirSync(d, { withFileTypes: true })) if (e.isDirectory()) stack.push(join(d, e.name));
-  }
-  return dirs;
-}
 
 /** The irreducible work of `root` on two threads (this one and one worker); `decode`: decodeSidecar each file (the bin copy's floor (d) does). */
 export async function irreducible(root: string, decode: boolean): Promise<{ ms: number; detail: Record<string, unknown> }> {

@@ -4,6 +4,7 @@
  * both directions so 10^6 paths never sit in memory as one string.
  */
 import * as fs from 'node:fs';
+import { join } from 'node:path';
 
 const CHUNK = 1 << 20;
 
@@ -79,3 +80,15 @@ export function firstListed(file: string, limit: number): string[] {
 }
 
 const STOP = Symbol('stop');
+
+/** Every folder of the tree under `root`, itself first (listed before a floor's clock starts). */
+export function foldersOf(root: string): string[] {
+  const dirs: string[] = [];
+  const stack = [root];
+  while (stack.length > 0) {
+    const dir = stack.pop()!;
+    dirs.push(dir);
+    for (const d of fs.readdirSync(dir, { withFileTypes: true })) if (d.isDirectory()) stack.push(join(dir, d.name));
+  }
+  return dirs;
+}

@@ -6,7 +6,7 @@
 import { closeSync, fsyncSync, openSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { forEachListed } from './lists.js';
+import { foldersOf, forEachListed } from './lists.js';
 import { percentile } from './measure.js';
 import type { BenchIndex, OpSpec } from './protocol.js';
 import type { IndexOptions, IndexRunStats } from '../src/incremental/scan-index.js';
@@ -60,13 +60,7 @@ function floorWalk(root: string): Timed {
 function floorStat(list: string, root: string): Timed {
   const paths = loadList(list);
   // Every folder of the tree (listed before the clock starts), as a warm run checks each one.
-  const dirs: string[] = [];
-  const stack = [root];
-  while (stack.length > 0) {
-    const dir = stack.pop()!;
-    dirs.push(dir);
-    for (const d of readdirSync(dir, { withFileTypes: true })) if (d.isDirectory()) stack.push(join(dir, d.name));
-  }
+  const dirs = foldersOf(root);
   const c0 = process.cpuUsage();
   const t0 = performance.now();
   let files = 0;

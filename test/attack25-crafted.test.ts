@@ -101,8 +101,7 @@ async function run(t: TestContext, label: string, craft: (file: string, p: Parts
 test('attack25 regression (failed on 7d7e7e5: RangeError out of loadMemo/checksHold) crafted: a negative folder count, the ids cut short (checksHold reads past the file)', async (t) => {
   await run(t, 'neg-count-short', (file, p) => {
     // The folder checks gone, their count -1: the other kinds' ids are read 40 bytes past the region the head gives them.
-    const [D, F, I, N] = p.head.counts;
-    void D;
+    const [, F, I, N] = p.head.counts;
     p.head.counts = [-1, F, I, N];
     p.head.bytes = [0, p.head.bytes[1], p.head.bytes[2], p.head.bytes[3]];
     const ids = Buffer.concat([p.ids[1], p.ids[2], p.ids[3]]);
@@ -115,15 +114,17 @@ test('attack25 regression (failed on 7d7e7e5: RangeError out of loadMemo/checksH
   });
 });
 
+/** F - 0.5 sidecars: the walk makes F checks, the layout pays for F - 0.5 (20 bytes short): the blob region made 20 bytes longer. */
+const fractionalCount: Parameters<typeof run>[2] = (file, p) => {
+  const [D, F, I, N] = p.head.counts;
+  p.head.counts = [D, F - 0.5, I, N];
+  p.head.blobBytes += 20;
+  p.payloadText = shiftStandIns(p.payloadText, 20);
+  write(file, p, Buffer.concat([...p.paths, ...p.ids, p.blobs]));
+};
+
 test('attack25 crafted: a fractional sidecar count (one path more walked than the head pays for)', async (t) => {
-  await run(t, 'frac-count', (file, p) => {
-    const [D, F, I, N] = p.head.counts;
-    // F - 0.5: the walk makes F checks, the layout pays for F - 0.5 (20 bytes short): the blob region made 20 bytes longer.
-    p.head.counts = [D, F - 0.5, I, N];
-    p.head.blobBytes += 20;
-    p.payloadText = shiftStandIns(p.payloadText, 20);
-    write(file, p, Buffer.concat([...p.paths, ...p.ids, p.blobs]));
-  });
+  await run(t, 'frac-count', fractionalCount);
 });
 
 test('attack25 regression (failed on 7d7e7e5: RangeError out of loadMemo\'s delta copy) crafted: a negative folder count with a delta (the delta\'s ids copied before the memo\'s start)', async (t) => {
@@ -143,13 +144,7 @@ test('attack25 regression (failed on 7d7e7e5: RangeError out of loadMemo\'s delt
 });
 
 test('attack25 crafted: a fractional sidecar count, the last sidecar then edited in place (a patch decodes its path)', async (t) => {
-  await run(t, 'frac-count-edit', (file, p) => {
-    const [D, F, I, N] = p.head.counts;
-    p.head.counts = [D, F - 0.5, I, N];
-    p.head.blobBytes += 20;
-    p.payloadText = shiftStandIns(p.payloadText, 20);
-    write(file, p, Buffer.concat([...p.paths, ...p.ids, p.blobs]));
-  }, false, (sidecars) => edit(sidecars[sidecars.length - 1]));
+  await run(t, 'frac-count-edit', fractionalCount, false, (sidecars) => edit(sidecars[sidecars.length - 1]));
 });
 
 /** A delta's parts (tree-memo.ts readDelta), written again with `json` its JSON part's value and `tail` after it; the CRC-32 made to match. */
