@@ -33,22 +33,3 @@ export function columnOf<T extends Column>(bytes: unknown, Type: ColumnType<T> &
   else if (!LITTLE_ENDIAN_HOST && size === 4) view.swap32();
   return out;
 }
-
-/** Values per native Math.min / Math.max call (an argument list, far below any engine's bound). */
-const RANGE_CHUNK = 8192;
-
-/**
- * The least and greatest value of a column ([Infinity, -Infinity] when empty), by Math.min / max
- * over chunks: a column checked once per run (a tree memo's word numbers) is in code run once,
- * where a JS loop over 18,500 values runs in the interpreter.
- */
-export function columnRange(c: Int32Array | Uint32Array | Uint8Array): [number, number] {
-  let least = Infinity;
-  let most = -Infinity;
-  for (let at = 0; at < c.length; at += RANGE_CHUNK) {
-    const part = c.subarray(at, at + RANGE_CHUNK) as unknown as number[];
-    least = Math.min(least, Math.min.apply(null, part));
-    most = Math.max(most, Math.max.apply(null, part));
-  }
-  return [least, most];
-}

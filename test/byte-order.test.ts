@@ -58,16 +58,3 @@ test('bytes no column gives are refused: not bytes, not whole values', () => {
   const odd = Buffer.concat([Buffer.from([9]), bytes]).subarray(1);
   assert.deepEqual([...columnOf(odd, Float64Array)!], [1, 2]);
 });
-
-test('columnRange: the least and greatest value, over chunks, of every column type', async () => {
-  const { columnRange } = await import('../src/byte-order.js');
-  assert.deepEqual(columnRange(new Int32Array(0)), [Infinity, -Infinity]);
-  assert.deepEqual(columnRange(Int32Array.from([3, -1, 7])), [-1, 7]);
-  // Past one chunk (8,192), the extremes in a later chunk.
-  const big = new Int32Array(20_000).fill(5);
-  big[19_999] = -(2 ** 31);
-  big[8_192] = 2 ** 31 - 1;
-  assert.deepEqual(columnRange(big), [-(2 ** 31), 2 ** 31 - 1]);
-  assert.deepEqual(columnRange(Uint32Array.from([2 ** 32 - 1, 0])), [0, 2 ** 32 - 1]);
-  assert.deepEqual(columnRange(Uint8Array.from([1, 0, 1])), [0, 1]);
-});

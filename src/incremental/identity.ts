@@ -185,6 +185,19 @@ export class IdentityScratch {
   }
 
   /**
+   * `equals` for the 40 bytes at word `at` of `words` (identities as 32-bit words, in the host's
+   * order: the same bytes): ten comparisons in JS instead of Buffer.compare's checks and native
+   * call (~0.6 µs of each of a warm run's ~18,700 checks).
+   */
+  equalsWords(words: Uint32Array, at: number): boolean {
+    const h = this.halves;
+    return (
+      h[0] === words[at] && h[1] === words[at + 1] && h[2] === words[at + 2] && h[3] === words[at + 3] && h[4] === words[at + 4] &&
+      h[5] === words[at + 5] && h[6] === words[at + 6] && h[7] === words[at + 7] && h[8] === words[at + 8] && h[9] === words[at + 9]
+    );
+  }
+
+  /**
    * stat `path` (following links): what is there, its identity in `bytes` (unless STAT_NONE:
    * nothing there, or it could not be stat'ed). A path as bytes too (a tree memo's checks, never
    * decoded: tree-memo.ts checksHold), holding no NUL (found between NULs).

@@ -98,9 +98,12 @@ export interface DigestManifest {
 /** Every file a build's manifest lists, in its order: the code digest's, then the memos'. */
 const manifestFiles = () => [...codeDigestFiles(), ...memoDigestFiles()];
 
+/** The compiled tree's top, as a path ending in '/' (a URL per file costs ~30 µs: ~100 files a run). */
+const COMPILED_TOP = fileURLToPath(new URL('../', import.meta.url));
+
 /** The size and mtime (ns) of a compiled file now (relative to the compiled tree's top), or null: none there. */
 function fileStamp(rel: string): [number, string] | null {
-  const st = statSync(new URL(`../${rel}`, import.meta.url), { bigint: true, throwIfNoEntry: false });
+  const st = statSync(COMPILED_TOP + rel, { bigint: true, throwIfNoEntry: false });
   return st ? [Number(st.size), String(st.mtimeNs)] : null;
 }
 

@@ -256,7 +256,9 @@ interface MemoHead {
  * Layout: MAGIC, u32 LE length of the JSON part, u32 LE CRC-32 of what follows this field up to
  * the lazy part, the JSON part ({ head, payload }: ASCII), then per kind of check its paths (UTF-8,
  * each ended by NUL; `head.bytes`), then per kind its identities (SLOT_BYTES each, in the order of
- * the paths), then the payload's byte strings (`head.blobBytes`: validate's columns, frame-json.ts),
+ * the paths; at a multiple of 8 in the file, the JSON part padded with spaces to put them there),
+ * then the payload's byte strings (`head.blobBytes`: validate's columns, frame-json.ts; at a
+ * multiple of 8 too, every slot being one),
  * then the lazy part (`head.lazyBytes`, CRC-32 `head.lazyCrc`): bytes only a patch reads, which a
  * run answered whole does not read — the rows (`head.rowBytes`: u32 LE count, u32 LE end of each
  * row's JSON text, the texts: a patch parses only the rows it needs; stats' were 6.2 of its 11.4 MB,
@@ -270,7 +272,9 @@ function encode(place: MemoPlace, log: CheckLog, payload: unknown, records: Buff
   const head: MemoHead = { key: place.key, gen: randomBytes(8).toString('hex'), root: place.rootAbs, rootReal: place.rootReal, counts: log.counts.slice(), bytes: log.paths.map((p) => p.length), lazyBytes: lazy.length, lazyCrc: crc32(lazy) >>> 0, rowBytes: rows.length, blobBytes: body.bytes.length };
   const paths = log.paths.map((p) => p.view());
   const ids = log.ids.map((p) => p.view());
-  const before = MAGIC.length + 8 + [...paths, ...ids].reduce((n, b) => n + b.length, 0);
+  // The JSON part padded so that the identities start at a multiple of BYTES_ALIGN (compared as
+  // words: checksHold); the byte strings after them then do too (every slot a multiple of 8 bytes).
+  const before = MAGIC.length + 8 + paths.reduce((n, b) => n + b.length, 0);
   const json = Buffer.from(alignedText(`{"head":${encodeFrameJson(head).text},"payload":${body.text}}`, before), 'latin1');
   const bytes = Buffer.concat([MAGIC, Buffer.alloc(8), json, ...paths, ...ids, body.bytes, lazy]);
   return { bytes, jsonLen: json.length, lazyBytes: lazy.length };
@@ -278,8 +282,9 @@ function encode(place: MemoPlace, log: CheckLog, payload: unknown, records: Buff
 
 /**
  * JSON text with spaces after it (JSON allows them) so that what follows it starts at a multiple of
- * BYTES_ALIGN in the file, `others` bytes besides the text coming before that: the byte strings'
- * region (validate's columns are then read in place: byte-order.ts columnOf).
+ * BYTES_ALIGN in the file, `others` bytes besides the text coming before that: a memo's identities
+ * (compared as words) and the byte strings after them, a delta's byte strings (validate's columns
+ * are then read in place: byte-order.ts columnOf).
  */
 function alignedText(text: string, others: number): string {
   const pad = (BYTES_ALIGN - ((others + text.length) % BYTES_ALIGN)) % BYTES_ALIGN;
@@ -484,7 +489,9 @@ function checksHold(paths: Buffer[], counts: number[], ids: Buffer, idsAt: numbe
       continue;
     }
     // Each path stat'ed as its bytes (the binding takes them): no decode of the 18,500 paths a
-    // warm run checks, nor a string each (~10 ms of a ~180 ms warm validate).
+    // warm run checks, nor a string each (~10 ms of a ~180 ms warm validate). Identities compared
+    // as words (encode aligns them).
+    const words = wordsAt(ids, at, counts[kind] * SLOT_BYTES[kind]);
     let from = 0;
     for (let n = 0; n < counts[kind]; n++, at += SLOT_BYTES[kind]) {
       const to = bytes.indexOf(0, from);
@@ -493,7 +500,7 @@ function checksHold(paths: Buffer[], counts: number[], ids: Buffer, idsAt: numbe
       from = to + 1;
       const found = scratch.stat(p);
       const kindOk = found !== STAT_NONE && (kind === DIR ? found === STAT_DIR : kind === FILE ? found === STAT_FILE : true);
-      const holds = kindOk ? scratch.equals(ids, at) : NOTHING.compare(ids, at, at + IDENTITY_BYTES) === 0;
+      const holds = kindOk ? scratch.equalsWords(words, n * ID_WORDS) : NOTHING.compare(ids, at, at + IDENTITY_BYTES) === 0;
       if (holds) continue;
       if (kind !== FILE || changed.at.length >= maxChanged) return false;
       changed.at.push(n);
@@ -503,6 +510,17 @@ function checksHold(paths: Buffer[], counts: number[], ids: Buffer, idsAt: numbe
     if (from !== bytes.length) return false;
   }
   return { changed, fast: scratch.fastUsed };
+}
+
+/** 32-bit words per identity (IdentityScratch.equalsWords). */
+const ID_WORDS = IDENTITY_BYTES / 4;
+
+/** `length` bytes of `buf` from `at` as 32-bit words: a view where they are aligned (a memo encode wrote), else a copy. */
+function wordsAt(buf: Buffer, at: number, length: number): Uint32Array {
+  if ((buf.byteOffset + at) % 4 === 0) return new Uint32Array(buf.buffer, buf.byteOffset + at, length / 4);
+  const out = new Uint32Array(length / 4);
+  Buffer.from(out.buffer).set(buf.subarray(at, at + length));
+  return out;
 }
 
 export interface MemoHit {

@@ -3,7 +3,7 @@ import { loadSchema } from '../analysis/schema.js';
 import type { Problem } from '../analysis/rules.js';
 import type { Category, Options, SidecarFormat } from '../types.js';
 import { round, sidecarFilter, sidecarsOf } from './common.js';
-import { columnBytes, columnOf, columnRange } from '../byte-order.js';
+import { columnBytes, columnOf } from '../byte-order.js';
 import type { FileInspection, InspectOptions } from '../tasks/inspect.js';
 
 export interface ValidateOptions extends Options {
@@ -58,7 +58,9 @@ interface ValidateColumns {
   ends: Uint32Array;
   words: string[];
   folder: Int32Array;
-  names: string[];
+  /** The names joined by '/', and where each starts (`nameAt[n]`: past the end, as if a '/' followed the last). */
+  names: string;
+  nameAt: Uint32Array;
   valid: Uint8Array;
   error: Int32Array;
   time: Float64Array;
@@ -133,7 +135,7 @@ function validateMemo(resultsOf: (rec: ScanRecord) => ValidationResult[]): MemoC
     finishStored: (stored, _summary, replaced, count) => {
       const s = columnsOfStored(stored);
       if (count !== undefined && s.ends.length !== count) notRows();
-      const n = s.names.length;
+      const n = s.nameAt.length - 1;
       if (replaced.size === 0) return new MemoResults(s, [[0, n]]);
       // The stored results between the records replaced, and theirs in place (the others not made).
       const pieces: (readonly [number, number] | readonly ValidationResult[])[] = [];
@@ -214,19 +216,28 @@ function columnsOfStored(stored: unknown): ValidateColumns {
   const s = stored as StoredValidate;
   if (s === null || typeof s !== 'object' || !Array.isArray(s.words) || !s.words.every((w) => typeof w === 'string') || typeof s.names !== 'string' || !Array.isArray(s.problems)) fail();
   const ends = columnOf(s.ends, Uint32Array) ?? fail();
-  const names = s.names.split('/');
   const n = ends.length === 0 ? 0 : ends[ends.length - 1];
-  // No results: one empty name (''.split gives ['']).
-  if (n === 0 ? names.length !== 1 || names[0] !== '' : names.length !== n) fail();
+  // Where each name starts, found by indexOf (no array of 18,000 strings kept while the results
+  // stream); exactly n names (no results: one empty name).
+  const { names } = s;
+  const nameAt = new Uint32Array(n + 1);
+  let from = 0;
+  for (let i = 0; i < n; i++) {
+    nameAt[i] = from;
+    const cut = i === n - 1 ? names.length : names.indexOf('/', from);
+    if (cut < 0) fail();
+    from = cut + 1;
+  }
+  nameAt[n] = from;
+  // (The last name holds no '/': else there were more than n.)
+  if (n === 0 ? names !== '' : names.indexOf('/', nameAt[n - 1]) !== -1) fail();
   for (let i = 1; i < ends.length; i++) if (ends[i] < ends[i - 1]) fail();
   const words = s.words;
   // Every word number has its word (-1: null, where a result may have none): checked before any
   // result is made (they are made one at a time, as the caller reads them).
   const wordsOf = (stored: unknown, nullable: boolean) => {
     const c = columnOf(stored, Int32Array) ?? fail();
-    if (c.length !== n) fail();
-    const [least, most] = columnRange(c);
-    if (n > 0 && (least < (nullable ? -1 : 0) || most >= words.length)) fail();
+    if (c.length !== n || !inRange(c, nullable ? -1 : 0, words.length - 1)) fail();
     return c;
   };
   const numbers = (stored: unknown) => {
@@ -235,7 +246,7 @@ function columnsOfStored(stored: unknown): ValidateColumns {
   };
   const valid = columnOf(s.valid, Uint8Array) ?? fail();
   if (valid.length !== n) fail();
-  if (n > 0 && columnRange(valid)[1] > 1) fail();
+  if (!inRange(valid, 0, 1)) fail();
   const problemsAt = new Map<number, Problem[]>();
   let at = -1;
   for (const p of s.problems) {
@@ -247,7 +258,8 @@ function columnsOfStored(stored: unknown): ValidateColumns {
     ends,
     words,
     folder: wordsOf(s.folder, false),
-    names: n === 0 ? [] : names,
+    names,
+    nameAt,
     valid,
     error: wordsOf(s.error, true),
     time: numbers(s.time),
@@ -261,6 +273,18 @@ function columnsOfStored(stored: unknown): ValidateColumns {
   };
 }
 
+/**
+ * Every value of `c` from `least` to `most`: a plain loop, which V8 optimizes while it runs (one
+ * pass over 18,000 values: ~1 ms where Math.min.apply over chunks took ~5).
+ */
+function inRange(c: Int32Array | Uint8Array, least: number, most: number): boolean {
+  for (let i = 0; i < c.length; i++) {
+    const v = c[i];
+    if (v < least || v > most) return false;
+  }
+  return true;
+}
+
 /** Result `k` of the stored columns, as `resultFromInspection` makes it (same keys, same order; word numbers checked by columnsOfStored). */
 function resultOfStored(s: ValidateColumns, k: number): ValidationResult {
   const { words } = s;
@@ -269,7 +293,7 @@ function resultOfStored(s: ValidateColumns, k: number): ValidationResult {
   const o = s.operation[k];
   const f = s.format[k];
   return {
-    file_path: words[s.folder[k]] + s.names[k],
+    file_path: words[s.folder[k]] + s.names.slice(s.nameAt[k], s.nameAt[k + 1] - 1),
     is_valid: s.valid[k] === 1,
     error: e < 0 ? null : words[e],
     processing_time: s.time[k],
