@@ -107,6 +107,26 @@ class MemoResults implements Iterable<ValidationResult> {
     this.valid = valid;
   }
 
+  /**
+   * Each result in order to `fn`, awaited when it returns a promise: the memo's answer streamed by
+   * a plain loop (a generator's step per result cost ~0.5 µs of 18,000).
+   */
+  async each(fn: (r: ValidationResult) => unknown): Promise<void> {
+    for (const p of this.pieces) {
+      if (isRun(p)) {
+        for (let k = p[0]; k < p[1]; k++) {
+          const wait = fn(resultOfStored(this.cols!, k));
+          if (wait) await wait;
+        }
+      } else {
+        for (const r of p) {
+          const wait = fn(r);
+          if (wait) await wait;
+        }
+      }
+    }
+  }
+
   *[Symbol.iterator](): Iterator<ValidationResult> {
     for (const p of this.pieces) {
       if (isRun(p)) for (let k = p[0]; k < p[1]; k++) yield resultOfStored(this.cols!, k);
@@ -369,11 +389,10 @@ export async function validate(root: string, opts: ValidateOptions = {}): Promis
     report.valid_files = hit.output.valid;
     report.invalid_files = hit.output.total - hit.output.valid;
     if (!opts.onResult) report.results = [...hit.output];
-    else
-      for (const r of hit.output) {
-        const wait = opts.onResult(r, undefined as unknown as ScanRecord);
-        if (wait) await wait;
-      }
+    else {
+      const onResult = opts.onResult;
+      await hit.output.each((r) => onResult(r, undefined as unknown as ScanRecord));
+    }
     return report;
   }
   for await (const batch of session.batches()) {
