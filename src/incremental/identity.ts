@@ -202,7 +202,7 @@ export class IdentityScratch {
    * nothing there, or it could not be stat'ed). A path as bytes too (a tree memo's checks, never
    * decoded: tree-memo.ts checksHold), holding no NUL (found between NULs).
    */
-  stat(path: string | Buffer): StatKind {
+  stat(path: string | Uint8Array): StatKind {
     if (this.binding !== null && fastStat!.trusted === 'yes') return this.statFast(path);
     const kind = this.statPure(path);
     if (this.binding !== null && fastStat!.trusted === 'unknown' && kind !== STAT_NONE) this.check(path, kind);
@@ -219,10 +219,11 @@ export class IdentityScratch {
     w[4] = st.ctimeNs;
   }
 
-  private statPure(path: string | Buffer): StatKind {
+  private statPure(path: string | Uint8Array): StatKind {
     let st: BigIntStats | undefined;
     try {
-      st = statSync(path, { bigint: true, throwIfNoEntry: false });
+      // (statSync takes a Buffer, not any Uint8Array: a view of the same bytes.)
+      st = statSync(typeof path === 'string' || Buffer.isBuffer(path) ? path : Buffer.from(path.buffer, path.byteOffset, path.byteLength), { bigint: true, throwIfNoEntry: false });
     } catch {
       return STAT_NONE;
     }
@@ -235,7 +236,7 @@ export class IdentityScratch {
     return st.isDirectory() ? STAT_DIR : st.isFile() ? STAT_FILE : STAT_OTHER;
   }
 
-  private statFast(path: string | Buffer): StatKind {
+  private statFast(path: string | Uint8Array): StatKind {
     let v: BigInt64Array | undefined;
     try {
       // No NUL in `path` reaches here unchecked: the binding would stat the name up to it, where
@@ -308,7 +309,7 @@ export class IdentityScratch {
   }
 
   /** The fast path trusted from now on when it gives `path` the kind and identity statSync just gave; never again in this process when not. */
-  private check(path: string | Buffer, kind: StatKind): void {
+  private check(path: string | Uint8Array, kind: StatKind): void {
     const pure = Buffer.from(this.bytes);
     let same = false;
     try {
