@@ -467,9 +467,11 @@ export interface ChangedFiles {
  * A folder, image or name that fails ends it (false). Sidecars that fail are collected, up to
  * `maxChanged` (more: false), for a patch: the result is then the changed ones.
  */
-function checksHold(paths: Buffer[], counts: number[], ids: Buffer, idsAt: number, maxChanged: number, fastStat: boolean): { changed: ChangedFiles; fast: boolean } | false {
+function checksHold(paths: Buffer[], counts: number[], ids: Buffer, idsAt: number, maxChanged: number, fastStat: boolean): { changed: ChangedFiles; fast: boolean; fileStarts: Uint32Array } | false {
   const scratch = new IdentityScratch({ fast: fastStat });
   const changed: ChangedFiles = { at: [], ids: [] };
+  // Where each sidecar check's path starts, and past the last one's NUL (a patch decodes a few: MemoHit.filePath).
+  const fileStarts = new Uint32Array(counts[FILE] + 1);
   let at = idsAt;
   for (let kind = 0; kind < KINDS; kind++) {
     const bytes = paths[kind];
@@ -501,6 +503,7 @@ function checksHold(paths: Buffer[], counts: number[], ids: Buffer, idsAt: numbe
       if (to < 0) return false;
       const p = new Uint8Array(buffer, byteOffset + from, to - from);
       from = to + 1;
+      if (kind === FILE) fileStarts[n + 1] = from;
       const found = scratch.stat(p);
       const kindOk = found !== STAT_NONE && (kind === DIR ? found === STAT_DIR : kind === FILE ? found === STAT_FILE : true);
       const holds = kindOk ? scratch.equalsWords(words, n * ID_WORDS) : NOTHING.compare(ids, at, at + IDENTITY_BYTES) === 0;
@@ -512,7 +515,7 @@ function checksHold(paths: Buffer[], counts: number[], ids: Buffer, idsAt: numbe
     // Every path ended by its NUL, and no more.
     if (from !== bytes.length) return false;
   }
-  return { changed, fast: scratch.fastUsed };
+  return { changed, fast: scratch.fastUsed, fileStarts };
 }
 
 const indexOfByte = Uint8Array.prototype.indexOf;
@@ -601,16 +604,8 @@ export function loadMemo(place: MemoPlace, maxChanged = 0, opts: { fastStat?: bo
   if (delta) for (const [n, id] of delta.files) (id ?? NOTHING).copy(buf, idsAt + head.counts[DIR] * IDENTITY_BYTES + n * IDENTITY_BYTES);
   const held = checksHold(paths, head.counts, buf, idsAt, maxChanged, opts.fastStat !== false);
   if (!held) return null;
-  const { changed } = held;
-  let fileStarts: Uint32Array | undefined;
+  const { changed, fileStarts } = held;
   const fileBytes = paths[FILE];
-  // Where each sidecar check's path starts (checksHold saw every one ended by its NUL), and where the last ends.
-  const startsOfFiles = () => {
-    if (fileStarts) return fileStarts;
-    const starts = new Uint32Array(head.counts[FILE] + 1);
-    for (let i = 0, from = 0; i < head.counts[FILE]; i++) from = starts[i + 1] = fileBytes.indexOf(0, from) + 1;
-    return (fileStarts = starts);
-  };
   let lazy: Buffer | undefined;
   // The lazy part (rows, then records), read and checked on the first ask.
   const lazyPart = () => {
@@ -632,8 +627,7 @@ export function loadMemo(place: MemoPlace, maxChanged = 0, opts: { fastStat?: bo
     rowCount: () => rowsIn(lazyPart(), 0, head.rowBytes),
     filePath: (i: number) => {
       if (!(Number.isInteger(i) && i >= 0 && i < head.counts[FILE])) return undefined;
-      const starts = startsOfFiles();
-      return fileBytes.toString('utf8', starts[i], starts[i + 1] - 1);
+      return fileBytes.toString('utf8', fileStarts[i], fileStarts[i + 1] - 1);
     },
     dirPaths: () => paths[DIR].toString('utf8').split('\0').slice(0, -1),
     anyRacyNow: (cutoffNs) => {
