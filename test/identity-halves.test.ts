@@ -57,3 +57,23 @@ test('a scratch\'s identity is fs.statSync\'s, by path and by bytes, times befor
     }
   }
 });
+
+test('ctimeBefore and sizeNumber (a first run\'s racy and size checks, by u32 halves) agree with the BigInt comparisons at every edge', () => {
+  const s = new IdentityScratch({ fast: false });
+  const U64 = 2n ** 64n;
+  const edges = [0n, 1n, 2n ** 32n - 1n, 2n ** 32n, 2n ** 32n + 1n, 2n ** 53n, 1_700_000_000_000_000_000n, U64 - 1n];
+  const around = (v: bigint) => [v - 1n, v, v + 1n].filter((x) => x >= 0n && x < U64);
+  const ctimes = edges.flatMap(around);
+  // Cutoffs as racyCutoffNs makes them (ms × 10^6), the edges, and past 2^64 (a racy margin of 0 with a far clock).
+  const cutoffs = [...edges.flatMap(around), BigInt(Number.MAX_SAFE_INTEGER) * 1_000_000n, 0n, -1n];
+  for (let i = 0; i < 2000; i++) ctimes.push(BigInt.asUintN(64, BigInt(Math.floor(Math.random() * 2 ** 32)) * 2n ** 32n + BigInt(Math.floor(Math.random() * 2 ** 32))));
+  for (const ctimeNs of ctimes) {
+    s.load({ dev: 1n, ino: 2n, size: 3n, mtimeNs: 4n, ctimeNs });
+    // The same scratch asked about several cutoffs in turn (it keeps the last one's halves).
+    for (const cutoff of cutoffs) assert.equal(s.ctimeBefore(cutoff), ctimeNs < cutoff, `ctime ${ctimeNs} before ${cutoff}`);
+  }
+  for (const size of [0n, 1n, 2n ** 32n - 1n, 2n ** 32n, 2n ** 32n + 7n, 2n ** 53n - 1n]) {
+    s.load({ dev: 1n, ino: 2n, size, mtimeNs: 4n, ctimeNs: 5n });
+    assert.equal(s.sizeNumber(), Number(size));
+  }
+});

@@ -44,14 +44,14 @@ export function racyCutoffNs(racyCutoffMs: number): bigint {
   return BigInt(racyCutoffMs) * 1_000_000n;
 }
 
-/** May this result, read from a file of this size and ctime (stat before the read), be stored (see above)? */
-export function isTrusted(result: FileInspection, size: bigint, ctimeNs: bigint, cutoffNs: bigint, withKeys: boolean): boolean {
-  if (ctimeNs >= cutoffNs) return false;
+/** May this result, read from the file whose identity `id` holds (its stat before the read), be stored (see above)? */
+export function isTrusted(result: FileInspection, id: IdentityScratch, cutoffNs: bigint, withKeys: boolean): boolean {
+  if (!id.ctimeBefore(cutoffNs)) return false;
   if (result.status === 'unreadable' || result.status === 'unchecked' || result.status === 'encrypted') return false;
   // With keys, a corrupt verdict may be a failed decryption (a passphrase is not in the key): retry it.
   if (withKeys && result.status === 'corrupt') return false;
   if (result.encryptedKeyId !== undefined || result.data !== undefined || result.dataJson !== undefined) return false;
-  return BigInt(result.size) === size; // else it changed between the stat and the read
+  return id.sizeNumber() === result.size; // else it changed between the stat and the read
 }
 
 /**
@@ -81,7 +81,7 @@ export function asStored<T>(result: FileInspection, make: (stored: FileInspectio
  * it may not be stored.
  */
 export function fileEntry(result: FileInspection, id: IdentityScratch, opts: EntryOptions, cutoffNs: bigint, withKeys: boolean): IndexEntryOut | null {
-  if (!isTrusted(result, id.size, id.ctimeNs, cutoffNs, withKeys)) return null;
+  if (!isTrusted(result, id, cutoffNs, withKeys)) return null;
   const key = relativeTo(opts.root)(result.path);
   return asStored(result, (stored) => {
     // The column form where it carries the whole result (all but a few of the bench library's:

@@ -177,7 +177,32 @@ export class IdentityScratch {
   }
 
   /** A read's stat of its descriptor (read-file.ts readFileSizedSync): the identity loaded, the size of a regular file, -1 for anything else. */
-  readonly fileSizeOf = (fd: number): number => (this.fstat(fd) === STAT_FILE ? Number(this.words[2]) : -1);
+  readonly fileSizeOf = (fd: number): number => (this.fstat(fd) === STAT_FILE ? this.sizeNumber() : -1);
+
+  // The last cutoff ctimeBefore was asked about, as u32 halves.
+  private cutoffNs = -1n;
+  private cutoffHi = 0;
+  private cutoffLo = 0;
+
+  /** The last identity's size as a number (a file's size is below 2^53), read by u32 halves: no BigInt made per file. */
+  sizeNumber(): number {
+    return LITTLE_ENDIAN_HOST ? this.halves[4] + this.halves[5] * TWO_32 : Number(this.words[2]);
+  }
+
+  /**
+   * Is the last identity's ctime (as stored: u64 ns) before `cutoffNs`? Compared by u32 halves (the
+   * racy cutoff's made once per cutoff): a first run asks it of every file it reads.
+   */
+  ctimeBefore(cutoffNs: bigint): boolean {
+    if (!LITTLE_ENDIAN_HOST) return this.words[4] < cutoffNs;
+    if (cutoffNs !== this.cutoffNs) {
+      this.cutoffNs = cutoffNs;
+      this.cutoffHi = Number(cutoffNs >> 32n);
+      this.cutoffLo = Number(BigInt.asUintN(32, cutoffNs));
+    }
+    const h = this.halves;
+    return h[9] < this.cutoffHi || (h[9] === this.cutoffHi && h[8] < this.cutoffLo);
+  }
 
   /** Does the last identity `stat` loaded equal the 40 bytes at `at` of `buf`? */
   equals(buf: Uint8Array, at: number): boolean {

@@ -602,7 +602,7 @@ export function writeFileEntry(out: Buffer, at: number, key: string, id: Uint8Ar
   const kl = out.write(key, at + ENTRY_HEAD, 'utf8');
   if (kl > MAX_KEY_BYTES) return -1;
   let p = at + ENTRY_HEAD + kl;
-  out.set(id.subarray(0, IDENTITY_BYTES), p);
+  out.set(id.length === IDENTITY_BYTES ? id : id.subarray(0, IDENTITY_BYTES), p);
   p += IDENTITY_BYTES;
   out[p] = 1;
   out.writeUInt16LE(keyNo, p + 1);
