@@ -240,6 +240,9 @@ function columnsOfStored(stored: unknown): ValidateColumns {
   // Where each name starts, found by indexOf (no array of 18,000 strings kept while the results
   // stream); exactly n names (no results: one empty name).
   const { names } = s;
+  // n names hold n - 1 separators: a count the names cannot hold is refused before its offsets are
+  // allocated (a crafted count of 2^32 - 1 reserved 16 GiB: attack26-crafted-count.test.ts).
+  if (n > names.length + 1) fail();
   const nameAt = new Uint32Array(n + 1);
   let from = 0;
   for (let i = 0; i < n; i++) {
