@@ -32,6 +32,9 @@ const CODE_DIRS = ['formats', 'analysis', 'tasks', 'crypto', 'accel', 'discovery
 /** Modules of the top folder that results carry: error messages, categories, format names; stored columns' byte order. */
 const CODE_FILES = ['errors.js', 'types.js', 'vocabulary.js', 'byte-order.js'];
 
+/** The compiled tree's top, as a path ending in '/' (a URL per file costs ~30 µs: ~100 files a run). */
+const COMPILED_TOP = fileURLToPath(new URL('../', import.meta.url));
+
 /** Compiled code: modules and the accelerated scanner's WebAssembly. */
 const isCode = (n: string) => n.endsWith('.js') || n.endsWith('.wasm');
 
@@ -40,7 +43,7 @@ function compiledFiles(dirs: readonly string[]): string[] {
   const files: string[] = [];
   for (const dir of dirs) {
     try {
-      for (const n of readdirSync(fileURLToPath(new URL(`../${dir}/`, import.meta.url))).filter(isCode).sort()) files.push(`${dir}/${n}`);
+      for (const n of readdirSync(COMPILED_TOP + dir).filter(isCode).sort()) files.push(`${dir}/${n}`);
     } catch {
       /* not there: nothing to cover */
     }
@@ -53,7 +56,7 @@ function hashFiles(h: Hash, files: readonly string[]): Hash {
   for (const f of files) {
     h.update(`${f}\0`);
     try {
-      h.update(readFileSync(new URL(`../${f}`, import.meta.url)));
+      h.update(readFileSync(COMPILED_TOP + f));
     } catch {
       /* a missing top-level module changes nothing here: its name alone is hashed */
     }
@@ -97,9 +100,6 @@ export interface DigestManifest {
 
 /** Every file a build's manifest lists, in its order: the code digest's, then the memos'. */
 const manifestFiles = () => [...codeDigestFiles(), ...memoDigestFiles()];
-
-/** The compiled tree's top, as a path ending in '/' (a URL per file costs ~30 µs: ~100 files a run). */
-const COMPILED_TOP = fileURLToPath(new URL('../', import.meta.url));
 
 /** The size and mtime (ns) of a compiled file now (relative to the compiled tree's top), or null: none there. */
 function fileStamp(rel: string): [number, string] | null {
