@@ -303,6 +303,40 @@ test('entry: a result is stored packed where the columns carry all of it, else a
   for (const r of odd) assert.deepEqual(storedAs(r, 0xff), serialize(r));
 });
 
+test('entry: entries packed in place stay intact while later ones fill the arena and spill into new chunks; a result the columns refuse is written over its attempt as JSON', () => {
+  const base = { path: '/lib/a/b.json', size: 1, status: 'ok', format: 'json', notes: [], shape: 'sidecar', elapsedMs: 0.5 };
+  const opts = { racyCutoffMs: 0, root: '/lib', keyNo: 3 };
+  const id = new IdentityScratch();
+  const made: { entry: Uint8Array; copy: Buffer; result: FileInspection; id: Buffer }[] = [];
+  // ~4,000 entries of 60-600 bytes: many 256 KB chunks, each ending with less room than a packed result may need.
+  for (let i = 0; i < 4000; i++) {
+    id.load({ dev: 1n, ino: BigInt(i + 1), size: 1n, mtimeNs: BigInt(i), ctimeNs: 4n });
+    // Refused by the columns after the key and identity are written: notes (at once), or a lone
+    // surrogate in its last string (after most of it is packed).
+    const result = {
+      ...base,
+      path: `/lib/d${i % 13}/${'n'.repeat(i % 200)}${i}.json`,
+      notes: i % 7 === 3 ? [{ code: 'BOM', message: `note ${i}` }] : [],
+      brief: { detectionCount: i, toolName: i % 2 ? null : 'tool', operationType: 'x'.repeat(i % 50) + (i % 11 === 5 ? 'lone \ud800' : '') },
+    } as unknown as FileInspection;
+    const entry = fileEntry(result, id, opts, 10n, false)!;
+    assert.ok(entry !== null);
+    made.push({ entry, copy: Buffer.from(entry), result, id: Buffer.from(id.bytes) });
+  }
+  const buffers = new Set(made.map((m) => m.entry.buffer));
+  assert.ok(buffers.size > 3, `${buffers.size} chunks`);
+  for (const [i, m] of made.entries()) {
+    assert.deepEqual(Buffer.from(m.entry), m.copy, `entry ${i} unchanged by later ones`);
+    assert.deepEqual(madeIdentity(m.entry, TABLE_FILES), m.id);
+    const raw = madeResult(m.entry);
+    assert.equal(raw[0] === PACKED_RESULT_TAG, i % 7 !== 3 && i % 11 !== 5, `entry ${i} encoding`);
+    assert.deepStrictEqual(storedResult(raw), { ...m.result, path: '' });
+    // The very bytes writeFileEntry makes of the stored result (CRC included).
+    const key = relativeTo('/lib')(m.result.path);
+    assert.deepEqual(Buffer.from(m.entry), written(key, m.id, 3, raw), `entry ${i} as writeFileEntry writes it`);
+  }
+});
+
 test('entry: a worker-made file entry is keyed as the scan looks it up, holds the stat of the bytes read, and names the file by PATH_MARK in messages', (t) => {
   const dir = testDir(t, 'isc-first-entry-');
   const root = library(dir);

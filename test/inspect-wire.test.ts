@@ -23,7 +23,7 @@ import { cloneJson, noteFloat } from '../src/formats/numbers.js';
 import { summarizeSidecar, type SidecarSummary } from '../src/analysis/summary.js';
 import { checkSidecarRules } from '../src/analysis/rules.js';
 import { inspectFiles, type FileInspection, type InspectItem, type InspectOptions } from '../src/tasks/inspect.js';
-import { fitsColumns, packInspectItems, packInspections, packResult, PACKED_RESULT_TAG, unpackInspectItems, unpackInspections, unpackResult, type InspectWire } from '../src/tasks/inspect-wire.js';
+import { fitsColumns, packInspectItems, packInspections, packResult, packResultAt, PACKED_RESULT_ROOM, PACKED_RESULT_TAG, unpackInspectItems, unpackInspections, unpackResult, type InspectWire } from '../src/tasks/inspect-wire.js';
 import { ThreadRuntime } from '../src/engine/threads.js';
 import { packResultsByName } from '../src/tasks/index.js';
 import type { JsonObject, JsonValue } from '../src/types.js';
@@ -283,6 +283,25 @@ describe('inspect results as compact batches', () => {
     const badCode = Buffer.from(whole);
     badCode.writeUInt16LE(badCode.readUInt16LE(1) | 7, 1); // status 7: none
     assert.equal(unpackResult(badCode), null);
+    // In place (packResultAt, as an index entry is made): within [at, end) only, whatever the room.
+    // A string is refused where its worst-case UTF-8 length would not fit, so a room a little more
+    // than the bytes may refuse; the full room (what packResult and an entry give) never does.
+    for (const r of kept) {
+      const alone = Buffer.from(packResult(r)!);
+      const at = 13;
+      const rooms = [...Array(alone.length + 3).keys(), PACKED_RESULT_ROOM];
+      for (const room of rooms) {
+        const out = Buffer.alloc(at + Math.max(room, alone.length) + 40, 0xa5);
+        const end = packResultAt(r, out, new DataView(out.buffer, out.byteOffset, out.length), at, at + room);
+        if (room < alone.length) assert.equal(end, -1, `room ${room} of ${alone.length}`);
+        else if (end !== -1 || room === PACKED_RESULT_ROOM) {
+          assert.equal(end, at + alone.length, `room ${room}`);
+          assert.deepEqual(out.subarray(at, end), alone);
+        }
+        // Nothing before `at` or at and past the room's end is touched, packed or refused.
+        for (let k = 0; k < out.length; k++) if (k < at || k >= at + room) assert.equal(out[k], 0xa5, `byte ${k}, room ${room}`);
+      }
+    }
   });
 
   it('a pool answers the same packed and unpacked, at 1, 2 and 7 threads', async () => {

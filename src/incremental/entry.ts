@@ -15,8 +15,8 @@ import type { FileInspection } from '../tasks/inspect.js';
 import { relativeTo } from '../fs/rel-path.js';
 import { serialize } from 'node:v8';
 import { encodingOf } from './folder-records.js';
-import { decodeResult, fileEntryBound, writeFileEntry } from './store.js';
-import { PACKED_RESULT_TAG, packResult, unpackResult } from '../tasks/inspect-wire.js';
+import { beginFileEntry, decodeResult, fileEntryBound, sealFileEntry, writeFileEntry } from './store.js';
+import { PACKED_RESULT_ROOM, PACKED_RESULT_TAG, packResultAt, unpackResult } from '../tasks/inspect-wire.js';
 import type { IdentityScratch } from './identity.js';
 
 /** Stands for the file's path in a stored message (U+0000 never occurs in a path). */
@@ -85,10 +85,11 @@ export function fileEntry(result: FileInspection, id: IdentityScratch, opts: Ent
   const key = relativeTo(opts.root)(result.path);
   return asStored(result, (stored) => {
     // The column form where it carries the whole result (all but a few of the bench library's:
-    // inspect-wire.ts packResult), else JSON where JSON.parse gives it back exactly (a string,
-    // written straight into the arena), else v8.
-    const value = packResult(stored) ?? (encodingOf(stored) === 'json' ? JSON.stringify(stored) : serialize(stored));
-    return arena.write(key, value, opts.keyNo, id.bytes);
+    // inspect-wire.ts packResultAt), packed in place; else JSON where JSON.parse gives it back
+    // exactly (a string, written straight into the arena), else v8.
+    const packed = arena.writePacked(key, stored, opts.keyNo, id.bytes);
+    if (packed !== undefined) return packed;
+    return arena.write(key, encodingOf(stored) === 'json' ? JSON.stringify(stored) : serialize(stored), opts.keyNo, id.bytes);
   });
 }
 
@@ -111,22 +112,45 @@ const ARENA_CHUNK = 256 * 1024;
  */
 class EntryArena {
   private chunk = Buffer.allocUnsafeSlow(0);
+  private view = new DataView(this.chunk.buffer);
   private at = 0;
 
   rewind(): void {
-    if (this.chunk.length > ARENA_CHUNK) this.chunk = Buffer.allocUnsafeSlow(0); // a big entry's own chunk is not kept
+    if (this.chunk.length > ARENA_CHUNK) this.newChunk(0); // a big entry's own chunk is not kept
     this.at = 0;
+  }
+
+  private newChunk(most: number): void {
+    this.chunk = Buffer.allocUnsafeSlow(Math.max(ARENA_CHUNK, most));
+    this.view = new DataView(this.chunk.buffer, this.chunk.byteOffset, this.chunk.length);
+    this.at = 0;
+  }
+
+  /**
+   * The entry of `stored` in the packed form, written in place; undefined when the columns do not
+   * carry it (the caller encodes it otherwise), null when it may not be stored (a key too long).
+   */
+  writePacked(key: string, stored: FileInspection, keyNo: number, idBytes: Buffer): IndexEntryOut | null | undefined {
+    const most = fileEntryBound(key, '') + PACKED_RESULT_ROOM;
+    if (this.at + most > this.chunk.length) this.newChunk(most);
+    const r = beginFileEntry(this.chunk, this.at, key, idBytes, keyNo);
+    if (r < 0) return null;
+    const end = packResultAt(stored, this.chunk, this.view, r, r + PACKED_RESULT_ROOM);
+    if (end < 0) return undefined;
+    return this.sealed(sealFileEntry(this.chunk, this.at, end));
   }
 
   write(key: string, value: string | Uint8Array, keyNo: number, idBytes: Buffer): IndexEntryOut | null {
     const most = fileEntryBound(key, value);
-    if (this.at + most > this.chunk.length) {
-      this.chunk = Buffer.allocUnsafeSlow(Math.max(ARENA_CHUNK, most));
-      this.at = 0;
-    }
+    if (this.at + most > this.chunk.length) this.newChunk(most);
     const len = writeFileEntry(this.chunk, this.at, key, idBytes, keyNo, value);
     if (len < 0) return null;
-    const entry = this.chunk.subarray(this.at, this.at + len);
+    return this.sealed(len);
+  }
+
+  /** The entry of `len` bytes just written at `at`, as a plain view (a Buffer's subarray makes a FastBuffer: slower, in cold code above all). */
+  private sealed(len: number): IndexEntryOut {
+    const entry = new Uint8Array(this.chunk.buffer, this.chunk.byteOffset + this.at, len);
     this.at += len;
     return entry;
   }

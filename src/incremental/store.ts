@@ -581,12 +581,6 @@ function writeEntryHead(out: Buffer, length: number, table: number, keyLen: numb
   out.writeUInt16LE(keyLen, 9);
 }
 
-/** Length, table, key length and CRC-32 of an entry whose key, identity and payload are in place. */
-function sealEntry(out: Buffer, table: number, keyLen: number): void {
-  writeEntryHead(out, out.length, table, keyLen);
-  out.writeUInt32LE(crc32(out.subarray(8)) >>> 0, 4);
-}
-
 /** The most bytes a one-result file entry of `key` and this result can take (UTF-8: at most 3 bytes per UTF-16 unit). */
 export function fileEntryBound(key: string, result: string | Uint8Array): number {
   return ENTRY_HEAD + 3 * key.length + IDENTITY_BYTES + ONE_RESULT_HEAD + (typeof result === 'string' ? 3 * result.length : result.length);
@@ -599,24 +593,45 @@ export function fileEntryBound(key: string, result: string | Uint8Array): number
  * the key is too long for the format (never stored, as `addFile` skips it).
  */
 export function writeFileEntry(out: Buffer, at: number, key: string, id: Uint8Array, keyNo: number, result: string | Uint8Array): number {
-  const kl = out.write(key, at + ENTRY_HEAD, 'utf8');
-  if (kl > MAX_KEY_BYTES) return -1;
-  let p = at + ENTRY_HEAD + kl;
-  out.set(id.length === IDENTITY_BYTES ? id : id.subarray(0, IDENTITY_BYTES), p);
-  p += IDENTITY_BYTES;
-  out[p] = 1;
-  out.writeUInt16LE(keyNo, p + 1);
-  const r = p + ONE_RESULT_HEAD;
+  const r = beginFileEntry(out, at, key, id, keyNo);
+  if (r < 0) return -1;
   let rl: number;
   if (typeof result === 'string') rl = out.write(result, r, 'utf8');
   else {
     out.set(result, r);
     rl = result.length;
   }
-  out.writeUInt32LE(rl, p + 3);
-  const entry = out.subarray(at, r + rl);
-  sealEntry(entry, TABLE_FILES, kl);
-  return entry.length;
+  return sealFileEntry(out, at, r + rl);
+}
+
+/**
+ * The first part of `writeFileEntry` (room for `fileEntryBound(key, '')` bytes): key, identity and
+ * the result's head. Returns where the result's bytes go, then `sealFileEntry`; -1 when the key is
+ * too long for the format. A thread making entries writes a packed result there in place.
+ */
+export function beginFileEntry(out: Buffer, at: number, key: string, id: Uint8Array, keyNo: number): number {
+  const kl = out.write(key, at + ENTRY_HEAD, 'utf8');
+  if (kl > MAX_KEY_BYTES) return -1;
+  out.writeUInt16LE(kl, at + 9);
+  let p = at + ENTRY_HEAD + kl;
+  out.set(id.length === IDENTITY_BYTES ? id : id.subarray(0, IDENTITY_BYTES), p);
+  p += IDENTITY_BYTES;
+  out[p] = 1;
+  out.writeUInt16LE(keyNo, p + 1);
+  return p + ONE_RESULT_HEAD;
+}
+
+/** The end of the entry `beginFileEntry` began at `at`, whose result ends at `end`: lengths, table and CRC. Returns the entry's length. */
+export function sealFileEntry(out: Buffer, at: number, end: number): number {
+  const r = at + ENTRY_HEAD + out.readUInt16LE(at + 9) + IDENTITY_BYTES + ONE_RESULT_HEAD;
+  const len = end - at;
+  out.writeUInt32LE(end - r, r - 4);
+  out.writeUInt32LE(len, at);
+  out[at + 8] = TABLE_FILES;
+  // The CRC covers everything from byte 8. A plain view: a Buffer's subarray makes a FastBuffer, in
+  // a thread's cold code the costliest step of an entry.
+  out.writeUInt32LE(crc32(new Uint8Array(out.buffer, out.byteOffset + at + 8, len - 8)) >>> 0, at + 4);
+  return len;
 }
 
 /** The identity's offset in a made entry of `table`, checked against the entry's own length; -1 when it is not one. */

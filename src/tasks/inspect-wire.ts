@@ -474,17 +474,21 @@ function summaryOf(
 export const PACKED_RESULT_TAG = 0x01; // neither JSON's '{' nor v8's version tag 0xff
 const NULL_STR = 0xffff;
 /** The most bytes a packed result takes (a bigger one is stored as JSON or v8). */
-const PACKED_ROOM = 16 * 1024;
-const packRoom = Buffer.allocUnsafeSlow(PACKED_ROOM);
-const packView = new DataView(packRoom.buffer, packRoom.byteOffset, PACKED_ROOM);
+export const PACKED_RESULT_ROOM = 16 * 1024;
+const scratch = Buffer.allocUnsafeSlow(PACKED_RESULT_ROOM);
+const scratchView = new DataView(scratch.buffer, scratch.byteOffset, PACKED_RESULT_ROOM);
+// Where packResultAt writes (set per call): the buffer, a DataView of it, the next byte, the end of the room.
+let packOut: Buffer = scratch;
+let packView: DataView = scratchView;
 let packAt = 0;
+let packEnd = 0;
 
 /** String.prototype.isWellFormed (ES2024, Node >= 20): a lone surrogate would not survive UTF-8. */
 const nativeIsWellFormed = (String.prototype as { isWellFormed?: () => boolean }).isWellFormed;
 const wellFormed = (s: string) => (nativeIsWellFormed ? nativeIsWellFormed.call(s) : !hasLoneSurrogate(s));
 
 function putF64(v: number): boolean {
-  if (packAt + 8 > PACKED_ROOM) return false;
+  if (packAt + 8 > packEnd) return false;
   packView.setFloat64(packAt, v, true);
   packAt += 8;
   return true;
@@ -492,7 +496,7 @@ function putF64(v: number): boolean {
 function putStr(v: string | null): boolean {
   if (v === null) return putU16(NULL_STR);
   const len = v.length;
-  if (packAt + 2 + 3 * len > PACKED_ROOM) return false;
+  if (packAt + 2 + 3 * len > packEnd) return false;
   // Names and grades are short ASCII: copied here, where a native UTF-8 write per string cost more.
   let i = 0;
   if (len < 64) {
@@ -500,13 +504,13 @@ function putStr(v: string | null): boolean {
     for (; i < len; i++) {
       const c = v.charCodeAt(i);
       if (c >= 0x80) break;
-      packRoom[at + i] = c;
+      packOut[at + i] = c;
     }
   }
   let n = i;
   if (i < len) {
     if (!wellFormed(v)) return false;
-    n = packRoom.write(v, packAt + 2, 'utf8');
+    n = packOut.write(v, packAt + 2, 'utf8');
     if (n >= NULL_STR) return false;
   }
   packView.setUint16(packAt, n, true);
@@ -514,7 +518,7 @@ function putStr(v: string | null): boolean {
   return true;
 }
 function putU16(v: number): boolean {
-  if (v > 0xffff || packAt + 2 > PACKED_ROOM) return false;
+  if (v > 0xffff || packAt + 2 > packEnd) return false;
   packView.setUint16(packAt, v, true);
   packAt += 2;
   return true;
@@ -522,53 +526,73 @@ function putU16(v: number): boolean {
 
 /**
  * `r` in the packed form (a view of this thread's scratch, valid until the next call), or null
- * when the columns do not carry all of it: notes, problems, an error or any other field the batch
- * sends as an object, a summary that does not fit the columns, a string that is not well formed.
+ * when the columns do not carry all of it (see packResultAt).
  */
 export function packResult(r: FileInspection): Uint8Array | null {
-  if (r.notes.length > 0 || (r.problems !== undefined && r.problems.length > 0)) return null;
+  const end = packResultAt(r, scratch, scratchView, 0, PACKED_RESULT_ROOM);
+  return end < 0 ? null : scratch.subarray(0, end);
+}
+
+/**
+ * Write `r` in the packed form at `at` in `out` (`view`: a DataView of all of `out`), using no byte
+ * at or past `end`: returns where it ends, or -1 when the columns do not carry all of it (notes,
+ * problems, an error or any other field the batch sends as an object, a summary that does not fit
+ * the columns, a string that is not well formed) or it does not fit. An index entry is packed in
+ * place (incremental/entry.ts): no scratch to copy from, no view of one per file.
+ */
+export function packResultAt(r: FileInspection, out: Buffer, view: DataView, at: number, end: number): number {
+  if (r.notes.length > 0 || (r.problems !== undefined && r.problems.length > 0)) return -1;
   // Every key a column's, none set to undefined (it would come back absent).
-  for (const k in r) if (!COLUMN_KEYS.has(k) || r[k as keyof FileInspection] === undefined) return null;
+  for (const k in r) if (!COLUMN_KEYS.has(k) || r[k as keyof FileInspection] === undefined) return -1;
   const status = STATUS.indexOf(r.status);
   const format = FORMAT.indexOf(r.format);
   const shape = SHAPE.indexOf(r.shape);
   const accel = ACCEL.indexOf(r.accel);
-  if (status < 0 || format < 0 || shape < 0 || accel < 0) return null;
+  if (status < 0 || format < 0 || shape < 0 || accel < 0) return -1;
   let code = status | (format << 3) | (shape << 6) | (accel << 9) | F_NOTES_EMPTY;
   if (r.problems !== undefined) code |= F_PROBLEMS_EMPTY;
   const b = r.brief;
   if (b !== undefined) code |= F_BRIEF;
   const s = r.summary;
   if (s !== undefined) {
-    if (!summaryFits(s)) return null;
+    if (!summaryFits(s)) return -1;
     code |= F_SUMMARY;
   }
-  packAt = 0;
-  packRoom[packAt++] = PACKED_RESULT_TAG;
-  if (!putU16(code) || !putF64(r.size) || !putF64(r.elapsedMs)) return null;
-  if (b !== undefined && !(putF64(b.detectionCount) && putStr(b.toolName) && putStr(b.operationType))) return null;
+  if (at >= end) return -1;
+  packOut = out;
+  packView = view;
+  packEnd = end;
+  packAt = at;
+  out[packAt++] = PACKED_RESULT_TAG;
+  if (!putU16(code) || !putF64(r.size) || !putF64(r.elapsedMs)) return -1;
+  if (b !== undefined && !(putF64(b.detectionCount) && putStr(b.toolName) && putStr(b.operationType))) return -1;
   if (s !== undefined) {
-    if (!(putF64(s.faces) && putF64(s.objects) && putF64(s.embeddings) && putF64(s.embeddingLength ?? NaN) && putF64(s.qualityScore ?? NaN))) return null;
-    if (!(putStr(s.operationType) && putStr(s.toolName) && putStr(s.qualityGrade))) return null;
-    if (packAt + 1 > PACKED_ROOM) return null;
-    packRoom[packAt++] = summaryBits(s);
+    if (!(putF64(s.faces) && putF64(s.objects) && putF64(s.embeddings) && putF64(s.embeddingLength ?? NaN) && putF64(s.qualityScore ?? NaN))) return -1;
+    if (!(putStr(s.operationType) && putStr(s.toolName) && putStr(s.qualityGrade))) return -1;
+    if (packAt + 1 > packEnd) return -1;
+    out[packAt++] = summaryBits(s);
     const ops = s.operations;
-    if (!putU16(ops.length)) return null;
+    if (!putU16(ops.length)) return -1;
     for (let i = 0; i < ops.length; i++) {
       const op = ops[i];
-      if (!(putStr(op) && putF64(opTimeOf(s, op)) && packAt + 1 <= PACKED_ROOM)) return null;
-      packView.setInt8(packAt++, opSuccessOf(s, op));
-      if (!putF64(opSizeOf(s, op))) return null;
+      if (!(putStr(op) && putF64(opTimeOf(s, op)) && packAt + 1 <= packEnd)) return -1;
+      view.setInt8(packAt++, opSuccessOf(s, op));
+      if (!putF64(opSizeOf(s, op))) return -1;
     }
+    // One pass over the classes: their count is written in front of them once they are counted.
+    const countAt = packAt;
+    if (!putU16(0)) return -1;
     let classes = 0;
-    for (const cls in s.objectClasses) if (Object.hasOwn(s.objectClasses, cls)) classes++;
-    if (!putU16(classes)) return null;
-    for (const cls in s.objectClasses) {
-      if (!Object.hasOwn(s.objectClasses, cls)) continue;
-      if (!(putStr(cls) && putF64(s.objectClasses[cls]))) return null;
+    const oc = s.objectClasses;
+    for (const cls in oc) {
+      if (!Object.hasOwn(oc, cls)) continue;
+      if (!(putStr(cls) && putF64(oc[cls]))) return -1;
+      classes++;
     }
+    if (classes > 0xffff) return -1;
+    view.setUint16(countAt, classes, true);
   }
-  return packRoom.subarray(0, packAt);
+  return packAt;
 }
 
 /** Reads a packed result; throws RangeError past its end (unpackResult: null). */
