@@ -27,6 +27,7 @@ import { statSync } from 'node:fs';
 import { READ_FLAGS, streamRegularFileSync } from '../fs/regular-file.js';
 import type { JsonObject, JsonValue } from '../types.js';
 import { forEachOperation, isPlainObject, normalizeOperationName, SIDECAR_INFO_KEY } from './operations.js';
+import { UniqueNames } from './unique-names.js';
 
 /** Key of the record inside `sidecar_info`. */
 export const IMAGE_IDENTITY_KEY = 'image';
@@ -84,13 +85,9 @@ function exactInteger(v: unknown): bigint | null {
 
 function stringList(v: JsonValue | undefined): string[] {
   if (!Array.isArray(v)) return [];
-  const out: string[] = [];
-  for (const x of v) {
-    if (typeof x !== 'string') continue;
-    const name = normalizeOperationName(x);
-    if (!out.includes(name)) out.push(name);
-  }
-  return out;
+  const out = new UniqueNames();
+  for (const x of v) if (typeof x === 'string') out.add(normalizeOperationName(x));
+  return out.list;
 }
 
 /** Parse a stored record; null when absent or unusable (wrong types, a rounded mtime). */
@@ -145,8 +142,9 @@ export function recordImageIdentity(data: JsonObject, operation: string, current
     rec.operations = prior.operations.includes(op) ? prior.operations : [...prior.operations, op];
     rec.staleOperations = prior.staleOperations.filter((o) => o !== op);
   } else if (prior !== null) {
+    const stale = new UniqueNames(rec.staleOperations);
     forEachOperation(data, (entry) => {
-      if (entry.name !== op && !rec.staleOperations.includes(entry.name)) rec.staleOperations.push(entry.name);
+      if (entry.name !== op) stale.add(entry.name);
     });
   }
   info[IMAGE_IDENTITY_KEY] = imageRecordJson(rec);

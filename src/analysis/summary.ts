@@ -17,9 +17,7 @@ import {
 } from './operations.js';
 import { recordedImage, type ImageRecord } from './image-identity.js';
 import { addOwn, setOwn } from './own-record.js';
-
-/** Operations a summary looks names up in by list; beyond, by a Set (summarizeSidecar). */
-const OPERATION_LIST_MAX = 16;
+import { UniqueNames } from './unique-names.js';
 
 export interface SidecarSummary {
   /** Normalised snake_case operation names, in file order. */
@@ -277,17 +275,10 @@ function summarize(data: JsonObject, withSizes: boolean, briefOnly: boolean): Si
         readQuality(node.quality, summary);
       };
 
-  // The names met, once the list is long: `includes` over it made a sidecar of 20,000 operations
-  // quadratic (6 of a 10 s `stats`); a few names are found faster in the list itself.
-  let named: Set<string> | null = null;
+  const operations = new UniqueNames(summary.operations);
   forEachOperation(data, (op) => {
     const name = op.name;
-    const ops = summary.operations;
-    if (named === null && ops.length > OPERATION_LIST_MAX) named = new Set(ops);
-    if (named === null ? !ops.includes(name) : !named.has(name)) {
-      ops.push(name);
-      named?.add(name);
-    }
+    operations.add(name);
     state.time = undefined;
     state.success = undefined;
     state.tool = null;
