@@ -80,7 +80,7 @@ interface ValidateColumns {
  * result, no object kept past its caller), the rows a delta or a patch made again in place.
  * `total` and `valid` are counted without making any.
  */
-class MemoResults implements Iterable<ValidationResult> {
+class MemoResults {
   readonly total: number;
   readonly valid: number;
 
@@ -124,13 +124,6 @@ class MemoResults implements Iterable<ValidationResult> {
           if (wait) await wait;
         }
       }
-    }
-  }
-
-  *[Symbol.iterator](): Iterator<ValidationResult> {
-    for (const p of this.pieces) {
-      if (isRun(p)) for (let k = p[0]; k < p[1]; k++) yield resultOfStored(this.cols!, k);
-      else yield* p;
     }
   }
 }
@@ -391,11 +384,14 @@ export async function validate(root: string, opts: ValidateOptions = {}): Promis
     report.total_files = hit.output.total;
     report.valid_files = hit.output.valid;
     report.invalid_files = hit.output.total - hit.output.valid;
-    if (!opts.onResult) report.results = [...hit.output];
-    else {
-      const onResult = opts.onResult;
-      await hit.output.each((r) => onResult(r, undefined as unknown as ScanRecord));
-    }
+    const onResult = opts.onResult;
+    if (!onResult) {
+      const results: ValidationResult[] = [];
+      await hit.output.each((r) => {
+        results.push(r);
+      });
+      report.results = results;
+    } else await hit.output.each((r) => onResult(r, undefined as unknown as ScanRecord));
     return report;
   }
   for await (const batch of session.batches()) {
