@@ -29,11 +29,12 @@ function toPosix(p: string): string {
  * joined, so normalised), `path.relative` (two resolves) otherwise. Cached per base.
  */
 const relativeFns = new Map<string, (p: string) => string>();
+const DOT_PART = `${sep}.`; // a part starting with '.': '.' or '..' may follow (made once, not per call)
 export function relativeTo(base: string): (p: string) => string {
   let fn = relativeFns.get(base);
   if (!fn) {
     const prefix = base.endsWith(sep) ? base : base + sep;
-    fn = (p: string) => (p.startsWith(prefix) && !p.includes(`${sep}.`) ? toPosix(p.slice(prefix.length)) : toPosix(relative(base, p)));
+    fn = (p: string) => (p.startsWith(prefix) && !p.includes(DOT_PART) ? toPosix(p.slice(prefix.length)) : toPosix(relative(base, p)));
     if (relativeFns.size > 16) relativeFns.clear();
     relativeFns.set(base, fn);
   }

@@ -82,7 +82,7 @@ export function asStored<T>(result: FileInspection, make: (stored: FileInspectio
  */
 export function fileEntry(result: FileInspection, id: IdentityScratch, opts: EntryOptions, cutoffNs: bigint, withKeys: boolean): IndexEntryOut | null {
   if (!isTrusted(result, id, cutoffNs, withKeys)) return null;
-  const key = relativeTo(opts.root)(result.path);
+  const key = keyOf(opts.root, result.path);
   return asStored(result, (stored) => {
     // The column form where it carries the whole result (all but a few of the bench library's:
     // inspect-wire.ts packResultAt), packed in place; else JSON where JSON.parse gives it back
@@ -91,6 +91,17 @@ export function fileEntry(result: FileInspection, id: IdentityScratch, opts: Ent
     if (packed !== undefined) return packed;
     return arena.write(key, encodingOf(stored) === 'json' ? JSON.stringify(stored) : serialize(stored), opts.keyNo, id.bytes);
   });
+}
+
+// The key function of the last root (relative-path.ts relativeTo: a Map lookup per call otherwise).
+let keyRoot = '';
+let keyFn: (path: string) => string = (p) => p;
+function keyOf(root: string, path: string): string {
+  if (root !== keyRoot) {
+    keyFn = relativeTo(root);
+    keyRoot = root;
+  }
+  return keyFn(path);
 }
 
 /** A stored result as `fileEntry` wrote it (packed, JSON or v8), path '' (null: unreadable, a miss). */
@@ -133,17 +144,17 @@ class EntryArena {
   writePacked(key: string, stored: FileInspection, keyNo: number, idBytes: Buffer): IndexEntryOut | null | undefined {
     const most = fileEntryBound(key, '') + PACKED_RESULT_ROOM;
     if (this.at + most > this.chunk.length) this.newChunk(most);
-    const r = beginFileEntry(this.chunk, this.at, key, idBytes, keyNo);
+    const r = beginFileEntry(this.chunk, this.view, this.at, key, idBytes, keyNo);
     if (r < 0) return null;
     const end = packResultAt(stored, this.chunk, this.view, r, r + PACKED_RESULT_ROOM);
     if (end < 0) return undefined;
-    return this.sealed(sealFileEntry(this.chunk, this.at, end));
+    return this.sealed(sealFileEntry(this.chunk, this.view, this.at, end));
   }
 
   write(key: string, value: string | Uint8Array, keyNo: number, idBytes: Buffer): IndexEntryOut | null {
     const most = fileEntryBound(key, value);
     if (this.at + most > this.chunk.length) this.newChunk(most);
-    const len = writeFileEntry(this.chunk, this.at, key, idBytes, keyNo, value);
+    const len = writeFileEntry(this.chunk, this.at, key, idBytes, keyNo, value, this.view);
     if (len < 0) return null;
     return this.sealed(len);
   }
