@@ -83,14 +83,13 @@ export function asStored<T>(result: FileInspection, make: (stored: FileInspectio
 export function fileEntry(result: FileInspection, id: IdentityScratch, opts: EntryOptions, cutoffNs: bigint, withKeys: boolean): IndexEntryOut | null {
   if (!isTrusted(result, id, cutoffNs, withKeys)) return null;
   const key = keyOf(opts.root, result.path);
-  return asStored(result, (stored) => {
-    // The column form where it carries the whole result (all but a few of the bench library's:
-    // inspect-wire.ts packResultAt), packed in place; else JSON where JSON.parse gives it back
-    // exactly (a string, written straight into the arena), else v8.
-    const packed = arena.writePacked(key, stored, opts.keyNo, id.bytes);
-    if (packed !== undefined) return packed;
-    return arena.write(key, encodingOf(stored) === 'json' ? JSON.stringify(stored) : serialize(stored), opts.keyNo, id.bytes);
-  });
+  // The column form where it carries the whole result (all but a few of the bench library's:
+  // inspect-wire.ts packResultAt), packed in place. It holds no path and refuses a result with an
+  // error, so the result goes as it is (asStored would give it with its path emptied: the same bytes).
+  const packed = arena.writePacked(key, result, opts.keyNo, id.bytes);
+  if (packed !== undefined) return packed;
+  // Else JSON where JSON.parse gives it back exactly (a string, written straight into the arena), else v8.
+  return asStored(result, (stored) => arena.write(key, encodingOf(stored) === 'json' ? JSON.stringify(stored) : serialize(stored), opts.keyNo, id.bytes));
 }
 
 // The key function of the last root (relative-path.ts relativeTo: a Map lookup per call otherwise).
