@@ -93,7 +93,8 @@ export function fileEntry(result: FileInspection, id: IdentityScratch, opts: Ent
 }
 
 // The key function of the last root (relative-path.ts relativeTo: a Map lookup per call otherwise).
-let keyRoot = '';
+// (null before the first call: no root, not even '', is taken for the last one)
+let keyRoot: string | null = null;
 let keyFn: (path: string) => string = (p) => p;
 function keyOf(root: string, path: string): string {
   if (root !== keyRoot) {
