@@ -92,7 +92,7 @@ export function fileEntry(result: FileInspection, id: IdentityScratch, opts: Ent
   return asStored(result, (stored) => arena.write(key, encodingOf(stored) === 'json' ? JSON.stringify(stored) : serialize(stored), opts.keyNo, id.bytes));
 }
 
-// The key function of the last root (relative-path.ts relativeTo: a Map lookup per call otherwise).
+// The key function of the last root (fs/rel-path.ts relativeTo: a Map lookup per call otherwise).
 // (null before the first call: no root, not even '', is taken for the last one)
 let keyRoot: string | null = null;
 let keyFn: (path: string) => string = (p) => p;
