@@ -6,7 +6,7 @@
  * UTF-8 length is 65,535 (kept) or 65,536 (refused) in one- and multi-byte characters; any result
  * number; odd offsets in a buffer that is a view at an offset, sized exactly fileEntryBound. Then
  * entry.ts fileEntry: the packed form made of the result as it is (its real path) is the bytes of
- * the path-emptied result, the key follows the root from one call to the next (keyOf's cache), and
+ * the path-emptied result, the key follows the root from one call to the next (relativeTo's last base), and
  * the result is left as it was. Written by attack28 (helper) against da4fb0e, which held: the same
  * bytes as 2947791 over ~350k random and adversarial framings and ~250k fileEntry calls.
  */
@@ -124,8 +124,8 @@ test('attack28 framing: fileEntry packs the result as it is into the bytes of it
   }
 });
 
-test("attack28 framing: an empty root on a thread's first entry is a root like any other (keyOf has no last root before its first call)", () => {
-  // A fresh process: entry.ts's cached key function is module state, so the first call must be this one.
+test("attack28 framing: an empty root on a thread's first entry is a root like any other (relativeTo has no last base before its first call)", () => {
+  // A fresh process: relativeTo's last base is module state, so the first call must be this one.
   const entryUrl = new URL('../src/incremental/entry.js', import.meta.url).href;
   const identityUrl = new URL('../src/incremental/identity.js', import.meta.url).href;
   const relUrl = new URL('../src/fs/rel-path.js', import.meta.url).href;

@@ -26,11 +26,15 @@ function toPosix(p: string): string {
 
 /**
  * `p` relative to `base`, POSIX: a prefix cut for paths under `base` (every path the walk makes:
- * joined, so normalised), `path.relative` (two resolves) otherwise. Cached per base.
+ * joined, so normalised), `path.relative` (two resolves) otherwise. Cached per base; the last base
+ * asked for is answered before the Map (a reading thread asks once per file it makes an entry for).
  */
 const relativeFns = new Map<string, (p: string) => string>();
 const DOT_PART = `${sep}.`; // a part starting with '.': '.' or '..' may follow (made once, not per call)
+let lastBase: string | null = null; // null before the first call: no base, not even '', is taken for the last one
+let lastFn: (p: string) => string = (p) => p;
 export function relativeTo(base: string): (p: string) => string {
+  if (base === lastBase) return lastFn;
   let fn = relativeFns.get(base);
   if (!fn) {
     const prefix = base.endsWith(sep) ? base : base + sep;
@@ -38,6 +42,8 @@ export function relativeTo(base: string): (p: string) => string {
     if (relativeFns.size > 16) relativeFns.clear();
     relativeFns.set(base, fn);
   }
+  lastBase = base;
+  lastFn = fn;
   return fn;
 }
 

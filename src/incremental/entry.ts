@@ -82,7 +82,7 @@ export function asStored<T>(result: FileInspection, make: (stored: FileInspectio
  */
 export function fileEntry(result: FileInspection, id: IdentityScratch, opts: EntryOptions, cutoffNs: bigint, withKeys: boolean): IndexEntryOut | null {
   if (!isTrusted(result, id, cutoffNs, withKeys)) return null;
-  const key = keyOf(opts.root, result.path);
+  const key = relativeTo(opts.root)(result.path);
   // The column form where it carries the whole result (all but a few of the bench library's:
   // inspect-wire.ts packResultAt), packed in place. It holds no path and refuses a result with an
   // error, so the result goes as it is (asStored would give it with its path emptied: the same bytes).
@@ -90,18 +90,6 @@ export function fileEntry(result: FileInspection, id: IdentityScratch, opts: Ent
   if (packed !== undefined) return packed;
   // Else JSON where JSON.parse gives it back exactly (a string, written straight into the arena), else v8.
   return asStored(result, (stored) => arena.write(key, encodingOf(stored) === 'json' ? JSON.stringify(stored) : serialize(stored), opts.keyNo, id.bytes));
-}
-
-// The key function of the last root (fs/rel-path.ts relativeTo: a Map lookup per call otherwise).
-// (null before the first call: no root, not even '', is taken for the last one)
-let keyRoot: string | null = null;
-let keyFn: (path: string) => string = (p) => p;
-function keyOf(root: string, path: string): string {
-  if (root !== keyRoot) {
-    keyFn = relativeTo(root);
-    keyRoot = root;
-  }
-  return keyFn(path);
 }
 
 /** A stored result as `fileEntry` wrote it (packed, JSON or v8), path '' (null: unreadable, a miss). */
