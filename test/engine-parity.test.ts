@@ -12,6 +12,8 @@ import { after, before, describe, it } from 'node:test';
 import { cleanup, convert, exportSidecars, formatStats, generateSampleLibrary, hashTree, stats, validate, validateFiles } from '../src/index.js';
 import type { EngineKind } from '../src/types.js';
 import { ThreadRuntime } from '../src/engine/threads.js';
+import { createRuntime } from '../src/engine/select.js';
+import type { Runtime } from '../src/engine/runtime.js';
 import { FAKE_JPEG, makeCornerTree, removeTree, sidecarData, tempDir } from './helpers/cli.js';
 
 interface Engine {
@@ -28,6 +30,21 @@ const ENGINES: Engine[] = [
   { engine: 'threads', workers: 2, callerRuns: true },
   { engine: 'threads', workers: 3, callerRuns: true },
 ];
+
+/**
+ * One runtime per engine, shared by the operations that take one (the scan's and hash's), as the
+ * server shares its own: a thread pool per operation and engine booted ~330 threads, most of this
+ * file's time. Its threads carry their state from one operation to the next, which the parity must
+ * survive too; validate-files and convert still make their own (they take no runtime).
+ */
+const runtimes = new Map<Engine, Runtime>();
+function runtimeOf(e: Engine): Runtime {
+  let r = runtimes.get(e);
+  if (r === undefined) runtimes.set(e, (r = createRuntime(e)));
+  return r;
+}
+/** The engine's options with its shared runtime. */
+const shared = (e: Engine) => ({ ...e, runtime: runtimeOf(e) });
 
 /** Run `op` under every engine; every output must equal the inline one. */
 async function same(what: string, op: (e: Engine) => Promise<string>): Promise<void> {
@@ -77,26 +94,27 @@ describe('engine parity: inline and 1, 2, 7 threads give identical output', () =
     await generateSampleLibrary(roots.sample, { images: 80, seed: 7, formatMix: { json: 2, bin: 1, legacy: 1 } });
     roots.awkward = awkwardTree();
   });
-  after(() => {
+  after(async () => {
     for (const r of Object.values(roots)) removeTree(r);
+    for (const r of runtimes.values()) await r.close();
   });
 
   for (const tree of ['sample', 'awkward']) {
     it(`${tree}: stats, format-stats, validate, export, hash, cleanup plan, convert plan`, async () => {
       const root = roots[tree];
       const small = { batchSize: 3 };
-      await same('stats', (e) => outcome(stats(root, { ...e, ...small } as never)));
-      await same('stats --operation-type', (e) => outcome(stats(root, { ...e, ...small, operationType: 'face_detection', list: true } as never)));
-      await same('format-stats', (e) => outcome(formatStats(root, { ...e, ...small } as never)));
+      await same('stats', (e) => outcome(stats(root, { ...shared(e), ...small } as never)));
+      await same('stats --operation-type', (e) => outcome(stats(root, { ...shared(e), ...small, operationType: 'face_detection', list: true } as never)));
+      await same('format-stats', (e) => outcome(formatStats(root, { ...shared(e), ...small } as never)));
       await same('validate', async (e) => {
-        const r = await validate(root, { ...e, ...small } as never);
+        const r = await validate(root, { ...shared(e), ...small } as never);
         for (const x of r.results!) x.processing_time = 0; // a clock, not an output of the data
         return JSON.stringify({ ...r, scan: { ...r.scan, engine: null } });
       });
-      for (const f of ['json', 'jsonl', 'csv'] as const) await same(`export ${f}`, (e) => exported(root, f, e));
-      await same('hash', (e) => outcome(hashTree(root, e)));
-      await same('hash --canonical', (e) => outcome(hashTree(root, { ...e, canonical: true })));
-      await same('cleanup --dry-run', (e) => outcome(cleanup(root, { ...e, dryRun: true, force: true, now: new Date(0) } as never)));
+      for (const f of ['json', 'jsonl', 'csv'] as const) await same(`export ${f}`, (e) => exported(root, f, shared(e)));
+      await same('hash', (e) => outcome(hashTree(root, shared(e))));
+      await same('hash --canonical', (e) => outcome(hashTree(root, { ...shared(e), canonical: true })));
+      await same('cleanup --dry-run', (e) => outcome(cleanup(root, { ...shared(e), dryRun: true, force: true, now: new Date(0) } as never)));
       await same('convert --dry-run', (e) => outcome(convert(root, 'bin', { ...e, dryRun: true, batchSize: 2 })));
     });
   }
