@@ -176,6 +176,11 @@ export class IdentityScratch {
     return this.words[4];
   }
 
+  /** An identity kept from an earlier load (its IDENTITY_BYTES at `at` in `src`) loaded again. */
+  loadBytes(src: Uint8Array, at: number): void {
+    this.bytes.set(src.subarray(at, at + IDENTITY_BYTES));
+  }
+
   /** A read's stat of its descriptor (read-file.ts readFileSizedSync): the identity loaded, the size of a regular file, -1 for anything else. */
   readonly fileSizeOf = (fd: number): number => (this.fstat(fd) === STAT_FILE ? this.sizeNumber() : -1);
 
