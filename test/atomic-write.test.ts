@@ -19,7 +19,7 @@ import {
 import { SidecarError } from '../src/errors.js';
 import { saveSidecar } from '../src/ops/save.js';
 import { convert } from '../src/ops/convert.js';
-import { staleAsideLockName } from '../src/fs/temp-files.js';
+import { lockBreakerName, staleAsideLockName } from '../src/fs/temp-files.js';
 import { testDir } from './helpers/tree.js';
 
 
@@ -273,14 +273,23 @@ test('a stale lock left aside by a killed taker is swept by the next save in its
     fs.mkdirSync(d);
     fs.writeFileSync(path.join(d, 'owner'), 'token');
   }
+  // And the breakers such a taker holds while it moves a lock aside (empty folders).
+  const oldBreaker = path.join(dir, lockBreakerName('.IMG_2.isc-lock'));
+  const freshBreaker = path.join(dir, lockBreakerName('.IMG_3.isc-lock'));
+  fs.mkdirSync(oldBreaker);
+  fs.mkdirSync(freshBreaker);
   const past = new Date(Date.now() - 60_000);
   fs.utimesSync(old, past, past);
-  assert.ok(isLockName(path.basename(old)), 'the scan treats it as our leftover, not as data');
+  fs.utimesSync(oldBreaker, past, past);
+  for (const d of [old, oldBreaker]) assert.ok(isLockName(path.basename(d)), 'the scan treats it as our leftover, not as data');
   await saveSidecar(path.join(dir, 'IMG_1.jpg'), 'face_detection', { success: true, faces: [] });
   assert.equal(fs.existsSync(old), false, 'the old aside is swept');
+  assert.equal(fs.existsSync(oldBreaker), false, 'the old breaker is swept');
   assert.equal(fs.existsSync(fresh), true, 'a fresh aside (a live lock being verified) is left alone');
-  const removed = await removeStaleTempFiles(dir, { now: Date.now() + 60_000 });
-  assert.deepEqual(removed, [fresh]);
+  assert.equal(fs.existsSync(freshBreaker), true, 'a fresh breaker (a taker at work) is left alone');
+  // A breaker is held for a few system calls, but swept only past BREAKER_STALE_MS (10 s).
+  assert.deepEqual(await removeStaleTempFiles(dir, { now: Date.now() + 5_000 }), [fresh]);
+  assert.deepEqual(await removeStaleTempFiles(dir, { now: Date.now() + 60_000 }), [freshBreaker]);
 });
 
 {

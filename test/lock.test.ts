@@ -1,9 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
+import { createRequire, syncBuiltinESMExports } from 'node:module';
 import * as path from 'node:path';
-import { assertLockHeld, lockPathFor, withSidecarLock } from '../src/fs/lock.js';
+import { acquireSidecarLockSync, assertLockHeld, lockPathFor, lockTakeoverProbe, withSidecarLock, type HeldLock } from '../src/fs/lock.js';
+import { hostMark, lockBreakerName } from '../src/fs/temp-files.js';
 import { SidecarError } from '../src/errors.js';
 import { testDir } from './helpers/tree.js';
 
@@ -181,7 +183,11 @@ async function stalledSyncHolder(key: string, before: string, check: string): Pr
   return { output: () => out, exited };
 }
 
-/** Take the lock over from a stalled holder, hold it while the holder wakes up and releases, and check ours survived. */
+/**
+ * Take the lock over from a stalled holder, hold it while the holder wakes up and releases, and
+ * check ours survived. `liveHolderMs: 0`: the holder is treated as another host's would be (its
+ * pid cannot be asked there); a live holder of this host keeps its lock (tests below).
+ */
 async function takeOverFrom(key: string, holder: { exited: Promise<void> }): Promise<void> {
   const t0 = Date.now();
   await withSidecarLock(
@@ -194,7 +200,7 @@ async function takeOverFrom(key: string, holder: { exited: Promise<void> }): Pro
       assert.ok(fs.existsSync(lockPathFor(key)), 'the old holder did not remove our lock');
       assertLockHeld(signal);
     },
-    { staleMs: 2000, timeoutMs: 20_000 },
+    { staleMs: 2000, timeoutMs: 20_000, liveHolderMs: 0 },
   );
 }
 
@@ -256,4 +262,128 @@ test('a lock folder dated far in the future is stale, not held forever (regressi
   const soon = new Date(Date.now() + 2_000);
   fs.utimesSync(lockDir, soon, soon);
   await assert.rejects(withSidecarLock(sidecar, async () => 'ran', { timeoutMs: 500 }), (e: unknown) => e instanceof SidecarError && e.code === 'LOCK_TIMEOUT');
+});
+
+/** Plant a lock folder as a holder leaves it: its owner token, its heartbeat `ageMs` ago. */
+function plantLock(lockDir: string, token: string, ageMs: number): void {
+  fs.mkdirSync(lockDir);
+  fs.writeFileSync(path.join(lockDir, 'owner'), token);
+  const then = new Date(Date.now() - ageMs);
+  fs.utimesSync(lockDir, then, then);
+}
+
+/** The pid of a process of this host that has exited. */
+function deadPid(): number {
+  const r = spawnSync(process.execPath, ['-e', '']);
+  assert.equal(r.status, 0);
+  return r.pid!;
+}
+
+test('a live holder of this host keeps its lock past the stale age (starved of CPU, or stopped): the taker waits, the holder finds its lock still its own', async (t) => {
+  const key = path.join(testDir(t), 'IMG_11');
+  // Stalls 4.5 s with no heartbeat, twice the stale age; it was taken over at 2 s before.
+  const holder = await stalledSyncHolder(key, '', 'held.check()');
+  await assert.rejects(withSidecarLock(key, async () => 'taken', { staleMs: 2000, timeoutMs: 3500 }), (e: unknown) => e instanceof SidecarError && e.code === 'LOCK_TIMEOUT');
+  await holder.exited;
+  assert.match(holder.output(), /still-ours/);
+  assert.match(holder.output(), /released/);
+  assert.equal(await withSidecarLock(key, async () => 'after', { staleMs: 2000 }), 'after');
+  assert.equal(fs.existsSync(lockPathFor(key)), false);
+});
+
+test('whose lock is stale: a dead process of this host\'s at the stale age, a live one\'s only past liveHolderMs, another host\'s or an unmarked one\'s by its age alone', async (t) => {
+  const dir = testDir(t);
+  const here = hostMark();
+  const elsewhere = here === '00000000' ? '11111111' : '00000000';
+  const gone = deadPid();
+  const cases = [
+    { token: `${here}-${process.pid}-ab`, ageMs: 3_000, taken: false, why: 'a live process of this host, silent for 3 s' },
+    { token: `${here}-${process.pid}-ab`, ageMs: 61_000, taken: true, why: 'a live process of this host silent past liveHolderMs (a reused pid, a holder stopped for good)' },
+    { token: `${here}-${gone}-ab`, ageMs: 3_000, taken: true, why: 'a dead process of this host' },
+    { token: `${here}-${gone}-ab`, ageMs: 500, taken: false, why: 'a fresh lock, whoever holds it' },
+    { token: `${elsewhere}-${process.pid}-ab`, ageMs: 3_000, taken: true, why: 'another host\'s process: its pid means nothing here' },
+    { token: `${process.pid}-ab`, ageMs: 3_000, taken: true, why: 'a token from before host marks' },
+    { token: '', ageMs: 3_000, taken: true, why: 'a holder killed before it wrote its token' },
+  ];
+  for (const [i, c] of cases.entries()) {
+    const key = path.join(dir, `IMG_${i}`);
+    plantLock(lockPathFor(key), c.token, c.ageMs);
+    const got = await withSidecarLock(key, async () => 'taken', { staleMs: 2000, timeoutMs: 400 }).catch((e: unknown) => (e as SidecarError).code);
+    assert.equal(got, c.taken ? 'taken' : 'LOCK_TIMEOUT', c.why);
+  }
+  // liveHolderMs: 0 gives a live holder of this host the rule of any other.
+  const key = path.join(dir, 'IMG_live');
+  plantLock(lockPathFor(key), `${here}-${process.pid}-ab`, 3_000);
+  assert.equal(await withSidecarLock(key, async () => 'taken', { staleMs: 2000, timeoutMs: 400, liveHolderMs: 0 }), 'taken');
+});
+
+test('a taker that found a lock stale, then lost the CPU while another took it over and a new holder made it, never moves the new holder\'s lock aside (regression: two holders at once in the concurrency run)', (t) => {
+  const dir = testDir(t);
+  const key = path.join(dir, 'IMG_1');
+  const lockDir = lockPathFor(key);
+  plantLock(lockDir, `${hostMark()}-${deadPid()}-ab`, 60_000);
+  // Every rename of the lock's folder once the new holder has it (lock.ts reads node:fs through
+  // its module namespace, which syncBuiltinESMExports updates).
+  const fsCjs = createRequire(import.meta.url)('node:fs') as typeof fs;
+  const rename = fsCjs.renameSync;
+  const moved: string[] = [];
+  let newHolder: HeldLock | undefined;
+  fsCjs.renameSync = (from, to) => {
+    if (newHolder !== undefined && path.resolve(String(from)) === lockDir) moved.push(String(to));
+    rename(from, to);
+  };
+  syncBuiltinESMExports();
+  t.after(() => {
+    fsCjs.renameSync = rename;
+    syncBuiltinESMExports();
+    lockTakeoverProbe.afterFirstLook = undefined;
+  });
+  lockTakeoverProbe.afterFirstLook = (d) => {
+    lockTakeoverProbe.afterFirstLook = undefined;
+    // Meanwhile, in other processes: a taker removes the stale lock, a new holder makes the folder.
+    fs.rmSync(d, { recursive: true });
+    newHolder = acquireSidecarLockSync(key, { staleMs: 2000, timeoutMs: 1000 });
+  };
+  assert.throws(() => acquireSidecarLockSync(key, { staleMs: 2000, timeoutMs: 300 }), (e: unknown) => e instanceof SidecarError && e.code === 'LOCK_TIMEOUT');
+  assert.ok(newHolder, 'the interleaving was played');
+  assert.deepEqual(moved, [], 'the new holder\'s lock was moved aside');
+  newHolder.check(); // still its own
+  newHolder.release();
+  assert.deepEqual(fs.readdirSync(dir), []);
+});
+
+test('one taker at a time: a stale lock is not taken over while its breaker exists; a breaker left by a killed taker is removed once 10 s old, then the lock is taken', async (t) => {
+  const dir = testDir(t);
+  const key = path.join(dir, 'IMG_1');
+  const lockDir = lockPathFor(key);
+  const breaker = path.join(dir, lockBreakerName(path.basename(lockDir)));
+  const token = `${hostMark()}-${deadPid()}-ab`;
+  plantLock(lockDir, token, 60_000);
+  fs.mkdirSync(breaker);
+  await assert.rejects(withSidecarLock(key, async () => 'taken', { staleMs: 2000, timeoutMs: 500 }), (e: unknown) => e instanceof SidecarError && e.code === 'LOCK_TIMEOUT');
+  assert.equal(fs.readFileSync(path.join(lockDir, 'owner'), 'utf8'), token, 'left for the taker at work');
+  const old = new Date(Date.now() - 11_000);
+  fs.utimesSync(breaker, old, old);
+  assert.equal(await withSidecarLock(key, async () => 'taken', { staleMs: 2000, timeoutMs: 2000 }), 'taken');
+  assert.deepEqual(fs.readdirSync(dir), [], 'no breaker, aside or lock left');
+});
+
+test('a symlink planted under a breaker\'s name is refused with a clear error, never followed', async (t) => {
+  const dir = testDir(t);
+  const lib = path.join(dir, 'lib');
+  const victim = path.join(dir, 'victim');
+  fs.mkdirSync(lib);
+  fs.mkdirSync(victim);
+  const old = new Date(Date.now() - 3_600_000);
+  fs.utimesSync(victim, old, old); // an old, empty folder: a stale breaker, seen through the link
+  const key = path.join(lib, 'IMG_1');
+  const lockDir = lockPathFor(key);
+  plantLock(lockDir, `${hostMark()}-${deadPid()}-ab`, 60_000);
+  fs.symlinkSync(victim, path.join(lib, lockBreakerName(path.basename(lockDir))));
+  await assert.rejects(
+    withSidecarLock(key, async () => 'taken', { staleMs: 2000, timeoutMs: 2000 }),
+    (e: unknown) => e instanceof SidecarError && e.code === 'CONFLICT' && /not a lock breaker folder/.test(e.message),
+  );
+  assert.ok(fs.statSync(victim).isDirectory(), 'the folder behind the link is kept');
+  assert.ok(fs.existsSync(path.join(lockDir, 'owner')), 'the stale lock is left until the link is removed');
 });

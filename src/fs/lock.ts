@@ -7,13 +7,20 @@
  * Protocol (a directory lock, like proper-lockfile's, plus an owner token, so a holder can prove
  * the lock is still its own — proper-lockfile cannot, and its refresh timer never fires in a
  * worker thread blocked in a synchronous task):
- *   acquire   mkdir `<dir>/.<stem>.isc-lock`, then write `owner` (a random token) inside it
+ *   acquire   mkdir `<dir>/.<stem>.isc-lock`, then write `owner` inside it: a token naming the
+ *             holder (host mark and pid, temp-files.ts) and a random part
  *   hold      the directory's mtime is the heartbeat: `check()` verifies the token and touches it;
  *             async holders check every staleMs / 3 on a timer, sync holders (convert units in
  *             worker threads) call `check()` before every rename and unlink (`check(true)` and
  *             `release()` within staleMs / 3 of a verified check trust it without the disk)
- *   stale     a lock whose mtime is older than staleMs belongs to a dead or stalled holder: it is
- *             renamed aside (atomic, one taker wins), verified to be the stale one, then removed
+ *   stale     a lock whose mtime is older than staleMs belongs to a dead or stalled holder — unless
+ *             its token names a live process of this host (a holder starved of CPU, or stopped,
+ *             keeps its lock up to liveHolderMs, 60 s; only a dead one's lock is taken at staleMs)
+ *   take over one taker at a time: it makes the lock's breaker (an empty folder; mkdir is atomic),
+ *             looks at the lock again, renames it aside, verifies it moved the stale one (else puts
+ *             it back), removes it, then the breaker. Without the breaker a taker that found the
+ *             lock stale, then lost the CPU while another took it over and a new holder made it,
+ *             moved the new holder's lock aside: two holders at once (the concurrency run saw it)
  *   lost      a holder whose token is gone must not commit: `check()` throws CONFLICT, the caller
  *             undoes what it did and reports; it never removes a source
  */
@@ -23,18 +30,40 @@ import * as path from 'node:path';
 import { errors, isSidecarError } from '../errors.js';
 import { readFileLimitedSync } from './read-file.js';
 import { entryAt } from './regular-file.js';
-import { lockNameFor, staleAsideLockName } from './temp-files.js';
+import { BREAKER_STALE_MS, hostMark, lockBreakerName, lockNameFor, processState, staleAsideLockName } from './temp-files.js';
 
 export interface SidecarLockOptions {
   /** Give up after this long with LOCK_TIMEOUT. Default 60 s. */
   timeoutMs?: number;
   /** A lock not refreshed for this long belongs to a dead holder and is taken over. Default 5 s (minimum 2 s). */
   staleMs?: number;
+  /**
+   * A lock whose holder is a live process of this host is taken over only once it has not been
+   * refreshed for this long (a holder starved of CPU or stopped is not dead). Default 60 s; 0 gives
+   * such a lock the rule of any other (another host's holder cannot be asked). Never below staleMs.
+   */
+  liveHolderMs?: number;
+}
+
+/** When a lock counts as stale, for one caller: resolved once from its options. */
+interface StaleRule {
+  staleMs: number;
+  liveHolderMs: number;
 }
 
 export const DEFAULT_LOCK_TIMEOUT_MS = 60_000;
 export const DEFAULT_LOCK_STALE_MS = 5_000;
 const MIN_STALE_MS = 2_000;
+/**
+ * How long a live process of this host keeps a lock it no longer refreshes. Bounded: a pid can be
+ * reused, and a holder stopped for good must not block the image forever.
+ */
+const DEFAULT_LIVE_HOLDER_MS = 60_000;
+
+function staleRule(opts: SidecarLockOptions): StaleRule {
+  const staleMs = Math.max(opts.staleMs ?? DEFAULT_LOCK_STALE_MS, MIN_STALE_MS);
+  return { staleMs, liveHolderMs: Math.max(opts.liveHolderMs ?? DEFAULT_LIVE_HOLDER_MS, staleMs) };
+}
 const OWNER_FILE = 'owner';
 /** An owner token is a few dozen bytes. */
 const OWNER_MAX_BYTES = 4096;
@@ -171,7 +200,7 @@ class Lock implements HeldLock {
  * One attempt: the lock when we got it, null when it is held by a live holder. A stale lock is
  * taken over here (then the next attempt usually succeeds). Throws for real errors (missing folder...).
  */
-function tryAcquire(key: string, lockDir: string, staleMs: number): Lock | null {
+function tryAcquire(key: string, lockDir: string, rule: StaleRule): Lock | null {
   try {
     fs.mkdirSync(lockDir);
   } catch (e) {
@@ -181,10 +210,10 @@ function tryAcquire(key: string, lockDir: string, staleMs: number): Lock | null 
     if (entryAt(lockDir) === 'other') {
       throw errors.conflict('is not a lock folder (a symlink or a file has its name); nothing is written under this lock until it is removed', [lockDir]);
     }
-    takeOverIfStale(lockDir, staleMs);
+    takeOverIfStale(lockDir, rule);
     return null;
   }
-  const token = `${process.pid}-${randomBytes(12).toString('hex')}`;
+  const token = `${hostMark()}-${process.pid}-${randomBytes(12).toString('hex')}`;
   try {
     fs.writeFileSync(path.join(lockDir, OWNER_FILE), token, { flag: 'wx' });
   } catch (e) {
@@ -193,54 +222,109 @@ function tryAcquire(key: string, lockDir: string, staleMs: number): Lock | null 
     removeLockDir(lockDir);
     throw errors.fromFs(e, lockDir);
   }
-  return new Lock(key, lockDir, token, staleMs);
+  return new Lock(key, lockDir, token, rule.staleMs);
 }
 
 /**
- * A lock's folder mtime is refreshed by its holder every few seconds. Older than `staleMs`: its
- * holder is gone. Far in the future (beyond what clock skew between hosts explains): no holder
- * refreshes it either — a planted lock dated 2099 blocked every writer, each for its timeout.
+ * A lock's folder mtime is refreshed by its holder every few seconds. Older than `maxAgeMs`: its
+ * holder is gone or stalled. Far in the future (beyond what clock skew between hosts explains): no
+ * holder refreshes it either — a planted lock dated 2099 blocked every writer, each for its timeout.
  */
 const FUTURE_TOLERANCE_MS = 10 * 60_000;
-function isStale(mtimeMs: number, staleMs: number): boolean {
+function agedOut(mtimeMs: number, maxAgeMs: number): boolean {
   const age = Date.now() - mtimeMs;
-  return age > staleMs || age < -FUTURE_TOLERANCE_MS;
+  return age > maxAgeMs || age < -FUTURE_TOLERANCE_MS;
 }
 
-function takeOverIfStale(lockDir: string, staleMs: number): void {
-  let st: fs.Stats;
-  let seen: string | null;
+/** `<host mark>-<pid>-<random>`; a token of the form before host marks (`<pid>-<random>`) names no host. */
+const OWNER_TOKEN_RE = /^([0-9a-f]{8})-(\d+)-[0-9a-f]+$/;
+
+/** A lock's holder is alive on this host, so its lock is not stale before liveHolderMs. */
+function ownerAliveHere(token: string): boolean {
+  const m = OWNER_TOKEN_RE.exec(token);
+  return m !== null && processState(m[1], Number(m[2])) === 'alive';
+}
+
+/**
+ * The owner token of the lock at `dir` when that lock is stale ('' for one made by a taker killed
+ * before it wrote its token), or null when it is live or gone.
+ */
+function staleOwner(dir: string, rule: StaleRule): string | null {
   try {
-    st = fs.statSync(lockDir);
-    if (!isStale(st.mtimeMs, staleMs)) return;
-    seen = readOwner(lockDir);
+    const mtimeMs = fs.statSync(dir).mtimeMs;
+    if (!agedOut(mtimeMs, rule.staleMs)) return null;
+    const owner = readOwner(dir);
+    if (owner === null || (!agedOut(mtimeMs, rule.liveHolderMs) && ownerAliveHere(owner))) return null;
+    return owner;
   } catch {
-    return; // released meanwhile: the next attempt takes it
+    return null; // released meanwhile: the next attempt takes it
   }
-  if (seen === null) return;
-  const aside = path.join(path.dirname(lockDir), staleAsideLockName(randomBytes(6).toString('hex')));
+}
+
+/**
+ * Tests only: called by a taker right after its first look found a lock stale, to play what
+ * another process may do before its next step (the interleaving the breaker exists for).
+ */
+export const lockTakeoverProbe: { afterFirstLook?: (lockDir: string) => void } = {};
+
+function takeOverIfStale(lockDir: string, rule: StaleRule): void {
+  // A look without the breaker first: most attempts meet a live lock.
+  if (staleOwner(lockDir, rule) === null) return;
+  lockTakeoverProbe.afterFirstLook?.(lockDir);
+  const breaker = path.join(path.dirname(lockDir), lockBreakerName(path.basename(lockDir)));
   try {
-    fs.renameSync(lockDir, aside);
-  } catch {
-    return; // another taker was first, or it was released
+    fs.mkdirSync(breaker);
+  } catch (e) {
+    if (errCode(e) === 'EEXIST') removeStaleBreaker(breaker);
+    return; // another taker is at it (the next attempt sees the outcome), or the folder went away
   }
-  // Did we move the stale lock, or a fresh one that replaced it between our stat and the rename?
-  let ok = false;
   try {
-    ok = readOwner(aside) === seen && isStale(fs.statSync(aside).mtimeMs, staleMs);
-  } catch {
-    ok = false;
+    // Looked at again under the breaker: since our first look another taker may have removed it
+    // and a new holder made it.
+    const seen = staleOwner(lockDir, rule);
+    if (seen === null) return;
+    const aside = path.join(path.dirname(lockDir), staleAsideLockName(randomBytes(6).toString('hex')));
+    try {
+      fs.renameSync(lockDir, aside);
+    } catch {
+      return; // released meanwhile
+    }
+    // The stale one? Its holder, stalled but alive on another host, may have released it between
+    // our look and the rename, and a new holder made it again.
+    if (staleOwner(aside, rule) === seen) {
+      removeLockDir(aside);
+      return;
+    }
+    // A live lock: put it back. If the name is taken again, its holder's check() reports it lost.
+    try {
+      if (!fs.existsSync(lockDir)) fs.renameSync(aside, lockDir);
+      else removeLockDir(aside);
+    } catch {
+      removeLockDir(aside);
+    }
+  } finally {
+    try {
+      fs.rmdirSync(breaker);
+    } catch {
+      /* gone: removed as stale by another taker (we held it over BREAKER_STALE_MS) */
+    }
   }
-  if (ok) {
-    removeLockDir(aside);
-    return;
+}
+
+/**
+ * A breaker left by a taker killed while it held it (held for a few system calls otherwise): removed,
+ * so the next attempt can take the stale lock. A symlink or a file under its name is refused like
+ * one under the lock's.
+ */
+function removeStaleBreaker(breaker: string): void {
+  const what = entryAt(breaker);
+  if (what === 'other') {
+    throw errors.conflict('is not a lock breaker folder (a symlink or a file has its name); no stale lock is taken over here until it is removed', [breaker]);
   }
-  // A live lock: put it back. If the name is taken again, its holder's check() reports it lost.
   try {
-    if (!fs.existsSync(lockDir)) fs.renameSync(aside, lockDir);
-    else removeLockDir(aside);
+    if (what === 'folder' && agedOut(fs.statSync(breaker).mtimeMs, BREAKER_STALE_MS)) fs.rmdirSync(breaker);
   } catch {
-    removeLockDir(aside);
+    /* removed meanwhile, or not empty: not a breaker of ours */
   }
 }
 
@@ -257,7 +341,7 @@ export async function withSidecarLock<T>(
 ): Promise<T> {
   const keys = [...new Set((typeof keyPaths === 'string' ? [keyPaths] : keyPaths).map((k) => path.resolve(k)))].sort();
   const timeoutMs = opts.timeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS;
-  const staleMs = Math.max(opts.staleMs ?? DEFAULT_LOCK_STALE_MS, MIN_STALE_MS);
+  const rule = staleRule(opts);
   const deadline = Date.now() + timeoutMs;
   const controller = new AbortController();
   const held: HeldLock[] = [];
@@ -275,7 +359,7 @@ export async function withSidecarLock<T>(
         if (queues.get(key) === tail) queues.delete(key);
       });
       if (!(await waitUntil(previous, deadline))) throw errors.lockTimeout(key);
-      held.push(await acquireAsync(key, staleMs, deadline));
+      held.push(await acquireAsync(key, rule, deadline));
     }
     // Heartbeat: touch every lock well within staleMs; a lock found lost aborts the signal.
     timer = setInterval(() => {
@@ -288,7 +372,7 @@ export async function withSidecarLock<T>(
           return;
         }
       }
-    }, Math.max(200, Math.floor(staleMs / 3)));
+    }, Math.max(200, Math.floor(rule.staleMs / 3)));
     timer.unref?.();
     heldBySignal.set(controller.signal, held);
     const result = await fn(controller.signal);
@@ -302,10 +386,10 @@ export async function withSidecarLock<T>(
   }
 }
 
-async function acquireAsync(key: string, staleMs: number, deadline: number): Promise<HeldLock> {
+async function acquireAsync(key: string, rule: StaleRule, deadline: number): Promise<HeldLock> {
   const lockDir = lockPathFor(key);
   for (let attempt = 0; ; attempt++) {
-    const l = tryAcquire(key, lockDir, staleMs);
+    const l = tryAcquire(key, lockDir, rule);
     if (l) return l;
     const left = deadline - Date.now();
     if (left <= 0) throw errors.lockTimeout(key);
@@ -349,11 +433,11 @@ export function assertLockHeld(signal: AbortSignal, keyPath?: string): void {
 export function acquireSidecarLockSync(keyPath: string, opts: SidecarLockOptions = {}): HeldLock {
   const key = path.resolve(keyPath);
   if (queues.has(key)) throw errors.lockTimeout(key, new Error('held by another operation in this thread'));
-  const staleMs = Math.max(opts.staleMs ?? DEFAULT_LOCK_STALE_MS, MIN_STALE_MS);
+  const rule = staleRule(opts);
   const deadline = Date.now() + (opts.timeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS);
   const lockDir = lockPathFor(key);
   for (let attempt = 0; ; attempt++) {
-    const l = tryAcquire(key, lockDir, staleMs);
+    const l = tryAcquire(key, lockDir, rule);
     if (l) return l;
     const left = deadline - Date.now();
     if (left <= 0) throw errors.lockTimeout(key);

@@ -5,6 +5,8 @@
  *   temp file:  .<basename>.isc-tmp-<host>-<pid>-<unique>   (atomic-write.ts; renamed over <basename>)
  *               .<basename>.isc-tmp-<pid>-<unique>          (the form before host marks: still recognised)
  *   lock dir:   .<stem>.isc-lock                             (lock.ts; a directory holding an owner token)
+ *   its breaker .<12 hex>.break.isc-lock                     (lock.ts; an empty directory while a taker moves it aside)
+ *   an aside:   .<12 hex>.stale.isc-lock                     (lock.ts; a stale lock being removed)
  *
  * A name must fit in NAME_MAX (255 bytes) next to a sidecar whose own name may be that long: a temp
  * name carries at most the first TEMP_BASE_MAX_BYTES of <basename>, a lock name over NAME_MAX the
@@ -123,11 +125,25 @@ export function lockNameFor(stemBase: string): string {
 export function staleAsideLockName(hex: string): string {
   return `.${hex}.stale${LOCK_SUFFIX}`;
 }
-const STALE_ASIDE_RE = /^\.[0-9a-f]{12}\.stale\.isc-lock$/;
-export function isStaleAsideLockName(name: string): boolean {
-  return STALE_ASIDE_RE.test(name);
-}
 const STALE_ASIDE_MIN_AGE_MS = 2_000;
+
+/**
+ * The breaker of a lock (lock.ts): an empty folder that only one taker at a time makes, and only
+ * its maker may move that lock aside as stale. Named by a digest of the lock's name, so one breaker
+ * per lock whatever the stem's length. Held for a few system calls: one older than
+ * BREAKER_STALE_MS is a killed taker's, and is removed (by the next taker, or swept here).
+ */
+export function lockBreakerName(lockName: string): string {
+  return `.${createHash('sha256').update(lockName).digest('hex').slice(0, 12)}.break${LOCK_SUFFIX}`;
+}
+export const BREAKER_STALE_MS = 10_000;
+
+/** A lock folder's leftover of a killed taker (an aside or a breaker), and the age after which it is swept. */
+const LOCK_LEFTOVER_RE = /^\.[0-9a-f]{12}\.(stale|break)\.isc-lock$/;
+function lockLeftoverMinAgeMs(name: string): number | null {
+  const m = LOCK_LEFTOVER_RE.exec(name);
+  return m === null ? null : m[1] === 'stale' ? STALE_ASIDE_MIN_AGE_MS : BREAKER_STALE_MS;
+}
 
 /** Is this a lock directory name made by lockNameFor? */
 export function isLockName(name: string): boolean {
@@ -165,6 +181,7 @@ export interface StaleTempOptions {
   now?: number;
 }
 
+/** Is this process alive? Only meaningful for a pid of this host (`hostMark()`). */
 function isPidAlive(pid: number): boolean {
   if (pid === process.pid) return true;
   try {
@@ -184,10 +201,21 @@ function candidate(name: string, prefixes: readonly string[] | undefined): { pid
   return null;
 }
 
+/**
+ * What a process's host mark and pid say about it: 'alive' or 'dead' for a process of this host
+ * (same machine, boot and pid namespace), 'unknown' for another host's or an unmarked one. The one
+ * rule behind temp files (abandoned at once when 'dead') and locks (kept past their stale age
+ * while 'alive', lock.ts).
+ */
+export function processState(host: string | null, pid: number): 'alive' | 'dead' | 'unknown' {
+  if (host !== hostMark()) return 'unknown';
+  return isPidAlive(pid) ? 'alive' : 'dead';
+}
+
 /** Abandoned: old enough whoever wrote it, or written on this host by a pid that is gone. */
 function isStale(writer: { pid: number; host: string | null }, mtimeMs: number, now: number, olderThanMs: number): boolean {
   if (now - mtimeMs > olderThanMs) return true;
-  return writer.host === hostMark() && !isPidAlive(writer.pid);
+  return processState(writer.host, writer.pid) === 'dead';
 }
 
 function ignorable(e: unknown): boolean {
@@ -207,11 +235,12 @@ export async function removeStaleTempFiles(dir: string, opts: StaleTempOptions =
   }
   const now = opts.now ?? Date.now();
   for (const name of names) {
-    if (isStaleAsideLockName(name)) {
+    const leftoverMinAgeMs = lockLeftoverMinAgeMs(name);
+    if (leftoverMinAgeMs !== null) {
       const p = path.join(dir, name);
       try {
         const st = await fsp.lstat(p);
-        if (!st.isDirectory() || now - st.mtimeMs <= STALE_ASIDE_MIN_AGE_MS) continue;
+        if (!st.isDirectory() || now - st.mtimeMs <= leftoverMinAgeMs) continue;
         await fsp.rm(p, { recursive: true, force: true });
         removed.push(p);
       } catch (e) {
