@@ -19,7 +19,7 @@ import {
 import { SidecarError } from '../src/errors.js';
 import { saveSidecar } from '../src/ops/save.js';
 import { convert } from '../src/ops/convert.js';
-import { lockBreakerName, staleAsideLockName } from '../src/fs/temp-files.js';
+import { staleAsideLockName } from '../src/fs/temp-files.js';
 import { testDir } from './helpers/tree.js';
 
 
@@ -263,33 +263,25 @@ test('another host\'s temp file, or one without a host mark, is left alone until
   for (const kept of [foreignFresh, foreignWriting, unmarkedFresh, localLive]) assert.ok(fs.existsSync(kept), path.basename(kept));
 });
 
-test('a stale lock left aside by a killed taker is swept by the next save in its folder; a fresh one is kept', async (t) => {
+test('a stale lock taken aside is swept by a save in its folder once ten minutes old; a younger one is kept', async (t) => {
   const dir = testDir(t);
   fs.writeFileSync(path.join(dir, 'IMG_1.jpg'), 'jpg');
-  // What takeOverIfStale leaves when it is killed between its rename and its removal.
-  const old = path.join(dir, staleAsideLockName('0123456789ab'));
-  const fresh = path.join(dir, staleAsideLockName('ba9876543210'));
-  for (const d of [old, fresh]) {
-    fs.mkdirSync(d);
-    fs.writeFileSync(path.join(d, 'owner'), 'token');
-  }
-  // And the breakers such a taker holds while it moves a lock aside (empty folders).
-  const oldBreaker = path.join(dir, lockBreakerName('.IMG_2.isc-lock'));
-  const freshBreaker = path.join(dir, lockBreakerName('.IMG_3.isc-lock'));
-  fs.mkdirSync(oldBreaker);
-  fs.mkdirSync(freshBreaker);
-  const past = new Date(Date.now() - 60_000);
-  fs.utimesSync(old, past, past);
-  fs.utimesSync(oldBreaker, past, past);
-  for (const d of [old, oldBreaker]) assert.ok(isLockName(path.basename(d)), 'the scan treats it as our leftover, not as data');
+  // What takeOverIfStale leaves: the lock's folder under its aside name, dated when it was moved.
+  const plant = (seen: string, ageMs: number) => {
+    const p = path.join(dir, staleAsideLockName(seen));
+    fs.mkdirSync(p);
+    fs.writeFileSync(path.join(p, 'owner'), 'token');
+    const at = new Date(Date.now() - ageMs);
+    fs.utimesSync(p, at, at);
+    return p;
+  };
+  const old = plant('2049:1234:token', 11 * 60_000);
+  const young = plant('2049:1235:token', 9 * 60_000);
+  for (const p of [old, young]) assert.ok(isLockName(path.basename(p)), 'the scan treats it as our leftover, not as data');
   await saveSidecar(path.join(dir, 'IMG_1.jpg'), 'face_detection', { success: true, faces: [] });
   assert.equal(fs.existsSync(old), false, 'the old aside is swept');
-  assert.equal(fs.existsSync(oldBreaker), false, 'the old breaker is swept');
-  assert.equal(fs.existsSync(fresh), true, 'a fresh aside (a live lock being verified) is left alone');
-  assert.equal(fs.existsSync(freshBreaker), true, 'a fresh breaker (a taker at work) is left alone');
-  // A breaker is held for a few system calls, but swept only past BREAKER_STALE_MS (10 s).
-  assert.deepEqual(await removeStaleTempFiles(dir, { now: Date.now() + 5_000 }), [fresh]);
-  assert.deepEqual(await removeStaleTempFiles(dir, { now: Date.now() + 60_000 }), [freshBreaker]);
+  assert.equal(fs.existsSync(young), true, 'kept: a taker that saw the same lock may still be about to rename onto its name');
+  assert.deepEqual(await removeStaleTempFiles(dir, { now: Date.now() + 2 * 60_000 }), [young]);
 });
 
 {

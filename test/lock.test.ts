@@ -4,8 +4,9 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import { createRequire, syncBuiltinESMExports } from 'node:module';
 import * as path from 'node:path';
+import { threadId } from 'node:worker_threads';
 import { acquireSidecarLockSync, assertLockHeld, lockPathFor, lockTakeoverProbe, withSidecarLock, type HeldLock } from '../src/fs/lock.js';
-import { hostMark, lockBreakerName } from '../src/fs/temp-files.js';
+import { hostMark, isLockName, removeStaleTempFiles } from '../src/fs/temp-files.js';
 import { SidecarError } from '../src/errors.js';
 import { testDir } from './helpers/tree.js';
 
@@ -297,11 +298,14 @@ test('whose lock is stale: a dead process of this host\'s at the stale age, a li
   const elsewhere = here === '00000000' ? '11111111' : '00000000';
   const gone = deadPid();
   const cases = [
-    { token: `${here}-${process.pid}-ab`, ageMs: 3_000, taken: false, why: 'a live process of this host, silent for 3 s' },
-    { token: `${here}-${process.pid}-ab`, ageMs: 61_000, taken: true, why: 'a live process of this host silent past liveHolderMs (a reused pid, a holder stopped for good)' },
-    { token: `${here}-${gone}-ab`, ageMs: 3_000, taken: true, why: 'a dead process of this host' },
-    { token: `${here}-${gone}-ab`, ageMs: 500, taken: false, why: 'a fresh lock, whoever holds it' },
-    { token: `${elsewhere}-${process.pid}-ab`, ageMs: 3_000, taken: true, why: 'another host\'s process: its pid means nothing here' },
+    { token: `${here}-${process.pid}.${threadId}-ab`, ageMs: 3_000, taken: false, why: 'a live process of this host, silent for 3 s' },
+    { token: `${here}-${process.pid}.${threadId}-ab`, ageMs: 61_000, taken: true, why: 'a live process of this host silent past liveHolderMs (a reused pid, a holder stopped for good)' },
+    { token: `${here}-${gone}.0-ab`, ageMs: 3_000, taken: true, why: 'a dead process of this host' },
+    { token: `${here}-${gone}.0-ab`, ageMs: 500, taken: false, why: 'a fresh lock, whoever holds it' },
+    { token: `${here}-${process.pid}.${threadId + 1}-ab`, ageMs: 3_000, taken: true, why: 'another thread of this process: a worker its pool terminated leaves its locks' },
+    { token: `${here}-0.0-ab`, ageMs: 3_000, taken: true, why: 'pid 0 names no holder (kill(0, 0) signals our own group)' },
+    { token: `${here}-99999999999999999999.0-ab`, ageMs: 3_000, taken: true, why: 'a pid no kernel hands out' },
+    { token: `${elsewhere}-${process.pid}.0-ab`, ageMs: 3_000, taken: true, why: 'another host\'s process: its pid means nothing here' },
     { token: `${process.pid}-ab`, ageMs: 3_000, taken: true, why: 'a token from before host marks' },
     { token: '', ageMs: 3_000, taken: true, why: 'a holder killed before it wrote its token' },
   ];
@@ -313,35 +317,39 @@ test('whose lock is stale: a dead process of this host\'s at the stale age, a li
   }
   // liveHolderMs: 0 gives a live holder of this host the rule of any other.
   const key = path.join(dir, 'IMG_live');
-  plantLock(lockPathFor(key), `${here}-${process.pid}-ab`, 3_000);
+  plantLock(lockPathFor(key), `${here}-${process.pid}.${threadId}-ab`, 3_000);
   assert.equal(await withSidecarLock(key, async () => 'taken', { staleMs: 2000, timeoutMs: 400, liveHolderMs: 0 }), 'taken');
 });
 
-test('a taker that found a lock stale, then lost the CPU while another took it over and a new holder made it, never moves the new holder\'s lock aside (regression: two holders at once in the concurrency run)', (t) => {
-  const dir = testDir(t);
-  const key = path.join(dir, 'IMG_1');
-  const lockDir = lockPathFor(key);
-  plantLock(lockDir, `${hostMark()}-${deadPid()}-ab`, 60_000);
-  // Every rename of the lock's folder once the new holder has it (lock.ts reads node:fs through
-  // its module namespace, which syncBuiltinESMExports updates).
+
+/** Every rename that moved `lockDir` while `armed()` (lock.ts reads node:fs through its module namespace, which syncBuiltinESMExports updates). */
+function watchRenames(t: { after: (fn: () => void) => void }, lockDir: string, armed: () => boolean): string[] {
   const fsCjs = createRequire(import.meta.url)('node:fs') as typeof fs;
   const rename = fsCjs.renameSync;
   const moved: string[] = [];
-  let newHolder: HeldLock | undefined;
   fsCjs.renameSync = (from, to) => {
-    if (newHolder !== undefined && path.resolve(String(from)) === lockDir) moved.push(String(to));
     rename(from, to);
+    if (armed() && path.resolve(String(from)) === lockDir) moved.push(String(to));
   };
   syncBuiltinESMExports();
   t.after(() => {
     fsCjs.renameSync = rename;
     syncBuiltinESMExports();
-    lockTakeoverProbe.afterFirstLook = undefined;
+    lockTakeoverProbe.afterLook = undefined;
   });
-  lockTakeoverProbe.afterFirstLook = (d) => {
-    lockTakeoverProbe.afterFirstLook = undefined;
-    // Meanwhile, in other processes: a taker removes the stale lock, a new holder makes the folder.
-    fs.rmSync(d, { recursive: true });
+  return moved;
+}
+
+test('a taker that found a lock stale, then lost the CPU while another took it over and a new holder made it, never moves the new holder\'s lock aside (regression: two holders at once in the concurrency run)', (t) => {
+  const dir = testDir(t);
+  const key = path.join(dir, 'IMG_1');
+  const lockDir = lockPathFor(key);
+  plantLock(lockDir, `${hostMark()}-${deadPid()}.0-ab`, 60_000);
+  let newHolder: HeldLock | undefined;
+  const moved = watchRenames(t, lockDir, () => newHolder !== undefined);
+  lockTakeoverProbe.afterLook = () => {
+    lockTakeoverProbe.afterLook = undefined;
+    // Meanwhile, as in other processes: a taker takes the stale lock, a new holder makes it again.
     newHolder = acquireSidecarLockSync(key, { staleMs: 2000, timeoutMs: 1000 });
   };
   assert.throws(() => acquireSidecarLockSync(key, { staleMs: 2000, timeoutMs: 300 }), (e: unknown) => e instanceof SidecarError && e.code === 'LOCK_TIMEOUT');
@@ -349,41 +357,117 @@ test('a taker that found a lock stale, then lost the CPU while another took it o
   assert.deepEqual(moved, [], 'the new holder\'s lock was moved aside');
   newHolder.check(); // still its own
   newHolder.release();
-  assert.deepEqual(fs.readdirSync(dir), []);
+  const left = fs.readdirSync(dir);
+  assert.equal(left.length, 1, 'the taken lock is kept aside for the sweep');
+  assert.ok(isLockName(left[0]), 'the aside is never walked as data');
 });
 
-test('one taker at a time: a stale lock is not taken over while its breaker exists; a breaker left by a killed taker is removed once 10 s old, then the lock is taken', async (t) => {
+test('a lock its stalled holder released and a new holder made after a taker\'s look is put back by that taker: the new holder keeps it', (t) => {
   const dir = testDir(t);
   const key = path.join(dir, 'IMG_1');
   const lockDir = lockPathFor(key);
-  const breaker = path.join(dir, lockBreakerName(path.basename(lockDir)));
-  const token = `${hostMark()}-${deadPid()}-ab`;
-  plantLock(lockDir, token, 60_000);
-  fs.mkdirSync(breaker);
-  await assert.rejects(withSidecarLock(key, async () => 'taken', { staleMs: 2000, timeoutMs: 500 }), (e: unknown) => e instanceof SidecarError && e.code === 'LOCK_TIMEOUT');
-  assert.equal(fs.readFileSync(path.join(lockDir, 'owner'), 'utf8'), token, 'left for the taker at work');
-  const old = new Date(Date.now() - 11_000);
-  fs.utimesSync(breaker, old, old);
-  assert.equal(await withSidecarLock(key, async () => 'taken', { staleMs: 2000, timeoutMs: 2000 }), 'taken');
-  assert.deepEqual(fs.readdirSync(dir), [], 'no breaker, aside or lock left');
+  plantLock(lockDir, `${hostMark()}-${deadPid()}.0-ab`, 60_000);
+  let newHolder: HeldLock | undefined;
+  lockTakeoverProbe.afterLook = () => {
+    lockTakeoverProbe.afterLook = undefined;
+    fs.rmSync(lockDir, { recursive: true }); // released by its holder, stalled on another host
+    newHolder = acquireSidecarLockSync(key, { staleMs: 2000, timeoutMs: 1000 });
+  };
+  t.after(() => (lockTakeoverProbe.afterLook = undefined));
+  assert.throws(() => acquireSidecarLockSync(key, { staleMs: 2000, timeoutMs: 300 }), (e: unknown) => e instanceof SidecarError && e.code === 'LOCK_TIMEOUT');
+  assert.ok(newHolder);
+  newHolder.check();
+  newHolder.release();
+  assert.deepEqual(fs.readdirSync(dir), [], 'put back, nothing left aside');
 });
 
-test('a symlink planted under a breaker\'s name is refused with a clear error, never followed', async (t) => {
+test('a holder\'s check that touched a lock taken over and made again since it read its token says the lock is lost (regression: the touch by name refreshed the new holder\'s lock and the check passed)', (t) => {
   const dir = testDir(t);
-  const lib = path.join(dir, 'lib');
-  const victim = path.join(dir, 'victim');
-  fs.mkdirSync(lib);
-  fs.mkdirSync(victim);
-  const old = new Date(Date.now() - 3_600_000);
-  fs.utimesSync(victim, old, old); // an old, empty folder: a stale breaker, seen through the link
-  const key = path.join(lib, 'IMG_1');
+  const key = path.join(dir, 'IMG_1');
   const lockDir = lockPathFor(key);
-  plantLock(lockDir, `${hostMark()}-${deadPid()}-ab`, 60_000);
-  fs.symlinkSync(victim, path.join(lib, lockBreakerName(path.basename(lockDir))));
-  await assert.rejects(
-    withSidecarLock(key, async () => 'taken', { staleMs: 2000, timeoutMs: 2000 }),
-    (e: unknown) => e instanceof SidecarError && e.code === 'CONFLICT' && /not a lock breaker folder/.test(e.message),
-  );
-  assert.ok(fs.statSync(victim).isDirectory(), 'the folder behind the link is kept');
-  assert.ok(fs.existsSync(path.join(lockDir, 'owner')), 'the stale lock is left until the link is removed');
+  const held = acquireSidecarLockSync(key, { staleMs: 2000 });
+  const fsCjs = createRequire(import.meta.url)('node:fs') as typeof fs;
+  const utimes = fsCjs.utimesSync;
+  let played = false;
+  fsCjs.utimesSync = (p, a, m) => {
+    if (!played && path.resolve(String(p)) === lockDir) {
+      played = true;
+      // Between the holder's read and its touch: taken over, and made again by another holder.
+      fs.renameSync(lockDir, path.join(dir, 'taken'));
+      fs.mkdirSync(lockDir);
+      fs.writeFileSync(path.join(lockDir, 'owner'), 'another-holder');
+    }
+    utimes(p, a, m);
+  };
+  syncBuiltinESMExports();
+  t.after(() => {
+    fsCjs.utimesSync = utimes;
+    syncBuiltinESMExports();
+  });
+  assert.throws(() => held.check(), (e: unknown) => e instanceof SidecarError && e.code === 'CONFLICT' && /another holder took it over/.test(e.message));
+  assert.ok(played);
+  held.release();
+  assert.equal(fs.readFileSync(path.join(lockDir, 'owner'), 'utf8'), 'another-holder', 'the new holder\'s lock is left alone');
+});
+
+test('a stale lock whose owner cannot be read (a folder, a FIFO planted as `owner`) is taken over, not waited on forever', async (t) => {
+  const dir = testDir(t);
+  for (const [i, plant] of [(p: string) => fs.mkdirSync(p), (p: string) => spawnSync('mkfifo', [p])].entries()) {
+    const key = path.join(dir, `IMG_${i}`);
+    const lockDir = lockPathFor(key);
+    fs.mkdirSync(lockDir);
+    plant(path.join(lockDir, 'owner'));
+    const old = new Date(Date.now() - 60_000);
+    fs.utimesSync(lockDir, old, old);
+    assert.equal(await withSidecarLock(key, async () => 'taken', { staleMs: 2000, timeoutMs: 2000 }), 'taken');
+  }
+});
+
+test('a lock taken away is kept aside for ten minutes (its mtime is set when it is moved), then swept; a lock of an image whose name looks like an aside is never swept', async (t) => {
+  const dir = testDir(t);
+  const key = path.join(dir, 'IMG_1');
+  plantLock(lockPathFor(key), `${hostMark()}-${deadPid()}.0-ab`, 3_600_000);
+  assert.equal(await withSidecarLock(key, async () => 'taken', { staleMs: 2000, timeoutMs: 2000 }), 'taken');
+  const [aside] = fs.readdirSync(dir);
+  assert.ok(aside !== undefined && isLockName(aside));
+  assert.deepEqual(await removeStaleTempFiles(dir, { now: Date.now() + 9 * 60_000 }), [], 'its mtime is an hour old, but it was moved just now');
+  // Held locks of stems shaped like the asides of this and the version before (`<12 hex>.stale`).
+  const odd = [path.join(dir, '0123456789abcdef'), path.join(dir, '0123456789ab.stale')].map((k) => acquireSidecarLockSync(k, { staleMs: 2000 }));
+  assert.deepEqual(await removeStaleTempFiles(dir, { now: Date.now() + 11 * 60_000 }), [path.join(dir, aside)]);
+  for (const h of odd) {
+    h.check();
+    h.release();
+  }
+  assert.deepEqual(fs.readdirSync(dir), []);
+});
+
+test('a taker whose look at a stale lock straddles another\'s takeover (the folder stat\'ed, then the new holder\'s token read) does not take the new lock for the stale one', (t) => {
+  const dir = testDir(t);
+  const key = path.join(dir, 'IMG_1');
+  const lockDir = lockPathFor(key);
+  plantLock(lockDir, `${hostMark()}-${deadPid()}.0-ab`, 60_000);
+  let newHolder: HeldLock | undefined;
+  const moved = watchRenames(t, lockDir, () => newHolder !== undefined);
+  const fsCjs = createRequire(import.meta.url)('node:fs') as typeof fs;
+  const open = fsCjs.openSync;
+  let armed = true;
+  fsCjs.openSync = ((p: fs.PathLike, ...rest: unknown[]) => {
+    if (armed && path.resolve(String(p)) === path.join(lockDir, 'owner')) {
+      armed = false;
+      // Between the taker's stat of the stale folder and its read of the token: another taker
+      // takes the stale lock and a new holder makes it again.
+      newHolder = acquireSidecarLockSync(key, { staleMs: 2000, timeoutMs: 1000 });
+    }
+    return (open as (...a: unknown[]) => number)(p, ...rest);
+  }) as typeof fs.openSync;
+  syncBuiltinESMExports();
+  t.after(() => {
+    fsCjs.openSync = open;
+    syncBuiltinESMExports();
+  });
+  assert.throws(() => acquireSidecarLockSync(key, { staleMs: 2000, timeoutMs: 300 }), (e: unknown) => e instanceof SidecarError && e.code === 'LOCK_TIMEOUT');
+  assert.ok(newHolder, 'the interleaving was played');
+  assert.deepEqual(moved, [], 'the new holder\'s lock was moved aside');
+  newHolder.check();
+  newHolder.release();
 });

@@ -8,29 +8,30 @@
  * the lock is still its own — proper-lockfile cannot, and its refresh timer never fires in a
  * worker thread blocked in a synchronous task):
  *   acquire   mkdir `<dir>/.<stem>.isc-lock`, then write `owner` inside it: a token naming the
- *             holder (host mark and pid, temp-files.ts) and a random part
+ *             holder (host mark, pid and thread, temp-files.ts) and a random part
  *   hold      the directory's mtime is the heartbeat: `check()` verifies the token and touches it;
  *             async holders check every staleMs / 3 on a timer, sync holders (convert units in
  *             worker threads) call `check()` before every rename and unlink (`check(true)` and
  *             `release()` within staleMs / 3 of a verified check trust it without the disk)
  *   stale     a lock whose mtime is older than staleMs belongs to a dead or stalled holder — unless
- *             its token names a live process of this host (a holder starved of CPU, or stopped,
- *             keeps its lock up to liveHolderMs, 60 s; only a dead one's lock is taken at staleMs)
- *   take over one taker at a time: it makes the lock's breaker (an empty folder; mkdir is atomic),
- *             looks at the lock again, renames it aside, verifies it moved the stale one (else puts
- *             it back), removes it, then the breaker. Without the breaker a taker that found the
- *             lock stale, then lost the CPU while another took it over and a new holder made it,
- *             moved the new holder's lock aside: two holders at once (the concurrency run saw it)
+ *             its token names a live process of this host (another process; a holder starved of
+ *             CPU, or stopped, keeps its lock up to liveHolderMs, 60 s; a dead one's lock, another
+ *             host's, and another thread's of this process are taken at staleMs)
+ *   take over the lock is renamed aside under a name made from its folder's inode and its token,
+ *             verified to be the one seen (else put back) and left for the sweep: a late taker that
+ *             saw the same stale lock renames onto that name and fails, instead of moving a new
+ *             holder's lock aside (`takeOverIfStale`)
  *   lost      a holder whose token is gone must not commit: `check()` throws CONFLICT, the caller
  *             undoes what it did and reports; it never removes a source
  */
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { threadId } from 'node:worker_threads';
 import { errors, isSidecarError } from '../errors.js';
 import { readFileLimitedSync } from './read-file.js';
 import { entryAt } from './regular-file.js';
-import { BREAKER_STALE_MS, hostMark, lockBreakerName, lockNameFor, processState, staleAsideLockName } from './temp-files.js';
+import { hostMark, lockNameFor, processState, staleAsideLockName } from './temp-files.js';
 
 export interface SidecarLockOptions {
   /** Give up after this long with LOCK_TIMEOUT. Default 60 s. */
@@ -178,6 +179,14 @@ class Lock implements HeldLock {
     } catch (e) {
       throw lostError(this.key, `cannot refresh it: ${(e as Error).message}`);
     }
+    // The touch went by name: taken over and made again since the read, it refreshed the new
+    // holder's lock. Read again, so that a check that passes saw our token after its touch.
+    try {
+      owner = readOwner(this.lockDir);
+    } catch (e) {
+      throw lostError(this.key, `cannot read it: ${(e as Error).message}`);
+    }
+    if (owner !== this.token) throw lostError(this.key, owner === null ? 'its directory was removed' : 'another holder took it over');
     this.verifiedAt = started;
   }
 
@@ -213,7 +222,7 @@ function tryAcquire(key: string, lockDir: string, rule: StaleRule): Lock | null 
     takeOverIfStale(lockDir, rule);
     return null;
   }
-  const token = `${hostMark()}-${process.pid}-${randomBytes(12).toString('hex')}`;
+  const token = ownerToken();
   try {
     fs.writeFileSync(path.join(lockDir, OWNER_FILE), token, { flag: 'wx' });
   } catch (e) {
@@ -236,95 +245,145 @@ function agedOut(mtimeMs: number, maxAgeMs: number): boolean {
   return age > maxAgeMs || age < -FUTURE_TOLERANCE_MS;
 }
 
-/** `<host mark>-<pid>-<random>`; a token of the form before host marks (`<pid>-<random>`) names no host. */
-const OWNER_TOKEN_RE = /^([0-9a-f]{8})-(\d+)-[0-9a-f]+$/;
+/**
+ * `<host mark>-<pid>.<thread id>-<random>`. Another form (before host marks: `<pid>-<random>`) names
+ * no process that can be asked: its lock follows the stale age alone.
+ */
+const OWNER_TOKEN_RE = /^([0-9a-f]{8})-(\d+)\.(\d+)-[0-9a-f]+$/;
 
-/** A lock's holder is alive on this host, so its lock is not stale before liveHolderMs. */
-function ownerAliveHere(token: string): boolean {
-  const m = OWNER_TOKEN_RE.exec(token);
-  return m !== null && processState(m[1], Number(m[2])) === 'alive';
+function ownerToken(): string {
+  return `${hostMark()}-${process.pid}.${threadId}-${randomBytes(12).toString('hex')}`;
 }
 
 /**
- * The owner token of the lock at `dir` when that lock is stale ('' for one made by a taker killed
- * before it wrote its token), or null when it is live or gone.
+ * A lock's holder is alive on this host, so its lock is not stale before liveHolderMs. Another
+ * thread of this process is not asked: a worker terminated by its pool (an aborted task) leaves its
+ * locks behind in a live process, so those follow the stale age, as before host marks.
  */
-function staleOwner(dir: string, rule: StaleRule): string | null {
+function ownerAliveHere(token: string): boolean {
+  const m = OWNER_TOKEN_RE.exec(token);
+  if (m === null) return false;
+  const pid = Number(m[2]);
+  if (pid === process.pid && Number(m[3]) !== threadId) return false;
+  return processState(m[1], pid) === 'alive';
+}
+
+/** The owner token for a taker's comparisons: one that cannot be read stands for its error's code. */
+function ownerSeen(dir: string): string | null {
   try {
-    const mtimeMs = fs.statSync(dir).mtimeMs;
-    if (!agedOut(mtimeMs, rule.staleMs)) return null;
-    const owner = readOwner(dir);
-    if (owner === null || (!agedOut(mtimeMs, rule.liveHolderMs) && ownerAliveHere(owner))) return null;
-    return owner;
+    return readOwner(dir);
+  } catch (e) {
+    // The code only: a message names the path, and the lock is compared with itself moved aside.
+    return `\0unreadable ${isSidecarError(e) ? (errCode(e.cause) ?? e.code) : (errCode(e) ?? 'error')}`;
+  }
+}
+
+/** One lock folder as a taker saw it: which folder (an inode, and its ctime: any rename or change moves it) and whose. */
+interface SeenLock {
+  dev: number;
+  ino: number;
+  ctimeNs: bigint;
+  owner: string;
+}
+
+function sameFolder(a: fs.BigIntStats, seen: SeenLock): boolean {
+  return Number(a.dev) === seen.dev && Number(a.ino) === seen.ino && a.ctimeNs === seen.ctimeNs;
+}
+
+/**
+ * The lock at `dir` when it is stale ('' as owner for one whose holder was killed before it wrote
+ * its token; an owner that cannot be read, a folder or a FIFO planted as `owner`, names no one
+ * either), or null when it is live or gone. The folder is stat'ed before and after its owner is
+ * read, and must be the same, unchanged: else the token read may be a new lock's, made after
+ * another taker moved the stale one away, and a rename under the stale one's aside name would
+ * move that new lock.
+ */
+function staleLock(dir: string, rule: StaleRule): SeenLock | null {
+  let st: fs.BigIntStats;
+  try {
+    st = fs.statSync(dir, { bigint: true });
   } catch {
     return null; // released meanwhile: the next attempt takes it
   }
+  const mtimeMs = Number(st.mtimeMs);
+  if (!agedOut(mtimeMs, rule.staleMs)) return null;
+  const owner = ownerSeen(dir);
+  if (owner === null || (!agedOut(mtimeMs, rule.liveHolderMs) && ownerAliveHere(owner))) return null;
+  const seen = { dev: Number(st.dev), ino: Number(st.ino), ctimeNs: st.ctimeNs, owner };
+  try {
+    return sameFolder(fs.statSync(dir, { bigint: true }), seen) ? seen : null;
+  } catch {
+    return null;
+  }
 }
 
 /**
- * Tests only: called by a taker right after its first look found a lock stale, to play what
- * another process may do before its next step (the interleaving the breaker exists for).
+ * Tests only: called by a taker right after it found a lock stale, to play what other processes
+ * may do before its next step (the interleaving the aside's name is chosen for).
  */
-export const lockTakeoverProbe: { afterFirstLook?: (lockDir: string) => void } = {};
+export const lockTakeoverProbe: { afterLook?: (lockDir: string) => void } = {};
 
+/**
+ * Take a stale lock away, or do nothing. The lock folder is renamed aside under a name made from
+ * the folder (its inode) and its owner, and left there (swept ten minutes later, temp-files.ts):
+ * a second taker that saw the same stale lock, then lost the CPU while the first took it and a new
+ * holder made the lock again, renames to that same name, which a non-empty folder holds, and fails.
+ * With a name of its own it moved the new holder's lock aside: two holders at once (the concurrency
+ * run saw it under load).
+ */
 function takeOverIfStale(lockDir: string, rule: StaleRule): void {
-  // A look without the breaker first: most attempts meet a live lock.
-  if (staleOwner(lockDir, rule) === null) return;
-  lockTakeoverProbe.afterFirstLook?.(lockDir);
-  const breaker = path.join(path.dirname(lockDir), lockBreakerName(path.basename(lockDir)));
-  try {
-    fs.mkdirSync(breaker);
-  } catch (e) {
-    if (errCode(e) === 'EEXIST') removeStaleBreaker(breaker);
-    return; // another taker is at it (the next attempt sees the outcome), or the folder went away
-  }
-  try {
-    // Looked at again under the breaker: since our first look another taker may have removed it
-    // and a new holder made it.
-    const seen = staleOwner(lockDir, rule);
-    if (seen === null) return;
-    const aside = path.join(path.dirname(lockDir), staleAsideLockName(randomBytes(6).toString('hex')));
+  const seen = staleLock(lockDir, rule);
+  if (seen === null) return;
+  lockTakeoverProbe.afterLook?.(lockDir);
+  if (seen.owner === '') {
+    // No token: the aside would be empty, and a rename replaces an empty folder. An empty lock is
+    // removed instead; one made meanwhile is empty only until its maker writes its token, which
+    // then fails, and that maker tries again.
     try {
-      fs.renameSync(lockDir, aside);
-    } catch {
-      return; // released meanwhile
+      fs.rmdirSync(lockDir);
+      return;
+    } catch (e) {
+      if (errCode(e) !== 'ENOTEMPTY' && errCode(e) !== 'EEXIST') return;
     }
-    // The stale one? Its holder, stalled but alive on another host, may have released it between
-    // our look and the rename, and a new holder made it again.
-    if (staleOwner(aside, rule) === seen) {
-      removeLockDir(aside);
+    // Not empty: the one seen, holding files but no token (planted), is moved aside like any
+    // other; anything else is a lock made meanwhile.
+    try {
+      if (!sameFolder(fs.statSync(lockDir, { bigint: true }), seen)) return;
+    } catch {
       return;
     }
-    // A live lock: put it back. If the name is taken again, its holder's check() reports it lost.
-    try {
-      if (!fs.existsSync(lockDir)) fs.renameSync(aside, lockDir);
-      else removeLockDir(aside);
-    } catch {
-      removeLockDir(aside);
-    }
-  } finally {
-    try {
-      fs.rmdirSync(breaker);
-    } catch {
-      /* gone: removed as stale by another taker (we held it over BREAKER_STALE_MS) */
-    }
   }
-}
-
-/**
- * A breaker left by a taker killed while it held it (held for a few system calls otherwise): removed,
- * so the next attempt can take the stale lock. A symlink or a file under its name is refused like
- * one under the lock's.
- */
-function removeStaleBreaker(breaker: string): void {
-  const what = entryAt(breaker);
-  if (what === 'other') {
-    throw errors.conflict('is not a lock breaker folder (a symlink or a file has its name); no stale lock is taken over here until it is removed', [breaker]);
-  }
+  const aside = path.join(path.dirname(lockDir), staleAsideLockName(`${seen.dev}:${seen.ino}:${seen.owner}`));
   try {
-    if (what === 'folder' && agedOut(fs.statSync(breaker).mtimeMs, BREAKER_STALE_MS)) fs.rmdirSync(breaker);
+    fs.renameSync(lockDir, aside);
   } catch {
-    /* removed meanwhile, or not empty: not a breaker of ours */
+    return; // taken by another taker (its aside has this name), or released meanwhile
+  }
+  // The one seen, still stale? Its holder, stalled but alive on another host, may have refreshed
+  // it, or released it after our look and a new holder made it again (or we stalled past the
+  // aside's ten minutes).
+  let moved: fs.BigIntStats | null = null;
+  try {
+    moved = fs.statSync(aside, { bigint: true });
+  } catch {
+    /* swept meanwhile */
+  }
+  if (moved !== null && Number(moved.dev) === seen.dev && Number(moved.ino) === seen.ino && agedOut(Number(moved.mtimeMs), rule.staleMs) && ownerSeen(aside) === seen.owner) {
+    // Ours to keep aside, dated now for the sweep (its mtime was the stale heartbeat's).
+    try {
+      const now = new Date();
+      fs.utimesSync(aside, now, now);
+    } catch {
+      /* swept meanwhile */
+    }
+    return;
+  }
+  // A live lock: put it back (over a folder made meanwhile while it is still empty, so that maker's
+  // token write fails). Failing that, its holder's check() reports it lost.
+  try {
+    fs.renameSync(aside, lockDir);
+  } catch {
+    removeLockDir(aside);
   }
 }
 

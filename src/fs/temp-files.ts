@@ -5,8 +5,7 @@
  *   temp file:  .<basename>.isc-tmp-<host>-<pid>-<unique>   (atomic-write.ts; renamed over <basename>)
  *               .<basename>.isc-tmp-<pid>-<unique>          (the form before host marks: still recognised)
  *   lock dir:   .<stem>.isc-lock                             (lock.ts; a directory holding an owner token)
- *   its breaker .<12 hex>.break.isc-lock                     (lock.ts; an empty directory while a taker moves it aside)
- *   an aside:   .<12 hex>.stale.isc-lock                     (lock.ts; a stale lock being removed)
+ *   an aside:   .<16 hex>.isc-lock-aside                     (lock.ts; a stale lock taken away, swept 10 minutes later)
  *
  * A name must fit in NAME_MAX (255 bytes) next to a sidecar whose own name may be that long: a temp
  * name carries at most the first TEMP_BASE_MAX_BYTES of <basename>, a lock name over NAME_MAX the
@@ -118,36 +117,28 @@ export function lockNameFor(stemBase: string): string {
 }
 
 /**
- * A stale lock renamed aside by the process taking it over (lock.ts), removed right after. A taker
- * killed in between leaves it behind; removeStaleTempFiles sweeps it once it is older than
- * STALE_ASIDE_MIN_AGE_MS (an aside holds a lock that was already stale, so its mtime is old).
+ * A stale lock renamed aside by the process that took it over (lock.ts `takeOverIfStale`), named
+ * by a digest of what identifies that lock (its folder's inode and its owner token): every taker
+ * that saw the same stale lock picks the same name, so only the first rename succeeds. It is left
+ * in place for ASIDE_KEEP_MS after the rename (the taker sets its mtime then), then swept: while it is there, a taker
+ * that saw it stale and lost the CPU cannot move the lock made after it. Its own suffix, so no
+ * sidecar's lock name (`.<stem>.isc-lock`) is ever taken for an aside.
  */
-export function staleAsideLockName(hex: string): string {
-  return `.${hex}.stale${LOCK_SUFFIX}`;
+export function staleAsideLockName(seen: string): string {
+  return `.${createHash('sha256').update(seen).digest('hex').slice(0, 16)}${ASIDE_SUFFIX}`;
 }
-const STALE_ASIDE_MIN_AGE_MS = 2_000;
+const ASIDE_SUFFIX = '.isc-lock-aside';
+const ASIDE_RE = /^\.[0-9a-f]{16}\.isc-lock-aside$/;
+export const ASIDE_KEEP_MS = 10 * 60_000;
 
-/**
- * The breaker of a lock (lock.ts): an empty folder that only one taker at a time makes, and only
- * its maker may move that lock aside as stale. Named by a digest of the lock's name, so one breaker
- * per lock whatever the stem's length. Held for a few system calls: one older than
- * BREAKER_STALE_MS is a killed taker's, and is removed (by the next taker, or swept here).
- */
-export function lockBreakerName(lockName: string): string {
-  return `.${createHash('sha256').update(lockName).digest('hex').slice(0, 12)}.break${LOCK_SUFFIX}`;
-}
-export const BREAKER_STALE_MS = 10_000;
-
-/** A lock folder's leftover of a killed taker (an aside or a breaker), and the age after which it is swept. */
-const LOCK_LEFTOVER_RE = /^\.[0-9a-f]{12}\.(stale|break)\.isc-lock$/;
-function lockLeftoverMinAgeMs(name: string): number | null {
-  const m = LOCK_LEFTOVER_RE.exec(name);
-  return m === null ? null : m[1] === 'stale' ? STALE_ASIDE_MIN_AGE_MS : BREAKER_STALE_MS;
+/** Is this the name of a stale lock taken aside (staleAsideLockName)? */
+export function isLockAsideName(name: string): boolean {
+  return name.endsWith(ASIDE_SUFFIX) && ASIDE_RE.test(name);
 }
 
-/** Is this a lock directory name made by lockNameFor? */
+/** Is this a lock directory name made by lockNameFor, or a lock's aside (staleAsideLockName)? */
 export function isLockName(name: string): boolean {
-  return name.charCodeAt(0) === 46 /* . */ && name.length > LOCK_SUFFIX.length + 1 && name.endsWith(LOCK_SUFFIX);
+  return name.charCodeAt(0) === 46 /* . */ && ((name.length > LOCK_SUFFIX.length + 1 && name.endsWith(LOCK_SUFFIX)) || isLockAsideName(name));
 }
 
 /** The writer pid recorded in a temp-file name, or null when the name is not ours. */
@@ -181,6 +172,8 @@ export interface StaleTempOptions {
   now?: number;
 }
 
+const PID_MAX = 4_194_304;
+
 /** Is this process alive? Only meaningful for a pid of this host (`hostMark()`). */
 function isPidAlive(pid: number): boolean {
   if (pid === process.pid) return true;
@@ -208,7 +201,9 @@ function candidate(name: string, prefixes: readonly string[] | undefined): { pid
  * while 'alive', lock.ts).
  */
 export function processState(host: string | null, pid: number): 'alive' | 'dead' | 'unknown' {
-  if (host !== hostMark()) return 'unknown';
+  // 0 and what no kernel hands out (pid_max is at most 2^22) name no process: kill(0, 0) signals
+  // our own group, and a bigger number is not even a valid argument.
+  if (host !== hostMark() || !Number.isSafeInteger(pid) || pid <= 0 || pid > PID_MAX) return 'unknown';
   return isPidAlive(pid) ? 'alive' : 'dead';
 }
 
@@ -235,12 +230,11 @@ export async function removeStaleTempFiles(dir: string, opts: StaleTempOptions =
   }
   const now = opts.now ?? Date.now();
   for (const name of names) {
-    const leftoverMinAgeMs = lockLeftoverMinAgeMs(name);
-    if (leftoverMinAgeMs !== null) {
+    if (isLockAsideName(name)) {
       const p = path.join(dir, name);
       try {
         const st = await fsp.lstat(p);
-        if (!st.isDirectory() || now - st.mtimeMs <= leftoverMinAgeMs) continue;
+        if (!st.isDirectory() || now - st.mtimeMs <= ASIDE_KEEP_MS) continue;
         await fsp.rm(p, { recursive: true, force: true });
         removed.push(p);
       } catch (e) {

@@ -13,7 +13,7 @@ import { Rng } from '../../src/sample/prng.js';
 import { sampleSidecar } from '../../src/sample/shapes.js';
 import type { JsonObject } from '../../src/types.js';
 import { Child } from './child.js';
-import { findLeftovers, freshDir, removeDir } from './fs-util.js';
+import { checkAsides, findLeftovers, freshDir, removeDir } from './fs-util.js';
 import { concurrentPlan, imageName } from './models.js';
 import { addLoss, compareOperations, fail, newRow, timed, type ReliabilityRow } from './tally.js';
 
@@ -91,6 +91,9 @@ async function concurrentRun(row: ReliabilityRow, dir: string, opts: Concurrency
   }
   const left = findLeftovers(dir);
   for (const p of [...left.tempFiles, ...left.lockDirs]) fail(row, `left behind: ${p}`);
+  const asides = checkAsides(left);
+  for (const p of asides.stale) fail(row, `left behind past its time: ${p}`);
+  if (asides.note) row.notes.push(asides.note);
 }
 
 async function readAll(dir: string, images: number): Promise<(JsonObject | null)[]> {

@@ -25,7 +25,7 @@ import type { JsonObject } from '../../src/types.js';
 import { generateKeyFile, loadKeyFile, mergeKeyrings, type Keyring } from '../../src/crypto/keys.js';
 import { isEncryptedBin } from '../../src/crypto/container.js';
 import { Child } from './child.js';
-import { findLeftovers, freshDir, removeDir } from './fs-util.js';
+import { checkAsides, findLeftovers, freshDir, removeDir } from './fs-util.js';
 import { CRASH_CLOCK_BASE_MS, crashImageIndex, crashOpName, crashOpValue, imageName } from './models.js';
 import { addLoss, compareOperations, fail, newRow, timed, type ReliabilityRow } from './tally.js';
 
@@ -469,5 +469,8 @@ async function recoveryRun(row: ReliabilityRow, lib: Library, model: JsonObject[
   }
   const left = findLeftovers(lib.root);
   for (const p of [...left.tempFiles, ...left.lockDirs]) fail(row, `recovery: ${p} is still there after a completed run`);
+  const asides = checkAsides(left);
+  for (const p of asides.stale) fail(row, `recovery: ${p} is still there past its time after a completed run`);
+  if (asides.note) row.notes.push(`recovery: ${asides.note}`);
   for (const t of stats.tempSeen) if (fs.existsSync(t)) fail(row, `recovery: leftover ${t} was never cleaned up`);
 }

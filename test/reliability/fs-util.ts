@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { isLockName, isTempName, tempNamePid } from '../../src/fs/temp-files.js';
+import { ASIDE_KEEP_MS, isLockAsideName, isLockName, isTempName, tempNamePid } from '../../src/fs/temp-files.js';
 
 export function freshDir(prefix: string): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), `isc-rel-${prefix}-`));
@@ -81,15 +81,18 @@ export function lostFiles(
 export interface Leftovers {
   tempFiles: string[];
   lockDirs: string[];
+  /** Stale locks taken aside: kept ASIDE_KEEP_MS by design (lock.ts takeOverIfStale), then swept. */
+  asides: string[];
 }
 
 /** Our temp files and lock directories anywhere under `root`. */
 export function findLeftovers(root: string): Leftovers {
-  const out: Leftovers = { tempFiles: [], lockDirs: [] };
+  const out: Leftovers = { tempFiles: [], lockDirs: [], asides: [] };
   const walk = (dir: string) => {
     for (const d of fs.readdirSync(dir, { withFileTypes: true })) {
       const p = path.join(dir, d.name);
-      if (isLockName(d.name)) out.lockDirs.push(p);
+      if (isLockAsideName(d.name)) out.asides.push(p);
+      else if (isLockName(d.name)) out.lockDirs.push(p);
       else if (isTempName(d.name)) out.tempFiles.push(p);
       else if (d.isDirectory()) walk(p);
     }
@@ -112,4 +115,13 @@ export function tempWriterAlive(tempPath: string): boolean {
 
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/**
+ * What a completed run may leave: stale locks taken aside (kept ten minutes against late takers,
+ * then swept), none older than that. Returns the paths that break this, and a note for the row.
+ */
+export function checkAsides(left: Leftovers, now = Date.now()): { stale: string[]; note: string | null } {
+  const stale = left.asides.filter((p) => now - fs.statSync(p).mtimeMs > ASIDE_KEEP_MS);
+  return { stale, note: left.asides.length === 0 ? null : `${left.asides.length} stale lock(s) taken over and kept aside (swept ${ASIDE_KEEP_MS / 60_000} minutes after)` };
 }

@@ -15,7 +15,7 @@ import * as path from 'node:path';
 import { encodeSidecar } from '../../src/formats/codec.js';
 import { readSidecarDetailed } from '../../src/ops/read.js';
 import type { JsonObject } from '../../src/types.js';
-import { findLeftovers, freshDir, removeDir } from './fs-util.js';
+import { checkAsides, findLeftovers, freshDir, removeDir } from './fs-util.js';
 import { addLoss, compareOperations, fail, newRow, timed, type ReliabilityRow } from './tally.js';
 
 export interface SaveVsConvertOptions {
@@ -162,4 +162,7 @@ async function race(row: ReliabilityRow, root: string, opts: SaveVsConvertOption
   }
   const left = findLeftovers(root);
   for (const p of [...left.tempFiles, ...left.lockDirs]) fail(row, `left behind: ${p}`);
+  const asides = checkAsides(left);
+  for (const p of asides.stale) fail(row, `left behind past its time: ${p}`);
+  if (asides.note) row.notes.push(asides.note);
 }
