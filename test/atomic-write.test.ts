@@ -19,8 +19,7 @@ import {
 import { SidecarError } from '../src/errors.js';
 import { saveSidecar } from '../src/ops/save.js';
 import { convert } from '../src/ops/convert.js';
-import { staleAsideLockName } from '../src/fs/temp-files.js';
-import { testDir } from './helpers/tree.js';
+import { plantLockAside, testDir } from './helpers/tree.js';
 
 
 function tempLeftovers(dir: string): string[] {
@@ -267,16 +266,8 @@ test('a stale lock taken aside is swept by a save in its folder once ten minutes
   const dir = testDir(t);
   fs.writeFileSync(path.join(dir, 'IMG_1.jpg'), 'jpg');
   // What takeOverIfStale leaves: the lock's folder under its aside name, dated when it was moved.
-  const plant = (seen: string, ageMs: number) => {
-    const p = path.join(dir, staleAsideLockName(seen));
-    fs.mkdirSync(p);
-    fs.writeFileSync(path.join(p, 'owner'), 'token');
-    const at = new Date(Date.now() - ageMs);
-    fs.utimesSync(p, at, at);
-    return p;
-  };
-  const old = plant('2049:1234:token', 11 * 60_000);
-  const young = plant('2049:1235:token', 9 * 60_000);
+  const old = plantLockAside(dir, '2049:1234:token', 11 * 60_000);
+  const young = plantLockAside(dir, '2049:1235:token', 9 * 60_000);
   for (const p of [old, young]) assert.ok(isLockName(path.basename(p)), 'the scan treats it as our leftover, not as data');
   await saveSidecar(path.join(dir, 'IMG_1.jpg'), 'face_detection', { success: true, faces: [] });
   assert.equal(fs.existsSync(old), false, 'the old aside is swept');

@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -322,44 +322,73 @@ test('whose lock is stale: a dead process of this host\'s at the stale age, a li
 });
 
 
-/** Every rename that moved `lockDir` while `armed()` (lock.ts reads node:fs through its module namespace, which syncBuiltinESMExports updates). */
-function watchRenames(t: { after: (fn: () => void) => void }, lockDir: string, armed: () => boolean): string[] {
+/**
+ * Replace `node:fs`'s `name` with `wrap(original)` for the test's duration: lock.ts reads node:fs
+ * through its module namespace, which syncBuiltinESMExports updates.
+ */
+function hookFs<K extends 'renameSync' | 'openSync' | 'utimesSync'>(t: TestContext, name: K, wrap: (original: (typeof fs)[K]) => (typeof fs)[K]): void {
   const fsCjs = createRequire(import.meta.url)('node:fs') as typeof fs;
-  const rename = fsCjs.renameSync;
-  const moved: string[] = [];
-  fsCjs.renameSync = (from, to) => {
-    rename(from, to);
-    if (armed() && path.resolve(String(from)) === lockDir) moved.push(String(to));
-  };
+  const original = fsCjs[name];
+  fsCjs[name] = wrap(original);
   syncBuiltinESMExports();
   t.after(() => {
-    fsCjs.renameSync = rename;
+    fsCjs[name] = original;
     syncBuiltinESMExports();
-    lockTakeoverProbe.afterLook = undefined;
   });
-  return moved;
 }
 
-test('a taker that found a lock stale, then lost the CPU while another took it over and a new holder made it, never moves the new holder\'s lock aside (regression: two holders at once in the concurrency run)', (t) => {
+/**
+ * A stale lock of a dead holder; `play(takeOverMeanwhile)` arranges for another taker and a new
+ * holder to act at one point of our taker's attempt. Our taker must time out without ever moving
+ * the new holder's lock, which stays the new holder's.
+ */
+function lateTaker(t: TestContext, play: (lockDir: string, takeOverMeanwhile: () => void) => void): { dir: string } {
   const dir = testDir(t);
   const key = path.join(dir, 'IMG_1');
   const lockDir = lockPathFor(key);
   plantLock(lockDir, `${hostMark()}-${deadPid()}.0-ab`, 60_000);
   let newHolder: HeldLock | undefined;
-  const moved = watchRenames(t, lockDir, () => newHolder !== undefined);
-  lockTakeoverProbe.afterLook = () => {
-    lockTakeoverProbe.afterLook = undefined;
-    // Meanwhile, as in other processes: a taker takes the stale lock, a new holder makes it again.
+  const moved: string[] = [];
+  hookFs(t, 'renameSync', (rename) => (from, to) => {
+    rename(from, to);
+    if (newHolder !== undefined && path.resolve(String(from)) === lockDir) moved.push(String(to));
+  });
+  t.after(() => (lockTakeoverProbe.afterLook = undefined));
+  play(lockDir, () => {
+    // As other processes would: a taker takes the stale lock, a new holder makes it again.
     newHolder = acquireSidecarLockSync(key, { staleMs: 2000, timeoutMs: 1000 });
-  };
+  });
   assert.throws(() => acquireSidecarLockSync(key, { staleMs: 2000, timeoutMs: 300 }), (e: unknown) => e instanceof SidecarError && e.code === 'LOCK_TIMEOUT');
   assert.ok(newHolder, 'the interleaving was played');
   assert.deepEqual(moved, [], 'the new holder\'s lock was moved aside');
   newHolder.check(); // still its own
   newHolder.release();
+  return { dir };
+}
+
+test('a taker that found a lock stale, then lost the CPU while another took it over and a new holder made it, never moves the new holder\'s lock aside (regression: two holders at once in the concurrency run)', (t) => {
+  const { dir } = lateTaker(t, (_lockDir, takeOverMeanwhile) => {
+    lockTakeoverProbe.afterLook = () => {
+      lockTakeoverProbe.afterLook = undefined;
+      takeOverMeanwhile();
+    };
+  });
   const left = fs.readdirSync(dir);
   assert.equal(left.length, 1, 'the taken lock is kept aside for the sweep');
   assert.ok(isLockName(left[0]), 'the aside is never walked as data');
+});
+
+test('a taker whose look at a stale lock straddles another\'s takeover (the folder stat\'ed, then the new holder\'s token read) does not take the new lock for the stale one', (t) => {
+  lateTaker(t, (lockDir, takeOverMeanwhile) => {
+    let armed = true;
+    hookFs(t, 'openSync', (open) => ((p: fs.PathLike, ...rest: unknown[]) => {
+      if (armed && path.resolve(String(p)) === path.join(lockDir, 'owner')) {
+        armed = false;
+        takeOverMeanwhile(); // between the taker's stat of the stale folder and its read of the token
+      }
+      return (open as (...a: unknown[]) => number)(p, ...rest);
+    }) as typeof fs.openSync);
+  });
 });
 
 test('a lock its stalled holder released and a new holder made after a taker\'s look is put back by that taker: the new holder keeps it', (t) => {
@@ -386,10 +415,8 @@ test('a holder\'s check that touched a lock taken over and made again since it r
   const key = path.join(dir, 'IMG_1');
   const lockDir = lockPathFor(key);
   const held = acquireSidecarLockSync(key, { staleMs: 2000 });
-  const fsCjs = createRequire(import.meta.url)('node:fs') as typeof fs;
-  const utimes = fsCjs.utimesSync;
   let played = false;
-  fsCjs.utimesSync = (p, a, m) => {
+  hookFs(t, 'utimesSync', (utimes) => (p, a, m) => {
     if (!played && path.resolve(String(p)) === lockDir) {
       played = true;
       // Between the holder's read and its touch: taken over, and made again by another holder.
@@ -398,11 +425,6 @@ test('a holder\'s check that touched a lock taken over and made again since it r
       fs.writeFileSync(path.join(lockDir, 'owner'), 'another-holder');
     }
     utimes(p, a, m);
-  };
-  syncBuiltinESMExports();
-  t.after(() => {
-    fsCjs.utimesSync = utimes;
-    syncBuiltinESMExports();
   });
   assert.throws(() => held.check(), (e: unknown) => e instanceof SidecarError && e.code === 'CONFLICT' && /another holder took it over/.test(e.message));
   assert.ok(played);
@@ -439,35 +461,4 @@ test('a lock taken away is kept aside for ten minutes (its mtime is set when it 
     h.release();
   }
   assert.deepEqual(fs.readdirSync(dir), []);
-});
-
-test('a taker whose look at a stale lock straddles another\'s takeover (the folder stat\'ed, then the new holder\'s token read) does not take the new lock for the stale one', (t) => {
-  const dir = testDir(t);
-  const key = path.join(dir, 'IMG_1');
-  const lockDir = lockPathFor(key);
-  plantLock(lockDir, `${hostMark()}-${deadPid()}.0-ab`, 60_000);
-  let newHolder: HeldLock | undefined;
-  const moved = watchRenames(t, lockDir, () => newHolder !== undefined);
-  const fsCjs = createRequire(import.meta.url)('node:fs') as typeof fs;
-  const open = fsCjs.openSync;
-  let armed = true;
-  fsCjs.openSync = ((p: fs.PathLike, ...rest: unknown[]) => {
-    if (armed && path.resolve(String(p)) === path.join(lockDir, 'owner')) {
-      armed = false;
-      // Between the taker's stat of the stale folder and its read of the token: another taker
-      // takes the stale lock and a new holder makes it again.
-      newHolder = acquireSidecarLockSync(key, { staleMs: 2000, timeoutMs: 1000 });
-    }
-    return (open as (...a: unknown[]) => number)(p, ...rest);
-  }) as typeof fs.openSync;
-  syncBuiltinESMExports();
-  t.after(() => {
-    fsCjs.openSync = open;
-    syncBuiltinESMExports();
-  });
-  assert.throws(() => acquireSidecarLockSync(key, { staleMs: 2000, timeoutMs: 300 }), (e: unknown) => e instanceof SidecarError && e.code === 'LOCK_TIMEOUT');
-  assert.ok(newHolder, 'the interleaving was played');
-  assert.deepEqual(moved, [], 'the new holder\'s lock was moved aside');
-  newHolder.check();
-  newHolder.release();
 });

@@ -8,8 +8,8 @@ import { saveSidecar } from '../src/ops/save.js';
 import { decodeSidecar } from '../src/formats/codec.js';
 import { SidecarError } from '../src/errors.js';
 import type { JsonObject } from '../src/types.js';
-import { hostMark, staleAsideLockName } from '../src/fs/temp-files.js';
-import { testDir } from './helpers/tree.js';
+import { hostMark } from '../src/fs/temp-files.js';
+import { plantLockAside, testDir } from './helpers/tree.js';
 import { SAMPLES_DIR } from './helpers/samples.js';
 
 const SAMPLES = SAMPLES_DIR;
@@ -408,16 +408,8 @@ test("save through a symlinked image sweeps the stale-lock asides of killed take
   const games = path.join(dir, 'games');
   fs.mkdirSync(games);
   fs.symlinkSync(path.relative(games, target), path.join(games, 'IMG_1.jpg'));
-  const aside = (seen: string, ageMs: number) => {
-    const p = path.join(games, staleAsideLockName(seen));
-    fs.mkdirSync(p);
-    fs.writeFileSync(path.join(p, 'owner'), '123-dead');
-    const at = new Date(Date.now() - ageMs);
-    fs.utimesSync(p, at, at);
-    return p;
-  };
-  const old = aside('2049:1:123-dead', 3_600_000);
-  const young = aside('2049:2:123-dead', 0); // taken just now: a late taker may still rename onto its name
+  const old = plantLockAside(games, '2049:1:123-dead', 3_600_000);
+  const young = plantLockAside(games, '2049:2:123-dead', 0); // taken just now: a late taker may still rename onto its name
   await saveSidecar(path.join(games, 'IMG_1.jpg'), 'ours', { n: 1 });
   assert.equal(fs.existsSync(old), false, 'the killed taker\'s aside is gone');
   assert.equal(fs.existsSync(young), true, 'a young aside is kept');

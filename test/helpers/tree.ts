@@ -1,6 +1,7 @@
-import { closeSync, mkdirSync, mkdtempSync, openSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, realpathSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { staleAsideLockName } from '../../src/fs/temp-files.js';
 
 /** What to put at a relative path in a generated test tree. */
 export type TreeNode =
@@ -98,5 +99,15 @@ export function putFile(root: string, rel: string, content: string | Buffer): st
   const p = join(root, rel);
   mkdirSync(dirname(p), { recursive: true });
   writeFileSync(p, content);
+  return p;
+}
+
+/** A stale lock taken aside as lock.ts leaves it (`seen`: what named it), moved `ageMs` ago; its path. */
+export function plantLockAside(dir: string, seen: string, ageMs: number): string {
+  const p = join(dir, staleAsideLockName(seen));
+  mkdirSync(p);
+  writeFileSync(join(p, 'owner'), 'token');
+  const at = new Date(Date.now() - ageMs);
+  utimesSync(p, at, at);
   return p;
 }
