@@ -262,17 +262,21 @@ test('another host\'s temp file, or one without a host mark, is left alone until
   for (const kept of [foreignFresh, foreignWriting, unmarkedFresh, localLive]) assert.ok(fs.existsSync(kept), path.basename(kept));
 });
 
-test('a stale lock taken aside is swept by a save in its folder once ten minutes old; a younger one is kept', async (t) => {
+test('a stale lock taken aside is kept ten minutes from its rename, then swept (by a save in its folder, or any sweep)', async (t) => {
   const dir = testDir(t);
   fs.writeFileSync(path.join(dir, 'IMG_1.jpg'), 'jpg');
-  // What takeOverIfStale leaves: the lock's folder under its aside name, dated when it was moved.
-  const old = plantLockAside(dir, '2049:1234:token', 11 * 60_000);
-  const young = plantLockAside(dir, '2049:1235:token', 9 * 60_000);
-  for (const p of [old, young]) assert.ok(isLockName(path.basename(p)), 'the scan treats it as our leftover, not as data');
+  // What takeOverIfStale leaves: the lock's folder under its aside name. This one still has the
+  // dead lock's mtime (its taker was killed before it dated it): its ctime, set by the rename, keeps
+  // it (regression: swept by its mtime at once, its name was free for a late taker's rename again).
+  const undated = plantLockAside(dir, '2049:1234:token', 20 * 60_000);
+  // A test cannot make a ctime old; an aside dated far in the future is no taker's and is swept too.
+  const future = plantLockAside(dir, '2049:1235:token', -2 * 3_600_000);
+  for (const p of [undated, future]) assert.ok(isLockName(path.basename(p)), 'the scan treats it as our leftover, not as data');
   await saveSidecar(path.join(dir, 'IMG_1.jpg'), 'face_detection', { success: true, faces: [] });
-  assert.equal(fs.existsSync(old), false, 'the old aside is swept');
-  assert.equal(fs.existsSync(young), true, 'kept: a taker that saw the same lock may still be about to rename onto its name');
-  assert.deepEqual(await removeStaleTempFiles(dir, { now: Date.now() + 2 * 60_000 }), [young]);
+  assert.equal(fs.existsSync(future), false, 'swept by the save');
+  assert.equal(fs.existsSync(undated), true, 'kept: a taker that saw the same lock may still be about to rename onto its name');
+  assert.deepEqual(await removeStaleTempFiles(dir, { now: Date.now() + 9 * 60_000 }), []);
+  assert.deepEqual(await removeStaleTempFiles(dir, { now: Date.now() + 11 * 60_000 }), [undated]);
 });
 
 {

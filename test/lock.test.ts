@@ -462,3 +462,18 @@ test('a lock taken away is kept aside for ten minutes (its mtime is set when it 
   }
   assert.deepEqual(fs.readdirSync(dir), []);
 });
+
+test('an aside its taker never dated (killed right after the rename) is kept ten minutes from the rename, not swept by the dead lock\'s mtime', async (t) => {
+  const dir = testDir(t);
+  const key = path.join(dir, 'IMG_1');
+  plantLock(lockPathFor(key), `${hostMark()}-${deadPid()}.0-ab`, 20 * 60_000);
+  // The taker stops after its rename: the aside keeps the dead lock's mtime, 20 minutes old.
+  hookFs(t, 'utimesSync', (utimes) => (p, a, m) => {
+    if (!String(p).endsWith('.isc-lock-aside')) utimes(p, a, m);
+  });
+  assert.equal(await withSidecarLock(key, async () => 'taken', { staleMs: 2000, timeoutMs: 2000 }), 'taken');
+  const [aside] = fs.readdirSync(dir);
+  assert.ok(aside !== undefined && Date.now() - fs.statSync(path.join(dir, aside)).mtimeMs > 19 * 60_000, 'not dated');
+  assert.deepEqual(await removeStaleTempFiles(dir), [], 'its name stays taken for a late taker');
+  assert.deepEqual(await removeStaleTempFiles(dir, { now: Date.now() + 11 * 60_000 }), [path.join(dir, aside)]);
+});

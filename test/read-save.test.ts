@@ -408,7 +408,8 @@ test("save through a symlinked image sweeps the stale-lock asides of killed take
   const games = path.join(dir, 'games');
   fs.mkdirSync(games);
   fs.symlinkSync(path.relative(games, target), path.join(games, 'IMG_1.jpg'));
-  const old = plantLockAside(games, '2049:1:123-dead', 3_600_000);
+  // Due for the sweep: one dated far in the future (a test cannot make an aside's ctime old).
+  const old = plantLockAside(games, '2049:1:123-dead', -3_600_000);
   const young = plantLockAside(games, '2049:2:123-dead', 0); // taken just now: a late taker may still rename onto its name
   await saveSidecar(path.join(games, 'IMG_1.jpg'), 'ours', { n: 1 });
   assert.equal(fs.existsSync(old), false, 'the killed taker\'s aside is gone');

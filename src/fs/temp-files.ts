@@ -120,7 +120,7 @@ export function lockNameFor(stemBase: string): string {
  * A stale lock renamed aside by the process that took it over (lock.ts `takeOverIfStale`), named
  * by a digest of what identifies that lock (its folder's inode and its owner token): every taker
  * that saw the same stale lock picks the same name, so only the first rename succeeds. It is left
- * in place for ASIDE_KEEP_MS after the rename (the taker sets its mtime then), then swept: while it is there, a taker
+ * in place for ASIDE_KEEP_MS after the rename (`asideDue`), then swept: while it is there, a taker
  * that saw it stale and lost the CPU cannot move the lock made after it. Its own suffix, so no
  * sidecar's lock name (`.<stem>.isc-lock`) is ever taken for an aside.
  */
@@ -130,6 +130,19 @@ export function staleAsideLockName(seen: string): string {
 const ASIDE_SUFFIX = '.isc-lock-aside';
 const ASIDE_RE = /^\.[0-9a-f]{16}\.isc-lock-aside$/;
 export const ASIDE_KEEP_MS = 10 * 60_000;
+/** Beyond what clock skew explains: dated there by no taker of ours (lock.ts's FUTURE_TOLERANCE_MS). */
+const ASIDE_FUTURE_MS = 10 * 60_000;
+
+/**
+ * An aside is swept ASIDE_KEEP_MS after it was moved: the later of its ctime (the rename sets it)
+ * and its mtime (the taker sets it right after, for file systems whose rename leaves the ctime). By
+ * the mtime alone, an aside whose taker was killed, or lost the CPU, before it set the mtime still
+ * carried the dead lock's: swept at once, its name was free for a late taker's rename again. One
+ * dated far in the future is no taker's either. Whatever is under the name, folder or not.
+ */
+export function asideDue(st: { mtimeMs: number; ctimeMs: number }, now: number): boolean {
+  return now - Math.max(st.mtimeMs, st.ctimeMs) > ASIDE_KEEP_MS || st.mtimeMs - now > ASIDE_FUTURE_MS;
+}
 
 /** Is this the name of a stale lock taken aside (staleAsideLockName)? */
 export function isLockAsideName(name: string): boolean {
@@ -233,9 +246,8 @@ export async function removeStaleTempFiles(dir: string, opts: StaleTempOptions =
     if (isLockAsideName(name)) {
       const p = path.join(dir, name);
       try {
-        const st = await fsp.lstat(p);
-        if (!st.isDirectory() || now - st.mtimeMs <= ASIDE_KEEP_MS) continue;
-        await fsp.rm(p, { recursive: true, force: true });
+        if (!asideDue(await fsp.lstat(p), now)) continue;
+        await fsp.rm(p, { recursive: true, force: true }); // a symlink is removed, never followed
         removed.push(p);
       } catch (e) {
         if (!ignorable(e)) throw errors.fromFs(e, p);

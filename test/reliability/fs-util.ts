@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { ASIDE_KEEP_MS, isLockAsideName, isLockName, isTempName, tempNamePid } from '../../src/fs/temp-files.js';
+import { ASIDE_KEEP_MS, asideDue, isLockAsideName, isLockName, isTempName, tempNamePid } from '../../src/fs/temp-files.js';
 
 export function freshDir(prefix: string): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), `isc-rel-${prefix}-`));
@@ -122,6 +122,6 @@ export function sleep(ms: number): Promise<void> {
  * then swept), none older than that. Returns the paths that break this, and a note for the row.
  */
 export function checkAsides(left: Leftovers, now = Date.now()): { stale: string[]; note: string | null } {
-  const stale = left.asides.filter((p) => now - fs.statSync(p).mtimeMs > ASIDE_KEEP_MS);
+  const stale = left.asides.filter((p) => asideDue(fs.lstatSync(p), now));
   return { stale, note: left.asides.length === 0 ? null : `${left.asides.length} stale lock(s) taken over and kept aside (swept ${ASIDE_KEEP_MS / 60_000} minutes after)` };
 }
