@@ -155,8 +155,9 @@ class Lock implements HeldLock {
   /**
    * Still ours for certain, without looking: a taker needs the heartbeat older than staleMs, and
    * check() set it less than staleMs / 3 ago (with our clock, as the async holders' heartbeat
-   * every staleMs / 3 assumes too). A convert unit's second check and its release, milliseconds
-   * after the first, were 9 of its ~60 system calls.
+   * every staleMs / 3 assumes too; a taker whose look came before that check finds the lock
+   * refreshed once it has moved it, and puts it back). A convert unit's second check and its
+   * release, milliseconds after the first, were 9 of its ~60 system calls.
    */
   private fresh(): boolean {
     return performance.now() - this.verifiedAt < this.staleMs / 3;
@@ -166,13 +167,7 @@ class Lock implements HeldLock {
     if (this.released) throw lostError(this.key, 'already released');
     if (unlessFresh && this.fresh()) return;
     const started = performance.now();
-    let owner: string | null;
-    try {
-      owner = readOwner(this.lockDir);
-    } catch (e) {
-      throw lostError(this.key, `cannot read it: ${(e as Error).message}`);
-    }
-    if (owner !== this.token) throw lostError(this.key, owner === null ? 'its directory was removed' : 'another holder took it over');
+    this.assertOwned();
     const now = new Date();
     try {
       fs.utimesSync(this.lockDir, now, now);
@@ -181,13 +176,19 @@ class Lock implements HeldLock {
     }
     // The touch went by name: taken over and made again since the read, it refreshed the new
     // holder's lock. Read again, so that a check that passes saw our token after its touch.
+    this.assertOwned();
+    this.verifiedAt = started;
+  }
+
+  /** Our token is in the lock folder on disk, or CONFLICT. */
+  private assertOwned(): void {
+    let owner: string | null;
     try {
       owner = readOwner(this.lockDir);
     } catch (e) {
       throw lostError(this.key, `cannot read it: ${(e as Error).message}`);
     }
     if (owner !== this.token) throw lostError(this.key, owner === null ? 'its directory was removed' : 'another holder took it over');
-    this.verifiedAt = started;
   }
 
   release(): void {
