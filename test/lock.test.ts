@@ -477,3 +477,19 @@ test('an aside its taker never dated (killed right after the rename) is kept ten
   assert.deepEqual(await removeStaleTempFiles(dir), [], 'its name stays taken for a late taker');
   assert.deepEqual(await removeStaleTempFiles(dir, { now: Date.now() + 11 * 60_000 }), [path.join(dir, aside)]);
 });
+
+test('a holder whose check found its lock taken, released moments after its last good check, leaves the new holder\'s lock alone (regression: release trusted the earlier check and removed it)', (t) => {
+  const dir = testDir(t);
+  const key = path.join(dir, 'IMG_1');
+  const lockDir = lockPathFor(key);
+  const held = acquireSidecarLockSync(key, { staleMs: 2000 });
+  held.check();
+  // Taken over (as after a stall on another host) and made again by another holder.
+  fs.renameSync(lockDir, path.join(dir, 'taken'));
+  fs.mkdirSync(lockDir);
+  fs.writeFileSync(path.join(lockDir, 'owner'), 'another-holder');
+  held.check(true); // within staleMs / 3 of its good check: trusted without the disk
+  assert.throws(() => held.check(), (e: unknown) => e instanceof SidecarError && e.code === 'CONFLICT');
+  held.release();
+  assert.equal(fs.readFileSync(path.join(lockDir, 'owner'), 'utf8'), 'another-holder');
+});

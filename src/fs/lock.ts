@@ -143,7 +143,7 @@ function lostError(key: string, why: string): Error {
 
 class Lock implements HeldLock {
   released = false;
-  /** When check() last found the token and set the heartbeat (performance.now()). */
+  /** When check() last found the token and set the heartbeat (performance.now()); -Infinity once found lost. */
   private verifiedAt = -Infinity;
   constructor(
     readonly key: string,
@@ -172,7 +172,7 @@ class Lock implements HeldLock {
     try {
       fs.utimesSync(this.lockDir, now, now);
     } catch (e) {
-      throw lostError(this.key, `cannot refresh it: ${(e as Error).message}`);
+      throw this.lost(`cannot refresh it: ${(e as Error).message}`);
     }
     // The touch went by name: taken over and made again since the read, it refreshed the new
     // holder's lock. Read again, so that a check that passes saw our token after its touch.
@@ -186,9 +186,15 @@ class Lock implements HeldLock {
     try {
       owner = readOwner(this.lockDir);
     } catch (e) {
-      throw lostError(this.key, `cannot read it: ${(e as Error).message}`);
+      throw this.lost(`cannot read it: ${(e as Error).message}`);
     }
-    if (owner !== this.token) throw lostError(this.key, owner === null ? 'its directory was removed' : 'another holder took it over');
+    if (owner !== this.token) throw this.lost(owner === null ? 'its directory was removed' : 'another holder took it over');
+  }
+
+  /** A lock found lost is never trusted again without looking: its release reads the token (the folder may be a new holder's). */
+  private lost(why: string): Error {
+    this.verifiedAt = -Infinity;
+    return lostError(this.key, why);
   }
 
   release(): void {
