@@ -213,7 +213,7 @@ test('a sync holder blocked past the stale age loses its lock to another process
   assert.equal(fs.existsSync(lockPathFor(key)), false);
 });
 
-test('a freshly verified lock skips the disk only while no taker can have found it stale: a holder that stalled past the stale age after its last check still notices the takeover, and its release leaves the new lock', async (t) => {
+test('a freshly verified lock skips the touch only while no taker can have found it stale: a holder that stalled past the stale age after its last check still notices the takeover, and its release leaves the new lock', async (t) => {
   const key = path.join(testDir(t), 'IMG_10');
   // Verified on disk, then fresh for staleMs / 3; the check after the stall must go to the disk again.
   const holder = await stalledSyncHolder(key, 'held.check(); held.check(true);', 'held.check(true)');
@@ -478,18 +478,26 @@ test('an aside its taker never dated (killed right after the rename) is kept ten
   assert.deepEqual(await removeStaleTempFiles(dir, { now: Date.now() + 11 * 60_000 }), [path.join(dir, aside)]);
 });
 
-test('a holder whose check found its lock taken, released moments after its last good check, leaves the new holder\'s lock alone (regression: release trusted the earlier check and removed it)', (t) => {
+test('a holder whose lock was taken moments after its last good check finds it lost even in check(true), and its release leaves the new holder\'s lock alone (regression: both trusted the earlier check; the release removed the new lock)', (t) => {
   const dir = testDir(t);
   const key = path.join(dir, 'IMG_1');
   const lockDir = lockPathFor(key);
   const held = acquireSidecarLockSync(key, { staleMs: 2000 });
   held.check();
-  // Taken over (as after a stall on another host) and made again by another holder.
+  // Moved away by a taker that could not put it back (see lock.ts `fresh`); another holder made it.
   fs.renameSync(lockDir, path.join(dir, 'taken'));
   fs.mkdirSync(lockDir);
   fs.writeFileSync(path.join(lockDir, 'owner'), 'another-holder');
-  held.check(true); // within staleMs / 3 of its good check: trusted without the disk
-  assert.throws(() => held.check(), (e: unknown) => e instanceof SidecarError && e.code === 'CONFLICT');
+  assert.throws(() => held.check(true), (e: unknown) => e instanceof SidecarError && e.code === 'CONFLICT');
   held.release();
   assert.equal(fs.readFileSync(path.join(lockDir, 'owner'), 'utf8'), 'another-holder');
+  // A release right after a good check, with no check in between, leaves it too.
+  const other = acquireSidecarLockSync(path.join(dir, 'IMG_2'), { staleMs: 2000 });
+  other.check();
+  const otherDir = lockPathFor(path.join(dir, 'IMG_2'));
+  fs.renameSync(otherDir, path.join(dir, 'taken2'));
+  fs.mkdirSync(otherDir);
+  fs.writeFileSync(path.join(otherDir, 'owner'), 'another-holder');
+  other.release();
+  assert.equal(fs.readFileSync(path.join(otherDir, 'owner'), 'utf8'), 'another-holder');
 });

@@ -11,8 +11,9 @@
  *             holder (host mark, pid and thread, temp-files.ts) and a random part
  *   hold      the directory's mtime is the heartbeat: `check()` verifies the token and touches it;
  *             async holders check every staleMs / 3 on a timer, sync holders (convert units in
- *             worker threads) call `check()` before every rename and unlink (`check(true)` and
- *             `release()` within staleMs / 3 of a verified check trust it without the disk)
+ *             worker threads) call `check()` before every rename and unlink (`check(true)`
+ *             within staleMs / 3 of a verified check reads the token without touching the folder);
+ *             `release()` removes the folder only while it holds our token
  *   stale     a lock whose mtime is older than staleMs belongs to a dead or stalled holder — unless
  *             its token names a live process of this host (another process; a holder starved of
  *             CPU, or stopped, keeps its lock up to liveHolderMs, 60 s; a dead one's lock, another
@@ -153,11 +154,12 @@ class Lock implements HeldLock {
   ) {}
 
   /**
-   * Still ours for certain, without looking: a taker needs the heartbeat older than staleMs, and
-   * check() set it less than staleMs / 3 ago (with our clock, as the async holders' heartbeat
-   * every staleMs / 3 assumes too; a taker whose look came before that check finds the lock
-   * refreshed once it has moved it, and puts it back). A convert unit's second check and its
-   * release, milliseconds after the first, were 9 of its ~60 system calls.
+   * Refreshed recently enough to skip the touch: a taker needs the heartbeat older than staleMs, and
+   * check() set it less than staleMs / 3 ago (with our clock, as the async holders' heartbeat every
+   * staleMs / 3 assumes too). The token is still read: a lock whose earlier holder, stale on another
+   * host, released it after a taker's look may be moved by that taker and, if a third process made
+   * it meanwhile, not put back (the third attack of session 30: two holders, and a trusting release
+   * removed the third's lock). A convert unit's second check and its release read one small file.
    */
   private fresh(): boolean {
     return performance.now() - this.verifiedAt < this.staleMs / 3;
@@ -165,7 +167,10 @@ class Lock implements HeldLock {
 
   check(unlessFresh = false): void {
     if (this.released) throw lostError(this.key, 'already released');
-    if (unlessFresh && this.fresh()) return;
+    if (unlessFresh && this.fresh()) {
+      this.assertOwned();
+      return;
+    }
     const started = performance.now();
     this.assertOwned();
     const now = new Date();
@@ -191,7 +196,7 @@ class Lock implements HeldLock {
     if (owner !== this.token) throw this.lost(owner === null ? 'its directory was removed' : 'another holder took it over');
   }
 
-  /** A lock found lost is never trusted again without looking: its release reads the token (the folder may be a new holder's). */
+  /** A lock found lost is touched again only after its token is found once more. */
   private lost(why: string): Error {
     this.verifiedAt = -Infinity;
     return lostError(this.key, why);
@@ -201,12 +206,10 @@ class Lock implements HeldLock {
     if (this.released) return;
     this.released = true;
     // Only our own lock is removed: after a takeover the directory is someone else's.
-    if (!this.fresh()) {
-      try {
-        if (readOwner(this.lockDir) !== this.token) return;
-      } catch {
-        return;
-      }
+    try {
+      if (readOwner(this.lockDir) !== this.token) return;
+    } catch {
+      return;
     }
     removeLockDir(this.lockDir);
   }

@@ -276,8 +276,8 @@ function finishUnit(st: Staged, opts: ConvertTaskOptions, removedIn: Set<string>
       return allItems(unit, action, false, asSidecarError(e, target));
     }
   }
-  // Checked on disk before the rename: while that is fresh it is still ours for certain, and this
-  // check and the one before each removal cost nothing (lock.ts `check(true)`).
+  // Checked on disk before the rename: while that is fresh, this check and the one before each
+  // removal only read the token (lock.ts `check(true)`).
   if (st.lock && !opts.dryRun && !opts.keepSource && st.decoded.some((d) => d.path !== target)) {
     try {
       st.lock.check(true);
