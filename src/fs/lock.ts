@@ -32,7 +32,7 @@ import { threadId } from 'node:worker_threads';
 import { errors, isSidecarError } from '../errors.js';
 import { readFileLimitedSync } from './read-file.js';
 import { entryAt } from './regular-file.js';
-import { hostMark, lockNameFor, processState, staleAsideLockName } from './temp-files.js';
+import { CLOCK_SKEW_TOLERANCE_MS, hostMark, lockNameFor, processState, staleAsideLockName } from './temp-files.js';
 
 export interface SidecarLockOptions {
   /** Give up after this long with LOCK_TIMEOUT. Default 60 s. */
@@ -249,10 +249,9 @@ function tryAcquire(key: string, lockDir: string, rule: StaleRule): Lock | null 
  * holder is gone or stalled. Far in the future (beyond what clock skew between hosts explains): no
  * holder refreshes it either — a planted lock dated 2099 blocked every writer, each for its timeout.
  */
-const FUTURE_TOLERANCE_MS = 10 * 60_000;
 function agedOut(mtimeMs: number, maxAgeMs: number): boolean {
   const age = Date.now() - mtimeMs;
-  return age > maxAgeMs || age < -FUTURE_TOLERANCE_MS;
+  return age > maxAgeMs || age < -CLOCK_SKEW_TOLERANCE_MS;
 }
 
 /**
@@ -296,8 +295,14 @@ interface SeenLock {
   owner: string;
 }
 
-function sameFolder(a: fs.BigIntStats, seen: SeenLock): boolean {
-  return Number(a.dev) === seen.dev && Number(a.ino) === seen.ino && a.ctimeNs === seen.ctimeNs;
+/** Is the folder at `dir` still the one seen, unchanged (same inode, same ctime)? */
+function stillSeen(dir: string, seen: SeenLock): boolean {
+  try {
+    const a = fs.statSync(dir, { bigint: true });
+    return Number(a.dev) === seen.dev && Number(a.ino) === seen.ino && a.ctimeNs === seen.ctimeNs;
+  } catch {
+    return false;
+  }
 }
 
 /**
@@ -320,11 +325,7 @@ function staleLock(dir: string, rule: StaleRule): SeenLock | null {
   const owner = ownerSeen(dir);
   if (owner === null || (!agedOut(mtimeMs, rule.liveHolderMs) && ownerAliveHere(owner))) return null;
   const seen = { dev: Number(st.dev), ino: Number(st.ino), ctimeNs: st.ctimeNs, owner };
-  try {
-    return sameFolder(fs.statSync(dir, { bigint: true }), seen) ? seen : null;
-  } catch {
-    return null;
-  }
+  return stillSeen(dir, seen) ? seen : null;
 }
 
 /**
@@ -357,11 +358,7 @@ function takeOverIfStale(lockDir: string, rule: StaleRule): void {
     }
     // Not empty: the one seen, holding files but no token (planted), is moved aside like any
     // other; anything else is a lock made meanwhile.
-    try {
-      if (!sameFolder(fs.statSync(lockDir, { bigint: true }), seen)) return;
-    } catch {
-      return;
-    }
+    if (!stillSeen(lockDir, seen)) return;
   }
   const aside = path.join(path.dirname(lockDir), staleAsideLockName(`${seen.dev}:${seen.ino}:${seen.owner}`));
   try {

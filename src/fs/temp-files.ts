@@ -130,8 +130,11 @@ export function staleAsideLockName(seen: string): string {
 const ASIDE_SUFFIX = '.isc-lock-aside';
 const ASIDE_RE = /^\.[0-9a-f]{16}\.isc-lock-aside$/;
 export const ASIDE_KEEP_MS = 10 * 60_000;
-/** Beyond what clock skew explains: dated there by no taker of ours (lock.ts's FUTURE_TOLERANCE_MS). */
-const ASIDE_FUTURE_MS = 10 * 60_000;
+/**
+ * How far in the future a lock's or an aside's mtime may be and still be explained by clock skew
+ * between hosts and the file server; beyond it, no holder or taker of ours dated it (lock.ts).
+ */
+export const CLOCK_SKEW_TOLERANCE_MS = 10 * 60_000;
 
 /**
  * An aside is swept ASIDE_KEEP_MS after it was moved: the later of its ctime (the rename sets it)
@@ -141,7 +144,7 @@ const ASIDE_FUTURE_MS = 10 * 60_000;
  * dated far in the future is no taker's either. Whatever is under the name, folder or not.
  */
 export function asideDue(st: { mtimeMs: number; ctimeMs: number }, now: number): boolean {
-  return now - Math.max(st.mtimeMs, st.ctimeMs) > ASIDE_KEEP_MS || st.mtimeMs - now > ASIDE_FUTURE_MS;
+  return now - Math.max(st.mtimeMs, st.ctimeMs) > ASIDE_KEEP_MS || st.mtimeMs - now > CLOCK_SKEW_TOLERANCE_MS;
 }
 
 /** Is this the name of a stale lock taken aside (staleAsideLockName)? */

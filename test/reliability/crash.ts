@@ -469,8 +469,6 @@ async function recoveryRun(row: ReliabilityRow, lib: Library, model: JsonObject[
   }
   const left = findLeftovers(lib.root);
   for (const p of [...left.tempFiles, ...left.lockDirs]) fail(row, `recovery: ${p} is still there after a completed run`);
-  const asides = checkAsides(left);
-  for (const p of asides.stale) fail(row, `recovery: ${p} is still there past its time after a completed run`);
-  if (asides.note) row.notes.push(`recovery: ${asides.note}`);
+  checkAsides(row, left, 'recovery: ');
   for (const t of stats.tempSeen) if (fs.existsSync(t)) fail(row, `recovery: leftover ${t} was never cleaned up`);
 }

@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { ASIDE_KEEP_MS, asideDue, isLockAsideName, isLockName, isTempName, tempNamePid } from '../../src/fs/temp-files.js';
+import { fail, type ReliabilityRow } from './tally.js';
 
 export function freshDir(prefix: string): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), `isc-rel-${prefix}-`));
@@ -118,10 +119,10 @@ export function sleep(ms: number): Promise<void> {
 }
 
 /**
- * What a completed run may leave: stale locks taken aside (kept ten minutes against late takers,
- * then swept), none older than that. Returns the paths that break this, and a note for the row.
+ * What a completed run may leave besides nothing: stale locks taken aside (kept ten minutes against
+ * late takers, then swept), none older than that. A failure for each older one, a note for the row.
  */
-export function checkAsides(left: Leftovers, now = Date.now()): { stale: string[]; note: string | null } {
-  const stale = left.asides.filter((p) => asideDue(fs.lstatSync(p), now));
-  return { stale, note: left.asides.length === 0 ? null : `${left.asides.length} stale lock(s) taken over and kept aside (swept ${ASIDE_KEEP_MS / 60_000} minutes after)` };
+export function checkAsides(row: ReliabilityRow, left: Leftovers, label = '', now = Date.now()): void {
+  for (const p of left.asides) if (asideDue(fs.lstatSync(p), now)) fail(row, `${label}left behind past its time: ${p}`);
+  if (left.asides.length > 0) row.notes.push(`${label}${left.asides.length} stale lock(s) taken over and kept aside (swept ${ASIDE_KEEP_MS / 60_000} minutes after)`);
 }
