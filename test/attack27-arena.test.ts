@@ -129,7 +129,7 @@ test('attack27 arena: entries around a chunk end, fallbacks after partial packin
   const w = IndexWriter.create(path, { tables: 'list' });
   const last = new Map<string, Made>();
   for (const m of all) {
-    w.addMade(TABLE_FILES, m.key, m.e);
+    w.addMade(TABLE_FILES, [m.e]);
     last.set(m.key, m);
   }
   w.finish({ format: 'image-sidecar-index', root: '/lib', keys: [], written: 'now' });

@@ -221,7 +221,7 @@ test('store: an entry made in the reading thread (writeFileEntry) is the very by
   const files: [string, Buffer, number, string | Uint8Array][] = [
     ['photos/d1/IMG_1.json', Buffer.alloc(40, 1), 0, JSON.stringify({ path: '', size: 3, status: 'ok', notes: [] })],
     ['Bücher/ü – 写真.json', Buffer.alloc(40, 2), 3, serialize(tricky)],
-    ['lone \ud800 surrogate.json', Buffer.alloc(40, 3), 7, JSON.stringify({ s: 'lone \ud800 and ü 写真' })], // (a key no lookup finds: written all the same)
+    ['lone \ud800 surrogate.json', Buffer.alloc(40, 3), 7, JSON.stringify({ s: 'lone \ud800 and ü 写真' })], // (stored as U+FFFD: no lookup of this string finds it)
     ['写真/ü.json', Buffer.alloc(40, 6), 2, JSON.stringify({ s: 'lone \udc00 and ü 写真' })],
     ['big.json', Buffer.alloc(40, 4), 1, JSON.stringify({ big })],
     ['photos/d1/IMG_1.json', Buffer.alloc(40, 5), 0, serialize({ again: true })], // the same key again: the later one is live
@@ -235,11 +235,12 @@ test('store: an entry made in the reading thread (writeFileEntry) is the very by
   const b = IndexWriter.create(join(dir, 'b'), { tables: 'list' });
   for (const [key, id, no, result] of files) {
     const bytes = typeof result === 'string' ? Buffer.from(result, 'utf8') : Buffer.from(result);
-    a.addFile(key, id, [[no, bytes]]);
+    // A made entry is indexed under the key its bytes hold: a lone surrogate is U+FFFD there.
+    a.addFile(Buffer.from(key, 'utf8').toString('utf8'), id, [[no, bytes]]);
     const made = written(key, id, no, result)!;
     assert.deepEqual(madeIdentity(made, TABLE_FILES), id);
     assert.deepEqual(madeResult(made), bytes, 'the result as stored');
-    b.addMade(TABLE_FILES, key, made);
+    assert.equal(b.addMade(TABLE_FILES, [made]), 1);
   }
   for (const [key, id, payload] of links) {
     a.add(TABLE_LINKS, key, id, [payload]);
@@ -250,8 +251,9 @@ test('store: an entry made in the reading thread (writeFileEntry) is the very by
   assert.equal(written('é'.repeat(0x8000), Buffer.alloc(40), 0, '{}'), null);
   // Not an entry of that table, or not an entry at all: refused, nothing written.
   const file = written('x.json', Buffer.alloc(40), 0, '{}')!;
-  assert.throws(() => b.addMade(TABLE_LINKS, 'x.json', file));
-  assert.throws(() => b.addMade(TABLE_FILES, 'x.json', file.subarray(0, file.length - 1)));
+  assert.throws(() => b.addMade(TABLE_LINKS, [file]));
+  assert.throws(() => b.addMade(TABLE_FILES, [file.subarray(0, file.length - 1)]));
+  assert.throws(() => b.addMade(TABLE_FILES, [file, file.subarray(0, file.length - 1)]), 'one bad entry: none written');
   assert.throws(() => madeResult(file.subarray(0, file.length - 1)));
   a.finish(header);
   b.finish(header);
@@ -267,6 +269,46 @@ test('store: an entry made in the reading thread (writeFileEntry) is the very by
     assert.equal(result('big.json', 1).big, big);
   } finally {
     reader.close();
+  }
+});
+
+test('store: addMade appends many made entries as appending each alone does (back to back in one buffer, from several, one bigger than the writer\'s buffer), and refuses a batch with a bad one whole', (t) => {
+  const dir = testDir(t, 'isc-first-many-');
+  // Entries as a thread's batch carries them: back to back in one buffer (views of it), then
+  // a second buffer, with a key again (the later one is live) and a non-ASCII key.
+  const batch = (keys: string[], first: number, fill: (k: number) => string) => {
+    const made = keys.map((key, k) => written(key, Buffer.alloc(40, first + k), k % 3, fill(k))!);
+    const raw = Buffer.concat(made);
+    let at = 0;
+    return made.map((m) => new Uint8Array(raw.buffer, raw.byteOffset + (at += m.length) - m.length, m.length));
+  };
+  const one = batch(Array.from({ length: 300 }, (_, k) => `photos/d${k % 7}/IMG_${k}.json`), 1, (k) => JSON.stringify({ k }));
+  const two = batch(['写真/ü.json', 'photos/d1/IMG_1.json', 'big.json'], 50, (k) => (k === 2 ? JSON.stringify({ big: 'x'.repeat((1 << 20) + 10) }) : JSON.stringify({ again: k })));
+  const all = [...one, ...two];
+  const header = { format: 'image-sidecar-index' as const, root: '/r', keys: [], written: 'now' };
+  const each = IndexWriter.create(join(dir, 'each'), { tables: 'list' });
+  for (const e of all) each.addMade(TABLE_FILES, [e]);
+  each.finish(header);
+  for (const tables of ['list', 'table'] as const) {
+    const w = IndexWriter.create(join(dir, tables), { tables });
+    assert.equal(w.addMade(TABLE_FILES, one), one.length);
+    const size = w.size;
+    assert.throws(() => w.addMade(TABLE_FILES, [two[0], two[1].subarray(0, two[1].length - 1)]));
+    assert.equal(w.size, size, 'nothing of a refused batch written');
+    assert.equal(w.addMade(TABLE_FILES, two), two.length);
+    w.finish(header);
+    if (tables === 'list') assert.deepEqual(readFileSync(join(dir, tables)), readFileSync(join(dir, 'each')), 'the same file');
+    const reader = IndexReader.open(join(dir, tables))!;
+    try {
+      assert.equal(reader.count(TABLE_FILES), 302);
+      const result = (key: string) => decodeResult<Record<string, unknown>>([...entryResults(reader.find(TABLE_FILES, key)!).values()][0])!;
+      assert.deepEqual(result('photos/d1/IMG_1.json'), { again: 1 }, 'the later entry of a key is live');
+      assert.deepEqual(result('photos/d5/IMG_299.json'), { k: 299 });
+      assert.deepEqual(result('写真/ü.json'), { again: 0 });
+      assert.equal((result('big.json').big as string).length, (1 << 20) + 10);
+    } finally {
+      reader.close();
+    }
   }
 });
 
@@ -353,7 +395,7 @@ test('entry: a worker-made file entry is keyed as the scan looks it up, holds th
     assert.ok(made !== undefined, `${items[i].name} may be stored`);
     const key = relativeTo(root)(items[i].path);
     const w = IndexWriter.create(join(dir, `w${i}`));
-    w.addMade(TABLE_FILES, key, made);
+    w.addMade(TABLE_FILES, [made]);
     w.finish({ format: 'image-sidecar-index', root, keys: [], written: 'now' });
     const r = IndexReader.open(join(dir, `w${i}`))!;
     try {

@@ -1043,7 +1043,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
           for (let k = 0; k < job.bundle.length; k++) {
             const r = job.bundle[k];
             const n = (r.send ?? r.items).length;
-            const rec = index ? this.finalize(r, mergeHits(r, results.slice(from, from + n), index)) : this.finalize(r, results, from);
+            const rec = this.finalizeWith(index, r, results, from, n);
             from += n;
             if (r.folder) folderRecordDone(r, rec, index!);
             emitting(rec);
@@ -1075,7 +1075,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
           // (Groups that send nothing pass through the pipeline without a batch.)
           const out: ScanRecord[] = [];
           for await (const { job: b, results: more } of mapJobs(runtime, 'inspect', engineOpts, built, (b) => b.send ?? b.items, { batchFiles, weigh, signal: opts.signal })) {
-            const rec = this.finalize(b, index ? mergeHits(b, more, index) : more);
+            const rec = this.finalizeWith(index, b, more);
             if (job.folder) folderRecordDone(job, rec, index!); // a folder's stored records: one group per job
             emitting(rec);
             out.push(rec);
@@ -1083,7 +1083,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
           yield out;
           continue;
         }
-        const rec = this.finalize(job, index ? mergeHits(job, results, index) : results);
+        const rec = this.finalizeWith(index, job, results);
         if (job.folder) folderRecordDone(job, rec, index!);
         emitting(rec);
         yield [rec];
@@ -1455,6 +1455,19 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
   }
 
   /** The record of `p` with its inspections: `results` from `from` on (a bundle's records share one list). */
+  /**
+   * `finalize` with the index: a record's results (its own `n` from `from`) recorded (a first run,
+   * nothing looked up) or merged with its hits.
+   */
+  private finalizeWith(index: ScanIndex | null, p: PendingRecord, results: readonly FileInspection[], from = 0, n = results.length - from): ScanRecord {
+    if (index === null) return this.finalize(p, results, from);
+    if (p.hits === undefined) {
+      if (index.holdsNothing) index.recordFirst(results, from, n);
+      return this.finalize(p, results, from);
+    }
+    return this.finalize(p, mergeHits(p, from === 0 && n === results.length ? results : results.slice(from, from + n), index));
+  }
+
   private finalize(p: PendingRecord, results: readonly FileInspection[], from = 0): ScanRecord {
     const flags = p.flags;
     const sidecars = p.candidates;
@@ -1697,13 +1710,9 @@ function lookUp(rec: PendingRecord, index: ScanIndex, sized: boolean): boolean {
   return send.length > 0;
 }
 
-/** The engine's results for a record's misses, recorded, merged with its hits in item order. */
+/** The engine's results for a record's misses (a record looked up: `hits`), recorded, merged with its hits in item order. */
 function mergeHits(rec: PendingRecord, results: readonly FileInspection[], index: ScanIndex): FileInspection[] {
-  const hits = rec.hits;
-  if (!hits) {
-    if (index.holdsNothing) for (let i = 0; i < results.length; i++) index.recordFirst(rec.items[i].path, results[i]);
-    return results as FileInspection[];
-  }
+  const hits = rec.hits!;
   const ids = rec.ids!;
   let j = 0;
   for (let i = 0; i < hits.length; i++) {

@@ -16,7 +16,7 @@
 import { errors, SidecarError } from '../errors.js';
 import type { JsonObject, JsonValue } from '../types.js';
 import { exactInt, isFloatValue, MAX_INT_DIGITS, noteFloat, noteInt, notesOf, validNote, type NumberNote, type NumberNotes } from './numbers.js';
-import { findInvalidUtf8, findPointer, hasLoneSurrogate, utf8Length } from './value.js';
+import { findInvalidUtf8, findPointer, hasLoneSurrogate, nativeIsWellFormed, utf8Length } from './value.js';
 import { LITTLE_ENDIAN_HOST } from '../byte-order.js';
 
 /** RFC 8746: float64, little endian, typed array. */
@@ -303,8 +303,6 @@ function writeBigInt(b: bigint): void {
   pos += bytes.length;
 }
 
-/** String.prototype.isWellFormed (ES2024, Node >= 20) when present: native lone-surrogate check. */
-const nativeIsWellFormed = (String.prototype as { isWellFormed?: () => boolean }).isWellFormed;
 
 function writeString(s: string): void {
   const n = s.length;

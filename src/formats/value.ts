@@ -222,6 +222,26 @@ export function hasLoneSurrogate(s: string): boolean {
   return utf8Length(s) < 0;
 }
 
+/** String.prototype.isWellFormed (ES2024, Node >= 20) when present: native lone-surrogate check. */
+export const nativeIsWellFormed = (String.prototype as { isWellFormed?: () => boolean }).isWellFormed;
+
+/** No lone surrogate in `s` (its UTF-8 gives it back). */
+export function isWellFormed(s: string): boolean {
+  return nativeIsWellFormed !== undefined ? nativeIsWellFormed.call(s) : !hasLoneSurrogate(s);
+}
+
+/** Node's own UTF-8 write of a Buffer (a binding: no argument checks, as msgpackr uses it), where there is one. */
+const nativeUtf8Write = (Buffer.prototype as { utf8Write?: (s: string, at: number) => number }).utf8Write;
+
+/**
+ * Write `s` as UTF-8 at `at` of `out` (room there for 3 bytes per UTF-16 unit); returns the bytes
+ * written. A lone surrogate becomes U+FFFD, as with Buffer#write. One native call: in code run
+ * once per file (V8's baseline tier) cheaper than a loop over the units of a 40-character name.
+ */
+export function writeUtf8(out: Buffer, s: string, at: number): number {
+  return nativeUtf8Write !== undefined ? nativeUtf8Write.call(out, s, at) : out.write(s, at, 'utf8');
+}
+
 /**
  * Offset of the first byte in [start, end) that is not part of a well-formed UTF-8 sequence
  * (RFC 3629: no overlongs, no surrogates, max U+10FFFF), or -1. Error path only.

@@ -110,8 +110,11 @@ const ARENA_CHUNK = 256 * 1024;
  * peak RSS.
  */
 class EntryArena {
+  // (allocUnsafeSlow: a chunk of its own, at offset 0 of its ArrayBuffer.)
   private chunk = Buffer.allocUnsafeSlow(0);
-  private view = new DataView(this.chunk.buffer);
+  /** The chunk's ArrayBuffer, kept: reading a typed array's `buffer` is a call into the runtime. */
+  private memory = this.chunk.buffer as ArrayBuffer;
+  private view = new DataView(this.memory);
   private at = 0;
 
   rewind(): void {
@@ -121,9 +124,13 @@ class EntryArena {
 
   private newChunk(most: number): void {
     this.chunk = Buffer.allocUnsafeSlow(Math.max(ARENA_CHUNK, most));
-    this.view = new DataView(this.chunk.buffer, this.chunk.byteOffset, this.chunk.length);
+    this.memory = this.chunk.buffer as ArrayBuffer;
+    this.view = new DataView(this.memory);
     this.at = 0;
   }
+
+  // The methods below read the arena's fields once each: a reading thread runs them once per file
+  // in V8's baseline tier, where every property read is a call.
 
   /**
    * The entry of `stored` in the packed form, written in place; undefined when the columns do not
@@ -132,11 +139,12 @@ class EntryArena {
   writePacked(key: string, stored: FileInspection, keyNo: number, idBytes: Buffer): IndexEntryOut | null | undefined {
     const most = fileEntryBound(key, '') + PACKED_RESULT_ROOM;
     if (this.at + most > this.chunk.length) this.newChunk(most);
-    const r = beginFileEntry(this.chunk, this.view, this.at, key, idBytes, keyNo);
+    const { chunk, view, at } = this;
+    const r = beginFileEntry(chunk, view, at, key, idBytes, keyNo);
     if (r < 0) return null;
-    const end = packResultAt(stored, this.chunk, this.view, r, r + PACKED_RESULT_ROOM);
+    const end = packResultAt(stored, chunk, view, r, r + PACKED_RESULT_ROOM);
     if (end < 0) return undefined;
-    return this.sealed(sealFileEntry(this.chunk, this.view, this.at, end));
+    return this.sealed(at, sealFileEntry(chunk, view, at, end, this.memory));
   }
 
   write(key: string, value: string | Uint8Array, keyNo: number, idBytes: Buffer): IndexEntryOut | null {
@@ -144,14 +152,13 @@ class EntryArena {
     if (this.at + most > this.chunk.length) this.newChunk(most);
     const len = writeFileEntry(this.chunk, this.at, key, idBytes, keyNo, value, this.view);
     if (len < 0) return null;
-    return this.sealed(len);
+    return this.sealed(this.at, len);
   }
 
   /** The entry of `len` bytes just written at `at`, as a plain view (a Buffer's subarray makes a FastBuffer: slower, in cold code above all). */
-  private sealed(len: number): IndexEntryOut {
-    const entry = new Uint8Array(this.chunk.buffer, this.chunk.byteOffset + this.at, len);
-    this.at += len;
-    return entry;
+  private sealed(at: number, len: number): IndexEntryOut {
+    this.at = at + len;
+    return new Uint8Array(this.memory, at, len);
   }
 }
 

@@ -24,7 +24,7 @@ import { removeStaleTempFiles, tempNameFor } from '../fs/temp-files.js';
 import type { FileInspection, InspectOptions } from '../tasks/inspect.js';
 import { IDENTITY_BYTES, identityBytes, identityEquals, IdentityScratch, STAT_FILE, statIdentity, type FileIdentity } from './identity.js';
 import { buildId, isCacheable, optionsKey } from './key.js';
-import { PATH_MARK, racyCutoffNs, storedResult, takeEntry, type EntryOptions } from './entry.js';
+import { PATH_MARK, racyCutoffNs, storedResult, takeEntry, type EntryOptions, type IndexEntryOut } from './entry.js';
 import { DirSnapshots, type EntrySink } from './dir-cache.js';
 import { decodeFolder, DEP_DIR, DEP_FILE, DEP_STEP, eachRecord, folderKey, folderOf, groupOf, type FolderBlob, type FolderChunk, type FolderRecordsBuilder } from './folder-records.js';
 import { resolveIndexLocation, type IndexLocation, type IndexLocationOptions } from './location.js';
@@ -156,6 +156,8 @@ const MAX_GARBAGE_SHARE = 0.25;
  * beyond, the base is written again with them (and the delta removed).
  */
 const MAX_DELTA_SHARE = 0.125;
+/** A first run's entries appended to the spool together (recordFirst): a few batches' worth. */
+const FIRST_ENTRIES_PER_APPEND = 256;
 
 /** What the scan keeps per sidecar sent to the engine: its identity as seen before the read. */
 export interface Pending {
@@ -313,6 +315,8 @@ export class ScanIndex implements EntrySink {
   hits = 0;
   misses = 0;
   private recordedCount = 0;
+  /** A first run's entries waiting for the spool (recordFirst): views of the threads' batches. */
+  private firstEntries: IndexEntryOut[] = [];
   private seenCount = 0;
   /** Folder records: the key prefix of this run ("<options key>:<scan shape>", set by the scan). */
   private recordPrefix: string | null = null;
@@ -418,7 +422,14 @@ export class ScanIndex implements EntrySink {
   }
 
   add(table: number, key: string, id: Uint8Array, payload: readonly Uint8Array[]): boolean {
-    return this.counted(table, key, this.spoolWith(table, (spool) => spool.add(table, key, id, payload)));
+    return this.counted(
+      table,
+      key,
+      this.spoolWith(table, (spool) => {
+        spool.add(table, key, id, payload);
+        return 1;
+      }) > 0,
+    );
   }
 
   /** A new entry added under a key the loaded file holds replaces that entry: count it (the rewrite's sizing). */
@@ -433,10 +444,10 @@ export class ScanIndex implements EntrySink {
     return added;
   }
 
-  /** Append one new entry to the spool (created at the first); false when the spool cannot be written. */
-  private spoolWith(table: number, write: (spool: IndexWriter) => void): boolean {
+  /** Append new entries to the spool (created at the first): `write` returns how many; 0 when the spool cannot be written. */
+  private spoolWith(table: number, write: (spool: IndexWriter) => number): number {
     // After close nothing is written: a late caller (a read still in flight) would make a new spool.
-    if (this.closed || this.spoolFailed || this.opts.lookupOnly === true) return false;
+    if (this.closed || this.spoolFailed || this.opts.lookupOnly === true) return 0;
     try {
       if (!this.spool) {
         mkdirSync(dirname(this.location.path), { recursive: true });
@@ -446,16 +457,19 @@ export class ScanIndex implements EntrySink {
         this.spool = IndexWriter.create(join(dirname(this.location.path), tempNameFor(`${basename(this.location.path)}.spool`)), { tables: this.reader === null ? 'list' : 'none' });
       }
       const off = this.spool.size;
-      write(this.spool);
-      this.addCounts[table]++;
+      const n = write(this.spool);
+      this.addCounts[table] += n;
       // A spool with tables (nothing loaded) holds all of this run's entries in the order met: no
       // reference to each is kept (8 B per entry), a rewrite reads it through (`entries`).
-      if (!this.spool.indexed) this.refs.push(-off);
-      return true;
+      if (!this.spool.indexed) {
+        if (n !== 1) throw errors.internal('entries appended together to a spool without tables');
+        this.refs.push(-off);
+      }
+      return n;
     } catch (e) {
       this.spoolFailed = true;
       this.warn(`index ${this.location.path}: new results not kept (${errors.fromFs(e, this.location.path).message})`);
-      return false;
+      return 0;
     }
   }
 
@@ -538,13 +552,16 @@ export class ScanIndex implements EntrySink {
     p.idBytes = id;
     // The entry as the reading thread made it (our result alone, numbered this.keyNo) is copied as
     // it is; one that keeps other option sets' results of the same bytes is made again here.
-    let write: (spool: IndexWriter) => void = (spool) => spool.addMade(TABLE_FILES, p.rel, entry);
+    let write: (spool: IndexWriter) => number = (spool) => spool.addMade(TABLE_FILES, [entry]);
     if (old) {
       const results: [number, Uint8Array][] = [[this.keyNo, madeResult(entry)]];
       for (const [no, r] of entryResults(old)) if (no !== this.keyNo) results.push([no, r]);
-      write = (spool) => spool.addFile(p.rel, id, results);
+      write = (spool) => {
+        spool.addFile(p.rel, id, results);
+        return 1;
+      };
     }
-    if (this.spoolWith(TABLE_FILES, write)) {
+    if (this.spoolWith(TABLE_FILES, write) > 0) {
       this.recordedCount++;
       if (p.stored === true) this.supersededCounts[TABLE_FILES]++; // its old entry (not referenced) is replaced
     }
@@ -552,16 +569,30 @@ export class ScanIndex implements EntrySink {
   }
 
   /**
-   * A first run's result (the index holds nothing: no lookup was made, scan.ts lookUp): stored when
-   * the thread that read the file made its entry, as `record` stores a miss.
+   * A first run's results, a record's at a time (its `n` from `from`; the index holds nothing: no
+   * lookup was made, scan.ts lookUp): each stored when the thread that read the file made its
+   * entry, as `record` stores a miss. The entries go to the spool a few hundred at a time
+   * (`appendFirst`): a first run's busiest thread then makes one call per few hundred entries, not
+   * a few calls of cold code per entry.
    */
-  recordFirst(path: string, result: FileInspection): void {
+  recordFirst(results: readonly FileInspection[], from = 0, n = results.length - from): void {
+    if (n === 0) return;
     this.memoLog.spoil('a file looked up');
-    this.seenCount++;
-    this.misses++;
-    const entry = takeEntry(result);
-    if (entry === null) return;
-    if (this.spoolWith(TABLE_FILES, (spool) => spool.addMade(TABLE_FILES, this.relOf(path), entry))) this.recordedCount++;
+    this.seenCount += n;
+    this.misses += n;
+    for (let i = from; i < from + n; i++) {
+      const entry = takeEntry(results[i]);
+      if (entry !== null) this.firstEntries.push(entry);
+    }
+    if (this.firstEntries.length >= FIRST_ENTRIES_PER_APPEND) this.appendFirst();
+  }
+
+  /** The first run's entries not in the spool yet, appended (before anything reads the spool or its counts). */
+  private appendFirst(): void {
+    const entries = this.firstEntries;
+    if (entries.length === 0) return;
+    this.firstEntries = [];
+    this.recordedCount += this.spoolWith(TABLE_FILES, (spool) => spool.addMade(TABLE_FILES, entries));
   }
 
   /** What the inspecting threads need to make this run's entries (InspectOptions.indexEntries). */
@@ -734,6 +765,7 @@ export class ScanIndex implements EntrySink {
    * an index that cannot be written is a warning.
    */
   async save(complete: boolean): Promise<void> {
+    this.appendFirst();
     if (this.opts.lookupOnly === true) {
       this.close(); // nothing recorded, nothing written
       return;
@@ -798,6 +830,7 @@ export class ScanIndex implements EntrySink {
   /** Release the files (the spool is removed). Safe to call twice. */
   close(): void {
     this.closed = true;
+    this.firstEntries = [];
     this.reader?.close();
     this.reader = null;
     if (this.spool) {

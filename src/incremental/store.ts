@@ -31,6 +31,7 @@ import { deserialize } from 'node:v8';
 import { crc32 } from 'node:zlib';
 import { IDENTITY_BYTES } from './identity.js';
 import { LITTLE_ENDIAN_HOST } from '../byte-order.js';
+import { writeUtf8 } from '../formats/value.js';
 
 export const INDEX_MAGIC = Buffer.from('ISCIDX\0', 'latin1');
 export const INDEX_FORMAT_VERSION = 4;
@@ -611,20 +612,12 @@ export function writeFileEntry(out: Buffer, at: number, key: string, id: Uint8Ar
  * packed result there in place.
  */
 export function beginFileEntry(out: Buffer, view: DataView, at: number, key: string, id: Uint8Array, keyNo: number): number {
-  // An ASCII key (nearly every one) copied here, a DataView for the numbers: a reading thread runs
-  // this once per file, mostly before V8 compiles it, where Buffer's write methods (JS, argument
-  // checks) cost more than the bytes.
+  // The key by one native write, a DataView for the numbers: a reading thread runs this once per
+  // file in V8's baseline tier, where a loop over the key's units or Buffer#write (JS, argument
+  // checks) costs more than the bytes.
   const k = at + ENTRY_HEAD;
-  const n = key.length;
-  let kl = 0;
-  if (n <= MAX_KEY_BYTES) {
-    for (; kl < n; kl++) {
-      const c = key.charCodeAt(kl);
-      if (c >= 0x80) break;
-      out[k + kl] = c;
-    }
-  }
-  if (kl < n) kl = out.write(key, k, 'utf8');
+  if (key.length > MAX_KEY_BYTES) return -1;
+  const kl = writeUtf8(out, key, k);
   if (kl > MAX_KEY_BYTES) return -1;
   view.setUint16(at + 9, kl, true);
   let p = k + kl;
@@ -635,8 +628,12 @@ export function beginFileEntry(out: Buffer, view: DataView, at: number, key: str
   return p + ONE_RESULT_HEAD;
 }
 
-/** The end of the entry `beginFileEntry` began at `at`, whose result ends at `end`: lengths, table and CRC. Returns the entry's length. */
-export function sealFileEntry(out: Buffer, view: DataView, at: number, end: number): number {
+/**
+ * The end of the entry `beginFileEntry` began at `at`, whose result ends at `end`: lengths, table
+ * and CRC. Returns the entry's length. `memory`: `out.buffer` when `out` starts at its offset 0
+ * (a caller that keeps it saves reading it).
+ */
+export function sealFileEntry(out: Buffer, view: DataView, at: number, end: number, memory?: ArrayBuffer): number {
   const r = at + ENTRY_HEAD + view.getUint16(at + 9, true) + IDENTITY_BYTES + ONE_RESULT_HEAD;
   const len = end - at;
   view.setUint32(r - 4, end - r, true);
@@ -644,7 +641,7 @@ export function sealFileEntry(out: Buffer, view: DataView, at: number, end: numb
   out[at + 8] = TABLE_FILES;
   // The CRC covers everything from byte 8. A plain view: a Buffer's subarray makes a FastBuffer, in
   // a thread's cold code the costliest step of an entry.
-  view.setUint32(at + 4, crc32(new Uint8Array(out.buffer, out.byteOffset + at + 8, len - 8)), true);
+  view.setUint32(at + 4, crc32(memory !== undefined ? new Uint8Array(memory, at + 8, len - 8) : new Uint8Array(out.buffer, out.byteOffset + at + 8, len - 8)), true);
   return len;
 }
 
@@ -654,6 +651,23 @@ function madeIdAt(bytes: Uint8Array, table: number): number {
   const len = (bytes[0] | (bytes[1] << 8) | (bytes[2] << 16) | (bytes[3] << 24)) >>> 0;
   const idAt = ENTRY_HEAD + (bytes[9] | (bytes[10] << 8));
   return len === bytes.length && idAt + IDENTITY_BYTES <= len ? idAt : -1;
+}
+
+/** The key of a made entry (a view whose framing `madeIdAt` checked). */
+function madeKey(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('utf8', ENTRY_HEAD, ENTRY_HEAD + (bytes[9] | (bytes[10] << 8)));
+}
+
+/** `keyHash` of a made entry's key, from its UTF-8 bytes: the same FNV-1a where they are ASCII (a UTF-16 unit per byte), else of the key decoded. */
+function madeKeyHash(bytes: Uint8Array): number {
+  const end = ENTRY_HEAD + (bytes[9] | (bytes[10] << 8));
+  let h = 0x811c9dc5;
+  for (let i = ENTRY_HEAD; i < end; i++) {
+    const c = bytes[i];
+    if (c >= 0x80) return keyHash(madeKey(bytes));
+    h = Math.imul(h ^ c, 0x01000193);
+  }
+  return h >>> 0;
 }
 
 /** The identity (40 bytes) of a made entry of `table` (a view). */
@@ -913,15 +927,23 @@ export class IndexWriter {
   }
 
   /**
-   * Append an entry made elsewhere (`writeFileEntry`: in the thread that read the file)
-   * as it is, under `key` (the key it holds; the caller's copy of the string, for the tables).
+   * Append entries made elsewhere (`writeFileEntry`: in the thread that read each file) as they
+   * are, each under the key it holds; all are checked before any is written. A first run appends a
+   * few hundred at a time (scan-index.ts recordFirst): one loop, where a call per entry ran as cold
+   * code on a first run's busiest thread. Returns how many.
    */
-  addMade(table: number, key: string, bytes: Uint8Array): void {
-    if (madeIdAt(bytes, table) < 0) throw new IndexFormatError('not an index entry of this table');
-    const off = this.size;
-    if (bytes.length > this.out.length - this.used) this.flush();
-    this.write(bytes);
-    this.index(table, key, off);
+  addMade(table: number, entries: readonly Uint8Array[]): number {
+    const n = entries.length;
+    for (let i = 0; i < n; i++) if (madeIdAt(entries[i], table) < 0) throw new IndexFormatError('not an index entry of this table');
+    const list = this.tables === 'list' ? this.lists[table] : null;
+    for (let i = 0; i < n; i++) {
+      const e = entries[i];
+      const off = this.size;
+      this.write(e);
+      if (list !== null) list.push(madeKeyHash(e), off);
+      else if (this.tables === 'table') this.index(table, madeKey(e), off);
+    }
+    return n;
   }
 
   /**

@@ -21,7 +21,7 @@ import type { SidecarFormat } from '../types.js';
 import type { SidecarBrief, SidecarSummary } from '../analysis/summary.js';
 import type { FileInspection, InspectItem, InspectStatus, LinkAt } from './inspect.js';
 import { setOwn } from '../analysis/own-record.js';
-import { hasLoneSurrogate } from '../formats/value.js';
+import { isWellFormed, writeUtf8 } from '../formats/value.js';
 
 export interface InspectWire {
   readonly kind: 'inspect-wire/1';
@@ -361,6 +361,9 @@ export function unpackInspections(w: InspectWire, items: readonly InspectItem[])
   const str = (id: number) => (id < 0 ? null : strings[id]);
   const out: FileInspection[] = new Array(n);
   const en = w.entries ?? null;
+  // Each entry a view made by the constructor (subarray looks up a species constructor per call).
+  const enMemory = en === null ? null : en.raw.buffer;
+  const enBase = en === null ? 0 : en.raw.byteOffset;
   let nextExtra = 0;
   let j = 0;
   for (let i = 0; i < n; i++) {
@@ -373,7 +376,7 @@ export function unpackInspections(w: InspectWire, items: readonly InspectItem[])
     }
     if (en !== null) {
       const from = i === 0 ? 0 : en.ends[i - 1];
-      if (en.ends[i] > from) r.indexEntry = en.raw.subarray(from, en.ends[i]);
+      if (en.ends[i] > from) r.indexEntry = new Uint8Array(enMemory!, enBase + from, en.ends[i] - from);
     }
     out[i] = r;
   }
@@ -483,9 +486,6 @@ let packView: DataView = scratchView;
 let packAt = 0;
 let packEnd = 0;
 
-/** String.prototype.isWellFormed (ES2024, Node >= 20): a lone surrogate would not survive UTF-8. */
-const nativeIsWellFormed = (String.prototype as { isWellFormed?: () => boolean }).isWellFormed;
-const wellFormed = (s: string) => (nativeIsWellFormed ? nativeIsWellFormed.call(s) : !hasLoneSurrogate(s));
 
 function putF64(v: number): boolean {
   if (packAt + 8 > packEnd) return false;
@@ -497,22 +497,10 @@ function putStr(v: string | null): boolean {
   if (v === null) return putU16(NULL_STR);
   const len = v.length;
   if (packAt + 2 + 3 * len > packEnd) return false;
-  // Names and grades are short ASCII: copied here, where a native UTF-8 write per string cost more.
-  let i = 0;
-  if (len < 64) {
-    const at = packAt + 2;
-    for (; i < len; i++) {
-      const c = v.charCodeAt(i);
-      if (c >= 0x80) break;
-      packOut[at + i] = c;
-    }
-  }
-  let n = i;
-  if (i < len) {
-    if (!wellFormed(v)) return false;
-    n = packOut.write(v, packAt + 2, 'utf8');
-    if (n >= NULL_STR) return false;
-  }
+  // One native write (value.ts writeUtf8); more bytes than units: not ASCII, and a lone surrogate
+  // would not come back.
+  const n = writeUtf8(packOut, v, packAt + 2);
+  if (n !== len && (n >= NULL_STR || !isWellFormed(v))) return false;
   packView.setUint16(packAt, n, true);
   packAt += 2 + n;
   return true;
