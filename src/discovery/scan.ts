@@ -1454,7 +1454,6 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
     return rec;
   }
 
-  /** The record of `p` with its inspections: `results` from `from` on (a bundle's records share one list). */
   /**
    * `finalize` with the index: a record's results (its own `n` from `from`) recorded (a first run,
    * nothing looked up) or merged with its hits.
@@ -1468,6 +1467,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
     return this.finalize(p, mergeHits(p, from === 0 && n === results.length ? results : results.slice(from, from + n), index));
   }
 
+  /** The record of `p` with its inspections: `results` from `from` on (a bundle's records share one list). */
   private finalize(p: PendingRecord, results: readonly FileInspection[], from = 0): ScanRecord {
     const flags = p.flags;
     const sidecars = p.candidates;

@@ -303,7 +303,6 @@ function writeBigInt(b: bigint): void {
   pos += bytes.length;
 }
 
-
 function writeString(s: string): void {
   const n = s.length;
   if (n < 64) {
