@@ -25,7 +25,7 @@ import { INDEX_DIR, QUARANTINE_DIR, SKIP_DIR_NAMES } from './own-folders.js';
 import { imageExtensionSet, nfc } from './extensions.js';
 import { isSidecarName, pairDirectory, type DirPairing, type PairGroup, type SidecarEntry } from './pair.js';
 import { KeySetFilter, keyParts, nameRoot, shardFilter, shardKey, type ShardFilter } from './shard.js';
-import { byName, folderPath, isPlainListing, listFolders, walkTree, type DirListing, type EntryKind, type WalkEntry, type WalkProblem } from './walk.js';
+import { byName, folderPath, isPlainListing, kindOfDirent, listFolders, walkTree, type DirListing, type EntryKind, type WalkEntry, type WalkProblem } from './walk.js';
 import { isSafeRel, relativeTo } from '../fs/rel-path.js';
 
 export { INDEX_DIR, QUARANTINE_DIR, SKIP_DIR_NAMES };
@@ -1946,10 +1946,6 @@ class TargetGroups {
     }
     return folder;
   }
-}
-
-function kindOfDirent(d: Dirent): EntryKind {
-  return d.isFile() ? 'file' : d.isSymbolicLink() ? 'symlink' : d.isDirectory() ? 'dir' : 'other';
 }
 
 function isInside(p: string, rootReal: string): boolean {

@@ -60,6 +60,11 @@ export interface WalkOptions {
 /** The walk's order of a folder's entries (UTF-16 code units), which pairing results follow. */
 export const byName = (a: { name: string }, b: { name: string }) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
 
+/** What a listing says a name is (a `Dirent`'s type; 'other' also where the file system gave none: the walk then asks lstat). */
+export function kindOfDirent(d: { isFile(): boolean; isDirectory(): boolean; isSymbolicLink(): boolean }): EntryKind {
+  return d.isFile() ? 'file' : d.isDirectory() ? 'dir' : d.isSymbolicLink() ? 'symlink' : 'other';
+}
+
 /**
  * Folders read ahead of the walk: the next few folders' readdir calls are in flight while this one
  * is handled, so a tree of many small folders (game folders of links) does not wait on one
@@ -191,7 +196,7 @@ async function readListing(path: string, rel: string, opts: WalkOptions): Promis
   const entries: WalkEntry[] = [];
   let suspicious = false;
   for (const d of dirents) {
-    let kind: EntryKind = d.isFile() ? 'file' : d.isDirectory() ? 'dir' : d.isSymbolicLink() ? 'symlink' : 'other';
+    let kind = kindOfDirent(d);
     if (kind === 'other' && !d.isFIFO() && !d.isSocket() && !d.isBlockDevice() && !d.isCharacterDevice()) {
       // d_type unknown (some network file systems): ask lstat.
       kind = await lstatKind(join(path, d.name));

@@ -18,7 +18,7 @@
  */
 import { readdirSync, statSync } from 'node:fs';
 import { serialize } from 'node:v8';
-import type { EntryKind, ListingCache, WalkEntry } from '../discovery/walk.js';
+import { byName, kindOfDirent, type EntryKind, type ListingCache, type WalkEntry } from '../discovery/walk.js';
 import { lookupEntry, LOOKUP_MEMO_ENTRIES, LookupMemo, resolveLinkTraced, unpooled, type LinkResolution, type ResolvedLink } from '../discovery/resolve-link.js';
 import { identityBytes, identityEquals, IDENTITY_BYTES } from './identity.js';
 import { decodeLinkPayload, encodeLinkPayload } from './link-payload.js';
@@ -253,8 +253,8 @@ export class DirSnapshots implements ListingCache, LinkResolution {
     } catch {
       return null;
     }
-    const entries: WalkEntry[] = dirents.map((d) => ({ name: d.name, kind: d.isFile() ? 'file' : d.isSymbolicLink() ? 'symlink' : d.isDirectory() ? 'dir' : 'other' }));
-    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    const entries: WalkEntry[] = dirents.map((d) => ({ name: d.name, kind: kindOfDirent(d) }));
+    entries.sort(byName);
     if (!entries.some((e) => e.name.includes('\uFFFD'))) this.put(dir, entries);
     return entries;
   }
