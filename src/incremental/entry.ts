@@ -110,11 +110,9 @@ const ARENA_CHUNK = 256 * 1024;
  * peak RSS.
  */
 class EntryArena {
-  // (allocUnsafeSlow: a chunk of its own, at offset 0 of its ArrayBuffer.)
   private chunk = Buffer.allocUnsafeSlow(0);
-  /** The chunk's ArrayBuffer, kept: reading a typed array's `buffer` is a call into the runtime. */
-  private memory = this.chunk.buffer as ArrayBuffer;
-  private view = new DataView(this.memory);
+  /** A DataView of all of the chunk (a typed array's `buffer` is a call into the runtime; a DataView's is a field). */
+  private view = new DataView(this.chunk.buffer, this.chunk.byteOffset, this.chunk.length);
   private at = 0;
 
   rewind(): void {
@@ -124,8 +122,7 @@ class EntryArena {
 
   private newChunk(most: number): void {
     this.chunk = Buffer.allocUnsafeSlow(Math.max(ARENA_CHUNK, most));
-    this.memory = this.chunk.buffer as ArrayBuffer;
-    this.view = new DataView(this.memory);
+    this.view = new DataView(this.chunk.buffer, this.chunk.byteOffset, this.chunk.length);
     this.at = 0;
   }
 
@@ -144,7 +141,7 @@ class EntryArena {
     if (r < 0) return null;
     const end = packResultAt(stored, chunk, view, r, r + PACKED_RESULT_ROOM);
     if (end < 0) return undefined;
-    return this.sealed(at, sealFileEntry(chunk, view, at, end, this.memory));
+    return this.sealed(at, sealFileEntry(chunk, view, at, end));
   }
 
   write(key: string, value: string | Uint8Array, keyNo: number, idBytes: Buffer): IndexEntryOut | null {
@@ -158,7 +155,8 @@ class EntryArena {
   /** The entry of `len` bytes just written at `at`, as a plain view (a Buffer's subarray makes a FastBuffer: slower, in cold code above all). */
   private sealed(at: number, len: number): IndexEntryOut {
     this.at = at + len;
-    return new Uint8Array(this.memory, at, len);
+    const view = this.view;
+    return new Uint8Array(view.buffer, view.byteOffset + at, len);
   }
 }
 

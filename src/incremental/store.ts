@@ -94,13 +94,14 @@ const DELTA_OFFSET = 2 ** 48;
 
 export class IndexFormatError extends Error {}
 
+/** FNV-1a (32-bit): the tables' key hash (`keyHash`, `madeKeyHash`). */
+const FNV_OFFSET_BASIS = 0x811c9dc5;
+const FNV_PRIME = 0x01000193;
+
 /** FNV-1a over the key's UTF-16 code units (what both writer and reader have in hand: a JS string). */
 export function keyHash(s: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) {
-    h ^= s.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
+  let h = FNV_OFFSET_BASIS;
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), FNV_PRIME);
   return h >>> 0;
 }
 
@@ -628,12 +629,8 @@ export function beginFileEntry(out: Buffer, view: DataView, at: number, key: str
   return p + ONE_RESULT_HEAD;
 }
 
-/**
- * The end of the entry `beginFileEntry` began at `at`, whose result ends at `end`: lengths, table
- * and CRC. Returns the entry's length. `memory`: `out.buffer` when `out` starts at its offset 0
- * (a caller that keeps it saves reading it).
- */
-export function sealFileEntry(out: Buffer, view: DataView, at: number, end: number, memory?: ArrayBuffer): number {
+/** The end of the entry `beginFileEntry` began at `at`, whose result ends at `end`: lengths, table and CRC. Returns the entry's length. */
+export function sealFileEntry(out: Buffer, view: DataView, at: number, end: number): number {
   const r = at + ENTRY_HEAD + view.getUint16(at + 9, true) + IDENTITY_BYTES + ONE_RESULT_HEAD;
   const len = end - at;
   view.setUint32(r - 4, end - r, true);
@@ -641,7 +638,8 @@ export function sealFileEntry(out: Buffer, view: DataView, at: number, end: numb
   out[at + 8] = TABLE_FILES;
   // The CRC covers everything from byte 8. A plain view: a Buffer's subarray makes a FastBuffer, in
   // a thread's cold code the costliest step of an entry.
-  view.setUint32(at + 4, crc32(memory !== undefined ? new Uint8Array(memory, at + 8, len - 8) : new Uint8Array(out.buffer, out.byteOffset + at + 8, len - 8)), true);
+  // (Through the DataView of all of `out`: a typed array's `buffer` is a call into the runtime.)
+  view.setUint32(at + 4, crc32(new Uint8Array(view.buffer, view.byteOffset + at + 8, len - 8)), true);
   return len;
 }
 
@@ -661,11 +659,11 @@ function madeKey(bytes: Uint8Array): string {
 /** `keyHash` of a made entry's key, from its UTF-8 bytes: the same FNV-1a where they are ASCII (a UTF-16 unit per byte), else of the key decoded. */
 function madeKeyHash(bytes: Uint8Array): number {
   const end = ENTRY_HEAD + (bytes[9] | (bytes[10] << 8));
-  let h = 0x811c9dc5;
+  let h = FNV_OFFSET_BASIS;
   for (let i = ENTRY_HEAD; i < end; i++) {
     const c = bytes[i];
     if (c >= 0x80) return keyHash(madeKey(bytes));
-    h = Math.imul(h ^ c, 0x01000193);
+    h = Math.imul(h ^ c, FNV_PRIME);
   }
   return h >>> 0;
 }
