@@ -6,11 +6,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, symlinkSync, utimesSync, writeFileSync, readFileSync, statSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, symlinkSync, utimesSync, writeFileSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { IdentityScratch, identityBytes, resetFastStatForTests, statIdentityAny, STAT_DIR, STAT_FILE, STAT_NONE, STAT_OTHER } from '../src/incremental/identity.js';
+import { BatchStats, IdentityScratch, identityBytes, resetFastStatForTests, statIdentityAny, STAT_DIR, STAT_FILE, STAT_NONE, STAT_OTHER } from '../src/incremental/identity.js';
 import { testDir } from './helpers/tree.js';
 import { lyingBinding } from './helpers/lying-binding.js';
+import { resetFstatForTests } from '../src/fs/stat-binding.js';
 import { parseJson, runCli } from './helpers/cli.js';
 import { performanceInfo } from '../src/ops/performance.js';
 import { doctorSummary } from '../src/cli/summaries.js';
@@ -161,5 +162,69 @@ test('fast stat: mtimes across the range (before 1970, at 2^32 s, near 2^34 s, p
     assert.equal(s.bytes.toString('hex'), reference(f)[1], `mtime ${secs}`);
   }
   assert.equal(s.fastUsed, true);
+  resetFastStatForTests('unknown');
+});
+
+test('batch stats (a batch\'s reads, tasks/inspect.ts): each item keeps its own read\'s identity, fast and pure alike, across the time range; a lying fstat is caught', (t) => {
+  const dir = testDir(t, 'isc-batchstat-');
+  const secs = [-86_400.5, 0, 1.000000001, 2 ** 32 + 0.25, 2 ** 34 + 7, 1_700_000_000.987654321];
+  const files = secs.map((s, i) => {
+    const f = join(dir, `f${i}.json`);
+    writeFileSync(f, '{}'.padEnd(2 + i, ' '));
+    try {
+      utimesSync(f, s, s);
+    } catch {
+      // a file system that refuses the time: the file keeps its own
+    }
+    return f;
+  });
+  // What fs.fstatSync gives each descriptor (IdentityScratch({ fast: false }).fstat: the reference).
+  const reference = (fd: number) => {
+    const s = new IdentityScratch({ fast: false });
+    s.fstat(fd);
+    return s.bytes.toString('hex');
+  };
+  const run = (stats: BatchStats) => {
+    stats.begin(files.length + 1);
+    const sizes: number[] = [];
+    const want: string[] = [];
+    // Every item read before any identity is made of one (as a batch does): no slot overwrites another.
+    for (let i = 0; i < files.length; i++) {
+      const fd = openSync(files[i], 'r');
+      try {
+        stats.slot = i;
+        sizes.push(stats.sizeOf(fd));
+        want.push(reference(fd));
+      } finally {
+        closeSync(fd);
+      }
+    }
+    const dfd = openSync(dir, 'r');
+    try {
+      stats.slot = files.length;
+      assert.equal(stats.sizeOf(dfd), -1, 'a folder: not a regular file');
+    } finally {
+      closeSync(dfd);
+    }
+    const id = new IdentityScratch({ fast: false });
+    for (let i = files.length - 1; i >= 0; i--) {
+      stats.loadInto(i, id);
+      assert.equal(id.bytes.toString('hex'), want[i], `item ${i} (mtime ${secs[i]})`);
+      assert.equal(sizes[i], 2 + i);
+    }
+  };
+  resetFastStatForTests('yes');
+  const fast = new BatchStats();
+  run(fast);
+  assert.equal(fast.fastUsed, true);
+  const pure = new BatchStats({ fast: false });
+  run(pure);
+  assert.equal(pure.fastUsed, false);
+  // An fstat binding that moves the ctime's ns: caught on the first read (fs.fstatSync answers it), never used.
+  resetFastStatForTests('unknown');
+  resetFstatForTests('unknown', lyingBinding('fstat', 15) as never);
+  const lied = new BatchStats();
+  run(lied);
+  assert.equal(lied.fastUsed, false);
   resetFastStatForTests('unknown');
 });

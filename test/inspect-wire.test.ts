@@ -274,6 +274,17 @@ describe('inspect results as compact batches', () => {
       odd((r) => (r.problems = [{ pointer: '', message: 'm', severity: 'error' }] as never)),
       odd((r) => ((r as unknown as Record<string, unknown>).extra = 1)),
       odd((_, x) => (x.processingTimes[op0] = NaN)),
+      // The key count (packResultAt): a column key set to undefined would come back absent, and a
+      // key every result has cannot be swapped for another one of the same count.
+      ...(['brief', 'accel', 'indexEntry', 'problems', 'size', 'elapsedMs'] as const).map((k) => odd((r) => ((r as unknown as Record<string, unknown>)[k] = undefined))),
+      ...(['path', 'size', 'elapsedMs', 'notes', 'status', 'format', 'shape'] as const).map((k) =>
+        odd((r) => {
+          const o = r as unknown as Record<string, unknown>;
+          delete o[k];
+          o.other = o.summary;
+        }),
+      ),
+      odd((r) => Object.setPrototypeOf(r, { inherited: 1 })),
     ];
     for (const r of refused) assert.equal(assertPackedAlone(r), null);
     // Damaged: cut at every byte, a byte more, a bad code: null, never a throw or another result.

@@ -10,7 +10,7 @@ import { spawnSync } from 'node:child_process';
 import { closeSync, fstatSync, mkdirSync, openSync, writeFileSync, constants } from 'node:fs';
 import { join } from 'node:path';
 import { regularFileSize, resetFstatForTests, fstatBinding, type BindingFstat } from '../src/fs/stat-binding.js';
-import { IdentityScratch, identityBytes, STAT_DIR, STAT_FILE, STAT_OTHER } from '../src/incremental/identity.js';
+import { BatchStats, IdentityScratch, identityBytes, STAT_DIR, STAT_FILE, STAT_OTHER } from '../src/incremental/identity.js';
 import { readFileLimitedSync, readFileSizedSync } from '../src/fs/read-file.js';
 import { validate } from '../src/ops/validate.js';
 import { stats } from '../src/ops/stats.js';
@@ -134,9 +134,10 @@ test('fstat fast path: reads refuse a FIFO and a folder and read files whole, on
     assert.throws(() => readFileLimitedSync(join(dir, 'a.json'), 4, undefined, fast), /above the limit/);
     assert.throws(() => readFileLimitedSync(join(dir, 'd'), 100, undefined, fast));
     if (fifo) assert.throws(() => readFileLimitedSync(join(dir, 'fifo'), 100, undefined, fast), /regular/i);
-    const s = new IdentityScratch({ fast });
-    assert.equal(readFileSizedSync(join(dir, 'a.json'), 100, undefined, s.fileSizeOf).toString(), '{"a": 1}');
-    if (fifo) assert.throws(() => readFileSizedSync(join(dir, 'fifo'), 100, undefined, s.fileSizeOf), /regular/i);
+    const s = new BatchStats({ fast });
+    s.begin(1);
+    assert.equal(readFileSizedSync(join(dir, 'a.json'), 100, undefined, s.sizeOf).toString(), '{"a": 1}');
+    if (fifo) assert.throws(() => readFileSizedSync(join(dir, 'fifo'), 100, undefined, s.sizeOf), /regular/i);
   }
   resetFstatForTests('unknown');
 });

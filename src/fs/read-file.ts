@@ -65,7 +65,7 @@ export function readFileWithStatSync(path: string, maxSize: number = DEFAULT_MAX
 /**
  * `readFileLimitedSync` with the caller's stat of the descriptor (`sizeOf`: the size of a regular
  * file, -1 for anything else), taken before the read: the index's entries read the identity of
- * exactly the bytes returned into a reused scratch (identity.ts IdentityScratch.fileSizeOf).
+ * exactly the bytes returned, kept by item for the batch's entries (identity.ts BatchStats.sizeOf).
  */
 export function readFileSizedSync(path: string, maxSize: number, into: ((size: number) => Buffer | null) | undefined, sizeOf: SizeOfOpen): Buffer {
   let fd: number;

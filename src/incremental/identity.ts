@@ -176,14 +176,6 @@ export class IdentityScratch {
     return this.words[4];
   }
 
-  /** An identity kept from an earlier load (its IDENTITY_BYTES at `at` in `src`) loaded again. */
-  loadBytes(src: Uint8Array, at: number): void {
-    this.bytes.set(src.subarray(at, at + IDENTITY_BYTES));
-  }
-
-  /** A read's stat of its descriptor (read-file.ts readFileSizedSync): the identity loaded, the size of a regular file, -1 for anything else. */
-  readonly fileSizeOf = (fd: number): number => (this.fstat(fd) === STAT_FILE ? this.sizeNumber() : -1);
-
   // The last cutoff ctimeBefore was asked about, as u32 halves.
   private cutoffNs = -1n;
   private cutoffHi = 0;
@@ -288,35 +280,42 @@ export class IdentityScratch {
    * garbage and arithmetic in the ~18,700 stats of a warm run.
    */
   private loadFrom(v: BigInt64Array): StatKind {
-    if (!LITTLE_ENDIAN_HOST) return this.loadFromBigInts(v);
+    if (!LITTLE_ENDIAN_HOST) return this.loadFromBigInts(v, 0);
     let u = this.boundHalves;
     if (this.boundArray !== v || u === null) {
       u = new Uint32Array(v.buffer, v.byteOffset, v.length * 2);
       this.boundArray = v;
       this.boundHalves = u;
     }
+    return this.loadFields(v, u, 0);
+  }
+
+  /** The stat whose fields start at field `base` of `v` (`u`: its u32 halves, as the binding lays them out) into `bytes`: its identity, and its kind. */
+  loadFields(v: BigInt64Array, u: Uint32Array, base: number): StatKind {
+    if (!LITTLE_ENDIAN_HOST) return this.loadFromBigInts(v, base);
     const h = this.halves;
-    h[0] = u[2 * F_DEV];
-    h[1] = u[2 * F_DEV + 1];
-    h[2] = u[2 * F_INO];
-    h[3] = u[2 * F_INO + 1];
-    h[4] = u[2 * F_SIZE];
-    h[5] = u[2 * F_SIZE + 1];
-    timeNsHalves(u, F_MTIME_S, h, 6);
-    timeNsHalves(u, F_CTIME_S, h, 8);
-    const type = u[2 * F_MODE] & S_IFMT;
+    const d = 2 * base;
+    h[0] = u[d + 2 * F_DEV];
+    h[1] = u[d + 2 * F_DEV + 1];
+    h[2] = u[d + 2 * F_INO];
+    h[3] = u[d + 2 * F_INO + 1];
+    h[4] = u[d + 2 * F_SIZE];
+    h[5] = u[d + 2 * F_SIZE + 1];
+    timeNsHalves(u, base + F_MTIME_S, h, 6);
+    timeNsHalves(u, base + F_CTIME_S, h, 8);
+    const type = u[d + 2 * F_MODE] & S_IFMT;
     return type === S_IFDIR ? STAT_DIR : type === S_IFREG ? STAT_FILE : STAT_OTHER;
   }
 
-  /** loadFrom by BigInts (a big-endian host; the reference timeNsHalves is tested against). */
-  private loadFromBigInts(v: BigInt64Array): StatKind {
+  /** loadFields by BigInts (a big-endian host; the reference timeNsHalves is tested against). */
+  private loadFromBigInts(v: BigInt64Array, base: number): StatKind {
     const w = this.words;
-    w[0] = v[F_DEV];
-    w[1] = v[F_INO];
-    w[2] = v[F_SIZE];
-    w[3] = timeNs(v, F_MTIME_S);
-    w[4] = timeNs(v, F_CTIME_S);
-    const type = Number(v[F_MODE]) & S_IFMT;
+    w[0] = v[base + F_DEV];
+    w[1] = v[base + F_INO];
+    w[2] = v[base + F_SIZE];
+    w[3] = timeNs(v, base + F_MTIME_S);
+    w[4] = timeNs(v, base + F_CTIME_S);
+    const type = Number(v[base + F_MODE]) & S_IFMT;
     return type === S_IFDIR ? STAT_DIR : type === S_IFREG ? STAT_FILE : STAT_OTHER;
   }
 
@@ -350,6 +349,82 @@ export class IdentityScratch {
     this.fastUsed = false;
     pure.copy(this.bytes);
     fastStat!.trusted = same ? 'yes' : 'no';
+  }
+}
+
+/** Fields per read a `BatchStats` keeps: the length of Node's bigint stat array (a stat's 18 fields, then room for an lstat's). */
+const BATCH_STRIDE = 36;
+/** The fields an identity and its kind are made of: through F_CTIME_NS (15). */
+const IDENTITY_FIELDS = 16;
+const NS_PER_S = 1_000_000_000n;
+
+/**
+ * The stats of one batch's reads, by item (tasks/inspect.ts reads every file of a batch, then makes
+ * the batch's index entries): each read's fstat kept as the binding gave it, by one copy of its array,
+ * and made an identity (`loadInto`) only for the entry made of it. An identity taken at each read
+ * (IdentityScratch.fstat), then copied out by item and back for its entry, was ~1/3 of a first run's
+ * extra CPU on the reading threads beside the entries themselves (docs/BENCHMARKS.md, session 32).
+ * The same trust as IdentityScratch.fstat: the binding once it gave what fs.fstatSync gives
+ * (stat-binding.ts checkFstat), fs.fstatSync (bigint) before and with `fast: false`.
+ */
+export class BatchStats {
+  private fields = new BigInt64Array(64 * BATCH_STRIDE);
+  private halves = new Uint32Array(this.fields.buffer);
+  private readonly fast: boolean;
+  /** The item the next read (`sizeOf`) is of. */
+  slot = 0;
+  /** The binding answered at least one read. */
+  fastUsed = false;
+
+  constructor(opts: { fast?: boolean } = {}) {
+    this.fast = opts.fast !== false;
+  }
+
+  /** Room for a batch of `n` reads. */
+  begin(n: number): void {
+    if (this.fields.length < n * BATCH_STRIDE) {
+      this.fields = new BigInt64Array(n * BATCH_STRIDE);
+      this.halves = new Uint32Array(this.fields.buffer);
+    }
+  }
+
+  /** A read's stat of its descriptor (read-file.ts readFileSizedSync) kept for item `slot`: the size of a regular file, -1 for anything else. Throws as fs.fstatSync throws. */
+  readonly sizeOf = (fd: number): number => {
+    const state = this.fast ? fstatBinding() : null;
+    const base = this.slot * BATCH_STRIDE;
+    if (state !== null && state.trusted === 'yes') {
+      const v = state.fn!(fd, true, undefined, false);
+      this.fastUsed = true;
+      const f = this.fields;
+      if (v.length === BATCH_STRIDE) f.set(v, base);
+      else for (let k = 0; k < IDENTITY_FIELDS; k++) f[base + k] = v[k];
+      if (!LITTLE_ENDIAN_HOST) return (Number(v[F_MODE]) & S_IFMT) === S_IFREG ? Number(v[F_SIZE]) : -1;
+      const u = this.halves;
+      return (u[2 * (base + F_MODE)] & S_IFMT) === S_IFREG ? u[2 * (base + F_SIZE)] + u[2 * (base + F_SIZE) + 1] * TWO_32 : -1;
+    }
+    const st = fstatSync(fd, { bigint: true });
+    this.keep(st, base);
+    if (state !== null && state.trusted === 'unknown' && state.fn !== null) checkFstat(state, fd);
+    return st.isFile() ? Number(st.size) : -1;
+  };
+
+  /** fs.fstatSync's fields laid out as the binding's (times as seconds and ns: floored, as the binding's are). */
+  private keep(st: BigIntStats, base: number): void {
+    const f = this.fields;
+    f[base + F_DEV] = st.dev;
+    f[base + F_MODE] = st.mode;
+    f[base + F_INO] = st.ino;
+    f[base + F_SIZE] = st.size;
+    for (const [at, ns] of [[F_MTIME_S, st.mtimeNs], [F_CTIME_S, st.ctimeNs]] as const) {
+      const part = ((ns % NS_PER_S) + NS_PER_S) % NS_PER_S;
+      f[base + at] = (ns - part) / NS_PER_S;
+      f[base + at + 1] = part;
+    }
+  }
+
+  /** Item `i`'s read (its `sizeOf`) into `id`: the identity of exactly the bytes read. */
+  loadInto(i: number, id: IdentityScratch): void {
+    id.loadFields(this.fields, this.halves, i * BATCH_STRIDE);
   }
 }
 

@@ -77,7 +77,7 @@ const F_BRIEF = 1 << 13;
 const F_SUMMARY = 1 << 14;
 const F_EXTRA = 1 << 15;
 
-/** Fields the columns carry (anything else on a result goes to `extras`). */
+/** Fields the columns carry (anything else on a result goes to `extras`); packResultAt counts them: the first seven every result has. */
 const COLUMN_KEYS: ReadonlySet<string> = new Set(['path', 'size', 'status', 'format', 'notes', 'shape', 'elapsedMs', 'accel', 'brief', 'problems', 'summary', 'indexEntry']);
 
 /** Summary fields the columns carry (a summary with any other key travels whole). */
@@ -529,19 +529,27 @@ export function packResult(r: FileInspection): Uint8Array | null {
  * place (incremental/entry.ts): no scratch to copy from, no view of one per file.
  */
 export function packResultAt(r: FileInspection, out: Buffer, view: DataView, at: number, end: number): number {
-  if (r.notes.length > 0 || (r.problems !== undefined && r.problems.length > 0)) return -1;
-  // Every key a column's, none set to undefined (it would come back absent).
-  for (const k in r) if (!COLUMN_KEYS.has(k) || r[k as keyof FileInspection] === undefined) return -1;
+  // Every key a column's (COLUMN_KEYS), none set to undefined (it would come back absent), none
+  // inherited: the seven every result has are there, and its own keys are as many as the column
+  // keys it holds a value of (status, format and shape are checked by their tables below), on a
+  // plain object. One Object.keys call, where a for-in with a Set lookup and a megamorphic load per
+  // key cost ~1 µs a result on a first run's reading threads.
+  const notes = r.notes;
+  const problems = r.problems;
+  const b = r.brief;
+  const s = r.summary;
+  if (notes === undefined || r.path === undefined || r.size === undefined || r.elapsedMs === undefined) return -1;
+  const keys = 7 + (b !== undefined ? 1 : 0) + (s !== undefined ? 1 : 0) + (problems !== undefined ? 1 : 0) + (r.accel !== undefined ? 1 : 0) + (r.indexEntry !== undefined ? 1 : 0);
+  if (Object.keys(r).length !== keys || Object.getPrototypeOf(r) !== Object.prototype) return -1;
+  if (notes.length > 0 || (problems !== undefined && problems.length > 0)) return -1;
   const status = STATUS.indexOf(r.status);
   const format = FORMAT.indexOf(r.format);
   const shape = SHAPE.indexOf(r.shape);
   const accel = ACCEL.indexOf(r.accel);
   if (status < 0 || format < 0 || shape < 0 || accel < 0) return -1;
   let code = status | (format << 3) | (shape << 6) | (accel << 9) | F_NOTES_EMPTY;
-  if (r.problems !== undefined) code |= F_PROBLEMS_EMPTY;
-  const b = r.brief;
+  if (problems !== undefined) code |= F_PROBLEMS_EMPTY;
   if (b !== undefined) code |= F_BRIEF;
-  const s = r.summary;
   if (s !== undefined) {
     if (!summaryFits(s)) return -1;
     code |= F_SUMMARY;

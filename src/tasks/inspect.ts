@@ -11,7 +11,7 @@ import { checkSidecarRules, type Problem } from '../analysis/rules.js';
 import { compileSchema, checkSchema, type CompiledSchema } from '../analysis/schema.js';
 import type { JsonObject, SidecarFormat } from '../types.js';
 import { DEFAULT_MAX_FILE_SIZE, readFileLimitedSync, readFileSizedSync } from '../fs/read-file.js';
-import { IDENTITY_BYTES, IdentityScratch } from '../incremental/identity.js';
+import { BatchStats, IdentityScratch } from '../incremental/identity.js';
 import { fileEntry, racyCutoffNs, type EntryOptions, type IndexEntryOut } from '../incremental/entry.js';
 import { ACCEL_MAX_BYTES, accelAvailable, accelCounts, accelScan, binScan, skeletonOf, type Skeleton } from '../accel/decode.js';
 import { certifyBrief, shapeOnTape, summaryOnTape } from '../accel/certify.js';
@@ -183,12 +183,11 @@ export function inspectFiles(items: readonly InspectItem[], options: InspectOpti
   return inspectBatch(items, opts, opts.schema !== undefined ? schemaFor(opts.schema) : undefined);
 }
 
-/** Identities of the files a batch read (IDENTITY_BYTES each, by item), and which items were read (grown to the biggest batch). */
-let batchIds = new Uint8Array(64 * IDENTITY_BYTES);
+/** Which items of a batch were read (grown to the biggest batch). */
 let batchRead = new Uint8Array(64);
 
 /**
- * With the index (`indexEntries`) every file of the batch is read first, each read's identity kept,
+ * With the index (`indexEntries`) every file of the batch is read first, each read's stat kept,
  * then the batch's entries are made in one pass: the same entries, with the entry code run file after
  * file instead of between two files' reads and scans (a first run of the bench library: validate
  * −84 ms of wall time and −190 ms of CPU, stats −150 and −300; docs/BENCHMARKS.md, session 29).
@@ -201,39 +200,39 @@ function inspectBatch(items: readonly InspectItem[], opts: InspectOptions, compi
     for (let i = 0; i < n; i++) results[i] = inspectOne(items[i], opts, compiled, null);
     return results;
   }
-  const id = readIdentity(opts);
-  if (batchRead.length < n) {
-    batchIds = new Uint8Array(n * IDENTITY_BYTES);
-    batchRead = new Uint8Array(n);
-  }
+  const fast = opts.fastStat !== false;
+  const stats = fast ? (readStats.fast ??= new BatchStats()) : (readStats.pure ??= new BatchStats({ fast: false }));
+  stats.begin(n);
+  if (batchRead.length < n) batchRead = new Uint8Array(n);
   for (let i = 0; i < n; i++) {
     readThroughId = false;
-    results[i] = inspectOne(items[i], opts, compiled, id);
+    stats.slot = i;
+    results[i] = inspectOne(items[i], opts, compiled, stats);
     batchRead[i] = readThroughId ? 1 : 0;
-    if (readThroughId) batchIds.set(id.bytes, i * IDENTITY_BYTES);
   }
+  const id = (entryId ??= new IdentityScratch({ fast: false })); // loaded from the kept stats: it never stats itself
   const cutoffNs = cutoffOf(entryOpts);
   const withKeys = opts.keyring !== undefined;
   for (let i = 0; i < n; i++) {
     if (batchRead[i] === 0) continue;
-    id.loadBytes(batchIds, i * IDENTITY_BYTES);
+    stats.loadInto(i, id);
     const entry = fileEntry(results[i], id, entryOpts, cutoffNs, withKeys);
     if (entry !== null) results[i].indexEntry = entry;
   }
   return results;
 }
 
-/** Set by inspectOne when the file was read through its `id` (which then holds that read's identity). */
+/** Set by inspectOne when the file was read through `stats.sizeOf` (which then kept that read's stat). */
 let readThroughId = false;
 
-/** One item's inspection; with `id`, the read's identity is left in it (readThroughId). */
-function inspectOne(item: InspectItem, opts: InspectOptions, compiled: CompiledSchema | undefined, id: IdentityScratch | null): FileInspection {
+/** One item's inspection; with `stats`, the read's stat is kept in it (readThroughId). */
+function inspectOne(item: InspectItem, opts: InspectOptions, compiled: CompiledSchema | undefined, stats: BatchStats | null): FileInspection {
   if (item.resolveLink !== undefined) return resolveLinkItem(item, item.resolveLink);
   const start = performance.now();
   let bytes: Buffer;
   try {
     const into = readsIntoScanner(opts) ? scannerRoom(opts) : undefined;
-    if (id !== null) bytes = readFileSizedSync(item.path, opts.maxFileSize ?? DEFAULT_MAX_FILE_SIZE, into, id.fileSizeOf);
+    if (stats !== null) bytes = readFileSizedSync(item.path, opts.maxFileSize ?? DEFAULT_MAX_FILE_SIZE, into, stats.sizeOf);
     else bytes = readFileLimitedSync(item.path, opts.maxFileSize, into, opts.fastStat !== false);
   } catch (e) {
     const out: FileInspection = { path: item.path, size: 0, status: 'ok', format: null, notes: [], shape: null, elapsedMs: 0 };
@@ -246,15 +245,13 @@ function inspectOne(item: InspectItem, opts: InspectOptions, compiled: CompiledS
     out.elapsedMs = performance.now() - start;
     return out;
   }
-  readThroughId = id !== null;
+  readThroughId = stats !== null;
   return inspectBytes(item, bytes, opts, compiled, start);
 }
 
-// Where a read for the index leaves its file's identity (the thread's one scratch per kind of stat).
-const readIds = { fast: null as IdentityScratch | null, pure: null as IdentityScratch | null };
-function readIdentity(opts: InspectOptions): IdentityScratch {
-  return opts.fastStat === false ? (readIds.pure ??= new IdentityScratch({ fast: false })) : (readIds.fast ??= new IdentityScratch());
-}
+// Where a batch's reads keep their stats (one per thread and kind of stat), and where each entry's identity is made of one.
+const readStats = { fast: null as BatchStats | null, pure: null as BatchStats | null };
+let entryId: IdentityScratch | null = null;
 
 let lastCutoff: { ms: number; ns: bigint } = { ms: NaN, ns: 0n };
 function cutoffOf(e: EntryOptions): bigint {
