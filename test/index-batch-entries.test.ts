@@ -9,7 +9,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { inspectFile, inspectFiles, type FileInspection, type InspectItem, type InspectOptions } from '../src/tasks/inspect.js';
+import { inspectFile, inspectFiles, packedBatch, type FileInspection, type InspectItem, type InspectOptions } from '../src/tasks/inspect.js';
+import { unpackInspections } from '../src/tasks/inspect-wire.js';
 import { madeIdentity, madeResult, TABLE_FILES } from '../src/incremental/store.js';
 import { storedResult } from '../src/incremental/entry.js';
 import { identityBytes, statIdentity } from '../src/incremental/identity.js';
@@ -66,4 +67,35 @@ test('a batch: every file read gets an entry with its own identity, nothing read
   const none = { ...opts, indexEntries: { racyCutoffMs: 0, root, keyNo: 0 } };
   assert.ok(inspectFiles(items, none).every((r) => r.indexEntry === undefined));
   assert.equal(inspectFile(items[0], none).indexEntry, undefined);
+});
+
+test('a batch packed for its entries is the batch a worker thread sends: its entries added, its results as the columns rebuild them; taken once, by that batch only', (t) => {
+  const root = testDir(t, 'isc-batch-packed-');
+  mkdirSync(join(root, 'photos'));
+  const items: InspectItem[] = [];
+  for (let i = 0; i < 90; i++) {
+    const path = join(root, 'photos', `IMG_${i}.json`);
+    writeFileSync(path, i % 9 === 4 ? '{"image_path": "x.jpg", ' : JSON.stringify(sidecarData(`IMG_${i}.jpg`, i % 5, 6)));
+    items.push({ path, name: `IMG_${i}.json` });
+  }
+  for (const shape of [{ validate: true, brief: true }, { summarize: true }] as InspectOptions[]) {
+    const opts: InspectOptions = { ...shape, indexEntries: { racyCutoffMs: Number.MAX_SAFE_INTEGER, root, keyNo: 3 } };
+    const results = inspectFiles(items, opts);
+    assert.equal(packedBatch(inspectFiles(items.slice(0, 3), opts)) !== null, true, 'the last batch packed');
+    assert.equal(packedBatch(results), null, 'only the last batch packed is taken');
+    const again = inspectFiles(items, opts);
+    const sent = packedBatch(again);
+    assert.ok(sent !== null);
+    assert.equal(packedBatch(again), null, 'taken once');
+    const back = unpackInspections(structuredClone(sent.packed, { transfer: sent.transfer }), items);
+    for (let i = 0; i < items.length; i++) {
+      const mine = again[i].indexEntry;
+      assert.ok(mine !== undefined || again[i].status === 'corrupt', `${items[i].path}: an entry`);
+      assert.deepEqual(back[i].indexEntry && Buffer.from(back[i].indexEntry!), mine && Buffer.from(mine), `${items[i].path}: the entry sent is the one made`);
+      assert.deepEqual(entryOf(back[i]), entryOf(again[i]));
+      const { indexEntry: _a, ...plain } = back[i];
+      const { indexEntry: _b, ...orig } = again[i];
+      assert.deepStrictEqual(plain, orig);
+    }
+  }
 });

@@ -23,7 +23,7 @@ import { cloneJson, noteFloat } from '../src/formats/numbers.js';
 import { summarizeSidecar, type SidecarSummary } from '../src/analysis/summary.js';
 import { checkSidecarRules } from '../src/analysis/rules.js';
 import { inspectFiles, type FileInspection, type InspectItem, type InspectOptions } from '../src/tasks/inspect.js';
-import { fitsColumns, packInspectItems, packInspections, packResult, packResultAt, PACKED_RESULT_ROOM, PACKED_RESULT_TAG, unpackInspectItems, unpackInspections, unpackResult, type InspectWire } from '../src/tasks/inspect-wire.js';
+import { fitsColumns, hasSummaryRow, packedString, packInspectItems, packInspections, packResult, packResultAt, packRowAt, PACKED_RESULT_ROOM, PACKED_RESULT_TAG, rowStrings, unpackInspectItems, unpackInspections, unpackResult, type InspectWire } from '../src/tasks/inspect-wire.js';
 import { ThreadRuntime } from '../src/engine/threads.js';
 import { packResultsByName } from '../src/tasks/index.js';
 import type { JsonObject, JsonValue } from '../src/types.js';
@@ -244,6 +244,46 @@ describe('inspect results as compact batches', () => {
       if (name.startsWith('validate') || name.startsWith('stats')) assert.ok(alone > results.length / 2, `${alone} of ${results.length} packed alone`);
     });
   }
+
+  for (const [name, opts] of Object.entries(OPTION_SETS)) {
+    it(`a row of a packed batch (packRowAt, how a batch's entries are made) gives what the result packed alone gives: ${name}`, () => {
+      const results = inspectFiles(items, opts).map((r) => ({ ...r, path: '' }));
+      const its = items.map(() => ({ path: '', name: 'x.json' }));
+      const { packed } = packInspections(results, its);
+      const strings = rowStrings(packed);
+      const out = Buffer.alloc(PACKED_RESULT_ROOM + 40, 0xa5);
+      const view = new DataView(out.buffer, out.byteOffset, out.length);
+      let j = 0;
+      let rows = 0;
+      results.forEach((r, i) => {
+        const alone = packResult(r);
+        const end = packRowAt(packed, i, j, strings, out, view, 20, 20 + PACKED_RESULT_ROOM);
+        if (hasSummaryRow(packed, i)) j++;
+        assert.equal(end >= 0, alone !== null, `result ${i}: ${JSON.stringify(r).slice(0, 200)}`);
+        if (alone === null) return;
+        rows++;
+        assert.deepEqual(out.subarray(20, end), Buffer.from(alone), `result ${i}`);
+        assert.deepStrictEqual(unpackResult(out.subarray(20, end)), r);
+      });
+      assert.equal(j, packed.summaries?.opStart.length === undefined ? 0 : packed.summaries.opStart.length - 1, 'every summary row met');
+      if (name.startsWith('validate') || name.startsWith('stats')) assert.ok(rows > results.length / 2, `${rows} of ${results.length} rows packed`);
+    });
+  }
+
+  it('packed strings: each keeps its own bytes while others are packed after it, past the bound of those kept; one that cannot be held is refused', () => {
+    const held = (s: string) => Buffer.concat([Buffer.from([Buffer.byteLength(s) & 0xff, Buffer.byteLength(s) >> 8]), Buffer.from(s)]);
+    const firsts = ['face_detection', 'é 写真 \u{1F600}', '', 'x'.repeat(200)];
+    const got = firsts.map((s) => packedString(s));
+    // More strings than are kept (PACKED_STRINGS_MOST): the first ones are forgotten, never changed.
+    for (let i = 0; i < 5000; i++) assert.deepEqual(Buffer.from(packedString(`op-${i}-${'y'.repeat(i % 40)}`)!), held(`op-${i}-${'y'.repeat(i % 40)}`));
+    firsts.forEach((s, k) => {
+      assert.deepEqual(Buffer.from(got[k]!), held(s), JSON.stringify(s));
+      assert.deepEqual(Buffer.from(packedString(s)!), held(s));
+    });
+    assert.equal(packedString('lone \ud800 surrogate'), null);
+    assert.equal(packedString('x'.repeat(70_000)), null);
+    assert.deepEqual(Buffer.from(packedString('x'.repeat(30_000))!), held('x'.repeat(30_000)));
+  });
 
   it('one result packed alone: odd strings and numbers are kept or refused, never changed; a damaged form is unreadable, never wrong', () => {
     const base = inspectFiles(items, { summarize: true }).find((r) => r.summary !== undefined && r.summary.operations.length > 1 && r.problems === undefined && r.notes.length === 0)!;

@@ -16,7 +16,7 @@ import { relativeTo } from '../fs/rel-path.js';
 import { serialize } from 'node:v8';
 import { encodingOf } from './folder-records.js';
 import { beginFileEntry, decodeResult, fileEntryBound, sealFileEntry, writeFileEntry } from './store.js';
-import { PACKED_RESULT_ROOM, PACKED_RESULT_TAG, packResultAt, unpackResult } from '../tasks/inspect-wire.js';
+import { PACKED_RESULT_ROOM, PACKED_RESULT_TAG, packResultAt, packRowAt, unpackResult, type InspectWire } from '../tasks/inspect-wire.js';
 import type { IdentityScratch } from './identity.js';
 
 /** Stands for the file's path in a stored message (U+0000 never occurs in a path). */
@@ -80,16 +80,31 @@ export function asStored<T>(result: FileInspection, make: (stored: FileInspectio
  * the read, identity.ts IdentityScratch: the identity as stored, no object per file), or null when
  * it may not be stored.
  */
-export function fileEntry(result: FileInspection, id: IdentityScratch, opts: EntryOptions, cutoffNs: bigint, withKeys: boolean): IndexEntryOut | null {
+export function fileEntry(result: FileInspection, id: IdentityScratch, opts: EntryOptions, cutoffNs: bigint, withKeys: boolean, row: EntryRow | null = null): IndexEntryOut | null {
   if (!isTrusted(result, id, cutoffNs, withKeys)) return null;
   const key = relativeTo(opts.root)(result.path);
   // The column form where it carries the whole result (all but a few of the bench library's:
-  // inspect-wire.ts packResultAt), packed in place. It holds no path and refuses a result with an
-  // error, so the result goes as it is (asStored would give it with its path emptied: the same bytes).
-  const packed = arena.writePacked(key, result, opts.keyNo, id.bytes);
+  // inspect-wire.ts packResultAt, or packRowAt from the batch's columns), packed in place. It holds
+  // no path and refuses a result with an error, so the result goes as it is (asStored would give it
+  // with its path emptied: the same bytes).
+  const packed = arena.writePacked(key, result, opts.keyNo, id.bytes, row);
   if (packed !== undefined) return packed;
   // Else JSON where JSON.parse gives it back exactly (a string, written straight into the arena), else v8.
   return asStored(result, (stored) => arena.write(key, encodingOf(stored) === 'json' ? JSON.stringify(stored) : serialize(stored), opts.keyNo, id.bytes));
+}
+
+/**
+ * The result's row in its batch packed for the main thread (tasks/inspect.ts): its entry's packed
+ * result is made from the batch's columns (inspect-wire.ts packRowAt), the same bytes as from the
+ * result. One per batch, its row set per entry.
+ */
+export interface EntryRow {
+  wire: InspectWire;
+  /** The batch's strings as a packed result holds them (inspect-wire.ts rowStrings). */
+  strings: readonly (Uint8Array | null)[];
+  /** The result's row, and its summary's row (when it has one). */
+  i: number;
+  j: number;
 }
 
 /** A stored result as `fileEntry` wrote it (packed, JSON or v8), path '' (null: unreadable, a miss). */
@@ -133,13 +148,13 @@ class EntryArena {
    * The entry of `stored` in the packed form, written in place; undefined when the columns do not
    * carry it (the caller encodes it otherwise), null when it may not be stored (a key too long).
    */
-  writePacked(key: string, stored: FileInspection, keyNo: number, idBytes: Buffer): IndexEntryOut | null | undefined {
+  writePacked(key: string, stored: FileInspection, keyNo: number, idBytes: Buffer, row: EntryRow | null): IndexEntryOut | null | undefined {
     const most = fileEntryBound(key, '') + PACKED_RESULT_ROOM;
     if (this.at + most > this.chunk.length) this.newChunk(most);
     const { chunk, view, at } = this;
     const r = beginFileEntry(chunk, view, at, key, idBytes, keyNo);
     if (r < 0) return null;
-    const end = packResultAt(stored, chunk, view, r, r + PACKED_RESULT_ROOM);
+    const end = row !== null ? packRowAt(row.wire, row.i, row.j, row.strings, chunk, view, r, r + PACKED_RESULT_ROOM) : packResultAt(stored, chunk, view, r, r + PACKED_RESULT_ROOM);
     if (end < 0) return undefined;
     return this.sealed(at, sealFileEntry(chunk, view, at, end));
   }

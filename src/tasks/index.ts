@@ -1,5 +1,5 @@
 import { errors } from '../errors.js';
-import { inspectFiles, type FileInspection, type InspectItem, type InspectOptions } from './inspect.js';
+import { inspectFiles, packedBatch, type FileInspection, type InspectItem, type InspectOptions } from './inspect.js';
 import { hashFiles, type HashItem, type HashResult, type HashTaskOptions } from './hash.js';
 import { convertUnits, type ConvertItem, type ConvertTaskOptions, type ConvertUnit } from './convert.js';
 import { packInspectItems, packInspections, unpackInspectItems, unpackInspections, worthPacking, type InspectItemsWire, type InspectWire } from './inspect-wire.js';
@@ -61,7 +61,8 @@ const TASKS: { [N in TaskName]: TaskDef<N> } = {
     pipelined: true,
     wire: {
       pack: (results, items) => {
-        const packed = worthPacking(results) ? packInspections(results, items) : null;
+        // Packed already when the batch's index entries were made (tasks/inspect.ts): sent as it is.
+        const packed = packedBatch(results) ?? (worthPacking(results) ? packInspections(results, items) : null);
         // The batch's index entries are in the message now (copied, or cloned when it goes as it is,
         // before this thread runs anything else): the next batch writes its entries over them.
         rewindEntries();

@@ -259,9 +259,29 @@ export function packInspections(results: readonly FileInspection[], items: reado
   }
   const summaries = cols ? cols.done() : null;
   if (summaries) for (const a of Object.values(summaries)) transfer.push((a as { buffer: ArrayBuffer }).buffer);
-  const entries = entryBytes > 0 ? packEntries(results, entryBytes) : null;
-  if (entries) transfer.push(entries.ends.buffer as ArrayBuffer, entries.raw.buffer as ArrayBuffer);
-  return { packed: { kind: 'inspect-wire/1', n, codes, nums, strs, strings: strings.list, summaries, extraAt, extras, entries }, transfer };
+  const packed: InspectWire = { kind: 'inspect-wire/1', n, codes, nums, strs, strings: strings.list, summaries, extraAt, extras, entries: null };
+  if (entryBytes > 0) addEntries(packed, transfer, results, entryBytes);
+  return { packed, transfer };
+}
+
+/**
+ * The results' index entries into a batch packed before they were made (tasks/inspect.ts makes a
+ * batch's entries from its columns): the same message as if they had been there when it was packed.
+ */
+export function withEntries(p: { packed: InspectWire; transfer: ArrayBuffer[] }, results: readonly FileInspection[]): { packed: InspectWire; transfer: ArrayBuffer[] } {
+  let total = 0;
+  for (let i = 0; i < results.length; i++) {
+    const e = results[i].indexEntry;
+    if (e !== undefined) total += e.length;
+  }
+  if (total > 0 && p.packed.entries === null) addEntries(p.packed, p.transfer, results, total);
+  return p;
+}
+
+function addEntries(packed: InspectWire, transfer: ArrayBuffer[], results: readonly FileInspection[], total: number): void {
+  const entries = packEntries(results, total);
+  packed.entries = entries;
+  transfer.push(entries.ends.buffer as ArrayBuffer, entries.raw.buffer as ArrayBuffer);
 }
 
 function packEntries(results: readonly FileInspection[], total: number): NonNullable<InspectWire['entries']> {
@@ -493,18 +513,52 @@ function putF64(v: number): boolean {
   packAt += 8;
   return true;
 }
+/**
+ * Strings packed before, as packed (u16 length, UTF-8), by string: a stats result packs ~7 (its
+ * operations, object classes, tool) from a small vocabulary, and a copy of known bytes is about half
+ * a native UTF-8 write (~135 against ~225 ns a string in a first run's baseline tier, ~2 µs of a
+ * stats result's ~6). Bounded: short strings only, and forgotten all at once when full.
+ */
+const packedStrings = new Map<string, Uint8Array>();
+const PACKED_STRINGS_MOST = 4096;
+const PACKED_STRING_UNITS_MOST = 128;
+
 function putStr(v: string | null): boolean {
   if (v === null) return putU16(NULL_STR);
-  const len = v.length;
-  if (packAt + 2 + 3 * len > packEnd) return false;
-  // One native write (value.ts writeUtf8); more bytes than units: not ASCII, and a lone surrogate
-  // would not come back.
-  const n = writeUtf8(packOut, v, packAt + 2);
-  if (n !== len && (n >= NULL_STR || !isWellFormed(v))) return false;
-  packView.setUint16(packAt, n, true);
-  packAt += 2 + n;
+  const bytes = packedString(v);
+  if (bytes === null || packAt + bytes.length > packEnd) return false;
+  packOut.set(bytes, packAt);
+  packAt += bytes.length;
   return true;
 }
+
+/**
+ * `v` as a packed result holds a string (u16 UTF-8 length, then the bytes), or null when it cannot
+ * (not well formed: a lone surrogate would not come back; 0xffff bytes or more). Strings met before
+ * are kept (see packedStrings); others are written by one native write (value.ts writeUtf8).
+ */
+export function packedString(v: string): Uint8Array | null {
+  const known = packedStrings.get(v);
+  if (known !== undefined) return known;
+  const len = v.length;
+  if (3 * len + 2 > stringScratch.length) {
+    if (len >= NULL_STR) return null; // more units than a length can say (each is at least a byte)
+    stringScratch = Buffer.allocUnsafeSlow(3 * len + 2);
+  }
+  const n = writeUtf8(stringScratch, v, 2);
+  // More bytes than units: not ASCII, and a lone surrogate would not come back.
+  if (n !== len && (n >= NULL_STR || !isWellFormed(v))) return null;
+  stringScratch.writeUInt16LE(n, 0);
+  // A copy (Buffer#slice is a view: the next string would be written over it).
+  const bytes = new Uint8Array(2 + n);
+  bytes.set(stringScratch.subarray(0, 2 + n));
+  if (len <= PACKED_STRING_UNITS_MOST) {
+    if (packedStrings.size >= PACKED_STRINGS_MOST) packedStrings.clear();
+    packedStrings.set(v, bytes);
+  }
+  return bytes;
+}
+let stringScratch = Buffer.allocUnsafeSlow(3 * 1024);
 function putU16(v: number): boolean {
   if (v > 0xffff || packAt + 2 > packEnd) return false;
   packView.setUint16(packAt, v, true);
@@ -569,11 +623,15 @@ export function packResultAt(r: FileInspection, out: Buffer, view: DataView, at:
     out[packAt++] = summaryBits(s);
     const ops = s.operations;
     if (!putU16(ops.length)) return -1;
+    // The records read once each (opTimeOf, opSuccessOf, opSizeOf, inline: three calls an operation fewer).
+    const times = s.processingTimes;
+    const success = s.success;
+    const sizes = s.dataSizes;
     for (let i = 0; i < ops.length; i++) {
       const op = ops[i];
-      if (!(putStr(op) && putF64(opTimeOf(s, op)) && packAt + 1 <= packEnd)) return -1;
-      view.setInt8(packAt++, opSuccessOf(s, op));
-      if (!putF64(opSizeOf(s, op))) return -1;
+      if (!(putStr(op) && putF64(Object.hasOwn(times, op) ? times[op] : NaN) && packAt + 1 <= packEnd)) return -1;
+      view.setInt8(packAt++, Object.hasOwn(success, op) ? (success[op] ? 1 : 0) : -1);
+      if (!putF64(Object.hasOwn(sizes, op) ? sizes[op] : -1)) return -1;
     }
     // One pass over the classes: their count is written in front of them once they are counted.
     const countAt = packAt;
@@ -589,6 +647,74 @@ export function packResultAt(r: FileInspection, out: Buffer, view: DataView, at:
     view.setUint16(countAt, classes, true);
   }
   return packAt;
+}
+
+/**
+ * The strings of a packed batch as a packed result holds them (packedString; null: one that cannot
+ * be held), by string index: what `packRowAt` copies.
+ */
+export function rowStrings(w: InspectWire): (Uint8Array | null)[] {
+  const out: (Uint8Array | null)[] = new Array(w.strings.length);
+  for (let k = 0; k < out.length; k++) out[k] = packedString(w.strings[k]);
+  return out;
+}
+
+/**
+ * The result in row `i` of a packed batch (its summary, if any, in summary row `j`) in the packed
+ * form, at `at` in `out`, using no byte at or past `end`: the bytes `packResultAt` writes for the
+ * result the row rebuilds (test/inspect-wire.test.ts holds them equal), from the columns the batch
+ * already holds. Returns where it ends, or -1 where packResultAt would refuse (a field the row
+ * sends as an object, a string that cannot be held) or it does not fit. A batch's index entries are
+ * made so (tasks/inspect.ts): a result's checks, lookups and strings were done once, for the batch.
+ */
+export function packRowAt(w: InspectWire, i: number, j: number, strings: readonly (Uint8Array | null)[], out: Buffer, view: DataView, at: number, end: number): number {
+  const code = w.codes[i];
+  if ((code & F_EXTRA) !== 0 || (code & F_NOTES_EMPTY) === 0 || at >= end) return -1;
+  packOut = out;
+  packView = view;
+  packEnd = end;
+  packAt = at;
+  out[packAt++] = PACKED_RESULT_TAG;
+  const nums = w.nums;
+  if (!putU16(code) || !putF64(nums[3 * i]) || !putF64(nums[3 * i + 1])) return -1;
+  if (code & F_BRIEF && !(putF64(nums[3 * i + 2]) && putRowStr(strings, w.strs[2 * i]) && putRowStr(strings, w.strs[2 * i + 1]))) return -1;
+  if (code & F_SUMMARY) {
+    const c = w.summaries!;
+    const sn = c.nums;
+    if (!(putF64(sn[5 * j]) && putF64(sn[5 * j + 1]) && putF64(sn[5 * j + 2]) && putF64(sn[5 * j + 3]) && putF64(sn[5 * j + 4]))) return -1;
+    const ss = c.strs;
+    if (!(putRowStr(strings, ss[3 * j]) && putRowStr(strings, ss[3 * j + 1]) && putRowStr(strings, ss[3 * j + 2]))) return -1;
+    if (packAt + 1 > packEnd) return -1;
+    out[packAt++] = c.bits[j];
+    const from = c.opStart[j];
+    const to = c.opStart[j + 1];
+    if (!putU16(to - from)) return -1;
+    for (let k = from; k < to; k++) {
+      if (!(putRowStr(strings, c.opName[k]) && putF64(c.opTime[k]) && packAt + 1 <= packEnd)) return -1;
+      view.setInt8(packAt++, c.opSuccess[k]);
+      if (!putF64(c.opSize[k])) return -1;
+    }
+    const cFrom = c.classStart[j];
+    const cTo = c.classStart[j + 1];
+    if (!putU16(cTo - cFrom)) return -1;
+    for (let k = cFrom; k < cTo; k++) if (!(putRowStr(strings, c.className[k]) && putF64(c.classCount[k]))) return -1;
+  }
+  return packAt;
+}
+
+/** Does row `i` of a packed batch have a summary row (the summary rows are those rows' in order)? */
+export function hasSummaryRow(w: InspectWire, i: number): boolean {
+  return (w.codes[i] & F_SUMMARY) !== 0;
+}
+
+/** A row's string by its index in the batch (-1: null) as `rowStrings` packed it. */
+function putRowStr(strings: readonly (Uint8Array | null)[], id: number): boolean {
+  if (id < 0) return putU16(NULL_STR);
+  const bytes = strings[id];
+  if (bytes === null || packAt + bytes.length > packEnd) return false;
+  packOut.set(bytes, packAt);
+  packAt += bytes.length;
+  return true;
 }
 
 /** Reads a packed result; throws RangeError past its end (unpackResult: null). */

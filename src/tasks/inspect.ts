@@ -12,10 +12,10 @@ import { compileSchema, checkSchema, type CompiledSchema } from '../analysis/sch
 import type { JsonObject, SidecarFormat } from '../types.js';
 import { DEFAULT_MAX_FILE_SIZE, readFileLimitedSync, readFileSizedSync } from '../fs/read-file.js';
 import { BatchStats, IdentityScratch } from '../incremental/identity.js';
-import { fileEntry, racyCutoffNs, type EntryOptions, type IndexEntryOut } from '../incremental/entry.js';
+import { fileEntry, racyCutoffNs, type EntryOptions, type EntryRow, type IndexEntryOut } from '../incremental/entry.js';
 import { ACCEL_MAX_BYTES, accelAvailable, accelCounts, accelScan, binScan, skeletonOf, type Skeleton } from '../accel/decode.js';
 import { certifyBrief, shapeOnTape, summaryOnTape } from '../accel/certify.js';
-import { fitsColumns } from './inspect-wire.js';
+import { fitsColumns, hasSummaryRow, packInspections, rowStrings, withEntries, worthPacking } from './inspect-wire.js';
 import { inScannerMemory, scannerInput } from '../accel/scanner.js';
 import { DEFAULT_MAX_DEPTH } from '../formats/value.js';
 import type { Keyring } from '../crypto/keys.js';
@@ -213,13 +213,49 @@ function inspectBatch(items: readonly InspectItem[], opts: InspectOptions, compi
   const id = (entryId ??= new IdentityScratch({ fast: false })); // loaded from the kept stats: it never stats itself
   const cutoffNs = cutoffOf(entryOpts);
   const withKeys = opts.keyring !== undefined;
+  // The batch in the form it crosses to the main thread in (inspect-wire.ts): each entry's packed
+  // result is made from its row, where the result's checks, lookups and strings were done once for
+  // the batch (a stats result's ~6 µs of packing in a first run's baseline tier), and a worker
+  // thread sends this very batch (packedBatch), its entries added.
+  const packed = worthPacking(results) ? packOrNull(results, items) : null;
+  lastPacked = packed === null ? null : { results, packed };
+  const row: EntryRow | null = packed === null ? null : { wire: packed.packed, strings: rowStrings(packed.packed), i: 0, j: 0 };
+  let j = 0;
   for (let i = 0; i < n; i++) {
-    if (batchRead[i] === 0) continue;
-    stats.loadInto(i, id);
-    const entry = fileEntry(results[i], id, entryOpts, cutoffNs, withKeys);
-    if (entry !== null) results[i].indexEntry = entry;
+    if (batchRead[i] !== 0) {
+      stats.loadInto(i, id);
+      if (row !== null) {
+        row.i = i;
+        row.j = j;
+      }
+      const entry = fileEntry(results[i], id, entryOpts, cutoffNs, withKeys, row);
+      if (entry !== null) results[i].indexEntry = entry;
+    }
+    if (row !== null && hasSummaryRow(row.wire, i)) j++;
   }
   return results;
+}
+
+function packOrNull(results: readonly FileInspection[], items: readonly InspectItem[]): ReturnType<typeof packInspections> | null {
+  try {
+    return packInspections(results, items);
+  } catch {
+    return null; // a result the packed form does not foresee: each entry is made from its result
+  }
+}
+
+/** The last batch this thread packed as it made its entries (one at a time: its worker answers it before the next). */
+let lastPacked: { results: readonly FileInspection[]; packed: ReturnType<typeof packInspections> } | null = null;
+
+/**
+ * `results` as inspectBatch packed them to make their entries, the entries added (inspect-wire.ts
+ * withEntries), or null when it did not: what a worker thread sends (tasks/index.ts), not packed
+ * twice. Taken once.
+ */
+export function packedBatch(results: readonly FileInspection[]): ReturnType<typeof packInspections> | null {
+  const p = lastPacked;
+  lastPacked = null;
+  return p !== null && p.results === results ? withEntries(p.packed, results) : null;
 }
 
 /** Set by inspectOne when the file was read through `stats.sizeOf` (which then kept that read's stat). */
