@@ -1290,9 +1290,9 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
           findings: [{ code: 'unreadable', message: 'file name is not valid UTF-8; it cannot be addressed', paths: [p] }] };
       }
       const groups = pairing.groups;
-      // A folder's records are first stored by a run that finds its listing in the index (a repeat
-      // run): a first run, which cannot be served from them, does not pay for writing them.
-      if (records && pairing.unaddressable.length === 0 && groups.length > 0 && dirs!.listedFromIndex(real)) {
+      // A folder's records are first stored by a repeat run, with its listing (dir-cache.ts
+      // holdsListing): a first run, which cannot be served from them, does not pay for writing them.
+      if (records && pairing.unaddressable.length === 0 && groups.length > 0 && dirs!.holdsListing(real)) {
         const now = dirs!.dirIdentity(real);
         if (now && !now.racy) builder = new FolderRecordsBuilder(real, listing.path, listing.rel, now.id, root, pairing.ignored, pairing.tempFiles.length, groups.length, groups.map((g, gi) => groupPosition(g, gi)));
       }

@@ -97,17 +97,31 @@ export class DirSnapshots implements ListingCache, LinkResolution {
   lastSteps: readonly (readonly [string, string, Uint8Array | null, Uint8Array?])[] = [];
   lastComplete = false;
 
+  /**
+   * Listings are stored (and folders' identities taken for them) only when the index held something
+   * as the run began. A first run stores none: like its links and folder records, a folder's listing
+   * is stored by the next run, which lists the folder and can be served from everything else (a
+   * first run of the bench library: ~60 ms less wall time, most of it on the main thread while it
+   * pairs the game folders' link targets; docs/BENCHMARKS.md, session 32).
+   */
+  private readonly storesListings: boolean;
+
   constructor(
     private reader: IndexReader | null,
     private readonly rootAbs: string,
     private readonly rootReal: string,
     private readonly racyCutoffNs: bigint,
     private readonly sink: EntrySink,
-  ) {}
+  ) {
+    this.storesListings = reader !== null;
+  }
 
-  /** The folder's listing came from the index this run (it is as a previous run stored it). */
-  listedFromIndex(real: string): boolean {
-    return this.valid.get(real) === true && this.added.get(real) === 'full';
+  /**
+   * This run's entry of the folder holds its listing (as a previous run stored it, or stored now),
+   * and this is not a first run: what a folder's records are stored under (scan.ts).
+   */
+  holdsListing(real: string): boolean {
+    return this.storesListings && this.added.get(real) === 'full';
   }
 
   /** Did this run reference or write the folder's entry? */
@@ -230,7 +244,7 @@ export class DirSnapshots implements ListingCache, LinkResolution {
       this.remember(real, u.entries);
       return u.entries;
     }
-    this.identityNow(real); // before the caller reads it
+    if (this.storesListings) this.identityNow(real); // before the caller reads it
     this.misses++;
     return null;
   }
@@ -238,6 +252,7 @@ export class DirSnapshots implements ListingCache, LinkResolution {
   put(path: string, entries: readonly WalkEntry[]): void {
     const real = this.realOf(path);
     this.remember(real, entries);
+    if (!this.storesListings) return;
     const now = this.identityNow(real);
     if (!now || now.racy || this.added.get(real) === 'full') return;
     if (this.sink.add(TABLE_DIRS, real, now.id, [listingPayload(entries)])) this.added.set(real, 'full');
