@@ -16,7 +16,7 @@ import { InlineRuntime } from '../src/engine/inline.js';
 import type { Runtime } from '../src/engine/runtime.js';
 import { packInspections, unpackInspections } from '../src/tasks/inspect-wire.js';
 import { inspectFiles, type FileInspection, type InspectOptions } from '../src/tasks/inspect.js';
-import { IndexReader, IndexWriter, decodeResult, entryIdentity, entryResults, filePayload, fileEntryBound, madeIdentity, madeResult, writeFileEntry, TABLE_FILES, TABLE_LINKS } from '../src/incremental/store.js';
+import { IndexReader, IndexWriter, decodeResult, entryIdentity, entryResults, filePayload, fileEntryBound, madeIdentity, madeResult, writeFileEntry, TABLE_DIRS, TABLE_FILES, TABLE_LINKS } from '../src/incremental/store.js';
 import { fileEntry, PATH_MARK, storedResult } from '../src/incremental/entry.js';
 import { PACKED_RESULT_TAG } from '../src/tasks/inspect-wire.js';
 import { IdentityScratch, identityBytes, statIdentity } from '../src/incremental/identity.js';
@@ -127,6 +127,35 @@ for (const engine of ['inline', 'threads'] as const) {
     // Another command's first results join the stored links.
     assert.equal(text(await stats(root, { engine, workers: 2, list: true, index })), noneStats);
     assert.equal(linkEntries(), 5);
+  });
+}
+
+for (const engine of ['inline', 'threads'] as const) {
+  test(`first run (${engine}): no folder listing is stored; the second run stores every folder's listing and its records, the third is served from them; every run gives --no-index output`, async (t) => {
+    const dir = testDir(t, 'isc-first-dirs-');
+    const root = library(dir);
+    const runs: IndexRunStats[] = [];
+    const index: IndexOptions = { path: join(dir, 'index'), racyMarginMs: 0, onStats: (s) => runs.push(s) };
+    const none = text(await validate(root, { engine, workers: 2 }));
+    const dirEntries = () => {
+      const reader = IndexReader.open(index.path!)!;
+      try {
+        return reader.count(TABLE_DIRS);
+      } finally {
+        reader.close();
+      }
+    };
+    assert.equal(text(await validate(root, { engine, workers: 2, index })), none, 'first run');
+    assert.equal(dirEntries(), 0, 'a first run stores no folder');
+    assert.equal(runs[0].dirsReused, 0);
+    assert.equal(text(await validate(root, { engine, workers: 2, index })), none, 'second run');
+    assert.equal(runs[1].misses, 0, 'every sidecar served');
+    assert.ok(runs[1].dirsRead > 0 && runs[1].dirsReused === 0, `the second run lists every folder (${runs[1].dirsRead} read)`);
+    const stored = dirEntries();
+    assert.ok(stored >= runs[1].dirsRead, `every folder listed is stored (${stored})`);
+    assert.equal(text(await validate(root, { engine, workers: 2, index })), none, 'third run');
+    assert.equal(runs[2].dirsRead, 0, 'no folder listed again');
+    assert.ok(runs[2].foldersServed > 0, 'folders served from the records the second run stored');
   });
 }
 
