@@ -97,6 +97,16 @@ test('a sidecar rewritten between the lookup and the read: its entry names the b
   }
 });
 
+/** The entries of one table of the index file at `path`. */
+function entriesIn(path: string, table: number): number {
+  const reader = IndexReader.open(path)!;
+  try {
+    return reader.count(table);
+  } finally {
+    reader.close();
+  }
+}
+
 for (const engine of ['inline', 'threads'] as const) {
   test(`first run (${engine}): links are resolved as without the index and none is stored; the second run resolves and stores them, the third resolves nothing; every run gives --no-index output`, async (t) => {
     const dir = testDir(t, 'isc-first-links-');
@@ -106,14 +116,7 @@ for (const engine of ['inline', 'threads'] as const) {
     const index: IndexOptions = { path: join(dir, 'index'), racyMarginMs: 0, onStats: (s) => runs.push(s) };
     const none = text(await validate(root, { engine, workers: 2 }));
     const noneStats = text(await stats(root, { engine, workers: 2, list: true }));
-    const linkEntries = () => {
-      const reader = IndexReader.open(index.path!)!;
-      try {
-        return reader.count(TABLE_LINKS);
-      } finally {
-        reader.close();
-      }
-    };
+    const linkEntries = () => entriesIn(index.path!, TABLE_LINKS);
     assert.equal(text(await validate(root, { engine, workers: 2, index })), none, 'first run');
     assert.equal(runs[0].hits, 0);
     assert.equal(runs[0].linksResolved, 5, 'every link resolved once, by the engine');
@@ -137,14 +140,7 @@ for (const engine of ['inline', 'threads'] as const) {
     const runs: IndexRunStats[] = [];
     const index: IndexOptions = { path: join(dir, 'index'), racyMarginMs: 0, onStats: (s) => runs.push(s) };
     const none = text(await validate(root, { engine, workers: 2 }));
-    const dirEntries = () => {
-      const reader = IndexReader.open(index.path!)!;
-      try {
-        return reader.count(TABLE_DIRS);
-      } finally {
-        reader.close();
-      }
-    };
+    const dirEntries = () => entriesIn(index.path!, TABLE_DIRS);
     assert.equal(text(await validate(root, { engine, workers: 2, index })), none, 'first run');
     assert.equal(dirEntries(), 0, 'a first run stores no folder');
     assert.equal(runs[0].dirsReused, 0);
