@@ -110,6 +110,13 @@ export function timeNs(v: BigInt64Array, secondsAt: number): bigint {
   return v[secondsAt] * NS_PER_S + v[secondsAt + 1];
 }
 
+/** `timeNs` the other way: a time in ns (fs.fstatSync's) into `v` as the binding lays it out (seconds floored, 0 ≤ ns < 10^9). */
+export function setTimeNs(v: BigInt64Array, secondsAt: number, ns: bigint): void {
+  const part = ((ns % NS_PER_S) + NS_PER_S) % NS_PER_S;
+  v[secondsAt] = (ns - part) / NS_PER_S;
+  v[secondsAt + 1] = part;
+}
+
 /**
  * Decide whether the descriptor stat is trusted, on `fd`: when it gives what fs.fstatSync gives in
  * both of its forms, whichever user asks first (one trust for both): the number form's mode,

@@ -5,7 +5,7 @@
  * edit that restores mtime (touch -r, utimes) still changes the identity.
  */
 import { fstatSync, lstatSync, statSync, type BigIntStats } from 'node:fs';
-import { bindingStat, checkFstat, fstatBinding, fstatStatus, resetFstatForTests, timeNs, F_CTIME_S, F_DEV, F_INO, F_MODE, F_MTIME_S, F_SIZE, S_IFDIR, S_IFMT, S_IFREG, type BindingStat } from '../fs/stat-binding.js';
+import { bindingStat, checkFstat, fstatBinding, fstatStatus, resetFstatForTests, setTimeNs, timeNs, F_CTIME_S, F_DEV, F_INO, F_MODE, F_MTIME_S, F_SIZE, S_IFDIR, S_IFMT, S_IFREG, type BindingStat } from '../fs/stat-binding.js';
 import { fileURLToPath } from 'node:url';
 import { LITTLE_ENDIAN_HOST } from '../byte-order.js';
 
@@ -326,16 +326,14 @@ export class IdentityScratch {
    * of the descriptor stat).
    */
   fstat(fd: number): StatKind {
-    const state = this.binding === null ? null : fstatBinding();
-    if (state !== null && state.trusted === 'yes') {
-      this.fastUsed = true;
-      return this.loadFrom(state.fn!(fd, true, undefined, false));
-    }
-    const kind = this.loadStats(fstatSync(fd, { bigint: true }));
-    // Both forms checked (stat-binding.ts checkFstat): reads trust the same binding for sizes.
-    if (state !== null && state.trusted === 'unknown' && state.fn !== null) checkFstat(state, fd);
-    return kind;
+    // A batch of one read: the reads' descriptor stat (BatchStats.sizeOf), one path and one trust.
+    const one = (this.oneRead ??= new BatchStats({ fast: this.binding !== null }));
+    one.slot = 0;
+    one.sizeOf(fd);
+    if (one.fastUsed) this.fastUsed = true;
+    return one.loadInto(0, this);
   }
+  private oneRead: BatchStats | null = null;
 
   /** The fast path trusted from now on when it gives `path` the kind and identity statSync just gave; never again in this process when not. */
   private check(path: string | Uint8Array, kind: StatKind): void {
@@ -356,7 +354,6 @@ export class IdentityScratch {
 const BATCH_STRIDE = 36;
 /** The fields an identity and its kind are made of: through F_CTIME_NS (15). */
 const IDENTITY_FIELDS = 16;
-const NS_PER_S = 1_000_000_000n;
 
 /**
  * The stats of one batch's reads, by item (tasks/inspect.ts reads every file of a batch, then makes
@@ -364,8 +361,9 @@ const NS_PER_S = 1_000_000_000n;
  * and made an identity (`loadInto`) only for the entry made of it. An identity taken at each read
  * (IdentityScratch.fstat), then copied out by item and back for its entry, was ~1/3 of a first run's
  * extra CPU on the reading threads beside the entries themselves (docs/BENCHMARKS.md, session 32).
- * The same trust as IdentityScratch.fstat: the binding once it gave what fs.fstatSync gives
- * (stat-binding.ts checkFstat), fs.fstatSync (bigint) before and with `fast: false`.
+ * The one descriptor stat of reads and index identities (IdentityScratch.fstat is a batch of one):
+ * the binding once it gave what fs.fstatSync gives (stat-binding.ts checkFstat, one trust with the
+ * reads' sizes), fs.fstatSync (bigint) before and with `fast: false`.
  */
 export class BatchStats {
   private fields = new BigInt64Array(64 * BATCH_STRIDE);
@@ -415,16 +413,13 @@ export class BatchStats {
     f[base + F_MODE] = st.mode;
     f[base + F_INO] = st.ino;
     f[base + F_SIZE] = st.size;
-    for (const [at, ns] of [[F_MTIME_S, st.mtimeNs], [F_CTIME_S, st.ctimeNs]] as const) {
-      const part = ((ns % NS_PER_S) + NS_PER_S) % NS_PER_S;
-      f[base + at] = (ns - part) / NS_PER_S;
-      f[base + at + 1] = part;
-    }
+    setTimeNs(f, base + F_MTIME_S, st.mtimeNs);
+    setTimeNs(f, base + F_CTIME_S, st.ctimeNs);
   }
 
-  /** Item `i`'s read (its `sizeOf`) into `id`: the identity of exactly the bytes read. */
-  loadInto(i: number, id: IdentityScratch): void {
-    id.loadFields(this.fields, this.halves, i * BATCH_STRIDE);
+  /** Item `i`'s read (its `sizeOf`) into `id`: the identity of exactly the bytes read, and what was read. */
+  loadInto(i: number, id: IdentityScratch): StatKind {
+    return id.loadFields(this.fields, this.halves, i * BATCH_STRIDE);
   }
 }
 
