@@ -10,6 +10,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, symlinkSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { withCaCerts } from './helpers/test-env.js';
 import { removeTree, tempDir } from './helpers/tree.js';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
@@ -43,14 +44,17 @@ function walk(rel: string): string[] {
   return out;
 }
 
-/** npm's own settings of the outer `npm test` (npm_config_*, lifecycle vars) must not leak in. */
+/**
+ * npm's own settings of the outer `npm test` (npm_config_*, lifecycle vars) must not leak in; the
+ * CA bundle the test runner set aside (helpers/test-env.ts) is given back: npm may reach the registry.
+ */
 function cleanEnv(): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) if (!/^npm_/i.test(k) && !k.startsWith('IMAGE_SIDECAR_')) env[k] = v;
   env.npm_config_audit = 'false';
   env.npm_config_fund = 'false';
   env.npm_config_update_notifier = 'false';
-  return env;
+  return withCaCerts(env);
 }
 
 function run(cmd: string, args: string[], cwd: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
