@@ -9,6 +9,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { COMMANDS, type CommandSpec, type OptionSpec } from './cli/commands.js';
 import type { CliOptions } from './cli/context.js';
 import { finalExitCode, isLegacyInvocation } from './cli/invocation.js';
+import { watchThreadPool } from './fs/thread-pool-watch.js';
 import { packageVersion } from './version.js';
 
 const parsers: Record<NonNullable<OptionSpec['parse']>, (v: string) => number> = {
@@ -48,6 +49,7 @@ function addCommand(program: Command, spec: CommandSpec, parent?: string): void 
   for (const o of spec.options) cmd.addOption(makeOption(o));
   cmd.addHelpText('after', `\nExamples:\n${spec.examples.map((e) => `  $ ${e}`).join('\n')}\n`);
   cmd.action(async (...args: unknown[]) => {
+    watchThreadPool(); // a lost wake-up of libuv's pool never hangs a command (fs/thread-pool-watch.ts)
     const first = spec.argument ? (args[0] as string | string[] | undefined) : undefined;
     const arg = Array.isArray(first) ? undefined : first;
     const opts = (spec.argument ? args[1] : args[0]) as CliOptions;

@@ -27,6 +27,7 @@ import { isSidecarName, pairDirectory, type DirPairing, type PairGroup, type Sid
 import { KeySetFilter, keyParts, nameRoot, shardFilter, shardKey, type ShardFilter } from './shard.js';
 import { byName, folderPath, isPlainListing, kindOfDirent, listFolders, walkTree, type DirListing, type EntryKind, type WalkEntry, type WalkProblem } from './walk.js';
 import { isSafeRel, relativeTo } from '../fs/rel-path.js';
+import { watchThreadPool } from '../fs/thread-pool-watch.js';
 
 export { INDEX_DIR, QUARANTINE_DIR, SKIP_DIR_NAMES };
 
@@ -470,6 +471,9 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
     readonly root: string,
     private readonly opts: ScanOptions = {},
   ) {
+    // A scan awaits the file system throughout (its walk, the index's files, the memo's): a lost
+    // wake-up of libuv's pool must not hang it (fs/thread-pool-watch.ts).
+    watchThreadPool();
     const imageExts = imageExtensionSet(opts.imageExtensions);
     this.shard = opts.onlyKeys ? new KeySetFilter(opts.onlyKeys, imageExts) : shardFilter(opts.shard, imageExts);
     this.summary = {

@@ -1,0 +1,92 @@
+/**
+ * The thread pool watch (fs/thread-pool-watch.ts): while an asynchronous file-system request is
+ * pending it adds one request a second, so a libuv pool whose wake-up glibc lost (a request queued,
+ * every pool thread asleep) runs its queue again; when nothing is pending it adds none; it never
+ * keeps a process alive. A lost wake-up itself cannot be made on demand (it is a race inside
+ * glibc's condition variable); what is tested is that the watch sees a pending request and adds
+ * its own, and that every scan and CLI command has it running.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { ScanSession } from '../src/discovery/scan.js';
+import { threadPoolWatchStats } from '../src/fs/thread-pool-watch.js';
+import { CLI_PATH } from './helpers/cli.js';
+import { testDir } from './helpers/tree.js';
+
+const WATCH = new URL('../src/fs/thread-pool-watch.js', import.meta.url).href;
+
+/** Run `body` (an ES module's text, `dir` and `watch` in scope) in a fresh Node; its stdout's last line as JSON. */
+function inChild(body: string, dir: string): { out: unknown; ms: number; status: number | null; stderr: string } {
+  const started = Date.now();
+  const src = `const dir = ${JSON.stringify(dir)}; const watch = await import(${JSON.stringify(WATCH)});\n${body}`;
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', src], { encoding: 'utf8', timeout: 60_000 });
+  const last = r.stdout.trim().split('\n').pop() ?? '';
+  return { out: last === '' ? null : JSON.parse(last), ms: Date.now() - started, status: r.status, stderr: r.stderr };
+}
+
+test('thread pool watch: a request pending for over a second gets a wake-up request beside it; none while nothing is pending', (t) => {
+  const dir = testDir(t, 'isc-pool-watch-');
+  if (spawnSync('mkfifo', [join(dir, 'fifo')]).status !== 0) return t.skip('no mkfifo here');
+  // Opening a FIFO for reading waits in a pool thread until a writer opens it: a request that
+  // stays pending as long as the test wants.
+  const r = inChild(
+    `
+    import('node:fs').then(async ({ promises: fsp, openSync, closeSync }) => {
+      const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+      watch.watchThreadPool();
+      watch.watchThreadPool(); // started once
+      const idlePending = watch.fsRequestPending();
+      await sleep(2300);
+      const idle = watch.threadPoolWatchStats().nudges;
+      const opening = fsp.open(dir + '/fifo', 'r');
+      await sleep(100);
+      const pending = watch.fsRequestPending();
+      await sleep(2300);
+      const during = watch.threadPoolWatchStats().nudges;
+      const w = openSync(dir + '/fifo', 'w');
+      const fh = await opening;
+      await fh.close();
+      closeSync(w);
+      await sleep(1200);
+      const after = watch.threadPoolWatchStats();
+      console.log(JSON.stringify({ idlePending, idle, pending, during, after: after.nudges, running: after.running }));
+    });
+    `,
+    dir,
+  );
+  assert.equal(r.status, 0, r.stderr);
+  const o = r.out as { idlePending: boolean; idle: number; pending: boolean; during: number; after: number; running: boolean };
+  assert.equal(o.idlePending, false, 'nothing pending at the start');
+  assert.equal(o.idle, 0, 'no request added while nothing was pending');
+  assert.equal(o.pending, true, 'the FIFO open is seen pending');
+  assert.ok(o.during >= 1, `a wake-up request added while the open was pending (${o.during})`);
+  // The FIFO's writer came; one last tick may have run before the open's answer was taken.
+  assert.ok(o.after <= o.during + 1, `none once nothing was pending (${o.during} → ${o.after})`);
+  assert.equal(o.running, true);
+});
+
+test('thread pool watch: it never keeps a process alive', (t) => {
+  const dir = testDir(t, 'isc-pool-watch-');
+  const r = inChild(`watch.watchThreadPool(); console.log(JSON.stringify(watch.threadPoolWatchStats()));`, dir);
+  assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual(r.out, { running: true, nudges: 0 });
+  // The process ends at once, not at a tick (which only looks) and never held open by the timer.
+  assert.ok(r.ms < 20_000, `exited after ${r.ms} ms`);
+});
+
+test('thread pool watch: a scan starts it (library callers), and so does a CLI command (cli.ts)', (t) => {
+  const dir = testDir(t, 'isc-pool-watch-');
+  // The CLI's process, asked as it exits (a preload importing the module the CLI imports).
+  const probe = join(dir, 'probe.mjs');
+  writeFileSync(probe, `import { threadPoolWatchStats } from ${JSON.stringify(WATCH)};\nprocess.on('exit', () => process.stderr.write('watch ' + JSON.stringify(threadPoolWatchStats()) + '\\n'));\n`);
+  const r = spawnSync(process.execPath, ['--import', pathToFileURL(probe).href, CLI_PATH, 'stats', dir, '--json', '--no-index'], { encoding: 'utf8', timeout: 60_000 });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stderr, /watch \{"running":true,/);
+  assert.equal(threadPoolWatchStats().running, false, 'not started by importing it');
+  new ScanSession(dir);
+  assert.equal(threadPoolWatchStats().running, true);
+});
