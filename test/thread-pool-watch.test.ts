@@ -12,12 +12,11 @@ import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { ScanSession } from '../src/discovery/scan.js';
-import { threadPoolWatchStats } from '../src/fs/thread-pool-watch.js';
 import { CLI_PATH } from './helpers/cli.js';
 import { testDir } from './helpers/tree.js';
 
 const WATCH = new URL('../src/fs/thread-pool-watch.js', import.meta.url).href;
+const SCAN = new URL('../src/discovery/scan.js', import.meta.url).href;
 
 /** Run `body` (an ES module's text, `dir` and `watch` in scope) in a fresh Node; its stdout's last line as JSON. */
 function inChild(body: string, dir: string): { out: unknown; ms: number; status: number | null; stderr: string } {
@@ -80,13 +79,20 @@ test('thread pool watch: it never keeps a process alive', (t) => {
 
 test('thread pool watch: a scan starts it (library callers), and so does a CLI command (cli.ts)', (t) => {
   const dir = testDir(t, 'isc-pool-watch-');
+  // Each asked in a fresh process (this one's preload, helpers/test-env.ts, started it here).
+  const scan = inChild(
+    `const { ScanSession } = await import(${JSON.stringify(SCAN)});
+    const before = watch.threadPoolWatchStats().running;
+    new ScanSession(dir);
+    console.log(JSON.stringify({ before, after: watch.threadPoolWatchStats().running }));`,
+    dir,
+  );
+  assert.equal(scan.status, 0, scan.stderr);
+  assert.deepEqual(scan.out, { before: false, after: true }, 'not started by importing it; started by a scan');
   // The CLI's process, asked as it exits (a preload importing the module the CLI imports).
   const probe = join(dir, 'probe.mjs');
   writeFileSync(probe, `import { threadPoolWatchStats } from ${JSON.stringify(WATCH)};\nprocess.on('exit', () => process.stderr.write('watch ' + JSON.stringify(threadPoolWatchStats()) + '\\n'));\n`);
   const r = spawnSync(process.execPath, ['--import', pathToFileURL(probe).href, CLI_PATH, 'stats', dir, '--json', '--no-index'], { encoding: 'utf8', timeout: 60_000 });
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stderr, /watch \{"running":true,/);
-  assert.equal(threadPoolWatchStats().running, false, 'not started by importing it');
-  new ScanSession(dir);
-  assert.equal(threadPoolWatchStats().running, true);
 });

@@ -7,7 +7,13 @@
  * without it (`node -e 0`: 122 / 41 ms; cli-basics.test.js 8.7 / 5.5 s). Nothing under test makes
  * a TLS connection; the one test that may reach the npm registry (package-install.test.ts) is
  * given the bundle back (`withCaCerts`).
+ *
+ * It also starts the thread pool watch (src/fs/thread-pool-watch.ts) in every test process, as the
+ * CLI and every scan do: a test's own awaited fs call whose pool wake-up glibc lost would otherwise
+ * hang the suite (a test that hangs fails after `--test-timeout`, package.json).
  */
+import { watchThreadPool } from '../../src/fs/thread-pool-watch.js';
+
 const CA_VAR = 'NODE_EXTRA_CA_CERTS';
 /** Where the runner's bundle is kept for `withCaCerts` (not an IMAGE_SIDECAR_ variable: no code under test reads it). */
 const KEPT_VAR = 'SIDECAR_TESTS_KEPT_NODE_EXTRA_CA_CERTS';
@@ -16,6 +22,8 @@ if (process.env[CA_VAR] !== undefined) {
   process.env[KEPT_VAR] = process.env[CA_VAR];
   delete process.env[CA_VAR];
 }
+
+watchThreadPool();
 
 /** `env` with the runner's NODE_EXTRA_CA_CERTS given back (for a child that may use the network: npm). */
 export function withCaCerts(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
