@@ -32,8 +32,9 @@ interface Watch {
 let watch: Watch | null = null;
 
 /**
- * Start the watch (once per process; later calls do nothing). The CLI starts it for every
- * command, and a scan (discovery/scan.ts ScanSession) for library callers.
+ * Start the watch (once per thread; later calls do nothing: each thread sees only its own pending
+ * requests, and every thread's wait on the one pool). The CLI starts it for every command, a scan
+ * (discovery/scan.ts ScanSession) for library callers, and every worker thread (engine/worker.ts).
  */
 export function watchThreadPool(): void {
   if (watch !== null) return;
