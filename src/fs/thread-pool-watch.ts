@@ -5,8 +5,8 @@
  * glibc's condition variables can lose a `pthread_cond_signal` (sourceware bug 25847,
  * "pthread_cond_signal failed to wake up pthread_cond_wait due to a bug in undoing stealing", in
  * glibc since 2.25, open for years: the cause of what we saw, as far as we can tell). libuv
- * queues a request and signals its pool under one mutex; when that signal is lost, the request stays queued while every pool thread
- * sleeps, and a run that awaits it waits forever. Seen in this project's CI on Debian 12 (glibc
+ * queues a request and signals its pool under one mutex; when that signal is lost, the request
+ * stays queued while every pool thread sleeps, and a run that awaits it waits forever. Seen in this project's CI on Debian 12 (glibc
  * 2.36): a `stats` run hung in `fs.promises.realpath` for 13 minutes; gdb showed the request in
  * libuv's queue with all 4 pool threads idle, and one `uv_cond_signal` on the pool's condition
  * variable let the run go on.
