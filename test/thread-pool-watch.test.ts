@@ -38,6 +38,7 @@ test('thread pool watch: a request pending for over a second gets a wake-up requ
       const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
       watch.watchThreadPool();
       watch.watchThreadPool(); // started once
+      await sleep(200); // the loader's own requests (a module file's close) done
       const idlePending = watch.fsRequestPending();
       await sleep(2300);
       const idle = watch.threadPoolWatchStats().nudges;

@@ -15,14 +15,18 @@
  * stuck request first. So while a file-system request is pending, this adds one small request a
  * second (an `access` of `/`): a lost wake-up costs at most about a second. When nothing is
  * pending, the tick only looks. The timer is unref'd: it never keeps a process alive.
+ *
+ * Not covered: a signal lost before the watch starts (the CLI's entry modules as Node loads them)
+ * or in libuv's shutdown after the process's last line. test/thread-pool-lost-wakeup.test.ts loses
+ * one signal on demand (an LD_PRELOAD shim) at every fourth point of a CLI run between those.
  */
 import { access } from 'node:fs';
 
 /** How often the watch looks for pending requests. */
 export const WATCH_PERIOD_MS = 1000;
 
-/** The libuv request kinds of Node's asynchronous fs calls, as `process.getActiveResourcesInfo` names them. */
-const FS_REQUESTS: ReadonlySet<string> = new Set(['FSReqPromise', 'FSReqCallback']);
+/** The libuv request kinds of Node's asynchronous fs calls, as `process.getActiveResourcesInfo` names them (CloseReq: a FileHandle's close). */
+const FS_REQUESTS: ReadonlySet<string> = new Set(['FSReqPromise', 'FSReqCallback', 'CloseReq']);
 
 interface Watch {
   timer: NodeJS.Timeout;
