@@ -54,6 +54,18 @@ function buildShim(dir: string): string {
   return out;
 }
 
+/** The shim built in a test folder and the pool variable's address; null (the test skipped, and why) where it cannot be aimed. */
+function shimHere(t: { skip: (why: string) => void; after: (fn: () => void) => void }): { dir: string; shim: string; cond: string } | null {
+  const why = unavailable();
+  const cond = why === null ? poolCondAddress() : null;
+  if (cond === null) {
+    t.skip(why ?? 'the pool variable is not in the node binary symbols');
+    return null;
+  }
+  const dir = testDir(t, 'isc-lost-wakeup-');
+  return { dir, shim: buildShim(dir), cond };
+}
+
 interface Outcome {
   /** Exit status; null: killed after `limitMs` (it hung). */
   status: number | null;
@@ -102,12 +114,9 @@ console.log(JSON.stringify(w.threadPoolWatchStats()));
 `;
 
 test('lost wake-up of the pool: a run awaiting fs calls hangs without the watch and goes on with it', { timeout: 120_000 }, async (t) => {
-  const why = unavailable();
-  if (why) return t.skip(why);
-  const cond = poolCondAddress();
-  if (cond === null) return t.skip('the pool variable is not in the node binary symbols');
-  const dir = testDir(t, 'isc-lost-wakeup-');
-  const shim = buildShim(dir);
+  const at = shimHere(t);
+  if (at === null) return;
+  const { dir, shim, cond } = at;
   for (const watch of [false, true]) {
     const script = join(dir, `loop-${watch}.mjs`);
     writeFileSync(script, AWAIT_LOOP(watch));
@@ -130,12 +139,9 @@ test('lost wake-up of the pool: a run awaiting fs calls hangs without the watch 
 });
 
 test('lost wake-up of the pool: a CLI run with a signal lost anywhere after its start gives the output of a run without', { timeout: 300_000 }, async (t) => {
-  const why = unavailable();
-  if (why) return t.skip(why);
-  const cond = poolCondAddress();
-  if (cond === null) return t.skip('the pool variable is not in the node binary symbols');
-  const dir = testDir(t, 'isc-lost-wakeup-');
-  const shim = buildShim(dir);
+  const at = shimHere(t);
+  if (at === null) return;
+  const { dir, shim, cond } = at;
   const spec: Record<string, TreeNode> = {};
   for (let f = 0; f < 6; f++)
     for (let i = 0; i < 4; i++) {
