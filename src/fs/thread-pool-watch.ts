@@ -6,10 +6,10 @@
  * "pthread_cond_signal failed to wake up pthread_cond_wait due to a bug in undoing stealing", in
  * glibc since 2.25, open for years: the cause of what we saw, as far as we can tell). libuv
  * queues a request and signals its pool under one mutex; when that signal is lost, the request
- * stays queued while every pool thread sleeps, and a run that awaits it waits forever. Seen in this project's CI on Debian 12 (glibc
- * 2.36): a `stats` run hung in `fs.promises.realpath` for 13 minutes; gdb showed the request in
- * libuv's queue with all 4 pool threads idle, and one `uv_cond_signal` on the pool's condition
- * variable let the run go on.
+ * stays queued while every pool thread sleeps, and a run that awaits it waits forever. Seen in
+ * this project's CI on Debian 12 (glibc 2.36): a `stats` run hung in `fs.promises.realpath` for
+ * 13 minutes; gdb showed the request in libuv's queue with all 4 pool threads idle, and one
+ * `uv_cond_signal` on the pool's condition variable let the run go on.
  *
  * Any later request signals the pool again, and the thread it wakes runs the queue in order, the
  * stuck request first. So while a file-system request is pending, this adds one small request a
@@ -23,7 +23,7 @@
 import { access } from 'node:fs';
 
 /** How often the watch looks for pending requests. */
-export const WATCH_PERIOD_MS = 1000;
+const WATCH_PERIOD_MS = 1000;
 
 /** The libuv request kinds of Node's asynchronous fs calls, as `process.getActiveResourcesInfo` names them (CloseReq: a FileHandle's close). */
 const FS_REQUESTS: ReadonlySet<string> = new Set(['FSReqPromise', 'FSReqCallback', 'CloseReq']);

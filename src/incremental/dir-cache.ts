@@ -100,9 +100,8 @@ export class DirSnapshots implements ListingCache, LinkResolution {
   /**
    * Listings are stored (and folders' identities taken for them) only when the index held something
    * as the run began. A first run stores none: like its links and folder records, a folder's listing
-   * is stored by the next run, which lists the folder and can be served from everything else (a
-   * first run of the bench library: ~60 ms less wall time, most of it on the main thread while it
-   * pairs the game folders' link targets; docs/BENCHMARKS.md, session 32).
+   * is stored by the next run, which lists the folder and can be served from everything else
+   * (what it saves a first run, and costs the second: docs/INDEX.md "Folders and links").
    */
   private readonly storesListings: boolean;
 
