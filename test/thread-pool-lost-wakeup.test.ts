@@ -157,7 +157,7 @@ test('lost wake-up of the pool: a CLI run with a signal lost anywhere after its 
   // Every fourth signal from after the CLI's modules loaded (the watch starts as the command does:
   // the signals before it read the entry's modules) to before libuv's shutdown at exit (after the
   // process's last line: nothing of ours runs there). Without the watch (measured when this test
-  // was written: \`stats\` of this tree with the index, 385 signals), a lost signal at 160–165 or
+  // was written: `stats` of this tree with the index, 385 signals), a lost signal at 160–165 or
   // 365–368 held the run forever (points where one request is awaited with no other in flight).
   const positions: number[] = [];
   for (let k = Math.floor(n * 0.15); k <= Math.floor(n * 0.97); k += 4) positions.push(k);

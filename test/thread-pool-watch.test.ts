@@ -2,9 +2,9 @@
  * The thread pool watch (fs/thread-pool-watch.ts): while an asynchronous file-system request is
  * pending it adds one request a second, so a libuv pool whose wake-up glibc lost (a request queued,
  * every pool thread asleep) runs its queue again; when nothing is pending it adds none; it never
- * keeps a process alive. A lost wake-up itself cannot be made on demand (it is a race inside
- * glibc's condition variable); what is tested is that the watch sees a pending request and adds
- * its own, and that every scan and CLI command has it running.
+ * keeps a process alive. What is tested here is that the watch sees a pending request and adds its
+ * own, and that every scan and CLI command has it running; a lost wake-up itself is made on demand
+ * (an LD_PRELOAD shim) in test/thread-pool-lost-wakeup.test.ts.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
