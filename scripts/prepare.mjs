@@ -23,5 +23,5 @@ if (!existsSync(tsc)) {
   run('npm', ['ci', '--ignore-scripts', '--no-audit', '--no-fund', '--prefer-offline'], env);
 }
 run(process.execPath, [tsc, '-p', 'tsconfig.json']);
-run(process.execPath, [join(root, 'scripts', 'build-wasm.mjs'), 'dist/accel']);
+run(process.execPath, [join(root, 'scripts', 'build-wasm.mjs'), 'dist']);
 run(process.execPath, [join(root, 'scripts', 'code-digest.mjs'), 'dist/incremental']);

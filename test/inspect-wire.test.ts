@@ -28,6 +28,7 @@ import { ThreadRuntime } from '../src/engine/threads.js';
 import { packResultsByName } from '../src/tasks/index.js';
 import type { JsonObject, JsonValue } from '../src/types.js';
 import { makeCornerTree, removeTree, tempDir } from './helpers/cli.js';
+import { inspectionArb } from './helpers/inspection-arbitraries.js';
 
 /** Sets an own enumerable key (`__proto__` too), as a decoder does. */
 function setOwnKey(o: Record<string, unknown>, k: string, v: unknown): void {
@@ -134,83 +135,8 @@ describe('inspect results as compact batches', () => {
   });
 
   it('round trip: fuzzed results (odd names, key orders, -0, nulls, image records)', () => {
-    const name = fc.constantFrom('face_detection', 'yolov8', '__proto__', 'constructor', 'toString', 'é', '');
-    const maybeNum = fc.option(fc.oneof(fc.double({ noNaN: true }), fc.constant(-0)), { nil: undefined });
-    const summary = fc
-      .record({
-        ops: fc.uniqueArray(name, { maxLength: 4 }),
-        order: fc.boolean(),
-        times: fc.array(maybeNum, { minLength: 4, maxLength: 4 }),
-        succ: fc.array(fc.option(fc.boolean(), { nil: undefined }), { minLength: 4, maxLength: 4 }),
-        sizes: fc.array(fc.option(fc.nat(), { nil: undefined }), { minLength: 4, maxLength: 4 }),
-        faces: fc.nat(50),
-        objects: fc.nat(50),
-        grade: fc.option(fc.string(), { nil: null }),
-        score: fc.option(fc.double({ noNaN: true }), { nil: null }),
-        embLen: fc.option(fc.nat(), { nil: null }),
-        symlink: fc.option(fc.record({ isSymlink: fc.boolean(), broken: fc.boolean() }), { nil: null }),
-        classes: fc.dictionary(name, fc.nat()),
-        image: fc.option(fc.record({ size: fc.nat(), mtimeNs: fc.bigInt(), operations: fc.array(name), staleOperations: fc.array(name) }), { nil: null }),
-        tool: fc.option(name, { nil: null }),
-        type: fc.option(name, { nil: null }),
-        info: fc.boolean(),
-      })
-      .map((g): SidecarSummary => {
-        const ops = g.ops;
-        const set = <T>(vals: (T | undefined)[]) => {
-          const rec: Record<string, T> = {};
-          const order = g.order ? ops : [...ops].reverse();
-          order.forEach((op) => {
-            const v = vals[ops.indexOf(op)];
-            if (v !== undefined) Object.defineProperty(rec, op, { value: v, enumerable: true, writable: true, configurable: true });
-          });
-          return rec;
-        };
-        const classes: Record<string, number> = {};
-        for (const [k, v] of Object.entries(g.classes)) Object.defineProperty(classes, k, { value: v, enumerable: true, writable: true, configurable: true });
-        return {
-          operations: ops,
-          operationType: g.type,
-          faces: g.faces,
-          objects: g.objects,
-          detectionCount: g.faces + g.objects,
-          embeddings: g.faces,
-          embeddingLength: g.embLen,
-          qualityGrade: g.grade,
-          qualityScore: g.score,
-          processingTimes: set(g.times),
-          success: set(g.succ),
-          dataSizes: set(g.sizes),
-          toolName: g.tool,
-          hasSidecarInfo: g.info,
-          symlink: g.symlink,
-          objectClasses: classes,
-          image: g.image,
-        };
-      });
-    const result = fc
-      .record(
-        {
-          size: fc.nat(),
-          status: fc.constantFrom('ok', 'corrupt', 'unreadable', 'unchecked', 'encrypted'),
-          format: fc.constantFrom(null, 'json', 'bin', 'rkyv', 'legacy'),
-          notes: fc.array(fc.string(), { maxLength: 2 }),
-          shape: fc.constantFrom(null, 'sidecar', 'report', 'other'),
-          elapsedMs: fc.double({ noNaN: true }),
-          accel: fc.constantFrom('wasm', 'deferred'),
-          summary,
-          brief: fc.record({ detectionCount: fc.nat(), toolName: fc.option(name, { nil: null }), operationType: fc.option(name, { nil: null }) }),
-          problems: fc.array(fc.record({ pointer: fc.string(), message: fc.string(), severity: fc.constantFrom('error', 'warning') }), { maxLength: 2 }),
-          error: fc.record({ code: fc.constantFrom('CORRUPT', 'IO'), message: fc.string() }),
-          encryptedKeyId: fc.string(),
-          dataJson: fc.oneof(fc.string(), fc.uint8Array({ minLength: 1, maxLength: 8 })),
-          link: fc.record({ broken: fc.boolean(), target: fc.string() }),
-        },
-        { requiredKeys: ['size', 'status', 'format', 'notes', 'shape', 'elapsedMs'] },
-      )
-      .map((r) => r as unknown as Omit<FileInspection, 'path'>);
     fc.assert(
-      fc.property(fc.array(result, { maxLength: 12 }), (rs) => {
+      fc.property(fc.array(inspectionArb, { maxLength: 12 }), (rs) => {
         const its = rs.map((_, i) => ({ path: `/lib/${i}.json`, name: `${i}.json` }));
         const results = rs.map((r, i) => ({ path: its[i].path, ...r }) as FileInspection);
         // The oracle: what the unpacked answer delivers (a structured clone of each result), taken

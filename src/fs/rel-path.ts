@@ -29,15 +29,22 @@ function toPosix(p: string): string {
  * joined, so normalised), `path.relative` (two resolves) otherwise. Cached per base; the last base
  * asked for is answered before the Map (a reading thread asks once per file it makes an entry for).
  */
+/** The prefix `relativeTo(base)` cuts off a path under `base` (the index's WebAssembly entry writer cuts the same). */
+export function relativePrefix(base: string): string {
+  return base.endsWith(sep) ? base : base + sep;
+}
+
+/** A path under its base but holding this is given to path.relative: a part starting with '.' ('.' or '..' may follow). */
+const DOT_PART = `${sep}.`;
+
 const relativeFns = new Map<string, (p: string) => string>();
-const DOT_PART = `${sep}.`; // a part starting with '.': '.' or '..' may follow (made once, not per call)
 let lastBase: string | null = null; // null before the first call: no base, not even '', is taken for the last one
 let lastFn: (p: string) => string = (p) => p;
 export function relativeTo(base: string): (p: string) => string {
   if (base === lastBase) return lastFn;
   let fn = relativeFns.get(base);
   if (!fn) {
-    const prefix = base.endsWith(sep) ? base : base + sep;
+    const prefix = relativePrefix(base);
     fn = (p: string) => (p.startsWith(prefix) && !p.includes(DOT_PART) ? toPosix(p.slice(prefix.length)) : toPosix(relative(base, p)));
     if (relativeFns.size > 16) relativeFns.clear();
     relativeFns.set(base, fn);

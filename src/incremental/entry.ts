@@ -12,7 +12,9 @@
  * any change after the read moves it to "now"; mtime may be set to anything.
  */
 import type { FileInspection } from '../tasks/inspect.js';
-import { relativeTo } from '../fs/rel-path.js';
+import { relativePrefix, relativeTo } from '../fs/rel-path.js';
+import { isWellFormed } from '../formats/value.js';
+import { KIND_WRITTEN, writeBatchEntries } from './entry-writer.js';
 import { serialize } from 'node:v8';
 import { encodingOf } from './folder-records.js';
 import { beginFileEntry, decodeResult, fileEntryBound, sealFileEntry, writeFileEntry } from './store.js';
@@ -107,6 +109,33 @@ export interface EntryRow {
   j: number;
 }
 
+/**
+ * A packed batch's entries by the WebAssembly writer (entry-writer.ts), the bytes `fileEntry` makes
+ * for each row: each written row's `indexEntry` set (a view of this thread's arena, as fileEntry's),
+ * and the rows' verdicts returned (entry-writer.ts KIND_*): the caller makes each KIND_DEFER row's
+ * entry with `fileEntry`. Null when the writer is not used: then every row is the caller's.
+ * `read`: per row, 1 when it was read through the stat kept in `stats` (identity.ts BatchStats.rows).
+ */
+export function batchEntries(results: readonly FileInspection[], row: EntryRow, read: Uint8Array, stats: { bytes: Uint8Array; stride: number }, opts: EntryOptions, cutoffNs: bigint, withKeys: boolean): Uint8Array | null {
+  const n = row.wire.n;
+  let paths = '';
+  for (let i = 0; i < n; i++) paths += results[i].path + '\u0000';
+  const prefix = relativePrefix(opts.root);
+  // A lone surrogate is written as U+FFFD: two paths the string compare tells apart could share bytes.
+  if (!isWellFormed(paths) || !isWellFormed(prefix)) return null;
+  const made = writeBatchEntries({ wire: row.wire, strings: row.strings, paths, read, stats, prefix, keyNo: opts.keyNo, withKeys, cutoffNs, room: PACKED_RESULT_ROOM });
+  if (made === null) return null;
+  const { ends, kinds } = made;
+  const chunk = arena.place(made.bytes);
+  let from = 0;
+  for (let i = 0; i < n; i++) {
+    const end = ends[i];
+    if (kinds[i] === KIND_WRITTEN) results[i].indexEntry = new Uint8Array(chunk.buffer, chunk.byteOffset + from, end - from);
+    from = end;
+  }
+  return kinds;
+}
+
 /** A stored result as `fileEntry` wrote it (packed, JSON or v8), path '' (null: unreadable, a miss). */
 export function storedResult(raw: Uint8Array): FileInspection | null {
   return raw.length > 0 && raw[0] === PACKED_RESULT_TAG ? unpackResult(raw) : decodeResult<FileInspection>(raw);
@@ -165,6 +194,16 @@ class EntryArena {
     const len = writeFileEntry(this.chunk, this.at, key, idBytes, keyNo, value, this.view);
     if (len < 0) return null;
     return this.sealed(this.at, len);
+  }
+
+  /** `bytes` copied into the arena (a batch's entries by the WebAssembly writer): a view of the copy, valid as long as an entry's. */
+  place(bytes: Uint8Array): Uint8Array {
+    if (this.at + bytes.length > this.chunk.length) this.newChunk(bytes.length);
+    const at = this.at;
+    this.chunk.set(bytes, at);
+    this.at = at + bytes.length;
+    const view = this.view;
+    return new Uint8Array(view.buffer, view.byteOffset + at, bytes.length);
   }
 
   /** The entry of `len` bytes just written at `at`, as a plain view (a Buffer's subarray makes a FastBuffer: slower, in cold code above all). */

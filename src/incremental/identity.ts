@@ -421,6 +421,11 @@ export class BatchStats {
   loadInto(i: number, id: IdentityScratch): StatKind {
     return id.loadFields(this.fields, this.halves, i * BATCH_STRIDE);
   }
+
+  /** The kept stats of items 0 to n − 1 as bytes (the binding's layout, `stride` i64 fields an item): what the WebAssembly entry writer reads. */
+  rows(n: number): { bytes: Uint8Array; stride: number } {
+    return { bytes: new Uint8Array(this.fields.buffer, 0, n * BATCH_STRIDE * 8), stride: BATCH_STRIDE };
+  }
 }
 
 /**

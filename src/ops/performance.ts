@@ -11,6 +11,7 @@ import { DEFAULT_MAX_DEPTH, DEFAULT_MAX_FILE_SIZE } from '../formats/value.js';
 import type { EngineKind } from '../types.js';
 import { accelStatus } from '../accel/scanner.js';
 import { fastStatStatus } from '../incremental/identity.js';
+import { entryWriterStatus } from '../incremental/entry-writer.js';
 
 export interface PerformanceInfo {
   version: string;
@@ -37,7 +38,11 @@ export interface PerformanceInfo {
    * the incremental index's warm checks: asked for (not IMAGE_SIDECAR_FAST_STAT=off), agreeing with
    * fs.fstatSync and fs.statSync here, so in use. (Under `index` where it began as the checks' alone.)
    */
-  index: { fastStat: { enabled: boolean; available: boolean; inUse: boolean; reason?: string } };
+  index: {
+    fastStat: { enabled: boolean; available: boolean; inUse: boolean; reason?: string };
+    /** The WebAssembly entry writer (incremental/entry-writer.ts: a first run's index entries): asked for (not IMAGE_SIDECAR_ACCEL=off), loadable here, so in use. */
+    entryWriter: { enabled: boolean; available: boolean; inUse: boolean; reason?: string };
+  };
   limits: { maxFileSize: number; maxDepth: number };
   /** The earlier wrapper's keys: workers a tree operation uses by default; no time limit. */
   max_workers: number;
@@ -52,6 +57,8 @@ export function performanceInfo(opts: EngineOptions = {}, index: { fastStat?: bo
   const enabled = opts.accel !== false;
   const loaded = accelStatus();
   const wasm = { enabled, available: loaded.available, inUse: enabled && loaded.available, ...(loaded.reason ? { reason: loaded.reason } : {}) };
+  const writer = enabled ? entryWriterStatus() : { available: false, reason: 'IMAGE_SIDECAR_ACCEL=off' };
+  const entryWriter = { enabled, available: writer.available, inUse: enabled && writer.available, ...(writer.reason ? { reason: writer.reason } : {}) };
   const note = wasm.inUse
     ? 'WebAssembly scanner in use for JSON text and plain bin bodies (IMAGE_SIDECAR_ACCEL=off turns it off); no native module'
     : !enabled
@@ -67,7 +74,7 @@ export function performanceInfo(opts: EngineOptions = {}, index: { fastStat?: bo
     },
     breakEvenFiles: THREADS_BREAK_EVEN_FILES,
     acceleration: { native: false, wasm, note },
-    index: { fastStat },
+    index: { fastStat, entryWriter },
     limits: { maxFileSize: DEFAULT_MAX_FILE_SIZE, maxDepth: DEFAULT_MAX_DEPTH },
     max_workers: def.workers,
     timeout: null,

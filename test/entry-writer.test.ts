@@ -1,0 +1,271 @@
+/**
+ * The WebAssembly entry writer (src/incremental/entry-writer.ts, assembly/entries.ts): a packed
+ * batch's index entries in one call must be the very bytes entry.ts fileEntry makes row by row,
+ * and no entry where fileEntry makes none. Each guarantee with its attacker:
+ * - real inspections of a sample library and a corner tree under every option set that stores
+ *   results (validate, stats, format-stats' probe, a schema, keys);
+ * - fuzzed results, identities and paths: ctime at and after the racy cutoff and before 1970,
+ *   sizes that changed between the stat and the read, rows not read, keys with a part starting
+ *   with '.', paths outside the root, non-ASCII and lone surrogates, strings and results too long
+ *   for the packed form, with keys and without;
+ * - its CRC-32 against zlib's for every length 0–600;
+ * - a real batch through inspectFiles: the writer ran (its counts), its entries equal fileEntry's,
+ *   and `accel: false` (IMAGE_SIDECAR_ACCEL=off) leaves every entry to JavaScript.
+ */
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { crc32 } from 'node:zlib';
+import { after, before, describe, it } from 'node:test';
+import fc from 'fast-check';
+import { generateSampleLibrary } from '../src/index.js';
+import { inspectFiles, type FileInspection, type InspectItem, type InspectOptions } from '../src/tasks/inspect.js';
+import { hasSummaryRow, packInspections, rowStrings } from '../src/tasks/inspect-wire.js';
+import { batchEntries, fileEntry, racyCutoffNs, rewindEntries, type EntryOptions } from '../src/incremental/entry.js';
+import { entryWriterCounts, entryWriterCrc, entryWriterStatus, KIND_DEFER, KIND_NONE, KIND_WRITTEN } from '../src/incremental/entry-writer.js';
+import { IdentityScratch } from '../src/incremental/identity.js';
+import { F_CTIME_S, F_DEV, F_INO, F_MODE, F_MTIME_S, F_SIZE, S_IFREG } from '../src/fs/stat-binding.js';
+import { makeCornerTree, removeTree, tempDir } from './helpers/cli.js';
+import { inspectionArb } from './helpers/inspection-arbitraries.js';
+
+/** i64 fields a kept stat takes (identity.ts BatchStats: the stat binding's layout). */
+const STRIDE = 36;
+
+interface StatFields {
+  dev: bigint;
+  ino: bigint;
+  size: bigint;
+  mtimeS: bigint;
+  mtimeNs: bigint;
+  ctimeS: bigint;
+  ctimeNs: bigint;
+}
+
+/** Kept stats as BatchStats lays them out. */
+function statRows(stats: readonly StatFields[]): BigInt64Array {
+  const f = new BigInt64Array(Math.max(1, stats.length) * STRIDE);
+  stats.forEach((s, i) => {
+    const b = i * STRIDE;
+    f[b + F_DEV] = s.dev;
+    f[b + F_MODE] = BigInt(S_IFREG | 0o644);
+    f[b + F_INO] = s.ino;
+    f[b + F_SIZE] = s.size;
+    f[b + F_MTIME_S] = s.mtimeS;
+    f[b + F_MTIME_S + 1] = s.mtimeNs;
+    f[b + F_CTIME_S] = s.ctimeS;
+    f[b + F_CTIME_S + 1] = s.ctimeNs;
+  });
+  return f;
+}
+
+function statOf(p: string): StatFields {
+  const st = fs.statSync(p, { bigint: true });
+  return { dev: st.dev, ino: st.ino, size: st.size, mtimeS: st.mtimeNs / 1_000_000_000n, mtimeNs: st.mtimeNs % 1_000_000_000n, ctimeS: st.ctimeNs / 1_000_000_000n, ctimeNs: st.ctimeNs % 1_000_000_000n };
+}
+
+/**
+ * A batch's entries both ways: fileEntry row by row (the reference, as tasks/inspect.ts made them
+ * before the writer) and batchEntries. Asserts they agree; returns the writer's verdicts (null: it
+ * refused the batch).
+ */
+function compareBoth(results: FileInspection[], items: readonly InspectItem[], read: Uint8Array, fields: BigInt64Array, opts: EntryOptions, withKeys: boolean): Uint8Array | null {
+  const cutoffNs = racyCutoffNs(opts.racyCutoffMs);
+  const { packed } = packInspections(results, items);
+  const strings = rowStrings(packed);
+  const id = new IdentityScratch({ fast: false });
+  const halves = new Uint32Array(fields.buffer);
+  const expected: (Buffer | null)[] = [];
+  let j = 0;
+  for (let i = 0; i < results.length; i++) {
+    let e: Buffer | null = null;
+    if (read[i] !== 0) {
+      id.loadFields(fields, halves, i * STRIDE);
+      const made = fileEntry(results[i], id, opts, cutoffNs, withKeys, { wire: packed, strings, i, j });
+      if (made !== null) e = Buffer.from(made);
+    }
+    expected.push(e);
+    if (hasSummaryRow(packed, i)) j++;
+  }
+  rewindEntries();
+  const kinds = batchEntries(results, { wire: packed, strings, i: 0, j: 0 }, read, { bytes: new Uint8Array(fields.buffer, 0, results.length * STRIDE * 8), stride: STRIDE }, opts, cutoffNs, withKeys);
+  for (let i = 0; i < results.length; i++) {
+    const made = results[i].indexEntry;
+    delete results[i].indexEntry;
+    const what = `row ${i} (${JSON.stringify(results[i], (_, v) => (typeof v === 'bigint' ? `${v}n` : v)).slice(0, 300)})`;
+    if (kinds === null || kinds[i] === KIND_DEFER) {
+      assert.equal(made, undefined, `${what}: no entry by the writer`);
+      if (kinds !== null) assert.equal(read[i], 1, `${what}: deferred but not read`);
+    } else if (kinds[i] === KIND_NONE) {
+      assert.equal(made, undefined, what);
+      assert.equal(expected[i], null, `${what}: the writer stores none, fileEntry stores one`);
+    } else {
+      assert.equal(kinds[i], KIND_WRITTEN, what);
+      assert.ok(expected[i] !== null, `${what}: the writer stores one, fileEntry none`);
+      assert.deepEqual(Buffer.from(made!), expected[i], `${what}: the entries differ`);
+    }
+  }
+  rewindEntries();
+  return kinds;
+}
+
+function sidecarFiles(root: string): InspectItem[] {
+  const out: InspectItem[] = [];
+  const walk = (d: string) => {
+    for (const e of fs.readdirSync(d, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (/\.(json|bin|rkyv)$/.test(e.name)) out.push({ path: p, name: e.name });
+    }
+  };
+  walk(root);
+  return out;
+}
+
+const OPTION_SETS: Record<string, InspectOptions> = {
+  'validate (brief)': { brief: true, validate: true },
+  'validate filtered': { summarize: true, sizes: false, validate: true },
+  stats: { summarize: true },
+  'stats, accel off': { summarize: true, accel: false },
+  probe: { probe: true },
+  schema: { validate: true, schema: { type: 'object', required: ['no_such_key'] } },
+};
+
+describe('the WebAssembly entry writer', () => {
+  let roots: string[] = [];
+  let items: InspectItem[] = [];
+  let sampleRoot = '';
+  before(async () => {
+    assert.equal(entryWriterStatus().available, true, `the entry writer loads here: ${entryWriterStatus().reason}`);
+    sampleRoot = tempDir('isc-entry-writer-');
+    await generateSampleLibrary(sampleRoot, { images: 60, seed: 17, formatMix: { json: 2, bin: 1, legacy: 1 } });
+    const corner = makeCornerTree();
+    roots = [sampleRoot, corner];
+    items = [...sidecarFiles(sampleRoot), ...sidecarFiles(corner), { path: path.join(corner, 'photos', 'gone.json'), name: 'gone.json' }];
+  });
+  after(() => {
+    for (const r of roots) removeTree(r);
+  });
+
+  it('computes zlib\'s CRC-32 for every length 0–600', () => {
+    const bytes = Buffer.alloc(600);
+    for (let i = 0; i < bytes.length; i++) bytes[i] = (i * 131 + 7) & 0xff;
+    for (let len = 0; len <= 600; len++) assert.equal(entryWriterCrc(bytes.subarray(0, len)), crc32(bytes.subarray(0, len)), `length ${len}`);
+  });
+
+  for (const [name, inspect] of Object.entries(OPTION_SETS)) {
+    for (const withKeys of [false, true]) {
+      it(`writes fileEntry's bytes for real inspections: ${name}${withKeys ? ', with keys' : ''}`, () => {
+        const results = inspectFiles(items, inspect);
+        const stats = items.map((it) => (fs.existsSync(it.path) ? statOf(it.path) : { dev: 0n, ino: 0n, size: 0n, mtimeS: 0n, mtimeNs: 0n, ctimeS: 0n, ctimeNs: 0n }));
+        const read = new Uint8Array(items.map((it) => (fs.existsSync(it.path) ? 1 : 0)));
+        const opts: EntryOptions = { racyCutoffMs: Date.now() + 60_000, root: sampleRoot, keyNo: 3 };
+        let written = 0;
+        // In batches of 64, as the engine sends them.
+        for (let s = 0; s < results.length; s += 64) {
+          const kinds = compareBoth(results.slice(s, s + 64), items.slice(s, s + 64), read.slice(s, s + 64), statRows(stats.slice(s, s + 64)), opts, withKeys);
+          assert.ok(kinds !== null, 'the writer took the batch');
+          for (const k of kinds) if (k === KIND_WRITTEN) written++;
+        }
+        // The sample library's ordinary results are written by the module (the corner tree's are
+        // outside the root or odd: deferred); a schema every file fails gives each problems (deferred).
+        if (name !== 'schema' && name !== 'probe') assert.ok(written > results.length / 3, `${written} of ${results.length} written by the module`);
+      });
+    }
+  }
+
+  it('writes fileEntry\'s bytes for fuzzed results, identities and paths', () => {
+    const nowMs = 1_700_000_000_000;
+    const root = '/lib/ro\u00f6t';
+    const pathArb = fc.oneof(
+      { weight: 20, arbitrary: fc.constantFrom(`${root}/a.json`, `${root}/x/caf\u00e9.json`, `${root}/.hidden/a.json`, `${root}/x/../a.json`, `${root}x/a.json`, '/elsewhere/a.json', `${root}/\u{1f600}/b.json`) },
+      { weight: 20, arbitrary: fc.string({ unit: 'grapheme', maxLength: 12 }).map((s) => `${root}/${s.replaceAll('\u0000', '')}.json`) },
+      // A lone surrogate: the writer refuses the whole batch (its UTF-8 is U+FFFD, which two paths may share).
+      { weight: 1, arbitrary: fc.constant(`${root}/a\ud800.json`) },
+    );
+    // `usual` three times in four (fc.constantFrom takes each distinct value once: no weights by repeating one).
+    const often = <T>(usual: T, rare: fc.Arbitrary<T>) => fc.oneof({ weight: 3, arbitrary: fc.constant(usual) }, { weight: 1, arbitrary: rare });
+    const nowS = BigInt(nowMs / 1000);
+    // Any time (before 1970, far ahead, in the cutoff's second), one before the cutoff (storable), one at it.
+    const timeArb = fc.oneof(
+      { weight: 1, arbitrary: fc.record({ s: fc.oneof(fc.bigInt(-(1n << 40n), 1n << 40n), fc.constant(nowS), fc.constant(nowS - 1n)), ns: fc.bigInt(0n, 999_999_999n) }) },
+      { weight: 3, arbitrary: fc.record({ s: fc.bigInt(0n, nowS - 1n), ns: fc.bigInt(0n, 999_999_999n) }) },
+      // At the cutoff (not stored) and the last ns before it (stored).
+      { weight: 1, arbitrary: fc.constantFrom({ s: nowS, ns: 0n }, { s: nowS - 1n, ns: 999_999_999n }) },
+    );
+    const rowArb = fc.record({
+      result: inspectionArb,
+      // Most rows as validate and stats make them: no notes, no field without a column, mostly ok.
+      plain: often(true, fc.constant(false)),
+      status: fc.oneof({ weight: 6, arbitrary: fc.constant('ok') }, { weight: 4, arbitrary: fc.constantFrom('corrupt', 'unreadable', 'unchecked', 'encrypted') }),
+      path: pathArb,
+      read: often(true, fc.constant(false)),
+      sizeChanged: often(false, fc.constant(true)),
+      dev: fc.bigInt(0n, (1n << 63n) - 1n),
+      ino: fc.bigInt(0n, (1n << 63n) - 1n),
+      mtime: timeArb,
+      ctime: timeArb,
+      longString: often(0, fc.constantFrom(1, 2, 3)),
+    });
+    let written = 0;
+    let refused = 0;
+    let rows = 0;
+    fc.assert(
+      fc.property(fc.array(rowArb, { maxLength: 20 }), fc.boolean(), fc.nat(65535), (raw, withKeys, keyNo) => {
+        const results: FileInspection[] = raw.map((r) => {
+          const res = { path: r.path, ...r.result } as FileInspection;
+          if (r.plain) {
+            res.notes = [];
+            res.status = r.status as FileInspection['status'];
+            // A summary the columns carry has no image record (inspect-wire.ts summaryFits).
+            if (res.summary) res.summary = { ...res.summary, image: null };
+            for (const k of ['problems', 'error', 'encryptedKeyId', 'dataJson', 'link'] as const) delete res[k];
+          }
+          // A string a packed result cannot hold (0xffff bytes or more), one that nearly fills the
+          // room (PACKED_RESULT_ROOM, 16,384 bytes), one that overflows it.
+          if (r.longString > 0 && res.brief) res.brief = { ...res.brief, toolName: 'x'.repeat([0, 70_000, 16_300, 16_360][r.longString]) };
+          return res;
+        });
+        const its = results.map((r) => ({ path: r.path, name: path.posix.basename(r.path) }));
+        const fields = statRows(raw.map((r, i) => ({ dev: r.dev, ino: r.ino, size: BigInt(results[i].size) + (r.sizeChanged ? 1n : 0n), mtimeS: r.mtime.s, mtimeNs: r.mtime.ns, ctimeS: r.ctime.s, ctimeNs: r.ctime.ns })));
+        const read = new Uint8Array(raw.map((r) => (r.read ? 1 : 0)));
+        const kinds = compareBoth(results, its, read, fields, { racyCutoffMs: nowMs, root, keyNo }, withKeys);
+        rows += results.length;
+        if (kinds === null) refused++;
+        else for (const k of kinds) if (k === KIND_WRITTEN) written++;
+      }),
+      { numRuns: 400 },
+    );
+    // The fuzz reached the module's writing, not only its refusals and deferrals.
+    // (About one row in twelve can be: plain, ok, read, unchanged, before the cutoff, under the root.)
+    assert.ok(written > rows / 25, `${written} of ${rows} rows written by the module`);
+    assert.ok(refused < 400, 'some batches were taken');
+  });
+
+  it('makes a batch\'s entries through inspectFiles (accel on), and none with accel off (IMAGE_SIDECAR_ACCEL=off)', () => {
+    const sample = sidecarFiles(sampleRoot);
+    const opts = (accel: boolean): InspectOptions => ({ brief: true, validate: true, accel, indexEntries: { racyCutoffMs: Date.now() + 60_000, root: sampleRoot, keyNo: 0 } });
+    for (const accel of [true, false]) {
+      const before = { ...entryWriterCounts };
+      const results = inspectFiles(sample.slice(0, 64), opts(accel));
+      const written = entryWriterCounts.written - before.written;
+      if (accel) assert.ok(written > 32, `${written} entries by the module`);
+      else assert.equal(entryWriterCounts.batches, before.batches, 'the module is not called with accel off');
+      // Each entry as fileEntry makes it of the result and the file's stat (unchanged since the read).
+      const id = new IdentityScratch({ fast: false });
+      const cutoffNs = racyCutoffNs(Date.now() + 60_000);
+      let entries = 0;
+      for (const r of results) {
+        const made = r.indexEntry;
+        assert.ok(made !== undefined, `${r.path}: an entry`);
+        delete r.indexEntry;
+        id.stat(r.path);
+        const expected = fileEntry(r, id, { racyCutoffMs: 0, root: sampleRoot, keyNo: 0 }, cutoffNs, false);
+        assert.ok(expected !== null);
+        assert.deepEqual(Buffer.from(made), Buffer.from(expected), r.path);
+        entries++;
+      }
+      assert.equal(entries, Math.min(64, sample.length));
+      rewindEntries();
+    }
+  });
+});
