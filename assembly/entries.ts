@@ -52,7 +52,9 @@ const P_CUTOFF_LO = 29; // the racy cutoff, ns, as u32 halves
 const P_CUTOFF_HI = 30;
 const P_ROOM = 31; // PACKED_RESULT_ROOM
 const P_PATHS_LEN = 32; // the bytes at P_PATHS: as many 0 bytes as rows, else the batch is refused
-export const PARAM_WORDS: i32 = 33;
+const P_OUT_WRITTEN = 33; // out: rows written
+const P_OUT_DEFERRED = 34; // out: rows deferred
+export const PARAM_WORDS: i32 = 35;
 
 export const KIND_NONE: u8 = 0;
 export const KIND_WRITTEN: u8 = 1;
@@ -272,6 +274,8 @@ export function writeEntries(paramsAt: usize): i32 {
   let path = param(P_PATHS);
   let at = out;
   let j: usize = 0;
+  let written: u32 = 0;
+  let deferred: u32 = 0;
   for (let i: usize = 0; i < n; i++) {
     const code = <i32>load<u16>(codes + (i << 1));
     // This row's path: up to its 0 byte.
@@ -290,11 +294,15 @@ export function writeEntries(paramsAt: usize): i32 {
         }
       }
     }
+    if (kind == KIND_WRITTEN) written++;
+    else if (kind == KIND_DEFER) deferred++;
     store<u8>(kinds + i, kind);
     store<u32>(ends + (i << 2), <u32>(at - out));
     if (code & F_SUMMARY) j++;
     path = pathEnd + 1;
   }
+  store<u32>(params + (<usize>P_OUT_WRITTEN << 2), written);
+  store<u32>(params + (<usize>P_OUT_DEFERRED << 2), deferred);
   return <i32>(at - out);
 }
 

@@ -87,7 +87,9 @@ function compareBoth(results: FileInspection[], items: readonly InspectItem[], r
     if (hasSummaryRow(packed, i)) j++;
   }
   rewindEntries();
-  const kinds = batchEntries(results, { wire: packed, strings, i: 0, j: 0 }, read, { bytes: new Uint8Array(fields.buffer, 0, results.length * STRIDE * 8), stride: STRIDE }, opts, cutoffNs, withKeys);
+  const made = batchEntries(results, { wire: packed, strings, i: 0, j: 0 }, read, { bytes: new Uint8Array(fields.buffer, 0, results.length * STRIDE * 8), stride: STRIDE }, opts, cutoffNs, withKeys);
+  const kinds = made === null ? null : made.kinds.slice();
+  if (made !== null) assert.equal(made.deferred, kinds!.filter((k) => k === KIND_DEFER).length, 'the deferred rows counted');
   for (let i = 0; i < results.length; i++) {
     const made = results[i].indexEntry;
     delete results[i].indexEntry;

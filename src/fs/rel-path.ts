@@ -24,11 +24,6 @@ function toPosix(p: string): string {
   return sep === '/' ? p : p.split(sep).join('/');
 }
 
-/**
- * `p` relative to `base`, POSIX: a prefix cut for paths under `base` (every path the walk makes:
- * joined, so normalised), `path.relative` (two resolves) otherwise. Cached per base; the last base
- * asked for is answered before the Map (a reading thread asks once per file it makes an entry for).
- */
 /** The prefix `relativeTo(base)` cuts off a path under `base` (the index's WebAssembly entry writer cuts the same). */
 export function relativePrefix(base: string): string {
   return base.endsWith(sep) ? base : base + sep;
@@ -37,6 +32,11 @@ export function relativePrefix(base: string): string {
 /** A path under its base but holding this is given to path.relative: a part starting with '.' ('.' or '..' may follow). */
 const DOT_PART = `${sep}.`;
 
+/**
+ * `p` relative to `base`, POSIX: a prefix cut for paths under `base` (every path the walk makes:
+ * joined, so normalised), `path.relative` (two resolves) otherwise. Cached per base; the last base
+ * asked for is answered before the Map (a reading thread asks once per file it makes an entry for).
+ */
 const relativeFns = new Map<string, (p: string) => string>();
 let lastBase: string | null = null; // null before the first call: no base, not even '', is taken for the last one
 let lastFn: (p: string) => string = (p) => p;

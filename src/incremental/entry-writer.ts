@@ -50,7 +50,7 @@ let mem: Uint8Array = new Uint8Array(0);
 let words: Uint32Array = new Uint32Array(0);
 
 /** The parameter block's words this loader writes (assembly/entries.ts PARAM_WORDS). */
-const PARAM_WORDS = 33;
+const PARAM_WORDS = 35;
 /** CRC-32 of "123456789" (the check value of zlib's CRC). */
 const CRC_CHECK = 0xcbf43926;
 
@@ -115,6 +115,8 @@ export interface BatchEntries {
   ends: Uint32Array;
   /** Per row: KIND_NONE, KIND_WRITTEN or KIND_DEFER. */
   kinds: Uint8Array;
+  /** How many rows are KIND_DEFER. */
+  deferred: number;
 }
 
 /** Batches the module wrote in this thread, and their rows by verdict (tests; which path made a run's entries). */
@@ -245,16 +247,16 @@ export function writeBatchEntries(input: BatchEntryInput): BatchEntries | null {
   for (let k = 0; k < params.length; k++) words[p + k] = params[k];
   const len = ex.writeEntries(base);
   if (len < 0) return null;
-  const kinds = new Uint8Array(mem.buffer, base + kindsAt, n);
+  // Counted by the module (words 33 and 34 of the block): no loop over the rows here.
+  const deferred = words[p + 34];
   entryWriterCounts.batches++;
-  for (let i = 0; i < n; i++) {
-    if (kinds[i] === KIND_WRITTEN) entryWriterCounts.written++;
-    else if (kinds[i] === KIND_DEFER) entryWriterCounts.deferred++;
-  }
+  entryWriterCounts.written += words[p + 33];
+  entryWriterCounts.deferred += deferred;
   return {
     bytes: new Uint8Array(mem.buffer, base + outAt, len),
     ends: new Uint32Array(mem.buffer, base + endsAt, n),
-    kinds,
+    kinds: new Uint8Array(mem.buffer, base + kindsAt, n),
+    deferred,
   };
 }
 

@@ -112,11 +112,12 @@ export interface EntryRow {
 /**
  * A packed batch's entries by the WebAssembly writer (entry-writer.ts), the bytes `fileEntry` makes
  * for each row: each written row's `indexEntry` set (a view of this thread's arena, as fileEntry's),
- * and the rows' verdicts returned (entry-writer.ts KIND_*): the caller makes each KIND_DEFER row's
- * entry with `fileEntry`. Null when the writer is not used: then every row is the caller's.
+ * and the rows' verdicts returned (`kinds`, entry-writer.ts KIND_*; `deferred` of them KIND_DEFER):
+ * the caller makes each KIND_DEFER row's entry with `fileEntry`. Null when the writer is not used:
+ * then every row is the caller's.
  * `read`: per row, 1 when it was read through the stat kept in `stats` (identity.ts BatchStats.rows).
  */
-export function batchEntries(results: readonly FileInspection[], row: EntryRow, read: Uint8Array, stats: { bytes: Uint8Array; stride: number }, opts: EntryOptions, cutoffNs: bigint, withKeys: boolean): Uint8Array | null {
+export function batchEntries(results: readonly FileInspection[], row: EntryRow, read: Uint8Array, stats: { bytes: Uint8Array; stride: number }, opts: EntryOptions, cutoffNs: bigint, withKeys: boolean): { kinds: Uint8Array; deferred: number } | null {
   const n = row.wire.n;
   let paths = '';
   for (let i = 0; i < n; i++) paths += results[i].path + '\u0000';
@@ -133,7 +134,7 @@ export function batchEntries(results: readonly FileInspection[], row: EntryRow, 
     if (kinds[i] === KIND_WRITTEN) results[i].indexEntry = new Uint8Array(chunk.buffer, chunk.byteOffset + from, end - from);
     from = end;
   }
-  return kinds;
+  return made;
 }
 
 /** A stored result as `fileEntry` wrote it (packed, JSON or v8), path '' (null: unreadable, a miss). */

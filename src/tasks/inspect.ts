@@ -223,7 +223,9 @@ function inspectBatch(items: readonly InspectItem[], opts: InspectOptions, compi
   const row: EntryRow | null = packed === null ? null : { wire: packed.packed, strings: rowStrings(packed.packed), i: 0, j: 0 };
   // The WebAssembly writer makes the rows' entries it is sure of, in one call (entry-writer.ts):
   // each row's JavaScript here ran in V8's baseline tier at ~10 µs an entry.
-  const kinds = row !== null && opts.accel !== false ? batchEntries(results, row, batchRead, stats.rows(n), entryOpts, cutoffNs, withKeys) : null;
+  const made = row !== null && opts.accel !== false ? batchEntries(results, row, batchRead, stats.rows(n), entryOpts, cutoffNs, withKeys) : null;
+  if (made !== null && made.deferred === 0) return results;
+  const kinds = made === null ? null : made.kinds;
   let j = 0;
   for (let i = 0; i < n; i++) {
     if (batchRead[i] !== 0 && (kinds === null || kinds[i] === KIND_DEFER)) {
