@@ -475,3 +475,101 @@ test('lookups: an entry stamp is dev, ino and birth time (ctime without one) as 
     assert.deepEqual(r.stamp, want, rel);
   }
 });
+
+// A first run's batch crosses from a worker thread as one block of entries (entry.ts EntryBlock),
+// stored whole when the result it rides on is recorded. Its attackers: a batch whose first results
+// have no entry, a block whose framing lies (a length, a table, an end past the bytes), and the
+// file a block writes against the one its entries written one by one make.
+test('wire: a first run\'s entries cross as one block on the first result that has one, the same bytes, and no result keeps a view', () => {
+  const dir = testDir({ after: () => undefined }, 'isc-first-block-');
+  const root = library(dir);
+  const items = [1, 2, 3].map((i) => ({ path: join(root, `photos/d2/IMG_${i}.json`), name: `IMG_${i}.json` }));
+  const opts: InspectOptions = { validate: true, brief: true, indexEntries: { racyCutoffMs: Number.MAX_SAFE_INTEGER, root, keyNo: 0, first: true } };
+  const results = inspectFiles(items, opts);
+  const made = results.map((r) => Buffer.from(r.indexEntry!));
+  delete results[0].indexEntry; // the first result has none: the block rides on the second
+  const p = packInspections(results, items);
+  p.packed.entries!.first = true;
+  const back = unpackInspections(p.packed, items);
+  assert.ok(back.every((r) => r.indexEntry === undefined), 'no entry per result');
+  assert.equal(back[0].indexEntries, undefined);
+  assert.equal(back[2].indexEntries, undefined);
+  const block = back[1].indexEntries!;
+  assert.deepEqual([...block.ends], [0, made[1].length, made[1].length + made[2].length]);
+  assert.deepEqual(Buffer.from(block.raw), Buffer.concat([made[1], made[2]]));
+});
+
+test('IndexWriter.addMadeBlock writes the file addMade writes of the same entries, and refuses a block whose framing lies before writing any of it', (t) => {
+  const dir = testDir(t, 'isc-first-addblock-');
+  const root = library(dir);
+  const items = [1, 2, 3].map((i) => ({ path: join(root, `photos/d1/IMG_${i}.json`), name: `IMG_${i}.json` }));
+  const made = inspectFiles(items, { summarize: true, indexEntries: { racyCutoffMs: Number.MAX_SAFE_INTEGER, root, keyNo: 0 } }).map((r) => Buffer.from(r.indexEntry!));
+  const header = { format: 'image-sidecar-index' as const, root, keys: [], written: new Date(0).toISOString() };
+  const ends = new Uint32Array([made[0].length, made[0].length, made[0].length + made[1].length, made[0].length + made[1].length + made[2].length]);
+  const raw = Buffer.concat(made);
+  const one = IndexWriter.create(join(dir, 'one'), { tables: 'list' });
+  assert.equal(one.addMade(TABLE_FILES, made), 3);
+  one.finish(header);
+  const block = IndexWriter.create(join(dir, 'block'), { tables: 'list' });
+  assert.equal(block.addMadeBlock(TABLE_FILES, raw, ends), 3);
+  block.finish(header);
+  assert.deepEqual(readFileSync(join(dir, 'block')), readFileSync(join(dir, 'one')));
+  const reader = IndexReader.open(join(dir, 'block'))!;
+  try {
+    for (let i = 1; i <= 3; i++) assert.ok(reader.find(TABLE_FILES, `photos/d1/IMG_${i}.json`), `IMG_${i} found`);
+  } finally {
+    reader.close();
+  }
+  // Lies: a length that is not the entry's, another table's entry, an end past the bytes, ends going back.
+  const badLength = Buffer.from(raw);
+  badLength.writeUInt32LE(made[0].length + 1, 0);
+  const otherTable = Buffer.from(raw);
+  otherTable[made[0].length + 8] = TABLE_DIRS;
+  const cases: [string, Uint8Array, Uint32Array][] = [
+    ['a length', badLength, ends],
+    ['a table', otherTable, ends],
+    ['an end past the bytes', raw, new Uint32Array([...ends.slice(0, 3), raw.length + 1])],
+    ['ends going back', raw, new Uint32Array([made[0].length, 0, ends[2], ends[3]])],
+  ];
+  for (const [what, bytes, e] of cases) {
+    const w = IndexWriter.create(join(dir, `bad ${what}`), { tables: 'list' });
+    const before = w.size;
+    assert.throws(() => w.addMadeBlock(TABLE_FILES, bytes, e), /not an index entry/, what);
+    assert.equal(w.size, before, `${what}: nothing written`);
+    w.abort();
+  }
+});
+
+test('first run (threads): every sidecar is recorded from its batch\'s block, and the second run is served whole', async (t) => {
+  const dir = testDir(t, 'isc-first-blocks-');
+  const root = library(dir);
+  const runs: IndexRunStats[] = [];
+  const index: IndexOptions = { path: join(dir, 'index'), racyMarginMs: 0, onStats: (s) => runs.push(s) };
+  // Batches of two sidecars on two threads: several blocks.
+  const threaded = async (ix: IndexOptions | false) => {
+    const session = scan(root, { index: ix, inspect: { validate: true, brief: true }, engine: 'threads', workers: 2, batchSize: 2 });
+    const out: unknown[] = [];
+    for await (const r of session) out.push(r);
+    return text([out, session.summary]);
+  };
+  const none = await threaded(false);
+  const blocks: number[] = [];
+  const addMadeBlock = IndexWriter.prototype.addMadeBlock;
+  IndexWriter.prototype.addMadeBlock = function (this: IndexWriter, table: number, raw: Uint8Array, ends: Uint32Array) {
+    const n = addMadeBlock.call(this, table, raw, ends);
+    blocks.push(n);
+    return n;
+  };
+  try {
+    assert.equal(await threaded(index), none, 'first run');
+  } finally {
+    IndexWriter.prototype.addMadeBlock = addMadeBlock;
+  }
+  assert.equal(runs[0].recorded, 6, 'every sidecar recorded');
+  assert.equal(blocks.reduce((a, b) => a + b, 0), 6, `every entry came in a block (${blocks.join(', ')})`);
+  assert.ok(blocks.length >= 3, 'one block per batch of two');
+  // (A hit keeps the key order of the result as its thread made it, a fresh result the wire's: the
+  // same values; the commands' outputs order their keys themselves.)
+  assert.deepStrictEqual(JSON.parse(await threaded(index)), JSON.parse(none), 'second run');
+  assert.equal(runs[1].misses, 0, 'every sidecar served');
+});

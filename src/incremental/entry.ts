@@ -32,6 +32,24 @@ export interface EntryOptions {
   root: string;
   /** The number of this run's option set in the index it writes: the number of the result in a file entry. */
   keyNo: number;
+  /**
+   * A first run (the index holds nothing, so every entry made is stored, none is compared with a
+   * stored one): a reading thread's batch hands its entries to the main thread as one block
+   * (`EntryBlock`), not one entry per result.
+   */
+  first?: boolean;
+}
+
+/**
+ * A batch's entries as one block (a first run's, from a reading thread: inspect-wire.ts
+ * InspectWire.entries): the entries one after another in `raw`, `ends[i]` where result i's ends
+ * (the previous end: it has none). It rides on the batch's first result that has an entry
+ * (FileInspection.indexEntries) and is stored whole when that result is recorded
+ * (scan-index.ts recordFirst): a first run stores every entry made.
+ */
+export interface EntryBlock {
+  raw: Uint8Array;
+  ends: Uint32Array;
 }
 
 /**
@@ -46,7 +64,11 @@ export function racyCutoffNs(racyCutoffMs: number): bigint {
   return BigInt(racyCutoffMs) * 1_000_000n;
 }
 
-/** May this result, read from the file whose identity `id` holds (its stat before the read), be stored (see above)? */
+/**
+ * May this result, read from the file whose identity `id` holds (its stat before the read), be stored (see above)?
+ * The WebAssembly entry writer applies the same rule to rows without extras (assembly/entries.ts
+ * `trusted`; test/entry-writer.test.ts holds the two to the same verdicts).
+ */
 export function isTrusted(result: FileInspection, id: IdentityScratch, cutoffNs: bigint, withKeys: boolean): boolean {
   if (!id.ctimeBefore(cutoffNs)) return false;
   if (result.status === 'unreadable' || result.status === 'unchecked' || result.status === 'encrypted') return false;
@@ -223,6 +245,14 @@ const arena = new EntryArena();
  */
 export function rewindEntries(): void {
   arena.rewind();
+}
+
+/** Take a first run's block of entries off the result it rides on (`EntryBlock`), as `takeEntry` takes one entry. */
+export function takeEntryBlock(result: FileInspection): EntryBlock | null {
+  const b = result.indexEntries;
+  if (b === undefined) return null;
+  delete result.indexEntries;
+  return b;
 }
 
 /**

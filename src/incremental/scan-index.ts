@@ -24,7 +24,7 @@ import { removeStaleTempFiles, tempNameFor } from '../fs/temp-files.js';
 import type { FileInspection, InspectOptions } from '../tasks/inspect.js';
 import { IDENTITY_BYTES, identityBytes, identityEquals, IdentityScratch, STAT_FILE, statIdentity, type FileIdentity } from './identity.js';
 import { buildId, isCacheable, optionsKey } from './key.js';
-import { PATH_MARK, racyCutoffNs, storedResult, takeEntry, type EntryOptions, type IndexEntryOut } from './entry.js';
+import { PATH_MARK, racyCutoffNs, storedResult, takeEntry, takeEntryBlock, type EntryBlock, type EntryOptions, type IndexEntryOut } from './entry.js';
 import { DirSnapshots, type EntrySink } from './dir-cache.js';
 import { decodeFolder, DEP_DIR, DEP_FILE, DEP_STEP, eachRecord, folderKey, folderOf, groupOf, type FolderBlob, type FolderChunk, type FolderRecordsBuilder } from './folder-records.js';
 import { resolveIndexLocation, type IndexLocation, type IndexLocationOptions } from './location.js';
@@ -533,6 +533,9 @@ export class ScanIndex implements EntrySink {
    * True when stored; `p.idBytes` is then the identity stored.
    */
   record(p: Pending, result: FileInspection): boolean {
+    // (A block comes with a first run's batches only, recorded by recordFirst; never left on a result.)
+    const block = takeEntryBlock(result);
+    if (block !== null) this.appendBlock(block);
     const entry = takeEntry(result);
     const id = entry === null ? null : madeIdentity(entry, TABLE_FILES);
     // The stored entry of an unchanged file keeps the other option sets' results: only while the
@@ -581,10 +584,20 @@ export class ScanIndex implements EntrySink {
     this.seenCount += n;
     this.misses += n;
     for (let i = from; i < from + n; i++) {
-      const entry = takeEntry(results[i]);
+      const r = results[i];
+      // A worker thread's batch: all its entries at once, on one of its results (entry.ts EntryBlock).
+      const block = takeEntryBlock(r);
+      if (block !== null) this.appendBlock(block);
+      const entry = takeEntry(r);
       if (entry !== null) this.firstEntries.push(entry);
     }
     if (this.firstEntries.length >= FIRST_ENTRIES_PER_APPEND) this.appendFirst();
+  }
+
+  /** A batch's block of entries into the spool (the entries waiting before it first: the order they came in). */
+  private appendBlock(block: EntryBlock): void {
+    this.appendFirst();
+    this.recordedCount += this.spoolWith(TABLE_FILES, (spool) => spool.addMadeBlock(TABLE_FILES, block.raw, block.ends));
   }
 
   /** The first run's entries not in the spool yet, appended (before anything reads the spool or its counts). */
@@ -597,7 +610,10 @@ export class ScanIndex implements EntrySink {
 
   /** What the inspecting threads need to make this run's entries (InspectOptions.indexEntries). */
   get entryOptions(): EntryOptions | undefined {
-    return this.opts.lookupOnly === true ? undefined : { racyCutoffMs: this.racyCutoffMs, root: this.rootAbs, keyNo: this.keyNo };
+    if (this.opts.lookupOnly === true) return undefined;
+    const opts: EntryOptions = { racyCutoffMs: this.racyCutoffMs, root: this.rootAbs, keyNo: this.keyNo };
+    if (this.holdsNothing) opts.first = true; // every entry is stored as it comes (recordFirst): a block per batch
+    return opts;
   }
 
   /** The scan's shape besides the inspect options (image extensions, link options): part of a folder-records key. */

@@ -610,7 +610,8 @@ export function writeFileEntry(out: Buffer, at: number, key: string, id: Uint8Ar
  * The first part of `writeFileEntry` (room for `fileEntryBound(key, '')` bytes; `view`: a DataView
  * of all of `out`): key, identity and the result's head. Returns where the result's bytes go, then
  * `sealFileEntry`; -1 when the key is too long for the format. A thread making entries writes a
- * packed result there in place.
+ * packed result there in place. (assembly/entries.ts `writeEntry` writes the same frame for a
+ * batch's rows; test/entry-writer.test.ts holds them equal.)
  */
 export function beginFileEntry(out: Buffer, view: DataView, at: number, key: string, id: Uint8Array, keyNo: number): number {
   // The key by one native write, a DataView for the numbers: a reading thread runs this once per
@@ -645,24 +646,29 @@ export function sealFileEntry(out: Buffer, view: DataView, at: number, end: numb
 
 /** The identity's offset in a made entry of `table`, checked against the entry's own length; -1 when it is not one. */
 function madeIdAt(bytes: Uint8Array, table: number): number {
-  if (bytes.length < ENTRY_HEAD + IDENTITY_BYTES || bytes[8] !== table) return -1;
-  const len = (bytes[0] | (bytes[1] << 8) | (bytes[2] << 16) | (bytes[3] << 24)) >>> 0;
-  const idAt = ENTRY_HEAD + (bytes[9] | (bytes[10] << 8));
-  return len === bytes.length && idAt + IDENTITY_BYTES <= len ? idAt : -1;
+  return madeIdAtIn(bytes, 0, bytes.length, table);
 }
 
-/** The key of a made entry (a view whose framing `madeIdAt` checked). */
-function madeKey(bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('utf8', ENTRY_HEAD, ENTRY_HEAD + (bytes[9] | (bytes[10] << 8)));
+/** `madeIdAt` of the entry made at `at` of `bytes` that ends at `end` (one of a block's), from `at`. */
+function madeIdAtIn(bytes: Uint8Array, at: number, end: number, table: number): number {
+  if (end - at < ENTRY_HEAD + IDENTITY_BYTES || bytes[at + 8] !== table) return -1;
+  const len = (bytes[at] | (bytes[at + 1] << 8) | (bytes[at + 2] << 16) | (bytes[at + 3] << 24)) >>> 0;
+  const idAt = ENTRY_HEAD + (bytes[at + 9] | (bytes[at + 10] << 8));
+  return len === end - at && idAt + IDENTITY_BYTES <= len ? idAt : -1;
 }
 
-/** `keyHash` of a made entry's key, from its UTF-8 bytes: the same FNV-1a where they are ASCII (a UTF-16 unit per byte), else of the key decoded. */
-function madeKeyHash(bytes: Uint8Array): number {
-  const end = ENTRY_HEAD + (bytes[9] | (bytes[10] << 8));
+/** The key of the made entry at `at` of `bytes` (framing checked by `madeIdAt`). */
+function madeKey(bytes: Uint8Array, at = 0): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('utf8', at + ENTRY_HEAD, at + ENTRY_HEAD + (bytes[at + 9] | (bytes[at + 10] << 8)));
+}
+
+/** `keyHash` of the made entry's key at `at`, from its UTF-8 bytes: the same FNV-1a where they are ASCII (a UTF-16 unit per byte), else of the key decoded. */
+function madeKeyHash(bytes: Uint8Array, at = 0): number {
+  const end = at + ENTRY_HEAD + (bytes[at + 9] | (bytes[at + 10] << 8));
   let h = FNV_OFFSET_BASIS;
-  for (let i = ENTRY_HEAD; i < end; i++) {
+  for (let i = at + ENTRY_HEAD; i < end; i++) {
     const c = bytes[i];
-    if (c >= 0x80) return keyHash(madeKey(bytes));
+    if (c >= 0x80) return keyHash(madeKey(bytes, at));
     h = Math.imul(h ^ c, FNV_PRIME);
   }
   return h >>> 0;
@@ -942,6 +948,36 @@ export class IndexWriter {
       else if (this.tables === 'table') this.index(table, madeKey(e), off);
     }
     return n;
+  }
+
+  /**
+   * Append a block of entries made elsewhere (entry.ts EntryBlock: a first run's batch, one after
+   * another in `raw`, each ending at its `ends[i]`; equal ends: none), each checked as `addMade`
+   * checks one, all before any is written; the block is written at once. Returns how many.
+   */
+  addMadeBlock(table: number, raw: Uint8Array, ends: Uint32Array): number {
+    const n = ends.length;
+    let from = 0;
+    let count = 0;
+    for (let i = 0; i < n; i++) {
+      const end = ends[i];
+      if (end === from) continue;
+      if (end < from || end > raw.length || madeIdAtIn(raw, from, end, table) < 0) throw new IndexFormatError('not an index entry of this table');
+      count++;
+      from = end;
+    }
+    const base = this.size;
+    this.write(from === raw.length ? raw : raw.subarray(0, from));
+    const list = this.tables === 'list' ? this.lists[table] : null;
+    from = 0;
+    for (let i = 0; i < n; i++) {
+      const end = ends[i];
+      if (end === from) continue;
+      if (list !== null) list.push(madeKeyHash(raw, from), base + from);
+      else if (this.tables === 'table') this.index(table, madeKey(raw, from), base + from);
+      from = end;
+    }
+    return count;
   }
 
   /**

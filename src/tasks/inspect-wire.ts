@@ -42,8 +42,10 @@ export interface InspectWire {
    * Index entries (FileInspection.indexEntry, each an entry's bytes as the index holds it; null:
    * none in this batch): per result the end of its bytes in `raw` (equal to the previous end: none).
    * One buffer for the batch, moved with it: the main thread copies each entry into the spool.
+   * `first` (a first run's, entry.ts EntryOptions.first): unpacked as one block on the first result
+   * that has an entry (FileInspection.indexEntries), not as an entry per result.
    */
-  entries: { ends: Uint32Array; raw: Uint8Array } | null;
+  entries: { ends: Uint32Array; raw: Uint8Array; first?: boolean } | null;
 }
 
 interface SummaryColumns {
@@ -268,13 +270,16 @@ export function packInspections(results: readonly FileInspection[], items: reado
  * The results' index entries into a batch packed before they were made (tasks/inspect.ts makes a
  * batch's entries from its columns): the same message as if they had been there when it was packed.
  */
-export function withEntries(p: { packed: InspectWire; transfer: ArrayBuffer[] }, results: readonly FileInspection[]): { packed: InspectWire; transfer: ArrayBuffer[] } {
+export function withEntries(p: { packed: InspectWire; transfer: ArrayBuffer[] }, results: readonly FileInspection[], first = false): { packed: InspectWire; transfer: ArrayBuffer[] } {
   let total = 0;
   for (let i = 0; i < results.length; i++) {
     const e = results[i].indexEntry;
     if (e !== undefined) total += e.length;
   }
-  if (total > 0 && p.packed.entries === null) addEntries(p.packed, p.transfer, results, total);
+  if (total > 0 && p.packed.entries === null) {
+    addEntries(p.packed, p.transfer, results, total);
+    if (first) p.packed.entries!.first = true;
+  }
   return p;
 }
 
@@ -384,6 +389,7 @@ export function unpackInspections(w: InspectWire, items: readonly InspectItem[])
   // Each entry a view made by the constructor (subarray looks up a species constructor per call).
   const enMemory = en === null ? null : en.raw.buffer;
   const enBase = en === null ? 0 : en.raw.byteOffset;
+  const firstBlock = en !== null && en.first === true;
   let nextExtra = 0;
   let j = 0;
   for (let i = 0; i < n; i++) {
@@ -394,11 +400,17 @@ export function unpackInspections(w: InspectWire, items: readonly InspectItem[])
       if (w.extraAt[nextExtra] !== i) throw new Error(`packed batch: extras out of step at result ${i}`);
       Object.assign(r, w.extras[nextExtra++]);
     }
-    if (en !== null) {
+    if (en !== null && !firstBlock) {
       const from = i === 0 ? 0 : en.ends[i - 1];
       if (en.ends[i] > from) r.indexEntry = new Uint8Array(enMemory!, enBase + from, en.ends[i] - from);
     }
     out[i] = r;
+  }
+  // A first run's entries: the block rides on the first result that has one (no view per entry).
+  if (firstBlock) {
+    let i = 0;
+    while (i < n && en!.ends[i] === 0) i++;
+    if (i < n) out[i].indexEntries = { raw: en!.raw, ends: en!.ends };
   }
   return out;
 }
@@ -667,6 +679,7 @@ export function rowStrings(w: InspectWire): (Uint8Array | null)[] {
  * already holds. Returns where it ends, or -1 where packResultAt would refuse (a field the row
  * sends as an object, a string that cannot be held) or it does not fit. A batch's index entries are
  * made so (tasks/inspect.ts): a result's checks, lookups and strings were done once, for the batch.
+ * assembly/entries.ts `packRow` writes the same layout (test/entry-writer.test.ts holds them equal).
  */
 export function packRowAt(w: InspectWire, i: number, j: number, strings: readonly (Uint8Array | null)[], out: Buffer, view: DataView, at: number, end: number): number {
   const code = w.codes[i];

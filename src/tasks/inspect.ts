@@ -13,7 +13,7 @@ import type { JsonObject, SidecarFormat } from '../types.js';
 import { DEFAULT_MAX_FILE_SIZE, readFileLimitedSync, readFileSizedSync } from '../fs/read-file.js';
 import { BatchStats, IdentityScratch } from '../incremental/identity.js';
 import { KIND_DEFER } from '../incremental/entry-writer.js';
-import { batchEntries, fileEntry, racyCutoffNs, type EntryOptions, type EntryRow, type IndexEntryOut } from '../incremental/entry.js';
+import { batchEntries, fileEntry, racyCutoffNs, type EntryBlock, type EntryOptions, type EntryRow, type IndexEntryOut } from '../incremental/entry.js';
 import { ACCEL_MAX_BYTES, accelAvailable, accelCounts, accelScan, binScan, skeletonOf, type Skeleton } from '../accel/decode.js';
 import { certifyBrief, shapeOnTape, summaryOnTape } from '../accel/certify.js';
 import { fitsColumns, hasSummaryRow, packInspections, rowStrings, withEntries, worthPacking } from './inspect-wire.js';
@@ -131,6 +131,8 @@ export interface FileInspection {
   elapsedMs: number;
   /** With `indexEntries`: this result's index entry; the scan takes it off (entry.ts takeEntry) before anyone sees the result. */
   indexEntry?: IndexEntryOut;
+  /** A first run's batch from a worker thread: all its entries, on its first result that has one (entry.ts EntryBlock, takeEntryBlock). */
+  indexEntries?: EntryBlock;
 }
 
 /** Texts this long go back as bytes (moved, not cloned, from a worker thread; see worker-loop.ts). */
@@ -219,7 +221,7 @@ function inspectBatch(items: readonly InspectItem[], opts: InspectOptions, compi
   // the batch (a stats result's ~6 µs of packing in a first run's baseline tier), and a worker
   // thread sends this very batch (packedBatch), its entries added.
   const packed = worthPacking(results) ? packOrNull(results, items) : null;
-  lastPacked = packed === null ? null : { results, packed };
+  lastPacked = packed === null ? null : { results, packed, first: entryOpts.first === true };
   const row: EntryRow | null = packed === null ? null : { wire: packed.packed, strings: rowStrings(packed.packed), i: 0, j: 0 };
   // The WebAssembly writer makes the rows' entries it is sure of, in one call (entry-writer.ts):
   // each row's JavaScript here ran in V8's baseline tier at ~10 µs an entry.
@@ -251,7 +253,7 @@ function packOrNull(results: readonly FileInspection[], items: readonly InspectI
 }
 
 /** The last batch this thread packed as it made its entries (one at a time: its worker answers it before the next). */
-let lastPacked: { results: readonly FileInspection[]; packed: ReturnType<typeof packInspections> } | null = null;
+let lastPacked: { results: readonly FileInspection[]; packed: ReturnType<typeof packInspections>; first: boolean } | null = null;
 
 /**
  * `results` as inspectBatch packed them to make their entries, the entries added (inspect-wire.ts
@@ -261,7 +263,7 @@ let lastPacked: { results: readonly FileInspection[]; packed: ReturnType<typeof 
 export function packedBatch(results: readonly FileInspection[]): ReturnType<typeof packInspections> | null {
   const p = lastPacked;
   lastPacked = null;
-  return p !== null && p.results === results ? withEntries(p.packed, results) : null;
+  return p !== null && p.results === results ? withEntries(p.packed, results, p.first) : null;
 }
 
 /** Set by inspectOne when the file was read through `stats.sizeOf` (which then kept that read's stat). */
