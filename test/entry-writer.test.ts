@@ -271,3 +271,37 @@ describe('the WebAssembly entry writer', () => {
     }
   });
 });
+
+describe('the WebAssembly entry writer, a first run', () => {
+  let root = '';
+  before(async () => {
+    root = tempDir('isc-entry-writer-first-');
+    await generateSampleLibrary(root, { images: 30, seed: 23, formatMix: { json: 3, bin: 1, legacy: 0 } });
+  });
+  after(() => removeTree(root));
+
+  it('gives a batch\'s entries as one block on its first result with an entry (no entry per result), each as fileEntry makes it', () => {
+    const sample = sidecarFiles(root).slice(0, 64);
+    const cutoffMs = Date.now() + 60_000;
+    const results = inspectFiles(sample, { brief: true, validate: true, indexEntries: { racyCutoffMs: cutoffMs, root, keyNo: 0, first: true } });
+    assert.ok(results.every((r) => r.indexEntry === undefined), 'no entry per result');
+    const carriers = results.filter((r) => r.indexEntries !== undefined);
+    assert.equal(carriers.length, 1, 'one block');
+    const block = carriers[0].indexEntries!;
+    assert.equal(results.indexOf(carriers[0]), block.ends.findIndex((end) => end > 0), 'on the first result with an entry');
+    delete carriers[0].indexEntries;
+    assert.equal(block.ends.length, results.length);
+    const id = new IdentityScratch({ fast: false });
+    let from = 0;
+    results.forEach((r, i) => {
+      const end = block.ends[i];
+      id.stat(r.path);
+      const expected = fileEntry(r, id, { racyCutoffMs: cutoffMs, root, keyNo: 0 }, racyCutoffNs(cutoffMs), false);
+      if (expected === null) assert.equal(end, from, `${r.path}: none`);
+      else assert.deepEqual(Buffer.from(block.raw.subarray(from, end)), Buffer.from(expected), r.path);
+      from = end;
+    });
+    assert.equal(from, block.raw.length);
+    rewindEntries();
+  });
+});

@@ -133,7 +133,8 @@ export interface EntryRow {
 
 /**
  * A packed batch's entries by the WebAssembly writer (entry-writer.ts), the bytes `fileEntry` makes
- * for each row: each written row's `indexEntry` set (a view of this thread's arena, as fileEntry's),
+ * for each row: each written row's `indexEntry` set (a view of this thread's arena, as fileEntry's;
+ * a first run's, when no row is deferred: one `EntryBlock` on the first result with an entry),
  * and the rows' verdicts returned (`kinds`, entry-writer.ts KIND_*; `deferred` of them KIND_DEFER):
  * the caller makes each KIND_DEFER row's entry with `fileEntry`. Null when the writer is not used:
  * then every row is the caller's.
@@ -150,6 +151,14 @@ export function batchEntries(results: readonly FileInspection[], row: EntryRow, 
   if (made === null) return null;
   const { ends, kinds } = made;
   const chunk = arena.place(made.bytes);
+  // A first run's batch with nothing left to JavaScript: one block, on its first result with an
+  // entry (no view per entry; the scan stores it whole, a worker thread sends it as it is).
+  if (opts.first === true && made.deferred === 0) {
+    let i = 0;
+    while (i < n && ends[i] === 0) i++;
+    if (i < n) results[i].indexEntries = { raw: chunk, ends: ends.slice() };
+    return made;
+  }
   let from = 0;
   for (let i = 0; i < n; i++) {
     const end = ends[i];

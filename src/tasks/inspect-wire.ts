@@ -273,8 +273,19 @@ export function packInspections(results: readonly FileInspection[], items: reado
 export function withEntries(p: { packed: InspectWire; transfer: ArrayBuffer[] }, results: readonly FileInspection[], first = false): { packed: InspectWire; transfer: ArrayBuffer[] } {
   let total = 0;
   for (let i = 0; i < results.length; i++) {
-    const e = results[i].indexEntry;
+    const r = results[i];
+    const e = r.indexEntry;
     if (e !== undefined) total += e.length;
+    // A first run's block (entry.ts batchEntries): the batch's entries as they are, in a buffer of their own.
+    const block = r.indexEntries;
+    if (block !== undefined && p.packed.entries === null) {
+      delete r.indexEntries;
+      const raw = new Uint8Array(block.raw.length);
+      raw.set(block.raw);
+      p.packed.entries = { ends: block.ends, raw, first: true };
+      p.transfer.push(block.ends.buffer as ArrayBuffer, raw.buffer as ArrayBuffer);
+      return p;
+    }
   }
   if (total > 0 && p.packed.entries === null) {
     addEntries(p.packed, p.transfer, results, total);
