@@ -26,7 +26,8 @@ import { entryWriterCounts, entryWriterCrc, entryWriterStatus, KIND_DEFER, KIND_
 import { IdentityScratch } from '../src/incremental/identity.js';
 import { F_CTIME_S, F_DEV, F_INO, F_MODE, F_MTIME_S, F_SIZE, S_IFREG } from '../src/fs/stat-binding.js';
 import { makeCornerTree, removeTree, tempDir } from './helpers/cli.js';
-import { inspectionArb } from './helpers/inspection-arbitraries.js';
+import { sidecarFiles } from './helpers/tree.js';
+import { INSPECT_OPTION_SETS, inspectionArb } from './helpers/inspection-arbitraries.js';
 
 /** i64 fields a kept stat takes (identity.ts BatchStats: the stat binding's layout). */
 const STRIDE = 36;
@@ -110,27 +111,8 @@ function compareBoth(results: FileInspection[], items: readonly InspectItem[], r
   return kinds;
 }
 
-function sidecarFiles(root: string): InspectItem[] {
-  const out: InspectItem[] = [];
-  const walk = (d: string) => {
-    for (const e of fs.readdirSync(d, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
-      const p = path.join(d, e.name);
-      if (e.isDirectory()) walk(p);
-      else if (/\.(json|bin|rkyv)$/.test(e.name)) out.push({ path: p, name: e.name });
-    }
-  };
-  walk(root);
-  return out;
-}
-
-const OPTION_SETS: Record<string, InspectOptions> = {
-  'validate (brief)': { brief: true, validate: true },
-  'validate filtered': { summarize: true, sizes: false, validate: true },
-  stats: { summarize: true },
-  'stats, accel off': { summarize: true, accel: false },
-  probe: { probe: true },
-  schema: { validate: true, schema: { type: 'object', required: ['no_such_key'] } },
-};
+// The option sets whose results may be stored (data-keeping inspections never are).
+const OPTION_SETS = Object.fromEntries(Object.entries(INSPECT_OPTION_SETS).filter(([, o]) => o.keepData !== true && o.dataJson !== true));
 
 describe('the WebAssembly entry writer', () => {
   let roots: string[] = [];

@@ -28,7 +28,8 @@ import { ThreadRuntime } from '../src/engine/threads.js';
 import { packResultsByName } from '../src/tasks/index.js';
 import type { JsonObject, JsonValue } from '../src/types.js';
 import { makeCornerTree, removeTree, tempDir } from './helpers/cli.js';
-import { inspectionArb } from './helpers/inspection-arbitraries.js';
+import { sidecarFiles } from './helpers/tree.js';
+import { INSPECT_OPTION_SETS as OPTION_SETS, inspectionArb } from './helpers/inspection-arbitraries.js';
 
 /** Sets an own enumerable key (`__proto__` too), as a decoder does. */
 function setOwnKey(o: Record<string, unknown>, k: string, v: unknown): void {
@@ -53,30 +54,6 @@ function roundTrip(results: FileInspection[], items: readonly InspectItem[]): { 
   const { packed, transfer } = packInspections(results, items);
   const moved = structuredClone(packed, { transfer }) as InspectWire;
   return { back: unpackInspections(moved, items), packed: moved };
-}
-
-const OPTION_SETS: Record<string, InspectOptions> = {
-  'validate (brief)': { brief: true, validate: true },
-  'validate filtered': { summarize: true, sizes: false, validate: true },
-  stats: { summarize: true },
-  'stats, accel off': { summarize: true, accel: false },
-  probe: { probe: true },
-  keepData: { keepData: true, summarize: true },
-  dataJson: { dataJson: true },
-  schema: { validate: true, schema: { type: 'object', required: ['no_such_key'] } },
-};
-
-function sidecarFiles(root: string): InspectItem[] {
-  const out: InspectItem[] = [];
-  const walk = (d: string) => {
-    for (const e of fs.readdirSync(d, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
-      const p = path.join(d, e.name);
-      if (e.isDirectory()) walk(p);
-      else if (/\.(json|bin|rkyv)$/.test(e.name)) out.push({ path: p, name: e.name });
-    }
-  };
-  walk(root);
-  return out;
 }
 
 function withoutClock(rs: readonly FileInspection[]): FileInspection[] {

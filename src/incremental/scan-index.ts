@@ -585,7 +585,7 @@ export class ScanIndex implements EntrySink {
     this.misses += n;
     for (let i = from; i < from + n; i++) {
       const r = results[i];
-      // A worker thread's batch: all its entries at once, on one of its results (entry.ts EntryBlock).
+      // A batch's entries at once, on one of its results (entry.ts EntryBlock: a first run's, from the writer).
       const block = takeEntryBlock(r);
       if (block !== null) this.appendBlock(block);
       const entry = takeEntry(r);

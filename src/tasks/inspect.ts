@@ -131,7 +131,7 @@ export interface FileInspection {
   elapsedMs: number;
   /** With `indexEntries`: this result's index entry; the scan takes it off (entry.ts takeEntry) before anyone sees the result. */
   indexEntry?: IndexEntryOut;
-  /** A first run's batch from a worker thread: all its entries, on its first result that has one (entry.ts EntryBlock, takeEntryBlock). */
+  /** With a first run's `indexEntries`: the batch's entries as one block, on its first result that has one (entry.ts EntryBlock); the scan takes it off (takeEntryBlock). */
   indexEntries?: EntryBlock;
 }
 

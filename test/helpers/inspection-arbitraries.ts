@@ -1,11 +1,11 @@
 /**
- * fast-check arbitraries of inspection results (tasks/inspect.ts FileInspection): the packed
- * batch's round trip (inspect-wire.test.ts) and the WebAssembly entry writer's parity
- * (entry-writer.test.ts) are fuzzed with the same ones.
+ * fast-check arbitraries of inspection results (tasks/inspect.ts FileInspection), and the option
+ * sets real inspections run under: the packed batch's round trip (inspect-wire.test.ts) and the
+ * WebAssembly entry writer's parity (entry-writer.test.ts) use the same ones.
  */
 import fc from 'fast-check';
 import type { SidecarSummary } from '../../src/analysis/summary.js';
-import type { FileInspection } from '../../src/tasks/inspect.js';
+import type { FileInspection, InspectOptions } from '../../src/tasks/inspect.js';
 
 /** Operation and class names a decoder may give (odd ones: own keys named like Object.prototype's, non-ASCII, empty). */
 export const opNameArb = fc.constantFrom('face_detection', 'yolov8', '__proto__', 'constructor', 'toString', 'é', '');
@@ -88,3 +88,15 @@ export const inspectionArb = fc
     { requiredKeys: ['size', 'status', 'format', 'notes', 'shape', 'elapsedMs'] },
   )
   .map((r) => r as unknown as Omit<FileInspection, 'path'>);
+
+/** Inspections of every kind: validate, stats (accelerated and not), the probe, kept data, a schema every file fails. */
+export const INSPECT_OPTION_SETS: Readonly<Record<string, InspectOptions>> = {
+  'validate (brief)': { brief: true, validate: true },
+  'validate filtered': { summarize: true, sizes: false, validate: true },
+  stats: { summarize: true },
+  'stats, accel off': { summarize: true, accel: false },
+  probe: { probe: true },
+  keepData: { keepData: true, summarize: true },
+  dataJson: { dataJson: true },
+  schema: { validate: true, schema: { type: 'object', required: ['no_such_key'] } },
+};

@@ -1,4 +1,4 @@
-import { closeSync, mkdirSync, mkdtempSync, openSync, realpathSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, realpathSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { staleAsideLockName } from '../../src/fs/temp-files.js';
@@ -110,4 +110,18 @@ export function plantLockAside(dir: string, seen: string, ageMs: number): string
   const at = new Date(Date.now() - ageMs);
   utimesSync(p, at, at);
   return p;
+}
+
+/** Every sidecar-named file (.json, .bin, .rkyv) under `root`, in name order, as inspect items. */
+export function sidecarFiles(root: string): { path: string; name: string }[] {
+  const out: { path: string; name: string }[] = [];
+  const walk = (d: string) => {
+    for (const e of readdirSync(d, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+      const p = join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (/\.(json|bin|rkyv)$/.test(e.name)) out.push({ path: p, name: e.name });
+    }
+  };
+  walk(root);
+  return out;
 }
