@@ -48,13 +48,19 @@ const P_WITH_KEYS = 25;
 const P_OUT = 26;
 const P_ENDS = 27; // u32 per row: the end of its entry from P_OUT (the previous end when it has none)
 const P_KINDS = 28; // u8 per row
-const P_CUTOFF_LO = 29; // the racy cutoff, ns, as u32 halves
+const P_CUTOFF_LO = 29; // the racy cutoff, ns, as u32 halves (CUTOFF_COMPARE)
 const P_CUTOFF_HI = 30;
 const P_ROOM = 31; // PACKED_RESULT_ROOM
 const P_PATHS_LEN = 32; // the bytes at P_PATHS: as many 0 bytes as rows, else the batch is refused
 const P_OUT_WRITTEN = 33; // out: rows written
 const P_OUT_DEFERRED = 34; // out: rows deferred
-export const PARAM_WORDS: i32 = 35;
+const P_CUTOFF_MODE = 35; // how a ctime meets the cutoff (below)
+export const PARAM_WORDS: i32 = 36;
+
+// The racy cutoff is a BigInt in JavaScript (entry.ts isTrusted): any ns, negative or past 2^64.
+const CUTOFF_COMPARE: u32 = 0; // in [0, 2^64): a ctime (u64) before it passes
+const CUTOFF_ALL: u32 = 1; // 2^64 or more: every ctime is before it
+const CUTOFF_NONE: u32 = 2; // below 0: no ctime is
 
 export const KIND_NONE: u8 = 0;
 export const KIND_WRITTEN: u8 = 1;
@@ -242,8 +248,12 @@ function trusted(code: i32, stat: usize, size: f64): bool {
   const status = code & STATUS_MASK;
   if (status == ST_UNREADABLE || status == ST_UNCHECKED || status == ST_ENCRYPTED) return false;
   if (param(P_WITH_KEYS) != 0 && status == ST_CORRUPT) return false;
-  const cutoff = (<u64>load<u32>(params + (<usize>P_CUTOFF_HI << 2)) << 32) | <u64>load<u32>(params + (<usize>P_CUTOFF_LO << 2));
-  if (!(timeNs(stat, F_CTIME_S) < cutoff)) return false;
+  const mode = <u32>param(P_CUTOFF_MODE);
+  if (mode == CUTOFF_NONE) return false;
+  if (mode != CUTOFF_ALL) {
+    const cutoff = (<u64>load<u32>(params + (<usize>P_CUTOFF_HI << 2)) << 32) | <u64>load<u32>(params + (<usize>P_CUTOFF_LO << 2));
+    if (!(timeNs(stat, F_CTIME_S) < cutoff)) return false;
+  }
   return <f64>load<u64>(stat + (F_SIZE << 3)) == size;
 }
 

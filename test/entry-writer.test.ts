@@ -173,8 +173,15 @@ describe('the WebAssembly entry writer', () => {
     const timeArb = fc.oneof(
       { weight: 1, arbitrary: fc.record({ s: fc.oneof(fc.bigInt(-(1n << 40n), 1n << 40n), fc.constant(nowS), fc.constant(nowS - 1n)), ns: fc.bigInt(0n, 999_999_999n) }) },
       { weight: 3, arbitrary: fc.record({ s: fc.bigInt(0n, nowS - 1n), ns: fc.bigInt(0n, 999_999_999n) }) },
-      // At the cutoff (not stored) and the last ns before it (stored).
-      { weight: 1, arbitrary: fc.constantFrom({ s: nowS, ns: 0n }, { s: nowS - 1n, ns: 999_999_999n }) },
+      // At the cutoff (not stored) and the last ns before it (stored); 1 ns before 1970 and the
+      // last ns of 2^64 (both 2^64 − 1 as a u64).
+      { weight: 1, arbitrary: fc.constantFrom({ s: nowS, ns: 0n }, { s: nowS - 1n, ns: 999_999_999n }, { s: -1n, ns: 999_999_999n }, { s: 18_446_744_073n, ns: 709_551_615n }) },
+    );
+    // The racy cutoff as ScanIndex may make it, and beyond: negative (trusts no ctime), 0, at and
+    // past 2^64 ns (trusts every one: racyMarginMs 0 gives Number.MAX_SAFE_INTEGER ms).
+    const cutoffArb = fc.oneof(
+      { weight: 4, arbitrary: fc.constant(nowMs) },
+      { weight: 1, arbitrary: fc.constantFrom(-1000, 0, Number.MAX_SAFE_INTEGER, 18_446_744_073_709, 18_446_744_073_710) },
     );
     const rowArb = fc.record({
       result: inspectionArb,
@@ -194,7 +201,7 @@ describe('the WebAssembly entry writer', () => {
     let refused = 0;
     let rows = 0;
     fc.assert(
-      fc.property(fc.array(rowArb, { maxLength: 20 }), fc.boolean(), fc.nat(65535), (raw, withKeys, keyNo) => {
+      fc.property(fc.array(rowArb, { maxLength: 20 }), fc.boolean(), fc.nat(65535), cutoffArb, (raw, withKeys, keyNo, cutoffMs) => {
         const results: FileInspection[] = raw.map((r) => {
           const res = { path: r.path, ...r.result } as FileInspection;
           if (r.plain) {
@@ -212,7 +219,7 @@ describe('the WebAssembly entry writer', () => {
         const its = results.map((r) => ({ path: r.path, name: path.posix.basename(r.path) }));
         const fields = statRows(raw.map((r, i) => ({ dev: r.dev, ino: r.ino, size: BigInt(results[i].size) + (r.sizeChanged ? 1n : 0n), mtimeS: r.mtime.s, mtimeNs: r.mtime.ns, ctimeS: r.ctime.s, ctimeNs: r.ctime.ns })));
         const read = new Uint8Array(raw.map((r) => (r.read ? 1 : 0)));
-        const kinds = compareBoth(results, its, read, fields, { racyCutoffMs: nowMs, root, keyNo }, withKeys);
+        const kinds = compareBoth(results, its, read, fields, { racyCutoffMs: cutoffMs, root, keyNo }, withKeys);
         rows += results.length;
         if (kinds === null) refused++;
         else for (const k of kinds) if (k === KIND_WRITTEN) written++;
@@ -249,6 +256,35 @@ describe('the WebAssembly entry writer', () => {
         entries++;
       }
       assert.equal(entries, Math.min(64, sample.length));
+      rewindEntries();
+    }
+  });
+});
+
+describe('the WebAssembly entry writer and the racy cutoff', () => {
+  let root = '';
+  before(async () => {
+    root = tempDir('isc-entry-writer-cutoff-');
+    await generateSampleLibrary(root, { images: 12, seed: 29, formatMix: { json: 1, bin: 0, legacy: 0 } });
+  });
+  after(() => removeTree(root));
+
+  // Found by an attack review: the module took the cutoff modulo 2^64, so a cutoff below 0 (a
+  // margin longer than the clock's time) trusted the files just written that fileEntry refuses.
+  it('stores what fileEntry stores for a cutoff below 0, at 0 and past 2^64 ns', () => {
+    const sample = sidecarFiles(root);
+    for (const racyCutoffMs of [-1000, -1e15, 0, Number.MAX_SAFE_INTEGER]) {
+      const results = inspectFiles(sample, { brief: true, validate: true, indexEntries: { racyCutoffMs, root, keyNo: 0 } });
+      const id = new IdentityScratch({ fast: false });
+      for (const r of results) {
+        const made = r.indexEntry;
+        delete r.indexEntry;
+        id.stat(r.path);
+        const expected = fileEntry(r, id, { racyCutoffMs, root, keyNo: 0 }, racyCutoffNs(racyCutoffMs), false);
+        assert.equal(made === undefined, expected === null, `cutoff ${racyCutoffMs} ms: ${r.path}`);
+        if (expected !== null) assert.deepEqual(Buffer.from(made!), Buffer.from(expected));
+      }
+      if (racyCutoffMs <= 0) assert.ok(results.every((r) => r.indexEntry === undefined), 'nothing stored');
       rewindEntries();
     }
   });

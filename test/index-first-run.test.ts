@@ -573,3 +573,20 @@ test('first run (threads): every sidecar is recorded from its batch\'s block, an
   assert.deepStrictEqual(JSON.parse(await threaded(index)), JSON.parse(none), 'second run');
   assert.equal(runs[1].misses, 0, 'every sidecar served');
 });
+
+// Found by an attack review: a margin longer than the clock's time made a negative cutoff (the
+// WebAssembly entry writer took it modulo 2^64 and stored the files just written), and Infinity
+// (IMAGE_SIDECAR_INDEX_RACY_MS of some 400 digits) threw a RangeError making the cutoff a BigInt.
+for (const racyMarginMs of [1e15, Infinity]) {
+  test(`a racy margin longer than the clock's time (${racyMarginMs} ms) stores no file, on threads as in-process, and gives --no-index output`, async (t) => {
+    const dir = testDir(t, 'isc-first-margin-');
+    const root = library(dir);
+    for (const engine of ['threads', 'inline'] as const) {
+      const runs: IndexRunStats[] = [];
+      const index: IndexOptions = { path: join(dir, `index-${engine}`), racyMarginMs, onStats: (s) => runs.push(s) };
+      const none = text(await validate(root, { engine, workers: 2 }));
+      assert.equal(text(await validate(root, { engine, workers: 2, index })), none, engine);
+      assert.equal(runs[0].recorded, 0, `${engine}: nothing recorded`);
+    }
+  });
+}

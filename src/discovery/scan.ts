@@ -13,7 +13,7 @@ import { CATEGORIES } from '../types.js';
 import { DEFAULT_RACY_MARGIN_MS, noteMemoRun, ScanIndex, type IndexOptions, type IndexRunStats, type Pending } from '../incremental/scan-index.js';
 import { encodeMemoRecords, groupEntriesOf, groupNamesOf, MemoRecordsView, type MemoRecordColumns } from './memo-records.js';
 import { CheckLog, dropMemoDelta, fileCheckFinder, fileCheckFinderOf, filePathsOf, loadMemo, MEMO_MAX_FILES, MemoMovedError, memoPlace, MemoSpool, numbersKeptByJson, storeMemo, storeMemoDelta, type MemoHit } from '../incremental/tree-memo.js';
-import { racyCutoffNs } from '../incremental/entry.js';
+import { racyCutoffNs, racyCutoffOf } from '../incremental/entry.js';
 import { identityBytes, statIdentityAny } from '../incremental/identity.js';
 import { isCacheable, memoCodeDigest, optionsKey } from '../incremental/key.js';
 import { resolveIndexLocation } from '../incremental/location.js';
@@ -546,7 +546,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
     const place = memoPlace(location, this.summary.root, keyParts);
     if (!place) return null;
     const racyMs = indexOpts.racyMarginMs ?? DEFAULT_RACY_MARGIN_MS;
-    const cutoffNs = racyCutoffNs(racyMs > 0 ? Math.floor(Date.now() - racyMs) : Number.MAX_SAFE_INTEGER);
+    const cutoffNs = racyCutoffNs(racyCutoffOf(Date.now(), racyMs));
     // What this run keeps for its memo: the images compared, each record's row and what a patch needs of it.
     const images: [string, Buffer | null][] = [];
     // Each record's row and what a patch needs of it, as JSON text in a spool file (memory stays

@@ -50,7 +50,7 @@ let mem: Uint8Array = new Uint8Array(0);
 let words: Uint32Array = new Uint32Array(0);
 
 /** The parameter block's words this loader writes (assembly/entries.ts PARAM_WORDS). */
-const PARAM_WORDS = 35;
+const PARAM_WORDS = 36;
 /** CRC-32 of "123456789" (the check value of zlib's CRC). */
 const CRC_CHECK = 0xcbf43926;
 
@@ -218,18 +218,22 @@ export function writeBatchEntries(input: BatchEntryInput): BatchEntries | null {
   const prefixLen = writeUtf8(buf, input.prefix, base + prefixAt);
   const pathsLen = writeUtf8(buf, input.paths, base + pathsAt);
   const p = base >>> 2;
+  // The cutoff as the module compares it (assembly/entries.ts CUTOFF_*): a u64 ctime is before any
+  // cutoff of 2^64 or more and before none below 0 (what isTrusted's BigInt compare gives).
   const cut = input.cutoffNs;
+  const cutoffMode = cut < 0n ? 2 : cut >= 1n << 64n ? 1 : 0;
   const params = [
     n, base + codesAt, base + numsAt, base + strsAt, base + readAt, base + statsAt, input.stats.stride, base + pathsAt, base + prefixAt, prefixLen,
     base + strAtAt, base + strBytesAt, sc === null ? 0 : 1, base + snumsAt, base + sstrsAt, base + sbitsAt, base + opStartAt, base + classStartAt,
     base + opNameAt, base + opTimeAt, base + opSuccessAt, base + opSizeAt, base + classNameAt, base + classCountAt,
     input.keyNo, input.withKeys ? 1 : 0, base + outAt, base + endsAt, base + kindsAt,
-    Number(BigInt.asUintN(32, cut)), Number(BigInt.asUintN(32, cut >> 32n)), input.room, pathsLen,
+    cutoffMode === 0 ? Number(BigInt.asUintN(32, cut)) : 0, cutoffMode === 0 ? Number(cut >> 32n) : 0, input.room, pathsLen,
+    0, 0, cutoffMode,
   ];
   for (let k = 0; k < params.length; k++) words[p + k] = params[k];
   const len = ex.writeEntries(base);
   if (len < 0) return null;
-  // Counted by the module (words 33 and 34 of the block): no loop over the rows here.
+  // Counted by the module (words 33 and 34 of the block, written by it): no loop over the rows here.
   const deferred = words[p + 34];
   entryWriterCounts.batches++;
   entryWriterCounts.written += words[p + 33];

@@ -59,6 +59,15 @@ export interface EntryBlock {
  */
 export type IndexEntryOut = Uint8Array;
 
+/**
+ * The racy cutoff (ms since the epoch, an integer) of a run started at `startedMs` with a margin
+ * of `marginMs` (ScanIndex's, a tree memo's): a margin of 0 (or below) turns the check off, a cutoff
+ * past any ctime; a margin longer than the clock's time (Infinity too) trusts no ctime: 0.
+ */
+export function racyCutoffOf(startedMs: number, marginMs: number): number {
+  return marginMs > 0 ? Math.max(0, Math.floor(startedMs - marginMs)) : Number.MAX_SAFE_INTEGER;
+}
+
 /** The racy cutoff in ns (what ctime is compared with). */
 export function racyCutoffNs(racyCutoffMs: number): bigint {
   return BigInt(racyCutoffMs) * 1_000_000n;

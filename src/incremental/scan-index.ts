@@ -24,7 +24,7 @@ import { removeStaleTempFiles, tempNameFor } from '../fs/temp-files.js';
 import type { FileInspection, InspectOptions } from '../tasks/inspect.js';
 import { IDENTITY_BYTES, identityBytes, identityEquals, IdentityScratch, STAT_FILE, statIdentity, type FileIdentity } from './identity.js';
 import { buildId, isCacheable, optionsKey } from './key.js';
-import { PATH_MARK, racyCutoffNs, storedResult, takeEntry, takeEntryBlock, type EntryBlock, type EntryOptions, type IndexEntryOut } from './entry.js';
+import { PATH_MARK, racyCutoffNs, racyCutoffOf, storedResult, takeEntry, takeEntryBlock, type EntryBlock, type EntryOptions, type IndexEntryOut } from './entry.js';
 import { DirSnapshots, type EntrySink } from './dir-cache.js';
 import { decodeFolder, DEP_DIR, DEP_FILE, DEP_STEP, eachRecord, folderKey, folderOf, groupOf, type FolderBlob, type FolderChunk, type FolderRecordsBuilder } from './folder-records.js';
 import { resolveIndexLocation, type IndexLocation, type IndexLocationOptions } from './location.js';
@@ -355,8 +355,8 @@ export class ScanIndex implements EntrySink {
     this.relOf = relativeTo(this.rootAbs);
     this.key = optionsKey(inspect);
     const margin = opts.racyMarginMs ?? DEFAULT_RACY_MARGIN_MS;
-    // 0 turns the check off (tests that change files milliseconds before a run): a cutoff past any ctime.
-    this.racyCutoffMs = margin > 0 ? Math.floor(this.started - margin) : Number.MAX_SAFE_INTEGER;
+    // 0 turns the check off (tests that change files milliseconds before a run).
+    this.racyCutoffMs = racyCutoffOf(this.started, margin);
     this.racyCutoffNs = racyCutoffNs(this.racyCutoffMs);
     this.loadedStamp = indexStamp(this.location.path);
     this.reader = this.load();
