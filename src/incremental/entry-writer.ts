@@ -17,6 +17,7 @@ import { sep } from 'node:path';
 import { LITTLE_ENDIAN_HOST } from '../byte-order.js';
 import { writeUtf8 } from '../formats/value.js';
 import type { InspectWire } from '../tasks/inspect-wire.js';
+import { fileEntryBound } from './store.js';
 
 /** A row's verdict (assembly/entries.ts): no entry, an entry written, left to the JavaScript path. */
 export const KIND_NONE = 0;
@@ -24,7 +25,7 @@ export const KIND_WRITTEN = 1;
 export const KIND_DEFER = 2;
 
 /** The bytes an entry takes besides its key and its result (store.ts: head, identity, one-result head). */
-const ENTRY_FRAME = 11 + 40 + 7;
+const ENTRY_FRAME = fileEntryBound('', '');
 
 interface EntriesExports {
   memory: WebAssembly.Memory;
@@ -41,7 +42,7 @@ export interface EntryWriterStatus {
 }
 
 /** Where the build puts the module (next to the compiled loader). */
-export const ENTRIES_WASM_URL = new URL('./entries.wasm', import.meta.url);
+const ENTRIES_WASM_URL = new URL('./entries.wasm', import.meta.url);
 
 let exportsCache: EntriesExports | null | undefined;
 let status: EntryWriterStatus = { available: false, reason: 'not loaded yet' };
@@ -49,10 +50,20 @@ let status: EntryWriterStatus = { available: false, reason: 'not loaded yet' };
 let mem: Uint8Array = new Uint8Array(0);
 let words: Uint32Array = new Uint32Array(0);
 
-/** The parameter block's words this loader writes (assembly/entries.ts PARAM_WORDS). */
+/** The parameter block's words this loader writes (assembly/entries.ts PARAM_WORDS), and the two the module writes back: its rows written and deferred. */
 const PARAM_WORDS = 36;
+const OUT_WRITTEN = 33;
+const OUT_DEFERRED = 34;
 /** CRC-32 of "123456789" (the check value of zlib's CRC). */
 const CRC_CHECK = 0xcbf43926;
+
+/** `mem` and `words` over the module's memory as it is now (a grown memory has a new buffer). */
+function viewMemory(ex: EntriesExports): void {
+  if (mem.buffer !== ex.memory.buffer) {
+    mem = new Uint8Array(ex.memory.buffer);
+    words = new Uint32Array(ex.memory.buffer);
+  }
+}
 
 function load(): EntriesExports | null {
   if (exportsCache !== undefined) return exportsCache;
@@ -79,12 +90,6 @@ function load(): EntriesExports | null {
 export function entryWriterStatus(): EntryWriterStatus {
   load();
   return status;
-}
-
-/** Tests: forget the module (the next use loads it again). */
-export function resetEntryWriterForTests(): void {
-  exportsCache = undefined;
-  status = { available: false, reason: 'not loaded yet' };
 }
 
 /** What the writer needs besides the batch's columns. */
@@ -181,10 +186,7 @@ export function writeBatchEntries(input: BatchEntryInput): BatchEntries | null {
   const outAt = take(n * (ENTRY_FRAME + input.room) + 3 * input.paths.length);
   if (!ex.reserve(at)) return null;
   const base = ex.heapBase();
-  if (mem.buffer !== ex.memory.buffer) {
-    mem = new Uint8Array(ex.memory.buffer);
-    words = new Uint32Array(ex.memory.buffer);
-  }
+  viewMemory(ex);
   mem.set(bytesOf(w.codes), base + codesAt);
   mem.set(bytesOf(w.nums), base + numsAt);
   mem.set(bytesOf(w.strs), base + strsAt);
@@ -228,15 +230,15 @@ export function writeBatchEntries(input: BatchEntryInput): BatchEntries | null {
     base + opNameAt, base + opTimeAt, base + opSuccessAt, base + opSizeAt, base + classNameAt, base + classCountAt,
     input.keyNo, input.withKeys ? 1 : 0, base + outAt, base + endsAt, base + kindsAt,
     cutoffMode === 0 ? Number(BigInt.asUintN(32, cut)) : 0, cutoffMode === 0 ? Number(cut >> 32n) : 0, input.room, pathsLen,
-    0, 0, cutoffMode,
+    0, 0, cutoffMode, // (OUT_WRITTEN, OUT_DEFERRED: the module's)
   ];
   for (let k = 0; k < params.length; k++) words[p + k] = params[k];
   const len = ex.writeEntries(base);
   if (len < 0) return null;
-  // Counted by the module (words 33 and 34 of the block, written by it): no loop over the rows here.
-  const deferred = words[p + 34];
+  // Counted by the module: no loop over the rows here.
+  const deferred = words[p + OUT_DEFERRED];
   entryWriterCounts.batches++;
-  entryWriterCounts.written += words[p + 33];
+  entryWriterCounts.written += words[p + OUT_WRITTEN];
   entryWriterCounts.deferred += deferred;
   return {
     bytes: new Uint8Array(mem.buffer, base + outAt, len),
@@ -250,10 +252,7 @@ export function writeBatchEntries(input: BatchEntryInput): BatchEntries | null {
 export function entryWriterCrc(bytes: Uint8Array): number | null {
   const ex = load();
   if (ex === null || !ex.reserve(bytes.length)) return null;
-  if (mem.buffer !== ex.memory.buffer) {
-    mem = new Uint8Array(ex.memory.buffer);
-    words = new Uint32Array(ex.memory.buffer);
-  }
+  viewMemory(ex);
   const base = ex.heapBase();
   mem.set(bytes, base);
   return ex.crc(base, bytes.length) >>> 0;
