@@ -352,14 +352,15 @@ test('attack19 V8 budget: a budget the user gave wins however V8 is given it (--
   for (const flag of ['--interrupt-budget=1000', '--interrupt_budget=1000']) {
     const r = run([flag], 'console.log(JSON.stringify([tuning.applyV8Tuning(), tuning.v8TuningApplied()]));');
     assert.equal(r.status, 0, r.stderr);
-    assert.deepEqual(JSON.parse(r.stdout), [false, false], `${flag}: the user's budget is kept`);
+    const [, applied] = JSON.parse(r.stdout) as [boolean, string[]];
+    assert.ok(!applied.some((f) => /interrupt/.test(f)), `${flag}: the user's budget is kept (${applied})`);
   }
   const dir = testDir(t, 'isc-a19-');
   const root = library(dir);
   const body = (index: string) => `
     let s = null;
     await lib.stats(${JSON.stringify(root)}, { index: ${index} });
-    console.log(JSON.stringify({ memo: s?.memo === true, applied: tuning.v8TuningApplied() }));
+    console.log(JSON.stringify({ memo: s?.memo === true, applied: tuning.v8TuningApplied().length > 0 }));
   `;
   const plain = run([], body('false'));
   assert.deepEqual(JSON.parse(plain.stdout), { memo: false, applied: true }, plain.stderr);

@@ -3,11 +3,19 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { allowV8Tuning, INTERRUPT_BUDGET } from '../src/engine/v8-tuning.js';
+import { WORKER_INITIAL_OLD_SPACE_MB } from '../src/engine/heap-relief.js';
 import { FAKE_JPEG, makeTree, sidecarData, testDir } from './helpers/tree.js';
 
-test('the V8 budget is left alone when the user gave one (command line or NODE_OPTIONS)', () => {
-  assert.equal(allowV8Tuning(['--interrupt-budget=1000'], undefined), false);
-  assert.equal(allowV8Tuning([], '--max-old-space-size=100 --interrupt-budget=1000'), false);
+const BUDGET_FLAG = `--interrupt-budget=${INTERRUPT_BUDGET}`;
+const HEAP_FLAG = `--initial-old-space-size=${WORKER_INITIAL_OLD_SPACE_MB}`;
+
+test('each V8 flag is left alone when the user gave a value of their own (command line or NODE_OPTIONS, - or _)', () => {
+  assert.deepEqual(allowV8Tuning([], undefined), [BUDGET_FLAG, HEAP_FLAG]);
+  assert.deepEqual(allowV8Tuning(['--interrupt-budget=1000'], undefined), [HEAP_FLAG]);
+  assert.deepEqual(allowV8Tuning([], '--max-old-space-size=100 --interrupt-budget=1000'), [HEAP_FLAG]);
+  assert.deepEqual(allowV8Tuning(['--initial_old_space_size=16'], undefined), [BUDGET_FLAG]);
+  assert.deepEqual(allowV8Tuning([], '--initial-heap-size=64'), [BUDGET_FLAG]);
+  assert.deepEqual(allowV8Tuning(['--interrupt_budget=1'], '--initial-old-space-size=8'), []);
   assert.ok(INTERRUPT_BUDGET > 67_584, 'above V8 default');
 });
 
@@ -31,7 +39,7 @@ test('the budget is raised when a worker pool starts, only then, and only when a
     const pool1 = new ThreadRuntime(1);
     out.push(tuning.v8TuningApplied()); // not allowed: a library caller's process keeps its flags
     await pool1.close();
-    out.push(tuning.allowV8Tuning([], undefined), tuning.v8TuningApplied()); // allowed, no pool yet: not raised
+    out.push(tuning.allowV8Tuning([], undefined), tuning.v8TuningApplied()); // allowed, no pool yet: not set
     const pool2 = new ThreadRuntime(1);
     out.push(tuning.v8TuningApplied(), tuning.applyV8Tuning()); // raised as the pool started, once
     await pool2.close();
@@ -39,5 +47,41 @@ test('the budget is raised when a worker pool starts, only then, and only when a
   `;
   const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
-  assert.deepEqual(JSON.parse(r.stdout.trim()), [false, true, false, true, false]);
+  assert.deepEqual(JSON.parse(r.stdout.trim()), [[], [BUDGET_FLAG, HEAP_FLAG], [], [BUDGET_FLAG, HEAP_FLAG], false]);
+});
+
+test("a worker thread started after the flags were set does not collect its old space in full below WORKER_INITIAL_OLD_SPACE_MB; under V8's own limit it does", () => {
+  // Each in a child process (flags are process-wide). The worker keeps ~32 MB of small objects,
+  // made a little at a time as a reading thread's survivors are: V8's own first limit is below
+  // that (its first full collection came at ~25 MB), ours above it.
+  const script = (tuned: boolean) => `
+    const { Worker } = await import('node:worker_threads');
+    const tuning = await import(${JSON.stringify(new URL('../src/engine/v8-tuning.js', import.meta.url).href)});
+    if (${tuned}) { tuning.allowV8Tuning([], undefined); tuning.applyV8Tuning(); }
+    const body = \`
+      const { parentPort } = require('node:worker_threads');
+      const { PerformanceObserver, constants } = require('node:perf_hooks');
+      let full = 0;
+      new PerformanceObserver((list) => { for (const e of list.getEntries()) if (e.detail.kind === constants.NODE_PERFORMANCE_GC_MAJOR) full++; }).observe({ entryTypes: ['gc'] });
+      const keep = [];
+      const step = () => {
+        for (let k = 0; k < 2000; k++) keep.push({ a: keep.length, b: 'x' + keep.length, c: [keep.length] });
+        if (keep.length < 200000) setTimeout(step, 1);
+        else setTimeout(() => parentPort.postMessage({ full, kept: keep.length }), 50);
+      };
+      step();
+    \`;
+    const w = new Worker(body, { eval: true, execArgv: [], resourceLimits: { maxYoungGenerationSizeMb: 8 } });
+    w.on('message', (m) => { console.log(JSON.stringify(m)); w.terminate(); });
+  `;
+  const run = (tuned: boolean) => {
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script(tuned)], { encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' } });
+    assert.equal(r.status, 0, r.stderr);
+    return JSON.parse(r.stdout.trim()) as { full: number; kept: number };
+  };
+  const tuned = run(true);
+  assert.equal(tuned.kept, 200000);
+  assert.equal(tuned.full, 0, 'no full collection under the raised limit');
+  const plain = run(false);
+  assert.ok(plain.full > 0, `V8's own limit collects below it (the control: ${JSON.stringify(plain)})`);
 });

@@ -24,6 +24,20 @@ export const WORKER_HEAP_BOUND = 160 * 1024 * 1024;
  */
 export const WORKER_YOUNG_GENERATION_MB = 8;
 /**
+ * A worker thread's first old-generation limit (V8's --initial-old-space-size, set by an entry
+ * point before the threads start: engine/v8-tuning.ts; it applies to isolates made after it).
+ * A reading thread holds ~6 MB live; under V8's own limit, its old space (code included) filled up
+ * at ~8 MB and V8 ran a full, non-incremental collection there that freed ~2 MB and took 8–24 ms
+ * (`--trace-gc`: "allocation failure; GC in old space requested"). A validate first run with the
+ * index, whose entry code filled ~235 KB more code space, crossed that line on both threads of the
+ * bench library; --no-index stayed just below it. With this limit neither collects (CPU of the
+ * first run, per-thread from /proc, 8 + 10 interleaved rounds: −60 and −75 ms; --no-index
+ * unchanged). Past it, V8 sets its limits by what is live, as before: a long run's worker heap is
+ * bounded as it was (WORKER_HEAP_BOUND and V8's growing factor), its first full collection only
+ * comes later.
+ */
+export const WORKER_INITIAL_OLD_SPACE_MB = 48;
+/**
  * The main thread of a tree run keeps little alive (what is live at 10^6 images fits in 64 MB: a
  * 10^6-image `stats --engine inline` runs with --max-old-space-size=64), but V8 let its heap reach
  * 128 MB at 10^5 images and more at 10^6, which put `stats` over issue 12's 300 MB bound.

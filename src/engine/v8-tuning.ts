@@ -21,40 +21,51 @@
  * with the budget raised at the walk (interleaved medians, 7 rounds: validate 1,028 / 1,030 ms,
  * stats 1,304 / 1,277); raised only at the pool's start, they were ~25 ms slower.
  *
+ * The worker threads' first old-generation limit is raised with it (heap-relief.ts
+ * WORKER_INITIAL_OLD_SPACE_MB).
+ *
  * V8 flags are process-wide, so only entry points decide (the CLI with the server, the bench
  * runner: `allowV8Tuning`), never the library; it applies it when the long part of a run begins
  * (`applyV8Tuning`: a scan's walk, a thread pool's start), and worker threads inherit it. A budget
  * given on the command line or in NODE_OPTIONS wins.
  */
 import { setFlagsFromString } from 'node:v8';
+import { WORKER_INITIAL_OLD_SPACE_MB } from './heap-relief.js';
 
 export const INTERRUPT_BUDGET = 16 * 67_584;
 
+/**
+ * The flags an entry point may set, each with the pattern of the user's own setting that keeps it
+ * unset (V8 takes its flags with '-' or '_' between words: `--interrupt_budget=...`). The heap flag
+ * applies to isolates made after it is set: the worker threads (heap-relief.ts WORKER_INITIAL_OLD_SPACE_MB).
+ */
+const TUNED_FLAGS: readonly { flag: string; own: RegExp }[] = [
+  { flag: `--interrupt-budget=${INTERRUPT_BUDGET}`, own: /interrupt[-_]budget/ },
+  { flag: `--initial-old-space-size=${WORKER_INITIAL_OLD_SPACE_MB}`, own: /initial[-_](old[-_]space|heap)[-_]size/ },
+];
+
 /** Set by an entry point; read when a run's walk or a pool starts. */
-let allowed = false;
-let applied = false;
+let allowed: readonly string[] = [];
+let applied: readonly string[] = [];
 
 /**
- * An entry point's consent: raise V8's interrupt budget when a run walks the tree or a worker pool
- * starts. False (and nothing changes) when the user gave a budget of their own.
+ * An entry point's consent: set these flags when a run walks the tree or a worker pool starts.
+ * Returns the flags it will set: each one the user did not set a value of their own for.
  */
-export function allowV8Tuning(execArgv: readonly string[], nodeOptions: string | undefined): boolean {
-  // V8 takes its flags with '-' or '_' between words (`--interrupt_budget=...`).
-  const own = /interrupt[-_]budget/;
-  if (execArgv.some((a) => own.test(a)) || own.test(nodeOptions ?? '')) return false;
-  allowed = true;
-  return true;
+export function allowV8Tuning(execArgv: readonly string[], nodeOptions: string | undefined): readonly string[] {
+  allowed = TUNED_FLAGS.filter(({ own }) => !execArgv.some((a) => own.test(a)) && !own.test(nodeOptions ?? '')).map(({ flag }) => flag);
+  return allowed;
 }
 
-/** Raise the budget now, once, if an entry point allowed it (a scan's walk and the thread pool call this as they start). True when this call raised it. */
+/** Set the allowed flags now, once (a scan's walk and the thread pool call this as they start, before threads start: they inherit them). True when this call set any. */
 export function applyV8Tuning(): boolean {
-  if (!allowed || applied) return false;
-  applied = true;
-  setFlagsFromString(`--interrupt-budget=${INTERRUPT_BUDGET}`);
+  if (allowed.length === 0 || applied.length > 0) return false;
+  applied = allowed;
+  for (const flag of applied) setFlagsFromString(flag);
   return true;
 }
 
-/** Whether the budget was raised in this process (tests). */
-export function v8TuningApplied(): boolean {
+/** The flags set in this process (tests). */
+export function v8TuningApplied(): readonly string[] {
   return applied;
 }
