@@ -12,7 +12,9 @@ const HEAP_FLAG = `--initial-old-space-size=${WORKER_INITIAL_OLD_SPACE_MB}`;
 test('each V8 flag is left alone when the user gave a value of their own (command line or NODE_OPTIONS, - or _)', () => {
   assert.deepEqual(allowV8Tuning([], undefined), [BUDGET_FLAG, HEAP_FLAG]);
   assert.deepEqual(allowV8Tuning(['--interrupt-budget=1000'], undefined), [HEAP_FLAG]);
-  assert.deepEqual(allowV8Tuning([], '--max-old-space-size=100 --interrupt-budget=1000'), [HEAP_FLAG]);
+  assert.deepEqual(allowV8Tuning([], '--interrupt-budget=1000'), [HEAP_FLAG]);
+  assert.deepEqual(allowV8Tuning([], '--max-old-space-size=100 --interrupt-budget=1000'), []);
+  assert.deepEqual(allowV8Tuning(['--max_heap_size=512'], undefined), [BUDGET_FLAG]);
   assert.deepEqual(allowV8Tuning(['--initial_old_space_size=16'], undefined), [BUDGET_FLAG]);
   assert.deepEqual(allowV8Tuning([], '--initial-heap-size=64'), [BUDGET_FLAG]);
   assert.deepEqual(allowV8Tuning(['--interrupt_budget=1'], '--initial-old-space-size=8'), []);

@@ -26,8 +26,8 @@
  *
  * V8 flags are process-wide, so only entry points decide (the CLI with the server, the bench
  * runner: `allowV8Tuning`), never the library; it applies it when the long part of a run begins
- * (`applyV8Tuning`: a scan's walk, a thread pool's start), and worker threads inherit it. A budget
- * given on the command line or in NODE_OPTIONS wins.
+ * (`applyV8Tuning`: a scan's walk, a thread pool's start), and worker threads inherit it. A flag
+ * the user set on the command line or in NODE_OPTIONS wins.
  */
 import { setFlagsFromString } from 'node:v8';
 import { WORKER_INITIAL_OLD_SPACE_MB } from './heap-relief.js';
@@ -41,7 +41,8 @@ export const INTERRUPT_BUDGET = 16 * 67_584;
  */
 const TUNED_FLAGS: readonly { flag: string; own: RegExp }[] = [
   { flag: `--interrupt-budget=${INTERRUPT_BUDGET}`, own: /interrupt[-_]budget/ },
-  { flag: `--initial-old-space-size=${WORKER_INITIAL_OLD_SPACE_MB}`, own: /initial[-_](old[-_]space|heap)[-_]size/ },
+  // Any heap size of the user's own (initial or maximum) leaves the heap to them.
+  { flag: `--initial-old-space-size=${WORKER_INITIAL_OLD_SPACE_MB}`, own: /(initial|max)[-_](old[-_]space|heap)[-_]size/ },
 ];
 
 /** Set by an entry point; read when a run's walk or a pool starts. */
