@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { allowV8Tuning, INTERRUPT_BUDGET } from '../src/engine/v8-tuning.js';
-import { WORKER_INITIAL_OLD_SPACE_MB } from '../src/engine/heap-relief.js';
+import { WORKER_INITIAL_OLD_SPACE_MB, WORKER_YOUNG_GENERATION_MB } from '../src/engine/heap-relief.js';
 import { FAKE_JPEG, makeTree, sidecarData, testDir } from './helpers/tree.js';
 
 const BUDGET_FLAG = `--interrupt-budget=${INTERRUPT_BUDGET}`;
@@ -73,7 +73,7 @@ test("a worker thread started after the flags were set does not collect its old 
       };
       step();
     \`;
-    const w = new Worker(body, { eval: true, execArgv: [], resourceLimits: { maxYoungGenerationSizeMb: 8 } });
+    const w = new Worker(body, { eval: true, execArgv: [], resourceLimits: { maxYoungGenerationSizeMb: ${WORKER_YOUNG_GENERATION_MB} } }); // as the pool's threads (engine/threads.ts)
     w.on('message', (m) => { console.log(JSON.stringify(m)); w.terminate(); });
   `;
   const run = (tuned: boolean) => {

@@ -18,7 +18,7 @@ import { KIND_WRITTEN, writeBatchEntries } from './entry-writer.js';
 import { serialize } from 'node:v8';
 import { encodingOf } from './folder-records.js';
 import { beginFileEntry, decodeResult, fileEntryBound, sealFileEntry, writeFileEntry } from './store.js';
-import { PACKED_RESULT_ROOM, PACKED_RESULT_TAG, packResultAt, packRowAt, unpackResult, type InspectWire } from '../tasks/inspect-wire.js';
+import { PACKED_RESULT_ROOM, PACKED_RESULT_TAG, packResultAt, packRowAt, placeEntryBlock, unpackResult, type InspectWire } from '../tasks/inspect-wire.js';
 import type { IdentityScratch } from './identity.js';
 
 /** Stands for the file's path in a stored message (U+0000 never occurs in a path). */
@@ -163,9 +163,7 @@ export function batchEntries(results: readonly FileInspection[], row: EntryRow, 
   // A first run's batch with nothing left to JavaScript: one block, on its first result with an
   // entry (no view per entry; the scan stores it whole, a worker thread sends it as it is).
   if (opts.first === true && made.deferred === 0) {
-    let i = 0;
-    while (i < n && ends[i] === 0) i++;
-    if (i < n) results[i].indexEntries = { raw: chunk, ends: ends.slice() };
+    placeEntryBlock(results, chunk, ends.slice()); // the batch was packed from these results: one end each
     return made;
   }
   let from = 0;

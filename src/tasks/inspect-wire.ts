@@ -418,12 +418,19 @@ export function unpackInspections(w: InspectWire, items: readonly InspectItem[])
     out[i] = r;
   }
   // A first run's entries: the block rides on the first result that has one (no view per entry).
-  if (firstBlock) {
-    let i = 0;
-    while (i < n && en!.ends[i] === 0) i++;
-    if (i < n) out[i].indexEntries = { raw: en!.raw, ends: en!.ends };
-  }
+  if (firstBlock) placeEntryBlock(out, en!.raw, en!.ends);
   return out;
+}
+
+/**
+ * A batch's block of index entries (entry.ts EntryBlock: `ends[i]` where result i's entry ends)
+ * put on the first result that has an entry, where the scan takes it off; nowhere when none has one.
+ * Made so by a reading thread (entry.ts batchEntries) and by the main thread's unpacking (above).
+ */
+export function placeEntryBlock(results: readonly FileInspection[], raw: Uint8Array, ends: Uint32Array): void {
+  let i = 0;
+  while (i < results.length && ends[i] === 0) i++;
+  if (i < results.length) results[i].indexEntries = { raw, ends };
 }
 
 /** A result's fields in columns, as every decoder builds them (one key order). */
