@@ -18,6 +18,14 @@ export interface Measurement {
   maxRssKB: number | null;
   /** The detail of the median run. */
   detail: Record<string, unknown>;
+  /** Each run's CPU ms (all threads) where the runner reported it, in run order. */
+  runsCpuMs?: number[];
+  /**
+   * The set of rounds this was measured in (measureRounds, measurePair, measureInterleaved): run k
+   * of every measurement of one set ran in the same round, so two of them are compared round by
+   * round (`timeRatio`). Absent for a measurement of its own.
+   */
+  rounds?: number;
 }
 
 export interface Failure {
@@ -68,13 +76,50 @@ export interface MeasureOptions {
   cleanup?: (run: number, spec: OpSpec) => void;
 }
 
-function summarise(label: string, samples: OpSample[]): Measurement {
+/** Sets of rounds started in this process (Measurement.rounds). */
+let roundSets = 0;
+
+function summarise(label: string, samples: OpSample[], rounds?: number): Measurement {
   const runsMs = samples.map((s) => s.ms);
+  const cpu = samples.map((s) => s.detail?.cpuMs);
   const ms = median(runsMs);
   const mid = samples.find((s) => s.ms === ms) ?? samples[samples.length >> 1];
   const rss = samples.map((s) => s.maxRssKB).filter((v): v is number => v !== null);
   log(`${label}: ${ms.toFixed(1)} ms (runs ${runsMs.map((v) => v.toFixed(0)).join(', ')})`);
-  return { ms, runsMs, maxRssKB: rss.length > 0 ? Math.max(...rss) : null, detail: mid.detail };
+  const m: Measurement = { ms, runsMs, maxRssKB: rss.length > 0 ? Math.max(...rss) : null, detail: mid.detail };
+  if (cpu.every((v): v is number => typeof v === 'number')) m.runsCpuMs = cpu;
+  if (rounds !== undefined) m.rounds = rounds;
+  return m;
+}
+
+/** What `timeRatio` needs of a measurement or a figure made of one. */
+export interface RunTimes {
+  ms: number;
+  runsMs: readonly number[];
+  runsCpuMs?: readonly number[];
+  rounds?: number;
+}
+
+/**
+ * `a` over `b` in wall time (`cpu`: CPU time, all threads). Measured in the same rounds, the median
+ * of the rounds' own ratios: a round's two runs share the machine's state of that moment, so drift
+ * between rounds (other load, the host) cancels. In an A/A test (the same command as both, 41
+ * rounds, groups of 7 drawn from them) its spread was 0.015 against 0.025 for the ratio of the
+ * medians (docs/BENCHMARKS.md, session 37). Otherwise the ratio of the medians.
+ */
+export function timeRatio(a: RunTimes | null | undefined, b: RunTimes | null | undefined, cpu = false): number | null {
+  if (!a || !b) return null;
+  const xs = cpu ? a.runsCpuMs : a.runsMs;
+  const ys = cpu ? b.runsCpuMs : b.runsMs;
+  if (a.rounds !== undefined && a.rounds === b.rounds && xs && ys && xs.length === ys.length && xs.length > 0 && ys.every((y) => y > 0)) {
+    return median(xs.map((x, i) => x / ys[i]));
+  }
+  if (cpu) {
+    const ca = xs && xs.length > 0 ? median(xs) : null;
+    const cb = ys && ys.length > 0 ? median(ys) : null;
+    return ca === null || cb === null || cb === 0 ? null : ca / cb;
+  }
+  return b.ms === 0 ? null : a.ms / b.ms;
 }
 
 function failed(label: string, e: unknown): Failure {
@@ -90,6 +135,7 @@ function failed(label: string, e: unknown): Failure {
 export function measurePair(labels: [string, string], specs: [OpSpec, OpSpec], runs: number): [Outcome, Outcome] {
   const samples: [OpSample[], OpSample[]] = [[], []];
   const errorsSeen: [unknown, unknown] = [null, null];
+  const rounds = ++roundSets;
   for (let i = -1; i < runs; i++) {
     for (const k of [0, 1] as const) {
       if (errorsSeen[k] !== null) continue;
@@ -101,13 +147,14 @@ export function measurePair(labels: [string, string], specs: [OpSpec, OpSpec], r
       }
     }
   }
-  return [0, 1].map((k) => (errorsSeen[k] !== null ? failed(labels[k], errorsSeen[k]) : summarise(labels[k], samples[k]))) as [Outcome, Outcome];
+  return [0, 1].map((k) => (errorsSeen[k] !== null ? failed(labels[k], errorsSeen[k]) : summarise(labels[k], samples[k], rounds))) as [Outcome, Outcome];
 }
 
 /** Like measurePair for any number of operations: run k of each is measured back to back. */
 export function measureInterleaved(labels: readonly string[], specs: readonly OpSpec[], runs: number): Outcome[] {
   const samples: OpSample[][] = specs.map(() => []);
   const errorsSeen: unknown[] = specs.map(() => null);
+  const rounds = ++roundSets;
   for (let i = -1; i < runs; i++) {
     specs.forEach((spec, k) => {
       if (errorsSeen[k] !== null) return;
@@ -119,7 +166,7 @@ export function measureInterleaved(labels: readonly string[], specs: readonly Op
       }
     });
   }
-  return specs.map((_, k) => (errorsSeen[k] !== null ? failed(labels[k], errorsSeen[k]) : summarise(labels[k], samples[k])));
+  return specs.map((_, k) => (errorsSeen[k] !== null ? failed(labels[k], errorsSeen[k]) : summarise(labels[k], samples[k], rounds)));
 }
 
 /** One warm-up run, then `runs` measured runs; a failing operation becomes a Failure, not an abort. */
@@ -149,6 +196,7 @@ export function measure(label: string, spec: OpSpec, opts: MeasureOptions): Outc
 export function measureRounds(steps: ReadonlyArray<{ label: string; spec: OpSpec; prepare?: () => void }>, runs: number): Outcome[] {
   const samples: OpSample[][] = steps.map(() => []);
   const errorsSeen: unknown[] = steps.map(() => null);
+  const rounds = ++roundSets;
   for (let i = -1; i < runs; i++) {
     steps.forEach((step, k) => {
       if (errorsSeen[k] !== null) return;
@@ -161,5 +209,5 @@ export function measureRounds(steps: ReadonlyArray<{ label: string; spec: OpSpec
       }
     });
   }
-  return steps.map((s, k) => (errorsSeen[k] !== null ? failed(s.label, errorsSeen[k]) : summarise(s.label, samples[k])));
+  return steps.map((s, k) => (errorsSeen[k] !== null ? failed(s.label, errorsSeen[k]) : summarise(s.label, samples[k], rounds)));
 }

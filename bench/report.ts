@@ -84,7 +84,7 @@ export function renderTables(r: BenchResults): string {
       ),
     ),
   );
-  out.push('', '### Targets (printed, not asserted)', '');
+  out.push('', '### Targets (printed, not asserted)', '', "A ratio of two figures measured in the same rounds is the median of the rounds' own ratios (measure.ts timeRatio); of figures measured apart, the ratio of their medians.", '');
   out.push(
     table(
       ['target', 'measured', 'goal', 'result'],

@@ -23,6 +23,10 @@ export interface OperationFigure {
   /** Convert rows: time over floor (c), the durability steps alone. */
   xFloorC?: number | null;
   detail: Record<string, unknown>;
+  /** Each run's CPU ms, all threads (measure.ts Measurement.runsCpuMs). */
+  runsCpuMs?: number[];
+  /** The set of rounds it was measured in: figures of one set are compared round by round (measure.ts timeRatio). */
+  rounds?: number;
 }
 
 export interface FailedFigure {
@@ -129,5 +133,7 @@ export function figure(f: FigureInput): OperationFigure | FailedFigure {
     xFloorB: b ? m.ms / b : null,
     ...(f.floorC ? { xFloorC: c ? m.ms / c : null } : {}),
     detail: m.detail,
+    ...(m.runsCpuMs ? { runsCpuMs: m.runsCpuMs } : {}),
+    ...(m.rounds !== undefined ? { rounds: m.rounds } : {}),
   };
 }

@@ -4,6 +4,7 @@
  */
 import type { OperationFigure, ReferenceResult, TargetResult, FailedFigure } from './results.js';
 import { isFailed } from './results.js';
+import { timeRatio } from './measure.js';
 
 /** The earlier tool's time over floor (b) on 20,000 images (from the issue). */
 export const RUST_REFERENCE: ReadonlyArray<{ id: string; operation: string; xFloorB: number }> = [
@@ -58,50 +59,46 @@ export function evaluateTargets(t: TargetInputs): TargetResult[] {
   const hash = f('hash.json');
   const sha = f('sha256sum.json');
   const c = t.codec;
-  const cpu = (id: string): number | null => {
-    const v = f(id)?.detail.cpuMs;
-    return typeof v === 'number' ? v : null;
-  };
   const indexTargets = (['validate', 'stats'] as const).flatMap((op) => {
     const none = f(`index.${op}.none`);
     const row = (what: string, id: string, goal: number) =>
       target(
         `${op}, ${what} × --no-index (wall; CPU all threads in the note)`,
-        ratio(f(id)?.ms, none?.ms),
+        timeRatio(f(id), none),
         '×',
         '<=',
         goal,
-        `CPU ${ratio(cpu(id), cpu(`index.${op}.none`))?.toFixed(3) ?? '?'}×`,
+        `CPU ${timeRatio(f(id), none, true)?.toFixed(3) ?? '?'}×; the medians' ratio ${ratio(f(id)?.ms, none?.ms)?.toFixed(3) ?? '?'}×`,
       );
     return [
       row('warm index, unchanged tree,', `index.${op}.warm`, 0.1),
       target(
         `${op}, warm index, unchanged tree × the warm-run floor (stat of every sidecar and folder)`,
-        ratio(f(`index.${op}.warm`)?.ms, f('floor-stat.json')?.ms),
+        timeRatio(f(`index.${op}.warm`), f('floor-stat.json')),
         '×',
         '>=',
         0,
-        `no target: how far the warm run is from what it cannot skip; the floor is ${ratio(f('floor-stat.json')?.ms, none?.ms)?.toFixed(3) ?? '?'}× --no-index`,
+        `no target: how far the warm run is from what it cannot skip; the floor is ${timeRatio(f('floor-stat.json'), none)?.toFixed(3) ?? '?'}× --no-index`,
       ),
       row('warm index, 1 % changed,', `index.${op}.changed`, 0.15),
       target(
         `${op}, warm index, unchanged tree, folder records off × --no-index`,
-        ratio(f(`index.${op}.warm-files`)?.ms, none?.ms),
+        timeRatio(f(`index.${op}.warm-files`), none),
         '×',
         '>=',
         0,
-        `no target: per-file results only, beside the default's row; CPU ${ratio(cpu(`index.${op}.warm-files`), cpu(`index.${op}.none`))?.toFixed(3) ?? '?'}×`,
+        `no target: per-file results only, beside the default's row; CPU ${timeRatio(f(`index.${op}.warm-files`), f(`index.${op}.none`), true)?.toFixed(3) ?? '?'}×`,
       ),
       row('first run (builds the index),', `index.${op}.first`, 1.1),
       // The index rows' denominator runs the CLI's default engine (auto): it should cost what threads
       // do on a tree this size (it ran its first 4,000 files in-process until session 9).
       target(
         `${op}, --no-index, auto engine (the CLI's default) × threads`,
-        ratio(none?.ms, f(`${op}.json.threads`)?.ms),
+        timeRatio(none, f(`${op}.json.threads`)),
         '×',
         '>=',
         0,
-        `no target: a figure (the index and tree sections, measured apart); CPU ${ratio(cpu(`index.${op}.none`), cpu(`${op}.json.threads`))?.toFixed(3) ?? '?'}×`,
+        `no target: a figure (the index and tree sections, measured apart); CPU ${timeRatio(f(`index.${op}.none`), f(`${op}.json.threads`), true)?.toFixed(3) ?? '?'}×`,
       ),
     ];
   });
@@ -115,18 +112,18 @@ export function evaluateTargets(t: TargetInputs): TargetResult[] {
       target(
         `${op}, bin copy, × floor (d) (read + decodeSidecar, one thread)`,
         // floor (d) measured in rounds with this operation's runs (suite.ts withFloor)
-        ratio(f(`${op}.bin.threads`)?.ms, f(`floor-d.bin.${op}`)?.ms),
+        timeRatio(f(`${op}.bin.threads`), f(`floor-d.bin.${op}`)),
         '×',
         '<=',
         1.0,
         // The floor is one thread; the operation's CPU is all of its threads (main, workers, V8's).
-        `CPU ${ratio(cpu(`${op}.bin.threads`), cpu(`floor-d.bin.${op}`))?.toFixed(2) ?? '?'}× (all threads ÷ the floor's)`,
+        `CPU ${timeRatio(f(`${op}.bin.threads`), f(`floor-d.bin.${op}`), true)?.toFixed(2) ?? '?'}× (all threads ÷ the floor's)`,
       ),
     ),
     // What the machine allows (irreducible.ts): the work no run can skip, on two threads, no pipeline.
     target(
       'irreducible work on two threads (list, resolve links, read), JSON library, × floor (b)',
-      ratio(f('floor-irreducible.json')?.ms, f('floor-b.json.validate')?.ms),
+      timeRatio(f('floor-irreducible.json'), f('floor-b.json.validate')),
       '×',
       '>=',
       0,
@@ -134,17 +131,17 @@ export function evaluateTargets(t: TargetInputs): TargetResult[] {
     ),
     target(
       'irreducible work on two threads (list, resolve links, read, decodeSidecar), bin copy, × floor (d)',
-      ratio(f('floor-irreducible.bin')?.ms, f('floor-d.bin.validate')?.ms),
+      timeRatio(f('floor-irreducible.bin'), f('floor-d.bin.validate')),
       '×',
       '>=',
       0,
       'no target: a lower bound of validate and stats on the bin copy that decode every file (issue 12 asks ≤ 1×)',
     ),
-    target('validate, bin copy, × the JSON run', ratio(f('validate.bin.threads')?.ms, vJson?.ms), '×', '<=', 0.2),
-    target('stats, bin copy, × the JSON run', ratio(f('stats.bin.threads')?.ms, sJson?.ms), '×', '<=', 0.2),
+    target('validate, bin copy, × the JSON run', timeRatio(f('validate.bin.threads'), vJson), '×', '<=', 0.2),
+    target('stats, bin copy, × the JSON run', timeRatio(f('stats.bin.threads'), sJson), '×', '<=', 0.2),
     target(
       'stats N = 8 shards: sum of shard wall times × unsharded',
-      ratio(f('stats.shards.sum8')?.ms, f('stats.shards.unsharded')?.ms),
+      timeRatio(f('stats.shards.sum8'), f('stats.shards.unsharded')),
       '×',
       '<=',
       1.15,
@@ -158,7 +155,7 @@ export function evaluateTargets(t: TargetInputs): TargetResult[] {
       1.15,
       'CPU = user + system of each process (worker threads included)',
     ),
-    target('todo, JSON library, × validate (threads)', ratio(f('todo.json.threads')?.ms, vJson?.ms), '×', '<=', 0.5, todoFloorNote(f('floor-check.json')?.ms, f('inspect.json.probe')?.ms, f('inspect.json.validate')?.ms)),
+    target('todo, JSON library, × validate (threads)', timeRatio(f('todo.json.threads'), vJson), '×', '<=', 0.5, todoFloorNote(f('floor-check.json')?.ms, f('inspect.json.probe')?.ms, f('inspect.json.validate')?.ms)),
     target(
       'todo, JSON library, CPU × validate CPU (threads)',
       ratio(cpuOf(f('todo.json.threads')), cpuOf(vJson)),
@@ -168,7 +165,7 @@ export function evaluateTargets(t: TargetInputs): TargetResult[] {
       todoFloorNote(cpuOf(f('floor-check.json')) ?? undefined, cpuOf(f('inspect.json.probe')) ?? undefined, cpuOf(f('inspect.json.validate')) ?? undefined, 'CPU'),
     ),
     f('convert.orig-sync')
-      ? target('convert json→bin (durable) × earlier tool + sync', ratio(f('convert.json-bin')?.ms, f('convert.orig-sync')?.ms), '×', '<=', 1.0)
+      ? target('convert json→bin (durable) × earlier tool + sync', timeRatio(f('convert.json-bin'), f('convert.orig-sync')), '×', '<=', 1.0)
       : target('convert json→bin (durable), × floor (c)', f('convert.json-bin')?.xFloorC ?? null, '×', '<=', 2.5, 'IMAGE_SIDECAR_BENCH_ORIG not set: no earlier-tool row'),
     target('`image-sidecar --version`, median', t.versionMedianMs, ' ms', '<', 150),
     target('bin size, share of indent JSON', c ? (c.binBytes / c.indentJsonBytes) * 100 : null, ' %', '<=', 50),
@@ -182,7 +179,7 @@ export function evaluateTargets(t: TargetInputs): TargetResult[] {
       1.3,
       c?.crypto?.floorOverPlain ? `floor on this machine: plain + bare node:crypto AES-256-GCM = ${c.crypto.floorOverPlain.toFixed(2)}×` : undefined,
     ),
-    target('hashTree time × sha256sum time (same files)', ratio(hash?.ms, sha?.ms), '×', '<=', 1),
+    target('hashTree time × sha256sum time (same files)', timeRatio(hash, sha), '×', '<=', 1),
     target('server `read` latency, median', t.serverP50Ms, ' ms', '<', 0.3),
     target(
       'report time × (stats + validate + format-stats)',
