@@ -627,6 +627,37 @@ test('index writer: tables built at the end from a list (a first run\'s spool) a
   }
 });
 
+test('index writer: a list longer than one chunk (65,536 entries) makes the table a table kept all along makes, a later entry with a key in place of the earlier one on either side of the border', (t) => {
+  const dir = testDir(t);
+  const n = 65_536 + 40;
+  const keys = Array.from({ length: n }, (_, i) => `k/${i}.json`);
+  const id = Buffer.alloc(40, 3);
+  const again = [keys[3], keys[65_535], keys[65_536], keys[n - 1]];
+  const write = (tables: 'list' | 'table') => {
+    const path = join(dir, `index-${tables}`);
+    const w = IndexWriter.create(path, { tables });
+    keys.forEach((k, i) => w.add(TABLE_FILES, k, id, [Buffer.from(`first ${i}`)]));
+    for (const k of again) w.add(TABLE_FILES, k, id, [Buffer.from(`again ${k}`)]);
+    w.finish({ format: 'image-sidecar-index', root: '/', keys: [], written: '' });
+    assert.equal(w.count(TABLE_FILES), n, `${tables}: distinct keys counted`);
+    return path;
+  };
+  for (const path of [write('list'), write('table')]) {
+    const r = IndexReader.open(path)!;
+    try {
+      assert.equal(r.count(TABLE_FILES), n);
+      for (let i = 0; i < n; i += i < 65_500 ? 97 : 1) {
+        const v = r.find(TABLE_FILES, keys[i]);
+        assert.ok(v, `${path}: ${keys[i]} found`);
+        assert.equal(entryPayload(v).toString(), again.includes(keys[i]) ? `again ${keys[i]}` : `first ${i}`);
+      }
+      for (const k of again) assert.equal(entryPayload(r.find(TABLE_FILES, k)!).toString(), `again ${k}`);
+    } finally {
+      r.close();
+    }
+  }
+});
+
 /** A library whose game folders link into photo folders, directly, through a folder link, and out. */
 function linkedLibrary(dir: string): string {
   const root = join(dir, 'lib');

@@ -717,11 +717,12 @@ class EntryList {
     this.offs[c][i] = off;
     this.count++;
   }
-  hashAt(n: number): number {
-    return this.hashes[n >>> 16][n & (LIST_CHUNK - 1)];
+  /** Chunk `c`: entries c·LIST_CHUNK onwards (the rest of it unused past `count`). */
+  hashChunk(c: number): Uint32Array {
+    return this.hashes[c];
   }
-  offAt(n: number): number {
-    return this.offs[n >>> 16][n & (LIST_CHUNK - 1)];
+  offChunk(c: number): Float64Array {
+    return this.offs[c];
   }
 }
 
@@ -1120,14 +1121,28 @@ export class IndexWriter {
     const offs = scratch.offs.subarray(0, slots).fill(0);
     const mask = slots - 1;
     let count = 0;
-    for (let n = 0; n < list.count; n++) {
-      const h = list.hashAt(n);
-      const off = list.offAt(n);
-      let s = h & mask;
-      for (; offs[s] !== 0; s = (s + 1) & mask) if (hashes[s] === h && this.keyAt(offs[s]) === this.keyAt(off)) break;
-      if (offs[s] === 0) count++;
-      hashes[s] = h;
-      offs[s] = off;
+    // A chunk of the list at a time, the probe written out: this runs once, at the end of a first
+    // run (on its critical path), in V8's first tiers, where two calls per entry (the list's entry
+    // at n) made it ~450 ns an entry: 8–9 ms for the bench library's 18,525; 4.5 ms so.
+    for (let c = 0, left = list.count; left > 0; c++) {
+      const listHashes = list.hashChunk(c);
+      const listOffs = list.offChunk(c);
+      const m = left < LIST_CHUNK ? left : LIST_CHUNK;
+      for (let n = 0; n < m; n++) {
+        const h = listHashes[n];
+        const off = listOffs[n];
+        let s = h & mask;
+        let at = offs[s];
+        while (at !== 0) {
+          if (hashes[s] === h && this.keyAt(at) === this.keyAt(off)) break;
+          s = (s + 1) & mask;
+          at = offs[s];
+        }
+        if (at === 0) count++;
+        hashes[s] = h;
+        offs[s] = off;
+      }
+      left -= m;
     }
     this.t[table] = { hashes, offs, mask, count };
   }
