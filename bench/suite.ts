@@ -297,10 +297,10 @@ export class Bench {
   }
 
   /**
-   * The incremental index (issue 20) in at least INDEX_MIN_ROUNDS rounds: validate and stats with --no-index, building the index (first
+   * The incremental index (issue 20): validate and stats with --no-index, building the index (first
    * run), with a warm index on the unchanged tree, and after 1 % of the sidecars changed (their
    * mtime and ctime moved; same bytes, so every other section sees the same library). The four runs
-   * of an operation are measured in rounds; each run starts from the same index file (copied in,
+   * of an operation are measured in rounds (at least INDEX_MIN_ROUNDS); each run starts from the same index file (copied in,
    * untimed): the warm and 1 %-changed runs from the index as repeat runs leave it (with folder
    * records, on by default: docs/INDEX.md). One more warm run with folder records off (per-file
    * results only), from an index repeat runs with them off leave. Wall and CPU (all threads)

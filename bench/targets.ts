@@ -87,7 +87,7 @@ export function evaluateTargets(t: TargetInputs): TargetResult[] {
         '×',
         '>=',
         0,
-        `no target: per-file results only, beside the default's row; CPU ${timeRatio(f(`index.${op}.warm-files`), f(`index.${op}.none`), true)?.toFixed(3) ?? '?'}×`,
+        `no target: per-file results only, beside the default's row; CPU ${timeRatio(f(`index.${op}.warm-files`), none, true)?.toFixed(3) ?? '?'}×`,
       ),
       row('first run (builds the index),', `index.${op}.first`, 1.1),
       // The index rows' denominator runs the CLI's default engine (auto): it should cost what threads
