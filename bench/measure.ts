@@ -133,40 +133,12 @@ function failed(label: string, e: unknown): Failure {
  * then their runs interleaved (A B A B ...), so a change in machine load hits both alike.
  */
 export function measurePair(labels: [string, string], specs: [OpSpec, OpSpec], runs: number): [Outcome, Outcome] {
-  const samples: [OpSample[], OpSample[]] = [[], []];
-  const errorsSeen: [unknown, unknown] = [null, null];
-  const rounds = ++roundSets;
-  for (let i = -1; i < runs; i++) {
-    for (const k of [0, 1] as const) {
-      if (errorsSeen[k] !== null) continue;
-      try {
-        const s = runChild(specs[k]);
-        if (i >= 0) samples[k].push(s);
-      } catch (e) {
-        errorsSeen[k] = e;
-      }
-    }
-  }
-  return [0, 1].map((k) => (errorsSeen[k] !== null ? failed(labels[k], errorsSeen[k]) : summarise(labels[k], samples[k], rounds))) as [Outcome, Outcome];
+  return measureInterleaved(labels, specs, runs) as [Outcome, Outcome];
 }
 
-/** Like measurePair for any number of operations: run k of each is measured back to back. */
+/** Like measurePair for any number of operations: run k of each is measured back to back (measureRounds). */
 export function measureInterleaved(labels: readonly string[], specs: readonly OpSpec[], runs: number): Outcome[] {
-  const samples: OpSample[][] = specs.map(() => []);
-  const errorsSeen: unknown[] = specs.map(() => null);
-  const rounds = ++roundSets;
-  for (let i = -1; i < runs; i++) {
-    specs.forEach((spec, k) => {
-      if (errorsSeen[k] !== null) return;
-      try {
-        const s = runChild(spec);
-        if (i >= 0) samples[k].push(s);
-      } catch (e) {
-        errorsSeen[k] = e;
-      }
-    });
-  }
-  return specs.map((_, k) => (errorsSeen[k] !== null ? failed(labels[k], errorsSeen[k]) : summarise(labels[k], samples[k], rounds)));
+  return measureRounds(specs.map((spec, k) => ({ label: labels[k], spec })), runs);
 }
 
 /** One warm-up run, then `runs` measured runs; a failing operation becomes a Failure, not an abort. */
