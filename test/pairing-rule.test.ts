@@ -42,32 +42,36 @@ const snapshot = (root: string) =>
     }),
   );
 
-test('IMG_1.jpg + IMG_1.png + IMG_1.json: scan says ambiguous, and save, convert refuse; read says why', async (t) => {
+test('IMG_1.jpg + IMG_1.png + IMG_1.json recording neither: scan and read say ambiguous; a save writes the image\'s own name-ext file, merged from the shared one', async (t) => {
+  // Before, every save here was refused (AMBIGUOUS): a RAW+JPEG pair could never be saved to.
   const root = makeTree({ 'IMG_1.jpg': FAKE_JPEG, 'IMG_1.png': FAKE_JPEG, 'IMG_1.json': { json: { face_detection: { faces: [] } } } }, testDir(t));
   const recs = await records(root);
   assert.deepEqual(recs.map((r) => r.category), ['ambiguous']);
-  const before = snapshot(root);
-  await rejectsWith(saveSidecar(path.join(root, 'IMG_1.png'), 'yolov8', { objects: [] }), 'AMBIGUOUS', /share the stem "IMG_1".*name-ext/);
-  await rejectsWith(saveSidecar(path.join(root, 'IMG_1.jpg'), 'yolov8', { objects: [] }), 'AMBIGUOUS');
-  const c = await convert(root, 'bin', { engine: 'inline' });
-  assert.equal(c.converted, 0);
-  assert.equal(c.conflicts, 1);
-  assert.deepEqual(snapshot(root), before, 'nothing changed');
-  const r = await readSidecarDetailed(path.join(root, 'IMG_1.png'));
-  assert.deepEqual(r.data, { face_detection: { faces: [] } });
-  assert.deepEqual(r.findings.map((f) => f.code), ['ambiguous']);
-  // The way out the message names: per-image name-ext sidecars are unambiguous.
-  await saveSidecar(path.join(root, 'IMG_1.png'), 'yolov8', { objects: [] }, { naming: 'name-ext', format: 'json' }).then(
-    () => assert.fail('still ambiguous: IMG_1.json is claimed by both'),
-    (e: SidecarError) => assert.equal(e.code, 'AMBIGUOUS'),
-  );
+  const shared = fs.readFileSync(path.join(root, 'IMG_1.json'));
+  const before = await readSidecarDetailed(path.join(root, 'IMG_1.png'));
+  assert.deepEqual(before.data, { face_detection: { faces: [] } });
+  assert.deepEqual(before.findings.map((f) => f.code), ['ambiguous']);
+  const res = await saveSidecar(path.join(root, 'IMG_1.png'), 'yolov8', { objects: [] });
+  assert.equal(res.path, path.join(root, 'IMG_1.png.json'), 'its own file, in the folder\'s format');
+  assert.equal(res.kept, path.join(root, 'IMG_1.json'));
+  assert.deepEqual(fs.readFileSync(path.join(root, 'IMG_1.json')), shared, 'the shared file is untouched');
+  const png = await readSidecarDetailed(path.join(root, 'IMG_1.png'));
+  assert.equal(png.path, res.path);
+  assert.deepEqual(Object.keys(png.data), ['face_detection', 'yolov8', 'sidecar_info']);
+  assert.deepEqual(png.findings, []);
+  // The other image still reads the shared file, still ambiguous, and never the PNG's own file.
+  const jpg = await readSidecarDetailed(path.join(root, 'IMG_1.jpg'));
+  assert.equal(jpg.path, path.join(root, 'IMG_1.json'));
+  assert.deepEqual(jpg.findings.map((f) => f.code), ['ambiguous']);
+  assert.equal(jpg.data.yolov8, undefined);
 });
 
-test('a new stem-form sidecar that two images would share is refused; name-ext is the way out', async (t) => {
+test('a new sidecar for an image whose stem another image shares takes the name-ext form; naming "stem" asked explicitly is refused', async (t) => {
+  // Before, the first save was refused (AMBIGUOUS) and needed naming "name-ext".
   const root = makeTree({ 'IMG_2.jpg': FAKE_JPEG, 'IMG_2.CR2': 'raw' }, testDir(t));
-  await rejectsWith(saveSidecar(path.join(root, 'IMG_2.jpg'), 'yolov8', { objects: [] }), 'AMBIGUOUS', /would belong to/);
+  await rejectsWith(saveSidecar(path.join(root, 'IMG_2.jpg'), 'yolov8', { objects: [] }, { naming: 'stem' }), 'AMBIGUOUS', /would belong to/);
   assert.deepEqual(fs.readdirSync(root).sort(), ['IMG_2.CR2', 'IMG_2.jpg']);
-  const res = await saveSidecar(path.join(root, 'IMG_2.jpg'), 'yolov8', { objects: [] }, { naming: 'name-ext' });
+  const res = await saveSidecar(path.join(root, 'IMG_2.jpg'), 'yolov8', { objects: [] });
   assert.equal(path.basename(res.path), 'IMG_2.jpg.bin');
   const recs = await records(root);
   assert.deepEqual(recs.map((r) => [r.category, r.images.map((i) => i.name)]), [['missing', ['IMG_2.CR2']], ['ok', ['IMG_2.jpg']]]);

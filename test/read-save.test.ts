@@ -150,7 +150,8 @@ test('symlinked image: sidecar written next to the target, link recorded', async
   assert.equal(res.path, path.join(dir, 'photos/2025-09-20/IMG_7.bin'));
   assert.deepEqual(fs.readdirSync(path.dirname(link)), ['IMG_7.jpg']);
   const info = (await readSidecar(link)).sidecar_info as JsonObject;
-  assert.equal(info.image_path, link);
+  // The pipeline's convention: image_path is the resolved image, symlink_path the link it came through.
+  assert.equal(info.image_path, target);
   assert.equal(info.symlink_path, link);
   assert.deepEqual(info.symlink_info, { symlink_path: link, target_path: target, is_symlink: true, broken: false });
   // the original and the link read the same sidecar
@@ -188,21 +189,24 @@ test('corrupt only sidecar: read and save throw CORRUPT, the file is untouched',
   assert.deepEqual(fs.readdirSync(dir), ['IMG_1.jpg']);
 });
 
-test('several candidates: save refuses with AMBIGUOUS; read uses the preferred one and says so', async (t) => {
+test('several sidecars of one image: save goes into the one reads pick, the older copy is kept untouched; read says so', async (t) => {
+  // Before, such a save was refused (AMBIGUOUS); an image with a kept JSON copy beside its .bin is
+  // the gradual migration the pipeline makes (docs/PAIRING.md §4).
   const dir = testDir(t);
   const img = image(dir);
   await saveSidecar(img, 'newer', 1, { format: 'bin' });
   const json = path.join(dir, 'IMG_1.json');
   fs.writeFileSync(json, '{"stale": true}');
-  const binBytes = fs.readFileSync(path.join(dir, 'IMG_1.bin'));
-  const e = await assertCode(saveSidecar(img, 'op', 2), 'AMBIGUOUS');
-  assert.deepEqual(e.details?.paths, [path.join(dir, 'IMG_1.bin'), json]);
-  assert.deepEqual(fs.readFileSync(path.join(dir, 'IMG_1.bin')), binBytes);
+  const res = await saveSidecar(img, 'op', 2);
+  assert.equal(res.path, path.join(dir, 'IMG_1.bin'));
+  assert.equal(res.kept, undefined);
   assert.equal(fs.readFileSync(json, 'utf8'), '{"stale": true}');
   const r = await readSidecarDetailed(img);
   assert.equal(r.path, path.join(dir, 'IMG_1.bin'));
   assert.equal(r.data.newer, 1);
-  assert.deepEqual(r.findings.map((f) => f.code), ['ambiguous']);
+  assert.equal(r.data.op, 2);
+  assert.equal(r.data.stale, undefined);
+  assert.deepEqual(r.findings.map((f) => f.code), ['kept']);
   assert.match(r.findings[0].message, /IMG_1\.json/);
 });
 
@@ -218,7 +222,7 @@ test('corrupt preferred .bin, valid .json: read falls back with a finding; all c
   assert.equal(r.format, 'json');
   assert.deepEqual(r.data, { face_detection: { faces: [] } });
   const codes = r.findings.map((f) => f.code).sort();
-  assert.deepEqual(codes, ['ambiguous', 'corrupt', 'fallback']);
+  assert.deepEqual(codes, ['corrupt', 'fallback']);
   const fallback = r.findings.find((f) => f.code === 'fallback')!;
   assert.equal(fallback.path, bin);
   assert.match(fallback.message, /IMG_1\.bin/);

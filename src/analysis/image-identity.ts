@@ -213,3 +213,20 @@ export function identityJson(id: ImageIdentity | null): JsonObject | null {
   if (id.sha256 !== undefined) out.sha256 = id.sha256;
   return out;
 }
+
+/**
+ * The file name of the image a sidecar says it was saved for: `sidecar_info.symlink_info.target_path`
+ * (the resolved image, in our records and the pipeline's), else `sidecar_info.image_path`. Decides
+ * which image a stem-form sidecar shared by several images (IMG_1.json beside IMG_1.jpg and
+ * IMG_1.CR2) belongs to. Null when the file records no image.
+ */
+export function recordedImageName(data: JsonObject): string | null {
+  const info = data.sidecar_info;
+  if (typeof info !== 'object' || info === null || Array.isArray(info)) return null;
+  const link = (info as JsonObject).symlink_info;
+  const target = typeof link === 'object' && link !== null && !Array.isArray(link) ? (link as JsonObject).target_path : undefined;
+  const p = typeof target === 'string' && target !== '' ? target : (info as JsonObject).image_path;
+  if (typeof p !== 'string' || p === '') return null;
+  const name = p.slice(Math.max(p.lastIndexOf('/'), p.lastIndexOf('\\')) + 1);
+  return name === '' ? null : name.normalize('NFC');
+}

@@ -7,6 +7,9 @@ import { fastStatFromEnv } from '../engine/env.js';
 import type { JsonValue } from '../types.js';
 import { imageExtensionOptions, inputPath, note, optString, type CommandContext } from './context.js';
 import { emit } from './emit.js';
+import { readConfigFile, saveFormatFromEnv } from '../discovery/config.js';
+import { isLegacyInvocation } from './invocation.js';
+import type { FormatName } from '../types.js';
 import { keyringFromCli } from './keys.js';
 
 function keyOptions(ctx: CommandContext): { keyring?: ReturnType<typeof keyringFromCli> } {
@@ -85,11 +88,24 @@ async function runWrite(ctx: CommandContext): Promise<number> {
   if (!source) throw errors.usage("write needs --data FILE (or '-' for stdin)");
   const data = await readData(ctx, source);
   const { saveSidecar } = await import('../ops/save.js');
-  const format = optString(ctx, 'format') as 'json' | 'bin' | 'rkyv' | 'legacy' | undefined;
+  // The format: --format, else IMAGE_SIDECAR_FORMAT, else the --config file's defaultFormat (the
+  // library reads the folder's own configuration file); under the earlier tool's names, bin.
+  const configPath = optString(ctx, 'config');
+  const format = (optString(ctx, 'format') ?? saveFormatFromEnv(process.env) ?? (configPath ? readConfigFile(configPath).defaultFormat : undefined)) as FormatName | undefined;
   const naming = optString(ctx, 'naming') as 'stem' | 'name-ext' | undefined;
-  const saved = await saveSidecar(image, operation, data, { format, naming, ...keyOptions(ctx), imageExtensions: imageExtensionOptions(ctx, image), hashImage: ctx.opts.hashImages === true });
+  const backend = optString(ctx, 'backend');
+  const saved = await saveSidecar(image, operation, data, {
+    format,
+    defaultFormat: isLegacyInvocation(process.argv[1]) ? 'bin' : undefined,
+    naming,
+    backend,
+    ...keyOptions(ctx),
+    imageExtensions: imageExtensionOptions(ctx, image),
+    hashImage: ctx.opts.hashImages === true,
+  });
   const result = { image, operation, ...saved };
-  const message = `${saved.written ? 'Saved' : 'Unchanged'}: ${operation} in ${saved.path} (${saved.format}${saved.created ? ', new sidecar' : ''})`;
+  const kept = saved.kept !== undefined ? `; ${saved.kept} kept beside it` : '';
+  const message = `${saved.written ? 'Saved' : 'Unchanged'}: ${operation}${backend !== undefined ? ` (backend ${backend})` : ''} in ${saved.path} (${saved.format}${saved.created ? ', new sidecar' : ''}${kept})`;
   await emit(ctx, { result, message, what: 'save result', human: () => [] });
   return EXIT_CLEAN;
 }

@@ -310,8 +310,14 @@ export const COMMANDS: readonly CommandSpec[] = [
     options: [
       { flags: '--operation <op>', description: 'operation key to set, e.g. face_detection' },
       { flags: '--data <file>', description: "JSON file with the operation's data ('-' = stdin)" },
-      { flags: '-f, --format <format>', description: "format of a NEW sidecar (default: the folder's sidecars' format, else bin; an existing one keeps its format)", choices: NEW_SIDECAR_FORMATS },
-      { flags: '--naming <form>', description: 'naming of a NEW sidecar: stem (IMG_1.bin) or name-ext (IMG_1.jpg.bin)', choices: ['stem', 'name-ext'] },
+      {
+        flags: '-f, --format <format>',
+        description:
+          'format to write (default: IMAGE_SIDECAR_FORMAT, else defaultFormat of .image-sidecar.json, else the existing sidecar\'s format, else the folder\'s, else bin); a sidecar in another format is kept untouched beside the new file',
+        choices: NEW_SIDECAR_FORMATS,
+      },
+      { flags: '--naming <form>', description: 'naming of a NEW sidecar: stem (IMG_1.bin) or name-ext (IMG_1.jpg.bin; automatic when another image shares the stem, as IMG_1.jpg and IMG_1.CR2 do)', choices: ['stem', 'name-ext'] },
+      { flags: '--backend <name>', description: 'store the data as one backend\'s result under the operation (face_detection.insightface); other backends are kept' },
       IMAGE_EXT,
       CONFIG,
       { flags: '--hash-images', description: 'also record the sha256 of the image in sidecar_info.image (size and mtime always are)' },

@@ -70,6 +70,7 @@ export interface CliOptions {
   maxFolders?: number;
   imageExt?: string;
   naming?: string;
+  backend?: string;
   config?: string;
   print0?: boolean;
   verifyHash?: boolean;

@@ -22,9 +22,12 @@ const CONFIG_MAX_BYTES = 1 << 20;
 export interface LibraryConfig {
   /** Image extensions added to the default set (no dot, any case). */
   imageExtensions?: string[];
+  /** The format saves write when the caller names none (json, bin, binary, rkyv): see docs/PAIRING.md §9. */
+  defaultFormat?: string;
 }
 
-const KNOWN_KEYS = new Set(['imageExtensions', '$schema']);
+const KNOWN_KEYS = new Set(['imageExtensions', 'defaultFormat', '$schema']);
+const DEFAULT_FORMATS = new Set(['json', 'bin', 'binary', 'rkyv']);
 
 /**
  * Read and check a config file. Missing → NOT_FOUND; a FIFO, device or directory, or over 1 MiB →
@@ -39,12 +42,25 @@ export function readConfigFile(path: string): LibraryConfig {
     throw errors.usage(`${path}: not valid JSON (${(e as Error).message})`);
   }
   if (typeof o !== 'object' || o === null || Array.isArray(o)) throw errors.usage(`${path}: expected a JSON object like {"imageExtensions": ["xyz"]}`);
-  for (const k of Object.keys(o)) if (!KNOWN_KEYS.has(k)) throw errors.usage(`${path}: unknown key "${k}" (known: imageExtensions)`);
+  for (const k of Object.keys(o)) if (!KNOWN_KEYS.has(k)) throw errors.usage(`${path}: unknown key "${k}" (known: imageExtensions, defaultFormat)`);
   const exts = (o as LibraryConfig).imageExtensions;
   if (exts !== undefined && (!Array.isArray(exts) || exts.some((e) => typeof e !== 'string'))) {
     throw errors.usage(`${path}: "imageExtensions" must be an array of strings`);
   }
-  return { imageExtensions: exts };
+  const defaultFormat = (o as LibraryConfig).defaultFormat;
+  if (defaultFormat !== undefined && (typeof defaultFormat !== 'string' || !DEFAULT_FORMATS.has(defaultFormat))) {
+    throw errors.usage(`${path}: "defaultFormat" must be one of ${[...DEFAULT_FORMATS].join(', ')}`);
+  }
+  return { imageExtensions: exts, defaultFormat };
+}
+
+/**
+ * The `defaultFormat` of the nearest configuration file above `startDir`, or undefined. Read on
+ * every save (a few stats up the tree; a save's fsync costs far more), so an edit applies at once.
+ */
+export function configuredDefaultFormat(startDir: string): string | undefined {
+  const p = findConfigFile(startDir);
+  return p === null ? undefined : readConfigFile(p).defaultFormat;
 }
 
 /**
@@ -88,4 +104,13 @@ export function resolveImageExtensions(o: { cliExtra?: string | readonly string[
   const fromConfig = configPath ? (readConfigFile(configPath).imageExtensions ?? []) : [];
   const extra = [...fromConfig, ...splitExtList(o.cliExtra)];
   return extra.length > 0 ? withExtraImageExtensions(extra) : undefined;
+}
+
+/** The environment's default save format: IMAGE_SIDECAR_FORMAT (json, bin, binary, rkyv). Read at the edge (CLI, server), never by the library. */
+export const FORMAT_ENV = 'IMAGE_SIDECAR_FORMAT';
+export function saveFormatFromEnv(env: NodeJS.ProcessEnv): string | undefined {
+  const v = env[FORMAT_ENV];
+  if (v === undefined || v === '') return undefined;
+  if (!DEFAULT_FORMATS.has(v)) throw errors.usage(`${FORMAT_ENV} must be one of ${[...DEFAULT_FORMATS].join(', ')} (got "${v}")`);
+  return v;
 }

@@ -18,7 +18,7 @@ import * as path from 'node:path';
 import { errors } from '../errors.js';
 import type { SidecarExt, SidecarNaming } from '../types.js';
 import { imageExtensionSet, isAscii, nfc, sidecarNameFor, splitName } from './extensions.js';
-import { candidateNames, isSidecarName, pairGroupOf, type PairGroup } from './pair.js';
+import { candidateNames, isSidecarName, pairGroupOf, sidecarsOfImage, type PairGroup } from './pair.js';
 import { lockKeyForImage } from './lock-key.js';
 import type { EntryKind } from './walk.js';
 
@@ -29,6 +29,11 @@ export interface SidecarCandidate {
   side: 'target' | 'link';
   /** The candidate is itself a symlink: read through it, never written. */
   isLink?: boolean;
+  /**
+   * Claimed by other images too (IMG_1.json beside IMG_1.jpg and IMG_1.CR2): it is this image's only
+   * when its record names this image, or names none of them (then the answer is ambiguous).
+   */
+  shared?: true;
 }
 
 export interface SidecarLocation {
@@ -50,12 +55,10 @@ export interface SidecarLocation {
   /** Existing sidecar files in preference order: target side (bin, rkyv, json, name.bin, name.json), then link side. */
   candidates: SidecarCandidate[];
   /**
-   * Other images that claim the same sidecar files (IMG_1.jpg + IMG_1.png + IMG_1.json), on the
-   * target side. A stem-form sidecar here belongs to all of them: the group is ambiguous.
+   * The other images of the target's group (IMG_1.CR2 beside IMG_1.jpg): a shared candidate whose
+   * record names one of them is that image's, not this one's.
    */
   siblings: string[];
-  /** Several candidates, or other images claiming them: reads pick by preference, writes refuse. */
-  ambiguous: boolean;
   /** Folders this image's sidecars may be in, with the image name there (target side first): see sidecarLockKeys. */
   sidecarFolders: { dir: string; name: string }[];
   /**
@@ -206,12 +209,14 @@ function groupIn(dir: string, imageName: string, imageExts: ReadonlySet<string>)
   return pairGroupOf(dir, imageName, entries, imageExts);
 }
 
-function candidatesOf(group: PairGroup, side: 'target' | 'link', out: SidecarCandidate[]): void {
-  for (const s of group.sidecars) {
+/** The group's files that belong to `imageName`, in its read order (pair.ts sidecarsOfImage). */
+function candidatesOf(group: PairGroup, imageName: string, imageExts: ReadonlySet<string>, side: 'target' | 'link', out: SidecarCandidate[]): void {
+  for (const s of sidecarsOfImage(group, imageName, imageExts)) {
     // A directory or FIFO in a sidecar's name, or a symlink to nothing: not a readable candidate.
     if (s.notFile || (s.isLink && !linkLeadsToFile(s.path))) continue;
     const c: SidecarCandidate = { path: s.path, ext: s.ext, naming: s.naming, side };
     if (s.isLink) c.isLink = true;
+    if (s.shared) c.shared = true;
     out.push(c);
   }
 }
@@ -323,16 +328,14 @@ export function locateSidecarSync(imagePath: string, opts: LocateOptions = {}): 
   const candidates: SidecarCandidate[] = [];
   const sidecarFolders: { dir: string; name: string }[] = [];
   let siblings: string[] = [];
-  let ambiguous = false;
   // A looping chain has no target, so no target side; a missing target may still have sidecars beside it.
   let unpairable = false;
   if (!loops) {
     const g = groupIn(dir, name, imageExts);
     // The target's name is no image's (a link may lead to any file): it pairs nothing (pair.ts).
     unpairable = g.images.length === 0;
-    candidatesOf(g, 'target', candidates);
+    candidatesOf(g, name, imageExts, 'target', candidates);
     siblings = g.images.filter((i) => i.name !== name).map((i) => path.join(dir, i.name));
-    ambiguous = g.images.length > 1 || g.sidecars.length > 1;
     sidecarFolders.push({ dir, name });
   }
   if (image.isLink) {
@@ -341,13 +344,11 @@ export function locateSidecarSync(imagePath: string, opts: LocateOptions = {}): 
     if (loops || linkDir !== dir || linkName !== name) {
       const g = groupIn(linkDir, linkName, imageExts);
       const linkSide: SidecarCandidate[] = [];
-      candidatesOf(g, 'link', linkSide);
+      candidatesOf(g, linkName, imageExts, 'link', linkSide);
       for (const c of linkSide) if (!candidates.some((t) => t.path === c.path)) candidates.push(c);
-      if (g.sidecars.length > 0 && g.images.length > 1) ambiguous = true;
       sidecarFolders.push({ dir: linkDir, name: linkName });
     }
   }
-  if (candidates.length > 1) ambiguous = true;
 
   return {
     imagePath: given,
@@ -360,7 +361,6 @@ export function locateSidecarSync(imagePath: string, opts: LocateOptions = {}): 
     stem: splitName(name).stem,
     candidates,
     siblings,
-    ambiguous,
     sidecarFolders,
     ...(unpairable ? { unpairable } : {}),
     ...(notAFile ? { targetNotAFile: true } : {}),

@@ -266,3 +266,36 @@ export function pairGroupOf(dir: string, imageName: string, entries: readonly { 
   // target can be any file): it pairs nothing, as a scan's link target of that name does.
   return groups.find((g) => g.images.some((i) => i.name === imageName)) ?? { images: [], sidecars: [] };
 }
+
+/** One image's sidecar: a file of its group that claims it, and whether another image claims the same file. */
+export interface ImageSidecar extends SidecarEntry {
+  /** Claimed by another image of the group too (a stem-form file of a shared stem: IMG_1.json for IMG_1.jpg and IMG_1.CR2). */
+  shared: boolean;
+}
+
+/** The NFC names under which a sidecar named `name` claims images: its base (stem form) and, when that is an image name, the same base (name-ext form). */
+function sidecarBase(s: SidecarEntry): string {
+  return nfc(s.name.slice(0, s.name.length - s.ext.length - 1));
+}
+
+/**
+ * The sidecars of `group` that belong to the image `imageName`, in the image's read order (§4 of
+ * docs/PAIRING.md): files claimed by this image alone first (stem .bin, .rkyv, .json, then
+ * name-ext .bin, .rkyv, .json), then files it shares with other images of its group. Another
+ * image's name-ext file (IMG_1.CR2.bin beside IMG_1.jpg) is never one of them.
+ */
+export function sidecarsOfImage(group: PairGroup, imageName: string, imageExts: ReadonlySet<string>): ImageSidecar[] {
+  const name = nfc(imageName);
+  const stem = nfc(splitName(imageName).stem);
+  const others = group.images.filter((i) => i.name !== imageName).map((i) => ({ name: nfc(i.name), stem: nfc(splitName(i.name).stem) }));
+  const out: ImageSidecar[] = [];
+  for (const s of group.sidecars) {
+    const base = sidecarBase(s);
+    const nameClaim = base === name && isImageName(base, imageExts);
+    if (base !== stem && !nameClaim) continue;
+    const shared = others.some((o) => o.stem === base || (o.name === base && isImageName(base, imageExts)));
+    out.push({ ...s, naming: nameClaim ? 'name-ext' : 'stem', shared });
+  }
+  return out.sort((a, b) => Number(a.shared) - Number(b.shared) || compareSidecars(a, b));
+}
+

@@ -11,6 +11,9 @@ import { DEFAULT_MAX_FILE_SIZE, readFileLimitedSync, readFileWithStatSync } from
 import { identityOf, type FileIdentity } from '../incremental/identity.js';
 import { typedJsonText } from '../formats/json.js';
 import { accelAvailable, plainJsonLine } from '../accel/decode.js';
+import { recordedImageName } from '../analysis/image-identity.js';
+import { nfc } from '../discovery/extensions.js';
+import { basename } from 'node:path';
 
 export interface ReadFinding {
   code: 'fallback' | 'ambiguous' | 'corrupt' | 'bom' | 'broken-symlink' | string;
@@ -49,7 +52,7 @@ function noteFinding(note: string, path: string): ReadFinding {
 }
 
 export async function readSidecarDetailed(imagePath: string, opts: Options = {}): Promise<ReadResult> {
-  const r = await readEffective(imagePath, opts, (path) => decodedCandidate(readLimited(path, opts), path, opts));
+  const r = await readEffective(imagePath, opts, (path) => decodedCandidate(readLimited(path, opts), path, opts), (read) => read);
   const { value, ...rest } = r;
   return { data: value ?? {}, ...rest };
 }
@@ -73,7 +76,7 @@ export async function readSidecarText(imagePath: string, opts: Options = {}): Pr
     if (line) return { value: line, format: 'json', notes: [] };
     const decoded = decodedCandidate(bytes, path, opts);
     return { ...decoded, value: typedJsonText(decoded.value) };
-  });
+  }, (read) => ({ ...read, value: typedJsonText(read.value) }));
   const { value, ...rest } = r;
   return { text: value ?? '{}', ...rest };
 }
@@ -103,8 +106,16 @@ function decodedCandidate(bytes: Buffer, path: string, opts: Options): Candidate
 /**
  * The one reading rule: locate the image's candidates, take the first that decodes (`take` reads
  * one; CORRUPT moves on to the next, any other error stops), and report what was passed over.
+ * A candidate shared with other images (IMG_1.json beside IMG_1.jpg and IMG_1.CR2) is decoded in
+ * full (`fromDecoded` turns it into `take`'s form): when its record names another of them it is
+ * that image's and is passed over; when it names none, it is read with an `ambiguous` finding.
  */
-async function readEffective<T>(imagePath: string, opts: Options, take: (path: string) => CandidateRead<T>): Promise<Omit<ReadResult, 'data'> & { value: T | null }> {
+async function readEffective<T>(
+  imagePath: string,
+  opts: Options,
+  take: (path: string) => CandidateRead<T>,
+  fromDecoded: (read: CandidateRead<JsonObject>) => CandidateRead<T>,
+): Promise<Omit<ReadResult, 'data'> & { value: T | null }> {
   const location = await locateSidecar(imagePath, { imageExtensions: opts.imageExtensions });
   const findings: ReadFinding[] = [];
   if (location.broken) {
@@ -115,19 +126,22 @@ async function readEffective<T>(imagePath: string, opts: Options, take: (path: s
     });
   }
   const { candidates } = location;
-  if (location.ambiguous && candidates.length > 0) {
-    const why =
-      candidates.length > 1
-        ? `several candidate sidecars; the first valid one in preference order is used: ${candidates.map((c) => c.path).join(', ')}`
-        : `${candidates[0].path} is also claimed by ${location.siblings.join(', ')} (same stem); writes to it are refused`;
-    findings.push({ code: 'ambiguous', message: why, path: candidates[0].path });
-  }
 
   const corrupt: { path: string; error: unknown }[] = [];
   for (const c of candidates) {
     let read: CandidateRead<T>;
     try {
-      read = take(c.path);
+      if (c.shared) {
+        const decoded = decodedCandidate(readLimited(c.path, opts), c.path, opts);
+        const owner = ownerOf(decoded.value, location);
+        if (owner === 'other') continue;
+        if (owner === 'unknown') {
+          findings.push({ code: 'ambiguous', message: `${c.path} belongs to ${[location.targetPath, ...location.siblings].join(', ')} alike (same stem) and records none of them; a save writes ${location.name}.<ext>, this image's own`, path: c.path });
+        }
+        read = fromDecoded(decoded);
+      } else {
+        read = take(c.path);
+      }
     } catch (e) {
       if (!isSidecarError(e) || e.code !== 'CORRUPT') throw e;
       corrupt.push({ path: c.path, error: e });
@@ -142,6 +156,10 @@ async function readEffective<T>(imagePath: string, opts: Options, take: (path: s
       });
     }
     for (const note of read.notes) findings.push(noteFinding(note, c.path));
+    const kept = candidates.slice(candidates.indexOf(c) + 1).filter((k) => !k.shared);
+    if (kept.length > 0) {
+      findings.push({ code: 'kept', message: `older copies kept beside ${c.path}, not read: ${kept.map((k) => k.path).join(', ')} (image-sidecar resolve quarantines them once their content is in ${c.path})`, path: kept[0].path });
+    }
     const out: Omit<ReadResult, 'data'> & { value: T | null } = { value: read.value, path: c.path, format: read.format, findings, location };
     if (read.encryptedKeyId !== undefined) out.encryptedKeyId = read.encryptedKeyId;
     return out;
@@ -153,6 +171,17 @@ async function readEffective<T>(imagePath: string, opts: Options, take: (path: s
     throw errors.corrupt(detail, undefined, corrupt[0].error);
   }
   return { value: null, path: null, format: null, findings, location };
+}
+
+/**
+ * Whose is a shared candidate (pair.ts sidecarsOfImage), by the image its record names: this
+ * image's ('mine'), one of the other images of its group ('other'), or none of them ('unknown').
+ */
+export function ownerOf(data: JsonObject, loc: SidecarLocation): 'mine' | 'other' | 'unknown' {
+  const named = recordedImageName(data);
+  if (named === null) return 'unknown';
+  if (named === nfc(loc.name)) return 'mine';
+  return loc.siblings.some((s) => nfc(basename(s)) === named) ? 'other' : 'unknown';
 }
 
 /** The image's sidecar data, or `{}` when it has none. Throws CORRUPT when sidecars exist but none decodes. */

@@ -8,15 +8,19 @@ import { realpathSync } from 'node:fs';
 import * as path from 'node:path';
 import { errors, SidecarError } from '../errors.js';
 import { encodeSidecar, normalizeFormat } from '../formats/codec.js';
-import { carryNote } from '../formats/numbers.js';
-import type { FormatName, JsonObject, JsonValue, Options, SidecarExt, SidecarFormat } from '../types.js';
-import { folderSidecarFormat, imagesClaiming, locateSidecar, sidecarLockKeys, sidecarPathFor, type SidecarLocation } from '../discovery/locate.js';
+import { carryNote, cloneJson } from '../formats/numbers.js';
+import type { FormatName, JsonObject, JsonValue, Options, SidecarExt, SidecarFormat, SidecarNaming } from '../types.js';
+import { folderSidecarFormat, imagesClaiming, locateSidecar, sidecarLockKeys, sidecarPathFor, type SidecarCandidate, type SidecarLocation } from '../discovery/locate.js';
+import { sidecarRank } from '../discovery/pair.js';
+import { configuredDefaultFormat } from '../discovery/config.js';
+import { canonicalJson } from '../formats/canonical.js';
+import type { DecodedSidecar } from '../formats/codec.js';
 import { inQuarantine, QUARANTINE_DIR } from '../discovery/own-folders.js';
 import { writeFileAtomic } from '../fs/atomic-write.js';
 import { DEFAULT_MAX_FILE_SIZE } from '../fs/read-file.js';
 import { assertLockHeld, withSidecarLock } from '../fs/lock.js';
 import { removeStaleTempFiles } from '../fs/temp-files.js';
-import { readSidecarFileWithIdentity } from './read.js';
+import { ownerOf, readSidecarFileWithIdentity } from './read.js';
 import { isStillAsRead, type FileIdentity } from '../incremental/identity.js';
 import { encryptionKey, type SidecarKey } from '../crypto/keys.js';
 import { isoTimestamp } from '../time.js';
@@ -24,11 +28,22 @@ import { IMAGE_IDENTITY_KEY, recordImageIdentity, tryCurrentImageIdentity } from
 
 export interface SaveOptions extends Options {
   /**
-   * Format of a NEW sidecar (an existing one keeps its format, the earlier tool's legacy layout
-   * included). Default: the format of the sidecars already in the folder (by extension: .json →
-   * json, .rkyv → rkyv, .bin → bin; the most common one), else 'bin'.
+   * The format to write (docs/PAIRING.md §9). An image whose sidecar is in another format keeps
+   * that file untouched beside the new one (a JSON sidecar stays while saves go to `.bin`), as long
+   * as reads will pick the new file; otherwise the save goes into the existing file in its own
+   * format. Default: the `defaultFormat` of the nearest `.image-sidecar.json`, else
+   * `defaultFormat` below, else the existing sidecar's format (the earlier tool's legacy layout
+   * included), else the format most common in the folder, else 'bin'.
    */
   format?: FormatName;
+  /** The format when neither `format` nor a configuration file names one (the earlier package's names: 'bin'). */
+  defaultFormat?: FormatName;
+  /**
+   * Store `data` as one backend's result under the operation (`face_detection → {insightface:
+   * …}`): the other backends' results are kept. Without it, a value that is a map of backend
+   * results (an object whose every value is an object) is merged backend by backend too.
+   */
+  backend?: string;
   /**
    * Encrypt a NEW sidecar with the keyring's encryption key (default: true when `keyring` has one;
    * it then needs the bin format). An existing encrypted sidecar always stays encrypted.
@@ -59,6 +74,11 @@ export interface SaveResult {
   written: boolean;
   /** True when no sidecar existed before. */
   created: boolean;
+  /**
+   * The image's sidecar before this save, when the save wrote another file (a `.bin` beside a
+   * JSON sidecar): kept untouched; reads now pick the file written.
+   */
+  kept?: string;
 }
 
 /** File extension for a new sidecar of this format. The earlier tool kept its layout in `.bin` files. */
@@ -68,6 +88,44 @@ function extFor(format: SidecarFormat): SidecarExt {
 
 function isPlainObject(v: JsonValue | undefined): v is JsonObject {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/**
+ * A map of backend results (`{insightface: {...}, face_recognition: {...}}`): a non-empty object
+ * whose every value is an object. A detector's own result always holds a flag, a list or a number
+ * (`success`, `faces`, `objects`), so it is never taken for one.
+ */
+export function isBackendMap(v: JsonValue | undefined): v is JsonObject {
+  if (!isPlainObject(v)) return false;
+  const keys = Object.keys(v);
+  return keys.length > 0 && keys.every((k) => isPlainObject(v[k]));
+}
+
+/** Same value and type (numbers by the number model: 25.0 is not 25). */
+function sameEntry(a: JsonObject, aKey: string, b: JsonObject, bKey: string): boolean {
+  const x: JsonObject = {};
+  const y: JsonObject = {};
+  setKey(x, 'v', a[aKey], a);
+  setKey(y, 'v', b[bKey], b);
+  return canonicalJson(x) === canonicalJson(y);
+}
+
+/**
+ * Put `value[key]` into `into[key]`. A backend map is merged backend by backend (each backend's
+ * result replaced whole) into an existing object. `base`: what the caller could read of this
+ * sidecar (the JSON copy kept beside a `.bin`; a whole-document save is built from it): an entry
+ * the caller sends back unchanged from it is no change, so a newer value in `into` stays.
+ */
+function putEntry(into: JsonObject, from: JsonObject, key: string, base: JsonObject | undefined): void {
+  if (base !== undefined && Object.hasOwn(base, key) && sameEntry(from, key, base, key)) return;
+  const value = from[key];
+  const current = Object.hasOwn(into, key) ? into[key] : undefined;
+  if (isBackendMap(value) && isPlainObject(current)) {
+    const baseMap = base !== undefined && isPlainObject(base[key]) ? base[key] : undefined;
+    for (const b of Object.keys(value)) putEntry(current, value, b, baseMap);
+    return;
+  }
+  setKey(into, key, value, from);
 }
 
 /**
@@ -86,11 +144,18 @@ function setKey(obj: JsonObject, key: string, value: JsonValue, from?: JsonObjec
   carryNote(from, key, obj, key);
 }
 
-function mergeOperation(existing: JsonObject, imagePath: string, loc: SidecarLocation, operation: string, value: JsonValue, now: string, document = false): JsonObject {
+interface MergeHow {
+  document: boolean;
+  backend?: string;
+  /** The caller's view of the sidecar (putEntry), when it is not the file merged into. */
+  base?: JsonObject;
+}
+
+function mergeOperation(existing: JsonObject, imagePath: string, loc: SidecarLocation, operation: string, value: JsonValue, now: string, how: MergeHow): JsonObject {
   const prior = existing.sidecar_info;
   const info: JsonObject = isPlainObject(prior) ? prior : {};
-  if (document && isPlainObject(value)) {
-    for (const key of Object.keys(value)) if (key !== 'sidecar_info') setKey(existing, key, value[key], value);
+  if (how.document && isPlainObject(value)) {
+    for (const key of Object.keys(value)) if (key !== 'sidecar_info') putEntry(existing, value, key, how.base);
     const given = value.sidecar_info;
     if (isPlainObject(given)) {
       for (const key of Object.keys(given)) {
@@ -101,15 +166,23 @@ function mergeOperation(existing: JsonObject, imagePath: string, loc: SidecarLoc
         setKey(info, key, given[key], given);
       }
     }
+  } else if (how.backend !== undefined) {
+    const current = Object.hasOwn(existing, operation) ? existing[operation] : undefined;
+    if (current !== undefined && !isPlainObject(current)) {
+      throw errors.conflict(`${imagePath}: nothing saved, "${operation}" holds a ${Array.isArray(current) ? 'list' : typeof current} where backend "${how.backend}" would go; save without a backend to replace it`, []);
+    }
+    const map: JsonObject = current ?? {};
+    setKey(map, how.backend, value);
+    if (current === undefined) setKey(existing, operation, map);
   } else {
-    setKey(existing, operation, value);
+    putEntry(existing, { [operation]: value } as JsonObject, operation, undefined);
   }
   if (typeof info.operation_type !== 'string') info.operation_type = operation;
   if (typeof info.created_at !== 'string') info.created_at = now;
   info.last_updated = now;
   info.last_operation = operation;
-  info.image_path = imagePath;
-  // The earlier tool wrote the link path here, or the image path for a plain file.
+  // The pipeline's convention: the resolved image here, the path it came through in symlink_path.
+  info.image_path = loc.targetPath;
   info.symlink_path = imagePath;
   info.symlink_info = {
     symlink_path: imagePath,
@@ -146,18 +219,6 @@ function refuseBroken(loc: SidecarLocation, imagePath: string): void {
   if (loc.unpairable) {
     throw errors.usage(`${imagePath}: ${loc.isSymlink ? `its target ${loc.targetPath}` : 'it'} is not named like an image (no extension, a hidden name, or a sidecar's name), so no sidecar pairs with it; nothing saved`);
   }
-}
-
-/** The group is ambiguous (pair.ts): refuse, and say what would make it unambiguous. */
-function refuseAmbiguous(loc: SidecarLocation, imagePath: string): void {
-  if (!loc.ambiguous) return;
-  const files = [...loc.candidates.map((c) => c.path), ...loc.siblings];
-  const hint =
-    loc.siblings.length > 0
-      ? `${[loc.targetPath, ...loc.siblings].join(', ')} share the stem "${loc.stem}", so a ${loc.stem}.<ext> sidecar belongs to all of them; ` +
-        `rename one image, or keep per-image sidecars in the name-ext form (${loc.name}.json)`
-      : `keep one of ${loc.candidates.map((c) => c.path).join(', ')} (image-sidecar convert --format <fmt> merges equal copies) and move the others away`;
-  throw new SidecarError('AMBIGUOUS', `${imagePath}: nothing saved, its sidecar is ambiguous: ${hint}`, { path: files[0], details: { paths: files } });
 }
 
 /**
@@ -226,49 +287,10 @@ export async function saveSidecar(imagePath: string, operation: string, data: Js
     if (sidecarLockKeys(loc).join('\0') !== keys.join('\0')) {
       throw errors.conflict('the image symlink was re-pointed while saving; nothing saved', [loc.imagePath, ...keys]);
     }
-    refuseAmbiguous(loc, imagePath);
     refuseLinkedSidecar(loc, imagePath);
-
-    let target: string;
-    let format: SidecarFormat;
-    let existing: JsonObject;
-    let encryptWith: SidecarKey | undefined;
-    const current = loc.candidates[0];
-    // The file the merge is made from (null: none there), checked again right before the rename.
-    let readAs: FileIdentity | null = null;
-    if (current !== undefined) {
-      // Corrupt → CORRUPT propagates and nothing is touched (the earlier tool overwrote it with {}).
-      // Encrypted without a key → ENCRYPTED propagates: we never replace it with plaintext.
-      const { decoded, identity } = readSidecarFileWithIdentity(current.path, opts);
-      readAs = identity;
-      target = current.path;
-      existing = decoded.data;
-      // An encrypted sidecar stays encrypted under the key it was read with (a fresh nonce).
-      encryptWith = decoded.encryption?.key;
-      // The same file keeps its format, the earlier tool's legacy layout included (as --help says).
-      format = decoded.format;
-    } else {
-      encryptWith = opts.encrypt === false ? undefined : encryptionKey(opts.keyring);
-      // An encrypted new sidecar is bin; otherwise it follows its folder's sidecars.
-      format = opts.format !== undefined ? normalizeFormat(opts.format) : encryptWith ? 'bin' : (folderSidecarFormat(loc.dir) ?? 'bin');
-      target = sidecarPathFor(loc, extFor(format), opts.naming ?? 'stem');
-      existing = {};
-      const claimants = imagesClaiming(loc, target, locateOpts);
-      if (claimants.length > 1) {
-        throw new SidecarError(
-          'AMBIGUOUS',
-          `${imagePath}: nothing saved, a new ${target} would belong to ${claimants.join(', ')} (same stem); ` +
-            `rename one image, or save with naming "name-ext" (${loc.name}.${extFor(format)})`,
-          { path: target, details: { paths: claimants } },
-        );
-      }
-      if (encryptWith && format !== 'bin') {
-        throw errors.usage(`a key was given, so the new sidecar would be encrypted, and only the bin format can be (asked: ${format}; pass encrypt: false for plaintext)`);
-      }
-    }
-
+    const { target, format, existing, readAs, encryptWith, effective, base } = chooseTarget(loc, imagePath, opts);
     const now = isoTimestamp((opts.now ?? (() => new Date()))());
-    const merged = mergeOperation(existing, imagePath, loc, operation, data, now, opts.merge === 'document');
+    const merged = mergeOperation(existing, imagePath, loc, operation, data, now, { document: opts.merge === 'document', backend: opts.backend, base });
     // What the result was computed from: stale detection compares it with the image later.
     recordImageIdentity(merged, operation, tryCurrentImageIdentity(loc.targetPath, { hash: opts.hashImage }));
     // UNREPRESENTABLE / TOO_DEEP are thrown here, before anything is written.
@@ -278,6 +300,8 @@ export async function saveSidecar(imagePath: string, operation: string, data: Js
     if (bytes.length > limit) throw errors.tooLarge(bytes.length, limit, target);
 
     refuseQuarantine(target, imagePath);
+    // Nor merged from one (a quarantined file copied back out would dodge restore).
+    if (effective !== null && effective.path !== target) refuseQuarantine(effective.path, imagePath);
     assertLockHeld(signal, keys[0]);
     // Leftovers of writers that died mid-write on this sidecar (only its names are stat'ed), and in
     // every folder this save locks, the stale-lock asides of takers killed mid-takeover: a symlinked
@@ -297,10 +321,93 @@ export async function saveSidecar(imagePath: string, operation: string, data: Js
         if (!isStillAsRead(target, readAs)) throw new ChangedMeanwhile(target);
       },
     });
-    const result: SaveResult = { path: target, format, written, created: current === undefined };
+    const result: SaveResult = { path: target, format, written, created: effective === null };
     if (encryptWith) result.encryptedKeyId = encryptWith.id;
+    if (effective !== null && effective.path !== target) result.kept = effective.path;
     return result;
   }
+}
+
+interface SaveTarget {
+  target: string;
+  format: SidecarFormat;
+  /** The data merged into (the effective sidecar's, or {}). */
+  existing: JsonObject;
+  /** The file merged from, when the target is that file: checked again right before the rename. */
+  readAs: FileIdentity | null;
+  encryptWith: SidecarKey | undefined;
+  effective: SidecarCandidate | null;
+  base: JsonObject | undefined;
+}
+
+/** Read order of a candidate (pair.ts sidecarsOfImage): own files before shared ones, target side before the link's. */
+function readRank(c: { naming: SidecarNaming; ext: SidecarExt; shared?: boolean; side?: 'target' | 'link' }): number {
+  return (c.side === 'link' ? 20 : 0) + (c.shared ? 10 : 0) + sidecarRank(c);
+}
+
+/**
+ * The file a save writes: the one reads will pick next (docs/PAIRING.md §9). The image's effective
+ * sidecar (its first own file that decodes) is merged from; the save writes the requested format
+ * in the image's own slot (stem form, or name-ext when other images share the stem) when that
+ * file ranks before the effective one in read order, and into the effective file otherwise.
+ * An own file ahead of the effective one that cannot be read stops the save with its error.
+ */
+function chooseTarget(loc: SidecarLocation, imagePath: string, opts: SaveOptions): SaveTarget {
+  let effective: SidecarCandidate | null = null;
+  let decoded: DecodedSidecar | undefined;
+  let identity: FileIdentity | null = null;
+  let jsonView: JsonObject | undefined;
+  const document = opts.merge === 'document';
+  for (const c of loc.candidates) {
+    if (effective !== null && (!document || jsonView !== undefined)) break;
+    let read: { decoded: DecodedSidecar; identity: FileIdentity };
+    try {
+      // Corrupt → CORRUPT, encrypted without a key → ENCRYPTED: nothing is touched (the earlier
+      // tool overwrote a corrupt file with {}; we never replace encrypted data with plaintext).
+      read = readSidecarFileWithIdentity(c.path, opts);
+    } catch (e) {
+      // A shared file is not certainly this image's; a file after the effective one is not read.
+      if (c.shared || effective !== null) continue;
+      throw e;
+    }
+    if (c.shared && ownerOf(read.decoded.data, loc) === 'other') continue;
+    // What a reader of JSON alone sees (the pipeline): a whole-document save is built from it.
+    if (document && c.ext === 'json' && c.naming === 'stem') jsonView = effective === null ? cloneJson(read.decoded.data) : read.decoded.data;
+    if (effective === null) {
+      effective = c;
+      decoded = read.decoded;
+      identity = read.identity;
+    }
+  }
+
+  const configured = configuredDefaultFormat(loc.dir);
+  const asked = opts.format ?? configured ?? opts.defaultFormat;
+  const keyOf = decoded?.encryption?.key;
+  const encryptWith = effective !== null ? keyOf : opts.encrypt === false ? undefined : encryptionKey(opts.keyring);
+  // An encrypted sidecar is bin, and so is an encrypted new one.
+  let format: SidecarFormat =
+    asked !== undefined ? normalizeFormat(asked) : encryptWith ? 'bin' : decoded !== undefined ? decoded.format : (folderSidecarFormat(loc.dir) ?? 'bin');
+  if (encryptWith && format !== 'bin') {
+    if (asked !== undefined && effective !== null) format = 'bin';
+    else throw errors.usage(`a key was given, so the new sidecar would be encrypted, and only the bin format can be (asked: ${format}; pass encrypt: false for plaintext)`);
+  }
+  const stemShared = imagesClaiming(loc, sidecarPathFor(loc, 'bin', 'stem'), { imageExtensions: opts.imageExtensions }).length > 1;
+  if (stemShared && opts.naming === 'stem') {
+    const claimants = imagesClaiming(loc, sidecarPathFor(loc, 'bin', 'stem'), { imageExtensions: opts.imageExtensions });
+    throw new SidecarError('AMBIGUOUS', `${imagePath}: nothing saved, a stem-form sidecar would belong to ${claimants.join(', ')} (same stem); save without naming "stem" to write ${loc.name}.${extFor(format)}, this image's own`, {
+      path: sidecarPathFor(loc, extFor(format), 'stem'),
+      details: { paths: claimants },
+    });
+  }
+  const naming: SidecarNaming = stemShared ? 'name-ext' : effective !== null && effective.side === 'target' && !effective.shared ? effective.naming : (opts.naming ?? 'stem');
+  const slot = { naming, ext: extFor(format) };
+  if (effective !== null && decoded !== undefined && readRank(slot) >= readRank(effective)) {
+    // The requested file would not be read before the effective one: save into that one, as it is.
+    return { target: effective.path, format: decoded.format, existing: decoded.data, readAs: identity, encryptWith, effective, base: undefined };
+  }
+  const target = sidecarPathFor(loc, slot.ext, naming);
+  const base = jsonView !== undefined && effective !== null && effective.path !== target ? jsonView : undefined;
+  return { target, format, existing: decoded?.data ?? {}, readAs: null, encryptWith, effective, base };
 }
 
 /** Reads and merges a save makes before it gives up (a writer without the lock kept replacing the file). */

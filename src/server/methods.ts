@@ -4,7 +4,7 @@
  * path; tree operations are imported on first use, which keeps server start-up short (ajv, the
  * scanner and the worker engine are not loaded by a client that only reads and saves).
  */
-import { resolveImageExtensions } from '../discovery/config.js';
+import { resolveImageExtensions, saveFormatFromEnv } from '../discovery/config.js';
 import { engineFromEnv, fastStatFromEnv } from '../engine/env.js';
 import { errors } from '../errors.js';
 import { readSidecarText } from '../ops/read.js';
@@ -47,6 +47,7 @@ export function useKeyring(k: Keyring | undefined): void {
   keyring = k;
 }
 const keyOpts = (): Options => (keyring ? { keyring } : {});
+
 /** Per-image reads: the keys, IMAGE_SIDECAR_ACCEL (off: every sidecar through the reference decoder) and IMAGE_SIDECAR_FAST_STAT (off: fs.fstatSync only). */
 const readOpts = (): Options => {
   const o = keyOpts();
@@ -101,10 +102,15 @@ methods.set('save', {
   handle: (p) => {
     const image = requireString(p, 'image');
     const operation = requireString(p, 'operation');
-    const format = optionalChoice(p, 'format', FORMAT_NAMES);
+    // `format`: the caller's, else the server's IMAGE_SIDECAR_FORMAT; `defaultFormat`: when neither
+    // it nor the folder's configuration file names one (the earlier package's clients send bin).
+    const format = optionalChoice(p, 'format', FORMAT_NAMES) ?? (saveFormatFromEnv(process.env) as (typeof FORMAT_NAMES)[number] | undefined);
+    const defaultFormat = optionalChoice(p, 'defaultFormat', FORMAT_NAMES);
     const merge = optionalChoice(p, 'merge', SAVE_MERGE_MODES);
+    const naming = optionalChoice(p, 'naming', ['stem', 'name-ext'] as const);
+    const backend = optionalString(p, 'backend');
     // saveSidecar itself rejects a missing `data` with a USAGE error, and maps `binary` to `bin`.
-    return saveSidecar(image, operation, p.data as never, { format, merge, ...keyOpts() });
+    return saveSidecar(image, operation, p.data as never, { format, defaultFormat, merge, naming, backend, ...keyOpts() });
   },
 });
 
