@@ -157,9 +157,11 @@ function mergeOperation(existing: JsonObject, imagePath: string, loc: SidecarLoc
   if (how.document && isPlainObject(value)) {
     for (const key of Object.keys(value)) if (key !== 'sidecar_info') putEntry(existing, value, key, how.base);
     const given = value.sidecar_info;
+    const baseInfo = how.base !== undefined && isPlainObject(how.base.sidecar_info) ? how.base.sidecar_info : undefined;
     if (isPlainObject(given)) {
       for (const key of Object.keys(given)) {
         if ((key === 'operation_type' || key === 'created_at') && typeof info[key] === 'string') continue;
+        if (baseInfo !== undefined && Object.hasOwn(baseInfo, key) && sameEntry(given, key, baseInfo, key)) continue;
         // The image record is the library's (recordImageIdentity, below): a document read before
         // another save carries an older copy, which would drop that save's operation or mark it stale.
         if (key === IMAGE_IDENTITY_KEY) continue;
@@ -183,13 +185,18 @@ function mergeOperation(existing: JsonObject, imagePath: string, loc: SidecarLoc
   info.last_operation = operation;
   // The pipeline's convention: the resolved image here, the path it came through in symlink_path.
   info.image_path = loc.targetPath;
-  info.symlink_path = imagePath;
-  info.symlink_info = {
-    symlink_path: imagePath,
-    target_path: loc.targetPath,
-    is_symlink: loc.isSymlink,
-    broken: loc.broken,
-  };
+  // A caller that resolved a link itself (the pipeline saves to the target) sends the link it came
+  // through in its document: kept, unless the path we were given is that link.
+  const given = how.document && isPlainObject(value) && isPlainObject(value.sidecar_info) ? value.sidecar_info : undefined;
+  if (loc.isSymlink || given === undefined || typeof given.symlink_path !== 'string') {
+    info.symlink_path = imagePath;
+    info.symlink_info = {
+      symlink_path: imagePath,
+      target_path: loc.targetPath,
+      is_symlink: loc.isSymlink,
+      broken: loc.broken,
+    };
+  }
   existing.sidecar_info = info;
   return existing;
 }
@@ -358,6 +365,9 @@ function chooseTarget(loc: SidecarLocation, imagePath: string, opts: SaveOptions
   let identity: FileIdentity | null = null;
   let jsonView: JsonObject | undefined;
   const document = opts.merge === 'document';
+  // What a reader of JSON alone sees (the pipeline reads `<stem>.json`, whoever's it is): a
+  // whole-document save is built from it, so what it sends back unchanged from it is no change.
+  let jsonViewPath: string | undefined;
   for (const c of loc.candidates) {
     if (effective !== null && (!document || jsonView !== undefined)) break;
     let read: { decoded: DecodedSidecar; identity: FileIdentity };
@@ -370,14 +380,14 @@ function chooseTarget(loc: SidecarLocation, imagePath: string, opts: SaveOptions
       if (c.shared || effective !== null) continue;
       throw e;
     }
-    if (c.shared && ownerOf(read.decoded.data, loc) === 'other') continue;
-    // What a reader of JSON alone sees (the pipeline): a whole-document save is built from it.
-    if (document && c.ext === 'json' && c.naming === 'stem') jsonView = effective === null ? cloneJson(read.decoded.data) : read.decoded.data;
-    if (effective === null) {
-      effective = c;
-      decoded = read.decoded;
-      identity = read.identity;
+    if (document && c.ext === 'json' && c.naming === 'stem' && c.side === 'target' && jsonView === undefined) {
+      jsonView = cloneJson(read.decoded.data);
+      jsonViewPath = c.path;
     }
+    if (effective !== null || (c.shared && ownerOf(read.decoded.data, loc) === 'other')) continue;
+    effective = c;
+    decoded = read.decoded;
+    identity = read.identity;
   }
 
   const configured = configuredDefaultFormat(loc.dir);
@@ -401,13 +411,13 @@ function chooseTarget(loc: SidecarLocation, imagePath: string, opts: SaveOptions
   }
   const naming: SidecarNaming = stemShared ? 'name-ext' : effective !== null && effective.side === 'target' && !effective.shared ? effective.naming : (opts.naming ?? 'stem');
   const slot = { naming, ext: extFor(format) };
+  const baseFor = (target: string) => (jsonViewPath !== target ? jsonView : undefined);
   if (effective !== null && decoded !== undefined && readRank(slot) >= readRank(effective)) {
     // The requested file would not be read before the effective one: save into that one, as it is.
-    return { target: effective.path, format: decoded.format, existing: decoded.data, readAs: identity, encryptWith, effective, base: undefined };
+    return { target: effective.path, format: decoded.format, existing: decoded.data, readAs: identity, encryptWith, effective, base: baseFor(effective.path) };
   }
   const target = sidecarPathFor(loc, slot.ext, naming);
-  const base = jsonView !== undefined && effective !== null && effective.path !== target ? jsonView : undefined;
-  return { target, format, existing: decoded?.data ?? {}, readAs: null, encryptWith, effective, base };
+  return { target, format, existing: decoded?.data ?? {}, readAs: null, encryptWith, effective, base: baseFor(target) };
 }
 
 /** Reads and merges a save makes before it gives up (a writer without the lock kept replacing the file). */

@@ -23,6 +23,9 @@ PathLike = Union[str, "os.PathLike[str]"]
 
 ENV_WORKERS = "IMAGE_SIDECAR_WORKERS"
 ENV_TIMEOUT = "IMAGE_SIDECAR_TIMEOUT"
+# The earlier tool's integration guide documents these; ours win when both are set.
+LEGACY_ENV_WORKERS = "SPORTBALL_RUST_WORKERS"
+LEGACY_ENV_TIMEOUT = "SPORTBALL_RUST_TIMEOUT"
 
 _EXPORTED = re.compile(r"Exported (\d+)")
 
@@ -88,8 +91,14 @@ class ImageSidecarManager:
         self._command: Optional[List[str]] = located.command
         self._not_found_reason = located.reason
         self.binary_path: Optional[str] = located.binary_path if located.command else None
-        self.workers: Optional[int] = workers if workers is not None else _env_number(ENV_WORKERS, int)
-        self.timeout: Optional[float] = timeout if timeout is not None else _env_number(ENV_TIMEOUT, float)
+        if workers is None:
+            workers = _env_number(ENV_WORKERS, int)
+            workers = workers if workers is not None else _env_number(LEGACY_ENV_WORKERS, int)
+        if timeout is None:
+            timeout = _env_number(ENV_TIMEOUT, float)
+            timeout = timeout if timeout is not None else _env_number(LEGACY_ENV_TIMEOUT, float)
+        self.workers: Optional[int] = workers
+        self.timeout: Optional[float] = timeout
         self._server: Optional[ServerConnection] = None
         self._server_lock = threading.Lock()
         self._depth = 0
@@ -204,18 +213,25 @@ class ImageSidecarManager:
         self._require()
         return cli.parse_json(self._run(["read", image, "--json"]), "read")
 
-    def save_data(self, image_path: PathLike, operation: str, data: Any, format: Optional[str] = None) -> Dict[str, Any]:
+    def save_data(self, image_path: PathLike, operation: str, data: Any, format: Optional[str] = None, backend: Optional[str] = None) -> Dict[str, Any]:
         """Merge ``data`` as ``sidecar[operation]`` (other operations are kept; ``sidecar_info`` is
-        maintained). ``format`` applies to a new sidecar only. Returns ``{path, format, written, created}``."""
+        maintained). ``format``: the format to write (default: ``IMAGE_SIDECAR_FORMAT``, then the
+        folder's ``.image-sidecar.json``, then the existing sidecar's); a sidecar in another format
+        is kept untouched beside the new file (``kept`` in the result). ``backend``: store ``data`` as
+        ``sidecar[operation][backend]``, keeping the other backends' results (a ``data`` that is a
+        map of backend results is merged backend by backend anyway). Returns ``{path, format,
+        written, created, kept?}``."""
         image = _abs(image_path)
         server = self._connection()
         if server is not None:
-            return self._request(server, "save", {"image": image, "operation": operation, "data": data, "format": format})
+            return self._request(server, "save", {"image": image, "operation": operation, "data": data, "format": format, "backend": backend})
         self._require()
         text = encode_json(data)
         args = ["write", image, "--operation", operation, "--data", "-", "--json"]
         if format:
             args += ["--format", format]
+        if backend is not None:
+            args += ["--backend", backend]
         return cli.parse_json(self._run(args, stdin_text=text), "write")
 
     # ----------------------------------------------------------------- trees

@@ -109,6 +109,27 @@ class _Listing(NamedTuple):
     ino: int
     mtime_ns: int
     names: Optional[Dict[str, List[str]]]  # NFC name -> names on disk; None = too big to list
+    prefixes: Optional[Dict[str, int]]  # NFC prefix before a dot -> how many non-sidecar entries start with it
+
+
+# Files that sit beside photos but are never images (edit sidecars of other programs): they do not
+# make a stem shared. Anything else with the image's stem may be an image (the library's set plus a
+# configuration file's), and sends the read to the library.
+_NOT_IMAGES = frozenset(("xmp", "pp3", "dop", "aae", "on1", "txt"))
+
+
+def _prefix_counts(names: Dict[str, List[str]]) -> Dict[str, int]:
+    out: Dict[str, int] = {}
+    for n, on_disk in names.items():
+        ext = split_name(n)[1]
+        if ext in SIDECAR_EXTS or ext in _NOT_IMAGES or ext == "":
+            continue
+        i = n.find(".", 1)
+        while i > 0:
+            k = n[:i]
+            out[k] = out.get(k, 0) + len(on_disk)
+            i = n.find(".", i + 1)
+    return out
 
 
 _listings: "OrderedDict[str, _Listing]" = OrderedDict()
@@ -124,10 +145,16 @@ def _folder_names(directory: str) -> Optional[Dict[str, List[str]]]:
     except OSError as e:
         raise NotLocal("cannot stat %s: %s" % (directory, e)) from None
     cached = _listings.get(directory)  # one C call on str keys: atomic under the GIL (writers lock)
+    listing = _listing_of(directory, st)
+    return None if listing is None else listing.names
+
+
+def _listing_of(directory: str, st: os.stat_result) -> Optional[_Listing]:
+    cached = _listings.get(directory)  # one C call on str keys: atomic under the GIL (writers lock)
     if cached is not None and cached.ino == st.st_ino and cached.mtime_ns == st.st_mtime_ns:
-        return cached.names
+        return cached
     if st.st_nlink > BIG_FOLDER + 2 and cached is not None and cached.names is None:
-        return None
+        return cached
     try:
         with os.scandir(directory) as it:
             entries = []
@@ -136,26 +163,55 @@ def _folder_names(directory: str) -> Optional[Dict[str, List[str]]]:
                 if len(entries) > BIG_FOLDER:
                     break
     except _MISSING:
-        return {}
+        return _Listing(0, 0, {}, {})
     except OSError as e:
         raise NotLocal("cannot list %s: %s" % (directory, e)) from None
     names: Optional[Dict[str, List[str]]] = None
+    prefixes: Optional[Dict[str, int]] = None
     if len(entries) <= BIG_FOLDER:
         names = {}
         for n in entries:
             names.setdefault(_nfc(n), []).append(n)
+        prefixes = _prefix_counts(names)
+    listing = _Listing(st.st_ino, st.st_mtime_ns, names, prefixes)
     if time.time_ns() - st.st_mtime_ns > RACY_NS:
         with _listings_lock:
-            _listings[directory] = _Listing(st.st_ino, st.st_mtime_ns, names)
+            _listings[directory] = listing
             _listings.move_to_end(directory)
             while len(_listings) > _CACHED_FOLDERS:
                 _listings.popitem(last=False)
-    return names
+    return listing
+
+
+def _shares_names(directory: str, image_name: str) -> bool:
+    """May another image of the folder claim this image's sidecars (IMG_1.CR2 beside IMG_1.jpg)?
+    Then which file is whose depends on what the files record (docs/PAIRING.md §3): the library
+    answers. True also when the folder is too big to list here."""
+    try:
+        st = os.stat(directory)
+    except _MISSING:
+        return False
+    except OSError as e:
+        raise NotLocal("cannot stat %s: %s" % (directory, e)) from None
+    listing = _listing_of(directory, st)
+    if listing is None or listing.prefixes is None:
+        return True
+    name = _nfc(image_name)
+    stem = split_name(name)[0]
+    own = 1 if split_name(name)[1] not in _NOT_IMAGES else 0
+    return listing.prefixes.get(stem, 0) > own or listing.prefixes.get(name, 0) > 0
 
 
 def _find(directory: str, image_name: str, side: str, out: List[Candidate]) -> None:
     if pairs_nothing(image_name):
         return
+    before = len(out)
+    _find_names(directory, image_name, side, out)
+    if len(out) > before and _shares_names(directory, image_name):
+        raise NotLocal("another image shares this image's stem: which sidecar is whose is the library's answer")
+
+
+def _find_names(directory: str, image_name: str, side: str, out: List[Candidate]) -> None:
     wanted = wanted_names(image_name)
     names = _folder_names(directory)
     if names is not None:

@@ -16,6 +16,7 @@ import threading
 from typing import Any, Dict, List, Optional, Type, Union
 
 from image_sidecar import ImageSidecarError, ImageSidecarManager
+from image_sidecar.errors import ImageSidecarNotFound
 
 from .exceptions import FormatError, SidecarError, StatisticsError, ValidationError
 from .constants import OperationType, SidecarFormat
@@ -66,6 +67,16 @@ def _now() -> str:
     return datetime.datetime.now(datetime.timezone.utc).isoformat()
 
 
+# Keys a whole set of operations may hold (the earlier package's operations, their detector spellings,
+# and the block every sidecar carries).
+_OPERATION_KEYS = frozenset(v for k, v in vars(OperationType).items() if k.isupper()) | frozenset(
+    ("Face_detector", "Object_detector", "Ball_detector", "Quality_assessor", "Game_detector", "pose_detection", "sidecar_info"))
+
+
+def _is_operation_key(key: Any) -> bool:
+    return isinstance(key, str) and key in _OPERATION_KEYS and key != OperationType.UNIFIED
+
+
 def _path(p: PathLike) -> str:
     return os.path.abspath(os.fspath(p))
 
@@ -79,7 +90,7 @@ class ImageSidecar:
         m = _manager()
         if not m.available:
             # The earlier package raised ImportError here without its native part; callers catch it.
-            raise SidecarError(str(ImageSidecarError(m._not_found_reason, "NOT_INSTALLED")), "NOT_INSTALLED")
+            raise SidecarError(ImageSidecarNotFound(m._not_found_reason).message, "NOT_INSTALLED")
         self.max_workers = max_workers
         self._default_format: Optional[str] = None
 
@@ -93,10 +104,19 @@ class ImageSidecar:
         except ImageSidecarError as e:
             raise _wrap(e) from None
 
-    def save_data(self, image_path: PathLike, operation: Any, data: Any) -> Dict[str, Any]:
+    def save_data(self, image_path: PathLike, operation: Any, data: Any, backend: Optional[str] = None) -> Dict[str, Any]:
         """Merge ``data`` into the image's sidecar under ``operation``; ``data`` is a dict or a JSON
         string. A payload holding ``sidecar_info`` is a whole document: its top-level keys are
-        merged key by key (not nested under ``doc[operation]``). Returns the info dict."""
+        merged key by key (not nested under ``doc[operation]``), and a key sent back unchanged from
+        the image's JSON copy does not overwrite newer data in its ``.bin``. ``backend``: store
+        ``data`` as ``doc[operation][backend]``, keeping the other backends (a map of backend
+        results is merged backend by backend anyway). Writes ``.bin`` as the earlier package did,
+        unless ``set_default_format``, ``IMAGE_SIDECAR_FORMAT`` or the folder's
+        ``.image-sidecar.json`` say otherwise; an existing JSON sidecar is kept untouched beside it.
+        Returns the info dict."""
+        return self._save(image_path, operation, data, backend=backend)
+
+    def _save(self, image_path: PathLike, operation: Any, data: Any, backend: Optional[str] = None, document: Optional[bool] = None) -> Dict[str, Any]:
         try:
             op = OperationType(str(operation))
         except ValueError as e:
@@ -108,17 +128,20 @@ class ImageSidecar:
                 data = json.loads(data)
             except ValueError as e:
                 raise SidecarError("data is a string but not JSON: %s" % e, "USAGE") from None
-        document = isinstance(data, dict) and "sidecar_info" in data
+        if document is None:
+            document = isinstance(data, dict) and "sidecar_info" in data
         image = _path(image_path)
         m = _manager()
         try:
             server = m._connection()
             assert server is not None  # a persistent manager always has one
-            params: Dict[str, Any] = {"image": image, "operation": str(op), "data": data}
+            params: Dict[str, Any] = {"image": image, "operation": str(op), "data": data, "defaultFormat": "bin"}
             if document:
                 params["merge"] = "document"
+            if backend is not None:
+                params["backend"] = str(backend)
             if self._default_format is not None:
-                params["format"] = self._default_format  # only for a new sidecar; an existing one keeps its format
+                params["format"] = self._default_format
             result = server.request("save", params)
         except ImageSidecarError as e:
             raise _wrap(e) from None
@@ -127,7 +150,7 @@ class ImageSidecar:
             size = os.stat(path).st_size if path else 0
         except OSError:
             size = 0
-        return {
+        info = {
             "image_path": image,
             "sidecar_path": path,
             "operation": str(op),
@@ -138,11 +161,25 @@ class ImageSidecar:
             "created": result.get("created"),
             "written": result.get("written"),
         }
+        if result.get("kept"):
+            info["kept"] = result["kept"]
+        return info
 
     def create_sidecar(self, image_path: PathLike, operation: Any, data: Any) -> Dict[str, Any]:
         """The earlier package overwrote the whole sidecar with ``{"sidecar_info", "data"}``, losing
-        every other operation; here it is a merging save, the same as :meth:`save_data`."""
-        return self.save_data(image_path, operation, data)
+        every other operation; here it is a merging save, the same as :meth:`save_data`. With
+        ``OperationType.UNIFIED`` and a dict whose keys are all operation names
+        (``{"face_detection": ..., "yolov8": ...}``), those operations are stored at the top level,
+        where every reader looks, not nested under ``unified``."""
+        if isinstance(data, (str, bytes, bytearray)):
+            try:
+                data = json.loads(data)
+            except ValueError as e:
+                raise SidecarError("data is a string but not JSON: %s" % e, "USAGE") from None
+        unified = str(operation).strip().lower() == OperationType.UNIFIED
+        if unified and isinstance(data, dict) and data and all(_is_operation_key(k) for k in data):
+            return self._save(image_path, operation, data, document=True)
+        return self._save(image_path, operation, data)
 
     # ------------------------------------------------------------------ trees
 
@@ -169,9 +206,16 @@ class ImageSidecar:
         except ImageSidecarError as e:
             raise _wrap(e, StatisticsError) from None
 
-    def find_sidecars(self, directory: PathLike) -> List[Dict[str, Any]]:
+    def find_sidecars(self, directory: PathLike, operation: Any = None) -> List[Dict[str, Any]]:
         """Info dicts of every sidecar in the tree: ``image_path, sidecar_path, operation, data_size,
-        created_at, is_valid`` (``operation``: the first one in the file, or ``"unknown"``)."""
+        created_at, is_valid``, and ``operations``: every operation the file holds. ``operation``
+        (optional): only the files holding it; each dict's ``operation`` is then that one, otherwise
+        the file's first (``"unknown"`` when it holds none)."""
+        want: Optional[str] = None
+        if operation is not None:
+            want = str(operation).strip()
+            if want == "":
+                raise SidecarError("operation must not be empty", "USAGE")
         d = _path(directory)
         if not os.path.isdir(d):
             return []
@@ -182,16 +226,19 @@ class ImageSidecar:
             raise _wrap(e) from None
         out = []
         for s in report.get("sidecars", []):
+            ops = list(s.get("operations") or [])
+            if want is not None and want not in ops:
+                continue
             path = os.path.join(d, s["path"])
             try:
                 created = datetime.datetime.fromtimestamp(os.stat(path).st_mtime, datetime.timezone.utc).isoformat()
             except OSError:
                 created = None
-            ops = s.get("operations") or []
             out.append({
                 "image_path": os.path.join(d, s["image"]) if s.get("image") else None,
                 "sidecar_path": path,
-                "operation": ops[0] if ops else "unknown",
+                "operation": want if want is not None else (ops[0] if ops else "unknown"),
+                "operations": ops,
                 "data_size": s.get("size", 0),
                 "created_at": created,
                 "is_valid": True,
@@ -271,8 +318,9 @@ class ImageSidecar:
     # ------------------------------------------------------------------ format of new sidecars
 
     def set_default_format(self, fmt: Any) -> None:
-        """The format of NEW sidecars written by this instance (an existing sidecar always keeps its
-        own). Unset, a new sidecar follows the sidecars already in its folder (the library's rule)."""
+        """The format saves of this instance write (a sidecar in another format is kept untouched
+        beside the new file). Unset: ``IMAGE_SIDECAR_FORMAT``, then the folder's
+        ``.image-sidecar.json``, then ``bin``, as the earlier package wrote."""
         try:
             self._default_format = SidecarFormat(str(fmt)).library_name
         except ValueError as e:
@@ -280,5 +328,6 @@ class ImageSidecar:
 
     def get_default_format(self) -> str:
         """``"json"``, ``"bin"`` or ``"rkyv"`` — always a value :meth:`set_default_format` accepts.
-        Unset, ``"bin"``: what a new sidecar gets in a folder without sidecars."""
+        Unset, ``"bin"`` (the earlier package's default; IMAGE_SIDECAR_FORMAT or a folder's
+        configuration file can still name another for a save)."""
         return self._default_format or "bin"

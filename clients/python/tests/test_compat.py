@@ -118,11 +118,14 @@ class CompatTest(unittest.TestCase):
     def test_save_data_dict_string_and_whole_document(self) -> None:
         img = self.lib.merged  # has face_detection + yolov8 + sidecar_info already
         before = ImageSidecar().read_data(img)
-        # a dict
+        with open(self.sidecar_path(img, "json"), "rb") as f:
+            json_before = f.read()
+        # a dict: written as .bin, as the earlier package did; the JSON sidecar is kept untouched
         info = ImageSidecar().save_data(img, OperationType.YOLOV8, yolov8(3))
         self.assertTrue(info)
         self.assertEqual(set(info) >= {"image_path", "sidecar_path", "operation", "data_size", "created_at", "is_valid"}, True)
-        self.assertEqual((info["operation"], info["is_valid"], info["sidecar_path"]), ("yolov8", True, self.sidecar_path(img, "json")))
+        self.assertEqual((info["operation"], info["is_valid"], info["sidecar_path"]), ("yolov8", True, self.sidecar_path(img, "bin")))
+        self.assertEqual(info["kept"], self.sidecar_path(img, "json"))
         self.assertGreater(info["data_size"], 0)
         # a JSON string (what sportball passes), with a Path
         from pathlib import Path
@@ -148,10 +151,9 @@ class CompatTest(unittest.TestCase):
         self.assertEqual(info_block["created_at"], before["sidecar_info"]["created_at"], "created_at is kept")
         self.assertEqual((info_block["processing_time"], info_block["data_size"], info_block["success"]), (1.5, 123, True))
         self.assertEqual(info_block["last_operation"], "face_detection")
-        # the file is still what the pipeline's tests read with json
-        with open(self.sidecar_path(img, "json"), encoding="utf-8") as f:
-            self.assertEqual(json.load(f)["quality_assessment"]["quality"]["grade"], "C")
-        self.assertFalse(os.path.exists(self.sidecar_path(img, "bin")))
+        # the JSON copy is left as it was until the user removes it (gradual migration)
+        with open(self.sidecar_path(img, "json"), "rb") as f:
+            self.assertEqual(f.read(), json_before)
         # a JSON string that is not JSON
         with self.assertRaises(SidecarError) as cm:
             ImageSidecar().save_data(img, OperationType.YOLOV8, "{not json")
