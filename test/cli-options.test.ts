@@ -18,7 +18,7 @@ const KNOWN: Record<keyof CliOptions, true> = {
   operationType: true, schema: true, format: true, keepSource: true, verify: true, encrypt: true, decrypt: true, keyFile: true,
   newKeyFile: true, delete: true, force: true, maxFraction: true, from: true, prefer: true, csvRaw: true, detailed: true,
   operation: true, summary: true, data: true, canonical: true, manifest: true, allFiles: true, images: true, seed: true,
-  stdio: true, open: true, maxInvalid: true, maxFolders: true, imageExt: true, config: true, naming: true,
+  stdio: true, open: true, maxInvalid: true, maxFolders: true, imageExt: true, config: true, naming: true, backend: true,
   print0: true, verifyHash: true, hashImages: true, where: true, shard: true, index: true,
 };
 

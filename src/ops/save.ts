@@ -347,9 +347,9 @@ interface SaveTarget {
   base: JsonObject | undefined;
 }
 
-/** Read order of a candidate (pair.ts sidecarsOfImage): own files before shared ones, target side before the link's. */
-function readRank(c: { naming: SidecarNaming; ext: SidecarExt; shared?: boolean; side?: 'target' | 'link' }): number {
-  return (c.side === 'link' ? 20 : 0) + (c.shared ? 10 : 0) + sidecarRank(c);
+/** Read order of a target-side candidate (pair.ts sidecarsOfImage): own files before shared ones. */
+function readRank(c: { naming: SidecarNaming; ext: SidecarExt; shared?: boolean }): number {
+  return (c.shared ? 10 : 0) + sidecarRank(c);
 }
 
 /**
@@ -412,8 +412,9 @@ function chooseTarget(loc: SidecarLocation, imagePath: string, opts: SaveOptions
   const naming: SidecarNaming = stemShared ? 'name-ext' : effective !== null && effective.side === 'target' && !effective.shared ? effective.naming : (opts.naming ?? 'stem');
   const slot = { naming, ext: extFor(format) };
   const baseFor = (target: string) => (jsonViewPath !== target ? jsonView : undefined);
-  if (effective !== null && decoded !== undefined && readRank(slot) >= readRank(effective)) {
-    // The requested file would not be read before the effective one: save into that one, as it is.
+  // The requested file would not be read before the effective one, or the effective one lies
+  // beside the image's link (the target side has none of its files): save into it, as it is.
+  if (effective !== null && decoded !== undefined && (effective.side === 'link' || readRank(slot) >= readRank(effective))) {
     return { target: effective.path, format: decoded.format, existing: decoded.data, readAs: identity, encryptWith, effective, base: baseFor(effective.path) };
   }
   const target = sidecarPathFor(loc, slot.ext, naming);

@@ -1,0 +1,147 @@
+/**
+ * Saves land in a file of the image's own and lose nothing (docs/PAIRING.md §3, §4, §9): images that
+ * share a stem (RAW+JPEG, JPEG+MOV), a stem file that belongs to the image its record names, a
+ * gradual migration that keeps the JSON, backend maps merged backend by backend, and the default
+ * format set once (IMAGE_SIDECAR_FORMAT, defaultFormat in .image-sidecar.json, the earlier tool's
+ * names). Each case failed on the code before (a refusal, a lost backend, a JSON written).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { readSidecarDetailed } from '../src/ops/read.js';
+import { saveSidecar } from '../src/ops/save.js';
+import { SidecarError } from '../src/errors.js';
+import type { JsonObject } from '../src/types.js';
+import { FAKE_JPEG, makeTree, testDir } from './helpers/tree.js';
+import { parseJson, runCli } from './helpers/cli.js';
+
+const jsonOf = (p: string) => JSON.parse(fs.readFileSync(p, 'utf8')) as JsonObject;
+
+test('images sharing a stem: every companion saves to its own name-ext file and reads only its own data, in any save order', async (t) => {
+  const companions = ['IMG_1.jpg', 'IMG_1.CR2', 'IMG_1.MOV', 'IMG_1.HEIC'];
+  // Several orders and concurrent saves: no image ever reads another's result.
+  for (const [round, order] of [companions, [...companions].reverse()].entries()) {
+    const root = makeTree(Object.fromEntries(companions.map((n) => [n, FAKE_JPEG])), testDir(t));
+    await Promise.all(order.map((name, i) => saveSidecar(path.join(root, name), 'yolov8', { success: true, round, i, name })));
+    for (const name of companions) {
+      const r = await readSidecarDetailed(path.join(root, name));
+      assert.equal(r.path, path.join(root, `${name}.bin`), name);
+      assert.equal((r.data.yolov8 as JsonObject).name, name);
+      assert.deepEqual(r.findings, []);
+    }
+    assert.equal(fs.readdirSync(root).length, companions.length * 2);
+  }
+});
+
+test('a stem file shared by RAW and JPEG belongs to the image its record names; the other passes it over', async (t) => {
+  for (const recordKey of ['image_path', 'target_path'] as const) {
+    const root = testDir(t);
+    const jpg = path.join(root, 'IMG_2.jpg');
+    const info = recordKey === 'image_path' ? { image_path: jpg } : { image_path: path.join(root, 'games', 'IMG_2.jpg'), symlink_info: { target_path: jpg } };
+    makeTree({ 'IMG_2.jpg': FAKE_JPEG, 'IMG_2.CR2': 'raw', 'IMG_2.json': { json: { face_detection: { faces: [1] }, sidecar_info: info } } }, root);
+    const forJpg = await readSidecarDetailed(jpg);
+    assert.equal(forJpg.path, path.join(root, 'IMG_2.json'));
+    assert.deepEqual(forJpg.findings, [], 'recorded for the JPEG: not ambiguous');
+    const forRaw = await readSidecarDetailed(path.join(root, 'IMG_2.CR2'));
+    assert.equal(forRaw.path, null);
+    assert.deepEqual(forRaw.data, {});
+    // The RAW's save makes its own file; the JPEG's goes to its own name-ext file, merged from the
+    // stem file (both in the folder's format, JSON).
+    const raw = await saveSidecar(path.join(root, 'IMG_2.CR2'), 'quality_assessment', { grade: 'A' });
+    assert.equal(raw.path, path.join(root, 'IMG_2.CR2.json'));
+    assert.equal(raw.created, true);
+    const j = await saveSidecar(jpg, 'yolov8', { objects: [] });
+    assert.equal(j.path, path.join(root, 'IMG_2.jpg.json'));
+    assert.equal(j.kept, path.join(root, 'IMG_2.json'));
+    const after = await readSidecarDetailed(jpg);
+    assert.deepEqual(Object.keys(after.data), ['face_detection', 'sidecar_info', 'yolov8']);
+    assert.deepEqual(after.findings.map((f) => f.code), ['kept']);
+    assert.deepEqual(Object.keys((await readSidecarDetailed(path.join(root, 'IMG_2.CR2'))).data), ['quality_assessment', 'sidecar_info']);
+  }
+});
+
+test('gradual migration: a save in bin beside a JSON sidecar writes the merged document as .bin, keeps the JSON byte for byte, and later saves follow the .bin', async (t) => {
+  const root = makeTree({ 'IMG_3.jpg': FAKE_JPEG, 'IMG_3.json': { json: { face_detection: { faces: [] }, custom: 25.0 } } }, testDir(t));
+  const img = path.join(root, 'IMG_3.jpg');
+  const json = path.join(root, 'IMG_3.json');
+  const before = fs.readFileSync(json);
+  const first = await saveSidecar(img, 'yolov8', { objects: [1] }, { format: 'bin' });
+  assert.equal(first.path, path.join(root, 'IMG_3.bin'));
+  assert.equal(first.kept, json);
+  // No format asked: the effective file (.bin) keeps its format; a JSON asked would not be read: into the .bin too.
+  await saveSidecar(img, 'quality_assessment', { grade: 'B' });
+  const third = await saveSidecar(img, 'yolov8', { objects: [2] }, { format: 'json' });
+  assert.equal(third.path, path.join(root, 'IMG_3.bin'));
+  assert.deepEqual(fs.readFileSync(json), before, 'the JSON is untouched');
+  const r = await readSidecarDetailed(img, {});
+  assert.equal(r.path, path.join(root, 'IMG_3.bin'));
+  assert.deepEqual(Object.keys(r.data), ['face_detection', 'custom', 'yolov8', 'sidecar_info', 'quality_assessment']);
+  assert.deepEqual(r.data.yolov8, { objects: [2] });
+  assert.deepEqual(r.findings.map((f) => f.code), ['kept']);
+});
+
+test('backend maps merge backend by backend; backend: NAME stores one backend; a plain result still replaces the operation', async (t) => {
+  const root = makeTree({ 'IMG_4.jpg': FAKE_JPEG }, testDir(t));
+  const img = path.join(root, 'IMG_4.jpg');
+  await saveSidecar(img, 'face_detection', { insightface: { success: true, faces: [1] } });
+  await saveSidecar(img, 'face_detection', { face_recognition: { success: true, faces: [2] } });
+  await saveSidecar(img, 'face_detection', { success: true, faces: [3] }, { backend: 'opencv' });
+  await saveSidecar(img, 'face_detection', { insightface: { success: false, faces: [] } });
+  let fd = (await readSidecarDetailed(img)).data.face_detection as JsonObject;
+  assert.deepEqual(Object.keys(fd), ['insightface', 'face_recognition', 'opencv']);
+  assert.deepEqual(fd.insightface, { success: false, faces: [] }, 'each backend replaced whole');
+  // A whole document sending one backend keeps the others too.
+  await saveSidecar(img, 'face_detection', { face_detection: { opencv: { success: true, faces: [4] } }, sidecar_info: {} }, { merge: 'document' });
+  fd = (await readSidecarDetailed(img)).data.face_detection as JsonObject;
+  assert.deepEqual(Object.keys(fd), ['insightface', 'face_recognition', 'opencv']);
+  assert.deepEqual(fd.opencv, { success: true, faces: [4] });
+  // A plain result replaces the operation as before.
+  await saveSidecar(img, 'face_detection', { success: true, faces: [] });
+  assert.deepEqual((await readSidecarDetailed(img)).data.face_detection, { success: true, faces: [] });
+  // A backend under an operation that holds a list is refused, nothing written.
+  await saveSidecar(img, 'tags', ['a']);
+  const bytes = fs.readFileSync(path.join(root, 'IMG_4.bin'));
+  await assert.rejects(saveSidecar(img, 'tags', { x: 1 }, { backend: 'b' }), (e: unknown) => e instanceof SidecarError && e.code === 'CONFLICT');
+  assert.deepEqual(fs.readFileSync(path.join(root, 'IMG_4.bin')), bytes);
+});
+
+test('the default format set once: .image-sidecar.json defaultFormat, IMAGE_SIDECAR_FORMAT, and bin under the earlier tool\'s names', async (t) => {
+  const root = makeTree(
+    {
+      'cfg/.image-sidecar.json': { json: { defaultFormat: 'json' } },
+      'cfg/sub/A.jpg': FAKE_JPEG,
+      'plain/B.jpg': FAKE_JPEG,
+      'plain/old.json': { json: { unrelated: true } },
+      'legacy/C.jpg': FAKE_JPEG,
+      'legacy/other.json': { json: { unrelated: true } },
+      'data.json': { json: { success: true } },
+    },
+    testDir(t),
+  );
+  // The library honours the configuration file (the folder's own JSON majority would say json too: use bin there).
+  assert.equal((await saveSidecar(path.join(root, 'cfg/sub/A.jpg'), 'op', 1)).format, 'json');
+  // The CLI honours the environment over the folder's majority (JSON here).
+  const r = await runCli(['write', path.join(root, 'plain/B.jpg'), '--operation', 'op', '--data', path.join(root, 'data.json'), '--json'], { env: { IMAGE_SIDECAR_FORMAT: 'bin' } });
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(parseJson(r).path, path.join(root, 'plain/B.bin'));
+  const bad = await runCli(['write', path.join(root, 'plain/B.jpg'), '--operation', 'op', '--data', path.join(root, 'data.json')], { env: { IMAGE_SIDECAR_FORMAT: 'xml' } });
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /IMAGE_SIDECAR_FORMAT must be one of/);
+  // The earlier package's default: bin, where our own default follows the folder (JSON).
+  assert.equal((await saveSidecar(path.join(root, 'legacy/C.jpg'), 'op', 1, { defaultFormat: 'bin' })).format, 'bin');
+  assert.equal(fs.existsSync(path.join(root, 'legacy/C.json')), false);
+  // A bad value in the configuration file is a usage error naming the file.
+  fs.writeFileSync(path.join(root, 'cfg/.image-sidecar.json'), '{"defaultFormat": "xml"}');
+  await assert.rejects(saveSidecar(path.join(root, 'cfg/sub/A.jpg'), 'op', 2), (e: unknown) => e instanceof SidecarError && e.code === 'USAGE' && /defaultFormat/.test(e.message));
+});
+
+test('write --backend from the CLI keeps the other backend', async (t) => {
+  const root = makeTree({ 'D.jpg': FAKE_JPEG, 'r1.json': { json: { success: true, faces: [1] } }, 'r2.json': { json: { success: true, faces: [2] } } }, testDir(t));
+  for (const [backend, file] of [['insightface', 'r1.json'], ['face_recognition', 'r2.json']]) {
+    const r = await runCli(['write', path.join(root, 'D.jpg'), '--operation', 'face_detection', '--backend', backend, '--data', path.join(root, file), '--format', 'json', '--json']);
+    assert.equal(r.code, 0, r.stderr);
+  }
+  const fd = jsonOf(path.join(root, 'D.json')).face_detection as JsonObject;
+  assert.deepEqual(fd, { insightface: { success: true, faces: [1] }, face_recognition: { success: true, faces: [2] } });
+});
