@@ -26,7 +26,7 @@ export const ENGINE_KINDS = ['auto', 'threads', 'inline'] as const;
 export const SAVE_MERGE_MODES = ['operation', 'document'] as const;
 
 /** How `resolve` chooses the one file to keep per image. */
-export const RESOLVE_PREFERENCES = ['newest', 'bin', 'rkyv', 'json'] as const;
+export const RESOLVE_PREFERENCES = ['newest', 'current', 'bin', 'rkyv', 'json'] as const;
 
 /** Is `v` one of `list` (narrowing `v` to the list's type)? */
 export function isOneOf<T extends string>(list: readonly T[], v: unknown): v is T {

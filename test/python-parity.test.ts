@@ -69,6 +69,26 @@ function numberCorpus(dir: string): void {
   });
 }
 
+/**
+ * Images that share a stem and images with several files (docs/PAIRING.md §3–§4): a stem file that
+ * records the JPEG, one that records nothing, each image's own name-ext file before a shared one, a
+ * migration's kept JSON beside a .bin, and a Lightroom .xmp (not an image) beside a RAW.
+ */
+function companionCorpus(dir: string): void {
+  const files: Record<string, string> = {
+    'A.jpg': 'jpeg', 'A.CR2': 'raw', 'A.json': JSON.stringify({ f: 1, sidecar_info: { image_path: path.join(dir, 'A.jpg') } }),
+    'B.jpg': 'jpeg', 'B.MOV': 'mov', 'B.json': JSON.stringify({ f: 2 }),
+    'C.jpg': 'jpeg', 'C.CR2': 'raw', 'C.json': JSON.stringify({ f: 3, sidecar_info: { image_path: path.join(dir, 'C.jpg') } }), 'C.jpg.json': JSON.stringify({ f: 4 }), 'C.CR2.json': JSON.stringify({ f: 5 }),
+    'D.jpg': 'jpeg', 'D.json': JSON.stringify({ f: 6 }),
+    'E.CR2': 'raw', 'E.xmp': '<x/>', 'E.json': JSON.stringify({ f: 7 }),
+    'F.jpg': 'jpeg', 'F.jpg.png': 'png', 'F.jpg.json': JSON.stringify({ f: 8 }),
+  };
+  fs.mkdirSync(dir, { recursive: true });
+  for (const [name, text] of Object.entries(files)) fs.writeFileSync(path.join(dir, name), text);
+  // D: a save in bin beside its JSON (the JSON kept).
+  cli('write', path.join(dir, 'D.jpg'), '--operation', 'op', '--data', path.join(dir, 'D.json'), '--format', 'bin');
+}
+
 /** A tree copied and converted by the library to another format (its own conversion decides). */
 function convertedCopy(src: string, dst: string, format: string): void {
   fs.cpSync(src, dst, { recursive: true, verbatimSymlinks: true });
@@ -87,6 +107,7 @@ test('Python local read path: parity with the library on the sample library, rel
     numberCorpus(numbers);
     convertedCopy(numbers, path.join(tmp, 'numbers-bin'), 'bin');
     convertedCopy(numbers, path.join(tmp, 'numbers-rkyv'), 'rkyv');
+    companionCorpus(path.join(tmp, 'companions'));
     const trees = path.join(tmp, 'trees');
     for (const c of IN_PROCESS_TREE_CASES) {
       if (c.id === 'changed-during-scan') continue; // a race against a running scan: its end state is the other cases'

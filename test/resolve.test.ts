@@ -110,7 +110,7 @@ test('--prefer json keeps the json; --prefer rkyv with no rkyv leaves images alo
   assert.deepEqual(snapshotTree(root, skipQuarantine), before);
   const bad = await runCli(['resolve', root, '--prefer', 'oldest']);
   assert.equal(bad.code, 2);
-  assert.match(bad.stderr, /Allowed choices are newest, bin, rkyv, json/);
+  assert.match(bad.stderr, /Allowed choices are newest, current, bin, rkyv, json/);
 });
 
 test('restore --list shows each quarantine folder (oldest first) with its files and size; it restores nothing', async (t) => {
@@ -196,4 +196,54 @@ test('a candidate encrypted under a key not given (another key file or passphras
   // With its key, the newest valid file wins as usual (here the json).
   const r = await resolveConflicts(root, { engine: 'inline', keyring: { keys: [theirs], encryptWith: 0 }, dryRun: true });
   assert.equal(r.decisions[0]!.keep, join(root, 'G.json'));
+});
+
+test('--prefer current: a JSON copy a migration left goes once the .bin holds every result it had; one holding a result the .bin lacks stays; restore undoes it', async (t) => {
+  const { saveSidecar } = await import('../src/ops/save.js');
+  const root = makeTree({
+    'E.jpg': FAKE_JPEG,
+    'E.json': { json: { face_detection: { insightface: { faces: [1] } }, yolov8: { objects: [] } } },
+    'F.jpg': FAKE_JPEG,
+    'F.json': { json: { face_detection: { insightface: { faces: [1] }, opencv: { faces: [] } } } },
+  });
+  t.after(() => removeTree(root));
+  // A migration: saves in bin beside each JSON (E's .bin then gets a newer insightface; F's .bin loses nothing, but...).
+  await saveSidecar(join(root, 'E.jpg'), 'face_detection', { success: true, faces: [2] }, { format: 'bin', backend: 'insightface' });
+  await saveSidecar(join(root, 'F.jpg'), 'quality_assessment', { grade: 'A' }, { format: 'bin' });
+  // ... F's JSON is then given a result by another program that the .bin does not have.
+  const fJson = JSON.parse(await import('node:fs').then((fs) => fs.readFileSync(join(root, 'F.json'), 'utf8')));
+  fJson.pose_detection = { success: true, poses: [] };
+  (await import('node:fs')).writeFileSync(join(root, 'F.json'), JSON.stringify(fJson));
+  const before = snapshotTree(root);
+  const r = await resolveConflicts(root, { prefer: 'current', engine: 'inline' });
+  const byImage = Object.fromEntries(r.decisions.map((d) => [d.image, d]));
+  assert.deepEqual(byImage['E.jpg'].quarantine, [join(root, 'E.json')]);
+  assert.equal(byImage['E.jpg'].keep, join(root, 'E.bin'));
+  assert.deepEqual(byImage['F.jpg'].quarantine, [], byImage['F.jpg'].reason);
+  assert.match(byImage['F.jpg'].reason, /F\.json left: it holds results F\.bin does not/);
+  assert.equal(existsSync(join(root, 'E.json')), false);
+  assert.equal(existsSync(join(root, 'F.json')), true);
+  assert.deepEqual(((await readSidecar(join(root, 'E.jpg'))).face_detection as JsonObject).insightface, { success: true, faces: [2] });
+  const back = await runCli(['restore', root, '--json']);
+  assert.equal(back.code, 0, back.stderr);
+  assert.deepEqual(snapshotTree(root), before);
+});
+
+test('a group of several images is left alone: a RAW never loses its only sidecar (IMG_1.json shared, IMG_1.jpg.json the JPEG\'s)', async (t) => {
+  const root = makeTree({
+    'IMG_1.jpg': FAKE_JPEG,
+    'IMG_1.CR2': 'raw',
+    'IMG_1.json': { json: { face_detection: { faces: [1] } } },
+    'IMG_1.jpg.json': { json: { face_detection: { faces: [2] } } },
+  });
+  t.after(() => removeTree(root));
+  const before = snapshotTree(root);
+  for (const prefer of ['newest', 'current', 'json'] as const) {
+    const r = await resolveConflicts(root, { prefer, engine: 'inline' });
+    assert.equal(r.quarantined, 0, prefer);
+    assert.equal(r.unresolved, 1, prefer);
+    assert.match(r.decisions[0].reason, /share these files/);
+    assert.deepEqual(snapshotTree(root), before, prefer);
+  }
+  assert.deepEqual((await readSidecar(join(root, 'IMG_1.CR2'))).face_detection, { faces: [1] });
 });

@@ -146,3 +146,20 @@ test('write --backend from the CLI keeps the other backend', async (t) => {
   const fd = jsonOf(path.join(root, 'D.json')).face_detection as JsonObject;
   assert.deepEqual(fd, { insightface: { success: true, faces: [1] }, face_recognition: { success: true, faces: [2] } });
 });
+
+test('tree commands after a migration: the image is ok, its JSON copy is named kept by validate and counted by format-stats', async (t) => {
+  const { validate } = await import('../src/ops/validate.js');
+  const { formatStats } = await import('../src/ops/format-stats.js');
+  const root = makeTree({ 'G.jpg': FAKE_JPEG, 'G.json': { json: { face_detection: { faces: [] } } }, 'H.jpg': FAKE_JPEG, 'H.json': { json: { yolov8: { objects: [] } } } }, testDir(t));
+  await saveSidecar(path.join(root, 'G.jpg'), 'yolov8', { objects: [] }, { format: 'bin' });
+  for (const engine of ['inline', 'threads'] as const) {
+    const v = await validate(root, { engine, index: false });
+    const byFile = Object.fromEntries(v.results!.map((r) => [path.basename(r.file_path), r.category]));
+    assert.deepEqual(byFile, { 'G.bin': 'ok', 'G.json': 'kept', 'H.json': 'ok' }, engine);
+    assert.equal(v.invalid_files, 0);
+    assert.deepEqual(v.scan.counts.ambiguous, 0);
+    const f = await formatStats(root, { engine, index: false });
+    assert.equal(f.kept_copies, 1);
+    assert.equal(f.total_files, 3);
+  }
+});

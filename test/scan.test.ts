@@ -61,7 +61,7 @@ test('every category is recognised and the counts add up', async () => {
     const cat = (name: string) => byName(records, name)?.category;
     assert.equal(cat('a.jpg'), 'ok');
     assert.equal(cat('b.jpg'), 'missing');
-    assert.equal(cat('c.jpg'), 'ambiguous');
+    assert.equal(cat('c.jpg'), 'ok', 'several files of one image: the first that decodes is its sidecar (was ambiguous)');
     assert.equal(cat('d.jpg'), 'corrupt');
     assert.equal(cat('e.json'), 'orphan');
     assert.equal(cat('game_detection.json'), 'unrelated');
@@ -81,10 +81,10 @@ test('every category is recognised and the counts add up', async () => {
     assert.equal(link.effective!.rel, 'photos/a.json');
     assert.equal(link.files, 1, 'the target sidecar belongs to its own directory record');
 
-    // Ambiguous lists every path; the preferred (.bin) is effective.
-    const amb = byName(records, 'c.jpg')!;
-    assert.equal(amb.effective!.name, 'c.bin');
-    assert.deepEqual(amb.findings.find((f) => f.code === 'ambiguous')!.paths.map((p) => p.split('/').pop()), ['c.jpg', 'c.bin', 'c.json']);
+    // The preferred (.bin) is effective; the other is a kept older copy, named.
+    const two = byName(records, 'c.jpg')!;
+    assert.equal(two.effective!.name, 'c.bin');
+    assert.deepEqual(two.findings.find((f) => f.code === 'kept')!.paths.map((p) => p.split('/').pop()), ['c.json']);
 
     // Exactly one category per record, and every scanned file lands in exactly one record.
     const total = CATEGORIES.reduce((n, c) => n + summary.counts[c], 0);
@@ -118,7 +118,7 @@ test('preferred sidecar corrupt and another valid: read the valid one and report
   try {
     const { records } = await collect(root);
     assert.equal(records.length, 1);
-    assert.equal(records[0].category, 'ambiguous');
+    assert.equal(records[0].category, 'ok', 'the image has a sidecar that reads (was ambiguous); the corrupt file is a finding');
     assert.equal(records[0].effective!.name, 'x.json');
     assert.ok(records[0].findings.some((f) => f.code === 'fallback'));
     assert.ok(records[0].findings.some((f) => f.code === 'corrupt'));

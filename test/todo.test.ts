@@ -87,10 +87,19 @@ function expectedTodo(root: string, op: string): Expected {
       exp.listed.push({ rel: img.rel, reason: 'no-sidecar' });
       continue;
     }
-    const real = candidates.length === 1 ? readdirSync(img.dir).find((n) => n.normalize('NFC') === candidates[0].normalize('NFC'))! : '';
-    const data = candidates.length === 1 ? parseRawSidecar(readFileSync(join(img.dir, real))) : null;
+    // Another image with this stem (IMG_1.jpg + IMG_1.png sharing IMG_1.json) and several files: ambiguous.
+    const companions = readdirSync(img.dir).filter((n) => n !== img.name && n.normalize('NFC').startsWith(`${stem.normalize('NFC')}.`) && ORACLE_IMAGE_EXTS.has(n.slice(n.lastIndexOf('.') + 1).toLowerCase()));
+    // Otherwise the first file that decodes is the image's sidecar (docs/PAIRING.md §4).
+    let data: Record<string, any> | null = null;
+    if (candidates.length === 1 || companions.length === 0) {
+      for (const c of candidates) {
+        const real = readdirSync(img.dir).find((n) => n.normalize('NFC') === c.normalize('NFC'))!;
+        data = parseRawSidecar(readFileSync(join(img.dir, real)));
+        if (data !== null) break;
+      }
+    }
     if (data === null) {
-      exp.problems.add(img.rel); // several sidecars, or a corrupt one
+      exp.problems.add(img.rel); // shared by several images with several files, or none decodes
       continue;
     }
     const o = outcomeOf(data, op);

@@ -249,12 +249,18 @@ export const COMMANDS: readonly CommandSpec[] = [
     argument: DIR_ARG,
     options: [
       ...TREE_COMMON,
-      { flags: '--prefer <which>', description: 'file to keep: the newest valid one, or the valid one in this format', choices: RESOLVE_PREFERENCES, default: 'newest' },
+      {
+        flags: '--prefer <which>',
+        description: 'file to keep: the newest valid one; current: the one reads pick, the others moved only when each of their results is in it; or the valid one in this format',
+        choices: RESOLVE_PREFERENCES,
+        default: 'newest',
+      },
       DRY_RUN,
     ],
     examples: [
       'image-sidecar resolve ~/Photos --dry-run',
       'image-sidecar resolve ~/Photos --prefer bin',
+      'image-sidecar resolve ~/Photos --prefer current --dry-run   # the JSON copies a migration to .bin left behind',
       'image-sidecar restore ~/Photos   # undo',
     ],
     load: () => import('./cmd-resolve.js'),

@@ -58,7 +58,7 @@ export interface ScanSidecar {
 }
 
 export interface Finding {
-  code: 'fallback' | 'ambiguous' | 'bom' | 'broken-symlink' | 'unreadable' | 'corrupt' | 'outside-root' | 'unknown-image' | 'note' | 'encrypted';
+  code: 'fallback' | 'ambiguous' | 'kept' | 'bom' | 'broken-symlink' | 'unreadable' | 'corrupt' | 'outside-root' | 'unknown-image' | 'note' | 'encrypted';
   message: string;
   paths: string[];
 }
@@ -1524,6 +1524,10 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
       category = 'unknown-image';
       findings.push({ code: 'unknown-image', message: `pairs with no known image, but ${p.lookalikes.join(', ')} has its name: an image type not in the extension list? (add it with --image-ext); never an orphan`, paths: [sidecars[0].path] });
     }
+    if (category === 'ok' && sidecars.length > 1) {
+      const kept = sidecars.filter((sc, i) => sc !== effective && !own(i) && sc.inspection.status === 'ok');
+      if (kept.length > 0) findings.push({ code: 'kept', message: `older copies kept beside ${effective?.name ?? sidecars[0].name}, not read: ${kept.map((k) => k.name).join(', ')}`, paths: kept.map((k) => k.path) });
+    }
     if (category === 'ambiguous' && !findings.some((f) => f.code === 'ambiguous')) {
       findings.push({ code: 'ambiguous', message: 'several candidate sidecars or images', paths: [...p.images.map((i) => i.path), ...sidecars.map((x) => x.path)] });
     }
@@ -1799,7 +1803,9 @@ export function categorize(images: readonly ScanImage[], sidecars: readonly Scan
   }
   if (images.length === 1 && images[0].broken) return 'broken-symlink';
   if (sidecars.length === 0) return 'missing';
-  if (images.length > 1 || sidecars.length > 1) return 'ambiguous';
+  if (images.length > 1) return 'ambiguous';
+  // Several files of one image: the first that decodes is its sidecar, the rest are kept older
+  // copies (docs/PAIRING.md §4), as a read and a save take them.
   if (effective) return 'ok';
   const st = sidecars[0].inspection.status;
   return st === 'unreadable' ? 'unreadable' : st === 'encrypted' ? 'encrypted' : 'corrupt';

@@ -12,6 +12,12 @@ export interface FormatStats {
   /** By file extension, for comparison with the content-based figures. */
   extension_distribution: Record<string, number>;
   total_files: number;
+  /**
+   * Older copies kept beside an image's sidecar (docs/PAIRING.md §4: the JSON a migration to .bin
+   * left, a `convert --keep-source` source), also counted by format above; `resolve --prefer
+   * current` quarantines those whose results the image's sidecar holds.
+   */
+  kept_copies: number;
   scan_complete: boolean;
   /**
    * The earlier tool's key, kept for callers that read it (as export's `exported_at`), always null:
@@ -40,8 +46,8 @@ export async function formatStats(root: string, opts: Options = {}): Promise<For
   return out;
 }
 
-/** A record's sidecar files: [extension, label] each. */
-type FormatRow = [string, FormatLabel][];
+/** A record's sidecar files: [extension, label] each, and a 1 after a kept older copy's. */
+type FormatRow = ([string, FormatLabel] | [string, FormatLabel, 1])[];
 type FormatLabel = keyof FormatStats['format_distribution'];
 
 function formatRowOf(rec: ScanRecord): FormatRow {
@@ -53,7 +59,7 @@ function formatRowOf(rec: ScanRecord): FormatRow {
       : ins.status === 'encrypted' || (ins.status === 'ok' && ins.encryptedKeyId !== undefined) ? 'Encrypted'
       : ins.status === 'corrupt' || !ins.format ? 'Corrupt'
       : FORMAT_LABEL[ins.format];
-    row.push([sc.ext, label]);
+    row.push(rec.category === 'ok' && rec.effective !== null && sc !== rec.effective ? [sc.ext, label, 1] : [sc.ext, label]);
   }
   return row;
 }
@@ -62,17 +68,19 @@ class FormatCounts {
   private readonly dist = { Json: 0, Binary: 0, Rkyv: 0, Legacy: 0, Encrypted: 0, Corrupt: 0, Unreadable: 0 };
   private readonly byExt: Record<string, number> = {};
   private total = 0;
+  private kept = 0;
 
   add(row: FormatRow): void {
-    for (const [ext, label] of row) {
+    for (const [ext, label, kept] of row) {
       this.total++;
+      if (kept === 1) this.kept++;
       this.byExt[ext] = (this.byExt[ext] ?? 0) + 1;
       this.dist[label]++;
     }
   }
 
   finish(summary: ScanSummary): FormatStats {
-    const out: FormatStats = { directory: summary.root, format_distribution: this.dist, extension_distribution: this.byExt, total_files: this.total, scan_complete: summary.complete, generated_at: null };
+    const out: FormatStats = { directory: summary.root, format_distribution: this.dist, extension_distribution: this.byExt, total_files: this.total, kept_copies: this.kept, scan_complete: summary.complete, generated_at: null };
     return sortKeysDeep(out);
   }
 }
@@ -91,7 +99,8 @@ const LABELS: readonly FormatLabel[] = ['Json', 'Binary', 'Rkyv', 'Legacy', 'Enc
 /** A sidecar file's extension (pair.ts sidecarExtOf): the keys of extension_distribution. */
 const EXTS: readonly string[] = ['json', 'bin', 'rkyv'];
 const isCount = (n: unknown): n is number => Number.isSafeInteger(n) && (n as number) >= 0;
-const isRow = (row: unknown): row is FormatRow => Array.isArray(row) && row.every((f) => Array.isArray(f) && f.length === 2 && EXTS.includes(f[0]) && LABELS.includes(f[1]));
+const isRow = (row: unknown): row is FormatRow =>
+  Array.isArray(row) && row.every((f) => Array.isArray(f) && (f.length === 2 || (f.length === 3 && f[2] === 1)) && EXTS.includes(f[0]) && LABELS.includes(f[1]));
 const sum = (values: number[]) => values.reduce((a, b) => a + b, 0);
 
 /**
@@ -103,7 +112,7 @@ function patchFormatStats(stored: FormatStats, removed: readonly FormatRow[], ad
   const dist = stored.format_distribution as Record<string, unknown> | null;
   const byExt = stored.extension_distribution as Record<string, unknown> | null;
   if (typeof dist !== 'object' || dist === null || !LABELS.every((l) => isCount(dist[l])) || Object.keys(dist).length !== LABELS.length) return null;
-  if (typeof byExt !== 'object' || byExt === null || !Object.values(byExt).every(isCount) || !isCount(stored.total_files)) return null;
+  if (typeof byExt !== 'object' || byExt === null || !Object.values(byExt).every(isCount) || !isCount(stored.total_files) || !isCount(stored.kept_copies) || stored.kept_copies > stored.total_files) return null;
   // As counting makes them: an extension of a sidecar file counted at least once, each file once by
   // its extension and once by its format (a crafted key at 0 or total that is not theirs: not patched).
   const n = stored.total_files;
@@ -111,11 +120,13 @@ function patchFormatStats(stored: FormatStats, removed: readonly FormatRow[], ad
   const counts = { ...(dist as FormatStats['format_distribution']) };
   const exts = new Map(Object.entries(byExt as Record<string, number>));
   let total = stored.total_files;
+  let kept = stored.kept_copies;
   for (const row of removed) {
     if (!isRow(row)) return null;
-    for (const [ext, label] of row) {
+    for (const [ext, label, k] of row) {
       const n = exts.get(ext);
       if (n === undefined || counts[label] < 1 || total < 1) return null;
+      if (k === 1 && kept-- < 1) return null;
       if (n === 1) exts.delete(ext);
       else exts.set(ext, n - 1);
       counts[label]--;
@@ -123,13 +134,14 @@ function patchFormatStats(stored: FormatStats, removed: readonly FormatRow[], ad
     }
   }
   for (const row of added) {
-    for (const [ext, label] of row) {
+    for (const [ext, label, k] of row) {
+      if (k === 1) kept++;
       exts.set(ext, (exts.get(ext) ?? 0) + 1);
       counts[label]++;
       total++;
     }
   }
-  const out: FormatStats = { directory: summary.root, format_distribution: counts, extension_distribution: Object.fromEntries(exts), total_files: total, scan_complete: summary.complete, generated_at: null };
+  const out: FormatStats = { directory: summary.root, format_distribution: counts, extension_distribution: Object.fromEntries(exts), total_files: total, kept_copies: kept, scan_complete: summary.complete, generated_at: null };
   return sortKeysDeep(out);
 }
 

@@ -5,7 +5,14 @@
  * quarantine exactly as cleanup moves orphans, so `restore` undoes it.
  *
  *   newest  the most recently modified valid file (ties: the read preference .bin > .rkyv > .json)
+ *   current the file reads pick (docs/PAIRING.md §4); another file moves only when every result it
+ *           holds (each operation, each backend of a backend map) is in the kept one, so a JSON copy
+ *           a migration to .bin left behind goes once the .bin holds all it had
  *   bin | rkyv | json   the valid file in that format (by content); images without one are left alone
+ *
+ * A group of several images (IMG_1.jpg and IMG_1.CR2 sharing IMG_1.json) is left alone: which file
+ * is whose is each image's own question (docs/PAIRING.md §3), and moving a shared file could leave
+ * an image without its only sidecar.
  *
  * The kept file is read and decoded again right before the others move (it must still be valid);
  * a file that changed after the scan is left in place (cleanup's checks). Images whose files
@@ -15,7 +22,9 @@
 import { lstat } from 'node:fs/promises';
 import { errors, isSidecarError } from '../errors.js';
 import { scan, type ScanRecord, type ScanSidecar } from '../discovery/scan.js';
-import type { Options, SidecarFormat } from '../types.js';
+import type { JsonObject, Options, SidecarFormat } from '../types.js';
+import { isBackendMap } from './save.js';
+import { isPlainObject } from '../analysis/operations.js';
 import { quarantineFiles, type CleanupSkip } from './cleanup.js';
 import { readSidecarFile } from './read.js';
 import { isOneOf, RESOLVE_PREFERENCES } from '../vocabulary.js';
@@ -95,7 +104,12 @@ export async function resolveConflicts(root: string, opts: ResolveOptions = {}):
     const local = rec.images.length > 0 ? rec.sidecars.filter((s) => s.side === 'local' && !s.isLink) : [];
     if (local.length < 2) continue;
     report.images++;
-    const d = await decide(rec, local, prefer);
+    if (rec.images.length > 1) {
+      report.unresolved++;
+      report.decisions.push({ image: rec.images[0]!.rel, keep: null, quarantine: [], reason: `left alone: ${rec.images.map((i) => i.rel).join(', ')} share these files; each image's own file is decided when it is read or saved` });
+      continue;
+    }
+    const d = await decide(rec, local, prefer, scanOpts);
     report.decisions.push(d);
     if (d.keep === null) {
       report.unresolved++;
@@ -141,7 +155,25 @@ export async function resolveConflicts(root: string, opts: ResolveOptions = {}):
   return report;
 }
 
-async function decide(rec: ScanRecord, local: ScanSidecar[], prefer: ResolvePreference): Promise<ResolveDecision> {
+/**
+ * Is every result of `older` in `current`: each operation key (sidecar_info aside) present, and for
+ * a map of backend results, each backend present? A later save replaces a result, so presence, not
+ * equality, says the older copy has nothing the current file lacks.
+ */
+export function resultsCovered(older: JsonObject, current: JsonObject): boolean {
+  for (const key of Object.keys(older)) {
+    if (key === 'sidecar_info') continue;
+    if (!Object.hasOwn(current, key)) return false;
+    const o = older[key];
+    const c = current[key];
+    if (isBackendMap(o) && isPlainObject(c)) {
+      for (const b of Object.keys(o)) if (!Object.hasOwn(c, b)) return false;
+    }
+  }
+  return true;
+}
+
+async function decide(rec: ScanRecord, local: ScanSidecar[], prefer: ResolvePreference, readOpts: Options): Promise<ResolveDecision> {
   const image = rec.images[0]!.rel;
   // A file above the size or depth limit was never decoded (inspect calls it corrupt: it cannot be
   // under the limits), so nothing says it is the worse copy: like an unreadable one, it blocks.
@@ -165,6 +197,19 @@ async function decide(rec: ScanRecord, local: ScanSidecar[], prefer: ResolvePref
   if (prefer === 'newest') {
     keep = [...valid].sort((a, b) => b.mtimeMs - a.mtimeMs || READ_PREFERENCE[a.sc.ext]! - READ_PREFERENCE[b.sc.ext]!)[0]!;
     reason = 'newest valid file';
+  } else if (prefer === 'current') {
+    keep = valid.find((c) => c.sc === rec.effective);
+    if (!keep) return { image, keep: null, quarantine: [], reason: 'left alone: the file reads pick is not among the valid ones' };
+    const kept = (await readSidecarFile(keep.sc.path, readOpts)).data;
+    const moving: string[] = [];
+    const staying: string[] = [];
+    for (const s of local) {
+      if (s === keep.sc) continue;
+      const older = s.inspection.status === 'ok' ? await readSidecarFile(s.path, readOpts).then((d) => d.data, () => null) : null;
+      (older !== null && resultsCovered(older, kept) ? moving : staying).push(s.path);
+    }
+    const left = staying.length > 0 ? `; ${staying.join(', ')} left: it holds results ${keep.sc.name} does not` : '';
+    return { image, keep: keep.sc.path, quarantine: moving, reason: `the file reads pick${left}` };
   } else {
     keep = valid.find((c) => (c.sc.inspection.format as SidecarFormat | null) === prefer || (prefer !== 'json' && c.sc.inspection.format === 'legacy' && c.sc.ext === prefer));
     reason = `valid ${prefer} file`;

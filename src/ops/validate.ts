@@ -338,7 +338,8 @@ export interface ValidationResult {
   tool_name: string | null;
   operation_type: string | null;
   format: SidecarFormat | null;
-  category: Category;
+  /** The record's category; `kept` for an older copy beside an image's sidecar. */
+  category: Category | 'kept';
   problems: Problem[];
 }
 
@@ -374,7 +375,8 @@ export async function validate(root: string, opts: ValidateOptions = {}): Promis
     for (const sc of sidecarsOf(rec)) {
       const ins = sc.inspection;
       if (filter && ins.status === 'ok' && !filter(sc)) continue;
-      out.push(resultFromInspection(ins, rec.category));
+      // A kept older copy beside an image's sidecar (docs/PAIRING.md §4) is named as such.
+      out.push(resultFromInspection(ins, rec.category === 'ok' && sc !== rec.effective && rec.effective !== null ? 'kept' : rec.category));
     }
     return out;
   };
@@ -415,7 +417,7 @@ export async function validate(root: string, opts: ValidateOptions = {}): Promis
 }
 
 /** One inspection as a validation result (the same mapping `validate` applies to a tree). */
-export function resultFromInspection(ins: FileInspection, category: Category): ValidationResult {
+export function resultFromInspection(ins: FileInspection, category: Category | 'kept'): ValidationResult {
   const problems = ins.problems ?? [];
   const brief = ins.summary ?? ins.brief;
   const firstProblem = problems.find((p) => p.severity === 'error');
