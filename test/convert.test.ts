@@ -492,3 +492,23 @@ test('a source another writer (without the lock) replaces while convert runs is 
   assert.equal(atB.format, 'legacy', 'the writer\'s b.bin was overwritten');
   assert.ok(deepEqualJson(atB.data, newer));
 });
+
+test('units of one image in one batch share its lock: x.json and x.jpg.json both convert, no LOCK_TIMEOUT (the second waited 10 s on the first\'s lock and failed)', async (t) => {
+  const root = testDir(t);
+  put(root, 'x.jpg', FAKE_JPEG);
+  put(root, 'x.json', JSON.stringify({ a: 1 }));
+  put(root, 'x.jpg.json', JSON.stringify({ b: 1 }));
+  put(root, 'y.jpg', FAKE_JPEG);
+  put(root, 'y.CR2', 'raw');
+  put(root, 'y.json', JSON.stringify({ c: 1 }));
+  put(root, 'y.CR2.json', JSON.stringify({ d: 1 }));
+  for (const engine of ['inline', 'threads'] as const) {
+    const target = engine === 'inline' ? 'bin' : 'json';
+    const start = Date.now();
+    const r = await convert(root, target, { engine });
+    assert.equal(r.failed, 0, JSON.stringify(r.items));
+    assert.equal(r.converted, 4, engine);
+    assert.ok(Date.now() - start < 8_000, `no unit waited for a lock its batch held (${Date.now() - start} ms)`);
+  }
+  assert.deepEqual(fs.readdirSync(root).sort(), ['x.jpg', 'x.jpg.json', 'x.json', 'y.CR2', 'y.CR2.json', 'y.jpg', 'y.json']);
+});

@@ -64,6 +64,16 @@ test('IMG_1.jpg + IMG_1.png + IMG_1.json recording neither: scan and read say am
   assert.equal(jpg.path, path.join(root, 'IMG_1.json'));
   assert.deepEqual(jpg.findings.map((f) => f.code), ['ambiguous']);
   assert.equal(jpg.data.yolov8, undefined);
+  // convert turns each file into its own naming's bin (it refused the whole group before): the
+  // answers stay as they were.
+  const c = await convert(root, 'bin', { engine: 'inline' });
+  assert.equal(c.converted, 2);
+  assert.equal(c.conflicts, 0);
+  assert.deepEqual(fs.readdirSync(root).sort(), ['IMG_1.bin', 'IMG_1.jpg', 'IMG_1.png', 'IMG_1.png.bin']);
+  assert.deepEqual((await readSidecarDetailed(path.join(root, 'IMG_1.png'))).data, png.data);
+  const jpgAfter = await readSidecarDetailed(path.join(root, 'IMG_1.jpg'));
+  assert.deepEqual(jpgAfter.data, jpg.data);
+  assert.deepEqual(jpgAfter.findings.map((f) => f.code), ['ambiguous']);
 });
 
 test('a new sidecar for an image whose stem another image shares takes the name-ext form; naming "stem" asked explicitly is refused', async (t) => {

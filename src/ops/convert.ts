@@ -225,9 +225,9 @@ export function planRecord(
   const encOpts = { ...enc, format };
   const out: (ConvertItem | ConvertUnit)[] = [];
   const outsideRoot = rec.images.some((i) => i.outsideRoot);
-  // Several images claiming one sidecar: writes are refused everywhere (pair.ts), convert included.
-  const sharedByImages = rec.category === 'ambiguous' && rec.images.length > 1;
-  const real = rec.images.length > 0 && (rec.category === 'ok' || rec.category === 'encrypted' || (rec.category === 'ambiguous' && !sharedByImages));
+  // Several images sharing files (IMG_1.jpg and IMG_1.CR2 beside IMG_1.json): each file is
+  // converted where it is, in its own naming, so what it records (whose it is) goes with it.
+  const real = rec.images.length > 0 && (rec.category === 'ok' || rec.category === 'encrypted' || rec.category === 'ambiguous');
   // Group the local candidates by target path; others are reported and left alone.
   const groups = new Map<string, ScanSidecar[]>();
   for (const sc of rec.sidecars) {
@@ -235,11 +235,6 @@ export function planRecord(
       // A symlinked image's sidecar next to its target: the target's own record handles it when it
       // is inside the root; outside the root we never write or remove.
       if (outsideRoot) out.push({ source: sc.path, target: null, action: 'skip-outside-root', ok: true, sourceRemoved: false });
-      continue;
-    }
-    if (sharedByImages) {
-      const e = errors.ambiguous([...rec.images.map((i) => i.path), sc.path]);
-      out.push({ source: sc.path, target: null, action: 'conflict', ok: false, error: errorOf(e), sourceRemoved: false });
       continue;
     }
     if (!real) {

@@ -356,13 +356,19 @@ const DEFAULT_UNIT_LOCK_TIMEOUT_MS = 10_000;
 export async function convertUnits(units: readonly ConvertUnit[], opts: ConvertTaskOptions): Promise<ConvertItem[][]> {
   const results: ConvertItem[][] = new Array(units.length);
   const locks = new Map<number, HeldLock>();
+  const heldByKey = new Map<string, HeldLock>();
   const staged: { index: number; st: Staged }[] = [];
   try {
     for (let i = 0; i < units.length; i++) {
       const unit = units[i];
       if (!opts.dryRun && unit.lockKey) {
+        // Units of one image (IMG_1.json → .bin and IMG_1.jpg.json → .jpg.bin; a RAW+JPEG pair's
+        // files) share its lock: taken once in the batch, held by each of them.
+        const held = heldByKey.get(unit.lockKey);
         try {
-          locks.set(i, acquireSidecarLockSync(unit.lockKey, { timeoutMs: opts.lockTimeoutMs ?? DEFAULT_UNIT_LOCK_TIMEOUT_MS }));
+          const lock = held ?? acquireSidecarLockSync(unit.lockKey, { timeoutMs: opts.lockTimeoutMs ?? DEFAULT_UNIT_LOCK_TIMEOUT_MS });
+          heldByKey.set(unit.lockKey, lock);
+          locks.set(i, lock);
         } catch (e) {
           results[i] = allItems(unit, 'convert', false, asSidecarError(e, unit.target));
           continue;
@@ -371,8 +377,13 @@ export async function convertUnits(units: readonly ConvertUnit[], opts: ConvertT
       const r = stageUnit(unit, opts);
       if (Array.isArray(r)) {
         results[i] = r;
-        locks.get(i)?.release(); // nothing more to do under it: keep holds short
+        const lock = locks.get(i);
         locks.delete(i);
+        // Nothing more to do under it: keep holds short (unless another unit holds it too).
+        if (lock && ![...locks.values()].includes(lock)) {
+          lock.release();
+          heldByKey.delete(unit.lockKey!);
+        }
       } else {
         r.lock = locks.get(i);
         staged.push({ index: i, st: r });
@@ -416,7 +427,7 @@ export async function convertUnits(units: readonly ConvertUnit[], opts: ConvertT
       for (const it of results.flat()) if (it.sourceRemoved && dirname(it.source) === dir) it.error = errorOf(err);
     }
   } finally {
-    for (const l of locks.values()) l.release();
+    for (const l of new Set(locks.values())) l.release();
   }
   return results;
 }
