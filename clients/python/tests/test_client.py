@@ -114,6 +114,56 @@ class LocateTest(unittest.TestCase):
         self.assertEqual(ImageSidecarManager(workers=5, timeout=1).workers, 5)
 
 
+    def test_engine_found_under_each_name_and_the_earlier_settings(self) -> None:
+        # The earlier tool's names on PATH (npm's links, the standalone executable) are the engine...
+        path_dir = os.path.join(self.tmp, "path")
+        os.makedirs(path_dir)
+        engine = os.path.join(path_dir, "sportball-sidecar-rust")
+        with open(engine, "w") as f:  # as a standalone executable would be (dist/cli.js itself has no exec bit)
+            f.write("#!/bin/sh\nexec node %s \"$@\"\n" % self.cli)
+        os.chmod(engine, 0o755)
+        # ... but pip's own console script of that name (image_sidecar.aliases) is not: it would look the engine up again.
+        alias_dir = os.path.join(self.tmp, "venv-bin")
+        os.makedirs(alias_dir)
+        alias = os.path.join(alias_dir, "image-sidecar-rust")
+        with open(alias, "w") as f:
+            f.write("#!/usr/bin/python3\nimport sys\nfrom image_sidecar.aliases import main\nsys.exit(main())\n")
+        os.chmod(alias, 0o755)
+        # (IMAGE_SIDECAR_NODE stays: it names the Node.js that runs a cli.js path.)
+        env = {k: v for k, v in os.environ.items() if k not in ("IMAGE_SIDECAR_BIN", "IMAGE_SIDECAR_WORKERS", "IMAGE_SIDECAR_TIMEOUT") and not k.startswith("SPORTBALL_RUST_")}
+        env["PATH"] = os.pathsep.join([alias_dir, path_dir])
+        with mock.patch.dict(os.environ, env, clear=True):
+            located = locate_binary(cwd=self.tmp)
+            self.assertEqual(located.binary_path, os.path.join(path_dir, "sportball-sidecar-rust"))
+            # The integration guide's settings, when ours are not set.
+            with mock.patch.dict(os.environ, {"SPORTBALL_RUST_BINARY_PATH": self.cli, "SPORTBALL_RUST_WORKERS": "4", "SPORTBALL_RUST_TIMEOUT": "30"}):
+                m = ImageSidecarManager()
+                self.assertEqual((m.binary_path, m.workers, m.timeout), (self.cli, 4, 30.0))
+                with mock.patch.dict(os.environ, {"IMAGE_SIDECAR_WORKERS": "2"}):
+                    self.assertEqual(ImageSidecarManager().workers, 2, "ours win")
+            with mock.patch.dict(os.environ, {"SPORTBALL_RUST_BINARY_PATH": os.path.join(self.tmp, "nothing-here")}):
+                m = ImageSidecarManager()
+                self.assertFalse(m.available)
+                self.assertIn("SPORTBALL_RUST_BINARY_PATH", m._not_found_reason)
+
+    def test_not_installed_says_its_code_once(self) -> None:
+        import image_sidecar_rust.core as core
+        from image_sidecar_rust import ImageSidecar, SidecarError
+
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("IMAGE_SIDECAR_", "SPORTBALL_RUST_"))}
+        env["PATH"] = self.tmp
+        saved = core._shared
+        core._shared = None
+        try:
+            with mock.patch.dict(os.environ, env, clear=True), mock.patch("image_sidecar.locate.GUIDE_DIRS", ()):
+                with self.assertRaises(SidecarError) as cm:
+                    ImageSidecar()
+        finally:
+            core._shared = saved
+        self.assertEqual(cm.exception.error_code, "NOT_INSTALLED")
+        self.assertEqual(str(cm.exception).count("NOT_INSTALLED"), 1, str(cm.exception))
+
+
 class CliModeTest(unittest.TestCase):
     """Outside a `with` block: one CLI process per call."""
 

@@ -257,6 +257,38 @@ class CompatTest(unittest.TestCase):
         for i, img in enumerate(images):
             self.assertEqual(ImageSidecar().read_data(img)["yolov8"]["metadata"]["objects_found"], i % 3 + 1)
 
+    def test_find_sidecars_filters_by_operation_and_lists_every_operation(self) -> None:
+        sc = ImageSidecar()
+        every = sc.find_sidecars(self.lib.root)
+        self.assertTrue(every)
+        for info in every:
+            self.assertEqual(info["operation"], info["operations"][0] if info["operations"] else "unknown")
+        for op in ("yolov8", OperationType.FACE_DETECTION):
+            only = sc.find_sidecars(self.lib.root, op)
+            self.assertEqual(sorted(i["sidecar_path"] for i in only), sorted(i["sidecar_path"] for i in every if op in i["operations"]))
+            self.assertTrue(all(i["operation"] == op for i in only))
+        self.assertEqual(sc.find_sidecars(self.lib.root, "no_such_operation"), [])
+
+    def test_create_sidecar_unified_stores_operations_at_the_top_level(self) -> None:
+        img = self.lib.bare
+        ImageSidecar().create_sidecar(img, OperationType.UNIFIED, {"face_detection": face_detection(1, 0.3), "yolov8": yolov8(2)})
+        doc = ImageSidecar().read_data(img)
+        self.assertEqual(doc["face_detection"], face_detection(1, 0.3))
+        self.assertEqual(doc["yolov8"], yolov8(2))
+        self.assertNotIn("unified", doc)
+        # A unified result (not a set of operations) is stored under "unified", as before.
+        ImageSidecar().create_sidecar(img, OperationType.UNIFIED, json.dumps({"faces": [], "face_count": 0, "success": True}))
+        doc = ImageSidecar().read_data(img)
+        self.assertEqual(doc["unified"], {"faces": [], "face_count": 0, "success": True})
+        self.assertEqual(doc["yolov8"], yolov8(2), "the other operations are kept")
+
+    def test_save_data_backend_keeps_the_other_backend(self) -> None:
+        img = self.lib.bare
+        ImageSidecar().save_data(img, OperationType.FACE_DETECTION, face_detection(1, 0.1), backend="insightface")
+        ImageSidecar().save_data(img, OperationType.FACE_DETECTION, json.dumps(face_detection(2, 0.2)), backend="face_recognition")
+        fd = ImageSidecar().read_data(img)["face_detection"]
+        self.assertEqual(fd, {"insightface": face_detection(1, 0.1), "face_recognition": face_detection(2, 0.2)})
+
     def test_tree_methods_return_the_listed_keys(self) -> None:
         sc = ImageSidecar()
         results = sc.validate_sidecars(self.lib.root)
