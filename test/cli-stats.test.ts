@@ -39,9 +39,12 @@ describe('cli stats and format-stats', () => {
     assert.equal(st.directory, root);
     assert.equal(st.total_images, 9, '8 image files + 1 symlinked image');
     assert.equal(st.symlink_count, 1);
-    assert.equal(st.total_sidecars, 8);
+    // One per image record with a readable sidecar: 6 in photos/ and legacy/L1; the orphan
+    // photos/lost.json is a sidecar file (sidecar_files, categories.orphan), not read for these.
+    assert.equal(st.total_sidecars, 7);
+    assert.equal(st.categories.orphan, 1);
     assert.equal(st.coverage_percentage, Math.round((8 / 9) * 10000) / 100);
-    assert.deepEqual(st.operation_counts, { face_detection: 7, quality_assessment: 1, yolov8: 7 });
+    assert.deepEqual(st.operation_counts, { face_detection: 6, quality_assessment: 1, yolov8: 6 });
     assert.equal(st.avg_processing_times.face_detection, 0.25, 'filled in (always empty in the earlier tool)');
     assert.equal(st.filter_applied, null);
     assert.equal('sidecars' in st, false);

@@ -266,6 +266,35 @@ export function forEachOperation(data: JsonObject, visit: (op: OperationEntry) =
   }
 }
 
+/**
+ * forEachOperation with each operation once, as the summary (and so todo, find, stats, validate's
+ * detection count, export) reads it. When several keys name one operation — an older pipeline's
+ * `Face_detector` or the earlier tool's `FaceDetection` next to `face_detection` saved since — one
+ * key decides: the key spelled as the operation's name (`face_detection`), else the first of the
+ * others in file order. The other keys are skipped (rules still check them: forEachOperation).
+ * Operations are visited in file order, each where its deciding key is.
+ */
+export function forEachDecidingOperation(data: JsonObject, visit: (op: OperationEntry) => void): void {
+  const ops: OperationEntry[] = [];
+  let aliased = false;
+  forEachOperation(data, (op) => {
+    ops.push(op);
+    if (op.key !== op.name) aliased = true;
+  });
+  // Every key spelled as its name (the common case): keys are distinct, so are the operations.
+  if (!aliased) {
+    for (let i = 0; i < ops.length; i++) visit(ops[i]);
+    return;
+  }
+  const deciding = new Map<string, OperationEntry>();
+  for (let i = 0; i < ops.length; i++) {
+    const op = ops[i];
+    const prior = deciding.get(op.name);
+    if (prior === undefined || (op.key === op.name && prior.key !== prior.name)) deciding.set(op.name, op);
+  }
+  for (let i = 0; i < ops.length; i++) if (deciding.get(ops[i].name) === ops[i]) visit(ops[i]);
+}
+
 /** How deep backends may nest below an operation (`unified.face_detection.insightface`). */
 const MAX_NESTING = 3;
 

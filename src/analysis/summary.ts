@@ -7,7 +7,7 @@ import type { JsonObject, JsonValue } from '../types.js';
 import { encodedSize, numberSize } from '../formats/cbor.js';
 import { notesOf, validNote } from '../formats/numbers.js';
 import {
-  forEachOperation,
+  forEachDecidingOperation,
   forEachResultNode,
   isKnownOperationKey,
   isPlainObject,
@@ -17,7 +17,6 @@ import {
 } from './operations.js';
 import { recordedImage, type ImageRecord } from './image-identity.js';
 import { addOwn, setOwn } from './own-record.js';
-import { UniqueNames } from './unique-names.js';
 
 export interface SidecarSummary {
   /** Normalised snake_case operation names, in file order. */
@@ -119,11 +118,11 @@ export function operationOutcomes(data: JsonObject): Record<string, boolean | nu
   const visit = (node: JsonObject): void => {
     success = mergeSuccess(success, node);
   };
-  forEachOperation(data, (op) => {
+  // One key per operation decides (`face_detection` over `Face_detector`), as in the summary.
+  forEachDecidingOperation(data, (op) => {
     success = undefined;
     forEachResultNode(op.value, op.pointer, visit);
-    // A name seen twice keeps its first known value, as in the summary.
-    if (!Object.hasOwn(out, op.name) || (out[op.name] === null && success !== undefined)) setOwn(out, op.name, success ?? null);
+    setOwn(out, op.name, success ?? null);
   });
   return out;
 }
@@ -275,23 +274,23 @@ function summarize(data: JsonObject, withSizes: boolean, briefOnly: boolean): Si
         readQuality(node.quality, summary);
       };
 
-  const operations = new UniqueNames(summary.operations);
-  forEachOperation(data, (op) => {
+  // One key per operation decides (operations.ts forEachDecidingOperation): `face_detection`
+  // saved since counts, an older `Face_detector` beside it is not summed nor its flag read.
+  forEachDecidingOperation(data, (op) => {
     const name = op.name;
-    operations.add(name);
+    summary.operations.push(name);
     state.time = undefined;
     state.success = undefined;
     state.tool = null;
     forEachResultNode(op.value, op.pointer, visitNode);
-    // A name seen twice (`face_detection` and `Face_detector`) keeps its first values, sums sizes.
-    if (state.time !== undefined && !Object.hasOwn(summary.processingTimes, name)) setOwn(summary.processingTimes, name, state.time);
-    if (state.success !== undefined && !Object.hasOwn(summary.success, name)) setOwn(summary.success, name, state.success);
+    if (state.time !== undefined) setOwn(summary.processingTimes, name, state.time);
+    if (state.success !== undefined) setOwn(summary.success, name, state.success);
     if (state.tool === null) state.tool = operationsOwnTool(name);
     // Only the operationType operation (else the first one) names the tool: another's would mislead.
     if (summary.toolName === null && name === (summary.operationType ?? summary.operations[0])) summary.toolName = state.tool;
     if (briefOnly) return;
     const size = withSizes ? sizeOf(op, data) : -1;
-    if (size >= 0) addOwn(summary.dataSizes, name, size);
+    if (size >= 0) setOwn(summary.dataSizes, name, size);
   });
 
   if (summary.operationType === null && summary.operations.length > 0) summary.operationType = summary.operations[0];

@@ -9,12 +9,16 @@ import { getOwn } from '../analysis/own-record.js';
 import type { JsonObject, JsonValue } from '../types.js';
 import { aligned, bytes, type Style } from './style.js';
 
-/** The key of `data` that is operation `op` in any spelling (`Face_detector` → `face_detection`), or null. */
+/**
+ * The key of `data` that is operation `op` in any spelling (`Face_detector` → `face_detection`),
+ * or null. With several spellings in the file, the key the summary reads (operations.ts
+ * forEachDecidingOperation): the one spelled as the operation's name, else the first.
+ */
 export function findOperationKey(data: JsonObject, op: string): string | null {
-  if (Object.hasOwn(data, op)) return op;
   const want = normalizeOperationName(op);
+  if (want !== 'sidecar_info' && Object.hasOwn(data, want)) return want;
   for (const key of Object.keys(data)) if (key !== 'sidecar_info' && normalizeOperationName(key) === want) return key;
-  return null;
+  return Object.hasOwn(data, op) ? op : null;
 }
 
 /** Numbers shown of a long number array before "… N numbers". */

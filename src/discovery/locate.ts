@@ -6,9 +6,11 @@
  *
  * Sidecar candidates are always looked up fresh (a stat per candidate name for ASCII names, a
  * listing for others, where NFD twins exist). The other images of the folder (which make a
- * stem-form sidecar ambiguous) come from a listing that is re-read whenever the folder changed,
- * except in folders of more than BIG_FOLDER entries, where a listing up to LISTING_TTL_MS old is
- * reused (a save loop would otherwise list the folder once per save).
+ * stem-form sidecar ambiguous) come from a listing that is re-read whenever the folder changed
+ * (its inode, mtime or ctime: the mtime alone can be put back — `touch -r`, rsync -t — after
+ * another process added a file; the ctime cannot), except in folders of more than BIG_FOLDER
+ * entries, where a listing up to LISTING_TTL_MS old is reused (a save loop would otherwise list
+ * the folder once per save).
  *
  * File-system calls are synchronous: a few µs each, where the promise API costs a thread-pool
  * round trip each (per-image latency matters for the stdio server and for save loops).
@@ -121,6 +123,7 @@ function linkLeadsToFile(p: string): boolean {
 interface Listing {
   ino: bigint;
   mtimeNs: bigint;
+  ctimeNs: bigint;
   at: number;
   entries: { name: string; kind: EntryKind }[];
   /** Non-sidecar entries by every NFC prefix that ends before a dot (`IMG_1.jpg.png` → `IMG_1`, `IMG_1.jpg`), built on first use. */
@@ -162,25 +165,26 @@ function folderListing(dir: string, fresh: boolean): Listing {
   try {
     st = fs.statSync(dir, { bigint: true });
   } catch (e) {
-    if (code(e) === 'ENOENT' || code(e) === 'ENOTDIR') return { ino: 0n, mtimeNs: 0n, at: 0, entries: [] };
+    if (code(e) === 'ENOENT' || code(e) === 'ENOTDIR') return { ino: 0n, mtimeNs: 0n, ctimeNs: 0n, at: 0, entries: [] };
     throw errors.fromFs(e, dir);
   }
   const cached = listings.get(dir);
   if (!fresh && cached && cached.ino === st.ino) {
-    if (cached.mtimeNs === st.mtimeNs && Date.now() - cached.at < 60_000) return cached;
+    if (cached.mtimeNs === st.mtimeNs && cached.ctimeNs === st.ctimeNs && Date.now() - cached.at < 60_000) return cached;
     if (cached.entries.length > BIG_FOLDER && Date.now() - cached.at < LISTING_TTL_MS) return cached;
   }
   let dirents: fs.Dirent[];
   try {
     dirents = fs.readdirSync(dir, { withFileTypes: true });
   } catch (e) {
-    if (code(e) === 'ENOENT' || code(e) === 'ENOTDIR') return { ino: 0n, mtimeNs: 0n, at: 0, entries: [] };
+    if (code(e) === 'ENOENT' || code(e) === 'ENOTDIR') return { ino: 0n, mtimeNs: 0n, ctimeNs: 0n, at: 0, entries: [] };
     throw errors.fromFs(e, dir);
   }
   const entries = dirents.map((d) => ({ name: d.name, kind: direntKind(d) }));
-  const listing: Listing = { ino: st.ino, mtimeNs: st.mtimeNs, at: Date.now(), entries };
-  // A change in the same clock tick as the listing would leave mtime unchanged: such a listing is not reused.
-  const racy = Date.now() - Number(st.mtimeNs / 1_000_000n) < 50;
+  const listing: Listing = { ino: st.ino, mtimeNs: st.mtimeNs, ctimeNs: st.ctimeNs, at: Date.now(), entries };
+  // A change in the same clock tick as the listing would leave the ctime unchanged: such a listing
+  // is not reused. (Every change of the folder moves its ctime to now, a put-back mtime included.)
+  const racy = Date.now() - Number(st.ctimeNs / 1_000_000n) < 50;
   listings.delete(dir);
   if (!racy) {
     if (listings.size >= LISTING_CACHE_DIRS) listings.delete(listings.keys().next().value!);

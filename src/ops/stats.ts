@@ -54,7 +54,11 @@ export interface TreeStats {
   total_images: number;
   symlink_count: number;
   broken_symlinks: number;
-  /** Effective sidecars the aggregates are made of: one per record that has a readable one (the earlier tool's key). */
+  /**
+   * Sidecars the aggregates are made of (the earlier tool's key): one per image record that has a
+   * readable one. Records without an image (orphans, unknown-image) are in `categories` and
+   * `sidecar_files` only: their operations, faces and flags feed no statistic.
+   */
   total_sidecars: number;
   /** Sidecar files (README "Categories", the count format-stats, cleanup and sample report; with --operation-type: those holding it). */
   sidecar_files: number;
@@ -256,6 +260,9 @@ export class StatsAccumulator {
     for (const sc of sidecarFilesOf(rec)) if (!filter || filter(sc)) files++;
     const covered = rec.images.length > 0 && rec.effective !== null && (!filter || filter(rec.effective));
     const row: StatsRow = { files, images: rec.images.length, covered, dir: this.folders ? rec.dir : null, eff: null };
+    // Statistics are per image: a record without an image (an orphan, an unknown image type's
+    // sidecar, lone twins) gives its files to sidecar_files and its category, nothing else.
+    if (rec.images.length === 0) return row;
     const eff = ownEffective(rec);
     if (!eff || (filter && !filter(eff))) return row;
     const sum = eff.inspection.summary!;

@@ -95,11 +95,17 @@ def _is_file(path: str) -> bool:
         raise NotLocal("cannot stat %s: %s" % (path, e)) from None
 
 
-# Folder listings, reused while the folder's mtime (and inode) is unchanged: one stat of the folder
-# per read instead of a stat per candidate name. Creating, removing or renaming an entry changes the
-# folder's mtime; a listing taken within RACY_NS of that mtime is not reused (a change in the same
-# clock tick would not show). Folders above BIG_FOLDER entries are not listed (a save loop there
-# would relist on every read): their candidates are stat'ed one by one.
+# Folder listings, reused while the folder's inode, mtime and ctime are unchanged: one stat of the
+# folder per read instead of a stat per candidate name. Creating, removing or renaming an entry
+# changes the folder's mtime and ctime. The mtime alone can be put back (`touch -r`, rsync -t, tools
+# that keep folder dates) after another process saved: the listing then hid the new sidecar for the
+# life of the process. The ctime cannot be set back (utime itself moves it to now); the index keys
+# its folders by it too (src/incremental/dir-cache.ts), and so does src/discovery/locate.ts. A
+# listing taken within RACY_NS of the ctime is not reused (a change in the same clock tick would not
+# show). Both times come from the one stat the read makes anyway: no cost per read. (Windows reports
+# the creation time as st_ctime: there the mtime decides, as before.) Folders above BIG_FOLDER
+# entries are not listed (a save loop there would relist on every read): their candidates are
+# stat'ed one by one.
 BIG_FOLDER = 4096
 RACY_NS = 50_000_000
 _CACHED_FOLDERS = 64
@@ -108,6 +114,7 @@ _CACHED_FOLDERS = 64
 class _Listing(NamedTuple):
     ino: int
     mtime_ns: int
+    ctime_ns: int
     names: Optional[Dict[str, List[str]]]  # NFC name -> names on disk; None = too big to list
     prefixes: Optional[Dict[str, int]]  # NFC prefix before a dot -> how many non-sidecar entries start with it
 
@@ -144,14 +151,13 @@ def _folder_names(directory: str) -> Optional[Dict[str, List[str]]]:
         return {}
     except OSError as e:
         raise NotLocal("cannot stat %s: %s" % (directory, e)) from None
-    cached = _listings.get(directory)  # one C call on str keys: atomic under the GIL (writers lock)
     listing = _listing_of(directory, st)
     return None if listing is None else listing.names
 
 
 def _listing_of(directory: str, st: os.stat_result) -> Optional[_Listing]:
     cached = _listings.get(directory)  # one C call on str keys: atomic under the GIL (writers lock)
-    if cached is not None and cached.ino == st.st_ino and cached.mtime_ns == st.st_mtime_ns:
+    if cached is not None and cached.ino == st.st_ino and cached.mtime_ns == st.st_mtime_ns and cached.ctime_ns == st.st_ctime_ns:
         return cached
     if st.st_nlink > BIG_FOLDER + 2 and cached is not None and cached.names is None:
         return cached
@@ -163,7 +169,7 @@ def _listing_of(directory: str, st: os.stat_result) -> Optional[_Listing]:
                 if len(entries) > BIG_FOLDER:
                     break
     except _MISSING:
-        return _Listing(0, 0, {}, {})
+        return _Listing(0, 0, 0, {}, {})
     except OSError as e:
         raise NotLocal("cannot list %s: %s" % (directory, e)) from None
     names: Optional[Dict[str, List[str]]] = None
@@ -173,8 +179,8 @@ def _listing_of(directory: str, st: os.stat_result) -> Optional[_Listing]:
         for n in entries:
             names.setdefault(_nfc(n), []).append(n)
         prefixes = _prefix_counts(names)
-    listing = _Listing(st.st_ino, st.st_mtime_ns, names, prefixes)
-    if time.time_ns() - st.st_mtime_ns > RACY_NS:
+    listing = _Listing(st.st_ino, st.st_mtime_ns, st.st_ctime_ns, names, prefixes)
+    if time.time_ns() - st.st_ctime_ns > RACY_NS:
         with _listings_lock:
             _listings[directory] = listing
             _listings.move_to_end(directory)

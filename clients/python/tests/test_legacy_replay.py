@@ -84,8 +84,8 @@ class LegacyReplayTest(unittest.TestCase):
         self.assertEqual(proc.returncode, 0, proc.stderr)
         stats = self.json_stdout(proc)
         self.assertTrue(OLD_STATS_KEYS <= set(stats), sorted(OLD_STATS_KEYS - set(stats)))
-        # The four readable sidecars of images (the orphan may count too); never the report, never twice.
-        self.assertIn(stats["total_sidecars"], (4, 5))
+        # The four readable sidecars of images (never the orphan, the report, or one twice).
+        self.assertEqual(stats["total_sidecars"], 4)
         self.assertEqual(stats["total_images"], 8, "6 photos + 2 symlinks in the game folder (one broken)")
         self.assertEqual(stats["symlink_count"], 2, "symlinks inside the tree are seen")
         self.assertLessEqual(stats["coverage_percentage"], 100)

@@ -1,0 +1,108 @@
+/**
+ * locate.ts keeps folder listings between calls (a long-lived process: the stdio server, a save
+ * loop): the other images of a folder (which make a stem-form sidecar shared, so every write
+ * refuses) and the folder's sidecar format (which a new sidecar follows) come from them. They were
+ * reused while the folder's inode and mtime were unchanged. Another process adds a file, a tool
+ * that keeps folder dates (`touch -r`, rsync -t) puts the mtime back, and the listing went on
+ * hiding the new file: a save wrote a sidecar two images share, or a bin file into a JSON folder.
+ * The ctime cannot be set back (utime itself moves it to now): listings are keyed by it too.
+ *
+ * Attacked with several changes by another process — the CLI's save, a plain file written, a
+ * sibling image copied in — each followed by the folder's times put back, and what this process
+ * then decides compared with what a fresh process decides on the same folder.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { describe, it } from 'node:test';
+import { locateSidecar, folderSidecarFormat } from '../src/discovery/locate.js';
+import { saveSidecar } from '../src/ops/save.js';
+import { readSidecarDetailed } from '../src/ops/read.js';
+import { isSidecarError } from '../src/errors.js';
+import { CLI_PATH } from './helpers/cli.js';
+import { FAKE_JPEG, testDir } from './helpers/tree.js';
+
+/** Folder dates long ago, whole seconds (utimes takes seconds: put back exactly). */
+const OLD_S = Math.floor(Date.now() / 1000) - 3600;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A folder with these files, its dates from long ago and its ctime out of the racy window. */
+async function folder(root: string, name: string, files: Record<string, string | Buffer>): Promise<string> {
+  const dir = path.join(root, name);
+  fs.mkdirSync(dir);
+  for (const [n, v] of Object.entries(files)) fs.writeFileSync(path.join(dir, n), v);
+  fs.utimesSync(dir, OLD_S, OLD_S);
+  await sleep(120);
+  return dir;
+}
+
+/** Run node code in another process (`process.argv[1..]` = args). */
+function otherProcess(code: string, ...args: string[]): void {
+  const r = spawnSync(process.execPath, ['-e', code, ...args], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+}
+const copyIn = (from: string, to: string) => otherProcess('require("fs").copyFileSync(process.argv[1], process.argv[2])', from, to);
+const writeIn = (to: string, text: string) =>
+  otherProcess('const fs = require("fs"); fs.writeFileSync(process.argv[1] + ".tmp", process.argv[2]); fs.renameSync(process.argv[1] + ".tmp", process.argv[1])', to, text);
+function cliWrite(image: string, format: string): void {
+  const r = spawnSync(process.execPath, [CLI_PATH, 'write', image, '--operation', 'face_detection', '--data', '-', '--format', format, '-q'], { input: '{"success": true, "faces": []}', encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+}
+
+/** Put the folder's times back, and check that they are. */
+function putBack(dir: string): void {
+  fs.utimesSync(dir, OLD_S, OLD_S);
+  assert.equal(fs.statSync(dir, { bigint: true }).mtimeNs, BigInt(OLD_S) * 1_000_000_000n);
+}
+
+/** What a fresh process decides for this image: the location's ambiguity and siblings, the folder's format. */
+function fresh(image: string): { ambiguous: boolean; siblings: string[]; format: string | null } {
+  const code = `import(process.argv[1]).then(async (m) => { const loc = await m.locateSidecar(process.argv[2]); console.log(JSON.stringify({ ambiguous: loc.ambiguous, siblings: loc.siblings, format: m.folderSidecarFormat(loc.dir) })); })`;
+  const r = spawnSync(process.execPath, ['-e', code, new URL('../src/discovery/locate.js', import.meta.url).href, image], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  return JSON.parse(r.stdout) as { ambiguous: boolean; siblings: string[]; format: string | null };
+}
+
+async function here(image: string): Promise<{ ambiguous: boolean; siblings: string[]; format: string | null }> {
+  const loc = await locateSidecar(image);
+  return { ambiguous: loc.ambiguous, siblings: loc.siblings, format: folderSidecarFormat(loc.dir) };
+}
+
+describe('locate: folder listings are not reused after another process changed the folder and its mtime was put back', () => {
+  it('the sibling images and the folder format this process sees are a fresh process\'s (each change by another process)', async (t) => {
+    const root = testDir(t);
+    const changes: { name: string; files: Record<string, string | Buffer>; change: (dir: string) => void }[] = [
+      { name: 'sibling-copied', files: { 'IMG_1.jpg': FAKE_JPEG, 'IMG_1.json': '{"a": {"success": true}}' }, change: (d) => copyIn(path.join(d, 'IMG_1.jpg'), path.join(d, 'IMG_1.png')) },
+      { name: 'sibling-no-sidecar-yet', files: { 'IMG_1.jpg': FAKE_JPEG }, change: (d) => copyIn(path.join(d, 'IMG_1.jpg'), path.join(d, 'IMG_1.tif')) },
+      { name: 'json-saved', files: { 'IMG_1.jpg': FAKE_JPEG, 'IMG_2.jpg': FAKE_JPEG }, change: (d) => cliWrite(path.join(d, 'IMG_2.jpg'), 'json') },
+      { name: 'rkyv-saved', files: { 'IMG_1.jpg': FAKE_JPEG, 'IMG_2.jpg': FAKE_JPEG, 'IMG_3.jpg': FAKE_JPEG, 'IMG_3.json': '{}' }, change: (d) => { cliWrite(path.join(d, 'IMG_2.jpg'), 'rkyv'); writeIn(path.join(d, 'x.rkyv'), 'not one'); } },
+      { name: 'other-tool', files: { 'IMG_1.jpg': FAKE_JPEG, 'IMG_2.jpg': FAKE_JPEG }, change: (d) => writeIn(path.join(d, 'IMG_2.json'), '{"b": {"success": false}}') },
+    ];
+    for (const c of changes) {
+      const dir = await folder(root, c.name, c.files);
+      const image = path.join(dir, 'IMG_1.jpg');
+      assert.deepEqual(await here(image), fresh(image), `${c.name}: before`);
+      c.change(dir);
+      putBack(dir);
+      assert.deepEqual(await here(image), fresh(image), `${c.name}: after the change and the folder's mtime put back`);
+    }
+  });
+
+  it('a read reports a sidecar shared with a sibling image copied in meanwhile; a save refuses it', async (t) => {
+    const root = testDir(t);
+    for (const [name, sidecar] of [['stem-json', 'IMG_1.json'], ['stem-bin', 'IMG_1.bin']] as const) {
+      const dir = await folder(root, name, { 'IMG_1.jpg': FAKE_JPEG, [sidecar]: '{"a": {"success": true}}' });
+      const image = path.join(dir, 'IMG_1.jpg');
+      assert.deepEqual((await readSidecarDetailed(image)).findings, [], `${name}: before`);
+      for (const sibling of ['IMG_1.png', 'IMG_1.heic']) copyIn(image, path.join(dir, sibling));
+      putBack(dir);
+      const r = await readSidecarDetailed(image);
+      assert.deepEqual(r.location.siblings.map((s) => path.basename(s)).sort(), ['IMG_1.heic', 'IMG_1.png'], name);
+      assert.ok(r.findings.some((f) => f.code === 'ambiguous'), `${name}: ${JSON.stringify(r.findings)}`);
+      // (A save takes its lock in the folder first, which changes the folder: it refused before too.)
+      await assert.rejects(saveSidecar(image, 'b', { success: true }), (e) => isSidecarError(e) && e.code === 'AMBIGUOUS');
+    }
+  });
+});
