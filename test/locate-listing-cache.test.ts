@@ -19,7 +19,6 @@ import { describe, it } from 'node:test';
 import { locateSidecar, folderSidecarFormat } from '../src/discovery/locate.js';
 import { saveSidecar } from '../src/ops/save.js';
 import { readSidecarDetailed } from '../src/ops/read.js';
-import { isSidecarError } from '../src/errors.js';
 import { CLI_PATH } from './helpers/cli.js';
 import { FAKE_JPEG, testDir } from './helpers/tree.js';
 
@@ -58,16 +57,16 @@ function putBack(dir: string): void {
 }
 
 /** What a fresh process decides for this image: the location's ambiguity and siblings, the folder's format. */
-function fresh(image: string): { ambiguous: boolean; siblings: string[]; format: string | null } {
-  const code = `import(process.argv[1]).then(async (m) => { const loc = await m.locateSidecar(process.argv[2]); console.log(JSON.stringify({ ambiguous: loc.ambiguous, siblings: loc.siblings, format: m.folderSidecarFormat(loc.dir) })); })`;
+function fresh(image: string): { shared: string[]; siblings: string[]; format: string | null } {
+  const code = `import(process.argv[1]).then(async (m) => { const loc = await m.locateSidecar(process.argv[2]); console.log(JSON.stringify({ shared: loc.candidates.filter((c) => c.shared).map((c) => c.path), siblings: loc.siblings, format: m.folderSidecarFormat(loc.dir) })); })`;
   const r = spawnSync(process.execPath, ['-e', code, new URL('../src/discovery/locate.js', import.meta.url).href, image], { encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
-  return JSON.parse(r.stdout) as { ambiguous: boolean; siblings: string[]; format: string | null };
+  return JSON.parse(r.stdout) as { shared: string[]; siblings: string[]; format: string | null };
 }
 
-async function here(image: string): Promise<{ ambiguous: boolean; siblings: string[]; format: string | null }> {
+async function here(image: string): Promise<{ shared: string[]; siblings: string[]; format: string | null }> {
   const loc = await locateSidecar(image);
-  return { ambiguous: loc.ambiguous, siblings: loc.siblings, format: folderSidecarFormat(loc.dir) };
+  return { shared: loc.candidates.filter((c) => c.shared).map((c) => c.path), siblings: loc.siblings, format: folderSidecarFormat(loc.dir) };
 }
 
 describe('locate: folder listings are not reused after another process changed the folder and its mtime was put back', () => {
@@ -90,7 +89,7 @@ describe('locate: folder listings are not reused after another process changed t
     }
   });
 
-  it('a read reports a sidecar shared with a sibling image copied in meanwhile; a save refuses it', async (t) => {
+  it('a read reports a sidecar shared with a sibling image copied in meanwhile; a save writes the image\'s own file, not the shared one', async (t) => {
     const root = testDir(t);
     for (const [name, sidecar] of [['stem-json', 'IMG_1.json'], ['stem-bin', 'IMG_1.bin']] as const) {
       const dir = await folder(root, name, { 'IMG_1.jpg': FAKE_JPEG, [sidecar]: '{"a": {"success": true}}' });
@@ -101,8 +100,10 @@ describe('locate: folder listings are not reused after another process changed t
       const r = await readSidecarDetailed(image);
       assert.deepEqual(r.location.siblings.map((s) => path.basename(s)).sort(), ['IMG_1.heic', 'IMG_1.png'], name);
       assert.ok(r.findings.some((f) => f.code === 'ambiguous'), `${name}: ${JSON.stringify(r.findings)}`);
-      // (A save takes its lock in the folder first, which changes the folder: it refused before too.)
-      await assert.rejects(saveSidecar(image, 'b', { success: true }), (e) => isSidecarError(e) && e.code === 'AMBIGUOUS');
+      const shared = fs.readFileSync(path.join(dir, sidecar));
+      const saved = await saveSidecar(image, 'b', { success: true });
+      assert.equal(path.basename(saved.path).startsWith('IMG_1.jpg.'), true, `${name}: ${saved.path}`);
+      assert.deepEqual(fs.readFileSync(path.join(dir, sidecar)), shared, `${name}: the shared file is untouched`);
     }
   });
 });

@@ -147,9 +147,10 @@ test('write --backend from the CLI keeps the other backend', async (t) => {
   assert.deepEqual(fd, { insightface: { success: true, faces: [1] }, face_recognition: { success: true, faces: [2] } });
 });
 
-test('tree commands after a migration: the image is ok, its JSON copy is named kept by validate and counted by format-stats', async (t) => {
+test('tree commands after a migration: the image is ok, its JSON copy is named kept by validate and counted by format-stats and stats', async (t) => {
   const { validate } = await import('../src/ops/validate.js');
   const { formatStats } = await import('../src/ops/format-stats.js');
+  const { stats } = await import('../src/ops/stats.js');
   const root = makeTree({ 'G.jpg': FAKE_JPEG, 'G.json': { json: { face_detection: { faces: [] } } }, 'H.jpg': FAKE_JPEG, 'H.json': { json: { yolov8: { objects: [] } } } }, testDir(t));
   await saveSidecar(path.join(root, 'G.jpg'), 'yolov8', { objects: [] }, { format: 'bin' });
   for (const engine of ['inline', 'threads'] as const) {
@@ -161,5 +162,7 @@ test('tree commands after a migration: the image is ok, its JSON copy is named k
     const f = await formatStats(root, { engine, index: false });
     assert.equal(f.kept_copies, 1);
     assert.equal(f.total_files, 3);
+    const st = await stats(root, { engine, index: false });
+    assert.deepEqual([st.sidecar_files, st.total_sidecars, st.kept_copies, st.coverage_percentage], [3, 2, 1, 100]);
   }
 });

@@ -62,6 +62,8 @@ export interface TreeStats {
   total_sidecars: number;
   /** Sidecar files (README "Categories", the count format-stats, cleanup and sample report; with --operation-type: those holding it). */
   sidecar_files: number;
+  /** Of sidecar_files, the older copies kept beside an image's sidecar (the JSON a migration to .bin left; docs/PAIRING.md §4). */
+  kept_copies: number;
   coverage_percentage: number;
   operation_counts: Record<string, number>;
   avg_processing_times: Record<string, number>;
@@ -107,6 +109,8 @@ export interface StatsRaw {
   sidecarsCounted: number;
   imagesWithSidecar: number;
   sidecarFiles: number;
+  /** Older copies kept beside an image's sidecar (docs/PAIRING.md §4); absent in shards written before they were counted. */
+  keptCopies?: number;
   identity: { current: number; stale: number; unknown: number };
   images: number;
   imageSymlinks: number;
@@ -152,6 +156,7 @@ function isStatsRaw(x: unknown): x is StatsRaw {
   const r = x as StatsRaw;
   if (typeof r.root !== 'string' || ![r.opCounts, r.timeN, r.succ, r.succN, r.grades, r.formats, r.facesHist, r.objectsHist].every((c) => isRecordOf(c, isCount))) return false;
   if (!(['faces', 'withEmbedding', 'objects', 'sidecarsCounted', 'imagesWithSidecar', 'sidecarFiles'] as const).every((k) => isTotal(r[k]))) return false;
+  if (r.keptCopies !== undefined && !isTotal(r.keptCopies)) return false;
   const id = r.identity;
   if (!isRecordOf(id, isTotal) || !sameKeys(id, { current: 0, stale: 0, unknown: 0 })) return false;
   if (!isRecordOf(r.sizeSum, (v) => typeof v === 'number' && Number.isFinite(v) && v >= 0) || !sameKeys(r.sizeSum, r.opCounts)) return false;
@@ -177,7 +182,7 @@ const isListEntry = (x: unknown): x is SidecarListEntry => {
 function isStatsRow(x: unknown): x is StatsRow {
   if (typeof x !== 'object' || x === null) return false;
   const row = x as StatsRow;
-  if (!isTotal(row.files) || !isTotal(row.images) || typeof row.covered !== 'boolean' || !isNameOrNull(row.dir)) return false;
+  if (!isTotal(row.files) || !isTotal(row.kept) || row.kept > row.files || !isTotal(row.images) || typeof row.covered !== 'boolean' || !isNameOrNull(row.dir)) return false;
   const e = row.eff;
   if (e === null) return true;
   if (typeof e !== 'object' || typeof e.format !== 'string' || !Array.isArray(e.ops) || !isNameOrNull(e.grade) || !(e.entry === null || isListEntry(e.entry))) return false;
@@ -218,6 +223,8 @@ interface StatsRowEffective {
 /** What one record adds to the counts (StatsAccumulator.rowOf). */
 export interface StatsRow {
   files: number;
+  /** Of `files`, the older copies kept beside the image's sidecar. */
+  kept: number;
   images: number;
   covered: boolean;
   /** Its folder, when folders are counted. */
@@ -241,7 +248,7 @@ export class StatsAccumulator {
   ) {
     this.r = {
       root, opCounts: {}, timeSum: {}, timeN: {}, succ: {}, succN: {}, sizeSum: {}, grades: {}, formats: {}, facesHist: {}, objectsHist: {},
-      faces: 0, withEmbedding: 0, objects: 0, sidecarsCounted: 0, imagesWithSidecar: 0, sidecarFiles: 0,
+      faces: 0, withEmbedding: 0, objects: 0, sidecarsCounted: 0, imagesWithSidecar: 0, sidecarFiles: 0, keptCopies: 0,
       identity: { current: 0, stale: 0, unknown: 0 },
       images: 0, imageSymlinks: 0, brokenSymlinks: 0, counts: Object.fromEntries(CATEGORIES.map((c) => [c, 0])) as Record<Category, number>, complete: true, problemCount: 0,
     };
@@ -256,10 +263,15 @@ export class StatsAccumulator {
   rowOf(rec: ScanRecord): StatsRow {
     const filter = this.filter;
     let files = 0;
+    let kept = 0;
     // sidecar_files: the one definition of a sidecar file (README "Categories"), as every command counts it.
-    for (const sc of sidecarFilesOf(rec)) if (!filter || filter(sc)) files++;
+    for (const sc of sidecarFilesOf(rec)) {
+      if (filter && !filter(sc)) continue;
+      files++;
+      if (rec.category === 'ok' && rec.effective !== null && sc !== rec.effective) kept++;
+    }
     const covered = rec.images.length > 0 && rec.effective !== null && (!filter || filter(rec.effective));
-    const row: StatsRow = { files, images: rec.images.length, covered, dir: this.folders ? rec.dir : null, eff: null };
+    const row: StatsRow = { files, kept, images: rec.images.length, covered, dir: this.folders ? rec.dir : null, eff: null };
     // Statistics are per image: a record without an image (an orphan, an unknown image type's
     // sidecar, lone twins) gives its files to sidecar_files and its category, nothing else.
     if (rec.images.length === 0) return row;
@@ -317,6 +329,7 @@ export class StatsAccumulator {
   addRow(row: StatsRow): void {
     const r = this.r;
     r.sidecarFiles += row.files;
+    r.keptCopies = (r.keptCopies ?? 0) + row.kept;
     if (row.covered) r.imagesWithSidecar += row.images;
     if (row.dir !== null) this.folders?.add(row.dir, row.images, row.covered ? row.images : 0);
     const e = row.eff;
@@ -357,9 +370,10 @@ export class StatsAccumulator {
     const r = this.r;
     if (!isStatsRow(row) || row.dir !== null) return false;
     r.sidecarFiles -= row.files;
+    r.keptCopies = (r.keptCopies ?? 0) - row.kept;
     if (row.covered) r.imagesWithSidecar -= row.images;
     const e = row.eff;
-    if (!e) return r.sidecarFiles >= 0 && r.imagesWithSidecar >= 0;
+    if (!e) return r.sidecarFiles >= 0 && r.keptCopies >= 0 && r.imagesWithSidecar >= 0;
     if (e.entry !== null) return false;
     r.sidecarsCounted--;
     if (!takeOne(r.formats, e.format)) return false;
@@ -393,7 +407,7 @@ export class StatsAccumulator {
       if (!(r.identity[e.identity] >= 1)) return false;
       r.identity[e.identity]--;
     }
-    return [r.sidecarFiles, r.imagesWithSidecar, r.sidecarsCounted, r.faces, r.withEmbedding, r.objects].every((n) => n >= 0);
+    return [r.sidecarFiles, r.keptCopies ?? 0, r.imagesWithSidecar, r.sidecarsCounted, r.faces, r.withEmbedding, r.objects].every((n) => n >= 0);
   }
 
   /** Close with the scan's summary. */
@@ -501,6 +515,7 @@ export function mergeStatsRaw(raws: readonly StatsRaw[]): StatsRaw {
     for (const key of ['opCounts', 'timeN', 'succ', 'succN', 'sizeSum', 'grades', 'formats', 'facesHist', 'objectsHist', 'counts'] as const) sumInto(out[key], r[key]);
     for (const key of ['faces', 'withEmbedding', 'objects', 'sidecarsCounted', 'imagesWithSidecar', 'sidecarFiles', 'images', 'imageSymlinks', 'brokenSymlinks', 'problemCount'] as const) out[key] += r[key];
     for (const k of ['current', 'stale', 'unknown'] as const) out.identity[k] += r.identity[k];
+    out.keptCopies = (out.keptCopies ?? 0) + (r.keptCopies ?? 0);
     out.complete &&= r.complete;
     for (const [op, partials] of Object.entries(r.timeSum)) {
       let ts = times.get(op);
@@ -530,6 +545,7 @@ export function finishStats(r: StatsRaw, opts: Pick<StatsOptions, 'operationType
     broken_symlinks: r.brokenSymlinks,
     total_sidecars: r.sidecarsCounted,
     sidecar_files: r.sidecarFiles,
+    kept_copies: r.keptCopies ?? 0,
     coverage_percentage: r.images === 0 ? 0 : round(Math.min(100, (r.imagesWithSidecar / r.images) * 100), 2),
     operation_counts: r.opCounts,
     avg_processing_times: avg(timeSum, r.timeN),

@@ -101,6 +101,8 @@ export async function mergeFormatStats(files: readonly ShardFile[]): Promise<For
     for (const k of Object.keys(p.format_distribution) as (keyof FormatStats['format_distribution'])[]) out.format_distribution[k] += p.format_distribution[k];
     for (const [k, v] of Object.entries(p.extension_distribution)) out.extension_distribution[k] = (out.extension_distribution[k] ?? 0) + v;
     out.total_files += p.total_files;
+    // A shard written before kept copies were counted has none to add.
+    out.kept_copies = (out.kept_copies ?? 0) + (p.kept_copies ?? 0);
     out.scan_complete &&= p.scan_complete;
   }
   return sortKeysDeep(out);
