@@ -223,6 +223,7 @@ function syntheticInputs(hostile: boolean): ReportInputs {
     broken_symlinks: 10,
     total_sidecars: 900_000,
     sidecar_files: 910_000,
+    kept_copies: 0,
     coverage_percentage: 90,
     operation_counts: hostile ? many('op', 100_000) : { face_detection: 900_000, yolov8: 880_000, quality_assessment: 850_000, game_detection: 700_000 },
     avg_processing_times: {},
@@ -264,6 +265,7 @@ function syntheticInputs(hostile: boolean): ReportInputs {
       format_distribution: { Json: 800_000, Binary: 100_000, Rkyv: 0, Legacy: 5, Encrypted: 0, Corrupt: 100, Unreadable: 1 },
       extension_distribution: hostile ? many('.ext', 1000) : { json: 800_000, bin: 100_106 },
       total_files: 900_106,
+      kept_copies: 0,
       scan_complete: true,
     },
     validation: {

@@ -87,19 +87,32 @@ function expectedTodo(root: string, op: string): Expected {
       exp.listed.push({ rel: img.rel, reason: 'no-sidecar' });
       continue;
     }
-    // Another image with this stem (IMG_1.jpg + IMG_1.png sharing IMG_1.json) and several files: ambiguous.
+    // Another image with this stem (IMG_1.jpg + IMG_1.CR2) makes its stem files shared: they come
+    // after the image's own files, and belong to the image their record names (docs/PAIRING.md §3).
     const companions = readdirSync(img.dir).filter((n) => n !== img.name && n.normalize('NFC').startsWith(`${stem.normalize('NFC')}.`) && ORACLE_IMAGE_EXTS.has(n.slice(n.lastIndexOf('.') + 1).toLowerCase()));
-    // Otherwise the first file that decodes is the image's sidecar (docs/PAIRING.md §4).
+    const isShared = (c: string) => companions.length > 0 && c.startsWith(`${stem}.`) && !c.startsWith(`${img.name}.`);
+    const ordered = [...candidates.filter((c) => !isShared(c)), ...candidates.filter(isShared)];
     let data: Record<string, any> | null = null;
-    if (candidates.length === 1 || companions.length === 0) {
-      for (const c of candidates) {
-        const real = readdirSync(img.dir).find((n) => n.normalize('NFC') === c.normalize('NFC'))!;
-        data = parseRawSidecar(readFileSync(join(img.dir, real)));
-        if (data !== null) break;
+    let ambiguous = false;
+    for (const c of ordered) {
+      const real = readdirSync(img.dir).find((n) => n.normalize('NFC') === c.normalize('NFC'))!;
+      const parsed = parseRawSidecar(readFileSync(join(img.dir, real)));
+      if (parsed === null) continue;
+      if (isShared(c)) {
+        const info = parsed.sidecar_info ?? {};
+        const recorded = String(info.symlink_info?.target_path ?? info.image_path ?? '').split('/').pop()!.normalize('NFC');
+        if (recorded !== img.name.normalize('NFC') && companions.some((o) => o.normalize('NFC') === recorded)) continue; // another image's
+        ambiguous = recorded !== img.name.normalize('NFC');
       }
+      data = parsed;
+      break;
+    }
+    if (ambiguous || (data === null && ordered.some((c) => !isShared(c)))) {
+      exp.problems.add(img.rel); // a shared file that records none of its images, or no own file decodes
+      continue;
     }
     if (data === null) {
-      exp.problems.add(img.rel); // shared by several images with several files, or none decodes
+      exp.listed.push({ rel: img.rel, reason: 'no-sidecar' });
       continue;
     }
     const o = outcomeOf(data, op);
@@ -499,5 +512,34 @@ describe('todo and stale: the WebAssembly probe gives the reference output (IMAG
       assert.ok(deepEqualJson(probe.data, probeView(ref.data)), f);
     }
     assert.ok(certified > 30, `certified ${certified} of ${files.length}`);
+  });
+});
+
+describe('todo on images that share a stem (RAW+JPEG): each image by its own sidecar', () => {
+  it('a JPEG exported beside an already processed RAW is "no-sidecar", never "stale" against the RAW\'s record; each pair member by its own file', async (t) => {
+    const root = testDir(t);
+    putFile(root, 'a/IMG_1.CR2', 'raw bytes of the RAW');
+    await saveSidecar(join(root, 'a/IMG_1.CR2'), 'yolov8', { success: true, objects: [] }, { format: 'json' });
+    assert.ok(existsSync(join(root, 'a/IMG_1.json')), 'the RAW was alone: a stem sidecar');
+    putFile(root, 'a/IMG_1.jpg', 'a JPEG exported later, other bytes');
+    // b: the JPEG has its own file, the stem file is the RAW's; c: a shared stem file recording no image.
+    putFile(root, 'b/IMG_2.CR2', 'raw');
+    await saveSidecar(join(root, 'b/IMG_2.CR2'), 'yolov8', { success: false, objects: [] }, { format: 'json' });
+    putFile(root, 'b/IMG_2.jpg', 'jpeg');
+    await saveSidecar(join(root, 'b/IMG_2.jpg'), 'yolov8', { success: true, objects: [] });
+    putFile(root, 'c/IMG_3.CR2', 'raw');
+    putFile(root, 'c/IMG_3.jpg', 'jpeg');
+    putFile(root, 'c/IMG_3.json', JSON.stringify({ yolov8: { success: true } }));
+    for (const engine of ['inline', 'threads'] as const) {
+      const r = await todo(root, { operation: 'yolov8', engine, index: false });
+      const byImage = Object.fromEntries(r.entries!.map((e) => [e.rel, e.reason]));
+      assert.deepEqual(byImage, { 'a/IMG_1.jpg': 'no-sidecar', 'b/IMG_2.CR2': 'failed' }, engine);
+      assert.equal(r.counts.done, 2, 'IMG_1.CR2 and IMG_2.jpg');
+      assert.deepEqual(r.problems.map((p) => [p.rel, p.category]).sort(), [['c/IMG_3.CR2', 'ambiguous'], ['c/IMG_3.jpg', 'ambiguous']]);
+    }
+    // What todo said is what a save does: the JPEG's save lands in its own file, the RAW's is untouched.
+    const saved = await saveSidecar(join(root, 'a/IMG_1.jpg'), 'yolov8', { success: true, objects: [] });
+    assert.equal(saved.path, join(root, 'a/IMG_1.jpg.json'));
+    assert.equal(saved.created, true);
   });
 });

@@ -18,12 +18,14 @@
  * validated, never built) and only the operation outcomes and `sidecar_info.image` come back.
  */
 import { relative, sep } from 'node:path';
-import { errors } from '../errors.js';
+import { errors, isSidecarError } from '../errors.js';
 import { scan, type ScanImage, type ScanRecord, type ScanSummary } from '../discovery/scan.js';
 import { normalizeOperationName } from '../analysis/operations.js';
 import { checkImageIdentity, identityJson, type IdentityCheck, type ImageRecord } from '../analysis/image-identity.js';
 import type { JsonObject, Options } from '../types.js';
 import { ownEffective } from './common.js';
+import { readSidecarDetailed } from './read.js';
+import { probeSidecar, type SidecarProbe } from '../analysis/summary.js';
 
 export const TODO_REASONS = ['no-sidecar', 'no-result', 'failed', 'stale'] as const;
 export type TodoReason = (typeof TODO_REASONS)[number];
@@ -133,45 +135,62 @@ export async function todo(root: string, opts: TodoOptions): Promise<TodoReport>
     report.skipped.brokenLinks += broken;
     if (own.length === 0) continue;
     const root = session.summary.root;
-    // Several images sharing one sidecar (RAW+JPEG) is fine for a save; several sidecars is not.
-    const category = rec.category === 'ambiguous' && rec.sidecars.length === 1 && rec.effective ? 'ok' : rec.category;
-    switch (category) {
+    // Several images in one group (RAW+JPEG sharing IMG_1.json): each image's own sidecar is the
+    // one a read and a save take (docs/PAIRING.md §3: a shared file is the image's its record
+    // names), so each is decided by that rule, not by the group's first file.
+    if (rec.images.length > 1 && rec.category === 'ambiguous') {
+      for (const img of own) await decideImage(img, await ownSidecar(img.path, scanOpts, root));
+      continue;
+    }
+    switch (rec.category) {
       case 'missing':
         for (const img of own) await emit({ path: img.path, rel: img.rel, reason: 'no-sidecar', sidecar: null });
         break;
       case 'ok': {
         const eff = rec.effective!;
-        const probe = eff.inspection.probe;
         const sidecar = eff.side === 'local' ? eff.rel : posixRel(root, eff.path);
-        const outcome = probe && Object.hasOwn(probe.outcomes, op) ? probe.outcomes[op] : undefined;
-        for (const img of own) {
-          if (outcome === undefined) {
-            await emit({ path: img.path, rel: img.rel, reason: 'no-result', sidecar });
-            continue;
-          }
-          if (outcome === false) {
-            await emit({ path: img.path, rel: img.rel, reason: 'failed', sidecar });
-            continue;
-          }
-          const check = checkImageIdentity(identityPathOf(img), probe!.image, { operation: op, verifyHash });
-          if (check.state === 'stale') await emit({ path: img.path, rel: img.rel, reason: 'stale', sidecar, changes: check.reasons });
-          else {
-            report.counts.done++;
-            if (check.state === 'unknown') report.identityUnknown++;
-          }
-        }
+        for (const img of own) await decideImage(img, { sidecar, probe: eff.inspection.probe });
         break;
       }
       case 'broken-symlink':
         break; // counted above
       default: {
-        // ambiguous, corrupt, unreadable: the state cannot be told and a save would be refused.
+        // corrupt, unreadable, encrypted: the state cannot be told and a save would be refused.
         const why = rec.findings.find((f) => f.code === 'ambiguous' || f.code === 'corrupt' || f.code === 'unreadable')?.message ?? rec.category;
-        for (const img of own) problem(img.rel, category, why);
+        for (const img of own) problem(img.rel, rec.category, why);
       }
     }
   }
   return report;
+
+  /** One image's entry from its sidecar's probe (undefined: none; a problem: the reason it cannot be told). */
+  async function decideImage(img: { path: string; rel: string }, own: { sidecar: string | null; probe?: SidecarProbe } | { problem: string; category: string }): Promise<void> {
+    if ('problem' in own) return problem(img.rel, own.category, own.problem);
+    if (own.sidecar === null) return emit({ path: img.path, rel: img.rel, reason: 'no-sidecar', sidecar: null });
+    const { sidecar, probe } = own;
+    const outcome = probe && Object.hasOwn(probe.outcomes, op) ? probe.outcomes[op] : undefined;
+    if (outcome === undefined) return emit({ path: img.path, rel: img.rel, reason: 'no-result', sidecar });
+    if (outcome === false) return emit({ path: img.path, rel: img.rel, reason: 'failed', sidecar });
+    const check = checkImageIdentity(identityPathOf(img as ScanImage), probe!.image, { operation: op, verifyHash });
+    if (check.state === 'stale') return emit({ path: img.path, rel: img.rel, reason: 'stale', sidecar, changes: check.reasons });
+    report.counts.done++;
+    if (check.state === 'unknown') report.identityUnknown++;
+  }
+}
+
+/** An image of a group of several, by the read rule (ops/read.ts): its own sidecar and that file's probe. */
+async function ownSidecar(image: string, opts: Options, root: string): Promise<{ sidecar: string | null; probe?: SidecarProbe } | { problem: string; category: string }> {
+  try {
+    const r = await readSidecarDetailed(image, opts);
+    if (r.path === null) return { sidecar: null };
+    // The shared file records none of the group's images: whose results these are cannot be told.
+    const amb = r.findings.find((f) => f.code === 'ambiguous');
+    if (amb) return { problem: amb.message, category: 'ambiguous' };
+    return { sidecar: posixRel(root, r.path), probe: probeSidecar(r.data) };
+  } catch (e) {
+    if (!isSidecarError(e)) throw e;
+    return { problem: e.message, category: e.code === 'CORRUPT' ? 'corrupt' : 'unreadable' };
+  }
 }
 
 export interface StaleEntry {
