@@ -53,10 +53,10 @@ function addCommand(program: Command, spec: CommandSpec, parent?: string): void 
     const first = spec.argument ? (args[0] as string | string[] | undefined) : undefined;
     const arg = Array.isArray(first) ? undefined : first;
     const opts = (spec.argument ? args[1] : args[0]) as CliOptions;
-    const [{ run }, { processIo, assertOutputNotASidecar }, { allowV8Tuning }] = await Promise.all([spec.load(), import('./cli/context.js'), import('./engine/v8-tuning.js')]);
+    const [{ run }, { processIo, checkOutputFile }, { allowV8Tuning }] = await Promise.all([spec.load(), import('./cli/context.js'), import('./engine/v8-tuning.js')]);
     allowV8Tuning(process.execArgv, process.env.NODE_OPTIONS); // applied when a run walks the tree or a pool starts (engine/v8-tuning.ts)
     const ctx = { command: name, arg, opts, io: processIo(), ...(Array.isArray(first) ? { args: first } : {}) };
-    await assertOutputNotASidecar(ctx);
+    await checkOutputFile(ctx);
     exitCode = await run(ctx);
   });
 }
