@@ -4,8 +4,10 @@
  */
 import { errors } from '../src/errors.js';
 
-export const SECTIONS = ['floors', 'tree', 'accel', 'index', 'shards', 'convert', 'bin', 'reads', 'server', 'hash', 'codec', 'startup', 'break-even', 'python'] as const;
+export const SECTIONS = ['floors', 'tree', 'accel', 'index', 'shards', 'convert', 'bin', 'reads', 'server', 'server-soak', 'hash', 'codec', 'startup', 'break-even', 'python'] as const;
 export type Section = (typeof SECTIONS)[number];
+/** Sections that run only when named with --only (slow: server-soak's 10^5 saves take minutes). */
+export const OPT_IN_SECTIONS: ReadonlySet<Section> = new Set<Section>(['server-soak']);
 
 export interface BenchArgs {
   images: number;
@@ -34,6 +36,8 @@ export interface BenchArgs {
   reads: number;
   /** Tree sizes (images) for the inline/threads break-even. */
   breakEvenSizes: number[];
+  /** Saves of the server-soak section. */
+  soakSaves: number;
 }
 
 const HELP = `npm run bench -- [options]
@@ -47,7 +51,7 @@ const HELP = `npm run bench -- [options]
                     and the bin copy stay there and are reused by a later run with the same
                     --images and --seed
   --keep            keep the generated libraries
-  --only LIST       run only these sections (comma-separated)
+  --only LIST       run only these sections (comma-separated; the only way to run server-soak)
   --skip LIST       skip these sections (comma-separated)
   --convert-images N  images in the library convert runs on (default 1000; its own floors are
                     measured for the ratios; with N >= --images convert runs on the main library)
@@ -55,7 +59,9 @@ const HELP = `npm run bench -- [options]
   --spawn-calls N   spawns for --version and per-call read (default 25)
   --latency-calls N sequential server calls for the latency figure (default 1000)
   --break-even LIST tree sizes in images (default 250,500,1000,2000,4000)
-sections: ${SECTIONS.join(', ')}`;
+  --soak-saves N    saves of a 512-float embedding sent to one serve --stdio by the opt-in
+                    server-soak section, its RSS sampled every tenth (default 100000)
+sections: ${SECTIONS.join(', ')} (${[...OPT_IN_SECTIONS].join(', ')}: with --only only)`;
 
 function int(flag: string, v: string | undefined, min: number): number {
   const n = Number(v);
@@ -78,12 +84,13 @@ export function parseArgs(argv: readonly string[]): BenchArgs | null {
     seed: 1,
     runs: 3,
     keep: false,
-    sections: new Set(SECTIONS),
+    sections: new Set(SECTIONS.filter((s) => !OPT_IN_SECTIONS.has(s))),
     spawnCalls: 25,
     convertImages: 1000,
     reads: 2000,
     latencyCalls: 1000,
     breakEvenSizes: [250, 500, 1000, 2000, 4000],
+    soakSaves: 100_000,
   };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
@@ -137,6 +144,9 @@ export function parseArgs(argv: readonly string[]): BenchArgs | null {
         break;
       case '--latency-calls':
         a.latencyCalls = int(flag, next(), 10);
+        break;
+      case '--soak-saves':
+        a.soakSaves = int(flag, next(), 10);
         break;
       case '--break-even': {
         const v = next();

@@ -16,6 +16,13 @@ export interface Reply {
   head: string;
 }
 
+export interface ServerClientOptions {
+  /** Node options before the CLI (e.g. `--expose-gc`, `--import` of a probe). */
+  nodeArgs?: readonly string[];
+  /** Each line the server writes on stderr; absent: stderr is inherited. */
+  onStderrLine?: (line: string) => void;
+}
+
 export class ServerClient {
   private readonly child: ChildProcess;
   private readonly waiting = new Map<number, (r: Reply) => void>();
@@ -25,8 +32,17 @@ export class ServerClient {
   private exited: Promise<number | null>;
   private dead = false;
 
-  constructor(cli: string) {
-    this.child = spawn(process.execPath, [cli, 'serve', '--stdio'], { stdio: ['pipe', 'pipe', 'inherit'] });
+  constructor(cli: string, opts: ServerClientOptions = {}) {
+    const onStderrLine = opts.onStderrLine;
+    this.child = spawn(process.execPath, [...(opts.nodeArgs ?? []), cli, 'serve', '--stdio'], { stdio: ['pipe', 'pipe', onStderrLine ? 'pipe' : 'inherit'] });
+    if (onStderrLine) {
+      let rest = '';
+      this.child.stderr!.setEncoding('utf8').on('data', (c: string) => {
+        const lines = (rest + c).split('\n');
+        rest = lines.pop()!;
+        for (const l of lines) onStderrLine(l);
+      });
+    }
     this.exited = new Promise((resolve) => {
       this.child.on('exit', (code) => resolve(this.onExit(code)));
       this.child.on('error', () => resolve(this.onExit(null)));
@@ -77,18 +93,42 @@ export class ServerClient {
 
   /** Send one request; resolves with its reply. */
   call(method: string, params: Record<string, unknown>): Promise<Reply> {
+    return this.callRaw(method, JSON.stringify(params));
+  }
+
+  /** Send one request whose params are already JSON text (a soak sends the same big params many times). */
+  callRaw(method: string, paramsJson: string): Promise<Reply> {
     const id = this.nextId++;
     if (this.dead) return Promise.resolve({ ok: false, head: 'server is not running' });
     return new Promise((resolve) => {
       this.waiting.set(id, resolve);
-      this.child.stdin!.write(`{"id":${id},"method":${JSON.stringify(method)},"params":${JSON.stringify(params)}}\n`);
+      this.child.stdin!.write(`{"id":${id},"method":${JSON.stringify(method)},"params":${paramsJson}}\n`);
     });
+  }
+
+  /** Resolves with the server's exit code once it has exited. */
+  whenExited(): Promise<number | null> {
+    return this.exited;
+  }
+
+  /** Send the server a signal (the heap probe's SIGUSR2); false when it is gone. */
+  signal(sig: NodeJS.Signals): boolean {
+    return !this.dead && this.child.kill(sig);
   }
 
   /** The server's peak RSS so far (KiB), from /proc (Linux); null elsewhere. */
   peakRssKB(): number | null {
+    return this.procStatusKB('VmHWM');
+  }
+
+  /** The server's resident set now (KiB), from /proc (Linux); null elsewhere. */
+  rssKB(): number | null {
+    return this.procStatusKB('VmRSS');
+  }
+
+  private procStatusKB(field: string): number | null {
     try {
-      const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${this.pid}/status`, 'utf8'));
+      const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${this.pid}/status`, 'utf8'));
       return m ? Number(m[1]) : null;
     } catch {
       return null;

@@ -9,6 +9,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { COMMANDS, type CommandSpec, type OptionSpec } from './cli/commands.js';
 import type { CliOptions } from './cli/context.js';
 import { finalExitCode, isLegacyInvocation } from './cli/invocation.js';
+import { EXIT_FATAL } from './exit-codes.js';
 import { watchThreadPool } from './fs/thread-pool-watch.js';
 import { packageVersion } from './version.js';
 
@@ -53,10 +54,10 @@ function addCommand(program: Command, spec: CommandSpec, parent?: string): void 
     const first = spec.argument ? (args[0] as string | string[] | undefined) : undefined;
     const arg = Array.isArray(first) ? undefined : first;
     const opts = (spec.argument ? args[1] : args[0]) as CliOptions;
-    const [{ run }, { processIo, assertOutputNotASidecar }, { allowV8Tuning }] = await Promise.all([spec.load(), import('./cli/context.js'), import('./engine/v8-tuning.js')]);
+    const [{ run }, { processIo, checkOutputFile }, { allowV8Tuning }] = await Promise.all([spec.load(), import('./cli/context.js'), import('./engine/v8-tuning.js')]);
     allowV8Tuning(process.execArgv, process.env.NODE_OPTIONS); // applied when a run walks the tree or a pool starts (engine/v8-tuning.ts)
     const ctx = { command: name, arg, opts, io: processIo(), ...(Array.isArray(first) ? { args: first } : {}) };
-    await assertOutputNotASidecar(ctx);
+    await checkOutputFile(ctx);
     exitCode = await run(ctx);
   });
 }
@@ -110,12 +111,21 @@ function exitAfterFlush(code: number): void {
   process.stderr.write('', done);
 }
 
-// A reader that went away (`| head`) is not an error worth a stack trace; nor is any other
-// failure of stdout, which leaves nowhere to put a result.
+/**
+ * stdout failed: the reader went away (`export lib -o - | head`: EPIPE) or the write failed. Either
+ * way the result was not delivered whole, so the run did not succeed, and it ends at once. A C tool
+ * would die of SIGPIPE, silently, and its shell would report 141; Node ignores SIGPIPE, and our
+ * exit codes are 0 clean / 1 findings / 2 fatal, so a broken pipe is fatal: exit 2 — never 0 (the
+ * run claimed success with half its output) nor the findings' 1 (which --exit-zero and the earlier
+ * tool's names turn into 0). No stack trace: one line on stderr, as every exit 2 has, saying why.
+ * `serve --stdio` removes this handler: its client going away ends its session (server/stdio.ts).
+ */
 process.stdout.on('error', (e: NodeJS.ErrnoException) => {
-  if (e.code === 'EPIPE') process.exit(finalExitCode(exitCode, { findingsExitZero }));
-  process.stderr.write(`image-sidecar: error [IO]: cannot write to stdout: ${e.code ?? e.message}\n`);
-  process.exit(2);
+  const why = e.code === 'EPIPE' ? 'stdout was closed before the output was complete (EPIPE: the reader went away)' : `cannot write to stdout: ${e.code ?? e.message}`;
+  // stderr may be gone too (the whole pipeline ended): the line is then lost, the exit code is not.
+  process.stderr.on('error', () => undefined);
+  process.stderr.write(`image-sidecar: error [IO]: ${why}\n`);
+  process.exit(EXIT_FATAL);
 });
 
 // An error nothing caught (in a stream's or a timer's callback, a promise nobody awaited) would end

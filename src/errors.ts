@@ -68,6 +68,8 @@ const where = (path?: string) => (path ? `${path}: ` : '');
 export const errors = {
   usage: (message: string) => new SidecarError('USAGE', message),
   notFound: (path: string, what = 'path') => new SidecarError('NOT_FOUND', `${what} does not exist: ${path}`, { path }),
+  /** restore --from a quarantine folder that holds nothing to restore (quarantine-folder.ts). */
+  nothingToRestore: (folder: string, detail: string) => new SidecarError('NOT_FOUND', `nothing to restore from ${folder}: ${detail}`, { path: folder }),
   notADirectory: (path: string) => new SidecarError('NOT_A_DIRECTORY', `not a directory: ${path}`, { path }),
   corrupt: (detail: string, path?: string, cause?: unknown) =>
     new SidecarError('CORRUPT', `${where(path)}${detail}`, { path, cause }),

@@ -69,11 +69,17 @@ async function listQuarantineFolders(ctx: CommandContext, dir: string): Promise<
     result: list,
     what: 'quarantine list',
     human: (style) => {
-      if (list.folders.length === 0) return [`no quarantine folders in ${list.quarantine}`];
-      const lines = [style.bold(`${list.folders.length} quarantine folder(s) in ${list.quarantine} (restore takes the last one; --from NAME another):`)];
+      const lines =
+        list.folders.length === 0
+          ? [`no quarantine folders in ${list.quarantine}`]
+          : [style.bold(`${list.folders.length} quarantine folder(s) in ${list.quarantine} (restore takes the last one; --from NAME another):`)];
       for (const f of list.folders) {
         const what = f.problem !== null ? style.yellow(f.problem) : `${f.files} file(s), ${bytes(f.bytes)}${f.status === 'complete' ? '' : ` (${f.status})`}`;
         lines.push(`  ${f.name}  ${f.created_at ?? '-'}  ${what}`);
+      }
+      if (list.abandoned.length > 0) {
+        lines.push(style.yellow(`${list.abandoned.length} abandoned folder(s), not restorable (the next cleanup or restore removes them):`));
+        for (const a of list.abandoned) lines.push(`  ${a.name}  ${a.reason}`);
       }
       return lines;
     },

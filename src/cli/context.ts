@@ -113,16 +113,17 @@ export function outputFile(ctx: CommandContext): string | null {
 }
 
 /**
- * `-o FILE` never replaces a sidecar: a name that pairs with an image of its folder, inside the
- * tree read or not (output-guard.ts) — `validate lib -o lib/IMG_1.json` replaced that image's data
- * with the report. Checked before every command runs (cli.ts), so nothing is done first.
+ * `-o FILE` never replaces an image or a sidecar, inside the tree read or not (output-guard.ts):
+ * `validate lib -o lib/IMG_1.json` replaced that image's data with the report, `stats lib -o
+ * lib/IMG_1.jpg` the photo itself. Checked before every command runs (cli.ts), so nothing is done
+ * first.
  */
-export async function assertOutputNotASidecar(ctx: CommandContext): Promise<void> {
+export async function checkOutputFile(ctx: CommandContext): Promise<void> {
   const file = outputFile(ctx);
   if (file === null) return;
   const abs = resolve(file);
-  const { assertOutputNotSidecar } = await import('../discovery/output-guard.js');
-  assertOutputNotSidecar(abs, 'output', imageExtensionOptions(ctx, dirname(abs)));
+  const { assertOutputNotManaged } = await import('../discovery/output-guard.js');
+  assertOutputNotManaged(abs, 'output', imageExtensionOptions(ctx, dirname(abs)));
 }
 
 /**

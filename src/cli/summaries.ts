@@ -100,6 +100,7 @@ export function cleanupSummary(r: CleanupReport, style: Style): string[] {
     for (const s of r.skipped.slice(0, SHOWN)) lines.push(`  ${s.rel}: ${s.reason}`);
     lines.push(...more(r.skipped.length, SHOWN));
   }
+  lines.push(...abandonedLines(r.abandonedQuarantines, r.dryRun));
   return lines;
 }
 
@@ -111,6 +112,16 @@ export function restoreSummary(r: RestoreReport, dryRun: boolean, style: Style):
   ], '  ');
   for (const s of r.skipped.slice(0, SHOWN)) lines.push(`  ${style.yellow(s.rel)}: ${s.reason}`);
   lines.push(...more(r.skipped.length, SHOWN));
+  lines.push(...abandonedLines(r.abandonedQuarantines, dryRun));
+  return lines;
+}
+
+/** The quarantine folders a stopped cleanup left with nothing to restore, removed by this run (or that a real one removes). */
+function abandonedLines(paths: readonly string[], dryRun: boolean): string[] {
+  if (paths.length === 0) return [];
+  const lines = [`${dryRun ? 'would remove' : 'removed'} ${paths.length} abandoned quarantine folder(s) (a cleanup stopped before it moved anything):`];
+  for (const p of paths.slice(0, SHOWN)) lines.push(`  ${p}`);
+  lines.push(...more(paths.length, SHOWN));
   return lines;
 }
 

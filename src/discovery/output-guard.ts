@@ -1,13 +1,22 @@
 /**
- * Output files (every command's -o, export, hash and merge manifests) must never replace a
- * sidecar: `export lib -o lib/IMG_1.json` would overwrite an image's data with the export. Any
- * sidecar, inside the tree read or not: the library, the server and the CLI refuse the same paths.
+ * Output files (every command's -o, export, hash and merge manifests, report pages, key files)
+ * must never replace a file the tool manages: `stats lib -o lib/IMG_1.jpg` replaced the photo with
+ * JSON and exited 0, `export lib -o lib/IMG_1.json` an image's data with the export. Refused, inside
+ * the tree read or not (the library, the server and the CLI refuse the same paths):
+ * - an image: a name the pairing rule takes for one (docs/PAIRING.md §1 and §6: an image extension
+ *   of the set, extra ones from --image-ext / the configuration included), whether or not the file
+ *   exists — a new one would be taken for a photo and claim the sidecars of its stem;
+ * - a sidecar of an image of its folder (existing or not yet: the pairing rule gives it to one).
+ * Each is checked on the name given and, when that is a symlink, on the file it leads to (an
+ * output is written through a symlink, output-sink.ts). A report or an earlier export next to no
+ * image is neither and may be replaced. So may a lone sidecar: by name alone, `stats.json` beside
+ * `stats.txt` is as much an `unknown-image` sidecar (PAIRING.md §7) as `x.json` beside `x.xyz`.
  */
 import { existsSync, readdirSync, realpathSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { errors } from '../errors.js';
-import { imageExtensionSet } from './extensions.js';
-import { isSidecarName, pairDirectory } from './pair.js';
+import { imageExtensionSet, splitName } from './extensions.js';
+import { isImageName, isSidecarName, pairDirectory } from './pair.js';
 import type { EntryKind } from './walk.js';
 
 function realOrSelf(p: string): string {
@@ -18,18 +27,10 @@ function realOrSelf(p: string): string {
   }
 }
 
-/**
- * Throw USAGE when `output` (a file path) is, or would become, a sidecar: its name pairs with an
- * image of its folder by the pairing rule (a report or an earlier export next to no image is not
- * a sidecar and may be replaced).
- */
-export function assertOutputNotSidecar(output: string, what: string, imageExtensions?: readonly string[]): void {
-  const abs = resolve(output);
-  const real = existsSync(abs) ? realOrSelf(abs) : join(realOrSelf(dirname(abs)), basename(abs));
-  const name = basename(real);
-  if (!isSidecarName(name)) return;
+/** Why `dir/name` is a sidecar the tool manages, or null when it is not one. */
+function sidecarRole(dir: string, name: string, exts: ReadonlySet<string>): string | null {
+  if (!isSidecarName(name)) return null;
   // A sidecar is a file the pairing rule gives to an image of its folder (existing or not yet).
-  const dir = dirname(real);
   let entries: { name: string; kind: EntryKind }[] = [];
   try {
     entries = readdirSync(dir, { withFileTypes: true }).map((d) => ({ name: d.name, kind: d.isFile() ? 'file' : d.isSymbolicLink() ? 'symlink' : d.isDirectory() ? 'dir' : 'other' }));
@@ -37,9 +38,30 @@ export function assertOutputNotSidecar(output: string, what: string, imageExtens
     /* the folder does not exist yet: nothing to pair with */
   }
   if (!entries.some((e) => e.name === name)) entries.push({ name, kind: 'file' });
-  const g = pairDirectory({ path: dir, entries: entries as never }, imageExtensionSet(imageExtensions)).groups.find((x) => x.sidecars.some((s) => s.name === name));
-  const pairs = (g?.images.length ?? 0) > 0;
-  if (pairs) {
-    throw errors.usage(`refusing to write the ${what} to ${abs}: it is a sidecar file of an image in its folder (choose a path outside it, or another name)`);
+  const g = pairDirectory({ path: dir, entries: entries as never }, exts).groups.find((x) => x.sidecars.some((s) => s.name === name));
+  return g !== undefined && g.images.length > 0 ? 'a sidecar file of an image in its folder' : null;
+}
+
+/**
+ * Throw USAGE when `output` (a file path) is, or would become, an image or a sidecar (see the
+ * header). `what` names the output in the message ('output', 'export', 'manifest').
+ */
+export function assertOutputNotManaged(output: string, what: string, imageExtensions?: readonly string[]): void {
+  const abs = resolve(output);
+  const real = existsSync(abs) ? realOrSelf(abs) : join(realOrSelf(dirname(abs)), basename(abs));
+  const exts = imageExtensionSet(imageExtensions);
+  const refuse = (why: string, hint: string): never => {
+    throw errors.usage(`refusing to write the ${what} to ${abs}: ${why} (${hint})`);
+  };
+  // The name given, then (a symlink written through) the file it leads to.
+  const places = real === abs ? [abs] : [abs, real];
+  const subject = (p: string) => (p === abs ? 'it' : `the file it leads to, ${p},`);
+  for (const p of places) {
+    const name = basename(p);
+    if (isImageName(name, exts)) refuse(`${subject(p)} has an image's name (.${splitName(name).ext}), and an image is never replaced nor made by an output`, 'choose a name without an image extension');
+  }
+  for (const p of places) {
+    const role = sidecarRole(dirname(p), basename(p), exts);
+    if (role !== null) refuse(`${subject(p)} is ${role}`, 'choose a path outside it, or another name');
   }
 }

@@ -229,6 +229,16 @@ function isStale(writer: { pid: number; host: string | null }, mtimeMs: number, 
   return processState(writer.host, writer.pid) === 'dead';
 }
 
+/**
+ * Is `name` (in some folder) a temp file an abandoned writer left, by the rule above, given its
+ * mtime? False for a name that is not one of our temp files, and for a writer that may still be at
+ * work (alive on this host, or another host's and younger than `olderThanMs`).
+ */
+export function isAbandonedTempFile(name: string, mtimeMs: number, now: number = Date.now(), olderThanMs: number = DEFAULT_STALE_TEMP_MS): boolean {
+  const writer = tempNameWriter(name);
+  return writer !== null && isStale(writer, mtimeMs, now, olderThanMs);
+}
+
 function ignorable(e: unknown): boolean {
   const code = (e as NodeJS.ErrnoException).code;
   return code === 'ENOENT'; // removed meanwhile (its writer finished or another cleaner got it)

@@ -26,7 +26,7 @@ import { mapOrdered } from '../engine/pipeline.js';
 import type { Runtime } from '../engine/runtime.js';
 import { CANON_VERSION, compareUtf8, sortByKey, tagOf, TREE_VERSION, treeDigest, type TreeVersion } from './digest.js';
 import { writeManifest } from './manifest.js';
-import { assertOutputNotSidecar } from '../discovery/output-guard.js';
+import { assertOutputNotManaged } from '../discovery/output-guard.js';
 import { encryptedAhead } from '../ops/common.js';
 
 export interface HashOptions extends Options {
@@ -89,7 +89,7 @@ function failure(e: { code: string; message: string; path?: string }): Error {
 /** Hash a tree. With `manifest`, also write the per-file (or per-image) digests there. */
 export async function hashTree(root: string, opts: HashOptions = {}): Promise<TreeHash> {
   const manifestPath = opts.manifest ? resolve(opts.manifest) : undefined;
-  if (manifestPath) assertOutputNotSidecar(manifestPath, 'manifest', opts.imageExtensions);
+  if (manifestPath) assertOutputNotManaged(manifestPath, 'manifest', opts.imageExtensions);
   const listing = await listTree(root, { ...opts, exclude: manifestPath ? [manifestPath] : undefined });
   const digest = treeDigest(listing.entries);
   if (manifestPath) await writeManifest(manifestPath, { version: listing.version, rootDigest: digest, allFiles: listing.allFiles, entries: listing.entries });

@@ -10,10 +10,13 @@
  *   `force` overrides the two GUARDs.
  *
  * Quarantine layout:  <root>/.image-sidecar-quarantine/<UTC stamp>/<rel path> + manifest.json.
- * The manifest is written (atomically) BEFORE the first move with status "planned", and rewritten
- * as "complete" afterwards, so a crash mid-way leaves a manifest restore can work from. It is
- * written an entry at a time (never one string), and a cleanup whose manifest would be bigger than
- * restore reads (MANIFEST_MAX_BYTES, ~2.5 million files) is refused before anything is touched.
+ * The folder is made once every file is hashed, and the manifest is written (atomically) right
+ * after it, BEFORE the first move, with status "planned", and rewritten as "complete" afterwards,
+ * so a crash mid-way leaves a manifest restore can work from (a crash between the folder and its
+ * manifest leaves a folder with nothing to restore, which the next cleanup or restore removes:
+ * quarantine-folder.ts). It is written an entry at a time (never one string), and a cleanup whose
+ * manifest would be bigger than restore reads (MANIFEST_MAX_BYTES, ~2.5 million files) is refused
+ * before anything is touched.
  * Every move re-checks the file right before it (regular file, same inode/size/times as when it
  * was hashed, parent directory still the real one inside the root) and never overwrites; check and
  * move hold the lock a save of any image claiming the file takes (lock-key.ts), as convert does.
@@ -34,6 +37,7 @@ import type { Options } from '../types.js';
 import { round } from './common.js';
 import { findOrphans } from './orphans.js';
 import { isoTimestamp } from '../time.js';
+import { MANIFEST_NAME, findAbandonedQuarantines, quarantineBase, removeAbandonedQuarantines } from './quarantine-folder.js';
 
 export interface CleanupOptions extends Options {
   /** Plan and guard only; change nothing. */
@@ -87,10 +91,16 @@ export interface CleanupReport {
    * exactly the orphans that made it trip.
    */
   guard: string | null;
+  /**
+   * Quarantine folders removed by this run because a cleanup stopped before it moved anything
+   * (killed between making its folder and writing its manifest) left them holding nothing but
+   * that unfinished manifest (quarantine-folder.ts); in a dry run, the ones a real run removes.
+   */
+  abandonedQuarantines: string[];
 }
 
 export const DEFAULT_MAX_FRACTION = 0.2;
-export const MANIFEST_NAME = 'manifest.json';
+export { MANIFEST_NAME };
 export const MANIFEST_VERSION = 1;
 /**
  * A manifest lists ~100 bytes per quarantined file: 256 MiB is ~2.5 million files. restore reads
@@ -155,7 +165,11 @@ export async function cleanup(root: string, opts: CleanupOptions = {}): Promise<
     fraction: round(fraction),
     skipped: [],
     guard: refusal,
+    abandonedQuarantines: [],
   };
+  // What a cleanup stopped before its first move left in the quarantine goes now (nothing to
+  // restore there); a dry run names it.
+  report.abandonedQuarantines = await abandonedQuarantines(rootAbs, dryRun);
   if (dryRun || orphans.length === 0) return report;
 
   // 3. act
@@ -190,8 +204,10 @@ export async function quarantineFiles(
     fraction: 0,
     skipped: [],
     guard: null,
+    abandonedQuarantines: [],
   };
   if (files.length === 0) return report;
+  report.abandonedQuarantines = await abandonedQuarantines(rootAbs, false);
   const rootReal = await realpath(rootAbs).catch((e) => {
     throw errors.fromFs(e, rootAbs);
   });
@@ -322,16 +338,20 @@ async function quarantineOrphans(
   });
   if (planned > limit) throw errors.manifestTooLarge(orphans.length, planned, limit);
 
-  const folder = await createQuarantineFolder(rootAbs, rootReal, quarantineStamp(created), report);
+  // The quarantine itself first (a read-only file system or a planted symlink is found before hours
+  // of hashing), the folder of this run only once every file is hashed, right before its manifest:
+  // a run stopped while hashing leaves no folder, and one killed between the folder and the
+  // manifest leaves one the next cleanup or restore knows for abandoned (quarantine-folder.ts).
+  const base = await ensureQuarantineBase(rootAbs, rootReal);
 
   // Hash first: the manifest must list every planned file before the first one moves.
-  const hashed: Hashed[] = [];
+  const hashed: Omit<Hashed, 'destination'>[] = [];
   const results = await mapLimit(orphans, HASH_CONCURRENCY, async (o) => {
     try {
       await checkInsideRoot(rootAbs, rootReal, o);
       const h = await hashRegularFile(o.path);
       if (h.snapshot.size !== o.size) throw errors.conflict('changed since the scan; left alone', [o.path]);
-      return { ...o, sha256: h.sha256, snapshot: h.snapshot, destination: relJoin(folder, o.rel) };
+      return { ...o, sha256: h.sha256, snapshot: h.snapshot };
     } catch (e) {
       return { failed: e };
     }
@@ -341,6 +361,7 @@ async function quarantineOrphans(
     else hashed.push(r);
   });
 
+  const folder = await createQuarantineFolder(rootAbs, rootReal, base, quarantineStamp(created), report);
   const folderReal = join(rootReal, QUARANTINE_DIR, basename(folder)); // createQuarantineFolder checked the base is real
   const manifestPath = join(folder, MANIFEST_NAME);
   const manifest: QuarantineManifest = {
@@ -354,7 +375,8 @@ async function quarantineOrphans(
 
   const moved: ManifestEntry[] = [];
   const dirs = new Set<string>();
-  for (const h of hashed) {
+  for (const hashedFile of hashed) {
+    const h: Hashed = { ...hashedFile, destination: relJoin(folder, hashedFile.rel) };
     try {
       await checkInsideRoot(rootAbs, rootReal, h); // before a lock is made in its folder
       // Under the lock a save of an image claiming this file takes: a save landing between the
@@ -387,8 +409,8 @@ async function quarantineOrphans(
   await writeManifest(manifestPath, { ...manifest, status: 'complete', entries: moved });
 }
 
-/** Create `<root>/.image-sidecar-quarantine/<stamp>[-n]` exclusively; it must be a real directory inside the root. */
-async function createQuarantineFolder(rootAbs: string, rootReal: string, stamp: string, report: CleanupReport): Promise<string> {
+/** `<root>/.image-sidecar-quarantine`, made if missing; it must be a real directory inside the root. */
+async function ensureQuarantineBase(rootAbs: string, rootReal: string): Promise<string> {
   const base = join(rootAbs, QUARANTINE_DIR);
   // Not `recursive`: the root exists, and a recursive mkdir reports ENOENT instead of EROFS on a read-only file system.
   await mkdir(base).catch((e: NodeJS.ErrnoException) => {
@@ -400,12 +422,28 @@ async function createQuarantineFolder(rootAbs: string, rootReal: string, stamp: 
   // A planted symlink here would send the moved files outside the root.
   if (!baseSt.isDirectory()) throw errors.outsideRoot(base, rootAbs);
   if ((await realpath(base)) !== join(rootReal, QUARANTINE_DIR)) throw errors.outsideRoot(base, rootAbs);
+  return base;
+}
+
+/**
+ * Create `<base>/<stamp>[-n]` exclusively (base: ensureQuarantineBase's). The quarantine may have
+ * gone while this run hashed (a restore removes it once it is empty): it is made again, once.
+ */
+async function createQuarantineFolder(rootAbs: string, rootReal: string, base: string, stamp: string, report: CleanupReport): Promise<string> {
+  let remade = false;
   for (let n = 0; ; n++) {
     const folder = join(base, n === 0 ? stamp : `${stamp}-${n}`);
     try {
       await mkdir(folder); // exclusive: a folder someone else made is never reused
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'EEXIST') continue;
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST') continue;
+      if (code === 'ENOENT' && !remade) {
+        remade = true;
+        await ensureQuarantineBase(rootAbs, rootReal);
+        n--;
+        continue;
+      }
       throw errors.fromFs(e, folder);
     }
     if (folder !== report.quarantine) {
@@ -416,6 +454,15 @@ async function createQuarantineFolder(rootAbs: string, rootReal: string, stamp: 
     }
     return folder;
   }
+}
+
+/** The quarantine folders a stopped cleanup left with nothing to restore: removed (a dry run: only found). */
+async function abandonedQuarantines(rootAbs: string, dryRun: boolean): Promise<string[]> {
+  // Anything but a real folder there (a planted symlink) is never read through; a run that needs
+  // the quarantine refuses it when it makes its folder (OUTSIDE_ROOT), as before.
+  const base = await quarantineBase(rootAbs).catch(() => null);
+  if (base === null) return [];
+  return dryRun ? (await findAbandonedQuarantines(base)).map((f) => f.path) : removeAbandonedQuarantines(base);
 }
 
 const PLACEHOLDER_SHA256 = '0'.repeat(64);

@@ -40,7 +40,7 @@
  * A stream output is written with back-pressure and is not ended (the caller owns it).
  */
 import { resolve } from 'node:path';
-import { assertOutputNotSidecar } from '../discovery/output-guard.js';
+import { assertOutputNotManaged } from '../discovery/output-guard.js';
 import { errors } from '../errors.js';
 import { scan, type ScanRecord, type ScanSidecar } from '../discovery/scan.js';
 import type { Options } from '../types.js';
@@ -113,7 +113,7 @@ export async function exportSidecars(root: string, opts: ExportOptions): Promise
   if (shardEnvelope && format !== 'jsonl') throw errors.usage('a shard of export writes JSON lines: use --format jsonl (merge gives the tree-ordered jsonl)');
   if (output === undefined || output === null || output === '') throw errors.usage('export needs an output path or stream');
   const rootAbs = resolve(root);
-  if (typeof output === 'string' && output !== '-') assertOutputNotSidecar(output, 'export', scanOpts.imageExtensions);
+  if (typeof output === 'string' && output !== '-') assertOutputNotManaged(output, 'export', scanOpts.imageExtensions);
   const filter = sidecarFilter(operationType, where);
   const session = scan(rootAbs, { ...scanOpts, inspect: { summarize: true, sizes: false, dataJson: format !== 'csv' } });
   const writer = shardEnvelope ? shardWriter(shardEnvelope.begin) : format === 'csv' ? csvWriter({ raw: csvRaw === true }) : WRITERS[format];

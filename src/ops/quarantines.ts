@@ -1,13 +1,16 @@
 /**
  * `restore --list`: the quarantine folders of a root, oldest first, with what each holds
  * (from its manifest). Read only. A folder whose manifest cannot be read is listed with the
- * reason, never skipped: it may hold files someone wants back.
+ * reason, never skipped: it may hold files someone wants back. A folder a cleanup killed before its
+ * manifest left (nothing but that unfinished manifest in it: quarantine-folder.ts) is no quarantine:
+ * it is listed apart, under `abandoned`, and the next cleanup or restore removes it.
  */
 import { lstat, readdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { errors, isSidecarError } from '../errors.js';
 import { QUARANTINE_DIR } from '../discovery/own-folders.js';
 import { MANIFEST_NAME } from './cleanup.js';
+import { ABANDONED_REASON, quarantineFolderState } from './quarantine-folder.js';
 import { folderKey, quarantineBase, readManifest } from './restore.js';
 
 export interface QuarantineFolder {
@@ -24,21 +27,30 @@ export interface QuarantineFolder {
   problem: string | null;
 }
 
+export interface AbandonedFolder {
+  name: string;
+  path: string;
+  /** Why it holds nothing to restore. */
+  reason: string;
+}
+
 export interface QuarantineList {
   quarantine: string;
   folders: QuarantineFolder[];
+  /** Folders with nothing to restore that the next cleanup or restore removes; never in `folders`. */
+  abandoned: AbandonedFolder[];
 }
 
 export async function listQuarantines(root: string): Promise<QuarantineList> {
   const rootAbs = resolve(root);
   // A symlink planted as the quarantine is refused, as restore refuses it (never read through).
   const base = await quarantineBase(rootAbs);
-  if (base === null) return { quarantine: join(rootAbs, QUARANTINE_DIR), folders: [] };
+  if (base === null) return { quarantine: join(rootAbs, QUARANTINE_DIR), folders: [], abandoned: [] };
   let names: string[];
   try {
     names = (await readdir(base, { withFileTypes: true })).filter((d) => d.isDirectory()).map((d) => d.name);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { quarantine: base, folders: [] };
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { quarantine: base, folders: [], abandoned: [] };
     throw errors.fromFs(e, base);
   }
   names.sort((a, b) => {
@@ -47,6 +59,7 @@ export async function listQuarantines(root: string): Promise<QuarantineList> {
     return sa < sb ? -1 : sa > sb ? 1 : na - nb;
   });
   const folders: QuarantineFolder[] = [];
+  const abandoned: AbandonedFolder[] = [];
   for (const name of names) {
     const path = join(base, name);
     const entry: QuarantineFolder = { name, path, created_at: null, status: null, files: 0, bytes: 0, problem: null };
@@ -55,8 +68,16 @@ export async function listQuarantines(root: string): Promise<QuarantineList> {
       () => true,
       () => false,
     );
-    if (!exists) entry.problem = 'no manifest (nothing was moved into it)';
-    else {
+    if (!exists) {
+      const state = await quarantineFolderState(path);
+      if (state.kind === 'abandoned') {
+        abandoned.push({ name, path, reason: `${ABANDONED_REASON}: nothing to restore` });
+        continue;
+      }
+      if (state.kind === 'no-manifest') entry.problem = `no manifest, but it holds ${state.entries} entr${state.entries === 1 ? 'y' : 'ies'}: restore cannot put them back`;
+      else if (state.kind === 'being-written') entry.problem = 'no manifest yet (a cleanup running now is writing it: nothing has moved yet)';
+      else entry.problem = 'no manifest (nothing was moved into it)'; // written meanwhile; read it next time
+    } else {
       try {
         const m = await readManifest(manifest);
         entry.created_at = typeof m.created_at === 'string' ? m.created_at : null;
@@ -70,5 +91,5 @@ export async function listQuarantines(root: string): Promise<QuarantineList> {
     }
     folders.push(entry);
   }
-  return { quarantine: base, folders };
+  return { quarantine: base, folders, abandoned };
 }

@@ -7,6 +7,7 @@
  */
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
+import { assertOutputNotManaged } from '../discovery/output-guard.js';
 import { openOutputSink } from '../fs/output-sink.js';
 import { DEFAULT_LIMITS, type ReportLimits, type ReportModel, type ValidationDigest } from '../report/model.js';
 import { renderReport } from '../report/page.js';
@@ -49,6 +50,8 @@ export async function report(root: string, opts: ReportOptions = {}): Promise<Re
   const now = opts.now ?? (() => new Date());
   const started = Date.now();
   const { output: _output, limits: _limits, maxBytes: _maxBytes, now: _now, host: _host, schema, onProgress, ...common } = opts;
+  // Never over an image or a sidecar, checked before the tree is read (output-guard.ts).
+  if (opts.output !== undefined) assertOutputNotManaged(opts.output, 'report', opts.imageExtensions);
 
   // One progress count across the three scans.
   let offset = 0;

@@ -19,6 +19,9 @@ import { hashRegularFile } from '../fs/file-hash.js';
 import { lstatOrNull, moveNoOverwrite } from '../fs/move.js';
 import { isSafeRel, relJoin } from '../fs/rel-path.js';
 import { MANIFEST_MAX_BYTES, MANIFEST_NAME, MANIFEST_VERSION, writeManifest, type ManifestEntry, type QuarantineManifest } from './cleanup.js';
+import { ABANDONED_REASON, findAbandonedQuarantines, quarantineBase, quarantineFolderState, removeAbandonedQuarantines } from './quarantine-folder.js';
+
+export { quarantineBase };
 
 export interface RestoreOptions {
   /** A quarantine folder: its name (`20261121T113300Z`) or its path. Default: the newest. */
@@ -32,20 +35,40 @@ export interface RestoreReport {
   /** Files moved back (in a dry run: that would be moved back). */
   restored: number;
   skipped: { rel: string; reason: string }[];
+  /**
+   * Quarantine folders removed (in a dry run: that would be removed) because a cleanup stopped
+   * before it moved anything left them holding nothing but its unfinished manifest
+   * (quarantine-folder.ts): nothing to restore there.
+   */
+  abandonedQuarantines: string[];
 }
 
 export async function restore(root: string, opts: RestoreOptions = {}): Promise<RestoreReport> {
   const rootAbs = resolve(root);
   const base = await quarantineBase(rootAbs);
   if (base === null) throw errors.notFound(join(rootAbs, QUARANTINE_DIR), 'nothing to restore: the quarantine folder');
-  const folder = opts.from !== undefined ? await chosenFolder(rootAbs, base, opts.from) : await newestFolder(base);
+  const dryRun = opts.dryRun ?? false;
+  // A folder a cleanup killed before its manifest left (only that unfinished manifest in it) is
+  // not a quarantine: it goes first (a dry run only names it), and is never the one restored.
+  const chosen = opts.from !== undefined ? await chosenFolder(rootAbs, base, opts.from) : null;
+  const chosenState = chosen === null ? null : await quarantineFolderState(chosen);
+  const abandoned = dryRun ? (await findAbandonedQuarantines(base)).map((f) => f.path) : await removeAbandonedQuarantines(base);
+  if (chosen !== null && chosenState?.kind === 'abandoned') throw errors.nothingToRestore(chosen, `${ABANDONED_REASON}${dryRun ? '; restore without --dry-run removes it' : '; removed'}`);
+  if (chosen !== null && chosenState?.kind === 'being-written') throw errors.nothingToRestore(chosen, 'it has no manifest yet: a cleanup running now is writing it (nothing has moved yet)');
+  let folder: string;
+  try {
+    folder = chosen ?? (await newestFolder(base));
+  } catch (e) {
+    if (abandoned.length === 0 || !isSidecarError(e) || e.code !== 'NOT_FOUND') throw e;
+    const what = `${abandoned.length} folder(s) ${dryRun ? 'to remove' : 'removed'}: ${ABANDONED_REASON} (${abandoned.map((p) => basename(p)).join(', ')})`;
+    throw errors.nothingToRestore(base, `no quarantine folder with a manifest; ${what}`);
+  }
   const manifestPath = join(folder, MANIFEST_NAME);
   const manifest = await readManifest(manifestPath);
   const rootReal = await realpath(rootAbs).catch((e) => {
     throw errors.fromFs(e, rootAbs);
   });
-  const dryRun = opts.dryRun ?? false;
-  const report: RestoreReport = { quarantine: folder, restored: 0, skipped: [] };
+  const report: RestoreReport = { quarantine: folder, restored: 0, skipped: [], abandonedQuarantines: abandoned };
   const remaining: ManifestEntry[] = [];
   const dirs = new Set<string>();
 
@@ -229,17 +252,4 @@ async function removeEmptyDirs(dir: string): Promise<void> {
   const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
   for (const d of entries) if (d.isDirectory()) await removeEmptyDirs(join(dir, d.name));
   await rmdir(dir).catch(() => undefined);
-}
-
-/**
- * The root's quarantine folder, or null when there is none. Anything but a real folder there (a
- * planted symlink) is OUTSIDE_ROOT: restore would pull files from, and `restore --list` read
- * manifests of, the folder it points to, outside the library. One check for both.
- */
-export async function quarantineBase(rootAbs: string): Promise<string | null> {
-  const base = join(rootAbs, QUARANTINE_DIR);
-  const st = await lstatOrNull(base);
-  if (!st) return null;
-  if (!st.isDirectory()) throw errors.outsideRoot(base, rootAbs);
-  return base;
 }

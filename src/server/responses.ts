@@ -38,7 +38,7 @@ export class ResponseWriter {
   private drained: Promise<void> | null = null;
   private idleWaiters: (() => void)[] = [];
   private failed = false;
-  private closedWaiters: (() => void)[] = [];
+  private readonly closeListeners = new Set<() => void>();
 
   constructor(
     private readonly output: NodeJS.WritableStream,
@@ -85,10 +85,18 @@ export class ResponseWriter {
     return this.failed ? null : this.drained;
   }
 
-  /** Resolves once the output has failed (never, while it works). */
-  whenClosed(): Promise<void> {
-    if (this.failed) return Promise.resolve();
-    return new Promise((resolve) => this.closedWaiters.push(resolve));
+  /**
+   * Call `fn` once the output fails (at once if it has); returns the call that takes it back.
+   * A listener, not a promise: a wait taken back when what it raced settles leaves nothing behind,
+   * where a promise pending for the server's life would keep one reaction per wait (stdio.ts).
+   */
+  onClose(fn: () => void): () => void {
+    if (this.failed) {
+      fn();
+      return () => undefined;
+    }
+    this.closeListeners.add(fn);
+    return () => void this.closeListeners.delete(fn);
   }
 
   /** Resolves when every response written so far has been flushed (or the output failed). */
@@ -124,9 +132,9 @@ export class ResponseWriter {
     this.failed = true;
     this.log(`output closed, responses are dropped from now on: ${e.message}`);
     this.wakeIdle();
-    const waiters = this.closedWaiters;
-    this.closedWaiters = [];
-    for (const w of waiters) w();
+    const listeners = [...this.closeListeners];
+    this.closeListeners.clear();
+    for (const l of listeners) l();
   }
 
   private wakeIdle(): void {

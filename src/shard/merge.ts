@@ -125,9 +125,9 @@ export async function mergeHash(files: readonly ShardFile[], opts: { manifest?: 
   const digest = treeDigest(entries);
   if (opts.manifest) {
     const { writeManifest } = await import('../integrity/manifest.js');
-    const { assertOutputNotSidecar } = await import('../discovery/output-guard.js');
+    const { assertOutputNotManaged } = await import('../discovery/output-guard.js');
     const exts = files[0].header.options.image_extensions;
-    assertOutputNotSidecar(resolve(opts.manifest), 'manifest', Array.isArray(exts) ? (exts as string[]) : undefined);
+    assertOutputNotManaged(resolve(opts.manifest), 'manifest', Array.isArray(exts) ? (exts as string[]) : undefined);
     assertNotAnInput(files, opts.manifest, 'manifest');
     await writeManifest(opts.manifest, { version, rootDigest: digest, allFiles: (files[0].trailer.summary as HashShardSummary).all_files, entries });
   }

@@ -1,0 +1,137 @@
+/**
+ * What a folder of the quarantine (`<root>/.image-sidecar-quarantine/<stamp>`) holds, and the
+ * removal of the ones a stopped cleanup left with nothing in them.
+ *
+ * cleanup creates its folder, then writes the manifest (a temp file renamed to manifest.json)
+ * before the first file moves. A cleanup killed between the two (SIGKILL, a node lost) leaves a
+ * folder without a manifest that holds nothing but that temp file (or nothing, killed before it).
+ * Nothing was moved from it, so there is nothing to restore: `restore --list` reports it as
+ * abandoned, not as a quarantine, and the next `cleanup` or `restore` removes it (the temp file by
+ * the temp-file rule, then the empty folder by rmdir: never a recursive delete). A folder without a
+ * manifest that holds anything else is never removed: it may hold files someone wants back.
+ *
+ * "Abandoned" follows the one rule of temp files (fs/temp-files.ts): the temp manifest's writer is
+ * dead (this host), or it is over an hour old (another host's). An empty folder is abandoned when
+ * it is over an hour old: cleanup creates its folder only once every file is hashed, right before
+ * the manifest, so a running cleanup's folder is empty for an instant, never for an hour.
+ */
+import { lstat, readdir, rmdir, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { QUARANTINE_DIR } from '../discovery/own-folders.js';
+import { lstatOrNull } from '../fs/move.js';
+import { errors } from '../errors.js';
+import { DEFAULT_STALE_TEMP_MS, isAbandonedTempFile, tempTargetName } from '../fs/temp-files.js';
+
+export const MANIFEST_NAME = 'manifest.json';
+
+export type QuarantineFolderState =
+  /** manifest.json is there (restore reads it; it may still be unreadable). */
+  | { kind: 'manifest' }
+  /** No manifest and nothing but a stopped cleanup's unfinished one (`leftovers`), or nothing at all for over an hour. */
+  | { kind: 'abandoned'; leftovers: string[] }
+  /** No manifest yet: a cleanup that is alive is writing it (or the folder was made a moment ago). */
+  | { kind: 'being-written' }
+  /** No manifest, and other things inside: never removed, restore cannot put them back. */
+  | { kind: 'no-manifest'; entries: number };
+
+/** The state of one quarantine folder (`folder`: a real directory inside the quarantine). */
+export async function quarantineFolderState(folder: string, now: number = Date.now()): Promise<QuarantineFolderState> {
+  if (await lstat(join(folder, MANIFEST_NAME)).then(() => true, () => false)) return { kind: 'manifest' };
+  let names: string[];
+  try {
+    names = await readdir(folder);
+  } catch (e) {
+    throw errors.fromFs(e, folder);
+  }
+  if (names.length === 0) {
+    const st = await lstat(folder).catch((e) => {
+      throw errors.fromFs(e, folder);
+    });
+    return now - st.mtimeMs > DEFAULT_STALE_TEMP_MS ? { kind: 'abandoned', leftovers: [] } : { kind: 'being-written' };
+  }
+  const leftovers: string[] = [];
+  let live = false;
+  for (const name of names) {
+    if (tempTargetName(name) !== MANIFEST_NAME) return { kind: 'no-manifest', entries: names.length };
+    const p = join(folder, name);
+    const st = await lstat(p).catch(() => null);
+    if (st === null) continue; // renamed or removed meanwhile
+    if (!st.isFile()) return { kind: 'no-manifest', entries: names.length };
+    if (isAbandonedTempFile(name, st.mtimeMs, now)) leftovers.push(p);
+    else live = true;
+  }
+  if (live) return { kind: 'being-written' };
+  // Every temp manifest vanished meanwhile: its writer renamed it (a manifest now) or another sweep took it.
+  if (leftovers.length === 0) return (await lstat(join(folder, MANIFEST_NAME)).then(() => true, () => false)) ? { kind: 'manifest' } : { kind: 'being-written' };
+  return { kind: 'abandoned', leftovers };
+}
+
+/** An abandoned folder of the quarantine: nothing to restore there, removed by the next cleanup or restore. */
+export interface AbandonedQuarantine {
+  name: string;
+  path: string;
+  /** The unfinished manifests (temp files) in it; none when the folder is empty. */
+  leftovers: string[];
+}
+
+/** Why a folder is abandoned, for listings and messages. */
+export const ABANDONED_REASON = 'a cleanup stopped before it moved anything (killed between making this folder and writing its manifest)';
+
+/** The abandoned folders of the quarantine `base` (a real directory: quarantineBase), by name. */
+export async function findAbandonedQuarantines(base: string): Promise<AbandonedQuarantine[]> {
+  let names: string[];
+  try {
+    names = (await readdir(base, { withFileTypes: true })).filter((d) => d.isDirectory()).map((d) => d.name);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw errors.fromFs(e, base);
+  }
+  const out: AbandonedQuarantine[] = [];
+  const now = Date.now();
+  for (const name of names.sort()) {
+    const path = join(base, name);
+    const state = await quarantineFolderState(path, now);
+    if (state.kind === 'abandoned') out.push({ name, path, leftovers: state.leftovers });
+  }
+  return out;
+}
+
+/**
+ * Remove the abandoned folders of the quarantine `base`: each one's unfinished manifests, then the
+ * folder by rmdir; returns the folders removed (and `base` itself goes when that leaves it empty,
+ * as restore leaves no empty quarantine). What cannot be removed (something appeared meanwhile:
+ * rmdir refuses a folder that is not empty) is left alone: it is no longer abandoned.
+ */
+export async function removeAbandonedQuarantines(base: string): Promise<string[]> {
+  const removed: string[] = [];
+  for (const f of await findAbandonedQuarantines(base)) {
+    for (const p of f.leftovers) {
+      await unlink(p).catch((e: NodeJS.ErrnoException) => {
+        if (e.code !== 'ENOENT') throw errors.fromFs(e, p);
+      });
+    }
+    const gone = await rmdir(f.path).then(
+      () => true,
+      (e: NodeJS.ErrnoException) => {
+        if (e.code === 'ENOENT' || e.code === 'ENOTEMPTY' || e.code === 'EEXIST') return false;
+        throw errors.fromFs(e, f.path);
+      },
+    );
+    if (gone) removed.push(f.path);
+  }
+  if (removed.length > 0) await rmdir(base).catch(() => undefined); // only succeeds when nothing else is left
+  return removed;
+}
+
+/**
+ * The root's quarantine folder, or null when there is none. Anything but a real folder there (a
+ * planted symlink) is OUTSIDE_ROOT: restore would pull files from, and `restore --list` read
+ * manifests of, the folder it points to, outside the library. One check for both.
+ */
+export async function quarantineBase(rootAbs: string): Promise<string | null> {
+  const base = join(rootAbs, QUARANTINE_DIR);
+  const st = await lstatOrNull(base);
+  if (!st) return null;
+  if (!st.isDirectory()) throw errors.outsideRoot(base, rootAbs);
+  return base;
+}

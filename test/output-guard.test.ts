@@ -1,0 +1,142 @@
+/**
+ * An output file (-o of every command, export, report, hash manifests, key files, the server's
+ * export) never replaces a file the tool manages: `stats lib -o lib/IMG_1.jpg` replaced the photo
+ * with JSON and exited 0. Images (a name with an image extension of the set, existing or not, by
+ * the name given or through a symlink) and sidecars of an image are refused with a usage error
+ * (exit 2) before anything runs, and stay as they were.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { exportSidecars } from '../src/ops/export.js';
+import { report } from '../src/ops/report.js';
+import { hashTree } from '../src/integrity/tree-hash.js';
+import { isSidecarError } from '../src/errors.js';
+import { CLI_PATH, runCli } from './helpers/cli.js';
+import { FAKE_JPEG, makeTree, sidecarData, testDir, type TreeNode } from './helpers/tree.js';
+
+const IMAGE_REFUSED = /error \[USAGE\]: refusing to write the (output|export|manifest) to .*: (it|the file it leads to, .*,) has an image's name \(\.[a-z0-9]+\)/;
+const SIDECAR_REFUSED = /error \[USAGE\]: refusing to write the (output|export|manifest) to .*: (it|the file it leads to, .*,) is a sidecar file of /;
+
+function library(root: string): string {
+  const spec: Record<string, TreeNode> = {};
+  for (let i = 0; i < 3; i++) {
+    spec[`lib/IMG_${i}.jpg`] = FAKE_JPEG;
+    spec[`lib/IMG_${i}.json`] = { json: sidecarData(`IMG_${i}.jpg`, 1, 4) };
+  }
+  spec['lib/raw/DSC_1.NEF'] = FAKE_JPEG;
+  spec['lib/odd/x.xyz'] = 'an image of a type not in the set';
+  spec['lib/odd/x.json'] = { json: sidecarData('x.xyz', 1, 4) };
+  spec['outside/notes.txt'] = 'not ours';
+  makeTree(spec, root);
+  return path.join(root, 'lib');
+}
+
+/** Every file under `dir` with its bytes (symlinks as their text). */
+function snapshot(dir: string): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const e of fs.readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    const p = path.join(e.parentPath, e.name);
+    if (e.isSymbolicLink()) out.set(p, `-> ${fs.readlinkSync(p)}`);
+    else if (e.isFile()) out.set(p, fs.readFileSync(p).toString('base64'));
+  }
+  return out;
+}
+
+test('-o naming an image is refused by every command that writes a file: exit 2, the photo untouched', async (t) => {
+  const root = testDir(t);
+  const lib = library(root);
+  const image = path.join(lib, 'IMG_1.jpg');
+  const shard = path.join(root, 'outside', 'stats.shard');
+  const runs: string[][] = [
+    ['stats', lib, '-o', image],
+    ['validate', lib, '-o', image],
+    ['format-stats', lib, '-o', image],
+    ['report', lib, '-o', image],
+    ['export', lib, '-o', image],
+    ['export', '--input', lib, '--output', image, '--format', 'csv'],
+    ['find', lib, '--where', 'faces >= 0', '-o', image],
+    ['todo', lib, '--operation', 'face_detection', '-o', image],
+    ['stale', lib, '-o', image],
+    ['read', path.join(lib, 'IMG_0.jpg'), '-o', image],
+    ['hash', lib, '--manifest', image],
+    ['keygen', '-o', path.join(lib, 'IMG_7.jpg')],
+    ['stats', lib, '--shard', '1/2', '-o', image],
+    ['merge', shard, '-o', image],
+    ['doctor', '-o', image],
+  ];
+  const before = snapshot(root);
+  for (const args of runs) {
+    const r = await runCli(args[0] === 'keygen' || args[0] === 'doctor' ? args : [...args, '-q']);
+    assert.equal(r.code, 2, `${args.join(' ')}: exit ${r.code}, ${r.stderr}`);
+    assert.match(r.stderr, IMAGE_REFUSED, args.join(' '));
+    assert.doesNotMatch(r.stderr, /\n\s+at /, 'a message, no stack trace');
+  }
+  assert.deepEqual(snapshot(root), before, 'nothing written, nothing replaced');
+});
+
+test('an image name is refused whether the file exists or not, in any case, with the extensions the configuration adds, and through a symlink', async (t) => {
+  const root = testDir(t);
+  const lib = library(root);
+  fs.symlinkSync('IMG_2.jpg', path.join(lib, 'latest.out')); // a symlink is written through: the photo would change
+  fs.symlinkSync('IMG_1.json', path.join(lib, 'newest.out'));
+  fs.symlinkSync(path.join(root, 'outside', 'notes.txt'), path.join(lib, 'IMG_0.bin')); // a sidecar symlink: read through, never written
+  const cases: { args: string[]; re: RegExp }[] = [
+    { args: ['-o', path.join(lib, 'IMG_9.jpg')], re: IMAGE_REFUSED }, // would appear as a photo and claim IMG_9.*
+    { args: ['-o', path.join(lib, 'IMG_0.JPEG')], re: IMAGE_REFUSED },
+    { args: ['-o', path.join(lib, 'raw', 'DSC_1.NEF')], re: IMAGE_REFUSED },
+    { args: ['-o', path.join(root, 'outside', 'elsewhere.heic')], re: IMAGE_REFUSED }, // outside the tree read too
+    { args: ['-o', path.join(lib, 'latest.out')], re: /the file it leads to, .*IMG_2\.jpg, has an image's name/ },
+    { args: ['-o', path.join(lib, 'odd', 'x.xyz'), '--image-ext', 'xyz'], re: IMAGE_REFUSED },
+    { args: ['-o', path.join(lib, 'IMG_1.json')], re: SIDECAR_REFUSED },
+    { args: ['-o', path.join(lib, 'newest.out')], re: /the file it leads to, .*IMG_1\.json, is a sidecar file of an image/ },
+    { args: ['-o', path.join(lib, 'IMG_0.bin')], re: /: it is a sidecar file of an image/ },
+    { args: ['-o', path.join(lib, 'odd', 'x.json'), '--image-ext', 'xyz'], re: SIDECAR_REFUSED }, // x.xyz is an image then
+  ];
+  const before = snapshot(root);
+  for (const c of cases) {
+    const r = await runCli(['stats', lib, '-q', ...c.args]);
+    assert.equal(r.code, 2, `${c.args.join(' ')}: exit ${r.code}, ${r.stderr}`);
+    assert.match(r.stderr, c.re, c.args.join(' '));
+  }
+  assert.deepEqual(snapshot(root), before);
+  assert.ok(!fs.existsSync(path.join(lib, 'IMG_9.jpg')));
+  // Names that are neither: written (a report beside the photos, an earlier output replaced).
+  for (const name of ['stats.json', 'stats.txt', 'IMG_1.jpg.txt', 'notes']) {
+    const r = await runCli(['stats', lib, '-q', '-o', path.join(lib, name)]);
+    assert.equal(r.code, 0, `${name}: ${r.stderr}`);
+    assert.ok(fs.existsSync(path.join(lib, name)), name);
+  }
+  const again = await runCli(['stats', lib, '-q', '-o', path.join(lib, 'stats.json')]);
+  assert.equal(again.code, 0, again.stderr);
+});
+
+test('the library and the server refuse the same paths (export, report, hash manifest)', async (t) => {
+  const root = testDir(t);
+  const lib = library(root);
+  const image = path.join(lib, 'IMG_0.jpg');
+  const before = snapshot(root);
+  const usage = (e: unknown) => isSidecarError(e) && e.code === 'USAGE' && /has an image's name \(\.jpg\)/.test(e.message);
+  await assert.rejects(exportSidecars(lib, { format: 'json', output: image, engine: 'inline' }), usage);
+  await assert.rejects(report(lib, { output: image, engine: 'inline' }), usage);
+  await assert.rejects(hashTree(lib, { manifest: image, engine: 'inline' }), usage);
+  await assert.rejects(
+    exportSidecars(lib, { format: 'json', output: path.join(lib, 'odd', 'x.xyz'), engine: 'inline', imageExtensions: ['jpg', 'xyz'] }),
+    (e: unknown) => isSidecarError(e) && e.code === 'USAGE',
+  );
+  const requests = [
+    { id: 1, method: 'export', params: { dir: lib, output: image } },
+    { id: 2, method: 'hash', params: { dir: lib, manifest: image } },
+  ];
+  const r = spawnSync(process.execPath, [CLI_PATH, 'serve', '--stdio'], { input: requests.map((q) => JSON.stringify(q)).join('\n') + '\n', encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  const answers = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { id: number; error?: { code: string; message: string } });
+  assert.equal(answers.length, 2);
+  for (const a of answers) {
+    assert.equal(a.error?.code, 'USAGE', JSON.stringify(a));
+    assert.match(a.error.message, /has an image's name \(\.jpg\)/);
+  }
+  assert.deepEqual(snapshot(root), before);
+});
