@@ -120,8 +120,12 @@ function checkData(row: ReliabilityRow, dir: string, opts: ConcurrencyOptions, b
       fail(row, `${imageName(i)}: ${loss.records} operation(s) lost: ${[...loss.missing, ...loss.changed].slice(0, 10).join(', ')}`);
     }
     if (loss.unexpected.length > 0) fail(row, `${imageName(i)}: unexpected operations ${loss.unexpected.join(', ')}`);
-    const sidecars = fs.readdirSync(dir).filter((n) => n.startsWith(imageName(i).replace(/\.jpg$/, '.')) && !n.endsWith('.jpg'));
-    if (sidecars.length !== 1) fail(row, `${imageName(i)}: ${sidecars.length} sidecar files at the end (${sidecars.join(', ')})`);
+    // One sidecar, or the .bin the bin savers wrote beside a JSON sidecar, which is kept untouched
+    // as an older copy (docs/PAIRING.md §9: a save in .bin to an image with a JSON sidecar).
+    const stem = imageName(i).replace(/\.jpg$/, '');
+    const sidecars = fs.readdirSync(dir).filter((n) => n.startsWith(`${stem}.`) && !n.endsWith('.jpg')).sort();
+    const keptJson = sidecars.length === 2 && sidecars[0] === `${stem}.bin` && sidecars[1] === `${stem}.json`;
+    if (sidecars.length !== 1 && !keptJson) fail(row, `${imageName(i)}: ${sidecars.length} sidecar files at the end (${sidecars.join(', ')})`);
   }
 }
 
