@@ -401,9 +401,10 @@ function chooseTarget(loc: SidecarLocation, imagePath: string, opts: SaveOptions
     if (asked !== undefined && effective !== null) format = 'bin';
     else throw errors.usage(`a key was given, so the new sidecar would be encrypted, and only the bin format can be (asked: ${format}; pass encrypt: false for plaintext)`);
   }
-  const stemShared = imagesClaiming(loc, sidecarPathFor(loc, 'bin', 'stem'), { imageExtensions: opts.imageExtensions }).length > 1;
+  // The images a stem-form file of this image would belong to: more than one, and the image's own file is name-ext.
+  const claimants = imagesClaiming(loc, sidecarPathFor(loc, 'bin', 'stem'), { imageExtensions: opts.imageExtensions });
+  const stemShared = claimants.length > 1;
   if (stemShared && opts.naming === 'stem') {
-    const claimants = imagesClaiming(loc, sidecarPathFor(loc, 'bin', 'stem'), { imageExtensions: opts.imageExtensions });
     throw new SidecarError('AMBIGUOUS', `${imagePath}: nothing saved, a stem-form sidecar would belong to ${claimants.join(', ')} (same stem); save without naming "stem" to write ${loc.name}.${extFor(format)}, this image's own`, {
       path: sidecarPathFor(loc, extFor(format), 'stem'),
       details: { paths: claimants },
