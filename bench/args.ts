@@ -4,8 +4,10 @@
  */
 import { errors } from '../src/errors.js';
 
-export const SECTIONS = ['floors', 'tree', 'accel', 'index', 'shards', 'convert', 'bin', 'reads', 'server', 'hash', 'codec', 'startup', 'break-even', 'python'] as const;
+export const SECTIONS = ['floors', 'tree', 'accel', 'index', 'shards', 'convert', 'bin', 'reads', 'server', 'hash', 'codec', 'startup', 'break-even', 'python', 'big-files'] as const;
 export type Section = (typeof SECTIONS)[number];
+/** Sections run only when `--only` names them (slow, and about something other than speed). */
+const OPT_IN: readonly Section[] = ['big-files'];
 
 export interface BenchArgs {
   images: number;
@@ -22,7 +24,7 @@ export interface BenchArgs {
   workDir?: string;
   /** Leave the generated libraries in place. */
   keep: boolean;
-  /** Sections to run (default: all). */
+  /** Sections to run (default: all but the opt-in ones). */
   sections: Set<Section>;
   /** Spawns of `image-sidecar --version` and of `image-sidecar read`. */
   spawnCalls: number;
@@ -47,7 +49,7 @@ const HELP = `npm run bench -- [options]
                     and the bin copy stay there and are reused by a later run with the same
                     --images and --seed
   --keep            keep the generated libraries
-  --only LIST       run only these sections (comma-separated)
+  --only LIST       run only these sections (comma-separated); big-files runs only when named here
   --skip LIST       skip these sections (comma-separated)
   --convert-images N  images in the library convert runs on (default 1000; its own floors are
                     measured for the ratios; with N >= --images convert runs on the main library)
@@ -78,7 +80,7 @@ export function parseArgs(argv: readonly string[]): BenchArgs | null {
     seed: 1,
     runs: 3,
     keep: false,
-    sections: new Set(SECTIONS),
+    sections: new Set(SECTIONS.filter((s) => !OPT_IN.includes(s))),
     spawnCalls: 25,
     convertImages: 1000,
     reads: 2000,
