@@ -4,10 +4,10 @@
  */
 import { errors } from '../src/errors.js';
 
-export const SECTIONS = ['floors', 'tree', 'accel', 'index', 'shards', 'convert', 'bin', 'reads', 'server', 'server-soak', 'hash', 'codec', 'startup', 'break-even', 'python'] as const;
+export const SECTIONS = ['floors', 'tree', 'accel', 'index', 'shards', 'convert', 'bin', 'reads', 'server', 'server-soak', 'hash', 'codec', 'startup', 'break-even', 'python', 'big-files'] as const;
 export type Section = (typeof SECTIONS)[number];
-/** Sections that run only when named with --only (slow: server-soak's 10^5 saves take minutes). */
-export const OPT_IN_SECTIONS: ReadonlySet<Section> = new Set<Section>(['server-soak']);
+/** Sections that run only when named with --only (slow: server-soak's 10^5 saves and big-files' 25 MiB sidecars take minutes). */
+export const OPT_IN_SECTIONS: ReadonlySet<Section> = new Set<Section>(['server-soak', 'big-files']);
 
 export interface BenchArgs {
   images: number;
@@ -24,7 +24,7 @@ export interface BenchArgs {
   workDir?: string;
   /** Leave the generated libraries in place. */
   keep: boolean;
-  /** Sections to run (default: all). */
+  /** Sections to run (default: all but the opt-in ones). */
   sections: Set<Section>;
   /** Spawns of `image-sidecar --version` and of `image-sidecar read`. */
   spawnCalls: number;
@@ -51,7 +51,7 @@ const HELP = `npm run bench -- [options]
                     and the bin copy stay there and are reused by a later run with the same
                     --images and --seed
   --keep            keep the generated libraries
-  --only LIST       run only these sections (comma-separated; the only way to run server-soak)
+  --only LIST       run only these sections (comma-separated; the only way to run server-soak and big-files)
   --skip LIST       skip these sections (comma-separated)
   --convert-images N  images in the library convert runs on (default 1000; its own floors are
                     measured for the ratios; with N >= --images convert runs on the main library)

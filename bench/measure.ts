@@ -161,6 +161,18 @@ export function measure(label: string, spec: OpSpec, opts: MeasureOptions): Outc
 }
 
 /**
+ * One run, no warm-up: a figure of memory (its peak RSS) of an operation too slow to repeat; its
+ * time is only indicative.
+ */
+export function measureOnce(label: string, spec: OpSpec): Outcome {
+  try {
+    return summarise(label, [runChild(spec)]);
+  } catch (e) {
+    return failed(label, e);
+  }
+}
+
+/**
  * Several operations measured in rounds (A B C ... A B C ...), one warm-up round first, so a change
  * in machine load hits all alike; `prepare` runs before each run of its step (untimed), e.g. to
  * put an index file in place.

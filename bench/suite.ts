@@ -11,13 +11,14 @@ import type { BenchArgs, Section } from './args.js';
 import { measureBreakEven } from './break-even.js';
 import { copyLibrary, listLibrary, removeTree, sampleImages, type ImageSample, type LibraryLists } from './library.js';
 import { firstListed } from './lists.js';
-import { isFailure, log, measure, measureInterleaved, measurePair, measureRounds, runChild, type Measurement, type Outcome } from './measure.js';
+import { isFailure, log, measure, measureInterleaved, measureOnce, measurePair, measureRounds, runChild, type Measurement, type Outcome } from './measure.js';
 import type { OpSpec } from './protocol.js';
 import { figure, type BenchResults, type TargetResult } from './results.js';
 import { spawnFigure } from './spawns.js';
 import { measurePythonReads } from './python-reads.js';
 import { soakServer, soakTreeDir } from './server-soak.js';
 import { evaluateTargets, referenceStanding, type TargetInputs } from './targets.js';
+import { writeObjectSidecars, writeSmallSidecars } from '../test/helpers/big-sidecars.js';
 
 const SERVER_WINDOW = 32;
 /** The server soak's goal: RSS may move with the collector, not with the 10^5 requests (~1 GB of them). */
@@ -30,6 +31,10 @@ const CODEC_SIDECARS = 200;
  * 0.014 around it, groups of 7 by 0.018 (docs/BENCHMARKS.md, session 37).
  */
 const INDEX_MIN_ROUNDS = 11;
+/** Section big-files: sidecars of this many bytes of `{}` (Reliability finding 3: 8.7 million objects, 1.3 GB of heap decoded). */
+const BIG_FILE_BYTES = 25 * 1024 * 1024;
+/** Small sidecars beside each big one: more than a batch holds, so each big file goes to the engine in a batch of its own. */
+const SMALL_BESIDE_BIG = 80;
 
 interface Floors {
   a?: Outcome;
@@ -115,6 +120,7 @@ export class Bench {
         });
       });
     }
+    if (this.on('big-files')) await this.section('big-files', () => this.bigFiles());
     this.results.targets = evaluateTargets({
       figures: this.results.operations,
       versionMedianMs: this.versionMedianMs,
@@ -657,6 +663,36 @@ export class Bench {
     } catch (e) {
       this.results.notes.push(`codec figures failed: ${(e as Error).message}`);
     }
+  }
+
+  /**
+   * Opt-in (`--only big-files`): `stats` without the index on a tree of 10 sidecars of 25 MiB of
+   * small objects, each in a folder of its own among small ones (the big files reach the engine in
+   * separate batches, on every thread), and on a tree of one such folder: the peak RSS of each, on
+   * the default engine (in-process at this size) and on threads. One run each: a figure of memory,
+   * and minutes long (a big file decodes in 8–20 s).
+   */
+  private bigFiles(): void {
+    const root = path.join(this.work, 'big-files');
+    removeTree(root);
+    const tree = (n: number) => {
+      const dir = path.join(root, `${n}`);
+      for (let i = 0; i < n; i++) {
+        writeObjectSidecars(path.join(dir, `d${i}`), 1, BIG_FILE_BYTES, '{}');
+        writeSmallSidecars(path.join(dir, `d${i}`), SMALL_BESIDE_BIG);
+      }
+      return dir;
+    };
+    log(`big-files: writing ${11 * BIG_FILE_BYTES / 2 ** 20} MiB of sidecars under ${root} ...`);
+    const trees = [1, 10].map((n) => ({ n, dir: tree(n) }));
+    for (const engine of ['auto', 'threads'] as const) {
+      for (const { n, dir } of trees) {
+        const label = `stats, ${n} × ${BIG_FILE_BYTES / 2 ** 20} MiB of small objects (${engine === 'auto' ? 'default engine' : 'threads'})`;
+        const o = measureOnce(label, { op: 'stats', root: dir, engine, workers: engine === 'threads' ? this.args.workers : undefined });
+        this.add(`big-files.stats.${engine}.${n}`, label, o, n * (1 + SMALL_BESIDE_BIG), n * BIG_FILE_BYTES, {});
+      }
+    }
+    if (!this.args.keep) removeTree(root);
   }
 
   private startup(): void {

@@ -190,6 +190,15 @@ export function evaluateTargets(t: TargetInputs): TargetResult[] {
       'three scans, one per aggregate; the page itself costs milliseconds',
     ),
     target('stats peak RSS (JSON library)', sJson?.peakRssMB ?? null, ' MB', '<', 300, 'the real check is --images 1000000'),
+    ...(['auto', 'threads'] as const).map((engine) =>
+      target(
+        `stats peak RSS, 10 big sidecars ÷ 1 (section big-files, ${engine === 'auto' ? 'default engine' : 'threads'})`,
+        ratio(f(`big-files.stats.${engine}.10`)?.peakRssMB, f(`big-files.stats.${engine}.1`)?.peakRssMB),
+        '×',
+        '<=',
+        1.5,
+      ),
+    ),
   ];
 }
 

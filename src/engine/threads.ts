@@ -4,6 +4,7 @@ import { isPipelined, packItemsByName, runTask, unpackResultsByName, type TaskIt
 import type { BatchRequest, BatchResponse } from './messages.js';
 import type { RunOptions, Runtime } from './runtime.js';
 import { WORKER_YOUNG_GENERATION_MB } from './heap-relief.js';
+import { bigFileTurnMemory, freeBigFileTurn } from './big-file-turn.js';
 import { applyV8Tuning } from './v8-tuning.js';
 
 interface Job {
@@ -20,6 +21,8 @@ interface Job {
 
 interface Slot {
   worker: Worker;
+  /** The thread's id (worker.threadId reads -1 once it has stopped). */
+  threadId: number;
   /** Sent to this thread, in the order it runs them: the first is running, a second may wait behind it. */
   jobs: Job[];
   /** The thread failed or was ended on purpose; its 'exit' is coming. */
@@ -109,9 +112,9 @@ export class ThreadRuntime implements Runtime {
   }
 
   private spawn(): void {
-    const worker = new Worker(this.workerUrl, { resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB } });
+    const worker = new Worker(this.workerUrl, { resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB }, workerData: { bigFileTurn: bigFileTurnMemory() } });
     worker.unref(); // an idle pool must never keep the process alive
-    const slot: Slot = { worker, jobs: [], ending: false, aborted: false };
+    const slot: Slot = { worker, threadId: worker.threadId, jobs: [], ending: false, aborted: false };
     this.slots.add(slot);
     this.idle.push(slot);
     worker.on('message', (res: BatchResponse) => this.finish(slot, res));
@@ -255,6 +258,8 @@ export class ThreadRuntime implements Runtime {
   }
 
   private exited(slot: Slot, code: number): void {
+    // Ended mid-file (an abort terminates it): the big-file turn it held goes on.
+    freeBigFileTurn(slot.threadId);
     if (!slot.ending) this.failSlot(slot, errors.internal(`worker thread exited with code ${code}`));
     this.slots.delete(slot);
     if (this.closed) return;

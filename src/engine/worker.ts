@@ -1,9 +1,13 @@
 // Worker entry: run each batch with the same task code the inline runtime uses.
+import { workerData } from 'node:worker_threads';
 import { watchThreadPool } from '../fs/thread-pool-watch.js';
 import { packResultsByName, runTaskByName, unpackItemsByName } from '../tasks/index.js';
+import { useBigFileTurn } from './big-file-turn.js';
 import { serveBatches } from './worker-loop.js';
 
 // A thread's own async fs calls (convert's fsyncs in flight together) wait on the process's one
 // libuv pool: this thread watches its own pending requests (fs/thread-pool-watch.ts).
 watchThreadPool();
+// Big files are decoded one at a time across the process's threads (big-file-turn.ts).
+useBigFileTurn((workerData as { bigFileTurn?: unknown } | null)?.bigFileTurn);
 serveBatches(runTaskByName, packResultsByName, unpackItemsByName);

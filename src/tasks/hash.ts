@@ -5,6 +5,7 @@ import { readFileLimitedSync } from '../fs/read-file.js';
 import { READ_NOFOLLOW_FLAGS, streamRegularFileSync } from '../fs/regular-file.js';
 import type { Keyring } from '../crypto/keys.js';
 import { beginKeyed, endKeyed } from '../integrity/digest.js';
+import { BIG_FILE_BYTES, passBigFileTurn, takeBigFileTurn } from '../engine/big-file-turn.js';
 
 export interface HashTaskOptions {
   /** 'bytes': keyed digest of the raw content; 'canonical': decode, then digest the canonical JSON. */
@@ -48,6 +49,17 @@ function hashFileBytes(path: string, rel: string): { size: number; digest: strin
 
 function hashCanonical(item: HashItem, opts: HashTaskOptions): HashResult {
   const bytes = readFileLimitedSync(item.path, opts.maxFileSize, undefined, opts.fastStat !== false);
+  if (bytes.length <= BIG_FILE_BYTES) return canonicalDigests(item, bytes, opts);
+  // A big file is decoded while this thread holds the process's turn (engine/big-file-turn.ts).
+  takeBigFileTurn();
+  try {
+    return canonicalDigests(item, bytes, opts);
+  } finally {
+    passBigFileTurn();
+  }
+}
+
+function canonicalDigests(item: HashItem, bytes: Buffer, opts: HashTaskOptions): HashResult {
   const { data } = decodeSidecar(bytes, { path: item.path, maxDepth: opts.maxDepth, maxFileSize: opts.maxFileSize, keyring: opts.keyring });
   const keys = item.keys ?? [];
   // The canonical text goes to every digest piece by piece: a 60 MB sidecar's text is never

@@ -21,6 +21,7 @@ import { inScannerMemory, scannerInput } from '../accel/scanner.js';
 import { DEFAULT_MAX_DEPTH } from '../formats/value.js';
 import type { Keyring } from '../crypto/keys.js';
 import { LinkResolver, type ResolvedLink } from '../discovery/resolve-link.js';
+import { BIG_FILE_BYTES, passBigFileTurn, takeBigFileTurn } from '../engine/big-file-turn.js';
 
 export interface InspectOptions {
   maxFileSize?: number;
@@ -290,7 +291,14 @@ function inspectOne(item: InspectItem, opts: InspectOptions, compiled: CompiledS
     return out;
   }
   readThroughId = stats !== null;
-  return inspectBytes(item, bytes, opts, compiled, start);
+  if (bytes.length <= BIG_FILE_BYTES) return inspectBytes(item, bytes, opts, compiled, start);
+  // A big file is decoded while this thread holds the process's turn (engine/big-file-turn.ts).
+  const waited = takeBigFileTurn();
+  try {
+    return inspectBytes(item, bytes, opts, compiled, start + waited);
+  } finally {
+    passBigFileTurn();
+  }
 }
 
 // Where a batch's reads keep their stats (one per thread and kind of stat), and where each entry's identity is made of one.

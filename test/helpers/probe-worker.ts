@@ -2,28 +2,49 @@
  * A worker for the pool's own tests, speaking the engine's batch protocol with tasks that
  * misbehave on purpose: echo, spin (busy for `ms`), exit (process.exit mid-batch), crash (an
  * uncaught exception: 'error' then 'exit'), fail (a task error answered as a message), young (allocate
- * briefly-kept objects, answer the largest size the young generation reached, in bytes).
+ * briefly-kept objects, answer the largest size the young generation reached, in bytes), big (spin
+ * for `ms` holding the big-file turn: answers when it started and ended, Date.now(), and the ms it
+ * waited for the turn), big-exit (take the turn, then process.exit).
  */
 import { getHeapSpaceStatistics } from 'node:v8';
-import { parentPort, threadId } from 'node:worker_threads';
+import { parentPort, threadId, workerData } from 'node:worker_threads';
+import { passBigFileTurn, takeBigFileTurn, useBigFileTurn } from '../../src/engine/big-file-turn.js';
 import type { BatchRequest, BatchResponse } from '../../src/engine/messages.js';
 
 interface Probe {
   ms?: number;
 }
 
+useBigFileTurn((workerData as { bigFileTurn?: unknown } | null)?.bigFileTurn);
+
+const spin = (ms: number) => {
+  const until = Date.now() + ms;
+  while (Date.now() < until) {
+    /* busy: a sync task cannot be interrupted from outside */
+  }
+};
+
 parentPort!.on('message', (req: BatchRequest) => {
   const items = req.items as Probe[];
   let res: BatchResponse;
   switch (req.task) {
-    case 'spin': {
-      const until = Date.now() + (items[0]?.ms ?? 0);
-      while (Date.now() < until) {
-        /* busy: a sync task cannot be interrupted from outside */
-      }
+    case 'spin':
+      spin(items[0]?.ms ?? 0);
       res = { id: req.id, results: items.map(() => threadId) };
       break;
+    case 'big': {
+      const waited = takeBigFileTurn();
+      const from = Date.now();
+      spin(items[0]?.ms ?? 0);
+      const to = Date.now();
+      passBigFileTurn();
+      res = { id: req.id, results: [from, to, waited] };
+      break;
     }
+    case 'big-exit':
+      takeBigFileTurn();
+      process.exit(7);
+      return;
     case 'exit':
       process.exit(7);
       return;
