@@ -6,7 +6,9 @@ order, that is plainly valid (none: ``{}``), after candidates the library certai
 corrupt (an empty file, JSON that is not UTF-8): the library falls back past those too. When all
 candidates are such, it raises the library's CORRUPT error, message and path included. Files over
 the size limit, special files and everything the decoder is unsure of go to the library, so errors
-stay the library's.
+stay the library's. So does a candidate that is not plainly one of ours (no ``sidecar_info`` object,
+or report content): the library passes another tool's file over (docs/PAIRING.md §7, Google Photos
+Takeout's ``IMG.jpg.json``), and its answer is the one that counts.
 """
 from __future__ import annotations
 
@@ -90,13 +92,35 @@ def read_local(image_path: str, max_file_size: int = DEFAULT_MAX_FILE_SIZE) -> D
         _check_utf8(c.path)
         raw = read_file_limited(c.path, max_file_size)
         try:
-            return decode_sidecar(raw)[0]
+            data = decode_sidecar(raw)[0]
         except KnownCorrupt as e:
             corrupt.append((c.path, "%s: %s" % (c.path, e.detail)))
+            continue
+        if not plainly_ours(data, os.path.basename(c.path)):
+            raise NotLocal("%s is not plainly a sidecar of ours (another tool's file?): the library decides" % c.path)
+        return data
     if len(corrupt) == 1:
         return _raise_corrupt(corrupt[0][1], corrupt[0][0])
     # errors.corrupt(detail) without a path (read.ts): the message lists every candidate's.
     return _raise_corrupt("every candidate sidecar is corrupt: " + "; ".join(m for _, m in corrupt), None)
+
+
+_REPORT_STEMS = ("game_detection", "game_detection_report")
+
+
+def plainly_ours(data: Dict[str, Any], name: str) -> bool:
+    """Certainly sidecar-shaped as the library decides it (src/analysis/operations.ts shapeOf): a
+    ``sidecar_info`` object, no report content (``games`` at the top or under ``data``), not a report's
+    name. A file without ``sidecar_info`` may still be ours (a known operation key): the library says."""
+    if not isinstance(data.get("sidecar_info"), dict):
+        return False
+    if isinstance(data.get("games"), list):
+        return False
+    inner = data.get("data")
+    if isinstance(inner, dict) and isinstance(inner.get("games"), list):
+        return False
+    stem, dot, ext = name.lower().rpartition(".")
+    return not (dot and stem in _REPORT_STEMS and ext in ("json", "bin", "rkyv"))
 
 
 def _raise_corrupt(message: str, path: Optional[str]) -> Dict[str, Any]:
