@@ -170,8 +170,9 @@ async function readEffective<T>(
     for (const note of read.notes) findings.push(noteFinding(note, c.path));
     const kept: typeof candidates = [];
     for (const k of candidates.slice(candidates.indexOf(c) + 1)) {
+      if (k.shared) continue; // another image's or shared: no kept copy of this one's (not read)
       if (isForeignFile(k.path, opts)) findings.push(foreignFinding(k.path));
-      else if (!k.shared) kept.push(k);
+      else kept.push(k);
     }
     if (kept.length > 0) {
       findings.push({ code: 'kept', message: `older copies kept beside ${c.path}, not read: ${kept.map((k) => k.path).join(', ')} (image-sidecar resolve quarantines them once their content is in ${c.path})`, path: kept[0].path });
@@ -191,7 +192,7 @@ async function readEffective<T>(
 
 /** A candidate passed over: another tool's file in a sidecar's name (docs/PAIRING.md §7). */
 function foreignFinding(path: string): ReadFinding {
-  return { code: 'foreign', message: `${path} is another tool's file (it decodes but holds no sidecar_info and no operation): not this image's sidecar; never read, written, converted or moved`, path };
+  return { code: 'foreign', message: `${path} is another tool's file (it decodes but holds no sidecar_info and no operation): passed over, not this image's sidecar; never written, converted or moved`, path };
 }
 
 /** Does the file decode as another tool's file? A file that cannot be read or decoded is not (it stays a kept copy, as before). */
