@@ -418,12 +418,21 @@ function chooseTarget(loc: SidecarLocation, imagePath: string, opts: SaveOptions
     });
   }
   const naming: SidecarNaming = stemShared ? 'name-ext' : effective !== null && effective.side === 'target' && !effective.shared ? effective.naming : (opts.naming ?? 'stem');
-  const slot = freeSlot(loc, { naming, ext: extFor(format) }, format, { stemShared, encrypted: encryptWith !== undefined, foreign, imagePath });
   const baseFor = (target: string) => (jsonViewPath !== target ? jsonView : undefined);
   // The requested file would not be read before the effective one, or the effective one lies
   // beside the image's link (the target side has none of its files): save into it, as it is.
-  if (effective !== null && decoded !== undefined && (effective.side === 'link' || readRank(slot) >= readRank(effective))) {
-    return { target: effective.path, format: decoded.format, existing: decoded.data, readAs: identity, encryptWith, effective, base: baseFor(effective.path) };
+  const intoEffective = (s: { naming: SidecarNaming; ext: SidecarExt } | null) =>
+    effective !== null && decoded !== undefined && (effective.side === 'link' || s === null || readRank(s) >= readRank(effective));
+  let slot: ReturnType<typeof freeSlot> | null = null;
+  if (!intoEffective({ naming, ext: extFor(format) })) {
+    try {
+      slot = freeSlot(loc, { naming, ext: extFor(format) }, format, { stemShared, encrypted: encryptWith !== undefined, foreign, imagePath });
+    } catch (e) {
+      if (effective === null) throw e; // every free name taken by another tool: only our own file is left
+    }
+  }
+  if (slot === null || intoEffective(slot)) {
+    return { target: effective!.path, format: decoded!.format, existing: decoded!.data, readAs: identity, encryptWith, effective, base: baseFor(effective!.path) };
   }
   const target = sidecarPathFor(loc, slot.ext, slot.naming);
   return { target, format: slot.format, existing: decoded?.data ?? {}, readAs: null, encryptWith, effective, base: baseFor(target) };
