@@ -496,12 +496,13 @@ test('a source another writer (without the lock) replaces while convert runs is 
 test('units of one image in one batch share its lock: x.json and x.jpg.json both convert, no LOCK_TIMEOUT (the second waited 10 s on the first\'s lock and failed)', async (t) => {
   const root = testDir(t);
   put(root, 'x.jpg', FAKE_JPEG);
-  put(root, 'x.json', JSON.stringify({ a: 1 }));
-  put(root, 'x.jpg.json', JSON.stringify({ b: 1 }));
+  // Sidecar-shaped (sidecar_info): another tool's file is never converted (test/foreign-files.test.ts).
+  put(root, 'x.json', JSON.stringify({ sidecar_info: {}, a: 1 }));
+  put(root, 'x.jpg.json', JSON.stringify({ sidecar_info: {}, b: 1 }));
   put(root, 'y.jpg', FAKE_JPEG);
   put(root, 'y.CR2', 'raw');
-  put(root, 'y.json', JSON.stringify({ c: 1 }));
-  put(root, 'y.CR2.json', JSON.stringify({ d: 1 }));
+  put(root, 'y.json', JSON.stringify({ sidecar_info: {}, c: 1 }));
+  put(root, 'y.CR2.json', JSON.stringify({ sidecar_info: {}, d: 1 }));
   for (const engine of ['inline', 'threads'] as const) {
     const target = engine === 'inline' ? 'bin' : 'json';
     const start = Date.now();

@@ -92,7 +92,7 @@ describe('locate: folder listings are not reused after another process changed t
   it('a read reports a sidecar shared with a sibling image copied in meanwhile; a save writes the image\'s own file, not the shared one', async (t) => {
     const root = testDir(t);
     for (const [name, sidecar] of [['stem-json', 'IMG_1.json'], ['stem-bin', 'IMG_1.bin']] as const) {
-      const dir = await folder(root, name, { 'IMG_1.jpg': FAKE_JPEG, [sidecar]: '{"a": {"success": true}}' });
+      const dir = await folder(root, name, { 'IMG_1.jpg': FAKE_JPEG, [sidecar]: '{"sidecar_info": {}, "a": {"success": true}}' });
       const image = path.join(dir, 'IMG_1.jpg');
       assert.deepEqual((await readSidecarDetailed(image)).findings, [], `${name}: before`);
       for (const sibling of ['IMG_1.png', 'IMG_1.heic']) copyIn(image, path.join(dir, sibling));

@@ -13,8 +13,9 @@ import { decodeSidecar } from '../src/formats/codec.js';
 import { runCli } from './helpers/cli.js';
 import { FAKE_JPEG, putFile, testDir } from './helpers/tree.js';
 
-const TEXT = '{"a": -0.0, "b": [0.5, -0.0], "c": {"d": -0.0}}';
-const COMPACT = '{"a":-0.0,"b":[0.5,-0.0],"c":{"d":-0.0}}';
+// A known operation key at the top: sidecar-shaped (another tool's file is passed over, docs/PAIRING.md §7).
+const TEXT = '{"yolov8": -0.0, "b": [0.5, -0.0], "c": {"d": -0.0}}';
+const COMPACT = '{"yolov8":-0.0,"b":[0.5,-0.0],"c":{"d":-0.0}}';
 
 describe('-0.0 without any number note keeps its type on output', () => {
   it('needsTypedJson sees a -0 anywhere (no note needed)', () => {

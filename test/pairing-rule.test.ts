@@ -103,7 +103,7 @@ test('a sidecar path given as the image is a usage error; nothing is created', a
 
 test('symlinked sidecars are read, never written through: outside file and shared file unchanged', async (t) => {
   const dir = testDir(t);
-  const outside = makeTree({ 'private.json': { json: { secret: 1 } } }, path.join(dir, 'outside'));
+  const outside = makeTree({ 'private.json': { json: { sidecar_info: {}, secret: 1 } } }, path.join(dir, 'outside'));
   const root = makeTree(
     {
       'A.jpg': FAKE_JPEG,
@@ -117,7 +117,7 @@ test('symlinked sidecars are read, never written through: outside file and share
     path.join(dir, 'lib'),
   );
   const before = { ...snapshot(outside), ...snapshot(root) };
-  assert.deepEqual((await readSidecarDetailed(path.join(root, 'A.jpg'))).data, { secret: 1 }, 'read through the link');
+  assert.deepEqual((await readSidecarDetailed(path.join(root, 'A.jpg'))).data, { sidecar_info: {}, secret: 1 }, 'read through the link');
   for (const img of ['A.jpg', 'B.jpg', 'C.jpg']) {
     await rejectsWith(saveSidecar(path.join(root, img), 'yolov8', { objects: [] }), 'CONFLICT', /is a symlink.*never writes through/);
   }

@@ -26,7 +26,7 @@ for image in sys.argv[2:]:
         m = ImageSidecarManager(local_reads=local)
         try:
             d = m.read_data(image)
-            out.append("%d digits" % len(str(abs(d["a"]))))
+            out.append("%d digits" % len(str(abs(d["yolov8"]))))
         except ImageSidecarError as e:
             out.append(e.code)
 print(" ".join(out))
@@ -38,7 +38,8 @@ test('Python local reads refuse ints over 4300 digits as the library does, whate
   for (const [name, digits] of [['over', 5000], ['negative-over', 4301], ['at-limit', 4300]] as const) {
     const image = path.join(dir, `${name}.jpg`);
     fs.writeFileSync(image, 'jpeg');
-    fs.writeFileSync(path.join(dir, `${name}.json`), `{"a": ${name === 'negative-over' ? '-' : ''}${'9'.repeat(digits)}}`);
+    // A known operation key: sidecar-shaped (another tool's file is passed over, docs/PAIRING.md §7).
+    fs.writeFileSync(path.join(dir, `${name}.json`), `{"yolov8": ${name === 'negative-over' ? '-' : ''}${'9'.repeat(digits)}}`);
     images.push(image);
   }
   for (const limit of ['0', '100000']) {

@@ -51,7 +51,7 @@ test('Python local reads: names that pair nothing and links to folders, as the l
     fs.mkdirSync(path.dirname(path.join(root, rel)), { recursive: true });
     fs.symlinkSync(target, path.join(root, rel));
   };
-  const doc = (v: number) => JSON.stringify({ v });
+  const doc = (v: number) => JSON.stringify({ sidecar_info: {}, v }); // sidecar-shaped: another tool's file is passed over
   put('plain/IMG', 'jpeg');
   put('plain/IMG.json', doc(1));
   put('plain/.hidden', 'jpeg');

@@ -36,7 +36,8 @@ test('Python client: a server answer it cannot parse fails that request (BAD_OUT
   const dir = testDir(t);
   const image = path.join(dir, 'A.jpg');
   fs.writeFileSync(image, 'jpeg');
-  fs.writeFileSync(path.join(dir, 'A.json'), `{"a": ${'7'.repeat(700)}}`);
+  // A known operation key: sidecar-shaped (another tool's file is passed over, docs/PAIRING.md §7).
+  fs.writeFileSync(path.join(dir, 'A.json'), `{"yolov8": ${'7'.repeat(700)}}`);
   const r = spawnSync(python!, ['-c', READ_PY, CLIENT, image], {
     encoding: 'utf8',
     env: { ...process.env, IMAGE_SIDECAR_BIN: CLI, IMAGE_SIDECAR_NODE: process.execPath, PYTHONDONTWRITEBYTECODE: '1', PYTHONINTMAXSTRDIGITS: '640' },

@@ -150,14 +150,15 @@ describe('readSidecarText: the same read as readSidecarDetailed, as text', () =>
   before(async () => {
     root = tempDir('isc-readtext-');
     await generateSampleLibrary(root, { images: 120, seed: 5, formatMix: { json: 4, bin: 1, legacy: 1 } });
-    // A corrupt preferred candidate (fallback) and a duplicate-key file (CORRUPT), beside the sample.
+    // A corrupt preferred candidate (fallback) and a duplicate-key file (CORRUPT), beside the sample
+    // (sidecar-shaped: a known operation key; another tool's file would be passed over).
     const dir = path.join(root, 'extra');
     fs.mkdirSync(dir);
     fs.writeFileSync(path.join(dir, 'a.jpg'), 'x');
-    fs.writeFileSync(path.join(dir, 'a.json'), '{"q": 25.0, "q": 1}');
-    fs.writeFileSync(path.join(dir, 'a.jpg.json'), '{"q": 25.0}');
+    fs.writeFileSync(path.join(dir, 'a.json'), '{"yolov8": 25.0, "yolov8": 1}');
+    fs.writeFileSync(path.join(dir, 'a.jpg.json'), '{"yolov8": 25.0}');
     fs.writeFileSync(path.join(dir, 'b.jpg'), 'x');
-    fs.writeFileSync(path.join(dir, 'b.json'), '{"q": 1, "\\u0071": 2}');
+    fs.writeFileSync(path.join(dir, 'b.json'), '{"yolov8": 1, "\\u0079olov8": 2}');
   });
   after(() => removeTree(root));
 
@@ -209,7 +210,7 @@ describe('readSidecarText: the same read as readSidecarDetailed, as text', () =>
     assert.equal(a.path, path.join(root, 'extra', 'a.jpg.json'));
     assert.deepEqual(a.findings, (await readSidecarDetailed(path.join(root, 'extra', 'a.jpg'))).findings);
     assert.ok(a.findings.some((f) => f.code === 'corrupt') && a.findings.some((f) => f.code === 'fallback'), JSON.stringify(a.findings));
-    assert.equal(String(a.text), '{"q": 25.0}');
+    assert.equal(String(a.text), '{"yolov8": 25.0}');
     await assert.rejects(readSidecarText(path.join(root, 'extra', 'b.jpg')), (e: { code?: string }) => e.code === 'CORRUPT');
   });
 
@@ -229,11 +230,11 @@ describe('readSidecarText: the same read as readSidecarDetailed, as text', () =>
       assert.equal(lines.length, 2);
       const byId = new Map(lines.map((l) => [JSON.parse(l).id as number, l]));
       // 25.0 stays a float in the text (a JSON.parse client cannot tell, Python can).
-      assert.match(byId.get(1)!, /^\{"id":1,"result":\{"q": ?25\.0\}\}$/);
+      assert.match(byId.get(1)!, /^\{"id":1,"result":\{"yolov8": ?25\.0\}\}$/);
       const detailed = JSON.parse(byId.get(2)!).result;
       assert.equal(detailed.path, path.join(root, 'extra', 'a.jpg.json'));
-      assert.deepEqual(detailed.data, { q: 25 });
-      assert.match(byId.get(2)!, /"data":\{"q": ?25\.0\}\}\}$/);
+      assert.deepEqual(detailed.data, { yolov8: 25 });
+      assert.match(byId.get(2)!, /"data":\{"yolov8": ?25\.0\}\}\}$/);
     }
   });
 });

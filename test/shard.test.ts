@@ -482,7 +482,8 @@ test('a stats shard whose end line is longer than a few MiB (a tree with tens of
   mkdirSync(root, { recursive: true });
   for (let i = 0; i < 4; i++) {
     writeFileSync(join(root, `IMG_${i}.jpg`), 'x');
-    const data: Record<string, unknown> = {};
+    // sidecar_info: ours (another tool's file is not counted, docs/PAIRING.md §7).
+    const data: Record<string, unknown> = { sidecar_info: {} };
     for (let j = 0; j < 20_000; j++) data[`op_${i}_${j}_${'y'.repeat(30)}`] = { success: true, processing_time: 0.5 };
     writeFileSync(join(root, `IMG_${i}.json`), JSON.stringify(data));
   }

@@ -13,6 +13,7 @@ import { DEFAULT_MAX_DEPTH, DEFAULT_MAX_FILE_SIZE } from '../formats/value.js';
 import { BIN_HEADER_SIZE, readBinHeader } from '../formats/bin.js';
 import { accelStatus, scanCborBody, scanJson } from './scanner.js';
 import { buildSkeleton, keysAsWritten, type SkeletonOptions } from './skeleton.js';
+import { shapeOnTape } from './certify.js';
 
 /** Larger files take the reference path: the module's memory (about 5× the file) stays small. */
 export const ACCEL_MAX_BYTES = 4 * 1024 * 1024;
@@ -124,12 +125,15 @@ export function accelDecode(bytes: Buffer, opts: { maxDepth?: number; maxFileSiz
  * key the reference would reorder (`keysAsWritten`). A BOM, another format, or a file over
  * ACCEL_MAX_BYTES: null. Parsed with type-keeping JSON (Python's `json`), the line gives what the
  * reference's typed JSON of the decoded data gives, keys in the same order (test/read-text.test.ts).
+ * With `sidecarNamed` (the file's name), only a file the tape shows sidecar-shaped (certify.ts
+ * shapeOnTape): another tool's file, or one the tape is unsure of, is left to the reference.
  */
-export function plainJsonLine(bytes: Buffer, opts: { maxDepth?: number; maxFileSize?: number }): Buffer | null {
+export function plainJsonLine(bytes: Buffer, opts: { maxDepth?: number; maxFileSize?: number; sidecarNamed?: string }): Buffer | null {
   if (bytes.length === 0 || bytes.length > ACCEL_MAX_BYTES || bytes.length > (opts.maxFileSize ?? DEFAULT_MAX_FILE_SIZE)) return null;
   if (detectFormat(bytes) !== 'json' || hasBomAt(bytes, 0)) return null;
   const tape = scanJson(bytes, opts.maxDepth ?? DEFAULT_MAX_DEPTH, 0, false);
   if (typeof tape === 'number' || !keysAsWritten(tape, bytes)) return null;
+  if (opts.sidecarNamed !== undefined && shapeOnTape({ tape, text: bytes, notes: [], format: 'json' }, opts.sidecarNamed) !== 'sidecar') return null;
   for (let i = bytes.indexOf(0x0a); i !== -1; i = bytes.indexOf(0x0a, i + 1)) bytes[i] = 0x20;
   for (let i = bytes.indexOf(0x0d); i !== -1; i = bytes.indexOf(0x0d, i + 1)) bytes[i] = 0x20;
   return bytes;

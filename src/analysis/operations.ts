@@ -141,6 +141,23 @@ export function looksLikeSidecar(data: JsonObject): boolean {
   return false;
 }
 
+/** What a decoded file is (docs/PAIRING.md §7): a directory report, a sidecar of ours, or another tool's file. */
+export type FileShape = 'sidecar' | 'report' | 'other';
+
+/** The one shape rule (the scan's inspections, reads and saves): a report by name or content, else a sidecar when sidecar-shaped. */
+export function shapeOf(data: JsonObject, fileName: string): FileShape {
+  return looksLikeReport(data, fileName) ? 'report' : looksLikeSidecar(data) ? 'sidecar' : 'other';
+}
+
+/**
+ * Another tool's file in a sidecar's name (Google Photos Takeout's `IMG_1.jpg.json`, a report, `{}`):
+ * it decodes but is not sidecar-shaped. Never an image's sidecar: reads pass over it, saves never
+ * write it, convert, resolve and cleanup never touch it (docs/PAIRING.md §7).
+ */
+export function isForeignData(data: JsonObject, fileName: string): boolean {
+  return shapeOf(data, fileName) !== 'sidecar';
+}
+
 // ---------------------------------------------------------------------------------------------
 // Walking operations and their result nodes
 // ---------------------------------------------------------------------------------------------

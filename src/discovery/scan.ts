@@ -58,7 +58,7 @@ export interface ScanSidecar {
 }
 
 export interface Finding {
-  code: 'fallback' | 'ambiguous' | 'kept' | 'bom' | 'broken-symlink' | 'unreadable' | 'corrupt' | 'outside-root' | 'unknown-image' | 'note' | 'encrypted';
+  code: 'fallback' | 'ambiguous' | 'kept' | 'bom' | 'broken-symlink' | 'unreadable' | 'corrupt' | 'outside-root' | 'unknown-image' | 'note' | 'encrypted' | 'foreign';
   message: string;
   paths: string[];
 }
@@ -1497,11 +1497,18 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
     const findings = p.findings;
     let effective: ScanSidecar | null = null;
     let effectiveForCategory: ScanSidecar | null = null;
+    // Another tool's files beside an image (Takeout's IMG_1.jpg.json) are not its sidecars (docs/PAIRING.md §7).
+    const withImages = p.images.length > 0;
+    if (withImages && categoryView.some(isForeign)) categoryView = categoryView.filter((sc) => !isForeign(sc));
     for (const sc of categoryView) if (!effectiveForCategory && (sc.inspection.status === 'ok' || sc.inspection.status === 'unchecked')) effectiveForCategory = sc;
     for (let i = 0; i < sidecars.length; i++) {
       const sc = sidecars[i];
       const ins = sc.inspection;
       if (own(i) && (ins.status === 'corrupt' || ins.status === 'unreadable')) continue; // reported by its own record
+      if (withImages && isForeign(sc)) {
+        if (!own(i)) findings.push({ code: 'foreign', message: `another tool's file (it decodes but holds no sidecar_info and no operation): not the image's sidecar; never written, converted or moved`, paths: [sc.path] });
+        continue;
+      }
       if (ins.status === 'unchecked') {
         if (!effective) effective = sc;
       } else if (ins.status === 'ok') {
@@ -1516,7 +1523,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
         findings.push({ code: 'corrupt', message: ins.error?.message ?? 'corrupt', paths: [sc.path] });
       }
     }
-    if (effective && sidecars[0] !== effective && !own(0)) {
+    if (effective && sidecars[0] !== effective && !own(0) && !(withImages && isForeign(sidecars[0]))) {
       findings.push({ code: 'fallback', message: `preferred sidecar unusable; read ${effective.name} instead`, paths: [sidecars[0].path, effective.path] });
     }
     let category = p.forced ?? categorize(p.images, categoryView, effectiveForCategory);
@@ -1525,11 +1532,11 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
       findings.push({ code: 'unknown-image', message: `pairs with no known image, but ${p.lookalikes.join(', ')} has its name: an image type not in the extension list? (add it with --image-ext); never an orphan`, paths: [sidecars[0].path] });
     }
     if (category === 'ok' && sidecars.length > 1) {
-      const kept = sidecars.filter((sc, i) => sc !== effective && !own(i) && sc.inspection.status === 'ok');
+      const kept = sidecars.filter((sc, i) => sc !== effective && !own(i) && sc.inspection.status === 'ok' && !isForeign(sc));
       if (kept.length > 0) findings.push({ code: 'kept', message: `older copies kept beside ${effective?.name ?? sidecars[0].name}, not read: ${kept.map((k) => k.name).join(', ')}`, paths: kept.map((k) => k.path) });
     }
     if (category === 'ambiguous' && !findings.some((f) => f.code === 'ambiguous')) {
-      findings.push({ code: 'ambiguous', message: 'several candidate sidecars or images', paths: [...p.images.map((i) => i.path), ...sidecars.map((x) => x.path)] });
+      findings.push({ code: 'ambiguous', message: 'several candidate sidecars or images', paths: [...p.images.map((i) => i.path), ...sidecars.filter((x) => !isForeign(x)).map((x) => x.path)] });
     }
     const files = p.images.length + p.localSidecars + p.extraFiles;
     const rec: ScanRecord = { category, dir: p.dir, images: p.images, sidecars, effective, findings, files, seq: p.seq };
@@ -1554,21 +1561,32 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
 /**
  * THE definition of a "sidecar file" (README "Categories"), used by every count: the
  * sidecar-named files of a record (pair.ts) in its own folder, except when the record is
- * `unrelated` (reports and other JSON are not sidecars); a symlinked image whose target lies
+ * `unrelated` (reports and other JSON are not sidecars), and except another tool's files beside an
+ * image (`isForeign`); a symlinked image whose target lies
  * outside the root adds its target's sidecars (no record of this tree counts them otherwise).
  */
 export function sidecarFilesOf(rec: ScanRecord): ScanSidecar[] {
   const scope = sidecarFileScope(rec);
-  return scope === 'none' ? [] : scope === 'all' ? rec.sidecars.slice() : rec.sidecars.filter((s) => s.side === 'local');
+  return scope === 'none' ? [] : rec.sidecars.filter((s) => (scope === 'all' || s.side === 'local') && !isForeign(s));
 }
 
 /** `sidecarFilesOf(rec).length`, without the array (every record is counted). */
 function sidecarFileCount(rec: ScanRecord): number {
   const scope = sidecarFileScope(rec);
-  if (scope !== 'local') return scope === 'all' ? rec.sidecars.length : 0;
+  if (scope === 'none') return 0;
   let n = 0;
-  for (let i = 0; i < rec.sidecars.length; i++) if (rec.sidecars[i].side === 'local') n++;
+  for (let i = 0; i < rec.sidecars.length; i++) if ((scope === 'all' || rec.sidecars[i].side === 'local') && !isForeign(rec.sidecars[i])) n++;
   return n;
+}
+
+/**
+ * Another tool's file in a sidecar's name (docs/PAIRING.md §7): it decodes, and is not
+ * sidecar-shaped (analysis/operations.ts shapeOf; a report too). Beside an image it is not the
+ * image's sidecar, nor a sidecar file; every command leaves it as it is.
+ */
+export function isForeign(sc: ScanSidecar): boolean {
+  const ins = sc.inspection;
+  return ins.status === 'ok' && ins.shape !== null && ins.shape !== 'sidecar';
 }
 
 /** Which of a record's sidecars are sidecar files (the definition above): none, all, or the local ones. */

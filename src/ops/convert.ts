@@ -9,7 +9,7 @@
 import { dirname, resolve } from 'node:path';
 import { lastRealFolder, lockKeyForSidecar } from '../discovery/lock-key.js';
 import { errors, type SidecarError } from '../errors.js';
-import { assertDirectory, scan, type ScanRecord, type ScanSidecar } from '../discovery/scan.js';
+import { assertDirectory, isForeign, scan, type ScanRecord, type ScanSidecar } from '../discovery/scan.js';
 import { createRuntime } from '../engine/select.js';
 import { removeStaleTempFiles } from '../fs/temp-files.js';
 import { canonicalEntries } from '../integrity/tree-hash.js';
@@ -258,7 +258,7 @@ export function planRecord(
       const ins = sc.inspection;
       if (sc.isLink) out.push(skipItem(sc, 'skip-symlink')); // writing it would write through the link
       else if (ins.status !== 'ok') out.push(badItem(sc, encOpts));
-      else if (ins.shape === 'report') out.push(skipItem(sc, 'skip-not-sidecar'));
+      else if (isForeign(sc)) out.push(skipItem(sc, 'skip-not-sidecar')); // a report, another tool's file
       else {
         good.push(sc);
         continue;

@@ -13,10 +13,11 @@ import { typedJsonText } from '../formats/json.js';
 import { accelAvailable, plainJsonLine } from '../accel/decode.js';
 import { recordedImageName } from '../analysis/image-identity.js';
 import { nfc } from '../discovery/extensions.js';
+import { isForeignData } from '../analysis/operations.js';
 import { basename } from 'node:path';
 
 export interface ReadFinding {
-  code: 'fallback' | 'ambiguous' | 'corrupt' | 'bom' | 'broken-symlink' | string;
+  code: 'fallback' | 'ambiguous' | 'corrupt' | 'bom' | 'broken-symlink' | 'kept' | 'foreign' | string;
   message: string;
   path: string;
 }
@@ -72,8 +73,9 @@ export interface ReadTextResult extends Omit<ReadResult, 'data'> {
 export async function readSidecarText(imagePath: string, opts: Options = {}): Promise<ReadTextResult> {
   const r = await readEffective<Buffer | string>(imagePath, opts, (path) => {
     const bytes = readLimited(path, opts);
-    const line = opts.accel !== false && accelAvailable() ? plainJsonLine(bytes, { maxDepth: opts.maxDepth, maxFileSize: opts.maxFileSize }) : null;
-    if (line) return { value: line, format: 'json', notes: [] };
+    // Only a file the tape shows sidecar-shaped is sent as its bytes; another tool's is decoded (and passed over).
+    const line = opts.accel !== false && accelAvailable() ? plainJsonLine(bytes, { maxDepth: opts.maxDepth, maxFileSize: opts.maxFileSize, sidecarNamed: basename(path) }) : null;
+    if (line) return { value: line, format: 'json', notes: [], foreign: false };
     const decoded = decodedCandidate(bytes, path, opts);
     return { ...decoded, value: typedJsonText(decoded.value) };
   }, (read) => ({ ...read, value: typedJsonText(read.value) }));
@@ -86,6 +88,8 @@ interface CandidateRead<T> {
   format: SidecarFormat;
   notes: string[];
   encryptedKeyId?: string;
+  /** Decodes but is not sidecar-shaped: another tool's file (docs/PAIRING.md §7), never the image's sidecar. */
+  foreign: boolean;
 }
 
 /** Sync read: for small files it is several times faster than fs.promises (one call, no thread hops). */
@@ -100,7 +104,7 @@ function decodeSidecarBytes(bytes: Buffer, path: string, opts: Options): Decoded
 /** A candidate decoded by the reference, as `readEffective` takes it. */
 function decodedCandidate(bytes: Buffer, path: string, opts: Options): CandidateRead<JsonObject> {
   const decoded = decodeSidecarBytes(bytes, path, opts);
-  return { value: decoded.data, format: decoded.format, notes: decoded.notes, encryptedKeyId: decoded.encryption?.keyId };
+  return { value: decoded.data, format: decoded.format, notes: decoded.notes, encryptedKeyId: decoded.encryption?.keyId, foreign: isForeignData(decoded.data, basename(path)) };
 }
 
 /**
@@ -133,6 +137,10 @@ async function readEffective<T>(
     try {
       if (c.shared) {
         const decoded = decodedCandidate(readLimited(c.path, opts), c.path, opts);
+        if (decoded.foreign) {
+          findings.push(foreignFinding(c.path));
+          continue;
+        }
         const owner = ownerOf(decoded.value, location);
         if (owner === 'other') continue;
         if (owner === 'unknown') {
@@ -141,6 +149,10 @@ async function readEffective<T>(
         read = fromDecoded(decoded);
       } else {
         read = take(c.path);
+        if (read.foreign) {
+          findings.push(foreignFinding(c.path));
+          continue;
+        }
       }
     } catch (e) {
       if (!isSidecarError(e) || e.code !== 'CORRUPT') throw e;
@@ -156,7 +168,12 @@ async function readEffective<T>(
       });
     }
     for (const note of read.notes) findings.push(noteFinding(note, c.path));
-    const kept = candidates.slice(candidates.indexOf(c) + 1).filter((k) => !k.shared);
+    const kept: typeof candidates = [];
+    for (const k of candidates.slice(candidates.indexOf(c) + 1)) {
+      if (k.shared) continue; // another image's or shared: no kept copy of this one's (not read)
+      if (isForeignFile(k.path, opts)) findings.push(foreignFinding(k.path));
+      else kept.push(k);
+    }
     if (kept.length > 0) {
       findings.push({ code: 'kept', message: `older copies kept beside ${c.path}, not read: ${kept.map((k) => k.path).join(', ')} (image-sidecar resolve quarantines them once their content is in ${c.path})`, path: kept[0].path });
     }
@@ -171,6 +188,20 @@ async function readEffective<T>(
     throw errors.corrupt(detail, undefined, corrupt[0].error);
   }
   return { value: null, path: null, format: null, findings, location };
+}
+
+/** A candidate passed over: another tool's file in a sidecar's name (docs/PAIRING.md §7). */
+function foreignFinding(path: string): ReadFinding {
+  return { code: 'foreign', message: `${path} is another tool's file (it decodes but holds no sidecar_info and no operation): passed over, not this image's sidecar; never written, converted or moved`, path };
+}
+
+/** Does the file decode as another tool's file? A file that cannot be read or decoded is not (it stays a kept copy, as before). */
+function isForeignFile(path: string, opts: Options): boolean {
+  try {
+    return decodedCandidate(readLimited(path, opts), path, opts).foreign;
+  } catch {
+    return false;
+  }
 }
 
 /**

@@ -21,7 +21,7 @@
  */
 import { lstat } from 'node:fs/promises';
 import { errors, isSidecarError } from '../errors.js';
-import { scan, type ScanRecord, type ScanSidecar } from '../discovery/scan.js';
+import { isForeign, scan, type ScanRecord, type ScanSidecar } from '../discovery/scan.js';
 import type { JsonObject, Options, SidecarFormat } from '../types.js';
 import { isBackendMap } from './save.js';
 import { isPlainObject } from '../analysis/operations.js';
@@ -101,7 +101,8 @@ export async function resolveConflicts(root: string, opts: ResolveOptions = {}):
   const losers: { path: string; rel: string; size: number }[] = [];
   const kept: string[] = [];
   for await (const rec of session) {
-    const local = rec.images.length > 0 ? rec.sidecars.filter((s) => s.side === 'local' && !s.isLink) : [];
+    // Another tool's files beside the image (docs/PAIRING.md §7) are none of its copies: never moved.
+    const local = rec.images.length > 0 ? rec.sidecars.filter((s) => s.side === 'local' && !s.isLink && !isForeign(s)) : [];
     if (local.length < 2) continue;
     report.images++;
     if (rec.images.length > 1) {

@@ -12,6 +12,8 @@ import { carryNote, cloneJson } from '../formats/numbers.js';
 import type { FormatName, JsonObject, JsonValue, Options, SidecarExt, SidecarFormat, SidecarNaming } from '../types.js';
 import { folderSidecarFormat, imagesClaiming, locateSidecar, sidecarLockKeys, sidecarPathFor, type SidecarCandidate, type SidecarLocation } from '../discovery/locate.js';
 import { sidecarRank } from '../discovery/pair.js';
+import { nfc } from '../discovery/extensions.js';
+import { isForeignData } from '../analysis/operations.js';
 import { configuredDefaultFormat } from '../discovery/config.js';
 import { canonicalJson } from '../formats/canonical.js';
 import type { DecodedSidecar } from '../formats/codec.js';
@@ -368,6 +370,8 @@ function chooseTarget(loc: SidecarLocation, imagePath: string, opts: SaveOptions
   // What a reader of JSON alone sees (the pipeline reads `<stem>.json`, whoever's it is): a
   // whole-document save is built from it, so what it sends back unchanged from it is no change.
   let jsonViewPath: string | undefined;
+  // Another tool's files in the image's sidecar names (Takeout's IMG_1.jpg.json): never merged from, never written.
+  const foreign = new Set<string>();
   for (const c of loc.candidates) {
     if (effective !== null && (!document || jsonView !== undefined)) break;
     let read: { decoded: DecodedSidecar; identity: FileIdentity };
@@ -379,6 +383,10 @@ function chooseTarget(loc: SidecarLocation, imagePath: string, opts: SaveOptions
       // A shared file is not certainly this image's; a file after the effective one is not read.
       if (c.shared || effective !== null) continue;
       throw e;
+    }
+    if (isForeignData(read.decoded.data, path.basename(c.path))) {
+      foreign.add(nfc(c.path));
+      continue;
     }
     if (document && c.ext === 'json' && c.naming === 'stem' && c.side === 'target' && jsonView === undefined) {
       jsonView = cloneJson(read.decoded.data);
@@ -411,15 +419,50 @@ function chooseTarget(loc: SidecarLocation, imagePath: string, opts: SaveOptions
     });
   }
   const naming: SidecarNaming = stemShared ? 'name-ext' : effective !== null && effective.side === 'target' && !effective.shared ? effective.naming : (opts.naming ?? 'stem');
-  const slot = { naming, ext: extFor(format) };
   const baseFor = (target: string) => (jsonViewPath !== target ? jsonView : undefined);
   // The requested file would not be read before the effective one, or the effective one lies
   // beside the image's link (the target side has none of its files): save into it, as it is.
-  if (effective !== null && decoded !== undefined && (effective.side === 'link' || readRank(slot) >= readRank(effective))) {
-    return { target: effective.path, format: decoded.format, existing: decoded.data, readAs: identity, encryptWith, effective, base: baseFor(effective.path) };
+  const intoEffective = (s: { naming: SidecarNaming; ext: SidecarExt } | null) =>
+    effective !== null && decoded !== undefined && (effective.side === 'link' || s === null || readRank(s) >= readRank(effective));
+  let slot: ReturnType<typeof freeSlot> | null = null;
+  if (!intoEffective({ naming, ext: extFor(format) })) {
+    try {
+      slot = freeSlot(loc, { naming, ext: extFor(format) }, format, { stemShared, encrypted: encryptWith !== undefined, foreign, imagePath });
+    } catch (e) {
+      if (effective === null) throw e; // every free name taken by another tool: only our own file is left
+    }
   }
-  const target = sidecarPathFor(loc, slot.ext, naming);
-  return { target, format, existing: decoded?.data ?? {}, readAs: null, encryptWith, effective, base: baseFor(target) };
+  if (slot === null || intoEffective(slot)) {
+    return { target: effective!.path, format: decoded!.format, existing: decoded!.data, readAs: identity, encryptWith, effective, base: baseFor(effective!.path) };
+  }
+  const target = sidecarPathFor(loc, slot.ext, slot.naming);
+  return { target, format: slot.format, existing: decoded?.data ?? {}, readAs: null, encryptWith, effective, base: baseFor(target) };
+}
+
+/**
+ * The image's slot for a save, when another tool's file holds the one asked for (docs/PAIRING.md
+ * §9): the same format in the other naming (`IMG_1.jpg.json` taken → `IMG_1.json`), else the
+ * first free slot in read order (stem, then name-ext; bin, rkyv, json), in that slot's format. A
+ * stem-form slot is never taken when another image shares the stem, nor a non-bin one for an
+ * encrypted save. Every slot taken: CONFLICT, nothing saved.
+ */
+function freeSlot(
+  loc: SidecarLocation,
+  asked: { naming: SidecarNaming; ext: SidecarExt },
+  format: SidecarFormat,
+  how: { stemShared: boolean; encrypted: boolean; foreign: ReadonlySet<string>; imagePath: string },
+): { naming: SidecarNaming; ext: SidecarExt; format: SidecarFormat } {
+  const isFree = (naming: SidecarNaming, ext: SidecarExt) => !how.foreign.has(nfc(sidecarPathFor(loc, ext, naming)));
+  if (isFree(asked.naming, asked.ext)) return { ...asked, format };
+  const other: SidecarNaming = asked.naming === 'stem' ? 'name-ext' : 'stem';
+  const tries: { naming: SidecarNaming; ext: SidecarExt }[] = [{ naming: other, ext: asked.ext }];
+  for (const naming of ['stem', 'name-ext'] as const) for (const ext of ['bin', 'rkyv', 'json'] as const) tries.push({ naming, ext });
+  for (const t of tries) {
+    if ((t.naming === 'stem' && how.stemShared) || (how.encrypted && t.ext !== 'bin') || !isFree(t.naming, t.ext)) continue;
+    return { ...t, format: t.ext === asked.ext ? format : t.ext };
+  }
+  const taken = [...how.foreign];
+  throw new SidecarError('CONFLICT', `${how.imagePath}: nothing saved, every name its sidecar could have is another tool's file (${taken.join(', ')}); move one aside to save`, { path: taken[0], details: { paths: taken } });
 }
 
 /** Reads and merges a save makes before it gives up (a writer without the lock kept replacing the file). */

@@ -4,7 +4,7 @@ import { decodeSidecar } from '../formats/codec.js';
 import { withFloatBlocks } from '../formats/cbor.js';
 import { typedJsonText } from '../formats/json.js';
 import { needsTypedJson } from '../formats/numbers.js';
-import { hasReportName, looksLikeReport, looksLikeSidecar } from '../analysis/operations.js';
+import { hasReportName, shapeOf } from '../analysis/operations.js';
 import { briefOfSidecar, probeSidecar, summarizeSidecar, type SidecarBrief, type SidecarProbe, type SidecarSummary } from '../analysis/summary.js';
 import { skimSidecar } from '../formats/skim.js';
 import { checkSidecarRules, type Problem } from '../analysis/rules.js';
@@ -487,7 +487,7 @@ function accelApplies(opts: InspectOptions): boolean {
 
 /** Shape, summary, probe and problems of decoded data: one implementation for both decodes. */
 function analyse(out: FileInspection, data: JsonObject, item: InspectItem, opts: InspectOptions, compiled: CompiledSchema | undefined): void {
-  out.shape = looksLikeReport(data, item.name) ? 'report' : looksLikeSidecar(data) ? 'sidecar' : 'other';
+  out.shape = shapeOf(data, item.name);
   if (opts.summarize) out.summary = summarizeSidecar(data, { sizes: opts.sizes });
   else if (opts.brief) out.brief = briefOfSidecar(data);
   if (opts.probe) out.probe = probeSidecar(data);

@@ -40,16 +40,16 @@ function buildTree(root: string, perKind: number): string[] {
     const nfc = `\u00C9quipe_${i}`;
     const nfd = nfc.normalize('NFD');
     fs.writeFileSync(path.join(root, 'photos', `${nfd}.jpg`), 'jpeg');
-    fs.writeFileSync(path.join(root, 'photos', `${nfc}.json`), encodeSidecar({ base: { kind: 'nfd', i } }, 'json'));
+    fs.writeFileSync(path.join(root, 'photos', `${nfc}.json`), encodeSidecar({ sidecar_info: {}, base: { kind: 'nfd', i } }, 'json'));
     images.push(path.join(root, 'photos', `${nfd}.jpg`));
     // A link whose sidecar lies next to the link, not next to the target.
     fs.writeFileSync(path.join(root, 'orig', `L_${i}.jpg`), 'jpeg');
     fs.symlinkSync(`../../orig/L_${i}.jpg`, path.join(root, 'games', 'G1', `L_${i}.jpg`));
-    fs.writeFileSync(path.join(root, 'games', 'G1', `L_${i}.json`), encodeSidecar({ base: { kind: 'link', i } }, 'json'));
+    fs.writeFileSync(path.join(root, 'games', 'G1', `L_${i}.json`), encodeSidecar({ sidecar_info: {}, base: { kind: 'link', i } }, 'json'));
     images.push(path.join(root, 'games', 'G1', `L_${i}.jpg`));
     // Control.
     fs.writeFileSync(path.join(root, 'photos', `P_${i}.jpg`), 'jpeg');
-    fs.writeFileSync(path.join(root, 'photos', `P_${i}.json`), encodeSidecar({ base: { kind: 'plain', i } }, 'json'));
+    fs.writeFileSync(path.join(root, 'photos', `P_${i}.json`), encodeSidecar({ sidecar_info: {}, base: { kind: 'plain', i } }, 'json'));
     images.push(path.join(root, 'photos', `P_${i}.jpg`));
   }
   return images;

@@ -6,7 +6,8 @@ order, that is plainly valid (none: ``{}``), after candidates the library certai
 corrupt (an empty file, JSON that is not UTF-8): the library falls back past those too. When all
 candidates are such, it raises the library's CORRUPT error, message and path included. Files over
 the size limit, special files and everything the decoder is unsure of go to the library, so errors
-stay the library's.
+stay the library's. A candidate that decodes but is not sidecar-shaped is another tool's file
+(docs/PAIRING.md §7, Google Photos Takeout's ``IMG.jpg.json``): passed over, as the library does.
 """
 from __future__ import annotations
 
@@ -90,13 +91,93 @@ def read_local(image_path: str, max_file_size: int = DEFAULT_MAX_FILE_SIZE) -> D
         _check_utf8(c.path)
         raw = read_file_limited(c.path, max_file_size)
         try:
-            return decode_sidecar(raw)[0]
+            data = decode_sidecar(raw)[0]
         except KnownCorrupt as e:
             corrupt.append((c.path, "%s: %s" % (c.path, e.detail)))
+            continue
+        if not sidecar_shaped(data, os.path.basename(c.path)):
+            continue  # another tool's file: not this image's sidecar (the library passes it over too)
+        return data
+    if not corrupt:
+        return {}  # only other tools' files: the image has no sidecar
     if len(corrupt) == 1:
         return _raise_corrupt(corrupt[0][1], corrupt[0][0])
     # errors.corrupt(detail) without a path (read.ts): the message lists every candidate's.
     return _raise_corrupt("every candidate sidecar is corrupt: " + "; ".join(m for _, m in corrupt), None)
+
+
+# src/analysis/operations.ts: KNOWN_OPERATIONS, ALIASES, REPORT_FILE_NAMES (discovery/extensions.ts).
+_KNOWN_OPERATIONS = frozenset(
+    ("face_detection", "object_detection", "ball_detection", "quality_assessment", "game_detection", "yolov8", "unified", "pose_detection")
+)
+_ALIASES = {
+    "face_detector": "face_detection",
+    "object_detector": "object_detection",
+    "ball_detector": "ball_detection",
+    "quality_assessor": "quality_assessment",
+    "game_detector": "game_detection",
+    "pose_detector": "pose_detection",
+    "yolo_v8": "yolov8",
+}
+_REPORT_STEMS = ("game_detection", "game_detection_report")
+
+
+def _is_upper(c: int) -> bool:
+    return 65 <= c <= 90
+
+
+def _is_lower_or_digit(c: int) -> bool:
+    return 97 <= c <= 122 or 48 <= c <= 57
+
+
+def _snake_case(key: str) -> str:
+    """operations.ts toSnakeCase: ``FaceDetection`` -> ``face_detection``, ``Face detector`` -> ``face_detector``."""
+    out = ""
+    n = len(key)
+    for i, ch in enumerate(key):
+        c = ord(ch)
+        if c in (45, 32):  # '-' and ' '
+            if out and not out.endswith("_"):
+                out += "_"
+            continue
+        if _is_upper(c):
+            prev = ord(key[i - 1]) if i > 0 else 0
+            nxt = ord(key[i + 1]) if i + 1 < n else 0
+            starts_word = _is_lower_or_digit(prev) or (_is_upper(prev) and 97 <= nxt <= 122)
+            if starts_word and out and not out.endswith("_"):
+                out += "_"
+            out += chr(c + 32)
+        else:
+            out += ch
+    return out
+
+
+def _is_known_operation_key(key: str) -> bool:
+    if key in _KNOWN_OPERATIONS:
+        return True
+    snake = _snake_case(key)
+    return _ALIASES.get(snake, snake) in _KNOWN_OPERATIONS
+
+
+def _has_report_content(data: Dict[str, Any]) -> bool:
+    if isinstance(data.get("games"), list):
+        return True
+    inner = data.get("data")
+    return isinstance(inner, dict) and isinstance(inner.get("games"), list)
+
+
+def sidecar_shaped(data: Dict[str, Any], name: str) -> bool:
+    """The library's shape rule (src/analysis/operations.ts shapeOf == 'sidecar'): not a report (by
+    its name or a ``games`` array), and a ``sidecar_info`` object or a known operation key in any
+    spelling. Anything else that decodes is another tool's file (docs/PAIRING.md §7)."""
+    stem, dot, ext = name.lower().rpartition(".")
+    if dot and stem in _REPORT_STEMS and ext in ("json", "bin", "rkyv"):
+        return False
+    if _has_report_content(data):
+        return False
+    if isinstance(data.get("sidecar_info"), dict):
+        return True
+    return any(_is_known_operation_key(k) for k in data)
 
 
 def _raise_corrupt(message: str, path: Optional[str]) -> Dict[str, Any]:

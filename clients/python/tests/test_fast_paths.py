@@ -56,12 +56,12 @@ class LinkTree:
         os.makedirs(self.photos)
         os.makedirs(os.path.join(r, "games", "deep"))
         self.file(os.path.join(self.photos, "a.jpg"), JPEG)
-        self.file(os.path.join(self.photos, "a.json"), b'{"side": "photos"}')
+        self.file(os.path.join(self.photos, "a.json"), b'{"sidecar_info": {}, "side": "photos"}')
         # '..' after a symlinked folder: physically real/, lexically root/ — both have a b.jpg.
         self.file(os.path.join(r, "real", "b.jpg"), JPEG)
-        self.file(os.path.join(r, "real", "b.json"), b'{"side": "real"}')
+        self.file(os.path.join(r, "real", "b.json"), b'{"sidecar_info": {}, "side": "real"}')
         self.file(os.path.join(r, "b.jpg"), JPEG)
-        self.file(os.path.join(r, "b.json"), b'{"side": "root"}')
+        self.file(os.path.join(r, "b.json"), b'{"sidecar_info": {}, "side": "root"}')
         os.symlink(os.path.join("real", "sub"), os.path.join(r, "alias"))  # a symlinked folder
         self.links: Dict[str, str] = {}
         self.link("relative", "games/rel.jpg", "../real/sub/photos/a.jpg")
@@ -175,7 +175,7 @@ class LinkReadsMatchTheLibraryTest(unittest.TestCase):
                 local = outcome(read_local, p)
                 self.assertEqual(local[0], "ok", "answered locally")
                 self.assertEqual(local, outcome(self.m.read_data, p))
-        self.assertEqual(read_local(self.tree.links["dot-dot after a symlinked folder"]), {"side": "real"})
+        self.assertEqual(read_local(self.tree.links["dot-dot after a symlinked folder"]), {"sidecar_info": {}, "side": "real"})
 
 
 # JSON texts around the scanner call: whitespace, what follows the value, no value at all.

@@ -125,8 +125,9 @@ class FolderListingCache(unittest.TestCase):
         jpeg = {"IMG_1.jpg": FAKE_JPEG}
         self.check("name-ext", jpeg, write("IMG_1.jpg.json", {"yolov8": {"success": True}}))
         # A preferred name beside the one read before: the name-ext file gives way to the stem form.
-        self.check("preferred", {**jpeg, "IMG_1.jpg.json": {"old": True}}, write("IMG_1.json", {"new": True}))
-        self.check("removed", {**jpeg, "IMG_1.json": {"gone": True}}, remove("IMG_1.json"))
+        # Sidecar-shaped (a known operation): another tool's file is passed over (docs/PAIRING.md §7).
+        self.check("preferred", {**jpeg, "IMG_1.jpg.json": {"yolov8": {"old": True}}}, write("IMG_1.json", {"yolov8": {"new": True}}))
+        self.check("removed", {**jpeg, "IMG_1.json": {"yolov8": {"gone": True}}}, remove("IMG_1.json"))
 
 
 if __name__ == "__main__":
