@@ -116,7 +116,7 @@ function byteFiles(dir: string): Map<string, string> {
     if (isUtf8(name)) continue;
     const p = cat(dir, '/', name);
     const st = fs.statSync(p);
-    m.set(name.toString('hex'), `${fs.readFileSync(p).toString('hex')}@${st.mtimeMs}`);
+    m.set(name.toString('hex'), st.isFile() ? `${fs.readFileSync(p).toString('hex')}@${st.mtimeMs}` : `dir@${st.mtimeMs}`);
   }
   return m;
 }
@@ -252,7 +252,7 @@ function cliBytes(args: Buffer[]): { status: number | null; stdout: string; stde
 }
 
 test('CLI argv: an argument that is not UTF-8 is refused (exit 2, USAGE, its bytes shown), never taken as the twin', { skip: python ? false : 'no python3 to exec raw bytes' }, async () => {
-  for (let seed = 200; seed < 215; seed++) {
+  for (let seed = 200; seed < 208; seed++) {
     const c = makeCase(seed);
     const before = byteFiles(c.dir);
     const twinBefore = c.twinSidecar ? fs.readFileSync(path.join(c.dir, `${c.stem.toString('utf8')}.json`), 'utf8') : null;
@@ -310,5 +310,55 @@ test('argv bytes: /proc/self/cmdline lines up with process.argv, and the check t
     }
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('symlinks: a link to a byte name, or through a byte-named folder, never reaches the twin; a byte folder reached by a UTF-8 path is used exactly', async () => {
+  for (let seed = 500; seed < 540; seed++) {
+    const r = rng(seed);
+    const c = makeCase(seed);
+    const bdir = Buffer.from(c.dir);
+    // A UTF-8 link to the byte image, by a relative or an absolute text.
+    const link = path.join(c.dir, 'L.jpg');
+    fs.symlinkSync(r() < 0.5 ? cat(c.stem, '.jpg') : c.byteImage, link);
+    // A byte-named folder with an image and its sidecar; its twin folder (U+FFFD) sometimes, with the same names.
+    const bfolder = cat(bdir, '/', c.stem, 'd');
+    fs.mkdirSync(bfolder);
+    fs.writeFileSync(cat(bfolder, '/P.jpg'), 'p');
+    fs.writeFileSync(cat(bfolder, '/P.json'), JSON.stringify({ op: { who: 'bytefolder' } }));
+    const tfolder = path.join(c.dir, `${c.stem.toString('utf8')}d`);
+    const twinFolder = r() < 0.6;
+    if (twinFolder) {
+      fs.mkdirSync(tfolder);
+      fs.writeFileSync(path.join(tfolder, 'P.jpg'), 'p');
+      fs.writeFileSync(path.join(tfolder, 'P.json'), JSON.stringify({ op: { who: 'twinfolder' } }));
+    }
+    // `via` (UTF-8) → the byte folder; `L2.jpg` → via/P.jpg resolves (realpath) into it.
+    fs.symlinkSync(cat(c.stem, 'd'), path.join(c.dir, 'via'));
+    fs.symlinkSync('via/P.jpg', path.join(c.dir, 'L2.jpg'));
+    const twinFolderBefore = twinFolder ? JSON.stringify([fs.statSync(tfolder).mtimeMs, fs.readdirSync(tfolder), fs.readFileSync(path.join(tfolder, 'P.json'), 'utf8')]) : null;
+    const before = byteFiles(c.dir);
+    for (const l of [link, path.join(c.dir, 'L2.jpg')]) {
+      await assert.rejects(readSidecar(l), (e) => assertNotUtf8Refusal(e, l), `seed ${seed} read ${l}`);
+      await assert.rejects(saveSidecar(l, 'op', { x: 1 }), (e) => assertNotUtf8Refusal(e, l), `seed ${seed} save ${l}`);
+    }
+    assert.deepEqual(byteFiles(c.dir), before, `seed ${seed}: the byte name's files are untouched`);
+    // The byte folder through `via`: a UTF-8 path the kernel resolves exactly. Its own sidecar is
+    // read and saved, the lock taken there — never in (or failing for want of) the twin folder.
+    const viaImage = path.join(c.dir, 'via', 'P.jpg');
+    assert.deepEqual(await readSidecar(viaImage), { op: { who: 'bytefolder' } });
+    const res = (await saveSidecar(viaImage, 'op2', { n: seed }, { format: 'json' })) as { path: string };
+    assert.equal(res.path, path.join(c.dir, 'via', 'P.json'));
+    const saved = JSON.parse(fs.readFileSync(cat(bfolder, '/P.json'), 'utf8')) as Record<string, unknown>;
+    assert.deepEqual(saved.op, { who: 'bytefolder' });
+    assert.deepEqual(saved.op2, { n: seed });
+    if (twinFolder) {
+      assert.equal(
+        JSON.stringify([fs.statSync(tfolder).mtimeMs, fs.readdirSync(tfolder), fs.readFileSync(path.join(tfolder, 'P.json'), 'utf8')]),
+        twinFolderBefore,
+        `seed ${seed}: the twin folder is untouched (no lock made there)`,
+      );
+    }
+    fs.rmSync(c.dir, { recursive: true, force: true });
   }
 });

@@ -19,7 +19,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { isUtf8 } from 'node:buffer';
 import { errors } from '../errors.js';
-import { assertUtf8Path } from '../fs/byte-names.js';
+import { assertUtf8Path, notUtf8Target } from '../fs/byte-names.js';
 import type { SidecarExt, SidecarNaming } from '../types.js';
 import { imageExtensionSet, isAscii, nfc, sidecarNameFor, splitName } from './extensions.js';
 import { candidateNames, isSidecarName, pairGroupOf, sidecarsOfImage, type PairGroup } from './pair.js';
@@ -280,12 +280,15 @@ function followChain(first: string): { chain: string[]; last: string; loops: boo
     }
     if (!isLink) return { chain, last: cur, loops: false };
     chain.push(cur);
-    let text: string;
+    let raw: Buffer;
     try {
-      text = fs.readlinkSync(cur);
+      raw = fs.readlinkSync(cur, { encoding: 'buffer' });
     } catch (e) {
       throw errors.fromFs(e, cur);
     }
+    // A link text that is not UTF-8 would be followed as another name (U+FFFD): refused (fs/byte-names.ts).
+    if (!isUtf8(raw)) throw notUtf8Target(first, Buffer.concat([Buffer.from(`${cur} -> `), raw]));
+    const text = raw.toString('utf8');
     cur = path.resolve(path.dirname(cur), text);
   }
   return { chain, last: cur, loops: true };
@@ -331,7 +334,11 @@ export function locateSidecarSync(imagePath: string, opts: LocateOptions = {}): 
       // realpath(3), the rule a scan resolves links by (resolve-link.ts): the file the kernel opens.
       // The JS realpath collapses `..` in a link's text before resolving the folder before it, so
       // `../alias/../b.jpg` (alias a symlinked folder) would pair another image's sidecars.
-      targetPath = fs.realpathSync.native(image.path);
+      const real = fs.realpathSync.native(image.path, { encoding: 'buffer' });
+      // A folder on the way (a link text that is UTF-8 may pass a symlinked folder) or the target
+      // named with bytes that are not UTF-8: as a string it would name another file.
+      if (!isUtf8(real)) throw notUtf8Target(image.path, real);
+      targetPath = real.toString('utf8');
       // As a scan resolves links (resolve-link.ts): a target that is not a regular file (a folder,
       // a device) is a broken link, not an image.
       if (!fs.statSync(targetPath).isFile()) broken = notAFile = true;

@@ -123,3 +123,12 @@ export function assertUtf8Args(argv: readonly string[] = process.argv, cmdlinePa
     throw errors.notUtf8(`argument ${i + 1} ${why}: ${shown}; ${HOW}`, { argument: i + 1, shown });
   }
 }
+
+/**
+ * The error for a symlinked image whose chain passes through, or ends at, a name that is not UTF-8:
+ * Node would give that name back with U+FFFD in it, another file's (its sidecars the twin's).
+ */
+export function notUtf8Target(link: string, target: Uint8Array): SidecarError {
+  const shown = showBytes(target);
+  return errors.notUtf8(`${link} is a symlink to a name that is not valid UTF-8: ${shown}; ${HOW}`, { shown, link }, link);
+}
