@@ -107,14 +107,14 @@ class ByteNamesTest(unittest.TestCase):
     def setUp(self) -> None:
         require_cli(self)
 
-    def assert_refused(self, e: BaseException, exact: bool = True) -> None:
+    def assert_refused(self, e: BaseException, exact: bool = True, byte_path: bool = True) -> None:
         code = getattr(e, "code", None) or getattr(e, "error_code", None)
         self.assertEqual(code, "USAGE", str(e))
         self.assertIn("not valid UTF-8", str(e))
         if exact and isinstance(e, ImageSidecarError):
             self.assertEqual((e.details or {}).get("reason"), "not-utf8")
         path = getattr(e, "path", None)
-        if path is not None:
+        if path is not None and byte_path:
             # The exact name: its bytes are the file's, not the twin's U+FFFD.
             self.assertTrue(os.fsencode(path).startswith(b"/"))
             self.assertNotEqual(os.fsencode(path).find(b"\xff"), -1, path)
@@ -218,6 +218,35 @@ class ByteNamesTest(unittest.TestCase):
                 self.assertEqual(c.twin_files(), twin_before)
                 self.check_twin(c, sc.read_data, lambda p, op: sc.save_data(p, op, {"n": seed})["sidecar_path"])
                 self.assertEqual(c.byte_files(), before, "seed %d: the byte name's files are untouched" % seed)
+            finally:
+                c.remove()
+
+    def test_a_link_to_a_byte_name_is_refused_by_both_packages(self) -> None:
+        """A UTF-8 path whose symlink leads to a byte name: the library would see the twin's name."""
+        for seed in range(300, 310):
+            c = Case(seed)
+            try:
+                link = os.path.join(c.dir, "L%d.jpg" % seed)
+                os.symlink(c.stem + b".jpg" if seed % 2 else c.byte_image_b, os.fsencode(link))
+                before = c.byte_files()
+                twin_before = c.twin_files()
+                with ImageSidecarManager() as m:
+                    with self.assertRaises(ImageSidecarError, msg="seed %d read" % seed) as cm:
+                        m.read_data(link)
+                    self.assert_refused(cm.exception, byte_path=False)
+                    self.assertEqual(cm.exception.path, link)
+                    with self.assertRaises(ImageSidecarError) as cm:
+                        m.save_data(link, "yolov8", {"x": 1})
+                    self.assert_refused(cm.exception, byte_path=False)
+                sc = ImageSidecar()
+                with self.assertRaises(SidecarError) as cm:
+                    sc.read_data(link)
+                self.assert_refused(cm.exception, byte_path=False)
+                with self.assertRaises(SidecarError) as cm:
+                    sc.save_data(link, "yolov8", {"x": 1})
+                self.assert_refused(cm.exception, byte_path=False)
+                self.assertEqual(c.byte_files(), before)
+                self.assertEqual(c.twin_files(), twin_before)
             finally:
                 c.remove()
 
