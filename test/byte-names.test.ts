@@ -18,6 +18,7 @@ import { test } from 'node:test';
 import { readSidecar, readSidecarDetailed } from '../src/ops/read.js';
 import { saveSidecar } from '../src/ops/save.js';
 import { locateSidecarSync } from '../src/discovery/locate.js';
+import { LinkResolver, resolveLinkNative, resolveLinkTraced } from '../src/discovery/resolve-link.js';
 import { assertUtf8Args, rawArgs, showBytes } from '../src/fs/byte-names.js';
 import { CLI_PATH, runCli } from './helpers/cli.js';
 import { findPython } from './helpers/python.js';
@@ -359,6 +360,42 @@ test('symlinks: a link to a byte name, or through a byte-named folder, never rea
         `seed ${seed}: the twin folder is untouched (no lock made there)`,
       );
     }
+    fs.rmSync(c.dir, { recursive: true, force: true });
+  }
+});
+
+test('tree scans: every link resolver answers a link to a byte name as broken, never with the twin as its target', () => {
+  for (let seed = 600; seed < 660; seed++) {
+    const r = rng(seed);
+    const c = makeCase(seed);
+    const real = fs.realpathSync(c.dir);
+    // The twin always exists here: a lossy resolution would find it.
+    if (!c.twinPresent) fs.writeFileSync(c.twin, 'twin image');
+    const k = r();
+    // A direct link (relative or absolute text), or a link into a UTF-8-named folder link to a byte folder.
+    let text: string | Buffer;
+    if (k < 0.4) text = cat(c.stem, '.jpg');
+    else if (k < 0.7) text = cat(real, '/', c.stem, '.jpg');
+    else {
+      fs.mkdirSync(cat(real, '/', c.stem, 'd'));
+      fs.writeFileSync(cat(real, '/', c.stem, 'd/P.jpg'), 'p');
+      fs.mkdirSync(path.join(real, `${c.stem.toString('utf8')}d`));
+      fs.writeFileSync(path.join(real, `${c.stem.toString('utf8')}d`, 'P.jpg'), 'twin p');
+      fs.symlinkSync(cat(c.stem, 'd'), path.join(real, 'via'));
+      text = 'via/P.jpg';
+    }
+    fs.symlinkSync(text, path.join(real, 'L.jpg'));
+    const linkPath = path.join(real, 'L.jpg');
+    const answers = [
+      resolveLinkNative(linkPath),
+      new LinkResolver(real).resolve(linkPath, '', 'L.jpg'),
+      resolveLinkTraced(real, 'L.jpg', { beforeLookup: () => undefined, looked: () => undefined }),
+    ];
+    for (const a of answers) {
+      assert.equal(a.broken, true, `seed ${seed}: ${JSON.stringify(a)}`);
+      assert.equal(a.target, undefined);
+    }
+    assert.equal(answers[0].reason, 'target name is not valid UTF-8');
     fs.rmSync(c.dir, { recursive: true, force: true });
   }
 });
