@@ -399,3 +399,36 @@ test('tree scans: every link resolver answers a link to a byte name as broken, n
     fs.rmSync(c.dir, { recursive: true, force: true });
   }
 });
+
+test('tree scans: a U+FFFD twin is paired and read as itself beside byte names that decode like it; the byte names are reported, never paired', async () => {
+  const { todo } = await import('../src/ops/todo.js');
+  for (let seed = 700; seed < 740; seed++) {
+    const r = rng(seed);
+    const c = makeCase(seed);
+    if (!c.twinPresent) fs.writeFileSync(c.twin, 'twin image');
+    const twinJson = c.twin.slice(0, -'.jpg'.length) + '.json';
+    const twinHas = r() < 0.5;
+    if (twinHas) fs.writeFileSync(twinJson, JSON.stringify({ scanop: { success: true } }));
+    else fs.rmSync(twinJson, { force: true });
+    // The byte name's sidecar always holds the operation: a lossy pairing would make the twin "done".
+    fs.writeFileSync(cat(c.dir, '/', c.stem, '.json'), JSON.stringify({ scanop: { success: true } }));
+    const before = byteFiles(c.dir);
+    const report = await todo(c.dir, { operation: 'scanop' });
+    const twinEntry = report.entries!.find((e) => e.path === c.twin);
+    if (twinHas) {
+      assert.equal(twinEntry, undefined, `seed ${seed}: the twin's own sidecar has the result: ${JSON.stringify(report)}`);
+      assert.equal(report.counts.done, 1, `seed ${seed}: ${JSON.stringify(report)}`);
+    } else {
+      assert.equal(twinEntry?.reason, 'no-sidecar', `seed ${seed}: the twin has no sidecar of its own: ${JSON.stringify(report)}`);
+    }
+    // No entry is the byte image under the twin's name (twice the same path), none reads a byte name's file.
+    assert.equal(report.entries!.filter((e) => e.path === c.twin).length, twinHas ? 0 : 1);
+    for (const e of report.entries!) assert.ok(e.sidecar === null || fs.existsSync(path.join(c.dir, e.sidecar)), `seed ${seed}: ${e.sidecar} is a file of that name`);
+    // The byte names are reported (the scan is incomplete), never silently dropped.
+    const scan = (report as unknown as { scan: { complete: boolean; problems: { path: string; code: string }[] } }).scan;
+    assert.equal(scan.complete, false);
+    assert.ok(scan.problems.some((p) => p.code === 'UNADDRESSABLE'), `seed ${seed}: ${JSON.stringify(scan)}`);
+    assert.deepEqual(byteFiles(c.dir), before);
+    fs.rmSync(c.dir, { recursive: true, force: true });
+  }
+});
