@@ -90,6 +90,8 @@ async function main(argv: string[]): Promise<number> {
       program.outputHelp({ error: true });
       return 2;
     }
+    // An argument that is not UTF-8 was already replaced by Node (U+FFFD): refused before it names another file.
+    if (argv.some((a) => a.includes('\uFFFD'))) (await import('./fs/byte-names.js')).assertUtf8Args(argv);
     await program.parseAsync(argv);
     findingsExitZero ||= program.opts().exitZero === true;
     return finalExitCode(exitCode, { findingsExitZero });

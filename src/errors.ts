@@ -67,6 +67,9 @@ const where = (path?: string) => (path ? `${path}: ` : '');
 /** The central factory table: every error the library raises is made here. */
 export const errors = {
   usage: (message: string) => new SidecarError('USAGE', message),
+  /** A path or argument holding a name that is not valid UTF-8 (fs/byte-names.ts): refused, never replaced by another name. */
+  notUtf8: (message: string, details: Record<string, unknown>, path?: string) =>
+    new SidecarError('USAGE', message, { path, details: { reason: 'not-utf8', ...details } }),
   notFound: (path: string, what = 'path') => new SidecarError('NOT_FOUND', `${what} does not exist: ${path}`, { path }),
   /** restore --from a quarantine folder that holds nothing to restore (quarantine-folder.ts). */
   nothingToRestore: (folder: string, detail: string) => new SidecarError('NOT_FOUND', `nothing to restore from ${folder}: ${detail}`, { path: folder }),

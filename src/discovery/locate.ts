@@ -17,7 +17,9 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { isUtf8 } from 'node:buffer';
 import { errors } from '../errors.js';
+import { assertUtf8Path, notUtf8Target } from '../fs/byte-names.js';
 import type { SidecarExt, SidecarNaming } from '../types.js';
 import { imageExtensionSet, isAscii, nfc, sidecarNameFor, splitName } from './extensions.js';
 import { candidateNames, isSidecarName, pairGroupOf, sidecarsOfImage, type PairGroup } from './pair.js';
@@ -135,6 +137,20 @@ function direntKind(d: fs.Dirent): EntryKind {
   return d.isFile() ? 'file' : d.isSymbolicLink() ? 'symlink' : d.isDirectory() ? 'dir' : 'other';
 }
 
+/**
+ * The folder's entries whose names are valid UTF-8. readdir decodes a name that is not (`IMG_\xff.json`)
+ * to one with U+FFFD in it: another file's name (`IMG_\uFFFD.json`), which would pair as a sidecar
+ * or a sibling of an image named so. Such names are left out (fs/byte-names.ts): no string path
+ * reaches them, and they belong to no image a string can name. Only a listing with U+FFFD in it is
+ * read again as bytes to tell the two apart.
+ */
+function listUtf8Names(dir: string): { name: string; kind: EntryKind }[] {
+  const dirents = fs.readdirSync(dir, { withFileTypes: true });
+  if (!dirents.some((d) => d.name.includes('\uFFFD'))) return dirents.map((d) => ({ name: d.name, kind: direntKind(d) }));
+  const raw = fs.readdirSync(dir, { withFileTypes: true, encoding: 'buffer' }) as unknown as (fs.Dirent & { name: Buffer })[];
+  return raw.filter((d) => isUtf8(d.name)).map((d) => ({ name: d.name.toString('utf8'), kind: direntKind(d) }));
+}
+
 /** Non-sidecar entries whose NFC name starts with `stem.` (the images that may share a sidecar with `stem`). */
 function entriesWithStem(dir: string, stem: string): { name: string; kind: EntryKind }[] {
   const l = folderListing(dir, false);
@@ -173,14 +189,13 @@ function folderListing(dir: string, fresh: boolean): Listing {
     if (cached.mtimeNs === st.mtimeNs && cached.ctimeNs === st.ctimeNs && Date.now() - cached.at < 60_000) return cached;
     if (cached.entries.length > BIG_FOLDER && Date.now() - cached.at < LISTING_TTL_MS) return cached;
   }
-  let dirents: fs.Dirent[];
+  let entries: { name: string; kind: EntryKind }[];
   try {
-    dirents = fs.readdirSync(dir, { withFileTypes: true });
+    entries = listUtf8Names(dir);
   } catch (e) {
     if (code(e) === 'ENOENT' || code(e) === 'ENOTDIR') return { ino: 0n, mtimeNs: 0n, ctimeNs: 0n, at: 0, entries: [] };
     throw errors.fromFs(e, dir);
   }
-  const entries = dirents.map((d) => ({ name: d.name, kind: direntKind(d) }));
   const listing: Listing = { ino: st.ino, mtimeNs: st.mtimeNs, ctimeNs: st.ctimeNs, at: Date.now(), entries };
   // A change in the same clock tick as the listing would leave the ctime unchanged: such a listing
   // is not reused. (Every change of the folder moves its ctime to now, a put-back mtime included.)
@@ -239,7 +254,7 @@ function lstatImage(p: string): { path: string; isLink: boolean } {
       const want = nfc(name);
       let names: string[] = [];
       try {
-        names = fs.readdirSync(dir);
+        names = listUtf8Names(dir).map((e) => e.name);
       } catch {
         /* the directory itself is missing: not found */
       }
@@ -265,12 +280,15 @@ function followChain(first: string): { chain: string[]; last: string; loops: boo
     }
     if (!isLink) return { chain, last: cur, loops: false };
     chain.push(cur);
-    let text: string;
+    let raw: Buffer;
     try {
-      text = fs.readlinkSync(cur);
+      raw = fs.readlinkSync(cur, { encoding: 'buffer' });
     } catch (e) {
       throw errors.fromFs(e, cur);
     }
+    // A link text that is not UTF-8 would be followed as another name (U+FFFD): refused (fs/byte-names.ts).
+    if (!isUtf8(raw)) throw notUtf8Target(first, Buffer.concat([Buffer.from(`${cur} -> `), raw]));
+    const text = raw.toString('utf8');
     cur = path.resolve(path.dirname(cur), text);
   }
   return { chain, last: cur, loops: true };
@@ -297,6 +315,8 @@ function extSet(list: readonly string[] | undefined): ReadonlySet<string> {
 }
 
 export function locateSidecarSync(imagePath: string, opts: LocateOptions = {}): SidecarLocation {
+  // A name that is not UTF-8 (a lone surrogate): the file system would be given another file's name.
+  assertUtf8Path(imagePath, 'the image path');
   const given = path.resolve(imagePath);
   assertNotSidecarPath(given);
   const imageExts = extSet(opts.imageExtensions);
@@ -314,7 +334,11 @@ export function locateSidecarSync(imagePath: string, opts: LocateOptions = {}): 
       // realpath(3), the rule a scan resolves links by (resolve-link.ts): the file the kernel opens.
       // The JS realpath collapses `..` in a link's text before resolving the folder before it, so
       // `../alias/../b.jpg` (alias a symlinked folder) would pair another image's sidecars.
-      targetPath = fs.realpathSync.native(image.path);
+      const real = fs.realpathSync.native(image.path, { encoding: 'buffer' });
+      // A folder on the way (a link text that is UTF-8 may pass a symlinked folder) or the target
+      // named with bytes that are not UTF-8: as a string it would name another file.
+      if (!isUtf8(real)) throw notUtf8Target(image.path, real);
+      targetPath = real.toString('utf8');
       // As a scan resolves links (resolve-link.ts): a target that is not a regular file (a folder,
       // a device) is a broken link, not an image.
       if (!fs.statSync(targetPath).isFile()) broken = notAFile = true;

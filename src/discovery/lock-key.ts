@@ -11,6 +11,7 @@
  *
  * The lock itself is `<folder>/.<key stem>.isc-lock` (src/fs/lock.ts).
  */
+import { isUtf8 } from 'node:buffer';
 import { realpathSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { SidecarNaming } from '../types.js';
@@ -19,7 +20,12 @@ import { nfc, splitName } from './extensions.js';
 /** The folder as the kernel resolves it; a folder that does not exist (yet) keeps its spelling. */
 function realFolder(dir: string): string {
   try {
-    return realpathSync(dir);
+    const real = realpathSync(dir);
+    // A folder on the way named with bytes that are not UTF-8 comes back with U+FFFD: another
+    // folder's name (the lock would be made there, or fail). Then the folder keeps its spelling,
+    // which the kernel resolves exactly (fs/byte-names.ts).
+    if (real.includes('\uFFFD') && !isUtf8(realpathSync.native(dir, { encoding: 'buffer' }))) return dir;
+    return real;
   } catch {
     return dir;
   }

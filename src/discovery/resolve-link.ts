@@ -13,6 +13,7 @@
  *   stores the answer with its lookups and serves it while each still names the same inode
  *   (dir-cache.ts).
  */
+import { isUtf8 } from 'node:buffer';
 import { lstatSync, readlinkSync, realpathSync, statSync } from 'node:fs';
 import { sep } from 'node:path';
 import { LITTLE_ENDIAN_HOST } from '../byte-order.js';
@@ -36,10 +37,28 @@ function brokenBy(code: string | undefined, fallback: string): ResolvedLink {
   return { broken: true, reason: code === 'ELOOP' ? 'symlink loop' : (code ?? fallback) };
 }
 
+/**
+ * A link whose target (or a folder on the way) is named with bytes that are not UTF-8: as a string
+ * (U+FFFD) it would name another file, the twin's sidecars pairing with it (fs/byte-names.ts).
+ */
+const NOT_UTF8: ResolvedLink = { broken: true, reason: 'target name is not valid UTF-8' };
+
+/** `r` unless its target holds U+FFFD that realpath(3)'s bytes show to be a replaced byte. */
+function exactTarget(linkPath: string, r: ResolvedLink): ResolvedLink {
+  if (r.target === undefined || !r.target.includes('\uFFFD')) return r;
+  try {
+    return isUtf8(realpathSync.native(linkPath, { encoding: 'buffer' })) ? r : NOT_UTF8;
+  } catch (e) {
+    return brokenBy((e as NodeJS.ErrnoException).code, String(e));
+  }
+}
+
 /** realpath(3) + stat of one link: the rule itself (every other implementation here gives its answers). */
 export function resolveLinkNative(p: string): ResolvedLink {
   try {
-    const target = realpathSync.native(p); // one call; the JS realpath lstat's every component
+    const raw = realpathSync.native(p, { encoding: 'buffer' }); // one call; the JS realpath lstat's every component
+    if (!isUtf8(raw)) return NOT_UTF8;
+    const target = raw.toString('utf8');
     return statSync(target).isFile() ? { target, broken: false } : { broken: true, reason: 'target is not a file' };
   } catch (e) {
     return brokenBy((e as NodeJS.ErrnoException).code, String(e));
@@ -84,7 +103,8 @@ export class LinkResolver implements LinkResolution {
     } catch {
       return null;
     }
-    if (text === '' || text.endsWith('/')) return null;
+    // A text holding U+FFFD may be bytes that are not UTF-8: realpath's bytes decide (resolveLinkNative).
+    if (text === '' || text.endsWith('/') || text.includes('\uFFFD')) return null;
     // The physical folder of the link (as components), then the link text applied to it.
     let base = text.startsWith('/') ? '' : dirRel === '' ? this.rootReal : `${this.rootReal}/${dirRel}`;
     let named = false;
@@ -122,7 +142,7 @@ export class LinkResolver implements LinkResolution {
       if (this.realDirs.size >= 4096) this.realDirs.clear();
       this.realDirs.set(dir, real);
     }
-    if (real === null) return null;
+    if (real === null || real.includes('\uFFFD')) return null;
     return { target: real === '/' ? lexical.slice(cut) : real + lexical.slice(cut), broken: false };
   }
 }
@@ -271,5 +291,5 @@ export function resolveLinkTraced(dirReal: string, name: string, trace: ResolveT
     cur = next;
     curKind = r.kind;
   }
-  return curKind === 'file' ? { target: cur, broken: false } : { broken: true, reason: 'target is not a file' };
+  return curKind === 'file' ? exactTarget(dirReal === '/' ? `/${name}` : `${dirReal}/${name}`, { target: cur, broken: false }) : { broken: true, reason: 'target is not a file' };
 }

@@ -227,22 +227,45 @@ const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
  * contain U+FFFD; mark files as unaddressable and report directories as unreadable.
  */
 async function markUnaddressable(path: string, entries: WalkEntry[], problems: WalkProblem[], opts: WalkOptions, rel: string): Promise<void> {
-  const bad = new Set<string>();
+  // Per decoded name, in listing order: whether each file listed under it is named by bytes that are
+  // not UTF-8. A real `IMG_\uFFFD.jpg` and a byte name `IMG_\xff.jpg` decode alike: only the
+  // latter is unaddressable (the real one is the file that string opens).
+  const flags = new Map<string, boolean[]>();
+  let anyBad = false;
+  const raw: Buffer[] = [];
   try {
     const dir = await opendir(path, { encoding: 'buffer' } as never);
-    for await (const d of dir as unknown as AsyncIterable<{ name: Buffer }>) {
-      try {
-        strictUtf8.decode(d.name);
-      } catch {
-        bad.add(d.name.toString('utf8'));
-      }
-    }
+    for await (const d of dir as unknown as AsyncIterable<{ name: Buffer }>) if (d.name.some((b) => b >= 0x80)) raw.push(d.name);
   } catch (e) {
     problems.push({ path, rel, error: errors.fromFs(e, path) });
     return;
   }
+  // readdir (libuv's scandir) lists names in byte order; opendir in the directory's own: as readdir.
+  raw.sort(Buffer.compare);
+  for (const b of raw) {
+    let isBad = false;
+    try {
+      strictUtf8.decode(b);
+    } catch {
+      isBad = anyBad = true;
+    }
+    const name = b.toString('utf8');
+    if (!name.includes('\uFFFD')) continue;
+    const list = flags.get(name);
+    if (list) list.push(isBad);
+    else flags.set(name, [isBad]);
+  }
+  if (!anyBad) return;
+  // Entries are sorted by name (a stable sort): those of one name keep the listing's order.
+  const seen = new Map<string, number>();
   for (const e of entries) {
-    if (!bad.has(e.name)) continue;
+    const list = flags.get(e.name);
+    if (!list || !list.some((b) => b)) continue;
+    const i = seen.get(e.name) ?? 0;
+    seen.set(e.name, i + 1);
+    // Listings that disagree (the folder changed between them): every file of the name is unaddressable.
+    const isBad = list.length === entries.filter((x) => x.name === e.name).length ? list[i] : true;
+    if (!isBad) continue;
     e.unaddressable = true;
     if (e.kind === 'dir' && !opts.skipDirNames?.has(e.name) && !isLockName(e.name)) {
       const p = join(path, e.name);

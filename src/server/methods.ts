@@ -18,9 +18,11 @@ import {
   optionalBoolean,
   optionalChoice,
   optionalPositiveInt,
+  optionalPath,
   optionalString,
   optionalStringList,
   requireChoice,
+  requirePath,
   requireString,
 } from './params.js';
 
@@ -70,7 +72,7 @@ function treeOptions(p: Params): Options {
   const engine = optionalChoice(p, 'engine', ENGINE_KINDS);
   if (engine !== undefined) opts.engine = engine;
   const dir = typeof p.dir === 'string' && p.dir !== '' ? p.dir : '.';
-  const exts = resolveImageExtensions({ cliExtra: optionalStringList(p, 'imageExt'), configPath: optionalString(p, 'config'), startDir: dir });
+  const exts = resolveImageExtensions({ cliExtra: optionalStringList(p, 'imageExt'), configPath: optionalPath(p, 'config'), startDir: dir });
   if (exts) opts.imageExtensions = exts;
   // The server's thread answers requests: a tree operation never runs its batches there.
   return { ...opts, ...engineFromEnv(process.env, opts), callerRuns: false };
@@ -86,13 +88,13 @@ methods.set('ping', {
 // Typed JSON text on one line (ops/read.ts readSidecarText): a plain JSON sidecar goes out as its own bytes.
 methods.set('read', {
   scheduling: 'image-read',
-  handle: async (p) => new RawJsonResult((await readSidecarText(requireString(p, 'image'), readOpts())).text),
+  handle: async (p) => new RawJsonResult((await readSidecarText(requirePath(p, 'image'), readOpts())).text),
 });
 
 methods.set('readDetailed', {
   scheduling: 'image-read',
   handle: async (p) => {
-    const { text, ...rest } = await readSidecarText(requireString(p, 'image'), readOpts());
+    const { text, ...rest } = await readSidecarText(requirePath(p, 'image'), readOpts());
     return new RawJsonResult([`${JSON.stringify(rest).slice(0, -1)},"data":`, text, '}']);
   },
 });
@@ -100,7 +102,7 @@ methods.set('readDetailed', {
 methods.set('save', {
   scheduling: 'image-write',
   handle: (p) => {
-    const image = requireString(p, 'image');
+    const image = requirePath(p, 'image');
     const operation = requireString(p, 'operation');
     // `format`: the caller's, else the server's IMAGE_SIDECAR_FORMAT; `defaultFormat`: when neither
     // it nor the folder's configuration file names one (the earlier package's clients send bin).
@@ -118,10 +120,10 @@ methods.set('validate', {
   scheduling: 'tree',
   handle: async (p) => {
     const { validate, validationTotals } = await import('../ops/validate.js');
-    const report = await validate(requireString(p, 'dir'), {
+    const report = await validate(requirePath(p, 'dir'), {
       ...treeOptions(p),
       operationType: optionalString(p, 'operationType'),
-      schema: optionalString(p, 'schema'),
+      schema: optionalPath(p, 'schema'),
     });
     // The same keys as `validate --json`, so callers get one shape over the server and the CLI.
     return { results: report.results, ...validationTotals(report, report.scan) };
@@ -132,7 +134,7 @@ methods.set('stats', {
   scheduling: 'tree',
   handle: async (p) => {
     const { stats } = await import('../ops/stats.js');
-    return stats(requireString(p, 'dir'), {
+    return stats(requirePath(p, 'dir'), {
       ...treeOptions(p),
       operationType: optionalString(p, 'operationType'),
       list: optionalBoolean(p, 'list', false),
@@ -144,7 +146,7 @@ methods.set('formatStats', {
   scheduling: 'tree',
   handle: async (p) => {
     const { formatStats } = await import('../ops/format-stats.js');
-    return formatStats(requireString(p, 'dir'), treeOptions(p));
+    return formatStats(requirePath(p, 'dir'), treeOptions(p));
   },
 });
 
@@ -156,7 +158,7 @@ methods.set('convert', {
     // Like `convert --json`: only the items that went wrong, never one entry per file of a big tree.
     const problems: unknown[] = [];
     let problemCount = 0;
-    const report = await convert(requireString(p, 'dir'), requireChoice(p, 'format', FORMAT_NAMES), {
+    const report = await convert(requirePath(p, 'dir'), requireChoice(p, 'format', FORMAT_NAMES), {
       ...treeOptions(p),
       dryRun,
       keepSource: optionalBoolean(p, 'keepSource', false),
@@ -182,7 +184,7 @@ methods.set('cleanup', {
     const [{ cleanup }, { cleanupMessage }] = await Promise.all([import('../ops/cleanup.js'), import('../messages.js')]);
     // Over the server a cleanup only reports unless the caller asks for the change explicitly.
     const dryRun = optionalBoolean(p, 'dryRun', true);
-    const report = await cleanup(requireString(p, 'dir'), {
+    const report = await cleanup(requirePath(p, 'dir'), {
       ...treeOptions(p),
       dryRun,
       force: optionalBoolean(p, 'force', false),
@@ -197,9 +199,9 @@ methods.set('export', {
   handle: async (p) => {
     const [{ exportSidecars }, { exportMessage }] = await Promise.all([import('../ops/export.js'), import('../messages.js')]);
     // A path only: stdout carries responses, so '-' (stdout) is refused.
-    const output = requireString(p, 'output');
+    const output = requirePath(p, 'output');
     if (output === '-') throw errors.usage('export over the server needs an output file, not "-"');
-    const report = await exportSidecars(requireString(p, 'dir'), {
+    const report = await exportSidecars(requirePath(p, 'dir'), {
       ...treeOptions(p),
       output,
       format: optionalChoice(p, 'format', EXPORT_FORMATS) ?? 'json',
@@ -213,11 +215,11 @@ methods.set('hash', {
   scheduling: 'tree',
   handle: async (p) => {
     const { hashTree } = await import('../integrity/tree-hash.js');
-    return hashTree(requireString(p, 'dir'), {
+    return hashTree(requirePath(p, 'dir'), {
       ...treeOptions(p),
       canonical: optionalBoolean(p, 'canonical', false),
       allFiles: optionalBoolean(p, 'allFiles', false),
-      manifest: optionalString(p, 'manifest'),
+      manifest: optionalPath(p, 'manifest'),
     });
   },
 });
@@ -228,7 +230,7 @@ methods.set('todo', {
   scheduling: 'tree',
   handle: async (p) => {
     const [{ todo }, lists] = await Promise.all([import('../ops/todo.js'), import('../ops/image-lists.js')]);
-    const dir = requireString(p, 'dir');
+    const dir = requirePath(p, 'dir');
     const records: Record<string, unknown>[] = [];
     const report = await todo(dir, {
       ...treeOptions(p),
@@ -244,7 +246,7 @@ methods.set('stale', {
   scheduling: 'tree',
   handle: async (p) => {
     const [{ staleSidecars }, lists] = await Promise.all([import('../ops/todo.js'), import('../ops/image-lists.js')]);
-    const dir = requireString(p, 'dir');
+    const dir = requirePath(p, 'dir');
     const records: Record<string, unknown>[] = [];
     const report = await staleSidecars(dir, {
       ...treeOptions(p),
@@ -259,7 +261,7 @@ methods.set('find', {
   scheduling: 'tree',
   handle: async (p) => {
     const [{ find }, lists] = await Promise.all([import('../ops/find.js'), import('../ops/image-lists.js')]);
-    const dir = requireString(p, 'dir');
+    const dir = requirePath(p, 'dir');
     const where = requireString(p, 'where');
     const records: Record<string, unknown>[] = [];
     const report = await find(dir, {

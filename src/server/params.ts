@@ -3,6 +3,7 @@
  * field is checked before it reaches the library; a wrong one is a USAGE error for that request.
  */
 import { errors } from '../errors.js';
+import { assertUtf8Path } from '../fs/byte-names.js';
 
 export type Params = Record<string, unknown>;
 
@@ -64,4 +65,21 @@ export function optionalStringList(p: Params, name: string): string | string[] |
   if (typeof v === 'string') return v;
   if (Array.isArray(v) && v.every((x) => typeof x === 'string')) return v as string[];
   throw errors.usage(`param "${name}" must be a string or an array of strings (got ${describe(v)})`);
+}
+
+/**
+ * A required path. JSON cannot hold bytes: a name that is not UTF-8 arrives as lone surrogates
+ * (Python's surrogate escapes, `"\udcff"`), which the file system would be given as U+FFFD, another
+ * file's name; it is refused (fs/byte-names.ts).
+ */
+export function requirePath(p: Params, name: string): string {
+  const v = requireString(p, name);
+  assertUtf8Path(v, `param "${name}"`);
+  return v;
+}
+
+export function optionalPath(p: Params, name: string): string | undefined {
+  const v = optionalString(p, name);
+  if (v !== undefined) assertUtf8Path(v, `param "${name}"`);
+  return v;
 }

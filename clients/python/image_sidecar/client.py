@@ -48,8 +48,34 @@ def _env_number(name: str, kind: type) -> Any:
 
 
 def _abs(p: PathLike) -> str:
-    # Absolute, so that results do not depend on the server's working directory.
-    return os.path.abspath(os.fspath(p))
+    # Absolute, so that results do not depend on the server's working directory. A bytes path is
+    # taken as Python takes it (os.fsdecode); one that is not UTF-8 is refused (utf8_path).
+    return utf8_path(os.path.abspath(os.fsdecode(p)))
+
+
+def show_name(path: str) -> str:
+    """``path`` for a message: each undecodable byte (a surrogate escape) as ``\\xHH``."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace") if not path.isascii() else path
+
+
+def utf8_path(path: str, what: str = "the path") -> str:
+    """``path``, or a USAGE error when it holds a name that is not valid UTF-8 (Python holds its bytes
+    as surrogate escapes, os.fsdecode). No JSON request or UTF-8 command line can carry such a name:
+    sent anyway, each such byte would become U+FFFD, another file's name (`IMG_\\xff.jpg` would be
+    `IMG_\\ufffd.jpg`, which may exist). The library refuses it the same way (docs/BYTE-NAMES.md)."""
+    if not path.isascii():
+        try:
+            path.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ImageSidecarError(
+                "%s holds a name that is not valid UTF-8: %s; paths are bytes, and this one would be replaced by another name "
+                "(each such byte becoming U+FFFD), which may be another image's; rename the file to a UTF-8 name "
+                "(e.g. convmv -f latin1 -t utf8)" % (what, show_name(path)),
+                code="USAGE",
+                path=path,
+                details={"reason": "not-utf8", "shown": show_name(path)},
+            ) from None
+    return path
 
 
 def _cleanup_message(report: Dict[str, Any]) -> str:

@@ -16,6 +16,7 @@ import threading
 from typing import Any, Dict, List, Optional, Type, Union
 
 from image_sidecar import ImageSidecarError, ImageSidecarManager
+from image_sidecar.client import _abs
 from image_sidecar.errors import ImageSidecarNotFound
 
 from .exceptions import FormatError, SidecarError, StatisticsError, ValidationError
@@ -77,8 +78,12 @@ def _is_operation_key(key: Any) -> bool:
     return isinstance(key, str) and key in _OPERATION_KEYS and key != OperationType.UNIFIED
 
 
-def _path(p: PathLike) -> str:
-    return os.path.abspath(os.fspath(p))
+def _path(p: PathLike, kind: "Type[SidecarError]" = SidecarError) -> str:
+    # A name that is not UTF-8 is refused (USAGE, as the method's own error kind), never sent as another file's name.
+    try:
+        return _abs(p)
+    except ImageSidecarError as e:
+        raise _wrap(e, kind) from None
 
 
 class ImageSidecar:
@@ -186,7 +191,7 @@ class ImageSidecar:
     def validate_sidecars(self, directory: PathLike) -> List[Dict[str, Any]]:
         """One result per sidecar file: ``file_path, is_valid, error, processing_time, file_size``
         (plus our keys). Invalid files are results; a missing directory gives ``[]``."""
-        d = _path(directory)
+        d = _path(directory, ValidationError)
         if not os.path.isdir(d):
             return []
         try:
@@ -197,7 +202,7 @@ class ImageSidecar:
     def get_statistics(self, directory: PathLike) -> Dict[str, Any]:
         """``total_images, total_sidecars, coverage_percentage, operation_counts,
         avg_processing_times, success_rate_percentages, avg_data_sizes`` (plus our keys)."""
-        d = _path(directory)
+        d = _path(directory, StatisticsError)
         if not os.path.isdir(d):
             return {"total_images": 0, "total_sidecars": 0, "coverage_percentage": 0.0, "operation_counts": {},
                     "avg_processing_times": {}, "success_rate_percentages": {}, "avg_data_sizes": {}}
@@ -264,7 +269,7 @@ class ImageSidecar:
             target = SidecarFormat(str(fmt)).library_name
         except ValueError as e:
             raise FormatError(str(e), "USAGE") from None
-        d = _path(directory)
+        d = _path(directory, FormatError)
         if not os.path.isdir(d):
             return 0
         try:
@@ -275,7 +280,7 @@ class ImageSidecar:
 
     def get_format_statistics(self, directory: PathLike) -> Dict[str, int]:
         """``{"json": n, "bin": n, "rkyv": n}`` by content (the earlier tool's layout counts as bin)."""
-        d = _path(directory)
+        d = _path(directory, StatisticsError)
         if not os.path.isdir(d):
             return {"json": 0, "bin": 0, "rkyv": 0}
         try:

@@ -249,15 +249,17 @@ class LocalAnswersMatchTheLibraryTest(unittest.TestCase):
         self.assertEqual(outcome(self.m.read_data, loop)[0] in ("ok", "error"), True)
 
     def test_a_broken_link_to_a_name_that_is_not_utf8_is_handed_over(self) -> None:
-        # Node reads the link's bytes IMG_\xff as "IMG_\ufffd": the library then looks for (and
-        # finds) IMG_\ufffd.json, a file our byte-exact path never names. Only it can answer.
+        # Node would read the link's bytes IMG_\xff as "IMG_\ufffd" and find IMG_\ufffd.json, another
+        # image's sidecar: the library refuses the link (docs/BYTE-NAMES.md), never answering that file.
         self.put("photos/IMG_\ufffd.json", GOOD)
         img = os.path.join(self.root, "games", "IMG_13.jpg")
         os.makedirs(os.path.dirname(img), exist_ok=True)
         os.symlink(os.path.join(os.fsencode(self.root), b"photos", b"IMG_\xff.jpg"), os.fsencode(img))
         self.put("games/IMG_13.json", OTHER)
         self.assert_handed_over(img)
-        self.assertEqual(outcome(self.m.read_data, img), ("ok", GOOD))
+        kind, answer = outcome(self.m.read_data, img)
+        self.assertEqual((kind, answer[0]), ("error", "USAGE"), answer)
+        self.assertIn("not valid UTF-8", answer[1])
         # The same through a link that is not broken.
         with open(os.path.join(os.fsencode(self.root), b"photos", b"IMG_\xff.jpg"), "wb") as f:
             f.write(JPEG)
