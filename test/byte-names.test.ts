@@ -100,13 +100,13 @@ function makeCase(seed: number): Case {
   const byteImage = cat(dir, '/', stem, '.jpg');
   fs.writeFileSync(byteImage, 'byte image');
   // The byte name's own sidecars: a JSON one (sometimes) and sometimes a .bin-named file too.
-  if (r() < 0.7) fs.writeFileSync(cat(dir, '/', stem, '.json'), JSON.stringify({ byteop: { who: 'byte', seed } }));
-  if (r() < 0.3) fs.writeFileSync(cat(dir, '/', stem, '.jpg.json'), JSON.stringify({ byteop2: { who: 'byte' } }));
+  if (r() < 0.7) fs.writeFileSync(cat(dir, '/', stem, '.json'), JSON.stringify({ byteop: { who: 'byte', seed }, sidecar_info: {} }));
+  if (r() < 0.3) fs.writeFileSync(cat(dir, '/', stem, '.jpg.json'), JSON.stringify({ byteop2: { who: 'byte' }, sidecar_info: {} }));
   const twinStem = stem.toString('utf8');
   const twinPresent = r() < 0.7;
   const twinSidecar = twinPresent && r() < 0.5;
   if (twinPresent) fs.writeFileSync(path.join(dir, `${twinStem}.jpg`), 'twin image');
-  if (twinSidecar) fs.writeFileSync(path.join(dir, `${twinStem}.json`), JSON.stringify({ twinop: { who: 'twin' } }));
+  if (twinSidecar) fs.writeFileSync(path.join(dir, `${twinStem}.json`), JSON.stringify({ twinop: { who: 'twin' }, sidecar_info: {} }));
   return { dir, stem, byteImage, byteImageStr: surrogateEscape(byteImage), twin: path.join(dir, `${twinStem}.jpg`), twinPresent, twinSidecar };
 }
 
@@ -136,7 +136,7 @@ function assertNotUtf8Refusal(e: unknown, exactPath?: string, bytesKnown = true)
 async function checkTwin(c: Case, read: (p: string) => Promise<Record<string, unknown>>, save: (p: string, op: string) => Promise<{ path: string }>): Promise<void> {
   if (!c.twinPresent) return;
   const got = await read(c.twin);
-  assert.deepEqual(got, c.twinSidecar ? { twinop: { who: 'twin' } } : {}, 'the twin reads its own sidecar, never the byte name\'s');
+  assert.deepEqual(got, c.twinSidecar ? { twinop: { who: 'twin' }, sidecar_info: {} } : {}, 'the twin reads its own sidecar, never the byte name\'s');
   const res = await save(c.twin, 'twinsave');
   // The result names the twin's own sidecar: a UTF-8 name beside it, with the twin's stem.
   assert.ok(res.path.startsWith(c.twin.slice(0, -'.jpg'.length) + '.'), `saved to ${res.path}`);
@@ -326,13 +326,13 @@ test('symlinks: a link to a byte name, or through a byte-named folder, never rea
     const bfolder = cat(bdir, '/', c.stem, 'd');
     fs.mkdirSync(bfolder);
     fs.writeFileSync(cat(bfolder, '/P.jpg'), 'p');
-    fs.writeFileSync(cat(bfolder, '/P.json'), JSON.stringify({ op: { who: 'bytefolder' } }));
+    fs.writeFileSync(cat(bfolder, '/P.json'), JSON.stringify({ op: { who: 'bytefolder' }, sidecar_info: {} }));
     const tfolder = path.join(c.dir, `${c.stem.toString('utf8')}d`);
     const twinFolder = r() < 0.6;
     if (twinFolder) {
       fs.mkdirSync(tfolder);
       fs.writeFileSync(path.join(tfolder, 'P.jpg'), 'p');
-      fs.writeFileSync(path.join(tfolder, 'P.json'), JSON.stringify({ op: { who: 'twinfolder' } }));
+      fs.writeFileSync(path.join(tfolder, 'P.json'), JSON.stringify({ op: { who: 'twinfolder' }, sidecar_info: {} }));
     }
     // `via` (UTF-8) → the byte folder; `L2.jpg` → via/P.jpg resolves (realpath) into it.
     fs.symlinkSync(cat(c.stem, 'd'), path.join(c.dir, 'via'));
@@ -347,7 +347,7 @@ test('symlinks: a link to a byte name, or through a byte-named folder, never rea
     // The byte folder through `via`: a UTF-8 path the kernel resolves exactly. Its own sidecar is
     // read and saved, the lock taken there — never in (or failing for want of) the twin folder.
     const viaImage = path.join(c.dir, 'via', 'P.jpg');
-    assert.deepEqual(await readSidecar(viaImage), { op: { who: 'bytefolder' } });
+    assert.deepEqual(await readSidecar(viaImage), { op: { who: 'bytefolder' }, sidecar_info: {} });
     const res = (await saveSidecar(viaImage, 'op2', { n: seed }, { format: 'json' })) as { path: string };
     assert.equal(res.path, path.join(c.dir, 'via', 'P.json'));
     const saved = JSON.parse(fs.readFileSync(cat(bfolder, '/P.json'), 'utf8')) as Record<string, unknown>;
@@ -408,10 +408,10 @@ test('tree scans: a U+FFFD twin is paired and read as itself beside byte names t
     if (!c.twinPresent) fs.writeFileSync(c.twin, 'twin image');
     const twinJson = c.twin.slice(0, -'.jpg'.length) + '.json';
     const twinHas = r() < 0.5;
-    if (twinHas) fs.writeFileSync(twinJson, JSON.stringify({ scanop: { success: true } }));
+    if (twinHas) fs.writeFileSync(twinJson, JSON.stringify({ scanop: { success: true }, sidecar_info: {} }));
     else fs.rmSync(twinJson, { force: true });
     // The byte name's sidecar always holds the operation: a lossy pairing would make the twin "done".
-    fs.writeFileSync(cat(c.dir, '/', c.stem, '.json'), JSON.stringify({ scanop: { success: true } }));
+    fs.writeFileSync(cat(c.dir, '/', c.stem, '.json'), JSON.stringify({ scanop: { success: true }, sidecar_info: {} }));
     const before = byteFiles(c.dir);
     const report = await todo(c.dir, { operation: 'scanop' });
     const twinEntry = report.entries!.find((e) => e.path === c.twin);

@@ -62,10 +62,10 @@ class Case:
             f.write(FAKE_JPEG)
         if r.random() < 0.7:
             with open(bdir + b"/" + self.stem + b".json", "w") as f:
-                json.dump({"byteop": {"who": "byte", "seed": seed}}, f)
+                json.dump({"byteop": {"who": "byte", "seed": seed}, "sidecar_info": {}}, f)
         if r.random() < 0.3:
             with open(bdir + b"/" + self.stem + b".jpg.json", "w") as f:
-                json.dump({"byteop2": {"who": "byte"}}, f)
+                json.dump({"byteop2": {"who": "byte"}, "sidecar_info": {}}, f)
         twin_stem = self.stem.decode("utf-8", "replace")
         self.twin = os.path.join(self.dir, twin_stem + ".jpg")
         self.twin_present = r.random() < 0.7
@@ -75,7 +75,7 @@ class Case:
                 f.write(FAKE_JPEG)
         if self.twin_sidecar:
             with open(os.path.join(self.dir, twin_stem + ".json"), "w") as f:
-                json.dump({"twinop": {"who": "twin"}}, f)
+                json.dump({"twinop": {"who": "twin"}, "sidecar_info": {}}, f)
 
     def byte_files(self) -> Dict[bytes, Tuple[bytes, int]]:
         """Every file whose name is not UTF-8: its bytes and mtime."""
@@ -122,7 +122,7 @@ class ByteNamesTest(unittest.TestCase):
     def check_twin(self, c: Case, read, save) -> None:
         if not c.twin_present:
             return
-        self.assertEqual(read(c.twin), {"twinop": {"who": "twin"}} if c.twin_sidecar else {}, "seed %d: the twin reads only its own sidecar" % c.seed)
+        self.assertEqual(read(c.twin), {"twinop": {"who": "twin"}, "sidecar_info": {}} if c.twin_sidecar else {}, "seed %d: the twin reads only its own sidecar" % c.seed)
         path = save(c.twin, "yolov8")
         self.assertTrue(path.startswith(c.twin[:-4] + "."), path)
         self.assertTrue(os.path.exists(path))
