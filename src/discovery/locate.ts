@@ -200,15 +200,25 @@ function folderListing(dir: string, fresh: boolean): Listing {
  */
 function groupIn(dir: string, imageName: string, imageExts: ReadonlySet<string>): PairGroup {
   const entries: { name: string; kind: EntryKind }[] = [];
-  const prefix = nfc(splitName(imageName).stem) + '.';
+  const stem = nfc(splitName(imageName).stem);
+  const prefix = stem + '.';
+  // The image whose whole name is this image's stem (`A.jpg` for `A.jpg.png`) claims this image's
+  // stem files by its name-ext form (`A.jpg.bin`): it shares them, so it is part of the group.
   if (isAscii(imageName)) {
     for (const c of candidateNames(imageName)) {
       const k = kindOf(path.join(dir, c.name));
       if (k !== null) entries.push({ name: c.name, kind: k });
     }
-    for (const e of entriesWithStem(dir, prefix.slice(0, -1))) entries.push(e);
+    for (const e of entriesWithStem(dir, stem)) entries.push(e);
+    if (stem !== '' && stem !== imageName && !isSidecarName(stem)) {
+      const k = kindOf(path.join(dir, stem));
+      if (k !== null) entries.push({ name: stem, kind: k });
+    }
   } else {
-    for (const e of folderEntries(dir, true)) if (nfc(e.name).startsWith(prefix)) entries.push(e);
+    for (const e of folderEntries(dir, true)) {
+      const n = nfc(e.name);
+      if (n.startsWith(prefix) || (n === stem && stem !== '')) entries.push(e);
+    }
   }
   return pairGroupOf(dir, imageName, entries, imageExts);
 }

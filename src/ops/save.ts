@@ -410,14 +410,29 @@ function chooseTarget(loc: SidecarLocation, imagePath: string, opts: SaveOptions
     });
   }
   const naming: SidecarNaming = stemShared ? 'name-ext' : effective !== null && effective.side === 'target' && !effective.shared ? effective.naming : (opts.naming ?? 'stem');
-  const slot = { naming, ext: extFor(format) };
+  const target = sidecarPathFor(loc, extFor(format), naming);
+  // The slot itself may be shared: `A.jpg.bin`, A.jpg's name-ext file, is the stem file of an image
+  // `A.jpg.png` too. It then ranks where reads take it (after the image's unshared files).
+  const atSlot = loc.candidates.find((c) => c.side === 'target' && c.path === target);
+  const slot = { naming, ext: extFor(format), shared: atSlot?.shared };
   const baseFor = (target: string) => (jsonViewPath !== target ? jsonView : undefined);
   // The requested file would not be read before the effective one, or the effective one lies
   // beside the image's link (the target side has none of its files): save into it, as it is.
+  // A shared file is saved into only when its record names this image (never claimed by a save).
   if (effective !== null && decoded !== undefined && (effective.side === 'link' || readRank(slot) >= readRank(effective))) {
-    return { target: effective.path, format: decoded.format, existing: decoded.data, readAs: identity, encryptWith, effective, base: baseFor(effective.path) };
+    if (!effective.shared || ownerOf(decoded.data, loc) === 'mine') {
+      return { target: effective.path, format: decoded.format, existing: decoded.data, readAs: identity, encryptWith, effective, base: baseFor(effective.path) };
+    }
   }
-  const target = sidecarPathFor(loc, slot.ext, naming);
+  if (atSlot?.shared) {
+    // The image's own slot is a file other images claim too, and its record does not name this
+    // image: writing it would take another image's (or an undecided) sidecar.
+    const claimants = imagesClaiming(loc, target, { imageExtensions: opts.imageExtensions });
+    throw new SidecarError('AMBIGUOUS', `${imagePath}: nothing saved, its sidecar slot ${target} is claimed by ${claimants.join(', ')} too and its record does not name this image; rename one of the images (or the file) to tell them apart`, {
+      path: target,
+      details: { paths: claimants },
+    });
+  }
   return { target, format, existing: decoded?.data ?? {}, readAs: null, encryptWith, effective, base: baseFor(target) };
 }
 

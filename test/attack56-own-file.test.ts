@@ -1,0 +1,51 @@
+/**
+ * attack56: the per-image pairing and save rules (docs/PAIRING.md §3, §4, §9) against names where
+ * one image's full name is another's stem (`A.jpg` beside `A.jpg.png`: `A.jpg.bin` is A.jpg's
+ * name-ext file and A.jpg.png's stem file at once). Each case failed on the code before.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { readSidecarDetailed } from '../src/ops/read.js';
+import { saveSidecar } from '../src/ops/save.js';
+import { SidecarError } from '../src/errors.js';
+import type { JsonObject } from '../src/types.js';
+import { FAKE_JPEG, makeTree, testDir } from './helpers/tree.js';
+
+for (const stem of ['A', 'É']) {
+  test(`${stem}.jpg beside ${stem}.png and ${stem}.jpg.png: ${stem}.jpg saves again and again into its own ${stem}.jpg.bin, and ${stem}.jpg.png never reads it`, async (t) => {
+    const root = makeTree({ [`${stem}.jpg`]: FAKE_JPEG, [`${stem}.png`]: 'png', [`${stem}.jpg.png`]: 'png' }, testDir(t));
+    const jpg = path.join(root, `${stem}.jpg`);
+    const png2 = path.join(root, `${stem}.jpg.png`);
+    for (let i = 0; i < 3; i++) {
+      const r = await saveSidecar(jpg, `op${i}`, { v: i });
+      assert.equal(r.path, path.join(root, `${stem}.jpg.bin`), `save ${i}`);
+    }
+    const mine = await readSidecarDetailed(jpg);
+    assert.deepEqual(Object.keys(mine.data), ['op0', 'sidecar_info', 'op1', 'op2']);
+    // The stem file of A.jpg.png that A.jpg's record names is A.jpg's: A.jpg.png reads nothing.
+    const other = await readSidecarDetailed(png2);
+    assert.equal(other.path, null, `${stem}.jpg.png must not read ${stem}.jpg's sidecar`);
+    assert.deepEqual(other.data, {});
+    // Its own save goes to its own name-ext file; A.jpg's data stays A.jpg's.
+    const s = await saveSidecar(png2, 'yolov8', { objects: [] });
+    assert.equal(s.path, path.join(root, `${stem}.jpg.png.bin`));
+    assert.deepEqual(Object.keys((await readSidecarDetailed(png2)).data), ['yolov8', 'sidecar_info']);
+    assert.deepEqual(Object.keys((await readSidecarDetailed(jpg)).data), ['op0', 'sidecar_info', 'op1', 'op2']);
+  });
+}
+
+test('A.jpg whose only slot A.jpg.bin is recorded for A.jpg.png: the save is refused clearly (AMBIGUOUS), nothing written over the other image\'s file', async (t) => {
+  const root = makeTree({ 'A.jpg.png': 'png' }, testDir(t));
+  const png2 = path.join(root, 'A.jpg.png');
+  // Saved before A.jpg and A.png arrived: A.jpg.bin is A.jpg.png's stem file.
+  const first = await saveSidecar(png2, 'yolov8', { objects: [1] });
+  assert.equal(first.path, path.join(root, 'A.jpg.bin'));
+  makeTree({ 'A.jpg': FAKE_JPEG, 'A.png': 'png' }, root);
+  const bytes = fs.readFileSync(first.path);
+  assert.equal((await readSidecarDetailed(path.join(root, 'A.jpg'))).path, null);
+  await assert.rejects(saveSidecar(path.join(root, 'A.jpg'), 'op', { v: 1 }), (e: unknown) => e instanceof SidecarError && e.code === 'AMBIGUOUS' && /A\.jpg\.png/.test(e.message));
+  assert.deepEqual(fs.readFileSync(first.path), bytes);
+  assert.deepEqual(((await readSidecarDetailed(png2)).data.yolov8 as JsonObject).objects, [1]);
+});
