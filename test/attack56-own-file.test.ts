@@ -7,7 +7,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { readSidecarDetailed } from '../src/ops/read.js';
+import { readSidecarDetailed, readSidecarText } from '../src/ops/read.js';
+import { parseJsonText } from '../src/formats/json.js';
 import { saveSidecar } from '../src/ops/save.js';
 import { SidecarError } from '../src/errors.js';
 import type { JsonObject } from '../src/types.js';
@@ -48,4 +49,16 @@ test('A.jpg whose only slot A.jpg.bin is recorded for A.jpg.png: the save is ref
   await assert.rejects(saveSidecar(path.join(root, 'A.jpg'), 'op', { v: 1 }), (e: unknown) => e instanceof SidecarError && e.code === 'AMBIGUOUS' && /A\.jpg\.png/.test(e.message));
   assert.deepEqual(fs.readFileSync(first.path), bytes);
   assert.deepEqual(((await readSidecarDetailed(png2)).data.yolov8 as JsonObject).objects, [1]);
+});
+
+test('a whole-document save beside a kept JSON copy: a top-level number sent with another type or another exact int is a change (25 over 25.0, ...900 over ...901), in the document and in sidecar_info', async (t) => {
+  const root = makeTree({ 'I.jpg': FAKE_JPEG, 'I.json': '{"score": 25.0, "big": 1763805012345678901, "same": 7.0, "sidecar_info": {"k": 2.0, "n": 1763805012345678901}}' }, testDir(t));
+  const img = path.join(root, 'I.jpg');
+  await saveSidecar(img, 'face_detection', { faces: [2] }, { format: 'bin' });
+  // What a Python caller sends: typed JSON (score an int now, big another exact int).
+  const doc = parseJsonText('{"score": 25, "big": 1763805012345678900, "same": 7.0, "sidecar_info": {"k": 2, "n": 1763805012345678900}}', { maxDepth: 64 }) as JsonObject;
+  const r = await saveSidecar(img, 'x', doc, { merge: 'document' });
+  assert.equal(r.path, path.join(root, 'I.bin'));
+  const text = (await readSidecarText(img)).text.toString();
+  for (const want of ['"score":25,', '"big":1763805012345678900,', '"same":7.0', '"k":2,', '"n":1763805012345678900']) assert.ok(text.includes(want), `${want} not in ${text}`);
 });

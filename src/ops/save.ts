@@ -103,10 +103,12 @@ export function isBackendMap(v: JsonValue | undefined): v is JsonObject {
 
 /** Same value and type (numbers by the number model: 25.0 is not 25). */
 function sameEntry(a: JsonObject, aKey: string, b: JsonObject, bKey: string): boolean {
-  const x: JsonObject = {};
-  const y: JsonObject = {};
-  setKey(x, 'v', a[aKey], a);
-  setKey(y, 'v', b[bKey], b);
+  // Each value with its own note (looked up under its own key: under 'v' every note was missed, so
+  // 25 sent over a kept 25.0, or one exact int beyond 2^53 over another, counted as unchanged).
+  const x: JsonObject = { v: a[aKey] };
+  const y: JsonObject = { v: b[bKey] };
+  carryNote(a, aKey, x, 'v');
+  carryNote(b, bKey, y, 'v');
   return canonicalJson(x) === canonicalJson(y);
 }
 
