@@ -62,3 +62,22 @@ test('a whole-document save beside a kept JSON copy: a top-level number sent wit
   const text = (await readSidecarText(img)).text.toString();
   for (const want of ['"score":25,', '"big":1763805012345678900,', '"same":7.0', '"k":2,', '"n":1763805012345678900']) assert.ok(text.includes(want), `${want} not in ${text}`);
 });
+
+test('a whole-document save built from the effective .bin (its last_updated) is not merged against the kept JSON: an entry set back to the JSON\'s value is saved', async (t) => {
+  const root = makeTree({ 'I.jpg': FAKE_JPEG, 'I.json': { json: { face_detection: { faces: [1] }, sidecar_info: { last_updated: '2020-01-01T00:00:00+00:00' } } } }, testDir(t));
+  const img = path.join(root, 'I.jpg');
+  await saveSidecar(img, 'face_detection', { faces: [2] }, { format: 'bin' });
+  // The caller reads what the library reads (the .bin), runs detection again and gets the first result.
+  const doc = (await readSidecarDetailed(img)).data;
+  doc.face_detection = { faces: [1] };
+  await saveSidecar(img, 'face_detection', doc, { merge: 'document' });
+  assert.deepEqual((await readSidecarDetailed(img)).data.face_detection, { faces: [1] });
+  // A document built from the JSON copy (the pipeline's read) still leaves the newer .bin result.
+  await saveSidecar(img, 'face_detection', { faces: [3] });
+  const fromJson = JSON.parse(fs.readFileSync(path.join(root, 'I.json'), 'utf8')) as JsonObject;
+  fromJson.yolov8 = { objects: [] };
+  await saveSidecar(img, 'yolov8', fromJson, { merge: 'document' });
+  const after = (await readSidecarDetailed(img)).data;
+  assert.deepEqual(after.face_detection, { faces: [3] });
+  assert.deepEqual(after.yolov8, { objects: [] });
+});

@@ -299,7 +299,7 @@ export async function saveSidecar(imagePath: string, operation: string, data: Js
     refuseLinkedSidecar(loc, imagePath);
     const { target, format, existing, readAs, encryptWith, effective, base } = chooseTarget(loc, imagePath, opts);
     const now = isoTimestamp((opts.now ?? (() => new Date()))());
-    const merged = mergeOperation(existing, imagePath, loc, operation, data, now, { document: opts.merge === 'document', backend: opts.backend, base });
+    const merged = mergeOperation(existing, imagePath, loc, operation, data, now, { document: opts.merge === 'document', backend: opts.backend, base: readFrom(data, existing, base) });
     // What the result was computed from: stale detection compares it with the image later.
     recordImageIdentity(merged, operation, tryCurrentImageIdentity(loc.targetPath, { hash: opts.hashImage }));
     // UNREPRESENTABLE / TOO_DEEP are thrown here, before anything is written.
@@ -335,6 +335,20 @@ export async function saveSidecar(imagePath: string, operation: string, data: Js
     if (effective !== null && effective.path !== target) result.kept = effective.path;
     return result;
   }
+}
+
+/**
+ * The base of a whole-document save's three-way merge, unless the document was plainly read from
+ * the file saved into: its `sidecar_info.last_updated` is that file's and not the JSON copy's. A
+ * caller that read the effective sidecar (the library's read) and set an entry back to the value
+ * the kept JSON happens to hold (a detector run again giving the first result) changed it; taken
+ * against the JSON, that change was dropped.
+ */
+function readFrom(data: JsonValue, existing: JsonObject, base: JsonObject | undefined): JsonObject | undefined {
+  if (base === undefined || !isPlainObject(data)) return base;
+  const stamp = (doc: JsonObject | JsonValue | undefined) => (isPlainObject(doc) && isPlainObject(doc.sidecar_info) && typeof doc.sidecar_info.last_updated === 'string' ? doc.sidecar_info.last_updated : undefined);
+  const sent = stamp(data);
+  return sent !== undefined && sent === stamp(existing) && sent !== stamp(base) ? undefined : base;
 }
 
 interface SaveTarget {
