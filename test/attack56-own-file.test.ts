@@ -9,6 +9,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { readSidecarDetailed, readSidecarText } from '../src/ops/read.js';
 import { parseJsonText } from '../src/formats/json.js';
+import { keyFromBytes } from '../src/crypto/keys.js';
 import { saveSidecar } from '../src/ops/save.js';
 import { SidecarError } from '../src/errors.js';
 import type { JsonObject } from '../src/types.js';
@@ -80,4 +81,20 @@ test('a whole-document save built from the effective .bin (its last_updated) is 
   const after = (await readSidecarDetailed(img)).data;
   assert.deepEqual(after.face_detection, { faces: [3] });
   assert.deepEqual(after.yolov8, { objects: [] });
+});
+
+test('a stem file encrypted for the JPEG before its RAW arrived: a save without the key stops with ENCRYPTED as a read does (it wrote IMG_1.jpg.bin, hiding the encrypted results from every later read, key or no key)', async (t) => {
+  const root = makeTree({ 'IMG_1.jpg': FAKE_JPEG }, testDir(t));
+  const jpg = path.join(root, 'IMG_1.jpg');
+  const A = { keys: [keyFromBytes(Buffer.alloc(32, 0xa1))], encryptWith: 0 };
+  await saveSidecar(jpg, 'face_detection', { faces: [1] }, { keyring: A });
+  makeTree({ 'IMG_1.CR2': 'raw' }, root);
+  await assert.rejects(readSidecarDetailed(jpg), (e: unknown) => e instanceof SidecarError && e.code === 'ENCRYPTED');
+  await assert.rejects(saveSidecar(jpg, 'yolov8', { objects: [] }), (e: unknown) => e instanceof SidecarError && e.code === 'ENCRYPTED');
+  assert.deepEqual(fs.readdirSync(root).sort(), ['IMG_1.CR2', 'IMG_1.bin', 'IMG_1.jpg']);
+  // With the key: the JPEG's own new file, encrypted, holds both results.
+  const s = await saveSidecar(jpg, 'yolov8', { objects: [] }, { keyring: A });
+  assert.equal(s.path, path.join(root, 'IMG_1.jpg.bin'));
+  assert.ok(s.encryptedKeyId !== undefined);
+  assert.deepEqual(Object.keys((await readSidecarDetailed(jpg, { keyring: A })).data), ['face_detection', 'sidecar_info', 'yolov8']);
 });

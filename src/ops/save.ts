@@ -6,7 +6,7 @@
  */
 import { realpathSync } from 'node:fs';
 import * as path from 'node:path';
-import { errors, SidecarError } from '../errors.js';
+import { errors, isSidecarError, SidecarError } from '../errors.js';
 import { encodeSidecar, normalizeFormat } from '../formats/codec.js';
 import { carryNote, cloneJson } from '../formats/numbers.js';
 import type { FormatName, JsonObject, JsonValue, Options, SidecarExt, SidecarFormat, SidecarNaming } from '../types.js';
@@ -392,8 +392,11 @@ function chooseTarget(loc: SidecarLocation, imagePath: string, opts: SaveOptions
       // tool overwrote a corrupt file with {}; we never replace encrypted data with plaintext).
       read = readSidecarFileWithIdentity(c.path, opts);
     } catch (e) {
-      // A shared file is not certainly this image's; a file after the effective one is not read.
-      if (c.shared || effective !== null) continue;
+      // A file after the effective one is not read. A corrupt shared file holds nothing to merge
+      // (a read falls back past it too); one that cannot be decrypted or read may be this image's
+      // (its record is what says whose it is): a read stops with its error, and so does a save —
+      // a new own file would hide that data from every later read, key or no key.
+      if (effective !== null || (c.shared && isSidecarError(e) && e.code === 'CORRUPT')) continue;
       throw e;
     }
     if (document && c.ext === 'json' && c.naming === 'stem' && c.side === 'target' && jsonView === undefined) {
