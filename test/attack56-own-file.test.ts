@@ -11,6 +11,7 @@ import { readSidecarDetailed, readSidecarText } from '../src/ops/read.js';
 import { parseJsonText } from '../src/formats/json.js';
 import { keyFromBytes } from '../src/crypto/keys.js';
 import { saveSidecar } from '../src/ops/save.js';
+import { resolveConflicts } from '../src/ops/resolve.js';
 import { SidecarError } from '../src/errors.js';
 import type { JsonObject } from '../src/types.js';
 import { FAKE_JPEG, makeTree, testDir } from './helpers/tree.js';
@@ -97,4 +98,30 @@ test('a stem file encrypted for the JPEG before its RAW arrived: a save without 
   assert.equal(s.path, path.join(root, 'IMG_1.jpg.bin'));
   assert.ok(s.encryptedKeyId !== undefined);
   assert.deepEqual(Object.keys((await readSidecarDetailed(jpg, { keyring: A })).data), ['face_detection', 'sidecar_info', 'yolov8']);
+});
+
+test('resolve --prefer current leaves a kept JSON copy written to after the .bin (a newer result there), and moves it once the .bin holds that result as it is', async (t) => {
+  const root = makeTree({ 'I.jpg': FAKE_JPEG, 'I.json': { json: { face_detection: { faces: [1] } } } }, testDir(t));
+  const img = path.join(root, 'I.jpg');
+  const json = path.join(root, 'I.json');
+  await saveSidecar(img, 'yolov8', { objects: [1] }, { format: 'bin' });
+  // A pipeline writing its JSON itself (no lock, no library) stores a newer result afterwards.
+  const freshText = '{"face_detection": {"faces": [1, 2, 3], "model": "v2", "t": 2.0}}';
+  fs.writeFileSync(json, freshText);
+  const later = new Date(Date.now() + 5000);
+  fs.utimesSync(json, later, later);
+  const first = await resolveConflicts(root, { prefer: 'current' });
+  assert.deepEqual(first.decisions[0]!.quarantine, [], JSON.stringify(first.decisions));
+  assert.equal(first.quarantined, 0);
+  assert.ok(fs.existsSync(json));
+  // The result in the .bin with t an int: not the same result, the copy stays.
+  await saveSidecar(img, 'face_detection', { faces: [1, 2, 3], model: 'v2', t: 2 });
+  fs.utimesSync(json, later, later);
+  assert.deepEqual((await resolveConflicts(root, { prefer: 'current' })).decisions[0]!.quarantine, []);
+  // The same result, t a float: the copy has nothing of its own.
+  await saveSidecar(img, 'face_detection', (parseJsonText(freshText, { maxDepth: 8 }) as JsonObject).face_detection);
+  fs.utimesSync(json, later, later);
+  const second = await resolveConflicts(root, { prefer: 'current' });
+  assert.deepEqual(second.decisions[0]!.quarantine, [json], JSON.stringify(second.decisions));
+  assert.equal(second.quarantined, 1);
 });

@@ -102,7 +102,7 @@ export function isBackendMap(v: JsonValue | undefined): v is JsonObject {
 }
 
 /** Same value and type (numbers by the number model: 25.0 is not 25). */
-function sameEntry(a: JsonObject, aKey: string, b: JsonObject, bKey: string): boolean {
+export function sameEntry(a: JsonObject, aKey: string, b: JsonObject, bKey: string): boolean {
   // Each value with its own note (looked up under its own key: under 'v' every note was missed, so
   // 25 sent over a kept 25.0, or one exact int beyond 2^53 over another, counted as unchanged).
   const x: JsonObject = { v: a[aKey] };
