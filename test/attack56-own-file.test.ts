@@ -125,3 +125,10 @@ test('resolve --prefer current leaves a kept JSON copy written to after the .bin
   assert.deepEqual(second.decisions[0]!.quarantine, [json], JSON.stringify(second.decisions));
   assert.equal(second.quarantined, 1);
 });
+
+test('a directory in the slot\'s name (IMG_1.bin beside IMG_1.json, bin asked): the save says so at once, nothing else touched', async (t) => {
+  const root = makeTree({ 'I.jpg': FAKE_JPEG, 'I.json': { json: { a: { v: 1 } } }, 'I.bin': { dir: true } }, testDir(t));
+  await assert.rejects(saveSidecar(path.join(root, 'I.jpg'), 'b', { v: 2 }, { format: 'bin' }), (e: unknown) => e instanceof SidecarError && e.code === 'CONFLICT' && /is a directory/.test(e.message));
+  assert.deepEqual(JSON.parse(fs.readFileSync(path.join(root, 'I.json'), 'utf8')), { a: { v: 1 } });
+  assert.ok(fs.statSync(path.join(root, 'I.bin')).isDirectory());
+});

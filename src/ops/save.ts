@@ -4,7 +4,7 @@
  * its data loss: under a per-sidecar lock, refusing whenever the current state is unclear
  * (corrupt or several candidates), and writing atomically.
  */
-import { realpathSync } from 'node:fs';
+import { lstatSync, realpathSync } from 'node:fs';
 import * as path from 'node:path';
 import { errors, isSidecarError, SidecarError } from '../errors.js';
 import { encodeSidecar, normalizeFormat } from '../formats/codec.js';
@@ -451,6 +451,12 @@ function chooseTarget(loc: SidecarLocation, imagePath: string, opts: SaveOptions
       path: target,
       details: { paths: claimants },
     });
+  }
+  // A folder (or FIFO, socket, device) in the slot's name is no candidate: the write would find it
+  // there each time and end as 'changed 3 times while it was saved'. Say what it is.
+  const inTheWay = atSlot === undefined ? lstatSync(target, { throwIfNoEntry: false }) : undefined;
+  if (inTheWay !== undefined && (inTheWay.isDirectory() || !(inTheWay.isFile() || inTheWay.isSymbolicLink()))) {
+    throw errors.conflict(`${imagePath}: nothing saved, its sidecar ${target} is ${inTheWay.isDirectory() ? 'a directory' : 'not a regular file (a FIFO, socket or device)'}; move it away to save`, [target]);
   }
   return { target, format, existing: decoded?.data ?? {}, readAs: null, encryptWith, effective, base: baseFor(target) };
 }
