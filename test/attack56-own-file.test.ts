@@ -132,3 +132,22 @@ test('a directory in the slot\'s name (IMG_1.bin beside IMG_1.json, bin asked): 
   assert.deepEqual(JSON.parse(fs.readFileSync(path.join(root, 'I.json'), 'utf8')), { a: { v: 1 } });
   assert.ok(fs.statSync(path.join(root, 'I.bin')).isDirectory());
 });
+
+test('a folder of more than 4096 entries, its listing reused: a RAW and its stem file added meanwhile are never the JPEG\'s (the JPEG read the RAW\'s IMG_1.json, and its save copied the RAW\'s results into IMG_1.bin for good)', async (t) => {
+  const root = testDir(t);
+  for (let i = 0; i < 4200; i++) fs.writeFileSync(path.join(root, `P_${i}.jpg`), 'x');
+  fs.writeFileSync(path.join(root, 'IMG_1.jpg'), FAKE_JPEG);
+  const jpg = path.join(root, 'IMG_1.jpg');
+  await new Promise((r) => setTimeout(r, 100)); // past the racy margin: the listing is cached
+  assert.equal((await readSidecarDetailed(jpg)).path, null);
+  fs.writeFileSync(path.join(root, 'IMG_1.CR2'), 'raw');
+  fs.writeFileSync(path.join(root, 'IMG_1.json'), JSON.stringify({ raw_only: { v: 1 }, sidecar_info: { image_path: path.join(root, 'IMG_1.CR2') } }));
+  const r = await readSidecarDetailed(jpg);
+  assert.equal(r.path, null, 'the RAW\'s stem file is not the JPEG\'s');
+  const s = await saveSidecar(jpg, 'jpg_op', { v: 2 }, { format: 'bin' });
+  assert.equal(s.path, path.join(root, 'IMG_1.jpg.bin'));
+  assert.deepEqual(Object.keys((await readSidecarDetailed(jpg)).data), ['jpg_op', 'sidecar_info']);
+  // A stem file recording this image, or none, is still read at once.
+  const mine = await readSidecarDetailed(path.join(root, 'IMG_1.CR2'));
+  assert.equal(mine.path, path.join(root, 'IMG_1.json'));
+});

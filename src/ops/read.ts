@@ -6,7 +6,7 @@
 import { errors, isSidecarError } from '../errors.js';
 import { decodeSidecar, type DecodedSidecar } from '../formats/codec.js';
 import type { JsonObject, Options, SidecarFormat } from '../types.js';
-import { locateSidecar, type SidecarLocation } from '../discovery/locate.js';
+import { locateSidecar, recordNamesAnotherImage, type SidecarLocation } from '../discovery/locate.js';
 import { DEFAULT_MAX_FILE_SIZE, readFileLimitedSync, readFileWithStatSync } from '../fs/read-file.js';
 import { identityOf, type FileIdentity } from '../incremental/identity.js';
 import { typedJsonText } from '../formats/json.js';
@@ -139,6 +139,12 @@ async function readEffective<T>(
           findings.push({ code: 'ambiguous', message: `${c.path} belongs to ${[location.targetPath, ...location.siblings].join(', ')} alike (same stem) and records none of them; a save writes ${location.name}.<ext>, this image's own`, path: c.path });
         }
         read = fromDecoded(decoded);
+      } else if (c.unverified) {
+        // The folder's images came from a listing older than the folder: an image added since
+        // (IMG_1.CR2) may be the one this stem file records.
+        const decoded = decodedCandidate(readLimited(c.path, opts), c.path, opts);
+        if (recordNamesAnotherImage(location, recordedImageName(decoded.value), { imageExtensions: opts.imageExtensions })) continue;
+        read = fromDecoded(decoded);
       } else {
         read = take(c.path);
       }
@@ -156,7 +162,7 @@ async function readEffective<T>(
       });
     }
     for (const note of read.notes) findings.push(noteFinding(note, c.path));
-    const kept = candidates.slice(candidates.indexOf(c) + 1).filter((k) => !k.shared);
+    const kept = candidates.slice(candidates.indexOf(c) + 1).filter((k) => !k.shared && !k.unverified);
     if (kept.length > 0) {
       findings.push({ code: 'kept', message: `older copies kept beside ${c.path}, not read: ${kept.map((k) => k.path).join(', ')} (image-sidecar resolve quarantines them once their content is in ${c.path})`, path: kept[0].path });
     }

@@ -10,7 +10,7 @@ import { errors, isSidecarError, SidecarError } from '../errors.js';
 import { encodeSidecar, normalizeFormat } from '../formats/codec.js';
 import { carryNote, cloneJson } from '../formats/numbers.js';
 import type { FormatName, JsonObject, JsonValue, Options, SidecarExt, SidecarFormat, SidecarNaming } from '../types.js';
-import { folderSidecarFormat, imagesClaiming, locateSidecar, sidecarLockKeys, sidecarPathFor, type SidecarCandidate, type SidecarLocation } from '../discovery/locate.js';
+import { folderSidecarFormat, imagesClaiming, locateSidecar, recordNamesAnotherImage, sidecarLockKeys, sidecarPathFor, type SidecarCandidate, type SidecarLocation } from '../discovery/locate.js';
 import { sidecarRank } from '../discovery/pair.js';
 import { configuredDefaultFormat } from '../discovery/config.js';
 import { canonicalJson } from '../formats/canonical.js';
@@ -24,7 +24,7 @@ import { ownerOf, readSidecarFileWithIdentity } from './read.js';
 import { isStillAsRead, type FileIdentity } from '../incremental/identity.js';
 import { encryptionKey, type SidecarKey } from '../crypto/keys.js';
 import { isoTimestamp } from '../time.js';
-import { IMAGE_IDENTITY_KEY, recordImageIdentity, tryCurrentImageIdentity } from '../analysis/image-identity.js';
+import { IMAGE_IDENTITY_KEY, recordedImageName, recordImageIdentity, tryCurrentImageIdentity } from '../analysis/image-identity.js';
 
 export interface SaveOptions extends Options {
   /**
@@ -384,6 +384,7 @@ function chooseTarget(loc: SidecarLocation, imagePath: string, opts: SaveOptions
   // What a reader of JSON alone sees (the pipeline reads `<stem>.json`, whoever's it is): a
   // whole-document save is built from it, so what it sends back unchanged from it is no change.
   let jsonViewPath: string | undefined;
+  let sharedWithUnseen = false;
   for (const c of loc.candidates) {
     if (effective !== null && (!document || jsonView !== undefined)) break;
     let read: { decoded: DecodedSidecar; identity: FileIdentity };
@@ -404,6 +405,10 @@ function chooseTarget(loc: SidecarLocation, imagePath: string, opts: SaveOptions
       jsonViewPath = c.path;
     }
     if (effective !== null || (c.shared && ownerOf(read.decoded.data, loc) === 'other')) continue;
+    if (c.unverified && recordNamesAnotherImage(loc, recordedImageName(read.decoded.data), { imageExtensions: opts.imageExtensions })) {
+      sharedWithUnseen = true; // another image, added since the folder was listed, owns this stem file
+      continue;
+    }
     effective = c;
     decoded = read.decoded;
     identity = read.identity;
@@ -420,7 +425,7 @@ function chooseTarget(loc: SidecarLocation, imagePath: string, opts: SaveOptions
     if (asked !== undefined && effective !== null) format = 'bin';
     else throw errors.usage(`a key was given, so the new sidecar would be encrypted, and only the bin format can be (asked: ${format}; pass encrypt: false for plaintext)`);
   }
-  const stemShared = imagesClaiming(loc, sidecarPathFor(loc, 'bin', 'stem'), { imageExtensions: opts.imageExtensions }).length > 1;
+  const stemShared = sharedWithUnseen || imagesClaiming(loc, sidecarPathFor(loc, 'bin', 'stem'), { imageExtensions: opts.imageExtensions }).length > 1;
   if (stemShared && opts.naming === 'stem') {
     const claimants = imagesClaiming(loc, sidecarPathFor(loc, 'bin', 'stem'), { imageExtensions: opts.imageExtensions });
     throw new SidecarError('AMBIGUOUS', `${imagePath}: nothing saved, a stem-form sidecar would belong to ${claimants.join(', ')} (same stem); save without naming "stem" to write ${loc.name}.${extFor(format)}, this image's own`, {
