@@ -151,3 +151,15 @@ test('a folder of more than 4096 entries, its listing reused: a RAW and its stem
   const mine = await readSidecarDetailed(path.join(root, 'IMG_1.CR2'));
   assert.equal(mine.path, path.join(root, 'IMG_1.json'));
 });
+
+test('a new name-ext slot another image would claim (A.jpg.png.bin is the stem file of A.jpg.png.mov): the save goes where reads look, never into a file read after the image\'s stem file', async (t) => {
+  const root = makeTree({ 'A.jpg.png': 'png', 'A.jpg.png.mov': 'mov' }, testDir(t));
+  const png2 = path.join(root, 'A.jpg.png');
+  await saveSidecar(png2, 'op_json', { v: 1 }, { format: 'json' }); // A.jpg.json, its own stem file
+  makeTree({ 'A.jpg.CR2': 'raw' }, root); // now A.jpg.json is shared (recorded for A.jpg.png)
+  const s = await saveSidecar(png2, 'op_bin', { v: 2 }, { format: 'bin' });
+  const r = await readSidecarDetailed(png2);
+  assert.equal(r.path, s.path, `saved to ${s.path}, read from ${r.path}`);
+  assert.deepEqual(Object.keys(r.data).sort(), ['op_bin', 'op_json', 'sidecar_info']);
+  assert.deepEqual(Object.keys((await readSidecarDetailed(path.join(root, 'A.jpg.png.mov'))).data), []);
+});

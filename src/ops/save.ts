@@ -438,7 +438,11 @@ function chooseTarget(loc: SidecarLocation, imagePath: string, opts: SaveOptions
   // The slot itself may be shared: `A.jpg.bin`, A.jpg's name-ext file, is the stem file of an image
   // `A.jpg.png` too. It then ranks where reads take it (after the image's unshared files).
   const atSlot = loc.candidates.find((c) => c.side === 'target' && c.path === target);
-  const slot = { naming, ext: extFor(format), shared: atSlot?.shared };
+  // A slot not written yet is shared too when other images would claim it once it exists
+  // (`A.jpg.png.bin`, A.jpg.png's name-ext file, is the stem file of `A.jpg.png.mov`): reads would
+  // then take it after the image's shared stem file, and the save would be lost from view.
+  const slotShared = atSlot !== undefined ? atSlot.shared === true : imagesClaiming(loc, target, { imageExtensions: opts.imageExtensions }).length > 1;
+  const slot = { naming, ext: extFor(format), shared: slotShared };
   const baseFor = (target: string) => (jsonViewPath !== target ? jsonView : undefined);
   // The requested file would not be read before the effective one, or the effective one lies
   // beside the image's link (the target side has none of its files): save into it, as it is.
