@@ -10,7 +10,9 @@
  * (its inode, mtime or ctime: the mtime alone can be put back — `touch -r`, rsync -t — after
  * another process added a file; the ctime cannot), except in folders of more than BIG_FOLDER
  * entries, where a listing up to LISTING_TTL_MS old is reused (a save loop would otherwise list
- * the folder once per save).
+ * the folder once per save). An image added since may share a stem file with this one (IMG_1.CR2
+ * and the IMG_1.json recorded for it): such a listing's stem-form candidates are `unverified`, and
+ * read and save check the image their record names on disk (recordNamesAnotherImage).
  *
  * File-system calls are synchronous: a few µs each, where the promise API costs a thread-pool
  * round trip each (per-image latency matters for the stdio server and for save loops).
@@ -38,6 +40,12 @@ export interface SidecarCandidate {
    * when its record names this image, or names none of them (then the answer is ambiguous).
    */
   shared?: true;
+  /**
+   * Found while the folder's other images came from a listing older than the folder (a big folder's
+   * reused listing, see the header): an image added since may share this stem file. A reader takes
+   * it only after its record is checked against the disk (`recordNamesAnotherImage`).
+   */
+  unverified?: true;
 }
 
 export interface SidecarLocation {
@@ -132,6 +140,8 @@ interface Listing {
   byStem?: Map<string, { name: string; kind: EntryKind }[]>;
 }
 const listings = new Map<string, Listing>();
+/** Set by folderListing when it returned a listing of a folder that has changed since (synchronous callers read it right after). */
+let reusedChanged = false;
 
 function direntKind(d: fs.Dirent): EntryKind {
   return d.isFile() ? 'file' : d.isSymbolicLink() ? 'symlink' : d.isDirectory() ? 'dir' : 'other';
@@ -187,7 +197,10 @@ function folderListing(dir: string, fresh: boolean): Listing {
   const cached = listings.get(dir);
   if (!fresh && cached && cached.ino === st.ino) {
     if (cached.mtimeNs === st.mtimeNs && cached.ctimeNs === st.ctimeNs && Date.now() - cached.at < 60_000) return cached;
-    if (cached.entries.length > BIG_FOLDER && Date.now() - cached.at < LISTING_TTL_MS) return cached;
+    if (cached.entries.length > BIG_FOLDER && Date.now() - cached.at < LISTING_TTL_MS) {
+      reusedChanged = true; // the folder changed since: its images may not all be in it
+      return cached;
+    }
   }
   let entries: { name: string; kind: EntryKind }[];
   try {
@@ -213,29 +226,44 @@ function folderListing(dir: string, fresh: boolean): Listing {
  * them (from the folder listing), paired by the one rule. ASCII names: a stat per candidate name.
  * Other names: a fresh listing compared in NFC (a file copied from macOS may carry its name in NFD).
  */
-function groupIn(dir: string, imageName: string, imageExts: ReadonlySet<string>): PairGroup {
+function groupIn(dir: string, imageName: string, imageExts: ReadonlySet<string>): PairGroup & { unverified?: true } {
   const entries: { name: string; kind: EntryKind }[] = [];
-  const prefix = nfc(splitName(imageName).stem) + '.';
+  let unverified = false;
+  const stem = nfc(splitName(imageName).stem);
+  const prefix = stem + '.';
+  // The image whose whole name is this image's stem (`A.jpg` for `A.jpg.png`) claims this image's
+  // stem files by its name-ext form (`A.jpg.bin`): it shares them, so it is part of the group.
   if (isAscii(imageName)) {
     for (const c of candidateNames(imageName)) {
       const k = kindOf(path.join(dir, c.name));
       if (k !== null) entries.push({ name: c.name, kind: k });
     }
-    for (const e of entriesWithStem(dir, prefix.slice(0, -1))) entries.push(e);
+    reusedChanged = false;
+    for (const e of entriesWithStem(dir, stem)) entries.push(e);
+    if (reusedChanged) unverified = true;
+    if (stem !== '' && stem !== imageName && !isSidecarName(stem)) {
+      const k = kindOf(path.join(dir, stem));
+      if (k !== null) entries.push({ name: stem, kind: k });
+    }
   } else {
-    for (const e of folderEntries(dir, true)) if (nfc(e.name).startsWith(prefix)) entries.push(e);
+    for (const e of folderEntries(dir, true)) {
+      const n = nfc(e.name);
+      if (n.startsWith(prefix) || (n === stem && stem !== '')) entries.push(e);
+    }
   }
-  return pairGroupOf(dir, imageName, entries, imageExts);
+  const g = pairGroupOf(dir, imageName, entries, imageExts);
+  return unverified ? { ...g, unverified: true } : g;
 }
 
 /** The group's files that belong to `imageName`, in its read order (pair.ts sidecarsOfImage). */
-function candidatesOf(group: PairGroup, imageName: string, imageExts: ReadonlySet<string>, side: 'target' | 'link', out: SidecarCandidate[]): void {
+function candidatesOf(group: PairGroup & { unverified?: true }, imageName: string, imageExts: ReadonlySet<string>, side: 'target' | 'link', out: SidecarCandidate[]): void {
   for (const s of sidecarsOfImage(group, imageName, imageExts)) {
     // A directory or FIFO in a sidecar's name, or a symlink to nothing: not a readable candidate.
     if (s.notFile || (s.isLink && !linkLeadsToFile(s.path))) continue;
     const c: SidecarCandidate = { path: s.path, ext: s.ext, naming: s.naming, side };
     if (s.isLink) c.isLink = true;
     if (s.shared) c.shared = true;
+    else if (group.unverified && s.naming === 'stem') c.unverified = true;
     out.push(c);
   }
 }
@@ -428,4 +456,17 @@ export function folderSidecarFormat(dir: string): 'json' | 'bin' | 'rkyv' | null
   let best: 'json' | 'bin' | 'rkyv' | null = null;
   for (const f of ['json', 'bin', 'rkyv'] as const) if (counts[f] > 0 && (best === null || counts[f] > counts[best])) best = f;
   return best;
+}
+
+/**
+ * Does a stem file's record name another image of `dir` with this image's stem that exists now (an
+ * image a reused listing has not seen yet: IMG_1.CR2 beside IMG_1.jpg)? Then the file is that
+ * image's (docs/PAIRING.md §3). One lstat, only for `unverified` candidates whose record names one.
+ */
+export function recordNamesAnotherImage(loc: SidecarLocation, named: string | null, opts: LocateOptions = {}): boolean {
+  if (named === null || named === nfc(loc.name) || named.includes('/') || named.includes('\\')) return false;
+  if (nfc(splitName(named).stem) !== nfc(loc.stem)) return false;
+  if (!extSet(opts.imageExtensions).has(splitName(named).ext.toLowerCase())) return false;
+  const k = kindOf(path.join(loc.dir, named));
+  return k === 'file' || k === 'symlink';
 }

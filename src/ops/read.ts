@@ -6,7 +6,7 @@
 import { errors, isSidecarError } from '../errors.js';
 import { decodeSidecar, type DecodedSidecar } from '../formats/codec.js';
 import type { JsonObject, Options, SidecarFormat } from '../types.js';
-import { locateSidecar, type SidecarLocation } from '../discovery/locate.js';
+import { locateSidecar, recordNamesAnotherImage, type SidecarLocation } from '../discovery/locate.js';
 import { DEFAULT_MAX_FILE_SIZE, readFileLimitedSync, readFileWithStatSync } from '../fs/read-file.js';
 import { identityOf, type FileIdentity } from '../incremental/identity.js';
 import { typedJsonText } from '../formats/json.js';
@@ -147,6 +147,16 @@ async function readEffective<T>(
           findings.push({ code: 'ambiguous', message: `${c.path} belongs to ${[location.targetPath, ...location.siblings].join(', ')} alike (same stem) and records none of them; a save writes ${location.name}.<ext>, this image's own`, path: c.path });
         }
         read = fromDecoded(decoded);
+      } else if (c.unverified) {
+        // The folder's images came from a listing older than the folder: an image added since
+        // (IMG_1.CR2) may be the one this stem file records.
+        const decoded = decodedCandidate(readLimited(c.path, opts), c.path, opts);
+        if (decoded.foreign) {
+          findings.push(foreignFinding(c.path));
+          continue;
+        }
+        if (recordNamesAnotherImage(location, recordedImageName(decoded.value), { imageExtensions: opts.imageExtensions })) continue;
+        read = fromDecoded(decoded);
       } else {
         read = take(c.path);
         if (read.foreign) {
@@ -170,7 +180,7 @@ async function readEffective<T>(
     for (const note of read.notes) findings.push(noteFinding(note, c.path));
     const kept: typeof candidates = [];
     for (const k of candidates.slice(candidates.indexOf(c) + 1)) {
-      if (k.shared) continue; // another image's or shared: no kept copy of this one's (not read)
+      if (k.shared || k.unverified) continue; // another image's or shared: no kept copy of this one's (not read)
       if (isForeignFile(k.path, opts)) findings.push(foreignFinding(k.path));
       else kept.push(k);
     }

@@ -7,7 +7,9 @@
  *   newest  the most recently modified valid file (ties: the read preference .bin > .rkyv > .json)
  *   current the file reads pick (docs/PAIRING.md §4); another file moves only when every result it
  *           holds (each operation, each backend of a backend map) is in the kept one, so a JSON copy
- *           a migration to .bin left behind goes once the .bin holds all it had
+ *           a migration to .bin left behind goes once the .bin holds all it had; a copy modified
+ *           after the kept file (written to since, by a tool without the library) goes only when
+ *           each of its results is in the kept file as it is (equal, number types included)
  *   bin | rkyv | json   the valid file in that format (by content); images without one are left alone
  *
  * A group of several images (IMG_1.jpg and IMG_1.CR2 sharing IMG_1.json) is left alone: which file
@@ -23,7 +25,7 @@ import { lstat } from 'node:fs/promises';
 import { errors, isSidecarError } from '../errors.js';
 import { isForeign, scan, type ScanRecord, type ScanSidecar } from '../discovery/scan.js';
 import type { JsonObject, Options, SidecarFormat } from '../types.js';
-import { isBackendMap } from './save.js';
+import { isBackendMap, sameEntry } from './save.js';
 import { isPlainObject } from '../analysis/operations.js';
 import { quarantineFiles, type CleanupSkip } from './cleanup.js';
 import { readSidecarFile } from './read.js';
@@ -161,14 +163,16 @@ export async function resolveConflicts(root: string, opts: ResolveOptions = {}):
  * a map of backend results, each backend present? A later save replaces a result, so presence, not
  * equality, says the older copy has nothing the current file lacks.
  */
-export function resultsCovered(older: JsonObject, current: JsonObject): boolean {
+export function resultsCovered(older: JsonObject, current: JsonObject, olderIsNewer = false): boolean {
   for (const key of Object.keys(older)) {
     if (key === 'sidecar_info') continue;
     if (!Object.hasOwn(current, key)) return false;
     const o = older[key];
     const c = current[key];
     if (isBackendMap(o) && isPlainObject(c)) {
-      for (const b of Object.keys(o)) if (!Object.hasOwn(c, b)) return false;
+      for (const b of Object.keys(o)) if (!Object.hasOwn(c, b) || (olderIsNewer && !sameEntry(o, b, c, b))) return false;
+    } else if (olderIsNewer && !sameEntry(older, key, current, key)) {
+      return false;
     }
   }
   return true;
@@ -207,7 +211,10 @@ async function decide(rec: ScanRecord, local: ScanSidecar[], prefer: ResolvePref
     for (const s of local) {
       if (s === keep.sc) continue;
       const older = s.inspection.status === 'ok' ? await readSidecarFile(s.path, readOpts).then((d) => d.data, () => null) : null;
-      (older !== null && resultsCovered(older, kept) ? moving : staying).push(s.path);
+      // A copy modified after the file reads pick was written to since (a pipeline writing its
+      // JSON itself, without the library): a result there is covered only by an equal one.
+      const newer = (valid.find((c) => c.sc === s)?.mtimeMs ?? Infinity) > keep.mtimeMs;
+      (older !== null && resultsCovered(older, kept, newer) ? moving : staying).push(s.path);
     }
     const left = staying.length > 0 ? `; ${staying.join(', ')} left: it holds results ${keep.sc.name} does not` : '';
     return { image, keep: keep.sc.path, quarantine: moving, reason: `the file reads pick${left}` };

@@ -4,13 +4,13 @@
  * its data loss: under a per-sidecar lock, refusing whenever the current state is unclear
  * (corrupt or several candidates), and writing atomically.
  */
-import { realpathSync } from 'node:fs';
+import { lstatSync, realpathSync } from 'node:fs';
 import * as path from 'node:path';
-import { errors, SidecarError } from '../errors.js';
+import { errors, isSidecarError, SidecarError } from '../errors.js';
 import { encodeSidecar, normalizeFormat } from '../formats/codec.js';
 import { carryNote, cloneJson } from '../formats/numbers.js';
 import type { FormatName, JsonObject, JsonValue, Options, SidecarExt, SidecarFormat, SidecarNaming } from '../types.js';
-import { folderSidecarFormat, imagesClaiming, locateSidecar, sidecarLockKeys, sidecarPathFor, type SidecarCandidate, type SidecarLocation } from '../discovery/locate.js';
+import { folderSidecarFormat, imagesClaiming, locateSidecar, recordNamesAnotherImage, sidecarLockKeys, sidecarPathFor, type SidecarCandidate, type SidecarLocation } from '../discovery/locate.js';
 import { sidecarRank } from '../discovery/pair.js';
 import { nfc } from '../discovery/extensions.js';
 import { isForeignData } from '../analysis/operations.js';
@@ -26,7 +26,7 @@ import { ownerOf, readSidecarFileWithIdentity } from './read.js';
 import { isStillAsRead, type FileIdentity } from '../incremental/identity.js';
 import { encryptionKey, type SidecarKey } from '../crypto/keys.js';
 import { isoTimestamp } from '../time.js';
-import { IMAGE_IDENTITY_KEY, recordImageIdentity, tryCurrentImageIdentity } from '../analysis/image-identity.js';
+import { IMAGE_IDENTITY_KEY, recordedImageName, recordImageIdentity, tryCurrentImageIdentity } from '../analysis/image-identity.js';
 
 export interface SaveOptions extends Options {
   /**
@@ -104,11 +104,13 @@ export function isBackendMap(v: JsonValue | undefined): v is JsonObject {
 }
 
 /** Same value and type (numbers by the number model: 25.0 is not 25). */
-function sameEntry(a: JsonObject, aKey: string, b: JsonObject, bKey: string): boolean {
-  const x: JsonObject = {};
-  const y: JsonObject = {};
-  setKey(x, 'v', a[aKey], a);
-  setKey(y, 'v', b[bKey], b);
+export function sameEntry(a: JsonObject, aKey: string, b: JsonObject, bKey: string): boolean {
+  // Each value with its own note (looked up under its own key: under 'v' every note was missed, so
+  // 25 sent over a kept 25.0, or one exact int beyond 2^53 over another, counted as unchanged).
+  const x: JsonObject = { v: a[aKey] };
+  const y: JsonObject = { v: b[bKey] };
+  carryNote(a, aKey, x, 'v');
+  carryNote(b, bKey, y, 'v');
   return canonicalJson(x) === canonicalJson(y);
 }
 
@@ -299,7 +301,7 @@ export async function saveSidecar(imagePath: string, operation: string, data: Js
     refuseLinkedSidecar(loc, imagePath);
     const { target, format, existing, readAs, encryptWith, effective, base } = chooseTarget(loc, imagePath, opts);
     const now = isoTimestamp((opts.now ?? (() => new Date()))());
-    const merged = mergeOperation(existing, imagePath, loc, operation, data, now, { document: opts.merge === 'document', backend: opts.backend, base });
+    const merged = mergeOperation(existing, imagePath, loc, operation, data, now, { document: opts.merge === 'document', backend: opts.backend, base: readFrom(data, existing, base) });
     // What the result was computed from: stale detection compares it with the image later.
     recordImageIdentity(merged, operation, tryCurrentImageIdentity(loc.targetPath, { hash: opts.hashImage }));
     // UNREPRESENTABLE / TOO_DEEP are thrown here, before anything is written.
@@ -337,6 +339,20 @@ export async function saveSidecar(imagePath: string, operation: string, data: Js
   }
 }
 
+/**
+ * The base of a whole-document save's three-way merge, unless the document was plainly read from
+ * the file saved into: its `sidecar_info.last_updated` is that file's and not the JSON copy's. A
+ * caller that read the effective sidecar (the library's read) and set an entry back to the value
+ * the kept JSON happens to hold (a detector run again giving the first result) changed it; taken
+ * against the JSON, that change was dropped.
+ */
+function readFrom(data: JsonValue, existing: JsonObject, base: JsonObject | undefined): JsonObject | undefined {
+  if (base === undefined || !isPlainObject(data)) return base;
+  const stamp = (doc: JsonObject | JsonValue | undefined) => (isPlainObject(doc) && isPlainObject(doc.sidecar_info) && typeof doc.sidecar_info.last_updated === 'string' ? doc.sidecar_info.last_updated : undefined);
+  const sent = stamp(data);
+  return sent !== undefined && sent === stamp(existing) && sent !== stamp(base) ? undefined : base;
+}
+
 interface SaveTarget {
   target: string;
   format: SidecarFormat;
@@ -372,6 +388,7 @@ function chooseTarget(loc: SidecarLocation, imagePath: string, opts: SaveOptions
   let jsonViewPath: string | undefined;
   // Another tool's files in the image's sidecar names (Takeout's IMG_1.jpg.json): never merged from, never written.
   const foreign = new Set<string>();
+  let sharedWithUnseen = false;
   for (const c of loc.candidates) {
     if (effective !== null && (!document || jsonView !== undefined)) break;
     let read: { decoded: DecodedSidecar; identity: FileIdentity };
@@ -380,8 +397,11 @@ function chooseTarget(loc: SidecarLocation, imagePath: string, opts: SaveOptions
       // tool overwrote a corrupt file with {}; we never replace encrypted data with plaintext).
       read = readSidecarFileWithIdentity(c.path, opts);
     } catch (e) {
-      // A shared file is not certainly this image's; a file after the effective one is not read.
-      if (c.shared || effective !== null) continue;
+      // A file after the effective one is not read. A corrupt shared file holds nothing to merge
+      // (a read falls back past it too); one that cannot be decrypted or read may be this image's
+      // (its record is what says whose it is): a read stops with its error, and so does a save —
+      // a new own file would hide that data from every later read, key or no key.
+      if (effective !== null || (c.shared && isSidecarError(e) && e.code === 'CORRUPT')) continue;
       throw e;
     }
     if (isForeignData(read.decoded.data, path.basename(c.path))) {
@@ -393,6 +413,10 @@ function chooseTarget(loc: SidecarLocation, imagePath: string, opts: SaveOptions
       jsonViewPath = c.path;
     }
     if (effective !== null || (c.shared && ownerOf(read.decoded.data, loc) === 'other')) continue;
+    if (c.unverified && recordNamesAnotherImage(loc, recordedImageName(read.decoded.data), { imageExtensions: opts.imageExtensions })) {
+      sharedWithUnseen = true; // another image, added since the folder was listed, owns this stem file
+      continue;
+    }
     effective = c;
     decoded = read.decoded;
     identity = read.identity;
@@ -409,9 +433,10 @@ function chooseTarget(loc: SidecarLocation, imagePath: string, opts: SaveOptions
     if (asked !== undefined && effective !== null) format = 'bin';
     else throw errors.usage(`a key was given, so the new sidecar would be encrypted, and only the bin format can be (asked: ${format}; pass encrypt: false for plaintext)`);
   }
-  // The images a stem-form file of this image would belong to: more than one, and the image's own file is name-ext.
+  // The images a stem-form file of this image would belong to: more than one (or one added since
+  // the folder was listed owns a stem file), and the image's own file is name-ext.
   const claimants = imagesClaiming(loc, sidecarPathFor(loc, 'bin', 'stem'), { imageExtensions: opts.imageExtensions });
-  const stemShared = claimants.length > 1;
+  const stemShared = sharedWithUnseen || claimants.length > 1;
   if (stemShared && opts.naming === 'stem') {
     throw new SidecarError('AMBIGUOUS', `${imagePath}: nothing saved, a stem-form sidecar would belong to ${claimants.join(', ')} (same stem); save without naming "stem" to write ${loc.name}.${extFor(format)}, this image's own`, {
       path: sidecarPathFor(loc, extFor(format), 'stem'),
@@ -420,22 +445,51 @@ function chooseTarget(loc: SidecarLocation, imagePath: string, opts: SaveOptions
   }
   const naming: SidecarNaming = stemShared ? 'name-ext' : effective !== null && effective.side === 'target' && !effective.shared ? effective.naming : (opts.naming ?? 'stem');
   const baseFor = (target: string) => (jsonViewPath !== target ? jsonView : undefined);
+  // A slot may be shared: `A.jpg.bin`, A.jpg's name-ext file, is the stem file of an image
+  // `A.jpg.png` too (or will be once written, beside `A.jpg.png.mov`). It then ranks where reads
+  // take it (after the image's unshared files), and the save must not land there unseen.
+  const slotOf = (s: { naming: SidecarNaming; ext: SidecarExt }) => {
+    const target = sidecarPathFor(loc, s.ext, s.naming);
+    const at = loc.candidates.find((c) => c.side === 'target' && c.path === target);
+    return { ...s, target, at, shared: at !== undefined ? at.shared === true : imagesClaiming(loc, target, { imageExtensions: opts.imageExtensions }).length > 1 };
+  };
   // The requested file would not be read before the effective one, or the effective one lies
-  // beside the image's link (the target side has none of its files): save into it, as it is.
-  const intoEffective = (s: { naming: SidecarNaming; ext: SidecarExt } | null) =>
-    effective !== null && decoded !== undefined && (effective.side === 'link' || s === null || readRank(s) >= readRank(effective));
-  let slot: ReturnType<typeof freeSlot> | null = null;
-  if (!intoEffective({ naming, ext: extFor(format) })) {
+  // beside the image's link (the target side has none of its files): save into it, as it is —
+  // a shared one only when its record names this image (never claimed by a save).
+  const intoEffective = (s: { naming: SidecarNaming; ext: SidecarExt; shared?: boolean } | null) =>
+    effective !== null &&
+    decoded !== undefined &&
+    (effective.side === 'link' || s === null || readRank(s) >= readRank(effective)) &&
+    (!effective.shared || ownerOf(decoded.data, loc) === 'mine');
+  let slot: (ReturnType<typeof slotOf> & { format: SidecarFormat }) | null = null;
+  if (!intoEffective(slotOf({ naming, ext: extFor(format) }))) {
     try {
-      slot = freeSlot(loc, { naming, ext: extFor(format) }, format, { stemShared, encrypted: encryptWith !== undefined, foreign, imagePath });
+      const free = freeSlot(loc, { naming, ext: extFor(format) }, format, { stemShared, encrypted: encryptWith !== undefined, foreign, imagePath });
+      slot = { ...slotOf(free), format: free.format };
     } catch (e) {
       if (effective === null) throw e; // every free name taken by another tool: only our own file is left
     }
   }
   if (slot === null || intoEffective(slot)) {
-    return { target: effective!.path, format: decoded!.format, existing: decoded!.data, readAs: identity, encryptWith, effective, base: baseFor(effective!.path) };
+    if (effective === null || decoded === undefined) throw errors.conflict(`${imagePath}: nothing saved, no name is free for its sidecar`, []);
+    return { target: effective.path, format: decoded.format, existing: decoded.data, readAs: identity, encryptWith, effective, base: baseFor(effective.path) };
   }
-  const target = sidecarPathFor(loc, slot.ext, slot.naming);
+  const target = slot.target;
+  if (slot.at?.shared) {
+    // The image's own slot is a file other images claim too, and its record does not name this
+    // image: writing it would take another image's (or an undecided) sidecar.
+    const owners = imagesClaiming(loc, target, { imageExtensions: opts.imageExtensions });
+    throw new SidecarError('AMBIGUOUS', `${imagePath}: nothing saved, its sidecar slot ${target} is claimed by ${owners.join(', ')} too and its record does not name this image; rename one of the images (or the file) to tell them apart`, {
+      path: target,
+      details: { paths: owners },
+    });
+  }
+  // A folder (or FIFO, socket, device) in the slot's name is no candidate: the write would find it
+  // there each time and end as 'changed 3 times while it was saved'. Say what it is.
+  const inTheWay = slot.at === undefined ? lstatSync(target, { throwIfNoEntry: false }) : undefined;
+  if (inTheWay !== undefined && (inTheWay.isDirectory() || !(inTheWay.isFile() || inTheWay.isSymbolicLink()))) {
+    throw errors.conflict(`${imagePath}: nothing saved, its sidecar ${target} is ${inTheWay.isDirectory() ? 'a directory' : 'not a regular file (a FIFO, socket or device)'}; move it away to save`, [target]);
+  }
   return { target, format: slot.format, existing: decoded?.data ?? {}, readAs: null, encryptWith, effective, base: baseFor(target) };
 }
 

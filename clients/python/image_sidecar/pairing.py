@@ -205,7 +205,12 @@ def _shares_names(directory: str, image_name: str) -> bool:
     name = _nfc(image_name)
     stem = split_name(name)[0]
     own = 1 if split_name(name)[1] not in _NOT_IMAGES else 0
-    return listing.prefixes.get(stem, 0) > own or listing.prefixes.get(name, 0) > 0
+    if listing.prefixes.get(stem, 0) > own or listing.prefixes.get(name, 0) > 0:
+        return True
+    # An image whose whole name is this image's stem (A.jpg beside A.jpg.png) claims A.jpg.json by
+    # its name-ext form: the stem files are shared with it.
+    ext = split_name(stem)[1]
+    return ext != "" and ext not in SIDECAR_EXTS and ext not in _NOT_IMAGES and stem in listing.names
 
 
 def _find(directory: str, image_name: str, side: str, out: List[Candidate]) -> None:

@@ -1,0 +1,165 @@
+/**
+ * attack56: the per-image pairing and save rules (docs/PAIRING.md §3, §4, §9) against names where
+ * one image's full name is another's stem (`A.jpg` beside `A.jpg.png`: `A.jpg.bin` is A.jpg's
+ * name-ext file and A.jpg.png's stem file at once). Each case failed on the code before.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { readSidecarDetailed, readSidecarText } from '../src/ops/read.js';
+import { parseJsonText } from '../src/formats/json.js';
+import { keyFromBytes } from '../src/crypto/keys.js';
+import { saveSidecar } from '../src/ops/save.js';
+import { resolveConflicts } from '../src/ops/resolve.js';
+import { SidecarError } from '../src/errors.js';
+import type { JsonObject } from '../src/types.js';
+import { FAKE_JPEG, makeTree, testDir } from './helpers/tree.js';
+
+for (const stem of ['A', 'É']) {
+  test(`${stem}.jpg beside ${stem}.png and ${stem}.jpg.png: ${stem}.jpg saves again and again into its own ${stem}.jpg.bin, and ${stem}.jpg.png never reads it`, async (t) => {
+    const root = makeTree({ [`${stem}.jpg`]: FAKE_JPEG, [`${stem}.png`]: 'png', [`${stem}.jpg.png`]: 'png' }, testDir(t));
+    const jpg = path.join(root, `${stem}.jpg`);
+    const png2 = path.join(root, `${stem}.jpg.png`);
+    for (let i = 0; i < 3; i++) {
+      const r = await saveSidecar(jpg, `op${i}`, { v: i });
+      assert.equal(r.path, path.join(root, `${stem}.jpg.bin`), `save ${i}`);
+    }
+    const mine = await readSidecarDetailed(jpg);
+    assert.deepEqual(Object.keys(mine.data), ['op0', 'sidecar_info', 'op1', 'op2']);
+    // The stem file of A.jpg.png that A.jpg's record names is A.jpg's: A.jpg.png reads nothing.
+    const other = await readSidecarDetailed(png2);
+    assert.equal(other.path, null, `${stem}.jpg.png must not read ${stem}.jpg's sidecar`);
+    assert.deepEqual(other.data, {});
+    // Its own save goes to its own name-ext file; A.jpg's data stays A.jpg's.
+    const s = await saveSidecar(png2, 'yolov8', { objects: [] });
+    assert.equal(s.path, path.join(root, `${stem}.jpg.png.bin`));
+    assert.deepEqual(Object.keys((await readSidecarDetailed(png2)).data), ['yolov8', 'sidecar_info']);
+    assert.deepEqual(Object.keys((await readSidecarDetailed(jpg)).data), ['op0', 'sidecar_info', 'op1', 'op2']);
+  });
+}
+
+test('A.jpg whose only slot A.jpg.bin is recorded for A.jpg.png: the save is refused clearly (AMBIGUOUS), nothing written over the other image\'s file', async (t) => {
+  const root = makeTree({ 'A.jpg.png': 'png' }, testDir(t));
+  const png2 = path.join(root, 'A.jpg.png');
+  // Saved before A.jpg and A.png arrived: A.jpg.bin is A.jpg.png's stem file.
+  const first = await saveSidecar(png2, 'yolov8', { objects: [1] });
+  assert.equal(first.path, path.join(root, 'A.jpg.bin'));
+  makeTree({ 'A.jpg': FAKE_JPEG, 'A.png': 'png' }, root);
+  const bytes = fs.readFileSync(first.path);
+  assert.equal((await readSidecarDetailed(path.join(root, 'A.jpg'))).path, null);
+  await assert.rejects(saveSidecar(path.join(root, 'A.jpg'), 'op', { v: 1 }), (e: unknown) => e instanceof SidecarError && e.code === 'AMBIGUOUS' && /A\.jpg\.png/.test(e.message));
+  assert.deepEqual(fs.readFileSync(first.path), bytes);
+  assert.deepEqual(((await readSidecarDetailed(png2)).data.yolov8 as JsonObject).objects, [1]);
+});
+
+test('a whole-document save beside a kept JSON copy: a top-level number sent with another type or another exact int is a change (25 over 25.0, ...900 over ...901), in the document and in sidecar_info', async (t) => {
+  const root = makeTree({ 'I.jpg': FAKE_JPEG, 'I.json': '{"score": 25.0, "big": 1763805012345678901, "same": 7.0, "sidecar_info": {"k": 2.0, "n": 1763805012345678901}}' }, testDir(t));
+  const img = path.join(root, 'I.jpg');
+  await saveSidecar(img, 'face_detection', { faces: [2] }, { format: 'bin' });
+  // What a Python caller sends: typed JSON (score an int now, big another exact int).
+  const doc = parseJsonText('{"score": 25, "big": 1763805012345678900, "same": 7.0, "sidecar_info": {"k": 2, "n": 1763805012345678900}}', { maxDepth: 64 }) as JsonObject;
+  const r = await saveSidecar(img, 'x', doc, { merge: 'document' });
+  assert.equal(r.path, path.join(root, 'I.bin'));
+  const text = (await readSidecarText(img)).text.toString();
+  for (const want of ['"score":25,', '"big":1763805012345678900,', '"same":7.0', '"k":2,', '"n":1763805012345678900']) assert.ok(text.includes(want), `${want} not in ${text}`);
+});
+
+test('a whole-document save built from the effective .bin (its last_updated) is not merged against the kept JSON: an entry set back to the JSON\'s value is saved', async (t) => {
+  const root = makeTree({ 'I.jpg': FAKE_JPEG, 'I.json': { json: { face_detection: { faces: [1] }, sidecar_info: { last_updated: '2020-01-01T00:00:00+00:00' } } } }, testDir(t));
+  const img = path.join(root, 'I.jpg');
+  await saveSidecar(img, 'face_detection', { faces: [2] }, { format: 'bin' });
+  // The caller reads what the library reads (the .bin), runs detection again and gets the first result.
+  const doc = (await readSidecarDetailed(img)).data;
+  doc.face_detection = { faces: [1] };
+  await saveSidecar(img, 'face_detection', doc, { merge: 'document' });
+  assert.deepEqual((await readSidecarDetailed(img)).data.face_detection, { faces: [1] });
+  // A document built from the JSON copy (the pipeline's read) still leaves the newer .bin result.
+  await saveSidecar(img, 'face_detection', { faces: [3] });
+  const fromJson = JSON.parse(fs.readFileSync(path.join(root, 'I.json'), 'utf8')) as JsonObject;
+  fromJson.yolov8 = { objects: [] };
+  await saveSidecar(img, 'yolov8', fromJson, { merge: 'document' });
+  const after = (await readSidecarDetailed(img)).data;
+  assert.deepEqual(after.face_detection, { faces: [3] });
+  assert.deepEqual(after.yolov8, { objects: [] });
+});
+
+test('a stem file encrypted for the JPEG before its RAW arrived: a save without the key stops with ENCRYPTED as a read does (it wrote IMG_1.jpg.bin, hiding the encrypted results from every later read, key or no key)', async (t) => {
+  const root = makeTree({ 'IMG_1.jpg': FAKE_JPEG }, testDir(t));
+  const jpg = path.join(root, 'IMG_1.jpg');
+  const A = { keys: [keyFromBytes(Buffer.alloc(32, 0xa1))], encryptWith: 0 };
+  await saveSidecar(jpg, 'face_detection', { faces: [1] }, { keyring: A });
+  makeTree({ 'IMG_1.CR2': 'raw' }, root);
+  await assert.rejects(readSidecarDetailed(jpg), (e: unknown) => e instanceof SidecarError && e.code === 'ENCRYPTED');
+  await assert.rejects(saveSidecar(jpg, 'yolov8', { objects: [] }), (e: unknown) => e instanceof SidecarError && e.code === 'ENCRYPTED');
+  assert.deepEqual(fs.readdirSync(root).sort(), ['IMG_1.CR2', 'IMG_1.bin', 'IMG_1.jpg']);
+  // With the key: the JPEG's own new file, encrypted, holds both results.
+  const s = await saveSidecar(jpg, 'yolov8', { objects: [] }, { keyring: A });
+  assert.equal(s.path, path.join(root, 'IMG_1.jpg.bin'));
+  assert.ok(s.encryptedKeyId !== undefined);
+  assert.deepEqual(Object.keys((await readSidecarDetailed(jpg, { keyring: A })).data), ['face_detection', 'sidecar_info', 'yolov8']);
+});
+
+test('resolve --prefer current leaves a kept JSON copy written to after the .bin (a newer result there), and moves it once the .bin holds that result as it is', async (t) => {
+  const root = makeTree({ 'I.jpg': FAKE_JPEG, 'I.json': { json: { face_detection: { faces: [1] } } } }, testDir(t));
+  const img = path.join(root, 'I.jpg');
+  const json = path.join(root, 'I.json');
+  await saveSidecar(img, 'yolov8', { objects: [1] }, { format: 'bin' });
+  // A pipeline writing its JSON itself (no lock, no library) stores a newer result afterwards.
+  const freshText = '{"face_detection": {"faces": [1, 2, 3], "model": "v2", "t": 2.0}}';
+  fs.writeFileSync(json, freshText);
+  const later = new Date(Date.now() + 5000);
+  fs.utimesSync(json, later, later);
+  const first = await resolveConflicts(root, { prefer: 'current' });
+  assert.deepEqual(first.decisions[0]!.quarantine, [], JSON.stringify(first.decisions));
+  assert.equal(first.quarantined, 0);
+  assert.ok(fs.existsSync(json));
+  // The result in the .bin with t an int: not the same result, the copy stays.
+  await saveSidecar(img, 'face_detection', { faces: [1, 2, 3], model: 'v2', t: 2 });
+  fs.utimesSync(json, later, later);
+  assert.deepEqual((await resolveConflicts(root, { prefer: 'current' })).decisions[0]!.quarantine, []);
+  // The same result, t a float: the copy has nothing of its own.
+  await saveSidecar(img, 'face_detection', (parseJsonText(freshText, { maxDepth: 8 }) as JsonObject).face_detection);
+  fs.utimesSync(json, later, later);
+  const second = await resolveConflicts(root, { prefer: 'current' });
+  assert.deepEqual(second.decisions[0]!.quarantine, [json], JSON.stringify(second.decisions));
+  assert.equal(second.quarantined, 1);
+});
+
+test('a directory in the slot\'s name (IMG_1.bin beside IMG_1.json, bin asked): the save says so at once, nothing else touched', async (t) => {
+  const root = makeTree({ 'I.jpg': FAKE_JPEG, 'I.json': { json: { a: { v: 1 } } }, 'I.bin': { dir: true } }, testDir(t));
+  await assert.rejects(saveSidecar(path.join(root, 'I.jpg'), 'b', { v: 2 }, { format: 'bin' }), (e: unknown) => e instanceof SidecarError && e.code === 'CONFLICT' && /is a directory/.test(e.message));
+  assert.deepEqual(JSON.parse(fs.readFileSync(path.join(root, 'I.json'), 'utf8')), { a: { v: 1 } });
+  assert.ok(fs.statSync(path.join(root, 'I.bin')).isDirectory());
+});
+
+test('a folder of more than 4096 entries, its listing reused: a RAW and its stem file added meanwhile are never the JPEG\'s (the JPEG read the RAW\'s IMG_1.json, and its save copied the RAW\'s results into IMG_1.bin for good)', async (t) => {
+  const root = testDir(t);
+  for (let i = 0; i < 4200; i++) fs.writeFileSync(path.join(root, `P_${i}.jpg`), 'x');
+  fs.writeFileSync(path.join(root, 'IMG_1.jpg'), FAKE_JPEG);
+  const jpg = path.join(root, 'IMG_1.jpg');
+  await new Promise((r) => setTimeout(r, 100)); // past the racy margin: the listing is cached
+  assert.equal((await readSidecarDetailed(jpg)).path, null);
+  fs.writeFileSync(path.join(root, 'IMG_1.CR2'), 'raw');
+  fs.writeFileSync(path.join(root, 'IMG_1.json'), JSON.stringify({ raw_only: { v: 1 }, sidecar_info: { image_path: path.join(root, 'IMG_1.CR2') } }));
+  const r = await readSidecarDetailed(jpg);
+  assert.equal(r.path, null, 'the RAW\'s stem file is not the JPEG\'s');
+  const s = await saveSidecar(jpg, 'jpg_op', { v: 2 }, { format: 'bin' });
+  assert.equal(s.path, path.join(root, 'IMG_1.jpg.bin'));
+  assert.deepEqual(Object.keys((await readSidecarDetailed(jpg)).data), ['jpg_op', 'sidecar_info']);
+  // A stem file recording this image, or none, is still read at once.
+  const mine = await readSidecarDetailed(path.join(root, 'IMG_1.CR2'));
+  assert.equal(mine.path, path.join(root, 'IMG_1.json'));
+});
+
+test('a new name-ext slot another image would claim (A.jpg.png.bin is the stem file of A.jpg.png.mov): the save goes where reads look, never into a file read after the image\'s stem file', async (t) => {
+  const root = makeTree({ 'A.jpg.png': 'png', 'A.jpg.png.mov': 'mov' }, testDir(t));
+  const png2 = path.join(root, 'A.jpg.png');
+  await saveSidecar(png2, 'op_json', { v: 1 }, { format: 'json' }); // A.jpg.json, its own stem file
+  makeTree({ 'A.jpg.CR2': 'raw' }, root); // now A.jpg.json is shared (recorded for A.jpg.png)
+  const s = await saveSidecar(png2, 'op_bin', { v: 2 }, { format: 'bin' });
+  const r = await readSidecarDetailed(png2);
+  assert.equal(r.path, s.path, `saved to ${s.path}, read from ${r.path}`);
+  assert.deepEqual(Object.keys(r.data).sort(), ['op_bin', 'op_json', 'sidecar_info']);
+  assert.deepEqual(Object.keys((await readSidecarDetailed(path.join(root, 'A.jpg.png.mov'))).data), []);
+});
