@@ -1,5 +1,5 @@
 /**
- * attack56: the per-image pairing and save rules (docs/PAIRING.md §3, §4, §9) against names where
+ * The per-image pairing and save rules (docs/PAIRING.md §3, §4, §9) against names where
  * one image's full name is another's stem (`A.jpg` beside `A.jpg.png`: `A.jpg.bin` is A.jpg's
  * name-ext file and A.jpg.png's stem file at once). Each case failed on the code before.
  */

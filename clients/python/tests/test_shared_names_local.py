@@ -1,4 +1,4 @@
-"""attack56: the local read path hands every image whose sidecars another image may claim to the
+"""The local read path hands every image whose sidecars another image may claim to the
 library (docs/PAIRING.md §3). An image whose whole name is this image's stem (``A.jpg`` beside
 ``A.jpg.png``) claims ``A.jpg.json`` by its name-ext form: read locally, ``A.jpg.png`` took
 ``A.jpg``'s sidecar as its own.
