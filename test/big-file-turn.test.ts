@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { passBigFileTurn, takeBigFileTurn } from '../src/engine/big-file-turn.js';
+import { BIG_FILE_BYTES, passBigFileTurn, waitForBigFileTurn } from '../src/engine/big-file-turn.js';
 import { ThreadRuntime } from '../src/engine/threads.js';
 import { writeObjectSidecars, writeSmallSidecars } from './helpers/big-sidecars.js';
 import { runCliMeasured } from './helpers/measure-rss.js';
@@ -34,7 +34,7 @@ describe('the big-file turn', () => {
       const both = Promise.all([pool.run('big', [{ ms: 300 }], {}), pool.run('big', [{ ms: 300 }], {})]);
       await sleep(100);
       const t0 = performance.now();
-      assert.equal(takeBigFileTurn(), 0);
+      assert.equal(waitForBigFileTurn(BIG_FILE_BYTES + 1), 0);
       passBigFileTurn();
       assert.ok(performance.now() - t0 < 100, 'the main thread went on while a thread held the turn');
       const [[from1, to1, waited1], [from2, to2, waited2]] = await both;

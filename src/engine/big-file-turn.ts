@@ -7,7 +7,8 @@
  * both. So a worker thread decodes a big file only while it holds the process's one turn (a word
  * of shared memory: the holder's thread id, 0 when free), and every thread collects the file's
  * garbage before it hands the turn on (heap-relief.ts): a tree of big files costs what one costs.
- * Smaller files never ask (one comparison per file).
+ * A thread waits as soon as its read learns the size, before it holds the file's bytes (up to 64
+ * MiB each). Smaller files never wait (a comparison and a flag per file).
  *
  * The main thread never waits for the turn: it alone hands back the turn of a thread that ended
  * while holding it (`freeBigFileTurn`, on the thread's exit: a thread ended mid-file by an abort
@@ -37,11 +38,17 @@ export function useBigFileTurn(memory: unknown): void {
   turn = memory instanceof SharedArrayBuffer ? new Int32Array(memory) : null;
 }
 
+/** This thread is on a big file (a worker: holding the turn). */
+let onBigFile = false;
+
 /**
- * Before decoding a file of more than BIG_FILE_BYTES (the caller compares): in a worker thread,
- * wait for the turn. Returns the milliseconds waited (no part of the file's own time).
+ * A read learned its file's size (fs/read-file.ts `into`, before any byte is held): past
+ * BIG_FILE_BYTES a worker thread waits here for the turn. Returns the milliseconds waited (no
+ * part of the file's own time). Every read this is told of ends in `passBigFileTurn`.
  */
-export function takeBigFileTurn(): number {
+export function waitForBigFileTurn(size: number): number {
+  if (size <= BIG_FILE_BYTES || onBigFile) return 0;
+  onBigFile = true;
   if (isMainThread || turn === null) return 0;
   let holder = Atomics.compareExchange(turn, 0, 0, threadId);
   if (holder === 0) return 0;
@@ -53,8 +60,10 @@ export function takeBigFileTurn(): number {
   return performance.now() - from;
 }
 
-/** After a big file: collect what it left (heap-relief.ts), then hand the turn on. */
+/** After each file (read, decoded, or failed): past a big one, collect what it left (heap-relief.ts), then hand the turn on. */
 export function passBigFileTurn(): void {
+  if (!onBigFile) return;
+  onBigFile = false;
   relieveHeap(isMainThread ? MAIN_HEAP_BOUND : WORKER_HEAP_BOUND);
   if (!isMainThread && turn !== null && Atomics.compareExchange(turn, 0, threadId, 0) === threadId) Atomics.notify(turn, 0);
 }

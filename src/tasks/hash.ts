@@ -5,7 +5,7 @@ import { readFileLimitedSync } from '../fs/read-file.js';
 import { READ_NOFOLLOW_FLAGS, streamRegularFileSync } from '../fs/regular-file.js';
 import type { Keyring } from '../crypto/keys.js';
 import { beginKeyed, endKeyed } from '../integrity/digest.js';
-import { BIG_FILE_BYTES, passBigFileTurn, takeBigFileTurn } from '../engine/big-file-turn.js';
+import { passBigFileTurn, waitForBigFileTurn } from '../engine/big-file-turn.js';
 
 export interface HashTaskOptions {
   /** 'bytes': keyed digest of the raw content; 'canonical': decode, then digest the canonical JSON. */
@@ -47,13 +47,15 @@ function hashFileBytes(path: string, rel: string): { size: number; digest: strin
   return { size, digest: endKeyed(h) };
 }
 
+/** A read's `into` (fs/read-file.ts), told the size first: a big file waits for the process's turn (engine/big-file-turn.ts). */
+function turnFirst(size: number): null {
+  waitForBigFileTurn(size);
+  return null;
+}
+
 function hashCanonical(item: HashItem, opts: HashTaskOptions): HashResult {
-  const bytes = readFileLimitedSync(item.path, opts.maxFileSize, undefined, opts.fastStat !== false);
-  if (bytes.length <= BIG_FILE_BYTES) return canonicalDigests(item, bytes, opts);
-  // A big file is decoded while this thread holds the process's turn (engine/big-file-turn.ts).
-  takeBigFileTurn();
   try {
-    return canonicalDigests(item, bytes, opts);
+    return canonicalDigests(item, readFileLimitedSync(item.path, opts.maxFileSize, turnFirst, opts.fastStat !== false), opts);
   } finally {
     passBigFileTurn();
   }

@@ -21,7 +21,7 @@ import { inScannerMemory, scannerInput } from '../accel/scanner.js';
 import { DEFAULT_MAX_DEPTH } from '../formats/value.js';
 import type { Keyring } from '../crypto/keys.js';
 import { LinkResolver, type ResolvedLink } from '../discovery/resolve-link.js';
-import { BIG_FILE_BYTES, passBigFileTurn, takeBigFileTurn } from '../engine/big-file-turn.js';
+import { passBigFileTurn, waitForBigFileTurn } from '../engine/big-file-turn.js';
 
 export interface InspectOptions {
   maxFileSize?: number;
@@ -275,11 +275,14 @@ function inspectOne(item: InspectItem, opts: InspectOptions, compiled: CompiledS
   if (item.resolveLink !== undefined) return resolveLinkItem(item, item.resolveLink);
   const start = performance.now();
   let bytes: Buffer;
+  room.waited = 0;
   try {
-    const into = readsIntoScanner(opts) ? scannerRoom(opts) : undefined;
-    if (stats !== null) bytes = readFileSizedSync(item.path, opts.maxFileSize ?? DEFAULT_MAX_FILE_SIZE, into, stats.sizeOf);
-    else bytes = readFileLimitedSync(item.path, opts.maxFileSize, into, opts.fastStat !== false);
+    room.scanner = readsIntoScanner(opts);
+    room.maxDepth = opts.maxDepth ?? DEFAULT_MAX_DEPTH;
+    if (stats !== null) bytes = readFileSizedSync(item.path, opts.maxFileSize ?? DEFAULT_MAX_FILE_SIZE, roomFor, stats.sizeOf);
+    else bytes = readFileLimitedSync(item.path, opts.maxFileSize, roomFor, opts.fastStat !== false);
   } catch (e) {
+    passBigFileTurn();
     const out: FileInspection = { path: item.path, size: 0, status: 'ok', format: null, notes: [], shape: null, elapsedMs: 0 };
     const err = isSidecarError(e) ? e : errors.fromFs(e, item.path);
     out.status = READ_ERROR_CODES.has(err.code) ? 'unreadable' : 'corrupt';
@@ -291,11 +294,8 @@ function inspectOne(item: InspectItem, opts: InspectOptions, compiled: CompiledS
     return out;
   }
   readThroughId = stats !== null;
-  if (bytes.length <= BIG_FILE_BYTES) return inspectBytes(item, bytes, opts, compiled, start);
-  // A big file is decoded while this thread holds the process's turn (engine/big-file-turn.ts).
-  const waited = takeBigFileTurn();
   try {
-    return inspectBytes(item, bytes, opts, compiled, start + waited);
+    return inspectBytes(item, bytes, opts, compiled, start + room.waited);
   } finally {
     passBigFileTurn();
   }
@@ -436,9 +436,17 @@ let lastReadWasJson = true;
 function readsIntoScanner(opts: InspectOptions): boolean {
   return lastReadWasJson && accelApplies(opts);
 }
-function scannerRoom(opts: InspectOptions): (size: number) => Buffer | null {
-  const maxDepth = opts.maxDepth ?? DEFAULT_MAX_DEPTH;
-  return (size) => (size <= ACCEL_MAX_BYTES ? scannerInput(size, maxDepth) : null);
+
+/** The read inspectOne is making: whether it goes into the scanner's input, and how long it waited for the big-file turn. */
+const room = { scanner: false, maxDepth: DEFAULT_MAX_DEPTH, waited: 0 };
+/**
+ * A read's room for its bytes (fs/read-file.ts `into`), told their size first: a big file waits
+ * there for the process's turn, before it holds them (engine/big-file-turn.ts); the scanner's input
+ * when the scanner will look at them.
+ */
+function roomFor(size: number): Buffer | null {
+  room.waited = waitForBigFileTurn(size);
+  return room.scanner && size <= ACCEL_MAX_BYTES ? scannerInput(size, room.maxDepth) : null;
 }
 
 /**

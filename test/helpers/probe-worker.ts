@@ -8,7 +8,7 @@
  */
 import { getHeapSpaceStatistics } from 'node:v8';
 import { parentPort, threadId, workerData } from 'node:worker_threads';
-import { passBigFileTurn, takeBigFileTurn, useBigFileTurn } from '../../src/engine/big-file-turn.js';
+import { BIG_FILE_BYTES, passBigFileTurn, useBigFileTurn, waitForBigFileTurn } from '../../src/engine/big-file-turn.js';
 import type { BatchRequest, BatchResponse } from '../../src/engine/messages.js';
 
 interface Probe {
@@ -33,7 +33,7 @@ parentPort!.on('message', (req: BatchRequest) => {
       res = { id: req.id, results: items.map(() => threadId) };
       break;
     case 'big': {
-      const waited = takeBigFileTurn();
+      const waited = waitForBigFileTurn(BIG_FILE_BYTES + 1);
       const from = Date.now();
       spin(items[0]?.ms ?? 0);
       const to = Date.now();
@@ -42,7 +42,7 @@ parentPort!.on('message', (req: BatchRequest) => {
       break;
     }
     case 'big-exit':
-      takeBigFileTurn();
+      waitForBigFileTurn(BIG_FILE_BYTES + 1);
       process.exit(7);
       return;
     case 'exit':
