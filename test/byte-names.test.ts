@@ -22,18 +22,8 @@ import { LinkResolver, resolveLinkNative, resolveLinkTraced } from '../src/disco
 import { assertUtf8Args, rawArgs, showBytes } from '../src/fs/byte-names.js';
 import { CLI_PATH, runCli } from './helpers/cli.js';
 import { findPython } from './helpers/python.js';
+import { mulberry32 } from './helpers/mulberry32.js';
 
-/** Deterministic PRNG (mulberry32): a failure names its seed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** A random stem that is not valid UTF-8: ASCII and valid sequences around at least one bad byte run. */
 function byteStem(r: () => number): Buffer {
@@ -94,7 +84,7 @@ interface Case {
 }
 
 function makeCase(seed: number): Case {
-  const r = rng(seed);
+  const r = mulberry32(seed);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'byte-names-'));
   const stem = byteStem(r);
   const byteImage = cat(dir, '/', stem, '.jpg');
@@ -295,7 +285,7 @@ test('argv bytes: /proc/self/cmdline lines up with process.argv, and the check t
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'byte-names-argv-'));
   try {
     for (let seed = 300; seed < 400; seed++) {
-      const r = rng(seed);
+      const r = mulberry32(seed);
       const bad = byteStem(r);
       const good = Buffer.from(`IMG_\uFFFD${r() < 0.5 ? 'é' : ''}.jpg`);
       const args = [Buffer.from('node'), Buffer.from('cli.js'), Buffer.from('read'), r() < 0.5 ? bad : good, Buffer.from('--json')];
@@ -316,7 +306,7 @@ test('argv bytes: /proc/self/cmdline lines up with process.argv, and the check t
 
 test('symlinks: a link to a byte name, or through a byte-named folder, never reaches the twin; a byte folder reached by a UTF-8 path is used exactly', async () => {
   for (let seed = 500; seed < 540; seed++) {
-    const r = rng(seed);
+    const r = mulberry32(seed);
     const c = makeCase(seed);
     const bdir = Buffer.from(c.dir);
     // A UTF-8 link to the byte image, by a relative or an absolute text.
@@ -366,7 +356,7 @@ test('symlinks: a link to a byte name, or through a byte-named folder, never rea
 
 test('tree scans: every link resolver answers a link to a byte name as broken, never with the twin as its target', () => {
   for (let seed = 600; seed < 660; seed++) {
-    const r = rng(seed);
+    const r = mulberry32(seed);
     const c = makeCase(seed);
     const real = fs.realpathSync(c.dir);
     // The twin always exists here: a lossy resolution would find it.
@@ -403,7 +393,7 @@ test('tree scans: every link resolver answers a link to a byte name as broken, n
 test('tree scans: a U+FFFD twin is paired and read as itself beside byte names that decode like it; the byte names are reported, never paired', async () => {
   const { todo } = await import('../src/ops/todo.js');
   for (let seed = 700; seed < 740; seed++) {
-    const r = rng(seed);
+    const r = mulberry32(seed);
     const c = makeCase(seed);
     if (!c.twinPresent) fs.writeFileSync(c.twin, 'twin image');
     const twinJson = c.twin.slice(0, -'.jpg'.length) + '.json';

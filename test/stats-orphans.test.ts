@@ -22,15 +22,10 @@ import { encodeSidecar } from '../src/formats/codec.js';
 import { parseJson, runCli } from './helpers/cli.js';
 import { FAKE_JPEG, makeTree, testDir, type TreeNode } from './helpers/tree.js';
 import type { JsonObject } from '../src/types.js';
+import { mulberry32 } from './helpers/mulberry32.js';
 
 function rng(seed: number) {
-  let s = seed >>> 0;
-  const next = () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let x = Math.imul(s ^ (s >>> 15), 1 | s);
-    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
+  const next = mulberry32(seed);
   const int = (n: number) => Math.floor(next() * n);
   return { int, pick: <T>(xs: readonly T[]): T => xs[int(xs.length)], chance: (p: number) => next() < p };
 }

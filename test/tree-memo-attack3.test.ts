@@ -15,6 +15,7 @@ import { encodeSidecar, formatStats, keyFromBytes, stats, type IndexOptions, typ
 import type { JsonObject } from '../src/types.js';
 import { craftDelta, craftMemo, craftRows, type How } from './helpers/memo.js';
 import { FAKE_JPEG, makeTree, testDir, type TreeNode } from './helpers/tree.js';
+import { mulberry32 } from './helpers/mulberry32.js';
 
 /** Set a key, `__proto__` included (an own key, as JSON.parse makes it). */
 const own = (o: Record<string, unknown>, k: string, v: unknown) => Object.defineProperty(o, k, { value: v, enumerable: true, writable: true, configurable: true });
@@ -121,17 +122,6 @@ test('stats: a sidecar\'s time becomes -0 after the memo, then the others lose t
   }
 });
 
-/** A small seeded generator (mulberry32): the same steps on every run. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const OPS = ['face_detection', 'yolov8', '__proto__', 'constructor', 'toString', 'quality_assessment'];
 const TIMES: unknown[] = [undefined, 0, 0.1, 0.2, 0.3, 1e15, -1e15, 1e15 + 0.125, 2e15, -3, 1e-300, 5e-324, 123.456, 'x', null, 1e308, 0.1 + 0.2];
 const OKS: unknown[] = [undefined, true, false, 'yes', 1];
@@ -155,7 +145,7 @@ function randomSidecar(r: () => number, key: SidecarKey): string | Buffer {
 
 test('stats, format-stats: random in-place edits of one to three sidecars at a time (operations, times, success flags, grades, faces buckets, corrupt, empty, bin, encrypted): every run equals --no-index', async (t) => {
   const dir = testDir(t, 'isc-memo-atk3-');
-  const r = rng(Number(process.env.ATK3_SEED ?? 0x5eed17));
+  const r = mulberry32(Number(process.env.ATK3_SEED ?? 0x5eed17));
   const key = keyFromBytes(Buffer.alloc(32, 7));
   const N = 30;
   const { root, indexPath, idx } = tree(dir, N, (i) => side({ face_detection: { t: 0.25, ok: true, faces: 1 }, yolov8: { t: 0.5, ok: true }, ...(i % 5 === 0 ? { ['__proto__']: { t: 1, ok: false } } : {}) }, 'A'));
@@ -312,7 +302,7 @@ test('crafted delta: the counts of a delta\'s output not shaped as raw() makes t
  */
 test('stats, format-stats: random in-place edits in a library of pairs, name-ext sidecars, orphans, image links and image identities (-0 times too): every run equals --no-index', async (t) => {
   const dir = testDir(t, 'isc-memo-atk3-');
-  const r = rng(Number(process.env.ATK3_SEED ?? 0xa77ac3));
+  const r = mulberry32(Number(process.env.ATK3_SEED ?? 0xa77ac3));
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)];
   const key = keyFromBytes(Buffer.alloc(32, 9));
   const spec: Record<string, TreeNode> = {};
@@ -395,7 +385,7 @@ for (let i = 0; i < ${rounds}; i++) {
 
 test('processes patching the counts at once while sidecars change under them: none fails, and once the edits stop every run equals --no-index', async (t) => {
   const dir = testDir(t, 'isc-memo-atk3-');
-  const r = rng(77);
+  const r = mulberry32(77);
   const N = 30;
   const { root, indexPath } = tree(dir, N, (i) => side({ face_detection: { t: 0.5 + i, ok: true, faces: i % 3 }, yolov8: { t: 1, ok: i % 2 === 0 } }));
   const names = ['stats', 'stats op', 'stats where', 'format-stats'];
