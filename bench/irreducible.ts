@@ -4,7 +4,7 @@
  * target: what a broken link is told by), read every sidecar (and, for the bin copy, decode it).
  * No pairing, no results, no output, no worker messages but one per half; the worker thread starts
  * before the clock. A lower bound of the tree targets on this machine: how far a target sits
- * below what the machine allows (docs/BENCHMARKS.md "Session 25 results").
+ * below what the machine allows (docs/BENCHMARKS.md, "What each figure means").
  *
  * Folders are dealt alternately to the two threads. Run as a module in a worker thread too
  * (`isMainThread` false: it does its half and posts its counts).

@@ -105,7 +105,7 @@ export interface RunTimes {
  * of the rounds' own ratios: a round's two runs share the machine's state of that moment, so drift
  * between rounds (other load, the host) cancels. In an A/A test (the same command as both, 42
  * rounds, groups of 7 drawn from them) its spread was 0.016 against 0.027 for the ratio of the
- * medians (docs/BENCHMARKS.md, session 37). Otherwise the ratio of the medians.
+ * medians. Otherwise the ratio of the medians.
  */
 export function timeRatio(a: RunTimes | null | undefined, b: RunTimes | null | undefined, cpu = false): number | null {
   if (!a || !b) return null;

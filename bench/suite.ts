@@ -28,7 +28,7 @@ const CODEC_SIDECARS = 200;
  * Rounds of the index section at least, whatever --runs says: its first-run row sits a few per cent
  * under its goal, and 3 or 7 rounds could not tell that from a miss. Over 42 rounds a validate first
  * run was 1.079× --no-index; groups of 11 of those rounds, compared round by round, spread by
- * 0.014 around it, groups of 7 by 0.018 (docs/BENCHMARKS.md, session 37).
+ * 0.014 around it, groups of 7 by 0.018.
  */
 const INDEX_MIN_ROUNDS = 11;
 /** Section big-files: sidecars of this many bytes of `{}` (Reliability finding 3: 8.7 million objects, 1.3 GB of heap decoded). */
