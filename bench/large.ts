@@ -108,8 +108,7 @@ async function main(): Promise<void> {
   for (const [label, cmd, bound] of [
     ['stats --no-index', ['stats', root, '--json', '--no-index'], RSS_BOUND_MB],
     ['stats (default: with the index, first run)', ['stats', root, '--json'], RSS_BOUND_MB],
-    // The second run stores folder records; the third is served by them (a tree of 10^6 records
-    // gets no tree memo: MEMO_MAX_FILES, docs/INDEX.md), the state repeat runs stay in.
+    // The second run stores folder records; the third is served by them, the state repeat runs stay in.
     ['stats (second run: stores folder records)', ['stats', root, '--json'], RSS_BOUND_MB],
     ['stats (warm index: repeat run, served by folder records)', ['stats', root, '--json'], RSS_BOUND_MB],
     // Every run with the index on stays under the same bound (issue 12 names stats; validate shares the pipeline).

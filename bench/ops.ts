@@ -165,7 +165,6 @@ function indexOf(spec: { index?: BenchIndex }): { index?: IndexOptions } {
   const index: IndexOptions = { path: spec.index.path, onStats: (s) => (lastIndexRun = s), onWarning: (m) => process.stderr.write(`index: ${m}\n`) };
   if (spec.index.racyMarginMs !== undefined) index.racyMarginMs = spec.index.racyMarginMs;
   if (spec.index.folderRecords !== undefined) index.folderRecords = spec.index.folderRecords;
-  if (spec.index.memo !== undefined) index.memo = spec.index.memo;
   return { index };
 }
 
@@ -173,7 +172,7 @@ function indexOf(spec: { index?: BenchIndex }): { index?: IndexOptions } {
 function cpuSince(c0: NodeJS.CpuUsage): Record<string, unknown> {
   const u = process.cpuUsage(c0);
   const out: Record<string, unknown> = { cpuMs: Math.round((u.user + u.system) / 1000) };
-  if (lastIndexRun) out.index = { hits: lastIndexRun.hits, misses: lastIndexRun.misses, recorded: lastIndexRun.recorded, entries: lastIndexRun.entries, bytes: lastIndexRun.bytes, written: lastIndexRun.written, foldersServed: lastIndexRun.foldersServed, recordsServed: lastIndexRun.recordsServed, memo: lastIndexRun.memo ?? false, memoPatched: lastIndexRun.memoPatched ?? 0 };
+  if (lastIndexRun) out.index = { hits: lastIndexRun.hits, misses: lastIndexRun.misses, recorded: lastIndexRun.recorded, entries: lastIndexRun.entries, bytes: lastIndexRun.bytes, written: lastIndexRun.written, foldersServed: lastIndexRun.foldersServed, recordsServed: lastIndexRun.recordsServed };
   return out;
 }
 

@@ -66,8 +66,6 @@ export interface BenchIndex {
   racyMarginMs?: number;
   /** Folder records (on by default, docs/INDEX.md): absent = the library's default. */
   folderRecords?: boolean;
-  /** Tree memos (on by default, docs/INDEX.md): absent = the library's default. */
-  memo?: boolean;
 }
 
 export type OpName = OpSpec['op'];

@@ -329,25 +329,19 @@ export class Bench {
     fs.rmSync(dir, { recursive: true, force: true });
     fs.mkdirSync(dir, { recursive: true });
     const live = path.join(dir, 'index');
-    // An index's tree memos (docs/INDEX.md "Tree memos"): <index>.memo-<key>.
-    const memosOf = (file: string) => fs.readdirSync(path.dirname(file)).filter((n) => n.startsWith(`${path.basename(file)}.memo-`));
     const clear = () => {
       fs.rmSync(live, { force: true });
       fs.rmSync(`${live}.delta`, { force: true });
       fs.rmSync(`${live}.last-run.json`, { force: true });
-      for (const m of memosOf(live)) fs.rmSync(path.join(dir, m), { force: true });
     };
-    // An index is its file, the delta next to it when there is one, and its tree memos (docs/INDEX.md).
+    // An index is its file and the delta next to it when there is one (docs/INDEX.md).
     const copyIndex = (from: string, to: string) => {
       fs.copyFileSync(from, to);
       fs.rmSync(`${to}.delta`, { force: true });
       if (fs.existsSync(`${from}.delta`)) fs.copyFileSync(`${from}.delta`, `${to}.delta`);
-      for (const m of memosOf(to)) fs.rmSync(path.join(path.dirname(to), m), { force: true });
-      for (const m of memosOf(from)) fs.copyFileSync(path.join(path.dirname(from), m), path.join(path.dirname(to), path.basename(to) + m.slice(path.basename(from).length)));
     };
-    // The index's files: the index, its delta, and its tree memos.
-    const indexBytes = (file: string) =>
-      fs.statSync(file).size + (fs.existsSync(`${file}.delta`) ? fs.statSync(`${file}.delta`).size : 0) + memosOf(file).reduce((n, m) => n + fs.statSync(path.join(path.dirname(file), m)).size, 0);
+    // The index's files: the index and its delta.
+    const indexBytes = (file: string) => fs.statSync(file).size + (fs.existsSync(`${file}.delta`) ? fs.statSync(`${file}.delta`).size : 0);
     const place = (from: string) => () => {
       clear();
       copyIndex(from, live);
@@ -360,13 +354,12 @@ export class Bench {
     const sizes: Record<string, number> = {};
     for (const op of ['validate', 'stats'] as const) {
       // The engine as the CLI chooses it (auto: threads for this library, in-process for a few misses).
-      const spec = (index?: { racyMarginMs?: number; folderRecords?: boolean; memo?: boolean }) => ({ op, root: l.root, engine: 'auto' as const, workers: w, ...(index ? { index: { path: live, ...index } } : {}) });
+      const spec = (index?: { racyMarginMs?: number; folderRecords?: boolean }) => ({ op, root: l.root, engine: 'auto' as const, workers: w, ...(index ? { index: { path: live, ...index } } : {}) });
       // The index before the change (what the "after 1 % changed" run starts from), and after it (warm).
       const before = path.join(dir, `${op}.before`);
       const warm = path.join(dir, `${op}.warm`);
       // The index as repeat runs leave it (a first run, then a repeat run, which stores the folder
-      // records): what a health check run again and again has.
-      // A third run (served whole from the folder records) leaves the tree memo a repeat run finds.
+      // records), then one served whole from them: what a health check run again and again has.
       clear();
       runChild(spec({}));
       runChild(spec({}));
@@ -377,7 +370,7 @@ export class Bench {
       const now = Date.now() / 1000;
       for (const p of changed) fs.utimesSync(p, now, now);
       // The run after the change reads the changed files again; the one after it is served whole
-      // and leaves a memo (the state of a health check run again and again on an unchanged tree).
+      // (the state of a health check run again and again on an unchanged tree).
       runChild(spec({ racyMarginMs: 0 }));
       runChild(spec({ racyMarginMs: 0 }));
       copyIndex(live, warm);
@@ -388,16 +381,13 @@ export class Bench {
       runChild(spec({ folderRecords: false, racyMarginMs: 0 }));
       runChild(spec({ folderRecords: false, racyMarginMs: 0 }));
       copyIndex(live, warmFiles);
-      const [none, first, hot, after, hotFiles, hotNoMemo, afterNoMemo] = measureRounds(
+      const [none, first, hot, after, hotFiles] = measureRounds(
         [
           { label: `${op} --no-index`, spec: spec() },
           { label: `${op} first run (builds the index)`, spec: spec(), prepare: clear },
           { label: `${op} warm index, unchanged tree`, spec: spec({}), prepare: place(warm) },
           { label: `${op} warm index, 1 % changed`, spec: spec({}), prepare: place(before) },
           { label: `${op} warm index, unchanged tree, folder records off`, spec: spec({ folderRecords: false }), prepare: place(warmFiles) },
-          // The same states with tree memos off: folder records alone (what the warm rows were before them).
-          { label: `${op} warm index, unchanged tree, tree memos off`, spec: spec({ memo: false }), prepare: place(warm) },
-          { label: `${op} warm index, 1 % changed, tree memos off`, spec: spec({ memo: false }), prepare: place(before) },
         ].map((s, k) => (k === 1 ? { ...s, spec: spec({}) } : s)),
         Math.max(this.args.runs, INDEX_MIN_ROUNDS),
       );
@@ -407,25 +397,23 @@ export class Bench {
       this.add(`index.${op}.warm`, label('warm index, unchanged tree'), hot, l.sidecarFiles, l.sidecarBytes, this.jsonFloors);
       this.add(`index.${op}.changed`, label(`warm index, 1 % of the sidecars changed (${changed.length})`), after, l.sidecarFiles, l.sidecarBytes, this.jsonFloors);
       this.add(`index.${op}.warm-files`, label('warm index, unchanged tree, folder records off (per-file results only)'), hotFiles, l.sidecarFiles, l.sidecarBytes, this.jsonFloors);
-      this.add(`index.${op}.warm-no-memo`, label('warm index, unchanged tree, tree memos off (folder records only)'), hotNoMemo, l.sidecarFiles, l.sidecarBytes, this.jsonFloors);
-      this.add(`index.${op}.changed-no-memo`, label('warm index, 1 % changed, tree memos off'), afterNoMemo, l.sidecarFiles, l.sidecarBytes, this.jsonFloors);
       const cpu = (o: Outcome) => (isFailure(o) ? null : Number(o.detail.cpuMs ?? NaN));
       // What explains a warm figure: records served whole from folder records (no pairing, no
       // per-file lookups) against the files read again.
       const served = (o: Outcome) => {
         if (isFailure(o)) return null;
-        const i = o.detail.index as { recordsServed?: number; foldersServed?: number; misses?: number; memo?: boolean; memoPatched?: number } | undefined;
-        return i ? { records: i.recordsServed ?? null, folders: i.foldersServed ?? null, misses: i.misses ?? null, memo: i.memoPatched ? `patched ${i.memoPatched}` : (i.memo ?? false) } : null;
+        const i = o.detail.index as { recordsServed?: number; foldersServed?: number; misses?: number } | undefined;
+        return i ? { records: i.recordsServed ?? null, folders: i.foldersServed ?? null, misses: i.misses ?? null } : null;
       };
       Object.assign(this.results.extra, {
-        [`index: ${op} CPU ms (no-index, first, warm, 1 % changed, warm with folder records off, warm and 1 % changed with memos off)`]: [none, first, hot, after, hotFiles, hotNoMemo, afterNoMemo].map(cpu),
-        [`index: ${op} folder records served / files read again / tree memo (warm, 1 % changed, warm with folder records off, warm and 1 % changed with memos off)`]: [hot, after, hotFiles, hotNoMemo, afterNoMemo].map(served),
+        [`index: ${op} CPU ms (no-index, first, warm, 1 % changed, warm with folder records off)`]: [none, first, hot, after, hotFiles].map(cpu),
+        [`index: ${op} folder records served / files read again (warm, 1 % changed, warm with folder records off)`]: [hot, after, hotFiles].map(served),
       });
     }
     // Every health-check command once, into one index: it then holds three option sets.
     clear();
     const all3 = { path: live, racyMarginMs: 0 };
-    // Three times, as repeat runs leave it (the second round stores folder records, the third tree memos).
+    // Three times, as repeat runs leave it (the second round stores folder records).
     for (let round = 0; round < 3; round++) {
       runChild({ op: 'validate', root: l.root, engine: 'threads', workers: w, index: all3 });
       runChild({ op: 'stats', root: l.root, engine: 'threads', workers: w, index: all3 });

@@ -104,7 +104,7 @@ export function evaluateTargets(t: TargetInputs): TargetResult[] {
   });
   return [
     ...indexTargets,
-    target('index size per sidecar (validate + stats + format-stats results, with their tree memos)', t.indexBytesPerSidecar ?? null, ' B', '>=', 0, 'no target: a figure'),
+    target('index size per sidecar (validate + stats + format-stats results and folder records)', t.indexBytesPerSidecar ?? null, ' B', '>=', 0, 'no target: a figure'),
     target('validate, JSON library, × floor (b)', vJson?.xFloorB ?? null, '×', '<=', 0.6),
     target('stats, JSON library, × floor (b)', sJson?.xFloorB ?? null, '×', '<=', 0.6),
     ...accelTargets(f),

@@ -2,7 +2,8 @@
  * attack24: a folder changed at each moment the walk's read-ahead touches it (test/helpers/attack24.ts):
  * as its cache entry is asked (identity noted, readdir about to start), as its listing is put (read,
  * the walk not there yet), as it is listed for its links' pairing; in the first run with the index
- * (every folder read). Every run after it, until the memo answers whole, the same as without the index.
+ * (every folder read). Every run after it the same as without the index, and the index serves a
+ * run whole again.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -14,7 +15,7 @@ test('attack24: a folder changed as the read-ahead meets it, in the first run wi
     for (const [folder, moment] of WHERE) {
       const r = await attack(t, { mutation, folder, moment, inRun: 1, cmds: ['validate'] });
       if (!r.fired) missed.push(`${mutation} ${folder}@${moment}`);
-      assert.match(r.after, /whole$/, `${mutation} ${folder}@${moment}: the memo answers again (${r.after})`);
+      assert.match(r.after, /served$/, `${mutation} ${folder}@${moment}: the index serves the run whole again (${r.after})`);
     }
   }
   assert.deepEqual(missed, [], 'every change made');

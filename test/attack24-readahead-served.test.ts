@@ -1,8 +1,8 @@
 /**
  * attack24: a folder changed as the read-ahead asks the cache of it when its listing is served
  * (the second run with the index: listings served; the third: folder records served too), or as a
- * link's target folder is listed for pairing (second run). Every run after it, until the memo answers
- * whole, the same as without the index.
+ * link's target folder is listed for pairing (second run). Every run after it the same as without
+ * the index, and the index serves a run whole again.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -22,7 +22,7 @@ test('attack24: a folder changed as the read-ahead is served its listing (runs 2
     for (const [inRun, folder, moment] of SERVED) {
       const r = await attack(t, { mutation, folder, moment, inRun, cmds: ['validate'] });
       if (!r.fired) missed.push(`${mutation} ${folder}@${moment} run ${inRun}`);
-      assert.match(r.after, /whole$/, `${mutation} ${folder}@${moment} run ${inRun}: the memo answers again (${r.after})`);
+      assert.match(r.after, /served$/, `${mutation} ${folder}@${moment} run ${inRun}: the index serves the run whole again (${r.after})`);
     }
   }
   assert.deepEqual(missed, [], 'every change made');

@@ -9,8 +9,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { validate, type ValidationResult } from '../src/index.js';
 import { library, MUTATIONS, patch, setHook, WHERE } from './helpers/attack24.js';
-import { noTimes } from './helpers/memo.js';
-import { firstDiff } from './helpers/attack22.js';
+import { firstDiff, noTimes } from './helpers/index-parity.js';
 
 const SOME = ['a photo added', 'a sidecar removed', 'a sidecar renamed, mtime put back', 'the folder swapped with p', 'the folder replaced by a link to p'];
 
@@ -22,7 +21,7 @@ test('attack24: shards sharing an index, a folder changed as one shard read it a
       const { root, indexPath } = library(t, 'attack24-shard-');
       const run = async (shard: number, withIndex: boolean) => {
         const results: ValidationResult[] = [];
-        const r = await validate(root, { shard: { index: shard, count: 3 }, index: withIndex ? { path: indexPath, racyMarginMs: 0 } : false, resultsOnly: true, onResult: (x) => void results.push(x) });
+        const r = await validate(root, { shard: { index: shard, count: 3 }, index: withIndex ? { path: indexPath, racyMarginMs: 0 } : false, onResult: (x) => void results.push(x) });
         return noTimes({ results, ...r });
       };
       for (const s of [1, 2, 3]) await run(s, true);

@@ -42,7 +42,7 @@ test('timeNsHalves gives the BigInt form\'s ns, modulo 2^64, at the edges and at
   }
 });
 
-test('a scratch\'s identity is fs.statSync\'s, by path and by bytes, times before 1970 and far ahead included', (t) => {
+test('a scratch\'s identity is fs.statSync\'s, times before 1970 and far ahead included', (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'isc-halves-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const f = join(dir, 'a.json');
@@ -52,7 +52,7 @@ test('a scratch\'s identity is fs.statSync\'s, by path and by bytes, times befor
     utimesSync(f, when, when);
     for (let k = 0; k < 3; k++) {
       // (The first stat of a process may go the pure way while the fast one is checked: three each.)
-      assert.equal(scratch.stat(k === 2 ? Buffer.from(f) : f), 2);
+      assert.equal(scratch.stat(f), 2);
       assert.deepEqual([...scratch.bytes], [...identityBytes(statSync(f, { bigint: true }))], `mtime ${when}`);
     }
   }

@@ -94,29 +94,24 @@ function operations(root: string, outDir: string): Record<string, Runner> {
 }
 
 /**
- * Run every operation without the index, then four times with it (cold; warm, storing folder
- * records; served whole, storing a tree memo; answered by the memo where the command has one):
- * all identical. After a change the first run finds the previous stage's memo, which must not answer.
+ * Run every operation without the index, then three times with it (cold; warm, storing folder
+ * records; served whole): all identical.
  */
-async function assertIdentical(root: string, outDir: string, label: string, indexPath: string): Promise<{ hits: number; misses: number; memo: string[] }> {
+async function assertIdentical(root: string, outDir: string, label: string, indexPath: string): Promise<{ hits: number; misses: number }> {
   let hits = 0;
   let misses = 0;
-  const memo: string[] = [];
-  let at = '';
   const onStats = (s: IndexRunStats) => {
     hits += s.hits;
     misses += s.misses;
-    if (s.memo) memo.push(s.memoPatched ? `${at} (patched)` : at);
   };
   for (const [name, run] of Object.entries(operations(root, outDir))) {
     const plain = await run(false);
-    for (const nth of ['first', 'second', 'third', 'fourth']) {
-      at = `${name} ${nth}`;
+    for (const nth of ['first', 'second', 'third']) {
       const out = await run({ ...NOW, path: indexPath, onStats });
       assert.equal(out, plain, `${label}: ${name} with the index (${nth} run) differs from --no-index`);
     }
   }
-  return { hits, misses, memo };
+  return { hits, misses };
 }
 
 /** An awkward tree: Unicode names, every format, corrupt and odd files, symlinks in and out, typed numbers. */
@@ -198,17 +193,11 @@ test('byte-identical to --no-index on an awkward tree, after each kind of change
   mkdirSync(out);
   const first = await assertIdentical(root, out, 'unchanged', indexPath);
   assert.ok(first.hits > 0, 'the warm runs were served from the index');
-  // No first run was answered by a memo. (That the fourth runs are is tree-memo.test's to show: this
-  // tree's absolute link looks `tmp` up in `/`, and where the file system keeps no birth times a
-  // name's stamp is its ctime, which every file other tests create in /tmp moves.)
-  assert.ok(!first.memo.some((m) => m.endsWith('first')), 'no first run answered by a memo');
   const targets = ['a/IMG_1.json', 'a/typed.json', 'b/both.json', 'b/orphan.json'];
   let i = 0;
   for (const [kind, change] of Object.entries(CHANGES)) {
     change(join(root, targets[i++ % targets.length]));
-    // Each first run found the memo the stage before left: never answered by it whole (a patch, at most).
-    const r = await assertIdentical(root, out, kind, indexPath);
-    assert.ok(!r.memo.some((m) => m.endsWith('first')), `${kind}: a first run after the change was answered by a stale memo whole (${r.memo.join(', ')})`);
+    await assertIdentical(root, out, kind, indexPath);
   }
   // Touched image (the sidecar unchanged): stale/todo compare the image with the sidecar's record.
   const staleBefore = (await staleSidecars(root, { index: { ...NOW, path: indexPath } })).counts.stale;
@@ -823,7 +812,7 @@ test('folder records: served whole while nothing moved, record by record after a
   for (const f of [join(root, 'photos/d1/IMG_2.json'), join(dir, 'outside/far.json')]) utimesSync(f, FIXED_TIME, FIXED_TIME);
   const indexPath = join(dir, 'idx', 'index');
   const runs: IndexRunStats[] = [];
-  const index = { ...NOW, memo: false, path: indexPath, onStats: (s: IndexRunStats) => runs.push(s) }; // the folder records themselves
+  const index = { ...NOW, path: indexPath, onStats: (s: IndexRunStats) => runs.push(s) }; // the folder records
   const plain = async () => withoutTimes(JSON.stringify(await validate(root, { index: false, engine: 'inline' })));
   const indexed = async () => withoutTimes(JSON.stringify(await validate(root, { index, engine: 'inline' })));
   assert.equal(await indexed(), await plain());
@@ -876,7 +865,7 @@ test('folder records: a patch over the base holds the changed records only, then
   for (let i = 0; i < n; i++) utimesSync(join(root, `photos/d1/IMG_${i}.json`), FIXED_TIME, FIXED_TIME);
   const indexPath = join(dir, 'idx', 'index');
   const runs: IndexRunStats[] = [];
-  const index = { ...NOW, memo: false, path: indexPath, onStats: (s: IndexRunStats) => runs.push(s) }; // the folder records themselves
+  const index = { ...NOW, path: indexPath, onStats: (s: IndexRunStats) => runs.push(s) }; // the folder records
   const plain = async () => withoutTimes(JSON.stringify(await validate(root, { index: false, engine: 'inline' })));
   const indexed = async () => withoutTimes(JSON.stringify(await validate(root, { index, engine: 'inline' })));
   const d1 = realpathSync(join(root, 'photos/d1'));
@@ -968,8 +957,7 @@ test('folder records: folders rewritten again and again keep their other records
   for (const rel of ['photos/d1/IMG_1.json', 'photos/d1/IMG_2.json', 'photos/d2/IMG_1.json', 'games/g1/own.json']) utimesSync(join(root, rel), FIXED_TIME, FIXED_TIME);
   const indexPath = join(dir, 'idx', 'index');
   const runs: IndexRunStats[] = [];
-  // The folder records themselves (tree memos, on top of them, would answer the repeat runs).
-  const index = { ...NOW, memo: false, path: indexPath, onStats: (s: IndexRunStats) => runs.push(s) };
+  const index = { ...NOW, path: indexPath, onStats: (s: IndexRunStats) => runs.push(s) };
   const plain = async () => withoutTimes(JSON.stringify(await validate(root, { index: false, engine: 'inline' })));
   const indexed = async () => withoutTimes(JSON.stringify(await validate(root, { index, engine: 'inline' })));
   const effectiveIsOwn = async () => {
@@ -1076,7 +1064,7 @@ test('folder records: a record made again is paired from its own names, as the w
   const sidecars = ['f/a.json', 'f/a.jpg.json', 'f/b.json', 'f/c.json', 'f/d.png.json', 'f/x.jpg.json', 'f/x.json', 'f/lone.json', 'f/Été.json'];
   for (const rel of sidecars) utimesSync(join(root, rel), FIXED_TIME, FIXED_TIME);
   const runs: IndexRunStats[] = [];
-  const index = { ...NOW, memo: false, path: join(dir, 'index'), onStats: (s: IndexRunStats) => runs.push(s) };
+  const index = { ...NOW, path: join(dir, 'index'), onStats: (s: IndexRunStats) => runs.push(s) };
   const plain = async () => withoutTimes(JSON.stringify(await validate(root, { index: false, engine: 'inline' })));
   const indexed = async () => withoutTimes(JSON.stringify(await validate(root, { index, engine: 'inline' })));
   assert.equal(await indexed(), await plain());
@@ -1275,7 +1263,7 @@ test('a delta next to the index takes a small run\'s new entries without copying
   const delta = `${path}.delta`;
   const runs: IndexRunStats[] = [];
   const warnings: string[] = [];
-  const index: IndexOptions = { path, ...NOW, memo: false, onStats: (s) => runs.push(s), onWarning: (w) => warnings.push(w) }; // the delta itself (no tree memo answering)
+  const index: IndexOptions = { path, ...NOW, onStats: (s) => runs.push(s), onWarning: (w) => warnings.push(w) };
   const same = async (label: string) => {
     const plain = await validate(root, { index: false, engine: 'inline' });
     const withIndex = await validate(root, { index, engine: 'inline' });
@@ -1375,8 +1363,8 @@ test('option sets keep their order: alternating commands extend the file; the le
   const root = smallLibrary(dir, 8, 10);
   const path = join(dir, 'index');
   const runs: IndexRunStats[] = [];
-  // How the index file is rewritten (tree memos would answer the repeat runs without it).
-  const index: IndexOptions = { path, ...NOW, memo: false, onStats: (s) => runs.push(s) };
+  // How the index file is rewritten.
+  const index: IndexOptions = { path, ...NOW, onStats: (s) => runs.push(s) };
   // Every command twice (each stores its results, then its folder records).
   for (let round = 0; round < 2; round++) {
     await validate(root, { index });
@@ -1455,7 +1443,7 @@ test('a folder of images without sidecars keeps its folder records: the third ru
   const dir = testDir(t, 'isc-index-image-only-');
   const root = makeTree({ 'a/IMG_1.jpg': FAKE_JPEG, 'a/IMG_1.json': { json: sidecarData('IMG_1.jpg', 1) }, 'f/g/y.jpg': FAKE_JPEG, 'f/g/z.jpg': FAKE_JPEG }, join(dir, 'lib'));
   const runs: IndexRunStats[] = [];
-  const index = { ...NOW, memo: false, path: join(dir, 'idx', 'index'), onStats: (s: IndexRunStats) => runs.push(s) };
+  const index = { ...NOW, path: join(dir, 'idx', 'index'), onStats: (s: IndexRunStats) => runs.push(s) };
   const plain = withoutTimes(JSON.stringify(await validate(root, { index: false, engine: 'inline' })));
   for (let i = 0; i < 4; i++) assert.equal(withoutTimes(JSON.stringify(await validate(root, { index, engine: 'inline' }))), plain);
   const last = runs.at(-1)!;

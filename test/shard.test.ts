@@ -11,7 +11,7 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { generateSampleLibrary } from '../src/sample/index.js';
-import { KeySetFilter, nameRoot, parseShard, shardHash, shardKey, shardOfKey, ShardFilter } from '../src/discovery/shard.js';
+import { nameRoot, parseShard, shardHash, shardKey, shardOfKey, ShardFilter } from '../src/discovery/shard.js';
 import { pairDirectory } from '../src/discovery/pair.js';
 import { scan, type ScanRecord } from '../src/discovery/scan.js';
 import { imageExtensionSet } from '../src/discovery/extensions.js';
@@ -503,38 +503,4 @@ test('a stats shard whose end line is longer than a few MiB (a tree with tens of
   const cut = join(out, 'cut.jsonl');
   writeFileSync(cut, readFileSync(files[1]).subarray(0, -1000));
   await assert.rejects(mergeShards([files[0], cut]), (e: unknown) => isSidecarError(e) && /not a complete shard output/.test(e.message));
-});
-
-test('KeySetFilter: a folder\'s names are those whose partition key is one of the keys (names rejected by their first letters agree with computing their roots)', () => {
-  const exts = imageExtensionSet(undefined);
-  const dirs = ['', 'photos/d1', 'Caf\u00e9', 'Cafe\u0301/x'];
-  const names = ['IMG_1.jpg', 'IMG_1.json', 'IMG_1.jpg.json', 'IMG_10.json', 'IMG_1', 'img_1.JPG', '.IMG_1.json', 'Caf\u00e9.json', 'Cafe\u0301.jpg', 'Caf\u00e9.JPG.bin', 'x.tar.gz', 'IMG_1.jpeg.json', 'IMG_1.heic', '\ud800.json'];
-  // Keys of some names in some folders (as recordKey makes them), then every name in every folder.
-  for (const pick of [[0, 7], [1, 3, 8], [2, 4, 5, 6, 9, 10, 11, 12, 13], names.map((_, i) => i)]) {
-    const keys = new Set<string>();
-    for (const d of dirs) for (const i of pick) if ((i + d.length) % 2 === 0) keys.add(shardKey(d, names[i], exts));
-    const filter = new KeySetFilter(keys, exts);
-    for (const d of dirs) {
-      const owns = filter.folder(d);
-      for (const n of names) assert.equal(owns(n), keys.has(shardKey(d, n, exts)), `${JSON.stringify(d)} ${JSON.stringify(n)} of keys ${[...keys].join(' | ')}`);
-    }
-  }
-});
-
-test('KeySetFilter.namesOf: the positions of a sorted listing\'s names whose key is one of the keys, fast path (ASCII runs by root) and fallback alike', () => {
-  const exts = imageExtensionSet(undefined);
-  const byName = (a: { name: string }, b: { name: string }) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
-  const ascii = ['IMG_1.jpg', 'IMG_1.json', 'IMG_1.jpg.json', 'IMG_10.json', 'IMG_10.jpg', 'IMG_100.json', 'IMG_1', 'img_1.JPG', '.IMG_1.json', 'IMG_1.jpeg.json', 'IMG_1.heic', 'IMG_1.tar.gz', 'IMG_2.json', 'a', 'Kitten.jpg', 'Kitten.json', 'Z.json', '~.json'];
-  // A name NFC gives an ASCII root it does not begin with (KELVIN SIGN -> K), and names only their normalisation tells apart.
-  const unicode = [...ascii, '\u212Aitten.json', 'Caf\u00e9.json', 'Cafe\u0301.jpg', '\u00e9.json'];
-  for (const names of [ascii, unicode]) {
-    const listing = names.map((name) => ({ name })).sort(byName);
-    for (const d of ['', 'photos/d1', 'Caf\u00e9']) {
-      for (const roots of [['IMG_1'], ['IMG_1', 'IMG_10'], ['IMG_10', 'IMG_100', 'Kitten'], ['Kitten'], ['Caf\u00e9', 'IMG_2'], ['nothing'], ascii.map((n) => nameRoot(n, exts))]) {
-        const keys = new Set(roots.map((r) => (d === '' ? r : `${d}/${r}`)));
-        const want = listing.flatMap((e, i) => (keys.has(shardKey(d, e.name, exts)) ? [i] : []));
-        assert.deepEqual(new KeySetFilter(keys, exts).namesOf(d, listing), want, `${JSON.stringify(d)} roots ${roots.join(' | ')} of ${names === ascii ? 'ASCII' : 'Unicode'} names`);
-      }
-    }
-  }
 });

@@ -22,7 +22,6 @@ export async function run(ctx: CommandContext): Promise<number> {
     ];
     if (s.last_run) lines.push(`  last run: ${s.last_run.at}: ${s.last_run.hits} hits, ${s.last_run.misses} misses, ${s.last_run.recorded} recorded${s.last_run.records_served ? `, ${s.last_run.records_served} records served whole from folder records` : ''}`);
     lines.push(`  hits over all runs: ${s.total_hits}`);
-    if (s.tree_memos.files > 0) lines.push(`  tree memos: ${s.tree_memos.files} files (with their deltas), ${s.tree_memos.bytes} bytes${s.last_run?.memo ? `; the last run was answered by one${s.last_run.memo_patched ? `, patched: ${s.last_run.memo_patched} records made again (${s.last_run.memo_patched_by_names ?? 0} from their names)` : ''}` : ''}`);
     return lines;
   };
   await emit(ctx, { result: s, what: 'index status', human });

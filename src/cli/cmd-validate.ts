@@ -69,7 +69,6 @@ export async function run(ctx: CommandContext): Promise<number> {
       where: optString(ctx, 'where'),
       schema: optString(ctx, 'schema'),
       onProgress: progress.update,
-      resultsOnly: true,
       onResult: (r) => {
         if (stream) return stream.write(r);
         if (!r.is_valid && invalid.length < SHOWN_INVALID) invalid.push(r);

@@ -240,8 +240,7 @@ export function userCacheDir(env: NodeJS.ProcessEnv): string | undefined {
  * The incremental index of commands that inspect (validate, stats, format-stats, export, find, todo,
  * stale, report): on by default, `--index PATH` places it, `--no-index` turns it off.
  * IMAGE_SIDECAR_INDEX_RACY_MS sets the margin under which a just-changed file is not recorded (tests);
- * IMAGE_SIDECAR_INDEX_FOLDER_RECORDS=off turns off folder records (on by default, docs/INDEX.md),
- * IMAGE_SIDECAR_INDEX_MEMO=off tree memos (on by default, docs/INDEX.md "Tree memos"),
+ * IMAGE_SIDECAR_INDEX_FOLDER_RECORDS=off turns off folder records (on by default, docs/INDEX.md).
  * (IMAGE_SIDECAR_FAST_STAT=off, read with the engine's options, turns off the warm checks' stat
  * through Node's binding with the reads'.)
  */
@@ -258,6 +257,5 @@ export function indexOptions(ctx: CommandContext): { index: IndexOptions | false
   const racy = ctx.io.env.IMAGE_SIDECAR_INDEX_RACY_MS;
   if (racy !== undefined && /^\d+$/.test(racy)) out.racyMarginMs = Number(racy);
   if (ctx.io.env.IMAGE_SIDECAR_INDEX_FOLDER_RECORDS === 'off') out.folderRecords = false;
-  if (ctx.io.env.IMAGE_SIDECAR_INDEX_MEMO === 'off') out.memo = false;
   return { index: out };
 }

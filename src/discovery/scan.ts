@@ -10,23 +10,16 @@ import { applyV8Tuning } from '../engine/v8-tuning.js';
 import type { FileInspection, InspectItem, InspectOptions, LinkAt } from '../tasks/inspect.js';
 import type { Category, Options, SidecarExt, SidecarNaming } from '../types.js';
 import { CATEGORIES } from '../types.js';
-import { DEFAULT_RACY_MARGIN_MS, noteMemoRun, ScanIndex, type IndexOptions, type IndexRunStats, type Pending } from '../incremental/scan-index.js';
-import { encodeMemoRecords, groupEntriesOf, groupNamesOf, MemoRecordsView, type MemoRecordColumns } from './memo-records.js';
-import { CheckLog, dropMemoDelta, fileCheckFinder, fileCheckFinderOf, filePathsOf, loadMemo, MEMO_MAX_FILES, MemoMovedError, memoPlace, MemoSpool, numbersKeptByJson, storeMemo, storeMemoDelta, type MemoHit } from '../incremental/tree-memo.js';
-import { racyCutoffNs, racyCutoffOf } from '../incremental/entry.js';
-import { identityBytes, statIdentityAny } from '../incremental/identity.js';
-import { isCacheable, memoCodeDigest, optionsKey } from '../incremental/key.js';
-import { resolveIndexLocation } from '../incremental/location.js';
-import { availableParallelism } from 'node:os';
+import { ScanIndex, type Pending } from '../incremental/scan-index.js';
 import { DirSnapshots } from '../incremental/dir-cache.js';
 import { decodeRecords, FolderRecordsBuilder, restoreRecord, writeCompact, type CompactRecord, type FolderBlob } from '../incremental/folder-records.js';
 import { LinkResolver, type LinkResolution, type ResolvedLink } from './resolve-link.js';
 import { INDEX_DIR, QUARANTINE_DIR, SKIP_DIR_NAMES } from './own-folders.js';
 import { imageExtensionSet, nfc } from './extensions.js';
-import { isSidecarName, pairDirectory, type DirPairing, type PairGroup, type SidecarEntry } from './pair.js';
-import { KeySetFilter, keyParts, nameRoot, shardFilter, shardKey, type ShardFilter } from './shard.js';
-import { byName, folderPath, isPlainListing, kindOfDirent, listFolders, walkTree, type DirListing, type EntryKind, type WalkEntry, type WalkProblem } from './walk.js';
-import { isSafeRel, relativeTo } from '../fs/rel-path.js';
+import { pairDirectory, type DirPairing, type PairGroup, type SidecarEntry } from './pair.js';
+import { nameRoot, shardFilter, type ShardFilter } from './shard.js';
+import { byName, isPlainListing, kindOfDirent, walkTree, type EntryKind, type WalkEntry, type WalkProblem } from './walk.js';
+import { relativeTo } from '../fs/rel-path.js';
 import { watchThreadPool } from '../fs/thread-pool-watch.js';
 
 export { INDEX_DIR, QUARANTINE_DIR, SKIP_DIR_NAMES };
@@ -132,34 +125,6 @@ export interface ScanOptions extends Options {
   runtime?: Runtime;
   /** Files per engine batch. */
   batchSize?: number;
-  /**
-   * Only the records of these partition keys (shard.ts), as a shard makes its own: a tree memo's
-   * patch (the records that depend on changed sidecars), with the positions of the whole scan.
-   */
-  onlyKeys?: ReadonlySet<string>;
-  /**
-   * With `onlyKeys`: the folders those records are in, by walk step (folders numbered in walk
-   * order), each with its path relative to the root when known. Known for every one (a memo's
-   * patch: the tree's folders are as the walk that numbered them found them, so a folder's step
-   * holds), only these folders are listed (walk.ts listFolders); else every folder is walked and
-   * only these paired.
-   */
-  onlyFolders?: ReadonlyMap<number, string | null>;
-  /**
-   * Only these groups, each one record's names at its place in the tree (a tree memo's patch whose
-   * records' folders are as its checks found them: the same listings, so the same groups, paired
-   * again from their names alone: memo-records.ts groupNamesOf): nothing is walked or listed.
-   * Each must pair as one group with an image (else a TypeError: names no run stored).
-   */
-  givenGroups?: readonly GivenGroup[];
-}
-
-/** A group of ScanOptions.givenGroups: its folder's walk step and path relative to the root, the record's position there, its names. */
-export interface GivenGroup {
-  step: number;
-  position: number;
-  rel: string;
-  entries: WalkEntry[];
 }
 
 const MAX_PROBLEMS_KEPT = 200;
@@ -252,204 +217,6 @@ interface LinkDeps {
   links: string[];
 }
 
-/**
- * What a command keeps in its tree memo: a row per record (JSON values only), the output made of
- * the rows, and where the rows are stored: with the output (read on every hit, `encodeRows`) or,
- * when the output is stored itself (`outputStored`), apart, one by one (a patch reads only the rows
- * it changes; `encodeRows` then encodes a delta's).
- */
-export interface MemoCommand<Row, Out> {
-  rowOf(rec: ScanRecord): Row;
-  finish(rows: Row[], summary: ScanSummary): Out;
-  outputStored: boolean;
-  encodeRows(rows: Row[]): unknown;
-  decodeRows(stored: unknown): Row[];
-  /**
-   * What `finish` of the stored rows gives, with the rows of `replaced` (by record number: a delta's,
-   * a patch's) in place of theirs, made straight from the stored rows (validate's 34,000 rows were
-   * sliced out of its 18,500 results only to be flattened again). Throws as decodeRows does on rows
-   * no run writes, or not `count` of them when it is given, or without a row of a number replaced.
-   */
-  finishStored?(stored: unknown, summary: ScanSummary, replaced: ReadonlyMap<number, Row>, count?: number): Out;
-  /**
-   * The stored output with some records' rows taken out (`removed`) and their new rows put in
-   * (`added`), the summary being the patched run's: what `finish` would make of every row, without
-   * reading the others; null when the output cannot be patched so (then `finish` of every row).
-   */
-  patchOutput?(stored: Out, removed: readonly Row[], added: readonly Row[], summary: ScanSummary): Out | null;
-  /** Is a stored output (a JSON object) shaped as this command stores it? (Else the memo is a miss.) */
-  isOutput?(stored: Record<string, unknown>): boolean;
-}
-
-/** A command's tree memo over one scan (ScanSession.memo). */
-export interface TreeMemoRun<Row, Out> {
-  load(): Promise<{ output: Out } | null>;
-  /** Each record's row, in order, while the scan runs. */
-  row(rec: ScanRecord, row: Row): void;
-  /** After the scan: keep the memo (the output, when the command stores it, else null: made of the rows). */
-  store(output: Out | null): boolean;
-  /** The output also depends on this path's identity (stat, following links): a check of the memo, taken now. */
-  checkImage(path: string): void;
-}
-
-/** What a tree memo holds: the scan's summary and figures, and the command's output (or its rows). */
-interface StoredScan {
-  summary: ScanSummary;
-  problemSeqs: TreeSeq[];
-  progress: [number, number];
-  index: IndexRunStats | null;
-  output: unknown;
-  rows: unknown;
-}
-
-/** How a memo answered a run: the output, the stored scan it came from, its progress figures, the records a patch made again. */
-interface MemoAnswer<Out> {
-  output: Out;
-  stored: StoredScan;
-  progress: [number, number];
-  /** A patch's records made again and how their groups were found (null: answered whole). */
-  patched: { made: number; byNames: number } | null;
-}
-
-const isPlainObject = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
-const isNumberPair = (x: unknown): x is [number, number] => Array.isArray(x) && x.length === 2 && x.every((n) => typeof n === 'number');
-
-/** The stored scan's parts as a run writes them (the rows and output are the command's to decode). */
-function isStoredScan(x: unknown): x is StoredScan {
-  if (!isPlainObject(x) || !isPlainObject(x.summary) || !isPlainObject(x.summary.counts) || !Array.isArray(x.summary.problems)) return false;
-  return Array.isArray(x.problemSeqs) && x.problemSeqs.every(isNumberPair) && isNumberPair(x.progress) && (x.index === null || isPlainObject(x.index));
-}
-
-/** A record as a memo keeps it (deps: paths of the sidecars it read; depsAt: as check numbers, for one kept from a memo). */
-interface MemoRecord {
-  key: string;
-  seq: TreeSeq;
-  deps: string[];
-  tally: number[];
-  bytes: number;
-  /** Its group's names (memo-records.ts groupNamesOf). */
-  group: string;
-  depsAt?: number[];
-}
-
-/** A record as a patch keeps it: its file checks by number (the memo's, or the ones a record made again was checked to read). */
-type PatchedRecord = MemoRecord & { depsAt: number[] };
-
-/**
- * A memo's delta (tree-memo.ts storeMemoDelta): the records patches made again since the memo was
- * written (`dirty`, by number, with their rows in the command's encoding and what a patch needs of
- * each), and the stored scan's parts as the last patch left them.
- */
-interface MemoDelta {
-  dirty: number[];
-  rows: unknown;
-  deps: number[][];
-  tallies: number[][];
-  bytes: number[];
-  groups: string[];
-  summary: ScanSummary;
-  problemSeqs: TreeSeq[];
-  progress: [number, number];
-  index: IndexRunStats | null;
-  output: unknown;
-}
-
-/** The memo's stored scan with the parts a delta replaces as the delta has them (none: as stored). */
-function storedWith(base: StoredScan, d: MemoDelta | null): StoredScan {
-  return d ? { ...base, summary: d.summary, problemSeqs: d.problemSeqs, progress: d.progress, index: d.index } : base;
-}
-
-const isIntList = (x: unknown): x is number[] => Array.isArray(x) && x.every((n) => Number.isInteger(n));
-/**
- * A record's counts as tallyOf makes them (a category's number, then five counts). A patch takes a
- * stored tally out of the summary: one of another shape (a crafted memo or delta with a checksum to
- * match) put NaN or a key `undefined` in the counts, and the output differed from --no-index.
- */
-const isTally = (x: unknown): x is number[] => isIntList(x) && x.length === 6 && x[0] >= 0 && x[0] < CATEGORIES.length && x.every((n) => n >= 0);
-
-/** A delta's body as a patch writes it, of a memo of `n` records (else a TypeError: parts no run writes). */
-function deltaOf(x: unknown, n: number): MemoDelta {
-  const d = x as MemoDelta;
-  const ok =
-    isPlainObject(x) &&
-    isIntList(d.dirty) &&
-    d.dirty.every((i, k) => i >= 0 && i < n && (k === 0 || i > d.dirty[k - 1])) &&
-    Array.isArray(d.deps) && d.deps.length === d.dirty.length && d.deps.every(isIntList) &&
-    Array.isArray(d.tallies) && d.tallies.length === d.dirty.length && d.tallies.every(isTally) &&
-    isIntList(d.bytes) && d.bytes.length === d.dirty.length &&
-    Array.isArray(d.groups) && d.groups.length === d.dirty.length && d.groups.every((g) => typeof g === 'string') &&
-    isStoredScan({ summary: d.summary, problemSeqs: d.problemSeqs, progress: d.progress, index: d.index });
-  if (!ok) throw new TypeError('not a memo delta');
-  return d;
-}
-
-/** Sidecars a patch makes records again for, at most; more, the run goes on without the memo. */
-const MAX_PATCHED_FILES = 4096;
-/** Records a patch makes again, at most this share of them. */
-const MAX_PATCHED_SHARE = 0.1;
-/** Folders a patch lists by reading them (readdir) instead of through the index, at most. */
-const PATCH_FOLDERS_READ = 8;
-
-/** The partition key of a record (shard.ts): its folder and the name root its names share. */
-function recordKey(rec: ScanRecord, imageExts: ReadonlySet<string>): string {
-  const local = rec.sidecars.find((s) => s.side === 'local');
-  const name = rec.images[0]?.name ?? local?.name ?? '';
-  return shardKey(rec.dir, name, imageExts);
-}
-
-/**
- * The folders a memo checked inside the root (real paths: the walk never enters a linked folder,
- * so a walked folder's real path is the root's and its path), by the folder part of the partition
- * keys of their records (NFC): the folder's path relative to the root, or null when two folders
- * have that key (names only NFC tells apart).
- */
-function foldersByKeyDir(dirPaths: readonly string[], rootReal: string): Map<string, string | null> {
-  const out = new Map<string, string | null>();
-  const prefix = rootReal.endsWith('/') ? rootReal : `${rootReal}/`;
-  for (const p of dirPaths) {
-    const rel = p === rootReal ? '' : p.startsWith(prefix) ? p.slice(prefix.length) : null;
-    if (rel === null || (rel !== '' && !isSafeRel(rel))) continue;
-    const key = nfc(rel);
-    out.set(key, out.has(key) && out.get(key) !== rel ? null : rel);
-  }
-  return out;
-}
-
-/** What `tally` adds to the summary for a record: category, files, images, image links, broken links, sidecar files. */
-function tallyOf(rec: ScanRecord): number[] {
-  let links = 0;
-  let broken = 0;
-  for (const img of rec.images) {
-    if (img.isSymlink) links++;
-    if (img.broken) broken++;
-  }
-  return [CATEGORIES.indexOf(rec.category), rec.files, rec.images.length, links, broken, sidecarFileCount(rec)];
-}
-
-function applyTally(s: ScanSummary, t: readonly number[], sign: 1 | -1): void {
-  s.counts[CATEGORIES[t[0]]] += sign;
-  s.filesScanned += sign * t[1];
-  s.images += sign * t[2];
-  s.imageSymlinks += sign * t[3];
-  s.brokenSymlinks += sign * t[4];
-  s.sidecarFiles += sign * t[5];
-}
-
-function memoRecordOf(rec: ScanRecord, imageExts: ReadonlySet<string>): MemoRecord {
-  const deps: string[] = [];
-  let bytes = 0;
-  for (const sc of rec.sidecars) {
-    if (sc.inspection.status !== 'unchecked') deps.push(sc.path);
-    if (sc.side === 'local') bytes += sc.inspection.size;
-  }
-  const key = recordKey(rec, imageExts);
-  return { key, seq: rec.seq, deps, tally: tallyOf(rec), bytes, group: groupNamesOf(rec, keyParts(key).root) };
-}
-
-function progressOf(p: [number, number]): [number, undefined, number] {
-  return [p[0], undefined, p[1]];
-}
-
 /** A scan in progress: iterate it for records; `summary` is final once iteration ends. */
 export class ScanSession implements AsyncIterable<ScanRecord> {
   readonly summary: ScanSummary;
@@ -459,23 +226,15 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
   private readonly shard: ShardFilter | null;
   /** The link-target folders of the running scan (pendingRecords sets it). */
   private targetDirs: TargetGroups | null = null;
-  /** With the index: this run's checks when it can stand for a tree memo (set at its end), and its last progress figures. */
-  private memoChecks: CheckLog | null = null;
-  private lastProgress: [number, number] = [0, 0];
-  private indexRun: IndexRunStats | null = null;
-  /** The index of the running scan (a memo's rows are kept only while its checks can stand for one). */
-  private runIndex: ScanIndex | null = null;
-  /** Removes a tree memo's spool when the run throws or is abandoned (memo()). */
-  private memoAbort: (() => void) | null = null;
   constructor(
     readonly root: string,
     private readonly opts: ScanOptions = {},
   ) {
-    // A scan awaits the file system throughout (its walk, the index's files, the memo's): a lost
+    // A scan awaits the file system throughout (its walk, the index's files): a lost
     // wake-up of libuv's pool must not hang it (fs/thread-pool-watch.ts).
     watchThreadPool();
     const imageExts = imageExtensionSet(opts.imageExtensions);
-    this.shard = opts.onlyKeys ? new KeySetFilter(opts.onlyKeys, imageExts) : shardFilter(opts.shard, imageExts);
+    this.shard = shardFilter(opts.shard, imageExts);
     this.summary = {
       root: resolve(root),
       complete: true,
@@ -508,7 +267,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
     if (this.started) throw errors.usage('a scan can be iterated only once');
     this.started = true;
     // A walk of the tree is the long part of a run: from here on V8 optimises only what stays hot
-    // (when an entry point allowed it). A run a tree memo answers never gets here (engine/v8-tuning.ts).
+    // (when an entry point allowed it: engine/v8-tuning.ts).
     applyV8Tuning();
     const run = this.run();
     return { [Symbol.asyncIterator]: () => run };
@@ -516,440 +275,6 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
 
   private async *each(batches: AsyncIterable<ScanRecord[]>): AsyncGenerator<ScanRecord> {
     for await (const batch of batches) for (let i = 0; i < batch.length; i++) yield batch[i];
-  }
-
-  /**
-   * The tree memo of `command` with `commandKey` (what else shapes its output) for this scan's
-   * options (incremental/tree-memo.ts), or null: no index, a shard, a shared runtime, folder
-   * records off, or inspections the index does not store. `load()` before iterating: the output
-   * when every check the memo lists holds, or when only a few sidecars changed, the stored output
-   * with the records that depend on them made again (a patch: those records' partition keys
-   * scanned as a shard scans its own); this session's summary is then the run's. Else null: iterate,
-   * giving each record's row to `row()`, then `store(output)`: kept when this run can stand for one.
-   */
-  memo<Row, Out>(command: string, commandKey: unknown, def: MemoCommand<Row, Out>): TreeMemoRun<Row, Out> | null {
-    const opts = this.opts;
-    const inspectOpts = this.inspectOptions();
-    if (!opts.index || opts.index.memo === false || this.shard || opts.runtime || opts.index.folderRecords === false || !isCacheable(inspectOpts) || this.started) return null;
-    const indexOpts = opts.index;
-    const location = resolveIndexLocation(this.root, indexOpts);
-    const imageExts = imageExtensionSet(opts.imageExtensions);
-    const keyParts = [
-      command,
-      commandKey,
-      optionsKey(inspectOpts),
-      memoCodeDigest(),
-      scanShape(imageExts, opts.inspectLinkTargets === true, opts.inRootLinkRecords === 'resolve'),
-      // The engine the summary reports: as asked, and the machine's default worker count.
-      [opts.engine ?? null, opts.workers ?? null, availableParallelism(), opts.accel ?? null],
-    ];
-    const place = memoPlace(location, this.summary.root, keyParts);
-    if (!place) return null;
-    const racyMs = indexOpts.racyMarginMs ?? DEFAULT_RACY_MARGIN_MS;
-    const cutoffNs = racyCutoffNs(racyCutoffOf(Date.now(), racyMs));
-    // What this run keeps for its memo: the images compared, each record's row and what a patch needs of it.
-    const images: [string, Buffer | null][] = [];
-    // Each record's row and what a patch needs of it, as JSON text in a spool file (memory stays
-    // flat); opened at the first record a memo can still be made of, given up past the bound.
-    let spool: MemoSpool | null = null;
-    let collecting = true;
-    // Set while a patch makes records again: an image compared then is not among the memo's checks.
-    let patching = false;
-    let imageInPatch = false;
-    const toStored = (output: Out | null, rowsNow: Row[], records: MemoRecord[], summary: ScanSummary, problemSeqs: TreeSeq[], progress: [number, number], index: IndexRunStats | null, checkOf: (path: string) => number | undefined) => {
-      const lazy: MemoRecordColumns = { keys: [], seqs: [], deps: [], tallies: [], bytes: [], groups: [] };
-      for (const r of records) {
-        let deps = r.depsAt;
-        if (!deps) {
-          deps = [];
-          for (const d of r.deps) {
-            const i = checkOf(d);
-            if (i === undefined) return null; // read, but not among the checks: no memo can stand for it
-            deps.push(i);
-          }
-        }
-        lazy.keys.push(r.key);
-        lazy.seqs.push(r.seq[0], r.seq[1]);
-        lazy.deps.push(deps);
-        lazy.tallies.push(r.tally);
-        lazy.bytes.push(r.bytes);
-        lazy.groups.push(r.group);
-      }
-      const payload: StoredScan = { summary, problemSeqs, progress, index, output: def.outputStored ? output : null, rows: def.outputStored ? null : def.encodeRows(rowsNow) };
-      let lazyBytes: Buffer;
-      try {
-        lazyBytes = encodeMemoRecords(lazy);
-      } catch {
-        return null; // a value its columns cannot hold (none a run makes)
-      }
-      return { payload, lazy: lazyBytes, rows: def.outputStored ? rowsNow : [] };
-    };
-    // The memo's answer: its stored output (every check held), or patched (some sidecars changed);
-    // null when a patch cannot stand for the run. Throws on parts not shaped as a run writes them.
-    // A stored output as the command stores it (a memo's or a delta's; else a TypeError: a miss).
-    const isOutput = (x: unknown) => isPlainObject(x) && (def.isOutput?.(x) ?? true);
-    const answerFrom = async (hit: MemoHit): Promise<MemoAnswer<Out> | null> => {
-      const base = hit.payload as StoredScan;
-      if (!isStoredScan(base) || (def.outputStored && !isOutput(base.output))) throw new TypeError('not a memo payload');
-      // The delta's rows by record number (deltaOf checked the numbers against the memo's records).
-      const rowsOfDelta = (delta: MemoDelta | null): Map<number, Row> => {
-        const out = new Map<number, Row>();
-        if (delta) {
-          const mine = def.decodeRows(delta.rows);
-          if (!Array.isArray(mine) || mine.length !== delta.dirty.length) throw new TypeError('not memo rows');
-          delta.dirty.forEach((i, k) => out.set(i, mine[k]));
-        }
-        return out;
-      };
-      const deltaAt = (n: number) => (hit.delta === null ? null : deltaOf(hit.delta, n));
-      if (hit.changed.at.length === 0) {
-        let output: Out;
-        let stored = base;
-        if (def.outputStored) {
-          // (Without the rows, the number of records is not known here: a delta's record numbers are checked by a patch.)
-          const delta = deltaAt(Number.MAX_SAFE_INTEGER);
-          if (delta) {
-            if (!isOutput(delta.output)) throw new TypeError('not a memo delta');
-            stored = { ...storedWith(base, delta), output: delta.output };
-          }
-          output = stored.output as Out;
-          this.started = true; // answered: the scan is not run
-          Object.assign(this.summary, stored.summary);
-        } else if (def.finishStored) {
-          // Straight from the stored rows, a delta's in place (its numbers checked by finishStored: a
-          // row for each).
-          const delta = deltaAt(Number.MAX_SAFE_INTEGER);
-          const replaced = rowsOfDelta(delta);
-          stored = storedWith(base, delta);
-          this.started = true; // answered: the scan is not run
-          Object.assign(this.summary, stored.summary);
-          output = def.finishStored(base.rows, this.summary, replaced);
-        } else {
-          const rows = def.decodeRows(base.rows);
-          if (!Array.isArray(rows)) throw new TypeError('not memo rows');
-          const delta = deltaAt(rows.length);
-          stored = storedWith(base, delta);
-          for (const [i, row] of rowsOfDelta(delta)) rows[i] = row;
-          this.started = true; // answered: the scan is not run
-          Object.assign(this.summary, stored.summary);
-          output = def.finish(rows, this.summary);
-        }
-        this.problemSeqs.push(...stored.problemSeqs);
-        return { output, stored, progress: stored.progress, patched: null };
-      }
-      const patched = await this.patch(hit, place.rootReal, base, def, imageExts, deltaAt, rowsOfDelta, isOutput, () => (patching = true));
-      patching = false;
-      if (!patched) return null;
-      this.started = true;
-      // The patched memo: the same checks, the changed sidecars' identities now (taken before
-      // they were read again), unless an image was compared that the memo does not check.
-      if (!imageInPatch && !hit.anyRacyNow(cutoffNs) && this.summary.complete) {
-        // Every record made again since the memo was written: a delta of them while they are few
-        // (a patch then writes its own records, not the whole tree's), else the memo again.
-        const dirty = [...new Set([...(patched.delta?.dirty ?? []), ...patched.madeAt])].sort((a, b) => a - b);
-        let kept = false;
-        if (dirty.length <= Math.max(1, patched.count * MAX_PATCHED_SHARE)) {
-          // (A record made again reads the checks it read before: patch() checked it.)
-          const records = dirty.map(patched.recordAt);
-          const files = new Map(hit.deltaFiles);
-          hit.changed.at.forEach((n, k) => files.set(n, hit.changed.ids[k]));
-          const body: MemoDelta = {
-            dirty,
-            rows: def.encodeRows(dirty.map(patched.rowAt)),
-            deps: records.map((r) => r.depsAt),
-            tallies: records.map((r) => r.tally),
-            bytes: records.map((r) => r.bytes),
-            groups: records.map((r) => r.group),
-            summary: this.summary,
-            problemSeqs: this.problemSeqs,
-            progress: patched.progress,
-            index: base.index,
-            output: def.outputStored ? patched.output : null,
-          };
-          kept = storeMemoDelta(place, hit.gen, files, body);
-        }
-        if (!kept) {
-          const s = toStored(patched.output, patched.allRows(), patched.allRecords(), this.summary, this.problemSeqs, patched.progress, base.index, fileCheckFinder(hit.filePath, hit.fileChecks));
-          if (s) storeMemo(place, hit.checksNow(), s.payload, s.lazy, s.rows);
-        }
-      }
-      return { output: patched.output, stored: base, progress: patched.progress, patched: { made: patched.made, byNames: patched.byNames } };
-    };
-    return {
-      checkImage: (path: string) => {
-        if (patching) {
-          imageInPatch = true;
-          return;
-        }
-        // Only while this run can still stand for a memo (a stat more per image record, else).
-        if (images.length > MEMO_MAX_FILES || this.runIndex?.memoLog.spoiled != null) return;
-        const id = statIdentityAny(path);
-        images.push([path, id ? identityBytes(id) : null]);
-      },
-      row: (rec: ScanRecord, row: Row) => {
-        if (!collecting) return;
-        // Not once this run can no longer stand for a memo (it read a file: a first run at its
-        // first record), nor beyond the bound, nor for a row JSON does not give back exactly (-0:
-        // the spool keeps JSON text).
-        if (this.runIndex?.memoLog.spoiled != null || (spool !== null && (spool.count >= MEMO_MAX_FILES || spool.failed)) || !numbersKeptByJson(row)) {
-          collecting = false;
-          spool?.close();
-          spool = null;
-          return;
-        }
-        if (spool === null) {
-          const opened = new MemoSpool(place.file);
-          spool = opened;
-          this.memoAbort = () => opened.close(); // a run that does not end normally leaves no spool
-        }
-        const m = memoRecordOf(rec, imageExts);
-        spool.push(JSON.stringify([m.key, m.seq[0], m.seq[1], m.deps, m.tally, m.bytes, m.group, row]));
-      },
-      load: async () => {
-        // A run already asked to stop throws as the walk would (walk.ts), memo or not: a caller that
-        // aborted must not get an answer it would not get without the index.
-        opts.signal?.throwIfAborted();
-        const hit = loadMemo(place, MAX_PATCHED_FILES, { fastStat: this.indexFastStat() });
-        if (!hit) return null;
-        // A memo whose parts are not what a run wrote (bytes made by hand, with a checksum to
-        // match) is a miss, never a crash: the session is put back as it was, the run goes on.
-        const before = { summary: { ...this.summary, counts: { ...this.summary.counts }, problems: [...this.summary.problems] }, problemSeqs: this.problemSeqs.length };
-        let answer: MemoAnswer<Out> | null;
-        try {
-          answer = await answerFrom(hit);
-        } catch (e) {
-          if (opts.signal?.aborted) throw e;
-          // The next run reads the memo alone (and patches), unless the memo itself moved meanwhile
-          // (its delta may be the new memo's).
-          if (hit.delta !== null && !(e instanceof MemoMovedError)) dropMemoDelta(place);
-          answer = null;
-        }
-        patching = false;
-        if (!answer) {
-          for (const k of Object.keys(this.summary)) delete (this.summary as unknown as Record<string, unknown>)[k];
-          Object.assign(this.summary, before.summary);
-          this.problemSeqs.length = before.problemSeqs;
-          this.started = false;
-          return null;
-        }
-        opts.signal?.throwIfAborted(); // aborted while a patch ran
-        opts.onProgress?.(...progressOf(answer.progress));
-        await noteMemoRun(location, indexOpts, answer.stored.index, hit.checks, answer.patched, hit.fastStat);
-        return { output: answer.output };
-      },
-      store: (output: Out | null) => {
-        const checks = this.memoChecks;
-        this.memoChecks = null;
-        const items = collecting && spool ? spool.readAll() : null;
-        spool?.close();
-        spool = null;
-        if (!checks || !items || !this.summary.complete || images.length > MEMO_MAX_FILES) return false;
-        for (const [path, id] of images) checks.image(path, id);
-        const rows: Row[] = [];
-        const recs: MemoRecord[] = [];
-        for (const it of items as [string, number, number, string[], number[], number, string, Row][]) {
-          recs.push({ key: it[0], seq: [it[1], it[2]], deps: it[3], tally: it[4], bytes: it[5], group: it[6] });
-          rows.push(it[7]);
-        }
-        const s = toStored(output, rows, recs, this.summary, this.problemSeqs, this.lastProgress, this.indexRun, fileCheckFinderOf(filePathsOf(checks)));
-        return s !== null && storeMemo(place, checks, s.payload, s.lazy, s.rows);
-      },
-    };
-  }
-
-  /**
-   * Make again the records that depend on the changed sidecars of a memo (hit.changed), by their
-   * partition keys, and put them in place of the stored ones (the memo's, with its delta's in
-   * place: `deltaAt`, `rowsOfDelta`); null when the patch cannot stand for the run (records not made
-   * again one for one, the memo's lazy part damaged, too many changed).
-   */
-  private async patch<Row, Out>(
-    hit: MemoHit,
-    rootReal: string,
-    base: StoredScan,
-    def: MemoCommand<Row, Out>,
-    imageExts: ReadonlySet<string>,
-    deltaAt: (n: number) => MemoDelta | null,
-    rowsOfDelta: (delta: MemoDelta | null) => Map<number, Row>,
-    isOutput: (x: unknown) => boolean,
-    begin: () => void,
-  ): Promise<{ output: Out; rowAt: (i: number) => Row; allRows: () => Row[]; recordAt: (i: number) => PatchedRecord; allRecords: () => PatchedRecord[]; count: number; progress: [number, number]; made: number; byNames: number; madeAt: number[]; delta: MemoDelta | null } | null> {
-    // What a patch needs of each record (discovery/memo-records.ts), the delta's in place of the memo's.
-    const lazy = new MemoRecordsView(hit.lazy(), hit.fileChecks);
-    const n = lazy.n;
-    const delta = deltaAt(n);
-    const over = new Map<number, number>();
-    delta?.dirty.forEach((i, k) => over.set(i, k));
-    const depsOf = (i: number) => (over.has(i) ? delta!.deps[over.get(i)!] : lazy.deps(i));
-    const tallyOf = (i: number) => (over.has(i) ? delta!.tallies[over.get(i)!] : lazy.tally(i));
-    const bytesOf = (i: number) => (over.has(i) ? delta!.bytes[over.get(i)!] : lazy.bytes(i));
-    const groupOf = (i: number) => (over.has(i) ? delta!.groups[over.get(i)!] : lazy.group(i));
-    const stored = storedWith(base, delta);
-    const changed = new Set(hit.changed.at);
-    // The records to make again, in tree order (the memo's records are).
-    const dirty: number[] = [];
-    // (A record the delta made again reads the files of its own checks, not the memo's.)
-    const reading = lazy.readingAny(changed, hit.fileChecks);
-    for (let i = reading.indexOf(1); i !== -1; i = reading.indexOf(1, i + 1)) if (!over.has(i)) dirty.push(i);
-    for (const i of over.keys()) if (depsOf(i).some((d) => changed.has(d))) dirty.push(i);
-    dirty.sort((a, b) => a - b);
-    if (dirty.length === 0 || dirty.length > Math.max(1, n * MAX_PATCHED_SHARE)) return null;
-    // The rows as the memo and its delta have them: a command that keeps its output reads the
-    // memo's one at a time, only those it needs (a patch then costs its own records).
-    let fromDelta: Map<number, Row>;
-    let rowStored: (i: number) => Row;
-    if (def.outputStored) {
-      fromDelta = rowsOfDelta(delta);
-      if (hit.rowCount() !== n) return null; // a row per record, else not a memo a run wrote
-      rowStored = (i) => hit.row(i) as Row;
-    } else {
-      // Decoded when a row stored is asked for (a command that makes its output straight from the
-      // stored rows asks for none: finishStored).
-      let rows: Row[] | null = null;
-      fromDelta = rowsOfDelta(delta);
-      rowStored = (i) => {
-        if (rows === null) {
-          const all = def.decodeRows(base.rows);
-          if (!Array.isArray(all) || all.length !== n) throw new TypeError('not memo rows');
-          rows = all;
-        }
-        return rows[i];
-      };
-    }
-    const rowBefore = (i: number): Row => (fromDelta.has(i) ? fromDelta.get(i)! : rowStored(i));
-    begin();
-    const byKeyDir = foldersByKeyDir(hit.dirPaths(), rootReal);
-    // Each record paired again from the names the memo keeps of it when it has them and its folder
-    // is known (ScanOptions.givenGroups: its folder's identity held, so its listing and its group
-    // did: nothing listed, nothing looked up in the index, its sidecars read again as the changed
-    // ones are). The others (a lone sidecar, links) as a shard of just their keys makes them (same
-    // tree positions): their folders by step, each listed alone when its key's folder (NFC) is the
-    // NFC form of one folder the memo checked inside the root, by name on disk (KELVIN SIGN and K
-    // are one key: two such folders, or none, and every folder is walked); the changed sidecars
-    // read again without a look in the index (IndexOptions.knownChanged). The records made must
-    // read the files they read before (below): a folder at another step than the memo's, another
-    // folder's names, make none of them.
-    const given: GivenGroup[] = [];
-    const byNames: number[] = [];
-    const byFolders: number[] = [];
-    const keys = new Set<string>();
-    const folders = new Map<number, string | null>();
-    for (const i of dirty) {
-      const { dir, root } = keyParts(lazy.key(i));
-      const on = byKeyDir.get(dir) ?? null;
-      const step = lazy.step(i);
-      const entries = on === null ? null : groupEntriesOf(groupOf(i), root);
-      if (entries !== null) {
-        given.push({ step, position: lazy.position(i), rel: on!, entries });
-        byNames.push(i);
-        continue;
-      }
-      byFolders.push(i);
-      keys.add(lazy.key(i));
-      folders.set(step, folders.get(step) === null ? null : on);
-    }
-    const knownChanged = new Set(hit.changed.at.map((at) => hit.filePath(at)!));
-    const subs: [ScanSession, number[]][] = [];
-    if (byNames.length > 0) subs.push([new ScanSession(this.root, { ...this.opts, index: undefined, onProgress: undefined, givenGroups: given }), byNames]);
-    if (byFolders.length > 0) {
-      // A few known folders are read (readdir) rather than opening the index for their stored
-      // listings: its open alone costs what ~16 folders' readdir do (the bench library: ~7 ms).
-      const few = folders.size <= PATCH_FOLDERS_READ && [...folders.values()].every((rel) => rel !== null);
-      const index: IndexOptions | undefined = few ? undefined : { ...(this.opts.index as IndexOptions), prune: false, lookupOnly: true, knownChanged, onStats: undefined, onWarning: undefined };
-      subs.push([new ScanSession(this.root, { ...this.opts, index, onProgress: undefined, onlyKeys: keys, onlyFolders: folders }), byFolders]);
-    }
-    // One for one, in order: the same folder (walk step) and partition key. A shard numbers a
-    // record's place in its folder its own way (by its names), so the memo's position is kept.
-    const made = new Map<number, { row: Row; rec: MemoRecord }>();
-    // The new records' problems (the stored run had none: a memo is only made of a complete run), at their places in the tree.
-    const problems: { seq: TreeSeq; problem: ScanProblem }[] = [];
-    let problemCount = 0;
-    let complete = stored.summary.complete;
-    for (const [sub, list] of subs) {
-      const seqOfSub = new Map<string, TreeSeq>();
-      let k = 0;
-      for await (const rec of sub) {
-        const i = list[k++];
-        if (i === undefined || rec.seq[0] !== lazy.step(i)) return null;
-        const mrec = memoRecordOf(rec, imageExts);
-        if (mrec.key !== lazy.key(i)) return null;
-        const seq: TreeSeq = [lazy.step(i), lazy.position(i)];
-        seqOfSub.set(`${rec.seq[0]},${rec.seq[1]}`, seq);
-        made.set(i, { row: def.rowOf(rec), rec: { ...mrec, seq } });
-      }
-      if (k !== list.length || sub.problemSeqs.length !== sub.summary.problems.length) return null;
-      for (let p = 0; p < sub.summary.problems.length; p++) {
-        const seq = seqOfSub.get(`${sub.problemSeqs[p][0]},${sub.problemSeqs[p][1]}`);
-        if (!seq) return null; // a problem of no record made again (a folder): not a patch's to report
-        problems.push({ seq, problem: sub.summary.problems[p] });
-      }
-      problemCount += sub.summary.problemCount;
-      complete &&= sub.summary.complete;
-    }
-    if (made.size !== dirty.length) return null;
-    // Each made again of the files it read before (a folder's listing held: the same groups, the
-    // same sidecars), else not the memo's record (another folder under the same key): no patch.
-    // Those checks are then its checks in a delta or a memo written again (`depsAt`).
-    const checkOf = fileCheckFinder(hit.filePath, hit.fileChecks);
-    for (const [i, m] of made) {
-      const before = depsOf(i);
-      const now = m.rec.deps;
-      if (now.length !== before.length || now.some((path, k) => checkOf(path, before) !== before[k])) return null;
-      m.rec.depsAt = before;
-    }
-    // A record made from its names must agree with what the memo counted of it (files, images,
-    // image links, broken links: its folder held, so they did), and no two of them read one
-    // sidecar (a group's sidecars are its own): names crafted into a memo (an image left out, a
-    // record made twice) are a miss, as a record of another folder is above.
-    const readByNames = new Set<number>();
-    for (const i of byNames) {
-      const was = tallyOf(i);
-      const now = made.get(i)!.rec;
-      if (!isTally(was) || [1, 2, 3, 4].some((k) => now.tally[k] !== was[k])) return null;
-      for (const d of now.depsAt!) {
-        if (readByNames.has(d)) return null;
-        readByNames.add(d);
-      }
-    }
-    // The summary: the stored one with the old records' counts taken out and the new ones' put in.
-    const s = this.summary;
-    Object.assign(s, stored.summary, { counts: { ...stored.summary.counts }, problems: [], problemCount: 0, complete: stored.summary.complete });
-    let bytes = stored.progress[1];
-    for (const [i, m] of made) {
-      const before = tallyOf(i);
-      if (!isTally(before)) throw new TypeError('not a memo tally'); // the memo's own, crafted (load() catches it: a miss)
-      applyTally(s, before, -1);
-      applyTally(s, m.rec.tally, 1);
-      bytes += m.rec.bytes - bytesOf(i);
-    }
-    // Each record as a memo keeps it (made when asked: a delta needs the few made again, only a
-    // memo written again all of them).
-    const recordAt = (i: number): PatchedRecord => (made.get(i)?.rec as PatchedRecord | undefined) ?? { key: lazy.key(i), seq: [lazy.step(i), lazy.position(i)], deps: [], tally: tallyOf(i), bytes: bytesOf(i), group: groupOf(i), depsAt: depsOf(i) };
-    const allRecords = () => Array.from({ length: n }, (_, i) => recordAt(i));
-    // In tree order, as one scan reports them (a sort that keeps a record's own in their order), the first MAX_PROBLEMS_KEPT.
-    problems.sort((a, b) => a.seq[0] - b.seq[0] || a.seq[1] - b.seq[1]);
-    for (const { seq, problem } of problems.slice(0, MAX_PROBLEMS_KEPT)) {
-      s.problems.push(problem);
-      this.problemSeqs.push(seq);
-    }
-    s.problemCount = problemCount;
-    s.complete = complete;
-    const progress: [number, number] = [stored.progress[0], bytes];
-    const rowAt = (i: number): Row => (made.has(i) ? made.get(i)!.row : rowBefore(i));
-    const allRows = () => Array.from({ length: n }, (_, i) => rowAt(i));
-    // The output: the stored one with the changed rows taken out and put in again, where the
-    // command can (else made of every row).
-    const storedOutput = def.outputStored ? ((delta ? delta.output : base.output) as Out) : null;
-    if (def.outputStored && !isOutput(storedOutput)) throw new TypeError('not a memo output');
-    let output: Out | null = null;
-    if (def.patchOutput && storedOutput !== null) output = def.patchOutput(storedOutput, dirty.map(rowBefore), dirty.map((i) => made.get(i)!.row), s);
-    if (output === null && def.finishStored && !def.outputStored) {
-      const replaced = new Map(fromDelta);
-      for (const [i, m] of made) replaced.set(i, m.row);
-      output = def.finishStored(base.rows, s, replaced, n);
-    }
-    output ??= def.finish(allRows(), s);
-    return { output, rowAt, allRows, recordAt, allRecords, count: n, progress, made: made.size, byNames: byNames.length, madeAt: [...made.keys()], delta };
   }
 
   /** The index's checks stat through Node's binding unless the scan's options or the index's turn it off. */
@@ -967,14 +292,6 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
   async finish(): Promise<ScanSummary> {
     for await (const _ of this) void _;
     return this.summary;
-  }
-
-  /** The index's figures of this run, kept for a tree memo (then passed on to the caller's onStats). */
-  private keepIndexRun(o: IndexOptions): (s: IndexRunStats) => void {
-    return (s) => {
-      this.indexRun = s;
-      o.onStats?.(s);
-    };
   }
 
   private problem(path: string, code: string, message: string, seq: TreeSeq): void {
@@ -998,14 +315,12 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
     let emitted = 0;
     let bytesRead = 0;
     // A shard sees only its own files: it never drops the entries of the others (they merge).
-    const indexOpts = opts.index ? { ...opts.index, fastStat: this.indexFastStat(), onStats: this.keepIndexRun(opts.index) } : null;
+    const indexOpts = opts.index ? { ...opts.index, fastStat: this.indexFastStat() } : null;
     const index = indexOpts ? ScanIndex.open(root, inspectOpts, this.shard ? { ...indexOpts, prune: false } : indexOpts) : null;
-    this.runIndex = index;
     // Without the index (or with one that holds nothing yet) every candidate goes to the engine:
     // threads boot while the walk starts. Otherwise the first miss warms the runtime (a warm index
     // may need no thread at all).
     if (!index || index.holdsNothing) runtime.warm?.();
-    let endedNormally = false;
     try {
       const source = this.pendingRecords(root, weigh !== undefined, index, runtime);
       // With the index, the threads that read the files make their entries (incremental/entry.ts).
@@ -1093,14 +408,8 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
         yield [rec];
       }
       opts.onProgress?.(emitted + passedOver(), undefined, bytesRead);
-      this.lastProgress = [emitted + passedOver(), bytesRead];
-      if (index) {
-        this.memoChecks = index.memoChecks(this.summary.complete);
-        await index.save(this.summary.complete);
-      }
-      endedNormally = true;
+      if (index) await index.save(this.summary.complete);
     } finally {
-      if (!endedNormally) this.memoAbort?.();
       index?.close(); // an abandoned run: its spool is removed, the index file left as it was
       this.summary.engine = { kind: runtime.kind, workers: runtime.workers };
       if (ownRuntime) await runtime.close();
@@ -1157,28 +466,10 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
       return rec;
     };
     const dirContextOf = (rel: string): DirContext => ({ rel, relPrefix: rel === '' ? '' : `${rel}/`, rootReal, scanId, relOfReal, inspectLinkTargets, resolveOnlyInRootLinks });
-    // Given groups only (a tree memo's patch, ScanOptions.givenGroups): each paired again from its
-    // names alone, at its place in the tree; nothing walked or listed, each name lstat'ed.
-    if (opts.givenGroups) {
-      for (const g of opts.givenGroups) {
-        const path = folderPath(root, g.rel);
-        if (!g.entries.every((e) => entryOnDisk(path, e))) throw new TypeError('names not in their folder');
-        const pairing = pairDirectory({ path, entries: g.entries }, imageExts);
-        const group = pairing.groups[0];
-        if (pairing.groups.length !== 1 || pairing.ignored + pairing.tempFiles.length + pairing.unaddressable.length > 0 || group.images.length === 0 || group.images.some((img) => img.isLink)) {
-          throw new TypeError('not the names of a group');
-        }
-        yield ready(this.pending(group, [g.step, g.position], dirContextOf(g.rel), links, targetDirs));
-      }
-      return;
-    }
     // Folder records (folder-records.ts): not for a shard (it sees part of each folder).
     if (index !== null && !shard) index.useRecords(scanShape(imageExts, inspectLinkTargets, resolveOnlyInRootLinks));
     const records = index !== null && index.recordsOn;
     const dirs = index?.dirs;
-    // Given folders only, at their steps (ScanOptions.onlyFolders), else the whole walk.
-    const only = opts.onlyFolders;
-    const given = only && [...only.values()].every((rel) => rel !== null) ? [...only].sort((a, b) => a[0] - b[0]).map(([at, rel]) => ({ step: at, rel: rel! })) : null;
     const walkOpts = {
       skipDirNames: SKIP_DIR_NAMES,
       listingCache: index?.dirs,
@@ -1186,18 +477,16 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
       // taken before, as the walk's own listing would), and is not read again.
       listedByRun: (path: string) => targetDirs.listingOf(path),
       onProblem: (p: WalkProblem) => {
-        const at = p.step ?? step++;
+        const at = step++;
         // Every shard is incomplete (its files may be in there); one shard reports the problem.
         if (shard && !shard.ownsKey(nfc(toPosix(relative(root, p.path))))) this.summary.complete = false;
         else this.problem(p.path, p.error.code, p.error.message, [at, -1]);
       },
       signal: opts.signal,
     };
-    const walk: AsyncGenerator<DirListing & { step?: number }> = given ? listFolders(root, given, walkOpts) : walkTree(root, walkOpts);
-    for await (const listing of walk) {
-      const at = listing.step ?? step++;
+    for await (const listing of walkTree(root, walkOpts)) {
+      const at = step++;
       this.summary.directories++;
-      if (only && !only.has(at)) continue;
       let builder: FolderRecordsBuilder | null = null;
       const real = records ? dirs!.realOf(listing.path) : '';
       if (records) {
@@ -1665,18 +954,6 @@ function groupsAgain(listing: { path: string; entries: readonly WalkEntry[] }, i
     out[gi] = g;
   }
   return out;
-}
-
-/**
- * Is `e` (a given group's name: ScanOptions.givenGroups) in folder `dir` as the walk would list
- * it: there, a symlink exactly when its kind says so, and a folder only in a sidecar's name (the
- * pairing skips a folder in an image's name; one in a sidecar's is a candidate that reads as
- * unreadable)? One lstat: a memo's names are its own claims, the disk is not.
- */
-function entryOnDisk(dir: string, e: WalkEntry): boolean {
-  const st = lstatSync(join(dir, e.name), { throwIfNoEntry: false });
-  if (st === undefined || st.isSymbolicLink() !== (e.kind === 'symlink')) return false;
-  return !st.isDirectory() || isSidecarName(e.name);
 }
 
 /** A bundle of a folder's records (PendingRecord.bundle), empty: records are pushed into it. */

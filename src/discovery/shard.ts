@@ -14,7 +14,7 @@
  * drops other shards' names before pairing, so a shard never opens or stats their sidecars.
  */
 import { errors } from '../errors.js';
-import { isAscii, nfc, splitName } from './extensions.js';
+import { nfc, splitName } from './extensions.js';
 import { sidecarExtOf } from './pair.js';
 
 /** Name and version of the partition rule, recorded in every shard output. */
@@ -136,12 +136,6 @@ export function shardKey(dirRel: string, name: string, imageExts: ReadonlySet<st
   return dirRel === '' ? r : `${nfc(dirRel)}/${r}`;
 }
 
-/** A partition key's folder (relative, POSIX, NFC; '' at the top) and name root, as shardKey joined them (a root holds no '/'). */
-export function keyParts(key: string): { dir: string; root: string } {
-  const cut = key.lastIndexOf('/');
-  return { dir: cut < 0 ? '' : key.slice(0, cut), root: key.slice(cut + 1) };
-}
-
 /** Decides membership; built once per command, used in the walk loop. */
 export class ShardFilter {
   constructor(
@@ -166,99 +160,6 @@ export class ShardFilter {
     const out: number[] = [];
     for (let i = 0; i < names.length; i++) if (owns(names[i].name)) out.push(i);
     return out;
-  }
-}
-
-/** The first position in `names` (sorted by UTF-16 code units, walk.ts byName) whose name is not below `s`. */
-function lowerBound(names: readonly { name: string }[], s: string): number {
-  let lo = 0;
-  let hi = names.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (names[mid].name < s) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
-
-/**
- * The names of given partition keys only (a tree memo's patch: scan.ts ScanOptions.onlyKeys): a
- * shard of its own, the keys' records made as a shard makes them, with the whole tree's positions.
- */
-export class KeySetFilter extends ShardFilter {
-  constructor(
-    private readonly keys: ReadonlySet<string>,
-    imageExts: ReadonlySet<string>,
-  ) {
-    super({ index: 0, count: 2 }, imageExts);
-  }
-
-  /** Per folder (its NFC relative path), the name roots of its keys. */
-  private byFolder: Map<string, Set<string>> | null = null;
-
-  override ownsKey(key: string): boolean {
-    return this.keys.has(key);
-  }
-
-  /**
-   * A folder's names: none of a folder without keys, and a name only when its root is one of the
-   * folder's (an ASCII name, its own NFC form, must start with it: most names are rejected so,
-   * without computing their roots).
-   */
-  override folder(dirRel: string): (name: string) => boolean {
-    const roots = this.roots(dirRel);
-    if (!roots) return () => false;
-    const few = roots.size <= 8 ? [...roots] : null;
-    return (name) => {
-      if (few !== null && isAscii(name) && !few.some((r) => name.startsWith(r))) return false;
-      return roots.has(nameRoot(name, this.imageExts));
-    };
-  }
-
-  /**
-   * A sorted listing's names with the keys' roots. With ASCII roots, only the run of names that
-   * begin with each root is looked at (an ASCII name is its own NFC form: a root it does not begin
-   * is not its root), and the names with other characters (NFC may change them: KELVIN SIGN is K),
-   * found by one search of the names joined: a patch's few keys in a folder of thousands of names.
-   * Else each name, as `folder` decides it.
-   */
-  override namesOf(dirRel: string, names: readonly { name: string }[]): number[] {
-    const roots = this.roots(dirRel);
-    if (!roots) return [];
-    if (![...roots].every(isAscii)) return super.namesOf(dirRel, names);
-    const out = new Set<number>();
-    for (const root of roots) {
-      for (let i = lowerBound(names, root); i < names.length && names[i].name.startsWith(root); i++) {
-        if (nameRoot(names[i].name, this.imageExts) === root) out.add(i);
-      }
-    }
-    // (A file name holds no NUL; a listing's names are distinct, found again by their order.)
-    const joined = names.map((e) => e.name).join('\0');
-    const beyond = /[^\0-\x7f]/g;
-    for (let m = beyond.exec(joined); m !== null; m = beyond.exec(joined)) {
-      const end = joined.indexOf('\0', m.index);
-      beyond.lastIndex = end < 0 ? joined.length : end;
-      const name = joined.slice(joined.lastIndexOf('\0', m.index) + 1, beyond.lastIndex);
-      if (!roots.has(nameRoot(name, this.imageExts))) continue;
-      const i = lowerBound(names, name);
-      if (names[i]?.name !== name) return super.namesOf(dirRel, names); // not a listing of distinct names: each name then
-      out.add(i);
-    }
-    return [...out].sort((a, b) => a - b);
-  }
-
-  /** The name roots of a folder's keys (by its NFC relative path), or undefined. */
-  private roots(dirRel: string): Set<string> | undefined {
-    if (this.byFolder === null) {
-      this.byFolder = new Map();
-      for (const key of this.keys) {
-        const { dir, root } = keyParts(key);
-        let roots = this.byFolder.get(dir);
-        if (!roots) this.byFolder.set(dir, (roots = new Set()));
-        roots.add(root);
-      }
-    }
-    return this.byFolder.get(nfc(dirRel));
   }
 }
 

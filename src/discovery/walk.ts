@@ -25,8 +25,6 @@ export interface WalkProblem {
   path: string;
   rel: string;
   error: SidecarError;
-  /** `listFolders`: the walk step the caller gave the folder (walkTree's problems come in walk order instead). */
-  step?: number;
 }
 
 /**
@@ -124,25 +122,6 @@ export async function* walkTree(root: string, opts: WalkOptions = {}): AsyncGene
     }
   } finally {
     if (inFlight.size > 0) await Promise.allSettled([...inFlight]);
-  }
-}
-
-/** The path of the folder at `rel` (relative to the root, POSIX; '' the root itself) as the walk names it. */
-export function folderPath(root: string, rel: string): string {
-  return rel === '' ? root : join(root, rel);
-}
-
-/**
- * Given folders only, in the order given, each listed as walkTree lists it (a tree memo's patch,
- * scan.ts ScanOptions.onlyFolders: the tree is as a walk of it found it, so each folder keeps the
- * walk step it had; a problem carries its folder's step). Nothing else is listed.
- */
-export async function* listFolders(root: string, folders: readonly { rel: string; step: number }[], opts: WalkOptions = {}): AsyncGenerator<DirListing & { step: number }> {
-  for (const { rel, step } of folders) {
-    opts.signal?.throwIfAborted();
-    const path = folderPath(root, rel);
-    const listed = await listingOf(path, rel, { ...opts, onProblem: opts.onProblem && ((p) => opts.onProblem!({ ...p, step })) });
-    if (listed !== null) yield { path, rel, step, entries: walkedEntries(listed, opts) };
   }
 }
 

@@ -152,22 +152,8 @@ export class DirSnapshots implements ListingCache, LinkResolution {
    */
   stepHolds(dir: string, dirId: Uint8Array, name: string, stamp: Uint8Array | null): boolean {
     const now = this.identityNow(dir);
-    if (now !== null && Buffer.compare(now.id, dirId) === 0) {
-      // For a tree memo: a folder outside the library (`/tmp`, a home folder) changes all the time
-      // for reasons of its own; the name itself is what the lookup needs (one lstat, as when the
-      // folder has moved). Inside, the folder's identity (its listing is the walk's too).
-      if (stamp !== null && this.onNameHeld !== null && !this.insideRoot(dir)) {
-        this.onNameHeld(dir === '/' ? `/${name}` : `${dir}/${name}`, stamp, now);
-        return true;
-      }
-      return this.held(dir, now);
-    }
-    return this.namesNow(dir, name, stamp, now);
-  }
-
-  /** A folder of the library (its real path under the root's). */
-  private insideRoot(real: string): boolean {
-    return this.rootReal === '/' || real === this.rootReal || (real.startsWith(this.rootReal) && real[this.rootReal.length] === '/');
+    if (now !== null && Buffer.compare(now.id, dirId) === 0) return true;
+    return this.namesNow(dir, name, stamp);
   }
 
   private identityNow(real: string): { id: Buffer; racy: boolean } | null {
@@ -211,7 +197,7 @@ export class DirSnapshots implements ListingCache, LinkResolution {
     }
     if (known === undefined) {
       const now = this.identityNow(real);
-      const ok = now !== null && now.id.equals(entryIdentity(v)) && this.held(real, now);
+      const ok = now !== null && now.id.equals(entryIdentity(v));
       this.valid.set(real, ok);
       if (!ok) return { ok: false };
     }
@@ -273,23 +259,7 @@ export class DirSnapshots implements ListingCache, LinkResolution {
     return entries;
   }
 
-  /** A folder identity found equal to a stored one (a decision made on it): a check of the tree memo. */
-  onDirHeld: ((real: string, now: { id: Buffer; racy: boolean }) => void) | null = null;
-
-  /** Say a folder's identity decided something (true, for use in conditions). */
-  held(real: string, now: { id: Buffer; racy: boolean }): true {
-    this.onDirHeld?.(real, now);
-    return true;
-  }
-
-  /**
-   * A lookup by name that held (in a folder outside the library, or one that moved: the name still
-   * names the inode), with its folder's identity now (null: not a folder): a check of the tree memo.
-   */
-  onNameHeld: ((path: string, stamp: Uint8Array, dirNow: { id: Buffer; racy: boolean } | null) => void) | null = null;
-
-  /** `dirNow`: the folder's identity taken before the lookup (what a memo's name check may rely on instead of the stamp). */
-  private namesNow(dir: string, name: string, stamp: Uint8Array | null, dirNow: { id: Buffer; racy: boolean } | null): boolean {
+  private namesNow(dir: string, name: string, stamp: Uint8Array | null): boolean {
     if (stamp === null) return false; // it named nothing; the folder changed: look again
     const path = dir === '/' ? `/${name}` : `${dir}/${name}`;
     let now = this.entries.get(path);
@@ -302,9 +272,7 @@ export class DirSnapshots implements ListingCache, LinkResolution {
         this.entries.set(path, now && unpooled(now));
       }
     }
-    const holds = now !== null && Buffer.compare(now, stamp) === 0;
-    if (holds) this.onNameHeld?.(path, stamp, dirNow);
-    return holds;
+    return now !== null && Buffer.compare(now, stamp) === 0;
   }
 
   /** A link the engine resolved (a first run, which stores none: the next run resolves it traced here): counted. */
@@ -324,7 +292,7 @@ export class DirSnapshots implements ListingCache, LinkResolution {
     // whose text never changes.
     const own = this.identityNow(real);
     const v = own !== null && !own.racy ? this.stored(TABLE_LINKS, key) : null;
-    if (v && own !== null && identityEquals(own.id, v.buf, v.idAt) && this.held(real, own)) {
+    if (v && own !== null && identityEquals(own.id, v.buf, v.idAt)) {
       const stored = decodeLinkPayload(entryPayload(v));
       if (stored !== null) {
         const off = v.off; // the view may be overwritten by the checks below

@@ -61,7 +61,7 @@ export type IndexEntryOut = Uint8Array;
 
 /**
  * The racy cutoff (ms since the epoch, an integer) of a run started at `startedMs` with a margin
- * of `marginMs` (ScanIndex's, a tree memo's): a margin of 0 (or below) turns the check off, a cutoff
+ * of `marginMs` (ScanIndex's): a margin of 0 (or below) turns the check off, a cutoff
  * past any ctime; a margin longer than the clock's time (Infinity too) trusts no ctime: 0.
  */
 export function racyCutoffOf(startedMs: number, marginMs: number): number {

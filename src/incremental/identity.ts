@@ -136,7 +136,7 @@ let fastStat: { fn: BindingStat | null; trusted: 'unknown' | 'yes' | 'no' } | nu
 
 /**
  * A stat's identity laid out as the index stores it, in one reused buffer: the hot loops of warm
- * runs (folder records' file checks, a tree memo's checks) compare it with stored bytes without an
+ * runs (folder records' file checks) compare it with stored bytes without an
  * object per file. `bytes` holds the last one loaded.
  *
  * `stat(path)` is the hot loops' stat: a warm run of the bench library makes ~18,700 of them, and
@@ -221,10 +221,9 @@ export class IdentityScratch {
 
   /**
    * stat `path` (following links): what is there, its identity in `bytes` (unless STAT_NONE:
-   * nothing there, or it could not be stat'ed). A path as bytes too (a tree memo's checks, never
-   * decoded: tree-memo.ts checksHold), holding no NUL (found between NULs).
+   * nothing there, or it could not be stat'ed).
    */
-  stat(path: string | Uint8Array): StatKind {
+  stat(path: string): StatKind {
     if (this.binding !== null && fastStat!.trusted === 'yes') return this.statFast(path);
     const kind = this.statPure(path);
     if (this.binding !== null && fastStat!.trusted === 'unknown' && kind !== STAT_NONE) this.check(path, kind);
@@ -241,11 +240,10 @@ export class IdentityScratch {
     w[4] = st.ctimeNs;
   }
 
-  private statPure(path: string | Uint8Array): StatKind {
+  private statPure(path: string): StatKind {
     let st: BigIntStats | undefined;
     try {
-      // (statSync takes a Buffer, not any Uint8Array: a view of the same bytes.)
-      st = statSync(typeof path === 'string' || Buffer.isBuffer(path) ? path : Buffer.from(path.buffer, path.byteOffset, path.byteLength), { bigint: true, throwIfNoEntry: false });
+      st = statSync(path, { bigint: true, throwIfNoEntry: false });
     } catch {
       return STAT_NONE;
     }
@@ -258,13 +256,12 @@ export class IdentityScratch {
     return st.isDirectory() ? STAT_DIR : st.isFile() ? STAT_FILE : STAT_OTHER;
   }
 
-  private statFast(path: string | Uint8Array): StatKind {
+  private statFast(path: string): StatKind {
     let v: BigInt64Array | undefined;
     try {
       // No NUL in `path` reaches here unchecked: the binding would stat the name up to it, where
-      // statSync refuses the path (callers' paths come from NUL-separated lists or the walk). A
-      // path as bytes was found between NULs (tree-memo.ts checksHold): none to look for.
-      if (typeof path === 'string' && path.includes('\0')) return STAT_NONE;
+      // statSync refuses the path (callers' paths come from NUL-separated lists or the walk).
+      if (path.includes('\0')) return STAT_NONE;
       v = this.binding!(path, true, undefined, false);
     } catch {
       return STAT_NONE;
@@ -336,7 +333,7 @@ export class IdentityScratch {
   private oneRead: BatchStats | null = null;
 
   /** The fast path trusted from now on when it gives `path` the kind and identity statSync just gave; never again in this process when not. */
-  private check(path: string | Uint8Array, kind: StatKind): void {
+  private check(path: string, kind: StatKind): void {
     const pure = Buffer.from(this.bytes);
     let same = false;
     try {

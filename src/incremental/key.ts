@@ -74,32 +74,14 @@ export function computeCodeDigest(): string {
   return hashFiles(createHash('sha256'), codeDigestFiles()).digest('hex');
 }
 
-/** The compiled files a tree memo's code digest adds: the operations and the index (relative to the compiled tree's top). */
-export function memoDigestFiles(): string[] {
-  return compiledFiles(['ops', 'incremental']);
-}
-
-/**
- * The code a tree memo's output also depends on (incremental/tree-memo.ts): what the index's results
- * do (`codeDigest`), plus the operations that make a command's output of its records and the index
- * that decides a record is still as stored. A memo of another build is never served.
- */
-export function computeMemoCodeDigest(code = computeCodeDigest()): string {
-  return hashFiles(createHash('sha256').update(code), memoDigestFiles()).digest('hex');
-}
-
 /** Where a build keeps its digests (scripts/code-digest.mjs writes it after the build, beside this module). */
 export const DIGEST_MANIFEST_URL = new URL('./code-digest.json', import.meta.url);
 
-/** A build's digests, and each file they cover with the size and mtime (ns) it had then (-1, '': none there). */
+/** A build's code digest, and each file it covers with the size and mtime (ns) it had then (-1, '': none there). */
 export interface DigestManifest {
   files: [string, number, string][];
   code: string;
-  memo: string;
 }
-
-/** Every file a build's manifest lists, in its order: the code digest's, then the memos'. */
-const manifestFiles = () => [...codeDigestFiles(), ...memoDigestFiles()];
 
 /** The size and mtime (ns) of a compiled file now (relative to the compiled tree's top), or null: none there. */
 function fileStamp(rel: string): [number, string] | null {
@@ -110,62 +92,50 @@ function fileStamp(rel: string): [number, string] | null {
 /** This build's manifest, made now (what scripts/code-digest.mjs writes). */
 export function digestManifest(): DigestManifest {
   const code = computeCodeDigest();
-  const files = manifestFiles().map((f): [string, number, string] => {
+  const files = codeDigestFiles().map((f): [string, number, string] => {
     const stamp = fileStamp(f);
     return [f, stamp?.[0] ?? -1, stamp?.[1] ?? ''];
   });
-  return { files, code, memo: computeMemoCodeDigest(code) };
+  return { files, code };
 }
 
 /**
- * The manifest's digests when it lists exactly the files covered now (`files`), each with the size
+ * The manifest's digest when it lists exactly the files covered now (`files`), each with the size
  * and mtime it has now (`stampOf`); else null: a file changed, came or went since the build wrote
- * it (or it is not a manifest), and the digests are computed again. A stat of each file (~0.5 ms)
+ * it (or it is not a manifest), and the digest is computed again. A stat of each file (~0.5 ms)
  * instead of reading and hashing them (~8 ms of every run with the index).
  */
-export function manifestDigests(manifest: unknown, files: readonly string[], stampOf: (rel: string) => [number, string] | null): { code: string; memo: string } | null {
+export function manifestDigests(manifest: unknown, files: readonly string[], stampOf: (rel: string) => [number, string] | null): { code: string } | null {
   const m = manifest as DigestManifest;
-  if (typeof m !== 'object' || m === null || typeof m.code !== 'string' || typeof m.memo !== 'string' || !Array.isArray(m.files) || m.files.length !== files.length) return null;
+  if (typeof m !== 'object' || m === null || typeof m.code !== 'string' || !Array.isArray(m.files) || m.files.length !== files.length) return null;
   for (let i = 0; i < files.length; i++) {
     const e = m.files[i];
     if (!Array.isArray(e) || e[0] !== files[i]) return null;
     const now = stampOf(files[i]);
     if (now === null ? e[1] !== -1 || e[2] !== '' : e[1] !== now[0] || e[2] !== now[1]) return null;
   }
-  return { code: m.code, memo: m.memo };
+  return { code: m.code };
 }
 
 let codeDigestCache: string | undefined;
-let memoDigestCache: string | undefined;
 
-/** The build manifest's digests (null: none, or it no longer holds); read by codeDigest, once per process. */
-function digestsOfBuild(): { code: string; memo: string } | null {
+/** The build manifest's digest (null: none, or it no longer holds); read by codeDigest, once per process. */
+function digestsOfBuild(): { code: string } | null {
   let manifest: unknown;
   try {
     manifest = JSON.parse(readFileSync(DIGEST_MANIFEST_URL, 'utf8'));
   } catch {
     return null;
   }
-  return manifestDigests(manifest, manifestFiles(), fileStamp);
+  return manifestDigests(manifest, codeDigestFiles(), fileStamp);
 }
 
 /** sha256 over the compiled modules that make what the index stores (the build's manifest while it holds, else computed; once per process). */
 export function codeDigest(): string {
   if (codeDigestCache === undefined) {
-    const built = digestsOfBuild();
-    if (built) memoDigestCache = built.memo;
-    codeDigestCache = built?.code ?? computeCodeDigest();
+    codeDigestCache = digestsOfBuild()?.code ?? computeCodeDigest();
   }
   return codeDigestCache;
-}
-
-/** The tree memos' code digest (computeMemoCodeDigest; the build's manifest while it holds; once per process). */
-export function memoCodeDigest(): string {
-  if (memoDigestCache === undefined) {
-    const code = codeDigest();
-    memoDigestCache ??= computeMemoCodeDigest(code);
-  }
-  return memoDigestCache;
 }
 
 /** This build: tool version, result version, Node's version and code digest (keys of other builds are dropped on write). */

@@ -5,7 +5,6 @@ import { basename, dirname } from 'node:path';
 import { errors } from '../errors.js';
 import { INDEX_DIR, resolveIndexLocation, type IndexLocation, type IndexLocationOptions } from './location.js';
 import { lastRunPath, type LastRun } from './scan-index.js';
-import { memoFootprint, removeMemoFiles } from './tree-memo.js';
 import { deltaPath, IndexFormatError, IndexReader, TABLE_FILES } from './store.js';
 
 export interface IndexStatus {
@@ -23,8 +22,6 @@ export interface IndexStatus {
   written: string | null;
   last_run: LastRun | null;
   total_hits: number;
-  /** The tree memos beside the index (docs/INDEX.md "Tree memos") with their deltas: files and bytes, apart from `bytes`. */
-  tree_memos: { files: number; bytes: number };
 }
 
 export function indexStatus(root: string, opts: IndexLocationOptions = {}): IndexStatus {
@@ -42,14 +39,12 @@ export function indexStatus(root: string, opts: IndexLocationOptions = {}): Inde
     written: null,
     last_run: null,
     total_hits: 0,
-    tree_memos: { files: 0, bytes: 0 },
   };
   if (loc.where === 'none') {
     out.problem = loc.note ?? null; // nothing there is ours to read
     return out;
   }
   if (loc.note !== undefined) out.problem = loc.note;
-  out.tree_memos = memoFootprint(loc.path);
   try {
     out.bytes = statSync(loc.path).size;
     out.exists = true;
@@ -111,7 +106,6 @@ export function clearIndex(root: string, opts: IndexLocationOptions = {}): { pat
     rmSync(loc.path, { force: true });
     rmSync(deltaPath(loc.path), { force: true });
     rmSync(lastRunPath(loc.path), { force: true });
-    removeMemoFiles(loc.path);
   } catch (e) {
     throw errors.fromFs(e, loc.path);
   }

@@ -13,7 +13,6 @@
  * A result is recorded only when it can be trusted later (entry.ts: the rule, and the entry made
  * by the thread that read the file, from the stat of the descriptor it read through).
  */
-import { CheckLog } from './tree-memo.js';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
@@ -76,31 +75,11 @@ export interface IndexOptions extends IndexLocationOptions {
   /** Called after the index is written (or not) with this run's figures. */
   onStats?: (stats: IndexRunStats) => void;
   /**
-   * Tree memos (tree-memo.ts): a repeat run over an unchanged tree answered from the command's
-   * stored output, a run after a few sidecars changed by making their records again. On by default
-   * (with folder records); false turns them off (the CLI: IMAGE_SIDECAR_INDEX_MEMO=off). Output is
-   * the same either way.
-   */
-  memo?: boolean;
-  /**
    * The stat of every file a warm run checks through Node's own stat binding (identity.ts
    * IdentityScratch), trusted after it agreed with fs.statSync in this process. On by default;
    * false: fs.statSync only (the CLI: IMAGE_SIDECAR_FAST_STAT=off; Options.fastStat: false too). Results are the same.
    */
   fastStat?: boolean;
-  /**
-   * Look things up only: nothing recorded, the index not written (a tree memo's patch: the records
-   * it makes again are kept in the memo's delta, and the changed sidecars' entries are made by the
-   * next run that reads them). Not a CLI option.
-   */
-  lookupOnly?: boolean;
-  /**
-   * Sidecars (paths as the scan names them) a tree memo just found changed, for its patch: looked
-   * up as misses, without a find in the index or a stat. A patch writes no entries (lookupOnly), so
-   * the index holds none of their identities now but by another run's write, and reading such a
-   * file again gives what that entry holds: the output is the same. Not a CLI option.
-   */
-  knownChanged?: ReadonlySet<string>;
 }
 
 export interface IndexRunStats {
@@ -132,16 +111,6 @@ export interface IndexRunStats {
   extended: boolean;
   /** This run's new entries went to the delta file over the loaded file (which was not copied). */
   delta?: boolean;
-  /** A tree memo answered the run (tree-memo.ts): the other figures are those of the run that made it. */
-  memo?: boolean;
-  /** Records a tree memo's patch made again (the sidecars they read changed); absent: answered whole. */
-  memoPatched?: number;
-  /**
-   * With memoPatched: of those records, the ones paired again from the names the memo keeps of
-   * them (no folder listed, nothing looked up in the index); the others' folders were listed (read,
-   * or the index's listings) and their keys' names paired, as a shard does.
-   */
-  memoPatchedByNames?: number;
   /** The warm checks' stats went the fast path (identity.ts IdentityScratch; off: `fastStat: false`). */
   fastStat?: boolean;
 }
@@ -198,11 +167,6 @@ export interface LastRun {
   sidecars: number;
   /** Scan records served from folder records (no pairing, no per-file decode; docs/INDEX.md). */
   records_served?: number;
-  /** A tree memo answered the run: its output as stored, every check it lists as it was (or patched: below). */
-  memo?: boolean;
-  /** The memo was patched: records made again (their sidecars changed), and of them the ones made from their names. */
-  memo_patched?: number;
-  memo_patched_by_names?: number;
 }
 
 /** The figures of the last run next to the index (`index status`); written even when the index is not. */
@@ -244,46 +208,9 @@ class RefList {
   }
 }
 
-/** Why the index is not where it would be, said once per run (a run a tree memo answers too). */
+/** Why the index is not where it would be, said once per run. */
 function warnLocation(location: IndexLocation, opts: IndexOptions): void {
   if (location.note !== undefined) opts.onWarning?.(location.where === 'none' ? `${location.note}; this run keeps no index` : `${location.note}; the index is kept in ${location.path}`);
-}
-
-/**
- * A run a tree memo answered (tree-memo.ts): what a run of the index says and does besides its
- * records: the location's warning, stale temp files swept, the last run's figures (every sidecar a
- * hit), and `onStats` with the figures of the run that made the memo (`memo: true`).
- */
-export async function noteMemoRun(location: IndexLocation, opts: IndexOptions, made: IndexRunStats | null, checks: readonly number[], patched: { made: number; byNames: number } | null, fastStat: boolean): Promise<void> {
-  warnLocation(location, opts);
-  const { path } = location;
-  const sidecars = checks[1];
-  // A patch's records made again (none: answered whole).
-  const madeAgain = patched !== null && patched.made > 0 ? patched : null;
-  try {
-    await removeStaleTempFiles(dirname(path)).catch(() => undefined);
-    const patch = madeAgain !== null ? { memo_patched: madeAgain.made, memo_patched_by_names: madeAgain.byNames } : {};
-    writeLastRun(path, { at: new Date().toISOString(), hits: sidecars, misses: 0, recorded: 0, sidecars, records_served: made?.recordsServed ?? 0, memo: true, ...patch });
-  } catch (e) {
-    opts.onWarning?.(`index ${path}: last run not noted (${errors.fromFs(e, path).message})`);
-  }
-  opts.onStats?.({
-    ...(made ?? { entries: 0, bytes: 0, dirsReused: 0, linksReused: 0, foldersServed: 0, recordsServed: 0 }),
-    path,
-    where: location.where,
-    hits: sidecars,
-    misses: 0,
-    recorded: 0,
-    written: false,
-    dirsRead: 0,
-    linksResolved: 0,
-    pruned: false,
-    extended: false,
-    delta: false,
-    memo: true,
-    fastStat,
-    ...(madeAgain !== null ? { memoPatched: madeAgain.made, memoPatchedByNames: madeAgain.byNames } : {}),
-  });
 }
 
 export class ScanIndex implements EntrySink {
@@ -339,8 +266,6 @@ export class ScanIndex implements EntrySink {
   readonly holdsNothing: boolean;
   /** Root as given, resolved: folder records hold paths under it. */
   readonly rootAbs: string;
-  /** The checks this run made, for its tree memo (tree-memo.ts): spoiled by anything else it did. */
-  readonly memoLog = new CheckLog();
   private readonly idScratch: IdentityScratch;
 
   private constructor(
@@ -366,8 +291,6 @@ export class ScanIndex implements EntrySink {
     this.runKeys = this.loadedKeyNo >= 0 ? keys : [...keys, { key: this.key, used: 0 }];
     this.keyNo = this.loadedKeyNo >= 0 ? this.loadedKeyNo : keys.length;
     this.dirs = new DirSnapshots(this.reader, resolve(root), this.location.rootReal, this.racyCutoffNs, this);
-    this.dirs.onNameHeld = (path, stamp, dirNow) => this.memoLog.name(path, stamp, dirNow !== null && !dirNow.racy ? dirNow.id : null);
-    this.dirs.onDirHeld = (real, now) => this.memoLog.dir(real, now.id, now.racy);
   }
 
   /** An index for this scan, or null when these inspections cannot be stored (decoded data kept). */
@@ -447,7 +370,7 @@ export class ScanIndex implements EntrySink {
   /** Append new entries to the spool (created at the first): `write` returns how many; 0 when the spool cannot be written. */
   private spoolWith(table: number, write: (spool: IndexWriter) => number): number {
     // After close nothing is written: a late caller (a read still in flight) would make a new spool.
-    if (this.closed || this.spoolFailed || this.opts.lookupOnly === true) return 0;
+    if (this.closed || this.spoolFailed) return 0;
     try {
       if (!this.spool) {
         mkdirSync(dirname(this.location.path), { recursive: true });
@@ -491,13 +414,8 @@ export class ScanIndex implements EntrySink {
    * identity from the descriptor (entry.ts).
    */
   lookup(path: string): { hit: FileInspection | null; pending: Pending } {
-    this.memoLog.spoil('a file looked up');
     const rel = this.relOf(path);
     this.seenCount++;
-    if (this.opts.knownChanged?.has(path) === true) {
-      this.misses++;
-      return { hit: null, pending: { rel, id: null, oldOff: 0 } };
-    }
     const v0 = this.find(rel);
     if (!v0) {
       this.misses++;
@@ -580,7 +498,6 @@ export class ScanIndex implements EntrySink {
    */
   recordFirst(results: readonly FileInspection[], from = 0, n = results.length - from): void {
     if (n === 0) return;
-    this.memoLog.spoil('a file looked up');
     this.seenCount += n;
     this.misses += n;
     for (let i = from; i < from + n; i++) {
@@ -610,7 +527,6 @@ export class ScanIndex implements EntrySink {
 
   /** What the inspecting threads need to make this run's entries (InspectOptions.indexEntries). */
   get entryOptions(): EntryOptions | undefined {
-    if (this.opts.lookupOnly === true) return undefined;
     const opts: EntryOptions = { racyCutoffMs: this.racyCutoffMs, root: this.rootAbs, keyNo: this.keyNo };
     if (this.holdsNothing) opts.first = true; // every entry is stored as it comes (recordFirst): a block per batch
     return opts;
@@ -651,7 +567,7 @@ export class ScanIndex implements EntrySink {
     try {
       for (const patch of [false, true]) {
         const v = this.reader.find(TABLE_RECORDS, folderKey(this.recordPrefix, real, patch));
-        const c = v && identityEquals(now.id, v.buf, v.idAt) && this.dirs.held(real, now) ? decodeFolder(entryPayload(v)) : null;
+        const c = v && identityEquals(now.id, v.buf, v.idAt) ? decodeFolder(entryPayload(v)) : null;
         found.push([c, c ? v!.off : 0]);
       }
     } catch (e) {
@@ -679,7 +595,6 @@ export class ScanIndex implements EntrySink {
     const fileHolds = (i: number): boolean => {
       if (files[i] === 0) {
         const ok = this.idScratch.stat(meta.files[i]) === STAT_FILE && this.idScratch.equals(ids, i * IDENTITY_BYTES);
-        if (ok) this.memoLog.file(meta.files[i], ids.subarray(i * IDENTITY_BYTES, (i + 1) * IDENTITY_BYTES));
         files[i] = ok ? 1 : 2;
       }
       return files[i] === 1;
@@ -688,13 +603,13 @@ export class ScanIndex implements EntrySink {
     const dirHolds = (i: number): boolean => {
       if (dirs[i] === 0) {
         const d = this.dirs.dirIdentity(meta.dirs[i]);
-        dirs[i] = d !== null && d.id.equals(dirId(i)) && this.dirs.held(meta.dirs[i], d) ? 1 : 2;
+        dirs[i] = d !== null && d.id.equals(dirId(i)) ? 1 : 2;
       }
       return dirs[i] === 1;
     };
     // A lookup holds while its folder is as it was (the folder's identity is taken once per run: a
     // game folder's links make thousands of lookups in a few photo folders); else its name is
-    // checked (one lstat). dir-cache.ts stepHolds: the one rule (and what a tree memo checks).
+    // checked (one lstat). dir-cache.ts stepHolds: the one rule.
     const stepHolds = (i: number): boolean => {
       if (steps[i] === 0) {
         const [d, name, stamp] = meta.steps[i];
@@ -782,10 +697,6 @@ export class ScanIndex implements EntrySink {
    */
   async save(complete: boolean): Promise<void> {
     this.appendFirst();
-    if (this.opts.lookupOnly === true) {
-      this.close(); // nothing recorded, nothing written
-      return;
-    }
     const { path } = this.location;
     let written = false;
     let entries = 0;
@@ -826,21 +737,6 @@ export class ScanIndex implements EntrySink {
   /** This run's figures (`index status`, the index header). */
   private lastRun(): LastRun {
     return { at: new Date(this.started).toISOString(), hits: this.hits, misses: this.misses, recorded: this.recordedCount, sidecars: this.seenCount, records_served: this.recordsServed };
-  }
-
-  /**
-   * This run's checks when it can stand for a tree memo: nothing missed, listed, resolved, looked up
-   * one by one or written, the walk complete, nothing racy. Then every input of its records was a folder
-   * identity (each listing, each stored resolution's lookups) or a file identity a served record
-   * depended on, all in the log (a file looked up one by one spoils it). Else null.
-   */
-  memoChecks(complete: boolean): CheckLog | null {
-    const log = this.memoLog;
-    if (!complete) log.spoil('incomplete walk');
-    if (!this.reader || this.spool || this.spoolFailed || this.recordPrefix === null) log.spoil('index not served whole');
-    if (this.misses > 0 || this.dirs.misses > 0 || this.dirs.linksResolved > 0) log.spoil('something read again');
-    if (log.spoiled === null && log.anyRacy(this.racyCutoffNs)) log.spoil('a racy identity');
-    return log.spoiled === null ? log : null;
   }
 
   /** Release the files (the spool is removed). Safe to call twice. */

@@ -73,7 +73,6 @@ export async function report(root: string, opts: ReportOptions = {}): Promise<Re
     ...common,
     schema,
     onProgress: progress,
-    resultsOnly: true,
     onResult: (r) => {
       if (!r.is_valid && firstInvalid.length < limits.invalidFiles) firstInvalid.push(r);
     },

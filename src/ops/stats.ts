@@ -4,7 +4,7 @@ import { scan, sidecarFilesOf, type ScanRecord, type ScanSidecar, type ScanSumma
 import { ExactSum } from './exact-sum.js';
 import { CATEGORIES, type Category, type Options } from '../types.js';
 import { ownEffective, round, sidecarFilter, sortKeysDeep } from './common.js';
-import { checkRecordIdentity, identityCheckPath } from './todo.js';
+import { checkRecordIdentity } from './todo.js';
 import { addOwn, getOwn, setOwn } from '../analysis/own-record.js';
 
 export interface StatsOptions extends Options {
@@ -123,86 +123,12 @@ export interface StatsRaw {
 // Keys are operation names, grades, formats from files: own keys only (analysis/own-record.ts).
 const add = addOwn;
 
-/** Take 1 from a count, the key gone at 0 (as never added); false when there is no such count. */
-function takeOne(record: Record<string, number>, key: string): boolean {
-  const n = getOwn(record, key);
-  if (!isCount(n)) return false;
-  if (n === 1) delete record[key];
-  else setOwn(record, key, n - 1);
-  return true;
-}
-
-/** A plain object whose every value passes `ok`. */
-const isRecordOf = (x: unknown, ok: (v: unknown) => boolean): x is Record<string, number> =>
-  typeof x === 'object' && x !== null && !Array.isArray(x) && Object.values(x).every(ok);
-/** A count as `raw` keeps one: a key is there only while its count is at least 1. */
-const isCount = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 1;
-const isTotal = (v: unknown) => Number.isSafeInteger(v) && (v as number) >= 0;
-const sameKeys = (a: object, b: object) => Object.keys(a).length === Object.keys(b).length && Object.keys(a).every((k) => Object.hasOwn(b, k));
-/** Every count of `part` at most the same key's count of `whole` (succ of succN, timeN of opCounts). */
-const within = (part: Record<string, number>, whole: Record<string, number>) => Object.keys(part).every((k) => (getOwn(whole, k) ?? 0) >= part[k]);
-const total = (counts: Record<string, number>) => Object.values(counts).reduce((a, b) => a + b, 0);
-
-/**
- * Counts shaped as `raw` makes them (what a tree memo keeps beside the report): counts of at least
- * 1 (a key at 0 is gone), totals not negative, a size sum per counted operation and a time sum per
- * timed one, no more successes than flags nor flags or times than records, a format and a
- * histogram bucket per counted sidecar. Crafted counts of another shape (a count at 0, a time
- * sum of an operation never timed, partials that overflow) were patched into the report: an
- * average of NaN, a key at 0, a time added to a sum it was never part of.
- */
-function isStatsRaw(x: unknown): x is StatsRaw {
-  if (typeof x !== 'object' || x === null) return false;
-  const r = x as StatsRaw;
-  if (typeof r.root !== 'string' || ![r.opCounts, r.timeN, r.succ, r.succN, r.grades, r.formats, r.facesHist, r.objectsHist].every((c) => isRecordOf(c, isCount))) return false;
-  if (!(['faces', 'withEmbedding', 'objects', 'sidecarsCounted', 'imagesWithSidecar', 'sidecarFiles'] as const).every((k) => isTotal(r[k]))) return false;
-  if (r.keptCopies !== undefined && !isTotal(r.keptCopies)) return false;
-  const id = r.identity;
-  if (!isRecordOf(id, isTotal) || !sameKeys(id, { current: 0, stale: 0, unknown: 0 })) return false;
-  if (!isRecordOf(r.sizeSum, (v) => typeof v === 'number' && Number.isFinite(v) && v >= 0) || !sameKeys(r.sizeSum, r.opCounts)) return false;
-  const isPartials = (p: unknown) => Array.isArray(p) && p.length > 0 && p.every((v) => typeof v === 'number' && Math.abs(v) <= MAX_TIME_PARTIAL);
-  if (!isRecordOf(r.timeSum, isPartials) || !sameKeys(r.timeSum, r.timeN)) return false;
-  if (!within(r.timeN, r.opCounts) || !within(r.succN, r.opCounts) || !within(r.succ, r.succN)) return false;
-  const n = r.sidecarsCounted;
-  return total(r.formats) === n && total(r.facesHist) === n && total(r.objectsHist) === n && total(r.grades) <= n && id.current + id.stale + id.unknown <= n;
-}
-
-const isNameOrNull = (v: unknown) => v === null || typeof v === 'string';
-/** A `--list` entry as rowOf makes it. */
-const isListEntry = (x: unknown): x is SidecarListEntry => {
-  if (typeof x !== 'object' || x === null) return false;
-  const e = x as SidecarListEntry;
-  return typeof e.path === 'string' && isNameOrNull(e.image) && isNameOrNull(e.format) && Array.isArray(e.operations) && e.operations.every((o) => typeof o === 'string') && [e.faces, e.objects, e.size].every(isTotal);
-};
-
-/**
- * A row shaped as rowOf makes it (one read from a tree memo may be anything): counts not negative,
- * each operation once, its size an exact count of bytes, its time one that is averaged.
- */
-function isStatsRow(x: unknown): x is StatsRow {
-  if (typeof x !== 'object' || x === null) return false;
-  const row = x as StatsRow;
-  if (!isTotal(row.files) || !isTotal(row.kept) || row.kept > row.files || !isTotal(row.images) || typeof row.covered !== 'boolean' || !isNameOrNull(row.dir)) return false;
-  const e = row.eff;
-  if (e === null) return true;
-  if (typeof e !== 'object' || typeof e.format !== 'string' || !Array.isArray(e.ops) || !isNameOrNull(e.grade) || !(e.entry === null || isListEntry(e.entry))) return false;
-  if (![e.faces, e.embeddings, e.objects].every(isTotal) || !(e.identity === null || e.identity === 'current' || e.identity === 'stale' || e.identity === 'unknown')) return false;
-  const names = new Set<unknown>();
-  return e.ops.every(
-    (o) =>
-      Array.isArray(o) && o.length === 4 && typeof o[0] === 'string' && !names.has(o[0]) && names.add(o[0]) !== undefined && isTotal(o[1]) &&
-      (o[2] === null || (typeof o[2] === 'number' && Math.abs(o[2]) <= MAX_PROCESSING_TIME_S)) && (o[3] === null || typeof o[3] === 'boolean'),
-  );
-}
-
 /**
  * A processing time beyond this (seconds, ~3·10^7 years) is not a duration: not averaged, as a
  * non-number is not. Two of 1.7e308 overflowed the exact sum (the average printed null, and shard
  * outputs wrote null partials, merged as 0); 10^7 times of at most this sum to 10^22.
  */
 const MAX_PROCESSING_TIME_S = 1e15;
-/** What a time sum's partials (ExactSum) of at most MEMO_MAX_FILES such times never exceed (10^20), with room. */
-const MAX_TIME_PARTIAL = 1e22;
 
 /** An operation of a counted sidecar: name, data size, processing time (null: not one to average), success (null: not said). */
 type StatsRowOp = [string, number, number | null, boolean | null];
@@ -238,8 +164,6 @@ export class StatsAccumulator {
   readonly r: StatsRaw;
   readonly list: SidecarListEntry[] | undefined;
   readonly folders: FolderTable | undefined;
-  /** Called with each image path about to be compared with its sidecar's record (before its stat). */
-  onImageCheck: ((path: string) => void) | null = null;
 
   constructor(
     root: string,
@@ -257,8 +181,7 @@ export class StatsAccumulator {
   }
 
   /**
-   * What a record adds to the counts, as plain values (a tree memo keeps it per record, so a patch
-   * can count the tree again without its records): `addRow(rowOf(rec))` is the one way records count.
+   * What a record adds to the counts, as plain values (what `add` counts).
    */
   rowOf(rec: ScanRecord): StatsRow {
     const filter = this.filter;
@@ -286,10 +209,6 @@ export class StatsAccumulator {
     }
     let identity: StatsRowEffective['identity'] = null;
     if (rec.images.length > 0) {
-      if (sum.image && this.onImageCheck) {
-        const path = identityCheckPath(rec);
-        if (path !== null) this.onImageCheck(path);
-      }
       identity = checkRecordIdentity(rec, sum.image)?.check.state ?? 'unknown';
     }
     row.eff = {
@@ -307,23 +226,8 @@ export class StatsAccumulator {
     return row;
   }
 
-  /**
-   * Counts to go on from (a tree memo's, as `raw` gave them), or null when they are not shaped as
-   * `raw` makes them (a memo crafted by hand).
-   */
-  static from(raw: unknown, opts: StatsOptions): StatsAccumulator | null {
-    if (!isStatsRaw(raw)) return null;
-    const acc = new StatsAccumulator(raw.root, null, opts);
-    const copy = JSON.parse(JSON.stringify(raw)) as StatsRaw; // own objects: the memo's stay as read
-    Object.assign(acc.r, copy);
-    for (const op of Object.keys(copy.timeSum)) acc.timeSums.set(op, new ExactSum(getOwn(copy.timeSum, op)));
-    return acc;
-  }
-
-  add(rec: ScanRecord): StatsRow {
-    const row = this.rowOf(rec);
-    this.addRow(row);
-    return row;
+  add(rec: ScanRecord): void {
+    this.addRow(this.rowOf(rec));
   }
 
   addRow(row: StatsRow): void {
@@ -360,56 +264,6 @@ export class StatsAccumulator {
     if (e.entry) this.list?.push(e.entry);
   }
 
-  /**
-   * Take a row's counts out again (a tree memo's patch: the row a record had): the counts are then
-   * as if it had never been added, keys whose count falls to 0 gone as never made. False when that
-   * cannot be done exactly (a row not shaped as rowOf makes it, a list or folder row, a size that
-   * is not an exact integer): the counts are then not to be used.
-   */
-  removeRow(row: StatsRow): boolean {
-    const r = this.r;
-    if (!isStatsRow(row) || row.dir !== null) return false;
-    r.sidecarFiles -= row.files;
-    r.keptCopies = (r.keptCopies ?? 0) - row.kept;
-    if (row.covered) r.imagesWithSidecar -= row.images;
-    const e = row.eff;
-    if (!e) return r.sidecarFiles >= 0 && r.keptCopies >= 0 && r.imagesWithSidecar >= 0;
-    if (e.entry !== null) return false;
-    r.sidecarsCounted--;
-    if (!takeOne(r.formats, e.format)) return false;
-    for (const [op, size, t, ok] of e.ops) {
-      if (!takeOne(r.opCounts, op)) return false;
-      const sum = getOwn(r.sizeSum, op);
-      // (The last record of an operation takes its whole sum: else the sums were not its records'.)
-      if (sum === undefined || !Number.isSafeInteger(sum) || !Number.isSafeInteger(size) || sum < size) return false;
-      if (getOwn(r.opCounts, op) === undefined) {
-        if (sum !== size) return false;
-        delete r.sizeSum[op];
-      } else setOwn(r.sizeSum, op, sum - size);
-      if (t !== null) {
-        const ts = this.timeSums.get(op);
-        if (!ts || !takeOne(r.timeN, op)) return false;
-        ts.add(-t);
-        if (getOwn(r.timeN, op) === undefined) {
-          if (ts.value() !== 0) return false;
-          this.timeSums.delete(op);
-          delete r.timeSum[op];
-        }
-      }
-      if (ok !== null && (!takeOne(r.succN, op) || (ok && !takeOne(r.succ, op)))) return false;
-    }
-    r.faces -= e.faces;
-    r.withEmbedding -= e.embeddings;
-    r.objects -= e.objects;
-    if (!takeOne(r.facesHist, bucket(e.faces)) || !takeOne(r.objectsHist, bucket(e.objects))) return false;
-    if (e.grade !== null && !takeOne(r.grades, e.grade)) return false;
-    if (e.identity !== null) {
-      if (!(r.identity[e.identity] >= 1)) return false;
-      r.identity[e.identity]--;
-    }
-    return [r.sidecarFiles, r.keptCopies ?? 0, r.imagesWithSidecar, r.sidecarsCounted, r.faces, r.withEmbedding, r.objects].every((n) => n >= 0);
-  }
-
   /** Close with the scan's summary. */
   raw(s: ScanSummary): StatsRaw {
     const r = this.r;
@@ -428,64 +282,11 @@ function scanStats(root: string, opts: StatsOptions) {
   return { session, acc: new StatsAccumulator(session.summary.root, filter, opts) };
 }
 
-/**
- * What stats keeps in its tree memo: the report, and the counts it was made of (a patch takes the
- * changed records' rows out of them and puts their new rows in); null with --list or --folders,
- * whose lists are not patched so.
- */
-interface StatsMemoOut {
-  report: TreeStats;
-  raw: StatsRaw | null;
-}
-
 /** Aggregates only: memory does not grow with the number of files (unless `list`). */
 export async function stats(root: string, opts: StatsOptions = {}): Promise<TreeStats> {
   const { session, acc } = scanStats(root, opts);
-  const countsKept = !opts.list && opts.folders === undefined;
-  const memoOut = (a: StatsAccumulator, summary: ScanSummary): StatsMemoOut => {
-    const report = treeStatsOf(a, summary, opts);
-    return { report, raw: countsKept ? a.r : null };
-  };
-  const memo = session.memo('stats', [opts.operationType ?? null, opts.where ?? null, opts.list === true, opts.folders ?? null], {
-    rowOf: (rec) => acc.rowOf(rec),
-    // The counts again from every record's row (a patch: some rows made again).
-    finish: (rows, summary) => {
-      const again = new StatsAccumulator(summary.root, null, opts);
-      // Rows read from a memo may be anything: one not shaped as rowOf makes it is a miss (a TypeError).
-      for (const row of rows) {
-        if (!isStatsRow(row)) throw new TypeError('not a stats row');
-        again.addRow(row);
-      }
-      return memoOut(again, summary);
-    },
-    outputStored: true,
-    encodeRows: (rows) => rows,
-    decodeRows: (stored) => stored as StatsRow[],
-    isOutput: (stored) => typeof stored.report === 'object' && stored.report !== null && !Array.isArray(stored.report),
-    // The stored counts with the changed records' rows taken out and their new rows added: the
-    // same counts as every row gives (exact sums; counts that fall to 0 gone as never made).
-    patchOutput: (stored, removed, added, summary) => {
-      const again = countsKept && typeof stored === 'object' && stored !== null ? StatsAccumulator.from(stored.raw, opts) : null;
-      if (!again || !removed.every((row) => again.removeRow(row))) return null;
-      // A time of -0 alone in its sum is -0 counted from scratch, 0 once another was taken out of it.
-      if (added.some((row) => row.eff?.ops.some((o) => Object.is(o[2], -0)))) return null;
-      for (const row of added) again.addRow(row);
-      return memoOut(again, summary);
-    },
-  });
-  // The images whose identity the counts compared with their sidecars' records: the memo's checks too.
-  if (memo) acc.onImageCheck = (path) => memo.checkImage(path);
-  const hit = memo ? await memo.load() : null;
-  if (hit) return hit.output.report;
-  for await (const batch of session.batches()) {
-    for (const rec of batch) {
-      const row = acc.add(rec);
-      memo?.row(rec, row);
-    }
-  }
-  const out = memoOut(acc, session.summary);
-  memo?.store(out);
-  return out.report;
+  for await (const batch of session.batches()) for (const rec of batch) acc.add(rec);
+  return treeStatsOf(acc, session.summary, opts);
 }
 
 /** The report of one scan's counts. */

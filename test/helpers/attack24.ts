@@ -10,7 +10,7 @@ import { mkdirSync, renameSync, rmSync, statSync, symlinkSync, utimesSync, write
 import { join } from 'node:path';
 import { DirSnapshots } from '../../src/incremental/dir-cache.js';
 import type { WalkEntry } from '../../src/discovery/walk.js';
-import { commands, firstDiff, show, type CmdName, type Run } from './attack23.js';
+import { commands, firstDiff, show, type CmdName, type Run } from './index-parity.js';
 import { FAKE_JPEG, makeTree, sidecarData, testDir, type TreeNode } from './tree.js';
 
 export type Moment = 'get' | 'put' | 'listingSync';
@@ -138,8 +138,8 @@ export interface Attack {
 
 /**
  * Runs with the index: before `inRun`, each equal to a run without; in `inRun`, the change made at
- * the first `moment` of `folder`; then runs until the memo answers whole, each equal to a run without
- * (made after the change). Returns whether the change was made and how the runs after it went.
+ * the first `moment` of `folder`; then four runs, each equal to a run without (made after the
+ * change). Returns whether the change was made and how the runs after it went.
  */
 export async function attack(t: { after: (fn: () => void) => void }, a: Attack): Promise<{ fired: boolean; after: string }> {
   patch();

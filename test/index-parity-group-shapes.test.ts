@@ -1,23 +1,19 @@
 /**
- * attack23: a patch now pairs each record with an image again from the names its memo keeps of it
- * (memo-records.ts groupNamesOf, scan.ts ScanOptions.givenGroups: no folder listed, no index), the
- * others (lone sidecars, links) by their folders. Groups of every shape are edited in place: two
- * images sharing a stem, stem and name-ext sidecars of one image, .bin beside .json with the .bin
- * made corrupt, symlinked sidecars (into the root and out of it) whose targets are edited or
- * removed, NFC/NFD twins in one group, upper-case image extensions, names with spaces, quotes,
- * backslashes, '%', emoji, a CJK compatibility ideograph whose NFC form is astral, lone
- * sidecars with and without a lookalike, the root folder, a deep chain; sidecars made empty, BOM,
- * invalid JSON or larger than maxFileSize. After every edit every command with the index gives
- * exactly what it gives with `index: false`.
+ * Groups of every shape edited in place, with the index: two images sharing a stem, stem and
+ * name-ext sidecars of one image, .bin beside .json with the .bin made corrupt, symlinked sidecars
+ * (into the root and out of it) whose targets are edited or removed, NFC/NFD twins in one group,
+ * upper-case image extensions, names with spaces, quotes, backslashes, '%', emoji, a CJK
+ * compatibility ideograph whose NFC form is astral, lone sidecars with and without a lookalike, the
+ * root folder, a deep chain; sidecars made empty, BOM, invalid JSON or larger than maxFileSize; the
+ * root spelled relative, with a trailing slash, through a symlink. After every edit every command
+ * with the index gives exactly what it gives with `index: false`.
  */
 import { test, type TestContext } from 'node:test';
-import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { encodeSidecar } from '../src/index.js';
-import { photoSpec } from './helpers/memo.js';
 import { FAKE_JPEG, makeTree, sidecarData, testDir, type TreeNode } from './helpers/tree.js';
-import { ALL, commands, edit, FEW, same, show, warm, type CmdName, type CmdOpts, type Run } from './helpers/attack23.js';
+import { ALL, commands, edit, FEW, photoSpec, same, warm, type CmdName, type CmdOpts, type Run } from './helpers/index-parity.js';
 
 const NFC = 'Caf\u00e9';
 const NFD = 'Cafe\u0301';
@@ -26,7 +22,7 @@ const bin = (name: string, faces = 1) => encodeSidecar(sidecarData(name, faces, 
 const sc = (name: string, faces = 1): TreeNode => ({ json: sidecarData(name, faces, 8) });
 
 function library(t: TestContext): { root: string; outside: string; indexPath: string } {
-  const dir = testDir(t, 'attack23-shapes-');
+  const dir = testDir(t, 'index-group-shapes-');
   const outside = join(dir, 'outside');
   const root = join(dir, 'lib');
   makeTree({ 'o1.json': sc('o1.jpg', 2), 'o2.json': sc('o2.jpg', 1) }, outside);
@@ -99,7 +95,7 @@ function library(t: TestContext): { root: string; outside: string; indexPath: st
 
 type Edit = (at: (rel: string) => string, round: number) => void;
 
-async function attack(t: TestContext, label: string, rounds: Edit[][], names: CmdName[] = FEW, o: CmdOpts = {}, expectPatched = true): Promise<Run[]> {
+async function attack(t: TestContext, label: string, rounds: Edit[][], names: CmdName[] = FEW, o: CmdOpts = {}): Promise<Run[]> {
   const all: Run[] = [];
   for (const name of names) {
     const { root, outside } = library(t);
@@ -113,7 +109,6 @@ async function attack(t: TestContext, label: string, rounds: Edit[][], names: Cm
       for (const e of edits) e(at, r);
       await same(cmd, runs, `${label}: ${name} round ${r}`);
     }
-    if (expectPatched) assert.ok(runs.some((x) => x.how === 'patched'), `${label}: ${name} patched at least once (${show(runs)})`);
     all.push(...runs);
   }
   return all;
@@ -127,8 +122,7 @@ const setTo = (rel: string, content: string | Buffer | ((before: Buffer) => Buff
 };
 
 test('two images sharing a stem; stem and name-ext sidecars of one image', async (t) => {
-  const runs = await attack(t, 'stems', [[ed('two/IMG.json')], [ed('ne/IMG.json')], [ed('ne/IMG.jpg.json')], [ed('ne/IMG.json'), ed('ne/IMG.jpg.json'), ed('two/IMG.json')]], ALL);
-  assert.ok(runs.some((r) => r.byNames > 0), `some records by names (${show(runs)})`);
+  await attack(t, 'stems', [[ed('two/IMG.json')], [ed('ne/IMG.json')], [ed('ne/IMG.jpg.json')], [ed('ne/IMG.json'), ed('ne/IMG.jpg.json'), ed('two/IMG.json')]], ALL);
 });
 
 test('the preferred .bin made corrupt, then the .json beside it edited, then the .bin whole again', async (t) => {
@@ -205,8 +199,7 @@ test('the root given as a relative path, with a trailing slash, through a symlin
         await warm(cmd, runs, `${spelled} ${name}`);
         edit(join(root, 'two/IMG.json'), 1);
         edit(join(root, 'or/lone.json'), 2);
-        const got = await same(cmd, runs, `root ${spelled}: ${name}`);
-        assert.ok(got.some((r) => r.how === 'patched'), `root ${spelled}: ${name} patched (${show(got)})`);
+        await same(cmd, runs, `root ${spelled}: ${name}`);
       }
     } finally {
       process.chdir(cwd);

@@ -1,24 +1,21 @@
 /**
- * attack23b: a patch by names (scan.ts givenGroups, entryOnDisk) of groups whose names are not
- * regular files: a folder in a sidecar's name, a FIFO in an image's or a sidecar's name, a
- * symlinked sidecar to a folder (inside and outside the root), to a FIFO, a symlink loop, a
- * dangling one, a sidecar hard-linked under two records' names; the group's other sidecar edited
- * in place, the odd entry's own content changed (a file put in the folder, the link's target
- * folder made a file). Every command with the index gives what it gives with `index: false`.
+ * Groups whose names are not regular files, with the index: a FIFO in an image's name, a sidecar
+ * hard-linked under two records' names, symlinked sidecars out of the root (one through a chain of
+ * links) whose targets become a FIFO, a folder, a link to a folder, then files again; the groups'
+ * sidecars edited in place. Every command with the index gives what it gives with `index: false`.
  */
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { linkSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { photoSpec } from './helpers/memo.js';
 import { FAKE_JPEG, makeTree, sidecarData, testDir, type TreeNode } from './helpers/tree.js';
-import { commands, edit, FEW, same, show, type CmdName, type Run } from './helpers/attack23.js';
+import { commands, edit, FEW, photoSpec, same, show, type CmdName, type Run } from './helpers/index-parity.js';
 
 const sc = (name: string, faces = 1): TreeNode => ({ json: sidecarData(name, faces, 8) });
 
 function library(t: TestContext): { root: string; outside: string; indexPath: string } {
-  const dir = testDir(t, 'attack23b-kinds-');
+  const dir = testDir(t, 'index-odd-entries-');
   const outside = join(dir, 'outside');
   const root = join(dir, 'lib');
   makeTree({ 'o1.json': sc('O.jpg', 2), 'o2.json': sc('M.jpg', 1), 'o3.json': sc('Q.jpg', 1), 'chain.json': { symlink: 'o3.json' } }, outside);
@@ -52,7 +49,7 @@ async function attack(t: TestContext, label: string, change: (root: string, outs
     const runs: Run[] = [];
     const cmd = commands(root, indexPath, runs)[name];
     const want0 = await cmd(false);
-    // (A FIFO or a folder read as a sidecar may keep a memo from being made: then every run is a full one.)
+    // (A FIFO or a folder read as a sidecar is never stored: every run reads it again.)
     for (let i = 0; i < 4; i++) assert.equal(await cmd(true), want0, `${label} ${name}: warming ${i}`);
     for (let round = 0; round < 2; round++) {
       change(root, outside, round);

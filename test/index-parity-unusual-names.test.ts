@@ -1,17 +1,16 @@
 /**
- * attack25: format 11's frame JSON (frame-json.ts) and byte-path checks (tree-memo.ts checksHold)
- * against what a library may hold: operation names and sidecar keys that are the stand-in's key
- * ('\u0000bytes', stored by stats as keys of its output), '__proto__', non-ASCII and astral names,
- * lone surrogates in sidecar text, file names that look like JSON or a stand-in, and names that are
- * not UTF-8 on disk. Each command with the index (warm, then after an in-place edit with the mtime
- * put back) must give what `index: false` gives, and never throw.
+ * What the index stores (results, folder records, paths) against what a library may hold:
+ * operation names and sidecar keys with a NUL ('\u0000bytes', kept by stats as keys of its output),
+ * '__proto__', non-ASCII and astral names, lone surrogates in sidecar text, file names that look
+ * like JSON, names and folders that are not UTF-8 on disk, a root that is not ASCII. Each command
+ * with the index (warm, then after an in-place edit with the mtime put back) must give what
+ * `index: false` gives, and never throw.
  */
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, writeFileSync, statSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
-import { ALL, commands, firstDiff, show, type Run } from './helpers/attack23.js';
-import { photoSpec } from './helpers/memo.js';
+import { ALL, commands, firstDiff, photoSpec, show, type Run } from './helpers/index-parity.js';
 import { FAKE_JPEG, makeTree, sidecarData, testDir } from './helpers/tree.js';
 
 /** A sidecar's text changed in place (a digit of a confidence), size and mtime kept: only ctime tells. */
@@ -25,7 +24,7 @@ function editInPlace(file: string): void {
 }
 
 async function compareAll(t: TestContext, label: string, build: (spec: Record<string, unknown>, photo: (rel: string, faces?: number) => void) => void, editRel: string | Buffer | ((root: string) => void), after?: (root: string) => void) {
-  const dir = testDir(t, `attack25-${label}-`);
+  const dir = testDir(t, `index-names-${label}-`);
   const { spec, photo, fill } = photoSpec();
   photo('top');
   fill(3);
@@ -68,7 +67,7 @@ const withOp = (img: string, op: string, extra: Record<string, unknown> = {}) =>
   return d;
 };
 
-test('attack25 an operation named as the stand-in key', async (t) => {
+test('an operation named with a NUL ("\\u0000bytes")', async (t) => {
   await compareAll(t, 'op-standin', (spec) => {
     spec['s/x.jpg'] = FAKE_JPEG;
     spec['s/x.json'] = { json: withOp('x.jpg', '\u0000bytes') };
@@ -77,7 +76,7 @@ test('attack25 an operation named as the stand-in key', async (t) => {
   }, 's/x.json');
 });
 
-test('attack25 an operation named __proto__ and a stand-in-shaped value', async (t) => {
+test('an operation named __proto__, another named as JSON text', async (t) => {
   await compareAll(t, 'op-proto', (spec) => {
     spec['p/x.jpg'] = FAKE_JPEG;
     spec['p/x.json'] = { json: JSON.parse(JSON.stringify(withOp('x.jpg', 'tmp')).replace('"tmp"', '"__proto__"')) };
@@ -86,7 +85,7 @@ test('attack25 an operation named __proto__ and a stand-in-shaped value', async 
   }, 'p/x.json');
 });
 
-test('attack25 non-ASCII, astral and lone-surrogate names and text', async (t) => {
+test('non-ASCII, astral and lone-surrogate names and text', async (t) => {
   await compareAll(t, 'unicode', (spec, photo) => {
     photo('é/ñ_ü');
     photo('日本/写真');
@@ -99,7 +98,7 @@ test('attack25 non-ASCII, astral and lone-surrogate names and text', async (t) =
   }, 'emoji/😀x.json');
 });
 
-test('attack25 file names that look like JSON and stand-ins', async (t) => {
+test('file names that look like JSON', async (t) => {
   await compareAll(t, 'jsonnames', (spec, photo) => {
     photo('{"\\u0000bytes":[0,1]}');
     photo('q/"],"payload":{"a');
@@ -115,7 +114,7 @@ function putBytes(root: string, rel: Buffer, content: Buffer | string): void {
 }
 const b = (...parts: (string | number[])[]) => Buffer.concat(parts.map((x) => (typeof x === 'string' ? Buffer.from(x) : Buffer.from(x))));
 
-test('attack25 names that are not UTF-8 on disk', async (t) => {
+test('names that are not UTF-8 on disk', async (t) => {
   const side = (img: string) => JSON.stringify(sidecarData(img, 1, 8), null, 2);
   await compareAll(t, 'not-utf8', (spec) => {
     spec['bad/keep.txt'] = 'x';
@@ -133,7 +132,7 @@ test('attack25 names that are not UTF-8 on disk', async (t) => {
   });
 });
 
-test('attack25 a folder whose name is not UTF-8', async (t) => {
+test('a folder whose name is not UTF-8', async (t) => {
   const side = (img: string) => JSON.stringify(sidecarData(img, 1, 8), null, 2);
   await compareAll(t, 'dir-not-utf8', () => {}, b('d', [0xff], '/p.json'), (root) => {
     mkdirSync(b(root + '/d', [0xff]));
@@ -142,7 +141,7 @@ test('attack25 a folder whose name is not UTF-8', async (t) => {
   });
 });
 
-test('attack25 an edit that adds an operation named as the stand-in key (the patch\'s delta and memo refused)', async (t) => {
+test('an edit that adds operations named with a NUL and a lone surrogate', async (t) => {
   await compareAll(t, 'edit-standin', (spec, photo) => {
     photo('e/x');
     photo('e/y', 2);
@@ -155,7 +154,7 @@ test('attack25 an edit that adds an operation named as the stand-in key (the pat
   });
 });
 
-test('attack25 a root and index path that are not ASCII (the head\'s root escaped)', async (t) => {
+test('a root and index path that are not ASCII', async (t) => {
   await compareAll(t, 'rootÿ日😀', (spec, photo) => {
     photo('ä/b');
   }, 'ä/b.json');

@@ -1,6 +1,6 @@
 /**
- * attack23b: runs on one index at the same time: two processes (and two runs in one process)
- * answer from, patch and write one memo and its delta while another run rewrites them. Between
+ * Runs on one index at the same time: two processes (and two runs in one process) read and write
+ * one index (its file, its delta, its folder records) while the others rewrite it. Between
  * rounds a few sidecars are edited in place (same size with mtime put back, or resized); during a
  * round the tree does not change, so every run of the round must give what `index: false` gives.
  */
@@ -11,8 +11,7 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { makeTree, sidecarData, testDir } from './helpers/tree.js';
-import { photoSpec } from './helpers/memo.js';
-import { commands, edit, firstDiff, type Run } from './helpers/attack23.js';
+import { commands, edit, firstDiff, photoSpec, type Run } from './helpers/index-parity.js';
 
 const run = promisify(execFile);
 const INDEX_JS = pathToFileURL(join(fileURLToPath(new URL('.', import.meta.url)), '..', 'src', 'index.js')).href;
@@ -27,7 +26,7 @@ for (let i = 0; i < Number(n); i++) {
   let out;
   if (cmd === 'validate') {
     const results = [];
-    const r = await validate(root, { index, resultsOnly: true, onResult: (x) => void results.push(x) });
+    const r = await validate(root, { index, onResult: (x) => void results.push(x) });
     out = noTimes({ results, ...r });
   } else if (cmd === 'stats') out = noTimes(await stats(root, { index }));
   else out = noTimes(await formatStats(root, { index }));
@@ -36,7 +35,7 @@ for (let i = 0; i < Number(n); i++) {
 `;
 
 function library(t: TestContext): { root: string; indexPath: string } {
-  const dir = testDir(t, 'attack23b-conc-');
+  const dir = testDir(t, 'index-concurrent-');
   const { spec, photo, fill } = photoSpec();
   for (let i = 0; i < 6; i++) photo(`p${i}`, i % 3);
   spec['lone/x.json'] = { json: sidecarData('x.jpg', 1, 8) };
