@@ -6,7 +6,6 @@ import { errors } from '../errors.js';
 import type { Runtime } from '../engine/runtime.js';
 import { DEFAULT_BATCH_BYTES, DEFAULT_BATCH_FILES, mapJobs } from '../engine/pipeline.js';
 import { createRuntime, type AdaptiveRuntime } from '../engine/select.js';
-import { applyV8Tuning } from '../engine/v8-tuning.js';
 import type { FileInspection, InspectItem, InspectOptions, LinkAt } from '../tasks/inspect.js';
 import type { Category, Options, SidecarExt, SidecarNaming } from '../types.js';
 import { CATEGORIES } from '../types.js';
@@ -507,9 +506,6 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
   batches(): AsyncIterable<ScanRecord[]> {
     if (this.started) throw errors.usage('a scan can be iterated only once');
     this.started = true;
-    // A walk of the tree is the long part of a run: from here on V8 optimises only what stays hot
-    // (when an entry point allowed it). A run a tree memo answers never gets here (engine/v8-tuning.ts).
-    applyV8Tuning();
     const run = this.run();
     return { [Symbol.asyncIterator]: () => run };
   }

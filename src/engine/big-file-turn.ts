@@ -16,7 +16,8 @@
  * process (the inline engine; with `callerRuns`, beside a worker's) and collects after each.
  */
 import { isMainThread, threadId } from 'node:worker_threads';
-import { MAIN_HEAP_BOUND, relieveHeap, WORKER_HEAP_BOUND } from './heap-relief.js';
+import { relieveHeap } from './heap-relief.js';
+import { MAIN_HEAP_BOUND, WORKER_HEAP_BOUND } from './tuning.js';
 
 /**
  * Files above this many bytes take the turn: accel/decode.ts's ACCEL_MAX_BYTES. Up to it the

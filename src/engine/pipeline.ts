@@ -15,7 +15,8 @@
  */
 import { taskDef, type TaskItem, type TaskName, type TaskOptions, type TaskResult } from '../tasks/index.js';
 import type { Runtime } from './runtime.js';
-import { MAIN_HEAP_BOUND, relieveHeap, SERVED_HEAP_BOUND } from './heap-relief.js';
+import { relieveHeap } from './heap-relief.js';
+import { MAIN_HEAP_BOUND, SERVED_HEAP_BOUND } from './tuning.js';
 
 export interface PipelineOptions<I, J = unknown> {
   /** Items per batch. Default 64. */
@@ -244,7 +245,7 @@ export async function* mapJobs<N extends TaskName, J>(
         } else {
           yield { job: head.job, results: NO_RESULTS };
           // Jobs the engine never sees (records served from the index) end no batch, where the heap
-          // is relieved otherwise (heap-relief.ts SERVED_HEAP_BOUND).
+          // is relieved otherwise (tuning.ts SERVED_HEAP_BOUND).
           if (++answeredElsewhere % RELIEVE_EVERY_JOBS === 0) relieveHeap(SERVED_HEAP_BOUND);
         }
       }
