@@ -948,9 +948,10 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
     return { output, rowAt, allRows, recordAt, allRecords, count: n, progress, made: made.size, byNames: byNames.length, madeAt: [...made.keys()], delta };
   }
 
-  /** The index's checks stat through Node's binding unless the scan's options or the index's turn it off. */
+  /** The index's checks stat through Node's binding when the scan's options or the index's ask for it and neither turns it off. */
   private indexFastStat(): boolean {
-    return this.opts.fastStat !== false && (this.opts.index || {}).fastStat !== false;
+    const index = (this.opts.index || {}).fastStat;
+    return this.opts.fastStat !== false && index !== false && (this.opts.fastStat === true || index === true);
   }
 
   /** The inspect options every file of this scan gets (the index's options key is made of them). */

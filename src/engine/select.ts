@@ -3,7 +3,7 @@ import { errors } from '../errors.js';
 import type { TaskItem, TaskName, TaskOptions, TaskResult } from '../tasks/index.js';
 import type { EngineKind } from '../types.js';
 import { ENGINE_KINDS, isOneOf } from '../vocabulary.js';
-import type { EngineOptions } from './env.js';
+import type { EngineOptions } from '../settings.js';
 import { InlineRuntime } from './inline.js';
 import type { RunOptions, Runtime } from './runtime.js';
 import { ThreadRuntime } from './threads.js';
@@ -26,7 +26,7 @@ export interface EngineChoice {
   callerRuns: boolean;
 }
 
-export type { EngineOptions } from './env.js';
+export type { EngineOptions } from '../settings.js';
 
 /** Resolve engine kind and worker count once per operation: options, then defaults. */
 export function resolveEngine(opts: EngineOptions = {}): EngineChoice {
