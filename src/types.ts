@@ -60,9 +60,9 @@ export interface Options {
   maxFileSize?: number;
   /** Nesting deeper than this is rejected as TOO_DEEP. Default 512. */
   maxDepth?: number;
-  /** Worker count for tree operations. Default: IMAGE_SIDECAR_WORKERS or available parallelism. */
+  /** Worker count for tree operations. Default: available parallelism (the CLI: IMAGE_SIDECAR_WORKERS). */
   workers?: number;
-  /** 'auto' | 'threads' | 'inline'. Default: IMAGE_SIDECAR_ENGINE or 'auto'. */
+  /** 'auto' | 'threads' | 'inline'. Default: 'auto' (the CLI: IMAGE_SIDECAR_ENGINE). */
   engine?: EngineKind;
   /**
    * With threads: the calling thread is one of the `workers` — it runs a batch itself whenever
