@@ -3,7 +3,7 @@ import { errorFromJSON, errors } from '../errors.js';
 import { isPipelined, packItemsByName, runTask, unpackResultsByName, type TaskItem, type TaskName, type TaskOptions, type TaskResult } from '../tasks/index.js';
 import type { BatchRequest, BatchResponse } from './messages.js';
 import type { RunOptions, Runtime } from './runtime.js';
-import { WORKER_YOUNG_GENERATION_MB } from './tuning.js';
+import { THREAD_DEPTH, WORKER_YOUNG_GENERATION_MB } from './tuning.js';
 import { bigFileTurnMemory, freeBigFileTurn } from './big-file-turn.js';
 
 interface Job {
@@ -50,9 +50,6 @@ export interface ThreadPoolOptions {
    */
   callerRuns?: boolean;
 }
-
-/** Batches a thread holds at most: one running, one waiting (only for pipelined tasks). */
-const THREAD_DEPTH = 2;
 
 const WORKER_URL = new URL('./worker.js', import.meta.url);
 

@@ -1,6 +1,7 @@
 /**
- * The engine's tuning: the heap bounds of each thread, the worker threads' V8 limits and V8's
- * interrupt budget, each with the measurement that chose it; and `tuneHost`, by which an entry
+ * The engine's tuning: batch sizes, the threads' break-even, the big-file size, the heap bounds of
+ * each thread, the worker threads' V8 limits and V8's interrupt budget, each with the measurement
+ * that chose it; and `tuneHost`, by which an entry
  * point that owns its process (the CLI, the bench runner) lets the engine tune it.
  *
  * A library never tunes its host: without tuneHost, no V8 flag is set and the main thread's heap
@@ -56,9 +57,49 @@ export const MAIN_HEAP_BOUND = 64 * 1024 * 1024;
  */
 export const SERVED_HEAP_BOUND = 96 * 1024 * 1024;
 
+/** Batches of the pipeline (engine/pipeline.ts): files and bytes per batch. */
+export const DEFAULT_BATCH_FILES = 64;
+export const DEFAULT_BATCH_BYTES = 8 * 1024 * 1024;
+/** Jobs (as `jobWeight` counts them) read ahead at most while the runtime is undecided; item-less jobs waiting behind a held batch count too. */
+export const HOLD_MAX_AHEAD = 16_384;
 /**
- * V8 tiering (a process-wide flag, set by tuneHost). Every process and every worker isolate compiles its hot
- * functions with TurboFan on background threads; at V8's default interrupt budget a short run (a
+ * While holding: once the jobs read ahead weigh this many times the items held (waiting in batches
+ * for the runtime to decide), the held items run now, where the undecided runtime puts them, and
+ * holding goes on. A few items among many jobs without items (a repeat run over the index with 1 %
+ * of the sidecars changed: 184 misses among 34,000 served records) cost less run in-process at once
+ * than what is held behind them: every record of the tree up to HOLD_MAX_AHEAD waited, and the
+ * main thread's collector copied them from one young-generation scavenge to the next (GC ~165 of
+ * the run's ~970 ms profiled; that run 780 → 700 ms wall). A first run, whose jobs are nearly all
+ * items, never comes near the ratio.
+ */
+export const HOLD_AHEAD_PER_HELD_ITEM = 32;
+/** Jobs without engine work between two checks of the main thread's heap (heap-relief.ts; a check costs ~0.5 µs). */
+export const RELIEVE_EVERY_JOBS = 16;
+
+/**
+ * Below this many files a worker pool costs more (start-up ~70–100 ms per thread) than it saves.
+ * Measured by `npm run bench` ("break-even" section) on this 2-core machine: threads won from
+ * about 1,200–1,850 sidecar files in session 7; in session 8, with cheaper per-file work (the
+ * scanner's float runs, validate's brief), inline won at every size measured up to 3,699 files
+ * (fitted: inline 56 ms + 96 µs/file, threads 140 ms + 83 µs/file, crossing near 6,500). 4,000
+ * is the largest size measured, not the fitted crossing: on a network share threads also overlap
+ * reads, which the bench's page-cached files do not show.
+ */
+export const THREADS_BREAK_EVEN_FILES = 4000;
+
+/** Batches a thread holds at most: one running, one waiting (only for pipelined tasks). */
+export const THREAD_DEPTH = 2;
+
+/**
+ * Files above this many bytes take the turn: accel/decode.ts's ACCEL_MAX_BYTES. Up to it the
+ * WebAssembly scanner decides most files on its tape (stats of one 4 MiB file of 2 million `{}`:
+ * 77 MB of peak RSS, the whole process); past it the reference builds every object (8 MiB: 474 MB).
+ */
+export const BIG_FILE_BYTES = 4 * 1024 * 1024;
+
+/**
+ * V8 tiering (a process-wide flag, set by tuneHost). Every process and every worker isolate
+ * compiles its hot functions with TurboFan on background threads; at V8's default interrupt budget a short run (a
  * shard, a small tree) spent about a third of its CPU compiling functions that then ran only a few
  * hundred times (perf, `stats --shard 3/8` of the 20,000-image bench library: 34 % of all samples in
  * `v8::internal::compiler`). Four times the budget optimises only the code that stays hot: a
@@ -69,7 +110,9 @@ export const SERVED_HEAP_BOUND = 96 * 1024 * 1024;
  * at the switch from link-only game folders to the photo folders, and optimised again, in each of
  * three isolates). On 2 cores those threads compete with the work. Budgets swept 3 times each on a
  * loaded machine (CPU of the whole process, validate / stats): 4× 3.63 / 3.65 s, 8× 3.23 / 3.37,
- * 15× (1,000,000) 3.02 / 3.20, 30×–118× within noise of 15×; 16× is taken.
+ * 15× (1,000,000) 3.02 / 3.20, 30×–118× within noise of 15×; 16× is taken. Set at the CLI's start,
+ * against V8's default (`node --interrupt-budget=67584`), 5 interleaved rounds of `--no-index` on
+ * the bench library: validate 2.51 / 3.40 s of CPU, stats 2.94 / 3.72.
  */
 export const INTERRUPT_BUDGET = 16 * 67_584;
 

@@ -6,7 +6,8 @@
  */
 import { availableParallelism } from 'node:os';
 import { packageVersion } from '../version.js';
-import { resolveEngine, THREADS_BREAK_EVEN_FILES, type EngineOptions } from '../engine/select.js';
+import { resolveEngine, type EngineOptions } from '../engine/select.js';
+import { THREADS_BREAK_EVEN_FILES } from '../engine/tuning.js';
 import { DEFAULT_MAX_DEPTH, DEFAULT_MAX_FILE_SIZE } from '../formats/value.js';
 import type { EngineKind } from '../types.js';
 import { accelStatus } from '../accel/scanner.js';
