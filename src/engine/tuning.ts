@@ -79,7 +79,7 @@ export const RELIEVE_EVERY_JOBS = 16;
 /**
  * Below this many files a worker pool costs more (start-up ~70–100 ms per thread) than it saves.
  * Measured by `npm run bench` ("break-even" section) on this 2-core machine: threads won from
- * about 1,200–1,850 sidecar files in session 7; in session 8, with cheaper per-file work (the
+ * about 1,200–1,850 sidecar files at first; later, with cheaper per-file work (the
  * scanner's float runs, validate's brief), inline won at every size measured up to 3,699 files
  * (fitted: inline 56 ms + 96 µs/file, threads 140 ms + 83 µs/file, crossing near 6,500). 4,000
  * is the largest size measured, not the fitted crossing: on a network share threads also overlap
