@@ -154,6 +154,9 @@ function floorDurable(spec: Extract<OpSpec, { op: 'floor-durable' }>): Timed {
 }
 
 /** The engine an operation was asked for (reports that print the engine used say it themselves). */
+/** The options the CLI adds to every run (settings.ts engineFromEnv), so that figures are what a user's run gets. */
+const AS_CLI = { fastStat: true } as const;
+
 function engineUsed(spec: { engine?: string; workers?: number }, used?: { kind: string; workers: number }): Record<string, unknown> {
   return used ? { engine: used.kind, workers: used.workers } : { engine: spec.engine ?? 'auto', workers: spec.workers };
 }
@@ -180,7 +183,7 @@ async function validateOp(spec: Extract<OpSpec, { op: 'validate' }>): Promise<Ti
   const { validate } = await import('../src/ops/validate.js');
   const t0 = performance.now();
   const c0 = process.cpuUsage();
-  const r = await validate(spec.root, { engine: spec.engine, workers: spec.workers, accel: spec.accel, callerRuns: spec.callerRuns, onResult: () => undefined, resultsOnly: true, ...indexOf(spec) });
+  const r = await validate(spec.root, { ...AS_CLI, engine: spec.engine, workers: spec.workers, accel: spec.accel, callerRuns: spec.callerRuns, onResult: () => undefined, resultsOnly: true, ...indexOf(spec) });
   const ms = performance.now() - t0;
   return { ms, detail: { total_files: r.total_files, valid_files: r.valid_files, invalid_files: r.invalid_files, ...engineUsed(spec, r.scan.engine), ...cpuSince(c0) } };
 }
@@ -190,11 +193,11 @@ async function statsOp(spec: Extract<OpSpec, { op: 'stats' }>): Promise<Timed> {
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   if (spec.shard) {
-    const r = await statsRaw(spec.root, { engine: spec.engine, workers: spec.workers, shard: spec.shard });
+    const r = await statsRaw(spec.root, { ...AS_CLI, engine: spec.engine, workers: spec.workers, shard: spec.shard });
     const ms = performance.now() - t0;
     return { ms, detail: { shard: `${spec.shard.index}/${spec.shard.count}`, total_images: r.images, total_sidecars: r.sidecarsCounted, cpuMs: cpuMsSince(cpu0), ...engineUsed(spec) } };
   }
-  const r = await stats(spec.root, { engine: spec.engine, workers: spec.workers, accel: spec.accel, ...indexOf(spec) });
+  const r = await stats(spec.root, { ...AS_CLI, engine: spec.engine, workers: spec.workers, accel: spec.accel, ...indexOf(spec) });
   const ms = performance.now() - t0;
   return { ms, detail: { total_images: r.total_images, total_sidecars: r.total_sidecars, format_distribution: r.format_distribution, ...engineUsed(spec), ...cpuSince(cpu0) } };
 }
@@ -208,7 +211,7 @@ function cpuMsSince(start: NodeJS.CpuUsage): number {
 async function formatStatsOp(spec: Extract<OpSpec, { op: 'format-stats' }>): Promise<Timed> {
   const { formatStats } = await import('../src/ops/format-stats.js');
   const t0 = performance.now();
-  const r = await formatStats(spec.root, { engine: spec.engine, workers: spec.workers, ...indexOf(spec) });
+  const r = await formatStats(spec.root, { ...AS_CLI, engine: spec.engine, workers: spec.workers, ...indexOf(spec) });
   const ms = performance.now() - t0;
   return { ms, detail: { total_files: r.total_files, format_distribution: r.format_distribution, ...engineUsed(spec) } };
 }
@@ -216,7 +219,7 @@ async function formatStatsOp(spec: Extract<OpSpec, { op: 'format-stats' }>): Pro
 async function reportOp(spec: Extract<OpSpec, { op: 'report' }>): Promise<Timed> {
   const { report } = await import('../src/ops/report.js');
   const t0 = performance.now();
-  const r = await report(spec.root, { engine: spec.engine, workers: spec.workers });
+  const r = await report(spec.root, { ...AS_CLI, engine: spec.engine, workers: spec.workers });
   const ms = performance.now() - t0;
   return { ms, detail: { bytes: r.bytes, total_images: r.stats.total_images, invalid_files: r.validation.invalidFiles, ...engineUsed(spec) } };
 }
@@ -225,7 +228,7 @@ async function todoOp(spec: Extract<OpSpec, { op: 'todo' }>): Promise<Timed> {
   const { todo } = await import('../src/ops/todo.js');
   const t0 = performance.now();
   const c0 = process.cpuUsage();
-  const r = await todo(spec.root, { engine: spec.engine, workers: spec.workers, operation: spec.operation, onEntry: () => undefined });
+  const r = await todo(spec.root, { ...AS_CLI, engine: spec.engine, workers: spec.workers, operation: spec.operation, onEntry: () => undefined });
   const ms = performance.now() - t0;
   return { ms, detail: { ...r.counts, problems: r.problemCount, ...engineUsed(spec), ...cpuSince(c0) } };
 }
@@ -242,7 +245,7 @@ function scalars(report: unknown): Record<string, unknown> {
 async function convertOp(spec: Extract<OpSpec, { op: 'convert' }>): Promise<Timed> {
   const { convert } = await import('../src/ops/convert.js');
   const t0 = performance.now();
-  const report = await convert(spec.root, spec.format, { workers: spec.workers, onItem: () => undefined });
+  const report = await convert(spec.root, spec.format, { ...AS_CLI, workers: spec.workers, onItem: () => undefined });
   const ms = performance.now() - t0;
   return { ms, detail: { ...scalars(report), ...engineUsed(spec) } };
 }
@@ -260,7 +263,7 @@ async function readOp(list: string): Promise<Timed> {
   const t0 = performance.now();
   for (const p of paths) {
     try {
-      if (isEmpty(await readSidecar(p))) empty++;
+      if (isEmpty(await readSidecar(p, AS_CLI))) empty++;
     } catch {
       errorsSeen++; // corrupt sidecars in the sample library: an error, as documented
     }
@@ -272,7 +275,7 @@ async function readOp(list: string): Promise<Timed> {
 async function hashOp(spec: Extract<OpSpec, { op: 'hash' }>): Promise<Timed> {
   const { hashTree } = await import('../src/integrity/tree-hash.js');
   const t0 = performance.now();
-  const r = await hashTree(spec.root, { workers: spec.workers });
+  const r = await hashTree(spec.root, { ...AS_CLI, workers: spec.workers });
   const ms = performance.now() - t0;
   return { ms, detail: { files: r.files, bytes: r.bytes, tag: r.tag, ...engineUsed(spec) } };
 }

@@ -5,10 +5,10 @@
 import { runOp } from './ops.js';
 import type { OpSample, OpSpec } from './protocol.js';
 import { errors } from '../src/errors.js';
-import { allowV8Tuning } from '../src/engine/v8-tuning.js';
+import { tuneHost } from '../src/engine/tuning.js';
 
-// The CLI's V8 setting, so that figures are what a user's process gets.
-allowV8Tuning(process.execArgv, process.env.NODE_OPTIONS);
+// The CLI's tuning, so that figures are what a user's process gets.
+tuneHost(process.execArgv, process.env.NODE_OPTIONS);
 
 async function main(): Promise<void> {
   const spec = JSON.parse(process.argv[2] ?? 'null') as OpSpec | null;

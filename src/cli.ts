@@ -54,8 +54,8 @@ function addCommand(program: Command, spec: CommandSpec, parent?: string): void 
     const first = spec.argument ? (args[0] as string | string[] | undefined) : undefined;
     const arg = Array.isArray(first) ? undefined : first;
     const opts = (spec.argument ? args[1] : args[0]) as CliOptions;
-    const [{ run }, { processIo, checkOutputFile }, { allowV8Tuning }] = await Promise.all([spec.load(), import('./cli/context.js'), import('./engine/v8-tuning.js')]);
-    allowV8Tuning(process.execArgv, process.env.NODE_OPTIONS); // applied when a run walks the tree or a pool starts (engine/v8-tuning.ts)
+    const [{ run }, { processIo, checkOutputFile }, { tuneHost }] = await Promise.all([spec.load(), import('./cli/context.js'), import('./engine/tuning.js')]);
+    tuneHost(process.execArgv, process.env.NODE_OPTIONS); // the CLI owns its process: V8 flags, main-thread heap bounds (engine/tuning.ts)
     const ctx = { command: name, arg, opts, io: processIo(), ...(Array.isArray(first) ? { args: first } : {}) };
     await checkOutputFile(ctx);
     exitCode = await run(ctx);

@@ -24,7 +24,7 @@ import { binEncodedSize, encodedSize } from '../src/formats/cbor.js';
 import type { JsonObject, JsonValue } from '../src/types.js';
 import { inspectBytes, inspectFile } from '../src/tasks/inspect.js';
 import { formatStats, generateSampleLibrary, stats, validate, validateFiles } from '../src/index.js';
-import { engineFromEnv } from '../src/engine/env.js';
+import { engineFromEnv } from '../src/settings.js';
 import { sidecarDataArb } from './reliability/fuzz-inputs.js';
 import { checkAccelParity, checkFuzzParity, checkTreeParity, filesUnder, INSPECT_SETS, newTally, type ParityTally } from './helpers/accel-parity.js';
 import { SAMPLES_DIR } from './helpers/samples.js';

@@ -1,7 +1,7 @@
 /**
  * Attacks on session 19's changes: the warm checks' stat through Node's own stat binding
  * (incremental/identity.ts IdentityScratch.stat), WindowReader's read-ahead per stream
- * (incremental/store.ts) and the lazily raised V8 budget (engine/v8-tuning.ts). Each test tries to
+ * (incremental/store.ts). Each test tries to
  * make one of their promises fail: the fast path gives what fs.statSync gives for every path, a
  * warm run is byte-identical to --no-index, a read returns exactly the bytes asked.
  */
@@ -332,36 +332,6 @@ test('attack19 WindowReader: a file that shrank under the reader is an IndexForm
     } catch (e) {
       assert.ok(e instanceof IndexFormatError, `at ${off}: ${String(e)}`); // read-ahead may run into the cut: an error, not other bytes
     }
-  }
-});
-
-test('attack19 V8 budget: a budget the user gave wins however V8 is given it (--interrupt_budget too); a run raises it, with the index (warm too) or without', (t) => {
-  const script = (body: string) => `
-    const tuning = await import(${JSON.stringify(new URL('../src/engine/v8-tuning.js', import.meta.url).href)});
-    const lib = await import(${JSON.stringify(new URL('../src/index.js', import.meta.url).href)});
-    tuning.allowV8Tuning(process.execArgv, process.env.NODE_OPTIONS);
-    ${body}
-  `;
-  const run = (execArgv: string[], body: string) => spawnSync(process.execPath, [...execArgv, '--input-type=module', '-e', script(body)], { encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' } });
-  for (const flag of ['--interrupt-budget=1000', '--interrupt_budget=1000']) {
-    const r = run([flag], 'console.log(JSON.stringify([tuning.applyV8Tuning(), tuning.v8TuningApplied()]));');
-    assert.equal(r.status, 0, r.stderr);
-    const [, applied] = JSON.parse(r.stdout) as [boolean, string[]];
-    assert.ok(!applied.some((f) => /interrupt/.test(f)), `${flag}: the user's budget is kept (${applied})`);
-  }
-  const dir = testDir(t, 'isc-a19-');
-  const root = library(dir);
-  const body = (index: string) => `
-    await lib.stats(${JSON.stringify(root)}, { index: ${index} });
-    console.log(JSON.stringify({ applied: tuning.v8TuningApplied().length > 0 }));
-  `;
-  const plain = run([], body('false'));
-  assert.deepEqual(JSON.parse(plain.stdout), { applied: true }, plain.stderr);
-  const warm = `{ path: ${JSON.stringify(join(dir, 'idx', 'index'))}, racyMarginMs: 0 }`;
-  for (let i = 0; i < 3; i++) {
-    const r = run([], body(warm));
-    assert.equal(r.status, 0, r.stderr);
-    assert.deepEqual(JSON.parse(r.stdout), { applied: true }, `run ${i + 1} with the index walks the tree and raises it`);
   }
 });
 

@@ -1,9 +1,9 @@
 /**
- * `fastStat: false` (IMAGE_SIDECAR_FAST_STAT=off) turns Node's fstat binding off for every sidecar
- * read, not only the scan's: the single-file reads (readSidecarFile, readSidecarDetailed,
- * readSidecarText: the CLI's and the server's `read`) and the canonical tree hash read through
- * fs.fstatSync alone. A binding that counts its calls, trusted, shows which path ran. And the
- * switch's value is checked whatever its earlier name says.
+ * Node's fstat binding runs only when asked (`fastStat: true`, the CLI's unless
+ * IMAGE_SIDECAR_FAST_STAT=off): unset or false, every sidecar read, not only the scan's, goes
+ * through fs.fstatSync alone: the single-file reads (readSidecarFile, readSidecarDetailed,
+ * readSidecarText: the CLI's and the server's `read`) and the canonical tree hash. A binding that
+ * counts its calls, trusted, shows which path ran. And the switch's value is checked.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -24,39 +24,43 @@ function countingBinding(): { fn: BindingFstat; calls: () => number } {
   return { fn, calls: () => n };
 }
 
-test('fastStat: false: single-file reads and the canonical tree hash never call the fstat binding', async (t) => {
+test('fastStat unset or false: single-file reads and the canonical tree hash never call the fstat binding; true: they do', async (t) => {
   const dir = testDir(t, 'isc-fstat-switch-');
   const root = makeTree({ 'IMG_1.jpg': FAKE_JPEG, 'IMG_1.json': { json: sidecarData('IMG_1.jpg', 1, 2) }, 'IMG_2.jpg': FAKE_JPEG, 'IMG_2.json': { json: sidecarData('IMG_2.jpg', 2, 2) } }, join(dir, 'lib'));
   const b = countingBinding();
   try {
     resetFstatForTests('yes', b.fn);
-    // On (the default), the binding answers: the counting is real.
-    await readSidecarFile(join(root, 'IMG_1.json'));
-    assert.ok(b.calls() > 0, 'the binding answers a read when on');
-    const before = b.calls();
-    const off = { fastStat: false, engine: 'inline' as const };
-    const decoded = await readSidecarFile(join(root, 'IMG_1.json'), off);
-    assert.equal(b.calls(), before, 'readSidecarFile');
-    const detailed = await readSidecarDetailed(join(root, 'IMG_1.jpg'), off);
-    assert.equal(b.calls(), before, 'readSidecarDetailed');
-    const text = await readSidecarText(join(root, 'IMG_2.jpg'), off);
-    assert.equal(b.calls(), before, 'readSidecarText');
-    const listing = await listTree(root, { ...off, canonical: true });
-    assert.equal(b.calls(), before, 'listTree canonical');
-    // And the answers are the ones the binding gives.
-    assert.deepEqual(decoded.data, (await readSidecarFile(join(root, 'IMG_1.json'))).data);
-    assert.deepEqual(detailed, await readSidecarDetailed(join(root, 'IMG_1.jpg'), { engine: 'inline' }));
-    assert.deepEqual(text, await readSidecarText(join(root, 'IMG_2.jpg'), { engine: 'inline' }));
-    assert.deepEqual(listing, await listTree(root, { engine: 'inline', canonical: true }));
+    // Asked for, the binding answers: the counting is real.
+    const on = { fastStat: true, engine: 'inline' as const };
+    await readSidecarFile(join(root, 'IMG_1.json'), on);
+    assert.ok(b.calls() > 0, 'the binding answers a read when asked for');
+    for (const off of [{ fastStat: false, engine: 'inline' as const }, { engine: 'inline' as const }]) {
+      const label = `fastStat ${off.fastStat}`;
+      const before = b.calls();
+      const decoded = await readSidecarFile(join(root, 'IMG_1.json'), off);
+      assert.equal(b.calls(), before, `${label}: readSidecarFile`);
+      const detailed = await readSidecarDetailed(join(root, 'IMG_1.jpg'), off);
+      assert.equal(b.calls(), before, `${label}: readSidecarDetailed`);
+      const text = await readSidecarText(join(root, 'IMG_2.jpg'), off);
+      assert.equal(b.calls(), before, `${label}: readSidecarText`);
+      const listing = await listTree(root, { ...off, canonical: true });
+      assert.equal(b.calls(), before, `${label}: listTree canonical`);
+      // And the answers are the ones the binding gives.
+      assert.deepEqual(decoded.data, (await readSidecarFile(join(root, 'IMG_1.json'), on)).data);
+      assert.deepEqual(detailed, await readSidecarDetailed(join(root, 'IMG_1.jpg'), on));
+      assert.deepEqual(text, await readSidecarText(join(root, 'IMG_2.jpg'), on));
+      assert.deepEqual(listing, await listTree(root, { ...on, canonical: true }));
+      assert.ok(b.calls() > before, `${label}: the reads asking for it used it`);
+    }
   } finally {
     resetFstatForTests('unknown');
   }
 });
 
-test('IMAGE_SIDECAR_FAST_STAT: a value that is neither off nor on exits 2, even with IMAGE_SIDECAR_INDEX_FAST_STAT=off, and `read` checks it too', async (t) => {
+test('IMAGE_SIDECAR_FAST_STAT: a value that is neither off nor on exits 2, and `read` checks it too', async (t) => {
   const dir = testDir(t, 'isc-fstat-switch-');
   const root = makeTree({ 'IMG_1.jpg': FAKE_JPEG, 'IMG_1.json': { json: sidecarData('IMG_1.jpg', 1, 2) } }, join(dir, 'lib'));
-  const both = await runCli(['validate', '--no-index', root], { env: { IMAGE_SIDECAR_FAST_STAT: 'bogus', IMAGE_SIDECAR_INDEX_FAST_STAT: 'off' } });
+  const both = await runCli(['validate', '--no-index', root], { env: { IMAGE_SIDECAR_FAST_STAT: 'bogus' } });
   assert.equal(both.code, 2, both.stderr);
   assert.match(both.stderr, /IMAGE_SIDECAR_FAST_STAT must be off or on \(got "bogus"\)/);
   const read = await runCli(['read', join(root, 'IMG_1.jpg')], { env: { IMAGE_SIDECAR_FAST_STAT: 'bogus' } });

@@ -39,7 +39,7 @@ import {
   type JsonObject,
 } from '../src/index.js';
 import { saveSidecar } from '../src/ops/save.js';
-import { THREADS_BREAK_EVEN_FILES } from '../src/engine/select.js';
+import { THREADS_BREAK_EVEN_FILES } from '../src/engine/tuning.js';
 import { find } from '../src/ops/find.js';
 import { scan } from '../src/discovery/scan.js';
 import { entryIdentity, entryKey, entryPayload, IndexReader, IndexWriter, keyHash, TABLE_DIRS, TABLE_FILES, type IndexHeader } from '../src/incremental/store.js';
@@ -61,7 +61,7 @@ import { CLI_PATH, runCli } from './helpers/cli.js';
 import { FAKE_JPEG, makeTree, sidecarData, tempDir, testDir } from './helpers/tree.js';
 
 /** Record files however recently they changed (tests change files milliseconds before a run). */
-// Folder records are on by default (the CLI turns them off for IMAGE_SIDECAR_INDEX_FOLDER_RECORDS=off):
+// Folder records are on by default (`folderRecords: false` turns them off):
 // these tests run with them, as users do; the parity tests also run with `folderRecords: false`.
 const NOW = { racyMarginMs: 0, folderRecords: true } as const;
 const CLI_ENV = { IMAGE_SIDECAR_INDEX_RACY_MS: '0' };
@@ -238,12 +238,13 @@ test('byte-identical to --no-index on the sample library (CLI), then after edits
   assert.equal(status.last_run.misses, 0);
   assert.ok(status.last_run.hits > 100);
   assert.ok((status.last_run.records_served ?? 0) > 100, `folder records are on by default: ${status.last_run.records_served} records served`);
-  // IMAGE_SIDECAR_INDEX_FOLDER_RECORDS=off turns them off: the same output, nothing served whole.
-  const off = await runCli(['stats', root], { env: { ...CLI_ENV, IMAGE_SIDECAR_INDEX_FOLDER_RECORDS: 'off' } });
-  assert.equal(withoutTimes(off.stdout), withoutTimes((await runCli(['stats', root, '--no-index'], { env: CLI_ENV })).stdout));
-  const offStatus = JSON.parse((await runCli(['index', 'status', root, '--json'])).stdout) as Status;
-  assert.equal(offStatus.last_run.records_served, 0, 'folder records off: none served');
-  assert.ok(offStatus.last_run.hits > 100);
+  // The library's `folderRecords: false` turns them off on the same index: the same output, nothing served whole.
+  const offRuns: IndexRunStats[] = [];
+  const off = await stats(root, { index: { path: join(root, INDEX_DIR, 'index'), racyMarginMs: 0, folderRecords: false, onStats: (s) => offRuns.push(s) } });
+  const asText = (v: unknown) => withoutTimes(JSON.stringify(v, (_k, x: unknown) => (typeof x === 'bigint' ? `${x}n` : x)));
+  assert.equal(asText(off), asText(await stats(root, { index: false })));
+  assert.equal(offRuns.at(-1)?.recordsServed, 0, 'folder records off: none served');
+  assert.ok((offRuns.at(-1)?.hits ?? 0) > 100, `hits: ${offRuns.at(-1)?.hits}`);
   const sidecars = readdirSync(join(root, 'photos'), { recursive: true, encoding: 'utf8' }).filter((n) => n.endsWith('.json')).slice(0, 4);
   const kinds = Object.values(CHANGES);
   sidecars.forEach((rel, i) => {

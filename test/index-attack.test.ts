@@ -28,7 +28,7 @@ import {
 import { find } from '../src/ops/find.js';
 import { FAKE_JPEG, makeTree, sidecarData, testDir } from './helpers/tree.js';
 
-// Folder records are on by default (the CLI turns them off for IMAGE_SIDECAR_INDEX_FOLDER_RECORDS=off):
+// Folder records are on by default (`folderRecords: false` turns them off):
 // these tests run with them, as users do; the parity tests also run with `folderRecords: false`.
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -2,22 +2,21 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { allowV8Tuning, INTERRUPT_BUDGET } from '../src/engine/v8-tuning.js';
-import { WORKER_INITIAL_OLD_SPACE_MB, WORKER_YOUNG_GENERATION_MB } from '../src/engine/heap-relief.js';
+import { hostFlags, INTERRUPT_BUDGET, WORKER_INITIAL_OLD_SPACE_MB, WORKER_YOUNG_GENERATION_MB } from '../src/engine/tuning.js';
 import { FAKE_JPEG, makeTree, sidecarData, testDir } from './helpers/tree.js';
 
 const BUDGET_FLAG = `--interrupt-budget=${INTERRUPT_BUDGET}`;
 const HEAP_FLAG = `--initial-old-space-size=${WORKER_INITIAL_OLD_SPACE_MB}`;
 
 test('each V8 flag is left alone when the user gave a value of their own (command line or NODE_OPTIONS, - or _)', () => {
-  assert.deepEqual(allowV8Tuning([], undefined), [BUDGET_FLAG, HEAP_FLAG]);
-  assert.deepEqual(allowV8Tuning(['--interrupt-budget=1000'], undefined), [HEAP_FLAG]);
-  assert.deepEqual(allowV8Tuning([], '--interrupt-budget=1000'), [HEAP_FLAG]);
-  assert.deepEqual(allowV8Tuning([], '--max-old-space-size=100 --interrupt-budget=1000'), []);
-  assert.deepEqual(allowV8Tuning(['--max_heap_size=512'], undefined), [BUDGET_FLAG]);
-  assert.deepEqual(allowV8Tuning(['--initial_old_space_size=16'], undefined), [BUDGET_FLAG]);
-  assert.deepEqual(allowV8Tuning([], '--initial-heap-size=64'), [BUDGET_FLAG]);
-  assert.deepEqual(allowV8Tuning(['--interrupt_budget=1'], '--initial-old-space-size=8'), []);
+  assert.deepEqual(hostFlags([], undefined), [BUDGET_FLAG, HEAP_FLAG]);
+  assert.deepEqual(hostFlags(['--interrupt-budget=1000'], undefined), [HEAP_FLAG]);
+  assert.deepEqual(hostFlags([], '--interrupt-budget=1000'), [HEAP_FLAG]);
+  assert.deepEqual(hostFlags([], '--max-old-space-size=100 --interrupt-budget=1000'), []);
+  assert.deepEqual(hostFlags(['--max_heap_size=512'], undefined), [BUDGET_FLAG]);
+  assert.deepEqual(hostFlags(['--initial_old_space_size=16'], undefined), [BUDGET_FLAG]);
+  assert.deepEqual(hostFlags([], '--initial-heap-size=64'), [BUDGET_FLAG]);
+  assert.deepEqual(hostFlags(['--interrupt_budget=1'], '--initial-old-space-size=8'), []);
   assert.ok(INTERRUPT_BUDGET > 67_584, 'above V8 default');
 });
 
@@ -32,24 +31,25 @@ test('the CLI runs with the tuned budget, and the stats of a tree are the same b
   assert.equal(tuned.stdout, plain.stdout);
 });
 
-test('the budget is raised when a worker pool starts, only then, and only when an entry point allowed it', () => {
+test('tuneHost sets the flags at once, once asked: a worker pool started without it leaves V8 as it was', () => {
   // In a child process: flags are process-wide, and this test process must keep V8's default.
   const script = `
-    const tuning = await import(${JSON.stringify(new URL('../src/engine/v8-tuning.js', import.meta.url).href)});
+    const v8 = await import('node:v8');
+    const { syncBuiltinESMExports } = await import('node:module');
+    const set = [];
+    const own = v8.default.setFlagsFromString;
+    v8.default.setFlagsFromString = (f) => { set.push(f); own(f); };
+    syncBuiltinESMExports();
+    const tuning = await import(${JSON.stringify(new URL('../src/engine/tuning.js', import.meta.url).href)});
     const { ThreadRuntime } = await import(${JSON.stringify(new URL('../src/engine/threads.js', import.meta.url).href)});
-    const out = [];
-    const pool1 = new ThreadRuntime(1);
-    out.push(tuning.v8TuningApplied()); // not allowed: a library caller's process keeps its flags
-    await pool1.close();
-    out.push(tuning.allowV8Tuning([], undefined), tuning.v8TuningApplied()); // allowed, no pool yet: not set
-    const pool2 = new ThreadRuntime(1);
-    out.push(tuning.v8TuningApplied(), tuning.applyV8Tuning()); // raised as the pool started, once
-    await pool2.close();
-    console.log(JSON.stringify(out));
+    const pool = new ThreadRuntime(1);
+    await pool.close();
+    const untouched = set.slice();
+    console.log(JSON.stringify([untouched, tuning.tuneHost([], undefined), set]));
   `;
-  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' } });
   assert.equal(r.status, 0, r.stderr);
-  assert.deepEqual(JSON.parse(r.stdout.trim()), [[], [BUDGET_FLAG, HEAP_FLAG], [], [BUDGET_FLAG, HEAP_FLAG], false]);
+  assert.deepEqual(JSON.parse(r.stdout.trim()), [[], [BUDGET_FLAG, HEAP_FLAG], [BUDGET_FLAG, HEAP_FLAG]]);
 });
 
 test("a worker thread started after the flags were set does not collect its old space in full below WORKER_INITIAL_OLD_SPACE_MB; under V8's own limit it does", () => {
@@ -58,8 +58,8 @@ test("a worker thread started after the flags were set does not collect its old 
   // that (its first full collection came at ~25 MB), ours above it.
   const script = (tuned: boolean) => `
     const { Worker } = await import('node:worker_threads');
-    const tuning = await import(${JSON.stringify(new URL('../src/engine/v8-tuning.js', import.meta.url).href)});
-    if (${tuned}) { tuning.allowV8Tuning([], undefined); tuning.applyV8Tuning(); }
+    const tuning = await import(${JSON.stringify(new URL('../src/engine/tuning.js', import.meta.url).href)});
+    if (${tuned}) tuning.tuneHost([], undefined);
     const body = \`
       const { parentPort } = require('node:worker_threads');
       const { PerformanceObserver, constants } = require('node:perf_hooks');

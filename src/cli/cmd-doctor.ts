@@ -1,6 +1,6 @@
 /** `doctor`: what this installation runs with (version, engine, workers, limits). */
 import { EXIT_CLEAN } from '../errors.js';
-import { engineFromEnv } from '../engine/env.js';
+import { engineFromEnv } from '../settings.js';
 import type { CommandContext } from './context.js';
 import { emit } from './emit.js';
 import { doctorSummary } from './summaries.js';

@@ -3,7 +3,7 @@ import { errors, EXIT_CLEAN, EXIT_FINDINGS, isSidecarError } from '../errors.js'
 import { parseJsonText, stringifyTyped } from '../formats/json.js';
 import { DEFAULT_MAX_DEPTH, DEFAULT_MAX_FILE_SIZE } from '../formats/value.js';
 import { readInputLimited } from '../fs/read-file.js';
-import { fastStatFromEnv } from '../engine/env.js';
+import { statBindingFromEnv } from '../settings.js';
 import type { JsonValue } from '../types.js';
 import { imageExtensionOptions, inputPath, note, optString, type CommandContext } from './context.js';
 import { emit } from './emit.js';
@@ -25,8 +25,8 @@ async function runRead(ctx: CommandContext): Promise<number> {
   const image = inputPath(ctx, 'image');
   const { readSidecarDetailed } = await import('../ops/read.js');
   const view = await import('./read-view.js');
-  // IMAGE_SIDECAR_FAST_STAT=off reaches this read too (as the server's `read`).
-  const fastStat = fastStatFromEnv(ctx.io.env);
+  // Node's stat binding unless IMAGE_SIDECAR_FAST_STAT=off, as for tree operations (and the server's `read`).
+  const fastStat = statBindingFromEnv(ctx.io.env);
   const r = await readSidecarDetailed(image, { ...keyOptions(ctx), imageExtensions: imageExtensionOptions(ctx, image), fastStat });
   const detailed = ctx.opts.detailed === true;
   if (!detailed) for (const f of r.findings) note(ctx, `${f.code}: ${f.message}`);

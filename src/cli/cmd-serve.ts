@@ -5,7 +5,7 @@ import type { CommandContext } from './context.js';
 export async function run(ctx: CommandContext): Promise<number> {
   if (ctx.opts.stdio !== true) throw errors.usage('serve supports only --stdio (JSON lines on stdin/stdout)');
   // A bad IMAGE_SIDECAR_ENGINE/WORKERS/ACCEL is a usage error at start, not a failure of every request.
-  const { engineFromEnv } = await import('../engine/env.js');
+  const { engineFromEnv } = await import('../settings.js');
   engineFromEnv(ctx.io.env);
   const { serveStdio } = await import('../server/stdio.js');
   const { keyringFromCli } = await import('./keys.js');

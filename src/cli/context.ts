@@ -7,7 +7,7 @@ import { stat } from 'node:fs/promises';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { resolveImageExtensions } from '../discovery/config.js';
 import { errors } from '../errors.js';
-import { engineFromEnv } from '../engine/env.js';
+import { engineFromEnv, racyMarginFromEnv } from '../settings.js';
 import type { EngineKind } from '../types.js';
 import type { ResolvePreference } from '../ops/resolve.js';
 import type { Keyring } from '../crypto/keys.js';
@@ -240,7 +240,6 @@ export function userCacheDir(env: NodeJS.ProcessEnv): string | undefined {
  * The incremental index of commands that inspect (validate, stats, format-stats, export, find, todo,
  * stale, report): on by default, `--index PATH` places it, `--no-index` turns it off.
  * IMAGE_SIDECAR_INDEX_RACY_MS sets the margin under which a just-changed file is not recorded (tests);
- * IMAGE_SIDECAR_INDEX_FOLDER_RECORDS=off turns off folder records (on by default, docs/INDEX.md).
  * (IMAGE_SIDECAR_FAST_STAT=off, read with the engine's options, turns off the warm checks' stat
  * through Node's binding with the reads'.)
  */
@@ -254,8 +253,7 @@ export function indexOptions(ctx: CommandContext): { index: IndexOptions | false
   }
   const cacheDir = userCacheDir(ctx.io.env);
   if (cacheDir) out.cacheDir = cacheDir;
-  const racy = ctx.io.env.IMAGE_SIDECAR_INDEX_RACY_MS;
-  if (racy !== undefined && /^\d+$/.test(racy)) out.racyMarginMs = Number(racy);
-  if (ctx.io.env.IMAGE_SIDECAR_INDEX_FOLDER_RECORDS === 'off') out.folderRecords = false;
+  const racy = racyMarginFromEnv(ctx.io.env);
+  if (racy !== undefined) out.racyMarginMs = racy;
   return { index: out };
 }

@@ -4,9 +4,9 @@ import { realpath, stat } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { errors } from '../errors.js';
 import type { Runtime } from '../engine/runtime.js';
-import { DEFAULT_BATCH_BYTES, DEFAULT_BATCH_FILES, mapJobs } from '../engine/pipeline.js';
+import { mapJobs } from '../engine/pipeline.js';
+import { DEFAULT_BATCH_BYTES, DEFAULT_BATCH_FILES } from '../engine/tuning.js';
 import { createRuntime, type AdaptiveRuntime } from '../engine/select.js';
-import { applyV8Tuning } from '../engine/v8-tuning.js';
 import type { FileInspection, InspectItem, InspectOptions, LinkAt } from '../tasks/inspect.js';
 import type { Category, Options, SidecarExt, SidecarNaming } from '../types.js';
 import { CATEGORIES } from '../types.js';
@@ -266,9 +266,6 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
   batches(): AsyncIterable<ScanRecord[]> {
     if (this.started) throw errors.usage('a scan can be iterated only once');
     this.started = true;
-    // A walk of the tree is the long part of a run: from here on V8 optimises only what stays hot
-    // (when an entry point allowed it: engine/v8-tuning.ts).
-    applyV8Tuning();
     const run = this.run();
     return { [Symbol.asyncIterator]: () => run };
   }
@@ -277,9 +274,10 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
     for await (const batch of batches) for (let i = 0; i < batch.length; i++) yield batch[i];
   }
 
-  /** The index's checks stat through Node's binding unless the scan's options or the index's turn it off. */
+  /** The index's checks stat through Node's binding when the scan's options or the index's ask for it and neither turns it off. */
   private indexFastStat(): boolean {
-    return this.opts.fastStat !== false && (this.opts.index || {}).fastStat !== false;
+    const index = (this.opts.index || {}).fastStat;
+    return this.opts.fastStat !== false && index !== false && (this.opts.fastStat === true || index === true);
   }
 
   /** The inspect options every file of this scan gets (the index's options key is made of them). */

@@ -16,14 +16,8 @@
  * process (the inline engine; with `callerRuns`, beside a worker's) and collects after each.
  */
 import { isMainThread, threadId } from 'node:worker_threads';
-import { MAIN_HEAP_BOUND, relieveHeap, WORKER_HEAP_BOUND } from './heap-relief.js';
-
-/**
- * Files above this many bytes take the turn: accel/decode.ts's ACCEL_MAX_BYTES. Up to it the
- * WebAssembly scanner decides most files on its tape (stats of one 4 MiB file of 2 million `{}`:
- * 77 MB of peak RSS, the whole process); past it the reference builds every object (8 MiB: 474 MB).
- */
-export const BIG_FILE_BYTES = 4 * 1024 * 1024;
+import { relieveHeap } from './heap-relief.js';
+import { BIG_FILE_BYTES, MAIN_HEAP_BOUND, WORKER_HEAP_BOUND } from './tuning.js';
 
 /** The process's turn (the main thread makes it; each worker gets it in its workerData). */
 let turn: Int32Array | null = isMainThread ? new Int32Array(new SharedArrayBuffer(4)) : null;

@@ -15,7 +15,8 @@
  */
 import { taskDef, type TaskItem, type TaskName, type TaskOptions, type TaskResult } from '../tasks/index.js';
 import type { Runtime } from './runtime.js';
-import { MAIN_HEAP_BOUND, relieveHeap, SERVED_HEAP_BOUND } from './heap-relief.js';
+import { relieveHeap } from './heap-relief.js';
+import { DEFAULT_BATCH_BYTES, DEFAULT_BATCH_FILES, HOLD_AHEAD_PER_HELD_ITEM, HOLD_MAX_AHEAD, MAIN_HEAP_BOUND, RELIEVE_EVERY_JOBS, SERVED_HEAP_BOUND } from './tuning.js';
 
 export interface PipelineOptions<I, J = unknown> {
   /** Items per batch. Default 64. */
@@ -71,24 +72,6 @@ interface Slot<J, R> {
   /** queueWeight. */
   queued: number;
 }
-
-export const DEFAULT_BATCH_FILES = 64;
-export const DEFAULT_BATCH_BYTES = 8 * 1024 * 1024;
-/** Jobs (as `jobWeight` counts them) read ahead at most while the runtime is undecided; item-less jobs waiting behind a held batch count too. */
-export const HOLD_MAX_AHEAD = 16_384;
-/**
- * While holding: once the jobs read ahead weigh this many times the items held (waiting in batches
- * for the runtime to decide), the held items run now, where the undecided runtime puts them, and
- * holding goes on. A few items among many jobs without items (a repeat run over the index with 1 %
- * of the sidecars changed: 184 misses among 34,000 served records) cost less run in-process at once
- * than what is held behind them: every record of the tree up to HOLD_MAX_AHEAD waited, and the
- * main thread's collector copied them from one young-generation scavenge to the next (GC ~165 of
- * the run's ~970 ms profiled; that run 780 → 700 ms wall). A first run, whose jobs are nearly all
- * items, never comes near the ratio.
- */
-export const HOLD_AHEAD_PER_HELD_ITEM = 32;
-/** Jobs without engine work between two checks of the main thread's heap (heap-relief.ts; a check costs ~0.5 µs). */
-const RELIEVE_EVERY_JOBS = 16;
 
 const NO_RESULTS: never[] = [];
 
@@ -244,7 +227,7 @@ export async function* mapJobs<N extends TaskName, J>(
         } else {
           yield { job: head.job, results: NO_RESULTS };
           // Jobs the engine never sees (records served from the index) end no batch, where the heap
-          // is relieved otherwise (heap-relief.ts SERVED_HEAP_BOUND).
+          // is relieved otherwise (tuning.ts SERVED_HEAP_BOUND).
           if (++answeredElsewhere % RELIEVE_EVERY_JOBS === 0) relieveHeap(SERVED_HEAP_BOUND);
         }
       }

@@ -3,21 +3,11 @@ import { errors } from '../errors.js';
 import type { TaskItem, TaskName, TaskOptions, TaskResult } from '../tasks/index.js';
 import type { EngineKind } from '../types.js';
 import { ENGINE_KINDS, isOneOf } from '../vocabulary.js';
-import type { EngineOptions } from './env.js';
+import type { EngineOptions } from '../settings.js';
 import { InlineRuntime } from './inline.js';
 import type { RunOptions, Runtime } from './runtime.js';
 import { ThreadRuntime } from './threads.js';
-
-/**
- * Below this many files a worker pool costs more (start-up ~70–100 ms per thread) than it saves.
- * Measured by `npm run bench` ("break-even" section) on this 2-core machine: threads won from
- * about 1,200–1,850 sidecar files in session 7; in session 8, with cheaper per-file work (the
- * scanner's float runs, validate's brief), inline won at every size measured up to 3,699 files
- * (fitted: inline 56 ms + 96 µs/file, threads 140 ms + 83 µs/file, crossing near 6,500). 4,000
- * is the largest size measured, not the fitted crossing: on a network share threads also overlap
- * reads, which the bench's page-cached files do not show.
- */
-export const THREADS_BREAK_EVEN_FILES = 4000;
+import { THREADS_BREAK_EVEN_FILES } from './tuning.js';
 
 export interface EngineChoice {
   kind: EngineKind;
@@ -26,7 +16,7 @@ export interface EngineChoice {
   callerRuns: boolean;
 }
 
-export type { EngineOptions } from './env.js';
+export type { EngineOptions } from '../settings.js';
 
 /** Resolve engine kind and worker count once per operation: options, then defaults. */
 export function resolveEngine(opts: EngineOptions = {}): EngineChoice {

@@ -3,9 +3,8 @@ import { errorFromJSON, errors } from '../errors.js';
 import { isPipelined, packItemsByName, runTask, unpackResultsByName, type TaskItem, type TaskName, type TaskOptions, type TaskResult } from '../tasks/index.js';
 import type { BatchRequest, BatchResponse } from './messages.js';
 import type { RunOptions, Runtime } from './runtime.js';
-import { WORKER_YOUNG_GENERATION_MB } from './heap-relief.js';
+import { THREAD_DEPTH, WORKER_YOUNG_GENERATION_MB } from './tuning.js';
 import { bigFileTurnMemory, freeBigFileTurn } from './big-file-turn.js';
-import { applyV8Tuning } from './v8-tuning.js';
 
 interface Job {
   req: BatchRequest;
@@ -52,9 +51,6 @@ export interface ThreadPoolOptions {
   callerRuns?: boolean;
 }
 
-/** Batches a thread holds at most: one running, one waiting (only for pipelined tasks). */
-const THREAD_DEPTH = 2;
-
 const WORKER_URL = new URL('./worker.js', import.meta.url);
 
 /**
@@ -89,7 +85,6 @@ export class ThreadRuntime implements Runtime {
     this.pipelined = opts.pipelined ?? isPipelined;
     this.packResults = opts.packResults !== false;
     this.callerRuns = opts.callerRuns === true && this.workers >= 2;
-    applyV8Tuning(); // before the threads start: they inherit it (engine/v8-tuning.ts)
     for (let i = this.callerRuns ? 1 : 0; i < this.workers; i++) this.spawn();
   }
 

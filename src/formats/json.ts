@@ -9,7 +9,7 @@
  * depth and counts the keys against the key tokens in the text (fewer keys = a duplicate).
  * Anything unusual (a syntax error, a possible duplicate, a marker that could collide) goes to the
  * pure path: an iterative parser that builds the same values and says exactly what is wrong and
- * where. `IMAGE_SIDECAR_JSON_FAST=0` turns the fast path off; `jsonDecodeCounts` says which ran.
+ * where. `setJsonFastPath(false)` turns the fast path off; `jsonDecodeCounts` says which ran.
  *
  * Encode: JSON.stringify (2-space indent like the pipeline, or compact for the legacy layout)
  * when no number needs more than it writes; otherwise a writer that keeps every number's type
@@ -38,8 +38,8 @@ export function hasBomAt(bytes: Uint8Array, i: number): boolean {
   return bytes.length >= i + 3 && bytes[i] === 0xef && bytes[i + 1] === 0xbb && bytes[i + 2] === 0xbf;
 }
 
-/** Kill switch for the fast path (parity tests, or a suspected fast-path bug in the field). */
-let fastPathEnabled = process.env.IMAGE_SIDECAR_JSON_FAST !== '0';
+/** Kill switch for the fast path (parity tests: numbers-model.test.ts). */
+let fastPathEnabled = true;
 export function setJsonFastPath(enabled: boolean): void {
   fastPathEnabled = enabled;
 }

@@ -1,8 +1,9 @@
 /**
  * Node's own stat bindings, the fast path of the per-file stat calls (fs.statSync and fs.fstatSync
  * are these calls plus a Stats object: BigInts or Dates per field, ~1–1.5 µs and most of a stat's
- * garbage). Like msgpackr's native path: optional (the caller's `fast: false`; the CLI's
- * IMAGE_SIDECAR_FAST_STAT=off), the pure path always there, and each binding trusted only after it
+ * garbage). Like msgpackr's native path: opt-in (Options.fastStat: true, which the CLI and the
+ * server set unless IMAGE_SIDECAR_FAST_STAT=off: a library calls no internal binding of its host's
+ * unless asked), the pure path always there, and each binding trusted only after it
  * gave what the pure call gave for one path or descriptor in this process: a Node whose binding
  * lays its numbers out otherwise is caught there (test/identity-fast-stat.test.ts,
  * test/stat-binding.test.ts).

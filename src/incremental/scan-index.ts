@@ -69,15 +69,15 @@ export interface IndexOptions extends IndexLocationOptions {
   /**
    * Folder records (folder-records.ts): a warm run serves unchanged folders' finished records, so it
    * neither pairs nor resolves links nor decodes one result per file. On by default; false turns them
-   * off (the CLI: IMAGE_SIDECAR_INDEX_FOLDER_RECORDS=off). Output is the same either way (a parity test).
+   * off. Output is the same either way (a parity test).
    */
   folderRecords?: boolean;
   /** Called after the index is written (or not) with this run's figures. */
   onStats?: (stats: IndexRunStats) => void;
   /**
    * The stat of every file a warm run checks through Node's own stat binding (identity.ts
-   * IdentityScratch), trusted after it agreed with fs.statSync in this process. On by default;
-   * false: fs.statSync only (the CLI: IMAGE_SIDECAR_FAST_STAT=off; Options.fastStat: false too). Results are the same.
+   * IdentityScratch), trusted after it agreed with fs.statSync in this process. True, or
+   * Options.fastStat true (the CLI's unless IMAGE_SIDECAR_FAST_STAT=off), asks for it; false turns it off. Results are the same.
    */
   fastStat?: boolean;
 }

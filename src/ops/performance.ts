@@ -6,7 +6,8 @@
  */
 import { availableParallelism } from 'node:os';
 import { packageVersion } from '../version.js';
-import { resolveEngine, THREADS_BREAK_EVEN_FILES, type EngineOptions } from '../engine/select.js';
+import { resolveEngine, type EngineOptions } from '../engine/select.js';
+import { THREADS_BREAK_EVEN_FILES } from '../engine/tuning.js';
 import { DEFAULT_MAX_DEPTH, DEFAULT_MAX_FILE_SIZE } from '../formats/value.js';
 import type { EngineKind } from '../types.js';
 import { accelStatus } from '../accel/scanner.js';
@@ -35,7 +36,8 @@ export interface PerformanceInfo {
   };
   /**
    * Node's own stat binding (fs/stat-binding.ts) for the per-file stat calls, each read's fstat and
-   * the incremental index's warm checks: asked for (not IMAGE_SIDECAR_FAST_STAT=off), agreeing with
+   * the incremental index's warm checks: asked for (Options.fastStat: the CLI and the server unless
+   * IMAGE_SIDECAR_FAST_STAT=off), agreeing with
    * fs.fstatSync and fs.statSync here, so in use. (Under `index` where it began as the checks' alone.)
    */
   index: {
@@ -50,7 +52,7 @@ export interface PerformanceInfo {
 }
 
 export function performanceInfo(opts: EngineOptions = {}, index: { fastStat?: boolean } = {}): PerformanceInfo {
-  const statEnabled = opts.fastStat !== false && index.fastStat !== false;
+  const statEnabled = opts.fastStat === true && index.fastStat !== false;
   const stat = statEnabled ? fastStatStatus() : { available: false };
   const fastStat = { enabled: statEnabled, available: stat.available, inUse: statEnabled && stat.available, ...('reason' in stat && stat.reason ? { reason: stat.reason } : {}) };
   const def = resolveEngine(opts);

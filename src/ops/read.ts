@@ -94,7 +94,7 @@ interface CandidateRead<T> {
 
 /** Sync read: for small files it is several times faster than fs.promises (one call, no thread hops). */
 function readLimited(path: string, opts: Options): Buffer {
-  return readFileLimitedSync(path, opts.maxFileSize ?? DEFAULT_MAX_FILE_SIZE, undefined, opts.fastStat !== false);
+  return readFileLimitedSync(path, opts.maxFileSize ?? DEFAULT_MAX_FILE_SIZE, undefined, opts.fastStat === true);
 }
 
 function decodeSidecarBytes(bytes: Buffer, path: string, opts: Options): DecodedSidecar {

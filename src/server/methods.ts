@@ -5,7 +5,7 @@
  * scanner and the worker engine are not loaded by a client that only reads and saves).
  */
 import { resolveImageExtensions, saveFormatFromEnv } from '../discovery/config.js';
-import { engineFromEnv, fastStatFromEnv } from '../engine/env.js';
+import { engineFromEnv, statBindingFromEnv } from '../settings.js';
 import { errors } from '../errors.js';
 import { readSidecarText } from '../ops/read.js';
 import { saveSidecar } from '../ops/save.js';
@@ -55,8 +55,7 @@ const readOpts = (): Options => {
   const o = keyOpts();
   const accel = engineFromEnv(process.env).accel;
   if (accel !== undefined) o.accel = accel;
-  const fastStat = fastStatFromEnv(process.env);
-  if (fastStat !== undefined) o.fastStat = fastStat;
+  o.fastStat = statBindingFromEnv(process.env);
   return o;
 };
 

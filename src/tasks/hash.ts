@@ -14,7 +14,7 @@ export interface HashTaskOptions {
   maxDepth?: number;
   /** canonical mode: keys for encrypted sidecars. */
   keyring?: Keyring;
-  /** canonical mode: the read's descriptor stat through Node's binding (Options.fastStat); default true. */
+  /** canonical mode: the read's descriptor stat through Node's binding (Options.fastStat); default false. */
   fastStat?: boolean;
 }
 
@@ -55,7 +55,7 @@ function turnFirst(size: number): null {
 
 function hashCanonical(item: HashItem, opts: HashTaskOptions): HashResult {
   try {
-    return canonicalDigests(item, readFileLimitedSync(item.path, opts.maxFileSize, turnFirst, opts.fastStat !== false), opts);
+    return canonicalDigests(item, readFileLimitedSync(item.path, opts.maxFileSize, turnFirst, opts.fastStat === true), opts);
   } finally {
     passBigFileTurn();
   }

@@ -68,7 +68,7 @@ export interface InspectOptions {
   indexEntries?: EntryOptions;
   /**
    * Each read's stat of its descriptor through Node's own binding (fs/stat-binding.ts; the index's
-   * identities too). Default true; false: fs.fstatSync only (Options.fastStat). Never changes a
+   * identities too). True: asked for (Options.fastStat); else fs.fstatSync only. Never changes a
    * result; not part of what shapes one.
    */
   fastStat?: boolean;
@@ -204,7 +204,7 @@ function inspectBatch(items: readonly InspectItem[], opts: InspectOptions, compi
     for (let i = 0; i < n; i++) results[i] = inspectOne(items[i], opts, compiled, null);
     return results;
   }
-  const fast = opts.fastStat !== false;
+  const fast = opts.fastStat === true;
   const stats = fast ? (readStats.fast ??= new BatchStats()) : (readStats.pure ??= new BatchStats({ fast: false }));
   stats.begin(n);
   if (batchRead.length < n) batchRead = new Uint8Array(n);
@@ -280,7 +280,7 @@ function inspectOne(item: InspectItem, opts: InspectOptions, compiled: CompiledS
     room.scanner = readsIntoScanner(opts);
     room.maxDepth = opts.maxDepth ?? DEFAULT_MAX_DEPTH;
     if (stats !== null) bytes = readFileSizedSync(item.path, opts.maxFileSize ?? DEFAULT_MAX_FILE_SIZE, roomFor, stats.sizeOf);
-    else bytes = readFileLimitedSync(item.path, opts.maxFileSize, roomFor, opts.fastStat !== false);
+    else bytes = readFileLimitedSync(item.path, opts.maxFileSize, roomFor, opts.fastStat === true);
   } catch (e) {
     passBigFileTurn();
     const out: FileInspection = { path: item.path, size: 0, status: 'ok', format: null, notes: [], shape: null, elapsedMs: 0 };

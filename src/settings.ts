@@ -1,15 +1,21 @@
-import { errors } from '../errors.js';
-import type { Options } from '../types.js';
-import { ENGINE_KINDS, isOneOf } from '../vocabulary.js';
+/**
+ * The environment variables the CLI and the server read, and the options each becomes (the table
+ * of them all: README.md "Settings"). Read once, at those entries: the library and the engine
+ * never look at the environment. The others are read where the CLI uses them: IMAGE_SIDECAR_FORMAT
+ * (discovery/config.ts saveFormatFromEnv), IMAGE_SIDECAR_KEY_FILE and IMAGE_SIDECAR_PASSPHRASE
+ * (cli/keys.ts), IMAGE_SIDECAR_DEBUG (cli/fail.ts).
+ */
+import { errors } from './errors.js';
+import type { Options } from './types.js';
+import { ENGINE_KINDS, isOneOf } from './vocabulary.js';
 
 export type EngineOptions = Pick<Options, 'engine' | 'workers' | 'accel' | 'fastStat' | 'callerRuns'>;
 
 /**
- * The engine options the environment asks for (IMAGE_SIDECAR_ENGINE, IMAGE_SIDECAR_WORKERS,
- * IMAGE_SIDECAR_ACCEL=off|on: the WebAssembly scanner's kill switch; IMAGE_SIDECAR_FAST_STAT=off|on,
- * or IMAGE_SIDECAR_INDEX_FAST_STAT=off, its earlier name: Node's stat binding's, fs/stat-binding.ts),
- * merged under the explicit ones. Read once, at the edge (the CLI, the server): the library and
- * the engine never look at the environment.
+ * The engine options the environment asks for, merged under the explicit ones:
+ * IMAGE_SIDECAR_ENGINE, IMAGE_SIDECAR_WORKERS, IMAGE_SIDECAR_ACCEL=off (the WebAssembly scanner's
+ * kill switch) and IMAGE_SIDECAR_FAST_STAT=off (Node's stat binding's: the CLI and the server ask
+ * for it, fs/stat-binding.ts, unless this says off).
  */
 export function engineFromEnv<T extends EngineOptions>(env: NodeJS.ProcessEnv, explicit: T = {} as T): T {
   const out: T = { ...explicit };
@@ -29,21 +35,19 @@ export function engineFromEnv<T extends EngineOptions>(env: NodeJS.ProcessEnv, e
     const accel = onOffFromEnv(env, 'IMAGE_SIDECAR_ACCEL');
     if (accel !== undefined) out.accel = accel;
   }
-  if (out.fastStat === undefined) {
-    const fastStat = fastStatFromEnv(env);
-    if (fastStat !== undefined) out.fastStat = fastStat;
-  }
+  if (out.fastStat === undefined) out.fastStat = statBindingFromEnv(env);
   return out;
 }
 
-/**
- * IMAGE_SIDECAR_FAST_STAT (off|on; IMAGE_SIDECAR_INDEX_FAST_STAT=off, its earlier name, is off):
- * undefined when neither says. A value that is neither off nor on is a usage error whatever the
- * earlier name says (it is checked first). For the reads that take no engine options (`read`).
- */
-export function fastStatFromEnv(env: NodeJS.ProcessEnv): boolean | undefined {
-  const v = onOffFromEnv(env, 'IMAGE_SIDECAR_FAST_STAT');
-  return v === false || env.IMAGE_SIDECAR_INDEX_FAST_STAT === 'off' ? false : v;
+/** Whether the CLI and the server use Node's stat binding: yes unless IMAGE_SIDECAR_FAST_STAT=off (for the reads that take no engine options: `read`). */
+export function statBindingFromEnv(env: NodeJS.ProcessEnv): boolean {
+  return onOffFromEnv(env, 'IMAGE_SIDECAR_FAST_STAT') !== false;
+}
+
+/** The index's racy margin in ms under IMAGE_SIDECAR_INDEX_RACY_MS (tests: record the files they just wrote), else undefined. */
+export function racyMarginFromEnv(env: NodeJS.ProcessEnv): number | undefined {
+  const racy = env.IMAGE_SIDECAR_INDEX_RACY_MS;
+  return racy !== undefined && /^\d+$/.test(racy) ? Number(racy) : undefined;
 }
 
 /** An off|on switch of the environment: false, true, or undefined when unset or empty; any other value is a usage error. */

@@ -1,0 +1,146 @@
+/**
+ * The engine's tuning: batch sizes, the threads' break-even, the big-file size, the heap bounds of
+ * each thread, the worker threads' V8 limits and V8's interrupt budget, each with the measurement
+ * that chose it; and `tuneHost`, by which an entry
+ * point that owns its process (the CLI, the bench runner) lets the engine tune it.
+ *
+ * A library never tunes its host: without tuneHost, no V8 flag is set and the main thread's heap
+ * is never collected by force (heap-relief.ts). The worker threads are ours: they collect their
+ * own heaps and run with their own young generation (engine/threads.ts, engine/worker.ts) either way.
+ */
+import { setFlagsFromString } from 'node:v8';
+import { allowCollections } from './heap-relief.js';
+
+/**
+ * A worker thread: above this after a batch, the heap is garbage from big files (issue 10 §5: a
+ * worker sat on a few hundred MB after a 60 MB sidecar while the next big file went to the other
+ * one; export json on 2 threads peaked at 957 MB against a 780 MB bound, 779 MB with this).
+ */
+export const WORKER_HEAP_BOUND = 160 * 1024 * 1024;
+/**
+ * A worker thread's young generation (Worker resourceLimits.maxYoungGenerationSizeMb; V8's default
+ * grows it to ~34 MB per isolate). A worker's garbage is per batch and short-lived, and a big
+ * file's buffers and graphs go to the large-object and old spaces anyway, so a small one costs no
+ * CPU we could measure, while the default's three young generations (main and two workers, ~100 MB
+ * in all) were most of what a 10^5-image first run with the index held over a run without it
+ * (stats, first run with the index, 10^5 images: peak RSS 286–313 MB → 238–240; 20,000 images without it: 203–211 → 180–185 MB, with
+ * IMAGE_SIDECAR_ACCEL=off 217–224 → 172–175; CPU within the machine's noise in each pair).
+ */
+export const WORKER_YOUNG_GENERATION_MB = 8;
+/**
+ * A worker thread's first old-generation limit (V8's --initial-old-space-size, set by the CLI
+ * before the threads start: tuneHost below; it applies to isolates made after it).
+ * A reading thread holds ~6 MB live; under V8's own limit, its old space (code included) filled up
+ * at ~8 MB and V8 ran a full, non-incremental collection there that freed ~2 MB and took 8–24 ms
+ * (`--trace-gc`: "allocation failure; GC in old space requested"). A validate first run with the
+ * index, whose entry code filled ~235 KB more code space, crossed that line on both threads of the
+ * bench library; --no-index stayed just below it. With this limit neither collects (CPU of the
+ * first run, per-thread from /proc, 8 + 10 interleaved rounds: −60 and −75 ms; --no-index
+ * unchanged). Past it, V8 sets its limits by what is live, as before: a long run's worker heap is
+ * bounded as it was (WORKER_HEAP_BOUND and V8's growing factor), its first full collection only
+ * comes later.
+ */
+export const WORKER_INITIAL_OLD_SPACE_MB = 48;
+/**
+ * The main thread of a tree run keeps little alive (what is live at 10^6 images fits in 64 MB: a
+ * 10^6-image `stats --engine inline` runs with --max-old-space-size=64), but V8 let its heap reach
+ * 128 MB at 10^5 images and more at 10^6, which put `stats` over issue 12's 300 MB bound.
+ */
+export const MAIN_HEAP_BOUND = 64 * 1024 * 1024;
+/**
+ * The main thread while it hands out jobs the engine never sees (records served from the index):
+ * no batch ends there to relieve the heap, and a repeat run that stores folder records let V8 take
+ * its heap to 167 MB (26 MB live). Such a run allocates fast around a small live set, so full
+ * collections at MAIN_HEAP_BOUND cost it a third more CPU; at this bound (stats, 2·10^5 images, the
+ * storing run: peak RSS 246–267 → 182–185 MB, CPU 10.5–11.9 → 12.0–12.5 s; the served run
+ * unchanged: 160 MB, 3.8–4.2 s).
+ */
+export const SERVED_HEAP_BOUND = 96 * 1024 * 1024;
+
+/** Batches of the pipeline (engine/pipeline.ts): files and bytes per batch. */
+export const DEFAULT_BATCH_FILES = 64;
+export const DEFAULT_BATCH_BYTES = 8 * 1024 * 1024;
+/** Jobs (as `jobWeight` counts them) read ahead at most while the runtime is undecided; item-less jobs waiting behind a held batch count too. */
+export const HOLD_MAX_AHEAD = 16_384;
+/**
+ * While holding: once the jobs read ahead weigh this many times the items held (waiting in batches
+ * for the runtime to decide), the held items run now, where the undecided runtime puts them, and
+ * holding goes on. A few items among many jobs without items (a repeat run over the index with 1 %
+ * of the sidecars changed: 184 misses among 34,000 served records) cost less run in-process at once
+ * than what is held behind them: every record of the tree up to HOLD_MAX_AHEAD waited, and the
+ * main thread's collector copied them from one young-generation scavenge to the next (GC ~165 of
+ * the run's ~970 ms profiled; that run 780 → 700 ms wall). A first run, whose jobs are nearly all
+ * items, never comes near the ratio.
+ */
+export const HOLD_AHEAD_PER_HELD_ITEM = 32;
+/** Jobs without engine work between two checks of the main thread's heap (heap-relief.ts; a check costs ~0.5 µs). */
+export const RELIEVE_EVERY_JOBS = 16;
+
+/**
+ * Below this many files a worker pool costs more (start-up ~70–100 ms per thread) than it saves.
+ * Measured by `npm run bench` ("break-even" section) on this 2-core machine: threads won from
+ * about 1,200–1,850 sidecar files at first; later, with cheaper per-file work (the
+ * scanner's float runs, validate's brief), inline won at every size measured up to 3,699 files
+ * (fitted: inline 56 ms + 96 µs/file, threads 140 ms + 83 µs/file, crossing near 6,500). 4,000
+ * is the largest size measured, not the fitted crossing: on a network share threads also overlap
+ * reads, which the bench's page-cached files do not show.
+ */
+export const THREADS_BREAK_EVEN_FILES = 4000;
+
+/** Batches a thread holds at most: one running, one waiting (only for pipelined tasks). */
+export const THREAD_DEPTH = 2;
+
+/**
+ * Files above this many bytes take the turn: accel/decode.ts's ACCEL_MAX_BYTES. Up to it the
+ * WebAssembly scanner decides most files on its tape (stats of one 4 MiB file of 2 million `{}`:
+ * 77 MB of peak RSS, the whole process); past it the reference builds every object (8 MiB: 474 MB).
+ */
+export const BIG_FILE_BYTES = 4 * 1024 * 1024;
+
+/**
+ * V8 tiering (a process-wide flag, set by tuneHost). Every process and every worker isolate
+ * compiles its hot functions with TurboFan on background threads; at V8's default interrupt budget a short run (a
+ * shard, a small tree) spent about a third of its CPU compiling functions that then ran only a few
+ * hundred times (perf, `stats --shard 3/8` of the 20,000-image bench library: 34 % of all samples in
+ * `v8::internal::compiler`). Four times the budget optimises only the code that stays hot: a
+ * shard's CPU fell from ~1.7 to ~1.35 s, the whole-library run is unchanged.
+ * Sixteen times it, since: per-thread CPU from /proc of a whole-library validate (20,000 images,
+ * 2 workers) showed V8's 4 background threads at 210–270 ms each, ~900 ms of 3.4 s, nearly all
+ * concurrent TurboFan jobs (209 of them, `--trace-opt`: the big scan functions optimised, deopted
+ * at the switch from link-only game folders to the photo folders, and optimised again, in each of
+ * three isolates). On 2 cores those threads compete with the work. Budgets swept 3 times each on a
+ * loaded machine (CPU of the whole process, validate / stats): 4× 3.63 / 3.65 s, 8× 3.23 / 3.37,
+ * 15× (1,000,000) 3.02 / 3.20, 30×–118× within noise of 15×; 16× is taken. Set at the CLI's start,
+ * against V8's default (`node --interrupt-budget=67584`), 5 interleaved rounds of `--no-index` on
+ * the bench library: validate 2.51 / 3.40 s of CPU, stats 2.94 / 3.72.
+ */
+export const INTERRUPT_BUDGET = 16 * 67_584;
+
+/**
+ * The flags tuneHost sets, each with the pattern of the user's own setting that keeps it unset
+ * (V8 takes its flags with '-' or '_' between words: `--interrupt_budget=...`). The heap flag
+ * applies to isolates made after it is set: the worker threads (WORKER_INITIAL_OLD_SPACE_MB).
+ */
+const TUNED_FLAGS: readonly { flag: string; own: RegExp }[] = [
+  { flag: `--interrupt-budget=${INTERRUPT_BUDGET}`, own: /interrupt[-_]budget/ },
+  // Any heap size of the user's own (initial or maximum) leaves the heap to them.
+  { flag: `--initial-old-space-size=${WORKER_INITIAL_OLD_SPACE_MB}`, own: /(initial|max)[-_](old[-_]space|heap)[-_]size/ },
+];
+
+/**
+ * An entry point tunes its own process, before any thread starts (they inherit the flags): it sets
+ * the V8 flags the user did not set a value of their own for (command line or NODE_OPTIONS), and
+ * lets the main thread collect its heap past MAIN_HEAP_BOUND and SERVED_HEAP_BOUND. Returns the
+ * flags it set.
+ */
+export function tuneHost(execArgv: readonly string[], nodeOptions: string | undefined): readonly string[] {
+  const flags = hostFlags(execArgv, nodeOptions);
+  for (const flag of flags) setFlagsFromString(flag);
+  allowCollections();
+  return flags;
+}
+
+/** The flags tuneHost sets under this command line and NODE_OPTIONS. */
+export function hostFlags(execArgv: readonly string[], nodeOptions: string | undefined): readonly string[] {
+  return TUNED_FLAGS.filter(({ own }) => !execArgv.some((a) => own.test(a)) && !own.test(nodeOptions ?? '')).map(({ flag }) => flag);
+}
