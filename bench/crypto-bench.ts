@@ -9,10 +9,11 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { decodeSidecar, encodeSidecar } from '../src/formats/codec.js';
-import { keyFromBytes, type Keyring } from '../src/crypto/keys.js';
+import { keyFromBytes } from '../src/crypto/keys.js';
 import { readFileLimitedSync } from '../src/fs/read-file.js';
 import { Rng } from '../src/sample/prng.js';
 import { sampleSidecar } from '../src/sample/shapes.js';
+import type { Keyring } from '../src/types.js';
 
 export interface CryptoFigures {
   /** µs per sidecar: read + decode of the plain bin file, and of the same data encrypted. */

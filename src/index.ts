@@ -43,7 +43,7 @@ export type { SampleOptions, SampleReport } from './sample/index.js';
 export { serveStdio } from './server/stdio.js';
 export { writeFileAtomic } from './fs/atomic-write.js';
 export { loadKeyFile, generateKeyFile, passphraseKeyring, keyFromBytes, keyIdOf, mergeKeyrings } from './crypto/keys.js';
-export type { Keyring, SidecarKey, KeyDescriptor } from './crypto/keys.js';
+export type { Keyring, SidecarKey, KeyDescriptor } from './types.js';
 export { resolveConflicts } from './ops/resolve.js';
 export type { ResolveOptions, ResolveReport, ResolveDecision, ResolvePreference } from './ops/resolve.js';
 export { quarantineFiles } from './ops/cleanup.js';
@@ -53,7 +53,8 @@ export { SIDECAR_FORMATS, FORMAT_NAMES, FORMAT_ALIASES, SIDECAR_EXTS, EXPORT_FOR
 export { todo, staleSidecars, TODO_REASONS } from './ops/todo.js';
 export type { TodoOptions, TodoReport, TodoEntry, TodoReason, StaleOptions, StaleReport, StaleEntry } from './ops/todo.js';
 export { currentImageIdentity, recordedImage, checkImageIdentity } from './analysis/image-identity.js';
-export type { ImageIdentity, ImageRecord, IdentityCheck } from './analysis/image-identity.js';
+export type { IdentityCheck } from './analysis/image-identity.js';
+export type { ImageIdentity, ImageRecord } from './model/summary.js';
 export { parseShard, shardOfKey, shardHash, shardKey, nameRoot, PARTITION, type ShardSpec } from './discovery/shard.js';
 export { statsShard, formatStatsShard, validateShard, hashShard, exportShard, type LineSink } from './shard/run.js';
 export { mergeShards, openShards, type MergeResult } from './shard/merge.js';
@@ -61,4 +62,4 @@ export { openShardFile, type ShardHeader, type ShardFile, type ShardItem, type S
 export { indexStatus, clearIndex } from './incremental/manage.js';
 export type { IndexStatus } from './incremental/manage.js';
 export { INDEX_DIR } from './incremental/location.js';
-export type { IndexOptions, IndexRunStats } from './incremental/scan-index.js';
+export type { IndexOptions, IndexRunStats } from './model/index-options.js';

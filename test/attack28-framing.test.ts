@@ -18,8 +18,8 @@ import { fileEntry, PATH_MARK } from '../src/incremental/entry.js';
 import { IdentityScratch } from '../src/incremental/identity.js';
 import { beginFileEntry, fileEntryBound, sealFileEntry, writeFileEntry } from '../src/incremental/store.js';
 import { packResult } from '../src/tasks/inspect-wire.js';
-import type { FileInspection } from '../src/tasks/inspect.js';
 import { relativeTo } from '../src/fs/rel-path.js';
+import type { FileInspection } from '../src/model/inspection.js';
 
 /** The entry of one result, built from the format's description (store.ts header), or null past 65,535 key bytes. */
 function reference(key: string, id: Uint8Array, keyNo: number, result: string | Uint8Array): Buffer | null {

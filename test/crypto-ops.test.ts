@@ -10,7 +10,7 @@ import { describe, it } from 'node:test';
 import { SidecarError } from '../src/errors.js';
 import { decodeSidecar, deepEqualJson, encodeSidecar } from '../src/formats/codec.js';
 import { isEncryptedBin } from '../src/crypto/container.js';
-import { keyFromBytes, passphraseKeyring, type Keyring } from '../src/crypto/keys.js';
+import { keyFromBytes, passphraseKeyring } from '../src/crypto/keys.js';
 import { readSidecar, readSidecarDetailed } from '../src/ops/read.js';
 import { saveSidecar } from '../src/ops/save.js';
 import { convert } from '../src/ops/convert.js';
@@ -19,7 +19,7 @@ import { stats } from '../src/ops/stats.js';
 import { formatStats } from '../src/ops/format-stats.js';
 import { exportSidecars } from '../src/ops/export.js';
 import { hashTree } from '../src/integrity/tree-hash.js';
-import type { JsonObject, SidecarFormat } from '../src/types.js';
+import type { JsonObject, SidecarFormat, Keyring } from '../src/types.js';
 import { FAKE_JPEG, putFile, sidecarData, testDir } from './helpers/tree.js';
 
 const ring = (byte: number): Keyring => ({ keys: [keyFromBytes(Buffer.alloc(32, byte))], encryptWith: 0 });

@@ -5,8 +5,9 @@
  */
 import { existsSync } from 'node:fs';
 import { errors } from '../errors.js';
-import { keyringIds, loadKeyFile, mergeKeyrings, passphraseKeyring, type Keyring } from '../crypto/keys.js';
+import { keyringIds, loadKeyFile, mergeKeyrings, passphraseKeyring } from '../crypto/keys.js';
 import type { CommandContext } from './context.js';
+import type { Keyring } from '../types.js';
 
 export const KEY_FILE_ENV = 'IMAGE_SIDECAR_KEY_FILE';
 export const PASSPHRASE_ENV = 'IMAGE_SIDECAR_PASSPHRASE';

@@ -7,10 +7,9 @@ import type { Runtime } from '../engine/runtime.js';
 import { DEFAULT_BATCH_BYTES, DEFAULT_BATCH_FILES, mapJobs } from '../engine/pipeline.js';
 import { createRuntime, type AdaptiveRuntime } from '../engine/select.js';
 import { applyV8Tuning } from '../engine/v8-tuning.js';
-import type { FileInspection, InspectItem, InspectOptions, LinkAt } from '../tasks/inspect.js';
 import type { Category, Options, SidecarExt, SidecarNaming } from '../types.js';
 import { CATEGORIES } from '../types.js';
-import { DEFAULT_RACY_MARGIN_MS, noteMemoRun, ScanIndex, type IndexOptions, type IndexRunStats, type Pending } from '../incremental/scan-index.js';
+import { DEFAULT_RACY_MARGIN_MS, noteMemoRun, ScanIndex, type Pending } from '../incremental/scan-index.js';
 import { encodeMemoRecords, groupEntriesOf, groupNamesOf, MemoRecordsView, type MemoRecordColumns } from './memo-records.js';
 import { CheckLog, dropMemoDelta, fileCheckFinder, fileCheckFinderOf, filePathsOf, loadMemo, MEMO_MAX_FILES, MemoMovedError, memoPlace, MemoSpool, numbersKeptByJson, storeMemo, storeMemoDelta, type MemoHit } from '../incremental/tree-memo.js';
 import { racyCutoffNs, racyCutoffOf } from '../incremental/entry.js';
@@ -20,7 +19,7 @@ import { resolveIndexLocation } from '../incremental/location.js';
 import { availableParallelism } from 'node:os';
 import { DirSnapshots } from '../incremental/dir-cache.js';
 import { decodeRecords, FolderRecordsBuilder, restoreRecord, writeCompact, type CompactRecord, type FolderBlob } from '../incremental/folder-records.js';
-import { LinkResolver, type LinkResolution, type ResolvedLink } from './resolve-link.js';
+import { LinkResolver, type LinkResolution } from './resolve-link.js';
 import { INDEX_DIR, QUARANTINE_DIR, SKIP_DIR_NAMES } from './own-folders.js';
 import { imageExtensionSet, nfc } from './extensions.js';
 import { isSidecarName, pairDirectory, type DirPairing, type PairGroup, type SidecarEntry } from './pair.js';
@@ -28,6 +27,8 @@ import { KeySetFilter, keyParts, nameRoot, shardFilter, shardKey, type ShardFilt
 import { byName, folderPath, isPlainListing, kindOfDirent, listFolders, walkTree, type DirListing, type EntryKind, type WalkEntry, type WalkProblem } from './walk.js';
 import { isSafeRel, relativeTo } from '../fs/rel-path.js';
 import { watchThreadPool } from '../fs/thread-pool-watch.js';
+import type { ResolvedLink, FileInspection, InspectItem, InspectOptions, LinkAt } from '../model/inspection.js';
+import type { IndexOptions, IndexRunStats } from '../model/index-options.js';
 
 export { INDEX_DIR, QUARANTINE_DIR, SKIP_DIR_NAMES };
 

@@ -12,9 +12,9 @@ import { fileURLToPath } from 'node:url';
 import { canonicalJson } from '../formats/canonical.js';
 import { keyringIds } from '../crypto/keys.js';
 import { schemaEngineVersion } from '../analysis/schema.js';
-import type { InspectOptions } from '../tasks/inspect.js';
 import type { JsonValue } from '../types.js';
 import { packageVersion } from '../version.js';
+import type { InspectOptions } from '../model/inspection.js';
 
 /** Bumped when the meaning of a stored result changes in a way the code digest cannot see. */
 export const RESULT_VERSION = 1;

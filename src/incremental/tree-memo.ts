@@ -21,8 +21,8 @@ import { IDENTITY_BYTES, IdentityScratch, STAT_DIR, STAT_FILE, STAT_NONE } from 
 import { lookupEntry } from '../discovery/resolve-link.js';
 import { tempNameFor } from '../fs/temp-files.js';
 import { READ_FLAGS } from '../fs/regular-file.js';
-import type { IndexLocation } from './location.js';
 import { BYTES_ALIGN, encodeFrameJson, parseFrameText, restoreBytes } from './frame-json.js';
+import type { IndexLocation } from '../model/index-options.js';
 
 const MAGIC = Buffer.from('image-sidecar tree memo 11\n', 'latin1');
 /** A memo's delta (`<memo>.delta`: what a patch changed, on top of the memo of the same generation). */

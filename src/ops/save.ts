@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { errors, isSidecarError, SidecarError } from '../errors.js';
 import { encodeSidecar, normalizeFormat } from '../formats/codec.js';
 import { carryNote, cloneJson } from '../formats/numbers.js';
-import type { FormatName, JsonObject, JsonValue, Options, SidecarExt, SidecarFormat, SidecarNaming } from '../types.js';
+import type { FormatName, JsonObject, JsonValue, Options, SidecarExt, SidecarFormat, SidecarNaming, SidecarKey } from '../types.js';
 import { folderSidecarFormat, imagesClaiming, locateSidecar, recordNamesAnotherImage, sidecarLockKeys, sidecarPathFor, type SidecarCandidate, type SidecarLocation } from '../discovery/locate.js';
 import { sidecarRank } from '../discovery/pair.js';
 import { nfc } from '../discovery/extensions.js';
@@ -24,7 +24,7 @@ import { assertLockHeld, withSidecarLock } from '../fs/lock.js';
 import { removeStaleTempFiles } from '../fs/temp-files.js';
 import { ownerOf, readSidecarFileWithIdentity } from './read.js';
 import { isStillAsRead, type FileIdentity } from '../incremental/identity.js';
-import { encryptionKey, type SidecarKey } from '../crypto/keys.js';
+import { encryptionKey } from '../crypto/keys.js';
 import { isoTimestamp } from '../time.js';
 import { IMAGE_IDENTITY_KEY, recordedImageName, recordImageIdentity, tryCurrentImageIdentity } from '../analysis/image-identity.js';
 

@@ -1,10 +1,9 @@
 import { scan, type MemoCommand, type ScanRecord, type ScanSummary, type TreeSeq } from '../discovery/scan.js';
 import { loadSchema } from '../analysis/schema.js';
-import type { Problem } from '../analysis/rules.js';
 import type { Category, Options, SidecarFormat } from '../types.js';
 import { round, sidecarFilter, sidecarsOf } from './common.js';
 import { columnBytes, columnOf } from '../byte-order.js';
-import type { FileInspection, InspectOptions } from '../tasks/inspect.js';
+import type { Problem, FileInspection, InspectOptions } from '../model/inspection.js';
 
 export interface ValidateOptions extends Options {
   /** Only sidecars containing this operation (corrupt files are always reported). */

@@ -3,9 +3,9 @@ import { errors, isSidecarError, type ErrorCode } from '../errors.js';
 import { canonicalJsonChunks, decodeSidecar } from '../formats/codec.js';
 import { readFileLimitedSync } from '../fs/read-file.js';
 import { READ_NOFOLLOW_FLAGS, streamRegularFileSync } from '../fs/regular-file.js';
-import type { Keyring } from '../crypto/keys.js';
 import { beginKeyed, endKeyed } from '../integrity/digest.js';
 import { passBigFileTurn, waitForBigFileTurn } from '../engine/big-file-turn.js';
+import type { Keyring } from '../types.js';
 
 export interface HashTaskOptions {
   /** 'bytes': keyed digest of the raw content; 'canonical': decode, then digest the canonical JSON. */

@@ -21,8 +21,8 @@ import { isLockName, isTempName, tempTargetName } from '../../src/fs/temp-files.
 import { Rng } from '../../src/sample/prng.js';
 import { sampleSidecar } from '../../src/sample/shapes.js';
 import { isoTimestamp } from '../../src/time.js';
-import type { JsonObject } from '../../src/types.js';
-import { generateKeyFile, loadKeyFile, mergeKeyrings, type Keyring } from '../../src/crypto/keys.js';
+import type { JsonObject, Keyring } from '../../src/types.js';
+import { generateKeyFile, loadKeyFile, mergeKeyrings } from '../../src/crypto/keys.js';
 import { isEncryptedBin } from '../../src/crypto/container.js';
 import { Child } from './child.js';
 import { checkAsides, findLeftovers, freshDir, removeDir } from './fs-util.js';
