@@ -61,7 +61,7 @@ export function cryptoFigures(count: number, seed: number): CryptoFigures {
       for (const f of files) sink += decodeSidecar(readFileLimitedSync(f, 1 << 26), { keyring: ring }).notes.length;
       return ((performance.now() - t0) * 1000) / files.length;
     };
-    // The container's layout (src/crypto/container.ts): AAD = bytes 0..11 + 16..59, nonce 48..59,
+    // The container's layout (src/formats/encrypted-bin.ts): AAD = bytes 0..11 + 16..59, nonce 48..59,
     // ciphertext 60..end-16, tag the last 16 bytes.
     const aad = Buffer.alloc(56);
     const gcmOptions = { authTagLength: 16 };

@@ -10,7 +10,7 @@ import { describe, it } from 'node:test';
 import { spawnSync } from 'node:child_process';
 import { SidecarError } from '../src/errors.js';
 import { decodeSidecar, deepEqualJson, detectFormat, encodeSidecar } from '../src/formats/codec.js';
-import { encryptBin, ENCRYPTION_OVERHEAD, isEncryptedBin } from '../src/crypto/container.js';
+import { encryptBin, ENCRYPTION_OVERHEAD, isEncryptedBin } from '../src/formats/encrypted-bin.js';
 import { checkScryptParams, generateKeyFile, keyFromBytes, keyIdOf, loadKeyFile, passphraseKeyring } from '../src/crypto/keys.js';
 import type { JsonObject, Keyring } from '../src/types.js';
 import { sidecarData, testDir } from './helpers/tree.js';

@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import { SidecarError } from '../src/errors.js';
 import { decodeSidecar, deepEqualJson, encodeSidecar } from '../src/formats/codec.js';
-import { isEncryptedBin } from '../src/crypto/container.js';
+import { isEncryptedBin } from '../src/formats/encrypted-bin.js';
 import { keyFromBytes, passphraseKeyring } from '../src/crypto/keys.js';
 import { readSidecar, readSidecarDetailed } from '../src/ops/read.js';
 import { saveSidecar } from '../src/ops/save.js';

@@ -24,7 +24,7 @@ import { sampleSidecar } from '../../src/sample/shapes.js';
 import { isoTimestamp } from '../../src/time.js';
 import type { JsonObject, Keyring } from '../../src/types.js';
 import { generateKeyFile, loadKeyFile, mergeKeyrings } from '../../src/crypto/keys.js';
-import { isEncryptedBin } from '../../src/crypto/container.js';
+import { isEncryptedBin } from '../../src/formats/encrypted-bin.js';
 import { Child } from './child.js';
 import { checkAsides, findLeftovers, freshDir, removeDir } from './fs-util.js';
 import { CRASH_CLOCK_BASE_MS, crashImageIndex, crashOpName, crashOpValue, imageName } from './models.js';
