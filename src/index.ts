@@ -61,5 +61,5 @@ export { mergeShards, openShards, type MergeResult } from './shard/merge.js';
 export { openShardFile, type ShardHeader, type ShardFile, type ShardItem, type ShardReadOptions } from './shard/format.js';
 export { indexStatus, clearIndex } from './incremental/manage.js';
 export type { IndexStatus } from './incremental/manage.js';
-export { INDEX_DIR } from './incremental/location.js';
+export { INDEX_DIR } from './discovery/own-folders.js';
 export type { IndexOptions, IndexRunStats } from './model/index-options.js';

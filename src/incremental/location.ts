@@ -13,11 +13,10 @@ import { entryAt, READ_FLAGS } from '../fs/regular-file.js';
 import { createHash } from 'node:crypto';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { errors } from '../errors.js';
+import { INDEX_DIR } from '../discovery/own-folders.js';
 import { deltaPath, INDEX_MAGIC } from './store.js';
 import type { IndexLocationOptions, IndexLocation } from '../model/index-options.js';
 
-/** The folder under a library root that holds our own state (never a data folder). */
-export const INDEX_DIR = '.image-sidecar';
 export const INDEX_FILE = 'index';
 
 function writable(dir: string): boolean {
