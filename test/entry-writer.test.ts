@@ -23,7 +23,7 @@ import { inspectFiles } from '../src/tasks/inspect.js';
 import { hasSummaryRow, packInspections, rowStrings } from '../src/tasks/inspect-wire.js';
 import { batchEntries, fileEntry, racyCutoffNs, rewindEntries } from '../src/incremental/entry.js';
 import { entryWriterCounts, entryWriterCrc, entryWriterStatus, KIND_DEFER, KIND_NONE, KIND_WRITTEN } from '../src/incremental/entry-writer.js';
-import { IdentityScratch } from '../src/incremental/identity.js';
+import { IdentityScratch } from '../src/fs/identity.js';
 import { F_CTIME_S, F_DEV, F_INO, F_MODE, F_MTIME_S, F_SIZE, S_IFREG } from '../src/fs/stat-binding.js';
 import { makeCornerTree, removeTree, tempDir } from './helpers/cli.js';
 import { sidecarFiles } from './helpers/tree.js';

@@ -13,7 +13,7 @@ import { inspectFile, inspectFiles, packedBatch } from '../src/tasks/inspect.js'
 import { unpackInspections } from '../src/tasks/inspect-wire.js';
 import { madeIdentity, madeResult, TABLE_FILES } from '../src/incremental/store.js';
 import { storedResult } from '../src/incremental/entry.js';
-import { identityBytes, statIdentity } from '../src/incremental/identity.js';
+import { identityBytes, statIdentity } from '../src/fs/identity.js';
 import { sidecarData, testDir } from './helpers/tree.js';
 import type { FileInspection, InspectItem, InspectOptions } from '../src/model/inspection.js';
 

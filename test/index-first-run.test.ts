@@ -18,7 +18,7 @@ import { inspectFiles } from '../src/tasks/inspect.js';
 import { IndexReader, IndexWriter, decodeResult, entryIdentity, entryResults, filePayload, fileEntryBound, madeIdentity, madeResult, writeFileEntry, TABLE_DIRS, TABLE_FILES, TABLE_LINKS } from '../src/incremental/store.js';
 import { fileEntry, PATH_MARK, storedResult } from '../src/incremental/entry.js';
 import { PACKED_RESULT_TAG } from '../src/tasks/inspect-wire.js';
-import { IdentityScratch, identityBytes, statIdentity } from '../src/incremental/identity.js';
+import { IdentityScratch, identityBytes, statIdentity } from '../src/fs/identity.js';
 import { relativeTo } from '../src/fs/rel-path.js';
 import { serialize } from 'node:v8';
 import { FAKE_JPEG, makeTree, sidecarData, testDir } from './helpers/tree.js';

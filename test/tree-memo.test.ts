@@ -12,7 +12,7 @@ import { clearIndex, formatStats, indexStatus, stats, validate, type IndexOption
 import { saveSidecar } from '../src/ops/save.js';
 import { CheckLog, loadMemo, MemoMovedError, memoPlace, sameThroughJson, storeMemo, storeMemoDelta } from '../src/incremental/tree-memo.js';
 import { resolveIndexLocation } from '../src/incremental/location.js';
-import { identityBytes, statIdentityAny } from '../src/incremental/identity.js';
+import { identityBytes, statIdentityAny } from '../src/fs/identity.js';
 import { lookupEntry } from '../src/discovery/resolve-link.js';
 import { FAKE_JPEG, makeTree, sidecarData, testDir } from './helpers/tree.js';
 import { craftDelta } from './helpers/memo.js';

@@ -13,7 +13,7 @@ import { DEFAULT_RACY_MARGIN_MS, noteMemoRun, ScanIndex, type Pending } from '..
 import { encodeMemoRecords, groupEntriesOf, groupNamesOf, MemoRecordsView, type MemoRecordColumns } from './memo-records.js';
 import { CheckLog, dropMemoDelta, fileCheckFinder, fileCheckFinderOf, filePathsOf, loadMemo, MEMO_MAX_FILES, MemoMovedError, memoPlace, MemoSpool, numbersKeptByJson, storeMemo, storeMemoDelta, type MemoHit } from '../incremental/tree-memo.js';
 import { racyCutoffNs, racyCutoffOf } from '../incremental/entry.js';
-import { identityBytes, statIdentityAny } from '../incremental/identity.js';
+import { identityBytes, statIdentityAny } from '../fs/identity.js';
 import { isCacheable, memoCodeDigest, optionsKey } from '../incremental/key.js';
 import { resolveIndexLocation } from '../incremental/location.js';
 import { availableParallelism } from 'node:os';

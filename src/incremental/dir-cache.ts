@@ -20,7 +20,7 @@ import { readdirSync, statSync } from 'node:fs';
 import { serialize } from 'node:v8';
 import { byName, kindOfDirent, type EntryKind, type ListingCache, type WalkEntry } from '../discovery/walk.js';
 import { lookupEntry, LOOKUP_MEMO_ENTRIES, LookupMemo, resolveLinkTraced, unpooled, type LinkResolution } from '../discovery/resolve-link.js';
-import { identityBytes, identityEquals, IDENTITY_BYTES } from './identity.js';
+import { identityBytes, identityEquals, IDENTITY_BYTES } from '../fs/identity.js';
 import { decodeLinkPayload, encodeLinkPayload } from './link-payload.js';
 import { decodeResult, entryIdentity, entryPayload, TABLE_DIRS, TABLE_LINKS, type IndexReader } from './store.js';
 import type { ResolvedLink } from '../model/inspection.js';

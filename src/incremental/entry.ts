@@ -18,7 +18,7 @@ import { serialize } from 'node:v8';
 import { encodingOf } from './folder-records.js';
 import { beginFileEntry, decodeResult, fileEntryBound, sealFileEntry, writeFileEntry } from './store.js';
 import { PACKED_RESULT_ROOM, PACKED_RESULT_TAG, packResultAt, packRowAt, placeEntryBlock, unpackResult, type InspectWire } from '../tasks/inspect-wire.js';
-import type { IdentityScratch } from './identity.js';
+import type { IdentityScratch } from '../fs/identity.js';
 import type { EntryOptions, EntryBlock, IndexEntryOut } from '../model/index-entry.js';
 import type { FileInspection } from '../model/inspection.js';
 
@@ -76,7 +76,7 @@ export function asStored<T>(result: FileInspection, make: (stored: FileInspectio
 
 /**
  * The entry of a result read from a file whose identity `id` holds (its descriptor's fstat before
- * the read, identity.ts IdentityScratch: the identity as stored, no object per file), or null when
+ * the read, fs/identity.ts IdentityScratch: the identity as stored, no object per file), or null when
  * it may not be stored.
  */
 export function fileEntry(result: FileInspection, id: IdentityScratch, opts: EntryOptions, cutoffNs: bigint, withKeys: boolean, row: EntryRow | null = null): IndexEntryOut | null {
@@ -113,7 +113,7 @@ export interface EntryRow {
  * and the rows' verdicts returned (`kinds`, entry-writer.ts KIND_*; `deferred` of them KIND_DEFER):
  * the caller makes each KIND_DEFER row's entry with `fileEntry`. Null when the writer is not used:
  * then every row is the caller's.
- * `read`: per row, 1 when it was read through the stat kept in `stats` (identity.ts BatchStats.rows).
+ * `read`: per row, 1 when it was read through the stat kept in `stats` (fs/identity.ts BatchStats.rows).
  */
 export function batchEntries(results: readonly FileInspection[], row: EntryRow, read: Uint8Array, stats: { bytes: Uint8Array; stride: number }, opts: EntryOptions, cutoffNs: bigint, withKeys: boolean): { kinds: Uint8Array; deferred: number } | null {
   const n = row.wire.n;

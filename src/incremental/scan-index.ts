@@ -21,7 +21,7 @@ import { errors } from '../errors.js';
 import { relativeTo } from '../fs/rel-path.js';
 import { withSidecarLock } from '../fs/lock.js';
 import { removeStaleTempFiles, tempNameFor } from '../fs/temp-files.js';
-import { IDENTITY_BYTES, identityBytes, identityEquals, IdentityScratch, STAT_FILE, statIdentity, type FileIdentity } from './identity.js';
+import { IDENTITY_BYTES, identityBytes, identityEquals, IdentityScratch, STAT_FILE, statIdentity, type FileIdentity } from '../fs/identity.js';
 import { buildId, isCacheable, optionsKey } from './key.js';
 import { PATH_MARK, racyCutoffNs, racyCutoffOf, storedResult, takeEntry, takeEntryBlock } from './entry.js';
 import { DirSnapshots, type EntrySink } from './dir-cache.js';

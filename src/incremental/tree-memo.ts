@@ -17,7 +17,7 @@ import { closeSync, openSync, readdirSync, readSync, renameSync, rmSync, statSyn
 import { basename, dirname, join } from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
 import { crc32 } from 'node:zlib';
-import { IDENTITY_BYTES, IdentityScratch, STAT_DIR, STAT_FILE, STAT_NONE } from './identity.js';
+import { IDENTITY_BYTES, IdentityScratch, STAT_DIR, STAT_FILE, STAT_NONE } from '../fs/identity.js';
 import { lookupEntry } from '../discovery/resolve-link.js';
 import { tempNameFor } from '../fs/temp-files.js';
 import { READ_FLAGS } from '../fs/regular-file.js';
@@ -533,7 +533,7 @@ function wordsAt(buf: Buffer, at: number, length: number): Uint32Array {
 
 export interface MemoHit {
   payload: unknown;
-  /** The checks' stats went the fast path (identity.ts IdentityScratch). */
+  /** The checks' stats went the fast path (fs/identity.ts IdentityScratch). */
   fastStat: boolean;
   /** The memo file's generation (storeMemoDelta names it). */
   gen: string;

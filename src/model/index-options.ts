@@ -31,7 +31,7 @@ export interface IndexOptions extends IndexLocationOptions {
    */
   memo?: boolean;
   /**
-   * The stat of every file a warm run checks through Node's own stat binding (identity.ts
+   * The stat of every file a warm run checks through Node's own stat binding (fs/identity.ts
    * IdentityScratch), trusted after it agreed with fs.statSync in this process. On by default;
    * false: fs.statSync only (the CLI: IMAGE_SIDECAR_FAST_STAT=off; Options.fastStat: false too). Results are the same.
    */
@@ -90,7 +90,7 @@ export interface IndexRunStats {
    * or the index's listings) and their keys' names paired, as a shard does.
    */
   memoPatchedByNames?: number;
-  /** The warm checks' stats went the fast path (identity.ts IdentityScratch; off: `fastStat: false`). */
+  /** The warm checks' stats went the fast path (fs/identity.ts IdentityScratch; off: `fastStat: false`). */
   fastStat?: boolean;
 }
 

@@ -10,7 +10,7 @@ import { resolveEngine, THREADS_BREAK_EVEN_FILES, type EngineOptions } from '../
 import { DEFAULT_MAX_DEPTH, DEFAULT_MAX_FILE_SIZE } from '../formats/value.js';
 import type { EngineKind } from '../types.js';
 import { accelStatus } from '../accel/scanner.js';
-import { fastStatStatus } from '../incremental/identity.js';
+import { fastStatStatus } from '../fs/identity.js';
 import { entryWriterStatus } from '../incremental/entry-writer.js';
 
 export interface PerformanceInfo {

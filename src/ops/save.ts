@@ -23,7 +23,7 @@ import { DEFAULT_MAX_FILE_SIZE } from '../fs/read-file.js';
 import { assertLockHeld, withSidecarLock } from '../fs/lock.js';
 import { removeStaleTempFiles } from '../fs/temp-files.js';
 import { ownerOf, readSidecarFileWithIdentity } from './read.js';
-import { isStillAsRead, type FileIdentity } from '../incremental/identity.js';
+import { isStillAsRead, type FileIdentity } from '../fs/identity.js';
 import { encryptionKey } from '../crypto/keys.js';
 import { isoTimestamp } from '../time.js';
 import { IMAGE_IDENTITY_KEY, recordedImageName, recordImageIdentity, tryCurrentImageIdentity } from '../analysis/image-identity.js';

@@ -13,7 +13,7 @@
  * to verify gets its original bytes back.
  */
 import { lstatSync, unlinkSync } from 'node:fs';
-import { identityOf, isStillAsRead, type FileIdentity } from '../incremental/identity.js';
+import { identityOf, isStillAsRead, type FileIdentity } from '../fs/identity.js';
 import { basename, dirname } from 'node:path';
 import { errors, isSidecarError, type SidecarError } from '../errors.js';
 import { decodeSidecar, deepEqualJson, encodeSidecar } from '../formats/codec.js';

@@ -11,7 +11,7 @@ import { checkSidecarRules } from '../analysis/rules.js';
 import { compileSchema, checkSchema, type CompiledSchema } from '../analysis/schema.js';
 import type { JsonObject } from '../types.js';
 import { DEFAULT_MAX_FILE_SIZE, readFileLimitedSync, readFileSizedSync } from '../fs/read-file.js';
-import { BatchStats, IdentityScratch } from '../incremental/identity.js';
+import { BatchStats, IdentityScratch } from '../fs/identity.js';
 import { KIND_DEFER } from '../incremental/entry-writer.js';
 import { batchEntries, fileEntry, racyCutoffNs, type EntryRow } from '../incremental/entry.js';
 import { ACCEL_MAX_BYTES, accelAvailable, accelCounts, accelScan, binScan, skeletonOf, type Skeleton } from '../accel/decode.js';

@@ -5,7 +5,7 @@
  * edit that restores mtime (touch -r, utimes) still changes the identity.
  */
 import { fstatSync, lstatSync, statSync, type BigIntStats } from 'node:fs';
-import { bindingStat, checkFstat, fstatBinding, fstatStatus, resetFstatForTests, setTimeNs, timeNs, F_CTIME_S, F_DEV, F_INO, F_MODE, F_MTIME_S, F_SIZE, S_IFDIR, S_IFMT, S_IFREG, type BindingStat } from '../fs/stat-binding.js';
+import { bindingStat, checkFstat, fstatBinding, fstatStatus, resetFstatForTests, setTimeNs, timeNs, F_CTIME_S, F_DEV, F_INO, F_MODE, F_MTIME_S, F_SIZE, S_IFDIR, S_IFMT, S_IFREG, type BindingStat } from './stat-binding.js';
 import { fileURLToPath } from 'node:url';
 import { LITTLE_ENDIAN_HOST } from '../byte-order.js';
 
