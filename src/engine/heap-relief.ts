@@ -6,6 +6,7 @@
  */
 import { getHeapStatistics, setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
+import { isMainThread } from 'node:worker_threads';
 
 /**
  * A worker thread: above this after a batch, the heap is garbage from big files (issue 10 §5: a
@@ -96,4 +97,9 @@ function exposeGc(): (() => void) | null {
   } catch {
     return null;
   }
+}
+
+/** A big file's garbage, collected before its turn is handed on (tasks/big-file-turn.ts `setBigFileRelief`). */
+export function relieveAfterBigFile(): void {
+  relieveHeap(isMainThread ? MAIN_HEAP_BOUND : WORKER_HEAP_BOUND);
 }

@@ -2,7 +2,8 @@
 import { workerData } from 'node:worker_threads';
 import { watchThreadPool } from '../fs/thread-pool-watch.js';
 import { packResultsByName, runTaskByName, unpackItemsByName } from '../tasks/index.js';
-import { useBigFileTurn } from './big-file-turn.js';
+import { setBigFileRelief, useBigFileTurn } from '../tasks/big-file-turn.js';
+import { relieveAfterBigFile } from './heap-relief.js';
 import { serveBatches } from './worker-loop.js';
 
 // A thread's own async fs calls (convert's fsyncs in flight together) wait on the process's one
@@ -10,4 +11,5 @@ import { serveBatches } from './worker-loop.js';
 watchThreadPool();
 // Big files are decoded one at a time across the process's threads (big-file-turn.ts).
 useBigFileTurn((workerData as { bigFileTurn?: unknown } | null)?.bigFileTurn);
+setBigFileRelief(relieveAfterBigFile);
 serveBatches(runTaskByName, packResultsByName, unpackItemsByName);

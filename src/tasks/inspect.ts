@@ -20,7 +20,7 @@ import { fitsColumns, hasSummaryRow, packInspections, rowStrings, withEntries, w
 import { inScannerMemory, scannerInput } from '../accel/scanner.js';
 import { DEFAULT_MAX_DEPTH } from '../formats/value.js';
 import { LinkResolver } from '../discovery/resolve-link.js';
-import { passBigFileTurn, waitForBigFileTurn } from '../engine/big-file-turn.js';
+import { passBigFileTurn, waitForBigFileTurn } from './big-file-turn.js';
 import type { InspectOptions, InspectItem, LinkAt, FileInspection } from '../model/inspection.js';
 import type { EntryOptions } from '../model/index-entry.js';
 
@@ -329,7 +329,7 @@ function readsIntoScanner(opts: InspectOptions): boolean {
 const room = { scanner: false, maxDepth: DEFAULT_MAX_DEPTH, waited: 0 };
 /**
  * A read's room for its bytes (fs/read-file.ts `into`), told their size first: a big file waits
- * there for the process's turn, before it holds them (engine/big-file-turn.ts); the scanner's input
+ * there for the process's turn, before it holds them (tasks/big-file-turn.ts); the scanner's input
  * when the scanner will look at them.
  */
 function roomFor(size: number): Buffer | null {
