@@ -35,7 +35,7 @@ export { hashTree } from './integrity/tree-hash.js';
 export type { HashOptions, TreeHash } from './integrity/tree-hash.js';
 export { verifyTree } from './integrity/verify.js';
 export type { VerifyResult } from './integrity/verify.js';
-export { canonicalDigest } from './integrity/digest.js';
+export { canonicalDigest } from './formats/digest.js';
 export { validateFiles, pathList, MAX_LIST_LINE_BYTES, type ListedPath, type UnusableListEntry, type PathListOptions } from './ops/validate-files.js';
 export { performanceInfo } from './ops/performance.js';
 export { generateSampleLibrary, sampleSidecar } from './sample/index.js';

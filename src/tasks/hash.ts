@@ -3,7 +3,7 @@ import { errors, isSidecarError, type ErrorCode } from '../errors.js';
 import { canonicalJsonChunks, decodeSidecar } from '../formats/codec.js';
 import { readFileLimitedSync } from '../fs/read-file.js';
 import { READ_NOFOLLOW_FLAGS, streamRegularFileSync } from '../fs/regular-file.js';
-import { beginKeyed, endKeyed } from '../integrity/digest.js';
+import { beginKeyed, endKeyed } from '../formats/digest.js';
 import { passBigFileTurn, waitForBigFileTurn } from './big-file-turn.js';
 import type { Keyring } from '../types.js';
 
