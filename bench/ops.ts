@@ -215,7 +215,7 @@ async function formatStatsOp(spec: Extract<OpSpec, { op: 'format-stats' }>): Pro
 }
 
 async function reportOp(spec: Extract<OpSpec, { op: 'report' }>): Promise<Timed> {
-  const { report } = await import('../src/ops/report.js');
+  const { report } = await import('../src/report/run.js');
   const t0 = performance.now();
   const r = await report(spec.root, { engine: spec.engine, workers: spec.workers });
   const ms = performance.now() - t0;

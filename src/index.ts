@@ -17,8 +17,8 @@ export type { ValidateOptions, ValidationResult, ValidationReport } from './ops/
 export { stats } from './ops/stats.js';
 export type { TreeStats, StatsOptions, FolderCoverage, FolderCoverageTable } from './ops/stats.js';
 export { formatStats } from './ops/format-stats.js';
-export { report } from './ops/report.js';
-export type { ReportOptions, ReportResult } from './ops/report.js';
+export { report } from './report/run.js';
+export type { ReportOptions, ReportResult } from './report/run.js';
 export { buildReportModel, renderReportHtml, renderReport, MAX_REPORT_BYTES } from './report/index.js';
 export type { ReportLimits, ReportModel, ReportInputs } from './report/index.js';
 export type { FormatStats } from './ops/format-stats.js';
