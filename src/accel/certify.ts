@@ -12,10 +12,9 @@ import { hasReportName, isKnownOperationKey, normalizeOperationName } from '../a
 import { backendNamesTool, operationsOwnTool } from '../analysis/summary.js';
 import { parseImageRecord } from '../analysis/image-identity.js';
 import { addOwn, setOwn } from '../analysis/own-record.js';
-import { certifyValidateTape, keyStringOf, keyStrings, shapeOfTape, summarizeStatsTape, TAPE } from './scanner.js';
+import { certifyValidateTape, keyStringOf, keyStrings, shapeOfTape, summarizeStatsTape, TAPE, type Scanned } from './scanner.js';
 import { tapeString, tapeValue } from './skeleton.js';
 import type { SidecarBrief, SidecarSummary } from '../model/summary.js';
-import type { Scanned } from './scanner.js';
 
 let certifierOn = true;
 
