@@ -43,6 +43,18 @@ const FLOORS: readonly (readonly string[])[] = [
  */
 const SCAN_MOVE_PENDING: ReadonlySet<string> = new Set(['discovery/scan.ts', 'discovery/memo-records.ts']);
 
+/**
+ * TEMPORARY: the reading task makes the index's entries in the thread that read each file, with the
+ * index's own entry code (incremental/entry.ts, entry-writer.ts, and through them store.ts and
+ * folder-records.ts). These imports go up until that code is the one stored form of issue 58 item 3
+ * and sits on the tasks floor or below. Each is named exactly: no other import of the kind passes.
+ */
+const INDEX_ENTRY_MOVE_PENDING: ReadonlySet<string> = new Set([
+  'tasks/index.ts → incremental/entry.ts',
+  'tasks/inspect.ts → incremental/entry.ts',
+  'tasks/inspect.ts → incremental/entry-writer.ts',
+]);
+
 /** An import graph: each module (path relative to src/, POSIX) with the modules it imports, in source order. */
 type ImportGraph = Map<string, string[]>;
 
@@ -73,8 +85,11 @@ function floorOf(file: string): number {
   return FLOORS.findIndex((f) => f.includes(place));
 }
 
-/** Every import of a lower floor's module into a higher one, and every module on no floor. */
-function layerViolations(graph: ImportGraph, exempt: ReadonlySet<string> = new Set()): string[] {
+/**
+ * Every import of a lower floor's module into a higher one, and every module on no floor. Not
+ * checked: the imports of `exempt` modules, and the imports `exemptImports` names (`a.ts → b.ts`).
+ */
+function layerViolations(graph: ImportGraph, exempt: ReadonlySet<string> = new Set(), exemptImports: ReadonlySet<string> = new Set()): string[] {
   const out: string[] = [];
   for (const [file, targets] of graph) {
     const floor = floorOf(file);
@@ -85,7 +100,7 @@ function layerViolations(graph: ImportGraph, exempt: ReadonlySet<string> = new S
     if (exempt.has(file)) continue;
     for (const target of targets) {
       const to = floorOf(target);
-      if (to > floor) out.push(`src/${file} (floor ${floor}: ${placeOf(file)}) imports src/${target} (floor ${to}: ${placeOf(target)})`);
+      if (to > floor && !exemptImports.has(`${file} → ${target}`)) out.push(`src/${file} (floor ${floor}: ${placeOf(file)}) imports src/${target} (floor ${to}: ${placeOf(target)})`);
     }
   }
   return out;
@@ -169,7 +184,7 @@ describe('import layers of src/', () => {
   });
 
   it('no module imports a module of a higher floor', () => {
-    const found = layerViolations(graph, SCAN_MOVE_PENDING);
+    const found = layerViolations(graph, SCAN_MOVE_PENDING, INDEX_ENTRY_MOVE_PENDING);
     assert.deepEqual(found, [], `imports against the floors (FLOORS, ARCHITECTURE.md):\n${found.join('\n')}`);
   });
 
@@ -178,8 +193,12 @@ describe('import layers of src/', () => {
     assert.deepEqual(found, [], `import cycles:\n${found.join('\n')}`);
   });
 
-  it('the pending scan move names only modules that still exist', () => {
+  it('the pending moves name only modules and imports that still exist', () => {
     for (const f of SCAN_MOVE_PENDING) assert.ok(graph.has(f), `src/${f} has moved: delete SCAN_MOVE_PENDING`);
+    for (const edge of INDEX_ENTRY_MOVE_PENDING) {
+      const [file, target] = edge.split(' → ');
+      assert.ok(graph.get(file)?.includes(target), `src/${file} no longer imports src/${target}: take it out of INDEX_ENTRY_MOVE_PENDING`);
+    }
   });
 });
 
@@ -218,6 +237,7 @@ describe('the layer checker itself', () => {
       'src/crypto/container.ts (floor 1: crypto) imports src/formats/bin.ts (floor 2: formats)',
     ]);
     assert.deepEqual(layerViolations(g, new Set(['types.ts', 'tasks/inspect.ts', 'crypto/container.ts'])), []);
+    assert.deepEqual(layerViolations(g, new Set(['types.ts', 'crypto/container.ts']), new Set(['tasks/inspect.ts → incremental/entry.ts'])), []);
   });
 
   it('puts src/index.ts and src/cli.ts on the top floor and a folder on no floor in the report', () => {
