@@ -194,7 +194,7 @@ describe('import layers of src/', () => {
   });
 
   it('the pending moves name only modules and imports that still exist', () => {
-    for (const f of SCAN_MOVE_PENDING) assert.ok(graph.has(f), `src/${f} has moved: delete SCAN_MOVE_PENDING`);
+    for (const f of SCAN_MOVE_PENDING) assert.ok(graph.has(f), `src/${f} is gone: take it out of SCAN_MOVE_PENDING`);
     for (const edge of INDEX_ENTRY_MOVE_PENDING) {
       const [file, target] = edge.split(' → ');
       assert.ok(graph.get(file)?.includes(target), `src/${file} no longer imports src/${target}: take it out of INDEX_ENTRY_MOVE_PENDING`);

@@ -63,7 +63,7 @@ export function statIdentity(path: string): FileIdentity | null {
 }
 
 // Written through a typed array (a store wraps modulo 2^64, as BigInt.asUintN(64) does): no BigInt
-// arithmetic per field, which writeBigUInt64LE does. Host order is little-endian (store.ts refuses
+// arithmetic per field, which writeBigUInt64LE does. Host order is little-endian (incremental/store.ts refuses
 // an index on any other host); on a big-endian one the bytes are swapped into place.
 const words = new BigUint64Array(5);
 const wordBytes = Buffer.from(words.buffer);
@@ -222,7 +222,7 @@ export class IdentityScratch {
   /**
    * stat `path` (following links): what is there, its identity in `bytes` (unless STAT_NONE:
    * nothing there, or it could not be stat'ed). A path as bytes too (a tree memo's checks, never
-   * decoded: tree-memo.ts checksHold), holding no NUL (found between NULs).
+   * decoded: incremental/tree-memo.ts checksHold), holding no NUL (found between NULs).
    */
   stat(path: string | Uint8Array): StatKind {
     if (this.binding !== null && fastStat!.trusted === 'yes') return this.statFast(path);
@@ -263,7 +263,7 @@ export class IdentityScratch {
     try {
       // No NUL in `path` reaches here unchecked: the binding would stat the name up to it, where
       // statSync refuses the path (callers' paths come from NUL-separated lists or the walk). A
-      // path as bytes was found between NULs (tree-memo.ts checksHold): none to look for.
+      // path as bytes was found between NULs (incremental/tree-memo.ts checksHold): none to look for.
       if (typeof path === 'string' && path.includes('\0')) return STAT_NONE;
       v = this.binding!(path, true, undefined, false);
     } catch {

@@ -1,10 +1,10 @@
-/** The index entries a reading thread makes (incremental/entry.ts makes them, scan-index.ts stores them). */
+/** The index entries a reading thread makes (incremental/entry.ts makes them, incremental/scan-index.ts stores them). */
 
 /** What the inspecting thread needs to make entries (InspectOptions.indexEntries). */
 export interface EntryOptions {
   /** Files whose ctime is at or after this (ms since the epoch, an integer) are not stored. */
   racyCutoffMs: number;
-  /** The scan's root as given, resolved: a file's entry is keyed by its path relative to it (as scan-index.ts looks it up). */
+  /** The scan's root as given, resolved: a file's entry is keyed by its path relative to it (as incremental/scan-index.ts looks it up). */
   root: string;
   /** The number of this run's option set in the index it writes: the number of the result in a file entry. */
   keyNo: number;
@@ -17,11 +17,11 @@ export interface EntryOptions {
 }
 
 /**
- * A batch's entries as one block (a first run's, from a reading thread: inspect-wire.ts
+ * A batch's entries as one block (a first run's, from a reading thread: tasks/inspect-wire.ts
  * InspectWire.entries): the entries one after another in `raw`, `ends[i]` where result i's ends
  * (the previous end: it has none). It rides on the batch's first result that has an entry
  * (FileInspection.indexEntries) and is stored whole when that result is recorded
- * (scan-index.ts recordFirst): a first run stores every entry made.
+ * (incremental/scan-index.ts recordFirst): a first run stores every entry made.
  */
 export interface EntryBlock {
   raw: Uint8Array;
@@ -30,7 +30,7 @@ export interface EntryBlock {
 
 /**
  * A result's entry as it leaves the thread that made it: the entry's bytes as the index file holds
- * them (store.ts writeFileEntry: length, CRC, table, key, identity, payload), so the main
+ * them (incremental/store.ts writeFileEntry: length, CRC, table, key, identity, payload), so the main
  * thread only copies them into the spool (`IndexWriter.addMade`).
  */
 export type IndexEntryOut = Uint8Array;

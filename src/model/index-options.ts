@@ -16,7 +16,7 @@ export interface IndexOptions extends IndexLocationOptions {
   /** Warnings (corrupt or foreign index, index not writable): the run goes on without it. */
   onWarning?: (message: string) => void;
   /**
-   * Folder records (folder-records.ts): a warm run serves unchanged folders' finished records, so it
+   * Folder records (incremental/folder-records.ts): a warm run serves unchanged folders' finished records, so it
    * neither pairs nor resolves links nor decodes one result per file. On by default; false turns them
    * off (the CLI: IMAGE_SIDECAR_INDEX_FOLDER_RECORDS=off). Output is the same either way (a parity test).
    */
@@ -24,7 +24,7 @@ export interface IndexOptions extends IndexLocationOptions {
   /** Called after the index is written (or not) with this run's figures. */
   onStats?: (stats: IndexRunStats) => void;
   /**
-   * Tree memos (tree-memo.ts): a repeat run over an unchanged tree answered from the command's
+   * Tree memos (incremental/tree-memo.ts): a repeat run over an unchanged tree answered from the command's
    * stored output, a run after a few sidecars changed by making their records again. On by default
    * (with folder records); false turns them off (the CLI: IMAGE_SIDECAR_INDEX_MEMO=off). Output is
    * the same either way.
@@ -80,7 +80,7 @@ export interface IndexRunStats {
   extended: boolean;
   /** This run's new entries went to the delta file over the loaded file (which was not copied). */
   delta?: boolean;
-  /** A tree memo answered the run (tree-memo.ts): the other figures are those of the run that made it. */
+  /** A tree memo answered the run (incremental/tree-memo.ts): the other figures are those of the run that made it. */
   memo?: boolean;
   /** Records a tree memo's patch made again (the sidecars they read changed); absent: answered whole. */
   memoPatched?: number;

@@ -128,8 +128,8 @@ export interface FileInspection {
    */
   accel?: 'wasm' | 'deferred';
   elapsedMs: number;
-  /** With `indexEntries`: this result's index entry; the scan takes it off (entry.ts takeEntry) before anyone sees the result. */
+  /** With `indexEntries`: this result's index entry; the scan takes it off (incremental/entry.ts takeEntry) before anyone sees the result. */
   indexEntry?: IndexEntryOut;
-  /** With a first run's `indexEntries`: the batch's entries as one block, on its first result that has one (entry.ts EntryBlock); the scan takes it off (takeEntryBlock). */
+  /** With a first run's `indexEntries`: the batch's entries as one block, on its first result that has one (incremental/entry.ts EntryBlock); the scan takes it off (takeEntryBlock). */
   indexEntries?: EntryBlock;
 }
