@@ -6,7 +6,7 @@
  *   (less sensitive to one noisy size, and it extrapolates past the largest tree).
  */
 import * as path from 'node:path';
-import { THREADS_BREAK_EVEN_FILES } from '../src/engine/tuning.js';
+import { THREADS_BREAK_EVEN_FILES } from '../src/tuning.js';
 import { generateSampleLibrary } from '../src/sample/generate.js';
 import { listLibrary, removeTree } from './library.js';
 import { isFailure, log, measurePair } from './measure.js';

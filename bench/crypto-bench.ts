@@ -9,10 +9,11 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { decodeSidecar, encodeSidecar } from '../src/formats/codec.js';
-import { keyFromBytes, type Keyring } from '../src/crypto/keys.js';
+import { keyFromBytes } from '../src/crypto/keys.js';
 import { readFileLimitedSync } from '../src/fs/read-file.js';
 import { Rng } from '../src/sample/prng.js';
 import { sampleSidecar } from '../src/sample/shapes.js';
+import type { Keyring } from '../src/types.js';
 
 export interface CryptoFigures {
   /** µs per sidecar: read + decode of the plain bin file, and of the same data encrypted. */
@@ -60,7 +61,7 @@ export function cryptoFigures(count: number, seed: number): CryptoFigures {
       for (const f of files) sink += decodeSidecar(readFileLimitedSync(f, 1 << 26), { keyring: ring }).notes.length;
       return ((performance.now() - t0) * 1000) / files.length;
     };
-    // The container's layout (src/crypto/container.ts): AAD = bytes 0..11 + 16..59, nonce 48..59,
+    // The container's layout (src/formats/encrypted-bin.ts): AAD = bytes 0..11 + 16..59, nonce 48..59,
     // ciphertext 60..end-16, tag the last 16 bytes.
     const aad = Buffer.alloc(56);
     const gcmOptions = { authTagLength: 16 };

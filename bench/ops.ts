@@ -9,10 +9,10 @@ import { spawnSync } from 'node:child_process';
 import { foldersOf, forEachListed } from './lists.js';
 import { percentile } from './measure.js';
 import type { BenchIndex, OpSpec } from './protocol.js';
-import type { IndexOptions, IndexRunStats } from '../src/incremental/scan-index.js';
 import { ServerClient } from './server-client.js';
 import { errors } from '../src/errors.js';
 import { DEFAULT_MAX_DEPTH } from '../src/formats/value.js';
+import type { IndexOptions, IndexRunStats } from '../src/model/index-options.js';
 
 export interface Timed {
   ms: number;
@@ -217,7 +217,7 @@ async function formatStatsOp(spec: Extract<OpSpec, { op: 'format-stats' }>): Pro
 }
 
 async function reportOp(spec: Extract<OpSpec, { op: 'report' }>): Promise<Timed> {
-  const { report } = await import('../src/ops/report.js');
+  const { report } = await import('../src/report/run.js');
   const t0 = performance.now();
   const r = await report(spec.root, { ...AS_CLI, engine: spec.engine, workers: spec.workers });
   const ms = performance.now() - t0;

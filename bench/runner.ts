@@ -5,7 +5,7 @@
 import { runOp } from './ops.js';
 import type { OpSample, OpSpec } from './protocol.js';
 import { errors } from '../src/errors.js';
-import { tuneHost } from '../src/engine/tuning.js';
+import { tuneHost } from '../src/engine/host.js';
 
 // The CLI's tuning, so that figures are what a user's process gets.
 tuneHost(process.execArgv, process.env.NODE_OPTIONS);

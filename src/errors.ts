@@ -4,8 +4,7 @@
  * the `errors` factory table so messages and codes stay consistent.
  */
 import { EXIT_FATAL } from './exit-codes.js';
-// Circular (temp-files uses `errors`), safe: each side calls the other only inside functions.
-import { tempTargetName } from './fs/temp-files.js';
+import { tempTargetName } from './temp-name.js';
 
 export type ErrorCode =
   | 'USAGE' // bad arguments or options

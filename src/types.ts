@@ -1,7 +1,7 @@
 /** Types shared across modules. Keep this file free of runtime code (the word lists live in vocabulary.ts). */
+import type { KeyObject } from 'node:crypto';
 import type { ENGINE_KINDS, FORMAT_NAMES, SIDECAR_EXTS, SIDECAR_FORMATS } from './vocabulary.js';
-import type { Keyring } from './crypto/keys.js';
-import type { IndexOptions } from './incremental/scan-index.js';
+import type { IndexOptions } from './model/index-options.js';
 
 export type JsonPrimitive = null | boolean | number | string;
 export type JsonValue = JsonPrimitive | JsonValue[] | JsonObject;
@@ -112,3 +112,24 @@ export interface Options {
 }
 
 export type EngineKind = (typeof ENGINE_KINDS)[number];
+
+/** How a key was made; stored (without secrets) in every file encrypted under it. */
+export type KeyDescriptor = { kind: 'file' } | { kind: 'scrypt'; logN: number; r: number; p: number; salt: string /* hex */ };
+
+export interface SidecarKey {
+  /** Hex key id (16 hex digits). */
+  id: string;
+  key: KeyObject;
+  descriptor: KeyDescriptor;
+}
+
+/**
+ * The keys an operation may use. Plain data (clones to worker threads). `encryptWith` is the key
+ * new encryptions use (index into `keys`); `passphrase` lets readers derive keys for files written
+ * under other salts.
+ */
+export interface Keyring {
+  keys: SidecarKey[];
+  encryptWith?: number;
+  passphrase?: KeyObject;
+}

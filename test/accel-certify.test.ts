@@ -17,10 +17,11 @@ import fc from 'fast-check';
 import { setValidateCertifier } from '../src/accel/certify.js';
 import { accelCounts } from '../src/accel/decode.js';
 import { DEFER_REASONS, scanJson, TAPE } from '../src/accel/scanner.js';
-import { inspectBytes, type FileInspection } from '../src/tasks/inspect.js';
+import { inspectBytes } from '../src/tasks/inspect.js';
 import { generateSampleLibrary } from '../src/index.js';
 import { checkAccelParity, filesUnder, newTally, type ParityTally } from './helpers/accel-parity.js';
 import { removeTree, tempDir } from './helpers/cli.js';
+import type { FileInspection } from '../src/model/inspection.js';
 
 const VALIDATE = { brief: true, validate: true } as const;
 const STATS = { summarize: true } as const;

@@ -3,11 +3,12 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { checkSidecarRules, isIsoTimestamp, isIsoTimestampByPattern, MAX_PROBLEMS, type Problem } from '../src/analysis/rules.js';
+import { checkSidecarRules, isIsoTimestamp, isIsoTimestampByPattern, MAX_PROBLEMS } from '../src/analysis/rules.js';
 import fc from 'fast-check';
 import type { JsonObject } from '../src/types.js';
 import { SAMPLES_DIR } from './helpers/samples.js';
 import { join } from 'node:path';
+import type { Problem } from '../src/model/inspection.js';
 
 const SAMPLE = join(SAMPLES_DIR, 'sportball-test_no_faces.json');
 

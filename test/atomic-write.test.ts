@@ -14,8 +14,8 @@ import {
   tempNameFor,
   tempNamePid,
   tempNameWriter,
-  tempTargetName,
 } from '../src/fs/temp-files.js';
+import { tempTargetName } from '../src/temp-name.js';
 import { SidecarError } from '../src/errors.js';
 import { saveSidecar } from '../src/ops/save.js';
 import { convert } from '../src/ops/convert.js';

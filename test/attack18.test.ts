@@ -12,10 +12,11 @@ import { after, before, describe, it } from 'node:test';
 import { accelCounts, plainJsonLine } from '../src/accel/decode.js';
 import { decodeSidecar } from '../src/formats/codec.js';
 import { typedJsonText } from '../src/formats/json.js';
-import { inspectBytes, type FileInspection, type InspectOptions } from '../src/tasks/inspect.js';
+import { inspectBytes } from '../src/tasks/inspect.js';
 import { FAKE_JPEG, sidecarData } from './helpers/tree.js';
 import { removeTree, runCli, tempDir } from './helpers/cli.js';
 import { freshKey, generator, legacyBytes, strip } from './helpers/accel-parity.js';
+import type { FileInspection, InspectOptions } from '../src/model/inspection.js';
 
 const VALIDATE: InspectOptions = { brief: true, validate: true };
 

@@ -12,7 +12,7 @@ import { Worker } from 'node:worker_threads';
 import { after, before, describe, it } from 'node:test';
 import { accelCounts } from '../src/accel/decode.js';
 import { decodeSidecar, encodeSidecar } from '../src/formats/codec.js';
-import { inspectBytes, type FileInspection, type InspectItem, type InspectOptions } from '../src/tasks/inspect.js';
+import { inspectBytes } from '../src/tasks/inspect.js';
 import { packInspectItems, unpackInspectItems } from '../src/tasks/inspect-wire.js';
 import { validateFiles } from '../src/ops/validate-files.js';
 import { scan } from '../src/discovery/scan.js';
@@ -21,6 +21,7 @@ import type { Runtime } from '../src/engine/runtime.js';
 import { FAKE_JPEG } from './helpers/tree.js';
 import { removeTree, runCli, tempDir } from './helpers/cli.js';
 import { freshKey, generator, legacyBytes, strip } from './helpers/accel-parity.js';
+import type { FileInspection, InspectItem, InspectOptions } from '../src/model/inspection.js';
 
 const STATS: InspectOptions = { summarize: true };
 const STATS_NO_SIZES: InspectOptions = { summarize: true, sizes: false };

@@ -1,6 +1,6 @@
 /**
  * Attacks on session 19's changes: the warm checks' stat through Node's own stat binding
- * (incremental/identity.ts IdentityScratch.stat), WindowReader's read-ahead per stream
+ * (fs/identity.ts IdentityScratch.stat), WindowReader's read-ahead per stream
  * (incremental/store.ts). Each test tries to
  * make one of their promises fail: the fast path gives what fs.statSync gives for every path, a
  * warm run is byte-identical to --no-index, a read returns exactly the bytes asked.
@@ -13,7 +13,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { formatStats, stats, validate, type IndexOptions, type IndexRunStats, type ValidationResult } from '../src/index.js';
-import { IdentityScratch, identityBytes, resetFastStatForTests, statIdentityAny, STAT_FILE, STAT_NONE } from '../src/incremental/identity.js';
+import { IdentityScratch, identityBytes, resetFastStatForTests, statIdentityAny, STAT_FILE, STAT_NONE } from '../src/fs/identity.js';
 import { entryIdentity, entryKey, entryPayload, IndexFormatError, IndexReader, IndexWriter, TABLE_FILES, WindowReader } from '../src/incremental/store.js';
 import { FAKE_JPEG, makeTree, sidecarData, testDir, wordFile } from './helpers/tree.js';
 import { generator } from './helpers/accel-parity.js';
@@ -122,7 +122,7 @@ test('attack19 fast stat: a file replaced between two stats, and edited in place
 
 test('attack19 fast stat: not used under --pending-deprecation however Node is given it (--pending_deprecation, =true, NODE_OPTIONS), and no warning is printed', (t) => {
   const script = `
-    const { IdentityScratch } = await import(${JSON.stringify(new URL('../src/incremental/identity.js', import.meta.url).href)});
+    const { IdentityScratch } = await import(${JSON.stringify(new URL('../src/fs/identity.js', import.meta.url).href)});
     const s = new IdentityScratch();
     s.stat(process.cwd()); s.stat(process.cwd());
     console.log(JSON.stringify(s.fastUsed));

@@ -9,12 +9,12 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { fileEntry, rewindEntries, storedResult } from '../src/incremental/entry.js';
-import { IdentityScratch } from '../src/incremental/identity.js';
+import { IdentityScratch } from '../src/fs/identity.js';
 import { entryIdentity, entryResults, fileEntryBound, IndexReader, IndexWriter, madeIdentity, madeResult, TABLE_FILES } from '../src/incremental/store.js';
 import { PACKED_RESULT_ROOM, PACKED_RESULT_TAG, packResult } from '../src/tasks/inspect-wire.js';
-import type { FileInspection } from '../src/tasks/inspect.js';
 import { relativeTo } from '../src/fs/rel-path.js';
 import { testDir } from './helpers/tree.js';
+import type { FileInspection } from '../src/model/inspection.js';
 
 const CHUNK = 256 * 1024;
 const opts = { racyCutoffMs: 0, root: '/lib', keyNo: 2 };

@@ -15,11 +15,11 @@ import { spawnSync } from 'node:child_process';
 import assert from 'node:assert/strict';
 import { crc32 } from 'node:zlib';
 import { fileEntry, PATH_MARK } from '../src/incremental/entry.js';
-import { IdentityScratch } from '../src/incremental/identity.js';
+import { IdentityScratch } from '../src/fs/identity.js';
 import { beginFileEntry, fileEntryBound, sealFileEntry, writeFileEntry } from '../src/incremental/store.js';
 import { packResult } from '../src/tasks/inspect-wire.js';
-import type { FileInspection } from '../src/tasks/inspect.js';
 import { relativeTo } from '../src/fs/rel-path.js';
+import type { FileInspection } from '../src/model/inspection.js';
 
 /** The entry of one result, built from the format's description (store.ts header), or null past 65,535 key bytes. */
 function reference(key: string, id: Uint8Array, keyNo: number, result: string | Uint8Array): Buffer | null {
@@ -127,7 +127,7 @@ test('attack28 framing: fileEntry packs the result as it is into the bytes of it
 test("attack28 framing: an empty root on a thread's first entry is a root like any other (relativeTo has no last base before its first call)", () => {
   // A fresh process: relativeTo's last base is module state, so the first call must be this one.
   const entryUrl = new URL('../src/incremental/entry.js', import.meta.url).href;
-  const identityUrl = new URL('../src/incremental/identity.js', import.meta.url).href;
+  const identityUrl = new URL('../src/fs/identity.js', import.meta.url).href;
   const relUrl = new URL('../src/fs/rel-path.js', import.meta.url).href;
   const script = `
     const { fileEntry } = await import(${JSON.stringify(entryUrl)});

@@ -1,5 +1,5 @@
 /**
- * One big file at a time (engine/big-file-turn.ts): the pool's threads take turns on big files,
+ * One big file at a time (tasks/big-file-turn.ts): the pool's threads take turns on big files,
  * a thread ended while holding the turn hands it on, and the resident set of `stats` on a tree of
  * big sidecars of small objects is about what one of them costs (Reliability finding 3: 1.3 GB of
  * peak RSS for one 25 MB sidecar of 8 million small objects, 3.0 GB for three).
@@ -10,8 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { passBigFileTurn, waitForBigFileTurn } from '../src/engine/big-file-turn.js';
-import { BIG_FILE_BYTES } from '../src/engine/tuning.js';
+import { BIG_FILE_BYTES } from '../src/tuning.js';
+import { passBigFileTurn, waitForBigFileTurn } from '../src/tasks/big-file-turn.js';
 import { ThreadRuntime } from '../src/engine/threads.js';
 import { writeObjectSidecars, writeSmallSidecars } from './helpers/big-sidecars.js';
 import { runCliMeasured } from './helpers/measure-rss.js';

@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { encodeSidecar } from '../src/formats/codec.js';
-import { isEncryptedBin } from '../src/crypto/container.js';
+import { isEncryptedBin } from '../src/formats/encrypted-bin.js';
 import { runCli } from './helpers/cli.js';
 import { FAKE_JPEG, putFile, sidecarData, testDir } from './helpers/tree.js';
 

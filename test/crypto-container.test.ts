@@ -10,9 +10,9 @@ import { describe, it } from 'node:test';
 import { spawnSync } from 'node:child_process';
 import { SidecarError } from '../src/errors.js';
 import { decodeSidecar, deepEqualJson, detectFormat, encodeSidecar } from '../src/formats/codec.js';
-import { encryptBin, ENCRYPTION_OVERHEAD, isEncryptedBin } from '../src/crypto/container.js';
-import { checkScryptParams, generateKeyFile, keyFromBytes, keyIdOf, loadKeyFile, passphraseKeyring, type Keyring } from '../src/crypto/keys.js';
-import type { JsonObject } from '../src/types.js';
+import { encryptBin, ENCRYPTION_OVERHEAD, isEncryptedBin } from '../src/formats/encrypted-bin.js';
+import { checkScryptParams, generateKeyFile, keyFromBytes, keyIdOf, loadKeyFile, passphraseKeyring } from '../src/crypto/keys.js';
+import type { JsonObject, Keyring } from '../src/types.js';
 import { sidecarData, testDir } from './helpers/tree.js';
 
 const KEY = keyFromBytes(Buffer.from('000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f', 'hex'));

@@ -8,10 +8,11 @@ import { createRequire, syncBuiltinESMExports } from 'node:module';
 import * as path from 'node:path';
 import { it } from 'node:test';
 import { encodeSidecar } from '../src/formats/codec.js';
-import { keyFromBytes, type Keyring } from '../src/crypto/keys.js';
+import { keyFromBytes } from '../src/crypto/keys.js';
 import { convert } from '../src/ops/convert.js';
 import { saveSidecar } from '../src/ops/save.js';
 import { FAKE_JPEG, putFile, testDir } from './helpers/tree.js';
+import type { Keyring } from '../src/types.js';
 
 const fsCjs = createRequire(import.meta.url)('node:fs') as typeof import('node:fs');
 const MARKER = 'PLAINTEXT-MARKER-7d1c0b';

@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { mapJobs, mapOrdered } from '../src/engine/pipeline.js';
 import type { Runtime } from '../src/engine/runtime.js';
 import { ThreadRuntime } from '../src/engine/threads.js';
-import { HOLD_AHEAD_PER_HELD_ITEM, HOLD_MAX_AHEAD, THREADS_BREAK_EVEN_FILES, WORKER_YOUNG_GENERATION_MB } from '../src/engine/tuning.js';
+import { HOLD_AHEAD_PER_HELD_ITEM, HOLD_MAX_AHEAD, THREADS_BREAK_EVEN_FILES, WORKER_YOUNG_GENERATION_MB } from '../src/tuning.js';
 import { createRuntime } from '../src/engine/select.js';
 import { isSidecarError } from '../src/errors.js';
 import { runTask } from '../src/tasks/index.js';

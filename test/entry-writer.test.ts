@@ -19,15 +19,17 @@ import { crc32 } from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
 import { generateSampleLibrary } from '../src/index.js';
-import { inspectFiles, type FileInspection, type InspectItem, type InspectOptions } from '../src/tasks/inspect.js';
+import { inspectFiles } from '../src/tasks/inspect.js';
 import { hasSummaryRow, packInspections, rowStrings } from '../src/tasks/inspect-wire.js';
-import { batchEntries, fileEntry, racyCutoffNs, rewindEntries, type EntryOptions } from '../src/incremental/entry.js';
+import { batchEntries, fileEntry, racyCutoffNs, rewindEntries } from '../src/incremental/entry.js';
 import { entryWriterCounts, entryWriterCrc, entryWriterStatus, KIND_DEFER, KIND_NONE, KIND_WRITTEN } from '../src/incremental/entry-writer.js';
-import { IdentityScratch } from '../src/incremental/identity.js';
+import { IdentityScratch } from '../src/fs/identity.js';
 import { F_CTIME_S, F_DEV, F_INO, F_MODE, F_MTIME_S, F_SIZE, S_IFREG } from '../src/fs/stat-binding.js';
 import { makeCornerTree, removeTree, tempDir } from './helpers/cli.js';
 import { sidecarFiles } from './helpers/tree.js';
 import { INSPECT_OPTION_SETS, inspectionArb } from './helpers/inspection-arbitraries.js';
+import type { EntryOptions } from '../src/model/index-entry.js';
+import type { FileInspection, InspectItem, InspectOptions } from '../src/model/inspection.js';
 
 /** i64 fields a kept stat takes (identity.ts BatchStats: the stat binding's layout). */
 const STRIDE = 36;

@@ -6,7 +6,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import fc from 'fast-check';
 import { hashTree, listTree } from '../src/integrity/tree-hash.js';
-import { canonicalDigest, compareUtf8, keyedDigest } from '../src/integrity/digest.js';
+import { canonicalDigest, compareUtf8, keyedDigest } from '../src/formats/digest.js';
 import { encodeSidecar } from '../src/formats/codec.js';
 import { SidecarError } from '../src/errors.js';
 import type { JsonObject, SidecarFormat } from '../src/types.js';

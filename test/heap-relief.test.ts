@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { getHeapStatistics } from 'node:v8';
 import { allowCollections, relieveHeap } from '../src/engine/heap-relief.js';
-import { MAIN_HEAP_BOUND, WORKER_HEAP_BOUND } from '../src/engine/tuning.js';
+import { MAIN_HEAP_BOUND, WORKER_HEAP_BOUND } from '../src/tuning.js';
 
 // This process collects as the CLI's does (a library caller's never: host-alone.test.ts).
 allowCollections();

@@ -85,7 +85,7 @@ test('a library call (stats, validate, read; inline and threads) sets no V8 flag
   assert.equal(host.execArgv, true, 'process.execArgv unchanged');
   assert.equal(host.gc, 'undefined undefined', 'no gc exposed to the host, in its context or in new ones');
   // The control: the same calls in a process its entry point tuned (as the CLI does) collect and set flags.
-  const tuned = watchedRun(root, `(await import(${url('../src/engine/tuning.js')})).tuneHost([], undefined);`);
+  const tuned = watchedRun(root, `(await import(${url('../src/engine/host.js')})).tuneHost([], undefined);`);
   assert.ok(tuned.forced > 0, `a tuned main thread collects past its bound (${tuned.forced})`);
   assert.ok(tuned.flags.some((f) => f.startsWith('--interrupt-budget=')), `tuneHost set its flags (${tuned.flags})`);
   assert.deepEqual(tuned.results, host.results, 'the same results either way');

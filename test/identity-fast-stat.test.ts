@@ -1,5 +1,5 @@
 /**
- * The warm checks' stat (incremental/identity.ts IdentityScratch.stat): Node's own stat binding as
+ * The warm checks' stat (fs/identity.ts IdentityScratch.stat): Node's own stat binding as
  * a fast path, fs.statSync as the reference. Each test tries to make the fast path give an answer
  * the reference would not: every kind of path, a binding that lies, one that is missing, a NUL.
  */
@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, symlinkSync, utimesSync, writeFileSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { BatchStats, IdentityScratch, identityBytes, resetFastStatForTests, statIdentityAny, STAT_DIR, STAT_FILE, STAT_NONE, STAT_OTHER } from '../src/incremental/identity.js';
+import { BatchStats, IdentityScratch, identityBytes, resetFastStatForTests, statIdentityAny, STAT_DIR, STAT_FILE, STAT_NONE, STAT_OTHER } from '../src/fs/identity.js';
 import { testDir } from './helpers/tree.js';
 import { lyingBinding } from './helpers/lying-binding.js';
 import { resetFstatForTests } from '../src/fs/stat-binding.js';
@@ -118,7 +118,7 @@ test('fast stat: no binding (a Node without it), a binding that throws, a NUL in
 
 test('fast stat: not used under --pending-deprecation (process.binding would warn), and the run prints no warning', () => {
   const script = `
-    const { IdentityScratch } = await import(${JSON.stringify(new URL('../src/incremental/identity.js', import.meta.url).href)});
+    const { IdentityScratch } = await import(${JSON.stringify(new URL('../src/fs/identity.js', import.meta.url).href)});
     const s = new IdentityScratch();
     s.stat(process.cwd()); s.stat(process.cwd());
     console.log(JSON.stringify(s.fastUsed));

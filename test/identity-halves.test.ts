@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, utimesSync, writeFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { IdentityScratch, identityBytes, timeNsHalves } from '../src/incremental/identity.js';
+import { IdentityScratch, identityBytes, timeNsHalves } from '../src/fs/identity.js';
 import { LITTLE_ENDIAN_HOST } from '../src/byte-order.js';
 
 function viaBigInt(sec: bigint, ns: bigint): [number, number] {

@@ -39,7 +39,7 @@ import {
   type JsonObject,
 } from '../src/index.js';
 import { saveSidecar } from '../src/ops/save.js';
-import { THREADS_BREAK_EVEN_FILES } from '../src/engine/tuning.js';
+import { THREADS_BREAK_EVEN_FILES } from '../src/tuning.js';
 import { find } from '../src/ops/find.js';
 import { scan } from '../src/discovery/scan.js';
 import { entryIdentity, entryKey, entryPayload, IndexReader, IndexWriter, keyHash, TABLE_DIRS, TABLE_FILES, type IndexHeader } from '../src/incremental/store.js';

@@ -9,12 +9,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { inspectFile, inspectFiles, packedBatch, type FileInspection, type InspectItem, type InspectOptions } from '../src/tasks/inspect.js';
+import { inspectFile, inspectFiles, packedBatch } from '../src/tasks/inspect.js';
 import { unpackInspections } from '../src/tasks/inspect-wire.js';
 import { madeIdentity, madeResult, TABLE_FILES } from '../src/incremental/store.js';
 import { storedResult } from '../src/incremental/entry.js';
-import { identityBytes, statIdentity } from '../src/incremental/identity.js';
+import { identityBytes, statIdentity } from '../src/fs/identity.js';
 import { sidecarData, testDir } from './helpers/tree.js';
+import type { FileInspection, InspectItem, InspectOptions } from '../src/model/inspection.js';
 
 /** The entry's stored result with its clock zeroed, and its identity. */
 function entryOf(r: FileInspection): { result: string; identity: string } | null {

@@ -11,18 +11,19 @@ import { lstatSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:f
 import { lookupEntry } from '../src/discovery/resolve-link.js';
 import { join } from 'node:path';
 import { scan, stats, validate, type IndexOptions } from '../src/index.js';
-import type { IndexRunStats } from '../src/incremental/scan-index.js';
 import { InlineRuntime } from '../src/engine/inline.js';
 import type { Runtime } from '../src/engine/runtime.js';
 import { packInspections, unpackInspections } from '../src/tasks/inspect-wire.js';
-import { inspectFiles, type FileInspection, type InspectOptions } from '../src/tasks/inspect.js';
+import { inspectFiles } from '../src/tasks/inspect.js';
 import { IndexReader, IndexWriter, decodeResult, entryIdentity, entryResults, filePayload, fileEntryBound, madeIdentity, madeResult, writeFileEntry, TABLE_DIRS, TABLE_FILES, TABLE_LINKS } from '../src/incremental/store.js';
 import { fileEntry, PATH_MARK, storedResult } from '../src/incremental/entry.js';
 import { PACKED_RESULT_TAG } from '../src/tasks/inspect-wire.js';
-import { IdentityScratch, identityBytes, statIdentity } from '../src/incremental/identity.js';
+import { IdentityScratch, identityBytes, statIdentity } from '../src/fs/identity.js';
 import { relativeTo } from '../src/fs/rel-path.js';
 import { serialize } from 'node:v8';
 import { FAKE_JPEG, makeTree, sidecarData, testDir } from './helpers/tree.js';
+import type { FileInspection, InspectOptions } from '../src/model/inspection.js';
+import type { IndexRunStats } from '../src/model/index-options.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -10,7 +10,8 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFil
 import { join } from 'node:path';
 import { runCli } from './helpers/cli.js';
 import { FAKE_JPEG, makeTree, sidecarData, testDir } from './helpers/tree.js';
-import { INDEX_DIR, resolveIndexLocation } from '../src/incremental/location.js';
+import { resolveIndexLocation } from '../src/incremental/location.js';
+import { INDEX_DIR } from '../src/discovery/own-folders.js';
 import { stats } from '../src/ops/stats.js';
 
 function planted(t: Parameters<typeof testDir>[0]): { root: string; outside: string; cache: string } {

@@ -20,9 +20,9 @@ import { generateSampleLibrary } from '../src/index.js';
 import { decodeSidecar, encodeSidecar } from '../src/formats/codec.js';
 import { binEncodedSize, withFloatBlockMarks } from '../src/formats/cbor.js';
 import { cloneJson, noteFloat } from '../src/formats/numbers.js';
-import { summarizeSidecar, type SidecarSummary } from '../src/analysis/summary.js';
+import { summarizeSidecar } from '../src/analysis/summary.js';
 import { checkSidecarRules } from '../src/analysis/rules.js';
-import { inspectFiles, type FileInspection, type InspectItem, type InspectOptions } from '../src/tasks/inspect.js';
+import { inspectFiles } from '../src/tasks/inspect.js';
 import { fitsColumns, hasSummaryRow, packedString, packInspectItems, packInspections, packResult, packResultAt, packRowAt, PACKED_RESULT_ROOM, PACKED_RESULT_TAG, rowStrings, unpackInspectItems, unpackInspections, unpackResult, type InspectWire } from '../src/tasks/inspect-wire.js';
 import { ThreadRuntime } from '../src/engine/threads.js';
 import { packResultsByName } from '../src/tasks/index.js';
@@ -30,6 +30,8 @@ import type { JsonObject, JsonValue } from '../src/types.js';
 import { makeCornerTree, removeTree, tempDir } from './helpers/cli.js';
 import { sidecarFiles } from './helpers/tree.js';
 import { INSPECT_OPTION_SETS as OPTION_SETS, inspectionArb } from './helpers/inspection-arbitraries.js';
+import type { SidecarSummary } from '../src/model/summary.js';
+import type { FileInspection, InspectItem, InspectOptions } from '../src/model/inspection.js';
 
 /** Sets an own enumerable key (`__proto__` too), as a decoder does. */
 function setOwnKey(o: Record<string, unknown>, k: string, v: unknown): void {

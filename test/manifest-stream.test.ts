@@ -12,7 +12,7 @@ import * as path from 'node:path';
 import { readManifest, writeManifest, type ManifestData } from '../src/integrity/manifest.js';
 import { hashTree } from '../src/integrity/tree-hash.js';
 import { verifyTree } from '../src/integrity/verify.js';
-import { TREE_VERSION, CANON_VERSION, keyedDigest, sortByKey, treeDigest } from '../src/integrity/digest.js';
+import { TREE_VERSION, CANON_VERSION, keyedDigest, sortByKey, treeDigest } from '../src/formats/digest.js';
 import { SidecarError } from '../src/errors.js';
 import { putFile, testDir } from './helpers/tree.js';
 import { longestString } from './helpers/strings.js';

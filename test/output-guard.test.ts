@@ -11,7 +11,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { exportSidecars } from '../src/ops/export.js';
-import { report } from '../src/ops/report.js';
+import { report } from '../src/report/run.js';
 import { hashTree } from '../src/integrity/tree-hash.js';
 import { isSidecarError } from '../src/errors.js';
 import { CLI_PATH, runCli } from './helpers/cli.js';

@@ -8,7 +8,7 @@ import { lstatSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { compileQuery, parseQuery, type QueryRecord } from '../src/analysis/query.js';
-import { summarizeSidecar, type SidecarSummary } from '../src/analysis/summary.js';
+import { summarizeSidecar } from '../src/analysis/summary.js';
 import { generateSampleLibrary } from '../src/sample/generate.js';
 import { find } from '../src/ops/find.js';
 import { stats } from '../src/ops/stats.js';
@@ -16,6 +16,7 @@ import { validate } from '../src/ops/validate.js';
 import { runCli } from './helpers/cli.js';
 import { tempDir } from './helpers/tree.js';
 import { ORACLE_IMAGE_EXTS, parseRawSidecar } from './helpers/raw-oracle.js';
+import type { SidecarSummary } from '../src/model/summary.js';
 
 function rec(s: Partial<SidecarSummary>, format: QueryRecord['format'] = 'json', size = 1000): QueryRecord {
   const base = summarizeSidecar({});

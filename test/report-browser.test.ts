@@ -12,7 +12,7 @@ import { existsSync, mkdtempSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { report, type ReportResult } from '../src/ops/report.js';
+import { report, type ReportResult } from '../src/report/run.js';
 import { stats, type TreeStats } from '../src/ops/stats.js';
 import { formatStats, type FormatStats } from '../src/ops/format-stats.js';
 import { generateSampleLibrary } from '../src/sample/index.js';

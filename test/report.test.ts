@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { chmodSync, closeSync, constants, existsSync, lstatSync, openSync, readdirSync, readFileSync, readSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { report } from '../src/ops/report.js';
+import { report } from '../src/report/run.js';
 import { stats, type TreeStats } from '../src/ops/stats.js';
 import { validate } from '../src/ops/validate.js';
 import { formatStats } from '../src/ops/format-stats.js';

@@ -15,7 +15,7 @@ import { todo } from '../src/ops/todo.js';
 import { validate } from '../src/ops/validate.js';
 import { InlineRuntime } from '../src/engine/inline.js';
 import type { Runtime } from '../src/engine/runtime.js';
-import type { InspectItem } from '../src/tasks/inspect.js';
+import type { InspectItem } from '../src/model/inspection.js';
 
 function expected(linkPath: string, rootReal: string): { target?: string; broken: boolean; outsideRoot?: boolean } {
   try {

@@ -10,7 +10,7 @@ import { spawnSync } from 'node:child_process';
 import { closeSync, fstatSync, mkdirSync, openSync, writeFileSync, constants } from 'node:fs';
 import { join } from 'node:path';
 import { regularFileSize, resetFstatForTests, fstatBinding, type BindingFstat } from '../src/fs/stat-binding.js';
-import { BatchStats, IdentityScratch, identityBytes, STAT_DIR, STAT_FILE, STAT_OTHER } from '../src/incremental/identity.js';
+import { BatchStats, IdentityScratch, identityBytes, STAT_DIR, STAT_FILE, STAT_OTHER } from '../src/fs/identity.js';
 import { readFileLimitedSync, readFileSizedSync } from '../src/fs/read-file.js';
 import { validate } from '../src/ops/validate.js';
 import { stats } from '../src/ops/stats.js';
@@ -210,7 +210,7 @@ test('fast stat paths: off where fs calls the binding otherwise than we do (an o
     fs.statSync = function statSync2(p, o) { return statSync(p, o); };
     syncBuiltinESMExports();
     const { regularFileSize, fstatBinding } = await import(${JSON.stringify(new URL('../src/fs/stat-binding.js', import.meta.url).href)});
-    const { IdentityScratch } = await import(${JSON.stringify(new URL('../src/incremental/identity.js', import.meta.url).href)});
+    const { IdentityScratch } = await import(${JSON.stringify(new URL('../src/fs/identity.js', import.meta.url).href)});
     const fd = fs.openSync(process.execPath, 'r');
     const size = regularFileSize(fd);
     const s = new IdentityScratch();

@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { hostFlags, INTERRUPT_BUDGET, WORKER_INITIAL_OLD_SPACE_MB, WORKER_YOUNG_GENERATION_MB } from '../src/engine/tuning.js';
+import { hostFlags } from '../src/engine/host.js';
+import { INTERRUPT_BUDGET, WORKER_INITIAL_OLD_SPACE_MB, WORKER_YOUNG_GENERATION_MB } from '../src/tuning.js';
 import { FAKE_JPEG, makeTree, sidecarData, testDir } from './helpers/tree.js';
 
 const BUDGET_FLAG = `--interrupt-budget=${INTERRUPT_BUDGET}`;
@@ -40,7 +41,7 @@ test('tuneHost sets the flags at once, once asked: a worker pool started without
     const own = v8.default.setFlagsFromString;
     v8.default.setFlagsFromString = (f) => { set.push(f); own(f); };
     syncBuiltinESMExports();
-    const tuning = await import(${JSON.stringify(new URL('../src/engine/tuning.js', import.meta.url).href)});
+    const tuning = await import(${JSON.stringify(new URL('../src/engine/host.js', import.meta.url).href)});
     const { ThreadRuntime } = await import(${JSON.stringify(new URL('../src/engine/threads.js', import.meta.url).href)});
     const pool = new ThreadRuntime(1);
     await pool.close();
@@ -58,7 +59,7 @@ test("a worker thread started after the flags were set does not collect its old 
   // that (its first full collection came at ~25 MB), ours above it.
   const script = (tuned: boolean) => `
     const { Worker } = await import('node:worker_threads');
-    const tuning = await import(${JSON.stringify(new URL('../src/engine/tuning.js', import.meta.url).href)});
+    const tuning = await import(${JSON.stringify(new URL('../src/engine/host.js', import.meta.url).href)});
     if (${tuned}) tuning.tuneHost([], undefined);
     const body = \`
       const { parentPort } = require('node:worker_threads');

@@ -9,12 +9,12 @@
  * operation), and the tool of that operation.
  */
 import { hasReportName, isKnownOperationKey, normalizeOperationName } from '../analysis/operations.js';
-import { backendNamesTool, operationsOwnTool, type SidecarBrief, type SidecarSummary } from '../analysis/summary.js';
+import { backendNamesTool, operationsOwnTool } from '../analysis/summary.js';
 import { parseImageRecord } from '../analysis/image-identity.js';
 import { addOwn, setOwn } from '../analysis/own-record.js';
-import type { Scanned } from './decode.js';
-import { certifyValidateTape, keyStringOf, keyStrings, shapeOfTape, summarizeStatsTape, TAPE } from './scanner.js';
+import { certifyValidateTape, keyStringOf, keyStrings, shapeOfTape, summarizeStatsTape, TAPE, type Scanned } from './scanner.js';
 import { tapeString, tapeValue } from './skeleton.js';
+import type { SidecarBrief, SidecarSummary } from '../model/summary.js';
 
 let certifierOn = true;
 

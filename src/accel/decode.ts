@@ -11,7 +11,7 @@ import { BOM_NOTE, hasBomAt } from '../formats/json.js';
 import { LEGACY_PREFIX_SIZE } from '../formats/legacy.js';
 import { DEFAULT_MAX_DEPTH, DEFAULT_MAX_FILE_SIZE } from '../formats/value.js';
 import { BIN_HEADER_SIZE, readBinHeader } from '../formats/bin.js';
-import { accelStatus, scanCborBody, scanJson } from './scanner.js';
+import { accelStatus, scanCborBody, scanJson, type Scanned } from './scanner.js';
 import { buildSkeleton, keysAsWritten, type SkeletonOptions } from './skeleton.js';
 import { shapeOnTape } from './certify.js';
 
@@ -31,20 +31,6 @@ export interface Skeleton {
   notes: string[];
   /** 'legacy': the earlier tool's layout, a u64 length then compact JSON text (formats/legacy.ts). */
   format: 'json' | 'legacy';
-}
-
-/** A JSON text (or a bin file's body) the scanner vouched for: its tape, the bytes it is over, and what the reference would note and call its format. */
-export interface Scanned {
-  tape: Int32Array;
-  /** The JSON text (after a BOM or a legacy prefix), or a bin file's CBOR body: the tape's offsets count from its start. */
-  text: Buffer;
-  notes: string[];
-  /**
-   * 'legacy': the earlier tool's layout, a u64 length then compact JSON text (formats/legacy.ts).
-   * 'bin': a plain bin file's body (`binScan`): for the tape's certifier, summarizer and shape
-   * walk only — never a skeleton (its strings and numbers are CBOR's, not JSON text).
-   */
-  format: 'json' | 'legacy' | 'bin';
 }
 
 let binScanOn = true;

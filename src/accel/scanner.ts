@@ -287,3 +287,17 @@ export function shapeOfTape(words: number): Int32Array | null {
 export function lastFailOffset(): number {
   return exportsCache ? exportsCache.failOffset() : -1;
 }
+
+/** A JSON text (or a bin file's body) the scanner vouched for: its tape, the bytes it is over, and what the reference would note and call its format. */
+export interface Scanned {
+  tape: Int32Array;
+  /** The JSON text (after a BOM or a legacy prefix), or a bin file's CBOR body: the tape's offsets count from its start. */
+  text: Buffer;
+  notes: string[];
+  /**
+   * 'legacy': the earlier tool's layout, a u64 length then compact JSON text (formats/legacy.ts).
+   * 'bin': a plain bin file's body (`binScan`): for the tape's certifier, summarizer and shape
+   * walk only — never a skeleton (its strings and numbers are CBOR's, not JSON text).
+   */
+  format: 'json' | 'legacy' | 'bin';
+}

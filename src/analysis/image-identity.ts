@@ -28,22 +28,10 @@ import { READ_FLAGS, streamRegularFileSync } from '../fs/regular-file.js';
 import type { JsonObject, JsonValue } from '../types.js';
 import { forEachOperation, isPlainObject, normalizeOperationName, SIDECAR_INFO_KEY } from './operations.js';
 import { UniqueNames } from './unique-names.js';
+import type { ImageIdentity, ImageRecord } from '../model/summary.js';
 
 /** Key of the record inside `sidecar_info`. */
 export const IMAGE_IDENTITY_KEY = 'image';
-
-export interface ImageIdentity {
-  size: number;
-  mtimeNs: bigint;
-  /** Lowercase hex, when computed / recorded. */
-  sha256?: string;
-}
-
-/** What `sidecar_info.image` holds: the identity plus which results were computed on it. */
-export interface ImageRecord extends ImageIdentity {
-  operations: string[];
-  staleOperations: string[];
-}
 
 export type IdentityState = 'current' | 'stale' | 'unknown';
 

@@ -14,7 +14,7 @@
 import { errors, type SidecarError } from '../errors.js';
 import type { SidecarFormat } from '../types.js';
 import { normalizeOperationName } from './operations.js';
-import type { SidecarSummary } from './summary.js';
+import type { SidecarSummary } from '../model/summary.js';
 
 /** What a predicate sees of one sidecar. */
 export interface QueryRecord {

@@ -16,13 +16,7 @@ import {
   normalizeOperationName,
   SIDECAR_INFO_KEY,
 } from './operations.js';
-
-export interface Problem {
-  /** RFC 6901 JSON pointer, e.g. "/face_detection/faces/0/confidence" ('' is the whole file). */
-  pointer: string;
-  message: string;
-  severity: 'error' | 'warning';
-}
+import type { Problem } from '../model/inspection.js';
 
 /** Problems kept per file; the rest are counted in one final problem. */
 export const MAX_PROBLEMS = 100;

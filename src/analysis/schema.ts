@@ -10,7 +10,8 @@ import type Ajv2020Module from 'ajv/dist/2020.js';
 import type { ErrorObject, Options as AjvOptions, ValidateFunction } from 'ajv';
 import { errors, isSidecarError } from '../errors.js';
 import { DEFAULT_MAX_FILE_SIZE, readInputLimited } from '../fs/read-file.js';
-import { ProblemList, type Problem } from './rules.js';
+import { ProblemList } from './rules.js';
+import type { Problem } from '../model/inspection.js';
 
 const require = createRequire(import.meta.url);
 

@@ -15,53 +15,9 @@ import {
   SIDECAR_INFO_KEY,
   type OperationEntry,
 } from './operations.js';
-import { recordedImage, type ImageRecord } from './image-identity.js';
+import { recordedImage } from './image-identity.js';
 import { addOwn, setOwn } from './own-record.js';
-
-export interface SidecarSummary {
-  /** Normalised snake_case operation names, in file order. */
-  operations: string[];
-  /** `sidecar_info.operation_type` normalised, else the first operation. */
-  operationType: string | null;
-  /** Faces over all operations (detector, nested-backend, unified and oldest forms). */
-  faces: number;
-  /** Objects over all operations (yolov8, object_detection, unified, ...). */
-  objects: number;
-  /** faces + objects: the earlier tool's `detection_count`. */
-  detectionCount: number;
-  /** Faces carrying a non-empty `encoding` / `face_encoding` array. */
-  embeddings: number;
-  /** Length of the first embedding seen (null when there is none). */
-  embeddingLength: number | null;
-  /** `quality.grade` of the first result carrying one. */
-  qualityGrade: string | null;
-  qualityScore: number | null;
-  /** Per operation, in seconds: first of metadata.processing_time, processing_time, detection_time, ... */
-  processingTimes: Record<string, number>;
-  /** Per operation: its `success` when present (false when any of its backends failed). */
-  success: Record<string, boolean>;
-  /** Per operation: the exact size of its value's CBOR encoding in our `.bin` format. */
-  dataSizes: Record<string, number>;
-  /** The tool of the operationType operation: backend name, metadata.detector, model name (null if none). */
-  toolName: string | null;
-  hasSidecarInfo: boolean;
-  symlink: { isSymlink: boolean; broken: boolean } | null;
-  /** Objects per `class_name` over all operations (`person`: 3). */
-  objectClasses: Record<string, number>;
-  /** `sidecar_info.image`: the image identity recorded at save time (null: unknown). */
-  image: ImageRecord | null;
-}
-
-/**
- * The part of a summary that validate prints per file (the earlier tool's `detection_count`,
- * `tool_name`, `operation_type`): all a validate result needs to carry when no filter looks at the
- * rest, so that the rest is neither sent between threads nor stored in the index.
- */
-export interface SidecarBrief {
-  detectionCount: number;
-  toolName: string | null;
-  operationType: string | null;
-}
+import type { SidecarSummary, SidecarBrief, SidecarProbe } from '../model/summary.js';
 
 export function briefOf(s: SidecarSummary): SidecarBrief {
   return { detectionCount: s.detectionCount, toolName: s.toolName, operationType: s.operationType };
@@ -125,12 +81,6 @@ export function operationOutcomes(data: JsonObject): Record<string, boolean | nu
     setOwn(out, op.name, success ?? null);
   });
   return out;
-}
-
-/** What `todo` and `stale` need of a sidecar: operation outcomes and the recorded image identity. */
-export interface SidecarProbe {
-  outcomes: Record<string, boolean | null>;
-  image: ImageRecord | null;
 }
 
 /**

@@ -10,7 +10,7 @@
 import { errors, EXIT_CLEAN, EXIT_FINDINGS } from '../errors.js';
 import type { ConvertItem } from '../ops/convert.js';
 import type { FormatName } from '../types.js';
-import { CONVERT_FORMATS } from './commands.js';
+import { FORMAT_NAMES } from '../vocabulary.js';
 import { colorEnabled, engineOptions, inputDirectory, note, optString, wantsHuman, type CommandContext } from './context.js';
 import { ConvertListing, convertItemLine, SHORT_PLAN } from './convert-list.js';
 import { emit } from './emit.js';
@@ -27,9 +27,9 @@ export async function run(ctx: CommandContext): Promise<number> {
   if (encrypt && decrypt) throw errors.usage('--encrypt and --decrypt exclude each other');
   const format = optString(ctx, 'format') ?? (decrypt ? 'bin' : undefined);
   // The earlier tool printed a message and exited 0 on an unknown format; this is a usage error.
-  if (!format) throw errors.usage(`convert needs -f/--format (${CONVERT_FORMATS.join(', ')})`);
+  if (!format) throw errors.usage(`convert needs -f/--format (${FORMAT_NAMES.join(', ')})`);
   if (encrypt && format !== 'bin' && format !== 'binary') throw errors.usage(`--encrypt needs --format bin (only bin files are encrypted), not ${format}`);
-  if (!(CONVERT_FORMATS as readonly string[]).includes(format)) throw errors.usage(`unknown format "${format}" (${CONVERT_FORMATS.join(', ')})`);
+  if (!(FORMAT_NAMES as readonly string[]).includes(format)) throw errors.usage(`unknown format "${format}" (${FORMAT_NAMES.join(', ')})`);
   const dir = await inputDirectory(ctx);
   const { convert } = await import('../ops/convert.js');
   const dryRun = ctx.opts.dryRun === true;

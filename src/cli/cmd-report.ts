@@ -16,7 +16,7 @@ export async function run(ctx: CommandContext): Promise<number> {
   // --open without a file: the page has to live somewhere a browser can read it.
   if (file === null && open) file = join(await mkdtemp(join(tmpdir(), 'image-sidecar-report-')), 'report.html');
 
-  const { report } = await import('../ops/report.js');
+  const { report } = await import('../report/run.js');
   const progress = progressFor(ctx, 'report');
   let result;
   try {

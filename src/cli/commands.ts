@@ -81,8 +81,6 @@ const LIST_COMMON: readonly OptionSpec[] = [
 const WHERE: OptionSpec = { flags: '--where <expr>', description: 'only sidecars matching EXPR, e.g. "faces >= 3 and quality.grade in [A, B]" (docs/QUERY.md)' };
 const VERIFY_HASH: OptionSpec = { flags: '--verify-hash', description: 're-hash images whose sidecar recorded a sha256 (finds changes that kept size and mtime)' };
 
-/** Sidecar formats `convert` accepts (`binary` is the earlier tool's name for `bin`). */
-export const CONVERT_FORMATS = FORMAT_NAMES;
 /** Formats a new sidecar may be written in (`write -f`). */
 export const NEW_SIDECAR_FORMATS = FORMAT_NAMES;
 export { EXPORT_FORMATS };
@@ -172,7 +170,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     argument: DIR_ARG,
     options: [
       ...TREE_COMMON,
-      { flags: '-f, --format <format>', description: 'target format', choices: CONVERT_FORMATS },
+      { flags: '-f, --format <format>', description: 'target format', choices: FORMAT_NAMES },
       DRY_RUN,
       { flags: '--keep-source', description: 'keep the source file next to the new one' },
       { flags: '--verify', description: 'read every converted file back and compare it bit for bit' },

@@ -8,12 +8,11 @@ import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { resolveImageExtensions } from '../discovery/config.js';
 import { errors } from '../errors.js';
 import { engineFromEnv, racyMarginFromEnv } from '../settings.js';
-import type { EngineKind } from '../types.js';
+import type { EngineKind, Keyring } from '../types.js';
 import type { ResolvePreference } from '../ops/resolve.js';
-import type { Keyring } from '../crypto/keys.js';
-import type { IndexOptions } from '../incremental/scan-index.js';
 import { keyringFromCli } from './keys.js';
 import { parseShard, type ShardSpec } from '../discovery/shard.js';
+import type { IndexOptions } from '../model/index-options.js';
 
 /** The process streams and environment, injectable so that commands never reach for globals. */
 export interface Io {

@@ -5,8 +5,14 @@
  */
 import { existsSync } from 'node:fs';
 import { errors } from '../errors.js';
-import { keyringIds, loadKeyFile, mergeKeyrings, passphraseKeyring, type Keyring } from '../crypto/keys.js';
-import type { CommandContext } from './context.js';
+import { keyringIds, loadKeyFile, mergeKeyrings, passphraseKeyring } from '../crypto/keys.js';
+import type { Keyring } from '../types.js';
+
+/** What the key rules read of a command's context (cli/context.ts CommandContext): its key options and environment. */
+export interface KeyInputs {
+  opts: { keyFile?: unknown; newKeyFile?: unknown };
+  io: { env: NodeJS.ProcessEnv };
+}
 
 export const KEY_FILE_ENV = 'IMAGE_SIDECAR_KEY_FILE';
 export const PASSPHRASE_ENV = 'IMAGE_SIDECAR_PASSPHRASE';
@@ -35,7 +41,7 @@ export function envWithoutKeys(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
 }
 
 /** Where the keys came from (for `doctor`): the source and the public key ids, never key material. */
-export function keySource(ctx: CommandContext): { source: string; key_file?: string; key_ids: string[]; passphrase_id?: string } | null {
+export function keySource(ctx: KeyInputs): { source: string; key_file?: string; key_ids: string[]; passphrase_id?: string } | null {
   const ring = keyringFromCli(ctx);
   if (!ring) return null;
   const file = ctx.opts.keyFile;
@@ -47,7 +53,7 @@ export function keySource(ctx: CommandContext): { source: string; key_file?: str
   return { source, ...(keyFile ? { key_file: keyFile } : {}), key_ids: ids.keys, ...(ids.passphrase !== null ? { passphrase_id: ids.passphrase } : {}) };
 }
 
-export function keyringFromCli(ctx: CommandContext, flag: 'keyFile' | 'newKeyFile' = 'keyFile'): Keyring | undefined {
+export function keyringFromCli(ctx: KeyInputs, flag: 'keyFile' | 'newKeyFile' = 'keyFile'): Keyring | undefined {
   const file = ctx.opts[flag];
   if (typeof file === 'string' && file !== '') return loadKeyPath(file, '--key-file');
   const env = ctx.io.env;

@@ -15,6 +15,7 @@
 import { closeSync, constants, fsyncSync, fstatSync, openSync, readSync, writeSync } from 'node:fs';
 import { createHash, createSecretKey, hkdfSync, randomBytes, scryptSync, type KeyObject } from 'node:crypto';
 import { errors } from '../errors.js';
+import type { KeyDescriptor, SidecarKey, Keyring } from '../types.js';
 
 export const KEY_BYTES = 32;
 export const KEY_ID_BYTES = 8;
@@ -23,27 +24,6 @@ export const SALT_BYTES = 16;
 export const SCRYPT_DEFAULTS = { logN: 15, r: 8, p: 1 } as const;
 /** What a file may ask for: enough to stay strong, bounded so a hostile header cannot exhaust us. */
 export const SCRYPT_LIMITS = { logN: [15, 20], r: [1, 16], p: [1, 4] } as const;
-
-/** How a key was made; stored (without secrets) in every file encrypted under it. */
-export type KeyDescriptor = { kind: 'file' } | { kind: 'scrypt'; logN: number; r: number; p: number; salt: string /* hex */ };
-
-export interface SidecarKey {
-  /** Hex key id (16 hex digits). */
-  id: string;
-  key: KeyObject;
-  descriptor: KeyDescriptor;
-}
-
-/**
- * The keys an operation may use. Plain data (clones to worker threads). `encryptWith` is the key
- * new encryptions use (index into `keys`); `passphrase` lets readers derive keys for files written
- * under other salts.
- */
-export interface Keyring {
-  keys: SidecarKey[];
-  encryptWith?: number;
-  passphrase?: KeyObject;
-}
 
 const KEY_ID_INFO = Buffer.from('image-sidecar key id v1', 'utf8');
 

@@ -3,11 +3,11 @@
  * incremental index. Never walked as data; a save never writes into a quarantine.
  */
 import { sep } from 'node:path';
-import { INDEX_DIR } from '../incremental/location.js';
 
 /** Name of the quarantine folder at the root of a library (never scanned). */
 export const QUARANTINE_DIR = '.image-sidecar-quarantine';
-export { INDEX_DIR };
+/** The folder under a library root that holds our own state, the incremental index (never a data folder). */
+export const INDEX_DIR = '.image-sidecar';
 /** Folders never walked as data: the quarantine and our own state (the incremental index). */
 export const SKIP_DIR_NAMES: ReadonlySet<string> = new Set([QUARANTINE_DIR, INDEX_DIR]);
 

@@ -17,12 +17,7 @@ import { isUtf8 } from 'node:buffer';
 import { lstatSync, readlinkSync, realpathSync, statSync } from 'node:fs';
 import { sep } from 'node:path';
 import { LITTLE_ENDIAN_HOST } from '../byte-order.js';
-
-export interface ResolvedLink {
-  target?: string;
-  broken: boolean;
-  reason?: string;
-}
+import type { ResolvedLink } from '../model/inspection.js';
 
 /** How a scan resolves its symlinked images: LinkResolver, or the index's folders (dir-cache.ts). */
 export interface LinkResolution {

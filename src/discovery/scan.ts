@@ -5,15 +5,14 @@ import { dirname, join, relative, resolve, sep } from 'node:path';
 import { errors } from '../errors.js';
 import type { Runtime } from '../engine/runtime.js';
 import { mapJobs } from '../engine/pipeline.js';
-import { DEFAULT_BATCH_BYTES, DEFAULT_BATCH_FILES } from '../engine/tuning.js';
+import { DEFAULT_BATCH_BYTES, DEFAULT_BATCH_FILES } from '../tuning.js';
 import { createRuntime, type AdaptiveRuntime } from '../engine/select.js';
-import type { FileInspection, InspectItem, InspectOptions, LinkAt } from '../tasks/inspect.js';
 import type { Category, Options, SidecarExt, SidecarNaming } from '../types.js';
 import { CATEGORIES } from '../types.js';
 import { ScanIndex, type Pending } from '../incremental/scan-index.js';
 import { DirSnapshots } from '../incremental/dir-cache.js';
 import { decodeRecords, FolderRecordsBuilder, restoreRecord, writeCompact, type CompactRecord, type FolderBlob } from '../incremental/folder-records.js';
-import { LinkResolver, type LinkResolution, type ResolvedLink } from './resolve-link.js';
+import { LinkResolver, type LinkResolution } from './resolve-link.js';
 import { INDEX_DIR, QUARANTINE_DIR, SKIP_DIR_NAMES } from './own-folders.js';
 import { imageExtensionSet, nfc } from './extensions.js';
 import { pairDirectory, type DirPairing, type PairGroup, type SidecarEntry } from './pair.js';
@@ -21,6 +20,7 @@ import { nameRoot, shardFilter, type ShardFilter } from './shard.js';
 import { byName, isPlainListing, kindOfDirent, walkTree, type EntryKind, type WalkEntry, type WalkProblem } from './walk.js';
 import { relativeTo } from '../fs/rel-path.js';
 import { watchThreadPool } from '../fs/thread-pool-watch.js';
+import type { ResolvedLink, FileInspection, InspectItem, InspectOptions, LinkAt } from '../model/inspection.js';
 
 export { INDEX_DIR, QUARANTINE_DIR, SKIP_DIR_NAMES };
 

@@ -6,15 +6,17 @@
  */
 import { getHeapStatistics, setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
+import { isMainThread } from 'node:worker_threads';
+import { MAIN_HEAP_BOUND, WORKER_HEAP_BOUND } from '../tuning.js';
 
 /**
  * Whether this thread may collect by force: a worker thread of our pool (engine/worker.ts), or the
- * main thread of a process whose entry point tuned it (tuning.ts tuneHost). A library caller's
+ * main thread of a process whose entry point tuned it (host.ts tuneHost). A library caller's
  * thread never: its heap is its own.
  */
 let mayCollect = false;
 
-/** This thread may collect its heap by force from now on (bounds: tuning.ts). */
+/** This thread may collect its heap by force from now on (bounds: src/tuning.ts). */
 export function allowCollections(): void {
   mayCollect = true;
 }
@@ -68,4 +70,9 @@ function exposeGc(): (() => void) | null {
   } catch {
     return null;
   }
+}
+
+/** A big file's garbage, collected before its turn is handed on (tasks/big-file-turn.ts `setBigFileRelief`). */
+export function relieveAfterBigFile(): void {
+  relieveHeap(isMainThread ? MAIN_HEAP_BOUND : WORKER_HEAP_BOUND);
 }

@@ -16,7 +16,7 @@
 import { taskDef, type TaskItem, type TaskName, type TaskOptions, type TaskResult } from '../tasks/index.js';
 import type { Runtime } from './runtime.js';
 import { relieveHeap } from './heap-relief.js';
-import { DEFAULT_BATCH_BYTES, DEFAULT_BATCH_FILES, HOLD_AHEAD_PER_HELD_ITEM, HOLD_MAX_AHEAD, MAIN_HEAP_BOUND, RELIEVE_EVERY_JOBS, SERVED_HEAP_BOUND } from './tuning.js';
+import { DEFAULT_BATCH_BYTES, DEFAULT_BATCH_FILES, HOLD_AHEAD_PER_HELD_ITEM, HOLD_MAX_AHEAD, MAIN_HEAP_BOUND, RELIEVE_EVERY_JOBS, SERVED_HEAP_BOUND } from '../tuning.js';
 
 export interface PipelineOptions<I, J = unknown> {
   /** Items per batch. Default 64. */

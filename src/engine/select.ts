@@ -7,7 +7,7 @@ import type { EngineOptions } from '../settings.js';
 import { InlineRuntime } from './inline.js';
 import type { RunOptions, Runtime } from './runtime.js';
 import { ThreadRuntime } from './threads.js';
-import { THREADS_BREAK_EVEN_FILES } from './tuning.js';
+import { THREADS_BREAK_EVEN_FILES } from '../tuning.js';
 
 export interface EngineChoice {
   kind: EngineKind;

@@ -3,8 +3,9 @@ import { errorFromJSON, errors } from '../errors.js';
 import { isPipelined, packItemsByName, runTask, unpackResultsByName, type TaskItem, type TaskName, type TaskOptions, type TaskResult } from '../tasks/index.js';
 import type { BatchRequest, BatchResponse } from './messages.js';
 import type { RunOptions, Runtime } from './runtime.js';
-import { THREAD_DEPTH, WORKER_YOUNG_GENERATION_MB } from './tuning.js';
-import { bigFileTurnMemory, freeBigFileTurn } from './big-file-turn.js';
+import { THREAD_DEPTH, WORKER_YOUNG_GENERATION_MB } from '../tuning.js';
+import { relieveAfterBigFile } from './heap-relief.js';
+import { bigFileTurnMemory, freeBigFileTurn, setBigFileRelief } from '../tasks/big-file-turn.js';
 
 interface Job {
   req: BatchRequest;
@@ -85,6 +86,7 @@ export class ThreadRuntime implements Runtime {
     this.pipelined = opts.pipelined ?? isPipelined;
     this.packResults = opts.packResults !== false;
     this.callerRuns = opts.callerRuns === true && this.workers >= 2;
+    if (this.callerRuns) setBigFileRelief(relieveAfterBigFile); // this thread decodes big files too: collect after each
     for (let i = this.callerRuns ? 1 : 0; i < this.workers; i++) this.spawn();
   }
 

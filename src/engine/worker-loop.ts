@@ -2,7 +2,7 @@ import { parentPort } from 'node:worker_threads';
 import { errors, isSidecarError } from '../errors.js';
 import type { BatchRequest, BatchResponse } from './messages.js';
 import { relieveHeap } from './heap-relief.js';
-import { WORKER_HEAP_BOUND } from './tuning.js';
+import { WORKER_HEAP_BOUND } from '../tuning.js';
 
 /** A task's packing of its results (tasks/index.ts packResultsByName); null: send them as they are. */
 export type PackResults = (task: string, results: readonly unknown[], items: readonly unknown[]) => { packed: unknown; transfer: ArrayBuffer[] } | null;

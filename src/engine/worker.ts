@@ -2,8 +2,8 @@
 import { workerData } from 'node:worker_threads';
 import { watchThreadPool } from '../fs/thread-pool-watch.js';
 import { packResultsByName, runTaskByName, unpackItemsByName } from '../tasks/index.js';
-import { useBigFileTurn } from './big-file-turn.js';
-import { allowCollections } from './heap-relief.js';
+import { setBigFileRelief, useBigFileTurn } from '../tasks/big-file-turn.js';
+import { allowCollections, relieveAfterBigFile } from './heap-relief.js';
 import { serveBatches } from './worker-loop.js';
 
 // A thread's own async fs calls (convert's fsyncs in flight together) wait on the process's one
@@ -13,4 +13,5 @@ watchThreadPool();
 useBigFileTurn((workerData as { bigFileTurn?: unknown } | null)?.bigFileTurn);
 // This thread is ours: it collects its heap past its bound after each batch (heap-relief.ts).
 allowCollections();
+setBigFileRelief(relieveAfterBigFile);
 serveBatches(runTaskByName, packResultsByName, unpackItemsByName);

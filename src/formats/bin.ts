@@ -3,7 +3,7 @@
  *
  *   0..3   magic 89 49 53 43 ("\x89ISC")
  *   4      format version (1)
- *   5      flags: bit0 = aligned layout (.rkyv); bit1 = encrypted (src/crypto/container.ts); others 0
+ *   5      flags: bit0 = aligned layout (.rkyv); bit1 = encrypted (src/formats/encrypted-bin.ts); others 0
  *   6..7   zero
  *   8..11  body length, u32 little endian (= file length - 16)
  *   12..15 CRC-32 (zlib) of the body, u32 little endian
@@ -19,7 +19,7 @@ export const BIN_HEADER_SIZE = 16;
 export const BIN_VERSION = 1;
 /** Flag bit 0: every tag-86 payload starts at a file offset that is a multiple of 8. */
 export const BIN_FLAG_ALIGNED = 0x01;
-/** Flag bit 1: the body is an encryption header + AES-256-GCM ciphertext (src/crypto/container.ts). */
+/** Flag bit 1: the body is an encryption header + AES-256-GCM ciphertext (src/formats/encrypted-bin.ts). */
 export const BIN_FLAG_ENCRYPTED = 0x02;
 const KNOWN_FLAGS = BIN_FLAG_ALIGNED | BIN_FLAG_ENCRYPTED;
 

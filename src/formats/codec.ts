@@ -7,11 +7,10 @@
  * limit) is wrapped, never passed through.
  */
 import { errors, SidecarError } from '../errors.js';
-import type { DecodeResult, FormatName, JsonObject, SidecarFormat } from '../types.js';
+import type { DecodeResult, FormatName, JsonObject, SidecarFormat, Keyring, SidecarKey } from '../types.js';
 import { FORMAT_ALIASES, FORMAT_NAMES, SIDECAR_FORMATS } from '../vocabulary.js';
 import { decodeBin, decodeBinBody, encodeBin, startsWithBinMagic } from './bin.js';
-import { decryptBin, encryptBin, isEncryptedBin, readEncryptionHeader, type EncryptionInfo } from '../crypto/container.js';
-import type { Keyring, SidecarKey } from '../crypto/keys.js';
+import { decryptBin, encryptBin, isEncryptedBin, readEncryptionHeader, type EncryptionInfo } from './encrypted-bin.js';
 import { decodeJsonObject, encodeJsonText } from './json.js';
 import { decodeLegacy, encodeLegacy, isLegacy, legacyMismatchReason } from './legacy.js';
 import { DEFAULT_MAX_DEPTH, DEFAULT_MAX_FILE_SIZE, describeJsonType, findInvalidUtf8, stackExhausted } from './value.js';

@@ -13,7 +13,7 @@ export function detectFormat(bytes: Uint8Array): SidecarFormat | 'unknown' {
     const flags = bytes[5];
     if (flags === 0) return 'bin';
     if (flags === BIN_FLAG_ALIGNED) return 'rkyv';
-    if (flags === BIN_FLAG_ENCRYPTED) return 'bin'; // an encrypted bin (src/crypto/container.ts)
+    if (flags === BIN_FLAG_ENCRYPTED) return 'bin'; // an encrypted bin (src/formats/encrypted-bin.ts)
     return 'unknown';
   }
   if (isLegacy(bytes)) return 'legacy';

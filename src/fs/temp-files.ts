@@ -33,6 +33,7 @@ import * as fsp from 'node:fs/promises';
 import { hostname } from 'node:os';
 import * as path from 'node:path';
 import { errors } from '../errors.js';
+import { TEMP_NAME_RE } from '../temp-name.js';
 
 export const TEMP_MARK = '.isc-tmp-';
 export const LOCK_SUFFIX = '.isc-lock';
@@ -42,9 +43,6 @@ export const LOCK_SUFFIX = '.isc-lock';
  */
 export const DEFAULT_STALE_TEMP_MS = 60 * 60 * 1000;
 
-// <dot><basename><mark>[<host>-]<pid>-<unique>; the basename itself may contain anything, so match
-// from the end. The unique part has no '-', so the two forms cannot be mistaken for each other.
-const TEMP_RE = /\.isc-tmp-(?:([0-9a-f]{8})-)?(\d+)-[0-9a-z]+$/;
 
 /** The longest file name (bytes) Linux file systems allow. */
 const NAME_MAX_BYTES = 255;
@@ -105,7 +103,7 @@ export function tempNameFor(basename: string): string {
 
 /** Is this a temp-file name made by tempNameFor? */
 export function isTempName(name: string): boolean {
-  return name.charCodeAt(0) === 46 /* . */ && name.includes(TEMP_MARK) && TEMP_RE.test(name);
+  return name.charCodeAt(0) === 46 /* . */ && name.includes(TEMP_MARK) && TEMP_NAME_RE.test(name);
 }
 
 /** The lock directory's name for a sidecar key (the sidecar's stem, e.g. "IMG_1"). */
@@ -165,15 +163,8 @@ export function tempNamePid(name: string): number | null {
 /** Writer of a temp file by its name: pid and host mark (null for the old form), or null when the name is not ours. */
 export function tempNameWriter(name: string): { pid: number; host: string | null } | null {
   if (name.charCodeAt(0) !== 46) return null;
-  const m = TEMP_RE.exec(name);
+  const m = TEMP_NAME_RE.exec(name);
   return m ? { pid: Number(m[2]), host: m[1] ?? null } : null;
-}
-
-/** The file a temp file was going to replace ("IMG_1.json" for ".IMG_1.json.isc-tmp-<host>-12-ab"; its first 200 bytes for a longer name), or null. */
-export function tempTargetName(name: string): string | null {
-  if (name.charCodeAt(0) !== 46) return null;
-  const m = TEMP_RE.exec(name);
-  return m ? name.slice(1, m.index) : null;
 }
 
 export interface StaleTempOptions {

@@ -101,7 +101,7 @@ export interface BatchEntryInput {
   paths: string;
   /** Per row: 1 when it was read through a kept stat. */
   read: Uint8Array;
-  /** The kept stats (identity.ts BatchStats.rows). */
+  /** The kept stats (fs/identity.ts BatchStats.rows). */
   stats: { bytes: Uint8Array; stride: number };
   /** The root with its trailing separator (rel-path.ts relativeTo's prefix), well formed. */
   prefix: string;

@@ -11,7 +11,6 @@
  * system's timestamp granularity after our read could keep every stat field). ctime alone decides:
  * any change after the read moves it to "now"; mtime may be set to anything.
  */
-import type { FileInspection } from '../tasks/inspect.js';
 import { relativePrefix, relativeTo } from '../fs/rel-path.js';
 import { isWellFormed } from '../formats/value.js';
 import { KIND_WRITTEN, writeBatchEntries } from './entry-writer.js';
@@ -19,45 +18,12 @@ import { serialize } from 'node:v8';
 import { encodingOf } from './folder-records.js';
 import { beginFileEntry, decodeResult, fileEntryBound, sealFileEntry, writeFileEntry } from './store.js';
 import { PACKED_RESULT_ROOM, PACKED_RESULT_TAG, packResultAt, packRowAt, placeEntryBlock, unpackResult, type InspectWire } from '../tasks/inspect-wire.js';
-import type { IdentityScratch } from './identity.js';
+import type { IdentityScratch } from '../fs/identity.js';
+import type { EntryOptions, EntryBlock, IndexEntryOut } from '../model/index-entry.js';
+import type { FileInspection } from '../model/inspection.js';
 
 /** Stands for the file's path in a stored message (U+0000 never occurs in a path). */
 export const PATH_MARK = '\u0000path\u0000';
-
-/** What the inspecting thread needs to make entries (InspectOptions.indexEntries). */
-export interface EntryOptions {
-  /** Files whose ctime is at or after this (ms since the epoch, an integer) are not stored. */
-  racyCutoffMs: number;
-  /** The scan's root as given, resolved: a file's entry is keyed by its path relative to it (as scan-index.ts looks it up). */
-  root: string;
-  /** The number of this run's option set in the index it writes: the number of the result in a file entry. */
-  keyNo: number;
-  /**
-   * A first run (the index holds nothing, so every entry made is stored, none is compared with a
-   * stored one): a reading thread's batch hands its entries to the main thread as one block
-   * (`EntryBlock`), not one entry per result.
-   */
-  first?: boolean;
-}
-
-/**
- * A batch's entries as one block (a first run's, from a reading thread: inspect-wire.ts
- * InspectWire.entries): the entries one after another in `raw`, `ends[i]` where result i's ends
- * (the previous end: it has none). It rides on the batch's first result that has an entry
- * (FileInspection.indexEntries) and is stored whole when that result is recorded
- * (scan-index.ts recordFirst): a first run stores every entry made.
- */
-export interface EntryBlock {
-  raw: Uint8Array;
-  ends: Uint32Array;
-}
-
-/**
- * A result's entry as it leaves the thread that made it: the entry's bytes as the index file holds
- * them (store.ts writeFileEntry: length, CRC, table, key, identity, payload), so the main
- * thread only copies them into the spool (`IndexWriter.addMade`).
- */
-export type IndexEntryOut = Uint8Array;
 
 /**
  * The racy cutoff (ms since the epoch, an integer) of a run started at `startedMs` with a margin
@@ -110,7 +76,7 @@ export function asStored<T>(result: FileInspection, make: (stored: FileInspectio
 
 /**
  * The entry of a result read from a file whose identity `id` holds (its descriptor's fstat before
- * the read, identity.ts IdentityScratch: the identity as stored, no object per file), or null when
+ * the read, fs/identity.ts IdentityScratch: the identity as stored, no object per file), or null when
  * it may not be stored.
  */
 export function fileEntry(result: FileInspection, id: IdentityScratch, opts: EntryOptions, cutoffNs: bigint, withKeys: boolean, row: EntryRow | null = null): IndexEntryOut | null {
@@ -147,7 +113,7 @@ export interface EntryRow {
  * and the rows' verdicts returned (`kinds`, entry-writer.ts KIND_*; `deferred` of them KIND_DEFER):
  * the caller makes each KIND_DEFER row's entry with `fileEntry`. Null when the writer is not used:
  * then every row is the caller's.
- * `read`: per row, 1 when it was read through the stat kept in `stats` (identity.ts BatchStats.rows).
+ * `read`: per row, 1 when it was read through the stat kept in `stats` (fs/identity.ts BatchStats.rows).
  */
 export function batchEntries(results: readonly FileInspection[], row: EntryRow, read: Uint8Array, stats: { bytes: Uint8Array; stride: number }, opts: EntryOptions, cutoffNs: bigint, withKeys: boolean): { kinds: Uint8Array; deferred: number } | null {
   const n = row.wire.n;

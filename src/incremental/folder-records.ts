@@ -36,7 +36,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { DefaultDeserializer, DefaultSerializer, deserialize, serialize } from 'node:v8';
-import { IDENTITY_BYTES } from './identity.js';
+import { IDENTITY_BYTES } from '../fs/identity.js';
 import { packRecord, unpackRecord } from './record-pack.js';
 import { LITTLE_ENDIAN_HOST } from '../byte-order.js';
 

@@ -12,9 +12,9 @@ import { fileURLToPath } from 'node:url';
 import { canonicalJson } from '../formats/canonical.js';
 import { keyringIds } from '../crypto/keys.js';
 import { schemaEngineVersion } from '../analysis/schema.js';
-import type { InspectOptions } from '../tasks/inspect.js';
 import type { JsonValue } from '../types.js';
 import { packageVersion } from '../version.js';
+import type { InspectOptions } from '../model/inspection.js';
 
 /** Bumped when the meaning of a stored result changes in a way the code digest cannot see. */
 export const RESULT_VERSION = 1;
@@ -30,7 +30,7 @@ export const RESULT_VERSION = 1;
 const CODE_DIRS = ['formats', 'analysis', 'tasks', 'crypto', 'accel', 'discovery', 'fs'];
 
 /** Modules of the top folder that results carry: error messages, categories, format names; stored columns' byte order. */
-const CODE_FILES = ['errors.js', 'types.js', 'vocabulary.js', 'byte-order.js'];
+const CODE_FILES = ['errors.js', 'temp-name.js', 'types.js', 'vocabulary.js', 'byte-order.js'];
 
 /** The compiled tree's top, as a path ending in '/' (a URL per file costs ~30 µs: ~100 files a run). */
 const COMPILED_TOP = fileURLToPath(new URL('../', import.meta.url));

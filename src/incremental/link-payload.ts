@@ -14,7 +14,7 @@
  *   | u16 lookups | per lookup: u8 flags (1 folder = previous lookup's folder/name, 2 stamp)
  *   | [str folder] | str name | [24-byte stamp] | 40-byte identity            (str: u16 length | UTF-8)
  */
-import { IDENTITY_BYTES } from './identity.js';
+import { IDENTITY_BYTES } from '../fs/identity.js';
 import { decodeResult } from './store.js';
 
 export type LinkStep = readonly [folder: string, name: string, stamp: Uint8Array | null, folderId: Uint8Array];

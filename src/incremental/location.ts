@@ -13,30 +13,11 @@ import { entryAt, READ_FLAGS } from '../fs/regular-file.js';
 import { createHash } from 'node:crypto';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { errors } from '../errors.js';
+import { INDEX_DIR } from '../discovery/own-folders.js';
 import { deltaPath, INDEX_MAGIC } from './store.js';
+import type { IndexLocationOptions, IndexLocation } from '../model/index-options.js';
 
-/** The folder under a library root that holds our own state (never a data folder). */
-export const INDEX_DIR = '.image-sidecar';
 export const INDEX_FILE = 'index';
-
-export interface IndexLocationOptions {
-  /** An explicit index file (`--index PATH`). */
-  path?: string;
-  /** The user's cache directory ($XDG_CACHE_HOME, else ~/.cache), for read-only roots. */
-  cacheDir?: string;
-}
-
-export interface IndexLocation {
-  path: string;
-  /**
-   * 'root': under the library; 'cache': the cache directory (read-only root, or `.image-sidecar`
-   * not a folder of the root); 'explicit': --index; 'none': no place that is safe (no index).
-   */
-  where: 'root' | 'cache' | 'explicit' | 'none';
-  rootReal: string;
-  /** Why the root's own place was not used, when that is not simply a read-only root. */
-  note?: string;
-}
 
 function writable(dir: string): boolean {
   try {

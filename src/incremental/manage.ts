@@ -3,9 +3,11 @@ import { rmdirSync, rmSync, statSync } from 'node:fs';
 import { readFileLimitedSync } from '../fs/read-file.js';
 import { basename, dirname } from 'node:path';
 import { errors } from '../errors.js';
-import { INDEX_DIR, resolveIndexLocation, type IndexLocation, type IndexLocationOptions } from './location.js';
+import { INDEX_DIR } from '../discovery/own-folders.js';
+import { resolveIndexLocation } from './location.js';
 import { lastRunPath, type LastRun } from './scan-index.js';
 import { deltaPath, IndexFormatError, IndexReader, TABLE_FILES } from './store.js';
+import type { IndexLocation, IndexLocationOptions } from '../model/index-options.js';
 
 export interface IndexStatus {
   path: string;

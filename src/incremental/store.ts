@@ -3,7 +3,7 @@
  *
  *   "ISCIDX\0" u8 version (4) | entries … | tables | header JSON | trailer (40 bytes)
  *   entry:   u32 length | u32 CRC-32 of the rest | u8 table (0 files, 1 folders, 2 links, 3 folder records)
- *            | u16 key length | key (UTF-8) | 40-byte identity (identity.ts) | payload
+ *            | u16 key length | key (UTF-8) | 40-byte identity (fs/identity.ts) | payload
  *   tables:  per table: u32 slot count (a power of two ≥ 2 × entries, or 0) | u32 entries
  *            | slots × u32 key hash | slots × f64 entry offset (0 = empty)
  *            (open addressing, linear probing; hash = FNV-1a 32 of the key's UTF-16 code units)
@@ -29,7 +29,7 @@ import { closeSync, fstatSync, openSync, readSync, rmSync, writeSync } from 'nod
 import { READ_FLAGS } from '../fs/regular-file.js';
 import { deserialize } from 'node:v8';
 import { crc32 } from 'node:zlib';
-import { IDENTITY_BYTES } from './identity.js';
+import { IDENTITY_BYTES } from '../fs/identity.js';
 import { LITTLE_ENDIAN_HOST } from '../byte-order.js';
 import { writeUtf8 } from '../formats/value.js';
 

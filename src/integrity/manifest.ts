@@ -27,7 +27,7 @@ import { errors } from '../errors.js';
 import { writeFileAtomic } from '../fs/atomic-write.js';
 import { describeBytes, fileChunks, lineBatches, type Line } from '../fs/line-reader.js';
 import { READ_FLAGS, readRegularFile } from '../fs/regular-file.js';
-import { CANON_VERSION, compareUtf8, TREE_VERSION, TreeDigester, type KeyedHex, type TreeVersion } from './digest.js';
+import { CANON_VERSION, compareUtf8, TREE_VERSION, TreeDigester, type KeyedHex, type TreeVersion } from '../formats/digest.js';
 
 export interface ManifestData {
   version: TreeVersion;

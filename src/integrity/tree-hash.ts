@@ -13,7 +13,7 @@
  */
 import { join, resolve } from 'node:path';
 import { errorFromJSON, errors, type ErrorCode } from '../errors.js';
-import { assertDirectory, scan, type ScanRecord } from '../discovery/scan.js';
+import { assertDirectory, scan, type ScanRecord, type ScanSidecar } from '../discovery/scan.js';
 import { SKIP_DIR_NAMES } from '../discovery/own-folders.js';
 import { walkTree } from '../discovery/walk.js';
 import { imageExtensionSet, isSidecarExt, splitName } from '../discovery/extensions.js';
@@ -24,10 +24,9 @@ import type { HashItem, HashTaskOptions } from '../tasks/hash.js';
 import type { Options } from '../types.js';
 import { mapOrdered } from '../engine/pipeline.js';
 import type { Runtime } from '../engine/runtime.js';
-import { CANON_VERSION, compareUtf8, sortByKey, tagOf, TREE_VERSION, treeDigest, type TreeVersion } from './digest.js';
+import { CANON_VERSION, compareUtf8, sortByKey, tagOf, TREE_VERSION, treeDigest, type TreeVersion } from '../formats/digest.js';
 import { writeManifest } from './manifest.js';
 import { assertOutputNotManaged } from '../discovery/output-guard.js';
-import { encryptedAhead } from '../ops/common.js';
 
 export interface HashOptions extends Options {
   /** Digest decoded data keyed by image (isc-canon-v1) instead of file bytes (isc-tree-v1). */
@@ -219,4 +218,19 @@ export async function canonicalEntries(
   }
   sortByKey(entries);
   return { entries, bytes };
+}
+
+/**
+ * The encrypted sidecar (no key given for it) that the read rule (ops/read.ts: candidates in
+ * preference order, only a corrupt one is passed over) stops at for this image record: one ahead of
+ * the effective sidecar, or any when none is. The scan's effective one is then an older candidate,
+ * not the image's data: export and hash --canonical refuse rather than give it.
+ */
+export function encryptedAhead(rec: ScanRecord): ScanSidecar | null {
+  if (rec.images.length === 0) return null;
+  for (const sc of rec.sidecars) {
+    if (sc === rec.effective) return null;
+    if (sc.inspection.status === 'encrypted') return sc;
+  }
+  return null;
 }

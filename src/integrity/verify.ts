@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { errors } from '../errors.js';
-import { compareUtf8, CANON_VERSION, treeDigest, type KeyedHex } from './digest.js';
+import { compareUtf8, CANON_VERSION, treeDigest, type KeyedHex } from '../formats/digest.js';
 import { readManifest } from './manifest.js';
 import { listTree, type HashOptions } from './tree-hash.js';
 

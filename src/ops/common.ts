@@ -20,21 +20,6 @@ export function ownEffective(rec: ScanRecord): ScanSidecar | null {
   return rec.images.some((i) => i.outsideRoot) ? e : null;
 }
 
-/**
- * The encrypted sidecar (no key given for it) that the read rule (ops/read.ts: candidates in
- * preference order, only a corrupt one is passed over) stops at for this image record: one ahead of
- * the effective sidecar, or any when none is. The scan's effective one is then an older candidate,
- * not the image's data: export and hash --canonical refuse rather than give it.
- */
-export function encryptedAhead(rec: ScanRecord): ScanSidecar | null {
-  if (rec.images.length === 0) return null;
-  for (const sc of rec.sidecars) {
-    if (sc === rec.effective) return null;
-    if (sc.inspection.status === 'encrypted') return sc;
-  }
-  return null;
-}
-
 /** `--operation-type` filter: does this sidecar contain the operation (any spelling)? */
 export function operationFilter(op: string | undefined): ((s: ScanSidecar) => boolean) | null {
   if (!op) return null;

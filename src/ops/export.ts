@@ -44,10 +44,11 @@ import { assertOutputNotManaged } from '../discovery/output-guard.js';
 import { errors } from '../errors.js';
 import { scan, type ScanRecord, type ScanSidecar } from '../discovery/scan.js';
 import type { Options } from '../types.js';
-import { encryptedAhead, ownEffective, sidecarFilter } from './common.js';
+import { ownEffective, sidecarFilter } from './common.js';
 import { csvRow, type CsvOptions } from './csv.js';
 import { EXPORT_FORMATS } from '../vocabulary.js';
 import { openOutputSink } from '../fs/output-sink.js';
+import { encryptedAhead } from '../integrity/tree-hash.js';
 
 export type ExportFormat = (typeof EXPORT_FORMATS)[number];
 

@@ -7,9 +7,9 @@
  */
 import { scan, type ScanSummary } from '../discovery/scan.js';
 import { errors } from '../errors.js';
-import type { SidecarSummary } from '../analysis/summary.js';
 import type { Options, SidecarFormat } from '../types.js';
 import { ownEffective, sidecarFilter } from './common.js';
+import type { SidecarSummary } from '../model/summary.js';
 
 export interface FindOptions extends Options {
   where: string;

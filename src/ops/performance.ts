@@ -7,11 +7,11 @@
 import { availableParallelism } from 'node:os';
 import { packageVersion } from '../version.js';
 import { resolveEngine, type EngineOptions } from '../engine/select.js';
-import { THREADS_BREAK_EVEN_FILES } from '../engine/tuning.js';
+import { THREADS_BREAK_EVEN_FILES } from '../tuning.js';
 import { DEFAULT_MAX_DEPTH, DEFAULT_MAX_FILE_SIZE } from '../formats/value.js';
 import type { EngineKind } from '../types.js';
 import { accelStatus } from '../accel/scanner.js';
-import { fastStatStatus } from '../incremental/identity.js';
+import { fastStatStatus } from '../fs/identity.js';
 import { entryWriterStatus } from '../incremental/entry-writer.js';
 
 export interface PerformanceInfo {

@@ -20,7 +20,8 @@ import { join } from 'node:path';
 import { QUARANTINE_DIR } from '../discovery/own-folders.js';
 import { lstatOrNull } from '../fs/move.js';
 import { errors } from '../errors.js';
-import { DEFAULT_STALE_TEMP_MS, isAbandonedTempFile, tempTargetName } from '../fs/temp-files.js';
+import { DEFAULT_STALE_TEMP_MS, isAbandonedTempFile } from '../fs/temp-files.js';
+import { tempTargetName } from '../temp-name.js';
 
 export const MANIFEST_NAME = 'manifest.json';
 

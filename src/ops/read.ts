@@ -8,7 +8,7 @@ import { decodeSidecar, type DecodedSidecar } from '../formats/codec.js';
 import type { JsonObject, Options, SidecarFormat } from '../types.js';
 import { locateSidecar, recordNamesAnotherImage, type SidecarLocation } from '../discovery/locate.js';
 import { DEFAULT_MAX_FILE_SIZE, readFileLimitedSync, readFileWithStatSync } from '../fs/read-file.js';
-import { identityOf, type FileIdentity } from '../incremental/identity.js';
+import { identityOf, type FileIdentity } from '../fs/identity.js';
 import { typedJsonText } from '../formats/json.js';
 import { accelAvailable, plainJsonLine } from '../accel/decode.js';
 import { recordedImageName } from '../analysis/image-identity.js';

@@ -21,11 +21,12 @@ import { relative, sep } from 'node:path';
 import { errors, isSidecarError } from '../errors.js';
 import { scan, type ScanImage, type ScanRecord, type ScanSummary } from '../discovery/scan.js';
 import { normalizeOperationName } from '../analysis/operations.js';
-import { checkImageIdentity, identityJson, type IdentityCheck, type ImageRecord } from '../analysis/image-identity.js';
+import { checkImageIdentity, identityJson, type IdentityCheck } from '../analysis/image-identity.js';
 import type { JsonObject, Options } from '../types.js';
 import { ownEffective } from './common.js';
 import { readSidecarDetailed } from './read.js';
-import { probeSidecar, type SidecarProbe } from '../analysis/summary.js';
+import { probeSidecar } from '../analysis/summary.js';
+import type { ImageRecord, SidecarProbe } from '../model/summary.js';
 
 export const TODO_REASONS = ['no-sidecar', 'no-result', 'failed', 'stale'] as const;
 export type TodoReason = (typeof TODO_REASONS)[number];

@@ -9,9 +9,9 @@ import { normalizeOperationName } from '../analysis/operations.js';
 import { loadSchema } from '../analysis/schema.js';
 import { mapOrdered } from '../engine/pipeline.js';
 import { createRuntime } from '../engine/select.js';
-import type { FileInspection, InspectItem, InspectOptions } from '../tasks/inspect.js';
 import type { Category, Options } from '../types.js';
 import { resultFromInspection, validateInspectOptions, type ValidationResult } from './validate.js';
+import type { FileInspection, InspectItem, InspectOptions } from '../model/inspection.js';
 
 export interface ValidateFilesOptions extends Options {
   /** Only files containing this operation (files that cannot be decoded are always reported). */

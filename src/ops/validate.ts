@@ -1,9 +1,8 @@
 import { scan, type ScanRecord, type ScanSummary, type TreeSeq } from '../discovery/scan.js';
 import { loadSchema } from '../analysis/schema.js';
-import type { Problem } from '../analysis/rules.js';
 import type { Category, Options, SidecarFormat } from '../types.js';
 import { round, sidecarFilter, sidecarsOf } from './common.js';
-import type { FileInspection, InspectOptions } from '../tasks/inspect.js';
+import type { Problem, FileInspection, InspectOptions } from '../model/inspection.js';
 
 export interface ValidateOptions extends Options {
   /** Only sidecars containing this operation (corrupt files are always reported). */

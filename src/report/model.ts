@@ -5,12 +5,12 @@
  * operation names, 4 KiB paths.
  */
 import { sep } from 'node:path';
-import type { Problem } from '../analysis/rules.js';
 import type { ScanProblem } from '../discovery/scan.js';
 import type { FormatStats } from '../ops/format-stats.js';
 import type { FolderCoverageTable, TreeStats } from '../ops/stats.js';
 import type { ValidationResult } from '../ops/validate.js';
 import { CATEGORIES, type Category } from '../types.js';
+import type { Problem } from '../model/inspection.js';
 
 export interface ReportLimits {
   /** Folder rows in the coverage table (the rest summed as "others"). */

@@ -9,9 +9,8 @@ import { engineFromEnv, statBindingFromEnv } from '../settings.js';
 import { errors } from '../errors.js';
 import { readSidecarText } from '../ops/read.js';
 import { saveSidecar } from '../ops/save.js';
-import type { Options } from '../types.js';
+import type { Options, Keyring } from '../types.js';
 import { ENGINE_KINDS, EXPORT_FORMATS, FORMAT_NAMES, SAVE_MERGE_MODES } from '../vocabulary.js';
-import type { Keyring } from '../crypto/keys.js';
 import { RawJsonResult } from './responses.js';
 import {
   type Params,

@@ -13,8 +13,8 @@ import { errors } from '../errors.js';
 import { Dispatcher } from './dispatch.js';
 import { ByteLineSplitter, type RawLine } from '../fs/line-reader.js';
 import { METHODS, useKeyring } from './methods.js';
-import type { Keyring } from '../crypto/keys.js';
 import { ResponseWriter } from './responses.js';
+import type { Keyring } from '../types.js';
 
 export interface ServeStdioOptions {
   input?: NodeJS.ReadableStream;

@@ -26,7 +26,7 @@ import { StringDecoder } from 'node:string_decoder';
 import { errors } from '../errors.js';
 import { fileChunks, lineBatches } from '../fs/line-reader.js';
 import { READ_FLAGS } from '../fs/regular-file.js';
-import { identityOf, sameIdentity, type FileIdentity } from '../incremental/identity.js';
+import { identityOf, sameIdentity, type FileIdentity } from '../fs/identity.js';
 import { canonicalJson } from '../formats/canonical.js';
 import { PARTITION } from '../discovery/shard.js';
 import type { TreeSeq } from '../discovery/scan.js';
@@ -191,7 +191,7 @@ async function lastLine(fh: FileHandle, size: number, path: string): Promise<str
 
 /**
  * Items are read through a new descriptor, after the checks of openShardFile: the file must still
- * be the one checked (incremental/identity.ts), or a shard rerun meanwhile (its -o renamed over
+ * be the one checked (fs/identity.ts), or a shard rerun meanwhile (its -o renamed over
  * this path) would give the merge the new run's items under the old run's end line and totals.
  */
 async function* readItems(path: string, identity: FileIdentity, expected: number, textLineBytes: number): AsyncGenerator<ShardItem> {

@@ -110,7 +110,7 @@ export async function mergeFormatStats(files: readonly ShardFile[]): Promise<For
 
 /** hash: the tree digest of all shards' entries; with `manifest`, also the manifest `hash --manifest` writes. */
 export async function mergeHash(files: readonly ShardFile[], opts: { manifest?: string } = {}): Promise<TreeHash> {
-  const { sortByKey, tagOf, treeDigest } = await import('../integrity/digest.js');
+  const { sortByKey, tagOf, treeDigest } = await import('../formats/digest.js');
   const entries: TreeEntry[] = [];
   let bytes = 0;
   for (const f of files) {

@@ -13,7 +13,7 @@
  * to verify gets its original bytes back.
  */
 import { lstatSync, unlinkSync } from 'node:fs';
-import { identityOf, isStillAsRead, type FileIdentity } from '../incremental/identity.js';
+import { identityOf, isStillAsRead, type FileIdentity } from '../fs/identity.js';
 import { basename, dirname } from 'node:path';
 import { errors, isSidecarError, type SidecarError } from '../errors.js';
 import { decodeSidecar, deepEqualJson, encodeSidecar } from '../formats/codec.js';
@@ -21,8 +21,8 @@ import { writeFileAtomicSync, writeFilesAtomic } from '../fs/atomic-write.js';
 import { fsyncDirsSettled } from '../fs/dir-sync.js';
 import { acquireSidecarLockSync, type HeldLock } from '../fs/lock.js';
 import { DEFAULT_MAX_FILE_SIZE, readFileLimitedSync, readFileWithStatSync } from '../fs/read-file.js';
-import type { JsonObject, SidecarExt, SidecarFormat, SidecarNaming } from '../types.js';
-import { encryptionKey, type Keyring, type SidecarKey } from '../crypto/keys.js';
+import type { JsonObject, SidecarExt, SidecarFormat, SidecarNaming, Keyring, SidecarKey } from '../types.js';
+import { encryptionKey } from '../crypto/keys.js';
 
 export type ConvertAction =
   | 'convert'

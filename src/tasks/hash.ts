@@ -3,9 +3,9 @@ import { errors, isSidecarError, type ErrorCode } from '../errors.js';
 import { canonicalJsonChunks, decodeSidecar } from '../formats/codec.js';
 import { readFileLimitedSync } from '../fs/read-file.js';
 import { READ_NOFOLLOW_FLAGS, streamRegularFileSync } from '../fs/regular-file.js';
-import type { Keyring } from '../crypto/keys.js';
-import { beginKeyed, endKeyed } from '../integrity/digest.js';
-import { passBigFileTurn, waitForBigFileTurn } from '../engine/big-file-turn.js';
+import { beginKeyed, endKeyed } from '../formats/digest.js';
+import { passBigFileTurn, waitForBigFileTurn } from './big-file-turn.js';
+import type { Keyring } from '../types.js';
 
 export interface HashTaskOptions {
   /** 'bytes': keyed digest of the raw content; 'canonical': decode, then digest the canonical JSON. */
@@ -47,7 +47,7 @@ function hashFileBytes(path: string, rel: string): { size: number; digest: strin
   return { size, digest: endKeyed(h) };
 }
 
-/** A read's `into` (fs/read-file.ts), told the size first: a big file waits for the process's turn (engine/big-file-turn.ts). */
+/** A read's `into` (fs/read-file.ts), told the size first: a big file waits for the process's turn (tasks/big-file-turn.ts). */
 function turnFirst(size: number): null {
   waitForBigFileTurn(size);
   return null;

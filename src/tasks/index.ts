@@ -1,9 +1,10 @@
 import { errors } from '../errors.js';
-import { inspectFiles, packedBatch, type FileInspection, type InspectItem, type InspectOptions } from './inspect.js';
+import { inspectFiles, packedBatch } from './inspect.js';
 import { hashFiles, type HashItem, type HashResult, type HashTaskOptions } from './hash.js';
 import { convertUnits, type ConvertItem, type ConvertTaskOptions, type ConvertUnit } from './convert.js';
 import { packInspectItems, packInspections, unpackInspectItems, unpackInspections, worthPacking, type InspectItemsWire, type InspectWire } from './inspect-wire.js';
 import { rewindEntries } from '../incremental/entry.js';
+import type { FileInspection, InspectItem, InspectOptions } from '../model/inspection.js';
 
 /**
  * Every per-file job the engine can run, by name, with its item, options and result types: a

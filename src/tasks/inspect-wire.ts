@@ -18,10 +18,10 @@
  * both runtimes' outputs byte for byte.
  */
 import type { SidecarFormat } from '../types.js';
-import type { SidecarBrief, SidecarSummary } from '../analysis/summary.js';
-import type { FileInspection, InspectItem, InspectStatus, LinkAt } from './inspect.js';
 import { setOwn } from '../analysis/own-record.js';
 import { isWellFormed, writeUtf8 } from '../formats/value.js';
+import type { SidecarBrief, SidecarSummary } from '../model/summary.js';
+import type { FileInspection, InspectItem, InspectStatus, LinkAt } from '../model/inspection.js';
 
 export interface InspectWire {
   readonly kind: 'inspect-wire/1';

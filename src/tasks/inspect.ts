@@ -5,136 +5,24 @@ import { withFloatBlocks } from '../formats/cbor.js';
 import { typedJsonText } from '../formats/json.js';
 import { needsTypedJson } from '../formats/numbers.js';
 import { hasReportName, shapeOf } from '../analysis/operations.js';
-import { briefOfSidecar, probeSidecar, summarizeSidecar, type SidecarBrief, type SidecarProbe, type SidecarSummary } from '../analysis/summary.js';
+import { briefOfSidecar, probeSidecar, summarizeSidecar } from '../analysis/summary.js';
 import { skimSidecar } from '../formats/skim.js';
-import { checkSidecarRules, type Problem } from '../analysis/rules.js';
+import { checkSidecarRules } from '../analysis/rules.js';
 import { compileSchema, checkSchema, type CompiledSchema } from '../analysis/schema.js';
-import type { JsonObject, SidecarFormat } from '../types.js';
+import type { JsonObject } from '../types.js';
 import { DEFAULT_MAX_FILE_SIZE, readFileLimitedSync, readFileSizedSync } from '../fs/read-file.js';
-import { BatchStats, IdentityScratch } from '../incremental/identity.js';
+import { BatchStats, IdentityScratch } from '../fs/identity.js';
 import { KIND_DEFER } from '../incremental/entry-writer.js';
-import { batchEntries, fileEntry, racyCutoffNs, type EntryBlock, type EntryOptions, type EntryRow, type IndexEntryOut } from '../incremental/entry.js';
+import { batchEntries, fileEntry, racyCutoffNs, type EntryRow } from '../incremental/entry.js';
 import { ACCEL_MAX_BYTES, accelAvailable, accelCounts, accelScan, binScan, skeletonOf, type Skeleton } from '../accel/decode.js';
 import { certifyBrief, shapeOnTape, summaryOnTape } from '../accel/certify.js';
 import { fitsColumns, hasSummaryRow, packInspections, rowStrings, withEntries, worthPacking } from './inspect-wire.js';
 import { inScannerMemory, scannerInput } from '../accel/scanner.js';
 import { DEFAULT_MAX_DEPTH } from '../formats/value.js';
-import type { Keyring } from '../crypto/keys.js';
-import { LinkResolver, type ResolvedLink } from '../discovery/resolve-link.js';
-import { passBigFileTurn, waitForBigFileTurn } from '../engine/big-file-turn.js';
-
-export interface InspectOptions {
-  maxFileSize?: number;
-  maxDepth?: number;
-  /** Compute the per-sidecar summary (operations, faces, objects, grade...). */
-  summarize?: boolean;
-  /** With summarize: also each operation's size in bin encoding (only stats prints it). Default true. */
-  sizes?: boolean;
-  /**
-   * Without summarize: only the summary fields a validate result prints (`brief`), computed by the
-   * same summary; the rest of the summary is dropped in the thread that made it.
-   */
-  brief?: boolean;
-  /** Run the built-in structural rules. */
-  validate?: boolean;
-  /** A user JSON Schema (plain object: functions cannot cross threads). */
-  schema?: unknown;
-  /** Return the decoded data (convert planning, tests). */
-  keepData?: boolean;
-  /**
-   * Return the decoded data as JSON text (JSON.stringify) instead: export needs only the text, and
-   * one flat string crosses a thread far more cheaply than the object graph (no graph on main).
-   */
-  dataJson?: boolean;
-  /** Keys for encrypted sidecars (KeyObjects: they clone to workers and never print). */
-  keyring?: Keyring;
-  /**
-   * Operation outcomes and the image record only (todo, stale). Alone, it skim-decodes: JSON
-   * arrays are validated but not built (src/formats/skim.ts), same acceptance as a full decode.
-   */
-  probe?: boolean;
-  /**
-   * Use the WebAssembly scanner for JSON sidecars when it can vouch for a file (src/accel/), and
-   * stand-ins for a bin file's float blocks (formats/cbor.ts withFloatBlocks). Default true; the
-   * CLI and server set false for IMAGE_SIDECAR_ACCEL=off. It never changes a result: the reference
-   * decoder takes every file the scanner defers, and every file with a problem.
-   */
-  accel?: boolean;
-  /**
-   * The scan's incremental index (incremental/entry.ts): each result that may be stored gets its
-   * entry (`indexEntry`), made from the stat of the descriptor the file was read through. Not part
-   * of what shapes a result (incremental/key.ts).
-   */
-  indexEntries?: EntryOptions;
-  /**
-   * Each read's stat of its descriptor through Node's own binding (fs/stat-binding.ts; the index's
-   * identities too). True: asked for (Options.fastStat); else fs.fstatSync only. Never changes a
-   * result; not part of what shapes one.
-   */
-  fastStat?: boolean;
-}
-
-export interface InspectItem {
-  path: string;
-  /** On-disk file name (report names are recognised by it). */
-  name: string;
-  /** Size seen before sending (bounds a batch by bytes when the data is kept). */
-  size?: number;
-  /**
-   * Not a sidecar: a symlinked image of the walked folder `dirRel` (under the root's real path
-   * `rootReal`) to resolve by the scan's rule (discovery/resolve-link.ts); the result's `link`
-   * says where it leads. A scan sends these for todo (ScanOptions.inRootLinkRecords).
-   */
-  resolveLink?: LinkAt;
-}
-
-/** Where a link item sits: its scan (`scan`: one resolver per scan), the root's real path, its folder. */
-export interface LinkAt {
-  /** Unique per scan in this process: folders' real paths are kept for one scan, never into the next. */
-  scan: number;
-  rootReal: string;
-  dirRel: string;
-}
-
-/**
- * 'unchecked': a symlinked image's sidecar next to its target inside the root. It is inspected once,
- * in the target's own record; the link's record only notes that it is there.
- */
-export type InspectStatus = 'ok' | 'corrupt' | 'unreadable' | 'unchecked' | 'encrypted';
-
-export interface FileInspection {
-  path: string;
-  size: number;
-  status: InspectStatus;
-  format: SidecarFormat | null;
-  /** Key id of an encrypted sidecar (decrypted when status is 'ok'; status 'encrypted' without a key; 'corrupt' when the keys given are others). */
-  encryptedKeyId?: string;
-  error?: { code: ErrorCode; message: string };
-  notes: string[];
-  /** What the decoded content looks like: a per-image sidecar, a directory report, or other JSON. */
-  shape: 'sidecar' | 'report' | 'other' | null;
-  summary?: SidecarSummary;
-  /** With `brief` (and no summarize): what validate prints of the summary. */
-  brief?: SidecarBrief;
-  problems?: Problem[];
-  data?: JsonObject;
-  /** The data as typed JSON; UTF-8 bytes when big, so that a worker hands it over without a copy. */
-  dataJson?: string | Uint8Array;
-  probe?: SidecarProbe;
-  /** For an item with `resolveLink`: the link's resolution (nothing was read or decoded). */
-  link?: ResolvedLink;
-  /**
-   * Which decode produced this result when the accelerator was on: 'wasm' (certified by the
-   * scanner: no problem, summary from the skeleton) or 'deferred' (the reference decoder ran).
-   * Absent when the accelerator was off or unavailable.
-   */
-  accel?: 'wasm' | 'deferred';
-  elapsedMs: number;
-  /** With `indexEntries`: this result's index entry; the scan takes it off (entry.ts takeEntry) before anyone sees the result. */
-  indexEntry?: IndexEntryOut;
-  /** With a first run's `indexEntries`: the batch's entries as one block, on its first result that has one (entry.ts EntryBlock); the scan takes it off (takeEntryBlock). */
-  indexEntries?: EntryBlock;
-}
+import { LinkResolver } from '../discovery/resolve-link.js';
+import { passBigFileTurn, waitForBigFileTurn } from './big-file-turn.js';
+import type { InspectOptions, InspectItem, LinkAt, FileInspection } from '../model/inspection.js';
+import type { EntryOptions } from '../model/index-entry.js';
 
 /** Texts this long go back as bytes (moved, not cloned, from a worker thread; see worker-loop.ts). */
 const TRANSFER_TEXT_UNITS = 1 << 20;
@@ -441,7 +329,7 @@ function readsIntoScanner(opts: InspectOptions): boolean {
 const room = { scanner: false, maxDepth: DEFAULT_MAX_DEPTH, waited: 0 };
 /**
  * A read's room for its bytes (fs/read-file.ts `into`), told their size first: a big file waits
- * there for the process's turn, before it holds them (engine/big-file-turn.ts); the scanner's input
+ * there for the process's turn, before it holds them (tasks/big-file-turn.ts); the scanner's input
  * when the scanner will look at them.
  */
 function roomFor(size: number): Buffer | null {

@@ -15,9 +15,10 @@ import { detectFormat } from '../../src/formats/detect.js';
 import { binEncodedSize, encodedSize } from '../../src/formats/cbor.js';
 import { copyNotes, isFloatValue, noteFloat, noteInt, notesOf, validNote } from '../../src/formats/numbers.js';
 import { deepEqualJson } from '../../src/formats/value.js';
-import { inspectBytes, type FileInspection, type InspectOptions } from '../../src/tasks/inspect.js';
+import { inspectBytes } from '../../src/tasks/inspect.js';
 import type { JsonObject, JsonValue } from '../../src/types.js';
 import { hostileBytes, seedCorpus, type DecoderName } from '../reliability/fuzz-inputs.js';
+import type { FileInspection, InspectOptions } from '../../src/model/inspection.js';
 
 export const INSPECT_SETS: Readonly<Record<string, InspectOptions>> = {
   validate: { brief: true, validate: true },

@@ -107,7 +107,7 @@ function readCommand(): Promise<Command> {
 }
 
 /** A keyring from key files: the first one encrypts, all of them decrypt. */
-async function keyringOf(files: string[] | undefined): Promise<{ keyring?: import('../../src/crypto/keys.js').Keyring }> {
+async function keyringOf(files: string[] | undefined): Promise<{ keyring?: import('../../src/types.js').Keyring }> {
   if (!files || files.length === 0) return {};
   const { loadKeyFile, mergeKeyrings } = await load.keys();
   let ring = loadKeyFile(files[0]);

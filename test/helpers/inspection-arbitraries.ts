@@ -4,8 +4,8 @@
  * WebAssembly entry writer's parity (entry-writer.test.ts) use the same ones.
  */
 import fc from 'fast-check';
-import type { SidecarSummary } from '../../src/analysis/summary.js';
-import type { FileInspection, InspectOptions } from '../../src/tasks/inspect.js';
+import type { SidecarSummary } from '../../src/model/summary.js';
+import type { FileInspection, InspectOptions } from '../../src/model/inspection.js';
 
 /** Operation and class names a decoder may give (odd ones: own keys named like Object.prototype's, non-ASCII, empty). */
 export const opNameArb = fc.constantFrom('face_detection', 'yolov8', '__proto__', 'constructor', 'toString', 'é', '');

@@ -8,8 +8,8 @@
  */
 import { getHeapSpaceStatistics } from 'node:v8';
 import { parentPort, threadId, workerData } from 'node:worker_threads';
-import { passBigFileTurn, useBigFileTurn, waitForBigFileTurn } from '../../src/engine/big-file-turn.js';
-import { BIG_FILE_BYTES } from '../../src/engine/tuning.js';
+import { BIG_FILE_BYTES } from '../../src/tuning.js';
+import { passBigFileTurn, useBigFileTurn, waitForBigFileTurn } from '../../src/tasks/big-file-turn.js';
 import type { BatchRequest, BatchResponse } from '../../src/engine/messages.js';
 
 interface Probe {

@@ -8,7 +8,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { isSidecarError } from '../../src/errors.js';
-import { canonicalDigest } from '../../src/integrity/digest.js';
+import { canonicalDigest } from '../../src/formats/digest.js';
 import { readSidecar } from '../../src/ops/read.js';
 import { saveSidecar } from '../../src/ops/save.js';
 import { writeBigSidecars } from '../helpers/big-sidecars.js';

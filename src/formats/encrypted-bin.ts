@@ -23,8 +23,9 @@
 import { createCipheriv, createDecipheriv, randomFillSync } from 'node:crypto';
 import { crc32 } from 'node:zlib';
 import { errors, isSidecarError } from '../errors.js';
-import { BIN_FLAG_ENCRYPTED, BIN_HEADER_SIZE, readBinHeader } from '../formats/bin.js';
-import { checkScryptParams, derivedKeyFor, KEY_ID_BYTES, SALT_BYTES, type KeyDescriptor, type Keyring, type SidecarKey } from './keys.js';
+import { BIN_FLAG_ENCRYPTED, BIN_HEADER_SIZE, readBinHeader } from './bin.js';
+import { checkScryptParams, derivedKeyFor, KEY_ID_BYTES, SALT_BYTES } from '../crypto/keys.js';
+import type { KeyDescriptor, Keyring, SidecarKey } from '../types.js';
 
 export const CIPHER_AES_256_GCM = 0x01;
 export const KEY_KIND_FILE = 0x01;

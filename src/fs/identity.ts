@@ -5,7 +5,7 @@
  * edit that restores mtime (touch -r, utimes) still changes the identity.
  */
 import { fstatSync, lstatSync, statSync, type BigIntStats } from 'node:fs';
-import { bindingStat, checkFstat, fstatBinding, fstatStatus, resetFstatForTests, setTimeNs, timeNs, F_CTIME_S, F_DEV, F_INO, F_MODE, F_MTIME_S, F_SIZE, S_IFDIR, S_IFMT, S_IFREG, type BindingStat } from '../fs/stat-binding.js';
+import { bindingStat, checkFstat, fstatBinding, fstatStatus, resetFstatForTests, setTimeNs, timeNs, F_CTIME_S, F_DEV, F_INO, F_MODE, F_MTIME_S, F_SIZE, S_IFDIR, S_IFMT, S_IFREG, type BindingStat } from './stat-binding.js';
 import { fileURLToPath } from 'node:url';
 import { LITTLE_ENDIAN_HOST } from '../byte-order.js';
 
@@ -63,7 +63,7 @@ export function statIdentity(path: string): FileIdentity | null {
 }
 
 // Written through a typed array (a store wraps modulo 2^64, as BigInt.asUintN(64) does): no BigInt
-// arithmetic per field, which writeBigUInt64LE does. Host order is little-endian (store.ts refuses
+// arithmetic per field, which writeBigUInt64LE does. Host order is little-endian (incremental/store.ts refuses
 // an index on any other host); on a big-endian one the bytes are swapped into place.
 const words = new BigUint64Array(5);
 const wordBytes = Buffer.from(words.buffer);

@@ -9,13 +9,13 @@ import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { assertOutputNotManaged } from '../discovery/output-guard.js';
 import { openOutputSink } from '../fs/output-sink.js';
-import { DEFAULT_LIMITS, type ReportLimits, type ReportModel, type ValidationDigest } from '../report/model.js';
-import { renderReport } from '../report/page.js';
+import { DEFAULT_LIMITS, type ReportLimits, type ReportModel, type ValidationDigest } from './model.js';
+import { renderReport } from './page.js';
 import type { Options } from '../types.js';
 import { packageVersion } from '../version.js';
-import { formatStats, type FormatStats } from './format-stats.js';
-import { stats, type TreeStats } from './stats.js';
-import { validate, type ValidationResult } from './validate.js';
+import { formatStats, type FormatStats } from '../ops/format-stats.js';
+import { stats, type TreeStats } from '../ops/stats.js';
+import { validate, type ValidationResult } from '../ops/validate.js';
 
 export interface ReportOptions extends Options {
   /** Only sidecars holding this operation (as `stats` and `validate`). */

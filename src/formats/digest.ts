@@ -10,7 +10,7 @@
  * worker threads can use it without pulling in the scanner.
  */
 import { createHash, type Hash } from 'node:crypto';
-import { canonicalJsonChunks } from '../formats/codec.js';
+import { canonicalJsonChunks } from './codec.js';
 import type { JsonObject } from '../types.js';
 
 export const TREE_VERSION = 'isc-tree-v1';

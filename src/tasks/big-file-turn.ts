@@ -6,7 +6,8 @@
  * big files, and a thread that went on to its next big file before collecting the last one cost
  * both. So a worker thread decodes a big file only while it holds the process's one turn (a word
  * of shared memory: the holder's thread id, 0 when free), and every thread collects the file's
- * garbage before it hands the turn on (heap-relief.ts): a tree of big files costs what one costs.
+ * garbage before it hands the turn on (the engine's relief, engine/heap-relief.ts, set here by
+ * `setBigFileRelief`): a tree of big files costs what one costs.
  * A thread waits as soon as its read learns the size, before it holds the file's bytes (up to 64
  * MiB each). Smaller files never wait (a comparison and a flag per file).
  *
@@ -16,8 +17,7 @@
  * process (the inline engine; with `callerRuns`, beside a worker's) and collects after each.
  */
 import { isMainThread, threadId } from 'node:worker_threads';
-import { relieveHeap } from './heap-relief.js';
-import { BIG_FILE_BYTES, MAIN_HEAP_BOUND, WORKER_HEAP_BOUND } from './tuning.js';
+import { BIG_FILE_BYTES } from '../tuning.js';
 
 /** The process's turn (the main thread makes it; each worker gets it in its workerData). */
 let turn: Int32Array | null = isMainThread ? new Int32Array(new SharedArrayBuffer(4)) : null;
@@ -54,11 +54,19 @@ export function waitForBigFileTurn(size: number): number {
   return performance.now() - from;
 }
 
-/** After each file (read, decoded, or failed): past a big one, collect what it left (heap-relief.ts), then hand the turn on. */
+/** What this thread does with a big file's garbage before it hands the turn on (none until the engine sets it). */
+let relief: (() => void) | null = null;
+
+/** The engine's collection after a big file (engine/heap-relief.ts), for this thread: set by each engine that runs tasks here. */
+export function setBigFileRelief(fn: (() => void) | null): void {
+  relief = fn;
+}
+
+/** After each file (read, decoded, or failed): past a big one, collect what it left (`setBigFileRelief`), then hand the turn on. */
 export function passBigFileTurn(): void {
   if (!onBigFile) return;
   onBigFile = false;
-  relieveHeap(isMainThread ? MAIN_HEAP_BOUND : WORKER_HEAP_BOUND);
+  relief?.();
   if (!isMainThread && turn !== null && Atomics.compareExchange(turn, 0, threadId, 0) === threadId) Atomics.notify(turn, 0);
 }
 
