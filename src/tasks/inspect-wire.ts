@@ -142,11 +142,6 @@ function ownKeyCount(o: object): number {
   return n;
 }
 
-function indexOrThrow<T>(table: readonly T[], v: T): number {
-  const i = table.indexOf(v);
-  return i;
-}
-
 /**
  * Summaries made in the column form by construction (accel/certify.ts summaryOnTape, which sets
  * each operation's entries once, in operation order, and keeps NaN and -1 out; `fitsColumns`),
@@ -183,17 +178,10 @@ function summaryFits(s: SidecarSummary): boolean {
 }
 
 /**
- * Whether a batch is worth packing: not when its results carry decoded data (export's text, convert
- * planning) — a few big results, each an extra object anyway, so the columns save nothing. (The
- * ~260 MB more at peak first seen with such batches packed was the heap-relief rule's, fixed in
- * engine/heap-relief.ts; this is not what keeps memory bounded.)
+ * One batch of results as a compact message; `transfer`: the buffers to move with it. Every result
+ * is carried: what has no column (export's text, convert planning's data, a value a table does not
+ * list, a column key set to undefined) goes in `extras`, so this is the batch's only form on the way.
  */
-export function worthPacking(results: readonly FileInspection[]): boolean {
-  for (const r of results) if (r.data !== undefined || r.dataJson !== undefined) return false;
-  return true;
-}
-
-/** One batch of results as a compact message; `transfer`: the buffers to move with it. */
 export function packInspections(results: readonly FileInspection[], items: readonly InspectItem[]): { packed: InspectWire; transfer: ArrayBuffer[] } {
   const n = results.length;
   const codes = new Uint16Array(n);
@@ -216,16 +204,20 @@ export function packInspections(results: readonly FileInspection[], items: reado
     const r = results[i];
     if (r.indexEntry !== undefined) entryBytes += r.indexEntry.length;
     extra = null;
-    const status = STATUS.indexOf(r.status);
-    const format = FORMAT.indexOf(r.format);
-    const shape = SHAPE.indexOf(r.shape);
-    const accel = indexOrThrow(ACCEL, r.accel);
+    // A value the tables do not list travels as an extra (its column holds 0).
+    let status = STATUS.indexOf(r.status);
+    if (status < 0) (status = 0), addExtra('status', r.status);
+    let format = FORMAT.indexOf(r.format);
+    if (format < 0) (format = 0), addExtra('format', r.format);
+    let shape = SHAPE.indexOf(r.shape);
+    if (shape < 0) (shape = 0), addExtra('shape', r.shape);
+    let accel = ACCEL.indexOf(r.accel);
+    if (accel < 0) (accel = 0), addExtra('accel', r.accel);
     let code = status | (format << 3) | (shape << 6) | (accel << 9);
-    if (status < 0 || format < 0 || shape < 0 || accel < 0) throw new Error(`inspect result not packable: ${r.status}/${r.format}/${r.shape}/${r.accel}`);
     if (r.path !== items[i].path) addExtra('path', r.path);
     nums[3 * i] = r.size;
     nums[3 * i + 1] = r.elapsedMs;
-    if (r.notes.length === 0) code |= F_NOTES_EMPTY;
+    if (r.notes?.length === 0) code |= F_NOTES_EMPTY;
     else addExtra('notes', r.notes);
     if (r.problems !== undefined) {
       if (r.problems.length === 0) code |= F_PROBLEMS_EMPTY;
@@ -245,8 +237,10 @@ export function packInspections(results: readonly FileInspection[], items: reado
       } else addExtra('summary', r.summary);
     }
     // for-in: a result is a plain object (no inherited enumerable keys); its own keys, in order.
+    // A column key set to undefined too (the columns would leave it out: the result has it, unset).
     for (const k in r) {
-      if (!COLUMN_KEYS.has(k)) addExtra(k as keyof FileInspection, r[k as keyof FileInspection] as never);
+      const v = r[k as keyof FileInspection];
+      if (!COLUMN_KEYS.has(k) || v === undefined) addExtra(k as keyof FileInspection, v as never);
     }
     if (extra !== null) {
       const x: Partial<FileInspection> = extra;
@@ -828,16 +822,18 @@ export function unpackResult(raw: Uint8Array): FileInspection | null {
 }
 
 /**
- * The inspect task's items as they cross to a worker thread: the paths in one string (joined by
- * U+0000; a batch with a path holding one goes unpacked), a file name only where it is not the
- * path's last part, sizes only where known, and a link item's `LinkAt` once per batch. A
- * structured clone of 64 item objects cost the main thread ~40 µs a batch (~90 µs for links,
- * whose LinkAt repeats per item); one string, ~7 µs.
+ * The inspect task's items as they cross to a worker thread: the paths in one string (each item's
+ * end in `ends`: any path, U+0000 too, which a path list or a server request can name and the
+ * inspection reports unreadable), a file name only where it is not the path's last part, sizes only
+ * where known, and a link item's `LinkAt` once per batch. A structured clone of 64 item objects
+ * cost the main thread ~40 µs a batch (~90 µs for links, whose LinkAt repeats per item); one
+ * string, ~7 µs.
  */
 export interface InspectItemsWire {
-  readonly kind: 'inspect-items/1';
-  n: number;
+  readonly kind: 'inspect-items/2';
   paths: string;
+  /** Per item: where its path ends in `paths`. */
+  ends: Uint32Array;
   /** [item index, name] where the name is not the path's last part. */
   names: [number, string][];
   /** Per item its size (-1: none), or null when no item has one. */
@@ -851,20 +847,17 @@ const lastPart = (p: string) => p.slice(p.lastIndexOf('/') + 1);
 /** `name` is what follows the path's last '/' (lastPart, without making the string). */
 const isLastPart = (p: string, name: string) => p.endsWith(name) && p.lastIndexOf('/') === p.length - name.length - 1;
 
-/**
- * Null when a path holds U+0000 (a file system refuses it, but a path list or a server request
- * can name it, and the inspection reports it unreadable): such a batch goes as it is.
- */
-export function packInspectItems(items: readonly InspectItem[]): InspectItemsWire | null {
-  const paths: string[] = new Array(items.length);
+export function packInspectItems(items: readonly InspectItem[]): InspectItemsWire {
+  const ends = new Uint32Array(items.length);
+  let paths = '';
   const names: [number, string][] = [];
   let sizes: number[] | null = null;
   let links: number[] | null = null;
   const linkAts: LinkAt[] = [];
   for (let i = 0; i < items.length; i++) {
     const it = items[i];
-    if (it.path.includes('\u0000')) return null;
-    paths[i] = it.path;
+    paths += it.path;
+    ends[i] = paths.length;
     if (!isLastPart(it.path, it.name)) names.push([i, it.name]);
     if (it.size !== undefined) (sizes ??= new Array<number>(items.length).fill(-1))[i] = it.size;
     const at = it.resolveLink;
@@ -875,21 +868,22 @@ export function packInspectItems(items: readonly InspectItem[]): InspectItemsWir
       links[i] = k;
     }
   }
-  return { kind: 'inspect-items/1', n: items.length, paths: paths.join('\u0000'), names, sizes, links, linkAts };
+  return { kind: 'inspect-items/2', paths, ends, names, sizes, links, linkAts };
 }
 
 export function unpackInspectItems(wire: InspectItemsWire): InspectItem[] {
-  // n: an empty batch and a batch of one empty path join to the same string.
-  const paths = wire.n === 0 ? [] : wire.paths.split('\u0000');
-  if (paths.length !== wire.n) throw new Error(`packed items: ${paths.length} paths for ${wire.n} items`);
-  const items: InspectItem[] = new Array(paths.length);
-  for (let i = 0; i < paths.length; i++) {
-    const path = paths[i];
+  const { paths, ends } = wire;
+  const items: InspectItem[] = new Array(ends.length);
+  let from = 0;
+  for (let i = 0; i < ends.length; i++) {
+    const path = paths.slice(from, ends[i]);
+    from = ends[i];
     const item: InspectItem = { path, name: lastPart(path) };
     if (wire.sizes !== null && wire.sizes[i] >= 0) item.size = wire.sizes[i];
     if (wire.links !== null && wire.links[i] >= 0) item.resolveLink = wire.linkAts[wire.links[i]];
     items[i] = item;
   }
+  if (from !== paths.length) throw new Error(`packed items: ${paths.length - from} characters past the last path`);
   for (const [i, name] of wire.names) items[i].name = name;
   return items;
 }
