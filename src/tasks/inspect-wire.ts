@@ -223,24 +223,35 @@ export function packInspections(results: readonly FileInspection[], items: reado
       if (r.problems.length === 0) code |= F_PROBLEMS_EMPTY;
       else addExtra('problems', r.problems);
     }
-    if (r.brief !== undefined) {
+    if (r.brief === null) addExtra('brief', r.brief);
+    else if (r.brief !== undefined) {
       code |= F_BRIEF;
       nums[3 * i + 2] = r.brief.detectionCount;
       strs[2 * i] = strings.id(r.brief.toolName);
       strs[2 * i + 1] = strings.id(r.brief.operationType);
     }
     if (r.summary !== undefined) {
-      if (summaryFits(r.summary)) {
+      if (r.summary !== null && summaryFits(r.summary)) {
         code |= F_SUMMARY;
         cols ??= summaryBuilder(n);
         cols.add(r.summary, strings);
       } else addExtra('summary', r.summary);
     }
-    // for-in: a result is a plain object (no inherited enumerable keys); its own keys, in order.
-    // A column key set to undefined too (the columns would leave it out: the result has it, unset).
+    // for-in: its keys in order (an inherited enumerable one too: it comes back as its own).
+    let keys = 0;
+    let others = 0;
     for (const k in r) {
-      const v = r[k as keyof FileInspection];
-      if (!COLUMN_KEYS.has(k) || v === undefined) addExtra(k as keyof FileInspection, v as never);
+      keys++;
+      if (!COLUMN_KEYS.has(k)) {
+        others++;
+        addExtra(k as keyof FileInspection, r[k as keyof FileInspection] as never);
+      }
+    }
+    // A column key set to undefined would come back absent: it travels as an extra. Counted, as
+    // a value read per key cost ~1 µs a result in a reading thread's baseline tier.
+    const held = 7 + others + (r.brief !== undefined ? 1 : 0) + (r.summary !== undefined ? 1 : 0) + (r.problems !== undefined ? 1 : 0) + (r.accel !== undefined ? 1 : 0) + (r.indexEntry !== undefined ? 1 : 0);
+    if (keys !== held || r.size === undefined || r.elapsedMs === undefined) {
+      for (const k in r) if (r[k as keyof FileInspection] === undefined) addExtra(k as keyof FileInspection, undefined);
     }
     if (extra !== null) {
       const x: Partial<FileInspection> = extra;
@@ -376,11 +387,6 @@ function summaryBuilder(n: number) {
       };
     },
   };
-}
-
-/** Is `x` a packed batch (a worker's answer for the inspect task)? */
-export function isInspectWire(x: unknown): x is InspectWire {
-  return typeof x === 'object' && x !== null && (x as InspectWire).kind === 'inspect-wire/1';
 }
 
 
@@ -550,10 +556,6 @@ const PACKED_STRING_UNITS_MOST = 128;
 /** Where a string not met before is written first (grown for a long one). */
 let stringScratch = Buffer.allocUnsafeSlow(3 * 1024);
 
-function putStr(v: string | null): boolean {
-  return v === null ? putU16(NULL_STR) : putHeld(packedString(v));
-}
-
 /** A string's bytes as packed (packedString; null: one that cannot be held, refused). */
 function putHeld(bytes: Uint8Array | null): boolean {
   if (bytes === null || packAt + bytes.length > packEnd) return false;
@@ -606,72 +608,14 @@ export function packResult(r: FileInspection): Uint8Array | null {
 
 /**
  * Write `r` in the packed form at `at` in `out` (`view`: a DataView of all of `out`), using no byte
- * at or past `end`: returns where it ends, or -1 when the columns do not carry all of it (notes,
- * problems, an error or any other field the batch sends as an object, a summary that does not fit
- * the columns, a string that is not well formed) or it does not fit. An index entry is packed in
- * place (incremental/entry.ts): no scratch to copy from, no view of one per file.
+ * at or past `end`: returns where it ends, or -1 when the columns do not carry all of it (whatever
+ * the batch sends in its escape: notes, problems, an error, a summary that does not fit the
+ * columns, a key set to undefined, ...; a string that is not well formed) or it does not fit. The
+ * row of `r` packed alone as a batch (packRowAt): one encoder of the form.
  */
 export function packResultAt(r: FileInspection, out: Buffer, view: DataView, at: number, end: number): number {
-  // Every key a column's (COLUMN_KEYS), none set to undefined (it would come back absent), none
-  // inherited: the seven every result has are there, and its own keys are as many as the column
-  // keys it holds a value of (status, format and shape are checked by their tables below), on a
-  // plain object. One Object.keys call, where a for-in with a Set lookup and a megamorphic load per
-  // key cost ~1 µs a result on a first run's reading threads.
-  const notes = r.notes;
-  const problems = r.problems;
-  const b = r.brief;
-  const s = r.summary;
-  if (notes === undefined || r.path === undefined || r.size === undefined || r.elapsedMs === undefined) return -1;
-  const keys = 7 + (b !== undefined ? 1 : 0) + (s !== undefined ? 1 : 0) + (problems !== undefined ? 1 : 0) + (r.accel !== undefined ? 1 : 0) + (r.indexEntry !== undefined ? 1 : 0);
-  if (Object.keys(r).length !== keys || Object.getPrototypeOf(r) !== Object.prototype) return -1;
-  if (notes.length > 0 || (problems !== undefined && problems.length > 0)) return -1;
-  const status = STATUS.indexOf(r.status);
-  const format = FORMAT.indexOf(r.format);
-  const shape = SHAPE.indexOf(r.shape);
-  const accel = ACCEL.indexOf(r.accel);
-  if (status < 0 || format < 0 || shape < 0 || accel < 0) return -1;
-  let code = status | (format << 3) | (shape << 6) | (accel << 9) | F_NOTES_EMPTY;
-  if (problems !== undefined) code |= F_PROBLEMS_EMPTY;
-  if (b !== undefined) code |= F_BRIEF;
-  if (s !== undefined) {
-    if (!summaryFits(s)) return -1;
-    code |= F_SUMMARY;
-  }
-  if (at >= end) return -1;
-  packOut = out;
-  packView = view;
-  packEnd = end;
-  packAt = at;
-  out[packAt++] = PACKED_RESULT_TAG;
-  if (!putU16(code) || !putF64(r.size) || !putF64(r.elapsedMs)) return -1;
-  if (b !== undefined && !(putF64(b.detectionCount) && putStr(b.toolName) && putStr(b.operationType))) return -1;
-  if (s !== undefined) {
-    if (!(putF64(s.faces) && putF64(s.objects) && putF64(s.embeddings) && putF64(s.embeddingLength ?? NaN) && putF64(s.qualityScore ?? NaN))) return -1;
-    if (!(putStr(s.operationType) && putStr(s.toolName) && putStr(s.qualityGrade))) return -1;
-    if (packAt + 1 > packEnd) return -1;
-    out[packAt++] = summaryBits(s);
-    const ops = s.operations;
-    if (!putU16(ops.length)) return -1;
-    for (let i = 0; i < ops.length; i++) {
-      const op = ops[i];
-      if (!(putStr(op) && putF64(opTimeOf(s, op)) && packAt + 1 <= packEnd)) return -1;
-      view.setInt8(packAt++, opSuccessOf(s, op));
-      if (!putF64(opSizeOf(s, op))) return -1;
-    }
-    // One pass over the classes: their count is written in front of them once they are counted.
-    const countAt = packAt;
-    if (!putU16(0)) return -1;
-    let classes = 0;
-    const oc = s.objectClasses;
-    for (const cls in oc) {
-      if (!Object.hasOwn(oc, cls)) continue;
-      if (!(putStr(cls) && putF64(oc[cls]))) return -1;
-      classes++;
-    }
-    if (classes > 0xffff) return -1;
-    view.setUint16(countAt, classes, true);
-  }
-  return packAt;
+  const { packed } = packInspections([r], [{ path: r.path, name: '' }]);
+  return packRowAt(packed, 0, 0, rowStrings(packed), out, view, at, end);
 }
 
 /**
