@@ -6,12 +6,19 @@
  * session 6); typed arrays are moved, not copied, and the main thread builds each result from them
  * with one object literal.
  *
- * What travels in columns: status, format, shape, accel, size, elapsed time, whether notes and
- * problems are empty, validate's brief, and the summary stats reads (its numbers, operations with
- * their time / success / size, object classes). What travels as an object (`extras`): errors,
- * notes, problems, probes, link resolutions, data, the image record, and a summary whose
- * per-operation records are not in the order the columns rebuild. The path never travels: the
- * main thread has the items.
+ * This is the one form an inspect batch takes between threads: one encoder (packInspections, in
+ * the worker), one decoder (unpackInspections, on the main thread), every batch. What travels in
+ * columns: status, format, shape, accel, size, elapsed time, whether notes and problems are empty,
+ * validate's brief, and the summary stats reads (its numbers, operations with their time / success
+ * / size, object classes). The escape (`extras`, structured-cloned inside the batch) carries the
+ * rest: errors, notes, problems, probes, link resolutions, data and export's text, the image
+ * record, a summary whose per-operation records are not in the order the columns rebuild, a value
+ * the tables do not list, a column key set to undefined. The path never travels: the main thread
+ * has the items. A batch's index entries (the index's stored form, made in the worker) ride along
+ * as bytes the main thread copies, never decodes.
+ *
+ * The packed row (packRowAt, below) is one result's row of the columns as the index stores it;
+ * assembly/entries.ts writes the same bytes (test/entry-writer.test.ts), unpackResult reads them.
  *
  * `unpackInspections(packInspections(r, items), items)` deep-equals `r` (test/inspect-wire.test.ts);
  * the inline runtime skips the pair (nothing crosses a thread there), and the parity tests compare
