@@ -334,6 +334,25 @@ describe('inspect results as compact batches', () => {
     assert.equal(packed.extras.length, 3);
   });
 
+  it('every answer of a thread to an inspect batch is one packed batch, whatever the options (data too) and the items (U+0000 too)', async () => {
+    const pool = new ThreadRuntime(2);
+    const answers: string[] = [];
+    try {
+      for (const slot of (pool as unknown as { slots: Set<{ worker: import('node:worker_threads').Worker }> }).slots) slot.worker.on('message', (m: object) => answers.push(Object.keys(m).sort().join(',')));
+      const odd = [...items, { path: `${items[0].path}\u0000x`, name: 'x' }];
+      for (const [name, opts] of Object.entries(OPTION_SETS)) {
+        const expected = withoutClock(inspectFiles(odd, opts));
+        const batches: Promise<FileInspection[]>[] = [];
+        for (let i = 0; i < odd.length; i += 7) batches.push(pool.run('inspect', odd.slice(i, i + 7), opts));
+        assert.deepStrictEqual(withoutClock((await Promise.all(batches)).flat()), expected, name);
+      }
+    } finally {
+      await pool.close();
+    }
+    assert.ok(answers.length >= Object.keys(OPTION_SETS).length * 7, `${answers.length} answers`);
+    assert.deepEqual([...new Set(answers)], ['id,packed']);
+  });
+
   it('a packing that fails fails its batch (an internal error), never a second form', async () => {
     const pool = new ThreadRuntime(1, { workerUrl: new URL('./helpers/wire-worker.js', import.meta.url) });
     try {
