@@ -11,7 +11,6 @@ import { PassThrough } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { cleanup, convert, exportSidecars, formatStats, generateSampleLibrary, hashTree, stats, validate, validateFiles } from '../src/index.js';
 import type { EngineKind } from '../src/types.js';
-import { ThreadRuntime } from '../src/engine/threads.js';
 import { createRuntime } from '../src/engine/select.js';
 import type { Runtime } from '../src/engine/runtime.js';
 import { FAKE_JPEG, makeCornerTree, removeTree, sidecarData, tempDir } from './helpers/cli.js';
@@ -118,33 +117,6 @@ describe('engine parity: inline and 1, 2, 7 threads give identical output', () =
       await same('convert --dry-run', (e) => outcome(convert(root, 'bin', { ...e, dryRun: true, batchSize: 2 })));
     });
   }
-
-  it('results packed into compact batches or sent one by one: the same output (stats, validate, format-stats, export)', async () => {
-    for (const tree of ['sample', 'awkward']) {
-      const root = roots[tree];
-      const outputs: string[] = [];
-      for (const packResults of [true, false]) {
-        const runtime = new ThreadRuntime(2, { packResults });
-        try {
-          const e = { runtime, batchSize: 3 } as never;
-          const v = await validate(root, e);
-          for (const x of v.results!) x.processing_time = 0;
-          outputs.push(
-            [
-              await outcome(stats(root, e)),
-              await outcome(stats(root, { ...(e as object), operationType: 'face_detection', list: true } as never)),
-              await outcome(formatStats(root, e)),
-              JSON.stringify({ ...v, scan: { ...v.scan, engine: null } }),
-              await exported(root, 'jsonl', { runtime } as never),
-            ].join('\n'),
-          );
-        } finally {
-          await runtime.close();
-        }
-      }
-      assert.equal(outputs[0], outputs[1], `${tree}: packed and unpacked differ`);
-    }
-  });
 
   it('validate-json over a list of files', async () => {
     const files = fs.readdirSync(path.join(roots.awkward, 'photos')).filter((n) => n.endsWith('.json') || n.endsWith('.bin')).map((n) => path.join(roots.awkward, 'photos', n));

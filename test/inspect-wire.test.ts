@@ -5,8 +5,9 @@
  *   notes, problems, summaries, probes, data, link resolutions) and fuzzed ones (odd operation
  *   names such as __proto__, record keys out of operation order, -0, nulls, image records);
  * - ordinary results travel in the columns, not as objects (the point of the form);
- * - a thread pool answers the same with the packed form and without it, at 1, 2 and 7 threads;
- *   a packing that fails still gets the results through;
+ * - every batch is packed, whatever its results hold (data, values no table lists, keys set to
+ *   undefined ride in the escape, `extras`): one form between threads; a thread pool answers what
+ *   the inline task does, at 1, 2 and 7 threads; a packing that fails fails its batch, loudly;
  * - sizes with the marks equal sizes without them and the real .bin body length (fuzzed floats:
  *   whole floats, -0, ints among floats, short arrays); marks never reach data a caller can change.
  */
@@ -260,34 +261,30 @@ describe('inspect results as compact batches', () => {
     }
   });
 
-  it('a pool answers the same packed and unpacked, at 1, 2 and 7 threads', async () => {
+  it('a pool answers what the inline task does, at 1, 2 and 7 threads', async () => {
     for (const name of ['validate (brief)', 'stats', 'probe', 'dataJson']) {
       const opts = OPTION_SETS[name];
       const expected = withoutClock(inspectFiles(items, opts));
       for (const workers of [1, 2, 7]) {
-        for (const packResults of [true, false]) {
-          const pool = new ThreadRuntime(workers, { packResults });
-          try {
-            const batches: Promise<FileInspection[]>[] = [];
-            for (let i = 0; i < items.length; i += 5) batches.push(pool.run('inspect', items.slice(i, i + 5), opts));
-            const got = (await Promise.all(batches)).flat();
-            assert.deepStrictEqual(withoutClock(got), expected, `${name}, ${workers} threads, packed ${packResults}`);
-          } finally {
-            await pool.close();
-          }
+        const pool = new ThreadRuntime(workers);
+        try {
+          const batches: Promise<FileInspection[]>[] = [];
+          for (let i = 0; i < items.length; i += 5) batches.push(pool.run('inspect', items.slice(i, i + 5), opts));
+          const got = (await Promise.all(batches)).flat();
+          assert.deepStrictEqual(withoutClock(got), expected, `${name}, ${workers} threads`);
+        } finally {
+          await pool.close();
         }
       }
     }
   });
 
-  // A batch of export's big texts gains nothing from the columns (each result is an extra object
-  // anyway): such batches go as they are.
   it('items go to a thread in one string and come back as they were: names, sizes, link places (fuzzed)', () => {
     const linkAt = (scan: number, dirRel: string) => ({ scan, rootReal: '/lib', dirRel });
     const shared = [linkAt(1, 'games/g1'), linkAt(1, 'games/g2'), linkAt(2, '')];
     const itemArb = fc.record(
       {
-        path: fc.oneof(fc.constantFrom('/lib/a.json', '/lib/x/caf\u00e9.json', '/lib/games/g1/IMG.jpg', '/lib/d/', 'rel/no-slash.json', ''), fc.string({ unit: 'binary' }).map((s) => `/lib/${s.replaceAll('\u0000', '')}`)),
+        path: fc.oneof(fc.constantFrom('/lib/a.json', '/lib/x/caf\u00e9.json', '/lib/games/g1/IMG.jpg', '/lib/d/', 'rel/no-slash.json', '', '/lib/nul\u0000.json'), fc.string({ unit: 'binary' }).map((s) => `/lib/${s}`)),
         name: fc.option(fc.constantFrom('other.json', '', 'a.json'), { nil: undefined }),
         size: fc.option(fc.nat(1 << 30), { nil: undefined }),
         link: fc.option(fc.nat(shared.length - 1), { nil: undefined }),
@@ -302,7 +299,7 @@ describe('inspect results as compact batches', () => {
           if (r.link !== undefined) it.resolveLink = shared[r.link];
           return it;
         });
-        const wire = structuredClone(packInspectItems(items)!);
+        const wire = structuredClone(packInspectItems(items));
         assert.equal(typeof wire.paths, 'string');
         const back = unpackInspectItems(wire);
         assert.deepEqual(back, items);
@@ -312,24 +309,56 @@ describe('inspect results as compact batches', () => {
       { numRuns: 500 },
     );
     // An empty batch, and one empty path (a string of one item, not of none).
-    assert.deepEqual(unpackInspectItems(packInspectItems([])!), []);
-    assert.deepEqual(unpackInspectItems(packInspectItems([{ path: '', name: '' }])!), [{ path: '', name: '' }]);
+    assert.deepEqual(unpackInspectItems(packInspectItems([])), []);
+    assert.deepEqual(unpackInspectItems(packInspectItems([{ path: '', name: '' }])), [{ path: '', name: '' }]);
   });
 
-  it('a batch whose results carry data is not packed; a batch without is', () => {
+  it('every batch is packed, the ones that carry data too; what no column holds rides in the escape', () => {
     for (const [name, opts] of Object.entries(OPTION_SETS)) {
       const results = inspectFiles(items, opts);
-      const carries = results.some((r) => r.data !== undefined || r.dataJson !== undefined);
-      assert.equal(packResultsByName('inspect', results, items) === null, carries, name);
+      const packed = packResultsByName('inspect', results, items);
+      assert.ok(packed !== null, name);
+      const back = unpackInspections(structuredClone(packed.packed, { transfer: packed.transfer }) as InspectWire, items);
+      assert.deepStrictEqual(back, results, name);
     }
     assert.ok(Object.values(OPTION_SETS).some((o) => o.dataJson), 'an option set returns data as text');
+    // Values the tables do not list and column keys set to undefined: carried, not thrown at.
+    const its = [0, 1, 2].map((i) => ({ path: `/lib/${i}.json`, name: `${i}.json` }));
+    const base = (i: number): FileInspection => ({ path: its[i].path, size: 3, status: 'ok', format: 'json', notes: [], shape: 'sidecar', elapsedMs: 1 });
+    const odd = [
+      { ...base(0), status: 'weird', format: 'odd', shape: 'strange', accel: 'other' } as unknown as FileInspection,
+      { ...base(1), brief: undefined, problems: undefined, size: undefined, accel: undefined } as unknown as FileInspection,
+      { ...base(2), notes: undefined } as unknown as FileInspection,
+    ];
+    const expected = structuredClone(odd);
+    const { back, packed } = roundTrip(odd, its);
+    assert.deepStrictEqual(back, expected);
+    assert.equal(packed.extras.length, 3);
   });
 
-  it('a packing that fails: the results still arrive, as they are', async () => {
+  it('every answer of a thread to an inspect batch is one packed batch, whatever the options (data too) and the items (U+0000 too)', async () => {
+    const pool = new ThreadRuntime(2);
+    const answers: string[] = [];
+    try {
+      for (const slot of (pool as unknown as { slots: Set<{ worker: import('node:worker_threads').Worker }> }).slots) slot.worker.on('message', (m: object) => answers.push(Object.keys(m).sort().join(',')));
+      const odd = [...items, { path: `${items[0].path}\u0000x`, name: 'x' }];
+      for (const [name, opts] of Object.entries(OPTION_SETS)) {
+        const expected = withoutClock(inspectFiles(odd, opts));
+        const batches: Promise<FileInspection[]>[] = [];
+        for (let i = 0; i < odd.length; i += 7) batches.push(pool.run('inspect', odd.slice(i, i + 7), opts));
+        assert.deepStrictEqual(withoutClock((await Promise.all(batches)).flat()), expected, name);
+      }
+    } finally {
+      await pool.close();
+    }
+    assert.ok(answers.length >= Object.keys(OPTION_SETS).length * 7, `${answers.length} answers`);
+    assert.deepEqual([...new Set(answers)], ['id,packed']);
+  });
+
+  it('a packing that fails fails its batch (an internal error), never a second form', async () => {
     const pool = new ThreadRuntime(1, { workerUrl: new URL('./helpers/wire-worker.js', import.meta.url) });
     try {
-      const opts = OPTION_SETS.stats;
-      assert.deepStrictEqual(withoutClock(await pool.run('inspect', items, opts)), withoutClock(inspectFiles(items, opts)));
+      await assert.rejects(pool.run('inspect', items, OPTION_SETS.stats), (e: { code?: string; message?: string }) => e.code === 'INTERNAL' && /could not be packed: packing refused on purpose/.test(e.message ?? ''));
     } finally {
       await pool.close();
     }

@@ -8,11 +8,9 @@ export interface BatchRequest {
   items: unknown;
   itemsPacked?: boolean;
   options: unknown;
-  /** Answer with the task's packed form when it has one (tasks/index.ts TaskWire). */
-  pack?: boolean;
 }
 
-/** Worker → main: the batch's results, or the error that stopped the whole batch. */
+/** Worker → main: the batch's results (`packed`: in the task's compact form, for a task that has one), or the error that stopped the whole batch. */
 export type BatchResponse =
   | { id: number; results: unknown[] }
   | { id: number; packed: unknown }

@@ -39,11 +39,6 @@ export interface ThreadPoolOptions {
   /** Tasks whose next batch may wait in a busy thread (default: `isPipelined`, tasks/index.ts). */
   pipelined?: (task: string) => boolean;
   /**
-   * Results of tasks with a packed form cross as one compact message per batch (TaskWire).
-   * Default true; false sends every result as its own structured clone (tests compare the two).
-   */
-  packResults?: boolean;
-  /**
    * The calling thread counts as one of `workers` (one thread fewer is started): a batch of a
    * pipelined task that no thread may take now runs on the caller, synchronously, instead of
    * waiting in the queue. Never a batch whose signal has fired; a running one cannot be stopped
@@ -72,7 +67,6 @@ export class ThreadRuntime implements Runtime {
   private readonly workerUrl: URL;
   private readonly maxCrashes: number;
   private readonly pipelined: (task: string) => boolean;
-  private readonly packResults: boolean;
   private readonly callerRuns: boolean;
   private crashes = 0;
   private broken: Error | null = null;
@@ -84,7 +78,6 @@ export class ThreadRuntime implements Runtime {
     this.workerUrl = opts.workerUrl ?? WORKER_URL;
     this.maxCrashes = opts.maxCrashes ?? Math.max(3, 2 * this.workers);
     this.pipelined = opts.pipelined ?? isPipelined;
-    this.packResults = opts.packResults !== false;
     this.callerRuns = opts.callerRuns === true && this.workers >= 2;
     if (this.callerRuns) setBigFileRelief(relieveAfterBigFile); // this thread decodes big files too: collect after each
     for (let i = this.callerRuns ? 1 : 0; i < this.workers; i++) this.spawn();
@@ -136,9 +129,9 @@ export class ThreadRuntime implements Runtime {
       }
     }
     return new Promise<TaskResult<N>[]>((resolve, reject) => {
-      // Packed results come with packed items: the pool's one switch (packResults) for the compact forms.
-      const packedItems = this.packResults ? packItemsByName(task, items) : null;
-      const req: BatchRequest = packedItems !== null ? { id: this.nextId++, task, items: packedItems, itemsPacked: true, options, pack: true } : { id: this.nextId++, task, items, options, pack: this.packResults };
+      // A task with a compact form (tasks/index.ts TaskWire) sends its items in it, and gets its results in it.
+      const packedItems = packItemsByName(task, items);
+      const req: BatchRequest = packedItems !== null ? { id: this.nextId++, task, items: packedItems, itemsPacked: true, options } : { id: this.nextId++, task, items, options };
       const job: Job = { req, items, resolve: resolve as (r: unknown[]) => void, reject, signal };
       if (signal) {
         job.onAbort = () => this.abort(job);

@@ -4,35 +4,35 @@ import type { BatchRequest, BatchResponse } from './messages.js';
 import { relieveHeap } from './heap-relief.js';
 import { WORKER_HEAP_BOUND } from '../tuning.js';
 
-/** A task's packing of its results (tasks/index.ts packResultsByName); null: send them as they are. */
+/** A task's packing of its results (tasks/index.ts packResultsByName); null: the task has none, they go as they are. */
 export type PackResults = (task: string, results: readonly unknown[], items: readonly unknown[]) => { packed: unknown; transfer: ArrayBuffer[] } | null;
 
 /**
  * A worker thread's loop: one message per batch in, one per batch out, run by `run`; with `pack`,
- * a request that asks for it is answered in the task's compact form (one message, moved buffers).
+ * a task that has a compact form is answered in it (one message, moved buffers), always: a packing
+ * that fails fails the batch, as the task failing would.
  */
 export function serveBatches(run: (task: string, items: readonly unknown[], options: unknown) => unknown[] | Promise<unknown[]>, pack?: PackResults, unpackItems?: (task: string, packed: unknown) => unknown[]): void {
   const port = parentPort;
   if (!port) throw errors.internal('serveBatches must run in a worker thread');
-  const answer = (req: BatchRequest, items: readonly unknown[], outcome: { results: unknown[] } | { e: unknown }) => {
+  const answer = (req: BatchRequest, items: readonly unknown[], outcome: { results: unknown[] } | { packed: unknown } | { e: unknown }) => {
     const { id, task } = req;
     let res: BatchResponse;
     let transfer: ArrayBuffer[] = [];
-    let packed: ReturnType<PackResults> = null;
-    if ('results' in outcome && req.pack && pack) {
+    if ('results' in outcome && pack) {
       try {
-        packed = pack(task, outcome.results, items);
-      } catch {
-        packed = null; // a result the packed form does not foresee: the results go as they are
+        const packed = pack(task, outcome.results, items);
+        if (packed !== null) {
+          transfer = packed.transfer;
+          outcome = { packed: packed.packed };
+        }
+      } catch (e) {
+        outcome = { e: errors.internal(`task ${task}: its results could not be packed: ${(e as Error)?.message ?? e}`, e) };
       }
     }
-    if (packed !== null) {
-      transfer = packed.transfer;
-      res = { id, packed: packed.packed };
-    } else if ('results' in outcome) {
-      transfer = ownBuffersOf(outcome.results);
-      res = { id, results: outcome.results };
-    } else {
+    if ('packed' in outcome) res = { id, packed: outcome.packed };
+    else if ('results' in outcome) res = { id, results: outcome.results };
+    else {
       const e = outcome.e;
       const err = isSidecarError(e) ? e : errors.internal(`task ${task} failed: ${(e as Error)?.message ?? e}`, e);
       res = { id, error: err.toJSON() };
@@ -57,22 +57,3 @@ export function serveBatches(run: (task: string, items: readonly unknown[], opti
     else answer(req, items, { results: out });
   });
 }
-
-/**
- * Byte arrays that own their whole ArrayBuffer, in the results' top-level fields (e.g. a big
- * sidecar's exported JSON): moved to the main thread instead of copied. Pool slices (small
- * Buffers share one ArrayBuffer) are cloned as usual.
- */
-function ownBuffersOf(results: readonly unknown[]): ArrayBuffer[] {
-  const out: ArrayBuffer[] = [];
-  for (const r of results) {
-    if (r === null || typeof r !== 'object') continue;
-    for (const v of Object.values(r)) {
-      if (v instanceof Uint8Array && v.byteOffset === 0 && v.byteLength === v.buffer.byteLength && v.buffer instanceof ArrayBuffer) {
-        out.push(v.buffer);
-      }
-    }
-  }
-  return out;
-}
-

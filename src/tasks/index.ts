@@ -2,7 +2,7 @@ import { errors } from '../errors.js';
 import { inspectFiles, packedBatch } from './inspect.js';
 import { hashFiles, type HashItem, type HashResult, type HashTaskOptions } from './hash.js';
 import { convertUnits, type ConvertItem, type ConvertTaskOptions, type ConvertUnit } from './convert.js';
-import { packInspectItems, packInspections, unpackInspectItems, unpackInspections, worthPacking, type InspectItemsWire, type InspectWire } from './inspect-wire.js';
+import { packInspectItems, packInspections, unpackInspectItems, unpackInspections, type InspectItemsWire, type InspectWire } from './inspect-wire.js';
 import { rewindEntries } from '../incremental/entry.js';
 import type { FileInspection, InspectItem, InspectOptions } from '../model/inspection.js';
 
@@ -39,19 +39,19 @@ export interface TaskDef<N extends TaskName> {
    */
   pipelined: boolean;
   /**
-   * How a batch's results cross from a worker thread: packed into a compact message (a few typed
-   * arrays) and unpacked on the main thread, instead of a structured clone of each result. Tasks
-   * without it send their result arrays as they are. The inline runtime never packs.
+   * How a batch crosses between threads: its items packed by the main thread, its results packed
+   * by the worker into one compact message (a few typed arrays) and unpacked on the main thread,
+   * instead of a structured clone of each item and result. Every batch of such a task goes so (one
+   * form each way); tasks without it send their arrays as they are. The inline runtime never packs.
    */
   wire?: TaskWire<N>;
 }
 
 export interface TaskWire<N extends TaskName> {
-  /** A batch's items as they go to a worker thread (the main thread's side; null: this batch goes as it is), and back to items there. */
-  packItems?(items: readonly TaskItem<N>[]): unknown;
-  unpackItems?(packed: unknown): TaskItem<N>[];
-  /** Null: this batch goes as it is (the main thread receives plain results). */
-  pack(results: readonly TaskResult<N>[], items: readonly TaskItem<N>[]): { packed: unknown; transfer: ArrayBuffer[] } | null;
+  /** A batch's items as they go to a worker thread (the main thread's side), and back to items there. */
+  packItems(items: readonly TaskItem<N>[]): unknown;
+  unpackItems(packed: unknown): TaskItem<N>[];
+  pack(results: readonly TaskResult<N>[], items: readonly TaskItem<N>[]): { packed: unknown; transfer: ArrayBuffer[] };
   unpack(packed: unknown, items: readonly TaskItem<N>[]): TaskResult<N>[];
 }
 
@@ -62,12 +62,13 @@ const TASKS: { [N in TaskName]: TaskDef<N> } = {
     pipelined: true,
     wire: {
       pack: (results, items) => {
-        // Packed already when the batch's index entries were made (tasks/inspect.ts): sent as it is.
-        const packed = packedBatch(results) ?? (worthPacking(results) ? packInspections(results, items) : null);
-        // The batch's index entries are in the message now (copied, or cloned when it goes as it is,
-        // before this thread runs anything else): the next batch writes its entries over them.
-        rewindEntries();
-        return packed;
+        try {
+          // Packed already when the batch's index entries were made (tasks/inspect.ts): sent as it is.
+          return packedBatch(results) ?? packInspections(results, items);
+        } finally {
+          // The batch's index entries are in the message now (copied): the next batch writes its entries over them.
+          rewindEntries();
+        }
       },
       unpack: (packed, items) => unpackInspections(packed as InspectWire, items),
       packItems: packInspectItems,
@@ -104,7 +105,7 @@ function wireOf(task: string): TaskWire<TaskName> | undefined {
   return Object.hasOwn(TASKS, task) ? (TASKS[task as TaskName].wire as TaskWire<TaskName> | undefined) : undefined;
 }
 
-/** A worker's packing of a batch's results (null: the task has no wire form; send them as they are). */
+/** A worker's packing of a batch's results (null: the task has no wire form; its results go as they are). */
 export function packResultsByName(task: string, results: readonly unknown[], items: readonly unknown[]): { packed: unknown; transfer: ArrayBuffer[] } | null {
   const wire = wireOf(task);
   return wire ? wire.pack(results as never, items as never) : null;
@@ -113,13 +114,13 @@ export function packResultsByName(task: string, results: readonly unknown[], ite
 /** A batch's items in the task's compact form for a worker thread, or null (the task has none: they go as they are). */
 export function packItemsByName(task: string, items: readonly unknown[]): unknown {
   const wire = wireOf(task);
-  return wire?.packItems ? wire.packItems(items as never) : null;
+  return wire ? wire.packItems(items as never) : null;
 }
 
 /** The worker's side of packItemsByName. */
 export function unpackItemsByName(task: string, packed: unknown): unknown[] {
   const wire = wireOf(task);
-  if (!wire?.unpackItems) throw errors.internal(`task ${task} has no packed items`);
+  if (!wire) throw errors.internal(`task ${task} has no packed items`);
   return wire.unpackItems(packed);
 }
 

@@ -6,12 +6,19 @@
  * session 6); typed arrays are moved, not copied, and the main thread builds each result from them
  * with one object literal.
  *
- * What travels in columns: status, format, shape, accel, size, elapsed time, whether notes and
- * problems are empty, validate's brief, and the summary stats reads (its numbers, operations with
- * their time / success / size, object classes). What travels as an object (`extras`): errors,
- * notes, problems, probes, link resolutions, data, the image record, and a summary whose
- * per-operation records are not in the order the columns rebuild. The path never travels: the
- * main thread has the items.
+ * This is the one form an inspect batch takes between threads: one encoder (packInspections, in
+ * the worker), one decoder (unpackInspections, on the main thread), every batch. What travels in
+ * columns: status, format, shape, accel, size, elapsed time, whether notes and problems are empty,
+ * validate's brief, and the summary stats reads (its numbers, operations with their time / success
+ * / size, object classes). The escape (`extras`, structured-cloned inside the batch) carries the
+ * rest: errors, notes, problems, probes, link resolutions, data and export's text, the image
+ * record, a summary whose per-operation records are not in the order the columns rebuild, a value
+ * the tables do not list, a column key set to undefined. The path never travels: the main thread
+ * has the items. A batch's index entries (the index's stored form, made in the worker) ride along
+ * as bytes the main thread copies, never decodes.
+ *
+ * The packed row (packRowAt, below) is one result's row of the columns as the index stores it;
+ * assembly/entries.ts writes the same bytes (test/entry-writer.test.ts), unpackResult reads them.
  *
  * `unpackInspections(packInspections(r, items), items)` deep-equals `r` (test/inspect-wire.test.ts);
  * the inline runtime skips the pair (nothing crosses a thread there), and the parity tests compare
@@ -142,11 +149,6 @@ function ownKeyCount(o: object): number {
   return n;
 }
 
-function indexOrThrow<T>(table: readonly T[], v: T): number {
-  const i = table.indexOf(v);
-  return i;
-}
-
 /**
  * Summaries made in the column form by construction (accel/certify.ts summaryOnTape, which sets
  * each operation's entries once, in operation order, and keeps NaN and -1 out; `fitsColumns`),
@@ -183,17 +185,10 @@ function summaryFits(s: SidecarSummary): boolean {
 }
 
 /**
- * Whether a batch is worth packing: not when its results carry decoded data (export's text, convert
- * planning) — a few big results, each an extra object anyway, so the columns save nothing. (The
- * ~260 MB more at peak first seen with such batches packed was the heap-relief rule's, fixed in
- * engine/heap-relief.ts; this is not what keeps memory bounded.)
+ * One batch of results as a compact message; `transfer`: the buffers to move with it. Every result
+ * is carried: what has no column (export's text, convert planning's data, a value a table does not
+ * list, a column key set to undefined) goes in `extras`, so this is the batch's only form on the way.
  */
-export function worthPacking(results: readonly FileInspection[]): boolean {
-  for (const r of results) if (r.data !== undefined || r.dataJson !== undefined) return false;
-  return true;
-}
-
-/** One batch of results as a compact message; `transfer`: the buffers to move with it. */
 export function packInspections(results: readonly FileInspection[], items: readonly InspectItem[]): { packed: InspectWire; transfer: ArrayBuffer[] } {
   const n = results.length;
   const codes = new Uint16Array(n);
@@ -216,37 +211,54 @@ export function packInspections(results: readonly FileInspection[], items: reado
     const r = results[i];
     if (r.indexEntry !== undefined) entryBytes += r.indexEntry.length;
     extra = null;
-    const status = STATUS.indexOf(r.status);
-    const format = FORMAT.indexOf(r.format);
-    const shape = SHAPE.indexOf(r.shape);
-    const accel = indexOrThrow(ACCEL, r.accel);
+    // A value the tables do not list travels as an extra (its column holds 0).
+    let status = STATUS.indexOf(r.status);
+    if (status < 0) (status = 0), addExtra('status', r.status);
+    let format = FORMAT.indexOf(r.format);
+    if (format < 0) (format = 0), addExtra('format', r.format);
+    let shape = SHAPE.indexOf(r.shape);
+    if (shape < 0) (shape = 0), addExtra('shape', r.shape);
+    let accel = ACCEL.indexOf(r.accel);
+    if (accel < 0) (accel = 0), addExtra('accel', r.accel);
     let code = status | (format << 3) | (shape << 6) | (accel << 9);
-    if (status < 0 || format < 0 || shape < 0 || accel < 0) throw new Error(`inspect result not packable: ${r.status}/${r.format}/${r.shape}/${r.accel}`);
     if (r.path !== items[i].path) addExtra('path', r.path);
     nums[3 * i] = r.size;
     nums[3 * i + 1] = r.elapsedMs;
-    if (r.notes.length === 0) code |= F_NOTES_EMPTY;
+    if (r.notes?.length === 0) code |= F_NOTES_EMPTY;
     else addExtra('notes', r.notes);
     if (r.problems !== undefined) {
       if (r.problems.length === 0) code |= F_PROBLEMS_EMPTY;
       else addExtra('problems', r.problems);
     }
-    if (r.brief !== undefined) {
+    if (r.brief === null) addExtra('brief', r.brief);
+    else if (r.brief !== undefined) {
       code |= F_BRIEF;
       nums[3 * i + 2] = r.brief.detectionCount;
       strs[2 * i] = strings.id(r.brief.toolName);
       strs[2 * i + 1] = strings.id(r.brief.operationType);
     }
     if (r.summary !== undefined) {
-      if (summaryFits(r.summary)) {
+      if (r.summary !== null && summaryFits(r.summary)) {
         code |= F_SUMMARY;
         cols ??= summaryBuilder(n);
         cols.add(r.summary, strings);
       } else addExtra('summary', r.summary);
     }
-    // for-in: a result is a plain object (no inherited enumerable keys); its own keys, in order.
+    // for-in: its keys in order (an inherited enumerable one too: it comes back as its own).
+    let keys = 0;
+    let others = 0;
     for (const k in r) {
-      if (!COLUMN_KEYS.has(k)) addExtra(k as keyof FileInspection, r[k as keyof FileInspection] as never);
+      keys++;
+      if (!COLUMN_KEYS.has(k)) {
+        others++;
+        addExtra(k as keyof FileInspection, r[k as keyof FileInspection] as never);
+      }
+    }
+    // A column key set to undefined would come back absent: it travels as an extra. Counted, as
+    // a value read per key cost ~1 µs a result in a reading thread's baseline tier.
+    const held = 7 + others + (r.brief !== undefined ? 1 : 0) + (r.summary !== undefined ? 1 : 0) + (r.problems !== undefined ? 1 : 0) + (r.accel !== undefined ? 1 : 0) + (r.indexEntry !== undefined ? 1 : 0);
+    if (keys !== held || r.size === undefined || r.elapsedMs === undefined) {
+      for (const k in r) if (r[k as keyof FileInspection] === undefined) addExtra(k as keyof FileInspection, undefined);
     }
     if (extra !== null) {
       const x: Partial<FileInspection> = extra;
@@ -382,11 +394,6 @@ function summaryBuilder(n: number) {
       };
     },
   };
-}
-
-/** Is `x` a packed batch (a worker's answer for the inspect task)? */
-export function isInspectWire(x: unknown): x is InspectWire {
-  return typeof x === 'object' && x !== null && (x as InspectWire).kind === 'inspect-wire/1';
 }
 
 
@@ -556,10 +563,6 @@ const PACKED_STRING_UNITS_MOST = 128;
 /** Where a string not met before is written first (grown for a long one). */
 let stringScratch = Buffer.allocUnsafeSlow(3 * 1024);
 
-function putStr(v: string | null): boolean {
-  return v === null ? putU16(NULL_STR) : putHeld(packedString(v));
-}
-
 /** A string's bytes as packed (packedString; null: one that cannot be held, refused). */
 function putHeld(bytes: Uint8Array | null): boolean {
   if (bytes === null || packAt + bytes.length > packEnd) return false;
@@ -612,72 +615,14 @@ export function packResult(r: FileInspection): Uint8Array | null {
 
 /**
  * Write `r` in the packed form at `at` in `out` (`view`: a DataView of all of `out`), using no byte
- * at or past `end`: returns where it ends, or -1 when the columns do not carry all of it (notes,
- * problems, an error or any other field the batch sends as an object, a summary that does not fit
- * the columns, a string that is not well formed) or it does not fit. An index entry is packed in
- * place (incremental/entry.ts): no scratch to copy from, no view of one per file.
+ * at or past `end`: returns where it ends, or -1 when the columns do not carry all of it (whatever
+ * the batch sends in its escape: notes, problems, an error, a summary that does not fit the
+ * columns, a key set to undefined, ...; a string that is not well formed) or it does not fit. The
+ * row of `r` packed alone as a batch (packRowAt): one encoder of the form.
  */
 export function packResultAt(r: FileInspection, out: Buffer, view: DataView, at: number, end: number): number {
-  // Every key a column's (COLUMN_KEYS), none set to undefined (it would come back absent), none
-  // inherited: the seven every result has are there, and its own keys are as many as the column
-  // keys it holds a value of (status, format and shape are checked by their tables below), on a
-  // plain object. One Object.keys call, where a for-in with a Set lookup and a megamorphic load per
-  // key cost ~1 µs a result on a first run's reading threads.
-  const notes = r.notes;
-  const problems = r.problems;
-  const b = r.brief;
-  const s = r.summary;
-  if (notes === undefined || r.path === undefined || r.size === undefined || r.elapsedMs === undefined) return -1;
-  const keys = 7 + (b !== undefined ? 1 : 0) + (s !== undefined ? 1 : 0) + (problems !== undefined ? 1 : 0) + (r.accel !== undefined ? 1 : 0) + (r.indexEntry !== undefined ? 1 : 0);
-  if (Object.keys(r).length !== keys || Object.getPrototypeOf(r) !== Object.prototype) return -1;
-  if (notes.length > 0 || (problems !== undefined && problems.length > 0)) return -1;
-  const status = STATUS.indexOf(r.status);
-  const format = FORMAT.indexOf(r.format);
-  const shape = SHAPE.indexOf(r.shape);
-  const accel = ACCEL.indexOf(r.accel);
-  if (status < 0 || format < 0 || shape < 0 || accel < 0) return -1;
-  let code = status | (format << 3) | (shape << 6) | (accel << 9) | F_NOTES_EMPTY;
-  if (problems !== undefined) code |= F_PROBLEMS_EMPTY;
-  if (b !== undefined) code |= F_BRIEF;
-  if (s !== undefined) {
-    if (!summaryFits(s)) return -1;
-    code |= F_SUMMARY;
-  }
-  if (at >= end) return -1;
-  packOut = out;
-  packView = view;
-  packEnd = end;
-  packAt = at;
-  out[packAt++] = PACKED_RESULT_TAG;
-  if (!putU16(code) || !putF64(r.size) || !putF64(r.elapsedMs)) return -1;
-  if (b !== undefined && !(putF64(b.detectionCount) && putStr(b.toolName) && putStr(b.operationType))) return -1;
-  if (s !== undefined) {
-    if (!(putF64(s.faces) && putF64(s.objects) && putF64(s.embeddings) && putF64(s.embeddingLength ?? NaN) && putF64(s.qualityScore ?? NaN))) return -1;
-    if (!(putStr(s.operationType) && putStr(s.toolName) && putStr(s.qualityGrade))) return -1;
-    if (packAt + 1 > packEnd) return -1;
-    out[packAt++] = summaryBits(s);
-    const ops = s.operations;
-    if (!putU16(ops.length)) return -1;
-    for (let i = 0; i < ops.length; i++) {
-      const op = ops[i];
-      if (!(putStr(op) && putF64(opTimeOf(s, op)) && packAt + 1 <= packEnd)) return -1;
-      view.setInt8(packAt++, opSuccessOf(s, op));
-      if (!putF64(opSizeOf(s, op))) return -1;
-    }
-    // One pass over the classes: their count is written in front of them once they are counted.
-    const countAt = packAt;
-    if (!putU16(0)) return -1;
-    let classes = 0;
-    const oc = s.objectClasses;
-    for (const cls in oc) {
-      if (!Object.hasOwn(oc, cls)) continue;
-      if (!(putStr(cls) && putF64(oc[cls]))) return -1;
-      classes++;
-    }
-    if (classes > 0xffff) return -1;
-    view.setUint16(countAt, classes, true);
-  }
-  return packAt;
+  const { packed } = packInspections([r], [{ path: r.path, name: '' }]);
+  return packRowAt(packed, 0, 0, rowStrings(packed), out, view, at, end);
 }
 
 /**
@@ -828,16 +773,18 @@ export function unpackResult(raw: Uint8Array): FileInspection | null {
 }
 
 /**
- * The inspect task's items as they cross to a worker thread: the paths in one string (joined by
- * U+0000; a batch with a path holding one goes unpacked), a file name only where it is not the
- * path's last part, sizes only where known, and a link item's `LinkAt` once per batch. A
- * structured clone of 64 item objects cost the main thread ~40 µs a batch (~90 µs for links,
- * whose LinkAt repeats per item); one string, ~7 µs.
+ * The inspect task's items as they cross to a worker thread: the paths in one string (each item's
+ * end in `ends`: any path, U+0000 too, which a path list or a server request can name and the
+ * inspection reports unreadable), a file name only where it is not the path's last part, sizes only
+ * where known, and a link item's `LinkAt` once per batch. A structured clone of 64 item objects
+ * cost the main thread ~40 µs a batch (~90 µs for links, whose LinkAt repeats per item); one
+ * string, ~7 µs.
  */
 export interface InspectItemsWire {
-  readonly kind: 'inspect-items/1';
-  n: number;
+  readonly kind: 'inspect-items/2';
   paths: string;
+  /** Per item: where its path ends in `paths`. */
+  ends: Uint32Array;
   /** [item index, name] where the name is not the path's last part. */
   names: [number, string][];
   /** Per item its size (-1: none), or null when no item has one. */
@@ -851,20 +798,17 @@ const lastPart = (p: string) => p.slice(p.lastIndexOf('/') + 1);
 /** `name` is what follows the path's last '/' (lastPart, without making the string). */
 const isLastPart = (p: string, name: string) => p.endsWith(name) && p.lastIndexOf('/') === p.length - name.length - 1;
 
-/**
- * Null when a path holds U+0000 (a file system refuses it, but a path list or a server request
- * can name it, and the inspection reports it unreadable): such a batch goes as it is.
- */
-export function packInspectItems(items: readonly InspectItem[]): InspectItemsWire | null {
-  const paths: string[] = new Array(items.length);
+export function packInspectItems(items: readonly InspectItem[]): InspectItemsWire {
+  const ends = new Uint32Array(items.length);
+  let paths = '';
   const names: [number, string][] = [];
   let sizes: number[] | null = null;
   let links: number[] | null = null;
   const linkAts: LinkAt[] = [];
   for (let i = 0; i < items.length; i++) {
     const it = items[i];
-    if (it.path.includes('\u0000')) return null;
-    paths[i] = it.path;
+    paths += it.path;
+    ends[i] = paths.length;
     if (!isLastPart(it.path, it.name)) names.push([i, it.name]);
     if (it.size !== undefined) (sizes ??= new Array<number>(items.length).fill(-1))[i] = it.size;
     const at = it.resolveLink;
@@ -875,21 +819,22 @@ export function packInspectItems(items: readonly InspectItem[]): InspectItemsWir
       links[i] = k;
     }
   }
-  return { kind: 'inspect-items/1', n: items.length, paths: paths.join('\u0000'), names, sizes, links, linkAts };
+  return { kind: 'inspect-items/2', paths, ends, names, sizes, links, linkAts };
 }
 
 export function unpackInspectItems(wire: InspectItemsWire): InspectItem[] {
-  // n: an empty batch and a batch of one empty path join to the same string.
-  const paths = wire.n === 0 ? [] : wire.paths.split('\u0000');
-  if (paths.length !== wire.n) throw new Error(`packed items: ${paths.length} paths for ${wire.n} items`);
-  const items: InspectItem[] = new Array(paths.length);
-  for (let i = 0; i < paths.length; i++) {
-    const path = paths[i];
+  const { paths, ends } = wire;
+  const items: InspectItem[] = new Array(ends.length);
+  let from = 0;
+  for (let i = 0; i < ends.length; i++) {
+    const path = paths.slice(from, ends[i]);
+    from = ends[i];
     const item: InspectItem = { path, name: lastPart(path) };
     if (wire.sizes !== null && wire.sizes[i] >= 0) item.size = wire.sizes[i];
     if (wire.links !== null && wire.links[i] >= 0) item.resolveLink = wire.linkAts[wire.links[i]];
     items[i] = item;
   }
+  if (from !== paths.length) throw new Error(`packed items: ${paths.length - from} characters past the last path`);
   for (const [i, name] of wire.names) items[i].name = name;
   return items;
 }

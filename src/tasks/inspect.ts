@@ -16,7 +16,7 @@ import { KIND_DEFER } from '../incremental/entry-writer.js';
 import { batchEntries, fileEntry, racyCutoffNs, type EntryRow } from '../incremental/entry.js';
 import { ACCEL_MAX_BYTES, accelAvailable, accelCounts, accelScan, binScan, skeletonOf, type Skeleton } from '../accel/decode.js';
 import { certifyBrief, shapeOnTape, summaryOnTape } from '../accel/certify.js';
-import { fitsColumns, hasSummaryRow, packInspections, rowStrings, withEntries, worthPacking } from './inspect-wire.js';
+import { fitsColumns, hasSummaryRow, packInspections, rowStrings, withEntries } from './inspect-wire.js';
 import { inScannerMemory, scannerInput } from '../accel/scanner.js';
 import { DEFAULT_MAX_DEPTH } from '../formats/value.js';
 import { LinkResolver } from '../discovery/resolve-link.js';
@@ -109,36 +109,26 @@ function inspectBatch(items: readonly InspectItem[], opts: InspectOptions, compi
   // result is made from its row, where the result's checks, lookups and strings were done once for
   // the batch (a stats result's ~6 µs of packing in a first run's baseline tier), and a worker
   // thread sends this very batch (packedBatch), its entries added.
-  const packed = worthPacking(results) ? packOrNull(results, items) : null;
-  lastPacked = packed === null ? null : { results, packed, first: entryOpts.first === true };
-  const row: EntryRow | null = packed === null ? null : { wire: packed.packed, strings: rowStrings(packed.packed), i: 0, j: 0 };
+  const packed = packInspections(results, items);
+  lastPacked = { results, packed, first: entryOpts.first === true };
+  const row: EntryRow = { wire: packed.packed, strings: rowStrings(packed.packed), i: 0, j: 0 };
   // The WebAssembly writer makes the rows' entries it is sure of, in one call (entry-writer.ts):
   // each row's JavaScript here ran in V8's baseline tier at ~10 µs an entry.
-  const made = row !== null && opts.accel !== false ? batchEntries(results, row, batchRead, stats.rows(n), entryOpts, cutoffNs, withKeys) : null;
+  const made = opts.accel !== false ? batchEntries(results, row, batchRead, stats.rows(n), entryOpts, cutoffNs, withKeys) : null;
   if (made !== null && made.deferred === 0) return results;
   const kinds = made === null ? null : made.kinds;
   let j = 0;
   for (let i = 0; i < n; i++) {
     if (batchRead[i] !== 0 && (kinds === null || kinds[i] === KIND_DEFER)) {
       stats.loadInto(i, id);
-      if (row !== null) {
-        row.i = i;
-        row.j = j;
-      }
+      row.i = i;
+      row.j = j;
       const entry = fileEntry(results[i], id, entryOpts, cutoffNs, withKeys, row);
       if (entry !== null) results[i].indexEntry = entry;
     }
-    if (row !== null && hasSummaryRow(row.wire, i)) j++;
+    if (hasSummaryRow(row.wire, i)) j++;
   }
   return results;
-}
-
-function packOrNull(results: readonly FileInspection[], items: readonly InspectItem[]): ReturnType<typeof packInspections> | null {
-  try {
-    return packInspections(results, items);
-  } catch {
-    return null; // a result the packed form does not foresee: each entry is made from its result
-  }
 }
 
 /** The last batch this thread packed as it made its entries (one at a time: its worker answers it before the next). */
@@ -146,7 +136,7 @@ let lastPacked: { results: readonly FileInspection[]; packed: ReturnType<typeof 
 
 /**
  * `results` as inspectBatch packed them to make their entries, the entries added (inspect-wire.ts
- * withEntries), or null when it did not: what a worker thread sends (tasks/index.ts), not packed
+ * withEntries), or null when it did not (no index): what a worker thread sends (tasks/index.ts), not packed
  * twice. Taken once.
  */
 export function packedBatch(results: readonly FileInspection[]): ReturnType<typeof packInspections> | null {
