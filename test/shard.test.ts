@@ -15,6 +15,7 @@ import { KeySetFilter, nameRoot, parseShard, shardHash, shardKey, shardOfKey, Sh
 import { pairDirectory } from '../src/discovery/pair.js';
 import { scan, type ScanRecord } from '../src/discovery/scan.js';
 import { imageExtensionSet } from '../src/discovery/extensions.js';
+import { byName as byWalkName } from '../src/discovery/walk.js';
 import { stats } from '../src/ops/stats.js';
 import { formatStats } from '../src/ops/format-stats.js';
 import { validate, validationTotals, type ValidationReport } from '../src/ops/validate.js';
@@ -536,5 +537,34 @@ test('KeySetFilter.namesOf: the positions of a sorted listing\'s names whose key
         assert.deepEqual(new KeySetFilter(keys, exts).namesOf(d, listing), want, `${JSON.stringify(d)} roots ${roots.join(' | ')} of ${names === ascii ? 'ASCII' : 'Unicode'} names`);
       }
     }
+  }
+});
+
+/** Parts of random names for KeySetFilter.namesOf: characters that sort around roots ('.', ' ', '-', '~', upper case), that NFC maps to ASCII (KELVIN SIGN, GREEK QUESTION MARK), combining marks, U+FFFD, astral characters, image and sidecar extensions. */
+const NAME_PARTS = ['a', 'b', 'A', 'K', ';', '`', '.', ' ', '-', '~', '_', '\u212A', '\u037E', '\u1FEF', 'e\u0301', '\u00e9', '\uFFFD', '\u{1F600}', '\uFF41', '.jpg', '.JPG', '.png', '.json', '.bin', '.rkyv', '.txt', '.jpg.json', '.png.jpg'];
+
+test('KeySetFilter.namesOf on random sorted listings of such names: exactly the names whose key is one of the keys (the plain rule)', () => {
+  const exts = imageExtensionSet();
+  let seed = 12345;
+  const rnd = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2147483648), seed % n);
+  for (let round = 0; round < 3000; round++) {
+    const names = new Set<string>();
+    const count = 1 + rnd(30);
+    for (let i = 0; i < count; i++) {
+      let s = '';
+      const len = 1 + rnd(5);
+      for (let k = 0; k < len; k++) s += NAME_PARTS[rnd(NAME_PARTS.length)];
+      if (s.includes('/')) continue;
+      names.add(s);
+    }
+    const listing = [...names].map((name) => ({ name })).sort(byWalkName);
+    const dir = ['', 'd', 'd/e'][rnd(3)];
+    // Keys: the keys of a few of the names (ASCII roots or not), and a few made up.
+    const keys = new Set<string>();
+    for (const e of listing) if (rnd(4) === 0) keys.add(shardKey(dir, e.name, exts));
+    if (rnd(2) === 0) keys.add(shardKey(dir, NAME_PARTS[rnd(NAME_PARTS.length)], exts));
+    const want = listing.flatMap((e, i) => (keys.has(shardKey(dir, e.name, exts)) ? [i] : []));
+    const got = new KeySetFilter(keys, exts).namesOf(dir, listing);
+    assert.deepEqual(got, want, `round ${round}: ${JSON.stringify([...keys])} in ${JSON.stringify(listing.map((e) => e.name))}`);
   }
 });
