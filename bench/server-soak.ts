@@ -3,7 +3,7 @@
  * small tree, the server's memory sampled as it goes. A server that keeps something per request
  * grows with the count (it kept every request byte: 145 MiB of RSS after 5,000 such saves, 298 MiB
  * after 20,000); one that does not stays flat after its warm-up. Used by `npm run bench -- --only
- * server-soak` (10^5 saves, RSS) and by test/server-soak.test.ts (fewer, heap after a collection).
+ * server-soak` (10^5 saves, RSS) and by test/long/server-soak.test.ts (fewer, heap after a collection).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';

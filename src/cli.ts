@@ -55,7 +55,7 @@ function addCommand(program: Command, spec: CommandSpec, parent?: string): void 
     const arg = Array.isArray(first) ? undefined : first;
     const opts = (spec.argument ? args[1] : args[0]) as CliOptions;
     const [{ run }, { processIo, checkOutputFile }, { tuneHost }] = await Promise.all([spec.load(), import('./cli/context.js'), import('./engine/host.js')]);
-    tuneHost(process.execArgv, process.env.NODE_OPTIONS); // the CLI owns its process: V8 flags, main-thread heap bounds (engine/tuning.ts)
+    tuneHost(process.execArgv, process.env.NODE_OPTIONS); // the CLI owns its process: V8 flags, main-thread heap bounds (engine/host.ts)
     const ctx = { command: name, arg, opts, io: processIo(), ...(Array.isArray(first) ? { args: first } : {}) };
     await checkOutputFile(ctx);
     exitCode = await run(ctx);

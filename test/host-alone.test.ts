@@ -2,7 +2,7 @@
  * The library leaves its host alone: a library call sets no V8 flag, changes no process option,
  * forces no collection of the caller's heap, calls no internal binding, and prints no deprecation
  * warning, whatever engine it runs on. Only an entry point that owns its process tunes it
- * (engine/tuning.ts tuneHost: the CLI, the bench runner); the stat binding runs only for a caller
+ * (engine/host.ts tuneHost: the CLI, the bench runner); the stat binding runs only for a caller
  * that asks (Options.fastStat: true), and then never under --pending-deprecation.
  */
 import { test } from 'node:test';

@@ -4,7 +4,7 @@
  * every pool thread asleep) runs its queue again; when nothing is pending it adds none; it never
  * keeps a process alive. What is tested here is that the watch sees a pending request and adds its
  * own, and that every scan and CLI command has it running; a lost wake-up itself is made on demand
- * (an LD_PRELOAD shim) in test/thread-pool-lost-wakeup.test.ts.
+ * (an LD_PRELOAD shim) in test/long/thread-pool-lost-wakeup.test.ts.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';

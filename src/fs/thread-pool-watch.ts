@@ -17,7 +17,7 @@
  * pending, the tick only looks. The timer is unref'd: it never keeps a process alive.
  *
  * Not covered: a signal lost before the watch starts (the CLI's entry modules as Node loads them)
- * or in libuv's shutdown after the process's last line. test/thread-pool-lost-wakeup.test.ts loses
+ * or in libuv's shutdown after the process's last line. test/long/thread-pool-lost-wakeup.test.ts loses
  * one signal on demand (an LD_PRELOAD shim) at every fourth point of a CLI run between those.
  */
 import { access } from 'node:fs';

@@ -5,7 +5,7 @@
  * block or CRC is not the one this loader knows (another build's) is never used.
  *
  * Why: a first run's reading threads made each entry at ~10 µs (~20 µs a stats result) in V8's
- * baseline tier, where the raised interrupt budget (engine/tuning.ts) keeps code run once per
+ * baseline tier, where the raised interrupt budget (src/tuning.ts) keeps code run once per
  * file; a bench-library first run made 18,525 of them (docs/BENCHMARKS.md, session 35).
  *
  * The fast path is optional: `IMAGE_SIDECAR_ACCEL=off` (InspectOptions.accel false) turns it off

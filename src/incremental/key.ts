@@ -24,7 +24,7 @@ export const RESULT_VERSION = 1;
  * folder record: decoding (the accelerated path too, its wasm included), analysis, the task, keys,
  * reading files, and pairing, categories and link resolution (discovery: folder records hold their
  * output). Left out: the engine (runs tasks, shapes nothing) and incremental/ (its stored forms
- * carry their own versions). test/index-attack3.test.ts checks every module the inspecting task and
+ * carry their own versions). test/index-keys.test.ts checks every module the inspecting task and
  * the scan import is covered.
  */
 const CODE_DIRS = ['formats', 'analysis', 'tasks', 'crypto', 'accel', 'discovery', 'fs'];

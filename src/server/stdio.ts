@@ -45,7 +45,7 @@ const OVERLONG_HEAD_BYTES = 256;
  * each race adds a reaction to `closed` that lives as long as it does, and that reaction holds the
  * race's promise and so the value it settled with — every chunk of request bytes ever read (RSS
  * grew ~1:1 with the bytes received: 145 MiB after 5,000 saves of a 512-float embedding, heap
- * flat at 7.5 MiB once fixed; test/server-soak.test.ts).
+ * flat at 7.5 MiB once fixed; test/long/server-soak.test.ts).
  */
 function orClosed<T>(out: ResponseWriter, p: Promise<T>): Promise<T | typeof CLOSED> {
   return new Promise<T | typeof CLOSED>((resolve, reject) => {

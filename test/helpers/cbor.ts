@@ -1,5 +1,5 @@
 /**
- * CBOR heads for tests that write bin bodies by hand (test/accel-bin.test.ts, test/attack20.test.ts):
+ * CBOR heads for tests that write bin bodies by hand (test/accel-bin.test.ts, test/accel-bin-parity.test.ts):
  * major type `major`, argument `n`, its bytes as wide as asked (non-shortest forms the decoders
  * must read too), at least as wide as `n` needs.
  */

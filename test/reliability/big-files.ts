@@ -3,7 +3,7 @@
  * a child process and must stay within 8 × the largest file + 300 MB of peak RSS (worker threads
  * included); the data of every sidecar must come through unchanged (convert to bin and the
  * refused convert back included), and a save that would grow a sidecar past the read limit is
- * refused before anything is written. `test/memory.test.ts` runs this row in `npm test`.
+ * refused before anything is written. `test/long/memory.test.ts` runs this row in `npm run test:long`.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';

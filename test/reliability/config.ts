@@ -1,6 +1,6 @@
 /**
- * Sizes of the reliability runs. The CI subset (inside `npm test`) stays well under a minute
- * on two cores; the long mode (RELIABILITY_LONG=1, or `report.js --long`) is what the issue
+ * Sizes of the reliability runs. The CI subset (`npm test` and `npm run test:long`) stays well
+ * under a minute a file on two cores; the long mode (RELIABILITY_LONG=1, or `report.js --long`) is what the issue
  * calls the real run: ≥ 100,000 fuzz cases per decoder, 10^5 files in one folder.
  */
 export interface ReliabilityConfig {

@@ -1,5 +1,6 @@
 /**
- * Attack review 18b: the stats summarizer on the scanner's tape (assembly/scanner.ts summarizeStats,
+ * The accelerator's stats and format-stats paths against the reference, attacked with crafted
+ * input: the stats summarizer on the scanner's tape (assembly/scanner.ts summarizeStats,
  * src/accel/certify.ts summaryOnTape), format-stats' shape on the tape (shapeOf / shapeOnTape), the
  * scan's bundles of a folder's records (src/discovery/scan.ts, mapJobs queueWeight) and the inspect
  * task's packed items (src/tasks/inspect-wire.ts packInspectItems). Every input must give, with the
@@ -40,7 +41,7 @@ function same(text: string | Buffer, opts: InspectOptions = STATS, name = 'IMG_1
   return { fast, ref, onTape };
 }
 
-describe('attack 18b: the stats summarizer on the tape', () => {
+describe('accel stats parity: the stats summarizer on the tape', () => {
   it('sidecar_info.image whose keys the file met before (KEY_ID of a key this tape introduced) is read as the reference reads it', () => {
     // Before: tapeValue read such a key from keyStrings, where no skeleton had put its string —
     // the skeleton's GIVE_UP escaped inspectBytes.
@@ -216,7 +217,7 @@ describe('attack 18b: the stats summarizer on the tape', () => {
   });
 });
 
-describe('attack 18b: format-stats\' shape on the tape', () => {
+describe('accel stats parity: format-stats\' shape on the tape', () => {
   it('report content and names, alias spellings, escaped keys, __proto__, objects of many keys: the reference\'s shape (JSON, BOM, legacy)', () => {
     const NAMES = ['IMG.json', 'game_detection.json', 'GAME_DETECTION.JSON', 'Game_Detection_Report.bin', 'game_detection_report.rkyv', 'game_detection.txt', 'x/game_detection.json', 'game_detection', 'game_detection.json.json'];
     const KEYS = ['face_detection', 'FaceDetection', 'Face_detector', 'face detector', 'face-detection', 'yolo_v8', 'YoloV8', 'YOLOV8', 'Unified', '__proto__', 'constructor', 'toString', 'games', 'Games', 'data', 'sidecar_info', 'x', '0', 'PoseDetection', 'game_detector', 'QualityAssessment', 'BallDetector'];
@@ -237,7 +238,7 @@ describe('attack 18b: format-stats\' shape on the tape', () => {
   });
 });
 
-describe('attack 18b: an operation\'s value as a scalar number, sized as the bin encoding writes it', () => {
+describe('accel stats parity: an operation\'s value as a scalar number, sized as the bin encoding writes it', () => {
   // The number model keeps a scalar's type on its container: `{"face_detection": 25.0}` holds the
   // float 25.0 (9 bytes in bin), `18446744073709551616` an int beyond 2^64 (a tag-2 bignum, 11
   // bytes). The tape sized them so; the reference sized the bare JavaScript number (the int 25: 1
@@ -276,10 +277,10 @@ describe('attack 18b: an operation\'s value as a scalar number, sized as the bin
   });
 });
 
-describe('attack 18b: the inspect task\'s packed items (worker threads)', () => {
+describe('accel stats parity: the inspect task\'s packed items (worker threads)', () => {
   let dir = '';
   before(() => {
-    dir = tempDir('isc-a18b-wire-');
+    dir = tempDir('isc-accel-stats-wire-');
     writeFileSync(join(dir, 'a.json'), '{"face_detection":{"success":true}}');
   });
   after(() => removeTree(dir));
@@ -317,10 +318,10 @@ describe('attack 18b: the inspect task\'s packed items (worker threads)', () => 
   });
 });
 
-describe('attack 18b: the scan\'s bundles of a folder\'s records', () => {
+describe('accel stats parity: the scan\'s bundles of a folder\'s records', () => {
   let root = '';
   before(() => {
-    root = tempDir('isc-a18b-bundle-');
+    root = tempDir('isc-accel-stats-bundle-');
     mkdirSync(join(root, 'a'));
     // 40 sidecars of 400 KB in one folder: 20 fit in the pipeline's 8 MiB batch.
     const big = JSON.stringify({ face_detection: { success: true, pad: 'x'.repeat(400_000) } });
@@ -383,11 +384,11 @@ async function cli(args: string[], env: Record<string, string> = {}, as = args[0
 const INLINE = ['--engine', 'inline'];
 const THREADS = ['--engine', 'threads', '-w', '2'];
 
-describe('attack 18b: stats and format-stats on generated trees, the accelerator on and off (CLI, inline and threads, the index)', () => {
+describe('accel stats parity: stats and format-stats on generated trees, the accelerator on and off (CLI, inline and threads, the index)', () => {
   let base = '';
   let root = '';
   before(() => {
-    base = tempDir('isc-a18b-cli-');
+    base = tempDir('isc-accel-stats-cli-');
     root = join(base, 'lib');
     const { rnd, pick } = generator(99);
     const OPS = ['face_detection', 'object_detection', 'ball_detection', 'quality_assessment', 'game_detection', 'yolov8', 'unified', 'pose_detection'];
@@ -447,12 +448,12 @@ describe('attack 18b: stats and format-stats on generated trees, the accelerator
   });
 });
 
-describe('attack 18b: bundles through every command (folders of images, sidecars, links, lone sidecars, reports, unaddressable names; index, edits, shards)', () => {
+describe('accel stats parity: bundles through every command (folders of images, sidecars, links, lone sidecars, reports, unaddressable names; index, edits, shards)', () => {
   let base = '';
   let lib = '';
   let out = '';
   before(() => {
-    base = tempDir('isc-a18b-scan-');
+    base = tempDir('isc-accel-stats-scan-');
     lib = join(base, 'lib');
     out = join(base, 'outside');
     const doc = (i: number) =>

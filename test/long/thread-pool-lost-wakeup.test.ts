@@ -13,12 +13,12 @@ import { spawn, spawnSync } from 'node:child_process';
 import { openSync, readSync, closeSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CLI_PATH } from './helpers/cli.js';
-import { FAKE_JPEG, makeTree, sidecarData, testDir, type TreeNode } from './helpers/tree.js';
+import { CLI_PATH } from '../helpers/cli.js';
+import { FAKE_JPEG, makeTree, sidecarData, testDir, type TreeNode } from '../helpers/tree.js';
 
-const REPO = fileURLToPath(new URL('../../', import.meta.url));
+const REPO = fileURLToPath(new URL('../../../', import.meta.url));
 const SHIM_SOURCE = join(REPO, 'test', 'fixtures', 'lost-wakeup.c');
-const WATCH = new URL('../src/fs/thread-pool-watch.js', import.meta.url).href;
+const WATCH = new URL('../../src/fs/thread-pool-watch.js', import.meta.url).href;
 
 /** Why the shim cannot be used here, or null. */
 function unavailable(): string | null {

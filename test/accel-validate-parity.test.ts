@@ -1,5 +1,6 @@
 /**
- * Attack review 18: the validate certifier (assembly/scanner.ts certifyValidate, src/accel/certify.ts),
+ * The accelerator's validate path against the reference, attacked with crafted input: the validate
+ * certifier (assembly/scanner.ts certifyValidate, src/accel/certify.ts),
  * the scan's duplicate-key check and container end distances, and link targets outside the root
  * inspected in batches (src/discovery/scan.ts). Every input here must give, with the accelerator,
  * exactly what the reference (accel: false) gives; a certified file must be one the reference does
@@ -39,7 +40,7 @@ function same(text: string | Buffer, name = 'IMG_1.json', opts: InspectOptions =
   return { fast, ref, onTape };
 }
 
-describe('attack 18: the validate certifier', () => {
+describe('accel validate parity: the certifier on crafted input', () => {
   it('a backend key met twice in one file (its second use refers to a key id the file itself introduced)', () => {
     const b = freshKey('backend');
     const r = same(`{"sidecar_info":{"operation_type":"face_detection"},"face_detection":{"${b}":{"${b}":{"success":true}}}}`);
@@ -316,10 +317,10 @@ async function cli(args: string[], env: Record<string, string> = {}): Promise<{ 
 }
 
 
-describe('attack 18: validate on trees, the accelerator on and off (CLI, inline and threads)', () => {
+describe('accel validate parity: validate on trees, the accelerator on and off (CLI, inline and threads)', () => {
   let root = '';
   before(() => {
-    root = tempDir('isc-a18-acc-');
+    root = tempDir('isc-accel-validate-');
     const F = '{"bbox":{"x":0.1,"y":0.2,"width":0.3,"height":0.4}}';
     const docs = [
       // the crash of a fresh thread: a backend met a second time in its own file
@@ -361,13 +362,13 @@ describe('attack 18: validate on trees, the accelerator on and off (CLI, inline 
   });
 });
 
-describe('attack 18: link groups whose targets lie outside the root (scan.ts: their sidecars inspected in batches)', () => {
+describe('accel validate parity: link groups whose targets lie outside the root (scan.ts: their sidecars inspected in batches)', () => {
   let base = '';
   let lib = '';
   let out = '';
   const idx = () => join(base, 'idx', 'index');
   before(() => {
-    base = tempDir('isc-a18-links-');
+    base = tempDir('isc-accel-links-');
     lib = join(base, 'lib');
     out = join(base, 'outside');
     const put = (p: string, d: string | Buffer) => {

@@ -1,6 +1,7 @@
 /**
- * Third round of attacks on the incremental index (docs/INDEX.md, issue 20): every run with the
- * index gives what `--no-index` gives. Each test here failed on the code before its fix.
+ * What a stored result is keyed by (src/incremental/key.ts: the code digest, the schema engine's
+ * and Node's versions, the option set) and a killed run's spool (docs/INDEX.md, issue 20): every
+ * run with the index gives what `--no-index` gives. Each test here failed on the code before its fix.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -57,7 +58,7 @@ test('results made with a schema are keyed by the schema engine\'s version (an a
 // as its new results. Only a run that wrote the index swept such leftovers, so repeat runs where
 // nothing changed (a nightly health check) kept a Ctrl-C'd `validate --schema` spool for good.
 test('a killed run\'s spool is removed by the next run, also one that has nothing to write', async (t) => {
-  const dir = testDir(t, 'isc-attack3-spool-');
+  const dir = testDir(t, 'isc-index-keys-spool-');
   const root = makeTree({ 'a/IMG_1.jpg': FAKE_JPEG, 'a/IMG_1.json': { json: sidecarData('IMG_1.jpg', 1, 4) } }, join(dir, 'lib'));
   const runs: IndexRunStats[] = [];
   const index = { path: join(dir, 'idx', 'index'), racyMarginMs: 0, onStats: (s: IndexRunStats) => runs.push(s) };
@@ -76,7 +77,7 @@ test('a killed run\'s spool is removed by the next run, also one that has nothin
 // canonical JSON (keys sorted), so a schema whose `properties` were reordered was the same option
 // set: validate --schema served the problems in the order of the schema used before.
 test('a schema with its keys in another order is another option set: its problems come in its own order', async (t) => {
-  const dir = testDir(t, 'isc-attack3-schema-order-');
+  const dir = testDir(t, 'isc-index-keys-schema-order-');
   const root = makeTree({ 'IMG_1.jpg': FAKE_JPEG, 'IMG_1.json': { json: { ...sidecarData('IMG_1.jpg', 1, 4), a: 1, b: 2 } } }, join(dir, 'lib'));
   const ab = { properties: { a: { type: 'string' }, b: { type: 'string' } } };
   const ba = { properties: { b: { type: 'string' }, a: { type: 'string' } } };

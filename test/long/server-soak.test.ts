@@ -9,8 +9,8 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { test } from 'node:test';
-import { soakServer, soakTreeDir, type SoakSample } from '../bench/server-soak.js';
-import { CLI_PATH } from './helpers/cli.js';
+import { soakServer, soakTreeDir, type SoakSample } from '../../bench/server-soak.js';
+import { CLI_PATH } from '../helpers/cli.js';
 
 const WARM_UP = 2_000;
 const SAVES = 8_000;

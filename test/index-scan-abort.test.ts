@@ -1,5 +1,5 @@
 /**
- * attack24: the walk reads folders ahead with the index's listing cache too (walk.ts walkTree,
+ * An aborted scan and its index: the walk reads folders ahead with the index's listing cache too (walk.ts walkTree,
  * commit f592931). A read ahead calls the cache's `put` when its readdir comes back. A scan that
  * ends early (aborted by its signal) must not leave such a read in flight: before f592931, with a
  * cache, every readdir the walk started was awaited by it; a `put` that lands after the index was
@@ -30,8 +30,8 @@ function library(dir: string, folders: number): string {
 /** Settle: a few turns of the event loop (any read still in flight comes back). */
 const settle = () => new Promise((r) => setTimeout(r, 150));
 
-test('attack24: a scan aborted while folders are read ahead puts nothing into its index after it has closed it', async (t) => {
-  const dir = testDir(t, 'attack24-abort-');
+test('index, aborted scan: a scan aborted while folders are read ahead puts nothing into its index after it has closed it', async (t) => {
+  const dir = testDir(t, 'index-abort-');
   const root = library(dir, 20);
   const idx = join(dir, 'idx');
   const ac = new AbortController();
@@ -73,8 +73,8 @@ test('attack24: a scan aborted while folders are read ahead puts nothing into it
   assert.ok(!existsSync(idx), `the index folder was made again after the scan settled: ${existsSync(idx) ? readdirSync(idx).join(', ') : ''}`);
 });
 
-test('attack24: a scan aborted while folders are read ahead leaves no spool file next to its index', async (t) => {
-  const dir = testDir(t, 'attack24-abort2-');
+test('index, aborted scan: a scan aborted while folders are read ahead leaves no spool file next to its index', async (t) => {
+  const dir = testDir(t, 'index-abort2-');
   const root = library(dir, 20);
   const idx = join(dir, 'idx');
   // A first run builds the index (so a later one has a reader and rewrites).
@@ -101,8 +101,8 @@ test('attack24: a scan aborted while folders are read ahead leaves no spool file
   assert.deepEqual(readdirSync(idx).sort(), before, 'an aborted run leaves the index folder as it was');
 });
 
-test('attack24: a closed ScanIndex writes nothing: a listing put after close makes no spool and no folder', (t) => {
-  const dir = testDir(t, 'attack24-closed-');
+test('index, aborted scan: a closed ScanIndex writes nothing: a listing put after close makes no spool and no folder', (t) => {
+  const dir = testDir(t, 'index-closed-');
   const root = library(dir, 2);
   const idx = join(dir, 'idx');
   const index = ScanIndex.open(root, { summarize: true }, { path: join(idx, 'index'), racyMarginMs: 0 });

@@ -1,10 +1,10 @@
 /**
- * Second round of attacks on the incremental index (docs/INDEX.md) after the fixes of 721a633 and
- * b2ab0e6: runs the index must give the same output as `--no-index` after a change, when shard runs
+ * Index parity with shards and incomplete walks (docs/INDEX.md), attacked after the fixes of
+ * 721a633 and b2ab0e6: runs the index must give the same output as `--no-index` after a change, when shard runs
  * (some or all shards, any order, some in parallel) and incomplete walks (a folder name that is not
  * UTF-8) run with the same index between the compared runs, and over three repeat runs (folder
  * records are stored from the second run on). These held; they stay as regression tests.
- * A differential fuzzer with the same runs found nothing either (see the attack2 report).
+ * A differential fuzzer with the same runs found nothing either.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -75,7 +75,7 @@ type Between = { shards: number[]; count: number; parallel?: boolean } | 'incomp
 
 for (const margin of [0, 40]) {
   test(`held (racy margin ${margin} ms): changes, then shards and incomplete walks, then three runs give --no-index output`, async (t) => {
-    const dir = testDir(t, 'isc-attack2-');
+    const dir = testDir(t, 'isc-index-shards-');
     const root = tree(dir);
     const out = join(dir, 'out');
     mkdirSync(out);

@@ -5,9 +5,9 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { reliabilityConfig } from './reliability/config.js';
-import { runCrashCampaign } from './reliability/crash.js';
-import { describeRow } from './reliability/tally.js';
+import { reliabilityConfig } from '../reliability/config.js';
+import { runCrashCampaign } from '../reliability/crash.js';
+import { describeRow } from '../reliability/tally.js';
 
 const cfg = reliabilityConfig();
 

@@ -105,7 +105,7 @@ function repoint(root: string, target: string): void {
 // (prune: false), so the link's OLD resolution survives next to the folder's NEW identity. The next
 // run finds the folder "unchanged" and serves the old target.
 test('a link re-pointed, then a shard that does not own it runs: the next run still sees the new target', async (t) => {
-  const dir = testDir(t, 'isc-attack-shard-link-');
+  const dir = testDir(t, 'isc-index-edits-shard-link-');
   const root = gameTree(dir);
   const index: IndexOptions = { path: join(dir, 'index'), folderRecords: true, racyMarginMs: 0 };
   const owner = shardOfKey(shardKey('games', 'L.jpg', new Set(DEFAULT_IMAGE_EXTENSIONS)), 2);
@@ -124,7 +124,7 @@ test('a link re-pointed, then a shard that does not own it runs: the next run st
 // the index's other entries; a link re-pointed while a folder on its way changed just now (racy:
 // its new resolution is not stored) leaves the old resolution next to the link folder's new identity.
 test('a link re-pointed, then an incomplete run while its target folder is racy: the next run still sees the new target', async (t) => {
-  const dir = testDir(t, 'isc-attack-racy-link-');
+  const dir = testDir(t, 'isc-index-edits-racy-link-');
   const root = gameTree(dir);
   mkdirSync(Buffer.concat([Buffer.from(`${root}/bad-`), Buffer.from([0xff])])); // a name that is not UTF-8: the walk is incomplete
   const index: IndexOptions = { path: join(dir, 'index'), folderRecords: true, racyMarginMs: 300 };
@@ -141,7 +141,7 @@ test('a link re-pointed, then an incomplete run while its target folder is racy:
 
 /** What held: each change below, then records and every command's report with the index = without. */
 test('held: pairing, image, Unicode, link and option changes give the --no-index output', async (t) => {
-  const dir = testDir(t, 'isc-attack-held-');
+  const dir = testDir(t, 'isc-index-edits-held-');
   const root = gameTree(dir);
   const outside = join(dir, 'outside');
   makeTree({ 'far.jpg': FAKE_JPEG, 'far.json': { json: sidecarData('far.jpg', 2, 8) }, 'far2.jpg': FAKE_JPEG, 'far2.json': { json: sidecarData('far2.jpg', 0, 8) } }, outside);
@@ -214,7 +214,7 @@ test('held: pairing, image, Unicode, link and option changes give the --no-index
 // stored without it and `path` is put back), where the engine's result has it FIRST; records served
 // whole from folder records keep the engine's order. deepEqual holds, JSON.stringify differs.
 test('minor: scan records from per-file hits keep the key order of --no-index', async (t) => {
-  const dir = testDir(t, 'isc-attack-key-order-');
+  const dir = testDir(t, 'isc-index-edits-key-order-');
   const root = gameTree(dir);
   const index: IndexOptions = { path: join(dir, 'index'), folderRecords: true, racyMarginMs: 0 };
   await stats(root, { index }); // stores per-file results with stats' options (summarize)

@@ -1,5 +1,5 @@
 /**
- * Attack 20: the bin body scan (assembly/scanner.ts scanCbor, accel/decode.ts binScan) against the
+ * Crafted attacks on the bin body scan (assembly/scanner.ts scanCbor, accel/decode.ts binScan) against the
  * reference decoder (formats/cbor.ts), through the parity helper (validate, stats with sizes,
  * format-stats, and the rest): every inspection with the accelerator on must be the one with it
  * off, and nothing the reference flags may come out certified.
@@ -280,7 +280,7 @@ function sidecar(seed: number): { tree: Val; style: Style } {
 
 // ---------------------------------------------------------------------------------------------
 
-describe('attack 20: the bin body scan against the reference decoder', () => {
+describe('accel bin parity: the bin body scan against the reference decoder', () => {
   const clean = obj([['face_detection', obj([['success', true], ['faces', []]])]]);
   // 2^32 off a small limit: the same i32 to WebAssembly; the reference calls every file too deep (the root is at depth 0).
   const WRAPPING = [-(2 ** 32) + 8, -(2 ** 32) + 1, -(2 ** 33) + 64];
@@ -319,7 +319,7 @@ describe('attack 20: the bin body scan against the reference decoder', () => {
   describe('through the public API', () => {
     let root = '';
     before(() => {
-      root = tempDir('isc-attack20-');
+      root = tempDir('isc-accel-bin-parity-');
       fs.writeFileSync(path.join(root, 'a.jpg'), '');
       fs.writeFileSync(path.join(root, 'a.bin'), encodeSidecar({ face_detection: { success: true, faces: [] } }, 'bin'));
       fs.writeFileSync(path.join(root, 'b.jpg'), '');

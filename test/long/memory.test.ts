@@ -7,8 +7,8 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { runBigFiles } from './reliability/big-files.js';
-import { describeRow } from './reliability/tally.js';
+import { runBigFiles } from '../reliability/big-files.js';
+import { describeRow } from '../reliability/tally.js';
 
 const FILE_BYTES = 60 * 1024 * 1024;
 
