@@ -1,5 +1,5 @@
 /**
- * attack24: shards (`--shard I/3`: every shard walks the whole tree, reads ahead with the index's
+ * shards (`--shard I/3`: every shard walks the whole tree, reads ahead with the index's
  * cache, pairs its own names; no folder records) sharing one index: a folder changed as the read-ahead
  * meets it in some shard's run; every shard's run after it as without the index.
  */
@@ -8,17 +8,17 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { validate, type ValidationResult } from '../src/index.js';
-import { library, MUTATIONS, patch, setHook, WHERE } from './helpers/attack24.js';
+import { library, MUTATIONS, patch, setHook, WHERE } from './helpers/readahead-changes.js';
 import { firstDiff, noTimes } from './helpers/index-parity.js';
 
 const SOME = ['a photo added', 'a sidecar removed', 'a sidecar renamed, mtime put back', 'the folder swapped with p', 'the folder replaced by a link to p'];
 
-test('attack24: shards sharing an index, a folder changed as one shard read it ahead: every shard run after it as without the index', async (t) => {
+test('shards sharing an index, a folder changed as one shard read it ahead: every shard run after it as without the index', async (t) => {
   patch();
   const missed: string[] = [];
   for (const mutation of SOME) {
     for (const [folder, moment] of WHERE) {
-      const { root, indexPath } = library(t, 'attack24-shard-');
+      const { root, indexPath } = library(t, 'isc-readahead-shard-');
       const run = async (shard: number, withIndex: boolean) => {
         const results: ValidationResult[] = [];
         const r = await validate(root, { shard: { index: shard, count: 3 }, index: withIndex ? { path: indexPath, racyMarginMs: 0 } : false, onResult: (x) => void results.push(x) });

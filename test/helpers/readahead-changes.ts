@@ -1,5 +1,5 @@
 /**
- * attack24: changes made to a folder at the moments the walk's read-ahead (walk.ts walkTree, with the
+ * changes made to a folder at the moments the walk's read-ahead (walk.ts walkTree, with the
  * index's listing cache: dir-cache.ts DirSnapshots) touches it — when the cache is asked of it (its
  * identity noted, its readdir about to start), when its listing is put (read, the walk not there
  * yet), when a link's target folder is listed for pairing (DirSnapshots.listingSync) — in a chosen
@@ -143,7 +143,7 @@ export interface Attack {
  */
 export async function attack(t: { after: (fn: () => void) => void }, a: Attack): Promise<{ fired: boolean; after: string }> {
   patch();
-  const { root, indexPath, dir } = library(t, 'attack24-');
+  const { root, indexPath, dir } = library(t, 'isc-readahead-');
   const named = a.viaLink ? join(dir, 'via') : root;
   if (a.viaLink) symlinkSync(root, named);
   const runs: Run[] = [];

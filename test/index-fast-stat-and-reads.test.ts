@@ -1,5 +1,5 @@
 /**
- * Attacks on session 19's changes: the warm checks' stat through Node's own stat binding
+ * Attacks on the warm checks' stat through Node's own stat binding
  * (fs/identity.ts IdentityScratch.stat), WindowReader's read-ahead per stream
  * (incremental/store.ts). Each test tries to
  * make one of their promises fail: the fast path gives what fs.statSync gives for every path, a
@@ -39,7 +39,7 @@ function bumpCtimeKeepingMtime(f: string, ctime: bigint): void {
   assert.notEqual(statSync(f, { bigint: true }).ctimeNs, ctime);
 }
 
-test('attack19 fast stat: odd times (before 1970, past 2^63 ns), a sparse file past 4 GiB, odd names, relative, empty, too long, sockets, devices: what fs.statSync gives', async (t) => {
+test('fast stat: odd times (before 1970, past 2^63 ns), a sparse file past 4 GiB, odd names, relative, empty, too long, sockets, devices: what fs.statSync gives', async (t) => {
   const dir = testDir(t, 'isc-a19-');
   const file = (name: string, body = 'x') => {
     const p = join(dir, name);
@@ -84,7 +84,7 @@ test('attack19 fast stat: odd times (before 1970, past 2^63 ns), a sparse file p
   resetFastStatForTests('unknown');
 });
 
-test('attack19 fast stat: a file replaced between two stats, and edited in place keeping size and mtime, moves the fast identity as the reference', (t) => {
+test('fast stat: a file replaced between two stats, and edited in place keeping size and mtime, moves the fast identity as the reference', (t) => {
   const dir = testDir(t, 'isc-a19-');
   const f = join(dir, 'a.json');
   writeFileSync(f, '{"success": true}');
@@ -120,7 +120,7 @@ test('attack19 fast stat: a file replaced between two stats, and edited in place
   resetFastStatForTests('unknown');
 });
 
-test('attack19 fast stat: not used under --pending-deprecation however Node is given it (--pending_deprecation, =true, NODE_OPTIONS), and no warning is printed', (t) => {
+test('fast stat: not used under --pending-deprecation however Node is given it (--pending_deprecation, =true, NODE_OPTIONS), and no warning is printed', (t) => {
   const script = `
     const { IdentityScratch } = await import(${JSON.stringify(new URL('../src/fs/identity.js', import.meta.url).href)});
     const s = new IdentityScratch();
@@ -253,7 +253,7 @@ const SWAPS: [string, (root: string) => void][] = [
 ];
 
 for (const [label, change] of SWAPS) {
-  test(`attack19 warm runs, fastStat on and off, folder records: a sidecar ${label}: byte-identical to --no-index`, async (t) => {
+  test(`warm runs, fastStat on and off, folder records: a sidecar ${label}: byte-identical to --no-index`, async (t) => {
     if (label.includes('FIFO') && spawnSync('mkfifo', ['--version']).status !== 0) return t.skip('mkfifo unavailable');
     const dir = testDir(t, 'isc-a19-');
     const root = library(dir);
@@ -265,7 +265,7 @@ for (const [label, change] of SWAPS) {
   });
 }
 
-test('attack19 WindowReader: random reads (streams, scattered, straddling windows, > 1 MiB, at the end) give exactly the bytes asked; the latest view stays valid until the next read', (t) => {
+test('WindowReader: random reads (streams, scattered, straddling windows, > 1 MiB, at the end) give exactly the bytes asked; the latest view stays valid until the next read', (t) => {
   const MiB = 1 << 20;
   const size = 5 * MiB + 13; // not a multiple of a word or a window
   const { fd, data } = wordFile(t, size);
@@ -314,7 +314,7 @@ test('attack19 WindowReader: random reads (streams, scattered, straddling window
   assert.equal(last[l], 0xa5);
 });
 
-test('attack19 WindowReader: a file that shrank under the reader is an IndexFormatError, never bytes from elsewhere, and the reader still answers the part that is there', (t) => {
+test('WindowReader: a file that shrank under the reader is an IndexFormatError, never bytes from elsewhere, and the reader still answers the part that is there', (t) => {
   const size = 3 << 20;
   const { fd, data } = wordFile(t, size);
   const r = new WindowReader(fd, size);
@@ -335,7 +335,7 @@ test('attack19 WindowReader: a file that shrank under the reader is an IndexForm
   }
 });
 
-test('attack19 index file: entries of every size (a few bytes to past 1 MiB) found in scattered and in file order give their own payloads; a flipped byte or a cut file is caught, never another entry', (t) => {
+test('index file: entries of every size (a few bytes to past 1 MiB) found in scattered and in file order give their own payloads; a flipped byte or a cut file is caught, never another entry', (t) => {
   const dir = testDir(t, 'isc-a19-idx-');
   const path = join(dir, 'index');
   const w = IndexWriter.create(path);

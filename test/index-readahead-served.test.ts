@@ -1,12 +1,12 @@
 /**
- * attack24: a folder changed as the read-ahead asks the cache of it when its listing is served
+ * a folder changed as the read-ahead asks the cache of it when its listing is served
  * (the second run with the index: listings served; the third: folder records served too), or as a
  * link's target folder is listed for pairing (second run). Every run after it the same as without
  * the index, and the index serves a run whole again.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { attack, MUTATIONS, type Moment } from './helpers/attack24.js';
+import { attack, MUTATIONS, type Moment } from './helpers/readahead-changes.js';
 
 const SERVED: [number, string, Moment][] = [
   [2, 'c', 'get'],
@@ -16,7 +16,7 @@ const SERVED: [number, string, Moment][] = [
   [3, 'm-target', 'get'],
 ];
 
-test('attack24: a folder changed as the read-ahead is served its listing (runs 2 and 3): every run after it as without the index', async (t) => {
+test('a folder changed as the read-ahead is served its listing (runs 2 and 3): every run after it as without the index', async (t) => {
   const missed: string[] = [];
   for (const mutation of Object.keys(MUTATIONS)) {
     for (const [inRun, folder, moment] of SERVED) {
