@@ -40,7 +40,7 @@ function bumpCtimeKeepingMtime(f: string, ctime: bigint): void {
 }
 
 test('fast stat: odd times (before 1970, past 2^63 ns), a sparse file past 4 GiB, odd names, relative, empty, too long, sockets, devices: what fs.statSync gives', async (t) => {
-  const dir = testDir(t, 'isc-a19-');
+  const dir = testDir(t, 'isc-fast-stat-');
   const file = (name: string, body = 'x') => {
     const p = join(dir, name);
     writeFileSync(p, body);
@@ -85,7 +85,7 @@ test('fast stat: odd times (before 1970, past 2^63 ns), a sparse file past 4 GiB
 });
 
 test('fast stat: a file replaced between two stats, and edited in place keeping size and mtime, moves the fast identity as the reference', (t) => {
-  const dir = testDir(t, 'isc-a19-');
+  const dir = testDir(t, 'isc-fast-stat-');
   const f = join(dir, 'a.json');
   writeFileSync(f, '{"success": true}');
   utimesSync(f, FIXED_TIME, FIXED_TIME);
@@ -141,7 +141,7 @@ test('fast stat: not used under --pending-deprecation however Node is given it (
     assert.equal(r.stdout.trim(), 'false', `${label}: the fast path is not tried`);
   }
   // The CLI: a warm run under it prints what --no-index prints, and nothing on stderr.
-  const dir = testDir(t, 'isc-a19-');
+  const dir = testDir(t, 'isc-fast-stat-');
   const root = makeTree({ 'p/a.jpg': FAKE_JPEG, 'p/a.json': { json: sidecarData('a.jpg', 1, 4) }, 'p/b.jpg': FAKE_JPEG }, join(dir, 'lib'));
   const cli = fileURLToPath(new URL('../src/cli.js', import.meta.url));
   const cliRun = (args: string[]) => spawnSync(process.execPath, ['--pending_deprecation', cli, 'stats', root, '--json', ...args], { encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' } });
@@ -255,7 +255,7 @@ const SWAPS: [string, (root: string) => void][] = [
 for (const [label, change] of SWAPS) {
   test(`warm runs, fastStat on and off, folder records: a sidecar ${label}: byte-identical to --no-index`, async (t) => {
     if (label.includes('FIFO') && spawnSync('mkfifo', ['--version']).status !== 0) return t.skip('mkfifo unavailable');
-    const dir = testDir(t, 'isc-a19-');
+    const dir = testDir(t, 'isc-fast-stat-');
     const root = library(dir);
     resetFastStatForTests('unknown');
     const seen = await parity(root, dir, label, () => change(root));
@@ -336,7 +336,7 @@ test('WindowReader: a file that shrank under the reader is an IndexFormatError, 
 });
 
 test('index file: entries of every size (a few bytes to past 1 MiB) found in scattered and in file order give their own payloads; a flipped byte or a cut file is caught, never another entry', (t) => {
-  const dir = testDir(t, 'isc-a19-idx-');
+  const dir = testDir(t, 'isc-fast-stat-idx-');
   const path = join(dir, 'index');
   const w = IndexWriter.create(path);
   const { uint } = generator(0x1234567);
