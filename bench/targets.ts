@@ -91,7 +91,7 @@ export function evaluateTargets(t: TargetInputs): TargetResult[] {
       ),
       row('first run (builds the index),', `index.${op}.first`, 1.1),
       // The index rows' denominator runs the CLI's default engine (auto): it should cost what threads
-      // do on a tree this size (it ran its first 4,000 files in-process until session 9).
+      // do on a tree this size.
       target(
         `${op}, --no-index, auto engine (the CLI's default) × threads`,
         timeRatio(none, f(`${op}.json.threads`)),

@@ -6,7 +6,7 @@
  */
 
 /**
- * A worker thread: above this after a batch, the heap is garbage from big files (issue 10 §5: a
+ * A worker thread: above this after a batch, the heap is garbage from big files (a
  * worker sat on a few hundred MB after a 60 MB sidecar while the next big file went to the other
  * one; export json on 2 threads peaked at 957 MB against a 780 MB bound, 779 MB with this).
  */

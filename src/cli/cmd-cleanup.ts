@@ -45,7 +45,7 @@ async function runCleanup(ctx: CommandContext): Promise<number> {
     return EXIT_FINDINGS;
   }
   // Orphans left in place (changed since the scan, not movable) are findings, as in restore: the
-  // cleanup is not complete (attack11: it exited 0, and -q hid the warning).
+  // cleanup is not complete (it once exited 0, and -q hid the warning).
   return r.skipped.length > 0 ? EXIT_FINDINGS : EXIT_CLEAN;
 }
 

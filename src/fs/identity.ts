@@ -357,7 +357,7 @@ const IDENTITY_FIELDS = 16;
  * the batch's index entries): each read's fstat kept as the binding gave it, by one copy of its array,
  * and made an identity (`loadInto`) only for the entry made of it. An identity taken at each read
  * (IdentityScratch.fstat), then copied out by item and back for its entry, was ~1/3 of a first run's
- * extra CPU on the reading threads beside the entries themselves (docs/BENCHMARKS.md, session 32).
+ * extra CPU on the reading threads beside the entries themselves.
  * The one descriptor stat of reads and index identities (IdentityScratch.fstat is a batch of one):
  * the binding once it gave what fs.fstatSync gives (stat-binding.ts checkFstat, one trust with the
  * reads' sizes), fs.fstatSync (bigint) before and with `fast: false`.

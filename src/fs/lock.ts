@@ -158,7 +158,7 @@ class Lock implements HeldLock {
    * check() set it less than staleMs / 3 ago (with our clock, as the async holders' heartbeat every
    * staleMs / 3 assumes too). The token is still read: a lock whose earlier holder, stale on another
    * host, released it after a taker's look may be moved by that taker and, if a third process made
-   * it meanwhile, not put back (the third attack of session 30: two holders, and a trusting release
+   * it meanwhile, not put back (a race the lock tests replay: two holders, and a trusting release
    * removed the third's lock). A convert unit's second check and its release read one small file.
    */
   private fresh(): boolean {

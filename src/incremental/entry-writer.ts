@@ -6,7 +6,7 @@
  *
  * Why: a first run's reading threads made each entry at ~10 µs (~20 µs a stats result) in V8's
  * baseline tier, where the raised interrupt budget (src/tuning.ts) keeps code run once per
- * file; a bench-library first run made 18,525 of them (docs/BENCHMARKS.md, session 35).
+ * file; a bench-library first run made 18,525 of them.
  *
  * The fast path is optional: `IMAGE_SIDECAR_ACCEL=off` (InspectOptions.accel false) turns it off
  * with the scanner, a missing or failing module leaves it off (`entryWriterStatus` says why), and

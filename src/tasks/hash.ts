@@ -65,7 +65,7 @@ function canonicalDigests(item: HashItem, bytes: Buffer, opts: HashTaskOptions):
   const { data } = decodeSidecar(bytes, { path: item.path, maxDepth: opts.maxDepth, maxFileSize: opts.maxFileSize, keyring: opts.keyring });
   const keys = item.keys ?? [];
   // The canonical text goes to every digest piece by piece: a 60 MB sidecar's text is never
-  // held whole (issue 10 §5, bounded memory).
+  // held whole (bounded memory).
   const plain = createHash('sha256');
   const keyed = keys.map((k) => beginKeyed(k));
   canonicalJsonChunks(data, (piece) => {

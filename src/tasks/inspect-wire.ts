@@ -2,8 +2,8 @@
  * The inspect task's results as they cross from a worker thread to the main thread: one compact
  * batch (a few typed arrays, one string table, and objects only for the unusual parts) instead of
  * one structured-clone object graph per file. Cloning a graph per file cost each worker about as
- * much as reading the files, and the main thread as much again to rebuild it (engine profile,
- * session 6); typed arrays are moved, not copied, and the main thread builds each result from them
+ * much as reading the files, and the main thread as much again to rebuild it (an engine
+ * profiled); typed arrays are moved, not copied, and the main thread builds each result from them
  * with one object literal.
  *
  * This is the one form an inspect batch takes between threads: one encoder (packInspections, in
@@ -554,7 +554,7 @@ function putF64(v: number): boolean {
  * Strings packed before, as packed (u16 length, UTF-8), by string: a stats result packs ~7 (its
  * operations, object classes, tool) from a small vocabulary, and a copy of known bytes costs about
  * half a native UTF-8 write in a first run's baseline tier (~135 against ~225 ns a string; a stats
- * result's packing 6.4 → 5.7 µs, session 32). Bounded: short strings only, forgotten all at once
+ * result's packing 6.4 → 5.7 µs). Bounded: short strings only, forgotten all at once
  * when full.
  */
 const packedStrings = new Map<string, Uint8Array>();

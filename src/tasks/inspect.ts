@@ -82,7 +82,7 @@ let batchRead = new Uint8Array(64);
  * With the index (`indexEntries`) every file of the batch is read first, each read's stat kept,
  * then the batch's entries are made in one pass: the same entries, with the entry code run file after
  * file instead of between two files' reads and scans (a first run of the bench library: validate
- * −84 ms of wall time and −190 ms of CPU, stats −150 and −300; docs/BENCHMARKS.md, session 29).
+ * −84 ms of wall time and −190 ms of CPU, stats −150 and −300).
  */
 function inspectBatch(items: readonly InspectItem[], opts: InspectOptions, compiled: CompiledSchema | undefined): FileInspection[] {
   const n = items.length;
