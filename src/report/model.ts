@@ -6,7 +6,7 @@
  */
 import { sep } from 'node:path';
 import type { Problem } from '../analysis/rules.js';
-import type { ScanProblem } from '../discovery/scan.js';
+import type { ScanProblem } from '../scan/records.js';
 import type { FormatStats } from '../ops/format-stats.js';
 import type { FolderCoverageTable, TreeStats } from '../ops/stats.js';
 import type { ValidationResult } from '../ops/validate.js';
