@@ -9,13 +9,13 @@ import { dirname, join, relative, resolve, sep } from 'node:path';
 import { errors } from '../errors.js';
 import type { Runtime } from '../engine/runtime.js';
 import { DEFAULT_BATCH_BYTES, DEFAULT_BATCH_FILES, mapJobs } from '../engine/pipeline.js';
-import { createRuntime, type AdaptiveRuntime } from '../engine/select.js';
+import { createRuntime } from '../engine/select.js';
 import { applyV8Tuning } from '../engine/v8-tuning.js';
 import type { FileInspection, InspectItem, InspectOptions } from '../tasks/inspect.js';
 import type { Category, Options } from '../types.js';
 import { CATEGORIES } from '../types.js';
 import { LinkResolver, type LinkResolution, type ResolvedLink } from '../discovery/resolve-link.js';
-import { QUARANTINE_DIR, SKIP_DIR_NAMES } from '../discovery/own-folders.js';
+import { SKIP_DIR_NAMES } from '../discovery/own-folders.js';
 import { imageExtensionSet, nfc } from '../discovery/extensions.js';
 import { pairDirectory, type PairGroup } from '../discovery/pair.js';
 import { nameRoot, shardFilter, type ShardFilter } from '../discovery/shard.js';
@@ -48,7 +48,6 @@ import type { CacheFolders, FolderRecordsSink, OpenScanCache, ScanCache } from '
 import { sidecarFileCount, type Finding, type ScanImage, type ScanRecord, type ScanSidecar, type ScanSummary, type TreeSeq } from './records.js';
 import { NO_GROUP, TargetGroups } from './target-groups.js';
 
-export { QUARANTINE_DIR };
 
 export interface ScanOptions extends Options {
   /** Per-file work done by the engine on every candidate sidecar. */
@@ -708,5 +707,3 @@ function isInside(p: string, rootReal: string): boolean {
 function toPosix(p: string): string {
   return sep === '/' ? p : p.split(sep).join('/');
 }
-
-export type { AdaptiveRuntime };
