@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { errors } from '../src/errors.js';
 import { imageExtensionSet, isSidecarExt, splitName } from '../src/discovery/extensions.js';
 import { isLockName, isTempName } from '../src/fs/temp-files.js';
-import { QUARANTINE_DIR } from '../src/discovery/scan.js';
+import { QUARANTINE_DIR } from '../src/discovery/own-folders.js';
 import { forEachListed, ListWriter } from './lists.js';
 
 export interface LibraryLists {

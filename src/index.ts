@@ -7,8 +7,10 @@ export { CATEGORIES } from './types.js';
 export { encodeSidecar, decodeSidecar, detectFormat, canonicalJson, deepEqualJson } from './formats/codec.js';
 export { DEFAULT_IMAGE_EXTENSIONS, sidecarNameFor } from './discovery/extensions.js';
 export { locateSidecar } from './discovery/locate.js';
-export { scan, QUARANTINE_DIR } from './discovery/scan.js';
-export type { ScanRecord, ScanSummary, ScanSidecar, ScanImage, ScanOptions, Finding } from './discovery/scan.js';
+export { scan } from './ops/scan.js';
+export { QUARANTINE_DIR } from './discovery/own-folders.js';
+export type { ScanOptions } from './scan/session.js';
+export type { ScanRecord, ScanSummary, ScanSidecar, ScanImage, Finding } from './scan/records.js';
 
 export { readSidecar, readSidecarDetailed, readSidecarText } from './ops/read.js';
 export { saveSidecar } from './ops/save.js';

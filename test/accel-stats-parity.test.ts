@@ -2,7 +2,7 @@
  * The accelerator's stats and format-stats paths against the reference, attacked with crafted
  * input: the stats summarizer on the scanner's tape (assembly/scanner.ts summarizeStats,
  * src/accel/certify.ts summaryOnTape), format-stats' shape on the tape (shapeOf / shapeOnTape), the
- * scan's bundles of a folder's records (src/discovery/scan.ts, mapJobs queueWeight) and the inspect
+ * scan's bundles of a folder's records (src/scan/session.ts, mapJobs queueWeight) and the inspect
  * task's packed items (src/tasks/inspect-wire.ts packInspectItems). Every input must give, with the
  * accelerator, exactly what the reference (accel: false) gives; fixtures are made by code.
  */
@@ -16,7 +16,7 @@ import { decodeSidecar, encodeSidecar } from '../src/formats/codec.js';
 import { inspectBytes } from '../src/tasks/inspect.js';
 import { packInspectItems, unpackInspectItems } from '../src/tasks/inspect-wire.js';
 import { validateFiles } from '../src/ops/validate-files.js';
-import { scan } from '../src/discovery/scan.js';
+import { scan } from '../src/ops/scan.js';
 import { createRuntime } from '../src/engine/select.js';
 import type { Runtime } from '../src/engine/runtime.js';
 import { FAKE_JPEG } from './helpers/tree.js';

@@ -2,7 +2,7 @@
  * The accelerator's validate path against the reference, attacked with crafted input: the validate
  * certifier (assembly/scanner.ts certifyValidate, src/accel/certify.ts),
  * the scan's duplicate-key check and container end distances, and link targets outside the root
- * inspected in batches (src/discovery/scan.ts). Every input here must give, with the accelerator,
+ * inspected in batches (src/scan/session.ts). Every input here must give, with the accelerator,
  * exactly what the reference (accel: false) gives; a certified file must be one the reference does
  * not flag. Fixtures are made by code.
  */

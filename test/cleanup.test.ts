@@ -6,7 +6,7 @@ import fsp from 'node:fs/promises';
 import { syncBuiltinESMExports } from 'node:module';
 import { join } from 'node:path';
 import { cleanup, quarantineStamp, type CleanupReport } from '../src/ops/cleanup.js';
-import { QUARANTINE_DIR } from '../src/discovery/scan.js';
+import { QUARANTINE_DIR } from '../src/discovery/own-folders.js';
 import { isSidecarError } from '../src/errors.js';
 import { readSidecar } from '../src/ops/read.js';
 import { saveSidecar } from '../src/ops/save.js';

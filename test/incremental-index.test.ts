@@ -41,7 +41,7 @@ import {
 import { saveSidecar } from '../src/ops/save.js';
 import { THREADS_BREAK_EVEN_FILES } from '../src/tuning.js';
 import { find } from '../src/ops/find.js';
-import { scan } from '../src/discovery/scan.js';
+import { scan } from '../src/ops/scan.js';
 import { entryIdentity, entryKey, entryPayload, IndexReader, IndexWriter, keyHash, TABLE_DIRS, TABLE_FILES, type IndexHeader } from '../src/incremental/store.js';
 import { decodeFolder } from '../src/incremental/folder-records.js';
 

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
 import { countFiles, Progress } from '../src/cli/progress.js';
-import { scan } from '../src/discovery/scan.js';
+import { scan } from '../src/ops/scan.js';
 import { generateSampleLibrary } from '../src/sample/index.js';
 import { convert } from '../src/ops/convert.js';
 import { hashTree } from '../src/integrity/tree-hash.js';

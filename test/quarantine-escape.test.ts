@@ -13,7 +13,7 @@ import * as path from 'node:path';
 import { cleanup, quarantineStamp, writeManifest, MANIFEST_NAME, MANIFEST_VERSION } from '../src/ops/cleanup.js';
 import { readManifest, restore } from '../src/ops/restore.js';
 import { listQuarantines } from '../src/ops/quarantines.js';
-import { QUARANTINE_DIR } from '../src/discovery/scan.js';
+import { QUARANTINE_DIR } from '../src/discovery/own-folders.js';
 import { SidecarError } from '../src/errors.js';
 import { testDir } from './helpers/tree.js';
 

@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { cleanup, manifestBytes, manifestPieces, writeManifest, MANIFEST_VERSION, type QuarantineManifest } from '../src/ops/cleanup.js';
 import { readManifest, restore } from '../src/ops/restore.js';
-import { QUARANTINE_DIR } from '../src/discovery/scan.js';
+import { QUARANTINE_DIR } from '../src/discovery/own-folders.js';
 import { SidecarError } from '../src/errors.js';
 import { testDir } from './helpers/tree.js';
 import { longestString } from './helpers/strings.js';

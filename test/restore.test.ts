@@ -8,7 +8,7 @@ import { cleanup } from '../src/ops/cleanup.js';
 import { restore } from '../src/ops/restore.js';
 import { readSidecar } from '../src/ops/read.js';
 import { saveSidecar } from '../src/ops/save.js';
-import { QUARANTINE_DIR } from '../src/discovery/scan.js';
+import { QUARANTINE_DIR } from '../src/discovery/own-folders.js';
 import { isSidecarError } from '../src/errors.js';
 import { FAKE_JPEG, makeTree, removeTree, sidecarData, tempDir, type TreeNode } from './helpers/tree.js';
 

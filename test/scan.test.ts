@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { scan, type ScanRecord } from '../src/discovery/scan.js';
+import { scan } from '../src/ops/scan.js';
+import { type ScanRecord } from '../src/scan/records.js';
 import { CATEGORIES, type EngineKind } from '../src/types.js';
 import { FAKE_JPEG, makeTree, removeTree, sidecarData } from './helpers/tree.js';
 

@@ -16,7 +16,7 @@ import { CLI_PATH } from './helpers/cli.js';
 import { testDir } from './helpers/tree.js';
 
 const WATCH = new URL('../src/fs/thread-pool-watch.js', import.meta.url).href;
-const SCAN = new URL('../src/discovery/scan.js', import.meta.url).href;
+const SCAN = new URL('../src/scan/session.js', import.meta.url).href;
 
 /** Run `body` (an ES module's text, `dir` and `watch` in scope) in a fresh Node; its stdout's last line as JSON. */
 function inChild(body: string, dir: string): { out: unknown; ms: number; status: number | null; stderr: string } {

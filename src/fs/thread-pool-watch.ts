@@ -39,7 +39,7 @@ let watch: Watch | null = null;
 /**
  * Start the watch (once per thread; later calls do nothing: each thread sees only its own pending
  * requests, and every thread's wait on the one pool). The CLI starts it for every command, a scan
- * (discovery/scan.ts ScanSession) for library callers, and every worker thread (engine/worker.ts).
+ * (scan/session.ts ScanSession) for library callers, and every worker thread (engine/worker.ts).
  */
 export function watchThreadPool(): void {
   if (watch !== null) return;

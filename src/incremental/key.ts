@@ -22,12 +22,12 @@ export const RESULT_VERSION = 1;
 /**
  * The folders (siblings of this one, compiled) whose code decides an inspection's result or a
  * folder record: decoding (the accelerated path too, its wasm included), analysis, the task, keys,
- * reading files, and pairing, categories and link resolution (discovery: folder records hold their
- * output). Left out: the engine (runs tasks, shapes nothing) and incremental/ (its stored forms
- * carry their own versions). test/index-keys.test.ts checks every module the inspecting task and
+ * reading files, pairing and link resolution (discovery) and the scan's records and categories
+ * (scan: folder records hold their output). Left out: the engine (runs tasks, shapes nothing) and
+ * incremental/ (its stored forms carry their own versions). test/index-keys.test.ts checks every module the inspecting task and
  * the scan import is covered.
  */
-const CODE_DIRS = ['formats', 'analysis', 'tasks', 'crypto', 'accel', 'discovery', 'fs'];
+const CODE_DIRS = ['formats', 'analysis', 'tasks', 'crypto', 'accel', 'discovery', 'scan', 'fs'];
 
 /** Modules of the top folder that results carry: error messages, categories, format names; stored columns' byte order. */
 const CODE_FILES = ['errors.js', 'temp-name.js', 'types.js', 'vocabulary.js', 'byte-order.js'];

@@ -13,7 +13,9 @@
  */
 import { join, resolve } from 'node:path';
 import { errorFromJSON, errors, type ErrorCode } from '../errors.js';
-import { assertDirectory, scan, type ScanRecord, type ScanSidecar } from '../discovery/scan.js';
+import { openScanCache } from '../incremental/scan-cache.js';
+import { assertDirectory, ScanSession } from '../scan/session.js';
+import type { ScanRecord, ScanSidecar } from '../scan/records.js';
 import { SKIP_DIR_NAMES } from '../discovery/own-folders.js';
 import { walkTree } from '../discovery/walk.js';
 import { imageExtensionSet, isSidecarExt, splitName } from '../discovery/extensions.js';
@@ -185,7 +187,7 @@ export async function canonicalEntries(
   const taskOpts: HashTaskOptions = { mode: 'canonical', maxFileSize: opts.maxFileSize, maxDepth: opts.maxDepth, keyring: opts.keyring, fastStat: opts.fastStat };
   const undecodable: string[] = [];
   // Progress is the scan's: every file of the tree, the unit of the CLI's pre-walk total.
-  const session = scan(root, { ...opts, runtime: opts.runtime });
+  const session = new ScanSession(root, { ...opts, runtime: opts.runtime }, openScanCache);
   async function* effective(): AsyncGenerator<HashItem> {
     for await (const rec of session) {
       if (strict && !session.summary.complete) break;

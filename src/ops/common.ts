@@ -1,6 +1,6 @@
 import { normalizeOperationName } from '../analysis/operations.js';
 import { compileQuery } from '../analysis/query.js';
-import { sidecarFilesOf, type ScanRecord, type ScanSidecar } from '../discovery/scan.js';
+import { sidecarFilesOf, type ScanRecord, type ScanSidecar } from '../scan/records.js';
 import { setOwn } from '../analysis/own-record.js';
 
 /**

@@ -9,7 +9,9 @@
 import { dirname, resolve } from 'node:path';
 import { lastRealFolder, lockKeyForSidecar } from '../discovery/lock-key.js';
 import { errors, type SidecarError } from '../errors.js';
-import { assertDirectory, isForeign, scan, type ScanRecord, type ScanSidecar } from '../discovery/scan.js';
+import { assertDirectory } from '../scan/session.js';
+import { isForeign, type ScanRecord, type ScanSidecar } from '../scan/records.js';
+import { scan } from './scan.js';
 import { createRuntime } from '../engine/select.js';
 import { removeStaleTempFiles } from '../fs/temp-files.js';
 import { canonicalEntries } from '../integrity/tree-hash.js';

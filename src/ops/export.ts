@@ -42,7 +42,8 @@
 import { resolve } from 'node:path';
 import { assertOutputNotManaged } from '../discovery/output-guard.js';
 import { errors } from '../errors.js';
-import { scan, type ScanRecord, type ScanSidecar } from '../discovery/scan.js';
+import { scan } from './scan.js';
+import { type ScanRecord, type ScanSidecar } from '../scan/records.js';
 import type { Options } from '../types.js';
 import { ownEffective, sidecarFilter } from './common.js';
 import { csvRow, type CsvOptions } from './csv.js';

@@ -5,7 +5,8 @@
  * target is inside the root is found once, through the target; RAW+JPEG images sharing a sidecar
  * are each listed. Sidecars without an image (orphans) and corrupt ones are not matched.
  */
-import { scan, type ScanSummary } from '../discovery/scan.js';
+import { scan } from './scan.js';
+import { type ScanSummary } from '../scan/records.js';
 import { errors } from '../errors.js';
 import type { Options, SidecarFormat } from '../types.js';
 import { ownEffective, sidecarFilter } from './common.js';

@@ -1,4 +1,5 @@
-import { scan, type ScanRecord, type ScanSummary } from '../discovery/scan.js';
+import { scan } from './scan.js';
+import { type ScanRecord, type ScanSummary } from '../scan/records.js';
 import type { Options } from '../types.js';
 import { sidecarsOf, sortKeysDeep } from './common.js';
 

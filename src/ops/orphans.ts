@@ -1,5 +1,6 @@
 import { errors } from '../errors.js';
-import { scan, sidecarFilesOf, type ScanRecord, type ScanSummary } from '../discovery/scan.js';
+import { scan } from './scan.js';
+import { sidecarFilesOf, type ScanRecord, type ScanSummary } from '../scan/records.js';
 import type { Options } from '../types.js';
 
 export interface OrphanList {

@@ -23,7 +23,8 @@
  */
 import { lstat } from 'node:fs/promises';
 import { errors, isSidecarError } from '../errors.js';
-import { isForeign, scan, type ScanRecord, type ScanSidecar } from '../discovery/scan.js';
+import { isForeign, type ScanRecord, type ScanSidecar } from '../scan/records.js';
+import { scan } from './scan.js';
 import type { JsonObject, Options, SidecarFormat } from '../types.js';
 import { isBackendMap, sameEntry } from './save.js';
 import { isPlainObject } from '../analysis/operations.js';

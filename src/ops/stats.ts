@@ -1,6 +1,7 @@
 import { errors } from '../errors.js';
 import { isKnownOperationKey } from '../analysis/operations.js';
-import { scan, sidecarFilesOf, type ScanRecord, type ScanSidecar, type ScanSummary } from '../discovery/scan.js';
+import { scan } from './scan.js';
+import { sidecarFilesOf, type ScanRecord, type ScanSidecar, type ScanSummary } from '../scan/records.js';
 import { ExactSum } from './exact-sum.js';
 import { CATEGORIES, type Category, type Options } from '../types.js';
 import { ownEffective, round, sidecarFilter, sortKeysDeep } from './common.js';

@@ -19,7 +19,8 @@
  */
 import { relative, sep } from 'node:path';
 import { errors, isSidecarError } from '../errors.js';
-import { scan, type ScanImage, type ScanRecord, type ScanSummary } from '../discovery/scan.js';
+import { scan } from './scan.js';
+import { type ScanImage, type ScanRecord, type ScanSummary } from '../scan/records.js';
 import { normalizeOperationName } from '../analysis/operations.js';
 import { checkImageIdentity, identityJson, type IdentityCheck } from '../analysis/image-identity.js';
 import type { JsonObject, Options } from '../types.js';

@@ -1,4 +1,5 @@
-import { scan, type ScanRecord, type ScanSummary, type TreeSeq } from '../discovery/scan.js';
+import { scan } from './scan.js';
+import { type ScanRecord, type ScanSummary, type TreeSeq } from '../scan/records.js';
 import { loadSchema } from '../analysis/schema.js';
 import type { Category, Options, SidecarFormat } from '../types.js';
 import { round, sidecarFilter, sidecarsOf } from './common.js';

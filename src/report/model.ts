@@ -5,7 +5,7 @@
  * operation names, 4 KiB paths.
  */
 import { sep } from 'node:path';
-import type { ScanProblem } from '../discovery/scan.js';
+import type { ScanProblem } from '../scan/records.js';
 import type { FormatStats } from '../ops/format-stats.js';
 import type { FolderCoverageTable, TreeStats } from '../ops/stats.js';
 import type { ValidationResult } from '../ops/validate.js';

@@ -29,7 +29,7 @@ import { READ_FLAGS } from '../fs/regular-file.js';
 import { identityOf, sameIdentity, type FileIdentity } from '../fs/identity.js';
 import { canonicalJson } from '../formats/canonical.js';
 import { PARTITION } from '../discovery/shard.js';
-import type { TreeSeq } from '../discovery/scan.js';
+import type { TreeSeq } from '../scan/records.js';
 import type { JsonValue } from '../types.js';
 
 export const SHARD_FORMAT_VERSION = 1;

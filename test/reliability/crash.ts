@@ -16,7 +16,7 @@ import { deepEqualJson, encodeSidecar } from '../../src/formats/codec.js';
 import { readSidecarDetailed, readSidecarFile } from '../../src/ops/read.js';
 import { saveSidecar } from '../../src/ops/save.js';
 import { convert } from '../../src/ops/convert.js';
-import { scan } from '../../src/discovery/scan.js';
+import { scan } from '../../src/ops/scan.js';
 import { isLockName, isTempName } from '../../src/fs/temp-files.js';
 import { tempTargetName } from '../../src/temp-name.js';
 import { Rng } from '../../src/sample/prng.js';

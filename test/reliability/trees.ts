@@ -13,7 +13,7 @@ import { saveSidecar } from '../../src/ops/save.js';
 import { convert } from '../../src/ops/convert.js';
 import { cleanup } from '../../src/ops/cleanup.js';
 import { findOrphans } from '../../src/ops/orphans.js';
-import { QUARANTINE_DIR } from '../../src/discovery/scan.js';
+import { QUARANTINE_DIR } from '../../src/discovery/own-folders.js';
 import { InlineRuntime } from '../../src/engine/inline.js';
 import type { TaskName, TaskItem, TaskOptions, TaskResult } from '../../src/tasks/index.js';
 import { Rng } from '../../src/sample/prng.js';

@@ -1,108 +1,53 @@
+/**
+ * The scan: walk → pair → engine → categorised records in tree order, and their summary. With a
+ * cache (port.ts: the incremental index, opened by the caller) stored results skip the engine and
+ * unchanged folders' records are served as stored.
+ */
 import { createHash } from 'node:crypto';
-import { lstatSync, readdirSync, type Dirent } from 'node:fs';
 import { realpath, stat } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { errors } from '../errors.js';
 import type { Runtime } from '../engine/runtime.js';
 import { mapJobs } from '../engine/pipeline.js';
 import { DEFAULT_BATCH_BYTES, DEFAULT_BATCH_FILES } from '../tuning.js';
-import { createRuntime, type AdaptiveRuntime } from '../engine/select.js';
-import type { Category, Options, SidecarExt, SidecarNaming } from '../types.js';
+import { createRuntime } from '../engine/select.js';
+import type { FileInspection, InspectItem, InspectOptions, ResolvedLink } from '../model/inspection.js';
+import type { Category, Options } from '../types.js';
 import { CATEGORIES } from '../types.js';
-import { ScanIndex, type Pending } from '../incremental/scan-index.js';
-import { DirSnapshots } from '../incremental/dir-cache.js';
-import { decodeRecords, FolderRecordsBuilder, restoreRecord, writeCompact, type CompactRecord, type FolderBlob } from '../incremental/folder-records.js';
-import { LinkResolver, type LinkResolution } from './resolve-link.js';
-import { INDEX_DIR, QUARANTINE_DIR, SKIP_DIR_NAMES } from './own-folders.js';
-import { imageExtensionSet, nfc } from './extensions.js';
-import { pairDirectory, type DirPairing, type PairGroup, type SidecarEntry } from './pair.js';
-import { nameRoot, shardFilter, type ShardFilter } from './shard.js';
-import { byName, isPlainListing, kindOfDirent, walkTree, type EntryKind, type WalkEntry, type WalkProblem } from './walk.js';
+import { LinkResolver, type LinkResolution } from '../discovery/resolve-link.js';
+import { SKIP_DIR_NAMES } from '../discovery/own-folders.js';
+import { imageExtensionSet, nfc } from '../discovery/extensions.js';
+import { pairDirectory, type PairGroup } from '../discovery/pair.js';
+import { nameRoot, shardFilter, type ShardFilter } from '../discovery/shard.js';
+import { walkTree, type WalkEntry, type WalkProblem } from '../discovery/walk.js';
 import { relativeTo } from '../fs/rel-path.js';
 import { watchThreadPool } from '../fs/thread-pool-watch.js';
-import type { ResolvedLink, FileInspection, InspectItem, InspectOptions, LinkAt } from '../model/inspection.js';
+import { finalizeRecord } from './finalize.js';
+import {
+  addLinkGroup,
+  BUNDLE_ITEMS,
+  BUNDLE_RECORDS,
+  bundleJob,
+  candidateOf,
+  folderRecordDone,
+  hasCandidate,
+  isLinkGroup,
+  keptRecordDone,
+  LINKS_PER_JOB,
+  linksJob,
+  lookUp,
+  mergeHits,
+  resolvedBy,
+  servedJob,
+  sizeOf,
+  type DirContext,
+  type LinkDeps,
+  type PendingRecord,
+} from './pending.js';
+import type { CacheFolders, FolderRecordsSink, OpenScanCache, ScanCache } from './port.js';
+import { sidecarFileCount, type Finding, type ScanImage, type ScanRecord, type ScanSidecar, type ScanSummary, type TreeSeq } from './records.js';
+import { NO_GROUP, TargetGroups } from './target-groups.js';
 
-export { INDEX_DIR, QUARANTINE_DIR, SKIP_DIR_NAMES };
-
-export interface ScanImage {
-  name: string;
-  path: string;
-  rel: string;
-  isSymlink: boolean;
-  /** Final target of a symlinked image (realpath). */
-  target?: string;
-  broken?: boolean;
-  /** The target lies outside the scanned root: read it, never write or remove there. */
-  outsideRoot?: boolean;
-}
-
-export interface ScanSidecar {
-  name: string;
-  path: string;
-  /** POSIX path relative to the root (may start with ../ for a link target outside the root). */
-  rel: string;
-  ext: SidecarExt;
-  naming: SidecarNaming;
-  /** 'local': in the scanned directory; 'target': next to a symlinked image's target. */
-  side: 'local' | 'target';
-  /** The sidecar itself is a symlink: read through it, never written, converted or removed. */
-  isLink?: boolean;
-  inspection: FileInspection;
-}
-
-export interface Finding {
-  code: 'fallback' | 'ambiguous' | 'kept' | 'bom' | 'broken-symlink' | 'unreadable' | 'corrupt' | 'outside-root' | 'unknown-image' | 'note' | 'encrypted' | 'foreign';
-  message: string;
-  paths: string[];
-}
-
-/** One unit of a scan: an image with its sidecars, or a file that pairs with nothing. */
-export interface ScanRecord {
-  category: Category;
-  /** Directory relative to the root, POSIX ('' for the root). */
-  dir: string;
-  images: ScanImage[];
-  /** Every candidate in preference order (target side first, then local). */
-  sidecars: ScanSidecar[];
-  /** The sidecar whose data counts for the image(s): the first candidate that decodes. */
-  effective: ScanSidecar | null;
-  findings: Finding[];
-  /** Scanned files owned by this record (images and local sidecars): the counts add up. */
-  files: number;
-  /**
-   * Position in tree order: [walk step of its folder, index among the folder's records]. Equal on
-   * every shard of a tree, so shard outputs merge back into the order of an unsharded scan.
-   */
-  seq: TreeSeq;
-}
-
-/** [walk step, index in the folder] (a folder that could not be read: [its step, -1]). */
-export type TreeSeq = readonly [number, number];
-
-export interface ScanProblem {
-  path: string;
-  code: string;
-  message: string;
-}
-
-export interface ScanSummary {
-  root: string;
-  /** False when any directory or file could not be read: no orphan is ever declared then. */
-  complete: boolean;
-  problems: ScanProblem[];
-  problemCount: number;
-  counts: Record<Category, number>;
-  filesScanned: number;
-  filesIgnored: number;
-  tempFiles: number;
-  directories: number;
-  images: number;
-  imageSymlinks: number;
-  brokenSymlinks: number;
-  /** Sidecar files (`sidecarFilesOf`): the one count every command reports. */
-  sidecarFiles: number;
-  engine: { kind: 'inline' | 'threads'; workers: number };
-}
 
 export interface ScanOptions extends Options {
   /** Per-file work done by the engine on every candidate sidecar. */
@@ -132,91 +77,6 @@ const MAX_PROBLEMS_KEPT = 200;
 /** Scans started in this process: each one's number (DirContext.scanId). */
 let scansStarted = 0;
 
-/** A candidate's inspection until the engine's result is in. */
-const NOT_YET = undefined as unknown as FileInspection;
-
-/** A candidate as records carry it (the same keys in the same order for every candidate). */
-function candidateOf(c: SidecarEntry, rel: string, side: 'local' | 'target'): ScanSidecar {
-  const sc: ScanSidecar = c.isLink
-    ? { name: c.name, path: c.path, ext: c.ext, naming: c.naming, isLink: true, rel, side, inspection: NOT_YET }
-    : { name: c.name, path: c.path, ext: c.ext, naming: c.naming, rel, side, inspection: NOT_YET };
-  return sc;
-}
-
-/** What the records of one walked folder share, computed once per folder. */
-interface DirContext {
-  rel: string;
-  /** `rel/` ('' at the root): a file's rel is this plus its name. */
-  relPrefix: string;
-  rootReal: string;
-  /** This scan's number in the process (the engine keeps link resolutions per scan: LinkAt). */
-  scanId: number;
-  relOfReal: (p: string) => string;
-  inspectLinkTargets: boolean;
-  /** ScanOptions.inRootLinkRecords === 'resolve'. */
-  resolveOnlyInRootLinks: boolean;
-  /** Where this folder's links sit, for the engine: one per folder (a batch carries it once, not once per link). */
-  linkAt?: LinkAt;
-}
-
-interface PendingRecord {
-  seq: TreeSeq;
-  dir: string;
-  images: ScanImage[];
-  /** Every candidate in preference order; `inspection` is set when the results are in. */
-  candidates: ScanSidecar[];
-  /**
-   * Per candidate, when the record has link targets: bit 1 = not sent to the engine ('unchecked'),
-   * bit 2 = a link target's sidecar inside the root, which its own record reports on.
-   */
-  flags?: number[];
-  /** What the engine inspects: the candidates that are not 'unchecked', in order. */
-  items: InspectItem[];
-  localSidecars: number;
-  extraFiles: number;
-  forced?: Category;
-  /** A lone sidecar whose stem or name another (non-image) file of its folder has: never an orphan. */
-  lookalikes?: string[];
-  findings: Finding[];
-  /** With the index: per item, its stored result (a hit) or undefined; `send` the misses, `sent` their identities. */
-  hits?: (FileInspection | undefined)[];
-  send?: InspectItem[];
-  sent?: Pending[];
-  /** With the index: per item, its identity as looked up (null: not seen); all trusted (hits, or recorded). */
-  ids?: (Buffer | null)[];
-  trusted?: boolean;
-  /** What the record's links relied on (lookups, target folders), when collected; false: not storable. */
-  linkDeps?: LinkDeps | false;
-  /** Folder records: the folder this record belongs to, and its group number there. */
-  folder?: FolderRecordsBuilder;
-  gi?: number;
-  /** Stored records served as they are, in order: one job for a run of them (a whole folder, when nothing moved in it). */
-  readyMany?: ScanRecord[];
-  /**
-   * A run of a folder's records as one pipeline job (up to BUNDLE_ITEMS items, BUNDLE_RECORDS
-   * records): `items` are theirs in order (each record's `send ?? items`).
-   */
-  bundle?: PendingRecord[];
-  /** With `folder` (a folder whose other records are made again): the group number of each of `readyMany`. */
-  gis?: number[];
-  /** The stored entry it came from (a folder whose other records are made again). */
-  stored?: FolderBlob;
-  /**
-   * Groups of symlinked images only (a game folder's links), their links resolved by the engine
-   * (items with `resolveLink`); their records are built when the resolutions are back. Consecutive
-   * groups of a folder travel as one job (up to LINKS_PER_JOB links): one pipeline job per link
-   * cost this thread more than the thread's work on it.
-   */
-  linkGroups?: { groups: { group: PairGroup; seq: TreeSeq }[]; dir: DirContext };
-}
-
-/** What a record's links relied on: each resolution's lookups, the folders their targets were paired in, the link entries. */
-interface LinkDeps {
-  steps: (readonly [string, string, Uint8Array | null, Uint8Array?])[];
-  dirs: [string, Buffer][];
-  links: string[];
-}
-
 /** A scan in progress: iterate it for records; `summary` is final once iteration ends. */
 export class ScanSession implements AsyncIterable<ScanRecord> {
   readonly summary: ScanSummary;
@@ -226,9 +86,13 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
   private readonly shard: ShardFilter | null;
   /** The link-target folders of the running scan (pendingRecords sets it). */
   private targetDirs: TargetGroups | null = null;
+  /** The cache's folders in the running scan (pendingRecords sets them): link resolutions made with them are recorded for the folder's records. */
+  private cacheDirs: CacheFolders | null = null;
   constructor(
     readonly root: string,
     private readonly opts: ScanOptions = {},
+    /** Opens the cache when `opts.index` asks for one (none: the scan runs without). */
+    private readonly openCache: OpenScanCache | null = null,
   ) {
     // A scan awaits the file system throughout (its walk, the index's files): a lost
     // wake-up of libuv's pool must not hang it (fs/thread-pool-watch.ts).
@@ -292,6 +156,8 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
     return this.summary;
   }
 
+  private readonly onProblem = (path: string, code: string, message: string, seq: TreeSeq): void => this.problem(path, code, message, seq);
+
   private problem(path: string, code: string, message: string, seq: TreeSeq): void {
     this.summary.complete = false;
     this.summary.problemCount++;
@@ -314,7 +180,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
     let bytesRead = 0;
     // A shard sees only its own files: it never drops the entries of the others (they merge).
     const indexOpts = opts.index ? { ...opts.index, fastStat: this.indexFastStat() } : null;
-    const index = indexOpts ? ScanIndex.open(root, inspectOpts, this.shard ? { ...indexOpts, prune: false } : indexOpts) : null;
+    const index = indexOpts && this.openCache ? this.openCache(root, inspectOpts, this.shard ? { ...indexOpts, prune: false } : indexOpts) : null;
     // Without the index (or with one that holds nothing yet) every candidate goes to the engine:
     // threads boot while the walk starts. Otherwise the first miss warms the runtime (a warm index
     // may need no thread at all).
@@ -347,7 +213,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
           for (let k = 0; k < many.length; k++) {
             const rec = many[k];
             this.tally(rec);
-            if (job.folder) keptRecordDone(job.folder, job.stored!, job.gis![k], rec, index!);
+            if (job.folder) keptRecordDone(job.folder, job.gis![k], rec, index!);
             emitting(rec);
           }
           yield many;
@@ -415,13 +281,14 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
   }
 
   /** Walk → pair → one pending record per group, in tree order (the pipeline's source). */
-  private async *pendingRecords(root: string, sized: boolean, index: ScanIndex | null, runtime: Runtime): AsyncGenerator<PendingRecord> {
+  private async *pendingRecords(root: string, sized: boolean, index: ScanCache | null, runtime: Runtime): AsyncGenerator<PendingRecord> {
     const opts = this.opts;
     const rootReal = await realpath(root);
     const imageExts = imageExtensionSet(opts.imageExtensions);
     const targetDirs = new TargetGroups(imageExts, this.shard !== null && this.shard.spec.count > 1, index?.dirs);
     this.targetDirs = targetDirs;
     // With the index: resolutions kept while every lookup they made still names the same inode (dir-cache.ts).
+    this.cacheDirs = index?.dirs ?? null;
     const links: LinkResolution = index ? index.dirs : new LinkResolver(rootReal);
     const relOfReal = relativeTo(rootReal);
     const inspectLinkTargets = opts.inspectLinkTargets === true;
@@ -485,7 +352,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
     for await (const listing of walkTree(root, walkOpts)) {
       const at = step++;
       this.summary.directories++;
-      let builder: FolderRecordsBuilder | null = null;
+      let builder: FolderRecordsSink | null = null;
       const real = records ? dirs!.realOf(listing.path) : '';
       if (records) {
         index.noteFolder(real);
@@ -495,28 +362,23 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
         // differs means the entry is not this folder's, never served).
         const whole = stored !== null && stored.valid.every(Boolean);
         // Records not served are decoded too (their names find their groups), then dropped.
-        const recs = stored && decodeRecords<ScanRecord>(stored.blob, () => true);
+        const recs = stored && index.storedRecords(stored, listing.path, listing.rel);
         const regroup = stored && recs && !whole ? (groupsAgain(listing, imageExts, stored.valid, recs) ?? pairDirectory(listing, imageExts).groups) : null;
-        if (stored && recs && (regroup === null || regroup.length === stored.blob.meta.n)) {
-          const { blob, valid } = stored;
+        if (stored && recs && (regroup === null || regroup.length === stored.n)) {
+          const { valid } = stored;
           index.served(stored, whole);
-          const { meta } = blob;
-          this.summary.filesIgnored += meta.ignored;
-          this.summary.tempFiles += meta.temp;
-          if (!whole) {
-            builder = new FolderRecordsBuilder(real, listing.path, listing.rel, dirs!.dirIdentity(real)!.id, root, meta.ignored, meta.temp, meta.n, meta.pos);
-            builder.replaces = { base: stored.offs[0], patch: stored.offs[1], gen: meta.gen, lens: meta.lens, patched: blob.patch?.meta.groups ?? [] };
-          }
+          this.summary.filesIgnored += stored.ignored;
+          this.summary.tempFiles += stored.temp;
+          if (!whole) builder = index.folderSink(real, listing.path, listing.rel, dirs!.dirIdentity(real)!.id, stored.ignored, stored.temp, stored.n, [...stored.pos], stored);
           const dir = dirContextOf(listing.rel);
           // Stored records served as they are go down the pipeline as one job per run of them (the
           // whole folder when nothing moved): each job costs a few promise hops through the
           // generators, more than serving a record.
           let run: PendingRecord | null = null;
-          for (let gi = 0; gi < meta.n; gi++) {
-            const seq: TreeSeq = [at, meta.pos[gi]];
+          for (let gi = 0; gi < stored.n; gi++) {
+            const seq: TreeSeq = [at, stored.pos[gi]];
             const ready = valid[gi] ? recs[gi] : undefined;
             if (ready !== undefined) {
-              restoreRecord(ready as unknown as CompactRecord, listing.path, listing.rel);
               ready.seq = seq;
               // Size the engine by the whole work, as for a record made again (the report names
               // the engine sized for every file, served or not: the same as --no-index).
@@ -527,7 +389,6 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
                 if (builder) {
                   run.folder = builder;
                   run.gis = [];
-                  run.stored = blob;
                 }
               }
               run.readyMany!.push(ready);
@@ -585,7 +446,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
       // holdsListing): a first run, which cannot be served from them, does not pay for writing them.
       if (records && pairing.unaddressable.length === 0 && groups.length > 0 && dirs!.holdsListing(real)) {
         const now = dirs!.dirIdentity(real);
-        if (now && !now.racy) builder = new FolderRecordsBuilder(real, listing.path, listing.rel, now.id, root, pairing.ignored, pairing.tempFiles.length, groups.length, groups.map((g, gi) => groupPosition(g, gi)));
+        if (now && !now.racy) builder = index.folderSink(real, listing.path, listing.rel, now.id, pairing.ignored, pairing.tempFiles.length, groups.length, groups.map((g, gi) => groupPosition(g, gi)));
       }
       const dir = dirContextOf(listing.rel);
       // Consecutive groups of links only, one job (not with the folder's stored records: one record per job there).
@@ -664,7 +525,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
     let resolved: ResolvedLink[] | null = null;
     let leaveTargets = false;
     // With the index's folders: what the links relied on, for the folder's stored records.
-    const snapshots = links instanceof DirSnapshots ? links : null;
+    const snapshots = this.cacheDirs !== null && links === this.cacheDirs ? this.cacheDirs : null;
     let linkDeps: LinkDeps | false | undefined;
     const resolveLink = (img: { path: string; name: string }): ResolvedLink => {
       const r = links.resolve(img.path, dir.rel, img.name);
@@ -749,7 +610,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
    * `finalize` with the index: a record's results (its own `n` from `from`) recorded (a first run,
    * nothing looked up) or merged with its hits.
    */
-  private finalizeWith(index: ScanIndex | null, p: PendingRecord, results: readonly FileInspection[], from = 0, n = results.length - from): ScanRecord {
+  private finalizeWith(index: ScanCache | null, p: PendingRecord, results: readonly FileInspection[], from = 0, n = results.length - from): ScanRecord {
     if (index === null) return this.finalize(p, results, from);
     if (p.hits === undefined) {
       if (index.holdsNothing) index.recordFirst(results, from, n);
@@ -758,75 +619,9 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
     return this.finalize(p, mergeHits(p, from === 0 && n === results.length ? results : results.slice(from, from + n), index));
   }
 
-  /** The record of `p` with its inspections: `results` from `from` on (a bundle's records share one list). */
+  /** The record of `p` with its inspections (finalize.ts), counted. */
   private finalize(p: PendingRecord, results: readonly FileInspection[], from = 0): ScanRecord {
-    const flags = p.flags;
-    const sidecars = p.candidates;
-    // Categories never depend on whether link targets were inspected for this scan (stats
-    // --operation-type inspects them): those candidates are judged as unchecked, as their own
-    // record judges them. A view of its own only when some was inspected (else: the candidates).
-    let categoryView = sidecars;
-    if (flags === undefined) {
-      for (let i = 0; i < sidecars.length; i++) sidecars[i].inspection = results[from + i];
-    } else {
-      let next = from;
-      for (let i = 0; i < sidecars.length; i++) {
-        const f = flags[i];
-        sidecars[i].inspection = (f & 1) !== 0 ? uncheckedInspection(sidecars[i].path) : results[next++];
-        if ((f & 3) === 2) {
-          if (categoryView === sidecars) categoryView = sidecars.slice();
-          categoryView[i] = { ...sidecars[i], inspection: uncheckedInspection(sidecars[i].path) };
-        }
-      }
-    }
-    /** A link target's sidecar inside the root, which its own record reports on. */
-    const own = (i: number) => flags !== undefined && (flags[i] & 2) !== 0;
-    const findings = p.findings;
-    let effective: ScanSidecar | null = null;
-    let effectiveForCategory: ScanSidecar | null = null;
-    // Another tool's files beside an image (Takeout's IMG_1.jpg.json) are not its sidecars (docs/PAIRING.md §7).
-    const withImages = p.images.length > 0;
-    if (withImages && categoryView.some(isForeign)) categoryView = categoryView.filter((sc) => !isForeign(sc));
-    for (const sc of categoryView) if (!effectiveForCategory && (sc.inspection.status === 'ok' || sc.inspection.status === 'unchecked')) effectiveForCategory = sc;
-    for (let i = 0; i < sidecars.length; i++) {
-      const sc = sidecars[i];
-      const ins = sc.inspection;
-      if (own(i) && (ins.status === 'corrupt' || ins.status === 'unreadable')) continue; // reported by its own record
-      if (withImages && isForeign(sc)) {
-        if (!own(i)) findings.push({ code: 'foreign', message: `another tool's file (it decodes but holds no sidecar_info and no operation): not the image's sidecar; never written, converted or moved`, paths: [sc.path] });
-        continue;
-      }
-      if (ins.status === 'unchecked') {
-        if (!effective) effective = sc;
-      } else if (ins.status === 'ok') {
-        if (!effective) effective = sc;
-        if (ins.notes.length > 0) findings.push({ code: ins.notes.some((n) => /BOM/i.test(n)) ? 'bom' : 'note', message: ins.notes.join('; '), paths: [sc.path] });
-      } else if (ins.status === 'unreadable') {
-        this.problem(sc.path, ins.error?.code ?? 'IO', ins.error?.message ?? 'unreadable', p.seq);
-        findings.push({ code: 'unreadable', message: ins.error?.message ?? 'unreadable', paths: [sc.path] });
-      } else if (ins.status === 'encrypted') {
-        findings.push({ code: 'encrypted', message: ins.error?.message ?? 'encrypted', paths: [sc.path] });
-      } else {
-        findings.push({ code: 'corrupt', message: ins.error?.message ?? 'corrupt', paths: [sc.path] });
-      }
-    }
-    if (effective && sidecars[0] !== effective && !own(0) && !(withImages && isForeign(sidecars[0]))) {
-      findings.push({ code: 'fallback', message: `preferred sidecar unusable; read ${effective.name} instead`, paths: [sidecars[0].path, effective.path] });
-    }
-    let category = p.forced ?? categorize(p.images, categoryView, effectiveForCategory);
-    if (category === 'orphan' && p.lookalikes) {
-      category = 'unknown-image';
-      findings.push({ code: 'unknown-image', message: `pairs with no known image, but ${p.lookalikes.join(', ')} has its name: an image type not in the extension list? (add it with --image-ext); never an orphan`, paths: [sidecars[0].path] });
-    }
-    if (category === 'ok' && sidecars.length > 1) {
-      const kept = sidecars.filter((sc, i) => sc !== effective && !own(i) && sc.inspection.status === 'ok' && !isForeign(sc));
-      if (kept.length > 0) findings.push({ code: 'kept', message: `older copies kept beside ${effective?.name ?? sidecars[0].name}, not read: ${kept.map((k) => k.name).join(', ')}`, paths: kept.map((k) => k.path) });
-    }
-    if (category === 'ambiguous' && !findings.some((f) => f.code === 'ambiguous')) {
-      findings.push({ code: 'ambiguous', message: 'several candidate sidecars or images', paths: [...p.images.map((i) => i.path), ...sidecars.filter((x) => !isForeign(x)).map((x) => x.path)] });
-    }
-    const files = p.images.length + p.localSidecars + p.extraFiles;
-    const rec: ScanRecord = { category, dir: p.dir, images: p.images, sidecars, effective, findings, files, seq: p.seq };
+    const rec = finalizeRecord(p, results, from, this.onProblem);
     this.tally(rec);
     return rec;
   }
@@ -843,74 +638,6 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
     }
     s.sidecarFiles += sidecarFileCount(rec);
   }
-}
-
-/**
- * THE definition of a "sidecar file" (README "Categories"), used by every count: the
- * sidecar-named files of a record (pair.ts) in its own folder, except when the record is
- * `unrelated` (reports and other JSON are not sidecars), and except another tool's files beside an
- * image (`isForeign`); a symlinked image whose target lies
- * outside the root adds its target's sidecars (no record of this tree counts them otherwise).
- */
-export function sidecarFilesOf(rec: ScanRecord): ScanSidecar[] {
-  const scope = sidecarFileScope(rec);
-  return scope === 'none' ? [] : rec.sidecars.filter((s) => (scope === 'all' || s.side === 'local') && !isForeign(s));
-}
-
-/** `sidecarFilesOf(rec).length`, without the array (every record is counted). */
-function sidecarFileCount(rec: ScanRecord): number {
-  const scope = sidecarFileScope(rec);
-  if (scope === 'none') return 0;
-  let n = 0;
-  for (let i = 0; i < rec.sidecars.length; i++) if ((scope === 'all' || rec.sidecars[i].side === 'local') && !isForeign(rec.sidecars[i])) n++;
-  return n;
-}
-
-/**
- * Another tool's file in a sidecar's name (docs/PAIRING.md §7): it decodes, and is not
- * sidecar-shaped (analysis/operations.ts shapeOf; a report too). Beside an image it is not the
- * image's sidecar, nor a sidecar file; every command leaves it as it is.
- */
-export function isForeign(sc: ScanSidecar): boolean {
-  const ins = sc.inspection;
-  return ins.status === 'ok' && ins.shape !== null && ins.shape !== 'sidecar';
-}
-
-/** Which of a record's sidecars are sidecar files (the definition above): none, all, or the local ones. */
-function sidecarFileScope(rec: ScanRecord): 'none' | 'all' | 'local' {
-  if (rec.category === 'unrelated') return 'none';
-  for (let i = 0; i < rec.images.length; i++) if (rec.images[i].outsideRoot) return 'all';
-  return 'local';
-}
-
-/** Is `path` one of `candidates`' paths? */
-function hasCandidate(candidates: readonly ScanSidecar[], path: string): boolean {
-  for (let i = 0; i < candidates.length; i++) if (candidates[i].path === path) return true;
-  return false;
-}
-
-/** Symlinked images only, no sidecar of their own (a game folder's links to the originals). */
-function isLinkGroup(group: PairGroup): boolean {
-  if (group.images.length === 0 || group.sidecars.length > 0) return false;
-  for (const img of group.images) if (!img.isLink) return false;
-  return true;
-}
-
-/** Links per job of link groups (a folder of 10^4 links is several jobs, so that several threads resolve them). */
-const LINKS_PER_JOB = 256;
-/** A bundle of a folder's records (one pipeline job) holds up to this many items and records. */
-const BUNDLE_ITEMS = 32;
-const BUNDLE_RECORDS = 64;
-
-/** A job of link groups (see PendingRecord.linkGroups), starting empty: its items are their links, for the engine to resolve. */
-function linksJob(seq: TreeSeq, dir: DirContext): PendingRecord {
-  return { seq, dir: dir.rel, images: [], candidates: [], items: [], localSidecars: 0, extraFiles: 0, findings: [], linkGroups: { groups: [], dir } };
-}
-
-function addLinkGroup(job: PendingRecord, group: PairGroup, seq: TreeSeq, dir: DirContext): void {
-  dir.linkAt ??= { scan: dir.scanId, rootReal: dir.rootReal, dirRel: dir.rel };
-  for (const img of group.images) job.items.push({ path: img.path, name: img.name, resolveLink: dir.linkAt });
-  job.linkGroups!.groups.push({ group, seq });
 }
 
 /**
@@ -954,159 +681,9 @@ function groupsAgain(listing: { path: string; entries: readonly WalkEntry[] }, i
   return out;
 }
 
-/** A bundle of a folder's records (PendingRecord.bundle), empty: records are pushed into it. */
-function bundleJob(seq: TreeSeq, dir: string): PendingRecord {
-  const job = servedJob(seq, dir);
-  job.bundle = [];
-  return job;
-}
-
-/** A job of stored records served as they are: nothing to inspect, nothing to pair. */
-function servedJob(seq: TreeSeq, dir: string): PendingRecord {
-  return { seq, dir, images: [], candidates: [], items: [], localSidecars: 0, extraFiles: 0, findings: [] };
-}
-
-/** The engine's resolutions of a link group's items, as a LinkResolution for pending(). */
-function resolvedBy(results: readonly FileInspection[]): LinkResolution {
-  const byPath = new Map<string, ResolvedLink>();
-  for (const r of results) if (r.link) byPath.set(r.path, r.link);
-  return {
-    resolve(linkPath: string): ResolvedLink {
-      const r = byPath.get(linkPath);
-      if (r === undefined) throw errors.internal(`no resolution came back for ${linkPath}`);
-      return r;
-    },
-  };
-}
-
-/**
- * Look every item of a record up in the index: hits are kept, misses go to the engine (one stat each). True when some missed.
- * An index that holds nothing (a first run) is not asked: every item goes to the engine, and
- * `mergeHits` records each result as it comes.
- */
-function lookUp(rec: PendingRecord, index: ScanIndex, sized: boolean): boolean {
-  if (index.holdsNothing) {
-    if (sized) for (const it of rec.items) it.size = sizeOf(it.path);
-    return rec.items.length > 0;
-  }
-  const hits: (FileInspection | undefined)[] = [];
-  const send: InspectItem[] = [];
-  const sent: Pending[] = [];
-  const ids: (Buffer | null)[] = [];
-  for (const it of rec.items) {
-    const r = index.lookup(it.path);
-    if (sized) it.size = sizeOf(it.path); // never with the index (data-keeping inspections are not stored); kept true to the flag
-    hits.push(r.hit ?? undefined);
-    ids.push(r.pending.idBytes ?? null);
-    if (!r.hit) {
-      send.push(it);
-      sent.push(r.pending);
-    }
-  }
-  rec.hits = hits;
-  rec.send = send;
-  rec.sent = sent;
-  rec.ids = ids;
-  rec.trusted = true;
-  return send.length > 0;
-}
-
-/** The engine's results for a record's misses (a record looked up: `hits`), recorded, merged with its hits in item order. */
-function mergeHits(rec: PendingRecord, results: readonly FileInspection[], index: ScanIndex): FileInspection[] {
-  const hits = rec.hits!;
-  const ids = rec.ids!;
-  let j = 0;
-  for (let i = 0; i < hits.length; i++) {
-    if (hits[i] !== undefined) continue;
-    const p = rec.sent![j];
-    if (index.record(p, results[j])) ids[i] = p.idBytes!; // the identity stored (a file not stat'ed before has none yet)
-    else rec.trusted = false;
-    j++;
-  }
-  let next = 0;
-  return hits.map((h) => h ?? results[next++]);
-}
-
 /** What shapes a folder's records besides the inspect options: pairing and link options. */
 function scanShape(imageExts: ReadonlySet<string>, inspectLinkTargets: boolean, resolveOnly: boolean): string {
   return createHash('sha256').update(JSON.stringify([[...imageExts].sort(), inspectLinkTargets, resolveOnly])).digest('hex').slice(0, 16);
-}
-
-/**
- * A finished record of a folder whose records are being stored: its value (taken now, before any
- * caller sees the record) and what it depended on; the folder's entry is written with its last record.
- */
-function folderRecordDone(job: PendingRecord, rec: ScanRecord, index: ScanIndex): void {
-  const b = job.folder!;
-  const gi = job.gi!;
-  let storable = job.trusted === true && job.linkDeps !== false && job.linkGroups === undefined;
-  if (storable && job.ids) for (const id of job.ids) if (id === null) storable = false;
-  if (storable) {
-    for (let i = 0; i < job.items.length; i++) b.file(gi, job.items[i].path, job.ids![i]!);
-    const deps = job.linkDeps;
-    if (deps) {
-      for (const [d, name, stamp] of deps.steps) {
-        // The folder's identity (taken before the lookup) vouches for the answer next time, unless
-        // it changed within the racy margin: then no identity will match, and the name is lstat'ed.
-        const now = index.dirs.dirIdentity(d);
-        b.step(gi, d, now && !now.racy ? now.id : NO_DIR_ID, name, stamp);
-      }
-      for (const [d, id] of deps.dirs) b.dir(gi, d, id);
-      for (const l of deps.links) b.link(gi, l);
-    }
-  }
-  writeCompact(b, gi, storable ? rec : null);
-  finishFolder(b, index);
-}
-
-function finishFolder(b: FolderRecordsBuilder, index: ScanIndex): void {
-  if (b.left === 0) index.addFolder(b);
-}
-
-/** Matches no folder's identity (dev and inode 0): the lookup is checked by lstat. */
-const NO_DIR_ID = Buffer.alloc(40);
-
-/** A stored record served as it is, kept in the folder's next entry as it was (folder-records.ts). */
-function keptRecordDone(b: FolderRecordsBuilder, blob: FolderBlob, gi: number, rec: ScanRecord, index: ScanIndex): void {
-  b.keep(gi, blob, rec as unknown as CompactRecord);
-  finishFolder(b, index);
-}
-
-/** A file's size for the pipeline's byte bound (0 when it cannot be seen: the task reports why). */
-function sizeOf(path: string): number {
-  try {
-    return lstatSync(path).size;
-  } catch {
-    return 0;
-  }
-}
-
-function uncheckedInspection(path: string): FileInspection {
-  return { path, size: 0, status: 'unchecked', format: null, notes: [], shape: 'sidecar', elapsedMs: 0 };
-}
-
-/** The one place that decides a record's category. */
-export function categorize(images: readonly ScanImage[], sidecars: readonly ScanSidecar[], effective: ScanSidecar | null): Category {
-  if (images.length === 0) {
-    const ins = sidecars[0].inspection;
-    if (ins.status === 'unreadable') return 'unreadable';
-    if (ins.status === 'corrupt') return 'corrupt';
-    // An encrypted file is one of ours (shape 'sidecar'): without an image it is an orphan.
-    return ins.shape === 'sidecar' ? 'orphan' : 'unrelated';
-  }
-  if (images.length === 1 && images[0].broken) return 'broken-symlink';
-  if (sidecars.length === 0) return 'missing';
-  if (images.length > 1) return 'ambiguous';
-  // Several files of one image: the first that decodes is its sidecar, the rest are kept older
-  // copies (docs/PAIRING.md §4), as a read and a save take them.
-  if (effective) return 'ok';
-  const st = sidecars[0].inspection.status;
-  return st === 'unreadable' ? 'unreadable' : st === 'encrypted' ? 'encrypted' : 'corrupt';
-}
-
-/** Start a scan of `root`. Iterate the result for records; read `.summary` afterwards. */
-export function scan(root: string, opts: ScanOptions = {}): ScanSession {
-  return new ScanSession(root, opts);
 }
 
 export async function assertDirectory(root: string): Promise<void> {
@@ -1121,136 +698,6 @@ export async function assertDirectory(root: string): Promise<void> {
   if (!st.isDirectory()) throw errors.notADirectory(root);
 }
 
-/** The groups of one folder of link targets, by image name; a shard pairs them root by root. */
-interface TargetFolder {
-  groups: Map<string, PairGroup>;
-  /** A shard's folder: entries by partition root, each paired when a link first needs it. */
-  unpaired: Map<string, { name: string; kind: EntryKind }[]> | null;
-  /** Not a shard's: the folder's entries in the walk's order, and their pairing (`pairingOf`). */
-  listing?: readonly WalkEntry[];
-  pairing?: DirPairing;
-  /** The listing is one the walk may use as its own (`listingOf`). */
-  walkable?: boolean;
-}
-
-const NO_GROUP: PairGroup = { images: [], sidecars: [] };
-
-/**
- * Pairing of the folders that symlink targets live in (LRU-bounded), by the same rule as every
- * folder of the walk (pair.ts), so a link sees exactly the group its target's own record has.
- * A shard resolves only its own links, a few per target folder: it pairs only the names of the
- * target's partition root (shard.ts: every claim joins names of one root, so the group is the same).
- */
-class TargetGroups {
-  private readonly cache = new Map<string, TargetFolder>();
-  private lastDir = '';
-  private last: TargetFolder | null = null;
-  constructor(
-    private readonly imageExts: ReadonlySet<string>,
-    private readonly byRoot: boolean,
-    /** The index's folders: a target folder known unchanged is not listed again. */
-    private readonly listings?: DirSnapshots,
-    private readonly limit = 64,
-  ) {}
-
-  groupFor(target: string): PairGroup {
-    const cut = target.lastIndexOf(sep);
-    const dir = cut <= 0 ? dirname(target) : target.slice(0, cut);
-    let folder: TargetFolder | undefined;
-    if (this.last !== null && dir === this.lastDir) {
-      folder = this.last; // links of a folder mostly point into one folder: no LRU shuffle
-    } else {
-      folder = this.cache.get(dir);
-      if (folder) {
-        this.cache.delete(dir); // refresh LRU position
-      } else {
-        folder = this.load(dir);
-        if (this.cache.size >= this.limit) this.cache.delete(this.cache.keys().next().value!);
-      }
-      this.cache.set(dir, folder);
-      this.lastDir = dir;
-      this.last = folder;
-    }
-    const name = target.slice(cut + 1);
-    const g = folder.groups.get(name);
-    if (g !== undefined || folder.unpaired === null) return g ?? NO_GROUP;
-    const root = nameRoot(name, this.imageExts);
-    const entries = folder.unpaired.get(root);
-    if (entries === undefined) return NO_GROUP;
-    folder.unpaired.delete(root);
-    this.pairInto(folder.groups, dir, entries);
-    return folder.groups.get(name) ?? NO_GROUP;
-  }
-
-  private pairInto(groups: Map<string, PairGroup>, dir: string, entries: { name: string; kind: EntryKind }[]): DirPairing {
-    const pairing = pairDirectory({ path: dir, entries: entries as WalkEntry[] }, this.imageExts);
-    for (const g of pairing.groups) for (const i of g.images) groups.set(i.name, g);
-    return pairing;
-  }
-
-  /**
-   * The pairing of the walked folder `path` when its listing is the one this paired for links
-   * (same names, kinds, order): the walk does not pair the folder again. Game folders are walked
-   * before the folders their links point into, which were paired here for the links.
-   */
-  pairingOf(path: string, entries: readonly WalkEntry[]): DirPairing | null {
-    const folder = this.cache.get(path);
-    const mine = folder?.listing;
-    if (mine === undefined || mine.length !== entries.length) return null;
-    for (let i = 0; i < mine.length; i++) {
-      const a = mine[i];
-      const b = entries[i];
-      if (a.name !== b.name || a.kind !== b.kind || a.unaddressable || b.unaddressable) return null;
-    }
-    return folder!.pairing!;
-  }
-
-  /**
-   * The listing of folder `path` when this read it for links and it is a listing as the walk makes
-   * one (walk.ts listedByRun): the walk does not read the folder again.
-   */
-  listingOf(path: string): readonly WalkEntry[] | null {
-    const folder = this.cache.get(path);
-    return folder?.walkable ? folder.listing! : null;
-  }
-
-  private load(dir: string): TargetFolder {
-    const folder: TargetFolder = { groups: new Map(), unpaired: null };
-    let entries: { name: string; kind: EntryKind }[];
-    if (this.listings) {
-      const listed = this.listings.listingSync(dir);
-      if (!listed) return folder; // unreadable target dir: the link simply shows no sidecar there
-      entries = listed.slice();
-    } else {
-      let dirents: Dirent[];
-      try {
-        dirents = readdirSync(dir, { withFileTypes: true });
-      } catch {
-        return folder; // unreadable target dir: the link simply shows no sidecar there
-      }
-      entries = dirents.map((d) => ({ name: d.name, kind: kindOfDirent(d) }));
-    }
-    // In the walk's order, so that a group lists its images as the folder's own record does (and as
-    // with the index's listings, which are in that order), and the walk can reuse the pairing.
-    entries.sort(byName);
-    if (this.byRoot) {
-      const unpaired = new Map<string, { name: string; kind: EntryKind }[]>();
-      for (const e of entries) {
-        const root = nameRoot(e.name, this.imageExts);
-        const list = unpaired.get(root);
-        if (list) list.push(e);
-        else unpaired.set(root, [e]);
-      }
-      folder.unpaired = unpaired;
-    } else {
-      folder.pairing = this.pairInto(folder.groups, dir, entries);
-      folder.listing = entries;
-      folder.walkable = isPlainListing(entries);
-    }
-    return folder;
-  }
-}
-
 function isInside(p: string, rootReal: string): boolean {
   return p === rootReal || p.startsWith(rootReal.endsWith(sep) ? rootReal : rootReal + sep);
 }
@@ -1258,5 +705,3 @@ function isInside(p: string, rootReal: string): boolean {
 function toPosix(p: string): string {
   return sep === '/' ? p : p.split(sep).join('/');
 }
-
-export type { AdaptiveRuntime };

@@ -1,0 +1,84 @@
+/** A pending record finished with the engine's results: its sidecars' inspections, findings and category. */
+import type { FileInspection } from '../model/inspection.js';
+import type { PendingRecord } from './pending.js';
+import { categorize, isForeign, type ScanRecord, type ScanSidecar, type TreeSeq } from './records.js';
+
+/**
+ * The record of `p` with its inspections: `results` from `from` on (a bundle's records share one
+ * list); an unreadable sidecar is a problem of the scan (`problem`).
+ */
+export function finalizeRecord(p: PendingRecord, results: readonly FileInspection[], from: number, problem: (path: string, code: string, message: string, seq: TreeSeq) => void): ScanRecord {
+  const flags = p.flags;
+  const sidecars = p.candidates;
+  // Categories never depend on whether link targets were inspected for this scan (stats
+  // --operation-type inspects them): those candidates are judged as unchecked, as their own
+  // record judges them. A view of its own only when some was inspected (else: the candidates).
+  let categoryView = sidecars;
+  if (flags === undefined) {
+    for (let i = 0; i < sidecars.length; i++) sidecars[i].inspection = results[from + i];
+  } else {
+    let next = from;
+    for (let i = 0; i < sidecars.length; i++) {
+      const f = flags[i];
+      sidecars[i].inspection = (f & 1) !== 0 ? uncheckedInspection(sidecars[i].path) : results[next++];
+      if ((f & 3) === 2) {
+        if (categoryView === sidecars) categoryView = sidecars.slice();
+        categoryView[i] = { ...sidecars[i], inspection: uncheckedInspection(sidecars[i].path) };
+      }
+    }
+  }
+  /** A link target's sidecar inside the root, which its own record reports on. */
+  const own = (i: number) => flags !== undefined && (flags[i] & 2) !== 0;
+  const findings = p.findings;
+  let effective: ScanSidecar | null = null;
+  let effectiveForCategory: ScanSidecar | null = null;
+  // Another tool's files beside an image (Takeout's IMG_1.jpg.json) are not its sidecars (docs/PAIRING.md §7).
+  const withImages = p.images.length > 0;
+  if (withImages && categoryView.some(isForeign)) categoryView = categoryView.filter((sc) => !isForeign(sc));
+  for (const sc of categoryView) if (!effectiveForCategory && (sc.inspection.status === 'ok' || sc.inspection.status === 'unchecked')) effectiveForCategory = sc;
+  for (let i = 0; i < sidecars.length; i++) {
+    const sc = sidecars[i];
+    const ins = sc.inspection;
+    if (own(i) && (ins.status === 'corrupt' || ins.status === 'unreadable')) continue; // reported by its own record
+    if (withImages && isForeign(sc)) {
+      if (!own(i)) findings.push({ code: 'foreign', message: `another tool's file (it decodes but holds no sidecar_info and no operation): not the image's sidecar; never written, converted or moved`, paths: [sc.path] });
+      continue;
+    }
+    if (ins.status === 'unchecked') {
+      if (!effective) effective = sc;
+    } else if (ins.status === 'ok') {
+      if (!effective) effective = sc;
+      if (ins.notes.length > 0) findings.push({ code: ins.notes.some((n) => /BOM/i.test(n)) ? 'bom' : 'note', message: ins.notes.join('; '), paths: [sc.path] });
+    } else if (ins.status === 'unreadable') {
+      problem(sc.path, ins.error?.code ?? 'IO', ins.error?.message ?? 'unreadable', p.seq);
+      findings.push({ code: 'unreadable', message: ins.error?.message ?? 'unreadable', paths: [sc.path] });
+    } else if (ins.status === 'encrypted') {
+      findings.push({ code: 'encrypted', message: ins.error?.message ?? 'encrypted', paths: [sc.path] });
+    } else {
+      findings.push({ code: 'corrupt', message: ins.error?.message ?? 'corrupt', paths: [sc.path] });
+    }
+  }
+  if (effective && sidecars[0] !== effective && !own(0) && !(withImages && isForeign(sidecars[0]))) {
+    findings.push({ code: 'fallback', message: `preferred sidecar unusable; read ${effective.name} instead`, paths: [sidecars[0].path, effective.path] });
+  }
+  let category = p.forced ?? categorize(p.images, categoryView, effectiveForCategory);
+  if (category === 'orphan' && p.lookalikes) {
+    category = 'unknown-image';
+    findings.push({ code: 'unknown-image', message: `pairs with no known image, but ${p.lookalikes.join(', ')} has its name: an image type not in the extension list? (add it with --image-ext); never an orphan`, paths: [sidecars[0].path] });
+  }
+  if (category === 'ok' && sidecars.length > 1) {
+    const kept = sidecars.filter((sc, i) => sc !== effective && !own(i) && sc.inspection.status === 'ok' && !isForeign(sc));
+    if (kept.length > 0) findings.push({ code: 'kept', message: `older copies kept beside ${effective?.name ?? sidecars[0].name}, not read: ${kept.map((k) => k.name).join(', ')}`, paths: kept.map((k) => k.path) });
+  }
+  if (category === 'ambiguous' && !findings.some((f) => f.code === 'ambiguous')) {
+    findings.push({ code: 'ambiguous', message: 'several candidate sidecars or images', paths: [...p.images.map((i) => i.path), ...sidecars.filter((x) => !isForeign(x)).map((x) => x.path)] });
+  }
+  const files = p.images.length + p.localSidecars + p.extraFiles;
+  const rec: ScanRecord = { category, dir: p.dir, images: p.images, sidecars, effective, findings, files, seq: p.seq };
+  return rec;
+}
+
+function uncheckedInspection(path: string): FileInspection {
+  return { path, size: 0, status: 'unchecked', format: null, notes: [], shape: 'sidecar', elapsedMs: 0 };
+}
+

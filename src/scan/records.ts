@@ -1,0 +1,140 @@
+/** What a scan yields: records and their summary, and the rules on records every command shares (categories, sidecar files). */
+import type { FileInspection } from '../model/inspection.js';
+import type { Category, SidecarExt, SidecarNaming } from '../types.js';
+
+export interface ScanImage {
+  name: string;
+  path: string;
+  rel: string;
+  isSymlink: boolean;
+  /** Final target of a symlinked image (realpath). */
+  target?: string;
+  broken?: boolean;
+  /** The target lies outside the scanned root: read it, never write or remove there. */
+  outsideRoot?: boolean;
+}
+
+export interface ScanSidecar {
+  name: string;
+  path: string;
+  /** POSIX path relative to the root (may start with ../ for a link target outside the root). */
+  rel: string;
+  ext: SidecarExt;
+  naming: SidecarNaming;
+  /** 'local': in the scanned directory; 'target': next to a symlinked image's target. */
+  side: 'local' | 'target';
+  /** The sidecar itself is a symlink: read through it, never written, converted or removed. */
+  isLink?: boolean;
+  inspection: FileInspection;
+}
+
+export interface Finding {
+  code: 'fallback' | 'ambiguous' | 'kept' | 'bom' | 'broken-symlink' | 'unreadable' | 'corrupt' | 'outside-root' | 'unknown-image' | 'note' | 'encrypted' | 'foreign';
+  message: string;
+  paths: string[];
+}
+
+/** One unit of a scan: an image with its sidecars, or a file that pairs with nothing. */
+export interface ScanRecord {
+  category: Category;
+  /** Directory relative to the root, POSIX ('' for the root). */
+  dir: string;
+  images: ScanImage[];
+  /** Every candidate in preference order (target side first, then local). */
+  sidecars: ScanSidecar[];
+  /** The sidecar whose data counts for the image(s): the first candidate that decodes. */
+  effective: ScanSidecar | null;
+  findings: Finding[];
+  /** Scanned files owned by this record (images and local sidecars): the counts add up. */
+  files: number;
+  /**
+   * Position in tree order: [walk step of its folder, index among the folder's records]. Equal on
+   * every shard of a tree, so shard outputs merge back into the order of an unsharded scan.
+   */
+  seq: TreeSeq;
+}
+
+/** [walk step, index in the folder] (a folder that could not be read: [its step, -1]). */
+export type TreeSeq = readonly [number, number];
+
+export interface ScanProblem {
+  path: string;
+  code: string;
+  message: string;
+}
+
+export interface ScanSummary {
+  root: string;
+  /** False when any directory or file could not be read: no orphan is ever declared then. */
+  complete: boolean;
+  problems: ScanProblem[];
+  problemCount: number;
+  counts: Record<Category, number>;
+  filesScanned: number;
+  filesIgnored: number;
+  tempFiles: number;
+  directories: number;
+  images: number;
+  imageSymlinks: number;
+  brokenSymlinks: number;
+  /** Sidecar files (`sidecarFilesOf`): the one count every command reports. */
+  sidecarFiles: number;
+  engine: { kind: 'inline' | 'threads'; workers: number };
+}
+
+/**
+ * THE definition of a "sidecar file" (README "Categories"), used by every count: the
+ * sidecar-named files of a record (pair.ts) in its own folder, except when the record is
+ * `unrelated` (reports and other JSON are not sidecars), and except another tool's files beside an
+ * image (`isForeign`); a symlinked image whose target lies
+ * outside the root adds its target's sidecars (no record of this tree counts them otherwise).
+ */
+export function sidecarFilesOf(rec: ScanRecord): ScanSidecar[] {
+  const scope = sidecarFileScope(rec);
+  return scope === 'none' ? [] : rec.sidecars.filter((s) => (scope === 'all' || s.side === 'local') && !isForeign(s));
+}
+
+/** `sidecarFilesOf(rec).length`, without the array (every record is counted). */
+export function sidecarFileCount(rec: ScanRecord): number {
+  const scope = sidecarFileScope(rec);
+  if (scope === 'none') return 0;
+  let n = 0;
+  for (let i = 0; i < rec.sidecars.length; i++) if ((scope === 'all' || rec.sidecars[i].side === 'local') && !isForeign(rec.sidecars[i])) n++;
+  return n;
+}
+
+/**
+ * Another tool's file in a sidecar's name (docs/PAIRING.md §7): it decodes, and is not
+ * sidecar-shaped (analysis/operations.ts shapeOf; a report too). Beside an image it is not the
+ * image's sidecar, nor a sidecar file; every command leaves it as it is.
+ */
+export function isForeign(sc: ScanSidecar): boolean {
+  const ins = sc.inspection;
+  return ins.status === 'ok' && ins.shape !== null && ins.shape !== 'sidecar';
+}
+
+/** Which of a record's sidecars are sidecar files (the definition above): none, all, or the local ones. */
+function sidecarFileScope(rec: ScanRecord): 'none' | 'all' | 'local' {
+  if (rec.category === 'unrelated') return 'none';
+  for (let i = 0; i < rec.images.length; i++) if (rec.images[i].outsideRoot) return 'all';
+  return 'local';
+}
+
+/** The one place that decides a record's category. */
+export function categorize(images: readonly ScanImage[], sidecars: readonly ScanSidecar[], effective: ScanSidecar | null): Category {
+  if (images.length === 0) {
+    const ins = sidecars[0].inspection;
+    if (ins.status === 'unreadable') return 'unreadable';
+    if (ins.status === 'corrupt') return 'corrupt';
+    // An encrypted file is one of ours (shape 'sidecar'): without an image it is an orphan.
+    return ins.shape === 'sidecar' ? 'orphan' : 'unrelated';
+  }
+  if (images.length === 1 && images[0].broken) return 'broken-symlink';
+  if (sidecars.length === 0) return 'missing';
+  if (images.length > 1) return 'ambiguous';
+  // Several files of one image: the first that decodes is its sidecar, the rest are kept older
+  // copies (docs/PAIRING.md §4), as a read and a save take them.
+  if (effective) return 'ok';
+  const st = sidecars[0].inspection.status;
+  return st === 'unreadable' ? 'unreadable' : st === 'encrypted' ? 'encrypted' : 'corrupt';
+}
