@@ -186,6 +186,14 @@ describe('import layers of src/', () => {
     assert.deepEqual(found, [], `import cycles:\n${found.join('\n')}`);
   });
 
+  it('ARCHITECTURE.md writes down the same floors, in the same order', () => {
+    const map = readFileSync(join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'ARCHITECTURE.md'), 'utf8');
+    const line = /Floors, low → high:([\s\S]*?)\n\n/.exec(map);
+    assert.ok(line, 'ARCHITECTURE.md has a "Floors, low → high:" paragraph');
+    const written = line[1].split('·').map((floor) => [...floor.matchAll(/`([^`]+)`/g)].map((m) => m[1].replace(/\/$/, '').replace(/^src\//, '')));
+    assert.deepEqual(written, FLOORS.map((floor) => [...floor]));
+  });
+
   it('the pending moves name only modules and imports that still exist', () => {
     for (const edge of INDEX_ENTRY_MOVE_PENDING) {
       const [file, target] = edge.split(' → ');
