@@ -19,7 +19,7 @@ import { isCacheable, memoCodeDigest, optionsKey } from '../incremental/key.js';
 import { resolveIndexLocation } from '../incremental/location.js';
 import { availableParallelism } from 'node:os';
 import { DirSnapshots } from '../incremental/dir-cache.js';
-import { decodeRecords, FolderRecordsBuilder, writeCompact, type CompactRecord, type FolderBlob } from '../incremental/folder-records.js';
+import { decodeRecords, FolderRecordsBuilder, restoreRecord, writeCompact, type CompactRecord, type FolderBlob } from '../incremental/folder-records.js';
 import { LinkResolver, type LinkResolution, type ResolvedLink } from './resolve-link.js';
 import { INDEX_DIR, QUARANTINE_DIR, SKIP_DIR_NAMES } from './own-folders.js';
 import { imageExtensionSet, nfc } from './extensions.js';
@@ -1206,11 +1206,9 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
         // Records made again need their groups: the names of each one's partition root paired again
         // from the folder's listing (unchanged: the same groups), else the whole folder (a count that
         // differs means the entry is not this folder's, never served).
+        const whole = stored !== null && stored.valid.every(Boolean);
         // Records not served are decoded too (their names find their groups), then dropped.
         const recs = stored && decodeRecords<ScanRecord>(stored.blob, () => true);
-        // The served ones made whole: their files' results from the files' entries (one not there: made again).
-        if (stored && recs) index.recordInspections(stored, recs, listing.path, listing.rel);
-        const whole = stored !== null && stored.valid.every(Boolean);
         const regroup = stored && recs && !whole ? (groupsAgain(listing, imageExts, stored.valid, recs) ?? pairDirectory(listing, imageExts).groups) : null;
         if (stored && recs && (regroup === null || regroup.length === stored.blob.meta.n)) {
           const { blob, valid } = stored;
@@ -1231,6 +1229,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
             const seq: TreeSeq = [at, meta.pos[gi]];
             const ready = valid[gi] ? recs[gi] : undefined;
             if (ready !== undefined) {
+              restoreRecord(ready as unknown as CompactRecord, listing.path, listing.rel);
               ready.seq = seq;
               // Size the engine by the whole work, as for a record made again (the report names
               // the engine sized for every file, served or not: the same as --no-index).

@@ -27,14 +27,6 @@
  * (the bench library's 34,000 records: 66 against 142 ms). A record holding anything else (a bigint,
  * -0, undefined, a typed array) is a v8 value, which keeps it exactly.
  *
- * A record holds no inspection of a file it depends on (format 7): such a sidecar's `inspection`
- * is written as 0, and a run that serves the record takes the result that file's own entry holds
- * (the identity the record depends on, and this option set's result: `ScanIndex.recordInspections`).
- * The per-file entry is the one stored form of a result; a record adds the scan's structure (its
- * images, sidecars, links, category and findings). Before, every record repeated its files'
- * results as JSON: the run that stores a folder's records encoded each result a second time, and
- * the bench library's validate index was 25 MB against 3.5 MB of per-file entries.
- *
  * Each record's bytes stand on their own: a stored record holds no object twice (its `effective`,
  * one of its sidecars, is written as that sidecar's index; a record with any other shared object is
  * not stored), so a v8 value has no back-reference into the stream (v8 numbers objects from the
@@ -59,10 +51,9 @@ export const DEP_LINK = 3;
  * in `lens`; 4 = the same, with the dependency arrays as raw i32 after the meta instead of v8 typed
  * arrays inside it (v8 reads a typed array through a JS host-object hook: 44 of a warm run's 630 ms);
  * 5 = a folder's records as a base entry (every group) and at most one patch entry (`groups`);
- * 6 = the same, each record packed (record-pack.ts: its objects' key names as one code);
- * 7 = the same, the inspections of the files a record depends on left out (their file entries hold them).
+ * 6 = the same, each record packed (record-pack.ts: its objects' key names as one code).
  */
-export const FOLDER_RECORDS_FORMAT = 7;
+export const FOLDER_RECORDS_FORMAT = 6;
 
 /**
  * A folder rewritten after some of its records changed writes only those records, in a patch
@@ -473,13 +464,6 @@ export class FolderRecordsBuilder {
     this.left--;
   }
 
-  /** The files group `gi` depends on (absolute paths), as registered so far (`file`, `keep`). */
-  filesOf(gi: number): Set<string> {
-    const out = new Set<string>();
-    for (const ref of this.deps[gi]) if ((ref & 3) === DEP_FILE) out.add(this.meta.files[ref >>> 2]);
-    return out;
-  }
-
   get storesAny(): boolean {
     return this.meta.lens.some((l) => l !== 0);
   }
@@ -676,7 +660,7 @@ export interface CompactRecord {
   /** One of `sidecars` (or null): written as its index there. */
   effective: unknown;
   images: { name: string; path: string | LeftOut; rel: string | LeftOut }[];
-  sidecars: { name: string; path: string | LeftOut; rel: string | LeftOut; inspection: { path: string | LeftOut } | LeftOut }[];
+  sidecars: { name: string; path: string | LeftOut; rel: string | LeftOut; inspection: { path: string | LeftOut } }[];
 }
 
 /**
@@ -685,9 +669,6 @@ export interface CompactRecord {
  * are strings otherwise; undefined would drop the key from JSON) while the record is written, in place (keys keep their order), and put back before it is
  * returned; `restoreRecord` puts them back after a read. A third of a record's bytes. The
  * effective sidecar, one of `sidecars`, is written as its index there: no object is written twice.
- * The inspection of a sidecar the record depends on (a file registered with `b.file` for `gi`,
- * its result the one read from that file: its `path` is the sidecar's) is left out too: its file
- * entry holds it (`ScanIndex.recordInspections` puts it back).
  */
 export function writeCompact(b: FolderRecordsBuilder, gi: number, rec: CompactRecord | null): void {
   if (rec === null) return b.done(gi, null);
@@ -711,13 +692,9 @@ export function writeCompact(b: FolderRecordsBuilder, gi: number, rec: CompactRe
     if (img.path === pathPrefix + img.name) drop(img as unknown as Record<string, unknown>, 'path');
     if (img.rel === relPrefix + img.name) drop(img as unknown as Record<string, unknown>, 'rel');
   }
-  const files = rec.sidecars.length > 0 ? b.filesOf(gi) : null;
   for (const sc of rec.sidecars) {
     const ins = sc.inspection;
-    if (ins && ins.path === sc.path) {
-      if (files!.has(sc.path as string)) drop(sc as unknown as Record<string, unknown>, 'inspection');
-      else drop(ins as unknown as Record<string, unknown>, 'path');
-    }
+    if (ins && ins.path === sc.path) drop(ins as unknown as Record<string, unknown>, 'path');
     if (sc.path === pathPrefix + sc.name) drop(sc as unknown as Record<string, unknown>, 'path');
     if (sc.rel === relPrefix + sc.name) drop(sc as unknown as Record<string, unknown>, 'rel');
   }
@@ -732,7 +709,7 @@ export function writeCompact(b: FolderRecordsBuilder, gi: number, rec: CompactRe
   }
 }
 
-/** Put back what `writeCompact` left out but the inspections of the files it depends on (still 0: `ScanIndex.recordInspections`). */
+/** Put back what `writeCompact` left out. */
 export function restoreRecord(rec: CompactRecord, folderAbs: string, rel: string): void {
   const pathPrefix = folderAbs.endsWith('/') ? folderAbs : `${folderAbs}/`;
   const relPrefix = rel === '' ? '' : `${rel}/`;

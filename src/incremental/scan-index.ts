@@ -26,7 +26,7 @@ import { IDENTITY_BYTES, identityBytes, identityEquals, IdentityScratch, STAT_FI
 import { buildId, isCacheable, optionsKey } from './key.js';
 import { PATH_MARK, racyCutoffNs, racyCutoffOf, storedResult, takeEntry, takeEntryBlock, type EntryBlock, type EntryOptions, type IndexEntryOut } from './entry.js';
 import { DirSnapshots, type EntrySink } from './dir-cache.js';
-import { decodeFolder, DEP_DIR, DEP_FILE, DEP_STEP, eachRecord, folderKey, folderOf, groupOf, restoreRecord, type CompactRecord, type FolderBlob, type FolderChunk, type FolderRecordsBuilder } from './folder-records.js';
+import { decodeFolder, DEP_DIR, DEP_FILE, DEP_STEP, eachRecord, folderKey, folderOf, groupOf, type FolderBlob, type FolderChunk, type FolderRecordsBuilder } from './folder-records.js';
 import { resolveIndexLocation, type IndexLocation, type IndexLocationOptions } from './location.js';
 import {
   entryIdentity,
@@ -513,8 +513,11 @@ export class ScanIndex implements EntrySink {
     const v = v0; // still valid: a stat reads nothing of the index
     if (identityEquals(idBytes, v.buf, v.idAt)) {
       oldOff = v.off;
-      const hit = this.resultOf(v, path);
+      const raw = this.loadedKeyNo >= 0 ? entryResult(v, this.loadedKeyNo) : null;
+      const hit = raw ? storedResult(raw) : null;
       if (hit) {
+        hit.path = path;
+        if (hit.error && hit.error.message.includes(PATH_MARK)) hit.error.message = hit.error.message.split(PATH_MARK).join(path);
         this.hits++;
         this.ref(TABLE_FILES, v.off);
         return { hit, pending: { rel, id, idBytes, oldOff } };
@@ -522,69 +525,6 @@ export class ScanIndex implements EntrySink {
     }
     this.misses++;
     return { hit: null, pending: { rel, id, idBytes, oldOff, stored: true } };
-  }
-
-  /** This option set's result in the file entry `v` (of the sidecar at `path`): a fresh object, `path` set (null: none, or it does not decode). */
-  private resultOf(v: EntryView, path: string): FileInspection | null {
-    const raw = this.loadedKeyNo >= 0 ? entryResult(v, this.loadedKeyNo) : null;
-    const hit = raw ? storedResult(raw) : null;
-    if (hit) {
-      hit.path = path;
-      if (hit.error && hit.error.message.includes(PATH_MARK)) hit.error.message = hit.error.message.split(PATH_MARK).join(path);
-    }
-    return hit;
-  }
-
-  /**
-   * The served records of a folder (`stored.valid`), decoded (`recs`), made whole: what they left
-   * out put back (`restoreRecord`: the folder as walked, `folderAbs` and `rel`), and the inspection
-   * of each file a record depends on taken from that file's entry (folder-records.ts writeCompact
-   * left it out) — the entry whose identity is the one the record depends on (and the file's now:
-   * `folderRecords` checked it by stat), this option set's result, as a per-file hit gives it. A
-   * record one of whose results is not there (the entry dropped, replaced, or damaged) is not served:
-   * `valid` false, it is made again.
-   */
-  recordInspections(stored: { blob: FolderBlob; valid: boolean[] }, recs: readonly (unknown | undefined)[], folderAbs: string, rel: string): void {
-    const { blob, valid } = stored;
-    eachRecord(blob, (c, j, gi) => {
-      if (!valid[gi]) return;
-      const rec = recs[gi] as CompactRecord | undefined;
-      if (rec === undefined) {
-        valid[gi] = false;
-        return;
-      }
-      restoreRecord(rec, folderAbs, rel);
-      const { meta } = c;
-      for (const sc of rec.sidecars) {
-        if (sc.inspection !== 0) continue;
-        // The record's file of that path (a record depends on a few).
-        let ins: FileInspection | null = null;
-        for (let d = meta.depAt[j]; d < meta.depAt[j + 1]; d++) {
-          const ref = meta.deps[d];
-          if ((ref & 3) !== DEP_FILE || meta.files[ref >>> 2] !== sc.path) continue;
-          const i = ref >>> 2;
-          ins = this.servedResult(sc.path, c.ids.subarray(i * IDENTITY_BYTES, (i + 1) * IDENTITY_BYTES));
-          break;
-        }
-        if (ins === null) {
-          valid[gi] = false;
-          break;
-        }
-        sc.inspection = ins as unknown as CompactRecord['sidecars'][number]['inspection'];
-      }
-    });
-  }
-
-  /** The stored result of the sidecar at `path` when its entry's identity is `id` (null: none). */
-  private servedResult(path: string, id: Buffer): FileInspection | null {
-    const v = this.find(this.relOf(path));
-    if (!v || !identityEquals(id, v.buf, v.idAt)) return null;
-    try {
-      return this.resultOf(v, path);
-    } catch (e) {
-      this.distrust(e);
-      return null;
-    }
   }
 
   /**
