@@ -210,10 +210,11 @@ function cpuMsSince(start: NodeJS.CpuUsage): number {
 
 async function formatStatsOp(spec: Extract<OpSpec, { op: 'format-stats' }>): Promise<Timed> {
   const { formatStats } = await import('../src/ops/format-stats.js');
+  const c0 = process.cpuUsage();
   const t0 = performance.now();
   const r = await formatStats(spec.root, { ...AS_CLI, engine: spec.engine, workers: spec.workers, ...indexOf(spec) });
   const ms = performance.now() - t0;
-  return { ms, detail: { total_files: r.total_files, format_distribution: r.format_distribution, ...engineUsed(spec) } };
+  return { ms, detail: { total_files: r.total_files, format_distribution: r.format_distribution, ...engineUsed(spec), ...cpuSince(c0) } };
 }
 
 async function reportOp(spec: Extract<OpSpec, { op: 'report' }>): Promise<Timed> {

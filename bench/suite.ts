@@ -98,12 +98,13 @@ export class Bench {
 
   async run(): Promise<void> {
     fs.mkdirSync(this.lists, { recursive: true });
-    const needsLibrary = ['floors', 'tree', 'accel', 'index', 'shards', 'hash', 'reads', 'server', 'bin'].some((s) => this.on(s as Section));
+    const needsLibrary = ['floors', 'tree', 'accel', 'index', 'runs', 'shards', 'hash', 'reads', 'server', 'bin'].some((s) => this.on(s as Section));
     if (needsLibrary) await this.section('generate', () => this.generate());
     if (needsLibrary) await this.section('floors', () => void (this.jsonFloors = this.floors('json', this.jsonLib, 'JSON library')));
     if (this.on('tree')) await this.section('tree', () => this.treeOps('json', this.jsonLib, this.jsonFloors, true));
     if (this.on('accel')) await this.section('accel', () => this.accel());
     if (this.on('index')) await this.section('index', () => this.incrementalIndex());
+    if (this.on('runs')) await this.section('runs', () => this.indexRuns());
     if (this.on('shards')) await this.section('shards', () => this.shards());
     if (this.on('hash')) await this.section('hash', () => this.hash());
     if (this.on('reads')) await this.section('reads', () => this.reads('json', this.jsonLib, this.jsonFloors));
@@ -426,6 +427,60 @@ export class Bench {
       'index bytes per sidecar (validate + stats + format-stats)': Number((all / l.sidecarFiles).toFixed(1)),
     });
     this.indexBytesPerSidecar = all / l.sidecarFiles;
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+
+  /**
+   * The runs a health check makes, one after the other on an unchanged tree (issue 58), for
+   * validate, stats and format-stats, with tree memos off (folder records and per-file results
+   * only): --no-index, a first run (empty index), the second run (from the index a first run
+   * leaves: it lists the folders and stores their listings, links and records) and a later run
+   * (from the index two runs leave: served by folder records). Each run starts from its state,
+   * copied in untimed; measured in rounds, so the ratios to --no-index are of one run of the bench.
+   */
+  private indexRuns(): void {
+    const l = this.jsonLib;
+    const w = this.args.workers;
+    const dir = path.join(this.work, 'index-runs');
+    fs.rmSync(dir, { recursive: true, force: true });
+    fs.mkdirSync(dir, { recursive: true });
+    const live = path.join(dir, 'index');
+    const clear = () => {
+      for (const n of fs.readdirSync(dir)) if (n === 'index' || n.startsWith('index.')) fs.rmSync(path.join(dir, n), { force: true });
+    };
+    const place = (from: string) => () => {
+      clear();
+      fs.copyFileSync(from, live);
+    };
+    for (const op of ['validate', 'stats', 'format-stats'] as const) {
+      const spec = (index: boolean): OpSpec => ({ op, root: l.root, engine: 'auto' as const, workers: w, ...(index ? { index: { path: live } } : {}) });
+      const afterFirst = path.join(dir, `${op}.after-first`);
+      const afterSecond = path.join(dir, `${op}.after-second`);
+      clear();
+      runChild(spec(true));
+      fs.copyFileSync(live, afterFirst);
+      runChild(spec(true));
+      if (fs.existsSync(`${live}.delta`)) throw new Error('index runs: a second run on an unchanged tree left a delta');
+      fs.copyFileSync(live, afterSecond);
+      const [none, first, second, later] = measureRounds(
+        [
+          { label: `${op} --no-index`, spec: spec(false) },
+          { label: `${op} first run (empty index), memos off`, spec: spec(true), prepare: clear },
+          { label: `${op} second run, unchanged tree, memos off`, spec: spec(true), prepare: place(afterFirst) },
+          { label: `${op} later run, unchanged tree, memos off`, spec: spec(true), prepare: place(afterSecond) },
+        ],
+        Math.max(this.args.runs, INDEX_MIN_ROUNDS),
+      );
+      const label = (what: string) => `${op} (JSON library, auto engine, tree memos off), ${what}`;
+      this.add(`runs.${op}.none`, label('--no-index'), none, l.sidecarFiles, l.sidecarBytes, this.jsonFloors);
+      this.add(`runs.${op}.first`, label('first run (empty index)'), first, l.sidecarFiles, l.sidecarBytes, this.jsonFloors);
+      this.add(`runs.${op}.second`, label('second run, unchanged tree'), second, l.sidecarFiles, l.sidecarBytes, this.jsonFloors);
+      this.add(`runs.${op}.later`, label('later run, unchanged tree'), later, l.sidecarFiles, l.sidecarBytes, this.jsonFloors);
+      Object.assign(this.results.extra, {
+        [`index runs: ${op} index bytes after the first run, after the second`]: [fs.statSync(afterFirst).size, fs.statSync(afterSecond).size],
+        [`index runs: ${op} CPU ms (no-index, first, second, later)`]: [none, first, second, later].map((o) => (isFailure(o) ? null : Number(o.detail.cpuMs ?? NaN))),
+      });
+    }
     fs.rmSync(dir, { recursive: true, force: true });
   }
 

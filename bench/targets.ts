@@ -102,8 +102,27 @@ export function evaluateTargets(t: TargetInputs): TargetResult[] {
       ),
     ];
   });
+  // Issue 58: every run of a health check on an unchanged tree, tree memos off.
+  const runTargets = (['validate', 'stats', 'format-stats'] as const).flatMap((op) => {
+    const none = f(`runs.${op}.none`);
+    const row = (what: string, id: string, goal: number) =>
+      target(
+        `${op}, ${what} × --no-index (wall; CPU all threads in the note)`,
+        timeRatio(f(id), none),
+        '×',
+        '<=',
+        goal,
+        `CPU ${timeRatio(f(id), none, true)?.toFixed(3) ?? '?'}×; the medians' ratio ${ratio(f(id)?.ms, none?.ms)?.toFixed(3) ?? '?'}×`,
+      );
+    return [
+      row('first run (empty index), memos off,', `runs.${op}.first`, 1.1),
+      row('second run, unchanged tree, memos off,', `runs.${op}.second`, 0.6),
+      row('later run, unchanged tree, memos off,', `runs.${op}.later`, 0.6),
+    ];
+  });
   return [
     ...indexTargets,
+    ...runTargets,
     target('index size per sidecar (validate + stats + format-stats results and folder records)', t.indexBytesPerSidecar ?? null, ' B', '>=', 0, 'no target: a figure'),
     target('validate, JSON library, × floor (b)', vJson?.xFloorB ?? null, '×', '<=', 0.6),
     target('stats, JSON library, × floor (b)', sJson?.xFloorB ?? null, '×', '<=', 0.6),
