@@ -432,7 +432,7 @@ export class Bench {
 
   /**
    * The runs a health check makes, one after the other on an unchanged tree (issue 58), for
-   * validate, stats and format-stats, with tree memos off (folder records and per-file results
+   * validate, stats and format-stats (folder records and per-file results
    * only): --no-index, a first run (empty index), the second run (from the index a first run
    * leaves: it lists the folders and stores their listings, links and records) and a later run
    * (from the index two runs leave: served by folder records). Each run starts from its state,
@@ -465,13 +465,13 @@ export class Bench {
       const [none, first, second, later] = measureRounds(
         [
           { label: `${op} --no-index`, spec: spec(false) },
-          { label: `${op} first run (empty index), memos off`, spec: spec(true), prepare: clear },
-          { label: `${op} second run, unchanged tree, memos off`, spec: spec(true), prepare: place(afterFirst) },
-          { label: `${op} later run, unchanged tree, memos off`, spec: spec(true), prepare: place(afterSecond) },
+          { label: `${op} first run (empty index)`, spec: spec(true), prepare: clear },
+          { label: `${op} second run, unchanged tree`, spec: spec(true), prepare: place(afterFirst) },
+          { label: `${op} later run, unchanged tree`, spec: spec(true), prepare: place(afterSecond) },
         ],
         Math.max(this.args.runs, INDEX_MIN_ROUNDS),
       );
-      const label = (what: string) => `${op} (JSON library, auto engine, tree memos off), ${what}`;
+      const label = (what: string) => `${op} (JSON library, auto engine), ${what}`;
       this.add(`runs.${op}.none`, label('--no-index'), none, l.sidecarFiles, l.sidecarBytes, this.jsonFloors);
       this.add(`runs.${op}.first`, label('first run (empty index)'), first, l.sidecarFiles, l.sidecarBytes, this.jsonFloors);
       this.add(`runs.${op}.second`, label('second run, unchanged tree'), second, l.sidecarFiles, l.sidecarBytes, this.jsonFloors);
