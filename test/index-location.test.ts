@@ -133,3 +133,25 @@ test('--index never takes a file that is not an index, nor a place inside the li
   assert.equal(clear.code, 0);
   assert.equal(existsSync(empty), false);
 });
+
+test('index clear also removes the tree memos earlier versions kept beside the index (and the emptied folder), never another file at such a name', async (t) => {
+  const dir = testDir(t, 'isc-retired-memo-');
+  const root = makeTree({ 'a.jpg': FAKE_JPEG, 'a.json': { json: sidecarData('a.jpg', 1) } }, join(dir, 'lib'));
+  await stats(root, { index: { racyMarginMs: 0 } });
+  const folder = join(root, INDEX_DIR);
+  const index = readdirSync(folder).find((n) => n === 'index');
+  assert.ok(index, `an index in ${readdirSync(folder).join(', ')}`);
+  // What the memo of an earlier version left: a memo and its delta, and a file of someone else at a memo's name.
+  writeFileSync(join(folder, 'index.memo-0123456789abcdef'), 'image-sidecar tree memo 11\nrest');
+  writeFileSync(join(folder, 'index.memo-0123456789abcdef.delta'), 'image-sidecar tree memo delta 3\nrest');
+  const r1 = await runCli(['index', 'clear', root]);
+  assert.equal(r1.code, 0, r1.stderr);
+  assert.deepEqual(readdirSync(root).includes(INDEX_DIR), false, 'the folder, emptied, is gone');
+  await stats(root, { index: { racyMarginMs: 0 } });
+  writeFileSync(join(folder, 'index.memo-fedcba9876543210'), 'not a memo');
+  symlinkSync(join(root, 'a.json'), join(folder, 'index.memo-00000000000000aa'));
+  const r2 = await runCli(['index', 'clear', root]);
+  assert.equal(r2.code, 0, r2.stderr);
+  assert.deepEqual(readdirSync(folder).sort(), ['index.memo-00000000000000aa', 'index.memo-fedcba9876543210']);
+  assert.ok(existsSync(join(root, 'a.json')), 'the link target stays');
+});

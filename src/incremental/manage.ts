@@ -1,7 +1,8 @@
 /** `index status` and `index clear`: what an index holds, and removing it (library side of the CLI). */
-import { rmdirSync, rmSync, statSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readdirSync, readSync, rmdirSync, rmSync, statSync } from 'node:fs';
 import { readFileLimitedSync } from '../fs/read-file.js';
-import { basename, dirname } from 'node:path';
+import { basename, dirname, join } from 'node:path';
+import { READ_NOFOLLOW_FLAGS } from '../fs/regular-file.js';
 import { errors } from '../errors.js';
 import { INDEX_DIR } from '../discovery/own-folders.js';
 import { resolveIndexLocation } from './location.js';
@@ -108,6 +109,7 @@ export function clearIndex(root: string, opts: IndexLocationOptions = {}): { pat
     rmSync(loc.path, { force: true });
     rmSync(deltaPath(loc.path), { force: true });
     rmSync(lastRunPath(loc.path), { force: true });
+    removeRetiredMemos(loc.path);
   } catch (e) {
     throw errors.fromFs(e, loc.path);
   }
@@ -119,4 +121,43 @@ export function clearIndex(root: string, opts: IndexLocationOptions = {}): { pat
     }
   }
   return { path: loc.path, removed };
+}
+
+/** The first bytes of every file the retired tree memo wrote beside an index (`<index>.memo-<16 hex>`, and its `.delta`). */
+const RETIRED_MEMO_HEAD = Buffer.from('image-sidecar tree memo ', 'latin1');
+
+/**
+ * Earlier versions kept tree memos beside the index; none reads them now. `index clear` removes
+ * those it finds (so an emptied `.image-sidecar` folder goes too), and only files that begin as a
+ * memo did: anything else at such a name is someone else's and stays.
+ */
+function removeRetiredMemos(indexPath: string): void {
+  const prefix = `${basename(indexPath)}.memo-`;
+  let names: string[];
+  try {
+    names = readdirSync(dirname(indexPath));
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    if (!name.startsWith(prefix) || !/^[0-9a-f]{16}(\.delta)?$/.test(name.slice(prefix.length))) continue;
+    const file = join(dirname(indexPath), name);
+    if (beginsAsMemo(file)) rmSync(file, { force: true });
+  }
+}
+
+function beginsAsMemo(file: string): boolean {
+  let fd: number;
+  try {
+    fd = openSync(file, READ_NOFOLLOW_FLAGS); // no symlink followed; a FIFO opens at once and is not a file
+  } catch {
+    return false;
+  }
+  try {
+    if (!fstatSync(fd).isFile()) return false;
+    const head = Buffer.alloc(RETIRED_MEMO_HEAD.length);
+    return readSync(fd, head, 0, head.length, 0) === head.length && head.equals(RETIRED_MEMO_HEAD);
+  } finally {
+    closeSync(fd);
+  }
 }
