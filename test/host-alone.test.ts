@@ -60,7 +60,7 @@ function watchedRun(root: string, before: string, execArgv: string[] = []): { fl
     const results = [];
     for (const engine of ['inline', 'threads']) {
       const s = await lib.stats(root, { engine, workers: 2, index: false });
-      const v = await lib.validate(root, { engine, workers: 2, index: false, resultsOnly: true, onResult: () => undefined });
+      const v = await lib.validate(root, { engine, workers: 2, index: false, onResult: () => undefined });
       results.push(JSON.stringify([s.total_images, v.valid]));
     }
     results.push(JSON.stringify(lib.readSidecar(root + '/p0/IMG_0.jpg') !== null));

@@ -182,7 +182,7 @@ function cmds(root: string): Record<string, Cmd> {
   return {
     validate: async (index) => {
       const results: ValidationResult[] = [];
-      const r = await validate(root, { index, resultsOnly: true, onResult: (x) => void results.push(x) });
+      const r = await validate(root, { index, onResult: (x) => void results.push(x) });
       return noTimes({ results, ...r });
     },
     stats: async (index) => noTimes(await stats(root, { index, list: true, folders: 5 })),

@@ -14,8 +14,6 @@ export interface ValidateOptions extends Options {
   schema?: string | object;
   /** Called with each result as soon as it is known (then `results` is not collected). */
   onResult?: (r: ValidationResult, rec: ScanRecord) => void | Promise<void>;
-  /** No effect (it let an index answer without records; every result now comes with its record): kept so callers that pass it still compile. */
-  resultsOnly?: boolean;
 }
 
 /** One sidecar file's result; the first eight keys are the earlier tool's. */
