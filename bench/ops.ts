@@ -183,7 +183,7 @@ async function validateOp(spec: Extract<OpSpec, { op: 'validate' }>): Promise<Ti
   const { validate } = await import('../src/ops/validate.js');
   const t0 = performance.now();
   const c0 = process.cpuUsage();
-  const r = await validate(spec.root, { ...AS_CLI, engine: spec.engine, workers: spec.workers, accel: spec.accel, callerRuns: spec.callerRuns, onResult: () => undefined, resultsOnly: true, ...indexOf(spec) });
+  const r = await validate(spec.root, { ...AS_CLI, engine: spec.engine, workers: spec.workers, accel: spec.accel, callerRuns: spec.callerRuns, onResult: () => undefined, ...indexOf(spec) });
   const ms = performance.now() - t0;
   return { ms, detail: { total_files: r.total_files, valid_files: r.valid_files, invalid_files: r.invalid_files, ...engineUsed(spec, r.scan.engine), ...cpuSince(c0) } };
 }
