@@ -17,7 +17,7 @@ import { sep } from 'node:path';
 import { LITTLE_ENDIAN_HOST } from '../byte-order.js';
 import { writeUtf8 } from '../formats/value.js';
 import type { InspectWire } from '../tasks/inspect-wire.js';
-import { fileEntryBound } from './store.js';
+import { fileEntryBound } from '../tasks/entry-format.js';
 
 /** A row's verdict (assembly/entries.ts): no entry, an entry written, left to the JavaScript path. */
 export const KIND_NONE = 0;

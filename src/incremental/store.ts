@@ -27,11 +27,10 @@
  */
 import { closeSync, fstatSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
 import { READ_FLAGS } from '../fs/regular-file.js';
-import { deserialize } from 'node:v8';
 import { crc32 } from 'node:zlib';
 import { IDENTITY_BYTES } from '../fs/identity.js';
 import { LITTLE_ENDIAN_HOST } from '../byte-order.js';
-import { writeUtf8 } from '../formats/value.js';
+import { ENTRY_HEAD, MAX_KEY_BYTES, ONE_RESULT_HEAD, TABLE_FILES } from '../tasks/entry-format.js';
 
 export const INDEX_MAGIC = Buffer.from('ISCIDX\0', 'latin1');
 export const INDEX_FORMAT_VERSION = 4;
@@ -39,7 +38,6 @@ const TRAILER_MAGIC = Buffer.from('ISCIDXOK', 'latin1');
 const TRAILER_BYTES = 40;
 /** Option keys kept (most recently used first): older keys' results are dropped on write. */
 export const MAX_KEYS = 8;
-const MAX_KEY_BYTES = 0xffff;
 const WINDOW_BYTES = 1 << 20;
 /** A window where reads jump about (WindowReader's read-ahead starts here). */
 const MIN_WINDOW_BYTES = 8 << 10;
@@ -47,11 +45,8 @@ const MIN_WINDOW_BYTES = 8 << 10;
 const WINDOWS = 4;
 /** Bytes per read and write when a writer copies the file it extends. */
 const COPY_CHUNK_BYTES = 4 << 20;
-export const TABLE_FILES = 0;
-export const TABLE_DIRS = 1;
-export const TABLE_LINKS = 2;
-/** A folder's finished records per option set (folder-records.ts). */
-export const TABLE_RECORDS = 3;
+/** The tables' numbers (an entry's head names its table): tasks/entry-format.ts. */
+export { TABLE_DIRS, TABLE_FILES, TABLE_LINKS, TABLE_RECORDS } from '../tasks/entry-format.js';
 const TABLES = 4;
 
 export interface KeyUse {
@@ -542,23 +537,6 @@ export function entryPayload(v: EntryView): Buffer {
   return v.buf.subarray(v.idAt + IDENTITY_BYTES, v.end);
 }
 
-/**
- * A stored value: a v8 serialization (it starts with the v8 format's version tag, 0xFF), or a JSON
- * text where JSON gives the value back exactly (it starts with "{": entry.ts stores a result so
- * when it can, folder-records.ts `encodingOf` says when).
- */
-export function decodeResult<T>(raw: Uint8Array): T | null {
-  try {
-    if (raw[0] === 0x7b) {
-      const b = Buffer.isBuffer(raw) ? raw : Buffer.from(raw.buffer, raw.byteOffset, raw.length);
-      return JSON.parse(b.toString('utf8')) as T;
-    }
-    return deserialize(raw) as T;
-  } catch {
-    return null; // written by another Node version: a miss
-  }
-}
-
 /** A file payload from results (key number, v8 bytes). */
 export function filePayload(results: readonly (readonly [number, Buffer])[]): Buffer[] {
   const parts: Buffer[] = [Buffer.from([Math.min(results.length, 255)])];
@@ -571,77 +549,11 @@ export function filePayload(results: readonly (readonly [number, Buffer])[]): Bu
   return parts;
 }
 
-/** Bytes of an entry before its key: u32 length | u32 CRC-32 | u8 table | u16 key length. */
-const ENTRY_HEAD = 11;
-/** Bytes of a one-result file payload before the result: u8 count | u16 key number | u32 length. */
-const ONE_RESULT_HEAD = 7;
-
 /** An entry's head but its CRC (at 4): length, table, key length. The CRC covers everything from byte 8. */
 function writeEntryHead(out: Buffer, length: number, table: number, keyLen: number): void {
   out.writeUInt32LE(length, 0);
   out[8] = table;
   out.writeUInt16LE(keyLen, 9);
-}
-
-/** The most bytes a one-result file entry of `key` and this result can take (UTF-8: at most 3 bytes per UTF-16 unit). */
-export function fileEntryBound(key: string, result: string | Uint8Array): number {
-  return ENTRY_HEAD + 3 * key.length + IDENTITY_BYTES + ONE_RESULT_HEAD + (typeof result === 'string' ? 3 * result.length : result.length);
-}
-
-/**
- * Write a file entry of one result at `at` in `out` (room for `fileEntryBound` bytes): the very
- * bytes `addFile(key, id, [[keyNo, bytes]])` appends, where `bytes` is the result as stored (a
- * JSON text is written as its UTF-8 bytes, `decodeResult`). Returns the entry's length, or -1 when
- * the key is too long for the format (never stored, as `addFile` skips it).
- */
-export function writeFileEntry(out: Buffer, at: number, key: string, id: Uint8Array, keyNo: number, result: string | Uint8Array, view = new DataView(out.buffer, out.byteOffset, out.length)): number {
-  const r = beginFileEntry(out, view, at, key, id, keyNo);
-  if (r < 0) return -1;
-  let rl: number;
-  if (typeof result === 'string') rl = out.write(result, r, 'utf8');
-  else {
-    out.set(result, r);
-    rl = result.length;
-  }
-  return sealFileEntry(out, view, at, r + rl);
-}
-
-/**
- * The first part of `writeFileEntry` (room for `fileEntryBound(key, '')` bytes; `view`: a DataView
- * of all of `out`): key, identity and the result's head. Returns where the result's bytes go, then
- * `sealFileEntry`; -1 when the key is too long for the format. A thread making entries writes a
- * packed result there in place. (assembly/entries.ts `writeEntry` writes the same frame for a
- * batch's rows; test/entry-writer.test.ts holds them equal.)
- */
-export function beginFileEntry(out: Buffer, view: DataView, at: number, key: string, id: Uint8Array, keyNo: number): number {
-  // The key by one native write, a DataView for the numbers: a reading thread runs this once per
-  // file in V8's baseline tier, where a loop over the key's units or Buffer#write (JS, argument
-  // checks) costs more than the bytes.
-  const k = at + ENTRY_HEAD;
-  if (key.length > MAX_KEY_BYTES) return -1;
-  const kl = writeUtf8(out, key, k);
-  if (kl > MAX_KEY_BYTES) return -1;
-  view.setUint16(at + 9, kl, true);
-  let p = k + kl;
-  out.set(id.length === IDENTITY_BYTES ? id : id.subarray(0, IDENTITY_BYTES), p);
-  p += IDENTITY_BYTES;
-  out[p] = 1;
-  view.setUint16(p + 1, keyNo, true);
-  return p + ONE_RESULT_HEAD;
-}
-
-/** The end of the entry `beginFileEntry` began at `at`, whose result ends at `end`: lengths, table and CRC. Returns the entry's length. */
-export function sealFileEntry(out: Buffer, view: DataView, at: number, end: number): number {
-  const r = at + ENTRY_HEAD + view.getUint16(at + 9, true) + IDENTITY_BYTES + ONE_RESULT_HEAD;
-  const len = end - at;
-  view.setUint32(r - 4, end - r, true);
-  view.setUint32(at, len, true);
-  out[at + 8] = TABLE_FILES;
-  // The CRC covers everything from byte 8. A plain view: a Buffer's subarray makes a FastBuffer, in
-  // a thread's cold code the costliest step of an entry.
-  // (Through the DataView of all of `out`: a typed array's `buffer` is a call into the runtime.)
-  view.setUint32(at + 4, crc32(new Uint8Array(view.buffer, view.byteOffset + at + 8, len - 8)), true);
-  return len;
 }
 
 /** The identity's offset in a made entry of `table`, checked against the entry's own length; -1 when it is not one. */
