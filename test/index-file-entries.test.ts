@@ -23,7 +23,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
-import { fileEntry, PATH_MARK, rewindEntries, storedResult } from '../src/incremental/entry.js';
+import { fileEntry, PATH_MARK, rewindEntries, storedResult } from '../src/tasks/index-entry.js';
 import { IdentityScratch } from '../src/fs/identity.js';
 import { entryIdentity, entryResults, IndexReader, IndexWriter, madeIdentity, madeResult, TABLE_FILES } from '../src/incremental/store.js';
 import { beginFileEntry, fileEntryBound, sealFileEntry, writeFileEntry } from '../src/tasks/entry-format.js';
@@ -366,7 +366,7 @@ test('entry framing: fileEntry packs the result as it is into the bytes of its p
 
 test("entry framing: an empty root on a thread's first entry is a root like any other (relativeTo has no last base before its first call)", () => {
   // A fresh process: relativeTo's last base is module state, so the first call must be this one.
-  const entryUrl = new URL('../src/incremental/entry.js', import.meta.url).href;
+  const entryUrl = new URL('../src/tasks/index-entry.js', import.meta.url).href;
   const identityUrl = new URL('../src/fs/identity.js', import.meta.url).href;
   const relUrl = new URL('../src/fs/rel-path.js', import.meta.url).href;
   const script = `

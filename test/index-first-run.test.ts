@@ -17,7 +17,7 @@ import { packInspections, unpackInspections } from '../src/tasks/inspect-wire.js
 import { inspectFiles } from '../src/tasks/inspect.js';
 import { IndexReader, IndexWriter, entryIdentity, entryResults, filePayload, madeIdentity, madeResult, TABLE_DIRS, TABLE_FILES, TABLE_LINKS } from '../src/incremental/store.js';
 import { decodeResult, fileEntryBound, writeFileEntry } from '../src/tasks/entry-format.js';
-import { fileEntry, PATH_MARK, storedResult } from '../src/incremental/entry.js';
+import { fileEntry, PATH_MARK, storedResult } from '../src/tasks/index-entry.js';
 import { PACKED_RESULT_TAG } from '../src/tasks/inspect-wire.js';
 import { IdentityScratch, identityBytes, statIdentity } from '../src/fs/identity.js';
 import { relativeTo } from '../src/fs/rel-path.js';

@@ -4,12 +4,13 @@
  *   "ISCIDX\0" u8 version (4) | entries … | tables | header JSON | trailer (40 bytes)
  *   entry:   u32 length | u32 CRC-32 of the rest | u8 table (0 files, 1 folders, 2 links, 3 folder records)
  *            | u16 key length | key (UTF-8) | 40-byte identity (fs/identity.ts) | payload
+ *            (tasks/entry-format.ts: the frame, which the thread that read a file writes too)
  *   tables:  per table: u32 slot count (a power of two ≥ 2 × entries, or 0) | u32 entries
  *            | slots × u32 key hash | slots × f64 entry offset (0 = empty)
  *            (open addressing, linear probing; hash = FNV-1a 32 of the key's UTF-16 code units)
  *   trailer: f64 offset of the tables | u32 tables length | u32 header length | u32 CRC-32 of the
  *            tables, header and these three fields | 8 bytes "ISCIDXOK" | f64 0 (reserved) | u32 0
- *   file payload:   u8 result count | per result: u16 key number (header.keys) | u32 length | v8-serialized result
+ *   file payload:   u8 result count | per result: u16 key number (header.keys) | u32 length | the result as stored
  *   folder payload: v8 { n: names, k: kind letters }          (dir-cache.ts)
  *   link payload:   v8 [target | null, reason | null, folders] (dir-cache.ts)
  *   folder records: see folder-records.ts (key: "<options key>:<scan shape>\n<folder real path>")
@@ -21,8 +22,8 @@
  * then. A written file is a stream: entries are appended as a run produces them, the tables and
  * header at the end, then the file is renamed over the index (scan-index.ts).
  *
- * Results are v8 serializations (the structured clone a worker thread sends its results with), so a
- * stored result comes back exactly as a worker would have delivered it: bigints, -0, key order,
+ * A result as stored (tasks/entry-format.ts): the packed row, else JSON where JSON gives it back
+ * exactly, else v8, so it comes back as a worker thread would have delivered it: bigints, -0, key order,
  * `__proto__` keys. Anything unexpected makes the file (or, found later, the rest of it) untrusted.
  */
 import { closeSync, fstatSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
@@ -864,7 +865,7 @@ export class IndexWriter {
   }
 
   /**
-   * Append a block of entries made elsewhere (entry.ts EntryBlock: a first run's batch, one after
+   * Append a block of entries made elsewhere (tasks/index-entry.ts EntryBlock: a first run's batch, one after
    * another in `raw`, each ending at its `ends[i]`; equal ends: none), each checked as `addMade`
    * checks one, all before any is written; the block is written at once. Returns how many.
    */

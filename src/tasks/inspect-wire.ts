@@ -49,7 +49,7 @@ export interface InspectWire {
    * Index entries (FileInspection.indexEntry, each an entry's bytes as the index holds it; null:
    * none in this batch): per result the end of its bytes in `raw` (equal to the previous end: none).
    * One buffer for the batch, moved with it: the main thread copies each entry into the spool.
-   * `first` (a first run's, entry.ts EntryOptions.first): unpacked as one block on the first result
+   * `first` (a first run's, index-entry.ts EntryOptions.first): unpacked as one block on the first result
    * that has an entry (FileInspection.indexEntries), not as an entry per result.
    */
   entries: { ends: Uint32Array; raw: Uint8Array; first?: boolean } | null;
@@ -288,7 +288,7 @@ export function withEntries(p: { packed: InspectWire; transfer: ArrayBuffer[] },
     const r = results[i];
     const e = r.indexEntry;
     if (e !== undefined) total += e.length;
-    // A first run's block (entry.ts batchEntries): the batch's entries as they are, in a buffer of their own.
+    // A first run's block (index-entry.ts batchEntries): the batch's entries as they are, in a buffer of their own.
     const block = r.indexEntries;
     if (block !== undefined && p.packed.entries === null) {
       delete r.indexEntries;
@@ -430,9 +430,9 @@ export function unpackInspections(w: InspectWire, items: readonly InspectItem[])
 }
 
 /**
- * A batch's block of index entries (entry.ts EntryBlock: `ends[i]` where result i's entry ends)
+ * A batch's block of index entries (index-entry.ts EntryBlock: `ends[i]` where result i's entry ends)
  * put on the first result that has an entry, where the scan takes it off; nowhere when none has one.
- * Made so by a reading thread (entry.ts batchEntries) and by the main thread's unpacking (above).
+ * Made so by a reading thread (index-entry.ts batchEntries) and by the main thread's unpacking (above).
  */
 export function placeEntryBlock(results: readonly FileInspection[], raw: Uint8Array, ends: Uint32Array): void {
   let i = 0;
@@ -519,7 +519,7 @@ function summaryOf(
 }
 
 /**
- * One result in the column form, as bytes: how an index entry stores a result (incremental/entry.ts)
+ * One result in the column form, as bytes: how an index entry stores a result (index-entry.ts)
  * where the columns carry all of it, for much less than JSON.stringify (a stats result's ~10
  * doubles, each printed shortest-round-trip, were most of a first run's extra cost per file) and
  * with every number's bits kept (-0 too). The path is not stored (the caller knows it).

@@ -2,7 +2,7 @@
  * A sidecar's index entry as the thread that read the file makes it: the identity of the file it
  * read (fstat of the descriptor it read through: exactly the bytes inspected) and the result as
  * stored (v8). A worker makes it beside its result, so the main thread only copies bytes into the
- * spool (scan-index.ts record): the rule of what may be stored lives here, once, for every thread.
+ * spool (incremental/scan-index.ts record): the rule of what may be stored lives here, once, for every thread.
  *
  * A result may be stored only when it can be trusted later: not unreadable (transient), not
  * decrypted content (an encrypted sidecar's summary never lands in a plaintext file; with keys, no
@@ -15,8 +15,8 @@ import { relativePrefix, relativeTo } from '../fs/rel-path.js';
 import { isWellFormed } from '../formats/value.js';
 import { KIND_WRITTEN, writeBatchEntries } from './entry-writer.js';
 import { serialize } from 'node:v8';
-import { beginFileEntry, decodeResult, encodingOf, fileEntryBound, sealFileEntry, writeFileEntry } from '../tasks/entry-format.js';
-import { PACKED_RESULT_ROOM, PACKED_RESULT_TAG, packResultAt, packRowAt, placeEntryBlock, unpackResult, type InspectWire } from '../tasks/inspect-wire.js';
+import { beginFileEntry, decodeResult, encodingOf, fileEntryBound, sealFileEntry, writeFileEntry } from './entry-format.js';
+import { PACKED_RESULT_ROOM, PACKED_RESULT_TAG, packResultAt, packRowAt, placeEntryBlock, unpackResult, type InspectWire } from './inspect-wire.js';
 import type { IdentityScratch } from '../fs/identity.js';
 import type { EntryOptions, EntryBlock, IndexEntryOut } from '../model/index-entry.js';
 import type { FileInspection } from '../model/inspection.js';
