@@ -1,5 +1,5 @@
 /**
- * The WebAssembly entry writer (src/incremental/entry-writer.ts, assembly/entries.ts): a packed
+ * The WebAssembly entry writer (src/tasks/entry-writer.ts, assembly/entries.ts): a packed
  * batch's index entries in one call must be the very bytes entry.ts fileEntry makes row by row,
  * and no entry where fileEntry makes none. Each guarantee with its attacker:
  * - real inspections of a sample library and a corner tree under every option set that stores

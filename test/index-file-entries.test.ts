@@ -1,5 +1,5 @@
 /**
- * A file entry of the index (src/incremental/entry.ts, store.ts): its bytes and the thread's arena
+ * A file entry of the index (src/tasks/index-entry.ts, entry-format.ts): its bytes and the thread's arena
  * that holds them. Both parts were written as attacks against the code of their day, which held;
  * they stay as the format's and the arena's limits.
  *

@@ -1,6 +1,6 @@
 /**
  * The first run (the index holds nothing yet): entries are made by the thread that read each file
- * (identity by fstat of the descriptor read, incremental/entry.ts); links are resolved by the
+ * (identity by fstat of the descriptor read, tasks/index-entry.ts); links are resolved by the
  * engine as without the index and stored by the next run. These tests try to make those entries
  * wrong: a file that changes between the main thread's lookup and the read, links through a folder
  * changed within the racy margin, both engines, a batch that crosses threads packed.
