@@ -1,7 +1,7 @@
 /**
- * A batch's index entries (AssemblyScript → WebAssembly; src/incremental/entry-writer.ts loads it).
+ * A batch's index entries (AssemblyScript → WebAssembly; src/tasks/entry-writer.ts loads it).
  *
- * The bytes src/incremental/entry.ts fileEntry makes for a row of a packed batch (store.ts
+ * The bytes src/tasks/index-entry.ts fileEntry makes for a row of a packed batch (entry-format.ts
  * beginFileEntry / sealFileEntry around inspect-wire.ts packRowAt), for every row of the batch in one
  * call: a first run's reading threads made them at ~10 µs a file in V8's baseline tier, where all
  * per-file JavaScript stays under the raised interrupt budget (engine/v8-tuning.ts).
@@ -18,7 +18,7 @@
  * lays out from `heapBase()` (a parameter block of i32 words, the batch's columns, the output).
  */
 
-// The parameter block's words (src/incremental/entry-writer.ts writes them in this order).
+// The parameter block's words (src/tasks/entry-writer.ts writes them in this order).
 const P_N = 0;
 const P_CODES = 1; // u16 per row
 const P_NUMS = 2; // f64 × 3 per row: size, elapsedMs, brief.detectionCount
@@ -57,7 +57,7 @@ const P_OUT_DEFERRED = 34; // out: rows deferred
 const P_CUTOFF_MODE = 35; // how a ctime meets the cutoff (below)
 export const PARAM_WORDS: i32 = 36;
 
-// The racy cutoff is a BigInt in JavaScript (entry.ts isTrusted): any ns, negative or past 2^64.
+// The racy cutoff is a BigInt in JavaScript (index-entry.ts isTrusted): any ns, negative or past 2^64.
 const CUTOFF_COMPARE: u32 = 0; // in [0, 2^64): a ctime (u64) before it passes
 const CUTOFF_ALL: u32 = 1; // 2^64 or more: every ctime is before it
 const CUTOFF_NONE: u32 = 2; // below 0: no ctime is
@@ -79,7 +79,7 @@ const F_EXTRA: i32 = 1 << 15;
 const NULL_STR: u16 = 0xffff;
 const PACKED_RESULT_TAG: u8 = 0x01;
 
-// store.ts: an entry's head (u32 length, u32 CRC, u8 table, u16 key length), identity, one-result head.
+// entry-format.ts: an entry's head (u32 length, u32 CRC, u8 table, u16 key length), identity, one-result head.
 const ENTRY_HEAD: usize = 11;
 const IDENTITY_BYTES: usize = 40;
 const ONE_RESULT_HEAD: usize = 7;
@@ -241,7 +241,7 @@ function packRow(i: usize, j: usize, code: i32, at: usize, end: usize): usize {
 }
 
 /**
- * May the result in row `i` be stored (entry.ts isTrusted, for a row without extras: its status, a
+ * May the result in row `i` be stored (index-entry.ts isTrusted, for a row without extras: its status, a
  * ctime before the racy cutoff, the size read equal to the size the stat saw)?
  */
 function trusted(code: i32, stat: usize, size: f64): bool {

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Compile the AssemblyScript modules (a devDependency; no system toolchain is needed) into build/
 // and copy each into every compiled tree given (dist, dist-test/src): assembly/scanner.ts →
-// accel/scanner.wasm, assembly/entries.ts → incremental/entries.wasm. A module is compiled again
+// accel/scanner.wasm, assembly/entries.ts → tasks/entries.wasm. A module is compiled again
 // only when it is older than its source or this script.
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, statSync } from 'node:fs';
@@ -13,7 +13,7 @@ const sourceDir = join(root, 'assembly');
 const asc = join(root, 'node_modules', 'assemblyscript', 'bin', 'asc.js');
 const MODULES = [
   { source: 'scanner.ts', wasm: 'scanner.wasm', into: 'accel', flags: ['--enable', 'simd'] },
-  { source: 'entries.ts', wasm: 'entries.wasm', into: 'incremental', flags: [] },
+  { source: 'entries.ts', wasm: 'entries.wasm', into: 'tasks', flags: [] },
 ];
 const trees = process.argv.slice(2);
 

@@ -36,18 +36,6 @@ const FLOORS: readonly (readonly string[])[] = [
   ['cli', 'cli.ts', 'index.ts'],
 ];
 
-/**
- * TEMPORARY: the reading task makes the index's entries in the thread that read each file, with the
- * index's own entry code (incremental/entry.ts, entry-writer.ts, and through them store.ts and
- * folder-records.ts). These imports go up until that code is the one stored form of issue 58 item 3
- * and sits on the tasks floor or below. Each is named exactly: no other import of the kind passes.
- */
-const INDEX_ENTRY_MOVE_PENDING: ReadonlySet<string> = new Set([
-  'tasks/index.ts → incremental/entry.ts',
-  'tasks/inspect.ts → incremental/entry.ts',
-  'tasks/inspect.ts → incremental/entry-writer.ts',
-]);
-
 /** An import graph: each module (path relative to src/, POSIX) with the modules it imports, in source order. */
 type ImportGraph = Map<string, string[]>;
 
@@ -80,9 +68,9 @@ function floorOf(file: string): number {
 
 /**
  * Every import of a lower floor's module into a higher one, and every module on no floor. Not
- * checked: the imports of `exempt` modules, and the imports `exemptImports` names (`a.ts → b.ts`).
+ * checked: the imports of `exempt` modules.
  */
-function layerViolations(graph: ImportGraph, exempt: ReadonlySet<string> = new Set(), exemptImports: ReadonlySet<string> = new Set()): string[] {
+function layerViolations(graph: ImportGraph, exempt: ReadonlySet<string> = new Set()): string[] {
   const out: string[] = [];
   for (const [file, targets] of graph) {
     const floor = floorOf(file);
@@ -93,7 +81,7 @@ function layerViolations(graph: ImportGraph, exempt: ReadonlySet<string> = new S
     if (exempt.has(file)) continue;
     for (const target of targets) {
       const to = floorOf(target);
-      if (to > floor && !exemptImports.has(`${file} → ${target}`)) out.push(`src/${file} (floor ${floor}: ${placeOf(file)}) imports src/${target} (floor ${to}: ${placeOf(target)})`);
+      if (to > floor) out.push(`src/${file} (floor ${floor}: ${placeOf(file)}) imports src/${target} (floor ${to}: ${placeOf(target)})`);
     }
   }
   return out;
@@ -177,7 +165,7 @@ describe('import layers of src/', () => {
   });
 
   it('no module imports a module of a higher floor', () => {
-    const found = layerViolations(graph, undefined, INDEX_ENTRY_MOVE_PENDING);
+    const found = layerViolations(graph);
     assert.deepEqual(found, [], `imports against the floors (FLOORS, ARCHITECTURE.md):\n${found.join('\n')}`);
   });
 
@@ -192,13 +180,6 @@ describe('import layers of src/', () => {
     assert.ok(line, 'ARCHITECTURE.md has a "Floors, low → high:" paragraph');
     const written = line[1].split('·').map((floor) => [...floor.matchAll(/`([^`]+)`/g)].map((m) => m[1].replace(/\/$/, '').replace(/^src\//, '')));
     assert.deepEqual(written, FLOORS.map((floor) => [...floor]));
-  });
-
-  it('the pending moves name only modules and imports that still exist', () => {
-    for (const edge of INDEX_ENTRY_MOVE_PENDING) {
-      const [file, target] = edge.split(' → ');
-      assert.ok(graph.get(file)?.includes(target), `src/${file} no longer imports src/${target}: take it out of INDEX_ENTRY_MOVE_PENDING`);
-    }
   });
 });
 
@@ -237,7 +218,6 @@ describe('the layer checker itself', () => {
       'src/crypto/container.ts (floor 1: crypto) imports src/formats/bin.ts (floor 2: formats)',
     ]);
     assert.deepEqual(layerViolations(g, new Set(['types.ts', 'tasks/inspect.ts', 'crypto/container.ts'])), []);
-    assert.deepEqual(layerViolations(g, new Set(['types.ts', 'crypto/container.ts']), new Set(['tasks/inspect.ts → incremental/entry.ts'])), []);
   });
 
   it('puts src/index.ts and src/cli.ts on the top floor and a folder on no floor in the report', () => {

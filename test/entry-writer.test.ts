@@ -1,5 +1,5 @@
 /**
- * The WebAssembly entry writer (src/incremental/entry-writer.ts, assembly/entries.ts): a packed
+ * The WebAssembly entry writer (src/tasks/entry-writer.ts, assembly/entries.ts): a packed
  * batch's index entries in one call must be the very bytes entry.ts fileEntry makes row by row,
  * and no entry where fileEntry makes none. Each guarantee with its attacker:
  * - real inspections of a sample library and a corner tree under every option set that stores
@@ -21,8 +21,9 @@ import fc from 'fast-check';
 import { generateSampleLibrary } from '../src/index.js';
 import { inspectFiles } from '../src/tasks/inspect.js';
 import { hasSummaryRow, packInspections, rowStrings } from '../src/tasks/inspect-wire.js';
-import { batchEntries, fileEntry, racyCutoffNs, rewindEntries } from '../src/incremental/entry.js';
-import { entryWriterCounts, entryWriterCrc, entryWriterStatus, KIND_DEFER, KIND_NONE, KIND_WRITTEN } from '../src/incremental/entry-writer.js';
+import { rowOf } from './helpers/packed-row.js';
+import { batchEntries, fileEntry, racyCutoffNs, rewindEntries } from '../src/tasks/index-entry.js';
+import { entryWriterCounts, entryWriterCrc, entryWriterStatus, KIND_DEFER, KIND_NONE, KIND_WRITTEN } from '../src/tasks/entry-writer.js';
 import { IdentityScratch } from '../src/fs/identity.js';
 import { F_CTIME_S, F_DEV, F_INO, F_MODE, F_MTIME_S, F_SIZE, S_IFREG } from '../src/fs/stat-binding.js';
 import { makeCornerTree, removeTree, tempDir } from './helpers/cli.js';
@@ -252,7 +253,7 @@ describe('the WebAssembly entry writer', () => {
         assert.ok(made !== undefined, `${r.path}: an entry`);
         delete r.indexEntry;
         id.stat(r.path);
-        const expected = fileEntry(r, id, { racyCutoffMs: 0, root: sampleRoot, keyNo: 0 }, cutoffNs, false);
+        const expected = fileEntry(r, id, { racyCutoffMs: 0, root: sampleRoot, keyNo: 0 }, cutoffNs, false, rowOf(r));
         assert.ok(expected !== null);
         assert.deepEqual(Buffer.from(made), Buffer.from(expected), r.path);
         entries++;
@@ -275,7 +276,7 @@ describe('the WebAssembly entry writer', () => {
         if (made !== undefined) stored++;
         delete r.indexEntry;
         id.stat(r.path);
-        const expected = fileEntry(r, id, { racyCutoffMs, root: sampleRoot, keyNo: 0 }, racyCutoffNs(racyCutoffMs), false);
+        const expected = fileEntry(r, id, { racyCutoffMs, root: sampleRoot, keyNo: 0 }, racyCutoffNs(racyCutoffMs), false, rowOf(r));
         assert.equal(made === undefined, expected === null, `cutoff ${racyCutoffMs} ms: ${r.path}`);
         if (expected !== null) assert.deepEqual(Buffer.from(made!), Buffer.from(expected));
       }
@@ -312,7 +313,7 @@ describe('the WebAssembly entry writer, a first run', () => {
     results.forEach((r, i) => {
       const end = block.ends[i];
       id.stat(r.path);
-      const expected = fileEntry(r, id, { racyCutoffMs: cutoffMs, root, keyNo: 0 }, racyCutoffNs(cutoffMs), false);
+      const expected = fileEntry(r, id, { racyCutoffMs: cutoffMs, root, keyNo: 0 }, racyCutoffNs(cutoffMs), false, rowOf(r));
       if (expected === null) assert.equal(end, from, `${r.path}: none`);
       else assert.deepEqual(Buffer.from(block.raw.subarray(from, end)), Buffer.from(expected), r.path);
       from = end;

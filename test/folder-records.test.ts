@@ -13,12 +13,12 @@ import {
   FolderRecordsBuilder,
   folderOf,
   MAX_PATCH_SHARE,
-  encodingOf,
   restoreRecord,
   writeCompact,
   type CompactRecord,
   type FolderBlob,
 } from '../src/incremental/folder-records.js';
+import { encodingOf } from '../src/tasks/entry-format.js';
 
 const FOLDER = '/lib/photos/d1';
 const REL = 'photos/d1';

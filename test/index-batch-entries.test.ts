@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { inspectFile, inspectFiles, packedBatch } from '../src/tasks/inspect.js';
 import { unpackInspections } from '../src/tasks/inspect-wire.js';
 import { madeIdentity, madeResult, TABLE_FILES } from '../src/incremental/store.js';
-import { storedResult } from '../src/incremental/entry.js';
+import { storedResult } from '../src/tasks/index-entry.js';
 import { identityBytes, statIdentity } from '../src/fs/identity.js';
 import { sidecarData, testDir } from './helpers/tree.js';
 import type { FileInspection, InspectItem, InspectOptions } from '../src/model/inspection.js';

@@ -1,5 +1,5 @@
 /**
- * A file entry of the index (src/incremental/entry.ts, store.ts): its bytes and the thread's arena
+ * A file entry of the index (src/tasks/index-entry.ts, entry-format.ts): its bytes and the thread's arena
  * that holds them. Both parts were written as attacks against the code of their day, which held;
  * they stay as the format's and the arena's limits.
  *
@@ -23,10 +23,12 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
-import { fileEntry, PATH_MARK, rewindEntries, storedResult } from '../src/incremental/entry.js';
+import { fileEntry, PATH_MARK, rewindEntries, storedResult } from '../src/tasks/index-entry.js';
 import { IdentityScratch } from '../src/fs/identity.js';
-import { beginFileEntry, entryIdentity, entryResults, fileEntryBound, IndexReader, IndexWriter, madeIdentity, madeResult, sealFileEntry, TABLE_FILES, writeFileEntry } from '../src/incremental/store.js';
-import { PACKED_RESULT_ROOM, PACKED_RESULT_TAG, packResult } from '../src/tasks/inspect-wire.js';
+import { entryIdentity, entryResults, IndexReader, IndexWriter, madeIdentity, madeResult, TABLE_FILES } from '../src/incremental/store.js';
+import { beginFileEntry, fileEntryBound, sealFileEntry, writeFileEntry } from '../src/tasks/entry-format.js';
+import { PACKED_RESULT_ROOM, PACKED_RESULT_TAG } from '../src/tasks/inspect-wire.js';
+import { packResult, rowOf } from './helpers/packed-row.js';
 import { relativeTo } from '../src/fs/rel-path.js';
 import { testDir } from './helpers/tree.js';
 import type { FileInspection } from '../src/model/inspection.js';
@@ -77,7 +79,7 @@ interface Made {
 function make(path: string, kind: Kind, pad = 0): Made | null {
   id.load({ dev: 7n, ino: BigInt(ino++), size: 0n, mtimeNs: 1n, ctimeNs: 1n });
   const r = result(path, kind, pad);
-  const e = fileEntry(r, id, opts, 10n, false);
+  const e = fileEntry(r, id, opts, 10n, false, rowOf(r));
   if (e === null) return null;
   return { e, copy: Buffer.from(e), key: relativeTo('/lib')(path), id: Buffer.from(id.bytes), kind };
 }
@@ -226,7 +228,7 @@ test('entry arena: a packed result of exactly the room, ending exactly at the ch
         const want = left > 6000 ? 3000 : left;
         const fr = exactResult(fkey, want - overhead);
         id.load({ dev: 7n, ino: BigInt(ino++), size: 0n, mtimeNs: 1n, ctimeNs: 1n });
-        const e = fileEntry(fr, id, opts, 10n, false)!;
+        const e = fileEntry(fr, id, opts, 10n, false, rowOf(fr))!;
         assert.equal(e.buffer, chunk, `filler ${k}`);
         assert.equal(e.length, want, `filler ${k} length`);
         kept.push({ e, copy: Buffer.from(e), key: frel, id: Buffer.from(id.bytes), kind: 'packed' });
@@ -236,7 +238,7 @@ test('entry arena: a packed result of exactly the room, ending exactly at the ch
       const r = exactResult(key, PACKED_RESULT_ROOM, tail);
       if (!tail) assert.equal(packResult({ ...r, path: '' } as FileInspection)!.length, PACKED_RESULT_ROOM);
       id.load({ dev: 7n, ino: BigInt(ino++), size: 0n, mtimeNs: 1n, ctimeNs: 1n });
-      const e = fileEntry(r, id, opts, 10n, false)!;
+      const e = fileEntry(r, id, opts, 10n, false, rowOf(r))!;
       const m: Made = { e, copy: Buffer.from(e), key: rel, id: Buffer.from(id.bytes), kind: tail ? 'lone' : 'packed' };
       if (!tail && shift <= 0) {
         assert.equal(e.buffer, chunk, `shift ${shift}: in the same chunk`);
@@ -350,7 +352,7 @@ test('entry framing: fileEntry packs the result as it is into the bytes of its p
     if (kind === 3) r.problems = [{ pointer: '', message: `in ${path}`, severity: 'warning' }];
     const before = structuredClone(r);
     id.load({ dev: 1n, ino: BigInt(i + 1), size: BigInt(r.size as number), mtimeNs: 2n, ctimeNs: 3n });
-    const e = fileEntry(r as unknown as FileInspection, id, { racyCutoffMs: 0, root, keyNo: i % 8 }, 10n, false);
+    const e = fileEntry(r as unknown as FileInspection, id, { racyCutoffMs: 0, root, keyNo: i % 8 }, 10n, false, rowOf(r as unknown as FileInspection));
     assert.ok(e !== null);
     assert.deepStrictEqual(r, before, 'the result left as it was');
     assert.deepEqual(Object.keys(r), Object.keys(before));
@@ -365,17 +367,21 @@ test('entry framing: fileEntry packs the result as it is into the bytes of its p
 
 test("entry framing: an empty root on a thread's first entry is a root like any other (relativeTo has no last base before its first call)", () => {
   // A fresh process: relativeTo's last base is module state, so the first call must be this one.
-  const entryUrl = new URL('../src/incremental/entry.js', import.meta.url).href;
+  const entryUrl = new URL('../src/tasks/index-entry.js', import.meta.url).href;
   const identityUrl = new URL('../src/fs/identity.js', import.meta.url).href;
   const relUrl = new URL('../src/fs/rel-path.js', import.meta.url).href;
+  const wireUrl = new URL('../src/tasks/inspect-wire.js', import.meta.url).href;
   const script = `
     const { fileEntry } = await import(${JSON.stringify(entryUrl)});
     const { IdentityScratch } = await import(${JSON.stringify(identityUrl)});
     const { relativeTo } = await import(${JSON.stringify(relUrl)});
+    const { packInspections, rowStrings } = await import(${JSON.stringify(wireUrl)});
     const id = new IdentityScratch();
     id.load({ dev: 1n, ino: 2n, size: 0n, mtimeNs: 2n, ctimeNs: 3n });
     const path = '/lib/a.json';
-    const e = fileEntry({ path, size: 0, status: 'ok', format: 'json', notes: [], shape: 'sidecar', elapsedMs: 0 }, id, { racyCutoffMs: 0, root: '', keyNo: 0 }, 10n, false);
+    const r = { path, size: 0, status: 'ok', format: 'json', notes: [], shape: 'sidecar', elapsedMs: 0 };
+    const { packed } = packInspections([r], [{ path, name: 'a.json' }]);
+    const e = fileEntry(r, id, { racyCutoffMs: 0, root: '', keyNo: 0 }, 10n, false, { wire: packed, strings: rowStrings(packed), i: 0, j: 0 });
     const kl = e[9] | (e[10] << 8);
     process.stdout.write(JSON.stringify({ key: Buffer.from(e.subarray(11, 11 + kl)).toString('utf8'), want: relativeTo('')(path) }));
   `;

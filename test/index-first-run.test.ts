@@ -1,6 +1,6 @@
 /**
  * The first run (the index holds nothing yet): entries are made by the thread that read each file
- * (identity by fstat of the descriptor read, incremental/entry.ts); links are resolved by the
+ * (identity by fstat of the descriptor read, tasks/index-entry.ts); links are resolved by the
  * engine as without the index and stored by the next run. These tests try to make those entries
  * wrong: a file that changes between the main thread's lookup and the read, links through a folder
  * changed within the racy margin, both engines, a batch that crosses threads packed.
@@ -15,9 +15,11 @@ import { InlineRuntime } from '../src/engine/inline.js';
 import type { Runtime } from '../src/engine/runtime.js';
 import { packInspections, unpackInspections } from '../src/tasks/inspect-wire.js';
 import { inspectFiles } from '../src/tasks/inspect.js';
-import { IndexReader, IndexWriter, decodeResult, entryIdentity, entryResults, filePayload, fileEntryBound, madeIdentity, madeResult, writeFileEntry, TABLE_DIRS, TABLE_FILES, TABLE_LINKS } from '../src/incremental/store.js';
-import { fileEntry, PATH_MARK, storedResult } from '../src/incremental/entry.js';
+import { IndexReader, IndexWriter, entryIdentity, entryResults, filePayload, madeIdentity, madeResult, TABLE_DIRS, TABLE_FILES, TABLE_LINKS } from '../src/incremental/store.js';
+import { decodeResult, fileEntryBound, writeFileEntry } from '../src/tasks/entry-format.js';
+import { fileEntry, PATH_MARK, storedResult } from '../src/tasks/index-entry.js';
 import { PACKED_RESULT_TAG } from '../src/tasks/inspect-wire.js';
+import { rowOf } from './helpers/packed-row.js';
 import { IdentityScratch, identityBytes, statIdentity } from '../src/fs/identity.js';
 import { relativeTo } from '../src/fs/rel-path.js';
 import { serialize } from 'node:v8';
@@ -344,7 +346,8 @@ test('entry: a result is stored packed where the columns carry all of it, else a
   const entryOf = (r: Record<string, unknown>) => {
     const id = new IdentityScratch();
     id.load({ dev: 1n, ino: 2n, size: 1n, mtimeNs: 3n, ctimeNs: 4n });
-    return fileEntry({ ...(r as unknown as FileInspection), path: '/lib/a/b.json' }, id, { racyCutoffMs: 0, root, keyNo: 0 }, 10n, false)!;
+    const result = { ...(r as unknown as FileInspection), path: '/lib/a/b.json' };
+    return fileEntry(result, id, { racyCutoffMs: 0, root, keyNo: 0 }, 10n, false, rowOf(result))!;
   };
   const storedAs = (r: Record<string, unknown>, tag: number) => {
     const raw = madeResult(entryOf(r));
@@ -387,7 +390,7 @@ test('entry: entries packed in place stay intact while later ones fill the arena
       notes: i % 7 === 3 ? [{ code: 'BOM', message: `note ${i}` }] : [],
       brief: { detectionCount: i, toolName: i % 2 ? null : 'tool', operationType: 'x'.repeat(i % 50) + (i % 11 === 5 ? 'lone \ud800' : '') },
     } as unknown as FileInspection;
-    const entry = fileEntry(result, id, opts, 10n, false)!;
+    const entry = fileEntry(result, id, opts, 10n, false, rowOf(result))!;
     assert.ok(entry !== null);
     made.push({ entry, copy: Buffer.from(entry), result, id: Buffer.from(id.bytes) });
   }
@@ -445,10 +448,11 @@ test('entry: a worker-made file entry is keyed as the scan looks it up, holds th
   delete r0.indexEntry;
   const st = new IdentityScratch();
   st.load(statSync(items[0].path, { bigint: true }));
-  assert.equal(fileEntry(r0, st, opts.indexEntries!, BigInt(Number.MAX_SAFE_INTEGER) * 1_000_000n, false), null);
-  assert.ok(fileEntry({ ...r0, size: results[0].size }, st, opts.indexEntries!, BigInt(Number.MAX_SAFE_INTEGER) * 1_000_000n, false) !== null);
+  assert.equal(fileEntry(r0, st, opts.indexEntries!, BigInt(Number.MAX_SAFE_INTEGER) * 1_000_000n, false, rowOf(r0)), null);
+  const r1 = { ...r0, size: results[0].size };
+  assert.ok(fileEntry(r1, st, opts.indexEntries!, BigInt(Number.MAX_SAFE_INTEGER) * 1_000_000n, false, rowOf(r1)) !== null);
   // ctime at or after the cutoff (racy): not stored.
-  assert.equal(fileEntry({ ...r0, size: results[0].size }, st, opts.indexEntries!, st.ctimeNs, false), null);
+  assert.equal(fileEntry(r1, st, opts.indexEntries!, st.ctimeNs, false, rowOf(r1)), null);
 });
 
 test('identity: the 40 bytes written are five little-endian u64 fields, each taken modulo 2^64 (as writeBigUInt64LE of BigInt.asUintN(64, x))', () => {

@@ -22,7 +22,8 @@ import { byName, kindOfDirent, type EntryKind, type ListingCache, type WalkEntry
 import { lookupEntry, LOOKUP_MEMO_ENTRIES, LookupMemo, resolveLinkTraced, unpooled, type LinkResolution } from '../discovery/resolve-link.js';
 import { identityBytes, identityEquals, IDENTITY_BYTES } from '../fs/identity.js';
 import { decodeLinkPayload, encodeLinkPayload } from './link-payload.js';
-import { decodeResult, entryIdentity, entryPayload, TABLE_DIRS, TABLE_LINKS, type IndexReader } from './store.js';
+import { entryIdentity, entryPayload, TABLE_DIRS, TABLE_LINKS, type IndexReader } from './store.js';
+import { decodeResult } from '../tasks/entry-format.js';
 import type { ResolvedLink } from '../model/inspection.js';
 
 /** Where this run's entries go (ScanIndex): a reference to an unchanged stored one, or a new one. */

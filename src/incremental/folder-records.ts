@@ -38,6 +38,7 @@ import { randomBytes } from 'node:crypto';
 import { DefaultDeserializer, DefaultSerializer, deserialize, serialize } from 'node:v8';
 import { IDENTITY_BYTES } from '../fs/identity.js';
 import { packRecord, unpackRecord } from './record-pack.js';
+import { encodingOf } from '../tasks/entry-format.js';
 import { LITTLE_ENDIAN_HOST } from '../byte-order.js';
 
 /** Dependency references in a record's list: kind in the low 2 bits, index above. */
@@ -587,69 +588,6 @@ export class FolderRecordsBuilder {
 
 const COMMA = Buffer.from(',');
 const CLOSE = Buffer.from(']');
-
-/**
- * How a record can be stored: 'json' when JSON.parse gives back exactly this value (strings,
- * finite numbers other than -0, booleans, null, plain objects without undefined values, dense
- * arrays without other properties); 'v8' when only v8 keeps it (a bigint, -0, undefined, a view, a
- * Map...); null when it reaches some object twice (or by a cycle): v8 writes the second reference as a
- * back-reference numbered from the stream's start, which its bytes copied into another stream would
- * get wrong, and JSON would make it two objects. Views and other leaves count as objects; their
- * insides are not walked.
- */
-export function encodingOf(value: unknown): 'json' | 'v8' | null {
-  // The objects met: a list while they are few (a result holds a handful; a Set per call cost more
-  // than the walk, on every entry of a first run), a Set past SEEN_LIST.
-  const seenList: object[] = [];
-  let seen: Set<object> | null = null;
-  const stack: unknown[] = [value];
-  let json = true;
-  while (stack.length > 0) {
-    const v = stack.pop();
-    if (v === null) continue;
-    switch (typeof v) {
-      case 'string':
-      case 'boolean':
-        continue;
-      case 'number':
-        if (json && (!Number.isFinite(v) || Object.is(v, -0))) json = false;
-        continue;
-      case 'object':
-        break;
-      default:
-        json = false; // undefined, bigint (functions and symbols do not get here: v8 refuses them)
-        continue;
-    }
-    if (seen !== null) {
-      if (seen.has(v)) return null;
-      seen.add(v);
-    } else {
-      if (seenList.includes(v)) return null;
-      seenList.push(v);
-      if (seenList.length > SEEN_LIST) seen = new Set(seenList);
-    }
-    if (Array.isArray(v)) {
-      if (json && (Object.getPrototypeOf(v) !== Array.prototype || Object.keys(v).length !== v.length)) json = false; // holes, other properties
-      for (let i = 0; i < v.length; i++) stack.push(v[i]);
-    } else if (v instanceof Map) {
-      json = false;
-      for (const [k, x] of v) stack.push(k, x);
-    } else if (v instanceof Set) {
-      json = false;
-      for (const x of v) stack.push(x);
-    } else if (ArrayBuffer.isView(v) || v instanceof ArrayBuffer || v instanceof Date || v instanceof RegExp) {
-      json = false;
-    } else {
-      const proto = Object.getPrototypeOf(v);
-      if (json && proto !== Object.prototype && proto !== null) json = false; // an Error, a boxed primitive, a class
-      for (const k in v) if (Object.hasOwn(v, k)) stack.push((v as Record<string, unknown>)[k]);
-    }
-  }
-  return json ? 'json' : 'v8';
-}
-
-/** encodingOf's objects met, listed up to this many (then a Set). */
-const SEEN_LIST = 24;
 
 /** Stands for a string left out (`writeCompact`): the fields it replaces are always strings. */
 type LeftOut = 0;

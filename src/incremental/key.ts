@@ -22,10 +22,11 @@ export const RESULT_VERSION = 1;
 /**
  * The folders (siblings of this one, compiled) whose code decides an inspection's result or a
  * folder record: decoding (the accelerated path too, its wasm included), analysis, the task, keys,
- * reading files, pairing and link resolution (discovery) and the scan's records and categories
- * (scan: folder records hold their output). Left out: the engine (runs tasks, shapes nothing) and
- * incremental/ (its stored forms carry their own versions). test/index-keys.test.ts checks every module the inspecting task and
- * the scan import is covered.
+ * reading files, pairing and link resolution (discovery), the scan's records and categories
+ * (scan: folder records hold their output), and a stored result's bytes (tasks/entry-format.ts,
+ * index-entry.ts, inspect-wire.ts, entries.wasm: the task makes them). Left out: the engine (runs
+ * tasks, shapes nothing) and incremental/ (its stored forms carry their own versions).
+ * test/index-keys.test.ts checks every module the inspecting task and the scan import is covered.
  */
 const CODE_DIRS = ['formats', 'analysis', 'tasks', 'crypto', 'accel', 'discovery', 'scan', 'fs'];
 

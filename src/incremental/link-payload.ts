@@ -15,7 +15,7 @@
  *   | [str folder] | str name | [24-byte stamp] | 40-byte identity            (str: u16 length | UTF-8)
  */
 import { IDENTITY_BYTES } from '../fs/identity.js';
-import { decodeResult } from './store.js';
+import { decodeResult } from '../tasks/entry-format.js';
 
 export type LinkStep = readonly [folder: string, name: string, stamp: Uint8Array | null, folderId: Uint8Array];
 

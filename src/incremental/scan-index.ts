@@ -22,7 +22,7 @@ import { withSidecarLock } from '../fs/lock.js';
 import { removeStaleTempFiles, tempNameFor } from '../fs/temp-files.js';
 import { IDENTITY_BYTES, identityBytes, identityEquals, IdentityScratch, STAT_FILE, statIdentity, type FileIdentity } from '../fs/identity.js';
 import { buildId, isCacheable, optionsKey } from './key.js';
-import { PATH_MARK, racyCutoffNs, racyCutoffOf, storedResult, takeEntry, takeEntryBlock } from './entry.js';
+import { PATH_MARK, racyCutoffNs, racyCutoffOf, storedResult, takeEntry, takeEntryBlock } from '../tasks/index-entry.js';
 import { DirSnapshots, type EntrySink } from './dir-cache.js';
 import { decodeFolder, DEP_DIR, DEP_FILE, DEP_STEP, eachRecord, folderKey, folderOf, groupOf, type FolderBlob, type FolderChunk, type FolderRecordsBuilder } from './folder-records.js';
 import { resolveIndexLocation } from './location.js';

@@ -4,12 +4,13 @@
  *   "ISCIDX\0" u8 version (4) | entries … | tables | header JSON | trailer (40 bytes)
  *   entry:   u32 length | u32 CRC-32 of the rest | u8 table (0 files, 1 folders, 2 links, 3 folder records)
  *            | u16 key length | key (UTF-8) | 40-byte identity (fs/identity.ts) | payload
+ *            (tasks/entry-format.ts: the frame, which the thread that read a file writes too)
  *   tables:  per table: u32 slot count (a power of two ≥ 2 × entries, or 0) | u32 entries
  *            | slots × u32 key hash | slots × f64 entry offset (0 = empty)
  *            (open addressing, linear probing; hash = FNV-1a 32 of the key's UTF-16 code units)
  *   trailer: f64 offset of the tables | u32 tables length | u32 header length | u32 CRC-32 of the
  *            tables, header and these three fields | 8 bytes "ISCIDXOK" | f64 0 (reserved) | u32 0
- *   file payload:   u8 result count | per result: u16 key number (header.keys) | u32 length | v8-serialized result
+ *   file payload:   u8 result count | per result: u16 key number (header.keys) | u32 length | the result as stored
  *   folder payload: v8 { n: names, k: kind letters }          (dir-cache.ts)
  *   link payload:   v8 [target | null, reason | null, folders] (dir-cache.ts)
  *   folder records: see folder-records.ts (key: "<options key>:<scan shape>\n<folder real path>")
@@ -21,17 +22,16 @@
  * then. A written file is a stream: entries are appended as a run produces them, the tables and
  * header at the end, then the file is renamed over the index (scan-index.ts).
  *
- * Results are v8 serializations (the structured clone a worker thread sends its results with), so a
- * stored result comes back exactly as a worker would have delivered it: bigints, -0, key order,
+ * A result as stored (tasks/entry-format.ts): the packed row, else JSON where JSON gives it back
+ * exactly, else v8, so it comes back as a worker thread would have delivered it: bigints, -0, key order,
  * `__proto__` keys. Anything unexpected makes the file (or, found later, the rest of it) untrusted.
  */
 import { closeSync, fstatSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
 import { READ_FLAGS } from '../fs/regular-file.js';
-import { deserialize } from 'node:v8';
 import { crc32 } from 'node:zlib';
 import { IDENTITY_BYTES } from '../fs/identity.js';
 import { LITTLE_ENDIAN_HOST } from '../byte-order.js';
-import { writeUtf8 } from '../formats/value.js';
+import { ENTRY_HEAD, MAX_KEY_BYTES, ONE_RESULT_HEAD, TABLE_FILES } from '../tasks/entry-format.js';
 
 export const INDEX_MAGIC = Buffer.from('ISCIDX\0', 'latin1');
 export const INDEX_FORMAT_VERSION = 4;
@@ -39,7 +39,6 @@ const TRAILER_MAGIC = Buffer.from('ISCIDXOK', 'latin1');
 const TRAILER_BYTES = 40;
 /** Option keys kept (most recently used first): older keys' results are dropped on write. */
 export const MAX_KEYS = 8;
-const MAX_KEY_BYTES = 0xffff;
 const WINDOW_BYTES = 1 << 20;
 /** A window where reads jump about (WindowReader's read-ahead starts here). */
 const MIN_WINDOW_BYTES = 8 << 10;
@@ -47,11 +46,8 @@ const MIN_WINDOW_BYTES = 8 << 10;
 const WINDOWS = 4;
 /** Bytes per read and write when a writer copies the file it extends. */
 const COPY_CHUNK_BYTES = 4 << 20;
-export const TABLE_FILES = 0;
-export const TABLE_DIRS = 1;
-export const TABLE_LINKS = 2;
-/** A folder's finished records per option set (folder-records.ts). */
-export const TABLE_RECORDS = 3;
+/** The tables' numbers (an entry's head names its table): tasks/entry-format.ts. */
+export { TABLE_DIRS, TABLE_FILES, TABLE_LINKS, TABLE_RECORDS } from '../tasks/entry-format.js';
 const TABLES = 4;
 
 export interface KeyUse {
@@ -542,23 +538,6 @@ export function entryPayload(v: EntryView): Buffer {
   return v.buf.subarray(v.idAt + IDENTITY_BYTES, v.end);
 }
 
-/**
- * A stored value: a v8 serialization (it starts with the v8 format's version tag, 0xFF), or a JSON
- * text where JSON gives the value back exactly (it starts with "{": entry.ts stores a result so
- * when it can, folder-records.ts `encodingOf` says when).
- */
-export function decodeResult<T>(raw: Uint8Array): T | null {
-  try {
-    if (raw[0] === 0x7b) {
-      const b = Buffer.isBuffer(raw) ? raw : Buffer.from(raw.buffer, raw.byteOffset, raw.length);
-      return JSON.parse(b.toString('utf8')) as T;
-    }
-    return deserialize(raw) as T;
-  } catch {
-    return null; // written by another Node version: a miss
-  }
-}
-
 /** A file payload from results (key number, v8 bytes). */
 export function filePayload(results: readonly (readonly [number, Buffer])[]): Buffer[] {
   const parts: Buffer[] = [Buffer.from([Math.min(results.length, 255)])];
@@ -571,77 +550,11 @@ export function filePayload(results: readonly (readonly [number, Buffer])[]): Bu
   return parts;
 }
 
-/** Bytes of an entry before its key: u32 length | u32 CRC-32 | u8 table | u16 key length. */
-const ENTRY_HEAD = 11;
-/** Bytes of a one-result file payload before the result: u8 count | u16 key number | u32 length. */
-const ONE_RESULT_HEAD = 7;
-
 /** An entry's head but its CRC (at 4): length, table, key length. The CRC covers everything from byte 8. */
 function writeEntryHead(out: Buffer, length: number, table: number, keyLen: number): void {
   out.writeUInt32LE(length, 0);
   out[8] = table;
   out.writeUInt16LE(keyLen, 9);
-}
-
-/** The most bytes a one-result file entry of `key` and this result can take (UTF-8: at most 3 bytes per UTF-16 unit). */
-export function fileEntryBound(key: string, result: string | Uint8Array): number {
-  return ENTRY_HEAD + 3 * key.length + IDENTITY_BYTES + ONE_RESULT_HEAD + (typeof result === 'string' ? 3 * result.length : result.length);
-}
-
-/**
- * Write a file entry of one result at `at` in `out` (room for `fileEntryBound` bytes): the very
- * bytes `addFile(key, id, [[keyNo, bytes]])` appends, where `bytes` is the result as stored (a
- * JSON text is written as its UTF-8 bytes, `decodeResult`). Returns the entry's length, or -1 when
- * the key is too long for the format (never stored, as `addFile` skips it).
- */
-export function writeFileEntry(out: Buffer, at: number, key: string, id: Uint8Array, keyNo: number, result: string | Uint8Array, view = new DataView(out.buffer, out.byteOffset, out.length)): number {
-  const r = beginFileEntry(out, view, at, key, id, keyNo);
-  if (r < 0) return -1;
-  let rl: number;
-  if (typeof result === 'string') rl = out.write(result, r, 'utf8');
-  else {
-    out.set(result, r);
-    rl = result.length;
-  }
-  return sealFileEntry(out, view, at, r + rl);
-}
-
-/**
- * The first part of `writeFileEntry` (room for `fileEntryBound(key, '')` bytes; `view`: a DataView
- * of all of `out`): key, identity and the result's head. Returns where the result's bytes go, then
- * `sealFileEntry`; -1 when the key is too long for the format. A thread making entries writes a
- * packed result there in place. (assembly/entries.ts `writeEntry` writes the same frame for a
- * batch's rows; test/entry-writer.test.ts holds them equal.)
- */
-export function beginFileEntry(out: Buffer, view: DataView, at: number, key: string, id: Uint8Array, keyNo: number): number {
-  // The key by one native write, a DataView for the numbers: a reading thread runs this once per
-  // file in V8's baseline tier, where a loop over the key's units or Buffer#write (JS, argument
-  // checks) costs more than the bytes.
-  const k = at + ENTRY_HEAD;
-  if (key.length > MAX_KEY_BYTES) return -1;
-  const kl = writeUtf8(out, key, k);
-  if (kl > MAX_KEY_BYTES) return -1;
-  view.setUint16(at + 9, kl, true);
-  let p = k + kl;
-  out.set(id.length === IDENTITY_BYTES ? id : id.subarray(0, IDENTITY_BYTES), p);
-  p += IDENTITY_BYTES;
-  out[p] = 1;
-  view.setUint16(p + 1, keyNo, true);
-  return p + ONE_RESULT_HEAD;
-}
-
-/** The end of the entry `beginFileEntry` began at `at`, whose result ends at `end`: lengths, table and CRC. Returns the entry's length. */
-export function sealFileEntry(out: Buffer, view: DataView, at: number, end: number): number {
-  const r = at + ENTRY_HEAD + view.getUint16(at + 9, true) + IDENTITY_BYTES + ONE_RESULT_HEAD;
-  const len = end - at;
-  view.setUint32(r - 4, end - r, true);
-  view.setUint32(at, len, true);
-  out[at + 8] = TABLE_FILES;
-  // The CRC covers everything from byte 8. A plain view: a Buffer's subarray makes a FastBuffer, in
-  // a thread's cold code the costliest step of an entry.
-  // (Through the DataView of all of `out`: a typed array's `buffer` is a call into the runtime.)
-  view.setUint32(at + 4, crc32(new Uint8Array(view.buffer, view.byteOffset + at + 8, len - 8)), true);
-  return len;
 }
 
 /** The identity's offset in a made entry of `table`, checked against the entry's own length; -1 when it is not one. */
@@ -952,7 +865,7 @@ export class IndexWriter {
   }
 
   /**
-   * Append a block of entries made elsewhere (entry.ts EntryBlock: a first run's batch, one after
+   * Append a block of entries made elsewhere (tasks/index-entry.ts EntryBlock: a first run's batch, one after
    * another in `raw`, each ending at its `ends[i]`; equal ends: none), each checked as `addMade`
    * checks one, all before any is written; the block is written at once. Returns how many.
    */

@@ -1,4 +1,4 @@
-/** The index entries a reading thread makes (incremental/entry.ts makes them, incremental/scan-index.ts stores them). */
+/** The index entries a reading thread makes (tasks/index-entry.ts makes them, incremental/scan-index.ts stores them). */
 
 /** What the inspecting thread needs to make entries (InspectOptions.indexEntries). */
 export interface EntryOptions {
@@ -30,7 +30,7 @@ export interface EntryBlock {
 
 /**
  * A result's entry as it leaves the thread that made it: the entry's bytes as the index file holds
- * them (incremental/store.ts writeFileEntry: length, CRC, table, key, identity, payload), so the main
+ * them (tasks/entry-format.ts writeFileEntry: length, CRC, table, key, identity, payload), so the main
  * thread only copies them into the spool (`IndexWriter.addMade`).
  */
 export type IndexEntryOut = Uint8Array;

@@ -59,7 +59,7 @@ export interface InspectOptions {
    */
   accel?: boolean;
   /**
-   * The scan's incremental index (incremental/entry.ts): each result that may be stored gets its
+   * The scan's incremental index (tasks/index-entry.ts): each result that may be stored gets its
    * entry (`indexEntry`), made from the stat of the descriptor the file was read through. Not part
    * of what shapes a result (incremental/key.ts).
    */
@@ -128,8 +128,8 @@ export interface FileInspection {
    */
   accel?: 'wasm' | 'deferred';
   elapsedMs: number;
-  /** With `indexEntries`: this result's index entry; the scan takes it off (incremental/entry.ts takeEntry) before anyone sees the result. */
+  /** With `indexEntries`: this result's index entry; the scan takes it off (tasks/index-entry.ts takeEntry) before anyone sees the result. */
   indexEntry?: IndexEntryOut;
-  /** With a first run's `indexEntries`: the batch's entries as one block, on its first result that has one (incremental/entry.ts EntryBlock); the scan takes it off (takeEntryBlock). */
+  /** With a first run's `indexEntries`: the batch's entries as one block, on its first result that has one (tasks/index-entry.ts EntryBlock); the scan takes it off (takeEntryBlock). */
   indexEntries?: EntryBlock;
 }

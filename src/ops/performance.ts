@@ -12,7 +12,7 @@ import { DEFAULT_MAX_DEPTH, DEFAULT_MAX_FILE_SIZE } from '../formats/value.js';
 import type { EngineKind } from '../types.js';
 import { accelStatus } from '../accel/scanner.js';
 import { fastStatStatus } from '../fs/identity.js';
-import { entryWriterStatus } from '../incremental/entry-writer.js';
+import { entryWriterStatus } from '../tasks/entry-writer.js';
 
 export interface PerformanceInfo {
   version: string;
@@ -42,7 +42,7 @@ export interface PerformanceInfo {
    */
   index: {
     fastStat: { enabled: boolean; available: boolean; inUse: boolean; reason?: string };
-    /** The WebAssembly entry writer (incremental/entry-writer.ts: a first run's index entries): asked for (not IMAGE_SIDECAR_ACCEL=off), loadable here, so in use. */
+    /** The WebAssembly entry writer (tasks/entry-writer.ts: a first run's index entries): asked for (not IMAGE_SIDECAR_ACCEL=off), loadable here, so in use. */
     entryWriter: { enabled: boolean; available: boolean; inUse: boolean; reason?: string };
   };
   limits: { maxFileSize: number; maxDepth: number };

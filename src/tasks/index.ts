@@ -3,7 +3,7 @@ import { inspectFiles, packedBatch } from './inspect.js';
 import { hashFiles, type HashItem, type HashResult, type HashTaskOptions } from './hash.js';
 import { convertUnits, type ConvertItem, type ConvertTaskOptions, type ConvertUnit } from './convert.js';
 import { packInspectItems, packInspections, unpackInspectItems, unpackInspections, type InspectItemsWire, type InspectWire } from './inspect-wire.js';
-import { rewindEntries } from '../incremental/entry.js';
+import { rewindEntries } from './index-entry.js';
 import type { FileInspection, InspectItem, InspectOptions } from '../model/inspection.js';
 
 /**

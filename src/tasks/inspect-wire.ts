@@ -49,7 +49,7 @@ export interface InspectWire {
    * Index entries (FileInspection.indexEntry, each an entry's bytes as the index holds it; null:
    * none in this batch): per result the end of its bytes in `raw` (equal to the previous end: none).
    * One buffer for the batch, moved with it: the main thread copies each entry into the spool.
-   * `first` (a first run's, entry.ts EntryOptions.first): unpacked as one block on the first result
+   * `first` (a first run's, index-entry.ts EntryOptions.first): unpacked as one block on the first result
    * that has an entry (FileInspection.indexEntries), not as an entry per result.
    */
   entries: { ends: Uint32Array; raw: Uint8Array; first?: boolean } | null;
@@ -86,7 +86,7 @@ const F_BRIEF = 1 << 13;
 const F_SUMMARY = 1 << 14;
 const F_EXTRA = 1 << 15;
 
-/** Fields the columns carry (anything else on a result goes to `extras`); packResultAt counts them: the first seven every result has. */
+/** Fields the columns carry (anything else on a result goes to `extras`); packInspections counts them: the first seven every result has. */
 const COLUMN_KEYS: ReadonlySet<string> = new Set(['path', 'size', 'status', 'format', 'notes', 'shape', 'elapsedMs', 'accel', 'brief', 'problems', 'summary', 'indexEntry']);
 
 /** Summary fields the columns carry (a summary with any other key travels whole). */
@@ -288,7 +288,7 @@ export function withEntries(p: { packed: InspectWire; transfer: ArrayBuffer[] },
     const r = results[i];
     const e = r.indexEntry;
     if (e !== undefined) total += e.length;
-    // A first run's block (entry.ts batchEntries): the batch's entries as they are, in a buffer of their own.
+    // A first run's block (index-entry.ts batchEntries): the batch's entries as they are, in a buffer of their own.
     const block = r.indexEntries;
     if (block !== undefined && p.packed.entries === null) {
       delete r.indexEntries;
@@ -430,9 +430,9 @@ export function unpackInspections(w: InspectWire, items: readonly InspectItem[])
 }
 
 /**
- * A batch's block of index entries (entry.ts EntryBlock: `ends[i]` where result i's entry ends)
+ * A batch's block of index entries (index-entry.ts EntryBlock: `ends[i]` where result i's entry ends)
  * put on the first result that has an entry, where the scan takes it off; nowhere when none has one.
- * Made so by a reading thread (entry.ts batchEntries) and by the main thread's unpacking (above).
+ * Made so by a reading thread (index-entry.ts batchEntries) and by the main thread's unpacking (above).
  */
 export function placeEntryBlock(results: readonly FileInspection[], raw: Uint8Array, ends: Uint32Array): void {
   let i = 0;
@@ -519,7 +519,7 @@ function summaryOf(
 }
 
 /**
- * One result in the column form, as bytes: how an index entry stores a result (incremental/entry.ts)
+ * One result in the column form, as bytes: how an index entry stores a result (index-entry.ts)
  * where the columns carry all of it, for much less than JSON.stringify (a stats result's ~10
  * doubles, each printed shortest-round-trip, were most of a first run's extra cost per file) and
  * with every number's bits kept (-0 too). The path is not stored (the caller knows it).
@@ -535,11 +535,9 @@ export const PACKED_RESULT_TAG = 0x01; // neither JSON's '{' nor v8's version ta
 const NULL_STR = 0xffff;
 /** The most bytes a packed result takes (a bigger one is stored as JSON or v8). */
 export const PACKED_RESULT_ROOM = 16 * 1024;
-const scratch = Buffer.allocUnsafeSlow(PACKED_RESULT_ROOM);
-const scratchView = new DataView(scratch.buffer, scratch.byteOffset, PACKED_RESULT_ROOM);
-// Where packResultAt writes (set per call): the buffer, a DataView of it, the next byte, the end of the room.
-let packOut: Buffer = scratch;
-let packView: DataView = scratchView;
+// Where packRowAt writes (set per call): the buffer, a DataView of it, the next byte, the end of the room.
+let packOut: Buffer = Buffer.alloc(0);
+let packView: DataView = new DataView(new ArrayBuffer(0));
 let packAt = 0;
 let packEnd = 0;
 
@@ -605,27 +603,6 @@ function putU16(v: number): boolean {
 }
 
 /**
- * `r` in the packed form (a view of this thread's scratch, valid until the next call), or null
- * when the columns do not carry all of it (see packResultAt).
- */
-export function packResult(r: FileInspection): Uint8Array | null {
-  const end = packResultAt(r, scratch, scratchView, 0, PACKED_RESULT_ROOM);
-  return end < 0 ? null : scratch.subarray(0, end);
-}
-
-/**
- * Write `r` in the packed form at `at` in `out` (`view`: a DataView of all of `out`), using no byte
- * at or past `end`: returns where it ends, or -1 when the columns do not carry all of it (whatever
- * the batch sends in its escape: notes, problems, an error, a summary that does not fit the
- * columns, a key set to undefined, ...; a string that is not well formed) or it does not fit. The
- * row of `r` packed alone as a batch (packRowAt): one encoder of the form.
- */
-export function packResultAt(r: FileInspection, out: Buffer, view: DataView, at: number, end: number): number {
-  const { packed } = packInspections([r], [{ path: r.path, name: '' }]);
-  return packRowAt(packed, 0, 0, rowStrings(packed), out, view, at, end);
-}
-
-/**
  * The strings of a packed batch as a packed result holds them (packedString; null: one that cannot
  * be held), by string index: what `packRowAt` copies.
  */
@@ -637,10 +614,11 @@ export function rowStrings(w: InspectWire): (Uint8Array | null)[] {
 
 /**
  * The result in row `i` of a packed batch (its summary, if any, in summary row `j`) in the packed
- * form, at `at` in `out`, using no byte at or past `end`: the bytes `packResultAt` writes for the
- * result the row rebuilds (test/inspect-wire.test.ts holds them equal), from the columns the batch
- * already holds. Returns where it ends, or -1 where packResultAt would refuse (a field the row
- * sends as an object, a string that cannot be held) or it does not fit. A batch's index entries are
+ * form, at `at` in `out`, using no byte at or past `end`: the same bytes whichever batch the result
+ * is packed in (test/inspect-wire.test.ts: alone or among others), from the columns the batch
+ * already holds. Returns where it ends, or -1 when the columns do not carry all of the result
+ * (whatever the batch sends in its escape: notes, problems, an error, a summary that does not fit
+ * the columns, a key set to undefined, ...; a string that cannot be held) or it does not fit. A batch's index entries are
  * made so (tasks/inspect.ts): a result's checks, lookups and strings were done once, for the batch.
  * assembly/entries.ts `packRow` writes the same layout (test/entry-writer.test.ts holds them equal).
  */
@@ -719,7 +697,7 @@ class PackedReader {
   }
 }
 
-/** The result `packResult` packed (path ''), built as a batch's is; null when `raw` is not one whole packed result. */
+/** The result `packRowAt` packed (path ''), built as a batch's is; null when `raw` is not one whole packed result. */
 export function unpackResult(raw: Uint8Array): FileInspection | null {
   const b = Buffer.isBuffer(raw) ? raw : Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
   if (b.length === 0 || b[0] !== PACKED_RESULT_TAG) return null;

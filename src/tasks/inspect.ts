@@ -12,8 +12,8 @@ import { compileSchema, checkSchema, type CompiledSchema } from '../analysis/sch
 import type { JsonObject } from '../types.js';
 import { DEFAULT_MAX_FILE_SIZE, readFileLimitedSync, readFileSizedSync } from '../fs/read-file.js';
 import { BatchStats, IdentityScratch } from '../fs/identity.js';
-import { KIND_DEFER } from '../incremental/entry-writer.js';
-import { batchEntries, fileEntry, racyCutoffNs, type EntryRow } from '../incremental/entry.js';
+import { KIND_DEFER } from './entry-writer.js';
+import { batchEntries, fileEntry, racyCutoffNs, type EntryRow } from './index-entry.js';
 import { ACCEL_MAX_BYTES, accelAvailable, accelCounts, accelScan, binScan, skeletonOf, type Skeleton } from '../accel/decode.js';
 import { certifyBrief, shapeOnTape, summaryOnTape } from '../accel/certify.js';
 import { fitsColumns, hasSummaryRow, packInspections, rowStrings, withEntries } from './inspect-wire.js';

@@ -1,6 +1,6 @@
 /**
  * The WebAssembly entry writer (assembly/entries.ts, compiled by `npm run build` into entries.wasm
- * next to this file): a packed batch's index entries in one call, the bytes entry.ts `fileEntry`
+ * next to this file): a packed batch's index entries in one call, the bytes index-entry.ts `fileEntry`
  * makes row by row. Loaded once per thread, on first use, synchronously; a module whose parameter
  * block or CRC is not the one this loader knows (another build's) is never used.
  *
@@ -16,15 +16,15 @@ import { readFileSync } from 'node:fs';
 import { sep } from 'node:path';
 import { LITTLE_ENDIAN_HOST } from '../byte-order.js';
 import { writeUtf8 } from '../formats/value.js';
-import type { InspectWire } from '../tasks/inspect-wire.js';
-import { fileEntryBound } from './store.js';
+import type { InspectWire } from './inspect-wire.js';
+import { fileEntryBound } from './entry-format.js';
 
 /** A row's verdict (assembly/entries.ts): no entry, an entry written, left to the JavaScript path. */
 export const KIND_NONE = 0;
 export const KIND_WRITTEN = 1;
 export const KIND_DEFER = 2;
 
-/** The bytes an entry takes besides its key and its result (store.ts: head, identity, one-result head). */
+/** The bytes an entry takes besides its key and its result (entry-format.ts: head, identity, one-result head). */
 const ENTRY_FRAME = fileEntryBound('', '');
 
 interface EntriesExports {

@@ -2,7 +2,7 @@
  * A sidecar's index entry as the thread that read the file makes it: the identity of the file it
  * read (fstat of the descriptor it read through: exactly the bytes inspected) and the result as
  * stored (v8). A worker makes it beside its result, so the main thread only copies bytes into the
- * spool (scan-index.ts record): the rule of what may be stored lives here, once, for every thread.
+ * spool (incremental/scan-index.ts record): the rule of what may be stored lives here, once, for every thread.
  *
  * A result may be stored only when it can be trusted later: not unreadable (transient), not
  * decrypted content (an encrypted sidecar's summary never lands in a plaintext file; with keys, no
@@ -15,9 +15,8 @@ import { relativePrefix, relativeTo } from '../fs/rel-path.js';
 import { isWellFormed } from '../formats/value.js';
 import { KIND_WRITTEN, writeBatchEntries } from './entry-writer.js';
 import { serialize } from 'node:v8';
-import { encodingOf } from './folder-records.js';
-import { beginFileEntry, decodeResult, fileEntryBound, sealFileEntry, writeFileEntry } from './store.js';
-import { PACKED_RESULT_ROOM, PACKED_RESULT_TAG, packResultAt, packRowAt, placeEntryBlock, unpackResult, type InspectWire } from '../tasks/inspect-wire.js';
+import { beginFileEntry, decodeResult, encodingOf, fileEntryBound, sealFileEntry, writeFileEntry } from './entry-format.js';
+import { PACKED_RESULT_ROOM, PACKED_RESULT_TAG, packRowAt, placeEntryBlock, unpackResult, type InspectWire } from './inspect-wire.js';
 import type { IdentityScratch } from '../fs/identity.js';
 import type { EntryOptions, EntryBlock, IndexEntryOut } from '../model/index-entry.js';
 import type { FileInspection } from '../model/inspection.js';
@@ -77,16 +76,16 @@ export function asStored<T>(result: FileInspection, make: (stored: FileInspectio
 /**
  * The entry of a result read from a file whose identity `id` holds (its descriptor's fstat before
  * the read, fs/identity.ts IdentityScratch: the identity as stored, no object per file), or null when
- * it may not be stored.
+ * it may not be stored. `row`: the result's row in its batch as packed for the main thread.
  */
-export function fileEntry(result: FileInspection, id: IdentityScratch, opts: EntryOptions, cutoffNs: bigint, withKeys: boolean, row: EntryRow | null = null): IndexEntryOut | null {
+export function fileEntry(result: FileInspection, id: IdentityScratch, opts: EntryOptions, cutoffNs: bigint, withKeys: boolean, row: EntryRow): IndexEntryOut | null {
   if (!isTrusted(result, id, cutoffNs, withKeys)) return null;
   const key = relativeTo(opts.root)(result.path);
-  // The column form where it carries the whole result (all but a few of the bench library's:
-  // inspect-wire.ts packResultAt, or packRowAt from the batch's columns), packed in place. It holds
-  // no path and refuses a result with an error, so the result goes as it is (asStored would give it
-  // with its path emptied: the same bytes).
-  const packed = arena.writePacked(key, result, opts.keyNo, id.bytes, row);
+  // The column form where it carries the whole result (inspect-wire.ts packRowAt, from the batch's
+  // columns), packed in place. It holds no path and refuses what the batch sends in its escape (an
+  // error, notes, problems, a probe...), so the result goes as it is (asStored would give it with
+  // its path emptied: the same bytes).
+  const packed = arena.writePacked(key, opts.keyNo, id.bytes, row);
   if (packed !== undefined) return packed;
   // Else JSON where JSON.parse gives it back exactly (a string, written straight into the arena), else v8.
   return asStored(result, (stored) => arena.write(key, encodingOf(stored) === 'json' ? JSON.stringify(stored) : serialize(stored), opts.keyNo, id.bytes));
@@ -179,16 +178,16 @@ class EntryArena {
   // in V8's baseline tier, where every property read is a call.
 
   /**
-   * The entry of `stored` in the packed form, written in place; undefined when the columns do not
-   * carry it (the caller encodes it otherwise), null when it may not be stored (a key too long).
+   * The entry of `row`'s result in the packed form, written in place; undefined when the columns do
+   * not carry it (the caller encodes it otherwise), null when it may not be stored (a key too long).
    */
-  writePacked(key: string, stored: FileInspection, keyNo: number, idBytes: Buffer, row: EntryRow | null): IndexEntryOut | null | undefined {
+  writePacked(key: string, keyNo: number, idBytes: Buffer, row: EntryRow): IndexEntryOut | null | undefined {
     const most = fileEntryBound(key, '') + PACKED_RESULT_ROOM;
     if (this.at + most > this.chunk.length) this.newChunk(most);
     const { chunk, view, at } = this;
     const r = beginFileEntry(chunk, view, at, key, idBytes, keyNo);
     if (r < 0) return null;
-    const end = row !== null ? packRowAt(row.wire, row.i, row.j, row.strings, chunk, view, r, r + PACKED_RESULT_ROOM) : packResultAt(stored, chunk, view, r, r + PACKED_RESULT_ROOM);
+    const end = packRowAt(row.wire, row.i, row.j, row.strings, chunk, view, r, r + PACKED_RESULT_ROOM);
     if (end < 0) return undefined;
     return this.sealed(at, sealFileEntry(chunk, view, at, end));
   }
