@@ -1,8 +1,9 @@
 /**
- * Every tuning constant: batch sizes, the threads' break-even, the big-file size, the heap bounds of
- * each thread, the worker threads' V8 limits and V8's interrupt budget, each with the measurement
- * that chose it. On the ground floor so every floor that needs one reads it here; the entry points'
- * host tuning that applies some of them is engine/host.ts.
+ * The engine's tuning constants: batch sizes, the threads' break-even, the big-file size, the heap
+ * bounds of each thread, the worker threads' V8 limits and V8's interrupt budget, each with the
+ * measurement that chose it where one did. On the ground floor so every floor that needs one reads
+ * it here; the entry points' host tuning that applies some of them is engine/host.ts. The scan's
+ * own bundle sizes (scan/pending.ts) and the index's (incremental/) stay beside their code.
  */
 
 /**
@@ -23,7 +24,7 @@ export const WORKER_HEAP_BOUND = 160 * 1024 * 1024;
 export const WORKER_YOUNG_GENERATION_MB = 8;
 /**
  * A worker thread's first old-generation limit (V8's --initial-old-space-size, set by the CLI
- * before the threads start: tuneHost below; it applies to isolates made after it).
+ * before the threads start: engine/host.ts tuneHost; it applies to isolates made after it).
  * A reading thread holds ~6 MB live; under V8's own limit, its old space (code included) filled up
  * at ~8 MB and V8 ran a full, non-incremental collection there that freed ~2 MB and took 8–24 ms
  * (`--trace-gc`: "allocation failure; GC in old space requested"). A validate first run with the
@@ -54,6 +55,11 @@ export const SERVED_HEAP_BOUND = 96 * 1024 * 1024;
 /** Batches of the pipeline (engine/pipeline.ts): files and bytes per batch. */
 export const DEFAULT_BATCH_FILES = 64;
 export const DEFAULT_BATCH_BYTES = 8 * 1024 * 1024;
+/**
+ * Files per batch of `convert` (ops/convert.ts; its `batchSize` option overrides it), whose unit
+ * holds its sources, their data and the encoded target in memory until its batch ends. Not measured.
+ */
+export const CONVERT_BATCH_FILES = 32;
 /** Jobs (as `jobWeight` counts them) read ahead at most while the runtime is undecided; item-less jobs waiting behind a held batch count too. */
 export const HOLD_MAX_AHEAD = 16_384;
 /**
@@ -85,7 +91,8 @@ export const THREADS_BREAK_EVEN_FILES = 4000;
 export const THREAD_DEPTH = 2;
 
 /**
- * Files above this many bytes take the turn: accel/decode.ts's ACCEL_MAX_BYTES. Up to it the
+ * Files above this many bytes take the turn, and the WebAssembly scanner leaves them to the
+ * reference decoder (accel/decode.ts ACCEL_MAX_BYTES is this). Up to it the
  * WebAssembly scanner decides most files on its tape (stats of one 4 MiB file of 2 million `{}`:
  * 77 MB of peak RSS, the whole process); past it the reference builds every object (8 MiB: 474 MB).
  */

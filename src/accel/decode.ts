@@ -14,9 +14,10 @@ import { BIN_HEADER_SIZE, readBinHeader } from '../formats/bin.js';
 import { accelStatus, scanCborBody, scanJson, type Scanned } from './scanner.js';
 import { buildSkeleton, keysAsWritten, type SkeletonOptions } from './skeleton.js';
 import { shapeOnTape } from './certify.js';
+import { BIG_FILE_BYTES } from '../tuning.js';
 
 /** Larger files take the reference path: the module's memory (about 5× the file) stays small. */
-export const ACCEL_MAX_BYTES = 4 * 1024 * 1024;
+export const ACCEL_MAX_BYTES = BIG_FILE_BYTES;
 
 /** Per-thread counts of what the accelerated decode did (tests, bench); `onTape`: of the certified, those the validate certifier decided without a skeleton. */
 export const accelCounts = { certified: 0, deferred: 0, onTape: 0 };

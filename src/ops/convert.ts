@@ -28,6 +28,7 @@ import {
   type ConvertUnit,
 } from '../tasks/convert.js';
 import type { FormatName, Options, SidecarFormat } from '../types.js';
+import { CONVERT_BATCH_FILES } from '../tuning.js';
 
 export type { ConvertAction, ConvertItem } from '../tasks/convert.js';
 
@@ -73,8 +74,6 @@ export interface ConvertReport {
    */
   sidecar_files: number;
 }
-
-const DEFAULT_BATCH = 32;
 
 /** Convert the sidecars under `root` to `target` (json | bin | binary | rkyv | legacy). */
 export async function convert(root: string, target: FormatName, opts: ConvertOptions = {}): Promise<ConvertReport> {
@@ -161,7 +160,7 @@ async function convertTree(root: string, format: SidecarFormat, opts: ConvertOpt
   }
 
   const steps = mapJobs(runtime, 'convert', taskOpts, plan(), (step) => ('sources' in step ? [step] : []), {
-    batchFiles: opts.batchSize ?? DEFAULT_BATCH,
+    batchFiles: opts.batchSize ?? CONVERT_BATCH_FILES,
     // A unit holds its sources, their data and the encoded target in memory until its batch ends.
     weigh: (unit) => unit.bytes ?? 0,
     signal: opts.signal,
