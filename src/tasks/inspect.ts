@@ -47,7 +47,7 @@ const READ_ERROR_CODES: ReadonlySet<ErrorCode> = new Set(['PERMISSION', 'IO', 'N
 const resolvers = new Map<number, LinkResolver>();
 
 function resolveLinkItem(item: InspectItem, at: LinkAt): FileInspection {
-  // With the index too: a first run stores no link (docs/INDEX.md "The first run"); the run after
+  // With the index too: a first run stores no link (docs/INDEX.md "Folders and links"); the run after
   // it resolves links on the main thread, traced, and stores them (dir-cache.ts DirSnapshots).
   const link = perScan(resolvers, at.scan, () => new LinkResolver(at.rootReal)).resolve(item.path, at.dirRel, item.name);
   return { path: item.path, size: 0, status: 'ok', format: null, notes: [], shape: null, link, elapsedMs: 0 };
