@@ -33,28 +33,12 @@ export async function formatStats(root: string, opts: Options = {}): Promise<For
   // Counted as they come (memory does not grow with the tree).
   const counts = new FormatCounts();
   for await (const batch of session.batches()) {
-    for (const rec of batch) counts.add(formatRowOf(rec));
+    for (const rec of batch) counts.add(rec);
   }
   return counts.finish(session.summary);
 }
 
-/** A record's sidecar files: [extension, label] each, and a 1 after a kept older copy's. */
-type FormatRow = ([string, FormatLabel] | [string, FormatLabel, 1])[];
 type FormatLabel = keyof FormatStats['format_distribution'];
-
-function formatRowOf(rec: ScanRecord): FormatRow {
-  const row: FormatRow = [];
-  for (const sc of sidecarsOf(rec)) {
-    const ins = sc.inspection;
-    const label: FormatLabel =
-      ins.status === 'unreadable' ? 'Unreadable'
-      : ins.status === 'encrypted' || (ins.status === 'ok' && ins.encryptedKeyId !== undefined) ? 'Encrypted'
-      : ins.status === 'corrupt' || !ins.format ? 'Corrupt'
-      : FORMAT_LABEL[ins.format];
-    row.push(rec.category === 'ok' && rec.effective !== null && sc !== rec.effective ? [sc.ext, label, 1] : [sc.ext, label]);
-  }
-  return row;
-}
 
 class FormatCounts {
   private readonly dist = { Json: 0, Binary: 0, Rkyv: 0, Legacy: 0, Encrypted: 0, Corrupt: 0, Unreadable: 0 };
@@ -62,11 +46,18 @@ class FormatCounts {
   private total = 0;
   private kept = 0;
 
-  add(row: FormatRow): void {
-    for (const [ext, label, kept] of row) {
+  /** A record's sidecar files, by extension and by what their bytes are; its older copies kept beside the image's sidecar. */
+  add(rec: ScanRecord): void {
+    for (const sc of sidecarsOf(rec)) {
+      const ins = sc.inspection;
+      const label: FormatLabel =
+        ins.status === 'unreadable' ? 'Unreadable'
+        : ins.status === 'encrypted' || (ins.status === 'ok' && ins.encryptedKeyId !== undefined) ? 'Encrypted'
+        : ins.status === 'corrupt' || !ins.format ? 'Corrupt'
+        : FORMAT_LABEL[ins.format];
       this.total++;
-      if (kept === 1) this.kept++;
-      this.byExt[ext] = (this.byExt[ext] ?? 0) + 1;
+      if (rec.category === 'ok' && rec.effective !== null && sc !== rec.effective) this.kept++;
+      this.byExt[sc.ext] = (this.byExt[sc.ext] ?? 0) + 1;
       this.dist[label]++;
     }
   }

@@ -131,36 +131,8 @@ const add = addOwn;
  */
 const MAX_PROCESSING_TIME_S = 1e15;
 
-/** An operation of a counted sidecar: name, data size, processing time (null: not one to average), success (null: not said). */
-type StatsRowOp = [string, number, number | null, boolean | null];
-
-interface StatsRowEffective {
-  format: string;
-  ops: StatsRowOp[];
-  faces: number;
-  embeddings: number;
-  objects: number;
-  grade: string | null;
-  /** Freshness against the image (null: the record has no image). */
-  identity: 'current' | 'stale' | 'unknown' | null;
-  /** Its `--list` entry, when listing. */
-  entry: SidecarListEntry | null;
-}
-
-/** What one record adds to the counts (StatsAccumulator.rowOf). */
-export interface StatsRow {
-  files: number;
-  /** Of `files`, the older copies kept beside the image's sidecar. */
-  kept: number;
-  images: number;
-  covered: boolean;
-  /** Its folder, when folders are counted. */
-  dir: string | null;
-  eff: StatsRowEffective | null;
-}
-
 /** Counts of one scan, record by record; `raw()` is what a shard writes and `merge` adds up. */
-export class StatsAccumulator {
+class StatsAccumulator {
   private readonly timeSums = new Map<string, ExactSum>();
   readonly r: StatsRaw;
   readonly list: SidecarListEntry[] | undefined;
@@ -181,88 +153,52 @@ export class StatsAccumulator {
     this.folders = opts.folders !== undefined ? new FolderTable(opts.folders) : undefined;
   }
 
-  /**
-   * What a record adds to the counts, as plain values (what `add` counts).
-   */
-  rowOf(rec: ScanRecord): StatsRow {
+  add(rec: ScanRecord): void {
+    const r = this.r;
     const filter = this.filter;
-    let files = 0;
-    let kept = 0;
     // sidecar_files: the one definition of a sidecar file (README "Categories"), as every command counts it.
     for (const sc of sidecarFilesOf(rec)) {
       if (filter && !filter(sc)) continue;
-      files++;
-      if (rec.category === 'ok' && rec.effective !== null && sc !== rec.effective) kept++;
+      r.sidecarFiles++;
+      if (rec.category === 'ok' && rec.effective !== null && sc !== rec.effective) r.keptCopies = (r.keptCopies ?? 0) + 1;
     }
-    const covered = rec.images.length > 0 && rec.effective !== null && (!filter || filter(rec.effective));
-    const row: StatsRow = { files, kept, images: rec.images.length, covered, dir: this.folders ? rec.dir : null, eff: null };
+    const images = rec.images.length;
+    const covered = images > 0 && rec.effective !== null && (!filter || filter(rec.effective));
+    if (covered) r.imagesWithSidecar += images;
+    this.folders?.add(rec.dir, images, covered ? images : 0);
     // Statistics are per image: a record without an image (an orphan, an unknown image type's
     // sidecar, lone twins) gives its files to sidecar_files and its category, nothing else.
-    if (rec.images.length === 0) return row;
+    if (images === 0) return;
     const eff = ownEffective(rec);
-    if (!eff || (filter && !filter(eff))) return row;
+    if (!eff || (filter && !filter(eff))) return;
     const sum = eff.inspection.summary!;
-    const ops: StatsRowOp[] = [];
-    for (const op of sum.operations) {
-      const t = getOwn(sum.processingTimes, op);
-      const ok = getOwn(sum.success, op);
-      ops.push([op, getOwn(sum.dataSizes, op) ?? 0, typeof t === 'number' && Math.abs(t) <= MAX_PROCESSING_TIME_S ? t : null, typeof ok === 'boolean' ? ok : null]);
-    }
-    let identity: StatsRowEffective['identity'] = null;
-    if (rec.images.length > 0) {
-      identity = checkRecordIdentity(rec, sum.image)?.check.state ?? 'unknown';
-    }
-    row.eff = {
-      format: eff.inspection.format ?? 'unknown',
-      ops,
-      faces: sum.faces,
-      embeddings: sum.embeddings,
-      objects: sum.objects,
-      grade: sum.qualityGrade ? sum.qualityGrade : null,
-      identity,
-      entry: this.list
-        ? { path: eff.rel, image: rec.images[0]?.rel ?? null, format: eff.inspection.format, operations: sum.operations, faces: sum.faces, objects: sum.objects, size: eff.inspection.size }
-        : null,
-    };
-    return row;
-  }
-
-  add(rec: ScanRecord): void {
-    this.addRow(this.rowOf(rec));
-  }
-
-  addRow(row: StatsRow): void {
-    const r = this.r;
-    r.sidecarFiles += row.files;
-    r.keptCopies = (r.keptCopies ?? 0) + row.kept;
-    if (row.covered) r.imagesWithSidecar += row.images;
-    if (row.dir !== null) this.folders?.add(row.dir, row.images, row.covered ? row.images : 0);
-    const e = row.eff;
-    if (!e) return;
     r.sidecarsCounted++;
-    add(r.formats, e.format);
-    for (const [op, size, t, ok] of e.ops) {
+    add(r.formats, eff.inspection.format ?? 'unknown');
+    for (const op of sum.operations) {
       add(r.opCounts, op);
-      add(r.sizeSum, op, size);
-      if (t !== null) {
+      add(r.sizeSum, op, getOwn(sum.dataSizes, op) ?? 0);
+      const t = getOwn(sum.processingTimes, op);
+      if (typeof t === 'number' && Math.abs(t) <= MAX_PROCESSING_TIME_S) {
         let ts = this.timeSums.get(op);
         if (!ts) this.timeSums.set(op, (ts = new ExactSum()));
         ts.add(t);
         add(r.timeN, op);
       }
-      if (ok !== null) {
+      const ok = getOwn(sum.success, op);
+      if (typeof ok === 'boolean') {
         add(r.succN, op);
         if (ok) add(r.succ, op);
       }
     }
-    r.faces += e.faces;
-    r.withEmbedding += e.embeddings;
-    r.objects += e.objects;
-    add(r.facesHist, bucket(e.faces));
-    add(r.objectsHist, bucket(e.objects));
-    if (e.grade !== null) add(r.grades, e.grade);
-    if (e.identity !== null) r.identity[e.identity]++;
-    if (e.entry) this.list?.push(e.entry);
+    r.faces += sum.faces;
+    r.withEmbedding += sum.embeddings;
+    r.objects += sum.objects;
+    add(r.facesHist, bucket(sum.faces));
+    add(r.objectsHist, bucket(sum.objects));
+    if (sum.qualityGrade) add(r.grades, sum.qualityGrade);
+    // Freshness against the image.
+    r.identity[checkRecordIdentity(rec, sum.image)?.check.state ?? 'unknown']++;
+    this.list?.push({ path: eff.rel, image: rec.images[0]?.rel ?? null, format: eff.inspection.format, operations: sum.operations, faces: sum.faces, objects: sum.objects, size: eff.inspection.size });
   }
 
   /** Close with the scan's summary. */
