@@ -53,7 +53,6 @@ interface ScannerExports {
   scan(skip: number, flags: number): number;
   scanCbor(skip: number): number;
   tapePointer(): number;
-  failOffset(): number;
   rollbackKeys(): void;
   setFloatBlocks(on: number): void;
   primedKeys(): number;
@@ -281,11 +280,6 @@ export function shapeOfTape(words: number): Int32Array | null {
   const ex = exportsCache;
   if (!ex || ex.shapeOf(words) !== 1) return null;
   return new Int32Array(ex.memory.buffer, ex.shapeResultsPointer(), 66);
-}
-
-/** Byte offset where the last deferred scan stopped (diagnostics and tests). */
-export function lastFailOffset(): number {
-  return exportsCache ? exportsCache.failOffset() : -1;
 }
 
 /** A JSON text (or a bin file's body) the scanner vouched for: its tape, the bytes it is over, and what the reference would note and call its format. */

@@ -89,16 +89,6 @@ export function identityEquals(idBytes: Buffer, buf: Buffer, offset: number): bo
   return offset + IDENTITY_BYTES <= buf.length && buf.compare(idBytes, 0, IDENTITY_BYTES, offset, offset + IDENTITY_BYTES) === 0;
 }
 
-/** stat (following links) of anything there, a folder or a file; null when nothing can be seen. */
-export function statIdentityAny(path: string): FileIdentity | null {
-  try {
-    const st = statSync(path, { bigint: true, throwIfNoEntry: false });
-    return st ? identityOf(st) : null;
-  } catch {
-    return null;
-  }
-}
-
 /** What a stat found at a path (IdentityScratch.stat). */
 export const STAT_NONE = 0;
 export const STAT_DIR = 1;

@@ -19,7 +19,6 @@ export const F_MODE = 1;
 export const F_INO = 7;
 export const F_SIZE = 8;
 export const F_MTIME_S = 12;
-export const F_MTIME_NS = 13;
 export const F_CTIME_S = 14;
 export const F_CTIME_NS = 15;
 

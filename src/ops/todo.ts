@@ -232,12 +232,6 @@ function identityCheckImage(rec: ScanRecord): ScanImage | undefined {
   return rec.images.find((i) => !i.broken);
 }
 
-/** The path `checkRecordIdentity` stats for a record (null: it stats nothing). */
-export function identityCheckPath(rec: ScanRecord): string | null {
-  const img = identityCheckImage(rec);
-  return img ? identityPathOf(img) : null;
-}
-
 /** Sidecars whose image changed since they were saved (see image-identity.ts for the record). */
 export async function staleSidecars(root: string, opts: StaleOptions = {}): Promise<StaleReport> {
   const { verifyHash, onEntry, ...scanOpts } = opts;
