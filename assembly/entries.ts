@@ -4,7 +4,7 @@
  * The bytes src/tasks/index-entry.ts fileEntry makes for a row of a packed batch (entry-format.ts
  * beginFileEntry / sealFileEntry around inspect-wire.ts packRowAt), for every row of the batch in one
  * call: a first run's reading threads made them at ~10 µs a file in V8's baseline tier, where all
- * per-file JavaScript stays under the raised interrupt budget (engine/v8-tuning.ts).
+ * per-file JavaScript stays under the raised interrupt budget (src/tuning.ts INTERRUPT_BUDGET).
  *
  * A row gets one of three verdicts (kinds[i]):
  *   KIND_NONE      no entry: not read through a kept stat, or a result that may not be stored (its

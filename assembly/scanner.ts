@@ -1804,7 +1804,7 @@ export function certifyValidate(n: i32): i32 {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The stats summarizer (src/accel/certify.ts summarizeOnTape): the same walk, for stats'
+// The stats summarizer (src/accel/certify.ts summaryOnTape): the same walk, for stats'
 // inspection (the summary, no rules): analysis/summary.ts summarizeSidecar of the common form, and
 // each operation's size in the bin encoding (formats/cbor.ts binEncodedSize, by the skeleton's
 // sizing rules), decided on the tape. Unsure (0) of a root key other than sidecar_info and the

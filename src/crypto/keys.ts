@@ -40,8 +40,8 @@ export function keyFromBytes(raw: Uint8Array): SidecarKey {
 
 /**
  * Together, N, r and p are bounded too: each alone within its range still let a file ask for
- * N = 2^20, r = 16, p = 4 — 2 GiB of memory and ~23 s per file for any reader given a passphrase
- * (helper-6), so a few hostile files could exhaust a machine's memory across worker threads.
+ * N = 2^20, r = 16, p = 4 — 2 GiB of memory and ~23 s per file for any reader given a passphrase,
+ * so a few hostile files could exhaust a machine's memory across worker threads.
  * scrypt's memory is 128·N·r bytes (at most 256 MiB here) and its work N·r·p block mixes (at most
  * 16× the default's, ~1.5 s): the default (2^15, 8, 1) uses 32 MiB, OWASP's (2^17, 8, 1) 128 MiB.
  */
