@@ -428,7 +428,9 @@ describe('accel stats parity: stats and format-stats on generated trees, the acc
       if (k % 9 === 4) writeFileSync(`${stem}.bin`, legacyBytes(text));
       else writeFileSync(`${stem}.json`, (k % 9 === 5 ? '\ufeff' : '') + text);
     }
-    // The two shapes of this review's defects, in a folder of their own.
+    // Two shapes the stats summarizer once got wrong, in a folder of their own: an image record whose
+    // keys the file met first in an operation, and scalar numbers an operation holds, sized as the bin
+    // encoding writes them (25.0 a float, an int past 2^64 a bignum).
     writeFileSync(join(root, 'd0', 'X1.json'), '{"face_detection":{"success":true,"mtime_ns":7,"size":9},"sidecar_info":{"image":{"size":5,"mtime_ns":"123"}}}');
     writeFileSync(join(root, 'd0', 'X2.json'), '{"face_detection":25.0,"yolov8":18446744073709551616}');
   });

@@ -362,7 +362,7 @@ describe('accel validate parity: validate on trees, the accelerator on and off (
   });
 });
 
-describe('accel validate parity: link groups whose targets lie outside the root (scan.ts: their sidecars inspected in batches)', () => {
+describe('accel validate parity: link groups whose targets lie outside the root (scan/session.ts: their sidecars inspected in batches)', () => {
   let base = '';
   let lib = '';
   let out = '';

@@ -1,7 +1,7 @@
 /**
  * The WebAssembly entry writer (src/tasks/entry-writer.ts, assembly/entries.ts): a packed
- * batch's index entries in one call must be the very bytes entry.ts fileEntry makes row by row,
- * and no entry where fileEntry makes none. Each guarantee with its attacker:
+ * batch's index entries in one call must be the very bytes tasks/index-entry.ts fileEntry makes
+ * row by row, and no entry where fileEntry makes none. Each guarantee with its attacker:
  * - real inspections of a sample library and a corner tree under every option set that stores
  *   results (validate, stats, format-stats' probe, a schema, keys);
  * - fuzzed results, identities and paths: ctime at and after the racy cutoff and before 1970,
@@ -263,7 +263,7 @@ describe('the WebAssembly entry writer', () => {
     }
   });
 
-  // Found by an attack review: the module took the cutoff modulo 2^64, so a cutoff below 0 (a
+  // The module once took the cutoff modulo 2^64, so a cutoff below 0 (a
   // margin longer than the clock's time) trusted the files just written that fileEntry refuses.
   it('stores what fileEntry stores for a cutoff below 0, at 0 and past 2^64 ns', () => {
     const sample = sidecarFiles(sampleRoot);

@@ -1029,7 +1029,7 @@ test('folder records: folders rewritten again and again keep their other records
 });
 
 /**
- * A record made again is paired from the names of its partition root only (scan.ts groupsAgain):
+ * A record made again is paired from the names of its partition root only (scan/session.ts groupsAgain):
  * groups of several sidecars or images, name-ext sidecars, doubled extensions and lone sidecars
  * whose name another file has (the unknown-image rule looks at the whole folder) are each edited
  * in turn; every run is --no-index's and reads only the edited file again.

@@ -3,20 +3,21 @@
  * that holds them. Both parts were written as attacks against the code of their day, which held;
  * they stay as the format's and the arena's limits.
  *
- * The arena (entry.ts EntryArena) with entries packed in place: positions right at a chunk's end,
- * fallbacks after a partial packed write, keys at and past 65535 bytes, a result needing its own
- * chunk, rewindEntries, then a spool (addMade, finish) read back (CRCs). Held against b50093d.
+ * The arena (tasks/index-entry.ts EntryArena) with entries packed in place: positions right at a
+ * chunk's end, fallbacks after a partial packed write, keys at and past 65535 bytes, a result
+ * needing its own chunk, rewindEntries, then a spool (addMade, finish) read back (CRCs).
  *
- * The framing as the reading thread writes it (store.ts beginFileEntry / sealFileEntry: an ASCII
- * key copied by hand, a multi-byte one through Buffer's UTF-8 write, the numbers through a
- * DataView) against a framing built here from Buffer.from(key) alone: keys whose first non-ASCII
- * unit is at every position, lone surrogates, astral characters, NUL, keys whose UTF-8 length is
- * 65,535 (kept) or 65,536 (refused) in one- and multi-byte characters; any result number; odd
- * offsets in a buffer that is a view at an offset, sized exactly fileEntryBound. Then entry.ts
- * fileEntry: the packed form made of the result as it is (its real path) is the bytes of the
- * path-emptied result, the key follows the root from one call to the next (relativeTo's last
- * base), and the result is left as it was. Held against da4fb0e: the same bytes as 2947791 over
- * ~350k random and adversarial framings and ~250k fileEntry calls.
+ * The framing as the reading thread writes it (tasks/entry-format.ts beginFileEntry /
+ * sealFileEntry: an ASCII key copied by hand, a multi-byte one through Buffer's UTF-8 write, the
+ * numbers through a DataView) against a framing built here from Buffer.from(key) alone: keys whose
+ * first non-ASCII unit is at every position, lone surrogates, astral characters, NUL, keys whose
+ * UTF-8 length is 65,535 (kept) or 65,536 (refused) in one- and multi-byte characters; any result
+ * number; odd offsets in a buffer that is a view at an offset, sized exactly fileEntryBound. Then
+ * tasks/index-entry.ts fileEntry: the packed form made of the result as it is (its real path) is
+ * the bytes of the path-emptied result, the key follows the root from one call to the next
+ * (relativeTo's last base), and the result is left as it was. When the framing stopped using
+ * Buffer's write methods (the key copied when ASCII, lengths through a DataView), it gave the same
+ * bytes as the one before it over ~350k random and adversarial framings and ~250k fileEntry calls.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';

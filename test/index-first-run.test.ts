@@ -232,7 +232,7 @@ test('store: addFile writes the very bytes add(files, filePayload) writes (keys 
   }
 });
 
-/** A file entry as the reading thread writes it (entry.ts: into its arena), on its own. */
+/** A file entry as the reading thread writes it (tasks/index-entry.ts: into its arena), on its own. */
 function written(key: string, id: Buffer, no: number, result: string | Uint8Array): Buffer | null {
   const out = Buffer.alloc(fileEntryBound(key, result) + 8, 0xee);
   const len = writeFileEntry(out, 8, key, id, no, result);
@@ -481,10 +481,10 @@ test('lookups: an entry stamp is dev, ino and birth time (ctime without one) as 
   }
 });
 
-// A first run's batch crosses from a worker thread as one block of entries (entry.ts EntryBlock),
-// stored whole when the result it rides on is recorded. Its attackers: a batch whose first results
-// have no entry, a block whose framing lies (a length, a table, an end past the bytes), and the
-// file a block writes against the one its entries written one by one make.
+// A first run's batch crosses from a worker thread as one block of entries (tasks/index-entry.ts
+// EntryBlock), stored whole when the result it rides on is recorded. Its attackers: a batch whose
+// first results have no entry, a block whose framing lies (a length, a table, an end past the
+// bytes), and the file a block writes against the one its entries written one by one make.
 test('wire: a first run\'s entries cross as one block on the first result that has one, the same bytes, and no result keeps a view', () => {
   const dir = testDir({ after: () => undefined }, 'isc-first-block-');
   const root = library(dir);
@@ -579,7 +579,7 @@ test('first run (threads): every sidecar is recorded from its batch\'s block, an
   assert.equal(runs[1].misses, 0, 'every sidecar served');
 });
 
-// Found by an attack review: a margin longer than the clock's time made a negative cutoff (the
+// A margin longer than the clock's time once made a negative cutoff (the
 // WebAssembly entry writer took it modulo 2^64 and stored the files just written), and Infinity
 // (IMAGE_SIDECAR_INDEX_RACY_MS of some 400 digits) threw a RangeError making the cutoff a BigInt.
 for (const racyMarginMs of [1e15, Infinity]) {

@@ -1,7 +1,7 @@
 /**
  * Scan problems with the index: symlinked sidecars (of photos, and lone ones) whose targets outside
  * the root are removed read as unreadable (NOT_FOUND), one problem each, among records the index
- * serves. The summary keeps the first 200 problems in tree order (scan.ts MAX_PROBLEMS_KEPT):
+ * serves. The summary keeps the first 200 problems in tree order (scan/session.ts MAX_PROBLEMS_KEPT):
  * order, count and `complete` must be what `index: false` gives, in a few folders and in many, with
  * more than 200 problems, on both engines. The targets put back, then removed again: each run the
  * same as without the index.

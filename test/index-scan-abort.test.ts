@@ -1,8 +1,8 @@
 /**
- * An aborted scan and its index: the walk reads folders ahead with the index's listing cache too (walk.ts walkTree,
- * commit f592931). A read ahead calls the cache's `put` when its readdir comes back. A scan that
- * ends early (aborted by its signal) must not leave such a read in flight: before f592931, with a
- * cache, every readdir the walk started was awaited by it; a `put` that lands after the index was
+ * An aborted scan and its index: the walk reads folders ahead with the index's listing cache too
+ * (walk.ts walkTree; before it did, every readdir the walk started with a cache was awaited by it).
+ * A read ahead calls the cache's `put` when its readdir comes back. A scan that ends early (aborted
+ * by its signal) must not leave such a read in flight: a `put` that lands after the index was
  * closed makes a new spool (ScanIndex.spoolWith creates one when there is none): the index folder
  * is made again and a spool file is left in it, open, after the scan has settled.
  */

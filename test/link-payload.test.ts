@@ -65,7 +65,7 @@ test('link payloads: anything truncated, padded or unknown is refused (the link 
 
 test('link payloads: the bytes written are the format as earlier versions wrote it (pinned: stored link entries outlive a build)', () => {
   const more: LinkPayload[] = [...cases, { target: '/elsewhere/写真.jpg', reason: 'odd', steps: [['/a', 'b', null, id(10)]] }];
-  // sha-256 of the concatenated encodings as the encoder of session 10 wrote them.
+  // sha-256 of the concatenated encodings as the first encoder of this form wrote them.
   const digest = createHash('sha256').update(Buffer.concat(more.map((p) => encodeLinkPayload(p)))).digest('hex');
   assert.equal(digest, '540157b09c373d366d2038e26efdbe1274d079d9846b64631f53f5232f538b0c');
 });

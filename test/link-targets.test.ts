@@ -1,5 +1,5 @@
 /**
- * An image symlink may lead to any file. attack11: read, write and serve crashed (INTERNAL) when the
+ * An image symlink may lead to any file. read, write and serve crashed (INTERNAL) when the
  * target was not named like an image (`blob`, `thing.json`, `.hidden`, `trail.`) or was not a
  * regular file (a folder, a device). Now: read answers as a scan does (such a target pairs no
  * sidecar there; a folder or device is a broken link), write refuses with a clear error and never
@@ -52,7 +52,7 @@ test('a symlinked image whose target is not named like an image, or is not a fil
   assert.deepEqual(fs.readdirSync(a).sort(), ['b.jpg', 'b.json', 'd.jpg', 'f.jpg', 'h.jpg', 't.jpg', 'z.jpg']);
 });
 
-test('write never lands in a quarantine: through an image symlink, a folder link, or a link-side sidecar; a library under a folder named like ours is written as usual (attack11, helper-2)', async (t) => {
+test('write never lands in a quarantine: through an image symlink, a folder link, or a link-side sidecar; a library under a folder named like ours is written as usual', async (t) => {
   const dir = testDir(t);
   const lib = path.join(dir, 'lib');
   const q = path.join(lib, '.image-sidecar-quarantine', '2025-01-01T00-00-00Z');

@@ -1,6 +1,6 @@
 /**
  * The quarantine is inside the library and everything cleanup and restore write there stays
- * inside (attack11's findings). Attacks: a symlink planted as a quarantine's manifest.json (restore
+ * inside. Attacks: a symlink planted as a quarantine's manifest.json (restore
  * rewrote the file it pointed to; cleanup's second manifest write followed it too), a symlink
  * planted as a folder inside a new quarantine while cleanup moves orphans into it (the moves
  * followed it out of the library), and a sparse manifest of huge apparent size (read whole).

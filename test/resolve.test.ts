@@ -150,7 +150,7 @@ test('a candidate above the size limit was never read: the image is left alone, 
   assert.deepEqual(snapshotTree(root), before);
 });
 
-test('a newer candidate nested beyond the depth limit was never decoded: the image is left alone, nothing moves (helper-2)', async (t) => {
+test('a newer candidate nested beyond the depth limit was never decoded: the image is left alone, nothing moves', async (t) => {
   // Regression: like a file above the size limit, inspect calls it corrupt, and resolve quarantined
   // the newer, valid JSON (Python reads it) beside an older bin.
   let deep = '{"face_detection": {"faces": []}, "x": ';

@@ -160,10 +160,10 @@ test('a shard sees the same group behind each of its links as an unsharded scan 
   }
 });
 
-// The engine resolves a folder of links (scan.ts linkGroupRecord) with a resolver that keeps the
-// real paths of target folders. Kept per process, it answered a later scan from an earlier one:
-// a folder link re-pointed between two scans of one process (the inline engine, the server) left
-// the second scan's links leading where the first scan saw them.
+// The engine resolves a folder of links (scan/pending.ts linksJob; tasks/inspect.ts resolveLinkItem)
+// with a resolver that keeps the real paths of target folders. Kept per process, it answered a
+// later scan from an earlier one: a folder link re-pointed between two scans of one process (the
+// inline engine, the server) left the second scan's links leading where the first scan saw them.
 test('link groups: a folder link re-pointed between two scans of one process is seen by the second', async () => {
   const root = makeTree({
     'photos/d1/IMG_1.jpg': FAKE_JPEG,

@@ -1,5 +1,5 @@
 /**
- * The pairing as src/discovery/pair.ts computed it before its allocation-free rewrite (session 10):
+ * The pairing as src/discovery/pair.ts computed it before its allocation-free rewrite:
  * key strings per claim, a list per key, a Map of groups by root. Kept here only as the oracle of
  * the property test in test/pair.test.ts; the rule itself lives in pair.ts alone.
  */

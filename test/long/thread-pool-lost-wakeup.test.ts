@@ -128,7 +128,7 @@ test('lost wake-up of the pool: a run awaiting fs calls hangs without the watch 
     // A signal's number is its place among all the process's signals on that variable: another
     // run can number them otherwise (a busy machine, another interleaving of the threads), so the
     // one lost may be one no request waits for. The loop's signals are tried from the middle out
-    // until one holds the run (a CI run under load once lost a harmless one, session 35).
+    // until one holds the run (a CI run under load once lost a harmless one).
     const mid = Math.floor(inLoop.length / 2);
     const candidates = inLoop.map((_, k) => inLoop[mid + (k % 2 === 0 ? k / 2 : -(k + 1) / 2)]).filter((n) => n !== undefined).slice(0, 5);
     const tried: string[] = [];
