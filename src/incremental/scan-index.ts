@@ -20,7 +20,7 @@ import { errors } from '../errors.js';
 import { relativeTo } from '../fs/rel-path.js';
 import { withSidecarLock } from '../fs/lock.js';
 import { removeStaleTempFiles, tempNameFor } from '../fs/temp-files.js';
-import { IDENTITY_BYTES, identityBytes, identityEquals, IdentityScratch, STAT_FILE, statIdentity, type FileIdentity } from '../fs/identity.js';
+import { IDENTITY_BYTES, identityEquals, IdentityScratch, STAT_FILE } from '../fs/identity.js';
 import { buildId, isCacheable, optionsKey } from './key.js';
 import { PATH_MARK, racyCutoffNs, racyCutoffOf, storedResult, takeEntry, takeEntryBlock } from './entry.js';
 import { DirSnapshots, type EntrySink } from './dir-cache.js';
@@ -69,7 +69,7 @@ const FIRST_ENTRIES_PER_APPEND = 256;
 /** What the scan keeps per sidecar sent to the engine: its identity as seen before the read. */
 export interface Pending {
   rel: string;
-  id: FileIdentity | null;
+  /** The identity looked up (stat'ed before the read), or after `record` the identity stored. */
   idBytes?: Buffer;
   /** The stored entry of this file when its identity still matched (other option sets' results), else 0. */
   oldOff: number;
@@ -357,14 +357,15 @@ export class ScanIndex implements EntrySink {
     const v0 = this.find(rel);
     if (!v0) {
       this.misses++;
-      return { hit: null, pending: { rel, id: null, oldOff: 0 } };
+      return { hit: null, pending: { rel, oldOff: 0 } };
     }
-    const id = statIdentity(path);
-    if (!id) {
+    // The scratch's stat (the binding's numbers where trusted: no BigIntStats per file), copied out:
+    // the pending lookup keeps it (a folder record's file identity, `record`'s check).
+    if (this.idScratch.stat(path) !== STAT_FILE) {
       this.misses++;
-      return { hit: null, pending: { rel, id: null, oldOff: 0, stored: true } };
+      return { hit: null, pending: { rel, oldOff: 0, stored: true } };
     }
-    const idBytes = identityBytes(id);
+    const idBytes = Buffer.from(this.idScratch.bytes);
     let oldOff = 0;
     const v = v0; // still valid: a stat reads nothing of the index
     if (identityEquals(idBytes, v.buf, v.idAt)) {
@@ -376,11 +377,11 @@ export class ScanIndex implements EntrySink {
         if (hit.error && hit.error.message.includes(PATH_MARK)) hit.error.message = hit.error.message.split(PATH_MARK).join(path);
         this.hits++;
         this.ref(TABLE_FILES, v.off);
-        return { hit, pending: { rel, id, idBytes, oldOff } };
+        return { hit, pending: { rel, idBytes, oldOff } };
       }
     }
     this.misses++;
-    return { hit: null, pending: { rel, id, idBytes, oldOff, stored: true } };
+    return { hit: null, pending: { rel, idBytes, oldOff, stored: true } };
   }
 
   /**
