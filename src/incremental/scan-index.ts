@@ -24,7 +24,7 @@ import { IDENTITY_BYTES, identityEquals, IdentityScratch, STAT_FILE } from '../f
 import { buildId, isCacheable, optionsKey } from './key.js';
 import { PATH_MARK, racyCutoffNs, racyCutoffOf, storedResult, takeEntry, takeEntryBlock } from './entry.js';
 import { DirSnapshots, type EntrySink } from './dir-cache.js';
-import { decodeFolder, DEP_DIR, DEP_FILE, DEP_STEP, eachRecord, folderKey, folderOf, groupOf, type FolderBlob, type FolderChunk, type FolderRecordsBuilder } from './folder-records.js';
+import { decodeFolder, DEP_DIR, DEP_FILE, DEP_STEP, eachRecord, folderKey, folderOf, groupOf, RECORDS_PER_RUN_FLOOR, RECORDS_PER_RUN_SHARE, type FolderBlob, type FolderChunk, type FolderRecordsBuilder } from './folder-records.js';
 import { resolveIndexLocation } from './location.js';
 import {
   entryIdentity,
@@ -475,6 +475,25 @@ export class ScanIndex implements EntrySink {
   useRecords(scanShape: string): void {
     if (this.opts.folderRecords === false) return;
     this.recordPrefix = `${this.key}:${scanShape}`;
+  }
+
+  /** Records of new folders this run may still store (folder-records.ts RECORDS_PER_RUN_SHARE); null until first asked. */
+  private recordBudget: number | null = null;
+
+  /** May this run store a new folder's records (`n` of them)? Counts them against the run's budget. */
+  mayStoreRecords(n: number): boolean {
+    if (this.recordBudget === null) {
+      let stands = 0;
+      try {
+        if (this.reader) stands = this.reader.count(TABLE_FILES) + this.reader.count(TABLE_LINKS);
+      } catch {
+        // tables already released: the floor
+      }
+      this.recordBudget = Math.max(RECORDS_PER_RUN_FLOOR, Math.ceil(stands * RECORDS_PER_RUN_SHARE));
+    }
+    if (this.recordBudget <= 0) return false;
+    this.recordBudget -= n;
+    return true;
   }
 
   /** Folder records are on for this run (`useRecords` was called and they are not turned off). */

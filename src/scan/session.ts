@@ -442,11 +442,12 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
           findings: [{ code: 'unreadable', message: 'file name is not valid UTF-8; it cannot be addressed', paths: [p] }] };
       }
       const groups = pairing.groups;
-      // A folder's records are first stored by a repeat run, with its listing (dir-cache.ts
-      // holdsListing): a first run, which cannot be served from them, does not pay for writing them.
+      // A folder's records are stored over a listing an earlier run stored (dir-cache.ts
+      // holdsListing): neither the first run nor the second (which stores listings and links) pays
+      // for writing them; the runs after it store them, a share of the tree each (mayStoreRecords).
       if (records && pairing.unaddressable.length === 0 && groups.length > 0 && dirs!.holdsListing(real)) {
         const now = dirs!.dirIdentity(real);
-        if (now && !now.racy) builder = index.folderSink(real, listing.path, listing.rel, now.id, pairing.ignored, pairing.tempFiles.length, groups.length, groups.map((g, gi) => groupPosition(g, gi)));
+        if (now && !now.racy && index.mayStoreRecords(groups.length)) builder = index.folderSink(real, listing.path, listing.rel, now.id, pairing.ignored, pairing.tempFiles.length, groups.length, groups.map((g, gi) => groupPosition(g, gi)));
       }
       const dir = dirContextOf(listing.rel);
       // Consecutive groups of links only, one job (not with the folder's stored records: one record per job there).
