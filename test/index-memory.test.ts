@@ -69,7 +69,7 @@ test(`index memory: live memory per sidecar, ${SMALL} and ${LARGE} sidecars, col
     rows.cold.push(measure(root, index));
     rows.warm.push(measure(root, index));
     rows.stores.push(measure(root, index));
-    // A run stores a third of the records (at least 4,096: folder-records.ts RECORDS_PER_RUN_SHARE):
+    // A run stores a quarter of the records (at least 4,096: folder-records.ts RECORDS_PER_RUN_SHARE):
     // the larger library's are all stored after two more runs.
     for (let i = 0; i < 2; i++) measure(root, index);
     rows.served.push(measure(root, index));

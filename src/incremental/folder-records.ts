@@ -70,10 +70,11 @@ export const MAX_PATCH_SHARE = 0.25;
  * stored whole once some of the budget is left. Storing a record costs more than making it (the
  * bench library's validate: ~0.7 s of CPU for its 34,000 records, against ~0.9 s for a whole warm
  * run that makes them from per-file entries), so a run that stored every folder's records was
- * 0.8–0.95× of --no-index; a third per run keeps each run under 0.6× until every folder is stored,
- * and the runs after that are served.
+ * 0.8–0.95× of --no-index. A third per run left the third run at 0.63–0.65× (bench, loaded
+ * machine); a quarter takes ~100 ms of CPU off it (validate: 1,397 → 1,291 ms, medians of 6
+ * alternating runs), at the price of one more storing run before every folder is served.
  */
-export const RECORDS_PER_RUN_SHARE = 1 / 3;
+export const RECORDS_PER_RUN_SHARE = 1 / 4;
 export const RECORDS_PER_RUN_FLOOR = 4096;
 
 /** The index key of a folder's base entry (`patch`: its patch entry; NUL: no path holds one, so no folder's key is another's patch). */
