@@ -80,7 +80,7 @@ export class DirSnapshots implements ListingCache, LinkResolution {
   private readonly now = new Map<string, { id: Buffer; racy: boolean } | null>();
   /** Folders checked against the stored index: unchanged or not. */
   private readonly valid = new Map<string, boolean>();
-  /** Folders this run wrote an entry for: 'full' with its listing, 'dep' identity only. */
+  /** Folders this run wrote an entry for: 'full' its listing as stored before, 'put' its listing stored now, 'dep' identity only. */
   private readonly added = new Map<string, 'full' | 'put' | 'dep'>();
   private readonly recent = new Map<string, readonly WalkEntry[]>();
   private readonly memo = new LookupMemo();
