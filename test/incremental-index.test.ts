@@ -820,7 +820,9 @@ test('folder records: served whole while nothing moved, record by record after a
   assert.equal(runs[0].recordsServed, 0, 'a first run has nothing to serve');
   assert.equal(readIndex(indexPath).records.length, 0, 'a first run does not pay for folder records');
   assert.equal(await indexed(), await plain());
-  assert.ok(readIndex(indexPath).records.length >= 4, 'a repeat run stores the folders\' records');
+  assert.equal(readIndex(indexPath).records.length, 0, 'nor does the second, which stores the listings and links');
+  assert.equal(await indexed(), await plain());
+  assert.ok(readIndex(indexPath).records.length >= 4, 'the third run stores the folders\' records');
   assert.equal(await indexed(), await plain());
   const warm = runs[runs.length - 1];
   assert.ok(warm.foldersServed >= 4 && warm.recordsServed >= 8, `records served: ${JSON.stringify(warm)}`);
@@ -889,6 +891,7 @@ test('folder records: a patch over the base holds the changed records only, then
     }
   };
   assert.equal(await indexed(), await plain());
+  assert.equal(await indexed(), await plain()); // stores the listings and links
   assert.equal(await indexed(), await plain()); // stores the folder records
   const stored = entriesOfD1();
   assert.equal(stored.patch, null, 'no patch yet');
@@ -971,6 +974,7 @@ test('folder records: folders rewritten again and again keep their other records
     return n;
   };
   assert.equal(await indexed(), await plain());
+  assert.equal(await indexed(), await plain()); // stores the listings and links
   assert.equal(await indexed(), await plain()); // stores the folders' records
   assert.equal(await indexed(), await plain());
   const warm = runs.at(-1)!;
@@ -1112,7 +1116,8 @@ test('a corrupt folder-records entry is never trusted', async (t) => {
   const index = { ...NOW, path: indexPath, onWarning: (m: string) => warnings.push(m) };
   const plain = withoutTimes(JSON.stringify(await validate(root, { index: false, engine: 'inline' })));
   await validate(root, { index, engine: 'inline' });
-  await validate(root, { index, engine: 'inline' }); // a repeat run stores folder records
+  await validate(root, { index, engine: 'inline' }); // stores the listings and links
+  await validate(root, { index, engine: 'inline' }); // stores the folder records
   // Flip a byte inside each folder-records entry's payload: its CRC no longer matches.
   const r = IndexReader.open(indexPath)!;
   const offsets: number[] = [];
@@ -1135,9 +1140,10 @@ test('folder records off (the kill switch): per-file results only, the same outp
   const text = async (index: IndexOptions) => withoutTimes(JSON.stringify(await stats(root, { index, list: true })));
   await text(on);
   await text(on);
+  await text(on); // the third run stores the folder records
   await text(off);
   assert.equal(await text(off), await text(on));
-  const [, , , offWarm, onWarm] = runs;
+  const [, , , , offWarm, onWarm] = runs;
   assert.equal(offWarm.recordsServed, 0, 'off: no folder records served');
   assert.equal(offWarm.misses, 0, 'off: every file a per-file hit');
   assert.ok(onWarm.recordsServed > 0, 'on: served from folder records');
@@ -1221,6 +1227,7 @@ test('a rewrite extends the loaded file while its dead entries are few, and comp
   };
   await same('first run');
   await same('repeat run');
+  await same('third run (stores the folder records)');
   const fresh = statSync(path).size;
   const paths: string[] = [];
   let compacted = false;
@@ -1273,7 +1280,8 @@ test('a delta next to the index takes a small run\'s new entries without copying
   };
   const edit = CHANGES['same size, mtime restored (only ctime differs)'];
   await same('first run');
-  await same('repeat run (stores folder records)');
+  await same('repeat run (stores the listings)');
+  await same('third run (stores folder records)');
   const base = readFileSync(path);
   assert.equal(existsSync(delta), false);
   edit(files[5]);
@@ -1324,6 +1332,7 @@ test('a delta next to the index takes a small run\'s new entries without copying
     assert.equal(existsSync(delta), false, `${what}: rebuilt whole, no delta left`);
     r = await same(`${what}: then served`);
     assert.equal(r.misses, 0);
+    await same(`${what}: folder records stored`); // rebuilt: the third run stores them
   }
 
   // A killed delta write leaves its temp file, never a delta: the index stays as it was.
@@ -1415,7 +1424,7 @@ test('a run served from folder records reports the engine --no-index reports (a 
   const opts = { engine: 'auto' as const, workers: 2 };
   const plain = await validate(root, { ...opts, index: false });
   assert.deepEqual(plain.scan.engine, { kind: 'threads', workers: 2 }, 'the tree is big enough for threads');
-  for (const run of ['first', 'repeat', 'served']) {
+  for (const run of ['first', 'second', 'third', 'served']) {
     const r = await validate(root, { ...opts, index });
     assert.deepEqual(r.scan.engine, plain.scan.engine, `${run} run: the engine reported`);
     assert.equal(withoutTimes(JSON.stringify(r.results)), withoutTimes(JSON.stringify(plain.results)), `${run} run: results`);

@@ -15,7 +15,7 @@ import { InlineRuntime } from '../src/engine/inline.js';
 import type { Runtime } from '../src/engine/runtime.js';
 import { packInspections, unpackInspections } from '../src/tasks/inspect-wire.js';
 import { inspectFiles } from '../src/tasks/inspect.js';
-import { IndexReader, IndexWriter, entryIdentity, entryResults, filePayload, madeIdentity, madeResult, TABLE_DIRS, TABLE_FILES, TABLE_LINKS } from '../src/incremental/store.js';
+import { IndexReader, IndexWriter, entryIdentity, entryResults, filePayload, madeIdentity, madeResult, TABLE_DIRS, TABLE_FILES, TABLE_LINKS, TABLE_RECORDS } from '../src/incremental/store.js';
 import { decodeResult, fileEntryBound, writeFileEntry } from '../src/tasks/entry-format.js';
 import { fileEntry, PATH_MARK, storedResult } from '../src/tasks/index-entry.js';
 import { PACKED_RESULT_TAG } from '../src/tasks/inspect-wire.js';
@@ -137,7 +137,7 @@ for (const engine of ['inline', 'threads'] as const) {
 }
 
 for (const engine of ['inline', 'threads'] as const) {
-  test(`first run (${engine}): no folder listing is stored; the second run stores every folder's listing and its records, the third is served from them; every run gives --no-index output`, async (t) => {
+  test(`first run (${engine}): no folder listing is stored; the second run stores every folder's listing (no records), the third their records, the fourth is served from them; every run gives --no-index output`, async (t) => {
     const dir = testDir(t, 'isc-first-dirs-');
     const root = library(dir);
     const runs: IndexRunStats[] = [];
@@ -152,9 +152,12 @@ for (const engine of ['inline', 'threads'] as const) {
     assert.ok(runs[1].dirsRead > 0 && runs[1].dirsReused === 0, `the second run lists every folder (${runs[1].dirsRead} read)`);
     const stored = dirEntries();
     assert.ok(stored >= runs[1].dirsRead, `every folder listed is stored (${stored})`);
+    assert.equal(entriesIn(index.path!, TABLE_RECORDS), 0, 'the second run stores no folder records');
     assert.equal(text(await validate(root, { engine, workers: 2, index })), none, 'third run');
     assert.equal(runs[2].dirsRead, 0, 'no folder listed again');
-    assert.ok(runs[2].foldersServed > 0, 'folders served from the records the second run stored');
+    assert.ok(entriesIn(index.path!, TABLE_RECORDS) > 0, 'the third run stores folder records over the stored listings');
+    assert.equal(text(await validate(root, { engine, workers: 2, index })), none, 'fourth run');
+    assert.ok(runs[3].foldersServed > 0, 'folders served from the records the third run stored');
   });
 }
 

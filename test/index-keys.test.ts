@@ -64,6 +64,7 @@ test('a killed run\'s spool is removed by the next run, also one that has nothin
   const runs: IndexRunStats[] = [];
   const index = { path: join(dir, 'idx', 'index'), racyMarginMs: 0, onStats: (s: IndexRunStats) => runs.push(s) };
   await stats(root, { index, engine: 'inline' });
+  await stats(root, { index, engine: 'inline' }); // stores the folder's listing
   await stats(root, { index, engine: 'inline' }); // stores the folder's records
   // The spool of a run of this host whose process is gone.
   const dead = spawnSync(process.execPath, ['-e', '']).pid;

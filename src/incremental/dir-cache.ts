@@ -81,8 +81,8 @@ export class DirSnapshots implements ListingCache, LinkResolution {
   private readonly now = new Map<string, { id: Buffer; racy: boolean } | null>();
   /** Folders checked against the stored index: unchanged or not. */
   private readonly valid = new Map<string, boolean>();
-  /** Folders this run wrote an entry for: 'full' with its listing, 'dep' identity only. */
-  private readonly added = new Map<string, 'full' | 'dep'>();
+  /** Folders this run wrote an entry for: 'full' its listing as stored before, 'put' its listing stored now, 'dep' identity only. */
+  private readonly added = new Map<string, 'full' | 'put' | 'dep'>();
   private readonly recent = new Map<string, readonly WalkEntry[]>();
   private readonly memo = new LookupMemo();
   /** Names looked up again in changed folders this run (folders and links on the way only; the most recent). */
@@ -118,8 +118,10 @@ export class DirSnapshots implements ListingCache, LinkResolution {
   }
 
   /**
-   * This run's entry of the folder holds its listing (as a previous run stored it, or stored now),
-   * and this is not a first run: what a folder's records are stored under (scan.ts).
+   * The folder's listing was served from the index, as an earlier run stored it: what a folder's
+   * records are stored under (scan.ts). Not a listing this run stored: the run that stores the
+   * listings and links (the second) stores no records; the runs after it do (folder-records.ts
+   * RECORDS_PER_RUN_SHARE).
    */
   holdsListing(real: string): boolean {
     return this.storesListings && this.added.get(real) === 'full';
@@ -241,8 +243,9 @@ export class DirSnapshots implements ListingCache, LinkResolution {
     this.remember(real, entries);
     if (!this.storesListings) return;
     const now = this.identityNow(real);
-    if (!now || now.racy || this.added.get(real) === 'full') return;
-    if (this.sink.add(TABLE_DIRS, real, now.id, [listingPayload(entries)])) this.added.set(real, 'full');
+    const held = this.added.get(real);
+    if (!now || now.racy || held === 'full' || held === 'put') return;
+    if (this.sink.add(TABLE_DIRS, real, now.id, [listingPayload(entries)])) this.added.set(real, 'put');
   }
 
   /** A folder's listing for pairing a link target's folder (read when not known unchanged). */

@@ -65,6 +65,19 @@ export const FOLDER_RECORDS_FORMAT = 6;
  */
 export const MAX_PATCH_SHARE = 0.25;
 
+/**
+ * How many new folders' records one run stores: this share of the records the index stands for
+ * (its file and link entries, about one record each), at least RECORDS_PER_RUN_FLOOR; a folder is
+ * stored whole once some of the budget is left. Storing a record costs more than making it (the
+ * bench library's validate: ~0.7 s of CPU for its 34,000 records, against ~0.9 s for a whole warm
+ * run that makes them from per-file entries), so a run that stored every folder's records was
+ * 0.8–0.95× of --no-index. A third per run left the third run at 0.63–0.65× (bench, loaded
+ * machine); a quarter takes ~100 ms of CPU off it (validate: 1,397 → 1,291 ms, medians of 6
+ * alternating runs), at the price of one more storing run before every folder is served.
+ */
+export const RECORDS_PER_RUN_SHARE = 1 / 4;
+export const RECORDS_PER_RUN_FLOOR = 4096;
+
 /** The index key of a folder's base entry (`patch`: its patch entry; NUL: no path holds one, so no folder's key is another's patch). */
 export function folderKey(prefix: string, real: string, patch = false): string {
   return patch ? `${prefix}\n${real}\0+` : `${prefix}\n${real}`;

@@ -58,6 +58,9 @@ class IndexCache implements ScanCache {
   useRecords(scanShape: string): void {
     this.index.useRecords(scanShape);
   }
+  mayStoreRecords(n: number): boolean {
+    return this.index.mayStoreRecords(n);
+  }
   noteFolder(real: string): void {
     this.index.noteFolder(real);
   }

@@ -10,7 +10,7 @@
  * something changed, as one stream: this run's entries in the order it met them, then (for a run
  * that saw only part of the tree) the other entries of the file on disk.
  *
- * A result is recorded only when it can be trusted later (entry.ts: the rule, and the entry made
+ * A result is recorded only when it can be trusted later (tasks/index-entry.ts: the rule, and the entry made
  * by the thread that read the file, from the stat of the descriptor it read through).
  */
 import { randomBytes } from 'node:crypto';
@@ -20,11 +20,11 @@ import { errors } from '../errors.js';
 import { relativeTo } from '../fs/rel-path.js';
 import { withSidecarLock } from '../fs/lock.js';
 import { removeStaleTempFiles, tempNameFor } from '../fs/temp-files.js';
-import { IDENTITY_BYTES, identityBytes, identityEquals, IdentityScratch, STAT_FILE, statIdentity, type FileIdentity } from '../fs/identity.js';
+import { IDENTITY_BYTES, identityEquals, IdentityScratch, STAT_FILE } from '../fs/identity.js';
 import { buildId, isCacheable, optionsKey } from './key.js';
 import { PATH_MARK, racyCutoffNs, racyCutoffOf, storedResult, takeEntry, takeEntryBlock } from '../tasks/index-entry.js';
 import { DirSnapshots, type EntrySink } from './dir-cache.js';
-import { decodeFolder, DEP_DIR, DEP_FILE, DEP_STEP, eachRecord, folderKey, folderOf, groupOf, type FolderBlob, type FolderChunk, type FolderRecordsBuilder } from './folder-records.js';
+import { decodeFolder, DEP_DIR, DEP_FILE, DEP_STEP, eachRecord, folderKey, folderOf, groupOf, RECORDS_PER_RUN_FLOOR, RECORDS_PER_RUN_SHARE, type FolderBlob, type FolderChunk, type FolderRecordsBuilder } from './folder-records.js';
 import { resolveIndexLocation } from './location.js';
 import {
   entryIdentity,
@@ -69,7 +69,7 @@ const FIRST_ENTRIES_PER_APPEND = 256;
 /** What the scan keeps per sidecar sent to the engine: its identity as seen before the read. */
 export interface Pending {
   rel: string;
-  id: FileIdentity | null;
+  /** The identity looked up (stat'ed before the read), or after `record` the identity stored. */
   idBytes?: Buffer;
   /** The stored entry of this file when its identity still matched (other option sets' results), else 0. */
   oldOff: number;
@@ -349,7 +349,7 @@ export class ScanIndex implements EntrySink {
    * Look up one sidecar: its stored result (a fresh object, `path` set) or null, and what to
    * remember for recording its new result. A file the index holds is stat'ed (the only stat it gets
    * here); one it does not hold (a first run, a new file) is not: the thread that reads it takes its
-   * identity from the descriptor (entry.ts).
+   * identity from the descriptor (tasks/index-entry.ts).
    */
   lookup(path: string): { hit: FileInspection | null; pending: Pending } {
     const rel = this.relOf(path);
@@ -357,14 +357,15 @@ export class ScanIndex implements EntrySink {
     const v0 = this.find(rel);
     if (!v0) {
       this.misses++;
-      return { hit: null, pending: { rel, id: null, oldOff: 0 } };
+      return { hit: null, pending: { rel, oldOff: 0 } };
     }
-    const id = statIdentity(path);
-    if (!id) {
+    // The scratch's stat (the binding's numbers where trusted: no BigIntStats per file), copied out:
+    // the pending lookup keeps it (a folder record's file identity, `record`'s check).
+    if (this.idScratch.stat(path) !== STAT_FILE) {
       this.misses++;
-      return { hit: null, pending: { rel, id: null, oldOff: 0, stored: true } };
+      return { hit: null, pending: { rel, oldOff: 0, stored: true } };
     }
-    const idBytes = identityBytes(id);
+    const idBytes = Buffer.from(this.idScratch.bytes);
     let oldOff = 0;
     const v = v0; // still valid: a stat reads nothing of the index
     if (identityEquals(idBytes, v.buf, v.idAt)) {
@@ -376,16 +377,16 @@ export class ScanIndex implements EntrySink {
         if (hit.error && hit.error.message.includes(PATH_MARK)) hit.error.message = hit.error.message.split(PATH_MARK).join(path);
         this.hits++;
         this.ref(TABLE_FILES, v.off);
-        return { hit, pending: { rel, id, idBytes, oldOff } };
+        return { hit, pending: { rel, idBytes, oldOff } };
       }
     }
     this.misses++;
-    return { hit: null, pending: { rel, id, idBytes, oldOff, stored: true } };
+    return { hit: null, pending: { rel, idBytes, oldOff, stored: true } };
   }
 
   /**
    * The engine's result for a sidecar looked up before: stored when the thread that read it made
-   * its entry (entry.ts: identity by fstat of the descriptor it read through, trust rules, bytes).
+   * its entry (tasks/index-entry.ts: identity by fstat of the descriptor it read through, trust rules, bytes).
    * True when stored; `p.idBytes` is then the identity stored.
    */
   record(p: Pending, result: FileInspection): boolean {
@@ -440,7 +441,7 @@ export class ScanIndex implements EntrySink {
     this.misses += n;
     for (let i = from; i < from + n; i++) {
       const r = results[i];
-      // A batch's entries at once, on one of its results (entry.ts EntryBlock: a first run's, from the writer).
+      // A batch's entries at once, on one of its results (tasks/index-entry.ts EntryBlock: a first run's, from the writer).
       const block = takeEntryBlock(r);
       if (block !== null) this.appendBlock(block);
       const entry = takeEntry(r);
@@ -474,6 +475,25 @@ export class ScanIndex implements EntrySink {
   useRecords(scanShape: string): void {
     if (this.opts.folderRecords === false) return;
     this.recordPrefix = `${this.key}:${scanShape}`;
+  }
+
+  /** Records of new folders this run may still store (folder-records.ts RECORDS_PER_RUN_SHARE); null until first asked. */
+  private recordBudget: number | null = null;
+
+  /** May this run store a new folder's records (`n` of them)? Counts them against the run's budget. */
+  mayStoreRecords(n: number): boolean {
+    if (this.recordBudget === null) {
+      let stands = 0;
+      try {
+        if (this.reader) stands = this.reader.count(TABLE_FILES) + this.reader.count(TABLE_LINKS);
+      } catch {
+        // tables already released: the floor
+      }
+      this.recordBudget = Math.max(RECORDS_PER_RUN_FLOOR, Math.ceil(stands * RECORDS_PER_RUN_SHARE));
+    }
+    if (this.recordBudget <= 0) return false;
+    this.recordBudget -= n;
+    return true;
   }
 
   /** Folder records are on for this run (`useRecords` was called and they are not turned off). */

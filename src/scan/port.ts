@@ -80,6 +80,8 @@ export interface ScanCache {
   /** Folder records for this scan shape (pairing and link options): on when the cache keeps them. */
   useRecords(scanShape: string): void;
   readonly recordsOn: boolean;
+  /** May this run store a new folder's `n` records (a budget per run)? */
+  mayStoreRecords(n: number): boolean;
   /** A walked folder (its other option sets' records are kept). */
   noteFolder(real: string): void;
   folderRecords(real: string): StoredFolder | null;

@@ -187,7 +187,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
     if (!index || index.holdsNothing) runtime.warm?.();
     try {
       const source = this.pendingRecords(root, weigh !== undefined, index, runtime);
-      // With the index, the threads that read the files make their entries (incremental/entry.ts).
+      // With the index, the threads that read the files make their entries (tasks/index-entry.ts).
       const engineOpts: InspectOptions = index ? { ...inspectOpts, indexEntries: index.entryOptions } : inspectOpts;
       const records = mapJobs(runtime, 'inspect', engineOpts, source, (rec) => rec.send ?? rec.items, {
         batchFiles: opts.batchSize,
@@ -302,7 +302,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
     // a second round trip).
     // With an index that holds nothing yet (a first run), the engine resolves them too, as without
     // the index, and none is stored: the run after it resolves them here, traced, and stores them
-    // (docs/INDEX.md "The first run").
+    // (docs/INDEX.md "Folders and links").
     const linksByEngine = (!index || index.holdsNothing) && !inspectLinkTargets;
     const scanId = ++scansStarted;
     const shard = this.shard;
@@ -442,11 +442,12 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
           findings: [{ code: 'unreadable', message: 'file name is not valid UTF-8; it cannot be addressed', paths: [p] }] };
       }
       const groups = pairing.groups;
-      // A folder's records are first stored by a repeat run, with its listing (dir-cache.ts
-      // holdsListing): a first run, which cannot be served from them, does not pay for writing them.
+      // A folder's records are stored over a listing an earlier run stored (dir-cache.ts
+      // holdsListing): neither the first run nor the second (which stores listings and links) pays
+      // for writing them; the runs after it store them, a share of the tree each (mayStoreRecords).
       if (records && pairing.unaddressable.length === 0 && groups.length > 0 && dirs!.holdsListing(real)) {
         const now = dirs!.dirIdentity(real);
-        if (now && !now.racy) builder = index.folderSink(real, listing.path, listing.rel, now.id, pairing.ignored, pairing.tempFiles.length, groups.length, groups.map((g, gi) => groupPosition(g, gi)));
+        if (now && !now.racy && index.mayStoreRecords(groups.length)) builder = index.folderSink(real, listing.path, listing.rel, now.id, pairing.ignored, pairing.tempFiles.length, groups.length, groups.map((g, gi) => groupPosition(g, gi)));
       }
       const dir = dirContextOf(listing.rel);
       // Consecutive groups of links only, one job (not with the folder's stored records: one record per job there).
