@@ -59,17 +59,19 @@ export function evaluateTargets(t: TargetInputs): TargetResult[] {
   const hash = f('hash.json');
   const sha = f('sha256sum.json');
   const c = t.codec;
+  // A run with the index against `--no-index` measured in the same rounds (figure `none`): wall ratio, CPU in the note.
+  const noIndexRow = (op: string, none: OperationFigure | null) => (what: string, id: string, goal: number) =>
+    target(
+      `${op}, ${what} × --no-index (wall; CPU all threads in the note)`,
+      timeRatio(f(id), none),
+      '×',
+      '<=',
+      goal,
+      `CPU ${timeRatio(f(id), none, true)?.toFixed(3) ?? '?'}×; the medians' ratio ${ratio(f(id)?.ms, none?.ms)?.toFixed(3) ?? '?'}×`,
+    );
   const indexTargets = (['validate', 'stats'] as const).flatMap((op) => {
     const none = f(`index.${op}.none`);
-    const row = (what: string, id: string, goal: number) =>
-      target(
-        `${op}, ${what} × --no-index (wall; CPU all threads in the note)`,
-        timeRatio(f(id), none),
-        '×',
-        '<=',
-        goal,
-        `CPU ${timeRatio(f(id), none, true)?.toFixed(3) ?? '?'}×; the medians' ratio ${ratio(f(id)?.ms, none?.ms)?.toFixed(3) ?? '?'}×`,
-      );
+    const row = noIndexRow(op, none);
     return [
       row('warm index, unchanged tree,', `index.${op}.warm`, 0.1),
       target(
@@ -104,16 +106,7 @@ export function evaluateTargets(t: TargetInputs): TargetResult[] {
   });
   // Issue 58: every run of a health check on an unchanged tree.
   const runTargets = (['validate', 'stats', 'format-stats'] as const).flatMap((op) => {
-    const none = f(`runs.${op}.none`);
-    const row = (what: string, id: string, goal: number) =>
-      target(
-        `${op}, ${what} × --no-index (wall; CPU all threads in the note)`,
-        timeRatio(f(id), none),
-        '×',
-        '<=',
-        goal,
-        `CPU ${timeRatio(f(id), none, true)?.toFixed(3) ?? '?'}×; the medians' ratio ${ratio(f(id)?.ms, none?.ms)?.toFixed(3) ?? '?'}×`,
-      );
+    const row = noIndexRow(op, f(`runs.${op}.none`));
     return [
       row('first run (empty index),', `runs.${op}.first`, 1.1),
       row('second run, unchanged tree,', `runs.${op}.second`, 0.6),
