@@ -157,6 +157,8 @@ function beginsAsMemo(file: string): boolean {
     if (!fstatSync(fd).isFile()) return false;
     const head = Buffer.alloc(RETIRED_MEMO_HEAD.length);
     return readSync(fd, head, 0, head.length, 0) === head.length && head.equals(RETIRED_MEMO_HEAD);
+  } catch {
+    return false; // unreadable: not known to be a memo, so it stays (as location.ts holdsIndexOrNothing decides)
   } finally {
     closeSync(fd);
   }
