@@ -1,13 +1,12 @@
 /**
  * The environment variables the CLI and the server read, and the options each becomes (the table
  * of them all: README.md "Settings"). Read once, at those entries: the library and the engine
- * never look at the environment. The others are read where the CLI uses them: IMAGE_SIDECAR_FORMAT
- * (discovery/config.ts saveFormatFromEnv), IMAGE_SIDECAR_KEY_FILE and IMAGE_SIDECAR_PASSPHRASE
- * (cli/keys.ts), IMAGE_SIDECAR_DEBUG (cli/fail.ts).
+ * never look at the environment. The CLI's own are read where it uses them: IMAGE_SIDECAR_KEY_FILE
+ * and IMAGE_SIDECAR_PASSPHRASE (cli/keys.ts), IMAGE_SIDECAR_DEBUG (cli/fail.ts).
  */
 import { errors } from './errors.js';
 import type { Options } from './types.js';
-import { ENGINE_KINDS, isOneOf } from './vocabulary.js';
+import { DEFAULT_FORMAT_NAMES, ENGINE_KINDS, isOneOf } from './vocabulary.js';
 
 export type EngineOptions = Pick<Options, 'engine' | 'workers' | 'accel' | 'fastStat' | 'callerRuns'>;
 
@@ -63,3 +62,11 @@ function onOffFromEnv(env: NodeJS.ProcessEnv, name: string): boolean | undefined
 // The spellings of off and on (IMAGE_SIDECAR_ACCEL, IMAGE_SIDECAR_FAST_STAT).
 const OFF_WORDS: readonly string[] = ['off', '0', 'false', 'no'];
 const ON_WORDS: readonly string[] = ['on', '1', 'true', 'yes'];
+
+/** The environment's default save format: IMAGE_SIDECAR_FORMAT (json, bin, binary, rkyv), else undefined. */
+export function saveFormatFromEnv(env: NodeJS.ProcessEnv): string | undefined {
+  const v = env.IMAGE_SIDECAR_FORMAT;
+  if (v === undefined || v === '') return undefined;
+  if (!isOneOf(DEFAULT_FORMAT_NAMES, v)) throw errors.usage(`IMAGE_SIDECAR_FORMAT must be one of ${DEFAULT_FORMAT_NAMES.join(', ')} (got "${v}")`);
+  return v;
+}

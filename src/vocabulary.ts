@@ -32,3 +32,6 @@ export const RESOLVE_PREFERENCES = ['newest', 'current', 'bin', 'rkyv', 'json'] 
 export function isOneOf<T extends string>(list: readonly T[], v: unknown): v is T {
   return typeof v === 'string' && (list as readonly string[]).includes(v);
 }
+
+/** The formats a default may name (`.image-sidecar.json` `defaultFormat`, IMAGE_SIDECAR_FORMAT): not `legacy`, which is read only. */
+export const DEFAULT_FORMAT_NAMES = ['json', 'bin', 'binary', 'rkyv'] as const;

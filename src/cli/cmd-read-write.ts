@@ -3,11 +3,11 @@ import { errors, EXIT_CLEAN, EXIT_FINDINGS, isSidecarError } from '../errors.js'
 import { parseJsonText, stringifyTyped } from '../formats/json.js';
 import { DEFAULT_MAX_DEPTH, DEFAULT_MAX_FILE_SIZE } from '../formats/value.js';
 import { readInputLimited } from '../fs/read-file.js';
-import { statBindingFromEnv } from '../settings.js';
+import { saveFormatFromEnv, statBindingFromEnv } from '../settings.js';
 import type { JsonValue } from '../types.js';
 import { imageExtensionOptions, inputPath, note, optString, type CommandContext } from './context.js';
 import { emit } from './emit.js';
-import { readConfigFile, saveFormatFromEnv } from '../discovery/config.js';
+import { readConfigFile } from '../discovery/config.js';
 import { isLegacyInvocation } from './invocation.js';
 import type { FormatName } from '../types.js';
 import { keyringFromCli } from './keys.js';

@@ -11,6 +11,7 @@
 import { statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { errors } from '../errors.js';
+import { DEFAULT_FORMAT_NAMES } from '../vocabulary.js';
 import { readFileLimitedSync } from '../fs/read-file.js';
 import { withExtraImageExtensions } from './extensions.js';
 
@@ -27,7 +28,7 @@ export interface LibraryConfig {
 }
 
 const KNOWN_KEYS = new Set(['imageExtensions', 'defaultFormat', '$schema']);
-const DEFAULT_FORMATS = new Set(['json', 'bin', 'binary', 'rkyv']);
+const DEFAULT_FORMATS: ReadonlySet<string> = new Set(DEFAULT_FORMAT_NAMES);
 
 /**
  * Read and check a config file. Missing → NOT_FOUND; a FIFO, device or directory, or over 1 MiB →
@@ -106,11 +107,3 @@ export function resolveImageExtensions(o: { cliExtra?: string | readonly string[
   return extra.length > 0 ? withExtraImageExtensions(extra) : undefined;
 }
 
-/** The environment's default save format: IMAGE_SIDECAR_FORMAT (json, bin, binary, rkyv). Read at the edge (CLI, server), never by the library. */
-export const FORMAT_ENV = 'IMAGE_SIDECAR_FORMAT';
-export function saveFormatFromEnv(env: NodeJS.ProcessEnv): string | undefined {
-  const v = env[FORMAT_ENV];
-  if (v === undefined || v === '') return undefined;
-  if (!DEFAULT_FORMATS.has(v)) throw errors.usage(`${FORMAT_ENV} must be one of ${[...DEFAULT_FORMATS].join(', ')} (got "${v}")`);
-  return v;
-}

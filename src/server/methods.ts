@@ -4,8 +4,8 @@
  * path; tree operations are imported on first use, which keeps server start-up short (ajv, the
  * scanner and the worker engine are not loaded by a client that only reads and saves).
  */
-import { resolveImageExtensions, saveFormatFromEnv } from '../discovery/config.js';
-import { engineFromEnv, statBindingFromEnv } from '../settings.js';
+import { resolveImageExtensions } from '../discovery/config.js';
+import { engineFromEnv, saveFormatFromEnv, statBindingFromEnv } from '../settings.js';
 import { errors } from '../errors.js';
 import { readSidecarText } from '../ops/read.js';
 import { saveSidecar } from '../ops/save.js';
