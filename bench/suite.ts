@@ -433,7 +433,8 @@ export class Bench {
   /**
    * The runs a health check makes, one after the other on an unchanged tree (issue 58), for
    * validate, stats and format-stats (folder records and per-file results
-   * only): --no-index, a first run (empty index), the second run (from the index a first run
+   * only): --no-index, a first run (empty index), a first run on the index a first run of another
+   * command left (each command stores its own results: none of them is served), the second run (from the index a first run
    * leaves: it lists the folders and stores their listings, links and records) and a later run
    * (from the index two runs leave: served by folder records). Each run starts from its state,
    * copied in untimed; measured in rounds, so the ratios to --no-index are of one run of the bench.
@@ -453,6 +454,14 @@ export class Bench {
       fs.copyFileSync(from, live);
       if (fs.existsSync(`${from}.delta`)) fs.copyFileSync(`${from}.delta`, `${live}.delta`);
     };
+    // The index a first run of another command leaves (stats' for validate and format-stats,
+    // validate's for stats): a user's first validate after a stats, each command with its own results.
+    const otherFirst = (op: string) => path.join(dir, `${op === 'stats' ? 'validate' : 'stats'}.other-first`);
+    for (const other of ['validate', 'stats'] as const) {
+      clear();
+      runChild({ op: other, root: l.root, engine: 'auto' as const, workers: w, index: { path: live } });
+      fs.copyFileSync(live, path.join(dir, `${other}.other-first`));
+    }
     for (const op of ['validate', 'stats', 'format-stats'] as const) {
       const spec = (index: boolean): OpSpec => ({ op, root: l.root, engine: 'auto' as const, workers: w, ...(index ? { index: { path: live } } : {}) });
       const afterFirst = path.join(dir, `${op}.after-first`);
@@ -470,10 +479,11 @@ export class Bench {
       while (storing < 12 && (runChild(spec(true)).detail.index as { written?: boolean } | undefined)?.written === true) storing++;
       fs.copyFileSync(live, served);
       if (fs.existsSync(`${live}.delta`)) fs.copyFileSync(`${live}.delta`, `${served}.delta`);
-      const [none, first, second, later, steady] = measureRounds(
+      const [none, first, otherFirstRun, second, later, steady] = measureRounds(
         [
           { label: `${op} --no-index`, spec: spec(false) },
           { label: `${op} first run (empty index)`, spec: spec(true), prepare: clear },
+          { label: `${op} first run on an index another command filled`, spec: spec(true), prepare: place(otherFirst(op)) },
           { label: `${op} second run, unchanged tree`, spec: spec(true), prepare: place(afterFirst) },
           { label: `${op} later run, unchanged tree`, spec: spec(true), prepare: place(afterSecond) },
           { label: `${op} served run, unchanged tree`, spec: spec(true), prepare: place(served) },
@@ -483,12 +493,13 @@ export class Bench {
       const label = (what: string) => `${op} (JSON library, auto engine), ${what}`;
       this.add(`runs.${op}.none`, label('--no-index'), none, l.sidecarFiles, l.sidecarBytes, this.jsonFloors);
       this.add(`runs.${op}.first`, label('first run (empty index)'), first, l.sidecarFiles, l.sidecarBytes, this.jsonFloors);
+      this.add(`runs.${op}.other-first`, label(`first run on the index a first ${op === 'stats' ? 'validate' : 'stats'} left`), otherFirstRun, l.sidecarFiles, l.sidecarBytes, this.jsonFloors);
       this.add(`runs.${op}.second`, label('second run, unchanged tree'), second, l.sidecarFiles, l.sidecarBytes, this.jsonFloors);
       this.add(`runs.${op}.later`, label('later run, unchanged tree (the third: stores the first share of folder records)'), later, l.sidecarFiles, l.sidecarBytes, this.jsonFloors);
       this.add(`runs.${op}.served`, label(`served run, unchanged tree (every folder's records stored: after ${storing} runs)`), steady, l.sidecarFiles, l.sidecarBytes, this.jsonFloors);
       Object.assign(this.results.extra, {
         [`index runs: ${op} index bytes after the first run, after the second`]: [fs.statSync(afterFirst).size, fs.statSync(afterSecond).size],
-        [`index runs: ${op} CPU ms (no-index, first, second, later, served)`]: [none, first, second, later, steady].map((o) => (isFailure(o) ? null : Number(o.detail.cpuMs ?? NaN))),
+        [`index runs: ${op} CPU ms (no-index, first, first after another command, second, later, served)`]: [none, first, otherFirstRun, second, later, steady].map((o) => (isFailure(o) ? null : Number(o.detail.cpuMs ?? NaN))),
       });
     }
     fs.rmSync(dir, { recursive: true, force: true });

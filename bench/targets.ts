@@ -109,6 +109,7 @@ export function evaluateTargets(t: TargetInputs): TargetResult[] {
     const row = noIndexRow(op, f(`runs.${op}.none`));
     return [
       row('first run (empty index),', `runs.${op}.first`, 1.1),
+      row('first run on an index another command filled,', `runs.${op}.other-first`, 1.1),
       row('second run, unchanged tree,', `runs.${op}.second`, 0.6),
       row('later run (the third), unchanged tree,', `runs.${op}.later`, 0.6),
       row('served run, unchanged tree,', `runs.${op}.served`, 0.6),
