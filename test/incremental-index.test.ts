@@ -1367,6 +1367,33 @@ test('a delta next to the index takes a small run\'s new entries without copying
  * health check alternating commands extends the file after an edit instead of renumbering every
  * entry; beyond eight option sets the least recently used is dropped, never the running one.
  */
+/**
+ * A command's first run on an index other commands filled looks nothing up (no result of its
+ * option set is stored): the other commands' results are kept for each file whose identity, as the
+ * thread that read it took it, is the stored one; a file rewritten in between loses them.
+ */
+test("a command's first run on an index another command filled keeps the other's results of unchanged files, and only those", async (t) => {
+  const dir = testDir(t, 'isc-index-other-first-');
+  const root = smallLibrary(dir, 4, 10);
+  const runs: IndexRunStats[] = [];
+  const index: IndexOptions = { path: join(dir, 'index'), ...NOW, onStats: (s) => runs.push(s) };
+  await stats(root, { index });
+  const files = runs.at(-1)!.recorded;
+  assert.equal(files, 40);
+  // Rewritten between the two commands: new bytes, new identity.
+  writeFileSync(join(root, 'd1/IMG_1.json'), JSON.stringify(sidecarData('IMG_1.jpg', 3, 8)));
+  const first = await validate(root, { index });
+  assert.equal(runs.at(-1)!.hits, 0);
+  assert.equal(runs.at(-1)!.misses, files, 'every file is read: validate has no result stored');
+  const plain = await validate(root, { index: false });
+  assert.equal(withoutTimes(JSON.stringify(first.results)), withoutTimes(JSON.stringify(plain.results)));
+  const again = await stats(root, { index });
+  assert.equal(runs.at(-1)!.misses, 1, "stats' results of the other files were kept: only the rewritten one is read again");
+  assert.equal(withoutTimes(JSON.stringify(again)), withoutTimes(JSON.stringify(await stats(root, { index: false }))));
+  await validate(root, { index });
+  assert.equal(runs.at(-1)!.misses, 0, "validate's own results are served on its second run");
+});
+
 test('option sets keep their order: alternating commands extend the file; the least recently used of more than eight goes', async (t) => {
   const dir = testDir(t, 'isc-index-keys-');
   // Big enough that three edits leave less than a quarter of dead bytes (then a rewrite compacts).

@@ -71,7 +71,11 @@ export interface Pending {
   rel: string;
   /** The identity looked up (stat'ed before the read), or after `record` the identity stored. */
   idBytes?: Buffer;
-  /** The stored entry of this file when its identity still matched (other option sets' results), else 0. */
+  /**
+   * The stored entry of this file when its identity still matched (other option sets' results), else 0.
+   * Without `idBytes` (a run whose option set the index holds no result of: nothing was stat'ed),
+   * the entry under the file's key: kept only while the identity the reading thread took equals its own.
+   */
   oldOff: number;
   /** The loaded file holds an entry under this key (a new one replaces it). */
   stored?: boolean;
@@ -347,9 +351,10 @@ export class ScanIndex implements EntrySink {
 
   /**
    * Look up one sidecar: its stored result (a fresh object, `path` set) or null, and what to
-   * remember for recording its new result. A file the index holds is stat'ed (the only stat it gets
-   * here); one it does not hold (a first run, a new file) is not: the thread that reads it takes its
-   * identity from the descriptor (tasks/index-entry.ts).
+   * remember for recording its new result. A file the index holds a result of this run's option set
+   * for is stat'ed (the only stat it gets here); one it does not (a first run, a new file, a command's
+   * first run on an index other commands filled) is not: the thread that reads it takes its identity
+   * from the descriptor (tasks/index-entry.ts), and `record` compares that with the stored entry's.
    */
   lookup(path: string): { hit: FileInspection | null; pending: Pending } {
     const rel = this.relOf(path);
@@ -358,6 +363,10 @@ export class ScanIndex implements EntrySink {
     if (!v0) {
       this.misses++;
       return { hit: null, pending: { rel, oldOff: 0 } };
+    }
+    if (this.loadedKeyNo < 0) {
+      this.misses++;
+      return { hit: null, pending: { rel, oldOff: v0.off, stored: true } };
     }
     // The scratch's stat (the binding's numbers where trusted: no BigIntStats per file), copied out:
     // the pending lookup keeps it (a folder record's file identity, `record`'s check).
@@ -398,9 +407,11 @@ export class ScanIndex implements EntrySink {
     // The stored entry of an unchanged file keeps the other option sets' results: only while the
     // file read is the one looked up (its identity then equals the stored one).
     let old: EntryView | null = null;
-    if (p.oldOff > 0 && this.reader && p.idBytes && (id === null || identityEquals(p.idBytes, id, 0))) {
+    if (p.oldOff > 0 && this.reader && (p.idBytes ? id === null || identityEquals(p.idBytes, id, 0) : id !== null)) {
       try {
         old = this.reader.entryAt(p.oldOff);
+        // Not stat'ed at the lookup: the file read must be the one the entry was stored for.
+        if (!p.idBytes && !identityEquals(id!, old.buf, old.idAt)) old = null;
       } catch (e) {
         this.distrust(e);
       }
