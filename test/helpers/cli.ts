@@ -4,6 +4,8 @@ import { fileURLToPath } from 'node:url';
 
 /** The built CLI, relative to this compiled helper in dist-test/test/helpers/. */
 export const CLI_PATH = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
+/** The CLI as installed (`bin`): the package build's one-file bundle (scripts/build-bundle.mjs). */
+export const BUNDLE_CLI_PATH = fileURLToPath(new URL('../../../dist/bundle/cli.js', import.meta.url));
 
 export interface CliResult {
   code: number | null;
@@ -20,6 +22,8 @@ export interface CliOptions {
   /** Extra environment variables (added to a clean copy of process.env). */
   env?: Record<string, string | undefined>;
   timeoutMs?: number;
+  /** The CLI script to run (default CLI_PATH); its file name is the command's name (`argv[1]`). */
+  cli?: string;
 }
 
 function childEnv(extra: CliOptions['env']): NodeJS.ProcessEnv {
@@ -36,7 +40,7 @@ const DEFAULT_CLI_TIMEOUT_MS = 90_000;
 export function runCli(args: readonly string[], opts: CliOptions = {}): Promise<CliResult> {
   const start = performance.now();
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI_PATH, ...args], { cwd: opts.cwd, env: childEnv(opts.env), stdio: 'pipe' });
+    const child = spawn(process.execPath, [opts.cli ?? CLI_PATH, ...args], { cwd: opts.cwd, env: childEnv(opts.env), stdio: 'pipe' });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     // Generous: a loaded 2-core machine can take many seconds for a scrypt passphrase or a tree.
