@@ -58,6 +58,8 @@ export class Bench {
   private indexBytesPerSidecar: number | null = null;
   /** The convert warm-up's output when convert ran on the main library: the truest bin copy. */
   private convertedFullLibrary: string | null = null;
+  /** The bin copy once made (binCopy). */
+  private binLib: LibraryLists | null = null;
 
   constructor(
     private readonly args: BenchArgs,
@@ -675,10 +677,12 @@ export class Bench {
   }
 
   /**
-   * The same library stored as bin: the full-size converted copy when convert ran on the main
-   * library, else generated as bin with the same seed (same data; ordinary sidecars written as bin).
+   * The bin copy (made once a run: the bin and earlier sections share it): the full-size converted
+   * copy when convert ran on the main library, else generated as bin with the same seed (same data;
+   * ordinary sidecars written as bin), reused from --work-dir like the JSON library.
    */
-  private async bin(): Promise<void> {
+  private async binCopy(): Promise<LibraryLists> {
+    if (this.binLib) return this.binLib;
     let root = this.convertedFullLibrary;
     if (root) {
       this.results.notes.push('bin copy: the JSON library converted by `convert` (the warm-up run\'s output).');
@@ -700,8 +704,14 @@ export class Bench {
         'bin copy: generated with the same seed and every ordinary sidecar written as bin (same data; converting 20,000 files with per-file fsync would dominate the run — use --convert-images N >= --images for a converted copy).',
       );
     }
-    const l = listLibrary(root, this.lists, 'bin');
-    Object.assign(this.results.library, { binSidecarFiles: l.sidecarFiles, binSidecarBytes: l.sidecarBytes });
+    this.binLib = listLibrary(root, this.lists, 'bin');
+    Object.assign(this.results.library, { binSidecarFiles: this.binLib.sidecarFiles, binSidecarBytes: this.binLib.sidecarBytes });
+    return this.binLib;
+  }
+
+  /** The tree operations and reads on the bin copy (binCopy), with its floors. */
+  private async bin(): Promise<void> {
+    const l = await this.binCopy();
     // floor (b) of a bin library is the JSON library's: the same data, parsed from JSON
     const floors = this.floors('bin', l, 'bin copy', this.jsonFloors.b);
     const d = this.measure('floor (d) bin', { op: 'floor-decode', list: l.sidecarList });
