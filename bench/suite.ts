@@ -100,7 +100,8 @@ export class Bench {
 
   async run(): Promise<void> {
     fs.mkdirSync(this.lists, { recursive: true });
-    const needsLibrary = ['floors', 'tree', 'accel', 'index', 'runs', 'shards', 'hash', 'reads', 'server', 'bin', 'earlier'].some((s) => this.on(s as Section));
+    // The earlier section needs the library only when it runs (IMAGE_SIDECAR_BENCH_ORIG set).
+    const needsLibrary = ['floors', 'tree', 'accel', 'index', 'runs', 'shards', 'hash', 'reads', 'server', 'bin'].some((s) => this.on(s as Section)) || (this.on('earlier') && !!process.env.IMAGE_SIDECAR_BENCH_ORIG);
     if (needsLibrary) await this.section('generate', () => this.generate());
     if (needsLibrary) await this.section('floors', () => void (this.jsonFloors = this.floors('json', this.jsonLib, 'JSON library')));
     if (this.on('tree')) await this.section('tree', () => this.treeOps('json', this.jsonLib, this.jsonFloors, true));
