@@ -180,7 +180,7 @@ export function evaluateTargets(t: TargetInputs): TargetResult[] {
     ),
     f('convert.orig-sync')
       ? target('convert json→bin (durable) × earlier tool + sync', timeRatio(f('convert.json-bin'), f('convert.orig-sync')), '×', '<=', 1.0)
-      : target('convert json→bin (durable), × floor (c)', f('convert.json-bin')?.xFloorC ?? null, '×', '<=', 2.5, 'IMAGE_SIDECAR_BENCH_ORIG not set: no earlier-tool row'),
+      : target('convert json→bin (durable), × floor (c)', f('convert.json-bin')?.xFloorC ?? null, '×', '<=', 2.5, 'no earlier-tool convert row (IMAGE_SIDECAR_BENCH_ORIG not set, or no convert section in this run)'),
     target('`image-sidecar --version`, median', t.versionMedianMs, ' ms', '<', 150),
     target('bin size, share of indent JSON', c ? (c.binBytes / c.indentJsonBytes) * 100 : null, ' %', '<=', 50),
     target('bin decode speed-up over JSON.parse', c ? c.jsonParseUs / c.binDecodeUs : null, '×', '>=', 5),
