@@ -19,6 +19,8 @@ export interface Timed {
   detail: Record<string, unknown>;
   /** False when the child's own RSS says nothing about the operation (it ran in another process). */
   rssMeaningful?: boolean;
+  /** The peak RSS of the process that did the operation when it is not the runner (KiB). */
+  maxRssKB?: number;
 }
 
 function loadList(file: string): string[] {
@@ -405,6 +407,8 @@ export async function runOp(spec: OpSpec): Promise<Timed> {
       return floorStat(spec.list, spec.root);
     case 'orig-convert':
       return origConvertOp(spec);
+    case 'tool-run':
+      return (await import('./tool-run.js')).toolRunOp(spec);
     case 'floor-durable':
       return floorDurable(spec);
     case 'validate':

@@ -42,6 +42,12 @@ export type OpSpec =
   | { op: 'convert'; root: string; format: 'bin' | 'json'; workers?: number }
   /** The earlier tool's `convert -i ROOT -f bin` (binary given by IMAGE_SIDECAR_BENCH_ORIG), then `sync`. */
   | { op: 'orig-convert'; bin: string; root: string }
+  /**
+   * One whole process of a command-line tool (section earlier, tool-run.ts): our CLI (`exe`: its
+   * cli.js; `index`: the index file, absent: --no-index; `engine: 'inline'`: IMAGE_SIDECAR_ENGINE=inline)
+   * or the earlier Rust tool (`exe`: its binary; `out`: the file its `-o` writes), under /usr/bin/time.
+   */
+  | { op: 'tool-run'; tool: 'ours' | 'earlier'; command: 'validate' | 'stats'; exe: string; root: string; out?: string; index?: string; engine?: 'inline' }
   /** `readSidecar` for every listed image, one call at a time. */
   | { op: 'read'; list: string }
   | { op: 'hash'; root: string; workers?: number }

@@ -16,7 +16,7 @@ async function main(): Promise<void> {
   const r = await runOp(spec);
   const sample: OpSample = {
     ms: r.ms,
-    maxRssKB: r.rssMeaningful === false ? null : process.resourceUsage().maxRSS,
+    maxRssKB: r.maxRssKB ?? (r.rssMeaningful === false ? null : process.resourceUsage().maxRSS),
     detail: r.detail,
   };
   process.stdout.write(`${JSON.stringify(sample)}\n`);

@@ -58,6 +58,8 @@ export class Bench {
   private indexBytesPerSidecar: number | null = null;
   /** The convert warm-up's output when convert ran on the main library: the truest bin copy. */
   private convertedFullLibrary: string | null = null;
+  /** The bin copy once made (binCopy). */
+  private binLib: LibraryLists | null = null;
 
   constructor(
     private readonly args: BenchArgs,
@@ -98,7 +100,8 @@ export class Bench {
 
   async run(): Promise<void> {
     fs.mkdirSync(this.lists, { recursive: true });
-    const needsLibrary = ['floors', 'tree', 'accel', 'index', 'runs', 'shards', 'hash', 'reads', 'server', 'bin'].some((s) => this.on(s as Section));
+    // The earlier section needs the library only when it runs (IMAGE_SIDECAR_BENCH_ORIG set).
+    const needsLibrary = ['floors', 'tree', 'accel', 'index', 'runs', 'shards', 'hash', 'reads', 'server', 'bin'].some((s) => this.on(s as Section)) || (this.on('earlier') && !!process.env.IMAGE_SIDECAR_BENCH_ORIG);
     if (needsLibrary) await this.section('generate', () => this.generate());
     if (needsLibrary) await this.section('floors', () => void (this.jsonFloors = this.floors('json', this.jsonLib, 'JSON library')));
     if (this.on('tree')) await this.section('tree', () => this.treeOps('json', this.jsonLib, this.jsonFloors, true));
@@ -112,6 +115,7 @@ export class Bench {
     if (this.on('server-soak')) await this.section('server-soak', () => this.serverSoak());
     if (this.on('convert')) await this.section('convert', () => this.convert());
     if (this.on('bin')) await this.section('bin', () => this.bin());
+    if (this.on('earlier')) await this.section('earlier', () => this.earlier());
     if (this.on('codec')) await this.section('codec', () => this.codecFigures());
     if (this.on('startup')) await this.section('startup', () => this.startup());
     if (this.on('break-even')) {
@@ -686,10 +690,12 @@ export class Bench {
   }
 
   /**
-   * The same library stored as bin: the full-size converted copy when convert ran on the main
-   * library, else generated as bin with the same seed (same data; ordinary sidecars written as bin).
+   * The bin copy (made once a run: the bin and earlier sections share it): the full-size converted
+   * copy when convert ran on the main library, else generated as bin with the same seed (same data;
+   * ordinary sidecars written as bin), reused from --work-dir like the JSON library.
    */
-  private async bin(): Promise<void> {
+  private async binCopy(): Promise<LibraryLists> {
+    if (this.binLib) return this.binLib;
     let root = this.convertedFullLibrary;
     if (root) {
       this.results.notes.push('bin copy: the JSON library converted by `convert` (the warm-up run\'s output).');
@@ -711,14 +717,122 @@ export class Bench {
         'bin copy: generated with the same seed and every ordinary sidecar written as bin (same data; converting 20,000 files with per-file fsync would dominate the run — use --convert-images N >= --images for a converted copy).',
       );
     }
-    const l = listLibrary(root, this.lists, 'bin');
-    Object.assign(this.results.library, { binSidecarFiles: l.sidecarFiles, binSidecarBytes: l.sidecarBytes });
+    this.binLib = listLibrary(root, this.lists, 'bin');
+    Object.assign(this.results.library, { binSidecarFiles: this.binLib.sidecarFiles, binSidecarBytes: this.binLib.sidecarBytes });
+    return this.binLib;
+  }
+
+  /** The tree operations and reads on the bin copy (binCopy), with its floors. */
+  private async bin(): Promise<void> {
+    const l = await this.binCopy();
     // floor (b) of a bin library is the JSON library's: the same data, parsed from JSON
     const floors = this.floors('bin', l, 'bin copy', this.jsonFloors.b);
     const d = this.measure('floor (d) bin', { op: 'floor-decode', list: l.sidecarList });
     this.add('floor-d.bin', 'floor (d): readFileSync + decodeSidecar, one thread (bin copy)', d, l.sidecarFiles, l.sidecarBytes, floors);
     this.treeOps('bin', l, floors, false);
     if (this.on('reads')) this.reads('bin', l, floors);
+  }
+
+  /**
+   * Against the earlier Rust tool (issue 59), whole processes both: our CLI (`node dist/cli.js`,
+   * JSON on a pipe) and the earlier binary (IMAGE_SIDECAR_BENCH_ORIG; `-o` to a scratch file), in
+   * the same rounds: its validate and stats on the JSON library; ours with --no-index on the JSON
+   * library and on the bin copy, validate with a served index (every folder's records stored, as
+   * the runs section's served state), and validate with IMAGE_SIDECAR_ENGINE=inline when the tree
+   * section does not measure threads against inline in this run. Each row's label carries the
+   * sidecars the tool's own output counted.
+   */
+  private async earlier(): Promise<void> {
+    const orig = process.env.IMAGE_SIDECAR_BENCH_ORIG;
+    const skip = (why: string) => {
+      this.results.notes.push(`section earlier skipped: ${why}`);
+      this.results.extra['section earlier'] = `skipped: ${why}`;
+    };
+    if (!orig) return skip('IMAGE_SIDECAR_BENCH_ORIG is not set (the earlier Rust tool\'s binary; docs/BENCHMARKS.md, "The earlier tool").');
+    if (!fs.existsSync(this.cli)) return skip(`${this.cli} is not built.`);
+    const l = this.jsonLib;
+    const b = await this.binCopy();
+    const dir = path.join(this.work, 'earlier');
+    removeTree(dir);
+    fs.mkdirSync(dir, { recursive: true });
+    const live = path.join(dir, 'index');
+    const indexFiles = (at: string) => [at, `${at}.delta`, `${at}.last-run.json`];
+    const clear = () => indexFiles(live).forEach((f) => fs.rmSync(f, { force: true }));
+    type Cmd = 'validate' | 'stats';
+    const ours = (command: Cmd, root: string, more: { index?: string; engine?: 'inline' } = {}): OpSpec => ({ op: 'tool-run', tool: 'ours', command, exe: this.cli, root, ...more });
+    const theirs = (command: Cmd): OpSpec => ({ op: 'tool-run', tool: 'earlier', command, exe: orig, root: l.root, out: path.join(dir, `earlier-${command}.json`) });
+    // The served state: our validate with the index, run until a run leaves the index's files as
+    // they were (it wrote nothing: every folder's records are stored), at most 12 runs.
+    const signature = () =>
+      indexFiles(live)
+        .slice(0, 2)
+        .map((f) => {
+          const st = fs.statSync(f, { throwIfNoEntry: false, bigint: true });
+          return st ? `${st.size}:${st.mtimeNs}` : '-';
+        })
+        .join(' ');
+    const served = path.join(dir, 'validate.served');
+    let buildRuns = 0;
+    let servedNote: string;
+    try {
+      clear();
+      let before = signature();
+      for (;;) {
+        runChild(ours('validate', l.root, { index: live }));
+        buildRuns++;
+        const after = signature();
+        if ((after === before && buildRuns >= 2) || buildRuns >= 12) break;
+        before = after;
+      }
+      for (const [from, to] of [live, `${live}.delta`].map((f, k) => [f, k === 0 ? served : `${served}.delta`])) if (fs.existsSync(from)) fs.copyFileSync(from, to);
+      servedNote = buildRuns >= 12 && signature() !== before ? `index still written after ${buildRuns} runs` : `served after ${buildRuns - 1} runs`;
+    } catch (e) {
+      servedNote = `building the index failed: ${(e as Error).message}`;
+    }
+    const place = () => {
+      clear();
+      fs.copyFileSync(served, live);
+      if (fs.existsSync(`${served}.delta`)) fs.copyFileSync(`${served}.delta`, `${live}.delta`);
+    };
+    // threads ÷ inline: the tree section's pair when it runs (measured once), else here.
+    const inlineHere = !this.on('tree');
+    const steps: Array<{ id: string; what: string; lib: LibraryLists; spec: OpSpec; prepare?: () => void }> = [
+      { id: 'earlier.orig.validate.json', what: 'earlier tool: validate --input DIR -o FILE (JSON library', lib: l, spec: theirs('validate') },
+      { id: 'earlier.ours.validate.json', what: 'our CLI: validate --no-index (JSON library', lib: l, spec: ours('validate', l.root) },
+      { id: 'earlier.orig.stats.json', what: 'earlier tool: stats --input DIR -o FILE (JSON library', lib: l, spec: theirs('stats') },
+      { id: 'earlier.ours.stats.json', what: 'our CLI: stats --no-index (JSON library', lib: l, spec: ours('stats', l.root) },
+      { id: 'earlier.ours.validate.bin', what: 'our CLI: validate --no-index (bin copy', lib: b, spec: ours('validate', b.root) },
+      { id: 'earlier.ours.stats.bin', what: 'our CLI: stats --no-index (bin copy', lib: b, spec: ours('stats', b.root) },
+      {
+        id: 'earlier.ours.validate.served',
+        what: `our CLI: validate with the index, served run, unchanged tree (${servedNote}; JSON library`,
+        lib: l,
+        spec: ours('validate', l.root, { index: live }),
+        prepare: fs.existsSync(served) ? place : () => { throw new Error(servedNote); },
+      },
+    ];
+    if (inlineHere) steps.push({ id: 'earlier.ours.validate.inline', what: 'our CLI: validate --no-index, IMAGE_SIDECAR_ENGINE=inline (JSON library', lib: l, spec: ours('validate', l.root, { engine: 'inline' }) });
+    const outs = measureRounds(steps.map((s) => ({ label: s.id, spec: s.spec, prepare: s.prepare })), this.args.runs);
+    const counted: Record<string, unknown> = {};
+    outs.forEach((o, k) => {
+      const s = steps[k];
+      const c = isFailure(o) ? null : (o.detail as Record<string, unknown>);
+      const count = c ? `; ${String(c.sidecars)} sidecars counted${typeof c.images === 'number' ? `, ${c.images} images` : ''}` : '';
+      const floors = s.lib === l ? this.jsonFloors : { b: this.jsonFloors.b };
+      this.add(s.id, `${s.what}${count})`, o, s.lib.sidecarFiles, s.lib.sidecarBytes, floors);
+      if (c) counted[s.id] = Object.fromEntries(['sidecars', 'sidecarFiles', 'valid', 'invalid', 'images'].filter((k) => typeof c[k] === 'number').map((k) => [k, c[k]]));
+    });
+    this.results.extra['earlier: sidecars (and images) each tool counted, from its own output'] = counted;
+    this.results.extra['earlier: the library\'s sidecar-candidate files (.json/.bin/.rkyv, reports and corrupt ones included): JSON library, bin copy'] = [l.sidecarFiles, b.sidecarFiles];
+    const sidecarsOf = (id: string) => (counted[id] as { sidecars?: unknown } | undefined)?.sidecars;
+    for (const op of ['validate', 'stats'] as const) {
+      const o = sidecarsOf(`earlier.ours.${op}.json`);
+      const e = sidecarsOf(`earlier.orig.${op}.json`);
+      if (typeof o === 'number' && typeof e === 'number' && o !== e) {
+        this.results.notes.push(`earlier: ${op} on the JSON library: our CLI counted ${o} sidecars, the earlier tool ${e} (the tools do not call the same files sidecars; left as they are).`);
+      }
+    }
+    if (!this.args.keep) removeTree(dir);
   }
 
   private codecFigures(): void {

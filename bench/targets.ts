@@ -122,6 +122,7 @@ export function evaluateTargets(t: TargetInputs): TargetResult[] {
     target('validate, JSON library, × floor (b)', vJson?.xFloorB ?? null, '×', '<=', 0.6),
     target('stats, JSON library, × floor (b)', sJson?.xFloorB ?? null, '×', '<=', 0.6),
     ...accelTargets(f),
+    ...earlierTargets(t.figures),
     ...(['validate', 'stats'] as const).map((op) =>
       target(
         `${op}, bin copy, × floor (d) (read + decodeSidecar, one thread)`,
@@ -180,7 +181,7 @@ export function evaluateTargets(t: TargetInputs): TargetResult[] {
     ),
     f('convert.orig-sync')
       ? target('convert json→bin (durable) × earlier tool + sync', timeRatio(f('convert.json-bin'), f('convert.orig-sync')), '×', '<=', 1.0)
-      : target('convert json→bin (durable), × floor (c)', f('convert.json-bin')?.xFloorC ?? null, '×', '<=', 2.5, 'IMAGE_SIDECAR_BENCH_ORIG not set: no earlier-tool row'),
+      : target('convert json→bin (durable), × floor (c)', f('convert.json-bin')?.xFloorC ?? null, '×', '<=', 2.5, 'no earlier-tool convert row (IMAGE_SIDECAR_BENCH_ORIG not set, or no convert section in this run)'),
     target('`image-sidecar --version`, median', t.versionMedianMs, ' ms', '<', 150),
     target('bin size, share of indent JSON', c ? (c.binBytes / c.indentJsonBytes) * 100 : null, ' %', '<=', 50),
     target('bin decode speed-up over JSON.parse', c ? c.jsonParseUs / c.binDecodeUs : null, '×', '>=', 5),
@@ -214,6 +215,62 @@ export function evaluateTargets(t: TargetInputs): TargetResult[] {
       ),
     ),
   ];
+}
+
+/**
+ * Issue 59: our CLI against the earlier Rust tool, whole processes measured in the same rounds
+ * (section earlier; IMAGE_SIDECAR_BENCH_ORIG). Each is a wall-time ratio (paired by round), the
+ * CPU ratio in the note; a row that failed says why instead of a number.
+ */
+export const EARLIER_GOALS = {
+  validateJson: 1.0,
+  binOverValidate: 0.5,
+  stats: 0.3,
+  served: 0.4,
+  threadsOverInline: 0.6,
+} as const;
+
+export function earlierTargets(figs: TargetInputs['figures']): TargetResult[] {
+  const f = (id: string) => at(figs, id);
+  const why = (id: string): string | null => {
+    const x = figs.find((y) => y.id === id);
+    if (!x) return null;
+    return isFailed(x) ? x.error : null;
+  };
+  // What is missing, when something is: the section not run, or a row that failed and why.
+  const missing = (ids: string[]): string | null => {
+    for (const id of ids) {
+      const e = why(id);
+      if (e !== null) return `${id} failed: ${e}`;
+    }
+    if (ids.some((id) => !figs.some((y) => y.id === id))) return 'not measured (section earlier runs with IMAGE_SIDECAR_BENCH_ORIG set)';
+    return null;
+  };
+  const pair = (name: string, id: string, den: string, goal: number, extra = ''): TargetResult => {
+    const gap = missing([id, den]);
+    const cpu = timeRatio(f(id), f(den), true);
+    return target(name, gap ? null : timeRatio(f(id), f(den)), '×', '<=', goal, gap ?? `CPU ${cpu?.toFixed(3) ?? '?'}×; ${msPair(f(id), f(den))}${extra}`);
+  };
+  const vOrig = 'earlier.orig.validate.json';
+  // threads ÷ inline, validate --no-index: the earlier section's CLI pair when it measured one,
+  // else the tree section's (library calls in the child runner, threads against inline).
+  const cliInline = figs.some((x) => x.id === 'earlier.ours.validate.inline');
+  const [tId, iId, where] = cliInline
+    ? ['earlier.ours.validate.json', 'earlier.ours.validate.inline', 'our CLI, default engine ÷ IMAGE_SIDECAR_ENGINE=inline (section earlier)']
+    : ['validate.json.threads', 'validate.json.inline', 'threads ÷ inline engine (section tree)'];
+  return [
+    pair('validate --no-index, JSON library, × the earlier tool\'s validate (whole processes, same rounds)', 'earlier.ours.validate.json', vOrig, EARLIER_GOALS.validateJson),
+    pair('validate --no-index, bin copy, × the earlier tool\'s validate on the JSON library', 'earlier.ours.validate.bin', vOrig, EARLIER_GOALS.binOverValidate),
+    pair('stats --no-index, bin copy, × the earlier tool\'s validate on the JSON library', 'earlier.ours.stats.bin', vOrig, EARLIER_GOALS.binOverValidate),
+    pair('stats --no-index, JSON library, × the earlier tool\'s stats', 'earlier.ours.stats.json', 'earlier.orig.stats.json', EARLIER_GOALS.stats),
+    pair('validate, served index (unchanged tree), JSON library, × the earlier tool\'s validate', 'earlier.ours.validate.served', vOrig, EARLIER_GOALS.served),
+    pair('validate --no-index, JSON library, threads ÷ inline', tId, iId, EARLIER_GOALS.threadsOverInline, `; ${where}`),
+  ];
+}
+
+/** The two medians of a ratio's rows, for its note. */
+function msPair(a: OperationFigure | null, b: OperationFigure | null): string {
+  return a && b ? `${a.ms.toFixed(0)} / ${b.ms.toFixed(0)} ms` : '';
 }
 
 /** The WebAssembly JSON scanner's rows (issue 13): on/off pairs of the accel section. */
