@@ -20,7 +20,8 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { generateSampleLibrary } from '../src/sample/generate.js';
 
-const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
+/** The CLI as installed (package.json `bin`: the one-file bundle). */
+const CLI = fileURLToPath(new URL('../../dist/bundle/cli.js', import.meta.url));
 /** Issue 12's bound for stats at 10^6 images. */
 const RSS_BOUND_MB = 300;
 const EMBEDDING_LENGTH = 8;

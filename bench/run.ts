@@ -45,7 +45,8 @@ async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   if (!args) return;
   const root = packageRoot();
-  const cli = args.cli ? path.resolve(args.cli) : path.join(root, 'dist', 'cli.js');
+  // The CLI as installed (package.json `bin`: the one-file bundle).
+  const cli = args.cli ? path.resolve(args.cli) : path.join(root, 'dist', 'bundle', 'cli.js');
   const ownWork = args.workDir === undefined;
   const work = ownWork ? fs.mkdtempSync(path.join(os.tmpdir(), 'image-sidecar-bench-')) : path.resolve(args.workDir!);
   fs.mkdirSync(work, { recursive: true });

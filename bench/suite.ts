@@ -734,7 +734,7 @@ export class Bench {
   }
 
   /**
-   * Against the earlier Rust tool (issue 59), whole processes both: our CLI (`node dist/cli.js`,
+   * Against the earlier Rust tool (issue 59), whole processes both: our CLI (`node dist/bundle/cli.js`, as installed,
    * JSON on a pipe) and the earlier binary (IMAGE_SIDECAR_BENCH_ORIG; `-o` to a scratch file), in
    * the same rounds: its validate and stats on the JSON library; ours with --no-index on the JSON
    * library and on the bin copy, validate with a served index (every folder's records stored, as
