@@ -16,7 +16,7 @@ export interface BenchArgs {
   runs: number;
   /** Worker count for the threads engine (default: the library's default, available parallelism). */
   workers?: number;
-  /** The CLI to spawn (default: dist/cli.js of this package). */
+  /** The CLI to spawn (default: dist/bundle/cli.js of this package, the CLI as installed). */
   cli?: string;
   /** Extra copy of the JSON results. */
   out?: string;
