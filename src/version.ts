@@ -2,7 +2,7 @@
  * The package version, read from package.json at run time so that it can never drift from the
  * published package. Kept tiny: `--version` loads only this and commander.
  */
-import { readFileSync } from 'node:fs';
+import { shippedFile } from './shipped.js';
 
 let cached: string | undefined;
 
@@ -14,7 +14,7 @@ export function packageVersion(): string {
   if (cached !== undefined) return cached;
   for (const rel of ['../package.json', '../../package.json', '../../../package.json']) {
     try {
-      const pkg = JSON.parse(readFileSync(new URL(rel, import.meta.url), 'utf8')) as { name?: unknown; version?: unknown };
+      const pkg = JSON.parse(shippedFile('package.json', new URL(rel, import.meta.url)).toString('utf8')) as { name?: unknown; version?: unknown };
       if (pkg.name === 'image-sidecar' && typeof pkg.version === 'string') return (cached = pkg.version);
     } catch {
       // not at this level: try the next one

@@ -6,7 +6,7 @@
  * If the module is missing or cannot be instantiated, the accelerator is simply unavailable:
  * every file takes the reference path and `accelStatus()` says why.
  */
-import { readFileSync } from 'node:fs';
+import { shippedFile } from '../shipped.js';
 
 /** Tape entry kinds and flags: the same numbers as assembly/scanner.ts. */
 export const TAPE = {
@@ -95,7 +95,7 @@ export const SCANNER_URL = new URL('./scanner.wasm', import.meta.url);
 function load(): ScannerExports | null {
   if (exportsCache !== undefined) return exportsCache;
   try {
-    const module = new WebAssembly.Module(readFileSync(SCANNER_URL));
+    const module = new WebAssembly.Module(shippedFile('scanner.wasm', SCANNER_URL));
     const instance = new WebAssembly.Instance(module, { env: { abort: () => { throw new Error('scanner abort'); } } });
     const ex = instance.exports as unknown as ScannerExports;
     exportsCache = ex;

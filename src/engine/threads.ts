@@ -1,3 +1,4 @@
+import { inExecutable, shippedFile } from '../shipped.js';
 import { Worker } from 'node:worker_threads';
 import { errorFromJSON, errors } from '../errors.js';
 import { isPipelined, packItemsByName, runTask, unpackResultsByName, type TaskItem, type TaskName, type TaskOptions, type TaskResult } from '../tasks/index.js';
@@ -102,7 +103,9 @@ export class ThreadRuntime implements Runtime {
   }
 
   private spawn(): void {
-    const worker = new Worker(this.workerUrl, { resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB }, workerData: { bigFileTurn: bigFileTurnMemory() } });
+    const opts = { resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB }, workerData: { bigFileTurn: bigFileTurnMemory() } };
+    // The standalone executable runs its embedded worker script (shipped.ts); nothing is read beside it.
+    const worker = this.workerUrl === WORKER_URL && inExecutable() ? new Worker(shippedFile('worker.js', WORKER_URL).toString('utf8'), { ...opts, eval: true }) : new Worker(this.workerUrl, opts);
     worker.unref(); // an idle pool must never keep the process alive
     const slot: Slot = { worker, threadId: worker.threadId, jobs: [], ending: false, aborted: false };
     this.slots.add(slot);

@@ -6,6 +6,7 @@
  * stored per key: a schema change invalidates the validate results made with the old schema and
  * nothing else.
  */
+import { inExecutable, shippedFile } from '../shipped.js';
 import { createHash, type Hash } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -124,10 +125,12 @@ let codeDigestCache: string | undefined;
 function digestsOfBuild(): { code: string } | null {
   let manifest: unknown;
   try {
-    manifest = JSON.parse(readFileSync(DIGEST_MANIFEST_URL, 'utf8'));
+    manifest = JSON.parse(shippedFile('code-digest.json', DIGEST_MANIFEST_URL).toString('utf8'));
   } catch {
     return null;
   }
+  // The executable's files are embedded in it: the digest of the build it was made from, as it is.
+  if (inExecutable()) return typeof (manifest as DigestManifest | null)?.code === 'string' ? { code: (manifest as DigestManifest).code } : null;
   return manifestDigests(manifest, codeDigestFiles(), fileStamp);
 }
 

@@ -12,7 +12,7 @@
  * with the scanner, a missing or failing module leaves it off (`entryWriterStatus` says why), and
  * every row it is not sure of is left to the JavaScript path (KIND_DEFER). Parity: test/entry-writer.test.ts.
  */
-import { readFileSync } from 'node:fs';
+import { shippedFile } from '../shipped.js';
 import { sep } from 'node:path';
 import { LITTLE_ENDIAN_HOST } from '../byte-order.js';
 import { writeUtf8 } from '../formats/value.js';
@@ -71,7 +71,7 @@ function load(): EntriesExports | null {
   try {
     if (!LITTLE_ENDIAN_HOST) throw new Error('the index is written on little-endian hosts only');
     if (sep !== '/') throw new Error('keys are cut from POSIX paths only');
-    const module = new WebAssembly.Module(readFileSync(ENTRIES_WASM_URL));
+    const module = new WebAssembly.Module(shippedFile('entries.wasm', ENTRIES_WASM_URL));
     const instance = new WebAssembly.Instance(module, { env: { abort: () => { throw new Error('entry writer abort'); } } });
     const ex = instance.exports as unknown as EntriesExports;
     if (ex.PARAM_WORDS.value !== PARAM_WORDS) throw new Error(`self-check failed: ${ex.PARAM_WORDS.value} parameters, not ${PARAM_WORDS} (another build's module)`);

@@ -1,0 +1,137 @@
+/**
+ * The standalone executable (`npm run build:exe`, dist/exe/image-sidecar): every command a user
+ * runs, with Node.js off PATH, gives what the installed CLI gives — exit codes, the earlier tool's
+ * names, the server, worker threads on a tree of thousands of files, the WebAssembly modules — and
+ * reads nothing outside itself (its worker script, modules, digest and version are embedded).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { generateSampleLibrary } from '../src/index.js';
+import { BUNDLE_CLI_PATH } from './helpers/cli.js';
+
+const EXE = fileURLToPath(new URL('../../dist/exe/image-sidecar', import.meta.url));
+
+interface Ran {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Run `argv[0]` with the rest, stdin `input`, in an environment whose PATH holds no Node.js. */
+function run(argv: readonly string[], env: Record<string, string>, input = ''): Promise<Ran> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(argv[0], argv.slice(1), { env, stdio: 'pipe' });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on('data', (c: Buffer) => out.push(c));
+    child.stderr.on('data', (c: Buffer) => err.push(c));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') }));
+    child.stdin.on('error', () => undefined);
+    child.stdin.end(input);
+  });
+}
+
+/** Timings and a quarantine's time stamp differ from run to run; nothing else may. */
+const same = (s: string) => s.replace(/"(processing_time|elapsed_ms|elapsedMs|duration_ms|seconds|pid)":[-0-9.e+]+/g, '"$1":0').replace(/\d{8}T\d{6}Z/g, 'STAMP');
+
+test('the standalone executable, without Node.js on PATH: every command as the installed CLI gives it, threads and WebAssembly in use', async (t) => {
+  assert.ok(existsSync(EXE), `${EXE} is built (npm run build:exe; npm test builds it)`);
+  const dir = mkdtempSync(join(tmpdir(), 'isc-exe-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const noNode = join(dir, 'bin');
+  mkdirSync(noNode);
+  // A copy away from the repository: nothing it could fall back to is near it.
+  const exe = join(noNode, 'image-sidecar');
+  copyFileSync(EXE, exe);
+  const env: Record<string, string> = { PATH: noNode, HOME: dir, IMAGE_SIDECAR_WORKERS: '2' };
+  const root = join(dir, 'lib');
+  // Symlinks, RAW+JPEG pairs, corrupt and orphaned sidecars, reports; > 2,000 files.
+  await generateSampleLibrary(root, { images: 1200, seed: 9 });
+  const files = (d: string): number => readdirSync(d, { withFileTypes: true }).reduce((n, e) => n + (e.isDirectory() ? files(join(d, e.name)) : 1), 0);
+  assert.ok(files(root) >= 2000, `a tree of ${files(root)} files`);
+  const image = join(root, readdirSync(root, { recursive: true, encoding: 'utf8' }).find((p) => p.endsWith('.jpg') && !p.includes('game'))!);
+
+  // What the executable reports of itself.
+  const doctor = await run([exe, 'doctor', '--json'], env);
+  assert.equal(doctor.code, 0, doctor.stderr);
+  const d = JSON.parse(doctor.stdout) as { version: string; acceleration: { wasm: { inUse: boolean } }; index: { entryWriter: { inUse: boolean } } };
+  assert.equal(d.acceleration.wasm.inUse, true, 'the embedded scanner module is in use');
+  assert.equal(d.index.entryWriter.inUse, true, 'the embedded entry writer module is in use');
+  const version = await run([exe, '--version'], env);
+  assert.equal(version.stdout.trim(), (JSON.parse(readFileSync(fileURLToPath(new URL('../../package.json', import.meta.url)), 'utf8')) as { version: string }).version);
+  assert.equal((await run([exe, 'no-such-command'], env)).code, 2, 'a usage error exits 2');
+
+  // Tree commands on worker threads, against the installed CLI (run by Node, off this PATH).
+  const threads = { ...env, IMAGE_SIDECAR_ENGINE: 'threads' };
+  const commands: string[][] = [
+    ['validate', root, '--no-index'],
+    ['stats', root, '--no-index'],
+    ['format-stats', root, '--no-index'],
+    ['export', root, '--no-index', '--format', 'csv'],
+    ['hash', root],
+    ['find', root, '--where', 'faces > 0', '--no-index', '--jsonl'],
+    ['todo', root, '--operation', 'yolov8', '--no-index', '--jsonl'],
+    ['cleanup', root, '--dry-run'],
+    ['read', image],
+  ];
+  for (const args of commands) {
+    const mine = await run([exe, ...args], threads);
+    const cli = await run([process.execPath, BUNDLE_CLI_PATH, ...args], threads);
+    assert.equal(mine.code, cli.code, `${args[0]}: exit code (${mine.stderr.slice(-300)})`);
+    assert.ok(mine.stdout.length > 0, `${args[0]}: output`);
+    assert.equal(same(mine.stdout), same(cli.stdout), `${args[0]}: output`);
+  }
+  assert.equal((await run([exe, 'validate', root, '--no-index'], threads)).code, 1, 'findings exit 1');
+  // Under the earlier tool's names (links to the executable), findings exit 0 as it did.
+  for (const name of ['image-sidecar-rust', 'sportball-sidecar-rust']) {
+    const link = join(noNode, name);
+    symlinkSync(exe, link);
+    const r = await run([link, 'validate', '--input', root], threads);
+    assert.equal(r.code, 0, `${name}: findings exit 0 (${r.stderr.slice(-200)})`);
+  }
+
+  // The index: what the installed CLI stored, the executable serves (one code digest, embedded).
+  const index = join(dir, 'index');
+  const racy = { ...threads, IMAGE_SIDECAR_INDEX_RACY_MS: '0' };
+  await run([process.execPath, BUNDLE_CLI_PATH, 'stats', root, '--index', index], racy);
+  const warm = await run([exe, 'stats', root, '--index', index], racy);
+  assert.equal(warm.code, 0, warm.stderr);
+  const status = JSON.parse((await run([exe, 'index', 'status', root, '--index', index], env)).stdout) as { last_run: { hits: number; misses: number } };
+  assert.equal(status.last_run.misses, 0, 'every result the installed CLI stored is served');
+  assert.ok(status.last_run.hits > 1000);
+
+  // Writes: a save, a verified conversion (on a copy).
+  const copy = join(dir, 'copy');
+  cpSync(root, copy, { recursive: true, verbatimSymlinks: true });
+  const copied = join(copy, image.slice(root.length + 1));
+  const write = await run([exe, 'write', copied, '--operation', 'quality', '--data', '-'], env, '{"score": 0.5}');
+  assert.equal(write.code, 0, write.stderr);
+  assert.match((await run([exe, 'read', copied], env)).stdout, /"score": ?0\.5/);
+  // The same conversion by the installed CLI on a second copy: the same files converted.
+  const copy2 = join(dir, 'copy2');
+  cpSync(root, copy2, { recursive: true, verbatimSymlinks: true });
+  const convert = await run([exe, 'convert', copy, '--format', 'bin'], threads);
+  const convert2 = await run([process.execPath, BUNDLE_CLI_PATH, 'convert', copy2, '--format', 'bin'], threads);
+  assert.equal(convert.code, convert2.code, convert.stderr.slice(-300));
+  const formats = (d: string) => run([exe, 'format-stats', d, '--no-index'], threads).then((r) => (JSON.parse(r.stdout) as { format_distribution: { Binary: number; Json: number } }).format_distribution);
+  const [was, now, cli] = [await formats(root), await formats(copy), await formats(copy2)];
+  assert.ok(was.Binary === 0 && now.Binary > 1000, `converted: ${JSON.stringify(was)} → ${JSON.stringify(now)}`);
+  assert.deepEqual(now, cli, 'the installed CLI converts the same files');
+
+  // The server: JSON lines in, one answer per request.
+  const lines = [
+    { id: 1, method: 'ping' },
+    { id: 2, method: 'read', params: { image } },
+    { id: 3, method: 'stats', params: { dir: root, engine: 'threads' } },
+  ].map((l) => JSON.stringify(l)).join('\n') + '\n';
+  const served = await run([exe, 'serve', '--stdio'], env, lines);
+  const answers = served.stdout.trim().split('\n').map((l) => JSON.parse(l) as { id: number; result?: unknown; error?: unknown });
+  assert.deepEqual(answers.map((a) => a.id).sort(), [1, 2, 3]);
+  for (const a of answers) assert.ok(a.result !== undefined, `request ${a.id}: ${JSON.stringify(a.error)}`);
+});
