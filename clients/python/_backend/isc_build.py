@@ -23,6 +23,11 @@ from typing import Any, Dict, List, Optional, Tuple
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 WHEEL_TAG = "py3-none-any"
+# A platform wheel carries the standalone executable (npm run build:wheel): Linux x86-64, glibc >= 2.28
+# (the Node.js it is made of asks no newer symbol: GLIBC_2.28, GLIBCXX_3.4.21).
+PLATFORM_TAG = "py3-none-manylinux_2_28_x86_64"
+# Where the executable goes in the wheel (image_sidecar/locate.py finds it there first).
+EXECUTABLE_IN_WHEEL = "image_sidecar/_bin/image-sidecar"
 # Reproducible archives: fixed timestamps (zip cannot store dates before 1980).
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 
@@ -197,9 +202,10 @@ class _Wheel:
         self.zip = zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED)
         self.records: List[str] = []
 
-    def add(self, name: str, data: bytes) -> None:
+    def add(self, name: str, data: bytes, mode: int = 0o644) -> None:
         info = zipfile.ZipInfo(name, date_time=ZIP_DATE)
-        info.external_attr = 0o644 << 16
+        # A regular file's type bits with its mode: pip keeps the exec bits of a regular file only.
+        info.external_attr = (0o100000 | mode) << 16
         info.compress_type = zipfile.ZIP_DEFLATED
         self.zip.writestr(info, data)
         digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode("ascii")
@@ -213,10 +219,11 @@ class _Wheel:
         self.zip.close()
 
 
-def _dist_info_files(cfg: Dict[str, Dict[str, Any]], tops: List[str]) -> Dict[str, bytes]:
+def _dist_info_files(cfg: Dict[str, Dict[str, Any]], tops: List[str], tag: str = WHEEL_TAG) -> Dict[str, bytes]:
+    purelib = "true" if tag == WHEEL_TAG else "false"
     files = {
         "METADATA": _metadata(cfg).encode("utf-8"),
-        "WHEEL": ("Wheel-Version: 1.0\nGenerator: isc_build\nRoot-Is-Purelib: true\nTag: %s\n" % WHEEL_TAG).encode(),
+        "WHEEL": ("Wheel-Version: 1.0\nGenerator: isc_build\nRoot-Is-Purelib: %s\nTag: %s\n" % (purelib, tag)).encode(),
         "top_level.txt": "".join(t + "\n" for t in tops).encode(),
     }
     ep = _entry_points(cfg)
@@ -225,11 +232,12 @@ def _dist_info_files(cfg: Dict[str, Dict[str, Any]], tops: List[str]) -> Dict[st
     return files
 
 
-def _build(wheel_directory: str, editable: bool) -> str:
+def _build(wheel_directory: str, editable: bool, executable: Optional[str] = None) -> str:
     cfg = _config()
     name, version = _dist_name(cfg), cfg["project"]["version"]
     dist_info = "%s-%s.dist-info" % (name, version)
-    filename = "%s-%s-%s.whl" % (name, version, WHEEL_TAG)
+    tag = PLATFORM_TAG if executable else WHEEL_TAG
+    filename = "%s-%s-%s.whl" % (name, version, tag)
     os.makedirs(wheel_directory, exist_ok=True)
     packages = cfg["tool.isc-build"]["packages"]
     wheel = _Wheel(os.path.join(wheel_directory, filename))
@@ -241,7 +249,10 @@ def _build(wheel_directory: str, editable: bool) -> str:
             for rel in _package_files(cfg):
                 with open(os.path.join(ROOT, rel), "rb") as f:
                     wheel.add(rel, f.read())
-        for fname, data in _dist_info_files(cfg, packages).items():
+            if executable:
+                with open(executable, "rb") as f:
+                    wheel.add(EXECUTABLE_IN_WHEEL, f.read(), mode=0o755)
+        for fname, data in _dist_info_files(cfg, packages, tag).items():
             wheel.add("%s/%s" % (dist_info, fname), data)
         wheel.close("%s/RECORD" % dist_info)
     except BaseException:
@@ -304,3 +315,20 @@ def build_sdist(sdist_directory: str, config_settings: Optional[dict] = None) ->
                 add(rel, f.read())
         add("PKG-INFO", pkg_info)
     return filename
+
+
+def build_platform_wheel(wheel_directory: str, executable: str) -> str:
+    """The wheel with the standalone executable inside (``npm run build:wheel``)."""
+    if not (os.path.isfile(executable) and os.access(executable, os.X_OK)):
+        raise FileNotFoundError("no executable at %s (npm run build:exe)" % executable)
+    return _build(wheel_directory, editable=False, executable=executable)
+
+
+if __name__ == "__main__":
+    # python3 _backend/isc_build.py EXECUTABLE OUT_DIR
+    import sys
+
+    if len(sys.argv) != 3:
+        sys.stderr.write("usage: isc_build.py EXECUTABLE OUT_DIR\n")
+        sys.exit(2)
+    print(os.path.join(sys.argv[2], build_platform_wheel(sys.argv[2], sys.argv[1])))

@@ -1,4 +1,5 @@
-"""Finding the image-sidecar CLI: argument, then IMAGE_SIDECAR_BIN, then SPORTBALL_RUST_BINARY_PATH
+"""Finding the image-sidecar CLI: argument, then the executable this package carries (a platform
+wheel: ``image_sidecar/_bin/image-sidecar``, the engine it was built with), then IMAGE_SIDECAR_BIN, then SPORTBALL_RUST_BINARY_PATH
 (the earlier tool's integration guide), then PATH under each of its names (``image-sidecar``,
 ``image-sidecar-rust``, ``sportball-sidecar-rust``), then where the guide's wrapper looks
 (``/usr/local/bin``), then node_modules.
@@ -93,9 +94,15 @@ def _engine_on_path() -> Optional[str]:
     return None
 
 
+# The standalone executable a platform wheel installs beside this module (npm run build:wheel).
+BUNDLED_BIN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_bin", BIN_NAME)
+
+
 def locate_binary(binary_path: Optional[str] = None, cwd: Optional[str] = None) -> Located:
     if binary_path:
         return _resolve_given(str(binary_path), "binary_path")
+    if os.path.isfile(BUNDLED_BIN) and os.access(BUNDLED_BIN, os.X_OK):
+        return _command_for(BUNDLED_BIN)
     for var in (ENV_BIN, LEGACY_ENV_BIN):
         env = os.environ.get(var)
         if env:
