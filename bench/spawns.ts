@@ -14,9 +14,9 @@ export interface SpawnFigure {
   failures: number;
 }
 
-function timeSpawn(args: string[]): { ms: number; ok: boolean; stderr: string } {
+function timeSpawn(args: string[], program = process.execPath): { ms: number; ok: boolean; stderr: string } {
   const t0 = performance.now();
-  const r = spawnSync(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 256 * 1024 * 1024 });
+  const r = spawnSync(program, args, { stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 256 * 1024 * 1024 });
   return { ms: performance.now() - t0, ok: !r.error && r.status === 0, stderr: r.stderr?.toString() ?? r.error?.message ?? '' };
 }
 
@@ -32,4 +32,27 @@ export function spawnFigure(calls: number, argsFor: (i: number) => string[]): Sp
     ms.push(r.ms);
   }
   return { calls, medianMs: median(ms), minMs: Math.min(...ms), maxMs: Math.max(...ms), failures };
+}
+
+/**
+ * Two programs' starts in alternation (one untimed warm-up each, then `calls` timed pairs), so a
+ * change in the machine's load falls on both: `a` and `b` are [program, ...args].
+ */
+export function pairedSpawnFigures(calls: number, a: readonly string[], b: readonly string[]): [SpawnFigure, SpawnFigure] {
+  const figures: [number[], number[]] = [[], []];
+  const failures = [0, 0];
+  const progs = [a, b];
+  for (let k = 0; k < 2; k++) {
+    const first = timeSpawn(progs[k].slice(1), progs[k][0]);
+    if (!first.ok) throw errors.internal(`${progs[k].join(' ')} failed: ${first.stderr.trim().split('\n').slice(-2).join(' | ')}`);
+  }
+  for (let i = 0; i < calls; i++) {
+    for (let k = 0; k < 2; k++) {
+      const r = timeSpawn(progs[k].slice(1), progs[k][0]);
+      if (!r.ok) failures[k]++;
+      figures[k].push(r.ms);
+    }
+  }
+  const figure = (k: number): SpawnFigure => ({ calls, medianMs: median(figures[k]), minMs: Math.min(...figures[k]), maxMs: Math.max(...figures[k]), failures: failures[k] });
+  return [figure(0), figure(1)];
 }

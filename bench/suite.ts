@@ -14,7 +14,7 @@ import { firstListed } from './lists.js';
 import { isFailure, log, measure, measureInterleaved, measureOnce, measurePair, measureRounds, runChild, type Measurement, type Outcome } from './measure.js';
 import type { OpSpec } from './protocol.js';
 import { figure, type BenchResults, type TargetResult } from './results.js';
-import { spawnFigure } from './spawns.js';
+import { pairedSpawnFigures, spawnFigure } from './spawns.js';
 import { measurePythonReads } from './python-reads.js';
 import { soakServer, soakTreeDir } from './server-soak.js';
 import { evaluateTargets, referenceStanding, type TargetInputs } from './targets.js';
@@ -52,6 +52,8 @@ export class Bench {
   private jsonLib!: LibraryLists;
   private jsonFloors: Floors = {};
   private versionMedianMs: number | null = null;
+  /** The standalone executable: its size, and [its, node dist/cli.js's] medians of --version and a small stats. */
+  private executable: { bytes: number; version: [number, number]; stats: [number, number] } | null = null;
   private codec: TargetInputs['codec'] = null;
   private serverP50Ms: number | null = null;
   private soakTarget: TargetResult | null = null;
@@ -133,6 +135,7 @@ export class Bench {
     this.results.targets = evaluateTargets({
       figures: this.results.operations,
       versionMedianMs: this.versionMedianMs,
+      executable: this.executable,
       codec: this.codec,
       serverP50Ms: this.serverP50Ms,
       indexBytesPerSidecar: this.indexBytesPerSidecar,
@@ -894,6 +897,44 @@ export class Bench {
       });
     } catch (e) {
       this.results.notes.push(`--version figure failed: ${(e as Error).message}`);
+    }
+    this.executableStartup();
+  }
+
+  /**
+   * The standalone executable (npm run build:exe) against the compiled tree under node (`node
+   * dist/cli.js`), in alternation: its size, `--version`, and a small `stats` (a folder of a few
+   * images: start-up is all of it).
+   */
+  private executableStartup(): void {
+    const exe = path.join(path.dirname(path.dirname(this.cli)), 'exe', 'image-sidecar');
+    const tree = path.join(path.dirname(path.dirname(this.cli)), 'cli.js');
+    if (!fs.existsSync(exe) || !fs.existsSync(tree)) {
+      this.results.notes.push(`standalone executable figures skipped: ${exe} is not built (npm run build:exe).`);
+      return;
+    }
+    try {
+      const small = path.join(this.work, 'startup-small');
+      removeTree(small);
+      fs.mkdirSync(small, { recursive: true });
+      for (let i = 0; i < 5; i++) {
+        fs.writeFileSync(path.join(small, `IMG_${i}.jpg`), 'jpeg');
+        fs.writeFileSync(path.join(small, `IMG_${i}.json`), JSON.stringify({ face_detection: { success: true, faces: [] } }));
+      }
+      const calls = Math.max(9, Math.min(this.args.spawnCalls, 25));
+      const [exeVersion, treeVersion] = pairedSpawnFigures(calls, [exe, '--version'], [process.execPath, tree, '--version']);
+      const statsArgs = ['stats', small, '--no-index', '-q', '-o', '-'];
+      const [exeStats, treeStats] = pairedSpawnFigures(calls, [exe, ...statsArgs], [process.execPath, tree, ...statsArgs]);
+      this.executable = { bytes: fs.statSync(exe).size, version: [exeVersion.medianMs, treeVersion.medianMs], stats: [exeStats.medianMs, treeStats.medianMs] };
+      log(`executable: ${(this.executable.bytes / 2 ** 20).toFixed(1)} MiB; --version ${exeVersion.medianMs.toFixed(1)} vs ${treeVersion.medianMs.toFixed(1)} ms; small stats ${exeStats.medianMs.toFixed(1)} vs ${treeStats.medianMs.toFixed(1)} ms`);
+      Object.assign(this.results.extra, {
+        'standalone executable, MiB': Number((this.executable.bytes / 2 ** 20).toFixed(1)),
+        'standalone executable / node dist/cli.js: --version median, ms': this.executable.version.map((v) => Number(v.toFixed(1))),
+        'standalone executable / node dist/cli.js: small stats median, ms': this.executable.stats.map((v) => Number(v.toFixed(1))),
+      });
+      removeTree(small);
+    } catch (e) {
+      this.results.notes.push(`standalone executable figures failed: ${(e as Error).message}`);
     }
   }
 }

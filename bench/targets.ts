@@ -16,6 +16,8 @@ export const RUST_REFERENCE: ReadonlyArray<{ id: string; operation: string; xFlo
 export interface TargetInputs {
   figures: ReadonlyArray<OperationFigure | FailedFigure>;
   versionMedianMs: number | null;
+  /** The standalone executable: its size, and [its, node dist/cli.js's] medians of --version and a small stats (ms). */
+  executable?: { bytes: number; version: [number, number]; stats: [number, number] } | null;
   codec: {
     indentJsonBytes: number;
     binBytes: number;
@@ -183,6 +185,8 @@ export function evaluateTargets(t: TargetInputs): TargetResult[] {
       ? target('convert json→bin (durable) × earlier tool + sync', timeRatio(f('convert.json-bin'), f('convert.orig-sync')), '×', '<=', 1.0)
       : target('convert json→bin (durable), × floor (c)', f('convert.json-bin')?.xFloorC ?? null, '×', '<=', 2.5, 'no earlier-tool convert row (IMAGE_SIDECAR_BENCH_ORIG not set, or no convert section in this run)'),
     target('`image-sidecar --version`, median', t.versionMedianMs, ' ms', '<', 150),
+    target('standalone executable `--version` × `node dist/cli.js --version`', t.executable ? t.executable.version[0] / t.executable.version[1] : null, '×', '<=', 1.2, t.executable ? `${(t.executable.bytes / 2 ** 20).toFixed(1)} MiB; ${t.executable.version.map((v) => v.toFixed(1)).join(' vs ')} ms` : 'no executable (npm run build:exe)'),
+    target('standalone executable small `stats` × `node dist/cli.js`', t.executable ? t.executable.stats[0] / t.executable.stats[1] : null, '×', '<=', 1.2, t.executable ? `${t.executable.stats.map((v) => v.toFixed(1)).join(' vs ')} ms` : 'no executable (npm run build:exe)'),
     target('bin size, share of indent JSON', c ? (c.binBytes / c.indentJsonBytes) * 100 : null, ' %', '<=', 50),
     target('bin decode speed-up over JSON.parse', c ? c.jsonParseUs / c.binDecodeUs : null, '×', '>=', 5),
     target('bin encode speed-up over JSON.stringify(x, null, 2)', c ? c.jsonStringifyUs / c.binEncodeUs : null, '×', '>=', 3),
