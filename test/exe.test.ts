@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -123,6 +123,54 @@ test('the standalone executable, without Node.js on PATH: every command as the i
   const [was, now, cli] = [await formats(root), await formats(copy), await formats(copy2)];
   assert.ok(was.Binary === 0 && now.Binary > 1000, `converted: ${JSON.stringify(was)} → ${JSON.stringify(now)}`);
   assert.deepEqual(now, cli, 'the installed CLI converts the same files');
+
+  // The other commands, each against the installed CLI: shards and their merge, a manifest and its
+  // verify, a list of files, stale results, a preview of resolve, a report, a sample library, keys.
+  const work = join(dir, 'work');
+  mkdirSync(work);
+  const both = async (argv: (out: string) => string[], label: string, compare = true): Promise<[Ran, Ran]> => {
+    const a = await run([exe, ...argv(join(work, `exe-${label}`))], threads);
+    const b = await run([process.execPath, BUNDLE_CLI_PATH, ...argv(join(work, `cli-${label}`))], threads);
+    assert.equal(a.code, b.code, `${label}: exit code (${a.stderr.slice(-300)})`);
+    if (compare) assert.equal(same(a.stdout.split(work).join('')).replace(/(exe|cli)-/g, ''), same(b.stdout.split(work).join('')).replace(/(exe|cli)-/g, ''), `${label}: output`);
+    return [a, b];
+  };
+  for (const i of [0, 1]) await both((o) => ['stats', root, '--no-index', '--shard', `${i}/2`, '-q', '-o', `${o}.${i}.jsonl`], `shard-${i}`, false);
+  const [merged] = await both((o) => ['merge', `${o.replace('merge', 'shard-0')}.0.jsonl`, `${o.replace('merge', 'shard-1')}.1.jsonl`], 'merge');
+  assert.equal(same(merged.stdout), same((await run([exe, 'stats', root, '--no-index'], threads)).stdout), 'the shards merge into the unsharded stats');
+  await both((o) => ['hash', root, '--manifest', `${o}.manifest`], 'manifest', false);
+  const verified = await run([exe, 'verify', root, '--manifest', join(work, 'exe-manifest.manifest')], env);
+  assert.equal(verified.code, 0, `verify: ${verified.stderr.slice(-300)}`);
+  const list = join(work, 'list.txt');
+  writeFileSync(list, readdirSync(root, { recursive: true, encoding: 'utf8' }).filter((p) => p.endsWith('.json')).slice(0, 200).map((p) => join(root, p)).join('\n') + '\n');
+  await both(() => ['validate-json', '--input', list], 'validate-json');
+  await both(() => ['stale', root, '--json'], 'stale');
+  await both(() => ['resolve', root, '--dry-run'], 'resolve');
+  const [report] = await both((o) => ['report', root, '--no-index', '-o', `${o}.html`], 'report', false);
+  assert.equal(report.code, 0, report.stderr.slice(-300));
+  assert.match(readFileSync(join(work, 'exe-report.html'), 'utf8'), /<html/i);
+  await both((o) => ['sample', o, '--images', '30', '--seed', '2', '-q'], 'sample');
+  assert.equal(same((await run([exe, 'hash', join(work, 'exe-sample')], env)).stdout).replace(/exe-sample/g, ''), same((await run([exe, 'hash', join(work, 'cli-sample')], env)).stdout).replace(/cli-sample/g, ''), 'the same sample library');
+  const key = join(work, 'key');
+  assert.equal((await run([exe, 'keygen', '-o', key], env)).code, 0);
+  const secret = join(dir, 'secret');
+  cpSync(join(work, 'exe-sample'), secret, { recursive: true, verbatimSymlinks: true });
+  const encrypted = await run([exe, 'convert', secret, '--format', 'bin', '--encrypt', '--key-file', key], threads);
+  assert.ok(encrypted.code === 0 || encrypted.code === 1, encrypted.stderr.slice(-300));
+  const key2 = join(work, 'key2');
+  assert.equal((await run([exe, 'keygen', '-o', key2], env)).code, 0);
+  const rekeyed = await run([exe, 'rekey', secret, '--key-file', key, '--new-key-file', key2], threads);
+  assert.ok(rekeyed.code === 0 || rekeyed.code === 1, rekeyed.stderr.slice(-300));
+  const readable = JSON.parse((await run([exe, 'format-stats', secret, '--no-index', '--key-file', key2], threads)).stdout) as { format_distribution: { Encrypted: number; Binary: number } };
+  assert.ok(readable.format_distribution.Encrypted + readable.format_distribution.Binary > 20, `rekeyed: ${JSON.stringify(readable)}`);
+  // Orphans quarantined and put back (on the converted copy: it has an orphan).
+  const before = readdirSync(copy2, { recursive: true, encoding: 'utf8' }).filter((p) => !p.startsWith('.image-sidecar')).sort();
+  const cleaned = await run([exe, 'cleanup', copy2, '--json'], threads);
+  assert.equal(cleaned.code, 0, cleaned.stderr.slice(-300));
+  assert.ok((JSON.parse(cleaned.stdout) as { removed: number }).removed > 0, 'an orphan quarantined');
+  const restored = await run([exe, 'restore', copy2], threads);
+  assert.equal(restored.code, 0, restored.stderr.slice(-300));
+  assert.deepEqual(readdirSync(copy2, { recursive: true, encoding: 'utf8' }).filter((p) => !p.startsWith('.image-sidecar')).sort(), before, 'restore puts every file back');
 
   // The server: JSON lines in, one answer per request.
   const lines = [
