@@ -13,7 +13,7 @@ USER sidecar
 
 WORKDIR /data
 
-# Healthy when the executable runs and its worker threads and WebAssembly modules load.
+# Healthy when the executable starts and answers (doctor: version, engine, WebAssembly modules).
 HEALTHCHECK --interval=60s --timeout=20s --retries=3 CMD ["image-sidecar", "doctor", "--json"]
 
 CMD ["sportball-sidecar-rust", "--help"]

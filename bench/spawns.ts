@@ -35,24 +35,22 @@ export function spawnFigure(calls: number, argsFor: (i: number) => string[]): Sp
 }
 
 /**
- * Two programs' starts in alternation (one untimed warm-up each, then `calls` timed pairs), so a
- * change in the machine's load falls on both: `a` and `b` are [program, ...args].
+ * Programs' starts in alternation (one untimed warm-up each, then `calls` timed rounds), so a
+ * change in the machine's load falls on all of them: each is [program, ...args].
  */
-export function pairedSpawnFigures(calls: number, a: readonly string[], b: readonly string[]): [SpawnFigure, SpawnFigure] {
-  const figures: [number[], number[]] = [[], []];
-  const failures = [0, 0];
-  const progs = [a, b];
-  for (let k = 0; k < 2; k++) {
-    const first = timeSpawn(progs[k].slice(1), progs[k][0]);
-    if (!first.ok) throw errors.internal(`${progs[k].join(' ')} failed: ${first.stderr.trim().split('\n').slice(-2).join(' | ')}`);
+export function alternatingSpawnFigures(calls: number, programs: readonly (readonly string[])[]): SpawnFigure[] {
+  const times: number[][] = programs.map(() => []);
+  const failures = programs.map(() => 0);
+  for (const p of programs) {
+    const first = timeSpawn(p.slice(1), p[0]);
+    if (!first.ok) throw errors.internal(`${p.join(' ')} failed: ${first.stderr.trim().split('\n').slice(-2).join(' | ')}`);
   }
   for (let i = 0; i < calls; i++) {
-    for (let k = 0; k < 2; k++) {
-      const r = timeSpawn(progs[k].slice(1), progs[k][0]);
+    programs.forEach((p, k) => {
+      const r = timeSpawn(p.slice(1), p[0]);
       if (!r.ok) failures[k]++;
-      figures[k].push(r.ms);
-    }
+      times[k].push(r.ms);
+    });
   }
-  const figure = (k: number): SpawnFigure => ({ calls, medianMs: median(figures[k]), minMs: Math.min(...figures[k]), maxMs: Math.max(...figures[k]), failures: failures[k] });
-  return [figure(0), figure(1)];
+  return times.map((ms, k) => ({ calls, medianMs: median(ms), minMs: Math.min(...ms), maxMs: Math.max(...ms), failures: failures[k] }));
 }

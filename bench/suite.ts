@@ -14,7 +14,7 @@ import { firstListed } from './lists.js';
 import { isFailure, log, measure, measureInterleaved, measureOnce, measurePair, measureRounds, runChild, type Measurement, type Outcome } from './measure.js';
 import type { OpSpec } from './protocol.js';
 import { figure, type BenchResults, type TargetResult } from './results.js';
-import { pairedSpawnFigures, spawnFigure } from './spawns.js';
+import { alternatingSpawnFigures, spawnFigure } from './spawns.js';
 import { measurePythonReads } from './python-reads.js';
 import { soakServer, soakTreeDir } from './server-soak.js';
 import { evaluateTargets, referenceStanding, type TargetInputs } from './targets.js';
@@ -903,8 +903,8 @@ export class Bench {
 
   /**
    * The standalone executable (npm run build:exe) against the compiled tree under node (`node
-   * dist/cli.js`), in alternation: its size, `--version`, and a small `stats` (a folder of a few
-   * images: start-up is all of it).
+   * dist/cli.js`: the target's reference) and the CLI as installed (the bundle), in alternation:
+   * its size, `--version`, and a small `stats` (a folder of a few images: start-up is all of it).
    */
   private executableStartup(): void {
     const exe = path.join(path.dirname(path.dirname(this.cli)), 'exe', 'image-sidecar');
@@ -922,15 +922,15 @@ export class Bench {
         fs.writeFileSync(path.join(small, `IMG_${i}.json`), JSON.stringify({ face_detection: { success: true, faces: [] } }));
       }
       const calls = Math.max(9, Math.min(this.args.spawnCalls, 25));
-      const [exeVersion, treeVersion] = pairedSpawnFigures(calls, [exe, '--version'], [process.execPath, tree, '--version']);
-      const statsArgs = ['stats', small, '--no-index', '-q', '-o', '-'];
-      const [exeStats, treeStats] = pairedSpawnFigures(calls, [exe, ...statsArgs], [process.execPath, tree, ...statsArgs]);
-      this.executable = { bytes: fs.statSync(exe).size, version: [exeVersion.medianMs, treeVersion.medianMs], stats: [exeStats.medianMs, treeStats.medianMs] };
-      log(`executable: ${(this.executable.bytes / 2 ** 20).toFixed(1)} MiB; --version ${exeVersion.medianMs.toFixed(1)} vs ${treeVersion.medianMs.toFixed(1)} ms; small stats ${exeStats.medianMs.toFixed(1)} vs ${treeStats.medianMs.toFixed(1)} ms`);
+      const three = (args: string[]) => alternatingSpawnFigures(calls, [[exe, ...args], [process.execPath, tree, ...args], [process.execPath, this.cli, ...args]]).map((f) => f.medianMs);
+      const version = three(['--version']);
+      const stats = three(['stats', small, '--no-index', '-q', '-o', '-']);
+      this.executable = { bytes: fs.statSync(exe).size, version: [version[0], version[1]], stats: [stats[0], stats[1]] };
+      log(`executable: ${(this.executable.bytes / 2 ** 20).toFixed(1)} MiB; --version ${version.map((v) => v.toFixed(1)).join(' / ')} ms; small stats ${stats.map((v) => v.toFixed(1)).join(' / ')} ms (executable / node dist/cli.js / the bundle)`);
       Object.assign(this.results.extra, {
         'standalone executable, MiB': Number((this.executable.bytes / 2 ** 20).toFixed(1)),
-        'standalone executable / node dist/cli.js: --version median, ms': this.executable.version.map((v) => Number(v.toFixed(1))),
-        'standalone executable / node dist/cli.js: small stats median, ms': this.executable.stats.map((v) => Number(v.toFixed(1))),
+        'executable / node dist/cli.js / node dist/bundle/cli.js: --version median, ms': version.map((v) => Number(v.toFixed(1))),
+        'executable / node dist/cli.js / node dist/bundle/cli.js: small stats median, ms': stats.map((v) => Number(v.toFixed(1))),
       });
       removeTree(small);
     } catch (e) {

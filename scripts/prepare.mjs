@@ -25,3 +25,4 @@ if (!existsSync(tsc)) {
 run(process.execPath, [tsc, '-p', 'tsconfig.json']);
 run(process.execPath, [join(root, 'scripts', 'build-wasm.mjs'), 'dist']);
 run(process.execPath, [join(root, 'scripts', 'code-digest.mjs'), 'dist/incremental']);
+run(process.execPath, [join(root, 'scripts', 'bundle.mjs'), 'dist']);

@@ -1,5 +1,5 @@
 /**
- * The CLI as installed: `bin` runs the one-file bundle (scripts/build-bundle.mjs, dist/bundle/),
+ * The CLI as installed: `bin` runs the one-file bundle (scripts/bundle.mjs, dist/bundle/),
  * not the compiled tree the other CLI tests run. Every command must give the tree's output, exit
  * code and index, with its worker threads and WebAssembly modules found beside it.
  */

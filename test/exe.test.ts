@@ -51,6 +51,8 @@ test('the standalone executable, without Node.js on PATH: every command as the i
   copyFileSync(EXE, exe);
   const env: Record<string, string> = { PATH: noNode, HOME: dir, IMAGE_SIDECAR_WORKERS: '2' };
   const root = join(dir, 'lib');
+  const SCHEMA = join(dir, 'schema.json');
+  writeFileSync(SCHEMA, JSON.stringify({ type: 'object', properties: { sidecar_info: { type: 'object' } }, required: ['sidecar_info'] }));
   // Symlinks, RAW+JPEG pairs, corrupt and orphaned sidecars, reports; > 2,000 files.
   await generateSampleLibrary(root, { images: 1200, seed: 9 });
   const files = (d: string): number => readdirSync(d, { withFileTypes: true }).reduce((n, e) => n + (e.isDirectory() ? files(join(d, e.name)) : 1), 0);
@@ -79,6 +81,8 @@ test('the standalone executable, without Node.js on PATH: every command as the i
     ['todo', root, '--operation', 'yolov8', '--no-index', '--jsonl'],
     ['cleanup', root, '--dry-run'],
     ['read', image],
+    // A JSON Schema: ajv is inside the executable.
+    ['validate', root, '--no-index', '--schema', SCHEMA],
   ];
   for (const args of commands) {
     const mine = await run([exe, ...args], threads);

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 
 /** The built CLI, relative to this compiled helper in dist-test/test/helpers/. */
 export const CLI_PATH = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
-/** The CLI as installed (`bin`): the package build's one-file bundle (scripts/build-bundle.mjs). */
+/** The CLI as installed (`bin`): the package build's one-file bundle (scripts/bundle.mjs). */
 export const BUNDLE_CLI_PATH = fileURLToPath(new URL('../../../dist/bundle/cli.js', import.meta.url));
 
 export interface CliResult {

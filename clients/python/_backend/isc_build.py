@@ -8,6 +8,10 @@ fails with ``invalid command 'bdist_wheel'``). It builds a pure-Python wheel wit
 
 What goes in: the packages and console scripts named in ``pyproject.toml`` (``[tool.isc-build]``),
 the ``[project]`` metadata. Nothing else is read or run.
+
+Run as a script (``npm run build:wheel``), it builds the platform wheel instead: the same, plus the
+standalone executable given on its command line (``image_sidecar/_bin/image-sidecar``, tagged
+``manylinux_2_28_x86_64``: the Node.js it is made of asks no newer glibc symbol).
 """
 from __future__ import annotations
 
@@ -321,6 +325,11 @@ def build_platform_wheel(wheel_directory: str, executable: str) -> str:
     """The wheel with the standalone executable inside (``npm run build:wheel``)."""
     if not (os.path.isfile(executable) and os.access(executable, os.X_OK)):
         raise FileNotFoundError("no executable at %s (npm run build:exe)" % executable)
+    # The tag says Linux x86-64: an ELF file for that machine (64-bit, little-endian, e_machine 62).
+    with open(executable, "rb") as f:
+        head = f.read(20)
+    if len(head) < 20 or head[:4] != b"\x7fELF" or head[4] != 2 or head[5] != 1 or int.from_bytes(head[18:20], "little") != 62:
+        raise ValueError("%s is not a Linux x86-64 executable: it cannot go into a %s wheel" % (executable, PLATFORM_TAG))
     return _build(wheel_directory, editable=False, executable=executable)
 
 

@@ -94,15 +94,17 @@ def _engine_on_path() -> Optional[str]:
     return None
 
 
-# The standalone executable a platform wheel installs beside this module (npm run build:wheel).
-BUNDLED_BIN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_bin", BIN_NAME)
+# The standalone executable a platform wheel carries beside this module (npm run build:wheel): the
+# engine this client was built with, so it comes before the environment's choices; `binary_path`
+# (the caller's own) still wins.
+CARRIED_BIN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_bin", BIN_NAME)
 
 
 def locate_binary(binary_path: Optional[str] = None, cwd: Optional[str] = None) -> Located:
     if binary_path:
         return _resolve_given(str(binary_path), "binary_path")
-    if os.path.isfile(BUNDLED_BIN) and os.access(BUNDLED_BIN, os.X_OK):
-        return _command_for(BUNDLED_BIN)
+    if os.path.isfile(CARRIED_BIN) and os.access(CARRIED_BIN, os.X_OK):
+        return _command_for(CARRIED_BIN)
     for var in (ENV_BIN, LEGACY_ENV_BIN):
         env = os.environ.get(var)
         if env:
