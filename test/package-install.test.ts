@@ -92,9 +92,11 @@ test('fresh clone → npm pack → install into an empty folder → npx image-si
   assert.equal(pack.code, 0, `npm pack failed:\n${pack.stderr}`);
   const info = JSON.parse(pack.stdout.slice(pack.stdout.indexOf('['))) as { filename: string; files: { path: string; mode: number }[] }[];
   const paths = new Set(info[0]!.files.map((f) => f.path));
-  for (const must of ['dist/cli.js', 'dist/index.js', 'dist/index.d.ts', 'LICENSE', 'README.md', 'package.json']) {
+  // The CLI as `bin` runs it (the bundle and what it opens beside itself), and the library.
+  for (const must of ['dist/bundle/cli.js', 'dist/bundle/worker.js', 'dist/bundle/scanner.wasm', 'dist/bundle/entries.wasm', 'dist/bundle/code-digest.json', 'dist/cli.js', 'dist/index.js', 'dist/index.d.ts', 'LICENSE', 'README.md', 'package.json']) {
     assert.ok(paths.has(must), `the tarball holds ${must}`);
   }
+  assert.ok(![...paths].some((p) => p.startsWith('dist/exe/') || p.startsWith('dist/wheel/')), 'no standalone executable or wheel in the npm package');
   assert.ok(![...paths].some((p) => p.startsWith('test/') || p.startsWith('dist-test/') || p.startsWith('node_modules/')), 'no tests or dependencies in the tarball');
   const tarball = join(packs, info[0]!.filename);
 
