@@ -17,7 +17,7 @@ import { KIND_WRITTEN, writeBatchEntries } from './entry-writer.js';
 import { serialize } from 'node:v8';
 import { setOwn } from '../analysis/own-record.js';
 import { beginFileEntry, fileEntryBound, sealFileEntry } from './entry-format.js';
-import { extrasOf, PACKED_RESULT_ROOM, packRowAt, packStoredAt, placeEntryBlock, unpackResult, type InspectWire } from './inspect-wire.js';
+import { extrasOf, laterColumns, PACKED_RESULT_ROOM, packRowAt, packStoredAt, placeEntryBlock, unpackResult, type InspectWire } from './inspect-wire.js';
 import type { IdentityScratch } from '../fs/identity.js';
 import type { EntryOptions, EntryBlock, IndexEntryOut } from '../model/index-entry.js';
 import type { FileInspection } from '../model/inspection.js';
@@ -63,8 +63,8 @@ export function isTrusted(result: FileInspection, id: IdentityScratch, cutoffNs:
  * a probe...) the escape after it (packStoredAt): those fields less the path, v8-serialized (bigints,
  * -0, undefined, key order, `__proto__` keys kept). The path is never stored (the row holds none); a
  * message naming the file names it by PATH_MARK (the entry serves any spelling of the root). A row
- * the form cannot hold (a string it refuses, more than PACKED_RESULT_ROOM bytes) gives its brief and
- * summary to the escape too: every result that may be stored is.
+ * the form cannot hold (a string it refuses, more than PACKED_RESULT_ROOM bytes) gives its columns
+ * past the base ones (brief, summary...) to the escape too: every result that may be stored is.
  */
 export function fileEntry(result: FileInspection, id: IdentityScratch, opts: EntryOptions, cutoffNs: bigint, withKeys: boolean, row: EntryRow): IndexEntryOut | null {
   if (!isTrusted(result, id, cutoffNs, withKeys)) return null;
@@ -74,19 +74,17 @@ export function fileEntry(result: FileInspection, id: IdentityScratch, opts: Ent
     const packed = arena.writeStored(key, opts.keyNo, id.bytes, row, null, true);
     if (packed !== undefined) return packed;
   }
-  const escape = escapeOf(result, extras);
   if (extras !== null) {
-    const packed = arena.writeStored(key, opts.keyNo, id.bytes, row, serialize(escape), true);
+    const packed = arena.writeStored(key, opts.keyNo, id.bytes, row, serialize(escapeOf(result, extras, {})), true);
     if (packed !== undefined) return packed;
   }
-  if (result.brief !== undefined) escape.brief = result.brief;
-  if (result.summary !== undefined) escape.summary = result.summary;
+  // The row without the columns past the base ones: they lead the escape, in the order a decoder sets them.
+  const escape = escapeOf(result, extras, laterColumns(row.wire, row.i, result));
   return arena.writeStored(key, opts.keyNo, id.bytes, row, serialize(escape), false) ?? null;
 }
 
-/** The escape of a stored result: the batch's `extras` for it less the path, a message naming the file by PATH_MARK. */
-function escapeOf(result: FileInspection, extras: Partial<FileInspection> | null): Partial<FileInspection> {
-  const escape: Partial<FileInspection> = {};
+/** The escape of a stored result: `escape` and then the batch's `extras` for it less the path, a message naming the file by PATH_MARK. */
+function escapeOf(result: FileInspection, extras: Partial<FileInspection> | null, escape: Partial<FileInspection>): Partial<FileInspection> {
   if (extras === null) return escape;
   for (const k in extras) if (k !== 'path' && Object.hasOwn(extras, k)) setOwn(escape as Record<string, unknown>, k, extras[k as keyof FileInspection]);
   const path = result.path;
@@ -183,7 +181,7 @@ class EntryArena {
 
   /**
    * The entry of `row`'s result in the stored form (fileEntry), written in place: its row (`columns`
-   * false: without its brief and summary) and its escape, if any; undefined when the row does not
+   * false: without its columns past the base ones) and its escape, if any; undefined when the row does not
    * fit the form (the caller stores it otherwise), null when it may not be stored (a key too long).
    */
   writeStored(key: string, keyNo: number, idBytes: Buffer, row: EntryRow, escape: Uint8Array | null, columns: boolean): IndexEntryOut | null | undefined {

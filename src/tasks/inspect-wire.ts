@@ -206,7 +206,7 @@ export function packInspections(results: readonly FileInspection[], items: reado
   let extra: Partial<FileInspection> | null = null;
   const addExtra = <K extends keyof FileInspection>(k: K, v: FileInspection[K]) => {
     extra ??= {};
-    extra[k] = v;
+    setOwn(extra as Record<string, unknown>, k, v); // an own __proto__ key stays a key
   };
   for (let i = 0; i < n; i++) {
     const r = results[i];
@@ -560,7 +560,7 @@ function summaryOf(
  */
 export const PACKED_RESULT_TAG = 0x01; // neither JSON's '{' nor v8's version tag 0xff
 const NULL_STR = 0xffff;
-/** The most bytes a packed row takes before its escape (a bigger row stores its brief and summary in the escape). */
+/** The most bytes a packed row takes before its escape (a bigger row stores its brief, summary... in the escape). */
 export const PACKED_RESULT_ROOM = 16 * 1024;
 // Where packRowAt writes (set per call): the buffer, a DataView of it, the next byte, the end of the room.
 let packOut: Buffer = Buffer.alloc(0);
@@ -659,15 +659,33 @@ export function packRowAt(w: InspectWire, i: number, j: number, strings: readonl
  * The stored form of row `i` with an escape (`escape`: the v8 serialization of the fields the
  * columns do not carry, index-entry.ts fileEntry makes it): the row as packRowAt writes it, its code
  * marked F_EXTRA, using no byte at or past `end`, then the escape (room for it after `end`: the
- * caller's). `columns` false: the row without its brief and summary (a string the form cannot hold,
+ * caller's). `columns` false: the row without its columns past the base ones, laterColumns (a string the form cannot hold,
  * a row past its room: the escape then carries them). Returns where it ends, or -1 (the row does not fit).
  */
 export function packStoredAt(w: InspectWire, i: number, j: number, strings: readonly (Uint8Array | null)[], escape: Uint8Array, columns: boolean, out: Buffer, view: DataView, at: number, end: number): number {
-  const code = columns ? w.codes[i] | F_EXTRA : (w.codes[i] | F_EXTRA) & ~(F_BRIEF | F_SUMMARY);
+  const code = columns ? w.codes[i] | F_EXTRA : (w.codes[i] | F_EXTRA) & BASE_BITS;
   const e = packColumnsAt(w, i, j, code, strings, out, view, at, end);
   if (e < 0) return -1;
   out.set(escape, e);
   return e + escape.length;
+}
+
+/** A row's bits for the fields every result has (status, format, shape, empty notes) and its escape. */
+const BASE_BITS = 0x1ff | F_NOTES_EMPTY | F_EXTRA;
+
+/**
+ * The fields of `r` row `i` carries in columns past those every result has (its brief, summary,
+ * empty problems, accel), in the order a decoder sets them: what a row packed without them
+ * (packStoredAt, `columns` false) leaves to its escape, ahead of the batch's extras.
+ */
+export function laterColumns(w: InspectWire, i: number, r: FileInspection): Partial<FileInspection> {
+  const code = w.codes[i];
+  const o: Partial<FileInspection> = {};
+  if (code & F_BRIEF) o.brief = r.brief;
+  if (code & F_SUMMARY) o.summary = r.summary;
+  if (code & F_PROBLEMS_EMPTY) o.problems = r.problems;
+  if ((code >> 9) & 3) o.accel = r.accel;
+  return o;
 }
 
 function packColumnsAt(w: InspectWire, i: number, j: number, code: number, strings: readonly (Uint8Array | null)[], out: Buffer, view: DataView, at: number, end: number): number {
