@@ -17,7 +17,7 @@ import { KIND_WRITTEN, writeBatchEntries } from './entry-writer.js';
 import { serialize } from 'node:v8';
 import { setOwn } from '../analysis/own-record.js';
 import { beginFileEntry, fileEntryBound, sealFileEntry } from './entry-format.js';
-import { extrasOf, laterColumns, PACKED_RESULT_ROOM, packRowAt, packStoredAt, placeEntryBlock, unpackResult, type InspectWire } from './inspect-wire.js';
+import { extrasOf, laterColumns, PACKED_RESULT_ROOM, packRowAt, placeEntryBlock, unpackResult, type InspectWire } from './inspect-wire.js';
 import type { IdentityScratch } from '../fs/identity.js';
 import type { EntryOptions, EntryBlock, IndexEntryOut } from '../model/index-entry.js';
 import type { FileInspection } from '../model/inspection.js';
@@ -60,7 +60,7 @@ export function isTrusted(result: FileInspection, id: IdentityScratch, cutoffNs:
  *
  * The one encoder of a stored result: the row of the batch's columns (inspect-wire.ts packRowAt),
  * packed in place, and when the batch sends fields of it in its escape (an error, notes, problems,
- * a probe...) the escape after it (packStoredAt): those fields less the path, v8-serialized (bigints,
+ * a probe...) the escape after it (packRowAt): those fields less the path, v8-serialized (bigints,
  * -0, undefined, key order, `__proto__` keys kept). The path is never stored (the row holds none); a
  * message naming the file names it by PATH_MARK (the entry serves any spelling of the root). A row
  * the form cannot hold (a string it refuses, more than PACKED_RESULT_ROOM bytes) gives its columns
@@ -190,7 +190,7 @@ class EntryArena {
     const { chunk, view, at } = this;
     const r = beginFileEntry(chunk, view, at, key, idBytes, keyNo);
     if (r < 0) return null;
-    const end = escape === null ? packRowAt(row.wire, row.i, row.j, row.strings, chunk, view, r, r + PACKED_RESULT_ROOM) : packStoredAt(row.wire, row.i, row.j, row.strings, escape, columns, chunk, view, r, r + PACKED_RESULT_ROOM);
+    const end = packRowAt(row.wire, row.i, row.j, row.strings, chunk, view, r, r + PACKED_RESULT_ROOM, escape, columns);
     if (end < 0) return undefined;
     return this.sealed(at, sealFileEntry(chunk, view, at, end));
   }

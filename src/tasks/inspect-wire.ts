@@ -452,17 +452,7 @@ function withEscape(r: FileInspection, x: object): void {
 
 /** The fields of row `i` of a packed batch that its columns do not carry (its `extras`), or null when it has none. */
 export function extrasOf(w: InspectWire, i: number): Partial<FileInspection> | null {
-  if ((w.codes[i] & F_EXTRA) === 0) return null;
-  const at = w.extraAt;
-  let lo = 0;
-  let hi = at.length - 1;
-  while (lo <= hi) {
-    const mid = (lo + hi) >> 1;
-    if (at[mid] === i) return w.extras[mid];
-    if (at[mid] < i) lo = mid + 1;
-    else hi = mid - 1;
-  }
-  throw new Error(`packed batch: no extras for result ${i}`);
+  return (w.codes[i] & F_EXTRA) === 0 ? null : w.extras[w.extraAt.indexOf(i)];
 }
 
 /** A result's fields in columns, as every decoder builds them (one key order). */
@@ -556,7 +546,7 @@ function summaryOf(
  * f64 size), u16 classes, per class (str name, f64 count). A str is a u16 UTF-8 length (0xffff:
  * null) and its bytes. With F_EXTRA in the code the row is followed by its escape, to the end:
  * the v8 serialization of one plain object, the fields the columns do not carry (what the batch
- * sends in `extras`, packStoredAt), which the decoder sets on the result as unpackInspections does.
+ * sends in `extras`, packRowAt with an escape), which the decoder sets on the result as unpackInspections does.
  */
 export const PACKED_RESULT_TAG = 0x01; // neither JSON's '{' nor v8's version tag 0xff
 const NULL_STR = 0xffff;
@@ -648,24 +638,17 @@ export function rowStrings(w: InspectWire): (Uint8Array | null)[] {
  * the columns, a key set to undefined, ...; a string that cannot be held) or it does not fit. A batch's index entries are
  * made so (tasks/inspect.ts): a result's checks, lookups and strings were done once, for the batch.
  * assembly/entries.ts `packRow` writes the same layout (test/entry-writer.test.ts holds them equal).
+ * With `escape` (the v8 serialization of the fields the columns do not carry, index-entry.ts
+ * fileEntry): the row marked F_EXTRA, then the escape (its room after `end`: the caller's); `columns`
+ * false, the row without the columns laterColumns lists (the escape carries them).
  */
-export function packRowAt(w: InspectWire, i: number, j: number, strings: readonly (Uint8Array | null)[], out: Buffer, view: DataView, at: number, end: number): number {
-  const code = w.codes[i];
-  if ((code & F_EXTRA) !== 0 || (code & F_NOTES_EMPTY) === 0) return -1;
-  return packColumnsAt(w, i, j, code, strings, out, view, at, end);
-}
-
-/**
- * The stored form of row `i` with an escape (`escape`: the v8 serialization of the fields the
- * columns do not carry, index-entry.ts fileEntry makes it): the row as packRowAt writes it, its code
- * marked F_EXTRA, using no byte at or past `end`, then the escape (room for it after `end`: the
- * caller's). `columns` false: the row without its columns past the base ones, laterColumns (a string the form cannot hold,
- * a row past its room: the escape then carries them). Returns where it ends, or -1 (the row does not fit).
- */
-export function packStoredAt(w: InspectWire, i: number, j: number, strings: readonly (Uint8Array | null)[], escape: Uint8Array, columns: boolean, out: Buffer, view: DataView, at: number, end: number): number {
-  const code = columns ? w.codes[i] | F_EXTRA : (w.codes[i] | F_EXTRA) & BASE_BITS;
+export function packRowAt(w: InspectWire, i: number, j: number, strings: readonly (Uint8Array | null)[], out: Buffer, view: DataView, at: number, end: number, escape: Uint8Array | null = null, columns = true): number {
+  let code = w.codes[i];
+  if (escape !== null) code = columns ? code | F_EXTRA : (code | F_EXTRA) & BASE_BITS;
+  else if ((code & F_EXTRA) !== 0 || (code & F_NOTES_EMPTY) === 0) return -1;
+  if (at >= end) return -1;
   const e = packColumnsAt(w, i, j, code, strings, out, view, at, end);
-  if (e < 0) return -1;
+  if (e < 0 || escape === null) return e;
   out.set(escape, e);
   return e + escape.length;
 }
@@ -673,11 +656,7 @@ export function packStoredAt(w: InspectWire, i: number, j: number, strings: read
 /** A row's bits for the fields every result has (status, format, shape, empty notes) and its escape. */
 const BASE_BITS = 0x1ff | F_NOTES_EMPTY | F_EXTRA;
 
-/**
- * The fields of `r` row `i` carries in columns past those every result has (its brief, summary,
- * empty problems, accel), in the order a decoder sets them: what a row packed without them
- * (packStoredAt, `columns` false) leaves to its escape, ahead of the batch's extras.
- */
+/** The fields of `r` row `i` carries in columns past the base ones, in the order a decoder sets them (they lead the escape of a row packed without them). */
 export function laterColumns(w: InspectWire, i: number, r: FileInspection): Partial<FileInspection> {
   const code = w.codes[i];
   const o: Partial<FileInspection> = {};
@@ -689,7 +668,6 @@ export function laterColumns(w: InspectWire, i: number, r: FileInspection): Part
 }
 
 function packColumnsAt(w: InspectWire, i: number, j: number, code: number, strings: readonly (Uint8Array | null)[], out: Buffer, view: DataView, at: number, end: number): number {
-  if (at >= end) return -1;
   packOut = out;
   packView = view;
   packEnd = end;
@@ -763,7 +741,7 @@ class PackedReader {
 }
 
 /**
- * The result `packRowAt` or `packStoredAt` packed (path ''), built as a batch's is, its escape's
+ * The result `packRowAt` packed (path ''), built as a batch's is, its escape's
  * fields set on it as the batch's are; null when `raw` is not one whole packed result (a damaged
  * escape too: a miss, never a throw).
  */
