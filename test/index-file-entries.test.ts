@@ -24,6 +24,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
+import { serialize } from 'node:v8';
 import { fileEntry, PATH_MARK, rewindEntries, storedResult } from '../src/tasks/index-entry.js';
 import { IdentityScratch } from '../src/fs/identity.js';
 import { entryIdentity, entryResults, IndexReader, IndexWriter, madeIdentity, madeResult, TABLE_FILES } from '../src/incremental/store.js';
@@ -93,7 +94,8 @@ function check(m: Made, what: string): void {
   assert.equal(b.toString('utf8', 11, 11 + b.readUInt16LE(9)), m.key, `${what}: key`);
   assert.deepEqual(madeIdentity(m.e, TABLE_FILES), m.id, what);
   const raw = madeResult(m.e);
-  assert.equal(raw[0] === PACKED_RESULT_TAG, m.kind === 'packed', `${what}: encoding ${raw[0]}`);
+  assert.equal(raw[0], PACKED_RESULT_TAG, `${what}: encoding ${raw[0]}`);
+  assert.equal((raw.readUInt16LE(1) & 0x8000) === 0, m.kind === 'packed', `${what}: an escape`);
   assert.ok(storedResult(raw) !== null, `${what}: decodes`);
 }
 
@@ -201,7 +203,7 @@ function exactResult(path: string, bytes: number, tail = ''): FileInspection {
   return build(bytes - base, tail);
 }
 
-test('entry arena: a packed result of exactly the room, ending exactly at the chunk end; one byte less room starts a new chunk; a refusal there is written as JSON elsewhere', () => {
+test('entry arena: a packed result of exactly the room, ending exactly at the chunk end; one byte less room starts a new chunk; a refusal there is written with its summary in the escape elsewhere', () => {
   for (const shift of [0, -1, 1, 5]) {
     for (const tail of ['', '\ud800']) {
       rewindEntries();
@@ -248,7 +250,11 @@ test('entry arena: a packed result of exactly the room, ending exactly at the ch
       } else if (!tail) {
         assert.notEqual(e.buffer, chunk, `shift ${shift}: a new chunk`);
         assert.equal(e.byteOffset, 0);
-      } else assert.equal(madeResult(e)[0], 0x7b, 'refused: JSON');
+      } else {
+        const raw = madeResult(e);
+        assert.ok((raw.readUInt16LE(1) & (0x8000 | (1 << 14))) === 0x8000, 'refused by the columns: the summary in the escape');
+        assert.deepStrictEqual(storedResult(raw), { ...r, path: '' });
+      }
       for (const [i, x] of kept.entries()) check(x, `shift ${shift} tail ${tail.length} filler ${i}`);
       check(m, `shift ${shift} tail ${tail.length} target`);
       // The next entry after it.
@@ -313,7 +319,7 @@ test('entry framing: writeFileEntry and beginFileEntry + sealFileEntry write the
         // A Buffer at an offset of its ArrayBuffer, ending exactly where the bound says.
         const ab = new ArrayBuffer(5 + at + bound);
         const out = Buffer.from(ab, 5, at + bound).fill(0xee);
-        const len = writeFileEntry(out, at, key, id, keyNo, payload);
+        const len = writeFileEntry(out, at, key, id, keyNo, typeof payload === 'string' ? Buffer.from(payload) : payload);
         if (want === null) assert.equal(len, -1, `key of ${key.length} units refused`);
         else assert.deepEqual(out.subarray(at, at + len), want, `writeFileEntry: key ${JSON.stringify(key.slice(0, 24))} (${key.length}) at ${at}`);
         // The two halves with a view of all of `out`, the result written between them.
@@ -359,7 +365,16 @@ test('entry framing: fileEntry packs the result as it is into the bytes of its p
     assert.deepEqual(Object.keys(r), Object.keys(before));
     const stored: Record<string, unknown> = { ...before, path: '' };
     if (kind === 2) stored.error = { code: 'CORRUPT', message: `bad ${PATH_MARK}: ${PATH_MARK}` };
-    const payload = kind < 2 ? packResult(stored as unknown as FileInspection)! : JSON.stringify(stored);
+    // With an escape: the row of the fields in columns, marked F_EXTRA, then the others (v8).
+    const { error, problems: _p, ...columns } = stored;
+    const row = Buffer.from(packResult(columns as unknown as FileInspection)!);
+    if (kind >= 2) row.writeUInt16LE(row.readUInt16LE(1) | 0x8000, 1);
+    // (v8's bytes follow a value's representation, not only the value: a structured clone's array is
+    // written as a sparse one, a message cut from a two-byte string as two-byte; so the escape's
+    // values are made from the result's own.)
+    const marked = () => ({ ...(r.error as { message: string }), message: (r.error as { message: string }).message.split(path).join(PATH_MARK) });
+    const payload = kind < 2 ? row : Buffer.concat([row, serialize(kind === 2 ? { error: marked() } : { problems: r.problems })]);
+    assert.deepStrictEqual(error, kind === 2 ? marked() : undefined);
     assert.ok(payload !== null);
     const want = reference(relativeTo(root)(path), id.bytes, i % 8, payload)!;
     assert.deepEqual(Buffer.from(e), want, `entry ${i}: root ${root}, path ${path}`);

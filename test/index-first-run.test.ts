@@ -238,7 +238,7 @@ test('store: addFile writes the very bytes add(files, filePayload) writes (keys 
 /** A file entry as the reading thread writes it (tasks/index-entry.ts: into its arena), on its own. */
 function written(key: string, id: Buffer, no: number, result: string | Uint8Array): Buffer | null {
   const out = Buffer.alloc(fileEntryBound(key, result) + 8, 0xee);
-  const len = writeFileEntry(out, 8, key, id, no, result);
+  const len = writeFileEntry(out, 8, key, id, no, typeof result === 'string' ? Buffer.from(result) : result);
   return len < 0 ? null : out.subarray(8, 8 + len);
 }
 
@@ -343,7 +343,7 @@ test('store: addMade appends many made entries as appending each alone does (bac
   }
 });
 
-test('entry: a result is stored packed where the columns carry all of it, else as JSON where JSON.parse gives it back exactly, else as v8; each decodes to the very value', () => {
+test('entry: a result is stored as its packed row, with an escape (v8) for what the columns do not carry; each decodes to the very value', () => {
   const base = { path: '', size: 1, status: 'ok', format: 'json', notes: [], shape: 'sidecar', elapsedMs: 0.1 + 0.2 };
   const root = '/lib';
   const entryOf = (r: Record<string, unknown>) => {
@@ -352,32 +352,34 @@ test('entry: a result is stored packed where the columns carry all of it, else a
     const result = { ...(r as unknown as FileInspection), path: '/lib/a/b.json' };
     return fileEntry(result, id, { racyCutoffMs: 0, root, keyNo: 0 }, 10n, false, rowOf(result))!;
   };
-  const storedAs = (r: Record<string, unknown>, tag: number) => {
+  const storedAs = (r: Record<string, unknown>, escape: Record<string, unknown> | null) => {
     const raw = madeResult(entryOf(r));
-    assert.equal(raw[0], tag, `${JSON.stringify(Object.keys(r).slice(-1))} stored with tag ${tag}`);
+    assert.equal(raw[0], PACKED_RESULT_TAG, `${JSON.stringify(Object.keys(r).slice(-1))} stored packed`);
+    assert.equal((raw.readUInt16LE(1) & 0x8000) !== 0, escape !== null, `${JSON.stringify(Object.keys(r).slice(-1))}: an escape`);
+    if (escape !== null) assert.deepEqual(raw.subarray(raw.length - serialize(escape).length), serialize(escape), 'the escape: the fields the columns do not carry, v8');
     assert.deepStrictEqual(storedResult(raw), r);
     return raw;
   };
-  // Packed (the columns keep every number's bits: -0 and NaN too).
+  // The row alone (the columns keep every number's bits: -0 and NaN too).
   for (const r of [base, { ...base, elapsedMs: -0 }, { ...base, elapsedMs: NaN }, { ...base, accel: 'wasm', brief: { detectionCount: 3, toolName: null, operationType: 'face_detection' }, problems: [] }]) {
-    storedAs(r, PACKED_RESULT_TAG);
+    storedAs(r, null);
   }
-  // JSON: a field the columns do not carry, JSON-safe.
-  storedAs({ ...base, problems: [{ pointer: '/a', message: 'm', severity: 'error' }] }, 0x7b);
-  storedAs({ ...base, error: { code: 'CORRUPT', message: 'bad' }, status: 'corrupt' }, 0x7b);
-  // v8: what neither keeps.
-  const odd: Record<string, unknown>[] = [
-    { ...base, accel: undefined },
-    { ...base, notes: [1, , 3] }, // eslint-disable-line no-sparse-arrays
-    { ...base, seen: new Map([[1, 2]]) },
-    { ...base, problems: [{ n: 1n }] },
-    { ...base, when: new Date(0) },
-    { ...base, problems: [{ n: -0 }] },
+  // The row and an escape: a field the columns do not carry, JSON-safe or not.
+  const problems = [{ pointer: '/a', message: 'm', severity: 'error' }];
+  storedAs({ ...base, problems }, { problems });
+  storedAs({ ...base, error: { code: 'CORRUPT', message: 'bad' }, status: 'corrupt' }, { error: { code: 'CORRUPT', message: 'bad' } });
+  const odd: [Record<string, unknown>, Record<string, unknown>][] = [
+    [{ ...base, accel: undefined }, { accel: undefined }],
+    [{ ...base, notes: [1, , 3] }, { notes: [1, , 3] }], // eslint-disable-line no-sparse-arrays
+    [{ ...base, seen: new Map([[1, 2]]) }, { seen: new Map([[1, 2]]) }],
+    [{ ...base, problems: [{ n: 1n }] }, { problems: [{ n: 1n }] }],
+    [{ ...base, when: new Date(0) }, { when: new Date(0) }],
+    [{ ...base, problems: [{ n: -0 }] }, { problems: [{ n: -0 }] }],
   ];
-  for (const r of odd) assert.deepEqual(storedAs(r, 0xff), serialize(r));
+  for (const [r, escape] of odd) storedAs(r, escape);
 });
 
-test('entry: entries packed in place stay intact while later ones fill the arena and spill into new chunks; a result the columns refuse is written over its attempt as JSON', () => {
+test('entry: entries packed in place stay intact while later ones fill the arena and spill into new chunks; a result the columns refuse is written over its attempt with an escape', () => {
   const base = { path: '/lib/a/b.json', size: 1, status: 'ok', format: 'json', notes: [], shape: 'sidecar', elapsedMs: 0.5 };
   const opts = { racyCutoffMs: 0, root: '/lib', keyNo: 3 };
   const id = new IdentityScratch();
@@ -403,7 +405,8 @@ test('entry: entries packed in place stay intact while later ones fill the arena
     assert.deepEqual(Buffer.from(m.entry), m.copy, `entry ${i} unchanged by later ones`);
     assert.deepEqual(madeIdentity(m.entry, TABLE_FILES), m.id);
     const raw = madeResult(m.entry);
-    assert.equal(raw[0] === PACKED_RESULT_TAG, i % 7 !== 3 && i % 11 !== 5, `entry ${i} encoding`);
+    assert.equal(raw[0], PACKED_RESULT_TAG, `entry ${i} encoding`);
+    assert.equal((raw.readUInt16LE(1) & 0x8000) === 0, i % 7 !== 3 && i % 11 !== 5, `entry ${i}: an escape`);
     assert.deepStrictEqual(storedResult(raw), { ...m.result, path: '' });
     // The very bytes writeFileEntry makes of the stored result (CRC included).
     const key = relativeTo('/lib')(m.result.path);
@@ -434,10 +437,14 @@ test('entry: a worker-made file entry is keyed as the scan looks it up, holds th
       const v = r.find(TABLE_FILES, key)!;
       assert.ok(v, 'found under the key the scan looks up');
       assert.deepEqual(entryIdentity(v), identityBytes(statIdentity(items[i].path)!), 'the identity of the file read');
-      const stored = decodeResult<FileInspection>(entryResults(v).get(5)!)!;
+      const stored = storedResult(entryResults(v).get(5)!)!;
       assert.equal(stored.path, '');
       const { indexEntry: _e, ...fresh } = results[i];
-      assert.deepEqual(Object.keys(stored), Object.keys(fresh), 'key order as a fresh result');
+      // As a worker thread delivers the result (inspect-wire.ts): the stored form is the wire's row and escape.
+      const { packed } = packInspections([fresh], [items[i]]);
+      const delivered = unpackInspections(packed, [items[i]])[0];
+      assert.deepEqual(Object.keys(stored), Object.keys(delivered), 'key order as a worker thread delivers it');
+      assert.deepStrictEqual({ ...stored, path: delivered.path, error: stored.error && { ...stored.error, message: stored.error.message.split(PATH_MARK).join(delivered.path) } }, { ...delivered, error: delivered.error });
       if (i === 1) {
         assert.equal(stored.status, 'corrupt');
         assert.ok(!stored.error!.message.includes(broken) && stored.error!.message.includes(PATH_MARK), stored.error!.message);

@@ -22,9 +22,9 @@
  * then. A written file is a stream: entries are appended as a run produces them, the tables and
  * header at the end, then the file is renamed over the index (scan-index.ts).
  *
- * A result as stored (tasks/entry-format.ts): the packed row, else JSON where JSON gives it back
- * exactly, else v8, so it comes back as a worker thread would have delivered it: bigints, -0, key order,
- * `__proto__` keys. Anything unexpected makes the file (or, found later, the rest of it) untrusted.
+ * A result as stored (tasks/entry-format.ts): the packed row with an escape (v8) for the fields its
+ * columns do not carry, so it comes back as a worker thread would have delivered it: bigints, -0,
+ * `__proto__` keys (version 5; version 4 stored such results whole, as JSON or v8). Anything unexpected makes the file (or, found later, the rest of it) untrusted.
  */
 import { closeSync, fstatSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
 import { READ_FLAGS } from '../fs/regular-file.js';
@@ -34,7 +34,7 @@ import { LITTLE_ENDIAN_HOST } from '../byte-order.js';
 import { ENTRY_HEAD, MAX_KEY_BYTES, ONE_RESULT_HEAD, TABLE_FILES } from '../tasks/entry-format.js';
 
 export const INDEX_MAGIC = Buffer.from('ISCIDX\0', 'latin1');
-export const INDEX_FORMAT_VERSION = 4;
+export const INDEX_FORMAT_VERSION = 5;
 const TRAILER_MAGIC = Buffer.from('ISCIDXOK', 'latin1');
 const TRAILER_BYTES = 40;
 /** Option keys kept (most recently used first): older keys' results are dropped on write. */

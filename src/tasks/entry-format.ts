@@ -7,9 +7,10 @@
  *            | 40-byte identity (fs/identity.ts) | payload
  *   one-result file payload: u8 1 | u16 key number | u32 length | the result as stored
  *
- * A result as stored: the packed row (tasks/inspect-wire.ts, tag 0x01), else a JSON text where
- * JSON gives the value back exactly (it starts with "{"), else a v8 serialization (tag 0xFF):
- * `encodingOf` chooses between the last two (folder records too), `decodeResult` reads them.
+ * A result as stored: the packed row and its escape (tasks/inspect-wire.ts, tag 0x01; one encoder,
+ * index-entry.ts fileEntry, one decoder, storedResult). The index's other values (a folder's
+ * records, listings, links) are a JSON text where JSON gives the value back exactly (it starts
+ * with "{"), else a v8 serialization (tag 0xFF): `encodingOf` chooses, `decodeResult` reads them.
  * assembly/entries.ts writes the same frame (test/entry-writer.test.ts holds them equal).
  */
 import { deserialize } from 'node:v8';
@@ -38,20 +39,15 @@ export function fileEntryBound(key: string, result: string | Uint8Array): number
 
 /**
  * Write a file entry of one result at `at` in `out` (room for `fileEntryBound` bytes): the very
- * bytes store.ts `addFile(key, id, [[keyNo, bytes]])` appends, where `bytes` is the result as stored (a
- * JSON text is written as its UTF-8 bytes, `decodeResult`). Returns the entry's length, or -1 when
- * the key is too long for the format (never stored, as `addFile` skips it).
+ * bytes store.ts `addFile(key, id, [[keyNo, bytes]])` appends, where `bytes` is the result as stored.
+ * Returns the entry's length, or -1 when the key is too long for the format (never stored, as
+ * `addFile` skips it).
  */
-export function writeFileEntry(out: Buffer, at: number, key: string, id: Uint8Array, keyNo: number, result: string | Uint8Array, view = new DataView(out.buffer, out.byteOffset, out.length)): number {
+export function writeFileEntry(out: Buffer, at: number, key: string, id: Uint8Array, keyNo: number, result: Uint8Array, view = new DataView(out.buffer, out.byteOffset, out.length)): number {
   const r = beginFileEntry(out, view, at, key, id, keyNo);
   if (r < 0) return -1;
-  let rl: number;
-  if (typeof result === 'string') rl = out.write(result, r, 'utf8');
-  else {
-    out.set(result, r);
-    rl = result.length;
-  }
-  return sealFileEntry(out, view, at, r + rl);
+  out.set(result, r);
+  return sealFileEntry(out, view, at, r + result.length);
 }
 
 /**
@@ -93,9 +89,9 @@ export function sealFileEntry(out: Buffer, view: DataView, at: number, end: numb
 }
 
 /**
- * A stored value: a v8 serialization (it starts with the v8 format's version tag, 0xFF), or a JSON
- * text where JSON gives the value back exactly (it starts with "{": index-entry.ts stores a result
- * so when it can, `encodingOf` below says when).
+ * A stored value other than a result (a folder's record, a listing, a link): a v8 serialization (it
+ * starts with the v8 format's version tag, 0xFF), or a JSON text where JSON gives the value back
+ * exactly (it starts with "{": `encodingOf` below says when).
  */
 export function decodeResult<T>(raw: Uint8Array): T | null {
   try {
@@ -110,7 +106,7 @@ export function decodeResult<T>(raw: Uint8Array): T | null {
 }
 
 /**
- * How a value (a result, a folder's record) can be stored: 'json' when JSON.parse gives back exactly this value (strings,
+ * How a value (a folder's record) can be stored: 'json' when JSON.parse gives back exactly this value (strings,
  * finite numbers other than -0, booleans, null, plain objects without undefined values, dense
  * arrays without other properties); 'v8' when only v8 keeps it (a bigint, -0, undefined, a view, a
  * Map...); null when it reaches some object twice (or by a cycle): v8 writes the second reference as a

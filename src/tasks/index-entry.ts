@@ -1,7 +1,7 @@
 /**
  * A sidecar's index entry as the thread that read the file makes it: the identity of the file it
  * read (fstat of the descriptor it read through: exactly the bytes inspected) and the result as
- * stored (v8). A worker makes it beside its result, so the main thread only copies bytes into the
+ * stored (the packed row and its escape, inspect-wire.ts). A worker makes it beside its result, so the main thread only copies bytes into the
  * spool (incremental/scan-index.ts record): the rule of what may be stored lives here, once, for every thread.
  *
  * A result may be stored only when it can be trusted later: not unreadable (transient), not
@@ -15,8 +15,9 @@ import { relativePrefix, relativeTo } from '../fs/rel-path.js';
 import { isWellFormed } from '../formats/value.js';
 import { KIND_WRITTEN, writeBatchEntries } from './entry-writer.js';
 import { serialize } from 'node:v8';
-import { beginFileEntry, decodeResult, encodingOf, fileEntryBound, sealFileEntry, writeFileEntry } from './entry-format.js';
-import { PACKED_RESULT_ROOM, PACKED_RESULT_TAG, packRowAt, placeEntryBlock, unpackResult, type InspectWire } from './inspect-wire.js';
+import { setOwn } from '../analysis/own-record.js';
+import { beginFileEntry, fileEntryBound, sealFileEntry } from './entry-format.js';
+import { extrasOf, laterColumns, PACKED_RESULT_ROOM, packRowAt, placeEntryBlock, unpackResult, type InspectWire } from './inspect-wire.js';
 import type { IdentityScratch } from '../fs/identity.js';
 import type { EntryOptions, EntryBlock, IndexEntryOut } from '../model/index-entry.js';
 import type { FileInspection } from '../model/inspection.js';
@@ -53,42 +54,43 @@ export function isTrusted(result: FileInspection, id: IdentityScratch, cutoffNs:
 }
 
 /**
- * `make` given the result as stored: the path of this run (any spelling of the root) kept as an
- * empty key, so a hit that puts it back keeps the key order of a fresh result; a message naming the
- * file names it by PATH_MARK (the entry serves any spelling of the root).
- */
-export function asStored<T>(result: FileInspection, make: (stored: FileInspection) => T): T {
-  const path = result.path;
-  if (result.error && result.error.message.includes(path)) {
-    const stored: FileInspection = { ...result, path: '' };
-    stored.error = { ...result.error, message: result.error.message.split(path).join(PATH_MARK) };
-    return make(stored);
-  }
-  // The usual result: made as it is with its path emptied for the call (no copy of the object).
-  result.path = '';
-  try {
-    return make(result);
-  } finally {
-    result.path = path;
-  }
-}
-
-/**
  * The entry of a result read from a file whose identity `id` holds (its descriptor's fstat before
  * the read, fs/identity.ts IdentityScratch: the identity as stored, no object per file), or null when
  * it may not be stored. `row`: the result's row in its batch as packed for the main thread.
+ *
+ * The one encoder of a stored result: the row of the batch's columns (inspect-wire.ts packRowAt),
+ * packed in place, and when the batch sends fields of it in its escape (an error, notes, problems,
+ * a probe...) the escape after it (packRowAt): those fields less the path, v8-serialized (bigints,
+ * -0, undefined, key order, `__proto__` keys kept). The path is never stored (the row holds none); a
+ * message naming the file names it by PATH_MARK (the entry serves any spelling of the root). A row
+ * the form cannot hold (a string it refuses, more than PACKED_RESULT_ROOM bytes) gives its columns
+ * past the base ones (brief, summary...) to the escape too: every result that may be stored is.
  */
 export function fileEntry(result: FileInspection, id: IdentityScratch, opts: EntryOptions, cutoffNs: bigint, withKeys: boolean, row: EntryRow): IndexEntryOut | null {
   if (!isTrusted(result, id, cutoffNs, withKeys)) return null;
   const key = relativeTo(opts.root)(result.path);
-  // The column form where it carries the whole result (inspect-wire.ts packRowAt, from the batch's
-  // columns), packed in place. It holds no path and refuses what the batch sends in its escape (an
-  // error, notes, problems, a probe...), so the result goes as it is (asStored would give it with
-  // its path emptied: the same bytes).
-  const packed = arena.writePacked(key, opts.keyNo, id.bytes, row);
-  if (packed !== undefined) return packed;
-  // Else JSON where JSON.parse gives it back exactly (a string, written straight into the arena), else v8.
-  return asStored(result, (stored) => arena.write(key, encodingOf(stored) === 'json' ? JSON.stringify(stored) : serialize(stored), opts.keyNo, id.bytes));
+  const extras = extrasOf(row.wire, row.i);
+  if (extras === null) {
+    const packed = arena.writeStored(key, opts.keyNo, id.bytes, row, null, true);
+    if (packed !== undefined) return packed;
+  }
+  if (extras !== null) {
+    const packed = arena.writeStored(key, opts.keyNo, id.bytes, row, serialize(escapeOf(result, extras, {})), true);
+    if (packed !== undefined) return packed;
+  }
+  // The row without the columns past the base ones: they lead the escape, in the order a decoder sets them.
+  const escape = escapeOf(result, extras, laterColumns(row.wire, row.i, result));
+  return arena.writeStored(key, opts.keyNo, id.bytes, row, serialize(escape), false) ?? null;
+}
+
+/** The escape of a stored result: `escape` and then the batch's `extras` for it less the path, a message naming the file by PATH_MARK. */
+function escapeOf(result: FileInspection, extras: Partial<FileInspection> | null, escape: Partial<FileInspection>): Partial<FileInspection> {
+  if (extras === null) return escape;
+  for (const k in extras) if (k !== 'path' && Object.hasOwn(extras, k)) setOwn(escape as Record<string, unknown>, k, extras[k as keyof FileInspection]);
+  const path = result.path;
+  const error = escape.error;
+  if (error && error.message.includes(path)) escape.error = { ...error, message: error.message.split(path).join(PATH_MARK) };
+  return escape;
 }
 
 /**
@@ -140,9 +142,9 @@ export function batchEntries(results: readonly FileInspection[], row: EntryRow, 
   return made;
 }
 
-/** A stored result as `fileEntry` wrote it (packed, JSON or v8), path '' (null: unreadable, a miss). */
+/** The one decoder of a stored result as `fileEntry` wrote it (its row and escape), path '' (null: unreadable, a miss). */
 export function storedResult(raw: Uint8Array): FileInspection | null {
-  return raw.length > 0 && raw[0] === PACKED_RESULT_TAG ? unpackResult(raw) : decodeResult<FileInspection>(raw);
+  return unpackResult(raw);
 }
 
 /** Bytes per chunk of a thread's entry arena. */
@@ -178,26 +180,19 @@ class EntryArena {
   // in V8's baseline tier, where every property read is a call.
 
   /**
-   * The entry of `row`'s result in the packed form, written in place; undefined when the columns do
-   * not carry it (the caller encodes it otherwise), null when it may not be stored (a key too long).
+   * The entry of `row`'s result in the stored form (fileEntry), written in place: its row (`columns`
+   * false: without its columns past the base ones) and its escape, if any; undefined when the row does not
+   * fit the form (the caller stores it otherwise), null when it may not be stored (a key too long).
    */
-  writePacked(key: string, keyNo: number, idBytes: Buffer, row: EntryRow): IndexEntryOut | null | undefined {
-    const most = fileEntryBound(key, '') + PACKED_RESULT_ROOM;
+  writeStored(key: string, keyNo: number, idBytes: Buffer, row: EntryRow, escape: Uint8Array | null, columns: boolean): IndexEntryOut | null | undefined {
+    const most = fileEntryBound(key, '') + PACKED_RESULT_ROOM + (escape === null ? 0 : escape.length);
     if (this.at + most > this.chunk.length) this.newChunk(most);
     const { chunk, view, at } = this;
     const r = beginFileEntry(chunk, view, at, key, idBytes, keyNo);
     if (r < 0) return null;
-    const end = packRowAt(row.wire, row.i, row.j, row.strings, chunk, view, r, r + PACKED_RESULT_ROOM);
+    const end = packRowAt(row.wire, row.i, row.j, row.strings, chunk, view, r, r + PACKED_RESULT_ROOM, escape, columns);
     if (end < 0) return undefined;
     return this.sealed(at, sealFileEntry(chunk, view, at, end));
-  }
-
-  write(key: string, value: string | Uint8Array, keyNo: number, idBytes: Buffer): IndexEntryOut | null {
-    const most = fileEntryBound(key, value);
-    if (this.at + most > this.chunk.length) this.newChunk(most);
-    const len = writeFileEntry(this.chunk, this.at, key, idBytes, keyNo, value, this.view);
-    if (len < 0) return null;
-    return this.sealed(this.at, len);
   }
 
   /** `bytes` copied into the arena (a batch's entries by the WebAssembly writer): a view of the copy, valid as long as an entry's. */

@@ -24,6 +24,7 @@
  * the inline runtime skips the pair (nothing crosses a thread there), and the parity tests compare
  * both runtimes' outputs byte for byte.
  */
+import { deserialize } from 'node:v8';
 import type { SidecarFormat } from '../types.js';
 import { setOwn } from '../analysis/own-record.js';
 import { isWellFormed, writeUtf8 } from '../formats/value.js';
@@ -205,7 +206,7 @@ export function packInspections(results: readonly FileInspection[], items: reado
   let extra: Partial<FileInspection> | null = null;
   const addExtra = <K extends keyof FileInspection>(k: K, v: FileInspection[K]) => {
     extra ??= {};
-    extra[k] = v;
+    setOwn(extra as Record<string, unknown>, k, v); // an own __proto__ key stays a key
   };
   for (let i = 0; i < n; i++) {
     const r = results[i];
@@ -416,7 +417,7 @@ export function unpackInspections(w: InspectWire, items: readonly InspectItem[])
     const r = resultOf(items[i].path, code, nums[3 * i], nums[3 * i + 1], brief, code & F_SUMMARY ? summaryAt(sc!, j++, str) : undefined);
     if (code & F_EXTRA) {
       if (w.extraAt[nextExtra] !== i) throw new Error(`packed batch: extras out of step at result ${i}`);
-      Object.assign(r, w.extras[nextExtra++]);
+      withEscape(r, w.extras[nextExtra++]);
     }
     if (en !== null && !firstBlock) {
       const from = i === 0 ? 0 : en.ends[i - 1];
@@ -438,6 +439,20 @@ export function placeEntryBlock(results: readonly FileInspection[], raw: Uint8Ar
   let i = 0;
   while (i < results.length && ends[i] === 0) i++;
   if (i < results.length) results[i].indexEntries = { raw, ends };
+}
+
+/**
+ * A result built from its columns given the fields of its escape (a batch's `extras`, a stored
+ * result's), in the escape's order, each its own key (an own `__proto__` one too: Object.assign
+ * would set the prototype). Both decoders finish a result so.
+ */
+function withEscape(r: FileInspection, x: object): void {
+  for (const k in x) if (Object.hasOwn(x, k)) setOwn(r as unknown as Record<string, unknown>, k, (x as Record<string, unknown>)[k]);
+}
+
+/** The fields of row `i` of a packed batch that its columns do not carry (its `extras`), or null when it has none. */
+export function extrasOf(w: InspectWire, i: number): Partial<FileInspection> | null {
+  return (w.codes[i] & F_EXTRA) === 0 ? null : w.extras[w.extraAt.indexOf(i)];
 }
 
 /** A result's fields in columns, as every decoder builds them (one key order). */
@@ -519,21 +534,23 @@ function summaryOf(
 }
 
 /**
- * One result in the column form, as bytes: how an index entry stores a result (index-entry.ts)
- * where the columns carry all of it, for much less than JSON.stringify (a stats result's ~10
- * doubles, each printed shortest-round-trip, were most of a first run's extra cost per file) and
- * with every number's bits kept (-0 too). The path is not stored (the caller knows it).
+ * One result in the column form, as bytes: THE form in which an index entry stores a result
+ * (index-entry.ts fileEntry), for much less than JSON.stringify (a stats result's ~10 doubles,
+ * each printed shortest-round-trip, were most of a first run's extra cost per file) and with
+ * every number's bits kept (-0 too). The path is not stored (the caller knows it).
  *
  * Layout (little-endian): u8 PACKED_RESULT_TAG, u16 code (the batch's bits), f64 size, f64
  * elapsedMs; with a brief: f64 detectionCount, str toolName, str operationType; with a summary:
  * f64 faces, objects, embeddings, embeddingLength, qualityScore (NaN: null), str operationType,
  * toolName, qualityGrade, u8 bits, u16 operations, per operation (str name, f64 time, i8 success,
  * f64 size), u16 classes, per class (str name, f64 count). A str is a u16 UTF-8 length (0xffff:
- * null) and its bytes.
+ * null) and its bytes. With F_EXTRA in the code the row is followed by its escape, to the end:
+ * the v8 serialization of one plain object, the fields the columns do not carry (what the batch
+ * sends in `extras`, packRowAt with an escape), which the decoder sets on the result as unpackInspections does.
  */
 export const PACKED_RESULT_TAG = 0x01; // neither JSON's '{' nor v8's version tag 0xff
 const NULL_STR = 0xffff;
-/** The most bytes a packed result takes (a bigger one is stored as JSON or v8). */
+/** The most bytes a packed row takes before its escape (a bigger row stores its brief, summary... in the escape). */
 export const PACKED_RESULT_ROOM = 16 * 1024;
 // Where packRowAt writes (set per call): the buffer, a DataView of it, the next byte, the end of the room.
 let packOut: Buffer = Buffer.alloc(0);
@@ -621,10 +638,36 @@ export function rowStrings(w: InspectWire): (Uint8Array | null)[] {
  * the columns, a key set to undefined, ...; a string that cannot be held) or it does not fit. A batch's index entries are
  * made so (tasks/inspect.ts): a result's checks, lookups and strings were done once, for the batch.
  * assembly/entries.ts `packRow` writes the same layout (test/entry-writer.test.ts holds them equal).
+ * With `escape` (the v8 serialization of the fields the columns do not carry, index-entry.ts
+ * fileEntry): the row marked F_EXTRA, then the escape (its room after `end`: the caller's); `columns`
+ * false, the row without the columns laterColumns lists (the escape carries them).
  */
-export function packRowAt(w: InspectWire, i: number, j: number, strings: readonly (Uint8Array | null)[], out: Buffer, view: DataView, at: number, end: number): number {
+export function packRowAt(w: InspectWire, i: number, j: number, strings: readonly (Uint8Array | null)[], out: Buffer, view: DataView, at: number, end: number, escape: Uint8Array | null = null, columns = true): number {
+  let code = w.codes[i];
+  if (escape !== null) code = columns ? code | F_EXTRA : (code | F_EXTRA) & BASE_BITS;
+  else if ((code & F_EXTRA) !== 0 || (code & F_NOTES_EMPTY) === 0) return -1;
+  if (at >= end) return -1;
+  const e = packColumnsAt(w, i, j, code, strings, out, view, at, end);
+  if (e < 0 || escape === null) return e;
+  out.set(escape, e);
+  return e + escape.length;
+}
+
+/** A row's bits for the fields every result has (status, format, shape, empty notes) and its escape. */
+const BASE_BITS = 0x1ff | F_NOTES_EMPTY | F_EXTRA;
+
+/** The fields of `r` row `i` carries in columns past the base ones, in the order a decoder sets them (they lead the escape of a row packed without them). */
+export function laterColumns(w: InspectWire, i: number, r: FileInspection): Partial<FileInspection> {
   const code = w.codes[i];
-  if ((code & F_EXTRA) !== 0 || (code & F_NOTES_EMPTY) === 0 || at >= end) return -1;
+  const o: Partial<FileInspection> = {};
+  if (code & F_BRIEF) o.brief = r.brief;
+  if (code & F_SUMMARY) o.summary = r.summary;
+  if (code & F_PROBLEMS_EMPTY) o.problems = r.problems;
+  if ((code >> 9) & 3) o.accel = r.accel;
+  return o;
+}
+
+function packColumnsAt(w: InspectWire, i: number, j: number, code: number, strings: readonly (Uint8Array | null)[], out: Buffer, view: DataView, at: number, end: number): number {
   packOut = out;
   packView = view;
   packEnd = end;
@@ -697,14 +740,20 @@ class PackedReader {
   }
 }
 
-/** The result `packRowAt` packed (path ''), built as a batch's is; null when `raw` is not one whole packed result. */
+/**
+ * The result `packRowAt` packed (path ''), built as a batch's is, its escape's
+ * fields set on it as the batch's are; null when `raw` is not one whole packed result (a damaged
+ * escape too: a miss, never a throw).
+ */
 export function unpackResult(raw: Uint8Array): FileInspection | null {
   const b = Buffer.isBuffer(raw) ? raw : Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
   if (b.length === 0 || b[0] !== PACKED_RESULT_TAG) return null;
   try {
     const rd = new PackedReader(b);
     const code = rd.u16();
-    if ((code & 7) >= STATUS.length || ((code >> 3) & 7) >= FORMAT.length || ((code >> 6) & 7) >= SHAPE.length || ((code >> 9) & 3) >= ACCEL.length || code & F_EXTRA) return null;
+    if ((code & 7) >= STATUS.length || ((code >> 3) & 7) >= FORMAT.length || ((code >> 6) & 7) >= SHAPE.length || ((code >> 9) & 3) >= ACCEL.length) return null;
+    // Notes not in the columns are in the escape: a row without one must say they are empty.
+    if ((code & (F_EXTRA | F_NOTES_EMPTY)) === 0) return null;
     const size = rd.f64();
     const elapsedMs = rd.f64();
     let brief: SidecarBrief | undefined;
@@ -743,8 +792,13 @@ export function unpackResult(raw: Uint8Array): FileInspection | null {
       }
       summary = summaryOf(faces, objects, embeddings, embLen, score, operationType, toolName, qualityGrade, bits, operations, processingTimes, success, dataSizes, objectClasses);
     }
-    if (rd.at !== b.length) return null;
-    return resultOf('', code, size, elapsedMs, brief, summary);
+    const r = resultOf('', code, size, elapsedMs, brief, summary);
+    if ((code & F_EXTRA) === 0) return rd.at === b.length ? r : null;
+    if (rd.at >= b.length) return null;
+    const x: unknown = deserialize(b.subarray(rd.at));
+    if (typeof x !== 'object' || x === null || Object.getPrototypeOf(x) !== Object.prototype) return null;
+    withEscape(r, x);
+    return r;
   } catch {
     return null;
   }
