@@ -33,8 +33,10 @@ describe('cli basics', () => {
       const loaded = [...r.stderr.matchAll(/Storing (file:\/\/\S+)/g)].map((m) => m[1]);
       if (loaded.length === 0) return t.skip('this Node.js does not log ESM loads');
       const ours = loaded.filter((u) => !u.includes('/node_modules/')).map((u) => u.replace(/^.*\/src\//, 'src/'));
-      // (and the thread pool watch, a small module: in place before a command's modules load through the pool)
-      assert.deepEqual([...new Set(ours)].sort(), ['src/cli.js', 'src/cli/commands.js', 'src/cli/invocation.js', 'src/exit-codes.js', 'src/fs/thread-pool-watch.js', 'src/version.js', 'src/vocabulary.js'], args.join(' '));
+      // (and the thread pool watch, a small module: in place before a command's modules load through
+      // the pool; and shipped.js, where version.js reads package.json from: beside the code or the
+      // standalone executable's assets)
+      assert.deepEqual([...new Set(ours)].sort(), ['src/cli.js', 'src/cli/commands.js', 'src/cli/invocation.js', 'src/exit-codes.js', 'src/fs/thread-pool-watch.js', 'src/shipped.js', 'src/version.js', 'src/vocabulary.js'], args.join(' '));
       const deps = loaded.filter((u) => u.includes('/node_modules/')).map((u) => u.replace(/^.*\/node_modules\/([^/]+)\/.*$/, '$1'));
       assert.deepEqual([...new Set(deps)], ['commander'], args.join(' '));
     }
