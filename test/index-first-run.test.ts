@@ -136,6 +136,26 @@ for (const engine of ['inline', 'threads'] as const) {
   });
 }
 
+test("a command's first run on an index another command's first run filled resolves links as a first run does (none stored); its second run stores them; every run gives --no-index output", async (t) => {
+  const dir = testDir(t, 'isc-first-other-links-');
+  const root = library(dir);
+  const runs: IndexRunStats[] = [];
+  const index: IndexOptions = { path: join(dir, 'index'), racyMarginMs: 0, onStats: (s) => runs.push(s) };
+  const none = text(await validate(root, { engine: 'threads', workers: 2 }));
+  const noneStats = text(await stats(root, { engine: 'threads', workers: 2, list: true }));
+  const linkEntries = () => entriesIn(index.path!, TABLE_LINKS);
+  assert.equal(text(await stats(root, { engine: 'threads', workers: 2, list: true, index })), noneStats, 'stats, first run');
+  assert.equal(linkEntries(), 0);
+  assert.equal(text(await validate(root, { engine: 'threads', workers: 2, index })), none, "validate's first run");
+  assert.equal(runs[1].linksResolved, 5, 'every link resolved once, by the engine');
+  assert.equal(linkEntries(), 0, 'as a first run: no link stored');
+  assert.equal(text(await validate(root, { engine: 'threads', workers: 2, index })), none, "validate's second run");
+  assert.equal(runs[2].misses, 0);
+  assert.equal(linkEntries(), 5, 'the second run stores them');
+  assert.equal(text(await stats(root, { engine: 'threads', workers: 2, list: true, index })), noneStats, "stats' second run");
+  assert.equal(runs[3].linksResolved, 0, 'stored links served');
+});
+
 for (const engine of ['inline', 'threads'] as const) {
   test(`first run (${engine}): no folder listing is stored; the second run stores every folder's listing (no records), the third their records, the fourth is served from them; every run gives --no-index output`, async (t) => {
     const dir = testDir(t, 'isc-first-dirs-');

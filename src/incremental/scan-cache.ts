@@ -37,6 +37,9 @@ class IndexCache implements ScanCache {
   get holdsNothing() {
     return this.index.holdsNothing;
   }
+  get firstForOptions() {
+    return this.index.firstForOptions;
+  }
   get entryOptions() {
     return this.index.entryOptions;
   }

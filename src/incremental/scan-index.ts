@@ -475,6 +475,17 @@ export class ScanIndex implements EntrySink {
     this.recordedCount += this.spoolWith(TABLE_FILES, (spool) => spool.addMade(TABLE_FILES, entries));
   }
 
+  /** No result of this run's option set was loaded (nothing stored, or only other commands' results), and no link entry. */
+  get firstForOptions(): boolean {
+    if (this.reader === null) return true;
+    if (this.loadedKeyNo >= 0) return false;
+    try {
+      return this.reader.count(TABLE_LINKS) === 0;
+    } catch {
+      return false;
+    }
+  }
+
   /** What the inspecting threads need to make this run's entries (InspectOptions.indexEntries). */
   get entryOptions(): EntryOptions | undefined {
     const opts: EntryOptions = { racyCutoffMs: this.racyCutoffMs, root: this.rootAbs, keyNo: this.keyNo };

@@ -68,6 +68,11 @@ export interface FolderRecordsSink {
 export interface ScanCache {
   /** Nothing was stored when the run began (a first run): nothing to look up. */
   readonly holdsNothing: boolean;
+  /**
+   * No result of this run's option set was stored (a first run, or a command's first run on an
+   * index others filled), and no link resolution either: nothing to look up or serve, as in a first run.
+   */
+  readonly firstForOptions: boolean;
   /** What the inspecting threads need to make this run's entries. */
   readonly entryOptions: InspectOptions['indexEntries'];
   readonly dirs: CacheFolders;

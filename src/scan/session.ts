@@ -300,10 +300,11 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
     // their targets when the records come back (not with the index, whose folders keep
     // resolutions; not when link targets are inspected for this scan: each record would wait for
     // a second round trip).
-    // With an index that holds nothing yet (a first run), the engine resolves them too, as without
-    // the index, and none is stored: the run after it resolves them here, traced, and stores them
-    // (docs/INDEX.md "Folders and links").
-    const linksByEngine = (!index || index.holdsNothing) && !inspectLinkTargets;
+    // With an index that holds no result of this run's options and no link (a first run, or a
+    // command's first run on an index other commands' first runs filled), the engine resolves them
+    // too, as without the index, and none is stored: the run after it resolves them here, traced,
+    // and stores them (docs/INDEX.md "Folders and links").
+    const linksByEngine = (!index || index.firstForOptions) && !inspectLinkTargets;
     const scanId = ++scansStarted;
     const shard = this.shard;
     // Walk steps number folders (and folders that could not be read) in walk order: every shard
