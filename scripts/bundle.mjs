@@ -37,15 +37,18 @@ function common(dist, outdir) {
   };
 }
 
+/** Files the bundles open by name beside themselves (src/shipped.ts): name → where the compiled tree has it. */
+function shippedBeside(dist) {
+  return { 'scanner.wasm': join(dist, 'accel/scanner.wasm'), 'entries.wasm': join(dist, 'tasks/entries.wasm'), 'code-digest.json': join(dist, 'incremental/code-digest.json') };
+}
+
 async function installedCli(dist) {
   const out = join(dist, 'bundle');
   rmSync(out, { recursive: true, force: true });
   mkdirSync(out, { recursive: true });
   // splitting off: the compiled tree's dynamic imports (a command's module) stay in the file.
   await build({ ...common(dist, out), format: 'esm', splitting: false, packages: 'external' });
-  copyFileSync(join(dist, 'accel/scanner.wasm'), join(out, 'scanner.wasm'));
-  copyFileSync(join(dist, 'tasks/entries.wasm'), join(out, 'entries.wasm'));
-  copyFileSync(join(dist, 'incremental/code-digest.json'), join(out, 'code-digest.json'));
+  for (const [name, from] of Object.entries(shippedBeside(dist))) copyFileSync(from, join(out, name));
 }
 
 // analysis/schema.ts loads ajv lazily through `createRequire(import.meta.url)`, which inside the
@@ -88,10 +91,8 @@ async function executable(dist) {
     disableExperimentalSEAWarning: true,
     useCodeCache: true,
     assets: {
+      ...shippedBeside(dist),
       'worker.js': join(work, 'worker.cjs'),
-      'scanner.wasm': join(dist, 'accel/scanner.wasm'),
-      'entries.wasm': join(dist, 'tasks/entries.wasm'),
-      'code-digest.json': join(dist, 'incremental/code-digest.json'),
       'package.json': join(top, 'package.json'),
     },
   };

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { generateSampleLibrary } from '../src/index.js';
-import { BUNDLE_CLI_PATH } from './helpers/cli.js';
+import { BUNDLE_CLI_PATH, withoutRunFacts as same } from './helpers/cli.js';
 
 const EXE = fileURLToPath(new URL('../../dist/exe/image-sidecar', import.meta.url));
 
@@ -37,8 +37,6 @@ function run(argv: readonly string[], env: Record<string, string>, input = ''): 
   });
 }
 
-/** Timings and a quarantine's time stamp differ from run to run; nothing else may. */
-const same = (s: string) => s.replace(/"(processing_time|elapsed_ms|elapsedMs|duration_ms|seconds|pid)":[-0-9.e+]+/g, '"$1":0').replace(/\d{8}T\d{6}Z/g, 'STAMP');
 
 test('the standalone executable, without Node.js on PATH: every command as the installed CLI gives it, threads and WebAssembly in use', async (t) => {
   assert.ok(existsSync(EXE), `${EXE} is built (npm run build:exe; npm test builds it)`);

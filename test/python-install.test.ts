@@ -10,7 +10,7 @@ import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { CLI, CLIENT, findPython } from './helpers/python.js';
+import { CLI, CLIENT, findPython, twoSidecarLibrary } from './helpers/python.js';
 
 const python = findPython(['venv', 'ensurepip']);
 
@@ -50,11 +50,7 @@ test('pip install --no-index ./clients/python works offline in a fresh venv with
 
     // The earlier tool's command names, with its exit codes: findings exit 0, usage errors 2.
     const lib = path.join(tmp, 'lib');
-    fs.mkdirSync(lib);
-    fs.writeFileSync(path.join(lib, 'a.jpg'), 'jpeg');
-    fs.writeFileSync(path.join(lib, 'a.json'), JSON.stringify({ yolov8: { success: true, objects: [] } }, null, 2));
-    fs.writeFileSync(path.join(lib, 'b.jpg'), 'jpeg');
-    fs.writeFileSync(path.join(lib, 'b.json'), '{"yolov8": {"success": tr');
+    twoSidecarLibrary(lib);
     const list = path.join(tmp, 'list.txt');
     fs.writeFileSync(list, `${path.join(lib, 'a.json')}\n${path.join(lib, 'b.json')}\n`);
     const env = { IMAGE_SIDECAR_BIN: CLI, IMAGE_SIDECAR_NODE: process.execPath };

@@ -11,7 +11,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CLIENT, findPython } from './helpers/python.js';
+import { CLIENT, findPython, twoSidecarLibrary } from './helpers/python.js';
 
 const python = findPython(['venv', 'ensurepip']);
 const EXE = fileURLToPath(new URL('../../dist/exe/image-sidecar', import.meta.url));
@@ -44,11 +44,7 @@ test('the platform wheel installs offline in a fresh venv and runs the executabl
     ok(run(py, ['-m', 'pip', 'install', '--no-index', '--no-cache-dir', built], env, tmp), 'pip install --no-index <wheel>');
 
     const lib = path.join(tmp, 'lib');
-    fs.mkdirSync(lib);
-    fs.writeFileSync(path.join(lib, 'a.jpg'), 'jpeg');
-    fs.writeFileSync(path.join(lib, 'a.json'), JSON.stringify({ yolov8: { success: true, objects: [] } }, null, 2));
-    fs.writeFileSync(path.join(lib, 'b.jpg'), 'jpeg');
-    fs.writeFileSync(path.join(lib, 'b.json'), '{"yolov8": {"success": tr');
+    twoSidecarLibrary(lib);
     const script = `
 import json, os, sys, image_sidecar, image_sidecar_rust
 from image_sidecar import ImageSidecarManager

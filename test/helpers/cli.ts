@@ -7,6 +7,14 @@ export const CLI_PATH = fileURLToPath(new URL('../../src/cli.js', import.meta.ur
 /** The CLI as installed (`bin`): the package build's one-file bundle (scripts/bundle.mjs). */
 export const BUNDLE_CLI_PATH = fileURLToPath(new URL('../../../dist/bundle/cli.js', import.meta.url));
 
+/**
+ * A CLI's output with what differs from run to run made equal: timings, a process id, a
+ * quarantine's time stamp. Two programs given the same input must print the same text after it.
+ */
+export function withoutRunFacts(s: string): string {
+  return s.replace(/"(processing_time|elapsed_ms|elapsedMs|duration_ms|seconds|pid)":[-0-9.e+]+/g, '"$1":0').replace(/\d{8}T\d{6}Z/g, 'STAMP');
+}
+
 export interface CliResult {
   code: number | null;
   stdout: string;

@@ -19,6 +19,15 @@ function findClient(): string {
 }
 export const CLIENT = findClient();
 
+/** Two images in `lib` (made here): a.json a valid yolov8 sidecar, b.json cut short (a finding). */
+export function twoSidecarLibrary(lib: string): void {
+  fs.mkdirSync(lib);
+  fs.writeFileSync(path.join(lib, 'a.jpg'), 'jpeg');
+  fs.writeFileSync(path.join(lib, 'a.json'), JSON.stringify({ yolov8: { success: true, objects: [] } }, null, 2));
+  fs.writeFileSync(path.join(lib, 'b.jpg'), 'jpeg');
+  fs.writeFileSync(path.join(lib, 'b.json'), '{"yolov8": {"success": tr');
+}
+
 /** A python3 >= 3.9 that can import `modules` (e.g. venv, ensurepip), or null. */
 export function findPython(modules: readonly string[] = []): string | null {
   const imports = ['sys', ...modules].join(', ');
