@@ -37,5 +37,20 @@ export async function run(ctx: CommandContext): Promise<number> {
   }
   await emit(ctx, out);
   if (!out.complete) note(ctx, 'warning: the scan was incomplete (some paths could not be read); see scan_problems');
+  else if (ctx.command === 'stats') await noteRelinkable(ctx, dir, out.result as { categories: { orphan: number } });
   return out.complete ? EXIT_CLEAN : EXIT_FINDINGS;
+}
+
+/**
+ * Orphans whose images moved or were renamed inside the library: said on stderr (the JSON stays
+ * the mergeable aggregate), so nobody quarantines results `relink` could put back. A second,
+ * warm scan, only when there are orphans.
+ */
+async function noteRelinkable(ctx: CommandContext, dir: string, result: { categories: { orphan: number } }): Promise<void> {
+  if (ctx.opts.quiet === true || result.categories.orphan === 0) return;
+  const { planRelink } = await import('../ops/relink.js');
+  const plan = await planRelink(dir, { ...engineOptions(ctx), ...indexOptions(ctx) }).catch(() => null);
+  if (plan === null) return; // only a note: the statistics above are the answer
+  const n = plan.matches.reduce((k, m) => k + m.sidecars.length, 0);
+  if (n > 0) note(ctx, `${n} of the ${result.categories.orphan} orphan(s) belong to images that moved or were renamed inside the library: image-sidecar relink ${JSON.stringify(dir)} --dry-run`);
 }

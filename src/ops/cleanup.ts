@@ -22,7 +22,7 @@
  * move hold the lock a save of any image claiming the file takes (lock-key.ts), as convert does.
  */
 import { fsyncDirs } from '../fs/dir-sync.js';
-import { lstat, mkdir, realpath, unlink } from 'node:fs/promises';
+import { mkdir, realpath, unlink } from 'node:fs/promises';
 import { hashRegularFile, sameFile, type FileSnapshot } from '../fs/file-hash.js';
 import { lstatOrNull, moveNoOverwrite, pathExists } from '../fs/move.js';
 import { isSafeRel, relJoin } from '../fs/rel-path.js';
@@ -32,12 +32,25 @@ import { errors, isSidecarError, type ErrorCode } from '../errors.js';
 import { QUARANTINE_DIR } from '../discovery/own-folders.js';
 import { lockKeysForLoneSidecar } from '../discovery/lock-key.js';
 import { assertLockHeld, withSidecarLock } from '../fs/lock.js';
-import { writeFileAtomic } from '../fs/atomic-write.js';
 import type { Options } from '../types.js';
 import { round } from './common.js';
 import { findOrphans } from './orphans.js';
+import { planRelink } from './relink.js';
 import { isoTimestamp } from '../time.js';
-import { MANIFEST_NAME, findAbandonedQuarantines, quarantineBase, removeAbandonedQuarantines } from './quarantine-folder.js';
+import {
+  MANIFEST_MAX_BYTES,
+  MANIFEST_NAME,
+  MANIFEST_VERSION,
+  ensureQuarantineBase,
+  findAbandonedQuarantines,
+  manifestBytes,
+  quarantineBase,
+  quarantineStamp,
+  removeAbandonedQuarantines,
+  writeManifest,
+  type ManifestEntry,
+  type QuarantineManifest,
+} from './quarantine-folder.js';
 
 export interface CleanupOptions extends Options {
   /** Plan and guard only; change nothing. */
@@ -97,32 +110,15 @@ export interface CleanupReport {
    * that unfinished manifest (quarantine-folder.ts); in a dry run, the ones a real run removes.
    */
   abandonedQuarantines: string[];
+  /**
+   * Orphans left in place because `relink` can put them back next to their image (it moved or was
+   * renamed inside the library): never counted among the orphans to remove.
+   */
+  relinkable: number;
 }
 
 export const DEFAULT_MAX_FRACTION = 0.2;
-export { MANIFEST_NAME };
-export const MANIFEST_VERSION = 1;
-/**
- * A manifest lists ~100 bytes per quarantined file: 256 MiB is ~2.5 million files. restore reads
- * a manifest whole (and refuses a bigger one: a clear TOO_LARGE instead of reading an arbitrary,
- * perhaps sparse, file), so cleanup never writes a bigger one.
- */
-export const MANIFEST_MAX_BYTES = 256 * 1024 * 1024;
-
-export interface ManifestEntry {
-  rel: string;
-  size: number;
-  sha256: string;
-}
-
-export interface QuarantineManifest {
-  version: 1;
-  /** "planned": written before the moves (some entries may still be at their original path). */
-  status: 'planned' | 'complete';
-  created_at: string;
-  root: string;
-  entries: ManifestEntry[];
-}
+export { MANIFEST_MAX_BYTES, MANIFEST_NAME, MANIFEST_VERSION, manifestBytes, manifestPieces, quarantineStamp, writeManifest, type ManifestEntry, type QuarantineManifest } from './quarantine-folder.js';
 
 interface PlannedOrphan {
   path: string;
@@ -141,12 +137,14 @@ export async function cleanup(root: string, opts: CleanupOptions = {}): Promise<
 
   // 1. plan
   const found = await findOrphans(rootAbs, scanOpts);
-  const orphans: PlannedOrphan[] = found.orphans.map((o) => ({ path: o.path, rel: o.rel, size: o.size }));
+  // Orphans whose image is in the library under another name or folder are results relink saves: left alone.
+  const relinkable = new Set(found.orphans.length === 0 ? [] : (await planRelink(rootAbs, scanOpts, found)).matches.flatMap((m) => m.sidecars.map((s) => s.path)));
+  const orphans: PlannedOrphan[] = found.orphans.filter((o) => !relinkable.has(o.path)).map((o) => ({ path: o.path, rel: o.rel, size: o.size }));
   const sidecarFiles = found.sidecarFiles;
   const fraction = sidecarFiles > 0 ? orphans.length / sidecarFiles : 0;
 
   // 2. guard
-  const refusal = force ? null : (guardRefusal(orphans.length, sidecarFiles, fraction, found.scan.images, maxFraction) ?? folderRefusal(found.folders));
+  const refusal = force ? null : (guardRefusal(orphans.length, sidecarFiles, fraction, found.scan.images, maxFraction) ?? folderRefusal(foldersLeaving(found, relinkable)));
   if (refusal !== null && !dryRun) throw errors.guard(refusal);
 
   const mode = deleteMode ? 'delete' : 'quarantine';
@@ -166,6 +164,7 @@ export async function cleanup(root: string, opts: CleanupOptions = {}): Promise<
     skipped: [],
     guard: refusal,
     abandonedQuarantines: [],
+    relinkable: relinkable.size,
   };
   // What a cleanup stopped before its first move left in the quarantine goes now (nothing to
   // restore there); a dry run names it.
@@ -205,6 +204,7 @@ export async function quarantineFiles(
     skipped: [],
     guard: null,
     abandonedQuarantines: [],
+    relinkable: 0,
   };
   if (files.length === 0) return report;
   report.abandonedQuarantines = await abandonedQuarantines(rootAbs, false);
@@ -232,6 +232,18 @@ function guardRefusal(orphans: number, sidecarFiles: number, fraction: number, i
     );
   }
   return null;
+}
+
+/** The per-folder counts of the orphans that would go (those relink can save stay). */
+function foldersLeaving(found: Awaited<ReturnType<typeof findOrphans>>, relinkable: ReadonlySet<string>): typeof found.folders {
+  if (relinkable.size === 0) return found.folders;
+  const staying = new Map<string, number>();
+  for (const o of found.orphans) {
+    if (!relinkable.has(o.path)) continue;
+    const dir = o.rel.includes('/') ? o.rel.slice(0, o.rel.lastIndexOf('/')) : '';
+    staying.set(dir, (staying.get(dir) ?? 0) + 1);
+  }
+  return found.folders.map((f) => ({ ...f, orphans: f.orphans - (staying.get(f.dir) ?? 0) }));
 }
 
 /** Folders where at least this many sidecars would go and not one image is left trip the guard. */
@@ -264,10 +276,6 @@ function planActions(orphans: PlannedOrphan[], mode: 'quarantine' | 'delete', qu
   }));
 }
 
-/** `20261121T113300Z`: sorts chronologically as a string. */
-export function quarantineStamp(d: Date): string {
-  return d.toISOString().replace(/\.\d+Z$/, 'Z').replace(/[-:]/g, '');
-}
 
 /** The first of `<stamp>`, `<stamp>-1`, `<stamp>-2`... that does not exist yet (read only). */
 async function freeQuarantineFolder(rootAbs: string, stamp: string): Promise<string> {
@@ -409,21 +417,6 @@ async function quarantineOrphans(
   await writeManifest(manifestPath, { ...manifest, status: 'complete', entries: moved });
 }
 
-/** `<root>/.image-sidecar-quarantine`, made if missing; it must be a real directory inside the root. */
-async function ensureQuarantineBase(rootAbs: string, rootReal: string): Promise<string> {
-  const base = join(rootAbs, QUARANTINE_DIR);
-  // Not `recursive`: the root exists, and a recursive mkdir reports ENOENT instead of EROFS on a read-only file system.
-  await mkdir(base).catch((e: NodeJS.ErrnoException) => {
-    if (e.code !== 'EEXIST') throw errors.fromFs(e, base);
-  });
-  const baseSt = await lstat(base).catch((e) => {
-    throw errors.fromFs(e, base);
-  });
-  // A planted symlink here would send the moved files outside the root.
-  if (!baseSt.isDirectory()) throw errors.outsideRoot(base, rootAbs);
-  if ((await realpath(base)) !== join(rootReal, QUARANTINE_DIR)) throw errors.outsideRoot(base, rootAbs);
-  return base;
-}
 
 /**
  * Create `<base>/<stamp>[-n]` exclusively (base: ensureQuarantineBase's). The quarantine may have
@@ -467,48 +460,6 @@ async function abandonedQuarantines(rootAbs: string, dryRun: boolean): Promise<s
 
 const PLACEHOLDER_SHA256 = '0'.repeat(64);
 
-/**
- * The bytes of `JSON.stringify(manifest, null, 2) + '\n'`, an entry at a time: a manifest of
- * millions of files is never one string. Members other than `entries` (a manifest read back by
- * restore may carry members of a later version) are written as JSON.stringify writes them.
- */
-export function* manifestPieces(manifest: QuarantineManifest): Generator<string> {
-  const m = manifest as unknown as Record<string, unknown>;
-  let first = true;
-  yield '{';
-  for (const key of Object.keys(m)) {
-    const value = m[key];
-    const lead = `${first ? '' : ','}\n  ${JSON.stringify(key)}: `;
-    if (key === 'entries' && Array.isArray(value)) {
-      first = false;
-      yield `${lead}[`;
-      for (let i = 0; i < value.length; i++) yield `${i === 0 ? '' : ','}\n    ${(JSON.stringify(value[i], null, 2) ?? 'null').replaceAll('\n', '\n    ')}`;
-      yield value.length === 0 ? ']' : '\n  ]';
-      continue;
-    }
-    const text = JSON.stringify(value, null, 2);
-    if (text === undefined) continue; // JSON.stringify leaves such members out
-    first = false;
-    yield `${lead}${text.replaceAll('\n', '\n  ')}`;
-  }
-  yield first ? '}\n' : '\n}\n';
-}
-
-/** The size in bytes of the manifest as written. */
-export function manifestBytes(manifest: QuarantineManifest): number {
-  let n = 0;
-  for (const piece of manifestPieces(manifest)) n += Buffer.byteLength(piece, 'utf8');
-  return n;
-}
-
-/**
- * Written as a stream (temp file, fsync, rename, directory fsync). Never through a symlink planted
- * as the manifest (noFollow: CONFLICT): following it would have replaced the file it points to,
- * outside the library.
- */
-export async function writeManifest(path: string, manifest: QuarantineManifest): Promise<void> {
-  await writeFileAtomic(path, manifestPieces(manifest), { skipIfSame: false, noFollow: true });
-}
 
 // ---------------------------------------------------------------------------------------------
 // shared with restore

@@ -15,8 +15,9 @@
  * it is over an hour old: cleanup creates its folder only once every file is hashed, right before
  * the manifest, so a running cleanup's folder is empty for an instant, never for an hour.
  */
-import { lstat, readdir, rmdir, unlink } from 'node:fs/promises';
+import { lstat, mkdir, readdir, realpath, rmdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
+import { writeFileAtomic } from '../fs/atomic-write.js';
 import { QUARANTINE_DIR } from '../discovery/own-folders.js';
 import { lstatOrNull } from '../fs/move.js';
 import { errors } from '../errors.js';
@@ -24,6 +25,102 @@ import { DEFAULT_STALE_TEMP_MS, isAbandonedTempFile } from '../fs/temp-files.js'
 import { tempTargetName } from '../temp-name.js';
 
 export const MANIFEST_NAME = 'manifest.json';
+export const MANIFEST_VERSION = 1;
+/** A relink's manifest (relink.ts): files moved inside the library, which restore moves back. */
+export const RELINK_MANIFEST_VERSION = 2;
+/**
+ * A manifest lists ~100 bytes per quarantined file: 256 MiB is ~2.5 million files. restore reads
+ * a manifest whole (and refuses a bigger one: a clear TOO_LARGE instead of reading an arbitrary,
+ * perhaps sparse, file), so cleanup never writes a bigger one.
+ */
+export const MANIFEST_MAX_BYTES = 256 * 1024 * 1024;
+
+export interface ManifestEntry {
+  rel: string;
+  size: number;
+  sha256: string;
+  /** A relink's entry: where the file went (next to its image); restore moves it back from there to `rel`. */
+  moved_to?: string;
+}
+
+/**
+ * Version 1: a cleanup's (or resolve's) files, moved into the quarantine folder under `rel`.
+ * Version 2, `kind: "relink"`: files moved inside the library, from `rel` to `moved_to`; the
+ * folder holds only the manifest. (A reader of version 1 refuses it rather than misread it.)
+ */
+export interface QuarantineManifest {
+  version: 1 | 2;
+  kind?: 'relink';
+  /** "planned": written before the moves (some entries may still be at their original path). */
+  status: 'planned' | 'complete';
+  created_at: string;
+  root: string;
+  entries: ManifestEntry[];
+}
+
+/** `20261121T113300Z`: sorts chronologically as a string. */
+export function quarantineStamp(d: Date): string {
+  return d.toISOString().replace(/\.\d+Z$/, 'Z').replace(/[-:]/g, '');
+}
+
+/** `<root>/.image-sidecar-quarantine`, made if missing; it must be a real directory inside the root. */
+export async function ensureQuarantineBase(rootAbs: string, rootReal: string): Promise<string> {
+  const base = join(rootAbs, QUARANTINE_DIR);
+  // Not `recursive`: the root exists, and a recursive mkdir reports ENOENT instead of EROFS on a read-only file system.
+  await mkdir(base).catch((e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EEXIST') throw errors.fromFs(e, base);
+  });
+  const baseSt = await lstat(base).catch((e) => {
+    throw errors.fromFs(e, base);
+  });
+  // A planted symlink here would send the moved files outside the root.
+  if (!baseSt.isDirectory()) throw errors.outsideRoot(base, rootAbs);
+  if ((await realpath(base)) !== join(rootReal, QUARANTINE_DIR)) throw errors.outsideRoot(base, rootAbs);
+  return base;
+}
+
+/**
+ * The bytes of `JSON.stringify(manifest, null, 2) + '\n'`, an entry at a time: a manifest of
+ * millions of files is never one string. Members other than `entries` (a manifest read back by
+ * restore may carry members of a later version) are written as JSON.stringify writes them.
+ */
+export function* manifestPieces(manifest: QuarantineManifest): Generator<string> {
+  const m = manifest as unknown as Record<string, unknown>;
+  let first = true;
+  yield '{';
+  for (const key of Object.keys(m)) {
+    const value = m[key];
+    const lead = `${first ? '' : ','}\n  ${JSON.stringify(key)}: `;
+    if (key === 'entries' && Array.isArray(value)) {
+      first = false;
+      yield `${lead}[`;
+      for (let i = 0; i < value.length; i++) yield `${i === 0 ? '' : ','}\n    ${(JSON.stringify(value[i], null, 2) ?? 'null').replaceAll('\n', '\n    ')}`;
+      yield value.length === 0 ? ']' : '\n  ]';
+      continue;
+    }
+    const text = JSON.stringify(value, null, 2);
+    if (text === undefined) continue; // JSON.stringify leaves such members out
+    first = false;
+    yield `${lead}${text.replaceAll('\n', '\n  ')}`;
+  }
+  yield first ? '}\n' : '\n}\n';
+}
+
+/** The size in bytes of the manifest as written. */
+export function manifestBytes(manifest: QuarantineManifest): number {
+  let n = 0;
+  for (const piece of manifestPieces(manifest)) n += Buffer.byteLength(piece, 'utf8');
+  return n;
+}
+
+/**
+ * Written as a stream (temp file, fsync, rename, directory fsync). Never through a symlink planted
+ * as the manifest (noFollow: CONFLICT): following it would have replaced the file it points to,
+ * outside the library.
+ */
+export async function writeManifest(path: string, manifest: QuarantineManifest): Promise<void> {
+  await writeFileAtomic(path, manifestPieces(manifest), { skipIfSame: false, noFollow: true });
+}
 
 export type QuarantineFolderState =
   /** manifest.json is there (restore reads it; it may still be unreadable). */

@@ -1,5 +1,7 @@
 /**
- * restore: undo a cleanup by moving the files of a quarantine folder back to their original paths.
+ * restore: undo a cleanup by moving the files of a quarantine folder back to their original paths,
+ * or a relink by moving the sidecars it re-attached back to where it found them (its manifest
+ * lists both places; the quarantine folder holds only that manifest).
  *
  * Never overwrites: when something now exists at an original path, that entry stays in the
  * quarantine and is reported. Each file's SHA-256 is checked against the manifest before it moves.
@@ -18,8 +20,20 @@ import { fsyncDirs } from '../fs/dir-sync.js';
 import { hashRegularFile } from '../fs/file-hash.js';
 import { lstatOrNull, moveNoOverwrite } from '../fs/move.js';
 import { isSafeRel, relJoin } from '../fs/rel-path.js';
-import { MANIFEST_MAX_BYTES, MANIFEST_NAME, MANIFEST_VERSION, writeManifest, type ManifestEntry, type QuarantineManifest } from './cleanup.js';
-import { ABANDONED_REASON, findAbandonedQuarantines, quarantineBase, quarantineFolderState, removeAbandonedQuarantines } from './quarantine-folder.js';
+import {
+  ABANDONED_REASON,
+  MANIFEST_MAX_BYTES,
+  MANIFEST_NAME,
+  MANIFEST_VERSION,
+  RELINK_MANIFEST_VERSION,
+  findAbandonedQuarantines,
+  quarantineBase,
+  quarantineFolderState,
+  removeAbandonedQuarantines,
+  writeManifest,
+  type ManifestEntry,
+  type QuarantineManifest,
+} from './quarantine-folder.js';
 
 export { quarantineBase };
 
@@ -73,7 +87,9 @@ export async function restore(root: string, opts: RestoreOptions = {}): Promise<
   const dirs = new Set<string>();
 
   for (const entry of manifest.entries) {
-    const src = relJoin(folder, entry.rel);
+    // A relink's entry moved inside the library (to `moved_to`); a cleanup's into this folder.
+    const movedTo = manifest.kind === 'relink' ? entry.moved_to! : null;
+    const src = movedTo !== null ? relJoin(rootAbs, movedTo) : relJoin(folder, entry.rel);
     const dest = relJoin(rootAbs, entry.rel);
     const skip = (reason: string, keep: boolean) => {
       report.skipped.push({ rel: entry.rel, reason });
@@ -82,16 +98,17 @@ export async function restore(root: string, opts: RestoreOptions = {}): Promise<
     try {
       // Every folder between the root and the quarantined file must be a real directory inside the
       // root: a symlink planted in the quarantine would make us move a file from elsewhere.
-      const srcRel = [QUARANTINE_DIR, basename(folder), entry.rel].join('/');
+      const srcRel = movedTo ?? [QUARANTINE_DIR, basename(folder), entry.rel].join('/');
+      const where = movedTo !== null ? `at ${movedTo}` : 'in the quarantine';
       if (!(await realDirsInside(rootAbs, rootReal, srcRel, true))) {
-        skip('not in the quarantine', false);
+        skip(`not ${where}`, false);
         continue;
       }
       const srcSt = await lstatOrNull(src);
       const destSt = await lstatOrNull(dest);
       if (!srcSt) {
-        // A "planned" manifest lists files a crashed cleanup never moved: they are still in place.
-        skip(destSt ? 'not in the quarantine (it is at its original path)' : 'not in the quarantine', false);
+        // A "planned" manifest lists files a crashed cleanup (or relink) never moved: they are still in place.
+        skip(destSt ? `not ${where} (it is at its original path)` : `not ${where}`, false);
         continue;
       }
       if (!srcSt.isFile()) {
@@ -116,7 +133,8 @@ export async function restore(root: string, opts: RestoreOptions = {}): Promise<
         // Under the lock a save of an image claiming the file takes: a save that found no sidecar
         // and renamed its new one in right after the move replaced the restored file (and the
         // quarantine's copy was gone): the save now either lands first (we skip) or reads ours.
-        await withSidecarLock(lockKeysForLoneSidecar(dest), async (signal) => {
+        const keys = movedTo !== null ? [...lockKeysForLoneSidecar(dest), ...lockKeysForLoneSidecar(src)] : lockKeysForLoneSidecar(dest);
+        await withSidecarLock(keys, async (signal) => {
           if (await lstatOrNull(dest)) throw errors.conflict('a file now exists at the original path; not overwritten', [dest, src]);
           await realDirsInside(rootAbs, rootReal, srcRel, false); // and the source's still are
           assertLockHeld(signal);
@@ -203,12 +221,14 @@ export async function readManifest(path: string): Promise<QuarantineManifest> {
     throw errors.corrupt(`manifest is not valid JSON: ${(e as Error).message}`, path, e);
   }
   const o = m as Partial<QuarantineManifest> | null;
-  if (!o || typeof o !== 'object' || o.version !== MANIFEST_VERSION || !Array.isArray(o.entries)) {
-    throw errors.corrupt(`not a version ${MANIFEST_VERSION} quarantine manifest`, path);
+  const relinked = o?.version === RELINK_MANIFEST_VERSION && o.kind === 'relink';
+  if (!o || typeof o !== 'object' || !(o.version === MANIFEST_VERSION || relinked) || !Array.isArray(o.entries)) {
+    throw errors.corrupt(`not a version ${MANIFEST_VERSION} quarantine manifest (nor a version ${RELINK_MANIFEST_VERSION} relink manifest)`, path);
   }
+  const safe = (rel: unknown) => typeof rel === 'string' && isSafeRel(rel) && rel.split('/')[0] !== QUARANTINE_DIR;
   for (const e of o.entries) {
     // A tampered rel could point outside the root: refuse the whole manifest.
-    if (!e || typeof e !== 'object' || !isSafeRel(e.rel) || e.rel.split('/')[0] === QUARANTINE_DIR || typeof e.sha256 !== 'string' || typeof e.size !== 'number') {
+    if (!e || typeof e !== 'object' || !safe(e.rel) || typeof e.sha256 !== 'string' || typeof e.size !== 'number' || (relinked && !safe(e.moved_to))) {
       throw errors.corrupt(`invalid manifest entry ${JSON.stringify(e)}`, path);
     }
   }

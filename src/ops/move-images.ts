@@ -1,0 +1,614 @@
+/**
+ * `mv` and `cp` of images together with their sidecars (docs/REORGANISE.md).
+ *
+ *   plan (every source → a unit: an image and the files that go with it)  →  journal  →  act, a unit at a time
+ *
+ * A unit is an image with its own sidecars (docs/PAIRING.md: both forms; a stem file shared with
+ * another image only when its record names this one), or a lone sidecar given on its own.
+ *
+ * The order within a unit keeps every image with its sidecars at every instant, so a kill at any
+ * point leaves no image apart from its results:
+ *   1. each sidecar appears at the destination (link(2), or a verified copy), never replacing a name;
+ *   2. then the image (a symlinked image: a new link to the same target);
+ *   3. a move then removes the image at the source, and its sidecars last.
+ * A kill between 1 and 2 leaves extra sidecar names at the destination, between 2 and 3 the image
+ * in both places, after 3 began extra sidecar names at the source: each is a second name of the
+ * same file (or an equal copy), never a missing one. The journal (`.isc-move-<host>-<pid>-<n>` in the
+ * destination folder, written before the first change) names every unit, so the next `mv` or `cp`
+ * into that folder finishes what a dead run started (rolls a unit forward once its image is at the
+ * destination, back before that) and removes the journal.
+ *
+ * Each unit holds the sidecar locks of its source and destination (lock-key.ts), so a save of the
+ * image never lands between a sidecar's link and its unlink. Same file system: hard links (the data
+ * never moves). Across file systems, or where links are not supported: copies made by the system's
+ * `cp --preserve=mode,timestamps` into a staging folder (Node cannot set a nanosecond mtime, and the
+ * identity a sidecar records is size + mtime_ns), fsynced and compared with the source byte for byte.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { errors, isSidecarError, type ErrorCode } from '../errors.js';
+import { decodeSidecar } from '../formats/codec.js';
+import { readFileLimitedSync } from '../fs/read-file.js';
+import { acquireSidecarLockSync, type HeldLock } from '../fs/lock.js';
+import { hostMark, processState } from '../fs/temp-files.js';
+import { fsyncDirs } from '../fs/dir-sync.js';
+import { writeFileAtomicSync } from '../fs/atomic-write.js';
+import { imageExtensionSet, nfc, splitName } from '../discovery/extensions.js';
+import { isImageName, isSidecarName, sidecarExtOf } from '../discovery/pair.js';
+import { locateSidecarSync } from '../discovery/locate.js';
+import { lockKeyForImage, lockKeysForLoneSidecar } from '../discovery/lock-key.js';
+import { recordedImageName } from '../analysis/image-identity.js';
+import type { JsonObject, Keyring } from '../types.js';
+
+export type TransferMode = 'move' | 'copy';
+
+export interface TransferOptions {
+  /** Plan and check only; change nothing. */
+  dryRun?: boolean;
+  /** The image extensions (docs/PAIRING.md §6); default the built-in set. */
+  imageExtensions?: readonly string[];
+  /** Keys to read encrypted stem files shared by several images (whose record says whose they are). */
+  keyring?: Keyring;
+  /** Give up on a unit whose lock stays taken this long (default 60 s). */
+  lockTimeoutMs?: number;
+}
+
+export interface TransferFile {
+  from: string;
+  to: string;
+  role: 'image' | 'sidecar';
+}
+
+export interface TransferUnit {
+  /** The source as given (resolved). */
+  source: string;
+  /** Sidecars first, then the image: the order they appear at the destination. */
+  files: TransferFile[];
+  /** A stem-form sidecar renamed to the name-ext form, because another image at the destination has the same stem. */
+  renamedForm?: true;
+}
+
+export interface TransferProblem {
+  path: string;
+  code: ErrorCode;
+  message: string;
+}
+
+export interface TransferReport {
+  mode: TransferMode;
+  dryRun: boolean;
+  destination: string;
+  /** The plan (every unit that goes ahead); in a real run the ones done are counted in `done`. */
+  units: TransferUnit[];
+  /** Units moved or copied (0 in a dry run). */
+  done: number;
+  /** Files moved or copied (images and sidecars; 0 in a dry run). */
+  files: number;
+  /** Sources left alone, one finding each. */
+  problems: TransferProblem[];
+  /** Units of earlier runs killed mid-way that this run finished or undid (their journals are gone). */
+  recovered: number;
+}
+
+/** Move images with their sidecars (`SRC… DEST`: DEST a folder, or a new name for one source). */
+export function moveImages(sources: readonly string[], destination: string, opts: TransferOptions = {}): Promise<TransferReport> {
+  return transferImages('move', sources, destination, opts);
+}
+
+/** Copy images with their sidecars; the copies keep mode and times (the identity a sidecar records). */
+export function copyImages(sources: readonly string[], destination: string, opts: TransferOptions = {}): Promise<TransferReport> {
+  return transferImages('copy', sources, destination, opts);
+}
+
+export async function transferImages(mode: TransferMode, sources: readonly string[], destination: string, opts: TransferOptions = {}): Promise<TransferReport> {
+  if (sources.length === 0) throw errors.usage('nothing to ' + mode + ': give one or more images and a destination');
+  const dest = resolveDestination(destination, sources.length);
+  const report: TransferReport = { mode, dryRun: opts.dryRun === true, destination: dest.path, units: [], done: 0, files: 0, problems: [], recovered: 0 };
+  if (!report.dryRun) report.recovered = recoverJournals(dest.dir, opts);
+  const plan = planUnits(sources.map((s) => path.resolve(s)), dest, opts, report.problems);
+  report.units = plan;
+  if (report.dryRun || plan.length === 0) return report;
+
+  const journal = writeJournal(dest.dir, mode, plan);
+  const touched = new Set<string>([dest.dir]);
+  let deviceCopy = false;
+  for (const unit of plan) {
+    try {
+      const r = actUnit(mode, unit, deviceCopy, opts);
+      deviceCopy ||= r.copied;
+      report.done++;
+      report.files += unit.files.length;
+      for (const f of unit.files) touched.add(path.dirname(f.from));
+    } catch (e) {
+      report.problems.push(problemOf(unit.source, e));
+    }
+  }
+  await fsyncDirs(touched);
+  fs.rmSync(journal, { force: true });
+  return report;
+}
+
+// ---------------------------------------------------------------------------------------------
+// plan
+// ---------------------------------------------------------------------------------------------
+
+interface Destination {
+  /** As resolved. */
+  path: string;
+  /** The folder the files land in. */
+  dir: string;
+  /** A new name for the one source (`mv a.jpg b.jpg`), null when DEST is a folder. */
+  rename: string | null;
+}
+
+function resolveDestination(destination: string, count: number): Destination {
+  const p = path.resolve(destination);
+  const st = statOrNull(p);
+  if (st?.isDirectory()) return { path: p, dir: p, rename: null };
+  if (count > 1) throw errors.usage(`the destination of several sources must be an existing folder: ${p}`);
+  if (st !== null) throw errors.conflict('the destination exists; not overwritten', [p]);
+  const dir = path.dirname(p);
+  if (!statOrNull(dir)?.isDirectory()) throw errors.notFound(dir, 'destination folder');
+  return { path: p, dir, rename: path.basename(p) };
+}
+
+interface DestFolder {
+  /** NFC names present in the destination folder, and those this plan adds. */
+  taken: Set<string>;
+  /** NFC stem → image names present there (stems another image there would share). */
+  imagesByStem: Map<string, string[]>;
+  /** NFC stem → stem-form sidecar names present there. */
+  stemSidecars: Map<string, string[]>;
+}
+
+function readDestFolder(dir: string, exts: ReadonlySet<string>): DestFolder {
+  const out: DestFolder = { taken: new Set(), imagesByStem: new Map(), stemSidecars: new Map() };
+  for (const name of fs.readdirSync(dir)) {
+    const n = nfc(name);
+    out.taken.add(n);
+    if (isSidecarName(n)) {
+      const base = n.slice(0, n.lastIndexOf('.'));
+      push(out.stemSidecars, base, n);
+    } else if (isImageName(n, exts)) push(out.imagesByStem, nfc(splitName(n).stem), n);
+  }
+  return out;
+}
+
+function push(m: Map<string, string[]>, k: string, v: string): void {
+  const l = m.get(k);
+  if (l) l.push(v);
+  else m.set(k, [v]);
+}
+
+function planUnits(sources: string[], dest: Destination, opts: TransferOptions, problems: TransferProblem[]): TransferUnit[] {
+  const exts = imageExtensionSet(opts.imageExtensions);
+  const folder = readDestFolder(dest.dir, exts);
+  const units: TransferUnit[] = [];
+  const inUnits = new Set<string>();
+  const lone: string[] = [];
+  for (const source of [...new Set(sources)]) {
+    try {
+      const st = fs.lstatSync(source, { throwIfNoEntry: false });
+      if (st === undefined) throw errors.notFound(source, 'source');
+      if (st.isDirectory()) throw errors.usage(`${source} is a folder: move or copy whole folders with mv or rsync (the sidecars in them go along)`);
+      const name = path.basename(source);
+      if (isSidecarName(name)) {
+        lone.push(source);
+        continue;
+      }
+      if (!isImageName(name, exts) && !st.isSymbolicLink()) {
+        throw errors.usage(`${source} is not an image (add its extension with --image-ext): only images and their sidecars are moved`);
+      }
+      const unit = imageUnit(source, dest, folder, exts, opts);
+      for (const f of unit.files) inUnits.add(f.from);
+      units.push(unit);
+    } catch (e) {
+      problems.push(problemOf(source, e));
+    }
+  }
+  for (const source of lone) {
+    if (inUnits.has(source)) continue; // it goes with its image
+    try {
+      units.push(loneUnit(source, dest, folder, exts));
+    } catch (e) {
+      problems.push(problemOf(source, e));
+    }
+  }
+  return units;
+}
+
+function imageUnit(source: string, dest: Destination, folder: DestFolder, exts: ReadonlySet<string>, opts: TransferOptions): TransferUnit {
+  const loc = locateSidecarSync(source, { imageExtensions: opts.imageExtensions });
+  const name = path.basename(source);
+  const newName = dest.rename ?? name;
+  const newStem = nfc(splitName(newName).stem);
+  if (dest.rename !== null && !isImageName(newName, exts)) throw errors.usage(`the new name ${newName} is not an image name (its sidecars would pair with nothing)`);
+  if (path.dirname(source) === dest.dir && nfc(name) === nfc(newName)) throw errors.usage(`${source} is already there`);
+  // A symlinked image goes as a link; its target's sidecars stay with the target (link-side ones go with it).
+  const own = loc.candidates.filter((c) => (loc.isSymlink ? c.side === 'link' : c.side === 'target'));
+  const files: TransferFile[] = [];
+  let renamedForm = false;
+  // Images of the destination with the new stem share its stem-form files.
+  const sharers = (folder.imagesByStem.get(newStem) ?? []).filter((n) => n !== nfc(newName) && !(path.dirname(source) === dest.dir && n === nfc(name)));
+  const ownPaths = new Set(own.map((c) => c.path));
+  const siblings = loc.siblings.map((s) => nfc(path.basename(s)));
+  for (const c of own) {
+    if (c.isLink) throw errors.usage(`its sidecar ${c.path} is a symlink: move it yourself (its target may be anyone's)`);
+    if (c.shared) {
+      const owner = recordOf(c.path, opts);
+      if (owner !== undefined && owner !== null && siblings.includes(owner)) continue; // another image's file: it stays
+      if (owner !== nfc(path.basename(loc.targetPath))) {
+        throw errors.conflict(`${path.basename(c.path)} is shared with ${siblings.join(', ')} and names none of them: save this image's own sidecar first`, [c.path]);
+      }
+    }
+    let target = c.naming === 'stem' ? `${newStem}.${c.ext}` : `${newName}.${c.ext}`;
+    if (c.naming === 'stem' && sharers.length > 0 && recordOf(c.path, opts) !== nfc(newName)) {
+      target = `${newName}.${c.ext}`; // the name-ext form is this image's alone, as a save would choose
+      renamedForm = true;
+    }
+    const to = path.join(dest.dir, target);
+    if (to === c.path) continue; // `mv a.jpg a.png`: its stem files stay as they are
+    files.push({ from: c.path, to, role: 'sidecar' });
+  }
+  // Files at the destination that would claim the image there: stem files must name another image
+  // there (else this image would share them), and a name-ext one would become its own.
+  for (const s of folder.stemSidecars.get(newStem) ?? []) {
+    const p = path.join(dest.dir, s);
+    if (ownPaths.has(p)) continue;
+    const owner = recordOf(p, opts);
+    if (owner === undefined || owner === null || owner === nfc(newName) || !sharers.includes(owner)) {
+      throw errors.conflict(`${newName} would pair there with ${s}, which is not its sidecar (it names ${owner ?? 'no image'})`, [p]);
+    }
+  }
+  for (const s of folder.stemSidecars.get(nfc(newName)) ?? []) {
+    const p = path.join(dest.dir, s);
+    if (!ownPaths.has(p)) throw errors.conflict(`${newName} would pair there with ${s}, which is not its sidecar`, [p]);
+  }
+  files.push({ from: loc.imagePath, to: path.join(dest.dir, newName), role: 'image' });
+  claimNames(files, folder, exts);
+  const unit: TransferUnit = { source, files };
+  if (renamedForm) unit.renamedForm = true;
+  return unit;
+}
+
+/** A sidecar given on its own: it moves alone only when no image of its folder claims it. */
+function loneUnit(source: string, dest: Destination, folder: DestFolder, exts: ReadonlySet<string>): TransferUnit {
+  const name = nfc(path.basename(source));
+  const base = name.slice(0, name.lastIndexOf('.'));
+  for (const n of fs.readdirSync(path.dirname(source))) {
+    const m = nfc(n);
+    if (!isImageName(m, exts)) continue;
+    if (nfc(splitName(m).stem) === base || (m === base && isImageName(base, exts))) {
+      throw errors.usage(`${source} belongs to ${path.join(path.dirname(source), n)}: move the image (its sidecars go with it)`);
+    }
+  }
+  const newName = dest.rename ?? path.basename(source);
+  if (dest.rename !== null && sidecarExtOf(newName) === null) throw errors.usage(`the new name ${newName} is not a sidecar name`);
+  const files: TransferFile[] = [{ from: source, to: path.join(dest.dir, newName), role: 'sidecar' }];
+  claimNames(files, folder, exts);
+  return { source, files };
+}
+
+/** The destination names of a unit must be free; once planned they are taken for the next units (and pair as files there). */
+function claimNames(files: TransferFile[], folder: DestFolder, exts: ReadonlySet<string>): void {
+  for (const f of files) {
+    const n = nfc(path.basename(f.to));
+    if (folder.taken.has(n)) throw errors.conflict('exists at the destination; not overwritten', [f.to]);
+  }
+  for (const f of files) {
+    const n = nfc(path.basename(f.to));
+    folder.taken.add(n);
+    if (f.role === 'sidecar') push(folder.stemSidecars, n.slice(0, n.lastIndexOf('.')), n);
+    else if (isImageName(n, exts)) push(folder.imagesByStem, nfc(splitName(n).stem), n);
+  }
+}
+
+/** The NFC file name a sidecar's record names, null when it names none, undefined when it cannot be read. */
+function recordOf(p: string, opts: TransferOptions): string | null | undefined {
+  try {
+    const { data } = decodeSidecar(readFileLimitedSync(p), { path: p, keyring: opts.keyring });
+    return recordedImageName(data as JsonObject);
+  } catch {
+    return undefined;
+  }
+}
+
+
+// ---------------------------------------------------------------------------------------------
+// act
+// ---------------------------------------------------------------------------------------------
+
+function lockKeysOf(unit: TransferUnit): string[] {
+  const keys = new Set<string>();
+  const image = unit.files.find((f) => f.role === 'image');
+  if (image) {
+    keys.add(lockKeyForImage(path.dirname(image.from), path.basename(image.from)));
+    keys.add(lockKeyForImage(path.dirname(image.to), path.basename(image.to)));
+  } else {
+    for (const f of unit.files) for (const k of [...lockKeysForLoneSidecar(f.from), ...lockKeysForLoneSidecar(f.to)]) keys.add(k);
+  }
+  return [...keys].sort();
+}
+
+function withLocks<T>(keys: string[], opts: TransferOptions, fn: (held: HeldLock[]) => T): T {
+  const held: HeldLock[] = [];
+  try {
+    for (const k of keys) held.push(acquireSidecarLockSync(k, { timeoutMs: opts.lockTimeoutMs }));
+    return fn(held);
+  } finally {
+    for (const l of held.reverse()) l.release();
+  }
+}
+
+/** Move or copy one unit (see the header for the order). Undoes its own links when a step fails before the image lands. */
+function actUnit(mode: TransferMode, unit: TransferUnit, copyAlready: boolean, opts: TransferOptions): { copied: boolean } {
+  return withLocks(lockKeysOf(unit), opts, (held) => {
+    const check = () => held.forEach((l) => l.check());
+    for (const f of unit.files) {
+      const st = fs.lstatSync(f.from, { throwIfNoEntry: false });
+      if (st === undefined) throw errors.notFound(f.from, 'source');
+      if (f.role === 'sidecar' && !st.isFile()) throw errors.conflict('no longer a regular file; left alone', [f.from]);
+    }
+    let copied = copyAlready || mode === 'copy';
+    const made: string[] = [];
+    try {
+      check();
+      if (!copied) {
+        try {
+          for (const f of unit.files) placeLinked(f, made);
+        } catch (e) {
+          if (!needsCopy(e)) throw e;
+          undo(made);
+          copied = true;
+        }
+      }
+      if (copied) placeCopies(unit, made);
+    } catch (e) {
+      undo(made);
+      throw e;
+    }
+    if (mode === 'move') {
+      if (copied) fsyncDir(path.dirname(unit.files[0].to)); // the copies are durable before a source goes
+      check();
+      // The image first, its sidecars last: a kill in between leaves extra sidecar names, never an image without them.
+      for (const f of [...unit.files].reverse()) fs.unlinkSync(f.from);
+    }
+    return { copied };
+  });
+}
+
+function needsCopy(e: unknown): boolean {
+  const c = (e as NodeJS.ErrnoException).code;
+  return c === 'EXDEV' || c === 'EPERM' || c === 'ENOTSUP' || c === 'EOPNOTSUPP' || c === 'ENOSYS' || c === 'EMLINK';
+}
+
+function undo(made: string[]): void {
+  for (const p of made.reverse()) fs.rmSync(p, { force: true });
+  made.length = 0;
+}
+
+/** A second name for the file at the destination (or, for a symlinked image, a link to the same target). */
+function placeLinked(f: TransferFile, made: string[]): void {
+  try {
+    if (fs.lstatSync(f.from).isSymbolicLink()) fs.symlinkSync(linkTextFor(f), f.to);
+    else fs.linkSync(f.from, f.to);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw errors.conflict('exists at the destination; not overwritten', [f.to]);
+    throw e;
+  }
+  made.push(f.to);
+}
+
+/** A relative link text is rewritten so the moved link leads to the same file; an absolute one stays. */
+function linkTextFor(f: TransferFile): string {
+  const text = fs.readlinkSync(f.from);
+  if (path.isAbsolute(text)) return text;
+  return path.relative(path.dirname(f.to), path.resolve(path.dirname(f.from), text)) || '.';
+}
+
+/**
+ * Copies through a staging folder in the destination: `cp` keeps mode and nanosecond times; each copy
+ * is fsynced and compared with its source byte for byte, then given its name (never replacing one).
+ */
+function placeCopies(unit: TransferUnit, made: string[]): void {
+  const destDir = path.dirname(unit.files[0].to);
+  const stage = path.join(destDir, `.${path.basename(unit.files[unit.files.length - 1].to)}${STAGE_MARK}${hostMark()}-${process.pid}-${randomBytes(4).toString('hex')}`);
+  fs.mkdirSync(stage);
+  try {
+    const plain = unit.files.filter((f) => !fs.lstatSync(f.from).isSymbolicLink());
+    if (plain.length > 0) {
+      const r = spawnSync('cp', ['--preserve=mode,timestamps', '--reflink=auto', '--no-dereference', '-t', stage, '--', ...plain.map((f) => f.from)], { encoding: 'utf8' });
+      if (r.error || r.status !== 0) throw errors.fromFs(r.error ?? Object.assign(new Error(`cp failed: ${(r.stderr ?? '').trim()}`), { code: 'EIO' }), unit.source);
+    }
+    for (const f of unit.files) {
+      if (fs.lstatSync(f.from).isSymbolicLink()) {
+        placeLinked(f, made);
+        continue;
+      }
+      const staged = path.join(stage, path.basename(f.from));
+      syncFile(staged);
+      if (!sameBytes(f.from, staged)) throw errors.verifyFailed(f.to, 'the copy differs from its source');
+      try {
+        fs.linkSync(staged, f.to);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw errors.conflict('exists at the destination; not overwritten', [f.to]);
+        throw e;
+      }
+      made.push(f.to);
+    }
+  } finally {
+    fs.rmSync(stage, { recursive: true, force: true });
+  }
+}
+
+const STAGE_MARK = '.isc-stage-';
+
+function syncFile(p: string): void {
+  const fd = fs.openSync(p, 'r');
+  try {
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+function fsyncDir(dir: string): void {
+  try {
+    syncFile(dir);
+  } catch {
+    /* a file system that cannot fsync a folder: the copies are fsynced themselves */
+  }
+}
+
+const CHUNK = 1 << 20;
+
+function sameBytes(a: string, b: string): boolean {
+  const fa = fs.openSync(a, 'r');
+  const fb = fs.openSync(b, 'r');
+  try {
+    if (fs.fstatSync(fa).size !== fs.fstatSync(fb).size) return false;
+    const ba = Buffer.allocUnsafe(CHUNK);
+    const bb = Buffer.allocUnsafe(CHUNK);
+    for (;;) {
+      const na = fs.readSync(fa, ba, 0, CHUNK, null);
+      const nb = fs.readSync(fb, bb, 0, CHUNK, null);
+      if (na !== nb || !ba.subarray(0, na).equals(bb.subarray(0, nb))) return false;
+      if (na === 0) return true;
+    }
+  } finally {
+    fs.closeSync(fa);
+    fs.closeSync(fb);
+  }
+}
+
+function problemOf(p: string, e: unknown): TransferProblem {
+  const err = isSidecarError(e) ? e : errors.fromFs(e, p);
+  return { path: p, code: err.code, message: err.message };
+}
+
+function statOrNull(p: string): fs.Stats | null {
+  try {
+    return fs.statSync(p);
+  } catch {
+    return null;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// journal
+// ---------------------------------------------------------------------------------------------
+
+const JOURNAL_PREFIX = '.isc-move-';
+const JOURNAL_RE = /^\.isc-move-([0-9a-f]{8})-(\d+)-[0-9a-f]+$/;
+/** Another host's journal is taken for abandoned after this long (its writer cannot be asked). */
+const FOREIGN_JOURNAL_MS = 60 * 60 * 1000;
+
+interface Journal {
+  version: 1;
+  mode: TransferMode;
+  units: { files: TransferFile[] }[];
+}
+
+function writeJournal(dir: string, mode: TransferMode, units: TransferUnit[]): string {
+  const p = path.join(dir, `${JOURNAL_PREFIX}${hostMark()}-${process.pid}-${randomBytes(4).toString('hex')}`);
+  const j: Journal = { version: 1, mode, units: units.map((u) => ({ files: u.files })) };
+  writeFileAtomicSync(p, Buffer.from(JSON.stringify(j)), { skipIfSame: false, noFollow: true });
+  return p;
+}
+
+/** Is `name` a journal of a run that is gone (this host: its pid is dead; another host's: over an hour old)? */
+function isAbandonedJournal(name: string, mtimeMs: number): boolean {
+  const m = JOURNAL_RE.exec(name);
+  if (m === null) return false;
+  const state = processState(m[1], Number(m[2]));
+  return state === 'dead' || (state === 'unknown' && Date.now() - mtimeMs > FOREIGN_JOURNAL_MS);
+}
+
+/**
+ * Finish or undo the units of dead runs' journals in `dir`, then remove the journals (and their
+ * staging folders). Returns the units recovered. A unit is rolled forward once its image is at the
+ * destination, back before that; only names that are the same file (or an equal copy) are removed.
+ */
+export function recoverJournals(dir: string, opts: TransferOptions = {}): number {
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    return 0;
+  }
+  let recovered = 0;
+  for (const name of names) {
+    const p = path.join(dir, name);
+    if (name.includes(STAGE_MARK)) {
+      const m = /-([0-9a-f]{8})-(\d+)-[0-9a-f]+$/.exec(name);
+      if (m !== null && processState(m[1], Number(m[2])) === 'dead') fs.rmSync(p, { recursive: true, force: true });
+      continue;
+    }
+    const st = fs.lstatSync(p, { throwIfNoEntry: false });
+    if (!st?.isFile() || !isAbandonedJournal(name, st.mtimeMs)) continue;
+    let j: Journal;
+    try {
+      j = JSON.parse(fs.readFileSync(p, 'utf8')) as Journal;
+    } catch {
+      continue; // not ours to read: left for a person to look at
+    }
+    if (j.version !== 1 || !Array.isArray(j.units)) continue;
+    const dirs = new Set<string>();
+    for (const u of j.units) {
+      const unit: TransferUnit = { source: u.files[u.files.length - 1]?.from ?? '', files: u.files };
+      try {
+        if (withLocks(lockKeysOf(unit), opts, () => recoverUnit(j.mode, unit))) recovered++;
+        for (const f of u.files) dirs.add(path.dirname(f.from)).add(path.dirname(f.to));
+      } catch {
+        /* left as it is: every image still has its sidecars (see the header) */
+      }
+    }
+    for (const d of dirs) fsyncDir(d);
+    fs.rmSync(p, { force: true });
+  }
+  return recovered;
+}
+
+/** One unit of a dead run: true when something had to be finished or undone. */
+function recoverUnit(mode: TransferMode, unit: TransferUnit): boolean {
+  const image = unit.files.find((f) => f.role === 'image') ?? unit.files[unit.files.length - 1];
+  const landed = sameEntry(image.from, image.to) || (!exists(image.from) && exists(image.to));
+  let changed = false;
+  if (mode === 'move' && landed) {
+    // Forward: remove the source names the destination holds.
+    for (const f of [...unit.files].reverse()) {
+      if (exists(f.from) && sameEntry(f.from, f.to)) {
+        fs.unlinkSync(f.from);
+        changed = true;
+      }
+    }
+  } else if (!landed) {
+    // Back: the sidecar names the run added before its image arrived.
+    for (const f of unit.files) {
+      if (f.role === 'sidecar' && exists(f.from) && sameEntry(f.from, f.to)) {
+        fs.unlinkSync(f.to);
+        changed = true;
+      }
+    }
+  }
+  return changed;
+}
+
+function exists(p: string): boolean {
+  return fs.lstatSync(p, { throwIfNoEntry: false }) !== undefined;
+}
+
+/** The same file under two names, a link to the same target, or an equal copy. */
+function sameEntry(a: string, b: string): boolean {
+  const sa = fs.lstatSync(a, { throwIfNoEntry: false });
+  const sb = fs.lstatSync(b, { throwIfNoEntry: false });
+  if (sa === undefined || sb === undefined) return false;
+  if (sa.isSymbolicLink() || sb.isSymbolicLink()) {
+    if (!sa.isSymbolicLink() || !sb.isSymbolicLink()) return false;
+    return path.resolve(path.dirname(a), fs.readlinkSync(a)) === path.resolve(path.dirname(b), fs.readlinkSync(b));
+  }
+  if (sa.dev === sb.dev && sa.ino === sb.ino) return true;
+  return sa.isFile() && sb.isFile() && sa.size === sb.size && sa.mtimeMs === sb.mtimeMs && sameBytes(a, b);
+}

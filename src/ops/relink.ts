@@ -1,0 +1,363 @@
+/**
+ * relink: put orphaned sidecars back next to the images they belong to, when those images moved or
+ * were renamed inside the library (docs/REORGANISE.md).
+ *
+ *   plan (orphans → evidence → one image each, or ambiguous)  →  manifest  →  act  (a dry run stops before the manifest)
+ *
+ * Evidence is what the sidecar recorded at its last save: `sidecar_info.image` (size, mtime_ns, and
+ * a sha256 when hashing was asked for) and `sidecar_info.image_path`. An orphan goes to an image only
+ * when exactly one image of the library has the recorded size and mtime (a move or a rename keeps
+ * both), that image has no sidecar of its own, and no other orphan claims it; with `hashImages`, the
+ * candidates' bytes must also match a recorded sha256 (which also settles a tie between an image
+ * and a same-size, same-time decoy). Everything else is listed: ambiguous ones with their
+ * candidates, the rest with the reason nothing was found. A sidecar is never given to two images.
+ *
+ * The orphans of one image (its `.json` kept beside a `.bin`) move together. A stem-form file keeps
+ * its form unless another image with the new stem sits in that folder: then it takes the name-ext
+ * form, as a save would. The moves are written first into a manifest in the quarantine folder
+ * (`kind: "relink"`, each entry's old and new place), so `restore` moves them back, byte for byte.
+ */
+import * as fs from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { mkdir, realpath, unlink } from 'node:fs/promises';
+import { errors, isSidecarError, type ErrorCode } from '../errors.js';
+import { decodeSidecar } from '../formats/codec.js';
+import { readFileLimitedSync } from '../fs/read-file.js';
+import { hashRegularFile } from '../fs/file-hash.js';
+import { fsyncDirs } from '../fs/dir-sync.js';
+import { lstatOrNull, moveNoOverwrite } from '../fs/move.js';
+import { relJoin } from '../fs/rel-path.js';
+import { assertLockHeld, withSidecarLock } from '../fs/lock.js';
+import { imageExtensionSet, nfc, splitName } from '../discovery/extensions.js';
+import { isImageName } from '../discovery/pair.js';
+import { walkTree } from '../discovery/walk.js';
+import { SKIP_DIR_NAMES, QUARANTINE_DIR } from '../discovery/own-folders.js';
+import { locateSidecarSync } from '../discovery/locate.js';
+import { lockKeyForImage, lockKeysForLoneSidecar } from '../discovery/lock-key.js';
+import { hashFileSync, recordedImage, recordedImageName } from '../analysis/image-identity.js';
+import type { ImageRecord } from '../model/summary.js';
+import type { JsonObject, Options } from '../types.js';
+import { isoTimestamp } from '../time.js';
+import { findOrphans, type OrphanList } from './orphans.js';
+import { MANIFEST_NAME, RELINK_MANIFEST_VERSION, ensureQuarantineBase, removeAbandonedQuarantines, quarantineStamp, writeManifest, type ManifestEntry, type QuarantineManifest } from './quarantine-folder.js';
+
+export interface RelinkOptions extends Options {
+  /** Plan only; change nothing. */
+  dryRun?: boolean;
+  /** Read the candidate images and compare their sha256 with the one a sidecar recorded. */
+  hashImages?: boolean;
+  /** Clock (the manifest's folder name and created_at). */
+  now?: () => Date;
+}
+
+export interface RelinkMove {
+  path: string;
+  rel: string;
+  /** Where it goes, next to its image. */
+  to: string;
+  toRel: string;
+}
+
+export interface RelinkMatch {
+  image: string;
+  imageRel: string;
+  sidecars: RelinkMove[];
+  /** What matched: always 'size' and 'mtime'; 'sha256' when hashed, 'name' when the image still has the recorded name. */
+  evidence: string[];
+}
+
+export interface RelinkAmbiguous {
+  /** The orphans (rel paths) of one image. */
+  sidecars: string[];
+  reason: string;
+  /** Images that fit the evidence (rel paths). */
+  candidates: string[];
+}
+
+export interface RelinkUnmatched {
+  sidecars: string[];
+  reason: string;
+}
+
+export interface RelinkPlan {
+  orphans: number;
+  matches: RelinkMatch[];
+  ambiguous: RelinkAmbiguous[];
+  unmatched: RelinkUnmatched[];
+}
+
+export interface RelinkReport extends RelinkPlan {
+  dryRun: boolean;
+  /** Sidecar files moved next to their images (0 in a dry run). */
+  relinked: number;
+  /** The manifest `restore` undoes this with (null in a dry run or when nothing moved). */
+  manifest: string | null;
+  quarantine: string | null;
+  /** Planned moves left undone (the file or the image changed meanwhile), one each. */
+  skipped: { rel: string; code: ErrorCode; reason: string }[];
+}
+
+export async function relink(root: string, opts: RelinkOptions = {}): Promise<RelinkReport> {
+  const { dryRun = false, now, ...planOpts } = opts;
+  const rootAbs = resolve(root);
+  const plan = await planRelink(rootAbs, planOpts);
+  const report: RelinkReport = { ...plan, dryRun, relinked: 0, manifest: null, quarantine: null, skipped: [] };
+  if (dryRun || plan.matches.length === 0) return report;
+  await act(rootAbs, plan.matches, (now ?? (() => new Date()))(), report);
+  return report;
+}
+
+/** The plan alone (what a dry run reports; cleanup and stats count its matches). */
+export async function planRelink(root: string, opts: Omit<RelinkOptions, 'dryRun' | 'now'> = {}, found?: OrphanList): Promise<RelinkPlan> {
+  const rootAbs = resolve(root);
+  const list = found ?? (await findOrphans(rootAbs, opts));
+  const plan: RelinkPlan = { orphans: list.orphans.length, matches: [], ambiguous: [], unmatched: [] };
+  if (list.orphans.length === 0) return plan;
+  const exts = imageExtensionSet(opts.imageExtensions);
+
+  // 1. The orphans of one image (same folder, same record) are one unit.
+  const units = new Map<string, Unit>();
+  for (const o of list.orphans) {
+    const rec = recordOf(o.path, opts);
+    if (rec === null || rec.identity === null) {
+      plan.unmatched.push({ sidecars: [o.rel], reason: rec === null ? 'cannot be read' : 'no image identity recorded (saved before identity records, or by another tool)' });
+      continue;
+    }
+    const key = `${dirname(o.rel)}\0${identityKey(rec.identity)}\0${rec.name ?? ''}`;
+    const u = units.get(key);
+    if (u) u.orphans.push(o);
+    else units.set(key, { orphans: [o], identity: rec.identity, name: rec.name });
+  }
+  if (units.size === 0) return plan;
+
+  // 2. Every image of the library with a recorded size and time (one walk, an lstat per image).
+  const wanted = new Set([...units.values()].map((u) => identityKey(u.identity)));
+  const byIdentity = await imagesByIdentity(rootAbs, wanted, exts);
+
+  // 3. One image each, or ambiguous.
+  const claims = new Map<string, Unit[]>();
+  const hashes = new Map<string, string | null>();
+  for (const u of units.values()) {
+    const rels = u.orphans.map((o) => o.rel);
+    let candidates = byIdentity.get(identityKey(u.identity)) ?? [];
+    const evidence = ['size', 'mtime'];
+    if (opts.hashImages && u.identity.sha256 !== undefined && candidates.length > 0) {
+      candidates = candidates.filter((c) => hashOf(c.path, hashes) === u.identity.sha256);
+      evidence.push('sha256');
+    }
+    if (candidates.length === 0) {
+      plan.unmatched.push({ sidecars: rels, reason: evidence.includes('sha256') ? 'no image with the recorded size, time and sha256' : 'no image with the recorded size and time' });
+      continue;
+    }
+    if (candidates.length > 1) {
+      const hint = !opts.hashImages && u.identity.sha256 !== undefined ? ' (--hash-images compares their bytes with the recorded sha256)' : '';
+      plan.ambiguous.push({ sidecars: rels, reason: `${candidates.length} images have the recorded size and time${hint}`, candidates: candidates.map((c) => c.rel) });
+      continue;
+    }
+    const image = candidates[0];
+    // A sidecar of its own, other than a second name of one of these orphans (a relink killed between its link and its unlink).
+    const orphanFiles = u.orphans.map((o) => fs.lstatSync(o.path, { throwIfNoEntry: false }));
+    const own = locateSidecarSync(image.path, { imageExtensions: opts.imageExtensions }).candidates.filter((c) => c.side === 'target');
+    if (own.some((c) => !orphanFiles.some((st) => st !== undefined && sameInode(st, c.path)))) {
+      plan.ambiguous.push({ sidecars: rels, reason: 'the one image with the recorded size and time has a sidecar of its own', candidates: [image.rel] });
+      continue;
+    }
+    if (u.name !== null && nfc(image.name) === u.name) evidence.push('name');
+    u.image = image;
+    u.evidence = evidence;
+    const list2 = claims.get(image.path);
+    if (list2) list2.push(u);
+    else claims.set(image.path, [u]);
+  }
+
+  // 4. An image claimed by orphans of two folders (or two records) is nobody's to decide.
+  for (const [, us] of claims) {
+    if (us.length > 1) {
+      for (const u of us) plan.ambiguous.push({ sidecars: u.orphans.map((o) => o.rel), reason: `${us.length} orphans of different origin claim this image`, candidates: [u.image!.rel] });
+      continue;
+    }
+    const u = us[0];
+    const moves = destinations(rootAbs, u, exts);
+    if (typeof moves === 'string') plan.ambiguous.push({ sidecars: u.orphans.map((o) => o.rel), reason: moves, candidates: [u.image!.rel] });
+    else plan.matches.push({ image: u.image!.path, imageRel: u.image!.rel, sidecars: moves, evidence: u.evidence! });
+  }
+  plan.matches.sort((a, b) => (a.imageRel < b.imageRel ? -1 : a.imageRel > b.imageRel ? 1 : 0));
+  return plan;
+}
+
+interface Candidate {
+  path: string;
+  rel: string;
+  name: string;
+}
+
+interface Unit {
+  orphans: OrphanList['orphans'];
+  identity: ImageRecord;
+  name: string | null;
+  image?: Candidate;
+  evidence?: string[];
+}
+
+function identityKey(id: { size: number; mtimeNs: bigint }): string {
+  return `${id.size}:${id.mtimeNs}`;
+}
+
+function recordOf(p: string, opts: Options): { identity: ImageRecord | null; name: string | null } | null {
+  try {
+    const { data } = decodeSidecar(readFileLimitedSync(p), { path: p, keyring: opts.keyring });
+    return { identity: recordedImage(data as JsonObject), name: recordedImageName(data as JsonObject) };
+  } catch {
+    return null;
+  }
+}
+
+function hashOf(p: string, cache: Map<string, string | null>): string | null {
+  let h = cache.get(p);
+  if (h === undefined) {
+    try {
+      h = hashFileSync(p);
+    } catch {
+      h = null;
+    }
+    cache.set(p, h);
+  }
+  return h;
+}
+
+/** The library's images (regular files, not links) whose size and mtime are among `wanted`. */
+async function imagesByIdentity(rootAbs: string, wanted: ReadonlySet<string>, exts: ReadonlySet<string>): Promise<Map<string, Candidate[]>> {
+  const out = new Map<string, Candidate[]>();
+  for await (const dir of walkTree(rootAbs, { skipDirNames: SKIP_DIR_NAMES })) {
+    for (const e of dir.entries) {
+      if (e.unaddressable || (e.kind !== 'file' && e.kind !== 'other') || !isImageName(e.name, exts)) continue;
+      const p = join(dir.path, e.name);
+      const st = fs.lstatSync(p, { bigint: true, throwIfNoEntry: false });
+      if (!st?.isFile()) continue;
+      const key = `${st.size}:${st.mtimeNs}`;
+      if (!wanted.has(key)) continue;
+      const c = { path: p, rel: dir.rel === '' ? e.name : `${dir.rel}/${e.name}`, name: e.name };
+      const l = out.get(key);
+      if (l) l.push(c);
+      else out.set(key, [c]);
+    }
+  }
+  return out;
+}
+
+/** Each orphan's name next to its image; a string says why none can be given. */
+function destinations(rootAbs: string, u: Unit, exts: ReadonlySet<string>): RelinkMove[] | string {
+  const image = u.image!;
+  const dir = dirname(image.path);
+  const names = new Set(fs.readdirSync(dir).map(nfc));
+  const stem = nfc(splitName(image.name).stem);
+  const shareStem = [...names].some((n) => n !== nfc(image.name) && isImageName(n, exts) && nfc(splitName(n).stem) === stem);
+  const moves: RelinkMove[] = [];
+  const taken = new Set<string>();
+  for (const o of u.orphans) {
+    const name = o.path.slice(o.path.lastIndexOf('/') + 1);
+    const ext = name.slice(name.lastIndexOf('.') + 1);
+    const base = nfc(name.slice(0, name.lastIndexOf('.')));
+    const nameExt = isImageName(base, exts) && (u.name === null || base === u.name);
+    const target = nameExt || shareStem ? `${nfc(image.name)}.${ext}` : `${stem}.${ext}`;
+    if (taken.has(target) || (names.has(target) && !sameInode(fs.lstatSync(o.path), join(dir, target)))) return `${target} exists next to the image`;
+    taken.add(target);
+    const to = join(dir, target);
+    moves.push({ path: o.path, rel: o.rel, to, toRel: to.slice(rootAbs.length + 1) });
+  }
+  return moves;
+}
+
+// ---------------------------------------------------------------------------------------------
+// act
+// ---------------------------------------------------------------------------------------------
+
+async function act(rootAbs: string, matches: RelinkMatch[], created: Date, report: RelinkReport): Promise<void> {
+  const rootReal = await realpath(rootAbs).catch((e) => {
+    throw errors.fromFs(e, rootAbs);
+  });
+  const moves = matches.flatMap((m) => m.sidecars.map((s) => ({ ...s, image: m.image })));
+  const hashed: (typeof moves[number] & { entry: ManifestEntry })[] = [];
+  for (const m of moves) {
+    try {
+      const h = await hashRegularFile(m.path);
+      hashed.push({ ...m, entry: { rel: m.rel, size: h.snapshot.size, sha256: h.sha256, moved_to: m.toRel } });
+    } catch (e) {
+      skip(report, m.rel, e);
+    }
+  }
+  if (hashed.length === 0) return;
+  const base = await ensureQuarantineBase(rootAbs, rootReal);
+  await removeAbandonedQuarantines(base); // what a run killed before its manifest left
+  const stamp = quarantineStamp(created);
+  let folder = '';
+  for (let n = 0; ; n++) {
+    folder = join(base, n === 0 ? stamp : `${stamp}-${n}`);
+    try {
+      await mkdir(folder);
+      break;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw errors.fromFs(e, folder);
+    }
+  }
+  const manifestPath = join(folder, MANIFEST_NAME);
+  const manifest: QuarantineManifest = {
+    version: RELINK_MANIFEST_VERSION,
+    kind: 'relink',
+    status: 'planned',
+    created_at: isoTimestamp(created),
+    root: rootAbs,
+    entries: hashed.map((h) => h.entry),
+  };
+  // Before the first move: a run killed mid-way leaves what restore needs to undo it.
+  await writeManifest(manifestPath, manifest);
+  report.quarantine = folder;
+  report.manifest = manifestPath;
+
+  const done: ManifestEntry[] = [];
+  const dirs = new Set<string>();
+  for (const h of hashed) {
+    try {
+      if (relJoin(rootAbs, h.rel) !== h.path || relJoin(rootAbs, h.toRel) !== h.to || h.rel.split('/')[0] === QUARANTINE_DIR) throw errors.outsideRoot(h.path, rootAbs);
+      const keys = [...lockKeysForLoneSidecar(h.path), lockKeyForImage(dirname(h.image), h.image.slice(h.image.lastIndexOf('/') + 1))];
+      await withSidecarLock(keys, async (signal) => {
+        const st = await lstatOrNull(h.path);
+        if (!st?.isFile() || st.size !== h.entry.size) throw errors.conflict('changed since the plan; left alone', [h.path]);
+        if (!(await lstatOrNull(h.image))) throw errors.notFound(h.image, 'image');
+        // Both folders are real ones inside the root (no symlink swapped in since the plan).
+        for (const d of [dirname(h.path), dirname(h.to)]) {
+          if ((await realpath(d)) !== join(rootReal, d.slice(rootAbs.length))) throw errors.outsideRoot(d, rootAbs);
+        }
+        assertLockHeld(signal);
+        // Already linked there by a relink killed before its unlink: only the old name goes.
+        if (sameInode(st, h.to)) await unlink(h.path);
+        else await moveNoOverwrite(h.path, h.to);
+      });
+      dirs.add(dirname(h.path)).add(dirname(h.to));
+      done.push(h.entry);
+      report.relinked++;
+    } catch (e) {
+      skip(report, h.rel, e);
+    }
+  }
+  await fsyncDirs(dirs);
+  await writeManifest(manifestPath, { ...manifest, status: 'complete', entries: done });
+}
+
+/** Is `p` another name of the file `st` describes? */
+function sameInode(st: { dev: number | bigint; ino: number | bigint }, p: string): boolean {
+  const other = fs.lstatSync(p, { throwIfNoEntry: false });
+  return other !== undefined && other.dev === st.dev && other.ino === st.ino;
+}
+
+function skip(report: RelinkReport, rel: string, e: unknown): void {
+  const err = isSidecarError(e) ? e : errors.fromFs(e, rel);
+  report.skipped.push({ rel, code: err.code, reason: err.message });
+}
+
+/** How many orphans a relink would re-attach (cleanup and stats say so). */
+export async function countRelinkable(root: string, opts: Options, found: OrphanList): Promise<number> {
+  const plan = await planRelink(root, opts, found);
+  return plan.matches.reduce((n, m) => n + m.sidecars.length, 0);
+}
+
