@@ -1,0 +1,312 @@
+/**
+ * `mv` / `cp` of images with their sidecars (ops/move-images.ts, docs/REORGANISE.md): every form
+ * goes along, nothing is overwritten, RAW+JPEG stem files follow their record, symlinked images move
+ * as links, copies keep nanosecond times, and a run killed mid-way is finished by the next.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import { join } from 'node:path';
+import { copyImages, moveImages, recoverJournals } from '../src/ops/move-images.js';
+import { saveSidecar } from '../src/ops/save.js';
+import { readSidecar, readSidecarDetailed } from '../src/ops/read.js';
+import { hostMark } from '../src/fs/temp-files.js';
+import { makeTree, removeTree, sidecarData, tempDir } from './helpers/tree.js';
+import { parseJson, runCli } from './helpers/cli.js';
+
+function bytes(n: number, seed: number): Buffer {
+  const b = Buffer.alloc(n);
+  for (let i = 0; i < n; i++) b[i] = (i * 31 + seed * 7) & 0xff;
+  return b;
+}
+
+function names(dir: string): string[] {
+  return fs.readdirSync(dir).sort();
+}
+
+async function saved(image: string, op = 'face_detection', format: 'json' | 'bin' = 'json', naming?: 'stem' | 'name-ext'): Promise<void> {
+  await saveSidecar(image, op, { faces: [{ bbox: [1, 2, 3, 4], confidence: 0.5 }] }, { format, naming });
+}
+
+test('mv: an image goes with every sidecar of its own (stem, name-ext, a kept JSON beside its .bin); the files are the same inodes', async () => {
+  const root = makeTree({ 'a/IMG_1.jpg': bytes(900, 1), 'a/IMG_2.jpg': bytes(901, 2), 'b/keep.txt': 'x' });
+  try {
+    await saved(join(root, 'a/IMG_1.jpg'), 'face_detection', 'json');
+    await saved(join(root, 'a/IMG_1.jpg'), 'yolov8', 'bin'); // .bin beside the kept .json
+    await saved(join(root, 'a/IMG_2.jpg'), 'face_detection', 'json', 'name-ext');
+    const before = fs.statSync(join(root, 'a/IMG_1.bin')).ino;
+    const readBefore = await readSidecar(join(root, 'a/IMG_1.jpg'));
+    const r = await moveImages([join(root, 'a/IMG_1.jpg'), join(root, 'a/IMG_2.jpg')], join(root, 'b'));
+    assert.equal(r.done, 2);
+    assert.deepEqual(r.problems, []);
+    assert.deepEqual(names(join(root, 'a')), []);
+    assert.deepEqual(names(join(root, 'b')), ['IMG_1.bin', 'IMG_1.jpg', 'IMG_1.json', 'IMG_2.jpg', 'IMG_2.jpg.json', 'keep.txt']);
+    assert.equal(fs.statSync(join(root, 'b/IMG_1.bin')).ino, before);
+    assert.deepEqual(await readSidecar(join(root, 'b/IMG_1.jpg')), readBefore);
+    assert.ok(Object.keys(readBefore).includes('yolov8'));
+    assert.equal(r.files, 5);
+  } finally {
+    removeTree(root);
+  }
+});
+
+test('mv: a new name renames the sidecars in their forms (stem → new stem, name-ext → new name)', async () => {
+  const root = makeTree({ 'IMG_1.jpg': bytes(700, 3) });
+  try {
+    await saved(join(root, 'IMG_1.jpg'), 'face_detection', 'bin');
+    fs.writeFileSync(join(root, 'IMG_1.jpg.json'), JSON.stringify(sidecarData('IMG_1.jpg'))); // a kept older copy, name-ext
+    fs.mkdirSync(join(root, 'out'));
+    const r = await moveImages([join(root, 'IMG_1.jpg')], join(root, 'out/goal_07.jpg'));
+    assert.equal(r.done, 1);
+    assert.deepEqual(names(join(root, 'out')), ['goal_07.bin', 'goal_07.jpg', 'goal_07.jpg.json']);
+    assert.deepEqual(names(root), ['out']);
+    // In the same folder, a new extension only: the stem files stay where they are.
+    const r2 = await moveImages([join(root, 'out/goal_07.jpg')], join(root, 'out/goal_07.jpeg'));
+    assert.deepEqual(r2.problems, []);
+    assert.deepEqual(names(join(root, 'out')), ['goal_07.bin', 'goal_07.jpeg', 'goal_07.jpeg.json']);
+  } finally {
+    removeTree(root);
+  }
+});
+
+test('mv: RAW+JPEG — the shared stem file goes with the image its record names, and stays with the other', async () => {
+  const root = makeTree({ 'a/IMG_1.CR2': bytes(1200, 4), 'a/IMG_1.json': { json: sidecarData('IMG_1.CR2') }, 'a/IMG_1.jpg': bytes(800, 5), 'b/x.txt': 'x' });
+  try {
+    // IMG_1.json names IMG_1.CR2 (written for the RAW before the JPEG arrived)
+    await saved(join(root, 'a/IMG_1.jpg'), 'face_detection', 'json'); // the JPEG's own: IMG_1.jpg.json
+    assert.deepEqual(names(join(root, 'a')), ['IMG_1.CR2', 'IMG_1.jpg', 'IMG_1.jpg.json', 'IMG_1.json']);
+    const r = await moveImages([join(root, 'a/IMG_1.jpg')], join(root, 'b'));
+    assert.deepEqual(r.problems, []);
+    assert.deepEqual(names(join(root, 'a')), ['IMG_1.CR2', 'IMG_1.json']);
+    assert.deepEqual(names(join(root, 'b')), ['IMG_1.jpg', 'IMG_1.jpg.json', 'x.txt']);
+    const r2 = await moveImages([join(root, 'a/IMG_1.CR2')], join(root, 'b'));
+    assert.deepEqual(r2.problems, []);
+    assert.deepEqual(names(join(root, 'b')), ['IMG_1.CR2', 'IMG_1.jpg', 'IMG_1.jpg.json', 'IMG_1.json', 'x.txt']);
+    assert.equal((await readSidecarDetailed(join(root, 'b/IMG_1.CR2'))).path, join(root, 'b/IMG_1.json'));
+  } finally {
+    removeTree(root);
+  }
+});
+
+test('mv: a stem file shared by two images and naming neither is refused (one finding), the rest moves', async () => {
+  const data = sidecarData('other.jpg');
+  delete (data.sidecar_info as Record<string, unknown>).image_path;
+  const root = makeTree({ 'a/IMG_1.CR2': bytes(100, 1), 'a/IMG_1.jpg': bytes(101, 2), 'a/IMG_1.json': { json: data }, 'a/IMG_2.jpg': bytes(102, 3), b: { dir: true } });
+  try {
+    await saved(join(root, 'a/IMG_2.jpg'));
+    const r = await moveImages([join(root, 'a/IMG_1.jpg'), join(root, 'a/IMG_2.jpg')], join(root, 'b'));
+    assert.equal(r.done, 1);
+    assert.equal(r.problems.length, 1);
+    assert.equal(r.problems[0].code, 'CONFLICT');
+    assert.match(r.problems[0].message, /shared with IMG_1\.CR2/);
+    assert.deepEqual(names(join(root, 'a')), ['IMG_1.CR2', 'IMG_1.jpg', 'IMG_1.json']);
+    assert.deepEqual(names(join(root, 'b')), ['IMG_2.jpg', 'IMG_2.json']);
+  } finally {
+    removeTree(root);
+  }
+});
+
+test('mv: never overwrites — a taken name at the destination leaves that image and its sidecars in place', async () => {
+  const root = makeTree({ 'a/IMG_1.jpg': bytes(300, 1), 'a/IMG_2.jpg': bytes(301, 2), 'b/IMG_1.json': 'someone else', 'c/IMG_2.jpg': bytes(5, 5) });
+  try {
+    await saved(join(root, 'a/IMG_1.jpg'));
+    await saved(join(root, 'a/IMG_2.jpg'));
+    const r = await moveImages([join(root, 'a/IMG_1.jpg')], join(root, 'b'));
+    assert.equal(r.done, 0);
+    assert.equal(r.problems[0].code, 'CONFLICT');
+    assert.equal(fs.readFileSync(join(root, 'b/IMG_1.json'), 'utf8'), 'someone else');
+    assert.deepEqual(names(join(root, 'a')), ['IMG_1.jpg', 'IMG_1.json', 'IMG_2.jpg', 'IMG_2.json']);
+    const r2 = await moveImages([join(root, 'a/IMG_2.jpg')], join(root, 'c'));
+    assert.equal(r2.done, 0);
+    assert.deepEqual(names(join(root, 'c')), ['IMG_2.jpg']);
+    // A new name that exists: a usage-level refusal before anything.
+    await assert.rejects(moveImages([join(root, 'a/IMG_2.jpg')], join(root, 'c/IMG_2.jpg')), /exists/);
+  } finally {
+    removeTree(root);
+  }
+});
+
+test('mv: into a folder with another image of the same stem, a stem file takes the name-ext form (it would be shared there)', async () => {
+  const root = makeTree({ 'a/IMG_1.jpg': bytes(300, 1), 'b/IMG_1.CR2': bytes(50, 2) });
+  try {
+    await saved(join(root, 'a/IMG_1.jpg'));
+    await saved(join(root, 'b/IMG_1.CR2'), 'face_detection', 'json', 'name-ext');
+    const r = await moveImages([join(root, 'a/IMG_1.jpg')], join(root, 'b'));
+    // Its record names IMG_1.jpg, so IMG_1.json would stay its own: the form is kept.
+    assert.deepEqual(names(join(root, 'b')), ['IMG_1.CR2', 'IMG_1.CR2.json', 'IMG_1.jpg', 'IMG_1.json']);
+    assert.equal(r.units[0].renamedForm, undefined);
+    // Renamed on the way (the record names the old name) next to IMG_5.CR2: the name-ext form.
+    fs.writeFileSync(join(root, 'b/IMG_5.CR2'), bytes(10, 9));
+    const r2 = await moveImages([join(root, 'b/IMG_1.jpg')], join(root, 'b/IMG_5.jpg'));
+    assert.deepEqual(r2.problems, []);
+    assert.equal(r2.units[0].renamedForm, true);
+    assert.deepEqual(names(join(root, 'b')), ['IMG_1.CR2', 'IMG_1.CR2.json', 'IMG_5.CR2', 'IMG_5.jpg', 'IMG_5.jpg.json']);
+    assert.equal((await readSidecarDetailed(join(root, 'b/IMG_5.jpg'))).path, join(root, 'b/IMG_5.jpg.json'));
+    assert.equal((await readSidecarDetailed(join(root, 'b/IMG_1.CR2'))).path, join(root, 'b/IMG_1.CR2.json'));
+    // A stem file shared there and naming neither image: refused.
+    fs.writeFileSync(join(root, 'a/IMG_9.jpg'), bytes(11, 9));
+    fs.writeFileSync(join(root, 'a/IMG_9.png'), bytes(12, 9));
+    fs.writeFileSync(join(root, 'a/IMG_9.json'), JSON.stringify({ sidecar_info: {}, face_detection: {} }));
+    const r3 = await moveImages([join(root, 'a/IMG_9.jpg')], join(root, 'b'));
+    assert.equal(r3.done, 0);
+    assert.match(r3.problems[0].message, /shared with IMG_9\.png and names none/);
+  } finally {
+    removeTree(root);
+  }
+});
+
+test('mv: a stem file at the destination that would become the image\'s (an orphan there) is refused', async () => {
+  const root = makeTree({ 'a/IMG_1.jpg': bytes(300, 1), 'b/IMG_1.json': { json: sidecarData('IMG_1.jpg') } });
+  try {
+    await saved(join(root, 'a/IMG_1.jpg'), 'face_detection', 'bin');
+    const r = await moveImages([join(root, 'a/IMG_1.jpg')], join(root, 'b'));
+    assert.equal(r.done, 0);
+    assert.match(r.problems[0].message, /would pair there with IMG_1\.json|exists/);
+    assert.deepEqual(names(join(root, 'a')), ['IMG_1.bin', 'IMG_1.jpg']);
+  } finally {
+    removeTree(root);
+  }
+});
+
+test('mv: a symlinked image moves as a link to the same target; the target keeps its sidecar, the link side goes along', async () => {
+  const root = makeTree({ 'store/IMG_1.jpg': bytes(400, 1), 'game/l.jpg': { symlink: '../store/IMG_1.jpg' }, 'game/sub/x.txt': 'x' });
+  try {
+    await saved(join(root, 'store/IMG_1.jpg'));
+    fs.writeFileSync(join(root, 'game/l.json'), JSON.stringify(sidecarData('l.jpg')));
+    const r = await moveImages([join(root, 'game/l.jpg')], join(root, 'game/sub'));
+    assert.deepEqual(r.problems, []);
+    assert.equal(fs.readlinkSync(join(root, 'game/sub/l.jpg')), '../../store/IMG_1.jpg');
+    assert.equal(fs.realpathSync(join(root, 'game/sub/l.jpg')), fs.realpathSync(join(root, 'store/IMG_1.jpg')));
+    assert.deepEqual(names(join(root, 'store')), ['IMG_1.jpg', 'IMG_1.json']);
+    assert.deepEqual(names(join(root, 'game/sub')), ['l.jpg', 'l.json', 'x.txt']);
+  } finally {
+    removeTree(root);
+  }
+});
+
+test('cp: copies keep nanosecond mtimes (the identity sidecars record), independent bytes; the sources stay', async () => {
+  const root = makeTree({ 'a/IMG_1.jpg': bytes(5000, 1), b: { dir: true } });
+  try {
+    await saved(join(root, 'a/IMG_1.jpg'), 'face_detection', 'bin');
+    const src = fs.statSync(join(root, 'a/IMG_1.jpg'), { bigint: true });
+    const r = await copyImages([join(root, 'a/IMG_1.jpg')], join(root, 'b'));
+    assert.deepEqual(r.problems, []);
+    assert.deepEqual(names(join(root, 'a')), ['IMG_1.bin', 'IMG_1.jpg']);
+    assert.deepEqual(names(join(root, 'b')), ['IMG_1.bin', 'IMG_1.jpg']);
+    const dst = fs.statSync(join(root, 'b/IMG_1.jpg'), { bigint: true });
+    assert.equal(dst.mtimeNs, src.mtimeNs);
+    assert.notEqual(dst.ino, src.ino);
+    assert.deepEqual(fs.readFileSync(join(root, 'b/IMG_1.bin')), fs.readFileSync(join(root, 'a/IMG_1.bin')));
+    // The copy's results count as current for its image (stale compares size and mtime_ns).
+    const stale = parseJson<{ count?: number; total?: number }>(await runCli(['stale', join(root, 'b'), '--json']));
+    assert.equal(JSON.stringify(stale).includes('IMG_1.jpg'), false, JSON.stringify(stale));
+  } finally {
+    removeTree(root);
+  }
+});
+
+test('mv across file systems: verified copies with exact times, then the sources go', async (t) => {
+  const shm = '/dev/shm';
+  if (!fs.existsSync(shm) || fs.statSync(shm).dev === fs.statSync(tempDir()).dev) return t.skip('no second file system here');
+  const root = makeTree({ 'a/IMG_1.jpg': bytes(3000, 1) });
+  const other = fs.mkdtempSync(join(shm, 'isc-mv-'));
+  try {
+    await saved(join(root, 'a/IMG_1.jpg'));
+    const src = fs.statSync(join(root, 'a/IMG_1.jpg'), { bigint: true });
+    const json = fs.readFileSync(join(root, 'a/IMG_1.json'));
+    const r = await moveImages([join(root, 'a/IMG_1.jpg')], other);
+    assert.deepEqual(r.problems, []);
+    assert.deepEqual(names(join(root, 'a')), []);
+    assert.deepEqual(names(other), ['IMG_1.jpg', 'IMG_1.json']);
+    assert.equal(fs.statSync(join(other, 'IMG_1.jpg'), { bigint: true }).mtimeNs, src.mtimeNs);
+    assert.deepEqual(fs.readFileSync(join(other, 'IMG_1.json')), json);
+  } finally {
+    removeTree(root);
+    removeTree(other);
+  }
+});
+
+test('mv: a dry run lists every action and changes nothing; folders, non-images and sidecars of images left behind are findings; a lone orphan moves alone', async () => {
+  const root = makeTree({ 'a/IMG_1.jpg': bytes(300, 1), 'a/IMG_2.jpg': bytes(301, 2), 'a/notes.txt': 'n', 'a/lone.json': { json: sidecarData('gone.jpg') }, 'a/sub/x.jpg': bytes(3, 3), b: { dir: true } });
+  try {
+    await saved(join(root, 'a/IMG_1.jpg'));
+    await saved(join(root, 'a/IMG_2.jpg'));
+    const all = ['a/IMG_1.jpg', 'a/IMG_1.json', 'a/IMG_2.json', 'a/notes.txt', 'a/lone.json', 'a/sub'].map((p) => join(root, p));
+    const dry = await moveImages(all, join(root, 'b'), { dryRun: true });
+    assert.deepEqual(dry.units.map((u) => u.files.map((f) => f.to.slice(root.length + 1))), [['b/IMG_1.json', 'b/IMG_1.jpg'], ['b/lone.json']]);
+    assert.deepEqual(dry.problems.map((p) => p.path.slice(root.length + 1)).sort(), ['a/IMG_2.json', 'a/notes.txt', 'a/sub']);
+    assert.deepEqual(names(join(root, 'b')), []);
+    const real = await moveImages(all, join(root, 'b'));
+    assert.equal(real.done, 2);
+    assert.deepEqual(names(join(root, 'b')), ['IMG_1.jpg', 'IMG_1.json', 'lone.json']);
+    assert.deepEqual(names(join(root, 'a')), ['IMG_2.jpg', 'IMG_2.json', 'notes.txt', 'sub']);
+  } finally {
+    removeTree(root);
+  }
+});
+
+test('mv: names in another Unicode normalisation (NFD from macOS) pair and move; the destination checks names in NFC', async () => {
+  const nfd = 'E\u0301quipe.jpg';
+  const root = makeTree({ [`a/${nfd}`]: bytes(300, 1), 'b/\u00c9quipe.json': 'taken (NFC spelling)', c: { dir: true } });
+  try {
+    fs.writeFileSync(join(root, 'a/\u00c9quipe.json'), JSON.stringify(sidecarData('\u00c9quipe.jpg')));
+    const r = await moveImages([join(root, `a/${nfd}`)], join(root, 'b'));
+    assert.equal(r.done, 0, 'the NFC sidecar name is taken there');
+    const r2 = await moveImages([join(root, `a/${nfd}`)], join(root, 'c'));
+    assert.deepEqual(r2.problems, []);
+    assert.deepEqual(names(join(root, 'c')), [nfd, '\u00c9quipe.json'].sort());
+  } finally {
+    removeTree(root);
+  }
+});
+
+test('mv: a run killed mid-way (its journal left) is finished or undone by the next run into that folder', async () => {
+  const root = makeTree({ 'a/IMG_1.jpg': bytes(300, 1), 'a/IMG_2.jpg': bytes(301, 2), 'a/IMG_3.jpg': bytes(302, 3), b: { dir: true } });
+  try {
+    for (const i of [1, 2, 3]) await saved(join(root, `a/IMG_${i}.jpg`));
+    const unit = (i: number) => ({
+      files: [
+        { from: join(root, `a/IMG_${i}.json`), to: join(root, `b/IMG_${i}.json`), role: 'sidecar' },
+        { from: join(root, `a/IMG_${i}.jpg`), to: join(root, `b/IMG_${i}.jpg`), role: 'image' },
+      ],
+    });
+    // Killed: IMG_1 after its sidecar's link (before the image), IMG_2 after the image's unlink (before its sidecar's), IMG_3 not begun.
+    fs.linkSync(join(root, 'a/IMG_1.json'), join(root, 'b/IMG_1.json'));
+    fs.linkSync(join(root, 'a/IMG_2.json'), join(root, 'b/IMG_2.json'));
+    fs.linkSync(join(root, 'a/IMG_2.jpg'), join(root, 'b/IMG_2.jpg'));
+    fs.unlinkSync(join(root, 'a/IMG_2.jpg'));
+    const deadPid = 4_000_000; // above any pid_max: a process that is not alive
+    fs.writeFileSync(join(root, `b/.isc-move-${hostMark()}-${deadPid}-0a1b`), JSON.stringify({ version: 1, mode: 'move', units: [unit(1), unit(2), unit(3)] }));
+    // The earlier process may still be alive: a journal of a live pid is left alone.
+    fs.writeFileSync(join(root, `b/.isc-move-${hostMark()}-${process.pid}-0a1c`), JSON.stringify({ version: 1, mode: 'move', units: [] }));
+    assert.equal(recoverJournals(join(root, 'b')), 2);
+    assert.deepEqual(names(join(root, 'a')), ['IMG_1.jpg', 'IMG_1.json', 'IMG_3.jpg', 'IMG_3.json']);
+    assert.deepEqual(names(join(root, 'b')), [`.isc-move-${hostMark()}-${process.pid}-0a1c`, 'IMG_2.jpg', 'IMG_2.json']);
+    // The next mv into the folder does the same on its own, and goes on.
+    const r = await moveImages([join(root, 'a/IMG_1.jpg'), join(root, 'a/IMG_3.jpg')], join(root, 'b'));
+    assert.equal(r.done, 2);
+  } finally {
+    removeTree(root);
+  }
+});
+
+test('cli mv/cp: JSON report, exit 1 with one note per source left, exit 2 for usage', async () => {
+  const root = makeTree({ 'a/IMG_1.jpg': bytes(300, 1), 'a/IMG_2.jpg': bytes(301, 2), b: { dir: true } });
+  try {
+    await saved(join(root, 'a/IMG_1.jpg'));
+    const r = await runCli(['mv', join(root, 'a/IMG_1.jpg'), join(root, 'a/missing.jpg'), join(root, 'b'), '--json']);
+    assert.equal(r.code, 1);
+    const out = parseJson<{ message: string; done: number; problems: unknown[] }>(r);
+    assert.match(out.message, /^Moved 1 image\(s\) with their sidecars \(2 files\)$/);
+    assert.equal(out.problems.length, 1);
+    assert.match(r.stderr, /not moved: .*missing\.jpg/);
+    const c = await runCli(['cp', join(root, 'a/IMG_2.jpg'), join(root, 'b'), '--json']);
+    assert.equal(c.code, 0);
+    assert.equal(parseJson<{ done: number }>(c).done, 1);
+    const u = await runCli(['mv', join(root, 'b/IMG_1.jpg'), join(root, 'b/IMG_2.jpg'), join(root, 'nowhere')]);
+    assert.equal(u.code, 2);
+    assert.equal((await runCli(['mv', join(root, 'b/IMG_1.jpg')])).code, 2);
+  } finally {
+    removeTree(root);
+  }
+});
