@@ -7,9 +7,9 @@
  * Evidence is what the sidecar recorded at its last save: `sidecar_info.image` (size, mtime_ns, and
  * a sha256 when hashing was asked for) and `sidecar_info.image_path`. An orphan goes to an image only
  * when exactly one image of the library has the recorded size and mtime (a move or a rename keeps
- * both), that image has no sidecar of its own, and no other orphan claims it; with `hashImages`, the
- * candidates' bytes must also match a recorded sha256 (which also settles a tie between an image
- * and a same-size, same-time decoy). Everything else is listed: ambiguous ones with their
+ * both) — or, of several, exactly one still has the recorded file name — that image has no sidecar
+ * of its own, and no other orphan claims it. With `hashImages`, the candidates' bytes must also match
+ * a recorded sha256 (which settles a tie with a same-size, same-time, same-name decoy). Everything else is listed: ambiguous ones with their
  * candidates, the rest with the reason nothing was found. A sidecar is never given to two images.
  *
  * The orphans of one image (its `.json` kept beside a `.bin`) move together. A stem-form file keeps
@@ -148,6 +148,11 @@ export async function planRelink(root: string, opts: Omit<RelinkOptions, 'dryRun
     if (candidates.length === 0) {
       plan.unmatched.push({ sidecars: rels, reason: evidence.includes('sha256') ? 'no image with the recorded size, time and sha256' : 'no image with the recorded size and time' });
       continue;
+    }
+    // Among images of the same size and time, the one that kept the recorded name (a plain move).
+    if (candidates.length > 1 && u.name !== null) {
+      const named = candidates.filter((c) => nfc(c.name) === u.name);
+      if (named.length === 1) candidates = named;
     }
     if (candidates.length > 1) {
       const hint = !opts.hashImages && u.identity.sha256 !== undefined ? ' (--hash-images compares their bytes with the recorded sha256)' : '';

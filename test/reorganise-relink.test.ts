@@ -1,0 +1,193 @@
+/**
+ * relink (ops/relink.ts, docs/REORGANISE.md): orphans of moved and renamed images go back next to
+ * them on unambiguous evidence only, the ambiguous are listed with their candidates, restore undoes
+ * it byte for byte; cleanup leaves such orphans in place and stats says how many there are.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import { join } from 'node:path';
+import { planRelink, relink } from '../src/ops/relink.js';
+import { restore } from '../src/ops/restore.js';
+import { cleanup } from '../src/ops/cleanup.js';
+import { readSidecar } from '../src/ops/read.js';
+import { QUARANTINE_DIR } from '../src/discovery/own-folders.js';
+import { reorganisedLibrary } from './helpers/reorganised.js';
+import { makeTree, removeTree, sidecarData, tempDir } from './helpers/tree.js';
+import { parseJson, runCli } from './helpers/cli.js';
+
+/** Every file under `dir` (our quarantine and index folders aside) → its bytes in base64. */
+function snapshot(dir: string, rel = ''): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const d of fs.readdirSync(join(dir, rel), { withFileTypes: true })) {
+    if (rel === '' && (d.name === QUARANTINE_DIR || d.name === '.image-sidecar')) continue;
+    const r = rel === '' ? d.name : `${rel}/${d.name}`;
+    if (d.isDirectory()) for (const [k, v] of snapshot(dir, r)) out.set(k, v);
+    else out.set(r, fs.readFileSync(join(dir, r)).toString('base64'));
+  }
+  return out;
+}
+
+const stemOf = (rel: string) => rel.replace(/\.[^./]+$/, '');
+
+test('relink: 10 % moved, 5 % renamed, 2 % copied, decoys — every movable orphan re-attached, none wrongly, the ambiguous listed; restore undoes it byte for byte', async () => {
+  const root = tempDir();
+  try {
+    const lib = reorganisedLibrary(root, 400);
+    const before = snapshot(root);
+    const contents = new Map([...lib.movable.keys()].map((o) => [o, fs.readFileSync(join(root, o))]));
+
+    // Without hashing, an image beside a same-size, same-time decoy is ambiguous.
+    const plain = await planRelink(root, { index: false });
+    const plainAttached = new Map(plain.matches.flatMap((m) => m.sidecars.map((s) => [s.rel, m.imageRel] as const)));
+    for (const o of lib.decoyed) assert.ok(!plainAttached.has(o), `${o} attached without --hash-images`);
+    for (const [o, image] of plainAttached) assert.equal(image, lib.movable.get(o), `${o} attached to the wrong image`);
+    assert.ok(plain.ambiguous.some((a) => lib.decoyed.has(a.sidecars[0]) && /--hash-images/.test(a.reason)));
+
+    const r = await relink(root, { index: false, hashImages: true });
+    const attached = new Map(r.matches.flatMap((m) => m.sidecars.map((s) => [s.rel, m.imageRel] as const)));
+    assert.deepEqual([...attached.keys()].sort(), [...lib.movable.keys()].sort(), 'every movable orphan, and only those');
+    for (const [o, image] of attached) assert.equal(image, lib.movable.get(o), `${o}: wrong image`);
+    for (const m of r.matches) assert.ok(m.evidence.includes('size') && m.evidence.includes('mtime'));
+    assert.ok(r.matches.some((m) => m.evidence.includes('sha256')));
+    assert.ok(r.matches.some((m) => m.evidence.includes('name')));
+    const ambiguous = new Set(r.ambiguous.flatMap((a) => a.sidecars));
+    assert.deepEqual([...ambiguous].sort(), [...lib.ambiguous].sort());
+    for (const a of r.ambiguous) assert.equal(a.candidates.length, 2, `${a.sidecars}: ${a.reason}`);
+    assert.deepEqual(new Set(r.unmatched.flatMap((u) => u.sidecars)), lib.gone);
+    assert.equal(r.relinked, lib.movable.size);
+    assert.deepEqual(r.skipped, []);
+
+    // Each image reads the results that were its own; its sidecar is named after it.
+    for (const [o, image] of lib.movable) {
+      const sidecar = `${stemOf(image)}.json`;
+      assert.deepEqual(fs.readFileSync(join(root, sidecar)), contents.get(o), `${image}`);
+      assert.equal(fs.existsSync(join(root, o)), false);
+      assert.deepEqual(Object.keys(await readSidecar(join(root, image))).sort(), ['face_detection', 'sidecar_info']);
+    }
+    // A second run has nothing left to do.
+    const again = await planRelink(root, { index: false, hashImages: true });
+    assert.equal(again.matches.length, 0);
+
+    const back = await restore(root);
+    assert.equal(back.restored, lib.movable.size);
+    assert.deepEqual(back.skipped, []);
+    assert.deepEqual(snapshot(root), before);
+    assert.equal(fs.existsSync(join(root, QUARANTINE_DIR)), false);
+  } finally {
+    removeTree(root);
+  }
+});
+
+test('relink: the orphans of one image go together (its JSON kept beside its .bin); a stem file takes the name-ext form next to an image sharing the new stem', async () => {
+  const root = makeTree({ 'a/IMG_1.jpg': Buffer.alloc(1234, 1), 'b/x.txt': 'x' });
+  try {
+    const st = fs.statSync(join(root, 'a/IMG_1.jpg'), { bigint: true });
+    const record = (name: string) => ({ sidecar_info: { image_path: name, image: { size: 1234, mtime_ns: st.mtimeNs.toString(), operations: ['face_detection'] } }, face_detection: { faces: [] } });
+    fs.writeFileSync(join(root, 'a/IMG_1.json'), JSON.stringify(record('IMG_1.jpg')));
+    fs.writeFileSync(join(root, 'a/IMG_1.jpg.json'), JSON.stringify(record('IMG_1.jpg')));
+    fs.renameSync(join(root, 'a/IMG_1.jpg'), join(root, 'b/shot.jpg'));
+    const r = await relink(root, { index: false });
+    assert.equal(r.matches.length, 1);
+    assert.deepEqual(r.matches[0].sidecars.map((s) => s.toRel).sort(), ['b/shot.jpg.json', 'b/shot.json']);
+    assert.deepEqual(fs.readdirSync(join(root, 'a')), []);
+    // Back, then the RAW arrives beside it: the stem file would be shared with shot.CR2, so it takes the name-ext form.
+    await restore(root);
+    fs.rmSync(join(root, 'a/IMG_1.jpg.json'));
+    fs.writeFileSync(join(root, 'b/shot.CR2'), 'raw');
+    const r2 = await relink(root, { index: false });
+    assert.deepEqual(r2.matches[0].sidecars.map((s) => s.toRel), ['b/shot.jpg.json']);
+    assert.deepEqual(fs.readdirSync(join(root, 'b')).sort(), ['shot.CR2', 'shot.jpg', 'shot.jpg.json', 'x.txt']);
+  } finally {
+    removeTree(root);
+  }
+});
+
+test('relink: an image that already has a sidecar, an orphan without an identity record, two orphans claiming one image — listed, never attached', async () => {
+  const root = makeTree({ 'a/IMG_1.jpg': Buffer.alloc(999, 1), 'c/IMG_2.jpg': Buffer.alloc(998, 2), 'b/x.txt': 'x', 'd/old.json': { json: sidecarData('old.jpg') } });
+  try {
+    const id = (p: string) => {
+      const st = fs.statSync(p, { bigint: true });
+      return { size: Number(st.size), mtime_ns: st.mtimeNs.toString(), operations: ['face_detection'] };
+    };
+    const rec = (name: string, image: object) => JSON.stringify({ sidecar_info: { image_path: name, image }, face_detection: { faces: [] } });
+    fs.writeFileSync(join(root, 'a/IMG_1.json'), rec('IMG_1.jpg', id(join(root, 'a/IMG_1.jpg'))));
+    fs.renameSync(join(root, 'a/IMG_1.jpg'), join(root, 'b/IMG_1.jpg'));
+    fs.writeFileSync(join(root, 'b/IMG_1.json'), rec('IMG_1.jpg', { size: 1, mtime_ns: '1', operations: [] })); // it has one already
+    const i2 = id(join(root, 'c/IMG_2.jpg'));
+    fs.writeFileSync(join(root, 'c/IMG_2.json'), rec('IMG_2.jpg', i2));
+    fs.mkdirSync(join(root, 'e'));
+    fs.writeFileSync(join(root, 'e/IMG_2.json'), rec('IMG_2.jpg', i2)); // a copy of the sidecar elsewhere
+    fs.renameSync(join(root, 'c/IMG_2.jpg'), join(root, 'b/IMG_2.jpg'));
+    const r = await relink(root, { index: false });
+    assert.equal(r.relinked, 0);
+    assert.deepEqual(r.matches, []);
+    const reasons = Object.fromEntries(r.ambiguous.map((a) => [a.sidecars.join(','), a.reason]));
+    assert.match(reasons['a/IMG_1.json'], /has a sidecar of its own/);
+    assert.match(reasons['c/IMG_2.json'], /2 orphans/);
+    assert.match(reasons['e/IMG_2.json'], /2 orphans/);
+    assert.match(r.unmatched.find((u) => u.sidecars[0] === 'd/old.json')!.reason, /no image identity recorded/);
+    assert.equal(r.manifest, null);
+  } finally {
+    removeTree(root);
+  }
+});
+
+test('relink: a run killed between a link and its unlink is finished by the next (no orphan twin left behind)', async () => {
+  const root = makeTree({ 'a/IMG_1.jpg': Buffer.alloc(777, 1), b: { dir: true } });
+  try {
+    const st = fs.statSync(join(root, 'a/IMG_1.jpg'), { bigint: true });
+    fs.writeFileSync(join(root, 'a/IMG_1.json'), JSON.stringify({ sidecar_info: { image_path: 'IMG_1.jpg', image: { size: 777, mtime_ns: st.mtimeNs.toString(), operations: [] } }, x_detection: {} }));
+    fs.renameSync(join(root, 'a/IMG_1.jpg'), join(root, 'b/IMG_1.jpg'));
+    fs.linkSync(join(root, 'a/IMG_1.json'), join(root, 'b/IMG_1.json'));
+    const r = await relink(root, { index: false });
+    assert.equal(r.relinked, 1);
+    assert.deepEqual(fs.readdirSync(join(root, 'a')), []);
+    assert.deepEqual(fs.readdirSync(join(root, 'b')).sort(), ['IMG_1.jpg', 'IMG_1.json']);
+  } finally {
+    removeTree(root);
+  }
+});
+
+test('cleanup leaves the orphans relink can save and says how many; stats names them on stderr', async () => {
+  const root = tempDir();
+  try {
+    const lib = reorganisedLibrary(root, 200);
+    const dry = await cleanup(root, { dryRun: true, force: true, index: false });
+    assert.equal(dry.relinkable, lib.movable.size - lib.decoyed.size);
+    const planned = new Set(dry.actions.map((a) => a.rel));
+    for (const o of lib.movable.keys()) if (!lib.decoyed.has(o)) assert.ok(!planned.has(o), `${o} would be quarantined`);
+    for (const o of lib.gone) assert.ok(planned.has(o));
+    const s = await runCli(['stats', root, '--json', '--no-index']);
+    assert.equal(s.code, 0);
+    assert.match(s.stderr, new RegExp(`${lib.movable.size - lib.decoyed.size} of the \\d+ orphan\\(s\\) belong to images that moved`));
+    const c = await runCli(['cleanup', root, '--json', '--force']);
+    assert.equal(parseJson<{ relinkable: number }>(c).relinkable, lib.movable.size - lib.decoyed.size);
+    assert.match(c.stderr, /left in place: their images moved or were renamed/);
+    for (const o of lib.movable.keys()) if (!lib.decoyed.has(o)) assert.ok(fs.existsSync(join(root, o)));
+  } finally {
+    removeTree(root);
+  }
+});
+
+test('cli relink: --dry-run lists and changes nothing; ambiguous orphans exit 1; restore undoes the last relink', async () => {
+  const root = tempDir();
+  try {
+    const lib = reorganisedLibrary(root, 120, 4, 3);
+    const before = snapshot(root);
+    const dry = await runCli(['relink', root, '--dry-run', '--json', '--no-index']);
+    assert.equal(dry.code, 1); // the copied ones are ambiguous
+    const plan = parseJson<{ message: string; matches: unknown[] }>(dry);
+    assert.match(plan.message, /^Would re-attach \d+ orphaned sidecar files$/);
+    assert.deepEqual(snapshot(root), before);
+    const real = await runCli(['relink', root, '--json', '--hash-images']);
+    assert.equal(real.code, 1);
+    assert.equal(parseJson<{ relinked: number }>(real).relinked, lib.movable.size);
+    assert.match(real.stderr, /undo with: image-sidecar restore/);
+    const back = await runCli(['restore', root, '--json']);
+    assert.equal(back.code, 0);
+    assert.deepEqual(snapshot(root), before);
+  } finally {
+    removeTree(root);
+  }
+});
