@@ -321,6 +321,47 @@ class ImageSidecarManager:
             report.setdefault("message", _cleanup_message(report))
         return report
 
+    # ----------------------------------------------------------------- reorganising
+
+    def move(self, sources: Union[PathLike, List[PathLike]], destination: PathLike, dry_run: bool = False) -> Dict[str, Any]:
+        """Move images together with every sidecar of theirs (``image-sidecar mv``): ``destination``
+        is a folder, or a new name for one image (its sidecars are renamed alike). Never overwrites.
+        The report has ``units`` (each image's files, ``from`` → ``to``), ``done`` and
+        ``problems`` (one per source left in place: a name taken there, a shared sidecar...)."""
+        return self._transfer("mv", sources, destination, dry_run)
+
+    def copy(self, sources: Union[PathLike, List[PathLike]], destination: PathLike, dry_run: bool = False) -> Dict[str, Any]:
+        """Copy images with their sidecars (``image-sidecar cp``); the copies keep their times, so
+        the results recorded for an image stay current for its copy."""
+        return self._transfer("cp", sources, destination, dry_run)
+
+    def _transfer(self, command: str, sources: Union[PathLike, List[PathLike]], destination: PathLike, dry_run: bool) -> Dict[str, Any]:
+        paths = [sources] if isinstance(sources, (str, bytes, os.PathLike)) else list(sources)
+        args = [command] + self._key_args() + [_abs(p) for p in paths] + [_abs(destination), "--json"]
+        if dry_run:
+            args.append("--dry-run")
+        return self._run_report(args, command)
+
+    def relink(self, directory: PathLike, dry_run: bool = True, hash_images: bool = False) -> Dict[str, Any]:
+        """Orphaned sidecars back next to their images, when those moved or were renamed inside the
+        library (``image-sidecar relink``): ``matches`` (sidecar → image, with the ``evidence``),
+        ``ambiguous`` (with their ``candidates``), ``unmatched``, ``relinked``. A dry run by
+        default; ``restore`` undoes a real one. ``hash_images``: compare the candidates' bytes with a
+        recorded sha256."""
+        args = ["relink", _abs(directory), "--json"] + self._key_args() + self._workers_args()
+        if dry_run:
+            args.append("--dry-run")
+        if hash_images:
+            args.append("--hash-images")
+        return self._run_report(args, "relink")
+
+    def restore(self, directory: PathLike, dry_run: bool = False) -> Dict[str, Any]:
+        """Undo the last ``cleanup`` or ``relink`` of the library: ``restored``, ``skipped``."""
+        args = ["restore", _abs(directory), "--json"]
+        if dry_run:
+            args.append("--dry-run")
+        return self._run_report(args, "restore")
+
     def export(self, directory: PathLike, output: PathLike, format: str = "json") -> Dict[str, Any]:
         """Write every sidecar of the tree into ``output`` (json, jsonl or csv). Returns
         ``{exported, output, format, message}``."""
