@@ -279,7 +279,7 @@ test('mv: a run killed mid-way (its journal left) is finished or undone by the n
     fs.writeFileSync(join(root, `b/.isc-move-${hostMark()}-${deadPid}-0a1b`), JSON.stringify({ version: 1, mode: 'move', units: [unit(1), unit(2), unit(3)] }));
     // The earlier process may still be alive: a journal of a live pid is left alone.
     fs.writeFileSync(join(root, `b/.isc-move-${hostMark()}-${process.pid}-0a1c`), JSON.stringify({ version: 1, mode: 'move', units: [] }));
-    assert.equal(recoverJournals(join(root, 'b')), 2);
+    assert.equal(recoverJournals(join(root, 'b')).units, 2);
     assert.deepEqual(names(join(root, 'a')), ['IMG_1.jpg', 'IMG_1.json', 'IMG_3.jpg', 'IMG_3.json']);
     assert.deepEqual(names(join(root, 'b')), [`.isc-move-${hostMark()}-${process.pid}-0a1c`, 'IMG_2.jpg', 'IMG_2.json']);
     // The next mv into the folder does the same on its own, and goes on.

@@ -32,7 +32,7 @@ import { errors, isSidecarError, type ErrorCode } from '../errors.js';
 import { decodeSidecar } from '../formats/codec.js';
 import { readFileLimitedSync } from '../fs/read-file.js';
 import { acquireSidecarLockSync, type HeldLock } from '../fs/lock.js';
-import { hostMark, processState } from '../fs/temp-files.js';
+import { hostMark, processState, removeStaleTempFiles } from '../fs/temp-files.js';
 import { fsyncDirs } from '../fs/dir-sync.js';
 import { writeFileAtomicSync } from '../fs/atomic-write.js';
 import { imageExtensionSet, nfc, splitName } from '../discovery/extensions.js';
@@ -106,8 +106,15 @@ export async function transferImages(mode: TransferMode, sources: readonly strin
   if (sources.length === 0) throw errors.usage('nothing to ' + mode + ': give one or more images and a destination');
   const dest = resolveDestination(destination, sources.length);
   const report: TransferReport = { mode, dryRun: opts.dryRun === true, destination: dest.path, units: [], done: 0, files: 0, problems: [], recovered: 0 };
-  if (!report.dryRun) report.recovered = recoverJournals(dest.dir, opts);
-  const plan = planUnits(sources.map((s) => path.resolve(s)), dest, opts, report.problems);
+  let finished: ReadonlySet<string> = new Set();
+  if (!report.dryRun) {
+    await removeStaleTempFiles(dest.dir).catch(() => undefined); // a journal a killed run was writing
+    const r = recoverJournals(dest.dir, opts);
+    report.recovered = r.units;
+    finished = r.finished;
+  }
+  // A source a dead run had moved (its journal just finished the job) is done, not missing.
+  const plan = planUnits(sources.map((s) => path.resolve(s)).filter((s) => !(finished.has(s) && !exists(s))), dest, opts, report.problems);
   report.units = plan;
   if (report.dryRun || plan.length === 0) return report;
 
@@ -531,12 +538,13 @@ function isAbandonedJournal(name: string, mtimeMs: number): boolean {
  * staging folders). Returns the units recovered. A unit is rolled forward once its image is at the
  * destination, back before that; only names that are the same file (or an equal copy) are removed.
  */
-export function recoverJournals(dir: string, opts: TransferOptions = {}): number {
+export function recoverJournals(dir: string, opts: TransferOptions = {}): { units: number; finished: Set<string> } {
   let names: string[];
+  const finished = new Set<string>();
   try {
     names = fs.readdirSync(dir);
   } catch {
-    return 0;
+    return { units: 0, finished };
   }
   let recovered = 0;
   for (const name of names) {
@@ -560,6 +568,8 @@ export function recoverJournals(dir: string, opts: TransferOptions = {}): number
       const unit: TransferUnit = { source: u.files[u.files.length - 1]?.from ?? '', files: u.files };
       try {
         if (withLocks(lockKeysOf(unit), opts, () => recoverUnit(j.mode, unit))) recovered++;
+        const image = unit.files.find((f) => f.role === 'image');
+        if (image && j.mode === 'move' && exists(image.to) && !exists(image.from)) finished.add(image.from);
         for (const f of u.files) dirs.add(path.dirname(f.from)).add(path.dirname(f.to));
       } catch {
         /* left as it is: every image still has its sidecars (see the header) */
@@ -568,7 +578,7 @@ export function recoverJournals(dir: string, opts: TransferOptions = {}): number
     for (const d of dirs) fsyncDir(d);
     fs.rmSync(p, { force: true });
   }
-  return recovered;
+  return { units: recovered, finished };
 }
 
 /** One unit of a dead run: true when something had to be finished or undone. */
