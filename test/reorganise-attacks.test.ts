@@ -1,0 +1,721 @@
+/**
+ * Attacks on mv / cp / relink / restore / cleanup (ops/move-images.ts, ops/relink.ts, ops/restore.ts).
+ * Each test asserts one of the promises; a failing test is a defect found, a passing one a guard.
+ *
+ *   1. mv/cp: every sidecar goes along, nothing overwritten, no image apart from its sidecars at any
+ *      instant (SIGKILL anywhere), no result lost, leftovers never block the next run.
+ *   2. relink: never to a wrong image nor to two, never overwrites, restore byte for byte, no escape
+ *      through planted symlinks or a tampered manifest.
+ *   3. cleanup never quarantines what relink could re-attach.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { copyImages, moveImages } from '../src/ops/move-images.js';
+import { saveSidecar } from '../src/ops/save.js';
+import { readSidecar, readSidecarDetailed } from '../src/ops/read.js';
+import { planRelink, relink } from '../src/ops/relink.js';
+import { restore } from '../src/ops/restore.js';
+import { cleanup } from '../src/ops/cleanup.js';
+import { hostMark } from '../src/fs/temp-files.js';
+import { acquireSidecarLockSync } from '../src/fs/lock.js';
+import { lockKeyForImage } from '../src/discovery/lock-key.js';
+import { QUARANTINE_DIR } from '../src/discovery/own-folders.js';
+import { makeTree, removeTree, sidecarData, tempDir } from './helpers/tree.js';
+import { mulberry32 } from './helpers/mulberry32.js';
+
+const BUNDLE = fileURLToPath(new URL('../../dist/bundle/cli.js', import.meta.url));
+const DEAD_PID = 4_000_000; // above any pid_max
+
+function bytes(n: number, seed: number): Buffer {
+  const b = Buffer.alloc(n);
+  for (let i = 0; i < n; i++) b[i] = (i * 31 + seed * 7 + (i >> 8) * seed) & 0xff;
+  b.writeUInt32LE(seed, 0);
+  return b;
+}
+
+function names(dir: string): string[] {
+  return fs.readdirSync(dir).sort();
+}
+
+function sha256(b: Buffer): string {
+  return createHash('sha256').update(b).digest('hex');
+}
+
+/** A sidecar recording its image's identity (size, mtime_ns, optionally sha256) and name. */
+function identitySidecar(imagePath: string, withSha: boolean, extra: Record<string, unknown> = {}): string {
+  const st = fs.statSync(imagePath, { bigint: true });
+  const image: Record<string, unknown> = { size: Number(st.size), mtime_ns: st.mtimeNs.toString(), operations: ['face_detection'] };
+  if (withSha) image.sha256 = sha256(fs.readFileSync(imagePath));
+  return JSON.stringify({ sidecar_info: { image_path: imagePath, operation_type: 'face_detection', image }, face_detection: { success: true, faces: [{ confidence: 0.9 }] }, ...extra }, null, 2);
+}
+
+function touchAs(ref: string, p: string): void {
+  const r = spawnSync('touch', ['-r', ref, p]);
+  assert.equal(r.status, 0, String(r.stderr));
+}
+
+function cliMv(args: string[]): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const c = spawn(process.execPath, [BUNDLE, ...args, '--json'], { stdio: 'pipe' });
+    let out = '';
+    let err = '';
+    c.stdout.on('data', (d: Buffer) => (out += d));
+    c.stderr.on('data', (d: Buffer) => (err += d));
+    c.on('error', reject);
+    c.on('close', (code, signal) => resolve({ code, signal, stdout: out, stderr: err }));
+  });
+}
+
+/** Spawn the bundled CLI and SIGKILL it after `ms`. */
+function killedAfter(args: string[], ms: number): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  return new Promise((resolve, reject) => {
+    const c = spawn(process.execPath, [BUNDLE, ...args], { stdio: 'ignore' });
+    const timer = setTimeout(() => c.kill('SIGKILL'), ms);
+    c.on('error', reject);
+    c.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal });
+    });
+  });
+}
+
+async function waitFor(cond: () => boolean, ms = 20_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('timed out waiting');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+function leftovers(dir: string): string[] {
+  // A stale lock taken aside (`.<16 hex>.isc-lock-aside`) is left on purpose for ten minutes (PAIRING.md §8).
+  return fs.readdirSync(dir).filter((n) => /\.isc-(move|stage|lock|tmp)/.test(n) && !n.endsWith('.isc-lock-aside'));
+}
+
+// =============================================================================================
+// 1. mv / cp
+// =============================================================================================
+
+test('1 mv: a save that creates a new sidecar file while mv waits for the image lock (after its plan) is not left behind', async () => {
+  const root = makeTree({ 'a/IMG_1.jpg': bytes(500, 1), b: { dir: true } });
+  try {
+    fs.writeFileSync(join(root, 'a/IMG_1.json'), JSON.stringify(sidecarData('IMG_1.jpg')));
+    // A save is in progress: it holds the image's lock (as saveSidecar does) ...
+    const lock = acquireSidecarLockSync(lockKeyForImage(join(root, 'a'), 'IMG_1.jpg'));
+    const run = cliMv(['mv', join(root, 'a/IMG_1.jpg'), join(root, 'b')]);
+    try {
+      // ... mv has planned (its journal is written) and now waits for that lock ...
+      await waitFor(() => fs.readdirSync(join(root, 'b')).some((n) => n.startsWith('.isc-move-')));
+      // ... the save writes its new file (a .bin beside the JSON: a gradual migration) and lets go.
+      fs.writeFileSync(join(root, 'a/IMG_1.bin'), fs.readFileSync(join(root, 'a/IMG_1.json')));
+    } finally {
+      lock.release();
+    }
+    const r = await run;
+    assert.deepEqual(names(join(root, 'a')), [], `left at the source: ${names(join(root, 'a'))} (exit ${r.code})`);
+    assert.deepEqual(names(join(root, 'b')), ['IMG_1.bin', 'IMG_1.jpg', 'IMG_1.json']);
+  } finally {
+    removeTree(root);
+  }
+});
+
+test('1 mv: recovering a dead run (killed after its image landed) never removes an image whose source sidecar was saved to since', async () => {
+  const root = makeTree({ 'a/IMG_1.jpg': bytes(500, 1), 'a/IMG_2.jpg': bytes(501, 2), b: { dir: true } });
+  try {
+    await saveSidecar(join(root, 'a/IMG_1.jpg'), 'face_detection', { faces: [] }, { format: 'json' });
+    await saveSidecar(join(root, 'a/IMG_2.jpg'), 'face_detection', { faces: [] }, { format: 'json' });
+    // A run killed between "the image is at the destination" and "the source image is unlinked".
+    fs.linkSync(join(root, 'a/IMG_1.json'), join(root, 'b/IMG_1.json'));
+    fs.linkSync(join(root, 'a/IMG_1.jpg'), join(root, 'b/IMG_1.jpg'));
+    const unit = {
+      files: [
+        { from: join(root, 'a/IMG_1.json'), to: join(root, 'b/IMG_1.json'), role: 'sidecar' },
+        { from: join(root, 'a/IMG_1.jpg'), to: join(root, 'b/IMG_1.jpg'), role: 'image' },
+      ],
+    };
+    fs.writeFileSync(join(root, `b/.isc-move-${hostMark()}-${DEAD_PID}-0a1b`), JSON.stringify({ version: 1, mode: 'move', units: [unit] }));
+    // The pipeline saves a new result through the old path (the image is still there).
+    await saveSidecar(join(root, 'a/IMG_1.jpg'), 'yolov8', { objects: [1] }, { format: 'json' });
+    // The next mv into b recovers the dead run.
+    await moveImages([join(root, 'a/IMG_2.jpg')], join(root, 'b'));
+    for (const dir of ['a', 'b']) {
+      if (!fs.existsSync(join(root, dir, 'IMG_1.jpg'))) continue;
+      const doc = await readSidecar(join(root, dir, 'IMG_1.jpg'));
+      assert.ok('yolov8' in doc, `${dir}/IMG_1.jpg has lost the yolov8 result (now: ${names(join(root, dir))})`);
+    }
+    assert.ok(names(join(root, 'a')).every((n) => !n.startsWith('IMG_1.')) || names(join(root, 'a')).includes('IMG_1.jpg'), `an orphan with the newest result is left: a = ${names(join(root, 'a'))}`);
+  } finally {
+    removeTree(root);
+  }
+});
+
+test('1 cp/mv: an image whose name is near 255 bytes copies (the staging folder name must fit)', async () => {
+  const long = 'L'.repeat(226) + '.jpg'; // 230 bytes: the sidecar IMG.json fits, as does name.jpg.json
+  const root = makeTree({ [`a/${long}`]: bytes(300, 3), b: { dir: true } });
+  try {
+    fs.writeFileSync(join(root, 'a', long.replace(/\.jpg$/, '.json')), JSON.stringify(sidecarData(long)));
+    const r = await copyImages([join(root, 'a', long)], join(root, 'b'));
+    assert.deepEqual(r.problems, []);
+    assert.deepEqual(names(join(root, 'b')), [long.replace(/\.jpg$/, '.json'), long].sort());
+  } finally {
+    removeTree(root);
+  }
+});
+
+test('1 mv: a 250-byte image name whose sidecar cannot take the name-ext form there is refused whole, nothing lost', async () => {
+  const long = 'M'.repeat(247) + '.jpg'; // 251 bytes: name.jpg.json would be 256
+  const stem = long.slice(0, -4);
+  const root = makeTree({ [`a/${long}`]: bytes(300, 3), [`b/${stem}.png`]: bytes(10, 4) });
+  try {
+    fs.writeFileSync(join(root, 'a', `${stem}.json`), JSON.stringify(sidecarData(long)));
+    // Renamed on the way is not needed: the png sharer forces the name-ext form unless the record names it.
+    fs.writeFileSync(join(root, 'a', `${stem}.json`), JSON.stringify(sidecarData('other.jpg')));
+    const r = await moveImages([join(root, 'a', long)], join(root, 'b'));
+    assert.equal(r.done + r.problems.length, 1);
+    const a = names(join(root, 'a'));
+    const b = names(join(root, 'b'));
+    const imageIn = a.includes(long) ? 'a' : 'b';
+    const list = imageIn === 'a' ? a : b;
+    assert.ok(list.some((n) => n.endsWith('.json')), `image in ${imageIn} without its sidecar: a=${a} b=${b}`);
+    assert.ok(!(a.includes(long) && b.includes(long)));
+  } finally {
+    removeTree(root);
+  }
+});
+
+test('1 mv: a journal planted in the destination cannot make the next mv delete a file outside that folder', async () => {
+  const root = makeTree({ 'outside/victim.json': 'precious results', 'a/IMG_2.jpg': bytes(300, 2), b: { dir: true } });
+  try {
+    // An equal copy (same bytes and times) at a name the attacker controls, and a "landed" image.
+    fs.copyFileSync(join(root, 'outside/victim.json'), join(root, 'b/trap.json'));
+    touchAs(join(root, 'outside/victim.json'), join(root, 'b/trap.json'));
+    fs.writeFileSync(join(root, 'b/trap.jpg'), 'x');
+    const unit = {
+      files: [
+        { from: join(root, 'outside/victim.json'), to: join(root, 'b/trap.json'), role: 'sidecar' },
+        { from: join(root, 'outside/never-there.jpg'), to: join(root, 'b/trap.jpg'), role: 'image' },
+      ],
+    };
+    fs.writeFileSync(join(root, `b/.isc-move-${hostMark()}-${DEAD_PID}-00ff`), JSON.stringify({ version: 1, mode: 'move', units: [unit] }));
+    await moveImages([join(root, 'a/IMG_2.jpg')], join(root, 'b'));
+    assert.ok(fs.existsSync(join(root, 'outside/victim.json')), 'a file outside the destination folder was unlinked on the word of a journal');
+  } finally {
+    removeTree(root);
+  }
+});
+
+test('1 mv: a dead run whose pid was reused by another process does not block the next mv of the same image forever', async () => {
+  const root = makeTree({ 'a/IMG_1.jpg': bytes(300, 1), b: { dir: true } });
+  const sleeper = spawn('sleep', ['30'], { stdio: 'ignore' });
+  try {
+    fs.writeFileSync(join(root, 'a/IMG_1.json'), JSON.stringify(sidecarData('IMG_1.jpg')));
+    // Killed after its sidecar's link, before the image's; the pid is now another program's.
+    fs.linkSync(join(root, 'a/IMG_1.json'), join(root, 'b/IMG_1.json'));
+    const unit = {
+      files: [
+        { from: join(root, 'a/IMG_1.json'), to: join(root, 'b/IMG_1.json'), role: 'sidecar' },
+        { from: join(root, 'a/IMG_1.jpg'), to: join(root, 'b/IMG_1.jpg'), role: 'image' },
+      ],
+    };
+    fs.writeFileSync(join(root, `b/.isc-move-${hostMark()}-${sleeper.pid}-0a1b`), JSON.stringify({ version: 1, mode: 'move', units: [unit] }));
+    const r = await moveImages([join(root, 'a/IMG_1.jpg')], join(root, 'b'));
+    assert.deepEqual(r.problems, [], 'the dead run\'s leftover blocks the move');
+    assert.deepEqual(names(join(root, 'a')), []);
+  } finally {
+    sleeper.kill('SIGKILL');
+    removeTree(root);
+  }
+});
+
+test('1 mv: a new name whose stem-form sidecar would claim another image there by name-ext (foo.png → IMG_1.jpg.png beside IMG_1.jpg) gives no result to IMG_1.jpg', async () => {
+  const root = makeTree({ 'a/foo.png': bytes(300, 1), 'c/IMG_1.jpg': bytes(200, 2) });
+  try {
+    fs.writeFileSync(join(root, 'a/foo.json'), JSON.stringify(sidecarData('foo.png')));
+    const r = await moveImages([join(root, 'a/foo.png')], join(root, 'c/IMG_1.jpg.png'));
+    const other = await readSidecarDetailed(join(root, 'c/IMG_1.jpg'));
+    assert.ok(!('face_detection' in other.data), `IMG_1.jpg (never analysed) now reads ${other.path} (problems: ${JSON.stringify(r.problems)}, c: ${names(join(root, 'c'))})`);
+  } finally {
+    removeTree(root);
+  }
+});
+
+test('1 mv: A.jpg.png moved away leaves A.jpg.json (the name-ext file of A.jpg) with A.jpg', async () => {
+  const root = makeTree({ 'a/A.jpg': bytes(300, 1), 'a/A.jpg.png': bytes(301, 2), b: { dir: true } });
+  try {
+    fs.writeFileSync(join(root, 'a/A.jpg.json'), JSON.stringify(sidecarData('A.jpg')));
+    await moveImages([join(root, 'a/A.jpg.png')], join(root, 'b'));
+    assert.ok(fs.existsSync(join(root, 'a/A.jpg.json')), `A.jpg lost its sidecar: a=${names(join(root, 'a'))} b=${names(join(root, 'b'))}`);
+  } finally {
+    removeTree(root);
+  }
+});
+
+test('1 mv: a sidecar that is a symlink is refused; the image stays with it; the link target is untouched', async () => {
+  const root = makeTree({ 'a/IMG_1.jpg': bytes(300, 1), 'elsewhere/r.json': { json: sidecarData('IMG_1.jpg') }, 'a/IMG_1.json': { symlink: '../elsewhere/r.json' }, b: { dir: true } });
+  try {
+    const r = await moveImages([join(root, 'a/IMG_1.jpg')], join(root, 'b'));
+    assert.equal(r.done, 0);
+    assert.deepEqual(names(join(root, 'a')), ['IMG_1.jpg', 'IMG_1.json']);
+    assert.deepEqual(names(join(root, 'b')), []);
+    assert.ok(fs.existsSync(join(root, 'elsewhere/r.json')));
+  } finally {
+    removeTree(root);
+  }
+});
+
+test('1 mv: a destination name that is a dangling symlink is never replaced nor written through', async () => {
+  const root = makeTree({ 'a/IMG_1.jpg': bytes(300, 1), 'b/IMG_2.jpg': { symlink: '../nowhere/x.jpg' }, 'b/IMG_1.json': { symlink: '../nowhere/y.json' } });
+  try {
+    fs.writeFileSync(join(root, 'a/IMG_1.json'), JSON.stringify(sidecarData('IMG_1.jpg')));
+    await moveImages([join(root, 'a/IMG_1.jpg')], join(root, 'b/IMG_2.jpg')).catch(() => undefined);
+    await moveImages([join(root, 'a/IMG_1.jpg')], join(root, 'b')).catch(() => undefined);
+    assert.equal(fs.readlinkSync(join(root, 'b/IMG_2.jpg')), '../nowhere/x.jpg');
+    assert.equal(fs.readlinkSync(join(root, 'b/IMG_1.json')), '../nowhere/y.json');
+    assert.ok(!fs.existsSync(join(root, 'nowhere')));
+    assert.deepEqual(names(join(root, 'a')), ['IMG_1.jpg', 'IMG_1.json']);
+  } finally {
+    removeTree(root);
+  }
+});
+
+test('1 mv: a destination folder that is a symlink to the source folder (same name) refuses, nothing lost', async () => {
+  const root = makeTree({ 'a/IMG_1.jpg': bytes(300, 1), alias: { symlink: 'a' } });
+  try {
+    fs.writeFileSync(join(root, 'a/IMG_1.json'), JSON.stringify(sidecarData('IMG_1.jpg')));
+    const r = await moveImages([join(root, 'a/IMG_1.jpg')], join(root, 'alias')).catch((e: Error) => ({ done: 0, problems: [e] }));
+    assert.equal(r.done, 0);
+    assert.deepEqual(names(join(root, 'a')), ['IMG_1.jpg', 'IMG_1.json']);
+    // and a new name through the alias is a plain rename in the folder
+    const r2 = await moveImages([join(root, 'a/IMG_1.jpg')], join(root, 'alias/IMG_7.jpg'));
+    assert.deepEqual(r2.problems, []);
+    assert.deepEqual(names(join(root, 'a')), ['IMG_7.jpg', 'IMG_7.json']);
+  } finally {
+    removeTree(root);
+  }
+});
+
+test('1 mv: a source listed twice (through a folder alias, and with ./) moves once, nothing lost', async () => {
+  const root = makeTree({ 'a/IMG_1.jpg': bytes(300, 1), alias: { symlink: 'a' }, b: { dir: true } });
+  try {
+    fs.writeFileSync(join(root, 'a/IMG_1.json'), JSON.stringify(sidecarData('IMG_1.jpg')));
+    const r = await moveImages([join(root, 'a/IMG_1.jpg'), join(root, 'alias/IMG_1.jpg'), join(root, 'a/./IMG_1.jpg')], join(root, 'b'));
+    assert.equal(r.done, 1);
+    assert.deepEqual(names(join(root, 'a')), []);
+    assert.deepEqual(names(join(root, 'b')), ['IMG_1.jpg', 'IMG_1.json']);
+  } finally {
+    removeTree(root);
+  }
+});
+
+test('1 mv: NFC and NFD spellings of the same sidecar beside one image: both kept, none overwritten', async () => {
+  const nfcJson = '\u00c9quipe.json';
+  const nfdJson = 'E\u0301quipe.json';
+  const root = makeTree({ 'a/\u00c9quipe.jpg': bytes(300, 1), [`a/${nfcJson}`]: 'nfc copy {', b: { dir: true } });
+  try {
+    fs.writeFileSync(join(root, 'a', nfcJson), JSON.stringify(sidecarData('\u00c9quipe.jpg')));
+    fs.writeFileSync(join(root, 'a', nfdJson), JSON.stringify({ ...sidecarData('\u00c9quipe.jpg'), yolov8: { nfd: true } }));
+    const before = [fs.readFileSync(join(root, 'a', nfcJson)), fs.readFileSync(join(root, 'a', nfdJson))];
+    await moveImages([join(root, 'a/\u00c9quipe.jpg')], join(root, 'b'));
+    const all = [...names(join(root, 'a')).map((n) => join(root, 'a', n)), ...names(join(root, 'b')).map((n) => join(root, 'b', n))];
+    for (const b of before) assert.ok(all.some((p) => fs.readFileSync(p).equals(b)), 'a spelling lost');
+    const imageDir = fs.existsSync(join(root, 'a/\u00c9quipe.jpg')) ? 'a' : 'b';
+    assert.equal(names(join(root, imageDir)).length, 3, `image apart from a sidecar: a=${names(join(root, 'a'))} b=${names(join(root, 'b'))}`);
+  } finally {
+    removeTree(root);
+  }
+});
+
+test('1 mv: renames in its own folder (IMG_1.jpg → IMG_2.jpg, → IMG_1.JPG) carry every form; the source folder as DEST is refused', async () => {
+  const root = makeTree({ 'a/IMG_1.jpg': bytes(300, 1) });
+  try {
+    await saveSidecar(join(root, 'a/IMG_1.jpg'), 'face_detection', { faces: [] }, { format: 'json' });
+    await saveSidecar(join(root, 'a/IMG_1.jpg'), 'yolov8', { objects: [] }, { format: 'bin' });
+    fs.writeFileSync(join(root, 'a/IMG_1.jpg.json'), JSON.stringify(sidecarData('IMG_1.jpg')));
+    const doc = await readSidecar(join(root, 'a/IMG_1.jpg'));
+    await assert.rejects(moveImages([join(root, 'a/IMG_1.jpg')], join(root, 'a/IMG_1.jpg')));
+    const same = await moveImages([join(root, 'a/IMG_1.jpg')], join(root, 'a'));
+    assert.equal(same.done, 0);
+    const r = await moveImages([join(root, 'a/IMG_1.jpg')], join(root, 'a/IMG_2.jpg'));
+    assert.deepEqual(r.problems, []);
+    assert.deepEqual(names(join(root, 'a')), ['IMG_2.bin', 'IMG_2.jpg', 'IMG_2.jpg.json', 'IMG_2.json']);
+    const r2 = await moveImages([join(root, 'a/IMG_2.jpg')], join(root, 'a/IMG_2.JPG'));
+    assert.deepEqual(r2.problems, []);
+    assert.deepEqual(names(join(root, 'a')), ['IMG_2.JPG', 'IMG_2.JPG.json', 'IMG_2.bin', 'IMG_2.json']);
+    assert.deepEqual(await readSidecar(join(root, 'a/IMG_2.JPG')), doc);
+  } finally {
+    removeTree(root);
+  }
+});
+
+test('1 mv: a failure to unlink a source (immutable source folder) leaves no second copy at the destination to block the retry', async (t) => {
+  const root = makeTree({ 'a/IMG_1.jpg': bytes(300, 1), b: { dir: true } });
+  try {
+    fs.writeFileSync(join(root, 'a/IMG_1.json'), JSON.stringify(sidecarData('IMG_1.jpg')));
+    if (spawnSync('chattr', ['+a', join(root, 'a')]).status !== 0) return t.skip('chattr +a not available here');
+    let r;
+    try {
+      r = await moveImages([join(root, 'a/IMG_1.jpg')], join(root, 'b'));
+    } finally {
+      spawnSync('chattr', ['-a', join(root, 'a')]);
+    }
+    assert.equal(r.done, 0);
+    assert.deepEqual(names(join(root, 'b')), [], 'a failed move leaves the image and its sidecar at the destination too');
+  } finally {
+    removeTree(root);
+  }
+});
+
+// ---------------------------------------------------------------------------------------------
+// SIGKILL trials and racing processes
+// ---------------------------------------------------------------------------------------------
+
+interface Lib {
+  root: string;
+  /** image name → { sidecar name → bytes } */
+  sidecars: Map<string, Map<string, Buffer>>;
+  images: Map<string, Buffer>;
+}
+
+function library(root: string, n: number, srcDir = 'a'): Lib {
+  const lib: Lib = { root, sidecars: new Map(), images: new Map() };
+  fs.mkdirSync(join(root, srcDir), { recursive: true });
+  for (let i = 0; i < n; i++) {
+    const name = `IMG_${String(i).padStart(4, '0')}.jpg`;
+    const body = bytes(700 + i, i + 1);
+    fs.writeFileSync(join(root, srcDir, name), body);
+    lib.images.set(name, body);
+    const m = new Map<string, Buffer>();
+    const stem = name.slice(0, -4);
+    m.set(`${stem}.json`, Buffer.from(JSON.stringify(sidecarData(name))));
+    if (i % 3 === 0) m.set(`${name}.json`, Buffer.from(JSON.stringify({ ...sidecarData(name), kept: i })));
+    if (i % 5 === 0) m.set(`${stem}.bin`, fs.readFileSync(join(root, srcDir, name)).subarray(0, 64)); // a second form (bytes only matter)
+    for (const [s, b] of m) fs.writeFileSync(join(root, srcDir, s), b);
+    lib.sidecars.set(name, m);
+  }
+  return lib;
+}
+
+/** Every image that exists has all its sidecars' bytes next to it; each image exists at least once. */
+function checkInvariants(lib: Lib, dirs: string[], label: string): void {
+  for (const [name, side] of lib.sidecars) {
+    const where = dirs.filter((d) => fs.existsSync(join(d, name)));
+    assert.ok(where.length >= 1, `${label}: ${name} is gone`);
+    for (const d of where) {
+      assert.ok(fs.readFileSync(join(d, name)).equals(lib.images.get(name)!), `${label}: ${name} bytes`);
+      for (const [s, b] of side) {
+        const p = join(d, s);
+        assert.ok(fs.existsSync(p) && fs.readFileSync(p).equals(b), `${label}: ${d}/${name} without its ${s} (there: ${fs.readdirSync(d).filter((x) => x.startsWith(name.slice(0, -4))).join(', ')})`);
+      }
+    }
+  }
+}
+
+async function killTrials(t: { diagnostic: (s: string) => void }, mode: 'mv' | 'cp', destOf: (root: string) => string, trials: number, seed: number): Promise<void> {
+  const rnd = mulberry32(seed);
+  // How long a whole run takes, to spread the kills over it.
+  const probe = tempDir();
+  let full = 1000;
+  try {
+    const lib = library(probe, 150);
+    const dest = destOf(probe);
+    const t0 = performance.now();
+    const r = await cliMv([mode, ...[...lib.images.keys()].map((n) => join(probe, 'a', n)), dest]);
+    full = performance.now() - t0;
+    assert.equal(r.code, 0, r.stderr);
+    if (dest !== join(probe, 'b')) removeTree(dest);
+  } finally {
+    removeTree(probe);
+  }
+  t.diagnostic(`${mode}: a full run of 150 images takes ${full.toFixed(0)} ms`);
+  for (let k = 0; k < trials; k++) {
+    const root = tempDir();
+    const dest = destOf(root);
+    try {
+      const lib = library(root, 150);
+      const srcs = [...lib.images.keys()].map((n) => join(root, 'a', n));
+      const delay = Math.floor(full * (0.3 + 0.7 * rnd()));
+      const res = await killedAfter([mode, ...srcs, dest], delay);
+      const label = `${mode} trial ${k} (killed at ${delay} ms: ${res.signal ?? 'exit ' + res.code})`;
+      checkInvariants(lib, [join(root, 'a'), dest], label);
+      // The next run into the same folder finishes the dead one and goes on with what is left.
+      const left = [...lib.images.keys()].filter((n) => fs.existsSync(join(root, 'a', n)) && !fs.existsSync(join(dest, n)));
+      const next = await cliMv([mode, ...(left.length > 0 ? left.map((n) => join(root, 'a', n)) : [join(root, 'a', [...lib.images.keys()][0])]), dest]);
+      void next;
+      checkInvariants(lib, [join(root, 'a'), dest], `${label}, then re-run`);
+      for (const name of lib.images.keys()) assert.ok(fs.existsSync(join(dest, name)), `${label}: ${name} never reached the destination`);
+      if (mode === 'mv') assert.deepEqual(names(join(root, 'a')).filter((n) => !n.endsWith('.isc-lock-aside')), [], `${label}: left at the source after the re-run`);
+      assert.deepEqual(leftovers(dest), [], `${label}: leftovers at the destination`);
+      assert.deepEqual(leftovers(join(root, 'a')), [], `${label}: leftovers at the source`);
+    } finally {
+      removeTree(root);
+      if (dest !== join(root, 'b')) removeTree(dest);
+    }
+  }
+}
+
+const sameFs = (root: string) => {
+  fs.mkdirSync(join(root, 'b'), { recursive: true });
+  return join(root, 'b');
+};
+const otherFs = (_root: string) => fs.mkdtempSync('/dev/shm/isc-att-');
+
+test('1 SIGKILL: mv killed at a random instant — every image with all its sidecars, the next run finishes, no leftovers', async (t) => {
+  await killTrials(t, 'mv', sameFs, 6, 11);
+});
+
+test('1 SIGKILL: mv across file systems killed at a random instant — same invariants', async (t) => {
+  if (!fs.existsSync('/dev/shm') || fs.statSync('/dev/shm').dev === fs.statSync(tempDir()).dev) return t.skip('no second file system');
+  await killTrials(t, 'mv', otherFs, 5, 12);
+});
+
+test('1 SIGKILL: cp killed at a random instant — same invariants', async (t) => {
+  await killTrials(t, 'cp', sameFs, 5, 13);
+});
+
+test('1 race: two mv processes on the same images (to two folders, and to the same folder) — each image once, with all its sidecars', async () => {
+  for (const same of [false, true]) {
+    const root = tempDir();
+    try {
+      const lib = library(root, 120);
+      fs.mkdirSync(join(root, 'b'));
+      fs.mkdirSync(join(root, 'c'));
+      const srcs = [...lib.images.keys()].map((n) => join(root, 'a', n));
+      const [r1, r2] = await Promise.all([cliMv(['mv', ...srcs, join(root, 'b')]), cliMv(['mv', ...[...srcs].reverse(), join(root, same ? 'b' : 'c')])]);
+      void r1;
+      void r2;
+      const dirs = ['a', 'b', 'c'].map((d) => join(root, d));
+      checkInvariants(lib, dirs, `race same=${same}`);
+      for (const name of lib.images.keys()) assert.equal(dirs.filter((d) => fs.existsSync(join(d, name))).length, 1, `${name} in two places`);
+      assert.deepEqual(names(join(root, 'a')), [], `left behind: ${names(join(root, 'a')).slice(0, 5)}`);
+      for (const d of dirs) assert.deepEqual(leftovers(d), []);
+    } finally {
+      removeTree(root);
+    }
+  }
+});
+
+test('1 race: saves (a new .bin each, some JSON) racing an mv of the same images — no result left behind, none lost', async () => {
+  const root = tempDir();
+  try {
+    const n = 80;
+    fs.mkdirSync(join(root, 'a'));
+    fs.mkdirSync(join(root, 'b'));
+    const imgs: string[] = [];
+    for (let i = 0; i < n; i++) {
+      const name = `IMG_${i}.jpg`;
+      fs.writeFileSync(join(root, 'a', name), bytes(600 + i, i + 1));
+      await saveSidecar(join(root, 'a', name), 'face_detection', { faces: [] }, { format: 'json' });
+      imgs.push(name);
+    }
+    const run = cliMv(['mv', ...imgs.map((x) => join(root, 'a', x)), join(root, 'b')]);
+    let finished = false;
+    void run.then(() => (finished = true));
+    const ok = new Set<string>();
+    for (let i = 0; !finished; i = (i + 1) % n) {
+      await new Promise((r) => setImmediate(r)); // a failing save settles at once: let the child's exit in
+      try {
+        await saveSidecar(join(root, 'a', imgs[i]), 'yolov8', { objects: [i] }, { format: 'bin' });
+        ok.add(imgs[i]);
+      } catch {
+        /* moved away meanwhile */
+      }
+    }
+    await run;
+    assert.deepEqual(names(join(root, 'a')), [], 'results left at the source');
+    for (const name of ok) {
+      const doc = await readSidecar(join(root, 'b', name));
+      assert.ok('yolov8' in doc, `${name}: a saved result is not with the moved image`);
+    }
+  } finally {
+    removeTree(root);
+  }
+});
+
+// =============================================================================================
+// 2. relink
+// =============================================================================================
+
+test('2 relink: a recorded sha256 is not ignored — a same-size, same-time image with other bytes (the original deleted) gets nothing', async () => {
+  const root = makeTree({ 'a/IMG_1.jpg': bytes(1000, 1), 'b/other.jpg': bytes(1000, 2) });
+  try {
+    fs.writeFileSync(join(root, 'a/IMG_1.json'), identitySidecar(join(root, 'a/IMG_1.jpg'), true));
+    touchAs(join(root, 'a/IMG_1.jpg'), join(root, 'b/other.jpg'));
+    fs.rmSync(join(root, 'a/IMG_1.jpg'));
+    const r = await relink(root, { index: false });
+    assert.deepEqual(r.matches.map((m) => m.imageRel), [], `attached to a different image: ${JSON.stringify(r.matches)}`);
+    assert.ok(fs.existsSync(join(root, 'a/IMG_1.json')));
+  } finally {
+    removeTree(root);
+  }
+});
+
+test('2 relink: decoys — a copy (cp -p) beside the moved image, a same-name other-size image — never attached to a wrong one or to two', async () => {
+  const root = makeTree({ 'a/IMG_1.jpg': bytes(1000, 1), 'a/IMG_2.jpg': bytes(1100, 3), 'c/IMG_2.jpg': 'same name, other image' });
+  try {
+    fs.writeFileSync(join(root, 'a/IMG_1.json'), identitySidecar(join(root, 'a/IMG_1.jpg'), false));
+    fs.writeFileSync(join(root, 'a/IMG_2.json'), identitySidecar(join(root, 'a/IMG_2.jpg'), false));
+    fs.mkdirSync(join(root, 'b'));
+    fs.renameSync(join(root, 'a/IMG_1.jpg'), join(root, 'b/IMG_1.jpg'));
+    assert.equal(spawnSync('cp', ['-p', join(root, 'b/IMG_1.jpg'), join(root, 'c/IMG_1.jpg')]).status, 0);
+    fs.rmSync(join(root, 'a/IMG_2.jpg'));
+    const r = await relink(root, { index: false, hashImages: true });
+    assert.deepEqual(r.matches, []);
+    assert.equal(r.ambiguous.length, 1);
+    assert.deepEqual(r.ambiguous[0].candidates.sort(), ['b/IMG_1.jpg', 'c/IMG_1.jpg']);
+    assert.ok(fs.existsSync(join(root, 'a/IMG_1.json')) && fs.existsSync(join(root, 'a/IMG_2.json')));
+  } finally {
+    removeTree(root);
+  }
+});
+
+test('2 relink: an orphan given the stem form IMG_1.jpg.json beside IMG_1.jpg.png does not become IMG_1.jpg\'s (name-ext claim)', async () => {
+  const root = makeTree({ 'a/foo.png': bytes(1000, 1), 'c/IMG_1.jpg': bytes(50, 2) });
+  try {
+    fs.writeFileSync(join(root, 'a/foo.json'), identitySidecar(join(root, 'a/foo.png'), false));
+    fs.renameSync(join(root, 'a/foo.png'), join(root, 'c/IMG_1.jpg.png'));
+    await relink(root, { index: false });
+    const other = await readSidecarDetailed(join(root, 'c/IMG_1.jpg'));
+    assert.ok(!('face_detection' in other.data), `IMG_1.jpg (never analysed) now reads ${other.path} (c: ${names(join(root, 'c'))})`);
+  } finally {
+    removeTree(root);
+  }
+});
+
+test('2 relink: a folder swapped for a symlink to outside the root between plan and act moves nothing outside', async () => {
+  const top = tempDir();
+  try {
+    const root = join(top, 'lib');
+    makeTree({ 'a/IMG_1.jpg': bytes(1000, 1), 'b/keep.txt': 'x' }, root);
+    fs.writeFileSync(join(root, 'a/IMG_1.json'), identitySidecar(join(root, 'a/IMG_1.jpg'), false));
+    fs.renameSync(join(root, 'a/IMG_1.jpg'), join(root, 'b/IMG_1.jpg'));
+    // Outside: a folder shaped like a, with its own file of that name.
+    makeTree({ 'outside/IMG_1.json': 'outside, not ours', 'outside2/keep.txt': 'y' }, top);
+    for (const swap of ['a', 'b']) {
+      const r = await relink(root, {
+        index: false,
+        now: () => {
+          // Between plan and act: the orphan's (or the image's) folder becomes a symlink outside.
+          fs.renameSync(join(root, swap), join(top, `${swap}-real`));
+          fs.symlinkSync(join(top, swap === 'a' ? 'outside' : 'outside2'), join(root, swap));
+          return new Date();
+        },
+      });
+      assert.equal(r.relinked, 0, `swap ${swap}: moved through the symlink`);
+      assert.deepEqual(names(join(top, 'outside')), ['IMG_1.json']);
+      assert.equal(fs.readFileSync(join(top, 'outside/IMG_1.json'), 'utf8'), 'outside, not ours');
+      assert.deepEqual(names(join(top, 'outside2')), ['keep.txt']);
+      fs.unlinkSync(join(root, swap));
+      fs.renameSync(join(top, `${swap}-real`), join(root, swap));
+      fs.rmSync(join(root, QUARANTINE_DIR), { recursive: true, force: true });
+    }
+  } finally {
+    removeTree(top);
+  }
+});
+
+test('2 restore: a tampered relink manifest (moved_to outside, .., absolute, through a symlinked folder) is refused and moves nothing', async () => {
+  const top = tempDir();
+  try {
+    const root = join(top, 'lib');
+    makeTree({ 'a/IMG_1.jpg': bytes(1000, 1), 'b/keep.txt': 'x' }, root);
+    fs.writeFileSync(join(root, 'a/IMG_1.json'), identitySidecar(join(root, 'a/IMG_1.jpg'), false));
+    fs.renameSync(join(root, 'a/IMG_1.jpg'), join(root, 'b/IMG_1.jpg'));
+    const r = await relink(root, { index: false });
+    assert.equal(r.relinked, 1);
+    const manifest = JSON.parse(fs.readFileSync(r.manifest!, 'utf8')) as { entries: { rel: string; moved_to: string; sha256: string; size: number }[] };
+    makeTree({ 'outside/victim.json': 'victim' }, top);
+    const victim = fs.readFileSync(join(top, 'outside/victim.json'));
+    fs.symlinkSync(join(top, 'outside'), join(root, 'link'));
+    for (const movedTo of ['../outside/victim.json', join(top, 'outside/victim.json'), 'b/../../outside/victim.json', 'link/victim.json']) {
+      const e = { ...manifest.entries[0], moved_to: movedTo, sha256: sha256(victim), size: victim.length, rel: 'a/stolen.json' };
+      fs.writeFileSync(r.manifest!, JSON.stringify({ ...manifest, entries: [e] }));
+      const out = await restore(root).catch((err: Error) => err);
+      assert.ok(fs.existsSync(join(top, 'outside/victim.json')), `moved_to ${movedTo}: the outside file was moved (${out instanceof Error ? out.message : JSON.stringify(out)})`);
+      assert.ok(!fs.existsSync(join(root, 'a/stolen.json')));
+      if (!fs.existsSync(r.manifest!)) fs.mkdirSync(join(r.manifest!, '..'), { recursive: true });
+    }
+    // And the untampered one still restores byte for byte.
+    fs.writeFileSync(r.manifest!, JSON.stringify(manifest));
+    const back = await restore(root);
+    assert.equal(back.restored, 1);
+    assert.ok(fs.existsSync(join(root, 'a/IMG_1.json')));
+  } finally {
+    removeTree(top);
+  }
+});
+
+test('2 relink: killed at random instants, then relink and restore — no sidecar in two places nor lost; restore brings back every byte', async () => {
+  const rnd = mulberry32(21);
+  for (let k = 0; k < 4; k++) {
+    const root = tempDir();
+    try {
+      const n = 120;
+      fs.mkdirSync(join(root, 'a'));
+      fs.mkdirSync(join(root, 'b'));
+      const orig = new Map<string, Buffer>();
+      for (let i = 0; i < n; i++) {
+        const img = join(root, 'a', `IMG_${i}.jpg`);
+        fs.writeFileSync(img, bytes(900 + 3 * i, i + 1));
+        const s = identitySidecar(img, i % 2 === 0);
+        fs.writeFileSync(join(root, 'a', `IMG_${i}.json`), s);
+        orig.set(`a/IMG_${i}.json`, Buffer.from(s));
+        fs.renameSync(img, join(root, 'b', `IMG_${i}.jpg`));
+      }
+      const res = await killedAfter(['relink', root, '--no-index'], 250 + Math.floor(rnd() * 900));
+      void res;
+      const r2 = await cliMv(['relink', root, '--no-index']);
+      // Every sidecar exactly once, next to its image.
+      for (let i = 0; i < n; i++) {
+        assert.ok(fs.existsSync(join(root, 'b', `IMG_${i}.json`)), `trial ${k}: IMG_${i} has no sidecar after the second relink (${r2.stderr.slice(0, 300)})`);
+        assert.ok(!fs.existsSync(join(root, 'a', `IMG_${i}.json`)), `trial ${k}: IMG_${i}.json also left at the old place`);
+        assert.ok(fs.readFileSync(join(root, 'b', `IMG_${i}.json`)).equals(orig.get(`a/IMG_${i}.json`)!));
+      }
+      // Undo both runs (newest first).
+      for (let j = 0; j < 3 && fs.existsSync(join(root, QUARANTINE_DIR)); j++) await restore(root).catch(() => undefined);
+      for (const [rel, b] of orig) assert.ok(fs.existsSync(join(root, rel)) && fs.readFileSync(join(root, rel)).equals(b), `trial ${k}: ${rel} not restored`);
+      assert.ok(!fs.existsSync(join(root, QUARANTINE_DIR)), `trial ${k}: a quarantine folder is left: ${fs.existsSync(join(root, QUARANTINE_DIR)) ? fs.readdirSync(join(root, QUARANTINE_DIR)) : ''}`);
+    } finally {
+      removeTree(root);
+    }
+  }
+});
+
+// =============================================================================================
+// 3. cleanup
+// =============================================================================================
+
+test('3 cleanup: an orphan relink re-attaches (moved image) stays in place', async () => {
+  const root = makeTree({ 'a/IMG_1.jpg': bytes(1000, 1), 'a/IMG_2.jpg': bytes(1001, 2), 'a/IMG_3.jpg': bytes(1002, 3), b: { dir: true } });
+  try {
+    for (const i of [1, 2, 3]) fs.writeFileSync(join(root, `a/IMG_${i}.json`), identitySidecar(join(root, `a/IMG_${i}.jpg`), false));
+    fs.renameSync(join(root, 'a/IMG_1.jpg'), join(root, 'b/IMG_1.jpg'));
+    const r = await cleanup(root, { index: false, force: true });
+    assert.equal(r.relinkable, 1);
+    assert.ok(fs.existsSync(join(root, 'a/IMG_1.json')));
+  } finally {
+    removeTree(root);
+  }
+});
+
+test('3 cleanup: an orphan only `relink --hash-images` can re-attach (same-name, same-size, same-time decoy; sha256 recorded) is not quarantined', async () => {
+  const root = makeTree({ 'a/IMG_1.jpg': bytes(1000, 1), 'a/IMG_2.jpg': bytes(1001, 2), 'a/IMG_3.jpg': bytes(1002, 3), b: { dir: true }, c: { dir: true } });
+  try {
+    for (const i of [1, 2, 3]) fs.writeFileSync(join(root, `a/IMG_${i}.json`), identitySidecar(join(root, `a/IMG_${i}.jpg`), true));
+    fs.renameSync(join(root, 'a/IMG_1.jpg'), join(root, 'b/IMG_1.jpg'));
+    const decoy = fs.readFileSync(join(root, 'b/IMG_1.jpg'));
+    decoy[decoy.length - 1] ^= 0xff;
+    fs.writeFileSync(join(root, 'c/IMG_1.jpg'), decoy);
+    touchAs(join(root, 'b/IMG_1.jpg'), join(root, 'c/IMG_1.jpg'));
+    const plan = await planRelink(root, { index: false, hashImages: true });
+    assert.equal(plan.matches.length, 1, 'relink --hash-images re-attaches it');
+    await cleanup(root, { index: false, force: true });
+    assert.ok(fs.existsSync(join(root, 'a/IMG_1.json')), 'cleanup quarantined an orphan relink --hash-images would re-attach');
+  } finally {
+    removeTree(root);
+  }
+});
