@@ -154,15 +154,16 @@ test('cleanup leaves the orphans relink can save and says how many; stats names 
   try {
     const lib = reorganisedLibrary(root, 200);
     const dry = await cleanup(root, { dryRun: true, force: true, index: false });
-    assert.equal(dry.relinkable, lib.movable.size - lib.decoyed.size);
+    // Re-attachable, and ambiguous ones (their image is here, relink lists the candidates): all stay.
+    assert.equal(dry.relinkable, lib.movable.size + lib.ambiguous.size);
     const planned = new Set(dry.actions.map((a) => a.rel));
-    for (const o of lib.movable.keys()) if (!lib.decoyed.has(o)) assert.ok(!planned.has(o), `${o} would be quarantined`);
+    for (const o of [...lib.movable.keys(), ...lib.ambiguous]) assert.ok(!planned.has(o), `${o} would be quarantined`);
     for (const o of lib.gone) assert.ok(planned.has(o));
     const s = await runCli(['stats', root, '--json', '--no-index']);
     assert.equal(s.code, 0);
     assert.match(s.stderr, new RegExp(`${lib.movable.size - lib.decoyed.size} of the \\d+ orphan\\(s\\) belong to images that moved`));
     const c = await runCli(['cleanup', root, '--json', '--force']);
-    assert.equal(parseJson<{ relinkable: number }>(c).relinkable, lib.movable.size - lib.decoyed.size);
+    assert.equal(parseJson<{ relinkable: number }>(c).relinkable, lib.movable.size + lib.ambiguous.size);
     assert.match(c.stderr, /left in place: their images moved or were renamed/);
     for (const o of lib.movable.keys()) if (!lib.decoyed.has(o)) assert.ok(fs.existsSync(join(root, o)));
   } finally {

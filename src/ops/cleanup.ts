@@ -111,8 +111,9 @@ export interface CleanupReport {
    */
   abandonedQuarantines: string[];
   /**
-   * Orphans left in place because `relink` can put them back next to their image (it moved or was
-   * renamed inside the library): never counted among the orphans to remove.
+   * Orphans left in place because their image may be in the library under another name or folder:
+   * `relink` puts them back, or lists them with their candidates when the evidence is ambiguous.
+   * Never counted among the orphans to remove.
    */
   relinkable: number;
 }
@@ -137,8 +138,14 @@ export async function cleanup(root: string, opts: CleanupOptions = {}): Promise<
 
   // 1. plan
   const found = await findOrphans(rootAbs, scanOpts);
-  // Orphans whose image is in the library under another name or folder are results relink saves: left alone.
-  const relinkable = new Set(found.orphans.length === 0 ? [] : (await planRelink(rootAbs, scanOpts, found)).matches.flatMap((m) => m.sidecars.map((s) => s.path)));
+  // Orphans whose image may be in the library under another name or folder are results relink
+  // re-attaches (or lists, when the evidence is ambiguous): left alone.
+  const relinkable = new Set<string>();
+  if (found.orphans.length > 0) {
+    const plan = await planRelink(rootAbs, scanOpts, found);
+    for (const m of plan.matches) for (const s of m.sidecars) relinkable.add(s.path);
+    for (const a of plan.ambiguous) for (const rel of a.sidecars) relinkable.add(relJoin(rootAbs, rel));
+  }
   const orphans: PlannedOrphan[] = found.orphans.filter((o) => !relinkable.has(o.path)).map((o) => ({ path: o.path, rel: o.rel, size: o.size }));
   const sidecarFiles = found.sidecarFiles;
   const fraction = sidecarFiles > 0 ? orphans.length / sidecarFiles : 0;

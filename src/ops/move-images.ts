@@ -37,7 +37,7 @@ import { fsyncDirs } from '../fs/dir-sync.js';
 import { writeFileAtomicSync } from '../fs/atomic-write.js';
 import { imageExtensionSet, nfc, splitName } from '../discovery/extensions.js';
 import { isImageName, isSidecarName, sidecarExtOf } from '../discovery/pair.js';
-import { locateSidecarSync } from '../discovery/locate.js';
+import { locateSidecarSync, type SidecarCandidate } from '../discovery/locate.js';
 import { lockKeyForImage, lockKeysForLoneSidecar } from '../discovery/lock-key.js';
 import { recordedImageName } from '../analysis/image-identity.js';
 import type { JsonObject, Keyring } from '../types.js';
@@ -111,6 +111,7 @@ export async function transferImages(mode: TransferMode, sources: readonly strin
     await removeStaleTempFiles(dest.dir).catch(() => undefined); // a journal a killed run was writing
     const r = recoverJournals(dest.dir, opts);
     report.recovered = r.units;
+    report.problems.push(...r.problems);
     finished = r.finished;
   }
   // A source a dead run had moved (its journal just finished the job) is done, not missing.
@@ -119,6 +120,7 @@ export async function transferImages(mode: TransferMode, sources: readonly strin
   if (report.dryRun || plan.length === 0) return report;
 
   const journal = writeJournal(dest.dir, mode, plan);
+  let journalTouched = Date.now();
   const touched = new Set<string>([dest.dir]);
   let deviceCopy = false;
   for (const unit of plan) {
@@ -126,6 +128,11 @@ export async function transferImages(mode: TransferMode, sources: readonly strin
       const r = actUnit(mode, unit, deviceCopy, opts);
       deviceCopy ||= r.copied;
       report.done++;
+      for (const p of r.leftAtSource) report.problems.push({ path: p, code: 'IO', message: `moved with its image, but this second name of it could not be removed at the source: ${p}` });
+      if (Date.now() - journalTouched > JOURNAL_REFRESH_MS) {
+        fs.utimesSync(journal, new Date(), new Date()); // alive: a journal this old is not abandoned
+        journalTouched = Date.now();
+      }
       report.files += unit.files.length;
       for (const f of unit.files) touched.add(path.dirname(f.from));
     } catch (e) {
@@ -238,7 +245,10 @@ function imageUnit(source: string, dest: Destination, folder: DestFolder, exts: 
   const files: TransferFile[] = [];
   let renamedForm = false;
   // Images of the destination with the new stem share its stem-form files.
-  const sharers = (folder.imagesByStem.get(newStem) ?? []).filter((n) => n !== nfc(newName) && !(path.dirname(source) === dest.dir && n === nfc(name)));
+  // (An image named exactly the new stem, `IMG_1.jpg` for `IMG_1.jpg.png`, claims those files by its name-ext form.)
+  const sharers = [...(folder.imagesByStem.get(newStem) ?? []), ...(folder.taken.has(newStem) && isImageName(newStem, exts) ? [newStem] : [])].filter(
+    (n) => n !== nfc(newName) && !(path.dirname(source) === dest.dir && n === nfc(name)),
+  );
   const ownPaths = new Set(own.map((c) => c.path));
   const siblings = loc.siblings.map((s) => nfc(path.basename(s)));
   for (const c of own) {
@@ -350,13 +360,21 @@ function withLocks<T>(keys: string[], opts: TransferOptions, fn: (held: HeldLock
 }
 
 /** Move or copy one unit (see the header for the order). Undoes its own links when a step fails before the image lands. */
-function actUnit(mode: TransferMode, unit: TransferUnit, copyAlready: boolean, opts: TransferOptions): { copied: boolean } {
+function actUnit(mode: TransferMode, unit: TransferUnit, copyAlready: boolean, opts: TransferOptions): { copied: boolean; leftAtSource: string[] } {
   return withLocks(lockKeysOf(unit), opts, (held) => {
     const check = () => held.forEach((l) => l.check());
     for (const f of unit.files) {
       const st = fs.lstatSync(f.from, { throwIfNoEntry: false });
       if (st === undefined) throw errors.notFound(f.from, 'source');
       if (f.role === 'sidecar' && !st.isFile()) throw errors.conflict('no longer a regular file; left alone', [f.from]);
+    }
+    // The plan was made before the lock: a save since may have added a sidecar. It goes along too.
+    for (const c of newSidecarsOf(unit, opts)) {
+      const image = unit.files[unit.files.length - 1];
+      const newName = path.basename(image.to);
+      const target = path.join(path.dirname(image.to), c.naming === 'stem' && !unit.renamedForm ? `${nfc(splitName(newName).stem)}.${c.ext}` : `${newName}.${c.ext}`);
+      if (unit.files.some((f) => f.to === target)) throw errors.conflict('a sidecar appeared since the plan whose name is taken at the destination; left in place', [c.path]);
+      unit.files.splice(unit.files.length - 1, 0, { from: c.path, to: target, role: 'sidecar' });
     }
     let copied = copyAlready || mode === 'copy';
     const made: string[] = [];
@@ -376,13 +394,47 @@ function actUnit(mode: TransferMode, unit: TransferUnit, copyAlready: boolean, o
       undo(made);
       throw e;
     }
+    const leftAtSource: string[] = [];
     if (mode === 'move') {
       if (copied) fsyncDir(path.dirname(unit.files[0].to)); // the copies are durable before a source goes
       check();
       // The image first, its sidecars last: a kill in between leaves extra sidecar names, never an image without them.
-      for (const f of [...unit.files].reverse()) fs.unlinkSync(f.from);
+      const [first, ...rest] = [...unit.files].reverse();
+      try {
+        fs.unlinkSync(first.from);
+      } catch (e) {
+        undo(made); // nothing left the source: the destination's new names go again
+        throw e;
+      }
+      for (const f of rest) {
+        try {
+          fs.unlinkSync(f.from);
+        } catch {
+          leftAtSource.push(f.from); // the image has it at the destination; this is a second name
+        }
+      }
     }
-    return { copied };
+    return { copied, leftAtSource };
+  });
+}
+
+/**
+ * Sidecars of the unit's image now that the plan does not list (its own side only; another image's
+ * shared files, and stem files that stay where they are in a same-folder rename, aside).
+ */
+function newSidecarsOf(unit: TransferUnit, opts: TransferOptions): SidecarCandidate[] {
+  const image = unit.files.find((f) => f.role === 'image');
+  if (!image) return [];
+  const planned = new Set(unit.files.map((f) => f.from));
+  const loc = locateSidecarSync(image.from, { imageExtensions: opts.imageExtensions });
+  const siblings = loc.siblings.map((s) => nfc(path.basename(s)));
+  const stays = path.dirname(image.from) === path.dirname(image.to) && nfc(splitName(path.basename(image.from)).stem) === nfc(splitName(path.basename(image.to)).stem);
+  return loc.candidates.filter((c) => {
+    if ((loc.isSymlink ? c.side !== 'link' : c.side !== 'target') || planned.has(c.path)) return false;
+    if (stays && c.naming === 'stem') return false;
+    if (!c.shared) return true;
+    const owner = recordOf(c.path, opts);
+    return !(owner !== undefined && owner !== null && siblings.includes(owner));
   });
 }
 
@@ -421,7 +473,7 @@ function linkTextFor(f: TransferFile): string {
  */
 function placeCopies(unit: TransferUnit, made: string[]): void {
   const destDir = path.dirname(unit.files[0].to);
-  const stage = path.join(destDir, `.${path.basename(unit.files[unit.files.length - 1].to)}${STAGE_MARK}${hostMark()}-${process.pid}-${randomBytes(4).toString('hex')}`);
+  const stage = path.join(destDir, `${STAGE_MARK}${hostMark()}-${process.pid}-${randomBytes(4).toString('hex')}`);
   fs.mkdirSync(stage);
   try {
     const plain = unit.files.filter((f) => !fs.lstatSync(f.from).isSymbolicLink());
@@ -451,6 +503,7 @@ function placeCopies(unit: TransferUnit, made: string[]): void {
 }
 
 const STAGE_MARK = '.isc-stage-';
+const STAGE_RE = /^\.isc-stage-([0-9a-f]{8})-(\d+)-[0-9a-f]+$/;
 
 function syncFile(p: string): void {
   const fd = fs.openSync(p, 'r');
@@ -509,8 +562,22 @@ function statOrNull(p: string): fs.Stats | null {
 
 const JOURNAL_PREFIX = '.isc-move-';
 const JOURNAL_RE = /^\.isc-move-([0-9a-f]{8})-(\d+)-[0-9a-f]+$/;
-/** Another host's journal is taken for abandoned after this long (its writer cannot be asked). */
-const FOREIGN_JOURNAL_MS = 60 * 60 * 1000;
+/**
+ * A journal (or staging folder) is abandoned when its writer is dead, or when it has not been
+ * refreshed for this long whoever its writer is (another host's cannot be asked, and a pid can be
+ * reused by another process); a running move refreshes its journal every JOURNAL_REFRESH_MS.
+ */
+const JOURNAL_STALE_MS = 10 * 60 * 1000;
+const JOURNAL_REFRESH_MS = 60 * 1000;
+
+function abandoned(host: string, pid: number, mtimeMs: number): boolean {
+  return processState(host, pid) === 'dead' || Date.now() - mtimeMs > JOURNAL_STALE_MS;
+}
+
+/** Only what this user wrote is acted on: a journal planted by another user names files to remove. */
+function ownedByUs(st: fs.Stats): boolean {
+  return typeof process.getuid !== 'function' || st.uid === process.getuid();
+}
 
 interface Journal {
   version: 1;
@@ -528,9 +595,23 @@ function writeJournal(dir: string, mode: TransferMode, units: TransferUnit[]): s
 /** Is `name` a journal of a run that is gone (this host: its pid is dead; another host's: over an hour old)? */
 function isAbandonedJournal(name: string, mtimeMs: number): boolean {
   const m = JOURNAL_RE.exec(name);
-  if (m === null) return false;
-  const state = processState(m[1], Number(m[2]));
-  return state === 'dead' || (state === 'unknown' && Date.now() - mtimeMs > FOREIGN_JOURNAL_MS);
+  return m !== null && abandoned(m[1], Number(m[2]), mtimeMs);
+}
+
+/** A journal's units, when every one lands in `dir` and names images and sidecars only (null: not a journal to act on). */
+function journalUnits(j: unknown, dir: string): { mode: TransferMode; units: TransferUnit[] } | null {
+  const o = j as Partial<Journal> | null;
+  if (o === null || typeof o !== 'object' || o.version !== 1 || (o.mode !== 'move' && o.mode !== 'copy') || !Array.isArray(o.units)) return null;
+  const units: TransferUnit[] = [];
+  for (const u of o.units) {
+    if (!u || !Array.isArray(u.files) || u.files.length === 0) return null;
+    for (const f of u.files) {
+      if (!f || typeof f.from !== 'string' || typeof f.to !== 'string' || !path.isAbsolute(f.from) || path.dirname(f.to) !== dir) return null;
+      if (f.role !== 'image' && !(f.role === 'sidecar' && isSidecarName(path.basename(f.from)) && isSidecarName(path.basename(f.to)))) return null;
+    }
+    units.push({ source: u.files[u.files.length - 1].from, files: u.files });
+  }
+  return { mode: o.mode, units };
 }
 
 /**
@@ -538,54 +619,70 @@ function isAbandonedJournal(name: string, mtimeMs: number): boolean {
  * staging folders). Returns the units recovered. A unit is rolled forward once its image is at the
  * destination, back before that; only names that are the same file (or an equal copy) are removed.
  */
-export function recoverJournals(dir: string, opts: TransferOptions = {}): { units: number; finished: Set<string> } {
+export function recoverJournals(dir: string, opts: TransferOptions = {}): { units: number; finished: Set<string>; problems: TransferProblem[] } {
   let names: string[];
   const finished = new Set<string>();
+  const problems: TransferProblem[] = [];
   try {
     names = fs.readdirSync(dir);
   } catch {
-    return { units: 0, finished };
+    return { units: 0, finished, problems };
   }
   let recovered = 0;
   for (const name of names) {
     const p = path.join(dir, name);
-    if (name.includes(STAGE_MARK)) {
-      const m = /-([0-9a-f]{8})-(\d+)-[0-9a-f]+$/.exec(name);
-      if (m !== null && processState(m[1], Number(m[2])) === 'dead') fs.rmSync(p, { recursive: true, force: true });
+    const stage = STAGE_RE.exec(name);
+    if (stage !== null) {
+      const st = fs.lstatSync(p, { throwIfNoEntry: false });
+      if (st?.isDirectory() && ownedByUs(st) && abandoned(stage[1], Number(stage[2]), st.mtimeMs)) fs.rmSync(p, { recursive: true, force: true });
       continue;
     }
     const st = fs.lstatSync(p, { throwIfNoEntry: false });
-    if (!st?.isFile() || !isAbandonedJournal(name, st.mtimeMs)) continue;
-    let j: Journal;
+    if (!st?.isFile() || !ownedByUs(st) || !isAbandonedJournal(name, st.mtimeMs)) continue;
+    let j: { mode: TransferMode; units: TransferUnit[] } | null = null;
     try {
-      j = JSON.parse(fs.readFileSync(p, 'utf8')) as Journal;
+      j = journalUnits(JSON.parse(fs.readFileSync(p, 'utf8')), dir);
     } catch {
-      continue; // not ours to read: left for a person to look at
+      /* unreadable */
     }
-    if (j.version !== 1 || !Array.isArray(j.units)) continue;
+    if (j === null) continue; // not one of ours to act on: left for a person to look at
     const dirs = new Set<string>();
-    for (const u of j.units) {
-      const unit: TransferUnit = { source: u.files[u.files.length - 1]?.from ?? '', files: u.files };
+    for (const unit of j.units) {
+      const u = unit;
       try {
-        if (withLocks(lockKeysOf(unit), opts, () => recoverUnit(j.mode, unit))) recovered++;
+        if (withLocks(lockKeysOf(unit), opts, () => recoverUnit(j!.mode, unit, opts))) recovered++;
         const image = unit.files.find((f) => f.role === 'image');
         if (image && j.mode === 'move' && exists(image.to) && !exists(image.from)) finished.add(image.from);
         for (const f of u.files) dirs.add(path.dirname(f.from)).add(path.dirname(f.to));
-      } catch {
-        /* left as it is: every image still has its sidecars (see the header) */
+      } catch (e) {
+        problems.push(problemOf(u.source, e)); // left as it is: every image still has its sidecars (see the header)
       }
     }
     for (const d of dirs) fsyncDir(d);
     fs.rmSync(p, { force: true });
   }
-  return { units: recovered, finished };
+  return { units: recovered, finished, problems };
 }
 
 /** One unit of a dead run: true when something had to be finished or undone. */
-function recoverUnit(mode: TransferMode, unit: TransferUnit): boolean {
+function recoverUnit(mode: TransferMode, unit: TransferUnit, opts: TransferOptions): boolean {
   const image = unit.files.find((f) => f.role === 'image') ?? unit.files[unit.files.length - 1];
   const landed = sameEntry(image.from, image.to) || (!exists(image.from) && exists(image.to));
   let changed = false;
+  const savedSince =
+    mode === 'move' && landed && exists(image.from) && (unit.files.some((f) => f.role === 'sidecar' && exists(f.from) && !sameEntry(f.from, f.to)) || newSidecarsOf(unit, opts).length > 0);
+  if (savedSince) {
+    // Saved to through the source since the crash: the newest results are there, so the unit goes
+    // back. The destination's second names go; an older copy of a sidecar there stays (and is said).
+    const older: string[] = [];
+    for (const f of unit.files) {
+      if (!exists(f.to)) continue;
+      if (exists(f.from) && sameEntry(f.from, f.to)) fs.unlinkSync(f.to);
+      else older.push(f.to);
+    }
+    if (older.length > 0) throw errors.conflict('saved to at the source since an interrupted move; moved back, but an older copy of its sidecar is left at the destination', older);
+    return true;
+  }
   if (mode === 'move' && landed) {
     // Forward: remove the source names the destination holds.
     for (const f of [...unit.files].reverse()) {

@@ -7,9 +7,9 @@
  * Evidence is what the sidecar recorded at its last save: `sidecar_info.image` (size, mtime_ns, and
  * a sha256 when hashing was asked for) and `sidecar_info.image_path`. An orphan goes to an image only
  * when exactly one image of the library has the recorded size and mtime (a move or a rename keeps
- * both) — or, of several, exactly one still has the recorded file name — that image has no sidecar
- * of its own, and no other orphan claims it. With `hashImages`, the candidates' bytes must also match
- * a recorded sha256 (which settles a tie with a same-size, same-time, same-name decoy). Everything else is listed: ambiguous ones with their
+ * both), that image has no sidecar of its own, and no other orphan claims it. A file name is never
+ * evidence (cameras reuse them). With `hashImages`, the candidates' bytes must also match a recorded
+ * sha256 (which settles a tie with a same-size, same-time decoy, and rules out one whose original is gone). Everything else is listed: ambiguous ones with their
  * candidates, the rest with the reason nothing was found. A sidecar is never given to two images.
  *
  * The orphans of one image (its `.json` kept beside a `.bin`) move together. A stem-form file keeps
@@ -149,11 +149,6 @@ export async function planRelink(root: string, opts: Omit<RelinkOptions, 'dryRun
       plan.unmatched.push({ sidecars: rels, reason: evidence.includes('sha256') ? 'no image with the recorded size, time and sha256' : 'no image with the recorded size and time' });
       continue;
     }
-    // Among images of the same size and time, the one that kept the recorded name (a plain move).
-    if (candidates.length > 1 && u.name !== null) {
-      const named = candidates.filter((c) => nfc(c.name) === u.name);
-      if (named.length === 1) candidates = named;
-    }
     if (candidates.length > 1) {
       const hint = !opts.hashImages && u.identity.sha256 !== undefined ? ' (--hash-images compares their bytes with the recorded sha256)' : '';
       plan.ambiguous.push({ sidecars: rels, reason: `${candidates.length} images have the recorded size and time${hint}`, candidates: candidates.map((c) => c.rel) });
@@ -256,7 +251,8 @@ function destinations(rootAbs: string, u: Unit, exts: ReadonlySet<string>): Reli
   const dir = dirname(image.path);
   const names = new Set(fs.readdirSync(dir).map(nfc));
   const stem = nfc(splitName(image.name).stem);
-  const shareStem = [...names].some((n) => n !== nfc(image.name) && isImageName(n, exts) && nfc(splitName(n).stem) === stem);
+  // Another image with this stem, or named exactly it (`IMG_1.jpg` beside `IMG_1.jpg.png`), would claim a stem file too.
+  const shareStem = [...names].some((n) => n !== nfc(image.name) && isImageName(n, exts) && (nfc(splitName(n).stem) === stem || n === stem));
   const moves: RelinkMove[] = [];
   const taken = new Set<string>();
   for (const o of u.orphans) {
