@@ -39,7 +39,7 @@ import type { ImageRecord } from '../model/summary.js';
 import type { JsonObject, Options } from '../types.js';
 import { isoTimestamp } from '../time.js';
 import { findOrphans, type OrphanList } from './orphans.js';
-import { MANIFEST_NAME, RELINK_MANIFEST_VERSION, ensureQuarantineBase, removeAbandonedQuarantines, quarantineStamp, writeManifest, type ManifestEntry, type QuarantineManifest } from './quarantine-folder.js';
+import { MANIFEST_NAME, RELINK_MANIFEST_VERSION, ensureQuarantineBase, quarantineBase, removeAbandonedQuarantines, quarantineStamp, writeManifest, type ManifestEntry, type QuarantineManifest } from './quarantine-folder.js';
 
 export interface RelinkOptions extends Options {
   /** Plan only; change nothing. */
@@ -288,8 +288,10 @@ async function act(rootAbs: string, matches: RelinkMatch[], created: Date, repor
     }
   }
   if (hashed.length === 0) return;
+  // What a run killed before its manifest left goes first (it may take the emptied quarantine with it).
+  const existing = await quarantineBase(rootAbs).catch(() => null);
+  if (existing !== null) await removeAbandonedQuarantines(existing);
   const base = await ensureQuarantineBase(rootAbs, rootReal);
-  await removeAbandonedQuarantines(base); // what a run killed before its manifest left
   const stamp = quarantineStamp(created);
   let folder = '';
   for (let n = 0; ; n++) {
