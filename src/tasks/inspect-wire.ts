@@ -269,6 +269,8 @@ export function packInspections(results: readonly FileInspection[], items: reado
       const bytes = x.dataJson;
       // A big exported text (bytes that own their buffer) moves instead of being copied.
       if (bytes instanceof Uint8Array && bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength && bytes.buffer instanceof ArrayBuffer) transfer.push(bytes.buffer);
+      const vectors = x.dataset?.vectors;
+      if (vectors && vectors.byteOffset === 0 && vectors.byteLength === vectors.buffer.byteLength && vectors.buffer instanceof ArrayBuffer) transfer.push(vectors.buffer);
     }
     codes[i] = code;
   }
