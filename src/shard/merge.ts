@@ -243,7 +243,8 @@ export type MergeResult =
   | { command: 'hash'; result: TreeHash }
   | { command: 'validate'; result: MergedValidate }
   | { command: 'export'; result: ExportShardSummary }
-  | { command: 'export'; result: DatasetExportReport };
+  /** export shards of a dataset format (coco, yolo, embeddings): written to `output`. */
+  | { command: 'export-dataset'; result: DatasetExportReport };
 
 /**
  * The library's merge: open and check the files, then combine them. Streamed results (validate
@@ -274,7 +275,7 @@ export async function mergeShards(
     case 'export':
       if (isOneOf(DATASET_FORMATS, files[0].header.options.format)) {
         if (opts.output === undefined) throw errors.usage(`merging ${String(files[0].header.options.format)} shards needs an output`);
-        return { command, result: await mergeDataset(files, opts.output, opts.onFinding) };
+        return { command: 'export-dataset', result: await mergeDataset(files, opts.output, opts.onFinding) };
       }
       return { command, result: await mergeExport(files, opts.out ?? { write: () => undefined }) };
   }
