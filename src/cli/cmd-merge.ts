@@ -69,7 +69,7 @@ export async function run(ctx: CommandContext): Promise<number> {
       const format = files[0].header.options.format;
       if (isOneOf(DATASET_FORMATS, format)) {
         if (file === null && format !== 'coco') throw errors.usage(`merging ${format} shards writes ${format === 'yolo' ? 'a folder' : 'a file and its rows beside it'}: give -o`);
-        const { datasetOutcome, findingsNotes } = await import('./cmd-export.js');
+        const { datasetOutcome, findingsNotes } = await import('./export-view.js');
         const shown = findingsNotes(ctx);
         const report = await m.mergeDataset(files, file ?? ctx.io.stdout, shown.add);
         return datasetOutcome(ctx, report, shown);

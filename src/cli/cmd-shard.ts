@@ -25,7 +25,7 @@ export async function runShard(ctx: CommandContext, command: ShardCommand): Prom
     if (command === 'export') {
       const format = optString(ctx, 'format') ?? 'json';
       if (format === 'csv') throw errors.usage('a shard of export writes JSON lines (merge gives the tree-ordered jsonl); csv cannot be merged');
-      const { datasetFlags, exportOperation, findingsNotes } = await import('./cmd-export.js');
+      const { datasetFlags, exportOperation, findingsNotes } = await import('./export-view.js');
       const exportFilters = { ...filters, operationType: exportOperation(ctx) };
       if (isOneOf(DATASET_FORMATS, format)) {
         const shown = findingsNotes(ctx);
