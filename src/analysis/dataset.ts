@@ -19,6 +19,7 @@ import type { JsonObject, JsonValue } from '../types.js';
 import type { DatasetBox, DatasetRequest, DatasetRows } from '../model/dataset.js';
 import { notesOf, numberJson, validNote, isFloatValue } from '../formats/numbers.js';
 import { typedJsonText } from '../formats/json.js';
+import { FloatBlockRef, isDecodedFloatBlock } from '../formats/cbor.js';
 import { childPointer, forEachDecidingOperation, forEachResultNode, isPlainObject } from './operations.js';
 import { recordedImageName } from './image-identity.js';
 import { DEFAULT_EMBEDDING_DIM } from '../vocabulary.js';
@@ -117,7 +118,7 @@ function objectBox(obj: JsonObject): Box | string {
 
 /** A value for a message: its typed JSON, cut short. */
 function short(v: JsonValue): string {
-  const t = typedJsonText(v);
+  const t = (v as unknown) instanceof FloatBlockRef ? `[${(v as unknown as FloatBlockRef).length} floats]` : typedJsonText(v);
   return t.length > 80 ? `${t.slice(0, 77)}...` : t;
 }
 
@@ -256,7 +257,7 @@ function boxes(data: JsonObject, req: DatasetRequest, format: 'coco' | 'yolo', o
         out.detected = true;
         for (let i = 0; i < n; i++) {
           const item = (items as JsonValue[])[i];
-          const where = childPointer(at, i);
+          const where = `${at}/${i}`;
           if (!isPlainObject(item)) {
             out.problems.push(`${where}: not an object`);
             continue;
@@ -283,7 +284,7 @@ function boxes(data: JsonObject, req: DatasetRequest, format: 'coco' | 'yolo', o
 
 function embeddings(data: JsonObject, req: DatasetRequest, out: DatasetRows): void {
   const dim = req.dim ?? DEFAULT_EMBEDDING_DIM;
-  const vectors: Float32Array[] = [];
+  const found: { enc: readonly JsonValue[] | FloatBlockRef; where: string; row: string }[] = [];
   forEachDecidingOperation(data, (op) => {
     if (req.operation !== undefined && op.name !== req.operation) return;
     forEachResultNode(op.value, op.pointer, (node, pointer, backend) => {
@@ -295,17 +296,20 @@ function embeddings(data: JsonObject, req: DatasetRequest, out: DatasetRows): vo
         if (n > 0) out.problems.push(`${at}: a failed result (success: false) holds ${n} faces`);
         return;
       }
+      // Each row's text up to its face index, made once per result.
+      const head = `"operation":${JSON.stringify(op.name)},"backend":${JSON.stringify(backend)},"face":`;
       for (let i = 0; i < n; i++) {
         const face = (faces as JsonValue[])[i];
         if (!isPlainObject(face)) continue;
         const key = face.encoding !== undefined ? 'encoding' : 'face_encoding';
-        const enc = face[key];
-        if (enc === undefined || enc === null || (Array.isArray(enc) && enc.length === 0)) {
+        // A bin file's encoding may come as a FloatBlockRef (formats/cbor.ts withFloatBlocks 'vectors').
+        const enc = face[key] as JsonValue | FloatBlockRef | undefined;
+        if (enc === undefined || enc === null || ((Array.isArray(enc) || enc instanceof FloatBlockRef) && enc.length === 0)) {
           out.noEncoding++;
           continue;
         }
-        const where = childPointer(childPointer(at, i), key);
-        if (!Array.isArray(enc)) {
+        const where = `${at}/${i}/${key}`;
+        if (!Array.isArray(enc) && !(enc instanceof FloatBlockRef)) {
           out.problems.push(`${where}: not an array`);
           continue;
         }
@@ -313,36 +317,77 @@ function embeddings(data: JsonObject, req: DatasetRequest, out: DatasetRows): vo
           out.otherDims[enc.length] = (out.otherDims[enc.length] ?? 0) + 1;
           continue;
         }
-        const v = new Float32Array(dim);
-        let bad: string | null = null;
-        for (let k = 0; k < dim; k++) {
-          const x = enc[k];
-          if (typeof x !== 'number') {
-            bad = `element ${k} is ${short(x)}, not a number`;
-            break;
-          }
-          v[k] = x;
-          // A double past float32's range becomes Infinity there: not the value the sidecar holds.
-          if (!Number.isFinite(v[k])) {
-            bad = `element ${k} (${x}) is beyond float32's range`;
-            break;
-          }
-        }
-        if (bad !== null) {
-          out.problems.push(`${where}: ${bad}`);
-          continue;
-        }
-        vectors.push(v);
         const box = face.bbox !== undefined ? face.bbox : face.coordinates;
-        out.rows.push(
-          `"operation":${JSON.stringify(op.name)},"backend":${JSON.stringify(backend)},"face":${i},"bbox":${box === undefined ? 'null' : typedJsonText(box)},"confidence":${typedMember(face, 'confidence')}`,
-        );
+        found.push({ enc, where, row: `${head}${i},"bbox":${box === undefined ? 'null' : boxJson(box)},"confidence":${typedMember(face, 'confidence')}` });
       }
     });
   });
-  if (vectors.length > 0) {
-    const all = new Float32Array(vectors.length * dim);
-    for (let r = 0; r < vectors.length; r++) all.set(vectors[r], r * dim);
-    out.vectors = all;
+  if (found.length === 0) return;
+  // One allocation per sidecar, of its exact size (a face that fails leaves the rest packed).
+  const all = new Float32Array(found.length * dim);
+  let n = 0;
+  for (const f of found) {
+    const bad = toFloat32(f.enc, all, n * dim, dim);
+    if (bad !== null) {
+      out.problems.push(`${f.where}: ${bad}`);
+      continue;
+    }
+    out.rows.push(f.row);
+    n++;
   }
+  if (n > 0) out.vectors = n === found.length ? all : all.slice(0, n * dim);
+}
+
+/** Where a FloatBlockRef's doubles are read to (kept for the last length: its bytes and its view). */
+let scratch = new Float64Array(DEFAULT_EMBEDDING_DIM);
+let scratchBytes = new Uint8Array(scratch.buffer);
+
+/** The index (from `at`) of the first non-finite value of `v[at .. at + n)`, or -1. */
+function firstNonFinite(v: Float32Array, at: number, n: number): number {
+  for (let k = 0; k < n; k++) {
+    const x = v[at + k];
+    if (x - x !== 0) return k;
+  }
+  return -1;
+}
+
+/**
+ * One encoding into `v[at .. at + dim)` as float32 (round to nearest), or why not: an element that
+ * is not a number, or a double past float32's range (Infinity there: not the value the sidecar
+ * holds). A FloatBlockRef's bytes are copied once into a kept scratch, never through an array of doubles.
+ */
+function toFloat32(enc: readonly JsonValue[] | FloatBlockRef, v: Float32Array, at: number, dim: number): string | null {
+  if (enc instanceof FloatBlockRef) {
+    if (scratch.length !== dim) {
+      scratch = new Float64Array(dim);
+      scratchBytes = new Uint8Array(scratch.buffer);
+    }
+    const b = enc.bytes;
+    if (Buffer.isBuffer(b)) b.copy(scratchBytes, 0, enc.offset, enc.offset + 8 * dim);
+    else scratchBytes.set(b.subarray(enc.offset, enc.offset + 8 * dim));
+    // float64 → float32 in one native call.
+    v.set(scratch, at);
+  } else {
+    if (!isDecodedFloatBlock(enc)) {
+      for (let k = 0; k < dim; k++) if (typeof enc[k] !== 'number') return `element ${k} is ${short(enc[k])}, not a number`;
+    }
+    v.set(enc as ArrayLike<number>, at);
+  }
+  // The decoders refuse NaN and Infinity: a non-finite float32 is a double past its range.
+  const k = firstNonFinite(v, at, dim);
+  return k < 0 ? null : `element ${k} is beyond float32's range (±3.4e38)`;
+}
+
+/** A stored box as typed JSON: the detector form's `{x, y, width, height}` written directly, anything else by the encoder. */
+function boxJson(v: JsonValue): string {
+  if (isPlainObject(v)) {
+    const keys = Object.keys(v);
+    const { x, y, width, height } = v;
+    if (keys.length === 4 && keys[0] === 'x' && keys[1] === 'y' && keys[2] === 'width' && keys[3] === 'height' && isNum(x) && isNum(y) && isNum(width) && isNum(height)) {
+      const notes = notesOf(v);
+      const t = (key: string, n: number) => numberJson(n, notes === undefined ? undefined : validNote(notes, key, n));
+      return `{"x":${t('x', x)},"y":${t('y', y)},"width":${t('width', width)},"height":${t('height', height)}}`;
+    }
+  }
+  return typedJsonText(v);
 }

@@ -535,9 +535,10 @@ class EmbeddingsWriter implements DatasetWriter {
 
   private async flush(): Promise<void> {
     if (this.staged === 0) return;
-    const chunk = Buffer.from(this.stage.subarray(0, this.staged));
+    const n = this.staged;
     this.staged = 0;
-    await this.matrix.write(chunk);
+    // The sink sends a buffer as it is and is awaited: the stage is free again after it.
+    await this.matrix.write(this.stage.subarray(0, n));
   }
 
   async close(): Promise<Written> {

@@ -267,8 +267,10 @@ export function inspectBytes(item: InspectItem, bytes: Buffer, opts: InspectOpti
     // stand-ins and no array of doubles is built (cbor.ts withFloatBlocks); a file with any
     // problem is decoded again without them, so that its messages quote its own values.
     const standIns = !skim && opts.accel !== false && canAccelerate(opts);
-    const decode = (mode: 'mark' | 'stand-ins') => withFloatBlocks(mode, () => decodeSidecar(bytes, decodeOpts));
-    let decoded = skim ? skimSidecar(bytes, decodeOpts) : opts.keepData ? decodeSidecar(bytes, decodeOpts) : decode(standIns ? 'stand-ins' : 'mark');
+    // export's embeddings alone read the data: a bin file's encodings come as Float64Arrays (cbor.ts 'vectors').
+    const vectors = opts.dataset?.format === 'embeddings' && !opts.summarize && !opts.brief && !opts.validate && !opts.probe && opts.schema === undefined && !opts.keepData && !opts.dataJson;
+    const decode = (mode: 'mark' | 'stand-ins' | 'vectors') => withFloatBlocks(mode, () => decodeSidecar(bytes, decodeOpts));
+    let decoded = skim ? skimSidecar(bytes, decodeOpts) : opts.keepData ? decodeSidecar(bytes, decodeOpts) : decode(vectors ? 'vectors' : standIns ? 'stand-ins' : 'mark');
     out.format = decoded.format;
     if (decoded.encryption) out.encryptedKeyId = decoded.encryption.keyId;
     out.notes = decoded.notes;
