@@ -585,6 +585,22 @@ describe('cli export --format coco|yolo|embeddings', () => {
     assert.equal(one.code, 0);
     assert.equal(JSON.stringify(listTree(join(out, 'merged'))).replaceAll(join(out, 'merged'), '<out>'), JSON.stringify(listTree(join(out, 'one'))).replaceAll(join(out, 'one'), '<out>'));
   });
+
+  it('the server\'s export takes the dataset formats (an output file only)', async () => {
+    const file = join(out, 'served.npy');
+    const lines = [
+      { id: 1, method: 'export', params: { dir: join(root, 'conv'), output: file, format: 'embeddings' } },
+      { id: 2, method: 'export', params: { dir: join(root, 'conv'), output: join(out, 'served.json'), format: 'coco', faces: true } },
+      { id: 3, method: 'export', params: { dir: join(root, 'conv'), output: '-', format: 'yolo' } },
+    ].map((l) => JSON.stringify(l)).join('\n') + '\n';
+    const r = await runCli(['serve', '--stdio'], { input: lines });
+    const res = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as Json);
+    const by = (id: number) => res.find((x) => x.id === id)!;
+    assert.equal(by(1).result.rows, 1);
+    assert.equal(by(1).result.message, `Exported 1 images to: ${file}`);
+    assert.deepEqual(by(2).result.categories, ['face', 'person'], 'in the order they first appear: conv/faces.json comes first');
+    assert.match(by(3).error.message, /needs an output file/);
+  });
 });
 
 describe('embeddings between threads', () => {
