@@ -362,8 +362,6 @@ function crafted(): Record<string, TreeNode> {
     'conv/px.json': { json: { yolov8: yoloNode([person({ coordinates_pixels: { x: 100, y: 50, width: 200, height: 100 } })]) } },
     'conv/xyxy.jpg': FAKE_JPEG,
     'conv/xyxy.json': { json: { object_detection: yoloNode([person({ xyxy: [100, 50, 300, 150] }), person({ xyxyn: [0.1, 0.1, 0.3, 0.3] })]) } },
-    'conv/xywh.jpg': FAKE_JPEG,
-    'conv/xywh.json': { json: { object_detection: yoloNode([person({ xywh: [200, 100, 200, 100] }), person({ xywhn: [0.2, 0.2, 0.2, 0.2] })]) } },
     'conv/faces.jpg': FAKE_JPEG,
     'conv/faces.json': {
       json: {
@@ -404,6 +402,8 @@ function bad(): Record<string, TreeNode> {
     'bad/sizes.json': { json: { yolov8: yoloNode([]), face_detection: { success: true, faces: [], metadata: { image_width: 640, image_height: 480 } } } },
     'bad/empty-box.jpg': FAKE_JPEG,
     'bad/empty-box.json': { json: { yolov8: yoloNode([person({ coordinates_pixels: { x: 10, y: 10, width: 0, height: 5 } })]) } },
+    'bad/xywh.jpg': FAKE_JPEG,
+    'bad/xywh.json': { json: { yolov8: yoloNode([person({ xywh: [200, 100, 200, 100] })]) } },
     'bad/noclass.jpg': FAKE_JPEG,
     'bad/noclass.json': { json: { yolov8: yoloNode([{ coordinates_pixels: { x: 1, y: 1, width: 2, height: 2 } }]) } },
     'bad/failed.jpg': FAKE_JPEG,
@@ -440,10 +440,10 @@ describe('crafted sidecars: each convention, and what is a finding', () => {
     const doc = JSON.parse(readFileSync(file, 'utf8'));
     checkCoco(doc);
     const conv = doc.images.filter((i: Json) => i.file_name.startsWith('conv/'));
-    assert.deepEqual(conv.map((i: Json) => i.file_name), ['conv/bin.jpg', 'conv/empty.jpg', 'conv/faces.jpg', 'conv/old.jpg', 'conv/pct.jpg', 'conv/px.jpg', 'conv/xywh.jpg', 'conv/xyxy.jpg']);
+    assert.deepEqual(conv.map((i: Json) => i.file_name), ['conv/bin.jpg', 'conv/empty.jpg', 'conv/faces.jpg', 'conv/old.jpg', 'conv/pct.jpg', 'conv/px.jpg', 'conv/xyxy.jpg']);
     const ids = new Set(conv.map((i: Json) => i.id));
     const anns = doc.annotations.filter((a: Json) => ids.has(a.image_id));
-    assert.equal(anns.length, 10);
+    assert.equal(anns.length, 8);
     for (const a of anns) a.bbox.forEach((v: number, k: number) => assert.ok(closeTo(v, [100, 50, 200, 100][k], 1e-9), `${JSON.stringify(a.source)} ${a.bbox}`));
     const sources = anns.map((a: Json) => `${a.source.operation}/${a.source.backend}/${a.source.list}`);
     assert.ok(sources.includes('face_detection/insightface/faces') && sources.includes('face_detection/unified/faces') && sources.includes('face_detection/null/faces'));
@@ -465,7 +465,7 @@ describe('crafted sidecars: each convention, and what is a finding', () => {
     assert.deepEqual(findings.map((f) => relative(root, f.path)), ['nosize/px.json']);
     assert.match(findings[0].message, /image left out, 1 box\(es\) not readable with certainty: \/yolov8\/objects\/0: the sidecar gives no image size: a pixel box cannot be normalised/);
     assert.equal(report.findings, 1);
-    for (const name of ['pct', 'px', 'xyxy', 'xywh', 'faces', 'old', 'bin']) {
+    for (const name of ['pct', 'px', 'xyxy', 'faces', 'old', 'bin']) {
       for (const [, cx, cy, w, h] of yoloLabels(join(dir, 'labels', 'conv', `${name}.txt`))) {
         for (const v of [cx, cy, w, h]) assert.ok(closeTo(v, 0.2, 1e-12), `${name}: ${v}`);
       }
@@ -488,7 +488,7 @@ describe('crafted sidecars: each convention, and what is a finding', () => {
     assert.deepEqual([...data], enc(512).map(Math.fround));
   });
 
-  it('findings: out of range, fractions in a pixel array, sizes that disagree, an empty box, no class, a failed result with boxes, NaN (corrupt), float32 overflow — the run goes on', async () => {
+  it('findings: out of range, fractions in a pixel array, sizes that disagree, an empty box, no class, xywh (centre or corner?), a failed result with boxes, NaN (corrupt), float32 overflow — the run goes on', async () => {
     const broken = makeTree(bad(), join(out, 'bad-lib'));
     try {
       const file = join(out, 'bad.json');
@@ -499,10 +499,11 @@ describe('crafted sidecars: each convention, and what is a finding', () => {
       assert.match(by['bad/sizes.json'].message, /image size 640×480 differs from 1000×500/);
       assert.match(by['bad/empty-box.json'].message, /empty box \(width 0, height 5, pixels\)/);
       assert.match(by['bad/noclass.json'].message, /\/yolov8\/objects\/0: no class_name/);
+      assert.match(by['bad/xywh.json'].message, /xywh \[200,100,200,100\]: its centre \(Ultralytics\) or its top-left corner \(COCO\) cannot be told/);
       assert.match(by['bad/failed.json'].message, /a failed result \(success: false\) holds 1 objects/);
       assert.equal(by['bad/nan.json'].kind, 'corrupt');
       assert.equal(report.problems, 1);
-      assert.equal(report.findings, 6);
+      assert.equal(report.findings, 7);
       const doc = JSON.parse(readFileSync(file, 'utf8'));
       checkCoco(doc);
       // Each image with a box it cannot place is left out whole: a partly labelled image teaches missing boxes as background.

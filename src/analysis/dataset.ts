@@ -10,8 +10,9 @@
  *   faces[i].coordinates {x,y,width,height}    top-left, pixels (the oldest Face_detector form)
  *   objects[i].coordinates_percent {…}         top-left, percent of the image (yolov8: the unrounded box)
  *   objects[i].coordinates_pixels {…}          top-left, pixels (yolov8: the same box rounded)
- *   objects[i].xyxy / xyxyn [x1,y1,x2,y2]      corners, pixels / 0–1 (Ultralytics' Boxes names)
- *   objects[i].xywh / xywhn [cx,cy,w,h]        centre and size, pixels / 0–1 (Ultralytics' Boxes names)
+ *   objects[i].xyxy / xyxyn [x1,y1,x2,y2]      corners, pixels / 0–1 (as Ultralytics' Boxes names them)
+ * An object's `xywh` / `xywhn` (centre in Ultralytics, top-left in COCO) or `bbox` says no convention
+ * by its name: a finding.
  * The first key present decides. Each conversion is one multiplication or division per coordinate
  * in double precision; nothing is rounded to pixels.
  */
@@ -89,13 +90,18 @@ function faceBox(face: JsonObject): Box | string {
 }
 
 /** Object box keys in the order they decide, with their convention. */
-const OBJECT_KEYS: ReadonlyArray<readonly [string, 'percent' | 'pixels' | 'xyxy' | 'xyxyn' | 'xywh' | 'xywhn']> = [
+const OBJECT_KEYS: ReadonlyArray<readonly [string, 'percent' | 'pixels' | 'xyxy' | 'xyxyn']> = [
   ['coordinates_percent', 'percent'],
   ['coordinates_pixels', 'pixels'],
   ['xyxy', 'xyxy'],
   ['xyxyn', 'xyxyn'],
-  ['xywh', 'xywh'],
-  ['xywhn', 'xywhn'],
+];
+
+/** Keys whose convention the name does not settle: a box under them is a finding, never read. */
+const AMBIGUOUS_OBJECT_KEYS: ReadonlyArray<readonly [string, string]> = [
+  ['xywh', 'its centre (Ultralytics) or its top-left corner (COCO) cannot be told'],
+  ['xywhn', 'its centre (Ultralytics) or its top-left corner cannot be told'],
+  ['bbox', 'an object\'s bbox has no documented convention: corners or size, pixels or 0–1 cannot be told'],
 ];
 
 function objectBox(obj: JsonObject): Box | string {
@@ -109,10 +115,9 @@ function objectBox(obj: JsonObject): Box | string {
     }
     const a = quad(v);
     if (!a) return `${key} ${short(v)} is not an array of 4 numbers`;
-    const pixels = kind === 'xyxy' || kind === 'xywh';
-    if (kind === 'xyxy' || kind === 'xyxyn') return { x: a[0], y: a[1], w: a[2] - a[0], h: a[3] - a[1], pixels };
-    return { x: a[0] - a[2] / 2, y: a[1] - a[3] / 2, w: a[2], h: a[3], pixels };
+    return { x: a[0], y: a[1], w: a[2] - a[0], h: a[3] - a[1], pixels: kind === 'xyxy' };
   }
+  for (const [key, why] of AMBIGUOUS_OBJECT_KEYS) if (obj[key] !== undefined) return `${key} ${short(obj[key])}: ${why}`;
   return `no box: expected one of ${OBJECT_KEYS.map((k) => k[0]).join(', ')}`;
 }
 
