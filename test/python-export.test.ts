@@ -2,7 +2,8 @@
  * The embeddings matrix read by NumPy itself (Debian's python3-numpy): numpy.load, memory-mapped,
  * is the float32 of every encoding read through readSidecar, row for row with the .jsonl beside it;
  * and the Python client's datasets suite (clients/python/tests/test_datasets.py) passes. Skipped
- * only on a machine without python3 and NumPy (`apt-get install -y python3-numpy`).
+ * only on a machine without python3 and NumPy (`apt-get install -y python3-numpy`), and never in CI
+ * (.ci/run installs it and sets NUMPY_REQUIRED).
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -16,7 +17,8 @@ import { removeTree, tempDir } from './helpers/tree.js';
 import { CLI, CLIENT, findPython } from './helpers/python.js';
 
 const python = findPython(['numpy']);
-const skip = python ? false : 'no python3 with NumPy (apt-get install -y python3-numpy)';
+// CI installs NumPy and sets NUMPY_REQUIRED (.ci/run): there a missing NumPy fails, never skips.
+const skip = python || process.env.NUMPY_REQUIRED === '1' ? false : 'no python3 with NumPy (apt-get install -y python3-numpy)';
 
 let lib: string;
 let out: string;
@@ -31,6 +33,7 @@ after(() => {
 });
 
 test('numpy.load(mmap_mode="r") gives the encodings readSidecar reads, as float32, row for row', { skip }, async () => {
+  assert.ok(python, 'python3 with NumPy (NUMPY_REQUIRED is set)');
   const npy = join(out, 'faces.npy');
   const report = await exportDataset(lib, { format: 'embeddings', output: npy, engine: 'threads', workers: 2 });
   assert.ok(report.rows > 50);
@@ -62,6 +65,7 @@ print("ok", m.shape[0])
 });
 
 test('the Python client\'s datasets suite (export_*, load_embeddings with and without NumPy, merge)', { skip, timeout: 300_000 }, () => {
+  assert.ok(python, 'python3 with NumPy (NUMPY_REQUIRED is set)');
   const env = { ...process.env, IMAGE_SIDECAR_BIN: CLI, IMAGE_SIDECAR_NODE: process.execPath, IMAGE_SIDECAR_REQUIRE: '1', PYTHONDONTWRITEBYTECODE: '1', PYTHONPATH: CLIENT };
   const r = spawnSync(python!, ['-m', 'unittest', 'tests.test_datasets', '-v'], { cwd: CLIENT, env, encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
