@@ -391,8 +391,28 @@ async function codecOp(spec: Extract<OpSpec, { op: 'codec' }>): Promise<Timed> {
   return { ms: performance.now() - t0, detail: { ...figures } };
 }
 
+async function exportDatasetOp(spec: Extract<OpSpec, { op: 'export-dataset' }>): Promise<Timed> {
+  const { exportDataset } = await import('../src/ops/datasets.js');
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
+  const r = await exportDataset(spec.root, { ...AS_CLI, engine: spec.engine, workers: spec.workers, format: spec.format, output: spec.output });
+  const ms = performance.now() - t0;
+  return { ms, detail: { images: r.images, rows: r.rows, annotations: r.annotations, findings: r.findings, problems: r.problems, ...engineUsed(spec), cpuMs: cpuMsSince(c0) } };
+}
+
+function pythonEmbeddingsOp(spec: Extract<OpSpec, { op: 'python-embeddings' }>): Timed {
+  const r = spawnSync(spec.python, [spec.script, spec.list], { encoding: 'utf8', maxBuffer: 1 << 20 });
+  if (r.status !== 0) throw errors.internal(`python embeddings loop failed: ${r.stderr.slice(-300)}`);
+  const out = JSON.parse(r.stdout.trim().split('\n').pop()!) as { ms: number; cpu_ms: number; rows: number; files: number; numpy: boolean };
+  return { ms: out.ms, detail: { rows: out.rows, files: out.files, numpy: out.numpy, cpuMs: out.cpu_ms }, rssMeaningful: false };
+}
+
 export async function runOp(spec: OpSpec): Promise<Timed> {
   switch (spec.op) {
+    case 'export-dataset':
+      return exportDatasetOp(spec);
+    case 'python-embeddings':
+      return pythonEmbeddingsOp(spec);
     case 'floor-read':
       return floorRead(spec.list);
     case 'floor-parse':

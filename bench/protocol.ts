@@ -55,6 +55,14 @@ export type OpSpec =
   | { op: 'sha256sum'; list: string }
   /** Start `serve --stdio`, read every listed image through it (pipelined), then time sequential calls. */
   | { op: 'server-reads'; cli: string; list: string; latencyCalls: number; window: number }
+  /** exportDataset of a tree into `output` (no index, as --no-index). */
+  | { op: 'export-dataset'; root: string; format: 'coco' | 'yolo' | 'embeddings'; output: string; engine: EngineKind; workers?: number }
+  /**
+   * bench/python_embeddings.py over the listed files: the plain Python loop a pipeline writes
+   * (json.load each, collect the 512-float encodings and their rows, one float32 matrix); its own
+   * clock, interpreter start-up excluded.
+   */
+  | { op: 'python-embeddings'; python: string; script: string; list: string }
   /** In-memory codec figures on realistic sidecars. */
   | { op: 'codec'; count: number; seed: number };
 

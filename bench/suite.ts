@@ -5,13 +5,15 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { generateSampleLibrary } from '../src/sample/generate.js';
 import { IndexReader, TABLE_DIRS, TABLE_FILES, TABLE_LINKS } from '../src/incremental/store.js';
 import type { BenchArgs, Section } from './args.js';
 import { measureBreakEven } from './break-even.js';
 import { copyLibrary, listLibrary, removeTree, sampleImages, type ImageSample, type LibraryLists } from './library.js';
 import { firstListed } from './lists.js';
-import { isFailure, log, measure, measureInterleaved, measureOnce, measurePair, measureRounds, runChild, type Measurement, type Outcome } from './measure.js';
+import { isFailure, log, measure, measureInterleaved, measureOnce, measurePair, measureRounds, runChild, timeRatio, type Measurement, type Outcome } from './measure.js';
 import type { OpSpec } from './protocol.js';
 import { figure, type BenchResults, type TargetResult } from './results.js';
 import { alternatingSpawnFigures, spawnFigure } from './spawns.js';
@@ -21,6 +23,17 @@ import { evaluateTargets, referenceStanding, type TargetInputs } from './targets
 import { writeObjectSidecars, writeSmallSidecars } from '../test/helpers/big-sidecars.js';
 
 const SERVER_WINDOW = 32;
+
+/** The repository (where bench/*.py are), above this compiled file. */
+function sourceRoot(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    if (fs.existsSync(path.join(dir, 'bench', 'python_embeddings.py'))) return dir;
+    const up = path.dirname(dir);
+    if (up === dir) throw new Error('bench/python_embeddings.py not found');
+    dir = up;
+  }
+}
 /** The server soak's goal: RSS may move with the collector, not with the 10^5 requests (~1 GB of them). */
 const SOAK_RSS_GROWTH_MB = 32;
 const CODEC_SIDECARS = 200;
@@ -57,6 +70,8 @@ export class Bench {
   private codec: TargetInputs['codec'] = null;
   private serverP50Ms: number | null = null;
   private soakTarget: TargetResult | null = null;
+  /** Section datasets' targets (added after the common ones, as the soak's). */
+  private readonly datasetTargets: TargetResult[] = [];
   private indexBytesPerSidecar: number | null = null;
   /** The convert warm-up's output when convert ran on the main library: the truest bin copy. */
   private convertedFullLibrary: string | null = null;
@@ -103,7 +118,7 @@ export class Bench {
   async run(): Promise<void> {
     fs.mkdirSync(this.lists, { recursive: true });
     // The earlier section needs the library only when it runs (IMAGE_SIDECAR_BENCH_ORIG set).
-    const needsLibrary = ['floors', 'tree', 'accel', 'index', 'runs', 'shards', 'hash', 'reads', 'server', 'bin'].some((s) => this.on(s as Section)) || (this.on('earlier') && !!process.env.IMAGE_SIDECAR_BENCH_ORIG);
+    const needsLibrary = ['floors', 'tree', 'accel', 'index', 'runs', 'shards', 'hash', 'reads', 'server', 'bin', 'datasets'].some((s) => this.on(s as Section)) || (this.on('earlier') && !!process.env.IMAGE_SIDECAR_BENCH_ORIG);
     if (needsLibrary) await this.section('generate', () => this.generate());
     if (needsLibrary) await this.section('floors', () => void (this.jsonFloors = this.floors('json', this.jsonLib, 'JSON library')));
     if (this.on('tree')) await this.section('tree', () => this.treeOps('json', this.jsonLib, this.jsonFloors, true));
@@ -112,6 +127,7 @@ export class Bench {
     if (this.on('runs')) await this.section('runs', () => this.indexRuns());
     if (this.on('shards')) await this.section('shards', () => this.shards());
     if (this.on('hash')) await this.section('hash', () => this.hash());
+    if (this.on('datasets')) await this.section('datasets', () => this.datasets());
     if (this.on('reads')) await this.section('reads', () => this.reads('json', this.jsonLib, this.jsonFloors));
     if (this.on('server')) await this.section('server', () => this.server());
     if (this.on('server-soak')) await this.section('server-soak', () => this.serverSoak());
@@ -142,6 +158,7 @@ export class Bench {
     });
     this.results.reference = referenceStanding(this.results.operations);
     if (this.soakTarget) this.results.targets.push(this.soakTarget);
+    this.results.targets.push(...this.datasetTargets);
     // After evaluateTargets (which sets the list): the Python rows add their own targets.
     if (this.on('python')) await this.section('python', () => measurePythonReads({ work: this.work, cli: this.cli, runs: this.args.runs, seed: this.args.seed }, this.results));
   }
@@ -675,6 +692,55 @@ export class Bench {
     });
     this.add('floor-c.convert', 'floor (c): read + write + fsync + rename + dir fsync + unlink + dir fsync, one thread (same files)', o, l.sidecarFiles, l.sidecarBytes, floors);
     return o;
+  }
+
+  /**
+   * Issue 62: `export --format embeddings` of the bin copy against `stats` of it, and against the
+   * plain Python loop over the JSON library (json.load every sidecar, collect the 512-float
+   * encodings, one float32 matrix: bench/python_embeddings.py), in the same rounds; beside them
+   * the export of the JSON library (a figure). Outputs go to the work folder, never into a library.
+   */
+  private async datasets(): Promise<void> {
+    const bin = await this.binCopy();
+    const json = this.jsonLib;
+    const dir = path.join(this.work, 'datasets');
+    removeTree(dir);
+    fs.mkdirSync(dir, { recursive: true });
+    const python = ['python3', 'python'].find((p) => spawnSync(p, ['-c', 'import sys; assert sys.version_info >= (3, 9)']).status === 0) ?? null;
+    const script = path.join(sourceRoot(), 'bench', 'python_embeddings.py');
+    const steps: { label: string; spec: OpSpec }[] = [
+      { label: 'stats (bin copy, auto engine)', spec: { op: 'stats', root: bin.root, engine: 'auto', workers: this.args.workers } },
+      { label: 'export --format embeddings (bin copy, auto engine)', spec: { op: 'export-dataset', root: bin.root, format: 'embeddings', output: path.join(dir, 'bin.npy'), engine: 'auto', workers: this.args.workers } },
+      { label: 'export --format embeddings (JSON library, auto engine)', spec: { op: 'export-dataset', root: json.root, format: 'embeddings', output: path.join(dir, 'json.npy'), engine: 'auto', workers: this.args.workers } },
+    ];
+    // What no export of the bin copy can go below: reading its files (no walk, one thread).
+    steps.push({ label: 'floor (a): readFileSync every sidecar (bin copy)', spec: { op: 'floor-read', list: bin.sidecarList } });
+    if (python) steps.push({ label: 'plain Python loop: json.load + list building + one float32 matrix (JSON library)', spec: { op: 'python-embeddings', python, script, list: json.sidecarList } });
+    const [stats, emb, embJson, readBin, py] = measureRounds(steps, this.args.runs);
+    this.add('datasets.stats.bin', steps[0].label, stats, bin.sidecarFiles, bin.sidecarBytes, {});
+    this.add('datasets.embeddings.bin', steps[1].label, emb, bin.sidecarFiles, bin.sidecarBytes, {});
+    this.add('datasets.embeddings.json', steps[2].label, embJson, json.sidecarFiles, json.sidecarBytes, this.jsonFloors);
+    this.add('datasets.floor-a.bin', steps[3].label, readBin, bin.sidecarFiles, bin.sidecarBytes, {});
+    if (py) this.add('datasets.python.json', steps[4].label, py, json.sidecarFiles, json.sidecarBytes, this.jsonFloors);
+    const f = (id: string) => {
+      const x = this.results.operations.find((o) => o.id === id);
+      return x && !isFailure(x as never) && 'ms' in x ? x : null;
+    };
+    const ratio = timeRatio(f('datasets.embeddings.bin'), f('datasets.stats.bin'));
+    const cpu = timeRatio(f('datasets.embeddings.bin'), f('datasets.stats.bin'), true);
+    this.datasetTargets.push({ name: 'export --format embeddings × stats, bin copy (same rounds)', measured: ratio, unit: '×', goal: '<= 1.2×', pass: ratio === null ? null : ratio <= 1.2, note: `CPU ${cpu?.toFixed(3) ?? '?'}×` });
+    const speedup = timeRatio(f('datasets.python.json'), f('datasets.embeddings.bin'));
+    this.datasetTargets.push({
+      name: 'plain Python json.load loop on the JSON library ÷ export --format embeddings of the bin copy (same rounds)',
+      measured: speedup,
+      unit: '×',
+      goal: '>= 20×',
+      pass: speedup === null ? null : speedup >= 20,
+      note: python
+        ? `÷ the export of the JSON library: ${timeRatio(f('datasets.python.json'), f('datasets.embeddings.json'))?.toFixed(2) ?? '?'}×; the bound on this machine, ÷ reading the bin copy's files alone (floor (a), one thread, no walk): ${timeRatio(f('datasets.python.json'), f('datasets.floor-a.bin'))?.toFixed(1) ?? '?'}×`
+        : 'no python3 >= 3.9: not measured',
+    });
+    removeTree(dir);
   }
 
   /** Convert runs on fresh copies of `src`; the warm-up's copy is kept as `keepAs` when given. */

@@ -33,6 +33,8 @@ export { restore } from './ops/restore.js';
 export type { RestoreOptions, RestoreReport } from './ops/restore.js';
 export { exportSidecars, CSV_COLUMNS } from './ops/export.js';
 export type { ExportOptions, ExportReport, ExportFormat } from './ops/export.js';
+export { exportDataset, embeddingRowsPath } from './ops/datasets.js';
+export type { DatasetExportOptions, DatasetExportReport, DatasetFinding, DatasetFormat } from './ops/datasets.js';
 export { hashTree } from './integrity/tree-hash.js';
 export type { HashOptions, TreeHash } from './integrity/tree-hash.js';
 export { verifyTree } from './integrity/verify.js';
@@ -51,15 +53,15 @@ export type { ResolveOptions, ResolveReport, ResolveDecision, ResolvePreference 
 export { quarantineFiles } from './ops/cleanup.js';
 export { isoTimestamp } from './time.js';
 // The word lists the CLI, the server and the library share (one definition each).
-export { SIDECAR_FORMATS, FORMAT_NAMES, FORMAT_ALIASES, SIDECAR_EXTS, EXPORT_FORMATS, ENGINE_KINDS, RESOLVE_PREFERENCES } from './vocabulary.js';
+export { SIDECAR_FORMATS, FORMAT_NAMES, FORMAT_ALIASES, SIDECAR_EXTS, EXPORT_FORMATS, SIDECAR_EXPORT_FORMATS, DATASET_FORMATS, DEFAULT_EMBEDDING_DIM, ENGINE_KINDS, RESOLVE_PREFERENCES } from './vocabulary.js';
 export { todo, staleSidecars, TODO_REASONS } from './ops/todo.js';
 export type { TodoOptions, TodoReport, TodoEntry, TodoReason, StaleOptions, StaleReport, StaleEntry } from './ops/todo.js';
 export { currentImageIdentity, recordedImage, checkImageIdentity } from './analysis/image-identity.js';
 export type { IdentityCheck } from './analysis/image-identity.js';
 export type { ImageIdentity, ImageRecord } from './model/summary.js';
 export { parseShard, shardOfKey, shardHash, shardKey, nameRoot, PARTITION, type ShardSpec } from './discovery/shard.js';
-export { statsShard, formatStatsShard, validateShard, hashShard, exportShard, type LineSink } from './shard/run.js';
-export { mergeShards, openShards, type MergeResult } from './shard/merge.js';
+export { statsShard, formatStatsShard, validateShard, hashShard, exportShard, exportDatasetShard, type LineSink } from './shard/run.js';
+export { mergeShards, openShards, mergeDataset, type MergeResult } from './shard/merge.js';
 export { openShardFile, type ShardHeader, type ShardFile, type ShardItem, type ShardReadOptions } from './shard/format.js';
 export { indexStatus, clearIndex } from './incremental/manage.js';
 export type { IndexStatus } from './incremental/manage.js';

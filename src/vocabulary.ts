@@ -16,8 +16,20 @@ export const FORMAT_NAMES = [...SIDECAR_FORMATS, ...(Object.keys(FORMAT_ALIASES)
 /** Sidecar file extensions, in the earlier tool's read preference order. */
 export const SIDECAR_EXTS = ['bin', 'rkyv', 'json'] as const;
 
-/** `export` output formats. */
-export const EXPORT_FORMATS = ['json', 'jsonl', 'csv'] as const;
+/** `export` output formats of whole sidecars. */
+export const SIDECAR_EXPORT_FORMATS = ['json', 'jsonl', 'csv'] as const;
+
+/** `export` output formats of datasets made from the sidecars' results (docs/EXPORT.md). */
+export const DATASET_FORMATS = ['coco', 'yolo', 'embeddings'] as const;
+
+/** Every `export` output format. */
+export const EXPORT_FORMATS = [...SIDECAR_EXPORT_FORMATS, ...DATASET_FORMATS] as const;
+
+/** Floats per face embedding an embeddings export takes unless told (`--dim`): today's encodings; the oldest form's have 128. */
+export const DEFAULT_EMBEDDING_DIM = 512;
+
+/** Boxes a coco / yolo export may add to the objects (`--include`). */
+export const DATASET_INCLUDES = ['objects', 'faces'] as const;
 
 /** Where per-file work runs. */
 export const ENGINE_KINDS = ['auto', 'threads', 'inline'] as const;

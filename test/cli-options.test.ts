@@ -19,7 +19,7 @@ const KNOWN: Record<keyof CliOptions, true> = {
   newKeyFile: true, delete: true, force: true, maxFraction: true, from: true, prefer: true, csvRaw: true, detailed: true,
   operation: true, summary: true, data: true, canonical: true, manifest: true, allFiles: true, images: true, seed: true,
   stdio: true, open: true, maxInvalid: true, maxFolders: true, imageExt: true, config: true, naming: true, backend: true,
-  print0: true, verifyHash: true, hashImages: true, where: true, shard: true, index: true,
+  print0: true, verifyHash: true, hashImages: true, where: true, shard: true, index: true, include: true, dim: true, copyImages: true,
 };
 
 function attributeName(flags: string): string {

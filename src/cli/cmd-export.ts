@@ -1,20 +1,25 @@
 /**
- * `export`: every sidecar into one JSON / JSON-lines / CSV file (`-o FILE`) or to stdout.
+ * `export`: every sidecar into one JSON / JSON-lines / CSV file (`-o FILE`) or to stdout; or, with
+ * `--format coco|yolo|embeddings`, a dataset of the results (docs/EXPORT.md).
  * The earlier tool's wrappers call `export --input D --output P --format json|csv` and find
  * `Exported (\d+)` in stdout; with stdout carrying the export itself, that line goes to stderr.
- * Corrupt or unreadable sidecars cannot be exported: each is named on stderr and the exit code is 1.
+ * Corrupt or unreadable sidecars cannot be exported: each is named on stderr and the exit code is 1,
+ * as is each sidecar whose results a dataset could not take with certainty.
  */
 import { EXIT_CLEAN, EXIT_FINDINGS } from '../errors.js';
 import type { ExportFormat, ExportProblem } from '../ops/export.js';
+import type { DatasetFormat } from '../ops/datasets.js';
 import { engineOptions, indexOptions, inputDirectory, note, optString, outputFile, type CommandContext } from './context.js';
 import { exportMessage } from '../messages.js';
 import { progressFor } from './progress.js';
-
-/** Problem lines printed on stderr; the rest are counted. */
-const SHOWN_PROBLEMS = 50;
+import { DATASET_FORMATS, isOneOf } from '../vocabulary.js';
+import { datasetFlags, datasetOutcome, exportOperation, findingsNotes, SHOWN_PROBLEMS } from './export-view.js';
 
 export async function run(ctx: CommandContext): Promise<number> {
+  const format = optString(ctx, 'format') ?? 'json';
+  const flags = datasetFlags(ctx, format);
   if (ctx.opts.shard !== undefined) return (await import('./cmd-shard.js')).runShard(ctx, 'export');
+  if (isOneOf(DATASET_FORMATS, format)) return runDataset(ctx, format, flags);
   const dir = await inputDirectory(ctx);
   const { exportSidecars } = await import('../ops/export.js');
   const file = outputFile(ctx);
@@ -25,9 +30,9 @@ export async function run(ctx: CommandContext): Promise<number> {
     report = await exportSidecars(dir, {
       ...engineOptions(ctx),
       ...indexOptions(ctx),
-      format: (optString(ctx, 'format') ?? 'json') as ExportFormat,
+      format: format as ExportFormat,
       output: file ?? ctx.io.stdout,
-      operationType: optString(ctx, 'operationType'),
+      operationType: exportOperation(ctx),
       csvRaw: ctx.opts.csvRaw === true,
       where: optString(ctx, 'where'),
       onProgress: progress.update,
@@ -52,3 +57,29 @@ export async function run(ctx: CommandContext): Promise<number> {
   if (!report.complete) note(ctx, 'warning: the scan was incomplete (some paths could not be read); those sidecars are not in the export');
   return report.complete && report.problems === 0 ? EXIT_CLEAN : EXIT_FINDINGS;
 }
+
+async function runDataset(ctx: CommandContext, format: DatasetFormat, flags: ReturnType<typeof datasetFlags>): Promise<number> {
+  const dir = await inputDirectory(ctx);
+  const { exportDataset } = await import('../ops/datasets.js');
+  const file = outputFile(ctx);
+  const progress = progressFor(ctx, 'exporting');
+  const shown = findingsNotes(ctx);
+  let report;
+  try {
+    report = await exportDataset(dir, {
+      ...engineOptions(ctx),
+      ...indexOptions(ctx),
+      ...flags,
+      format,
+      output: file ?? ctx.io.stdout,
+      operationType: exportOperation(ctx),
+      where: optString(ctx, 'where'),
+      onProgress: progress.update,
+      onFinding: shown.add,
+    });
+  } finally {
+    progress.finish();
+  }
+  return datasetOutcome(ctx, report, shown);
+}
+

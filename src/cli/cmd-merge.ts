@@ -11,6 +11,7 @@ import { emit } from './emit.js';
 import { openSink } from './sink.js';
 import { makeStyle } from './style.js';
 import { formatStatsSummary, hashSummary, statsSummary, validationSummary } from './summaries.js';
+import { DATASET_FORMATS, isOneOf } from '../vocabulary.js';
 
 export async function run(ctx: CommandContext): Promise<number> {
   const paths = ctx.args ?? (ctx.arg !== undefined ? [ctx.arg] : []);
@@ -65,6 +66,14 @@ export async function run(ctx: CommandContext): Promise<number> {
       return rep.invalid_files > 0 || !rep.scan.complete ? EXIT_FINDINGS : EXIT_CLEAN;
     }
     case 'export': {
+      const format = files[0].header.options.format;
+      if (isOneOf(DATASET_FORMATS, format)) {
+        if (file === null && format !== 'coco') throw errors.usage(`merging ${format} shards writes ${format === 'yolo' ? 'a folder' : 'a file and its rows beside it'}: give -o`);
+        const { datasetOutcome, findingsNotes } = await import('./export-view.js');
+        const shown = findingsNotes(ctx);
+        const report = await m.mergeDataset(files, file ?? ctx.io.stdout, shown.add);
+        return datasetOutcome(ctx, report, shown);
+      }
       const sink = await openSink(file, ctx.io.stdout);
       let r;
       try {

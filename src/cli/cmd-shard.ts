@@ -7,6 +7,7 @@ import { EXIT_CLEAN, EXIT_FINDINGS, errors } from '../errors.js';
 import type { ShardCommand } from '../shard/format.js';
 import { engineOptions, indexOptions, inputDirectory, optString, outputFile, shardOption, type CommandContext } from './context.js';
 import { progressFor } from './progress.js';
+import { DATASET_FORMATS, isOneOf } from '../vocabulary.js';
 import { openSink } from './sink.js';
 
 export async function runShard(ctx: CommandContext, command: ShardCommand): Promise<number> {
@@ -22,10 +23,21 @@ export async function runShard(ctx: CommandContext, command: ShardCommand): Prom
   let target = '-';
   try {
     if (command === 'export') {
-      if (ctx.opts.format === 'csv') throw errors.usage('a shard of export writes JSON lines (merge gives the tree-ordered jsonl); csv cannot be merged');
-      const r = await run.exportShard(dir, { ...opts, ...filters, output: file ?? ctx.io.stdout, onProgress: progress.update });
-      clean = r.complete && r.problems === 0;
-      target = r.output ?? '-';
+      const format = optString(ctx, 'format') ?? 'json';
+      if (format === 'csv') throw errors.usage('a shard of export writes JSON lines (merge gives the tree-ordered jsonl); csv cannot be merged');
+      const { datasetFlags, exportOperation, findingsNotes } = await import('./export-view.js');
+      const exportFilters = { ...filters, operationType: exportOperation(ctx) };
+      if (isOneOf(DATASET_FORMATS, format)) {
+        const shown = findingsNotes(ctx);
+        const r = await run.exportDatasetShard(dir, { ...opts, ...exportFilters, ...datasetFlags(ctx, format), format, output: file ?? ctx.io.stdout, onProgress: progress.update, onFinding: shown.add });
+        shown.print(r.findings + r.problems);
+        clean = r.complete && r.problems === 0 && r.findings === 0;
+        target = r.output ?? '-';
+      } else {
+        const r = await run.exportShard(dir, { ...opts, ...exportFilters, output: file ?? ctx.io.stdout, onProgress: progress.update });
+        clean = r.complete && r.problems === 0;
+        target = r.output ?? '-';
+      }
     } else {
       const sink = await openSink(file, ctx.io.stdout);
       target = sink.target;

@@ -5,7 +5,7 @@
  * `import()` only when its command runs.
  */
 import type { CommandRun } from './context.js';
-import { ENGINE_KINDS, EXPORT_FORMATS, FORMAT_NAMES, RESOLVE_PREFERENCES } from '../vocabulary.js';
+import { DATASET_INCLUDES, DEFAULT_EMBEDDING_DIM, ENGINE_KINDS, EXPORT_FORMATS, FORMAT_NAMES, RESOLVE_PREFERENCES } from '../vocabulary.js';
 
 export interface OptionSpec {
   flags: string;
@@ -295,13 +295,17 @@ export const COMMANDS: readonly CommandSpec[] = [
   },
   {
     name: 'export',
-    summary: 'export every sidecar of a tree into one JSON, JSON-lines or CSV file',
+    summary: 'export every sidecar of a tree into one JSON, JSON-lines or CSV file, or its results as a dataset: COCO, YOLO, an embedding matrix (docs/EXPORT.md)',
     argument: DIR_ARG,
     options: [
       ...TREE_COMMON,
-      { flags: '-f, --format <format>', description: 'export format', choices: EXPORT_FORMATS, default: 'json' },
+      { flags: '-f, --format <format>', description: 'export format (coco, yolo, embeddings: datasets of the results, docs/EXPORT.md)', choices: EXPORT_FORMATS, default: 'json' },
       OPERATION,
+      { flags: '--operation <op>', description: 'same as --operation-type; datasets take only this operation\'s results' },
       WHERE,
+      { flags: '--include <kinds>', description: `coco, yolo: boxes to export, comma-separated (${DATASET_INCLUDES.join(', ')}); objects always, faces as the category "face"` },
+      { flags: '--dim <n>', description: `embeddings: floats per vector (default ${DEFAULT_EMBEDDING_DIM}; 128 for the oldest Face_detector encodings); others are counted, never mixed in`, parse: 'int' },
+      { flags: '--copy-images', description: 'yolo: copy the images into the folder (default: symlinks to them)' },
       { flags: '--csv-raw', description: "CSV: keep text cells starting with = + - @ as they are (default: prefixed with ' so spreadsheets show them as text, not formulas)" },
       { ...SHARD_OUT, description: `${SHARD_OUT.description} (--format jsonl)` },
       INDEX,
@@ -311,6 +315,9 @@ export const COMMANDS: readonly CommandSpec[] = [
       'image-sidecar export ~/Photos -o sidecars.json',
       'image-sidecar export --input ~/Photos --output faces.csv --format csv --operation-type face_detection',
       'image-sidecar export ~/Photos --format jsonl | head',
+      'image-sidecar export ~/Photos --format coco --include faces -o coco.json',
+      'image-sidecar export ~/Photos --format yolo --operation yolov8 -o ~/datasets/players',
+      'image-sidecar export ~/Photos --format embeddings -o faces.npy   # faces.jsonl beside it: one row per matrix row',
     ],
     load: () => import('./cmd-export.js'),
   },
@@ -382,7 +389,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   },
   {
     name: 'merge',
-    summary: 'combine the shard outputs of one run (stats, validate, format-stats, hash, export --shard) into the unsharded result',
+    summary: 'combine the shard outputs of one run (stats, validate, format-stats, hash, export --shard) into the unsharded result (a dataset export: its file or folder, -o)',
     argument: { name: '<files...>', description: 'the shard outputs, one per shard (any order)' },
     options: [
       { flags: '-o, --output <file>', description: "write the merged result to FILE, atomically ('-' = stdout)", default: '-' },
@@ -395,6 +402,7 @@ export const COMMANDS: readonly CommandSpec[] = [
       'image-sidecar merge shards/stats-*.jsonl -o stats.json',
       'image-sidecar merge shards/validate-*.jsonl --jsonl > results.ndjson',
       'image-sidecar merge shards/export-*.jsonl -o sidecars.jsonl',
+      'image-sidecar merge shards/coco-*.jsonl -o coco.json   # a dataset export\'s shards: the dataset one run writes',
     ],
     load: () => import('./cmd-merge.js'),
   },

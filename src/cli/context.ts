@@ -76,6 +76,9 @@ export interface CliOptions {
   hashImages?: boolean;
   where?: string;
   shard?: string;
+  include?: string;
+  dim?: number;
+  copyImages?: boolean;
   /** `--index PATH` (a string), `--no-index` (false); absent: true (commander's default for --no-). */
   index?: string | boolean;
 }

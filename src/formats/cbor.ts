@@ -57,8 +57,10 @@ function isFloatAt(x: number, notes: NumberNotes | undefined, i: number): boolea
  * anyone could change it — so data handed to callers (readSidecar, keepData) carries no mark.
  */
 const decodedFloatBlocks = new WeakSet<readonly unknown[]>();
-/** What the decoder makes of a float block: 0 a plain array, 1 a marked one, 2 a marked stand-in. */
-let floatBlockMode: 0 | 1 | 2 = 0;
+/** What the decoder makes of a float block: 0 a plain array, 1 a marked one, 2 a marked stand-in, 3 a vector (withFloatBlocks 'vectors'). */
+let floatBlockMode: 0 | 1 | 2 | 3 = 0;
+/** In mode 'vectors', blocks of at least this many floats (embeddings: 128, 512) become FloatBlockRefs; shorter ones (boxes, points) stay arrays. */
+export const VECTOR_BLOCK_MIN_LENGTH = 16;
 
 /** Record that every element of `a` is a float (a decoder's knowledge; see decodedFloatBlocks). */
 export function markFloatBlock(a: readonly number[]): void {
@@ -82,7 +84,10 @@ export function withFloatBlockMarks<T>(fn: () => T): T {
 }
 
 /**
- * Run `fn` with the CBOR decoder making float blocks into marked arrays (`mark`), or into shared
+ * Run `fn` with the CBOR decoder making float blocks into marked arrays (`mark`); into FloatBlockRefs
+ * (`vectors`, blocks of VECTOR_BLOCK_MIN_LENGTH floats or more: the data is then no longer plain
+ * JSON, so only for a reader made for it — export's embeddings, whose float32 rows come from the
+ * block's bytes without an array of doubles in between); or into shared
  * stand-ins (`stand-ins`): of the same length, all 0.5, or -0.5 first when some element is below
  * zero — what the summary and the rules may observe of a float array, as the JSON skeleton's
  * stand-ins (accel/skeleton.ts) keep it; the values are still checked (finite). No array of
@@ -90,9 +95,9 @@ export function withFloatBlockMarks<T>(fn: () => T): T {
  * Stand-ins only for data analysed and dropped in the inspect task, which decodes again without
  * them when a rule finds any problem (a message may quote a value).
  */
-export function withFloatBlocks<T>(mode: 'mark' | 'stand-ins', fn: () => T): T {
+export function withFloatBlocks<T>(mode: 'mark' | 'stand-ins' | 'vectors', fn: () => T): T {
   const prior = floatBlockMode;
-  floatBlockMode = mode === 'mark' ? 1 : 2;
+  floatBlockMode = mode === 'mark' ? 1 : mode === 'stand-ins' ? 2 : 3;
   try {
     return fn();
   } finally {
@@ -862,6 +867,7 @@ function halfToNumber(h: number): number {
 /** `n` float64-LE values starting at `offset` of `bytes` as a plain array (or a stand-in, see withFloatBlocks). */
 function floatsToArray(bytes: Uint8Array, offset: number, n: number, at: number): number[] {
   if (floatBlockMode === 2) return floatsStandIn(bytes, offset, n, at);
+  if (floatBlockMode === 3 && n >= VECTOR_BLOCK_MIN_LENGTH && LITTLE_ENDIAN_HOST) return floatsVector(bytes, offset, n, at);
   const arr: number[] = new Array(n);
   if (!LITTLE_ENDIAN_HOST) {
     const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -916,6 +922,26 @@ function floatsStandIn(bytes: Uint8Array, offset: number, n: number, at: number)
     sign |= hi;
   }
   return floatStandIn(n, (sign & 0x80) !== 0 ? 1 : 0);
+}
+
+/**
+ * A float block as mode 'vectors' gives it: where its float64-LE values are in the decoded bytes,
+ * nothing converted (every value checked finite, as floatsToArray checks them). Valid while those
+ * bytes are: the reader takes the values in the decode's own task (export's embeddings).
+ */
+export class FloatBlockRef {
+  constructor(
+    readonly bytes: Uint8Array,
+    readonly offset: number,
+    readonly length: number,
+  ) {}
+}
+
+function floatsVector(bytes: Uint8Array, offset: number, n: number, at: number): number[] {
+  for (let i = offset + 7, end = offset + 8 * n; i < end; i += 8) {
+    if ((bytes[i] & 0x7f) === 0x7f && (bytes[i - 1] & 0xf0) === 0xf0) throw nonFinite(at);
+  }
+  return new FloatBlockRef(bytes, offset, n) as unknown as number[];
 }
 
 /** Content of tag 86: a definite or indefinite (chunked) byte string of float64-LE values. */

@@ -26,6 +26,11 @@ export interface OutputSink {
   close(): Promise<void>;
   /** Drop a partial output (never leaves a temp file behind; a stream gets nothing more). */
   abort(): Promise<void>;
+  /**
+   * A regular file's sink only: write everything buffered, then `bytes` over what was written at
+   * `position` (a header whose counts are known at the end: export's .npy matrix).
+   */
+  writeAt?(position: number, bytes: Uint8Array): Promise<void>;
 }
 
 /** `-o FILE` (null or '-' = `stdout`), or a caller's stream. */
@@ -125,6 +130,12 @@ class FileSink extends BufferedSink {
     const bytes = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk;
     let off = 0;
     while (off < bytes.length) off += (await this.fh.write(bytes, off, bytes.length - off)).bytesWritten;
+  }
+
+  async writeAt(position: number, bytes: Uint8Array): Promise<void> {
+    await this.flush();
+    let off = 0;
+    while (off < bytes.length) off += (await this.fh.write(bytes, off, bytes.length - off, position + off)).bytesWritten;
   }
 
   async close(): Promise<void> {

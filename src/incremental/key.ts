@@ -147,9 +147,9 @@ export function buildId(): string {
   return `${packageVersion()}/${RESULT_VERSION}/node-${process.versions.node}/${codeDigest().slice(0, 16)}`;
 }
 
-/** Inspections that can be stored: no decoded data kept (convert, JSON export read every file). */
+/** Inspections that can be stored: no decoded data kept or read (convert, export read every file). */
 export function isCacheable(opts: InspectOptions): boolean {
-  return !opts.keepData && !opts.dataJson;
+  return !opts.keepData && !opts.dataJson && opts.dataset === undefined;
 }
 
 /**

@@ -7,6 +7,7 @@ import type { ErrorCode } from '../errors.js';
 import type { JsonObject, Keyring, SidecarFormat } from '../types.js';
 import type { EntryBlock, EntryOptions, IndexEntryOut } from './index-entry.js';
 import type { SidecarBrief, SidecarProbe, SidecarSummary } from './summary.js';
+import type { DatasetRequest, DatasetRows } from './dataset.js';
 
 export interface Problem {
   /** RFC 6901 JSON pointer, e.g. "/face_detection/faces/0/confidence" ('' is the whole file). */
@@ -44,6 +45,8 @@ export interface InspectOptions {
    * one flat string crosses a thread far more cheaply than the object graph (no graph on main).
    */
   dataJson?: boolean;
+  /** export's coco / yolo / embeddings: each sidecar's dataset rows (analysis/dataset.ts). */
+  dataset?: DatasetRequest;
   /** Keys for encrypted sidecars (KeyObjects: they clone to workers and never print). */
   keyring?: Keyring;
   /**
@@ -118,6 +121,8 @@ export interface FileInspection {
   data?: JsonObject;
   /** The data as typed JSON; UTF-8 bytes when big, so that a worker hands it over without a copy. */
   dataJson?: string | Uint8Array;
+  /** With `dataset`: the sidecar's rows (a sidecar-shaped file that decoded). */
+  dataset?: DatasetRows;
   probe?: SidecarProbe;
   /** For an item with `resolveLink`: the link's resolution (nothing was read or decoded). */
   link?: ResolvedLink;

@@ -47,11 +47,11 @@ import { type ScanRecord, type ScanSidecar } from '../scan/records.js';
 import type { Options } from '../types.js';
 import { ownEffective, sidecarFilter } from './common.js';
 import { csvRow, type CsvOptions } from './csv.js';
-import { EXPORT_FORMATS } from '../vocabulary.js';
+import { SIDECAR_EXPORT_FORMATS } from '../vocabulary.js';
 import { openOutputSink } from '../fs/output-sink.js';
 import { encryptedAhead } from '../integrity/tree-hash.js';
 
-export type ExportFormat = (typeof EXPORT_FORMATS)[number];
+export type ExportFormat = (typeof SIDECAR_EXPORT_FORMATS)[number];
 
 export interface ExportOptions extends Options {
   format: ExportFormat;
@@ -107,11 +107,11 @@ export const CSV_COLUMNS = [
   'category',
 ] as const;
 
-const FORMATS: ReadonlySet<string> = new Set(EXPORT_FORMATS);
+const FORMATS: ReadonlySet<string> = new Set(SIDECAR_EXPORT_FORMATS);
 
 export async function exportSidecars(root: string, opts: ExportOptions): Promise<ExportReport> {
   const { format, output, operationType, where, onProblem, csvRaw, shardEnvelope, ...scanOpts } = opts;
-  if (!FORMATS.has(format)) throw errors.usage(`unknown export format "${String(format)}" (expected ${EXPORT_FORMATS.join(', ')})`);
+  if (!FORMATS.has(format)) throw errors.usage(`unknown export format "${String(format)}" (expected ${SIDECAR_EXPORT_FORMATS.join(', ')}; coco, yolo and embeddings: exportDataset)`);
   if (shardEnvelope && format !== 'jsonl') throw errors.usage('a shard of export writes JSON lines: use --format jsonl (merge gives the tree-ordered jsonl)');
   if (output === undefined || output === null || output === '') throw errors.usage('export needs an output path or stream');
   const rootAbs = resolve(root);
@@ -155,7 +155,7 @@ export async function exportSidecars(root: string, opts: ExportOptions): Promise
 }
 
 /** The files of a corrupt / unreadable record, with the decoder's or the file system's reason. */
-function recordProblems(rec: ScanRecord): ExportProblem[] {
+export function recordProblems(rec: ScanRecord): ExportProblem[] {
   const category = rec.category as ExportProblem['category'];
   const bad = rec.sidecars.filter((s) => s.inspection.error !== undefined);
   if (bad.length > 0) return bad.map((s) => ({ path: s.path, category, code: s.inspection.error!.code, message: s.inspection.error!.message }));

@@ -10,7 +10,7 @@ import { errors } from '../errors.js';
 import { readSidecarText } from '../ops/read.js';
 import { saveSidecar } from '../ops/save.js';
 import type { Options, Keyring } from '../types.js';
-import { ENGINE_KINDS, EXPORT_FORMATS, FORMAT_NAMES, SAVE_MERGE_MODES } from '../vocabulary.js';
+import { DATASET_FORMATS, ENGINE_KINDS, EXPORT_FORMATS, FORMAT_NAMES, SAVE_MERGE_MODES, isOneOf } from '../vocabulary.js';
 import { RawJsonResult } from './responses.js';
 import {
   type Params,
@@ -199,10 +199,25 @@ methods.set('export', {
     // A path only: stdout carries responses, so '-' (stdout) is refused.
     const output = requirePath(p, 'output');
     if (output === '-') throw errors.usage('export over the server needs an output file, not "-"');
+    const format = optionalChoice(p, 'format', EXPORT_FORMATS) ?? 'json';
+    if (isOneOf(DATASET_FORMATS, format)) {
+      const { exportDataset } = await import('../ops/datasets.js');
+      const report = await exportDataset(requirePath(p, 'dir'), {
+        ...treeOptions(p),
+        output,
+        format,
+        operationType: optionalString(p, 'operationType'),
+        where: optionalString(p, 'where'),
+        faces: optionalBoolean(p, 'faces', false),
+        dim: optionalPositiveInt(p, 'dim'),
+        copyImages: optionalBoolean(p, 'copyImages', false),
+      });
+      return { message: exportMessage(report.images, report.output ?? output), ...report };
+    }
     const report = await exportSidecars(requirePath(p, 'dir'), {
       ...treeOptions(p),
       output,
-      format: optionalChoice(p, 'format', EXPORT_FORMATS) ?? 'json',
+      format,
       operationType: optionalString(p, 'operationType'),
     });
     return { message: exportMessage(report.exported, report.output ?? output), ...report };

@@ -19,6 +19,8 @@ import type { FormatStats } from '../ops/format-stats.js';
 import type { TreeHash, TreeEntry } from '../integrity/tree-hash.js';
 import type { ScanProblem, ScanSummary } from '../scan/records.js';
 import type { ValidationReport } from '../ops/validate.js';
+import type { DatasetExportReport, DatasetFinding, DatasetShardSummary, DatasetWriteOptions } from '../ops/datasets.js';
+import { DATASET_FORMATS, DEFAULT_EMBEDDING_DIM, isOneOf } from '../vocabulary.js';
 
 /** Open and check every shard output; returns them ordered by shard index. */
 export async function openShards(paths: readonly string[], opts: ShardReadOptions = {}): Promise<ShardFile[]> {
@@ -193,12 +195,56 @@ export async function mergeExport(files: readonly ShardFile[], out: LineSink): P
   };
 }
 
+/** The options a dataset export's shards recorded (run.ts resultOptions), as the writers take them. */
+export function datasetShardOptions(files: readonly ShardFile[], output: string | NodeJS.WritableStream): DatasetWriteOptions | null {
+  const o = files[0].header.options;
+  if (!isOneOf(DATASET_FORMATS, o.format)) return null;
+  return { format: o.format, output, root: files[0].header.root, dim: typeof o.dim === 'number' ? o.dim : DEFAULT_EMBEDDING_DIM, copyImages: o.copy_images === true };
+}
+
+/**
+ * A dataset export (coco, yolo, embeddings): the images of every shard in tree order, written as
+ * one run writes them (ids, categories and classes numbered as it numbers them). `onFinding` hears
+ * of each image the writer leaves out (a YOLO label name taken twice).
+ */
+export async function mergeDataset(files: readonly ShardFile[], output: string | NodeJS.WritableStream, onFinding?: (f: DatasetFinding) => void): Promise<DatasetExportReport> {
+  const o = datasetShardOptions(files, output);
+  if (o === null) throw errors.usage(`these export shards are ${String(files[0].header.options.format)}, not a dataset`);
+  const { writeDatasetItems } = await import('../ops/datasets.js');
+  const items = (async function* () {
+    for await (const it of mergeBySeq(files)) yield it.raw ?? (await it.text());
+  })();
+  let refused = 0;
+  const exts = files[0].header.options.image_extensions;
+  const written = await writeDatasetItems(o, items, (message, sidecar) => {
+    refused++;
+    onFinding?.({ path: resolve(o.root, sidecar), kind: 'dataset', message });
+  }, Array.isArray(exts) ? (exts as string[]) : undefined);
+  const parts = files.map((f) => f.trailer.summary as DatasetShardSummary);
+  const otherDims: Record<string, number> = {};
+  for (const p of parts) for (const [k, v] of Object.entries(p.other_dims)) otherDims[k] = (otherDims[k] ?? 0) + v;
+  const sum = (k: 'problems' | 'findings' | 'without_detections' | 'no_encoding' | 'sidecar_files') => parts.reduce((n, p) => n + p[k], 0);
+  return {
+    format: o.format,
+    ...written,
+    problems: sum('problems'),
+    findings: sum('findings') + refused,
+    without_detections: sum('without_detections'),
+    no_encoding: sum('no_encoding'),
+    other_dims: otherDims,
+    complete: parts.every((p) => p.complete),
+    sidecar_files: sum('sidecar_files'),
+  };
+}
+
 export type MergeResult =
   | { command: 'stats'; result: TreeStats }
   | { command: 'format-stats'; result: FormatStats }
   | { command: 'hash'; result: TreeHash }
   | { command: 'validate'; result: MergedValidate }
-  | { command: 'export'; result: ExportShardSummary };
+  | { command: 'export'; result: ExportShardSummary }
+  /** export shards of a dataset format (coco, yolo, embeddings): written to `output`. */
+  | { command: 'export-dataset'; result: DatasetExportReport };
 
 /**
  * The library's merge: open and check the files, then combine them. Streamed results (validate
@@ -206,7 +252,14 @@ export type MergeResult =
  */
 export async function mergeShards(
   paths: readonly string[],
-  opts: { onResult?: (r: object) => Promise<void> | void | undefined; out?: LineSink; manifest?: string } & ShardReadOptions = {},
+  opts: {
+    onResult?: (r: object) => Promise<void> | void | undefined;
+    out?: LineSink;
+    manifest?: string;
+    /** A dataset export's output (its file, folder or stream), and who hears of the images it leaves out. */
+    output?: string | NodeJS.WritableStream;
+    onFinding?: (f: DatasetFinding) => void;
+  } & ShardReadOptions = {},
 ): Promise<MergeResult> {
   const files = await openShards(paths, { textLineBytes: opts.textLineBytes });
   const command = files[0].header.command as ShardCommand;
@@ -220,6 +273,10 @@ export async function mergeShards(
     case 'validate':
       return { command, result: await mergeValidate(files, opts.onResult ?? (() => undefined)) };
     case 'export':
+      if (isOneOf(DATASET_FORMATS, files[0].header.options.format)) {
+        if (opts.output === undefined) throw errors.usage(`merging ${String(files[0].header.options.format)} shards needs an output`);
+        return { command: 'export-dataset', result: await mergeDataset(files, opts.output, opts.onFinding) };
+      }
       return { command, result: await mergeExport(files, opts.out ?? { write: () => undefined }) };
   }
 }

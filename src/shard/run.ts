@@ -20,6 +20,8 @@ import type { StatsOptions } from '../ops/stats.js';
 import type { ValidateOptions } from '../ops/validate.js';
 import type { HashOptions } from '../integrity/tree-hash.js';
 import type { ExportOptions } from '../ops/export.js';
+import type { DatasetExportOptions } from '../ops/datasets.js';
+import { DATASET_FORMATS, DEFAULT_EMBEDDING_DIM, isOneOf } from '../vocabulary.js';
 
 export interface LineSink {
   write(text: string): Promise<void> | undefined;
@@ -76,7 +78,16 @@ async function resultOptions(command: ShardCommand, opts: ShardRunOptions & Reco
     o.canonical = opts.canonical === true;
     o.all_files = opts.allFiles === true;
   }
-  if (command === 'export') o.format = 'jsonl';
+  if (command === 'export') {
+    // A dataset's shards record what shapes their items and the merged outputs.
+    const dataset = isOneOf(DATASET_FORMATS, opts.format);
+    o.format = dataset ? (opts.format as string) : 'jsonl';
+    if (dataset) {
+      o.faces = opts.faces === true;
+      o.dim = opts.format === 'embeddings' ? ((opts.dim as number | undefined) ?? DEFAULT_EMBEDDING_DIM) : undefined;
+      o.copy_images = opts.copyImages === true;
+    }
+  }
   return o;
 }
 
@@ -146,6 +157,13 @@ export async function hashShard(root: string, opts: HashOptions & ShardRunOption
   const summary: HashShardSummary = { version: listing.version, all_files: listing.allFiles, files: listing.files, bytes: listing.bytes };
   await out.write(trailerLine(listing.entries.length, summary));
   return summary;
+}
+
+/** A dataset export of one shard: its items are the images in tree order; merge writes the dataset. */
+export async function exportDatasetShard(root: string, opts: Omit<DatasetExportOptions, 'shardEnvelope'> & ShardRunOptions) {
+  const { exportDataset } = await import('../ops/datasets.js');
+  const h = await header('export', root, opts);
+  return exportDataset(root, { ...opts, shardEnvelope: { begin: headerLine(h), end: (summary) => trailerLine(summary.items, summary) } });
 }
 
 /** export (jsonl) of one shard: written by exportSidecars into `output` (a path is written atomically). */

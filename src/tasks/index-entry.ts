@@ -49,7 +49,7 @@ export function isTrusted(result: FileInspection, id: IdentityScratch, cutoffNs:
   if (result.status === 'unreadable' || result.status === 'unchecked' || result.status === 'encrypted') return false;
   // With keys, a corrupt verdict may be a failed decryption (a passphrase is not in the key): retry it.
   if (withKeys && result.status === 'corrupt') return false;
-  if (result.encryptedKeyId !== undefined || result.data !== undefined || result.dataJson !== undefined) return false;
+  if (result.encryptedKeyId !== undefined || result.data !== undefined || result.dataJson !== undefined || result.dataset !== undefined) return false;
   return id.sizeNumber() === result.size; // else it changed between the stat and the read
 }
 

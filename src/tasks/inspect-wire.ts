@@ -54,6 +54,40 @@ export interface InspectWire {
    * that has an entry (FileInspection.indexEntries), not as an entry per result.
    */
   entries: { ends: Uint32Array; raw: Uint8Array; first?: boolean } | null;
+  /**
+   * export's embeddings (FileInspection.dataset: vectors and rows) of the whole batch: the vectors in
+   * one buffer moved with it (not a buffer per file), the rows in one text, LF between them (a row
+   * is JSON: no raw LF in it), not an array of strings per file. Per extra, where its vectors start
+   * and how many floats and rows it has; its escape carries `vectors: null, rows: []`. Null when the
+   * batch has no vector.
+   */
+  vectors?: { all: Float32Array; start: Uint32Array; length: Uint32Array; rows: Uint32Array; text: string } | null;
+}
+
+/** The extras' dataset vectors and rows, packed (see InspectWire.vectors; the escapes are copies: the results stay as they are). */
+function packVectors(extras: Partial<FileInspection>[], transfer: ArrayBuffer[]): InspectWire['vectors'] {
+  let total = 0;
+  for (let k = 0; k < extras.length; k++) total += extras[k].dataset?.vectors?.length ?? 0;
+  if (total === 0) return null;
+  const all = new Float32Array(total);
+  const start = new Uint32Array(extras.length);
+  const length = new Uint32Array(extras.length);
+  const rows = new Uint32Array(extras.length);
+  const texts: string[] = [];
+  let at = 0;
+  for (let k = 0; k < extras.length; k++) {
+    const ds = extras[k].dataset;
+    if (!ds?.vectors) continue;
+    all.set(ds.vectors, at);
+    start[k] = at;
+    length[k] = ds.vectors.length;
+    rows[k] = ds.rows.length;
+    for (let r = 0; r < ds.rows.length; r++) texts.push(ds.rows[r]);
+    at += ds.vectors.length;
+    extras[k] = { ...extras[k], dataset: { ...ds, vectors: null, rows: [] } };
+  }
+  transfer.push(all.buffer, start.buffer, length.buffer, rows.buffer);
+  return { all, start, length, rows, text: texts.join('\n') };
 }
 
 interface SummaryColumns {
@@ -274,7 +308,7 @@ export function packInspections(results: readonly FileInspection[], items: reado
   }
   const summaries = cols ? cols.done() : null;
   if (summaries) for (const a of Object.values(summaries)) transfer.push((a as { buffer: ArrayBuffer }).buffer);
-  const packed: InspectWire = { kind: 'inspect-wire/1', n, codes, nums, strs, strings: strings.list, summaries, extraAt, extras, entries: null };
+  const packed: InspectWire = { kind: 'inspect-wire/1', n, codes, nums, strs, strings: strings.list, summaries, extraAt, extras, entries: null, vectors: packVectors(extras, transfer) };
   if (entryBytes > 0) addEntries(packed, transfer, results, entryBytes);
   return { packed, transfer };
 }
@@ -410,6 +444,9 @@ export function unpackInspections(w: InspectWire, items: readonly InspectItem[])
   const enBase = en === null ? 0 : en.raw.byteOffset;
   const firstBlock = en !== null && en.first === true;
   let nextExtra = 0;
+  // export's embedding rows of the batch (InspectWire.vectors), taken in order by the results that have them.
+  const rowTexts = w.vectors ? w.vectors.text.split('\n') : null;
+  let rowsAt = 0;
   let j = 0;
   for (let i = 0; i < n; i++) {
     const code = codes[i];
@@ -417,7 +454,16 @@ export function unpackInspections(w: InspectWire, items: readonly InspectItem[])
     const r = resultOf(items[i].path, code, nums[3 * i], nums[3 * i + 1], brief, code & F_SUMMARY ? summaryAt(sc!, j++, str) : undefined);
     if (code & F_EXTRA) {
       if (w.extraAt[nextExtra] !== i) throw new Error(`packed batch: extras out of step at result ${i}`);
-      withEscape(r, w.extras[nextExtra++]);
+      const k = nextExtra++;
+      withEscape(r, w.extras[k]);
+      const v = w.vectors;
+      if (v && v.length[k] > 0) {
+        const ds = r.dataset!;
+        ds.vectors = v.all.subarray(v.start[k], v.start[k] + v.length[k]);
+        const end = rowsAt + v.rows[k];
+        ds.rows = rowTexts!.slice(rowsAt, end);
+        rowsAt = end;
+      }
     }
     if (en !== null && !firstBlock) {
       const from = i === 0 ? 0 : en.ends[i - 1];

@@ -8,6 +8,7 @@ import { hasReportName, shapeOf } from '../analysis/operations.js';
 import { briefOfSidecar, probeSidecar, summarizeSidecar } from '../analysis/summary.js';
 import { skimSidecar } from '../formats/skim.js';
 import { checkSidecarRules } from '../analysis/rules.js';
+import { extractDataset } from '../analysis/dataset.js';
 import { compileSchema, checkSchema, type CompiledSchema } from '../analysis/schema.js';
 import type { JsonObject } from '../types.js';
 import { DEFAULT_MAX_FILE_SIZE, readFileLimitedSync, readFileSizedSync } from '../fs/read-file.js';
@@ -266,8 +267,10 @@ export function inspectBytes(item: InspectItem, bytes: Buffer, opts: InspectOpti
     // stand-ins and no array of doubles is built (cbor.ts withFloatBlocks); a file with any
     // problem is decoded again without them, so that its messages quote its own values.
     const standIns = !skim && opts.accel !== false && canAccelerate(opts);
-    const decode = (mode: 'mark' | 'stand-ins') => withFloatBlocks(mode, () => decodeSidecar(bytes, decodeOpts));
-    let decoded = skim ? skimSidecar(bytes, decodeOpts) : opts.keepData ? decodeSidecar(bytes, decodeOpts) : decode(standIns ? 'stand-ins' : 'mark');
+    // export's embeddings alone read the data: a bin file's encodings come as Float64Arrays (cbor.ts 'vectors').
+    const vectors = opts.dataset?.format === 'embeddings' && !opts.summarize && !opts.brief && !opts.validate && !opts.probe && opts.schema === undefined && !opts.keepData && !opts.dataJson;
+    const decode = (mode: 'mark' | 'stand-ins' | 'vectors') => withFloatBlocks(mode, () => decodeSidecar(bytes, decodeOpts));
+    let decoded = skim ? skimSidecar(bytes, decodeOpts) : opts.keepData ? decodeSidecar(bytes, decodeOpts) : decode(vectors ? 'vectors' : standIns ? 'stand-ins' : 'mark');
     out.format = decoded.format;
     if (decoded.encryption) out.encryptedKeyId = decoded.encryption.keyId;
     out.notes = decoded.notes;
@@ -279,6 +282,8 @@ export function inspectBytes(item: InspectItem, bytes: Buffer, opts: InspectOpti
     }
     const data = decoded.data;
     if (opts.keepData) out.data = data;
+    // export's datasets: the rows made here, where the data is (no object graph crosses a thread).
+    if (opts.dataset !== undefined && out.shape === 'sidecar') out.dataset = extractDataset(data, opts.dataset);
     // Typed JSON when some number needs its type spelled out (25.0, big ints, -0.0): the notes that carry
     // those types (formats/numbers.ts) do not cross to the main thread.
     if (opts.dataJson) {
@@ -342,7 +347,7 @@ function isSummaryOnly(opts: InspectOptions): boolean {
 
 /** The probe alone (todo, stale) reads arrays only inside `sidecar_info`: both decodes skim the rest. */
 function isProbeOnly(opts: InspectOptions): boolean {
-  return opts.probe === true && !opts.summarize && !opts.validate && opts.schema === undefined && !opts.keepData && !opts.dataJson;
+  return opts.probe === true && !opts.summarize && !opts.validate && opts.schema === undefined && !opts.keepData && !opts.dataJson && opts.dataset === undefined;
 }
 /**
  * Nothing but the shape, format and status (format-stats): the scanner's probe skeleton serves it
@@ -351,7 +356,7 @@ function isProbeOnly(opts: InspectOptions): boolean {
  * them). The reference decode is unchanged.
  */
 function isShapeOnly(opts: InspectOptions): boolean {
-  return !opts.probe && !opts.summarize && !opts.brief && !opts.validate && opts.schema === undefined && !opts.keepData && !opts.dataJson;
+  return !opts.probe && !opts.summarize && !opts.brief && !opts.validate && opts.schema === undefined && !opts.keepData && !opts.dataJson && opts.dataset === undefined;
 }
 const SKIM_ARRAYS = { arrays: 'skim' } as const;
 /** Stats: the skeleton sizes the operations in bin encoding as it builds them (accel/skeleton.ts). */
@@ -360,10 +365,10 @@ const SIZED = { sizes: true } as const;
 /**
  * The accelerated decode only replaces the parsing step of inspections that look at structure:
  * summaries, the built-in rules, the shape. Not for a user schema (it may look at any value), nor
- * when the data itself is returned (the skeleton's long float arrays are stand-ins).
+ * when the data itself is returned or read (the skeleton's long float arrays are stand-ins).
  */
 function canAccelerate(opts: InspectOptions): boolean {
-  return opts.schema === undefined && !opts.keepData && !opts.dataJson;
+  return opts.schema === undefined && !opts.keepData && !opts.dataJson && opts.dataset === undefined;
 }
 
 /** The scanner looks at this inspection's files: asked for, able to, and loaded in this thread. */

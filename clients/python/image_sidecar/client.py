@@ -15,6 +15,7 @@ from typing import Any, Dict, List, Optional, Union
 from . import cli
 from .errors import ImageSidecarError, ImageSidecarNotFound
 from .decode import NotLocal
+from .datasets import load_embeddings
 from .local import DEFAULT_MAX_FILE_SIZE, local_reads_enabled, read_local
 from .locate import locate_binary
 from .server import ServerConnection, encode_json
@@ -378,6 +379,50 @@ class ImageSidecarManager:
                 if m:
                     return {"exported": int(m.group(1)), "output": out, "format": format, "message": line.strip()}
         raise ImageSidecarError("export did not report a count: %r" % proc.stdout[:200], code="BAD_OUTPUT", stderr=proc.stderr)
+
+    # ----------------------------------------------------------------- datasets (docs/EXPORT.md)
+
+    def export_coco(self, directory: PathLike, output: PathLike, include_faces: bool = False, where: Optional[str] = None,
+                    operation: Optional[str] = None, shard: Optional[str] = None) -> Dict[str, Any]:
+        """One COCO detection JSON of the tree's object boxes (and face boxes, category ``face``, with
+        ``include_faces``). With ``shard="I/N"`` a shard output for :meth:`merge` instead. Returns the
+        report (``images, annotations, categories, findings, problems, ...``); sidecars whose boxes
+        cannot be read with certainty are findings in it, not exceptions."""
+        return self._dataset("coco", directory, output, where, operation, shard, ["--include", "faces"] if include_faces else [])
+
+    def export_yolo(self, directory: PathLike, output_dir: PathLike, include_faces: bool = False, copy_images: bool = False,
+                    where: Optional[str] = None, operation: Optional[str] = None, shard: Optional[str] = None) -> Dict[str, Any]:
+        """A folder in Ultralytics' layout: ``labels/`` (``class cx cy w h``), ``images/`` (symlinks, or
+        copies with ``copy_images``), ``data.yaml``. Returns the report."""
+        extra = (["--include", "faces"] if include_faces else []) + (["--copy-images"] if copy_images else [])
+        return self._dataset("yolo", directory, output_dir, where, operation, shard, extra)
+
+    def export_embeddings(self, directory: PathLike, output: PathLike, dim: int = 512, where: Optional[str] = None,
+                          operation: Optional[str] = None, shard: Optional[str] = None) -> Dict[str, Any]:
+        """An N × ``dim`` float32 ``.npy`` matrix at ``output`` and its rows beside it (``.jsonl``);
+        read them with :func:`load_embeddings`. Returns the report (``rows, no_encoding, other_dims, ...``)."""
+        return self._dataset("embeddings", directory, output, where, operation, shard, ["--dim", str(int(dim))])
+
+    def merge(self, shard_outputs: List[PathLike], output: PathLike) -> Dict[str, Any]:
+        """Shard outputs of one dataset export → the file or folder one run writes. Returns the report."""
+        args = ["merge"] + [_abs(p) for p in shard_outputs] + ["--output", _abs(output), "--json"]
+        return self._run_report(args, "merge")
+
+    def _dataset(self, fmt: str, directory: PathLike, output: PathLike, where: Optional[str], operation: Optional[str],
+                 shard: Optional[str], extra: List[str]) -> Dict[str, Any]:
+        # Always the CLI: a dataset is one long tree run, a process start is nothing beside it.
+        args = ["export", _abs(directory), "--format", fmt, "--output", _abs(output), "--json"] + extra + self._workers_args()
+        if where is not None:
+            args += ["--where", where]
+        if operation is not None:
+            args += ["--operation-type", operation]
+        if shard is not None:
+            args += ["--shard", shard]
+        # A shard's answer is where it wrote its output (``{message, output, shard}``); else the report.
+        return cli.parse_json(self._run(args, ok_codes=cli.REPORT_CODES), "export")
+
+    #: ``load_embeddings(path, mmap=True)`` → ``(vectors, rows)`` (image_sidecar.datasets).
+    load_embeddings = staticmethod(load_embeddings)
 
     # ----------------------------------------------------------------- what is left to do
 

@@ -1,0 +1,73 @@
+/**
+ * What `export`, its shards and `merge` share: the filter flags, the dataset flags, and how a
+ * dataset export's findings and outcome are printed (cmd-export.ts, cmd-shard.ts, cmd-merge.ts).
+ */
+import { EXIT_CLEAN, EXIT_FINDINGS, errors } from '../errors.js';
+import type { DatasetExportReport, DatasetFinding } from '../ops/datasets.js';
+import { note, optString, type CommandContext } from './context.js';
+import { exportMessage } from '../messages.js';
+import { DATASET_INCLUDES, isOneOf } from '../vocabulary.js';
+
+/** Problem lines printed on stderr; the rest are counted. */
+export const SHOWN_PROBLEMS = 50;
+
+/** `--operation-type` or its other spelling `--operation` (both given: they must agree). */
+export function exportOperation(ctx: CommandContext): string | undefined {
+  const a = optString(ctx, 'operationType');
+  const b = optString(ctx, 'operation');
+  if (a !== undefined && b !== undefined && a !== b) throw errors.usage(`--operation-type ${a} and --operation ${b} disagree: give one`);
+  return a ?? b;
+}
+
+/** The dataset flags (`--include`, `--dim`, `--copy-images`), refused with a format they do not apply to. */
+export function datasetFlags(ctx: CommandContext, format: string): { faces?: boolean; dim?: number; copyImages?: boolean } {
+  const out: { faces?: boolean; dim?: number; copyImages?: boolean } = {};
+  const include = optString(ctx, 'include');
+  if (include !== undefined) {
+    const kinds = include.split(',').map((k) => k.trim()).filter((k) => k !== '');
+    for (const k of kinds) if (!isOneOf(DATASET_INCLUDES, k)) throw errors.usage(`--include: unknown kind "${k}" (expected ${DATASET_INCLUDES.join(', ')})`);
+    if (format !== 'coco' && format !== 'yolo') throw errors.usage('--include is for --format coco and yolo');
+    if (kinds.includes('faces')) out.faces = true;
+  }
+  if (ctx.opts.dim !== undefined) {
+    if (format !== 'embeddings') throw errors.usage('--dim is for --format embeddings');
+    out.dim = ctx.opts.dim;
+  }
+  if (ctx.opts.copyImages === true) {
+    if (format !== 'yolo') throw errors.usage('--copy-images is for --format yolo');
+    out.copyImages = true;
+  }
+  return out;
+}
+
+/** Findings as notes on stderr: the first SHOWN_PROBLEMS, the rest counted. */
+export function findingsNotes(ctx: CommandContext): { add: (f: DatasetFinding) => void; print: (total: number) => void } {
+  const shown: DatasetFinding[] = [];
+  return {
+    add: (f) => {
+      if (shown.length < SHOWN_PROBLEMS) shown.push(f);
+    },
+    print: (total) => {
+      for (const f of shown) note(ctx, `${f.kind === 'dataset' ? 'not in the dataset' : `not exported (${f.kind})`}: ${f.message.startsWith(f.path) ? f.message : `${f.path}: ${f.message}`}`);
+      if (total > shown.length) note(ctx, `… and ${total - shown.length} more`);
+    },
+  };
+}
+
+/** What a dataset export (or its merge) prints, and its exit code. */
+export function datasetOutcome(ctx: CommandContext, report: DatasetExportReport, shown: ReturnType<typeof findingsNotes>): number {
+  const where = report.output ?? 'stdout';
+  const message = exportMessage(report.images, where);
+  if (report.output !== null) ctx.io.stdout.write(ctx.opts.json ? `${JSON.stringify({ message, ...report })}\n` : `${message}\n`);
+  else note(ctx, message);
+  const what =
+    report.format === 'embeddings'
+      ? `${report.rows} vectors of ${report.dim} floats; ${report.no_encoding} faces without an encoding${Object.keys(report.other_dims).length > 0 ? `, other lengths left out: ${Object.entries(report.other_dims).map(([k, v]) => `${v} of ${k}`).join(', ')}` : ''}`
+      : `${report.annotations} boxes in ${report.categories.length} categories; ${report.without_detections} sidecars without a detection left out`;
+  if (!ctx.opts.json) note(ctx, what);
+  shown.print(report.findings + report.problems);
+  if (report.problems > 0) note(ctx, `warning: ${report.problems} corrupt or unreadable sidecar(s) left out (see \`image-sidecar validate\`)`);
+  if (report.findings > 0) note(ctx, `warning: ${report.findings} sidecar(s) whose results could not be read with certainty (see docs/EXPORT.md)`);
+  if (!report.complete) note(ctx, 'warning: the scan was incomplete (some paths could not be read); those sidecars are not in the dataset');
+  return report.complete && report.problems === 0 && report.findings === 0 ? EXIT_CLEAN : EXIT_FINDINGS;
+}

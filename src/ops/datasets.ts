@@ -1,0 +1,771 @@
+/**
+ * export --format coco | yolo | embeddings: datasets made from the sidecars' results in one scan
+ * (docs/EXPORT.md). The scan's threads read each sidecar and make its rows there
+ * (analysis/dataset.ts: boxes converted, embeddings as float32); this file picks each record's
+ * image, numbers images, annotations and categories in tree order, and writes the outputs:
+ *
+ *   coco        one COCO detection JSON: images (width/height when the sidecar gives them),
+ *               annotations (bbox [x, y, w, h] in pixels), categories
+ *   yolo        a folder in Ultralytics' layout: labels/<image path>.txt (class cx cy w h, 0–1),
+ *               images/<image path> (a symlink to the image, or a copy), data.yaml
+ *   embeddings  an N × dim float32 .npy matrix and <name>.jsonl beside it, one row per vector
+ *
+ * Ids are positions: images and annotations 1, 2, … in tree order, categories (YOLO classes from 0)
+ * in the order they first appear; so the same tree and options give the same bytes, and `merge` of
+ * shard outputs gives what one run gives. Every output appears complete or not at all (a file: a
+ * temp file renamed over it; the folder: a temp folder renamed into place).
+ */
+import { copyFileSync, mkdirSync, readFileSync, readdirSync, realpathSync, symlinkSync, writeFileSync, lstatSync, type Stats } from 'node:fs';
+import { mkdir, open, rename, rm, rmdir, unlink, type FileHandle } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { errors } from '../errors.js';
+import { LITTLE_ENDIAN_HOST } from '../byte-order.js';
+import { DATASET_FORMATS, DEFAULT_EMBEDDING_DIM, isOneOf } from '../vocabulary.js';
+import type { Options } from '../types.js';
+import type { DatasetBox, DatasetRequest, DatasetRows } from '../model/dataset.js';
+import { normalizeOperationName } from '../analysis/operations.js';
+import { assertOutputNotManaged } from '../discovery/output-guard.js';
+import { nfc, splitName } from '../discovery/extensions.js';
+import { openOutputSink, type OutputSink } from '../fs/output-sink.js';
+import { fsyncDirs } from '../fs/dir-sync.js';
+import { processState, tempNameFor, tempNameWriter } from '../fs/temp-files.js';
+import { encryptedAhead } from '../integrity/tree-hash.js';
+import type { ScanImage, ScanRecord, TreeSeq } from '../scan/records.js';
+import { ownEffective, sidecarFilter } from './common.js';
+import { recordProblems } from './export.js';
+import { scan } from './scan.js';
+
+export type DatasetFormat = (typeof DATASET_FORMATS)[number];
+
+export interface DatasetExportOptions extends Options {
+  format: DatasetFormat;
+  /**
+   * coco: a file path, '-' (stdout) or a stream; yolo: a folder (new, empty, or an earlier yolo
+   * export, which is replaced); embeddings: the .npy file (the rows go beside it, `.npy` → `.jsonl`).
+   */
+  output: string | NodeJS.WritableStream;
+  /** coco / yolo: face boxes too, as the category `face` (objects always). */
+  faces?: boolean;
+  /** embeddings: floats per vector (default 512); encodings of another length are counted, never mixed in. */
+  dim?: number;
+  /** yolo: copy the images into images/ (default: symlinks to them). */
+  copyImages?: boolean;
+  /** Only sidecars holding this operation (any spelling), and only its results. */
+  operationType?: string;
+  /** Only sidecars matching this filter expression (docs/QUERY.md). */
+  where?: string;
+  /** Every sidecar left out or only partly exported, once each (the caller reports them). */
+  onFinding?: (finding: DatasetFinding) => void;
+  /** Write a shard output instead (src/shard/format.ts): `begin`, one item per image, `end(...)`. */
+  shardEnvelope?: { begin: string; end: (summary: DatasetShardSummary) => string };
+}
+
+/** A sidecar the dataset could not take whole: undecodable, or results not readable with certainty. */
+export interface DatasetFinding {
+  path: string;
+  kind: 'corrupt' | 'unreadable' | 'dataset';
+  message: string;
+}
+
+/** What a run counts besides what it writes (a shard output's end line holds it; merge adds them up). */
+export interface DatasetCounts {
+  /** Corrupt or unreadable sidecar files (each a finding). */
+  problems: number;
+  /** Sidecars whose results could not be read with certainty (each a finding). */
+  findings: number;
+  /** coco / yolo: sidecars with no successful result of an exported kind (their images are not in the dataset). */
+  without_detections: number;
+  /** embeddings: faces without an encoding (null or absent). */
+  no_encoding: number;
+  /** embeddings: faces whose encoding has another length (length → faces). */
+  other_dims: Record<string, number>;
+  complete: boolean;
+  sidecar_files: number;
+}
+
+export interface DatasetShardSummary extends DatasetCounts {
+  /** Items (images) in the shard output. */
+  items: number;
+}
+
+export interface DatasetExportReport extends DatasetCounts {
+  format: DatasetFormat;
+  /** The file or folder written (for embeddings the .npy), null for a stream. */
+  output: string | null;
+  /** Every file or folder written. */
+  files: string[];
+  /** Images in the dataset (embeddings: images with at least one vector). */
+  images: number;
+  /** coco / yolo: boxes written. */
+  annotations: number;
+  /** coco / yolo: category names, in id order. */
+  categories: string[];
+  /** embeddings: vectors (matrix rows) and their length. */
+  rows: number;
+  dim: number | null;
+}
+
+/** One image of a dataset, as a run or a merge hands it to a writer. */
+export interface DatasetEntry {
+  /** Image and sidecar paths relative to the root (POSIX). */
+  image: string;
+  sidecar: string;
+  width: number | null;
+  height: number | null;
+  boxes: readonly DatasetBox[];
+  rows: readonly string[];
+  vectors: Float32Array | null;
+}
+
+/** What the writers need besides the entries. */
+export interface DatasetWriteOptions {
+  format: DatasetFormat;
+  output: string | NodeJS.WritableStream;
+  /** The tree's root (absolute): yolo links or copies the images from there; coco names it. */
+  root: string;
+  dim: number;
+  copyImages: boolean;
+}
+
+/** Written at offset 0 of the .npy file: 128 bytes (a multiple of 64, so the matrix is aligned for memory mapping). */
+const NPY_HEADER_BYTES = 128;
+/** Formats a trainer decodes (Ultralytics' image formats): preferred when a sidecar belongs to several images. */
+const TRAINABLE_EXTS: ReadonlySet<string> = new Set(['jpg', 'jpeg', 'png', 'bmp', 'tif', 'tiff', 'webp', 'dng', 'mpo', 'heic', 'pfm']);
+/** At most this many reasons in one finding's message (the rest are counted). */
+const REASONS_SHOWN = 3;
+const YOLO_MARK = '# image-sidecar export --format yolo';
+
+export function isDatasetFormat(f: unknown): f is DatasetFormat {
+  return isOneOf(DATASET_FORMATS, f);
+}
+
+/** The rows file beside an embeddings matrix: `faces.npy` → `faces.jsonl`. */
+export function embeddingRowsPath(npy: string): string {
+  return (npy.toLowerCase().endsWith('.npy') ? npy.slice(0, -4) : npy) + '.jsonl';
+}
+
+function checkOptions(opts: DatasetExportOptions): void {
+  const { format, output } = opts;
+  if (!isDatasetFormat(format)) throw errors.usage(`unknown dataset format "${String(format)}" (expected ${DATASET_FORMATS.join(', ')})`);
+  if (output === undefined || output === null || output === '') throw errors.usage(`export --format ${format} needs an output (-o)`);
+  if (opts.dim !== undefined && (format !== 'embeddings' || !Number.isSafeInteger(opts.dim) || opts.dim < 1)) {
+    throw errors.usage(format !== 'embeddings' ? '--dim is for --format embeddings' : `--dim needs a positive integer (got ${opts.dim})`);
+  }
+  if (opts.faces && format === 'embeddings') throw errors.usage('--include is for --format coco and yolo (embeddings are faces anyway)');
+  if (opts.copyImages && format !== 'yolo') throw errors.usage('--copy-images is for --format yolo');
+  if (opts.shardEnvelope) return;
+  if ((format === 'yolo' || format === 'embeddings') && (typeof output !== 'string' || output === '-')) {
+    throw errors.usage(`export --format ${format} writes ${format === 'yolo' ? 'a folder' : 'a file and its rows beside it'}: give a path with -o, not stdout`);
+  }
+}
+
+/** Export one dataset of the tree under `root`. */
+export async function exportDataset(root: string, opts: DatasetExportOptions): Promise<DatasetExportReport> {
+  checkOptions(opts);
+  const { format, output, faces, dim, copyImages, operationType, where, onFinding, shardEnvelope, ...scanOpts } = opts;
+  const rootAbs = resolve(root);
+  const write: DatasetWriteOptions = { format, output, root: rootAbs, dim: dim ?? DEFAULT_EMBEDDING_DIM, copyImages: copyImages === true };
+  const req: DatasetRequest = { format };
+  if (faces) req.faces = true;
+  if (format === 'embeddings') req.dim = write.dim;
+  if (operationType) req.operation = normalizeOperationName(operationType);
+  const filter = sidecarFilter(operationType, where);
+  const counts: DatasetCounts = { problems: 0, findings: 0, without_detections: 0, no_encoding: 0, other_dims: {}, complete: true, sidecar_files: 0 };
+  const finding = (f: DatasetFinding) => {
+    if (f.kind === 'dataset') counts.findings++;
+    else counts.problems++;
+    onFinding?.(f);
+  };
+  // Outputs are checked and opened before the scan: a refused one costs nothing.
+  const writer = shardEnvelope ? await shardItemsWriter(output, shardEnvelope.begin, scanOpts.imageExtensions) : await openDatasetWriter(write, scanOpts.imageExtensions);
+  const session = scan(rootAbs, { ...scanOpts, inspect: { summarize: filter !== null, sizes: false, dataset: req } });
+  try {
+    for await (const rec of session) {
+      if (rec.category === 'corrupt' || rec.category === 'unreadable') {
+        for (const p of recordProblems(rec)) finding({ path: p.path, kind: p.category, message: p.message });
+      }
+      if (rec.images.length === 0) continue;
+      // Without a key an encrypted sidecar's results are unknown: fail rather than leave them out silently.
+      const enc = encryptedAhead(rec);
+      if (enc) throw errors.encrypted(enc.inspection.encryptedKeyId ?? '?', enc.path);
+      const sc = ownEffective(rec);
+      if (!sc || (filter && !filter(sc))) continue;
+      const ds = sc.inspection.dataset;
+      if (ds === undefined) continue;
+      const entry = entryOf(rec, sc.rel, ds, format, counts);
+      if (ds.problems.length > 0) finding({ path: sc.path, kind: 'dataset', message: problemMessage(format, ds.problems) });
+      if (entry === null) continue;
+      const refused = await writer.add(entry, rec.seq);
+      if (refused !== null) finding({ path: sc.path, kind: 'dataset', message: refused });
+    }
+    counts.complete = session.summary.complete;
+    counts.sidecar_files = session.summary.sidecarFiles;
+    const written = await writer.close(counts, shardEnvelope);
+    return { format, ...written, ...counts };
+  } catch (e) {
+    await writer.abort();
+    throw errors.fromFs(e, typeof output === 'string' ? output : undefined);
+  }
+}
+
+/** The entry of a record's effective sidecar, or null when it adds nothing (counted in `counts`). */
+function entryOf(rec: ScanRecord, sidecar: string, ds: DatasetRows, format: DatasetFormat, counts: DatasetCounts): DatasetEntry | null {
+  if (format === 'embeddings') {
+    counts.no_encoding += ds.noEncoding;
+    for (const [len, n] of Object.entries(ds.otherDims)) counts.other_dims[len] = (counts.other_dims[len] ?? 0) + n;
+    if (ds.rows.length === 0) return null;
+  } else {
+    // A partly labelled image would teach its missing boxes as background: the whole image stays out.
+    if (ds.problems.length > 0) return null;
+    if (!ds.detected) {
+      counts.without_detections++;
+      return null;
+    }
+  }
+  const image = datasetImage(rec.images, ds.namedImage);
+  return { image: image.rel, sidecar, width: ds.width, height: ds.height, boxes: ds.boxes, rows: ds.rows, vectors: ds.vectors };
+}
+
+/**
+ * The image a dataset names for a record: its only one; of several (a RAW+JPEG pair sharing one
+ * sidecar), the one the sidecar says it was saved for, else the first a trainer decodes, else the first.
+ */
+function datasetImage(images: readonly ScanImage[], named: string | null): ScanImage {
+  if (images.length === 1) return images[0];
+  if (named !== null) {
+    const m = images.find((i) => nfc(i.name) === named);
+    if (m) return m;
+  }
+  return images.find((i) => TRAINABLE_EXTS.has(splitName(i.name).ext.toLowerCase())) ?? images[0];
+}
+
+function problemMessage(format: DatasetFormat, problems: readonly string[]): string {
+  const head = format === 'embeddings' ? `${problems.length} face embedding(s) left out` : `image left out, ${problems.length} box(es) not readable with certainty`;
+  const more = problems.length > REASONS_SHOWN ? `; … and ${problems.length - REASONS_SHOWN} more` : '';
+  return `${head}: ${problems.slice(0, REASONS_SHOWN).join('; ')}${more}`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// writers
+// ---------------------------------------------------------------------------------------------
+
+/** What a writer wrote. */
+type Written = Pick<DatasetExportReport, 'output' | 'files' | 'images' | 'annotations' | 'categories' | 'rows' | 'dim'>;
+
+export interface DatasetWriter {
+  /** Add one image (tree order); returns why it was left out (a finding), or null. */
+  add(e: DatasetEntry, seq: TreeSeq): Promise<string | null>;
+  /** Finish: the outputs appear complete. A shard writer writes its end line with `counts`. */
+  close(counts: DatasetCounts, shard?: DatasetExportOptions['shardEnvelope']): Promise<Written>;
+  /** Drop everything written (no temp file or folder is left). */
+  abort(): Promise<void>;
+}
+
+/** Categories (COCO ids from 1, YOLO classes from 0) in the order they first appear. */
+class Categories {
+  readonly names: string[] = [];
+  private readonly ids = new Map<string, number>();
+  index(name: string): number {
+    let i = this.ids.get(name);
+    if (i === undefined) {
+      i = this.names.length;
+      this.names.push(name);
+      this.ids.set(name, i);
+    }
+    return i;
+  }
+}
+
+/** The writer of a dataset's final outputs (a run without shards, or merge). */
+export async function openDatasetWriter(o: DatasetWriteOptions, imageExtensions?: readonly string[]): Promise<DatasetWriter> {
+  switch (o.format) {
+    case 'coco':
+      return CocoWriter.open(o, imageExtensions);
+    case 'yolo':
+      return YoloWriter.open(o, imageExtensions);
+    case 'embeddings':
+      return EmbeddingsWriter.open(o, imageExtensions);
+  }
+}
+
+/** A file output, checked against managed files (output-guard.ts) unless it is a stream. */
+async function fileSink(output: string | NodeJS.WritableStream, what: string, imageExtensions?: readonly string[]): Promise<OutputSink> {
+  if (typeof output === 'string' && output !== '-') assertOutputNotManaged(output, what, imageExtensions);
+  return openOutputSink(output === '-' ? null : output, process.stdout);
+}
+
+/**
+ * A shard output: the caller's header line, one item per image at its tree position, the end line.
+ * An item holds the entry's text pieces as JSON strings (merge writes them as they are: a score
+ * keeps its type) and embeddings as base64 of little-endian float32.
+ */
+async function shardItemsWriter(output: string | NodeJS.WritableStream, begin: string, imageExtensions?: readonly string[]): Promise<DatasetWriter> {
+  const sink = await fileSink(output, 'export', imageExtensions);
+  await sink.write(begin);
+  let items = 0;
+  return {
+    async add(e, seq) {
+      items++;
+      await sink.write(`{"seq":[${seq[0]},${seq[1]}],"item":${entryItem(e)}}\n`);
+      return null;
+    },
+    async close(counts, shard) {
+      await sink.write(shard!.end({ items, ...counts }));
+      await sink.close();
+      return { output: sink.target === '-' ? null : sink.target, files: sink.target === '-' ? [] : [sink.target], images: items, annotations: 0, categories: [], rows: 0, dim: null };
+    },
+    abort: () => sink.abort(),
+  };
+}
+
+function entryItem(e: DatasetEntry): string {
+  const head = `{"image":${JSON.stringify(e.image)},"sidecar":${JSON.stringify(e.sidecar)},"width":${e.width},"height":${e.height}`;
+  if (e.vectors !== null) return `${head},"rows":${JSON.stringify(e.rows)},"vectors":"${littleEndianBytes(e.vectors).toString('base64')}"}`;
+  return `${head},"boxes":${JSON.stringify(e.boxes.map((b) => [b.category, b.box, b.score, b.source]))}}`;
+}
+
+/** A shard item back into an entry (merge). */
+export function entryOfItem(text: string): DatasetEntry {
+  const o = JSON.parse(text) as { image: string; sidecar: string; width: number | null; height: number | null; rows?: string[]; vectors?: string; boxes?: [string, string, string, string][] };
+  let vectors: Float32Array | null = null;
+  if (typeof o.vectors === 'string') {
+    const bytes = Buffer.from(o.vectors, 'base64');
+    vectors = new Float32Array(bytes.length / 4);
+    new Uint8Array(vectors.buffer).set(bytes);
+    if (!LITTLE_ENDIAN_HOST) swap32(new Uint8Array(vectors.buffer));
+  }
+  const boxes = (o.boxes ?? []).map(([category, box, score, source]) => ({ category, box, score, source }));
+  return { image: o.image, sidecar: o.sidecar, width: o.width, height: o.height, boxes, rows: o.rows ?? [], vectors };
+}
+
+function littleEndianBytes(v: Float32Array): Buffer {
+  const b = Buffer.from(v.buffer, v.byteOffset, v.byteLength);
+  if (LITTLE_ENDIAN_HOST) return b;
+  const copy = Buffer.from(b);
+  swap32(copy);
+  return copy;
+}
+
+function swap32(b: Uint8Array): void {
+  for (let i = 0; i + 3 < b.length; i += 4) {
+    const t0 = b[i];
+    const t1 = b[i + 1];
+    b[i] = b[i + 3];
+    b[i + 1] = b[i + 2];
+    b[i + 2] = t1;
+    b[i + 3] = t0;
+  }
+}
+
+/** A temp file beside an output, written in order, then copied into it (COCO's annotations: JSON arrays cannot interleave). */
+class Spill {
+  private buf = '';
+  private constructor(
+    private readonly path: string,
+    private readonly fh: FileHandle,
+  ) {}
+
+  static async open(dir: string, base: string): Promise<Spill> {
+    const path = join(dir, tempNameFor(base));
+    try {
+      return new Spill(path, await open(path, 'wx+', 0o600));
+    } catch (e) {
+      throw errors.fromFs(e, path);
+    }
+  }
+
+  async write(s: string): Promise<void> {
+    this.buf += s;
+    if (this.buf.length >= 1 << 16) await this.flush();
+  }
+
+  private async flush(): Promise<void> {
+    if (this.buf.length === 0) return;
+    const b = Buffer.from(this.buf, 'utf8');
+    this.buf = '';
+    let off = 0;
+    while (off < b.length) off += (await this.fh.write(b, off, b.length - off)).bytesWritten;
+  }
+
+  /** Everything written, into `sink`, in pieces. */
+  async copyTo(sink: OutputSink): Promise<void> {
+    await this.flush();
+    const piece = Buffer.allocUnsafe(1 << 20);
+    for (let pos = 0; ; ) {
+      const { bytesRead } = await this.fh.read(piece, 0, piece.length, pos);
+      if (bytesRead === 0) return;
+      pos += bytesRead;
+      // The sink sends a buffer as it is and is awaited before the piece is read into again.
+      await sink.write(Buffer.from(piece.subarray(0, bytesRead)));
+    }
+  }
+
+  async remove(): Promise<void> {
+    await this.fh.close().catch(() => undefined);
+    await unlink(this.path).catch(() => undefined);
+  }
+}
+
+class CocoWriter implements DatasetWriter {
+  private images = 0;
+  private annotations = 0;
+  private readonly categories = new Categories();
+  private readonly kinds = new Map<string, string>();
+  private constructor(
+    private readonly sink: OutputSink,
+    private readonly spill: Spill,
+  ) {}
+
+  static async open(o: DatasetWriteOptions, imageExtensions?: readonly string[]): Promise<CocoWriter> {
+    const sink = await fileSink(o.output, 'export', imageExtensions);
+    let spill: Spill;
+    try {
+      spill = await Spill.open(sink.target === '-' ? tmpdir() : dirname(sink.target), `${sink.target === '-' ? 'coco' : basename(sink.target)}.annotations`);
+    } catch (e) {
+      await sink.abort();
+      throw e;
+    }
+    const w = new CocoWriter(sink, spill);
+    await sink.write(`{"info":{"description":${JSON.stringify(`image-sidecar export --format coco of ${o.root}`)},"version":"1.0"},"licenses":[],"images":[`);
+    return w;
+  }
+
+  async add(e: DatasetEntry): Promise<string | null> {
+    const id = ++this.images;
+    const size = e.width !== null && e.height !== null ? `,"width":${e.width},"height":${e.height}` : '';
+    await this.sink.write(`${id === 1 ? '' : ','}\n{"id":${id},"file_name":${JSON.stringify(e.image)}${size},"sidecar":${JSON.stringify(e.sidecar)}}`);
+    let text = '';
+    for (const b of e.boxes) {
+      const cat = this.categories.index(b.category) + 1;
+      if (!this.kinds.has(b.category)) this.kinds.set(b.category, JSON.parse(b.source).list === 'faces' ? 'face' : 'object');
+      const ann = ++this.annotations;
+      text += `${ann === 1 ? '' : ','}\n{"id":${ann},"image_id":${id},"category_id":${cat},${b.box},"iscrowd":0,"score":${b.score},"source":${b.source}}`;
+    }
+    if (text !== '') await this.spill.write(text);
+    return null;
+  }
+
+  async close(): Promise<Written> {
+    try {
+      await this.sink.write('\n],"annotations":[');
+      await this.spill.copyTo(this.sink);
+      const cats = this.categories.names.map((name, i) => `\n{"id":${i + 1},"name":${JSON.stringify(name)},"supercategory":"${this.kinds.get(name)}"}`).join(',');
+      await this.sink.write(`\n],"categories":[${cats}\n]}\n`);
+      await this.sink.close();
+    } finally {
+      await this.spill.remove();
+    }
+    const output = this.sink.target === '-' ? null : this.sink.target;
+    return { output, files: output ? [output] : [], images: this.images, annotations: this.annotations, categories: this.categories.names, rows: 0, dim: null };
+  }
+
+  async abort(): Promise<void> {
+    await this.spill.remove();
+    await this.sink.abort();
+  }
+}
+
+/** `npy` header of a C-order float32 matrix (NumPy format 1.0), NPY_HEADER_BYTES long. */
+export function npyHeader(rows: number, dim: number): Buffer {
+  const dict = `{'descr': '${LITTLE_ENDIAN_HOST ? '<' : '>'}f4', 'fortran_order': False, 'shape': (${rows}, ${dim}), }`;
+  const len = NPY_HEADER_BYTES - 10;
+  const out = Buffer.alloc(NPY_HEADER_BYTES, 0x20);
+  out.write('\x93NUMPY', 0, 'latin1');
+  out[6] = 1;
+  out[7] = 0;
+  out.writeUInt16LE(len, 8);
+  out.write(dict, 10, 'latin1');
+  out[NPY_HEADER_BYTES - 1] = 0x0a;
+  return out;
+}
+
+class EmbeddingsWriter implements DatasetWriter {
+  private rows = 0;
+  private images = 0;
+  /** Vectors are gathered into writes of this buffer's size (one entry's vectors are a few KiB). */
+  private readonly stage = Buffer.allocUnsafe(1 << 20);
+  private staged = 0;
+  private constructor(
+    private readonly matrix: OutputSink,
+    private readonly lines: OutputSink,
+    private readonly dim: number,
+  ) {}
+
+  static async open(o: DatasetWriteOptions, imageExtensions?: readonly string[]): Promise<EmbeddingsWriter> {
+    const npy = o.output as string;
+    const rowsPath = embeddingRowsPath(npy);
+    assertOutputNotManaged(rowsPath, 'export', imageExtensions);
+    const matrix = await fileSink(npy, 'export', imageExtensions);
+    if (matrix.writeAt === undefined) {
+      await matrix.abort();
+      throw errors.usage(`export --format embeddings writes a regular file; ${npy} is not one`);
+    }
+    let lines: OutputSink;
+    try {
+      lines = await openOutputSink(rowsPath, process.stdout);
+    } catch (e) {
+      await matrix.abort();
+      throw e;
+    }
+    await matrix.write(npyHeader(0, o.dim));
+    return new EmbeddingsWriter(matrix, lines, o.dim);
+  }
+
+  async add(e: DatasetEntry): Promise<string | null> {
+    const v = e.vectors;
+    if (v === null || e.rows.length === 0) return null;
+    if (v.length !== e.rows.length * this.dim) throw errors.internal(`${e.sidecar}: ${e.rows.length} rows with ${v.length} floats (dim ${this.dim})`);
+    this.images++;
+    this.rows += e.rows.length;
+    const head = `{"image":${JSON.stringify(e.image)},"sidecar":${JSON.stringify(e.sidecar)},`;
+    let text = '';
+    for (const r of e.rows) text += `${head}${r}}\n`;
+    const w = this.lines.write(text);
+    if (w) await w;
+    const bytes = new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
+    if (this.staged + bytes.length > this.stage.length) await this.flush();
+    if (bytes.length > this.stage.length) await this.matrix.write(Buffer.from(bytes));
+    else {
+      this.stage.set(bytes, this.staged);
+      this.staged += bytes.length;
+    }
+    return null;
+  }
+
+  private async flush(): Promise<void> {
+    if (this.staged === 0) return;
+    const n = this.staged;
+    this.staged = 0;
+    // The sink sends a buffer as it is and is awaited: the stage is free again after it.
+    await this.matrix.write(this.stage.subarray(0, n));
+  }
+
+  async close(): Promise<Written> {
+    await this.flush();
+    await this.matrix.writeAt!(0, npyHeader(this.rows, this.dim));
+    // The rows first: the matrix, which readers check the rows against, appears last.
+    await this.lines.close();
+    await this.matrix.close();
+    return { output: this.matrix.target, files: [this.matrix.target, this.lines.target], images: this.images, annotations: 0, categories: [], rows: this.rows, dim: this.dim };
+  }
+
+  async abort(): Promise<void> {
+    await this.lines.abort();
+    await this.matrix.abort();
+  }
+}
+
+/** `a` is `b` or inside it. */
+function within(a: string, b: string): boolean {
+  const r = relative(b, a);
+  return r === '' || !(r === '..' || r.startsWith(`..${sep}`) || isAbsolute(r));
+}
+
+function realOr(p: string): string {
+  try {
+    return realpathSync(p);
+  } catch {
+    return p;
+  }
+}
+
+/** A folder an earlier `export --format yolo` wrote (its data.yaml starts with our mark). */
+function isYoloExport(dir: string): boolean {
+  try {
+    return readFileSync(join(dir, 'data.yaml'), 'utf8').startsWith(YOLO_MARK);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * YOLO's folder, made beside the target under a temp name and renamed into place at the end. The
+ * target may be absent, an empty folder, or an earlier yolo export (moved aside, then removed);
+ * anything else is refused before the scan starts. Label files are fsynced before the rename: an
+ * empty label after a crash would read as "no objects".
+ */
+class YoloWriter implements DatasetWriter {
+  private images = 0;
+  private annotations = 0;
+  private readonly categories = new Categories();
+  /** Label paths taken (YOLO names a label after the image without its extension: IMG_1.jpg and IMG_1.png would share one). */
+  private readonly labels = new Map<string, string>();
+  private readonly madeDirs = new Set<string>();
+  private unsynced: string[] = [];
+  private constructor(
+    private readonly target: string,
+    private readonly tmp: string,
+    private readonly o: DatasetWriteOptions,
+  ) {}
+
+  static async open(o: DatasetWriteOptions, imageExtensions?: readonly string[]): Promise<YoloWriter> {
+    const target = resolve(o.output as string);
+    assertOutputNotManaged(target, 'export', imageExtensions);
+    const real = join(realOr(dirname(target)), basename(target));
+    const rootReal = realOr(o.root);
+    if (within(real, rootReal) || within(rootReal, real)) throw errors.usage(`refusing to write the yolo folder ${target}: it would be inside the library ${o.root} (or hold it); choose a folder outside`);
+    YoloWriter.checkTarget(target);
+    await YoloWriter.removeAbandoned(target);
+    const tmp = join(dirname(target), tempNameFor(basename(target)));
+    try {
+      await mkdir(tmp);
+      await mkdir(join(tmp, 'labels'));
+      await mkdir(join(tmp, 'images'));
+    } catch (e) {
+      await rm(tmp, { recursive: true, force: true }).catch(() => undefined);
+      throw errors.fromFs(e, target);
+    }
+    return new YoloWriter(target, tmp, o);
+  }
+
+  /** Absent, an empty folder or an earlier yolo export: else refused. */
+  private static checkTarget(target: string): void {
+    let st: Stats;
+    try {
+      st = lstatSync(target);
+    } catch {
+      return;
+    }
+    if (!st.isDirectory()) throw errors.usage(`refusing to write the yolo folder ${target}: something else is there`);
+    if (readdirSync(target).length > 0 && !isYoloExport(target)) {
+      throw errors.usage(`refusing to write the yolo folder ${target}: it is not empty and not an earlier yolo export (no data.yaml of ours); give a new or empty folder`);
+    }
+  }
+
+  /** Temp folders of this target that a dead writer of this host left. */
+  private static async removeAbandoned(target: string): Promise<void> {
+    const dir = dirname(target);
+    const prefix = `.${basename(target)}`;
+    let names: string[] = [];
+    try {
+      names = readdirSync(dir);
+    } catch {
+      return;
+    }
+    for (const name of names) {
+      if (!name.startsWith(prefix)) continue;
+      const w = tempNameWriter(name);
+      // Only a dead writer's of this host: another host's export may still be filling its folder.
+      if (w === null || processState(w.host, w.pid) !== 'dead') continue;
+      await rm(join(dir, name), { recursive: true, force: true }).catch(() => undefined);
+    }
+  }
+
+  private mkdirs(dir: string): void {
+    if (this.madeDirs.has(dir)) return;
+    mkdirSync(dir, { recursive: true });
+    this.madeDirs.add(dir);
+  }
+
+  async add(e: DatasetEntry): Promise<string | null> {
+    const slash = e.image.lastIndexOf('/');
+    const label = `labels/${e.image.slice(0, slash + 1)}${splitName(e.image.slice(slash + 1)).stem}.txt`;
+    const taken = this.labels.get(nfc(label));
+    if (taken !== undefined) return `image ${e.image} left out: its YOLO label ${label} is already ${taken}'s (YOLO names a label after the image without its extension)`;
+    this.labels.set(nfc(label), e.image);
+    let text = '';
+    for (const b of e.boxes) text += `${this.categories.index(b.category)} ${b.box}\n`;
+    const labelPath = join(this.tmp, label);
+    const imagePath = join(this.tmp, 'images', e.image);
+    this.mkdirs(dirname(labelPath));
+    this.mkdirs(dirname(imagePath));
+    writeFileSync(labelPath, text);
+    const source = join(this.o.root, e.image);
+    if (this.o.copyImages) {
+      copyFileSync(source, imagePath);
+      this.unsynced.push(imagePath);
+    } else symlinkSync(source, imagePath);
+    this.unsynced.push(labelPath);
+    this.images++;
+    this.annotations += e.boxes.length;
+    if (this.unsynced.length >= 256) await this.sync();
+    return null;
+  }
+
+  /** fsync the files written since the last call (several in flight). */
+  private async sync(): Promise<void> {
+    const files = this.unsynced;
+    this.unsynced = [];
+    for (let i = 0; i < files.length; i += 32) {
+      await Promise.all(
+        files.slice(i, i + 32).map(async (f) => {
+          const fh = await open(f, 'r');
+          try {
+            await fh.sync();
+          } finally {
+            await fh.close();
+          }
+        }),
+      );
+    }
+  }
+
+  async close(): Promise<Written> {
+    const names = this.categories.names.map((n, i) => `  ${i}: ${JSON.stringify(n)}\n`).join('');
+    const yaml =
+      `${YOLO_MARK} of ${JSON.stringify(this.o.root)} (docs/EXPORT.md)\n` +
+      '# labels/: one file per image (class cx cy w h, 0-1); images/: ' +
+      `${this.o.copyImages ? 'copies of the images' : 'symlinks to the images'}.\n` +
+      '# No split: train and val both list every image. Moving this folder: change path.\n' +
+      `path: ${JSON.stringify(this.target)}\ntrain: images\nval: images\nnames:${names === '' ? ' {}\n' : `\n${names}`}`;
+    writeFileSync(join(this.tmp, 'data.yaml'), yaml);
+    this.unsynced.push(join(this.tmp, 'data.yaml'));
+    await this.sync();
+    await fsyncDirs([...this.madeDirs, join(this.tmp, 'labels'), join(this.tmp, 'images'), this.tmp]);
+    await this.commit();
+    await fsyncDirs([dirname(this.target)]);
+    return { output: this.target, files: [this.target], images: this.images, annotations: this.annotations, categories: this.categories.names, rows: 0, dim: null };
+  }
+
+  /** The temp folder into the target's place (an earlier export there is moved aside, then removed). */
+  private async commit(): Promise<void> {
+    let st: Stats | null = null;
+    try {
+      st = lstatSync(this.target);
+    } catch {
+      /* absent */
+    }
+    try {
+      if (st === null) await rename(this.tmp, this.target);
+      else {
+        YoloWriter.checkTarget(this.target);
+        if (readdirSync(this.target).length === 0) {
+          await rmdir(this.target);
+          await rename(this.tmp, this.target);
+        } else {
+          const aside = join(dirname(this.target), tempNameFor(basename(this.target)));
+          await rename(this.target, aside);
+          await rename(this.tmp, this.target);
+          await rm(aside, { recursive: true, force: true });
+        }
+      }
+    } catch (e) {
+      await this.abort();
+      throw errors.fromFs(e, this.target);
+    }
+  }
+
+  async abort(): Promise<void> {
+    await rm(this.tmp, { recursive: true, force: true }).catch(() => undefined);
+  }
+}
+
+/**
+ * Shard items (tree order) into the final outputs, as one run writes them (merge). Returns what was
+ * written; `onRefused` hears of each image a writer left out (a YOLO label name taken twice).
+ */
+export async function writeDatasetItems(o: DatasetWriteOptions, items: AsyncIterable<string>, onRefused: (message: string, sidecar: string) => void, imageExtensions?: readonly string[]): Promise<Written> {
+  const writer = await openDatasetWriter(o, imageExtensions);
+  try {
+    for await (const text of items) {
+      const e = entryOfItem(text);
+      const refused = await writer.add(e, [0, 0]);
+      if (refused !== null) onRefused(refused, e.sidecar);
+    }
+    return await writer.close({ problems: 0, findings: 0, without_detections: 0, no_encoding: 0, other_dims: {}, complete: true, sidecar_files: 0 });
+  } catch (e) {
+    await writer.abort();
+    throw e;
+  }
+}

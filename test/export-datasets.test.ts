@@ -1,0 +1,626 @@
+/**
+ * export --format coco | yolo | embeddings: each output read back by a reader written here from the
+ * format's own rules (COCO's data format, Ultralytics' label files, NumPy's .npy format 1.0) and
+ * compared with the boxes and embeddings read from the sidecars through `readSidecar`; every box
+ * convention; what cannot be read with certainty (a finding, never a guess); shards + merge,
+ * engines and the index giving the same bytes as one run.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { exportDataset, type DatasetExportOptions, type DatasetExportReport, type DatasetFinding } from '../src/ops/datasets.js';
+import { mergeShards } from '../src/shard/merge.js';
+import { exportDatasetShard } from '../src/shard/run.js';
+import { readSidecar } from '../src/ops/read.js';
+import { generateSampleLibrary } from '../src/sample/generate.js';
+import { encodeSidecar } from '../src/formats/codec.js';
+import { isSidecarError } from '../src/errors.js';
+import type { FileInspection } from '../src/model/inspection.js';
+import { FAKE_JPEG, makeTree, removeTree, tempDir, type TreeNode } from './helpers/tree.js';
+import { runCli } from './helpers/cli.js';
+
+type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+// ------------------------------------------------------------------ independent readers
+
+/** COCO's detection format (cocodataset.org "Data format"; what pycocotools' COCO() and loadRes index). */
+function checkCoco(doc: Json): void {
+  for (const k of ['images', 'annotations', 'categories']) assert.ok(Array.isArray(doc[k]), `${k} is a list`);
+  const images = new Map<number, Json>();
+  for (const im of doc.images) {
+    assert.ok(Number.isSafeInteger(im.id), 'image id is an int');
+    assert.ok(!images.has(im.id), `image id ${im.id} unique`);
+    assert.equal(typeof im.file_name, 'string');
+    if ('width' in im || 'height' in im) assert.ok(Number.isSafeInteger(im.width) && im.width > 0 && Number.isSafeInteger(im.height) && im.height > 0, 'width and height positive ints');
+    images.set(im.id, im);
+  }
+  const cats = new Set<number>();
+  const names = new Set<string>();
+  for (const c of doc.categories) {
+    assert.ok(Number.isSafeInteger(c.id) && c.id >= 1, 'category ids are ints from 1');
+    assert.ok(!cats.has(c.id) && !names.has(c.name), 'category ids and names unique');
+    assert.equal(typeof c.supercategory, 'string');
+    cats.add(c.id);
+    names.add(c.name);
+  }
+  const annIds = new Set<number>();
+  for (const a of doc.annotations) {
+    assert.ok(Number.isSafeInteger(a.id) && !annIds.has(a.id), 'annotation id unique int');
+    annIds.add(a.id);
+    assert.ok(images.has(a.image_id), `annotation ${a.id}: its image exists`);
+    assert.ok(cats.has(a.category_id), `annotation ${a.id}: its category exists`);
+    assert.ok(Array.isArray(a.bbox) && a.bbox.length === 4 && a.bbox.every(Number.isFinite), 'bbox is [x, y, w, h]');
+    const [x, y, w, h] = a.bbox as number[];
+    assert.ok(w > 0 && h > 0 && x >= 0 && y >= 0, `bbox ${a.bbox} is a box`);
+    assert.ok(Math.abs(a.area - w * h) <= 1e-9 * Math.max(1, w * h), 'area = w × h');
+    assert.ok(a.iscrowd === 0 || a.iscrowd === 1);
+    const im = images.get(a.image_id)!;
+    if (im.width !== undefined) assert.ok(x + w <= im.width + 1e-6 && y + h <= im.height + 1e-6, `bbox ${a.bbox} inside ${im.width}×${im.height}`);
+  }
+}
+
+/** Ultralytics' data.yaml as written here: `names:` then `  i: "name"` lines. */
+function yoloNames(dir: string): string[] {
+  const text = readFileSync(join(dir, 'data.yaml'), 'utf8');
+  assert.match(text, /^train: images$/m);
+  assert.match(text, /^val: images$/m);
+  const names: string[] = [];
+  for (const m of text.matchAll(/^ {2}(\d+): (".*")$/gm)) {
+    assert.equal(Number(m[1]), names.length, 'classes numbered from 0');
+    names.push(JSON.parse(m[2]));
+  }
+  return names;
+}
+
+/** A label file: one `class cx cy w h` line per box, all in 0–1. */
+function yoloLabels(file: string): number[][] {
+  const text = readFileSync(file, 'utf8');
+  if (text === '') return [];
+  assert.ok(text.endsWith('\n'));
+  return text.trimEnd().split('\n').map((line) => {
+    const f = line.split(' ').map(Number);
+    assert.equal(f.length, 5, line);
+    assert.ok(Number.isInteger(f[0]) && f[0] >= 0);
+    for (const v of f.slice(1)) assert.ok(v >= 0 && v <= 1, `${line}: normalised`);
+    return f;
+  });
+}
+
+/** NumPy's .npy format 1.0 (numpy.lib.format): magic, version, header dict, then the C-order data. */
+function readNpy(file: string): { shape: number[]; data: Float32Array; offset: number } {
+  const b = readFileSync(file);
+  assert.equal(b.toString('latin1', 0, 6), '\x93NUMPY');
+  assert.equal(b[6], 1);
+  const len = b.readUInt16LE(8);
+  const header = b.toString('latin1', 10, 10 + len);
+  assert.equal((10 + len) % 64, 0, 'data aligned for memory mapping');
+  assert.ok(header.endsWith('\n'));
+  assert.match(header, /'descr': '<f4'/);
+  assert.match(header, /'fortran_order': False/);
+  const shape = /'shape': \((\d+), (\d+)\)/.exec(header)!.slice(1).map(Number);
+  const bytes = b.subarray(10 + len);
+  assert.equal(bytes.length, shape[0] * shape[1] * 4, 'data is rows × dim float32');
+  const data = new Float32Array(bytes.length / 4);
+  new Uint8Array(data.buffer).set(bytes);
+  return { shape, data, offset: 10 + len };
+}
+
+/** Everything under `dir`: relative path → file text, or `-> target` for a symlink. */
+function listTree(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const walk = (d: string) => {
+    for (const name of readdirSync(d).sort()) {
+      const p = join(d, name);
+      const st = lstatSync(p);
+      if (st.isSymbolicLink()) out[relative(dir, p)] = `-> ${readlinkSync(p)}`;
+      else if (st.isDirectory()) walk(p);
+      else out[relative(dir, p)] = readFileSync(p, 'latin1');
+    }
+  };
+  walk(dir);
+  return out;
+}
+
+// ------------------------------------------------------------------ what the sidecars say
+
+interface SidecarBox {
+  category: string;
+  /** top-left x, y, w, h in 0–1 (percent / 100, or pixels / size) */
+  norm: number[];
+  pixels: number[];
+}
+
+/** Result nodes of an operation value: the value itself, or backends under it (one level, as the sample writes). */
+function nodes(v: Json): Json[] {
+  if (v.objects !== undefined || v.faces !== undefined) return [v];
+  return Object.values(v).filter((x) => x && typeof x === 'object' && !Array.isArray(x) && (x.objects !== undefined || x.faces !== undefined));
+}
+
+/** The boxes of a sample sidecar as its documented conventions give them (read through readSidecar). */
+function sidecarBoxes(data: Json, faces: boolean): { boxes: SidecarBox[]; size: [number, number] | null } {
+  const boxes: SidecarBox[] = [];
+  let size: [number, number] | null = null;
+  for (const [key, value] of Object.entries(data)) {
+    if (key === 'sidecar_info' || !value || typeof value !== 'object') continue;
+    for (const n of nodes(value as Json)) {
+      const m = n.metadata ?? {};
+      if (m.image_width) size = [m.image_width, m.image_height];
+    }
+  }
+  for (const [key, value] of Object.entries(data)) {
+    if (key === 'sidecar_info' || !value || typeof value !== 'object') continue;
+    for (const n of nodes(value as Json)) {
+      if (n.success === false) continue;
+      for (const o of n.objects ?? []) {
+        const p = o.coordinates_percent;
+        const norm = [p.x / 100, p.y / 100, p.width / 100, p.height / 100];
+        boxes.push({ category: o.class_name, norm, pixels: [norm[0] * size![0], norm[1] * size![1], norm[2] * size![0], norm[3] * size![1]] });
+      }
+      if (!faces) continue;
+      for (const f of n.faces ?? []) {
+        if (f.bbox) {
+          const b = f.bbox;
+          boxes.push({ category: 'face', norm: [b.x, b.y, b.width, b.height], pixels: [b.x * size![0], b.y * size![1], b.width * size![0], b.height * size![1]] });
+        } else {
+          const c = f.coordinates;
+          boxes.push({ category: 'face', pixels: [c.x, c.y, c.width, c.height], norm: [c.x / size![0], c.y / size![1], c.width / size![0], c.height / size![1]] });
+        }
+      }
+    }
+  }
+  return { boxes, size };
+}
+
+/** Encodings of a sidecar in file order, with their operation and face index. */
+function sidecarEncodings(data: Json, dim: number): number[][] {
+  const out: number[][] = [];
+  for (const [key, value] of Object.entries(data)) {
+    if (key === 'sidecar_info' || !value || typeof value !== 'object') continue;
+    for (const n of nodes(value as Json)) {
+      if (n.success === false) continue;
+      for (const f of n.faces ?? []) {
+        const e = f.encoding ?? f.face_encoding;
+        if (Array.isArray(e) && e.length === dim) out.push(e);
+      }
+    }
+  }
+  return out;
+}
+
+const closeTo = (a: number, b: number, tol: number) => Math.abs(a - b) <= tol;
+
+async function run(root: string, opts: Partial<DatasetExportOptions> & Pick<DatasetExportOptions, 'format' | 'output'>): Promise<{ report: DatasetExportReport; findings: DatasetFinding[] }> {
+  const findings: DatasetFinding[] = [];
+  const report = await exportDataset(root, { engine: 'inline', index: false, onFinding: (f) => findings.push(f), ...opts });
+  return { report, findings };
+}
+
+// ------------------------------------------------------------------ the sample library
+
+describe('datasets of the sample library (JSON, bin and legacy sidecars; nested backends; the oldest form)', () => {
+  let lib: string;
+  let out: string;
+  before(async () => {
+    lib = tempDir();
+    out = tempDir();
+    await generateSampleLibrary(lib, { images: 160, seed: 11, formatMix: { json: 2, bin: 2, legacy: 1 } });
+  });
+  after(() => {
+    removeTree(lib);
+    removeTree(out);
+  });
+
+  it('coco: the format\'s rules hold, and every box is the sidecar\'s (pixels, within 1e-9)', async () => {
+    const file = join(out, 'coco.json');
+    const { report, findings } = await run(lib, { format: 'coco', output: file, faces: true });
+    const doc = JSON.parse(readFileSync(file, 'utf8'));
+    checkCoco(doc);
+    assert.equal(report.images, doc.images.length);
+    assert.equal(report.annotations, doc.annotations.length);
+    assert.deepEqual(report.categories, doc.categories.map((c: Json) => c.name));
+    assert.ok(findings.every((f) => f.kind !== 'dataset'), JSON.stringify(findings));
+    assert.ok(report.problems > 0, 'the sample\'s corrupt files are findings');
+    assert.ok(doc.images.length > 100 && doc.annotations.length > 300);
+    const byImage = new Map<number, Json[]>();
+    for (const a of doc.annotations) byImage.set(a.image_id, [...(byImage.get(a.image_id) ?? []), a]);
+    const catName = new Map(doc.categories.map((c: Json) => [c.id, c.name]));
+    for (const im of doc.images) {
+      const data = await readSidecar(join(lib, im.file_name));
+      const { boxes, size } = sidecarBoxes(data, true);
+      assert.deepEqual([im.width, im.height], size);
+      const anns = byImage.get(im.id) ?? [];
+      assert.equal(anns.length, boxes.length, im.file_name);
+      anns.forEach((a, i) => {
+        assert.equal(catName.get(a.category_id), boxes[i].category);
+        a.bbox.forEach((v: number, k: number) => assert.ok(closeTo(v, boxes[i].pixels[k], 1e-9 * Math.max(1, v)), `${im.file_name} box ${i}: ${a.bbox} vs ${boxes[i].pixels}`));
+      });
+    }
+    // Ids: positions in tree order.
+    assert.deepEqual(doc.images.map((i: Json) => i.id), doc.images.map((_: Json, k: number) => k + 1));
+  });
+
+  it('yolo: labels parse back to the sidecars\' boxes within 1e-6; images are symlinks; data.yaml names the classes', async () => {
+    const dir = join(out, 'yolo');
+    const { report, findings } = await run(lib, { format: 'yolo', output: dir, faces: true });
+    assert.ok(findings.every((f) => f.kind !== 'dataset'));
+    const names = yoloNames(dir);
+    assert.deepEqual(names, report.categories);
+    let labels = 0;
+    const walk = (d: string): string[] => readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(join(d, e.name)) : [join(d, e.name)]));
+    for (const imageLink of walk(join(dir, 'images'))) {
+      const rel = relative(join(dir, 'images'), imageLink);
+      assert.ok(lstatSync(imageLink).isSymbolicLink());
+      assert.equal(readlinkSync(imageLink), join(lib, rel));
+      const label = join(dir, 'labels', rel.replace(/\.[^./]+$/, '.txt'));
+      const lines = yoloLabels(label);
+      labels++;
+      const { boxes } = sidecarBoxes(await readSidecar(join(lib, rel)), true);
+      assert.equal(lines.length, boxes.length, rel);
+      lines.forEach(([cls, cx, cy, w, h], i) => {
+        const [x, y, bw, bh] = boxes[i].norm;
+        assert.equal(names[cls], boxes[i].category);
+        for (const [a, b] of [[cx, x + bw / 2], [cy, y + bh / 2], [w, bw], [h, bh]]) assert.ok(closeTo(a, b, 1e-6), `${rel} line ${i}`);
+      });
+    }
+    assert.equal(labels, report.images);
+  });
+
+  it('embeddings: an N × 512 float32 .npy equal to the encodings read through readSidecar; one jsonl row per matrix row', async () => {
+    const file = join(out, 'faces.npy');
+    const { report } = await run(lib, { format: 'embeddings', output: file });
+    const { shape, data } = readNpy(file);
+    assert.deepEqual(shape, [report.rows, 512]);
+    const rows = readFileSync(join(out, 'faces.jsonl'), 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l));
+    assert.equal(rows.length, shape[0]);
+    assert.ok(report.no_encoding > 0, 'faces without an encoding are counted');
+    assert.ok((report.other_dims['128'] ?? 0) > 0, 'the oldest form\'s 128-float encodings are counted, not mixed in');
+    let r = 0;
+    const bySidecar = new Map<string, Json[]>();
+    for (const row of rows) bySidecar.set(row.sidecar, [...(bySidecar.get(row.sidecar) ?? []), row]);
+    for (const [, group] of bySidecar) {
+      const encodings = sidecarEncodings(await readSidecar(join(lib, group[0].image)), 512);
+      assert.equal(group.length, encodings.length);
+      for (let i = 0; i < group.length; i++, r++) {
+        const row = group[i];
+        assert.deepEqual(Object.keys(row), ['image', 'sidecar', 'operation', 'backend', 'face', 'bbox', 'confidence']);
+        for (let k = 0; k < 512; k++) assert.equal(data[r * 512 + k], Math.fround(encodings[i][k]));
+      }
+    }
+    assert.equal(r, shape[0]);
+    const nested = rows.filter((x) => x.backend !== null);
+    assert.ok(nested.length > 0 && nested.every((x) => x.backend === 'insightface' && x.operation === 'face_detection'), 'nested backends name themselves');
+  });
+
+  it('--dim 128 takes the oldest form\'s encodings (face_detection from Face_detector) and counts the 512s', async () => {
+    const file = join(out, 'old.npy');
+    const { report } = await run(lib, { format: 'embeddings', output: file, dim: 128 });
+    const { shape } = readNpy(file);
+    assert.equal(shape[1], 128);
+    assert.ok(shape[0] > 0);
+    assert.ok((report.other_dims['512'] ?? 0) > 100);
+    const rows = readFileSync(join(out, 'old.jsonl'), 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l));
+    assert.ok(rows.every((x) => x.operation === 'face_detection' && x.bbox && 'x' in x.bbox));
+  });
+
+  it('shards + merge give the bytes of one run, for all three formats; inline, threads and the index too', async () => {
+    for (const format of ['coco', 'yolo', 'embeddings'] as const) {
+      const name = format === 'yolo' ? 'y' : format === 'coco' ? 'c.json' : 'e.npy';
+      const whole = join(out, `whole-${name}`);
+      await run(lib, { format, output: whole, faces: format !== 'embeddings' });
+      const shards: string[] = [];
+      for (let i = 0; i < 3; i++) {
+        const s = join(out, `${format}-shard-${i}.jsonl`);
+        await exportDatasetShard(lib, { engine: 'inline', index: false, format, output: s, faces: format !== 'embeddings', shard: { index: i, count: 3 } });
+        shards.push(s);
+      }
+      const merged = join(out, `merged-${name}`);
+      const m = await mergeShards(shards, { output: merged });
+      assert.equal(m.command, 'export-dataset');
+      const threads = join(out, `threads-${name}`);
+      await run(lib, { format, output: threads, faces: format !== 'embeddings', engine: 'threads', workers: 2 });
+      const indexed = join(out, `index-${name}`);
+      const idx = join(out, `index-${format}`);
+      await run(lib, { format, output: indexed, faces: format !== 'embeddings', index: { path: idx } });
+      await run(lib, { format, output: indexed, faces: format !== 'embeddings', index: { path: idx } });
+      const read = (p: string) => (format === 'yolo' ? JSON.stringify(listTree(p)).replaceAll(p, '<out>') : readFileSync(p, 'latin1') + (format === 'embeddings' ? readFileSync(p.replace(/\.npy$/, '.jsonl'), 'utf8') : ''));
+      const base = read(whole);
+      assert.equal(read(merged), base, `${format}: merge`);
+      assert.equal(read(threads), base, `${format}: threads`);
+      assert.equal(read(indexed), base, `${format}: with the index`);
+    }
+  });
+
+  it('--where and --operation-type: only matching sidecars, only that operation\'s results', async () => {
+    const file = join(out, 'faces-only.json');
+    const { report } = await run(lib, { format: 'coco', output: file, faces: true, operationType: 'face_detection' });
+    const doc = JSON.parse(readFileSync(file, 'utf8'));
+    assert.deepEqual(report.categories, ['face']);
+    assert.ok(doc.annotations.every((a: Json) => a.source.operation === 'face_detection'));
+    const where = join(out, 'crowd.json');
+    await run(lib, { format: 'coco', output: where, where: 'objects >= 6' });
+    const crowd = JSON.parse(readFileSync(where, 'utf8'));
+    assert.ok(crowd.images.length > 0 && crowd.images.length < doc.images.length);
+    const per = new Map<number, number>();
+    for (const a of crowd.annotations) per.set(a.image_id, (per.get(a.image_id) ?? 0) + 1);
+    for (const im of crowd.images) assert.ok((per.get(im.id) ?? 0) >= 6);
+  });
+});
+
+// ------------------------------------------------------------------ crafted cases
+
+const yoloNode = (objects: Json[], extra: Json = {}) => ({ success: true, objects, metadata: { image_width: 1000, image_height: 500, ...extra } });
+const person = (coords: Json, extra: Json = {}) => ({ object_id: 1, class_name: 'person', class_id: 0, ...coords, confidence: 0.75, ...extra });
+const enc = (n: number, v = 0.25) => Array.from({ length: n }, (_, i) => v + i / 1024);
+
+function crafted(): Record<string, TreeNode> {
+  return {
+    // Every convention, each box the same: 100..300 × 50..150 px of a 1000 × 500 image.
+    'conv/pct.jpg': FAKE_JPEG,
+    'conv/pct.json': { json: { yolov8: yoloNode([person({ coordinates_percent: { x: 10, y: 10, width: 20, height: 20 } })]) } },
+    'conv/px.jpg': FAKE_JPEG,
+    'conv/px.json': { json: { yolov8: yoloNode([person({ coordinates_pixels: { x: 100, y: 50, width: 200, height: 100 } })]) } },
+    'conv/xyxy.jpg': FAKE_JPEG,
+    'conv/xyxy.json': { json: { object_detection: yoloNode([person({ xyxy: [100, 50, 300, 150] }), person({ xyxyn: [0.1, 0.1, 0.3, 0.3] })]) } },
+    'conv/faces.jpg': FAKE_JPEG,
+    'conv/faces.json': {
+      json: {
+        face_detection: {
+          insightface: { success: true, faces: [{ bbox: { x: 0.1, y: 0.1, width: 0.2, height: 0.2 }, confidence: 1.0, encoding: enc(512) }], metadata: { image_width: 1000, image_height: 500 } },
+          unified: { success: true, faces: [{ bbox: [100, 50, 200, 100], confidence: 0.5, encoding: null }], face_count: 1 },
+        },
+        yolov8: yoloNode([]),
+      },
+    },
+    // The oldest form (its key alone: beside face_detection, face_detection decides).
+    'conv/old.jpg': FAKE_JPEG,
+    'conv/old.json': { json: { Face_detector: { metadata: { image_dimensions: { width: 1000, height: 500 } }, faces: [{ coordinates: { x: 100, y: 50, width: 200, height: 100 }, face_encoding: enc(128) }] } } },
+    // No objects found: an empty label; no detection at all: not in the dataset.
+    'conv/empty.jpg': FAKE_JPEG,
+    'conv/empty.json': { json: { yolov8: yoloNode([]) } },
+    'conv/quality.jpg': FAKE_JPEG,
+    'conv/quality.json': { json: { quality_assessment: { success: true, quality: { grade: 'A', overall_score: 0.9 } } } },
+    // Pixel boxes without an image size: COCO takes them (no width/height), YOLO cannot.
+    'nosize/px.jpg': FAKE_JPEG,
+    'nosize/px.json': { json: { yolov8: { success: true, objects: [person({ coordinates_pixels: { x: 1, y: 2, width: 3, height: 4 } })] } } },
+    // A RAW+JPEG pair sharing one sidecar that names the JPEG; Unicode names.
+    'raw/DSC_1.CR2': FAKE_JPEG,
+    'raw/DSC_1.JPG': FAKE_JPEG,
+    'raw/DSC_1.json': { json: { yolov8: yoloNode([person({ coordinates_percent: { x: 1, y: 1, width: 2, height: 2 } })]), sidecar_info: { image_path: 'raw/DSC_1.JPG' } } },
+    'ünï/Café 1.jpg': FAKE_JPEG,
+    'ünï/Café 1.json': { json: { yolov8: yoloNode([person({ coordinates_percent: { x: 50, y: 50, width: 10, height: 10 } }, { class_name: 'bällé' })]) } },
+  };
+}
+
+function bad(): Record<string, TreeNode> {
+  return {
+    'bad/out.jpg': FAKE_JPEG,
+    'bad/out.json': { json: { yolov8: yoloNode([person({ coordinates_percent: { x: 95, y: 10, width: 10, height: 10 } }), person({ coordinates_percent: { x: 1, y: 1, width: 1, height: 1 } })]) } },
+    'bad/floats.jpg': FAKE_JPEG,
+    'bad/floats.json': '{"face_detection": {"success": true, "faces": [{"bbox": [0.1, 0.2, 0.3, 0.4]}], "metadata": {"image_width": 10, "image_height": 10}}}',
+    'bad/sizes.jpg': FAKE_JPEG,
+    'bad/sizes.json': { json: { yolov8: yoloNode([]), face_detection: { success: true, faces: [], metadata: { image_width: 640, image_height: 480 } } } },
+    'bad/empty-box.jpg': FAKE_JPEG,
+    'bad/empty-box.json': { json: { yolov8: yoloNode([person({ coordinates_pixels: { x: 10, y: 10, width: 0, height: 5 } })]) } },
+    'bad/xywh.jpg': FAKE_JPEG,
+    'bad/xywh.json': { json: { yolov8: yoloNode([person({ xywh: [200, 100, 200, 100] })]) } },
+    'bad/noclass.jpg': FAKE_JPEG,
+    'bad/noclass.json': { json: { yolov8: yoloNode([{ coordinates_pixels: { x: 1, y: 1, width: 2, height: 2 } }]) } },
+    'bad/failed.jpg': FAKE_JPEG,
+    'bad/failed.json': { json: { yolov8: { success: false, error: 'gpu', objects: [person({ coordinates_pixels: { x: 1, y: 1, width: 2, height: 2 } })] } } },
+    'bad/nan.jpg': FAKE_JPEG,
+    'bad/nan.json': '{"yolov8": {"success": true, "objects": [{"class_name": "person", "coordinates_pixels": {"x": NaN, "y": 1, "width": 2, "height": 2}}]}}',
+    'bad/huge.jpg': FAKE_JPEG,
+    'bad/huge.json': { json: { face_detection: { success: true, faces: [{ bbox: { x: 0.1, y: 0.1, width: 0.1, height: 0.1 }, encoding: [1e39, ...enc(511)] }, { bbox: { x: 0.5, y: 0.5, width: 0.1, height: 0.1 }, encoding: enc(512) }], metadata: { image_width: 100, image_height: 100 } } } },
+  };
+}
+
+describe('crafted sidecars: each convention, and what is a finding', () => {
+  let root: string;
+  let out: string;
+  before(() => {
+    root = makeTree(crafted());
+    // The pipeline writes a whole float as 1.0 (JSON.stringify would write 1): a float it stays.
+    const faces = join(root, 'conv', 'faces.json');
+    writeFileSync(faces, readFileSync(faces, 'utf8').replace('"confidence": 1,', '"confidence": 1.0,'));
+    // A bin sidecar keeps int / float types too (25.0 stays a float there).
+    writeFileSync(join(root, 'conv', 'bin.jpg'), FAKE_JPEG);
+    writeFileSync(join(root, 'conv', 'bin.bin'), encodeSidecar({ yolov8: yoloNode([person({ coordinates_pixels: { x: 100, y: 50, width: 200, height: 100 } })]) }, 'bin'));
+    out = tempDir();
+  });
+  after(() => {
+    removeTree(root);
+    removeTree(out);
+  });
+
+  it('every convention gives the same box: COCO [100, 50, 200, 100] px, YOLO 0.2 0.2 0.2 0.2', async () => {
+    const file = join(out, 'c.json');
+    const { report, findings } = await run(root, { format: 'coco', output: file, faces: true });
+    assert.deepEqual(findings, []);
+    const doc = JSON.parse(readFileSync(file, 'utf8'));
+    checkCoco(doc);
+    const conv = doc.images.filter((i: Json) => i.file_name.startsWith('conv/'));
+    assert.deepEqual(conv.map((i: Json) => i.file_name), ['conv/bin.jpg', 'conv/empty.jpg', 'conv/faces.jpg', 'conv/old.jpg', 'conv/pct.jpg', 'conv/px.jpg', 'conv/xyxy.jpg']);
+    const ids = new Set(conv.map((i: Json) => i.id));
+    const anns = doc.annotations.filter((a: Json) => ids.has(a.image_id));
+    assert.equal(anns.length, 8);
+    for (const a of anns) a.bbox.forEach((v: number, k: number) => assert.ok(closeTo(v, [100, 50, 200, 100][k], 1e-9), `${JSON.stringify(a.source)} ${a.bbox}`));
+    const sources = anns.map((a: Json) => `${a.source.operation}/${a.source.backend}/${a.source.list}`);
+    assert.ok(sources.includes('face_detection/insightface/faces') && sources.includes('face_detection/unified/faces') && sources.includes('face_detection/null/faces'));
+    assert.equal(report.without_detections, 1, 'the quality-only sidecar');
+    // Scores keep their type: 1.0 stays a float.
+    assert.match(readFileSync(file, 'utf8'), /"score":1\.0,"source":\{"operation":"face_detection","backend":"insightface"/);
+    const nosize = doc.images.find((i: Json) => i.file_name === 'nosize/px.jpg');
+    assert.ok(nosize && !('width' in nosize), 'no size given: none written');
+    const raw = doc.images.filter((i: Json) => i.file_name.startsWith('raw/'));
+    assert.deepEqual(raw.map((i: Json) => i.file_name), ['raw/DSC_1.JPG'], 'the image the shared sidecar names, once');
+    assert.ok(doc.images.some((i: Json) => i.file_name === 'ünï/Café 1.jpg'));
+    assert.ok(doc.categories.some((c: Json) => c.name === 'bällé'));
+    assert.deepEqual(doc.categories.map((c: Json) => c.supercategory), doc.categories.map((c: Json) => (c.name === 'face' ? 'face' : 'object')));
+  });
+
+  it('yolo: the same boxes, an empty label for no objects; a pixel box without an image size is a finding', async () => {
+    const dir = join(out, 'y');
+    const { report, findings } = await run(root, { format: 'yolo', output: dir, faces: true });
+    assert.deepEqual(findings.map((f) => relative(root, f.path)), ['nosize/px.json']);
+    assert.match(findings[0].message, /image left out, 1 box\(es\) not readable with certainty: \/yolov8\/objects\/0: the sidecar gives no image size: a pixel box cannot be normalised/);
+    assert.equal(report.findings, 1);
+    for (const name of ['pct', 'px', 'xyxy', 'faces', 'old', 'bin']) {
+      for (const [, cx, cy, w, h] of yoloLabels(join(dir, 'labels', 'conv', `${name}.txt`))) {
+        for (const v of [cx, cy, w, h]) assert.ok(closeTo(v, 0.2, 1e-12), `${name}: ${v}`);
+      }
+    }
+    assert.equal(readFileSync(join(dir, 'labels', 'conv', 'empty.txt'), 'utf8'), '');
+    assert.equal(existsSync(join(dir, 'labels', 'conv', 'quality.txt')), false);
+    assert.ok(existsSync(join(dir, 'labels', 'ünï', 'Café 1.txt')));
+    assert.ok(lstatSync(join(dir, 'images', 'raw', 'DSC_1.JPG')).isSymbolicLink());
+  });
+
+  it('embeddings: 512s, encoding null counted, the oldest form\'s 128 counted; bbox and confidence as stored', async () => {
+    const file = join(out, 'e.npy');
+    const { report } = await run(root, { format: 'embeddings', output: file });
+    assert.equal(report.rows, 1);
+    assert.equal(report.no_encoding, 1);
+    assert.deepEqual(report.other_dims, { 128: 1 });
+    const line = readFileSync(join(out, 'e.jsonl'), 'utf8');
+    assert.equal(line, '{"image":"conv/faces.jpg","sidecar":"conv/faces.json","operation":"face_detection","backend":"insightface","face":0,"bbox":{"x":0.1,"y":0.1,"width":0.2,"height":0.2},"confidence":1.0}\n');
+    const { data } = readNpy(file);
+    assert.deepEqual([...data], enc(512).map(Math.fround));
+  });
+
+  it('findings: out of range, fractions in a pixel array, sizes that disagree, an empty box, no class, xywh (centre or corner?), a failed result with boxes, NaN (corrupt), float32 overflow — the run goes on', async () => {
+    const broken = makeTree(bad(), join(out, 'bad-lib'));
+    try {
+      const file = join(out, 'bad.json');
+      const { report, findings } = await run(broken, { format: 'coco', output: file, faces: true });
+      const by = Object.fromEntries(findings.map((f) => [relative(broken, f.path), f]));
+      assert.match(by['bad/out.json'].message, /\/yolov8\/objects\/0: box \[0\.95, 0\.1, 0\.1, 0\.1\] \(0–1, top-left and size\) lies outside the image \(0–1\)/);
+      assert.match(by['bad/floats.json'].message, /bbox \[0\.1,0\.2,0\.3,0\.4\]: an array bbox holds integer pixels/);
+      assert.match(by['bad/sizes.json'].message, /image size 640×480 differs from 1000×500/);
+      assert.match(by['bad/empty-box.json'].message, /empty box \(width 0, height 5, pixels\)/);
+      assert.match(by['bad/noclass.json'].message, /\/yolov8\/objects\/0: no class_name/);
+      assert.match(by['bad/xywh.json'].message, /xywh \[200,100,200,100\]: its centre \(Ultralytics\) or its top-left corner \(COCO\) cannot be told/);
+      assert.match(by['bad/failed.json'].message, /a failed result \(success: false\) holds 1 objects/);
+      assert.equal(by['bad/nan.json'].kind, 'corrupt');
+      assert.equal(report.problems, 1);
+      assert.equal(report.findings, 7);
+      const doc = JSON.parse(readFileSync(file, 'utf8'));
+      checkCoco(doc);
+      // Each image with a box it cannot place is left out whole: a partly labelled image teaches missing boxes as background.
+      assert.deepEqual(doc.images.map((i: Json) => i.file_name), ['bad/huge.jpg']);
+      const e = await run(broken, { format: 'embeddings', output: join(out, 'bad.npy') });
+      assert.equal(e.report.rows, 1, 'the other face of the file is exported');
+      assert.match(e.findings.find((f) => f.path.endsWith('huge.json'))!.message, /1 face embedding\(s\) left out: \/face_detection\/faces\/0\/encoding: element 0 is beyond float32's range/);
+    } finally {
+      removeTree(broken);
+    }
+  });
+
+  it('YOLO names a label after the image without its extension: a second image of that name is a finding', async () => {
+    const lib = makeTree({
+      'a/IMG_1.jpg': FAKE_JPEG,
+      'a/IMG_1.jpg.json': { json: { yolov8: yoloNode([]) } },
+      'a/IMG_1.png': FAKE_JPEG,
+      'a/IMG_1.png.json': { json: { yolov8: yoloNode([]) } },
+    });
+    try {
+      const { report, findings } = await run(lib, { format: 'yolo', output: join(out, 'clash') });
+      assert.equal(report.images, 1);
+      assert.match(findings[0].message, /image a\/IMG_1\.png left out: its YOLO label labels\/a\/IMG_1\.txt is already a\/IMG_1\.jpg's/);
+    } finally {
+      removeTree(lib);
+    }
+  });
+
+  it('outputs: yolo never inside the library nor over a folder of something else; an earlier export is replaced; --copy-images copies', async () => {
+    await assert.rejects(run(root, { format: 'yolo', output: join(root, 'ds') }), /inside the library/);
+    const other = join(out, 'other');
+    mkdirSync(other);
+    writeFileSync(join(other, 'keep.txt'), 'mine');
+    await assert.rejects(run(root, { format: 'yolo', output: other }), /not empty and not an earlier yolo export/);
+    assert.equal(readFileSync(join(other, 'keep.txt'), 'utf8'), 'mine');
+    const dir = join(out, 'again');
+    await run(root, { format: 'yolo', output: dir });
+    writeFileSync(join(dir, 'labels', 'stray.txt'), 'old');
+    await run(root, { format: 'yolo', output: dir, copyImages: true });
+    assert.equal(existsSync(join(dir, 'labels', 'stray.txt')), false, 'replaced whole');
+    assert.ok(lstatSync(join(dir, 'images', 'conv', 'pct.jpg')).isFile());
+    assert.deepEqual(readdirSync(out).filter((n) => n.includes('isc-tmp')), [], 'no temp folder left');
+    await assert.rejects(run(root, { format: 'embeddings', output: '-' }), /give a path with -o/);
+    await assert.rejects(run(root, { format: 'coco', output: join(root, 'conv', 'pct.json') }), (e: unknown) => isSidecarError(e) && e.code === 'USAGE');
+    await assert.rejects(run(root, { format: 'coco', output: join(out, 'x.json'), dim: 128 }), /--dim is for --format embeddings/);
+  });
+});
+
+describe('cli export --format coco|yolo|embeddings', () => {
+  let root: string;
+  let out: string;
+  before(() => {
+    root = makeTree({ ...crafted(), ...bad() });
+    out = tempDir();
+  });
+  after(() => {
+    removeTree(root);
+    removeTree(out);
+  });
+
+  it('exit 1 with findings named on stderr; exit 0 when clean; --json report; merge of CLI shards', async () => {
+    const file = join(out, 'c.json');
+    const r = await runCli(['export', root, '--format', 'coco', '--include', 'faces', '-o', file]);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stdout, /^Exported \d+ images to: /);
+    assert.match(r.stderr, /not in the dataset: \S*bad\/out\.json: image left out/);
+    assert.match(r.stderr, /not exported \(corrupt\): \S*bad\/nan\.json/);
+    const clean = await runCli(['export', join(root, 'conv'), '--format', 'embeddings', '-o', join(out, 'e.npy'), '--json', '--operation', 'face_detection']);
+    assert.equal(clean.code, 0, clean.stderr);
+    const rep = JSON.parse(clean.stdout);
+    assert.equal(rep.rows, 1);
+    assert.deepEqual(rep.files, [join(out, 'e.npy'), join(out, 'e.jsonl')]);
+    const usage = await runCli(['export', root, '--format', 'coco', '--dim', '128', '-o', file]);
+    assert.equal(usage.code, 2);
+    const shards = [0, 1].map((i) => join(out, `s${i}.jsonl`));
+    for (let i = 0; i < 2; i++) assert.equal((await runCli(['export', join(root, 'conv'), '--format', 'yolo', '--shard', `${i}/2`, '-o', shards[i]])).code, 0);
+    const m = await runCli(['merge', ...shards, '-o', join(out, 'merged')]);
+    assert.equal(m.code, 0, m.stderr);
+    const one = await runCli(['export', join(root, 'conv'), '--format', 'yolo', '-o', join(out, 'one')]);
+    assert.equal(one.code, 0);
+    assert.equal(JSON.stringify(listTree(join(out, 'merged'))).replaceAll(join(out, 'merged'), '<out>'), JSON.stringify(listTree(join(out, 'one'))).replaceAll(join(out, 'one'), '<out>'));
+  });
+
+  it('the server\'s export takes the dataset formats (an output file only)', async () => {
+    const file = join(out, 'served.npy');
+    const lines = [
+      { id: 1, method: 'export', params: { dir: join(root, 'conv'), output: file, format: 'embeddings' } },
+      { id: 2, method: 'export', params: { dir: join(root, 'conv'), output: join(out, 'served.json'), format: 'coco', faces: true } },
+      { id: 3, method: 'export', params: { dir: join(root, 'conv'), output: '-', format: 'yolo' } },
+    ].map((l) => JSON.stringify(l)).join('\n') + '\n';
+    const r = await runCli(['serve', '--stdio'], { input: lines });
+    const res = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as Json);
+    const by = (id: number) => res.find((x) => x.id === id)!;
+    assert.equal(by(1).result.rows, 1);
+    assert.equal(by(1).result.message, `Exported 1 images to: ${file}`);
+    assert.deepEqual(by(2).result.categories, ['face', 'person'], 'in the order they first appear: conv/faces.json comes first');
+    assert.match(by(3).error.message, /needs an output file/);
+  });
+});
+
+describe('embeddings between threads', () => {
+  it('a batch\'s vectors travel in one buffer and its rows in one text: unpacked, each result is as it was', async () => {
+    const { packInspections, unpackInspections } = await import('../src/tasks/inspect-wire.js');
+    const ds = (rows: string[], vectors: Float32Array | null) => ({ namedImage: null, width: null, height: null, detected: false, boxes: [], rows, vectors, noEncoding: 1, otherDims: { 128: 2 }, problems: [] });
+    const base = { size: 10, status: 'ok' as const, format: 'bin' as const, notes: [], shape: 'sidecar' as const, elapsedMs: 1 };
+    const results: FileInspection[] = [
+      { ...base, path: '/a', dataset: ds(['"face":0', '"face":1,"bbox":"x\\ny"'], new Float32Array([1, 2, 3, 4])) },
+      { ...base, path: '/b' },
+      { ...base, path: '/c', dataset: ds([], null) },
+      { ...base, path: '/d', dataset: ds(['"face":0'], new Float32Array([5, 6])) },
+    ];
+    const items = results.map((r) => ({ path: r.path, name: r.path.slice(1) }));
+    const { packed, transfer } = packInspections(results, items);
+    assert.equal(packed.vectors!.all.length, 6);
+    assert.ok(transfer.includes(packed.vectors!.all.buffer as ArrayBuffer));
+    const back = unpackInspections(structuredClone(packed, { transfer }), items);
+    assert.deepEqual(back, results);
+    assert.deepEqual([...results[0].dataset!.vectors!], [1, 2, 3, 4], 'the results packed are left as they were');
+  });
+});
