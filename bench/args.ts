@@ -4,7 +4,7 @@
  */
 import { errors } from '../src/errors.js';
 
-export const SECTIONS = ['floors', 'tree', 'accel', 'index', 'runs', 'shards', 'convert', 'bin', 'earlier', 'reads', 'server', 'server-soak', 'hash', 'codec', 'startup', 'break-even', 'python', 'datasets', 'big-files'] as const;
+export const SECTIONS = ['floors', 'tree', 'accel', 'index', 'runs', 'shards', 'convert', 'bin', 'earlier', 'reads', 'server', 'server-soak', 'hash', 'codec', 'startup', 'break-even', 'python', 'datasets', 'reorganise', 'big-files'] as const;
 export type Section = (typeof SECTIONS)[number];
 /** Sections that run only when named with --only (slow: server-soak's 10^5 saves and big-files' 25 MiB sidecars take minutes). */
 export const OPT_IN_SECTIONS: ReadonlySet<Section> = new Set<Section>(['server-soak', 'big-files']);

@@ -17,6 +17,7 @@ import { isFailure, log, measure, measureInterleaved, measureOnce, measurePair, 
 import type { OpSpec } from './protocol.js';
 import { figure, type BenchResults, type TargetResult } from './results.js';
 import { alternatingSpawnFigures, spawnFigure } from './spawns.js';
+import { measureReorganise } from './reorganise.js';
 import { measurePythonReads } from './python-reads.js';
 import { soakServer, soakTreeDir } from './server-soak.js';
 import { evaluateTargets, referenceStanding, type TargetInputs } from './targets.js';
@@ -70,7 +71,7 @@ export class Bench {
   private codec: TargetInputs['codec'] = null;
   private serverP50Ms: number | null = null;
   private soakTarget: TargetResult | null = null;
-  /** Section datasets' targets (added after the common ones, as the soak's). */
+  /** Sections datasets' and reorganise's targets (added after the common ones, as the soak's). */
   private readonly datasetTargets: TargetResult[] = [];
   private indexBytesPerSidecar: number | null = null;
   /** The convert warm-up's output when convert ran on the main library: the truest bin copy. */
@@ -118,7 +119,7 @@ export class Bench {
   async run(): Promise<void> {
     fs.mkdirSync(this.lists, { recursive: true });
     // The earlier section needs the library only when it runs (IMAGE_SIDECAR_BENCH_ORIG set).
-    const needsLibrary = ['floors', 'tree', 'accel', 'index', 'runs', 'shards', 'hash', 'reads', 'server', 'bin', 'datasets'].some((s) => this.on(s as Section)) || (this.on('earlier') && !!process.env.IMAGE_SIDECAR_BENCH_ORIG);
+    const needsLibrary = ['floors', 'tree', 'accel', 'index', 'runs', 'shards', 'hash', 'reads', 'server', 'bin', 'datasets', 'reorganise'].some((s) => this.on(s as Section)) || (this.on('earlier') && !!process.env.IMAGE_SIDECAR_BENCH_ORIG);
     if (needsLibrary) await this.section('generate', () => this.generate());
     if (needsLibrary) await this.section('floors', () => void (this.jsonFloors = this.floors('json', this.jsonLib, 'JSON library')));
     if (this.on('tree')) await this.section('tree', () => this.treeOps('json', this.jsonLib, this.jsonFloors, true));
@@ -128,6 +129,7 @@ export class Bench {
     if (this.on('shards')) await this.section('shards', () => this.shards());
     if (this.on('hash')) await this.section('hash', () => this.hash());
     if (this.on('datasets')) await this.section('datasets', () => this.datasets());
+    if (this.on('reorganise')) await this.section('reorganise', () => this.reorganise());
     if (this.on('reads')) await this.section('reads', () => this.reads('json', this.jsonLib, this.jsonFloors));
     if (this.on('server')) await this.section('server', () => this.server());
     if (this.on('server-soak')) await this.section('server-soak', () => this.serverSoak());
@@ -741,6 +743,13 @@ export class Bench {
         : 'no python3 >= 3.9: not measured',
     });
     removeTree(dir);
+  }
+
+  /** Issue 61: relink ÷ validate on the library with 10 % moved; mv ÷ coreutils mv (bench/reorganise.ts). */
+  private reorganise(): void {
+    const r = measureReorganise({ work: this.work, cli: this.cli, runs: this.args.runs, jsonRoot: this.jsonLib.root });
+    this.datasetTargets.push(...r.targets);
+    this.results.extra.reorganise = r.extra;
   }
 
   /** Convert runs on fresh copies of `src`; the warm-up's copy is kept as `keepAs` when given. */

@@ -155,10 +155,16 @@ export async function planRelink(root: string, opts: Omit<RelinkOptions, 'dryRun
       continue;
     }
     const image = candidates[0];
-    // A sidecar of its own, other than a second name of one of these orphans (a relink killed between its link and its unlink).
+    // A sidecar of its own, other than a second name of one of these orphans (a relink killed between
+    // its link and its unlink) or a sibling of theirs: a file recording the same image (identity and
+    // name), which a relink killed between two files of one image had moved there already.
     const orphanFiles = u.orphans.map((o) => fs.lstatSync(o.path, { throwIfNoEntry: false }));
     const own = locateSidecarSync(image.path, { imageExtensions: opts.imageExtensions }).candidates.filter((c) => c.side === 'target');
-    if (own.some((c) => !orphanFiles.some((st) => st !== undefined && sameInode(st, c.path)))) {
+    const sibling = (p: string) => {
+      const r = recordOf(p, opts);
+      return r !== null && r.identity !== null && identityKey(r.identity) === identityKey(u.identity) && r.name === u.name;
+    };
+    if (own.some((c) => !orphanFiles.some((st) => st !== undefined && sameInode(st, c.path)) && !sibling(c.path))) {
       plan.ambiguous.push({ sidecars: rels, reason: 'the one image with the recorded size and time has a sidecar of its own', candidates: [image.rel] });
       continue;
     }

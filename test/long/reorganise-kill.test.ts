@@ -180,7 +180,7 @@ test(`relink killed at ${TRIALS} random points: no result lost, the next relink 
       // The killed run's lock on a sidecar it had already moved stays until the next writer of that
       // image takes it over (its holder is dead: fs/lock.ts); nothing else of ours, and no orphan.
       assert.deepEqual(ownAsides(join(lib.root, 'src')).filter((n) => !n.endsWith('.isc-lock')), [], `trial ${t}: no orphan left`);
-      assert.deepEqual(leftovers(join(lib.root, 'dst')), []);
+      assert.deepEqual(leftovers(join(lib.root, 'dst')).filter((n) => !n.endsWith('.isc-lock')), []);
     } finally {
       removeTree(lib.root);
     }
