@@ -1,0 +1,729 @@
+/**
+ * Attacks on export --format coco | yolo | embeddings (docs/EXPORT.md): each test asserts one of
+ * the feature's promises on a crafted tree. A failing test is a defect found; the passing ones stay
+ * as regression guards.
+ *
+ *   1. boxes converted exactly per convention, never guessed, never dropped without a finding
+ *   2. the embeddings .npy: valid NumPy, rows equal the sidecars' encodings, one row per jsonl line
+ *   3. outputs atomic and safe
+ *   4. shards + merge, engines and the index give the same bytes; filters apply consistently
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
+import { exportDataset, type DatasetExportOptions, type DatasetExportReport, type DatasetFinding } from '../src/ops/datasets.js';
+import { generateSampleLibrary } from '../src/sample/generate.js';
+import { FAKE_JPEG, makeTree, removeTree, tempDir, type TreeNode } from './helpers/tree.js';
+import { CLI_PATH, runCli } from './helpers/cli.js';
+
+type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+async function run(root: string, opts: Partial<DatasetExportOptions> & Pick<DatasetExportOptions, 'format' | 'output'>): Promise<{ report: DatasetExportReport; findings: DatasetFinding[] }> {
+  const findings: DatasetFinding[] = [];
+  const report = await exportDataset(root, { engine: 'inline', index: false, onFinding: (f) => findings.push(f), ...opts });
+  return { report, findings };
+}
+
+const yolo = (objects: Json[], w = 1000, h = 500) => ({ success: true, objects, metadata: { image_width: w, image_height: h } });
+const obj = (box: Json, extra: Json = {}) => ({ class_name: 'person', ...box, confidence: 0.5, ...extra });
+const enc = (n: number, v = 0.25) => Array.from({ length: n }, (_, i) => v + i / 1024);
+
+/** Everything under `dir`: relative path → file text, or `-> target` for a symlink. */
+function listTree(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const walk = (d: string) => {
+    for (const name of readdirSync(d).sort()) {
+      const p = join(d, name);
+      const st = lstatSync(p);
+      if (st.isSymbolicLink()) out[relative(dir, p)] = `-> ${readlinkSync(p)}`;
+      else if (st.isDirectory()) walk(p);
+      else out[relative(dir, p)] = readFileSync(p, 'latin1');
+    }
+  };
+  walk(dir);
+  return out;
+}
+
+function cocoOf(file: string): Json {
+  return JSON.parse(readFileSync(file, 'utf8'));
+}
+
+/** A box is a box: positive width and height, inside the image when a size is written. */
+function assertCocoBoxes(doc: Json): void {
+  const ims = new Map<number, Json>(doc.images.map((i: Json) => [i.id, i]));
+  for (const a of doc.annotations) {
+    const [x, y, w, h] = a.bbox as number[];
+    assert.ok(w > 0 && h > 0 && a.area > 0, `annotation ${a.id} of ${ims.get(a.image_id)!.file_name}: bbox ${JSON.stringify(a.bbox)} area ${a.area} is empty`);
+    assert.ok(x >= 0 && y >= 0);
+    const im = ims.get(a.image_id)!;
+    if (im.width !== undefined) assert.ok(x + w <= im.width && y + h <= im.height, `bbox ${a.bbox} inside ${im.width}×${im.height}`);
+  }
+}
+
+// ===================================================================== 1. boxes
+
+describe('attack 1: boxes converted exactly, never guessed, never silently wrong or dropped', () => {
+  let out: string;
+  before(() => {
+    out = tempDir('isc-atk-out-');
+  });
+  after(() => removeTree(out));
+
+  it('a pixel box touching the edge within the one-pixel slack is never clamped into an empty box (w = 0)', async () => {
+    // 1000 × 500: x = 1000, w = 1 passes the slack (x + w = 1001 ≤ 1000 + 1), and clamping leaves w = 0.
+    const lib = makeTree({
+      'a.jpg': FAKE_JPEG,
+      'a.json': { json: { yolov8: yolo([obj({ coordinates_pixels: { x: 1000, y: 10, width: 1, height: 20 } })]) } },
+      'b.jpg': FAKE_JPEG,
+      'b.json': { json: { yolov8: yolo([obj({ coordinates_pixels: { x: -1, y: 10, width: 1, height: 20 } })]) } },
+    });
+    try {
+      const file = join(out, 'edge.json');
+      const { findings } = await run(lib, { format: 'coco', output: file });
+      const doc = cocoOf(file);
+      assertCocoBoxes(doc);
+      // Either the box is a finding (the image left out), or it is written as a real box.
+      assert.equal(doc.annotations.length + findings.length, 2, JSON.stringify(findings));
+      const dir = join(out, 'edge-yolo');
+      await run(lib, { format: 'yolo', output: dir });
+      for (const name of ['a', 'b']) {
+        const p = join(dir, 'labels', `${name}.txt`);
+        if (!existsSync(p)) continue;
+        for (const line of readFileSync(p, 'utf8').trimEnd().split('\n').filter(Boolean)) {
+          const [, , , w, h] = line.split(' ').map(Number);
+          assert.ok(w > 0 && h > 0, `yolo ${name}: "${line}" is an empty box`);
+        }
+      }
+    } finally {
+      removeTree(lib);
+    }
+  });
+
+  it('a 0–1 box starting at the right edge (x = 1, w = 1e-10, within the 1e-9 slack) is never written as an empty box', async () => {
+    const lib = makeTree({
+      'a.jpg': FAKE_JPEG,
+      'a.json': { json: { face_detection: { success: true, faces: [{ bbox: { x: 1, y: 0.5, width: 1e-10, height: 0.1 } }], metadata: { image_width: 1000, image_height: 500 } } } },
+    });
+    try {
+      const file = join(out, 'edge-n.json');
+      const { findings } = await run(lib, { format: 'coco', output: file, faces: true });
+      const doc = cocoOf(file);
+      assertCocoBoxes(doc);
+      assert.equal(doc.annotations.length + findings.length, 1);
+    } finally {
+      removeTree(lib);
+    }
+  });
+
+  it('findings, exit 1: 0–1 boxes without a size (COCO), negative, huge, string numbers, float pixels, bad size, xyxy reversed', async () => {
+    const lib = makeTree({
+      'nosize.jpg': FAKE_JPEG,
+      'nosize.json': { json: { face_detection: { insightface: { success: true, faces: [{ bbox: { x: 0.1, y: 0.1, width: 0.2, height: 0.2 } }] } } } },
+      'pctnosize.jpg': FAKE_JPEG,
+      'pctnosize.json': { json: { yolov8: { success: true, objects: [obj({ coordinates_percent: { x: 1, y: 1, width: 2, height: 2 } })] } } },
+      'neg.jpg': FAKE_JPEG,
+      'neg.json': { json: { yolov8: yolo([obj({ coordinates_pixels: { x: -5, y: 10, width: 20, height: 20 } })]) } },
+      'huge.jpg': FAKE_JPEG,
+      'huge.json': '{"yolov8": {"success": true, "objects": [{"class_name": "p", "xyxy": [0, 0, 1e308, 1e308]}], "metadata": {"image_width": 1000, "image_height": 500}}}',
+      'str.jpg': FAKE_JPEG,
+      'str.json': { json: { yolov8: yolo([obj({ coordinates_pixels: { x: '10', y: 10, width: 20, height: 20 } })]) } },
+      'floatpx.jpg': FAKE_JPEG,
+      'floatpx.json': '{"face_detection": {"success": true, "faces": [{"bbox": [100, 50, 200.0, 100]}], "face_count": 1, "image_width": 1000, "image_height": 500}}',
+      'badsize.jpg': FAKE_JPEG,
+      'badsize.json': { json: { yolov8: yolo([obj({ coordinates_pixels: { x: 1, y: 1, width: 2, height: 2 } })], 1000.5, 500) } },
+      'rev.jpg': FAKE_JPEG,
+      'rev.json': { json: { object_detection: yolo([obj({ xyxy: [300, 150, 100, 50] })]) } },
+      'ok.jpg': FAKE_JPEG,
+      'ok.json': { json: { yolov8: yolo([obj({ coordinates_pixels: { x: 100, y: 50, width: 200, height: 100 } })]) } },
+    });
+    try {
+      const file = join(out, 'findings.json');
+      const r = await runCli(['export', lib, '--format', 'coco', '--include', 'faces', '-o', file, '--json']);
+      assert.equal(r.code, 1, r.stderr);
+      const doc = cocoOf(file);
+      assert.deepEqual(doc.images.map((i: Json) => i.file_name), ['ok.jpg']);
+      const rep = JSON.parse(r.stdout);
+      assert.equal(rep.findings, 8, r.stderr);
+      assert.deepEqual(doc.annotations[0].bbox, [100, 50, 200, 100]);
+    } finally {
+      removeTree(lib);
+    }
+  });
+
+  it('a result nested deeper than the walker looks is never dropped silently (exported or a finding)', async () => {
+    const lib = makeTree({
+      'deep.jpg': FAKE_JPEG,
+      'deep.json': { json: { unified: { pipeline: { stage: { detector: { v8: yolo([obj({ coordinates_pixels: { x: 1, y: 1, width: 2, height: 2 } })]) } } } } } },
+    });
+    try {
+      const file = join(out, 'deep.json');
+      const { report, findings } = await run(lib, { format: 'coco', output: file });
+      assert.ok(report.annotations === 1 || findings.length === 1, `deep objects: ${report.annotations} annotations, ${findings.length} findings, without_detections ${report.without_detections}`);
+    } finally {
+      removeTree(lib);
+    }
+  });
+
+  it('RAW+JPEG with one name-ext sidecar each: neither image\'s boxes are dropped without a finding', async () => {
+    const lib = makeTree({
+      'p/IMG_1.CR2': FAKE_JPEG,
+      'p/IMG_1.CR2.json': { json: { yolov8: yolo([obj({ coordinates_pixels: { x: 1, y: 1, width: 2, height: 2 } }, { class_name: 'raw' })]), sidecar_info: { image_path: 'IMG_1.CR2' } } },
+      'p/IMG_1.JPG': FAKE_JPEG,
+      'p/IMG_1.JPG.json': { json: { yolov8: yolo([obj({ coordinates_pixels: { x: 3, y: 3, width: 4, height: 4 } }, { class_name: 'jpg' })]), sidecar_info: { image_path: 'IMG_1.JPG' } } },
+    });
+    try {
+      const file = join(out, 'pair.json');
+      const { findings } = await run(lib, { format: 'coco', output: file });
+      const doc = cocoOf(file);
+      const names = doc.images.map((i: Json) => i.file_name);
+      const cats = doc.categories.map((c: Json) => c.name);
+      assert.ok(names.includes('p/IMG_1.JPG') && cats.includes('jpg'), `the JPEG's own boxes: ${names} ${cats}`);
+      // The CR2's boxes: exported under the CR2, or a finding naming its sidecar.
+      const raw = names.includes('p/IMG_1.CR2') && cats.includes('raw');
+      assert.ok(raw || findings.some((f) => f.path.endsWith('IMG_1.CR2.json')), `the CR2's sidecar: ${JSON.stringify({ names, cats, findings })}`);
+      // Never the CR2's boxes under the JPEG's name.
+      const jpg = doc.images.find((i: Json) => i.file_name === 'p/IMG_1.JPG');
+      const jpgCats = doc.annotations.filter((a: Json) => a.image_id === jpg.id).map((a: Json) => doc.categories[a.category_id - 1].name);
+      assert.deepEqual(jpgCats, ['jpg']);
+    } finally {
+      removeTree(lib);
+    }
+  });
+
+  it('YOLO: every label is where Ultralytics looks for it (img2label_paths: the last /images/ → /labels/), a library folder named "images" included', async () => {
+    const lib = makeTree({
+      'images/a.jpg': FAKE_JPEG,
+      'images/a.json': { json: { yolov8: yolo([obj({ coordinates_pixels: { x: 100, y: 50, width: 200, height: 100 } })]) } },
+      '2025/images/b.jpg': FAKE_JPEG,
+      '2025/images/b.json': { json: { yolov8: yolo([obj({ coordinates_pixels: { x: 100, y: 50, width: 200, height: 100 } })]) } },
+      'c.jpg': FAKE_JPEG,
+      'c.json': { json: { yolov8: yolo([obj({ coordinates_pixels: { x: 100, y: 50, width: 200, height: 100 } })]) } },
+    });
+    try {
+      const dir = join(out, 'ul');
+      await run(lib, { format: 'yolo', output: dir });
+      const walk = (d: string): string[] => readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(join(d, e.name)) : [join(d, e.name)]));
+      const imgs = walk(join(dir, 'images'));
+      assert.equal(imgs.length, 3);
+      for (const img of imgs) {
+        // ultralytics/data/utils.py img2label_paths
+        const sa = '/images/';
+        const i = img.lastIndexOf(sa);
+        const label = `${img.slice(0, i)}/labels/${img.slice(i + sa.length)}`.replace(/\.[^./]+$/, '') + '.txt';
+        assert.ok(existsSync(label), `${relative(dir, img)}: Ultralytics reads its label from ${relative(dir, label)}, which is not there`);
+      }
+    } finally {
+      removeTree(lib);
+    }
+  });
+
+  it('percent boxes: one rounding per coordinate as documented (7 % of 6000 px is 420, not 420.00000000000006)', async () => {
+    const lib = makeTree({
+      'a.jpg': FAKE_JPEG,
+      'a.json': { json: { yolov8: yolo([obj({ coordinates_percent: { x: 7, y: 14, width: 17, height: 7 } })], 6000, 4000) } },
+    });
+    try {
+      const file = join(out, 'pct.json');
+      await run(lib, { format: 'coco', output: file });
+      // x·W/100 is exact for these; x/100·W rounds twice.
+      assert.deepEqual(cocoOf(file).annotations[0].bbox, [420, 560, 1020, 280]);
+    } finally {
+      removeTree(lib);
+    }
+  });
+
+  it('a stale JSON beside a newer .bin: the .bin decides (the effective sidecar), never both', async () => {
+    const lib = makeTree({
+      'a.jpg': FAKE_JPEG,
+      'a.json': { json: { yolov8: yolo([obj({ coordinates_pixels: { x: 1, y: 1, width: 2, height: 2 } }, { class_name: 'stale' })]) } },
+    });
+    try {
+      const w = await runCli(['write', join(lib, 'a.jpg'), '--operation', 'yolov8', '--format', 'bin', '--data', '-'], { input: JSON.stringify(yolo([obj({ coordinates_pixels: { x: 3, y: 3, width: 4, height: 4 } }, { class_name: 'fresh' })])) });
+      assert.equal(w.code, 0, w.stderr);
+      assert.ok(existsSync(join(lib, 'a.bin')) && existsSync(join(lib, 'a.json')));
+      const file = join(out, 'stale.json');
+      await run(lib, { format: 'coco', output: file });
+      const doc = cocoOf(file);
+      assert.deepEqual(doc.categories.map((c: Json) => c.name), ['fresh']);
+      assert.equal(doc.images.length, 1);
+      assert.equal(doc.images[0].sidecar, 'a.bin');
+    } finally {
+      removeTree(lib);
+    }
+  });
+
+  it('an image reached through a symlink inside the tree (a game folder) is exported once, under its target\'s path', async () => {
+    const lib = makeTree({
+      'photos/a.jpg': FAKE_JPEG,
+      'photos/a.json': { json: { yolov8: yolo([obj({ coordinates_pixels: { x: 1, y: 1, width: 2, height: 2 } })]) } },
+      'Game1/a.jpg': { symlink: '../photos/a.jpg' },
+      'Game1/b.jpg': { symlink: '../photos/missing.jpg' },
+    });
+    try {
+      const file = join(out, 'game.json');
+      await run(lib, { format: 'coco', output: file });
+      assert.deepEqual(cocoOf(file).images.map((i: Json) => i.file_name), ['photos/a.jpg']);
+      const dir = join(out, 'game-y');
+      await run(lib, { format: 'yolo', output: dir });
+      assert.deepEqual(Object.keys(listTree(dir)).filter((k) => !k.endsWith('.yaml')).sort(), ['images/photos/a.jpg', 'labels/photos/a.txt']);
+    } finally {
+      removeTree(lib);
+    }
+  });
+
+  it('Unicode (NFD), spaces, quotes and a newline in names: COCO names the file on disk; YOLO labels parse back within 1e-6', async () => {
+    const nfd = 'Cafe\u0301 "x".jpg';
+    const nl = 'new\nline .jpg';
+    const box = { json: { yolov8: yolo([obj({ coordinates_percent: { x: 10, y: 10, width: 20, height: 20 } })]) } };
+    const lib = makeTree({ [nfd]: FAKE_JPEG, [nfd.replace('.jpg', '.json')]: box, [nl]: FAKE_JPEG, [nl.replace('.jpg', '.json')]: box });
+    try {
+      const file = join(out, 'uni.json');
+      const { findings } = await run(lib, { format: 'coco', output: file });
+      assert.deepEqual(findings, []);
+      const doc = cocoOf(file);
+      for (const im of doc.images) assert.ok(existsSync(join(lib, im.file_name)), JSON.stringify(im.file_name));
+      assert.equal(doc.images.length, 2);
+      const dir = join(out, 'uni-y');
+      await run(lib, { format: 'yolo', output: dir });
+      for (const name of [nfd, nl]) {
+        assert.ok(lstatSync(join(dir, 'images', name)).isSymbolicLink());
+        const text = readFileSync(join(dir, 'labels', name.replace('.jpg', '.txt')), 'utf8');
+        const [c, cx, cy, w, h] = text.trim().split(' ').map(Number);
+        assert.equal(c, 0);
+        for (const [a, b] of [[cx, 0.2], [cy, 0.2], [w, 0.2], [h, 0.2]]) assert.ok(Math.abs(a - b) <= 1e-6);
+      }
+    } finally {
+      removeTree(lib);
+    }
+  });
+
+  it('bin sidecars give the bytes their JSON copies give (coco, yolo, embeddings), 25 vs 25.0 kept', async () => {
+    const data = (name: string) =>
+      `{"face_detection": {"insightface": {"success": true, "faces": [{"bbox": {"x": 0.1, "y": 0.25, "width": 0.2, "height": 0.125}, "confidence": 1.0, "encoding": [${enc(512, -0.3).map((v) => String(v)).join(', ')}]}], "metadata": {"image_width": 1000, "image_height": 500}}, ` +
+      `"unified": {"success": true, "faces": [{"bbox": [100, 50, 200, 100], "confidence": 0.8123456835746765, "encoding": null}], "face_count": 1}}, ` +
+      `"yolov8": {"success": true, "objects": [{"class_name": "ball", "coordinates_percent": {"x": 25, "y": 25.0, "width": 10.5, "height": 3}, "confidence": 0.22490839660167694}], "metadata": {"image_width": 1000, "image_height": 500}}, ` +
+      `"sidecar_info": {"image_path": "${name}"}}`;
+    const spec: Record<string, TreeNode> = {};
+    for (const n of ['a', 'b', 'c']) {
+      spec[`${n}.jpg`] = FAKE_JPEG;
+      spec[`${n}.json`] = data(`${n}.jpg`);
+    }
+    const js = makeTree(spec);
+    const bn = makeTree(spec);
+    try {
+      const conv = await runCli(['convert', bn, '--format', 'bin']);
+      assert.equal(conv.code, 0, conv.stderr);
+      assert.ok(existsSync(join(bn, 'a.bin')) && !existsSync(join(bn, 'a.json')));
+      const norm = (s: string, root: string) => s.replaceAll(root, '<root>').replace(/\.(json|bin)"/g, '.<sc>"');
+      for (const format of ['coco', 'yolo', 'embeddings'] as const) {
+        const o1 = join(out, `jb-json-${format}${format === 'embeddings' ? '.npy' : ''}`);
+        const o2 = join(out, `jb-bin-${format}${format === 'embeddings' ? '.npy' : ''}`);
+        for (const engine of ['inline', 'threads'] as const) {
+          await run(js, { format, output: o1, faces: format !== 'embeddings', engine, workers: 2 });
+          await run(bn, { format, output: o2, faces: format !== 'embeddings', engine, workers: 2 });
+          const read = (p: string, root: string) =>
+            norm(format === 'yolo' ? JSON.stringify(listTree(p)).replaceAll(p, '<out>') : readFileSync(p, 'latin1') + (format === 'embeddings' ? readFileSync(p.replace(/\.npy$/, '.jsonl'), 'utf8') : ''), root);
+          assert.equal(read(o2, bn), read(o1, js), `${format} ${engine}: bin vs json`);
+        }
+      }
+      const c = readFileSync(join(out, 'jb-bin-coco'), 'utf8');
+      assert.match(c, /"score":1\.0,/);
+      assert.match(c, /"score":0\.22490839660167694,/);
+    } finally {
+      removeTree(js);
+      removeTree(bn);
+    }
+  });
+
+  it('an encrypted sidecar without its key: exit 2, an existing output untouched, no temp litter', async () => {
+    const lib = makeTree({ 'a.jpg': FAKE_JPEG, 'a.json': { json: { yolov8: yolo([obj({ coordinates_pixels: { x: 1, y: 1, width: 2, height: 2 } })]) } } });
+    const keyDir = tempDir('isc-atk-key-');
+    const o = tempDir('isc-atk-enc-');
+    try {
+      const key = join(keyDir, 'k');
+      assert.equal((await runCli(['keygen', '-o', key])).code, 0);
+      assert.equal((await runCli(['convert', lib, '--format', 'bin', '--encrypt', '--key-file', key])).code, 0);
+      for (const [format, name] of [['coco', 'c.json'], ['yolo', 'y'], ['embeddings', 'e.npy']] as const) {
+        const target = join(o, name);
+        if (format === 'yolo') {
+          mkdirSync(target);
+        } else writeFileSync(target, 'EARLIER');
+        const before = readdirSync(o).sort();
+        const r = await runCli(['export', lib, '--format', format, '-o', target], { env: { IMAGE_SIDECAR_KEY_FILE: undefined, IMAGE_SIDECAR_PASSPHRASE: undefined } });
+        assert.equal(r.code, 2, `${format}: ${r.stderr}`);
+        assert.match(r.stderr, /encrypt/i);
+        if (format !== 'yolo') assert.equal(readFileSync(target, 'utf8'), 'EARLIER');
+        assert.deepEqual(readdirSync(o).sort(), before, `${format}: litter`);
+        const withKey = await runCli(['export', lib, '--format', format, '-o', target, '--key-file', key]);
+        assert.equal(withKey.code, 0, withKey.stderr);
+      }
+    } finally {
+      removeTree(lib);
+      removeTree(keyDir);
+      removeTree(o);
+    }
+  });
+});
+
+// ===================================================================== 2. embeddings
+
+const HAS_NUMPY = spawnSync('python3', ['-c', 'import numpy'], { stdio: 'ignore' }).status === 0;
+
+function py(code: string, args: string[]): Json {
+  const r = spawnSync('python3', ['-c', code, ...args], { encoding: 'utf8', env: { ...process.env, PYTHONPATH: join(process.cwd(), 'clients', 'python') } });
+  assert.equal(r.status, 0, r.stderr);
+  return JSON.parse(r.stdout);
+}
+
+const NUMPY_CHECK = `
+import sys, json, numpy
+p = sys.argv[1]
+a = numpy.load(p, mmap_mode='r')
+with open(p, 'rb') as f:
+    head = f.read(10)
+    hl = int.from_bytes(head[8:10], 'little')
+rows = [json.loads(l) for l in open(p[:-4] + '.jsonl', encoding='utf-8') if l.strip()]
+from image_sidecar.datasets import load_embeddings
+v, r2 = load_embeddings(p)
+print(json.dumps({'dtype': a.dtype.str, 'shape': list(a.shape), 'offset': 10 + hl, 'c': bool(a.flags['C_CONTIGUOUS']), 'rows': len(rows), 'client': [list(v.shape), len(r2)], 'first': [float(x) for x in a[0][:4]] if a.shape[0] else []}))
+`;
+
+describe('attack 2: the embeddings matrix', { skip: HAS_NUMPY ? false : 'no numpy' }, () => {
+  let out: string;
+  before(() => {
+    out = tempDir('isc-atk-emb-');
+  });
+  after(() => removeTree(out));
+
+  it('an empty library is still a valid .npy of shape (0, 512) with an empty rows file, loadable by numpy and load_embeddings', async () => {
+    const lib = tempDir('isc-atk-empty-');
+    try {
+      const file = join(out, 'empty.npy');
+      const r = await runCli(['export', lib, '--format', 'embeddings', '-o', file, '--json']);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(readFileSync(file.replace('.npy', '.jsonl'), 'utf8'), '');
+      const info = py(NUMPY_CHECK, [file]);
+      assert.deepEqual(info.shape, [0, 512]);
+      assert.equal(info.dtype, '<f4');
+      assert.equal(info.offset % 64, 0);
+      assert.deepEqual(info.client, [[0, 512], 0]);
+    } finally {
+      removeTree(lib);
+    }
+  });
+
+  it('rows equal `read IMG --json` float32-rounded; 128 and 512 never mixed; null counted; strings and float32 overflow are findings, the rest kept; numpy mmap loads it', async () => {
+    const big = enc(512, 0.1);
+    big[3] = 3.4028234663852886e38; // FLT_MAX: fits
+    big[8] = 3.4028235e38; // rounds down to FLT_MAX: fits
+    big[4] = -1e-46; // underflows to -0 in float32: fits (rounding)
+    big[5] = 0.22490839660167694;
+    const over = enc(512);
+    over[7] = 3.5e38;
+    const str: unknown[] = enc(512);
+    str[2] = '0.5';
+    const lib = makeTree({
+      'a.jpg': FAKE_JPEG,
+      'a.json': {
+        json: {
+          face_detection: {
+            success: true,
+            faces: [
+              { bbox: { x: 0.1, y: 0.1, width: 0.1, height: 0.1 }, encoding: big, confidence: 0.9 },
+              { bbox: { x: 0.2, y: 0.1, width: 0.1, height: 0.1 }, encoding: null },
+              { bbox: { x: 0.3, y: 0.1, width: 0.1, height: 0.1 }, encoding: enc(128) },
+              { bbox: { x: 0.4, y: 0.1, width: 0.1, height: 0.1 }, encoding: over },
+              { bbox: { x: 0.5, y: 0.1, width: 0.1, height: 0.1 }, encoding: str },
+              { bbox: { x: 0.6, y: 0.1, width: 0.1, height: 0.1 } },
+              { bbox: { x: 0.7, y: 0.1, width: 0.1, height: 0.1 }, encoding: enc(512, -0.7) },
+            ],
+            metadata: { image_width: 100, image_height: 100 },
+          },
+        },
+      },
+      'b.jpg': FAKE_JPEG,
+      'b.json': { json: { Face_detector: { metadata: { image_dimensions: { width: 10, height: 10 } }, faces: [{ coordinates: { x: 1, y: 1, width: 2, height: 2 }, face_encoding: enc(128, 0.5) }] } } },
+    });
+    try {
+      const file = join(out, 'm.npy');
+      const r = await runCli(['export', lib, '--format', 'embeddings', '-o', file, '--json']);
+      assert.equal(r.code, 1, r.stderr);
+      const rep = JSON.parse(r.stdout);
+      assert.equal(rep.rows, 2);
+      assert.equal(rep.no_encoding, 2);
+      assert.deepEqual(rep.other_dims, { 128: 2 });
+      assert.equal(rep.findings, 1, 'one sidecar, two faces left out');
+      assert.match(r.stderr, /2 face embedding\(s\) left out/);
+      const info = py(NUMPY_CHECK, [file]);
+      assert.deepEqual(info.shape, [2, 512]);
+      assert.equal(info.dtype, '<f4');
+      assert.equal(info.rows, 2);
+      assert.deepEqual(info.client, [[2, 512], 2]);
+      const read = JSON.parse((await runCli(['read', join(lib, 'a.jpg'), '--json'])).stdout);
+      const want = [read.face_detection.faces[0].encoding, read.face_detection.faces[6].encoding].flat().map(Math.fround);
+      const b = readFileSync(file);
+      const got = Array.from({ length: 1024 }, (_, i) => b.readFloatLE(128 + 4 * i));
+      assert.deepEqual(got, want);
+      assert.ok(Object.is(got[4], -0), 'a float32 underflow keeps its sign');
+      const rows = readFileSync(file.replace('.npy', '.jsonl'), 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l));
+      assert.deepEqual(rows.map((x) => x.face), [0, 6]);
+      // --dim 128 takes only the 128s, never the 512s
+      const f128 = join(out, 'm128.npy');
+      const r128 = JSON.parse((await runCli(['export', lib, '--format', 'embeddings', '--dim', '128', '-o', f128, '--json'])).stdout);
+      assert.equal(r128.rows, 2);
+      assert.deepEqual(py(NUMPY_CHECK, [f128]).shape, [2, 128]);
+    } finally {
+      removeTree(lib);
+    }
+  });
+
+  it('--dim that is not a positive integer is a usage error (exit 2)', async () => {
+    const lib = tempDir('isc-atk-dim-');
+    try {
+      for (const d of ['0', '-1', '1.5', 'abc', '']) {
+        const r = await runCli(['export', lib, '--format', 'embeddings', '--dim', d, '-o', join(out, 'd.npy')]);
+        assert.equal(r.code, 2, `--dim ${JSON.stringify(d)}: ${r.code} ${r.stderr}`);
+      }
+    } finally {
+      removeTree(lib);
+    }
+  });
+});
+
+// ===================================================================== 3. outputs
+
+describe('attack 3: outputs atomic and safe', () => {
+  let lib: string;
+  let out: string;
+  before(() => {
+    lib = makeTree({
+      'IMG_1.jpg': FAKE_JPEG,
+      'IMG_1.json': { json: { yolov8: yolo([obj({ coordinates_pixels: { x: 1, y: 1, width: 2, height: 2 } })]), face_detection: { success: true, faces: [{ bbox: { x: 0.1, y: 0.1, width: 0.1, height: 0.1 }, encoding: enc(512) }], metadata: { image_width: 1000, image_height: 500 } } } },
+      'sub/IMG_2.jpg': FAKE_JPEG,
+      'sub/IMG_2.json': { json: { yolov8: yolo([]) } },
+    });
+    out = tempDir('isc-atk-o-');
+  });
+  after(() => {
+    removeTree(lib);
+    removeTree(out);
+  });
+
+  it('-o over a sidecar, over an image, through a symlink to a sidecar, a yolo folder through a symlinked folder into the library: refused (exit 2), the library unchanged', async () => {
+    const before = JSON.stringify(listTree(lib));
+    symlinkSync(join(lib, 'IMG_1.json'), join(out, 'link.json'));
+    symlinkSync(join(lib, 'sub'), join(out, 'libsub'));
+    const cases: [string, string][] = [
+      ['coco', join(lib, 'IMG_1.json')],
+      ['coco', join(lib, 'IMG_1.jpg')],
+      ['coco', join(out, 'link.json')],
+      ['embeddings', join(lib, 'IMG_1.json')],
+      ['embeddings', join(lib, 'sub', 'IMG_2.jpg')],
+      ['yolo', join(out, 'libsub', 'ds')],
+      ['yolo', join(lib, 'sub')],
+      ['yolo', lib],
+      ['yolo', dirname(lib)],
+    ];
+    for (const [format, o] of cases) {
+      const r = await runCli(['export', lib, '--format', format, '-o', o]);
+      assert.equal(r.code, 2, `${format} -o ${o}: exit ${r.code} ${r.stderr}`);
+    }
+    assert.equal(JSON.stringify(listTree(lib)), before);
+  });
+
+  it('coco or embeddings -o inside the library never leaves a file the next scan takes for a sidecar (an orphan or another tool\'s)', async () => {
+    const lib2 = makeTree({ 'IMG_1.jpg': FAKE_JPEG, 'IMG_1.json': { json: { yolov8: yolo([]) } } });
+    try {
+      const r = await runCli(['export', lib2, '--format', 'coco', '-o', join(lib2, 'coco.json')]);
+      if (r.code === 0) {
+        const scan = await runCli(['scan', lib2, '--json']);
+        assert.doesNotMatch(scan.stdout, /"(orphan|unrelated)":\s*[1-9]/, `after export -o ${lib2}/coco.json: ${scan.stdout.slice(0, 600)}`);
+      } else assert.equal(r.code, 2);
+    } finally {
+      removeTree(lib2);
+    }
+  });
+
+  it('a read-only destination: exit 2, nothing written, no temp litter', async (t) => {
+    if (process.getuid?.() === 0) return t.skip('root ignores permissions');
+    const ro = join(out, 'ro');
+    mkdirSync(ro);
+    chmodSync(ro, 0o555);
+    try {
+      for (const [format, name] of [['coco', 'c.json'], ['yolo', 'y'], ['embeddings', 'e.npy']]) {
+        const r = await runCli(['export', lib, '--format', format, '-o', join(ro, name)]);
+        assert.equal(r.code, 2, r.stderr);
+      }
+      assert.deepEqual(readdirSync(ro), []);
+    } finally {
+      chmodSync(ro, 0o755);
+    }
+  });
+
+  it('a read-only destination (a file that is read-only, a folder that is a file): exit 2, the file kept', async () => {
+    const f = join(out, 'locked.json');
+    writeFileSync(f, 'KEEP');
+    chmodSync(f, 0o444);
+    const notDir = join(out, 'plain');
+    writeFileSync(notDir, 'x');
+    const r1 = await runCli(['export', lib, '--format', 'coco', '-o', join(notDir, 'c.json')]);
+    assert.equal(r1.code, 2, r1.stderr);
+    const r2 = await runCli(['export', lib, '--format', 'yolo', '-o', notDir]);
+    assert.equal(r2.code, 2, r2.stderr);
+    assert.equal(readFileSync(notDir, 'utf8'), 'x');
+  });
+
+  it('yolo over an existing non-empty folder of something else, or a yolo export holding the user\'s file: refused or replaced whole, never merged', async () => {
+    const dir = join(out, 'ydir');
+    mkdirSync(join(dir, 'labels'), { recursive: true });
+    writeFileSync(join(dir, 'labels', 'mine.txt'), '0 0.5 0.5 0.1 0.1\n');
+    const r = await runCli(['export', lib, '--format', 'yolo', '-o', dir]);
+    assert.equal(r.code, 2);
+    assert.equal(readFileSync(join(dir, 'labels', 'mine.txt'), 'utf8'), '0 0.5 0.5 0.1 0.1\n');
+  });
+
+  it('SIGKILL mid-export leaves nothing under the final name, and the next run succeeds and leaves no temp litter of its own', async () => {
+    const big = tempDir('isc-atk-big-');
+    const o = tempDir('isc-atk-kill-');
+    try {
+      let kills = 0;
+      await generateSampleLibrary(big, { images: 400, seed: 3, formatMix: { json: 1, bin: 0, legacy: 0 } });
+      for (const [format, name] of [['embeddings', 'e.npy'], ['coco', 'c.json'], ['yolo', 'y']] as const) {
+        const target = join(o, name);
+        const child = spawn(process.execPath, [CLI_PATH, 'export', big, '--format', format, '--include', ...(format === 'embeddings' ? [] : ['faces']), '-o', target, '--engine', 'inline'].filter((a) => a !== '--include' || format !== 'embeddings'), { stdio: 'ignore' });
+        // Kill as soon as a temp file or folder of this output appears.
+        const t0 = Date.now();
+        let killed = false;
+        while (Date.now() - t0 < 20_000) {
+          if (readdirSync(o).some((n) => n.includes('isc-tmp'))) {
+            child.kill('SIGKILL');
+            killed = true;
+            break;
+          }
+          await new Promise((r) => setTimeout(r, 5));
+        }
+        await new Promise((r) => child.once('exit', r));
+        if (!killed) continue;
+        kills++;
+        assert.equal(existsSync(target), false, `${format}: a partial output under the final name`);
+        if (format === 'embeddings') assert.equal(existsSync(join(o, 'e.jsonl')), false, 'a partial rows file under the final name');
+        const litter = readdirSync(o).filter((n) => n.includes('isc-tmp'));
+        const again = await runCli(['export', big, '--format', format, '-o', target]);
+        assert.ok(again.code === 0 || again.code === 1, again.stderr);
+        assert.ok(existsSync(target));
+        const after = readdirSync(o).filter((n) => n.includes('isc-tmp'));
+        assert.deepEqual(after, [], `${format}: temp litter after the next run (the killed run's: ${litter.join(', ')})`);
+      }
+      assert.ok(kills >= 2, `killed mid-way ${kills} times`);
+    } finally {
+      removeTree(big);
+      removeTree(o);
+    }
+  });
+});
+
+// ===================================================================== 4. shards, engines, index, filters
+
+describe('attack 4: shards + merge, engines, the index and filters give the bytes of one run', () => {
+  let lib: string;
+  let out: string;
+  before(() => {
+    const spec: Record<string, TreeNode> = {};
+    for (let i = 0; i < 12; i++) {
+      spec[`d${i % 3}/IMG_${i}.jpg`] = FAKE_JPEG;
+      spec[`d${i % 3}/IMG_${i}.json`] = {
+        json: {
+          yolov8: yolo([obj({ coordinates_pixels: { x: i, y: 1, width: 20, height: 20 } }, { class_name: i % 2 ? 'ball' : 'person' })]),
+          face_detection: { success: true, faces: Array.from({ length: i % 4 }, (_, k) => ({ bbox: { x: 0.1 * k, y: 0.1, width: 0.05, height: 0.05 }, encoding: enc(512, i + k) })), metadata: { image_width: 1000, image_height: 500 } },
+        },
+      };
+    }
+    // A YOLO label clash, a finding, a corrupt file.
+    spec['d0/IMG_0.png'] = FAKE_JPEG;
+    spec['d0/IMG_0.png.json'] = { json: { yolov8: yolo([]) } };
+    spec['d1/bad.jpg'] = FAKE_JPEG;
+    spec['d1/bad.json'] = { json: { yolov8: yolo([obj({ xywh: [1, 2, 3, 4] })]) } };
+    spec['d2/corrupt.jpg'] = FAKE_JPEG;
+    spec['d2/corrupt.json'] = '{"yolov8": ';
+    lib = makeTree(spec);
+    out = tempDir('isc-atk-sh-');
+  });
+  after(() => {
+    removeTree(lib);
+    removeTree(out);
+  });
+
+  const read = (format: string, p: string) =>
+    format === 'yolo' ? JSON.stringify(listTree(p)).replaceAll(p, '<out>') : readFileSync(p, 'latin1') + (format === 'embeddings' ? readFileSync(p.replace(/\.npy$/, '.jsonl'), 'utf8') : '');
+
+  for (const format of ['coco', 'yolo', 'embeddings'] as const) {
+    it(`${format}: CLI shards (2 and 3 of them) + merge = one run, bytes and exit code; --engine threads and --index the same`, async () => {
+      const ext = format === 'yolo' ? '' : format === 'coco' ? '.json' : '.npy';
+      const inc = format === 'embeddings' ? [] : ['--include', 'faces'];
+      const whole = join(out, `${format}-whole${ext}`);
+      const one = await runCli(['export', lib, '--format', format, ...inc, '-o', whole, '--json', '--engine', 'inline']);
+      assert.equal(one.code, 1, one.stderr);
+      const base = read(format, whole);
+      for (const n of [2, 3]) {
+        const shards = Array.from({ length: n }, (_, i) => join(out, `${format}-${n}-s${i}.jsonl`));
+        for (let i = 0; i < n; i++) {
+          const s = await runCli(['export', lib, '--format', format, ...inc, '--shard', `${i}/${n}`, '-o', shards[i]]);
+          assert.ok(s.code === 0 || s.code === 1, s.stderr);
+        }
+        const merged = join(out, `${format}-merged-${n}${ext}`);
+        const m = await runCli(['merge', ...shards, '-o', merged, '--json']);
+        assert.equal(m.code, one.code, `merge of ${n} shards exits as the run does: ${m.stderr}`);
+        assert.equal(read(format, merged), base, `${format}: merge of ${n}`);
+      }
+      const threads = join(out, `${format}-threads${ext}`);
+      assert.equal((await runCli(['export', lib, '--format', format, ...inc, '-o', threads, '--engine', 'threads', '-w', '2'])).code, 1);
+      assert.equal(read(format, threads), base, 'threads');
+      const indexed = join(out, `${format}-index${ext}`);
+      for (let k = 0; k < 2; k++) await runCli(['export', lib, '--format', format, ...inc, '-o', indexed, '--index', join(out, `idx-${format}`)]);
+      assert.equal(read(format, indexed), base, 'index');
+      const noIndex = join(out, `${format}-noindex${ext}`);
+      await runCli(['export', lib, '--format', format, ...inc, '-o', noIndex, '--no-index']);
+      assert.equal(read(format, noIndex), base, 'no-index');
+    });
+  }
+
+  it('--where / --operation: shards + merge give the filtered run\'s bytes; --operation yolov8 never takes face_detection\'s boxes', async () => {
+    const filters = [['--where', 'faces >= 2'], ['--operation', 'yolov8'], ['--operation-type', 'face_detection']];
+    for (const f of filters) {
+      const whole = join(out, 'f-whole.json');
+      await runCli(['export', lib, '--format', 'coco', '--include', 'faces', ...f, '-o', whole]);
+      const base = readFileSync(whole, 'utf8');
+      const doc = JSON.parse(base);
+      if (f[1] === 'yolov8') assert.ok(doc.annotations.every((a: Json) => a.source.operation === 'yolov8') && doc.annotations.length > 0);
+      if (f[0] === '--where') {
+        const per = new Map<number, number>();
+        for (const a of doc.annotations) if (a.source.list === 'faces') per.set(a.image_id, (per.get(a.image_id) ?? 0) + 1);
+        assert.ok(doc.images.length > 0 && doc.images.every((i: Json) => (per.get(i.id) ?? 0) >= 2), f.join(' '));
+      }
+      const shards = [0, 1, 2].map((i) => join(out, `f-s${i}.jsonl`));
+      for (let i = 0; i < 3; i++) await runCli(['export', lib, '--format', 'coco', '--include', 'faces', ...f, '--shard', `${i}/3`, '-o', shards[i]]);
+      const merged = join(out, 'f-merged.json');
+      await runCli(['merge', ...shards, '-o', merged]);
+      assert.equal(readFileSync(merged, 'utf8'), base, f.join(' '));
+    }
+  });
+
+  it('merge refuses shards of different options (--include, --dim, --operation)', async () => {
+    const a = join(out, 'o-a.jsonl');
+    const b = join(out, 'o-b.jsonl');
+    for (const [x, y] of [
+      [['--format', 'coco', '--include', 'faces'], ['--format', 'coco']],
+      [['--format', 'embeddings'], ['--format', 'embeddings', '--dim', '128']],
+      [['--format', 'coco', '--operation', 'yolov8'], ['--format', 'coco']],
+    ]) {
+      await runCli(['export', lib, ...x, '--shard', '0/2', '-o', a]);
+      await runCli(['export', lib, ...y, '--shard', '1/2', '-o', b]);
+      const m = await runCli(['merge', a, b, '-o', join(out, 'o-m.json')]);
+      assert.equal(m.code, 2, `merge of ${x.join(' ')} and ${y.join(' ')}: ${m.code} ${m.stderr}`);
+      rmSync(join(out, 'o-m.json'), { force: true });
+    }
+  });
+});
+
