@@ -494,7 +494,7 @@ describe('crafted sidecars: each convention, and what is a finding', () => {
       const file = join(out, 'bad.json');
       const { report, findings } = await run(broken, { format: 'coco', output: file, faces: true });
       const by = Object.fromEntries(findings.map((f) => [relative(broken, f.path), f]));
-      assert.match(by['bad/out.json'].message, /\/yolov8\/objects\/0: box \[0\.95, 0\.1, 0\.1, 0\.1\] \(0–1, top-left and size\) lies outside the image \(0–1\)/);
+      assert.match(by['bad/out.json'].message, /\/yolov8\/objects\/0: box \[95, 10, 10, 10\] \(percent, top-left and size\) lies outside the image \(0–100\)/);
       assert.match(by['bad/floats.json'].message, /bbox \[0\.1,0\.2,0\.3,0\.4\]: an array bbox holds integer pixels/);
       assert.match(by['bad/sizes.json'].message, /image size 640×480 differs from 1000×500/);
       assert.match(by['bad/empty-box.json'].message, /empty box \(width 0, height 5, pixels\)/);

@@ -38,6 +38,8 @@ interface Box {
   w: number;
   h: number;
   pixels: boolean;
+  /** What the image's width (height) is in the box's unit when it is not pixels: 1, or 100 for percent (one rounding per coordinate). */
+  whole?: number;
 }
 
 type Size = { width: number; height: number } | null;
@@ -111,7 +113,7 @@ function objectBox(obj: JsonObject): Box | string {
     if (kind === 'percent' || kind === 'pixels') {
       const o = xywhObject(v);
       if (!o) return `${key} ${short(v)} is not {x,y,width,height} of numbers`;
-      return kind === 'percent' ? { x: o[0] / 100, y: o[1] / 100, w: o[2] / 100, h: o[3] / 100, pixels: false } : { x: o[0], y: o[1], w: o[2], h: o[3], pixels: true };
+      return kind === 'percent' ? { x: o[0], y: o[1], w: o[2], h: o[3], pixels: false, whole: 100 } : { x: o[0], y: o[1], w: o[2], h: o[3], pixels: true };
     }
     const a = quad(v);
     if (!a) return `${key} ${short(v)} is not an array of 4 numbers`;
@@ -135,14 +137,15 @@ const num = (n: number): string => (n === 0 ? '0' : String(n));
  * convention (then clamped to the edge); an empty box or one beyond that is a problem.
  */
 function place(b: Box, size: Size, format: 'coco' | 'yolo'): string | { problem: string } {
-  const what = b.pixels ? 'pixels' : '0–1';
+  const whole = b.whole ?? 1;
+  const what = b.pixels ? 'pixels' : whole === 100 ? 'percent' : '0–1';
   if (!(b.w > 0 && b.h > 0)) return { problem: `empty box (width ${b.w}, height ${b.h}, ${what})` };
-  const slack = b.pixels ? PIXEL_SLACK : NORMALISED_SLACK;
-  const limW = b.pixels ? (size ? size.width : Infinity) : 1;
-  const limH = b.pixels ? (size ? size.height : Infinity) : 1;
+  const slack = b.pixels ? PIXEL_SLACK : NORMALISED_SLACK * whole;
+  const limW = b.pixels ? (size ? size.width : Infinity) : whole;
+  const limH = b.pixels ? (size ? size.height : Infinity) : whole;
   let { x, y, w, h } = b;
   if (x < -slack || y < -slack || x + w > limW + slack || y + h > limH + slack) {
-    const frame = b.pixels ? (size ? `a ${size.width}×${size.height} image` : 'the image') : 'the image (0–1)';
+    const frame = b.pixels ? (size ? `a ${size.width}×${size.height} image` : 'the image') : whole === 100 ? 'the image (0–100)' : 'the image (0–1)';
     return { problem: `box [${num(x)}, ${num(y)}, ${num(w)}, ${num(h)}] (${what}, top-left and size) lies outside ${frame}` };
   }
   // Clamped only when it passes an edge: a box inside keeps its own numbers.
@@ -153,14 +156,17 @@ function place(b: Box, size: Size, format: 'coco' | 'yolo'): string | { problem:
     h = Math.min(limH, y + h) - y0;
     x = x0;
     y = y0;
+    // A box that only touched the image from outside (within the slack) has nothing left inside it.
+    if (!(w > 0 && h > 0)) return { problem: `box [${num(b.x)}, ${num(b.y)}, ${num(b.w)}, ${num(b.h)}] (${what}) lies on the image's edge: nothing of it is inside` };
   }
   if (format === 'coco') {
     if (!b.pixels) {
-      if (!size) return { problem: 'the sidecar gives no image size: a 0–1 box cannot be given in pixels' };
-      x *= size.width;
-      w *= size.width;
-      y *= size.height;
-      h *= size.height;
+      if (!size) return { problem: `the sidecar gives no image size: a ${what} box cannot be given in pixels` };
+      // Multiplied first, then divided: one rounding per coordinate (7 % of 6000 px is 420).
+      x = (x * size.width) / whole;
+      w = (w * size.width) / whole;
+      y = (y * size.height) / whole;
+      h = (h * size.height) / whole;
     }
     return `"bbox":[${num(x)},${num(y)},${num(w)},${num(h)}],"area":${num(w * h)}`;
   }
@@ -170,6 +176,11 @@ function place(b: Box, size: Size, format: 'coco' | 'yolo'): string | { problem:
     w /= size.width;
     y /= size.height;
     h /= size.height;
+  } else if (whole !== 1) {
+    x /= whole;
+    w /= whole;
+    y /= whole;
+    h /= whole;
   }
   return `${num(x + w / 2)} ${num(y + h / 2)} ${num(w)} ${num(h)}`;
 }

@@ -659,15 +659,18 @@ class YoloWriter implements DatasetWriter {
   }
 
   async add(e: DatasetEntry): Promise<string | null> {
-    const slash = e.image.lastIndexOf('/');
-    const label = `labels/${e.image.slice(0, slash + 1)}${splitName(e.image.slice(slash + 1)).stem}.txt`;
+    // Ultralytics finds a label by replacing the LAST `/images/` of the image's path with `/labels/`:
+    // a library folder named `images` is renamed `images_` in the dataset, so that last one is ours.
+    const rel = e.image.split('/').map((c, i, all) => (i < all.length - 1 && c === 'images' ? 'images_' : c)).join('/');
+    const slash = rel.lastIndexOf('/');
+    const label = `labels/${rel.slice(0, slash + 1)}${splitName(rel.slice(slash + 1)).stem}.txt`;
     const taken = this.labels.get(nfc(label));
     if (taken !== undefined) return `image ${e.image} left out: its YOLO label ${label} is already ${taken}'s (YOLO names a label after the image without its extension)`;
     this.labels.set(nfc(label), e.image);
     let text = '';
     for (const b of e.boxes) text += `${this.categories.index(b.category)} ${b.box}\n`;
     const labelPath = join(this.tmp, label);
-    const imagePath = join(this.tmp, 'images', e.image);
+    const imagePath = join(this.tmp, 'images', rel);
     this.mkdirs(dirname(labelPath));
     this.mkdirs(dirname(imagePath));
     writeFileSync(labelPath, text);
