@@ -427,67 +427,7 @@ function checkInvariants(lib: Lib, dirs: string[], label: string): void {
   }
 }
 
-async function killTrials(t: { diagnostic: (s: string) => void }, mode: 'mv' | 'cp', destOf: (root: string) => string, trials: number, seed: number): Promise<void> {
-  const rnd = mulberry32(seed);
-  // How long a whole run takes, to spread the kills over it.
-  const probe = tempDir();
-  let full = 1000;
-  try {
-    const lib = library(probe, 150);
-    const dest = destOf(probe);
-    const t0 = performance.now();
-    const r = await cliMv([mode, ...[...lib.images.keys()].map((n) => join(probe, 'a', n)), dest]);
-    full = performance.now() - t0;
-    assert.equal(r.code, 0, r.stderr);
-    if (dest !== join(probe, 'b')) removeTree(dest);
-  } finally {
-    removeTree(probe);
-  }
-  t.diagnostic(`${mode}: a full run of 150 images takes ${full.toFixed(0)} ms`);
-  for (let k = 0; k < trials; k++) {
-    const root = tempDir();
-    const dest = destOf(root);
-    try {
-      const lib = library(root, 150);
-      const srcs = [...lib.images.keys()].map((n) => join(root, 'a', n));
-      const delay = Math.floor(full * (0.3 + 0.7 * rnd()));
-      const res = await killedAfter([mode, ...srcs, dest], delay);
-      const label = `${mode} trial ${k} (killed at ${delay} ms: ${res.signal ?? 'exit ' + res.code})`;
-      checkInvariants(lib, [join(root, 'a'), dest], label);
-      // The next run into the same folder finishes the dead one and goes on with what is left.
-      const left = [...lib.images.keys()].filter((n) => fs.existsSync(join(root, 'a', n)) && !fs.existsSync(join(dest, n)));
-      const next = await cliMv([mode, ...(left.length > 0 ? left.map((n) => join(root, 'a', n)) : [join(root, 'a', [...lib.images.keys()][0])]), dest]);
-      void next;
-      checkInvariants(lib, [join(root, 'a'), dest], `${label}, then re-run`);
-      for (const name of lib.images.keys()) assert.ok(fs.existsSync(join(dest, name)), `${label}: ${name} never reached the destination`);
-      if (mode === 'mv') assert.deepEqual(names(join(root, 'a')).filter((n) => !n.endsWith('.isc-lock-aside')), [], `${label}: left at the source after the re-run`);
-      assert.deepEqual(leftovers(dest), [], `${label}: leftovers at the destination`);
-      assert.deepEqual(leftovers(join(root, 'a')), [], `${label}: leftovers at the source`);
-    } finally {
-      removeTree(root);
-      if (dest !== join(root, 'b')) removeTree(dest);
-    }
-  }
-}
-
-const sameFs = (root: string) => {
-  fs.mkdirSync(join(root, 'b'), { recursive: true });
-  return join(root, 'b');
-};
-const otherFs = (_root: string) => fs.mkdtempSync('/dev/shm/isc-att-');
-
-test('1 SIGKILL: mv killed at a random instant — every image with all its sidecars, the next run finishes, no leftovers', async (t) => {
-  await killTrials(t, 'mv', sameFs, 6, 11);
-});
-
-test('1 SIGKILL: mv across file systems killed at a random instant — same invariants', async (t) => {
-  if (!fs.existsSync('/dev/shm') || fs.statSync('/dev/shm').dev === fs.statSync(tempDir()).dev) return t.skip('no second file system');
-  await killTrials(t, 'mv', otherFs, 5, 12);
-});
-
-test('1 SIGKILL: cp killed at a random instant — same invariants', async (t) => {
-  await killTrials(t, 'cp', sameFs, 5, 13);
-});
+// SIGKILL trials of mv (both on one file system and across), cp and relink: test/long/reorganise-kill.test.ts.
 
 test('1 race: two mv processes on the same images (to two folders, and to the same folder) — each image once, with all its sidecars', async () => {
   for (const same of [false, true]) {

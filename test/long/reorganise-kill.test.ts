@@ -24,7 +24,7 @@ interface Lib {
   images: Map<string, { image: string; sidecars: Map<string, string> }>;
 }
 
-/** IMAGES images in src/, each with a stem .bin-named JSON... two forms: IMG_i.json, and on every third a kept IMG_i.jpg.json too. */
+/** IMAGES images in src/, each with IMG_i.json; every third also IMG_i.jpg.json, every fifth IMG_i.bin (mv and cp). */
 function library(withIdentity: boolean): Lib {
   const root = tempDir('isc-kill-');
   fs.mkdirSync(join(root, 'src'));
@@ -44,6 +44,7 @@ function library(withIdentity: boolean): Lib {
     };
     write(`IMG_${i}.json`, 'stem');
     if (i % 3 === 0) write(`IMG_${i}.jpg.json`, 'name-ext');
+    if (i % 5 === 0 && !withIdentity) write(`IMG_${i}.bin`, 'bin'); // a third form (reads take it first; only its bytes matter here)
     images.set(name, { image: hash(p), sidecars });
   }
   return { root, images };
@@ -100,12 +101,33 @@ async function measure(args: (lib: Lib) => string[], identity: boolean): Promise
 
 const srcImages = (lib: Lib) => [...lib.images.keys()].map((n) => join(lib.root, 'src', n)).filter((p) => fs.existsSync(p));
 
-test(`mv killed at ${TRIALS} random points: no image without its sidecars, the next mv finishes`, { timeout: 600_000 }, async () => {
+/** The destination: `dst` in the library, or a folder on another file system (/dev/shm) linked there as `dst`. */
+function useOtherFs(lib: Lib): void {
+  const other = fs.mkdtempSync('/dev/shm/isc-kill-');
+  fs.rmdirSync(join(lib.root, 'dst'));
+  fs.symlinkSync(other, join(lib.root, 'dst'));
+}
+
+const otherFs = fs.existsSync('/dev/shm') && fs.statSync('/dev/shm').dev !== fs.statSync(tempDir()).dev;
+
+for (const across of [false, true]) test(`mv${across ? ' across file systems' : ''} killed at ${TRIALS} random points: no image without its sidecars, the next mv finishes`, { timeout: 900_000, skip: across && !otherFs ? 'no second file system' : false }, async () => {
   const args = (lib: Lib) => ['mv', ...srcImages(lib), join(lib.root, 'dst')];
-  const full = await measure(args, false);
-  const rnd = mulberry32(61);
+  const full = await (async () => {
+    const lib = library(false);
+    if (across) useOtherFs(lib);
+    try {
+      const t0 = performance.now();
+      assert.equal((await run(args(lib), null)).code, 0);
+      return performance.now() - t0;
+    } finally {
+      if (across) removeTree(fs.realpathSync(join(lib.root, 'dst')));
+      removeTree(lib.root);
+    }
+  })();
+  const rnd = mulberry32(across ? 64 : 61);
   for (let t = 0; t < TRIALS; t++) {
     const lib = library(false);
+    if (across) useOtherFs(lib);
     try {
       await run(args(lib), rnd() * full);
       const a = assertEachImageHasItsSidecars(lib, 'src', `trial ${t}`);
@@ -117,6 +139,7 @@ test(`mv killed at ${TRIALS} random points: no image without its sidecars, the n
       assert.deepEqual(ownAsides(join(lib.root, 'src')), [], `trial ${t}: the sources are gone`);
       assert.deepEqual(leftovers(join(lib.root, 'dst')), [], `trial ${t}: nothing of ours left`);
     } finally {
+      if (across) removeTree(fs.realpathSync(join(lib.root, 'dst')));
       removeTree(lib.root);
     }
   }
