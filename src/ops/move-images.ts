@@ -35,12 +35,12 @@ import { acquireSidecarLockSync, type HeldLock } from '../fs/lock.js';
 import { hostMark, processState, removeStaleTempFiles } from '../fs/temp-files.js';
 import { fsyncDirs } from '../fs/dir-sync.js';
 import { writeFileAtomicSync } from '../fs/atomic-write.js';
-import { imageExtensionSet, nfc, splitName } from '../discovery/extensions.js';
-import { isImageName, isSidecarName, sidecarExtOf } from '../discovery/pair.js';
-import { locateSidecarSync, type SidecarCandidate } from '../discovery/locate.js';
+import { imageExtensionSet, isAscii, nfc, splitName } from '../discovery/extensions.js';
+import { candidateNames, isImageName, isSidecarName, sidecarExtOf } from '../discovery/pair.js';
+import { locateSidecarSync } from '../discovery/locate.js';
 import { lockKeyForImage, lockKeysForLoneSidecar } from '../discovery/lock-key.js';
 import { recordedImageName } from '../analysis/image-identity.js';
-import type { JsonObject, Keyring } from '../types.js';
+import type { JsonObject, Keyring, SidecarExt, SidecarNaming } from '../types.js';
 
 export type TransferMode = 'move' | 'copy';
 
@@ -287,6 +287,7 @@ function imageUnit(source: string, dest: Destination, folder: DestFolder, exts: 
   claimNames(files, folder, exts);
   const unit: TransferUnit = { source, files };
   if (renamedForm) unit.renamedForm = true;
+  planSiblings.set(unit, siblings);
   return unit;
 }
 
@@ -362,7 +363,7 @@ function withLocks<T>(keys: string[], opts: TransferOptions, fn: (held: HeldLock
 /** Move or copy one unit (see the header for the order). Undoes its own links when a step fails before the image lands. */
 function actUnit(mode: TransferMode, unit: TransferUnit, copyAlready: boolean, opts: TransferOptions): { copied: boolean; leftAtSource: string[] } {
   return withLocks(lockKeysOf(unit), opts, (held) => {
-    const check = () => held.forEach((l) => l.check());
+    const check = () => held.forEach((l) => l.check(true)); // on disk only when not verified a moment ago
     for (const f of unit.files) {
       const st = fs.lstatSync(f.from, { throwIfNoEntry: false });
       if (st === undefined) throw errors.notFound(f.from, 'source');
@@ -422,21 +423,36 @@ function actUnit(mode: TransferMode, unit: TransferUnit, copyAlready: boolean, o
  * Sidecars of the unit's image now that the plan does not list (its own side only; another image's
  * shared files, and stem files that stay where they are in a same-folder rename, aside).
  */
-function newSidecarsOf(unit: TransferUnit, opts: TransferOptions): SidecarCandidate[] {
+function newSidecarsOf(unit: TransferUnit, opts: TransferOptions): { path: string; ext: SidecarExt; naming: SidecarNaming }[] {
   const image = unit.files.find((f) => f.role === 'image');
   if (!image) return [];
   const planned = new Set(unit.files.map((f) => f.from));
-  const loc = locateSidecarSync(image.from, { imageExtensions: opts.imageExtensions });
-  const siblings = loc.siblings.map((s) => nfc(path.basename(s)));
   const stays = path.dirname(image.from) === path.dirname(image.to) && nfc(splitName(path.basename(image.from)).stem) === nfc(splitName(path.basename(image.to)).stem);
-  return loc.candidates.filter((c) => {
-    if ((loc.isSymlink ? c.side !== 'link' : c.side !== 'target') || planned.has(c.path)) return false;
-    if (stays && c.naming === 'stem') return false;
+  const name = path.basename(image.from);
+  const dir = path.dirname(image.from);
+  let found: { path: string; ext: SidecarExt; naming: SidecarNaming; shared: boolean }[];
+  if (isAscii(name)) {
+    // A stat per name this image's sidecars can have: the folder changes with every unit moved out
+    // of it, and a locate would list it again each time.
+    const siblings = planSiblings.get(unit) ?? [];
+    found = candidateNames(name)
+      .filter((c) => fs.lstatSync(path.join(dir, c.name), { throwIfNoEntry: false })?.isFile())
+      .map((c) => ({ path: path.join(dir, c.name), ext: c.ext, naming: c.naming, shared: c.naming === 'stem' && siblings.length > 0 }));
+  } else {
+    const loc = locateSidecarSync(image.from, { imageExtensions: opts.imageExtensions });
+    found = loc.candidates.filter((c) => (loc.isSymlink ? c.side === 'link' : c.side === 'target')).map((c) => ({ ...c, shared: c.shared === true }));
+  }
+  const siblings = planSiblings.get(unit) ?? [];
+  return found.filter((c) => {
+    if (planned.has(c.path) || (stays && c.naming === 'stem')) return false;
     if (!c.shared) return true;
     const owner = recordOf(c.path, opts);
     return !(owner !== undefined && owner !== null && siblings.includes(owner));
   });
 }
+
+/** The other images of each planned image's group (IMG_1.CR2 for IMG_1.jpg): whose stem files are not this image's. */
+const planSiblings = new WeakMap<TransferUnit, string[]>();
 
 function needsCopy(e: unknown): boolean {
   const c = (e as NodeJS.ErrnoException).code;

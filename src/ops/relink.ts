@@ -21,7 +21,7 @@ import * as fs from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { mkdir, realpath, unlink } from 'node:fs/promises';
 import { errors, isSidecarError, type ErrorCode } from '../errors.js';
-import { decodeSidecar } from '../formats/codec.js';
+import { decodeSidecar, detectFormat } from '../formats/codec.js';
 import { readFileLimitedSync } from '../fs/read-file.js';
 import { hashRegularFile } from '../fs/file-hash.js';
 import { fsyncDirs } from '../fs/dir-sync.js';
@@ -39,6 +39,7 @@ import type { ImageRecord } from '../model/summary.js';
 import type { JsonObject, Options } from '../types.js';
 import { isoTimestamp } from '../time.js';
 import { findOrphans, type OrphanList } from './orphans.js';
+import { mapLimit } from '../engine/map-limit.js';
 import { MANIFEST_NAME, RELINK_MANIFEST_VERSION, ensureQuarantineBase, quarantineBase, removeAbandonedQuarantines, quarantineStamp, writeManifest, type ManifestEntry, type QuarantineManifest } from './quarantine-folder.js';
 
 export interface RelinkOptions extends Options {
@@ -177,13 +178,14 @@ export async function planRelink(root: string, opts: Omit<RelinkOptions, 'dryRun
   }
 
   // 4. An image claimed by orphans of two folders (or two records) is nobody's to decide.
+  const listings = new Map<string, Listing>();
   for (const [, us] of claims) {
     if (us.length > 1) {
       for (const u of us) plan.ambiguous.push({ sidecars: u.orphans.map((o) => o.rel), reason: `${us.length} orphans of different origin claim this image`, candidates: [u.image!.rel] });
       continue;
     }
     const u = us[0];
-    const moves = destinations(rootAbs, u, exts);
+    const moves = destinations(rootAbs, u, exts, listings);
     if (typeof moves === 'string') plan.ambiguous.push({ sidecars: u.orphans.map((o) => o.rel), reason: moves, candidates: [u.image!.rel] });
     else plan.matches.push({ image: u.image!.path, imageRel: u.image!.rel, sidecars: moves, evidence: u.evidence! });
   }
@@ -211,7 +213,18 @@ function identityKey(id: { size: number; mtimeNs: bigint }): string {
 
 function recordOf(p: string, opts: Options): { identity: ImageRecord | null; name: string | null } | null {
   try {
-    const { data } = decodeSidecar(readFileLimitedSync(p), { path: p, keyring: opts.keyring });
+    const bytes = readFileLimitedSync(p);
+    // The two members read here are a string and a safe integer: JSON.parse reads them exactly, at a
+    // fraction of the lossless decoder's cost; any other file (bin, encrypted, odd JSON) goes through it.
+    if (detectFormat(bytes) === 'json') {
+      try {
+        const data = JSON.parse(bytes.toString('utf8')) as JsonObject;
+        return { identity: recordedImage(data), name: recordedImageName(data) };
+      } catch {
+        /* the decoder says what it is */
+      }
+    }
+    const { data } = decodeSidecar(bytes, { path: p, keyring: opts.keyring });
     return { identity: recordedImage(data as JsonObject), name: recordedImageName(data as JsonObject) };
   } catch {
     return null;
@@ -252,13 +265,39 @@ async function imagesByIdentity(rootAbs: string, wanted: ReadonlySet<string>, ex
 }
 
 /** Each orphan's name next to its image; a string says why none can be given. */
-function destinations(rootAbs: string, u: Unit, exts: ReadonlySet<string>): RelinkMove[] | string {
+interface Listing {
+  /** NFC names in the folder, and the targets planned into it. */
+  names: Set<string>;
+  /** NFC stem → the folder's images with it. */
+  imagesByStem: Map<string, string[]>;
+}
+
+function listingOf(dir: string, exts: ReadonlySet<string>, listings: Map<string, Listing>): Listing {
+  let l = listings.get(dir);
+  if (l === undefined) {
+    l = { names: new Set(), imagesByStem: new Map() };
+    for (const raw of fs.readdirSync(dir)) {
+      const n = nfc(raw);
+      l.names.add(n);
+      if (!isImageName(n, exts)) continue;
+      const stem = nfc(splitName(n).stem);
+      const list = l.imagesByStem.get(stem);
+      if (list) list.push(n);
+      else l.imagesByStem.set(stem, [n]);
+    }
+    listings.set(dir, l);
+  }
+  return l;
+}
+
+function destinations(rootAbs: string, u: Unit, exts: ReadonlySet<string>, listings: Map<string, Listing>): RelinkMove[] | string {
   const image = u.image!;
   const dir = dirname(image.path);
-  const names = new Set(fs.readdirSync(dir).map(nfc));
+  const listing = listingOf(dir, exts, listings);
+  const names = listing.names;
   const stem = nfc(splitName(image.name).stem);
   // Another image with this stem, or named exactly it (`IMG_1.jpg` beside `IMG_1.jpg.png`), would claim a stem file too.
-  const shareStem = [...names].some((n) => n !== nfc(image.name) && isImageName(n, exts) && (nfc(splitName(n).stem) === stem || n === stem));
+  const shareStem = (listing.imagesByStem.get(stem) ?? []).some((n) => n !== nfc(image.name)) || (names.has(stem) && isImageName(stem, exts));
   const moves: RelinkMove[] = [];
   const taken = new Set<string>();
   for (const o of u.orphans) {
@@ -269,6 +308,7 @@ function destinations(rootAbs: string, u: Unit, exts: ReadonlySet<string>): Reli
     const target = nameExt || shareStem ? `${nfc(image.name)}.${ext}` : `${stem}.${ext}`;
     if (taken.has(target) || (names.has(target) && !sameInode(fs.lstatSync(o.path), join(dir, target)))) return `${target} exists next to the image`;
     taken.add(target);
+    names.add(target); // the next unit into this folder sees it taken
     const to = join(dir, target);
     moves.push({ path: o.path, rel: o.rel, to, toRel: to.slice(rootAbs.length + 1) });
   }
@@ -284,15 +324,17 @@ async function act(rootAbs: string, matches: RelinkMatch[], created: Date, repor
     throw errors.fromFs(e, rootAbs);
   });
   const moves = matches.flatMap((m) => m.sidecars.map((s) => ({ ...s, image: m.image })));
-  const hashed: (typeof moves[number] & { entry: ManifestEntry })[] = [];
-  for (const m of moves) {
+  // Several in flight: each is a few file-system calls on the thread pool, waiting more than working.
+  const hashes = await mapLimit(moves, CONCURRENCY, async (m) => {
     try {
       const h = await hashRegularFile(m.path);
-      hashed.push({ ...m, entry: { rel: m.rel, size: h.snapshot.size, sha256: h.sha256, moved_to: m.toRel } });
+      return { ...m, entry: { rel: m.rel, size: h.snapshot.size, sha256: h.sha256, moved_to: m.toRel } as ManifestEntry };
     } catch (e) {
       skip(report, m.rel, e);
+      return null;
     }
-  }
+  });
+  const hashed = hashes.filter((h) => h !== null);
   if (hashed.length === 0) return;
   // What a run killed before its manifest left goes first (it may take the emptied quarantine with it).
   const existing = await quarantineBase(rootAbs).catch(() => null);
@@ -323,9 +365,8 @@ async function act(rootAbs: string, matches: RelinkMatch[], created: Date, repor
   report.quarantine = folder;
   report.manifest = manifestPath;
 
-  const done: ManifestEntry[] = [];
   const dirs = new Set<string>();
-  for (const h of hashed) {
+  const moved = await mapLimit(hashed, CONCURRENCY, async (h) => {
     try {
       if (relJoin(rootAbs, h.rel) !== h.path || relJoin(rootAbs, h.toRel) !== h.to || h.rel.split('/')[0] === QUARANTINE_DIR) throw errors.outsideRoot(h.path, rootAbs);
       const keys = [...lockKeysForLoneSidecar(h.path), lockKeyForImage(dirname(h.image), h.image.slice(h.image.lastIndexOf('/') + 1))];
@@ -343,12 +384,15 @@ async function act(rootAbs: string, matches: RelinkMatch[], created: Date, repor
         else await moveNoOverwrite(h.path, h.to);
       });
       dirs.add(dirname(h.path)).add(dirname(h.to));
-      done.push(h.entry);
       report.relinked++;
+      return h.entry;
     } catch (e) {
       skip(report, h.rel, e);
+      return null;
     }
-  }
+  });
+  const done = moved.filter((e) => e !== null);
+  report.skipped.sort((a, b) => (a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0)); // finished out of order
   await fsyncDirs(dirs);
   await writeManifest(manifestPath, { ...manifest, status: 'complete', entries: done });
 }
@@ -358,6 +402,8 @@ function sameInode(st: { dev: number | bigint; ino: number | bigint }, p: string
   const other = fs.lstatSync(p, { throwIfNoEntry: false });
   return other !== undefined && other.dev === st.dev && other.ino === st.ino;
 }
+
+const CONCURRENCY = 8;
 
 function skip(report: RelinkReport, rel: string, e: unknown): void {
   const err = isSidecarError(e) ? e : errors.fromFs(e, rel);
