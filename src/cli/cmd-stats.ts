@@ -6,7 +6,7 @@ import { progressFor } from './progress.js';
 import { formatStatsSummary, statsSummary } from './summaries.js';
 
 /** Run the aggregate for this command; `complete` is false when part of the tree could not be read. */
-async function compute(ctx: CommandContext, dir: string, onProgress: (done: number) => void): Promise<Emission & { complete: boolean }> {
+async function compute(ctx: CommandContext, dir: string, onProgress: (done: number) => void): Promise<Emission & { complete: boolean; orphans?: Orphan[] }> {
   if (ctx.command === 'format-stats') {
     const { formatStats } = await import('../ops/format-stats.js');
     const result = await formatStats(dir, { ...engineOptions(ctx),
@@ -14,7 +14,9 @@ async function compute(ctx: CommandContext, dir: string, onProgress: (done: numb
     return { result, complete: result.scan_complete, what: 'format statistics', human: (style) => formatStatsSummary(result, style) };
   }
   const { stats } = await import('../ops/stats.js');
+  const orphans: Orphan[] = [];
   const result = await stats(dir, {
+    onOrphan: (o) => orphans.push(o),
     ...engineOptions(ctx),
       ...indexOptions(ctx),
     operationType: optString(ctx, 'operationType'),
@@ -22,8 +24,10 @@ async function compute(ctx: CommandContext, dir: string, onProgress: (done: numb
     where: optString(ctx, 'where'),
     onProgress,
   });
-  return { result, complete: result.scan_complete, what: 'statistics', human: (style) => statsSummary(result, style) };
+  return { result, complete: result.scan_complete, what: 'statistics', human: (style) => statsSummary(result, style), orphans };
 }
+
+type Orphan = { path: string; rel: string; format: string | null; size: number };
 
 export async function run(ctx: CommandContext): Promise<number> {
   if (ctx.opts.shard !== undefined) return (await import('./cmd-shard.js')).runShard(ctx, ctx.command === 'format-stats' ? 'format-stats' : 'stats');
@@ -37,20 +41,21 @@ export async function run(ctx: CommandContext): Promise<number> {
   }
   await emit(ctx, out);
   if (!out.complete) note(ctx, 'warning: the scan was incomplete (some paths could not be read); see scan_problems');
-  else if (ctx.command === 'stats') await noteRelinkable(ctx, dir, out.result as { categories: { orphan: number } });
+  else if (out.orphans !== undefined) await noteRelinkable(ctx, dir, out.orphans);
   return out.complete ? EXIT_CLEAN : EXIT_FINDINGS;
 }
 
 /**
  * Orphans whose images moved or were renamed inside the library: said on stderr (the JSON stays
- * the mergeable aggregate), so nobody quarantines results `relink` could put back. A second,
- * warm scan, only when there are orphans.
+ * the mergeable aggregate), so nobody quarantines results `relink` could put back. The orphans are
+ * the ones this scan met: no second scan, only their records and a walk of the images.
  */
-async function noteRelinkable(ctx: CommandContext, dir: string, result: { categories: { orphan: number } }): Promise<void> {
-  if (ctx.opts.quiet === true || result.categories.orphan === 0) return;
+async function noteRelinkable(ctx: CommandContext, dir: string, orphans: Orphan[]): Promise<void> {
+  if (ctx.opts.quiet === true || orphans.length === 0) return;
   const { planRelink } = await import('../ops/relink.js');
-  const plan = await planRelink(dir, { ...engineOptions(ctx), ...indexOptions(ctx) }).catch(() => null);
+  const { imageExtensions, keyring } = engineOptions(ctx);
+  const plan = await planRelink(dir, { imageExtensions, keyring }, { orphans }).catch(() => null);
   if (plan === null) return; // only a note: the statistics above are the answer
   const n = plan.matches.reduce((k, m) => k + m.sidecars.length, 0);
-  if (n > 0) note(ctx, `${n} of the ${result.categories.orphan} orphan(s) belong to images that moved or were renamed inside the library: image-sidecar relink ${JSON.stringify(dir)} --dry-run`);
+  if (n > 0) note(ctx, `${n} of the ${orphans.length} orphan(s) belong to images that moved or were renamed inside the library: image-sidecar relink ${JSON.stringify(dir)} --dry-run`);
 }

@@ -109,7 +109,7 @@ export async function relink(root: string, opts: RelinkOptions = {}): Promise<Re
 }
 
 /** The plan alone (what a dry run reports; cleanup and stats count its matches). */
-export async function planRelink(root: string, opts: Omit<RelinkOptions, 'dryRun' | 'now'> = {}, found?: OrphanList): Promise<RelinkPlan> {
+export async function planRelink(root: string, opts: Omit<RelinkOptions, 'dryRun' | 'now'> = {}, found?: Pick<OrphanList, 'orphans'>): Promise<RelinkPlan> {
   const rootAbs = resolve(root);
   const list = found ?? (await findOrphans(rootAbs, opts));
   const plan: RelinkPlan = { orphans: list.orphans.length, matches: [], ambiguous: [], unmatched: [] };
@@ -410,9 +410,4 @@ function skip(report: RelinkReport, rel: string, e: unknown): void {
   report.skipped.push({ rel, code: err.code, reason: err.message });
 }
 
-/** How many orphans a relink would re-attach (cleanup and stats say so). */
-export async function countRelinkable(root: string, opts: Options, found: OrphanList): Promise<number> {
-  const plan = await planRelink(root, opts, found);
-  return plan.matches.reduce((n, m) => n + m.sidecars.length, 0);
-}
 

@@ -16,6 +16,8 @@ export interface StatsOptions extends Options {
   folders?: number;
   /** Only sidecars matching this filter expression (docs/QUERY.md). */
   where?: string;
+  /** Called with each orphan the scan meets (the CLI asks relink about them without a second scan). */
+  onOrphan?: (o: { path: string; rel: string; format: string | null; size: number }) => void;
 }
 
 /** Coverage of one folder's own images (not its subfolders'). */
@@ -151,7 +153,10 @@ class StatsAccumulator {
     };
     this.list = opts.list ? [] : undefined;
     this.folders = opts.folders !== undefined ? new FolderTable(opts.folders) : undefined;
+    this.onOrphan = opts.onOrphan;
   }
+
+  private readonly onOrphan: StatsOptions['onOrphan'];
 
   add(rec: ScanRecord): void {
     const r = this.r;
@@ -168,7 +173,11 @@ class StatsAccumulator {
     this.folders?.add(rec.dir, images, covered ? images : 0);
     // Statistics are per image: a record without an image (an orphan, an unknown image type's
     // sidecar, lone twins) gives its files to sidecar_files and its category, nothing else.
-    if (images === 0) return;
+    if (images === 0) {
+      const sc = rec.sidecars[0];
+      if (this.onOrphan && rec.category === 'orphan' && !sc.isLink) this.onOrphan({ path: sc.path, rel: sc.rel, format: sc.inspection.format, size: sc.inspection.size });
+      return;
+    }
     const eff = ownEffective(rec);
     if (!eff || (filter && !filter(eff))) return;
     const sum = eff.inspection.summary!;
