@@ -25,6 +25,9 @@
 import { createHash } from 'node:crypto';
 import { statSync } from 'node:fs';
 import { READ_FLAGS, streamRegularFileSync } from '../fs/regular-file.js';
+import { readFileLimitedSync } from '../fs/read-file.js';
+import { decodeSidecar, detectFormat } from '../formats/codec.js';
+import type { Keyring } from '../types.js';
 import type { JsonObject, JsonValue } from '../types.js';
 import { forEachOperation, isPlainObject, normalizeOperationName, SIDECAR_INFO_KEY } from './operations.js';
 import { UniqueNames } from './unique-names.js';
@@ -217,4 +220,28 @@ export function recordedImageName(data: JsonObject): string | null {
   if (typeof p !== 'string' || p === '') return null;
   const name = p.slice(Math.max(p.lastIndexOf('/'), p.lastIndexOf('\\')) + 1);
   return name === '' ? null : name.normalize('NFC');
+}
+
+/**
+ * What a sidecar file records of its image: `sidecar_info.image` and the image's file name (mv, cp
+ * and relink ask it of files they move). Null when the file cannot be read or decoded.
+ */
+export function readSidecarRecord(path: string, keyring?: Keyring): { identity: ImageRecord | null; name: string | null } | null {
+  try {
+    const bytes = readFileLimitedSync(path);
+    // The two members read here are a string and a safe integer: JSON.parse reads them exactly, at a
+    // fraction of the lossless decoder's cost; any other file (bin, encrypted, odd JSON) goes through it.
+    if (detectFormat(bytes) === 'json') {
+      try {
+        const data = JSON.parse(bytes.toString('utf8')) as JsonObject;
+        return { identity: recordedImage(data), name: recordedImageName(data) };
+      } catch {
+        /* the decoder says what it is */
+      }
+    }
+    const { data } = decodeSidecar(bytes, { path, keyring });
+    return { identity: recordedImage(data as JsonObject), name: recordedImageName(data as JsonObject) };
+  } catch {
+    return null;
+  }
 }

@@ -29,8 +29,6 @@ import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { errors, isSidecarError, type ErrorCode } from '../errors.js';
-import { decodeSidecar } from '../formats/codec.js';
-import { readFileLimitedSync } from '../fs/read-file.js';
 import { acquireSidecarLockSync, type HeldLock } from '../fs/lock.js';
 import { hostMark, processState, removeStaleTempFiles } from '../fs/temp-files.js';
 import { fsyncDirs } from '../fs/dir-sync.js';
@@ -38,9 +36,10 @@ import { writeFileAtomicSync } from '../fs/atomic-write.js';
 import { imageExtensionSet, isAscii, nfc, splitName } from '../discovery/extensions.js';
 import { candidateNames, isImageName, isSidecarName, sidecarExtOf } from '../discovery/pair.js';
 import { locateSidecarSync } from '../discovery/locate.js';
+import { addFolderName, readFolderNames, stemClaimants, type FolderNames } from '../discovery/folder-names.js';
 import { lockKeyForImage, lockKeysForLoneSidecar } from '../discovery/lock-key.js';
-import { recordedImageName } from '../analysis/image-identity.js';
-import type { JsonObject, Keyring, SidecarExt, SidecarNaming } from '../types.js';
+import { readSidecarRecord } from '../analysis/image-identity.js';
+import type { Keyring, SidecarExt, SidecarNaming } from '../types.js';
 
 export type TransferMode = 'move' | 'copy';
 
@@ -168,37 +167,9 @@ function resolveDestination(destination: string, count: number): Destination {
   return { path: p, dir, rename: path.basename(p) };
 }
 
-interface DestFolder {
-  /** NFC names present in the destination folder, and those this plan adds. */
-  taken: Set<string>;
-  /** NFC stem → image names present there (stems another image there would share). */
-  imagesByStem: Map<string, string[]>;
-  /** NFC stem → stem-form sidecar names present there. */
-  stemSidecars: Map<string, string[]>;
-}
-
-function readDestFolder(dir: string, exts: ReadonlySet<string>): DestFolder {
-  const out: DestFolder = { taken: new Set(), imagesByStem: new Map(), stemSidecars: new Map() };
-  for (const name of fs.readdirSync(dir)) {
-    const n = nfc(name);
-    out.taken.add(n);
-    if (isSidecarName(n)) {
-      const base = n.slice(0, n.lastIndexOf('.'));
-      push(out.stemSidecars, base, n);
-    } else if (isImageName(n, exts)) push(out.imagesByStem, nfc(splitName(n).stem), n);
-  }
-  return out;
-}
-
-function push(m: Map<string, string[]>, k: string, v: string): void {
-  const l = m.get(k);
-  if (l) l.push(v);
-  else m.set(k, [v]);
-}
-
 function planUnits(sources: string[], dest: Destination, opts: TransferOptions, problems: TransferProblem[]): TransferUnit[] {
   const exts = imageExtensionSet(opts.imageExtensions);
-  const folder = readDestFolder(dest.dir, exts);
+  const folder = readFolderNames(dest.dir, exts);
   const units: TransferUnit[] = [];
   const inUnits = new Set<string>();
   const lone: string[] = [];
@@ -233,7 +204,7 @@ function planUnits(sources: string[], dest: Destination, opts: TransferOptions, 
   return units;
 }
 
-function imageUnit(source: string, dest: Destination, folder: DestFolder, exts: ReadonlySet<string>, opts: TransferOptions): TransferUnit {
+function imageUnit(source: string, dest: Destination, folder: FolderNames, exts: ReadonlySet<string>, opts: TransferOptions): TransferUnit {
   const loc = locateSidecarSync(source, { imageExtensions: opts.imageExtensions });
   const name = path.basename(source);
   const newName = dest.rename ?? name;
@@ -246,7 +217,7 @@ function imageUnit(source: string, dest: Destination, folder: DestFolder, exts: 
   let renamedForm = false;
   // Images of the destination with the new stem share its stem-form files.
   // (An image named exactly the new stem, `IMG_1.jpg` for `IMG_1.jpg.png`, claims those files by its name-ext form.)
-  const sharers = [...(folder.imagesByStem.get(newStem) ?? []), ...(folder.taken.has(newStem) && isImageName(newStem, exts) ? [newStem] : [])].filter(
+  const sharers = stemClaimants(folder, newStem, exts).filter(
     (n) => n !== nfc(newName) && !(path.dirname(source) === dest.dir && n === nfc(name)),
   );
   const ownPaths = new Set(own.map((c) => c.path));
@@ -271,7 +242,7 @@ function imageUnit(source: string, dest: Destination, folder: DestFolder, exts: 
   }
   // Files at the destination that would claim the image there: stem files must name another image
   // there (else this image would share them), and a name-ext one would become its own.
-  for (const s of folder.stemSidecars.get(newStem) ?? []) {
+  for (const s of folder.sidecarsByBase.get(newStem) ?? []) {
     const p = path.join(dest.dir, s);
     if (ownPaths.has(p)) continue;
     const owner = recordOf(p, opts);
@@ -279,7 +250,7 @@ function imageUnit(source: string, dest: Destination, folder: DestFolder, exts: 
       throw errors.conflict(`${newName} would pair there with ${s}, which is not its sidecar (it names ${owner ?? 'no image'})`, [p]);
     }
   }
-  for (const s of folder.stemSidecars.get(nfc(newName)) ?? []) {
+  for (const s of folder.sidecarsByBase.get(nfc(newName)) ?? []) {
     const p = path.join(dest.dir, s);
     if (!ownPaths.has(p)) throw errors.conflict(`${newName} would pair there with ${s}, which is not its sidecar`, [p]);
   }
@@ -292,16 +263,10 @@ function imageUnit(source: string, dest: Destination, folder: DestFolder, exts: 
 }
 
 /** A sidecar given on its own: it moves alone only when no image of its folder claims it. */
-function loneUnit(source: string, dest: Destination, folder: DestFolder, exts: ReadonlySet<string>): TransferUnit {
+function loneUnit(source: string, dest: Destination, folder: FolderNames, exts: ReadonlySet<string>): TransferUnit {
   const name = nfc(path.basename(source));
-  const base = name.slice(0, name.lastIndexOf('.'));
-  for (const n of fs.readdirSync(path.dirname(source))) {
-    const m = nfc(n);
-    if (!isImageName(m, exts)) continue;
-    if (nfc(splitName(m).stem) === base || (m === base && isImageName(base, exts))) {
-      throw errors.usage(`${source} belongs to ${path.join(path.dirname(source), n)}: move the image (its sidecars go with it)`);
-    }
-  }
+  const [owner] = stemClaimants(readFolderNames(path.dirname(source), exts), name.slice(0, name.lastIndexOf('.')), exts);
+  if (owner !== undefined) throw errors.usage(`${source} belongs to ${path.join(path.dirname(source), owner)}: move the image (its sidecars go with it)`);
   const newName = dest.rename ?? path.basename(source);
   if (dest.rename !== null && sidecarExtOf(newName) === null) throw errors.usage(`the new name ${newName} is not a sidecar name`);
   const files: TransferFile[] = [{ from: source, to: path.join(dest.dir, newName), role: 'sidecar' }];
@@ -310,27 +275,16 @@ function loneUnit(source: string, dest: Destination, folder: DestFolder, exts: R
 }
 
 /** The destination names of a unit must be free; once planned they are taken for the next units (and pair as files there). */
-function claimNames(files: TransferFile[], folder: DestFolder, exts: ReadonlySet<string>): void {
+function claimNames(files: TransferFile[], folder: FolderNames, exts: ReadonlySet<string>): void {
   for (const f of files) {
-    const n = nfc(path.basename(f.to));
-    if (folder.taken.has(n)) throw errors.conflict('exists at the destination; not overwritten', [f.to]);
+    if (folder.names.has(nfc(path.basename(f.to)))) throw errors.conflict('exists at the destination; not overwritten', [f.to]);
   }
-  for (const f of files) {
-    const n = nfc(path.basename(f.to));
-    folder.taken.add(n);
-    if (f.role === 'sidecar') push(folder.stemSidecars, n.slice(0, n.lastIndexOf('.')), n);
-    else if (isImageName(n, exts)) push(folder.imagesByStem, nfc(splitName(n).stem), n);
-  }
+  for (const f of files) addFolderName(folder, nfc(path.basename(f.to)), exts);
 }
 
 /** The NFC file name a sidecar's record names, null when it names none, undefined when it cannot be read. */
 function recordOf(p: string, opts: TransferOptions): string | null | undefined {
-  try {
-    const { data } = decodeSidecar(readFileLimitedSync(p), { path: p, keyring: opts.keyring });
-    return recordedImageName(data as JsonObject);
-  } catch {
-    return undefined;
-  }
+  return readSidecarRecord(p, opts.keyring)?.name;
 }
 
 
@@ -430,11 +384,11 @@ function newSidecarsOf(unit: TransferUnit, opts: TransferOptions): { path: strin
   const stays = path.dirname(image.from) === path.dirname(image.to) && nfc(splitName(path.basename(image.from)).stem) === nfc(splitName(path.basename(image.to)).stem);
   const name = path.basename(image.from);
   const dir = path.dirname(image.from);
+  const siblings = planSiblings.get(unit) ?? [];
   let found: { path: string; ext: SidecarExt; naming: SidecarNaming; shared: boolean }[];
   if (isAscii(name)) {
     // A stat per name this image's sidecars can have: the folder changes with every unit moved out
     // of it, and a locate would list it again each time.
-    const siblings = planSiblings.get(unit) ?? [];
     found = candidateNames(name)
       .filter((c) => fs.lstatSync(path.join(dir, c.name), { throwIfNoEntry: false })?.isFile())
       .map((c) => ({ path: path.join(dir, c.name), ext: c.ext, naming: c.naming, shared: c.naming === 'stem' && siblings.length > 0 }));
@@ -442,7 +396,6 @@ function newSidecarsOf(unit: TransferUnit, opts: TransferOptions): { path: strin
     const loc = locateSidecarSync(image.from, { imageExtensions: opts.imageExtensions });
     found = loc.candidates.filter((c) => (loc.isSymlink ? c.side === 'link' : c.side === 'target')).map((c) => ({ ...c, shared: c.shared === true }));
   }
-  const siblings = planSiblings.get(unit) ?? [];
   return found.filter((c) => {
     if (planned.has(c.path) || (stays && c.naming === 'stem')) return false;
     if (!c.shared) return true;

@@ -21,8 +21,6 @@ import * as fs from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { mkdir, realpath } from 'node:fs/promises';
 import { errors, isSidecarError, type ErrorCode } from '../errors.js';
-import { decodeSidecar, detectFormat } from '../formats/codec.js';
-import { readFileLimitedSync } from '../fs/read-file.js';
 import { hashRegularFile } from '../fs/file-hash.js';
 import { fsyncDirs } from '../fs/dir-sync.js';
 import { relJoin } from '../fs/rel-path.js';
@@ -32,10 +30,11 @@ import { isImageName } from '../discovery/pair.js';
 import { walkTree } from '../discovery/walk.js';
 import { SKIP_DIR_NAMES, QUARANTINE_DIR } from '../discovery/own-folders.js';
 import { locateSidecarSync } from '../discovery/locate.js';
+import { addFolderName, readFolderNames, stemClaimants, type FolderNames } from '../discovery/folder-names.js';
 import { lockKeyForImage, lockKeysForLoneSidecar } from '../discovery/lock-key.js';
-import { hashFileSync, recordedImage, recordedImageName } from '../analysis/image-identity.js';
+import { hashFileSync, readSidecarRecord } from '../analysis/image-identity.js';
 import type { ImageRecord } from '../model/summary.js';
-import type { JsonObject, Options } from '../types.js';
+import type { Options } from '../types.js';
 import { isoTimestamp } from '../time.js';
 import { findOrphans, type OrphanList } from './orphans.js';
 import { mapLimit } from '../engine/map-limit.js';
@@ -118,7 +117,7 @@ export async function planRelink(root: string, opts: Omit<RelinkOptions, 'dryRun
   // 1. The orphans of one image (same folder, same record) are one unit.
   const units = new Map<string, Unit>();
   for (const o of list.orphans) {
-    const rec = recordOf(o.path, opts);
+    const rec = readSidecarRecord(o.path, opts.keyring);
     if (rec === null || rec.identity === null) {
       plan.unmatched.push({ sidecars: [o.rel], reason: rec === null ? 'cannot be read' : 'no image identity recorded (saved before identity records, or by another tool)' });
       continue;
@@ -161,7 +160,7 @@ export async function planRelink(root: string, opts: Omit<RelinkOptions, 'dryRun
     const orphanFiles = u.orphans.map((o) => fs.lstatSync(o.path, { throwIfNoEntry: false }));
     const own = locateSidecarSync(image.path, { imageExtensions: opts.imageExtensions }).candidates.filter((c) => c.side === 'target');
     const sibling = (p: string) => {
-      const r = recordOf(p, opts);
+      const r = readSidecarRecord(p, opts.keyring);
       return r !== null && r.identity !== null && identityKey(r.identity) === identityKey(u.identity) && r.name === u.name;
     };
     if (own.some((c) => !orphanFiles.some((st) => st !== undefined && sameInode(st, c.path)) && !sibling(c.path))) {
@@ -177,7 +176,7 @@ export async function planRelink(root: string, opts: Omit<RelinkOptions, 'dryRun
   }
 
   // 4. An image claimed by orphans of two folders (or two records) is nobody's to decide.
-  const listings = new Map<string, Listing>();
+  const listings = new Map<string, FolderNames>();
   for (const [, us] of claims) {
     if (us.length > 1) {
       for (const u of us) plan.ambiguous.push({ sidecars: u.orphans.map((o) => o.rel), reason: `${us.length} orphans of different origin claim this image`, candidates: [u.image!.rel] });
@@ -208,26 +207,6 @@ interface Unit {
 
 function identityKey(id: { size: number; mtimeNs: bigint }): string {
   return `${id.size}:${id.mtimeNs}`;
-}
-
-function recordOf(p: string, opts: Options): { identity: ImageRecord | null; name: string | null } | null {
-  try {
-    const bytes = readFileLimitedSync(p);
-    // The two members read here are a string and a safe integer: JSON.parse reads them exactly, at a
-    // fraction of the lossless decoder's cost; any other file (bin, encrypted, odd JSON) goes through it.
-    if (detectFormat(bytes) === 'json') {
-      try {
-        const data = JSON.parse(bytes.toString('utf8')) as JsonObject;
-        return { identity: recordedImage(data), name: recordedImageName(data) };
-      } catch {
-        /* the decoder says what it is */
-      }
-    }
-    const { data } = decodeSidecar(bytes, { path: p, keyring: opts.keyring });
-    return { identity: recordedImage(data as JsonObject), name: recordedImageName(data as JsonObject) };
-  } catch {
-    return null;
-  }
 }
 
 function hashOf(p: string, cache: Map<string, string | null>): string | null {
@@ -264,39 +243,15 @@ async function imagesByIdentity(rootAbs: string, wanted: ReadonlySet<string>, ex
 }
 
 /** Each orphan's name next to its image; a string says why none can be given. */
-interface Listing {
-  /** NFC names in the folder, and the targets planned into it. */
-  names: Set<string>;
-  /** NFC stem → the folder's images with it. */
-  imagesByStem: Map<string, string[]>;
-}
-
-function listingOf(dir: string, exts: ReadonlySet<string>, listings: Map<string, Listing>): Listing {
-  let l = listings.get(dir);
-  if (l === undefined) {
-    l = { names: new Set(), imagesByStem: new Map() };
-    for (const raw of fs.readdirSync(dir)) {
-      const n = nfc(raw);
-      l.names.add(n);
-      if (!isImageName(n, exts)) continue;
-      const stem = nfc(splitName(n).stem);
-      const list = l.imagesByStem.get(stem);
-      if (list) list.push(n);
-      else l.imagesByStem.set(stem, [n]);
-    }
-    listings.set(dir, l);
-  }
-  return l;
-}
-
-function destinations(rootAbs: string, u: Unit, exts: ReadonlySet<string>, listings: Map<string, Listing>): RelinkMove[] | string {
+function destinations(rootAbs: string, u: Unit, exts: ReadonlySet<string>, listings: Map<string, FolderNames>): RelinkMove[] | string {
   const image = u.image!;
   const dir = dirname(image.path);
-  const listing = listingOf(dir, exts, listings);
+  let listing = listings.get(dir);
+  if (listing === undefined) listings.set(dir, (listing = readFolderNames(dir, exts)));
   const names = listing.names;
   const stem = nfc(splitName(image.name).stem);
-  // Another image with this stem, or named exactly it (`IMG_1.jpg` beside `IMG_1.jpg.png`), would claim a stem file too.
-  const shareStem = (listing.imagesByStem.get(stem) ?? []).some((n) => n !== nfc(image.name)) || (names.has(stem) && isImageName(stem, exts));
+  // Another image that would claim a stem file too (`IMG_1.jpg` beside `IMG_1.jpg.png` as well).
+  const shareStem = stemClaimants(listing, stem, exts).some((n) => n !== nfc(image.name));
   const moves: RelinkMove[] = [];
   const taken = new Set<string>();
   for (const o of u.orphans) {
@@ -307,7 +262,7 @@ function destinations(rootAbs: string, u: Unit, exts: ReadonlySet<string>, listi
     const target = nameExt || shareStem ? `${nfc(image.name)}.${ext}` : `${stem}.${ext}`;
     if (taken.has(target) || (names.has(target) && !sameInode(fs.lstatSync(o.path), join(dir, target)))) return `${target} exists next to the image`;
     taken.add(target);
-    names.add(target); // the next unit into this folder sees it taken
+    addFolderName(listing, target, exts); // the next unit into this folder sees it taken
     const to = join(dir, target);
     moves.push({ path: o.path, rel: o.rel, to, toRel: to.slice(rootAbs.length + 1) });
   }
