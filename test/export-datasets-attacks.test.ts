@@ -11,11 +11,11 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { exportDataset, type DatasetExportOptions, type DatasetExportReport, type DatasetFinding } from '../src/ops/datasets.js';
 import { generateSampleLibrary } from '../src/sample/generate.js';
-import { FAKE_JPEG, makeTree, removeTree, tempDir, type TreeNode } from './helpers/tree.js';
+import { FAKE_JPEG, listTree, makeTree, removeTree, tempDir, type TreeNode } from './helpers/tree.js';
 import { CLI_PATH, runCli } from './helpers/cli.js';
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -30,21 +30,6 @@ const yolo = (objects: Json[], w = 1000, h = 500) => ({ success: true, objects, 
 const obj = (box: Json, extra: Json = {}) => ({ class_name: 'person', ...box, confidence: 0.5, ...extra });
 const enc = (n: number, v = 0.25) => Array.from({ length: n }, (_, i) => v + i / 1024);
 
-/** Everything under `dir`: relative path → file text, or `-> target` for a symlink. */
-function listTree(dir: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const walk = (d: string) => {
-    for (const name of readdirSync(d).sort()) {
-      const p = join(d, name);
-      const st = lstatSync(p);
-      if (st.isSymbolicLink()) out[relative(dir, p)] = `-> ${readlinkSync(p)}`;
-      else if (st.isDirectory()) walk(p);
-      else out[relative(dir, p)] = readFileSync(p, 'latin1');
-    }
-  };
-  walk(dir);
-  return out;
-}
 
 function cocoOf(file: string): Json {
   return JSON.parse(readFileSync(file, 'utf8'));

@@ -17,7 +17,7 @@ import { generateSampleLibrary } from '../src/sample/generate.js';
 import { encodeSidecar } from '../src/formats/codec.js';
 import { isSidecarError } from '../src/errors.js';
 import type { FileInspection } from '../src/model/inspection.js';
-import { FAKE_JPEG, makeTree, removeTree, tempDir, type TreeNode } from './helpers/tree.js';
+import { FAKE_JPEG, listTree, makeTree, removeTree, tempDir, type TreeNode } from './helpers/tree.js';
 import { runCli } from './helpers/cli.js';
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -106,21 +106,6 @@ function readNpy(file: string): { shape: number[]; data: Float32Array; offset: n
   return { shape, data, offset: 10 + len };
 }
 
-/** Everything under `dir`: relative path → file text, or `-> target` for a symlink. */
-function listTree(dir: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const walk = (d: string) => {
-    for (const name of readdirSync(d).sort()) {
-      const p = join(d, name);
-      const st = lstatSync(p);
-      if (st.isSymbolicLink()) out[relative(dir, p)] = `-> ${readlinkSync(p)}`;
-      else if (st.isDirectory()) walk(p);
-      else out[relative(dir, p)] = readFileSync(p, 'latin1');
-    }
-  };
-  walk(dir);
-  return out;
-}
 
 // ------------------------------------------------------------------ what the sidecars say
 

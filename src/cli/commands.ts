@@ -52,6 +52,9 @@ const INDEX: OptionSpec = { flags: '--index <path>', description: 'index file of
 const NO_INDEX: OptionSpec = { flags: '--no-index', description: 'read every sidecar again; no index is read or written' };
 
 const DIR_ARG = { name: '[dir]', description: 'library directory' };
+/** mv and cp: the images, then where they go; no tree is scanned, only the images' sidecars read. */
+const TRANSFER_ARG = { name: '<paths...>', description: 'the images, then the destination folder (or a new name for one image)' };
+const TRANSFER_OPTIONS: readonly OptionSpec[] = [JSON_OUT, QUIET, DRY_RUN, KEY_FILE, IMAGE_EXT, CONFIG, { flags: '-o, --output <file>', description: "write the JSON report to FILE ('-' = stdout)", default: '-' }];
 /**
  * How a tree is read — where the work runs, the keys, what counts as an image: exactly what
  * `engineOptions(ctx)` (context.ts) reads. Every command that scans a tree takes all of them
@@ -244,16 +247,16 @@ export const COMMANDS: readonly CommandSpec[] = [
   {
     name: 'mv',
     summary: 'move images with their sidecars (both forms; never overwrites; an interrupted move is finished by the next)',
-    argument: { name: '<paths...>', description: 'the images, then the destination folder (or a new name for one image)' },
-    options: [JSON_OUT, QUIET, DRY_RUN, KEY_FILE, IMAGE_EXT, CONFIG, { flags: '-o, --output <file>', description: "write the JSON report to FILE ('-' = stdout)", default: '-' }],
+    argument: TRANSFER_ARG,
+    options: TRANSFER_OPTIONS,
     examples: ['image-sidecar mv game1/IMG_0001.jpg game1/IMG_0002.CR2 ~/Photos/best/', 'image-sidecar mv IMG_0001.jpg IMG_0001_goal.jpg', 'image-sidecar mv --dry-run game1/*.jpg game2/'],
     load: () => import('./cmd-move.js'),
   },
   {
     name: 'cp',
     summary: 'copy images with their sidecars (times kept, so the copies\' results stay current; never overwrites)',
-    argument: { name: '<paths...>', description: 'the images, then the destination folder (or a new name for one image)' },
-    options: [JSON_OUT, QUIET, DRY_RUN, KEY_FILE, IMAGE_EXT, CONFIG, { flags: '-o, --output <file>', description: "write the JSON report to FILE ('-' = stdout)", default: '-' }],
+    argument: TRANSFER_ARG,
+    options: TRANSFER_OPTIONS,
     examples: ['image-sidecar cp game1/IMG_0001.jpg /mnt/client/', 'image-sidecar cp --dry-run game1/*.jpg /mnt/client/'],
     load: () => import('./cmd-move.js'),
   },

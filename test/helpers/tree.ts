@@ -1,6 +1,6 @@
-import { closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, realpathSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { closeSync, lstatSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, realpathSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { staleAsideLockName } from '../../src/fs/temp-files.js';
 
 /** What to put at a relative path in a generated test tree. */
@@ -30,6 +30,22 @@ export function makeTree(spec: Record<string, TreeNode>, root: string = tempDir(
     else mkdirSync(p, { recursive: true });
   }
   return root;
+}
+
+/** Everything under `dir`: relative path → file text (latin1), or `-> target` for a symlink. */
+export function listTree(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const walk = (d: string) => {
+    for (const name of readdirSync(d).sort()) {
+      const p = join(d, name);
+      const st = lstatSync(p);
+      if (st.isSymbolicLink()) out[relative(dir, p)] = `-> ${readlinkSync(p)}`;
+      else if (st.isDirectory()) walk(p);
+      else out[relative(dir, p)] = readFileSync(p, 'latin1');
+    }
+  };
+  walk(dir);
+  return out;
 }
 
 export function removeTree(root: string): void {
