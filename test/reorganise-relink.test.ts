@@ -9,6 +9,8 @@ import fs from 'node:fs';
 import { join } from 'node:path';
 import { planRelink, relink } from '../src/ops/relink.js';
 import { restore } from '../src/ops/restore.js';
+import { findOrphans } from '../src/ops/orphans.js';
+import { encodeSidecar } from '../src/formats/codec.js';
 import { cleanup } from '../src/ops/cleanup.js';
 import { readSidecar } from '../src/ops/read.js';
 import { QUARANTINE_DIR } from '../src/discovery/own-folders.js';
@@ -128,6 +130,42 @@ test('relink: an image that already has a sidecar, an orphan without an identity
     assert.match(reasons['e/IMG_2.json'], /2 orphans/);
     assert.match(r.unmatched.find((u) => u.sidecars[0] === 'd/old.json')!.reason, /no image identity recorded/);
     assert.equal(r.manifest, null);
+  } finally {
+    removeTree(root);
+  }
+});
+
+test('relink finds the orphans the scan finds, reading only lone files: corrupt, foreign, look-alike and symlinked ones stay; a bin orphan is read; an unreadable lone file stops it', async () => {
+  const root = tempDir();
+  try {
+    reorganisedLibrary(root, 120);
+    const f = join(root, 'odd');
+    fs.mkdirSync(f);
+    fs.writeFileSync(join(f, 'bad.json'), '{"sidecar_info": {'); // corrupt: not an orphan
+    fs.writeFileSync(join(f, 'notes.json'), '{"title": "another tool\'s file"}'); // foreign: not an orphan
+    fs.writeFileSync(join(f, 'IMG_9.json'), JSON.stringify({ sidecar_info: { image_path: 'IMG_9.xyz' }, face_detection: { faces: [] } }));
+    fs.writeFileSync(join(f, 'IMG_9.xyz'), 'an image type not in the list'); // a look-alike: unknown-image, never an orphan
+    fs.symlinkSync(join(f, 'IMG_9.json'), join(f, 'linked.json')); // read through, never moved
+    // A bin orphan whose image moved: found and read (its record) like a JSON one.
+    fs.writeFileSync(join(root, 'odd/IMG_8.jpg'), Buffer.alloc(777, 8));
+    const st = fs.statSync(join(root, 'odd/IMG_8.jpg'), { bigint: true });
+    const data = { sidecar_info: { image_path: 'IMG_8.jpg', image: { size: 777, mtime_ns: st.mtimeNs.toString(), operations: [] } }, face_detection: { faces: [] } };
+    fs.writeFileSync(join(f, 'IMG_8.bin'), encodeSidecar(data as never, 'bin'));
+    fs.mkdirSync(join(root, 'moved'));
+    fs.renameSync(join(root, 'odd/IMG_8.jpg'), join(root, 'moved/IMG_8.jpg'));
+
+    const opts = { index: false } as const;
+    const own = await planRelink(root, opts);
+    const scanned = await planRelink(root, opts, await findOrphans(root, opts));
+    assert.deepEqual(own, scanned);
+    assert.ok(own.matches.some((m) => m.imageRel === 'moved/IMG_8.jpg' && m.sidecars[0].rel === 'odd/IMG_8.bin'));
+    const listed = [...own.matches.flatMap((m) => m.sidecars.map((s) => s.rel)), ...own.ambiguous.flatMap((a) => a.sidecars), ...own.unmatched.flatMap((u) => u.sidecars)];
+    for (const stay of ['odd/bad.json', 'odd/notes.json', 'odd/IMG_9.json', 'odd/linked.json']) assert.ok(!listed.includes(stay), `${stay} taken for an orphan`);
+
+    // A folder in a sidecar's name reads as unreadable: the scan is incomplete, no orphan is declared.
+    fs.mkdirSync(join(f, 'ghost.json'));
+    await assert.rejects(planRelink(root, opts), { code: 'INCOMPLETE_SCAN' });
+    await assert.rejects(findOrphans(root, opts), { code: 'INCOMPLETE_SCAN' });
   } finally {
     removeTree(root);
   }

@@ -222,11 +222,16 @@ export function recordedImageName(data: JsonObject): string | null {
   return name === '' ? null : name.normalize('NFC');
 }
 
+export interface SidecarRecord {
+  identity: ImageRecord | null;
+  name: string | null;
+}
+
 /**
  * What a sidecar file records of its image: `sidecar_info.image` and the image's file name (mv, cp
  * and relink ask it of files they move). Null when the file cannot be read or decoded.
  */
-export function readSidecarRecord(path: string, keyring?: Keyring): { identity: ImageRecord | null; name: string | null } | null {
+export function readSidecarRecord(path: string, keyring?: Keyring): SidecarRecord | null {
   try {
     const bytes = readFileLimitedSync(path);
     // The two members read here are a string and a safe integer: JSON.parse reads them exactly, at a

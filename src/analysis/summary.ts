@@ -15,7 +15,7 @@ import {
   SIDECAR_INFO_KEY,
   type OperationEntry,
 } from './operations.js';
-import { recordedImage } from './image-identity.js';
+import { recordedImage, recordedImageName } from './image-identity.js';
 import { addOwn, setOwn } from './own-record.js';
 import type { SidecarSummary, SidecarBrief, SidecarProbe } from '../model/summary.js';
 
@@ -89,7 +89,7 @@ export function operationOutcomes(data: JsonObject): Record<string, boolean | nu
  * (arrays empty, numbers 0, strings ''). Reading more needs the skeleton changed first.
  */
 export function probeSidecar(data: JsonObject): SidecarProbe {
-  return { outcomes: operationOutcomes(data), image: recordedImage(data) };
+  return { outcomes: operationOutcomes(data), image: recordedImage(data), imageName: recordedImageName(data) };
 }
 
 /** `yolov8` is both an operation key and the tool that wrote it. */

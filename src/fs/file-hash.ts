@@ -1,7 +1,7 @@
 /** A regular file's SHA-256 together with its identity, to tell later whether it is still that file. */
 import { createHash } from 'node:crypto';
 import { errors, isSidecarError } from '../errors.js';
-import { READ_NOFOLLOW_FLAGS, streamRegularFile } from './regular-file.js';
+import { READ_NOFOLLOW_FLAGS, streamRegularFile, streamRegularFileSync } from './regular-file.js';
 
 /** What a file was when it was hashed; it must still be that file when it is moved. */
 export interface FileSnapshot {
@@ -24,6 +24,18 @@ export async function hashRegularFile(path: string): Promise<{ sha256: string; s
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ELOOP') throw errors.conflict('is a symlink now; left alone', [path]);
     throw isSidecarError(e) ? e : errors.fromFs(e, path);
+  }
+}
+
+/** hashRegularFile for many small files (relink's orphans): synchronous, without the thread pool's round trips. */
+export function hashRegularFileSync(path: string): { sha256: string; size: number } {
+  const h = createHash('sha256');
+  try {
+    const size = streamRegularFileSync(path, READ_NOFOLLOW_FLAGS, (bytes) => h.update(bytes));
+    return { sha256: h.digest('hex'), size };
+  } catch (e) {
+    if (isSidecarError(e) && (e.cause as NodeJS.ErrnoException | undefined)?.code === 'ELOOP') throw errors.conflict('is a symlink now; left alone', [path]);
+    throw e;
   }
 }
 

@@ -61,8 +61,10 @@ export interface SidecarBrief {
   operationType: string | null;
 }
 
-/** What `todo` and `stale` need of a sidecar: operation outcomes and the recorded image identity. */
+/** What `todo`, `stale` and `relink` need of a sidecar: operation outcomes and the recorded image identity and name. */
 export interface SidecarProbe {
   outcomes: Record<string, boolean | null>;
   image: ImageRecord | null;
+  /** The image's file name the last save recorded (`sidecar_info.image_path`, or a link's target). */
+  imageName: string | null;
 }

@@ -21,23 +21,24 @@ import * as fs from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { mkdir, realpath } from 'node:fs/promises';
 import { errors, isSidecarError, type ErrorCode } from '../errors.js';
-import { hashRegularFile } from '../fs/file-hash.js';
+import { hashRegularFileSync } from '../fs/file-hash.js';
 import { fsyncDirs } from '../fs/dir-sync.js';
 import { relJoin } from '../fs/rel-path.js';
 import { acquireSidecarLockSync, type HeldLock } from '../fs/lock.js';
 import { imageExtensionSet, nfc, splitName } from '../discovery/extensions.js';
-import { isImageName } from '../discovery/pair.js';
+import { isImageName, pairDirectory } from '../discovery/pair.js';
 import { walkTree } from '../discovery/walk.js';
 import { SKIP_DIR_NAMES, QUARANTINE_DIR } from '../discovery/own-folders.js';
 import { locateSidecarSync } from '../discovery/locate.js';
 import { addFolderName, readFolderNames, stemClaimants, type FolderNames } from '../discovery/folder-names.js';
 import { lockKeyForImage, lockKeysForLoneSidecar } from '../discovery/lock-key.js';
-import { hashFileSync, readSidecarRecord } from '../analysis/image-identity.js';
+import { hashFileSync, readSidecarRecord, type SidecarRecord } from '../analysis/image-identity.js';
 import type { ImageRecord } from '../model/summary.js';
 import type { Options } from '../types.js';
 import { isoTimestamp } from '../time.js';
-import { findOrphans, type OrphanList } from './orphans.js';
-import { mapLimit } from '../engine/map-limit.js';
+import type { OrphanList } from './orphans.js';
+import { inspectFile } from '../tasks/inspect.js';
+import { categorize } from '../scan/records.js';
 import { MANIFEST_NAME, RELINK_MANIFEST_VERSION, ensureQuarantineBase, quarantineBase, removeAbandonedQuarantines, quarantineStamp, writeManifest, type ManifestEntry, type QuarantineManifest } from './quarantine-folder.js';
 
 export interface RelinkOptions extends Options {
@@ -109,15 +110,18 @@ export async function relink(root: string, opts: RelinkOptions = {}): Promise<Re
 /** The plan alone (what a dry run reports; cleanup and stats count its matches). */
 export async function planRelink(root: string, opts: Omit<RelinkOptions, 'dryRun' | 'now'> = {}, found?: Pick<OrphanList, 'orphans'>): Promise<RelinkPlan> {
   const rootAbs = resolve(root);
-  const list = found ?? (await findOrphans(rootAbs, opts));
+  const exts = imageExtensionSet(opts.imageExtensions);
+  // Given the orphans (cleanup and stats scanned the tree already), one walk for the images;
+  // otherwise one walk of names finds both, and reads only the lone sidecars.
+  const library = await walkLibrary(rootAbs, opts, exts, found === undefined);
+  const list = found ?? library;
   const plan: RelinkPlan = { orphans: list.orphans.length, matches: [], ambiguous: [], unmatched: [] };
   if (list.orphans.length === 0) return plan;
-  const exts = imageExtensionSet(opts.imageExtensions);
 
   // 1. The orphans of one image (same folder, same record) are one unit.
   const units = new Map<string, Unit>();
   for (const o of list.orphans) {
-    const rec = readSidecarRecord(o.path, opts.keyring);
+    const rec = library.records.get(o.path) ?? readSidecarRecord(o.path, opts.keyring);
     if (rec === null || rec.identity === null) {
       plan.unmatched.push({ sidecars: [o.rel], reason: rec === null ? 'cannot be read' : 'no image identity recorded (saved before identity records, or by another tool)' });
       continue;
@@ -131,7 +135,7 @@ export async function planRelink(root: string, opts: Omit<RelinkOptions, 'dryRun
 
   // 2. Every image of the library with a recorded size and time (one walk, an lstat per image).
   const wanted = new Set([...units.values()].map((u) => identityKey(u.identity)));
-  const byIdentity = await imagesByIdentity(rootAbs, wanted, exts);
+  const byIdentity = imagesByIdentity(library.images, wanted);
 
   // 3. One image each, or ambiguous.
   const claims = new Map<string, Unit[]>();
@@ -222,22 +226,60 @@ function hashOf(p: string, cache: Map<string, string | null>): string | null {
   return h;
 }
 
-/** The library's images (regular files, not links) whose size and mtime are among `wanted`. */
-async function imagesByIdentity(rootAbs: string, wanted: ReadonlySet<string>, exts: ReadonlySet<string>): Promise<Map<string, Candidate[]>> {
-  const out = new Map<string, Candidate[]>();
-  for await (const dir of walkTree(rootAbs, { skipDirNames: SKIP_DIR_NAMES })) {
+type Orphan = OrphanList['orphans'][number];
+
+/**
+ * One walk of the library's names: its image files, and (with `orphans`) its orphans as the scan
+ * defines them (a lone sidecar, not a link, with no look-alike file, that inspects as one of ours;
+ * scan/records.ts categorize). Only those lone files are read: relink asks nothing of the others,
+ * and reading every sidecar was most of its run. A folder or lone sidecar that cannot be read makes
+ * the walk incomplete, and no orphan is declared (as findOrphans).
+ */
+async function walkLibrary(rootAbs: string, opts: Options, exts: ReadonlySet<string>, orphans: boolean): Promise<{ orphans: Orphan[]; images: Candidate[]; records: Map<string, SidecarRecord | null> }> {
+  const out = { orphans: [] as Orphan[], images: [] as Candidate[], records: new Map<string, SidecarRecord | null>() };
+  const problems: string[] = [];
+  // The probe reads what relink asks of an orphan (its recorded image) without decoding the rest.
+  const inspectOpts = { maxFileSize: opts.maxFileSize, maxDepth: opts.maxDepth, keyring: opts.keyring, accel: opts.accel, probe: true };
+  let folders = 0;
+  for await (const dir of walkTree(rootAbs, { skipDirNames: SKIP_DIR_NAMES, onProblem: (p) => problems.push(p.error.message), signal: opts.signal })) {
+    const relOf = (name: string) => (dir.rel === '' ? name : `${dir.rel}/${name}`);
     for (const e of dir.entries) {
       if (e.unaddressable || (e.kind !== 'file' && e.kind !== 'other') || !isImageName(e.name, exts)) continue;
-      const p = join(dir.path, e.name);
-      const st = fs.lstatSync(p, { bigint: true, throwIfNoEntry: false });
-      if (!st?.isFile()) continue;
-      const key = `${st.size}:${st.mtimeNs}`;
-      if (!wanted.has(key)) continue;
-      const c = { path: p, rel: dir.rel === '' ? e.name : `${dir.rel}/${e.name}`, name: e.name };
-      const l = out.get(key);
-      if (l) l.push(c);
-      else out.set(key, [c]);
+      out.images.push({ path: join(dir.path, e.name), rel: relOf(e.name), name: e.name });
     }
+    opts.onProgress?.(++folders);
+    if (!orphans) continue;
+    const pairing = pairDirectory(dir, exts);
+    for (const u of pairing.unaddressable) problems.push(`${join(dir.path, u.name)}: file name is not valid UTF-8`);
+    for (const g of pairing.groups) {
+      if (g.images.length > 0 || g.lookalikes) continue;
+      const sc = g.sidecars[0];
+      if (sc.isLink) continue; // read, never moved: its file may be anyone's
+      const inspection = inspectFile({ path: sc.path, name: sc.name }, inspectOpts);
+      const rel = relOf(sc.name);
+      const category = categorize([], [{ ...sc, rel, side: 'local', inspection }], null);
+      if (category === 'unreadable') problems.push(inspection.error?.message ?? `${sc.path}: unreadable`);
+      else if (category === 'orphan') {
+        out.orphans.push({ path: sc.path, rel, format: inspection.format, size: inspection.size });
+        out.records.set(sc.path, inspection.probe ? { identity: inspection.probe.image, name: inspection.probe.imageName } : null);
+      }
+    }
+  }
+  if (problems.length > 0) throw errors.incompleteScan(`${problems.length} path(s) could not be read (first: ${problems[0]}); no orphan can be declared`);
+  return out;
+}
+
+/** The library's images (regular files, not links) whose size and mtime are among `wanted`. */
+function imagesByIdentity(images: readonly Candidate[], wanted: ReadonlySet<string>): Map<string, Candidate[]> {
+  const out = new Map<string, Candidate[]>();
+  for (const c of images) {
+    const st = fs.lstatSync(c.path, { bigint: true, throwIfNoEntry: false });
+    if (!st?.isFile()) continue;
+    const key = `${st.size}:${st.mtimeNs}`;
+    if (!wanted.has(key)) continue;
+    const l = out.get(key);
+    if (l) l.push(c);
+    else out.set(key, [c]);
   }
   return out;
 }
@@ -278,11 +320,10 @@ async function act(rootAbs: string, matches: RelinkMatch[], created: Date, repor
     throw errors.fromFs(e, rootAbs);
   });
   const moves = matches.flatMap((m) => m.sidecars.map((s) => ({ ...s, image: m.image })));
-  // Several in flight: each is a few file-system calls on the thread pool, waiting more than working.
-  const hashes = await mapLimit(moves, CONCURRENCY, async (m) => {
+  const hashes = moves.map((m) => {
     try {
-      const h = await hashRegularFile(m.path);
-      return { ...m, entry: { rel: m.rel, size: h.snapshot.size, sha256: h.sha256, moved_to: m.toRel } as ManifestEntry };
+      const h = hashRegularFileSync(m.path);
+      return { ...m, entry: { rel: m.rel, size: h.size, sha256: h.sha256, moved_to: m.toRel } as ManifestEntry };
     } catch (e) {
       skip(report, m.rel, e);
       return null;
@@ -379,7 +420,7 @@ function moveNoOverwriteSync(src: string, dest: string): void {
 
 function realFolder(d: string): string {
   try {
-    return fs.realpathSync(d);
+    return fs.realpathSync.native(d);
   } catch (e) {
     throw errors.fromFs(e, d);
   }
@@ -390,8 +431,6 @@ function sameInode(st: { dev: number | bigint; ino: number | bigint }, p: string
   const other = fs.lstatSync(p, { throwIfNoEntry: false });
   return other !== undefined && other.dev === st.dev && other.ino === st.ino;
 }
-
-const CONCURRENCY = 8;
 
 function skip(report: RelinkReport, rel: string, e: unknown): void {
   const err = isSidecarError(e) ? e : errors.fromFs(e, rel);
