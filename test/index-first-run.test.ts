@@ -181,6 +181,26 @@ for (const engine of ['inline', 'threads'] as const) {
   });
 }
 
+test("a command's first run on an index other runs filled (listings and records stored) stores no folder records: it inspects every file; its next run stores them, the one after is served", async (t) => {
+  const dir = testDir(t, 'isc-first-other-records-');
+  const root = library(dir);
+  const runs: IndexRunStats[] = [];
+  const index: IndexOptions = { path: join(dir, 'index'), racyMarginMs: 0, onStats: (s) => runs.push(s) };
+  const noneStats = text(await stats(root, { engine: 'inline', list: true }));
+  for (let i = 0; i < 3; i++) await validate(root, { engine: 'inline', index });
+  const validateRecords = entriesIn(index.path!, TABLE_RECORDS);
+  assert.ok(validateRecords > 0, "validate's third run stored its folder records");
+  assert.equal(text(await stats(root, { engine: 'inline', list: true, index })), noneStats, "stats' first run");
+  assert.ok(runs[3].misses > 0, 'every sidecar inspected');
+  assert.equal(entriesIn(index.path!, TABLE_RECORDS), validateRecords, "stats' first run stores no records");
+  assert.equal(text(await stats(root, { engine: 'inline', list: true, index })), noneStats, "stats' second run");
+  assert.equal(runs[4].misses, 0);
+  assert.equal(runs[4].foldersServed, 0, 'nothing to serve folders from yet');
+  assert.ok(entriesIn(index.path!, TABLE_RECORDS) > validateRecords, 'the second run stores them');
+  assert.equal(text(await stats(root, { engine: 'inline', list: true, index })), noneStats, "stats' third run");
+  assert.ok(runs[5].foldersServed > 0, 'served from the records the second run stored');
+});
+
 test('second run: a link in a folder changed within the racy margin is not stored; it is resolved again next time', async (t) => {
   const dir = testDir(t, 'isc-first-racy-');
   const root = library(dir);

@@ -502,8 +502,14 @@ export class ScanIndex implements EntrySink {
   /** Records of new folders this run may still store (folder-records.ts RECORDS_PER_RUN_SHARE); null until first asked. */
   private recordBudget: number | null = null;
 
-  /** May this run store a new folder's records (`n` of them)? Counts them against the run's budget. */
+  /**
+   * May this run store a new folder's records (`n` of them)? Counts them against the run's budget.
+   * Not when no result of this option set was loaded: such a run inspects every file (another
+   * command's index), and storing records on top made stats after a week of validates 1.66× of
+   * --no-index (1.25× without); the next run stores them, over the entries this one stores.
+   */
   mayStoreRecords(n: number): boolean {
+    if (this.loadedKeyNo < 0) return false;
     if (this.recordBudget === null) {
       let stands = 0;
       try {
