@@ -501,3 +501,18 @@ test('a holder whose lock was taken moments after its last good check finds it l
   other.release();
   assert.equal(fs.readFileSync(path.join(otherDir, 'owner'), 'utf8'), 'another-holder');
 });
+
+test('a lock just taken counts as just verified (its folder was made then): check(true) reads the token without touching the folder, and finds a lock taken from it lost', (t) => {
+  const dir = testDir(t, 'isc-lock-fresh-');
+  const key = path.join(dir, 'IMG_1');
+  const lock = acquireSidecarLockSync(key);
+  const lockDir = lockPathFor(key);
+  const past = new Date(Math.floor(Date.now() / 1000) * 1000 - 1000); // a second ago: well within staleMs
+  fs.utimesSync(lockDir, past, past);
+  lock.check(true);
+  assert.equal(fs.statSync(lockDir).mtimeMs, past.getTime(), 'not touched');
+  fs.writeFileSync(path.join(lockDir, 'owner'), 'another holder');
+  assert.throws(() => lock.check(true), (e: unknown) => e instanceof SidecarError && e.code === 'CONFLICT');
+  lock.release();
+  assert.ok(fs.existsSync(lockDir), "another holder's lock is not removed");
+});

@@ -12,7 +12,8 @@
  *   hold      the directory's mtime is the heartbeat: `check()` verifies the token and touches it;
  *             async holders check every staleMs / 3 on a timer, sync holders (convert units in
  *             worker threads) call `check()` before every rename and unlink (`check(true)`
- *             within staleMs / 3 of a verified check reads the token without touching the folder);
+ *             within staleMs / 3 of a verified check, or of the lock's making, reads the token without
+             touching the folder);
  *             `release()` removes the folder only while it holds our token
  *   stale     a lock whose mtime is older than staleMs belongs to a dead or stalled holder — unless
  *             its token names a live process of this host (another process; a holder starved of
@@ -196,6 +197,11 @@ class Lock implements HeldLock {
     if (owner !== this.token) throw this.lost(owner === null ? 'its directory was removed' : 'another holder took it over');
   }
 
+  /** The heartbeat was set at `at` (performance.now()): the folder was made then. */
+  verified(at: number): void {
+    this.verifiedAt = at;
+  }
+
   /** A lock found lost is touched again only after its token is found once more. */
   private lost(why: string): Error {
     this.verifiedAt = -Infinity;
@@ -220,6 +226,7 @@ class Lock implements HeldLock {
  * taken over here (then the next attempt usually succeeds). Throws for real errors (missing folder...).
  */
 function tryAcquire(key: string, lockDir: string, rule: StaleRule): Lock | null {
+  const made = performance.now();
   try {
     fs.mkdirSync(lockDir);
   } catch (e) {
@@ -241,7 +248,11 @@ function tryAcquire(key: string, lockDir: string, rule: StaleRule): Lock | null 
     removeLockDir(lockDir);
     throw errors.fromFs(e, lockDir);
   }
-  return new Lock(key, lockDir, token, rule.staleMs);
+  const lock = new Lock(key, lockDir, token, rule.staleMs);
+  // The folder just made has a fresh mtime, the heartbeat a touch would give it: the first
+  // check(true) reads the token only (a mv or convert unit checks right after taking its locks).
+  lock.verified(made);
+  return lock;
 }
 
 /**
