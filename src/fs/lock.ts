@@ -13,7 +13,7 @@
  *             async holders check every staleMs / 3 on a timer, sync holders (convert units in
  *             worker threads) call `check()` before every rename and unlink (`check(true)`
  *             within staleMs / 3 of a verified check, or of the lock's making, reads the token without
-             touching the folder);
+ *             touching the folder);
  *             `release()` removes the folder only while it holds our token
  *   stale     a lock whose mtime is older than staleMs belongs to a dead or stalled holder — unless
  *             its token names a live process of this host (another process; a holder starved of
