@@ -7,6 +7,8 @@
  *   2. relink: never to a wrong image nor to two, never overwrites, restore byte for byte, no escape
  *      through planted symlinks or a tampered manifest.
  *   3. cleanup never quarantines what relink could re-attach.
+ *   4. relink's orphan walk (walkLibrary): its plan is the plan of the scan's orphans on every tree,
+ *      and it refuses (INCOMPLETE_SCAN) exactly when findOrphans does.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -18,14 +20,19 @@ import { fileURLToPath } from 'node:url';
 import { copyImages, moveImages } from '../src/ops/move-images.js';
 import { saveSidecar } from '../src/ops/save.js';
 import { readSidecar, readSidecarDetailed } from '../src/ops/read.js';
-import { planRelink, relink } from '../src/ops/relink.js';
+import { planRelink, relink, type RelinkOptions, type RelinkPlan } from '../src/ops/relink.js';
+import { findOrphans } from '../src/ops/orphans.js';
+import { encodeSidecar } from '../src/formats/codec.js';
+import { keyFromBytes } from '../src/crypto/keys.js';
+import { withExtraImageExtensions } from '../src/discovery/extensions.js';
+import type { Keyring } from '../src/types.js';
 import { restore } from '../src/ops/restore.js';
 import { cleanup } from '../src/ops/cleanup.js';
 import { hostMark } from '../src/fs/temp-files.js';
 import { acquireSidecarLockSync } from '../src/fs/lock.js';
 import { lockKeyForImage } from '../src/discovery/lock-key.js';
 import { QUARANTINE_DIR } from '../src/discovery/own-folders.js';
-import { makeTree, removeTree, sidecarData, tempDir } from './helpers/tree.js';
+import { listTree, makeTree, removeTree, sidecarData, tempDir } from './helpers/tree.js';
 import { mulberry32 } from './helpers/mulberry32.js';
 
 const BUNDLE = fileURLToPath(new URL('../../dist/bundle/cli.js', import.meta.url));
@@ -673,4 +680,542 @@ test('3 cleanup: an orphan only `relink --hash-images` can re-attach (same-name,
   } finally {
     removeTree(root);
   }
+});
+
+// =============================================================================================
+// 4. relink's orphan walk (ops/relink.ts walkLibrary): one walk of names, only lone files read.
+//    Its plan must be the plan of the scan's orphans (findOrphans) on every tree, and it must
+//    refuse (INCOMPLETE_SCAN) exactly when findOrphans does.
+// =============================================================================================
+
+type PlanOptions = Omit<RelinkOptions, 'dryRun' | 'now'>;
+type Outcome = RelinkPlan | { error: string };
+
+const KEYRING: Keyring = { keys: [keyFromBytes(Buffer.alloc(32, 7))], encryptWith: 0 };
+
+async function outcomeOf(plan: () => Promise<RelinkPlan>): Promise<Outcome> {
+  try {
+    return await plan();
+  } catch (e) {
+    return { error: (e as { code?: string }).code ?? String(e) };
+  }
+}
+
+/** relink's own plan, and the plan of the scan's orphans (what cleanup and stats compute). */
+async function bothPlans(root: string, opts: PlanOptions): Promise<{ own: Outcome; scanned: Outcome }> {
+  const own = await outcomeOf(() => planRelink(root, opts));
+  const scanned = await outcomeOf(async () => planRelink(root, opts, await findOrphans(root, opts)));
+  return { own, scanned };
+}
+
+/** Every sidecar a plan names (matched, ambiguous, unmatched). */
+function listedIn(o: Outcome): string[] {
+  if ('error' in o) return [];
+  return [...o.matches.flatMap((m) => m.sidecars.map((s) => s.rel)), ...o.ambiguous.flatMap((a) => a.sidecars), ...o.unmatched.flatMap((u) => u.sidecars)];
+}
+
+/** A sidecar's data recording `imagePath`'s identity and name (as a save writes it). */
+function recordOf(imagePath: string): Record<string, unknown> {
+  return JSON.parse(identitySidecar(imagePath, false)) as Record<string, unknown>;
+}
+
+/** Write a sidecar recording `imagePath` at `sidecarPath` (json, bin, or bin encrypted under KEYRING). */
+function writeRecord(sidecarPath: string, imagePath: string, format: 'json' | 'bin' | 'enc' = 'json'): void {
+  const data = recordOf(imagePath);
+  fs.mkdirSync(join(sidecarPath, '..'), { recursive: true });
+  if (format === 'json') fs.writeFileSync(sidecarPath, JSON.stringify(data, null, 2));
+  else fs.writeFileSync(sidecarPath, encodeSidecar(data as never, 'bin', format === 'enc' ? { encryptWith: KEYRING.keys[0] } : {}));
+}
+
+/** An image at `imageRel` whose sidecars (`sidecarRels`) record it, then moved to `toRel`: orphans relink re-attaches. */
+function movedImage(root: string, imageRel: string, toRel: string, sidecarRels: string[], seed: number, format: 'json' | 'bin' | 'enc' = 'json'): void {
+  fs.mkdirSync(join(root, imageRel, '..'), { recursive: true });
+  fs.writeFileSync(join(root, imageRel), bytes(2000 + seed * 17, seed));
+  for (const s of sidecarRels) writeRecord(join(root, s), join(root, imageRel), format);
+  fs.mkdirSync(join(root, toRel, '..'), { recursive: true });
+  fs.renameSync(join(root, imageRel), join(root, toRel));
+}
+
+/**
+ * A bait: a file in a sidecar's name that records the identity of a unique image without a sidecar
+ * (`targets/T_<seed>.jpg`). Taken for an orphan, it would be matched to that image and moved.
+ */
+function bait(root: string, rel: string, seed: number, shape: (data: Record<string, unknown>) => unknown = (d) => d): void {
+  const image = join(root, 'targets', `T_${seed}.jpg`);
+  fs.mkdirSync(join(root, 'targets'), { recursive: true });
+  fs.writeFileSync(image, bytes(5000 + seed * 13, 100 + seed));
+  fs.mkdirSync(join(root, rel, '..'), { recursive: true });
+  fs.writeFileSync(join(root, rel), JSON.stringify(shape(recordOf(image))));
+}
+
+function mkfifo(p: string): void {
+  const r = spawnSync('mkfifo', [p]);
+  assert.equal(r.status, 0, String(r.stderr));
+}
+
+/** The odd cases of one library: what relink may move, and the files it must never take for orphans. */
+function oddLibrary(top: string): { root: string; movable: Map<string, string>; never: string[]; outside: string } {
+  const root = join(top, 'lib');
+  const outside = join(top, 'outside');
+  fs.mkdirSync(root, { recursive: true });
+  fs.mkdirSync(outside, { recursive: true });
+  const movable = new Map<string, string>(); // orphan rel -> the rel it goes to
+  const never: string[] = [];
+  // Orphans of moved or renamed images: JSON, bin, a name-ext one left by a RAW+JPEG pair's JPEG, an NFD name.
+  movedImage(root, 'a/IMG_1.jpg', 'b/IMG_1.jpg', ['a/IMG_1.json'], 1);
+  movable.set('a/IMG_1.json', 'b/IMG_1.json');
+  movedImage(root, 'a/IMG_2.jpg', 'b/renamed.jpg', ['a/IMG_2.bin'], 2, 'bin');
+  movable.set('a/IMG_2.bin', 'b/renamed.bin');
+  fs.writeFileSync(join(root, 'a/IMG_3.CR2'), bytes(3001, 3));
+  writeRecord(join(root, 'a/IMG_3.json'), join(root, 'a/IMG_3.CR2')); // the RAW's own: paired, stays
+  movedImage(root, 'a/IMG_3.jpg', 'c/IMG_3.jpg', ['a/IMG_3.jpg.json'], 4);
+  movable.set('a/IMG_3.jpg.json', 'c/IMG_3.jpg.json');
+  movedImage(root, 'a/Caf\u00e9.jpg', 'b/Caf\u00e9.jpg', ['a/Cafe\u0301.json'], 5); // NFD sidecar of an NFC image
+  movable.set('a/Cafe\u0301.json', 'b/Caf\u00e9.json');
+  movedImage(root, 'a/IMG_E.jpg', 'c/IMG_E.jpg', ['a/IMG_E.bin'], 6, 'enc'); // encrypted: only with the key
+  movable.set('a/IMG_E.bin', 'c/IMG_E.bin');
+  // A sidecar beside its image in NFD while the image is NFC: paired, not lone.
+  fs.writeFileSync(join(root, 'c/Z\u00fcrich.jpg'), bytes(3100, 7));
+  writeRecord(join(root, 'c/Zu\u0308rich.json'), join(root, 'c/Z\u00fcrich.jpg'));
+
+  // Never orphans (each records a unique image without a sidecar: taken for an orphan, it would move).
+  const never1 = (rel: string, seed: number, shape?: (d: Record<string, unknown>) => unknown) => {
+    bait(root, rel, seed, shape);
+    never.push(rel);
+  };
+  never1('a/game_detection.json', 10); // a report's name
+  never1('a/games.json', 11, (d) => ({ ...d, games: [] })); // report content
+  never1('a/IMG_4.jpg.json', 12, (d) => ({ title: 'IMG_4.jpg', photoTakenTime: { timestamp: '1' }, image: (d.sidecar_info as Record<string, unknown>).image })); // Takeout
+  never1('a/empty.json', 13, () => ({}));
+  never1('a/IMG_5.json', 14); // beside IMG_5.xyz: an image type not in the list
+  fs.writeFileSync(join(root, 'a/IMG_5.xyz'), 'xyz');
+  never1('a/IMG_6.jpg.json', 15); // beside IMG_6.JPG: a case variant
+  fs.writeFileSync(join(root, 'a/IMG_6.JPG'), 'jpg');
+  never1('a/.image-sidecar.json', 16); // the configuration file's name
+  never1('.image-sidecar.json', 17);
+  never1(`a/.IMG_7.json.isc-tmp-0123abcd-${DEAD_PID}-zz`, 18); // our temp file
+  never1('a/IMG_7.jpg.json.isc-lock', 19); // not a sidecar's extension
+  fs.mkdirSync(join(root, 'a/.IMG_7.isc-lock'));
+  fs.writeFileSync(join(root, 'a/.IMG_7.isc-lock/owner'), 'x');
+  never1(`${QUARANTINE_DIR}/2026-01-01T00-00-00Z/a/IMG_8.json`, 20);
+  never1(`a/${QUARANTINE_DIR}/x/IMG_8.json`, 21);
+  never1('.image-sidecar/IMG_9.json', 22);
+  never1('a/.image-sidecar/IMG_9.json', 23);
+  // Above maxFileSize 4096: corrupt (TOO_LARGE) with that limit, an orphan without it.
+  bait(root, 'a/big.json', 24, (d) => ({ ...d, pad: 'x'.repeat(10_000) }));
+  movable.set('a/big.json', 'targets/T_24.json');
+  fs.writeFileSync(join(root, 'a/bad.json'), '{"sidecar_info": {"image": '); // corrupt
+  never.push('a/bad.json');
+  fs.writeFileSync(join(root, 'a/IMG_B.JSON'), fs.readFileSync(join(root, 'a/IMG_5.json'))); // upper-case extension: not a sidecar
+  never.push('a/IMG_B.JSON');
+  // Symlinked sidecars: read through, never moved (inside and outside the root).
+  bait(root, 'store/kept.json', 25);
+  fs.symlinkSync('../store/kept.json', join(root, 'a/linked.json'));
+  never.push('a/linked.json', 'store/kept.json');
+  fs.renameSync(join(root, 'store/kept.json'), join(root, 'store/kept.data')); // the target itself: no sidecar name
+  fs.symlinkSync('kept.data', join(root, 'store/kept.json')); // ...and a link to it there too
+  bait(root, 'tmpbait/x.json', 26);
+  fs.renameSync(join(root, 'tmpbait/x.json'), join(outside, 'x.json'));
+  fs.rmdirSync(join(root, 'tmpbait'));
+  fs.symlinkSync(join(outside, 'x.json'), join(root, 'a/out.json'));
+  never.push('a/out.json');
+  // A symlinked folder holding an orphan-shaped file: never entered.
+  bait(root, 'tmpdir/IMG_D.json', 27);
+  fs.renameSync(join(root, 'tmpdir'), join(outside, 'dir'));
+  fs.symlinkSync(join(outside, 'dir'), join(root, 'linkdir'));
+  // A symlinked image (a link to a moved image is not a candidate; its own folder's sidecar is paired).
+  fs.symlinkSync('../b/IMG_1.jpg', join(root, 'c/alias.jpg'));
+  return { root, movable, never, outside };
+}
+
+const ODD_OPTIONS: [string, PlanOptions][] = [
+  ['defaults', { index: false }],
+  ['with the key', { index: false, keyring: KEYRING }],
+  ['xyz an image type', { index: false, imageExtensions: withExtraImageExtensions(['xyz']) }],
+  ['maxFileSize 4096', { index: false, maxFileSize: 4096 }],
+  ['no accel', { index: false, accel: false }],
+  ['threads', { index: false, engine: 'threads', workers: 2 }],
+];
+
+test('4 relink walk: the odd cases (reports, foreign, corrupt, look-alikes, links, config, temp, own folders, NFD, RAW+JPEG, encrypted) — the same plan as the scan\'s orphans, none of them listed', async () => {
+  const top = tempDir();
+  try {
+    const { root, movable, never } = oddLibrary(top);
+    for (const [name, opts] of ODD_OPTIONS) {
+      const { own, scanned } = await bothPlans(root, opts);
+      assert.deepEqual(own, scanned, `${name}: relink's plan differs from the scan's`);
+      assert.ok(!('error' in own), `${name}: ${JSON.stringify(own)}`);
+      const listed = listedIn(own);
+      for (const rel of never) assert.ok(!listed.includes(rel), `${name}: ${rel} taken for an orphan`);
+      const matched = new Map(own.matches.flatMap((m) => m.sidecars.map((s) => [s.rel, s.toRel] as const)));
+      for (const [o, to] of movable) {
+        if (o === 'a/IMG_E.bin' && opts.keyring === undefined) continue;
+        if (o === 'a/big.json' && opts.maxFileSize !== undefined) {
+          assert.ok(!listed.includes(o), `${name}: ${o} (above maxFileSize) taken for an orphan`);
+          continue;
+        }
+        assert.equal(matched.get(o), to, `${name}: ${o}`);
+      }
+      if (opts.keyring === undefined) assert.match(own.unmatched.find((u) => u.sidecars[0] === 'a/IMG_E.bin')?.reason ?? '', /cannot be read/, name);
+      for (const rel of matched.keys()) assert.ok(movable.has(rel), `${name}: ${rel} matched`);
+      assert.deepEqual(own.ambiguous, [], name);
+    }
+  } finally {
+    removeTree(top);
+  }
+});
+
+test('4 relink walk: a real run over the odd cases (root given through a symlink) moves exactly the orphans, byte for byte; everything else stays', async () => {
+  const top = tempDir();
+  try {
+    const { root, movable } = oddLibrary(top);
+    fs.symlinkSync(root, join(top, 'alias'));
+    const via = join(top, 'alias');
+    const opts: PlanOptions = { index: false, keyring: KEYRING };
+    const { own, scanned } = await bothPlans(via, opts);
+    assert.deepEqual(own, scanned);
+    const before = listTree(root);
+    const r = await relink(via, opts);
+    assert.deepEqual(r.skipped, []);
+    assert.equal(r.relinked, movable.size);
+    const after = listTree(root);
+    for (const [o, to] of movable) {
+      assert.equal(after[o], undefined, `${o} still there`);
+      assert.equal(after[to], before[o], `${o} → ${to}`);
+    }
+    for (const [rel, content] of Object.entries(before)) {
+      if (movable.has(rel)) continue;
+      if (rel.startsWith(`${QUARANTINE_DIR}/`) && !rel.startsWith(`${QUARANTINE_DIR}/2026-01-01`)) continue;
+      assert.equal(after[rel], content, `${rel} changed`);
+    }
+    const added = Object.keys(after).filter((k) => !(k in before) && !k.startsWith(`${QUARANTINE_DIR}/`));
+    assert.deepEqual(added.sort(), [...movable.values()].sort());
+    // And back.
+    const back = await restore(via);
+    assert.equal(back.restored, movable.size);
+    for (const [rel, content] of Object.entries(before)) assert.equal(listTree(root)[rel], content, `${rel} after restore`);
+  } finally {
+    removeTree(top);
+  }
+});
+
+/** One poison each, added to a library with one movable orphan: relink refuses exactly when the scan does. */
+const POISONS: [string, (root: string, outside: string) => void][] = [
+  ["a folder in a lone sidecar's name", (r) => fs.mkdirSync(join(r, 'b/ghost.json'))],
+  ["a FIFO in a lone sidecar's name", (r) => mkfifo(join(r, 'b/ghost.json'))],
+  ["a dangling symlink in a lone sidecar's name", (r) => fs.symlinkSync('nowhere.json', join(r, 'b/ghost.json'))],
+  ["a symlink to a folder in a lone sidecar's name", (r) => fs.symlinkSync('.', join(r, 'b/ghost.json'))],
+  ["a folder in the name of an image's sidecar", (r) => {
+    fs.writeFileSync(join(r, 'b/Z.jpg'), 'z');
+    fs.mkdirSync(join(r, 'b/Z.json'));
+  }],
+  ["a FIFO in the name of an image's sidecar", (r) => {
+    fs.writeFileSync(join(r, 'b/Z.jpg'), 'z');
+    mkfifo(join(r, 'b/Z.json'));
+  }],
+  ["a dangling symlink as an image's sidecar", (r) => {
+    fs.writeFileSync(join(r, 'b/Z.jpg'), 'z');
+    fs.symlinkSync('nowhere', join(r, 'b/Z.bin'));
+  }],
+  ["a folder as a RAW+JPEG pair's name-ext sidecar", (r) => {
+    fs.writeFileSync(join(r, 'b/P.jpg'), 'j');
+    fs.writeFileSync(join(r, 'b/P.CR2'), 'r');
+    fs.writeFileSync(join(r, 'b/P.json'), JSON.stringify(sidecarData('P.CR2')));
+    fs.mkdirSync(join(r, 'b/P.jpg.json'));
+  }],
+  ["a folder in a lone sidecar's name beside a look-alike", (r) => {
+    fs.writeFileSync(join(r, 'b/Z.xyz'), 'z');
+    fs.mkdirSync(join(r, 'b/Z.json'));
+  }],
+  ['a dangling symlink lone sidecar beside a look-alike', (r) => {
+    fs.writeFileSync(join(r, 'b/Z.xyz'), 'z');
+    fs.symlinkSync('nowhere', join(r, 'b/Z.json'));
+  }],
+  ["a symlinked image leading out of the root, a folder in its target's sidecar name", (r, out) => {
+    fs.writeFileSync(join(out, 'P.jpg'), 'p');
+    fs.mkdirSync(join(out, 'P.json'));
+    fs.symlinkSync(join(out, 'P.jpg'), join(r, 'b/P.jpg'));
+  }],
+  ["a symlinked image leading out of the root, a dangling link as its target's sidecar", (r, out) => {
+    fs.writeFileSync(join(out, 'P.jpg'), 'p');
+    fs.symlinkSync('nowhere', join(out, 'P.bin'));
+    fs.symlinkSync(join(out, 'P.jpg'), join(r, 'b/P.jpg'));
+  }],
+  ['a lone sidecar named by bytes that are not UTF-8', (r) => fs.writeFileSync(Buffer.concat([Buffer.from(join(r, 'b/G_')), Buffer.from([0xff]), Buffer.from('.json')]), '{}')],
+  ['an image named by bytes that are not UTF-8', (r) => fs.writeFileSync(Buffer.concat([Buffer.from(join(r, 'b/G_')), Buffer.from([0xfe]), Buffer.from('.jpg')]), 'x')],
+  ['a folder named by bytes that are not UTF-8', (r) => fs.mkdirSync(Buffer.concat([Buffer.from(join(r, 'b/d_')), Buffer.from([0xff])]))],
+  // Not poison: both complete.
+  ["a folder in a sidecar's name inside the quarantine folder", (r) => fs.mkdirSync(join(r, QUARANTINE_DIR, 'x', 'ghost.json'), { recursive: true })],
+  ['a name that is not UTF-8 inside the index folder', (r) => {
+    fs.mkdirSync(join(r, 'b/.image-sidecar'));
+    fs.writeFileSync(Buffer.concat([Buffer.from(join(r, 'b/.image-sidecar/G_')), Buffer.from([0xff]), Buffer.from('.json')]), '{}');
+  }],
+  ['a folder named like the configuration file', (r) => fs.mkdirSync(join(r, 'b/.image-sidecar.json'))],
+  ['a FIFO named like a lock and a temp file', (r) => {
+    mkfifo(join(r, 'b/.Q.isc-lock'));
+    mkfifo(join(r, `b/.Q.json.isc-tmp-0123abcd-${DEAD_PID}-zz`));
+  }],
+  ["a FIFO in an image's name beside its sidecar", (r) => {
+    mkfifo(join(r, 'b/F.jpg'));
+    fs.writeFileSync(join(r, 'b/F.json'), JSON.stringify(sidecarData('F.jpg')));
+  }],
+  ["a corrupt file in an image's sidecar name", (r) => {
+    fs.writeFileSync(join(r, 'b/Z.jpg'), 'z');
+    fs.writeFileSync(join(r, 'b/Z.json'), '{');
+  }],
+  ['a symlinked image into the root, a folder in its target folder that is a lone name', (r) => {
+    fs.symlinkSync('../a/nothing.jpg', join(r, 'b/broken.jpg'));
+  }],
+];
+
+for (const [name, poison] of POISONS) {
+  test(`4 relink walk: incomplete exactly when the scan is — ${name}`, async () => {
+    const top = tempDir();
+    try {
+      const root = join(top, 'lib');
+      const outside = join(top, 'outside');
+      fs.mkdirSync(outside);
+      movedImage(root, 'a/IMG_1.jpg', 'b/IMG_1.jpg', ['a/IMG_1.json'], 1);
+      poison(root, outside);
+      const { own, scanned } = await bothPlans(root, { index: false });
+      assert.deepEqual(own, scanned);
+      if ('error' in scanned) {
+        await assert.rejects(relink(root, { index: false }), { code: scanned.error });
+        assert.ok(fs.existsSync(join(root, 'a/IMG_1.json')), 'moved although the scan is incomplete');
+      }
+    } finally {
+      removeTree(top);
+    }
+  });
+}
+
+test('4 relink walk: a root that does not exist, or is a file, fails as the scan does', async () => {
+  const top = tempDir();
+  try {
+    fs.writeFileSync(join(top, 'file'), 'x');
+    for (const root of [join(top, 'missing'), join(top, 'file')]) {
+      const { own, scanned } = await bothPlans(root, { index: false });
+      assert.deepEqual(own, scanned, root);
+    }
+  } finally {
+    removeTree(top);
+  }
+});
+
+test('4 relink walk: with a shard, the shard\'s orphans (as the scan\'s)', async () => {
+  const root = tempDir();
+  try {
+    for (let i = 0; i < 12; i++) movedImage(root, `a/IMG_${i}.jpg`, `b/IMG_${i}.jpg`, [`a/IMG_${i}.json`], i + 1);
+    for (const index of [0, 1]) {
+      const opts: PlanOptions = { index: false, shard: { index, count: 2 } };
+      const { own, scanned } = await bothPlans(root, opts);
+      assert.deepEqual(own, scanned, `shard ${index}/2`);
+    }
+  } finally {
+    removeTree(root);
+  }
+});
+
+test('4 relink walk: an orphan swapped for a symlink or a FIFO between plan and act is left alone (CONFLICT), its target untouched', async () => {
+  const top = tempDir();
+  try {
+    const root = join(top, 'lib');
+    movedImage(root, 'a/IMG_1.jpg', 'b/IMG_1.jpg', ['a/IMG_1.json'], 1);
+    movedImage(root, 'a/IMG_2.jpg', 'b/IMG_2.jpg', ['a/IMG_2.json'], 2);
+    fs.writeFileSync(join(top, 'victim.json'), fs.readFileSync(join(root, 'a/IMG_1.json')));
+    const r = await relink(root, {
+      index: false,
+      now: () => {
+        fs.rmSync(join(root, 'a/IMG_1.json'));
+        fs.symlinkSync(join(top, 'victim.json'), join(root, 'a/IMG_1.json'));
+        fs.rmSync(join(root, 'a/IMG_2.json'));
+        mkfifo(join(root, 'a/IMG_2.json'));
+        return new Date();
+      },
+    });
+    assert.equal(r.relinked, 0);
+    assert.deepEqual(r.skipped.map((s) => [s.rel, s.code]), [['a/IMG_1.json', 'CONFLICT'], ['a/IMG_2.json', 'CONFLICT']]);
+    assert.deepEqual(names(join(root, 'b')), ['IMG_1.jpg', 'IMG_2.jpg']);
+    assert.ok(fs.lstatSync(join(root, 'a/IMG_1.json')).isSymbolicLink());
+    assert.ok(fs.existsSync(join(top, 'victim.json')));
+  } finally {
+    removeTree(top);
+  }
+});
+
+/**
+ * A small random library built from the odd cases: images (some moved, renamed, copied with their
+ * times, deleted) with sidecars in both forms and formats, lone files of every kind, links, our
+ * own names and folders, and now and then a file that cannot be read.
+ */
+function randomLibrary(rnd: () => number, top: string): { root: string; opts: PlanOptions } {
+  const root = join(top, 'lib');
+  const outside = join(top, 'out');
+  fs.mkdirSync(root, { recursive: true });
+  fs.mkdirSync(outside, { recursive: true });
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)];
+  const chance = (p: number) => rnd() < p;
+  const folders = ['', 'a', 'b', 'a/c', 'd'].filter((f) => f === '' || chance(0.8));
+  for (const f of folders) fs.mkdirSync(join(root, f), { recursive: true });
+  const stems = ['IMG_1', 'IMG_2', 'IMG_3', 'Caf\u00e9', 'Cafe\u0301', 'x'];
+  const exts = ['jpg', 'JPG', 'CR2', 'png', 'xyz'];
+  const free = (rel: string) => !fs.existsSync(join(root, rel)) && !isLink(join(root, rel));
+  const at = (folder: string, name: string) => (folder === '' ? name : `${folder}/${name}`);
+  const poisonP = chance(0.3) ? 0.08 : 0;
+  let seed = 1 + Math.floor(rnd() * 1000);
+  const images: string[] = [];
+  const nImages = 1 + Math.floor(rnd() * 6);
+  for (let i = 0; i < nImages; i++) {
+    const stem = pick(stems);
+    const name = `${stem}.${pick(exts)}`;
+    const rel = at(pick(folders), name);
+    if (!free(rel)) continue;
+    // Few sizes: same-size, same-time images (decoys) come up.
+    fs.writeFileSync(join(root, rel), bytes(pick([300, 301, 302, 303, 304, 305]), seed++));
+    if (chance(0.3)) fs.utimesSync(join(root, rel), 1_700_000_000, 1_700_000_000);
+    images.push(rel);
+    // Its sidecars: stem and/or name-ext, JSON, bin or encrypted.
+    const folder = rel.includes('/') ? rel.slice(0, rel.lastIndexOf('/')) : '';
+    const forms = [chance(0.7) ? `${stem}` : null, chance(0.4) ? name : null].filter((x) => x !== null);
+    for (const base of forms) {
+      const fmt = pick(['json', 'json', 'bin', 'enc'] as const);
+      const srel = at(folder, `${base}.${fmt === 'json' ? 'json' : 'bin'}`);
+      if (free(srel)) writeRecord(join(root, srel), join(root, rel), fmt);
+    }
+  }
+  // What happens to the images: moved, renamed, copied (cp -p), deleted, kept.
+  for (const rel of images) {
+    const r = rnd();
+    const dest = at(pick(folders), r < 0.5 ? rel.slice(rel.lastIndexOf('/') + 1) : `${pick(stems)}.${pick(exts)}`);
+    if (r < 0.6) {
+      if (free(dest)) fs.renameSync(join(root, rel), join(root, dest));
+    } else if (r < 0.7) {
+      if (free(dest)) assert.equal(spawnSync('cp', ['-p', join(root, rel), join(root, dest)]).status, 0);
+    } else if (r < 0.8) fs.rmSync(join(root, rel));
+  }
+  // Lone files of every kind, and our own names and folders.
+  const odd = 2 + Math.floor(rnd() * 8);
+  for (let k = 0; k < odd; k++) {
+    const folder = pick(folders);
+    const target = images.length > 0 ? join(root, pick(images)) : null;
+    const record = target && fs.existsSync(target) ? recordOf(target) : { sidecar_info: { image_path: 'gone.jpg' }, face_detection: { faces: [] } };
+    const kind = Math.floor(rnd() * 16);
+    const base = pick(stems);
+    const write = (name: string, text: string | Buffer) => {
+      const rel = at(folder, name);
+      if (free(rel)) fs.writeFileSync(join(root, rel), text);
+    };
+    switch (kind) {
+      case 0: write('game_detection.json', JSON.stringify(record)); break;
+      case 1: write(`${base}.json`, JSON.stringify({ ...record, games: [] })); break;
+      case 2: write(`${base}.${pick(exts)}.json`, JSON.stringify({ title: base, photoTakenTime: { timestamp: '1' } })); break;
+      case 3: write(`${base}.json`, '{"sidecar_info": {'); break;
+      case 4: write(`${base}.json`, '{}'); break;
+      case 5: write('.image-sidecar.json', JSON.stringify(record)); break;
+      case 6: write(`.${base}.json.isc-tmp-0123abcd-${DEAD_PID}-zz`, JSON.stringify(record)); break;
+      case 7: {
+        const q = join(root, folder, chance(0.5) ? QUARANTINE_DIR : '.image-sidecar', 'x');
+        fs.mkdirSync(q, { recursive: true });
+        fs.writeFileSync(join(q, `${base}.json`), JSON.stringify(record));
+        break;
+      }
+      case 8: {
+        // A symlinked sidecar: to a file inside, outside, or nowhere.
+        const rel = at(folder, `${base}.${pick(['json', 'bin'])}`);
+        if (!free(rel)) break;
+        const out = join(outside, `o${k}.json`);
+        fs.writeFileSync(out, JSON.stringify(record));
+        fs.symlinkSync(chance(1 - poisonP * 4) ? out : join(outside, 'nowhere'), join(root, rel));
+        break;
+      }
+      case 9: write(`${base}.json`, JSON.stringify(record)); break; // an orphan of its own
+      case 10: write(`${base}.${pick(exts)}.bin`, encodeSidecar(record as never, 'bin')); break;
+      case 11: {
+        // A symlinked image, into the root or out of it (its target's folder has sidecars too).
+        const rel = at(folder, `${base}.jpg`);
+        if (!free(rel)) break;
+        if (chance(0.5) && target) fs.symlinkSync(target, join(root, rel));
+        else {
+          fs.writeFileSync(join(outside, `t${k}.jpg`), 't');
+          if (chance(poisonP * 4)) fs.mkdirSync(join(outside, `t${k}.json`));
+          else fs.writeFileSync(join(outside, `t${k}.json`), JSON.stringify(record));
+          fs.symlinkSync(join(outside, `t${k}.jpg`), join(root, rel));
+        }
+        break;
+      }
+      case 12: write(`${base}.JSON`, JSON.stringify(record)); break;
+      case 13: {
+        // A symlinked folder holding an orphan-shaped file.
+        const d = join(outside, `dir${k}`);
+        fs.mkdirSync(d, { recursive: true });
+        fs.writeFileSync(join(d, `${base}.json`), JSON.stringify(record));
+        if (free(at(folder, `linkdir${k}`))) fs.symlinkSync(d, join(root, at(folder, `linkdir${k}`)));
+        break;
+      }
+      default: {
+        // Now and then a name that cannot be read: a folder or FIFO in a sidecar's name (lone or an image's).
+        if (!chance(poisonP * 6)) break;
+        const rel = at(folder, `${base}.${pick(['json', 'bin'])}`);
+        if (!free(rel)) break;
+        if (chance(0.5)) fs.mkdirSync(join(root, rel));
+        else mkfifo(join(root, rel));
+      }
+    }
+  }
+  const opts: PlanOptions = { index: false, engine: 'inline' };
+  if (chance(0.5)) opts.keyring = KEYRING;
+  if (chance(0.3)) opts.imageExtensions = withExtraImageExtensions(['xyz']);
+  if (chance(0.2)) opts.maxFileSize = 600;
+  return { root, opts };
+}
+
+/** Every name under `dir` with its kind (a FIFO is never opened). */
+function namesUnder(dir: string, rel = ''): string[] {
+  const out: string[] = [];
+  for (const d of fs.readdirSync(join(dir, rel), { withFileTypes: true })) {
+    const r = rel === '' ? d.name : `${rel}/${d.name}`;
+    if (d.isDirectory()) {
+      out.push(`${r}/`);
+      out.push(...namesUnder(dir, r));
+    } else out.push(d.isSymbolicLink() ? `${r}@` : d.isFIFO() ? `${r}|` : r);
+  }
+  return out;
+}
+
+function isLink(p: string): boolean {
+  try {
+    return fs.lstatSync(p).isSymbolicLink();
+  } catch {
+    return false;
+  }
+}
+
+test('4 relink walk: random libraries of the odd cases (seeded) — relink\'s plan is the plan of the scan\'s orphans, incomplete exactly when the scan is', async () => {
+  const started = Date.now();
+  const failures: string[] = [];
+  let incomplete = 0;
+  let matched = 0;
+  const TREES = 300;
+  for (let n = 0; n < TREES; n++) {
+    const seed = 9000 + n;
+    const top = tempDir();
+    try {
+      const { root, opts } = randomLibrary(mulberry32(seed), top);
+      const { own, scanned } = await bothPlans(root, opts);
+      if ('error' in scanned) incomplete++;
+      else matched += scanned.matches.length;
+      try {
+        assert.deepEqual(own, scanned);
+      } catch {
+        if (failures.length < 5) failures.push(`seed ${seed} (${JSON.stringify({ ...opts, keyring: opts.keyring ? 'K' : undefined })}): own ${JSON.stringify(own).slice(0, 300)} / scan ${JSON.stringify(scanned).slice(0, 300)}\n  tree: ${namesUnder(root).join(' ')}`);
+        else failures.push(`seed ${seed}`);
+      }
+    } finally {
+      removeTree(top);
+    }
+  }
+  assert.deepEqual(failures, [], `${failures.length} of ${TREES} trees differ:\n${failures.join('\n')}`);
+  assert.ok(incomplete > 5 && incomplete < TREES / 2, `incomplete trees: ${incomplete}`);
+  assert.ok(matched > TREES / 3, `matches: ${matched}`);
+  assert.ok(Date.now() - started < 20_000, `took ${Date.now() - started} ms`);
 });
