@@ -1219,3 +1219,33 @@ test('4 relink walk: random libraries of the odd cases (seeded) — relink\'s pl
   assert.ok(matched > TREES / 3, `matches: ${matched}`);
   assert.ok(Date.now() - started < 20_000, `took ${Date.now() - started} ms`);
 });
+
+test('4 relink walk: the record of an orphan the options admit (bin and rkyv nested deeper than the default limit, JSON above the default size) is read under the same options in both plans', async () => {
+  const root = tempDir();
+  try {
+    let nest: Record<string, unknown> = {};
+    for (let i = 0; i < 600; i++) nest = { n: nest };
+    for (const [k, format] of (['bin', 'rkyv'] as const).entries()) {
+      fs.mkdirSync(join(root, 'a'), { recursive: true });
+      fs.writeFileSync(join(root, `a/IMG_${k}.jpg`), bytes(700 + k, k + 1));
+      const data = { ...recordOf(join(root, `a/IMG_${k}.jpg`)), deep: nest };
+      fs.writeFileSync(join(root, `a/IMG_${k}.${format}`), encodeSidecar(data as never, format, { maxDepth: 1000 }));
+      fs.mkdirSync(join(root, 'b'), { recursive: true });
+      fs.renameSync(join(root, `a/IMG_${k}.jpg`), join(root, `b/IMG_${k}.jpg`));
+    }
+    const deep = await bothPlans(root, { index: false, maxDepth: 1000 });
+    assert.deepEqual(deep.own, deep.scanned);
+    assert.equal((deep.scanned as RelinkPlan).matches.length, 2, JSON.stringify(deep.scanned));
+
+    fs.rmSync(join(root, 'a'), { recursive: true });
+    fs.rmSync(join(root, 'b'), { recursive: true });
+    movedImage(root, 'a/IMG_9.jpg', 'b/IMG_9.jpg', [], 9);
+    const big = { ...recordOf(join(root, 'b/IMG_9.jpg')), pad: 'x'.repeat(65 * 1024 * 1024) };
+    fs.writeFileSync(join(root, 'a/IMG_9.json'), JSON.stringify(big));
+    const large = await bothPlans(root, { index: false, maxFileSize: 80 * 1024 * 1024 });
+    assert.deepEqual(large.own, large.scanned);
+    assert.equal((large.scanned as RelinkPlan).matches.length, 1, JSON.stringify(large.scanned));
+  } finally {
+    removeTree(root);
+  }
+});
