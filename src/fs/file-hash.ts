@@ -31,7 +31,8 @@ export async function hashRegularFile(path: string): Promise<{ sha256: string; s
 export function hashRegularFileSync(path: string): { sha256: string; size: number } {
   const h = createHash('sha256');
   try {
-    const size = streamRegularFileSync(path, READ_NOFOLLOW_FLAGS, (bytes) => h.update(bytes));
+    // As hashRegularFile: a FIFO or folder swapped in since the plan is a conflict, the file left alone.
+    const size = streamRegularFileSync(path, READ_NOFOLLOW_FLAGS, (bytes) => h.update(bytes), (p) => errors.conflict('not a regular file; left alone', [p]));
     return { sha256: h.digest('hex'), size };
   } catch (e) {
     if (isSidecarError(e) && (e.cause as NodeJS.ErrnoException | undefined)?.code === 'ELOOP') throw errors.conflict('is a symlink now; left alone', [path]);

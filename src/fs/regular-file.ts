@@ -40,9 +40,9 @@ let chunk: Buffer | null = null;
 
 /**
  * Stream a regular file's bytes to `onChunk` (each chunk is only valid during the call), and return
- * how many there were. Throws SidecarError (the fs error, or `notRegularFile`).
+ * how many there were. Throws SidecarError (the fs error, or `refuse(path)`: `notRegularFile`).
  */
-export function streamRegularFileSync(path: string, flags: number, onChunk: (bytes: Buffer) => void): number {
+export function streamRegularFileSync(path: string, flags: number, onChunk: (bytes: Buffer) => void, refuse: (path: string) => Error = errors.notRegularFile): number {
   let fd: number;
   try {
     fd = openSync(path, flags);
@@ -50,7 +50,7 @@ export function streamRegularFileSync(path: string, flags: number, onChunk: (byt
     throw errors.fromFs(e, path);
   }
   try {
-    if (!fstatSync(fd).isFile()) throw errors.notRegularFile(path);
+    if (!fstatSync(fd).isFile()) throw refuse(path);
     const buf = (chunk ??= Buffer.allocUnsafe(CHUNK));
     let size = 0;
     for (;;) {
