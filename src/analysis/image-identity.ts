@@ -229,11 +229,13 @@ export interface SidecarRecord {
 
 /**
  * What a sidecar file records of its image: `sidecar_info.image` and the image's file name (mv, cp
- * and relink ask it of files they move). Null when the file cannot be read or decoded.
+ * and relink ask it of files they move). Null when the file cannot be read or decoded. `limits`:
+ * the size and nesting a tree command's options admit (relink reads the orphans its scan found
+ * under them; the defaults otherwise).
  */
-export function readSidecarRecord(path: string, keyring?: Keyring): SidecarRecord | null {
+export function readSidecarRecord(path: string, keyring?: Keyring, limits: { maxFileSize?: number; maxDepth?: number } = {}): SidecarRecord | null {
   try {
-    const bytes = readFileLimitedSync(path);
+    const bytes = readFileLimitedSync(path, limits.maxFileSize);
     // The two members read here are a string and a safe integer: JSON.parse reads them exactly, at a
     // fraction of the lossless decoder's cost; any other file (bin, encrypted, odd JSON) goes through it.
     if (detectFormat(bytes) === 'json') {
@@ -244,7 +246,7 @@ export function readSidecarRecord(path: string, keyring?: Keyring): SidecarRecor
         /* the decoder says what it is */
       }
     }
-    const { data } = decodeSidecar(bytes, { path, keyring });
+    const { data } = decodeSidecar(bytes, { path, keyring, maxFileSize: limits.maxFileSize, maxDepth: limits.maxDepth });
     return { identity: recordedImage(data as JsonObject), name: recordedImageName(data as JsonObject) };
   } catch {
     return null;

@@ -123,10 +123,12 @@ export async function planRelink(root: string, opts: Omit<RelinkOptions, 'dryRun
   const plan: RelinkPlan = { orphans: list.orphans.length, matches: [], ambiguous: [], unmatched: [] };
   if (list.orphans.length === 0) return plan;
 
-  // 1. The orphans of one image (same folder, same record) are one unit.
+  // 1. The orphans of one image (same folder, same record) are one unit. A record is read under the
+  // options' limits, as the scan that found the orphan read it.
+  const limits = { maxFileSize: opts.maxFileSize, maxDepth: opts.maxDepth };
   const units = new Map<string, Unit>();
   for (const o of list.orphans) {
-    const rec = library.records.get(o.path) ?? readSidecarRecord(o.path, opts.keyring);
+    const rec = library.records.get(o.path) ?? readSidecarRecord(o.path, opts.keyring, limits);
     if (rec === null || rec.identity === null) {
       plan.unmatched.push({ sidecars: [o.rel], reason: rec === null ? 'cannot be read' : 'no image identity recorded (saved before identity records, or by another tool)' });
       continue;
@@ -169,7 +171,7 @@ export async function planRelink(root: string, opts: Omit<RelinkOptions, 'dryRun
     const orphanFiles = u.orphans.map((o) => fs.lstatSync(o.path, { throwIfNoEntry: false }));
     const own = locateSidecarSync(image.path, { imageExtensions: opts.imageExtensions }).candidates.filter((c) => c.side === 'target');
     const sibling = (p: string) => {
-      const r = readSidecarRecord(p, opts.keyring);
+      const r = readSidecarRecord(p, opts.keyring, limits);
       return r !== null && r.identity !== null && identityKey(r.identity) === identityKey(u.identity) && r.name === u.name;
     };
     if (own.some((c) => !orphanFiles.some((st) => st !== undefined && sameInode(st, c.path)) && !sibling(c.path))) {
