@@ -256,8 +256,8 @@ async function walkLibrary(rootAbs: string, opts: Options, exts: ReadonlySet<str
   const rootReal = orphans ? realFolder(rootAbs) : '';
   const links = orphans ? new LinkResolver(rootReal) : null;
   const targets = orphans ? new TargetGroups(exts, false) : null;
-  const opened = (path: string) => {
-    const why = unopenable(path);
+  const opened = (sc: { path: string; isLink?: boolean; notFile?: boolean }) => {
+    const why = unopenable(sc);
     if (why !== null) problems.push(why);
   };
   let folders = 0;
@@ -274,11 +274,11 @@ async function walkLibrary(rootAbs: string, opts: Options, exts: ReadonlySet<str
     for (const g of pairing.groups) {
       if (g.images.length > 0 || g.lookalikes || g.sidecars[0].isLink) {
         // Never an orphan (a link is read, never moved: its file may be anyone's); the scan reads it all the same.
-        for (const sc of g.sidecars) opened(sc.path);
+        for (const sc of g.sidecars) opened(sc);
         for (const img of g.images) {
           if (!img.isLink) continue;
           const r = links!.resolve(img.path, dir.rel, img.name);
-          if (!r.broken && r.target !== undefined && !isInside(r.target, rootReal)) for (const sc of targets!.groupFor(r.target).sidecars) opened(sc.path);
+          if (!r.broken && r.target !== undefined && !isInside(r.target, rootReal)) for (const sc of targets!.groupFor(r.target).sidecars) opened(sc);
         }
         continue;
       }
@@ -298,10 +298,21 @@ async function walkLibrary(rootAbs: string, opts: Options, exts: ReadonlySet<str
 }
 
 /**
- * Why the scan's read of `path` would find it unreadable, or null: opened as the scan opens a
- * sidecar (links followed, a FIFO not waited on) and fstat'ed, nothing read.
+ * Why the scan's read of a sidecar would find it unreadable, or null; nothing is read. A name the
+ * listing calls a regular file is asked whether it may be read (access(2): its permissions, what
+ * the scan's open would fail on); a link, a folder, a FIFO or a name of unknown kind is opened as
+ * the scan opens a sidecar (links followed, a FIFO not waited on) and fstat'ed.
  */
-function unopenable(path: string): string | null {
+function unopenable(sc: { path: string; isLink?: boolean; notFile?: boolean }): string | null {
+  const path = sc.path;
+  if (!sc.isLink && !sc.notFile) {
+    try {
+      fs.accessSync(path, fs.constants.R_OK);
+      return null;
+    } catch (e) {
+      return errors.fromFs(e, path).message;
+    }
+  }
   let fd: number;
   try {
     fd = fs.openSync(path, READ_FLAGS);
