@@ -719,16 +719,21 @@ function recordOf(imagePath: string): Record<string, unknown> {
   return JSON.parse(identitySidecar(imagePath, false)) as Record<string, unknown>;
 }
 
-/** Write a sidecar recording `imagePath` at `sidecarPath` (json, bin, or bin encrypted under KEYRING). */
-function writeRecord(sidecarPath: string, imagePath: string, format: 'json' | 'bin' | 'enc' = 'json'): void {
+type RecordFormat = 'json' | 'bin' | 'enc' | 'rkyv' | 'legacy';
+/** A sidecar file's extension for a format (the legacy layout and encrypted files are .bin). */
+const extOf = (format: RecordFormat) => (format === 'json' || format === 'rkyv' ? format : 'bin');
+
+/** Write a sidecar recording `imagePath` at `sidecarPath` (json, bin, rkyv, legacy, or bin encrypted under KEYRING). */
+function writeRecord(sidecarPath: string, imagePath: string, format: RecordFormat = 'json'): void {
   const data = recordOf(imagePath);
   fs.mkdirSync(join(sidecarPath, '..'), { recursive: true });
   if (format === 'json') fs.writeFileSync(sidecarPath, JSON.stringify(data, null, 2));
-  else fs.writeFileSync(sidecarPath, encodeSidecar(data as never, 'bin', format === 'enc' ? { encryptWith: KEYRING.keys[0] } : {}));
+  else if (format === 'enc') fs.writeFileSync(sidecarPath, encodeSidecar(data as never, 'bin', { encryptWith: KEYRING.keys[0] }));
+  else fs.writeFileSync(sidecarPath, encodeSidecar(data as never, format));
 }
 
 /** An image at `imageRel` whose sidecars (`sidecarRels`) record it, then moved to `toRel`: orphans relink re-attaches. */
-function movedImage(root: string, imageRel: string, toRel: string, sidecarRels: string[], seed: number, format: 'json' | 'bin' | 'enc' = 'json'): void {
+function movedImage(root: string, imageRel: string, toRel: string, sidecarRels: string[], seed: number, format: RecordFormat = 'json'): void {
   fs.mkdirSync(join(root, imageRel, '..'), { recursive: true });
   fs.writeFileSync(join(root, imageRel), bytes(2000 + seed * 17, seed));
   for (const s of sidecarRels) writeRecord(join(root, s), join(root, imageRel), format);
@@ -1078,8 +1083,8 @@ function randomLibrary(rnd: () => number, top: string): { root: string; opts: Pl
     const folder = rel.includes('/') ? rel.slice(0, rel.lastIndexOf('/')) : '';
     const forms = [chance(0.7) ? `${stem}` : null, chance(0.4) ? name : null].filter((x) => x !== null);
     for (const base of forms) {
-      const fmt = pick(['json', 'json', 'bin', 'enc'] as const);
-      const srel = at(folder, `${base}.${fmt === 'json' ? 'json' : 'bin'}`);
+      const fmt = pick(['json', 'json', 'bin', 'enc', 'rkyv', 'legacy'] as const);
+      const srel = at(folder, `${base}.${extOf(fmt)}`);
       if (free(srel)) writeRecord(join(root, srel), join(root, rel), fmt);
     }
   }
@@ -1166,6 +1171,7 @@ function randomLibrary(rnd: () => number, top: string): { root: string; opts: Pl
   if (chance(0.5)) opts.keyring = KEYRING;
   if (chance(0.3)) opts.imageExtensions = withExtraImageExtensions(['xyz']);
   if (chance(0.2)) opts.maxFileSize = 600;
+  if (chance(0.2)) opts.accel = false;
   return { root, opts };
 }
 
