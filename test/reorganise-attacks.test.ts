@@ -1255,3 +1255,62 @@ test('4 relink walk: the record of an orphan the options admit (bin and rkyv nes
     removeTree(root);
   }
 });
+
+test('4 relink walk: run as another user, a sidecar its permissions hide (beside an image, lone) or a folder it cannot list — incomplete as the scan is', async (t) => {
+  if (process.getuid?.() !== 0 || spawnSync('setpriv', ['--version']).status !== 0) {
+    t.skip('needs root and setpriv to run as nobody');
+    return;
+  }
+  const top = tempDir();
+  try {
+    fs.chmodSync(top, 0o755);
+    const root = join(top, 'lib');
+    movedImage(root, 'a/IMG_1.jpg', 'b/IMG_1.jpg', ['a/IMG_1.json'], 1);
+    const relinkJs = fileURLToPath(new URL('../src/ops/relink.js', import.meta.url));
+    const orphansJs = fileURLToPath(new URL('../src/ops/orphans.js', import.meta.url));
+    const code = `
+      const { planRelink } = await import(${JSON.stringify(relinkJs)});
+      const { findOrphans } = await import(${JSON.stringify(orphansJs)});
+      const root = ${JSON.stringify(root)};
+      const of = async (f) => { try { return await f(); } catch (e) { return { error: e.code }; } };
+      const own = await of(() => planRelink(root, { index: false }));
+      const scanned = await of(async () => planRelink(root, { index: false }, await findOrphans(root, { index: false })));
+      process.stdout.write(JSON.stringify({ own, scanned }));`;
+    const asNobody = () => {
+      spawnSync('chmod', ['-R', 'a+rX', root]);
+      for (const [p, mode] of hidden) fs.chmodSync(p, mode);
+      const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '--input-type=module', '-e', code], { encoding: 'utf8' });
+      assert.equal(r.status, 0, r.stderr);
+      return JSON.parse(r.stdout) as { own: Outcome; scanned: Outcome };
+    };
+    let hidden: [string, number][] = [];
+    const clean = asNobody();
+    assert.deepEqual(clean.own, clean.scanned);
+    assert.equal((clean.own as RelinkPlan).matches.length, 1);
+    const cases: [string, () => void][] = [
+      ["an image's sidecar", () => {
+        fs.writeFileSync(join(root, 'b/Z.jpg'), 'z');
+        fs.writeFileSync(join(root, 'b/Z.json'), JSON.stringify(sidecarData('Z.jpg')));
+        hidden = [[join(root, 'b/Z.json'), 0o600]];
+      }],
+      ['a lone sidecar', () => {
+        fs.writeFileSync(join(root, 'b/L.json'), JSON.stringify(sidecarData('L.jpg')));
+        hidden = [[join(root, 'b/L.json'), 0o600]];
+      }],
+      ['a folder', () => {
+        fs.mkdirSync(join(root, 'b/sub'));
+        hidden = [[join(root, 'b/sub'), 0o700]];
+      }],
+    ];
+    for (const [name, make] of cases) {
+      make();
+      const { own, scanned } = asNobody();
+      assert.deepEqual(scanned, { error: 'INCOMPLETE_SCAN' }, name);
+      assert.deepEqual(own, scanned, name);
+      for (const [p] of hidden) fs.rmSync(p, { recursive: true });
+      hidden = [];
+    }
+  } finally {
+    removeTree(top);
+  }
+});
