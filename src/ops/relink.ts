@@ -243,7 +243,7 @@ type Orphan = OrphanList['orphans'][number];
  * (as findOrphans), exactly where the scan's would be: a folder or name it cannot read, or any file
  * the scan reads that cannot be opened as a regular file — every sidecar name of the tree (a
  * folder, a FIFO or a dangling link beside an image, behind a look-alike, a symlinked one) and the
- * sidecars beside the targets of image links that leave the root. Those are opened, not read.
+ * sidecars beside the targets of image links that leave the root. Those are checked (unopenable), not read.
  * With a shard, the shard's names only (as the scan's).
  */
 async function walkLibrary(rootAbs: string, opts: Options, exts: ReadonlySet<string>, orphans: boolean): Promise<{ orphans: Orphan[]; images: Candidate[]; records: Map<string, SidecarRecord | null> }> {
