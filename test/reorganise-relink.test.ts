@@ -135,7 +135,7 @@ test('relink: an image that already has a sidecar, an orphan without an identity
   }
 });
 
-test('relink finds the orphans the scan finds, reading only lone files: corrupt, foreign, look-alike and symlinked ones stay; a bin orphan is read; an unreadable lone file stops it', async () => {
+test('relink finds the orphans the scan finds, reading only lone files: corrupt, foreign, look-alike and symlinked ones stay; a bin orphan is read; a lone file it cannot read is listed, a name that is not UTF-8 stops it', async () => {
   const root = tempDir();
   try {
     reorganisedLibrary(root, 120);
@@ -162,10 +162,15 @@ test('relink finds the orphans the scan finds, reading only lone files: corrupt,
     const listed = [...own.matches.flatMap((m) => m.sidecars.map((s) => s.rel)), ...own.ambiguous.flatMap((a) => a.sidecars), ...own.unmatched.flatMap((u) => u.sidecars)];
     for (const stay of ['odd/bad.json', 'odd/notes.json', 'odd/IMG_9.json', 'odd/linked.json']) assert.ok(!listed.includes(stay), `${stay} taken for an orphan`);
 
-    // A folder in a sidecar's name reads as unreadable: the scan is incomplete, no orphan is declared.
+    // A folder in a lone sidecar's name reads as unreadable: relink lists it and goes on; cleanup's
+    // scan (findOrphans) declares no orphan at all. A name that is not UTF-8 stops both.
     fs.mkdirSync(join(f, 'ghost.json'));
-    await assert.rejects(planRelink(root, opts), { code: 'INCOMPLETE_SCAN' });
+    const withGhost = await planRelink(root, opts);
+    assert.deepEqual(withGhost.matches, own.matches);
+    assert.match(withGhost.unmatched.find((u) => u.sidecars[0] === 'odd/ghost.json')!.reason, /^cannot be read: /);
     await assert.rejects(findOrphans(root, opts), { code: 'INCOMPLETE_SCAN' });
+    fs.writeFileSync(Buffer.concat([Buffer.from(join(f, 'G_')), Buffer.from([0xff]), Buffer.from('.json')]), '{}');
+    await assert.rejects(planRelink(root, opts), { code: 'INCOMPLETE_SCAN' });
   } finally {
     removeTree(root);
   }

@@ -18,7 +18,7 @@
  * (`kind: "relink"`, each entry's old and new place), so `restore` moves them back, byte for byte.
  */
 import * as fs from 'node:fs';
-import { dirname, join, resolve, sep } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { mkdir, realpath } from 'node:fs/promises';
 import { errors, isSidecarError, type ErrorCode } from '../errors.js';
 import { hashRegularFileSync } from '../fs/file-hash.js';
@@ -29,9 +29,6 @@ import { imageExtensionSet, nfc, splitName } from '../discovery/extensions.js';
 import { isImageName, pairDirectory } from '../discovery/pair.js';
 import { walkTree } from '../discovery/walk.js';
 import { shardFilter } from '../discovery/shard.js';
-import { LinkResolver } from '../discovery/resolve-link.js';
-import { READ_FLAGS } from '../fs/regular-file.js';
-import { TargetGroups } from '../scan/target-groups.js';
 import { assertDirectory } from '../scan/session.js';
 import { SKIP_DIR_NAMES, QUARANTINE_DIR } from '../discovery/own-folders.js';
 import { locateSidecarSync } from '../discovery/locate.js';
@@ -120,7 +117,7 @@ export async function planRelink(root: string, opts: Omit<RelinkOptions, 'dryRun
   // otherwise one walk of names finds both, and reads only the lone sidecars.
   const library = await walkLibrary(rootAbs, opts, exts, found === undefined);
   const list = found ?? library;
-  const plan: RelinkPlan = { orphans: list.orphans.length, matches: [], ambiguous: [], unmatched: [] };
+  const plan: RelinkPlan = { orphans: list.orphans.length + library.unreadable.length, matches: [], ambiguous: [], unmatched: [...library.unreadable] };
   if (list.orphans.length === 0) return plan;
 
   // 1. The orphans of one image (same folder, same record) are one unit. A record is read under the
@@ -239,27 +236,19 @@ type Orphan = OrphanList['orphans'][number];
  * One walk of the library's names: its image files, and (with `orphans`) its orphans as the scan
  * defines them (a lone sidecar, not a link, with no look-alike file, that inspects as one of ours;
  * scan/records.ts categorize). Only those lone files are read: relink asks nothing of the others,
- * and reading every sidecar was most of its run. The walk is incomplete, and no orphan is declared
- * (as findOrphans), exactly where the scan's would be: a folder or name it cannot read, or any file
- * the scan reads that cannot be opened as a regular file — every sidecar name of the tree (a
- * folder, a FIFO or a dangling link beside an image, behind a look-alike, a symlinked one) and the
- * sidecars beside the targets of image links that leave the root. Those are checked (unopenable), not read.
+ * and reading every sidecar was most of its run. A folder that cannot be listed or a name that is
+ * not UTF-8 could hide an orphan or a second candidate image: the walk is incomplete and no orphan
+ * is declared (as findOrphans). A lone file that cannot be read is listed (`unreadable`) and the
+ * run goes on; an image's sidecar is never opened (whatever it holds, the image has one).
  * With a shard, the shard's names only (as the scan's).
  */
-async function walkLibrary(rootAbs: string, opts: Options, exts: ReadonlySet<string>, orphans: boolean): Promise<{ orphans: Orphan[]; images: Candidate[]; records: Map<string, SidecarRecord | null> }> {
-  const out = { orphans: [] as Orphan[], images: [] as Candidate[], records: new Map<string, SidecarRecord | null>() };
+async function walkLibrary(rootAbs: string, opts: Options, exts: ReadonlySet<string>, orphans: boolean): Promise<WalkedLibrary> {
+  const out: WalkedLibrary = { orphans: [], images: [], records: new Map(), unreadable: [] };
   await assertDirectory(rootAbs); // a missing root or a file: the scan's error, not an incomplete walk
   const problems: string[] = [];
   // The probe reads what relink asks of an orphan (its recorded image) without decoding the rest.
   const inspectOpts = { maxFileSize: opts.maxFileSize, maxDepth: opts.maxDepth, keyring: opts.keyring, accel: opts.accel, probe: true };
   const shard = shardFilter(opts.shard, exts);
-  const rootReal = orphans ? realFolder(rootAbs) : '';
-  const links = orphans ? new LinkResolver(rootReal) : null;
-  const targets = orphans ? new TargetGroups(exts, false) : null;
-  const opened = (sc: { path: string; isLink?: boolean; notFile?: boolean }) => {
-    const why = unopenable(sc);
-    if (why !== null) problems.push(why);
-  };
   let folders = 0;
   for await (const dir of walkTree(rootAbs, { skipDirNames: SKIP_DIR_NAMES, onProblem: (p) => problems.push(p.error.message), signal: opts.signal })) {
     const relOf = (name: string) => (dir.rel === '' ? name : `${dir.rel}/${name}`);
@@ -272,21 +261,13 @@ async function walkLibrary(rootAbs: string, opts: Options, exts: ReadonlySet<str
     const pairing = shard ? pairDirectory({ path: dir.path, entries: shard.namesOf(dir.rel, dir.entries).map((i) => dir.entries[i]) }, exts, { folderEntries: dir.entries }) : pairDirectory(dir, exts);
     for (const u of pairing.unaddressable) problems.push(`${join(dir.path, u.name)}: file name is not valid UTF-8`);
     for (const g of pairing.groups) {
-      if (g.images.length > 0 || g.lookalikes || g.sidecars[0].isLink) {
-        // Never an orphan (a link is read, never moved: its file may be anyone's); the scan reads it all the same.
-        for (const sc of g.sidecars) opened(sc);
-        for (const img of g.images) {
-          if (!img.isLink) continue;
-          const r = links!.resolve(img.path, dir.rel, img.name);
-          if (!r.broken && r.target !== undefined && !isInside(r.target, rootReal)) for (const sc of targets!.groupFor(r.target).sidecars) opened(sc);
-        }
-        continue;
-      }
+      // A link is read, never moved (its file may be anyone's).
+      if (g.images.length > 0 || g.lookalikes || g.sidecars[0].isLink) continue;
       const sc = g.sidecars[0];
       const inspection = inspectFile({ path: sc.path, name: sc.name }, inspectOpts);
       const rel = relOf(sc.name);
       const category = categorize([], [{ ...sc, rel, side: 'local', inspection }], null);
-      if (category === 'unreadable') problems.push(inspection.error?.message ?? `${sc.path}: unreadable`);
+      if (category === 'unreadable') out.unreadable.push({ sidecars: [rel], reason: `cannot be read: ${inspection.error?.message ?? 'unreadable'}` });
       else if (category === 'orphan') {
         out.orphans.push({ path: sc.path, rel, format: inspection.format, size: inspection.size });
         out.records.set(sc.path, inspection.probe ? { identity: inspection.probe.image, name: inspection.probe.imageName } : null);
@@ -297,39 +278,13 @@ async function walkLibrary(rootAbs: string, opts: Options, exts: ReadonlySet<str
   return out;
 }
 
-/**
- * Why the scan's read of a sidecar would find it unreadable, or null; nothing is read. A name the
- * listing calls a regular file is asked whether it may be read (access(2): its permissions, what
- * the scan's open would fail on); a link, a folder, a FIFO or a name of unknown kind is opened as
- * the scan opens a sidecar (links followed, a FIFO not waited on) and fstat'ed.
- */
-function unopenable(sc: { path: string; isLink?: boolean; notFile?: boolean }): string | null {
-  const path = sc.path;
-  if (!sc.isLink && !sc.notFile) {
-    try {
-      fs.accessSync(path, fs.constants.R_OK);
-      return null;
-    } catch (e) {
-      return errors.fromFs(e, path).message;
-    }
-  }
-  let fd: number;
-  try {
-    fd = fs.openSync(path, READ_FLAGS);
-  } catch (e) {
-    return errors.fromFs(e, path).message;
-  }
-  try {
-    return fs.fstatSync(fd).isFile() ? null : errors.notRegularFile(path).message;
-  } catch (e) {
-    return errors.fromFs(e, path).message;
-  } finally {
-    fs.closeSync(fd);
-  }
-}
-
-function isInside(p: string, rootReal: string): boolean {
-  return p === rootReal || p.startsWith(rootReal.endsWith(sep) ? rootReal : rootReal + sep);
+interface WalkedLibrary {
+  orphans: Orphan[];
+  images: Candidate[];
+  /** The recorded image of each orphan, read by the walk's inspection. */
+  records: Map<string, SidecarRecord | null>;
+  /** Lone files that could not be read (unmatched: nobody can say whose they are). */
+  unreadable: RelinkUnmatched[];
 }
 
 /** The library's images (regular files, not links) whose size and mtime are among `wanted`. */
