@@ -235,3 +235,20 @@ test('cli relink: --dry-run lists and changes nothing; ambiguous orphans exit 1;
     removeTree(root);
   }
 });
+
+test('cli relink: an orphan-named file it cannot read is a finding (exit 1, named on stderr); the movable orphans still move', async () => {
+  const root = makeTree({ 'a/IMG_1.jpg': Buffer.alloc(1500, 3), 'b/x.txt': 'x' });
+  try {
+    const st = fs.statSync(join(root, 'a/IMG_1.jpg'), { bigint: true });
+    fs.writeFileSync(join(root, 'a/IMG_1.json'), JSON.stringify({ sidecar_info: { image_path: 'IMG_1.jpg', image: { size: 1500, mtime_ns: st.mtimeNs.toString(), operations: [] } }, face_detection: { faces: [] } }));
+    fs.renameSync(join(root, 'a/IMG_1.jpg'), join(root, 'b/IMG_1.jpg'));
+    fs.mkdirSync(join(root, 'a/ghost.json')); // reads as unreadable
+    const r = await runCli(['relink', root, '--json', '--no-index']);
+    assert.equal(r.code, 1, r.stderr);
+    assert.equal(parseJson<{ relinked: number }>(r).relinked, 1);
+    assert.match(r.stderr, /a\/ghost\.json: cannot be read/);
+    assert.ok(fs.existsSync(join(root, 'b/IMG_1.json')));
+  } finally {
+    removeTree(root);
+  }
+});

@@ -1,7 +1,8 @@
 /**
  * `relink DIR`: orphaned sidecars back next to their moved or renamed images (ops/relink.ts).
  * Ambiguous orphans are listed with their candidates and are findings (exit 1), as are planned
- * moves left undone; orphans with no evidence at all are reported, not findings (cleanup's business).
+ * moves left undone and orphan-named files that cannot be read; orphans with no evidence at all
+ * are reported, not findings (cleanup's business).
  */
 import { EXIT_CLEAN, EXIT_FINDINGS } from '../errors.js';
 import { engineOptions, indexOptions, inputDirectory, note, type CommandContext } from './context.js';
@@ -37,5 +38,7 @@ export async function run(ctx: CommandContext): Promise<number> {
   });
   for (const s of report.skipped) note(ctx, `left in place: ${s.reason}`);
   if (!dryRun && report.relinked > 0) note(ctx, `undo with: image-sidecar restore ${JSON.stringify(dir)}`);
-  return report.ambiguous.length > 0 || report.skipped.length > 0 ? EXIT_FINDINGS : EXIT_CLEAN;
+  const unreadable = report.unmatched.filter((u) => u.unreadable === true);
+  for (const u of unreadable) note(ctx, `${u.sidecars[0]}: ${u.reason}`);
+  return report.ambiguous.length > 0 || report.skipped.length > 0 || unreadable.length > 0 ? EXIT_FINDINGS : EXIT_CLEAN;
 }

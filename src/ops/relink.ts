@@ -79,6 +79,8 @@ export interface RelinkAmbiguous {
 export interface RelinkUnmatched {
   sidecars: string[];
   reason: string;
+  /** The file could not be read (a finding: relink cannot say whose it is). */
+  unreadable?: true;
 }
 
 export interface RelinkPlan {
@@ -267,7 +269,7 @@ async function walkLibrary(rootAbs: string, opts: Options, exts: ReadonlySet<str
       const inspection = inspectFile({ path: sc.path, name: sc.name }, inspectOpts);
       const rel = relOf(sc.name);
       const category = categorize([], [{ ...sc, rel, side: 'local', inspection }], null);
-      if (category === 'unreadable') out.unreadable.push({ sidecars: [rel], reason: `cannot be read: ${inspection.error?.message ?? 'unreadable'}` });
+      if (category === 'unreadable') out.unreadable.push({ sidecars: [rel], reason: `cannot be read: ${inspection.error?.message ?? 'unreadable'}`, unreadable: true });
       else if (category === 'orphan') {
         out.orphans.push({ path: sc.path, rel, format: inspection.format, size: inspection.size });
         out.records.set(sc.path, inspection.probe ? { identity: inspection.probe.image, name: inspection.probe.imageName } : null);
