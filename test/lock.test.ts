@@ -505,7 +505,7 @@ test('a holder whose lock was taken moments after its last good check finds it l
 test('a lock just taken counts as just verified (its folder was made then): check(true) reads the token without touching the folder, and finds a lock taken from it lost', (t) => {
   const dir = testDir(t, 'isc-lock-fresh-');
   const key = path.join(dir, 'IMG_1');
-  const lock = acquireSidecarLockSync(key);
+  const lock = acquireSidecarLockSync(key, { staleMs: 60_000 }); // fresh for 20 s: a loaded machine cannot make this test race
   const lockDir = lockPathFor(key);
   const past = new Date(Math.floor(Date.now() / 1000) * 1000 - 1000); // a second ago: well within staleMs
   fs.utimesSync(lockDir, past, past);

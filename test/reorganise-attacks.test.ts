@@ -703,7 +703,6 @@ async function outcomeOf(plan: () => Promise<RelinkPlan>): Promise<Outcome> {
   }
 }
 
-/** relink's own plan, and the plan of the scan's orphans (what cleanup and stats compute). */
 /**
  * relink's own plan, and the plan by the scan's definitions under relink's rule of what stops it: the
  * scan's orphans (category 'orphan', not a link) given to planRelink, its lone files that cannot be
@@ -715,21 +714,17 @@ async function bothPlans(root: string, opts: PlanOptions): Promise<{ own: Outcom
   const scanned = await outcomeOf(async () => {
     const session = scan(root, opts);
     const orphans: OrphanList['orphans'] = [];
-    const unreadable: string[] = [];
+    const unreadable: RelinkPlan['unmatched'] = [];
     for await (const rec of session) {
       const sc = rec.sidecars[0];
       if (rec.images.length > 0 || sc === undefined || sc.isLink) continue;
       if (rec.category === 'orphan') orphans.push({ path: sc.path, rel: sc.rel, format: sc.inspection.format, size: sc.inspection.size });
-      else if (rec.category === 'unreadable') unreadable.push(sc.rel);
+      else if (rec.category === 'unreadable') unreadable.push({ sidecars: [sc.rel], reason: `cannot be read (${sc.inspection.error?.code ?? 'IO'})`, unreadable: true });
     }
     const problems = session.summary.problems;
     if (session.problemSeqs.some((q, i) => q[1] === -1 || problems[i].code === 'UNADDRESSABLE')) throw errors.incompleteScan('a folder or a name');
     const plan = await planRelink(root, opts, { orphans });
-    // relink lists the lone files it cannot read (with its error's words); each must be one the scan
-    // could not read either (one beside a look-alike is no orphan candidate: relink does not list it).
-    const listed = 'error' in own ? [] : own.unmatched.filter((u) => u.reason.startsWith('cannot be read: '));
-    for (const u of listed) assert.ok(unreadable.includes(u.sidecars[0]), `${u.sidecars[0]}: listed unreadable by relink, not by the scan`);
-    return { ...plan, orphans: plan.orphans + listed.length, unmatched: [...listed, ...plan.unmatched] };
+    return { ...plan, orphans: plan.orphans + unreadable.length, unmatched: [...unreadable, ...plan.unmatched] };
   });
   return { own, scanned };
 }
@@ -887,7 +882,7 @@ test('4 relink walk: the odd cases (reports, foreign, corrupt, look-alikes, link
         }
         assert.equal(matched.get(o), to, `${name}: ${o}`);
       }
-      if (opts.keyring === undefined) assert.match(own.unmatched.find((u) => u.sidecars[0] === 'a/IMG_E.bin')?.reason ?? '', /cannot be read/, name);
+      if (opts.keyring === undefined) assert.match(own.unmatched.find((u) => u.sidecars[0] === 'a/IMG_E.bin')?.reason ?? '', /its record cannot be read/, name);
       for (const rel of matched.keys()) assert.ok(movable.has(rel), `${name}: ${rel} matched`);
       assert.deepEqual(own.ambiguous, [], name);
     }
@@ -930,7 +925,7 @@ test('4 relink walk: a real run over the odd cases (root given through a symlink
   }
 });
 
-/** One poison each, added to a library with one movable orphan: relink refuses exactly when the scan does. */
+/** One poison each, added to a library with one movable orphan: relink stops where the scan's walk does, lists a lone file it cannot read, and goes on past anything else. */
 const POISONS: [string, (root: string, outside: string) => void][] = [
   ["a folder in a lone sidecar's name", (r) => fs.mkdirSync(join(r, 'b/ghost.json'))],
   ["a FIFO in a lone sidecar's name", (r) => mkfifo(join(r, 'b/ghost.json'))],
@@ -1223,7 +1218,6 @@ function isLink(p: string): boolean {
 }
 
 test('4 relink walk: random libraries of the odd cases (seeded) — relink\'s plan is the plan of the scan\'s orphans', async () => {
-  const started = Date.now();
   const failures: string[] = [];
   let unreadable = 0;
   let matched = 0;
@@ -1234,7 +1228,7 @@ test('4 relink walk: random libraries of the odd cases (seeded) — relink\'s pl
     try {
       const { root, opts } = randomLibrary(mulberry32(seed), top);
       const { own, scanned } = await bothPlans(root, opts);
-      if (!('error' in own) && own.unmatched.some((u) => u.reason.startsWith('cannot be read: '))) unreadable++;
+      if (!('error' in own) && own.unmatched.some((u) => u.unreadable === true)) unreadable++;
       if (!('error' in scanned)) matched += scanned.matches.length;
       try {
         assert.deepEqual(own, scanned);
@@ -1249,7 +1243,6 @@ test('4 relink walk: random libraries of the odd cases (seeded) — relink\'s pl
   assert.deepEqual(failures, [], `${failures.length} of ${TREES} trees differ:\n${failures.join('\n')}`);
   assert.ok(unreadable > 5, `trees with a lone file that cannot be read: ${unreadable}`);
   assert.ok(matched > TREES / 3, `matches: ${matched}`);
-  assert.ok(Date.now() - started < 20_000, `took ${Date.now() - started} ms`);
 });
 
 test('4 relink walk: the record of an orphan the options admit (bin and rkyv nested deeper than the default limit, JSON above the default size) is read under the same options in both plans', async () => {
@@ -1337,7 +1330,7 @@ test('4 relink walk: run as another user — a folder it cannot list stops it; a
       else {
         const plan = own as RelinkPlan;
         assert.deepEqual(plan.matches.map((m) => m.imageRel), ['b/IMG_1.jpg'], name);
-        const unreadable = plan.unmatched.filter((u) => u.reason.startsWith('cannot be read: ')).map((u) => u.sidecars[0]);
+        const unreadable = plan.unmatched.filter((u) => u.unreadable === true).map((u) => u.sidecars[0]);
         assert.deepEqual(unreadable, name === 'a lone sidecar' ? ['b/L.json'] : [], name);
       }
       for (const [p] of hidden) fs.rmSync(p, { recursive: true });

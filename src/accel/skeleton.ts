@@ -17,7 +17,7 @@
  * Returns null (the caller defers to the reference decoder) on a duplicate key, where the
  * reference reports the file as corrupt.
  *
- * The probe skeleton (`{arrays: 'skim'}`, todo and stale): outside the top-level `sidecar_info`
+ * The probe skeleton (`{arrays: 'skim'}`, todo, stale and relink): outside the top-level `sidecar_info`
  * only objects, keys and literals are built — every array comes out empty and is only walked on
  * the tape for the duplicate-key check in the objects inside it (skipCheckingKeys, as
  * keysAsWritten; the scan makes it only for objects of up to 64 interned keys); numbers come out 0 and strings ''. The operation

@@ -1,4 +1,4 @@
-/** A regular file's SHA-256 together with its identity, to tell later whether it is still that file. */
+/** A regular file's SHA-256 (with its identity, or its size), refusing a file that is not regular any more. */
 import { createHash } from 'node:crypto';
 import { errors, isSidecarError } from '../errors.js';
 import { READ_NOFOLLOW_FLAGS, streamRegularFile, streamRegularFileSync } from './regular-file.js';
@@ -19,11 +19,10 @@ export interface FileSnapshot {
 export async function hashRegularFile(path: string): Promise<{ sha256: string; snapshot: FileSnapshot }> {
   const h = createHash('sha256');
   try {
-    const st = await streamRegularFile(path, READ_NOFOLLOW_FLAGS, (bytes) => h.update(bytes), (p) => errors.conflict('not a regular file; left alone', [p]));
+    const st = await streamRegularFile(path, READ_NOFOLLOW_FLAGS, (bytes) => h.update(bytes), notRegular);
     return { sha256: h.digest('hex'), snapshot: st };
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ELOOP') throw errors.conflict('is a symlink now; left alone', [path]);
-    throw isSidecarError(e) ? e : errors.fromFs(e, path);
+    throw hashError(e, path);
   }
 }
 
@@ -31,13 +30,20 @@ export async function hashRegularFile(path: string): Promise<{ sha256: string; s
 export function hashRegularFileSync(path: string): { sha256: string; size: number } {
   const h = createHash('sha256');
   try {
-    // As hashRegularFile: a FIFO or folder swapped in since the plan is a conflict, the file left alone.
-    const size = streamRegularFileSync(path, READ_NOFOLLOW_FLAGS, (bytes) => h.update(bytes), (p) => errors.conflict('not a regular file; left alone', [p]));
+    const size = streamRegularFileSync(path, READ_NOFOLLOW_FLAGS, (bytes) => h.update(bytes), notRegular);
     return { sha256: h.digest('hex'), size };
   } catch (e) {
-    if (isSidecarError(e) && (e.cause as NodeJS.ErrnoException | undefined)?.code === 'ELOOP') throw errors.conflict('is a symlink now; left alone', [path]);
-    throw e;
+    throw hashError(e, path);
   }
+}
+
+const notRegular = (p: string) => errors.conflict('not a regular file; left alone', [p]);
+
+/** A symlink swapped in (O_NOFOLLOW's ELOOP, raw or wrapped) is a conflict too: the file is left alone. */
+function hashError(e: unknown, path: string): Error {
+  const code = (e as NodeJS.ErrnoException).code === 'ELOOP' ? 'ELOOP' : isSidecarError(e) ? (e.cause as NodeJS.ErrnoException | undefined)?.code : undefined;
+  if (code === 'ELOOP') return errors.conflict('is a symlink now; left alone', [path]);
+  return isSidecarError(e) ? e : errors.fromFs(e, path);
 }
 
 export function sameFile(st: { dev: number; ino: number; size: number; mtimeMs: number; ctimeMs: number }, s: FileSnapshot): boolean {

@@ -145,19 +145,23 @@ function lostError(key: string, why: string): Error {
 
 class Lock implements HeldLock {
   released = false;
-  /** When check() last found the token and set the heartbeat (performance.now()); -Infinity once found lost. */
-  private verifiedAt = -Infinity;
   constructor(
     readonly key: string,
     readonly lockDir: string,
     private readonly token: string,
     private readonly staleMs: number,
+    /**
+     * When the heartbeat was last set with our token in place (performance.now()): the lock's
+     * making (its folder's mtime), then each check(); -Infinity once found lost.
+     */
+    private verifiedAt: number,
   ) {}
 
   /**
    * Refreshed recently enough to skip the touch: a taker needs the heartbeat older than staleMs, and
-   * check() set it less than staleMs / 3 ago (with our clock, as the async holders' heartbeat every
-   * staleMs / 3 assumes too). The token is still read: a lock whose earlier holder, stale on another
+   * check() or the lock's making set it less than staleMs / 3 ago (a touch with our clock, a mkdir
+   * with the file system's; the margin of 2/3 staleMs absorbs their skew as it absorbs the async
+   * holders' timer every staleMs / 3). The token is still read: a lock whose earlier holder, stale on another
    * host, released it after a taker's look may be moved by that taker and, if a third process made
    * it meanwhile, not put back (a race the lock tests replay: two holders, and a trusting release
    * removed the third's lock). A convert unit's second check and its release read one small file.
@@ -195,11 +199,6 @@ class Lock implements HeldLock {
       throw this.lost(`cannot read it: ${(e as Error).message}`);
     }
     if (owner !== this.token) throw this.lost(owner === null ? 'its directory was removed' : 'another holder took it over');
-  }
-
-  /** The heartbeat was set at `at` (performance.now()): the folder was made then. */
-  verified(at: number): void {
-    this.verifiedAt = at;
   }
 
   /** A lock found lost is touched again only after its token is found once more. */
@@ -248,11 +247,9 @@ function tryAcquire(key: string, lockDir: string, rule: StaleRule): Lock | null 
     removeLockDir(lockDir);
     throw errors.fromFs(e, lockDir);
   }
-  const lock = new Lock(key, lockDir, token, rule.staleMs);
   // The folder just made has a fresh mtime, the heartbeat a touch would give it: the first
   // check(true) reads the token only (a mv or convert unit checks right after taking its locks).
-  lock.verified(made);
-  return lock;
+  return new Lock(key, lockDir, token, rule.staleMs, made);
 }
 
 /**

@@ -505,8 +505,8 @@ export class ScanIndex implements EntrySink {
   /**
    * May this run store a new folder's records (`n` of them)? Counts them against the run's budget.
    * Not when no result of this option set was loaded: such a run inspects every file (another
-   * command's index), and storing records on top made stats after a week of validates 1.66× of
-   * --no-index (1.25× without); the next run stores them, over the entries this one stores.
+   * command's index) and is as slow as a first run already; the next run stores them, over the
+   * entries this one stores.
    */
   mayStoreRecords(n: number): boolean {
     if (this.loadedKeyNo < 0) return false;

@@ -50,8 +50,9 @@ export interface InspectOptions {
   /** Keys for encrypted sidecars (KeyObjects: they clone to workers and never print). */
   keyring?: Keyring;
   /**
-   * Operation outcomes and the image record only (todo, stale). Alone, it skim-decodes: JSON
-   * arrays are validated but not built (src/formats/skim.ts), same acceptance as a full decode.
+   * Operation outcomes and the image record and name only (todo, stale, relink). Alone, it
+   * skim-decodes: JSON arrays are validated but not built (src/formats/skim.ts), same acceptance as
+   * a full decode.
    */
   probe?: boolean;
   /**

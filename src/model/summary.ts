@@ -1,6 +1,6 @@
 /**
  * What one sidecar says, as the per-file task reports it (analysis/summary.ts makes these): the
- * summary stats and find read, the brief validate prints, the probe todo and stale read.
+ * summary stats and find read, the brief validate prints, the probe todo, stale and relink read.
  */
 
 export interface ImageIdentity {

@@ -1,6 +1,6 @@
 import { errors } from '../errors.js';
 import { scan } from './scan.js';
-import { sidecarFilesOf, type ScanRecord, type ScanSummary } from '../scan/records.js';
+import { isMovableOrphan, sidecarFilesOf, type ScanRecord, type ScanSummary } from '../scan/records.js';
 import type { Options } from '../types.js';
 
 export interface OrphanList {
@@ -26,8 +26,7 @@ export async function findOrphans(root: string, opts: Options = {}): Promise<Orp
     if (!f) folders.set(rec.dir, (f = { dir: rec.dir, images: 0, sidecarFiles: 0, orphans: 0 }));
     f.images += rec.images.length;
     f.sidecarFiles += sidecarFilesOf(rec).length;
-    // A symlinked sidecar is read, never removed (its file may be anyone's): not an orphan to move.
-    if (rec.category === 'orphan' && !rec.sidecars[0].isLink) {
+    if (isMovableOrphan(rec.category, rec.sidecars[0])) {
       orphans.push(orphanEntry(rec));
       f.orphans++;
     }

@@ -40,7 +40,7 @@ import type { Options } from '../types.js';
 import { isoTimestamp } from '../time.js';
 import type { OrphanList } from './orphans.js';
 import { inspectFile } from '../tasks/inspect.js';
-import { categorize } from '../scan/records.js';
+import { categorize, isMovableOrphan, unlessLookalike } from '../scan/records.js';
 import { MANIFEST_NAME, RELINK_MANIFEST_VERSION, ensureQuarantineBase, quarantineBase, removeAbandonedQuarantines, quarantineStamp, writeManifest, type ManifestEntry, type QuarantineManifest } from './quarantine-folder.js';
 
 export interface RelinkOptions extends Options {
@@ -84,6 +84,7 @@ export interface RelinkUnmatched {
 }
 
 export interface RelinkPlan {
+  /** Orphans found, and orphan-named files that could not be read (each is in one of the lists below). */
   orphans: number;
   matches: RelinkMatch[];
   ambiguous: RelinkAmbiguous[];
@@ -127,9 +128,9 @@ export async function planRelink(root: string, opts: Omit<RelinkOptions, 'dryRun
   const limits = { maxFileSize: opts.maxFileSize, maxDepth: opts.maxDepth };
   const units = new Map<string, Unit>();
   for (const o of list.orphans) {
-    const rec = library.records.get(o.path) ?? readSidecarRecord(o.path, opts.keyring, limits);
+    const rec = found === undefined ? (library.records.get(o.path) ?? null) : readSidecarRecord(o.path, opts.keyring, limits);
     if (rec === null || rec.identity === null) {
-      plan.unmatched.push({ sidecars: [o.rel], reason: rec === null ? 'cannot be read' : 'no image identity recorded (saved before identity records, or by another tool)' });
+      plan.unmatched.push({ sidecars: [o.rel], reason: rec === null ? 'its record cannot be read (an encrypted file needs its key)' : 'no image identity recorded (saved before identity records, or by another tool)' });
       continue;
     }
     const key = `${dirname(o.rel)}\0${identityKey(rec.identity)}\0${rec.name ?? ''}`;
@@ -141,7 +142,7 @@ export async function planRelink(root: string, opts: Omit<RelinkOptions, 'dryRun
 
   // 2. Every image of the library with a recorded size and time (one walk, an lstat per image).
   const wanted = new Set([...units.values()].map((u) => identityKey(u.identity)));
-  const byIdentity = imagesByIdentity(library.images, wanted);
+  const byIdentity = imagesByIdentity(library.folders, wanted);
 
   // 3. One image each, or ambiguous.
   const claims = new Map<string, Unit[]>();
@@ -235,44 +236,47 @@ function hashOf(p: string, cache: Map<string, string | null>): string | null {
 type Orphan = OrphanList['orphans'][number];
 
 /**
- * One walk of the library's names: its image files, and (with `orphans`) its orphans as the scan
- * defines them (a lone sidecar, not a link, with no look-alike file, that inspects as one of ours;
- * scan/records.ts categorize). Only those lone files are read: relink asks nothing of the others,
- * and reading every sidecar was most of its run. A folder that cannot be listed or a name that is
- * not UTF-8 could hide an orphan or a second candidate image: the walk is incomplete and no orphan
- * is declared (as findOrphans). A lone file that cannot be read is listed (`unreadable`) and the
- * run goes on; an image's sidecar is never opened (whatever it holds, the image has one).
- * With a shard, the shard's names only (as the scan's).
+ * One walk of the library's names: its image files, and (with `findOrphanFiles`) its orphans as the
+ * scan defines them (a lone sidecar that inspects as one of ours, with no look-alike, not a link:
+ * scan/records.ts categorize, unlessLookalike, isMovableOrphan). Only those lone files are read:
+ * relink asks nothing of the others, and reading every sidecar was most of its run. A folder that
+ * cannot be listed or a name that is not UTF-8 could hide an orphan or a second candidate image:
+ * the walk is incomplete and no orphan is declared (as findOrphans). A lone file that cannot be read
+ * is listed (`unreadable`) and the run goes on; an image's sidecar is never opened (whatever it
+ * holds, the image has one). With a shard, the shard's names only (as the scan's).
  */
-async function walkLibrary(rootAbs: string, opts: Options, exts: ReadonlySet<string>, orphans: boolean): Promise<WalkedLibrary> {
-  const out: WalkedLibrary = { orphans: [], images: [], records: new Map(), unreadable: [] };
+async function walkLibrary(rootAbs: string, opts: Options, exts: ReadonlySet<string>, findOrphanFiles: boolean): Promise<WalkedLibrary> {
+  const out: WalkedLibrary = { orphans: [], folders: [], records: new Map(), unreadable: [] };
   await assertDirectory(rootAbs); // a missing root or a file: the scan's error, not an incomplete walk
   const problems: string[] = [];
   // The probe reads what relink asks of an orphan (its recorded image) without decoding the rest.
   const inspectOpts = { maxFileSize: opts.maxFileSize, maxDepth: opts.maxDepth, keyring: opts.keyring, accel: opts.accel, probe: true };
   const shard = shardFilter(opts.shard, exts);
-  let folders = 0;
+  let files = 0;
   for await (const dir of walkTree(rootAbs, { skipDirNames: SKIP_DIR_NAMES, onProblem: (p) => problems.push(p.error.message), signal: opts.signal })) {
     const relOf = (name: string) => (dir.rel === '' ? name : `${dir.rel}/${name}`);
+    const images: string[] = [];
     for (const e of dir.entries) {
       if (e.unaddressable || (e.kind !== 'file' && e.kind !== 'other') || !isImageName(e.name, exts)) continue;
-      out.images.push({ path: join(dir.path, e.name), rel: relOf(e.name), name: e.name });
+      images.push(e.name);
     }
-    opts.onProgress?.(++folders);
-    if (!orphans) continue;
+    // Names only, per folder: a library of 10^6 images keeps no path per image.
+    if (images.length > 0) out.folders.push({ path: dir.path, rel: dir.rel, images });
+    if (!findOrphanFiles) continue;
+    files += dir.entries.length;
+    opts.onProgress?.(files);
     const pairing = shard ? pairDirectory({ path: dir.path, entries: shard.namesOf(dir.rel, dir.entries).map((i) => dir.entries[i]) }, exts, { folderEntries: dir.entries }) : pairDirectory(dir, exts);
     for (const u of pairing.unaddressable) problems.push(`${join(dir.path, u.name)}: file name is not valid UTF-8`);
     for (const g of pairing.groups) {
-      // A link is read, never moved (its file may be anyone's).
-      if (g.images.length > 0 || g.lookalikes || g.sidecars[0].isLink) continue;
       const sc = g.sidecars[0];
+      if (g.images.length > 0 || sc.isLink) continue; // paired, or a link (never moved: records.ts isMovableOrphan)
       const inspection = inspectFile({ path: sc.path, name: sc.name }, inspectOpts);
       const rel = relOf(sc.name);
-      const category = categorize([], [{ ...sc, rel, side: 'local', inspection }], null);
-      if (category === 'unreadable') out.unreadable.push({ sidecars: [rel], reason: `cannot be read: ${inspection.error?.message ?? 'unreadable'}`, unreadable: true });
-      else if (category === 'orphan') {
+      const category = unlessLookalike(categorize([], [{ ...sc, rel, side: 'local', inspection }], null), g.lookalikes);
+      if (category === 'unreadable') out.unreadable.push({ sidecars: [rel], reason: `cannot be read (${inspection.error?.code ?? 'IO'})`, unreadable: true });
+      else if (isMovableOrphan(category, sc)) {
         out.orphans.push({ path: sc.path, rel, format: inspection.format, size: inspection.size });
-        out.records.set(sc.path, inspection.probe ? { identity: inspection.probe.image, name: inspection.probe.imageName } : null);
+        if (inspection.probe) out.records.set(sc.path, { identity: inspection.probe.image, name: inspection.probe.imageName });
       }
     }
   }
@@ -282,24 +286,29 @@ async function walkLibrary(rootAbs: string, opts: Options, exts: ReadonlySet<str
 
 interface WalkedLibrary {
   orphans: Orphan[];
-  images: Candidate[];
-  /** The recorded image of each orphan, read by the walk's inspection. */
-  records: Map<string, SidecarRecord | null>;
+  /** Each folder with images: their names. */
+  folders: { path: string; rel: string; images: string[] }[];
+  /** The recorded image of each orphan the walk's inspection could read. */
+  records: Map<string, SidecarRecord>;
   /** Lone files that could not be read (unmatched: nobody can say whose they are). */
   unreadable: RelinkUnmatched[];
 }
 
 /** The library's images (regular files, not links) whose size and mtime are among `wanted`. */
-function imagesByIdentity(images: readonly Candidate[], wanted: ReadonlySet<string>): Map<string, Candidate[]> {
+function imagesByIdentity(folders: WalkedLibrary['folders'], wanted: ReadonlySet<string>): Map<string, Candidate[]> {
   const out = new Map<string, Candidate[]>();
-  for (const c of images) {
-    const st = fs.lstatSync(c.path, { bigint: true, throwIfNoEntry: false });
-    if (!st?.isFile()) continue;
-    const key = `${st.size}:${st.mtimeNs}`;
-    if (!wanted.has(key)) continue;
-    const l = out.get(key);
-    if (l) l.push(c);
-    else out.set(key, [c]);
+  for (const f of folders) {
+    for (const name of f.images) {
+      const path = join(f.path, name);
+      const st = fs.lstatSync(path, { bigint: true, throwIfNoEntry: false });
+      if (!st?.isFile()) continue;
+      const key = `${st.size}:${st.mtimeNs}`;
+      if (!wanted.has(key)) continue;
+      const c = { path, rel: f.rel === '' ? name : `${f.rel}/${name}`, name };
+      const l = out.get(key);
+      if (l) l.push(c);
+      else out.set(key, [c]);
+    }
   }
   return out;
 }

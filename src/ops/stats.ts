@@ -1,7 +1,7 @@
 import { errors } from '../errors.js';
 import { isKnownOperationKey } from '../analysis/operations.js';
 import { scan } from './scan.js';
-import { sidecarFilesOf, type ScanRecord, type ScanSidecar, type ScanSummary } from '../scan/records.js';
+import { isMovableOrphan, sidecarFilesOf, type ScanRecord, type ScanSidecar, type ScanSummary } from '../scan/records.js';
 import { ExactSum } from './exact-sum.js';
 import { CATEGORIES, type Category, type Options } from '../types.js';
 import { ownEffective, round, sidecarFilter, sortKeysDeep } from './common.js';
@@ -175,7 +175,7 @@ class StatsAccumulator {
     // sidecar, lone twins) gives its files to sidecar_files and its category, nothing else.
     if (images === 0) {
       const sc = rec.sidecars[0];
-      if (this.onOrphan && rec.category === 'orphan' && !sc.isLink) this.onOrphan({ path: sc.path, rel: sc.rel, format: sc.inspection.format, size: sc.inspection.size });
+      if (this.onOrphan && isMovableOrphan(rec.category, sc)) this.onOrphan({ path: sc.path, rel: sc.rel, format: sc.inspection.format, size: sc.inspection.size });
       return;
     }
     const eff = ownEffective(rec);

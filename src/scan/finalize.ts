@@ -1,7 +1,7 @@
 /** A pending record finished with the engine's results: its sidecars' inspections, findings and category. */
 import type { FileInspection } from '../model/inspection.js';
 import type { PendingRecord } from './pending.js';
-import { categorize, isForeign, type ScanRecord, type ScanSidecar, type TreeSeq } from './records.js';
+import { categorize, isForeign, unlessLookalike, type ScanRecord, type ScanSidecar, type TreeSeq } from './records.js';
 
 /**
  * The record of `p` with its inspections: `results` from `from` on (a bundle's records share one
@@ -61,9 +61,8 @@ export function finalizeRecord(p: PendingRecord, results: readonly FileInspectio
   if (effective && sidecars[0] !== effective && !own(0) && !(withImages && isForeign(sidecars[0]))) {
     findings.push({ code: 'fallback', message: `preferred sidecar unusable; read ${effective.name} instead`, paths: [sidecars[0].path, effective.path] });
   }
-  let category = p.forced ?? categorize(p.images, categoryView, effectiveForCategory);
-  if (category === 'orphan' && p.lookalikes) {
-    category = 'unknown-image';
+  const category = p.forced ?? unlessLookalike(categorize(p.images, categoryView, effectiveForCategory), p.lookalikes);
+  if (category === 'unknown-image' && p.lookalikes) {
     findings.push({ code: 'unknown-image', message: `pairs with no known image, but ${p.lookalikes.join(', ')} has its name: an image type not in the extension list? (add it with --image-ext); never an orphan`, paths: [sidecars[0].path] });
   }
   if (category === 'ok' && sidecars.length > 1) {

@@ -120,6 +120,19 @@ function sidecarFileScope(rec: ScanRecord): 'none' | 'all' | 'local' {
   return 'local';
 }
 
+/**
+ * A lone sidecar's category refined by its folder: a file with its stem or name whose type is not in
+ * the image list (a look-alike) makes an orphan 'unknown-image', never one to remove or move.
+ */
+export function unlessLookalike(category: Category, lookalikes: readonly string[] | undefined): Category {
+  return category === 'orphan' && lookalikes !== undefined && lookalikes.length > 0 ? 'unknown-image' : category;
+}
+
+/** An orphan cleanup and relink may move: a symlinked sidecar is read, never moved (its file may be anyone's). */
+export function isMovableOrphan(category: Category, sidecar: { isLink?: boolean }): boolean {
+  return category === 'orphan' && sidecar.isLink !== true;
+}
+
 /** The one place that decides a record's category. */
 export function categorize(images: readonly ScanImage[], sidecars: readonly ScanSidecar[], effective: ScanSidecar | null): Category {
   if (images.length === 0) {
