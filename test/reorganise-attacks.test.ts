@@ -630,9 +630,9 @@ test('2 relink: killed at random instants, then relink and restore — no sideca
         orig.set(`a/IMG_${i}.json`, Buffer.from(s));
         fs.renameSync(img, join(root, 'b', `IMG_${i}.jpg`));
       }
-      const res = await killedAfter(['relink', root, '--no-index'], 250 + Math.floor(rnd() * 900));
+      const res = await killedAfter(['relink', root], 250 + Math.floor(rnd() * 900));
       void res;
-      const r2 = await cliMv(['relink', root, '--no-index']);
+      const r2 = await cliMv(['relink', root]);
       // Every sidecar exactly once, next to its image.
       for (let i = 0; i < n; i++) {
         assert.ok(fs.existsSync(join(root, 'b', `IMG_${i}.json`)), `trial ${k}: IMG_${i} has no sidecar after the second relink (${r2.stderr.slice(0, 300)})`);

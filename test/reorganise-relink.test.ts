@@ -219,7 +219,7 @@ test('cli relink: --dry-run lists and changes nothing; ambiguous orphans exit 1;
   try {
     const lib = reorganisedLibrary(root, 120, 4, 3);
     const before = snapshot(root);
-    const dry = await runCli(['relink', root, '--dry-run', '--json', '--no-index']);
+    const dry = await runCli(['relink', root, '--dry-run', '--json']);
     assert.equal(dry.code, 1); // the copied ones are ambiguous
     const plan = parseJson<{ message: string; matches: unknown[] }>(dry);
     assert.match(plan.message, /^Would re-attach \d+ orphaned sidecar files$/);
@@ -243,7 +243,7 @@ test('cli relink: an orphan-named file it cannot read is a finding (exit 1, name
     fs.writeFileSync(join(root, 'a/IMG_1.json'), JSON.stringify({ sidecar_info: { image_path: 'IMG_1.jpg', image: { size: 1500, mtime_ns: st.mtimeNs.toString(), operations: [] } }, face_detection: { faces: [] } }));
     fs.renameSync(join(root, 'a/IMG_1.jpg'), join(root, 'b/IMG_1.jpg'));
     fs.mkdirSync(join(root, 'a/ghost.json')); // reads as unreadable
-    const r = await runCli(['relink', root, '--json', '--no-index']);
+    const r = await runCli(['relink', root, '--json']);
     assert.equal(r.code, 1, r.stderr);
     assert.equal(parseJson<{ relinked: number }>(r).relinked, 1);
     assert.match(r.stderr, /a\/ghost\.json: cannot be read/);

@@ -5,7 +5,7 @@
  * are reported, not findings (cleanup's business).
  */
 import { EXIT_CLEAN, EXIT_FINDINGS } from '../errors.js';
-import { engineOptions, indexOptions, inputDirectory, note, type CommandContext } from './context.js';
+import { engineOptions, inputDirectory, note, type CommandContext } from './context.js';
 import { emit } from './emit.js';
 import { progressFor } from './progress.js';
 
@@ -16,7 +16,7 @@ export async function run(ctx: CommandContext): Promise<number> {
   const progress = progressFor(ctx, 'scanning');
   let r;
   try {
-    r = await relink(dir, { ...engineOptions(ctx), ...indexOptions(ctx), dryRun, hashImages: ctx.opts.hashImages === true, onProgress: progress.update });
+    r = await relink(dir, { ...engineOptions(ctx), dryRun, hashImages: ctx.opts.hashImages === true, onProgress: progress.update });
   } finally {
     progress.finish();
   }

@@ -349,7 +349,7 @@ class ImageSidecarManager:
         ``ambiguous`` (with their ``candidates``), ``unmatched``, ``relinked``. A dry run by
         default; ``restore`` undoes a real one. ``hash_images``: compare the candidates' bytes with a
         recorded sha256."""
-        args = ["relink", _abs(directory), "--json"] + self._key_args() + self._workers_args()
+        args = ["relink", _abs(directory), "--json"] + self._key_args()
         if dry_run:
             args.append("--dry-run")
         if hash_images:
