@@ -137,9 +137,9 @@ describe('attack 1: boxes converted exactly, never guessed, never silently wrong
     }
   });
 
-  // Known limit, shared with stats and every summary (analysis/operations.ts MAX_NESTING = 3): results
-  // are looked for three levels below an operation; no sidecar shape in the reference nests deeper.
-  it('a result nested deeper than the walker looks is never dropped silently (exported or a finding)', { todo: 'results below three levels of nesting are not looked for (docs/EXPORT.md)' }, async () => {
+  // Results are looked for three levels below an operation (analysis/operations.ts MAX_NESTING, as
+  // every summary); a deeper one is a finding naming it, and its image is left out.
+  it('a result nested deeper than the walker looks is never dropped silently (exported or a finding)', async () => {
     const lib = makeTree({
       'deep.jpg': FAKE_JPEG,
       'deep.json': { json: { unified: { pipeline: { stage: { detector: { v8: yolo([obj({ coordinates_pixels: { x: 1, y: 1, width: 2, height: 2 } })]) } } } } } },
@@ -148,6 +148,7 @@ describe('attack 1: boxes converted exactly, never guessed, never silently wrong
       const file = join(out, 'deep.json');
       const { report, findings } = await run(lib, { format: 'coco', output: file });
       assert.ok(report.annotations === 1 || findings.length === 1, `deep objects: ${report.annotations} annotations, ${findings.length} findings, without_detections ${report.without_detections}`);
+      assert.match(JSON.stringify(findings), /unified\/pipeline\/stage\/detector.*nested more than three levels/, 'the finding names the deep result');
     } finally {
       removeTree(lib);
     }

@@ -185,6 +185,11 @@ function place(b: Box, size: Size, format: 'coco' | 'yolo'): string | { problem:
   return `${num(x + w / 2)} ${num(y + h / 2)} ${num(w)} ${num(h)}`;
 }
 
+/** A result nested deeper than results are looked for: a finding (the image is left out), never dropped silently. */
+function tooDeep(out: { problems: string[] }): (pointer: string) => void {
+  return (pointer) => out.problems.push(`${pointer}: a result nested more than three levels below its operation is not read`);
+}
+
 /** A scalar member as typed JSON (`0.9`, `1.0`), or `null` for anything but a finite number. */
 function typedMember(container: JsonObject, key: string): string {
   const v = container[key];
@@ -294,7 +299,7 @@ function boxes(data: JsonObject, req: DatasetRequest, format: 'coco' | 'yolo', o
           out.boxes.push({ category, box: placed, score: typedMember(item, 'confidence'), source: sourceJson(op.name, backend, list, i) } satisfies DatasetBox);
         }
       }
-    });
+    }, tooDeep(out));
   });
 }
 
@@ -336,7 +341,7 @@ function embeddings(data: JsonObject, req: DatasetRequest, out: DatasetRows): vo
         const box = face.bbox !== undefined ? face.bbox : face.coordinates;
         found.push({ enc, where, row: `${head}${i},"bbox":${box === undefined ? 'null' : boxJson(box)},"confidence":${typedMember(face, 'confidence')}` });
       }
-    });
+    }, tooDeep(out));
   });
   if (found.length === 0) return;
   // One allocation per sidecar, of its exact size (a face that fails leaves the rest packed).

@@ -326,8 +326,9 @@ export function forEachResultNode(
   value: JsonValue,
   pointer: string,
   visit: (node: JsonObject, pointer: string, backend: string | null) => void,
+  tooDeep?: (pointer: string) => void,
 ): void {
-  if (isPlainObject(value)) walkResultNodes(value, pointer, null, 0, visit);
+  if (isPlainObject(value)) walkResultNodes(value, pointer, null, 0, visit, tooDeep);
 }
 
 function walkResultNodes(
@@ -336,11 +337,19 @@ function walkResultNodes(
   backend: string | null,
   depth: number,
   visit: (node: JsonObject, pointer: string, backend: string | null) => void,
+  tooDeep: ((pointer: string) => void) | undefined,
 ): void {
   const isResult = hasResultMarker(node);
   if (isResult) visit(node, pointer, backend);
-  if (depth >= MAX_NESTING) return;
   if (node.faces !== undefined || node.objects !== undefined || node.quality !== undefined || node.poses !== undefined) return;
+  if (depth >= MAX_NESTING) {
+    // `tooDeep` (export): a result below the depth every summary reads is said, not dropped silently.
+    if (tooDeep !== undefined) {
+      const deeper = resultBelow(node, pointer);
+      if (deeper !== null) tooDeep(deeper);
+    }
+    return;
+  }
   const keys = Object.keys(node);
   for (let i = 0; i < keys.length; i++) {
     const key = keys[i];
@@ -349,6 +358,20 @@ function walkResultNodes(
     if (!isPlainObject(child)) continue;
     // A `data` wrapper keeps the backend it is found under.
     const childBackend = key === 'data' ? backend : key;
-    walkResultNodes(child, childPointer(pointer, key), childBackend, depth + 1, visit);
+    walkResultNodes(child, childPointer(pointer, key), childBackend, depth + 1, visit, tooDeep);
   }
+}
+
+/** The pointer of the first result object anywhere below `node` (as the walk would descend), or null. */
+function resultBelow(node: JsonObject, pointer: string): string | null {
+  for (const key of Object.keys(node)) {
+    if (key === 'metadata' || key === SIDECAR_INFO_KEY) continue;
+    const child = node[key];
+    if (!isPlainObject(child)) continue;
+    const at = childPointer(pointer, key);
+    if (hasResultMarker(child)) return at;
+    const deeper = resultBelow(child, at);
+    if (deeper !== null) return deeper;
+  }
+  return null;
 }
