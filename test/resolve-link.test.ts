@@ -81,7 +81,11 @@ test('resolveLinkTraced and the scan\'s LinkResolver give realpath + stat answer
     const lean = steps(true);
     assert.deepEqual(lean.r, traced, `${name} (own name by readlink)`);
     assert.deepEqual(steps(true, memo).r, traced, `${name} (own name by readlink, shared memo)`);
-    assert.deepEqual(lean.seen.slice(2), full.seen.slice(2), `${name}: the same lookups after the link's own`);
+    // Folders above this test's own (/, /tmp) are shared with other tests running now: their
+    // stamps (ctime where there is no birth time) may move between the two walks; the lookups may not.
+    const top = join(dir, '..', '..');
+    const ours = (seen: string[]) => seen.map((x) => (x.startsWith('>') || x.startsWith(`${top}/`) ? x : x.replace(/:[0-9a-f]+$/, ':*')));
+    assert.deepEqual(ours(lean.seen.slice(2)), ours(full.seen.slice(2)), `${name}: the same lookups after the link's own`);
     assert.equal(lean.seen[0], full.seen[0]);
     assert.equal(lean.seen[1].replace(/:[0-9a-f]+$/, ''), full.seen[1].replace(/:[0-9a-f]+$/, ''), `${name}: its own name looked up first`);
   }
