@@ -54,13 +54,15 @@ const NO_INDEX: OptionSpec = { flags: '--no-index', description: 'read every sid
 const DIR_ARG = { name: '[dir]', description: 'library directory' };
 /** mv and cp: the images, then where they go; no tree is scanned, only the images' sidecars read. */
 const TRANSFER_ARG = { name: '<paths...>', description: 'the images, then the destination folder (or a new name for one image)' };
-const TRANSFER_OPTIONS: readonly OptionSpec[] = [JSON_OUT, QUIET, DRY_RUN, KEY_FILE, IMAGE_EXT, CONFIG, { flags: '-o, --output <file>', description: "write the JSON report to FILE ('-' = stdout)", default: '-' }];
+/** The keys and what counts as an image: every command that reads sidecars of a library takes them. */
+const LIBRARY_NAMES: readonly OptionSpec[] = [KEY_FILE, IMAGE_EXT, CONFIG];
+const TRANSFER_OPTIONS: readonly OptionSpec[] = [JSON_OUT, QUIET, DRY_RUN, ...LIBRARY_NAMES, { flags: '-o, --output <file>', description: "write the JSON report to FILE ('-' = stdout)", default: '-' }];
 /**
  * How a tree is read — where the work runs, the keys, what counts as an image: exactly what
  * `engineOptions(ctx)` (context.ts) reads. Every command that scans a tree takes all of them
  * (a test checks it), so `--key-file` or `--image-ext` cannot be forgotten on a new command.
  */
-export const TREE_READING: readonly OptionSpec[] = [WORKERS, ENGINE, KEY_FILE, IMAGE_EXT, CONFIG];
+export const TREE_READING: readonly OptionSpec[] = [WORKERS, ENGINE, ...LIBRARY_NAMES];
 const TREE_COMMON: readonly OptionSpec[] = [INPUT_DIR, OUTPUT, JSON_OUT, QUIET, ...TREE_READING];
 
 /** One shard of the tree (docs/SCALE.md); mergeable commands then write a shard output for `merge`. */
@@ -270,9 +272,7 @@ export const COMMANDS: readonly CommandSpec[] = [
       OUTPUT,
       JSON_OUT,
       QUIET,
-      KEY_FILE,
-      IMAGE_EXT,
-      CONFIG,
+      ...LIBRARY_NAMES,
       DRY_RUN,
       { flags: '--hash-images', description: "read the candidate images and compare their bytes with the sha256 a sidecar recorded" },
     ],

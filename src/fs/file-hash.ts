@@ -41,8 +41,8 @@ const notRegular = (p: string) => errors.conflict('not a regular file; left alon
 
 /** A symlink swapped in (O_NOFOLLOW's ELOOP, raw or wrapped) is a conflict too: the file is left alone. */
 function hashError(e: unknown, path: string): Error {
-  const code = (e as NodeJS.ErrnoException).code === 'ELOOP' ? 'ELOOP' : isSidecarError(e) ? (e.cause as NodeJS.ErrnoException | undefined)?.code : undefined;
-  if (code === 'ELOOP') return errors.conflict('is a symlink now; left alone', [path]);
+  const errno = isSidecarError(e) ? (e.cause as NodeJS.ErrnoException | undefined)?.code : (e as NodeJS.ErrnoException).code;
+  if (errno === 'ELOOP') return errors.conflict('is a symlink now; left alone', [path]);
   return isSidecarError(e) ? e : errors.fromFs(e, path);
 }
 

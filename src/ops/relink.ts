@@ -114,6 +114,7 @@ export async function relink(root: string, opts: RelinkOptions = {}): Promise<Re
 
 /** The plan alone (what a dry run reports; cleanup and stats count its matches). */
 export async function planRelink(root: string, opts: Omit<RelinkOptions, 'dryRun' | 'now'> = {}, found?: Pick<OrphanList, 'orphans'>): Promise<RelinkPlan> {
+  if (found !== undefined && found.orphans.length === 0) return { orphans: 0, matches: [], ambiguous: [], unmatched: [] };
   const rootAbs = resolve(root);
   const exts = imageExtensionSet(opts.imageExtensions);
   // Given the orphans (cleanup and stats scanned the tree already), one walk for the images;
@@ -140,7 +141,7 @@ export async function planRelink(root: string, opts: Omit<RelinkOptions, 'dryRun
   }
   if (units.size === 0) return plan;
 
-  // 2. Every image of the library with a recorded size and time (one walk, an lstat per image).
+  // 2. Every image of the library with a recorded size and time (the walk's names, an lstat per image).
   const wanted = new Set([...units.values()].map((u) => identityKey(u.identity)));
   const byIdentity = imagesByIdentity(library.folders, wanted);
 
