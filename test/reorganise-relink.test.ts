@@ -214,6 +214,30 @@ test('cleanup leaves the orphans relink can save and says how many; stats names 
   }
 });
 
+test('the plan of orphans a scan found (stats, cleanup) reads their records first: none recorded its image, no walk of the library; some did, the same plan as relink\'s own walk', async () => {
+  const root = tempDir();
+  try {
+    const lib = reorganisedLibrary(root, 120);
+    const found = await findOrphans(root, { index: false });
+    // The same plan as relink's own walk (which finds the orphans itself), from its walk of the images alone.
+    assert.deepEqual(await planRelink(root, { index: false }, found), await planRelink(root, { index: false }));
+    assert.ok(lib.movable.size > 0);
+    // Orphans that recorded no image: nothing to match by, so nothing is walked (an aborted walk would throw).
+    const bare = join(root, 'bare');
+    fs.mkdirSync(bare);
+    fs.writeFileSync(join(bare, 'GONE_1.json'), JSON.stringify(sidecarData('GONE_1.jpg')));
+    const orphans = [{ path: join(bare, 'GONE_1.json'), rel: 'bare/GONE_1.json', format: 'json', size: 1 }];
+    const signal = AbortSignal.abort();
+    const plan = await planRelink(root, { index: false, signal }, { orphans });
+    assert.deepEqual(plan.matches, []);
+    assert.match(plan.unmatched[0].reason, /no image identity recorded/);
+    // With one that did, the walk runs (and stops at the aborted signal).
+    await assert.rejects(planRelink(root, { index: false, signal }, found));
+  } finally {
+    removeTree(root);
+  }
+});
+
 test('cli relink: --dry-run lists and changes nothing; ambiguous orphans exit 1; restore undoes the last relink', async () => {
   const root = tempDir();
   try {

@@ -117,11 +117,14 @@ export async function planRelink(root: string, opts: Omit<RelinkOptions, 'dryRun
   if (found !== undefined && found.orphans.length === 0) return { orphans: 0, matches: [], ambiguous: [], unmatched: [] };
   const rootAbs = resolve(root);
   const exts = imageExtensionSet(opts.imageExtensions);
-  // Given the orphans (cleanup and stats scanned the tree already), one walk for the images;
-  // otherwise one walk of names finds both, and reads only the lone sidecars.
-  const library = await walkLibrary(rootAbs, opts, exts, found === undefined);
-  const list = found ?? library;
-  const plan: RelinkPlan = { orphans: list.orphans.length + library.unreadable.length, matches: [], ambiguous: [], unmatched: [...library.unreadable] };
+  // Without the orphans, one walk of names finds them and the images, and reads only the lone
+  // sidecars. Given them (cleanup and stats scanned the tree already), their records come first:
+  // the library is walked only when one of them recorded its image, and keeps no image name (a
+  // stats of 10^6 images with orphans walked it after every run, holding 80 MB of names).
+  const library = found === undefined ? await walkLibrary(rootAbs, opts, exts) : null;
+  const list = found ?? library!;
+  const unreadable = library?.unreadable ?? [];
+  const plan: RelinkPlan = { orphans: list.orphans.length + unreadable.length, matches: [], ambiguous: [], unmatched: [...unreadable] };
   if (list.orphans.length === 0) return plan;
 
   // 1. The orphans of one image (same folder, same record) are one unit. A record is read under the
@@ -129,7 +132,7 @@ export async function planRelink(root: string, opts: Omit<RelinkOptions, 'dryRun
   const limits = { maxFileSize: opts.maxFileSize, maxDepth: opts.maxDepth };
   const units = new Map<string, Unit>();
   for (const o of list.orphans) {
-    const rec = found === undefined ? (library.records.get(o.path) ?? null) : readSidecarRecord(o.path, opts.keyring, limits);
+    const rec = library !== null ? (library.records.get(o.path) ?? null) : readSidecarRecord(o.path, opts.keyring, limits);
     if (rec === null || rec.identity === null) {
       plan.unmatched.push({ sidecars: [o.rel], reason: rec === null ? 'its record cannot be read (an encrypted file needs its key)' : 'no image identity recorded (saved before identity records, or by another tool)' });
       continue;
@@ -142,8 +145,8 @@ export async function planRelink(root: string, opts: Omit<RelinkOptions, 'dryRun
   if (units.size === 0) return plan;
 
   // 2. Every image of the library with a recorded size and time (the walk's names, an lstat per image).
-  const wanted = new Set([...units.values()].map((u) => identityKey(u.identity)));
-  const byIdentity = imagesByIdentity(library.folders, wanted);
+  const wanted: Wanted = { keys: new Set([...units.values()].map((u) => identityKey(u.identity))), sizes: new Set([...units.values()].map((u) => u.identity.size)) };
+  const byIdentity = library !== null ? imagesByIdentity(library.folders, wanted) : await walkImagesByIdentity(rootAbs, opts, exts, wanted);
 
   // 3. One image each, or ambiguous.
   const claims = new Map<string, Unit[]>();
@@ -203,6 +206,12 @@ export async function planRelink(root: string, opts: Omit<RelinkOptions, 'dryRun
   return plan;
 }
 
+/** The recorded images looked for: "size:mtime_ns" keys, and their sizes alone (a first, cheaper filter). */
+interface Wanted {
+  keys: ReadonlySet<string>;
+  sizes: ReadonlySet<number>;
+}
+
 interface Candidate {
   path: string;
   rel: string;
@@ -237,7 +246,7 @@ function hashOf(p: string, cache: Map<string, string | null>): string | null {
 type Orphan = OrphanList['orphans'][number];
 
 /**
- * One walk of the library's names: its image files, and (with `findOrphanFiles`) its orphans as the
+ * One walk of the library's names: its image files, and its orphans as the
  * scan defines them (a lone sidecar that inspects as one of ours, with no look-alike, not a link:
  * scan/records.ts categorize, unlessLookalike, isMovableOrphan). Only those lone files are read:
  * relink asks nothing of the others, and reading every sidecar was most of its run. A folder that
@@ -246,7 +255,7 @@ type Orphan = OrphanList['orphans'][number];
  * is listed (`unreadable`) and the run goes on; an image's sidecar is never opened (whatever it
  * holds, the image has one). With a shard, the shard's names only (as the scan's).
  */
-async function walkLibrary(rootAbs: string, opts: Options, exts: ReadonlySet<string>, findOrphanFiles: boolean): Promise<WalkedLibrary> {
+async function walkLibrary(rootAbs: string, opts: Options, exts: ReadonlySet<string>): Promise<WalkedLibrary> {
   const out: WalkedLibrary = { orphans: [], folders: [], records: new Map(), unreadable: [] };
   await assertDirectory(rootAbs); // a missing root or a file: the scan's error, not an incomplete walk
   const problems: string[] = [];
@@ -257,13 +266,9 @@ async function walkLibrary(rootAbs: string, opts: Options, exts: ReadonlySet<str
   for await (const dir of walkTree(rootAbs, { skipDirNames: SKIP_DIR_NAMES, onProblem: (p) => problems.push(p.error.message), signal: opts.signal })) {
     const relOf = (name: string) => (dir.rel === '' ? name : `${dir.rel}/${name}`);
     const images: string[] = [];
-    for (const e of dir.entries) {
-      if (e.unaddressable || (e.kind !== 'file' && e.kind !== 'other') || !isImageName(e.name, exts)) continue;
-      images.push(e.name);
-    }
+    for (const e of dir.entries) if (isImageEntry(e, exts)) images.push(e.name);
     // Names only, per folder: a library of 10^6 images keeps no path per image.
     if (images.length > 0) out.folders.push({ path: dir.path, rel: dir.rel, images });
-    if (!findOrphanFiles) continue;
     files += dir.entries.length;
     opts.onProgress?.(files);
     const pairing = shard ? pairDirectory({ path: dir.path, entries: shard.namesOf(dir.rel, dir.entries).map((i) => dir.entries[i]) }, exts, { folderEntries: dir.entries }) : pairDirectory(dir, exts);
@@ -295,23 +300,46 @@ interface WalkedLibrary {
   unreadable: RelinkUnmatched[];
 }
 
-/** The library's images (regular files, not links) whose size and mtime are among `wanted`. */
-function imagesByIdentity(folders: WalkedLibrary['folders'], wanted: ReadonlySet<string>): Map<string, Candidate[]> {
+/** The library's images (regular files, not links) whose size and mtime are among `wanted`, from the walk's names. */
+function imagesByIdentity(folders: WalkedLibrary['folders'], wanted: Wanted): Map<string, Candidate[]> {
   const out = new Map<string, Candidate[]>();
-  for (const f of folders) {
-    for (const name of f.images) {
-      const path = join(f.path, name);
-      const st = fs.lstatSync(path, { bigint: true, throwIfNoEntry: false });
-      if (!st?.isFile()) continue;
-      const key = `${st.size}:${st.mtimeNs}`;
-      if (!wanted.has(key)) continue;
-      const c = { path, rel: f.rel === '' ? name : `${f.rel}/${name}`, name };
-      const l = out.get(key);
-      if (l) l.push(c);
-      else out.set(key, [c]);
-    }
-  }
+  for (const f of folders) for (const name of f.images) addIfWanted(out, f, name, wanted);
   return out;
+}
+
+/** The same from a walk of its own, folder by folder (no name kept); a folder it cannot list makes the answer incomplete: an error, as walkLibrary's. */
+async function walkImagesByIdentity(rootAbs: string, opts: Options, exts: ReadonlySet<string>, wanted: Wanted): Promise<Map<string, Candidate[]>> {
+  const out = new Map<string, Candidate[]>();
+  const problems: string[] = [];
+  for await (const dir of walkTree(rootAbs, { skipDirNames: SKIP_DIR_NAMES, onProblem: (p) => problems.push(p.error.message), signal: opts.signal })) {
+    for (const e of dir.entries) if (isImageEntry(e, exts)) addIfWanted(out, dir, e.name, wanted);
+  }
+  if (problems.length > 0) throw errors.incompleteScan(`${problems.length} path(s) could not be read (first: ${problems[0]}); no orphan can be matched`);
+  return out;
+}
+
+/** An image file of a folder as both walks take them: a name of an image, not a link, a folder or an unaddressable name. */
+function isImageEntry(e: { name: string; kind: string; unaddressable?: boolean }, exts: ReadonlySet<string>): boolean {
+  return !e.unaddressable && (e.kind === 'file' || e.kind === 'other') && isImageName(e.name, exts);
+}
+
+/**
+ * The image `name` of folder `f` into `out` when its size and mtime are wanted: one lstat, a second
+ * one with ns times only when the size is wanted (a bigint stat per image was most of a 10^6-image
+ * walk's garbage).
+ */
+function addIfWanted(out: Map<string, Candidate[]>, f: { path: string; rel: string }, name: string, wanted: Wanted): void {
+  const path = join(f.path, name);
+  const quick = fs.lstatSync(path, { throwIfNoEntry: false });
+  if (!quick?.isFile() || !wanted.sizes.has(quick.size)) return;
+  const st = fs.lstatSync(path, { bigint: true, throwIfNoEntry: false });
+  if (!st?.isFile()) return;
+  const key = `${st.size}:${st.mtimeNs}`;
+  if (!wanted.keys.has(key)) return;
+  const c = { path, rel: f.rel === '' ? name : `${f.rel}/${name}`, name };
+  const l = out.get(key);
+  if (l) l.push(c);
+  else out.set(key, [c]);
 }
 
 /** Each orphan's name next to its image; a string says why none can be given. */
