@@ -120,7 +120,7 @@ export async function planRelink(root: string, opts: Omit<RelinkOptions, 'dryRun
   // Without the orphans, one walk of names finds them and the images, and reads only the lone
   // sidecars. Given them (cleanup and stats scanned the tree already), their records come first:
   // the library is walked only when one of them recorded its image, and keeps no image name (a
-  // stats of 10^6 images with orphans walked it after every run, holding 80 MB of names).
+  // stats of 10^6 images with orphans walked it after every run: 2 s and +150 MB at its end).
   const library = found === undefined ? await walkLibrary(rootAbs, opts, exts) : null;
   const list = found ?? library!;
   const unreadable = library?.unreadable ?? [];
