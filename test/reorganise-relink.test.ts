@@ -220,8 +220,16 @@ test('the plan of orphans a scan found (stats, cleanup) reads their records firs
     const lib = reorganisedLibrary(root, 120);
     const found = await findOrphans(root, { index: false });
     // The same plan as relink's own walk (which finds the orphans itself), from its walk of the images alone.
-    assert.deepEqual(await planRelink(root, { index: false }, found), await planRelink(root, { index: false }));
-    assert.ok(lib.movable.size > 0);
+    const fromScan = await planRelink(root, { index: false }, found);
+    assert.deepEqual(fromScan, await planRelink(root, { index: false }));
+    assert.equal(fromScan.matches.reduce((n, m) => n + m.sidecars.length, 0), lib.movable.size - lib.decoyed.size);
+    for (const m of fromScan.matches) for (const sc of m.sidecars) assert.equal(lib.movable.get(sc.rel), m.imageRel, sc.rel);
+    // An image of a wanted size but another time is no candidate (the second lstat's check): the plan stays as it was.
+    const first = fromScan.matches[0];
+    fs.mkdirSync(join(root, 'zz-decoy'));
+    fs.copyFileSync(first.image, join(root, 'zz-decoy', 'DECOY.jpg'));
+    fs.utimesSync(join(root, 'zz-decoy', 'DECOY.jpg'), 1_000_000_000, 1_000_000_000);
+    assert.deepEqual(await planRelink(root, { index: false }, found), fromScan);
     // Orphans that recorded no image: nothing to match by, so nothing is walked (an aborted walk would throw).
     const bare = join(root, 'bare');
     fs.mkdirSync(bare);
@@ -232,7 +240,7 @@ test('the plan of orphans a scan found (stats, cleanup) reads their records firs
     assert.deepEqual(plan.matches, []);
     assert.match(plan.unmatched[0].reason, /no image identity recorded/);
     // With one that did, the walk runs (and stops at the aborted signal).
-    await assert.rejects(planRelink(root, { index: false, signal }, found));
+    await assert.rejects(planRelink(root, { index: false, signal }, found), { name: 'AbortError' });
   } finally {
     removeTree(root);
   }

@@ -119,8 +119,7 @@ export async function planRelink(root: string, opts: Omit<RelinkOptions, 'dryRun
   const exts = imageExtensionSet(opts.imageExtensions);
   // Without the orphans, one walk of names finds them and the images, and reads only the lone
   // sidecars. Given them (cleanup and stats scanned the tree already), their records come first:
-  // the library is walked only when one of them recorded its image, and keeps no image name (a
-  // stats of 10^6 images with orphans walked it after every run: 2 s and +150 MB at its end).
+  // the library is walked only when one of them recorded its image, and that walk keeps no name.
   const library = found === undefined ? await walkLibrary(rootAbs, opts, exts) : null;
   const list = found ?? library!;
   const unreadable = library?.unreadable ?? [];
@@ -144,8 +143,14 @@ export async function planRelink(root: string, opts: Omit<RelinkOptions, 'dryRun
   }
   if (units.size === 0) return plan;
 
-  // 2. Every image of the library with a recorded size and time (the walk's names, an lstat per image).
-  const wanted: Wanted = { keys: new Set([...units.values()].map((u) => identityKey(u.identity))), sizes: new Set([...units.values()].map((u) => u.identity.size)) };
+  // 2. Every image of the library with a recorded size and time: an lstat per image, of the names
+  // relink's walk kept, or in a walk of its own (given the orphans).
+  const wanted = new Map<number, Set<string>>();
+  for (const u of units.values()) {
+    const keys = wanted.get(u.identity.size);
+    if (keys) keys.add(identityKey(u.identity));
+    else wanted.set(u.identity.size, new Set([identityKey(u.identity)]));
+  }
   const byIdentity = library !== null ? imagesByIdentity(library.folders, wanted) : await walkImagesByIdentity(rootAbs, opts, exts, wanted);
 
   // 3. One image each, or ambiguous.
@@ -206,11 +211,8 @@ export async function planRelink(root: string, opts: Omit<RelinkOptions, 'dryRun
   return plan;
 }
 
-/** The recorded images looked for: "size:mtime_ns" keys, and their sizes alone (a first, cheaper filter). */
-interface Wanted {
-  keys: ReadonlySet<string>;
-  sizes: ReadonlySet<number>;
-}
+/** The recorded images looked for: by size (a first, cheaper filter), their "size:mtime_ns" keys. */
+type Wanted = ReadonlyMap<number, ReadonlySet<string>>;
 
 interface Candidate {
   path: string;
@@ -307,8 +309,13 @@ function imagesByIdentity(folders: WalkedLibrary['folders'], wanted: Wanted): Ma
   return out;
 }
 
-/** The same from a walk of its own, folder by folder (no name kept); a folder it cannot list makes the answer incomplete: an error, as walkLibrary's. */
+/**
+ * The same from a walk of its own, folder by folder (no name kept). A folder it cannot list could
+ * hide a second candidate: INCOMPLETE_SCAN. (An image name that is not UTF-8 is passed over, as in
+ * relink's own walk: the scan that found the orphans reported it.)
+ */
 async function walkImagesByIdentity(rootAbs: string, opts: Options, exts: ReadonlySet<string>, wanted: Wanted): Promise<Map<string, Candidate[]>> {
+  await assertDirectory(rootAbs); // a root gone since the scan: NOT_FOUND, as relink's own walk says
   const out = new Map<string, Candidate[]>();
   const problems: string[] = [];
   for await (const dir of walkTree(rootAbs, { skipDirNames: SKIP_DIR_NAMES, onProblem: (p) => problems.push(p.error.message), signal: opts.signal })) {
@@ -331,11 +338,11 @@ function isImageEntry(e: { name: string; kind: string; unaddressable?: boolean }
 function addIfWanted(out: Map<string, Candidate[]>, f: { path: string; rel: string }, name: string, wanted: Wanted): void {
   const path = join(f.path, name);
   const quick = fs.lstatSync(path, { throwIfNoEntry: false });
-  if (!quick?.isFile() || !wanted.sizes.has(quick.size)) return;
+  if (!quick?.isFile() || !wanted.has(quick.size)) return;
   const st = fs.lstatSync(path, { bigint: true, throwIfNoEntry: false });
   if (!st?.isFile()) return;
   const key = `${st.size}:${st.mtimeNs}`;
-  if (!wanted.keys.has(key)) return;
+  if (!wanted.get(Number(st.size))?.has(key)) return;
   const c = { path, rel: f.rel === '' ? name : `${f.rel}/${name}`, name };
   const l = out.get(key);
   if (l) l.push(c);
