@@ -27,7 +27,7 @@ import { relJoin } from '../fs/rel-path.js';
 import { acquireSidecarLockSync, type HeldLock } from '../fs/lock.js';
 import { imageExtensionSet, nfc, splitName } from '../discovery/extensions.js';
 import { isImageName, pairDirectory } from '../discovery/pair.js';
-import { walkTree } from '../discovery/walk.js';
+import { walkTree, type DirListing } from '../discovery/walk.js';
 import { shardFilter } from '../discovery/shard.js';
 import { assertDirectory } from '../scan/session.js';
 import { SKIP_DIR_NAMES, QUARANTINE_DIR } from '../discovery/own-folders.js';
@@ -259,13 +259,11 @@ type Orphan = OrphanList['orphans'][number];
  */
 async function walkLibrary(rootAbs: string, opts: Options, exts: ReadonlySet<string>): Promise<WalkedLibrary> {
   const out: WalkedLibrary = { orphans: [], folders: [], records: new Map(), unreadable: [] };
-  await assertDirectory(rootAbs); // a missing root or a file: the scan's error, not an incomplete walk
-  const problems: string[] = [];
   // The probe reads what relink asks of an orphan (its recorded image) without decoding the rest.
   const inspectOpts = { maxFileSize: opts.maxFileSize, maxDepth: opts.maxDepth, keyring: opts.keyring, accel: opts.accel, probe: true };
   const shard = shardFilter(opts.shard, exts);
   let files = 0;
-  for await (const dir of walkTree(rootAbs, { skipDirNames: SKIP_DIR_NAMES, onProblem: (p) => problems.push(p.error.message), signal: opts.signal })) {
+  await walkFolders(rootAbs, opts, 'no orphan can be declared', (dir, problem) => {
     const relOf = (name: string) => (dir.rel === '' ? name : `${dir.rel}/${name}`);
     const images: string[] = [];
     for (const e of dir.entries) if (isImageEntry(e, exts)) images.push(e.name);
@@ -274,7 +272,7 @@ async function walkLibrary(rootAbs: string, opts: Options, exts: ReadonlySet<str
     files += dir.entries.length;
     opts.onProgress?.(files);
     const pairing = shard ? pairDirectory({ path: dir.path, entries: shard.namesOf(dir.rel, dir.entries).map((i) => dir.entries[i]) }, exts, { folderEntries: dir.entries }) : pairDirectory(dir, exts);
-    for (const u of pairing.unaddressable) problems.push(`${join(dir.path, u.name)}: file name is not valid UTF-8`);
+    for (const u of pairing.unaddressable) problem(`${join(dir.path, u.name)}: file name is not valid UTF-8`);
     for (const g of pairing.groups) {
       const sc = g.sidecars[0];
       if (g.images.length > 0 || sc.isLink) continue; // paired, or a link (never moved: records.ts isMovableOrphan)
@@ -287,9 +285,21 @@ async function walkLibrary(rootAbs: string, opts: Options, exts: ReadonlySet<str
         if (inspection.probe) out.records.set(sc.path, { identity: inspection.probe.image, name: inspection.probe.imageName });
       }
     }
-  }
-  if (problems.length > 0) throw errors.incompleteScan(`${problems.length} path(s) could not be read (first: ${problems[0]}); no orphan can be declared`);
+  });
   return out;
+}
+
+/**
+ * Both walks of names: every folder of the library (our own folders skipped) to `visit`; a folder
+ * that cannot be listed, or a `problem` the visit reports, makes the walk incomplete: INCOMPLETE_SCAN
+ * once it ends, saying `why` nothing can be answered. A missing root or a file: the scan's error.
+ */
+async function walkFolders(rootAbs: string, opts: Options, why: string, visit: (dir: DirListing, problem: (message: string) => void) => void): Promise<void> {
+  await assertDirectory(rootAbs);
+  const problems: string[] = [];
+  const problem = (message: string) => void problems.push(message);
+  for await (const dir of walkTree(rootAbs, { skipDirNames: SKIP_DIR_NAMES, onProblem: (p) => problem(p.error.message), signal: opts.signal })) visit(dir, problem);
+  if (problems.length > 0) throw errors.incompleteScan(`${problems.length} path(s) could not be read (first: ${problems[0]}); ${why}`);
 }
 
 interface WalkedLibrary {
@@ -315,13 +325,10 @@ function imagesByIdentity(folders: WalkedLibrary['folders'], wanted: Wanted): Ma
  * relink's own walk: the scan that found the orphans reported it.)
  */
 async function walkImagesByIdentity(rootAbs: string, opts: Options, exts: ReadonlySet<string>, wanted: Wanted): Promise<Map<string, Candidate[]>> {
-  await assertDirectory(rootAbs); // a root gone since the scan: NOT_FOUND, as relink's own walk says
   const out = new Map<string, Candidate[]>();
-  const problems: string[] = [];
-  for await (const dir of walkTree(rootAbs, { skipDirNames: SKIP_DIR_NAMES, onProblem: (p) => problems.push(p.error.message), signal: opts.signal })) {
+  await walkFolders(rootAbs, opts, 'no orphan can be matched', (dir) => {
     for (const e of dir.entries) if (isImageEntry(e, exts)) addIfWanted(out, dir, e.name, wanted);
-  }
-  if (problems.length > 0) throw errors.incompleteScan(`${problems.length} path(s) could not be read (first: ${problems[0]}); no orphan can be matched`);
+  });
   return out;
 }
 
@@ -341,8 +348,9 @@ function addIfWanted(out: Map<string, Candidate[]>, f: { path: string; rel: stri
   if (!quick?.isFile() || !wanted.has(quick.size)) return;
   const st = fs.lstatSync(path, { bigint: true, throwIfNoEntry: false });
   if (!st?.isFile()) return;
-  const key = `${st.size}:${st.mtimeNs}`;
-  if (!wanted.get(Number(st.size))?.has(key)) return;
+  const size = Number(st.size);
+  const key = identityKey({ size, mtimeNs: st.mtimeNs });
+  if (!wanted.get(size)?.has(key)) return;
   const c = { path, rel: f.rel === '' ? name : `${f.rel}/${name}`, name };
   const l = out.get(key);
   if (l) l.push(c);
