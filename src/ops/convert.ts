@@ -28,7 +28,7 @@ import {
   type ConvertUnit,
 } from '../tasks/convert.js';
 import type { FormatName, Options, SidecarFormat } from '../types.js';
-import { CONVERT_BATCH_FILES } from '../tuning.js';
+import { CONVERT_BATCH_FILES, CONVERT_UNIT_FILES } from '../tuning.js';
 
 export type { ConvertAction, ConvertItem } from '../tasks/convert.js';
 
@@ -134,10 +134,14 @@ async function convertTree(root: string, format: SidecarFormat, opts: ConvertOpt
   let reached = { files: 0, bytes: 0 };
 
   const realFolders = lastRealFolder();
+  // A unit costs the engine what ~20 inspected files do: `auto` sizes itself by that (tuning.ts).
+  let units = 0;
   // The plan, one step per job in scan order: an item known at once, or a unit for the task.
   async function* plan(): AsyncGenerator<ConvertItem | ConvertUnit> {
     for await (const rec of session) {
       const steps = planRecord(rec, format, taskOpts, realFolders);
+      for (const step of steps) if ('sources' in step) units++;
+      runtime.expect?.(units * CONVERT_UNIT_FILES);
       const before = reached;
       reached = scanned;
       for (const [i, step] of steps.entries()) {
