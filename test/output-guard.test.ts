@@ -140,3 +140,58 @@ test('the library and the server refuse the same paths (export, report, hash man
   }
   assert.deepEqual(snapshot(root), before);
 });
+
+test("the tool's own files are refused: a quarantine's files and manifest, the index folder's files, a configuration file (exit 2, restore still works)", async (t) => {
+  const root = testDir(t);
+  const lib = library(root);
+  fs.writeFileSync(path.join(lib, '.image-sidecar.json'), JSON.stringify({ imageExtensions: ['xyz'] }));
+  fs.rmSync(path.join(lib, 'IMG_2.jpg')); // its sidecar becomes an orphan: cleanup quarantines it
+  const clean = await runCli(['cleanup', lib, '--force', '-q']);
+  assert.equal(clean.code, 0, clean.stderr);
+  const stamps = fs.readdirSync(path.join(lib, '.image-sidecar-quarantine'));
+  assert.equal(stamps.length, 1);
+  const quarantine = path.join(lib, '.image-sidecar-quarantine', stamps[0]);
+  const quarantined = fs.readdirSync(quarantine, { recursive: true }).map(String).filter((n) => n.endsWith('IMG_2.json'));
+  assert.equal(quarantined.length, 1, 'the orphan is in the quarantine');
+  const warm = await runCli(['stats', lib, '-q', '-o', path.join(root, 'outside', 'warm.json')]); // leaves the index folder
+  assert.equal(warm.code, 0, warm.stderr);
+  assert.ok(fs.existsSync(path.join(lib, '.image-sidecar', 'index')));
+  fs.symlinkSync(path.join(lib, '.image-sidecar.json'), path.join(root, 'outside', 'settings.out'));
+  const targets: [string[], RegExp][] = [
+    [['-o', path.join(quarantine, quarantined[0])], /is in a quarantine folder/],
+    [['-o', path.join(quarantine, 'manifest.json')], /is in a quarantine folder/],
+    [['-o', path.join(quarantine, 'new-file.txt')], /is in a quarantine folder/],
+    [['-o', path.join(lib, '.image-sidecar', 'index')], /where image-sidecar keeps its index/],
+    [['-o', path.join(lib, '.image-sidecar', 'other.json')], /where image-sidecar keeps its index/],
+    [['-o', path.join(lib, '.image-sidecar.json')], /is a configuration file/],
+    [['-o', path.join(lib, 'odd', '.image-sidecar.json')], /is a configuration file/], // a new one would apply to odd/
+    [['-o', path.join(root, 'outside', 'settings.out')], /the file it leads to, .*\.image-sidecar\.json, is a configuration file/],
+  ];
+  const before = snapshot(root);
+  // An embeddings export writes two files (x.npy, x.jsonl): into those folders, refused too.
+  const matrices: [string[], RegExp][] = [
+    [['-o', path.join(quarantine, 'manifest.npy')], /is in a quarantine folder/],
+    [['-o', path.join(lib, '.image-sidecar', 'faces.npy')], /where image-sidecar keeps its index/],
+  ];
+  const runs: [string[], RegExp][] = [
+    ...targets.flatMap(([out, re]): [string[], RegExp][] => [
+      [['stats', lib, ...out], re],
+      [['export', lib, '--format', 'coco', ...out], re],
+    ]),
+    ...matrices.map(([out, re]): [string[], RegExp] => [['export', lib, '--format', 'embeddings', ...out], re]),
+  ];
+  for (const [args, re] of runs) {
+    const r = await runCli([...args, '-q']);
+    assert.equal(r.code, 2, `${args.join(' ')}: exit ${r.code}, ${r.stderr}`);
+    assert.match(r.stderr, re, args.join(' '));
+    assert.doesNotMatch(r.stderr, /\n\s+at /, 'a message, no stack trace');
+  }
+  assert.deepEqual(snapshot(root), before, 'nothing written, nothing replaced');
+  const restored = await runCli(['restore', lib, '-q']);
+  assert.equal(restored.code, 0, restored.stderr);
+  assert.ok(fs.existsSync(path.join(lib, 'IMG_2.json')), 'the quarantined sidecar came back');
+  // Deeper in a folder named like the index folder is somebody's data folder: written.
+  fs.mkdirSync(path.join(root, 'outside', '.image-sidecar', 'exports'), { recursive: true });
+  const deeper = await runCli(['stats', lib, '-q', '-o', path.join(root, 'outside', '.image-sidecar', 'exports', 's.json')]);
+  assert.equal(deeper.code, 0, deeper.stderr);
+});

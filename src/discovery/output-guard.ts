@@ -7,6 +7,11 @@
  *   of the set, extra ones from --image-ext / the configuration included), whether or not the file
  *   exists — a new one would be taken for a photo and claim the sidecars of its stem;
  * - a sidecar of an image of its folder (existing or not yet: the pairing rule gives it to one).
+ * - the tool's own files: anything in a quarantine folder (quarantined sidecars and the manifest
+ *   `restore` reads: `export -o lib/.image-sidecar-quarantine/…/manifest.json` made them
+ *   unrestorable), anything directly in an index folder (`.image-sidecar/index`), and a
+ *   configuration file (`.image-sidecar.json`: an output there changed what every command does in
+ *   its folder, and made each of them fail on its unknown keys).
  * Each is checked on the name given and, when that is a symlink, on the file it leads to (an
  * output is written through a symlink, output-sink.ts). A report or an earlier export next to no
  * image is neither and may be replaced. So may a lone sidecar: by name alone, `stats.json` beside
@@ -15,7 +20,9 @@
 import { existsSync, readdirSync, realpathSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { errors } from '../errors.js';
+import { CONFIG_FILE_NAME } from './config.js';
 import { imageExtensionSet, splitName } from './extensions.js';
+import { INDEX_DIR, inQuarantine } from './own-folders.js';
 import { isImageName, isSidecarName, pairDirectory } from './pair.js';
 import type { EntryKind } from './walk.js';
 
@@ -58,6 +65,9 @@ export function assertOutputNotManaged(output: string, what: string, imageExtens
   const subject = (p: string) => (p === abs ? 'it' : `the file it leads to, ${p},`);
   for (const p of places) {
     const name = basename(p);
+    if (inQuarantine(dirname(p))) refuse(`${subject(p)} is in a quarantine folder, whose files \`restore\` puts back`, 'choose a path outside it');
+    if (basename(dirname(p)) === INDEX_DIR) refuse(`${subject(p)} is in the folder where image-sidecar keeps its index`, 'choose a path outside it');
+    if (name === CONFIG_FILE_NAME) refuse(`${subject(p)} is a configuration file (${CONFIG_FILE_NAME}), which every command in its folder reads`, 'choose another name');
     if (isImageName(name, exts)) refuse(`${subject(p)} has an image's name (.${splitName(name).ext}), and an image is never replaced nor made by an output`, 'choose a name without an image extension');
   }
   for (const p of places) {
