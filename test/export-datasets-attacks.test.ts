@@ -13,7 +13,7 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
-import { exportDataset, type DatasetExportOptions, type DatasetExportReport, type DatasetFinding } from '../src/ops/datasets.js';
+import { exportDataset, exportPublishProbe, type DatasetExportOptions, type DatasetExportReport, type DatasetFinding } from '../src/ops/datasets.js';
 import { generateSampleLibrary } from '../src/sample/generate.js';
 import { FAKE_JPEG, listTree, makeTree, removeTree, tempDir, type TreeNode } from './helpers/tree.js';
 import { CLI_PATH, runCli } from './helpers/cli.js';
@@ -570,6 +570,59 @@ describe('attack 3: outputs atomic and safe', () => {
     const r = await runCli(['export', lib, '--format', 'yolo', '-o', dir]);
     assert.equal(r.code, 2);
     assert.equal(readFileSync(join(dir, 'labels', 'mine.txt'), 'utf8'), '0 0.5 0.5 0.1 0.1\n');
+  });
+
+  it('exports of two libraries to one matrix path at once: the rows file beside the matrix is always of the same run', async () => {
+    // A's vectors all start at 0.25, B's at 0.75; A's images are a_*, B's b_*.
+    const libs = ['a', 'b'].map((tag, k) => {
+      const spec: Record<string, TreeNode> = {};
+      for (let i = 0; i < 3; i++) {
+        spec[`${tag}_${i}.jpg`] = FAKE_JPEG;
+        spec[`${tag}_${i}.json`] = { json: { face_detection: { success: true, faces: [{ bbox: { x: 0.1, y: 0.1, width: 0.2, height: 0.2 }, encoding: enc(512, 0.25 + k / 2) }] } } };
+      }
+      return makeTree(spec);
+    });
+    const o = tempDir('isc-atk-pair-');
+    const npy = join(o, 'faces.npy');
+    try {
+      for (let round = 0; round < 8; round++) {
+        await Promise.all([0, 1, 0, 1].map((k) => run(libs[k], { format: 'embeddings', output: npy })));
+        const bytes = readFileSync(npy);
+        const first = bytes.readFloatLE(10 + bytes.readUInt16LE(8));
+        const image = (JSON.parse(readFileSync(join(o, 'faces.jsonl'), 'utf8').split('\n')[0]) as Json).image as string;
+        assert.equal(first === 0.25 ? 'a' : first === 0.75 ? 'b' : String(first), image[0], `round ${round}: rows of ${image[0]}'s run beside a matrix starting ${first}`);
+        assert.deepEqual(readdirSync(o).sort(), ['faces.jsonl', 'faces.npy'], 'no temp file, no lock left');
+      }
+    } finally {
+      for (const l of libs) removeTree(l);
+      removeTree(o);
+    }
+  });
+
+  it('a run stopped between the rows\' rename and the matrix\'s leaves its rows without a matrix, never beside the earlier run\'s matrix', async () => {
+    const o = tempDir('isc-atk-stop-');
+    const npy = join(o, 'faces.npy');
+    try {
+      await run(lib, { format: 'embeddings', output: npy });
+      const rowsBefore = readFileSync(join(o, 'faces.jsonl'), 'utf8');
+      const other = makeTree({ 'Z_1.jpg': FAKE_JPEG, 'Z_1.json': { json: { face_detection: { success: true, faces: [{ bbox: null, encoding: enc(512, 0.5) }] } } } });
+      exportPublishProbe.betweenRenames = () => {
+        throw new Error('stopped between the renames');
+      };
+      try {
+        await assert.rejects(run(other, { format: 'embeddings', output: npy }), /stopped between the renames/);
+      } finally {
+        exportPublishProbe.betweenRenames = undefined;
+        removeTree(other);
+      }
+      const rows = readFileSync(join(o, 'faces.jsonl'), 'utf8');
+      assert.notEqual(rows, rowsBefore);
+      assert.match(rows, /"image":"Z_1\.jpg"/, 'the stopped run\'s rows');
+      assert.equal(existsSync(npy), false, 'no matrix of another run beside them');
+      assert.deepEqual(readdirSync(o).sort(), ['faces.jsonl'], 'no temp file, no lock left');
+    } finally {
+      removeTree(o);
+    }
   });
 
   it('SIGKILL mid-export leaves nothing under the final name, and the next run succeeds and leaves no temp litter of its own', async () => {

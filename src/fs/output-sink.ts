@@ -31,6 +31,15 @@ export interface OutputSink {
    * `position` (a header whose counts are known at the end: export's .npy matrix).
    */
   writeAt?(position: number, bytes: Uint8Array): Promise<void>;
+  /**
+   * A regular file's sink only: `close` in two steps, for outputs of several files published
+   * together (export's matrix and its rows): `ready` writes everything and fsyncs the temp copy;
+   * `publish` renames it into place (and fsyncs the folder). `replaced` is the file it replaces
+   * (the target, or the file its symlink names).
+   */
+  ready?(): Promise<void>;
+  publish?(): Promise<void>;
+  readonly replaced?: string;
 }
 
 /** `-o FILE` (null or '-' = `stdout`), or a caller's stream. */
@@ -92,7 +101,7 @@ class FileSink extends BufferedSink {
   private closed = false;
   private constructor(
     readonly target: string,
-    private readonly dest: string,
+    readonly replaced: string,
     private readonly tmp: string,
     private readonly fh: FileHandle,
   ) {
@@ -139,17 +148,32 @@ class FileSink extends BufferedSink {
   }
 
   async close(): Promise<void> {
+    await this.ready();
+    await this.publish();
+  }
+
+  async ready(): Promise<void> {
+    if (this.closed) return;
     try {
       await this.flush();
       await this.fh.sync();
       this.closed = true;
       await this.fh.close();
-      await rename(this.tmp, this.dest);
+    } catch (e) {
+      await this.abort();
+      throw errors.fromFs(e, this.target);
+    }
+  }
+
+  async publish(): Promise<void> {
+    await this.ready();
+    try {
+      await rename(this.tmp, this.replaced);
     } catch (e) {
       await this.abort(); // never leave the temp file behind (a folder made in the target's place meanwhile)
       throw errors.fromFs(e, this.target);
     }
-    await fsyncDirs([dirname(this.dest)]);
+    await fsyncDirs([dirname(this.replaced)]);
   }
 
   async abort(): Promise<void> {

@@ -29,6 +29,7 @@ import { assertOutputNotManaged } from '../discovery/output-guard.js';
 import { nfc, splitName } from '../discovery/extensions.js';
 import { openOutputSink, type OutputSink } from '../fs/output-sink.js';
 import { fsyncDirs } from '../fs/dir-sync.js';
+import { assertLockHeld, withSidecarLock } from '../fs/lock.js';
 import { processState, tempNameFor, tempNameWriter } from '../fs/temp-files.js';
 import { encryptedAhead } from '../integrity/tree-hash.js';
 import type { ScanImage, ScanRecord, TreeSeq } from '../scan/records.js';
@@ -544,9 +545,7 @@ class EmbeddingsWriter implements DatasetWriter {
   async close(): Promise<Written> {
     await this.flush();
     await this.matrix.writeAt!(0, npyHeader(this.rows, this.dim));
-    // The rows first: the matrix, which readers check the rows against, appears last.
-    await this.lines.close();
-    await this.matrix.close();
+    await publishPair(this.matrix, this.lines);
     return { output: this.matrix.target, files: [this.matrix.target, this.lines.target], images: this.images, annotations: 0, categories: [], rows: this.rows, dim: this.dim };
   }
 
@@ -555,6 +554,46 @@ class EmbeddingsWriter implements DatasetWriter {
     await this.matrix.abort();
   }
 }
+
+/**
+ * The matrix and its rows appear as one output: never one run's rows beside another run's matrix
+ * (two exports to one path, or a run killed between the two renames, left such a pair, which
+ * `load_embeddings` took for one). Both are written and fsynced first; then, under a lock on the
+ * matrix's name (an export to the same path waits), the old matrix goes, the rows are renamed into
+ * place, then the matrix. Killed in between, the new rows stand without a matrix: a reader fails
+ * for want of it instead of pairing rows with other vectors.
+ */
+async function publishPair(matrix: OutputSink, rows: OutputSink): Promise<void> {
+  if (!matrix.ready || !matrix.publish || matrix.replaced === undefined) throw errors.internal('the matrix is written to a regular file');
+  await matrix.ready();
+  if (!rows.ready || !rows.publish) {
+    // Rows to a device or FIFO (no file to replace): written as they came; the matrix alone is published.
+    await rows.close();
+    await matrix.publish();
+    return;
+  }
+  await rows.ready();
+  const replaced = matrix.replaced;
+  await withSidecarLock(
+    replaced,
+    async (signal) => {
+      assertLockHeld(signal);
+      await unlink(replaced).catch((e: NodeJS.ErrnoException) => {
+        if (e.code !== 'ENOENT') throw errors.fromFs(e, replaced);
+      });
+      await rows.publish!();
+      exportPublishProbe.betweenRenames?.();
+      await matrix.publish!();
+    },
+    { timeoutMs: PUBLISH_LOCK_TIMEOUT_MS },
+  );
+}
+
+/** Tests only: called between the rows' rename and the matrix's (where a killed run stops). */
+export const exportPublishProbe: { betweenRenames?: () => void } = {};
+
+/** How long an export waits for another export publishing to the same matrix path (it renames two files). */
+const PUBLISH_LOCK_TIMEOUT_MS = 60_000;
 
 /** `a` is `b` or inside it. */
 function within(a: string, b: string): boolean {
