@@ -20,6 +20,9 @@ import { CLI_PATH, runCli } from './helpers/cli.js';
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
+/** Debian's python3-yaml: the reader Ultralytics loads data.yaml with. */
+const HAS_YAML = spawnSync('python3', ['-c', 'import yaml'], { stdio: 'ignore' }).status === 0;
+
 async function run(root: string, opts: Partial<DatasetExportOptions> & Pick<DatasetExportOptions, 'format' | 'output'>): Promise<{ report: DatasetExportReport; findings: DatasetFinding[] }> {
   const findings: DatasetFinding[] = [];
   const report = await exportDataset(root, { engine: 'inline', index: false, onFinding: (f) => findings.push(f), ...opts });
@@ -132,6 +135,102 @@ describe('attack 1: boxes converted exactly, never guessed, never silently wrong
       const rep = JSON.parse(r.stdout);
       assert.equal(rep.findings, 8, r.stderr);
       assert.deepEqual(doc.annotations[0].bbox, [100, 50, 200, 100]);
+    } finally {
+      removeTree(lib);
+    }
+  });
+
+  it('lists that are not lists, faces that are not objects, boxes too small for a double: findings (exit 1), never skipped or written empty', async () => {
+    const face = { bbox: { x: 0.1, y: 0.1, width: 0.2, height: 0.2 }, encoding: enc(512) };
+    const lib = makeTree({
+      'objmap.jpg': FAKE_JPEG,
+      'objmap.json': { json: { yolov8: { success: true, objects: { 0: obj({ coordinates_pixels: { x: 1, y: 1, width: 2, height: 2 } }) }, metadata: { image_width: 10, image_height: 10 } } } },
+      'objstr.jpg': FAKE_JPEG,
+      'objstr.json': { json: { yolov8: { success: true, objects: '1 person', metadata: { image_width: 10, image_height: 10 } } } },
+      'facemap.jpg': FAKE_JPEG,
+      'facemap.json': { json: { face_detection: { success: true, faces: { 0: face } } } },
+      'mixed.jpg': FAKE_JPEG,
+      'mixed.json': { json: { face_detection: { success: true, faces: [null, 'garbage', 7, face] } } },
+      'tiny.jpg': FAKE_JPEG,
+      'tiny.json': { json: { yolov8: yolo([obj({ coordinates_pixels: { x: 1, y: 1, width: 5e-324, height: 1 } })], 3, 3) } },
+      'failed.jpg': FAKE_JPEG,
+      'failed.json': { json: { yolov8: yolo([obj({ coordinates_pixels: { x: 1, y: 1, width: 2, height: 2 } })], 10, 10), face_detection: { success: false, faces: 'none', metadata: { image_width: 0, image_height: 0 } } } },
+      'ok.jpg': FAKE_JPEG,
+      'ok.json': { json: { yolov8: yolo([obj({ coordinates_pixels: { x: 1, y: 1, width: 2, height: 2 } })], 10, 10) } },
+    });
+    try {
+      const coco = await run(lib, { format: 'coco', faces: true, output: join(out, 'lists.json') });
+      const byFile = (fs: DatasetFinding[]) => new Map(fs.map((f) => [relative(lib, f.path), f.message]));
+      const c = byFile(coco.findings);
+      assert.deepEqual([...c.keys()].sort(), ['facemap.json', 'mixed.json', 'objmap.json', 'objstr.json']);
+      assert.match(c.get('objmap.json')!, /\/yolov8\/objects: objects is \{"0":.*not a list/);
+      assert.match(c.get('objstr.json')!, /objects is "1 person", not a list/);
+      assert.match(c.get('facemap.json')!, /faces is .*not a list/);
+      // A failed result's own size (0×0) says nothing about the image: its boxes are exported. In
+      // pixels the tiny box is a positive double (5e-324 px); normalised for YOLO it is 0.
+      assert.deepEqual(cocoOf(join(out, 'lists.json')).images.map((i: Json) => i.file_name).sort(), ['failed.jpg', 'ok.jpg', 'tiny.jpg']);
+      const only = await run(lib, { format: 'coco', operationType: 'yolov8', output: join(out, 'v8.json') });
+      assert.ok(!only.findings.some((f) => f.path.endsWith('failed.json')), JSON.stringify(only.findings));
+      const yl = await run(lib, { format: 'yolo', output: join(out, 'lists-yolo') });
+      assert.match(byFile(yl.findings).get('tiny.json') ?? '', /too small to write/);
+      assert.equal(existsSync(join(out, 'lists-yolo', 'labels', 'tiny.txt')), false, 'no label with an empty box');
+      const emb = await run(lib, { format: 'embeddings', output: join(out, 'lists.npy') });
+      const e = byFile(emb.findings);
+      assert.match(e.get('facemap.json') ?? '', /faces is .*not a list/);
+      assert.match(e.get('mixed.json') ?? '', /3 face embedding\(s\) left out: \/face_detection\/faces\/0: not an object; \/face_detection\/faces\/1: not an object; \/face_detection\/faces\/2: not an object/);
+      assert.equal(emb.report.rows, 1, 'the valid face of mixed.json is exported');
+      const cli = await runCli(['export', lib, '--format', 'embeddings', '-o', join(out, 'lists2.npy'), '-q']);
+      assert.equal(cli.code, 1, cli.stderr);
+    } finally {
+      removeTree(lib);
+    }
+  });
+
+  it('an image that is a broken symlink: a finding naming it, left out of every format (yolo --copy-images too), the run goes on', async () => {
+    const lib = makeTree({
+      'gone.json': { json: { yolov8: yolo([obj({ coordinates_pixels: { x: 1, y: 1, width: 2, height: 2 } })], 10, 10), face_detection: { success: true, faces: [{ bbox: null, encoding: enc(512) }] } } },
+      'ok.jpg': FAKE_JPEG,
+      'ok.json': { json: { yolov8: yolo([obj({ coordinates_pixels: { x: 1, y: 1, width: 2, height: 2 } })], 10, 10), face_detection: { success: true, faces: [{ bbox: null, encoding: enc(512) }] } } },
+    });
+    symlinkSync('/nonexistent/gone.jpg', join(lib, 'gone.jpg'));
+    try {
+      for (const [format, o, extra] of [
+        ['coco', join(out, 'broken.json'), {}],
+        ['yolo', join(out, 'broken-yolo'), {}],
+        ['yolo', join(out, 'broken-yolo-copies'), { copyImages: true }],
+        ['embeddings', join(out, 'broken.npy'), {}],
+      ] as const) {
+        const { report, findings } = await run(lib, { format, output: o, ...extra });
+        assert.equal(findings.length, 1, `${format}: ${JSON.stringify(findings)}`);
+        assert.match(findings[0].message, /left out: gone\.jpg is a broken symlink/);
+        assert.equal(relative(lib, findings[0].path), 'gone.json');
+        assert.equal(format === 'embeddings' ? report.rows : report.images, 1, format);
+      }
+      assert.deepEqual(readdirSync(join(out, 'broken-yolo-copies', 'images')), ['ok.jpg']);
+      const cli = await runCli(['export', lib, '--format', 'yolo', '--copy-images', '-o', join(out, 'broken-cli'), '-q']);
+      assert.equal(cli.code, 1, cli.stderr);
+    } finally {
+      removeTree(lib);
+    }
+  });
+
+  it('YOLO data.yaml: class names and paths with DEL, C1 controls, NEL, U+2028 and a BOM load back exactly with a YAML reader (PyYAML)', { skip: HAS_YAML ? false : 'no PyYAML' }, async () => {
+    const names = ['del\x7fx', 'c1\x90x', 'nel\x85x', 'ls\u2028x', 'bom\ufeffx', 'quote"back\\slash', 'tab\tx'];
+    const spec: Record<string, TreeNode> = {};
+    names.forEach((n, i) => {
+      spec[`IMG_${i}.jpg`] = FAKE_JPEG;
+      spec[`IMG_${i}.json`] = { json: { yolov8: yolo([obj({ coordinates_pixels: { x: 1, y: 1, width: 2, height: 2 } }, { class_name: n })], 10, 10) } };
+    });
+    const lib = makeTree(spec);
+    const o = join(out, 'yolo-\x7fnames');
+    try {
+      const { findings } = await run(lib, { format: 'yolo', output: o });
+      assert.deepEqual(findings, []);
+      const py = spawnSync('python3', ['-c', 'import json, sys, yaml; d = yaml.safe_load(open(sys.argv[1], encoding="utf-8")); print(json.dumps([d["path"], [d["names"][i] for i in sorted(d["names"])]]))', join(o, 'data.yaml')], { encoding: 'utf8' });
+      assert.equal(py.status, 0, py.stderr);
+      const [path, loaded] = JSON.parse(py.stdout) as [string, string[]];
+      assert.deepEqual(loaded, names);
+      assert.equal(path, o);
     } finally {
       removeTree(lib);
     }

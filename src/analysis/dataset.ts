@@ -168,6 +168,7 @@ function place(b: Box, size: Size, format: 'coco' | 'yolo'): string | { problem:
       y = (y * size.height) / whole;
       h = (h * size.height) / whole;
     }
+    if (!(w > 0 && h > 0 && w * h > 0)) return tooSmall(b, what);
     return `"bbox":[${num(x)},${num(y)},${num(w)},${num(h)}],"area":${num(w * h)}`;
   }
   if (b.pixels) {
@@ -182,7 +183,13 @@ function place(b: Box, size: Size, format: 'coco' | 'yolo'): string | { problem:
     y /= whole;
     h /= whole;
   }
+  if (!(w > 0 && h > 0)) return tooSmall(b, what);
   return `${num(x + w / 2)} ${num(y + h / 2)} ${num(w)} ${num(h)}`;
+}
+
+/** A box whose width or height (or area) comes out as 0 in the output's unit: a double cannot hold it there. */
+function tooSmall(b: Box, what: string): { problem: string } {
+  return { problem: `box [${num(b.x)}, ${num(b.y)}, ${num(b.w)}, ${num(b.h)}] (${what}) is too small to write: its size rounds to 0` };
 }
 
 /** A result nested deeper than results are looked for: a finding (the image is left out), never dropped silently. */
@@ -210,7 +217,8 @@ const isDimension = (v: JsonValue | undefined): v is number => typeof v === 'num
 /** The image size every result agrees on (null: none gives one); disagreement or a bad size is a problem. */
 function imageSize(data: JsonObject, problems: string[]): Size {
   const seen: [string, JsonValue | undefined, JsonValue | undefined][] = [];
-  forEachDecidingOperation(data, (op) => forEachResultNode(op.value, op.pointer, (node, pointer) => nodeSizes(node, pointer, seen)));
+  // A failed result says nothing about the image (its size may be 0×0 or null).
+  forEachDecidingOperation(data, (op) => forEachResultNode(op.value, op.pointer, (node, pointer) => node.success !== false && nodeSizes(node, pointer, seen)));
   let size: Size = null;
   let at = '';
   for (const [pointer, w, h] of seen) {
@@ -231,6 +239,14 @@ function imageSize(data: JsonObject, problems: string[]): Size {
 
 /** The list under `key` of a result node: its items' count, or -1 when it has none. */
 const listLength = (v: JsonValue | undefined): number => (Array.isArray(v) ? v.length : -1);
+
+/** A successful result's `objects` or `faces` that is there but not a list (null counts as none): its results cannot be read with certainty. */
+function notAList(node: JsonObject, list: 'objects' | 'faces', at: string, problems: string[]): boolean {
+  const v = node[list];
+  if (v === undefined || v === null || Array.isArray(v)) return false;
+  problems.push(`${at}: ${list} is ${short(v)}, not a list`);
+  return true;
+}
 
 /** The dataset rows of one sidecar's data. */
 export function extractDataset(data: JsonObject, req: DatasetRequest): DatasetRows {
@@ -268,8 +284,11 @@ function boxes(data: JsonObject, req: DatasetRequest, format: 'coco' | 'yolo', o
       for (const list of lists) {
         const items = node[list];
         const n = listLength(items);
-        if (n < 0) continue;
         const at = childPointer(pointer, list);
+        if (n < 0) {
+          if (node.success !== false) notAList(node, list, at, out.problems);
+          continue;
+        }
         // A failed result's list says nothing about the image; one that holds boxes contradicts itself.
         if (node.success === false) {
           if (n > 0) out.problems.push(`${at}: a failed result (success: false) holds ${n} ${list}`);
@@ -311,8 +330,11 @@ function embeddings(data: JsonObject, req: DatasetRequest, out: DatasetRows): vo
     forEachResultNode(op.value, op.pointer, (node, pointer, backend) => {
       const faces = node.faces;
       const n = listLength(faces);
-      if (n < 0) return;
       const at = childPointer(pointer, 'faces');
+      if (n < 0) {
+        if (node.success !== false) notAList(node, 'faces', at, out.problems);
+        return;
+      }
       if (node.success === false) {
         if (n > 0) out.problems.push(`${at}: a failed result (success: false) holds ${n} faces`);
         return;
@@ -321,7 +343,10 @@ function embeddings(data: JsonObject, req: DatasetRequest, out: DatasetRows): vo
       const head = `"operation":${JSON.stringify(op.name)},"backend":${JSON.stringify(backend)},"face":`;
       for (let i = 0; i < n; i++) {
         const face = (faces as JsonValue[])[i];
-        if (!isPlainObject(face)) continue;
+        if (!isPlainObject(face)) {
+          out.problems.push(`${at}/${i}: not an object`);
+          continue;
+        }
         const key = face.encoding !== undefined ? 'encoding' : 'face_encoding';
         // A bin file's encoding may come as a FloatBlockRef (formats/cbor.ts withFloatBlocks 'vectors').
         const enc = face[key] as JsonValue | FloatBlockRef | undefined;

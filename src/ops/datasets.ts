@@ -197,6 +197,10 @@ export async function exportDataset(root: string, opts: DatasetExportOptions): P
       const entry = entryOf(rec, sc.rel, ds, format, counts);
       if (ds.problems.length > 0) finding({ path: sc.path, kind: 'dataset', message: problemMessage(format, ds.problems) });
       if (entry === null) continue;
+      if (typeof entry === 'string') {
+        finding({ path: sc.path, kind: 'dataset', message: entry });
+        continue;
+      }
       const refused = await writer.add(entry, rec.seq);
       if (refused !== null) finding({ path: sc.path, kind: 'dataset', message: refused });
     }
@@ -210,8 +214,8 @@ export async function exportDataset(root: string, opts: DatasetExportOptions): P
   }
 }
 
-/** The entry of a record's effective sidecar, or null when it adds nothing (counted in `counts`). */
-function entryOf(rec: ScanRecord, sidecar: string, ds: DatasetRows, format: DatasetFormat, counts: DatasetCounts): DatasetEntry | null {
+/** The entry of a record's effective sidecar, null when it adds nothing (counted in `counts`), or why its image is left out. */
+function entryOf(rec: ScanRecord, sidecar: string, ds: DatasetRows, format: DatasetFormat, counts: DatasetCounts): DatasetEntry | string | null {
   if (format === 'embeddings') {
     counts.no_encoding += ds.noEncoding;
     for (const [len, n] of Object.entries(ds.otherDims)) counts.other_dims[len] = (counts.other_dims[len] ?? 0) + n;
@@ -224,7 +228,13 @@ function entryOf(rec: ScanRecord, sidecar: string, ds: DatasetRows, format: Data
       return null;
     }
   }
-  const image = datasetImage(rec.images, ds.namedImage);
+  // A symlinked image whose target is gone names no photo a trainer (or a viewer of a face) could open.
+  const present = rec.images.filter((i) => !i.broken);
+  if (present.length === 0) {
+    const what = format === 'embeddings' ? `${ds.rows.length} face embedding(s)` : 'the image';
+    return `${what} left out: ${rec.images.map((i) => i.rel).join(', ')} is a broken symlink (its target is gone)`;
+  }
+  const image = datasetImage(present, ds.namedImage);
   return { image: image.rel, sidecar, width: ds.width, height: ds.height, boxes: ds.boxes, rows: ds.rows, vectors: ds.vectors };
 }
 
@@ -609,6 +619,16 @@ function realOr(p: string): string {
   }
 }
 
+/**
+ * A YAML double-quoted scalar holding exactly `s`: JSON's escapes (all of them YAML's too), and
+ * `\uXXXX` for what JSON leaves raw but YAML does not read back as itself: DEL and the C1 controls
+ * (a YAML reader refuses them), NEL, U+2028 and U+2029 (line breaks to YAML 1.1: folded into a
+ * space), the BOM and the non-characters U+FFFE, U+FFFF.
+ */
+export function yamlString(s: string): string {
+  return JSON.stringify(s).replace(/[\u007f-\u009f\u2028\u2029\ufeff\ufffe\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
 /** A folder an earlier `export --format yolo` wrote (its data.yaml starts with our mark). */
 function isYoloExport(dir: string): boolean {
   try {
@@ -744,13 +764,13 @@ class YoloWriter implements DatasetWriter {
   }
 
   async close(): Promise<Written> {
-    const names = this.categories.names.map((n, i) => `  ${i}: ${JSON.stringify(n)}\n`).join('');
+    const names = this.categories.names.map((n, i) => `  ${i}: ${yamlString(n)}\n`).join('');
     const yaml =
-      `${YOLO_MARK} of ${JSON.stringify(this.o.root)} (docs/EXPORT.md)\n` +
+      `${YOLO_MARK} of ${yamlString(this.o.root)} (docs/EXPORT.md)\n` +
       '# labels/: one file per image (class cx cy w h, 0-1); images/: ' +
       `${this.o.copyImages ? 'copies of the images' : 'symlinks to the images'}.\n` +
       '# No split: train and val both list every image. Moving this folder: change path.\n' +
-      `path: ${JSON.stringify(this.target)}\ntrain: images\nval: images\nnames:${names === '' ? ' {}\n' : `\n${names}`}`;
+      `path: ${yamlString(this.target)}\ntrain: images\nval: images\nnames:${names === '' ? ' {}\n' : `\n${names}`}`;
     writeFileSync(join(this.tmp, 'data.yaml'), yaml);
     this.unsynced.push(join(this.tmp, 'data.yaml'));
     await this.sync();
