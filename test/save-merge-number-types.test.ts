@@ -11,11 +11,14 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { decodeSidecar } from '../src/formats/codec.js';
 import { parseJsonText, typedJsonText } from '../src/formats/json.js';
 import { saveSidecar } from '../src/ops/save.js';
 import type { JsonObject } from '../src/types.js';
 import { FAKE_JPEG, putFile, testDir } from './helpers/tree.js';
+import { spawnSync } from 'node:child_process';
+import { CLI_PATH, runCli } from './helpers/cli.js';
 
 const typed = (text: string) => parseJsonText(text, { maxDepth: 600 });
 
@@ -51,4 +54,39 @@ describe('saves keep the types of the numbers they move', () => {
     assert.match(text, /"t": 1763805012345678800,/);
     assert.match(text, /"k": 7,/);
   });
+
+  // A number's type lives on its container, and an operation's whole result given as a bare number
+  // has none: `write --data` of 1763805012345678901 stored 1763805012345678800, 25.0 stored 25, and
+  // the server's save the same (the Python client inside and outside `with`).
+  for (const format of ['json', 'bin'] as const) {
+    it(`a bare number as the whole result keeps its value and type: write --data and the server's save, with and without a backend (${format})`, async (t) => {
+      const dir = testDir(t);
+      const image = putFile(dir, 'A.jpg', FAKE_JPEG);
+      const values: [string, string, string | null][] = [
+        ['ts', '1763805012345678901', null],
+        ['score', '25.0', null],
+        ['exp', '1e2', 'x'],
+        ['big', '18446744073709551619', 'y'],
+        ['neg', '-0.0', null],
+      ];
+      for (const [op, text, backend] of values) {
+        const r = await runCli(['write', image, '--operation', `cli_${op}`, '--data', '-', '--format', format, ...(backend ? ['--backend', backend] : [])], { input: `${text}\n` });
+        assert.equal(r.code, 0, r.stderr);
+      }
+      const requests = values.map(([op, text, backend], i) => `{"id":${i},"method":"save","params":{"image":${JSON.stringify(image)},"operation":"srv_${op}","data":${text}${backend ? `,"backend":"${backend}"` : ''}}}`);
+      const served = spawnSync(process.execPath, [CLI_PATH, 'serve', '--stdio'], { input: requests.join('\n') + '\n', encoding: 'utf8' });
+      assert.equal(served.status, 0, served.stderr);
+      assert.doesNotMatch(served.stdout, /"error"/);
+      const doc = savedJson(join(dir, `A.${format}`));
+      for (const [op, text, backend] of values) {
+        for (const via of ['cli', 'srv']) {
+          const holder = (backend ? doc[`${via}_${op}`] : doc) as JsonObject;
+          const key = backend ?? `${via}_${op}`;
+          const want = text === '1e2' ? '100.0' : text; // a float, written in its shortest form
+          const written = typedJsonText(holder);
+          assert.ok(written.includes(`"${key}":${want}`), `${via} ${op}: ${want} not in ${written}`);
+        }
+      }
+    });
+  }
 });

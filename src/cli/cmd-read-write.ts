@@ -1,6 +1,7 @@
 /** `read IMAGE` and `write IMAGE --operation OP --data FILE|-`: one image's sidecar. */
 import { errors, EXIT_CLEAN, EXIT_FINDINGS, isSidecarError } from '../errors.js';
 import { parseJsonText, stringifyTyped } from '../formats/json.js';
+import { numberNoteOf, type NumberNote } from '../formats/numbers.js';
 import { DEFAULT_MAX_DEPTH, DEFAULT_MAX_FILE_SIZE } from '../formats/value.js';
 import { readInputLimited } from '../fs/read-file.js';
 import { saveFormatFromEnv, statBindingFromEnv } from '../settings.js';
@@ -62,8 +63,8 @@ async function runRead(ctx: CommandContext): Promise<number> {
 /** --data text: JSON is bigger than the sidecar it makes (a float's ~19 characters are 8 bytes in bin), so four sidecar limits. */
 const DATA_MAX_BYTES = 4 * DEFAULT_MAX_FILE_SIZE;
 
-/** The --data JSON: strict UTF-8 JSON text (a BOM is tolerated), from a file or stdin. */
-async function readData(ctx: CommandContext, source: string): Promise<JsonValue> {
+/** The --data JSON: strict UTF-8 JSON text (a BOM is tolerated), from a file or stdin; a bare number with its note (`25.0`, an int beyond 2^53). */
+async function readData(ctx: CommandContext, source: string): Promise<{ data: JsonValue; note?: NumberNote }> {
   const bytes = await readInputLimited(source === '-' ? ctx.io.stdin : source, DATA_MAX_BYTES, source === '-' ? 'stdin' : source);
   let text: string;
   try {
@@ -72,8 +73,11 @@ async function readData(ctx: CommandContext, source: string): Promise<JsonValue>
     throw errors.usage(`--data ${source}: not valid UTF-8`);
   }
   try {
-    // The number model: 25.0 stays a float and big ints stay exact, as in the sidecar itself.
-    return parseJsonText(text, { maxDepth: DEFAULT_MAX_DEPTH });
+    // The number model: 25.0 stays a float and big ints stay exact, as in the sidecar itself. A
+    // number's type is noted on its container: a bare number is read again inside one.
+    const data = parseJsonText(text, { maxDepth: DEFAULT_MAX_DEPTH });
+    if (typeof data !== 'number') return { data };
+    return { data, note: numberNoteOf(parseJsonText(`[${text}]`, { maxDepth: DEFAULT_MAX_DEPTH }) as JsonValue[], 0) };
   } catch (e) {
     if (isSidecarError(e) && e.code === 'TOO_DEEP') throw e;
     throw errors.usage(`--data ${source}: not valid JSON (${(e as Error).message})`);
@@ -86,7 +90,7 @@ async function runWrite(ctx: CommandContext): Promise<number> {
   const source = optString(ctx, 'data');
   if (!operation) throw errors.usage('write needs --operation OP');
   if (!source) throw errors.usage("write needs --data FILE (or '-' for stdin)");
-  const data = await readData(ctx, source);
+  const { data, note } = await readData(ctx, source);
   const { saveSidecar } = await import('../ops/save.js');
   // The format: --format, else IMAGE_SIDECAR_FORMAT, else the --config file's defaultFormat (the
   // library reads the folder's own configuration file); under the earlier tool's names, bin.
@@ -102,6 +106,7 @@ async function runWrite(ctx: CommandContext): Promise<number> {
     ...keyOptions(ctx),
     imageExtensions: imageExtensionOptions(ctx, image),
     hashImage: ctx.opts.hashImages === true,
+    dataNote: note,
   });
   const result = { image, operation, ...saved };
   const kept = saved.kept !== undefined ? `; ${saved.kept} kept beside it` : '';

@@ -89,6 +89,12 @@ export function validNote(notes: NumberNotes | undefined, key: string | number, 
   return Number(n) === value ? n : undefined;
 }
 
+/** The note of the number at `container[key]` (undefined: none, or not a number): for a bare number taken out of the container it was parsed in. */
+export function numberNoteOf(container: object, key: string | number): NumberNote | undefined {
+  const value = (container as Record<string | number, unknown>)[key];
+  return typeof value === 'number' ? validNote(notesOf(container), key, value) : undefined;
+}
+
 /** True when `value` (with its note, if any) is a float. */
 export function isFloatValue(value: number, note: NumberNote | undefined): boolean {
   if (note !== undefined) return typeof note === 'number';

@@ -8,7 +8,7 @@ import { lstatSync, realpathSync } from 'node:fs';
 import * as path from 'node:path';
 import { errors, isSidecarError, SidecarError } from '../errors.js';
 import { encodeSidecar, normalizeFormat } from '../formats/codec.js';
-import { carryNote, cloneJson } from '../formats/numbers.js';
+import { carryNote, cloneJson, noteFloat, noteInt, type NumberNote } from '../formats/numbers.js';
 import type { FormatName, JsonObject, JsonValue, Options, SidecarExt, SidecarFormat, SidecarNaming, SidecarKey } from '../types.js';
 import { folderSidecarFormat, imagesClaiming, locateSidecar, recordNamesAnotherImage, sidecarLockKeys, sidecarPathFor, type SidecarCandidate, type SidecarLocation } from '../discovery/locate.js';
 import { sidecarRank } from '../discovery/pair.js';
@@ -65,6 +65,12 @@ export interface SaveOptions extends Options {
   merge?: 'operation' | 'document';
   /** Also record the sha256 of the image bytes in sidecar_info.image (size and mtime always are). */
   hashImage?: boolean;
+  /**
+   * The number note of `data` when `data` is a bare number (formats/numbers.ts): a float written
+   * `25.0`, or the exact value of an int beyond 2^53. A number's note lives on its container, and a
+   * bare number has none: the CLI and the server take it from the text they parsed (`numberNoteOf`).
+   */
+  dataNote?: NumberNote;
 }
 
 export interface SaveResult {
@@ -153,6 +159,22 @@ interface MergeHow {
   backend?: string;
   /** The caller's view of the sidecar (putEntry), when it is not the file merged into. */
   base?: JsonObject;
+  /** `value`'s number note when it is a bare number (SaveOptions.dataNote). */
+  note?: NumberNote;
+}
+
+/** `{ [key]: value }`, with `value`'s note when it is a bare number (a container holds a number's type). */
+function holding(key: string, value: JsonValue, note: NumberNote | undefined): JsonObject {
+  const box = {} as JsonObject;
+  setKey(box, key, value);
+  if (typeof value === 'number' && note !== undefined) {
+    // As every note: it counts only while it matches the value (formats/numbers.ts validNote).
+    if (typeof note === 'bigint' ? Number(note) === value : Object.is(note, value)) {
+      if (typeof note === 'bigint') noteInt(box, key, note);
+      else noteFloat(box, key, value);
+    }
+  }
+  return box;
 }
 
 function mergeOperation(existing: JsonObject, imagePath: string, loc: SidecarLocation, operation: string, value: JsonValue, now: string, how: MergeHow): JsonObject {
@@ -178,10 +200,10 @@ function mergeOperation(existing: JsonObject, imagePath: string, loc: SidecarLoc
       throw errors.conflict(`${imagePath}: nothing saved, "${operation}" holds a ${Array.isArray(current) ? 'list' : typeof current} where backend "${how.backend}" would go; save without a backend to replace it`, []);
     }
     const map: JsonObject = current ?? {};
-    setKey(map, how.backend, value);
+    setKey(map, how.backend, value, holding(how.backend, value, how.note));
     if (current === undefined) setKey(existing, operation, map);
   } else {
-    putEntry(existing, { [operation]: value } as JsonObject, operation, undefined);
+    putEntry(existing, holding(operation, value, how.note), operation, undefined);
   }
   if (typeof info.operation_type !== 'string') info.operation_type = operation;
   if (typeof info.created_at !== 'string') info.created_at = now;
@@ -301,7 +323,7 @@ export async function saveSidecar(imagePath: string, operation: string, data: Js
     refuseLinkedSidecar(loc, imagePath);
     const { target, format, existing, readAs, encryptWith, effective, base } = chooseTarget(loc, imagePath, opts);
     const now = isoTimestamp((opts.now ?? (() => new Date()))());
-    const merged = mergeOperation(existing, imagePath, loc, operation, data, now, { document: opts.merge === 'document', backend: opts.backend, base: readFrom(data, existing, base) });
+    const merged = mergeOperation(existing, imagePath, loc, operation, data, now, { document: opts.merge === 'document', backend: opts.backend, base: readFrom(data, existing, base), note: opts.dataNote });
     // What the result was computed from: stale detection compares it with the image later.
     recordImageIdentity(merged, operation, tryCurrentImageIdentity(loc.targetPath, { hash: opts.hashImage }));
     // UNREPRESENTABLE / TOO_DEEP are thrown here, before anything is written.

@@ -9,6 +9,7 @@ import { engineFromEnv, saveFormatFromEnv, statBindingFromEnv } from '../setting
 import { errors } from '../errors.js';
 import { readSidecarText } from '../ops/read.js';
 import { saveSidecar } from '../ops/save.js';
+import { numberNoteOf } from '../formats/numbers.js';
 import type { Options, Keyring } from '../types.js';
 import { DATASET_FORMATS, ENGINE_KINDS, EXPORT_FORMATS, FORMAT_NAMES, SAVE_MERGE_MODES, isOneOf } from '../vocabulary.js';
 import { RawJsonResult } from './responses.js';
@@ -110,7 +111,8 @@ methods.set('save', {
     const naming = optionalChoice(p, 'naming', ['stem', 'name-ext'] as const);
     const backend = optionalString(p, 'backend');
     // saveSidecar itself rejects a missing `data` with a USAGE error, and maps `binary` to `bin`.
-    return saveSidecar(image, operation, p.data as never, { format, defaultFormat, merge, naming, backend, ...keyOpts() });
+    // A bare number's type (25.0, an int beyond 2^53) is noted on the params it was parsed in.
+    return saveSidecar(image, operation, p.data as never, { format, defaultFormat, merge, naming, backend, dataNote: numberNoteOf(p, 'data'), ...keyOpts() });
   },
 });
 

@@ -10,7 +10,7 @@ import os
 import re
 import threading
 import weakref
-from typing import Any, Dict, List, Optional, Union
+from typing import Any, Dict, List, Optional, Tuple, Union
 
 from . import cli
 from .errors import ImageSidecarError, ImageSidecarNotFound
@@ -200,8 +200,9 @@ class ImageSidecarManager:
                     old.close(timeout=1)
             return self._server
 
-    def _request(self, server: ServerConnection, method: str, params: Dict[str, Any]) -> Any:
-        return server.request(method, {k: v for k, v in params.items() if v is not None})
+    def _request(self, server: ServerConnection, method: str, params: Dict[str, Any], keep: Tuple[str, ...] = ()) -> Any:
+        """Options left at None are not sent (the server's defaults apply); ``keep`` names values sent even when None (a save's ``data``: None is a value to store)."""
+        return server.request(method, {k: v for k, v in params.items() if v is not None or k in keep})
 
     def _key_args(self) -> List[str]:
         return ["--key-file", self.key_file] if self.key_file else []
@@ -251,7 +252,7 @@ class ImageSidecarManager:
         image = _abs(image_path)
         server = self._connection()
         if server is not None:
-            return self._request(server, "save", {"image": image, "operation": operation, "data": data, "format": format, "backend": backend})
+            return self._request(server, "save", {"image": image, "operation": operation, "data": data, "format": format, "backend": backend}, keep=("data",))
         self._require()
         text = encode_json(data)
         args = ["write", image, "--operation", operation, "--data", "-", "--json"]

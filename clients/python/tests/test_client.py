@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import json
+import contextlib
 import os
 import struct
 import subprocess
@@ -185,6 +186,22 @@ class CliModeTest(unittest.TestCase):
         self.assertEqual(data["sidecar_info"]["last_operation"], "yolov8")
         # The earlier tool's binary layout is read too.
         self.assertEqual(self.m.read_data(self.lib.legacy)["yolov8"]["objects"][0]["class_name"], "person")
+
+    def test_a_bare_number_or_none_saved_as_an_operation_keeps_its_value_and_type_in_and_outside_with(self) -> None:
+        # A number's type lives on its container: a bare number as the whole result lost it
+        # (25.0 read back 25, 2**60 + 1 as 1152921504606847000), and None raised inside `with`.
+        values = [("score", 25.0, None), ("ts", 2**60 + 1, None), ("big", 2**64 + 3, "bk"), ("neg", -0.0, None), ("none", None, None)]
+        for mode in ("cli", "server"):
+            image = self.lib.bare
+            with (ImageSidecarManager() if mode == "server" else contextlib.nullcontext(self.m)) as m:
+                for op, value, backend in values:
+                    m.save_data(image, "%s_%s" % (mode, op), value, format="json", backend=backend)
+            data = self.m.read_data(image)
+            for op, value, backend in values:
+                got = data["%s_%s" % (mode, op)]
+                if backend is not None:
+                    got = got[backend]
+                self.assertEqual((type(got), repr(got)), (type(value), repr(value)), "%s %s" % (mode, op))
 
     def test_errors_carry_codes(self) -> None:
         with self.assertRaises(ImageSidecarError) as cm:
