@@ -513,3 +513,45 @@ test('units of one image in one batch share its lock: x.json and x.jpg.json both
   }
   assert.deepEqual(fs.readdirSync(root).sort(), ['x.jpg', 'x.jpg.json', 'x.json', 'y.CR2', 'y.CR2.json', 'y.jpg', 'y.json']);
 });
+
+test('one sidecar spelled NFC and NFD (Café.bin beside Café.json in NFD): candidates of one image — different data is a conflict, left untouched; equal data is deduped into the existing spelling', async (t) => {
+  const root = testDir(t);
+  const nfcName = 'Caf\u00e9';
+  const nfdName = 'Cafe\u0301';
+  put(root, `${nfcName}.jpg`, FAKE_JPEG);
+  put(root, `${nfcName}.bin`, encodeSidecar({ sidecar_info: {}, op: { v: 'X' } }, 'bin'));
+  put(root, `${nfdName}.json`, encodeSidecar({ sidecar_info: {}, op: { v: 'Y' } }, 'json'));
+  const before = snapshot(root);
+  const r = await convert(root, 'json', { engine: 'inline' });
+  assertCounts(r);
+  assert.equal(r.conflicts, 2, JSON.stringify(r.items));
+  assert.equal(r.converted, 0);
+  assert.deepEqual(snapshot(root), before, 'nothing written, nothing removed');
+  // The same data: one file left, in the spelling already on disk.
+  fs.writeFileSync(path.join(root, `${nfcName}.bin`), encodeSidecar({ sidecar_info: {}, op: { v: 'Y' } }, 'bin'));
+  const again = await convert(root, 'json', { engine: 'inline' });
+  assert.equal(again.conflicts, 0, JSON.stringify(again.items));
+  assert.deepEqual(fs.readdirSync(root).filter((n) => !n.endsWith('.jpg')), [`${nfdName}.json`]);
+  assert.deepEqual(readData(path.join(root, `${nfdName}.json`)).data, { sidecar_info: {}, op: { v: 'Y' } });
+});
+
+test('a sidecar another image\'s sidecar link reads (B.json → A.json) is never removed: a conflict naming the link; with --keep-source it converts', async (t) => {
+  const root = testDir(t);
+  const a = image(root, 'A.jpg', 'json');
+  put(root, 'B.jpg', FAKE_JPEG);
+  fs.symlinkSync('A.json', path.join(root, 'B.json'));
+  fs.mkdirSync(path.join(root, 'games'));
+  put(root, 'games/C.jpg', FAKE_JPEG);
+  fs.symlinkSync('../A.json', path.join(root, 'games', 'C.json')); // from another folder, met after A in the walk
+  const before = snapshot(root);
+  const r = await convert(root, 'bin', { engine: 'inline' });
+  assertCounts(r);
+  const item = r.items!.find((i) => i.source === a)!;
+  assert.equal(item.action, 'conflict');
+  assert.match(item.error!.message, /the sidecar link .*(B|C)\.json reads this file/);
+  assert.deepEqual(snapshot(root), before, 'A.json kept: both links still read it');
+  const kept = await convert(root, 'bin', { engine: 'inline', keepSource: true });
+  assert.equal(kept.items!.find((i) => i.source === a)!.action, 'convert');
+  assert.ok(fs.existsSync(a) && fs.existsSync(path.join(root, 'A.bin')));
+  assert.deepEqual(readData(path.join(root, 'B.json')).data, readData(a).data, 'the link still reads its file');
+});

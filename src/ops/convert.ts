@@ -6,8 +6,13 @@
  * the engine's workers. A dry run takes exactly the same path and only skips the writes and
  * removals inside the task.
  */
-import { dirname, resolve } from 'node:path';
+import { realpathSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
 import { lastRealFolder, lockKeyForSidecar } from '../discovery/lock-key.js';
+import { nfc } from '../discovery/extensions.js';
+import { isSidecarName } from '../discovery/pair.js';
+import { SKIP_DIR_NAMES } from '../discovery/own-folders.js';
+import { walkTree } from '../discovery/walk.js';
 import { errors, type SidecarError } from '../errors.js';
 import { assertDirectory } from '../scan/session.js';
 import { isForeign, type ScanRecord, type ScanSidecar } from '../scan/records.js';
@@ -134,12 +139,14 @@ async function convertTree(root: string, format: SidecarFormat, opts: ConvertOpt
   let reached = { files: 0, bytes: 0 };
 
   const realFolders = lastRealFolder();
+  // Sidecar links read the files they lead to: none of those is removed (a source kept in place).
+  const linked = taskOpts.keepSource ? new Map<string, string>() : await sidecarLinkTargets(root, opts.signal);
   // A unit costs the engine what ~20 inspected files do: `auto` sizes itself by that (tuning.ts).
   let units = 0;
   // The plan, one step per job in scan order: an item known at once, or a unit for the task.
   async function* plan(): AsyncGenerator<ConvertItem | ConvertUnit> {
     for await (const rec of session) {
-      const steps = planRecord(rec, format, taskOpts, realFolders);
+      const steps = linked.size === 0 ? planRecord(rec, format, taskOpts, realFolders) : planRecord(rec, format, taskOpts, realFolders).flatMap((st) => unlessLinked(st, linked, realFolders));
       for (const step of steps) if ('sources' in step) units++;
       runtime.expect?.(units * CONVERT_UNIT_FILES);
       const before = reached;
@@ -189,6 +196,37 @@ async function convertTree(root: string, format: SidecarFormat, opts: ConvertOpt
   return session.summary.complete;
 }
 
+/**
+ * The files the tree's sidecar symlinks lead to (real path → the link): converting one removes the
+ * file a link reads (B.json → A.json: image B lost its data when A.json became A.bin). One walk of
+ * names before the conversion; a realpath per sidecar-named symlink only. Links from outside the
+ * tree converted are not seen.
+ */
+async function sidecarLinkTargets(root: string, signal?: AbortSignal): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  for await (const dir of walkTree(root, { skipDirNames: SKIP_DIR_NAMES, signal })) {
+    for (const e of dir.entries) {
+      if (e.kind !== 'symlink' || e.unaddressable === true || !isSidecarName(e.name)) continue;
+      const link = join(dir.path, e.name);
+      try {
+        out.set(realpathSync(link), link);
+      } catch {
+        /* a broken link reads nothing */
+      }
+    }
+  }
+  return out;
+}
+
+/** A unit that would remove a file a sidecar link reads: a conflict, left untouched (with --keep-source it converts). */
+function unlessLinked(step: ConvertItem | ConvertUnit, linked: ReadonlyMap<string, string>, realFolderOf: (dir: string) => string): (ConvertItem | ConvertUnit)[] {
+  if (!('sources' in step)) return [step];
+  const link = step.sources.map((src) => (src === step.target ? undefined : linked.get(join(realFolderOf(dirname(src)), basename(src))))).find((l) => l !== undefined);
+  if (link === undefined) return [step];
+  const e = errors.conflict(`the sidecar link ${link} reads this file: converting it would remove what the link reads (replace the link by a copy, or convert with --keep-source)`, [...step.sources, link]);
+  return step.sources.map((source) => ({ source, target: step.target, action: 'conflict' as const, ok: false, error: errorOf(e), sourceRemoved: false }));
+}
+
 function count(report: ConvertReport, item: ConvertItem): void {
   if (item.action === 'conflict') report.conflicts++;
   else if (!item.ok) report.failed++;
@@ -233,7 +271,9 @@ export function planRecord(
   // Several images sharing files (IMG_1.jpg and IMG_1.CR2 beside IMG_1.json): each file is
   // converted where it is, in its own naming, so what it records (whose it is) goes with it.
   const real = rec.images.length > 0 && (rec.category === 'ok' || rec.category === 'encrypted' || rec.category === 'ambiguous');
-  // Group the local candidates by target path; others are reported and left alone.
+  // Group the local candidates by target path, compared as pairing compares names (NFC: Café.json
+  // spelled NFD is a candidate of the image whose Café.bin it sits beside); others are reported
+  // and left alone.
   const groups = new Map<string, ScanSidecar[]>();
   for (const sc of rec.sidecars) {
     if (sc.side !== 'local') {
@@ -252,11 +292,13 @@ export function planRecord(
       out.push({ source: sc.path, target: null, action: 'convert', ok: false, error: errorOf(e), sourceRemoved: false });
       continue;
     }
-    const g = groups.get(tgt);
+    const g = groups.get(nfc(tgt));
     if (g) g.push(sc);
-    else groups.set(tgt, [sc]);
+    else groups.set(nfc(tgt), [sc]);
   }
-  for (const [tgt, files] of groups) {
+  for (const files of groups.values()) {
+    // The target: a file already at its own target path (its spelling kept: no twin made beside it), else the first's.
+    const tgt = files.find((sc) => sc.path === targetPathFor(sc.path, sc.naming, format))?.path ?? targetPathFor(files[0].path, files[0].naming, format)!;
     const good: ScanSidecar[] = [];
     let blocked: ScanSidecar | null = null;
     for (const sc of files) {
