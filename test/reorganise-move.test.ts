@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { copyImages, moveImages, recoverJournals } from '../src/ops/move-images.js';
 import { saveSidecar } from '../src/ops/save.js';
 import { readSidecar, readSidecarDetailed } from '../src/ops/read.js';
+import { validate } from '../src/ops/validate.js';
 import { hostMark } from '../src/fs/temp-files.js';
 import { makeTree, removeTree, sidecarData, tempDir } from './helpers/tree.js';
 import { parseJson, runCli } from './helpers/cli.js';
@@ -79,10 +80,12 @@ test('mv: RAW+JPEG — the shared stem file goes with the image its record names
     assert.deepEqual(r.problems, []);
     assert.deepEqual(names(join(root, 'a')), ['IMG_1.CR2', 'IMG_1.json']);
     assert.deepEqual(names(join(root, 'b')), ['IMG_1.jpg', 'IMG_1.jpg.json', 'x.txt']);
+    // Beside the JPEG again, its stem file would be shared: it takes the name-ext form (a save's choice).
     const r2 = await moveImages([join(root, 'a/IMG_1.CR2')], join(root, 'b'));
     assert.deepEqual(r2.problems, []);
-    assert.deepEqual(names(join(root, 'b')), ['IMG_1.CR2', 'IMG_1.jpg', 'IMG_1.jpg.json', 'IMG_1.json', 'x.txt']);
-    assert.equal((await readSidecarDetailed(join(root, 'b/IMG_1.CR2'))).path, join(root, 'b/IMG_1.json'));
+    assert.equal(r2.units[0].renamedForm, true);
+    assert.deepEqual(names(join(root, 'b')), ['IMG_1.CR2', 'IMG_1.CR2.json', 'IMG_1.jpg', 'IMG_1.jpg.json', 'x.txt']);
+    assert.equal((await readSidecarDetailed(join(root, 'b/IMG_1.CR2'))).path, join(root, 'b/IMG_1.CR2.json'));
   } finally {
     removeTree(root);
   }
@@ -132,15 +135,25 @@ test('mv: into a folder with another image of the same stem, a stem file takes t
     await saved(join(root, 'a/IMG_1.jpg'));
     await saved(join(root, 'b/IMG_1.CR2'), 'face_detection', 'json', 'name-ext');
     const r = await moveImages([join(root, 'a/IMG_1.jpg')], join(root, 'b'));
-    // Its record names IMG_1.jpg, so IMG_1.json would stay its own: the form is kept.
-    assert.deepEqual(names(join(root, 'b')), ['IMG_1.CR2', 'IMG_1.CR2.json', 'IMG_1.jpg', 'IMG_1.json']);
-    assert.equal(r.units[0].renamedForm, undefined);
-    // Renamed on the way (the record names the old name) next to IMG_5.CR2: the name-ext form.
+    // Its record names IMG_1.jpg, yet IMG_1.json would be shared there (one ambiguous record to
+    // every tree command): the name-ext form, this image's alone.
+    assert.deepEqual(names(join(root, 'b')), ['IMG_1.CR2', 'IMG_1.CR2.json', 'IMG_1.jpg', 'IMG_1.jpg.json']);
+    assert.equal(r.units[0].renamedForm, true);
+    const v = await validate(join(root, 'b'), { engine: 'inline', index: false });
+    assert.equal(v.scan.counts.ambiguous, 0, 'no ambiguous group made by the move');
+    // Renamed on the way next to IMG_5.CR2: the name-ext form.
     fs.writeFileSync(join(root, 'b/IMG_5.CR2'), bytes(10, 9));
     const r2 = await moveImages([join(root, 'b/IMG_1.jpg')], join(root, 'b/IMG_5.jpg'));
     assert.deepEqual(r2.problems, []);
-    assert.equal(r2.units[0].renamedForm, true);
     assert.deepEqual(names(join(root, 'b')), ['IMG_1.CR2', 'IMG_1.CR2.json', 'IMG_5.CR2', 'IMG_5.jpg', 'IMG_5.jpg.json']);
+    // Where the other image's stem file already sits, the arriving stem file's name-ext form is free.
+    fs.writeFileSync(join(root, 'a/IMG_2.jpg'), bytes(13, 9));
+    await saved(join(root, 'a/IMG_2.jpg'));
+    fs.writeFileSync(join(root, 'b/IMG_2.CR2'), bytes(14, 9));
+    await saved(join(root, 'b/IMG_2.CR2'));
+    const r4 = await moveImages([join(root, 'a/IMG_2.jpg')], join(root, 'b'));
+    assert.deepEqual(r4.problems, []);
+    assert.ok(names(join(root, 'b')).includes('IMG_2.jpg.json') && names(join(root, 'b')).includes('IMG_2.json'));
     assert.equal((await readSidecarDetailed(join(root, 'b/IMG_5.jpg'))).path, join(root, 'b/IMG_5.jpg.json'));
     assert.equal((await readSidecarDetailed(join(root, 'b/IMG_1.CR2'))).path, join(root, 'b/IMG_1.CR2.json'));
     // A stem file shared there and naming neither image: refused.

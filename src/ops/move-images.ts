@@ -232,8 +232,11 @@ function imageUnit(source: string, dest: Destination, folder: FolderNames, exts:
       }
     }
     let target = c.naming === 'stem' ? `${newStem}.${c.ext}` : `${newName}.${c.ext}`;
-    if (c.naming === 'stem' && sharers.length > 0 && recordOf(c.path, opts) !== nfc(newName)) {
-      target = `${newName}.${c.ext}`; // the name-ext form is this image's alone, as a save would choose
+    if (c.naming === 'stem' && sharers.length > 0) {
+      // The name-ext form is this image's alone, as a save would choose. A stem file would be shared
+      // there even when its record names this image: the pair is then one ambiguous record to every
+      // tree command, and the other image's stem file would take the same name.
+      target = `${newName}.${c.ext}`;
       renamedForm = true;
     }
     const to = path.join(dest.dir, target);
