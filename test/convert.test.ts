@@ -555,3 +555,24 @@ test('a sidecar another image\'s sidecar link reads (B.json → A.json) is never
   assert.ok(fs.existsSync(a) && fs.existsSync(path.join(root, 'A.bin')));
   assert.deepEqual(readData(path.join(root, 'B.json')).data, readData(a).data, 'the link still reads its file');
 });
+
+test('a source gone since the scan whose data another convert put at the target (in the format asked) is skip-already, not a failure; gone with no such target, a failure', async (t) => {
+  const { convertUnits } = await import('../src/tasks/convert.js');
+  const root = testDir(t);
+  put(root, 'A.jpg', FAKE_JPEG);
+  put(root, 'A.bin', encodeSidecar(data('A.jpg'), 'bin'));
+  put(root, 'B.jpg', FAKE_JPEG);
+  put(root, 'C.jpg', FAKE_JPEG);
+  put(root, 'C.json', encodeSidecar(data('C.jpg'), 'json'));
+  const [[a], [b], [c]] = await convertUnits(
+    [
+      { sources: [path.join(root, 'A.json')], target: path.join(root, 'A.bin') },
+      { sources: [path.join(root, 'B.json')], target: path.join(root, 'B.bin') },
+      { sources: [path.join(root, 'C.json')], target: path.join(root, 'C.bin') },
+    ],
+    { format: 'bin' },
+  );
+  assert.deepEqual([a.action, a.ok], ['skip-already', true]);
+  assert.deepEqual([b.ok, b.error?.code], [false, 'NOT_FOUND']);
+  assert.deepEqual([c.action, c.ok, c.sourceRemoved], ['convert', true, true]);
+});

@@ -181,6 +181,16 @@ function verifyOnDisk(target: string, bytes: Buffer, opts: ConvertTaskOptions): 
 }
 
 
+/** Does `target` hold a sidecar in the format (and encryption) asked? */
+function convertedMeanwhile(target: string, opts: ConvertTaskOptions): boolean {
+  try {
+    const d = decodeSidecar(readFileLimitedSync(target, opts.maxFileSize), { path: target, maxDepth: opts.maxDepth, maxFileSize: opts.maxFileSize, keyring: opts.keyring });
+    return alreadyConverted({ format: d.format, keyId: d.encryption?.keyId }, opts);
+  } catch {
+    return false;
+  }
+}
+
 /** A unit whose target is written (file fsynced, rename not yet made durable) or needs no write. */
 interface Staged {
   unit: ConvertUnit;
@@ -214,7 +224,13 @@ function stageUnit(unit: ConvertUnit, opts: ConvertTaskOptions): ConvertItem[] |
       const d = decodeSidecar(bytes, { path, maxDepth: opts.maxDepth, maxFileSize: opts.maxFileSize, keyring: opts.keyring });
       decoded.push({ path, bytes, data: d.data, format: d.format, key: d.encryption?.key, like: { mode: Number(st.mode), uid: Number(st.uid), gid: Number(st.gid) }, identity: identityOf(st) });
     } catch (e) {
-      return allItems(unit, planned, false, asSidecarError(e, path));
+      const err = asSidecarError(e, path);
+      // Gone since the scan, and its image's data is at the target in the format asked: another
+      // convert of this tree did the work (under the same lock) — nothing failed.
+      if (unit.sources.length === 1 && err.code === 'NOT_FOUND' && convertedMeanwhile(unit.target, opts)) {
+        return [{ source: path, target: unit.target, action: 'skip-already', ok: true, sourceRemoved: false }];
+      }
+      return allItems(unit, planned, false, err);
     }
   }
 
