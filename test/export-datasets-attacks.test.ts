@@ -157,9 +157,14 @@ describe('attack 1: boxes converted exactly, never guessed, never silently wrong
       'failed.json': { json: { yolov8: yolo([obj({ coordinates_pixels: { x: 1, y: 1, width: 2, height: 2 } })], 10, 10), face_detection: { success: false, faces: 'none', metadata: { image_width: 0, image_height: 0 } } } },
       'ok.jpg': FAKE_JPEG,
       'ok.json': { json: { yolov8: yolo([obj({ coordinates_pixels: { x: 1, y: 1, width: 2, height: 2 } })], 10, 10) } },
+      'huge.jpg': FAKE_JPEG,
+      'huge.json': { json: { yolov8: { success: true, objects: [obj({ coordinates_pixels: { x: 0, y: 0, width: 1e200, height: 1e200 } })] } } },
     });
     try {
       const coco = await run(lib, { format: 'coco', faces: true, output: join(out, 'lists.json') });
+      // Without an image size a pixel box has no edge to pass, but its area overflows: never "area":Infinity.
+      assert.match(coco.findings.find((f) => f.path.endsWith('huge.json'))?.message ?? '', /cannot be written: .*area overflows/);
+      coco.findings = coco.findings.filter((f) => !f.path.endsWith('huge.json'));
       const byFile = (fs: DatasetFinding[]) => new Map(fs.map((f) => [relative(lib, f.path), f.message]));
       const c = byFile(coco.findings);
       assert.deepEqual([...c.keys()].sort(), ['facemap.json', 'mixed.json', 'objmap.json', 'objstr.json']);
@@ -172,7 +177,7 @@ describe('attack 1: boxes converted exactly, never guessed, never silently wrong
       const only = await run(lib, { format: 'coco', operationType: 'yolov8', output: join(out, 'v8.json') });
       assert.ok(!only.findings.some((f) => f.path.endsWith('failed.json')), JSON.stringify(only.findings));
       const yl = await run(lib, { format: 'yolo', output: join(out, 'lists-yolo') });
-      assert.match(byFile(yl.findings).get('tiny.json') ?? '', /too small to write/);
+      assert.match(byFile(yl.findings).get('tiny.json') ?? '', /cannot be written: its size rounds to 0/);
       assert.equal(existsSync(join(out, 'lists-yolo', 'labels', 'tiny.txt')), false, 'no label with an empty box');
       const emb = await run(lib, { format: 'embeddings', output: join(out, 'lists.npy') });
       const e = byFile(emb.findings);
@@ -207,6 +212,17 @@ describe('attack 1: boxes converted exactly, never guessed, never silently wrong
         assert.equal(format === 'embeddings' ? report.rows : report.images, 1, format);
       }
       assert.deepEqual(readdirSync(join(out, 'broken-yolo-copies', 'images')), ['ok.jpg']);
+      // The sidecar names the broken JPEG of a RAW+JPEG pair: its boxes are never given to the RAW.
+      const pair = makeTree({ 'IMG_1.CR2': FAKE_JPEG, 'IMG_1.json': { json: { yolov8: yolo([obj({ coordinates_pixels: { x: 1, y: 1, width: 2, height: 2 } })], 10, 10), sidecar_info: { image_path: 'IMG_1.jpg' } } } });
+      symlinkSync('/nonexistent/IMG_1.jpg', join(pair, 'IMG_1.jpg'));
+      try {
+        const p = await run(pair, { format: 'coco', output: join(out, 'pair.json') });
+        assert.equal(p.findings.length, 1, JSON.stringify(p.findings));
+        assert.match(p.findings[0].message, /IMG_1\.jpg is a broken symlink/);
+        assert.deepEqual(cocoOf(join(out, 'pair.json')).images, []);
+      } finally {
+        removeTree(pair);
+      }
       const cli = await runCli(['export', lib, '--format', 'yolo', '--copy-images', '-o', join(out, 'broken-cli'), '-q']);
       assert.equal(cli.code, 1, cli.stderr);
     } finally {

@@ -154,6 +154,15 @@ test('mv: into a folder with another image of the same stem, a stem file takes t
     const r4 = await moveImages([join(root, 'a/IMG_2.jpg')], join(root, 'b'));
     assert.deepEqual(r4.problems, []);
     assert.ok(names(join(root, 'b')).includes('IMG_2.jpg.json') && names(join(root, 'b')).includes('IMG_2.json'));
+    // An image with a stem file naming it and its own name-ext file of that extension: both cannot
+    // take the name-ext name; the stem file keeps its form (the move is not refused).
+    fs.writeFileSync(join(root, 'a/IMG_3.jpg'), bytes(15, 9));
+    await saved(join(root, 'a/IMG_3.jpg'));
+    fs.copyFileSync(join(root, 'a/IMG_3.json'), join(root, 'a/IMG_3.jpg.json')); // a save of the other form, same data
+    fs.writeFileSync(join(root, 'b/IMG_3.CR2'), bytes(16, 9));
+    const r5 = await moveImages([join(root, 'a/IMG_3.jpg')], join(root, 'b'));
+    assert.deepEqual(r5.problems, []);
+    assert.ok(names(join(root, 'b')).includes('IMG_3.json') && names(join(root, 'b')).includes('IMG_3.jpg.json'));
     assert.equal((await readSidecarDetailed(join(root, 'b/IMG_5.jpg'))).path, join(root, 'b/IMG_5.jpg.json'));
     assert.equal((await readSidecarDetailed(join(root, 'b/IMG_1.CR2'))).path, join(root, 'b/IMG_1.CR2.json'));
     // A stem file shared there and naming neither image: refused.

@@ -168,7 +168,7 @@ function place(b: Box, size: Size, format: 'coco' | 'yolo'): string | { problem:
       y = (y * size.height) / whole;
       h = (h * size.height) / whole;
     }
-    if (!(w > 0 && h > 0 && w * h > 0)) return tooSmall(b, what);
+    if (!(Number.isFinite(w * h) && w > 0 && h > 0 && w * h > 0)) return unwritable(b, what);
     return `"bbox":[${num(x)},${num(y)},${num(w)},${num(h)}],"area":${num(w * h)}`;
   }
   if (b.pixels) {
@@ -183,13 +183,13 @@ function place(b: Box, size: Size, format: 'coco' | 'yolo'): string | { problem:
     y /= whole;
     h /= whole;
   }
-  if (!(w > 0 && h > 0)) return tooSmall(b, what);
+  if (!(w > 0 && h > 0 && Number.isFinite(x + w / 2) && Number.isFinite(y + h / 2))) return unwritable(b, what);
   return `${num(x + w / 2)} ${num(y + h / 2)} ${num(w)} ${num(h)}`;
 }
 
-/** A box whose width or height (or area) comes out as 0 in the output's unit: a double cannot hold it there. */
-function tooSmall(b: Box, what: string): { problem: string } {
-  return { problem: `box [${num(b.x)}, ${num(b.y)}, ${num(b.w)}, ${num(b.h)}] (${what}) is too small to write: its size rounds to 0` };
+/** A box whose size comes out as 0 (or its area as Infinity) in the output's unit: a double cannot hold it there. */
+function unwritable(b: Box, what: string): { problem: string } {
+  return { problem: `box [${num(b.x)}, ${num(b.y)}, ${num(b.w)}, ${num(b.h)}] (${what}) cannot be written: its size rounds to 0 or its area overflows` };
 }
 
 /** A result nested deeper than results are looked for: a finding (the image is left out), never dropped silently. */

@@ -9,7 +9,8 @@
  * - a sidecar of an image of its folder (existing or not yet: the pairing rule gives it to one).
  * - the tool's own files: anything in a quarantine folder (quarantined sidecars and the manifest
  *   `restore` reads: `export -o lib/.image-sidecar-quarantine/…/manifest.json` made them
- *   unrestorable), anything directly in an index folder (`.image-sidecar/index`), and a
+ *   unrestorable), anything directly in a folder named `.image-sidecar` (where the index is kept
+ *   by default: `lib/.image-sidecar/index`; an index elsewhere, `--index PATH`, is not known here), and a
  *   configuration file (`.image-sidecar.json`: an output there changed what every command does in
  *   its folder, and made each of them fail on its unknown keys).
  * Each is checked on the name given and, when that is a symlink, on the file it leads to (an

@@ -228,13 +228,13 @@ function entryOf(rec: ScanRecord, sidecar: string, ds: DatasetRows, format: Data
       return null;
     }
   }
-  // A symlinked image whose target is gone names no photo a trainer (or a viewer of a face) could open.
-  const present = rec.images.filter((i) => !i.broken);
-  if (present.length === 0) {
+  // A symlinked image whose target is gone names no photo a trainer (or a viewer of a face) could
+  // open; the results are that image's, never given to a sibling (a RAW+JPEG pair's other file).
+  const image = datasetImage(rec.images, ds.namedImage);
+  if (image.broken) {
     const what = format === 'embeddings' ? `${ds.rows.length} face embedding(s)` : 'the image';
-    return `${what} left out: ${rec.images.map((i) => i.rel).join(', ')} is a broken symlink (its target is gone)`;
+    return `${what} left out: ${image.rel} is a broken symlink (its target is gone)`;
   }
-  const image = datasetImage(present, ds.namedImage);
   return { image: image.rel, sidecar, width: ds.width, height: ds.height, boxes: ds.boxes, rows: ds.rows, vectors: ds.vectors };
 }
 
@@ -569,9 +569,10 @@ class EmbeddingsWriter implements DatasetWriter {
  * The matrix and its rows appear as one output: never one run's rows beside another run's matrix
  * (two exports to one path, or a run killed between the two renames, left such a pair, which
  * `load_embeddings` took for one). Both are written and fsynced first; then, under a lock on the
- * matrix's name (an export to the same path waits), the old matrix goes, the rows are renamed into
- * place, then the matrix. Killed in between, the new rows stand without a matrix: a reader fails
- * for want of it instead of pairing rows with other vectors.
+ * matrix's name (an export to the same path waits), the old matrix is moved aside (back if the rows
+ * cannot be published), the rows are renamed into place, then the matrix. Killed in between, the
+ * new rows stand without a matrix: a reader fails for want of it instead of pairing rows with other
+ * vectors (the old matrix is left under a temp name, swept later).
  */
 async function publishPair(matrix: OutputSink, rows: OutputSink): Promise<void> {
   if (!matrix.ready || !matrix.publish || matrix.replaced === undefined) throw errors.internal('the matrix is written to a regular file');
@@ -588,12 +589,28 @@ async function publishPair(matrix: OutputSink, rows: OutputSink): Promise<void> 
     replaced,
     async (signal) => {
       assertLockHeld(signal);
-      await unlink(replaced).catch((e: NodeJS.ErrnoException) => {
+      // The old matrix is moved aside (made durable before the rows appear), and put back if the
+      // rows cannot be published; removed once the new matrix is in place.
+      const aside = join(dirname(replaced), tempNameFor(basename(replaced)));
+      let moved = true;
+      await rename(replaced, aside).catch((e: NodeJS.ErrnoException) => {
         if (e.code !== 'ENOENT') throw errors.fromFs(e, replaced);
+        moved = false;
       });
-      await rows.publish!();
-      exportPublishProbe.betweenRenames?.();
-      await matrix.publish!();
+      try {
+        if (moved && dirname(replaced) !== dirname(rows.replaced ?? replaced)) await fsyncDirs([dirname(replaced)]);
+        await rows.publish!();
+      } catch (e) {
+        if (moved) await rename(aside, replaced).catch(() => undefined);
+        throw e;
+      }
+      try {
+        exportPublishProbe.betweenRenames?.();
+        await matrix.publish!();
+      } finally {
+        // The new rows are in place: the old matrix never goes back beside them.
+        if (moved) await unlink(aside).catch(() => undefined);
+      }
     },
     { timeoutMs: PUBLISH_LOCK_TIMEOUT_MS },
   );

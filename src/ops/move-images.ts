@@ -232,10 +232,12 @@ function imageUnit(source: string, dest: Destination, folder: FolderNames, exts:
       }
     }
     let target = c.naming === 'stem' ? `${newStem}.${c.ext}` : `${newName}.${c.ext}`;
-    if (c.naming === 'stem' && sharers.length > 0) {
-      // The name-ext form is this image's alone, as a save would choose. A stem file would be shared
-      // there even when its record names this image: the pair is then one ambiguous record to every
-      // tree command, and the other image's stem file would take the same name.
+    // The name-ext form is this image's alone, as a save would choose. A stem file would be shared
+    // there even when its record names this image: the pair is then one ambiguous record to every
+    // tree command, and the other image's stem file may hold that name. Unless the image has its own
+    // name-ext file of that extension already: then a stem file naming it keeps its form (as before).
+    const nameExtTaken = own.some((o) => o !== c && o.naming !== 'stem' && o.ext === c.ext);
+    if (c.naming === 'stem' && sharers.length > 0 && !(nameExtTaken && recordOf(c.path, opts) === nfc(newName))) {
       target = `${newName}.${c.ext}`;
       renamedForm = true;
     }
