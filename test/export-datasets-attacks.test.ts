@@ -714,6 +714,34 @@ describe('attack 3: outputs atomic and safe', () => {
     }
   });
 
+  it('exports of two libraries to one matrix path from two processes at once: the pair is always of one run (the lock folder beside the matrix)', async () => {
+    const libs = ['a', 'b'].map((tag, k) => {
+      const spec: Record<string, TreeNode> = {};
+      for (let i = 0; i < 40; i++) {
+        spec[`${tag}_${i}.jpg`] = FAKE_JPEG;
+        spec[`${tag}_${i}.json`] = { json: { face_detection: { success: true, faces: [{ bbox: null, encoding: enc(512, 0.25 + k / 2) }] } } };
+      }
+      return makeTree(spec);
+    });
+    const o = tempDir('isc-atk-pair2-');
+    const npy = join(o, 'faces.npy');
+    const exportOf = (lib: string) =>
+      new Promise<number | null>((resolve) => spawn(process.execPath, [CLI_PATH, 'export', lib, '--format', 'embeddings', '-o', npy, '-q', '--engine', 'inline'], { stdio: 'ignore' }).once('exit', resolve));
+    try {
+      for (let round = 0; round < 3; round++) {
+        assert.deepEqual(await Promise.all([exportOf(libs[0]), exportOf(libs[1])]), [0, 0]);
+        const bytes = readFileSync(npy);
+        const first = bytes.readFloatLE(10 + bytes.readUInt16LE(8));
+        const image = (JSON.parse(readFileSync(join(o, 'faces.jsonl'), 'utf8').split('\n')[0]) as Json).image as string;
+        assert.equal(first === 0.25 ? 'a' : first === 0.75 ? 'b' : String(first), image[0], `round ${round}`);
+        assert.deepEqual(readdirSync(o).sort(), ['faces.jsonl', 'faces.npy'], 'no temp file, no lock left');
+      }
+    } finally {
+      for (const l of libs) removeTree(l);
+      removeTree(o);
+    }
+  });
+
   it('a run stopped between the rows\' rename and the matrix\'s leaves its rows without a matrix, never beside the earlier run\'s matrix', async () => {
     const o = tempDir('isc-atk-stop-');
     const npy = join(o, 'faces.npy');
