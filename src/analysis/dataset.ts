@@ -168,8 +168,9 @@ function place(b: Box, size: Size, format: 'coco' | 'yolo'): string | { problem:
       y = (y * size.height) / whole;
       h = (h * size.height) / whole;
     }
-    if (!(Number.isFinite(w * h) && w > 0 && h > 0 && w * h > 0)) return unwritable(b, what);
-    return `"bbox":[${num(x)},${num(y)},${num(w)},${num(h)}],"area":${num(w * h)}`;
+    const area = w * h;
+    if (!(w > 0 && h > 0 && area > 0 && Number.isFinite(area))) return unwritable(b, what);
+    return `"bbox":[${num(x)},${num(y)},${num(w)},${num(h)}],"area":${num(area)}`;
   }
   if (b.pixels) {
     if (!size) return { problem: 'the sidecar gives no image size: a pixel box cannot be normalised' };

@@ -80,13 +80,21 @@ export function carryNote(from: object | undefined, fromKey: string | number, to
   else notesOf(to)?.delete(toKey);
 }
 
+/** Does `note` describe `value`: a float note the same value, an int note one whose nearest double it is? */
+function noteMatches(note: NumberNote, value: number): boolean {
+  return typeof note === 'number' ? Object.is(note, value) : Number(note) === value;
+}
+
 /** The note of `container[key]` if it still describes `value`, else undefined. */
 export function validNote(notes: NumberNotes | undefined, key: string | number, value: number): NumberNote | undefined {
-  if (notes === undefined) return undefined;
-  const n = notes.get(key);
-  if (n === undefined) return undefined;
-  if (typeof n === 'number') return Object.is(n, value) ? n : undefined;
-  return Number(n) === value ? n : undefined;
+  const n = notes?.get(key);
+  return n !== undefined && noteMatches(n, value) ? n : undefined;
+}
+
+/** Put `note` on the number at `container[key]` when it describes it (else nothing): a bare number's note given a container again. */
+export function putNote(container: object, key: string | number, note: NumberNote): void {
+  const value = (container as Record<string | number, unknown>)[key];
+  if (typeof value === 'number' && noteMatches(note, value)) notesFor(container).set(key, note);
 }
 
 /** The note of the number at `container[key]` (undefined: none, or not a number): for a bare number taken out of the container it was parsed in. */

@@ -146,7 +146,8 @@ async function convertTree(root: string, format: SidecarFormat, opts: ConvertOpt
   // The plan, one step per job in scan order: an item known at once, or a unit for the task.
   async function* plan(): AsyncGenerator<ConvertItem | ConvertUnit> {
     for await (const rec of session) {
-      const steps = linked.size === 0 ? planRecord(rec, format, taskOpts, realFolders) : planRecord(rec, format, taskOpts, realFolders).flatMap((st) => unlessLinked(st, linked, realFolders));
+      const planned = planRecord(rec, format, taskOpts, realFolders);
+      const steps = linked.size === 0 ? planned : planned.flatMap((st) => unlessLinked(st, linked, realFolders));
       for (const step of steps) if ('sources' in step) units++;
       runtime.expect?.(units * CONVERT_UNIT_FILES);
       const before = reached;
@@ -274,7 +275,7 @@ export function planRecord(
   // Group the local candidates by target path, compared as pairing compares names (NFC: Café.json
   // spelled NFD is a candidate of the image whose Café.bin it sits beside); others are reported
   // and left alone.
-  const groups = new Map<string, ScanSidecar[]>();
+  const groups = new Map<string, { sc: ScanSidecar; tgt: string }[]>();
   for (const sc of rec.sidecars) {
     if (sc.side !== 'local') {
       // A symlinked image's sidecar next to its target: the target's own record handles it when it
@@ -293,12 +294,13 @@ export function planRecord(
       continue;
     }
     const g = groups.get(nfc(tgt));
-    if (g) g.push(sc);
-    else groups.set(nfc(tgt), [sc]);
+    if (g) g.push({ sc, tgt });
+    else groups.set(nfc(tgt), [{ sc, tgt }]);
   }
-  for (const files of groups.values()) {
+  for (const group of groups.values()) {
     // The target: a file already at its own target path (its spelling kept: no twin made beside it), else the first's.
-    const tgt = files.find((sc) => sc.path === targetPathFor(sc.path, sc.naming, format))?.path ?? targetPathFor(files[0].path, files[0].naming, format)!;
+    const tgt = (group.find((m) => m.sc.path === m.tgt) ?? group[0]).tgt;
+    const files = group.map((m) => m.sc);
     const good: ScanSidecar[] = [];
     let blocked: ScanSidecar | null = null;
     for (const sc of files) {

@@ -8,7 +8,7 @@ import { lstatSync, realpathSync } from 'node:fs';
 import * as path from 'node:path';
 import { errors, isSidecarError, SidecarError } from '../errors.js';
 import { encodeSidecar, normalizeFormat } from '../formats/codec.js';
-import { carryNote, cloneJson, noteFloat, noteInt, type NumberNote } from '../formats/numbers.js';
+import { carryNote, cloneJson, putNote, type NumberNote } from '../formats/numbers.js';
 import type { FormatName, JsonObject, JsonValue, Options, SidecarExt, SidecarFormat, SidecarNaming, SidecarKey } from '../types.js';
 import { folderSidecarFormat, imagesClaiming, locateSidecar, recordNamesAnotherImage, sidecarLockKeys, sidecarPathFor, type SidecarCandidate, type SidecarLocation } from '../discovery/locate.js';
 import { sidecarRank } from '../discovery/pair.js';
@@ -167,13 +167,7 @@ interface MergeHow {
 function holding(key: string, value: JsonValue, note: NumberNote | undefined): JsonObject {
   const box = {} as JsonObject;
   setKey(box, key, value);
-  if (typeof value === 'number' && note !== undefined) {
-    // As every note: it counts only while it matches the value (formats/numbers.ts validNote).
-    if (typeof note === 'bigint' ? Number(note) === value : Object.is(note, value)) {
-      if (typeof note === 'bigint') noteInt(box, key, note);
-      else noteFloat(box, key, value);
-    }
-  }
+  if (note !== undefined) putNote(box, key, note);
   return box;
 }
 
