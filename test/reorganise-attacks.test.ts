@@ -23,6 +23,7 @@ import { readSidecar, readSidecarDetailed } from '../src/ops/read.js';
 import { planRelink, relink, type RelinkOptions, type RelinkPlan } from '../src/ops/relink.js';
 import type { OrphanList } from '../src/ops/orphans.js';
 import { scan } from '../src/ops/scan.js';
+import { leftBehindFilesOf } from '../src/scan/records.js';
 import { errors } from '../src/errors.js';
 import { encodeSidecar } from '../src/formats/codec.js';
 import { keyFromBytes } from '../src/crypto/keys.js';
@@ -717,6 +718,8 @@ async function bothPlans(root: string, opts: PlanOptions): Promise<{ own: Outcom
     const unreadable: RelinkPlan['unmatched'] = [];
     for await (const rec of session) {
       const sc = rec.sidecars[0];
+      // A stem file another image left behind is that image's orphan (docs/PAIRING.md §3).
+      for (const lb of leftBehindFilesOf(rec)) orphans.push({ path: lb.path, rel: lb.rel, format: lb.inspection.format, size: lb.inspection.size });
       if (rec.images.length > 0 || sc === undefined || sc.isLink) continue;
       if (rec.category === 'orphan') orphans.push({ path: sc.path, rel: sc.rel, format: sc.inspection.format, size: sc.inspection.size });
       else if (rec.category === 'unreadable') unreadable.push({ sidecars: [sc.rel], reason: `cannot be read (${sc.inspection.error?.code ?? 'IO'})`, unreadable: true });

@@ -46,6 +46,11 @@ export interface SidecarCandidate {
    * it only after its record is checked against the disk (`recordNamesAnotherImage`).
    */
   unverified?: true;
+  /**
+   * A stem-form file beside the image's own name-ext file: another image's, left behind, when its
+   * record names one (pair.ts recordsAnotherImage); a reader and a save check that first.
+   */
+  mayBeLeftBehind?: true;
 }
 
 export interface SidecarLocation {
@@ -264,6 +269,7 @@ function candidatesOf(group: PairGroup & { unverified?: true }, imageName: strin
     if (s.isLink) c.isLink = true;
     if (s.shared) c.shared = true;
     else if (group.unverified && s.naming === 'stem') c.unverified = true;
+    if (s.mayBeLeftBehind) c.mayBeLeftBehind = true;
     out.push(c);
   }
 }

@@ -271,6 +271,25 @@ export function pairGroupOf(dir: string, imageName: string, entries: readonly { 
 export interface ImageSidecar extends SidecarEntry {
   /** Claimed by another image of the group too (a stem-form file of a shared stem: IMG_1.json for IMG_1.jpg and IMG_1.CR2). */
   shared: boolean;
+  /**
+   * A stem-form file this image alone claims, beside a name-ext file of its own: it is another
+   * image's, left behind, when its record names one (`recordsAnotherImage`, docs/PAIRING.md §3).
+   */
+  mayBeLeftBehind?: true;
+}
+
+/**
+ * Does a stem-form file of `imageName` record another image of the same stem (`named`, the file
+ * name its record holds: analysis/image-identity.ts recordedImageName)? Such a file, beside the
+ * image's own name-ext file (`ImageSidecar.mayBeLeftBehind`), is that image's, left behind when it
+ * moved: a RAW+JPEG pair's JPEG moved by hand leaves IMG_1.bin, recorded for IMG_1.jpg, beside
+ * IMG_1.CR2 and IMG_1.CR2.bin. The RAW neither reads it nor saves into it; relink returns it.
+ */
+export function recordsAnotherImage(imageName: string, named: string | null, imageExts: ReadonlySet<string>): boolean {
+  if (named === null || named.includes('/') || named.includes('\\')) return false;
+  const n = nfc(named);
+  if (n === nfc(imageName) || nfc(splitName(n).stem) !== nfc(splitName(imageName).stem)) return false;
+  return isImageName(n, imageExts);
 }
 
 /** The NFC names under which a sidecar named `name` claims images: its base (stem form) and, when that is an image name, the same base (name-ext form). */
@@ -296,6 +315,7 @@ export function sidecarsOfImage(group: PairGroup, imageName: string, imageExts: 
     const shared = others.some((o) => o.stem === base || (o.name === base && isImageName(base, imageExts)));
     out.push({ ...s, naming: nameClaim ? 'name-ext' : 'stem', shared });
   }
+  if (out.some((s) => !s.shared && s.naming === 'name-ext')) for (const s of out) if (!s.shared && s.naming === 'stem') s.mayBeLeftBehind = true;
   return out.sort((a, b) => Number(a.shared) - Number(b.shared) || compareSidecars(a, b));
 }
 

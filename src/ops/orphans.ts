@@ -1,6 +1,6 @@
 import { errors } from '../errors.js';
 import { scan } from './scan.js';
-import { isMovableOrphan, sidecarFilesOf, type ScanRecord, type ScanSummary } from '../scan/records.js';
+import { isMovableOrphan, leftBehindFilesOf, sidecarFilesOf, type ScanSidecar, type ScanSummary } from '../scan/records.js';
 import type { Options } from '../types.js';
 
 export interface OrphanList {
@@ -13,7 +13,8 @@ export interface OrphanList {
 }
 
 /**
- * Orphans: sidecar-shaped files whose directory holds no image they belong to.
+ * Orphans: sidecar-shaped files whose directory holds no image they belong to, and stem files
+ * another image of the stem left behind beside an image's own file (docs/PAIRING.md §3).
  * Reports and unrelated JSON are never orphans; corrupt and unreadable files are never orphans;
  * and a scan that hit read errors declares no orphan at all (INCOMPLETE_SCAN).
  */
@@ -27,7 +28,12 @@ export async function findOrphans(root: string, opts: Options = {}): Promise<Orp
     f.images += rec.images.length;
     f.sidecarFiles += sidecarFilesOf(rec).length;
     if (isMovableOrphan(rec.category, rec.sidecars[0])) {
-      orphans.push(orphanEntry(rec));
+      orphans.push(orphanEntry(rec.sidecars[0]));
+      f.orphans++;
+    }
+    // A stem file another image left behind beside this one's own file is that image's orphan (docs/PAIRING.md §3).
+    for (const sc of leftBehindFilesOf(rec)) {
+      orphans.push(orphanEntry(sc));
       f.orphans++;
     }
   }
@@ -40,7 +46,6 @@ export async function findOrphans(root: string, opts: Options = {}): Promise<Orp
   return { orphans, sidecarFiles: s.sidecarFiles, folders: [...folders.values()].filter((f) => f.orphans > 0), scan: s };
 }
 
-function orphanEntry(rec: ScanRecord) {
-  const sc = rec.sidecars[0];
+function orphanEntry(sc: ScanSidecar) {
   return { path: sc.path, rel: sc.rel, format: sc.inspection.format, size: sc.inspection.size };
 }

@@ -6,18 +6,19 @@
 import { errors, isSidecarError } from '../errors.js';
 import { decodeSidecar, type DecodedSidecar } from '../formats/codec.js';
 import type { JsonObject, Options, SidecarFormat } from '../types.js';
-import { locateSidecar, recordNamesAnotherImage, type SidecarLocation } from '../discovery/locate.js';
+import { locateSidecar, recordNamesAnotherImage, type SidecarCandidate, type SidecarLocation } from '../discovery/locate.js';
 import { DEFAULT_MAX_FILE_SIZE, readFileLimitedSync, readFileWithStatSync } from '../fs/read-file.js';
 import { identityOf, type FileIdentity } from '../fs/identity.js';
 import { typedJsonText } from '../formats/json.js';
 import { accelAvailable, plainJsonLine } from '../accel/decode.js';
 import { recordedImageName } from '../analysis/image-identity.js';
-import { nfc } from '../discovery/extensions.js';
+import { imageExtensionSet, nfc } from '../discovery/extensions.js';
+import { recordsAnotherImage } from '../discovery/pair.js';
 import { isForeignData } from '../analysis/operations.js';
 import { basename } from 'node:path';
 
 export interface ReadFinding {
-  code: 'fallback' | 'ambiguous' | 'corrupt' | 'bom' | 'broken-symlink' | 'kept' | 'foreign' | string;
+  code: 'fallback' | 'ambiguous' | 'corrupt' | 'bom' | 'broken-symlink' | 'kept' | 'foreign' | 'left-behind' | string;
   message: string;
   path: string;
 }
@@ -147,15 +148,21 @@ async function readEffective<T>(
           findings.push({ code: 'ambiguous', message: `${c.path} belongs to ${[location.targetPath, ...location.siblings].join(', ')} alike (same stem) and records none of them; a save writes ${location.name}.<ext>, this image's own`, path: c.path });
         }
         read = fromDecoded(decoded);
-      } else if (c.unverified) {
+      } else if (c.unverified || c.mayBeLeftBehind) {
         // The folder's images came from a listing older than the folder: an image added since
-        // (IMG_1.CR2) may be the one this stem file records.
+        // (IMG_1.CR2) may be the one this stem file records. Or the image has a name-ext file of
+        // its own: this stem file may be another image's, left behind when it moved.
         const decoded = decodedCandidate(readLimited(c.path, opts), c.path, opts);
         if (decoded.foreign) {
           findings.push(foreignFinding(c.path));
           continue;
         }
-        if (recordNamesAnotherImage(location, recordedImageName(decoded.value), { imageExtensions: opts.imageExtensions })) continue;
+        const named = recordedImageName(decoded.value);
+        if (c.unverified && recordNamesAnotherImage(location, named, { imageExtensions: opts.imageExtensions })) continue;
+        if (c.mayBeLeftBehind && recordsAnotherImage(location.name, named, imageExtensionSet(opts.imageExtensions))) {
+          findings.push(leftBehindFinding(c.path, named!));
+          continue;
+        }
         read = fromDecoded(decoded);
       } else {
         read = take(c.path);
@@ -181,7 +188,9 @@ async function readEffective<T>(
     const kept: typeof candidates = [];
     for (const k of candidates.slice(candidates.indexOf(c) + 1)) {
       if (k.shared || k.unverified) continue; // another image's or shared: no kept copy of this one's (not read)
-      if (isForeignFile(k.path, opts)) findings.push(foreignFinding(k.path));
+      const whose = whoseFile(k, location, opts);
+      if (whose === 'foreign') findings.push(foreignFinding(k.path));
+      else if (whose !== null) findings.push(leftBehindFinding(k.path, whose));
       else kept.push(k);
     }
     if (kept.length > 0) {
@@ -205,13 +214,25 @@ function foreignFinding(path: string): ReadFinding {
   return { code: 'foreign', message: `${path} is another tool's file (it decodes but holds no sidecar_info and no operation): passed over, not this image's sidecar; never written, converted or moved`, path };
 }
 
-/** Does the file decode as another tool's file? A file that cannot be read or decoded is not (it stays a kept copy, as before). */
-function isForeignFile(path: string, opts: Options): boolean {
+/**
+ * A file after the effective one: another tool's ('foreign'), another image's left behind (the name
+ * its record holds), or null (this image's: a kept copy). A file that cannot be read or decoded is
+ * this image's (it stays a kept copy, as before).
+ */
+function whoseFile(k: SidecarCandidate, location: SidecarLocation, opts: Options): 'foreign' | string | null {
   try {
-    return decodedCandidate(readLimited(path, opts), path, opts).foreign;
+    const decoded = decodedCandidate(readLimited(k.path, opts), k.path, opts);
+    if (decoded.foreign) return 'foreign';
+    const named = k.mayBeLeftBehind ? recordedImageName(decoded.value) : null;
+    return named !== null && recordsAnotherImage(location.name, named, imageExtensionSet(opts.imageExtensions)) ? named : null;
   } catch {
-    return false;
+    return null;
   }
+}
+
+/** A candidate passed over: a stem file another image of this stem left behind (docs/PAIRING.md §3). */
+function leftBehindFinding(path: string, named: string): ReadFinding {
+  return { code: 'left-behind', message: `${path} records ${named}, another image of this stem that is not here (moved or removed): passed over, not this image's sidecar (image-sidecar relink returns it to its image)`, path };
 }
 
 /**

@@ -26,7 +26,7 @@ import { fsyncDirs } from '../fs/dir-sync.js';
 import { relJoin } from '../fs/rel-path.js';
 import { acquireSidecarLockSync, type HeldLock } from '../fs/lock.js';
 import { imageExtensionSet, nfc, splitName } from '../discovery/extensions.js';
-import { isImageName, pairDirectory } from '../discovery/pair.js';
+import { isImageName, pairDirectory, recordsAnotherImage, sidecarsOfImage, type PairGroup } from '../discovery/pair.js';
 import { walkTree, type DirListing } from '../discovery/walk.js';
 import { shardFilter } from '../discovery/shard.js';
 import { assertDirectory } from '../scan/session.js';
@@ -40,6 +40,7 @@ import type { Options } from '../types.js';
 import { isoTimestamp } from '../time.js';
 import type { OrphanList } from './orphans.js';
 import { inspectFile } from '../tasks/inspect.js';
+import type { InspectOptions } from '../model/inspection.js';
 import { categorize, isMovableOrphan, unlessLookalike } from '../scan/records.js';
 import { MANIFEST_NAME, RELINK_MANIFEST_VERSION, ensureQuarantineBase, quarantineBase, removeAbandonedQuarantines, quarantineStamp, writeManifest, type ManifestEntry, type QuarantineManifest } from './quarantine-folder.js';
 
@@ -275,6 +276,7 @@ async function walkLibrary(rootAbs: string, opts: Options, exts: ReadonlySet<str
     for (const u of pairing.unaddressable) problem(`${join(dir.path, u.name)}: file name is not valid UTF-8`);
     for (const g of pairing.groups) {
       const sc = g.sidecars[0];
+      if (g.images.length === 1 && g.sidecars.length > 1) leftBehindOf(g, relOf, exts, inspectOpts, out);
       if (g.images.length > 0 || sc.isLink) continue; // paired, or a link (never moved: records.ts isMovableOrphan)
       const inspection = inspectFile({ path: sc.path, name: sc.name }, inspectOpts);
       const rel = relOf(sc.name);
@@ -287,6 +289,24 @@ async function walkLibrary(rootAbs: string, opts: Options, exts: ReadonlySet<str
     }
   });
   return out;
+}
+
+/**
+ * The stem files of a one-image group that another image of the stem left behind (docs/PAIRING.md
+ * §3: beside the image's own name-ext file, recording another image): orphans of that image, as
+ * every command but a names-only walk sees them. Only such a group's stem files are read.
+ */
+function leftBehindOf(g: PairGroup, relOf: (name: string) => string, exts: ReadonlySet<string>, inspectOpts: InspectOptions, out: WalkedLibrary): void {
+  const img = g.images[0];
+  if (img.isLink) return; // its sidecars live beside its target, whose own group says whose they are
+  for (const s of sidecarsOfImage(g, img.name, exts)) {
+    if (!s.mayBeLeftBehind || s.isLink || s.notFile) continue;
+    const inspection = inspectFile({ path: s.path, name: s.name }, inspectOpts);
+    const probe = inspection.probe;
+    if (inspection.status !== 'ok' || inspection.shape !== 'sidecar' || !probe || !recordsAnotherImage(img.name, probe.imageName, exts)) continue;
+    out.orphans.push({ path: s.path, rel: relOf(s.name), format: inspection.format, size: inspection.size });
+    out.records.set(s.path, { identity: probe.image, name: probe.imageName });
+  }
 }
 
 /**

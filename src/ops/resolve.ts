@@ -23,7 +23,7 @@
  */
 import { lstat } from 'node:fs/promises';
 import { errors, isSidecarError } from '../errors.js';
-import { isForeign, type ScanRecord, type ScanSidecar } from '../scan/records.js';
+import { isForeign, isLeftBehind, type ScanRecord, type ScanSidecar } from '../scan/records.js';
 import { scan } from './scan.js';
 import type { JsonObject, Options, SidecarFormat } from '../types.js';
 import { isBackendMap, sameEntry } from './save.js';
@@ -105,7 +105,8 @@ export async function resolveConflicts(root: string, opts: ResolveOptions = {}):
   const kept: string[] = [];
   for await (const rec of session) {
     // Another tool's files beside the image (docs/PAIRING.md §7) are none of its copies: never moved.
-    const local = rec.images.length > 0 ? rec.sidecars.filter((s) => s.side === 'local' && !s.isLink && !isForeign(s)) : [];
+    // Nor is a stem file another image left behind (§3): relink returns it to that image.
+    const local = rec.images.length > 0 ? rec.sidecars.filter((s) => s.side === 'local' && !s.isLink && !isForeign(s) && !isLeftBehind(rec, s)) : [];
     if (local.length < 2) continue;
     report.images++;
     if (rec.images.length > 1) {

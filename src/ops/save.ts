@@ -11,8 +11,8 @@ import { encodeSidecar, normalizeFormat } from '../formats/codec.js';
 import { carryNote, cloneJson, putNote, type NumberNote } from '../formats/numbers.js';
 import type { FormatName, JsonObject, JsonValue, Options, SidecarExt, SidecarFormat, SidecarNaming, SidecarKey } from '../types.js';
 import { folderSidecarFormat, imagesClaiming, locateSidecar, recordNamesAnotherImage, sidecarLockKeys, sidecarPathFor, type SidecarCandidate, type SidecarLocation } from '../discovery/locate.js';
-import { sidecarRank } from '../discovery/pair.js';
-import { nfc } from '../discovery/extensions.js';
+import { recordsAnotherImage, sidecarRank } from '../discovery/pair.js';
+import { imageExtensionSet, nfc } from '../discovery/extensions.js';
 import { isForeignData } from '../analysis/operations.js';
 import { configuredDefaultFormat } from '../discovery/config.js';
 import { canonicalJson } from '../formats/canonical.js';
@@ -431,6 +431,10 @@ function chooseTarget(loc: SidecarLocation, imagePath: string, opts: SaveOptions
     if (effective !== null || (c.shared && ownerOf(read.decoded.data, loc) === 'other')) continue;
     if (c.unverified && recordNamesAnotherImage(loc, recordedImageName(read.decoded.data), { imageExtensions: opts.imageExtensions })) {
       sharedWithUnseen = true; // another image, added since the folder was listed, owns this stem file
+      continue;
+    }
+    if (c.mayBeLeftBehind && recordsAnotherImage(loc.name, recordedImageName(read.decoded.data), imageExtensionSet(opts.imageExtensions))) {
+      sharedWithUnseen = true; // another image's file, left behind when it moved, holds the stem slot (docs/PAIRING.md §3)
       continue;
     }
     effective = c;

@@ -1,5 +1,5 @@
 import { scan } from './scan.js';
-import { type ScanRecord, type ScanSummary, type TreeSeq } from '../scan/records.js';
+import { isLeftBehind, type ScanRecord, type ScanSummary, type TreeSeq } from '../scan/records.js';
 import { loadSchema } from '../analysis/schema.js';
 import type { Category, Options, SidecarFormat } from '../types.js';
 import { round, sidecarFilter, sidecarsOf } from './common.js';
@@ -28,7 +28,7 @@ export interface ValidationResult {
   operation_type: string | null;
   format: SidecarFormat | null;
   /** The record's category; `kept` for an older copy beside an image's sidecar. */
-  category: Category | 'kept';
+  category: Category | 'kept' | 'left-behind';
   problems: Problem[];
 }
 
@@ -63,8 +63,10 @@ export async function validate(root: string, opts: ValidateOptions = {}): Promis
     for (const sc of sidecarsOf(rec)) {
       const ins = sc.inspection;
       if (filter && ins.status === 'ok' && !filter(sc)) continue;
-      // A kept older copy beside an image's sidecar (docs/PAIRING.md §4) is named as such.
-      out.push(resultFromInspection(ins, rec.category === 'ok' && sc !== rec.effective && rec.effective !== null ? 'kept' : rec.category));
+      // A kept older copy beside an image's sidecar (docs/PAIRING.md §4) is named as such, and so is
+      // a stem file another image left behind (§3).
+      const left = rec.category === 'ok' && sc !== rec.effective && isLeftBehind(rec, sc);
+      out.push(resultFromInspection(ins, left ? 'left-behind' : rec.category === 'ok' && sc !== rec.effective && rec.effective !== null ? 'kept' : rec.category));
     }
     return out;
   };
@@ -86,7 +88,7 @@ export async function validate(root: string, opts: ValidateOptions = {}): Promis
 }
 
 /** One inspection as a validation result (the same mapping `validate` applies to a tree). */
-export function resultFromInspection(ins: FileInspection, category: Category | 'kept'): ValidationResult {
+export function resultFromInspection(ins: FileInspection, category: Category | 'kept' | 'left-behind'): ValidationResult {
   const problems = ins.problems ?? [];
   const brief = ins.summary ?? ins.brief;
   const firstProblem = problems.find((p) => p.severity === 'error');

@@ -1,13 +1,28 @@
 /** A pending record finished with the engine's results: its sidecars' inspections, findings and category. */
 import type { FileInspection } from '../model/inspection.js';
 import type { PendingRecord } from './pending.js';
+import { basename } from 'node:path';
+import { recordsAnotherImage } from '../discovery/pair.js';
 import { categorize, isForeign, unlessLookalike, type ScanRecord, type ScanSidecar, type TreeSeq } from './records.js';
 
 /**
  * The record of `p` with its inspections: `results` from `from` on (a bundle's records share one
  * list); an unreadable sidecar is a problem of the scan (`problem`).
  */
-export function finalizeRecord(p: PendingRecord, results: readonly FileInspection[], from: number, problem: (path: string, code: string, message: string, seq: TreeSeq) => void): ScanRecord {
+/**
+ * What a stem-form file records of its image (its file name, NFC), read for the rare record whose
+ * image has a name-ext file too (`leftBehindOf`); null when it records none or cannot be read.
+ */
+export type RecordedNameOf = (path: string) => string | null;
+
+export function finalizeRecord(
+  p: PendingRecord,
+  results: readonly FileInspection[],
+  from: number,
+  problem: (path: string, code: string, message: string, seq: TreeSeq) => void,
+  recordedNameOf?: RecordedNameOf,
+  imageExts?: ReadonlySet<string>,
+): ScanRecord {
   const flags = p.flags;
   const sidecars = p.candidates;
   // Categories never depend on whether link targets were inspected for this scan (stats
@@ -30,6 +45,15 @@ export function finalizeRecord(p: PendingRecord, results: readonly FileInspectio
   /** A link target's sidecar inside the root, which its own record reports on. */
   const own = (i: number) => flags !== undefined && (flags[i] & 2) !== 0;
   const findings = p.findings;
+  // Stem files another image of the stem left behind (docs/PAIRING.md §3): by path, with the name they record.
+  const leftBehind = recordedNameOf !== undefined && imageExts !== undefined ? leftBehindFiles(p, recordedNameOf, imageExts) : null;
+  if (leftBehind !== null) {
+    categoryView = categoryView.filter((sc) => !leftBehind.has(sc.path));
+    for (const [path, named] of leftBehind) {
+      findings.push({ code: 'left-behind', message: `records ${named}, another image of this stem that is not here (moved or removed): not this image's sidecar, never read or saved into for it (image-sidecar relink returns it to its image)`, paths: [path] });
+    }
+  }
+  const isLeftBehind = (sc: ScanSidecar) => leftBehind !== null && leftBehind.has(sc.path);
   let effective: ScanSidecar | null = null;
   let effectiveForCategory: ScanSidecar | null = null;
   // Another tool's files beside an image (Takeout's IMG_1.jpg.json) are not its sidecars (docs/PAIRING.md §7).
@@ -40,6 +64,7 @@ export function finalizeRecord(p: PendingRecord, results: readonly FileInspectio
     const sc = sidecars[i];
     const ins = sc.inspection;
     if (own(i) && (ins.status === 'corrupt' || ins.status === 'unreadable')) continue; // reported by its own record
+    if (isLeftBehind(sc)) continue;
     if (withImages && isForeign(sc)) {
       if (!own(i)) findings.push({ code: 'foreign', message: `another tool's file (it decodes but holds no sidecar_info and no operation): not the image's sidecar; never written, converted or moved`, paths: [sc.path] });
       continue;
@@ -58,15 +83,16 @@ export function finalizeRecord(p: PendingRecord, results: readonly FileInspectio
       findings.push({ code: 'corrupt', message: ins.error?.message ?? 'corrupt', paths: [sc.path] });
     }
   }
-  if (effective && sidecars[0] !== effective && !own(0) && !(withImages && isForeign(sidecars[0]))) {
-    findings.push({ code: 'fallback', message: `preferred sidecar unusable; read ${effective.name} instead`, paths: [sidecars[0].path, effective.path] });
+  const firstAt = leftBehind === null ? 0 : sidecars.findIndex((sc) => !isLeftBehind(sc));
+  if (effective && firstAt >= 0 && sidecars[firstAt] !== effective && !own(firstAt) && !(withImages && isForeign(sidecars[firstAt]))) {
+    findings.push({ code: 'fallback', message: `preferred sidecar unusable; read ${effective.name} instead`, paths: [sidecars[firstAt].path, effective.path] });
   }
   const category = p.forced ?? unlessLookalike(categorize(p.images, categoryView, effectiveForCategory), p.lookalikes);
   if (category === 'unknown-image' && p.lookalikes) {
     findings.push({ code: 'unknown-image', message: `pairs with no known image, but ${p.lookalikes.join(', ')} has its name: an image type not in the extension list? (add it with --image-ext); never an orphan`, paths: [sidecars[0].path] });
   }
   if (category === 'ok' && sidecars.length > 1) {
-    const kept = sidecars.filter((sc, i) => sc !== effective && !own(i) && sc.inspection.status === 'ok' && !isForeign(sc));
+    const kept = sidecars.filter((sc, i) => sc !== effective && !own(i) && sc.inspection.status === 'ok' && !isForeign(sc) && !isLeftBehind(sc));
     if (kept.length > 0) findings.push({ code: 'kept', message: `older copies kept beside ${effective?.name ?? sidecars[0].name}, not read: ${kept.map((k) => k.name).join(', ')}`, paths: kept.map((k) => k.path) });
   }
   if (category === 'ambiguous' && !findings.some((f) => f.code === 'ambiguous')) {
@@ -81,3 +107,37 @@ function uncheckedInspection(path: string): FileInspection {
   return { path, size: 0, status: 'unchecked', format: null, notes: [], shape: 'sidecar', elapsedMs: 0 };
 }
 
+
+/**
+ * The stem-form files of a one-image record that another image of the stem left behind: on each
+ * side, when the image has a name-ext file there too, the stem files whose record names another
+ * image of the stem (pair.ts recordsAnotherImage). Null when there are none (the usual record:
+ * nothing is read).
+ */
+function leftBehindFiles(p: PendingRecord, recordedNameOf: RecordedNameOf, imageExts: ReadonlySet<string>): Map<string, string> | null {
+  if (p.images.length !== 1 || p.candidates.length < 2 || p.forced !== undefined) return null;
+  const img = p.images[0];
+  let out: Map<string, string> | null = null;
+  for (const side of ['target', 'local'] as const) {
+    let nameExt = false;
+    let stem = false;
+    for (const sc of p.candidates) {
+      if (sc.side !== side) continue;
+      if (sc.naming === 'name-ext') nameExt = true;
+      else stem = true;
+    }
+    if (!nameExt || !stem) continue;
+    // The image the side's files are named after: the link's target there, the image itself here.
+    const imageName = side === 'target' ? (img.target === undefined ? null : basename(img.target)) : img.name;
+    if (imageName === null) continue;
+    for (const sc of p.candidates) {
+      if (sc.side !== side || sc.naming !== 'stem') continue;
+      // Only a file this record inspected: its record then depends on its identity (the index's
+      // folder records), which a link target's sidecar reported by its own record is not.
+      if (sc.inspection.status !== 'ok') continue;
+      const named = recordedNameOf(sc.path);
+      if (recordsAnotherImage(imageName, named, imageExts)) (out ??= new Map()).set(sc.path, named!);
+    }
+  }
+  return out;
+}

@@ -29,7 +29,7 @@ export interface ScanSidecar {
 }
 
 export interface Finding {
-  code: 'fallback' | 'ambiguous' | 'kept' | 'bom' | 'broken-symlink' | 'unreadable' | 'corrupt' | 'outside-root' | 'unknown-image' | 'note' | 'encrypted' | 'foreign';
+  code: 'fallback' | 'ambiguous' | 'kept' | 'bom' | 'broken-symlink' | 'unreadable' | 'corrupt' | 'outside-root' | 'unknown-image' | 'note' | 'encrypted' | 'foreign' | 'left-behind';
   message: string;
   paths: string[];
 }
@@ -111,6 +111,19 @@ export function sidecarFileCount(rec: ScanRecord): number {
 export function isForeign(sc: ScanSidecar): boolean {
   const ins = sc.inspection;
   return ins.status === 'ok' && ins.shape !== null && ins.shape !== 'sidecar';
+}
+
+/** A stem file another image of its stem left behind (finalize.ts, docs/PAIRING.md §3): named by the record's `left-behind` finding. */
+export function isLeftBehind(rec: ScanRecord, sc: { path: string }): boolean {
+  for (const f of rec.findings) if (f.code === 'left-behind' && f.paths[0] === sc.path) return true;
+  return false;
+}
+
+/** The record's local stem files another image left behind that cleanup and relink may move (not links: isMovableOrphan). */
+export function leftBehindFilesOf(rec: ScanRecord): ScanSidecar[] {
+  const out: ScanSidecar[] = [];
+  for (const sc of rec.sidecars) if (sc.side === 'local' && sc.isLink !== true && isLeftBehind(rec, sc)) out.push(sc);
+  return out;
 }
 
 /** Which of a record's sidecars are sidecar files (the definition above): none, all, or the local ones. */

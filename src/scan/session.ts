@@ -23,6 +23,9 @@ import { walkTree, type WalkEntry, type WalkProblem } from '../discovery/walk.js
 import { relativeTo } from '../fs/rel-path.js';
 import { watchThreadPool } from '../fs/thread-pool-watch.js';
 import { finalizeRecord } from './finalize.js';
+import { decodeSidecar } from '../formats/codec.js';
+import { DEFAULT_MAX_FILE_SIZE, readFileLimitedSync } from '../fs/read-file.js';
+import { recordedImageName } from '../analysis/image-identity.js';
 import {
   addLinkGroup,
   BUNDLE_ITEMS,
@@ -157,6 +160,22 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
   }
 
   private readonly onProblem = (path: string, code: string, message: string, seq: TreeSeq): void => this.problem(path, code, message, seq);
+
+  private imageExtsMemo: ReadonlySet<string> | undefined;
+  private get imageExts(): ReadonlySet<string> {
+    return (this.imageExtsMemo ??= imageExtensionSet(this.opts.imageExtensions));
+  }
+
+  /** The image a stem file records (finalize.ts: only for a record whose image has a name-ext file too), read here under the scan's limits and keys. */
+  private readonly recordedNameOf = (path: string): string | null => {
+    const o = this.opts;
+    try {
+      const bytes = readFileLimitedSync(path, o.maxFileSize ?? DEFAULT_MAX_FILE_SIZE);
+      return recordedImageName(decodeSidecar(bytes, { path, maxDepth: o.maxDepth, maxFileSize: o.maxFileSize ?? DEFAULT_MAX_FILE_SIZE, keyring: o.keyring }).data);
+    } catch {
+      return null; // unreadable or changed since it was inspected: taken as recording no image
+    }
+  };
 
   private problem(path: string, code: string, message: string, seq: TreeSeq): void {
     this.summary.complete = false;
@@ -623,7 +642,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
 
   /** The record of `p` with its inspections (finalize.ts), counted. */
   private finalize(p: PendingRecord, results: readonly FileInspection[], from = 0): ScanRecord {
-    const rec = finalizeRecord(p, results, from, this.onProblem);
+    const rec = finalizeRecord(p, results, from, this.onProblem, this.recordedNameOf, this.imageExts);
     this.tally(rec);
     return rec;
   }
