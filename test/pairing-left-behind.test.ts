@@ -17,6 +17,7 @@ import { validate } from '../src/ops/validate.js';
 import { scan } from '../src/ops/scan.js';
 import { relink } from '../src/ops/relink.js';
 import { resolveConflicts } from '../src/ops/resolve.js';
+import { copyImages, moveImages } from '../src/ops/move-images.js';
 import type { JsonObject } from '../src/types.js';
 import { FAKE_JPEG, makeTree, testDir } from './helpers/tree.js';
 import { CLI, CLIENT, findPython } from './helpers/python.js';
@@ -110,6 +111,24 @@ test('left behind: relink returns it to the moved JPEG; resolve never quarantine
   const r = await readSidecarDetailed(raw);
   assert.equal(r.path, rawOwn);
   assert.deepEqual(r.findings, []);
+});
+
+test('left behind: mv and cp of the RAW take its own file and leave the JPEG\'s where it is', async (t) => {
+  for (const op of ['mv', 'cp'] as const) {
+    const root = testDir(t);
+    const { lib, raw, leftBehind, rawOwn } = await movedJpegLibrary(root);
+    const dest = path.join(root, 'best');
+    fs.mkdirSync(dest);
+    const before = fs.readFileSync(leftBehind);
+    const r = await (op === 'mv' ? moveImages : copyImages)([raw], dest);
+    assert.deepEqual(r.problems, [], op);
+    assert.deepEqual(fs.readdirSync(dest).sort(), ['IMG_6.CR2', 'IMG_6.CR2.bin'], op);
+    assert.deepEqual(fs.readFileSync(leftBehind), before, op);
+    assert.deepEqual(fs.readdirSync(lib).sort(), op === 'mv' ? ['IMG_6.bin'] : ['IMG_6.CR2', 'IMG_6.CR2.bin', 'IMG_6.bin'], op);
+    assert.equal(fs.existsSync(rawOwn), op === 'cp', op);
+    const moved = await readSidecarDetailed(path.join(dest, 'IMG_6.CR2'));
+    assert.deepEqual(faceIds(moved.data), ['raw-face'], op);
+  }
 });
 
 test('not left behind: a stem file that records this image, no image, or an image of another stem stays the image\'s own', async (t) => {

@@ -34,7 +34,7 @@ import { hostMark, processState, removeStaleTempFiles } from '../fs/temp-files.j
 import { fsyncDirs } from '../fs/dir-sync.js';
 import { writeFileAtomicSync } from '../fs/atomic-write.js';
 import { imageExtensionSet, isAscii, nfc, splitName } from '../discovery/extensions.js';
-import { candidateNames, isImageName, isSidecarName, sidecarExtOf } from '../discovery/pair.js';
+import { candidateNames, isImageName, isSidecarName, recordsAnotherImage, sidecarExtOf } from '../discovery/pair.js';
 import { locateSidecarSync } from '../discovery/locate.js';
 import { addFolderName, readFolderNames, stemClaimants, type FolderNames } from '../discovery/folder-names.js';
 import { lockKeyForImage, lockKeysForLoneSidecar } from '../discovery/lock-key.js';
@@ -223,6 +223,7 @@ function imageUnit(source: string, dest: Destination, folder: FolderNames, exts:
   const ownPaths = new Set(own.map((c) => c.path));
   const siblings = loc.siblings.map((s) => nfc(path.basename(s)));
   for (const c of own) {
+    if (!c.shared && leftBehindHere(c, own, loc.isSymlink ? name : loc.name, opts)) continue; // another image's file: it stays
     if (c.isLink) throw errors.usage(`its sidecar ${c.path} is a symlink: move it yourself (its target may be anyone's)`);
     if (c.shared) {
       const owner = recordOf(c.path, opts);
@@ -290,6 +291,15 @@ function claimNames(files: TransferFile[], folder: FolderNames, exts: ReadonlySe
 /** The NFC file name a sidecar's record names, null when it names none, undefined when it cannot be read. */
 function recordOf(p: string, opts: TransferOptions): string | null | undefined {
   return readSidecarRecord(p, opts.keyring)?.name;
+}
+
+/**
+ * A stem file another image of the stem left behind beside this image's own name-ext file
+ * (docs/PAIRING.md §3): not this image's, so it stays where it is. `all`: the image's files on that side.
+ */
+function leftBehindHere(c: { path: string; naming: SidecarNaming }, all: readonly { naming: SidecarNaming; shared?: boolean }[], imageName: string, opts: TransferOptions): boolean {
+  if (c.naming !== 'stem' || !all.some((o) => o.naming === 'name-ext' && o.shared !== true)) return false;
+  return recordsAnotherImage(imageName, recordOf(c.path, opts) ?? null, imageExtensionSet(opts.imageExtensions));
 }
 
 
@@ -403,7 +413,7 @@ function newSidecarsOf(unit: TransferUnit, opts: TransferOptions): { path: strin
   }
   return found.filter((c) => {
     if (planned.has(c.path) || (stays && c.naming === 'stem')) return false;
-    if (!c.shared) return true;
+    if (!c.shared) return !leftBehindHere(c, found, name, opts);
     const owner = recordOf(c.path, opts);
     return !(owner !== undefined && owner !== null && siblings.includes(owner));
   });
