@@ -15,7 +15,12 @@ import { readSidecarDetailed } from '../src/ops/read.js';
 import { saveSidecar } from '../src/ops/save.js';
 import { validate } from '../src/ops/validate.js';
 import { scan } from '../src/ops/scan.js';
-import { relink } from '../src/ops/relink.js';
+import { planRelink, relink } from '../src/ops/relink.js';
+import { cleanup } from '../src/ops/cleanup.js';
+import { stats } from '../src/ops/stats.js';
+import { formatStats } from '../src/ops/format-stats.js';
+import { SidecarError } from '../src/errors.js';
+import { withExtraImageExtensions } from '../src/discovery/extensions.js';
 import { resolveConflicts } from '../src/ops/resolve.js';
 import { copyImages, moveImages } from '../src/ops/move-images.js';
 import type { JsonObject } from '../src/types.js';
@@ -157,7 +162,125 @@ test('not left behind: a stem file that records this image, no image, or an imag
   }
 });
 
+test('left behind: a symlinked RAW whose link is named otherwise than its target checks the files beside the link against the link\'s name (read, save, cleanup and relink agree)', async (t) => {
+  const root = testDir(t);
+  const { lib, raw, leftBehind, rawOwn } = await movedJpegLibrary(root);
+  fs.mkdirSync(path.join(root, 'store'));
+  fs.renameSync(raw, path.join(root, 'store', 'X.CR2')); // archived, a link left in its place
+  fs.symlinkSync('../store/X.CR2', raw);
+  const before = fs.readFileSync(leftBehind);
+  const r = await readSidecarDetailed(raw);
+  assert.equal(r.path, rawOwn);
+  assert.deepEqual(faceIds(r.data), ['raw-face']);
+  assert.deepEqual(r.findings.map((f) => [f.code, f.path]), [['left-behind', leftBehind]]);
+  await saveSidecar(raw, 'quality_assessment', { score: 2 });
+  assert.deepEqual(fs.readFileSync(leftBehind), before, 'the JPEG\'s file is untouched');
+  assert.deepEqual(faceIds((await readSidecarDetailed(raw)).data), ['raw-face']);
+  // cleanup's orphans (the scan's) and relink's own walk name the same file.
+  const plan = await planRelink(root, { index: false });
+  assert.deepEqual(plan.matches.flatMap((m) => m.sidecars.map((x) => x.path)), [leftBehind]);
+  const preview = await cleanup(lib, { dryRun: true, index: false });
+  assert.equal(preview.orphans + preview.relinkable, 1, JSON.stringify(preview));
+});
+
+test('left behind: dotted names — A.jpg.bin, the name-ext file of a moved A.jpg, is not the stem file of A.jpg.png', async (t) => {
+  const root = testDir(t);
+  const lib = path.join(root, 'lib');
+  makeTree({ 'lib/A.jpg': FAKE_JPEG, 'lib/A.CR2': 'raw' }, root);
+  await saveSidecar(path.join(lib, 'A.jpg'), 'face_detection', { faces: [{ id: 'jpeg-face' }] });
+  fs.writeFileSync(path.join(lib, 'A.jpg.png'), 'png');
+  await saveSidecar(path.join(lib, 'A.jpg.png'), 'face_detection', { faces: [{ id: 'png-face' }] });
+  assert.deepEqual(fs.readdirSync(lib).sort(), ['A.CR2', 'A.jpg', 'A.jpg.bin', 'A.jpg.png', 'A.jpg.png.bin']);
+  fs.rmSync(path.join(lib, 'A.CR2'));
+  fs.renameSync(path.join(lib, 'A.jpg'), path.join(root, 'A.jpg'));
+  const png = path.join(lib, 'A.jpg.png');
+  const r = await readSidecarDetailed(png);
+  assert.equal(r.path, path.join(lib, 'A.jpg.png.bin'));
+  assert.deepEqual(faceIds(r.data), ['png-face']);
+  assert.deepEqual(r.findings.map((f) => f.code), ['left-behind']);
+  const resolved = await resolveConflicts(lib, { prefer: 'newest', dryRun: true });
+  assert.equal(resolved.images, 0);
+  const report = await relink(root);
+  assert.equal(report.relinked, 1, JSON.stringify(report));
+  assert.deepEqual(faceIds((await readSidecarDetailed(path.join(root, 'A.jpg'))).data), ['jpeg-face']);
+});
+
+test('left behind: stats and format-stats never count it as a kept copy; validate names it whatever the record\'s category', async (t) => {
+  const root = testDir(t);
+  const { lib, leftBehind, rawOwn } = await movedJpegLibrary(root);
+  const s = await stats(lib, { index: false });
+  assert.equal(s.kept_copies, 0);
+  assert.equal(s.sidecar_files, 2);
+  const f = await formatStats(lib, { index: false });
+  assert.equal(f.kept_copies, 0);
+  fs.writeFileSync(rawOwn, 'not a sidecar'); // the RAW's own file corrupt: the record is corrupt
+  const v = await validate(lib, { index: false });
+  assert.deepEqual(Object.fromEntries(v.results!.map((r) => [r.file_path, r.category])), { [rawOwn]: 'corrupt', [leftBehind]: 'left-behind' });
+  await assert.rejects(readSidecarDetailed(path.join(lib, 'IMG_6.CR2')), (e: SidecarError) => e.code === 'CORRUPT', 'never the JPEG\'s data in place of the RAW\'s own');
+});
+
+test('not left behind: beside another tool\'s file in the name-ext name, or recorded under another case of the extension, the stem file stays the image\'s', async (t) => {
+  const root = testDir(t);
+  const takeout = path.join(root, 'takeout');
+  makeTree(
+    {
+      'IMG_9.CR2': 'raw',
+      'IMG_9.json': { json: { sidecar_info: { image_path: '/gone/IMG_9.jpg' }, face_detection: { faces: [{ id: 'stem' }] } } },
+      'IMG_9.CR2.json': { json: { title: 'IMG_9.CR2', photoTakenTime: { timestamp: '1' } } },
+    },
+    takeout,
+  );
+  const r = await readSidecarDetailed(path.join(takeout, 'IMG_9.CR2'));
+  assert.equal(r.path, path.join(takeout, 'IMG_9.json'));
+  assert.deepEqual(r.findings.map((f) => f.code), ['foreign']);
+  const recs = [];
+  for await (const rec of scan(takeout, { index: false })) recs.push(rec);
+  assert.equal(recs[0].effective?.path, path.join(takeout, 'IMG_9.json'));
+  assert.equal(recs[0].findings.some((f) => f.code === 'left-behind'), false);
+  const saved = await saveSidecar(path.join(takeout, 'IMG_9.CR2'), 'quality_assessment', { score: 3 });
+  assert.equal(saved.path, path.join(takeout, 'IMG_9.json'), 'merged into its own (stem) file, as a read takes it');
+  const cased = path.join(root, 'cased');
+  makeTree(
+    {
+      'IMG_5.CR2': 'raw',
+      'IMG_5.json': { json: { sidecar_info: { image_path: '/old/IMG_5.cr2' }, face_detection: { faces: [{ id: 'stem' }] } } },
+      'IMG_5.CR2.json': { json: { sidecar_info: { image_path: path.join(cased, 'IMG_5.CR2') }, face_detection: { faces: [{ id: 'name-ext' }] } } },
+    },
+    cased,
+  );
+  assert.equal((await readSidecarDetailed(path.join(cased, 'IMG_5.CR2'))).path, path.join(cased, 'IMG_5.json'));
+});
+
 const python = findPython();
+
+test('left behind: the server (the Python client\'s path) takes the folder\'s configuration file\'s image extensions for read and save', { skip: python ? false : 'no python3 >= 3.9' }, async (t) => {
+  const root = testDir(t);
+  const lib = path.join(root, 'lib');
+  makeTree({ 'lib/.image-sidecar.json': { json: { imageExtensions: ['xyz'] } }, 'lib/IMG_1.xyz': 'xyz' }, root);
+  await saveSidecar(path.join(lib, 'IMG_1.xyz'), 'face_detection', { faces: [{ id: 'xyz-face' }] }, { imageExtensions: withExtraImageExtensions(['xyz']) });
+  fs.writeFileSync(path.join(lib, 'IMG_1.CR2'), 'raw');
+  await saveSidecar(path.join(lib, 'IMG_1.CR2'), 'face_detection', { faces: [{ id: 'raw-face' }] }, { imageExtensions: withExtraImageExtensions(['xyz']) });
+  assert.deepEqual(fs.readdirSync(lib).sort(), ['.image-sidecar.json', 'IMG_1.CR2', 'IMG_1.CR2.bin', 'IMG_1.bin', 'IMG_1.xyz']);
+  fs.renameSync(path.join(lib, 'IMG_1.xyz'), path.join(root, 'IMG_1.xyz'));
+  const before = fs.readFileSync(path.join(lib, 'IMG_1.bin'));
+  const script = String.raw`
+import json, sys
+sys.path.insert(0, sys.argv[1])
+from image_sidecar import ImageSidecarManager
+with ImageSidecarManager(local_reads=False) as m:
+    m.save_data(sys.argv[2], "quality_assessment", {"score": 1})
+    d = m.read_data(sys.argv[2])
+    print(json.dumps([[f["id"] for f in d["face_detection"]["faces"]], sorted(d)]))
+`;
+  const r = spawnSync(python!, ['-c', script, CLIENT, path.join(lib, 'IMG_1.CR2')], {
+    encoding: 'utf8',
+    env: { ...process.env, IMAGE_SIDECAR_BIN: CLI, IMAGE_SIDECAR_NODE: process.execPath, PYTHONDONTWRITEBYTECODE: '1' },
+    timeout: 120_000,
+  });
+  assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual(JSON.parse(r.stdout), [['raw-face'], ['face_detection', 'quality_assessment', 'sidecar_info']]);
+  assert.deepEqual(fs.readFileSync(path.join(lib, 'IMG_1.bin')), before, 'the xyz image\'s file is untouched');
+});
 
 test('left behind: the Python client reads the RAW\'s own file (its local path hands such an image to the library)', { skip: python ? false : 'no python3 >= 3.9' }, async (t) => {
   const { raw } = await movedJpegLibrary(testDir(t));

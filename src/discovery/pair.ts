@@ -288,7 +288,12 @@ export interface ImageSidecar extends SidecarEntry {
 export function recordsAnotherImage(imageName: string, named: string | null, imageExts: ReadonlySet<string>): boolean {
   if (named === null || named.includes('/') || named.includes('\\')) return false;
   const n = nfc(named);
-  if (n === nfc(imageName) || nfc(splitName(n).stem) !== nfc(splitName(imageName).stem)) return false;
+  // This image, under an extension whose case a rename changed (IMG_1.CR2 recorded as IMG_1.cr2).
+  if (n.toLowerCase() === nfc(imageName).toLowerCase()) return false;
+  // An image that claims this stem file too: by its stem, or by its whole name (`A.jpg` claims
+  // `A.jpg.bin`, the stem file of `A.jpg.png`).
+  const stem = nfc(splitName(imageName).stem);
+  if (nfc(splitName(n).stem) !== stem && n !== stem) return false;
   return isImageName(n, imageExts);
 }
 
@@ -315,7 +320,9 @@ export function sidecarsOfImage(group: PairGroup, imageName: string, imageExts: 
     const shared = others.some((o) => o.stem === base || (o.name === base && isImageName(base, imageExts)));
     out.push({ ...s, naming: nameClaim ? 'name-ext' : 'stem', shared });
   }
-  if (out.some((s) => !s.shared && s.naming === 'name-ext')) for (const s of out) if (!s.shared && s.naming === 'stem') s.mayBeLeftBehind = true;
+  // (A name-ext entry that is a directory or a FIFO is no file of the image's: locate.ts also drops
+  // broken links before it keeps the mark.)
+  if (out.some((s) => !s.shared && s.naming === 'name-ext' && s.notFile !== true)) for (const s of out) if (!s.shared && s.naming === 'stem') s.mayBeLeftBehind = true;
   return out.sort((a, b) => Number(a.shared) - Number(b.shared) || compareSidecars(a, b));
 }
 

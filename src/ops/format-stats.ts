@@ -1,5 +1,5 @@
 import { scan } from './scan.js';
-import { type ScanRecord, type ScanSummary } from '../scan/records.js';
+import { isLeftBehind, type ScanRecord, type ScanSummary } from '../scan/records.js';
 import type { Options } from '../types.js';
 import { sidecarsOf, sortKeysDeep } from './common.js';
 
@@ -56,7 +56,7 @@ class FormatCounts {
         : ins.status === 'corrupt' || !ins.format ? 'Corrupt'
         : FORMAT_LABEL[ins.format];
       this.total++;
-      if (rec.category === 'ok' && rec.effective !== null && sc !== rec.effective) this.kept++;
+      if (rec.category === 'ok' && rec.effective !== null && sc !== rec.effective && !isLeftBehind(rec, sc)) this.kept++;
       this.byExt[sc.ext] = (this.byExt[sc.ext] ?? 0) + 1;
       this.dist[label]++;
     }

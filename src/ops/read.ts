@@ -133,6 +133,37 @@ async function readEffective<T>(
   const { candidates } = location;
 
   const corrupt: { path: string; error: unknown }[] = [];
+  const exts = imageExtensionSet(opts.imageExtensions);
+  // Stem files that record another image of the stem, beside a name-ext file of this image's
+  // (docs/PAIRING.md §3): left behind by that image once a file of this image's reads; this image's
+  // after all when none does but another tool's (nothing of its own beside them).
+  const deferred: { c: SidecarCandidate; named: string; decoded: CandidateRead<JsonObject> }[] = [];
+  const settle = (c: SidecarCandidate, read: CandidateRead<T>, leftBehind: boolean): Omit<ReadResult, 'data'> & { value: T | null } => {
+    if (leftBehind) for (const d of deferred) findings.push(leftBehindFinding(d.c.path, d.named));
+    for (const f of corrupt) {
+      findings.push({
+        code: 'fallback',
+        message: `${f.path} is corrupt; read ${c.path} instead`,
+        path: f.path,
+      });
+    }
+    for (const note of read.notes) findings.push(noteFinding(note, c.path));
+    const kept: typeof candidates = [];
+    for (const k of candidates.slice(candidates.indexOf(c) + 1)) {
+      if (k.shared || k.unverified) continue; // another image's or shared: no kept copy of this one's (not read)
+      if (!leftBehind && findings.some((f) => f.code === 'foreign' && f.path === k.path)) continue; // passed over already
+      const whose = whoseFile(k, opts, leftBehind ? exts : null);
+      if (whose === 'foreign') findings.push(foreignFinding(k.path));
+      else if (whose !== null) findings.push(leftBehindFinding(k.path, whose));
+      else kept.push(k);
+    }
+    if (kept.length > 0) {
+      findings.push({ code: 'kept', message: `older copies kept beside ${c.path}, not read: ${kept.map((k) => k.path).join(', ')} (image-sidecar resolve quarantines them once their content is in ${c.path})`, path: kept[0].path });
+    }
+    const out: Omit<ReadResult, 'data'> & { value: T | null } = { value: read.value, path: c.path, format: read.format, findings, location };
+    if (read.encryptedKeyId !== undefined) out.encryptedKeyId = read.encryptedKeyId;
+    return out;
+  };
   for (const c of candidates) {
     let read: CandidateRead<T>;
     try {
@@ -148,7 +179,7 @@ async function readEffective<T>(
           findings.push({ code: 'ambiguous', message: `${c.path} belongs to ${[location.targetPath, ...location.siblings].join(', ')} alike (same stem) and records none of them; a save writes ${location.name}.<ext>, this image's own`, path: c.path });
         }
         read = fromDecoded(decoded);
-      } else if (c.unverified || c.mayBeLeftBehind) {
+      } else if (c.unverified || c.mayBeLeftBehind !== undefined) {
         // The folder's images came from a listing older than the folder: an image added since
         // (IMG_1.CR2) may be the one this stem file records. Or the image has a name-ext file of
         // its own: this stem file may be another image's, left behind when it moved.
@@ -159,8 +190,8 @@ async function readEffective<T>(
         }
         const named = recordedImageName(decoded.value);
         if (c.unverified && recordNamesAnotherImage(location, named, { imageExtensions: opts.imageExtensions })) continue;
-        if (c.mayBeLeftBehind && recordsAnotherImage(location.name, named, imageExtensionSet(opts.imageExtensions))) {
-          findings.push(leftBehindFinding(c.path, named!));
+        if (c.mayBeLeftBehind !== undefined && recordsAnotherImage(c.mayBeLeftBehind, named, exts)) {
+          deferred.push({ c, named: named!, decoded });
           continue;
         }
         read = fromDecoded(decoded);
@@ -177,28 +208,13 @@ async function readEffective<T>(
       findings.push({ code: 'corrupt', message: e.message, path: c.path });
       continue;
     }
-    for (const f of corrupt) {
-      findings.push({
-        code: 'fallback',
-        message: `${f.path} is corrupt; read ${c.path} instead`,
-        path: f.path,
-      });
-    }
-    for (const note of read.notes) findings.push(noteFinding(note, c.path));
-    const kept: typeof candidates = [];
-    for (const k of candidates.slice(candidates.indexOf(c) + 1)) {
-      if (k.shared || k.unverified) continue; // another image's or shared: no kept copy of this one's (not read)
-      const whose = whoseFile(k, location, opts);
-      if (whose === 'foreign') findings.push(foreignFinding(k.path));
-      else if (whose !== null) findings.push(leftBehindFinding(k.path, whose));
-      else kept.push(k);
-    }
-    if (kept.length > 0) {
-      findings.push({ code: 'kept', message: `older copies kept beside ${c.path}, not read: ${kept.map((k) => k.path).join(', ')} (image-sidecar resolve quarantines them once their content is in ${c.path})`, path: kept[0].path });
-    }
-    const out: Omit<ReadResult, 'data'> & { value: T | null } = { value: read.value, path: c.path, format: read.format, findings, location };
-    if (read.encryptedKeyId !== undefined) out.encryptedKeyId = read.encryptedKeyId;
-    return out;
+    return settle(c, read, true);
+  }
+  // Nothing of this image's reads, and no file of its is corrupt: its name-ext files are another
+  // tool's, so the stem file is its own after all (as with no name-ext file beside it).
+  if (corrupt.length === 0 && deferred.length > 0) {
+    const first = deferred[0];
+    return settle(first.c, fromDecoded(first.decoded), false);
   }
 
   if (corrupt.length === 1) throw corrupt[0].error;
@@ -219,12 +235,12 @@ function foreignFinding(path: string): ReadFinding {
  * its record holds), or null (this image's: a kept copy). A file that cannot be read or decoded is
  * this image's (it stays a kept copy, as before).
  */
-function whoseFile(k: SidecarCandidate, location: SidecarLocation, opts: Options): 'foreign' | string | null {
+function whoseFile(k: SidecarCandidate, opts: Options, exts: ReadonlySet<string> | null): 'foreign' | string | null {
   try {
     const decoded = decodedCandidate(readLimited(k.path, opts), k.path, opts);
     if (decoded.foreign) return 'foreign';
-    const named = k.mayBeLeftBehind ? recordedImageName(decoded.value) : null;
-    return named !== null && recordsAnotherImage(location.name, named, imageExtensionSet(opts.imageExtensions)) ? named : null;
+    const named = k.mayBeLeftBehind !== undefined && exts !== null ? recordedImageName(decoded.value) : null;
+    return named !== null && recordsAnotherImage(k.mayBeLeftBehind!, named, exts!) ? named : null;
   } catch {
     return null;
   }

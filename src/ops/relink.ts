@@ -297,9 +297,17 @@ async function walkLibrary(rootAbs: string, opts: Options, exts: ReadonlySet<str
  * every command but a names-only walk sees them. Only such a group's stem files are read.
  */
 function leftBehindOf(g: PairGroup, relOf: (name: string) => string, exts: ReadonlySet<string>, inspectOpts: InspectOptions, out: WalkedLibrary): void {
+  // (For an image symlink, these are the files beside the link itself, its link side.)
   const img = g.images[0];
-  if (img.isLink) return; // its sidecars live beside its target, whose own group says whose they are
-  for (const s of sidecarsOfImage(g, img.name, exts)) {
+  const own = sidecarsOfImage(g, img.name, exts);
+  if (!own.some((s) => s.mayBeLeftBehind)) return;
+  // Another tool's file in a name-ext name is none of the image's (scan/finalize.ts): one that is not is needed.
+  const isOwn = (s: (typeof own)[number]) => {
+    const ins = inspectFile({ path: s.path, name: s.name }, inspectOpts);
+    return !(ins.status === 'ok' && ins.shape !== null && ins.shape !== 'sidecar');
+  };
+  if (!own.some((s) => s.naming === 'name-ext' && !s.shared && !s.notFile && isOwn(s))) return;
+  for (const s of own) {
     if (!s.mayBeLeftBehind || s.isLink || s.notFile) continue;
     const inspection = inspectFile({ path: s.path, name: s.name }, inspectOpts);
     const probe = inspection.probe;

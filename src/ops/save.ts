@@ -405,6 +405,7 @@ function chooseTarget(loc: SidecarLocation, imagePath: string, opts: SaveOptions
   // Another tool's files in the image's sidecar names (Takeout's IMG_1.jpg.json): never merged from, never written.
   const foreign = new Set<string>();
   let sharedWithUnseen = false;
+  let leftBehind: { c: SidecarCandidate; read: { decoded: DecodedSidecar; identity: FileIdentity } } | null = null;
   for (const c of loc.candidates) {
     if (effective !== null && (!document || jsonView !== undefined)) break;
     let read: { decoded: DecodedSidecar; identity: FileIdentity };
@@ -433,13 +434,22 @@ function chooseTarget(loc: SidecarLocation, imagePath: string, opts: SaveOptions
       sharedWithUnseen = true; // another image, added since the folder was listed, owns this stem file
       continue;
     }
-    if (c.mayBeLeftBehind && recordsAnotherImage(loc.name, recordedImageName(read.decoded.data), imageExtensionSet(opts.imageExtensions))) {
-      sharedWithUnseen = true; // another image's file, left behind when it moved, holds the stem slot (docs/PAIRING.md §3)
+    if (c.mayBeLeftBehind !== undefined && recordsAnotherImage(c.mayBeLeftBehind, recordedImageName(read.decoded.data), imageExtensionSet(opts.imageExtensions))) {
+      // Another image's file, left behind when it moved (docs/PAIRING.md §3), once a file of this
+      // image's reads: the read rule, which takes it when nothing but another tool's file is beside it.
+      leftBehind ??= { c, read };
       continue;
     }
     effective = c;
     decoded = read.decoded;
     identity = read.identity;
+  }
+  if (leftBehind !== null) {
+    if (effective === null) {
+      effective = leftBehind.c;
+      decoded = leftBehind.read.decoded;
+      identity = leftBehind.read.identity;
+    } else if (leftBehind.c.side === 'target') sharedWithUnseen = true; // it holds the stem slot, where a new file of this image's would go
   }
 
   const configured = configuredDefaultFormat(loc.dir);

@@ -1,7 +1,7 @@
 import { errors } from '../errors.js';
 import { isKnownOperationKey } from '../analysis/operations.js';
 import { scan } from './scan.js';
-import { isMovableOrphan, sidecarFilesOf, type ScanRecord, type ScanSidecar, type ScanSummary } from '../scan/records.js';
+import { isLeftBehind, isMovableOrphan, leftBehindFilesOf, sidecarFilesOf, type ScanRecord, type ScanSidecar, type ScanSummary } from '../scan/records.js';
 import { ExactSum } from './exact-sum.js';
 import { CATEGORIES, type Category, type Options } from '../types.js';
 import { ownEffective, round, sidecarFilter, sortKeysDeep } from './common.js';
@@ -165,12 +165,14 @@ class StatsAccumulator {
     for (const sc of sidecarFilesOf(rec)) {
       if (filter && !filter(sc)) continue;
       r.sidecarFiles++;
-      if (rec.category === 'ok' && rec.effective !== null && sc !== rec.effective) r.keptCopies = (r.keptCopies ?? 0) + 1;
+      if (rec.category === 'ok' && rec.effective !== null && sc !== rec.effective && !isLeftBehind(rec, sc)) r.keptCopies = (r.keptCopies ?? 0) + 1;
     }
     const images = rec.images.length;
     const covered = images > 0 && rec.effective !== null && (!filter || filter(rec.effective));
     if (covered) r.imagesWithSidecar += images;
     this.folders?.add(rec.dir, images, covered ? images : 0);
+    // A stem file another image left behind is that image's orphan (the relink note counts it, as cleanup does).
+    if (this.onOrphan) for (const sc of leftBehindFilesOf(rec)) this.onOrphan({ path: sc.path, rel: sc.rel, format: sc.inspection.format, size: sc.inspection.size });
     // Statistics are per image: a record without an image (an orphan, an unknown image type's
     // sidecar, lone twins) gives its files to sidecar_files and its category, nothing else.
     if (images === 0) {

@@ -65,7 +65,7 @@ export async function validate(root: string, opts: ValidateOptions = {}): Promis
       if (filter && ins.status === 'ok' && !filter(sc)) continue;
       // A kept older copy beside an image's sidecar (docs/PAIRING.md §4) is named as such, and so is
       // a stem file another image left behind (§3).
-      const left = rec.category === 'ok' && sc !== rec.effective && isLeftBehind(rec, sc);
+      const left = sc !== rec.effective && isLeftBehind(rec, sc);
       out.push(resultFromInspection(ins, left ? 'left-behind' : rec.category === 'ok' && sc !== rec.effective && rec.effective !== null ? 'kept' : rec.category));
     }
     return out;

@@ -123,7 +123,8 @@ function leftBehindFiles(p: PendingRecord, recordedNameOf: RecordedNameOf, image
     let stem = false;
     for (const sc of p.candidates) {
       if (sc.side !== side) continue;
-      if (sc.naming === 'name-ext') nameExt = true;
+      // (Another tool's file in a name-ext name is none of the image's: the stem file stays its own.)
+      if (sc.naming === 'name-ext') nameExt ||= !isForeign(sc);
       else stem = true;
     }
     if (!nameExt || !stem) continue;

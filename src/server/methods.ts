@@ -4,6 +4,7 @@
  * path; tree operations are imported on first use, which keeps server start-up short (ajv, the
  * scanner and the worker engine are not loaded by a client that only reads and saves).
  */
+import { dirname } from 'node:path';
 import { resolveImageExtensions } from '../discovery/config.js';
 import { engineFromEnv, saveFormatFromEnv, statBindingFromEnv } from '../settings.js';
 import { errors } from '../errors.js';
@@ -60,6 +61,16 @@ const readOpts = (): Options => {
 };
 
 /**
+ * A per-image call's image extensions: `imageExt` + `config` or the nearest `.image-sidecar.json`
+ * at or above the image's folder, as the CLI's read and write take them (which file is whose
+ * depends on which names are images: docs/PAIRING.md §3). A few stats up the tree per call.
+ */
+function imageOptions(p: Params, image: string): Options {
+  const exts = resolveImageExtensions({ cliExtra: optionalStringList(p, 'imageExt'), configPath: optionalPath(p, 'config'), startDir: dirname(image) });
+  return exts ? { imageExtensions: exts } : {};
+}
+
+/**
  * Options every tree operation understands — as the CLI's tree-reading options (TREE_READING):
  * workers, engine, the server's keys, and the image extensions of `imageExt` + `config` or the
  * nearest `.image-sidecar.json` at or above `dir` (so a tree reads the same over both).
@@ -87,13 +98,17 @@ methods.set('ping', {
 // Typed JSON text on one line (ops/read.ts readSidecarText): a plain JSON sidecar goes out as its own bytes.
 methods.set('read', {
   scheduling: 'image-read',
-  handle: async (p) => new RawJsonResult((await readSidecarText(requirePath(p, 'image'), readOpts())).text),
+  handle: async (p) => {
+    const image = requirePath(p, 'image');
+    return new RawJsonResult((await readSidecarText(image, { ...readOpts(), ...imageOptions(p, image) })).text);
+  },
 });
 
 methods.set('readDetailed', {
   scheduling: 'image-read',
   handle: async (p) => {
-    const { text, ...rest } = await readSidecarText(requirePath(p, 'image'), readOpts());
+    const image = requirePath(p, 'image');
+    const { text, ...rest } = await readSidecarText(image, { ...readOpts(), ...imageOptions(p, image) });
     return new RawJsonResult([`${JSON.stringify(rest).slice(0, -1)},"data":`, text, '}']);
   },
 });
@@ -112,7 +127,7 @@ methods.set('save', {
     const backend = optionalString(p, 'backend');
     // saveSidecar itself rejects a missing `data` with a USAGE error, and maps `binary` to `bin`.
     // A bare number's type (25.0, an int beyond 2^53) is noted on the params it was parsed in.
-    return saveSidecar(image, operation, p.data as never, { format, defaultFormat, merge, naming, backend, dataNote: numberNoteOf(p, 'data'), ...keyOpts() });
+    return saveSidecar(image, operation, p.data as never, { format, defaultFormat, merge, naming, backend, dataNote: numberNoteOf(p, 'data'), ...keyOpts(), ...imageOptions(p, image) });
   },
 });
 

@@ -209,7 +209,11 @@ def _may_be_left_behind(c: Any, candidates: List[Any], data: Dict[str, Any]) -> 
         return False
     base = os.path.basename(name_ext.path)
     image = unicodedata.normalize("NFC", base[: len(base) - len(name_ext.ext) - 1])
-    return named != image and split_name(named)[0] == split_name(image)[0]
+    if named.lower() == image.lower():
+        return False  # this image, under an extension whose case a rename changed
+    stem = split_name(image)[0]
+    # An image that claims this stem file too: by its stem, or by its whole name (A.jpg for A.jpg.bin beside A.jpg.png).
+    return split_name(named)[0] == stem or named == stem
 
 
 def _raise_corrupt(message: str, path: Optional[str]) -> Dict[str, Any]:
