@@ -3,8 +3,8 @@
  * (`IMG_6.bin`, recorded for IMG_6.JPG) stays beside `IMG_6.CR2`, which has its own `IMG_6.CR2.bin`
  * (docs/PAIRING.md §3 "left behind"). Before, the RAW read the JPEG's results as its own, a save of
  * the RAW merged into that file (the JPEG's faces became the RAW's), its own file was called a kept
- * older copy (which `resolve` may quarantine), and `relink` saw no orphan. Every case here failed
- * on that code.
+ * older copy (which `resolve` may quarantine), and `relink` saw no orphan. The left-behind cases
+ * failed on that code; the not-left-behind ones guard what stays as it was.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -17,6 +17,7 @@ import { validate } from '../src/ops/validate.js';
 import { scan } from '../src/ops/scan.js';
 import { planRelink, relink } from '../src/ops/relink.js';
 import { cleanup } from '../src/ops/cleanup.js';
+import { restore } from '../src/ops/restore.js';
 import { stats } from '../src/ops/stats.js';
 import { formatStats } from '../src/ops/format-stats.js';
 import { SidecarError } from '../src/errors.js';
@@ -82,7 +83,9 @@ test('left behind: tree commands name it, count it as a sidecar file, and take t
   const byPath = Object.fromEntries(noIndex.results!.map((r) => [r.file_path, r.category]));
   assert.deepEqual(byPath, { [rawOwn]: 'ok', [leftBehind]: 'left-behind' });
   const records = [];
-  for await (const rec of scan(lib, { index: false })) records.push(rec);
+  const session = scan(lib, { index: false });
+  for await (const rec of session) records.push(rec);
+  assert.equal(session.summary.sidecarFiles, 2);
   assert.equal(records.length, 1);
   assert.equal(records[0].category, 'ok');
   assert.equal(records[0].effective?.path, rawOwn);
@@ -179,8 +182,10 @@ test('left behind: a symlinked RAW whose link is named otherwise than its target
   // cleanup's orphans (the scan's) and relink's own walk name the same file.
   const plan = await planRelink(root, { index: false });
   assert.deepEqual(plan.matches.flatMap((m) => m.sidecars.map((x) => x.path)), [leftBehind]);
-  const preview = await cleanup(lib, { dryRun: true, index: false });
-  assert.equal(preview.orphans + preview.relinkable, 1, JSON.stringify(preview));
+  const preview = await cleanup(root, { dryRun: true, index: false });
+  assert.deepEqual([preview.orphans, preview.relinkable], [0, 1], 'relinkable, so cleanup leaves it');
+  const inLib = await cleanup(lib, { dryRun: true, index: false, force: true });
+  assert.deepEqual(inLib.actions.map((a) => a.path), [leftBehind], 'in lib alone its image is not to be found: an orphan');
 });
 
 test('left behind: dotted names — A.jpg.bin, the name-ext file of a moved A.jpg, is not the stem file of A.jpg.png', async (t) => {
@@ -249,6 +254,100 @@ test('not left behind: beside another tool\'s file in the name-ext name, or reco
     cased,
   );
   assert.equal((await readSidecarDetailed(path.join(cased, 'IMG_5.CR2'))).path, path.join(cased, 'IMG_5.json'));
+});
+
+test('not left behind: a file a save through an image symlink wrote records the target\'s name, and stays the link\'s own', async (t) => {
+  const root = testDir(t);
+  const lib = path.join(root, 'lib');
+  makeTree(
+    {
+      'store/IMG_1.jpeg': FAKE_JPEG,
+      'lib/IMG_1.jpg': { symlink: '../store/IMG_1.jpeg' },
+      'lib/IMG_1.json': { json: { face_detection: { faces: [{ id: 'current' }] } } },
+      'lib/IMG_1.jpg.json': { json: { face_detection: { faces: [{ id: 'older' }] } } },
+    },
+    root,
+  );
+  const link = path.join(lib, 'IMG_1.jpg');
+  const saved = await saveSidecar(link, 'quality_assessment', { score: 1 });
+  assert.equal(saved.path, path.join(lib, 'IMG_1.json'));
+  const r = await readSidecarDetailed(link);
+  assert.equal(r.path, path.join(lib, 'IMG_1.json'));
+  assert.deepEqual(Object.keys(r.data).sort(), ['face_detection', 'quality_assessment', 'sidecar_info']);
+  assert.deepEqual(r.findings.map((f) => f.code), ['kept']);
+  const v = await validate(lib, { index: false });
+  assert.equal(v.results!.some((x) => x.category === 'left-behind'), false);
+  const plan = await planRelink(root, { index: false });
+  assert.equal(plan.orphans, 0);
+});
+
+test('not left behind: a folder or a link to nothing in the name-ext name is no file of the image\'s — read, the scan and relink all keep the stem file the image\'s', async (t) => {
+  for (const kind of ['dir', 'dangling'] as const) {
+    const root = testDir(t);
+    const lib = path.join(root, 'lib');
+    makeTree(
+      {
+        'lib/IMG_4.CR2': 'raw',
+        'lib/IMG_4.json': { json: { sidecar_info: { image_path: path.join(lib, 'IMG_4.JPG') }, face_detection: { faces: [{ id: 'stem' }] } } },
+        'moved/IMG_4.JPG': FAKE_JPEG,
+      },
+      root,
+    );
+    if (kind === 'dir') fs.mkdirSync(path.join(lib, 'IMG_4.CR2.json'));
+    else fs.symlinkSync('nowhere.json', path.join(lib, 'IMG_4.CR2.json'));
+    const r = await readSidecarDetailed(path.join(lib, 'IMG_4.CR2'));
+    assert.equal(r.path, path.join(lib, 'IMG_4.json'), kind);
+    const recs = [];
+    for await (const rec of scan(lib, { index: false })) recs.push(rec);
+    const img = recs.find((x) => x.images.length === 1)!;
+    assert.equal(img.findings.some((f) => f.code === 'left-behind'), false, kind);
+    const plan = await planRelink(root, { index: false });
+    assert.deepEqual(plan.matches, [], kind);
+  }
+});
+
+test('not left behind: beside another tool\'s file in the name-ext name, mv takes the stem file with the RAW', async (t) => {
+  const root = testDir(t);
+  makeTree(
+    {
+      'lib/IMG_9.CR2': 'raw',
+      'lib/IMG_9.json': { json: { sidecar_info: { image_path: '/gone/IMG_9.jpg' }, face_detection: { faces: [{ id: 'stem' }] } } },
+      'lib/IMG_9.CR2.json': { json: { title: 'IMG_9.CR2', photoTakenTime: { timestamp: '1' } } },
+      'dest/.keep': '',
+    },
+    root,
+  );
+  const r = await moveImages([path.join(root, 'lib/IMG_9.CR2')], path.join(root, 'dest'));
+  assert.deepEqual(r.problems, []);
+  // (Another tool's file in the image's name goes along, as it always did.)
+  assert.deepEqual(fs.readdirSync(path.join(root, 'dest')).sort(), ['.keep', 'IMG_9.CR2', 'IMG_9.CR2.json', 'IMG_9.json']);
+  assert.deepEqual(faceIds((await readSidecarDetailed(path.join(root, 'dest/IMG_9.CR2'))).data), ['stem']);
+});
+
+test('left behind: two stem files of the moved JPEG (.bin and .json) are both passed over, and relink moves both', async (t) => {
+  const root = testDir(t);
+  const { lib, raw, leftBehind, rawOwn, movedJpeg } = await movedJpegLibrary(root);
+  const jsonToo = path.join(lib, 'IMG_6.json');
+  fs.writeFileSync(jsonToo, JSON.stringify({ sidecar_info: { image_path: movedJpeg.replace('/moved/', '/lib/') }, yolov8: { objects: [] } }));
+  const r = await readSidecarDetailed(raw);
+  assert.equal(r.path, rawOwn);
+  assert.deepEqual(r.findings.map((f) => [f.code, f.path]).sort(), [['left-behind', leftBehind], ['left-behind', jsonToo]].sort());
+  const v = await validate(lib, { index: false });
+  assert.deepEqual(v.results!.map((x) => x.category).sort(), ['left-behind', 'left-behind', 'ok']);
+});
+
+test('left behind: with the JPEG deleted, cleanup quarantines it and restore puts it back byte for byte', async (t) => {
+  const root = testDir(t);
+  const { raw, leftBehind, rawOwn, movedJpeg } = await movedJpegLibrary(root);
+  fs.rmSync(movedJpeg);
+  const before = fs.readFileSync(leftBehind);
+  const c = await cleanup(root, { index: false, force: true });
+  assert.equal(c.removed, 1, JSON.stringify(c));
+  assert.equal(fs.existsSync(leftBehind), false);
+  assert.deepEqual((await readSidecarDetailed(raw)).findings, []);
+  await restore(root);
+  assert.deepEqual(fs.readFileSync(leftBehind), before);
+  assert.equal((await readSidecarDetailed(raw)).path, rawOwn);
 });
 
 const python = findPython();

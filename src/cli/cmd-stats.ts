@@ -57,5 +57,6 @@ async function noteRelinkable(ctx: CommandContext, dir: string, orphans: Orphan[
   const plan = await planRelink(dir, { imageExtensions, keyring }, { orphans }).catch(() => null);
   if (plan === null) return; // only a note: the statistics above are the answer
   const n = plan.matches.reduce((k, m) => k + m.sidecars.length, 0);
+  // (The orphans here include stem files other images left behind beside an image's own file, docs/PAIRING.md §3: not in the `orphan` category.)
   if (n > 0) note(ctx, `${n} of the ${orphans.length} orphan(s) belong to images that moved or were renamed inside the library: image-sidecar relink ${JSON.stringify(dir)} --dry-run`);
 }

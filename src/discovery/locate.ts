@@ -46,12 +46,6 @@ export interface SidecarCandidate {
    * it only after its record is checked against the disk (`recordNamesAnotherImage`).
    */
   unverified?: true;
-  /**
-   * A stem-form file beside the image's own name-ext file: another image's, left behind, when its
-   * record names one (pair.ts recordsAnotherImage); a reader and a save check that first. The name
-   * of the image on the candidate's side (the target's, or the link's own on the link side).
-   */
-  mayBeLeftBehind?: string;
 }
 
 export interface SidecarLocation {
@@ -263,8 +257,6 @@ function groupIn(dir: string, imageName: string, imageExts: ReadonlySet<string>)
 
 /** The group's files that belong to `imageName`, in its read order (pair.ts sidecarsOfImage). */
 function candidatesOf(group: PairGroup & { unverified?: true }, imageName: string, imageExts: ReadonlySet<string>, side: 'target' | 'link', out: SidecarCandidate[]): void {
-  const from = out.length;
-  let maybe = false;
   for (const s of sidecarsOfImage(group, imageName, imageExts)) {
     // A directory or FIFO in a sidecar's name, or a symlink to nothing: not a readable candidate.
     if (s.notFile || (s.isLink && !linkLeadsToFile(s.path))) continue;
@@ -272,13 +264,13 @@ function candidatesOf(group: PairGroup & { unverified?: true }, imageName: strin
     if (s.isLink) c.isLink = true;
     if (s.shared) c.shared = true;
     else if (group.unverified && s.naming === 'stem') c.unverified = true;
-    if (s.mayBeLeftBehind) maybe = true;
     out.push(c);
   }
-  // Only beside a name-ext file of the image's that is a candidate (not a link to nothing).
-  if (maybe && out.some((c, i) => i >= from && c.naming === 'name-ext' && !c.shared)) {
-    for (let i = from; i < out.length; i++) if (out[i].naming === 'stem' && !out[i].shared) out[i].mayBeLeftBehind = imageName;
-  }
+}
+
+/** The image name an image's candidates on `side` are named after: its target's, or the link's own beside the link. */
+export function imageNameOnSide(loc: SidecarLocation, side: 'target' | 'link'): string {
+  return side === 'target' ? loc.name : path.basename(loc.imagePath);
 }
 
 /** lstat `p`; if it is missing and its name is not ASCII, look for the same name in another normalisation. */

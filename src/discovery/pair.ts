@@ -271,30 +271,51 @@ export function pairGroupOf(dir: string, imageName: string, entries: readonly { 
 export interface ImageSidecar extends SidecarEntry {
   /** Claimed by another image of the group too (a stem-form file of a shared stem: IMG_1.json for IMG_1.jpg and IMG_1.CR2). */
   shared: boolean;
-  /**
-   * A stem-form file this image alone claims, beside a name-ext file of its own: it is another
-   * image's, left behind, when its record names one (`recordsAnotherImage`, docs/PAIRING.md §3).
-   */
-  mayBeLeftBehind?: true;
 }
 
 /**
- * Does a stem-form file of `imageName` record another image of the same stem (`named`, the file
- * name its record holds: analysis/image-identity.ts recordedImageName)? Such a file, beside the
- * image's own name-ext file (`ImageSidecar.mayBeLeftBehind`), is that image's, left behind when it
- * moved: a RAW+JPEG pair's JPEG moved by hand leaves IMG_1.bin, recorded for IMG_1.jpg, beside
- * IMG_1.CR2 and IMG_1.CR2.bin. The RAW neither reads it nor saves into it; relink returns it.
+ * Does a stem file of the image record another image that claims the file (`named`: the file name
+ * its record holds, analysis/image-identity.ts recordedImageName)? One of the same stem, or one named
+ * as the file's base (`A.jpg` claims `A.jpg.bin`, the stem file of `A.jpg.png`). `imageNames`: the
+ * image's name on the file's side first (its stem is the file's), then any other name a save of this
+ * image records (a link's target: a save through a link records the target). A name that differs
+ * from one of these only in case is this image's (a rename that changed the extension's case).
  */
-export function recordsAnotherImage(imageName: string, named: string | null, imageExts: ReadonlySet<string>): boolean {
+export function namesAnotherClaimant(imageNames: readonly string[], named: string | null, imageExts: ReadonlySet<string>): boolean {
   if (named === null || named.includes('/') || named.includes('\\')) return false;
   const n = nfc(named);
-  // This image, under an extension whose case a rename changed (IMG_1.CR2 recorded as IMG_1.cr2).
-  if (n.toLowerCase() === nfc(imageName).toLowerCase()) return false;
-  // An image that claims this stem file too: by its stem, or by its whole name (`A.jpg` claims
-  // `A.jpg.bin`, the stem file of `A.jpg.png`).
-  const stem = nfc(splitName(imageName).stem);
+  const lower = n.toLowerCase();
+  if (imageNames.some((name) => nfc(name).toLowerCase() === lower)) return false;
+  const stem = nfc(splitName(imageNames[0]).stem);
   if (nfc(splitName(n).stem) !== stem && n !== stem) return false;
   return isImageName(n, imageExts);
+}
+
+/**
+ * THE "left behind" rule (docs/PAIRING.md §3), for one image's own files on one side: the stem files
+ * it does not share whose record names another image that claims them (`namesAnotherClaimant`),
+ * when a name-ext file of the image's own is there too (`isOwnFile`: a file of ours, not a folder,
+ * a link to nothing or another tool's file; a corrupt one counts). A RAW+JPEG pair whose JPEG was
+ * moved by hand leaves IMG_1.bin, recorded for IMG_1.jpg, beside IMG_1.CR2 and IMG_1.CR2.bin.
+ * Returns each such file with the name it records, or null (the usual case: nothing is read). Read,
+ * save, mv/cp (ops/read.ts leftBehindOfImage), the scan (scan/finalize.ts) and relink apply it.
+ */
+export function leftBehindAmong<F extends { naming: SidecarNaming; shared?: boolean }>(
+  files: readonly F[],
+  imageNames: readonly string[],
+  imageExts: ReadonlySet<string>,
+  isOwnFile: (f: F) => boolean,
+  recordedName: (f: F) => string | null,
+): Map<F, string> | null {
+  if (!files.some((f) => f.naming === 'stem' && f.shared !== true)) return null;
+  if (!files.some((f) => f.naming === 'name-ext' && f.shared !== true && isOwnFile(f))) return null;
+  let out: Map<F, string> | null = null;
+  for (const f of files) {
+    if (f.naming !== 'stem' || f.shared === true) continue;
+    const named = recordedName(f);
+    if (named !== null && namesAnotherClaimant(imageNames, named, imageExts)) (out ??= new Map()).set(f, named);
+  }
+  return out;
 }
 
 /** The NFC names under which a sidecar named `name` claims images: its base (stem form) and, when that is an image name, the same base (name-ext form). */
@@ -320,9 +341,6 @@ export function sidecarsOfImage(group: PairGroup, imageName: string, imageExts: 
     const shared = others.some((o) => o.stem === base || (o.name === base && isImageName(base, imageExts)));
     out.push({ ...s, naming: nameClaim ? 'name-ext' : 'stem', shared });
   }
-  // (A name-ext entry that is a directory or a FIFO is no file of the image's: locate.ts also drops
-  // broken links before it keeps the mark.)
-  if (out.some((s) => !s.shared && s.naming === 'name-ext' && s.notFile !== true)) for (const s of out) if (!s.shared && s.naming === 'stem') s.mayBeLeftBehind = true;
   return out.sort((a, b) => Number(a.shared) - Number(b.shared) || compareSidecars(a, b));
 }
 

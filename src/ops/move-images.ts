@@ -34,7 +34,8 @@ import { hostMark, processState, removeStaleTempFiles } from '../fs/temp-files.j
 import { fsyncDirs } from '../fs/dir-sync.js';
 import { writeFileAtomicSync } from '../fs/atomic-write.js';
 import { imageExtensionSet, isAscii, nfc, splitName } from '../discovery/extensions.js';
-import { candidateNames, isImageName, isSidecarName, recordsAnotherImage, sidecarExtOf } from '../discovery/pair.js';
+import { candidateNames, isImageName, isSidecarName, sidecarExtOf } from '../discovery/pair.js';
+import { leftBehindOfImage } from './read.js';
 import { locateSidecarSync } from '../discovery/locate.js';
 import { addFolderName, readFolderNames, stemClaimants, type FolderNames } from '../discovery/folder-names.js';
 import { lockKeyForImage, lockKeysForLoneSidecar } from '../discovery/lock-key.js';
@@ -222,8 +223,9 @@ function imageUnit(source: string, dest: Destination, folder: FolderNames, exts:
   );
   const ownPaths = new Set(own.map((c) => c.path));
   const siblings = loc.siblings.map((s) => nfc(path.basename(s)));
+  const leftBehind = leftBehindOfImage(loc, opts);
   for (const c of own) {
-    if (!c.shared && leftBehindHere(c, own, loc.isSymlink ? name : loc.name, opts)) continue; // another image's file: it stays
+    if (leftBehind?.has(c.path)) continue; // another image's file, left behind (docs/PAIRING.md §3): it stays
     if (c.isLink) throw errors.usage(`its sidecar ${c.path} is a symlink: move it yourself (its target may be anyone's)`);
     if (c.shared) {
       const owner = recordOf(c.path, opts);
@@ -293,14 +295,6 @@ function recordOf(p: string, opts: TransferOptions): string | null | undefined {
   return readSidecarRecord(p, opts.keyring)?.name;
 }
 
-/**
- * A stem file another image of the stem left behind beside this image's own name-ext file
- * (docs/PAIRING.md §3): not this image's, so it stays where it is. `all`: the image's files on that side.
- */
-function leftBehindHere(c: { path: string; naming: SidecarNaming }, all: readonly { naming: SidecarNaming; shared?: boolean }[], imageName: string, opts: TransferOptions): boolean {
-  if (c.naming !== 'stem' || !all.some((o) => o.naming === 'name-ext' && o.shared !== true)) return false;
-  return recordsAnotherImage(imageName, recordOf(c.path, opts) ?? null, imageExtensionSet(opts.imageExtensions));
-}
 
 
 // ---------------------------------------------------------------------------------------------
@@ -411,9 +405,11 @@ function newSidecarsOf(unit: TransferUnit, opts: TransferOptions): { path: strin
     const loc = locateSidecarSync(image.from, { imageExtensions: opts.imageExtensions });
     found = loc.candidates.filter((c) => (loc.isSymlink ? c.side === 'link' : c.side === 'target')).map((c) => ({ ...c, shared: c.shared === true }));
   }
+  // Another image's files left behind (docs/PAIRING.md §3) stay: looked for only where the image has files in both namings.
+  const leftBehind = found.some((c) => c.naming === 'stem') && found.some((c) => c.naming === 'name-ext') ? leftBehindOfImage(locateSidecarSync(image.from, { imageExtensions: opts.imageExtensions }), opts) : null;
   return found.filter((c) => {
-    if (planned.has(c.path) || (stays && c.naming === 'stem')) return false;
-    if (!c.shared) return !leftBehindHere(c, found, name, opts);
+    if (planned.has(c.path) || (stays && c.naming === 'stem') || leftBehind?.has(c.path)) return false;
+    if (!c.shared) return true;
     const owner = recordOf(c.path, opts);
     return !(owner !== undefined && owner !== null && siblings.includes(owner));
   });

@@ -6,14 +6,14 @@
 import { errors, isSidecarError } from '../errors.js';
 import { decodeSidecar, type DecodedSidecar } from '../formats/codec.js';
 import type { JsonObject, Options, SidecarFormat } from '../types.js';
-import { locateSidecar, recordNamesAnotherImage, type SidecarCandidate, type SidecarLocation } from '../discovery/locate.js';
+import { imageNameOnSide, locateSidecar, recordNamesAnotherImage, type SidecarLocation } from '../discovery/locate.js';
 import { DEFAULT_MAX_FILE_SIZE, readFileLimitedSync, readFileWithStatSync } from '../fs/read-file.js';
 import { identityOf, type FileIdentity } from '../fs/identity.js';
 import { typedJsonText } from '../formats/json.js';
 import { accelAvailable, plainJsonLine } from '../accel/decode.js';
 import { recordedImageName } from '../analysis/image-identity.js';
 import { imageExtensionSet, nfc } from '../discovery/extensions.js';
-import { recordsAnotherImage } from '../discovery/pair.js';
+import { leftBehindAmong } from '../discovery/pair.js';
 import { isForeignData } from '../analysis/operations.js';
 import { basename } from 'node:path';
 
@@ -133,38 +133,14 @@ async function readEffective<T>(
   const { candidates } = location;
 
   const corrupt: { path: string; error: unknown }[] = [];
-  const exts = imageExtensionSet(opts.imageExtensions);
-  // Stem files that record another image of the stem, beside a name-ext file of this image's
-  // (docs/PAIRING.md §3): left behind by that image once a file of this image's reads; this image's
-  // after all when none does but another tool's (nothing of its own beside them).
-  const deferred: { c: SidecarCandidate; named: string; decoded: CandidateRead<JsonObject> }[] = [];
-  const settle = (c: SidecarCandidate, read: CandidateRead<T>, leftBehind: boolean): Omit<ReadResult, 'data'> & { value: T | null } => {
-    if (leftBehind) for (const d of deferred) findings.push(leftBehindFinding(d.c.path, d.named));
-    for (const f of corrupt) {
-      findings.push({
-        code: 'fallback',
-        message: `${f.path} is corrupt; read ${c.path} instead`,
-        path: f.path,
-      });
-    }
-    for (const note of read.notes) findings.push(noteFinding(note, c.path));
-    const kept: typeof candidates = [];
-    for (const k of candidates.slice(candidates.indexOf(c) + 1)) {
-      if (k.shared || k.unverified) continue; // another image's or shared: no kept copy of this one's (not read)
-      if (!leftBehind && findings.some((f) => f.code === 'foreign' && f.path === k.path)) continue; // passed over already
-      const whose = whoseFile(k, opts, leftBehind ? exts : null);
-      if (whose === 'foreign') findings.push(foreignFinding(k.path));
-      else if (whose !== null) findings.push(leftBehindFinding(k.path, whose));
-      else kept.push(k);
-    }
-    if (kept.length > 0) {
-      findings.push({ code: 'kept', message: `older copies kept beside ${c.path}, not read: ${kept.map((k) => k.path).join(', ')} (image-sidecar resolve quarantines them once their content is in ${c.path})`, path: kept[0].path });
-    }
-    const out: Omit<ReadResult, 'data'> & { value: T | null } = { value: read.value, path: c.path, format: read.format, findings, location };
-    if (read.encryptedKeyId !== undefined) out.encryptedKeyId = read.encryptedKeyId;
-    return out;
-  };
+  // Stem files another image left behind (docs/PAIRING.md §3): passed over, named, never kept copies.
+  const leftBehind = leftBehindOfImage(location, opts);
   for (const c of candidates) {
+    const named = leftBehind?.get(c.path);
+    if (named !== undefined) {
+      findings.push(leftBehindFinding(c.path, named));
+      continue;
+    }
     let read: CandidateRead<T>;
     try {
       if (c.shared) {
@@ -179,21 +155,15 @@ async function readEffective<T>(
           findings.push({ code: 'ambiguous', message: `${c.path} belongs to ${[location.targetPath, ...location.siblings].join(', ')} alike (same stem) and records none of them; a save writes ${location.name}.<ext>, this image's own`, path: c.path });
         }
         read = fromDecoded(decoded);
-      } else if (c.unverified || c.mayBeLeftBehind !== undefined) {
+      } else if (c.unverified) {
         // The folder's images came from a listing older than the folder: an image added since
-        // (IMG_1.CR2) may be the one this stem file records. Or the image has a name-ext file of
-        // its own: this stem file may be another image's, left behind when it moved.
+        // (IMG_1.CR2) may be the one this stem file records.
         const decoded = decodedCandidate(readLimited(c.path, opts), c.path, opts);
         if (decoded.foreign) {
           findings.push(foreignFinding(c.path));
           continue;
         }
-        const named = recordedImageName(decoded.value);
-        if (c.unverified && recordNamesAnotherImage(location, named, { imageExtensions: opts.imageExtensions })) continue;
-        if (c.mayBeLeftBehind !== undefined && recordsAnotherImage(c.mayBeLeftBehind, named, exts)) {
-          deferred.push({ c, named: named!, decoded });
-          continue;
-        }
+        if (recordNamesAnotherImage(location, recordedImageName(decoded.value), { imageExtensions: opts.imageExtensions })) continue;
         read = fromDecoded(decoded);
       } else {
         read = take(c.path);
@@ -208,13 +178,26 @@ async function readEffective<T>(
       findings.push({ code: 'corrupt', message: e.message, path: c.path });
       continue;
     }
-    return settle(c, read, true);
-  }
-  // Nothing of this image's reads, and no file of its is corrupt: its name-ext files are another
-  // tool's, so the stem file is its own after all (as with no name-ext file beside it).
-  if (corrupt.length === 0 && deferred.length > 0) {
-    const first = deferred[0];
-    return settle(first.c, fromDecoded(first.decoded), false);
+    for (const f of corrupt) {
+      findings.push({
+        code: 'fallback',
+        message: `${f.path} is corrupt; read ${c.path} instead`,
+        path: f.path,
+      });
+    }
+    for (const note of read.notes) findings.push(noteFinding(note, c.path));
+    const kept: typeof candidates = [];
+    for (const k of candidates.slice(candidates.indexOf(c) + 1)) {
+      if (k.shared || k.unverified || leftBehind?.has(k.path)) continue; // another image's or shared: no kept copy of this one's (not read)
+      if (isForeignFile(k.path, opts)) findings.push(foreignFinding(k.path));
+      else kept.push(k);
+    }
+    if (kept.length > 0) {
+      findings.push({ code: 'kept', message: `older copies kept beside ${c.path}, not read: ${kept.map((k) => k.path).join(', ')} (image-sidecar resolve quarantines them once their content is in ${c.path})`, path: kept[0].path });
+    }
+    const out: Omit<ReadResult, 'data'> & { value: T | null } = { value: read.value, path: c.path, format: read.format, findings, location };
+    if (read.encryptedKeyId !== undefined) out.encryptedKeyId = read.encryptedKeyId;
+    return out;
   }
 
   if (corrupt.length === 1) throw corrupt[0].error;
@@ -225,24 +208,48 @@ async function readEffective<T>(
   return { value: null, path: null, format: null, findings, location };
 }
 
+/**
+ * The image's stem files another image left behind (pair.ts leftBehindAmong), by path, with the
+ * name each records; null when there are none. Read, save, mv and cp take the image's files by it.
+ * A file is decoded here only where the image has files in both namings on one side (rare).
+ */
+export function leftBehindOfImage(location: SidecarLocation, opts: Options): Map<string, string> | null {
+  let out: Map<string, string> | null = null;
+  const exts = imageExtensionSet(opts.imageExtensions);
+  for (const side of ['target', 'link'] as const) {
+    const files = location.candidates.filter((c) => c.side === side);
+    // Beside a link, a save through it recorded the target's name: that name is this image's too.
+    const names = side === 'target' ? [location.name] : [imageNameOnSide(location, side), location.name];
+    const found = leftBehindAmong(
+      files,
+      names,
+      exts,
+      // A file of the image's: anything but another tool's (a corrupt or unreadable one is its own, and says so when read).
+      (c) => !isForeignFile(c.path, opts),
+      (c) => {
+        try {
+          return recordedImageName(decodedCandidate(readLimited(c.path, opts), c.path, opts).value);
+        } catch {
+          return null;
+        }
+      },
+    );
+    if (found !== null) for (const [c, named] of found) (out ??= new Map()).set(c.path, named);
+  }
+  return out;
+}
+
 /** A candidate passed over: another tool's file in a sidecar's name (docs/PAIRING.md §7). */
 function foreignFinding(path: string): ReadFinding {
   return { code: 'foreign', message: `${path} is another tool's file (it decodes but holds no sidecar_info and no operation): passed over, not this image's sidecar; never written, converted or moved`, path };
 }
 
-/**
- * A file after the effective one: another tool's ('foreign'), another image's left behind (the name
- * its record holds), or null (this image's: a kept copy). A file that cannot be read or decoded is
- * this image's (it stays a kept copy, as before).
- */
-function whoseFile(k: SidecarCandidate, opts: Options, exts: ReadonlySet<string> | null): 'foreign' | string | null {
+/** Does the file decode as another tool's file? A file that cannot be read or decoded is not (it stays a kept copy, as before). */
+function isForeignFile(path: string, opts: Options): boolean {
   try {
-    const decoded = decodedCandidate(readLimited(k.path, opts), k.path, opts);
-    if (decoded.foreign) return 'foreign';
-    const named = k.mayBeLeftBehind !== undefined && exts !== null ? recordedImageName(decoded.value) : null;
-    return named !== null && recordsAnotherImage(k.mayBeLeftBehind!, named, exts!) ? named : null;
+    return decodedCandidate(readLimited(path, opts), path, opts).foreign;
   } catch {
-    return null;
+    return false;
   }
 }
 

@@ -18,7 +18,7 @@
  * (`kind: "relink"`, each entry's old and new place), so `restore` moves them back, byte for byte.
  */
 import * as fs from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { mkdir, realpath } from 'node:fs/promises';
 import { errors, isSidecarError, type ErrorCode } from '../errors.js';
 import { hashRegularFileSync } from '../fs/file-hash.js';
@@ -26,7 +26,7 @@ import { fsyncDirs } from '../fs/dir-sync.js';
 import { relJoin } from '../fs/rel-path.js';
 import { acquireSidecarLockSync, type HeldLock } from '../fs/lock.js';
 import { imageExtensionSet, nfc, splitName } from '../discovery/extensions.js';
-import { isImageName, pairDirectory, recordsAnotherImage, sidecarsOfImage, type PairGroup } from '../discovery/pair.js';
+import { isImageName, leftBehindAmong, pairDirectory, sidecarsOfImage, type PairGroup } from '../discovery/pair.js';
 import { walkTree, type DirListing } from '../discovery/walk.js';
 import { shardFilter } from '../discovery/shard.js';
 import { assertDirectory } from '../scan/session.js';
@@ -251,12 +251,14 @@ type Orphan = OrphanList['orphans'][number];
 /**
  * One walk of the library's names: its image files, and its orphans as the
  * scan defines them (a lone sidecar that inspects as one of ours, with no look-alike, not a link:
- * scan/records.ts categorize, unlessLookalike, isMovableOrphan). Only those lone files are read:
- * relink asks nothing of the others, and reading every sidecar was most of its run. A folder that
- * cannot be listed or a name that is not UTF-8 could hide an orphan or a second candidate image:
- * the walk is incomplete and no orphan is declared (as findOrphans). A lone file that cannot be read
- * is listed (`unreadable`) and the run goes on; an image's sidecar is never opened (whatever it
- * holds, the image has one). With a shard, the shard's names only (as the scan's).
+ * scan/records.ts categorize, unlessLookalike, isMovableOrphan), and the stem files another image
+ * left behind (`leftBehindOf`). Only those lone files, and the files of an image with files in both
+ * namings, are read: relink asks nothing of the others, and reading every sidecar was most of its
+ * run. A folder that cannot be listed or a name that is not UTF-8 could hide an orphan or a second
+ * candidate image: the walk is incomplete and no orphan is declared (as findOrphans). A lone file
+ * that cannot be read is listed (`unreadable`) and the run goes on; any other sidecar of an image is
+ * never opened (whatever it holds, the image has one). With a shard, the shard's names only (as the
+ * scan's).
  */
 async function walkLibrary(rootAbs: string, opts: Options, exts: ReadonlySet<string>): Promise<WalkedLibrary> {
   const out: WalkedLibrary = { orphans: [], folders: [], records: new Map(), unreadable: [] };
@@ -294,26 +296,43 @@ async function walkLibrary(rootAbs: string, opts: Options, exts: ReadonlySet<str
 /**
  * The stem files of a one-image group that another image of the stem left behind (docs/PAIRING.md
  * §3: beside the image's own name-ext file, recording another image): orphans of that image, as
- * every command but a names-only walk sees them. Only such a group's stem files are read.
+ * every command but a names-only walk sees them. Only such a group's files (both namings) are read.
  */
 function leftBehindOf(g: PairGroup, relOf: (name: string) => string, exts: ReadonlySet<string>, inspectOpts: InspectOptions, out: WalkedLibrary): void {
   // (For an image symlink, these are the files beside the link itself, its link side.)
   const img = g.images[0];
-  const own = sidecarsOfImage(g, img.name, exts);
-  if (!own.some((s) => s.mayBeLeftBehind)) return;
-  // Another tool's file in a name-ext name is none of the image's (scan/finalize.ts): one that is not is needed.
-  const isOwn = (s: (typeof own)[number]) => {
-    const ins = inspectFile({ path: s.path, name: s.name }, inspectOpts);
-    return !(ins.status === 'ok' && ins.shape !== null && ins.shape !== 'sidecar');
-  };
-  if (!own.some((s) => s.naming === 'name-ext' && !s.shared && !s.notFile && isOwn(s))) return;
-  for (const s of own) {
-    if (!s.mayBeLeftBehind || s.isLink || s.notFile) continue;
-    const inspection = inspectFile({ path: s.path, name: s.name }, inspectOpts);
-    const probe = inspection.probe;
-    if (inspection.status !== 'ok' || inspection.shape !== 'sidecar' || !probe || !recordsAnotherImage(img.name, probe.imageName, exts)) continue;
-    out.orphans.push({ path: s.path, rel: relOf(s.name), format: inspection.format, size: inspection.size });
-    out.records.set(s.path, { identity: probe.image, name: probe.imageName });
+  const files = sidecarsOfImage(g, img.name, exts);
+  if (!files.some((s) => s.naming === 'stem') || !files.some((s) => s.naming === 'name-ext')) return;
+  const inspections = new Map(files.map((s) => [s, inspectFile({ path: s.path, name: s.name }, inspectOpts)]));
+  // Beside a link, a save through it recorded the target's name: that name is the image's too.
+  const names = [img.name];
+  if (img.isLink) {
+    try {
+      names.push(basename(fs.realpathSync.native(img.path)));
+    } catch {
+      /* a broken link: only its own name */
+    }
+  }
+  const found = leftBehindAmong(
+    files,
+    names,
+    exts,
+    // As the scan counts a name-ext file the image's own (scan/finalize.ts leftBehindFiles).
+    (s) => {
+      const ins = inspections.get(s)!;
+      return (ins.status === 'ok' && (ins.shape === null || ins.shape === 'sidecar')) || ins.status === 'corrupt' || ins.status === 'encrypted';
+    },
+    (s) => {
+      const ins = inspections.get(s)!;
+      return ins.status === 'ok' && ins.shape === 'sidecar' ? (ins.probe?.imageName ?? null) : null;
+    },
+  );
+  if (found === null) return;
+  for (const [s] of found) {
+    if (s.isLink) continue; // read through, never moved (records.ts isMovableOrphan)
+    const ins = inspections.get(s)!;
+    out.orphans.push({ path: s.path, rel: relOf(s.name), format: ins.format, size: ins.size });
+    out.records.set(s.path, { identity: ins.probe!.image, name: ins.probe!.imageName });
   }
 }
 

@@ -11,8 +11,8 @@ import { encodeSidecar, normalizeFormat } from '../formats/codec.js';
 import { carryNote, cloneJson, putNote, type NumberNote } from '../formats/numbers.js';
 import type { FormatName, JsonObject, JsonValue, Options, SidecarExt, SidecarFormat, SidecarNaming, SidecarKey } from '../types.js';
 import { folderSidecarFormat, imagesClaiming, locateSidecar, recordNamesAnotherImage, sidecarLockKeys, sidecarPathFor, type SidecarCandidate, type SidecarLocation } from '../discovery/locate.js';
-import { recordsAnotherImage, sidecarRank } from '../discovery/pair.js';
-import { imageExtensionSet, nfc } from '../discovery/extensions.js';
+import { sidecarRank } from '../discovery/pair.js';
+import { nfc } from '../discovery/extensions.js';
 import { isForeignData } from '../analysis/operations.js';
 import { configuredDefaultFormat } from '../discovery/config.js';
 import { canonicalJson } from '../formats/canonical.js';
@@ -22,7 +22,7 @@ import { writeFileAtomic } from '../fs/atomic-write.js';
 import { DEFAULT_MAX_FILE_SIZE } from '../fs/read-file.js';
 import { assertLockHeld, withSidecarLock } from '../fs/lock.js';
 import { removeStaleTempFiles } from '../fs/temp-files.js';
-import { ownerOf, readSidecarFileWithIdentity } from './read.js';
+import { leftBehindOfImage, ownerOf, readSidecarFileWithIdentity } from './read.js';
 import { isStillAsRead, type FileIdentity } from '../fs/identity.js';
 import { encryptionKey } from '../crypto/keys.js';
 import { isoTimestamp } from '../time.js';
@@ -404,8 +404,10 @@ function chooseTarget(loc: SidecarLocation, imagePath: string, opts: SaveOptions
   let jsonViewPath: string | undefined;
   // Another tool's files in the image's sidecar names (Takeout's IMG_1.jpg.json): never merged from, never written.
   const foreign = new Set<string>();
-  let sharedWithUnseen = false;
-  let leftBehind: { c: SidecarCandidate; read: { decoded: DecodedSidecar; identity: FileIdentity } } | null = null;
+  // The stem slot holds a file that is not this image's: an image added since the folder was listed
+  // owns it, or another image left it behind. A new file of this image's is then name-ext.
+  let stemNotOurs = false;
+  const leftBehind = leftBehindOfImage(loc, opts);
   for (const c of loc.candidates) {
     if (effective !== null && (!document || jsonView !== undefined)) break;
     let read: { decoded: DecodedSidecar; identity: FileIdentity };
@@ -431,25 +433,18 @@ function chooseTarget(loc: SidecarLocation, imagePath: string, opts: SaveOptions
     }
     if (effective !== null || (c.shared && ownerOf(read.decoded.data, loc) === 'other')) continue;
     if (c.unverified && recordNamesAnotherImage(loc, recordedImageName(read.decoded.data), { imageExtensions: opts.imageExtensions })) {
-      sharedWithUnseen = true; // another image, added since the folder was listed, owns this stem file
+      stemNotOurs = true; // another image, added since the folder was listed, owns this stem file
       continue;
     }
-    if (c.mayBeLeftBehind !== undefined && recordsAnotherImage(c.mayBeLeftBehind, recordedImageName(read.decoded.data), imageExtensionSet(opts.imageExtensions))) {
-      // Another image's file, left behind when it moved (docs/PAIRING.md §3), once a file of this
-      // image's reads: the read rule, which takes it when nothing but another tool's file is beside it.
-      leftBehind ??= { c, read };
+    if (leftBehind?.has(c.path)) {
+      // Another image's file, left behind when it moved (docs/PAIRING.md §3): never merged into; it
+      // holds the stem slot where a new file of this image's would go.
+      if (c.side === 'target') stemNotOurs = true;
       continue;
     }
     effective = c;
     decoded = read.decoded;
     identity = read.identity;
-  }
-  if (leftBehind !== null) {
-    if (effective === null) {
-      effective = leftBehind.c;
-      decoded = leftBehind.read.decoded;
-      identity = leftBehind.read.identity;
-    } else if (leftBehind.c.side === 'target') sharedWithUnseen = true; // it holds the stem slot, where a new file of this image's would go
   }
 
   const configured = configuredDefaultFormat(loc.dir);
@@ -466,7 +461,7 @@ function chooseTarget(loc: SidecarLocation, imagePath: string, opts: SaveOptions
   // The images a stem-form file of this image would belong to: more than one (or one added since
   // the folder was listed owns a stem file), and the image's own file is name-ext.
   const claimants = imagesClaiming(loc, sidecarPathFor(loc, 'bin', 'stem'), { imageExtensions: opts.imageExtensions });
-  const stemShared = sharedWithUnseen || claimants.length > 1;
+  const stemShared = stemNotOurs || claimants.length > 1;
   if (stemShared && opts.naming === 'stem') {
     throw new SidecarError('AMBIGUOUS', `${imagePath}: nothing saved, a stem-form sidecar would belong to ${claimants.join(', ')} (same stem); save without naming "stem" to write ${loc.name}.${extFor(format)}, this image's own`, {
       path: sidecarPathFor(loc, extFor(format), 'stem'),

@@ -2,19 +2,19 @@
 import type { FileInspection } from '../model/inspection.js';
 import type { PendingRecord } from './pending.js';
 import { basename } from 'node:path';
-import { recordsAnotherImage } from '../discovery/pair.js';
+import { leftBehindAmong } from '../discovery/pair.js';
 import { categorize, isForeign, unlessLookalike, type ScanRecord, type ScanSidecar, type TreeSeq } from './records.js';
+
+/**
+ * What a stem-form file records of its image (its file name, NFC), read for the rare record whose
+ * image has files in both namings (`leftBehindFiles`); null when it records none or cannot be read.
+ */
+export type RecordedNameOf = (path: string) => string | null;
 
 /**
  * The record of `p` with its inspections: `results` from `from` on (a bundle's records share one
  * list); an unreadable sidecar is a problem of the scan (`problem`).
  */
-/**
- * What a stem-form file records of its image (its file name, NFC), read for the rare record whose
- * image has a name-ext file too (`leftBehindOf`); null when it records none or cannot be read.
- */
-export type RecordedNameOf = (path: string) => string | null;
-
 export function finalizeRecord(
   p: PendingRecord,
   results: readonly FileInspection[],
@@ -109,36 +109,32 @@ function uncheckedInspection(path: string): FileInspection {
 
 
 /**
- * The stem-form files of a one-image record that another image of the stem left behind: on each
- * side, when the image has a name-ext file there too, the stem files whose record names another
- * image of the stem (pair.ts recordsAnotherImage). Null when there are none (the usual record:
- * nothing is read).
+ * The stem files of a one-image record that another image left behind (pair.ts leftBehindAmong), on
+ * each side, by path with the name each records. A name-ext file counts as the image's own when it
+ * was read as ours (corrupt and encrypted ones too), not when it is another tool's or could not be
+ * read as a file (a folder, a link to nothing). Null when there are none (nothing is read).
  */
 function leftBehindFiles(p: PendingRecord, recordedNameOf: RecordedNameOf, imageExts: ReadonlySet<string>): Map<string, string> | null {
   if (p.images.length !== 1 || p.candidates.length < 2 || p.forced !== undefined) return null;
   const img = p.images[0];
   let out: Map<string, string> | null = null;
   for (const side of ['target', 'local'] as const) {
-    let nameExt = false;
-    let stem = false;
-    for (const sc of p.candidates) {
-      if (sc.side !== side) continue;
-      // (Another tool's file in a name-ext name is none of the image's: the stem file stays its own.)
-      if (sc.naming === 'name-ext') nameExt ||= !isForeign(sc);
-      else stem = true;
-    }
-    if (!nameExt || !stem) continue;
+    const files = p.candidates.filter((sc) => sc.side === side);
     // The image the side's files are named after: the link's target there, the image itself here.
-    const imageName = side === 'target' ? (img.target === undefined ? null : basename(img.target)) : img.name;
-    if (imageName === null) continue;
-    for (const sc of p.candidates) {
-      if (sc.side !== side || sc.naming !== 'stem') continue;
+    // Beside a link, a save through it recorded the target's name: that name is this image's too.
+    const target = img.target === undefined ? null : basename(img.target);
+    const names = side === 'target' ? (target === null ? null : [target]) : target === null ? [img.name] : [img.name, target];
+    if (names === null) continue;
+    const found = leftBehindAmong(
+      files,
+      names,
+      imageExts,
+      (sc) => (sc.inspection.status === 'ok' && !isForeign(sc)) || sc.inspection.status === 'corrupt' || sc.inspection.status === 'encrypted',
       // Only a file this record inspected: its record then depends on its identity (the index's
       // folder records), which a link target's sidecar reported by its own record is not.
-      if (sc.inspection.status !== 'ok') continue;
-      const named = recordedNameOf(sc.path);
-      if (recordsAnotherImage(imageName, named, imageExts)) (out ??= new Map()).set(sc.path, named!);
-    }
+      (sc) => (sc.inspection.status === 'ok' ? recordedNameOf(sc.path) : null),
+    );
+    if (found !== null) for (const [sc, named] of found) (out ??= new Map()).set(sc.path, named);
   }
   return out;
 }

@@ -23,9 +23,7 @@ import { walkTree, type WalkEntry, type WalkProblem } from '../discovery/walk.js
 import { relativeTo } from '../fs/rel-path.js';
 import { watchThreadPool } from '../fs/thread-pool-watch.js';
 import { finalizeRecord } from './finalize.js';
-import { decodeSidecar } from '../formats/codec.js';
-import { DEFAULT_MAX_FILE_SIZE, readFileLimitedSync } from '../fs/read-file.js';
-import { recordedImageName } from '../analysis/image-identity.js';
+import { readSidecarRecord } from '../analysis/image-identity.js';
 import {
   addLinkGroup,
   BUNDLE_ITEMS,
@@ -166,16 +164,8 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
     return (this.imageExtsMemo ??= imageExtensionSet(this.opts.imageExtensions));
   }
 
-  /** The image a stem file records (finalize.ts: only for a record whose image has a name-ext file too), read here under the scan's limits and keys. */
-  private readonly recordedNameOf = (path: string): string | null => {
-    const o = this.opts;
-    try {
-      const bytes = readFileLimitedSync(path, o.maxFileSize ?? DEFAULT_MAX_FILE_SIZE);
-      return recordedImageName(decodeSidecar(bytes, { path, maxDepth: o.maxDepth, maxFileSize: o.maxFileSize ?? DEFAULT_MAX_FILE_SIZE, keyring: o.keyring }).data);
-    } catch {
-      return null; // unreadable or changed since it was inspected: taken as recording no image
-    }
-  };
+  /** The image a stem file records (finalize.ts: only for a record whose image has files in both namings), read under the scan's limits and keys. */
+  private readonly recordedNameOf = (path: string): string | null => readSidecarRecord(path, this.opts.keyring, this.opts)?.name ?? null;
 
   private problem(path: string, code: string, message: string, seq: TreeSeq): void {
     this.summary.complete = false;

@@ -202,7 +202,7 @@ def _recorded_image_name(data: Dict[str, Any]) -> Optional[str]:
 
 def _may_be_left_behind(c: Any, candidates: List[Any], data: Dict[str, Any]) -> bool:
     """Does stem file `c`, beside a name-ext file of the image on its side, record another name of its
-    stem (src/discovery/pair.ts recordsAnotherImage, but for the extension set)?"""
+    stem (src/discovery/pair.ts namesAnotherClaimant, but for the extension set)?"""
     name_ext = next((o for o in candidates if o.side == c.side and o.naming == "name-ext"), None)
     named = _recorded_image_name(data)
     if name_ext is None or named is None:
