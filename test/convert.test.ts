@@ -556,6 +556,23 @@ test('a sidecar another image\'s sidecar link reads (B.json → A.json) is never
   assert.deepEqual(readData(path.join(root, 'B.json')).data, readData(a).data, 'the link still reads its file');
 });
 
+test('a folder the walk for sidecar links cannot list (a name that is not UTF-8) may hold a link to any file: every source is kept, and the report says why', async (t) => {
+  const root = testDir(t);
+  const a = image(root, 'A.jpg', 'json');
+  const odd = Buffer.concat([Buffer.from(`${root}/games-`), Buffer.from([0xff])]);
+  fs.mkdirSync(odd);
+  fs.symlinkSync('../A.json', Buffer.concat([odd, Buffer.from('/C.json')]));
+  const dry = await convert(root, 'bin', { engine: 'inline', dryRun: true });
+  assert.match(dry.sourcesKept ?? '', /could not be listed: .* every source would be kept/);
+  const r = await convert(root, 'bin', { engine: 'inline' });
+  assert.equal(r.scanComplete, false);
+  assert.match(r.sourcesKept ?? '', /could not be listed: .* every source was kept/);
+  assert.equal(r.items!.find((i) => i.source === a)!.action, 'convert');
+  assert.ok(fs.existsSync(a), 'A.json kept: the link in the unlisted folder still reads it');
+  assert.ok(fs.existsSync(path.join(root, 'A.bin')));
+  assert.deepEqual(readData(path.join(root, 'A.bin')).data, readData(a).data);
+});
+
 test('a source gone since the scan whose data another convert put at the target (in the format asked) is skip-already, not a failure; gone with no such target, a failure', async (t) => {
   const { convertUnits } = await import('../src/tasks/convert.js');
   const root = testDir(t);

@@ -106,5 +106,6 @@ export async function run(ctx: CommandContext): Promise<number> {
     listing.dispose();
   }
   if (!r.scanComplete) note(ctx, 'warning: the scan was incomplete (some paths could not be read)');
+  if (r.sourcesKept !== undefined) note(ctx, `warning: ${r.sourcesKept}`);
   return r.failed > 0 || r.conflicts > 0 || mismatches > 0 || !r.scanComplete ? EXIT_FINDINGS : EXIT_CLEAN;
 }

@@ -72,6 +72,11 @@ export interface ConvertReport {
   verify?: { checked: number; mismatches: { image: string; before: string; after: string | null }[] };
   /** Temp files of an earlier killed run removed from the directories converted. */
   tempFilesRemoved: number;
+  /**
+   * Why every source was kept although --keep-source was not given: a folder the walk for sidecar
+   * links could not list may hold a link to any file of the tree (docs/PAIRING.md §5).
+   */
+  sourcesKept?: string;
   scanComplete: boolean;
   /**
    * Sidecar files of the tree as the scan found them (README "Categories": the count every command
@@ -140,7 +145,16 @@ async function convertTree(root: string, format: SidecarFormat, opts: ConvertOpt
 
   const realFolders = lastRealFolder();
   // Sidecar links read the files they lead to: none of those is removed (a source kept in place).
-  const linked = taskOpts.keepSource ? new Map<string, string>() : await sidecarLinkTargets(root, opts.signal);
+  // A folder the walk could not list may hold such a link to any file: then no source is removed.
+  const found = taskOpts.keepSource ? null : await sidecarLinkTargets(root, opts.signal);
+  if (found?.unlisted !== undefined && !taskOpts.dryRun) {
+    taskOpts.keepSource = true;
+    report.sourcesKept = `${found.unlisted} could not be listed: a sidecar link there may read any file of the tree, so every source was kept (as with --keep-source)`;
+  } else if (found?.unlisted !== undefined) {
+    report.sourcesKept = `${found.unlisted} could not be listed: a sidecar link there may read any file of the tree, so every source would be kept (as with --keep-source)`;
+  }
+  // (With every source kept, the files links read stay too: no conflict is needed for them.)
+  const linked = taskOpts.keepSource || found === null ? new Map<string, string>() : found.targets;
   // A unit costs the engine what ~20 inspected files do: `auto` sizes itself by that (tuning.ts).
   let units = 0;
   // The plan, one step per job in scan order: an item known at once, or a unit for the task.
@@ -203,9 +217,10 @@ async function convertTree(root: string, format: SidecarFormat, opts: ConvertOpt
  * names before the conversion; a realpath per sidecar-named symlink only. Links from outside the
  * tree converted are not seen.
  */
-async function sidecarLinkTargets(root: string, signal?: AbortSignal): Promise<Map<string, string>> {
+async function sidecarLinkTargets(root: string, signal?: AbortSignal): Promise<{ targets: Map<string, string>; unlisted?: string }> {
   const out = new Map<string, string>();
-  for await (const dir of walkTree(root, { skipDirNames: SKIP_DIR_NAMES, signal })) {
+  let unlisted: string | undefined;
+  for await (const dir of walkTree(root, { skipDirNames: SKIP_DIR_NAMES, signal, onProblem: (p) => void (unlisted ??= p.path) })) {
     for (const e of dir.entries) {
       if (e.kind !== 'symlink' || e.unaddressable === true || !isSidecarName(e.name)) continue;
       const link = join(dir.path, e.name);
@@ -216,7 +231,7 @@ async function sidecarLinkTargets(root: string, signal?: AbortSignal): Promise<M
       }
     }
   }
-  return out;
+  return unlisted === undefined ? { targets: out } : { targets: out, unlisted };
 }
 
 /** A unit that would remove a file a sidecar link reads: a conflict, left untouched (with --keep-source it converts). */
