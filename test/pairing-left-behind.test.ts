@@ -61,6 +61,9 @@ test('left behind: the RAW reads its own file, and its save merges there, never 
   assert.deepEqual(faceIds(after.data), ['raw-face']);
   assert.deepEqual(Object.keys(after.data).sort(), ['face_detection', 'quality_assessment', 'sidecar_info']);
   assert.deepEqual(fs.readFileSync(leftBehind), before, 'the JPEG\'s file is untouched');
+  // Asked for the stem form, the save is refused, naming the file that holds that name and whose it is.
+  await assert.rejects(saveSidecar(raw, 'quality_assessment', { score: 2 }, { naming: 'stem' }), (e: SidecarError) => e.code === 'AMBIGUOUS' && /IMG_6\.bin is another image's \(it records IMG_6\.JPG: left behind/.test(e.message));
+  assert.deepEqual(fs.readFileSync(leftBehind), before);
 });
 
 test('not left behind: with the stem file alone (no file of its own beside it), the RAW reads it, as before', async (t) => {

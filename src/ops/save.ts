@@ -463,7 +463,10 @@ function chooseTarget(loc: SidecarLocation, imagePath: string, opts: SaveOptions
   const claimants = imagesClaiming(loc, sidecarPathFor(loc, 'bin', 'stem'), { imageExtensions: opts.imageExtensions });
   const stemShared = stemNotOurs || claimants.length > 1;
   if (stemShared && opts.naming === 'stem') {
-    throw new SidecarError('AMBIGUOUS', `${imagePath}: nothing saved, a stem-form sidecar would belong to ${claimants.join(', ')} (same stem); save without naming "stem" to write ${loc.name}.${extFor(format)}, this image's own`, {
+    // A stem file another image left behind is what takes the slot: say so, not "shared".
+    const taken = leftBehind === null ? undefined : [...leftBehind].find(([p]) => path.dirname(p) === loc.dir);
+    const why = taken !== undefined ? `the stem-form file ${taken[0]} is another image's (it records ${taken[1]}: left behind, docs/PAIRING.md §3)` : `a stem-form sidecar would belong to ${claimants.join(', ')} (same stem)`;
+    throw new SidecarError('AMBIGUOUS', `${imagePath}: nothing saved, ${why}; save without naming "stem" to write ${loc.name}.${extFor(format)}, this image's own`, {
       path: sidecarPathFor(loc, extFor(format), 'stem'),
       details: { paths: claimants },
     });
