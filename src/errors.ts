@@ -57,6 +57,9 @@ export class SidecarError extends Error {
   }
 }
 
+/** The errors that make a file unreadable (it could not be read at all); any other error reading and decoding it makes it corrupt. */
+export const READ_ERROR_CODES: ReadonlySet<ErrorCode> = new Set(['PERMISSION', 'IO', 'NOT_FOUND', 'NOT_A_DIRECTORY', 'READ_ONLY']);
+
 export function isSidecarError(e: unknown): e is SidecarError {
   return e instanceof SidecarError;
 }

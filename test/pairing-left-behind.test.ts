@@ -353,6 +353,63 @@ test('left behind: with the JPEG deleted, cleanup quarantines it and restore put
   assert.equal((await readSidecarDetailed(raw)).path, rawOwn);
 });
 
+test('left behind: a JPEG saved again while the RAW shared its stem, then moved by hand — relink returns its name-ext file, not the older stem copy that would hide it', async (t) => {
+  const root = testDir(t);
+  const lib = path.join(root, 'lib');
+  makeTree({ 'lib/IMG_1.JPG': FAKE_JPEG, 'moved/.keep': '' }, root);
+  const jpeg = path.join(lib, 'IMG_1.JPG');
+  await saveSidecar(jpeg, 'face_detection', { faces: [{ id: 'jpeg1' }] }); // alone: IMG_1.bin
+  fs.writeFileSync(path.join(lib, 'IMG_1.CR2'), 'raw');
+  await saveSidecar(path.join(lib, 'IMG_1.CR2'), 'face_detection', { faces: [{ id: 'raw' }] }); // IMG_1.CR2.bin
+  await saveSidecar(jpeg, 'object_detection', { objects: [{ id: 'jpeg2' }] }); // shared stem: IMG_1.JPG.bin, merged from IMG_1.bin
+  assert.deepEqual(fs.readdirSync(lib).sort(), ['IMG_1.CR2', 'IMG_1.CR2.bin', 'IMG_1.JPG', 'IMG_1.JPG.bin', 'IMG_1.bin']);
+  const moved = path.join(root, 'moved', 'IMG_1.JPG');
+  fs.renameSync(jpeg, moved);
+  const cleanupPlan = await cleanup(root, { dryRun: true, index: false, force: true });
+  assert.deepEqual(cleanupPlan.actions, [], 'nothing to remove: IMG_1.JPG.bin is relinkable, IMG_1.bin an older copy of it');
+  const report = await relink(root);
+  assert.equal(report.relinked, 1, JSON.stringify(report));
+  const r = await readSidecarDetailed(moved);
+  assert.equal(r.path, path.join(root, 'moved', 'IMG_1.JPG.bin'));
+  assert.deepEqual(Object.keys(r.data).sort(), ['face_detection', 'object_detection', 'sidecar_info']);
+  assert.ok(fs.existsSync(path.join(lib, 'IMG_1.bin')), 'the older stem copy stays, still left behind beside the RAW');
+  assert.equal((await readSidecarDetailed(path.join(lib, 'IMG_1.CR2'))).path, path.join(lib, 'IMG_1.CR2.bin'));
+});
+
+test('left behind: a name-ext file the reader cannot read is not the image\'s own file for read, the scan or mv alike (run as nobody)', async (t) => {
+  if (process.getuid?.() !== 0 || spawnSync('setpriv', ['--version']).status !== 0) {
+    t.skip('needs root and setpriv to run as nobody');
+    return;
+  }
+  const root = testDir(t);
+  fs.chmodSync(root, 0o755);
+  const lib = path.join(root, 'lib');
+  makeTree(
+    {
+      'lib/A.CR2': 'raw',
+      'lib/A.bin': { json: { sidecar_info: { image_path: '/gone/A.jpg' }, face_detection: { faces: [{ id: 'stem' }] } } },
+      'lib/A.CR2.bin': { json: { sidecar_info: { image_path: path.join(lib, 'A.CR2') }, face_detection: { faces: [{ id: 'name-ext' }] } } },
+    },
+    root,
+  );
+  spawnSync('chmod', ['-R', 'a+rX', root]);
+  fs.chmodSync(path.join(lib, 'A.CR2.bin'), 0o600);
+  const readJs = path.join(path.dirname(CLI), 'ops', 'read.js');
+  const scanJs = path.join(path.dirname(CLI), 'ops', 'scan.js');
+  const code = `
+    const { readSidecarDetailed } = await import(${JSON.stringify(readJs)});
+    const { scan } = await import(${JSON.stringify(scanJs)});
+    const lib = ${JSON.stringify(lib)};
+    const read = await readSidecarDetailed(lib + '/A.CR2').then((r) => r.path, (e) => 'error ' + e.code);
+    const recs = [];
+    for await (const rec of scan(lib, { index: false })) recs.push(rec);
+    const rec = recs.find((x) => x.images.length === 1);
+    process.stdout.write(JSON.stringify({ read, effective: rec.effective?.path ?? null, leftBehind: rec.findings.some((f) => f.code === 'left-behind') }));`;
+  const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '--input-type=module', '-e', code], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual(JSON.parse(r.stdout), { read: path.join(lib, 'A.bin'), effective: path.join(lib, 'A.bin'), leftBehind: false });
+});
+
 const python = findPython();
 
 test('left behind: the server (the Python client\'s path) takes the folder\'s configuration file\'s image extensions for read and save', { skip: python ? false : 'no python3 >= 3.9' }, async (t) => {

@@ -3,7 +3,7 @@
  * existed, corrupt or not), a corrupt preferred file falls back to the next valid one, and a
  * sidecar that exists but cannot be read is an error — never a silent `{}`.
  */
-import { errors, isSidecarError } from '../errors.js';
+import { errors, isSidecarError, READ_ERROR_CODES } from '../errors.js';
 import { decodeSidecar, type DecodedSidecar } from '../formats/codec.js';
 import type { JsonObject, Options, SidecarFormat } from '../types.js';
 import { imageNameOnSide, locateSidecar, recordNamesAnotherImage, type SidecarLocation } from '../discovery/locate.js';
@@ -224,8 +224,9 @@ export function leftBehindOfImage(location: SidecarLocation, opts: Options): Map
       files,
       names,
       exts,
-      // A file of the image's: anything but another tool's (a corrupt or unreadable one is its own, and says so when read).
-      (c) => !isForeignFile(c.path, opts),
+      // A file of the image's, as the scan counts it (scan/finalize.ts): one read as ours, corrupt or
+      // encrypted included; not another tool's, nor one that cannot be read at all.
+      (c) => isOwnFile(c.path, opts),
       (c) => {
         try {
           return recordedImageName(decodedCandidate(readLimited(c.path, opts), c.path, opts).value);
@@ -242,6 +243,15 @@ export function leftBehindOfImage(location: SidecarLocation, opts: Options): Map
 /** A candidate passed over: another tool's file in a sidecar's name (docs/PAIRING.md §7). */
 function foreignFinding(path: string): ReadFinding {
   return { code: 'foreign', message: `${path} is another tool's file (it decodes but holds no sidecar_info and no operation): passed over, not this image's sidecar; never written, converted or moved`, path };
+}
+
+/** Read as one of ours (corrupt or encrypted included), not another tool's file, nor one that cannot be read (tasks/inspect.ts: 'unreadable'). */
+function isOwnFile(path: string, opts: Options): boolean {
+  try {
+    return !decodedCandidate(readLimited(path, opts), path, opts).foreign;
+  } catch (e) {
+    return !(isSidecarError(e) && READ_ERROR_CODES.has(e.code));
+  }
 }
 
 /** Does the file decode as another tool's file? A file that cannot be read or decoded is not (it stays a kept copy, as before). */

@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { errors, isSidecarError, type ErrorCode } from '../errors.js';
+import { errors, isSidecarError, READ_ERROR_CODES } from '../errors.js';
 import { decodeSidecar } from '../formats/codec.js';
 import { withFloatBlocks } from '../formats/cbor.js';
 import { typedJsonText } from '../formats/json.js';
@@ -40,7 +40,6 @@ function schemaFor(source: unknown): CompiledSchema {
   return compiled;
 }
 
-const READ_ERROR_CODES: ReadonlySet<ErrorCode> = new Set(['PERMISSION', 'IO', 'NOT_FOUND', 'NOT_A_DIRECTORY', 'READ_ONLY']);
 
 // One resolver per scan and thread: it keeps the real paths of target folders (resolve-link.ts)
 // for that scan only — a folder link re-pointed between two scans of one process (the server, the
