@@ -155,8 +155,7 @@ test('not left behind: a stem file that records this image, no image, or an imag
     makeTree(
       {
         'IMG_8.CR2': 'raw',
-        // (A result the name-ext file lacks: not an older copy of it, so read first, §4.)
-        'IMG_8.json': { json: { sidecar_info: info, face_detection: { faces: [{ id: 'stem' }] }, quality_assessment: { grade: 'A' } } },
+        'IMG_8.json': { json: { sidecar_info: info, face_detection: { faces: [{ id: 'stem' }] } } },
         'IMG_8.CR2.json': { json: { sidecar_info: { image_path: path.join(dir, 'IMG_8.CR2') }, face_detection: { faces: [{ id: 'name-ext' }] } } },
       },
       dir,
@@ -252,7 +251,7 @@ test('not left behind: beside another tool\'s file in the name-ext name, or reco
   makeTree(
     {
       'IMG_5.CR2': 'raw',
-      'IMG_5.json': { json: { sidecar_info: { image_path: '/old/IMG_5.cr2' }, face_detection: { faces: [{ id: 'stem' }] }, quality_assessment: { grade: 'A' } } },
+      'IMG_5.json': { json: { sidecar_info: { image_path: '/old/IMG_5.cr2' }, face_detection: { faces: [{ id: 'stem' }] } } },
       'IMG_5.CR2.json': { json: { sidecar_info: { image_path: path.join(cased, 'IMG_5.CR2') }, face_detection: { faces: [{ id: 'name-ext' }] } } },
     },
     cased,
@@ -267,7 +266,7 @@ test('not left behind: a file a save through an image symlink wrote records the 
     {
       'store/IMG_1.jpeg': FAKE_JPEG,
       'lib/IMG_1.jpg': { symlink: '../store/IMG_1.jpeg' },
-      'lib/IMG_1.json': { json: { face_detection: { faces: [{ id: 'current' }] }, quality_assessment: { grade: 'A' } } },
+      'lib/IMG_1.json': { json: { face_detection: { faces: [{ id: 'current' }] } } },
       'lib/IMG_1.jpg.json': { json: { face_detection: { faces: [{ id: 'older' }] } } },
     },
     root,
@@ -354,7 +353,7 @@ test('left behind: with the JPEG deleted, cleanup quarantines it and restore put
   assert.equal((await readSidecarDetailed(raw)).path, rawOwn);
 });
 
-test('left behind: a JPEG saved again while the RAW shared its stem, then moved by hand — relink returns both its files, and it reads the newer name-ext file, the stem file an older copy of it', async (t) => {
+test('left behind: a JPEG saved again while the RAW shared its stem, then moved by hand — relink returns its name-ext file, not the older stem copy that would hide it', async (t) => {
   const root = testDir(t);
   const lib = path.join(root, 'lib');
   makeTree({ 'lib/IMG_1.JPG': FAKE_JPEG, 'moved/.keep': '' }, root);
@@ -367,13 +366,13 @@ test('left behind: a JPEG saved again while the RAW shared its stem, then moved 
   const moved = path.join(root, 'moved', 'IMG_1.JPG');
   fs.renameSync(jpeg, moved);
   const cleanupPlan = await cleanup(root, { dryRun: true, index: false, force: true });
-  assert.deepEqual(cleanupPlan.actions, [], 'nothing to remove: both files are relinkable');
+  assert.deepEqual(cleanupPlan.actions, [], 'nothing to remove: IMG_1.JPG.bin is relinkable, IMG_1.bin an older copy of it');
   const report = await relink(root);
-  assert.equal(report.relinked, 2, JSON.stringify(report));
+  assert.equal(report.relinked, 1, JSON.stringify(report));
   const r = await readSidecarDetailed(moved);
   assert.equal(r.path, path.join(root, 'moved', 'IMG_1.JPG.bin'));
   assert.deepEqual(Object.keys(r.data).sort(), ['face_detection', 'object_detection', 'sidecar_info']);
-  assert.deepEqual(r.findings.map((f) => [f.code, f.path]), [['kept', path.join(root, 'moved', 'IMG_1.bin')]]);
+  assert.ok(fs.existsSync(path.join(lib, 'IMG_1.bin')), 'the older stem copy stays, still left behind beside the RAW');
   assert.equal((await readSidecarDetailed(path.join(lib, 'IMG_1.CR2'))).path, path.join(lib, 'IMG_1.CR2.bin'));
 });
 
@@ -409,73 +408,6 @@ test('left behind: a name-ext file the reader cannot read is not the image\'s ow
   const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '--input-type=module', '-e', code], { encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
   assert.deepEqual(JSON.parse(r.stdout), { read: path.join(lib, 'A.bin'), effective: path.join(lib, 'A.bin'), leftBehind: false });
-});
-
-/** IMG_1.JPG saved alone (IMG_1.bin), the RAW beside it saved (IMG_1.CR2.bin), the JPEG saved again (IMG_1.JPG.bin, merged from IMG_1.bin). */
-async function sharedThenJpegSaved(lib: string): Promise<string> {
-  makeTree({ 'IMG_1.JPG': FAKE_JPEG }, lib);
-  const jpeg = path.join(lib, 'IMG_1.JPG');
-  await saveSidecar(jpeg, 'face_detection', { faces: [{ id: 'jpeg1' }] });
-  fs.writeFileSync(path.join(lib, 'IMG_1.CR2'), 'raw');
-  await saveSidecar(path.join(lib, 'IMG_1.CR2'), 'face_detection', { faces: [{ id: 'raw' }] });
-  await saveSidecar(jpeg, 'object_detection', { objects: [{ id: 'jpeg2' }] });
-  return jpeg;
-}
-
-test('older copy: once the share ends (the RAW deleted), the JPEG reads its newer name-ext file, not the stem copy it was made from; saves go there; every command agrees', async (t) => {
-  const root = testDir(t);
-  const lib = path.join(root, 'lib');
-  const jpeg = await sharedThenJpegSaved(lib);
-  fs.rmSync(path.join(lib, 'IMG_1.CR2'));
-  fs.rmSync(path.join(lib, 'IMG_1.CR2.bin'));
-  const stem = path.join(lib, 'IMG_1.bin');
-  const nameExt = path.join(lib, 'IMG_1.JPG.bin');
-  const r = await readSidecarDetailed(jpeg);
-  assert.equal(r.path, nameExt);
-  assert.deepEqual(Object.keys(r.data).sort(), ['face_detection', 'object_detection', 'sidecar_info']);
-  assert.deepEqual(r.findings.map((f) => [f.code, f.path]), [['kept', stem]]);
-  const saved = await saveSidecar(jpeg, 'quality_assessment', { score: 1 });
-  assert.equal(saved.path, nameExt);
-  const noIndex = await validate(lib, { index: false });
-  assert.deepEqual(Object.fromEntries(noIndex.results!.map((x) => [x.file_path, x.category])), { [nameExt]: 'ok', [stem]: 'kept' });
-  const recs = [];
-  for await (const rec of scan(lib, { index: false })) recs.push(rec);
-  assert.equal(recs[0].effective?.path, nameExt);
-  assert.equal(recs[0].findings.some((f) => f.code === 'fallback'), false);
-  const indexPath = path.join(root, 'idx');
-  for (let run = 0; run < 4; run++) {
-    const withIndex = await validate(lib, { index: { path: indexPath } });
-    assert.deepEqual(withIndex.results!.map((x) => [x.file_path, x.category]), noIndex.results!.map((x) => [x.file_path, x.category]), `run ${run + 1}`);
-  }
-});
-
-test('older copy: mv and cp of the JPEG (the share ends at the destination) keep it reading its newer file', async (t) => {
-  for (const op of ['mv', 'cp'] as const) {
-    const root = testDir(t);
-    const jpeg = await sharedThenJpegSaved(path.join(root, 'lib'));
-    fs.mkdirSync(path.join(root, 'dest'));
-    const r = await (op === 'mv' ? moveImages : copyImages)([jpeg], path.join(root, 'dest'));
-    assert.deepEqual(r.problems, [], op);
-    const after = await readSidecarDetailed(path.join(root, 'dest', 'IMG_1.JPG'));
-    assert.equal(after.path, path.join(root, 'dest', 'IMG_1.JPG.bin'), op);
-    assert.deepEqual(Object.keys(after.data).sort(), ['face_detection', 'object_detection', 'sidecar_info'], op);
-  }
-});
-
-test('not an older copy: a stem file with a result the name-ext file lacks, or written to since with another value, is read first as ever', async (t) => {
-  const root = testDir(t);
-  const rec = (o: object) => ({ json: { sidecar_info: { image_path: '/x/IMG_2.JPG' }, ...o } });
-  const extra = path.join(root, 'extra');
-  makeTree({ 'IMG_2.JPG': FAKE_JPEG, 'IMG_2.json': rec({ a_detection: { n: 1 }, legacy: { v: 1 } }), 'IMG_2.JPG.json': rec({ a_detection: { n: 1 } }) }, extra);
-  assert.equal((await readSidecarDetailed(path.join(extra, 'IMG_2.JPG'))).path, path.join(extra, 'IMG_2.json'));
-  const newer = path.join(root, 'newer');
-  makeTree({ 'IMG_2.JPG': FAKE_JPEG, 'IMG_2.JPG.json': rec({ a_detection: { n: 1 } }) }, newer);
-  const old = new Date(Date.now() - 60_000);
-  fs.utimesSync(path.join(newer, 'IMG_2.JPG.json'), old, old);
-  makeTree({ 'IMG_2.json': rec({ a_detection: { n: 2 } }) }, newer); // written after it, another value
-  assert.equal((await readSidecarDetailed(path.join(newer, 'IMG_2.JPG'))).path, path.join(newer, 'IMG_2.json'));
-  const v = await validate(newer, { index: false });
-  assert.deepEqual(Object.fromEntries(v.results!.map((x) => [path.basename(x.file_path), x.category])), { 'IMG_2.json': 'ok', 'IMG_2.JPG.json': 'kept' });
 });
 
 const python = findPython();

@@ -719,7 +719,7 @@ async function bothPlans(root: string, opts: PlanOptions): Promise<{ own: Outcom
     for await (const rec of session) {
       const sc = rec.sidecars[0];
       // A stem file another image left behind is that image's orphan (docs/PAIRING.md §3).
-      for (const lb of leftBehindFilesOf(rec)) orphans.push({ path: lb.path, rel: lb.rel, format: lb.inspection.format, size: lb.inspection.size });
+      for (const lb of leftBehindFilesOf(rec)) orphans.push({ path: lb.path, rel: lb.rel, format: lb.inspection.format, size: lb.inspection.size, leftBehind: true });
       if (rec.images.length > 0 || sc === undefined || sc.isLink) continue;
       if (rec.category === 'orphan') orphans.push({ path: sc.path, rel: sc.rel, format: sc.inspection.format, size: sc.inspection.size });
       else if (rec.category === 'unreadable') unreadable.push({ sidecars: [sc.rel], reason: `cannot be read (${sc.inspection.error?.code ?? 'IO'})`, unreadable: true });

@@ -318,42 +318,6 @@ export function leftBehindAmong<F extends { naming: SidecarNaming; shared?: bool
   return out;
 }
 
-/**
- * THE "older copy" rule (docs/PAIRING.md §4), for one image's own files on one side: the stem files
- * it does not share (and that are not left behind) whose results are all in a name-ext file of the
- * image's own (`covers`: analysis/results-cover.ts resultsCovered). They rank after that file. A save
- * writes the name-ext form only while the stem is not the image's alone, taking the stem file's
- * results then (a RAW+JPEG pair); once the share ends (the RAW deleted, the JPEG moved or copied),
- * the stem file is the older copy, and read first it hid the newer results. Empty in the usual case.
- */
-export function olderCopiesAmong<F extends { naming: SidecarNaming; shared?: boolean }>(files: readonly F[], skip: (f: F) => boolean, covers: (stem: F, nameExt: F) => boolean): Set<F> {
-  const out = new Set<F>();
-  const nameExt = files.filter((f) => f.naming === 'name-ext' && f.shared !== true && !skip(f));
-  if (nameExt.length === 0) return out;
-  for (const f of files) {
-    if (f.naming !== 'stem' || f.shared === true || skip(f)) continue;
-    if (nameExt.some((n) => covers(f, n))) out.add(f);
-  }
-  return out;
-}
-
-/**
- * `files` (an image's candidates, in the located order) in its read order: each older copy right
- * after the last unshared name-ext file of its side (`olderCopiesAmong`).
- */
-export function inReadOrder<F extends { naming: SidecarNaming; shared?: boolean; side: string }>(files: readonly F[], older: ReadonlySet<F>): F[] {
-  if (older.size === 0) return [...files];
-  const out: F[] = [];
-  for (let i = 0; i < files.length; i++) {
-    const f = files[i];
-    if (older.has(f)) continue;
-    out.push(f);
-    const lastNameExt = f.naming === 'name-ext' && f.shared !== true && !files.slice(i + 1).some((x) => x.side === f.side && x.naming === 'name-ext' && x.shared !== true);
-    if (lastNameExt) for (const o of files) if (older.has(o) && o.side === f.side) out.push(o);
-  }
-  return out;
-}
-
 /** The NFC names under which a sidecar named `name` claims images: its base (stem form) and, when that is an image name, the same base (name-ext form). */
 function sidecarBase(s: SidecarEntry): string {
   return nfc(s.name.slice(0, s.name.length - s.ext.length - 1));

@@ -6,15 +6,14 @@
 import { errors, isSidecarError, READ_ERROR_CODES } from '../errors.js';
 import { decodeSidecar, type DecodedSidecar } from '../formats/codec.js';
 import type { JsonObject, Options, SidecarFormat } from '../types.js';
-import { imageNameOnSide, locateSidecar, recordNamesAnotherImage, type SidecarCandidate, type SidecarLocation } from '../discovery/locate.js';
+import { imageNameOnSide, locateSidecar, recordNamesAnotherImage, type SidecarLocation } from '../discovery/locate.js';
 import { DEFAULT_MAX_FILE_SIZE, readFileLimitedSync, readFileWithStatSync } from '../fs/read-file.js';
 import { identityOf, type FileIdentity } from '../fs/identity.js';
 import { typedJsonText } from '../formats/json.js';
 import { accelAvailable, plainJsonLine } from '../accel/decode.js';
 import { recordedImageName } from '../analysis/image-identity.js';
 import { imageExtensionSet, nfc } from '../discovery/extensions.js';
-import { inReadOrder, leftBehindAmong, olderCopiesAmong } from '../discovery/pair.js';
-import { resultsCovered } from '../analysis/results-cover.js';
+import { leftBehindAmong } from '../discovery/pair.js';
 import { isForeignData } from '../analysis/operations.js';
 import { basename } from 'node:path';
 
@@ -136,9 +135,7 @@ async function readEffective<T>(
   const corrupt: { path: string; error: unknown }[] = [];
   // Stem files another image left behind (docs/PAIRING.md §3): passed over, named, never kept copies.
   const leftBehind = leftBehindOfImage(location, opts);
-  // Older stem copies of the image's own name-ext file rank after it (§4).
-  const order = readOrderOf(location, opts, leftBehind);
-  for (const c of order) {
+  for (const c of candidates) {
     const named = leftBehind?.get(c.path);
     if (named !== undefined) {
       findings.push(leftBehindFinding(c.path, named));
@@ -190,7 +187,7 @@ async function readEffective<T>(
     }
     for (const note of read.notes) findings.push(noteFinding(note, c.path));
     const kept: typeof candidates = [];
-    for (const k of order.slice(order.indexOf(c) + 1)) {
+    for (const k of candidates.slice(candidates.indexOf(c) + 1)) {
       if (k.shared || k.unverified || leftBehind?.has(k.path)) continue; // another image's or shared: no kept copy of this one's (not read)
       if (isForeignFile(k.path, opts)) findings.push(foreignFinding(k.path));
       else kept.push(k);
@@ -209,40 +206,6 @@ async function readEffective<T>(
     throw errors.corrupt(detail, undefined, corrupt[0].error);
   }
   return { value: null, path: null, format: null, findings, location };
-}
-
-/**
- * The image's candidates in the order it reads them (docs/PAIRING.md §4): as located, except that a
- * stem file of its own that is an older copy of its own name-ext file (pair.ts olderCopiesAmong)
- * comes right after the last of its unshared name-ext files on that side. Files are decoded here
- * only where the image has files in both namings on one side (rare).
- */
-export function readOrderOf(location: SidecarLocation, opts: Options, leftBehind: ReadonlyMap<string, string> | null): SidecarCandidate[] {
-  const { candidates } = location;
-  let older: Set<SidecarCandidate> | null = null;
-  for (const side of ['target', 'link'] as const) {
-    const files = candidates.filter((c) => c.side === side);
-    if (!files.some((c) => c.naming === 'name-ext') || !files.some((c) => c.naming === 'stem')) continue;
-    const read = new Map<SidecarCandidate, { data: JsonObject; mtimeNs: bigint } | null>();
-    const load = (c: SidecarCandidate) => {
-      if (!read.has(c)) {
-        try {
-          const r = readSidecarFileWithIdentity(c.path, opts);
-          read.set(c, isForeignData(r.decoded.data, basename(c.path)) ? null : { data: r.decoded.data, mtimeNs: r.identity.mtimeNs });
-        } catch {
-          read.set(c, null); // unreadable or corrupt: covers nothing, and is covered by nothing
-        }
-      }
-      return read.get(c)!;
-    };
-    const found = olderCopiesAmong(files, (c) => leftBehind?.has(c.path) === true, (stem, nameExt) => {
-      const a = load(stem);
-      const b = load(nameExt);
-      return a !== null && b !== null && resultsCovered(a.data, b.data, a.mtimeNs > b.mtimeNs);
-    });
-    for (const c of found) (older ??= new Set()).add(c);
-  }
-  return older === null ? candidates : inReadOrder(candidates, older);
 }
 
 /**

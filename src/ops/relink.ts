@@ -38,7 +38,7 @@ import { hashFileSync, readSidecarRecord, type SidecarRecord } from '../analysis
 import type { ImageRecord } from '../model/summary.js';
 import type { Options } from '../types.js';
 import { isoTimestamp } from '../time.js';
-import type { OrphanList } from './orphans.js';
+import { staleStemCopies, type OrphanList } from './orphans.js';
 import { inspectFile } from '../tasks/inspect.js';
 import type { InspectOptions } from '../model/inspection.js';
 import { categorize, isMovableOrphan, unlessLookalike } from '../scan/records.js';
@@ -122,9 +122,12 @@ export async function planRelink(root: string, opts: Omit<RelinkOptions, 'dryRun
   // sidecars. Given them (cleanup and stats scanned the tree already), their records come first:
   // the library is walked only when one of them recorded its image, and that walk keeps no name.
   const library = found === undefined ? await walkLibrary(rootAbs, opts, exts) : null;
-  const list = found ?? library!;
+  const given = found ?? library!;
   const limits = { maxFileSize: opts.maxFileSize, maxDepth: opts.maxDepth };
   const recordOf = (p: string) => (library !== null ? (library.records.get(p) ?? null) : readSidecarRecord(p, opts.keyring, limits));
+  // An older copy of another orphan beside it goes nowhere: returned with it, it would hide it (orphans.ts staleStemCopies).
+  const stale = staleStemCopies(given.orphans, (p) => recordOf(p)?.name ?? null);
+  const list = stale.size === 0 ? given : { orphans: given.orphans.filter((o) => !stale.has(o.path)) };
   const unreadable = library?.unreadable ?? [];
   const plan: RelinkPlan = { orphans: list.orphans.length + unreadable.length, matches: [], ambiguous: [], unmatched: [...unreadable] };
   if (list.orphans.length === 0) return plan;
@@ -332,7 +335,7 @@ function leftBehindOf(g: PairGroup, relOf: (name: string) => string, exts: Reado
   for (const [s] of found) {
     if (s.isLink) continue; // read through, never moved (records.ts isMovableOrphan)
     const ins = inspections.get(s)!;
-    out.orphans.push({ path: s.path, rel: relOf(s.name), format: ins.format, size: ins.size });
+    out.orphans.push({ path: s.path, rel: relOf(s.name), format: ins.format, size: ins.size, leftBehind: true });
     out.records.set(s.path, { identity: ins.probe!.image, name: ins.probe!.imageName });
   }
 }

@@ -25,8 +25,9 @@ import { lstat } from 'node:fs/promises';
 import { errors, isSidecarError } from '../errors.js';
 import { isForeign, isLeftBehind, type ScanRecord, type ScanSidecar } from '../scan/records.js';
 import { scan } from './scan.js';
-import type { Options, SidecarFormat } from '../types.js';
-import { resultsCovered } from '../analysis/results-cover.js';
+import type { JsonObject, Options, SidecarFormat } from '../types.js';
+import { isBackendMap, sameEntry } from './save.js';
+import { isPlainObject } from '../analysis/operations.js';
 import { quarantineFiles, type CleanupSkip } from './cleanup.js';
 import { readSidecarFile } from './read.js';
 import { isOneOf, RESOLVE_PREFERENCES } from '../vocabulary.js';
@@ -159,6 +160,25 @@ export async function resolveConflicts(root: string, opts: ResolveOptions = {}):
   return report;
 }
 
+/**
+ * Is every result of `older` in `current`: each operation key (sidecar_info aside) present, and for
+ * a map of backend results, each backend present? A later save replaces a result, so presence, not
+ * equality, says the older copy has nothing the current file lacks.
+ */
+export function resultsCovered(older: JsonObject, current: JsonObject, olderIsNewer = false): boolean {
+  for (const key of Object.keys(older)) {
+    if (key === 'sidecar_info') continue;
+    if (!Object.hasOwn(current, key)) return false;
+    const o = older[key];
+    const c = current[key];
+    if (isBackendMap(o) && isPlainObject(c)) {
+      for (const b of Object.keys(o)) if (!Object.hasOwn(c, b) || (olderIsNewer && !sameEntry(o, b, c, b))) return false;
+    } else if (olderIsNewer && !sameEntry(older, key, current, key)) {
+      return false;
+    }
+  }
+  return true;
+}
 
 async function decide(rec: ScanRecord, local: ScanSidecar[], prefer: ResolvePreference, readOpts: Options): Promise<ResolveDecision> {
   const image = rec.images[0]!.rel;

@@ -15,14 +15,14 @@ import { sidecarRank } from '../discovery/pair.js';
 import { nfc } from '../discovery/extensions.js';
 import { isForeignData } from '../analysis/operations.js';
 import { configuredDefaultFormat } from '../discovery/config.js';
+import { canonicalJson } from '../formats/canonical.js';
 import type { DecodedSidecar } from '../formats/codec.js';
 import { inQuarantine, QUARANTINE_DIR } from '../discovery/own-folders.js';
 import { writeFileAtomic } from '../fs/atomic-write.js';
 import { DEFAULT_MAX_FILE_SIZE } from '../fs/read-file.js';
 import { assertLockHeld, withSidecarLock } from '../fs/lock.js';
 import { removeStaleTempFiles } from '../fs/temp-files.js';
-import { leftBehindOfImage, ownerOf, readOrderOf, readSidecarFileWithIdentity } from './read.js';
-import { isBackendMap, sameEntry } from '../analysis/results-cover.js';
+import { leftBehindOfImage, ownerOf, readSidecarFileWithIdentity } from './read.js';
 import { isStillAsRead, type FileIdentity } from '../fs/identity.js';
 import { encryptionKey } from '../crypto/keys.js';
 import { isoTimestamp } from '../time.js';
@@ -98,7 +98,27 @@ function isPlainObject(v: JsonValue | undefined): v is JsonObject {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+/**
+ * A map of backend results (`{insightface: {...}, face_recognition: {...}}`): a non-empty object
+ * whose every value is an object. A detector's own result always holds a flag, a list or a number
+ * (`success`, `faces`, `objects`), so it is never taken for one.
+ */
+export function isBackendMap(v: JsonValue | undefined): v is JsonObject {
+  if (!isPlainObject(v)) return false;
+  const keys = Object.keys(v);
+  return keys.length > 0 && keys.every((k) => isPlainObject(v[k]));
+}
 
+/** Same value and type (numbers by the number model: 25.0 is not 25). */
+export function sameEntry(a: JsonObject, aKey: string, b: JsonObject, bKey: string): boolean {
+  // Each value with its own note (looked up under its own key: under 'v' every note was missed, so
+  // 25 sent over a kept 25.0, or one exact int beyond 2^53 over another, counted as unchanged).
+  const x: JsonObject = { v: a[aKey] };
+  const y: JsonObject = { v: b[bKey] };
+  carryNote(a, aKey, x, 'v');
+  carryNote(b, bKey, y, 'v');
+  return canonicalJson(x) === canonicalJson(y);
+}
 
 /**
  * Put `value[key]` into `into[key]`. A backend map is merged backend by backend (each backend's
@@ -388,8 +408,7 @@ function chooseTarget(loc: SidecarLocation, imagePath: string, opts: SaveOptions
   // owns it, or another image left it behind. A new file of this image's is then name-ext.
   let stemNotOurs = false;
   const leftBehind = leftBehindOfImage(loc, opts);
-  // The read order (docs/PAIRING.md §4): an older stem copy after the image's own name-ext file.
-  for (const c of readOrderOf(loc, opts, leftBehind)) {
+  for (const c of loc.candidates) {
     if (effective !== null && (!document || jsonView !== undefined)) break;
     let read: { decoded: DecodedSidecar; identity: FileIdentity };
     try {

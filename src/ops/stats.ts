@@ -17,7 +17,7 @@ export interface StatsOptions extends Options {
   /** Only sidecars matching this filter expression (docs/QUERY.md). */
   where?: string;
   /** Called with each orphan the scan meets (the CLI asks relink about them without a second scan). */
-  onOrphan?: (o: { path: string; rel: string; format: string | null; size: number }) => void;
+  onOrphan?: (o: { path: string; rel: string; format: string | null; size: number; leftBehind?: true }) => void;
 }
 
 /** Coverage of one folder's own images (not its subfolders'). */
@@ -172,7 +172,7 @@ class StatsAccumulator {
     if (covered) r.imagesWithSidecar += images;
     this.folders?.add(rec.dir, images, covered ? images : 0);
     // A stem file another image left behind is that image's orphan (the relink note counts it, as cleanup does).
-    if (this.onOrphan) for (const sc of leftBehindFilesOf(rec)) this.onOrphan({ path: sc.path, rel: sc.rel, format: sc.inspection.format, size: sc.inspection.size });
+    if (this.onOrphan) for (const sc of leftBehindFilesOf(rec)) this.onOrphan({ path: sc.path, rel: sc.rel, format: sc.inspection.format, size: sc.inspection.size, leftBehind: true });
     // Statistics are per image: a record without an image (an orphan, an unknown image type's
     // sidecar, lone twins) gives its files to sidecar_files and its category, nothing else.
     if (images === 0) {

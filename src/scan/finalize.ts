@@ -2,9 +2,7 @@
 import type { FileInspection } from '../model/inspection.js';
 import type { PendingRecord } from './pending.js';
 import { basename } from 'node:path';
-import { inReadOrder, leftBehindAmong, olderCopiesAmong } from '../discovery/pair.js';
-import { resultsCovered } from '../analysis/results-cover.js';
-import type { JsonObject } from '../types.js';
+import { leftBehindAmong } from '../discovery/pair.js';
 import { categorize, isForeign, unlessLookalike, type ScanRecord, type ScanSidecar, type TreeSeq } from './records.js';
 
 /**
@@ -12,9 +10,6 @@ import { categorize, isForeign, unlessLookalike, type ScanRecord, type ScanSidec
  * image has files in both namings (`leftBehindFiles`); null when it records none or cannot be read.
  */
 export type RecordedNameOf = (path: string) => string | null;
-
-/** A sidecar's data and mtime, read for the rare record whose image has files in both namings (`olderCopyFiles`); null when it cannot be read. */
-export type SidecarDataOf = (path: string) => { data: JsonObject; mtimeNs: bigint } | null;
 
 /**
  * The record of `p` with its inspections: `results` from `from` on (a bundle's records share one
@@ -27,7 +22,6 @@ export function finalizeRecord(
   problem: (path: string, code: string, message: string, seq: TreeSeq) => void,
   recordedNameOf?: RecordedNameOf,
   imageExts?: ReadonlySet<string>,
-  dataOf?: SidecarDataOf,
 ): ScanRecord {
   const flags = p.flags;
   const sidecars = p.candidates;
@@ -60,20 +54,13 @@ export function finalizeRecord(
     }
   }
   const isLeftBehind = (sc: ScanSidecar) => leftBehind !== null && leftBehind.has(sc.path);
-  // The read order (§4): an older stem copy of the image's own name-ext file after that file.
-  const older = dataOf !== undefined ? olderCopyFiles(p, leftBehind, dataOf) : null;
-  const order: number[] = older === null ? sidecars.map((_, i) => i) : inReadOrder(sidecars, older).map((sc) => sidecars.indexOf(sc));
-  if (older !== null) {
-    const rank = new Map(order.map((i, k) => [sidecars[i].path, k]));
-    categoryView = [...categoryView].sort((a, b) => rank.get(a.path)! - rank.get(b.path)!);
-  }
   let effective: ScanSidecar | null = null;
   let effectiveForCategory: ScanSidecar | null = null;
   // Another tool's files beside an image (Takeout's IMG_1.jpg.json) are not its sidecars (docs/PAIRING.md §7).
   const withImages = p.images.length > 0;
   if (withImages && categoryView.some(isForeign)) categoryView = categoryView.filter((sc) => !isForeign(sc));
   for (const sc of categoryView) if (!effectiveForCategory && (sc.inspection.status === 'ok' || sc.inspection.status === 'unchecked')) effectiveForCategory = sc;
-  for (const i of order) {
+  for (let i = 0; i < sidecars.length; i++) {
     const sc = sidecars[i];
     const ins = sc.inspection;
     if (own(i) && (ins.status === 'corrupt' || ins.status === 'unreadable')) continue; // reported by its own record
@@ -96,7 +83,7 @@ export function finalizeRecord(
       findings.push({ code: 'corrupt', message: ins.error?.message ?? 'corrupt', paths: [sc.path] });
     }
   }
-  const firstAt = order.find((i) => !isLeftBehind(sidecars[i])) ?? -1;
+  const firstAt = leftBehind === null ? 0 : sidecars.findIndex((sc) => !isLeftBehind(sc));
   if (effective && firstAt >= 0 && sidecars[firstAt] !== effective && !own(firstAt) && !(withImages && isForeign(sidecars[firstAt]))) {
     findings.push({ code: 'fallback', message: `preferred sidecar unusable; read ${effective.name} instead`, paths: [sidecars[firstAt].path, effective.path] });
   }
@@ -148,34 +135,6 @@ function leftBehindFiles(p: PendingRecord, recordedNameOf: RecordedNameOf, image
       (sc) => (sc.inspection.status === 'ok' ? recordedNameOf(sc.path) : null),
     );
     if (found !== null) for (const [sc, named] of found) (out ??= new Map()).set(sc.path, named);
-  }
-  return out;
-}
-
-/**
- * The stem files of a one-image record that are older copies of the image's own name-ext file
- * (pair.ts olderCopiesAmong), by object: both files inspected and read as ours, the stem file's
- * results all in the name-ext file's (analysis/results-cover.ts). Null when there are none.
- */
-function olderCopyFiles(p: PendingRecord, leftBehind: ReadonlyMap<string, string> | null, dataOf: SidecarDataOf): Set<ScanSidecar> | null {
-  if (p.images.length !== 1 || p.candidates.length < 2 || p.forced !== undefined) return null;
-  let out: Set<ScanSidecar> | null = null;
-  const read = new Map<string, { data: JsonObject; mtimeNs: bigint } | null>();
-  // Only files this record inspected (its index entry depends on their identities), read as ours.
-  const load = (sc: ScanSidecar) => {
-    if (sc.inspection.status !== 'ok' || isForeign(sc)) return null;
-    if (!read.has(sc.path)) read.set(sc.path, dataOf(sc.path));
-    return read.get(sc.path)!;
-  };
-  for (const side of ['target', 'local'] as const) {
-    const files = p.candidates.filter((sc) => sc.side === side);
-    if (!files.some((sc) => sc.naming === 'name-ext') || !files.some((sc) => sc.naming === 'stem')) continue;
-    const found = olderCopiesAmong(files, (sc) => leftBehind?.has(sc.path) === true, (stem, nameExt) => {
-      const a = load(stem);
-      const b = load(nameExt);
-      return a !== null && b !== null && resultsCovered(a.data, b.data, a.mtimeNs > b.mtimeNs);
-    });
-    for (const sc of found) (out ??= new Set()).add(sc);
   }
   return out;
 }

@@ -12,7 +12,7 @@ import { mapJobs } from '../engine/pipeline.js';
 import { DEFAULT_BATCH_BYTES, DEFAULT_BATCH_FILES } from '../tuning.js';
 import { createRuntime } from '../engine/select.js';
 import type { FileInspection, InspectItem, InspectOptions, ResolvedLink } from '../model/inspection.js';
-import type { Category, JsonObject, Options } from '../types.js';
+import type { Category, Options } from '../types.js';
 import { CATEGORIES } from '../types.js';
 import { LinkResolver, type LinkResolution } from '../discovery/resolve-link.js';
 import { SKIP_DIR_NAMES } from '../discovery/own-folders.js';
@@ -24,8 +24,6 @@ import { relativeTo } from '../fs/rel-path.js';
 import { watchThreadPool } from '../fs/thread-pool-watch.js';
 import { finalizeRecord } from './finalize.js';
 import { readSidecarRecord } from '../analysis/image-identity.js';
-import { decodeSidecar } from '../formats/codec.js';
-import { DEFAULT_MAX_FILE_SIZE, readFileWithStatSync } from '../fs/read-file.js';
 import {
   addLinkGroup,
   BUNDLE_ITEMS,
@@ -168,17 +166,6 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
 
   /** The image a stem file records (finalize.ts: only for a record whose image has files in both namings), read under the scan's limits and keys. */
   private readonly recordedNameOf = (path: string): string | null => readSidecarRecord(path, this.opts.keyring, this.opts)?.name ?? null;
-
-  /** A sidecar's data and mtime (finalize.ts: only for a record whose image has files in both namings), read under the scan's limits and keys. */
-  private readonly dataOf = (path: string): { data: JsonObject; mtimeNs: bigint } | null => {
-    const o = this.opts;
-    try {
-      const { bytes, stat } = readFileWithStatSync(path, o.maxFileSize ?? DEFAULT_MAX_FILE_SIZE);
-      return { data: decodeSidecar(bytes, { path, maxDepth: o.maxDepth, maxFileSize: o.maxFileSize ?? DEFAULT_MAX_FILE_SIZE, keyring: o.keyring }).data, mtimeNs: stat.mtimeNs };
-    } catch {
-      return null; // unreadable, or changed since it was inspected: covers nothing
-    }
-  };
 
   private problem(path: string, code: string, message: string, seq: TreeSeq): void {
     this.summary.complete = false;
@@ -645,7 +632,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
 
   /** The record of `p` with its inspections (finalize.ts), counted. */
   private finalize(p: PendingRecord, results: readonly FileInspection[], from = 0): ScanRecord {
-    const rec = finalizeRecord(p, results, from, this.onProblem, this.recordedNameOf, this.imageExts, this.dataOf);
+    const rec = finalizeRecord(p, results, from, this.onProblem, this.recordedNameOf, this.imageExts);
     this.tally(rec);
     return rec;
   }

@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import os
 import stat
+import unicodedata
 from typing import Any, Dict, List, Optional, Tuple
 
 from .decode import KnownCorrupt, NotLocal, decode_sidecar
 from .errors import ImageSidecarError
-from .pairing import locate_candidates
+from .pairing import locate_candidates, split_name
 
 # The library's default size limit (src/formats/value.ts DEFAULT_MAX_FILE_SIZE).
 DEFAULT_MAX_FILE_SIZE = 64 * 1024 * 1024
@@ -97,11 +98,11 @@ def read_local(image_path: str, max_file_size: int = DEFAULT_MAX_FILE_SIZE) -> D
             continue
         if not sidecar_shaped(data, os.path.basename(c.path)):
             continue  # another tool's file: not this image's sidecar (the library passes it over too)
-        if c.naming == "stem" and any(o.side == c.side and o.naming == "name-ext" for o in candidates):
-            # Beside a name-ext file of the image, whose the stem file is and which of the two is read
-            # first depend on what they record and hold (docs/PAIRING.md sections 3 and 4: a file left
-            # behind by another image, an older copy): the library answers.
-            raise NotLocal("the image has files in both namings")
+        if c.naming == "stem" and _may_be_left_behind(c, candidates, data):
+            # A stem file beside the image's own name-ext file that records another image of its stem
+            # may be that image's, left behind when it moved (docs/PAIRING.md section 3): whether the
+            # recorded name is an image's is the library's extension set.
+            raise NotLocal("a stem file that records another image of its stem")
         return data
     if not corrupt:
         return {}  # only other tools' files: the image has no sidecar
@@ -183,6 +184,36 @@ def sidecar_shaped(data: Dict[str, Any], name: str) -> bool:
     if isinstance(data.get("sidecar_info"), dict):
         return True
     return any(_is_known_operation_key(k) for k in data)
+
+
+def _recorded_image_name(data: Dict[str, Any]) -> Optional[str]:
+    """src/analysis/image-identity.ts recordedImageName: the file name the record holds (NFC), or None."""
+    info = data.get("sidecar_info")
+    if not isinstance(info, dict):
+        return None
+    link = info.get("symlink_info")
+    target = link.get("target_path") if isinstance(link, dict) else None
+    p = target if isinstance(target, str) and target != "" else info.get("image_path")
+    if not isinstance(p, str) or p == "":
+        return None
+    name = p[max(p.rfind("/"), p.rfind("\\")) + 1 :]
+    return unicodedata.normalize("NFC", name) if name else None
+
+
+def _may_be_left_behind(c: Any, candidates: List[Any], data: Dict[str, Any]) -> bool:
+    """Does stem file `c`, beside a name-ext file of the image on its side, record another name of its
+    stem (src/discovery/pair.ts namesAnotherClaimant, but for the extension set)?"""
+    name_ext = next((o for o in candidates if o.side == c.side and o.naming == "name-ext"), None)
+    named = _recorded_image_name(data)
+    if name_ext is None or named is None:
+        return False
+    base = os.path.basename(name_ext.path)
+    image = unicodedata.normalize("NFC", base[: len(base) - len(name_ext.ext) - 1])
+    if named.lower() == image.lower():
+        return False  # this image, under an extension whose case a rename changed
+    stem = split_name(image)[0]
+    # An image that claims this stem file too: by its stem, or by its whole name (A.jpg for A.jpg.bin beside A.jpg.png).
+    return split_name(named)[0] == stem or named == stem
 
 
 def _raise_corrupt(message: str, path: Optional[str]) -> Dict[str, Any]:
