@@ -24,28 +24,28 @@ export interface OrphanList {
  */
 export async function findOrphans(root: string, opts: Options = {}): Promise<OrphanList> {
   const session = scan(root, opts);
-  const orphans: OrphanList['orphans'] = [];
+  // Each found with its record's folder: counted there once the older copies are set aside.
+  const found: { orphan: OrphanList['orphans'][number]; f: { orphans: number } }[] = [];
   const folders = new Map<string, { dir: string; images: number; sidecarFiles: number; orphans: number }>();
   for await (const rec of session) {
     let f = folders.get(rec.dir);
     if (!f) folders.set(rec.dir, (f = { dir: rec.dir, images: 0, sidecarFiles: 0, orphans: 0 }));
     f.images += rec.images.length;
     f.sidecarFiles += sidecarFilesOf(rec).length;
-    if (isMovableOrphan(rec.category, rec.sidecars[0])) {
-      orphans.push(orphanEntry(rec.sidecars[0]));
-      f.orphans++;
-    }
+    if (isMovableOrphan(rec.category, rec.sidecars[0])) found.push({ orphan: orphanEntry(rec.sidecars[0]), f });
     // A stem file another image left behind beside this one's own file is that image's orphan (docs/PAIRING.md §3).
-    for (const sc of leftBehindFilesOf(rec)) {
-      orphans.push({ ...orphanEntry(sc), leftBehind: true });
-      f.orphans++;
-    }
+    for (const sc of leftBehindFilesOf(rec)) found.push({ orphan: { ...orphanEntry(sc), leftBehind: true }, f });
   }
   // Older copies of another orphan beside them are no orphans to remove or return (staleStemCopies).
-  const stale = staleStemCopies(orphans, (p) => readSidecarRecord(p, opts.keyring, opts)?.name ?? null);
-  if (stale.size > 0) {
-    for (const p of stale) folders.get(relDirOf(orphans.find((o) => o.path === p)!.rel))!.orphans--;
-    orphans.splice(0, orphans.length, ...orphans.filter((o) => !stale.has(o.path)));
+  const stale = staleStemCopies(
+    found.map((x) => x.orphan),
+    (p) => readSidecarRecord(p, opts.keyring, opts)?.name ?? null,
+  );
+  const orphans: OrphanList['orphans'] = [];
+  for (const { orphan, f } of found) {
+    if (stale.has(orphan.path)) continue;
+    orphans.push(orphan);
+    f.orphans++;
   }
   const s = session.summary;
   if (!s.complete) {
@@ -58,12 +58,6 @@ export async function findOrphans(root: string, opts: Options = {}): Promise<Orp
 
 function orphanEntry(sc: ScanSidecar) {
   return { path: sc.path, rel: sc.rel, format: sc.inspection.format, size: sc.inspection.size };
-}
-
-/** The folder of a root-relative path ('' at the root), as a record's `dir`. */
-function relDirOf(rel: string): string {
-  const i = rel.lastIndexOf('/');
-  return i < 0 ? '' : rel.slice(0, i);
 }
 
 /**

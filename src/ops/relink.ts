@@ -41,7 +41,7 @@ import { isoTimestamp } from '../time.js';
 import { staleStemCopies, type OrphanList } from './orphans.js';
 import { inspectFile } from '../tasks/inspect.js';
 import type { InspectOptions } from '../model/inspection.js';
-import { categorize, isMovableOrphan, unlessLookalike } from '../scan/records.js';
+import { categorize, isMovableOrphan, readAsOurs, unlessLookalike } from '../scan/records.js';
 import { MANIFEST_NAME, RELINK_MANIFEST_VERSION, ensureQuarantineBase, quarantineBase, removeAbandonedQuarantines, quarantineStamp, writeManifest, type ManifestEntry, type QuarantineManifest } from './quarantine-folder.js';
 
 export interface RelinkOptions extends Options {
@@ -322,10 +322,7 @@ function leftBehindOf(g: PairGroup, relOf: (name: string) => string, exts: Reado
     names,
     exts,
     // As the scan counts a name-ext file the image's own (scan/finalize.ts leftBehindFiles).
-    (s) => {
-      const ins = inspections.get(s)!;
-      return (ins.status === 'ok' && (ins.shape === null || ins.shape === 'sidecar')) || ins.status === 'corrupt' || ins.status === 'encrypted';
-    },
+    (s) => readAsOurs(inspections.get(s)!),
     (s) => {
       const ins = inspections.get(s)!;
       return ins.status === 'ok' && ins.shape === 'sidecar' ? (ins.probe?.imageName ?? null) : null;

@@ -3,7 +3,7 @@ import type { FileInspection } from '../model/inspection.js';
 import type { PendingRecord } from './pending.js';
 import { basename } from 'node:path';
 import { leftBehindAmong } from '../discovery/pair.js';
-import { categorize, isForeign, unlessLookalike, type ScanRecord, type ScanSidecar, type TreeSeq } from './records.js';
+import { categorize, isForeign, readAsOurs, unlessLookalike, type ScanRecord, type ScanSidecar, type TreeSeq } from './records.js';
 
 /**
  * What a stem-form file records of its image (its file name, NFC), read for the rare record whose
@@ -117,19 +117,18 @@ function uncheckedInspection(path: string): FileInspection {
 function leftBehindFiles(p: PendingRecord, recordedNameOf: RecordedNameOf, imageExts: ReadonlySet<string>): Map<string, string> | null {
   if (p.images.length !== 1 || p.candidates.length < 2 || p.forced !== undefined) return null;
   const img = p.images[0];
+  // The image each side's files are named after: the link's target there, the image itself here.
+  // Beside a link, a save through it recorded the target's name: that name is this image's too.
+  const target = img.target === undefined ? null : basename(img.target);
   let out: Map<string, string> | null = null;
   for (const side of ['target', 'local'] as const) {
-    const files = p.candidates.filter((sc) => sc.side === side);
-    // The image the side's files are named after: the link's target there, the image itself here.
-    // Beside a link, a save through it recorded the target's name: that name is this image's too.
-    const target = img.target === undefined ? null : basename(img.target);
     const names = side === 'target' ? (target === null ? null : [target]) : target === null ? [img.name] : [img.name, target];
     if (names === null) continue;
     const found = leftBehindAmong(
-      files,
+      p.candidates.filter((sc) => sc.side === side),
       names,
       imageExts,
-      (sc) => (sc.inspection.status === 'ok' && !isForeign(sc)) || sc.inspection.status === 'corrupt' || sc.inspection.status === 'encrypted',
+      (sc) => readAsOurs(sc.inspection),
       // Only a file this record inspected: its record then depends on its identity (the index's
       // folder records), which a link target's sidecar reported by its own record is not.
       (sc) => (sc.inspection.status === 'ok' ? recordedNameOf(sc.path) : null),

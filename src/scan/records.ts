@@ -113,6 +113,16 @@ export function isForeign(sc: ScanSidecar): boolean {
   return ins.status === 'ok' && ins.shape !== null && ins.shape !== 'sidecar';
 }
 
+/**
+ * A file read as one of ours: decoded and not another tool's, or corrupt or encrypted (a file of
+ * ours that says what is wrong with it when read); not one that could not be read at all. What makes
+ * a name-ext file the image's own for the left-behind rule (pair.ts leftBehindAmong): the scan and
+ * relink judge it by the inspection, as a read does by decoding (ops/read.ts).
+ */
+export function readAsOurs(ins: FileInspection): boolean {
+  return (ins.status === 'ok' && (ins.shape === null || ins.shape === 'sidecar')) || ins.status === 'corrupt' || ins.status === 'encrypted';
+}
+
 /** A stem file another image of its stem left behind (finalize.ts, docs/PAIRING.md §3): named by the record's `left-behind` finding. */
 export function isLeftBehind(rec: ScanRecord, sc: { path: string }): boolean {
   for (const f of rec.findings) if (f.code === 'left-behind' && f.paths[0] === sc.path) return true;
