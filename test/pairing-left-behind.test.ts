@@ -28,6 +28,9 @@ import type { JsonObject } from '../src/types.js';
 import { FAKE_JPEG, makeTree, testDir } from './helpers/tree.js';
 import { CLI, CLIENT, findPython } from './helpers/python.js';
 
+/** A sidecar (a tree node) as a save for `imagePath` leaves it, with one face of id `face`. */
+const savedFor = (imagePath: string, face: string) => ({ json: { sidecar_info: { image_path: imagePath }, face_detection: { faces: [{ id: face }] } } });
+
 const faceIds = (data: JsonObject) => ((data.face_detection as JsonObject).faces as JsonObject[]).map((f) => f.id);
 
 /** lib/IMG_6.CR2 + IMG_6.CR2.bin (its own) and IMG_6.bin (the JPEG's), the JPEG moved to moved/. */
@@ -156,7 +159,7 @@ test('not left behind: a stem file that records this image, no image, or an imag
       {
         'IMG_8.CR2': 'raw',
         'IMG_8.json': { json: { sidecar_info: info, face_detection: { faces: [{ id: 'stem' }] } } },
-        'IMG_8.CR2.json': { json: { sidecar_info: { image_path: path.join(dir, 'IMG_8.CR2') }, face_detection: { faces: [{ id: 'name-ext' }] } } },
+        'IMG_8.CR2.json': savedFor(path.join(dir, 'IMG_8.CR2'), 'name-ext'),
       },
       dir,
     );
@@ -233,7 +236,7 @@ test('not left behind: beside another tool\'s file in the name-ext name, or reco
   makeTree(
     {
       'IMG_9.CR2': 'raw',
-      'IMG_9.json': { json: { sidecar_info: { image_path: '/gone/IMG_9.jpg' }, face_detection: { faces: [{ id: 'stem' }] } } },
+      'IMG_9.json': savedFor('/gone/IMG_9.jpg', 'stem'),
       'IMG_9.CR2.json': { json: { title: 'IMG_9.CR2', photoTakenTime: { timestamp: '1' } } },
     },
     takeout,
@@ -251,8 +254,8 @@ test('not left behind: beside another tool\'s file in the name-ext name, or reco
   makeTree(
     {
       'IMG_5.CR2': 'raw',
-      'IMG_5.json': { json: { sidecar_info: { image_path: '/old/IMG_5.cr2' }, face_detection: { faces: [{ id: 'stem' }] } } },
-      'IMG_5.CR2.json': { json: { sidecar_info: { image_path: path.join(cased, 'IMG_5.CR2') }, face_detection: { faces: [{ id: 'name-ext' }] } } },
+      'IMG_5.json': savedFor('/old/IMG_5.cr2', 'stem'),
+      'IMG_5.CR2.json': savedFor(path.join(cased, 'IMG_5.CR2'), 'name-ext'),
     },
     cased,
   );
@@ -291,7 +294,7 @@ test('not left behind: a folder or a link to nothing in the name-ext name is no 
     makeTree(
       {
         'lib/IMG_4.CR2': 'raw',
-        'lib/IMG_4.json': { json: { sidecar_info: { image_path: path.join(lib, 'IMG_4.JPG') }, face_detection: { faces: [{ id: 'stem' }] } } },
+        'lib/IMG_4.json': savedFor(path.join(lib, 'IMG_4.JPG'), 'stem'),
         'moved/IMG_4.JPG': FAKE_JPEG,
       },
       root,
@@ -314,7 +317,7 @@ test('not left behind: beside another tool\'s file in the name-ext name, mv take
   makeTree(
     {
       'lib/IMG_9.CR2': 'raw',
-      'lib/IMG_9.json': { json: { sidecar_info: { image_path: '/gone/IMG_9.jpg' }, face_detection: { faces: [{ id: 'stem' }] } } },
+      'lib/IMG_9.json': savedFor('/gone/IMG_9.jpg', 'stem'),
       'lib/IMG_9.CR2.json': { json: { title: 'IMG_9.CR2', photoTakenTime: { timestamp: '1' } } },
       'dest/.keep': '',
     },
@@ -387,8 +390,8 @@ test('left behind: a name-ext file the reader cannot read is not the image\'s ow
   makeTree(
     {
       'lib/A.CR2': 'raw',
-      'lib/A.bin': { json: { sidecar_info: { image_path: '/gone/A.jpg' }, face_detection: { faces: [{ id: 'stem' }] } } },
-      'lib/A.CR2.bin': { json: { sidecar_info: { image_path: path.join(lib, 'A.CR2') }, face_detection: { faces: [{ id: 'name-ext' }] } } },
+      'lib/A.bin': savedFor('/gone/A.jpg', 'stem'),
+      'lib/A.CR2.bin': savedFor(path.join(lib, 'A.CR2'), 'name-ext'),
     },
     root,
   );
