@@ -562,8 +562,12 @@ test('a folder the walk for sidecar links cannot list (a name that is not UTF-8)
   const odd = Buffer.concat([Buffer.from(`${root}/games-`), Buffer.from([0xff])]);
   fs.mkdirSync(odd);
   fs.symlinkSync('../A.json', Buffer.concat([odd, Buffer.from('/C.json')]));
+  // A link the walk does see (B.json → A.json) is no conflict either: A.json stays.
+  put(root, 'B.jpg', FAKE_JPEG);
+  fs.symlinkSync('A.json', path.join(root, 'B.json'));
   const dry = await convert(root, 'bin', { engine: 'inline', dryRun: true });
   assert.match(dry.sourcesKept ?? '', /could not be listed: .* every source would be kept/);
+  assert.equal(dry.items!.find((i) => i.source === a)!.action, 'convert', 'the preview plans what the run does');
   const r = await convert(root, 'bin', { engine: 'inline' });
   assert.equal(r.scanComplete, false);
   assert.match(r.sourcesKept ?? '', /could not be listed: .* every source was kept/);

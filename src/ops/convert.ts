@@ -147,11 +147,10 @@ async function convertTree(root: string, format: SidecarFormat, opts: ConvertOpt
   // Sidecar links read the files they lead to: none of those is removed (a source kept in place).
   // A folder the walk could not list may hold such a link to any file: then no source is removed.
   const found = taskOpts.keepSource ? null : await sidecarLinkTargets(root, opts.signal);
-  if (found?.unlisted !== undefined && !taskOpts.dryRun) {
+  // (A dry run takes the same path: its plan is the run's.)
+  if (found?.unlisted !== undefined) {
     taskOpts.keepSource = true;
-    report.sourcesKept = `${found.unlisted} could not be listed: a sidecar link there may read any file of the tree, so every source was kept (as with --keep-source)`;
-  } else if (found?.unlisted !== undefined) {
-    report.sourcesKept = `${found.unlisted} could not be listed: a sidecar link there may read any file of the tree, so every source would be kept (as with --keep-source)`;
+    report.sourcesKept = `${found.unlisted} could not be listed: a sidecar link there may read any file of the tree, so every source ${taskOpts.dryRun ? 'would be' : 'was'} kept (as with --keep-source)`;
   }
   // (With every source kept, the files links read stay too: no conflict is needed for them.)
   const linked = taskOpts.keepSource || found === null ? new Map<string, string>() : found.targets;
