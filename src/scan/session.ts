@@ -98,8 +98,8 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
     // A scan awaits the file system throughout (its walk, the index's files): a lost
     // wake-up of libuv's pool must not hang it (fs/thread-pool-watch.ts).
     watchThreadPool();
-    const imageExts = imageExtensionSet(opts.imageExtensions);
-    this.shard = shardFilter(opts.shard, imageExts);
+    this.imageExts = imageExtensionSet(opts.imageExtensions);
+    this.shard = shardFilter(opts.shard, this.imageExts);
     this.summary = {
       root: resolve(root),
       complete: true,
@@ -159,10 +159,8 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
 
   private readonly onProblem = (path: string, code: string, message: string, seq: TreeSeq): void => this.problem(path, code, message, seq);
 
-  private imageExtsMemo: ReadonlySet<string> | undefined;
-  private get imageExts(): ReadonlySet<string> {
-    return (this.imageExtsMemo ??= imageExtensionSet(this.opts.imageExtensions));
-  }
+  /** The image extensions of this scan (pairing, shards, the left-behind rule). */
+  private readonly imageExts: ReadonlySet<string>;
 
   /** The image a stem file records (finalize.ts: only for a record whose image has files in both namings), read under the scan's limits and keys. */
   private readonly recordedNameOf = (path: string): string | null => readSidecarRecord(path, this.opts.keyring, this.opts)?.name ?? null;
@@ -293,7 +291,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
   private async *pendingRecords(root: string, sized: boolean, index: ScanCache | null, runtime: Runtime): AsyncGenerator<PendingRecord> {
     const opts = this.opts;
     const rootReal = await realpath(root);
-    const imageExts = imageExtensionSet(opts.imageExtensions);
+    const imageExts = this.imageExts;
     const targetDirs = new TargetGroups(imageExts, this.shard !== null && this.shard.spec.count > 1, index?.dirs);
     this.targetDirs = targetDirs;
     // With the index: resolutions kept while every lookup they made still names the same inode (dir-cache.ts).
