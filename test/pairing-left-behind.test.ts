@@ -364,7 +364,10 @@ test('left behind: a JPEG saved again while the RAW shared its stem, then moved 
   await saveSidecar(jpeg, 'face_detection', { faces: [{ id: 'jpeg1' }] }); // alone: IMG_1.bin
   fs.writeFileSync(path.join(lib, 'IMG_1.CR2'), 'raw');
   await saveSidecar(path.join(lib, 'IMG_1.CR2'), 'face_detection', { faces: [{ id: 'raw' }] }); // IMG_1.CR2.bin
-  await saveSidecar(jpeg, 'object_detection', { objects: [{ id: 'jpeg2' }] }); // shared stem: IMG_1.JPG.bin, merged from IMG_1.bin
+  // What a save while the RAW shared the stem wrote before saves stayed in the stem file the record
+  // names: IMG_1.JPG.bin, merged from IMG_1.bin (a save now goes into IMG_1.bin itself).
+  fs.copyFileSync(path.join(lib, 'IMG_1.bin'), path.join(lib, 'IMG_1.JPG.bin'));
+  await saveSidecar(jpeg, 'object_detection', { objects: [{ id: 'jpeg2' }] }); // into IMG_1.JPG.bin, read first while shared
   assert.deepEqual(fs.readdirSync(lib).sort(), ['IMG_1.CR2', 'IMG_1.CR2.bin', 'IMG_1.JPG', 'IMG_1.JPG.bin', 'IMG_1.bin']);
   const moved = path.join(root, 'moved', 'IMG_1.JPG');
   fs.renameSync(jpeg, moved);

@@ -93,9 +93,10 @@ test('a stem file encrypted for the JPEG before its RAW arrived: a save without 
   await assert.rejects(readSidecarDetailed(jpg), (e: unknown) => e instanceof SidecarError && e.code === 'ENCRYPTED');
   await assert.rejects(saveSidecar(jpg, 'yolov8', { objects: [] }), (e: unknown) => e instanceof SidecarError && e.code === 'ENCRYPTED');
   assert.deepEqual(fs.readdirSync(root).sort(), ['IMG_1.CR2', 'IMG_1.bin', 'IMG_1.jpg']);
-  // With the key: the JPEG's own new file, encrypted, holds both results.
+  // With the key: the stem file the record names, still encrypted, holds both results.
   const s = await saveSidecar(jpg, 'yolov8', { objects: [] }, { keyring: A });
-  assert.equal(s.path, path.join(root, 'IMG_1.jpg.bin'));
+  assert.equal(s.path, path.join(root, 'IMG_1.bin'));
+  assert.deepEqual(fs.readdirSync(root).sort(), ['IMG_1.CR2', 'IMG_1.bin', 'IMG_1.jpg']);
   assert.ok(s.encryptedKeyId !== undefined);
   assert.deepEqual(Object.keys((await readSidecarDetailed(jpg, { keyring: A })).data), ['face_detection', 'sidecar_info', 'yolov8']);
 });

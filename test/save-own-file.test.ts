@@ -15,6 +15,7 @@ import { SidecarError } from '../src/errors.js';
 import type { JsonObject } from '../src/types.js';
 import { FAKE_JPEG, makeTree, testDir } from './helpers/tree.js';
 import { parseJson, runCli } from './helpers/cli.js';
+import { scan } from '../src/ops/scan.js';
 
 const jsonOf = (p: string) => JSON.parse(fs.readFileSync(p, 'utf8')) as JsonObject;
 
@@ -46,17 +47,17 @@ test('a stem file shared by RAW and JPEG belongs to the image its record names; 
     const forRaw = await readSidecarDetailed(path.join(root, 'IMG_2.CR2'));
     assert.equal(forRaw.path, null);
     assert.deepEqual(forRaw.data, {});
-    // The RAW's save makes its own file; the JPEG's goes to its own name-ext file, merged from the
-    // stem file (both in the folder's format, JSON).
+    // The RAW's save makes its own file; the JPEG's goes into the stem file its record names (a
+    // name-ext copy would fall behind that file once the share ends: docs/PAIRING.md §9).
     const raw = await saveSidecar(path.join(root, 'IMG_2.CR2'), 'quality_assessment', { grade: 'A' });
     assert.equal(raw.path, path.join(root, 'IMG_2.CR2.json'));
     assert.equal(raw.created, true);
     const j = await saveSidecar(jpg, 'yolov8', { objects: [] });
-    assert.equal(j.path, path.join(root, 'IMG_2.jpg.json'));
-    assert.equal(j.kept, path.join(root, 'IMG_2.json'));
+    assert.equal(j.path, path.join(root, 'IMG_2.json'));
+    assert.equal(j.kept, undefined);
+    assert.equal(fs.existsSync(path.join(root, 'IMG_2.jpg.json')), false);
     const after = await readSidecarDetailed(jpg);
-    assert.deepEqual(Object.keys(after.data), ['face_detection', 'sidecar_info', 'yolov8']);
-    // (The shared stem file after it is not decoded by a read, so no `kept` finding names it.)
+    assert.deepEqual(Object.keys(after.data).sort(), ['face_detection', 'sidecar_info', 'yolov8']);
     assert.deepEqual(after.findings, []);
     assert.deepEqual(Object.keys((await readSidecarDetailed(path.join(root, 'IMG_2.CR2'))).data), ['quality_assessment', 'sidecar_info']);
   }
@@ -165,4 +166,75 @@ test('tree commands after a migration: the image is ok, its JSON copy is named k
     const st = await stats(root, { engine, index: false });
     assert.deepEqual([st.sidecar_files, st.total_sidecars, st.kept_copies, st.coverage_percentage], [3, 2, 1, 100]);
   }
+});
+
+/** The scan's record of the one image in `dir` (no index): its effective file and finding codes. */
+async function scannedOnce(dir: string): Promise<{ effective: string | null; codes: string[] }> {
+  const recs = [];
+  for await (const rec of scan(dir, { index: false })) recs.push(rec);
+  assert.equal(recs.length, 1);
+  return { effective: recs[0].effective?.path ?? null, codes: recs[0].findings.map((f) => f.code) };
+}
+
+test('RAW+JPEG: a JPEG saved before its RAW arrived keeps saving into its stem file, so its results stay read first once the RAW is deleted (it wrote IMG_1.JPG.bin, and the stem file hid it again)', async (t) => {
+  for (const format of ['bin', 'json'] as const) {
+    const root = makeTree({ 'IMG_1.JPG': FAKE_JPEG }, testDir(t));
+    const jpeg = path.join(root, 'IMG_1.JPG');
+    const raw = path.join(root, 'IMG_1.CR2');
+    const stemFile = path.join(root, `IMG_1.${format === 'bin' ? 'bin' : 'json'}`);
+    await saveSidecar(jpeg, 'face_detection', { faces: [1] }, { format }); // alone: the stem form
+    fs.writeFileSync(raw, 'raw');
+    const rawSave = await saveSidecar(raw, 'face_detection', { faces: ['raw'] }, { format });
+    assert.equal(rawSave.path, `${raw}.${format}`, 'the RAW: its own name-ext file');
+    const again = await saveSidecar(jpeg, 'object_detection', { objects: [2] }, { format });
+    assert.equal(again.path, stemFile, format);
+    assert.equal(again.kept, undefined);
+    assert.equal(fs.existsSync(`${jpeg}.${format}`), false, 'no name-ext copy of the JPEG');
+    assert.deepEqual((await readSidecarDetailed(raw)).data.face_detection, { faces: ['raw'] }, 'the RAW still reads its own');
+    fs.unlinkSync(raw);
+    fs.unlinkSync(`${raw}.${format}`);
+    const r = await readSidecarDetailed(jpeg);
+    assert.equal(r.path, stemFile);
+    assert.deepEqual(r.data.object_detection, { objects: [2] }, 'the second save is read once the share ended');
+    assert.deepEqual(r.findings, []);
+    assert.deepEqual(await scannedOnce(root), { effective: stemFile, codes: [] });
+  }
+});
+
+test('RAW+JPEG: the pipeline\'s JSON recorded for the JPEG, then a save in bin — the stem IMG_1.bin it writes stays read first once the RAW is deleted, the JSON kept', async (t) => {
+  const root = testDir(t);
+  const jpeg = path.join(root, 'IMG_1.JPG');
+  makeTree({ 'IMG_1.JPG': FAKE_JPEG, 'IMG_1.CR2': 'raw', 'IMG_1.json': { json: { sidecar_info: { image_path: jpeg }, face_detection: { faces: [1] } } } }, root);
+  // A whole-document save, as the Python packages send (the pipeline read IMG_1.json and adds a result).
+  const doc: JsonObject = { ...jsonOf(path.join(root, 'IMG_1.json')), object_detection: { objects: [2] } };
+  const s = await saveSidecar(jpeg, 'object_detection', doc, { format: 'bin', merge: 'document' });
+  assert.equal(s.path, path.join(root, 'IMG_1.bin'));
+  assert.equal(s.kept, path.join(root, 'IMG_1.json'));
+  assert.deepEqual((await readSidecarDetailed(path.join(root, 'IMG_1.CR2'))).data, {}, 'the RAW passes both files over');
+  fs.unlinkSync(path.join(root, 'IMG_1.CR2'));
+  const r = await readSidecarDetailed(jpeg);
+  assert.equal(r.path, path.join(root, 'IMG_1.bin'));
+  assert.deepEqual(r.data.object_detection, { objects: [2] });
+  assert.deepEqual(r.findings.map((f) => f.code), ['kept']);
+  assert.deepEqual(await scannedOnce(root), { effective: path.join(root, 'IMG_1.bin'), codes: ['kept'] });
+});
+
+test('RAW+JPEG: saves stay in the name-ext form when the stem file is not the image\'s — recorded for the RAW, for nobody, or its slot in the asked format held by another image\'s file', async (t) => {
+  const root = testDir(t);
+  const jpeg = path.join(root, 'IMG_1.JPG');
+  const raw = path.join(root, 'IMG_1.CR2');
+  // Recorded for nobody: ambiguous, the JPEG's own file is name-ext (docs/PAIRING.md §3).
+  makeTree({ 'a/IMG_1.JPG': FAKE_JPEG, 'a/IMG_1.CR2': 'raw', 'a/IMG_1.json': { json: { face_detection: { faces: [1] } } } }, root);
+  assert.equal((await saveSidecar(path.join(root, 'a', 'IMG_1.JPG'), 'object_detection', { objects: [] })).path, path.join(root, 'a', 'IMG_1.JPG.json'));
+  // Recorded for the RAW: the JPEG passes it over and saves its own.
+  makeTree({ 'IMG_1.JPG': FAKE_JPEG, 'IMG_1.CR2': 'raw', 'IMG_1.json': { json: { sidecar_info: { image_path: raw }, face_detection: { faces: ['raw'] } } } }, root);
+  assert.equal((await saveSidecar(jpeg, 'object_detection', { objects: [] })).path, `${jpeg}.json`);
+  assert.deepEqual((await readSidecarDetailed(raw)).data.face_detection, { faces: ['raw'] });
+  // The JPEG's stem JSON, and a stem .bin recorded for the RAW: a save in bin must not land on the RAW's file.
+  makeTree({ 'b/IMG_1.JPG': FAKE_JPEG, 'b/IMG_1.CR2': 'raw', 'b/IMG_1.json': { json: { sidecar_info: { image_path: path.join(root, 'b', 'IMG_1.JPG') }, face_detection: { faces: [1] } } } }, root);
+  await saveSidecar(path.join(root, 'b', 'IMG_1.CR2'), 'face_detection', { faces: ['raw'] }, { format: 'bin', naming: 'name-ext' });
+  fs.renameSync(path.join(root, 'b', 'IMG_1.CR2.bin'), path.join(root, 'b', 'IMG_1.bin')); // the earlier tool's layout for the RAW
+  const s = await saveSidecar(path.join(root, 'b', 'IMG_1.JPG'), 'object_detection', { objects: [] }, { format: 'bin' });
+  assert.equal(s.path, path.join(root, 'b', 'IMG_1.JPG.bin'));
+  assert.deepEqual((await readSidecarDetailed(path.join(root, 'b', 'IMG_1.CR2'))).data.face_detection, { faces: ['raw'] });
 });

@@ -461,7 +461,21 @@ function chooseTarget(loc: SidecarLocation, imagePath: string, opts: SaveOptions
   // The images a stem-form file of this image would belong to: more than one (or one added since
   // the folder was listed owns a stem file), and the image's own file is name-ext.
   const claimants = imagesClaiming(loc, sidecarPathFor(loc, 'bin', 'stem'), { imageExtensions: opts.imageExtensions });
-  const stemShared = stemNotOurs || claimants.length > 1;
+  // Unless the image's results already sit in the stem form, in a shared file whose record names it
+  // (saved before its RAW arrived, or by the earlier tool): saves then stay in that form, into that
+  // file or beside it in the asked format. A name-ext copy would be read first only while the share
+  // lasts; once it ends (the RAW deleted) the stem file ranks first again and hides the newer results.
+  const stemSlot = sidecarPathFor(loc, extFor(format), 'stem');
+  const ownsSharedStem =
+    !stemNotOurs &&
+    effective !== null &&
+    decoded !== undefined &&
+    effective.side === 'target' &&
+    effective.naming === 'stem' &&
+    effective.shared === true &&
+    ownerOf(decoded.data, loc) === 'mine' &&
+    (effective.path === stemSlot || !loc.candidates.some((c) => c.side === 'target' && c.path === stemSlot));
+  const stemShared = !ownsSharedStem && (stemNotOurs || claimants.length > 1);
   if (stemShared && opts.naming === 'stem') {
     // A stem file another image left behind is what takes the slot: say so, not "shared".
     const taken = leftBehind === null ? undefined : [...leftBehind].find(([p]) => path.dirname(p) === loc.dir);
@@ -471,7 +485,7 @@ function chooseTarget(loc: SidecarLocation, imagePath: string, opts: SaveOptions
       details: { paths: claimants },
     });
   }
-  const naming: SidecarNaming = stemShared ? 'name-ext' : effective !== null && effective.side === 'target' && !effective.shared ? effective.naming : (opts.naming ?? 'stem');
+  const naming: SidecarNaming = stemShared ? 'name-ext' : effective !== null && effective.side === 'target' && (!effective.shared || ownsSharedStem) ? effective.naming : (opts.naming ?? 'stem');
   const baseFor = (target: string) => (jsonViewPath !== target ? jsonView : undefined);
   // A slot may be shared: `A.jpg.bin`, A.jpg's name-ext file, is the stem file of an image
   // `A.jpg.png` too (or will be once written, beside `A.jpg.png.mov`). It then ranks where reads
