@@ -219,7 +219,7 @@ test('RAW+JPEG: the pipeline\'s JSON recorded for the JPEG, then a save in bin �
   assert.deepEqual(await scannedOnce(root), { effective: path.join(root, 'IMG_1.bin'), codes: ['kept'] });
 });
 
-test('RAW+JPEG: saves stay in the name-ext form when the stem file is not the image\'s — recorded for the RAW, for nobody, or its slot in the asked format held by another image\'s file', async (t) => {
+test('RAW+JPEG: saves stay in the name-ext form when the stem file is not the image\'s (recorded for the RAW, for nobody); a stem name held by the RAW\'s file is never written', async (t) => {
   const root = testDir(t);
   const jpeg = path.join(root, 'IMG_1.JPG');
   const raw = path.join(root, 'IMG_1.CR2');
@@ -230,11 +230,54 @@ test('RAW+JPEG: saves stay in the name-ext form when the stem file is not the im
   makeTree({ 'IMG_1.JPG': FAKE_JPEG, 'IMG_1.CR2': 'raw', 'IMG_1.json': { json: { sidecar_info: { image_path: raw }, face_detection: { faces: ['raw'] } } } }, root);
   assert.equal((await saveSidecar(jpeg, 'object_detection', { objects: [] })).path, `${jpeg}.json`);
   assert.deepEqual((await readSidecarDetailed(raw)).data.face_detection, { faces: ['raw'] });
-  // The JPEG's stem JSON, and a stem .bin recorded for the RAW: a save in bin must not land on the RAW's file.
+  // The JPEG's stem JSON, and a stem .bin recorded for the RAW: a save in bin must not land on the
+  // RAW's file; it goes into the JPEG's own JSON.
   makeTree({ 'b/IMG_1.JPG': FAKE_JPEG, 'b/IMG_1.CR2': 'raw', 'b/IMG_1.json': { json: { sidecar_info: { image_path: path.join(root, 'b', 'IMG_1.JPG') }, face_detection: { faces: [1] } } } }, root);
   await saveSidecar(path.join(root, 'b', 'IMG_1.CR2'), 'face_detection', { faces: ['raw'] }, { format: 'bin', naming: 'name-ext' });
   fs.renameSync(path.join(root, 'b', 'IMG_1.CR2.bin'), path.join(root, 'b', 'IMG_1.bin')); // the earlier tool's layout for the RAW
   const s = await saveSidecar(path.join(root, 'b', 'IMG_1.JPG'), 'object_detection', { objects: [] }, { format: 'bin' });
-  assert.equal(s.path, path.join(root, 'b', 'IMG_1.JPG.bin'));
+  assert.equal(s.path, path.join(root, 'b', 'IMG_1.json'));
   assert.deepEqual((await readSidecarDetailed(path.join(root, 'b', 'IMG_1.CR2'))).data.face_detection, { faces: ['raw'] });
+  assert.deepEqual(Object.keys((await readSidecarDetailed(path.join(root, 'b', 'IMG_1.JPG'))).data).sort(), ['face_detection', 'object_detection', 'sidecar_info']);
+});
+
+test('RAW+JPEG: a JPEG that owns its shared stem file saves into it when the asked format\'s stem name is held — by its kept JSON, a folder, a link to nothing, another tool\'s file or the RAW\'s file in another spelling — never into a name-ext copy', async (t) => {
+  const cases: [string, (dir: string) => void][] = [
+    ['its kept JSON', () => {}],
+    ['a folder', (dir) => fs.mkdirSync(path.join(dir, 'IMG_1.rkyv'))],
+    ['a link to nothing', (dir) => fs.symlinkSync('gone/x.rkyv', path.join(dir, 'IMG_1.rkyv'))],
+    ['another tool\'s file', (dir) => fs.writeFileSync(path.join(dir, 'IMG_1.rkyv'), JSON.stringify({ title: 'IMG_1.JPG', photoTakenTime: { timestamp: '1' } }))],
+  ];
+  for (const [what, plant] of cases) {
+    const root = makeTree({ 'IMG_1.JPG': FAKE_JPEG }, testDir(t));
+    const jpeg = path.join(root, 'IMG_1.JPG');
+    await saveSidecar(jpeg, 'face_detection', { v: 1 }, { format: 'json' });
+    fs.writeFileSync(path.join(root, 'IMG_1.CR2'), 'raw');
+    assert.equal((await saveSidecar(jpeg, 'face_detection', { v: 2 }, { format: 'bin' })).path, path.join(root, 'IMG_1.bin'), what);
+    plant(root);
+    const asked = what === 'its kept JSON' ? 'json' : 'rkyv';
+    const s = await saveSidecar(jpeg, 'face_detection', { v: 3 }, { format: asked });
+    assert.equal(s.path, path.join(root, 'IMG_1.bin'), what);
+    assert.equal(fs.existsSync(path.join(root, `IMG_1.JPG.${asked}`)), false, what);
+    fs.unlinkSync(path.join(root, 'IMG_1.CR2'));
+    assert.deepEqual((await readSidecarDetailed(jpeg)).data.face_detection, { v: 3 }, what);
+  }
+  // The RAW's own stem .bin spelled in NFD beside the JPEG's NFC stem JSON: the JPEG's bin save must
+  // not write a second, NFC-equal É.bin (on a normalising file system, the same name as the RAW's).
+  const root = testDir(t);
+  const jpeg = path.join(root, 'É.JPG');
+  makeTree({ 'É.JPG': FAKE_JPEG, 'É.CR2': 'raw', 'É.json': { json: { sidecar_info: { image_path: jpeg }, face_detection: { v: 1 } } } }, root);
+  fs.writeFileSync(path.join(root, 'É.bin'.normalize('NFD')), JSON.stringify({ sidecar_info: { image_path: path.join(root, 'É.CR2') }, face_detection: { v: 'raw' } }));
+  const s = await saveSidecar(jpeg, 'face_detection', { v: 2 }, { format: 'bin' });
+  assert.equal(s.path, path.join(root, 'É.json'));
+  assert.deepEqual(fs.readdirSync(root).map((n) => n.normalize('NFC')).sort(), ['É.CR2', 'É.JPG', 'É.bin', 'É.json'].sort());
+  assert.deepEqual((await readSidecarDetailed(path.join(root, 'É.CR2'))).data.face_detection, { v: 'raw' });
+});
+
+test('A.jpg.png that owns A.jpg.json (its stem file, A.jpg\'s name-ext one) saves its own name-ext file, not A.jpg.bin, which would take A.jpg\'s slot and refuse A.jpg\'s saves', async (t) => {
+  const root = makeTree({ 'A.jpg.png': FAKE_JPEG }, testDir(t));
+  await saveSidecar(path.join(root, 'A.jpg.png'), 'face_detection', { png: 1 }, { format: 'json' });
+  makeTree({ 'A.jpg': FAKE_JPEG, 'A.png': FAKE_JPEG }, root);
+  assert.equal((await saveSidecar(path.join(root, 'A.jpg.png'), 'face_detection', { png: 2 }, { format: 'bin' })).path, path.join(root, 'A.jpg.png.bin'));
+  assert.equal((await saveSidecar(path.join(root, 'A.jpg'), 'object_detection', { jpg: 1 }, { format: 'bin' })).path, path.join(root, 'A.jpg.bin'));
 });

@@ -461,11 +461,13 @@ function chooseTarget(loc: SidecarLocation, imagePath: string, opts: SaveOptions
   // The images a stem-form file of this image would belong to: more than one (or one added since
   // the folder was listed owns a stem file), and the image's own file is name-ext.
   const claimants = imagesClaiming(loc, sidecarPathFor(loc, 'bin', 'stem'), { imageExtensions: opts.imageExtensions });
+  const baseFor = (target: string) => (jsonViewPath !== target ? jsonView : undefined);
   // Unless the image's results already sit in the stem form, in a shared file whose record names it
-  // (saved before its RAW arrived, or by the earlier tool): saves then stay in that form, into that
-  // file or beside it in the asked format. A name-ext copy would be read first only while the share
-  // lasts; once it ends (the RAW deleted) the stem file ranks first again and hides the newer results.
-  const stemSlot = sidecarPathFor(loc, extFor(format), 'stem');
+  // (saved before its RAW arrived, or by the earlier tool): saves then stay in that form — in the
+  // asked format's stem file when that name is free, else into that file itself — never in a
+  // name-ext copy, which is read first only while the share lasts: once it ends (the RAW deleted)
+  // the stem file ranks first again and hides the newer results. Not when an image claims the file
+  // by its whole name (`A.jpg` for `A.jpg.json`, the stem file of `A.jpg.png`): that is its own slot.
   const ownsSharedStem =
     !stemNotOurs &&
     effective !== null &&
@@ -474,7 +476,10 @@ function chooseTarget(loc: SidecarLocation, imagePath: string, opts: SaveOptions
     effective.naming === 'stem' &&
     effective.shared === true &&
     ownerOf(decoded.data, loc) === 'mine' &&
-    (effective.path === stemSlot || !loc.candidates.some((c) => c.side === 'target' && c.path === stemSlot));
+    !claimants.some((p) => nfc(path.basename(p)) === nfc(loc.stem));
+  if (ownsSharedStem && effective !== null && decoded !== undefined && !stemSlotFree(loc, effective, extFor(format))) {
+    return { target: effective.path, format: decoded.format, existing: decoded.data, readAs: identity, encryptWith, effective, base: baseFor(effective.path) };
+  }
   const stemShared = !ownsSharedStem && (stemNotOurs || claimants.length > 1);
   if (stemShared && opts.naming === 'stem') {
     // A stem file another image left behind is what takes the slot: say so, not "shared".
@@ -486,7 +491,6 @@ function chooseTarget(loc: SidecarLocation, imagePath: string, opts: SaveOptions
     });
   }
   const naming: SidecarNaming = stemShared ? 'name-ext' : effective !== null && effective.side === 'target' && (!effective.shared || ownsSharedStem) ? effective.naming : (opts.naming ?? 'stem');
-  const baseFor = (target: string) => (jsonViewPath !== target ? jsonView : undefined);
   // A slot may be shared: `A.jpg.bin`, A.jpg's name-ext file, is the stem file of an image
   // `A.jpg.png` too (or will be once written, beside `A.jpg.png.mov`). It then ranks where reads
   // take it (after the image's unshared files), and the save must not land there unseen.
@@ -533,6 +537,18 @@ function chooseTarget(loc: SidecarLocation, imagePath: string, opts: SaveOptions
     throw errors.conflict(`${imagePath}: nothing saved, its sidecar ${target} is ${inTheWay.isDirectory() ? 'a directory' : 'not a regular file (a FIFO, socket or device)'}; move it away to save`, [target]);
   }
   return { target, format: slot.format, existing: decoded?.data ?? {}, readAs: null, encryptWith, effective, base: baseFor(target) };
+}
+
+/**
+ * Is the image's stem file in format `ext` the effective file, or a name nothing holds (no file of
+ * any kind, in any Unicode spelling)? Another file there — a kept copy, another image's, another
+ * tool's, a corrupt one, a folder or a link — leaves the save in the effective file.
+ */
+function stemSlotFree(loc: SidecarLocation, effective: SidecarCandidate, ext: SidecarExt): boolean {
+  const slot = sidecarPathFor(loc, ext, 'stem');
+  if (nfc(effective.path) === nfc(slot)) return true;
+  if (loc.candidates.some((c) => c.side === 'target' && nfc(c.path) === nfc(slot))) return false;
+  return lstatSync(slot, { throwIfNoEntry: false }) === undefined;
 }
 
 /**
