@@ -219,7 +219,7 @@ test('RAW+JPEG: the pipeline\'s JSON recorded for the JPEG, then a save in bin �
   assert.deepEqual(await scannedOnce(root), { effective: path.join(root, 'IMG_1.bin'), codes: ['kept'] });
 });
 
-test('RAW+JPEG: saves stay in the name-ext form when the stem file is not the image\'s (recorded for the RAW, for nobody); a stem name held by the RAW\'s file is never written', async (t) => {
+test('RAW+JPEG: saves stay in the name-ext form when the stem file is not the image\'s (recorded for the RAW, for nobody) or when the RAW\'s file holds the asked format\'s stem name — and the JPEG never reads the RAW\'s file once the RAW is gone', async (t) => {
   const root = testDir(t);
   const jpeg = path.join(root, 'IMG_1.JPG');
   const raw = path.join(root, 'IMG_1.CR2');
@@ -231,17 +231,21 @@ test('RAW+JPEG: saves stay in the name-ext form when the stem file is not the im
   assert.equal((await saveSidecar(jpeg, 'object_detection', { objects: [] })).path, `${jpeg}.json`);
   assert.deepEqual((await readSidecarDetailed(raw)).data.face_detection, { faces: ['raw'] });
   // The JPEG's stem JSON, and a stem .bin recorded for the RAW: a save in bin must not land on the
-  // RAW's file; it goes into the JPEG's own JSON.
+  // RAW's file; it writes the JPEG's name-ext file, beside which the RAW's file is left behind (§3).
   makeTree({ 'b/IMG_1.JPG': FAKE_JPEG, 'b/IMG_1.CR2': 'raw', 'b/IMG_1.json': { json: { sidecar_info: { image_path: path.join(root, 'b', 'IMG_1.JPG') }, face_detection: { faces: [1] } } } }, root);
   await saveSidecar(path.join(root, 'b', 'IMG_1.CR2'), 'face_detection', { faces: ['raw'] }, { format: 'bin', naming: 'name-ext' });
   fs.renameSync(path.join(root, 'b', 'IMG_1.CR2.bin'), path.join(root, 'b', 'IMG_1.bin')); // the earlier tool's layout for the RAW
   const s = await saveSidecar(path.join(root, 'b', 'IMG_1.JPG'), 'object_detection', { objects: [] }, { format: 'bin' });
-  assert.equal(s.path, path.join(root, 'b', 'IMG_1.json'));
+  assert.equal(s.path, path.join(root, 'b', 'IMG_1.JPG.bin'));
   assert.deepEqual((await readSidecarDetailed(path.join(root, 'b', 'IMG_1.CR2'))).data.face_detection, { faces: ['raw'] });
   assert.deepEqual(Object.keys((await readSidecarDetailed(path.join(root, 'b', 'IMG_1.JPG'))).data).sort(), ['face_detection', 'object_detection', 'sidecar_info']);
+  fs.unlinkSync(path.join(root, 'b', 'IMG_1.CR2'));
+  const j = await readSidecarDetailed(path.join(root, 'b', 'IMG_1.JPG'));
+  assert.deepEqual(j.data.face_detection, { faces: [1] }, 'never the RAW\'s');
+  assert.ok(j.findings.some((f) => f.code === 'left-behind' && f.path === path.join(root, 'b', 'IMG_1.bin')), JSON.stringify(j.findings));
 });
 
-test('RAW+JPEG: a JPEG that owns its shared stem file saves into it when the asked format\'s stem name is held — by its kept JSON, a folder, a link to nothing, another tool\'s file or the RAW\'s file in another spelling — never into a name-ext copy', async (t) => {
+test('RAW+JPEG: a JPEG that owns its shared stem file saves into it when the asked format\'s stem name is held by its kept JSON, a folder, a link to nothing or another tool\'s file, never into a name-ext copy; held by the RAW\'s file (in any spelling), its own name-ext file as before', async (t) => {
   const cases: [string, (dir: string) => void][] = [
     ['its kept JSON', () => {}],
     ['a folder', (dir) => fs.mkdirSync(path.join(dir, 'IMG_1.rkyv'))],
@@ -263,14 +267,15 @@ test('RAW+JPEG: a JPEG that owns its shared stem file saves into it when the ask
     assert.deepEqual((await readSidecarDetailed(jpeg)).data.face_detection, { v: 3 }, what);
   }
   // The RAW's own stem .bin spelled in NFD beside the JPEG's NFC stem JSON: the JPEG's bin save must
-  // not write a second, NFC-equal É.bin (on a normalising file system, the same name as the RAW's).
+  // not write a second, NFC-equal É.bin (on a normalising file system, the same name as the RAW's):
+  // another image's file holds the name, so the JPEG's own name-ext file, as before.
   const root = testDir(t);
   const jpeg = path.join(root, 'É.JPG');
   makeTree({ 'É.JPG': FAKE_JPEG, 'É.CR2': 'raw', 'É.json': { json: { sidecar_info: { image_path: jpeg }, face_detection: { v: 1 } } } }, root);
   fs.writeFileSync(path.join(root, 'É.bin'.normalize('NFD')), JSON.stringify({ sidecar_info: { image_path: path.join(root, 'É.CR2') }, face_detection: { v: 'raw' } }));
   const s = await saveSidecar(jpeg, 'face_detection', { v: 2 }, { format: 'bin' });
-  assert.equal(s.path, path.join(root, 'É.json'));
-  assert.deepEqual(fs.readdirSync(root).map((n) => n.normalize('NFC')).sort(), ['É.CR2', 'É.JPG', 'É.bin', 'É.json'].sort());
+  assert.equal(s.path, path.join(root, 'É.JPG.bin'));
+  assert.deepEqual(fs.readdirSync(root).map((n) => n.normalize('NFC')).sort(), ['É.CR2', 'É.JPG', 'É.JPG.bin', 'É.bin', 'É.json'].sort());
   assert.deepEqual((await readSidecarDetailed(path.join(root, 'É.CR2'))).data.face_detection, { v: 'raw' });
 });
 
@@ -280,4 +285,25 @@ test('A.jpg.png that owns A.jpg.json (its stem file, A.jpg\'s name-ext one) save
   makeTree({ 'A.jpg': FAKE_JPEG, 'A.png': FAKE_JPEG }, root);
   assert.equal((await saveSidecar(path.join(root, 'A.jpg.png'), 'face_detection', { png: 2 }, { format: 'bin' })).path, path.join(root, 'A.jpg.png.bin'));
   assert.equal((await saveSidecar(path.join(root, 'A.jpg'), 'object_detection', { jpg: 1 }, { format: 'bin' })).path, path.join(root, 'A.jpg.bin'));
+});
+
+test('a whole-document save never hands its file to another image: a caller\'s symlink_info naming another image (the RAW\'s document, an older name) is replaced by this image\'s record', async (t) => {
+  for (const sent of ['older-name', 'raw-document'] as const) {
+    const root = makeTree({ 'IMG_1.JPG': FAKE_JPEG }, testDir(t));
+    const jpeg = path.join(root, 'IMG_1.JPG');
+    const raw = path.join(root, 'IMG_1.CR2');
+    await saveSidecar(jpeg, 'op1', { v: 'a' });
+    fs.writeFileSync(raw, 'raw');
+    await saveSidecar(raw, 'rawop', { v: 'r' });
+    const info =
+      sent === 'older-name'
+        ? { symlink_path: '/old/IMG_1.jpg', symlink_info: { symlink_path: '/old/IMG_1.jpg', target_path: '/old/IMG_1.jpg' } }
+        : ((await readSidecarDetailed(raw)).data.sidecar_info as JsonObject);
+    const s = await saveSidecar(jpeg, 'op2', { op2: { v: 'b' }, sidecar_info: info }, { merge: 'document' });
+    assert.equal(s.path, path.join(root, 'IMG_1.bin'), sent);
+    const j = await readSidecarDetailed(jpeg);
+    assert.deepEqual([j.path, Object.keys(j.data).sort()], [path.join(root, 'IMG_1.bin'), ['op1', 'op2', 'sidecar_info']], sent);
+    assert.deepEqual(j.findings, [], sent);
+    assert.deepEqual(Object.keys((await readSidecarDetailed(raw)).data).sort(), ['rawop', 'sidecar_info'], sent);
+  }
 });

@@ -206,9 +206,13 @@ function mergeOperation(existing: JsonObject, imagePath: string, loc: SidecarLoc
   // The pipeline's convention: the resolved image here, the path it came through in symlink_path.
   info.image_path = loc.targetPath;
   // A caller that resolved a link itself (the pipeline saves to the target) sends the link it came
-  // through in its document: kept, unless the path we were given is that link.
+  // through in its document: kept, unless the path we were given is that link, or the record would
+  // then name another image (a document read from the RAW, an older name): the record says whose a
+  // stem file is (docs/PAIRING.md §3), and a save never gives its file to another image.
   const given = how.document && isPlainObject(value) && isPlainObject(value.sidecar_info) ? value.sidecar_info : undefined;
-  if (loc.isSymlink || given === undefined || typeof given.symlink_path !== 'string') {
+  const named = recordedImageName({ sidecar_info: info });
+  const namesAnother = named !== null && named !== nfc(loc.name);
+  if (loc.isSymlink || given === undefined || typeof given.symlink_path !== 'string' || namesAnother) {
     info.symlink_path = imagePath;
     info.symlink_info = {
       symlink_path: imagePath,
@@ -408,6 +412,8 @@ function chooseTarget(loc: SidecarLocation, imagePath: string, opts: SaveOptions
   // owns it, or another image left it behind. A new file of this image's is then name-ext.
   let stemNotOurs = false;
   const leftBehind = leftBehindOfImage(loc, opts);
+  // Shared files whose record names another image, read before the effective one.
+  const othersFiles = new Set<string>();
   for (const c of loc.candidates) {
     if (effective !== null && (!document || jsonView !== undefined)) break;
     let read: { decoded: DecodedSidecar; identity: FileIdentity };
@@ -431,7 +437,11 @@ function chooseTarget(loc: SidecarLocation, imagePath: string, opts: SaveOptions
       jsonView = cloneJson(read.decoded.data);
       jsonViewPath = c.path;
     }
-    if (effective !== null || (c.shared && ownerOf(read.decoded.data, loc) === 'other')) continue;
+    if (effective !== null) continue;
+    if (c.shared && ownerOf(read.decoded.data, loc) === 'other') {
+      othersFiles.add(nfc(c.path));
+      continue;
+    }
     if (c.unverified && recordNamesAnotherImage(loc, recordedImageName(read.decoded.data), { imageExtensions: opts.imageExtensions })) {
       stemNotOurs = true; // another image, added since the folder was listed, owns this stem file
       continue;
@@ -476,7 +486,11 @@ function chooseTarget(loc: SidecarLocation, imagePath: string, opts: SaveOptions
     effective.naming === 'stem' &&
     effective.shared === true &&
     ownerOf(decoded.data, loc) === 'mine' &&
-    !claimants.some((p) => nfc(path.basename(p)) === nfc(loc.stem));
+    !claimants.some((p) => nfc(path.basename(p)) === nfc(loc.stem)) &&
+    // Another image's file in the asked format's stem name (the RAW's IMG_1.bin beside the JPEG's
+    // IMG_1.json): the JPEG's own name-ext file then keeps that file out of its reads once the RAW
+    // is gone (left behind, §3), which a save into IMG_1.json would not.
+    !othersFiles.has(nfc(sidecarPathFor(loc, extFor(format), 'stem')));
   if (ownsSharedStem && effective !== null && decoded !== undefined && !stemSlotFree(loc, effective, extFor(format))) {
     return { target: effective.path, format: decoded.format, existing: decoded.data, readAs: identity, encryptWith, effective, base: baseFor(effective.path) };
   }
