@@ -219,7 +219,7 @@ test('RAW+JPEG: the pipeline\'s JSON recorded for the JPEG, then a save in bin �
   assert.deepEqual(await scannedOnce(root), { effective: path.join(root, 'IMG_1.bin'), codes: ['kept'] });
 });
 
-test('RAW+JPEG: saves stay in the name-ext form when the stem file is not the image\'s (recorded for the RAW, for nobody) or when the RAW\'s file holds the asked format\'s stem name — and the JPEG never reads the RAW\'s file once the RAW is gone', async (t) => {
+test('RAW+JPEG: saves stay in the name-ext form when the shared stem file is not the image\'s (recorded for the RAW, for nobody)', async (t) => {
   const root = testDir(t);
   const jpeg = path.join(root, 'IMG_1.JPG');
   const raw = path.join(root, 'IMG_1.CR2');
@@ -230,19 +230,60 @@ test('RAW+JPEG: saves stay in the name-ext form when the stem file is not the im
   makeTree({ 'IMG_1.JPG': FAKE_JPEG, 'IMG_1.CR2': 'raw', 'IMG_1.json': { json: { sidecar_info: { image_path: raw }, face_detection: { faces: ['raw'] } } } }, root);
   assert.equal((await saveSidecar(jpeg, 'object_detection', { objects: [] })).path, `${jpeg}.json`);
   assert.deepEqual((await readSidecarDetailed(raw)).data.face_detection, { faces: ['raw'] });
-  // The JPEG's stem JSON, and a stem .bin recorded for the RAW: a save in bin must not land on the
-  // RAW's file; it writes the JPEG's name-ext file, beside which the RAW's file is left behind (§3).
-  makeTree({ 'b/IMG_1.JPG': FAKE_JPEG, 'b/IMG_1.CR2': 'raw', 'b/IMG_1.json': { json: { sidecar_info: { image_path: path.join(root, 'b', 'IMG_1.JPG') }, face_detection: { faces: [1] } } } }, root);
-  await saveSidecar(path.join(root, 'b', 'IMG_1.CR2'), 'face_detection', { faces: ['raw'] }, { format: 'bin', naming: 'name-ext' });
-  fs.renameSync(path.join(root, 'b', 'IMG_1.CR2.bin'), path.join(root, 'b', 'IMG_1.bin')); // the earlier tool's layout for the RAW
-  const s = await saveSidecar(path.join(root, 'b', 'IMG_1.JPG'), 'object_detection', { objects: [] }, { format: 'bin' });
-  assert.equal(s.path, path.join(root, 'b', 'IMG_1.JPG.bin'));
-  assert.deepEqual((await readSidecarDetailed(path.join(root, 'b', 'IMG_1.CR2'))).data.face_detection, { faces: ['raw'] });
-  assert.deepEqual(Object.keys((await readSidecarDetailed(path.join(root, 'b', 'IMG_1.JPG'))).data).sort(), ['face_detection', 'object_detection', 'sidecar_info']);
-  fs.unlinkSync(path.join(root, 'b', 'IMG_1.CR2'));
-  const j = await readSidecarDetailed(path.join(root, 'b', 'IMG_1.JPG'));
-  assert.deepEqual(j.data.face_detection, { faces: [1] }, 'never the RAW\'s');
-  assert.ok(j.findings.some((f) => f.code === 'left-behind' && f.path === path.join(root, 'b', 'IMG_1.bin')), JSON.stringify(j.findings));
+});
+
+test('RAW+JPEG: the RAW\'s stem file ranked before the JPEG\'s own (IMG_1.bin beside the JPEG\'s IMG_1.json): the JPEG saves its name-ext file, in any format asked or none, and never reads the RAW\'s file once the RAW is gone', async (t) => {
+  for (const asked of ['bin', 'json', undefined] as const) {
+    const root = testDir(t);
+    const jpeg = path.join(root, 'IMG_1.JPG');
+    makeTree({ 'IMG_1.JPG': FAKE_JPEG, 'IMG_1.CR2': 'raw', 'IMG_1.json': { json: { sidecar_info: { image_path: jpeg }, face_detection: { faces: [1] } } } }, root);
+    await saveSidecar(path.join(root, 'IMG_1.CR2'), 'face_detection', { faces: ['raw'] }, { format: 'bin', naming: 'name-ext' });
+    fs.renameSync(path.join(root, 'IMG_1.CR2.bin'), path.join(root, 'IMG_1.bin')); // the earlier tool's layout for the RAW
+    const s = await saveSidecar(jpeg, 'object_detection', { objects: [] }, asked === undefined ? {} : { format: asked });
+    assert.equal(s.path, `${jpeg}.${asked ?? 'json'}`, String(asked));
+    assert.deepEqual((await readSidecarDetailed(path.join(root, 'IMG_1.CR2'))).data.face_detection, { faces: ['raw'] });
+    fs.unlinkSync(path.join(root, 'IMG_1.CR2'));
+    const j = await readSidecarDetailed(jpeg);
+    assert.notDeepEqual(j.data.face_detection, { faces: ['raw'] }, `never the RAW's (${String(asked)})`);
+    assert.ok(j.findings.some((f) => f.code === 'left-behind' && f.path === path.join(root, 'IMG_1.bin')), JSON.stringify(j.findings));
+  }
+});
+
+test('RAW+JPEG: the RAW\'s stem file ranked after the JPEG\'s own (its IMG_1.json beside the JPEG\'s IMG_1.bin): a json save goes into IMG_1.bin, which stays first once the RAW is gone', async (t) => {
+  const root = makeTree({ 'IMG_1.JPG': FAKE_JPEG }, testDir(t));
+  const jpeg = path.join(root, 'IMG_1.JPG');
+  await saveSidecar(jpeg, 'face_detection', { v: 1 }, { format: 'bin' });
+  fs.writeFileSync(path.join(root, 'IMG_1.CR2'), 'raw');
+  fs.writeFileSync(path.join(root, 'IMG_1.json'), JSON.stringify({ sidecar_info: { image_path: path.join(root, 'IMG_1.CR2') }, rawop: { v: 'r' } }));
+  assert.equal((await saveSidecar(jpeg, 'face_detection', { v: 2 }, { format: 'json' })).path, path.join(root, 'IMG_1.bin'));
+  assert.deepEqual(Object.keys((await readSidecarDetailed(path.join(root, 'IMG_1.CR2'))).data).sort(), ['rawop', 'sidecar_info']);
+  fs.unlinkSync(path.join(root, 'IMG_1.CR2'));
+  assert.deepEqual((await readSidecarDetailed(jpeg)).data.face_detection, { v: 2 });
+});
+
+test('RAW+JPEG: naming asked explicitly by an image that owns its shared stem file — "name-ext" writes its name-ext file, "stem" is its own form and is not refused', async (t) => {
+  for (const naming of ['name-ext', 'stem'] as const) {
+    const root = makeTree({ 'IMG_1.JPG': FAKE_JPEG }, testDir(t));
+    const jpeg = path.join(root, 'IMG_1.JPG');
+    await saveSidecar(jpeg, 'face_detection', { v: 1 }, { format: 'json' });
+    fs.writeFileSync(path.join(root, 'IMG_1.CR2'), 'raw');
+    const s = await saveSidecar(jpeg, 'object_detection', { v: 2 }, { format: 'bin', naming });
+    assert.equal(s.path, naming === 'stem' ? path.join(root, 'IMG_1.bin') : `${jpeg}.bin`, naming);
+    assert.deepEqual((await readSidecarDetailed(jpeg)).data.object_detection, { v: 2 }, naming);
+  }
+});
+
+test('RAW+JPEG: a whole-document save built from the JPEG\'s kept JSON goes into its stem .bin and keeps the newer result there (what it sends back unchanged is no change)', async (t) => {
+  const root = makeTree({ 'IMG_1.JPG': FAKE_JPEG }, testDir(t));
+  const jpeg = path.join(root, 'IMG_1.JPG');
+  await saveSidecar(jpeg, 'face_detection', { v: 1 }, { format: 'json' });
+  fs.writeFileSync(path.join(root, 'IMG_1.CR2'), 'raw');
+  await saveSidecar(jpeg, 'face_detection', { v: 2 }, { format: 'bin' }); // IMG_1.bin, the JSON kept with v 1
+  const doc: JsonObject = { ...jsonOf(path.join(root, 'IMG_1.json')), object_detection: { v: 3 } }; // what a JSON-only caller read
+  const s = await saveSidecar(jpeg, 'object_detection', doc, { format: 'json', merge: 'document' });
+  assert.equal(s.path, path.join(root, 'IMG_1.bin'));
+  const r = await readSidecarDetailed(jpeg);
+  assert.deepEqual([r.data.face_detection, r.data.object_detection], [{ v: 2 }, { v: 3 }]);
 });
 
 test('RAW+JPEG: a JPEG that owns its shared stem file saves into it when the asked format\'s stem name is held by its kept JSON, a folder, a link to nothing or another tool\'s file, never into a name-ext copy; held by the RAW\'s file (in any spelling), its own name-ext file as before', async (t) => {
@@ -263,6 +304,7 @@ test('RAW+JPEG: a JPEG that owns its shared stem file saves into it when the ask
     const s = await saveSidecar(jpeg, 'face_detection', { v: 3 }, { format: asked });
     assert.equal(s.path, path.join(root, 'IMG_1.bin'), what);
     assert.equal(fs.existsSync(path.join(root, `IMG_1.JPG.${asked}`)), false, what);
+    if (what !== 'its kept JSON') assert.ok(fs.lstatSync(path.join(root, 'IMG_1.rkyv')), `${what} left in place`);
     fs.unlinkSync(path.join(root, 'IMG_1.CR2'));
     assert.deepEqual((await readSidecarDetailed(jpeg)).data.face_detection, { v: 3 }, what);
   }

@@ -393,7 +393,8 @@ function readRank(c: { naming: SidecarNaming; ext: SidecarExt; shared?: boolean 
 /**
  * The file a save writes: the one reads will pick next (docs/PAIRING.md §9). The image's effective
  * sidecar (its first own file that decodes) is merged from; the save writes the requested format
- * in the image's own slot (stem form, or name-ext when other images share the stem) when that
+ * in the image's own slot (stem form, or name-ext when other images share the stem, unless the
+ * image owns a shared stem file: `keepsStemForm`) when that
  * file ranks before the effective one in read order, and into the effective file otherwise.
  * An own file ahead of the effective one that cannot be read stops the save with its error.
  */
@@ -412,8 +413,9 @@ function chooseTarget(loc: SidecarLocation, imagePath: string, opts: SaveOptions
   // owns it, or another image left it behind. A new file of this image's is then name-ext.
   let stemNotOurs = false;
   const leftBehind = leftBehindOfImage(loc, opts);
-  // Shared files whose record names another image, read before the effective one.
-  const othersFiles = new Set<string>();
+  // Shared files whose record names another image, ranked before the effective one (the loop reads
+  // no further): only those could come first once the share ends.
+  const othersReadEarlier = new Set<string>();
   for (const c of loc.candidates) {
     if (effective !== null && (!document || jsonView !== undefined)) break;
     let read: { decoded: DecodedSidecar; identity: FileIdentity };
@@ -439,7 +441,7 @@ function chooseTarget(loc: SidecarLocation, imagePath: string, opts: SaveOptions
     }
     if (effective !== null) continue;
     if (c.shared && ownerOf(read.decoded.data, loc) === 'other') {
-      othersFiles.add(nfc(c.path));
+      othersReadEarlier.add(nfc(c.path));
       continue;
     }
     if (c.unverified && recordNamesAnotherImage(loc, recordedImageName(read.decoded.data), { imageExtensions: opts.imageExtensions })) {
@@ -469,32 +471,32 @@ function chooseTarget(loc: SidecarLocation, imagePath: string, opts: SaveOptions
     else throw errors.usage(`a key was given, so the new sidecar would be encrypted, and only the bin format can be (asked: ${format}; pass encrypt: false for plaintext)`);
   }
   // The images a stem-form file of this image would belong to: more than one (or one added since
-  // the folder was listed owns a stem file), and the image's own file is name-ext.
+  // the folder was listed owns a stem file), and the image's own file is name-ext. (The group, and
+  // so the claimants, are the same for every sidecar extension.)
   const claimants = imagesClaiming(loc, sidecarPathFor(loc, 'bin', 'stem'), { imageExtensions: opts.imageExtensions });
-  const baseFor = (target: string) => (jsonViewPath !== target ? jsonView : undefined);
   // Unless the image's results already sit in the stem form, in a shared file whose record names it
   // (saved before its RAW arrived, or by the earlier tool): saves then stay in that form — in the
   // asked format's stem file when that name is free, else into that file itself — never in a
   // name-ext copy, which is read first only while the share lasts: once it ends (the RAW deleted)
-  // the stem file ranks first again and hides the newer results. Not when an image claims the file
-  // by its whole name (`A.jpg` for `A.jpg.json`, the stem file of `A.jpg.png`): that is its own slot.
-  const ownsSharedStem =
+  // the stem file ranks first again and hides the newer results. Not when:
+  // - an image claims the file by its whole name (`A.jpg` for `A.jpg.json`, the stem file of `A.jpg.png`): that is its slot;
+  // - another image's stem file ranks before it (the RAW's IMG_1.bin beside the JPEG's IMG_1.json):
+  //   only the JPEG's own name-ext file keeps that file out of its reads once the RAW is gone (left behind, §3);
+  // - the caller asked for the name-ext form.
+  const keepsStemForm =
     !stemNotOurs &&
-    effective !== null &&
-    decoded !== undefined &&
-    effective.side === 'target' &&
+    opts.naming !== 'name-ext' &&
+    othersReadEarlier.size === 0 &&
+    effective?.side === 'target' &&
     effective.naming === 'stem' &&
     effective.shared === true &&
+    decoded !== undefined &&
     ownerOf(decoded.data, loc) === 'mine' &&
-    !claimants.some((p) => nfc(path.basename(p)) === nfc(loc.stem)) &&
-    // Another image's file in the asked format's stem name (the RAW's IMG_1.bin beside the JPEG's
-    // IMG_1.json): the JPEG's own name-ext file then keeps that file out of its reads once the RAW
-    // is gone (left behind, §3), which a save into IMG_1.json would not.
-    !othersFiles.has(nfc(sidecarPathFor(loc, extFor(format), 'stem')));
-  if (ownsSharedStem && effective !== null && decoded !== undefined && !stemSlotFree(loc, effective, extFor(format))) {
-    return { target: effective.path, format: decoded.format, existing: decoded.data, readAs: identity, encryptWith, effective, base: baseFor(effective.path) };
-  }
-  const stemShared = !ownsSharedStem && (stemNotOurs || claimants.length > 1);
+    !claimants.some((p) => nfc(path.basename(p)) === nfc(loc.stem));
+  // Whatever holds the asked format's stem name (a kept copy, a folder, another tool's file): the
+  // file it owns is the safe place, where an unshared image's save would stop with CONFLICT.
+  const keepsInEffective = keepsStemForm && effective !== null && !stemSlotFree(loc, effective, extFor(format));
+  const stemShared = !keepsStemForm && (stemNotOurs || claimants.length > 1);
   if (stemShared && opts.naming === 'stem') {
     // A stem file another image left behind is what takes the slot: say so, not "shared".
     const taken = leftBehind === null ? undefined : [...leftBehind].find(([p]) => path.dirname(p) === loc.dir);
@@ -504,7 +506,8 @@ function chooseTarget(loc: SidecarLocation, imagePath: string, opts: SaveOptions
       details: { paths: claimants },
     });
   }
-  const naming: SidecarNaming = stemShared ? 'name-ext' : effective !== null && effective.side === 'target' && (!effective.shared || ownsSharedStem) ? effective.naming : (opts.naming ?? 'stem');
+  const naming: SidecarNaming = stemShared ? 'name-ext' : keepsStemForm ? 'stem' : effective !== null && effective.side === 'target' && !effective.shared ? effective.naming : (opts.naming ?? 'stem');
+  const baseFor = (target: string) => (jsonViewPath !== target ? jsonView : undefined);
   // A slot may be shared: `A.jpg.bin`, A.jpg's name-ext file, is the stem file of an image
   // `A.jpg.png` too (or will be once written, beside `A.jpg.png.mov`). It then ranks where reads
   // take it (after the image's unshared files), and the save must not land there unseen.
@@ -522,7 +525,7 @@ function chooseTarget(loc: SidecarLocation, imagePath: string, opts: SaveOptions
     (effective.side === 'link' || s === null || readRank(s) >= readRank(effective)) &&
     (!effective.shared || ownerOf(decoded.data, loc) === 'mine');
   let slot: (ReturnType<typeof slotOf> & { format: SidecarFormat }) | null = null;
-  if (!intoEffective(slotOf({ naming, ext: extFor(format) }))) {
+  if (!keepsInEffective && !intoEffective(slotOf({ naming, ext: extFor(format) }))) {
     try {
       const free = freeSlot(loc, { naming, ext: extFor(format) }, format, { stemShared, encrypted: encryptWith !== undefined, foreign, imagePath });
       slot = { ...slotOf(free), format: free.format };
@@ -554,8 +557,8 @@ function chooseTarget(loc: SidecarLocation, imagePath: string, opts: SaveOptions
 }
 
 /**
- * Is the image's stem file in format `ext` the effective file, or a name nothing holds (no file of
- * any kind, in any Unicode spelling)? Another file there — a kept copy, another image's, another
+ * Is the image's stem file in format `ext` the effective file, or a name nothing holds (no candidate
+ * in any Unicode spelling, nothing on disk in this one)? Another file there — a kept copy, another
  * tool's, a corrupt one, a folder or a link — leaves the save in the effective file.
  */
 function stemSlotFree(loc: SidecarLocation, effective: SidecarCandidate, ext: SidecarExt): boolean {
