@@ -383,3 +383,33 @@ test('the library refuses an export or manifest path that is a sidecar of anothe
     removeTree(dir);
   }
 });
+
+test('a RAW+JPEG pair whose shared stem file holds the JPEG\'s results: json, jsonl and csv name the JPEG, not the pair\'s first image (the JPEG\'s faces went out as the RAW\'s)', async () => {
+  const root = tempDir('isc-export-pair-');
+  try {
+    makeTree(
+      {
+        'IMG_1.CR2': 'raw',
+        'IMG_1.JPG': FAKE_JPEG,
+        'IMG_1.json': { json: { ...sidecarData('IMG_1.JPG', 2, 4), sidecar_info: { image_path: join(root, 'IMG_1.JPG') } } },
+        'IMG_2.CR2': 'raw',
+        'IMG_2.JPG': FAKE_JPEG,
+        'IMG_2.json': { json: { face_detection: { success: true, faces: [] } } }, // records nobody: the first image, as before
+      },
+      root,
+    );
+    for (const format of ['json', 'jsonl', 'csv'] as const) {
+      const { bytes } = await exportToFile(root, format);
+      const text = bytes.toString('utf8');
+      const images =
+        format === 'json'
+          ? (JSON.parse(text).sidecars as { image: string }[]).map((e) => e.image)
+          : format === 'jsonl'
+            ? text.trim().split('\n').map((l) => (JSON.parse(l) as { image: string }).image)
+            : text.trim().split('\r\n').slice(1).map((l) => l.split(',')[0]);
+      assert.deepEqual(images, ['IMG_1.JPG', 'IMG_2.CR2'], format);
+    }
+  } finally {
+    removeTree(root);
+  }
+});

@@ -6,8 +6,8 @@
  * as a whole. No clock is read, so two runs over the same tree give byte-identical output.
  * One entry per image record that owns an effective sidecar (`ownEffective`): a symlinked image
  * whose target is inside the root is exported once, by the target's own record; corrupt or
- * missing sidecars are not exported. For a record with several images (ambiguous) `image` is
- * the first of them.
+ * missing sidecars are not exported. For a record with several images (ambiguous: a RAW+JPEG pair
+ * sharing its stem file) `image` is the one the sidecar records, else the first of them.
  *
  * json — the earlier tool's object, with `total_sidecars` AFTER the array because the count is
  *   only known at the end (key order does not matter to JSON parsers); `exported_at` is kept for
@@ -43,7 +43,9 @@ import { resolve } from 'node:path';
 import { assertOutputNotManaged } from '../discovery/output-guard.js';
 import { errors } from '../errors.js';
 import { scan } from './scan.js';
-import { type ScanRecord, type ScanSidecar } from '../scan/records.js';
+import { type ScanImage, type ScanRecord, type ScanSidecar } from '../scan/records.js';
+import { readSidecarRecord } from '../analysis/image-identity.js';
+import { nfc } from '../discovery/extensions.js';
 import type { Options } from '../types.js';
 import { ownEffective, sidecarFilter } from './common.js';
 import { csvRow, type CsvOptions } from './csv.js';
@@ -139,7 +141,7 @@ export async function exportSidecars(root: string, opts: ExportOptions): Promise
       if (enc) throw errors.encrypted(enc.inspection.encryptedKeyId ?? '?', enc.path);
       const sc = ownEffective(rec);
       if (!sc || (filter && !filter(sc))) continue;
-      const pieces = writer.entry(rec, sc, exported === 0);
+      const pieces = writer.entry(entryImage(rec, sc, scanOpts).rel, rec, sc, exported === 0);
       exported++;
       // Pieces, not one string: a big sidecar's text is written as it came from the worker.
       if (typeof pieces === 'string') await sink.write(pieces);
@@ -167,15 +169,26 @@ export function recordProblems(rec: ScanRecord): ExportProblem[] {
 // formats
 // ---------------------------------------------------------------------------------------------
 
+/**
+ * The image an entry names: the record's only one; of several (a RAW+JPEG pair whose shared stem
+ * file holds the JPEG's results), the one the sidecar records (read here: such records are rare),
+ * else the first. Named by its first image, the JPEG's faces went out as the RAW's.
+ */
+function entryImage(rec: ScanRecord, sc: ScanSidecar, opts: Options): ScanImage {
+  if (rec.images.length === 1) return rec.images[0];
+  const named = readSidecarRecord(sc.path, opts.keyring, { maxFileSize: opts.maxFileSize, maxDepth: opts.maxDepth })?.name ?? null;
+  return (named !== null ? rec.images.find((i) => nfc(i.name) === named) : undefined) ?? rec.images[0];
+}
+
 interface FormatWriter {
   begin(root: string): string;
-  entry(rec: ScanRecord, sc: ScanSidecar, first: boolean): string | (string | Uint8Array)[];
+  entry(image: string, rec: ScanRecord, sc: ScanSidecar, first: boolean): string | (string | Uint8Array)[];
   end(count: number): string;
 }
 
 /** Exactly JSON.stringify({ image, sidecar, format, data }) in pieces, the data's text made in the worker. */
-function entryJson(rec: ScanRecord, sc: ScanSidecar, before: string, after: string): (string | Uint8Array)[] {
-  const head = JSON.stringify({ image: rec.images[0].rel, sidecar: sc.rel, format: sc.inspection.format });
+function entryJson(image: string, sc: ScanSidecar, before: string, after: string): (string | Uint8Array)[] {
+  const head = JSON.stringify({ image, sidecar: sc.rel, format: sc.inspection.format });
   return [`${before}${head.slice(0, -1)},"data":`, sc.inspection.dataJson ?? 'null', `}${after}`];
 }
 
@@ -183,7 +196,7 @@ function entryJson(rec: ScanRecord, sc: ScanSidecar, before: string, after: stri
 function shardWriter(begin: string): FormatWriter {
   return {
     begin: () => begin,
-    entry: (rec, sc) => entryJson(rec, sc, `{"seq":[${rec.seq[0]},${rec.seq[1]}],"item":`, '}\n'),
+    entry: (image, rec, sc) => entryJson(image, sc, `{"seq":[${rec.seq[0]},${rec.seq[1]}],"item":`, '}\n'),
     end: () => '',
   };
 }
@@ -191,12 +204,12 @@ function shardWriter(begin: string): FormatWriter {
 const WRITERS: Record<ExportFormat, FormatWriter> = {
   json: {
     begin: (root) => `{\n  "exported_at": null,\n  "source_directory": ${JSON.stringify(root)},\n  "sidecars": [`,
-    entry: (rec, sc, first) => entryJson(rec, sc, first ? '\n    ' : ',\n    ', ''),
+    entry: (image, _rec, sc, first) => entryJson(image, sc, first ? '\n    ' : ',\n    ', ''),
     end: (count) => `${count > 0 ? '\n  ' : ''}],\n  "total_sidecars": ${count}\n}\n`,
   },
   jsonl: {
     begin: () => '',
-    entry: (rec, sc) => entryJson(rec, sc, '', '\n'),
+    entry: (image, _rec, sc) => entryJson(image, sc, '', '\n'),
     end: () => '',
   },
   csv: csvWriter({}),
@@ -205,10 +218,10 @@ const WRITERS: Record<ExportFormat, FormatWriter> = {
 function csvWriter(csv: CsvOptions): FormatWriter {
   return {
     begin: () => csvRow(CSV_COLUMNS, csv),
-    entry: (rec, sc) => {
+    entry: (image, rec, sc) => {
       const s = sc.inspection.summary;
       return csvRow([
-        rec.images[0].rel,
+        image,
         sc.rel,
         sc.inspection.format,
         s ? s.operations.join(';') : '',
