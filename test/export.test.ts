@@ -413,3 +413,14 @@ test('a RAW+JPEG pair whose shared stem file holds the JPEG\'s results: json, js
     removeTree(root);
   }
 });
+
+test('export names the image a shared stem file records under another case of its extension (the JPEG renamed IMG_1.jpg → IMG_1.JPG)', async () => {
+  const root = tempDir('isc-export-case-');
+  try {
+    makeTree({ 'IMG_1.CR2': 'raw', 'IMG_1.JPG': FAKE_JPEG, 'IMG_1.json': { json: { ...sidecarData('IMG_1.jpg', 2, 4), sidecar_info: { image_path: '/old/IMG_1.jpg' } } } }, root);
+    const { bytes } = await exportToFile(root, 'jsonl');
+    assert.deepEqual(bytes.toString('utf8').trim().split('\n').map((l) => (JSON.parse(l) as { image: string }).image), ['IMG_1.JPG']);
+  } finally {
+    removeTree(root);
+  }
+});

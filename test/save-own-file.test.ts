@@ -349,3 +349,21 @@ test('a whole-document save never hands its file to another image: a caller\'s s
     assert.deepEqual(Object.keys((await readSidecarDetailed(raw)).data).sort(), ['rawop', 'sidecar_info'], sent);
   }
 });
+
+test('RAW+JPEG: a stem file recording the JPEG under another case of its extension (IMG_1.jpg, the file renamed IMG_1.JPG) is the JPEG\'s — the RAW passes it over, the JPEG reads it without an ambiguous finding and keeps saving into it (the RAW read the JPEG\'s results, and the JPEG\'s name-ext copy fell behind once the RAW was gone)', async (t) => {
+  const root = makeTree({ 'IMG_1.jpg': FAKE_JPEG }, testDir(t));
+  await saveSidecar(path.join(root, 'IMG_1.jpg'), 'face_detection', { v: 1 });
+  fs.renameSync(path.join(root, 'IMG_1.jpg'), path.join(root, 'IMG_1.JPG'));
+  const jpeg = path.join(root, 'IMG_1.JPG');
+  const raw = path.join(root, 'IMG_1.CR2');
+  fs.writeFileSync(raw, 'raw');
+  assert.deepEqual((await readSidecarDetailed(raw)).data, {}, 'the RAW passes the JPEG\'s file over');
+  const before = await readSidecarDetailed(jpeg);
+  assert.deepEqual([before.path, before.findings], [path.join(root, 'IMG_1.bin'), []]);
+  assert.equal((await saveSidecar(jpeg, 'face_detection', { v: 2 })).path, path.join(root, 'IMG_1.bin'));
+  fs.unlinkSync(raw);
+  assert.deepEqual((await readSidecarDetailed(jpeg)).data.face_detection, { v: 2 });
+  // Two images matching it but for case: nobody's.
+  const twins = makeTree({ 'IMG_2.Jpg': FAKE_JPEG, 'IMG_2.jPG': FAKE_JPEG, 'IMG_2.json': { json: { sidecar_info: { image_path: '/x/IMG_2.jpg' }, v: 1 } } }, testDir(t));
+  assert.deepEqual((await readSidecarDetailed(path.join(twins, 'IMG_2.Jpg'))).findings.map((f) => f.code), ['ambiguous']);
+});

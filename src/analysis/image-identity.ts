@@ -206,6 +206,25 @@ export function identityJson(id: ImageIdentity | null): JsonObject | null {
 }
 
 /**
+ * Which of `names` (image file names, NFC) a recorded name `named` (recordedImageName) is: the one
+ * equal to it, else the one image it matches but for case (a rename that changed the extension's
+ * case, as the left-behind rule takes it: docs/PAIRING.md §3), else none (-1, also when several
+ * match but for case).
+ */
+export function imageNamedBy(named: string, names: readonly string[]): number {
+  const exact = names.indexOf(named);
+  if (exact >= 0) return exact;
+  const folded = named.toLowerCase();
+  let found = -1;
+  for (let i = 0; i < names.length; i++) {
+    if (names[i].toLowerCase() !== folded) continue;
+    if (found >= 0) return -1;
+    found = i;
+  }
+  return found;
+}
+
+/**
  * The file name of the image a sidecar says it was saved for: `sidecar_info.symlink_info.target_path`
  * (the resolved image, in our records and the pipeline's), else `sidecar_info.image_path`. Decides
  * which image a stem-form sidecar shared by several images (IMG_1.json beside IMG_1.jpg and

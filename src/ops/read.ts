@@ -11,7 +11,7 @@ import { DEFAULT_MAX_FILE_SIZE, readFileLimitedSync, readFileWithStatSync } from
 import { identityOf, type FileIdentity } from '../fs/identity.js';
 import { typedJsonText } from '../formats/json.js';
 import { accelAvailable, plainJsonLine } from '../accel/decode.js';
-import { recordedImageName } from '../analysis/image-identity.js';
+import { imageNamedBy, recordedImageName } from '../analysis/image-identity.js';
 import { imageExtensionSet, nfc } from '../discovery/extensions.js';
 import { leftBehindAmong } from '../discovery/pair.js';
 import { isForeignData } from '../analysis/operations.js';
@@ -275,8 +275,8 @@ function leftBehindFinding(path: string, named: string): ReadFinding {
 export function ownerOf(data: JsonObject, loc: SidecarLocation): 'mine' | 'other' | 'unknown' {
   const named = recordedImageName(data);
   if (named === null) return 'unknown';
-  if (named === nfc(loc.name)) return 'mine';
-  return loc.siblings.some((s) => nfc(basename(s)) === named) ? 'other' : 'unknown';
+  const i = imageNamedBy(named, [nfc(loc.name), ...loc.siblings.map((s) => nfc(basename(s)))]);
+  return i === 0 ? 'mine' : i > 0 ? 'other' : 'unknown';
 }
 
 /** The image's sidecar data, or `{}` when it has none. Throws CORRUPT when sidecars exist but none decodes. */
