@@ -424,3 +424,15 @@ test('export names the image a shared stem file records under another case of it
     removeTree(root);
   }
 });
+
+test('export names a symlinked image of a pair by its target\'s name, which a save through the link records (the link\'s results went out as the RAW\'s)', async () => {
+  const root = tempDir('isc-export-link-');
+  try {
+    makeTree({ 'out/photo.jpg': FAKE_JPEG, 'D/IMG_1.CR2': 'raw', 'D/IMG_1.jpg': { symlink: '../out/photo.jpg' } }, root);
+    writeFileSync(join(root, 'D', 'IMG_1.json'), JSON.stringify({ ...sidecarData('photo.jpg', 2, 4), sidecar_info: { image_path: join(root, 'out', 'photo.jpg'), symlink_info: { target_path: join(root, 'out', 'photo.jpg') } } }));
+    const { bytes } = await exportToFile(join(root, 'D'), 'jsonl');
+    assert.deepEqual(bytes.toString('utf8').trim().split('\n').map((l) => (JSON.parse(l) as { image: string }).image), ['IMG_1.jpg']);
+  } finally {
+    removeTree(root);
+  }
+});

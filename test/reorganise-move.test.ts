@@ -332,3 +332,18 @@ test('cli mv/cp: JSON report, exit 1 with one note per source left, exit 2 for u
     removeTree(root);
   }
 });
+
+test('mv: RAW+JPEG — a shared stem file recording the JPEG under another case of its extension (IMG_1.jpg, renamed IMG_1.JPG) goes with the JPEG, and the RAW moves alone (both were refused: "names none of them")', async () => {
+  const root = makeTree({ 'a/IMG_1.CR2': bytes(1200, 6), 'a/IMG_1.JPG': bytes(800, 7), 'a/IMG_1.json': { json: { ...sidecarData('IMG_1.jpg'), sidecar_info: { image_path: '/x/IMG_1.jpg' } } }, 'b/x.txt': 'x', 'c/x.txt': 'x' });
+  try {
+    const raw = await moveImages([join(root, 'a/IMG_1.CR2')], join(root, 'c'));
+    assert.deepEqual(raw.problems, []);
+    assert.deepEqual(names(join(root, 'c')), ['IMG_1.CR2', 'x.txt']);
+    const jpeg = await moveImages([join(root, 'a/IMG_1.JPG')], join(root, 'b'));
+    assert.deepEqual(jpeg.problems, []);
+    assert.deepEqual(names(join(root, 'b')), ['IMG_1.JPG', 'IMG_1.json', 'x.txt']);
+    assert.equal((await readSidecarDetailed(join(root, 'b/IMG_1.JPG'))).path, join(root, 'b/IMG_1.json'));
+  } finally {
+    removeTree(root);
+  }
+});

@@ -164,3 +164,17 @@ test('a new name-ext slot another image would claim (A.jpg.png.bin is the stem f
   assert.deepEqual(Object.keys(r.data).sort(), ['op_bin', 'op_json', 'sidecar_info']);
   assert.deepEqual(Object.keys((await readSidecarDetailed(path.join(root, 'A.jpg.png.mov'))).data), []);
 });
+
+test('a folder of more than 4096 entries, its listing reused: a RAW added meanwhile whose stem file records it under another case of its extension (IMG_1.cr2) is never the JPEG\'s (the JPEG read it and its save re-recorded it as the JPEG\'s)', async (t) => {
+  const root = testDir(t);
+  for (let i = 0; i < 4200; i++) fs.writeFileSync(path.join(root, `P_${i}.jpg`), 'x');
+  fs.writeFileSync(path.join(root, 'IMG_1.jpg'), FAKE_JPEG);
+  fs.writeFileSync(path.join(root, 'IMG_1.json'), JSON.stringify({ raw_only: { v: 1 }, sidecar_info: { image_path: '/x/IMG_1.cr2' } }));
+  const jpg = path.join(root, 'IMG_1.jpg');
+  await new Promise((r) => setTimeout(r, 100)); // past the racy margin: the listing is cached
+  await readSidecarDetailed(jpg);
+  fs.writeFileSync(path.join(root, 'IMG_1.CR2'), 'raw');
+  assert.equal((await readSidecarDetailed(jpg)).path, null, 'the RAW\'s stem file is not the JPEG\'s');
+  assert.equal((await saveSidecar(jpg, 'jpg_op', { v: 2 })).path, path.join(root, 'IMG_1.jpg.json'));
+  assert.deepEqual(JSON.parse(fs.readFileSync(path.join(root, 'IMG_1.json'), 'utf8')).sidecar_info, { image_path: '/x/IMG_1.cr2' }, 'the RAW\'s file untouched');
+});

@@ -363,7 +363,9 @@ test('RAW+JPEG: a stem file recording the JPEG under another case of its extensi
   assert.equal((await saveSidecar(jpeg, 'face_detection', { v: 2 })).path, path.join(root, 'IMG_1.bin'));
   fs.unlinkSync(raw);
   assert.deepEqual((await readSidecarDetailed(jpeg)).data.face_detection, { v: 2 });
-  // Two images matching it but for case: nobody's.
+  // Two images matching it but for case: nobody's. Nor is a name whose stem differs in case (another image's stem file).
   const twins = makeTree({ 'IMG_2.Jpg': FAKE_JPEG, 'IMG_2.jPG': FAKE_JPEG, 'IMG_2.json': { json: { sidecar_info: { image_path: '/x/IMG_2.jpg' }, v: 1 } } }, testDir(t));
   assert.deepEqual((await readSidecarDetailed(path.join(twins, 'IMG_2.Jpg'))).findings.map((f) => f.code), ['ambiguous']);
+  const stems = makeTree({ 'IMG_3.JPG': FAKE_JPEG, 'IMG_3.CR2': 'raw', 'IMG_3.json': { json: { sidecar_info: { image_path: '/x/img_3.jpg' }, v: 1 } } }, testDir(t));
+  assert.deepEqual((await readSidecarDetailed(path.join(stems, 'IMG_3.JPG'))).findings.map((f) => f.code), ['ambiguous']);
 });

@@ -32,6 +32,7 @@ import type { JsonObject, JsonValue } from '../types.js';
 import { forEachOperation, isPlainObject, normalizeOperationName, SIDECAR_INFO_KEY } from './operations.js';
 import { UniqueNames } from './unique-names.js';
 import type { ImageIdentity, ImageRecord } from '../model/summary.js';
+import { imageNamedBy } from '../discovery/pair.js';
 
 /** Key of the record inside `sidecar_info`. */
 export const IMAGE_IDENTITY_KEY = 'image';
@@ -206,22 +207,15 @@ export function identityJson(id: ImageIdentity | null): JsonObject | null {
 }
 
 /**
- * Which of `names` (image file names, NFC) a recorded name `named` (recordedImageName) is: the one
- * equal to it, else the one image it matches but for case (a rename that changed the extension's
- * case, as the left-behind rule takes it: docs/PAIRING.md §3), else none (-1, also when several
- * match but for case).
+ * The image of `images` (a record's) a recorded name names (imageNamedBy): by its own name, else a
+ * symlinked image by its target's (a save through a link records the target). Undefined: none.
  */
-export function imageNamedBy(named: string, names: readonly string[]): number {
-  const exact = names.indexOf(named);
-  if (exact >= 0) return exact;
-  const folded = named.toLowerCase();
-  let found = -1;
-  for (let i = 0; i < names.length; i++) {
-    if (names[i].toLowerCase() !== folded) continue;
-    if (found >= 0) return -1;
-    found = i;
-  }
-  return found;
+export function imageRecordedAmong<I extends { name: string; target?: string }>(named: string | null, images: readonly I[]): I | undefined {
+  if (named === null) return undefined;
+  const own = imageNamedBy(named, images.map((i) => i.name.normalize('NFC')));
+  if (own >= 0) return images[own];
+  const targets = imageNamedBy(named, images.map((i) => (i.target !== undefined ? i.target.slice(Math.max(i.target.lastIndexOf('/'), i.target.lastIndexOf('\\')) + 1).normalize('NFC') : '')));
+  return targets >= 0 ? images[targets] : undefined;
 }
 
 /**

@@ -24,7 +24,7 @@ import { errors } from '../errors.js';
 import { assertUtf8Path, notUtf8Target } from '../fs/byte-names.js';
 import type { SidecarExt, SidecarNaming } from '../types.js';
 import { imageExtensionSet, isAscii, nfc, sidecarNameFor, splitName } from './extensions.js';
-import { candidateNames, isSidecarName, pairGroupOf, sidecarsOfImage, type PairGroup } from './pair.js';
+import { candidateNames, imageNamedBy, isSidecarName, pairGroupOf, sidecarsOfImage, type PairGroup } from './pair.js';
 import { lockKeyForImage } from './lock-key.js';
 import type { EntryKind } from './walk.js';
 
@@ -469,9 +469,15 @@ export function folderSidecarFormat(dir: string): 'json' | 'bin' | 'rkyv' | null
  * image's (docs/PAIRING.md §3). One lstat, only for `unverified` candidates whose record names one.
  */
 export function recordNamesAnotherImage(loc: SidecarLocation, named: string | null, opts: LocateOptions = {}): boolean {
-  if (named === null || named === nfc(loc.name) || named.includes('/') || named.includes('\\')) return false;
-  if (nfc(splitName(named).stem) !== nfc(loc.stem)) return false;
-  if (!extSet(opts.imageExtensions).has(splitName(named).ext.toLowerCase())) return false;
-  const k = kindOf(path.join(loc.dir, named));
-  return k === 'file' || k === 'symlink';
+  if (named === null || named.includes('/') || named.includes('\\')) return false;
+  if (imageNamedBy(named, [nfc(loc.name)]) === 0) return false; // this image, or its name but for the extension's case
+  const { stem, ext } = splitName(named);
+  if (nfc(stem) !== nfc(loc.stem)) return false;
+  if (!extSet(opts.imageExtensions).has(ext.toLowerCase())) return false;
+  // The name as recorded, or with the extension's case changed since (imageNamedBy): IMG_1.cr2 → IMG_1.CR2.
+  for (const e of new Set([ext, ext.toLowerCase(), ext.toUpperCase()])) {
+    const k = kindOf(path.join(loc.dir, `${stem}.${e}`));
+    if (k === 'file' || k === 'symlink') return true;
+  }
+  return false;
 }

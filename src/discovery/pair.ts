@@ -274,6 +274,29 @@ export interface ImageSidecar extends SidecarEntry {
 }
 
 /**
+ * Which of `names` (image file names, NFC) a recorded name `named` (recordedImageName) is: the one
+ * equal to it, else the one it equals but for the case of the extension (a rename that changed the
+ * extension's case: IMG_1.jpg → IMG_1.JPG, as the left-behind rule takes it, docs/PAIRING.md §3),
+ * else none (-1; also when several match so).
+ */
+export function imageNamedBy(named: string, names: readonly string[]): number {
+  const exact = names.indexOf(named);
+  if (exact >= 0) return exact;
+  const dot = named.lastIndexOf('.');
+  if (dot <= 0) return -1;
+  const stem = named.slice(0, dot + 1);
+  const ext = named.slice(dot + 1).toLowerCase();
+  let found = -1;
+  for (let i = 0; i < names.length; i++) {
+    const n = names[i];
+    if (n.length !== named.length || !n.startsWith(stem) || n.slice(dot + 1).toLowerCase() !== ext) continue;
+    if (found >= 0) return -1;
+    found = i;
+  }
+  return found;
+}
+
+/**
  * Does a stem file of the image record another image that claims the file (`named`: the file name
  * its record holds, analysis/image-identity.ts recordedImageName)? One of the same stem, or one named
  * as the file's base (`A.jpg` claims `A.jpg.bin`, the stem file of `A.jpg.png`). `imageNames`: the

@@ -27,7 +27,7 @@ import type { DatasetBox, DatasetRequest, DatasetRows } from '../model/dataset.j
 import { normalizeOperationName } from '../analysis/operations.js';
 import { assertOutputNotManaged } from '../discovery/output-guard.js';
 import { nfc, splitName } from '../discovery/extensions.js';
-import { imageNamedBy } from '../analysis/image-identity.js';
+import { imageRecordedAmong } from '../analysis/image-identity.js';
 import { openOutputSink, type OutputSink } from '../fs/output-sink.js';
 import { fsyncDirs } from '../fs/dir-sync.js';
 import { assertLockHeld, withSidecarLock } from '../fs/lock.js';
@@ -245,10 +245,8 @@ function entryOf(rec: ScanRecord, sidecar: string, ds: DatasetRows, format: Data
  */
 function datasetImage(images: readonly ScanImage[], named: string | null): ScanImage {
   if (images.length === 1) return images[0];
-  if (named !== null) {
-    const i = imageNamedBy(named, images.map((im) => nfc(im.name)));
-    if (i >= 0) return images[i];
-  }
+  const recorded = imageRecordedAmong(named, images);
+  if (recorded !== undefined) return recorded;
   return images.find((i) => TRAINABLE_EXTS.has(splitName(i.name).ext.toLowerCase())) ?? images[0];
 }
 

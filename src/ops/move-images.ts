@@ -34,7 +34,7 @@ import { hostMark, processState, removeStaleTempFiles } from '../fs/temp-files.j
 import { fsyncDirs } from '../fs/dir-sync.js';
 import { writeFileAtomicSync } from '../fs/atomic-write.js';
 import { imageExtensionSet, isAscii, nfc, splitName } from '../discovery/extensions.js';
-import { candidateNames, isImageName, isSidecarName, sidecarExtOf } from '../discovery/pair.js';
+import { candidateNames, imageNamedBy, isImageName, isSidecarName, sidecarExtOf } from '../discovery/pair.js';
 import { leftBehindOfImage } from './read.js';
 import { locateSidecarSync } from '../discovery/locate.js';
 import { addFolderName, readFolderNames, stemClaimants, type FolderNames } from '../discovery/folder-names.js';
@@ -228,9 +228,9 @@ function imageUnit(source: string, dest: Destination, folder: FolderNames, exts:
     if (leftBehind?.has(c.path)) continue; // another image's file, left behind (docs/PAIRING.md §3): it stays
     if (c.isLink) throw errors.usage(`its sidecar ${c.path} is a symlink: move it yourself (its target may be anyone's)`);
     if (c.shared) {
-      const owner = recordOf(c.path, opts);
-      if (owner !== undefined && owner !== null && siblings.includes(owner)) continue; // another image's file: it stays
-      if (owner !== nfc(path.basename(loc.targetPath))) {
+      const whose = recordNames(c.path, opts, [nfc(path.basename(loc.targetPath)), ...siblings]);
+      if (whose > 0) continue; // another image's file: it stays
+      if (whose < 0) {
         throw errors.conflict(`${path.basename(c.path)} is shared with ${siblings.join(', ')} and names none of them: save this image's own sidecar first`, [c.path]);
       }
     }
@@ -253,9 +253,8 @@ function imageUnit(source: string, dest: Destination, folder: FolderNames, exts:
   for (const s of folder.sidecarsByBase.get(newStem) ?? []) {
     const p = path.join(dest.dir, s);
     if (ownPaths.has(p)) continue;
-    const owner = recordOf(p, opts);
-    if (owner === undefined || owner === null || owner === nfc(newName) || !sharers.includes(owner)) {
-      throw errors.conflict(`${newName} would pair there with ${s}, which is not its sidecar (it names ${owner ?? 'no image'})`, [p]);
+    if (recordNames(p, opts, [nfc(newName), ...sharers]) <= 0) {
+      throw errors.conflict(`${newName} would pair there with ${s}, which is not its sidecar (it names ${recordOf(p, opts) ?? 'no image'})`, [p]);
     }
   }
   for (const s of folder.sidecarsByBase.get(nfc(newName)) ?? []) {
@@ -293,6 +292,12 @@ function claimNames(files: TransferFile[], folder: FolderNames, exts: ReadonlySe
 /** The NFC file name a sidecar's record names, null when it names none, undefined when it cannot be read. */
 function recordOf(p: string, opts: TransferOptions): string | null | undefined {
   return readSidecarRecord(p, opts.keyring)?.name;
+}
+
+/** Which of `names` a sidecar's record names (analysis/image-identity.ts imageNamedBy); -1: none, or unreadable. */
+function recordNames(p: string, opts: TransferOptions, names: readonly string[]): number {
+  const named = recordOf(p, opts);
+  return named === undefined || named === null ? -1 : imageNamedBy(named, names);
 }
 
 
@@ -410,8 +415,7 @@ function newSidecarsOf(unit: TransferUnit, opts: TransferOptions): { path: strin
   return found.filter((c) => {
     if (planned.has(c.path) || (stays && c.naming === 'stem') || leftBehind?.has(c.path)) return false;
     if (!c.shared) return true;
-    const owner = recordOf(c.path, opts);
-    return !(owner !== undefined && owner !== null && siblings.includes(owner));
+    return recordNames(c.path, opts, [nfc(name), ...siblings]) <= 0; // not another image's
   });
 }
 

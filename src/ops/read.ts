@@ -11,9 +11,9 @@ import { DEFAULT_MAX_FILE_SIZE, readFileLimitedSync, readFileWithStatSync } from
 import { identityOf, type FileIdentity } from '../fs/identity.js';
 import { typedJsonText } from '../formats/json.js';
 import { accelAvailable, plainJsonLine } from '../accel/decode.js';
-import { imageNamedBy, recordedImageName } from '../analysis/image-identity.js';
+import { recordedImageName } from '../analysis/image-identity.js';
 import { imageExtensionSet, nfc } from '../discovery/extensions.js';
-import { leftBehindAmong } from '../discovery/pair.js';
+import { imageNamedBy, leftBehindAmong } from '../discovery/pair.js';
 import { isForeignData } from '../analysis/operations.js';
 import { basename } from 'node:path';
 
