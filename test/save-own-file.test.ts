@@ -16,6 +16,8 @@ import type { JsonObject } from '../src/types.js';
 import { FAKE_JPEG, makeTree, testDir } from './helpers/tree.js';
 import { parseJson, runCli } from './helpers/cli.js';
 import { scan } from '../src/ops/scan.js';
+import { staleSidecars } from '../src/ops/todo.js';
+import { stats } from '../src/ops/stats.js';
 
 const jsonOf = (p: string) => JSON.parse(fs.readFileSync(p, 'utf8')) as JsonObject;
 
@@ -368,4 +370,30 @@ test('RAW+JPEG: a stem file recording the JPEG under another case of its extensi
   assert.deepEqual((await readSidecarDetailed(path.join(twins, 'IMG_2.Jpg'))).findings.map((f) => f.code), ['ambiguous']);
   const stems = makeTree({ 'IMG_3.JPG': FAKE_JPEG, 'IMG_3.CR2': 'raw', 'IMG_3.json': { json: { sidecar_info: { image_path: '/x/img_3.jpg' }, v: 1 } } }, testDir(t));
   assert.deepEqual((await readSidecarDetailed(path.join(stems, 'IMG_3.JPG'))).findings.map((f) => f.code), ['ambiguous']);
+});
+
+test('RAW+JPEG: a whole-document save of the RAW keeps a result equal to the JPEG\'s in the shared IMG_1.json (the JPEG\'s file served as the base of the merge, so the RAW\'s own result counted as no change and was dropped)', async (t) => {
+  const root = makeTree({ 'IMG_1.JPG': FAKE_JPEG }, testDir(t));
+  const jpeg = path.join(root, 'IMG_1.JPG');
+  const raw = path.join(root, 'IMG_1.CR2');
+  const faces = { success: true, faces: [{ bbox: [1, 2, 3, 4] }] };
+  await saveSidecar(jpeg, 'face_detection', { sidecar_info: { operation_type: 'face_detection' }, face_detection: faces }, { merge: 'document', format: 'json' });
+  fs.writeFileSync(raw, 'raw');
+  const s = await saveSidecar(raw, 'face_detection', { sidecar_info: { operation_type: 'face_detection' }, face_detection: faces }, { merge: 'document', format: 'json' });
+  assert.equal(s.path, `${raw}.json`);
+  assert.deepEqual((await readSidecarDetailed(raw)).data.face_detection, faces);
+});
+
+test('RAW+JPEG: stale and stats check the shared stem file\'s record against the image it records, not the pair\'s first image (the JPEG\'s record was compared with the RAW\'s file)', async (t) => {
+  const root = makeTree({ 'IMG_1.JPG': FAKE_JPEG }, testDir(t));
+  const jpeg = path.join(root, 'IMG_1.JPG');
+  await saveSidecar(jpeg, 'face_detection', { v: 1 });
+  fs.writeFileSync(path.join(root, 'IMG_1.CR2'), 'raw');
+  fs.utimesSync(path.join(root, 'IMG_1.CR2'), new Date('2020-01-01'), new Date('2020-01-01'));
+  const unchanged = await staleSidecars(root, { index: false });
+  assert.deepEqual([unchanged.counts, unchanged.entries], [{ stale: 0, current: 1, unknown: 0 }, []]);
+  assert.deepEqual((await stats(root, { index: false })).image_identity, { current: 1, stale: 0, unknown: 0 });
+  fs.writeFileSync(jpeg, Buffer.concat([FAKE_JPEG, Buffer.from('edited')]));
+  const edited = await staleSidecars(root, { index: false });
+  assert.deepEqual(edited.entries!.map((e) => e.rel), ['IMG_1.JPG']);
 });

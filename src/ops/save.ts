@@ -435,12 +435,15 @@ function chooseTarget(loc: SidecarLocation, imagePath: string, opts: SaveOptions
       foreign.add(nfc(c.path));
       continue;
     }
-    if (document && c.ext === 'json' && c.naming === 'stem' && c.side === 'target' && jsonView === undefined) {
+    // Not another image's file (shared and recorded for it, or left behind): an entry equal to that
+    // image's would count as no change, and this image's own result would be dropped.
+    const othersFile = (c.shared === true && ownerOf(read.decoded.data, loc) === 'other') || leftBehind?.has(c.path) === true;
+    if (document && c.ext === 'json' && c.naming === 'stem' && c.side === 'target' && jsonView === undefined && !othersFile) {
       jsonView = cloneJson(read.decoded.data);
       jsonViewPath = c.path;
     }
     if (effective !== null) continue;
-    if (c.shared && ownerOf(read.decoded.data, loc) === 'other') {
+    if (c.shared && othersFile) {
       othersReadEarlier.add(nfc(c.path));
       continue;
     }

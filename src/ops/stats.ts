@@ -5,7 +5,8 @@ import { isLeftBehind, isMovableOrphan, leftBehindFilesOf, sidecarFilesOf, type 
 import { ExactSum } from './exact-sum.js';
 import { CATEGORIES, type Category, type Options } from '../types.js';
 import { ownEffective, round, sidecarFilter, sortKeysDeep } from './common.js';
-import { checkRecordIdentity } from './todo.js';
+import { checkRecordIdentity, recordImage } from './todo.js';
+import { readSidecarRecord } from '../analysis/image-identity.js';
 import { addOwn, getOwn, setOwn } from '../analysis/own-record.js';
 
 export interface StatsOptions extends Options {
@@ -154,7 +155,10 @@ class StatsAccumulator {
     this.list = opts.list ? [] : undefined;
     this.folders = opts.folders !== undefined ? new FolderTable(opts.folders) : undefined;
     this.onOrphan = opts.onOrphan;
+    this.reading = { keyring: opts.keyring, maxFileSize: opts.maxFileSize, maxDepth: opts.maxDepth };
   }
+
+  private readonly reading: { keyring?: Options['keyring']; maxFileSize?: number; maxDepth?: number };
 
   private readonly onOrphan: StatsOptions['onOrphan'];
 
@@ -208,8 +212,11 @@ class StatsAccumulator {
     add(r.objectsHist, bucket(sum.objects));
     if (sum.qualityGrade) add(r.grades, sum.qualityGrade);
     // Freshness against the image.
-    r.identity[checkRecordIdentity(rec, sum.image)?.check.state ?? 'unknown']++;
-    this.list?.push({ path: eff.rel, image: rec.images[0]?.rel ?? null, format: eff.inspection.format, operations: sum.operations, faces: sum.faces, objects: sum.objects, size: eff.inspection.size });
+    // The image the sidecar records, of a pair sharing it: read here, for such records only.
+    let recorded: string | null | undefined;
+    const named = () => (recorded ??= readSidecarRecord(eff.path, this.reading.keyring, this.reading)?.name ?? null);
+    r.identity[checkRecordIdentity(rec, sum.image, named)?.check.state ?? 'unknown']++;
+    this.list?.push({ path: eff.rel, image: (rec.images.length > 1 ? recordImage(rec, named) : rec.images[0])?.rel ?? null, format: eff.inspection.format, operations: sum.operations, faces: sum.faces, objects: sum.objects, size: eff.inspection.size });
   }
 
   /** Close with the scan's summary. */

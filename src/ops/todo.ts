@@ -22,7 +22,7 @@ import { errors, isSidecarError } from '../errors.js';
 import { scan } from './scan.js';
 import { type ScanImage, type ScanRecord, type ScanSummary } from '../scan/records.js';
 import { normalizeOperationName } from '../analysis/operations.js';
-import { checkImageIdentity, identityJson, type IdentityCheck } from '../analysis/image-identity.js';
+import { checkImageIdentity, identityJson, imageRecordedAmong, type IdentityCheck } from '../analysis/image-identity.js';
 import type { JsonObject, Options } from '../types.js';
 import { ownEffective } from './common.js';
 import { readSidecarDetailed } from './read.js';
@@ -220,16 +220,25 @@ export interface StaleReport {
   scan: ScanSummary;
 }
 
-/** The identity check of a record's sidecar against its (first own) image; null when it has none. */
-export function checkRecordIdentity(rec: ScanRecord, image: ImageRecord | null, verifyHash?: boolean): { img: ScanImage; check: IdentityCheck } | null {
-  const img = identityCheckImage(rec);
+/**
+ * The identity check of a record's sidecar against its image; null when it has none. `named`: the
+ * image name the sidecar records (asked only of a record with several images).
+ */
+export function checkRecordIdentity(rec: ScanRecord, image: ImageRecord | null, named: () => string | null, verifyHash?: boolean): { img: ScanImage; check: IdentityCheck } | null {
+  const img = recordImage(rec, named);
   if (!img) return null;
   return { img, check: checkImageIdentity(identityPathOf(img), image, { verifyHash }) };
 }
 
-/** The image of a record whose identity is compared with its sidecar's record: the first not broken. */
-function identityCheckImage(rec: ScanRecord): ScanImage | undefined {
-  return rec.images.find((i) => !i.broken);
+/**
+ * The image a record's sidecar is of: its only one not broken; of several (a RAW+JPEG pair whose
+ * shared stem file holds the JPEG's results), the one the sidecar records, else the first. Compared
+ * with the first, the JPEG's record was checked against the RAW's file.
+ */
+export function recordImage(rec: ScanRecord, named: () => string | null): ScanImage | undefined {
+  const live = rec.images.filter((i) => !i.broken);
+  if (live.length <= 1) return live[0];
+  return imageRecordedAmong(named(), live) ?? live[0];
 }
 
 /** Sidecars whose image changed since they were saved (see image-identity.ts for the record). */
@@ -242,7 +251,7 @@ export async function staleSidecars(root: string, opts: StaleOptions = {}): Prom
     const eff = ownEffective(rec);
     if (!eff || rec.images.length === 0 || eff.inspection.shape !== 'sidecar') continue;
     const probe = eff.inspection.probe;
-    const found = checkRecordIdentity(rec, probe?.image ?? null, verifyHash);
+    const found = checkRecordIdentity(rec, probe?.image ?? null, () => probe?.imageName ?? null, verifyHash);
     if (!found) continue;
     const { img, check } = found;
     report.counts[check.state]++;
