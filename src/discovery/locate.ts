@@ -466,7 +466,8 @@ export function folderSidecarFormat(dir: string): 'json' | 'bin' | 'rkyv' | null
 /**
  * Does a stem file's record name another image of `dir` with this image's stem that exists now (an
  * image a reused listing has not seen yet: IMG_1.CR2 beside IMG_1.jpg)? Then the file is that
- * image's (docs/PAIRING.md §3). One lstat, only for `unverified` candidates whose record names one.
+ * image's (docs/PAIRING.md §3). Up to three lstats (the recorded spelling of the extension, its lower
+ * and its upper case), only for `unverified` candidates whose record names one.
  */
 export function recordNamesAnotherImage(loc: SidecarLocation, named: string | null, opts: LocateOptions = {}): boolean {
   if (named === null || named.includes('/') || named.includes('\\')) return false;

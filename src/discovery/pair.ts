@@ -276,7 +276,7 @@ export interface ImageSidecar extends SidecarEntry {
 /**
  * Which of `names` (image file names, NFC) a recorded name `named` (recordedImageName) is: the one
  * equal to it, else the one it equals but for the case of the extension (a rename that changed the
- * extension's case: IMG_1.jpg → IMG_1.JPG, as the left-behind rule takes it, docs/PAIRING.md §3),
+ * extension's case: IMG_1.jpg → IMG_1.JPG, docs/PAIRING.md §3),
  * else none (-1; also when several match so).
  */
 export function imageNamedBy(named: string, names: readonly string[]): number {

@@ -294,7 +294,7 @@ function recordOf(p: string, opts: TransferOptions): string | null | undefined {
   return readSidecarRecord(p, opts.keyring)?.name;
 }
 
-/** Which of `names` a sidecar's record names (analysis/image-identity.ts imageNamedBy); -1: none, or unreadable. */
+/** Which of `names` a sidecar's record names (discovery/pair.ts imageNamedBy); -1: none, or unreadable. */
 function recordNames(p: string, opts: TransferOptions, names: readonly string[]): number {
   const named = recordOf(p, opts);
   return named === undefined || named === null ? -1 : imageNamedBy(named, names);

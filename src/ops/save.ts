@@ -319,7 +319,8 @@ export async function saveSidecar(imagePath: string, operation: string, data: Js
       throw errors.conflict('the image symlink was re-pointed while saving; nothing saved', [loc.imagePath, ...keys]);
     }
     refuseLinkedSidecar(loc, imagePath);
-    const { target, format, existing, readAs, encryptWith, effective, base } = chooseTarget(loc, imagePath, opts);
+    const sentRecord = opts.merge === 'document' && isPlainObject(data) ? recordedImageName(data) : null;
+    const { target, format, existing, readAs, encryptWith, effective, base } = chooseTarget(loc, imagePath, opts, sentRecord);
     const now = isoTimestamp((opts.now ?? (() => new Date()))());
     const merged = mergeOperation(existing, imagePath, loc, operation, data, now, { document: opts.merge === 'document', backend: opts.backend, base: readFrom(data, existing, base), note: opts.dataNote });
     // What the result was computed from: stale detection compares it with the image later.
@@ -398,14 +399,15 @@ function readRank(c: { naming: SidecarNaming; ext: SidecarExt; shared?: boolean 
  * file ranks before the effective one in read order, and into the effective file otherwise.
  * An own file ahead of the effective one that cannot be read stops the save with its error.
  */
-function chooseTarget(loc: SidecarLocation, imagePath: string, opts: SaveOptions): SaveTarget {
+function chooseTarget(loc: SidecarLocation, imagePath: string, opts: SaveOptions, sentRecord: string | null): SaveTarget {
   let effective: SidecarCandidate | null = null;
   let decoded: DecodedSidecar | undefined;
   let identity: FileIdentity | null = null;
   let jsonView: JsonObject | undefined;
   const document = opts.merge === 'document';
-  // What a reader of JSON alone sees (the pipeline reads `<stem>.json`, whoever's it is): a
-  // whole-document save is built from it, so what it sends back unchanged from it is no change.
+  // What a reader of JSON alone sees (the pipeline reads `<stem>.json`): a whole-document save is
+  // built from it, so what it sends back unchanged from it is no change — unless it is another
+  // image's file (below).
   let jsonViewPath: string | undefined;
   // Another tool's files in the image's sidecar names (Takeout's IMG_1.jpg.json): never merged from, never written.
   const foreign = new Set<string>();
@@ -435,10 +437,16 @@ function chooseTarget(loc: SidecarLocation, imagePath: string, opts: SaveOptions
       foreign.add(nfc(c.path));
       continue;
     }
-    // Not another image's file (shared and recorded for it, or left behind): an entry equal to that
-    // image's would count as no change, and this image's own result would be dropped.
-    const othersFile = (c.shared === true && ownerOf(read.decoded.data, loc) === 'other') || leftBehind?.has(c.path) === true;
-    if (document && c.ext === 'json' && c.naming === 'stem' && c.side === 'target' && jsonView === undefined && !othersFile) {
+    // Another image's file (shared and recorded for it, recorded for an image added since the folder
+    // was listed, or left behind) is the base only when the document carries its record: the caller
+    // read it (the pipeline reads `<stem>.json` for the RAW too), and what it echoes is no change.
+    // Otherwise an entry equal to that image's would count as no change, and this image's own result
+    // would be dropped.
+    const recorded = recordedImageName(read.decoded.data);
+    const addedImages = c.unverified === true && recordNamesAnotherImage(loc, recorded, { imageExtensions: opts.imageExtensions });
+    const othersFile = (c.shared === true && ownerOf(read.decoded.data, loc) === 'other') || addedImages || leftBehind?.has(c.path) === true;
+    const echoed = !othersFile || (sentRecord !== null && sentRecord === recorded);
+    if (document && c.ext === 'json' && c.naming === 'stem' && c.side === 'target' && jsonView === undefined && echoed) {
       jsonView = cloneJson(read.decoded.data);
       jsonViewPath = c.path;
     }
@@ -447,7 +455,7 @@ function chooseTarget(loc: SidecarLocation, imagePath: string, opts: SaveOptions
       othersReadEarlier.add(nfc(c.path));
       continue;
     }
-    if (c.unverified && recordNamesAnotherImage(loc, recordedImageName(read.decoded.data), { imageExtensions: opts.imageExtensions })) {
+    if (addedImages) {
       stemNotOurs = true; // another image, added since the folder was listed, owns this stem file
       continue;
     }
@@ -498,7 +506,7 @@ function chooseTarget(loc: SidecarLocation, imagePath: string, opts: SaveOptions
     !claimants.some((p) => nfc(path.basename(p)) === nfc(loc.stem));
   // Whatever holds the asked format's stem name (a kept copy, a folder, another tool's file): the
   // file it owns is the safe place, where an unshared image's save would stop with CONFLICT.
-  const keepsInEffective = keepsStemForm && effective !== null && !stemSlotFree(loc, effective, extFor(format));
+  const keepsInEffective = keepsStemForm && effective !== null && !stemSlotFree(loc, effective, extFor(format)); // (null: for the type checker)
   const stemShared = !keepsStemForm && (stemNotOurs || claimants.length > 1);
   if (stemShared && opts.naming === 'stem') {
     // A stem file another image left behind is what takes the slot: say so, not "shared".

@@ -140,6 +140,8 @@ class StatsAccumulator {
   readonly r: StatsRaw;
   readonly list: SidecarListEntry[] | undefined;
   readonly folders: FolderTable | undefined;
+  /** How a sidecar's record is read here (the image a pair's shared file records). */
+  private readonly reading: { keyring?: Options['keyring']; maxFileSize?: number; maxDepth?: number };
 
   constructor(
     root: string,
@@ -157,8 +159,6 @@ class StatsAccumulator {
     this.onOrphan = opts.onOrphan;
     this.reading = { keyring: opts.keyring, maxFileSize: opts.maxFileSize, maxDepth: opts.maxDepth };
   }
-
-  private readonly reading: { keyring?: Options['keyring']; maxFileSize?: number; maxDepth?: number };
 
   private readonly onOrphan: StatsOptions['onOrphan'];
 
@@ -216,7 +216,7 @@ class StatsAccumulator {
     let recorded: string | null | undefined;
     const named = () => (recorded ??= readSidecarRecord(eff.path, this.reading.keyring, this.reading)?.name ?? null);
     r.identity[checkRecordIdentity(rec, sum.image, named)?.check.state ?? 'unknown']++;
-    this.list?.push({ path: eff.rel, image: (rec.images.length > 1 ? recordImage(rec, named) : rec.images[0])?.rel ?? null, format: eff.inspection.format, operations: sum.operations, faces: sum.faces, objects: sum.objects, size: eff.inspection.size });
+    this.list?.push({ path: eff.rel, image: (recordImage(rec, named) ?? rec.images[0])?.rel ?? null, format: eff.inspection.format, operations: sum.operations, faces: sum.faces, objects: sum.objects, size: eff.inspection.size });
   }
 
   /** Close with the scan's summary. */
