@@ -397,3 +397,20 @@ test('RAW+JPEG: stale and stats check the shared stem file\'s record against the
   const edited = await staleSidecars(root, { index: false });
   assert.deepEqual(edited.entries!.map((e) => e.rel), ['IMG_1.JPG']);
 });
+
+test('RAW+JPEG: a shared stem file recorded for a JPEG link whose target is gone is never checked against the RAW (stale listed it under IMG_1.CR2)', async (t) => {
+  const root = makeTree({ 'real/P.JPG': FAKE_JPEG, 'd/IMG_1.JPG': { symlink: '../real/P.JPG' } }, testDir(t));
+  const dir = path.join(root, 'd');
+  // A save through the link writes beside the target (real/P.json), recording it; that file, moved
+  // beside the link, is the pair's shared stem file once the RAW arrives.
+  assert.equal((await saveSidecar(path.join(dir, 'IMG_1.JPG'), 'face_detection', { v: 1 }, { format: 'json' })).path, path.join(root, 'real', 'P.json'));
+  fs.renameSync(path.join(root, 'real', 'P.json'), path.join(dir, 'IMG_1.json'));
+  fs.writeFileSync(path.join(dir, 'IMG_1.CR2'), 'raw');
+  fs.unlinkSync(path.join(root, 'real', 'P.JPG'));
+  const stale = await staleSidecars(dir, { index: false });
+  assert.deepEqual(stale.entries, []);
+  assert.equal(stale.counts.stale, 0);
+  const st = await stats(dir, { index: false, list: true });
+  assert.equal(st.image_identity?.stale, 0);
+  assert.deepEqual(st.sidecars?.map((e) => e.image), ['IMG_1.JPG'], 'listed for the image it records');
+});

@@ -44,7 +44,8 @@ import { assertOutputNotManaged } from '../discovery/output-guard.js';
 import { errors } from '../errors.js';
 import { scan } from './scan.js';
 import { type ScanImage, type ScanRecord, type ScanSidecar } from '../scan/records.js';
-import { imageRecordedAmong, readSidecarRecord } from '../analysis/image-identity.js';
+import { readSidecarRecord } from '../analysis/image-identity.js';
+import { recordedImageOf } from './todo.js';
 import type { Options } from '../types.js';
 import { ownEffective, sidecarFilter } from './common.js';
 import { csvRow, type CsvOptions } from './csv.js';
@@ -175,8 +176,7 @@ export function recordProblems(rec: ScanRecord): ExportProblem[] {
  */
 function entryImage(rec: ScanRecord, sc: ScanSidecar, opts: Options): ScanImage {
   if (rec.images.length === 1) return rec.images[0];
-  const named = readSidecarRecord(sc.path, opts.keyring, { maxFileSize: opts.maxFileSize, maxDepth: opts.maxDepth })?.name ?? null;
-  return imageRecordedAmong(named, rec.images) ?? rec.images[0];
+  return recordedImageOf(rec, () => readSidecarRecord(sc.path, opts.keyring, { maxFileSize: opts.maxFileSize, maxDepth: opts.maxDepth })?.name ?? null) ?? rec.images[0];
 }
 
 interface FormatWriter {

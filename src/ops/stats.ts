@@ -5,7 +5,7 @@ import { isLeftBehind, isMovableOrphan, leftBehindFilesOf, sidecarFilesOf, type 
 import { ExactSum } from './exact-sum.js';
 import { CATEGORIES, type Category, type Options } from '../types.js';
 import { ownEffective, round, sidecarFilter, sortKeysDeep } from './common.js';
-import { checkRecordIdentity, recordImage } from './todo.js';
+import { checkRecordIdentity, recordedImageOf } from './todo.js';
 import { readSidecarRecord } from '../analysis/image-identity.js';
 import { addOwn, getOwn, setOwn } from '../analysis/own-record.js';
 
@@ -216,7 +216,7 @@ class StatsAccumulator {
     let recorded: string | null | undefined;
     const named = () => (recorded ??= readSidecarRecord(eff.path, this.reading.keyring, this.reading)?.name ?? null);
     r.identity[checkRecordIdentity(rec, sum.image, named)?.check.state ?? 'unknown']++;
-    this.list?.push({ path: eff.rel, image: (recordImage(rec, named) ?? rec.images[0])?.rel ?? null, format: eff.inspection.format, operations: sum.operations, faces: sum.faces, objects: sum.objects, size: eff.inspection.size });
+    this.list?.push({ path: eff.rel, image: recordedImageOf(rec, named)?.rel ?? null, format: eff.inspection.format, operations: sum.operations, faces: sum.faces, objects: sum.objects, size: eff.inspection.size });
   }
 
   /** Close with the scan's summary. */
