@@ -492,11 +492,10 @@ function chooseTarget(loc: SidecarLocation, imagePath: string, opts: SaveOptions
   // the stem file ranks first again and hides the newer results. Not when:
   // - an image claims the file by its whole name (`A.jpg` for `A.jpg.json`, the stem file of `A.jpg.png`): that is its slot;
   // - another image's stem file ranks before it (the RAW's IMG_1.bin beside the JPEG's IMG_1.json):
-  //   only the JPEG's own name-ext file keeps that file out of its reads once the RAW is gone (left behind, §3);
-  // - the caller asked for the name-ext form.
+  //   only the JPEG's own name-ext file keeps that file out of its reads once the RAW is gone (left behind, §3).
+  // (`naming` decides for a new sidecar only, as for an image alone: this one has its sidecar.)
   const keepsStemForm =
     !stemNotOurs &&
-    opts.naming !== 'name-ext' &&
     othersReadEarlier.size === 0 &&
     effective?.side === 'target' &&
     effective.naming === 'stem' &&
