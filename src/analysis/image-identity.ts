@@ -214,7 +214,7 @@ export function imageRecordedAmong<I extends { name: string; target?: string }>(
   if (named === null) return undefined;
   const own = imageNamedBy(named, images.map((i) => i.name.normalize('NFC')));
   if (own >= 0) return images[own];
-  const targets = imageNamedBy(named, images.map((i) => (i.target !== undefined ? i.target.slice(Math.max(i.target.lastIndexOf('/'), i.target.lastIndexOf('\\')) + 1).normalize('NFC') : '')));
+  const targets = imageNamedBy(named, images.map((i) => (i.target !== undefined ? fileNameOf(i.target).normalize('NFC') : '')));
   return targets >= 0 ? images[targets] : undefined;
 }
 
@@ -231,8 +231,13 @@ export function recordedImageName(data: JsonObject): string | null {
   const target = typeof link === 'object' && link !== null && !Array.isArray(link) ? (link as JsonObject).target_path : undefined;
   const p = typeof target === 'string' && target !== '' ? target : (info as JsonObject).image_path;
   if (typeof p !== 'string' || p === '') return null;
-  const name = p.slice(Math.max(p.lastIndexOf('/'), p.lastIndexOf('\\')) + 1);
+  const name = fileNameOf(p);
   return name === '' ? null : name.normalize('NFC');
+}
+
+/** The last segment of a recorded path, POSIX or Windows (records come from either). */
+function fileNameOf(p: string): string {
+  return p.slice(Math.max(p.lastIndexOf('/'), p.lastIndexOf('\\')) + 1);
 }
 
 export interface SidecarRecord {

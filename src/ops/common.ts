@@ -1,6 +1,9 @@
 import { normalizeOperationName } from '../analysis/operations.js';
 import { compileQuery } from '../analysis/query.js';
-import { sidecarFilesOf, type ScanRecord, type ScanSidecar } from '../scan/records.js';
+import { readlinkSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { sidecarFilesOf, type ScanImage, type ScanRecord, type ScanSidecar } from '../scan/records.js';
+import { imageRecordedAmong } from '../analysis/image-identity.js';
 import { setOwn } from '../analysis/own-record.js';
 
 /**
@@ -18,6 +21,29 @@ export function ownEffective(rec: ScanRecord): ScanSidecar | null {
   if (!e || rec.category === 'unrelated') return null;
   if (e.side === 'local') return e;
   return rec.images.some((i) => i.outsideRoot) ? e : null;
+}
+
+/**
+ * The image a record's sidecar is of, a broken link included (its sidecar is never checked against,
+ * or listed for, the other image of the pair): the only one, or the one the sidecar records, else
+ * the first not broken.
+ */
+export function recordedImageOf(rec: ScanRecord, named: () => string | null): ScanImage | undefined {
+  if (rec.images.length > 1) {
+    // A broken link's target is where it points (read here: such records are rare).
+    const images = rec.images.map((i) => (i.broken === true && i.target === undefined ? { name: i.name, target: brokenLinkTarget(i.path) } : i));
+    const recorded = imageRecordedAmong(named(), images);
+    if (recorded !== undefined) return rec.images[images.indexOf(recorded)];
+  }
+  return rec.images.find((i) => !i.broken) ?? rec.images[0];
+}
+
+function brokenLinkTarget(p: string): string | undefined {
+  try {
+    return resolve(dirname(p), readlinkSync(p));
+  } catch {
+    return undefined;
+  }
 }
 
 /** `--operation-type` filter: does this sidecar contain the operation (any spelling)? */

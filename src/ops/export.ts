@@ -45,9 +45,8 @@ import { errors } from '../errors.js';
 import { scan } from './scan.js';
 import { type ScanImage, type ScanRecord, type ScanSidecar } from '../scan/records.js';
 import { readSidecarRecord } from '../analysis/image-identity.js';
-import { recordedImageOf } from './todo.js';
 import type { Options } from '../types.js';
-import { ownEffective, sidecarFilter } from './common.js';
+import { ownEffective, recordedImageOf, sidecarFilter } from './common.js';
 import { csvRow, type CsvOptions } from './csv.js';
 import { SIDECAR_EXPORT_FORMATS } from '../vocabulary.js';
 import { openOutputSink } from '../fs/output-sink.js';
@@ -175,7 +174,6 @@ export function recordProblems(rec: ScanRecord): ExportProblem[] {
  * else the first. Named by its first image, the JPEG's faces went out as the RAW's.
  */
 function entryImage(rec: ScanRecord, sc: ScanSidecar, opts: Options): ScanImage {
-  if (rec.images.length === 1) return rec.images[0];
   return recordedImageOf(rec, () => readSidecarRecord(sc.path, opts.keyring, { maxFileSize: opts.maxFileSize, maxDepth: opts.maxDepth })?.name ?? null) ?? rec.images[0];
 }
 

@@ -415,9 +415,9 @@ function chooseTarget(loc: SidecarLocation, imagePath: string, opts: SaveOptions
   // owns it, or another image left it behind. A new file of this image's is then name-ext.
   let stemNotOurs = false;
   const leftBehind = leftBehindOfImage(loc, opts);
-  // Shared files whose record names another image, ranked before the effective one (the loop reads
-  // no further): only those could come first once the share ends.
-  const othersReadEarlier = new Set<string>();
+  // A shared file whose record names another image ranks before the effective one (the loop reads
+  // no further): only such a file could come first once the share ends.
+  let othersFileFirst = false;
   for (const c of loc.candidates) {
     if (effective !== null && (!document || jsonView !== undefined)) break;
     let read: { decoded: DecodedSidecar; identity: FileIdentity };
@@ -452,7 +452,7 @@ function chooseTarget(loc: SidecarLocation, imagePath: string, opts: SaveOptions
     }
     if (effective !== null) continue;
     if (c.shared && othersFile) {
-      othersReadEarlier.add(nfc(c.path));
+      othersFileFirst = true;
       continue;
     }
     if (addedImages) {
@@ -496,7 +496,7 @@ function chooseTarget(loc: SidecarLocation, imagePath: string, opts: SaveOptions
   // (`naming` decides for a new sidecar only, as for an image alone: this one has its sidecar.)
   const keepsStemForm =
     !stemNotOurs &&
-    othersReadEarlier.size === 0 &&
+    !othersFileFirst &&
     effective?.side === 'target' &&
     effective.naming === 'stem' &&
     effective.shared === true &&

@@ -4,8 +4,8 @@ import { scan } from './scan.js';
 import { isLeftBehind, isMovableOrphan, leftBehindFilesOf, sidecarFilesOf, type ScanRecord, type ScanSidecar, type ScanSummary } from '../scan/records.js';
 import { ExactSum } from './exact-sum.js';
 import { CATEGORIES, type Category, type Options } from '../types.js';
-import { ownEffective, round, sidecarFilter, sortKeysDeep } from './common.js';
-import { checkRecordIdentity, recordedImageOf } from './todo.js';
+import { ownEffective, recordedImageOf, round, sidecarFilter, sortKeysDeep } from './common.js';
+import { checkRecordIdentity } from './todo.js';
 import { readSidecarRecord } from '../analysis/image-identity.js';
 import { addOwn, getOwn, setOwn } from '../analysis/own-record.js';
 

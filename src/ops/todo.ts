@@ -17,15 +17,14 @@
  * Both read each sidecar with the engine's `probe` inspection: a skim decode (JSON arrays are
  * validated, never built) and only the operation outcomes and `sidecar_info.image` come back.
  */
-import { readlinkSync } from 'node:fs';
-import { dirname, relative, resolve, sep } from 'node:path';
+import { relative, sep } from 'node:path';
 import { errors, isSidecarError } from '../errors.js';
 import { scan } from './scan.js';
 import { type ScanImage, type ScanRecord, type ScanSummary } from '../scan/records.js';
 import { normalizeOperationName } from '../analysis/operations.js';
-import { checkImageIdentity, identityJson, imageRecordedAmong, type IdentityCheck } from '../analysis/image-identity.js';
+import { checkImageIdentity, identityJson, type IdentityCheck } from '../analysis/image-identity.js';
 import type { JsonObject, Options } from '../types.js';
-import { ownEffective } from './common.js';
+import { ownEffective, recordedImageOf } from './common.js';
 import { readSidecarDetailed } from './read.js';
 import { probeSidecar } from '../analysis/summary.js';
 import type { ImageRecord, SidecarProbe } from '../model/summary.js';
@@ -239,29 +238,6 @@ export function checkRecordIdentity(rec: ScanRecord, image: ImageRecord | null, 
 export function recordImage(rec: ScanRecord, named: () => string | null): ScanImage | undefined {
   const image = recordedImageOf(rec, named);
   return image?.broken === true ? undefined : image;
-}
-
-/**
- * The image a record's sidecar is of, a broken link included (its sidecar is never checked against,
- * or listed for, the other image of the pair): the only one, or the one the sidecar records, else
- * the first not broken.
- */
-export function recordedImageOf(rec: ScanRecord, named: () => string | null): ScanImage | undefined {
-  if (rec.images.length > 1) {
-    // A broken link's target is where it points (read here: such records are rare).
-    const images = rec.images.map((i) => (i.broken === true && i.target === undefined ? { name: i.name, target: brokenLinkTarget(i.path) } : i));
-    const recorded = imageRecordedAmong(named(), images);
-    if (recorded !== undefined) return rec.images[images.indexOf(recorded)];
-  }
-  return rec.images.find((i) => !i.broken) ?? rec.images[0];
-}
-
-function brokenLinkTarget(p: string): string | undefined {
-  try {
-    return resolve(dirname(p), readlinkSync(p));
-  } catch {
-    return undefined;
-  }
 }
 
 /** Sidecars whose image changed since they were saved (see image-identity.ts for the record). */
