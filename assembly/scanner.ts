@@ -731,6 +731,7 @@ let scanBase: usize = 0;
 /** A scan's start (JSON text or a bin body): an empty tape, the key checks reset, the input padded; its base (the input from byte `skip` on). */
 @inline function beginScan(skip: i32): usize {
   tapePos = 0;
+  floatBlockCount = 0;
   failure = 0;
   keyTopScan = 0;
   keysUnchecked = false;
@@ -998,27 +999,64 @@ function cborFloatRun(q: usize, n: u64, end: usize): usize {
   return p;
 }
 
+/**
+ * Where the scan's tag 86 blocks are: per block, the tape position of its FLOATS entry and its
+ * payload's byte offset (from the scan's base, as tape offsets count; its complement when some value
+ * is 2^127 or more in magnitude, which float32 may not hold), in tape order. A tape
+ * carries no offset for a FLOATS entry; export's embeddings copy the doubles from here
+ * (src/accel/embeddings-tape.ts). Blocks past the first FLOAT_BLOCKS_MAX are counted, not placed.
+ */
+const FLOAT_BLOCKS_MAX: i32 = 1024;
+/** The bits of 2^127: a double below it in magnitude is finite as a float32 (the largest is about 2^128). */
+const FLOAT32_SAFE_BITS: u64 = 0x47e0000000000000;
+const floatBlocksBase: usize = memory.data(FLOAT_BLOCKS_MAX << 3);
+let floatBlockCount: i32 = 0;
+
+export function floatBlocksPointer(): usize {
+  return floatBlocksBase;
+}
+
+/** Tag 86 blocks of the last CBOR scan (more than FLOAT_BLOCKS_MAX: only that many are placed). */
+export function floatBlockTotal(): i32 {
+  return floatBlockCount;
+}
+
 /** A tag 86 block's payload (len bytes of float64-LE at q, len > 0, a multiple of 8): FLOATS; false when some value is not finite. */
 function cborFloatBlock(q: usize, len: usize): bool {
   // Two values per 16 bytes (SIMD): an exponent of all ones is NaN or an infinity, which the
   // reference refuses; the sign bits are or-ed together. An odd last value is looked at alone.
   const expMask = i64x2.splat(0x7ff0000000000000);
+  const absMask = i64x2.splat(0x7fffffffffffffff);
+  const floatMax = i64x2.splat(FLOAT32_SAFE_BITS);
   let nonFinite = i64x2.splat(0);
   let signs = i64x2.splat(0);
+  let large = i64x2.splat(0);
   const pairs = len & ~(<usize>15);
   for (let k: usize = 0; k < pairs; k += 16) {
     const v = v128.load(q + k);
     nonFinite = v128.or(nonFinite, i64x2.eq(v128.and(v, expMask), expMask));
     signs = v128.or(signs, v);
+    large = v128.or(large, i64x2.ge_s(v128.and(v, absMask), floatMax));
   }
   if (v128.any_true(nonFinite)) return false;
   let negative = i64x2.bitmask(signs) != 0;
+  let beyond = v128.any_true(large);
   if (pairs < len) {
     const bits = load<u64>(q + pairs);
     if (((bits >> 52) & 0x7ff) == 0x7ff) return false;
     if ((bits >> 63) != 0) negative = true;
+    if ((bits & 0x7fffffffffffffff) >= FLOAT32_SAFE_BITS) beyond = true;
   }
-  return emit2(FLOATS | (negative ? F_NEGATIVE : 0), <i32>(len >> 3));
+  const at = tapePos;
+  if (!emit2(FLOATS | (negative ? F_NEGATIVE : 0), <i32>(len >> 3))) return false;
+  if (floatBlockCount < FLOAT_BLOCKS_MAX) {
+    const spot = floatBlocksBase + (<usize>floatBlockCount << 3);
+    const offset = <i32>(q - scanBase);
+    store<i32>(spot, at);
+    store<i32>(spot + 4, beyond ? ~offset : offset);
+  }
+  floatBlockCount++;
+  return true;
 }
 
 /** Text bytes [q, e): strict UTF-8; F_NON_ASCII when some byte is >= 0x80, -1 when invalid. */

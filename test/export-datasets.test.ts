@@ -14,7 +14,7 @@ import { mergeShards } from '../src/shard/merge.js';
 import { exportDatasetShard } from '../src/shard/run.js';
 import { readSidecar } from '../src/ops/read.js';
 import { generateSampleLibrary } from '../src/sample/generate.js';
-import { encodeSidecar } from '../src/formats/codec.js';
+import { decodeSidecar, encodeSidecar } from '../src/formats/codec.js';
 import { isSidecarError } from '../src/errors.js';
 import type { FileInspection } from '../src/model/inspection.js';
 import { FAKE_JPEG, listTree, makeTree, removeTree, tempDir, type TreeNode } from './helpers/tree.js';
@@ -607,5 +607,121 @@ describe('embeddings between threads', () => {
     const back = unpackInspections(structuredClone(packed, { transfer }), items);
     assert.deepEqual(back, results);
     assert.deepEqual([...results[0].dataset!.vectors!], [1, 2, 3, 4], 'the results packed are left as they were');
+  });
+});
+
+describe('embeddings read on a bin file\'s tape (the accelerated path) give the reference decode\'s rows', () => {
+  type Inspect = typeof import('../src/tasks/inspect.js').inspectBytes;
+  let inspectBytes: Inspect;
+  before(async () => {
+    ({ inspectBytes } = await import('../src/tasks/inspect.js'));
+  });
+  /** Both paths on one file: the tape's (accel on) and the reference's (accel off); `tape` says whether the tape decided. */
+  function both(data: Json, req: { dim?: number; operation?: string } = {}, name = 'IMG_1.bin'): { tape: boolean; on: FileInspection; off: FileInspection } {
+    const bytes = encodeSidecar(data, 'bin');
+    const opts = { dataset: { format: 'embeddings' as const, ...req } };
+    const on = inspectBytes({ path: `/lib/${name}`, name }, bytes, { ...opts, accel: true });
+    const off = inspectBytes({ path: `/lib/${name}`, name }, bytes, { ...opts, accel: false });
+    for (const r of [on, off]) r.elapsedMs = 0;
+    const tape = on.accel === 'wasm';
+    delete on.accel;
+    return { tape, on, off };
+  }
+  const vec = (seed: number, n = 512) => Array.from({ length: n }, (_, i) => Math.sin(seed * 1000 + i) / 3);
+  const face = (seed: number, extra: Json = {}) => ({ face_id: seed, bbox: { x: 10.5, y: 20, width: 30.25, height: 40 }, confidence: 0.9 + seed / 1000, landmarks: [[1.5, 2.5], [3.5, 4.5]], encoding: vec(seed), ...extra });
+  const info = { operation_type: 'face_detection', image_path: '/photos/IMG_1.jpg' };
+
+  it('the common form is read on the tape, equal to the reference: rows, bbox and confidence typed, vectors to the bit', () => {
+    // Number types as JSON text spells them (1.0 a float, 1 an int), kept through bin.
+    const typed = decodeSidecar(Buffer.from('{"face_id": 2, "confidence": 1.0, "bbox": {"x": 1, "y": 2.0, "width": 3, "height": 4}}'), {}).data;
+    typed.encoding = vec(2);
+    const data = { sidecar_info: info, face_detection: { success: true, faces: [face(1), typed], metadata: { image_width: 6000 } }, yolov8: { success: true, objects: [] } };
+    const { tape, on, off } = both(data);
+    assert.ok(tape, 'the tape decided');
+    assert.deepEqual(on, off);
+    assert.equal(on.dataset!.rows.length, 2);
+    assert.match(on.dataset!.rows[1], /"confidence":1\.0$/, 'a float that is whole keeps its type');
+    assert.match(on.dataset!.rows[1], /"bbox":\{"x":1,"y":2\.0,"width":3,"height":4\}/);
+  });
+
+  it('each shape the reference reads differently: nested backends, wrappers, other dimensions, no encoding, aliases, failed results', () => {
+    const cases: [string, Json, { dim?: number; operation?: string }?][] = [
+      ['nested backends', { unified: { face_detection: { insightface: { success: true, faces: [face(3)] } } }, sidecar_info: info }],
+      ['a data wrapper inside an operation', { quality_assessment: { sidecar_info: info, data: { success: true, quality: { overall_score: 0.5 } } }, face_detection: { success: true, faces: [face(4)] } }],
+      ['a data wrapper at the top', { sidecar_info: info, data: { face_detection: { success: true, faces: [face(5)] } } }],
+      ['backends deeper than a summary reads (a finding)', { face_detection: { a: { b: { c: { success: true, faces: [face(6)] } } } } }],
+      ['another dimension counted, 128 asked', { face_detection: { success: true, faces: [face(7), { encoding: vec(8, 128) }] } }, { dim: 128 }],
+      ['encodings null, absent, empty', { face_detection: { success: true, faces: [{ encoding: null }, {}, { encoding: [] }, { face_encoding: vec(9) }] } }],
+      ['a short encoding (plain float items, no block)', { face_detection: { success: true, faces: [{ encoding: [0.5, 0.25, 0.125] }] } }, { dim: 3 }],
+      ['an encoding of ints', { face_detection: { success: true, faces: [{ encoding: [1, 2, 3, 4] }] } }, { dim: 4 }],
+      ['an encoding float32 cannot hold (a finding)', { face_detection: { success: true, faces: [face(10, { encoding: [...vec(10).slice(1), 1e39] })] } }],
+      ['an encoding just inside 2^127 and one beyond', { face_detection: { success: true, faces: [face(11, { encoding: [...vec(11).slice(1), 2 ** 127] }), face(12, { encoding: [...vec(12).slice(1), 3.4e38] })] } }],
+      ['a box as an array, a box of other keys, a box null', { face_detection: { success: true, faces: [face(13, { bbox: [1.5, 2.5, 3.5, 4.5] }), face(14, { bbox: { y: 1, x: 2, width: 3, height: 4 } }), face(15, { bbox: null }), { ...face(16), bbox: { y: 2, x: 1 }, coordinates: { x: 1, y: 2, width: 3, height: 4 } }, (({ bbox, ...f }) => ({ ...f, coordinates: { x: 1, y: 2, width: 3, height: 4 } }))(face(16))] } }],
+      ['confidence absent, a string, an int', { face_detection: { success: true, faces: [(({ confidence, ...f }) => f)(face(17)), face(18, { confidence: 'high' }), face(19, { confidence: 1 })] } }],
+      ['an alias of an operation key', { Face_detector: { faces: [face(20)] } }],
+      ['aliases beside the key spelled as the operation: that one decides, else the first', { FaceDetection: { faces: [face(31)] }, Face_detector: { faces: [face(32)] }, face_detection: { faces: [face(33)] }, Unified: { faces: [face(34)] }, UNIFIED_: { faces: [face(35)] } }],
+      ['a failed result with faces (a finding), and one without', { face_detection: { success: false, faces: [face(21)] }, yolov8: { success: false, objects: [] } }],
+      ['faces not a list, a face not an object', { face_detection: { success: true, faces: { a: 1 } }, object_detection: { success: true, faces: [1, face(22)] } }],
+      ['faces as a list of floats', { face_detection: { success: true, faces: [0.5, 0.25, 0.125, 0.0625] } }],
+      ['only one operation asked', { face_detection: { success: true, faces: [face(23)] }, unified: { success: true, faces: [face(24)] } }, { operation: 'unified' }],
+      ['a report', { games: [{ id: 1 }], face_detection: { success: true, faces: [face(25)] } }],
+      ['no known operation', { something: { success: true, faces: [face(26)] } }],
+      ['a symlinked image: its target named, in NFC', { sidecar_info: { image_path: '/g/IMG_1.jpg', symlink_info: { target_path: '/photos/Cafe\u0301.jpg' } }, face_detection: { success: true, faces: [face(27)] } }],
+      ['keys the module never interned, unicode strings', { sidecar_info: { image_path: 'C:\\photos\\Ümlaut.jpg', note: 'ü' }, face_detection: { success: true, faces: [face(28, { 'ünïcode': 'ö', encoding: vec(28) })], extra_backend_key_that_is_long: 1 } }],
+      ['more blocks than the module places (1,100 faces)', { face_detection: { success: true, faces: Array.from({ length: 1100 }, (_, i) => ({ encoding: vec(i, 8) })) } }, { dim: 8 }],
+    ];
+    let onTape = 0;
+    for (const [what, data, req] of cases) {
+      const { tape, on, off } = both(data, req);
+      assert.deepEqual(on, off, what);
+      if (tape) onTape++;
+    }
+    assert.ok(onTape >= 8, `the tape decided ${onTape} of ${cases.length} (the rest went to the reference)`);
+  });
+
+  it('a report\'s name and a non-bin file are the reference\'s', () => {
+    const data = { face_detection: { success: true, faces: [face(30)] } };
+    assert.equal(both(data, {}, 'game_detection_report.bin').tape, false);
+    const bytes = Buffer.from(JSON.stringify(data));
+    const on = inspectBytes({ path: '/lib/IMG_1.json', name: 'IMG_1.json' }, bytes, { dataset: { format: 'embeddings' }, accel: true });
+    assert.notEqual(on.accel, 'wasm');
+    assert.equal(on.dataset!.rows.length, 1);
+  });
+
+  it('random sidecars of the pipeline\'s parts: the tape and the reference agree on every one', () => {
+    let seed = 7;
+    const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const pick = <T,>(xs: T[]): T => xs[Math.floor(rnd() * xs.length)];
+    const num = () => pick([0.5, 1, 1.0, 25.0, -0.0, 0, 3e-7, 1e21, 123456789, rnd() * 5000, -rnd()]);
+    const anyFace = (k: number): Json => {
+      const f: Json = {};
+      if (rnd() < 0.9) f.face_id = k;
+      if (rnd() < 0.8) f.bbox = pick([{ x: num(), y: num(), width: num(), height: num() }, [num(), num(), num(), num()], null, { x: num() }]);
+      if (rnd() < 0.2) f.coordinates = { x: num(), y: num(), width: num(), height: num() };
+      if (rnd() < 0.9) f.confidence = pick([num(), 'x', null]);
+      const enc = pick<unknown>([vec(k, 16), vec(k, 16), vec(k, 4), null, [], undefined, [1, 2], vec(k, 16).map((x, i) => (i === 3 ? 1e39 : x))]);
+      if (enc !== undefined) f[pick(['encoding', 'encoding', 'face_encoding'])] = enc;
+      return f;
+    };
+    const anyResult = (depth: number): Json => {
+      if (depth < 3 && rnd() < 0.25) return { [pick(['insightface', 'data', 'dlib'])]: anyResult(depth + 1), ...(rnd() < 0.3 ? { metadata: { a: 1 } } : {}) };
+      const r: Json = {};
+      if (rnd() < 0.8) r.success = pick([true, true, false, 'yes']);
+      if (rnd() < 0.85) r.faces = pick<unknown>([Array.from({ length: Math.floor(rnd() * 4) }, (_, k) => anyFace(k)), null, 'none', [0.5, 1.5, 2.5, 3.5]]);
+      if (rnd() < 0.3) r.objects = [];
+      if (rnd() < 0.3) r.metadata = { image_width: 10, detector: 'x' };
+      return r;
+    };
+    let onTape = 0;
+    for (let n = 0; n < 400; n++) {
+      const data: Json = {};
+      if (rnd() < 0.9) data.sidecar_info = pick([info, { image_path: 5 }, { symlink_info: { target_path: '/t/x.jpg' } }, 'x']);
+      const ops = Math.floor(rnd() * 3) + 1;
+      for (let k = 0; k < ops; k++) data[pick(['face_detection', 'unified', 'yolov8', 'face_detection_dlib', 'FaceDetection'])] = rnd() < 0.9 ? anyResult(0) : pick<unknown>([null, 3, 'x']);
+      const { tape, on, off } = both(data, { dim: 16 });
+      assert.deepEqual(on, off, `case ${n}: ${JSON.stringify(data).slice(0, 300)}`);
+      if (tape) onTape++;
+    }
+    assert.ok(onTape > 50, `the tape decided ${onTape} of 400`);
   });
 });

@@ -66,6 +66,8 @@ interface ScannerExports {
   statsNumbersPointer(): number;
   shapeOf(words: number): number;
   shapeResultsPointer(): number;
+  floatBlocksPointer(): number;
+  floatBlockTotal(): number;
 }
 
 export interface AccelStatus {
@@ -106,6 +108,7 @@ function load(): ScannerExports | null {
     // PRIMED_KEYS): their ids never come with KEY_NEW, so their strings are read from the table.
     const primed = ex.primedKeys();
     for (let id = 0; id < primed; id++) keyStrings[id] = keyStringOf(id);
+    primedCount = primed;
     status = { available: true };
   } catch (e) {
     exportsCache = null;
@@ -113,6 +116,13 @@ function load(): ScannerExports | null {
     status = { available: false, reason: err?.code === 'ENOENT' ? `${SCANNER_URL.pathname} is missing (run npm run build)` : `cannot load the scanner: ${err?.message ?? e}` };
   }
   return exportsCache;
+}
+
+let primedCount = 0;
+
+/** How many keys the module interned first (their ids are below this; keyStrings holds their strings for good). */
+export function primedKeyCount(): number {
+  return primedCount;
 }
 
 /** Whether the scanner can be used in this thread (loads it once). */
@@ -161,6 +171,21 @@ function scanWith(bytes: Uint8Array, maxDepth: number, skip: number, scan: (ex: 
   unconsumed = true;
   return new Int32Array(ex.memory.buffer, ex.tapePointer(), n);
 }
+
+/**
+ * Where the last CBOR scan on this thread found its tag 86 blocks: per block, in tape order, the
+ * tape position of its FLOATS entry and the byte offset of its float64-LE payload in the scanned
+ * body (as the tape's offsets count), or that offset's complement (negative) when some value is
+ * 2^127 or more in magnitude (float32 may not hold it). A FLOATS entry not listed is no tag 86 block (a run of float
+ * items, a JSON array), or one past the module's FLOAT_BLOCKS_MAX. A view, valid until the next scan.
+ */
+export function floatBlockSpots(): Int32Array {
+  const ex = exportsCache;
+  if (!ex) return new Int32Array(0);
+  return new Int32Array(ex.memory.buffer, ex.floatBlocksPointer(), 2 * Math.min(ex.floatBlockTotal(), FLOAT_BLOCKS_MAX));
+}
+/** assembly/scanner.ts FLOAT_BLOCKS_MAX. */
+const FLOAT_BLOCKS_MAX = 1024;
 
 /** The view scannerInput handed out last (exactly the prepared input, until the next scan), and the depth limit prepared with it. */
 let input: Buffer | null = null;

@@ -371,7 +371,7 @@ function embeddings(data: JsonObject, req: DatasetRequest, out: DatasetRows): vo
   });
   if (found.length === 0) return;
   // One allocation per sidecar, of its exact size (a face that fails leaves the rest packed).
-  const all = new Float32Array(found.length * dim);
+  const all = vectorsOf(found.length * dim);
   let n = 0;
   for (const f of found) {
     const bad = toFloat32(f.enc, all, n * dim, dim);
@@ -383,6 +383,26 @@ function embeddings(data: JsonObject, req: DatasetRequest, out: DatasetRows): vo
     n++;
   }
   if (n > 0) out.vectors = n === found.length ? all : all.slice(0, n * dim);
+}
+
+/** Room for a sidecar's vectors: carved from chunks (a typed array of its own costs a backing store each), never reused. */
+let chunk = new Float32Array(0);
+let chunkUsed = 0;
+const CHUNK_FLOATS = 1 << 18;
+
+/**
+ * `n` zeroed float32 for one sidecar's vectors: a view into a chunk no other view shares bytes with
+ * (a chunk is never handed out twice: it lives while any of its views does). Large ones get their own.
+ */
+export function vectorsOf(n: number): Float32Array {
+  if (n > CHUNK_FLOATS >>> 2) return new Float32Array(n);
+  if (chunkUsed + n > chunk.length) {
+    chunk = new Float32Array(CHUNK_FLOATS);
+    chunkUsed = 0;
+  }
+  const v = chunk.subarray(chunkUsed, chunkUsed + n);
+  chunkUsed += n;
+  return v;
 }
 
 /** Where a FloatBlockRef's doubles are read to (kept for the last length: its bytes and its view). */

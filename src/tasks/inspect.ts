@@ -17,6 +17,7 @@ import { KIND_DEFER } from './entry-writer.js';
 import { batchEntries, fileEntry, racyCutoffNs, type EntryRow } from './index-entry.js';
 import { ACCEL_MAX_BYTES, accelAvailable, accelCounts, accelScan, binScan, skeletonOf, type Skeleton } from '../accel/decode.js';
 import { certifyBrief, shapeOnTape, summaryOnTape } from '../accel/certify.js';
+import { embeddingsOnTape } from '../accel/embeddings-tape.js';
 import { fitsColumns, hasSummaryRow, packInspections, rowStrings, withEntries } from './inspect-wire.js';
 import { inScannerMemory, scannerInput } from '../accel/scanner.js';
 import { DEFAULT_MAX_DEPTH } from '../formats/value.js';
@@ -257,6 +258,22 @@ export function inspectBytes(item: InspectItem, bytes: Buffer, opts: InspectOpti
     lastReadWasJson = decoded !== null;
     if (inScannerMemory(bytes)) bytes = Buffer.from(bytes);
   }
+  // export's embeddings of a plain bin file, read on the scanner's tape where it is sure (accel/embeddings-tape.ts).
+  const vectors = isEmbeddingsOnly(opts);
+  if (vectors && opts.accel !== false && accelAvailable() && !hasReportName(item.name)) {
+    const scanned = binScan(bytes, opts);
+    const rows = scanned !== null && scanned !== 'deferred' ? embeddingsOnTape(scanned, opts.dataset!) : null;
+    if (rows !== null) {
+      out.format = 'bin';
+      out.shape = 'sidecar';
+      out.dataset = rows;
+      out.accel = 'wasm';
+      accelCounts.certified++;
+      accelCounts.onTape++;
+      out.elapsedMs = performance.now() - start;
+      return out;
+    }
+  }
   try {
     const decodeOpts = { path: item.path, maxDepth: opts.maxDepth, maxFileSize: opts.maxFileSize, keyring: opts.keyring };
     // The decoder marks the float blocks it built, so that stats' sizes and the rules need not
@@ -266,8 +283,6 @@ export function inspectBytes(item: InspectItem, bytes: Buffer, opts: InspectOpti
     // stand-ins and no array of doubles is built (cbor.ts withFloatBlocks); a file with any
     // problem is decoded again without them, so that its messages quote its own values.
     const standIns = !skim && opts.accel !== false && canAccelerate(opts);
-    // export's embeddings alone read the data: a bin file's encodings come as Float64Arrays (cbor.ts 'vectors').
-    const vectors = opts.dataset?.format === 'embeddings' && !opts.summarize && !opts.brief && !opts.validate && !opts.probe && opts.schema === undefined && !opts.keepData && !opts.dataJson;
     const decode = (mode: 'mark' | 'stand-ins' | 'vectors') => withFloatBlocks(mode, () => decodeSidecar(bytes, decodeOpts));
     let decoded = skim ? skimSidecar(bytes, decodeOpts) : opts.keepData ? decodeSidecar(bytes, decodeOpts) : decode(vectors ? 'vectors' : standIns ? 'stand-ins' : 'mark');
     out.format = decoded.format;
@@ -342,6 +357,11 @@ function isBriefAndRules(opts: InspectOptions): boolean {
 /** stats' inspection: the summary, no rules, brief, probe or schema (summaryOnTape decides the common form). */
 function isSummaryOnly(opts: InspectOptions): boolean {
   return opts.summarize === true && !opts.validate && !opts.brief && !opts.probe && opts.schema === undefined;
+}
+
+/** export's embeddings alone read the data (no filter's summary): a bin file's encodings come as views of its bytes (cbor.ts 'vectors'), or from its tape. */
+function isEmbeddingsOnly(opts: InspectOptions): boolean {
+  return opts.dataset?.format === 'embeddings' && !opts.summarize && !opts.brief && !opts.validate && !opts.probe && opts.schema === undefined && !opts.keepData && !opts.dataJson;
 }
 
 /** The probe alone (todo, stale) reads arrays only inside `sidecar_info`: both decodes skim the rest. */
