@@ -9,6 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
+import zlib from 'node:zlib';
 import { exportDataset, type DatasetExportOptions, type DatasetExportReport, type DatasetFinding } from '../src/ops/datasets.js';
 import { mergeShards } from '../src/shard/merge.js';
 import { exportDatasetShard } from '../src/shard/run.js';
@@ -686,6 +687,51 @@ describe('embeddings read on a bin file\'s tape (the accelerated path) give the 
     const on = inspectBytes({ path: '/lib/IMG_1.json', name: 'IMG_1.json' }, bytes, { dataset: { format: 'embeddings' }, accel: true });
     assert.notEqual(on.accel, 'wasm');
     assert.equal(on.dataset!.rows.length, 1);
+  });
+
+  /** `data` as a bin file, the UTF-8 bytes of `from` (its last occurrence) replaced by `to` (same length), the header's CRC-32 fixed. */
+  function patchedBin(data: Json, from: string, to: string): Buffer {
+    const bytes = encodeSidecar(data, 'bin');
+    const a = Buffer.from(from);
+    const b = Buffer.from(to);
+    assert.equal(a.length, b.length);
+    const at = bytes.lastIndexOf(a);
+    assert.ok(at >= 16);
+    b.copy(bytes, at);
+    bytes.writeUInt32LE(zlib.crc32(bytes.subarray(16)), 12);
+    return bytes;
+  }
+  function bothOf(bytes: Buffer, dim: number): { tape: boolean; on: FileInspection; off: FileInspection } {
+    const opts = { dataset: { format: 'embeddings' as const, dim } };
+    const item = { path: '/lib/IMG_1.bin', name: 'IMG_1.bin' };
+    const on = inspectBytes(item, bytes, { ...opts, accel: true });
+    const off = inspectBytes(item, bytes, { ...opts, accel: false });
+    on.elapsedMs = off.elapsedMs = 0;
+    const tape = on.accel === 'wasm';
+    delete on.accel;
+    return { tape, on, off };
+  }
+  const small = (s: number, extra: Json = {}) => ({ success: true, faces: [{ bbox: { x: 0.1, y: 0.2, width: 0.3, height: 0.4 }, confidence: 0.9, encoding: vec(s, 8), ...extra }] });
+
+  it('a duplicate key the scan left unchecked (not interned; an object of over 64 keys) is corrupt, as the reference says', () => {
+    const unicode = bothOf(patchedBin({ face_detection: small(1, { 'éa': 1, 'éb': 2 }) }, 'éb', 'éa'), 8);
+    assert.equal(unicode.off.status, 'corrupt');
+    assert.deepEqual(unicode.on, unicode.off);
+    const many: Json = {};
+    for (let i = 0; i < 70; i++) many[`k${String(i).padStart(2, '0')}`] = i;
+    const wide = bothOf(patchedBin({ face_detection: small(1, many) }, 'k69', 'k03'), 8);
+    assert.equal(wide.off.status, 'corrupt');
+    assert.deepEqual(wide.on, wide.off);
+  });
+
+  it('an array-index key (a JavaScript object lists it first): operations and backends in the decoded data\'s order', () => {
+    // Files holding { face_detection, "7" } and { insightface, "0" } in that order (a JS object would write the digit first: patched from "z").
+    const top = bothOf(patchedBin({ face_detection: small(1), z: small(2) }, 'az', 'a7'), 8);
+    assert.equal(top.off.dataset!.rows.length, 2);
+    assert.deepEqual(top.on, top.off);
+    const backend = bothOf(patchedBin({ face_detection: { insightface: small(1), z: small(2) } }, 'az', 'a0'), 8);
+    assert.equal(backend.off.dataset!.rows.length, 2);
+    assert.deepEqual(backend.on, backend.off);
   });
 
   it('random sidecars of the pipeline\'s parts: the tape and the reference agree on every one', () => {

@@ -18,7 +18,7 @@ import { recordedImageName } from '../analysis/image-identity.js';
 import { vectorsOf } from '../analysis/dataset.js';
 import { DEFAULT_EMBEDDING_DIM } from '../vocabulary.js';
 import { LITTLE_ENDIAN_HOST } from '../byte-order.js';
-import { floatBlockSpots, keyStringOf, keyStrings, primedKeyCount, TAPE, type Scanned } from './scanner.js';
+import { floatBlockSpots, keyStringOf, keyStrings, primedKeyCount, scanCheckedKeys, TAPE, type Scanned } from './scanner.js';
 
 /** The primed key ids this walk compares with (assembly/scanner.ts PRIMED_KEYS), looked up once. */
 let ids: Record<'sidecarInfo' | 'symlinkInfo' | 'imagePath' | 'targetPath' | 'success' | 'faces' | 'encoding' | 'faceEncoding' | 'bbox' | 'coordinates' | 'confidence' | 'x' | 'y' | 'width' | 'height' | 'data' | 'games', number> | null = null;
@@ -164,7 +164,8 @@ const faceSlots = new Int32Array(5);
  * when this walk is unsure and the reference must decide.
  */
 export function embeddingsOnTape(scanned: Scanned, req: DatasetRequest): DatasetRows | null {
-  if (scanned.format !== 'bin' || !LITTLE_ENDIAN_HOST || req.format !== 'embeddings') return null;
+  // A duplicate key makes the file corrupt to the reference: the scan must have checked them all.
+  if (scanned.format !== 'bin' || !LITTLE_ENDIAN_HOST || req.format !== 'embeddings' || !scanCheckedKeys()) return null;
   const k = primedIds();
   if (k === null) return null;
   nodeWant ??= Int32Array.of(k.success, k.faces);
@@ -208,6 +209,7 @@ function walk(k: NonNullable<typeof ids>, req: DatasetRequest): DatasetRows {
     else {
       if (id === k.data || id === k.games) throw UNSURE;
       const key = keyAt(i);
+      if (orderedFirst(key)) throw UNSURE;
       const name = normalizeOperationName(key);
       if (name !== key) aliased = true;
       if (!known && isKnownOperationKey(key)) known = true;
@@ -279,7 +281,9 @@ function resultNodes(k: NonNullable<typeof ids>, obj: number, name: string, back
     const id = primedIdAt(i);
     const v = afterKey(i);
     if (kindAt(v) === TAPE.OBJ_START && (id < 0 || !notDescended.includes(id))) {
-      resultNodes(k, v, name, id === k.data ? backend : keyAt(i), depth + 1, dim, out, found);
+      const key = id === k.data ? null : keyAt(i);
+      if (key !== null && orderedFirst(key)) throw UNSURE;
+      resultNodes(k, v, name, key ?? backend, depth + 1, dim, out, found);
     }
     i = skip(v);
   }
@@ -339,6 +343,16 @@ function imageNamed(k: NonNullable<typeof ids>, info: number): string | null {
 let infoWant: Int32Array | undefined;
 let targetWant: Int32Array | undefined;
 const infoSlots = new Int32Array(2);
+
+/**
+ * A key a JavaScript object lists before the others whatever its place in the file (an array
+ * index: `"7"`), so the decoded data's order is not the tape's. Any key starting with a digit
+ * (the certifier's rule, assembly/scanner.ts).
+ */
+function orderedFirst(key: string): boolean {
+  const c = key.charCodeAt(0);
+  return c >= 0x30 && c <= 0x39;
+}
 
 /** The string of a STR entry (a bin string is plain UTF-8), or null for any other value (recordedImageName reads strings only). */
 function stringOrNull(i: number): string | null {

@@ -173,6 +173,14 @@ function scanWith(bytes: Uint8Array, maxDepth: number, skip: number, scan: (ex: 
 }
 
 /**
+ * Whether the last scan on this thread checked every object's keys for duplicates (it defers on one
+ * it finds). A key it did not intern, or an object of many keys, is left to the caller to check.
+ */
+export function scanCheckedKeys(): boolean {
+  return exportsCache?.keysChecked() === 1;
+}
+
+/**
  * Where the last CBOR scan on this thread found its tag 86 blocks: per block, in tape order, the
  * tape position of its FLOATS entry and the byte offset of its float64-LE payload in the scanned
  * body (as the tape's offsets count), or that offset's complement (negative) when some value is
