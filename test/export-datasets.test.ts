@@ -611,6 +611,43 @@ describe('embeddings between threads', () => {
   });
 });
 
+describe('a RAW+JPEG pair whose images each saved their own sidecar', () => {
+  it('every format exports each image with its own sidecar (the RAW\'s results were left out), shards and merge too', async () => {
+    const { saveSidecar } = await import('../src/ops/save.js');
+    const root = tempDir('isc-ds-pair-');
+    const out = tempDir('isc-ds-pair-out-');
+    try {
+      const enc = (s: number) => Array.from({ length: 512 }, (_, i) => Math.cos(s + i) / 4);
+      const result = (s: number, n: number) => ({ success: true, faces: Array.from({ length: n }, (_, k) => ({ bbox: { x: 0.1 * s + k / 100, y: 0.05, width: 0.2, height: 0.3 }, confidence: 0.5 + k / 10, encoding: enc(s * 10 + k) })), metadata: { image_width: 640, image_height: 480 } });
+      writeFileSync(join(root, 'IMG_1.JPG'), FAKE_JPEG);
+      await saveSidecar(join(root, 'IMG_1.JPG'), 'face_detection', result(1, 1), { format: 'bin' });
+      writeFileSync(join(root, 'IMG_1.CR2'), 'raw');
+      await saveSidecar(join(root, 'IMG_1.CR2'), 'face_detection', result(2, 2), { format: 'bin' });
+      const emb = await exportDataset(root, { format: 'embeddings', output: join(out, 'faces.npy'), index: false });
+      assert.equal(emb.rows, 3);
+      const lines = readFileSync(join(out, 'faces.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Json);
+      assert.deepEqual(lines.map((l) => [l.image, l.sidecar, l.face]), [['IMG_1.CR2', 'IMG_1.CR2.bin', 0], ['IMG_1.CR2', 'IMG_1.CR2.bin', 1], ['IMG_1.JPG', 'IMG_1.bin', 0]]);
+      const coco = await exportDataset(root, { format: 'coco', faces: true, output: join(out, 'coco.json'), index: false });
+      assert.equal(coco.images, 2);
+      const doc = JSON.parse(readFileSync(join(out, 'coco.json'), 'utf8')) as Json;
+      assert.deepEqual(doc.images.map((i: Json) => i.file_name).sort(), ['IMG_1.CR2', 'IMG_1.JPG']);
+      assert.equal(doc.annotations.length, 3);
+      // Two shards and their merge give the one run's bytes.
+      const one = readFileSync(join(out, 'faces.npy'));
+      const parts: string[] = [];
+      for (let i = 0; i < 2; i++) {
+        parts.push(join(out, `s${i}.jsonl`));
+        await exportDatasetShard(root, { format: 'embeddings', output: parts[i], shard: { index: i, count: 2 }, index: false });
+      }
+      await mergeShards(parts, { output: join(out, 'merged.npy') });
+      assert.deepEqual(readFileSync(join(out, 'merged.npy')), one);
+    } finally {
+      removeTree(root);
+      removeTree(out);
+    }
+  });
+});
+
 describe('embeddings read on a bin file\'s tape (the accelerated path) give the reference decode\'s rows', () => {
   type Inspect = typeof import('../src/tasks/inspect.js').inspectBytes;
   let inspectBytes: Inspect;

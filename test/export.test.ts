@@ -436,3 +436,32 @@ test('export names a symlinked image of a pair by its target\'s name, which a sa
     removeTree(root);
   }
 });
+
+test('a RAW+JPEG pair whose images each saved their own sidecar: json, jsonl and csv export both, each under its image (the RAW\'s results were left out)', async () => {
+  const { saveSidecar } = await import('../src/ops/save.js');
+  const root = tempDir('isc-export-pair-own-');
+  try {
+    makeTree({ 'IMG_1.JPG': FAKE_JPEG, 'IMG_2.JPG': FAKE_JPEG }, root);
+    // The JPEG saved alone writes the stem file; the RAW arrives and saves its own (name-ext) file.
+    await saveSidecar(join(root, 'IMG_1.JPG'), 'face_detection', { success: true, faces: [{ confidence: 0.5 }] }, { format: 'bin' });
+    await saveSidecar(join(root, 'IMG_2.JPG'), 'face_detection', { success: true, faces: [{ confidence: 0.4 }] });
+    writeFileSync(join(root, 'IMG_1.CR2'), 'raw');
+    writeFileSync(join(root, 'IMG_2.CR2'), 'raw');
+    await saveSidecar(join(root, 'IMG_1.CR2'), 'face_detection', { success: true, faces: [{ confidence: 0.7 }, { confidence: 0.8 }] }, { format: 'bin' });
+    assert.deepEqual(readdirSync(root).filter((n) => /\.(bin|json)$/.test(n)).sort(), ['IMG_1.CR2.bin', 'IMG_1.bin', 'IMG_2.bin']);
+    for (const format of ['json', 'jsonl', 'csv'] as const) {
+      const { bytes } = await exportToFile(root, format);
+      const text = bytes.toString('utf8');
+      const rows =
+        format === 'json'
+          ? (JSON.parse(text).sidecars as { image: string; sidecar: string }[]).map((e) => [e.image, e.sidecar])
+          : format === 'jsonl'
+            ? text.trim().split('\n').map((l) => JSON.parse(l) as { image: string; sidecar: string }).map((e) => [e.image, e.sidecar])
+            : text.trim().split('\r\n').slice(1).map((l) => l.split(',').slice(0, 2));
+      // IMG_2's RAW has no sidecar of its own: one entry, the JPEG's, as before.
+      assert.deepEqual(rows, [['IMG_1.CR2', 'IMG_1.CR2.bin'], ['IMG_1.JPG', 'IMG_1.bin'], ['IMG_2.JPG', 'IMG_2.bin']], format);
+    }
+  } finally {
+    removeTree(root);
+  }
+});

@@ -5,6 +5,8 @@ import { dirname, resolve } from 'node:path';
 import { sidecarFilesOf, type ScanImage, type ScanRecord, type ScanSidecar } from '../scan/records.js';
 import { imageRecordedAmong } from '../analysis/image-identity.js';
 import { setOwn } from '../analysis/own-record.js';
+import type { Options } from '../types.js';
+import { readSidecarDetailed } from './read.js';
 
 /**
  * The sidecars a tree operation should look at once each: every candidate sidecar that lives in
@@ -44,6 +46,34 @@ function brokenLinkTarget(p: string): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * A RAW+JPEG pair whose images each have a sidecar of their own (`IMG_1.bin` recorded for the
+ * JPEG, `IMG_1.CR2.bin` the RAW's) is one ambiguous record with one effective sidecar: an export
+ * taking only that one left the other image's results out. Each image with the sidecar a read of
+ * it takes (docs/PAIRING.md §3), when two or more of the record's sidecars are so taken; else null
+ * (one entry, as for any record). Reads only records of several images and several readable
+ * sidecars of this tree (rare: a pair sharing one stem file has one).
+ */
+export async function imagesWithOwnSidecars(rec: ScanRecord, opts: Options): Promise<{ image: ScanImage; sidecar: ScanSidecar }[] | null> {
+  if (rec.category !== 'ambiguous' || rec.images.length < 2) return null;
+  if (rec.sidecars.filter((s) => s.side === 'local' && s.inspection.status === 'ok' && s.inspection.shape === 'sidecar').length < 2) return null;
+  const taken: { image: ScanImage; sidecar: ScanSidecar }[] = [];
+  for (const image of rec.images) {
+    if (image.broken === true) continue;
+    let path: string | null = null;
+    try {
+      const r = await readSidecarDetailed(image.path, opts);
+      // A shared file recording none of the images: whose results these are cannot be told.
+      if (!r.findings.some((f) => f.code === 'ambiguous')) path = r.path;
+    } catch {
+      continue; // corrupt or unreadable: the record's own findings say so
+    }
+    const sidecar = path === null ? undefined : rec.sidecars.find((s) => s.path === path && s.side === 'local');
+    if (sidecar !== undefined && !taken.some((t) => t.sidecar === sidecar)) taken.push({ image, sidecar });
+  }
+  return taken.length >= 2 ? taken : null;
 }
 
 /** `--operation-type` filter: does this sidecar contain the operation (any spelling)? */

@@ -34,7 +34,7 @@ import { assertLockHeld, withSidecarLock } from '../fs/lock.js';
 import { processState, tempNameFor, tempNameWriter } from '../fs/temp-files.js';
 import { encryptedAhead } from '../integrity/tree-hash.js';
 import type { ScanImage, ScanRecord, TreeSeq } from '../scan/records.js';
-import { ownEffective, sidecarFilter } from './common.js';
+import { imagesWithOwnSidecars, ownEffective, sidecarFilter } from './common.js';
 import { recordProblems } from './export.js';
 import { scan } from './scan.js';
 
@@ -192,19 +192,24 @@ export async function exportDataset(root: string, opts: DatasetExportOptions): P
       // Without a key an encrypted sidecar's results are unknown: fail rather than leave them out silently.
       const enc = encryptedAhead(rec);
       if (enc) throw errors.encrypted(enc.inspection.encryptedKeyId ?? '?', enc.path);
-      const sc = ownEffective(rec);
-      if (!sc || (filter && !filter(sc))) continue;
-      const ds = sc.inspection.dataset;
-      if (ds === undefined) continue;
-      const entry = entryOf(rec, sc.rel, ds, format, counts);
-      if (ds.problems.length > 0) finding({ path: sc.path, kind: 'dataset', message: problemMessage(format, ds.problems) });
-      if (entry === null) continue;
-      if (typeof entry === 'string') {
-        finding({ path: sc.path, kind: 'dataset', message: entry });
-        continue;
+      const effective = ownEffective(rec);
+      if (!effective) continue;
+      // A RAW+JPEG pair whose images each have their own sidecar: an entry for each.
+      const each = (await imagesWithOwnSidecars(rec, scanOpts)) ?? [{ image: undefined, sidecar: effective }];
+      for (const { image, sidecar: sc } of each) {
+        if (filter && !filter(sc)) continue;
+        const ds = sc.inspection.dataset;
+        if (ds === undefined) continue;
+        const entry = entryOf(rec, sc.rel, ds, format, counts, image);
+        if (ds.problems.length > 0) finding({ path: sc.path, kind: 'dataset', message: problemMessage(format, ds.problems) });
+        if (entry === null) continue;
+        if (typeof entry === 'string') {
+          finding({ path: sc.path, kind: 'dataset', message: entry });
+          continue;
+        }
+        const refused = await writer.add(entry, rec.seq);
+        if (refused !== null) finding({ path: sc.path, kind: 'dataset', message: refused });
       }
-      const refused = await writer.add(entry, rec.seq);
-      if (refused !== null) finding({ path: sc.path, kind: 'dataset', message: refused });
     }
     counts.complete = session.summary.complete;
     counts.sidecar_files = session.summary.sidecarFiles;
@@ -216,8 +221,8 @@ export async function exportDataset(root: string, opts: DatasetExportOptions): P
   }
 }
 
-/** The entry of a record's effective sidecar, null when it adds nothing (counted in `counts`), or why its image is left out. */
-function entryOf(rec: ScanRecord, sidecar: string, ds: DatasetRows, format: DatasetFormat, counts: DatasetCounts): DatasetEntry | string | null {
+/** The entry of a record's sidecar (of `given`, else of the image datasetImage names), null when it adds nothing (counted in `counts`), or why its image is left out. */
+function entryOf(rec: ScanRecord, sidecar: string, ds: DatasetRows, format: DatasetFormat, counts: DatasetCounts, given?: ScanImage): DatasetEntry | string | null {
   if (format === 'embeddings') {
     counts.no_encoding += ds.noEncoding;
     for (const [len, n] of Object.entries(ds.otherDims)) counts.other_dims[len] = (counts.other_dims[len] ?? 0) + n;
@@ -232,7 +237,7 @@ function entryOf(rec: ScanRecord, sidecar: string, ds: DatasetRows, format: Data
   }
   // A symlinked image whose target is gone names no photo a trainer (or a viewer of a face) could
   // open; the results are that image's, never given to a sibling (a RAW+JPEG pair's other file).
-  const image = datasetImage(rec.images, ds.namedImage);
+  const image = given ?? datasetImage(rec.images, ds.namedImage);
   if (image.broken) {
     const what = format === 'embeddings' ? `${ds.rows.length} face embedding(s)` : 'the image';
     return `${what} left out: ${image.rel} is a broken symlink (its target is gone)`;
