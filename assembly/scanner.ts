@@ -1016,9 +1016,9 @@ export function floatBlocksPointer(): usize {
   return floatBlocksBase;
 }
 
-/** Tag 86 blocks of the last CBOR scan (more than FLOAT_BLOCKS_MAX: only that many are placed). */
-export function floatBlockTotal(): i32 {
-  return floatBlockCount;
+/** Tag 86 blocks of the last CBOR scan placed at floatBlocksPointer (at most FLOAT_BLOCKS_MAX). */
+export function floatBlocksPlaced(): i32 {
+  return floatBlockCount < FLOAT_BLOCKS_MAX ? floatBlockCount : FLOAT_BLOCKS_MAX;
 }
 
 /** A tag 86 block's payload (len bytes of float64-LE at q, len > 0, a multiple of 8): FLOATS; false when some value is not finite. */

@@ -278,6 +278,25 @@ describe('datasets of the sample library (JSON, bin and legacy sidecars; nested 
     assert.ok(nested.length > 0 && nested.every((x) => x.backend === 'insightface' && x.operation === 'face_detection'), 'nested backends name themselves');
   });
 
+  it('embeddings: the same bytes with the scanner\'s tape and without (accel on and off), inline and on threads, and the same findings', async () => {
+    let first: { npy: Buffer; rows: Buffer; report: DatasetExportReport; findings: string[] } | null = null;
+    for (const accel of [true, false]) {
+      for (const engine of ['inline', 'threads'] as const) {
+        const file = join(out, `parity-${accel}-${engine}.npy`);
+        const { report, findings } = await run(lib, { format: 'embeddings', output: file, accel, engine });
+        const got = { npy: readFileSync(file), rows: readFileSync(join(out, `parity-${accel}-${engine}.jsonl`)), report: { ...report, output: null, files: [] } as unknown as DatasetExportReport, findings: findings.map((f) => `${f.kind} ${f.path} ${f.message}`) };
+        if (first === null) first = got;
+        else {
+          assert.ok(got.npy.equals(first.npy), `matrix, accel ${accel}, ${engine}`);
+          assert.ok(got.rows.equals(first.rows), `rows, accel ${accel}, ${engine}`);
+          assert.deepEqual(got.report, first.report, `report, accel ${accel}, ${engine}`);
+          assert.deepEqual(got.findings, first.findings, `findings, accel ${accel}, ${engine}`);
+        }
+      }
+    }
+    assert.ok(first!.report.rows > 50, 'the library has faces to export');
+  });
+
   it('--dim 128 takes the oldest form\'s encodings (face_detection from Face_detector) and counts the 512s', async () => {
     const file = join(out, 'old.npy');
     const { report } = await run(lib, { format: 'embeddings', output: file, dim: 128 });

@@ -4,34 +4,63 @@
  * (accel/scanner.ts scanCborBody) instead of building the sidecar's objects, the encodings copied
  * from their tag 86 blocks' bytes (assembly/scanner.ts places each block). Only the common form is
  * read here: operations at the top (results and backends below them walked as operations.ts
- * walks them, one key deciding where several name one operation), faces whose encoding is a tag 86 block, whose box is absent or
- * `{x, y, width, height}` of numbers. Anything else — a top-level `data` wrapper, the earlier
- * tool's flat form, a report, anything that would be a finding — returns null, and the reference decode decides
- * (tasks/inspect.ts). The parity tests (test/export-datasets.test.ts) hold the two to the same
- * rows.
+ * walks them, with its markers, lists and depth; one key deciding where several name one
+ * operation), faces whose encoding is a tag 86 block, whose box is absent or `{x, y, width,
+ * height}` of numbers. Anything else — a top-level `data` wrapper, the earlier tool's flat form, a
+ * report, keys the scan left unchecked, anything that would be a finding — returns null, and the
+ * reference decode decides (tasks/inspect.ts). The parity tests (test/export-datasets.test.ts)
+ * hold the two to the same rows.
  */
 import type { JsonObject } from '../types.js';
 import type { DatasetRequest, DatasetRows } from '../model/dataset.js';
 import { numberJson } from '../formats/numbers.js';
-import { isKnownOperationKey, normalizeOperationName } from '../analysis/operations.js';
+import { isKnownOperationKey, MAX_NESTING, normalizeOperationName, RESULT_LISTS } from '../analysis/operations.js';
 import { recordedImageName } from '../analysis/image-identity.js';
 import { vectorsOf } from '../analysis/dataset.js';
 import { DEFAULT_EMBEDDING_DIM } from '../vocabulary.js';
 import { LITTLE_ENDIAN_HOST } from '../byte-order.js';
 import { floatBlockSpots, keyStringOf, keyStrings, primedKeyCount, scanCheckedKeys, TAPE, type Scanned } from './scanner.js';
 
-/** The primed key ids this walk compares with (assembly/scanner.ts PRIMED_KEYS), looked up once. */
-let ids: Record<'sidecarInfo' | 'symlinkInfo' | 'imagePath' | 'targetPath' | 'success' | 'faces' | 'encoding' | 'faceEncoding' | 'bbox' | 'coordinates' | 'confidence' | 'x' | 'y' | 'width' | 'height' | 'data' | 'games', number> | null = null;
-const MARKERS = ['success', 'faces', 'objects', 'quality', 'poses', 'games', 'metadata', 'error', 'processing_time', 'detection_time', 'face_count', 'objects_found'];
-const LEAVES = ['faces', 'objects', 'quality', 'poses'];
-/** Per primed key id: 1 a result marker (operations.ts RESULT_MARKERS), 3 also a leaf's list (faces, objects, quality, poses). */
-let markerOf: Uint8Array = new Uint8Array(0);
-let notDescended: number[] = [];
+/** The primed key ids the walk compares with (assembly/scanner.ts PRIMED_KEYS: a primed key always comes as its id). */
+interface KeyIds {
+  sidecarInfo: number;
+  symlinkInfo: number;
+  imagePath: number;
+  targetPath: number;
+  success: number;
+  faces: number;
+  encoding: number;
+  faceEncoding: number;
+  bbox: number;
+  coordinates: number;
+  confidence: number;
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+  data: number;
+  games: number;
+  metadata: number;
+}
 
-function primedIds(): NonNullable<typeof ids> | null {
-  if (ids !== null) return ids;
-  const id = (k: string) => keyStrings.indexOf(k);
-  const found = {
+// Per-thread state, set once: the ids, what each primed id means to the walk.
+let keyIds: KeyIds | null = null;
+/** Per primed id: 1 a result's list (operations.ts RESULT_LISTS: a leaf), 2 a member a result walk never descends into (metadata, sidecar_info). */
+let roleOf: Uint8Array = new Uint8Array(0);
+let nodeWant: Int32Array;
+let faceWant: Int32Array;
+let boxWant: Int32Array;
+let infoWant: Int32Array;
+let targetWant: Int32Array;
+
+function primedIds(): KeyIds | null {
+  if (keyIds !== null) return keyIds;
+  const primed = primedKeyCount();
+  const id = (k: string) => {
+    const i = keyStrings.indexOf(k);
+    return i < primed ? i : -1;
+  };
+  const ids: KeyIds = {
     sidecarInfo: id('sidecar_info'),
     symlinkInfo: id('symlink_info'),
     imagePath: id('image_path'),
@@ -49,26 +78,43 @@ function primedIds(): NonNullable<typeof ids> | null {
     height: id('height'),
     data: id('data'),
     games: id('games'),
+    metadata: id('metadata'),
   };
-  const metadata = id('metadata');
-  if (Object.values(found).some((v) => v < 0) || MARKERS.some((m) => id(m) < 0) || found.sidecarInfo >= primedKeyCount()) return null;
-  markerOf = new Uint8Array(primedKeyCount());
-  for (const m of MARKERS) markerOf[id(m)] = 1;
-  for (const m of LEAVES) markerOf[id(m)] = 3;
-  // Objects under these are never walked as results (operations.ts walkResultNodes).
-  notDescended = [metadata, found.sidecarInfo];
-  ids = found;
+  if (Object.values(ids).some((v) => v < 0) || RESULT_LISTS.some((k) => id(k) < 0)) return null;
+  roleOf = new Uint8Array(primed);
+  for (const k of RESULT_LISTS) roleOf[id(k)] = 1;
+  roleOf[ids.metadata] = 2;
+  roleOf[ids.sidecarInfo] = 2;
+  nodeWant = Int32Array.of(ids.success, ids.faces);
+  faceWant = Int32Array.of(ids.encoding, ids.faceEncoding, ids.bbox, ids.coordinates, ids.confidence);
+  boxWant = Int32Array.of(ids.x, ids.y, ids.width, ids.height);
+  infoWant = Int32Array.of(ids.symlinkInfo, ids.imagePath);
+  targetWant = Int32Array.of(ids.targetPath);
+  keyIds = ids;
   return ids;
 }
 
-/** Thrown inside the walk: the reference decides this file. */
-const UNSURE = Object.freeze({ unsure: true });
-
+// Per-file state: the walk is synchronous, and `finally` lets go of the file's tape and bytes.
 let tape: Int32Array = new Int32Array(0);
+let text: Buffer = Buffer.alloc(0);
 /** The tape's tag 86 blocks (scanner.ts floatBlockSpots), and the next one to look at: the walk meets them in tape order. */
 let spots: Int32Array = new Int32Array(0);
 let spotAt = 0;
-let text: Buffer = Buffer.alloc(0);
+const EMPTY_TAPE = new Int32Array(0);
+const EMPTY_TEXT = Buffer.alloc(0);
+
+// Scratch (per thread): slots of the members asked for, a double's words, an unaligned encoding's doubles.
+const nodeSlots = new Int32Array(2);
+const faceSlots = new Int32Array(5);
+const boxSlots = new Int32Array(4);
+const infoSlots = new Int32Array(2);
+const wordScratch = new Int32Array(2);
+const doubleScratch = new Float64Array(wordScratch.buffer);
+let scratch = new Float64Array(DEFAULT_EMBEDDING_DIM);
+let scratchBytes = new Uint8Array(scratch.buffer);
+
+/** Thrown inside the walk: the reference decides this file. */
+const UNSURE = Object.freeze({ unsure: true });
 
 const kindAt = (i: number): number => tape[i] & 0xff;
 
@@ -85,7 +131,7 @@ function skip(i: number): number {
 /** A key entry's primed id, or -1 for any other key (a primed key always comes as its id). */
 function primedIdAt(i: number): number {
   const w = tape[i];
-  return (w & 0xff) === TAPE.KEY_ID && (w >>> 8) < markerOf.length ? w >>> 8 : -1;
+  return (w & 0xff) === TAPE.KEY_ID && (w >>> 8) < roleOf.length ? w >>> 8 : -1;
 }
 
 /** The entry after a key entry. */
@@ -95,15 +141,18 @@ const afterKey = (i: number): number => ((tape[i] & 0xff) === TAPE.KEY_ID ? i + 
 function keyAt(i: number): string {
   const w = tape[i];
   const k = w & 0xff;
-  if (k === TAPE.KEY_ID) return (w >>> 8) < markerOf.length ? keyStrings[w >>> 8] : keyStringOf(w >>> 8);
+  if (k === TAPE.KEY_ID) return (w >>> 8) < roleOf.length ? keyStrings[w >>> 8] : keyStringOf(w >>> 8);
   // KEY_NEW and KEY: bytes [a, b) of the body. A bin key is plain UTF-8 (no escapes).
   return (text as SliceDecoders).utf8Slice(tape[i + 1], tape[i + 2]);
 }
 
+/** A result walk descends into the object under this key (not metadata, not sidecar_info). */
+const descended = (id: number): boolean => id < 0 || roleOf[id] !== 2;
+
 /**
  * The value entries of the object at `obj` under the primed keys asked (`want`: id → slot);
- * `slots` gets each value's entry (-1: absent). Returns whether the object has a result marker
- * (bit 1), a leaf's list (bit 2) and an object member a result walk would descend into (bit 4).
+ * `slots` gets each value's entry (-1: absent). Returns whether the object holds a result's list
+ * (bit 1: a leaf) and an object member a result walk would descend into (bit 2).
  */
 function members(obj: number, want: Int32Array, slots: Int32Array): number {
   slots.fill(-1);
@@ -113,10 +162,10 @@ function members(obj: number, want: Int32Array, slots: Int32Array): number {
     const id = primedIdAt(i);
     const v = afterKey(i);
     if (id >= 0) {
-      flags |= markerOf[id];
+      if (roleOf[id] === 1) flags |= 1;
       for (let s = 0; s < want.length; s++) if (want[s] === id) slots[s] = v;
     }
-    if (kindAt(v) === TAPE.OBJ_START && (id < 0 || !notDescended.includes(id))) flags |= 4;
+    if (kindAt(v) === TAPE.OBJ_START && descended(id)) flags |= 2;
     i = skip(v);
   }
   return flags;
@@ -131,11 +180,6 @@ function numberText(i: number): string {
   const v = doubleScratch[0];
   return numberJson(v, (w & TAPE.F_FLOAT) !== 0 ? v : undefined);
 }
-const wordScratch = new Int32Array(2);
-const doubleScratch = new Float64Array(wordScratch.buffer);
-
-const boxSlots = new Int32Array(4);
-let boxWant: Int32Array;
 
 /** A box (dataset.ts boxJson) of the detector form `{x, y, width, height}`, four numbers in that order; else unsure. */
 function boxText(i: number): string {
@@ -153,10 +197,6 @@ function boxText(i: number): string {
   return `{"x":${numberText(boxSlots[0])},"y":${numberText(boxSlots[1])},"width":${numberText(boxSlots[2])},"height":${numberText(boxSlots[3])}}`;
 }
 
-let nodeWant: Int32Array;
-const nodeSlots = new Int32Array(2);
-let faceWant: Int32Array;
-const faceSlots = new Int32Array(5);
 
 /**
  * The embeddings rows of a scanned plain bin sidecar (the data's shape is 'sidecar': the caller
@@ -166,17 +206,14 @@ const faceSlots = new Int32Array(5);
 export function embeddingsOnTape(scanned: Scanned, req: DatasetRequest): DatasetRows | null {
   // A duplicate key makes the file corrupt to the reference: the scan must have checked them all.
   if (scanned.format !== 'bin' || !LITTLE_ENDIAN_HOST || req.format !== 'embeddings' || !scanCheckedKeys()) return null;
-  const k = primedIds();
-  if (k === null) return null;
-  nodeWant ??= Int32Array.of(k.success, k.faces);
-  faceWant ??= Int32Array.of(k.encoding, k.faceEncoding, k.bbox, k.coordinates, k.confidence);
-  boxWant ??= Int32Array.of(k.x, k.y, k.width, k.height);
+  const ids = primedIds();
+  if (ids === null) return null;
   tape = scanned.tape;
   text = scanned.text;
   spots = floatBlockSpots();
   spotAt = 0;
   try {
-    return walk(k, req);
+    return walk(ids, req);
   } catch (e) {
     if (e === UNSURE) return null;
     throw e;
@@ -186,13 +223,8 @@ export function embeddingsOnTape(scanned: Scanned, req: DatasetRequest): Dataset
     spots = EMPTY_TAPE;
   }
 }
-const EMPTY_TAPE = new Int32Array(0);
-/** Where an unaligned encoding's doubles are copied to before they become float32. */
-let scratch = new Float64Array(DEFAULT_EMBEDDING_DIM);
-let scratchBytes = new Uint8Array(scratch.buffer);
-const EMPTY_TEXT = Buffer.alloc(0);
 
-function walk(k: NonNullable<typeof ids>, req: DatasetRequest): DatasetRows {
+function walk(ids: KeyIds, req: DatasetRequest): DatasetRows {
   const dim = req.dim ?? DEFAULT_EMBEDDING_DIM;
   if (kindAt(0) !== TAPE.OBJ_START) throw UNSURE;
   const end = tape[0] >>> 8;
@@ -205,9 +237,9 @@ function walk(k: NonNullable<typeof ids>, req: DatasetRequest): DatasetRows {
   for (let i = 1; i < end; ) {
     const v = afterKey(i);
     const id = primedIdAt(i);
-    if (id === k.sidecarInfo) info = v;
+    if (id === ids.sidecarInfo) info = v;
     else {
-      if (id === k.data || id === k.games) throw UNSURE;
+      if (id === ids.data || id === ids.games) throw UNSURE;
       const key = keyAt(i);
       if (orderedFirst(key)) throw UNSURE;
       const name = normalizeOperationName(key);
@@ -218,7 +250,7 @@ function walk(k: NonNullable<typeof ids>, req: DatasetRequest): DatasetRows {
     i = skip(v);
   }
   if (!known) throw UNSURE;
-  const out: DatasetRows = { namedImage: imageNamed(k, info), width: null, height: null, detected: false, boxes: [], rows: [], vectors: null, noEncoding: 0, otherDims: {}, problems: [] };
+  const out: DatasetRows = { namedImage: imageNamed(info), width: null, height: null, detected: false, boxes: [], rows: [], vectors: null, noEncoding: 0, otherDims: {}, problems: [] };
   const found: number[] = [];
   // Several keys naming one operation (`Face_detector` beside `face_detection`): one decides, the
   // key spelled as the name, else the first (operations.ts forEachDecidingOperation).
@@ -233,7 +265,7 @@ function walk(k: NonNullable<typeof ids>, req: DatasetRequest): DatasetRows {
     if (deciding && deciding.get(op.name) !== op) continue;
     if (req.operation !== undefined && op.name !== req.operation) continue;
     if (kindAt(op.value) !== TAPE.OBJ_START) continue; // forEachResultNode: not an object, no result
-    resultNodes(k, op.value, op.name, null, 0, dim, out, found);
+    resultNodes(ids, op.value, op.name, null, 0, dim, out, found);
   }
   if (found.length === 0) return out;
   const all = vectorsOf(found.length * dim);
@@ -256,14 +288,11 @@ function walk(k: NonNullable<typeof ids>, req: DatasetRequest): DatasetRows {
   return out;
 }
 
-/** The payload offset of the tag 86 block whose FLOATS entry is at `i`, or -1 (not one). */
+/** The payload offset of the tag 86 block whose FLOATS entry is at `i`; negative when it is none placed, or holds a value float32 may not hold. */
 function blockAt(i: number): number {
   while (spotAt < spots.length && spots[spotAt] < i) spotAt += 2;
   return spotAt < spots.length && spots[spotAt] === i ? spots[spotAt + 1] : -1;
 }
-
-/** operations.ts MAX_NESTING: how deep backends may nest below an operation. */
-const MAX_NESTING = 3;
 
 /**
  * operations.ts walkResultNodes over the object at `obj`: a result's faces (a node with no
@@ -271,19 +300,20 @@ const MAX_NESTING = 3;
  * sidecar_info (a `data` wrapper keeps its backend). A result below the depth every summary reads
  * is a finding in export: unsure.
  */
-function resultNodes(k: NonNullable<typeof ids>, obj: number, name: string, backend: string | null, depth: number, dim: number, out: DatasetRows, found: number[]): void {
+function resultNodes(ids: KeyIds, obj: number, name: string, backend: string | null, depth: number, dim: number, out: DatasetRows, found: number[]): void {
   const flags = members(obj, nodeWant, nodeSlots);
-  if ((flags & 1) !== 0) facesOf(name, backend, nodeSlots[0], nodeSlots[1], dim, out, found);
-  if ((flags & 2) !== 0 || (flags & 4) === 0) return;
+  // A node's `faces`, whatever else it holds (`faces` is a result marker: such a node is a result).
+  facesOf(name, backend, nodeSlots[0], nodeSlots[1], dim, out, found);
+  if ((flags & 1) !== 0 || (flags & 2) === 0) return;
   if (depth >= MAX_NESTING) throw UNSURE;
   const end = obj + (tape[obj] >>> 8);
   for (let i = obj + 1; i < end; ) {
     const id = primedIdAt(i);
     const v = afterKey(i);
-    if (kindAt(v) === TAPE.OBJ_START && (id < 0 || !notDescended.includes(id))) {
-      const key = id === k.data ? null : keyAt(i);
+    if (kindAt(v) === TAPE.OBJ_START && descended(id)) {
+      const key = id === ids.data ? null : keyAt(i);
       if (key !== null && orderedFirst(key)) throw UNSURE;
-      resultNodes(k, v, name, key ?? backend, depth + 1, dim, out, found);
+      resultNodes(ids, v, name, key ?? backend, depth + 1, dim, out, found);
     }
     i = skip(v);
   }
@@ -328,21 +358,18 @@ function facesOf(name: string, backend: string | null, success: number, faces: n
 }
 
 /** The image the sidecar records (image-identity.ts recordedImageName), from the strings it reads in sidecar_info. */
-function imageNamed(k: NonNullable<typeof ids>, info: number): string | null {
+function imageNamed(info: number): string | null {
   if (info < 0 || kindAt(info) !== TAPE.OBJ_START) return null;
-  members(info, infoWant ??= Int32Array.of(k.symlinkInfo, k.imagePath), infoSlots);
+  members(info, infoWant, infoSlots);
   const link = infoSlots[0];
   const imagePath = stringOrNull(infoSlots[1]);
   const part: JsonObject = { image_path: imagePath };
   if (link >= 0 && kindAt(link) === TAPE.OBJ_START) {
-    members(link, targetWant ??= Int32Array.of(k.targetPath), infoSlots);
+    members(link, targetWant, infoSlots);
     part.symlink_info = { target_path: stringOrNull(infoSlots[0]) };
   }
   return recordedImageName({ sidecar_info: part });
 }
-let infoWant: Int32Array | undefined;
-let targetWant: Int32Array | undefined;
-const infoSlots = new Int32Array(2);
 
 /**
  * A key a JavaScript object lists before the others whatever its place in the file (an array

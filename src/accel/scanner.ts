@@ -67,7 +67,7 @@ interface ScannerExports {
   shapeOf(words: number): number;
   shapeResultsPointer(): number;
   floatBlocksPointer(): number;
-  floatBlockTotal(): number;
+  floatBlocksPlaced(): number;
 }
 
 export interface AccelStatus {
@@ -190,10 +190,8 @@ export function scanCheckedKeys(): boolean {
 export function floatBlockSpots(): Int32Array {
   const ex = exportsCache;
   if (!ex) return new Int32Array(0);
-  return new Int32Array(ex.memory.buffer, ex.floatBlocksPointer(), 2 * Math.min(ex.floatBlockTotal(), FLOAT_BLOCKS_MAX));
+  return new Int32Array(ex.memory.buffer, ex.floatBlocksPointer(), 2 * ex.floatBlocksPlaced());
 }
-/** assembly/scanner.ts FLOAT_BLOCKS_MAX. */
-const FLOAT_BLOCKS_MAX = 1024;
 
 /** The view scannerInput handed out last (exactly the prepared input, until the next scan), and the depth limit prepared with it. */
 let input: Buffer | null = null;

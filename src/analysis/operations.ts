@@ -313,7 +313,10 @@ export function forEachDecidingOperation(data: JsonObject, visit: (op: Operation
 }
 
 /** How deep backends may nest below an operation (`unified.face_detection.insightface`). */
-const MAX_NESTING = 3;
+export const MAX_NESTING = 3;
+
+/** The lists that make an object a result the walk does not descend below (a leaf). */
+export const RESULT_LISTS: readonly string[] = ['faces', 'objects', 'quality', 'poses'];
 
 /**
  * The result objects inside one operation value: the value itself when it looks like a result,
@@ -341,6 +344,7 @@ function walkResultNodes(
 ): void {
   const isResult = hasResultMarker(node);
   if (isResult) visit(node, pointer, backend);
+  // RESULT_LISTS, spelt out: this runs per node of every sidecar.
   if (node.faces !== undefined || node.objects !== undefined || node.quality !== undefined || node.poses !== undefined) return;
   if (depth >= MAX_NESTING) {
     // `tooDeep` (export): a result below the depth every summary reads is said, not dropped silently.

@@ -128,8 +128,8 @@ export interface FileInspection {
   /** For an item with `resolveLink`: the link's resolution (nothing was read or decoded). */
   link?: ResolvedLink;
   /**
-   * Which decode produced this result when the accelerator was on: 'wasm' (certified by the
-   * scanner: no problem, summary from the skeleton) or 'deferred' (the reference decoder ran).
+   * Which decode produced this result when the accelerator was on: 'wasm' (decided on the
+   * scanner's tape or its skeleton: no problem found) or 'deferred' (the reference decoder ran).
    * Absent when the accelerator was off or unavailable.
    */
   accel?: 'wasm' | 'deferred';

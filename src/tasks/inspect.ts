@@ -259,8 +259,8 @@ export function inspectBytes(item: InspectItem, bytes: Buffer, opts: InspectOpti
     if (inScannerMemory(bytes)) bytes = Buffer.from(bytes);
   }
   // export's embeddings of a plain bin file, read on the scanner's tape where it is sure (accel/embeddings-tape.ts).
-  const vectors = isEmbeddingsOnly(opts);
-  if (vectors && opts.accel !== false && accelAvailable() && !hasReportName(item.name)) {
+  const embeddingsOnly = isEmbeddingsOnly(opts);
+  if (embeddingsOnly && opts.accel !== false && accelAvailable() && !hasReportName(item.name)) {
     const scanned = binScan(bytes, opts);
     const rows = scanned !== null && scanned !== 'deferred' ? embeddingsOnTape(scanned, opts.dataset!) : null;
     if (rows !== null) {
@@ -273,6 +273,11 @@ export function inspectBytes(item: InspectItem, bytes: Buffer, opts: InspectOpti
       out.elapsedMs = performance.now() - start;
       return out;
     }
+    // A bin file the tape turned down (or the scan deferred): the reference decides, counted as such.
+    if (scanned !== null) {
+      out.accel = 'deferred';
+      accelCounts.deferred++;
+    }
   }
   try {
     const decodeOpts = { path: item.path, maxDepth: opts.maxDepth, maxFileSize: opts.maxFileSize, keyring: opts.keyring };
@@ -284,7 +289,7 @@ export function inspectBytes(item: InspectItem, bytes: Buffer, opts: InspectOpti
     // problem is decoded again without them, so that its messages quote its own values.
     const standIns = !skim && opts.accel !== false && canAccelerate(opts);
     const decode = (mode: 'mark' | 'stand-ins' | 'vectors') => withFloatBlocks(mode, () => decodeSidecar(bytes, decodeOpts));
-    let decoded = skim ? skimSidecar(bytes, decodeOpts) : opts.keepData ? decodeSidecar(bytes, decodeOpts) : decode(vectors ? 'vectors' : standIns ? 'stand-ins' : 'mark');
+    let decoded = skim ? skimSidecar(bytes, decodeOpts) : opts.keepData ? decodeSidecar(bytes, decodeOpts) : decode(embeddingsOnly ? 'vectors' : standIns ? 'stand-ins' : 'mark');
     out.format = decoded.format;
     if (decoded.encryption) out.encryptedKeyId = decoded.encryption.keyId;
     out.notes = decoded.notes;
