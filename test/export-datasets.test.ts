@@ -295,6 +295,20 @@ describe('datasets of the sample library (JSON, bin and legacy sidecars; nested 
       }
     }
     assert.ok(first!.report.rows > 50, 'the library has faces to export');
+    // --operation-type: the same with and without the tape, and the rows of that operation only
+    // (the sample's faces are all face_detection's; yolov8 holds none).
+    const one = async (accel: boolean, operationType: string) => {
+      const file = join(out, `parity-${operationType}-${accel}.npy`);
+      const { report } = await run(lib, { format: 'embeddings', output: file, accel, operationType });
+      return { npy: readFileSync(file), rows: readFileSync(join(out, `parity-${operationType}-${accel}.jsonl`), 'utf8'), report };
+    };
+    for (const op of ['face_detection', 'yolov8']) {
+      const [on, off] = [await one(true, op), await one(false, op)];
+      assert.ok(on.npy.equals(off.npy), op);
+      assert.equal(on.rows, off.rows, op);
+      assert.deepEqual({ ...on.report, output: null, files: [] }, { ...off.report, output: null, files: [] }, op);
+      assert.equal(on.report.rows, op === 'face_detection' ? first!.report.rows : 0, op);
+    }
   });
 
   it('--dim 128 takes the oldest form\'s encodings (face_detection from Face_detector) and counts the 512s', async () => {

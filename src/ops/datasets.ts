@@ -172,7 +172,10 @@ export async function exportDataset(root: string, opts: DatasetExportOptions): P
   if (faces) req.faces = true;
   if (format === 'embeddings') req.dim = write.dim;
   if (operationType) req.operation = normalizeOperationName(operationType);
-  const filter = sidecarFilter(operationType, where);
+  // embeddings: the operation is the request's own (req.operation: a sidecar without it gives no
+  // row, no count and no finding), so no summary is needed to filter by it, and a plain bin
+  // sidecar can be read on the scanner's tape. coco and yolo count a sidecar without it.
+  const filter = sidecarFilter(format === 'embeddings' ? undefined : operationType, where);
   const counts: DatasetCounts = { problems: 0, findings: 0, without_detections: 0, no_encoding: 0, other_dims: {}, complete: true, sidecar_files: 0 };
   const finding = (f: DatasetFinding) => {
     if (f.kind === 'dataset') counts.findings++;
