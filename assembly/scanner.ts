@@ -664,10 +664,12 @@ function tryFloatRun(open: usize): usize {
     if (d == 0x5d) {
       count += blockCount;
       negative = negative || blockNegative;
+      const at = tapePos;
       if (!emit2(FLOATS | (negative ? F_NEGATIVE : 0), count)) {
         failure = 0;
         break;
       }
+      placeFloatBlock(at, <i32>(open - scanBase));
       return p + 1;
     }
     break;
@@ -1000,9 +1002,10 @@ function cborFloatRun(q: usize, n: u64, end: usize): usize {
 }
 
 /**
- * Where the scan's tag 86 blocks are: per block, the tape position of its FLOATS entry and its
- * payload's byte offset (from the scan's base, as tape offsets count; its complement when some value
- * is 2^127 or more in magnitude, which float32 may not hold), in tape order. A tape
+ * Where the scan's float blocks are: per block, the tape position of its FLOATS entry and where
+ * it is in the scanned bytes (from the scan's base, as tape offsets count): a tag 86 block's
+ * payload (its complement when some value is 2^127 or more in magnitude, which float32 may not
+ * hold), or a JSON float array's '['. In tape order. A tape
  * carries no offset for a FLOATS entry; export's embeddings copy the doubles from here
  * (src/accel/embeddings-tape.ts). Blocks past the first FLOAT_BLOCKS_MAX are counted, not placed.
  */
@@ -1049,14 +1052,19 @@ function cborFloatBlock(q: usize, len: usize): bool {
   }
   const at = tapePos;
   if (!emit2(FLOATS | (negative ? F_NEGATIVE : 0), <i32>(len >> 3))) return false;
+  const offset = <i32>(q - scanBase);
+  placeFloatBlock(at, beyond ? ~offset : offset);
+  return true;
+}
+
+/** Record a float block's spot (its FLOATS entry at tape position `at`), while there is room. */
+function placeFloatBlock(at: i32, offset: i32): void {
   if (floatBlockCount < FLOAT_BLOCKS_MAX) {
     const spot = floatBlocksBase + (<usize>floatBlockCount << 3);
-    const offset = <i32>(q - scanBase);
     store<i32>(spot, at);
-    store<i32>(spot + 4, beyond ? ~offset : offset);
+    store<i32>(spot + 4, offset);
   }
   floatBlockCount++;
-  return true;
 }
 
 /** Text bytes [q, e): strict UTF-8; F_NON_ASCII when some byte is >= 0x80, -1 when invalid. */

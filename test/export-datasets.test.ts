@@ -750,12 +750,16 @@ describe('embeddings read on a bin file\'s tape (the accelerated path) give the 
     assert.ok(onTape >= 8, `the tape decided ${onTape} of ${cases.length} (the rest went to the reference)`);
   });
 
-  it('a report\'s name and a non-bin file are the reference\'s', () => {
+  it('a report\'s name is the reference\'s; a JSON file is read on its tape too', () => {
     const data = { face_detection: { success: true, faces: [face(30)] } };
     assert.equal(both(data, {}, 'game_detection_report.bin').tape, false);
     const bytes = Buffer.from(JSON.stringify(data));
     const on = inspectBytes({ path: '/lib/IMG_1.json', name: 'IMG_1.json' }, bytes, { dataset: { format: 'embeddings' }, accel: true });
-    assert.notEqual(on.accel, 'wasm');
+    const off = inspectBytes({ path: '/lib/IMG_1.json', name: 'IMG_1.json' }, bytes, { dataset: { format: 'embeddings' }, accel: false });
+    assert.equal(on.accel, 'wasm');
+    delete on.accel;
+    on.elapsedMs = off.elapsedMs = 0;
+    assert.deepEqual(on, off);
     assert.equal(on.dataset!.rows.length, 1);
   });
 
@@ -771,9 +775,9 @@ describe('embeddings read on a bin file\'s tape (the accelerated path) give the 
     bytes.writeUInt32LE(zlib.crc32(bytes.subarray(16)), 12);
     return bytes;
   }
-  function bothOf(bytes: Buffer, dim: number): { tape: boolean; on: FileInspection; off: FileInspection } {
+  function bothOf(bytes: Buffer, dim: number, name = 'IMG_1.bin'): { tape: boolean; on: FileInspection; off: FileInspection } {
     const opts = { dataset: { format: 'embeddings' as const, dim } };
-    const item = { path: '/lib/IMG_1.bin', name: 'IMG_1.bin' };
+    const item = { path: `/lib/${name}`, name };
     const on = inspectBytes(item, bytes, { ...opts, accel: true });
     const off = inspectBytes(item, bytes, { ...opts, accel: false });
     on.elapsedMs = off.elapsedMs = 0;
@@ -837,7 +841,35 @@ describe('embeddings read on a bin file\'s tape (the accelerated path) give the 
       const { tape, on, off } = both(data, { dim: 16 });
       assert.deepEqual(on, off, `case ${n}: ${JSON.stringify(data).slice(0, 300)}`);
       if (tape) onTape++;
+      // The same data as JSON text, pretty or compact, and as the earlier tool's legacy file.
+      const text = JSON.stringify(data, null, n % 2 === 0 ? 2 : undefined);
+      for (const [bytes, name] of [[Buffer.from(text), 'IMG_1.json'], [encodeSidecar(JSON.parse(text) as Json, 'legacy'), 'IMG_1.rkyv']] as const) {
+        const j = bothOf(bytes, 16, name);
+        assert.deepEqual(j.on, j.off, `case ${n} as ${name}: ${text.slice(0, 300)}`);
+        if (j.tape) onTape++;
+      }
     }
-    assert.ok(onTape > 50, `the tape decided ${onTape} of 400`);
+    assert.ok(onTape > 150, `the tape decided ${onTape} of 1,200`);
+  });
+
+  it('JSON text on the tape: escapes in names and keys, a BOM, whole floats and ints, float tokens in every spelling, a value float32 cannot hold', () => {
+    const enc = vec(40, 8).map((x) => x.toString());
+    const texts = [
+      `{"sidecar_info": {"image_path": "C:\\\\photos\\\\caf\\u00e9.jpg"}, "face_detection": {"success": true, "faces": [{"bbox": {"x": 1.0, "y": 2, "width": 3.5e1, "height": -0.0}, "confidence": 1.0, "encoding": [${enc.join(', ')}]}]}}`,
+      `\ufeff{"face_detection": {"success": true, "faces": [{"confidence": 0.5, "encoding": [${enc.join(',')}]}]}}`,
+      `{"face_detection": {"insight\\u0066ace": {"success": true, "faces": [{"encoding": [${enc.map((x, i) => (i === 2 ? '1E-3' : i === 3 ? '-2.50e+2' : x)).join(',')}]}]}}}`,
+      `{"face_detection": {"success": true, "faces": [{"encoding": [${enc.map((x, i) => (i === 0 ? '1e39' : x)).join(',')}]}]}}`,
+      `{"face_detection": {"success": true, "faces": [{"encoding": [1, 2, 3, 4, 5, 6, 7, 8]}, {"encoding": [1.5, 2, 3, 4, 5, 6, 7, 8]}]}}`,
+      `{"face_detection": {"success": true, "faces": [{"encoding": [${enc.join(',')}]}]}, "face_detection": {"success": true, "faces": []}}`,
+      `{"face_detection": {"success": true, "faces": [{"\\u0065ncoding": [${enc.join(',')}]}]}}`,
+    ];
+    let onTape = 0;
+    for (const t of texts) {
+      const j = bothOf(Buffer.from(t), 8, 'IMG_1.json');
+      assert.deepEqual(j.on, j.off, t.slice(0, 200));
+      if (j.tape) onTape++;
+    }
+    // The escaped path, the BOM: on the tape; escaped keys, a finding, ints, a duplicate key: the reference's.
+    assert.ok(onTape >= 2, `the tape decided ${onTape} of ${texts.length}`);
   });
 });

@@ -1,8 +1,9 @@
 /**
- * export --format embeddings on the scanner's tape of a plain bin file: the rows
+ * export --format embeddings on the scanner's tape of a plain bin file or a JSON file: the rows
  * analysis/dataset.ts extractDataset makes of the decoded data, found by walking the tape
- * (accel/scanner.ts scanCborBody) instead of building the sidecar's objects, the encodings copied
- * from their tag 86 blocks' bytes (assembly/scanner.ts places each block). Only the common form is
+ * (accel/scanner.ts scanCborBody, scanJson) instead of building the sidecar's objects; the
+ * encodings copied from their tag 86 blocks' bytes, or parsed from their JSON arrays' text alone
+ * (assembly/scanner.ts places each block). Only the common form is
  * read here: operations at the top (results and backends below them walked as operations.ts
  * walks them, with its markers, lists and depth; one key deciding where several name one
  * operation), faces whose encoding is a tag 86 block, whose box is absent or `{x, y, width,
@@ -13,7 +14,7 @@
  */
 import type { JsonObject } from '../types.js';
 import type { DatasetRequest, DatasetRows } from '../model/dataset.js';
-import { numberJson } from '../formats/numbers.js';
+import { numberJson, parseNumberToken } from '../formats/numbers.js';
 import { isKnownOperationKey, MAX_NESTING, normalizeOperationName, RESULT_LISTS } from '../analysis/operations.js';
 import { recordedImageName } from '../analysis/image-identity.js';
 import { vectorsOf } from '../analysis/dataset.js';
@@ -100,6 +101,8 @@ let text: Buffer = Buffer.alloc(0);
 /** The tape's tag 86 blocks (scanner.ts floatBlockSpots), and the next one to look at: the walk meets them in tape order. */
 let spots: Int32Array = new Int32Array(0);
 let spotAt = 0;
+/** The text is JSON (a JSON file, or a legacy file's text): strings may be escaped, float arrays are text. */
+let isJson = false;
 const EMPTY_TAPE = new Int32Array(0);
 const EMPTY_TEXT = Buffer.alloc(0);
 
@@ -142,8 +145,9 @@ function keyAt(i: number): string {
   const w = tape[i];
   const k = w & 0xff;
   if (k === TAPE.KEY_ID) return (w >>> 8) < roleOf.length ? keyStrings[w >>> 8] : keyStringOf(w >>> 8);
-  // KEY_NEW and KEY: bytes [a, b) of the body. A bin key is plain UTF-8 (no escapes).
-  return (text as SliceDecoders).utf8Slice(tape[i + 1], tape[i + 2]);
+  // KEY_NEW (its id above the kind): ASCII bytes [a, b), no escape. KEY: a key not interned, with its flags.
+  if (k === TAPE.KEY_NEW) return (text as SliceDecoders).latin1Slice(tape[i + 1], tape[i + 2]);
+  return textAt(w, tape[i + 1], tape[i + 2]);
 }
 
 /** A result walk descends into the object under this key (not metadata, not sidecar_info). */
@@ -174,7 +178,12 @@ function members(obj: number, want: Int32Array, slots: Int32Array): number {
 /** A number entry as typed JSON (dataset.ts typedMember): ints as digits, floats with their type. */
 function numberText(i: number): string {
   const w = tape[i];
-  if ((w & TAPE.F_VALUE) === 0) throw UNSURE;
+  if ((w & TAPE.F_VALUE) === 0) {
+    // A JSON token the scan left as text (an exponent, many digits, an int past 2^53): read as the reference reads it.
+    const r = parseNumberToken((text as SliceDecoders).latin1Slice(tape[i + 1], tape[i + 2]));
+    if ('error' in r) throw UNSURE;
+    return numberJson(r.value, r.note);
+  }
   wordScratch[0] = tape[i + 1];
   wordScratch[1] = tape[i + 2];
   const v = doubleScratch[0];
@@ -205,11 +214,12 @@ function boxText(i: number): string {
  */
 export function embeddingsOnTape(scanned: Scanned, req: DatasetRequest): DatasetRows | null {
   // A duplicate key makes the file corrupt to the reference: the scan must have checked them all.
-  if (scanned.format !== 'bin' || !LITTLE_ENDIAN_HOST || req.format !== 'embeddings' || !scanCheckedKeys()) return null;
+  if (!LITTLE_ENDIAN_HOST || req.format !== 'embeddings' || !scanCheckedKeys()) return null;
   const ids = primedIds();
   if (ids === null) return null;
   tape = scanned.tape;
   text = scanned.text;
+  isJson = scanned.format !== 'bin';
   spots = floatBlockSpots();
   spotAt = 0;
   try {
@@ -221,6 +231,7 @@ export function embeddingsOnTape(scanned: Scanned, req: DatasetRequest): Dataset
     tape = EMPTY_TAPE;
     text = EMPTY_TEXT;
     spots = EMPTY_TAPE;
+    isJson = false;
   }
 }
 
@@ -269,6 +280,20 @@ function walk(ids: KeyIds, req: DatasetRequest): DatasetRows {
   }
   if (found.length === 0) return out;
   const all = vectorsOf(found.length * dim);
+  if (isJson) {
+    // A JSON array of float tokens (the scan's FLOATS: nothing else in it, no ']' before its end)
+    // read by JSON.parse, as the reference reads the whole file; a value past float32's range is
+    // a finding the reference words.
+    for (let f = 0; f < found.length; f++) {
+      const open = found[f];
+      const values = JSON.parse((text as SliceDecoders).latin1Slice(open, text.indexOf(0x5d, open) + 1)) as number[];
+      if (values.length !== dim) throw UNSURE;
+      all.set(values, f * dim);
+    }
+    for (let j = 0; j < all.length; j++) if (all[j] - all[j] !== 0) throw UNSURE;
+    out.vectors = all;
+    return out;
+  }
   // float64 → float32 in one native call per encoding (every value below 2^127 in magnitude, the
   // scan saw to it: none becomes Infinity, which would be a finding).
   for (let f = 0; f < found.length; f++) {
@@ -381,12 +406,16 @@ function orderedFirst(key: string): boolean {
   return c >= 0x30 && c <= 0x39;
 }
 
-/** The string of a STR entry (a bin string is plain UTF-8), or null for any other value (recordedImageName reads strings only). */
+/** The string of a STR entry, or null for any other value (recordedImageName reads strings only). */
 function stringOrNull(i: number): string | null {
-  if (i < 0 || kindAt(i) !== TAPE.STR) return null;
-  const w = tape[i];
-  const b = text as SliceDecoders;
-  return (w & TAPE.F_NON_ASCII) !== 0 ? b.utf8Slice(tape[i + 1], tape[i + 2]) : b.latin1Slice(tape[i + 1], tape[i + 2]);
+  return i < 0 || kindAt(i) !== TAPE.STR ? null : textAt(tape[i], tape[i + 1], tape[i + 2]);
+}
+
+/** A string or key entry's text [a, b): JSON's escapes read by JSON.parse (as the skeleton reads them), else the bytes as UTF-8. */
+function textAt(w: number, a: number, b: number): string {
+  const t = text as SliceDecoders;
+  if ((w & TAPE.F_ESCAPED) !== 0) return JSON.parse(t.utf8Slice(a - 1, b + 1)) as string;
+  return (w & TAPE.F_NON_ASCII) !== 0 ? t.utf8Slice(a, b) : t.latin1Slice(a, b);
 }
 /** Buffer's unchecked slice decoders (public, untyped in @types/node). */
 type SliceDecoders = Buffer & { utf8Slice(start: number, end: number): string; latin1Slice(start: number, end: number): string };

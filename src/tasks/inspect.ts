@@ -258,13 +258,15 @@ export function inspectBytes(item: InspectItem, bytes: Buffer, opts: InspectOpti
     lastReadWasJson = decoded !== null;
     if (inScannerMemory(bytes)) bytes = Buffer.from(bytes);
   }
-  // export's embeddings of a plain bin file, read on the scanner's tape where it is sure (accel/embeddings-tape.ts).
+  // export's embeddings of a plain bin or a JSON file, read on the scanner's tape where it is sure (accel/embeddings-tape.ts).
   const embeddingsOnly = isEmbeddingsOnly(opts);
   if (embeddingsOnly && opts.accel !== false && accelAvailable() && !hasReportName(item.name)) {
-    const scanned = binScan(bytes, opts);
+    const scanned = accelScan(bytes, opts) ?? binScan(bytes, opts);
     const rows = scanned !== null && scanned !== 'deferred' ? embeddingsOnTape(scanned, opts.dataset!) : null;
     if (rows !== null) {
-      out.format = 'bin';
+      const { format, notes } = scanned as Exclude<typeof scanned, null | 'deferred'>;
+      out.format = format;
+      out.notes = notes;
       out.shape = 'sidecar';
       out.dataset = rows;
       out.accel = 'wasm';
@@ -273,7 +275,7 @@ export function inspectBytes(item: InspectItem, bytes: Buffer, opts: InspectOpti
       out.elapsedMs = performance.now() - start;
       return out;
     }
-    // A bin file the tape turned down (or the scan deferred): the reference decides, counted as such.
+    // A file the tape turned down (or the scan deferred): the reference decides, counted as such.
     if (scanned !== null) {
       out.accel = 'deferred';
       accelCounts.deferred++;
