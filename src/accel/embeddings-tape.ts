@@ -20,6 +20,7 @@ import { recordedImageName } from '../analysis/image-identity.js';
 import { vectorsOf } from '../analysis/dataset.js';
 import { DEFAULT_EMBEDDING_DIM } from '../vocabulary.js';
 import { LITTLE_ENDIAN_HOST } from '../byte-order.js';
+import { isArrayIndexKey, tapeString } from './skeleton.js';
 import { floatBlockSpots, keyStringOf, keyStrings, primedKeyCount, scanCheckedKeys, TAPE, type Scanned } from './scanner.js';
 
 /** The primed key ids the walk compares with (assembly/scanner.ts PRIMED_KEYS: a primed key always comes as its id). */
@@ -145,9 +146,9 @@ function keyAt(i: number): string {
   const w = tape[i];
   const k = w & 0xff;
   if (k === TAPE.KEY_ID) return (w >>> 8) < roleOf.length ? keyStrings[w >>> 8] : keyStringOf(w >>> 8);
-  // KEY_NEW (its id above the kind): ASCII bytes [a, b), no escape. KEY: a key not interned, with its flags.
+  // KEY_NEW (its id above the kind): ASCII bytes [a, b), no escape. KEY: a key not interned, read as a string is.
   if (k === TAPE.KEY_NEW) return (text as SliceDecoders).latin1Slice(tape[i + 1], tape[i + 2]);
-  return textAt(w, tape[i + 1], tape[i + 2]);
+  return tapeString(tape, text, i);
 }
 
 /** A result walk descends into the object under this key (not metadata, not sidecar_info). */
@@ -252,7 +253,7 @@ function walk(ids: KeyIds, req: DatasetRequest): DatasetRows {
     else {
       if (id === ids.data || id === ids.games) throw UNSURE;
       const key = keyAt(i);
-      if (orderedFirst(key)) throw UNSURE;
+      if (isArrayIndexKey(key)) throw UNSURE; // a JavaScript object lists it first: not the tape's order
       const name = normalizeOperationName(key);
       if (name !== key) aliased = true;
       if (!known && isKnownOperationKey(key)) known = true;
@@ -337,7 +338,7 @@ function resultNodes(ids: KeyIds, obj: number, name: string, backend: string | n
     const v = afterKey(i);
     if (kindAt(v) === TAPE.OBJ_START && descended(id)) {
       const key = id === ids.data ? null : keyAt(i);
-      if (key !== null && orderedFirst(key)) throw UNSURE;
+      if (key !== null && isArrayIndexKey(key)) throw UNSURE;
       resultNodes(ids, v, name, key ?? backend, depth + 1, dim, out, found);
     }
     i = skip(v);
@@ -396,26 +397,10 @@ function imageNamed(info: number): string | null {
   return recordedImageName({ sidecar_info: part });
 }
 
-/**
- * A key a JavaScript object lists before the others whatever its place in the file (an array
- * index: `"7"`), so the decoded data's order is not the tape's. Any key starting with a digit
- * (the certifier's rule, assembly/scanner.ts).
- */
-function orderedFirst(key: string): boolean {
-  const c = key.charCodeAt(0);
-  return c >= 0x30 && c <= 0x39;
-}
 
-/** The string of a STR entry, or null for any other value (recordedImageName reads strings only). */
+/** The string of a STR entry (as the skeleton reads it: JSON's escapes too), or null for any other value (recordedImageName reads strings only). */
 function stringOrNull(i: number): string | null {
-  return i < 0 || kindAt(i) !== TAPE.STR ? null : textAt(tape[i], tape[i + 1], tape[i + 2]);
-}
-
-/** A string or key entry's text [a, b): JSON's escapes read by JSON.parse (as the skeleton reads them), else the bytes as UTF-8. */
-function textAt(w: number, a: number, b: number): string {
-  const t = text as SliceDecoders;
-  if ((w & TAPE.F_ESCAPED) !== 0) return JSON.parse(t.utf8Slice(a - 1, b + 1)) as string;
-  return (w & TAPE.F_NON_ASCII) !== 0 ? t.utf8Slice(a, b) : t.latin1Slice(a, b);
+  return i < 0 || kindAt(i) !== TAPE.STR ? null : tapeString(tape, text, i);
 }
 /** Buffer's unchecked slice decoders (public, untyped in @types/node). */
 type SliceDecoders = Buffer & { utf8Slice(start: number, end: number): string; latin1Slice(start: number, end: number): string };
