@@ -4,8 +4,6 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { convert, type ConvertItem, type ConvertReport } from '../src/ops/convert.js';
-import { saveSidecar } from '../src/ops/save.js';
-import { readSidecarDetailed } from '../src/ops/read.js';
 import { decodeSidecar, deepEqualJson, detectFormat, encodeSidecar } from '../src/formats/codec.js';
 import { SidecarError } from '../src/errors.js';
 import type { JsonObject, SidecarFormat } from '../src/types.js';
@@ -419,94 +417,6 @@ test('an earlier run killed between write and removal leaves a pair that the nex
     ['k.json', 'dedupe', true],
   ]);
   assert.ok(deepEqualJson(readData(path.join(root, 'k.bin')).data, d));
-});
-
-/**
- * Run a real convert to `format` in a child process and SIGKILL it at its first source removal:
- * its targets are published and durable, its source and its lock are left.
- */
-function killConvertAtRemoval(root: string, format: SidecarFormat, sourceExt: string): void {
-  const convertModule = new URL('../src/ops/convert.js', import.meta.url).href;
-  const script = `
-    import fs from 'node:fs';
-    import { syncBuiltinESMExports } from 'node:module';
-    const unlink = fs.unlinkSync;
-    fs.unlinkSync = (p, ...rest) => {
-      if (String(p).endsWith(${JSON.stringify(`.${sourceExt}`)})) process.kill(process.pid, 'SIGKILL');
-      return unlink(p, ...rest);
-    };
-    syncBuiltinESMExports();
-    const { convert } = await import(${JSON.stringify(convertModule)});
-    await convert(${JSON.stringify(root)}, ${JSON.stringify(format)}, { engine: 'inline' });
-  `;
-  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
-  assert.equal(r.signal, 'SIGKILL', `the convert was not killed at its removal: ${r.stderr}`);
-}
-
-const lockOf = (root: string, stem: string) => path.join(root, `.${stem}.isc-lock`);
-
-test('a convert killed before removing its source: the next save takes its lock over and finishes the step (the source goes, equal to its target), so no stale copy stays behind', async (t) => {
-  const root = testDir(t);
-  const json = image(root, 'IMG_1.jpg', 'json');
-  const before = readData(json).data;
-  killConvertAtRemoval(root, 'bin', 'json');
-  const bin = path.join(root, 'IMG_1.bin');
-  assert.ok(fs.existsSync(json) && fs.existsSync(bin) && fs.existsSync(lockOf(root, 'IMG_1')), 'the kill left the source, the target and the lock');
-  assert.match(fs.readFileSync(path.join(lockOf(root, 'IMG_1'), 'owner'), 'utf8'), /\+convert-bin$/);
-
-  const r = await saveSidecar(path.join(root, 'IMG_1.jpg'), 'quality', { score: 0.5 }, { lockStaleMs: 2000 });
-  assert.deepEqual(r.finishedConvert, [json]);
-  assert.equal(r.path, bin);
-  assert.equal(r.kept, undefined);
-  assert.ok(!fs.existsSync(json), 'the dead convert\'s source is gone');
-  const after = (await readSidecarDetailed(path.join(root, 'IMG_1.jpg'))).data;
-  for (const k of Object.keys(before)) if (k !== 'sidecar_info') assert.ok(deepEqualJson(after[k], before[k]), k);
-  assert.deepEqual(after.quality, { score: 0.5 });
-  // Nothing left for a later convert to call a conflict.
-  const again = await convert(root, 'bin', { engine: 'inline' });
-  assert.deepEqual([again.failed, again.conflicts], [0, 0]);
-});
-
-test('a convert to JSON killed before removing its source: the next save removes the .bin source and saves into the JSON target', async (t) => {
-  const root = testDir(t);
-  image(root, 'IMG_1.jpg', 'bin');
-  killConvertAtRemoval(root, 'json', 'bin');
-  const r = await saveSidecar(path.join(root, 'IMG_1.jpg'), 'quality', { score: 0.5 }, { lockStaleMs: 2000 });
-  assert.deepEqual(r.finishedConvert, [path.join(root, 'IMG_1.bin')]);
-  assert.equal(r.path, path.join(root, 'IMG_1.json'));
-  // (and the dead convert's lock, taken aside: swept ten minutes later)
-  assert.deepEqual(fs.readdirSync(root).filter((n) => !n.endsWith('.isc-lock-aside')).sort(), ['IMG_1.jpg', 'IMG_1.json']);
-});
-
-test('a save that takes a dead convert\'s lock over leaves every copy it cannot prove equal, and a dead holder that named no convert (a --keep-source convert, a save) leaves equal copies alone', async (t) => {
-  const dead = spawnSync(process.execPath, ['-e', '']).pid!;
-  const plant = (root: string, stem: string, purpose: string) => {
-    const dir = lockOf(root, stem);
-    fs.mkdirSync(dir);
-    fs.writeFileSync(path.join(dir, 'owner'), `${hostMark()}-${dead}.0-0123456789abcdef${purpose}`);
-    const then = new Date(Date.now() - 60_000);
-    fs.utimesSync(dir, then, then);
-  };
-  const root = testDir(t);
-  // IMG_1: the JSON changed after the convert wrote the bin (a pipeline wrote it without the lock).
-  const changed = image(root, 'IMG_1.jpg', 'json');
-  put(root, 'IMG_1.bin', encodeSidecar(readData(changed).data, 'bin'));
-  put(root, 'IMG_1.json', encodeSidecar({ ...readData(changed).data, extra: { n: 1 } }, 'json'));
-  plant(root, 'IMG_1', '+convert-bin');
-  // IMG_2: equal copies, the dead holder a --keep-source convert (no purpose).
-  const kept = image(root, 'IMG_2.jpg', 'json');
-  put(root, 'IMG_2.bin', encodeSidecar(readData(kept).data, 'bin'));
-  plant(root, 'IMG_2', '');
-  // IMG_3: equal copies whose types differ (25 as an int in one, 25.0 as a float in the other) are not equal.
-  const typed = put(root, 'IMG_3.json', '{"quality": {"score": 25.0}}');
-  put(root, 'IMG_3.jpg', FAKE_JPEG);
-  put(root, 'IMG_3.bin', encodeSidecar({ quality: { score: 25 } }, 'bin'));
-  plant(root, 'IMG_3', '+convert-bin');
-  for (const n of [1, 2, 3]) {
-    const r = await saveSidecar(path.join(root, `IMG_${n}.jpg`), 'other', { n }, { lockStaleMs: 2000 });
-    assert.equal(r.finishedConvert, undefined, `IMG_${n}`);
-  }
-  for (const p of [changed, kept, typed]) assert.ok(fs.existsSync(p), `${p} stays a kept copy`);
 });
 
 test("a converted sidecar keeps its source's mode and, as root, its owner (issue 10 §6)", async (t) => {

@@ -25,10 +25,6 @@
  *             holder's lock aside (`takeOverIfStale`)
  *   lost      a holder whose token is gone must not commit: `check()` throws CONFLICT, the caller
  *             undoes what it did and reports; it never removes a source
- *   purpose   a holder whose death leaves a step for the next one to finish says so in its token
- *             (`+convert-bin`: a convert that removes each source once its target is durable and
- *             equal); the holder that made the lock after taking such a lock over learns it
- *             (`deadHolderPurpose`) and may finish that step
  */
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
@@ -50,11 +46,6 @@ export interface SidecarLockOptions {
    * such a lock the rule of any other (another host's holder cannot be asked). Never below staleMs.
    */
   liveHolderMs?: number;
-  /**
-   * What this holder leaves unfinished if it dies holding the lock, for the next holder
-   * (`[a-z0-9-]+`, written into the owner token). See `deadHolderPurpose`.
-   */
-  purpose?: string;
 }
 
 /** When a lock counts as stale, for one caller: resolved once from its options. */
@@ -91,12 +82,6 @@ export interface HeldLock {
    */
   check(unlessFresh?: boolean): void;
   release(): void;
-  /**
-   * The purpose of the stale lock this acquire took over right before making this one (its holder
-   * died with that step unfinished), or null. A takeover by another taker is not seen: finishing
-   * the step is a convenience, never what keeps data safe.
-   */
-  readonly deadHolderPurpose: string | null;
 }
 
 /** The lock directory for a sidecar key (dir/stem). */
@@ -160,7 +145,6 @@ function lostError(key: string, why: string): Error {
 
 class Lock implements HeldLock {
   released = false;
-  deadHolderPurpose: string | null = null;
   constructor(
     readonly key: string,
     readonly lockDir: string,
@@ -236,16 +220,11 @@ class Lock implements HeldLock {
   }
 }
 
-/** One acquire's attempts: the token of the stale lock it took over last, if any. */
-interface Attempts {
-  tookOver: string | null;
-}
-
 /**
  * One attempt: the lock when we got it, null when it is held by a live holder. A stale lock is
  * taken over here (then the next attempt usually succeeds). Throws for real errors (missing folder...).
  */
-function tryAcquire(key: string, lockDir: string, rule: StaleRule, purpose: string | undefined, attempts: Attempts): Lock | null {
+function tryAcquire(key: string, lockDir: string, rule: StaleRule): Lock | null {
   const made = performance.now();
   try {
     fs.mkdirSync(lockDir);
@@ -256,11 +235,10 @@ function tryAcquire(key: string, lockDir: string, rule: StaleRule, purpose: stri
     if (entryAt(lockDir) === 'other') {
       throw errors.conflict('is not a lock folder (a symlink or a file has its name); nothing is written under this lock until it is removed', [lockDir]);
     }
-    const tookOver = takeOverIfStale(lockDir, rule);
-    if (tookOver !== null) attempts.tookOver = tookOver;
+    takeOverIfStale(lockDir, rule);
     return null;
   }
-  const token = ownerToken(purpose);
+  const token = ownerToken();
   try {
     fs.writeFileSync(path.join(lockDir, OWNER_FILE), token, { flag: 'wx' });
   } catch (e) {
@@ -271,9 +249,7 @@ function tryAcquire(key: string, lockDir: string, rule: StaleRule, purpose: stri
   }
   // The folder just made has a fresh mtime, the heartbeat a touch would give it: the first
   // check(true) reads the token only (a mv or convert unit checks right after taking its locks).
-  const lock = new Lock(key, lockDir, token, rule.staleMs, made);
-  lock.deadHolderPurpose = attempts.tookOver === null ? null : purposeOf(attempts.tookOver);
-  return lock;
+  return new Lock(key, lockDir, token, rule.staleMs, made);
 }
 
 /**
@@ -287,19 +263,13 @@ function agedOut(mtimeMs: number, maxAgeMs: number): boolean {
 }
 
 /**
- * `<host mark>-<pid>.<thread id>-<random>[+<purpose>]`. Another form (before host marks:
- * `<pid>-<random>`) names no process that can be asked: its lock follows the stale age alone.
+ * `<host mark>-<pid>.<thread id>-<random>`. Another form (before host marks: `<pid>-<random>`) names
+ * no process that can be asked: its lock follows the stale age alone.
  */
-const OWNER_TOKEN_RE = /^([0-9a-f]{8})-(\d+)\.(\d+)-[0-9a-f]+(?:\+([a-z0-9-]+))?$/;
-const PURPOSE_RE = /^[a-z0-9-]+$/;
+const OWNER_TOKEN_RE = /^([0-9a-f]{8})-(\d+)\.(\d+)-[0-9a-f]+$/;
 
-function ownerToken(purpose: string | undefined): string {
-  if (purpose !== undefined && !PURPOSE_RE.test(purpose)) throw new TypeError(`a lock purpose is [a-z0-9-]+, not ${JSON.stringify(purpose)}`);
-  return `${hostMark()}-${process.pid}.${threadId}-${randomBytes(12).toString('hex')}${purpose === undefined ? '' : `+${purpose}`}`;
-}
-
-function purposeOf(token: string): string | null {
-  return OWNER_TOKEN_RE.exec(token)?.[4] ?? null;
+function ownerToken(): string {
+  return `${hostMark()}-${process.pid}.${threadId}-${randomBytes(12).toString('hex')}`;
 }
 
 /**
@@ -373,16 +343,16 @@ function staleLock(dir: string, rule: StaleRule): SeenLock | null {
 export const lockTakeoverProbe: { afterLook?: (lockDir: string) => void } = {};
 
 /**
- * Take a stale lock away (returning the token it held), or do nothing (null). The lock folder is renamed aside under a name made from
+ * Take a stale lock away, or do nothing. The lock folder is renamed aside under a name made from
  * the folder (its inode) and its owner, and left there (swept ten minutes later, temp-files.ts):
  * a second taker that saw the same stale lock, then lost the CPU while the first took it and a new
  * holder made the lock again, renames to that same name, which a non-empty folder holds, and fails.
  * With a name of its own it moved the new holder's lock aside: two holders at once (the concurrency
  * run saw it under load).
  */
-function takeOverIfStale(lockDir: string, rule: StaleRule): string | null {
+function takeOverIfStale(lockDir: string, rule: StaleRule): void {
   const seen = staleLock(lockDir, rule);
-  if (seen === null) return null;
+  if (seen === null) return;
   lockTakeoverProbe.afterLook?.(lockDir);
   if (seen.owner === '') {
     // No token: the aside would be empty, and a rename replaces an empty folder. An empty lock is
@@ -390,19 +360,19 @@ function takeOverIfStale(lockDir: string, rule: StaleRule): string | null {
     // then fails, and that maker tries again.
     try {
       fs.rmdirSync(lockDir);
-      return seen.owner;
+      return;
     } catch (e) {
-      if (errCode(e) !== 'ENOTEMPTY' && errCode(e) !== 'EEXIST') return null;
+      if (errCode(e) !== 'ENOTEMPTY' && errCode(e) !== 'EEXIST') return;
     }
     // Not empty: the one seen, holding files but no token (planted), is moved aside like any
     // other; anything else is a lock made meanwhile.
-    if (!stillSeen(lockDir, seen)) return null;
+    if (!stillSeen(lockDir, seen)) return;
   }
   const aside = path.join(path.dirname(lockDir), staleAsideLockName(`${seen.dev}:${seen.ino}:${seen.owner}`));
   try {
     fs.renameSync(lockDir, aside);
   } catch {
-    return null; // taken by another taker (its aside has this name), or released meanwhile
+    return; // taken by another taker (its aside has this name), or released meanwhile
   }
   // The one seen, still stale? Its holder, stalled but alive on another host, may have refreshed
   // it, or released it after our look and a new holder made it again (or we stalled past the
@@ -421,7 +391,7 @@ function takeOverIfStale(lockDir: string, rule: StaleRule): string | null {
     } catch {
       /* swept meanwhile */
     }
-    return seen.owner;
+    return;
   }
   // A live lock: put it back (over a folder made meanwhile while it is still empty, so that maker's
   // token write fails). Failing that, its holder's check() reports it lost.
@@ -430,7 +400,6 @@ function takeOverIfStale(lockDir: string, rule: StaleRule): string | null {
   } catch {
     removeLockDir(aside);
   }
-  return null;
 }
 
 /**
@@ -464,7 +433,7 @@ export async function withSidecarLock<T>(
         if (queues.get(key) === tail) queues.delete(key);
       });
       if (!(await waitUntil(previous, deadline))) throw errors.lockTimeout(key);
-      held.push(await acquireAsync(key, rule, deadline, opts.purpose));
+      held.push(await acquireAsync(key, rule, deadline));
     }
     // Heartbeat: touch every lock well within staleMs; a lock found lost aborts the signal.
     timer = setInterval(() => {
@@ -491,11 +460,10 @@ export async function withSidecarLock<T>(
   }
 }
 
-async function acquireAsync(key: string, rule: StaleRule, deadline: number, purpose: string | undefined): Promise<HeldLock> {
+async function acquireAsync(key: string, rule: StaleRule, deadline: number): Promise<HeldLock> {
   const lockDir = lockPathFor(key);
-  const attempts: Attempts = { tookOver: null };
   for (let attempt = 0; ; attempt++) {
-    const l = tryAcquire(key, lockDir, rule, purpose, attempts);
+    const l = tryAcquire(key, lockDir, rule);
     if (l) return l;
     const left = deadline - Date.now();
     if (left <= 0) throw errors.lockTimeout(key);
@@ -529,14 +497,6 @@ export function assertLockHeld(signal: AbortSignal, keyPath?: string): void {
 }
 
 /**
- * The purposes of the dead holders whose stale locks were taken over to make the locks behind
- * `signal` (a `withSidecarLock` callback's): what they left unfinished, for this holder to finish.
- */
-export function deadHolderPurposes(signal: AbortSignal): string[] {
-  return (heldBySignal.get(signal) ?? []).map((l) => l.deadHolderPurpose).filter((p): p is string => p !== null);
-}
-
-/**
  * Take the sidecar lock for `keyPath` synchronously. Same lock directory and protocol as
  * `withSidecarLock`, so it excludes async `saveSidecar` callers in other processes and threads;
  * engine tasks (convert) run synchronously in worker threads and use this. Nothing refreshes it on
@@ -550,9 +510,8 @@ export function acquireSidecarLockSync(keyPath: string, opts: SidecarLockOptions
   const rule = staleRule(opts);
   const deadline = Date.now() + (opts.timeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS);
   const lockDir = lockPathFor(key);
-  const attempts: Attempts = { tookOver: null };
   for (let attempt = 0; ; attempt++) {
-    const l = tryAcquire(key, lockDir, rule, opts.purpose, attempts);
+    const l = tryAcquire(key, lockDir, rule);
     if (l) return l;
     const left = deadline - Date.now();
     if (left <= 0) throw errors.lockTimeout(key);

@@ -7,7 +7,7 @@
 import { lstatSync, realpathSync } from 'node:fs';
 import * as path from 'node:path';
 import { errors, isSidecarError, SidecarError } from '../errors.js';
-import { deepEqualJson, encodeSidecar, normalizeFormat } from '../formats/codec.js';
+import { encodeSidecar, normalizeFormat } from '../formats/codec.js';
 import { carryNote, cloneJson, putNote, type NumberNote } from '../formats/numbers.js';
 import type { FormatName, JsonObject, JsonValue, Options, SidecarExt, SidecarFormat, SidecarNaming, SidecarKey } from '../types.js';
 import { folderSidecarFormat, imagesClaiming, locateSidecar, recordNamesAnotherImage, sidecarLockKeys, sidecarPathFor, type SidecarCandidate, type SidecarLocation } from '../discovery/locate.js';
@@ -20,11 +20,9 @@ import type { DecodedSidecar } from '../formats/codec.js';
 import { inQuarantine, QUARANTINE_DIR } from '../discovery/own-folders.js';
 import { writeFileAtomic } from '../fs/atomic-write.js';
 import { DEFAULT_MAX_FILE_SIZE } from '../fs/read-file.js';
-import { assertLockHeld, deadHolderPurposes, withSidecarLock } from '../fs/lock.js';
+import { assertLockHeld, withSidecarLock } from '../fs/lock.js';
 import { removeStaleTempFiles } from '../fs/temp-files.js';
-import { leftBehindOfImage, ownerOf, readSidecarFile, readSidecarFileWithIdentity } from './read.js';
-import { convertTargetOf } from '../tasks/convert.js';
-import { unlink } from 'node:fs/promises';
+import { leftBehindOfImage, ownerOf, readSidecarFileWithIdentity } from './read.js';
 import { isStillAsRead, type FileIdentity } from '../fs/identity.js';
 import { encryptionKey } from '../crypto/keys.js';
 import { isoTimestamp } from '../time.js';
@@ -89,11 +87,6 @@ export interface SaveResult {
    * JSON sidecar): kept untouched; reads now pick the file written.
    */
   kept?: string;
-  /**
-   * Sources a convert killed before removing them left beside their converted copies, equal to
-   * them: removed by this save, which took that convert's lock over (the step the convert had left).
-   */
-  finishedConvert?: string[];
 }
 
 /** File extension for a new sidecar of this format. The earlier tool kept its layout in `.bin` files. */
@@ -320,9 +313,7 @@ export async function saveSidecar(imagePath: string, operation: string, data: Js
 
   async function saveLocked(signal: AbortSignal): Promise<SaveResult> {
     // Look again under the lock: another writer may have created or replaced files meanwhile.
-    let loc = await locateSidecar(imagePath, locateOpts);
-    const finishedConvert = await finishDeadConvert(loc, signal, keys[0], opts);
-    if (finishedConvert.length > 0) loc = await locateSidecar(imagePath, locateOpts);
+    const loc = await locateSidecar(imagePath, locateOpts);
     refuseBroken(loc, imagePath);
     if (sidecarLockKeys(loc).join('\0') !== keys.join('\0')) {
       throw errors.conflict('the image symlink was re-pointed while saving; nothing saved', [loc.imagePath, ...keys]);
@@ -365,52 +356,8 @@ export async function saveSidecar(imagePath: string, operation: string, data: Js
     const result: SaveResult = { path: target, format, written, created: effective === null };
     if (encryptWith) result.encryptedKeyId = encryptWith.id;
     if (effective !== null && effective.path !== target) result.kept = effective.path;
-    if (finishedConvert.length > 0) result.finishedConvert = finishedConvert;
     return result;
   }
-}
-
-/**
- * A convert killed between publishing a target and removing its source left both, equal; its lock,
- * taken over by this save, names its target's extension (tasks/convert.ts `convertLockPurpose`).
- * The save finishes that step as the convert would have: an own file beside a file of the target's
- * extension and the same name (`IMG_1.json` beside `IMG_1.bin`) that decodes to the same data,
- * value and type, is removed. Anything else stays (a changed or unreadable file is a kept copy,
- * docs/PAIRING.md §4). Without it, this save would update the target alone and leave the source
- * behind it as an older copy that every later convert reports as a conflict.
- */
-async function finishDeadConvert(loc: SidecarLocation, signal: AbortSignal, key: string, opts: SaveOptions): Promise<string[]> {
-  const exts = deadHolderPurposes(signal).map(convertTargetOf).filter((e): e is SidecarExt => e !== null);
-  if (exts.length === 0) return [];
-  const own = loc.candidates.filter((c) => c.side === 'target' && !c.isLink);
-  const base = (c: SidecarCandidate) => c.path.slice(0, c.path.length - path.extname(c.path).length);
-  const removed: string[] = [];
-  for (const ext of new Set(exts)) {
-    for (const source of own) {
-      if (source.ext === ext || removed.includes(source.path)) continue;
-      const target = own.find((t) => t.ext === ext && t.naming === source.naming && base(t) === base(source));
-      if (target === undefined) continue;
-      let read: FileIdentity;
-      try {
-        const a = readSidecarFileWithIdentity(source.path, opts);
-        const b = await readSidecarFile(target.path, opts);
-        if (!deepEqualJson(a.decoded.data, b.data)) continue;
-        read = a.identity;
-      } catch {
-        continue; // unreadable: the scan and reads report it; nothing is removed on a guess
-      }
-      assertLockHeld(signal, key);
-      // A writer without the lock (a pipeline writing its JSON itself) may have replaced it since.
-      if (!isStillAsRead(source.path, read)) continue;
-      try {
-        await unlink(source.path);
-        removed.push(source.path);
-      } catch {
-        /* gone meanwhile, or not ours to remove: it stays a kept copy */
-      }
-    }
-  }
-  return removed;
 }
 
 /**

@@ -79,22 +79,6 @@ export function extensionFor(format: SidecarFormat): SidecarExt {
   return format === 'legacy' ? 'bin' : format;
 }
 
-/**
- * The lock purpose (fs/lock.ts) of a convert that removes its sources: a convert killed between
- * publishing a target and removing its source leaves both, equal; the save that takes its lock
- * over finishes that step (ops/save.ts). A `--keep-source` convert leaves both by design and
- * names no purpose.
- */
-export function convertLockPurpose(format: SidecarFormat): string {
-  return `convert-${extensionFor(format)}`;
-}
-
-/** The target extension a dead convert's lock purpose names, or null for any other purpose. */
-export function convertTargetOf(purpose: string): SidecarExt | null {
-  const m = /^convert-(json|bin|rkyv)$/.exec(purpose);
-  return m === null ? null : (m[1] as SidecarExt);
-}
-
 /** Where a sidecar goes in `format`: same directory, same naming form, new extension. */
 export function targetPathFor(path: string, naming: SidecarNaming, format: SidecarFormat): string | null {
   const ext = extensionFor(format);
@@ -396,12 +380,7 @@ export async function convertUnits(units: readonly ConvertUnit[], opts: ConvertT
         // files) share its lock: taken once in the batch, held by each of them.
         const held = heldByKey.get(unit.lockKey);
         try {
-          const lock =
-            held ??
-            acquireSidecarLockSync(unit.lockKey, {
-              timeoutMs: opts.lockTimeoutMs ?? DEFAULT_UNIT_LOCK_TIMEOUT_MS,
-              purpose: opts.keepSource ? undefined : convertLockPurpose(opts.format),
-            });
+          const lock = held ?? acquireSidecarLockSync(unit.lockKey, { timeoutMs: opts.lockTimeoutMs ?? DEFAULT_UNIT_LOCK_TIMEOUT_MS });
           heldByKey.set(unit.lockKey, lock);
           locks.set(i, lock);
         } catch (e) {
