@@ -4,6 +4,9 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { convert, type ConvertItem, type ConvertReport } from '../src/ops/convert.js';
+import { saveSidecar } from '../src/ops/save.js';
+import { readSidecarDetailed } from '../src/ops/read.js';
+import { resolveConflicts } from '../src/ops/resolve.js';
 import { decodeSidecar, deepEqualJson, detectFormat, encodeSidecar } from '../src/formats/codec.js';
 import { SidecarError } from '../src/errors.js';
 import type { JsonObject, SidecarFormat } from '../src/types.js';
@@ -417,6 +420,59 @@ test('an earlier run killed between write and removal leaves a pair that the nex
     ['k.json', 'dedupe', true],
   ]);
   assert.ok(deepEqualJson(readData(path.join(root, 'k.bin')).data, d));
+});
+
+/**
+ * Run a real convert to `format` in a child process and SIGKILL it at its first source removal:
+ * its targets are published and durable, its source and its lock are left.
+ */
+function killConvertAtRemoval(root: string, format: SidecarFormat, sourceExt: string): void {
+  const convertModule = new URL('../src/ops/convert.js', import.meta.url).href;
+  const script = `
+    import fs from 'node:fs';
+    import { syncBuiltinESMExports } from 'node:module';
+    const unlink = fs.unlinkSync;
+    fs.unlinkSync = (p, ...rest) => {
+      if (String(p).endsWith(${JSON.stringify(`.${sourceExt}`)})) process.kill(process.pid, 'SIGKILL');
+      return unlink(p, ...rest);
+    };
+    syncBuiltinESMExports();
+    const { convert } = await import(${JSON.stringify(convertModule)});
+    await convert(${JSON.stringify(root)}, ${JSON.stringify(format)}, { engine: 'inline' });
+  `;
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
+  assert.equal(r.signal, 'SIGKILL', `the convert was not killed at its removal: ${r.stderr}`);
+}
+
+test('a convert killed before removing its source, then a save: nothing is lost, the source is a kept copy the read names, convert calls it a conflict and resolve quarantines it (a save never removes a file)', async (t) => {
+  const root = testDir(t);
+  const img = path.join(root, 'IMG_1.jpg');
+  const json = image(root, 'IMG_1.jpg', 'json');
+  const before = readData(json);
+  const sourceBytes = fs.readFileSync(json);
+  killConvertAtRemoval(root, 'bin', 'json');
+  const bin = path.join(root, 'IMG_1.bin');
+  assert.ok(deepEqualJson(readData(bin).data, before.data), 'the kill left the target, equal to its source');
+
+  const saved = await saveSidecar(img, 'quality', { score: 0.5 }, { lockStaleMs: 2000 });
+  assert.equal(saved.path, bin);
+  assert.ok(fs.readFileSync(json).equals(sourceBytes), 'the source is left byte for byte as it was');
+  const read = await readSidecarDetailed(img);
+  assert.equal(read.path, bin);
+  assert.deepEqual(read.data.quality, { score: 0.5 });
+  assert.deepEqual(read.findings.filter((f) => f.code === 'kept').map((f) => f.path), [json]);
+
+  const conflicted = await convert(root, 'bin', { engine: 'inline' });
+  assert.equal(conflicted.conflicts, 2, 'a convert does not guess which copy to keep (both files of the pair reported)');
+  assert.ok(fs.existsSync(json));
+  const r = await resolveConflicts(root, { engine: 'inline' });
+  assert.equal(r.quarantined, 1);
+  assert.ok(!fs.existsSync(json), 'resolve quarantined the older copy');
+  const after = await readSidecarDetailed(img);
+  for (const k of Object.keys(before.data)) if (k !== 'sidecar_info') assert.ok(deepEqualJson(after.data[k], before.data[k]), k);
+  assert.deepEqual(after.data.quality, { score: 0.5 });
+  const clean = await convert(root, 'bin', { engine: 'inline' });
+  assert.deepEqual([clean.failed, clean.conflicts], [0, 0]);
 });
 
 test("a converted sidecar keeps its source's mode and, as root, its owner (issue 10 §6)", async (t) => {

@@ -16,6 +16,8 @@ import { deepEqualJson, encodeSidecar } from '../../src/formats/codec.js';
 import { readSidecarDetailed, readSidecarFile } from '../../src/ops/read.js';
 import { saveSidecar } from '../../src/ops/save.js';
 import { convert } from '../../src/ops/convert.js';
+import { resolveConflicts } from '../../src/ops/resolve.js';
+import { QUARANTINE_DIR } from '../../src/discovery/own-folders.js';
 import { scan } from '../../src/ops/scan.js';
 import { isLockName, isTempName } from '../../src/fs/temp-files.js';
 import { tempTargetName } from '../../src/temp-name.js';
@@ -161,7 +163,7 @@ async function campaign(row: ReliabilityRow, root: string, opts: CrashOptions): 
 
   const perSave = new Estimate(30);
   const convertMs = { inline: new Estimate(150), threads: new Estimate(300) };
-  const stats = { steps: 0, completed: 0, acked: 0, midWrite: 0, encryptedSeen: 0, tempSeen: new Set<string>(), locksSeen: new Set<string>(), lostImages: new Set<number>() };
+  const stats = { steps: 0, completed: 0, acked: 0, midWrite: 0, encryptedSeen: 0, keptCopies: 0, tempSeen: new Set<string>(), locksSeen: new Set<string>(), lostImages: new Set<number>() };
   let nextK = 0;
   const cycle = opts.kinds ?? (opts.crypto ? CRYPTO_CYCLE : CYCLE);
   let rekeys = 0;
@@ -235,6 +237,7 @@ async function campaign(row: ReliabilityRow, root: string, opts: CrashOptions): 
   row.notes.push(
     `${stats.steps} steps (${stats.completed} ran to completion), ${stats.acked} saves acknowledged`,
     `${stats.midWrite} kills left a temp file behind (killed mid-write); ${stats.tempSeen.size} leftover temp files and ${stats.locksSeen.size} stale locks seen, recognised by the scan and checked to be gone after the next completed run`,
+    `${stats.keptCopies} older copies kept behind an effective sidecar (a convert killed before removing its source, then a save), named 'kept' by the read and quarantined by resolve`,
   );
 }
 
@@ -283,6 +286,8 @@ function applySave(data: JsonObject, k: number): JsonObject {
 interface CampaignStats {
   /** Encrypted sidecars counted after the steps (an encryption campaign that never encrypted proves nothing). */
   encryptedSeen: number;
+  /** Kept older copies found behind an effective sidecar, and quarantined by resolve. */
+  keptCopies: number;
   tempSeen: Set<string>;
   locksSeen: Set<string>;
   /** Images whose data was already counted as lost (counted once, not at every later step). */
@@ -296,6 +301,7 @@ async function verifyStep(row: ReliabilityRow, lib: Library, model: JsonObject[]
   // The save that was running when the kill came (it may have completed, unacknowledged).
   const inFlight = step.kind === 'save' && step.killed && processed < step.count ? step.start + processed : null;
   const n = lib.images.length;
+  const keptCopies: string[] = [];
 
   for (let i = 0; i < n; i++) {
     if (stats.lostImages.has(i)) continue;
@@ -308,11 +314,13 @@ async function verifyStep(row: ReliabilityRow, lib: Library, model: JsonObject[]
         if (f.code === 'corrupt' || f.code === 'fallback') fail(row, `${label}: ${imageName(i)}: ${f.code}: ${f.message}`);
       }
       // Every candidate must be whole and agree with the effective one: a torn or stale file
-      // must not be waiting behind it.
+      // must not be waiting behind it — unless it is a kept older copy (below).
       for (const c of res.location.candidates) {
         try {
           const d = await readSidecarFile(c.path, readKeys());
-          if (!deepEqualJson(d.data, actual)) fail(row, `${label}: ${c.path} disagrees with the effective sidecar ${res.path}`);
+          if (deepEqualJson(d.data, actual)) continue;
+          if (isKeptCopy(res, c.path, d.data, actual)) keptCopies.push(c.path);
+          else fail(row, `${label}: ${c.path} disagrees with the effective sidecar ${res.path}`);
         } catch (e) {
           fail(row, `${label}: candidate ${c.path} does not decode: ${(e as Error).message}`);
         }
@@ -348,6 +356,15 @@ async function verifyStep(row: ReliabilityRow, lib: Library, model: JsonObject[]
     if (actual) model[i] = actual;
     else stats.lostImages.add(i);
   }
+  if (keptCopies.length > 0) {
+    // A convert killed between publishing a target and removing its source left both, equal; a
+    // save then updated the effective one and kept the other as it was (docs/PAIRING.md §4, §9).
+    // Nothing is lost and the read names it `kept`; the user's remedy is resolve, as its finding
+    // says. Done here so that later converts meet no conflict.
+    stats.keptCopies += keptCopies.length;
+    const r = await resolveConflicts(lib.root, { engine: 'inline', ...readKeys() });
+    for (const p of keptCopies) if (fs.existsSync(p)) fail(row, `${label}: resolve left the kept copy ${p} (${JSON.stringify(r.decisions).slice(0, 300)})`);
+  }
   checkLeftovers(row, label, lib, step, stats);
   await checkScan(row, label, lib, model);
   if (cryptoKeys) {
@@ -358,6 +375,16 @@ async function verifyStep(row: ReliabilityRow, lib: Library, model: JsonObject[]
       }
     }
   }
+}
+
+/**
+ * An older copy of the image's data behind its effective sidecar: the read names it `kept`, and it
+ * holds no operation the effective sidecar lacks (a save replaces an operation's value, never
+ * drops one).
+ */
+function isKeptCopy(res: { findings: { code: string; message: string }[] }, p: string, data: JsonObject, actual: JsonObject): boolean {
+  if (!res.findings.some((f) => f.code === 'kept' && f.message.includes(p))) return false;
+  return Object.keys(data).every((k) => k in actual);
 }
 
 function checkLoss(row: ReliabilityRow, label: string, i: number, loss: ReturnType<typeof compareOperations>): void {
@@ -397,7 +424,7 @@ function checkLeftovers(row: ReliabilityRow, label: string, lib: Library, step: 
   for (const l of left.lockDirs) stats.locksSeen.add(l);
   for (const dir of lib.dirs) {
     for (const name of fs.readdirSync(dir)) {
-      if (isTempName(name) || isLockName(name)) continue;
+      if (isTempName(name) || isLockName(name) || name === QUARANTINE_DIR) continue;
       if (!/^IMG_\d{3}\.(jpg|json|bin|rkyv)$/.test(name)) fail(row, `${label}: unexpected file ${path.join(dir, name)}`);
     }
   }
