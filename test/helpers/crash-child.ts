@@ -21,6 +21,7 @@ import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { createRequire, syncBuiltinESMExports } from 'node:module';
 import { isSidecarError } from '../../src/errors.js';
 import type { TaskName, TaskItem, TaskOptions, TaskResult } from '../../src/tasks/index.js';
 import type { JsonObject } from '../../src/types.js';
@@ -57,6 +58,8 @@ type Command =
       /** Encryption mode; keyFiles[0] encrypts, the others decrypt. */
       encryption?: 'encrypt' | 'decrypt' | 'rekey';
       keyFiles?: string[];
+      /** Die (SIGKILL) at the first removal of a source, its target published: the window timing rarely hits (inline engine only). */
+      dieAtRemoval?: boolean;
     }
   | { cmd: 'hold-lock'; key: string; staleMs: number }
   | { cmd: 'saves'; dir: string; proc: number; saves: number; images: number; seed: number; lockStaleMs: number; chains: number }
@@ -177,6 +180,16 @@ async function saveLoop(c: Extract<Command, { cmd: 'save-loop' }>): Promise<void
 async function runConvert(c: Extract<Command, { cmd: 'convert' }>): Promise<void> {
   const { convert } = await load.convert();
   const keys = await keyringOf(c.keyFiles);
+  if (c.dieAtRemoval) {
+    // The library's `import { unlinkSync } from 'node:fs'` sees this once the builtin's exports are synced.
+    const mutableFs = createRequire(import.meta.url)('node:fs') as { unlinkSync: (p: fs.PathLike) => void };
+    const unlink = mutableFs.unlinkSync;
+    mutableFs.unlinkSync = (p: fs.PathLike) => {
+      if (/^IMG_\d{3}\.(json|bin|rkyv)$/.test(path.basename(String(p)))) process.kill(process.pid, 'SIGKILL');
+      unlink(p);
+    };
+    syncBuiltinESMExports();
+  }
   say('started');
   const r = await convert(c.root, c.format, { engine: c.engine, workers: 2, ...keys, ...(c.encryption ? { encryption: c.encryption } : {}) });
   const failedItems = (r.items ?? []).filter((i) => !i.ok).map((i) => ({ source: i.source, action: i.action, error: i.error }));

@@ -163,7 +163,7 @@ async function campaign(row: ReliabilityRow, root: string, opts: CrashOptions): 
 
   const perSave = new Estimate(30);
   const convertMs = { inline: new Estimate(150), threads: new Estimate(300) };
-  const stats = { steps: 0, completed: 0, acked: 0, midWrite: 0, encryptedSeen: 0, keptCopies: 0, tempSeen: new Set<string>(), locksSeen: new Set<string>(), lostImages: new Set<number>() };
+  const stats = { steps: 0, completed: 0, acked: 0, midWrite: 0, encryptedSeen: 0, keptCopies: 0, convertLeftovers: new Set<string>(), tempSeen: new Set<string>(), locksSeen: new Set<string>(), lostImages: new Set<number>() };
   let nextK = 0;
   const cycle = opts.kinds ?? (opts.crypto ? CRYPTO_CYCLE : CYCLE);
   let rekeys = 0;
@@ -209,8 +209,12 @@ async function campaign(row: ReliabilityRow, root: string, opts: CrashOptions): 
               : kind === 'convert-decrypt'
                 ? { encryption: 'decrypt', keyFiles: cryptoKeys.files }
                 : { keyFiles: cryptoKeys.files };
-        step = await runStep(child, kind, 0, 0, { cmd: 'convert', root, format, engine, ...crypto }, rng.int(0, Math.round(est.get() * 0.9)), 'started');
-        if (!step.killed) est.add(step.ms);
+        // A share of the inline converts die at their first source removal (their targets published),
+        // the state random timing rarely hits: a source and its equal target, then a save.
+        const dieAtRemoval = engine === 'inline' && !cryptoKeys && rng.chance(0.2);
+        const delay = dieAtRemoval ? Math.round(est.get() * 3) : rng.int(0, Math.round(est.get() * 0.9));
+        step = await runStep(child, kind, 0, 0, { cmd: 'convert', root, format, engine, ...crypto, ...(dieAtRemoval ? { dieAtRemoval } : {}) }, delay, 'started');
+        if (!step.killed && !dieAtRemoval) est.add(step.ms);
       }
       stats.steps++;
       if (step.killed) row.count++;
@@ -288,6 +292,8 @@ interface CampaignStats {
   encryptedSeen: number;
   /** Kept older copies found behind an effective sidecar, and quarantined by resolve. */
   keptCopies: number;
+  /** Equal copies a killed convert left behind an effective file (its sources): the only files that may later be kept copies. */
+  convertLeftovers: Set<string>;
   tempSeen: Set<string>;
   locksSeen: Set<string>;
   /** Images whose data was already counted as lost (counted once, not at every later step). */
@@ -302,6 +308,7 @@ async function verifyStep(row: ReliabilityRow, lib: Library, model: JsonObject[]
   const inFlight = step.kind === 'save' && step.killed && processed < step.count ? step.start + processed : null;
   const n = lib.images.length;
   const keptCopies: string[] = [];
+  for (const p of stats.convertLeftovers) if (!fs.existsSync(p)) stats.convertLeftovers.delete(p);
 
   for (let i = 0; i < n; i++) {
     if (stats.lostImages.has(i)) continue;
@@ -318,8 +325,12 @@ async function verifyStep(row: ReliabilityRow, lib: Library, model: JsonObject[]
       for (const c of res.location.candidates) {
         try {
           const d = await readSidecarFile(c.path, readKeys());
-          if (deepEqualJson(d.data, actual)) continue;
-          if (isKeptCopy(res, c.path, d.data, actual)) keptCopies.push(c.path);
+          if (deepEqualJson(d.data, actual)) {
+            // An equal copy behind the effective file after a killed convert: its source, left.
+            if (step.kind !== 'save' && step.killed && c.path !== res.path) stats.convertLeftovers.add(c.path);
+            continue;
+          }
+          if (stats.convertLeftovers.has(c.path) && isKeptCopy(res, c.path, d.data, actual)) keptCopies.push(c.path);
           else fail(row, `${label}: ${c.path} disagrees with the effective sidecar ${res.path}`);
         } catch (e) {
           fail(row, `${label}: candidate ${c.path} does not decode: ${(e as Error).message}`);
@@ -378,9 +389,9 @@ async function verifyStep(row: ReliabilityRow, lib: Library, model: JsonObject[]
 }
 
 /**
- * An older copy of the image's data behind its effective sidecar: the read names it `kept`, and it
- * holds no operation the effective sidecar lacks (a save replaces an operation's value, never
- * drops one).
+ * An older copy of the image's data behind its effective sidecar (a killed convert's source, seen
+ * equal after the kill, then a save): the read names it `kept`, and it holds no operation the
+ * effective sidecar lacks (a save replaces an operation's value, never drops one).
  */
 function isKeptCopy(res: { findings: { code: string; message: string }[] }, p: string, data: JsonObject, actual: JsonObject): boolean {
   if (!res.findings.some((f) => f.code === 'kept' && f.message.includes(p))) return false;
