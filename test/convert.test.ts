@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { createRequire, syncBuiltinESMExports } from 'node:module';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { convert, type ConvertItem, type ConvertReport } from '../src/ops/convert.js';
@@ -423,18 +424,19 @@ test('an earlier run killed between write and removal leaves a pair that the nex
 });
 
 /**
- * Run a real convert to `format` in a child process and SIGKILL it at its first source removal:
- * its targets are published and durable, its source and its lock are left.
+ * Run a real convert to `format` in a child process and SIGKILL it as it starts removing its first
+ * source: its targets are published and durable, its source and its lock are left.
  */
 function killConvertAtRemoval(root: string, format: SidecarFormat, sourceExt: string): void {
   const convertModule = new URL('../src/ops/convert.js', import.meta.url).href;
   const script = `
     import fs from 'node:fs';
     import { syncBuiltinESMExports } from 'node:module';
-    const unlink = fs.unlinkSync;
-    fs.unlinkSync = (p, ...rest) => {
-      if (String(p).endsWith(${JSON.stringify(`.${sourceExt}`)})) process.kill(process.pid, 'SIGKILL');
-      return unlink(p, ...rest);
+    // A source is removed in two steps: renamed aside, then unlinked. Die before the first.
+    const rename = fs.renameSync;
+    fs.renameSync = (from, to) => {
+      if (String(from).endsWith(${JSON.stringify(`.${sourceExt}`)})) process.kill(process.pid, 'SIGKILL');
+      return rename(from, to);
     };
     syncBuiltinESMExports();
     const { convert } = await import(${JSON.stringify(convertModule)});
@@ -547,6 +549,40 @@ test('a source another writer (without the lock) replaces while convert runs is 
   const atB = decodeSidecar(fs.readFileSync(legacy));
   assert.equal(atB.format, 'legacy', 'the writer\'s b.bin was overwritten');
   assert.ok(deepEqualJson(atB.data, newer));
+});
+
+test('a writer without the lock that replaces the source at the very moment convert removes it keeps its data: the removal takes the file aside, finds another file and puts it back, the target is taken back (CONFLICT)', async (t) => {
+  const { convertUnits } = await import('../src/tasks/convert.js');
+  const root = testDir(t);
+  put(root, 'a.jpg', FAKE_JPEG);
+  const json = put(root, 'a.json', JSON.stringify(sidecarData('a.jpg', 1, 4)));
+  const newer = { ...sidecarData('a.jpg', 2, 4), writer: 'newer' } as JsonObject;
+  // The writer lands after every check convert makes, right before its first file call on the source.
+  const mutableFs = createRequire(import.meta.url)('node:fs') as { unlinkSync: (p: fs.PathLike) => void; renameSync: (a: fs.PathLike, b: fs.PathLike) => void };
+  const { unlinkSync, renameSync } = mutableFs;
+  let armed = true;
+  const land = (p: fs.PathLike) => {
+    if (!armed || String(p) !== json) return;
+    armed = false;
+    fs.writeFileSync(`${json}.writer-tmp`, JSON.stringify(newer));
+    renameSync(`${json}.writer-tmp`, json);
+  };
+  mutableFs.unlinkSync = (p) => (land(p), unlinkSync(p));
+  mutableFs.renameSync = (a, b) => (land(a), renameSync(a, b));
+  syncBuiltinESMExports();
+  t.after(() => {
+    mutableFs.unlinkSync = unlinkSync;
+    mutableFs.renameSync = renameSync;
+    syncBuiltinESMExports();
+  });
+  const [items] = await convertUnits([{ sources: [json], target: path.join(root, 'a.bin') }], { format: 'bin' });
+  assert.equal(armed, false, 'the writer never landed');
+  assert.equal(items[0].ok, false);
+  assert.equal(items[0].error?.code, 'CONFLICT', JSON.stringify(items));
+  assert.equal(items[0].sourceRemoved, false);
+  assert.ok(fs.existsSync(json) && deepEqualJson(decodeSidecar(fs.readFileSync(json)).data, newer), "the writer's a.json was lost");
+  assert.ok(!fs.existsSync(path.join(root, 'a.bin')), 'a.bin with the old data would shadow the newer a.json');
+  assert.deepEqual(fs.readdirSync(root).sort(), ['a.jpg', 'a.json'], 'nothing is left aside');
 });
 
 test('units of one image in one batch share its lock: x.json and x.jpg.json both convert, no LOCK_TIMEOUT (the second waited 10 s on the first\'s lock and failed)', async (t) => {

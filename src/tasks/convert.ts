@@ -13,14 +13,15 @@
  * (it would otherwise shadow the source: .bin is read before .json); a rewritten file that failed
  * to verify gets its original bytes back.
  */
-import { lstatSync, unlinkSync } from 'node:fs';
+import { existsSync, linkSync, lstatSync, renameSync, unlinkSync } from 'node:fs';
 import { identityOf, isStillAsRead, type FileIdentity } from '../fs/identity.js';
-import { basename, dirname } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { errors, isSidecarError, type SidecarError } from '../errors.js';
 import { decodeSidecar, deepEqualJson, encodeSidecar } from '../formats/codec.js';
 import { writeFileAtomicSync, writeFilesAtomic } from '../fs/atomic-write.js';
 import { fsyncDirsSettled } from '../fs/dir-sync.js';
 import { acquireSidecarLockSync, type HeldLock } from '../fs/lock.js';
+import { tempNameFor } from '../fs/temp-files.js';
 import { DEFAULT_MAX_FILE_SIZE, readFileLimitedSync, readFileWithStatSync } from '../fs/read-file.js';
 import type { JsonObject, SidecarExt, SidecarFormat, SidecarNaming, Keyring, SidecarKey } from '../types.js';
 import { encryptionKey } from '../crypto/keys.js';
@@ -302,11 +303,24 @@ function finishUnit(st: Staged, opts: ConvertTaskOptions, removedIn: Set<string>
       return allItems(unit, action, false, asSidecarError(e, target));
     }
   }
+  // The sources go in two steps: each is renamed aside (a writer's file landing at its name from then
+  // on is not touched) and checked to be the file read, then all are removed. One that is not the file
+  // read (a writer without the lock replaced it after the last check) goes back with every other, and
+  // the target is taken back: its new content is the image's data now.
+  const aside = new Map<string, string>();
   if (!opts.dryRun && !opts.keepSource) {
     try {
       for (const d of st.decoded) if (d.path !== target) assertSourceUnchanged(d);
+      for (const d of st.decoded) {
+        if (d.path === target) continue;
+        st.lock?.check(true);
+        const at = join(dirname(d.path), tempNameFor(basename(target)));
+        renameSync(d.path, at);
+        aside.set(d.path, at);
+        if (!sameFileMoved(at, d.identity)) throw errors.conflict('the source changed while it was converted (a writer without the sidecar lock); it is left as it is', [d.path]);
+      }
     } catch (e) {
-      // Its new content is the image's data now: take our target back (if still ours), remove nothing.
+      for (const [path, at] of aside) putBack(at, path);
       if (st.written) undoWrite(target, st.atTarget, st.written);
       return allItems(unit, action, false, asSidecarError(e, target));
     }
@@ -314,14 +328,14 @@ function finishUnit(st: Staged, opts: ConvertTaskOptions, removedIn: Set<string>
   const items: ConvertItem[] = [];
   for (const d of st.decoded) {
     const item: ConvertItem = { source: d.path, target, action, ok: true, sourceRemoved: false };
-    if (d.path !== target && !opts.keepSource && !opts.dryRun) {
+    const at = aside.get(d.path);
+    if (at !== undefined) {
       try {
-        st.lock?.check(true);
-        unlinkSync(d.path);
+        unlinkSync(at);
         item.sourceRemoved = true;
         removedIn.add(dirname(d.path));
       } catch (e) {
-        // The target is verified; the source simply stays. Still a failure for the exit code.
+        // The target is verified; the source is left aside under a temp name (the next run sweeps it). Still a failure for the exit code.
         item.ok = false;
         item.error = errorOf(asSidecarError(e, d.path));
       }
@@ -329,6 +343,40 @@ function finishUnit(st: Staged, opts: ConvertTaskOptions, removedIn: Set<string>
     items.push(item);
   }
   return items;
+}
+
+/** Is the file renamed to `at` the one read (a rename changes its ctime, nothing else)? */
+function sameFileMoved(at: string, read: FileIdentity): boolean {
+  try {
+    const now = identityOf(lstatSync(at, { bigint: true }));
+    return now.dev === read.dev && now.ino === read.ino && now.size === read.size && now.mtimeNs === read.mtimeNs;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A source taken aside goes back to its name, never over a file written there since (that one is
+ * newer; ours then stays aside, a leftover the next run sweeps). Without hard links (some network
+ * shares), a rename when the name is free.
+ */
+function putBack(at: string, path: string): void {
+  try {
+    linkSync(at, path);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return;
+    try {
+      if (!existsSync(path)) renameSync(at, path);
+    } catch {
+      /* it stays aside under a temp name: the item reports the failure */
+    }
+    return;
+  }
+  try {
+    unlinkSync(at);
+  } catch {
+    /* a second name of the same file: harmless, swept as a leftover */
+  }
 }
 
 function allItems(unit: ConvertUnit, action: ConvertAction, ok: boolean, error?: SidecarError): ConvertItem[] {

@@ -182,11 +182,12 @@ async function runConvert(c: Extract<Command, { cmd: 'convert' }>): Promise<void
   const keys = await keyringOf(c.keyFiles);
   if (c.dieAtRemoval) {
     // The library's `import { unlinkSync } from 'node:fs'` sees this once the builtin's exports are synced.
-    const mutableFs = createRequire(import.meta.url)('node:fs') as { unlinkSync: (p: fs.PathLike) => void };
-    const unlink = mutableFs.unlinkSync;
-    mutableFs.unlinkSync = (p: fs.PathLike) => {
-      if (/^IMG_\d{3}\.(json|bin|rkyv)$/.test(path.basename(String(p)))) process.kill(process.pid, 'SIGKILL');
-      unlink(p);
+    // A source is removed in two steps (renamed aside, then unlinked): die before the first.
+    const mutableFs = createRequire(import.meta.url)('node:fs') as { renameSync: (from: fs.PathLike, to: fs.PathLike) => void };
+    const rename = mutableFs.renameSync;
+    mutableFs.renameSync = (from: fs.PathLike, to: fs.PathLike) => {
+      if (/^IMG_\d{3}\.(json|bin|rkyv)$/.test(path.basename(String(from)))) process.kill(process.pid, 'SIGKILL');
+      rename(from, to);
     };
     syncBuiltinESMExports();
   }
