@@ -49,14 +49,21 @@ function brokenLinkTarget(p: string): string | undefined {
 }
 
 /**
- * A RAW+JPEG pair whose images each have a sidecar of their own (`IMG_1.bin` recorded for the
- * JPEG, `IMG_1.CR2.bin` the RAW's) is one ambiguous record with one effective sidecar: an export
- * taking only that one left the other image's results out. Each image with the sidecar a read of
- * it takes (docs/PAIRING.md §3), when two or more of the record's sidecars are so taken; else null
- * (one entry, as for any record). Reads only records of several images and several readable
- * sidecars of this tree (rare: a pair sharing one stem file has one).
+ * What an export gives for a record: its own effective sidecar (`ownEffective`; the image is then
+ * the caller's to name), or nothing. A RAW+JPEG pair whose images each have a sidecar of their own
+ * (`IMG_1.bin` recorded for the JPEG, `IMG_1.CR2.bin` the RAW's) is one ambiguous record with one
+ * effective sidecar: taking only that one left the other image's results out. There, each image
+ * with the sidecar a read of it takes (docs/PAIRING.md §3), when two or more of the record's
+ * sidecars are so taken. Reads only records of several images and several readable sidecars of
+ * this tree (rare: a pair sharing one stem file has one).
  */
-export async function imagesWithOwnSidecars(rec: ScanRecord, opts: Options): Promise<{ image: ScanImage; sidecar: ScanSidecar }[] | null> {
+export async function exportedSidecars(rec: ScanRecord, opts: Options): Promise<{ image?: ScanImage; sidecar: ScanSidecar }[]> {
+  const effective = ownEffective(rec);
+  if (!effective) return [];
+  return (await imagesWithOwnSidecars(rec, opts)) ?? [{ sidecar: effective }];
+}
+
+async function imagesWithOwnSidecars(rec: ScanRecord, opts: Options): Promise<{ image: ScanImage; sidecar: ScanSidecar }[] | null> {
   if (rec.category !== 'ambiguous' || rec.images.length < 2) return null;
   if (rec.sidecars.filter((s) => s.side === 'local' && s.inspection.status === 'ok' && s.inspection.shape === 'sidecar').length < 2) return null;
   const taken: { image: ScanImage; sidecar: ScanSidecar }[] = [];

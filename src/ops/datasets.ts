@@ -34,7 +34,7 @@ import { assertLockHeld, withSidecarLock } from '../fs/lock.js';
 import { processState, tempNameFor, tempNameWriter } from '../fs/temp-files.js';
 import { encryptedAhead } from '../integrity/tree-hash.js';
 import type { ScanImage, ScanRecord, TreeSeq } from '../scan/records.js';
-import { imagesWithOwnSidecars, ownEffective, sidecarFilter } from './common.js';
+import { exportedSidecars, sidecarFilter } from './common.js';
 import { recordProblems } from './export.js';
 import { scan } from './scan.js';
 
@@ -195,11 +195,8 @@ export async function exportDataset(root: string, opts: DatasetExportOptions): P
       // Without a key an encrypted sidecar's results are unknown: fail rather than leave them out silently.
       const enc = encryptedAhead(rec);
       if (enc) throw errors.encrypted(enc.inspection.encryptedKeyId ?? '?', enc.path);
-      const effective = ownEffective(rec);
-      if (!effective) continue;
-      // A RAW+JPEG pair whose images each have their own sidecar: an entry for each.
-      const each = (await imagesWithOwnSidecars(rec, scanOpts)) ?? [{ image: undefined, sidecar: effective }];
-      for (const { image, sidecar: sc } of each) {
+      // (A RAW+JPEG pair whose images each have their own sidecar: an entry for each.)
+      for (const { image, sidecar: sc } of await exportedSidecars(rec, scanOpts)) {
         if (filter && !filter(sc)) continue;
         const ds = sc.inspection.dataset;
         if (ds === undefined) continue;

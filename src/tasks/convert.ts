@@ -14,7 +14,7 @@
  * to verify gets its original bytes back.
  */
 import { existsSync, linkSync, lstatSync, renameSync, unlinkSync } from 'node:fs';
-import { identityOf, isStillAsRead, type FileIdentity } from '../fs/identity.js';
+import { identityOf, isStillAsRead, sameIdentity, type FileIdentity } from '../fs/identity.js';
 import { basename, dirname, join } from 'node:path';
 import { errors, isSidecarError, type SidecarError } from '../errors.js';
 import { decodeSidecar, deepEqualJson, encodeSidecar } from '../formats/codec.js';
@@ -345,11 +345,10 @@ function finishUnit(st: Staged, opts: ConvertTaskOptions, removedIn: Set<string>
   return items;
 }
 
-/** Is the file renamed to `at` the one read (a rename changes its ctime, nothing else)? */
+/** Is the file renamed to `at` the one read? Its identity, but for the ctime the rename itself changed. */
 function sameFileMoved(at: string, read: FileIdentity): boolean {
   try {
-    const now = identityOf(lstatSync(at, { bigint: true }));
-    return now.dev === read.dev && now.ino === read.ino && now.size === read.size && now.mtimeNs === read.mtimeNs;
+    return sameIdentity({ ...identityOf(lstatSync(at, { bigint: true })), ctimeNs: read.ctimeNs }, read);
   } catch {
     return false;
   }

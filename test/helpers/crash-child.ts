@@ -181,8 +181,8 @@ async function runConvert(c: Extract<Command, { cmd: 'convert' }>): Promise<void
   const { convert } = await load.convert();
   const keys = await keyringOf(c.keyFiles);
   if (c.dieAtRemoval) {
-    // The library's `import { unlinkSync } from 'node:fs'` sees this once the builtin's exports are synced.
-    // A source is removed in two steps (renamed aside, then unlinked): die before the first.
+    // A source is removed in two steps (renamed aside, then unlinked): die before the first. The
+    // library's `import { renameSync } from 'node:fs'` sees this once the builtin's exports are synced.
     const mutableFs = createRequire(import.meta.url)('node:fs') as { renameSync: (from: fs.PathLike, to: fs.PathLike) => void };
     const rename = mutableFs.renameSync;
     mutableFs.renameSync = (from: fs.PathLike, to: fs.PathLike) => {
