@@ -1,21 +1,23 @@
 /**
  * The first run (the index holds nothing yet): entries are made by the thread that read each file
  * (identity by fstat of the descriptor read, tasks/index-entry.ts); links are resolved by the
- * engine as without the index and stored by the next run. These tests try to make those entries
+ * engine as without the index and stored by the next run, whose engine resolves them traced and
+ * makes their entries (tasks/link-entry.ts). These tests try to make those entries
  * wrong: a file that changes between the main thread's lookup and the read, links through a folder
  * changed within the racy margin, both engines, a batch that crosses threads packed.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { lstatSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { lookupEntry } from '../src/discovery/resolve-link.js';
+import { lstatSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { lookupEntry, LookupMemo } from '../src/discovery/resolve-link.js';
+import { folderNow, resolveLinkEntry } from '../src/tasks/link-entry.js';
 import { join } from 'node:path';
 import { scan, stats, validate, type IndexOptions } from '../src/index.js';
 import { InlineRuntime } from '../src/engine/inline.js';
 import type { Runtime } from '../src/engine/runtime.js';
 import { packInspections, unpackInspections } from '../src/tasks/inspect-wire.js';
 import { inspectFiles } from '../src/tasks/inspect.js';
-import { IndexReader, IndexWriter, entryIdentity, entryResults, filePayload, madeIdentity, madeResult, TABLE_DIRS, TABLE_FILES, TABLE_LINKS, TABLE_RECORDS } from '../src/incremental/store.js';
+import { IndexReader, IndexWriter, entryIdentity, entryKey, entryPayload, entryResults, filePayload, madeIdentity, madeResult, TABLE_DIRS, TABLE_FILES, TABLE_LINKS, TABLE_RECORDS } from '../src/incremental/store.js';
 import { decodeResult, fileEntryBound, writeFileEntry } from '../src/tasks/entry-format.js';
 import { fileEntry, PATH_MARK, storedResult } from '../src/tasks/index-entry.js';
 import { PACKED_RESULT_TAG } from '../src/tasks/inspect-wire.js';
@@ -128,6 +130,27 @@ for (const engine of ['inline', 'threads'] as const) {
     assert.equal(runs[1].misses, 0, 'every sidecar served');
     assert.equal(runs[1].linksResolved, 5, 'every link resolved (traced) and stored');
     assert.equal(linkEntries(), 5);
+    // The engine made them (the second run's links: tasks/link-entry.ts); each is the entry this
+    // thread makes of the unchanged tree, byte for byte: its key, its folder's identity, its payload.
+    const reader = IndexReader.open(index.path!)!;
+    try {
+      const rootReal = realpathSync(root);
+      let n = 0;
+      for (const v of reader.entries()) {
+        if (v.table !== TABLE_LINKS) continue;
+        n++;
+        const key = entryKey(v);
+        const rel = key.slice(rootReal.length + 1);
+        const cut = rel.lastIndexOf('/');
+        const made = resolveLinkEntry(rootReal, rel.slice(0, cut), rel.slice(cut + 1), (d) => folderNow(d, 1n << 62n), new LookupMemo());
+        assert.ok(made.entry !== null, key);
+        assert.deepEqual([...entryIdentity(v)], [...made.entry.id], `${key}: identity`);
+        assert.deepEqual([...entryPayload(v)], [...made.entry.payload], `${key}: payload`);
+      }
+      assert.equal(n, 5);
+    } finally {
+      reader.close();
+    }
     assert.equal(text(await validate(root, { engine, workers: 2, index })), none, 'third run');
     assert.equal(runs[2].linksResolved, 0, 'no link resolved again');
     // Another command's first results join the stored links.

@@ -16,15 +16,15 @@
  * stored (a change in the same timestamp tick after our read could keep every field), and its
  * identity is taken before it is read.
  */
-import { readdirSync, statSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { serialize } from 'node:v8';
 import { byName, kindOfDirent, type EntryKind, type ListingCache, type WalkEntry } from '../discovery/walk.js';
-import { lookupEntry, LOOKUP_MEMO_ENTRIES, LookupMemo, resolveLinkTraced, unpooled, type LinkResolution } from '../discovery/resolve-link.js';
-import { identityBytes, identityEquals, IDENTITY_BYTES } from '../fs/identity.js';
-import { decodeLinkPayload, encodeLinkPayload } from './link-payload.js';
+import { lookupEntry, LOOKUP_MEMO_ENTRIES, LookupMemo, unpooled, type LinkResolution } from '../discovery/resolve-link.js';
+import { identityEquals } from '../fs/identity.js';
+import { decodeLinkPayload, folderNow, resolveLinkEntry, type FolderNow } from '../tasks/link-entry.js';
 import { entryIdentity, entryPayload, TABLE_DIRS, TABLE_LINKS, type IndexReader } from './store.js';
 import { decodeResult } from '../tasks/entry-format.js';
-import type { ResolvedLink } from '../model/inspection.js';
+import type { LinkEntry, ResolvedLink } from '../model/inspection.js';
 
 /** Where this run's entries go (ScanIndex): a reference to an unchanged stored one, or a new one. */
 export interface EntrySink {
@@ -41,7 +41,7 @@ interface DirPayload {
 }
 
 /**
- * A link's payload: link-payload.ts (its target or why it is broken, and each lookup with the
+ * A link's payload: tasks/link-entry.ts (its target or why it is broken, and each lookup with the
  * identity of the folder it was made in). The entry's identity is the link's own folder's, taken
  * before the link was read. Each answer carries the identity it is vouched by: a folder entry
  * written by a later run (a shard, an incomplete walk) never vouches for an older link's answer.
@@ -49,7 +49,6 @@ interface DirPayload {
 
 const KIND_LETTER: Record<EntryKind, string> = { file: 'f', dir: 'd', symlink: 's', other: 'o' };
 const LETTER_KIND: Record<string, EntryKind> = { f: 'file', d: 'dir', s: 'symlink', o: 'other' };
-const NO_IDENTITY = Buffer.alloc(IDENTITY_BYTES);
 /** Listings of this run kept for reuse (a link target's folder, then walked): a few, memory stays flat. */
 const RECENT_LISTINGS = 4;
 
@@ -78,7 +77,7 @@ function decodeListing(raw: Uint8Array): WalkEntry[] | null | undefined {
  */
 export class DirSnapshots implements ListingCache, LinkResolution {
   /** Identity of each folder now (taken once per run, before it is read); null: not a folder. */
-  private readonly now = new Map<string, { id: Buffer; racy: boolean } | null>();
+  private readonly now = new Map<string, FolderNow | null>();
   /** Folders checked against the stored index: unchanged or not. */
   private readonly valid = new Map<string, boolean>();
   /** Folders this run wrote an entry for: 'full' its listing as stored before, 'put' its listing stored now, 'dep' identity only. */
@@ -160,18 +159,9 @@ export class DirSnapshots implements ListingCache, LinkResolution {
     return this.namesNow(dir, name, stamp);
   }
 
-  private identityNow(real: string): { id: Buffer; racy: boolean } | null {
+  private identityNow(real: string): FolderNow | null {
     let r = this.now.get(real);
-    if (r !== undefined) return r;
-    r = null;
-    try {
-      const st = statSync(real, { bigint: true, throwIfNoEntry: false });
-      // Kept for the run: in memory of its own, not a pool slab's (unpooled).
-      if (st && st.isDirectory()) r = { id: unpooled(identityBytes({ dev: st.dev, ino: st.ino, size: st.size, mtimeNs: st.mtimeNs, ctimeNs: st.ctimeNs })), racy: st.ctimeNs >= this.racyCutoffNs };
-    } catch {
-      r = null;
-    }
-    this.now.set(real, r);
+    if (r === undefined) this.now.set(real, (r = folderNow(real, this.racyCutoffNs)));
     return r;
   }
 
@@ -280,9 +270,27 @@ export class DirSnapshots implements ListingCache, LinkResolution {
     return now !== null && Buffer.compare(now, stamp) === 0;
   }
 
-  /** A link the engine resolved (a first run, which stores none: the next run resolves it traced here): counted. */
-  resolvedElsewhere(): void {
+  /**
+   * No link entry was stored when the run began, and this run stores them (a second run): the
+   * engine resolves the links, traced, and makes their entries (tasks/link-entry.ts), on the
+   * threads the run's files would use, instead of this thread one link at a time (scan.ts).
+   */
+  get storesLinksFromEngine(): boolean {
+    if (!this.reader) return false;
+    try {
+      return this.reader.count(TABLE_LINKS) === 0;
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * A link the engine resolved: counted, and its entry stored when the engine made one (a second
+   * run's; a first run stores none: the next run resolves them traced).
+   */
+  resolvedElsewhere(dirRel: string, name: string, entry: LinkEntry | undefined): void {
     this.linksResolved++;
+    if (entry !== undefined && this.storesListings) this.sink.add(TABLE_LINKS, linkKey(this.rootReal, dirRel, name), entry.id, [entry.payload]);
   }
 
   /**
@@ -311,40 +319,12 @@ export class DirSnapshots implements ListingCache, LinkResolution {
         }
       }
     }
-    const steps: [string, string, Buffer | null, Uint8Array][] = [];
-    let storable = true;
-    let idOf: Uint8Array = NO_IDENTITY;
-    const result = resolveLinkTraced(
-      real,
-      name,
-      {
-        beforeLookup: (dir) => {
-          const now = this.identityNow(dir); // before the lookup in it
-          // A folder changed within the racy margin vouches for nothing: its lookups are lstat'ed.
-          idOf = now && !now.racy ? now.id : NO_IDENTITY;
-          if (dir === real && idOf === NO_IDENTITY) storable = false;
-        },
-        looked: (dir, n, stamp) => {
-          if (!steps.some((st) => st[0] === dir && st[1] === n)) steps.push([dir, n, stamp, idOf]);
-        },
-        // The first step (the link in its own folder) is vouched for by the entry's identity, never by its stamp.
-        ownStampUnused: true,
-      },
-      this.memo,
-    );
+    const traced = resolveLinkEntry(this.rootReal, dirRel, name, (dir) => this.identityNow(dir), this.memo);
     this.linksResolved++;
-    this.lastSteps = steps.slice(1);
-    this.lastComplete = steps[0]?.[0] === real;
-    if (!storable || steps[0]?.[0] !== real) return result;
-    // The first step (the link in its own folder) is implied by the key and the entry's identity.
-    let payload: Buffer;
-    try {
-      payload = encodeLinkPayload({ target: result.target ?? null, reason: result.reason ?? null, steps: steps.slice(1) });
-    } catch {
-      return result; // beyond the format (a name over 64 KiB): not stored
-    }
-    this.sink.add(TABLE_LINKS, key, steps[0][3], [payload]);
-    return result;
+    this.lastSteps = traced.steps;
+    this.lastComplete = traced.complete;
+    if (traced.entry !== null) this.sink.add(TABLE_LINKS, key, traced.entry.id, [traced.entry.payload]);
+    return traced.link;
   }
 }
 

@@ -22,6 +22,12 @@ export interface ResolvedLink {
   reason?: string;
 }
 
+/** A symlink's index entry as the thread that resolved it made it (tasks/link-entry.ts): its own folder's identity, and its payload. */
+export interface LinkEntry {
+  id: Uint8Array;
+  payload: Uint8Array;
+}
+
 export interface InspectOptions {
   maxFileSize?: number;
   maxDepth?: number;
@@ -96,6 +102,11 @@ export interface LinkAt {
   scan: number;
   rootReal: string;
   dirRel: string;
+  /**
+   * Resolve traced and make the link's index entry (the result's `linkEntry`), folders' identities
+   * judged racy from this cutoff (ns): the second run's links (docs/INDEX.md "Folders and links").
+   */
+  entryCutoffNs?: bigint;
 }
 
 /**
@@ -127,6 +138,8 @@ export interface FileInspection {
   probe?: SidecarProbe;
   /** For an item with `resolveLink`: the link's resolution (nothing was read or decoded). */
   link?: ResolvedLink;
+  /** With `link`, when its LinkAt asked for it (`entryCutoffNs`) and it is storable: the link's index entry. */
+  linkEntry?: LinkEntry;
   /**
    * Which decode produced this result when the accelerator was on: 'wasm' (decided on the
    * scanner's tape or its skeleton: no problem found) or 'deferred' (the reference decoder ran).

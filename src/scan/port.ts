@@ -5,7 +5,7 @@
  */
 import type { LinkResolution } from '../discovery/resolve-link.js';
 import type { ListingCache, WalkEntry } from '../discovery/walk.js';
-import type { FileInspection, InspectOptions, ResolvedLink } from '../model/inspection.js';
+import type { FileInspection, InspectOptions, LinkEntry, ResolvedLink } from '../model/inspection.js';
 import type { Options } from '../types.js';
 import type { ScanRecord } from './records.js';
 
@@ -32,8 +32,10 @@ export interface CacheFolders extends ListingCache, LinkResolution {
   dirIdentity(real: string): FolderIdentity | null;
   /** A link target's folder listing, sync (null: it cannot be read). */
   listingSync(dir: string): readonly WalkEntry[] | null;
-  /** A link the engine resolved (counted). */
-  resolvedElsewhere(): void;
+  /** No link was stored and this run stores them: the engine resolves links traced and makes their entries (LinkAt.entryCutoffNs). */
+  readonly storesLinksFromEngine: boolean;
+  /** A link the engine resolved (counted), with the entry it made to store, if any. */
+  resolvedElsewhere(dirRel: string, name: string, entry: LinkEntry | undefined): void;
   resolve(linkPath: string, dirRel: string, name: string): ResolvedLink;
 }
 

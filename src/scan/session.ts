@@ -21,6 +21,7 @@ import { pairDirectory, type PairGroup } from '../discovery/pair.js';
 import { nameRoot, shardFilter, type ShardFilter } from '../discovery/shard.js';
 import { walkTree, type WalkEntry, type WalkProblem } from '../discovery/walk.js';
 import { relativeTo } from '../fs/rel-path.js';
+import { racyCutoffNs } from '../tasks/index-entry.js';
 import { watchThreadPool } from '../fs/thread-pool-watch.js';
 import { finalizeRecord } from './finalize.js';
 import { readSidecarRecord } from '../analysis/image-identity.js';
@@ -246,7 +247,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
           // Built as pending() builds them, from the engine's resolutions; a link leaving the root
           // adds its target's sidecars, inspected now (rare: the engine is asked once more).
           const { groups, dir } = job.linkGroups;
-          if (index) for (let i = 0; i < results.length; i++) index.dirs.resolvedElsewhere();
+          if (index) for (let i = 0; i < results.length; i++) index.dirs.resolvedElsewhere(dir.rel, job.items[i].name, results[i].linkEntry);
           const resolution = resolvedBy(results);
           let sends = 0;
           const built = groups.map(({ group, seq }) => {
@@ -312,6 +313,12 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
     // too, as without the index, and none is stored: the run after it resolves them here, traced,
     // and stores them (docs/INDEX.md "Folders and links").
     const linksByEngine = (!index || index.firstForOptions) && !inspectLinkTargets;
+    // The run that stores the links (the second): the engine resolves them too, traced, and makes
+    // their entries (tasks/link-entry.ts), in a folder whose records this run does not store (a
+    // record stored relies on what its links' lookups were: resolved here). Resolving 13,875 links
+    // here, one at a time, was a third of the bench library's second run.
+    const linkEntriesByEngine = index !== null && !linksByEngine && !inspectLinkTargets && index.dirs.storesLinksFromEngine;
+    const entryCutoffNs = linkEntriesByEngine ? racyCutoffNs(index!.entryOptions!.racyCutoffMs) : undefined;
     const scanId = ++scansStarted;
     const shard = this.shard;
     // Walk steps number folders (and folders that could not be read) in walk order: every shard
@@ -338,7 +345,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
       else if (sized) for (const it of rec.items) it.size = sizeOf(it.path);
       return rec;
     };
-    const dirContextOf = (rel: string): DirContext => ({ rel, relPrefix: rel === '' ? '' : `${rel}/`, rootReal, scanId, relOfReal, inspectLinkTargets, resolveOnlyInRootLinks });
+    const dirContextOf = (rel: string): DirContext => ({ rel, relPrefix: rel === '' ? '' : `${rel}/`, rootReal, scanId, relOfReal, inspectLinkTargets, resolveOnlyInRootLinks, entryCutoffNs });
     // Folder records (folder-records.ts): not for a shard (it sees part of each folder).
     if (index !== null && !shard) index.useRecords(scanShape(imageExts, inspectLinkTargets, resolveOnlyInRootLinks));
     const records = index !== null && index.recordsOn;
@@ -474,7 +481,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
       for (let gi = 0; gi < groups.length; gi++) {
         const seq: TreeSeq = [at, groupPosition(groups[gi], gi)];
         const group = groups[gi];
-        const linkOnly = linksByEngine && isLinkGroup(group);
+        const linkOnly = (linksByEngine || (linkEntriesByEngine && !builder)) && isLinkGroup(group);
         if (linkOnly && !builder) {
           if (bundle !== null) yield bundled();
           if (linkJob !== null && linkJob.items.length + group.images.length > LINKS_PER_JOB) {

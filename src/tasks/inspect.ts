@@ -21,7 +21,8 @@ import { embeddingsOnTape } from '../accel/embeddings-tape.js';
 import { fitsColumns, hasSummaryRow, packInspections, rowStrings, withEntries } from './inspect-wire.js';
 import { inScannerMemory, scannerInput } from '../accel/scanner.js';
 import { DEFAULT_MAX_DEPTH } from '../formats/value.js';
-import { LinkResolver } from '../discovery/resolve-link.js';
+import { LinkResolver, LookupMemo } from '../discovery/resolve-link.js';
+import { folderNow, resolveLinkEntry, type FolderNow } from './link-entry.js';
 import { passBigFileTurn, waitForBigFileTurn } from './big-file-turn.js';
 import type { InspectOptions, InspectItem, LinkAt, FileInspection } from '../model/inspection.js';
 import type { EntryOptions } from '../model/index-entry.js';
@@ -46,12 +47,27 @@ function schemaFor(source: unknown): CompiledSchema {
 // for that scan only — a folder link re-pointed between two scans of one process (the server, the
 // inline engine) must not be answered from the first scan's paths.
 const resolvers = new Map<number, LinkResolver>();
+/** Per scan and thread, for traced resolutions: each folder's identity (taken once, before its first lookup) and the lookups. */
+const tracers = new Map<number, { folders: Map<string, FolderNow | null>; memo: LookupMemo }>();
 
 function resolveLinkItem(item: InspectItem, at: LinkAt): FileInspection {
-  // With the index too: a first run stores no link (docs/INDEX.md "Folders and links"); the run after
-  // it resolves links on the main thread, traced, and stores them (dir-cache.ts DirSnapshots).
-  const link = perScan(resolvers, at.scan, () => new LinkResolver(at.rootReal)).resolve(item.path, at.dirRel, item.name);
-  return { path: item.path, size: 0, status: 'ok', format: null, notes: [], shape: null, link, elapsedMs: 0 };
+  const cutoff = at.entryCutoffNs;
+  if (cutoff === undefined) {
+    // A first run stores no link (docs/INDEX.md "Folders and links"): the plain rule, fastest.
+    const link = perScan(resolvers, at.scan, () => new LinkResolver(at.rootReal)).resolve(item.path, at.dirRel, item.name);
+    return { path: item.path, size: 0, status: 'ok', format: null, notes: [], shape: null, link, elapsedMs: 0 };
+  }
+  // The second run's: traced, with the entry the index stores (tasks/link-entry.ts).
+  const t = perScan(tracers, at.scan, () => ({ folders: new Map<string, FolderNow | null>(), memo: new LookupMemo() }));
+  const folderOf = (real: string): FolderNow | null => {
+    let now = t.folders.get(real);
+    if (now === undefined) t.folders.set(real, (now = folderNow(real, cutoff)));
+    return now;
+  };
+  const traced = resolveLinkEntry(at.rootReal, at.dirRel, item.name, folderOf, t.memo);
+  const r: FileInspection = { path: item.path, size: 0, status: 'ok', format: null, notes: [], shape: null, link: traced.link, elapsedMs: 0 };
+  if (traced.entry !== null) r.linkEntry = traced.entry;
+  return r;
 }
 
 /** This scan's one of `cache` (made on first use); the cache forgets every scan past 8. */

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { serialize } from 'node:v8';
 import { createHash } from 'node:crypto';
-import { decodeLinkPayload, encodeLinkPayload, type LinkPayload } from '../src/incremental/link-payload.js';
+import { decodeLinkPayload, encodeLinkPayload, type LinkPayload } from '../src/tasks/link-entry.js';
 
 const id = (n: number) => Buffer.alloc(40, n);
 const stamp = (n: number) => Buffer.alloc(24, n);

@@ -1,5 +1,6 @@
 /**
- * A link entry's payload (dir-cache.ts): the resolution (target or why it is broken) and every
+ * A symlinked image's index entry, made by the thread that resolves it (the index stores it:
+ * incremental/dir-cache.ts): `resolveLinkEntry`, and the entry's payload, the resolution (target or why it is broken) and every
  * lookup it made after the link's own name: [folder, name, the inode it named (24-byte stamp) or
  * null, the folder's identity (40 bytes) when it was looked in].
  *
@@ -14,8 +15,83 @@
  *   | u16 lookups | per lookup: u8 flags (1 folder = previous lookup's folder/name, 2 stamp)
  *   | [str folder] | str name | [24-byte stamp] | 40-byte identity            (str: u16 length | UTF-8)
  */
-import { IDENTITY_BYTES } from '../fs/identity.js';
-import { decodeResult } from '../tasks/entry-format.js';
+import { statSync } from 'node:fs';
+import { identityBytes, IDENTITY_BYTES } from '../fs/identity.js';
+import { resolveLinkTraced, unpooled, type LookupMemo } from '../discovery/resolve-link.js';
+import type { LinkEntry, ResolvedLink } from '../model/inspection.js';
+import { decodeResult } from './entry-format.js';
+
+/** A folder's identity as a link entry records it, taken before a lookup in it; `racy`: changed within the racy margin (vouches for nothing). */
+export interface FolderNow {
+  id: Buffer;
+  racy: boolean;
+}
+
+/** `stat` of a real folder path as a link entry's identity (null: not a folder, or unreadable). */
+export function folderNow(real: string, racyCutoffNs: bigint): FolderNow | null {
+  try {
+    const st = statSync(real, { bigint: true, throwIfNoEntry: false });
+    // Kept for the run: in memory of its own, not a pool slab's (unpooled).
+    if (st && st.isDirectory()) return { id: unpooled(identityBytes({ dev: st.dev, ino: st.ino, size: st.size, mtimeNs: st.mtimeNs, ctimeNs: st.ctimeNs })), racy: st.ctimeNs >= racyCutoffNs };
+  } catch {
+    // unreadable: no identity
+  }
+  return null;
+}
+
+const NO_IDENTITY = Buffer.alloc(IDENTITY_BYTES);
+
+/** A link resolved with its trace: the answer, the entry to store (null: not storable), and the lookups after the link's own name. */
+export interface TracedLink {
+  link: ResolvedLink;
+  entry: LinkEntry | null;
+  steps: LinkStep[];
+  /** The first lookup was the link itself in its own folder (what a folder's records rely on). */
+  complete: boolean;
+}
+
+/**
+ * Resolve the symlink `name` of the walked folder `dirRel` (under the root's real path) by the
+ * scan's rule, traced (resolve-link.ts), and make its index entry: keyed by the link's path, with
+ * its own folder's identity taken before the link was read, and the payload below. Each folder's
+ * identity comes from `folderOf`, asked before every lookup in it (a run asks each folder once).
+ * Not storable when the link's own folder changed within the racy margin, or when the first lookup
+ * was not the link in its folder. The main thread (dir-cache.ts) and a worker thread (the second
+ * run's links: docs/INDEX.md "Folders and links") make the same entry.
+ */
+export function resolveLinkEntry(rootReal: string, dirRel: string, name: string, folderOf: (real: string) => FolderNow | null, memo: LookupMemo): TracedLink {
+  const real = dirRel === '' ? rootReal : `${rootReal}/${dirRel}`;
+  const steps: [string, string, Buffer | null, Uint8Array][] = [];
+  let storable = true;
+  let idOf: Uint8Array = NO_IDENTITY;
+  const link = resolveLinkTraced(
+    real,
+    name,
+    {
+      beforeLookup: (dir) => {
+        const now = folderOf(dir); // before the lookup in it
+        // A folder changed within the racy margin vouches for nothing: its lookups are lstat'ed.
+        idOf = now && !now.racy ? now.id : NO_IDENTITY;
+        if (dir === real && idOf === NO_IDENTITY) storable = false;
+      },
+      looked: (dir, n, stamp) => {
+        if (!steps.some((st) => st[0] === dir && st[1] === n)) steps.push([dir, n, stamp, idOf]);
+      },
+      // The first step (the link in its own folder) is vouched for by the entry's identity, never by its stamp.
+      ownStampUnused: true,
+    },
+    memo,
+  );
+  const complete = steps[0]?.[0] === real;
+  const rest = steps.slice(1);
+  if (!storable || !complete) return { link, entry: null, steps: rest, complete };
+  // The first step (the link in its own folder) is implied by the key and the entry's identity.
+  try {
+    return { link, entry: { id: steps[0][3], payload: encodeLinkPayload({ target: link.target ?? null, reason: link.reason ?? null, steps: rest }) }, steps: rest, complete };
+  } catch {
+    return { link, entry: null, steps: rest, complete }; // beyond the format (a name over 64 KiB): not stored
+  }
+}
 
 export type LinkStep = readonly [folder: string, name: string, stamp: Uint8Array | null, folderId: Uint8Array];
 
