@@ -21,7 +21,7 @@ import { serialize } from 'node:v8';
 import { byName, kindOfDirent, type EntryKind, type ListingCache, type WalkEntry } from '../discovery/walk.js';
 import { lookupEntry, LOOKUP_MEMO_ENTRIES, LookupMemo, unpooled, type LinkResolution } from '../discovery/resolve-link.js';
 import { identityEquals } from '../fs/identity.js';
-import { decodeLinkPayload, folderNow, resolveLinkEntry, type FolderNow } from '../tasks/link-entry.js';
+import { decodeLinkPayload, FolderIdentities, resolveLinkEntry, type FolderNow } from '../tasks/link-entry.js';
 import { entryIdentity, entryPayload, TABLE_DIRS, TABLE_LINKS, type IndexReader } from './store.js';
 import { decodeResult } from '../tasks/entry-format.js';
 import type { LinkEntry, ResolvedLink } from '../model/inspection.js';
@@ -77,7 +77,7 @@ function decodeListing(raw: Uint8Array): WalkEntry[] | null | undefined {
  */
 export class DirSnapshots implements ListingCache, LinkResolution {
   /** Identity of each folder now (taken once per run, before it is read); null: not a folder. */
-  private readonly now = new Map<string, FolderNow | null>();
+  private readonly now: FolderIdentities;
   /** Folders checked against the stored index: unchanged or not. */
   private readonly valid = new Map<string, boolean>();
   /** Folders this run wrote an entry for: 'full' its listing as stored before, 'put' its listing stored now, 'dep' identity only. */
@@ -114,6 +114,7 @@ export class DirSnapshots implements ListingCache, LinkResolution {
     private readonly sink: EntrySink,
   ) {
     this.storesListings = reader !== null;
+    this.now = new FolderIdentities(racyCutoffNs);
   }
 
   /**
@@ -160,9 +161,7 @@ export class DirSnapshots implements ListingCache, LinkResolution {
   }
 
   private identityNow(real: string): FolderNow | null {
-    let r = this.now.get(real);
-    if (r === undefined) this.now.set(real, (r = folderNow(real, this.racyCutoffNs)));
-    return r;
+    return this.now.of(real);
   }
 
   /** Guarded read of the stored index (a corrupt entry: the sink is told through a throw → treated as absent). */
@@ -272,15 +271,16 @@ export class DirSnapshots implements ListingCache, LinkResolution {
 
   /**
    * No link entry was stored when the run began, and this run stores them (a second run): the
-   * engine resolves the links, traced, and makes their entries (tasks/link-entry.ts), on the
-   * threads the run's files would use, instead of this thread one link at a time (scan.ts).
+   * engine resolves the links, traced, and makes their entries (tasks/link-entry.ts) with this
+   * run's racy cutoff, on the threads the run's files would use, instead of this thread one link
+   * at a time (scan.ts). Undefined otherwise.
    */
-  get storesLinksFromEngine(): boolean {
-    if (!this.reader) return false;
+  get linkEntryCutoffNs(): bigint | undefined {
+    if (!this.reader) return undefined;
     try {
-      return this.reader.count(TABLE_LINKS) === 0;
+      return this.reader.count(TABLE_LINKS) === 0 ? this.racyCutoffNs : undefined;
     } catch {
-      return false;
+      return undefined;
     }
   }
 
@@ -290,7 +290,7 @@ export class DirSnapshots implements ListingCache, LinkResolution {
    */
   resolvedElsewhere(dirRel: string, name: string, entry: LinkEntry | undefined): void {
     this.linksResolved++;
-    if (entry !== undefined && this.storesListings) this.sink.add(TABLE_LINKS, linkKey(this.rootReal, dirRel, name), entry.id, [entry.payload]);
+    if (entry !== undefined) this.sink.add(TABLE_LINKS, linkKey(this.rootReal, dirRel, name), entry.id, [entry.payload]);
   }
 
   /**

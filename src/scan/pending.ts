@@ -119,7 +119,7 @@ export function linksJob(seq: TreeSeq, dir: DirContext): PendingRecord {
 }
 
 export function addLinkGroup(job: PendingRecord, group: PairGroup, seq: TreeSeq, dir: DirContext): void {
-  dir.linkAt ??= dir.entryCutoffNs === undefined ? { scan: dir.scanId, rootReal: dir.rootReal, dirRel: dir.rel } : { scan: dir.scanId, rootReal: dir.rootReal, dirRel: dir.rel, entryCutoffNs: dir.entryCutoffNs };
+  dir.linkAt ??= { scan: dir.scanId, rootReal: dir.rootReal, dirRel: dir.rel, entryCutoffNs: dir.entryCutoffNs };
   for (const img of group.images) job.items.push({ path: img.path, name: img.name, resolveLink: dir.linkAt });
   job.linkGroups!.groups.push({ group, seq });
 }

@@ -32,8 +32,8 @@ export interface CacheFolders extends ListingCache, LinkResolution {
   dirIdentity(real: string): FolderIdentity | null;
   /** A link target's folder listing, sync (null: it cannot be read). */
   listingSync(dir: string): readonly WalkEntry[] | null;
-  /** No link was stored and this run stores them: the engine resolves links traced and makes their entries (LinkAt.entryCutoffNs). */
-  readonly storesLinksFromEngine: boolean;
+  /** No link was stored and this run stores them: the racy cutoff the engine makes their entries with (LinkAt.entryCutoffNs); else undefined. */
+  readonly linkEntryCutoffNs: bigint | undefined;
   /** A link the engine resolved (counted), with the entry it made to store, if any. */
   resolvedElsewhere(dirRel: string, name: string, entry: LinkEntry | undefined): void;
   resolve(linkPath: string, dirRel: string, name: string): ResolvedLink;

@@ -21,7 +21,6 @@ import { pairDirectory, type PairGroup } from '../discovery/pair.js';
 import { nameRoot, shardFilter, type ShardFilter } from '../discovery/shard.js';
 import { walkTree, type WalkEntry, type WalkProblem } from '../discovery/walk.js';
 import { relativeTo } from '../fs/rel-path.js';
-import { racyCutoffNs } from '../tasks/index-entry.js';
 import { watchThreadPool } from '../fs/thread-pool-watch.js';
 import { finalizeRecord } from './finalize.js';
 import { readSidecarRecord } from '../analysis/image-identity.js';
@@ -310,15 +309,15 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
     // a second round trip).
     // With an index that holds no result of this run's options and no link (a first run, or a
     // command's first run on an index other commands' first runs filled), the engine resolves them
-    // too, as without the index, and none is stored: the run after it resolves them here, traced,
-    // and stores them (docs/INDEX.md "Folders and links").
+    // too, as without the index, and none is stored: the run after it stores them (docs/INDEX.md
+    // "Folders and links").
     const linksByEngine = (!index || index.firstForOptions) && !inspectLinkTargets;
     // The run that stores the links (the second): the engine resolves them too, traced, and makes
     // their entries (tasks/link-entry.ts), in a folder whose records this run does not store (a
     // record stored relies on what its links' lookups were: resolved here). Resolving 13,875 links
     // here, one at a time, was a third of the bench library's second run.
-    const linkEntriesByEngine = index !== null && !linksByEngine && !inspectLinkTargets && index.dirs.storesLinksFromEngine;
-    const entryCutoffNs = linkEntriesByEngine ? racyCutoffNs(index!.entryOptions!.racyCutoffMs) : undefined;
+    const entryCutoffNs = index !== null && !linksByEngine && !inspectLinkTargets ? index.dirs.linkEntryCutoffNs : undefined;
+    const linkEntriesByEngine = entryCutoffNs !== undefined;
     const scanId = ++scansStarted;
     const shard = this.shard;
     // Walk steps number folders (and folders that could not be read) in walk order: every shard

@@ -22,7 +22,7 @@ import { fitsColumns, hasSummaryRow, packInspections, rowStrings, withEntries } 
 import { inScannerMemory, scannerInput } from '../accel/scanner.js';
 import { DEFAULT_MAX_DEPTH } from '../formats/value.js';
 import { LinkResolver, LookupMemo } from '../discovery/resolve-link.js';
-import { folderNow, resolveLinkEntry, type FolderNow } from './link-entry.js';
+import { FolderIdentities, resolveLinkEntry } from './link-entry.js';
 import { passBigFileTurn, waitForBigFileTurn } from './big-file-turn.js';
 import type { InspectOptions, InspectItem, LinkAt, FileInspection } from '../model/inspection.js';
 import type { EntryOptions } from '../model/index-entry.js';
@@ -48,7 +48,7 @@ function schemaFor(source: unknown): CompiledSchema {
 // inline engine) must not be answered from the first scan's paths.
 const resolvers = new Map<number, LinkResolver>();
 /** Per scan and thread, for traced resolutions: each folder's identity (taken once, before its first lookup) and the lookups. */
-const tracers = new Map<number, { folders: Map<string, FolderNow | null>; memo: LookupMemo }>();
+const tracers = new Map<number, { folders: FolderIdentities; memo: LookupMemo }>();
 
 function resolveLinkItem(item: InspectItem, at: LinkAt): FileInspection {
   const cutoff = at.entryCutoffNs;
@@ -58,13 +58,8 @@ function resolveLinkItem(item: InspectItem, at: LinkAt): FileInspection {
     return { path: item.path, size: 0, status: 'ok', format: null, notes: [], shape: null, link, elapsedMs: 0 };
   }
   // The second run's: traced, with the entry the index stores (tasks/link-entry.ts).
-  const t = perScan(tracers, at.scan, () => ({ folders: new Map<string, FolderNow | null>(), memo: new LookupMemo() }));
-  const folderOf = (real: string): FolderNow | null => {
-    let now = t.folders.get(real);
-    if (now === undefined) t.folders.set(real, (now = folderNow(real, cutoff)));
-    return now;
-  };
-  const traced = resolveLinkEntry(at.rootReal, at.dirRel, item.name, folderOf, t.memo);
+  const t = perScan(tracers, at.scan, () => ({ folders: new FolderIdentities(cutoff), memo: new LookupMemo() }));
+  const traced = resolveLinkEntry(at.rootReal, at.dirRel, item.name, (real) => t.folders.of(real), t.memo);
   const r: FileInspection = { path: item.path, size: 0, status: 'ok', format: null, notes: [], shape: null, link: traced.link, elapsedMs: 0 };
   if (traced.entry !== null) r.linkEntry = traced.entry;
   return r;

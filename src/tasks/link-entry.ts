@@ -39,6 +39,17 @@ export function folderNow(real: string, racyCutoffNs: bigint): FolderNow | null 
   return null;
 }
 
+/** Each folder's identity, taken once per run (before its first lookup) and kept for the run. */
+export class FolderIdentities {
+  private readonly now = new Map<string, FolderNow | null>();
+  constructor(private readonly racyCutoffNs: bigint) {}
+  of(real: string): FolderNow | null {
+    let r = this.now.get(real);
+    if (r === undefined) this.now.set(real, (r = folderNow(real, this.racyCutoffNs)));
+    return r;
+  }
+}
+
 const NO_IDENTITY = Buffer.alloc(IDENTITY_BYTES);
 
 /** A link resolved with its trace: the answer, the entry to store (null: not storable), and the lookups after the link's own name. */
