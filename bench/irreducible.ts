@@ -7,12 +7,15 @@
  * below what the machine allows (docs/BENCHMARKS.md, "What each figure means").
  *
  * Folders are dealt alternately to the two threads. Run as a module in a worker thread too
- * (`isMainThread` false: it does its half and posts its counts).
+ * (`isMainThread` false: it does its half and posts its counts), and as a process of its own
+ * (`node irreducible.js --whole ROOT`: section earlier's bound, timed from spawn to exit like the
+ * tools' whole processes, Node's start and the worker's included; nothing decoded; its counts as
+ * JSON on stdout).
  */
 import { readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
-import { decodeSidecar } from '../src/formats/codec.js';
 import { foldersOf } from './lists.js';
 
 const SIDECAR = /\.(json|bin|rkyv)$/;
@@ -28,6 +31,12 @@ interface Counts {
   notDecodable: number;
 }
 
+/** The reference decoder, loaded only for a run that decodes (the whole-process bound does not load it). */
+let decodeSidecar: typeof import('../src/formats/codec.js').decodeSidecar | null = null;
+async function loadDecoder(): Promise<void> {
+  decodeSidecar ??= (await import('../src/formats/codec.js')).decodeSidecar;
+}
+
 function work({ dirs, decode }: Half): Counts {
   const c: Counts = { files: 0, links: 0, notDecodable: 0 };
   for (const d of dirs) {
@@ -41,7 +50,7 @@ function work({ dirs, decode }: Half): Counts {
         const buf = readFileSync(p);
         if (decode) {
           try {
-            decodeSidecar(buf, { path: p });
+            decodeSidecar!(buf, { path: p });
           } catch {
             c.notDecodable++;
           }
@@ -53,10 +62,15 @@ function work({ dirs, decode }: Half): Counts {
   return c;
 }
 
-if (!isMainThread && workerData?.irreducible === true) parentPort!.once('message', (h: Half) => parentPort!.postMessage(work(h)));
+if (!isMainThread && workerData?.irreducible === true) {
+  parentPort!.once('message', (h: Half) => {
+    void (h.decode ? loadDecoder() : Promise.resolve()).then(() => parentPort!.postMessage(work(h)));
+  });
+}
 
 /** The irreducible work of `root` on two threads (this one and one worker); `decode`: decodeSidecar each file (the bin copy's floor (d) does). */
 export async function irreducible(root: string, decode: boolean): Promise<{ ms: number; detail: Record<string, unknown> }> {
+  if (decode) await loadDecoder();
   const dirs = foldersOf(root);
   const halves: [Half, Half] = [{ dirs: [], decode }, { dirs: [], decode }];
   dirs.forEach((d, i) => halves[i % 2].dirs.push(d));
@@ -75,4 +89,9 @@ export async function irreducible(root: string, decode: boolean): Promise<{ ms: 
   } finally {
     await worker.terminate();
   }
+}
+
+if (isMainThread && process.argv[2] === '--whole' && process.argv[3] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const { detail } = await irreducible(process.argv[3], false);
+  process.stdout.write(`${JSON.stringify(detail)}\n`);
 }

@@ -262,10 +262,15 @@ export function earlierTargets(figs: TargetInputs['figures']): TargetResult[] {
   const [tId, iId, where] = cliInline
     ? ['earlier.ours.validate.json', 'earlier.ours.validate.inline', 'our CLI, default engine ÷ IMAGE_SIDECAR_ENGINE=inline (section earlier)']
     : ['validate.json.threads', 'validate.json.inline', 'threads ÷ inline engine (section tree)'];
+  // The machine's bound of a row (irreducible.ts as a process of its own, same rounds), in its note.
+  const bound = (floorId: string): string => {
+    const r = missing([floorId, vOrig]) ? null : timeRatio(f(floorId), f(vOrig));
+    return r === null ? '' : `; the bound on this machine (the irreducible work as a whole process, same rounds): ${r.toFixed(3)}× (${msPair(f(floorId), f(vOrig))})`;
+  };
   return [
-    pair('validate --no-index, JSON library, × the earlier tool\'s validate (whole processes, same rounds)', 'earlier.ours.validate.json', vOrig, EARLIER_GOALS.validateJson),
-    pair('validate --no-index, bin copy, × the earlier tool\'s validate on the JSON library', 'earlier.ours.validate.bin', vOrig, EARLIER_GOALS.binOverValidate),
-    pair('stats --no-index, bin copy, × the earlier tool\'s validate on the JSON library', 'earlier.ours.stats.bin', vOrig, EARLIER_GOALS.binOverValidate),
+    pair('validate --no-index, JSON library, × the earlier tool\'s validate (whole processes, same rounds)', 'earlier.ours.validate.json', vOrig, EARLIER_GOALS.validateJson, bound('earlier.floor.json')),
+    pair('validate --no-index, bin copy, × the earlier tool\'s validate on the JSON library', 'earlier.ours.validate.bin', vOrig, EARLIER_GOALS.binOverValidate, bound('earlier.floor.bin')),
+    pair('stats --no-index, bin copy, × the earlier tool\'s validate on the JSON library', 'earlier.ours.stats.bin', vOrig, EARLIER_GOALS.binOverValidate, bound('earlier.floor.bin')),
     pair('stats --no-index, JSON library, × the earlier tool\'s stats', 'earlier.ours.stats.json', 'earlier.orig.stats.json', EARLIER_GOALS.stats),
     pair('validate, served index (unchanged tree), JSON library, × the earlier tool\'s validate', 'earlier.ours.validate.served', vOrig, EARLIER_GOALS.served),
     pair('validate --no-index, JSON library, threads ÷ inline', tId, iId, EARLIER_GOALS.threadsOverInline, `; ${where}`),

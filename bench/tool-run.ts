@@ -32,8 +32,8 @@ const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFi
  * 0, or 1 when it found problems (the sample library has corrupt sidecars on purpose); 2 or a
  * signal is a failure. The earlier tool exits 0 on success.
  */
-export function checkToolOutput(tool: 'ours' | 'earlier', command: 'validate' | 'stats', exit: { status: number | null; signal?: string | null }, text: string | null): ToolCounts {
-  const who = tool === 'ours' ? 'our CLI' : 'the earlier tool';
+export function checkToolOutput(tool: 'ours' | 'earlier' | 'floor', command: 'validate' | 'stats', exit: { status: number | null; signal?: string | null }, text: string | null): ToolCounts {
+  const who = tool === 'ours' ? 'our CLI' : tool === 'earlier' ? 'the earlier tool' : 'the irreducible work';
   const okExit = tool === 'ours' ? exit.status === 0 || exit.status === 1 : exit.status === 0;
   if (!okExit) throw errors.internal(`${who}'s ${command} exited with ${exit.status ?? exit.signal ?? 'nothing'}`);
   if (text === null || text.trim() === '') throw errors.internal(`${who}'s ${command} wrote no output`);
@@ -44,6 +44,11 @@ export function checkToolOutput(tool: 'ours' | 'earlier', command: 'validate' | 
     throw errors.internal(`${who}'s ${command} output is not JSON: ${(e as Error).message}`);
   }
   if (!out || typeof out !== 'object') throw errors.internal(`${who}'s ${command} output is not a JSON object`);
+  if (tool === 'floor') {
+    const files = num(out.files);
+    if (files === null || files === 0) throw errors.internal(`${who} read no sidecar`);
+    return { sidecars: files, links: num(out.links) };
+  }
   if (out.scan_complete === false) throw errors.internal(`${who}'s ${command} says its scan was not complete (scan_problems ${String(out.scan_problems)})`);
   if (command === 'validate') {
     const total = num(out.total_files);
@@ -67,6 +72,7 @@ export function toolArgv(spec: ToolRunSpec): { file: string; args: string[]; env
     if (!spec.out) throw errors.usage('tool-run: the earlier tool needs an output file');
     return { file: spec.exe, args: [spec.command, '--input', spec.root, '-o', spec.out], env: process.env };
   }
+  if (spec.tool === 'floor') return { file: process.execPath, args: [spec.exe, '--whole', spec.root], env: process.env };
   const env = { ...process.env };
   // The default engine unless the spec asks for inline (an engine set in the bench's own environment does not leak in).
   delete env.IMAGE_SIDECAR_ENGINE;
@@ -93,7 +99,7 @@ export function toolRunOp(spec: ToolRunSpec): { ms: number; maxRssKB: number; de
   const t0 = performance.now();
   const r = spawnSync(TIME_BIN, ['-o', timeFile, '-f', '%e %U %S %M', file, ...args], {
     env,
-    stdio: ['ignore', spec.tool === 'ours' ? 'pipe' : 'ignore', 'pipe'],
+    stdio: ['ignore', spec.tool === 'earlier' ? 'ignore' : 'pipe', 'pipe'],
     maxBuffer: 1024 * 1024 * 1024,
   });
   const ms = performance.now() - t0;
@@ -106,7 +112,7 @@ export function toolRunOp(spec: ToolRunSpec): { ms: number; maxRssKB: number; de
     rmSync(timeFile, { force: true });
   }
   let text: string | null;
-  if (spec.tool === 'ours') text = r.stdout?.toString() ?? null;
+  if (spec.tool !== 'earlier') text = r.stdout?.toString() ?? null;
   else text = spec.out && existsSync(spec.out) ? readFileSync(spec.out, 'utf8') : null;
   let counts: ToolCounts;
   try {

@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { isFailure, measureRounds, type Measurement } from '../bench/measure.js';
 import { figure, type FailedFigure, type OperationFigure } from '../bench/results.js';
 import { earlierTargets, EARLIER_GOALS } from '../bench/targets.js';
-import { checkToolOutput, parseTimeFile, TIME_BIN, toolArgv } from '../bench/tool-run.js';
+import { checkToolOutput, parseTimeFile, TIME_BIN, toolArgv, toolRunOp } from '../bench/tool-run.js';
 import { testDir } from './helpers/tree.js';
 
 const ok = { status: 0 };
@@ -29,7 +29,10 @@ test('a tool run that did not do the job is an error with the reason, never coun
   assert.throws(() => checkToolOutput('earlier', 'validate', ok, '{"valid_files":3}'), /no total_files/);
   assert.throws(() => checkToolOutput('ours', 'stats', ok, '{"total_sidecars":5,"scan_complete":false,"scan_problems":1}'), /not complete/);
   assert.deepEqual(checkToolOutput('earlier', 'stats', ok, JSON.stringify({ total_sidecars: 3, total_images: 4, sidecars: [{}, {}, {}] })), { sidecars: 3, images: 4, listed: 3 });
-  assert.deepEqual(checkToolOutput('ours', 'stats', ok, JSON.stringify({ total_sidecars: 3, total_images: 7, sidecar_files: 4 })), { sidecars: 3, images: 7, sidecarFiles: 4 });
+  assert.deepEqual(checkToolOutput('ours', 'stats', ok, JSON.stringify({ total_sidecars: 3, total_images: 7, sidecar_files: 4 })), { sidecars: 3, images: 7, sidecarFiles: 4 });  // The bound's own process (irreducible.ts --whole): the files it read, or an error.
+  assert.deepEqual(checkToolOutput('floor', 'validate', ok, JSON.stringify({ files: 9, links: 2, notDecodable: 0, cpuMs: 5 })), { sidecars: 9, links: 2 });
+  assert.throws(() => checkToolOutput('floor', 'validate', ok, JSON.stringify({ files: 0, links: 0 })), /irreducible work read no sidecar/);
+  assert.throws(() => checkToolOutput('floor', 'validate', { status: 1 }, '{"files":3}'), /exited with 1/);
 });
 
 test('the command lines: ours with --no-index or the index, the engine only when asked; the earlier tool with -o', () => {
@@ -46,6 +49,8 @@ test('the command lines: ours with --no-index or the index, the engine only when
     const theirs = toolArgv({ op: 'tool-run', tool: 'earlier', command: 'stats', exe: '/e/rust', root: '/lib', out: '/w/o.json' });
     assert.deepEqual([theirs.file, ...theirs.args], ['/e/rust', 'stats', '--input', '/lib', '-o', '/w/o.json']);
     assert.throws(() => toolArgv({ op: 'tool-run', tool: 'earlier', command: 'stats', exe: '/e/rust', root: '/lib' }), /output file/);
+    const floor = toolArgv({ op: 'tool-run', tool: 'floor', command: 'validate', exe: '/b/irreducible.js', root: '/lib' });
+    assert.deepEqual([floor.file, ...floor.args], [process.execPath, '/b/irreducible.js', '--whole', '/lib']);
   } finally {
     if (saved === undefined) delete process.env.IMAGE_SIDECAR_ENGINE;
     else process.env.IMAGE_SIDECAR_ENGINE = saved;
@@ -81,6 +86,7 @@ test('the earlier targets are ratios paired by round; a failed row gives its rea
     { id: 'earlier.ours.stats.bin', label: 'x', error: "our CLI's stats exited with 2" },
     fig('earlier.ours.validate.served', [400, 400, 400], 3),
     fig('earlier.ours.validate.inline', [1000, 1000, 1000], 3),
+    fig('earlier.floor.json', [250, 250, 250], 3),
     // the tree section's pair: not used while the earlier section measured its own
     fig('validate.json.threads', [100, 100, 100], 4),
     fig('validate.json.inline', [100, 100, 100], 4),
@@ -92,7 +98,10 @@ test('the earlier targets are ratios paired by round; a failed row gives its rea
   assert.equal(v.pass, true);
   assert.equal(v.goal, `<= ${EARLIER_GOALS.validateJson}×`);
   assert.match(v.note ?? '', /^CPU 1\.000×/);
+  // The bound in the note, paired by round as the row is (0.25, 0.25, 0.125 → 0.25); a bound not measured: none.
+  assert.match(v.note ?? '', /the bound on this machine \(the irreducible work as a whole process, same rounds\): 0\.250×/);
   assert.equal(byName(ts, 'validate --no-index, bin copy').measured, 0.3);
+  assert.doesNotMatch(byName(ts, 'validate --no-index, bin copy').note ?? '', /bound/);
   const failed = byName(ts, 'stats --no-index, bin copy');
   assert.equal(failed.measured, null);
   assert.equal(failed.pass, null);
@@ -129,4 +138,19 @@ test('an earlier tool that exits 0 having validated nothing is a failed row, not
   assert.equal(fine.detail.sidecars, 2);
   assert.equal(typeof fine.detail.cpuMs, 'number');
   assert.equal(fine.runsCpuMs?.length, 3);
+});
+
+test('the bound as a whole process: every sidecar read, every image link resolved, its counts on stdout', { skip: !fs.existsSync(TIME_BIN) && `${TIME_BIN} not found` }, (t) => {
+  const root = testDir(t);
+  fs.mkdirSync(path.join(root, 'a'), { recursive: true });
+  fs.mkdirSync(path.join(root, 'b'));
+  fs.writeFileSync(path.join(root, 'a', 'IMG_1.json'), '{}');
+  fs.writeFileSync(path.join(root, 'a', 'IMG_1.jpg'), '');
+  fs.writeFileSync(path.join(root, 'b', 'IMG_2.bin'), 'x');
+  fs.symlinkSync('../a/IMG_1.jpg', path.join(root, 'b', 'IMG_1.jpg'));
+  const exe = path.join(path.dirname(new URL(import.meta.url).pathname), '..', 'bench', 'irreducible.js');
+  const r = toolRunOp({ op: 'tool-run', tool: 'floor', command: 'validate', exe, root });
+  assert.equal(r.detail.sidecars, 2);
+  assert.equal(r.detail.links, 1);
+  assert.ok(r.ms > 0);
 });
