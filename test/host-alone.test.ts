@@ -14,7 +14,7 @@ import { FAKE_JPEG, makeTree, sidecarData, testDir } from './helpers/tree.js';
 
 const url = (rel: string) => JSON.stringify(new URL(rel, import.meta.url).href);
 
-/** A tree of a few batches (pipeline.ts DEFAULT_BATCH_FILES: 64), so that batches end on the main thread. */
+/** A tree whose batches (tuning.ts DEFAULT_BATCH_FILES) end on the main thread (in-process below the threads' break-even). */
 function tree(t: { after: (fn: () => void) => void }): string {
   const spec: Record<string, Parameters<typeof makeTree>[0][string]> = {};
   for (let i = 0; i < 200; i++) {
