@@ -7,14 +7,11 @@
  * below what the machine allows (docs/BENCHMARKS.md, "What each figure means").
  *
  * Folders are dealt alternately to the two threads. Run as a module in a worker thread too
- * (`isMainThread` false: it does its half and posts its counts), and as a process of its own
- * (`node irreducible.js --whole ROOT`: section earlier's bound, timed from spawn to exit like the
- * tools' whole processes, Node's start and the worker's included; nothing decoded; its counts as
- * JSON on stdout).
+ * (`isMainThread` false: it does its half and posts its counts). irreducible-whole.ts does the same
+ * work as a process of its own (section earlier's bound).
  */
 import { readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { foldersOf } from './lists.js';
 
@@ -25,7 +22,7 @@ interface Half {
   decode: boolean;
 }
 
-interface Counts {
+export interface Counts {
   files: number;
   links: number;
   notDecodable: number;
@@ -37,28 +34,33 @@ async function loadDecoder(): Promise<void> {
   decodeSidecar ??= (await import('../src/formats/codec.js')).decodeSidecar;
 }
 
-function work({ dirs, decode }: Half): Counts {
-  const c: Counts = { files: 0, links: 0, notDecodable: 0 };
-  for (const d of dirs) {
-    for (const e of readdirSync(d, { withFileTypes: true })) {
-      const p = join(d, e.name);
-      if (e.isSymbolicLink()) {
-        readlinkSync(p);
-        statSync(p, { throwIfNoEntry: false });
-        c.links++;
-      } else if (e.isFile() && SIDECAR.test(e.name)) {
-        const buf = readFileSync(p);
-        if (decode) {
-          try {
-            decodeSidecar!(buf, { path: p });
-          } catch {
-            c.notDecodable++;
-          }
-        }
-        c.files++;
-      }
+/** A listed entry's share of the work: a symlink resolved (readlink + a stat of its target), a sidecar read (and decoded). */
+export function touch(p: string, link: boolean, c: Counts, decode: boolean): void {
+  if (link) {
+    readlinkSync(p);
+    statSync(p, { throwIfNoEntry: false });
+    c.links++;
+    return;
+  }
+  const buf = readFileSync(p);
+  if (decode) {
+    try {
+      decodeSidecar!(buf, { path: p });
+    } catch {
+      c.notDecodable++;
     }
   }
+  c.files++;
+}
+
+/** Is this listed entry part of the work: a symlink (an image link, or any other the walk meets) or a sidecar file? */
+export function touched(e: { name: string; isSymbolicLink(): boolean; isFile(): boolean }): boolean {
+  return e.isSymbolicLink() || (e.isFile() && SIDECAR.test(e.name));
+}
+
+function work({ dirs, decode }: Half): Counts {
+  const c: Counts = { files: 0, links: 0, notDecodable: 0 };
+  for (const d of dirs) for (const e of readdirSync(d, { withFileTypes: true })) if (touched(e)) touch(join(d, e.name), e.isSymbolicLink(), c, decode);
   return c;
 }
 
@@ -89,9 +91,4 @@ export async function irreducible(root: string, decode: boolean): Promise<{ ms: 
   } finally {
     await worker.terminate();
   }
-}
-
-if (isMainThread && process.argv[2] === '--whole' && process.argv[3] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const { detail } = await irreducible(process.argv[3], false);
-  process.stdout.write(`${JSON.stringify(detail)}\n`);
 }

@@ -264,8 +264,10 @@ export function earlierTargets(figs: TargetInputs['figures']): TargetResult[] {
     : ['validate.json.threads', 'validate.json.inline', 'threads ÷ inline engine (section tree)'];
   // The machine's bound of a row (irreducible.ts as a process of its own, same rounds), in its note.
   const bound = (floorId: string): string => {
-    const r = missing([floorId, vOrig]) ? null : timeRatio(f(floorId), f(vOrig));
-    return r === null ? '' : `; the bound on this machine (the irreducible work as a whole process, same rounds): ${r.toFixed(3)}× (${msPair(f(floorId), f(vOrig))})`;
+    if (!figs.some((y) => y.id === floorId)) return '';
+    const gap = missing([floorId, vOrig]);
+    const r = gap ? null : timeRatio(f(floorId), f(vOrig));
+    return r === null ? `; the bound on this machine not measured (${gap ?? 'no paired rounds'})` : `; the bound on this machine (the irreducible work as a whole process, same rounds): ${r.toFixed(3)}× (${msPair(f(floorId), f(vOrig))})`;
   };
   return [
     pair('validate --no-index, JSON library, × the earlier tool\'s validate (whole processes, same rounds)', 'earlier.ours.validate.json', vOrig, EARLIER_GOALS.validateJson, bound('earlier.floor.json')),

@@ -34,16 +34,17 @@ const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFi
  */
 export function checkToolOutput(tool: 'ours' | 'earlier' | 'floor', command: 'validate' | 'stats', exit: { status: number | null; signal?: string | null }, text: string | null): ToolCounts {
   const who = tool === 'ours' ? 'our CLI' : tool === 'earlier' ? 'the earlier tool' : 'the irreducible work';
+  const what = tool === 'floor' ? who : `${who}'s ${command}`;
   const okExit = tool === 'ours' ? exit.status === 0 || exit.status === 1 : exit.status === 0;
-  if (!okExit) throw errors.internal(`${who}'s ${command} exited with ${exit.status ?? exit.signal ?? 'nothing'}`);
-  if (text === null || text.trim() === '') throw errors.internal(`${who}'s ${command} wrote no output`);
+  if (!okExit) throw errors.internal(`${what} exited with ${exit.status ?? exit.signal ?? 'nothing'}`);
+  if (text === null || text.trim() === '') throw errors.internal(`${what} wrote no output`);
   let out: Record<string, unknown>;
   try {
     out = JSON.parse(text) as Record<string, unknown>;
   } catch (e) {
-    throw errors.internal(`${who}'s ${command} output is not JSON: ${(e as Error).message}`);
+    throw errors.internal(`${what} output is not JSON: ${(e as Error).message}`);
   }
-  if (!out || typeof out !== 'object') throw errors.internal(`${who}'s ${command} output is not a JSON object`);
+  if (!out || typeof out !== 'object') throw errors.internal(`${what} output is not a JSON object`);
   if (tool === 'floor') {
     const files = num(out.files);
     if (files === null || files === 0) throw errors.internal(`${who} read no sidecar`);
@@ -72,7 +73,7 @@ export function toolArgv(spec: ToolRunSpec): { file: string; args: string[]; env
     if (!spec.out) throw errors.usage('tool-run: the earlier tool needs an output file');
     return { file: spec.exe, args: [spec.command, '--input', spec.root, '-o', spec.out], env: process.env };
   }
-  if (spec.tool === 'floor') return { file: process.execPath, args: [spec.exe, '--whole', spec.root], env: process.env };
+  if (spec.tool === 'floor') return { file: process.execPath, args: [spec.exe, spec.root], env: process.env };
   const env = { ...process.env };
   // The default engine unless the spec asks for inline (an engine set in the bench's own environment does not leak in).
   delete env.IMAGE_SIDECAR_ENGINE;

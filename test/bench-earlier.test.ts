@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { isFailure, measureRounds, type Measurement } from '../bench/measure.js';
 import { figure, type FailedFigure, type OperationFigure } from '../bench/results.js';
 import { earlierTargets, EARLIER_GOALS } from '../bench/targets.js';
@@ -32,7 +33,7 @@ test('a tool run that did not do the job is an error with the reason, never coun
   assert.deepEqual(checkToolOutput('ours', 'stats', ok, JSON.stringify({ total_sidecars: 3, total_images: 7, sidecar_files: 4 })), { sidecars: 3, images: 7, sidecarFiles: 4 });  // The bound's own process (irreducible.ts --whole): the files it read, or an error.
   assert.deepEqual(checkToolOutput('floor', 'validate', ok, JSON.stringify({ files: 9, links: 2, notDecodable: 0, cpuMs: 5 })), { sidecars: 9, links: 2 });
   assert.throws(() => checkToolOutput('floor', 'validate', ok, JSON.stringify({ files: 0, links: 0 })), /irreducible work read no sidecar/);
-  assert.throws(() => checkToolOutput('floor', 'validate', { status: 1 }, '{"files":3}'), /exited with 1/);
+  assert.throws(() => checkToolOutput('floor', 'validate', { status: 1 }, '{"files":3}'), /^.*the irreducible work exited with 1/);
 });
 
 test('the command lines: ours with --no-index or the index, the engine only when asked; the earlier tool with -o', () => {
@@ -49,8 +50,8 @@ test('the command lines: ours with --no-index or the index, the engine only when
     const theirs = toolArgv({ op: 'tool-run', tool: 'earlier', command: 'stats', exe: '/e/rust', root: '/lib', out: '/w/o.json' });
     assert.deepEqual([theirs.file, ...theirs.args], ['/e/rust', 'stats', '--input', '/lib', '-o', '/w/o.json']);
     assert.throws(() => toolArgv({ op: 'tool-run', tool: 'earlier', command: 'stats', exe: '/e/rust', root: '/lib' }), /output file/);
-    const floor = toolArgv({ op: 'tool-run', tool: 'floor', command: 'validate', exe: '/b/irreducible.js', root: '/lib' });
-    assert.deepEqual([floor.file, ...floor.args], [process.execPath, '/b/irreducible.js', '--whole', '/lib']);
+    const floor = toolArgv({ op: 'tool-run', tool: 'floor', command: 'validate', exe: '/b/irreducible-whole.js', root: '/lib' });
+    assert.deepEqual([floor.file, ...floor.args], [process.execPath, '/b/irreducible-whole.js', '/lib']);
   } finally {
     if (saved === undefined) delete process.env.IMAGE_SIDECAR_ENGINE;
     else process.env.IMAGE_SIDECAR_ENGINE = saved;
@@ -101,7 +102,10 @@ test('the earlier targets are ratios paired by round; a failed row gives its rea
   // The bound in the note, paired by round as the row is (0.25, 0.25, 0.125 → 0.25); a bound not measured: none.
   assert.match(v.note ?? '', /the bound on this machine \(the irreducible work as a whole process, same rounds\): 0\.250×/);
   assert.equal(byName(ts, 'validate --no-index, bin copy').measured, 0.3);
-  assert.doesNotMatch(byName(ts, 'validate --no-index, bin copy').note ?? '', /bound/);
+  assert.doesNotMatch(byName(ts, 'validate --no-index, bin copy').note ?? '', /bound/, 'a bound the run did not measure is not named');
+  // A bound row that failed says why in the rows it bounds.
+  const failedBound = earlierTargets([...figs, { id: 'earlier.floor.bin', label: 'x', error: 'the irreducible work exited with 1' }]);
+  assert.match(byName(failedBound, 'validate --no-index, bin copy').note ?? '', /bound on this machine not measured \(earlier\.floor\.bin failed: the irreducible work exited with 1\)/);
   const failed = byName(ts, 'stats --no-index, bin copy');
   assert.equal(failed.measured, null);
   assert.equal(failed.pass, null);
@@ -140,17 +144,23 @@ test('an earlier tool that exits 0 having validated nothing is a failed row, not
   assert.equal(fine.runsCpuMs?.length, 3);
 });
 
-test('the bound as a whole process: every sidecar read, every image link resolved, its counts on stdout', { skip: !fs.existsSync(TIME_BIN) && `${TIME_BIN} not found` }, (t) => {
+test('the bound as a whole process: every folder listed once, every sidecar read, every symlink resolved, its counts on stdout', { skip: !fs.existsSync(TIME_BIN) && `${TIME_BIN} not found` }, (t) => {
   const root = testDir(t);
-  fs.mkdirSync(path.join(root, 'a'), { recursive: true });
-  fs.mkdirSync(path.join(root, 'b'));
+  // Folders on both threads' shares (alternate folders go to the worker).
+  for (const d of ['a', 'b', 'c', 'c/d']) fs.mkdirSync(path.join(root, d), { recursive: true });
   fs.writeFileSync(path.join(root, 'a', 'IMG_1.json'), '{}');
   fs.writeFileSync(path.join(root, 'a', 'IMG_1.jpg'), '');
   fs.writeFileSync(path.join(root, 'b', 'IMG_2.bin'), 'x');
+  fs.writeFileSync(path.join(root, 'c', 'IMG_3.rkyv'), 'x');
+  fs.writeFileSync(path.join(root, 'c', 'd', 'IMG_4.json'), '{}');
+  fs.writeFileSync(path.join(root, 'c', 'd', 'notes.txt'), 'not a sidecar');
   fs.symlinkSync('../a/IMG_1.jpg', path.join(root, 'b', 'IMG_1.jpg'));
-  const exe = path.join(path.dirname(new URL(import.meta.url).pathname), '..', 'bench', 'irreducible.js');
+  fs.symlinkSync('../../a/IMG_1.jpg', path.join(root, 'c', 'd', 'IMG_1.jpg'));
+  const exe = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'bench', 'irreducible-whole.js');
   const r = toolRunOp({ op: 'tool-run', tool: 'floor', command: 'validate', exe, root });
-  assert.equal(r.detail.sidecars, 2);
-  assert.equal(r.detail.links, 1);
+  assert.equal(r.detail.sidecars, 4);
+  assert.equal(r.detail.links, 2);
   assert.ok(r.ms > 0);
+  // A missing root: a failed row with the reason, never a figure.
+  assert.throws(() => toolRunOp({ op: 'tool-run', tool: 'floor', command: 'validate', exe, root: path.join(root, 'none') }), /the irreducible work exited with 1/);
 });

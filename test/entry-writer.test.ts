@@ -147,7 +147,7 @@ describe('the WebAssembly entry writer', () => {
         const read = new Uint8Array(items.map((it) => (fs.existsSync(it.path) ? 1 : 0)));
         const opts: EntryOptions = { racyCutoffMs: Date.now() + 60_000, root: sampleRoot, keyNo: 3 };
         let written = 0;
-        // In batches of 64, as the engine sends them.
+        // In batches of 64: several per sample library (the engine's own batches are larger).
         for (let s = 0; s < results.length; s += 64) {
           const kinds = compareBoth(results.slice(s, s + 64), items.slice(s, s + 64), read.slice(s, s + 64), statRows(stats.slice(s, s + 64)), opts, withKeys);
           assert.ok(kinds !== null, 'the writer took the batch');

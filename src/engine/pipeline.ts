@@ -19,7 +19,7 @@ import { relieveHeap } from './heap-relief.js';
 import { DEFAULT_BATCH_BYTES, DEFAULT_BATCH_FILES, HOLD_AHEAD_PER_HELD_ITEM, HOLD_MAX_AHEAD, MAIN_HEAP_BOUND, RELIEVE_EVERY_JOBS, SERVED_HEAP_BOUND } from '../tuning.js';
 
 export interface PipelineOptions<I, J = unknown> {
-  /** Items per batch. Default 64. */
+  /** Items per batch. Default DEFAULT_BATCH_FILES (tuning.ts). */
   batchFiles?: number;
   /** Bytes per batch, as `weigh` counts them. Default 8 MiB. */
   batchBytes?: number;

@@ -63,7 +63,7 @@ const MAX_GARBAGE_SHARE = 0.25;
  * beyond, the base is written again with them (and the delta removed).
  */
 const MAX_DELTA_SHARE = 0.125;
-/** A first run's entries appended to the spool together (recordFirst): a few batches' worth. */
+/** A first run's entries appended to the spool together (recordFirst): about a batch's worth. */
 const FIRST_ENTRIES_PER_APPEND = 256;
 
 /** What the scan keeps per sidecar sent to the engine: its identity as seen before the read. */

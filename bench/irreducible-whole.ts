@@ -1,0 +1,65 @@
+/**
+ * The irreducible work (irreducible.ts) as a process of its own, section earlier's bound: `node
+ * irreducible-whole.js ROOT`, timed from spawn to exit as the tools' whole processes are (Node's
+ * start and a worker thread's included). The worker starts first; meanwhile this thread lists every
+ * folder once, doing alternate folders' share itself (every symlink resolved, every sidecar read;
+ * nothing decoded) and handing the others' paths to the worker, a few hundred per message. Its
+ * counts go to stdout as JSON.
+ */
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { isMainThread, parentPort, Worker } from 'node:worker_threads';
+import { touch, touched, type Counts } from './irreducible.js';
+
+/** Paths handed to the worker per message (with, per path, 1 when it is a symlink). */
+const HAND_OVER = 512;
+
+interface Share {
+  paths: string[];
+  links: number[];
+}
+
+if (!isMainThread) {
+  const c: Counts = { files: 0, links: 0, notDecodable: 0 };
+  parentPort!.on('message', (m: Share | 'end') => {
+    if (m === 'end') {
+      parentPort!.postMessage(c);
+      return;
+    }
+    for (let i = 0; i < m.paths.length; i++) touch(m.paths[i], m.links[i] === 1, c, false);
+  });
+} else {
+  const root = process.argv[2];
+  if (!root) {
+    process.stderr.write('usage: node irreducible-whole.js ROOT\n');
+    process.exit(2);
+  }
+  const worker = new Worker(new URL(import.meta.url));
+  const theirs = new Promise<Counts>((resolve, reject) => worker.once('message', resolve).once('error', reject));
+  const mine: Counts = { files: 0, links: 0, notDecodable: 0 };
+  let share: Share = { paths: [], links: [] };
+  const stack = [root];
+  for (let n = 0; stack.length > 0; n++) {
+    const dir = stack.pop()!;
+    const entries = readdirSync(dir, { withFileTypes: true });
+    for (const e of entries) if (e.isDirectory()) stack.push(join(dir, e.name));
+    for (const e of entries) {
+      if (!touched(e)) continue;
+      const p = join(dir, e.name);
+      if (n % 2 === 0) touch(p, e.isSymbolicLink(), mine, false);
+      else {
+        share.paths.push(p);
+        share.links.push(e.isSymbolicLink() ? 1 : 0);
+        if (share.paths.length >= HAND_OVER) {
+          worker.postMessage(share);
+          share = { paths: [], links: [] };
+        }
+      }
+    }
+  }
+  worker.postMessage(share);
+  worker.postMessage('end');
+  const other = await theirs;
+  await worker.terminate();
+  process.stdout.write(`${JSON.stringify({ files: mine.files + other.files, links: mine.links + other.links })}\n`);
+}
