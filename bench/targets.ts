@@ -262,7 +262,7 @@ export function earlierTargets(figs: TargetInputs['figures']): TargetResult[] {
   const [tId, iId, where] = cliInline
     ? ['earlier.ours.validate.json', 'earlier.ours.validate.inline', 'our CLI, default engine ÷ IMAGE_SIDECAR_ENGINE=inline (section earlier)']
     : ['validate.json.threads', 'validate.json.inline', 'threads ÷ inline engine (section tree)'];
-  // The machine's bound of a row (irreducible.ts as a process of its own, same rounds), in its note.
+  // The machine's bound of a row (irreducible-whole.ts: the irreducible work as a process of its own, same rounds), in its note.
   const bound = (floorId: string): string => {
     if (!figs.some((y) => y.id === floorId)) return '';
     const gap = missing([floorId, vOrig]);
