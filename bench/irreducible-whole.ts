@@ -4,7 +4,8 @@
  * start and a worker thread's included). The worker starts first; meanwhile this thread lists every
  * folder once, doing alternate folders' share itself (every symlink resolved, every sidecar read;
  * nothing decoded) and handing the others' paths to the worker, a few hundred per message. Its
- * counts go to stdout as JSON.
+ * counts go to stdout as JSON. `--inline`: no worker, this thread does it all (the bound of threads ÷
+ * inline: what a second thread buys this work on this machine).
  */
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -30,12 +31,14 @@ if (!isMainThread) {
   });
 } else {
   const root = process.argv[2];
-  if (!root) {
-    process.stderr.write('usage: node irreducible-whole.js ROOT\n');
+  const inline = process.argv[3] === '--inline';
+  if (!root || (process.argv.length > 3 && !inline)) {
+    process.stderr.write('usage: node irreducible-whole.js ROOT [--inline]\n');
     process.exit(2);
   }
-  const worker = new Worker(new URL(import.meta.url));
-  const theirs = new Promise<Counts>((resolve, reject) => worker.once('message', resolve).once('error', reject));
+  // --inline: this thread alone does all of it (the bound of threads ÷ inline is the two ratios).
+  const worker = inline ? null : new Worker(new URL(import.meta.url));
+  const theirs = worker === null ? Promise.resolve<Counts>({ files: 0, links: 0, notDecodable: 0 }) : new Promise<Counts>((resolve, reject) => worker.once('message', resolve).once('error', reject));
   const mine: Counts = { files: 0, links: 0, notDecodable: 0 };
   let share: Share = { paths: [], links: [] };
   const stack = [root];
@@ -46,20 +49,20 @@ if (!isMainThread) {
     for (const e of entries) {
       if (!touched(e)) continue;
       const p = join(dir, e.name);
-      if (n % 2 === 0) touch(p, e.isSymbolicLink(), mine, false);
+      if (worker === null || n % 2 === 0) touch(p, e.isSymbolicLink(), mine, false);
       else {
         share.paths.push(p);
         share.links.push(e.isSymbolicLink() ? 1 : 0);
         if (share.paths.length >= HAND_OVER) {
-          worker.postMessage(share);
+          worker!.postMessage(share);
           share = { paths: [], links: [] };
         }
       }
     }
   }
-  worker.postMessage(share);
-  worker.postMessage('end');
+  worker?.postMessage(share);
+  worker?.postMessage('end');
   const other = await theirs;
-  await worker.terminate();
+  await worker?.terminate();
   process.stdout.write(`${JSON.stringify({ files: mine.files + other.files, links: mine.links + other.links })}\n`);
 }

@@ -46,7 +46,7 @@ export type OpSpec =
    * One whole process of a command-line tool (section earlier, tool-run.ts): our CLI (`exe`: its
    * cli.js; `index`: the index file, absent: --no-index; `engine: 'inline'`: IMAGE_SIDECAR_ENGINE=inline)
    * or the earlier Rust tool (`exe`: its binary; `out`: the file its `-o` writes), or (`floor`) the
-   * irreducible work as a process of its own (`exe`: irreducible-whole.js), under /usr/bin/time.
+   * irreducible work as a process of its own (`exe`: irreducible-whole.js; `engine: 'inline'`: on one thread), under /usr/bin/time.
    */
   | { op: 'tool-run'; tool: 'ours' | 'earlier' | 'floor'; command: 'validate' | 'stats'; exe: string; root: string; out?: string; index?: string; engine?: 'inline' }
   /** `readSidecar` for every listed image, one call at a time. */

@@ -896,13 +896,15 @@ export class Bench {
     // The machine's bound for these rows: the irreducible work as a process of its own, timed as
     // the tools are (irreducible-whole.ts: Node's start, a worker, every folder listed once, every
     // symlink resolved, every sidecar read; nothing decoded, checked or written).
-    const floorRun = (root: string): OpSpec => ({ op: 'tool-run', tool: 'floor', command: 'validate', exe: path.join(path.dirname(fileURLToPath(import.meta.url)), 'irreducible-whole.js'), root });
+    const floorRun = (root: string, engine?: 'inline'): OpSpec => ({ op: 'tool-run', tool: 'floor', command: 'validate', exe: path.join(path.dirname(fileURLToPath(import.meta.url)), 'irreducible-whole.js'), root, ...(engine ? { engine } : {}) });
     const floorWhat = 'bound: the irreducible work as a whole process, nothing decoded';
     steps.push(
       { id: 'earlier.floor.json', what: `${floorWhat} (JSON library`, lib: l, spec: floorRun(l.root) },
       { id: 'earlier.floor.bin', what: `${floorWhat} (bin copy`, lib: b, spec: floorRun(b.root) },
     );
     if (inlineHere) steps.push({ id: 'earlier.ours.validate.inline', what: 'our CLI: validate --no-index, IMAGE_SIDECAR_ENGINE=inline (JSON library', lib: l, spec: ours('validate', l.root, { engine: 'inline' }) });
+    // The bound of threads ÷ inline: the same irreducible work on one thread (its two threads ÷ this).
+    steps.push({ id: 'earlier.floor.json.inline', what: `${floorWhat}, on one thread (JSON library`, lib: l, spec: floorRun(l.root, 'inline') });
     const outs = measureRounds(steps.map((s) => ({ label: s.id, spec: s.spec, prepare: s.prepare })), this.args.runs);
     const counted: Record<string, unknown> = {};
     outs.forEach((o, k) => {

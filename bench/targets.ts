@@ -269,13 +269,21 @@ export function earlierTargets(figs: TargetInputs['figures']): TargetResult[] {
     const r = gap ? null : timeRatio(f(floorId), f(vOrig));
     return r === null ? `; the bound on this machine not measured (${gap ?? 'no paired rounds'})` : `; the bound on this machine (the irreducible work as a whole process, same rounds): ${r.toFixed(3)}× (${msPair(f(floorId), f(vOrig))})`;
   };
+  // threads ÷ inline's bound: the irreducible work on two threads ÷ on one (what a second thread buys this machine's system calls).
+  const threadsBound = (): string => {
+    const [two, one] = ['earlier.floor.json', 'earlier.floor.json.inline'];
+    if (!figs.some((y) => y.id === one)) return '';
+    const gap = missing([two, one]);
+    const r = gap ? null : timeRatio(f(two), f(one));
+    return r === null ? `; the bound on this machine not measured (${gap ?? 'no paired rounds'})` : `; the bound on this machine (the irreducible work as a whole process, two threads ÷ one, same rounds): ${r.toFixed(3)}× (${msPair(f(two), f(one))})`;
+  };
   return [
     pair('validate --no-index, JSON library, × the earlier tool\'s validate (whole processes, same rounds)', 'earlier.ours.validate.json', vOrig, EARLIER_GOALS.validateJson, bound('earlier.floor.json')),
     pair('validate --no-index, bin copy, × the earlier tool\'s validate on the JSON library', 'earlier.ours.validate.bin', vOrig, EARLIER_GOALS.binOverValidate, bound('earlier.floor.bin')),
     pair('stats --no-index, bin copy, × the earlier tool\'s validate on the JSON library', 'earlier.ours.stats.bin', vOrig, EARLIER_GOALS.binOverValidate, bound('earlier.floor.bin')),
     pair('stats --no-index, JSON library, × the earlier tool\'s stats', 'earlier.ours.stats.json', 'earlier.orig.stats.json', EARLIER_GOALS.stats),
     pair('validate, served index (unchanged tree), JSON library, × the earlier tool\'s validate', 'earlier.ours.validate.served', vOrig, EARLIER_GOALS.served),
-    pair('validate --no-index, JSON library, threads ÷ inline', tId, iId, EARLIER_GOALS.threadsOverInline, `; ${where}`),
+    pair('validate --no-index, JSON library, threads ÷ inline', tId, iId, EARLIER_GOALS.threadsOverInline, `; ${where}${threadsBound()}`),
   ];
 }
 

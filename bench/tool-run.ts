@@ -73,7 +73,7 @@ export function toolArgv(spec: ToolRunSpec): { file: string; args: string[]; env
     if (!spec.out) throw errors.usage('tool-run: the earlier tool needs an output file');
     return { file: spec.exe, args: [spec.command, '--input', spec.root, '-o', spec.out], env: process.env };
   }
-  if (spec.tool === 'floor') return { file: process.execPath, args: [spec.exe, spec.root], env: process.env };
+  if (spec.tool === 'floor') return { file: process.execPath, args: [spec.exe, spec.root, ...(spec.engine === 'inline' ? ['--inline'] : [])], env: process.env };
   const env = { ...process.env };
   // The default engine unless the spec asks for inline (an engine set in the bench's own environment does not leak in).
   delete env.IMAGE_SIDECAR_ENGINE;

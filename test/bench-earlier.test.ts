@@ -52,6 +52,8 @@ test('the command lines: ours with --no-index or the index, the engine only when
     assert.throws(() => toolArgv({ op: 'tool-run', tool: 'earlier', command: 'stats', exe: '/e/rust', root: '/lib' }), /output file/);
     const floor = toolArgv({ op: 'tool-run', tool: 'floor', command: 'validate', exe: '/b/irreducible-whole.js', root: '/lib' });
     assert.deepEqual([floor.file, ...floor.args], [process.execPath, '/b/irreducible-whole.js', '/lib']);
+    const floorInline = toolArgv({ op: 'tool-run', tool: 'floor', command: 'validate', exe: '/b/irreducible-whole.js', root: '/lib', engine: 'inline' });
+    assert.deepEqual(floorInline.args, ['/b/irreducible-whole.js', '/lib', '--inline']);
   } finally {
     if (saved === undefined) delete process.env.IMAGE_SIDECAR_ENGINE;
     else process.env.IMAGE_SIDECAR_ENGINE = saved;
@@ -117,6 +119,10 @@ test('the earlier targets are ratios paired by round; a failed row gives its rea
   const ti = byName(ts, 'threads ÷ inline');
   assert.equal(ti.measured, 0.5);
   assert.match(ti.note ?? '', /section earlier/);
+  assert.doesNotMatch(ti.note ?? '', /bound/, 'no one-thread bound measured: none named');
+  // The bound of threads ÷ inline: the irreducible work on two threads ÷ on one, in its note.
+  const withInlineBound = earlierTargets([...figs, fig('earlier.floor.json.inline', [400, 250, 500], 3)]);
+  assert.match(byName(withInlineBound, 'threads ÷ inline').note ?? '', /two threads ÷ one, same rounds\): 0\.625×/);
 
   // Without the section's inline row, the tree section's pair; without the section, no numbers and why.
   const tree = earlierTargets(figs.filter((x) => x.id !== 'earlier.ours.validate.inline'));
@@ -161,6 +167,10 @@ test('the bound as a whole process: every folder listed once, every sidecar read
   assert.equal(r.detail.sidecars, 4);
   assert.equal(r.detail.links, 2);
   assert.ok(r.ms > 0);
+  // On one thread: the same counts.
+  const one = toolRunOp({ op: 'tool-run', tool: 'floor', command: 'validate', exe, root, engine: 'inline' });
+  assert.equal(one.detail.sidecars, 4);
+  assert.equal(one.detail.links, 2);
   // A missing root: a failed row with the reason, never a figure.
   assert.throws(() => toolRunOp({ op: 'tool-run', tool: 'floor', command: 'validate', exe, root: path.join(root, 'none') }), /the irreducible work exited with 1/);
 });
