@@ -120,9 +120,13 @@ test('the earlier targets are ratios paired by round; a failed row gives its rea
   assert.equal(ti.measured, 0.5);
   assert.match(ti.note ?? '', /section earlier/);
   assert.doesNotMatch(ti.note ?? '', /bound/, 'no one-thread bound measured: none named');
-  // The bound of threads ÷ inline: the irreducible work on two threads ÷ on one, in its note.
+  // The bound of threads ÷ inline, per round: the irreducible work as two threads did it, plus the
+  // rest of the inline run (inline − the work on one thread) halved: (250 + 600/2) / 1000,
+  // (250 + 750/2) / 1000, (250 + 500/2) / 1000 → median 0.55.
   const withInlineBound = earlierTargets([...figs, fig('earlier.floor.json.inline', [400, 250, 500], 3)]);
-  assert.match(byName(withInlineBound, 'threads ÷ inline').note ?? '', /two threads ÷ one, same rounds\): 0\.625×/);
+  assert.match(byName(withInlineBound, 'threads ÷ inline').note ?? '', /the bound on this machine: 0\.550× \(the irreducible work on two threads, 250 ms against 400 on one/);
+  const failedOne = earlierTargets([...figs, { id: 'earlier.floor.json.inline', label: 'x', error: 'the irreducible work exited with 1' }]);
+  assert.match(byName(failedOne, 'threads ÷ inline').note ?? '', /bound on this machine not measured \(earlier\.floor\.json\.inline failed/);
 
   // Without the section's inline row, the tree section's pair; without the section, no numbers and why.
   const tree = earlierTargets(figs.filter((x) => x.id !== 'earlier.ours.validate.inline'));
