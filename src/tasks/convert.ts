@@ -291,8 +291,8 @@ function finishUnit(st: Staged, opts: ConvertTaskOptions, removedIn: Set<string>
       return allItems(unit, action, false, asSidecarError(e, target));
     }
   }
-  // Checked on disk before the rename: while that is fresh, this check and the one before each
-  // removal only read the token (lock.ts `check(true)`).
+  // Verified at the lock's making or since, less than a third of staleMs ago: this check and the one
+  // before each removal only look the owner file up (lock.ts `check(true)`); past that, they touch it.
   if (st.lock && !opts.dryRun && !opts.keepSource && st.decoded.some((d) => d.path !== target)) {
     try {
       st.lock.check(true);
@@ -398,9 +398,13 @@ function undoWrite(target: string, original: Decoded | undefined, ours?: Buffer)
   }
 }
 
-/** Right before a unit's target is published: the lock is still ours, and a source at the target path (rewritten in place) is still the file read. */
+/**
+ * Right before a unit's target is published: the lock is still ours (touched when its last
+ * verification is older than a third of staleMs), and a source at the target path (rewritten in
+ * place) is still the file read.
+ */
 function beforeTargetRename(st: Staged): void {
-  st.lock?.check();
+  st.lock?.check(true);
   if (st.atTarget) assertSourceUnchanged(st.atTarget);
 }
 
