@@ -32,7 +32,7 @@
  * reading the token back (four system calls; a convert unit checks five times). A worker thread ended
  * mid-task (an abort) leaves its locks' descriptors open, as it leaves their folders: a batch's at most.
  */
-import { randomBytes } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { threadId } from 'node:worker_threads';
@@ -312,7 +312,8 @@ function agedOut(mtimeMs: number, maxAgeMs: number): boolean {
 const OWNER_TOKEN_RE = /^([0-9a-f]{8})-(\d+)\.(\d+)-[0-9a-f]+$/;
 
 function ownerToken(): string {
-  return `${hostMark()}-${process.pid}.${threadId}-${randomBytes(12).toString('hex')}`;
+  // randomUUID draws from a pool it refills in blocks: randomBytes called the generator once per lock.
+  return `${hostMark()}-${process.pid}.${threadId}-${randomUUID().replaceAll('-', '')}`;
 }
 
 /**
