@@ -9,7 +9,7 @@
  * worker thread blocked in a synchronous task):
  *   acquire   mkdir `<dir>/.<stem>.isc-lock`, then write `owner` inside it: a token naming the
  *             holder (host mark, pid and thread, temp-files.ts) and a random part
- *   hold      the directory's mtime is the heartbeat: `check()` verifies the lock is ours and touches it;
+ *   hold      the directory's mtime is the heartbeat: `check()` verifies the token and touches it;
  *             async holders check every staleMs / 3 on a timer, sync holders (convert units in
  *             worker threads) call `check()` before every rename and unlink (`check(true)`
  *             within staleMs / 3 of a verified check, or of the lock's making, reads the token without
@@ -25,12 +25,6 @@
  *             holder's lock aside (`takeOverIfStale`)
  *   lost      a holder whose token is gone must not commit: `check()` throws CONFLICT, the caller
  *             undoes what it did and reports; it never removes a source
- *
- * The holder knows its owner file by identity: it keeps the file it made open until release, and a
- * check is one stat of `<lock>/owner` compared with it (the same inode is that file: an owner file is
- * made once, exclusively, and never rewritten, and an inode held open is never reused) instead of
- * reading the token back (four system calls; a convert unit checks five times). A worker thread ended
- * mid-task (an abort) leaves its locks' descriptors open, as it leaves their folders: a batch's at most.
  */
 import { randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
@@ -154,28 +148,31 @@ class Lock implements HeldLock {
   constructor(
     readonly key: string,
     readonly lockDir: string,
-    /** Our owner file, open until release: its identity is the lock's (see the protocol above). */
-    private readonly ownerFd: number,
-    private readonly owner: OwnerId,
+    private readonly token: string,
     private readonly staleMs: number,
     /**
-     * When the heartbeat was last set with our token in place (performance.now()): the lock's
-     * making (its folder's mtime), then each check(); -Infinity once found lost.
+     * When the heartbeat was last set with our token in place (`clocks()`): the lock's making (its
+     * folder's mtime), then each check(); -Infinity once found lost.
      */
-    private verifiedAt: number,
+    private verifiedAt: Clocks,
   ) {}
 
   /**
    * Refreshed recently enough to skip the touch: a taker needs the heartbeat older than staleMs, and
    * check() or the lock's making set it less than staleMs / 3 ago (a touch with our clock, a mkdir
    * with the file system's; the margin of 2/3 staleMs absorbs their skew as it absorbs the async
-   * holders' timer every staleMs / 3). The owner file is still looked up: a lock whose earlier holder, stale on another
+   * holders' timer every staleMs / 3). The token is still read: a lock whose earlier holder, stale on another
    * host, released it after a taker's look may be moved by that taker and, if a third process made
    * it meanwhile, not put back (a race the lock tests replay: two holders, and a trusting release
-   * removed the third's lock). A convert unit's second check and its release stat one file each.
+   * removed the third's lock). A convert unit's second check and its release read one small file.
    */
   private fresh(): boolean {
-    return performance.now() - this.verifiedAt < this.staleMs / 3;
+    // Both clocks: the monotonic one stands still while the machine sleeps (a laptop's suspend),
+    // when the wall clock, the one takers compare the heartbeat with, goes on; the wall clock may be set back.
+    const now = clocks();
+    const window = this.staleMs / 3;
+    const wall = now.wall - this.verifiedAt.wall;
+    return now.mono - this.verifiedAt.mono < window && wall >= 0 && wall < window;
   }
 
   check(unlessFresh = false): void {
@@ -184,7 +181,7 @@ class Lock implements HeldLock {
       this.assertOwned();
       return;
     }
-    const started = performance.now();
+    const started = clocks();
     this.assertOwned();
     const now = new Date();
     try {
@@ -198,58 +195,44 @@ class Lock implements HeldLock {
     this.verifiedAt = started;
   }
 
-  /** Our owner file is in the lock folder on disk, or CONFLICT. */
+  /** Our token is in the lock folder on disk, or CONFLICT. */
   private assertOwned(): void {
-    const seen = ownerAt(this.lockDir);
-    if (seen instanceof Error) throw this.lost(`cannot read it: ${seen.message}`);
-    if (!sameOwner(seen, this.owner)) throw this.lost(seen === null && entryAt(this.lockDir) !== 'folder' ? 'its directory was removed' : 'another holder took it over');
+    let owner: string | null;
+    try {
+      owner = readOwner(this.lockDir);
+    } catch (e) {
+      throw this.lost(`cannot read it: ${(e as Error).message}`);
+    }
+    if (owner !== this.token) throw this.lost(owner === null ? 'its directory was removed' : 'another holder took it over');
   }
 
   /** A lock found lost is touched again only after its token is found once more. */
   private lost(why: string): Error {
-    this.verifiedAt = -Infinity;
+    this.verifiedAt = { mono: -Infinity, wall: -Infinity };
     return lostError(this.key, why);
   }
 
   release(): void {
     if (this.released) return;
     this.released = true;
+    // Only our own lock is removed: after a takeover the directory is someone else's.
     try {
-      // Only our own lock is removed: after a takeover the directory is someone else's.
-      const seen = ownerAt(this.lockDir);
-      if (!(seen instanceof Error) && sameOwner(seen, this.owner)) removeLockDir(this.lockDir);
-    } finally {
-      closeQuietly(this.ownerFd);
+      if (readOwner(this.lockDir) !== this.token) return;
+    } catch {
+      return;
     }
+    removeLockDir(this.lockDir);
   }
 }
 
-/** A file's identity: device and inode (bigint: exact on any file system). */
-interface OwnerId {
-  dev: bigint;
-  ino: bigint;
+/** A moment on both clocks (Lock.fresh). */
+interface Clocks {
+  mono: number;
+  wall: number;
 }
 
-/** The identity of the owner file in `lockDir` (null: none there, or no folder; an error: it cannot be seen). */
-function ownerAt(lockDir: string): OwnerId | null | Error {
-  try {
-    const st = fs.statSync(path.join(lockDir, OWNER_FILE), { bigint: true, throwIfNoEntry: false });
-    return st === undefined ? null : { dev: st.dev, ino: st.ino };
-  } catch (e) {
-    return errCode(e) === 'ENOTDIR' ? null : (e as Error);
-  }
-}
-
-function sameOwner(seen: OwnerId | null, ours: OwnerId): boolean {
-  return seen !== null && seen.dev === ours.dev && seen.ino === ours.ino;
-}
-
-function closeQuietly(fd: number): void {
-  try {
-    fs.closeSync(fd);
-  } catch {
-    /* closed already */
-  }
+function clocks(): Clocks {
+  return { mono: performance.now(), wall: Date.now() };
 }
 
 /**
@@ -257,7 +240,7 @@ function closeQuietly(fd: number): void {
  * taken over here (then the next attempt usually succeeds). Throws for real errors (missing folder...).
  */
 function tryAcquire(key: string, lockDir: string, rule: StaleRule): Lock | null {
-  const made = performance.now();
+  const made = clocks();
   try {
     fs.mkdirSync(lockDir);
   } catch (e) {
@@ -270,29 +253,18 @@ function tryAcquire(key: string, lockDir: string, rule: StaleRule): Lock | null 
     takeOverIfStale(lockDir, rule);
     return null;
   }
-  const token = Buffer.from(ownerToken());
-  let fd: number;
+  const token = ownerToken();
   try {
-    fd = fs.openSync(path.join(lockDir, OWNER_FILE), 'wx');
+    fs.writeFileSync(path.join(lockDir, OWNER_FILE), token, { flag: 'wx' });
   } catch (e) {
     // Taken over in between (we were "stale" already?) or the folder went away: not ours.
     if (errCode(e) === 'EEXIST' || errCode(e) === 'ENOENT') return null;
     removeLockDir(lockDir);
     throw errors.fromFs(e, lockDir);
   }
-  let owner: OwnerId;
-  try {
-    for (let at = 0; at < token.length; ) at += fs.writeSync(fd, token, at, token.length - at);
-    const st = fs.fstatSync(fd, { bigint: true });
-    owner = { dev: st.dev, ino: st.ino };
-  } catch (e) {
-    closeQuietly(fd);
-    removeLockDir(lockDir);
-    throw errors.fromFs(e, lockDir);
-  }
   // The folder just made has a fresh mtime, the heartbeat a touch would give it: the first
-  // check(true) only looks the owner file up (a mv or convert unit checks right after taking its locks).
-  return new Lock(key, lockDir, fd, owner, rule.staleMs, made);
+  // check(true) reads the token only (a mv or convert unit checks right after taking its locks).
+  return new Lock(key, lockDir, token, rule.staleMs, made);
 }
 
 /**
