@@ -585,6 +585,42 @@ test('a writer without the lock that replaces the source at the very moment conv
   assert.deepEqual(fs.readdirSync(root).sort(), ['a.jpg', 'a.json'], 'nothing is left aside');
 });
 
+test('a convert whose lock another process takes over after the target is published never removes the source: the target is taken back (CONFLICT)', async (t) => {
+  const { convertUnits } = await import('../src/tasks/convert.js');
+  const root = testDir(t);
+  put(root, 'a.jpg', FAKE_JPEG);
+  const data = sidecarData('a.jpg', 1, 4);
+  const json = put(root, 'a.json', JSON.stringify(data));
+  const target = path.join(root, 'a.bin');
+  // Right after the target's rename: the lock is moved aside and made again by another holder.
+  const mutableFs = createRequire(import.meta.url)('node:fs') as { renameSync: (a: fs.PathLike, b: fs.PathLike) => void };
+  const { renameSync } = mutableFs;
+  let takenOver = false;
+  mutableFs.renameSync = (a, b) => {
+    renameSync(a, b);
+    if (takenOver || String(b) !== target) return;
+    takenOver = true;
+    const lock = fs.readdirSync(root).find((n) => n.endsWith('.isc-lock'));
+    assert.ok(lock, 'the unit holds its lock while it publishes its target');
+    renameSync(path.join(root, lock), path.join(root, `${lock}-taken`));
+    fs.mkdirSync(path.join(root, lock));
+    fs.writeFileSync(path.join(root, lock, 'owner'), 'another holder');
+  };
+  syncBuiltinESMExports();
+  t.after(() => {
+    mutableFs.renameSync = renameSync;
+    syncBuiltinESMExports();
+  });
+  const [items] = await convertUnits([{ sources: [json], target, lockKey: path.join(fs.realpathSync(root), 'a') }], { format: 'bin' });
+  assert.equal(takenOver, true, 'the target was never published');
+  assert.equal(items[0].ok, false);
+  assert.equal(items[0].error?.code, 'CONFLICT', JSON.stringify(items));
+  assert.equal(items[0].sourceRemoved, false);
+  assert.ok(deepEqualJson(decodeSidecar(fs.readFileSync(json)).data, data), 'the source is kept as it was');
+  assert.ok(!fs.existsSync(target), 'the target is taken back');
+  assert.equal(fs.readFileSync(path.join(root, '.a.isc-lock', 'owner'), 'utf8'), 'another holder', "the new holder's lock is left alone");
+});
+
 test('units of one image in one batch share its lock: x.json and x.jpg.json both convert, no LOCK_TIMEOUT (the second waited 10 s on the first\'s lock and failed)', async (t) => {
   const root = testDir(t);
   put(root, 'x.jpg', FAKE_JPEG);

@@ -502,6 +502,32 @@ test('a holder whose lock was taken moments after its last good check finds it l
   assert.equal(fs.readFileSync(path.join(otherDir, 'owner'), 'utf8'), 'another-holder');
 });
 
+test("a holder's check takes only its exact token as its own: a folder, a FIFO, a longer file starting with its token, a device and a lone empty folder in its owner file's place are each a lost lock, and release removes none of them", { skip: process.platform === 'win32' && 'no mkfifo' }, (t) => {
+  const dir = testDir(t, 'isc-lock-holder-token-');
+  const plants: [string, (owner: string, token: Buffer) => void][] = [
+    ['a folder', (owner) => fs.mkdirSync(owner)],
+    ['a FIFO', (owner) => assert.equal(spawnSync('mkfifo', [owner]).status, 0)],
+    ['a longer file', (owner, token) => fs.writeFileSync(owner, Buffer.concat([token, Buffer.from('x')]))],
+    ['a shorter file', (owner, token) => fs.writeFileSync(owner, token.subarray(0, token.length - 1))],
+    ['a device', (owner) => fs.symlinkSync('/dev/zero', owner)],
+    ['nothing', () => undefined],
+  ];
+  for (const [i, [what, plant]] of plants.entries()) {
+    const key = path.join(dir, `IMG_${i}`);
+    const lock = acquireSidecarLockSync(key);
+    const owner = path.join(lockPathFor(key), 'owner');
+    const token = fs.readFileSync(owner);
+    fs.unlinkSync(owner);
+    plant(owner, token);
+    const started = Date.now();
+    assert.throws(() => lock.check(true), (e: unknown) => e instanceof SidecarError && e.code === 'CONFLICT', what);
+    assert.throws(() => lock.check(), (e: unknown) => e instanceof SidecarError && e.code === 'CONFLICT', what);
+    assert.ok(Date.now() - started < 5_000, `${what}: answered at once, never blocked`);
+    lock.release();
+    assert.ok(fs.existsSync(lockPathFor(key)), `${what}: the lock folder is not removed by a holder that lost it`);
+  }
+});
+
 test('a holder whose wall clock moved on while its monotonic clock stood still (a suspend), or was set back, touches the lock on check(true)', (t) => {
   const dir = testDir(t, 'isc-lock-clocks-');
   const realNow = Date.now;

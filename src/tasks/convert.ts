@@ -291,22 +291,12 @@ function finishUnit(st: Staged, opts: ConvertTaskOptions, removedIn: Set<string>
       return allItems(unit, action, false, asSidecarError(e, target));
     }
   }
-  // Verified at the lock's making or since, less than a third of staleMs ago: this check and the one
-  // before each removal only look the owner file up (lock.ts `check(true)`); past that, they touch it.
-  if (st.lock && !opts.dryRun && !opts.keepSource && st.decoded.some((d) => d.path !== target)) {
-    try {
-      st.lock.check(true);
-    } catch (e) {
-      // Lost (a stalled holder whose lock another process took over): a save may be changing the
-      // source right now. Take our target back if it is still what we wrote; never remove a source.
-      if (st.written) undoWrite(target, st.atTarget, st.written);
-      return allItems(unit, action, false, asSidecarError(e, target));
-    }
-  }
   // The sources go in two steps: each is renamed aside (a writer's file landing at its name from then
-  // on is not touched) and checked to be the file read, then all are removed. One that is not the file
-  // read (a writer without the lock replaced it after the last check) goes back with every other, and
-  // the target is taken back: its new content is the image's data now.
+  // on is not touched) and checked to be the file read, then all are removed. The lock is checked
+  // right before each rename (`check(true)`: touched only when its last verification is older than a
+  // third of staleMs). A lock found lost (a stalled holder's, taken over: a save may be changing the
+  // source right now), or a source that is not the file read (a writer without the lock replaced it),
+  // puts every source back and takes the target back: the source's content is the image's data now.
   const aside = new Map<string, string>();
   if (!opts.dryRun && !opts.keepSource) {
     try {
