@@ -616,7 +616,7 @@ test('a convert whose lock another process takes over after the target is publis
   assert.equal(items[0].ok, false);
   assert.equal(items[0].error?.code, 'CONFLICT', JSON.stringify(items));
   assert.equal(items[0].sourceRemoved, false);
-  assert.ok(deepEqualJson(decodeSidecar(fs.readFileSync(json)).data, data), 'the source is kept as it was');
+  assert.ok(deepEqualJson(decodeSidecar(fs.readFileSync(json)).data, data as JsonObject), 'the source is kept as it was');
   assert.ok(!fs.existsSync(target), 'the target is taken back');
   assert.equal(fs.readFileSync(path.join(root, '.a.isc-lock', 'owner'), 'utf8'), 'another holder', "the new holder's lock is left alone");
 });
