@@ -4,8 +4,8 @@
  * start and a worker thread's included). The worker starts first; meanwhile this thread lists every
  * folder once, doing alternate folders' share itself (every symlink resolved, every sidecar read;
  * nothing decoded) and handing the others' paths to the worker, a few hundred per message. Its
- * counts go to stdout as JSON. `--inline`: no worker, this thread does it all (the bound of threads ÷
- * inline: what a second thread buys this work on this machine).
+ * counts go to stdout as JSON. `--inline`: no worker, this thread does it all (what a second thread
+ * buys this work on this machine: with the two-thread run, the bound of threads ÷ inline).
  */
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -36,7 +36,7 @@ if (!isMainThread) {
     process.stderr.write('usage: node irreducible-whole.js ROOT [--inline]\n');
     process.exit(2);
   }
-  // --inline: this thread alone does all of it (the bound of threads ÷ inline is the two ratios).
+  // --inline: this thread alone does all of it (targets.ts threadsBound: the rest of an inline validate beyond it, halved, plus the two-thread run).
   const worker = inline ? null : new Worker(new URL(import.meta.url));
   const theirs = worker === null ? Promise.resolve<Counts>({ files: 0, links: 0, notDecodable: 0 }) : new Promise<Counts>((resolve, reject) => worker.once('message', resolve).once('error', reject));
   const mine: Counts = { files: 0, links: 0, notDecodable: 0 };

@@ -274,7 +274,8 @@ export function earlierTargets(figs: TargetInputs['figures']): TargetResult[] {
   // threaded run of that work does better on this machine. Per round (the rows share rounds), median.
   const threadsBound = (): string => {
     const [two, one] = ['earlier.floor.json', 'earlier.floor.json.inline'];
-    if (!figs.some((y) => y.id === one)) return '';
+    // Whole processes only: the tree section's inline row is library calls, in other rounds.
+    if (!cliInline || !figs.some((y) => y.id === one)) return '';
     const gap = missing([two, one, iId]);
     const [a, b, c] = [f(two), f(one), f(iId)];
     let r: number | null = null;
@@ -285,7 +286,7 @@ export function earlierTargets(figs: TargetInputs['figures']): TargetResult[] {
     }
     return r === null || !Number.isFinite(r)
       ? `; the bound on this machine not measured (${gap ?? 'no figures'})`
-      : `; the bound on this machine: ${r.toFixed(3)}× (the irreducible work on two threads, ${a!.ms.toFixed(0)} ms against ${b!.ms.toFixed(0)} on one, and the rest of the inline run halved exactly)`;
+      : `; the bound on this machine (an estimate, median of the rounds): ${r.toFixed(3)}× (the irreducible work on two threads, ${a!.ms.toFixed(0)} ms against ${b!.ms.toFixed(0)} on one, and the rest of the inline run halved exactly)`;
   };
   return [
     pair('validate --no-index, JSON library, × the earlier tool\'s validate (whole processes, same rounds)', 'earlier.ours.validate.json', vOrig, EARLIER_GOALS.validateJson, bound('earlier.floor.json')),

@@ -502,14 +502,14 @@ test('a holder whose lock was taken moments after its last good check finds it l
   assert.equal(fs.readFileSync(path.join(otherDir, 'owner'), 'utf8'), 'another-holder');
 });
 
-test("a holder's check takes only its exact token as its own: a folder, a FIFO, a longer file starting with its token, a device and a lone empty folder in its owner file's place are each a lost lock, and release removes none of them", { skip: process.platform === 'win32' && 'no mkfifo' }, (t) => {
+test("a holder's check takes only its exact token as its own: a folder, a FIFO, a file one byte longer or shorter, a symlink to a device, or nothing in its owner file's place is a lost lock, and its release removes neither the lock folder nor what is in it", { skip: process.platform === 'win32' && 'no mkfifo' }, (t) => {
   const dir = testDir(t, 'isc-lock-holder-token-');
   const plants: [string, (owner: string, token: Buffer) => void][] = [
     ['a folder', (owner) => fs.mkdirSync(owner)],
     ['a FIFO', (owner) => assert.equal(spawnSync('mkfifo', [owner]).status, 0)],
     ['a longer file', (owner, token) => fs.writeFileSync(owner, Buffer.concat([token, Buffer.from('x')]))],
     ['a shorter file', (owner, token) => fs.writeFileSync(owner, token.subarray(0, token.length - 1))],
-    ['a device', (owner) => fs.symlinkSync('/dev/zero', owner)],
+    ['a symlink to a device', (owner) => fs.symlinkSync('/dev/zero', owner)],
     ['nothing', () => undefined],
   ];
   for (const [i, [what, plant]] of plants.entries()) {
@@ -525,6 +525,7 @@ test("a holder's check takes only its exact token as its own: a folder, a FIFO, 
     assert.ok(Date.now() - started < 5_000, `${what}: answered at once, never blocked`);
     lock.release();
     assert.ok(fs.existsSync(lockPathFor(key)), `${what}: the lock folder is not removed by a holder that lost it`);
+    if (what !== 'nothing') assert.ok(fs.lstatSync(owner, { throwIfNoEntry: false }), `${what}: what is in the owner file's place is left as it is`);
   }
 });
 

@@ -11,9 +11,9 @@
  *             holder (host mark, pid and thread, temp-files.ts) and a random part
  *   hold      the directory's mtime is the heartbeat: `check()` verifies the token and touches it;
  *             async holders check every staleMs / 3 on a timer, sync holders (convert units in
- *             worker threads) call `check()` before every rename and unlink (`check(true)`
- *             within staleMs / 3 of a verified check, or of the lock's making, reads the token without
- *             touching the folder);
+ *             worker threads) call `check()` before every rename (`check(true)` within staleMs / 3
+ *             of a verified check, or of the lock's making, reads the token without touching the
+ *             folder);
  *             `release()` removes the folder only while it holds our token
  *   stale     a lock whose mtime is older than staleMs belongs to a dead or stalled holder — unless
  *             its token names a live process of this host (another process; a holder starved of
@@ -164,7 +164,7 @@ class Lock implements HeldLock {
    * holders' timer every staleMs / 3). The token is still read: a lock whose earlier holder, stale on another
    * host, released it after a taker's look may be moved by that taker and, if a third process made
    * it meanwhile, not put back (a race the lock tests replay: two holders, and a trusting release
-   * removed the third's lock). A convert unit's second check and its release read one small file.
+   * removed the third's lock). While fresh, a convert unit's checks and its release each read one small file.
    */
   private fresh(): boolean {
     // Both clocks: the monotonic one stands still while the machine sleeps (a laptop's suspend),

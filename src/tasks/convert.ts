@@ -203,7 +203,7 @@ interface Staged {
   /** The key the target is encrypted under. */
   key?: SidecarKey;
   atTarget: Decoded | undefined;
-  /** The unit's lock: checked (and refreshed) before the target's rename and before each source's unlink. */
+  /** The unit's lock: checked (`check(true)`: touched only when its last verification is older than staleMs / 3) before the target's rename and before each source is renamed aside. */
   lock?: HeldLock;
 }
 
