@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { hasScript, makeCornerTree, parseJson, removeTree, runCli, runCliTty, tempDir } from './helpers/cli.js';
+import { hasScript, makeCornerTree, parseJson, removeTree, runCli, runCliTty, tempDir, TREE_CLI_PATH } from './helpers/cli.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -28,7 +28,7 @@ describe('cli basics', () => {
   it('--version and --help load only commander and the command table (no ajv, formats or engine)', async (t) => {
     for (const args of [['--version'], ['stats', '--help'], ['validate', '--help']]) {
       // NODE_DEBUG=esm logs every module the loader stores; an internal format, so skip if absent.
-      const r = await runCli(args, { env: { NODE_DEBUG: 'esm' } });
+      const r = await runCli(args, { env: { NODE_DEBUG: 'esm' }, cli: TREE_CLI_PATH });
       assert.equal(r.code, 0);
       const loaded = [...r.stderr.matchAll(/Storing (file:\/\/\S+)/g)].map((m) => m[1]);
       if (loaded.length === 0) return t.skip('this Node.js does not log ESM loads');

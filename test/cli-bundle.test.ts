@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateSampleLibrary } from '../src/index.js';
 import { fileURLToPath } from 'node:url';
-import { BUNDLE_CLI_PATH, CLI_PATH, runCli, withoutRunFacts as noTimes } from './helpers/cli.js';
+import { BUNDLE_CLI_PATH, TREE_CLI_PATH, runCli, withoutRunFacts as noTimes } from './helpers/cli.js';
 
 /** The package build's compiled tree (dist/cli.js), which the bundle is made from. */
 const PACKAGE_TREE_CLI_PATH = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
@@ -35,7 +35,7 @@ test('the installed bundle gives the compiled tree\'s output, exit code and inde
     ['cleanup', root, '--dry-run'],
   ];
   for (const args of commands) {
-    const tree = await runCli(args, { env });
+    const tree = await runCli(args, { env, cli: TREE_CLI_PATH });
     const bundle = await runCli(args, { env, cli: BUNDLE_CLI_PATH });
     assert.equal(bundle.code, tree.code, `${args[0]}: exit code (stderr: ${bundle.stderr.slice(-300)})`);
     assert.ok(bundle.stdout.length > 0, `${args[0]}: output`);
@@ -61,5 +61,5 @@ test('the installed bundle gives the compiled tree\'s output, exit code and inde
   const asRust = await runCli(['validate', '--input', root, '--no-index'], { env, cli: legacy });
   assert.equal((await runCli(['validate', '--input', root, '--no-index'], { env, cli: BUNDLE_CLI_PATH })).code, 1, 'the sample library has findings');
   assert.equal(asRust.code, 0, 'as image-sidecar-rust: findings exit 0');
-  assert.notEqual(CLI_PATH, BUNDLE_CLI_PATH);
+  assert.notEqual(TREE_CLI_PATH, BUNDLE_CLI_PATH);
 });

@@ -8,12 +8,12 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { decodeSidecar } from '../src/formats/codec.js';
 import { LOCK_SUFFIX, TEMP_MARK } from '../src/fs/temp-files.js';
 import { FAKE_JPEG, putFile, testDir } from './helpers/tree.js';
+import { CLI_PATH } from './helpers/cli.js';
 
-const CLI = fileURLToPath(new URL('../src/cli.js', import.meta.url));
+const CLI = CLI_PATH;
 const IMAGES = 150;
 
 test('serve --stdio: EPIPE on stdout mid-run finishes in-flight saves, exits, leaves no lock or temp file', { timeout: 120_000 }, async (t) => {

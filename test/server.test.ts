@@ -4,14 +4,13 @@ import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:chil
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { PassThrough, Writable } from 'node:stream';
-import { fileURLToPath } from 'node:url';
 import { serveStdio } from '../src/server/stdio.js';
 import { stats } from '../src/ops/stats.js';
 import { formatStats } from '../src/ops/format-stats.js';
 import { FAKE_JPEG, sidecarData, testDir } from './helpers/tree.js';
+import { CLI_PATH } from './helpers/cli.js';
 
-// dist-test/test/server.test.js → dist-test/src/cli.js (tests and sources compile side by side).
-const CLI = fileURLToPath(new URL('../src/cli.js', import.meta.url));
+const CLI = CLI_PATH;
 
 interface Response {
   id: string | number | null;

@@ -3,8 +3,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** The built CLI: dist-test/test/helpers/ → dist-test/src/cli.js (tests and sources compile side by side). */
-export const CLI = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
+/** The CLI the suite runs (helpers/cli.ts CLI_PATH): the tests' bundle of the compiled tree. */
+export { CLI_PATH as CLI } from './cli.js';
 
 /** The Python client: the nearest folder above this file that holds clients/python. */
 function findClient(): string {
