@@ -1,8 +1,7 @@
 #!/usr/bin/env node
 // The CLI and its worker thread bundled (esbuild over the compiled tree, after `tsc`), two ways:
 //
-//   node scripts/bundle.mjs dist [--out DIR]
-//                                       the installed CLI, dist/bundle/: cli.js and worker.js as ES
+//   node scripts/bundle.mjs dist        the installed CLI, dist/bundle/: cli.js and worker.js as ES
 //                                       modules, dependencies (commander, ajv) left to node_modules,
 //                                       beside the files they open by a URL relative to themselves
 //                                       (the two WebAssembly modules, the code-digest manifest). One
@@ -43,7 +42,8 @@ function shippedBeside(dist) {
   return { 'scanner.wasm': join(dist, 'accel/scanner.wasm'), 'entries.wasm': join(dist, 'tasks/entries.wasm'), 'code-digest.json': join(dist, 'incremental/code-digest.json') };
 }
 
-async function installedCli(dist, out) {
+async function installedCli(dist) {
+  const out = join(dist, 'bundle');
   rmSync(out, { recursive: true, force: true });
   mkdirSync(out, { recursive: true });
   // splitting off: the compiled tree's dynamic imports (a command's module) stay in the file.
@@ -108,8 +108,5 @@ async function executable(dist) {
 }
 
 const dist = resolve(process.argv[2] ?? 'dist');
-// --out: where the installed CLI's bundle goes (default DIST/bundle); the tests' build bundles its
-// compiled tree into dist-test/bundle, so that the suite runs the CLI as it is installed.
-const outAt = process.argv.indexOf('--out');
 if (process.argv.includes('--exe')) await executable(dist);
-else await installedCli(dist, outAt > 0 ? resolve(process.argv[outAt + 1]) : join(dist, 'bundle'));
+else await installedCli(dist);

@@ -28,7 +28,7 @@ function findPython(): string | null {
 
 /**
  * `npm install -g` lays a package out as prefix/lib/node_modules/NAME with prefix/bin/BIN a
- * relative symlink to the bin script (made executable). Built from the compiled sources so the
+ * relative symlink to the bin script (made executable). Built from the suite's CLI (the bundle of the compiled sources, as dist/bundle is installed) so the
  * test needs no network; node_modules links to the repository's dependencies.
  */
 function globalInstallLayout(): { prefix: string; bin: string } {

@@ -27,6 +27,7 @@ import { copyImages, moveImages } from '../src/ops/move-images.js';
 import type { JsonObject } from '../src/types.js';
 import { FAKE_JPEG, makeTree, testDir } from './helpers/tree.js';
 import { CLI, CLIENT, findPython } from './helpers/python.js';
+import { TREE_CLI_PATH } from './helpers/cli.js';
 
 /** A sidecar (a tree node) as a save for `imagePath` leaves it, with one face of id `face`. */
 const savedFor = (imagePath: string, face: string) => ({ json: { sidecar_info: { image_path: imagePath }, face_detection: { faces: [{ id: face }] } } });
@@ -400,8 +401,8 @@ test('left behind: a name-ext file the reader cannot read is not the image\'s ow
   );
   spawnSync('chmod', ['-R', 'a+rX', root]);
   fs.chmodSync(path.join(lib, 'A.CR2.bin'), 0o600);
-  const readJs = path.join(path.dirname(CLI), 'ops', 'read.js');
-  const scanJs = path.join(path.dirname(CLI), 'ops', 'scan.js');
+  const readJs = path.join(path.dirname(TREE_CLI_PATH), 'ops', 'read.js');
+  const scanJs = path.join(path.dirname(TREE_CLI_PATH), 'ops', 'scan.js');
   const code = `
     const { readSidecarDetailed } = await import(${JSON.stringify(readJs)});
     const { scan } = await import(${JSON.stringify(scanJs)});

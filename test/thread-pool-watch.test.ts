@@ -12,7 +12,7 @@ import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { CLI_PATH } from './helpers/cli.js';
+import { TREE_CLI_PATH } from './helpers/cli.js';
 import { testDir } from './helpers/tree.js';
 
 const WATCH = new URL('../src/fs/thread-pool-watch.js', import.meta.url).href;
@@ -90,10 +90,10 @@ test('thread pool watch: a scan starts it (library callers), and so does a CLI c
   );
   assert.equal(scan.status, 0, scan.stderr);
   assert.deepEqual(scan.out, { before: false, after: true }, 'not started by importing it; started by a scan');
-  // The CLI's process, asked as it exits (a preload importing the module the CLI imports).
+  // The CLI's process (the compiled tree's: the preload imports the very module the CLI imports), asked as it exits.
   const probe = join(dir, 'probe.mjs');
   writeFileSync(probe, `import { threadPoolWatchStats } from ${JSON.stringify(WATCH)};\nprocess.on('exit', () => process.stderr.write('watch ' + JSON.stringify(threadPoolWatchStats()) + '\\n'));\n`);
-  const r = spawnSync(process.execPath, ['--import', pathToFileURL(probe).href, CLI_PATH, 'stats', dir, '--json', '--no-index'], { encoding: 'utf8', timeout: 60_000 });
+  const r = spawnSync(process.execPath, ['--import', pathToFileURL(probe).href, TREE_CLI_PATH, 'stats', dir, '--json', '--no-index'], { encoding: 'utf8', timeout: 60_000 });
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stderr, /watch \{"running":true,/);
 });
