@@ -5,7 +5,7 @@
  * thousands of times, and a Node process reads and parses the whole bundle NODE_EXTRA_CA_CERTS
  * names as it starts — ~80 ms of CPU on the CI machine, against ~40 ms for Node's whole start
  * without it (`node -e 0`: 122 / 41 ms; cli-basics.test.js 8.7 / 5.5 s). Nothing under test makes
- * a TLS connection; the one test that may reach the npm registry (package-install.test.ts) is
+ * a TLS connection; the one test that may reach the npm registry (long/package-install.test.ts) is
  * given the bundle back (`withCaCerts`).
  *
  * It also starts the thread pool watch (src/fs/thread-pool-watch.ts) in every test process, as the

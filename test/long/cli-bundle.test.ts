@@ -8,12 +8,12 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { generateSampleLibrary } from '../src/index.js';
+import { generateSampleLibrary } from '../../src/index.js';
 import { fileURLToPath } from 'node:url';
-import { BUNDLE_CLI_PATH, TREE_CLI_PATH, runCli, withoutRunFacts as noTimes } from './helpers/cli.js';
+import { BUNDLE_CLI_PATH, TREE_CLI_PATH, runCli, withoutRunFacts as noTimes } from '../helpers/cli.js';
 
 /** The package build's compiled tree (dist/cli.js), which the bundle is made from. */
-const PACKAGE_TREE_CLI_PATH = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
+const PACKAGE_TREE_CLI_PATH = fileURLToPath(new URL('../../../dist/cli.js', import.meta.url));
 
 
 test('the installed bundle gives the compiled tree\'s output, exit code and index for every tree command, threads and WebAssembly included', async (t) => {

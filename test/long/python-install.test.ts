@@ -10,7 +10,7 @@ import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { CLI, CLIENT, findPython, twoSidecarLibrary } from './helpers/python.js';
+import { CLI, CLIENT, findPython, twoSidecarLibrary } from '../helpers/python.js';
 
 const python = findPython(['venv', 'ensurepip']);
 

@@ -10,10 +10,10 @@ import { spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, symlinkSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { withCaCerts } from './helpers/test-env.js';
-import { removeTree, tempDir } from './helpers/tree.js';
+import { withCaCerts } from '../helpers/test-env.js';
+import { removeTree, tempDir } from '../helpers/tree.js';
 
-const REPO = fileURLToPath(new URL('../../', import.meta.url));
+const REPO = fileURLToPath(new URL('../../../', import.meta.url));
 const PKG = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { version: string; license: string; scripts: Record<string, string> };
 
 /** What a fresh clone holds: the tracked files (from the working tree), or the build inputs without git. */
@@ -45,7 +45,7 @@ function walk(rel: string): string[] {
 }
 
 /**
- * npm's own settings of the outer `npm test` (npm_config_*, lifecycle vars) must not leak in; the
+ * npm's own settings of the outer `npm run test:long` (npm_config_*, lifecycle vars) must not leak in; the
  * CA bundle the test runner set aside (helpers/test-env.ts) is given back: npm may reach the registry.
  */
 function cleanEnv(): NodeJS.ProcessEnv {

@@ -10,14 +10,14 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { generateSampleLibrary } from '../src/index.js';
+import { generateSampleLibrary } from '../../src/index.js';
 
-const GUIDE = fileURLToPath(new URL('../../examples/guide', import.meta.url));
-const EXE = fileURLToPath(new URL('../../dist/exe/image-sidecar', import.meta.url));
+const GUIDE = fileURLToPath(new URL('../../../examples/guide', import.meta.url));
+const EXE = fileURLToPath(new URL('../../../dist/exe/image-sidecar', import.meta.url));
 const has = (tool: string) => spawnSync('sh', ['-c', `command -v ${tool}`]).status === 0;
 
 test('the guide\'s Makefile targets and health-check script run the executable on a library with findings', { skip: has('make') && has('jq') ? false : 'needs make and jq' }, async (t) => {
-  assert.ok(existsSync(EXE), `${EXE} is built (npm test builds it)`);
+  assert.ok(existsSync(EXE), `${EXE} is built (npm run test:long builds it)`);
   const dir = mkdtempSync(join(tmpdir(), 'isc-guide-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const lib = join(dir, 'sidecars');

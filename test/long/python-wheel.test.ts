@@ -11,10 +11,10 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CLIENT, findPython, twoSidecarLibrary } from './helpers/python.js';
+import { CLIENT, findPython, twoSidecarLibrary } from '../helpers/python.js';
 
 const python = findPython(['venv', 'ensurepip']);
-const EXE = fileURLToPath(new URL('../../dist/exe/image-sidecar', import.meta.url));
+const EXE = fileURLToPath(new URL('../../../dist/exe/image-sidecar', import.meta.url));
 
 function run(cmd: string, args: string[], env: NodeJS.ProcessEnv, cwd: string): SpawnSyncReturns<string> {
   return spawnSync(cmd, args, { cwd, env, encoding: 'utf8', timeout: 300_000 });
@@ -26,10 +26,10 @@ function ok(r: SpawnSyncReturns<string>, what: string): string {
 }
 
 test('the platform wheel installs offline in a fresh venv and runs the executable it carries, with no Node.js on PATH', { skip: python ? false : 'no python3 with venv/ensurepip', timeout: 600_000 }, () => {
-  assert.ok(fs.existsSync(EXE), `${EXE} is built (npm test builds it)`);
+  assert.ok(fs.existsSync(EXE), `${EXE} is built (npm run test:long builds it)`);
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'isc-wheel-'));
   try {
-    // The wheel, as `npm run build:wheel` makes it (from the executable npm test built).
+    // The wheel, as `npm run build:wheel` makes it (from the executable npm run test:long built).
     const built = ok(run(python!, [path.join(CLIENT, '_backend', 'isc_build.py'), EXE, path.join(tmp, 'wheel')], process.env, tmp), 'build the platform wheel').trim();
     assert.match(path.basename(built), /^image_sidecar-[0-9.]+-py3-none-manylinux_2_28_x86_64\.whl$/);
     const venv = path.join(tmp, 'venv');

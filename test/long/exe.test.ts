@@ -11,10 +11,10 @@ import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { generateSampleLibrary } from '../src/index.js';
-import { BUNDLE_CLI_PATH, withoutRunFacts as same } from './helpers/cli.js';
+import { generateSampleLibrary } from '../../src/index.js';
+import { BUNDLE_CLI_PATH, withoutRunFacts as same } from '../helpers/cli.js';
 
-const EXE = fileURLToPath(new URL('../../dist/exe/image-sidecar', import.meta.url));
+const EXE = fileURLToPath(new URL('../../../dist/exe/image-sidecar', import.meta.url));
 
 interface Ran {
   code: number | null;
@@ -39,7 +39,7 @@ function run(argv: readonly string[], env: Record<string, string>, input = ''): 
 
 
 test('the standalone executable, without Node.js on PATH: every command as the installed CLI gives it, threads and WebAssembly in use', async (t) => {
-  assert.ok(existsSync(EXE), `${EXE} is built (npm run build:exe; npm test builds it)`);
+  assert.ok(existsSync(EXE), `${EXE} is built (npm run build:exe; npm run test:long builds it)`);
   const dir = mkdtempSync(join(tmpdir(), 'isc-exe-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const noNode = join(dir, 'bin');
@@ -64,7 +64,7 @@ test('the standalone executable, without Node.js on PATH: every command as the i
   assert.equal(d.acceleration.wasm.inUse, true, 'the embedded scanner module is in use');
   assert.equal(d.index.entryWriter.inUse, true, 'the embedded entry writer module is in use');
   const version = await run([exe, '--version'], env);
-  assert.equal(version.stdout.trim(), (JSON.parse(readFileSync(fileURLToPath(new URL('../../package.json', import.meta.url)), 'utf8')) as { version: string }).version);
+  assert.equal(version.stdout.trim(), (JSON.parse(readFileSync(fileURLToPath(new URL('../../../package.json', import.meta.url)), 'utf8')) as { version: string }).version);
   assert.equal((await run([exe, 'no-such-command'], env)).code, 2, 'a usage error exits 2');
 
   // Tree commands on worker threads, against the installed CLI (run by Node, off this PATH).

@@ -15,9 +15,9 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { FAKE_JPEG, testDir } from './helpers/tree.js';
+import { FAKE_JPEG, testDir } from '../helpers/tree.js';
 
-const LIBRARY = fileURLToPath(new URL('../src/index.js', import.meta.url));
+const LIBRARY = fileURLToPath(new URL('../../src/index.js', import.meta.url));
 const SMALL = 2_000;
 const LARGE = 12_000;
 /** Bytes per sidecar the live memory may grow by, beyond --no-index. */
