@@ -37,8 +37,8 @@ import { lockKeyForImage } from '../src/discovery/lock-key.js';
 import { QUARANTINE_DIR } from '../src/discovery/own-folders.js';
 import { listTree, makeTree, removeTree, sidecarData, tempDir } from './helpers/tree.js';
 import { mulberry32 } from './helpers/mulberry32.js';
+import { CLI_PATH as BUNDLE } from './helpers/cli.js';
 
-const BUNDLE = fileURLToPath(new URL('../../dist/bundle/cli.js', import.meta.url));
 const DEAD_PID = 4_000_000; // above any pid_max
 
 function bytes(n: number, seed: number): Buffer {
