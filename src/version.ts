@@ -7,8 +7,9 @@ import { shippedFile } from './shipped.js';
 let cached: string | undefined;
 
 /**
- * package.json is one level up from dist/ (installed package) and two levels up from
- * dist-test/src/ (the test build); the first one found that names this package wins.
+ * package.json is one level up from dist/ (the installed package's compiled tree), two from
+ * dist/bundle/ (its CLI) and dist-test/src/ (the test build), three from dist-test/src/bundle/ (the
+ * tests' CLI); the first one found that names this package wins.
  */
 export function packageVersion(): string {
   if (cached !== undefined) return cached;

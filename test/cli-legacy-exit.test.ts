@@ -12,7 +12,7 @@ import { chmodSync, cpSync, existsSync, mkdirSync, readFileSync, symlinkSync } f
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { commandName, finalExitCode, isLegacyInvocation } from '../src/cli/invocation.js';
-import { CLI_PATH, runCli } from './helpers/cli.js';
+import { TREE_CLI_PATH, runCli } from './helpers/cli.js';
 import { FAKE_JPEG, makeTree, removeTree, sidecarData, tempDir } from './helpers/tree.js';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
@@ -28,21 +28,22 @@ function findPython(): string | null {
 
 /**
  * `npm install -g` lays a package out as prefix/lib/node_modules/NAME with prefix/bin/BIN a
- * relative symlink to the bin script (made executable). Built from the suite's CLI (the bundle of the compiled sources, as dist/bundle is installed) so the
- * test needs no network; node_modules links to the repository's dependencies.
+ * relative symlink to the bin script (made executable): `bin` is dist/bundle/cli.js, the bundle
+ * beside the compiled tree. Built from the tests' build (dist-test/src holds both, as dist/ does)
+ * so the test needs no network; node_modules links to the repository's dependencies.
  */
 function globalInstallLayout(): { prefix: string; bin: string } {
   const prefix = tempDir('isc-global-');
   const pkg = join(prefix, 'lib', 'node_modules', 'image-sidecar');
   mkdirSync(pkg, { recursive: true });
-  cpSync(join(CLI_PATH, '..'), join(pkg, 'dist'), { recursive: true });
+  cpSync(join(TREE_CLI_PATH, '..'), join(pkg, 'dist'), { recursive: true });
   cpSync(join(REPO, 'package.json'), join(pkg, 'package.json'));
   symlinkSync(join(REPO, 'node_modules'), join(pkg, 'node_modules'));
-  chmodSync(join(pkg, 'dist', 'cli.js'), 0o755);
+  chmodSync(join(pkg, 'dist', 'bundle', 'cli.js'), 0o755);
   const bin = join(prefix, 'bin');
   mkdirSync(bin);
   for (const name of ['image-sidecar', 'image-sidecar-rust', 'sportball-sidecar-rust']) {
-    symlinkSync('../lib/node_modules/image-sidecar/dist/cli.js', join(bin, name));
+    symlinkSync('../lib/node_modules/image-sidecar/dist/bundle/cli.js', join(bin, name));
   }
   return { prefix, bin };
 }

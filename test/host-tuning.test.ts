@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { hostFlags } from '../src/engine/host.js';
 import { INTERRUPT_BUDGET, WORKER_INITIAL_OLD_SPACE_MB, WORKER_YOUNG_GENERATION_MB } from '../src/tuning.js';
+import { CLI_PATH } from './helpers/cli.js';
 import { FAKE_JPEG, makeTree, sidecarData, testDir } from './helpers/tree.js';
 
 const BUDGET_FLAG = `--interrupt-budget=${INTERRUPT_BUDGET}`;
@@ -23,7 +23,7 @@ test('each V8 flag is left alone when the user gave a value of their own (comman
 
 test('the CLI runs with the tuned budget, and the stats of a tree are the same bytes as under the default budget', (t) => {
   const root = makeTree({ 'p/a.jpg': FAKE_JPEG, 'p/a.json': { json: sidecarData('a.jpg', 3) }, 'p/b.jpg': FAKE_JPEG, 'g/a.jpg': { symlink: '../p/a.jpg' } }, testDir(t, 'isc-v8-'));
-  const cli = fileURLToPath(new URL('../src/cli.js', import.meta.url));
+  const cli = CLI_PATH;
   const run = (execArgv: string[]) => spawnSync(process.execPath, [...execArgv, cli, 'stats', root, '--json', '--no-index'], { encoding: 'utf8' });
   const tuned = run([]);
   const plain = run(['--interrupt-budget=67584']);

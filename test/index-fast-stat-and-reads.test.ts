@@ -11,11 +11,11 @@ import { spawnSync } from 'node:child_process';
 import { ftruncateSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, truncateSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { formatStats, stats, validate, type IndexOptions, type IndexRunStats, type ValidationResult } from '../src/index.js';
 import { IdentityScratch, identityBytes, resetFastStatForTests, STAT_FILE, STAT_NONE } from '../src/fs/identity.js';
 import { statIdentityAny } from './helpers/stat-identity.js';
 import { entryIdentity, entryKey, entryPayload, IndexFormatError, IndexReader, IndexWriter, TABLE_FILES, WindowReader } from '../src/incremental/store.js';
+import { CLI_PATH } from './helpers/cli.js';
 import { FAKE_JPEG, makeTree, sidecarData, testDir, wordFile } from './helpers/tree.js';
 import { generator } from './helpers/accel-parity.js';
 
@@ -144,7 +144,7 @@ test('fast stat: not used under --pending-deprecation however Node is given it (
   // The CLI: a warm run under it prints what --no-index prints, and nothing on stderr.
   const dir = testDir(t, 'isc-fast-stat-');
   const root = makeTree({ 'p/a.jpg': FAKE_JPEG, 'p/a.json': { json: sidecarData('a.jpg', 1, 4) }, 'p/b.jpg': FAKE_JPEG }, join(dir, 'lib'));
-  const cli = fileURLToPath(new URL('../src/cli.js', import.meta.url));
+  const cli = CLI_PATH;
   const cliRun = (args: string[]) => spawnSync(process.execPath, ['--pending_deprecation', cli, 'stats', root, '--json', ...args], { encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' } });
   const plainCli = cliRun(['--no-index']);
   assert.equal(plainCli.status, 0, plainCli.stderr);

@@ -18,9 +18,8 @@ import { canonicalJson, decodeSidecar, encodeSidecar } from '../src/formats/code
 import { convert } from '../src/ops/convert.js';
 import { saveSidecar } from '../src/ops/save.js';
 import type { SidecarFormat } from '../src/types.js';
-import { CLI_PATH } from './helpers/cli.js';
+import { CLI_PATH as CLI } from './helpers/cli.js';
 
-const CLI = CLI_PATH;
 
 function findUp(rel: string): string {
   let dir = path.dirname(fileURLToPath(import.meta.url));

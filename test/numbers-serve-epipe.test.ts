@@ -11,9 +11,8 @@ import * as path from 'node:path';
 import { decodeSidecar } from '../src/formats/codec.js';
 import { LOCK_SUFFIX, TEMP_MARK } from '../src/fs/temp-files.js';
 import { FAKE_JPEG, putFile, testDir } from './helpers/tree.js';
-import { CLI_PATH } from './helpers/cli.js';
+import { CLI_PATH as CLI } from './helpers/cli.js';
 
-const CLI = CLI_PATH;
 const IMAGES = 150;
 
 test('serve --stdio: EPIPE on stdout mid-run finishes in-flight saves, exits, leaves no lock or temp file', { timeout: 120_000 }, async (t) => {

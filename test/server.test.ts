@@ -8,9 +8,8 @@ import { serveStdio } from '../src/server/stdio.js';
 import { stats } from '../src/ops/stats.js';
 import { formatStats } from '../src/ops/format-stats.js';
 import { FAKE_JPEG, sidecarData, testDir } from './helpers/tree.js';
-import { CLI_PATH } from './helpers/cli.js';
+import { CLI_PATH as CLI } from './helpers/cli.js';
 
-const CLI = CLI_PATH;
 
 interface Response {
   id: string | number | null;

@@ -3,8 +3,9 @@
  * pending it adds one request a second, so a libuv pool whose wake-up glibc lost (a request queued,
  * every pool thread asleep) runs its queue again; when nothing is pending it adds none; it never
  * keeps a process alive. What is tested here is that the watch sees a pending request and adds its
- * own, and that every scan and CLI command has it running; a lost wake-up itself is made on demand
- * (an LD_PRELOAD shim) in test/long/thread-pool-lost-wakeup.test.ts.
+ * own, and that every scan and CLI command (cli.ts, which the bundles run as it is) has it
+ * running; a lost wake-up itself is made on demand (an LD_PRELOAD shim) in
+ * test/long/thread-pool-lost-wakeup.test.ts.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
