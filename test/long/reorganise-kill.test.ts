@@ -2,7 +2,8 @@
  * SIGKILL at random points of `mv`, `cp` and `relink` (50 trials each, 20 more of `mv` across file
  * systems; docs/REORGANISE.md): right
  * after the kill no image is without its sidecars and no result is lost; the next run of the same
- * command finishes the job, and nothing of ours is left behind (journal, staging folder, lock).
+ * command finishes the job, and nothing of ours is left behind (journal, staging folder, lock);
+ * after a killed relink and the next one, restore brings every result back, byte for byte.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -10,6 +11,8 @@ import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import { join } from 'node:path';
+import { QUARANTINE_DIR } from '../../src/discovery/own-folders.js';
+import { restore } from '../../src/ops/restore.js';
 import { CLI_PATH } from '../helpers/cli.js';
 import { mulberry32 } from '../helpers/mulberry32.js';
 import { removeTree, tempDir } from '../helpers/tree.js';
@@ -213,6 +216,17 @@ test(`relink killed at ${TRIALS} random points: no result lost, the next relink 
       // image takes it over (its holder is dead: fs/lock.ts); nothing else of ours, and no orphan.
       assert.deepEqual(ownAsides(join(lib.root, 'src')).filter((n) => !n.endsWith('.isc-lock')), [], `trial ${t}: no orphan left`);
       assert.deepEqual(leftovers(join(lib.root, 'dst')).filter((n) => !n.endsWith('.isc-lock')), []);
+      // restore undoes both runs (the newest first): every result back at its old place, byte for
+      // byte, and no quarantine folder left.
+      for (let j = 0; j < 3 && fs.existsSync(join(lib.root, QUARANTINE_DIR)); j++) await restore(lib.root).catch(() => undefined);
+      for (const [name, want] of lib.images) {
+        for (const [pattern, h] of want.sidecars) {
+          const file = pattern.replace('@', name.slice(0, -4));
+          assert.ok(fs.existsSync(join(lib.root, 'src', file)), `trial ${t}: ${file} not restored`);
+          assert.equal(hash(join(lib.root, 'src', file)), h, `trial ${t}: ${file} restored with other bytes`);
+        }
+      }
+      assert.ok(!fs.existsSync(join(lib.root, QUARANTINE_DIR)), `trial ${t}: a quarantine folder is left`);
     } finally {
       removeTree(lib.root);
     }
