@@ -114,12 +114,12 @@ test('a cleanup SIGKILLed before its manifest: restore --list shows the folder a
   const l = parseJson<{ folders: unknown[]; abandoned: { name: string; reason: string }[] }>(list);
   assert.deepEqual(l.folders, []);
   assert.deepEqual(l.abandoned.map((a) => a.name), [left[0]]);
-  assert.match(l.abandoned[0].reason, /a cleanup stopped before it moved anything/);
+  assert.match(l.abandoned[0].reason, /a cleanup or relink stopped before it moved anything/);
 
   // restore: nothing to restore, said clearly, no stack trace.
   const r = await runCli(['restore', root, '--dry-run', '--json']);
   assert.equal(r.code, 2);
-  assert.match(r.stderr, /error \[NOT_FOUND\]: nothing to restore from .*: no quarantine folder with a manifest; 1 folder\(s\) to remove: a cleanup stopped before it moved anything/);
+  assert.match(r.stderr, /error \[NOT_FOUND\]: nothing to restore from .*: no quarantine folder with a manifest; 1 folder\(s\) to remove: a cleanup or relink stopped before it moved anything/);
   assert.doesNotMatch(r.stderr, /^\s+at /m);
   assert.ok(fs.existsSync(folder), 'a dry run removes nothing');
 
@@ -179,7 +179,7 @@ test('restore removes abandoned folders, never restores from one, and leaves tho
   // --from an abandoned folder: a clear NOT_FOUND, and the folder goes.
   await assert.rejects(
     restore(root, { from: path.basename(abandoned) }),
-    (e: unknown) => isSidecarError(e) && e.code === 'NOT_FOUND' && /^nothing to restore from .*20261123T000000Z: a cleanup stopped before it moved anything .*; removed$/.test(e.message),
+    (e: unknown) => isSidecarError(e) && e.code === 'NOT_FOUND' && /^nothing to restore from .*20261123T000000Z: a cleanup or relink stopped before it moved anything .*; removed$/.test(e.message),
   );
   for (const p of [abandoned, otherHostOld, emptyOld]) assert.ok(!fs.existsSync(p), p);
   await assert.rejects(restore(root, { from: path.basename(live) }), (e: unknown) => isSidecarError(e) && e.code === 'NOT_FOUND' && /a cleanup running now is writing it/.test(e.message));

@@ -119,7 +119,7 @@ export function restoreSummary(r: RestoreReport, dryRun: boolean, style: Style):
 /** The quarantine folders a stopped cleanup left with nothing to restore, removed by this run (or that a real one removes). */
 function abandonedLines(paths: readonly string[], dryRun: boolean): string[] {
   if (paths.length === 0) return [];
-  const lines = [`${dryRun ? 'would remove' : 'removed'} ${paths.length} abandoned quarantine folder(s) (a cleanup stopped before it moved anything):`];
+  const lines = [`${dryRun ? 'would remove' : 'removed'} ${paths.length} abandoned quarantine folder(s) (a cleanup or relink stopped before it moved anything):`];
   for (const p of paths.slice(0, SHOWN)) lines.push(`  ${p}`);
   lines.push(...more(paths.length, SHOWN));
   return lines;

@@ -105,7 +105,7 @@ export interface CleanupReport {
    */
   guard: string | null;
   /**
-   * Quarantine folders removed by this run because a cleanup stopped before it moved anything
+   * Quarantine folders removed by this run because a cleanup or relink stopped before it moved anything
    * (killed between making its folder and writing its manifest) left them holding nothing but
    * that unfinished manifest (quarantine-folder.ts); in a dry run, the ones a real run removes.
    */

@@ -1,19 +1,20 @@
 /**
  * What a folder of the quarantine (`<root>/.image-sidecar-quarantine/<stamp>`) holds, and the
- * removal of the ones a stopped cleanup left with nothing in them.
+ * removal of the ones a stopped cleanup or relink left with nothing in them.
  *
- * cleanup creates its folder, then writes the manifest (a temp file renamed to manifest.json)
- * before the first file moves. A cleanup killed between the two (SIGKILL, a node lost) leaves a
- * folder without a manifest that holds nothing but that temp file (or nothing, killed before it).
- * Nothing was moved from it, so there is nothing to restore: `restore --list` reports it as
- * abandoned, not as a quarantine, and the next `cleanup` or `restore` removes it (the temp file by
- * the temp-file rule, then the empty folder by rmdir: never a recursive delete). A folder without a
- * manifest that holds anything else is never removed: it may hold files someone wants back.
+ * cleanup (and relink) creates its folder, then writes the manifest (a temp file renamed to
+ * manifest.json) before the first file moves. A run killed between the two (SIGKILL, a node lost)
+ * leaves a folder without a manifest that holds nothing but that temp file (or nothing, killed
+ * before it). Nothing was moved from it, so there is nothing to restore: `restore --list` reports
+ * it as abandoned, not as a quarantine, and the next `cleanup`, `relink` or `restore` removes it
+ * (the temp file by the temp-file rule, then the empty folder by rmdir: never a recursive delete).
+ * A folder without a manifest that holds anything else is never removed: it may hold files
+ * someone wants back.
  *
  * "Abandoned" follows the one rule of temp files (fs/temp-files.ts): the temp manifest's writer is
  * dead (this host), or it is over an hour old (another host's). An empty folder is abandoned when
- * it is over an hour old: cleanup creates its folder only once every file is hashed, right before
- * the manifest, so a running cleanup's folder is empty for an instant, never for an hour.
+ * it is over an hour old: cleanup and relink create their folder only once every file is hashed,
+ * right before the manifest, so a running one's folder is empty for an instant, never for an hour.
  */
 import { lstat, mkdir, readdir, realpath, rmdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -173,7 +174,7 @@ export interface AbandonedQuarantine {
 }
 
 /** Why a folder is abandoned, for listings and messages. */
-export const ABANDONED_REASON = 'a cleanup stopped before it moved anything (killed between making this folder and writing its manifest)';
+export const ABANDONED_REASON = 'a cleanup or relink stopped before it moved anything (killed between making this folder and writing its manifest)';
 
 /** The abandoned folders of the quarantine `base` (a real directory: quarantineBase), by name. */
 export async function findAbandonedQuarantines(base: string): Promise<AbandonedQuarantine[]> {

@@ -50,7 +50,7 @@ export interface RestoreReport {
   restored: number;
   skipped: { rel: string; reason: string }[];
   /**
-   * Quarantine folders removed (in a dry run: that would be removed) because a cleanup stopped
+   * Quarantine folders removed (in a dry run: that would be removed) because a cleanup or relink stopped
    * before it moved anything left them holding nothing but its unfinished manifest
    * (quarantine-folder.ts): nothing to restore there.
    */

@@ -226,7 +226,18 @@ test(`relink killed at ${TRIALS} random points: no result lost, the next relink 
           assert.equal(hash(join(lib.root, 'src', file)), h, `trial ${t}: ${file} restored with other bytes`);
         }
       }
-      assert.ok(!fs.existsSync(join(lib.root, QUARANTINE_DIR)), `trial ${t}: a quarantine folder is left`);
+      // A run killed between making its folder and writing the manifest's temp file leaves that
+      // folder empty, which restore takes for one being written until it is an hour old
+      // (ops/quarantine-folder.ts): nothing else may be left, and once aged restore removes it.
+      const base = join(lib.root, QUARANTINE_DIR);
+      if (fs.existsSync(base)) {
+        const left = fs.readdirSync(base);
+        for (const name of left) assert.deepEqual(fs.readdirSync(join(base, name)), [], `trial ${t}: quarantine folder ${name} holds something`);
+        const anHourAgo = new Date(Date.now() - 2 * 3600_000);
+        for (const name of left) fs.utimesSync(join(base, name), anHourAgo, anHourAgo);
+        await restore(lib.root).catch(() => undefined);
+      }
+      assert.ok(!fs.existsSync(base), `trial ${t}: a quarantine folder is left`);
     } finally {
       removeTree(lib.root);
     }
