@@ -132,16 +132,19 @@ class ByteNamesTest(unittest.TestCase):
         self.assertNotIn("byteop2", got)
 
     def test_image_sidecar_refuses_byte_names_in_every_mode(self) -> None:
-        for seed in range(20):
-            c = Case(seed)
-            try:
-                before = c.byte_files()
-                twin_before = c.twin_files()
-                for mode in ("cli", "server", "server-no-local"):
-                    m = ImageSidecarManager(local_reads=mode != "server-no-local")
-                    if mode != "cli":
-                        m.__enter__()
-                    try:
+        # Every seed's folder at once, one manager (and server) per mode over all of them: a server
+        # start per seed and mode was most of this test's time, and no case depends on another's.
+        cases = [Case(seed) for seed in range(20)]
+        try:
+            before = {c.seed: c.byte_files() for c in cases}
+            twin_before = {c.seed: c.twin_files() for c in cases}
+            for mode in ("cli", "server", "server-no-local"):
+                m = ImageSidecarManager(local_reads=mode != "server-no-local")
+                if mode != "cli":
+                    m.__enter__()
+                try:
+                    for c in cases:
+                        seed = c.seed
                         for image in (c.byte_image, c.byte_image_b):
                             with self.assertRaises(ImageSidecarError, msg="seed %d %s read" % (seed, mode)) as cm:
                                 m.read_data(image)
@@ -152,15 +155,16 @@ class ByteNamesTest(unittest.TestCase):
                             self.assert_refused(cm.exception)
                         with self.assertRaises(ImageSidecarError):
                             m.get_statistics(os.fsencode(c.dir) + b"/" + c.stem)
-                        self.assertEqual(c.byte_files(), before)
-                        self.assertEqual(c.twin_files(), twin_before, "seed %d %s: the twin's files are untouched" % (seed, mode))
-                    finally:
-                        m.close()
-                m = ImageSidecarManager()
-                with m:
-                    self.check_twin(c, m.read_data, lambda p, op: m.save_data(p, op, {"n": seed})["path"])
-                self.assertEqual(c.byte_files(), before, "seed %d: the byte name's files are untouched" % seed)
-            finally:
+                        self.assertEqual(c.byte_files(), before[seed])
+                        self.assertEqual(c.twin_files(), twin_before[seed], "seed %d %s: the twin's files are untouched" % (seed, mode))
+                finally:
+                    m.close()
+            with ImageSidecarManager() as m:
+                for c in cases:
+                    self.check_twin(c, m.read_data, lambda p, op, seed=c.seed: m.save_data(p, op, {"n": seed})["path"])
+                    self.assertEqual(c.byte_files(), before[c.seed], "seed %d: the byte name's files are untouched" % c.seed)
+        finally:
+            for c in cases:
                 c.remove()
 
     def test_server_and_cli_refuse_byte_names_sent_past_the_client(self) -> None:
