@@ -16,7 +16,7 @@ export interface BenchArgs {
   runs: number;
   /** Worker count for the threads engine (default: the library's default, available parallelism). */
   workers?: number;
-  /** The CLI to spawn (default: dist/bundle/cli.js of this package, the CLI as installed). */
+  /** The CLI to spawn (default: dist/bundle/cli.cjs of this package, the CLI as installed). */
   cli?: string;
   /** Extra copy of the JSON results. */
   out?: string;
@@ -45,7 +45,7 @@ const HELP = `npm run bench -- [options]
   --seed N          generator seed (default 1)
   --runs N          measured runs per figure, median reported, after one warm-up (default 3, min 3)
   --workers N       workers for the threads engine (default: available parallelism)
-  --cli FILE        the CLI to spawn for server, read, --version and earlier-tool figures (default dist/bundle/cli.js)
+  --cli FILE        the CLI to spawn for server, read, --version and earlier-tool figures (default dist/bundle/cli.cjs)
   --out FILE        also write the JSON results to FILE
   --work-dir DIR    generate libraries under DIR (default: a temp dir, removed); the JSON library
                     and the bin copy stay there and are reused by a later run with the same

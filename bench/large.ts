@@ -21,7 +21,7 @@ import { fileURLToPath } from 'node:url';
 import { generateSampleLibrary } from '../src/sample/generate.js';
 
 /** The CLI as installed (package.json `bin`: the one-file bundle). */
-const CLI = fileURLToPath(new URL('../../dist/bundle/cli.js', import.meta.url));
+const CLI = fileURLToPath(new URL('../../dist/bundle/cli.cjs', import.meta.url));
 /** Issue 12's bound for stats at 10^6 images. */
 const RSS_BOUND_MB = 300;
 const EMBEDDING_LENGTH = 8;

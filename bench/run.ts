@@ -46,7 +46,7 @@ async function main(): Promise<void> {
   if (!args) return;
   const root = packageRoot();
   // The CLI as installed (package.json `bin`: the one-file bundle).
-  const cli = args.cli ? path.resolve(args.cli) : path.join(root, 'dist', 'bundle', 'cli.js');
+  const cli = args.cli ? path.resolve(args.cli) : path.join(root, 'dist', 'bundle', 'cli.cjs');
   const ownWork = args.workDir === undefined;
   const work = ownWork ? fs.mkdtempSync(path.join(os.tmpdir(), 'image-sidecar-bench-')) : path.resolve(args.workDir!);
   fs.mkdirSync(work, { recursive: true });

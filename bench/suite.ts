@@ -816,7 +816,7 @@ export class Bench {
   }
 
   /**
-   * Against the earlier Rust tool (issue 59), whole processes both: our CLI (`node dist/bundle/cli.js`, as installed,
+   * Against the earlier Rust tool (issue 59), whole processes both: our CLI (`node dist/bundle/cli.cjs`, as installed,
    * JSON on a pipe) and the earlier binary (IMAGE_SIDECAR_BENCH_ORIG; `-o` to a scratch file), in
    * the same rounds: its validate and stats on the JSON library; ours with --no-index on the JSON
    * library and on the bin copy, validate with a served index (every folder's records stored, as
@@ -1021,8 +1021,8 @@ export class Bench {
       log(`executable: ${(this.executable.bytes / 2 ** 20).toFixed(1)} MiB; --version ${version.map((v) => v.toFixed(1)).join(' / ')} ms; small stats ${stats.map((v) => v.toFixed(1)).join(' / ')} ms (executable / node dist/cli.js / the bundle)`);
       Object.assign(this.results.extra, {
         'standalone executable, MiB': Number((this.executable.bytes / 2 ** 20).toFixed(1)),
-        'executable / node dist/cli.js / node dist/bundle/cli.js: --version median, ms': version.map((v) => Number(v.toFixed(1))),
-        'executable / node dist/cli.js / node dist/bundle/cli.js: small stats median, ms': stats.map((v) => Number(v.toFixed(1))),
+        'executable / node dist/cli.js / node dist/bundle/cli.cjs: --version median, ms': version.map((v) => Number(v.toFixed(1))),
+        'executable / node dist/cli.js / node dist/bundle/cli.cjs: small stats median, ms': stats.map((v) => Number(v.toFixed(1))),
       });
       removeTree(small);
     } catch (e) {

@@ -1,6 +1,6 @@
 /**
  * Section `earlier`: one whole process of a command-line tool per measured run, ours (`node
- * dist/bundle/cli.js`, its JSON on a pipe to the runner, as the spawn rows read it) or the earlier Rust
+ * dist/bundle/cli.cjs`, its JSON on a pipe to the runner, as the spawn rows read it) or the earlier Rust
  * tool (`-o` to a scratch file: its default output is stdout), under /usr/bin/time for the
  * process's CPU time and peak RSS. Wall time is from spawn to exit. After the clock stops the
  * output is read: a run that exited badly or whose output shows it did not do the job (no JSON,

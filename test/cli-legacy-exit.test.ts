@@ -28,7 +28,7 @@ function findPython(): string | null {
 
 /**
  * `npm install -g` lays a package out as prefix/lib/node_modules/NAME with prefix/bin/BIN a
- * relative symlink to the bin script (made executable): `bin` is dist/bundle/cli.js, the bundle
+ * relative symlink to the bin script (made executable): `bin` is dist/bundle/cli.cjs, the bundle
  * beside the compiled tree. Built from the tests' build (dist-test/src holds both, as dist/ does)
  * so the test needs no network; node_modules links to the repository's dependencies.
  */
@@ -39,11 +39,11 @@ function globalInstallLayout(): { prefix: string; bin: string } {
   cpSync(join(TREE_CLI_PATH, '..'), join(pkg, 'dist'), { recursive: true });
   cpSync(join(REPO, 'package.json'), join(pkg, 'package.json'));
   symlinkSync(join(REPO, 'node_modules'), join(pkg, 'node_modules'));
-  chmodSync(join(pkg, 'dist', 'bundle', 'cli.js'), 0o755);
+  chmodSync(join(pkg, 'dist', 'bundle', 'cli.cjs'), 0o755);
   const bin = join(prefix, 'bin');
   mkdirSync(bin);
   for (const name of ['image-sidecar', 'image-sidecar-rust', 'sportball-sidecar-rust']) {
-    symlinkSync('../lib/node_modules/image-sidecar/dist/bundle/cli.js', join(bin, name));
+    symlinkSync('../lib/node_modules/image-sidecar/dist/bundle/cli.cjs', join(bin, name));
   }
   return { prefix, bin };
 }

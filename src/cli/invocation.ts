@@ -19,7 +19,7 @@ export function commandName(scriptPath: string | undefined): string {
 
 /**
  * Run under one of the earlier tool's names? npm installs `bin/image-sidecar-rust` as a symlink
- * to `…/dist/bundle/cli.js` (or links to the standalone executable); Node keeps the link's path in argv[1] (it resolves only the module path).
+ * to `…/dist/bundle/cli.cjs` (or links to the standalone executable); Node keeps the link's path in argv[1] (it resolves only the module path).
  */
 export function isLegacyInvocation(scriptPath: string | undefined): boolean {
   return LEGACY_COMMAND_NAMES.includes(commandName(scriptPath));

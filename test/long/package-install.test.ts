@@ -93,7 +93,7 @@ test('fresh clone → npm pack → install into an empty folder → npx image-si
   const info = JSON.parse(pack.stdout.slice(pack.stdout.indexOf('['))) as { filename: string; files: { path: string; mode: number }[] }[];
   const paths = new Set(info[0]!.files.map((f) => f.path));
   // The CLI as `bin` runs it (the bundle and what it opens beside itself), and the library.
-  for (const must of ['dist/bundle/cli.js', 'dist/bundle/worker.js', 'dist/bundle/scanner.wasm', 'dist/bundle/entries.wasm', 'dist/bundle/code-digest.json', 'dist/cli.js', 'dist/index.js', 'dist/index.d.ts', 'LICENSE', 'README.md', 'package.json']) {
+  for (const must of ['dist/bundle/cli.cjs', 'dist/bundle/program.cjs', 'dist/bundle/program.cache', 'dist/bundle/worker.js', 'dist/bundle/scanner.wasm', 'dist/bundle/entries.wasm', 'dist/bundle/code-digest.json', 'dist/cli.js', 'dist/index.js', 'dist/index.d.ts', 'LICENSE', 'README.md', 'package.json']) {
     assert.ok(paths.has(must), `the tarball holds ${must}`);
   }
   assert.ok(![...paths].some((p) => p.startsWith('dist/exe/') || p.startsWith('dist/wheel/')), 'no standalone executable or wheel in the npm package');
