@@ -187,6 +187,8 @@ test('entry arena: entries around a chunk end, fallbacks after partial packing, 
 });
 
 
+/** exactResult's class counts, by size and path length. */
+const classesFor = new Map<string, number>();
 /** A packed-only result of exactly `bytes` packed bytes (many classes; toolName tunes the length); the last class name may carry `tail`. */
 function exactResult(path: string, bytes: number, tail = ''): FileInspection {
   const classes: Record<string, number> = {};
@@ -198,7 +200,16 @@ function exactResult(path: string, bytes: number, tail = ''): FileInspection {
     (s.objectClasses as Record<string, number>)[t ? `zz${t}` : 'zz'] = 9; // a short last name: its worst case fits in what follows
     return r as unknown as FileInspection;
   };
-  for (let i = 0; packResult(build(0))!.length < bytes - 400; i++) classes[`class-${i}`] = i;
+  // How many classes reach the size depends only on it and the path's length: found once (the
+  // arena test asks for thousands of 3,000-byte fillers), then added at once.
+  const memo = `${bytes}:${Buffer.byteLength(path)}`;
+  const n = classesFor.get(memo);
+  if (n !== undefined) for (let i = 0; i < n; i++) classes[`class-${i}`] = i;
+  else {
+    let i = 0;
+    for (; packResult(build(0))!.length < bytes - 400; i++) classes[`class-${i}`] = i;
+    classesFor.set(memo, i);
+  }
   const base = packResult({ ...build(0), path: '' } as FileInspection)!.length;
   return build(bytes - base, tail);
 }
