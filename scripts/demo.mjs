@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const cli = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
+// The CLI as installed (`bin`): the bundle, run from its code cache.
+const cli = fileURLToPath(new URL('../dist/bundle/cli.cjs', import.meta.url));
 const images = process.env.DEMO_IMAGES ?? '2000';
 const root = join(mkdtempSync(join(tmpdir(), 'image-sidecar-demo-')), 'library');
 
