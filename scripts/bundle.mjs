@@ -71,14 +71,18 @@ async function installedCli(dist) {
   // worker stays an ES module, which a worker thread loads as the compiled tree's.
   await build({ ...shared, entryPoints: { program: entryPoints.cli }, format: 'cjs', outExtension: { '.js': '.cjs' }, packages: 'external', ...IMPORT_META_AS_CJS });
   await build({ ...shared, entryPoints: { worker: entryPoints.worker }, format: 'esm', splitting: false, packages: 'external' });
-  // The code cache: the SHA-1 of the program's bytes, then V8's data (scripts/cli-loader.cjs
-  // checks both). Made by this Node: another V8 rejects it and compiles from source.
+  // The code cache: a SHA-1 of the program's bytes and V8's data, then that data
+  // (scripts/cli-loader.cjs checks both), made under the name the loader compiles the program
+  // under. Made by this Node: another V8 rejects it and compiles from source.
   const programPath = join(out, 'program.cjs');
   const program = readFileSync(programPath, 'utf8').replace(/^#!.*\n/, '\n'); // the hashbang stays the loader's; the lines keep their numbers
   writeFileSync(programPath, program);
-  const data = new vm.Script(Module.wrap(program), { filename: programPath }).createCachedData();
-  writeFileSync(join(out, 'program.cache'), Buffer.concat([createHash('sha1').update(program).digest(), data]));
-  copyFileSync(new URL('./cli-loader.cjs', import.meta.url), join(out, 'cli.cjs'));
+  const loader = readFileSync(new URL('./cli-loader.cjs', import.meta.url), 'utf8');
+  const programName = /^const PROGRAM_NAME = '([^']+)';$/m.exec(loader)?.[1];
+  if (!programName) throw new Error('scripts/cli-loader.cjs: no PROGRAM_NAME');
+  const data = new vm.Script(Module.wrap(program), { filename: programName }).createCachedData();
+  writeFileSync(join(out, 'program.cache'), Buffer.concat([createHash('sha1').update(program).update(data).digest(), data]));
+  writeFileSync(join(out, 'cli.cjs'), loader);
   chmodSync(join(out, 'cli.cjs'), 0o755);
   for (const [name, from] of Object.entries(shippedBeside(dist))) copyFileSync(from, join(out, name));
 }

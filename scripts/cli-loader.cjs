@@ -3,29 +3,60 @@
 // code cache of it (program.cache, written by scripts/bundle.mjs), so that a command does not
 // parse and compile the ~0.8 MB program at each start.
 //
-// The cache is used only when it was made from these very bytes (its first 20 bytes are the
-// SHA-1 of program.cjs) and V8 accepts it (same V8, same flags); otherwise, or when it is
-// missing, the program is compiled from its source as any module is. Deleting program.cache
-// turns the cache off; the program runs the same either way.
+// The cache is used only when its first 20 bytes are the SHA-1 of program.cjs and of the rest of
+// the cache, and V8 accepts it (same V8, same flags: any V8 option turns it off). V8 checks a
+// cache against the source's length only, and not its own bytes (this Node skips the checksum):
+// without the SHA-1 an edited program ran its old top-level code, a damaged cache crashed. Else,
+// or when it is missing or not a regular file, the program is compiled from its source, as any
+// module is. Deleting program.cache turns the cache off; the program runs the same either way.
 'use strict';
-const { readFileSync } = require('node:fs');
-const { join } = require('node:path');
+const fs = require('node:fs');
+const { dirname, join } = require('node:path');
 const Module = require('node:module');
 const vm = require('node:vm');
 const { createHash } = require('node:crypto');
 
-const file = join(__dirname, 'program.cjs');
-const source = readFileSync(file, 'utf8');
-let cachedData;
-try {
-  const cache = readFileSync(join(__dirname, 'program.cache'));
-  if (cache.length > 20 && createHash('sha1').update(source).digest().equals(cache.subarray(0, 20))) cachedData = cache.subarray(20);
-} catch {
-  // no cache: compiled from source
+/**
+ * The name the program is compiled under, cache or not: V8 keeps the name a cache was made with
+ * (scripts/bundle.mjs uses this one), and stack traces must not name the build machine's folders.
+ */
+const PROGRAM_NAME = 'image-sidecar/dist/bundle/program.cjs';
+/** Far above the cache's size (~0.3 MB): anything bigger is not ours. */
+const MAX_CACHE_BYTES = 64 * 1024 * 1024;
+
+/** The cache's bytes when it is a regular file of a sane size (a FIFO or /dev/zero is never read). */
+function readCache(path) {
+  let fd;
+  try {
+    fd = fs.openSync(path, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+    const st = fs.fstatSync(fd);
+    return st.isFile() && st.size <= MAX_CACHE_BYTES ? fs.readFileSync(fd) : undefined;
+  } catch {
+    return undefined; // no cache: compiled from source
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
+  }
 }
-const options = { filename: file, cachedData };
-// The program holds no import() today; if it ever does, it resolves as in any module.
-if (vm.constants && vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER) options.importModuleDynamically = vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER;
-const script = new vm.Script(Module.wrap(source), options);
-const m = { exports: {} };
-script.runInThisContext().call(m.exports, m.exports, Module.createRequire(file), m, file, __dirname);
+
+try {
+  // Through links to this file (npm's .bin, --preserve-symlinks-main): the package's own folder.
+  const dir = dirname(fs.realpathSync(__filename));
+  const file = join(dir, 'program.cjs');
+  const bytes = fs.readFileSync(file);
+  const cache = readCache(join(dir, 'program.cache'));
+  let cachedData;
+  if (cache !== undefined && cache.length > 20) {
+    const data = cache.subarray(20);
+    if (createHash('sha1').update(bytes).update(data).digest().equals(cache.subarray(0, 20))) cachedData = data;
+  }
+  const options = { filename: PROGRAM_NAME, cachedData };
+  // The program holds no import() today; if it ever does, it resolves as in any module.
+  if (vm.constants && vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER) options.importModuleDynamically = vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER;
+  const script = new vm.Script(Module.wrap(bytes.toString('utf8')), options);
+  const m = { exports: {} };
+  script.runInThisContext().call(m.exports, m.exports, Module.createRequire(file), m, file, dir);
+} catch (e) {
+  // A package that cannot load its program is broken: fatal (2), never Node's 1 ("findings").
+  process.stderr.write(`image-sidecar: error [INTERNAL]: ${(e && e.stack) || String(e)}\n`);
+  process.exit(2);
+}

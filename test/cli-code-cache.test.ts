@@ -5,6 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { cpSync, readFileSync, rmSync, symlinkSync, writeFileSync, mkdirSync } from 'node:fs';
 import Module from 'node:module';
@@ -19,7 +20,7 @@ const REPO = join(BUNDLE, '..', '..', '..');
 test('code cache: the shipped cache is made from the program beside it and V8 accepts it', () => {
   const program = readFileSync(join(BUNDLE, 'program.cjs'), 'utf8');
   const cache = readFileSync(join(BUNDLE, 'program.cache'));
-  assert.deepEqual(cache.subarray(0, 20), createHash('sha1').update(program).digest(), 'the header is the SHA-1 of program.cjs');
+  assert.deepEqual(cache.subarray(0, 20), createHash('sha1').update(program).update(cache.subarray(20)).digest(), 'the header is the SHA-1 of program.cjs and the V8 data');
   const script = new vm.Script(Module.wrap(program), { filename: join(BUNDLE, 'program.cjs'), cachedData: cache.subarray(20) });
   assert.equal(script.cachedDataRejected, false, 'this Node accepts the cache the build made');
 });
@@ -56,10 +57,35 @@ test('code cache: the program runs as its bytes say with the cache, without it, 
   rmSync(cachePath);
   assert.deepEqual(await runs(), withCache, 'no cache: the same output');
 
-  // Garbage under the right header: V8 rejects it and compiles the source.
+  // Garbage under a header that matches it: V8 rejects it (its magic number) and compiles the source.
   const program = readFileSync(programPath, 'utf8');
-  writeFileSync(cachePath, Buffer.concat([createHash('sha1').update(program).digest(), Buffer.alloc(4096, 7)]));
+  const garbage = Buffer.alloc(4096, 7);
+  writeFileSync(cachePath, Buffer.concat([createHash('sha1').update(program).update(garbage).digest(), garbage]));
   assert.deepEqual(await runs(), withCache, 'a cache V8 rejects: the same output');
+
+  // The cache damaged after the build (its text of the command table, where V8 checks nothing):
+  // this Node skips the cache's checksum and ran the damaged code; the SHA-1 turns it away.
+  const shipped = readFileSync(join(BUNDLE, 'program.cache'));
+  const at = shipped.indexOf('decode every sidecar of a tree', 20, 'latin1');
+  assert.ok(at > 20, 'the command table\'s text is in the cache');
+  const damaged = Buffer.from(shipped);
+  damaged.write('HACKED', at, 'latin1');
+  writeFileSync(cachePath, damaged);
+  assert.deepEqual(await runs(), withCache, 'a damaged cache: the same output');
+
+  // Not a regular file: never read (a FIFO would block the start for good).
+  rmSync(cachePath);
+  spawnSync('mkfifo', [cachePath]);
+  assert.deepEqual(await runs(), withCache, 'a FIFO in the cache\'s place: the same output');
+  rmSync(cachePath);
+
+  // Stack traces name the program, never the folders of the machine that built the cache (V8
+  // keeps the name a cache was made with).
+  cpSync(join(BUNDLE, 'program.cache'), cachePath);
+  const fail = await runCli(['read', join(dir, 'nowhere', 'IMG.jpg')], { cli, env: { IMAGE_SIDECAR_DEBUG: '1' } });
+  assert.equal(fail.code, 2, fail.stderr);
+  assert.match(fail.stderr, /image-sidecar\/dist\/bundle\/program\.cjs:\d+:\d+/);
+  assert.ok(!fail.stderr.includes(BUNDLE), fail.stderr);
 
   // The program edited after the build, its length kept. V8 checks a cache against the source's
   // length only, and takes the top-level code from it: without the loader's SHA-1 check this
