@@ -8,11 +8,12 @@
 //                                       manifest); cli.cjs (`bin`, scripts/cli-loader.cjs) runs the
 //                                       program from program.cache, V8's code cache of it. One file
 //                                       parses and links once where the compiled tree is ~190
-//                                       modules, and from the cache it is not compiled again: `stats`
-//                                       of a small tree takes ~145 ms here, against ~210 from an ES
-//                                       module bundle and ~240 from the compiled tree; each worker
-//                                       starts sooner too. `build:test` makes the same of
-//                                       dist-test/src for the suite's CLI.
+//                                       modules, and from the cache it is not compiled again:
+//                                       `stats` of a small tree took ~145 ms here against ~210 from
+//                                       an ES module bundle and ~240 from the compiled tree (a busy
+//                                       day), and ~90 against ~105 compiled from source (a quiet
+//                                       one). `build:test` makes the same of dist-test/src for the
+//                                       suite's CLI.
 //   node scripts/bundle.mjs dist --exe  the standalone executable, dist/exe/image-sidecar (Linux
 //                                       x86-64, Node >= 20.12): Node's single-executable application,
 //                                       a copy of this Node with one script injected by postject.
@@ -53,8 +54,9 @@ function shippedBeside(dist) {
 
 /**
  * CommonJS has no import.meta: this URL anchors createRequire and the names of the shipped files
- * (shipped.ts). The banner starts with the "use strict" esbuild writes after it, which there would
- * no longer open the file: the compiled tree's ES modules are strict code.
+ * (shipped.ts). esbuild's own "use strict" lands after the banner, where it is no longer a
+ * directive: the banner repeats it first, so the program stays strict, as the ES modules it is
+ * made of are.
  */
 const IMPORT_META_AS_CJS = {
   define: { 'import.meta.url': '__shipped_url' },

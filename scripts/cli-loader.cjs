@@ -4,11 +4,12 @@
 // parse and compile the ~0.8 MB program at each start.
 //
 // The cache is used only when its first 20 bytes are the SHA-1 of program.cjs and of the rest of
-// the cache, and V8 accepts it (same V8, same flags: any V8 option turns it off). V8 checks a
-// cache against the source's length only, and not its own bytes (this Node skips the checksum):
-// without the SHA-1 an edited program ran its old top-level code, a damaged cache crashed. Else,
-// or when it is missing or not a regular file, the program is compiled from its source, as any
-// module is. Deleting program.cache turns the cache off; the program runs the same either way.
+// the cache, and V8 accepts it (same V8, same flags: any V8 option, --max-old-space-size included,
+// turns it off). V8 checks a cache against the source's length only, and this Node skips the
+// cache's checksum: without the SHA-1 an edited program would run its old top-level code, and a
+// damaged cache could crash. Otherwise, when the cache is missing or not a regular file, or with
+// IMAGE_SIDECAR_CODE_CACHE=off, the program is compiled from its source as any module is. The
+// program runs the same either way.
 'use strict';
 const fs = require('node:fs');
 const { dirname, join } = require('node:path');
@@ -21,6 +22,7 @@ const { createHash } = require('node:crypto');
  * (scripts/bundle.mjs uses this one), and stack traces must not name the build machine's folders.
  */
 const PROGRAM_NAME = 'image-sidecar/dist/bundle/program.cjs';
+const SHA1_BYTES = 20;
 /** Far above the cache's size (~0.3 MB): anything bigger is not ours. */
 const MAX_CACHE_BYTES = 64 * 1024 * 1024;
 
@@ -43,11 +45,11 @@ try {
   const dir = dirname(fs.realpathSync(__filename));
   const file = join(dir, 'program.cjs');
   const bytes = fs.readFileSync(file);
-  const cache = readCache(join(dir, 'program.cache'));
+  const cache = process.env.IMAGE_SIDECAR_CODE_CACHE === 'off' ? undefined : readCache(join(dir, 'program.cache'));
   let cachedData;
-  if (cache !== undefined && cache.length > 20) {
-    const data = cache.subarray(20);
-    if (createHash('sha1').update(bytes).update(data).digest().equals(cache.subarray(0, 20))) cachedData = data;
+  if (cache !== undefined && cache.length > SHA1_BYTES) {
+    const data = cache.subarray(SHA1_BYTES);
+    if (createHash('sha1').update(bytes).update(data).digest().equals(cache.subarray(0, SHA1_BYTES))) cachedData = data;
   }
   const options = { filename: PROGRAM_NAME, cachedData };
   // The program holds no import() today; if it ever does, it resolves as in any module.
@@ -56,7 +58,9 @@ try {
   const m = { exports: {} };
   script.runInThisContext().call(m.exports, m.exports, Module.createRequire(file), m, file, dir);
 } catch (e) {
-  // A package that cannot load its program is broken: fatal (2), never Node's 1 ("findings").
-  process.stderr.write(`image-sidecar: error [INTERNAL]: ${(e && e.stack) || String(e)}\n`);
+  // A package that cannot load its program (a file or a dependency missing) is broken: fatal (2),
+  // one line as every exit 2 has, never Node's 1 ("findings"); the stack with IMAGE_SIDECAR_DEBUG=1.
+  const why = process.env.IMAGE_SIDECAR_DEBUG === '1' && e && e.stack ? e.stack : String((e && e.message) || e).split('\n')[0];
+  process.stderr.write(`image-sidecar: error [INTERNAL]: cannot load the CLI: ${why}\n`);
   process.exit(2);
 }

@@ -246,12 +246,15 @@ describe('another tool\'s files in a sidecar\'s name', () => {
       for (const args of [[], ['--format', 'json'], ['--format', 'json', '--naming', 'name-ext'], ['--format', 'json', '--naming', 'stem']]) {
         const w = await json(['write', c.image, '--operation', 'face_detection', '--data', data, '--json', ...args]);
         assert.notEqual(w.path, c.foreign, `${c.foreign} ${args.join(' ')}`);
-        // Read back in this process: the CLI's `read` of these files is checked above, and a
-        // process per write and read was most of this test's time.
+        // Each write read back in this process (a process per write and read was most of this
+        // test's time), and what the four left through the CLI's `read` below.
         const back = (await readSidecarDetailed(c.image)).data as Record<string, unknown>;
         assert.deepEqual(back.face_detection, { faces: [] });
         assert.equal(back.title, undefined);
       }
+      const back = await json(['read', c.image, '--json']);
+      assert.deepEqual(back.face_detection, { faces: [] }, c.foreign);
+      assert.equal(back.title, undefined, c.foreign);
     }
     assertUntouched(cases, 'CLI write');
   });

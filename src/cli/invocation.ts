@@ -8,7 +8,7 @@
 import { basename } from 'node:path';
 import { EXIT_CLEAN, EXIT_FINDINGS } from '../exit-codes.js';
 
-/** The earlier tool's executable names (package.json "bin" links to our cli.js under both). */
+/** The earlier tool's executable names (package.json "bin" links to our dist/bundle/cli.cjs under both). */
 export const LEGACY_COMMAND_NAMES: readonly string[] = ['image-sidecar-rust', 'sportball-sidecar-rust'];
 
 /** The command name a script path stands for: `/usr/bin/image-sidecar-rust` → `image-sidecar-rust`; Windows shims drop their suffix. */

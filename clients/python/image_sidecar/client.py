@@ -89,7 +89,7 @@ def _cleanup_message(report: Dict[str, Any]) -> str:
 class ImageSidecarManager:
     """Read, save, validate, convert and clean image sidecars through the image-sidecar CLI.
 
-    ``binary_path``: the executable or its ``cli.js`` (default: ``IMAGE_SIDECAR_BIN``, then
+    ``binary_path``: the executable or its ``cli.cjs`` (default: ``IMAGE_SIDECAR_BIN``, then
     ``image-sidecar`` on PATH, then ``node_modules/.bin/image-sidecar`` above the working directory).
     ``workers``: worker threads for tree operations (default ``IMAGE_SIDECAR_WORKERS``).
     ``timeout``: seconds per call (default ``IMAGE_SIDECAR_TIMEOUT``; None = no limit).
@@ -143,7 +143,7 @@ class ImageSidecarManager:
 
     @property
     def command(self) -> List[str]:
-        """The argv prefix that runs the CLI (``[node, cli.js]`` for a JavaScript file)."""
+        """The argv prefix that runs the CLI (``[node, cli.cjs]`` for a JavaScript file)."""
         return list(self._require())
 
     def _require(self) -> List[str]:

@@ -5,7 +5,7 @@ from typing import Any, Dict, Optional
 
 INSTALL_HINT = (
     "Install it with `npm install image-sidecar` (in the project, or `npm install -g image-sidecar`), "
-    "or set IMAGE_SIDECAR_BIN to the path of the `image-sidecar` executable or its cli.js."
+    "or set IMAGE_SIDECAR_BIN to the path of the `image-sidecar` executable or its cli.cjs."
 )
 
 

@@ -23,13 +23,13 @@ ENV_BIN = "IMAGE_SIDECAR_BIN"
 LEGACY_ENV_BIN = "SPORTBALL_RUST_BINARY_PATH"
 # Where the earlier tool's implementation guide installs and looks for its binary.
 GUIDE_DIRS = ("/usr/local/bin",)
-# Also honoured so that a pipeline can pick the Node.js used for a cli.js path.
+# Also honoured so that a pipeline can pick the Node.js used for a cli.cjs path.
 ENV_NODE = "IMAGE_SIDECAR_NODE"
 _JS_SUFFIXES = (".js", ".mjs", ".cjs")
 
 
 class Located(NamedTuple):
-    """``command`` is what to run (e.g. ``["node", ".../cli.js"]``); None when not found."""
+    """``command`` is what to run (e.g. ``["node", ".../cli.cjs"]``); None when not found."""
 
     command: Optional[List[str]]
     binary_path: Optional[str]
