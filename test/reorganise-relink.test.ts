@@ -284,3 +284,24 @@ test('cli relink: an orphan-named file it cannot read is a finding (exit 1, name
     removeTree(root);
   }
 });
+
+test('relink first removes the empty quarantine folder a killed relink or cleanup left over an hour ago; a young one (a run writing its manifest now) stays', async () => {
+  const root = tempDir();
+  try {
+    reorganisedLibrary(root, 40);
+    const base = join(root, QUARANTINE_DIR);
+    const aged = join(base, '20261101T000000Z');
+    const young = join(base, '20261102T000000Z');
+    fs.mkdirSync(aged, { recursive: true });
+    fs.mkdirSync(young);
+    const twoHoursAgo = new Date(Date.now() - 2 * 3600_000);
+    fs.utimesSync(aged, twoHoursAgo, twoHoursAgo);
+    const r = await relink(root, { index: false, hashImages: true });
+    assert.ok(r.relinked > 0, 'the library has orphans to relink');
+    assert.equal(fs.existsSync(aged), false, 'the aged empty folder is removed');
+    assert.equal(fs.existsSync(young), true, 'the young one is left to its writer');
+    assert.ok(r.quarantine !== null && fs.existsSync(join(r.quarantine, 'manifest.json')), 'the run\'s own quarantine beside it');
+  } finally {
+    removeTree(root);
+  }
+});
