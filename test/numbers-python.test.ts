@@ -20,7 +20,6 @@ import { saveSidecar } from '../src/ops/save.js';
 import type { SidecarFormat } from '../src/types.js';
 import { CLI_PATH as CLI } from './helpers/cli.js';
 
-
 function findUp(rel: string): string {
   let dir = path.dirname(fileURLToPath(import.meta.url));
   for (;;) {

@@ -10,7 +10,6 @@ import { formatStats } from '../src/ops/format-stats.js';
 import { FAKE_JPEG, sidecarData, testDir } from './helpers/tree.js';
 import { CLI_PATH as CLI } from './helpers/cli.js';
 
-
 interface Response {
   id: string | number | null;
   result?: any;
