@@ -55,6 +55,14 @@ export { isoTimestamp } from './time.js';
 // The word lists the CLI, the server and the library share (one definition each).
 export { SIDECAR_FORMATS, FORMAT_NAMES, FORMAT_ALIASES, SIDECAR_EXTS, EXPORT_FORMATS, SIDECAR_EXPORT_FORMATS, DATASET_FORMATS, DEFAULT_EMBEDDING_DIM, ENGINE_KINDS, RESOLVE_PREFERENCES } from './vocabulary.js';
 export { todo, staleSidecars, TODO_REASONS } from './ops/todo.js';
+export { find } from './ops/find.js';
+export type { FindOptions, FindEntry, FindReport } from './ops/find.js';
+export { compileQuery } from './analysis/query.js';
+export type { Predicate, QueryRecord } from './analysis/query.js';
+export { moveImages, copyImages } from './ops/move-images.js';
+export type { TransferOptions, TransferReport, TransferUnit, TransferProblem } from './ops/move-images.js';
+export { relink } from './ops/relink.js';
+export type { RelinkOptions, RelinkReport } from './ops/relink.js';
 export type { TodoOptions, TodoReport, TodoEntry, TodoReason, StaleOptions, StaleReport, StaleEntry } from './ops/todo.js';
 export { currentImageIdentity, recordedImage, checkImageIdentity } from './analysis/image-identity.js';
 export type { IdentityCheck } from './analysis/image-identity.js';
