@@ -26,6 +26,20 @@ const SHA1_BYTES = 20;
 /** Far above the cache's size (~0.3 MB): anything bigger is not ours. */
 const MAX_CACHE_BYTES = 64 * 1024 * 1024;
 
+/**
+ * IMAGE_SIDECAR_CODE_CACHE, spelt as the CLI's other switches (src/settings.ts): off, 0, false or no
+ * turns the cache off; on, 1, true, yes or unset leaves it on; anything else is a usage error (2).
+ */
+function cacheTurnedOff() {
+  const given = process.env.IMAGE_SIDECAR_CODE_CACHE;
+  if (!given) return false;
+  const v = given.toLowerCase();
+  if (v === 'off' || v === '0' || v === 'false' || v === 'no') return true;
+  if (v === 'on' || v === '1' || v === 'true' || v === 'yes') return false;
+  process.stderr.write(`image-sidecar: error [USAGE]: IMAGE_SIDECAR_CODE_CACHE must be off or on (got "${given}")\n`);
+  process.exit(2);
+}
+
 /** The cache's bytes when it is a regular file of a sane size (a FIFO or /dev/zero is never read). */
 function readCache(path) {
   let fd;
@@ -45,7 +59,7 @@ try {
   const dir = dirname(fs.realpathSync(__filename));
   const file = join(dir, 'program.cjs');
   const bytes = fs.readFileSync(file);
-  const cache = process.env.IMAGE_SIDECAR_CODE_CACHE === 'off' ? undefined : readCache(join(dir, 'program.cache'));
+  const cache = cacheTurnedOff() ? undefined : readCache(join(dir, 'program.cache'));
   let cachedData;
   if (cache !== undefined && cache.length > SHA1_BYTES) {
     const data = cache.subarray(SHA1_BYTES);

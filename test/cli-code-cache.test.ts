@@ -90,6 +90,32 @@ describe('the CLI from its code cache', () => {
     assert.deepEqual(await runs(p.cli), reference, 'a FIFO');
   });
 
+  it('IMAGE_SIDECAR_CODE_CACHE is spelt as the other switches: off, 0, false, no in any case skip the cache; another word is a usage error', async (t) => {
+    // A cache whose text was changed under a header made for it: V8 runs it (it checks the source's
+    // length only), so what --help prints tells whether the cache ran.
+    const p = installed(t);
+    const program = readFileSync(p.program, 'utf8');
+    const from = 'decode every sidecar of a tree';
+    const cache = SHIPPED_CACHE();
+    const at = cache.indexOf(from, 20, 'latin1');
+    assert.ok(at > 20, "the command table's text is in the cache");
+    const marked = Buffer.from(cache);
+    marked.write(from.toUpperCase(), at, 'latin1');
+    const data = marked.subarray(20);
+    createHash('sha1').update(program).update(data).digest().copy(marked, 0);
+    writeFileSync(p.cache, marked);
+    const help = async (value?: string) => {
+      const r = await runCli(['--help'], { cli: p.cli, env: value === undefined ? {} : { IMAGE_SIDECAR_CODE_CACHE: value } });
+      return { code: r.code, cached: r.stdout.includes(from.toUpperCase()), source: r.stdout.includes(from), stderr: r.stderr };
+    };
+    assert.deepEqual(await help(), { code: 0, cached: true, source: false, stderr: '' }, 'unset: the cache runs');
+    for (const on of ['on', '1', 'TRUE', 'yes', '']) assert.deepEqual(await help(on), { code: 0, cached: true, source: false, stderr: '' }, `"${on}": the cache runs`);
+    for (const off of ['off', 'OFF', '0', 'false', 'No']) assert.deepEqual(await help(off), { code: 0, cached: false, source: true, stderr: '' }, `"${off}": compiled from source`);
+    const bad = await help('maybe');
+    assert.equal(bad.code, 2);
+    assert.equal(bad.stderr, 'image-sidecar: error [USAGE]: IMAGE_SIDECAR_CODE_CACHE must be off or on (got "maybe")\n');
+  });
+
   it('a program edited after the build (its length kept) runs as edited, not as the cache has it', async (t) => {
     // V8 checks a cache against the source's length only, and takes the top-level code (this
     // command table is a top-level constant) from it: the SHA-1 check turns the stale cache away.
