@@ -8,7 +8,7 @@
 // turns it off). V8 checks a cache against the source's length only, and this Node skips the
 // cache's checksum: without the SHA-1 an edited program would run its old top-level code, and a
 // damaged cache could crash. Otherwise, when the cache is missing or not a regular file, or with
-// IMAGE_SIDECAR_CODE_CACHE=off, the program is compiled from its source as any module is. The
+// IMAGE_SIDECAR_CODE_CACHE=off (0, false, no), the program is compiled from its source as any module is. The
 // program runs the same either way.
 'use strict';
 const fs = require('node:fs');

@@ -1,9 +1,10 @@
 /**
  * The environment variables the CLI and the server read, and the options each becomes (the table
- * of them all: README.md "Settings"). Read once, at those entries: the library and the engine
- * never look at the environment. The CLI's own are read where it uses them: IMAGE_SIDECAR_KEY_FILE
- * and IMAGE_SIDECAR_PASSPHRASE (cli/keys.ts), IMAGE_SIDECAR_DEBUG (cli/fail.ts); the installed
- * CLI's loader reads IMAGE_SIDECAR_CODE_CACHE (scripts/cli-loader.cjs).
+ * of them all: README.md "Settings"). Read at those entries only (the CLI once per command, the
+ * server at each request it runs): the library and the engine never look at the environment.
+ * The CLI's own are read where it uses them: IMAGE_SIDECAR_KEY_FILE and IMAGE_SIDECAR_PASSPHRASE
+ * (cli/keys.ts), IMAGE_SIDECAR_DEBUG (cli/fail.ts); the installed CLI's loader reads
+ * IMAGE_SIDECAR_CODE_CACHE (scripts/cli-loader.cjs).
  */
 import { errors } from './errors.js';
 import type { Options } from './types.js';

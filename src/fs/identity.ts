@@ -5,7 +5,7 @@
  * edit that restores mtime (touch -r, utimes) still changes the identity.
  */
 import { fstatSync, lstatSync, statSync, type BigIntStats } from 'node:fs';
-import { bindingStat, checkFstat, fstatBinding, fstatStatus, resetFstatForTests, setTimeNs, timeNs, F_CTIME_S, F_DEV, F_INO, F_MODE, F_MTIME_S, F_SIZE, S_IFDIR, S_IFMT, S_IFREG, type BindingStat } from './stat-binding.js';
+import { bindingStat, checkFstat, fstatBinding, fstatStatus, resetFstatForTests, setTimeNs, timeNs, F_CTIME_NS, F_CTIME_S, F_DEV, F_INO, F_MODE, F_MTIME_S, F_SIZE, S_IFDIR, S_IFMT, S_IFREG, type BindingStat } from './stat-binding.js';
 import { fileURLToPath } from 'node:url';
 import { LITTLE_ENDIAN_HOST } from '../byte-order.js';
 
@@ -339,8 +339,8 @@ export class IdentityScratch {
 
 /** Fields per read a `BatchStats` keeps: the length of Node's bigint stat array (a stat's 18 fields, then room for an lstat's). */
 const BATCH_STRIDE = 36;
-/** The fields an identity and its kind are made of: through F_CTIME_NS (15). */
-const IDENTITY_FIELDS = 16;
+/** The fields an identity and its kind are made of: Node's stat array up to and with F_CTIME_NS. */
+const IDENTITY_FIELDS = F_CTIME_NS + 1;
 
 /**
  * The stats of one batch's reads, by item (tasks/inspect.ts reads every file of a batch, then makes

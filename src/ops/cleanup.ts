@@ -119,7 +119,7 @@ export interface CleanupReport {
 }
 
 export const DEFAULT_MAX_FRACTION = 0.2;
-export { MANIFEST_MAX_BYTES, MANIFEST_NAME, MANIFEST_VERSION, manifestBytes, manifestPieces, quarantineStamp, writeManifest, type ManifestEntry, type QuarantineManifest } from './quarantine-folder.js';
+export { MANIFEST_NAME, MANIFEST_VERSION, manifestBytes, manifestPieces, quarantineStamp, writeManifest, type QuarantineManifest } from './quarantine-folder.js';
 
 interface PlannedOrphan {
   path: string;

@@ -576,7 +576,7 @@ function writeJournal(dir: string, mode: TransferMode, units: TransferUnit[]): s
   return p;
 }
 
-/** Is `name` a journal of a run that is gone (this host: its pid is dead; another host's: over an hour old)? */
+/** Is `name` a journal of a run that is gone (`abandoned`: its writer dead on this host, or not refreshed for JOURNAL_STALE_MS)? */
 function isAbandonedJournal(name: string, mtimeMs: number): boolean {
   const m = JOURNAL_RE.exec(name);
   return m !== null && abandoned(m[1], Number(m[2]), mtimeMs);

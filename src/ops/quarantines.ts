@@ -9,9 +9,8 @@ import { lstat, readdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { errors, isSidecarError } from '../errors.js';
 import { QUARANTINE_DIR } from '../discovery/own-folders.js';
-import { MANIFEST_NAME } from './cleanup.js';
-import { ABANDONED_REASON, quarantineFolderState } from './quarantine-folder.js';
-import { folderKey, quarantineBase, readManifest } from './restore.js';
+import { ABANDONED_REASON, MANIFEST_NAME, quarantineBase, quarantineFolderState } from './quarantine-folder.js';
+import { folderKey, readManifest } from './restore.js';
 
 export interface QuarantineFolder {
   name: string;

@@ -32,7 +32,6 @@ import { quarantineFiles, type CleanupSkip } from './cleanup.js';
 import { readSidecarFile } from './read.js';
 import { isOneOf, RESOLVE_PREFERENCES } from '../vocabulary.js';
 
-export { RESOLVE_PREFERENCES };
 /** How to choose the file to keep. */
 export type ResolvePreference = (typeof RESOLVE_PREFERENCES)[number];
 

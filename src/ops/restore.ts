@@ -35,8 +35,6 @@ import {
   type QuarantineManifest,
 } from './quarantine-folder.js';
 
-export { quarantineBase };
-
 export interface RestoreOptions {
   /** A quarantine folder: its name (`20261121T113300Z`) or its path. Default: the newest. */
   from?: string;
