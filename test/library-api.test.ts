@@ -64,3 +64,33 @@ test('the exported reorganising and query calls are the modules\' own, and work 
   assert.equal(manyFaces(summary(3)), true);
   assert.equal(manyFaces(summary(2)), false);
 });
+
+/** True when A and B are the same type (checked by the compiler: this file does not build otherwise). */
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+
+test("each exported call's option and result types can be named from the package", () => {
+  // Written for the compiler: a type missing from the package or not the call's own fails the build.
+  const named: [
+    Same<Parameters<typeof api.saveSidecar>[3], api.SaveOptions | undefined>,
+    Same<Awaited<ReturnType<typeof api.saveSidecar>>, api.SaveResult>,
+    Same<Awaited<ReturnType<typeof api.readSidecarDetailed>>, api.ReadResult>,
+    Same<api.ReadResult['findings'][number], api.ReadFinding>,
+    Same<Awaited<ReturnType<typeof api.readSidecarText>>, api.ReadTextResult>,
+    Same<Parameters<typeof api.locateSidecar>[1], api.LocateOptions | undefined>,
+    Same<Awaited<ReturnType<typeof api.locateSidecar>>, api.SidecarLocation>,
+    Same<Awaited<ReturnType<typeof api.findOrphans>>, api.OrphanList>,
+    Same<ReturnType<typeof api.decodeSidecar>, api.DecodedSidecar>,
+    Same<Parameters<typeof api.serveStdio>[0], api.ServeStdioOptions | undefined>,
+    Same<Parameters<typeof api.moveImages>[2], api.TransferOptions | undefined>,
+    Same<Awaited<ReturnType<typeof api.copyImages>>, api.TransferReport>,
+    Same<api.TransferReport['mode'], api.TransferMode>,
+    Same<api.TransferUnit['files'][number], api.TransferFile>,
+    Same<Parameters<typeof api.find>[1], api.FindOptions>,
+    Same<Awaited<ReturnType<typeof api.find>>, api.FindReport>,
+    Same<ReturnType<typeof api.compileQuery>, api.Predicate>,
+    Same<Awaited<ReturnType<typeof api.relink>>, api.RelinkReport>,
+    Same<Parameters<typeof api.validateFiles>[1], api.ValidateFilesOptions | undefined>,
+    Same<Awaited<ReturnType<typeof api.validateFiles>>, api.FilesValidationReport>,
+  ] = [true, true, true, true, true, true, true, true, true, true, true, true, true, true, true, true, true, true, true, true];
+  assert.ok(named.every((x) => x));
+});
