@@ -125,6 +125,38 @@ test("a link's `..` after a symlinked folder is taken where the kernel takes it:
   assert.deepEqual(names(loc), ['target:a.json']);
 });
 
+test("a given path's `..` after a symlinked folder is taken where the kernel takes it, never collapsed as text", async (t) => {
+  const dir = testDir(t);
+  const photo = touch(dir, 'photos', '2025', 'IMG_1.jpg');
+  touch(dir, 'photos', '2025', 'IMG_1.json');
+  fs.mkdirSync(path.join(dir, 'photos', '2025', 'day1'));
+  touch(dir, 'lib', 'IMG_1.jpg'); // what `lib/today/..` names as text: another photo, with its own sidecar
+  touch(dir, 'lib', 'IMG_1.bin');
+  fs.symlinkSync(path.join(dir, 'photos', '2025', 'day1'), path.join(dir, 'lib', 'today'));
+  const given = `${dir}/lib/today/../IMG_1.jpg`; // (path.join would collapse the `..` as text)
+  assert.equal(fs.readFileSync(given, 'utf8'), fs.readFileSync(photo, 'utf8'), 'the kernel opens the 2025 photo');
+  let loc = await locateSidecar(given);
+  assert.equal(loc.imagePath, fs.realpathSync(photo));
+  assert.deepEqual(names(loc), ['target:IMG_1.json']);
+  assert.equal(path.dirname(loc.candidates[0]!.path), fs.realpathSync(path.join(dir, 'photos', '2025')));
+  // Relative, from inside the symlinked folder's parent.
+  const cwd = process.cwd();
+  process.chdir(path.join(dir, 'lib'));
+  try {
+    loc = await locateSidecar('today/../IMG_1.jpg');
+  } finally {
+    process.chdir(cwd);
+  }
+  assert.equal(loc.imagePath, fs.realpathSync(photo));
+  // A missing folder before the `..`: the kernel opens nothing there, and neither does this.
+  await assert.rejects(locateSidecar(`${dir}/lib/gone/../IMG_1.jpg`), (e: SidecarError) => e.code === 'NOT_FOUND');
+  // Without a `..` nothing is resolved: an image link keeps its own path.
+  fs.symlinkSync(photo, path.join(dir, 'lib', 'link.jpg'));
+  loc = await locateSidecar(path.join(dir, 'lib', 'link.jpg'));
+  assert.equal(loc.imagePath, path.join(dir, 'lib', 'link.jpg'));
+  assert.equal(loc.isSymlink, true);
+});
+
 test('broken link: no throw, broken:true, link-side and target-side sidecars still listed', async (t) => {
   const dir = testDir(t);
   fs.mkdirSync(path.join(dir, 'orig'));

@@ -158,6 +158,21 @@ test('symlinked image: sidecar written next to the target, link recorded', async
   assert.deepEqual(await readSidecar(target), await readSidecar(link));
 });
 
+test("a path whose `..` follows a symlinked folder saves to the image open() reaches, never to the one the text names", async (t) => {
+  const dir = testDir(t);
+  const photo = image(dir, 'photos/2025/IMG_1.jpg');
+  fs.mkdirSync(path.join(dir, 'photos/2025/day1'));
+  const other = image(dir, 'lib/IMG_1.jpg'); // `lib/today/..` collapsed as text: another photo
+  fs.symlinkSync(path.join(dir, 'photos/2025/day1'), path.join(dir, 'lib/today'));
+  const given = `${dir}/lib/today/../IMG_1.jpg`; // (path.join would collapse the `..` as text)
+  const res = await saveSidecar(given, 'face_detection', { success: true, faces: [] });
+  assert.equal(res.path, path.join(dir, 'photos/2025/IMG_1.bin'));
+  assert.deepEqual(fs.readdirSync(path.join(dir, 'lib')).sort(), ['IMG_1.jpg', 'today'], "the other photo got no sidecar");
+  assert.equal(((await readSidecar(photo)).sidecar_info as JsonObject).image_path, photo);
+  assert.deepEqual(await readSidecar(given), await readSidecar(photo));
+  assert.deepEqual(await readSidecar(other), {});
+});
+
 test('broken symlink: save refuses with NOT_FOUND and writes nothing; read reports it', async (t) => {
   const dir = testDir(t);
   const link = path.join(dir, 'gone.jpg');

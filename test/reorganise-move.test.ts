@@ -51,6 +51,26 @@ test('mv: an image goes with every sidecar of its own (stem, name-ext, a kept JS
   }
 });
 
+test("mv: a source whose `..` follows a symlinked folder is the image open() reaches, never the one the text names; a missing folder before it is a finding", async () => {
+  const root = makeTree({ 'photos/2025/IMG_1.jpg': bytes(900, 1), 'photos/2025/day1/x.txt': 'x', 'lib/IMG_1.jpg': bytes(901, 2), 'dest/keep.txt': 'x' });
+  try {
+    fs.symlinkSync(join(root, 'photos/2025/day1'), join(root, 'lib/today'));
+    await saved(join(root, 'photos/2025/IMG_1.jpg'));
+    await saved(join(root, 'lib/IMG_1.jpg'));
+    // (join would collapse each `..` as text)
+    const r = await moveImages([`${root}/lib/today/../IMG_1.jpg`, `${root}/lib/gone/../IMG_1.jpg`], `${root}/lib/today/../../../dest`);
+    assert.equal(r.done, 1);
+    assert.deepEqual(r.problems.map((p) => [p.path, p.code]), [[`${root}/lib/gone/../IMG_1.jpg`, 'NOT_FOUND']]);
+    assert.equal(r.destination, fs.realpathSync(join(root, 'dest')));
+    assert.deepEqual(names(join(root, 'photos/2025')), ['day1']);
+    assert.deepEqual(names(join(root, 'lib')), ['IMG_1.jpg', 'IMG_1.json', 'today'], 'the photo the text names stays with its sidecar');
+    assert.deepEqual(fs.readFileSync(join(root, 'dest/IMG_1.jpg')), bytes(900, 1));
+    assert.deepEqual(names(join(root, 'dest')), ['IMG_1.jpg', 'IMG_1.json', 'keep.txt']);
+  } finally {
+    removeTree(root);
+  }
+});
+
 test('mv: a new name renames the sidecars in their forms (stem → new stem, name-ext → new name)', async () => {
   const root = makeTree({ 'IMG_1.jpg': bytes(700, 3) });
   try {

@@ -22,6 +22,7 @@ import * as path from 'node:path';
 import { isUtf8 } from 'node:buffer';
 import { errors } from '../errors.js';
 import { assertUtf8Path, notUtf8Target } from '../fs/byte-names.js';
+import { physicalPath } from '../fs/physical-path.js';
 import type { SidecarExt, SidecarNaming } from '../types.js';
 import { imageExtensionSet, isAscii, nfc, sidecarNameFor, splitName } from './extensions.js';
 import { candidateNames, imageNamedBy, isSidecarName, pairGroupOf, sidecarsOfImage, type PairGroup } from './pair.js';
@@ -350,7 +351,8 @@ function extSet(list: readonly string[] | undefined): ReadonlySet<string> {
 export function locateSidecarSync(imagePath: string, opts: LocateOptions = {}): SidecarLocation {
   // A name that is not UTF-8 (a lone surrogate): the file system would be given another file's name.
   assertUtf8Path(imagePath, 'the image path');
-  const given = path.resolve(imagePath);
+  // A `..` is taken as the kernel takes it, never collapsed as text (fs/physical-path.ts).
+  const given = physicalPath(imagePath);
   assertNotSidecarPath(given);
   const imageExts = extSet(opts.imageExtensions);
   const image = lstatImage(given);

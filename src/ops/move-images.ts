@@ -32,6 +32,7 @@ import { errors, isSidecarError, type ErrorCode } from '../errors.js';
 import { acquireSidecarLockSync, type HeldLock } from '../fs/lock.js';
 import { hostMark, processState, removeStaleTempFiles } from '../fs/temp-files.js';
 import { fsyncDirs } from '../fs/dir-sync.js';
+import { physicalPath } from '../fs/physical-path.js';
 import { writeFileAtomicSync } from '../fs/atomic-write.js';
 import { imageExtensionSet, isAscii, nfc, splitName } from '../discovery/extensions.js';
 import { candidateNames, imageNamedBy, isImageName, isSidecarName, sidecarExtOf } from '../discovery/pair.js';
@@ -114,8 +115,18 @@ export async function transferImages(mode: TransferMode, sources: readonly strin
     report.problems.push(...r.problems);
     finished = r.finished;
   }
+  // Each source as the kernel names it (a `..` after a symlinked folder is not collapsed as text:
+  // that would move another image); one whose folder is missing is a finding.
+  const given: string[] = [];
+  for (const s of sources) {
+    try {
+      given.push(physicalPath(s));
+    } catch (e) {
+      report.problems.push(problemOf(s, e));
+    }
+  }
   // A source a dead run had moved (its journal just finished the job) is done, not missing.
-  const plan = planUnits(sources.map((s) => path.resolve(s)).filter((s) => !(finished.has(s) && !exists(s))), dest, opts, report.problems);
+  const plan = planUnits(given.filter((s) => !(finished.has(s) && !exists(s))), dest, opts, report.problems);
   report.units = plan;
   if (report.dryRun || plan.length === 0) return report;
 
@@ -158,7 +169,7 @@ interface Destination {
 }
 
 function resolveDestination(destination: string, count: number): Destination {
-  const p = path.resolve(destination);
+  const p = physicalPath(destination);
   const st = statOrNull(p);
   if (st?.isDirectory()) return { path: p, dir: p, rename: null };
   if (count > 1) throw errors.usage(`the destination of several sources must be an existing folder: ${p}`);
