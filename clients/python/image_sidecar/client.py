@@ -50,8 +50,11 @@ def _env_number(name: str, kind: type) -> Any:
 
 def _abs(p: PathLike) -> str:
     # Absolute, so that results do not depend on the server's working directory. A bytes path is
-    # taken as Python takes it (os.fsdecode); one that is not UTF-8 is refused (utf8_path).
-    return utf8_path(os.path.abspath(os.fsdecode(p)))
+    # taken as Python takes it (os.fsdecode); one that is not UTF-8 is refused (utf8_path). Its
+    # ``..`` are left for the engine, which takes them as the kernel does: os.path.abspath collapses
+    # them as text, which after a symlinked folder names another image than open() reaches.
+    s = os.fsdecode(p)
+    return utf8_path(s if os.path.isabs(s) else os.path.join(os.getcwd(), s))
 
 
 def show_name(path: str) -> str:

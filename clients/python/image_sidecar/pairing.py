@@ -385,6 +385,10 @@ def _realpath_target(image: str) -> Optional[Tuple[str, bool]]:
 
 def locate_candidates(image_path: str) -> List[Candidate]:
     """The existing sidecar files of an image in the library's preference order."""
+    if ".." in image_path.split(os.sep):
+        # abspath would collapse it as text (another image, after a symlinked folder): the library
+        # takes it as the kernel does.
+        raise NotLocal("a path with '..'")
     given = os.path.abspath(image_path)
     if split_name(os.path.basename(given))[1] in SIDECAR_EXTS:
         raise NotLocal("a sidecar's path given as an image")

@@ -270,6 +270,47 @@ class CliModeTest(unittest.TestCase):
         self.assertTrue(os.path.exists(os.path.join(self.lib.day, "20250920_143024.json")), "the corrupt file is left alone")
 
 
+class DotDotPathTest(unittest.TestCase):
+    """A path whose ``..`` follows a symlinked folder names the image open() reaches (PAIRING.md §5)."""
+
+    def setUp(self) -> None:
+        require_cli(self)
+        self.root = os.path.realpath(tempfile.mkdtemp(prefix="isc-py-dotdot-"))
+        os.makedirs(os.path.join(self.root, "photos", "2025", "day1"))
+        os.makedirs(os.path.join(self.root, "lib"))
+        self.photo = os.path.join(self.root, "photos", "2025", "IMG_1.jpg")
+        self.other = os.path.join(self.root, "lib", "IMG_1.jpg")  # what the text names once collapsed
+        for p, body in ((self.photo, b"the 2025 photo"), (self.other, b"another photo")):
+            with open(p, "wb") as f:
+                f.write(body)
+        os.symlink(os.path.join(self.root, "photos", "2025", "day1"), os.path.join(self.root, "lib", "today"))
+        self.given = self.root + "/lib/today/../IMG_1.jpg"
+
+    def tearDown(self) -> None:
+        import shutil
+        shutil.rmtree(self.root)
+
+    def test_save_and_read_go_to_the_image_open_reaches_in_every_mode(self) -> None:
+        with open(self.given, "rb") as f:
+            self.assertEqual(f.read(), b"the 2025 photo")
+        for mode in ("cli", "server"):
+            with (ImageSidecarManager() if mode == "server" else contextlib.nullcontext(ImageSidecarManager())) as m:
+                r = m.save_data(self.given, "op_" + mode, {"success": True}, format="json")
+                self.assertEqual(r["path"], os.path.join(self.root, "photos", "2025", "IMG_1.json"), mode)
+                self.assertEqual(set(m.read_data(self.given)) - {"sidecar_info"}, {"op_cli", "op_server"} if mode == "server" else {"op_cli"})
+        self.assertEqual(sorted(os.listdir(os.path.join(self.root, "lib"))), ["IMG_1.jpg", "today"], "the other photo got no sidecar")
+        self.assertEqual(ImageSidecarManager().read_data(self.other), {})
+        # A relative path from inside lib/, and the local reader (which leaves `..` to the engine).
+        cwd = os.getcwd()
+        os.chdir(os.path.join(self.root, "lib"))
+        try:
+            for local in ("1", "0"):
+                with mock.patch.dict(os.environ, {"IMAGE_SIDECAR_LOCAL_READ": local}):
+                    self.assertIn("op_server", ImageSidecarManager().read_data("today/../IMG_1.jpg"), local)
+        finally:
+            os.chdir(cwd)
+
+
 class ServerModeTest(unittest.TestCase):
     """Inside `with`: one `serve --stdio` process for every call."""
 
