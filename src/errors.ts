@@ -64,6 +64,18 @@ export function isSidecarError(e: unknown): e is SidecarError {
   return e instanceof SidecarError;
 }
 
+/**
+ * Anything thrown, as one of ours: a file-system error (an errno code and a syscall) by what it
+ * says (errors.fromFs: NOT_FOUND, PERMISSION, IO...), anything else INTERNAL. The CLI and the
+ * server answer every failure through this, so they name it with the same code.
+ */
+export function asSidecarError(e: unknown): SidecarError {
+  if (isSidecarError(e)) return e;
+  const err = e as NodeJS.ErrnoException | undefined;
+  if (err && typeof err.code === 'string' && typeof err.syscall === 'string') return errors.fromFs(e);
+  return errors.internal(err?.message ?? String(e), e);
+}
+
 const where = (path?: string) => (path ? `${path}: ` : '');
 
 /** The central factory table: every error the library raises is made here. */

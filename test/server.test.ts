@@ -245,6 +245,22 @@ test('library errors carry their code; lines split across chunks, CRLF and overl
   assert.ok(fs.readFileSync(path.join(dir, 'b.json'), 'utf8').startsWith('{"face_detection"'), 'the corrupt file is untouched');
 });
 
+test('a file-system error from below is answered with the code the CLI gives it, never INTERNAL: a RAW+JPEG pair whose own sidecar name is too long', async (t) => {
+  const dir = testDir(t);
+  // The stem file is the pair's (shared); the JPEG's own name-ext file would be 258 bytes: ENAMETOOLONG.
+  const stem = 'B'.repeat(250);
+  const jpeg = image(dir, `${stem}.JPG`);
+  image(dir, `${stem}.CR2`);
+  const { responses } = await serveOnce(line({ id: 1, method: 'save', params: { image: jpeg, operation: 'yolov8', data: { success: true } } }));
+  const cli = spawnSync(process.execPath, [CLI, 'write', jpeg, '--operation', 'yolov8', '--data', '-'], { input: '{"success": true}', encoding: 'utf8' });
+  assert.equal(cli.status, 2, cli.stderr);
+  const code = /error \[([A-Z_]+)\]/.exec(cli.stderr)?.[1];
+  assert.equal(code, 'IO', cli.stderr);
+  assert.equal(responses[0]!.error?.code, code);
+  assert.match(responses[0]!.error!.message, /name too long \(ENAMETOOLONG\)/);
+  assert.deepEqual(fs.readdirSync(dir).sort(), [`${stem}.CR2`, `${stem}.JPG`], 'nothing written');
+});
+
 test('tree methods: validate, stats, formatStats, convert, cleanup (dry run by default), export, hash, performanceInfo', async (t) => {
   const dir = testDir(t);
   for (let i = 0; i < 6; i++) image(dir, `photos/20250920_14302${i}.jpg`, sidecarData(`20250920_14302${i}.jpg`, 1, 8));

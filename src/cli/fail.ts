@@ -2,7 +2,7 @@
  * The one place where an error becomes an exit code and a stderr line. No stack traces unless
  * IMAGE_SIDECAR_DEBUG=1: the line says what went wrong and where, with a stable code.
  */
-import { errors, EXIT_CLEAN, EXIT_FATAL, exitCodeFor, isSidecarError, type SidecarError } from '../errors.js';
+import { asSidecarError, EXIT_CLEAN, EXIT_FATAL, exitCodeFor } from '../errors.js';
 
 /** commander's own errors (usage problems it already printed, or help/version shown). */
 interface CommanderLikeError {
@@ -13,14 +13,6 @@ interface CommanderLikeError {
 function isCommanderError(e: unknown): e is CommanderLikeError {
   return typeof e === 'object' && e !== null && typeof (e as { code?: unknown }).code === 'string' &&
     (e as { code: string }).code.startsWith('commander.') && typeof (e as { exitCode?: unknown }).exitCode === 'number';
-}
-
-/** Wrap anything that is not ours, so the output always carries a stable code. */
-export function asSidecarError(e: unknown): SidecarError {
-  if (isSidecarError(e)) return e;
-  const err = e as NodeJS.ErrnoException | undefined;
-  if (err && typeof err.code === 'string' && typeof err.syscall === 'string') return errors.fromFs(e);
-  return errors.internal(err?.message ?? String(e), e);
 }
 
 /** Print the error (unless commander already did) and return the process exit code. */

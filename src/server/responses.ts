@@ -4,7 +4,7 @@
  * handed to the OS. A dead output (EPIPE: the client went away) is logged once, and later
  * responses are dropped instead of crashing the process.
  */
-import { isSidecarError } from '../errors.js';
+import { asSidecarError } from '../errors.js';
 
 export type RequestId = string | number | null;
 
@@ -15,10 +15,9 @@ export interface ErrorBody {
   details?: Record<string, unknown>;
 }
 
-/** Any thrown value → the error body of a response (code INTERNAL for foreign errors). */
+/** Any thrown value → the error body of a response, coded as the CLI codes it (errors.ts asSidecarError). */
 export function errorBody(e: unknown): ErrorBody {
-  if (isSidecarError(e)) return e.toJSON();
-  return { code: 'INTERNAL', message: e instanceof Error ? e.message : String(e) };
+  return asSidecarError(e).toJSON();
 }
 
 /**
