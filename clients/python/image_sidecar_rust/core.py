@@ -126,11 +126,10 @@ class ImageSidecar:
             op = OperationType(str(operation))
         except ValueError as e:
             raise SidecarError(str(e), "USAGE") from None
-        if isinstance(data, (bytes, bytearray)):
-            data = bytes(data).decode("utf-8")
-        if isinstance(data, str):
+        if isinstance(data, (str, bytes, bytearray)):
             try:
-                data = json.loads(data)
+                # Bytes as UTF-8 (a UnicodeDecodeError is a ValueError: the same USAGE answer).
+                data = json.loads(bytes(data).decode("utf-8") if not isinstance(data, str) else data)
             except ValueError as e:
                 raise SidecarError("data is a string but not JSON: %s" % e, "USAGE") from None
         if document is None:

@@ -158,6 +158,12 @@ class CompatTest(unittest.TestCase):
         with self.assertRaises(SidecarError) as cm:
             ImageSidecar().save_data(img, OperationType.YOLOV8, "{not json")
         self.assertEqual(cm.exception.error_code, "USAGE")
+        # bytes that are not UTF-8: the same answer, never a UnicodeDecodeError out of save_data
+        for data in (b"\xff\xfe{}", bytearray(b'{"a": "\xc3"}')):
+            with self.assertRaises(SidecarError) as cm:
+                ImageSidecar().save_data(img, OperationType.YOLOV8, data)
+            self.assertEqual(cm.exception.error_code, "USAGE")
+        self.assertEqual(ImageSidecar().save_data(img, "quality_assessment", b'{"grade": "A"}')["operation"], "quality_assessment")
         with self.assertRaises(SidecarError):
             ImageSidecar().save_data(img, "no_such_operation", {})
 
