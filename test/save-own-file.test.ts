@@ -65,6 +65,28 @@ test('a stem file shared by RAW and JPEG belongs to the image its record names; 
   }
 });
 
+test('RAW+JPEG with a corrupt shared stem file: a save stops with its CORRUPT where a read does, and goes into the image\'s own file where a read answers from one', async (t) => {
+  const root = testDir(t);
+  const full = JSON.stringify({ face_detection: { success: true, faces: ['A'] }, sidecar_info: { image_path: path.join(root, 'IMG_1.JPG') } }, null, 2);
+  makeTree({ 'IMG_1.JPG': FAKE_JPEG, 'IMG_1.CR2': 'raw', 'IMG_1.json': full.slice(0, -10) }, root); // truncated: whose it is cannot be read
+  const jpg = path.join(root, 'IMG_1.JPG');
+  const raw = path.join(root, 'IMG_1.CR2');
+  const corrupt = (e: unknown) => e instanceof SidecarError && e.code === 'CORRUPT' && e.message.includes('IMG_1.json');
+  await assert.rejects(readSidecarDetailed(jpg), corrupt, 'a read stops at the corrupt file');
+  // A new IMG_1.JPG.bin would make every later read answer without it (the JPEG's face_detection may be in it).
+  await assert.rejects(saveSidecar(jpg, 'quality_assessment', { grade: 'A' }), corrupt, 'so does a save');
+  await assert.rejects(saveSidecar(raw, 'quality_assessment', { grade: 'A' }), corrupt);
+  assert.deepEqual(fs.readdirSync(root).sort(), ['IMG_1.CR2', 'IMG_1.JPG', 'IMG_1.json'], 'nothing written');
+  // An image with a file of its own (read before the shared one): a read answers from it, and a save goes into it.
+  fs.writeFileSync(path.join(root, 'IMG_1.CR2.json'), JSON.stringify({ yolov8: { success: true } }));
+  const before = await readSidecarDetailed(raw);
+  assert.equal(before.path, path.join(root, 'IMG_1.CR2.json'));
+  const saved = await saveSidecar(raw, 'quality_assessment', { grade: 'A' });
+  assert.equal(saved.path, path.join(root, 'IMG_1.CR2.json'));
+  assert.deepEqual(Object.keys((await readSidecarDetailed(raw)).data).sort(), ['quality_assessment', 'sidecar_info', 'yolov8']);
+  assert.equal(fs.readFileSync(path.join(root, 'IMG_1.json'), 'utf8'), full.slice(0, -10), 'the corrupt file is untouched');
+});
+
 test('gradual migration: a save in bin beside a JSON sidecar writes the merged document as .bin, keeps the JSON byte for byte, and later saves follow the .bin', async (t) => {
   const root = makeTree({ 'IMG_3.jpg': FAKE_JPEG, 'IMG_3.json': { json: { face_detection: { faces: [] }, custom: 25.0 } } }, testDir(t));
   const img = path.join(root, 'IMG_3.jpg');

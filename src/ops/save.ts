@@ -418,6 +418,8 @@ function chooseTarget(loc: SidecarLocation, imagePath: string, opts: SaveOptions
   // A shared file whose record names another image ranks before the effective one (the loop reads
   // no further): only such a file could come first once the share ends.
   let othersFileFirst = false;
+  // A corrupt shared file passed over: when no file of this image's follows it, a read stops with its error.
+  let corruptShared: unknown = null;
   for (const c of loc.candidates) {
     if (effective !== null && (!document || jsonView !== undefined)) break;
     let read: { decoded: DecodedSidecar; identity: FileIdentity };
@@ -426,11 +428,17 @@ function chooseTarget(loc: SidecarLocation, imagePath: string, opts: SaveOptions
       // tool overwrote a corrupt file with {}; we never replace encrypted data with plaintext).
       read = readSidecarFileWithIdentity(c.path, opts);
     } catch (e) {
-      // A file after the effective one is not read. A corrupt shared file holds nothing to merge
-      // (a read falls back past it too); one that cannot be decrypted or read may be this image's
-      // (its record is what says whose it is): a read stops with its error, and so does a save —
-      // a new own file would hide that data from every later read, key or no key.
-      if (effective !== null || (c.shared && isSidecarError(e) && e.code === 'CORRUPT')) continue;
+      // A file after the effective one is not read. A corrupt shared file holds nothing to merge:
+      // a read falls back past it to a file of this image's after it, and so does a save (below:
+      // with none, a read stops with its error, and so does the save). One that cannot be
+      // decrypted or read may be this image's (its record is what says whose it is): a read stops
+      // with its error, and so does a save — a new own file would hide that data from every later
+      // read, key or no key.
+      if (effective !== null) continue;
+      if (c.shared && isSidecarError(e) && e.code === 'CORRUPT') {
+        corruptShared ??= e;
+        continue;
+      }
       throw e;
     }
     if (isForeignData(read.decoded.data, path.basename(c.path))) {
@@ -469,6 +477,11 @@ function chooseTarget(loc: SidecarLocation, imagePath: string, opts: SaveOptions
     decoded = read.decoded;
     identity = read.identity;
   }
+  // A read of this image stops at the corrupt shared file (no file of its own follows it): a new
+  // own file would turn that error into data without a word, hiding what the corrupt file may hold
+  // of this image's (the pair's JPEG saved into IMG_1.json before its RAW arrived), as a single
+  // image's corrupt file stops its save.
+  if (effective === null && corruptShared !== null) throw corruptShared;
 
   const configured = configuredDefaultFormat(loc.dir);
   const asked = opts.format ?? configured ?? opts.defaultFormat;
