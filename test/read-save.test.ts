@@ -173,6 +173,25 @@ test("a path whose `..` follows a symlinked folder saves to the image open() rea
   assert.deepEqual(await readSidecar(other), {});
 });
 
+test('a sidecar name holding a folder, a FIFO or a link to nothing: a read that finds no sidecar says it cannot read it, never {}', async (t) => {
+  const dir = testDir(t);
+  const cases: [string, (p: string) => void, string][] = [
+    ['folder', (p) => fs.mkdirSync(p), 'IO'],
+    ['fifo', (p) => assert.equal(spawnSync('mkfifo', [p]).status, 0), 'IO'],
+    ['dangling', (p) => fs.symlinkSync(path.join(dir, 'offline-nas', 'x.bin'), p), 'NOT_FOUND'],
+  ];
+  for (const [name, make, code] of cases) {
+    const img = image(dir, `${name}.jpg`);
+    make(path.join(dir, `${name}.bin`));
+    const e = await assertCode(readSidecar(img), code);
+    assert.ok(e.message.includes(`${name}.bin`), e.message);
+    await assertCode(readSidecarDetailed(img), code);
+    // With a readable sidecar of the image beside it, the read answers from that one, as before.
+    fs.writeFileSync(path.join(dir, `${name}.json`), JSON.stringify({ yolov8: { success: true } }));
+    assert.deepEqual(Object.keys(await readSidecar(img)), ['yolov8']);
+  }
+});
+
 test('broken symlink: save refuses with NOT_FOUND and writes nothing; read reports it', async (t) => {
   const dir = testDir(t);
   const link = path.join(dir, 'gone.jpg');

@@ -68,6 +68,11 @@ export interface SidecarLocation {
   /** Existing sidecar files in preference order: target side (bin, rkyv, json, name.bin, name.json), then link side. */
   candidates: SidecarCandidate[];
   /**
+   * This image's sidecar names that hold no readable file (a folder, a FIFO, a link to nothing):
+   * not candidates, but a read that finds no sidecar says it cannot read them (docs/PAIRING.md §1).
+   */
+  notFiles?: string[];
+  /**
    * The other images of the target's group (IMG_1.CR2 beside IMG_1.jpg): a shared candidate whose
    * record names one of them is that image's, not this one's.
    */
@@ -257,10 +262,13 @@ function groupIn(dir: string, imageName: string, imageExts: ReadonlySet<string>)
 }
 
 /** The group's files that belong to `imageName`, in its read order (pair.ts sidecarsOfImage). */
-function candidatesOf(group: PairGroup & { unverified?: true }, imageName: string, imageExts: ReadonlySet<string>, side: 'target' | 'link', out: SidecarCandidate[]): void {
+function candidatesOf(group: PairGroup & { unverified?: true }, imageName: string, imageExts: ReadonlySet<string>, side: 'target' | 'link', out: SidecarCandidate[], notFiles: string[]): void {
   for (const s of sidecarsOfImage(group, imageName, imageExts)) {
     // A directory or FIFO in a sidecar's name, or a symlink to nothing: not a readable candidate.
-    if (s.notFile || (s.isLink && !linkLeadsToFile(s.path))) continue;
+    if (s.notFile || (s.isLink && !linkLeadsToFile(s.path))) {
+      notFiles.push(s.path);
+      continue;
+    }
     const c: SidecarCandidate = { path: s.path, ext: s.ext, naming: s.naming, side };
     if (s.isLink) c.isLink = true;
     if (s.shared) c.shared = true;
@@ -393,11 +401,12 @@ export function locateSidecarSync(imagePath: string, opts: LocateOptions = {}): 
   let siblings: string[] = [];
   // A looping chain has no target, so no target side; a missing target may still have sidecars beside it.
   let unpairable = false;
+  const notFiles: string[] = [];
   if (!loops) {
     const g = groupIn(dir, name, imageExts);
     // The target's name is no image's (a link may lead to any file): it pairs nothing (pair.ts).
     unpairable = g.images.length === 0;
-    candidatesOf(g, name, imageExts, 'target', candidates);
+    candidatesOf(g, name, imageExts, 'target', candidates, notFiles);
     siblings = g.images.filter((i) => i.name !== name).map((i) => path.join(dir, i.name));
     sidecarFolders.push({ dir, name });
   }
@@ -407,7 +416,7 @@ export function locateSidecarSync(imagePath: string, opts: LocateOptions = {}): 
     if (loops || linkDir !== dir || linkName !== name) {
       const g = groupIn(linkDir, linkName, imageExts);
       const linkSide: SidecarCandidate[] = [];
-      candidatesOf(g, linkName, imageExts, 'link', linkSide);
+      candidatesOf(g, linkName, imageExts, 'link', linkSide, notFiles);
       for (const c of linkSide) if (!candidates.some((t) => t.path === c.path)) candidates.push(c);
       sidecarFolders.push({ dir: linkDir, name: linkName });
     }
@@ -426,6 +435,7 @@ export function locateSidecarSync(imagePath: string, opts: LocateOptions = {}): 
     siblings,
     sidecarFolders,
     ...(unpairable ? { unpairable } : {}),
+    ...(notFiles.length > 0 ? { notFiles } : {}),
     ...(notAFile ? { targetNotAFile: true } : {}),
     ...(broken && loops ? { loops: true as const } : {}),
   };

@@ -205,6 +205,11 @@ async function readEffective<T>(
     const detail = `every candidate sidecar is corrupt: ${corrupt.map((f) => (f.error as Error).message).join('; ')}`;
     throw errors.corrupt(detail, undefined, corrupt[0].error);
   }
+  // No sidecar read, and a sidecar name of this image holds a folder, a FIFO or a link to nothing
+  // (a sidecar link into a NAS that is offline): the image's results are out of reach, never
+  // "none" (docs/PAIRING.md §1; a tree command reports the same file as unreadable). Reading it
+  // says why (IO: not a regular file; NOT_FOUND: a link to nothing).
+  for (const p of location.notFiles ?? []) readLimited(p, opts);
   return { value: null, path: null, format: null, findings, location };
 }
 

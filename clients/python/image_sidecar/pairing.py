@@ -85,14 +85,18 @@ def _nfc(name: str) -> str:
 
 
 def _is_file(path: str) -> bool:
+    """A regular file at ``path`` (through links); False when nothing is there. A name that holds
+    something else (a folder, a FIFO, a link to nothing) goes to the library: a read that finds no
+    sidecar says it cannot read it, never ``{}``."""
     try:
-        return _S_ISREG(os.stat(path).st_mode)
-    except _MISSING:
-        return False
+        if _S_ISREG(os.stat(path).st_mode):
+            return True
     except OSError as e:
-        if e.errno == 40:  # ELOOP
-            return False
-        raise NotLocal("cannot stat %s: %s" % (path, e)) from None
+        if not isinstance(e, _MISSING) and e.errno != 40:  # 40: ELOOP
+            raise NotLocal("cannot stat %s: %s" % (path, e)) from None
+    if os.path.lexists(path):
+        raise NotLocal("%s is not a regular file" % path)
+    return False
 
 
 # Folder listings, reused while the folder's inode, mtime and ctime are unchanged: one stat of the

@@ -202,6 +202,20 @@ class LocalAnswersMatchTheLibraryTest(unittest.TestCase):
 
     # ------------------------------------------------------------------ broken symlink chains
 
+    def test_a_sidecar_name_holding_no_file_is_handed_over_and_the_library_says_it_cannot_read_it(self) -> None:
+        # A folder, a FIFO, a link to nothing (a sidecar link into an offline NAS): never {} (PAIRING.md §1).
+        for name, make, code in (("folder", os.mkdir, "IO"), ("fifo", os.mkfifo, "IO"),
+                                 ("dangling", lambda p: os.symlink(os.path.join(self.root, "offline", "x.bin"), p), "NOT_FOUND")):
+            img = self.put("n/%s.jpg" % name, JPEG)
+            make(os.path.join(self.root, "n", "%s.bin" % name))
+            self.assert_handed_over(img)
+            with self.assertRaises(ImageSidecarError) as cm:
+                self.m.read_data(img)
+            self.assertEqual(cm.exception.code, code, name)
+            self.assertIn("%s.bin" % name, str(cm.exception))
+            with self.assertRaises(ImageSidecarError):
+                ImageSidecarManager().read_data(img)  # local reads on: handed over, the same answer
+
     def test_broken_link_reads_the_sidecar_beside_where_it_points(self) -> None:
         self.put("photos/IMG_5.json", GOOD)  # the image is gone, its sidecar is not
         img = self.link("games/g1/IMG_5.jpg", "../../photos/IMG_5.jpg")
