@@ -71,7 +71,9 @@ const directoryAsSidecar: TreeCase = {
 
     const { records } = await scanAll(root);
     check(row, records.every((r) => r.category !== 'orphan'), 'an orphan was declared');
-    check(row, (await errorCode(() => readSidecar(path.join(dir, 'IMG_D.jpg')))) === 'OK', 'reading the image failed');
+    // A clear error: the image's sidecar is out of reach, never "none" (docs/PAIRING.md §1).
+    const read = await errorCode(() => readSidecar(path.join(dir, 'IMG_D.jpg')));
+    check(row, read === 'IO', `reading the image: ${read}, expected IO (its sidecar slot holds a directory)`);
     await cleanup(root, { engine: 'inline' }).catch(() => undefined);
     await convert(root, 'bin', { engine: 'inline' });
     checkNothingLost(row, before, root, (rel) => /^photos\/OK_\d+\.json$/.test(rel));
