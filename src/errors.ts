@@ -64,6 +64,11 @@ export function isSidecarError(e: unknown): e is SidecarError {
   return e instanceof SidecarError;
 }
 
+/** The error of JSON that parses but is not an object (errors.notAnObject): another tool's file, not a damaged sidecar. */
+export function isOtherJson(e: unknown): boolean {
+  return isSidecarError(e) && e.code === 'CORRUPT' && typeof e.details?.topLevel === 'string';
+}
+
 /**
  * Anything thrown, as one of ours: a file-system error (an errno code and a syscall) by what it
  * says (errors.fromFs: NOT_FOUND, PERMISSION, IO...), anything else INTERNAL. The CLI and the
@@ -90,6 +95,13 @@ export const errors = {
   notADirectory: (path: string) => new SidecarError('NOT_A_DIRECTORY', `not a directory: ${path}`, { path }),
   corrupt: (detail: string, path?: string, cause?: unknown) =>
     new SidecarError('CORRUPT', `${where(path)}${detail}`, { path, cause }),
+  /**
+   * JSON that parses but whose top-level value is not an object (exiftool's `-json` dump is an
+   * array): not a sidecar, CORRUPT as a sidecar; where a file only has to be told apart from the
+   * image's sidecar it is another tool's file (`isOtherJson`, docs/PAIRING.md §7).
+   */
+  notAnObject: (type: string, path?: string) =>
+    new SidecarError('CORRUPT', `${where(path)}top-level value is ${type}, expected an object`, { path, details: { topLevel: type } }),
   /** An encrypted file whose key is not among those given: CORRUPT "authentication failed" (docs/FORMAT.md), its key id in the details. */
   noKeyFor: (keyId: string, detail: string, path?: string) =>
     new SidecarError('CORRUPT', `${where(path)}authentication failed: ${detail}`, { path, details: { keyId } }),

@@ -7,7 +7,8 @@
  * read returned the Takeout metadata as the image's sidecar, a save merged results into it,
  * convert replaced it with `IMG.jpg.bin` and resolve quarantined it.
  *
- * Attacked with three foreign shapes (Takeout, an XMP-ish JSON, a plain `{"title": ...}`), in
+ * Attacked with four foreign shapes (Takeout, an XMP-ish JSON, a plain `{"title": ...}`, exiftool's
+ * `-json` dump: an array), in
  * name-ext and in stem form, alone and beside a sidecar of ours, through the library and the CLI,
  * on both engines, with the index off and on (twice: the second run is served from it).
  */
@@ -25,12 +26,12 @@ import { formatStats } from '../src/ops/format-stats.js';
 import { convert } from '../src/ops/convert.js';
 import { resolveConflicts } from '../src/ops/resolve.js';
 import { cleanup } from '../src/ops/cleanup.js';
-import type { EngineKind, JsonObject } from '../src/types.js';
+import type { EngineKind, JsonObject, JsonValue } from '../src/types.js';
 import { runCli } from './helpers/cli.js';
 import { CLI, CLIENT, findPython } from './helpers/python.js';
 import { FAKE_JPEG, testDir } from './helpers/tree.js';
 
-const SHAPES: Record<string, JsonObject> = {
+const SHAPES: Record<string, JsonValue> = {
   takeout: {
     title: 'IMG.jpg',
     description: '',
@@ -45,6 +46,8 @@ const SHAPES: Record<string, JsonObject> = {
   },
   xmp: { 'xmp:Rating': 5, 'dc:subject': ['beach', 'summer'], 'exif:DateTimeOriginal': '2020:09:13 12:26:39', 'photoshop:City': 'Paris' },
   plain: { title: 'Beach' },
+  // exiftool -json -w json: JSON that parses, but an array (a top-level value that is not an object)
+  exiftool: [{ SourceFile: 'IMG.jpg', ExifToolVersion: 12.57, Make: 'Canon', Model: 'EOS R6', ISO: 3200 }],
 };
 
 /** Ours: sidecar-shaped, as a save writes one. */
@@ -133,7 +136,7 @@ describe('another tool\'s files in a sidecar\'s name', () => {
         const r = await readSidecarDetailed(c.image);
         assert.equal(r.path, res2.path, `${c.foreign} ${JSON.stringify(opts)}: reads pick the file written`);
         assert.deepEqual(r.data.yolov8, { objects: [], n: k });
-        for (const key of Object.keys(SHAPES.takeout)) assert.equal(r.data[key], undefined, `${c.foreign}: nothing of theirs merged in (${key})`);
+        for (const key of Object.keys(SHAPES.takeout as JsonObject)) assert.equal(r.data[key], undefined, `${c.foreign}: nothing of theirs merged in (${key})`);
         assert.equal(r.data.title, undefined);
         if (c.ours !== null) assert.deepEqual(r.data.face_detection, OURS.face_detection, `${c.foreign}: ours merged from`);
       }

@@ -76,7 +76,7 @@ export interface JsonTextOptions {
 export function parseJsonObjectText(text: string, opts: JsonTextOptions): JsonObject {
   const value = parseJsonText(text, opts);
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    throw errors.corrupt(`top-level value is ${describeJsonType(value)}, expected an object`, opts.path);
+    throw errors.notAnObject(describeJsonType(value), opts.path);
   }
   return value;
 }

@@ -3,7 +3,7 @@
  * existed, corrupt or not), a corrupt preferred file falls back to the next valid one, and a
  * sidecar that exists but cannot be read is an error — never a silent `{}`.
  */
-import { errors, isSidecarError, READ_ERROR_CODES } from '../errors.js';
+import { errors, isOtherJson, isSidecarError, READ_ERROR_CODES } from '../errors.js';
 import { decodeSidecar, type DecodedSidecar } from '../formats/codec.js';
 import type { JsonObject, Options, SidecarFormat } from '../types.js';
 import { imageNameOnSide, locateSidecar, recordNamesAnotherImage, type SidecarLocation } from '../discovery/locate.js';
@@ -173,6 +173,11 @@ async function readEffective<T>(
         }
       }
     } catch (e) {
+      // JSON that is not an object (an exiftool dump): another tool's file, passed over as one.
+      if (isOtherJson(e)) {
+        findings.push(foreignFinding(c.path));
+        continue;
+      }
       if (!isSidecarError(e) || e.code !== 'CORRUPT') throw e;
       corrupt.push({ path: c.path, error: e });
       findings.push({ code: 'corrupt', message: e.message, path: c.path });
@@ -263,8 +268,8 @@ function isOwnFile(path: string, opts: Options): boolean {
 function isForeignFile(path: string, opts: Options): boolean {
   try {
     return decodedCandidate(readLimited(path, opts), path, opts).foreign;
-  } catch {
-    return false;
+  } catch (e) {
+    return isOtherJson(e);
   }
 }
 

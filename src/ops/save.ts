@@ -6,7 +6,7 @@
  */
 import { lstatSync, realpathSync } from 'node:fs';
 import * as path from 'node:path';
-import { errors, isSidecarError, SidecarError } from '../errors.js';
+import { errors, isOtherJson, isSidecarError, SidecarError } from '../errors.js';
 import { encodeSidecar, normalizeFormat } from '../formats/codec.js';
 import { carryNote, cloneJson, putNote, type NumberNote } from '../formats/numbers.js';
 import type { FormatName, JsonObject, JsonValue, Options, SidecarExt, SidecarFormat, SidecarNaming, SidecarKey } from '../types.js';
@@ -435,6 +435,11 @@ function chooseTarget(loc: SidecarLocation, imagePath: string, opts: SaveOptions
       // with its error, and so does a save — a new own file would hide that data from every later
       // read, key or no key.
       if (effective !== null) continue;
+      // JSON that is not an object (an exiftool dump): another tool's file, as below.
+      if (isOtherJson(e)) {
+        foreign.add(nfc(c.path));
+        continue;
+      }
       if (c.shared && isSidecarError(e) && e.code === 'CORRUPT') {
         corruptShared ??= e;
         continue;

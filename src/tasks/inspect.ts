@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { errors, isSidecarError, READ_ERROR_CODES } from '../errors.js';
+import { errors, isOtherJson, isSidecarError, READ_ERROR_CODES } from '../errors.js';
 import { decodeSidecar } from '../formats/codec.js';
 import { withFloatBlocks } from '../formats/cbor.js';
 import { typedJsonText } from '../formats/json.js';
@@ -324,6 +324,15 @@ export function inspectBytes(item: InspectItem, bytes: Buffer, opts: InspectOpti
     }
   } catch (e) {
     const err = isSidecarError(e) ? e : errors.corrupt(`cannot decode: ${(e as Error)?.message ?? e}`, item.path, e);
+    if (isOtherJson(err)) {
+      // JSON that is not an object (an exiftool dump is an array): another tool's file, inspected
+      // as `{}` is (docs/PAIRING.md §7: never an image's sidecar, never touched), not a corrupt sidecar.
+      out.format = 'json';
+      out.notes = [];
+      analyse(out, {}, item, opts, compiled);
+      out.elapsedMs = performance.now() - start;
+      return out;
+    }
     if (err.code === 'ENCRYPTED') {
       // Ours and intact, but we hold no key: a finding of its own, not corruption.
       out.status = 'encrypted';

@@ -112,6 +112,16 @@ def decode_sidecar(raw: bytes) -> Tuple[Dict[str, Any], str]:
                 return decode_json(raw[LEGACY_PREFIX:]), fmt
             except UnicodeDecodeError:
                 raise _invalid_utf8(raw, LEGACY_PREFIX, False) from None
+        if fmt == "unknown":
+            # The library parses any text that is not bin or legacy as JSON. An array (exiftool's
+            # -json dump) that parses is another tool's file (decode_json: {}); any defect of it,
+            # the library words (NotLocal below).
+            start = 3 if raw[:3] == BOM else 0
+            if raw[start:start + 64].lstrip(b" \t\r\n")[:1] == b"[":
+                try:
+                    return decode_json(raw[start:] if start else raw), "json"
+                except UnicodeDecodeError:
+                    raise NotLocal("an array that is not UTF-8") from None
     except NotLocal:
         raise
     except _DECODER_DEFECTS as e:
@@ -294,12 +304,14 @@ def decode_json(raw: bytes) -> Dict[str, Any]:
         raise json.JSONDecodeError("Expecting value", text, e.value) from None
     if end != len(text) and text[end:].strip(_JSON_SPACE):  # what JSONDecoder.decode raises
         raise json.JSONDecodeError("Extra data", text, len(text) - len(text[end:].lstrip(_JSON_SPACE)))
-    if type(value) is not dict:
-        raise NotLocal("top-level value is not an object")
     # Depth never exceeds the number of containers, counted by the hooks as they check them (no
     # scan of the text: counting '[' bytes cost as much as the hooks).
     if _count_container() - before - 1 >= LOCAL_MAX_DEPTH and _depth(value) >= LOCAL_MAX_DEPTH:
         raise NotLocal("nesting close to the depth limit")
+    if type(value) is not dict:
+        # JSON that is not an object (exiftool's -json dump is an array) is another tool's file: the
+        # library decides about it as about {} (src/tasks/inspect.ts, read.ts: passed over).
+        return {}
     return value
 
 
