@@ -49,22 +49,6 @@ test("the README's library example imports only exports and shadows none of them
   for (const name of names) assert.match(code, new RegExp(`\\b${name}\\(`), `the example calls ${name}`);
 });
 
-test('the exported reorganising and query calls are the modules\' own, and work from the package', async () => {
-  const moveModule = await import('../src/ops/move-images.js');
-  const relinkModule = await import('../src/ops/relink.js');
-  const findModule = await import('../src/ops/find.js');
-  const queryModule = await import('../src/analysis/query.js');
-  assert.equal(api.moveImages, moveModule.moveImages);
-  assert.equal(api.copyImages, moveModule.copyImages);
-  assert.equal(api.relink, relinkModule.relink);
-  assert.equal(api.find, findModule.find);
-  assert.equal(api.compileQuery, queryModule.compileQuery);
-  const manyFaces = api.compileQuery('faces >= 3');
-  const summary = (faces: number) => ({ summary: { faces } as api.QueryRecord['summary'], format: 'json' as const, size: 10 });
-  assert.equal(manyFaces(summary(3)), true);
-  assert.equal(manyFaces(summary(2)), false);
-});
-
 /** True when A and B are the same type (checked by the compiler: this file does not build otherwise). */
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 

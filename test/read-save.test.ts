@@ -173,21 +173,25 @@ test("a path whose `..` follows a symlinked folder saves to the image open() rea
   assert.deepEqual(await readSidecar(other), {});
 });
 
-test('a sidecar name holding a folder, a FIFO or a link to nothing: a read that finds no sidecar says it cannot read it, never {}', async (t) => {
+test('a sidecar name holding a folder, a FIFO or a link to nothing: a read that finds no sidecar, and a save, say they cannot read it, never {}', async (t) => {
   const dir = testDir(t);
-  const cases: [string, (p: string) => void, string][] = [
-    ['folder', (p) => fs.mkdirSync(p), 'IO'],
-    ['fifo', (p) => assert.equal(spawnSync('mkfifo', [p]).status, 0), 'IO'],
-    ['dangling', (p) => fs.symlinkSync(path.join(dir, 'offline-nas', 'x.bin'), p), 'NOT_FOUND'],
+  // [image, the name that holds no readable file, how, the code, a readable sidecar of the image's to add]
+  const cases: [string, string, (p: string) => void, string, string][] = [
+    ['folder', 'folder.bin', (p) => fs.mkdirSync(p), 'IO', 'folder.json'],
+    ['fifo', 'fifo.bin', (p) => assert.equal(spawnSync('mkfifo', [p]).status, 0), 'IO', 'fifo.json'],
+    // A sidecar link into a NAS that is offline: a save in bin would write dangling.bin, read before it, for good.
+    ['dangling', 'dangling.json', (p) => fs.symlinkSync(path.join(dir, 'offline-nas', 'x.json'), p), 'NOT_FOUND', 'dangling.jpg.json'],
   ];
-  for (const [name, make, code] of cases) {
+  for (const [name, blocked, make, code, readable] of cases) {
     const img = image(dir, `${name}.jpg`);
-    make(path.join(dir, `${name}.bin`));
+    make(path.join(dir, blocked));
     const e = await assertCode(readSidecar(img), code);
-    assert.ok(e.message.includes(`${name}.bin`), e.message);
+    assert.ok(e.message.includes(blocked), e.message);
     await assertCode(readSidecarDetailed(img), code);
-    // With a readable sidecar of the image beside it, the read answers from that one, as before.
-    fs.writeFileSync(path.join(dir, `${name}.json`), JSON.stringify({ yolov8: { success: true } }));
+    await assertCode(saveSidecar(img, 'yolov8', { success: true }, { format: 'bin' }), code);
+    assert.deepEqual(fs.readdirSync(dir).filter((f) => f.startsWith(`${name}.`)).sort(), [blocked, `${name}.jpg`].sort(), 'nothing written');
+    // With a readable sidecar of the image's beside it, the read answers from it, as before.
+    fs.writeFileSync(path.join(dir, readable), JSON.stringify({ yolov8: { success: true } }));
     assert.deepEqual(Object.keys(await readSidecar(img)), ['yolov8']);
   }
 });

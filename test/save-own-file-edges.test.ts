@@ -129,8 +129,15 @@ test('resolve --prefer current leaves a kept JSON copy written to after the .bin
 
 test('a directory in the slot\'s name (IMG_1.bin beside IMG_1.json, bin asked): the save says so at once, nothing else touched', async (t) => {
   const root = makeTree({ 'I.jpg': FAKE_JPEG, 'I.json': { json: { a: { v: 1 } } }, 'I.bin': { dir: true } }, testDir(t));
+  // I.json is another tool's file (no operation, no sidecar_info): the image has no file of its own,
+  // and its I.bin cannot be read: the save stops as a read of it does (IO), before choosing a slot.
+  const unreadable = (e: unknown) => e instanceof SidecarError && e.code === 'IO' && /I\.bin: not a regular file/.test(e.message);
+  await assert.rejects(saveSidecar(path.join(root, 'I.jpg'), 'b', { v: 2 }, { format: 'bin' }), unreadable);
+  await assert.rejects(readSidecarDetailed(path.join(root, 'I.jpg')), unreadable);
+  // With a sidecar of its own, the save reaches the slot asked for, and says it is a directory.
+  fs.writeFileSync(path.join(root, 'I.json'), JSON.stringify({ a: { v: 1 }, sidecar_info: {} }));
   await assert.rejects(saveSidecar(path.join(root, 'I.jpg'), 'b', { v: 2 }, { format: 'bin' }), (e: unknown) => e instanceof SidecarError && e.code === 'CONFLICT' && /is a directory/.test(e.message));
-  assert.deepEqual(JSON.parse(fs.readFileSync(path.join(root, 'I.json'), 'utf8')), { a: { v: 1 } });
+  assert.deepEqual(JSON.parse(fs.readFileSync(path.join(root, 'I.json'), 'utf8')), { a: { v: 1 }, sidecar_info: {} });
   assert.ok(fs.statSync(path.join(root, 'I.bin')).isDirectory());
 });
 

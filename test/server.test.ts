@@ -261,6 +261,27 @@ test('a file-system error from below is answered with the code the CLI gives it,
   assert.deepEqual(fs.readdirSync(dir).sort(), [`${stem}.CR2`, `${stem}.JPG`], 'nothing written');
 });
 
+test("a folder given with '..' after a symlink names one folder as text and another to the file system: the CLI and the server refuse it, a plain '..' works", async (t) => {
+  const dir = testDir(t);
+  image(dir, 'photos/day1/IMG_1.jpg', sidecarData('IMG_1.jpg'));
+  image(dir, 'lib/IMG_2.jpg');
+  fs.writeFileSync(path.join(dir, 'lib', 'GONE.json'), JSON.stringify(sidecarData('GONE.jpg'))); // an orphan of lib/
+  fs.symlinkSync(path.join(dir, 'photos', 'day1'), path.join(dir, 'lib', 'today'));
+  const ambiguous = `${dir}/lib/today/..`; // lib/ as text, photos/ to `ls` (path.join would collapse it)
+  for (const args of [['stats', ambiguous, '--json'], ['cleanup', ambiguous, '--dry-run', '--json']]) {
+    const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(r.stderr, /error \[USAGE\]: .*lib\/today\/\.\. names .*photos to the file system but .*lib as text/);
+  }
+  const { responses } = await serveOnce([line({ id: 1, method: 'stats', params: { dir: ambiguous } }), line({ id: 2, method: 'stats', params: { dir: `${dir}/lib/../photos` } })].join(''));
+  const r = byId(responses);
+  assert.equal(r.get(1)!.error?.code, 'USAGE');
+  assert.equal(r.get(2)!.error, undefined, JSON.stringify(r.get(2)));
+  const plain = spawnSync(process.execPath, [CLI, 'stats', `${dir}/lib/../photos`, '--json'], { encoding: 'utf8' });
+  assert.equal(plain.status, 0, plain.stderr);
+  assert.ok(fs.existsSync(path.join(dir, 'lib', 'GONE.json')), 'nothing moved');
+});
+
 test('tree methods: validate, stats, formatStats, convert, cleanup (dry run by default), export, hash, performanceInfo', async (t) => {
   const dir = testDir(t);
   for (let i = 0; i < 6; i++) image(dir, `photos/20250920_14302${i}.jpg`, sidecarData(`20250920_14302${i}.jpg`, 1, 8));

@@ -4,6 +4,7 @@ import { parseJsonText, stringifyTyped } from '../formats/json.js';
 import { numberNoteOf, type NumberNote } from '../formats/numbers.js';
 import { DEFAULT_MAX_DEPTH, DEFAULT_MAX_FILE_SIZE } from '../formats/value.js';
 import { readInputLimited } from '../fs/read-file.js';
+import { physicalPath } from '../fs/physical-path.js';
 import { saveFormatFromEnv, statBindingFromEnv } from '../settings.js';
 import type { JsonValue } from '../types.js';
 import { imageExtensionOptions, inputPath, note, optString, type CommandContext } from './context.js';
@@ -23,7 +24,8 @@ export async function run(ctx: CommandContext): Promise<number> {
 }
 
 async function runRead(ctx: CommandContext): Promise<number> {
-  const image = inputPath(ctx, 'image');
+  // As the kernel names it (a `..` after a symlinked folder): its config is found from there too.
+  const image = physicalPath(inputPath(ctx, 'image'));
   const { readSidecarDetailed } = await import('../ops/read.js');
   const view = await import('./read-view.js');
   // Node's stat binding unless IMAGE_SIDECAR_FAST_STAT=off, as for tree operations (and the server's `read`).
@@ -85,7 +87,7 @@ async function readData(ctx: CommandContext, source: string): Promise<{ data: Js
 }
 
 async function runWrite(ctx: CommandContext): Promise<number> {
-  const image = inputPath(ctx, 'image');
+  const image = physicalPath(inputPath(ctx, 'image'));
   const operation = optString(ctx, 'operation');
   const source = optString(ctx, 'data');
   if (!operation) throw errors.usage('write needs --operation OP');

@@ -7,6 +7,7 @@ import { stat } from 'node:fs/promises';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { resolveImageExtensions } from '../discovery/config.js';
 import { errors } from '../errors.js';
+import { assertOneFolder } from '../fs/physical-path.js';
 import { engineFromEnv, racyMarginFromEnv } from '../settings.js';
 import type { EngineKind, Keyring } from '../types.js';
 import type { ResolvePreference } from '../ops/resolve.js';
@@ -159,6 +160,7 @@ export function inputPath(ctx: CommandContext, what = 'directory'): string {
  */
 export async function inputDirectory(ctx: CommandContext): Promise<string> {
   const dir = inputPath(ctx);
+  assertOneFolder(dir);
   const abs = resolve(dir);
   let st;
   try {

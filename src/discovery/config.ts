@@ -13,7 +13,6 @@ import { dirname, join, resolve } from 'node:path';
 import { errors } from '../errors.js';
 import { DEFAULT_FORMAT_NAMES } from '../vocabulary.js';
 import { readFileLimitedSync } from '../fs/read-file.js';
-import { physicalPath } from '../fs/physical-path.js';
 import { withExtraImageExtensions } from './extensions.js';
 
 export const CONFIG_FILE_NAME = '.image-sidecar.json';
@@ -65,15 +64,6 @@ export function configuredDefaultFormat(startDir: string): string | undefined {
   return p === null ? undefined : readConfigFile(p).defaultFormat;
 }
 
-/** `startDir` absolute, a `..` in it taken physically (fs/physical-path.ts); as text when a folder on the way is missing (nothing to find there). */
-function startFolder(startDir: string): string {
-  try {
-    return physicalPath(startDir);
-  } catch {
-    return resolve(startDir);
-  }
-}
-
 /**
  * The nearest `.image-sidecar.json` in `startDir` or a folder above it, or null. A name that is
  * there but cannot be read as a config (unreadable, a FIFO...) is found all the same, and reading it
@@ -81,7 +71,7 @@ function startFolder(startDir: string): string {
  * cleanup would then take those images' sidecars for orphans. A directory of that name is passed over.
  */
 export function findConfigFile(startDir: string): string | null {
-  let dir = startFolder(startDir);
+  let dir = resolve(startDir);
   for (;;) {
     const p = join(dir, CONFIG_FILE_NAME);
     let isDir: boolean | undefined;

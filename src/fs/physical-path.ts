@@ -31,3 +31,25 @@ export function physicalPath(p: string): string {
   if (!isUtf8(real)) throw notUtf8Target(p, real);
   return resolve(real.toString('utf8'), ...parts.slice(last + 1));
 }
+
+/**
+ * A folder given with `..` that names one folder as text and another to the file system
+ * (`lib/today/..`, `lib/today` a symlink: `lib` as text, the link target's parent to `ls`): USAGE,
+ * never a guess between the two, where a tree command would read, or clean up, the other folder.
+ * Tree commands take their folder as text (as a shell's `cd` does); this refuses where it matters.
+ */
+export function assertOneFolder(dir: string): void {
+  if (!dir.split(sep).includes('..')) return;
+  const real = (p: () => string): string | null => {
+    try {
+      return realpathSync.native(p());
+    } catch {
+      return null;
+    }
+  };
+  const asText = real(() => resolve(dir));
+  const asKernel = real(() => physicalPath(dir));
+  if (asText !== asKernel) {
+    throw errors.usage(`${dir} names ${asKernel ?? 'no folder'} to the file system but ${asText ?? 'no folder'} as text (a '..' after a symlink): give the folder without '..'`);
+  }
+}

@@ -16,6 +16,7 @@ import { imageExtensionSet, nfc } from '../discovery/extensions.js';
 import { imageNamedBy, leftBehindAmong } from '../discovery/pair.js';
 import { isForeignData } from '../analysis/operations.js';
 import { basename } from 'node:path';
+import { statSync } from 'node:fs';
 
 export interface ReadFinding {
   code: 'fallback' | 'ambiguous' | 'corrupt' | 'bom' | 'broken-symlink' | 'kept' | 'foreign' | 'left-behind' | string;
@@ -210,11 +211,8 @@ async function readEffective<T>(
     const detail = `every candidate sidecar is corrupt: ${corrupt.map((f) => (f.error as Error).message).join('; ')}`;
     throw errors.corrupt(detail, undefined, corrupt[0].error);
   }
-  // No sidecar read, and a sidecar name of this image holds a folder, a FIFO or a link to nothing
-  // (a sidecar link into a NAS that is offline): the image's results are out of reach, never
-  // "none" (docs/PAIRING.md §1; a tree command reports the same file as unreadable). Reading it
-  // says why (IO: not a regular file; NOT_FOUND: a link to nothing).
-  for (const p of location.notFiles ?? []) readLimited(p, opts);
+  const unreachable = unreadableNameError(location);
+  if (unreachable !== null) throw unreachable;
   return { value: null, path: null, format: null, findings, location };
 }
 
@@ -255,12 +253,29 @@ function foreignFinding(path: string): ReadFinding {
   return { code: 'foreign', message: `${path} is another tool's file (it decodes but holds no sidecar_info and no operation): passed over, not this image's sidecar; never written, converted or moved`, path };
 }
 
+/**
+ * A sidecar name of the image that holds a folder, a FIFO or a link to nothing (a sidecar link into
+ * a NAS that is offline, locate.ts notFiles): the error a read that finds no sidecar stops with, and
+ * a save too (docs/PAIRING.md §1: the image's results are out of reach, never "none"). IO for what
+ * is not a regular file, the link's own error (NOT_FOUND...) for a link; null when there is none.
+ */
+export function unreadableNameError(location: SidecarLocation): Error | null {
+  for (const p of location.notFiles ?? []) {
+    try {
+      if (!statSync(p).isFile()) return errors.notRegularFile(p);
+    } catch (e) {
+      return errors.fromFs(e, p);
+    }
+  }
+  return null;
+}
+
 /** Read as one of ours (corrupt or encrypted included), not another tool's file, nor one that cannot be read (tasks/inspect.ts: 'unreadable'). */
 function isOwnFile(path: string, opts: Options): boolean {
   try {
     return !decodedCandidate(readLimited(path, opts), path, opts).foreign;
   } catch (e) {
-    return !(isSidecarError(e) && READ_ERROR_CODES.has(e.code));
+    return !isOtherJson(e) && !(isSidecarError(e) && READ_ERROR_CODES.has(e.code));
   }
 }
 

@@ -22,7 +22,7 @@ import { writeFileAtomic } from '../fs/atomic-write.js';
 import { DEFAULT_MAX_FILE_SIZE } from '../fs/read-file.js';
 import { assertLockHeld, withSidecarLock } from '../fs/lock.js';
 import { removeStaleTempFiles } from '../fs/temp-files.js';
-import { leftBehindOfImage, ownerOf, readSidecarFileWithIdentity } from './read.js';
+import { leftBehindOfImage, ownerOf, readSidecarFileWithIdentity, unreadableNameError } from './read.js';
 import { isStillAsRead, type FileIdentity } from '../fs/identity.js';
 import { encryptionKey } from '../crypto/keys.js';
 import { isoTimestamp } from '../time.js';
@@ -418,7 +418,7 @@ function chooseTarget(loc: SidecarLocation, imagePath: string, opts: SaveOptions
   // A shared file whose record names another image ranks before the effective one (the loop reads
   // no further): only such a file could come first once the share ends.
   let othersFileFirst = false;
-  // A corrupt shared file passed over: when no file of this image's follows it, a read stops with its error.
+  // A corrupt shared file passed over (a read stops with its error when no file of this image's follows it).
   let corruptShared: unknown = null;
   for (const c of loc.candidates) {
     if (effective !== null && (!document || jsonView !== undefined)) break;
@@ -428,22 +428,20 @@ function chooseTarget(loc: SidecarLocation, imagePath: string, opts: SaveOptions
       // tool overwrote a corrupt file with {}; we never replace encrypted data with plaintext).
       read = readSidecarFileWithIdentity(c.path, opts);
     } catch (e) {
-      // A file after the effective one is not read. A corrupt shared file holds nothing to merge:
-      // a read falls back past it to a file of this image's after it, and so does a save (below:
-      // with none, a read stops with its error, and so does the save). One that cannot be
-      // decrypted or read may be this image's (its record is what says whose it is): a read stops
-      // with its error, and so does a save — a new own file would hide that data from every later
-      // read, key or no key.
+      // A file after the effective one is not read.
       if (effective !== null) continue;
       // JSON that is not an object (an exiftool dump): another tool's file, as below.
       if (isOtherJson(e)) {
         foreign.add(nfc(c.path));
         continue;
       }
+      // A corrupt shared file holds nothing to merge: passed over to a file of this image's (below).
       if (c.shared && isSidecarError(e) && e.code === 'CORRUPT') {
         corruptShared ??= e;
         continue;
       }
+      // One that cannot be decrypted or read may be this image's (its record says whose): a new own
+      // file would hide that data from every later read, key or no key.
       throw e;
     }
     if (isForeignData(read.decoded.data, path.basename(c.path))) {
@@ -482,11 +480,14 @@ function chooseTarget(loc: SidecarLocation, imagePath: string, opts: SaveOptions
     decoded = read.decoded;
     identity = read.identity;
   }
-  // A read of this image stops at the corrupt shared file (no file of its own follows it): a new
-  // own file would turn that error into data without a word, hiding what the corrupt file may hold
-  // of this image's (the pair's JPEG saved into IMG_1.json before its RAW arrived), as a single
-  // image's corrupt file stops its save.
-  if (effective === null && corruptShared !== null) throw corruptShared;
+  // No file of this image's: a save stops where a read of it does (a corrupt shared file, a sidecar
+  // name holding a folder, a FIFO or a link to nothing), never hiding what it cannot read behind a
+  // new own file (docs/PAIRING.md §9).
+  if (effective === null) {
+    if (corruptShared !== null) throw corruptShared;
+    const unreachable = unreadableNameError(loc);
+    if (unreachable !== null) throw unreachable;
+  }
 
   const configured = configuredDefaultFormat(loc.dir);
   const asked = opts.format ?? configured ?? opts.defaultFormat;

@@ -6,6 +6,7 @@
  */
 import { dirname } from 'node:path';
 import { resolveImageExtensions } from '../discovery/config.js';
+import { physicalPath } from '../fs/physical-path.js';
 import { engineFromEnv, saveFormatFromEnv, statBindingFromEnv } from '../settings.js';
 import { errors } from '../errors.js';
 import { readSidecarText } from '../ops/read.js';
@@ -23,6 +24,7 @@ import {
   optionalString,
   optionalStringList,
   requireChoice,
+  requireDir,
   requirePath,
   requireString,
 } from './params.js';
@@ -66,7 +68,8 @@ const readOpts = (): Options => {
  * depends on which names are images: docs/PAIRING.md §3). A few stats up the tree per call.
  */
 function imageOptions(p: Params, image: string): Options {
-  const exts = resolveImageExtensions({ cliExtra: optionalStringList(p, 'imageExt'), configPath: optionalPath(p, 'config'), startDir: dirname(image) });
+  // From the folder the kernel reaches (a `..` after a symlinked folder is not collapsed as text).
+  const exts = resolveImageExtensions({ cliExtra: optionalStringList(p, 'imageExt'), configPath: optionalPath(p, 'config'), startDir: dirname(physicalPath(image)) });
   return exts ? { imageExtensions: exts } : {};
 }
 
@@ -135,7 +138,7 @@ methods.set('validate', {
   scheduling: 'tree',
   handle: async (p) => {
     const { validate, validationTotals } = await import('../ops/validate.js');
-    const report = await validate(requirePath(p, 'dir'), {
+    const report = await validate(requireDir(p), {
       ...treeOptions(p),
       operationType: optionalString(p, 'operationType'),
       schema: optionalPath(p, 'schema'),
@@ -149,7 +152,7 @@ methods.set('stats', {
   scheduling: 'tree',
   handle: async (p) => {
     const { stats } = await import('../ops/stats.js');
-    return stats(requirePath(p, 'dir'), {
+    return stats(requireDir(p), {
       ...treeOptions(p),
       operationType: optionalString(p, 'operationType'),
       list: optionalBoolean(p, 'list', false),
@@ -161,7 +164,7 @@ methods.set('formatStats', {
   scheduling: 'tree',
   handle: async (p) => {
     const { formatStats } = await import('../ops/format-stats.js');
-    return formatStats(requirePath(p, 'dir'), treeOptions(p));
+    return formatStats(requireDir(p), treeOptions(p));
   },
 });
 
@@ -173,7 +176,7 @@ methods.set('convert', {
     // Like `convert --json`: only the items that went wrong, never one entry per file of a big tree.
     const problems: unknown[] = [];
     let problemCount = 0;
-    const report = await convert(requirePath(p, 'dir'), requireChoice(p, 'format', FORMAT_NAMES), {
+    const report = await convert(requireDir(p), requireChoice(p, 'format', FORMAT_NAMES), {
       ...treeOptions(p),
       dryRun,
       keepSource: optionalBoolean(p, 'keepSource', false),
@@ -199,7 +202,7 @@ methods.set('cleanup', {
     const [{ cleanup }, { cleanupMessage }] = await Promise.all([import('../ops/cleanup.js'), import('../messages.js')]);
     // Over the server a cleanup only reports unless the caller asks for the change explicitly.
     const dryRun = optionalBoolean(p, 'dryRun', true);
-    const report = await cleanup(requirePath(p, 'dir'), {
+    const report = await cleanup(requireDir(p), {
       ...treeOptions(p),
       dryRun,
       force: optionalBoolean(p, 'force', false),
@@ -219,7 +222,7 @@ methods.set('export', {
     const format = optionalChoice(p, 'format', EXPORT_FORMATS) ?? 'json';
     if (isOneOf(DATASET_FORMATS, format)) {
       const { exportDataset } = await import('../ops/datasets.js');
-      const report = await exportDataset(requirePath(p, 'dir'), {
+      const report = await exportDataset(requireDir(p), {
         ...treeOptions(p),
         output,
         format,
@@ -231,7 +234,7 @@ methods.set('export', {
       });
       return { message: exportMessage(report.images, report.output ?? output), ...report };
     }
-    const report = await exportSidecars(requirePath(p, 'dir'), {
+    const report = await exportSidecars(requireDir(p), {
       ...treeOptions(p),
       output,
       format,
@@ -245,7 +248,7 @@ methods.set('hash', {
   scheduling: 'tree',
   handle: async (p) => {
     const { hashTree } = await import('../integrity/tree-hash.js');
-    return hashTree(requirePath(p, 'dir'), {
+    return hashTree(requireDir(p), {
       ...treeOptions(p),
       canonical: optionalBoolean(p, 'canonical', false),
       allFiles: optionalBoolean(p, 'allFiles', false),
@@ -260,7 +263,7 @@ methods.set('todo', {
   scheduling: 'tree',
   handle: async (p) => {
     const [{ todo }, lists] = await Promise.all([import('../ops/todo.js'), import('../ops/image-lists.js')]);
-    const dir = requirePath(p, 'dir');
+    const dir = requireDir(p);
     const records: Record<string, unknown>[] = [];
     const report = await todo(dir, {
       ...treeOptions(p),
@@ -276,7 +279,7 @@ methods.set('stale', {
   scheduling: 'tree',
   handle: async (p) => {
     const [{ staleSidecars }, lists] = await Promise.all([import('../ops/todo.js'), import('../ops/image-lists.js')]);
-    const dir = requirePath(p, 'dir');
+    const dir = requireDir(p);
     const records: Record<string, unknown>[] = [];
     const report = await staleSidecars(dir, {
       ...treeOptions(p),
@@ -291,7 +294,7 @@ methods.set('find', {
   scheduling: 'tree',
   handle: async (p) => {
     const [{ find }, lists] = await Promise.all([import('../ops/find.js'), import('../ops/image-lists.js')]);
-    const dir = requirePath(p, 'dir');
+    const dir = requireDir(p);
     const where = requireString(p, 'where');
     const records: Record<string, unknown>[] = [];
     const report = await find(dir, {

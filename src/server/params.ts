@@ -4,6 +4,7 @@
  */
 import { errors } from '../errors.js';
 import { assertUtf8Path } from '../fs/byte-names.js';
+import { assertOneFolder } from '../fs/physical-path.js';
 
 export type Params = Record<string, unknown>;
 
@@ -76,6 +77,13 @@ export function requirePath(p: Params, name: string): string {
   const v = requireString(p, name);
   assertUtf8Path(v, `param "${name}"`);
   return v;
+}
+
+/** A tree method's folder: a path (above) that names one folder as text and to the file system (fs/physical-path.ts). */
+export function requireDir(p: Params): string {
+  const dir = requirePath(p, 'dir');
+  assertOneFolder(dir);
+  return dir;
 }
 
 export function optionalPath(p: Params, name: string): string | undefined {

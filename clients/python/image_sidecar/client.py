@@ -49,12 +49,16 @@ def _env_number(name: str, kind: type) -> Any:
 
 
 def _abs(p: PathLike) -> str:
-    # Absolute, so that results do not depend on the server's working directory. A bytes path is
-    # taken as Python takes it (os.fsdecode); one that is not UTF-8 is refused (utf8_path). Its
-    # ``..`` are left for the engine, which takes them as the kernel does: os.path.abspath collapses
-    # them as text, which after a symlinked folder names another image than open() reaches.
+    # Absolute, so that results do not depend on the server's working directory, its ``.`` and empty
+    # parts dropped. A bytes path is taken as Python takes it (os.fsdecode); one that is not UTF-8 is
+    # refused (utf8_path). Its ``..`` are left for the engine (docs/PAIRING.md section 5): collapsed
+    # as text, a ``..`` after a symlinked folder names another file than open() reaches (an image's
+    # is taken as the kernel takes it; a folder that names two is refused).
     s = os.fsdecode(p)
-    return utf8_path(s if os.path.isabs(s) else os.path.join(os.getcwd(), s))
+    if not os.path.isabs(s):
+        s = os.path.join(os.getcwd(), s)
+    parts = [x for x in s.split(os.sep) if x not in ("", ".")]
+    return utf8_path(os.sep + os.sep.join(parts))
 
 
 def show_name(path: str) -> str:

@@ -53,6 +53,15 @@ class NotLocal(Exception):
         self.reason = reason
 
 
+class OtherJson(NotLocal):
+    """JSON that parses, within the library's limits, and is not an object (exiftool's ``-json`` dump is
+    an array): another tool's file, never a sidecar (docs/PAIRING.md section 7). The reader passes it
+    over, as the library does."""
+
+    def __init__(self) -> None:
+        super().__init__("JSON that is not an object")
+
+
 class KnownCorrupt(NotLocal):
     """The library certainly refuses these bytes as CORRUPT, with exactly ``detail`` as its message
     (without the ``<path>: `` prefix it adds). Raised only where the library's rule is mirrored
@@ -114,8 +123,8 @@ def decode_sidecar(raw: bytes) -> Tuple[Dict[str, Any], str]:
                 raise _invalid_utf8(raw, LEGACY_PREFIX, False) from None
         if fmt == "unknown":
             # The library parses any text that is not bin or legacy as JSON. An array (exiftool's
-            # -json dump) that parses is another tool's file (decode_json: {}); any defect of it,
-            # the library words (NotLocal below).
+            # -json dump) that parses is another tool's file (OtherJson); any defect of it, the
+            # library words (NotLocal below).
             start = 3 if raw[:3] == BOM else 0
             if raw[start:start + 64].lstrip(b" \t\r\n")[:1] == b"[":
                 try:
@@ -294,7 +303,8 @@ _JSON_SPACE = " \t\n\r"  # JSON's whitespace (json.decoder.WHITESPACE)
 
 
 def decode_json(raw: bytes) -> Dict[str, Any]:
-    """JSON text (UTF-8, no BOM) holding one object. Python's ``json`` keeps every number exactly."""
+    """JSON text (UTF-8, no BOM) holding one object (:class:`OtherJson` for any other value). Python's
+    ``json`` keeps every number exactly."""
     text = raw.decode("utf-8")  # strict, like the library's fatal TextDecoder
     start = 0 if text[:1] == "{" else len(text) - len(text.lstrip(_JSON_SPACE))
     before = _count_container()
@@ -304,14 +314,19 @@ def decode_json(raw: bytes) -> Dict[str, Any]:
         raise json.JSONDecodeError("Expecting value", text, e.value) from None
     if end != len(text) and text[end:].strip(_JSON_SPACE):  # what JSONDecoder.decode raises
         raise json.JSONDecodeError("Extra data", text, len(text) - len(text[end:].lstrip(_JSON_SPACE)))
+    # The hooks check objects and the lists in them; a value that is not an object is checked here,
+    # with the library's limits (±inf refused, depth bounded) before it can be another tool's file.
+    t = type(value)
+    if t is list:
+        _check_list(value)
+    elif t is float and value - value:
+        raise NotLocal(_OVERFLOW)
     # Depth never exceeds the number of containers, counted by the hooks as they check them (no
     # scan of the text: counting '[' bytes cost as much as the hooks).
     if _count_container() - before - 1 >= LOCAL_MAX_DEPTH and _depth(value) >= LOCAL_MAX_DEPTH:
         raise NotLocal("nesting close to the depth limit")
-    if type(value) is not dict:
-        # JSON that is not an object (exiftool's -json dump is an array) is another tool's file: the
-        # library decides about it as about {} (src/tasks/inspect.ts, read.ts: passed over).
-        return {}
+    if t is not dict:
+        raise OtherJson()
     return value
 
 

@@ -16,7 +16,7 @@ import stat
 import unicodedata
 from typing import Any, Dict, List, Optional, Tuple
 
-from .decode import KnownCorrupt, NotLocal, decode_sidecar
+from .decode import KnownCorrupt, NotLocal, OtherJson, decode_sidecar
 from .errors import ImageSidecarError
 from .pairing import locate_candidates, split_name
 
@@ -96,6 +96,8 @@ def read_local(image_path: str, max_file_size: int = DEFAULT_MAX_FILE_SIZE) -> D
         except KnownCorrupt as e:
             corrupt.append((c.path, "%s: %s" % (c.path, e.detail)))
             continue
+        except OtherJson:
+            continue  # JSON that is not an object: another tool's file (the library passes it over too)
         if not sidecar_shaped(data, os.path.basename(c.path)):
             continue  # another tool's file: not this image's sidecar (the library passes it over too)
         if c.naming == "stem" and _may_be_left_behind(c, candidates, data):

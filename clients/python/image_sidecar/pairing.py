@@ -91,9 +91,10 @@ def _is_file(path: str) -> bool:
     try:
         if _S_ISREG(os.stat(path).st_mode):
             return True
-    except OSError as e:
-        if not isinstance(e, _MISSING) and e.errno != 40:  # 40: ELOOP
-            raise NotLocal("cannot stat %s: %s" % (path, e)) from None
+    except _MISSING:
+        pass
+    except OSError as e:  # a looping link among them
+        raise NotLocal("cannot stat %s: %s" % (path, e)) from None
     if os.path.lexists(path):
         raise NotLocal("%s is not a regular file" % path)
     return False

@@ -27,7 +27,7 @@ sys.path[:0] = [os.path.dirname(_HERE), _HERE]
 
 from image_sidecar import ImageSidecarError, ImageSidecarManager  # noqa: E402
 from image_sidecar import pairing  # noqa: E402
-from image_sidecar.decode import _JSON, LEGACY_PREFIX, NotLocal, decode_json, decode_sidecar, detect_format  # noqa: E402
+from image_sidecar.decode import _JSON, LEGACY_PREFIX, NotLocal, OtherJson, _check_list, decode_json, decode_sidecar, detect_format  # noqa: E402
 from image_sidecar.local import read_local  # noqa: E402
 from _library import require_cli  # noqa: E402
 
@@ -184,6 +184,8 @@ SCANNER_TEXTS = [
     '{"a": 1}\x00', '{"a": 1}\u00a0', '\u00a0{"a": 1}', '\x0b{"a": 1}', '{"a": 1}\x0c', '', ' ', '\n\n', '[1, 2]', '"x"',
     '1', 'null', '{', '{"a": }', '{"a": 1,}', '{"a": [1, 2', '{"a": "\\u0000"}', '{"a": 1}//', '{"a": 25.0, "b": [1e5, -0.0]}',
     '{"a": {"a": {"a": 1}}, "b": [[1.5, 2], [3, 4.25]], "c": "{"}', '{"a": 1, "a": 2}', '{"a": NaN}', '{"a": 1e400}',
+    # not an object at the top: another tool's file once it is within the library's limits
+    '[{"SourceFile": "IMG.jpg", "ISO": 3200}]', '[]', 'true', '[1e400]', '1e400', '[[1, [2, -1e999]]]', '[{"a": 1, "a": 2}]',
 ]
 
 
@@ -195,10 +197,16 @@ class ScannerTest(unittest.TestCase):
 
     @staticmethod
     def _reference(text: str) -> Any:
-        """The code decode_json replaced: JSONDecoder.decode with the same hooks; JSON that is not an
-        object is another tool's file, decided about as {} is (docs/PAIRING.md §7)."""
+        """The code decode_json replaced: JSONDecoder.decode with the same hooks; a value that is not
+        an object is checked as they check a list, then is another tool's file (OtherJson)."""
         value = _JSON.decode(text)
-        return value if type(value) is dict else {}
+        if type(value) is not dict:
+            if type(value) is list:
+                _check_list(value)
+            elif type(value) is float and value - value:
+                raise NotLocal("a number that overflows a double")
+            raise OtherJson()
+        return value
 
     def test_values_and_types_survive_the_direct_scan(self) -> None:
         raw = b'{"n": 25.0, "i": 12345678901234567890, "f": [0.1, 1e-7], "s": "\\u00e9"}\n'

@@ -13,11 +13,13 @@ import sys
 import tempfile
 import unittest
 from typing import Any, Tuple
+from unittest import mock
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:0] = [os.path.dirname(_HERE), _HERE]
 
 from image_sidecar import ImageSidecarError, ImageSidecarManager  # noqa: E402
+from image_sidecar import pairing  # noqa: E402
 from image_sidecar.decode import KnownCorrupt, NotLocal, decode_sidecar, find_invalid_utf8  # noqa: E402
 from image_sidecar.local import read_local  # noqa: E402
 from image_sidecar.pairing import MAX_LINKS, locate_candidates  # noqa: E402
@@ -202,6 +204,20 @@ class LocalAnswersMatchTheLibraryTest(unittest.TestCase):
 
     # ------------------------------------------------------------------ broken symlink chains
 
+    def test_json_that_is_not_an_object_is_another_tools_file_within_the_librarys_limits(self) -> None:
+        # exiftool's -json dump: passed over locally, as by the library (docs/PAIRING.md section 7).
+        img = self.put("x/IMG_1.jpg", JPEG)
+        self.put("x/IMG_1.json", [{"SourceFile": "IMG_1.jpg", "ISO": 3200}])
+        self.assertEqual(self.assert_local_equals_library(img), ("ok", {}))
+        # Beyond the limits (a number a double cannot hold, nesting past the depth limit) the library
+        # refuses the file: handed over, never passed over as {}.
+        for i, body in enumerate((b"[1e400]", b"[[1, [2, -1e999]]]", b"[" * 600 + b"]" * 600)):
+            img = self.put("y%d/IMG_1.jpg" % i, JPEG)
+            self.put("y%d/IMG_1.json" % i, body)
+            self.assert_handed_over(img)
+            with self.assertRaises(ImageSidecarError):
+                self.m.read_data(img)
+
     def test_a_sidecar_name_holding_no_file_is_handed_over_and_the_library_says_it_cannot_read_it(self) -> None:
         # A folder, a FIFO, a link to nothing (a sidecar link into an offline NAS): never {} (PAIRING.md §1).
         for name, make, code in (("folder", os.mkdir, "IO"), ("fifo", os.mkfifo, "IO"),
@@ -215,6 +231,10 @@ class LocalAnswersMatchTheLibraryTest(unittest.TestCase):
             self.assertIn("%s.bin" % name, str(cm.exception))
             with self.assertRaises(ImageSidecarError):
                 ImageSidecarManager().read_data(img)  # local reads on: handed over, the same answer
+            # A folder too big to list (pairing.BIG_FOLDER) takes each name by stat: handed over too.
+            with mock.patch.object(pairing, "BIG_FOLDER", 0):
+                pairing._listings.clear()
+                self.assert_handed_over(img)
 
     def test_broken_link_reads_the_sidecar_beside_where_it_points(self) -> None:
         self.put("photos/IMG_5.json", GOOD)  # the image is gone, its sidecar is not
