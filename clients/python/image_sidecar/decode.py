@@ -108,10 +108,12 @@ def decode_sidecar(raw: bytes) -> Tuple[Dict[str, Any], str]:
             raise _defect(e) from None
     fmt = detect_format(raw)
     try:
-        if fmt == "json":
-            start = 3 if raw[:3] == BOM else 0
+        start = 3 if raw[:3] == BOM else 0
+        # The library parses any text that is not bin or legacy as JSON: an object, or an array
+        # (exiftool's -json dump: another tool's file, OtherJson) read the same way.
+        if fmt == "json" or (fmt == "unknown" and raw[start:start + 64].lstrip(b" \t\r\n")[:1] == b"["):
             try:
-                return decode_json(raw[start:] if start else raw), fmt
+                return decode_json(raw[start:] if start else raw), "json"
             except UnicodeDecodeError:
                 raise _invalid_utf8(raw, start, True) from None
         if fmt == "bin" or fmt == "rkyv":
@@ -121,16 +123,6 @@ def decode_sidecar(raw: bytes) -> Tuple[Dict[str, Any], str]:
                 return decode_json(raw[LEGACY_PREFIX:]), fmt
             except UnicodeDecodeError:
                 raise _invalid_utf8(raw, LEGACY_PREFIX, False) from None
-        if fmt == "unknown":
-            # The library parses any text that is not bin or legacy as JSON. An array (exiftool's
-            # -json dump) that parses is another tool's file (OtherJson); any defect of it, the
-            # library words (NotLocal below).
-            start = 3 if raw[:3] == BOM else 0
-            if raw[start:start + 64].lstrip(b" \t\r\n")[:1] == b"[":
-                try:
-                    return decode_json(raw[start:] if start else raw), "json"
-                except UnicodeDecodeError:
-                    raise NotLocal("an array that is not UTF-8") from None
     except NotLocal:
         raise
     except _DECODER_DEFECTS as e:
@@ -191,7 +183,7 @@ def _invalid_utf8(raw: bytes, start: int, plain_json: bool) -> NotLocal:
     codec.ts); those go to the library."""
     if plain_json:
         first = start
-        while raw[first] in b" \t\r\n":  # detect_format found the '{' after this whitespace
+        while raw[first] in b" \t\r\n":  # the '{' or '[' of the text follows this whitespace
             first += 1
         if b"\0" in raw[:first + 8]:
             return NotLocal("invalid UTF-8 after a NUL near the start")
