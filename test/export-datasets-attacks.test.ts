@@ -7,6 +7,8 @@
  *   2. the embeddings .npy: valid NumPy, rows equal the sidecars' encodings, one row per jsonl line
  *   3. outputs atomic and safe
  *   4. shards + merge, engines and the index give the same bytes; filters apply consistently
+ *   5. never over a user's files (a folder, an orphan, a planted link); each image of a pair with
+ *      the sidecar its read takes; every finding named
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -15,6 +17,7 @@ import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync,
 import { dirname, join, relative } from 'node:path';
 import { exportDataset, exportPublishProbe, type DatasetExportOptions, type DatasetExportReport, type DatasetFinding } from '../src/ops/datasets.js';
 import { generateSampleLibrary } from '../src/sample/generate.js';
+import { encodeSidecar } from '../src/formats/codec.js';
 import { FAKE_JPEG, listTree, makeTree, removeTree, tempDir, type TreeNode } from './helpers/tree.js';
 import { CLI_PATH, runCli } from './helpers/cli.js';
 
@@ -182,7 +185,7 @@ describe('attack 1: boxes converted exactly, never guessed, never silently wrong
       const emb = await run(lib, { format: 'embeddings', output: join(out, 'lists.npy') });
       const e = byFile(emb.findings);
       assert.match(e.get('facemap.json') ?? '', /faces is .*not a list/);
-      assert.match(e.get('mixed.json') ?? '', /3 face embedding\(s\) left out: \/face_detection\/faces\/0: not an object; \/face_detection\/faces\/1: not an object; \/face_detection\/faces\/2: not an object/);
+      assert.match(e.get('mixed.json') ?? '', /face embeddings left out at 3 place\(s\): \/face_detection\/faces\/0: not an object; \/face_detection\/faces\/1: not an object; \/face_detection\/faces\/2: not an object/);
       assert.equal(emb.report.rows, 1, 'the valid face of mixed.json is exported');
       const cli = await runCli(['export', lib, '--format', 'embeddings', '-o', join(out, 'lists2.npy'), '-q']);
       assert.equal(cli.code, 1, cli.stderr);
@@ -558,7 +561,7 @@ describe('attack 2: the embeddings matrix', { skip: HAS_NUMPY ? false : 'no nump
       assert.equal(rep.no_encoding, 2);
       assert.deepEqual(rep.other_dims, { 128: 2 });
       assert.equal(rep.findings, 1, 'one sidecar, two faces left out');
-      assert.match(r.stderr, /2 face embedding\(s\) left out/);
+      assert.match(r.stderr, /face embeddings left out at 2 place\(s\)/);
       const info = py(NUMPY_CHECK, [file]);
       assert.deepEqual(info.shape, [2, 512]);
       assert.equal(info.dtype, '<f4');
@@ -911,3 +914,206 @@ describe('attack 4: shards + merge, engines, the index and filters give the byte
   });
 });
 
+
+// ===================================================================== 5. users' files and pairs
+
+describe('attack 5: never over a user\'s files; each image with the sidecar its read takes; every finding named', () => {
+  let out: string;
+  before(() => {
+    out = tempDir('isc-atk5-');
+  });
+  after(() => removeTree(out));
+  const detection = { yolov8: yolo([obj({ coordinates_pixels: { x: 1, y: 1, width: 2, height: 2 } })]) };
+
+  it('yolo -o over a folder holding our data.yaml (a copy, or a link to an earlier export\'s) beside other files: refused, every file kept; an earlier export with Ultralytics\' label caches is replaced', async () => {
+    const lib = makeTree({ 'a.jpg': FAKE_JPEG, 'a.json': { json: detection } });
+    try {
+      const earlier = join(out, 'earlier');
+      await run(lib, { format: 'yolo', output: earlier });
+      for (const how of ['copy', 'link'] as const) {
+        const proj = makeTree({ 'src/train.py': 'my code\n', 'NOTES.md': 'notes\n' }, join(out, `proj-${how}`));
+        if (how === 'copy') writeFileSync(join(proj, 'data.yaml'), readFileSync(join(earlier, 'data.yaml')));
+        else symlinkSync(join(earlier, 'data.yaml'), join(proj, 'data.yaml'));
+        await assert.rejects(run(lib, { format: 'yolo', output: proj }), /not an earlier yolo export/);
+        assert.equal(readFileSync(join(proj, 'src', 'train.py'), 'utf8'), 'my code\n', how);
+        assert.equal(readFileSync(join(proj, 'NOTES.md'), 'utf8'), 'notes\n', how);
+      }
+      // A file of the user's inside an export's labels/ that is no label: refused too.
+      const mixed = join(out, 'mixed');
+      await run(lib, { format: 'yolo', output: mixed });
+      writeFileSync(join(mixed, 'labels', 'train.py'), 'mine\n');
+      await assert.rejects(run(lib, { format: 'yolo', output: mixed }), /labels\/train\.py/);
+      assert.equal(readFileSync(join(mixed, 'labels', 'train.py'), 'utf8'), 'mine\n');
+      // Ultralytics writes labels.cache (and labels/<folder>.cache) after a training run: still ours.
+      writeFileSync(join(earlier, 'labels.cache'), 'cache');
+      writeFileSync(join(earlier, 'labels', 'x.cache'), 'cache');
+      const { report } = await run(lib, { format: 'yolo', output: earlier });
+      assert.equal(report.images, 1);
+      assert.ok(!existsSync(join(earlier, 'labels.cache')));
+    } finally {
+      removeTree(lib);
+    }
+  });
+
+  it('coco or embeddings -o over an orphaned sidecar, a sidecar of an image of an unknown type, or a damaged file in a sidecar\'s name: refused (exit 2), the file kept; over an earlier export, replaced', async () => {
+    const orphan = { face_detection: { success: true, faces: [] }, sidecar_info: { image_path: 'old/IMG_8.jpg' } };
+    const lib = makeTree({
+      'a/IMG_1.jpg': FAKE_JPEG,
+      'a/IMG_1.json': { json: detection },
+      'old/IMG_8.json': { json: orphan },
+      'old/IMG_9.json': '{"sidecar_info": {"image_path": "IMG_9.jpg"}, "face_detection": {"success": tr',
+      'old/IMG_7.bin': encodeSidecar(orphan, 'bin').subarray(0, 40),
+      'c/clip.xyz': 'video',
+      'c/clip.json': { json: detection },
+    });
+    try {
+      const before = JSON.stringify(listTree(lib));
+      for (const [format, o] of [['coco', 'old/IMG_8.json'], ['embeddings', 'c/clip.json'], ['coco', 'old/IMG_9.json'], ['coco', 'old/IMG_7.bin']]) {
+        const r = await runCli(['export', lib, '--format', format, '-o', join(lib, o)]);
+        assert.equal(r.code, 2, `${format} -o ${o}: exit ${r.code} ${r.stderr}`);
+        assert.match(r.stderr, /which an output never replaces/);
+      }
+      assert.equal(JSON.stringify(listTree(lib)), before);
+      // An earlier export (and a stats report), or text that was never a sidecar, in a sidecar's name next to no image: replaced.
+      writeFileSync(join(out, 'again.json'), 'EARLIER');
+      const coco = join(out, 'again.json');
+      for (let i = 0; i < 2; i++) assert.equal((await runCli(['export', lib, '--format', 'coco', '-o', coco])).code, 1, 'exit 1: the orphan and the damaged file are findings');
+      assert.ok(Array.isArray(cocoOf(coco).annotations));
+      const stats = join(out, 'stats.json');
+      for (let i = 0; i < 2; i++) assert.ok([0, 1].includes((await runCli(['stats', lib, '--no-index', '-o', stats])).code!));
+      assert.ok('total_images' in cocoOf(stats));
+    } finally {
+      removeTree(lib);
+    }
+  });
+
+  it('the embeddings\' rows (a name the user never gave) are never written through a link planted to another file; a link to their place beside a linked matrix is followed', async () => {
+    const lib = makeTree({ 'a.jpg': FAKE_JPEG, 'a.json': { json: { face_detection: { success: true, faces: [{ bbox: { x: 0.1, y: 0.1, width: 0.1, height: 0.1 }, encoding: enc(512) }] } } } });
+    try {
+      const dir = join(out, 'rows');
+      mkdirSync(dir);
+      writeFileSync(join(dir, 'victim.txt'), 'IMPORTANT\n');
+      symlinkSync(join(dir, 'victim.txt'), join(dir, 'faces.jsonl'));
+      await assert.rejects(run(lib, { format: 'embeddings', output: join(dir, 'faces.npy') }), /rows .*symlink/);
+      assert.equal(readFileSync(join(dir, 'victim.txt'), 'utf8'), 'IMPORTANT\n');
+      assert.ok(!existsSync(join(dir, 'faces.npy')));
+      // Both linked to another disk: allowed, the files written there.
+      const disk = join(out, 'disk');
+      mkdirSync(disk);
+      const linked = join(out, 'linked');
+      mkdirSync(linked);
+      writeFileSync(join(disk, 'm.npy'), 'an earlier matrix');
+      writeFileSync(join(disk, 'm.jsonl'), 'its rows');
+      symlinkSync(join(disk, 'm.npy'), join(linked, 'm.npy'));
+      symlinkSync(join(disk, 'm.jsonl'), join(linked, 'm.jsonl'));
+      const { report } = await run(lib, { format: 'embeddings', output: join(linked, 'm.npy') });
+      assert.equal(report.rows, 1);
+      assert.equal(readFileSync(join(disk, 'm.jsonl'), 'utf8').split('\n').filter(Boolean).length, 1);
+    } finally {
+      removeTree(lib);
+    }
+  });
+
+  it('coco\'s annotations spill leaves nothing behind: to a pipe closed early, or to a device, no temp file in the temp folder or beside the output', async () => {
+    // Enough images that the output outgrows a pipe's buffer: the writer meets the closed pipe.
+    const spec: Record<string, TreeNode> = {};
+    for (let i = 0; i < 1500; i++) {
+      spec[`i${i}.jpg`] = FAKE_JPEG;
+      spec[`i${i}.json`] = { json: detection, indent: 0 };
+    }
+    const lib = makeTree(spec);
+    const tmp = tempDir('isc-atk5-tmp-');
+    try {
+      // A shell's pipe closed after a few bytes (`| head -c 10`), by '-' and by /dev/stdout; a device.
+      for (const o of ['-', '/dev/stdout', '/dev/null']) {
+        const r = spawnSync('sh', ['-c', `"$0" "$1" export "$2" --format coco -o "$3" | head -c 10 >/dev/null`, process.execPath, CLI_PATH, lib, o], { env: { ...process.env, TMPDIR: tmp }, encoding: 'utf8' });
+        assert.equal(r.status, 0, `-o ${o}: ${r.stderr}`);
+        assert.deepEqual(readdirSync(tmp), [], `-o ${o}: left in the temp folder`);
+      }
+      // A file output: the spill sits beside it only while open (removed at once).
+      const file = join(out, 'spill', 'c.json');
+      mkdirSync(dirname(file));
+      await run(lib, { format: 'coco', output: file });
+      assert.deepEqual(readdirSync(dirname(file)), ['c.json']);
+    } finally {
+      removeTree(lib);
+      removeTree(tmp);
+    }
+  });
+
+  it('an image that is a FIFO: yolo --copy-images names it and goes on (it waited forever)', async () => {
+    const lib = makeTree({ 'a.jpg': FAKE_JPEG, 'a.json': { json: detection }, 'b.json': { json: detection } });
+    try {
+      spawnSync('mkfifo', [join(lib, 'b.jpg')]);
+      const { report, findings } = await run(lib, { format: 'yolo', output: join(out, 'fifo'), copyImages: true });
+      assert.equal(report.images, 1);
+      assert.ok(findings.some((f) => f.path.endsWith('b.json') && /not a regular file/.test(f.message)), JSON.stringify(findings));
+    } finally {
+      removeTree(lib);
+    }
+  });
+
+  it('RAW+JPEG, the JPEG with its own sidecar beside a shared one recording neither image: the JPEG exported with its own (as `read` takes it), the shared file a finding, never another file\'s vector under the JPEG', async () => {
+    const face = (v: number) => ({ success: true, faces: [{ bbox: { x: 0.1, y: 0.1, width: 0.2, height: 0.2 }, encoding: enc(512, v) }] });
+    for (const own of ['IMG_1.JPG', 'IMG_1.CR2']) {
+      const lib = makeTree({
+        'IMG_1.CR2': FAKE_JPEG,
+        'IMG_1.JPG': FAKE_JPEG,
+        'IMG_1.json': { json: { face_detection: face(0.75), sidecar_info: { image_path: 'elsewhere/IMG_1.TIF' } } },
+        [`${own}.json`]: { json: { face_detection: face(0.25) } },
+      });
+      try {
+        const npy = join(out, `pair-${own}.npy`);
+        const { report, findings } = await run(lib, { format: 'embeddings', output: npy });
+        assert.equal(report.rows, 1, own);
+        const rows = readFileSync(npy.replace(/\.npy$/, '.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Json);
+        assert.deepEqual(rows.map((r) => [r.image, r.sidecar]), [[own, `${own}.json`]]);
+        const bytes = readFileSync(npy);
+        assert.equal(bytes.readFloatLE(128), Math.fround(0.25), 'the own file\'s vector');
+        assert.ok(findings.some((f) => f.path === join(lib, 'IMG_1.json') && /whose results these are cannot be told/.test(f.message)), JSON.stringify(findings));
+      } finally {
+        removeTree(lib);
+      }
+    }
+  });
+
+  it('yolo, RAW+JPEG with a sidecar each: the label goes to the JPEG a trainer decodes, the RAW is the finding', async () => {
+    const lib = makeTree({
+      'IMG_1.CR2': FAKE_JPEG,
+      'IMG_1.CR2.json': { json: { ...detection, sidecar_info: { image_path: 'IMG_1.CR2' } } },
+      'IMG_1.JPG': FAKE_JPEG,
+      'IMG_1.JPG.json': { json: { yolov8: yolo([obj({ coordinates_pixels: { x: 3, y: 3, width: 4, height: 4 } }), obj({ coordinates_pixels: { x: 5, y: 5, width: 4, height: 4 } })]), sidecar_info: { image_path: 'IMG_1.JPG' } } },
+    });
+    try {
+      const dir = join(out, 'rawjpeg');
+      const { report, findings } = await run(lib, { format: 'yolo', output: dir });
+      assert.deepEqual(readdirSync(join(dir, 'images')), ['IMG_1.JPG']);
+      assert.equal(readFileSync(join(dir, 'labels', 'IMG_1.txt'), 'utf8').split('\n').filter(Boolean).length, 2);
+      assert.equal(report.images, 1);
+      assert.equal(report.annotations, 2);
+      assert.deepEqual(findings.map((f) => f.path), [join(lib, 'IMG_1.CR2.json')]);
+    } finally {
+      removeTree(lib);
+    }
+  });
+
+  it('every finding is named on stderr (more than 50), and what made the scan incomplete too (a folder whose name is not UTF-8)', async () => {
+    const spec: Record<string, TreeNode> = {};
+    for (let i = 0; i < 60; i++) {
+      spec[`i${i}.jpg`] = FAKE_JPEG;
+      spec[`i${i}.json`] = { json: { yolov8: yolo([obj({ xywh: [1, 1, 2, 2] })]) } };
+    }
+    const lib = makeTree(spec);
+    try {
+      const bad = Buffer.concat([Buffer.from(lib + '/d'), Buffer.from([0xff])]);
+      mkdirSync(bad);
+      const r = await runCli(['export', lib, '--format', 'coco', '-o', join(out, 'named.json')]);
+      assert.equal(r.code, 1);
+      for (let i = 0; i < 60; i++) assert.ok(r.stderr.includes(`i${i}.json`), `i${i}.json not named`);
+      assert.doesNotMatch(r.stderr, /… and \d+ more/);
+      assert.match(r.stderr, /not exported \(unreadable\): .*not valid UTF-8/);
+    } finally {
+      removeTree(lib);
+    }
+  });
+});

@@ -482,7 +482,7 @@ describe('crafted sidecars: each convention, and what is a finding', () => {
     const dir = join(out, 'y');
     const { report, findings } = await run(root, { format: 'yolo', output: dir, faces: true });
     assert.deepEqual(findings.map((f) => relative(root, f.path)), ['nosize/px.json']);
-    assert.match(findings[0].message, /image left out, 1 box\(es\) not readable with certainty: \/yolov8\/objects\/0: the sidecar gives no image size: a pixel box cannot be normalised/);
+    assert.match(findings[0].message, /image left out: boxes not readable with certainty at 1 place\(s\): \/yolov8\/objects\/0: the sidecar gives no image size: a pixel box cannot be normalised/);
     assert.equal(report.findings, 1);
     for (const name of ['pct', 'px', 'xyxy', 'faces', 'old', 'bin']) {
       for (const [, cx, cy, w, h] of yoloLabels(join(dir, 'labels', 'conv', `${name}.txt`))) {
@@ -529,7 +529,7 @@ describe('crafted sidecars: each convention, and what is a finding', () => {
       assert.deepEqual(doc.images.map((i: Json) => i.file_name), ['bad/huge.jpg']);
       const e = await run(broken, { format: 'embeddings', output: join(out, 'bad.npy') });
       assert.equal(e.report.rows, 1, 'the other face of the file is exported');
-      assert.match(e.findings.find((f) => f.path.endsWith('huge.json'))!.message, /1 face embedding\(s\) left out: \/face_detection\/faces\/0\/encoding: element 0 is beyond float32's range/);
+      assert.match(e.findings.find((f) => f.path.endsWith('huge.json'))!.message, /face embeddings left out at 1 place\(s\): \/face_detection\/faces\/0\/encoding: element 0 is beyond float32's range/);
     } finally {
       removeTree(broken);
     }

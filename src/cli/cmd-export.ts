@@ -13,7 +13,10 @@ import { engineOptions, indexOptions, inputDirectory, note, optString, outputFil
 import { exportMessage } from '../messages.js';
 import { progressFor } from './progress.js';
 import { DATASET_FORMATS, isOneOf } from '../vocabulary.js';
-import { datasetFlags, datasetOutcome, exportOperation, findingsNotes, SHOWN_PROBLEMS } from './export-view.js';
+import { datasetFlags, datasetOutcome, exportOperation, findingsNotes } from './export-view.js';
+
+/** Problem lines printed on stderr by the data export; the rest are counted (each is in `validate` too). */
+const SHOWN_PROBLEMS = 50;
 
 export async function run(ctx: CommandContext): Promise<number> {
   const format = optString(ctx, 'format') ?? 'json';
@@ -63,7 +66,7 @@ async function runDataset(ctx: CommandContext, format: DatasetFormat, flags: Ret
   const { exportDataset } = await import('../ops/datasets.js');
   const file = outputFile(ctx);
   const progress = progressFor(ctx, 'exporting');
-  const shown = findingsNotes(ctx);
+  const shown = findingsNotes(ctx, progress);
   let report;
   try {
     report = await exportDataset(dir, {
@@ -80,6 +83,6 @@ async function runDataset(ctx: CommandContext, format: DatasetFormat, flags: Ret
   } finally {
     progress.finish();
   }
-  return datasetOutcome(ctx, report, shown);
+  return datasetOutcome(ctx, report);
 }
 

@@ -72,7 +72,7 @@ export async function run(ctx: CommandContext): Promise<number> {
         const { datasetOutcome, findingsNotes } = await import('./export-view.js');
         const shown = findingsNotes(ctx);
         const report = await m.mergeDataset(files, file ?? ctx.io.stdout, shown.add);
-        return datasetOutcome(ctx, report, shown);
+        return datasetOutcome(ctx, report);
       }
       const sink = await openSink(file, ctx.io.stdout);
       let r;

@@ -28,9 +28,8 @@ export async function runShard(ctx: CommandContext, command: ShardCommand): Prom
       const { datasetFlags, exportOperation, findingsNotes } = await import('./export-view.js');
       const exportFilters = { ...filters, operationType: exportOperation(ctx) };
       if (isOneOf(DATASET_FORMATS, format)) {
-        const shown = findingsNotes(ctx);
+        const shown = findingsNotes(ctx, progress);
         const r = await run.exportDatasetShard(dir, { ...opts, ...exportFilters, ...datasetFlags(ctx, format), format, output: file ?? ctx.io.stdout, onProgress: progress.update, onFinding: shown.add });
-        shown.print(r.findings + r.problems);
         clean = r.complete && r.problems === 0 && r.findings === 0;
         target = r.output ?? '-';
       } else {

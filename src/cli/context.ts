@@ -125,7 +125,7 @@ export async function checkOutputFile(ctx: CommandContext): Promise<void> {
   const file = outputFile(ctx);
   if (file === null) return;
   const abs = resolve(file);
-  const { assertOutputNotManaged } = await import('../discovery/output-guard.js');
+  const { assertOutputNotManaged } = await import('../analysis/output-guard.js');
   assertOutputNotManaged(abs, 'output', imageExtensionOptions(ctx, dirname(abs)));
 }
 

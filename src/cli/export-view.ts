@@ -8,9 +8,6 @@ import { note, optString, type CommandContext } from './context.js';
 import { exportMessage } from '../messages.js';
 import { DATASET_INCLUDES, isOneOf } from '../vocabulary.js';
 
-/** Problem lines printed on stderr; the rest are counted. */
-export const SHOWN_PROBLEMS = 50;
-
 /** `--operation-type` or its other spelling `--operation` (both given: they must agree). */
 export function exportOperation(ctx: CommandContext): string | undefined {
   const a = optString(ctx, 'operationType');
@@ -40,22 +37,21 @@ export function datasetFlags(ctx: CommandContext, format: string): { faces?: boo
   return out;
 }
 
-/** Findings as notes on stderr: the first SHOWN_PROBLEMS, the rest counted. */
-export function findingsNotes(ctx: CommandContext): { add: (f: DatasetFinding) => void; print: (total: number) => void } {
-  const shown: DatasetFinding[] = [];
+/**
+ * Findings as notes on stderr, each as it comes: one line per sidecar left out, never cut short
+ * (only export names the boxes it could not convert: validate does not check them).
+ */
+export function findingsNotes(ctx: CommandContext, progress?: { clear(): void }): { add: (f: DatasetFinding) => void } {
   return {
     add: (f) => {
-      if (shown.length < SHOWN_PROBLEMS) shown.push(f);
-    },
-    print: (total) => {
-      for (const f of shown) note(ctx, `${f.kind === 'dataset' ? 'not in the dataset' : `not exported (${f.kind})`}: ${f.message.startsWith(f.path) ? f.message : `${f.path}: ${f.message}`}`);
-      if (total > shown.length) note(ctx, `… and ${total - shown.length} more`);
+      progress?.clear();
+      note(ctx, `${f.kind === 'dataset' ? 'not in the dataset' : `not exported (${f.kind})`}: ${f.message.startsWith(f.path) ? f.message : `${f.path}: ${f.message}`}`);
     },
   };
 }
 
 /** What a dataset export (or its merge) prints, and its exit code. */
-export function datasetOutcome(ctx: CommandContext, report: DatasetExportReport, shown: ReturnType<typeof findingsNotes>): number {
+export function datasetOutcome(ctx: CommandContext, report: DatasetExportReport): number {
   const where = report.output ?? 'stdout';
   const message = exportMessage(report.images, where);
   if (report.output !== null) ctx.io.stdout.write(ctx.opts.json ? `${JSON.stringify({ message, ...report })}\n` : `${message}\n`);
@@ -65,7 +61,6 @@ export function datasetOutcome(ctx: CommandContext, report: DatasetExportReport,
       ? `${report.rows} vectors of ${report.dim} floats; ${report.no_encoding} faces without an encoding${Object.keys(report.other_dims).length > 0 ? `, other lengths left out: ${Object.entries(report.other_dims).map(([k, v]) => `${v} of ${k}`).join(', ')}` : ''}`
       : `${report.annotations} boxes in ${report.categories.length} categories; ${report.without_detections} sidecars without a detection left out`;
   if (!ctx.opts.json) note(ctx, what);
-  shown.print(report.findings + report.problems);
   if (report.problems > 0) note(ctx, `warning: ${report.problems} corrupt or unreadable sidecar(s) left out (see \`image-sidecar validate\`)`);
   if (report.findings > 0) note(ctx, `warning: ${report.findings} sidecar(s) whose results could not be read with certainty (see docs/EXPORT.md)`);
   if (!report.complete) note(ctx, 'warning: the scan was incomplete (some paths could not be read); those sidecars are not in the dataset');

@@ -58,6 +58,7 @@ const GATHER_BYTES = 64 * 1024;
 
 type Op =
   | { op: 'lstat'; path: string }
+  | { op: 'stat'; path: string }
   | { op: 'realpath'; path: string }
   | { op: 'readFile'; path: string; maxSize: number }
   | { op: 'open'; path: string; flags: string; mode: number }
@@ -109,6 +110,16 @@ function* targetSteps(target: string, noFollow = false): Generator<Op, { dest: s
     } catch (e) {
       if (errCode(e) !== 'ENOENT') throw e;
       st = null;
+      // A link with no path to name (/dev/stdout → /proc/self/fd/1 → a pipe): what it leads to, if anything.
+      try {
+        const reached = (yield { op: 'stat', path: target }) as fs.Stats;
+        if (!reached.isFile() && !reached.isDirectory()) {
+          dest = target;
+          st = reached;
+        }
+      } catch {
+        /* a link to nothing: made where it points, as before */
+      }
     }
   }
   return { dest, st };
@@ -230,6 +241,8 @@ function execSync(o: Op): unknown {
   switch (o.op) {
     case 'lstat':
       return fs.lstatSync(o.path);
+    case 'stat':
+      return fs.statSync(o.path);
     case 'realpath':
       return fs.realpathSync(o.path);
     case 'readFile':
@@ -260,6 +273,8 @@ function execAsync(o: Op): Promise<unknown> {
     switch (o.op) {
       case 'lstat':
         return fs.lstat(o.path, done);
+      case 'stat':
+        return fs.stat(o.path, done);
       case 'realpath':
         return fs.realpath(o.path, done);
       case 'readFile':

@@ -28,7 +28,7 @@ import { mapOrdered } from '../engine/pipeline.js';
 import type { Runtime } from '../engine/runtime.js';
 import { CANON_VERSION, compareUtf8, sortByKey, tagOf, TREE_VERSION, treeDigest, type TreeVersion } from '../formats/digest.js';
 import { writeManifest } from './manifest.js';
-import { assertOutputNotManaged } from '../discovery/output-guard.js';
+import { assertOutputNotManaged } from '../analysis/output-guard.js';
 
 export interface HashOptions extends Options {
   /** Digest decoded data keyed by image (isc-canon-v1) instead of file bytes (isc-tree-v1). */

@@ -48,25 +48,34 @@ function brokenLinkTarget(p: string): string | undefined {
   }
 }
 
+/** What an export takes of a record: its entries, and the readable sidecars it leaves out (each a finding). */
+export interface ExportedSidecars {
+  entries: { image?: ScanImage; sidecar: ScanSidecar }[];
+  leftOut: ScanSidecar[];
+}
+
 /**
  * What an export gives for a record: its own effective sidecar (`ownEffective`; the image is then
  * the caller's to name), or nothing. A RAW+JPEG pair whose images each have a sidecar of their own
  * (`IMG_1.bin` recorded for the JPEG, `IMG_1.CR2.bin` the RAW's) is one ambiguous record with one
  * effective sidecar: taking only that one left the other image's results out. There, each image
- * with the sidecar a read of it takes (docs/PAIRING.md §3), when two or more of the record's
- * sidecars are so taken. Reads only records of several images and several readable sidecars of
- * this tree (rare: a pair sharing one stem file has one).
+ * with the sidecar a read of it takes (docs/PAIRING.md §3), as soon as one image's read takes a
+ * file of its own; a readable sidecar no image takes alone (a shared stem file recording none of
+ * the images, beside the JPEG's own `IMG_1.JPG.bin`) is left out, and said so: given to the
+ * other image, it gave the JPEG's name another file's results. Reads only records of several
+ * images and several readable sidecars of this tree (rare: a pair sharing one stem file has one).
  */
-export async function exportedSidecars(rec: ScanRecord, opts: Options): Promise<{ image?: ScanImage; sidecar: ScanSidecar }[]> {
+export async function exportedSidecars(rec: ScanRecord, opts: Options): Promise<ExportedSidecars> {
   const effective = ownEffective(rec);
-  if (!effective) return [];
-  return (await imagesWithOwnSidecars(rec, opts)) ?? [{ sidecar: effective }];
+  if (!effective) return { entries: [], leftOut: [] };
+  return (await imagesWithOwnSidecars(rec, opts)) ?? { entries: [{ sidecar: effective }], leftOut: [] };
 }
 
-async function imagesWithOwnSidecars(rec: ScanRecord, opts: Options): Promise<{ image: ScanImage; sidecar: ScanSidecar }[] | null> {
+async function imagesWithOwnSidecars(rec: ScanRecord, opts: Options): Promise<ExportedSidecars | null> {
   if (rec.category !== 'ambiguous' || rec.images.length < 2) return null;
-  if (rec.sidecars.filter((s) => s.side === 'local' && s.inspection.status === 'ok' && s.inspection.shape === 'sidecar').length < 2) return null;
-  const taken: { image: ScanImage; sidecar: ScanSidecar }[] = [];
+  const readable = rec.sidecars.filter((s) => s.side === 'local' && s.inspection.status === 'ok' && s.inspection.shape === 'sidecar');
+  if (readable.length < 2) return null;
+  const entries: { image: ScanImage; sidecar: ScanSidecar }[] = [];
   for (const image of rec.images) {
     if (image.broken === true) continue;
     let path: string | null = null;
@@ -78,9 +87,10 @@ async function imagesWithOwnSidecars(rec: ScanRecord, opts: Options): Promise<{ 
       continue; // corrupt or unreadable: the record's own findings say so
     }
     const sidecar = path === null ? undefined : rec.sidecars.find((s) => s.path === path && s.side === 'local');
-    if (sidecar !== undefined && !taken.some((t) => t.sidecar === sidecar)) taken.push({ image, sidecar });
+    if (sidecar !== undefined && !entries.some((t) => t.sidecar === sidecar)) entries.push({ image, sidecar });
   }
-  return taken.length >= 2 ? taken : null;
+  if (entries.length === 0) return null;
+  return { entries, leftOut: readable.filter((s) => !entries.some((t) => t.sidecar === s)) };
 }
 
 /** `--operation-type` filter: does this sidecar contain the operation (any spelling)? */

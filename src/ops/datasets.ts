@@ -15,7 +15,7 @@
  * shard outputs gives what one run gives. Every output appears complete or not at all (a file: a
  * temp file renamed over it; the folder: a temp folder renamed into place).
  */
-import { copyFileSync, mkdirSync, readFileSync, readdirSync, realpathSync, symlinkSync, writeFileSync, lstatSync, type Stats } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, readdirSync, realpathSync, rmSync, statSync, symlinkSync, writeFileSync, lstatSync, type Stats } from 'node:fs';
 import { mkdir, open, rename, rm, rmdir, unlink, type FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
@@ -25,7 +25,7 @@ import { DATASET_FORMATS, DEFAULT_EMBEDDING_DIM, isOneOf } from '../vocabulary.j
 import type { Options } from '../types.js';
 import type { DatasetBox, DatasetRequest, DatasetRows } from '../model/dataset.js';
 import { normalizeOperationName } from '../analysis/operations.js';
-import { assertOutputNotManaged } from '../discovery/output-guard.js';
+import { assertOutputNotManaged } from '../analysis/output-guard.js';
 import { nfc, splitName } from '../discovery/extensions.js';
 import { imageRecordedAmong } from '../analysis/image-identity.js';
 import { openOutputSink, type OutputSink } from '../fs/output-sink.js';
@@ -196,7 +196,14 @@ export async function exportDataset(root: string, opts: DatasetExportOptions): P
       const enc = encryptedAhead(rec);
       if (enc) throw errors.encrypted(enc.inspection.encryptedKeyId ?? '?', enc.path);
       // (A RAW+JPEG pair whose images each have their own sidecar: an entry for each.)
-      for (const { image, sidecar: sc } of await exportedSidecars(rec, scanOpts)) {
+      const taken = await exportedSidecars(rec, scanOpts);
+      for (const sc of taken.leftOut) {
+        const ds = sc.inspection.dataset;
+        if ((filter && !filter(sc)) || ds === undefined || !contributes(ds, format)) continue;
+        const names = rec.images.map((i) => i.name).join(' and ');
+        finding({ path: sc.path, kind: 'dataset', message: `left out: it is shared by ${names}, each of which reads another sidecar or none (it records none of them: docs/PAIRING.md §3); whose results these are cannot be told` });
+      }
+      for (const { image, sidecar: sc } of taken.entries) {
         if (filter && !filter(sc)) continue;
         const ds = sc.inspection.dataset;
         if (ds === undefined) continue;
@@ -208,17 +215,25 @@ export async function exportDataset(root: string, opts: DatasetExportOptions): P
           continue;
         }
         const refused = await writer.add(entry, rec.seq);
-        if (refused !== null) finding({ path: sc.path, kind: 'dataset', message: refused });
+        if (refused !== null) finding({ path: refused.sidecar === sc.rel ? sc.path : join(rootAbs, refused.sidecar), kind: 'dataset', message: refused.message });
       }
     }
     counts.complete = session.summary.complete;
     counts.sidecar_files = session.summary.sidecarFiles;
+    // What made the scan incomplete (a folder not read, a name not UTF-8), named: not counted as a
+    // sidecar's problem (the incomplete scan is the finding: a shard walks others' folders too).
+    for (const p of session.summary.problems) onFinding?.({ path: p.path, kind: 'unreadable', message: p.message });
     const written = await writer.close(counts, shardEnvelope);
     return { format, ...written, ...counts };
   } catch (e) {
     await writer.abort();
     throw errors.fromFs(e, typeof output === 'string' ? output : undefined);
   }
+}
+
+/** Whether a sidecar's rows would add to the dataset (a vector, or a complete set of boxes of a detection). */
+function contributes(ds: DatasetRows, format: DatasetFormat): boolean {
+  return format === 'embeddings' ? ds.rows.length > 0 : ds.detected && ds.problems.length === 0;
 }
 
 /** The entry of a record's sidecar (of `given`, else of the image datasetImage names), null when it adds nothing (counted in `counts`), or why its image is left out. */
@@ -240,7 +255,7 @@ function entryOf(rec: ScanRecord, sidecar: string, ds: DatasetRows, format: Data
   const image = given ?? datasetImage(rec.images, ds.namedImage);
   if (image.broken) {
     const what = format === 'embeddings' ? `${ds.rows.length} face embedding(s)` : 'the image';
-    return `${what} left out: ${image.rel} is a broken symlink (its target is gone)`;
+    return `${what} left out: ${image.rel} is a broken symlink (it leads to no image file: its target is gone, a loop, or not a regular file)`;
   }
   return { image: image.rel, sidecar, width: ds.width, height: ds.height, boxes: ds.boxes, rows: ds.rows, vectors: ds.vectors };
 }
@@ -257,7 +272,7 @@ function datasetImage(images: readonly ScanImage[], named: string | null): ScanI
 }
 
 function problemMessage(format: DatasetFormat, problems: readonly string[]): string {
-  const head = format === 'embeddings' ? `${problems.length} face embedding(s) left out` : `image left out, ${problems.length} box(es) not readable with certainty`;
+  const head = format === 'embeddings' ? `face embeddings left out at ${problems.length} place(s)` : `image left out: boxes not readable with certainty at ${problems.length} place(s)`;
   const more = problems.length > REASONS_SHOWN ? `; … and ${problems.length - REASONS_SHOWN} more` : '';
   return `${head}: ${problems.slice(0, REASONS_SHOWN).join('; ')}${more}`;
 }
@@ -266,12 +281,18 @@ function problemMessage(format: DatasetFormat, problems: readonly string[]): str
 // writers
 // ---------------------------------------------------------------------------------------------
 
+/** An image a writer left out: its sidecar (relative to the root, as in the entry) and why. */
+export interface Refusal {
+  sidecar: string;
+  message: string;
+}
+
 /** What a writer wrote. */
 type Written = Pick<DatasetExportReport, 'output' | 'files' | 'images' | 'annotations' | 'categories' | 'rows' | 'dim'>;
 
 export interface DatasetWriter {
-  /** Add one image (tree order); returns why it was left out (a finding), or null. */
-  add(e: DatasetEntry, seq: TreeSeq): Promise<string | null>;
+  /** Add one image (tree order); returns the image it left out (this one, or one added before it) and why (a finding), or null. */
+  add(e: DatasetEntry, seq: TreeSeq): Promise<Refusal | null>;
   /** Finish: the outputs appear complete. A shard writer writes its end line with `counts`. */
   close(counts: DatasetCounts, shard?: DatasetExportOptions['shardEnvelope']): Promise<Written>;
   /** Drop everything written (no temp file or folder is left). */
@@ -374,21 +395,26 @@ function swap32(b: Uint8Array): void {
   }
 }
 
-/** A temp file beside an output, written in order, then copied into it (COCO's annotations: JSON arrays cannot interleave). */
+/**
+ * A temp file written in order, then copied into an output (COCO's annotations: JSON arrays cannot
+ * interleave). Removed from its folder as soon as it is open (the descriptor keeps it): a run that
+ * ends any way at all — killed, a broken pipe, a full disk — leaves nothing behind. It lives beside
+ * a file output (the output's disk has room for it), else (stdout, a device) in the temp folder.
+ */
 class Spill {
   private buf = '';
-  private constructor(
-    private readonly path: string,
-    private readonly fh: FileHandle,
-  ) {}
+  private constructor(private readonly fh: FileHandle) {}
 
   static async open(dir: string, base: string): Promise<Spill> {
     const path = join(dir, tempNameFor(base));
+    let fh: FileHandle;
     try {
-      return new Spill(path, await open(path, 'wx+', 0o600));
+      fh = await open(path, 'wx+', 0o600);
     } catch (e) {
       throw errors.fromFs(e, path);
     }
+    await unlink(path).catch(() => undefined);
+    return new Spill(fh);
   }
 
   async write(s: string): Promise<void> {
@@ -419,7 +445,6 @@ class Spill {
 
   async remove(): Promise<void> {
     await this.fh.close().catch(() => undefined);
-    await unlink(this.path).catch(() => undefined);
   }
 }
 
@@ -437,7 +462,7 @@ class CocoWriter implements DatasetWriter {
     const sink = await fileSink(o.output, 'export', imageExtensions);
     let spill: Spill;
     try {
-      spill = await Spill.open(sink.target === '-' ? tmpdir() : dirname(sink.target), `${sink.target === '-' ? 'coco' : basename(sink.target)}.annotations`);
+      spill = await Spill.open(sink.replaced !== undefined ? dirname(sink.replaced) : tmpdir(), `${sink.target === '-' ? 'coco' : basename(sink.target)}.annotations`);
     } catch (e) {
       await sink.abort();
       throw e;
@@ -447,7 +472,7 @@ class CocoWriter implements DatasetWriter {
     return w;
   }
 
-  async add(e: DatasetEntry): Promise<string | null> {
+  async add(e: DatasetEntry): Promise<Refusal | null> {
     const id = ++this.images;
     const size = e.width !== null && e.height !== null ? `,"width":${e.width},"height":${e.height}` : '';
     await this.sink.write(`${id === 1 ? '' : ','}\n{"id":${id},"file_name":${JSON.stringify(e.image)}${size},"sidecar":${JSON.stringify(e.sidecar)}}`);
@@ -519,6 +544,7 @@ class EmbeddingsWriter implements DatasetWriter {
     }
     let lines: OutputSink;
     try {
+      assertRowsNotLinkedAway(rowsPath, matrix.replaced!);
       lines = await openOutputSink(rowsPath, process.stdout);
     } catch (e) {
       await matrix.abort();
@@ -528,7 +554,7 @@ class EmbeddingsWriter implements DatasetWriter {
     return new EmbeddingsWriter(matrix, lines, o.dim);
   }
 
-  async add(e: DatasetEntry): Promise<string | null> {
+  async add(e: DatasetEntry): Promise<Refusal | null> {
     const v = e.vectors;
     if (v === null || e.rows.length === 0) return null;
     if (v.length !== e.rows.length * this.dim) throw errors.internal(`${e.sidecar}: ${e.rows.length} rows with ${v.length} floats (dim ${this.dim})`);
@@ -568,6 +594,30 @@ class EmbeddingsWriter implements DatasetWriter {
     await this.lines.abort();
     await this.matrix.abort();
   }
+}
+
+/**
+ * The rows file is a name the user did not give: written through a symlink only when that link
+ * leads to the rows' place beside the matrix's file (both linked to another disk, say). A link
+ * planted there to anything else (`faces.jsonl` → someone's file) would have had the export
+ * replace that file.
+ */
+function assertRowsNotLinkedAway(rowsPath: string, matrixFile: string): void {
+  let link = false;
+  try {
+    link = lstatSync(rowsPath).isSymbolicLink();
+  } catch {
+    return; // absent: made here
+  }
+  if (!link) return;
+  const beside = embeddingRowsPath(join(realOr(dirname(matrixFile)), basename(matrixFile)));
+  let real: string | null = null;
+  try {
+    real = realpathSync(rowsPath);
+  } catch {
+    real = null; // a link to nothing: where would it write?
+  }
+  if (real !== beside) throw errors.usage(`refusing to write the embeddings' rows to ${rowsPath}: it is a symlink to ${real ?? 'nothing'}, not to the rows' place beside the matrix (${beside}); remove it or choose another -o`);
 }
 
 /**
@@ -633,6 +683,14 @@ function within(a: string, b: string): boolean {
   return r === '' || !(r === '..' || r.startsWith(`..${sep}`) || isAbsolute(r));
 }
 
+function isRegularFile(p: string): boolean {
+  try {
+    return statSync(p).isFile();
+  } catch {
+    return false;
+  }
+}
+
 function realOr(p: string): string {
   try {
     return realpathSync(p);
@@ -651,13 +709,46 @@ export function yamlString(s: string): string {
   return JSON.stringify(s).replace(/[\u007f-\u009f\u2028\u2029\ufeff\ufffe\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
-/** A folder an earlier `export --format yolo` wrote (its data.yaml starts with our mark). */
-function isYoloExport(dir: string): boolean {
+/**
+ * Why `dir` is not a folder an earlier `export --format yolo` wrote, or null when it is one: a
+ * data.yaml of ours (a regular file starting with our mark, not a link to one or a copy beside
+ * other things), `labels/` holding label files (and the `.cache` files Ultralytics writes there),
+ * `images/` holding links to images or copies of them, and nothing else. Such a folder is replaced
+ * whole; a folder that also holds anything else (someone's code, notes, a data.yaml copied in)
+ * is refused.
+ */
+function notYoloExport(dir: string): string | null {
+  const yaml = join(dir, 'data.yaml');
   try {
-    return readFileSync(join(dir, 'data.yaml'), 'utf8').startsWith(YOLO_MARK);
+    if (!lstatSync(yaml).isFile()) return 'its data.yaml is not a regular file';
+    if (!readFileSync(yaml, 'utf8').startsWith(YOLO_MARK)) return 'no data.yaml of ours';
   } catch {
-    return false;
+    return 'no data.yaml of ours';
   }
+  const unexpected = (rel: string) => `it holds ${rel}, which an export does not write`;
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    if (e.name === 'data.yaml') continue;
+    if ((e.name === 'labels' || e.name === 'images') && e.isDirectory()) continue;
+    if (e.name.endsWith('.cache') && e.isFile()) continue; // Ultralytics' label cache
+    return unexpected(e.name);
+  }
+  const walk = (rel: string, ok: (e: { name: string; isFile(): boolean; isSymbolicLink(): boolean }) => boolean): string | null => {
+    let entries;
+    try {
+      entries = readdirSync(join(dir, rel), { withFileTypes: true });
+    } catch (e) {
+      return (e as NodeJS.ErrnoException).code === 'ENOENT' ? null : `${rel} cannot be read`;
+    }
+    for (const e of entries) {
+      const sub = `${rel}/${e.name}`;
+      if (e.isDirectory()) {
+        const why = walk(sub, ok);
+        if (why !== null) return why;
+      } else if (!ok(e)) return unexpected(sub);
+    }
+    return null;
+  };
+  return walk('labels', (e) => e.isFile() && (e.name.endsWith('.txt') || e.name.endsWith('.cache'))) ?? walk('images', (e) => e.isFile() || e.isSymbolicLink());
 }
 
 /**
@@ -671,7 +762,7 @@ class YoloWriter implements DatasetWriter {
   private annotations = 0;
   private readonly categories = new Categories();
   /** Label paths taken (YOLO names a label after the image without its extension: IMG_1.jpg and IMG_1.png would share one). */
-  private readonly labels = new Map<string, string>();
+  private readonly labels = new Map<string, { image: string; sidecar: string; trainable: boolean; imagePath: string; boxes: number }>();
   private readonly madeDirs = new Set<string>();
   private unsynced: string[] = [];
   private constructor(
@@ -709,9 +800,9 @@ class YoloWriter implements DatasetWriter {
       return;
     }
     if (!st.isDirectory()) throw errors.usage(`refusing to write the yolo folder ${target}: something else is there`);
-    if (readdirSync(target).length > 0 && !isYoloExport(target)) {
-      throw errors.usage(`refusing to write the yolo folder ${target}: it is not empty and not an earlier yolo export (no data.yaml of ours); give a new or empty folder`);
-    }
+    if (readdirSync(target).length === 0) return;
+    const why = notYoloExport(target);
+    if (why !== null) throw errors.usage(`refusing to write the yolo folder ${target}: it is not empty and not an earlier yolo export (${why}); give a new or empty folder`);
   }
 
   /** Temp folders of this target that a dead writer of this host left. */
@@ -739,23 +830,35 @@ class YoloWriter implements DatasetWriter {
     this.madeDirs.add(dir);
   }
 
-  async add(e: DatasetEntry): Promise<string | null> {
+  async add(e: DatasetEntry): Promise<Refusal | null> {
     // Ultralytics finds a label by replacing the LAST `/images/` of the image's path with `/labels/`:
     // a library folder named `images` is renamed `images_` in the dataset, so that last one is ours.
     const rel = e.image.split('/').map((c, i, all) => (i < all.length - 1 && c === 'images' ? 'images_' : c)).join('/');
     const slash = rel.lastIndexOf('/');
     const label = `labels/${rel.slice(0, slash + 1)}${splitName(rel.slice(slash + 1)).stem}.txt`;
+    const source = join(this.o.root, e.image);
+    // A FIFO or a device in an image's name: copying it would wait forever, and no trainer reads it.
+    if (!isRegularFile(source)) return { sidecar: e.sidecar, message: `image ${e.image} left out: it is not a regular file (a FIFO, a device or a folder), which no trainer reads` };
+    const trainable = TRAINABLE_EXTS.has(splitName(rel.slice(slash + 1)).ext.toLowerCase());
     const taken = this.labels.get(nfc(label));
-    if (taken !== undefined) return `image ${e.image} left out: its YOLO label ${label} is already ${taken}'s (YOLO names a label after the image without its extension)`;
-    this.labels.set(nfc(label), e.image);
+    let displaced: Refusal | null = null;
+    if (taken !== undefined) {
+      const why = `(YOLO names a label after the image without its extension)`;
+      // A RAW+JPEG pair with a sidecar each: the label goes to the image a trainer decodes, whichever comes first.
+      if (!trainable || taken.trainable) return { sidecar: e.sidecar, message: `image ${e.image} left out: its YOLO label ${label} is already ${taken.image}'s ${why}` };
+      rmSync(taken.imagePath, { force: true });
+      this.annotations -= taken.boxes;
+      this.images--;
+      displaced = { sidecar: taken.sidecar, message: `image ${taken.image} left out: its YOLO label ${label} went to ${e.image}, which a trainer decodes ${why}` };
+    }
     let text = '';
     for (const b of e.boxes) text += `${this.categories.index(b.category)} ${b.box}\n`;
     const labelPath = join(this.tmp, label);
     const imagePath = join(this.tmp, 'images', rel);
+    this.labels.set(nfc(label), { image: e.image, sidecar: e.sidecar, trainable, imagePath, boxes: e.boxes.length });
     this.mkdirs(dirname(labelPath));
     this.mkdirs(dirname(imagePath));
     writeFileSync(labelPath, text);
-    const source = join(this.o.root, e.image);
     if (this.o.copyImages) {
       copyFileSync(source, imagePath);
       this.unsynced.push(imagePath);
@@ -764,7 +867,7 @@ class YoloWriter implements DatasetWriter {
     this.images++;
     this.annotations += e.boxes.length;
     if (this.unsynced.length >= 256) await this.sync();
-    return null;
+    return displaced;
   }
 
   /** fsync the files written since the last call (several in flight). */
@@ -845,7 +948,7 @@ export async function writeDatasetItems(o: DatasetWriteOptions, items: AsyncIter
     for await (const text of items) {
       const e = entryOfItem(text);
       const refused = await writer.add(e, [0, 0]);
-      if (refused !== null) onRefused(refused, e.sidecar);
+      if (refused !== null) onRefused(refused.message, refused.sidecar);
     }
     return await writer.close({ problems: 0, findings: 0, without_detections: 0, no_encoding: 0, other_dims: {}, complete: true, sidecar_files: 0 });
   } catch (e) {

@@ -42,7 +42,7 @@
  * A stream output is written with back-pressure and is not ended (the caller owns it).
  */
 import { resolve } from 'node:path';
-import { assertOutputNotManaged } from '../discovery/output-guard.js';
+import { assertOutputNotManaged } from '../analysis/output-guard.js';
 import { errors } from '../errors.js';
 import { scan } from './scan.js';
 import { type ScanImage, type ScanRecord, type ScanSidecar } from '../scan/records.js';
@@ -140,8 +140,11 @@ export async function exportSidecars(root: string, opts: ExportOptions): Promise
       // silently, or give an older plaintext candidate's data for it.
       const enc = encryptedAhead(rec);
       if (enc) throw errors.encrypted(enc.inspection.encryptedKeyId ?? '?', enc.path);
-      // (A RAW+JPEG pair whose images each have their own sidecar: an entry for each.)
-      for (const { image, sidecar: sc } of await exportedSidecars(rec, scanOpts)) {
+      // (A RAW+JPEG pair whose images each have their own sidecar: an entry for each; a readable
+      // sidecar neither takes alone is exported too, under the image entryImage names: a data
+      // export leaves nothing out, and each entry names its sidecar.)
+      const taken = await exportedSidecars(rec, scanOpts);
+      for (const { image, sidecar: sc } of [...taken.entries, ...taken.leftOut.map((sidecar) => ({ image: undefined, sidecar }))]) {
         if (filter && !filter(sc)) continue;
         const pieces = writer.entry((image ?? entryImage(rec, sc, scanOpts)).rel, rec, sc, exported === 0);
         exported++;

@@ -7,7 +7,7 @@
  */
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
-import { assertOutputNotManaged } from '../discovery/output-guard.js';
+import { assertOutputNotManaged } from '../analysis/output-guard.js';
 import { openOutputSink } from '../fs/output-sink.js';
 import { DEFAULT_LIMITS, type ReportLimits, type ReportModel, type ValidationDigest } from './model.js';
 import { renderReport } from './page.js';

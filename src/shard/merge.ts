@@ -127,7 +127,7 @@ export async function mergeHash(files: readonly ShardFile[], opts: { manifest?: 
   const digest = treeDigest(entries);
   if (opts.manifest) {
     const { writeManifest } = await import('../integrity/manifest.js');
-    const { assertOutputNotManaged } = await import('../discovery/output-guard.js');
+    const { assertOutputNotManaged } = await import('../analysis/output-guard.js');
     const exts = files[0].header.options.image_extensions;
     assertOutputNotManaged(resolve(opts.manifest), 'manifest', Array.isArray(exts) ? (exts as string[]) : undefined);
     assertNotAnInput(files, opts.manifest, 'manifest');

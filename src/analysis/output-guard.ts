@@ -13,19 +13,28 @@
  *   by default: `lib/.image-sidecar/index`; an index elsewhere, `--index PATH`, is not known here), and a
  *   configuration file (`.image-sidecar.json`: an output there changed what every command does in
  *   its folder, and made each of them fail on its unknown keys).
+ * - a file in a sidecar's name (.json, .bin, .rkyv) that holds results: sidecar-shaped data (an
+ *   orphan whose image moved, which `relink` would bring back; a sidecar of an image whose type is
+ *   not in the image extensions), or a sidecar that no longer decodes (our binary form, or JSON
+ *   naming sidecar members: a damaged or encrypted sidecar may be all that is left of its results).
  * Each is checked on the name given and, when that is a symlink, on the file it leads to (an
- * output is written through a symlink, output-sink.ts). A report or an earlier export next to no
- * image is neither and may be replaced. So may a lone sidecar: by name alone, `stats.json` beside
- * `stats.txt` is as much an `unknown-image` sidecar (PAIRING.md §7) as `x.json` beside `x.xyz`.
+ * output is written through a symlink, output-sink.ts). A report, an earlier export or another
+ * tool's JSON next to no image may be replaced: the name alone does not tell (`stats.json` beside
+ * `stats.txt` is as much an `unknown-image` sidecar, PAIRING.md §7, as `x.json` beside `x.xyz`),
+ * the content does.
  */
-import { existsSync, readdirSync, realpathSync } from 'node:fs';
+import { existsSync, readdirSync, realpathSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { errors } from '../errors.js';
-import { CONFIG_FILE_NAME } from './config.js';
-import { imageExtensionSet, splitName } from './extensions.js';
-import { INDEX_DIR, inQuarantine } from './own-folders.js';
-import { isImageName, isSidecarName, pairDirectory } from './pair.js';
-import type { EntryKind } from './walk.js';
+import { CONFIG_FILE_NAME } from '../discovery/config.js';
+import { imageExtensionSet, splitName } from '../discovery/extensions.js';
+import { INDEX_DIR, inQuarantine } from '../discovery/own-folders.js';
+import { isImageName, isSidecarName, pairDirectory } from '../discovery/pair.js';
+import type { EntryKind } from '../discovery/walk.js';
+import { decodeSidecar } from '../formats/codec.js';
+import { readFileLimitedSync } from '../fs/read-file.js';
+import { detectFormat } from '../formats/detect.js';
+import { KNOWN_OPERATIONS, SIDECAR_INFO_KEY, shapeOf } from './operations.js';
 
 function realOrSelf(p: string): string {
   try {
@@ -48,6 +57,29 @@ function sidecarRole(dir: string, name: string, exts: ReadonlySet<string>): stri
   if (!entries.some((e) => e.name === name)) entries.push({ name, kind: 'file' });
   const g = pairDirectory({ path: dir, entries: entries as never }, exts).groups.find((x) => x.sidecars.some((s) => s.name === name));
   return g !== undefined && g.images.length > 0 ? 'a sidecar file of an image in its folder' : null;
+}
+
+/** Why the file at `p` (a sidecar's name) holds results an output must not replace, or null (no such file, a report, an earlier output, another tool's JSON). */
+function heldResults(p: string): string | null {
+  let bytes: Buffer;
+  try {
+    if (!statSync(p).isFile()) return null; // not a file an output replaces: the sink says so
+    bytes = readFileLimitedSync(p);
+  } catch {
+    return null; // absent, or larger than any sidecar is read
+  }
+  try {
+    const { data } = decodeSidecar(bytes, { path: p });
+    return shapeOf(data, basename(p)) === 'sidecar' ? 'a sidecar\'s results (an orphan whose image moved, or the sidecar of an image of a type not in the image extensions)' : null;
+  } catch {
+    // Not decodable: a damaged or encrypted sidecar may be all that is left of its results; any
+    // other file (an output that was never JSON, someone's text) may be replaced.
+    const format = detectFormat(bytes);
+    if (format === 'bin' || format === 'rkyv' || format === 'legacy') return 'a sidecar in our binary form that does not decode (damaged, or encrypted)';
+    const text = bytes.toString('latin1');
+    if (format === 'json' && [SIDECAR_INFO_KEY, ...KNOWN_OPERATIONS].some((k) => text.includes(`"${k}"`))) return 'a damaged sidecar (JSON naming sidecar members that does not decode)';
+    return null;
+  }
 }
 
 /**
@@ -74,5 +106,9 @@ export function assertOutputNotManaged(output: string, what: string, imageExtens
   for (const p of places) {
     const role = sidecarRole(dirname(p), basename(p), exts);
     if (role !== null) refuse(`${subject(p)} is ${role}`, 'choose a path outside it, or another name');
+  }
+  for (const p of places) {
+    const held = isSidecarName(basename(p)) ? heldResults(p) : null;
+    if (held !== null) refuse(`${subject(p)} holds ${held}, which an output never replaces`, 'choose another name');
   }
 }
