@@ -13,7 +13,8 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, rmSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { dirname, join, relative } from 'node:path';
 import { exportDataset, exportPublishProbe, type DatasetExportOptions, type DatasetExportReport, type DatasetFinding } from '../src/ops/datasets.js';
 import { generateSampleLibrary } from '../src/sample/generate.js';
@@ -917,6 +918,21 @@ describe('attack 4: shards + merge, engines, the index and filters give the byte
 
 // ===================================================================== 5. users' files and pairs
 
+/** Every file under `dir` by path and sha256 (a big file hashed, not held as text). */
+function treeDigest(dir: string): string {
+  const out: string[] = [];
+  const walk = (d: string) => {
+    for (const name of readdirSync(d).sort()) {
+      const p = join(d, name);
+      const st = lstatSync(p);
+      if (st.isDirectory()) walk(p);
+      else out.push(`${relative(dir, p)} ${st.isSymbolicLink() ? 'link' : createHash('sha256').update(readFileSync(p)).digest('hex')}`);
+    }
+  };
+  walk(dir);
+  return out.join('\n');
+}
+
 describe('attack 5: never over a user\'s files; each image with the sidecar its read takes; every finding named', () => {
   let out: string;
   before(() => {
@@ -944,8 +960,17 @@ describe('attack 5: never over a user\'s files; each image with the sidecar its 
       writeFileSync(join(mixed, 'labels', 'train.py'), 'mine\n');
       await assert.rejects(run(lib, { format: 'yolo', output: mixed }), /labels\/train\.py/);
       assert.equal(readFileSync(join(mixed, 'labels', 'train.py'), 'utf8'), 'mine\n');
+      // A photo (a regular file) added to a linked export's images/, a label with no image, another cache: refused.
+      for (const [rel, why] of [['images/extra.jpg', /images\/extra\.jpg/], ['labels/hand_labelled.txt', /labels\/hand_labelled\.txt/], ['embeddings.cache', /embeddings\.cache/]] as const) {
+        const d = join(out, `more-${rel.replace(/\W/g, '_')}`);
+        await run(lib, { format: 'yolo', output: d });
+        writeFileSync(join(d, rel), 'mine\n');
+        await assert.rejects(run(lib, { format: 'yolo', output: d }), why);
+        assert.equal(readFileSync(join(d, rel), 'utf8'), 'mine\n');
+      }
       // Ultralytics writes labels.cache (and labels/<folder>.cache) after a training run: still ours.
       writeFileSync(join(earlier, 'labels.cache'), 'cache');
+      mkdirSync(join(earlier, 'labels', 'x'));
       writeFileSync(join(earlier, 'labels', 'x.cache'), 'cache');
       const { report } = await run(lib, { format: 'yolo', output: earlier });
       assert.equal(report.images, 1);
@@ -963,21 +988,26 @@ describe('attack 5: never over a user\'s files; each image with the sidecar its 
       'old/IMG_8.json': { json: orphan },
       'old/IMG_9.json': '{"sidecar_info": {"image_path": "IMG_9.jpg"}, "face_detection": {"success": tr',
       'old/IMG_7.bin': encodeSidecar(orphan, 'bin').subarray(0, 40),
+      'old/IMG_6.json': '{"Face_detector": {"faces": [{"bbox": [1, 2',
+      'old/IMG_5.json': Buffer.concat([Buffer.alloc(64), Buffer.from('{"face_detection": {}}')]),
       'c/clip.xyz': 'video',
       'c/clip.json': { json: detection },
     });
     try {
-      const before = JSON.stringify(listTree(lib));
-      for (const [format, o] of [['coco', 'old/IMG_8.json'], ['embeddings', 'c/clip.json'], ['coco', 'old/IMG_9.json'], ['coco', 'old/IMG_7.bin']]) {
+      // An orphan larger than any sidecar is read (sparse: its first member is all that is looked at).
+      writeFileSync(join(lib, 'old', 'IMG_4.json'), '{"face_detection": {"success": true, "faces": [');
+      truncateSync(join(lib, 'old', 'IMG_4.json'), 65 * 1024 * 1024);
+      const before = treeDigest(lib);
+      for (const [format, o] of [['coco', 'old/IMG_8.json'], ['embeddings', 'c/clip.json'], ['coco', 'old/IMG_9.json'], ['coco', 'old/IMG_7.bin'], ['coco', 'old/IMG_6.json'], ['coco', 'old/IMG_5.json'], ['coco', 'old/IMG_4.json']]) {
         const r = await runCli(['export', lib, '--format', format, '-o', join(lib, o)]);
         assert.equal(r.code, 2, `${format} -o ${o}: exit ${r.code} ${r.stderr}`);
         assert.match(r.stderr, /which an output never replaces/);
       }
-      assert.equal(JSON.stringify(listTree(lib)), before);
+      assert.equal(treeDigest(lib), before);
       // An earlier export (and a stats report), or text that was never a sidecar, in a sidecar's name next to no image: replaced.
       writeFileSync(join(out, 'again.json'), 'EARLIER');
       const coco = join(out, 'again.json');
-      for (let i = 0; i < 2; i++) assert.equal((await runCli(['export', lib, '--format', 'coco', '-o', coco])).code, 1, 'exit 1: the orphan and the damaged file are findings');
+      for (let i = 0; i < 2; i++) assert.equal((await runCli(['export', lib, '--format', 'coco', '-o', coco])).code, 1, 'exit 1: the orphans and the damaged files are findings');
       assert.ok(Array.isArray(cocoOf(coco).annotations));
       const stats = join(out, 'stats.json');
       for (let i = 0; i < 2; i++) assert.ok([0, 1].includes((await runCli(['stats', lib, '--no-index', '-o', stats])).code!));
@@ -997,6 +1027,11 @@ describe('attack 5: never over a user\'s files; each image with the sidecar its 
       await assert.rejects(run(lib, { format: 'embeddings', output: join(dir, 'faces.npy') }), /rows .*symlink/);
       assert.equal(readFileSync(join(dir, 'victim.txt'), 'utf8'), 'IMPORTANT\n');
       assert.ok(!existsSync(join(dir, 'faces.npy')));
+      // A FIFO planted there: refused, never waited on.
+      const fifoDir = join(out, 'rows-fifo');
+      mkdirSync(fifoDir);
+      spawnSync('mkfifo', [join(fifoDir, 'faces.jsonl')]);
+      await assert.rejects(run(lib, { format: 'embeddings', output: join(fifoDir, 'faces.npy') }), /not a regular file/);
       // Both linked to another disk: allowed, the files written there.
       const disk = join(out, 'disk');
       mkdirSync(disk);
@@ -1030,6 +1065,15 @@ describe('attack 5: never over a user\'s files; each image with the sidecar its 
         assert.equal(r.status, 0, `-o ${o}: ${r.stderr}`);
         assert.deepEqual(readdirSync(tmp), [], `-o ${o}: left in the temp folder`);
       }
+      // /dev/stdout is standard output, as '-': a shell's `>> log` behind it is appended to, never replaced.
+      const log = join(out, 'log.txt');
+      writeFileSync(log, 'line 1 of my log\n');
+      const app = spawnSync('sh', ['-c', `"$0" "$1" export "$2" --format coco -o /dev/stdout >> "$3"`, process.execPath, CLI_PATH, lib, log], { encoding: 'utf8' });
+      assert.equal(app.status, 0, app.stderr);
+      assert.ok(readFileSync(log, 'utf8').startsWith('line 1 of my log\n{"info"'));
+      const emb = await runCli(['export', lib, '--format', 'embeddings', '-o', '/dev/stdout']);
+      assert.equal(emb.code, 2);
+      assert.match(emb.stderr, /not stdout/);
       // A file output: the spill sits beside it only while open (removed at once).
       const file = join(out, 'spill', 'c.json');
       mkdirSync(dirname(file));
@@ -1085,6 +1129,10 @@ describe('attack 5: never over a user\'s files; each image with the sidecar its 
       'IMG_1.JPG.json': { json: { yolov8: yolo([obj({ coordinates_pixels: { x: 3, y: 3, width: 4, height: 4 } }), obj({ coordinates_pixels: { x: 5, y: 5, width: 4, height: 4 } })]), sidecar_info: { image_path: 'IMG_1.JPG' } } },
     });
     try {
+      // With copies too: the RAW's copy, removed for the JPEG's, is not fsynced afterwards (it failed the export).
+      const copies = await run(lib, { format: 'yolo', output: join(out, 'rawjpeg-copies'), copyImages: true });
+      assert.deepEqual(readdirSync(join(out, 'rawjpeg-copies', 'images')), ['IMG_1.JPG']);
+      assert.equal(copies.report.images, 1);
       const dir = join(out, 'rawjpeg');
       const { report, findings } = await run(lib, { format: 'yolo', output: dir });
       assert.deepEqual(readdirSync(join(dir, 'images')), ['IMG_1.JPG']);

@@ -7,7 +7,7 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import zlib from 'node:zlib';
 import { exportDataset, type DatasetExportOptions, type DatasetExportReport, type DatasetFinding } from '../src/ops/datasets.js';
@@ -560,9 +560,12 @@ describe('crafted sidecars: each convention, and what is a finding', () => {
     assert.equal(readFileSync(join(other, 'keep.txt'), 'utf8'), 'mine');
     const dir = join(out, 'again');
     await run(root, { format: 'yolo', output: dir });
+    // A label of no image is no export's: the folder is refused, the file kept (it was deleted with the folder).
     writeFileSync(join(dir, 'labels', 'stray.txt'), 'old');
+    await assert.rejects(run(root, { format: 'yolo', output: dir, copyImages: true }), /labels\/stray\.txt, which an export does not write/);
+    assert.equal(readFileSync(join(dir, 'labels', 'stray.txt'), 'utf8'), 'old');
+    rmSync(join(dir, 'labels', 'stray.txt'));
     await run(root, { format: 'yolo', output: dir, copyImages: true });
-    assert.equal(existsSync(join(dir, 'labels', 'stray.txt')), false, 'replaced whole');
     assert.ok(lstatSync(join(dir, 'images', 'conv', 'pct.jpg')).isFile());
     assert.deepEqual(readdirSync(out).filter((n) => n.includes('isc-tmp')), [], 'no temp folder left');
     await assert.rejects(run(root, { format: 'embeddings', output: '-' }), /give a path with -o/);

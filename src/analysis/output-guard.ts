@@ -15,15 +15,16 @@
  *   its folder, and made each of them fail on its unknown keys).
  * - a file in a sidecar's name (.json, .bin, .rkyv) that holds results: sidecar-shaped data (an
  *   orphan whose image moved, which `relink` would bring back; a sidecar of an image whose type is
- *   not in the image extensions), or a sidecar that no longer decodes (our binary form, or JSON
- *   naming sidecar members: a damaged or encrypted sidecar may be all that is left of its results).
+ *   not in the image extensions, a copy of one), or a sidecar that no longer decodes (bytes in a
+ *   binary sidecar's name, JSON whose first member is a sidecar's, crash damage; a damaged or
+ *   encrypted sidecar may be all that is left of its results).
  * Each is checked on the name given and, when that is a symlink, on the file it leads to (an
  * output is written through a symlink, output-sink.ts). A report, an earlier export or another
  * tool's JSON next to no image may be replaced: the name alone does not tell (`stats.json` beside
  * `stats.txt` is as much an `unknown-image` sidecar, PAIRING.md §7, as `x.json` beside `x.xyz`),
  * the content does.
  */
-import { existsSync, readdirSync, realpathSync, statSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, readSync, realpathSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { errors } from '../errors.js';
 import { CONFIG_FILE_NAME } from '../discovery/config.js';
@@ -31,10 +32,9 @@ import { imageExtensionSet, splitName } from '../discovery/extensions.js';
 import { INDEX_DIR, inQuarantine } from '../discovery/own-folders.js';
 import { isImageName, isSidecarName, pairDirectory } from '../discovery/pair.js';
 import type { EntryKind } from '../discovery/walk.js';
-import { decodeSidecar } from '../formats/codec.js';
+import { decodeSidecar, DEFAULT_MAX_FILE_SIZE } from '../formats/codec.js';
 import { readFileLimitedSync } from '../fs/read-file.js';
-import { detectFormat } from '../formats/detect.js';
-import { KNOWN_OPERATIONS, SIDECAR_INFO_KEY, shapeOf } from './operations.js';
+import { isKnownOperationKey, SIDECAR_INFO_KEY, shapeOf } from './operations.js';
 
 function realOrSelf(p: string): string {
   try {
@@ -59,26 +59,57 @@ function sidecarRole(dir: string, name: string, exts: ReadonlySet<string>): stri
   return g !== undefined && g.images.length > 0 ? 'a sidecar file of an image in its folder' : null;
 }
 
+/** Bytes of a file too large to decode that are looked at (its first key). */
+const HEAD_BYTES = 64 * 1024;
+
 /** Why the file at `p` (a sidecar's name) holds results an output must not replace, or null (no such file, a report, an earlier output, another tool's JSON). */
 function heldResults(p: string): string | null {
   let bytes: Buffer;
+  let whole = true;
   try {
-    if (!statSync(p).isFile()) return null; // not a file an output replaces: the sink says so
-    bytes = readFileLimitedSync(p);
+    const st = statSync(p);
+    if (!st.isFile()) return null; // not a file an output replaces: the sink says so
+    if (st.size > DEFAULT_MAX_FILE_SIZE) {
+      whole = false;
+      bytes = readHead(p);
+    } else bytes = readFileLimitedSync(p);
   } catch {
-    return null; // absent, or larger than any sidecar is read
+    return null; // gone, or unreadable: the sink says so
   }
+  if (whole) {
+    try {
+      const { data } = decodeSidecar(bytes, { path: p });
+      return shapeOf(data, basename(p)) === 'sidecar' ? HOLDS_RESULTS : null;
+    } catch {
+      /* damaged, encrypted, too deep, or never a sidecar: below */
+    }
+  }
+  // What no decode settles: a damaged or encrypted sidecar may be all that is left of its results.
+  // A binary sidecar's name holding bytes that do not decode, or JSON (or crash damage: NULs) whose
+  // first member is a sidecar's: refused. Anything else (an output that was never JSON, a big
+  // earlier export, someone's text) may be replaced.
+  if (/\.(bin|rkyv)$/i.test(p)) return 'a file in a binary sidecar\'s name that does not decode (a damaged or encrypted sidecar)';
+  if (bytes.length > 0 && bytes[0] === 0) return 'a file that begins with NUL bytes (a sidecar damaged by a crash)';
+  const first = /^\uFEFF?\s*\{\s*"((?:[^"\\]|\\.)*)"/.exec(bytes.toString('utf8', 0, Math.min(bytes.length, HEAD_BYTES)));
+  let key: string | null = null;
   try {
-    const { data } = decodeSidecar(bytes, { path: p });
-    return shapeOf(data, basename(p)) === 'sidecar' ? 'a sidecar\'s results (an orphan whose image moved, or the sidecar of an image of a type not in the image extensions)' : null;
+    key = first ? (JSON.parse(`"${first[1]}"`) as string) : null;
   } catch {
-    // Not decodable: a damaged or encrypted sidecar may be all that is left of its results; any
-    // other file (an output that was never JSON, someone's text) may be replaced.
-    const format = detectFormat(bytes);
-    if (format === 'bin' || format === 'rkyv' || format === 'legacy') return 'a sidecar in our binary form that does not decode (damaged, or encrypted)';
-    const text = bytes.toString('latin1');
-    if (format === 'json' && [SIDECAR_INFO_KEY, ...KNOWN_OPERATIONS].some((k) => text.includes(`"${k}"`))) return 'a damaged sidecar (JSON naming sidecar members that does not decode)';
-    return null;
+    key = null;
+  }
+  if (key !== null && (key === SIDECAR_INFO_KEY || isKnownOperationKey(key))) return `a sidecar's results that do not decode (${whole ? 'damaged' : 'larger than any sidecar is read'})`;
+  return null;
+}
+
+const HOLDS_RESULTS = 'a sidecar\'s results (an orphan whose image moved, the sidecar of an image of a type not in the image extensions, or a copy of one: remove it first if it is yours to replace)';
+
+function readHead(p: string): Buffer {
+  const fd = openSync(p, 'r');
+  try {
+    const b = Buffer.alloc(HEAD_BYTES);
+    return b.subarray(0, readSync(fd, b, 0, HEAD_BYTES, 0));
+  } finally {
+    closeSync(fd);
   }
 }
 

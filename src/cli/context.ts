@@ -8,6 +8,7 @@ import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { resolveImageExtensions } from '../discovery/config.js';
 import { errors } from '../errors.js';
 import { assertOneFolder } from '../fs/physical-path.js';
+import { isStdoutName } from '../fs/stdout-name.js';
 import { engineFromEnv, racyMarginFromEnv } from '../settings.js';
 import type { EngineKind, Keyring } from '../types.js';
 import type { ResolvePreference } from '../ops/resolve.js';
@@ -112,7 +113,7 @@ export function processIo(): Io {
 /** `-o FILE` given (anything but '-')? */
 export function outputFile(ctx: CommandContext): string | null {
   const o = ctx.opts.output;
-  return typeof o === 'string' && o !== '-' && o !== '' ? o : null;
+  return typeof o === 'string' && o !== '-' && o !== '' && !isStdoutName(o) ? o : null;
 }
 
 /**

@@ -13,6 +13,7 @@ import { errors } from '../errors.js';
 import { fsyncDirs } from './dir-sync.js';
 import { removeStaleTempFiles, tempNameFor } from './temp-files.js';
 import { RUNNING_AS_ROOT, writeTarget } from './atomic-write.js';
+import { isStdoutName } from './stdout-name.js';
 
 /** Entries are small; gather them into chunks of about this many UTF-16 units per write. */
 const CHUNK = 64 * 1024;
@@ -44,7 +45,7 @@ export interface OutputSink {
 
 /** `-o FILE` (null or '-' = `stdout`), or a caller's stream. */
 export async function openOutputSink(output: string | null | NodeJS.WritableStream, stdout: NodeJS.WritableStream): Promise<OutputSink> {
-  if (output === null || output === '-') return new StreamSink(stdout);
+  if (output === null || output === '-' || (typeof output === 'string' && isStdoutName(output))) return new StreamSink(stdout);
   if (typeof output === 'string') return openFileTarget(resolve(output));
   return new StreamSink(output);
 }

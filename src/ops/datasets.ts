@@ -15,7 +15,7 @@
  * shard outputs gives what one run gives. Every output appears complete or not at all (a file: a
  * temp file renamed over it; the folder: a temp folder renamed into place).
  */
-import { copyFileSync, mkdirSync, readFileSync, readdirSync, realpathSync, rmSync, statSync, symlinkSync, writeFileSync, lstatSync, type Stats } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, realpathSync, rmSync, statSync, symlinkSync, writeFileSync, lstatSync, type Stats } from 'node:fs';
 import { mkdir, open, rename, rm, rmdir, unlink, type FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
@@ -29,6 +29,7 @@ import { assertOutputNotManaged } from '../analysis/output-guard.js';
 import { nfc, splitName } from '../discovery/extensions.js';
 import { imageRecordedAmong } from '../analysis/image-identity.js';
 import { openOutputSink, type OutputSink } from '../fs/output-sink.js';
+import { isStdoutName } from '../fs/stdout-name.js';
 import { fsyncDirs } from '../fs/dir-sync.js';
 import { assertLockHeld, withSidecarLock } from '../fs/lock.js';
 import { processState, tempNameFor, tempNameWriter } from '../fs/temp-files.js';
@@ -137,6 +138,8 @@ const TRAINABLE_EXTS: ReadonlySet<string> = new Set(['jpg', 'jpeg', 'png', 'bmp'
 /** At most this many reasons in one finding's message (the rest are counted). */
 const REASONS_SHOWN = 3;
 const YOLO_MARK = '# image-sidecar export --format yolo';
+/** What data.yaml says of images/ when the images were copied (an earlier export's images/ then holds regular files). */
+const COPIES_NOTE = 'copies of the images';
 
 export function isDatasetFormat(f: unknown): f is DatasetFormat {
   return isOneOf(DATASET_FORMATS, f);
@@ -157,7 +160,7 @@ function checkOptions(opts: DatasetExportOptions): void {
   if (opts.faces && format === 'embeddings') throw errors.usage('--include is for --format coco and yolo (embeddings are faces anyway)');
   if (opts.copyImages && format !== 'yolo') throw errors.usage('--copy-images is for --format yolo');
   if (opts.shardEnvelope) return;
-  if ((format === 'yolo' || format === 'embeddings') && (typeof output !== 'string' || output === '-')) {
+  if ((format === 'yolo' || format === 'embeddings') && (typeof output !== 'string' || output === '-' || isStdoutName(output))) {
     throw errors.usage(`export --format ${format} writes ${format === 'yolo' ? 'a folder' : 'a file and its rows beside it'}: give a path with -o, not stdout`);
   }
 }
@@ -201,7 +204,7 @@ export async function exportDataset(root: string, opts: DatasetExportOptions): P
         const ds = sc.inspection.dataset;
         if ((filter && !filter(sc)) || ds === undefined || !contributes(ds, format)) continue;
         const names = rec.images.map((i) => i.name).join(' and ');
-        finding({ path: sc.path, kind: 'dataset', message: `left out: it is shared by ${names}, each of which reads another sidecar or none (it records none of them: docs/PAIRING.md §3); whose results these are cannot be told` });
+        finding({ path: sc.path, kind: 'dataset', message: `left out: no image of ${names} takes it alone (each reads another sidecar, or finds it shared and recording none of them: docs/PAIRING.md §3); whose results these are cannot be told` });
       }
       for (const { image, sidecar: sc } of taken.entries) {
         if (filter && !filter(sc)) continue;
@@ -328,7 +331,7 @@ export async function openDatasetWriter(o: DatasetWriteOptions, imageExtensions?
 
 /** A file output, checked against managed files (output-guard.ts) unless it is a stream. */
 async function fileSink(output: string | NodeJS.WritableStream, what: string, imageExtensions?: readonly string[]): Promise<OutputSink> {
-  if (typeof output === 'string' && output !== '-') assertOutputNotManaged(output, what, imageExtensions);
+  if (typeof output === 'string' && output !== '-' && !isStdoutName(output)) assertOutputNotManaged(output, what, imageExtensions);
   return openOutputSink(output === '-' ? null : output, process.stdout);
 }
 
@@ -603,13 +606,15 @@ class EmbeddingsWriter implements DatasetWriter {
  * replace that file.
  */
 function assertRowsNotLinkedAway(rowsPath: string, matrixFile: string): void {
-  let link = false;
+  let st: Stats;
   try {
-    link = lstatSync(rowsPath).isSymbolicLink();
+    st = lstatSync(rowsPath);
   } catch {
     return; // absent: made here
   }
-  if (!link) return;
+  // A FIFO or a device there (a name never given) would be written in place: a FIFO waits forever.
+  if (!st.isSymbolicLink() && !st.isFile()) throw errors.usage(`refusing to write the embeddings' rows to ${rowsPath}: it is not a regular file; remove it or choose another -o`);
+  if (!st.isSymbolicLink()) return;
   const beside = embeddingRowsPath(join(realOr(dirname(matrixFile)), basename(matrixFile)));
   let real: string | null = null;
   try {
@@ -710,45 +715,65 @@ export function yamlString(s: string): string {
 }
 
 /**
- * Why `dir` is not a folder an earlier `export --format yolo` wrote, or null when it is one: a
- * data.yaml of ours (a regular file starting with our mark, not a link to one or a copy beside
- * other things), `labels/` holding label files (and the `.cache` files Ultralytics writes there),
- * `images/` holding links to images or copies of them, and nothing else. Such a folder is replaced
- * whole; a folder that also holds anything else (someone's code, notes, a data.yaml copied in)
- * is refused.
+ * Why `dir` is not a folder an earlier `export --format yolo` wrote, or null when it is one:
+ * exactly what an export writes there — a data.yaml of ours (a regular file starting with our
+ * mark, not a link to one or a copy beside other things), `images/` holding links to the images
+ * (or regular files when that data.yaml says they were copied), `labels/` holding one label per
+ * image (`<its stem>.txt` in the same folder), and the caches Ultralytics writes beside a labels
+ * folder (`labels.cache`, `labels/<folder>.cache`). Such a folder is replaced whole; one holding
+ * anything else (someone's code, notes, a label of their own, a photo added to images/) is refused.
  */
 function notYoloExport(dir: string): string | null {
   const yaml = join(dir, 'data.yaml');
+  let text: string;
   try {
     if (!lstatSync(yaml).isFile()) return 'its data.yaml is not a regular file';
-    if (!readFileSync(yaml, 'utf8').startsWith(YOLO_MARK)) return 'no data.yaml of ours';
+    text = readFileSync(yaml, 'utf8');
   } catch {
     return 'no data.yaml of ours';
   }
+  if (!text.startsWith(YOLO_MARK)) return 'no data.yaml of ours';
+  const copies = text.includes(COPIES_NOTE);
   const unexpected = (rel: string) => `it holds ${rel}, which an export does not write`;
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
-    if (e.name === 'data.yaml') continue;
+  const entries = (rel: string) => readdirSync(join(dir, rel), { withFileTypes: true });
+  for (const e of entries('.')) {
+    if (e.name === 'data.yaml' || (e.name === 'labels.cache' && e.isFile())) continue;
     if ((e.name === 'labels' || e.name === 'images') && e.isDirectory()) continue;
-    if (e.name.endsWith('.cache') && e.isFile()) continue; // Ultralytics' label cache
     return unexpected(e.name);
   }
-  const walk = (rel: string, ok: (e: { name: string; isFile(): boolean; isSymbolicLink(): boolean }) => boolean): string | null => {
-    let entries;
-    try {
-      entries = readdirSync(join(dir, rel), { withFileTypes: true });
-    } catch (e) {
-      return (e as NodeJS.ErrnoException).code === 'ENOENT' ? null : `${rel} cannot be read`;
-    }
-    for (const e of entries) {
-      const sub = `${rel}/${e.name}`;
+  // images/: folder → the stems of its images (a label is named after one).
+  const stems = new Map<string, Set<string>>();
+  const walkImages = (rel: string): string | null => {
+    const here = new Set<string>();
+    stems.set(rel, here);
+    for (const e of entries(join('images', rel))) {
+      const sub = rel === '' ? e.name : `${rel}/${e.name}`;
       if (e.isDirectory()) {
-        const why = walk(sub, ok);
+        const why = walkImages(sub);
         if (why !== null) return why;
-      } else if (!ok(e)) return unexpected(sub);
+      } else if (copies ? e.isFile() : e.isSymbolicLink()) here.add(splitName(e.name).stem);
+      else return unexpected(`images/${sub}`);
     }
     return null;
   };
-  return walk('labels', (e) => e.isFile() && (e.name.endsWith('.txt') || e.name.endsWith('.cache'))) ?? walk('images', (e) => e.isFile() || e.isSymbolicLink());
+  const walkLabels = (rel: string): string | null => {
+    const list = entries(join('labels', rel));
+    const folders = new Set(list.filter((e) => e.isDirectory()).map((e) => e.name));
+    for (const e of list) {
+      const sub = rel === '' ? e.name : `${rel}/${e.name}`;
+      if (e.isDirectory()) {
+        const why = walkLabels(sub);
+        if (why !== null) return why;
+      } else if (e.isFile() && e.name.endsWith('.cache') && folders.has(e.name.slice(0, -6))) continue;
+      else if (!(e.isFile() && e.name.endsWith('.txt') && stems.get(rel)?.has(e.name.slice(0, -4)) === true)) return unexpected(`labels/${sub}`);
+    }
+    return null;
+  };
+  try {
+    return (existsSync(join(dir, 'images')) ? walkImages('') : null) ?? (existsSync(join(dir, 'labels')) ? walkLabels('') : null);
+  } catch {
+    return 'it cannot be read whole';
+  }
 }
 
 /**
@@ -847,6 +872,7 @@ class YoloWriter implements DatasetWriter {
       // A RAW+JPEG pair with a sidecar each: the label goes to the image a trainer decodes, whichever comes first.
       if (!trainable || taken.trainable) return { sidecar: e.sidecar, message: `image ${e.image} left out: its YOLO label ${label} is already ${taken.image}'s ${why}` };
       rmSync(taken.imagePath, { force: true });
+      this.unsynced = this.unsynced.filter((f) => f !== taken.imagePath);
       this.annotations -= taken.boxes;
       this.images--;
       displaced = { sidecar: taken.sidecar, message: `image ${taken.image} left out: its YOLO label ${label} went to ${e.image}, which a trainer decodes ${why}` };
@@ -893,7 +919,7 @@ class YoloWriter implements DatasetWriter {
     const yaml =
       `${YOLO_MARK} of ${yamlString(this.o.root)} (docs/EXPORT.md)\n` +
       '# labels/: one file per image (class cx cy w h, 0-1); images/: ' +
-      `${this.o.copyImages ? 'copies of the images' : 'symlinks to the images'}.\n` +
+      `${this.o.copyImages ? COPIES_NOTE : 'symlinks to the images'}.\n` +
       '# No split: train and val both list every image. Moving this folder: change path.\n' +
       `path: ${yamlString(this.target)}\ntrain: images\nval: images\nnames:${names === '' ? ' {}\n' : `\n${names}`}`;
     writeFileSync(join(this.tmp, 'data.yaml'), yaml);
