@@ -1121,6 +1121,24 @@ describe('attack 5: never over a user\'s files; each image with the sidecar its 
     }
   });
 
+  it('RAW+JPEG, the JPEG\'s own sidecar corrupt and the shared one read instead: the corrupt file is named (exit 1), as validate names it', async () => {
+    const lib = makeTree({
+      'IMG_1.CR2': FAKE_JPEG,
+      'IMG_1.JPG': FAKE_JPEG,
+      'IMG_1.json': { json: detection },
+      'IMG_1.JPG.json': '{"yolov8": {"success": true,\n',
+    });
+    try {
+      for (const format of ['coco', 'embeddings'] as const) {
+        const { report, findings } = await run(lib, { format, output: join(out, `corrupt-own-${format}${format === 'coco' ? '.json' : '.npy'}`) });
+        assert.equal(report.problems, 1, format);
+        assert.ok(findings.some((f) => f.path === join(lib, 'IMG_1.JPG.json') && f.kind === 'corrupt'), `${format}: ${JSON.stringify(findings)}`);
+      }
+    } finally {
+      removeTree(lib);
+    }
+  });
+
   it('yolo, RAW+JPEG with a sidecar each: the label goes to the JPEG a trainer decodes, the RAW is the finding', async () => {
     const lib = makeTree({
       'IMG_1.CR2': FAKE_JPEG,

@@ -193,6 +193,12 @@ export async function exportDataset(root: string, opts: DatasetExportOptions): P
     for await (const batch of session.batches()) for (const rec of batch) {
       if (rec.category === 'corrupt' || rec.category === 'unreadable') {
         for (const p of recordProblems(rec)) finding({ path: p.path, kind: p.category, message: p.message });
+      } else {
+        // A damaged file beside the one the record reads (a JPEG's own corrupt IMG_1.JPG.json, the
+        // stem file read instead): its results are not in the dataset either; named, as validate names it.
+        for (const s of rec.sidecars) {
+          if (s.side === 'local' && s.inspection.error !== undefined) finding({ path: s.path, kind: s.inspection.error.code === 'CORRUPT' ? 'corrupt' : 'unreadable', message: s.inspection.error.message });
+        }
       }
       if (rec.images.length === 0) continue;
       // Without a key an encrypted sidecar's results are unknown: fail rather than leave them out silently.
