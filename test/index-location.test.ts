@@ -155,3 +155,12 @@ test('index clear also removes the tree memos earlier versions kept beside the i
   assert.deepEqual(readdirSync(folder).sort(), ['index.memo-00000000000000aa', 'index.memo-fedcba9876543210']);
   assert.ok(existsSync(join(root, 'a.json')), 'the link target stays');
 });
+
+test('--index where no folder can be made (under /proc): the run goes on without an index, with a warning (it spun at full CPU for good: Node 20\'s recursive mkdir loops there)', async (t) => {
+  const root = makeTree({ 'IMG_1.jpg': FAKE_JPEG, 'IMG_1.json': { json: sidecarData('IMG_1.jpg', 1) } }, join(testDir(t), 'lib'));
+  const plain = await runCli(['validate', root, '--no-index', '--json']);
+  const r = await runCli(['validate', root, '--json', '--index', '/proc/isc-no-such-folder/index'], { timeoutMs: 60_000 });
+  assert.equal(r.code, plain.code, r.stderr);
+  assert.equal(r.stdout.replace(/"processing_time":[^,}]+/g, ''), plain.stdout.replace(/"processing_time":[^,}]+/g, ''));
+  assert.match(r.stderr, /index/);
+});

@@ -43,6 +43,8 @@ function awkwardLinks(): { dir: string; links: string[] } {
     'to-fifo.jpg': '../b/fifo.jpg',
     'file-as-dir.jpg': '../a/IMG.jpg/x',
     'file-dotdot.jpg': '../a/IMG.jpg/..',
+    // `.` after a file's name: the kernel says ENOTDIR (the fast path skipped the `.`).
+    'file-dot.jpg': '../a/IMG.jpg/.',
     'trailing-slash.jpg': '../a/IMG.jpg/',
     'dir-trailing.jpg': '../a/',
     'loop1.jpg': 'loop2.jpg',

@@ -106,7 +106,10 @@ export class LinkResolver implements LinkResolution {
     const parts = text.split('/');
     let rest = '';
     for (const part of parts) {
-      if (part === '' || part === '.') continue;
+      if (part === '') continue;
+      // `.` or `..` after a name: that name must be a folder (the kernel says ENOTDIR for a file), or may be a folder link.
+      if (part === '.' && !named) continue;
+      if (part === '.') return null;
       if (part === '..') {
         if (named) return null; // `..` after a name: that name may be a directory link
         const cut = base.lastIndexOf('/');

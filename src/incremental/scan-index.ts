@@ -315,7 +315,7 @@ export class ScanIndex implements EntrySink {
     if (this.closed || this.spoolFailed) return 0;
     try {
       if (!this.spool) {
-        mkdirSync(dirname(this.location.path), { recursive: true });
+        makeFolders(dirname(this.location.path));
         // A spool becomes the index only when nothing was stored before (a first run): its tables
         // are then built at the end from a list (12 B per entry); otherwise it is read back by
         // offset while the index is rewritten, and keeps none.
@@ -692,7 +692,7 @@ export class ScanIndex implements EntrySink {
     const prune = complete && this.opts.prune !== false && !(this.reader !== null && this.allMet(this.reader));
     const pruneLoaded = prune && this.reader !== null;
     try {
-      mkdirSync(dirname(path), { recursive: true });
+      makeFolders(dirname(path));
       // Killed or interrupted runs' spools and temp files go on every run, not only on one that
       // writes: after a Ctrl-C'd run with many misses, repeat runs where nothing changed kept its
       // spool (up to the size of the index) for good. One readdir of the index folder.
@@ -1011,5 +1011,28 @@ export class ScanIndex implements EntrySink {
     } finally {
       if (!diskIsLoaded) disk?.close();
     }
+  }
+}
+
+/**
+ * `mkdir -p`, one folder at a time: Node 20's `mkdirSync(p, { recursive: true })` loops forever
+ * where a folder cannot be made under one that exists (`--index /proc/x/index`: ENOENT under /proc),
+ * and the run hung at full CPU instead of going on without an index.
+ */
+function makeFolders(dir: string): void {
+  try {
+    mkdirSync(dir);
+    return;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') return;
+    const parent = dirname(dir);
+    if (code !== 'ENOENT' || parent === dir) throw e;
+    makeFolders(parent);
+  }
+  try {
+    mkdirSync(dir);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
   }
 }
