@@ -940,6 +940,15 @@ describe('attack 5: never over a user\'s files; each image with the sidecar its 
   });
   after(() => removeTree(out));
   const detection = { yolov8: yolo([obj({ coordinates_pixels: { x: 1, y: 1, width: 2, height: 2 } })]) };
+  /** A library of `n` images `i0.jpg` … each with the same sidecar. */
+  const imagesEach = (n: number, sidecar: TreeNode) => {
+    const spec: Record<string, TreeNode> = {};
+    for (let i = 0; i < n; i++) {
+      spec[`i${i}.jpg`] = FAKE_JPEG;
+      spec[`i${i}.json`] = sidecar;
+    }
+    return makeTree(spec);
+  };
 
   it('yolo -o over a folder holding our data.yaml (a copy, or a link to an earlier export\'s) beside other files: refused, every file kept; an earlier export with Ultralytics\' label caches is replaced', async () => {
     const lib = makeTree({ 'a.jpg': FAKE_JPEG, 'a.json': { json: detection } });
@@ -1051,12 +1060,7 @@ describe('attack 5: never over a user\'s files; each image with the sidecar its 
 
   it('coco\'s annotations spill leaves nothing behind: to a pipe closed early, or to a device, no temp file in the temp folder or beside the output', async () => {
     // Enough images that the output outgrows a pipe's buffer: the writer meets the closed pipe.
-    const spec: Record<string, TreeNode> = {};
-    for (let i = 0; i < 1500; i++) {
-      spec[`i${i}.jpg`] = FAKE_JPEG;
-      spec[`i${i}.json`] = { json: detection, indent: 0 };
-    }
-    const lib = makeTree(spec);
+    const lib = imagesEach(1500, { json: detection, indent: 0 });
     const tmp = tempDir('isc-atk5-tmp-');
     try {
       // A shell's pipe closed after a few bytes (`| head -c 10`), by '-' and by /dev/stdout; a device.
@@ -1164,12 +1168,7 @@ describe('attack 5: never over a user\'s files; each image with the sidecar its 
   });
 
   it('every finding is named on stderr (more than 50), and what made the scan incomplete too (a folder whose name is not UTF-8)', async () => {
-    const spec: Record<string, TreeNode> = {};
-    for (let i = 0; i < 60; i++) {
-      spec[`i${i}.jpg`] = FAKE_JPEG;
-      spec[`i${i}.json`] = { json: { yolov8: yolo([obj({ xywh: [1, 1, 2, 2] })]) } };
-    }
-    const lib = makeTree(spec);
+    const lib = imagesEach(60, { json: { yolov8: yolo([obj({ xywh: [1, 1, 2, 2] })]) } });
     try {
       const bad = Buffer.concat([Buffer.from(lib + '/d'), Buffer.from([0xff])]);
       mkdirSync(bad);

@@ -34,6 +34,7 @@ import { isImageName, isSidecarName, pairDirectory } from '../discovery/pair.js'
 import type { EntryKind } from '../discovery/walk.js';
 import { decodeSidecar, DEFAULT_MAX_FILE_SIZE } from '../formats/codec.js';
 import { readFileLimitedSync } from '../fs/read-file.js';
+import { READ_FLAGS } from '../fs/regular-file.js';
 import { isKnownOperationKey, SIDECAR_INFO_KEY, shapeOf } from './operations.js';
 
 function realOrSelf(p: string): string {
@@ -104,7 +105,8 @@ function heldResults(p: string): string | null {
 const HOLDS_RESULTS = 'a sidecar\'s results (an orphan whose image moved, the sidecar of an image of a type not in the image extensions, or a copy of one: remove it first if it is yours to replace)';
 
 function readHead(p: string): Buffer {
-  const fd = openSync(p, 'r');
+  // Non-blocking (fs/regular-file.ts): a FIFO swapped in after the stat is never waited on.
+  const fd = openSync(p, READ_FLAGS);
   try {
     const b = Buffer.alloc(HEAD_BYTES);
     return b.subarray(0, readSync(fd, b, 0, HEAD_BYTES, 0));

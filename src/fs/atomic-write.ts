@@ -110,7 +110,7 @@ function* targetSteps(target: string, noFollow = false): Generator<Op, { dest: s
     } catch (e) {
       if (errCode(e) !== 'ENOENT') throw e;
       st = null;
-      // A link with no path to name (/dev/stdout → /proc/self/fd/1 → a pipe): what it leads to, if anything.
+      // A link with no path to name (/dev/stderr, /dev/fd/3 → /proc/self/fd/N → a pipe or a socket): what it leads to, if anything.
       try {
         const reached = (yield { op: 'stat', path: target }) as fs.Stats;
         if (!reached.isFile() && !reached.isDirectory()) {
