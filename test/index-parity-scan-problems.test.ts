@@ -8,6 +8,7 @@
  */
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FAKE_JPEG, makeTree, sidecarData, testDir, type TreeNode } from './helpers/tree.js';
@@ -99,4 +100,35 @@ test('more than 200 problems in a few folders', async (t) => {
 
 test('more than 200 problems on the threads engine', async (t) => {
   await attack(t, 'threads', { folders: 26, photos: 80, linked: 4, lone: 4 }, ['validate'], (ts) => ts, { engine: 'threads' });
+});
+
+test('problems the walk meets (a name that is not UTF-8) and problems of files (a FIFO sidecar) come in one tree order, with the index as without', async (t) => {
+  // Folders a and c hold a FIFO sidecar (its problem comes when its record is finished), b and d a
+  // name that is not UTF-8 (the walk's problem, met as soon as the folder is listed: ahead of the
+  // records). They came walk problems first without the index, interleaved as folders were served with it.
+  const dir = testDir(t, 'index-problem-order-');
+  const root = join(dir, 'lib');
+  const spec: Record<string, TreeNode> = {};
+  for (const f of ['a', 'b', 'c', 'd']) {
+    for (let k = 0; k < 30; k++) {
+      spec[`${f}/p${k}.jpg`] = FAKE_JPEG;
+      spec[`${f}/p${k}.json`] = { json: sidecarData(`p${k}.jpg`, 1, 2) };
+    }
+  }
+  makeTree(spec, root);
+  execFileSync('mkfifo', [join(root, 'a', 'F.json'), join(root, 'c', 'G.json')]);
+  writeFileSync(Buffer.concat([Buffer.from(join(root, 'b', 'bad')), Buffer.from([0xff]), Buffer.from('.json')]), '{}');
+  writeFileSync(Buffer.concat([Buffer.from(join(root, 'd', 'bad')), Buffer.from([0xfe]), Buffer.from('.jpg')]), FAKE_JPEG);
+  const runs: Run[] = [];
+  for (const name of ['validate', 'stats'] as CmdName[]) {
+    const cmd = commands(root, join(dir, `idx-${name}`, 'index'), runs, { racyMarginMs: 0 })[name];
+    const want = await cmd(false);
+    const problems = (JSON.parse(want) as { scan?: { problems: { path: string }[] } }).scan?.problems;
+    if (name === 'validate') assert.deepEqual(problems?.map((p) => p.path.slice(root.length + 1, root.length + 2)), ['a', 'b', 'c', 'd'], 'the problems in tree order');
+    for (let i = 0; i < 4; i++) {
+      const got = await cmd(true);
+      assert.ok(got === want, `${name} run ${i + 1} with the index (${show(runs)}): ${firstDiff(got, want)}`);
+    }
+    assert.ok(runs.some((r) => r.recordsServed > 0), `${name}: some folders were served (${JSON.stringify(runs)})`);
+  }
 });

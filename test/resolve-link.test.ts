@@ -136,3 +136,24 @@ test('what a run keeps of lookups is bounded and owns its memory (no pool slab k
   const id = dirs.dirIdentity(join(dir, 'd'))!.id;
   assert.equal(id.buffer.byteLength, id.length, 'a folder identity kept for the run in memory of its own');
 });
+
+test('a link whose target path passes PATH_MAX (its folder\'s does not) is broken for the scan\'s LinkResolver as for realpath', () => {
+  // The fast path took realpath of the folder (4,094 bytes: fine) plus the name: a 4,100-byte target
+  // path whose sidecars then read as unreadable without the index, while the index called it broken.
+  const top = realpathSync(tempDir('isc-pathmax-'));
+  const lib = join(top, 'lib');
+  mkdirSync(join(lib, 'g'), { recursive: true });
+  let deep = join(top, 'out');
+  const goal = 4100 - '/X.jpg'.length;
+  while (deep.length < goal) deep = join(deep, 'c'.repeat(Math.min(200, goal - deep.length - 1)));
+  mkdirSync(deep, { recursive: true }); // 4,094 bytes: a path one call may name
+  execFileSync('sh', ['-c', ': > X.jpg'], { cwd: deep }); // 4,100 bytes: made from inside
+  assert.equal(Buffer.byteLength(join(deep, 'X.jpg')), 4100);
+  symlinkSync(deep, join(top, 'out', 's'));
+  const link = join(lib, 'g', 'L.jpg');
+  symlinkSync(join(top, 'out', 's', 'X.jpg'), link);
+  const native = resolveLinks([link]).get(link)!;
+  assert.deepEqual(native, { broken: true, reason: 'ENAMETOOLONG' });
+  assert.deepEqual(new LinkResolver(lib).resolve(link, 'g', 'L.jpg'), native);
+  assert.deepEqual(resolveLinkTraced(join(lib, 'g'), 'L.jpg', { beforeLookup: () => undefined, looked: () => undefined }), native);
+});

@@ -80,6 +80,9 @@ export function resolveLinks(paths: readonly string[]): Map<string, ResolvedLink
  * `..` after a name, a link to a link, a missing or non-file target, an error — takes realpath +
  * stat as before, so a target's path, and whether it lies inside the root, are the same either way.
  */
+/** Linux's PATH_MAX, its terminating NUL included: realpath(3) fails on a longer result. */
+const PATH_MAX = 4096;
+
 export class LinkResolver implements LinkResolution {
   private readonly realDirs = new Map<string, string | null>();
 
@@ -141,7 +144,10 @@ export class LinkResolver implements LinkResolution {
       this.realDirs.set(dir, real);
     }
     if (real === null || real.includes('\uFFFD')) return null;
-    return { target: real === '/' ? lexical.slice(cut) : real + lexical.slice(cut), broken: false };
+    const target = real === '/' ? lexical.slice(cut) : real + lexical.slice(cut);
+    // A folder's real path fits in PATH_MAX where its file's may not: realpath(3) of the link fails then (ENAMETOOLONG).
+    if (target.length * 3 >= PATH_MAX && Buffer.byteLength(target) >= PATH_MAX) return null;
+    return { target, broken: false };
   }
 }
 

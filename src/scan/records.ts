@@ -57,6 +57,11 @@ export interface ScanRecord {
 /** [walk step, index in the folder] (a folder that could not be read: [its step, -1]). */
 export type TreeSeq = readonly [number, number];
 
+/** Tree order of two positions. */
+export function compareSeq(a: TreeSeq, b: TreeSeq): number {
+  return a[0] - b[0] || a[1] - b[1];
+}
+
 export interface ScanProblem {
   path: string;
   code: string;

@@ -46,7 +46,7 @@ import {
   type PendingRecord,
 } from './pending.js';
 import type { CacheFolders, FolderRecordsSink, OpenScanCache, ScanCache } from './port.js';
-import { sidecarFileCount, type Finding, type ScanImage, type ScanRecord, type ScanSidecar, type ScanSummary, type TreeSeq } from './records.js';
+import { compareSeq, sidecarFileCount, type Finding, type ScanImage, type ScanRecord, type ScanSidecar, type ScanSummary, type TreeSeq } from './records.js';
 import { NO_GROUP, TargetGroups } from './target-groups.js';
 
 
@@ -165,12 +165,23 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
   /** The image a stem file records (finalize.ts: only for a record whose image has files in both namings), read under the scan's limits and keys. */
   private readonly recordedNameOf = (path: string): string | null => readSidecarRecord(path, this.opts.keyring, this.opts)?.name ?? null;
 
+  /**
+   * Problems are kept in tree order, the first MAX_PROBLEMS_KEPT of it: they come as the walk meets
+   * them (a name that is not UTF-8) or as records are finished (an unreadable file), and which comes
+   * first depends on how far the walk runs ahead — and on what the index serves.
+   */
   private problem(path: string, code: string, message: string, seq: TreeSeq): void {
     this.summary.complete = false;
     this.summary.problemCount++;
-    if (this.summary.problems.length < MAX_PROBLEMS_KEPT) {
-      this.summary.problems.push({ path, code, message });
-      this.problemSeqs.push(seq);
+    const seqs = this.problemSeqs;
+    let at = seqs.length;
+    while (at > 0 && compareSeq(seqs[at - 1], seq) > 0) at--;
+    if (at >= MAX_PROBLEMS_KEPT) return;
+    seqs.splice(at, 0, seq);
+    this.summary.problems.splice(at, 0, { path, code, message });
+    if (seqs.length > MAX_PROBLEMS_KEPT) {
+      seqs.pop();
+      this.summary.problems.pop();
     }
   }
 

@@ -29,7 +29,7 @@ import { READ_FLAGS } from '../fs/regular-file.js';
 import { identityOf, sameIdentity, type FileIdentity } from '../fs/identity.js';
 import { canonicalJson } from '../formats/canonical.js';
 import { PARTITION } from '../discovery/shard.js';
-import type { TreeSeq } from '../scan/records.js';
+import { compareSeq, type TreeSeq } from '../scan/records.js';
 import type { JsonValue } from '../types.js';
 
 export const SHARD_FORMAT_VERSION = 1;
@@ -276,11 +276,6 @@ async function* readPieces(fh: FileHandle, path: string, offset: number, bytes: 
   }
   const rest = decoder.end();
   if (rest.length > 0) yield rest;
-}
-
-/** Tree order of two positions. */
-export function compareSeq(a: TreeSeq, b: TreeSeq): number {
-  return a[0] - b[0] || a[1] - b[1];
 }
 
 /**

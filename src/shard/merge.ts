@@ -11,13 +11,12 @@
 import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { errors } from '../errors.js';
-import type { TreeSeq } from '../scan/records.js';
-import { compareSeq, mergeBySeq, openShardFile, type ShardCommand, type ShardFile, type ShardReadOptions, MERGEABLE_COMMANDS } from './format.js';
+import { mergeBySeq, openShardFile, type ShardCommand, type ShardFile, type ShardReadOptions, MERGEABLE_COMMANDS } from './format.js';
 import type { ExportShardSummary, HashShardSummary, LineSink, ValidateShardSummary } from './run.js';
 import type { StatsRaw, TreeStats } from '../ops/stats.js';
 import type { FormatStats } from '../ops/format-stats.js';
 import type { TreeHash, TreeEntry } from '../integrity/tree-hash.js';
-import type { ScanProblem, ScanSummary } from '../scan/records.js';
+import { compareSeq, type ScanProblem, type ScanSummary, type TreeSeq } from '../scan/records.js';
 import type { ValidationReport } from '../ops/validate.js';
 import type { DatasetExportReport, DatasetFinding, DatasetShardSummary, DatasetWriteOptions } from '../ops/datasets.js';
 import { DATASET_FORMATS, DEFAULT_EMBEDDING_DIM, isOneOf } from '../vocabulary.js';
