@@ -124,3 +124,31 @@ for (const engine of ['inline', 'threads'] as const) {
     await sequence(t, engine, GAME_STEPS.slice(0, 9), ['validate', 'stats op'], { engine });
   });
 }
+
+test('a link through /proc/PID/cwd follows the process as it moves: never served from an earlier run', async (t) => {
+  // /proc/PID/cwd is a magic link: chdir() gives it another target with no folder or inode on the
+  // way changing, so the index's checks (folder identities, inodes) cannot see the move.
+  const dir = testDir(t, 'index-proc-link-');
+  const root = join(dir, 'lib');
+  makeTree({ 'img/X.jpg': FAKE_JPEG, 'img/X.json': { json: sidecarData('X.jpg', 1, 8) } }, join(dir, 'A'));
+  makeTree({ 'img/X.jpg': FAKE_JPEG, 'img/X.json': { json: sidecarData('X.jpg', 3, 8) } }, join(dir, 'B'));
+  makeTree({ 'photos/p.jpg': FAKE_JPEG, 'photos/p.json': { json: sidecarData('p.jpg', 2, 8) } }, root);
+  mkdirSync(join(root, 'g'));
+  symlinkSync(`/proc/${process.pid}/cwd/img/X.jpg`, join(root, 'g', 'X.jpg'));
+  const home = process.cwd();
+  t.after(() => process.chdir(home));
+  for (const name of ['validate', 'stats'] as CmdName[]) {
+    process.chdir(join(dir, 'A'));
+    const runs: Run[] = [];
+    const cmd = commands(root, join(dir, `idx-${name}`, 'index'), runs, { racyMarginMs: 0 })[name];
+    const inA = await cmd(false);
+    for (let i = 0; i < 5; i++) assert.ok((await cmd(true)) === inA, `${name}: run ${i + 1} in A (${show(runs)})`);
+    process.chdir(join(dir, 'B'));
+    const inB = await cmd(false);
+    assert.notEqual(inB, inA, `${name}: the move changes the output`);
+    for (let i = 0; i < 2; i++) {
+      const got = await cmd(true);
+      assert.ok(got === inB, `${name}: run ${i + 1} after the move (${show(runs)}): ${firstDiff(got, inB)}`);
+    }
+  }
+});

@@ -57,7 +57,7 @@ export interface TracedLink {
   link: ResolvedLink;
   entry: LinkEntry | null;
   steps: LinkStep[];
-  /** The first lookup was the link itself in its own folder (what a folder's records rely on). */
+  /** The first lookup was the link itself in its own folder, and none was under /proc (what a folder's records rely on). */
   complete: boolean;
 }
 
@@ -66,20 +66,24 @@ export interface TracedLink {
  * scan's rule, traced (resolve-link.ts), and make its index entry: keyed by the link's path, with
  * its own folder's identity taken before the link was read, and the payload below. Each folder's
  * identity comes from `folderOf`, asked before every lookup in it (a run asks each folder once).
- * Not storable when the link's own folder changed within the racy margin, or when the first lookup
- * was not the link in its folder. The main thread (dir-cache.ts) and a worker thread (the second
+ * Not storable when the link's own folder changed within the racy margin, when the first lookup
+ * was not the link in its folder, or when a lookup was under /proc. The main thread (dir-cache.ts) and a worker thread (the second
  * run's links: docs/INDEX.md "Folders and links") make the same entry.
  */
 export function resolveLinkEntry(rootReal: string, dirRel: string, name: string, folderOf: (real: string) => FolderNow | null, memo: LookupMemo): TracedLink {
   const real = dirRel === '' ? rootReal : `${rootReal}/${dirRel}`;
   const steps: [string, string, Buffer | null, Uint8Array][] = [];
   let storable = true;
+  // A lookup under /proc meets magic links (/proc/PID/cwd, /proc/self/fd/N) whose target changes
+  // with no folder or inode changing: such a resolution is made again on every run, never stored.
+  let magic = false;
   let idOf: Uint8Array = NO_IDENTITY;
   const link = resolveLinkTraced(
     real,
     name,
     {
       beforeLookup: (dir) => {
+        if (dir === '/proc' || dir.startsWith('/proc/')) magic = true;
         const now = folderOf(dir); // before the lookup in it
         // A folder changed within the racy margin vouches for nothing: its lookups are lstat'ed.
         idOf = now && !now.racy ? now.id : NO_IDENTITY;
@@ -93,7 +97,8 @@ export function resolveLinkEntry(rootReal: string, dirRel: string, name: string,
     },
     memo,
   );
-  const complete = steps[0]?.[0] === real;
+  // (Not complete: a folder's records relying on it are not stored either.)
+  const complete = !magic && steps[0]?.[0] === real;
   const rest = steps.slice(1);
   if (!storable || !complete) return { link, entry: null, steps: rest, complete };
   // The first step (the link in its own folder) is implied by the key and the entry's identity.
