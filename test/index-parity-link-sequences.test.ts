@@ -9,7 +9,7 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { FAKE_JPEG, makeTree, sidecarData, testDir } from './helpers/tree.js';
+import { FAKE_JPEG, makeTree, sidecarData, testDir, type TreeNode } from './helpers/tree.js';
 import { ALL, commands, edit, firstDiff, photoSpec, show, warm, type CmdName, type CmdOpts, type Run } from './helpers/index-parity.js';
 
 function library(t: TestContext, games = 3): { dir: string; root: string; outside: string } {
@@ -150,5 +150,30 @@ test('a link through /proc/PID/cwd follows the process as it moves: never served
       const got = await cmd(true);
       assert.ok(got === inB, `${name}: run ${i + 1} after the move (${show(runs)}): ${firstDiff(got, inB)}`);
     }
+  }
+});
+
+test('the engine a run names is sized by the same work with the index as without: links leaving the root to an image with many sidecars', async (t) => {
+  // 700 links to one image outside the root with 6 sidecars: without the index the links were the
+  // work (their targets' sidecars went through a second pipeline, not counted: inline); with it the
+  // targets' 4,200 sidecars were (threads). Both now count links and sidecars.
+  const dir = testDir(t, 'index-engine-size-');
+  const root = join(dir, 'lib');
+  const out = join(dir, 'out');
+  const spec: Record<string, TreeNode> = { 'T.jpg': FAKE_JPEG };
+  for (const name of ['T.json', 'T.jpg.json', 'T.bin', 'T.jpg.bin', 'T.rkyv', 'T.jpg.rkyv']) spec[name] = { json: sidecarData('T.jpg', 1, 8) };
+  makeTree(spec, out);
+  makeTree({ 'photos/p.jpg': FAKE_JPEG, 'photos/p.json': { json: sidecarData('p.jpg', 2, 8) } }, root);
+  mkdirSync(join(root, 'links'));
+  for (let i = 0; i < 700; i++) symlinkSync(join(out, 'T.jpg'), join(root, 'links', `L${i}.jpg`));
+  for (const name of ['validate', 'stats'] as CmdName[]) {
+    const runs: Run[] = [];
+    const cmd = commands(root, join(dir, `idx-${name}`, 'index'), runs, { racyMarginMs: 0, workers: 2 })[name];
+    const want = await cmd(false);
+    for (let i = 0; i < 4; i++) {
+      const got = await cmd(true);
+      assert.ok(got === want, `${name} run ${i + 1} (${show(runs)}): ${firstDiff(got, want)}`);
+    }
+    if (name === 'validate') assert.equal((JSON.parse(want) as { scan: { engine: { kind: string } } }).scan.engine.kind, 'threads', 'the work named is links and their sidecars');
   }
 });

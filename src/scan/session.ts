@@ -75,6 +75,14 @@ export interface ScanOptions extends Options {
 
 const MAX_PROBLEMS_KEPT = 200;
 
+/** Symlinked images a record resolved itself (a job of link groups has its links as its items instead). */
+function linksOf(rec: PendingRecord): number {
+  if (rec.linkGroups !== undefined) return 0;
+  let n = 0;
+  for (let i = 0; i < rec.images.length; i++) if (rec.images[i].isSymlink) n++;
+  return n;
+}
+
 /** Scans started in this process: each one's number (DirContext.scanId). */
 let scansStarted = 0;
 
@@ -85,6 +93,12 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
   readonly problemSeqs: TreeSeq[] = [];
   private started = false;
   private readonly shard: ShardFilter | null;
+  /**
+   * The work the engine is sized by (what the report's `engine` names, the same with the index as
+   * without): every candidate sidecar inspected and every symlinked image resolved; `run`, with the
+   * index, the part that goes to the engine (its misses): threads start by it.
+   */
+  private readonly work = { total: 0, run: 0 };
   /** The link-target folders of the running scan (pendingRecords sets it). */
   private targetDirs: TargetGroups | null = null;
   /** The cache's folders in the running scan (pendingRecords sets them): link resolutions made with them are recorded for the folder's records. */
@@ -260,13 +274,19 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
           if (index) for (let i = 0; i < results.length; i++) index.dirs.resolvedElsewhere(dir.rel, job.items[i].name, results[i].linkEntry);
           const resolution = resolvedBy(results);
           let sends = 0;
+          let items = 0;
           const built = groups.map(({ group, seq }) => {
             const b = this.pending(group, seq, dir, resolution, this.targetDirs!);
             if (index) lookUp(b, index, weigh !== undefined);
             else if (weigh) for (const it of b.items) it.size = sizeOf(it.path);
             sends += (b.send ?? b.items).length;
+            items += b.items.length;
             return b;
           });
+          // Their links were the job's items; their targets' sidecars are work too (as for a record pending() resolved itself).
+          this.work.total += items;
+          if (index) this.work.run += sends;
+          runtime.expect?.(this.work.total, index ? this.work.run : 0);
           // What the groups send (the sidecars of targets outside the root) goes through the
           // pipeline, in batches cut so that every worker gets a share: one engine round trip per
           // group made a tree of links leading out of it (a games folder validated alone) 2.5×
@@ -334,25 +354,28 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
     // Walk steps number folders (and folders that could not be read) in walk order: every shard
     // walks the whole tree, so a step means the same folder on every shard.
     let step = 0;
-    let itemsTotal = 0;
-    // Of those, the items that go to the engine (misses): the runtime starts threads by these.
-    let itemsRun = 0;
+    const work = this.work;
     let warmed = false;
     // With the index: look a record up, and size the engine by the whole work, as without the index;
     // threads start by the work that runs (hits never start a thread; a few misses run in-process).
     const lookUpAndSize = (rec: PendingRecord) => {
-      itemsTotal += rec.items.length;
-      if (rec.linkGroups !== undefined) itemsRun += rec.items.length;
-      else if (lookUp(rec, index!, sized)) itemsRun += (rec.send ?? rec.items).length;
-      runtime.expect?.(itemsTotal, itemsRun);
-      if (itemsRun > 0 && !warmed) {
+      work.total += rec.items.length + linksOf(rec);
+      if (rec.linkGroups !== undefined) work.run += rec.items.length;
+      else if (lookUp(rec, index!, sized)) work.run += (rec.send ?? rec.items).length;
+      runtime.expect?.(work.total, work.run);
+      if (work.run > 0 && !warmed) {
         warmed = true;
         runtime.warm?.();
       }
     };
     const ready = (rec: PendingRecord) => {
       if (index) lookUpAndSize(rec);
-      else if (sized) for (const it of rec.items) it.size = sizeOf(it.path);
+      else {
+        if (sized) for (const it of rec.items) it.size = sizeOf(it.path);
+        // The report's engine is sized by the same work as with the index (threads start by what the pipeline runs).
+        work.total += rec.items.length + linksOf(rec);
+        runtime.expect?.(work.total, 0);
+      }
       return rec;
     };
     const dirContextOf = (rel: string): DirContext => ({ rel, relPrefix: rel === '' ? '' : `${rel}/`, rootReal, scanId, relOfReal, inspectLinkTargets, resolveOnlyInRootLinks, entryCutoffNs });
@@ -407,8 +430,9 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
               ready.seq = seq;
               // Size the engine by the whole work, as for a record made again (the report names
               // the engine sized for every file, served or not: the same as --no-index).
-              for (const sc of ready.sidecars) if (sc.inspection.status !== 'unchecked') itemsTotal++;
-              runtime.expect?.(itemsTotal, itemsRun);
+              for (const sc of ready.sidecars) if (sc.inspection.status !== 'unchecked') work.total++;
+              for (const img of ready.images) if (img.isSymlink) work.total++;
+              runtime.expect?.(work.total, work.run);
               if (run === null) {
                 run = { ...servedJob(seq, listing.rel), readyMany: [] };
                 if (builder) {

@@ -22,6 +22,7 @@ export interface Run {
 
 export interface CmdOpts {
   engine?: EngineKind;
+  workers?: number;
   maxFileSize?: number;
   racyMarginMs?: number;
 }
@@ -32,7 +33,7 @@ const runOf = (s: IndexRunStats): Run => ({ how: s.misses === 0 && !s.written ? 
 export function commands(root: string, indexPath: string, runs: Run[], o: CmdOpts = {}) {
   const index: IndexOptions = { path: indexPath, racyMarginMs: o.racyMarginMs ?? 0, onStats: (s) => runs.push(runOf(s)) };
   const ix = (w: boolean) => (w ? index : false);
-  const base = { engine: o.engine, maxFileSize: o.maxFileSize };
+  const base = { engine: o.engine, workers: o.workers, maxFileSize: o.maxFileSize };
   return {
     validate: async (w: boolean) => {
       const results: ValidationResult[] = [];
