@@ -15,6 +15,7 @@ import { decodeSidecar } from '../src/formats/codec.js';
 import { typedJsonText } from '../src/formats/json.js';
 import { inspectBytes } from '../src/tasks/inspect.js';
 import { FAKE_JPEG, sidecarData } from './helpers/tree.js';
+import { inTurn } from './helpers/campaign.js';
 import { removeTree, runCli, tempDir } from './helpers/cli.js';
 import { freshKey, generator, legacyBytes, strip } from './helpers/accel-parity.js';
 import type { FileInspection, InspectOptions } from '../src/model/inspection.js';
@@ -430,10 +431,10 @@ describe('accel validate parity: link groups whose targets lie outside the root 
       ['format-stats', lib, '--json'],
       ['export', lib, '-f', 'jsonl'],
     ];
-    for (const c of commands) {
+    for (const [ci, c] of commands.entries()) {
       const ref = await cli([...c, '--no-index', ...INLINE]);
       assert.equal((await cli([...c, '--no-index', ...THREADS])).out, ref.out, `${c[0]} threads`);
-      for (const engine of [INLINE, THREADS]) {
+      for (const engine of inTurn([INLINE, THREADS], ci)) {
         rmSync(join(base, 'idx'), { recursive: true, force: true });
         mkdirSync(join(base, 'idx'));
         assert.equal((await cli([...c, '--index', idx(), ...engine])).out, ref.out, `${c[0]} ${engine[1]} index, first run`);
@@ -454,7 +455,7 @@ describe('accel validate parity: link groups whose targets lie outside the root 
   });
 
   it('after edits outside the root, the index (warm) gives what a run without it gives', async () => {
-    for (const engine of [INLINE, THREADS]) {
+    for (const engine of inTurn([INLINE, THREADS], 1)) {
       rmSync(join(base, 'idx'), { recursive: true, force: true });
       mkdirSync(join(base, 'idx'));
       await cli(['validate', lib, '--json', '--index', idx(), ...engine]);

@@ -29,6 +29,7 @@ import { sidecarDataArb } from './reliability/fuzz-inputs.js';
 import { checkAccelParity, checkFuzzParity, checkTreeParity, filesUnder, INSPECT_SETS, newTally, type ParityTally } from './helpers/accel-parity.js';
 import { SAMPLES_DIR } from './helpers/samples.js';
 import { parseJson, removeTree, runCli, tempDir } from './helpers/cli.js';
+import { campaign } from './helpers/campaign.js';
 
 function assertClean(t: ParityTally): void {
   assert.deepEqual(t.mismatches.slice(0, 5), [], `${t.mismatches.length} mismatches`);
@@ -454,9 +455,9 @@ describe('accel: the float-run fast path is its scalar loop', () => {
           assert.equal(on, off, bytes.toString());
         },
       ),
-      { numRuns: 2000, seed: 16 },
+      { numRuns: campaign(666, 2000), seed: 16 },
     );
-    assert.ok(floatRuns > 500, `${floatRuns} float runs`);
+    assert.ok(floatRuns > campaign(150, 500), `${floatRuns} float runs`);
   });
 
   it('the sign of a run: negative zeros are not negative, any other negative element is', () => {
@@ -573,7 +574,7 @@ describe('accel: skeleton numbers read from the bytes (tokens the scanner leaves
       fc.double({ noNaN: true, noDefaultInfinity: true }).map((d) => (/^-?[0-9]+$/.test(String(d)) ? `${d}.0` : String(d))),
       fc.tuple(fc.boolean(), intPart, fc.option(digits(1, 25), { nil: undefined })).map(([neg, i, f]) => `${neg ? '-' : ''}${i}${f === undefined ? '' : `.${f}`}`),
     );
-    fc.assert(fc.property(token, (t) => same(t)), { numRuns: 3000 });
+    fc.assert(fc.property(token, (t) => same(t)), { numRuns: campaign(1000, 3000) });
   });
 });
 
@@ -635,7 +636,7 @@ describe('accel: number values computed by the scanner (F_VALUE)', () => {
         runs++;
         if (same(t)) computed++;
       }),
-      { numRuns: 5000 },
+      { numRuns: campaign(1666, 5000) },
     );
     // The generators favour the edges (huge exponents, long digit runs): about a fifth are computed.
     assert.ok(computed > runs / 10, `only ${computed} of ${runs} computed by the scanner`);

@@ -9,6 +9,7 @@ import type { JsonObject } from '../src/types.js';
 import { SAMPLES_DIR } from './helpers/samples.js';
 import { join } from 'node:path';
 import type { Problem } from '../src/model/inspection.js';
+import { campaign } from './helpers/campaign.js';
 
 const SAMPLE = join(SAMPLES_DIR, 'sportball-test_no_faces.json');
 
@@ -268,5 +269,5 @@ test("ISO-8601 timestamps: the fixed-form fast path gives the pattern's answer",
     .tuple(year, two(13), two(32), fc.constantFrom('T', ' ', 't', '_'), two(25), two(61), two(62), fc.constantFrom('', '.', ',', '.5', ',123', '.886386', '.88a', 'Z', '+01:00', '.1-0800'))
     .map(([y, mo, d, t, h, mi, s, rest]) => `${y}-${mo}-${d}${t}${h}:${mi}:${s}${rest}`);
   const mutated = fc.tuple(stamp, fc.nat(30), fc.string({ maxLength: 2 })).map(([s, at, ins]) => s.slice(0, at) + ins + s.slice(at + 1));
-  fc.assert(fc.property(fc.oneof(stamp, mutated, fc.string()), (s) => isIsoTimestamp(s) === isIsoTimestampByPattern(s)), { numRuns: 5000, seed: 7 });
+  fc.assert(fc.property(fc.oneof(stamp, mutated, fc.string()), (s) => isIsoTimestamp(s) === isIsoTimestampByPattern(s)), { numRuns: campaign(1666, 5000), seed: 7 });
 });

@@ -17,6 +17,7 @@ import { summarizeSidecar } from '../src/analysis/summary.js';
 import { inspectBytes } from '../src/tasks/inspect.js';
 import type { JsonObject } from '../src/types.js';
 import { sidecarDataArb } from './reliability/fuzz-inputs.js';
+import { campaign } from './helpers/campaign.js';
 
 const MODES = ['stand-ins', 'mark'] as const;
 
@@ -289,9 +290,9 @@ describe('bin sizes from the decoder (stats)', () => {
         if (body.length !== canonical.length - 16) rewritten++;
         checkSizes(file, `rewritten (seed ${seed})`);
       }),
-      { numRuns: 300, seed: 22 },
+      { numRuns: campaign(100, 300), seed: 22 },
     );
-    assert.ok(rewritten > 200, `${rewritten} rewrites changed the bytes`);
+    assert.ok(rewritten > campaign(65, 200), `${rewritten} rewrites changed the bytes`);
   });
 
   it('each non-canonical form alone: the size is the walk of the value', () => {

@@ -23,6 +23,7 @@ import { assertUtf8Args, rawArgs, showBytes } from '../src/fs/byte-names.js';
 import { CLI_PATH, runCli } from './helpers/cli.js';
 import { findPython } from './helpers/python.js';
 import { mulberry32 } from './helpers/mulberry32.js';
+import { campaign } from './helpers/campaign.js';
 
 
 /** A random stem that is not valid UTF-8: ASCII and valid sequences around at least one bad byte run. */
@@ -243,7 +244,7 @@ function cliBytes(args: Buffer[]): { status: number | null; stdout: string; stde
 }
 
 test('CLI argv: an argument that is not UTF-8 is refused (exit 2, USAGE, its bytes shown), never taken as the twin', { skip: python ? false : 'no python3 to exec raw bytes' }, async () => {
-  for (let seed = 200; seed < 208; seed++) {
+  for (let seed = 200; seed < 200 + campaign(3, 8); seed++) {
     const c = makeCase(seed);
     const before = byteFiles(c.dir);
     const twinBefore = c.twinSidecar ? fs.readFileSync(path.join(c.dir, `${c.stem.toString('utf8')}.json`), 'utf8') : null;

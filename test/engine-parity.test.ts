@@ -14,6 +14,7 @@ import type { EngineKind } from '../src/types.js';
 import { createRuntime } from '../src/engine/select.js';
 import type { Runtime } from '../src/engine/runtime.js';
 import { FAKE_JPEG, makeCornerTree, removeTree, sidecarData, tempDir } from './helpers/cli.js';
+import { campaign } from './helpers/campaign.js';
 
 interface Engine {
   engine: EngineKind;
@@ -21,14 +22,16 @@ interface Engine {
   /** Options.callerRuns: the calling thread is one of the workers. */
   callerRuns?: boolean;
 }
-const ENGINES: Engine[] = [
+const ALL_ENGINES: Engine[] = [
   { engine: 'inline', workers: 1 },
-  { engine: 'threads', workers: 1 },
   { engine: 'threads', workers: 2 },
+  { engine: 'threads', workers: 3, callerRuns: true },
+  { engine: 'threads', workers: 1 },
   { engine: 'threads', workers: 7 },
   { engine: 'threads', workers: 2, callerRuns: true },
-  { engine: 'threads', workers: 3, callerRuns: true },
 ];
+/** Inline, a pool, and a pool the caller works in; every pool size in the full campaigns (helpers/campaign.ts). */
+const ENGINES = ALL_ENGINES.slice(0, campaign(3, ALL_ENGINES.length));
 
 /**
  * One runtime per engine, shared by the operations that take one (the scan's and hash's), as the

@@ -20,6 +20,7 @@ import { exportDataset, exportPublishProbe, type DatasetExportOptions, type Data
 import { generateSampleLibrary } from '../src/sample/generate.js';
 import { encodeSidecar } from '../src/formats/codec.js';
 import { FAKE_JPEG, listTree, makeTree, removeTree, tempDir, type TreeNode } from './helpers/tree.js';
+import { inTurn } from './helpers/campaign.js';
 import { CLI_PATH, runCli } from './helpers/cli.js';
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -846,7 +847,7 @@ describe('attack 4: shards + merge, engines, the index and filters give the byte
   const read = (format: string, p: string) =>
     format === 'yolo' ? JSON.stringify(listTree(p)).replaceAll(p, '<out>') : readFileSync(p, 'latin1') + (format === 'embeddings' ? readFileSync(p.replace(/\.npy$/, '.jsonl'), 'utf8') : '');
 
-  for (const format of ['coco', 'yolo', 'embeddings'] as const) {
+  for (const [fi, format] of (['coco', 'yolo', 'embeddings'] as const).entries()) {
     it(`${format}: CLI shards (2 and 3 of them) + merge = one run, bytes and exit code; --engine threads and --index the same`, async () => {
       const ext = format === 'yolo' ? '' : format === 'coco' ? '.json' : '.npy';
       const inc = format === 'embeddings' ? [] : ['--include', 'faces'];
@@ -854,7 +855,7 @@ describe('attack 4: shards + merge, engines, the index and filters give the byte
       const one = await runCli(['export', lib, '--format', format, ...inc, '-o', whole, '--json', '--engine', 'inline']);
       assert.equal(one.code, 1, one.stderr);
       const base = read(format, whole);
-      for (const n of [2, 3]) {
+      for (const n of inTurn([2, 3], fi)) {
         const shards = Array.from({ length: n }, (_, i) => join(out, `${format}-${n}-s${i}.jsonl`));
         for (let i = 0; i < n; i++) {
           const s = await runCli(['export', lib, '--format', format, ...inc, '--shard', `${i}/${n}`, '-o', shards[i]]);

@@ -27,6 +27,7 @@ import { convert } from '../src/ops/convert.js';
 import { resolveConflicts } from '../src/ops/resolve.js';
 import { cleanup } from '../src/ops/cleanup.js';
 import type { EngineKind, JsonObject, JsonValue } from '../src/types.js';
+import { inTurn } from './helpers/campaign.js';
 import { runCli } from './helpers/cli.js';
 import { CLI, CLIENT, findPython } from './helpers/python.js';
 import { FAKE_JPEG, testDir } from './helpers/tree.js';
@@ -245,8 +246,9 @@ describe('another tool\'s files in a sidecar\'s name', () => {
     assertUntouched(cases, 'CLI resolve, cleanup');
     const data = path.join(root, 'data.json');
     fs.writeFileSync(data, JSON.stringify({ faces: [] }));
-    for (const c of cases) {
-      for (const args of [[], ['--format', 'json'], ['--format', 'json', '--naming', 'name-ext'], ['--format', 'json', '--naming', 'stem']]) {
+    for (const [ci, c] of cases.entries()) {
+      // Each case with every save form in the full campaigns (helpers/campaign.ts), with one of them in turn here.
+      for (const args of inTurn([[], ['--format', 'json'], ['--format', 'json', '--naming', 'name-ext'], ['--format', 'json', '--naming', 'stem']], ci)) {
         const w = await json(['write', c.image, '--operation', 'face_detection', '--data', data, '--json', ...args]);
         assert.notEqual(w.path, c.foreign, `${c.foreign} ${args.join(' ')}`);
         // Each write read back in this process (a process per write and read was most of this

@@ -5,6 +5,7 @@ import { SidecarError } from '../src/errors.js';
 import { decodeSidecar, deepEqualJson, encodeSidecar } from '../src/formats/codec.js';
 import { locateJsonSyntaxError, stringifyKeepingNegativeZero } from '../src/formats/json.js';
 import type { JsonObject, JsonValue } from '../src/types.js';
+import { campaign } from './helpers/campaign.js';
 
 const utf8 = (s: string) => Buffer.from(s, 'utf8');
 
@@ -240,7 +241,7 @@ describe('JSON syntax locator', () => {
         assert.equal(found === undefined, valid, `${JSON.stringify(t)}: ${found?.reason}`);
         if (found) assert.ok(found.index >= 0 && found.index <= t.length);
       }),
-      { numRuns: 1000 },
+      { numRuns: campaign(333, 1000) },
     );
   });
 });

@@ -10,7 +10,7 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, writeFileSync, statSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
-import { ALL, commands, firstDiff, photoSpec, show, type Run } from './helpers/index-parity.js';
+import { PARITY_COMMANDS, commands, firstDiff, photoSpec, show, type Run } from './helpers/index-parity.js';
 import { FAKE_JPEG, makeTree, sidecarData, testDir } from './helpers/tree.js';
 
 /** A sidecar's text changed in place (a digit of a confidence), size and mtime kept: only ctime tells. */
@@ -35,7 +35,7 @@ async function compareAll(t: TestContext, label: string, build: (spec: Record<st
   const runs: Run[] = [];
   const cmds = commands(root, indexPath, runs);
   const hows: string[] = [];
-  for (const name of ALL) {
+  for (const name of PARITY_COMMANDS) {
     const cmd = cmds[name];
     const want = await cmd(false);
     for (let i = 0; i < 4; i++) {
@@ -47,7 +47,7 @@ async function compareAll(t: TestContext, label: string, build: (spec: Record<st
   }
   if (typeof editRel === 'function') editRel(root);
   else editInPlace((typeof editRel === 'string' ? join(root, editRel) : Buffer.concat([Buffer.from(root + '/'), editRel])) as unknown as string);
-  for (const name of ALL) {
+  for (const name of PARITY_COMMANDS) {
     const cmd = cmds[name];
     const want = await cmd(false);
     for (let i = 0; i < 2; i++) {

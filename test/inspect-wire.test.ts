@@ -34,6 +34,7 @@ import { sidecarFiles } from './helpers/tree.js';
 import { INSPECT_OPTION_SETS as OPTION_SETS, inspectionArb } from './helpers/inspection-arbitraries.js';
 import type { SidecarSummary } from '../src/model/summary.js';
 import type { FileInspection, InspectItem, InspectOptions } from '../src/model/inspection.js';
+import { campaign } from './helpers/campaign.js';
 
 /** Sets an own enumerable key (`__proto__` too), as a decoder does. */
 function setOwnKey(o: Record<string, unknown>, k: string, v: unknown): void {
@@ -127,7 +128,7 @@ describe('inspect results as compact batches', () => {
         // One result packed alone (an index entry's form): the very result, or null.
         for (const r of expected) assertPackedAlone({ ...r, path: '' });
       }),
-      { numRuns: 300 },
+      { numRuns: campaign(100, 300) },
     );
   });
 
@@ -307,7 +308,7 @@ describe('inspect results as compact batches', () => {
         // A batch's link items share their LinkAt, as the scan makes them (one per folder).
         for (let i = 0; i < back.length; i++) for (let j = 0; j < back.length; j++) if (items[i].resolveLink === items[j].resolveLink && items[i].resolveLink) assert.equal(back[i].resolveLink, back[j].resolveLink);
       }),
-      { numRuns: 500 },
+      { numRuns: campaign(166, 500) },
     );
     // An empty batch, and one empty path (a string of one item, not of none).
     assert.deepEqual(unpackInspectItems(packInspectItems([])), []);
@@ -410,7 +411,7 @@ describe('stats sizes from the decoders\' float blocks', () => {
         assert.equal(size, binEncodedSize(cloneJson(marked)));
         for (const k of Object.keys(marked)) assert.equal(binEncodedSize(marked[k]), binEncodedSize(cloneJson(marked[k] as JsonValue)));
       }),
-      { numRuns: 300 },
+      { numRuns: campaign(100, 300) },
     );
   });
 

@@ -21,6 +21,7 @@ import { PassThrough } from 'node:stream';
 import type { JsonObject, SidecarFormat } from '../src/types.js';
 import { SAMPLES_DIR } from './helpers/samples.js';
 import { FAKE_JPEG, putFile, testDir } from './helpers/tree.js';
+import { campaign } from './helpers/campaign.js';
 
 const FORMATS: SidecarFormat[] = ['json', 'bin', 'rkyv', 'legacy'];
 const decodeText = (t: string) => decodeSidecar(Buffer.from(t, 'utf8')).data;
@@ -156,7 +157,7 @@ describe('number model: JSON text', () => {
           assert.equal(encodeJsonText(fast, indent, { maxDepth: 64, formatName: 'json' }), stringifyTyped(fast, ' '.repeat(indent), '', undefined), text);
         }
       }),
-      { numRuns: 500 },
+      { numRuns: campaign(166, 500) },
     );
   });
 });

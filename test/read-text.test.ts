@@ -19,6 +19,7 @@ import { DEFAULT_MAX_DEPTH } from '../src/formats/value.js';
 import { generateSampleLibrary, readSidecarDetailed, readSidecarText } from '../src/index.js';
 import { hostileBytes, seedCorpus } from './reliability/fuzz-inputs.js';
 import { removeTree, runCli, tempDir } from './helpers/cli.js';
+import { campaign } from './helpers/campaign.js';
 
 /** The reference's answer for some bytes: typed JSON of the decoded data, or the error code. */
 function reference(bytes: Uint8Array): { text: string } | { code: string } {
@@ -140,7 +141,7 @@ describe('plainJsonLine: the raw-text fast path of read', () => {
       fc.property(hostileBytes('json', corpus), (b) => {
         checkLine(b, 'hostile');
       }),
-      { numRuns: 400, seed: 20261122 },
+      { numRuns: campaign(133, 400), seed: 20261122 },
     );
   });
 });

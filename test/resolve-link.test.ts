@@ -145,7 +145,11 @@ test('a link whose target path passes PATH_MAX (its folder\'s does not) is broke
   mkdirSync(join(lib, 'g'), { recursive: true });
   let deep = join(top, 'out');
   const goal = 4100 - '/X.jpg'.length;
-  while (deep.length < goal) deep = join(deep, 'c'.repeat(Math.min(200, goal - deep.length - 1)));
+  // Folders of at most 200 bytes, the last of at least 2 (a '/' and a name) whatever the temp folder's length.
+  while (deep.length < goal) {
+    const left = goal - deep.length - 1;
+    deep = join(deep, 'c'.repeat(left <= 200 ? left : Math.min(200, left - 2)));
+  }
   mkdirSync(deep, { recursive: true }); // 4,094 bytes: a path one call may name
   execFileSync('sh', ['-c', ': > X.jpg'], { cwd: deep }); // 4,100 bytes: made from inside
   assert.equal(Buffer.byteLength(join(deep, 'X.jpg')), 4100);
@@ -156,4 +160,5 @@ test('a link whose target path passes PATH_MAX (its folder\'s does not) is broke
   assert.deepEqual(native, { broken: true, reason: 'ENAMETOOLONG' });
   assert.deepEqual(new LinkResolver(lib).resolve(link, 'g', 'L.jpg'), native);
   assert.deepEqual(resolveLinkTraced(join(lib, 'g'), 'L.jpg', { beforeLookup: () => undefined, looked: () => undefined }), native);
+  execFileSync('rm', ['-rf', top]); // rm walks by descriptor: a path past PATH_MAX is no trouble
 });

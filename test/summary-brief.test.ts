@@ -15,6 +15,7 @@ import { sidecarDataArb } from './reliability/fuzz-inputs.js';
 import { filesUnder } from './helpers/accel-parity.js';
 import { SAMPLES_DIR } from './helpers/samples.js';
 import { removeTree, tempDir } from './helpers/cli.js';
+import { campaign } from './helpers/campaign.js';
 
 function same(data: JsonObject, label: string): void {
   assert.deepEqual(briefOfSidecar(data), briefOf(summarizeSidecar(data)), label);
@@ -55,7 +56,7 @@ describe('the brief of a sidecar (validate)', () => {
       fc.property(sidecarArb, (data) => {
         same(data, JSON.stringify(data).slice(0, 200));
       }),
-      { numRuns: 600, seed: 31 },
+      { numRuns: campaign(200, 600), seed: 31 },
     );
     fc.assert(
       fc.property(sidecarDataArb, (data) => same(data, 'random')),

@@ -67,6 +67,18 @@ export function resolveLinks(paths: readonly string[]): Map<string, ResolvedLink
   return out;
 }
 
+/** Linux's PATH_MAX, its terminating NUL included: realpath(3) fails on a longer result. */
+const PATH_MAX = 4096;
+
+/**
+ * /proc and below: magic links there (/proc/PID/cwd, /proc/self/fd/N) lead elsewhere when a
+ * process moves, with no folder or inode on the way changing. A resolution that looked a name up
+ * there is never kept from one run to the next (tasks/link-entry.ts, incremental/dir-cache.ts).
+ */
+export function isUnderProc(dir: string): boolean {
+  return dir === '/proc' || dir.startsWith('/proc/');
+}
+
 /**
  * Resolves symlinked images, with sync calls (a few µs each, where the promise API costs a
  * thread-pool round trip; game folders hold thousands of links).
@@ -80,9 +92,6 @@ export function resolveLinks(paths: readonly string[]): Map<string, ResolvedLink
  * `..` after a name, a link to a link, a missing or non-file target, an error — takes realpath +
  * stat as before, so a target's path, and whether it lies inside the root, are the same either way.
  */
-/** Linux's PATH_MAX, its terminating NUL included: realpath(3) fails on a longer result. */
-const PATH_MAX = 4096;
-
 export class LinkResolver implements LinkResolution {
   private readonly realDirs = new Map<string, string | null>();
 

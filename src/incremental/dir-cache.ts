@@ -19,7 +19,7 @@
 import { readdirSync } from 'node:fs';
 import { serialize } from 'node:v8';
 import { byName, kindOfDirent, type EntryKind, type ListingCache, type WalkEntry } from '../discovery/walk.js';
-import { lookupEntry, LOOKUP_MEMO_ENTRIES, LookupMemo, unpooled, type LinkResolution } from '../discovery/resolve-link.js';
+import { isUnderProc, lookupEntry, LOOKUP_MEMO_ENTRIES, LookupMemo, unpooled, type LinkResolution } from '../discovery/resolve-link.js';
 import { identityEquals } from '../fs/identity.js';
 import { decodeLinkPayload, FolderIdentities, resolveLinkEntry, type FolderNow } from '../tasks/link-entry.js';
 import { entryIdentity, entryPayload, TABLE_DIRS, TABLE_LINKS, type IndexReader } from './store.js';
@@ -155,6 +155,8 @@ export class DirSnapshots implements ListingCache, LinkResolution {
    * `dirId`? Free when the folder is as it was; one lstat (shared by the run) otherwise.
    */
   stepHolds(dir: string, dirId: Uint8Array, name: string, stamp: Uint8Array | null): boolean {
+    // (An index written before such lookups were left unstored may hold some: they never hold.)
+    if (isUnderProc(dir)) return false;
     const now = this.identityNow(dir);
     if (now !== null && Buffer.compare(now.id, dirId) === 0) return true;
     return this.namesNow(dir, name, stamp);

@@ -17,7 +17,7 @@
  */
 import { statSync } from 'node:fs';
 import { identityBytes, IDENTITY_BYTES } from '../fs/identity.js';
-import { resolveLinkTraced, unpooled, type LookupMemo } from '../discovery/resolve-link.js';
+import { isUnderProc, resolveLinkTraced, unpooled, type LookupMemo } from '../discovery/resolve-link.js';
 import type { LinkEntry, ResolvedLink } from '../model/inspection.js';
 import { decodeResult } from './entry-format.js';
 
@@ -74,8 +74,7 @@ export function resolveLinkEntry(rootReal: string, dirRel: string, name: string,
   const real = dirRel === '' ? rootReal : `${rootReal}/${dirRel}`;
   const steps: [string, string, Buffer | null, Uint8Array][] = [];
   let storable = true;
-  // A lookup under /proc meets magic links (/proc/PID/cwd, /proc/self/fd/N) whose target changes
-  // with no folder or inode changing: such a resolution is made again on every run, never stored.
+  // A lookup under /proc: made again on every run, never stored (resolve-link.ts isUnderProc).
   let magic = false;
   let idOf: Uint8Array = NO_IDENTITY;
   const link = resolveLinkTraced(
@@ -83,7 +82,7 @@ export function resolveLinkEntry(rootReal: string, dirRel: string, name: string,
     name,
     {
       beforeLookup: (dir) => {
-        if (dir === '/proc' || dir.startsWith('/proc/')) magic = true;
+        if (isUnderProc(dir)) magic = true;
         const now = folderOf(dir); // before the lookup in it
         // A folder changed within the racy margin vouches for nothing: its lookups are lstat'ed.
         idOf = now && !now.racy ? now.id : NO_IDENTITY;
