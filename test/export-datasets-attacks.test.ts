@@ -1126,6 +1126,34 @@ describe('attack 5: never over a user\'s files; each image with the sidecar its 
     }
   });
 
+  it('RAW+JPEG, the JPEG a symlink whose own sidecar is beside its target: the JPEG exported with it (as `read` takes it), a shared stem file recording neither a finding', async () => {
+    const face = (v: number) => ({ success: true, faces: [{ bbox: { x: 0.1, y: 0.1, width: 0.2, height: 0.2 }, encoding: enc(512, v) }] });
+    // [the RAW's own file?]: with it, the JPEG's results left the export unnamed once the stem file
+    // came; without it, the stem file (the RAW's read takes it, ambiguous) was dropped unnamed.
+    for (const rawOwn of [true, false]) {
+      const ext = makeTree({ 'IMG_1.JPG': FAKE_JPEG, 'IMG_1.JPG.json': { json: { face_detection: face(0.25) } } });
+      const lib = makeTree({
+        'IMG_1.CR2': FAKE_JPEG,
+        'IMG_1.JPG': { symlink: join(ext, 'IMG_1.JPG') },
+        'IMG_1.json': { json: { face_detection: face(0.75) } },
+        ...(rawOwn ? { 'IMG_1.CR2.json': { json: { face_detection: face(0.5) } } } : {}),
+      });
+      try {
+        const npy = join(out, `linked-pair-${rawOwn}.npy`);
+        const { findings } = await run(lib, { format: 'embeddings', output: npy });
+        const rows = readFileSync(npy.replace(/\.npy$/, '.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Json);
+        const bytes = readFileSync(npy);
+        const taken = rows.map((r, i) => [r.image, r.sidecar, bytes.readFloatLE(128 + i * 2048)]);
+        const jpeg: unknown[] = ['IMG_1.JPG', relative(lib, join(ext, 'IMG_1.JPG.json')), Math.fround(0.25)];
+        assert.deepEqual(taken, rawOwn ? [['IMG_1.CR2', 'IMG_1.CR2.json', Math.fround(0.5)], jpeg] : [jpeg], `rawOwn ${rawOwn}`);
+        assert.ok(findings.some((f) => f.path === join(lib, 'IMG_1.json') && /whose results these are cannot be told/.test(f.message)), `rawOwn ${rawOwn}: ${JSON.stringify(findings)}`);
+      } finally {
+        removeTree(lib);
+        removeTree(ext);
+      }
+    }
+  });
+
   it('RAW+JPEG, the JPEG\'s own sidecar corrupt and the shared one read instead: the corrupt file is named (exit 1), as validate names it', async () => {
     const lib = makeTree({
       'IMG_1.CR2': FAKE_JPEG,

@@ -62,8 +62,9 @@ export interface ExportedSidecars {
  * with the sidecar a read of it takes (docs/PAIRING.md §3), as soon as one image's read takes a
  * file of its own; a readable sidecar no image takes alone (a shared stem file recording none of
  * the images, beside the JPEG's own `IMG_1.JPG.bin`) is left out, and said so: given to the
- * other image, it gave the JPEG's name another file's results. Reads only records of several
- * images and several readable sidecars of this tree (rare: a pair sharing one stem file has one).
+ * other image, it gave the JPEG's name another file's results. A symlinked image's own file may be
+ * beside its target (outside the root): it is one of the record's sidecars too. Reads only records of
+ * several images and several readable sidecars (rare: a pair sharing one stem file has one).
  */
 export async function exportedSidecars(rec: ScanRecord, opts: Options): Promise<ExportedSidecars> {
   const effective = ownEffective(rec);
@@ -73,7 +74,8 @@ export async function exportedSidecars(rec: ScanRecord, opts: Options): Promise<
 
 async function imagesWithOwnSidecars(rec: ScanRecord, opts: Options): Promise<ExportedSidecars | null> {
   if (rec.category !== 'ambiguous' || rec.images.length < 2) return null;
-  const readable = rec.sidecars.filter((s) => s.side === 'local' && s.inspection.status === 'ok' && s.inspection.shape === 'sidecar');
+  // Local files and a symlinked image's target's (beside the target, outside the root: what a read of the link takes).
+  const readable = rec.sidecars.filter((s) => s.inspection.status === 'ok' && s.inspection.shape === 'sidecar');
   if (readable.length < 2) return null;
   const entries: { image: ScanImage; sidecar: ScanSidecar }[] = [];
   for (const image of rec.images) {
@@ -86,7 +88,7 @@ async function imagesWithOwnSidecars(rec: ScanRecord, opts: Options): Promise<Ex
     } catch {
       continue; // corrupt or unreadable: the record's own findings say so
     }
-    const sidecar = path === null ? undefined : rec.sidecars.find((s) => s.path === path && s.side === 'local');
+    const sidecar = path === null ? undefined : readable.find((s) => s.path === path);
     if (sidecar !== undefined && !entries.some((t) => t.sidecar === sidecar)) entries.push({ image, sidecar });
   }
   if (entries.length === 0) return null;
