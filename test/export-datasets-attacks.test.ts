@@ -1154,6 +1154,37 @@ describe('attack 5: never over a user\'s files; each image with the sidecar its 
     }
   });
 
+  it('a JPEG linked from a RAW+JPEG pair outside the library: exported with its own file beside the target (as `read` takes it), never the RAW\'s; a damaged file there is named', async () => {
+    const face = (v: number) => ({ success: true, faces: [{ bbox: { x: 0.1, y: 0.1, width: 0.2, height: 0.2 }, encoding: enc(512, v) }] });
+    const ext = makeTree({
+      'IMG_1.CR2': FAKE_JPEG,
+      'IMG_1.JPG': FAKE_JPEG,
+      'IMG_1.JPG.json': { json: { face_detection: face(0.25), sidecar_info: { image_path: 'IMG_1.JPG' } } },
+      'IMG_1.json': { json: { face_detection: face(0.75), sidecar_info: { image_path: 'IMG_1.CR2' } } },
+      'A.jpg': FAKE_JPEG,
+      'A.json': { json: { face_detection: face(0.5) } },
+      'A.bin': 'garbage, first in read order',
+    });
+    const lib = makeTree({ 'p/IMG_1.JPG': { symlink: join(ext, 'IMG_1.JPG') }, 'p/A.jpg': { symlink: join(ext, 'A.jpg') } });
+    try {
+      const npy = join(out, 'linked-from-pair.npy');
+      const { findings } = await run(lib, { format: 'embeddings', output: npy });
+      const rows = readFileSync(npy.replace(/\.npy$/, '.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Json);
+      const bytes = readFileSync(npy);
+      // It was exported with the RAW's stem file (the first of the target's group): another photo's face.
+      assert.deepEqual(rows.map((r, i) => [r.image, r.sidecar, bytes.readFloatLE(128 + i * 2048)]), [
+        ['p/A.jpg', relative(lib, join(ext, 'A.json')), Math.fround(0.5)],
+        ['p/IMG_1.JPG', relative(lib, join(ext, 'IMG_1.JPG.json')), Math.fround(0.25)],
+      ]);
+      assert.ok(findings.some((f) => f.path === join(ext, 'IMG_1.json')), `the RAW's file is a finding: ${JSON.stringify(findings)}`);
+      // The damaged file beside a target outside the root was named by no one, exit 0.
+      assert.ok(findings.some((f) => f.path === join(ext, 'A.bin') && f.kind === 'corrupt'), `the damaged file is named: ${JSON.stringify(findings)}`);
+    } finally {
+      removeTree(lib);
+      removeTree(ext);
+    }
+  });
+
   it('RAW+JPEG, the JPEG\'s own sidecar corrupt and the shared one read instead: the corrupt file is named (exit 1), as validate names it', async () => {
     const lib = makeTree({
       'IMG_1.CR2': FAKE_JPEG,

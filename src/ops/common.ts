@@ -73,7 +73,9 @@ export async function exportedSidecars(rec: ScanRecord, opts: Options): Promise<
 }
 
 async function imagesWithOwnSidecars(rec: ScanRecord, opts: Options): Promise<ExportedSidecars | null> {
-  if (rec.category !== 'ambiguous' || rec.images.length < 2) return null;
+  // Several images; or one symlinked image whose target shares its folder's files with other images
+  // (a JPEG linked from a RAW+JPEG pair elsewhere: the record holds that whole group's files).
+  if (rec.category !== 'ambiguous' || (rec.images.length < 2 && !rec.images.some((i) => i.isSymlink))) return null;
   // Local files and a symlinked image's target's (beside the target, outside the root: what a read of the link takes).
   const readable = rec.sidecars.filter((s) => s.inspection.status === 'ok' && s.inspection.shape === 'sidecar');
   if (readable.length < 2) return null;

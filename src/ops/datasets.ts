@@ -196,8 +196,10 @@ export async function exportDataset(root: string, opts: DatasetExportOptions): P
       } else {
         // A damaged file beside the one the record reads (a JPEG's own corrupt IMG_1.JPG.json, the
         // stem file read instead): its results are not in the dataset either; named, as validate names it.
+        // So is one beside a link's target outside the root (no record of this tree names it).
+        const outside = rec.images.some((i) => i.outsideRoot === true);
         for (const s of rec.sidecars) {
-          if (s.side === 'local' && s.inspection.error !== undefined) finding({ path: s.path, kind: s.inspection.error.code === 'CORRUPT' ? 'corrupt' : 'unreadable', message: s.inspection.error.message });
+          if ((s.side === 'local' || outside) && s.inspection.error !== undefined) finding({ path: s.path, kind: s.inspection.error.code === 'CORRUPT' ? 'corrupt' : 'unreadable', message: s.inspection.error.message });
         }
       }
       if (rec.images.length === 0) continue;
