@@ -615,6 +615,9 @@ describe('cli export --format coco|yolo|embeddings', () => {
       { id: 1, method: 'export', params: { dir: join(root, 'conv'), output: file, format: 'embeddings' } },
       { id: 2, method: 'export', params: { dir: join(root, 'conv'), output: join(out, 'served.json'), format: 'coco', faces: true } },
       { id: 3, method: 'export', params: { dir: join(root, 'conv'), output: '-', format: 'yolo' } },
+      // Other names of standard output: the export went into the server's responses.
+      { id: 4, method: 'export', params: { dir: join(root, 'conv'), output: '/dev/stdout', format: 'jsonl' } },
+      { id: 5, method: 'export', params: { dir: join(root, 'conv'), output: '/proc/self/fd/1', format: 'coco' } },
     ].map((l) => JSON.stringify(l)).join('\n') + '\n';
     const r = await runCli(['serve', '--stdio'], { input: lines });
     const res = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as Json);
@@ -623,6 +626,8 @@ describe('cli export --format coco|yolo|embeddings', () => {
     assert.equal(by(1).result.message, `Exported 1 images to: ${file}`);
     assert.deepEqual(by(2).result.categories, ['face', 'person'], 'in the order they first appear: conv/faces.json comes first');
     assert.match(by(3).error.message, /needs an output file/);
+    for (const id of [4, 5]) assert.match(by(id).error.message, /needs an output file, not standard output/, `request ${id}`);
+    assert.deepEqual(res.map((x) => x.id as number).sort((a, b) => a - b), [1, 2, 3, 4, 5], 'every line of stdout is a response');
   });
 });
 

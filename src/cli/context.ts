@@ -113,7 +113,7 @@ export function processIo(): Io {
 /** `-o FILE` given (anything but '-')? */
 export function outputFile(ctx: CommandContext): string | null {
   const o = ctx.opts.output;
-  return typeof o === 'string' && o !== '-' && o !== '' && !isStdoutName(o) ? o : null;
+  return typeof o === 'string' && o !== '' && !isStdoutName(o) ? o : null;
 }
 
 /**

@@ -43,9 +43,9 @@ export interface OutputSink {
   readonly replaced?: string;
 }
 
-/** `-o FILE` (null or '-' = `stdout`), or a caller's stream. */
+/** `-o FILE` (null or a name of standard output, fs/stdout-name.ts: `stdout`), or a caller's stream. */
 export async function openOutputSink(output: string | null | NodeJS.WritableStream, stdout: NodeJS.WritableStream): Promise<OutputSink> {
-  if (output === null || output === '-' || (typeof output === 'string' && isStdoutName(output))) return new StreamSink(stdout);
+  if (output === null || (typeof output === 'string' && isStdoutName(output))) return new StreamSink(stdout);
   if (typeof output === 'string') return openFileTarget(resolve(output));
   return new StreamSink(output);
 }

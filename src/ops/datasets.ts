@@ -160,7 +160,7 @@ function checkOptions(opts: DatasetExportOptions): void {
   if (opts.faces && format === 'embeddings') throw errors.usage('--include is for --format coco and yolo (embeddings are faces anyway)');
   if (opts.copyImages && format !== 'yolo') throw errors.usage('--copy-images is for --format yolo');
   if (opts.shardEnvelope) return;
-  if ((format === 'yolo' || format === 'embeddings') && (typeof output !== 'string' || output === '-' || isStdoutName(output))) {
+  if ((format === 'yolo' || format === 'embeddings') && (typeof output !== 'string' || isStdoutName(output))) {
     throw errors.usage(`export --format ${format} writes ${format === 'yolo' ? 'a folder' : 'a file and its rows beside it'}: give a path with -o, not stdout`);
   }
 }
@@ -339,8 +339,8 @@ export async function openDatasetWriter(o: DatasetWriteOptions, imageExtensions?
 
 /** A file output, checked against managed files (output-guard.ts) unless it is a stream. */
 async function fileSink(output: string | NodeJS.WritableStream, what: string, imageExtensions?: readonly string[]): Promise<OutputSink> {
-  if (typeof output === 'string' && output !== '-' && !isStdoutName(output)) assertOutputNotManaged(output, what, imageExtensions);
-  return openOutputSink(output === '-' ? null : output, process.stdout);
+  if (typeof output === 'string' && !isStdoutName(output)) assertOutputNotManaged(output, what, imageExtensions);
+  return openOutputSink(output, process.stdout);
 }
 
 /**

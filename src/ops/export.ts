@@ -52,6 +52,7 @@ import { exportedSidecars, recordedImageOf, sidecarFilter } from './common.js';
 import { csvRow, type CsvOptions } from './csv.js';
 import { SIDECAR_EXPORT_FORMATS } from '../vocabulary.js';
 import { openOutputSink } from '../fs/output-sink.js';
+import { isStdoutName } from '../fs/stdout-name.js';
 import { encryptedAhead } from '../integrity/tree-hash.js';
 
 export type ExportFormat = (typeof SIDECAR_EXPORT_FORMATS)[number];
@@ -118,12 +119,12 @@ export async function exportSidecars(root: string, opts: ExportOptions): Promise
   if (shardEnvelope && format !== 'jsonl') throw errors.usage('a shard of export writes JSON lines: use --format jsonl (merge gives the tree-ordered jsonl)');
   if (output === undefined || output === null || output === '') throw errors.usage('export needs an output path or stream');
   const rootAbs = resolve(root);
-  if (typeof output === 'string' && output !== '-') assertOutputNotManaged(output, 'export', scanOpts.imageExtensions);
+  if (typeof output === 'string' && !isStdoutName(output)) assertOutputNotManaged(output, 'export', scanOpts.imageExtensions);
   const filter = sidecarFilter(operationType, where);
   const session = scan(rootAbs, { ...scanOpts, inspect: { summarize: true, sizes: false, dataJson: format !== 'csv' } });
   const writer = shardEnvelope ? shardWriter(shardEnvelope.begin) : format === 'csv' ? csvWriter({ raw: csvRaw === true }) : WRITERS[format];
 
-  const sink = await openOutputSink(output === '-' ? null : output, process.stdout);
+  const sink = await openOutputSink(output, process.stdout);
   let exported = 0;
   let problems = 0;
   try {

@@ -7,6 +7,7 @@
 import { dirname } from 'node:path';
 import { resolveImageExtensions } from '../discovery/config.js';
 import { physicalPath } from '../fs/physical-path.js';
+import { isStdoutName } from '../fs/stdout-name.js';
 import { engineFromEnv, saveFormatFromEnv, statBindingFromEnv } from '../settings.js';
 import { errors } from '../errors.js';
 import { readSidecarText } from '../ops/read.js';
@@ -216,9 +217,9 @@ methods.set('export', {
   scheduling: 'tree',
   handle: async (p) => {
     const [{ exportSidecars }, { exportMessage }] = await Promise.all([import('../ops/export.js'), import('../messages.js')]);
-    // A path only: stdout carries responses, so '-' (stdout) is refused.
+    // A path only: stdout carries responses, so '-' and every other name of it are refused.
     const output = requirePath(p, 'output');
-    if (output === '-') throw errors.usage('export over the server needs an output file, not "-"');
+    if (isStdoutName(output)) throw errors.usage(`export over the server needs an output file, not standard output ("${output}")`);
     const format = optionalChoice(p, 'format', EXPORT_FORMATS) ?? 'json';
     if (isOneOf(DATASET_FORMATS, format)) {
       const { exportDataset } = await import('../ops/datasets.js');
