@@ -75,11 +75,10 @@ export interface ScanOptions extends Options {
 
 const MAX_PROBLEMS_KEPT = 200;
 
-/** Symlinked images a record resolved itself (a job of link groups has its links as its items instead). */
-function linksOf(rec: PendingRecord): number {
-  if (rec.linkGroups !== undefined) return 0;
-  let n = 0;
-  for (let i = 0; i < rec.images.length; i++) if (rec.images[i].isSymlink) n++;
+/** A record's part of the work the engine is sized by: its items, and the symlinked images it resolved itself (a job of link groups has its links as its items). */
+function workOf(rec: PendingRecord): number {
+  let n = rec.items.length;
+  if (rec.linkGroups === undefined) for (let i = 0; i < rec.images.length; i++) if (rec.images[i].isSymlink) n++;
   return n;
 }
 
@@ -359,7 +358,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
     // With the index: look a record up, and size the engine by the whole work, as without the index;
     // threads start by the work that runs (hits never start a thread; a few misses run in-process).
     const lookUpAndSize = (rec: PendingRecord) => {
-      work.total += rec.items.length + linksOf(rec);
+      work.total += workOf(rec);
       if (rec.linkGroups !== undefined) work.run += rec.items.length;
       else if (lookUp(rec, index!, sized)) work.run += (rec.send ?? rec.items).length;
       runtime.expect?.(work.total, work.run);
@@ -373,7 +372,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
       else {
         if (sized) for (const it of rec.items) it.size = sizeOf(it.path);
         // The report's engine is sized by the same work as with the index (threads start by what the pipeline runs).
-        work.total += rec.items.length + linksOf(rec);
+        work.total += workOf(rec);
         runtime.expect?.(work.total, 0);
       }
       return rec;
