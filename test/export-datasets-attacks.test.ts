@@ -941,6 +941,8 @@ describe('attack 5: never over a user\'s files; each image with the sidecar its 
   });
   after(() => removeTree(out));
   const detection = { yolov8: yolo([obj({ coordinates_pixels: { x: 1, y: 1, width: 2, height: 2 } })]) };
+  /** A face detection result of one face, its 512-float encoding starting at `v` (enc). */
+  const face = (v: number) => ({ success: true, faces: [{ bbox: { x: 0.1, y: 0.1, width: 0.2, height: 0.2 }, encoding: enc(512, v) }] });
   /** A library of `n` images `i0.jpg` … each with the same sidecar. */
   const imagesEach = (n: number, sidecar: TreeNode) => {
     const spec: Record<string, TreeNode> = {};
@@ -1103,7 +1105,6 @@ describe('attack 5: never over a user\'s files; each image with the sidecar its 
   });
 
   it('RAW+JPEG, the JPEG with its own sidecar beside a shared one recording neither image: the JPEG exported with its own (as `read` takes it), the shared file a finding, never another file\'s vector under the JPEG', async () => {
-    const face = (v: number) => ({ success: true, faces: [{ bbox: { x: 0.1, y: 0.1, width: 0.2, height: 0.2 }, encoding: enc(512, v) }] });
     for (const own of ['IMG_1.JPG', 'IMG_1.CR2']) {
       const lib = makeTree({
         'IMG_1.CR2': FAKE_JPEG,
@@ -1127,7 +1128,6 @@ describe('attack 5: never over a user\'s files; each image with the sidecar its 
   });
 
   it('RAW+JPEG, the JPEG a symlink whose own sidecar is beside its target: the JPEG exported with it (as `read` takes it), a shared stem file recording neither a finding', async () => {
-    const face = (v: number) => ({ success: true, faces: [{ bbox: { x: 0.1, y: 0.1, width: 0.2, height: 0.2 }, encoding: enc(512, v) }] });
     // [the RAW's own file?]: with it, the JPEG's results left the export unnamed once the stem file
     // came; without it, the stem file (the RAW's read takes it, ambiguous) was dropped unnamed.
     for (const rawOwn of [true, false]) {
@@ -1155,7 +1155,6 @@ describe('attack 5: never over a user\'s files; each image with the sidecar its 
   });
 
   it('a JPEG linked from a RAW+JPEG pair outside the library: exported with its own file beside the target (as `read` takes it), never the RAW\'s; a damaged file there is named', async () => {
-    const face = (v: number) => ({ success: true, faces: [{ bbox: { x: 0.1, y: 0.1, width: 0.2, height: 0.2 }, encoding: enc(512, v) }] });
     const ext = makeTree({
       'IMG_1.CR2': FAKE_JPEG,
       'IMG_1.JPG': FAKE_JPEG,
