@@ -14,7 +14,7 @@
  * by the thread that read the file, from the stat of the descriptor it read through).
  */
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { errors } from '../errors.js';
 import { relativeTo } from '../fs/rel-path.js';
@@ -52,6 +52,7 @@ import {
 import type { EntryBlock, EntryOptions, IndexEntryOut } from '../model/index-entry.js';
 import type { FileInspection, InspectOptions } from '../model/inspection.js';
 import type { IndexOptions, IndexLocation } from '../model/index-options.js';
+import { makeFoldersSync } from '../fs/make-folders.js';
 
 export const DEFAULT_RACY_MARGIN_MS = 2000;
 const LOCK_TIMEOUT_MS = 15_000;
@@ -315,7 +316,7 @@ export class ScanIndex implements EntrySink {
     if (this.closed || this.spoolFailed) return 0;
     try {
       if (!this.spool) {
-        makeFolders(dirname(this.location.path));
+        makeFoldersSync(dirname(this.location.path));
         // A spool becomes the index only when nothing was stored before (a first run): its tables
         // are then built at the end from a list (12 B per entry); otherwise it is read back by
         // offset while the index is rewritten, and keeps none.
@@ -692,7 +693,7 @@ export class ScanIndex implements EntrySink {
     const prune = complete && this.opts.prune !== false && !(this.reader !== null && this.allMet(this.reader));
     const pruneLoaded = prune && this.reader !== null;
     try {
-      makeFolders(dirname(path));
+      makeFoldersSync(dirname(path));
       // Killed or interrupted runs' spools and temp files go on every run, not only on one that
       // writes: after a Ctrl-C'd run with many misses, repeat runs where nothing changed kept its
       // spool (up to the size of the index) for good. One readdir of the index folder.
@@ -1011,28 +1012,5 @@ export class ScanIndex implements EntrySink {
     } finally {
       if (!diskIsLoaded) disk?.close();
     }
-  }
-}
-
-/**
- * `mkdir -p`, one folder at a time: Node 20's `mkdirSync(p, { recursive: true })` loops forever
- * where a folder cannot be made under one that exists (`--index /proc/x/index`: ENOENT under /proc),
- * and the run hung at full CPU instead of going on without an index.
- */
-function makeFolders(dir: string): void {
-  try {
-    mkdirSync(dir);
-    return;
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'EEXIST') return;
-    const parent = dirname(dir);
-    if (code !== 'ENOENT' || parent === dir) throw e;
-    makeFolders(parent);
-  }
-  try {
-    mkdirSync(dir);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
   }
 }

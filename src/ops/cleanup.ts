@@ -22,6 +22,7 @@
  * move hold the lock a save of any image claiming the file takes (lock-key.ts), as convert does.
  */
 import { fsyncDirs } from '../fs/dir-sync.js';
+import { makeFolders } from '../fs/make-folders.js';
 import { mkdir, realpath, unlink } from 'node:fs/promises';
 import { hashRegularFile, sameFile, type FileSnapshot } from '../fs/file-hash.js';
 import { lstatOrNull, moveNoOverwrite, pathExists } from '../fs/move.js';
@@ -400,7 +401,7 @@ async function quarantineOrphans(
         await checkInsideRoot(rootAbs, rootReal, h);
         const st = await lstatOrNull(h.path);
         if (!st || !st.isFile() || !sameFile(st, h.snapshot)) throw errors.conflict('changed or replaced since it was hashed; left alone', [h.path]);
-        await mkdir(dirname(h.destination), { recursive: true }).catch((e) => {
+        await makeFolders(dirname(h.destination)).catch((e) => {
           throw errors.fromFs(e, dirname(h.destination));
         });
         // The folders on the way are real ones of this quarantine: `mkdir -p` accepts a symlink

@@ -15,7 +15,7 @@
  * shard outputs gives what one run gives. Every output appears complete or not at all (a file: a
  * temp file renamed over it; the folder: a temp folder renamed into place).
  */
-import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, realpathSync, rmSync, statSync, symlinkSync, writeFileSync, lstatSync, type Stats } from 'node:fs';
+import { copyFileSync, existsSync, readFileSync, readdirSync, realpathSync, rmSync, statSync, symlinkSync, writeFileSync, lstatSync, type Stats } from 'node:fs';
 import { mkdir, open, rename, rm, rmdir, unlink, type FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
@@ -29,6 +29,7 @@ import { assertOutputNotManaged } from '../analysis/output-guard.js';
 import { nfc, splitName } from '../discovery/extensions.js';
 import { imageRecordedAmong } from '../analysis/image-identity.js';
 import { openOutputSink, type OutputSink } from '../fs/output-sink.js';
+import { makeFoldersSync } from '../fs/make-folders.js';
 import { isStdoutName } from '../fs/stdout-name.js';
 import { fsyncDirs } from '../fs/dir-sync.js';
 import { assertLockHeld, withSidecarLock } from '../fs/lock.js';
@@ -859,7 +860,7 @@ class YoloWriter implements DatasetWriter {
 
   private mkdirs(dir: string): void {
     if (this.madeDirs.has(dir)) return;
-    mkdirSync(dir, { recursive: true });
+    makeFoldersSync(dir);
     this.madeDirs.add(dir);
   }
 

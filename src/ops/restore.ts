@@ -9,8 +9,9 @@
  * is left, the folder (and an empty `.image-sidecar-quarantine`) is removed — by rmdir only, never
  * by a recursive delete.
  */
-import { readdir, mkdir, realpath, rmdir, unlink } from 'node:fs/promises';
+import { readdir, realpath, rmdir, unlink } from 'node:fs/promises';
 import { READ_NOFOLLOW_FLAGS, readRegularFile } from '../fs/regular-file.js';
+import { makeFolders } from '../fs/make-folders.js';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { errors, isSidecarError } from '../errors.js';
 import { QUARANTINE_DIR } from '../discovery/own-folders.js';
@@ -124,7 +125,7 @@ export async function restore(root: string, opts: RestoreOptions = {}): Promise<
       }
       await checkDestInsideRoot(rootAbs, rootReal, entry.rel, true);
       if (!dryRun) {
-        await mkdir(dirname(dest), { recursive: true }).catch((e) => {
+        await makeFolders(dirname(dest)).catch((e) => {
           throw errors.fromFs(e, dirname(dest));
         });
         await checkDestInsideRoot(rootAbs, rootReal, entry.rel, false); // the dirs just made are real ones

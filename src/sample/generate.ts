@@ -15,6 +15,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { errors, isSidecarError } from '../errors.js';
+import { makeFolders } from '../fs/make-folders.js';
 import type { JsonObject } from '../types.js';
 import { CORRUPTION_KINDS, corruptJson, encodeSample, pipelineJson, withBom, type SampleFormat } from './encode.js';
 import { fakeImageBytes } from './images.js';
@@ -149,7 +150,7 @@ async function prepareRoot(dir: string): Promise<string> {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') {
       try {
-        await fs.promises.mkdir(root, { recursive: true });
+        await makeFolders(root);
       } catch (e2) {
         throw errors.fromFs(e2, root);
       }
