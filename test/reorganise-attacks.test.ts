@@ -381,6 +381,130 @@ test('1 mv: a failure to unlink a source (immutable source folder) leaves no sec
   }
 });
 
+/**
+ * A preload for the CLI: once it links the image at `to` (the last file a unit places), a writer
+ * that takes no lock (a pipeline saving its JSON by temp file and rename) replaces `sidecar` with
+ * `content`. The move's check-then-unlink of the source names comes after.
+ */
+function unlockedWriterHook(dir: string, to: string, sidecar: string, content: string): string {
+  const hook = join(dir, 'unlocked-writer-hook.cjs');
+  fs.writeFileSync(
+    hook,
+    `const fs = require('fs');
+const link = fs.linkSync, symlink = fs.symlinkSync;
+let done = false;
+const after = (dest) => {
+  if (done || String(dest) !== ${JSON.stringify(to)}) return;
+  done = true;
+  fs.writeFileSync(${JSON.stringify(sidecar + '.pipeline-tmp')}, ${JSON.stringify(content)});
+  fs.renameSync(${JSON.stringify(sidecar + '.pipeline-tmp')}, ${JSON.stringify(sidecar)});
+};
+fs.linkSync = function (a, b) { const r = link.apply(this, arguments); after(b); return r; };
+`,
+  );
+  return hook;
+}
+
+test('1 mv: a sidecar a writer without the lock replaced at the source during the move goes with the image (it was unlinked: its results lost, exit 0)', async () => {
+  const root = makeTree({ 'a/IMG_1.jpg': bytes(400, 1), b: { dir: true } });
+  const hookDir = tempDir('isc-hook-');
+  try {
+    fs.writeFileSync(join(root, 'a/IMG_1.json'), JSON.stringify({ ...sidecarData('IMG_1.jpg'), face_detection: { run: 'old' } }));
+    const newer = JSON.stringify({ ...sidecarData('IMG_1.jpg'), face_detection: { run: 'newer, from the pipeline' } });
+    const hook = unlockedWriterHook(hookDir, join(root, 'b/IMG_1.jpg'), join(root, 'a/IMG_1.json'), newer);
+    const r = spawnSync(process.execPath, ['-r', hook, BUNDLE, 'mv', join(root, 'a/IMG_1.jpg'), join(root, 'b'), '--json'], { encoding: 'utf8', timeout: 60_000 });
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(names(join(root, 'a')), []);
+    assert.deepEqual(names(join(root, 'b')), ['IMG_1.jpg', 'IMG_1.json']);
+    assert.equal(fs.readFileSync(join(root, 'b/IMG_1.json'), 'utf8'), newer, 'the pipeline\'s newer file went with the image');
+  } finally {
+    removeTree(root);
+    removeTree(hookDir);
+  }
+});
+
+test('1 mv to another file system: a sidecar replaced at the source during the move is left there, said (CONFLICT, exit 1), never removed', async (t) => {
+  const shm = '/dev/shm';
+  const root = makeTree({ 'a/IMG_1.jpg': bytes(400, 1) });
+  if (!fs.existsSync(shm) || fs.statSync(shm).dev === fs.statSync(root).dev) {
+    removeTree(root);
+    return t.skip('no second file system at /dev/shm');
+  }
+  const dest = fs.mkdtempSync(join(shm, 'isc-xdev-'));
+  const hookDir = tempDir('isc-hook-');
+  try {
+    fs.writeFileSync(join(root, 'a/IMG_1.json'), JSON.stringify({ ...sidecarData('IMG_1.jpg'), face_detection: { run: 'old' } }));
+    const newer = JSON.stringify({ ...sidecarData('IMG_1.jpg'), face_detection: { run: 'newer, from the pipeline' } });
+    const hook = unlockedWriterHook(hookDir, join(dest, 'IMG_1.jpg'), join(root, 'a/IMG_1.json'), newer);
+    const r = spawnSync(process.execPath, ['-r', hook, BUNDLE, 'mv', join(root, 'a/IMG_1.jpg'), dest, '--json'], { encoding: 'utf8', timeout: 60_000 });
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stdout + r.stderr, /changed at the source during the move/);
+    assert.equal(fs.readFileSync(join(root, 'a/IMG_1.json'), 'utf8'), newer, 'the newer file stays where the writer put it');
+    assert.ok(fs.existsSync(join(dest, 'IMG_1.jpg')) && fs.existsSync(join(dest, 'IMG_1.json')));
+  } finally {
+    removeTree(root);
+    removeTree(hookDir);
+    fs.rmSync(dest, { recursive: true, force: true });
+  }
+});
+
+test('1 cp/mv: an image name that is a FIFO is one finding; the other sources are copied; no hang, no leftovers', async (t) => {
+  const root = makeTree({ 'a/IMG_1.jpg': bytes(400, 1), b: { dir: true }, c: { dir: true } });
+  try {
+    if (spawnSync('mkfifo', [join(root, 'a/IMG_0.jpg')]).status !== 0) return t.skip('mkfifo not available');
+    fs.writeFileSync(join(root, 'a/IMG_1.json'), JSON.stringify(sidecarData('IMG_1.jpg')));
+    const cp = spawnSync(process.execPath, [BUNDLE, 'cp', join(root, 'a/IMG_0.jpg'), join(root, 'a/IMG_1.jpg'), join(root, 'b'), '--json'], { encoding: 'utf8', timeout: 30_000 });
+    assert.equal(cp.error, undefined, 'cp hung on the FIFO');
+    assert.equal(cp.status, 1, cp.stderr);
+    assert.match(cp.stdout + cp.stderr, /not a regular file[^\n]*IMG_0\.jpg/);
+    assert.deepEqual(names(join(root, 'b')), ['IMG_1.jpg', 'IMG_1.json']);
+    const copy = await copyImages([join(root, 'a/IMG_0.jpg')], join(root, 'c'));
+    assert.equal(copy.done, 0);
+    assert.deepEqual(names(join(root, 'c')), []);
+    assert.deepEqual(names(join(root, 'a')), ['IMG_0.jpg', 'IMG_1.jpg', 'IMG_1.json']);
+  } finally {
+    removeTree(root);
+  }
+});
+
+test('1 mv: recovering a dead run (killed after its image landed) whose image was saved to at the destination since finishes forward: the newest results stay with it', async () => {
+  for (const both of [false, true]) {
+    const root = makeTree({ 'a/IMG_1.jpg': bytes(500, 1), 'a/IMG_2.jpg': bytes(501, 2), b: { dir: true } });
+    try {
+      await saveSidecar(join(root, 'a/IMG_1.jpg'), 'face_detection', { faces: [] }, { format: 'json' });
+      // A run killed between "the image is at the destination" and "the source image is unlinked".
+      fs.linkSync(join(root, 'a/IMG_1.json'), join(root, 'b/IMG_1.json'));
+      fs.linkSync(join(root, 'a/IMG_1.jpg'), join(root, 'b/IMG_1.jpg'));
+      const unit = {
+        files: [
+          { from: join(root, 'a/IMG_1.json'), to: join(root, 'b/IMG_1.json'), role: 'sidecar' },
+          { from: join(root, 'a/IMG_1.jpg'), to: join(root, 'b/IMG_1.jpg'), role: 'image' },
+        ],
+      };
+      fs.writeFileSync(join(root, `b/.isc-move-${hostMark()}-${DEAD_PID}-0a1b`), JSON.stringify({ version: 1, mode: 'move', units: [unit] }));
+      // The pipeline saves its newest result where the image now is (and, in the second case, through the old path too),
+      // a moment after the crash (file times tick in milliseconds).
+      await new Promise((r) => setTimeout(r, 30));
+      await saveSidecar(join(root, 'b/IMG_1.jpg'), 'yolov8', { objects: [1] }, { format: 'json' });
+      if (both) await saveSidecar(join(root, 'a/IMG_1.jpg'), 'quality', { score: 1 }, { format: 'json' });
+      const r = await moveImages([join(root, 'a/IMG_2.jpg')], join(root, 'b'));
+      if (!both) {
+        assert.deepEqual(names(join(root, 'a')), [], 'moved forward: nothing of IMG_1 left at the source');
+        assert.ok('yolov8' in (await readSidecar(join(root, 'b/IMG_1.jpg'))), 'the newest result stays with the image');
+        assert.equal(r.problems.length, 0, JSON.stringify(r.problems));
+      } else {
+        // Saved to in both places: neither is removed, and the run says so.
+        assert.ok('quality' in (await readSidecar(join(root, 'a/IMG_1.jpg'))));
+        assert.ok('yolov8' in (await readSidecar(join(root, 'b/IMG_1.jpg'))));
+        assert.ok(r.problems.some((p) => /saved to both/.test(p.message)), JSON.stringify(r.problems));
+      }
+      assert.ok(fs.existsSync(join(root, 'b/IMG_2.jpg')));
+    } finally {
+      removeTree(root);
+    }
+  }
+});
+
 // ---------------------------------------------------------------------------------------------
 // SIGKILL trials and racing processes
 // ---------------------------------------------------------------------------------------------

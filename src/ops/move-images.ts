@@ -139,7 +139,7 @@ export async function transferImages(mode: TransferMode, sources: readonly strin
       const r = actUnit(mode, unit, deviceCopy, opts);
       deviceCopy ||= r.copied;
       report.done++;
-      for (const p of r.leftAtSource) report.problems.push({ path: p, code: 'IO', message: `moved with its image, but this second name of it could not be removed at the source: ${p}` });
+      report.problems.push(...r.leftAtSource);
       if (Date.now() - journalTouched > JOURNAL_REFRESH_MS) {
         fs.utimesSync(journal, new Date(), new Date()); // alive: a journal this old is not abandoned
         journalTouched = Date.now();
@@ -190,6 +190,7 @@ function planUnits(sources: string[], dest: Destination, opts: TransferOptions, 
       const st = fs.lstatSync(source, { throwIfNoEntry: false });
       if (st === undefined) throw errors.notFound(source, 'source');
       if (st.isDirectory()) throw errors.usage(`${source} is a folder: move or copy whole folders with mv or rsync (the sidecars in them go along)`);
+      if (!st.isFile() && !st.isSymbolicLink()) throw errors.conflict(NOT_REGULAR, [source]);
       const name = path.basename(source);
       if (isSidecarName(name)) {
         lone.push(source);
@@ -340,13 +341,16 @@ function withLocks<T>(keys: string[], opts: TransferOptions, fn: (held: HeldLock
 }
 
 /** Move or copy one unit (see the header for the order). Undoes its own links when a step fails before the image lands. */
-function actUnit(mode: TransferMode, unit: TransferUnit, copyAlready: boolean, opts: TransferOptions): { copied: boolean; leftAtSource: string[] } {
+function actUnit(mode: TransferMode, unit: TransferUnit, copyAlready: boolean, opts: TransferOptions): { copied: boolean; leftAtSource: TransferProblem[] } {
   return withLocks(lockKeysOf(unit), opts, (held) => {
     const check = () => held.forEach((l) => l.check(true)); // on disk only when not verified a moment ago
+    const before = new Map<string, fs.Stats>();
     for (const f of unit.files) {
       const st = fs.lstatSync(f.from, { throwIfNoEntry: false });
       if (st === undefined) throw errors.notFound(f.from, 'source');
       if (f.role === 'sidecar' && !st.isFile()) throw errors.conflict('no longer a regular file; left alone', [f.from]);
+      if (f.role === 'image' && !st.isFile() && !st.isSymbolicLink()) throw errors.conflict(NOT_REGULAR, [f.from]);
+      before.set(f.from, st);
     }
     // The plan was made before the lock: a save since may have added a sidecar. It goes along too.
     for (const c of newSidecarsOf(unit, opts)) {
@@ -369,28 +373,34 @@ function actUnit(mode: TransferMode, unit: TransferUnit, copyAlready: boolean, o
           copied = true;
         }
       }
-      if (copied) placeCopies(unit, made);
+      if (copied) {
+        // The files the copies are made of (an undone link attempt changed their ctime).
+        for (const f of unit.files) before.set(f.from, fs.lstatSync(f.from));
+        placeCopies(unit, made);
+      }
     } catch (e) {
       undo(made);
       throw e;
     }
-    const leftAtSource: string[] = [];
+    const leftAtSource: TransferProblem[] = [];
     if (mode === 'move') {
       if (copied) fsyncDir(path.dirname(unit.files[0].to)); // the copies are durable before a source goes
       check();
       // The image first, its sidecars last: a kill in between leaves extra sidecar names, never an image without them.
       const [first, ...rest] = [...unit.files].reverse();
       try {
-        fs.unlinkSync(first.from);
+        if (removeSource(first, copied, before) !== null) throw errors.conflict('changed at the source during the move; left there', [first.from]);
       } catch (e) {
         undo(made); // nothing left the source: the destination's new names go again
         throw e;
       }
       for (const f of rest) {
         try {
-          fs.unlinkSync(f.from);
+          const left = removeSource(f, copied, before);
+          if (left !== null) leftAtSource.push(left);
         } catch {
-          leftAtSource.push(f.from); // the image has it at the destination; this is a second name
+          // The image has it at the destination; this is a second name.
+          leftAtSource.push({ path: f.from, code: 'IO', message: `moved with its image, but this second name of it could not be removed at the source: ${f.from}` });
         }
       }
     }
@@ -437,6 +447,38 @@ function needsCopy(e: unknown): boolean {
   const c = (e as NodeJS.ErrnoException).code;
   return c === 'EXDEV' || c === 'EPERM' || c === 'ENOTSUP' || c === 'EOPNOTSUPP' || c === 'ENOSYS' || c === 'EMLINK';
 }
+
+/**
+ * Remove a source name once its file is at the destination (null), unless the name no longer holds
+ * that file: a writer that takes no lock (a pipeline saving its JSON by temp file and rename) may
+ * have put a newer one there since it was linked, and unlinking the name deleted its results. On
+ * one file system the newer file follows its image (renamed over the destination's name, which
+ * holds the older one: what a save just before the move would have left); across file systems it
+ * stays where it is, said (the problem returned). The check and the unlink are two calls: a write
+ * landing between them (microseconds, where it was the whole unit's move) is not seen.
+ */
+function removeSource(f: TransferFile, copied: boolean, before: ReadonlyMap<string, fs.Stats>): TransferProblem | null {
+  const now = fs.lstatSync(f.from, { throwIfNoEntry: false });
+  if (now === undefined) return null; // removed by someone else since: nothing to remove
+  const was = before.get(f.from);
+  // Linked: the same inode (or link text). Copied: the file the copy was made of (a link would
+  // have changed its ctime; a copy does not), not read again.
+  const unchanged =
+    !copied || now.isSymbolicLink()
+      ? sameEntry(f.from, f.to)
+      : was !== undefined && now.dev === was.dev && now.ino === was.ino && now.size === was.size && now.mtimeMs === was.mtimeMs && now.ctimeMs === was.ctimeMs;
+  if (unchanged) {
+    fs.unlinkSync(f.from);
+    return null;
+  }
+  if (!copied) {
+    fs.renameSync(f.from, f.to);
+    return null;
+  }
+  return { path: f.from, code: 'CONFLICT', message: `changed at the source during the move (a writer without the lock): the newer file is left there; ${f.to} has the one it had before` };
+}
+
+const NOT_REGULAR = 'not a regular file or a symlink (a FIFO, socket or device); left alone';
 
 function undo(made: string[]): void {
   for (const p of made.reverse()) fs.rmSync(p, { force: true });
@@ -570,8 +612,8 @@ function abandoned(host: string, pid: number, mtimeMs: number): boolean {
 }
 
 /** Only what this user wrote is acted on: a journal planted by another user names files to remove. */
-function ownedByUs(st: fs.Stats): boolean {
-  return typeof process.getuid !== 'function' || st.uid === process.getuid();
+function ownedByUs(st: { uid: number | bigint }): boolean {
+  return typeof process.getuid !== 'function' || Number(st.uid) === process.getuid();
 }
 
 interface Journal {
@@ -632,8 +674,9 @@ export function recoverJournals(dir: string, opts: TransferOptions = {}): { unit
       if (st?.isDirectory() && ownedByUs(st) && abandoned(stage[1], Number(stage[2]), st.mtimeMs)) fs.rmSync(p, { recursive: true, force: true });
       continue;
     }
-    const st = fs.lstatSync(p, { throwIfNoEntry: false });
-    if (!st?.isFile() || !ownedByUs(st) || !isAbandonedJournal(name, st.mtimeMs)) continue;
+    const st = fs.lstatSync(p, { throwIfNoEntry: false, bigint: true });
+    if (!st?.isFile() || !ownedByUs(st) || !isAbandonedJournal(name, Number(st.mtimeMs))) continue;
+    const writtenNs = st.mtimeNs; // its last refresh: before the dead run's last change
     let j: { mode: TransferMode; units: TransferUnit[] } | null = null;
     try {
       j = journalUnits(JSON.parse(fs.readFileSync(p, 'utf8')), dir);
@@ -645,7 +688,7 @@ export function recoverJournals(dir: string, opts: TransferOptions = {}): { unit
     for (const unit of j.units) {
       const u = unit;
       try {
-        if (withLocks(lockKeysOf(unit), opts, () => recoverUnit(j!.mode, unit, opts))) recovered++;
+        if (withLocks(lockKeysOf(unit), opts, () => recoverUnit(j!.mode, unit, opts, writtenNs))) recovered++;
         const image = unit.files.find((f) => f.role === 'image');
         if (image && j.mode === 'move' && exists(image.to) && !exists(image.from)) finished.add(image.from);
         for (const f of u.files) dirs.add(path.dirname(f.from)).add(path.dirname(f.to));
@@ -660,13 +703,23 @@ export function recoverJournals(dir: string, opts: TransferOptions = {}): { unit
 }
 
 /** One unit of a dead run: true when something had to be finished or undone. */
-function recoverUnit(mode: TransferMode, unit: TransferUnit, opts: TransferOptions): boolean {
+function recoverUnit(mode: TransferMode, unit: TransferUnit, opts: TransferOptions, journalNs: bigint): boolean {
   const image = unit.files.find((f) => f.role === 'image') ?? unit.files[unit.files.length - 1];
   const landed = sameEntry(image.from, image.to) || (!exists(image.from) && exists(image.to));
   let changed = false;
-  const savedSince =
-    mode === 'move' && landed && exists(image.from) && (unit.files.some((f) => f.role === 'sidecar' && exists(f.from) && !sameEntry(f.from, f.to)) || newSidecarsOf(unit, opts).length > 0);
-  if (savedSince) {
+  // Saved to since the crash, and where: a save writes a new file (temp and rename), modified
+  // after the dead run last touched its journal, while the file the move placed is as old as it
+  // was before the move (a link or a copy keeps mtime). A new sidecar name at the source is a save
+  // there too. A split with no side newer than the journal (a save within its clock tick, or a
+  // writer that set an old mtime) goes back, as a save at the source: both files are kept.
+  const split = mode === 'move' && landed && exists(image.from) ? unit.files.filter((f) => f.role === 'sidecar' && exists(f.from) && exists(f.to) && !sameEntry(f.from, f.to)) : [];
+  const savedAtDestination = split.some((f) => mtimeNs(f.to) > journalNs);
+  const savedAtSource =
+    mode === 'move' && landed && exists(image.from) && (split.some((f) => mtimeNs(f.from) > journalNs) || newSidecarsOf(unit, opts).length > 0 || (split.length > 0 && !savedAtDestination));
+  if (savedAtSource && savedAtDestination) {
+    throw errors.conflict('saved to both at the source and at the destination since an interrupted move; both left as they are: keep one', [image.from, image.to]);
+  }
+  if (savedAtSource) {
     // Saved to through the source since the crash: the newest results are there, so the unit goes
     // back. The destination's second names go; an older copy of a sidecar there stays (and is said).
     const older: string[] = [];
@@ -679,9 +732,11 @@ function recoverUnit(mode: TransferMode, unit: TransferUnit, opts: TransferOptio
     return true;
   }
   if (mode === 'move' && landed) {
-    // Forward: remove the source names the destination holds.
+    // Forward: remove the source names the destination holds, and the older files of the ones
+    // saved to at the destination since (that save merged into the same file).
+    const older = new Set(split);
     for (const f of [...unit.files].reverse()) {
-      if (exists(f.from) && sameEntry(f.from, f.to)) {
+      if (exists(f.from) && (sameEntry(f.from, f.to) || older.has(f))) {
         fs.unlinkSync(f.from);
         changed = true;
       }
@@ -696,6 +751,10 @@ function recoverUnit(mode: TransferMode, unit: TransferUnit, opts: TransferOptio
     }
   }
   return changed;
+}
+
+function mtimeNs(p: string): bigint {
+  return fs.lstatSync(p, { bigint: true }).mtimeNs;
 }
 
 function exists(p: string): boolean {
