@@ -10,7 +10,7 @@ import { realpathSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { lastRealFolder, lockKeyForSidecar } from '../discovery/lock-key.js';
 import { nfc } from '../discovery/extensions.js';
-import { isSidecarName } from '../discovery/pair.js';
+import { candidateNames, isSidecarName } from '../discovery/pair.js';
 import { SKIP_DIR_NAMES } from '../discovery/own-folders.js';
 import { walkTree } from '../discovery/walk.js';
 import { errors, type SidecarError } from '../errors.js';
@@ -341,6 +341,22 @@ export function planRecord(
     }
     const bytes = good.reduce((n, g) => n + g.inspection.size, 0);
     out.push({ sources: good.map((g) => g.path), target: tgt, lockKey: lockKeyForSidecar(tgt, good[0].naming, realFolderOf), bytes });
+  }
+  // The names a save of these images could write that the scan did not see (nor a unit of this
+  // record makes): one there under the unit's lock is a save since the scan (another format), whose
+  // results a converted copy of the older file would hide, or outlive under `resolve`.
+  const units = out.filter((u): u is ConvertUnit => 'sources' in u);
+  if (units.length > 0) {
+    const known = new Set([...rec.sidecars.map((sc) => nfc(sc.path)), ...units.map((u) => nfc(u.target))]);
+    const watch: string[] = [];
+    for (const img of rec.images) {
+      const dir = dirname(img.path);
+      for (const c of candidateNames(basename(img.path))) {
+        const p = join(dir, c.name);
+        if (!known.has(nfc(p))) watch.push(p);
+      }
+    }
+    for (const u of units) u.watch = watch;
   }
   return out;
 }

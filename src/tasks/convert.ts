@@ -55,6 +55,8 @@ export interface ConvertUnit {
   lockKey?: string;
   /** Bytes of the sources as the scan saw them (bounds a batch by bytes). */
   bytes?: number;
+  /** Sidecar names of the image the scan did not see: one there now is a save since, and the unit is a conflict. */
+  watch?: readonly string[];
 }
 
 export interface ConvertTaskOptions {
@@ -216,6 +218,13 @@ function stageUnit(unit: ConvertUnit, opts: ConvertTaskOptions): ConvertItem[] |
   const format = opts.format;
   const planned: ConvertAction = unit.sources.length > 1 ? 'dedupe' : unit.sources[0] === target ? 'rewrite' : 'convert';
 
+  // 0. A save since the scan that wrote another of the image's names (another format): converting
+  // the older file would hide its results, or make them look older than a copy of the old ones.
+  for (const p of unit.watch ?? []) {
+    if (lstatSync(p, { throwIfNoEntry: false }) !== undefined) {
+      return allItems(unit, 'conflict', false, errors.conflict('a sidecar of this image appeared since the scan (a save meanwhile); not converted: run convert again', [...unit.sources, p]));
+    }
+  }
   // 1. Read and decode every source (the scan saw them decode; they may have changed since).
   const decoded: Decoded[] = [];
   for (const path of unit.sources) {
