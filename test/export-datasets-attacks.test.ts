@@ -1078,6 +1078,13 @@ describe('attack 5: never over a user\'s files; each image with the sidecar its 
       const app = spawnSync('sh', ['-c', `"$0" "$1" export "$2" --format coco -o /dev/stdout >> "$3"`, process.execPath, CLI_PATH, lib, log], { encoding: 'utf8' });
       assert.equal(app.status, 0, app.stderr);
       assert.ok(readFileSync(log, 'utf8').startsWith('line 1 of my log\n{"info"'));
+      // So is every other path to it (the log was replaced by the export, exit 0).
+      for (const o of ['/dev/./stdout', '/dev//stdout', '/proc/thread-self/fd/1']) {
+        writeFileSync(log, 'line 1 of my log\n');
+        const again = spawnSync('sh', ['-c', `"$0" "$1" export "$2" --format jsonl -o "$4" >> "$3"`, process.execPath, CLI_PATH, lib, log, o], { encoding: 'utf8' });
+        assert.equal(again.status, 0, `-o ${o}: ${again.stderr}`);
+        assert.ok(readFileSync(log, 'utf8').startsWith('line 1 of my log\n{'), `-o ${o}: the log was replaced`);
+      }
       const emb = await runCli(['export', lib, '--format', 'embeddings', '-o', '/dev/stdout']);
       assert.equal(emb.code, 2);
       assert.match(emb.stderr, /not stdout/);

@@ -7,7 +7,7 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import zlib from 'node:zlib';
 import { exportDataset, type DatasetExportOptions, type DatasetExportReport, type DatasetFinding } from '../src/ops/datasets.js';
@@ -618,7 +618,13 @@ describe('cli export --format coco|yolo|embeddings', () => {
       // Other names of standard output: the export went into the server's responses.
       { id: 4, method: 'export', params: { dir: join(root, 'conv'), output: '/dev/stdout', format: 'jsonl' } },
       { id: 5, method: 'export', params: { dir: join(root, 'conv'), output: '/proc/self/fd/1', format: 'coco' } },
+      // Other spellings, and other paths to the same pipe (they were written into the responses).
+      { id: 6, method: 'export', params: { dir: join(root, 'conv'), output: '/dev//stdout', format: 'jsonl' } },
+      { id: 7, method: 'export', params: { dir: join(root, 'conv'), output: '/dev/./stdout', format: 'jsonl' } },
+      { id: 8, method: 'export', params: { dir: join(root, 'conv'), output: '/proc/thread-self/fd/1', format: 'jsonl' } },
+      { id: 9, method: 'export', params: { dir: join(root, 'conv'), output: join(out, 'link-to-stdout'), format: 'jsonl' } },
     ].map((l) => JSON.stringify(l)).join('\n') + '\n';
+    symlinkSync('/dev/stdout', join(out, 'link-to-stdout'));
     const r = await runCli(['serve', '--stdio'], { input: lines });
     const res = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as Json);
     const by = (id: number) => res.find((x) => x.id === id)!;
@@ -626,8 +632,8 @@ describe('cli export --format coco|yolo|embeddings', () => {
     assert.equal(by(1).result.message, `Exported 1 images to: ${file}`);
     assert.deepEqual(by(2).result.categories, ['face', 'person'], 'in the order they first appear: conv/faces.json comes first');
     assert.match(by(3).error.message, /needs an output file/);
-    for (const id of [4, 5]) assert.match(by(id).error.message, /needs an output file, not standard output/, `request ${id}`);
-    assert.deepEqual(res.map((x) => x.id as number).sort((a, b) => a - b), [1, 2, 3, 4, 5], 'every line of stdout is a response');
+    for (const id of [4, 5, 6, 7, 8, 9]) assert.match(by(id).error.message, /needs an output file, not standard output/, `request ${id}`);
+    assert.deepEqual(res.map((x) => x.id as number).sort((a, b) => a - b), [1, 2, 3, 4, 5, 6, 7, 8, 9], 'every line of stdout is a response');
   });
 });
 
