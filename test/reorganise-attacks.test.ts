@@ -615,6 +615,23 @@ test('1 race: saves (a new .bin each, some JSON) racing an mv of the same images
 // 2. relink
 // =============================================================================================
 
+test('2 relink: an image saved to where it now is (its file records the same image) gets no second, older sidecar that reads would take first', async () => {
+  const root = makeTree({ 'a/IMG_1.jpg': bytes(4000, 9), b: { dir: true } });
+  try {
+    await saveSidecar(join(root, 'a/IMG_1.jpg'), 'face_detection', { tag: 'old' }, { format: 'bin' });
+    fs.renameSync(join(root, 'a/IMG_1.jpg'), join(root, 'b/IMG_1.jpg')); // a plain mv: a/IMG_1.bin is an orphan
+    await saveSidecar(join(root, 'b/IMG_1.jpg'), 'face_detection', { tag: 'new' }, { format: 'json' });
+    const r = await relink(root, { index: false });
+    assert.equal(r.relinked, 0);
+    assert.ok(r.ambiguous.some((a) => /has a sidecar of its own/.test(a.reason)), JSON.stringify(r.ambiguous));
+    assert.deepEqual(names(join(root, 'b')), ['IMG_1.jpg', 'IMG_1.json']);
+    assert.deepEqual((await readSidecar(join(root, 'b/IMG_1.jpg'))).face_detection, { tag: 'new' });
+    assert.deepEqual(names(join(root, 'a')), ['IMG_1.bin']);
+  } finally {
+    removeTree(root);
+  }
+});
+
 test('2 relink --hash-images: a recorded sha256 is checked — a same-size, same-time image with other bytes (the original deleted) gets nothing', async () => {
   const root = makeTree({ 'a/IMG_1.jpg': bytes(1000, 1), 'b/other.jpg': bytes(1000, 2) });
   try {

@@ -8,6 +8,7 @@ import { cleanup } from '../src/ops/cleanup.js';
 import { restore } from '../src/ops/restore.js';
 import { readSidecar } from '../src/ops/read.js';
 import { saveSidecar } from '../src/ops/save.js';
+import { resolveConflicts } from '../src/ops/resolve.js';
 import { QUARANTINE_DIR } from '../src/discovery/own-folders.js';
 import { isSidecarError } from '../src/errors.js';
 import { FAKE_JPEG, makeTree, removeTree, sidecarData, tempDir, type TreeNode } from './helpers/tree.js';
@@ -247,5 +248,37 @@ test('a restore racing a save into the same sidecar never loses the quarantined 
     (fs as { rename: unknown }).rename = realRename;
     syncBuiltinESMExports();
     removeTree(root);
+  }
+});
+
+test('restore leaves in the quarantine a file whose image has a sidecar saved since (put back, the older file was read first: the new results hid); an undo of resolve still puts copies back beside the file it kept', async () => {
+  const root = makeTree({ 'a/I1.jpg': FAKE_JPEG, 'a/I2.jpg': FAKE_JPEG });
+  const away = tempDir('isc-away-');
+  try {
+    await saveSidecar(join(root, 'a/I1.jpg'), 'res', { who: 'old' }, { format: 'bin' });
+    renameSync(join(root, 'a/I1.jpg'), join(away, 'I1.jpg')); // the image away for a while (a card, an unmounted folder)
+    const c = await cleanup(root, { engine: 'inline', force: true, index: false });
+    assert.ok(existsSync(join(c.quarantine!, 'a/I1.bin')));
+    renameSync(join(away, 'I1.jpg'), join(root, 'a/I1.jpg'));
+    await new Promise((r) => setTimeout(r, 20)); // file times tick in milliseconds
+    await saveSidecar(join(root, 'a/I1.jpg'), 'res', { who: 'new' }, { format: 'json' });
+    const r = await restore(root);
+    assert.equal(r.restored, 0);
+    assert.deepEqual(r.skipped.map((s) => s.rel), ['a/I1.bin']);
+    assert.match(r.skipped[0].reason, /saved since/);
+    assert.deepEqual((await readSidecar(join(root, 'a/I1.jpg'))).res, { who: 'new' });
+    assert.ok(existsSync(join(c.quarantine!, 'a/I1.bin')), 'kept in the quarantine');
+
+    // resolve keeps one file and quarantines the other; restore undoes it, beside the kept file.
+    await saveSidecar(join(root, 'a/I2.jpg'), 'res', { who: 'two' }, { format: 'json' });
+    fs.copyFileSync(join(root, 'a/I2.json'), join(root, 'a/I2.jpg.json'));
+    const res = await resolveConflicts(root, { engine: 'inline', index: false });
+    assert.equal(res.decisions.length, 1, JSON.stringify(res.decisions));
+    const undo = await restore(root);
+    assert.equal(undo.restored, 1, JSON.stringify(undo.skipped));
+    assert.ok(existsSync(join(root, 'a/I2.json')) && existsSync(join(root, 'a/I2.jpg.json')));
+  } finally {
+    removeTree(root);
+    removeTree(away);
   }
 });

@@ -55,7 +55,7 @@ async function runRestore(ctx: CommandContext): Promise<number> {
   if (ctx.opts.list === true) return listQuarantineFolders(ctx, dir);
   const { restore } = await import('../ops/restore.js');
   const dryRun = ctx.opts.dryRun === true;
-  const r = await restore(dir, { from: optString(ctx, 'from'), dryRun });
+  const r = await restore(dir, { from: optString(ctx, 'from'), dryRun, imageExtensions: engineOptions(ctx).imageExtensions });
   const result = { dryRun, ...r };
   await emit(ctx, { result, message: restoreMessage(dryRun, r.restored), what: 'restore report', human: (style) => restoreSummary(r, dryRun, style) });
   // Files left in the quarantine are a finding: the restore is not complete.

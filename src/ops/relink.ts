@@ -42,7 +42,7 @@ import { staleStemCopies, type OrphanList } from './orphans.js';
 import { inspectFile } from '../tasks/inspect.js';
 import type { InspectOptions } from '../model/inspection.js';
 import { categorize, isMovableOrphan, readAsOurs, unlessLookalike } from '../scan/records.js';
-import { MANIFEST_NAME, RELINK_MANIFEST_VERSION, ensureQuarantineBase, quarantineBase, removeAbandonedQuarantines, quarantineStamp, writeManifest, type ManifestEntry, type QuarantineManifest } from './quarantine-folder.js';
+import { MANIFEST_MAX_BYTES, MANIFEST_NAME, RELINK_MANIFEST_VERSION, ensureQuarantineBase, quarantineBase, removeAbandonedQuarantines, quarantineStamp, writeManifest, type ManifestEntry, type QuarantineManifest } from './quarantine-folder.js';
 
 export interface RelinkOptions extends Options {
   /** Plan only; change nothing. */
@@ -113,6 +113,35 @@ export async function relink(root: string, opts: RelinkOptions = {}): Promise<Re
   return report;
 }
 
+/**
+ * Where relinks that did not finish (their manifest still `planned`: killed mid-way) moved files
+ * to, root-relative. Read only when an image's own sidecar records the image its orphans do.
+ */
+function unfinishedRelinkMoves(rootAbs: string): Set<string> {
+  const out = new Set<string>();
+  const base = join(rootAbs, QUARANTINE_DIR);
+  let names: string[];
+  try {
+    if (!fs.lstatSync(base).isDirectory()) return out;
+    names = fs.readdirSync(base);
+  } catch {
+    return out;
+  }
+  for (const n of names) {
+    const m = join(base, n, MANIFEST_NAME);
+    try {
+      const st = fs.lstatSync(m);
+      if (!st.isFile() || st.size > MANIFEST_MAX_BYTES) continue;
+      const j = JSON.parse(fs.readFileSync(m, 'utf8')) as Partial<QuarantineManifest> | null;
+      if (j?.kind !== 'relink' || j.status !== 'planned' || !Array.isArray(j.entries)) continue;
+      for (const e of j.entries) if (typeof e?.moved_to === 'string') out.add(e.moved_to);
+    } catch {
+      // not a manifest to go by
+    }
+  }
+  return out;
+}
+
 /** The plan alone (what a dry run reports; cleanup and stats count its matches). */
 export async function planRelink(root: string, opts: Omit<RelinkOptions, 'dryRun' | 'now'> = {}, found?: Pick<OrphanList, 'orphans'>): Promise<RelinkPlan> {
   if (found !== undefined && found.orphans.length === 0) return { orphans: 0, matches: [], ambiguous: [], unmatched: [] };
@@ -160,6 +189,7 @@ export async function planRelink(root: string, opts: Omit<RelinkOptions, 'dryRun
 
   // 3. One image each, or ambiguous.
   const claims = new Map<string, Unit[]>();
+  let unfinished: Set<string> | undefined;
   const hashes = new Map<string, string | null>();
   for (const u of units.values()) {
     const rels = u.orphans.map((o) => o.rel);
@@ -181,10 +211,13 @@ export async function planRelink(root: string, opts: Omit<RelinkOptions, 'dryRun
     const image = candidates[0];
     // A sidecar of its own, other than a second name of one of these orphans (a relink killed between
     // its link and its unlink) or a sibling of theirs: a file recording the same image (identity and
-    // name), which a relink killed between two files of one image had moved there already.
+    // name) that a relink killed between two files of one image had moved there already (its
+    // unfinished manifest says so). A save where the image now is records the same image too: the
+    // orphans put beside it would hide (or be hidden by) its newest results.
     const orphanFiles = u.orphans.map((o) => fs.lstatSync(o.path, { throwIfNoEntry: false }));
     const own = locateSidecarSync(image.path, { imageExtensions: opts.imageExtensions }).candidates.filter((c) => c.side === 'target');
     const sibling = (p: string) => {
+      if (!(unfinished ??= unfinishedRelinkMoves(rootAbs)).has(p.slice(rootAbs.length + 1))) return false;
       const r = readSidecarRecord(p, opts.keyring, limits);
       return r !== null && r.identity !== null && identityKey(r.identity) === identityKey(u.identity) && r.name === u.name;
     };

@@ -3,8 +3,9 @@
  * or a relink by moving the sidecars it re-attached back to where it found them (its manifest
  * lists both places; the quarantine folder holds only that manifest).
  *
- * Never overwrites: when something now exists at an original path, that entry stays in the
- * quarantine and is reported. Each file's SHA-256 is checked against the manifest before it moves.
+ * Never overwrites: when something now exists at an original path, or the image the file would
+ * pair with has a sidecar written since the quarantine (the restored file would hide its newer
+ * results, or be hidden), that entry stays in the quarantine and is reported. Each file's SHA-256 is checked against the manifest before it moves.
  * Afterwards the manifest is rewritten to list only what is still in the quarantine; when nothing
  * is left, the folder (and an empty `.image-sidecar-quarantine`) is removed — by rmdir only, never
  * by a recursive delete.
@@ -16,6 +17,10 @@ import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'nod
 import { errors, isSidecarError } from '../errors.js';
 import { QUARANTINE_DIR } from '../discovery/own-folders.js';
 import { lockKeysForLoneSidecar } from '../discovery/lock-key.js';
+import { imageExtensionSet, nfc } from '../discovery/extensions.js';
+import { readFolderNames, stemClaimants, type FolderNames } from '../discovery/folder-names.js';
+import { candidateNames, sidecarExtOf } from '../discovery/pair.js';
+import { lstatSync } from 'node:fs';
 import { assertLockHeld, withSidecarLock } from '../fs/lock.js';
 import { fsyncDirs } from '../fs/dir-sync.js';
 import { hashRegularFile } from '../fs/file-hash.js';
@@ -41,6 +46,8 @@ export interface RestoreOptions {
   from?: string;
   /** Check everything, move nothing. */
   dryRun?: boolean;
+  /** The image extensions (docs/PAIRING.md §6): which images a restored file would pair with. */
+  imageExtensions?: readonly string[];
 }
 
 export interface RestoreReport {
@@ -84,6 +91,39 @@ export async function restore(root: string, opts: RestoreOptions = {}): Promise<
   const report: RestoreReport = { quarantine: folder, restored: 0, skipped: [], abandonedQuarantines: abandoned };
   const remaining: ManifestEntry[] = [];
   const dirs = new Set<string>();
+  const exts = imageExtensionSet(opts.imageExtensions);
+  const folders = new Map<string, FolderNames>();
+  const restoredNow = new Set<string>();
+  /**
+   * A sidecar an image the file would pair with has, written since the file was quarantined (not
+   * one this run put back), or null. One there already (the file `resolve` kept) is what an undo
+   * goes back to; one written since holds newer results. Since: its ctime (no writer sets it) is
+   * past the quarantined file's, which the move into the quarantine set.
+   */
+  const rivalOf = (dest: string, movedAtNs: bigint): string | null => {
+    const dir = dirname(dest);
+    const name = nfc(basename(dest));
+    const ext = sidecarExtOf(name);
+    if (ext === null) return null;
+    let f = folders.get(dir);
+    if (f === undefined) {
+      try {
+        f = readFolderNames(dir, exts);
+      } catch {
+        return null; // no folder yet: no image there
+      }
+      folders.set(dir, f);
+    }
+    for (const image of stemClaimants(f, name.slice(0, -ext.length - 1), exts)) {
+      for (const c of candidateNames(image)) {
+        const p = join(dir, c.name);
+        if (c.name === name || restoredNow.has(p)) continue;
+        const st = lstatSync(p, { throwIfNoEntry: false, bigint: true });
+        if (st !== undefined && st.ctimeNs > movedAtNs) return p;
+      }
+    }
+    return null;
+  };
 
   for (const entry of manifest.entries) {
     // A relink's entry moved inside the library (to `moved_to`); a cleanup's into this folder.
@@ -118,6 +158,12 @@ export async function restore(root: string, opts: RestoreOptions = {}): Promise<
         skip('a file now exists at the original path; not overwritten', true);
         continue;
       }
+      const movedAtNs = lstatSync(src, { bigint: true }).ctimeNs;
+      const rival = rivalOf(dest, movedAtNs);
+      if (rival !== null) {
+        skip(`its image has a sidecar saved since (${rival}): put back beside it, this file would hide it or be hidden; left ${where}`, true);
+        continue;
+      }
       const { sha256, snapshot } = await hashRegularFile(src);
       if (sha256 !== entry.sha256 || snapshot.size !== entry.size) {
         skip('content differs from the manifest (sha256 mismatch); left in the quarantine', true);
@@ -135,6 +181,8 @@ export async function restore(root: string, opts: RestoreOptions = {}): Promise<
         const keys = movedTo !== null ? [...lockKeysForLoneSidecar(dest), ...lockKeysForLoneSidecar(src)] : lockKeysForLoneSidecar(dest);
         await withSidecarLock(keys, async (signal) => {
           if (await lstatOrNull(dest)) throw errors.conflict('a file now exists at the original path; not overwritten', [dest, src]);
+          const late = rivalOf(dest, movedAtNs);
+          if (late !== null) throw errors.conflict(`its image has a sidecar saved since (${late}): put back beside it, this file would hide it or be hidden; left ${where}`, [dest, src]);
           await realDirsInside(rootAbs, rootReal, srcRel, false); // and the source's still are
           assertLockHeld(signal);
           await moveNoOverwrite(src, dest);
@@ -142,6 +190,7 @@ export async function restore(root: string, opts: RestoreOptions = {}): Promise<
         dirs.add(dirname(src));
         dirs.add(dirname(dest));
       }
+      restoredNow.add(join(dirname(dest), nfc(basename(dest))));
       report.restored++;
     } catch (e) {
       const err = isSidecarError(e) ? e : errors.fromFs(e, src);
