@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, utimesSync } from 'node:fs';
+import { existsSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { encodeSidecar } from '../src/formats/codec.js';
 import { keyFromBytes, passphraseKeyring } from '../src/crypto/keys.js';
@@ -246,4 +246,21 @@ test('a group of several images is left alone: a RAW never loses its only sideca
     assert.deepEqual(snapshotTree(root), before, prefer);
   }
   assert.deepEqual((await readSidecar(join(root, 'IMG_1.CR2'))).face_detection, { faces: [1] });
+});
+
+test('--prefer newest on equal times (FAT, a restored archive) keeps the file reads pick: an older name-ext .bin beat the current stem JSON by format', async () => {
+  const root = makeTree({ 'a/IMG_1.jpg': FAKE_JPEG });
+  try {
+    writeFileSync(join(root, 'a/IMG_1.json'), JSON.stringify({ ...sidecarData('IMG_1.jpg'), res: 'current' }));
+    writeFileSync(join(root, 'a/IMG_1.jpg.bin'), encodeSidecar({ ...sidecarData('IMG_1.jpg'), res: 'older copy' }, 'bin'));
+    const t = new Date('2025-06-01T10:00:00Z');
+    for (const n of ['IMG_1.json', 'IMG_1.jpg.bin']) utimesSync(join(root, 'a', n), t, t);
+    assert.equal((await readSidecar(join(root, 'a/IMG_1.jpg'))).res, 'current');
+    const r = await resolveConflicts(root, { engine: 'inline', index: false });
+    assert.equal(r.decisions.length, 1, JSON.stringify(r.decisions));
+    assert.equal(r.decisions[0].keep, join(root, 'a/IMG_1.json'));
+    assert.equal((await readSidecar(join(root, 'a/IMG_1.jpg'))).res, 'current');
+  } finally {
+    removeTree(root);
+  }
 });

@@ -4,7 +4,7 @@
  * decodes is kept — chosen by `prefer` — and every other candidate next to it goes to the
  * quarantine exactly as cleanup moves orphans, so `restore` undoes it.
  *
- *   newest  the most recently modified valid file (ties: the read preference .bin > .rkyv > .json)
+ *   newest  the most recently modified valid file (ties: the file reads pick, then the read order)
  *   current the file reads pick (docs/PAIRING.md §4); another file moves only when every result it
  *           holds (each operation, each backend of a backend map) is in the kept one, so a JSON copy
  *           a migration to .bin left behind goes once the .bin holds all it had; a copy modified
@@ -30,6 +30,7 @@ import { isBackendMap, sameEntry } from './save.js';
 import { isPlainObject } from '../analysis/operations.js';
 import { quarantineFiles, type CleanupSkip } from './cleanup.js';
 import { readSidecarFile } from './read.js';
+import { compareSidecars } from '../discovery/pair.js';
 import { isOneOf, RESOLVE_PREFERENCES } from '../vocabulary.js';
 
 /** How to choose the file to keep. */
@@ -71,8 +72,6 @@ export interface ResolveReport {
   skipped: CleanupSkip[];
   scanComplete: boolean;
 }
-
-const READ_PREFERENCE: Record<string, number> = { bin: 0, rkyv: 1, json: 2 };
 
 /** Errors of our limits, not of the file: such a candidate was never decoded, so it is not the worse copy. */
 const LIMIT_REASON: Record<string, string | undefined> = { TOO_LARGE: 'above the size limit: never read', TOO_DEEP: 'nested beyond the depth limit: never decoded' };
@@ -201,7 +200,10 @@ async function decide(rec: ScanRecord, local: ScanSidecar[], prefer: ResolvePref
   let keep: Candidate | undefined;
   let reason: string;
   if (prefer === 'newest') {
-    keep = [...valid].sort((a, b) => b.mtimeMs - a.mtimeMs || READ_PREFERENCE[a.sc.ext]! - READ_PREFERENCE[b.sc.ext]!)[0]!;
+    // A tie (FAT's 2-second times, files restored from an archive) goes to the file reads pick, then
+    // by the read order (stem form first): by format alone, an older name-ext .bin beat the current JSON.
+    const readsFirst = (c: Candidate) => (c.sc === rec.effective ? 0 : 1);
+    keep = [...valid].sort((a, b) => b.mtimeMs - a.mtimeMs || readsFirst(a) - readsFirst(b) || compareSidecars(a.sc, b.sc))[0]!;
     reason = 'newest valid file';
   } else if (prefer === 'current') {
     keep = valid.find((c) => c.sc === rec.effective);
