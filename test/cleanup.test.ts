@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, symlinkSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import fsp from 'node:fs/promises';
 import { syncBuiltinESMExports } from 'node:module';
 import { join } from 'node:path';
@@ -380,6 +380,32 @@ test('a save into an orphan whose image just appeared is never undone by the cle
   } finally {
     (fsp as { link: typeof fsp.link }).link = realLink;
     syncBuiltinESMExports();
+    removeTree(root);
+  }
+});
+
+test('cleanup and resolve leave alone a file another image\'s sidecar link reads (quarantined, the link dangled: that image\'s reads failed, and every later cleanup stopped)', async () => {
+  const root = makeTree({ 'd1/I1.jpg': FAKE_JPEG, 'd1/I1.json': { json: sidecarData('I1.jpg') }, 'd1/Z.json': { json: { ...sidecarData('Z.jpg'), op: 'what M reads' } }, 'x/M.jpg': FAKE_JPEG });
+  try {
+    symlinkSync('../d1/Z.json', join(root, 'x/M.json'));
+    const c = await cleanup(root, { engine: 'inline', force: true, index: false });
+    assert.equal(c.removed, 0);
+    assert.ok(c.skipped.some((s) => s.path === join(root, 'd1/Z.json') && /sidecar link .*x\/M\.json reads this file/.test(s.reason)), JSON.stringify(c.skipped));
+    assert.equal((await readSidecar(join(root, 'x/M.jpg'))).op, 'what M reads');
+
+    // resolve: the copy it would quarantine is what the link reads.
+    writeFileSync(join(root, 'd1/I1.jpg.json'), JSON.stringify({ ...sidecarData('I1.jpg'), op: 'newer' }));
+    const old = new Date('2025-01-01T00:00:00Z');
+    utimesSync(join(root, 'd1/I1.json'), old, old); // the older copy: the one resolve quarantines
+    symlinkSync('../d1/I1.json', join(root, 'x/N.json'));
+    writeFileSync(join(root, 'x/N.jpg'), FAKE_JPEG);
+    const before = (await readSidecar(join(root, 'x/N.jpg')));
+    const { resolveConflicts } = await import('../src/ops/resolve.js');
+    const r = await resolveConflicts(root, { engine: 'inline', index: false });
+    assert.ok(r.skipped.some((s) => /sidecar link .*x\/N\.json reads this file/.test(s.reason)), JSON.stringify(r.skipped));
+    assert.ok(existsSync(join(root, 'd1/I1.json')), 'the file N.json reads was quarantined');
+    assert.deepEqual(await readSidecar(join(root, 'x/N.jpg')), before);
+  } finally {
     removeTree(root);
   }
 });

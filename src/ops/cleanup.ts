@@ -36,6 +36,7 @@ import { assertLockHeld, withSidecarLock } from '../fs/lock.js';
 import type { Options } from '../types.js';
 import { round } from './common.js';
 import { findOrphans } from './orphans.js';
+import { sidecarLinkTargets } from './sidecar-links.js';
 import { planRelink } from './relink.js';
 import { isoTimestamp } from '../time.js';
 import {
@@ -360,11 +361,17 @@ async function quarantineOrphans(
   // manifest leaves one the next cleanup or restore knows for abandoned (quarantine-folder.ts).
   const base = await ensureQuarantineBase(rootAbs, rootReal);
 
+  // A file a sidecar link of the tree reads (another image's sidecar: x/M.json -> ../d1/Z.json)
+  // stays: quarantined, the link dangled and M's results were gone from its reads.
+  const { targets: linked } = await sidecarLinkTargets(rootAbs);
+
   // Hash first: the manifest must list every planned file before the first one moves.
   const hashed: Omit<Hashed, 'destination'>[] = [];
   const results = await mapLimit(orphans, HASH_CONCURRENCY, async (o) => {
     try {
       await checkInsideRoot(rootAbs, rootReal, o);
+      const link = linked.size === 0 ? undefined : linked.get(await realpath(o.path).catch(() => o.path));
+      if (link !== undefined) throw errors.conflict(`the sidecar link ${link} reads this file; left in place`, [o.path, link]);
       const h = await hashRegularFile(o.path);
       if (h.snapshot.size !== o.size) throw errors.conflict('changed since the scan; left alone', [o.path]);
       return { ...o, sha256: h.sha256, snapshot: h.snapshot };

@@ -6,17 +6,15 @@
  * the engine's workers. A dry run takes exactly the same path and only skips the writes and
  * removals inside the task.
  */
-import { realpathSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { lastRealFolder, lockKeyForSidecar } from '../discovery/lock-key.js';
 import { nfc } from '../discovery/extensions.js';
-import { candidateNames, isSidecarName } from '../discovery/pair.js';
-import { SKIP_DIR_NAMES } from '../discovery/own-folders.js';
-import { walkTree } from '../discovery/walk.js';
+import { candidateNames } from '../discovery/pair.js';
 import { errors, type SidecarError } from '../errors.js';
 import { assertDirectory } from '../scan/session.js';
 import { isForeign, type ScanRecord, type ScanSidecar } from '../scan/records.js';
 import { scan } from './scan.js';
+import { sidecarLinkTargets } from './sidecar-links.js';
 import { createRuntime } from '../engine/select.js';
 import { removeStaleTempFiles } from '../fs/temp-files.js';
 import { canonicalEntries } from '../integrity/tree-hash.js';
@@ -208,29 +206,6 @@ async function convertTree(root: string, format: SidecarFormat, opts: ConvertOpt
   opts.onProgress?.(scanned.files, undefined, scanned.bytes);
   report.sidecar_files = session.summary.sidecarFiles;
   return session.summary.complete;
-}
-
-/**
- * The files the tree's sidecar symlinks lead to (real path → the link): converting one removes the
- * file a link reads (B.json → A.json: image B lost its data when A.json became A.bin). One walk of
- * names before the conversion; a realpath per sidecar-named symlink only. Links from outside the
- * tree converted are not seen.
- */
-async function sidecarLinkTargets(root: string, signal?: AbortSignal): Promise<{ targets: Map<string, string>; unlisted?: string }> {
-  const out = new Map<string, string>();
-  let unlisted: string | undefined;
-  for await (const dir of walkTree(root, { skipDirNames: SKIP_DIR_NAMES, signal, onProblem: (p) => void (unlisted ??= p.path) })) {
-    for (const e of dir.entries) {
-      if (e.kind !== 'symlink' || e.unaddressable === true || !isSidecarName(e.name)) continue;
-      const link = join(dir.path, e.name);
-      try {
-        out.set(realpathSync(link), link);
-      } catch {
-        /* a broken link reads nothing */
-      }
-    }
-  }
-  return unlisted === undefined ? { targets: out } : { targets: out, unlisted };
 }
 
 /** A unit that would remove a file a sidecar link reads: a conflict, left untouched (with --keep-source it converts). */
