@@ -459,3 +459,44 @@ test("save through a symlinked image sweeps the stale-lock asides of killed take
   assert.equal(fs.existsSync(young), true, 'a young aside is kept');
   assert.ok(fs.existsSync(path.join(dir, 'photos', 'IMG_1.bin')));
 });
+
+test('a read whose sidecar is converted under it (the new file written, the old one removed between the listing and the open) reads the new file: it said NOT_FOUND', async (t) => {
+  const { default: fsCjs } = await import('node:fs');
+  const { syncBuiltinESMExports } = await import('node:module');
+  const { readSidecarText } = await import('../src/ops/read.js');
+  const dir = testDir(t);
+  const image = path.join(dir, 'I1.jpg');
+  fs.writeFileSync(image, 'img');
+  await saveSidecar(image, 'res', { n: 1 }, { format: 'bin' });
+  const bin = path.join(dir, 'I1.bin');
+  const realOpen = fsCjs.openSync;
+  let converted = 0;
+  let busy = false;
+  fsCjs.openSync = function (this: unknown, p: fs.PathLike, ...rest: unknown[]) {
+    if (!busy && String(p) === bin && fs.existsSync(bin)) {
+      busy = true;
+      // What convert does, in this very moment: the JSON written, then the bin removed.
+      const data = decodeSidecar(fs.readFileSync(bin)).data;
+      fs.writeFileSync(path.join(dir, 'I1.json'), JSON.stringify({ ...data, res: { ...(data.res as JsonObject), converted: true } }));
+      fs.unlinkSync(bin);
+      converted++;
+      busy = false;
+    }
+    return (realOpen as (...a: unknown[]) => number).call(this, p, ...rest);
+  } as typeof fsCjs.openSync;
+  syncBuiltinESMExports();
+  try {
+    assert.deepEqual((await readSidecar(image)).res, { n: 1, converted: true });
+    assert.equal(converted, 1);
+    fs.unlinkSync(path.join(dir, 'I1.json'));
+    busy = true;
+    await saveSidecar(image, 'res', { n: 2 }, { format: 'bin' });
+    busy = false;
+    const text = await readSidecarText(image); // the server's read
+    assert.equal(converted, 2);
+    assert.deepEqual(JSON.parse(String(text.text)).res, { n: 2, converted: true });
+  } finally {
+    fsCjs.openSync = realOpen;
+    syncBuiltinESMExports();
+  }
+});

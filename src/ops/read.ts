@@ -16,7 +16,7 @@ import { imageExtensionSet, nfc } from '../discovery/extensions.js';
 import { imageNamedBy, leftBehindAmong } from '../discovery/pair.js';
 import { isForeignData } from '../analysis/operations.js';
 import { basename } from 'node:path';
-import { statSync } from 'node:fs';
+import { lstatSync, statSync } from 'node:fs';
 
 export interface ReadFinding {
   code: 'fallback' | 'ambiguous' | 'corrupt' | 'bom' | 'broken-symlink' | 'kept' | 'foreign' | 'left-behind' | string;
@@ -117,6 +117,28 @@ function decodedCandidate(bytes: Buffer, path: string, opts: Options): Candidate
  * that image's and is passed over; when it names none, it is read with an `ambiguous` finding.
  */
 async function readEffective<T>(
+  imagePath: string,
+  opts: Options,
+  take: (path: string) => CandidateRead<T>,
+  fromDecoded: (read: CandidateRead<JsonObject>) => CandidateRead<T>,
+): Promise<Omit<ReadResult, 'data'> & { value: T | null }> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await readEffectiveOnce(imagePath, opts, take, fromDecoded);
+    } catch (e) {
+      // A candidate gone between the folder's listing and its read (a convert writes the new file,
+      // then removes the old one; a resolve, a mv): the image's files are looked for again. Not a
+      // sidecar link to nothing: the link is still there.
+      const gone = isSidecarError(e) && e.code === 'NOT_FOUND' && e.path !== undefined && e.path !== imagePath && lstatSync(e.path, { throwIfNoEntry: false }) === undefined;
+      if (!gone || attempt === READ_ATTEMPTS) throw e;
+    }
+  }
+}
+
+/** Looks at an image's files, as a read meets candidates removed under it. */
+const READ_ATTEMPTS = 3;
+
+async function readEffectiveOnce<T>(
   imagePath: string,
   opts: Options,
   take: (path: string) => CandidateRead<T>,
