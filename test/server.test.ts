@@ -425,3 +425,30 @@ test('spawned `serve --stdio`: round trip, bad request, EOF exits 0; latency pri
     'stdout carried only responses: the garbage line got one id-null error',
   );
 });
+
+test('ids come back as sent: numbers past 2^53, 25.0 and -0.0 exactly (JSON.stringify rounded them: a client never found its answer); a line that is not UTF-8 is answered to the id it starts with', async () => {
+  const lines = [
+    '{"id":9007199254740993,"method":"ping"}',
+    '{"id":9007199254740992,"method":"ping"}',
+    '{"id":12345678901234567890,"method":"nope"}',
+    '{"id":25.0,"method":"ping"}',
+    '{"id":-0.0,"method":"ping"}',
+    '{"method":"ping","id":123456789012345678901234567890}',
+  ];
+  const chunks = [...lines.map((l) => Buffer.from(l + '\n')), Buffer.concat([Buffer.from('{"id":4,"method":"read","params":{"image":"/tmp/IMG_'), Buffer.from([0xff]), Buffer.from('.jpg"}}\n')])];
+  const inp = new PassThrough();
+  const out = new PassThrough();
+  const got: Buffer[] = [];
+  out.on('data', (c: Buffer) => got.push(c));
+  const done = serveStdio({ input: inp, output: out, log: () => undefined });
+  for (const c of chunks) inp.write(c);
+  inp.end();
+  await done;
+  const ids = Buffer.concat(got)
+    .toString('utf8')
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) => /^\{"id":([^,]*),/.exec(l)![1])
+    .sort();
+  assert.deepEqual(ids, ['-0.0', '12345678901234567890', '123456789012345678901234567890', '25.0', '4', '9007199254740992', '9007199254740993'].sort());
+});

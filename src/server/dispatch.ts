@@ -10,9 +10,11 @@ import { parseJsonText } from '../formats/json.js';
 import { DEFAULT_MAX_DEPTH } from '../formats/value.js';
 import type { MethodSpec } from './methods.js';
 import type { Params } from './params.js';
-import { type RequestId, type ResponseWriter, errorBody } from './responses.js';
+import { ExactId, idJson, type RequestId, type ResponseWriter, errorBody } from './responses.js';
+import { numberJson, numberNoteOf } from '../formats/numbers.js';
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
+const lenientUtf8 = new TextDecoder('utf-8');
 /** Request nesting: a sidecar's data (default limit) inside {"params": {"data": ...}}, plus room. */
 const REQUEST_MAX_DEPTH = DEFAULT_MAX_DEPTH + 8;
 
@@ -36,7 +38,8 @@ export function leadingId(text: string): RequestId {
   const m = LEADING_ID.exec(text);
   if (m === null) return null;
   const v: unknown = JSON.parse(m[1]);
-  return isValidId(v) ? v : null;
+  if (!isValidId(v)) return null;
+  return typeof v === 'number' ? new ExactId(m[1]) : v;
 }
 
 export class Dispatcher {
@@ -80,7 +83,9 @@ export class Dispatcher {
     try {
       text = utf8.decode(bytes);
     } catch {
-      this.out.error(null, { code: 'USAGE', message: 'request line is not valid UTF-8' });
+      // Its id, when the line starts with one (a Latin-1 file name further on): its caller waits for it.
+      const id = leadingId(lenientUtf8.decode(bytes.subarray(0, 4096)));
+      this.out.error(typeof id === 'string' && id.includes('\ufffd') ? null : id, { code: 'USAGE', message: 'request line is not valid UTF-8' });
       return;
     }
     if (text.trim().length === 0) return; // blank lines are keep-alives, not requests
@@ -99,7 +104,7 @@ export class Dispatcher {
       this.out.error(null, { code: 'USAGE', message: 'a request must be a JSON object {"id", "method", "params"}' });
       return;
     }
-    const id = isValidId(req.id) ? req.id : null;
+    const id = !isValidId(req.id) ? null : typeof req.id === 'number' ? new ExactId(numberJson(req.id, numberNoteOf(req, 'id'))) : req.id;
     if (id === null) {
       this.out.error(null, { code: 'USAGE', message: 'request has no "id" (a string or a number)' });
       return;
@@ -128,7 +133,7 @@ export class Dispatcher {
         (result) => this.out.result(id, result),
         (e: unknown) => {
           const body = errorBody(e);
-          if (body.code === 'INTERNAL') this.log(`request ${JSON.stringify(id)} failed: ${(e as Error)?.stack ?? String(e)}`);
+          if (body.code === 'INTERNAL') this.log(`request ${idJson(id)} failed: ${(e as Error)?.stack ?? String(e)}`);
           this.out.error(id, body);
         },
       )

@@ -6,7 +6,17 @@
  */
 import { asSidecarError } from '../errors.js';
 
-export type RequestId = string | number | null;
+/** A number id written back as the request wrote it: `9007199254740993`, `25.0` and `-0.0` stay as sent (JSON.stringify rounded or retyped them). */
+export class ExactId {
+  constructor(readonly json: string) {}
+}
+
+export type RequestId = string | number | ExactId | null;
+
+/** The id's JSON text in a response. */
+export function idJson(id: RequestId): string {
+  return id instanceof ExactId ? id.json : JSON.stringify(id);
+}
 
 export interface ErrorBody {
   code: string;
@@ -54,7 +64,7 @@ export class ResponseWriter {
   result(id: RequestId, result: unknown): void {
     let out: string | Buffer;
     try {
-      const head = `{"id":${JSON.stringify(id)},"result":`;
+      const head = `{"id":${idJson(id)},"result":`;
       if (result instanceof RawJsonResult && result.parts.some((p) => typeof p !== 'string')) {
         out = Buffer.concat([head, ...result.parts, '}\n'].map((p) => (typeof p === 'string' ? Buffer.from(p, 'utf8') : p)));
       } else {
@@ -72,9 +82,9 @@ export class ResponseWriter {
   error(id: RequestId, body: ErrorBody): void {
     let text: string;
     try {
-      text = JSON.stringify({ id, error: body }) + '\n';
+      text = `{"id":${idJson(id)},"error":${JSON.stringify(body)}}\n`;
     } catch {
-      text = JSON.stringify({ id, error: { code: body.code, message: body.message } }) + '\n';
+      text = `{"id":${idJson(id)},"error":${JSON.stringify({ code: body.code, message: body.message })}}\n`;
     }
     this.send(text);
   }
