@@ -500,3 +500,21 @@ test('a read whose sidecar is converted under it (the new file written, the old 
     syncBuiltinESMExports();
   }
 });
+
+test('two images whose names differ only in Unicode form (é.jpg NFC and NFD, from a Mac): a save is refused (it went into the other\'s file), a read says the files are both\'s', async (t) => {
+  const dir = testDir(t);
+  const nfcName = 'caf\u00e9.jpg';
+  const nfdName = 'cafe\u0301.jpg';
+  fs.writeFileSync(path.join(dir, nfcName), 'A');
+  fs.writeFileSync(path.join(dir, nfdName), 'B');
+  if (fs.readdirSync(dir).length !== 2) return t.skip('the file system folds Unicode forms');
+  await assert.rejects(saveSidecar(path.join(dir, nfcName), 'face_detection', { faces: ['A'] }), (e: unknown) => e instanceof SidecarError && e.code === 'CONFLICT' && /another Unicode form/.test(e.message));
+  await assert.rejects(saveSidecar(path.join(dir, nfdName), 'face_detection', { faces: ['B'] }), (e: unknown) => e instanceof SidecarError && e.code === 'CONFLICT');
+  assert.deepEqual(fs.readdirSync(dir).sort(), [nfcName, nfdName].sort(), 'nothing written');
+  // A sidecar made by another tool: each image's read says whose results cannot be told.
+  fs.writeFileSync(path.join(dir, 'caf\u00e9.json'), JSON.stringify({ face_detection: { faces: ['?'] } }));
+  for (const n of [nfcName, nfdName]) {
+    const r = await readSidecarDetailed(path.join(dir, n));
+    assert.ok(r.findings.some((f) => f.code === 'ambiguous' && /another Unicode form/.test(f.message)), `${JSON.stringify(r.findings)}`);
+  }
+});

@@ -77,6 +77,11 @@ export interface SidecarLocation {
    * record names one of them is that image's, not this one's.
    */
   siblings: string[];
+  /**
+   * Another file of the folder with the target's name in another Unicode form (é.jpg in NFC and in
+   * NFD, copied from a Mac): names pair as NFC, so the image's sidecars are that file's too.
+   */
+  unicodeTwin?: string;
   /** Folders this image's sidecars may be in, with the image name there (target side first): see sidecarLockKeys. */
   sidecarFolders: { dir: string; name: string }[];
   /**
@@ -232,9 +237,10 @@ function folderListing(dir: string, fresh: boolean): Listing {
  * them (from the folder listing), paired by the one rule. ASCII names: a stat per candidate name.
  * Other names: a fresh listing compared in NFC (a file copied from macOS may carry its name in NFD).
  */
-function groupIn(dir: string, imageName: string, imageExts: ReadonlySet<string>): PairGroup & { unverified?: true } {
+function groupIn(dir: string, imageName: string, imageExts: ReadonlySet<string>): PairGroup & { unverified?: true; twin?: string } {
   const entries: { name: string; kind: EntryKind }[] = [];
   let unverified = false;
+  let twin: string | undefined;
   const stem = nfc(splitName(imageName).stem);
   const prefix = stem + '.';
   // The image whose whole name is this image's stem (`A.jpg` for `A.jpg.png`) claims this image's
@@ -252,13 +258,15 @@ function groupIn(dir: string, imageName: string, imageExts: ReadonlySet<string>)
       if (k !== null) entries.push({ name: stem, kind: k });
     }
   } else {
+    const want = nfc(imageName);
     for (const e of folderEntries(dir, true)) {
       const n = nfc(e.name);
+      if (n === want && e.name !== imageName && e.kind !== 'dir') twin = e.name;
       if (n.startsWith(prefix) || (n === stem && stem !== '')) entries.push(e);
     }
   }
   const g = pairGroupOf(dir, imageName, entries, imageExts);
-  return unverified ? { ...g, unverified: true } : g;
+  return { ...g, ...(unverified ? { unverified: true as const } : {}), ...(twin !== undefined ? { twin: path.join(dir, twin) } : {}) };
 }
 
 /** The group's files that belong to `imageName`, in its read order (pair.ts sidecarsOfImage). */
@@ -399,6 +407,7 @@ export function locateSidecarSync(imagePath: string, opts: LocateOptions = {}): 
   const candidates: SidecarCandidate[] = [];
   const sidecarFolders: { dir: string; name: string }[] = [];
   let siblings: string[] = [];
+  let unicodeTwin: string | undefined;
   // A looping chain has no target, so no target side; a missing target may still have sidecars beside it.
   let unpairable = false;
   const notFiles: string[] = [];
@@ -408,6 +417,7 @@ export function locateSidecarSync(imagePath: string, opts: LocateOptions = {}): 
     unpairable = g.images.length === 0;
     candidatesOf(g, name, imageExts, 'target', candidates, notFiles);
     siblings = g.images.filter((i) => i.name !== name).map((i) => path.join(dir, i.name));
+    if (g.twin !== undefined) unicodeTwin = g.twin;
     sidecarFolders.push({ dir, name });
   }
   if (image.isLink) {
@@ -437,6 +447,7 @@ export function locateSidecarSync(imagePath: string, opts: LocateOptions = {}): 
     ...(unpairable ? { unpairable } : {}),
     ...(notFiles.length > 0 ? { notFiles } : {}),
     ...(notAFile ? { targetNotAFile: true } : {}),
+    ...(unicodeTwin !== undefined ? { unicodeTwin } : {}),
     ...(broken && loops ? { loops: true as const } : {}),
   };
 }

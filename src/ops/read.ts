@@ -154,6 +154,11 @@ async function readEffectiveOnce<T>(
     });
   }
   const { candidates } = location;
+  // Another image with the same name in another Unicode form: names pair as NFC, its sidecars are this one's too.
+  const twin = location.unicodeTwin;
+  if (twin !== undefined) {
+    findings.push({ code: 'ambiguous', message: `${twin} has the same name as ${location.targetPath} in another Unicode form: their sidecars are the same files, whose results they are cannot be told (rename one of them)`, path: twin });
+  }
 
   const corrupt: { path: string; error: unknown }[] = [];
   // Stem files another image left behind (docs/PAIRING.md §3): passed over, named, never kept copies.

@@ -250,6 +250,13 @@ function refuseBroken(loc: SidecarLocation, imagePath: string): void {
   if (loc.unpairable) {
     throw errors.usage(`${imagePath}: ${loc.isSymlink ? `its target ${loc.targetPath}` : 'it'} is not named like an image (no extension, a hidden name, or a sidecar's name), so no sidecar pairs with it; nothing saved`);
   }
+  // Another image with the same name in another Unicode form (é.jpg in NFC and in NFD, copied
+  // from a Mac): names pair as NFC, so every sidecar of one is the other's too. Its save went into
+  // the other's file, and a read of either gave the other's results.
+  const twin = loc.unicodeTwin;
+  if (twin !== undefined) {
+    throw errors.conflict(`${imagePath}: another image has the same name in another Unicode form (${twin}); a sidecar cannot tell them apart, nothing saved: rename one of them`, [loc.targetPath, twin]);
+  }
 }
 
 /**
