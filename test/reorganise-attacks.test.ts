@@ -448,6 +448,24 @@ test('1 mv to another file system: a sidecar replaced at the source during the m
   }
 });
 
+test('1 mv: a lone sidecar whose file stays (an image type not in the set, or IMG_2.JPG for IMG_2.jpg.json) is refused: moved, it became an orphan cleanup would take', async () => {
+  const root = makeTree({ 'a/scan_7.xyz': bytes(300, 7), 'a/IMG_2.JPG': bytes(300, 2), 'a/IMG_1.jpg': bytes(300, 1), b: { dir: true } });
+  try {
+    for (const n of ['scan_7.json', 'IMG_2.jpg.json', 'IMG_1.json']) fs.writeFileSync(join(root, 'a', n), JSON.stringify({ res: n }));
+    // Everything but IMG_2.JPG (whose .jpg.json pairs with no image of the set: it is that file's).
+    const r = await moveImages(names(join(root, 'a')).filter((n) => n !== 'IMG_2.JPG').map((n) => join(root, 'a', n)), join(root, 'b'));
+    assert.deepEqual(names(join(root, 'a')), ['IMG_2.JPG', 'IMG_2.jpg.json', 'scan_7.json', 'scan_7.xyz']);
+    assert.deepEqual(names(join(root, 'b')), ['IMG_1.jpg', 'IMG_1.json']);
+    for (const n of ['scan_7.json', 'IMG_2.jpg.json']) assert.ok(r.problems.some((p) => p.path === join(root, 'a', n) && /which stays: left with it/.test(p.message)), JSON.stringify(r.problems));
+    // Given with its file (the type added): they go together.
+    const both = await moveImages([join(root, 'a/scan_7.xyz'), join(root, 'a/scan_7.json')], join(root, 'b'), { imageExtensions: ['jpg', 'xyz'] });
+    assert.equal(both.problems.length, 0, JSON.stringify(both.problems));
+    assert.deepEqual(names(join(root, 'b')), ['IMG_1.jpg', 'IMG_1.json', 'scan_7.json', 'scan_7.xyz']);
+  } finally {
+    removeTree(root);
+  }
+});
+
 test('1 cp/mv: an image name that is a FIFO is one finding; the other sources are copied; no hang, no leftovers', async (t) => {
   const root = makeTree({ 'a/IMG_1.jpg': bytes(400, 1), b: { dir: true }, c: { dir: true } });
   try {

@@ -209,7 +209,7 @@ function planUnits(sources: string[], dest: Destination, opts: TransferOptions, 
   for (const source of lone) {
     if (inUnits.has(source)) continue; // it goes with its image
     try {
-      units.push(loneUnit(source, dest, folder, exts));
+      units.push(loneUnit(source, dest, folder, exts, inUnits));
     } catch (e) {
       problems.push(problemOf(source, e));
     }
@@ -282,15 +282,33 @@ function imageUnit(source: string, dest: Destination, folder: FolderNames, exts:
 }
 
 /** A sidecar given on its own: it moves alone only when no image of its folder claims it. */
-function loneUnit(source: string, dest: Destination, folder: FolderNames, exts: ReadonlySet<string>): TransferUnit {
+function loneUnit(source: string, dest: Destination, folder: FolderNames, exts: ReadonlySet<string>, moving: ReadonlySet<string>): TransferUnit {
   const name = nfc(path.basename(source));
-  const [owner] = stemClaimants(readFolderNames(path.dirname(source), exts), name.slice(0, name.lastIndexOf('.')), exts);
+  const base = name.slice(0, name.lastIndexOf('.'));
+  const [owner] = stemClaimants(readFolderNames(path.dirname(source), exts), base, exts);
   if (owner !== undefined) throw errors.usage(`${source} belongs to ${path.join(path.dirname(source), owner)}: move the image (its sidecars go with it)`);
+  // The unknown-image rule (docs/PAIRING.md §7): a file of the folder whose name or stem is the
+  // sidecar's base, case folded (scan_7.xyz, an image type not in the set; IMG_2.JPG for
+  // IMG_2.jpg.json) — it is that file's, never an orphan. Moved without it, it became one.
+  const lookalike = lookalikeOf(path.dirname(source), base, moving);
+  if (lookalike !== null) throw errors.usage(`${source} is the sidecar of ${lookalike} (not an image type here: add its extension with --image-ext), which stays: left with it`);
   const newName = dest.rename ?? path.basename(source);
   if (dest.rename !== null && sidecarExtOf(newName) === null) throw errors.usage(`the new name ${newName} is not a sidecar name`);
   const files: TransferFile[] = [{ from: source, to: path.join(dest.dir, newName), role: 'sidecar' }];
   claimNames(files, folder, exts);
   return { source, files };
+}
+
+/** A file of `dir` that is not a sidecar nor moved by this run, whose name or stem is `base` (NFC, case folded), or null. */
+function lookalikeOf(dir: string, base: string, moving: ReadonlySet<string>): string | null {
+  const want = base.toLowerCase();
+  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+    if (e.isDirectory() || isSidecarName(e.name) || e.name.startsWith('.') || moving.has(path.join(dir, e.name))) continue;
+    const n = nfc(e.name);
+    const lower = n.toLowerCase();
+    if (lower === want || splitName(lower).stem === want) return path.join(dir, e.name);
+  }
+  return null;
 }
 
 /** The destination names of a unit must be free; once planned they are taken for the next units (and pair as files there). */
