@@ -466,6 +466,24 @@ test('1 mv: a lone sidecar whose file stays (an image type not in the set, or IM
   }
 });
 
+test('1 mv/cp: a symlinked image moved with its target leads to where the target landed (it led to the old place: a broken link, exit 0)', async () => {
+  for (const [mode, order] of [['move', 'link first'], ['move', 'target first'], ['copy', 'link first']] as const) {
+    const root = makeTree({ 'a/IMG_1.jpg': bytes(300, 1), b: { dir: true } });
+    try {
+      fs.writeFileSync(join(root, 'a/IMG_1.json'), JSON.stringify(sidecarData('IMG_1.jpg')));
+      fs.symlinkSync('IMG_1.jpg', join(root, 'a/favourite.jpg'));
+      const sources = [join(root, 'a/favourite.jpg'), join(root, 'a/IMG_1.jpg')];
+      if (order === 'target first') sources.reverse();
+      const r = await (mode === 'move' ? moveImages : copyImages)(sources, join(root, 'b'));
+      assert.equal(r.problems.length, 0, JSON.stringify(r.problems));
+      assert.equal(fs.readlinkSync(join(root, 'b/favourite.jpg')), 'IMG_1.jpg', `${mode}, ${order}`);
+      assert.ok(fs.readFileSync(join(root, 'b/favourite.jpg')).equals(bytes(300, 1)), `${mode}, ${order}: the link leads nowhere`);
+    } finally {
+      removeTree(root);
+    }
+  }
+});
+
 test('1 cp/mv: an image name that is a FIFO is one finding; the other sources are copied; no hang, no leftovers', async (t) => {
   const root = makeTree({ 'a/IMG_1.jpg': bytes(400, 1), b: { dir: true }, c: { dir: true } });
   try {

@@ -282,3 +282,20 @@ test('restore leaves in the quarantine a file whose image has a sidecar saved si
     removeTree(away);
   }
 });
+
+test('a cleanup killed between its link into the quarantine and the unlink of the original (the same file at both names): restore finishes it (it refused for good, and never reached the older quarantines)', async () => {
+  const root = library();
+  try {
+    const original = readFileSync(join(root, ORPHANS[0]));
+    const c = await cleanup(root, { engine: 'inline', now: () => T1 });
+    // The state such a kill leaves: the quarantine's file and the original name, one inode.
+    fs.linkSync(join(c.quarantine!, ORPHANS[0]), join(root, ORPHANS[0]));
+    const r = await restore(root);
+    assert.deepEqual(r.skipped, []);
+    assert.equal(r.restored, 2);
+    assert.deepEqual(readFileSync(join(root, ORPHANS[0])), original);
+    assert.equal(existsSync(join(root, QUARANTINE_DIR)), false, 'the quarantine is gone: nothing left in it');
+  } finally {
+    removeTree(root);
+  }
+});

@@ -134,9 +134,15 @@ export async function transferImages(mode: TransferMode, sources: readonly strin
   let journalTouched = Date.now();
   const touched = new Set<string>([dest.dir]);
   let deviceCopy = false;
-  for (const unit of plan) {
+  /** Images this run has moved or copied: source → destination (a link to one leads there). */
+  const landedAt = new Map<string, string>();
+  // Symlinked images last: a link whose target this run moves too leads to where it landed.
+  const isLinkUnit = (u: TransferUnit) => u.files.some((f) => f.role === 'image' && fs.lstatSync(f.from, { throwIfNoEntry: false })?.isSymbolicLink() === true);
+  const linkUnits = new Set(plan.filter(isLinkUnit));
+  for (const unit of [...plan.filter((u) => !linkUnits.has(u)), ...linkUnits]) {
     try {
-      const r = actUnit(mode, unit, deviceCopy, opts);
+      const r = actUnit(mode, unit, deviceCopy, opts, landedAt);
+      for (const f of unit.files) if (f.role === 'image') landedAt.set(f.from, f.to);
       deviceCopy ||= r.copied;
       report.done++;
       report.problems.push(...r.leftAtSource);
@@ -359,7 +365,7 @@ function withLocks<T>(keys: string[], opts: TransferOptions, fn: (held: HeldLock
 }
 
 /** Move or copy one unit (see the header for the order). Undoes its own links when a step fails before the image lands. */
-function actUnit(mode: TransferMode, unit: TransferUnit, copyAlready: boolean, opts: TransferOptions): { copied: boolean; leftAtSource: TransferProblem[] } {
+function actUnit(mode: TransferMode, unit: TransferUnit, copyAlready: boolean, opts: TransferOptions, landed: ReadonlyMap<string, string>): { copied: boolean; leftAtSource: TransferProblem[] } {
   return withLocks(lockKeysOf(unit), opts, (held) => {
     const check = () => held.forEach((l) => l.check(true)); // on disk only when not verified a moment ago
     const before = new Map<string, fs.Stats>();
@@ -384,7 +390,7 @@ function actUnit(mode: TransferMode, unit: TransferUnit, copyAlready: boolean, o
       check();
       if (!copied) {
         try {
-          for (const f of unit.files) placeLinked(f, made);
+          for (const f of unit.files) placeLinked(f, made, landed);
         } catch (e) {
           if (!needsCopy(e)) throw e;
           undo(made);
@@ -394,7 +400,7 @@ function actUnit(mode: TransferMode, unit: TransferUnit, copyAlready: boolean, o
       if (copied) {
         // The files the copies are made of (an undone link attempt changed their ctime).
         for (const f of unit.files) before.set(f.from, fs.lstatSync(f.from));
-        placeCopies(unit, made);
+        placeCopies(unit, made, landed);
       }
     } catch (e) {
       undo(made);
@@ -504,9 +510,9 @@ function undo(made: string[]): void {
 }
 
 /** A second name for the file at the destination (or, for a symlinked image, a link to the same target). */
-function placeLinked(f: TransferFile, made: string[]): void {
+function placeLinked(f: TransferFile, made: string[], landed: ReadonlyMap<string, string>): void {
   try {
-    if (fs.lstatSync(f.from).isSymbolicLink()) fs.symlinkSync(linkTextFor(f), f.to);
+    if (fs.lstatSync(f.from).isSymbolicLink()) fs.symlinkSync(linkTextFor(f, landed), f.to);
     else fs.linkSync(f.from, f.to);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw errors.conflict('exists at the destination; not overwritten', [f.to]);
@@ -516,17 +522,22 @@ function placeLinked(f: TransferFile, made: string[]): void {
 }
 
 /** A relative link text is rewritten so the moved link leads to the same file; an absolute one stays. */
-function linkTextFor(f: TransferFile): string {
+function linkTextFor(f: TransferFile, landed: ReadonlyMap<string, string>): string {
   const text = fs.readlinkSync(f.from);
   if (path.isAbsolute(text)) return text;
-  return path.relative(path.dirname(f.to), path.resolve(path.dirname(f.from), text)) || '.';
+  const target = path.resolve(path.dirname(f.from), text);
+  // A target this run moved (or copied) already: the link leads to it there, as a moved pair of
+  // files would keep its link working (it led to the old place, which the target had left).
+  const moved = landed.get(target);
+  return path.relative(path.dirname(f.to), moved !== undefined && exists(moved) ? moved : target) || '.';
 }
+
 
 /**
  * Copies through a staging folder in the destination: `cp` keeps mode and nanosecond times; each copy
  * is fsynced and compared with its source byte for byte, then given its name (never replacing one).
  */
-function placeCopies(unit: TransferUnit, made: string[]): void {
+function placeCopies(unit: TransferUnit, made: string[], landed: ReadonlyMap<string, string>): void {
   const destDir = path.dirname(unit.files[0].to);
   const stage = path.join(destDir, `${STAGE_MARK}${hostMark()}-${process.pid}-${randomBytes(4).toString('hex')}`);
   fs.mkdirSync(stage);
@@ -538,7 +549,7 @@ function placeCopies(unit: TransferUnit, made: string[]): void {
     }
     for (const f of unit.files) {
       if (fs.lstatSync(f.from).isSymbolicLink()) {
-        placeLinked(f, made);
+        placeLinked(f, made, landed);
         continue;
       }
       const staged = path.join(stage, path.basename(f.from));

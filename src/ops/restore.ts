@@ -154,6 +154,22 @@ export async function restore(root: string, opts: RestoreOptions = {}): Promise<
         skip('not a regular file in the quarantine', true);
         continue;
       }
+      if (destSt && destSt.dev === srcSt.dev && destSt.ino === srcSt.ino) {
+        // The same file at both names: a cleanup (or relink) killed between its link of the file
+        // and the unlink of the original. It is back already; the name it was moved to goes.
+        if (!dryRun) {
+          await withSidecarLock(movedTo !== null ? [...lockKeysForLoneSidecar(dest), ...lockKeysForLoneSidecar(src)] : lockKeysForLoneSidecar(dest), async (signal) => {
+            const [s2, d2] = await Promise.all([lstatOrNull(src), lstatOrNull(dest)]);
+            if (!s2 || !d2 || s2.dev !== d2.dev || s2.ino !== d2.ino) throw errors.conflict('changed while it was restored; left in the quarantine', [src, dest]);
+            assertLockHeld(signal);
+            await unlink(src);
+          });
+          dirs.add(dirname(src));
+        }
+        restoredNow.add(join(dirname(dest), nfc(basename(dest))));
+        report.restored++;
+        continue;
+      }
       if (destSt) {
         skip('a file now exists at the original path; not overwritten', true);
         continue;
