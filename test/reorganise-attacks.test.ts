@@ -484,6 +484,28 @@ test('1 mv/cp: a symlinked image moved with its target leads to where the target
   }
 });
 
+test('1 mv: a rename killed after its image landed (IMG_1.jpg → IMG_2.jpg) is finished by the same command run again (it refused: the destination exists)', async () => {
+  const root = makeTree({ 'a/IMG_1.jpg': bytes(300, 1) });
+  try {
+    fs.writeFileSync(join(root, 'a/IMG_1.json'), JSON.stringify(sidecarData('IMG_1.jpg')));
+    fs.linkSync(join(root, 'a/IMG_1.json'), join(root, 'a/IMG_2.json'));
+    fs.linkSync(join(root, 'a/IMG_1.jpg'), join(root, 'a/IMG_2.jpg'));
+    const unit = {
+      files: [
+        { from: join(root, 'a/IMG_1.json'), to: join(root, 'a/IMG_2.json'), role: 'sidecar' },
+        { from: join(root, 'a/IMG_1.jpg'), to: join(root, 'a/IMG_2.jpg'), role: 'image' },
+      ],
+    };
+    fs.writeFileSync(join(root, `a/.isc-move-${hostMark()}-${DEAD_PID}-0c0d`), JSON.stringify({ version: 1, mode: 'move', units: [unit] }));
+    const r = await moveImages([join(root, 'a/IMG_1.jpg')], join(root, 'a/IMG_2.jpg'));
+    assert.equal(r.recovered, 1);
+    assert.deepEqual(r.problems, []);
+    assert.deepEqual(names(join(root, 'a')), ['IMG_2.jpg', 'IMG_2.json']);
+  } finally {
+    removeTree(root);
+  }
+});
+
 test('1 cp/mv: an image name that is a FIFO is one finding; the other sources are copied; no hang, no leftovers', async (t) => {
   const root = makeTree({ 'a/IMG_1.jpg': bytes(400, 1), b: { dir: true }, c: { dir: true } });
   try {

@@ -105,16 +105,22 @@ export function copyImages(sources: readonly string[], destination: string, opts
 
 export async function transferImages(mode: TransferMode, sources: readonly string[], destination: string, opts: TransferOptions = {}): Promise<TransferReport> {
   if (sources.length === 0) throw errors.usage('nothing to ' + mode + ': give one or more images and a destination');
-  const dest = resolveDestination(destination, sources.length);
-  const report: TransferReport = { mode, dryRun: opts.dryRun === true, destination: dest.path, units: [], done: 0, files: 0, problems: [], recovered: 0 };
-  let finished: ReadonlySet<string> = new Set();
-  if (!report.dryRun) {
-    await removeStaleTempFiles(dest.dir).catch(() => undefined); // a journal a killed run was writing
-    const r = recoverJournals(dest.dir, opts);
-    report.recovered = r.units;
-    report.problems.push(...r.problems);
-    finished = r.finished;
+  // The destination's folder first finishes what a dead run left there: a killed rename (`mv
+  // a/IMG_1.jpg a/IMG_2.jpg`) left its destination existing, which the same command, run again to
+  // finish it, then refused for good.
+  const destPath = physicalPath(destination);
+  const destDir = statOrNull(destPath)?.isDirectory() ? destPath : path.dirname(destPath);
+  const recovered: { units: number; problems: TransferProblem[]; finished: ReadonlySet<string> } = { units: 0, problems: [], finished: new Set() };
+  if (opts.dryRun !== true && statOrNull(destDir)?.isDirectory()) {
+    await removeStaleTempFiles(destDir).catch(() => undefined); // a journal a killed run was writing
+    Object.assign(recovered, recoverJournals(destDir, opts));
   }
+  const finished = recovered.finished;
+  if (sources.length === 1 && finished.has(physicalPath(sources[0])) && !exists(physicalPath(sources[0]))) {
+    return { mode, dryRun: false, destination: destPath, units: [], done: 0, files: 0, problems: recovered.problems, recovered: recovered.units };
+  }
+  const dest = resolveDestination(destination, sources.length);
+  const report: TransferReport = { mode, dryRun: opts.dryRun === true, destination: dest.path, units: [], done: 0, files: 0, problems: [...recovered.problems], recovered: recovered.units };
   // Each source as the kernel names it (a `..` after a symlinked folder is not collapsed as text:
   // that would move another image); one whose folder is missing is a finding.
   const given: string[] = [];
