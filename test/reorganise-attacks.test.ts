@@ -506,6 +506,49 @@ test('1 mv: a rename killed after its image landed (IMG_1.jpg → IMG_2.jpg) is 
   }
 });
 
+test('1 cp: the same cp run again after a kill counts the images the dead run copied as done (each was a CONFLICT, exit 1)', async () => {
+  const root = makeTree({ 'a/IMG_1.jpg': bytes(300, 1), 'a/IMG_2.jpg': bytes(301, 2), b: { dir: true } });
+  try {
+    for (const n of [1, 2]) fs.writeFileSync(join(root, `a/IMG_${n}.json`), JSON.stringify(sidecarData(`IMG_${n}.jpg`)));
+    // The dead run copied IMG_1 (times kept to the nanosecond, as its cp --preserve does), then was killed.
+    for (const n of ['IMG_1.json', 'IMG_1.jpg']) assert.equal(spawnSync('cp', ['--preserve=mode,timestamps', join(root, 'a', n), join(root, 'b', n)]).status, 0);
+    const units = [1, 2].map((n) => ({
+      files: [
+        { from: join(root, `a/IMG_${n}.json`), to: join(root, `b/IMG_${n}.json`), role: 'sidecar' },
+        { from: join(root, `a/IMG_${n}.jpg`), to: join(root, `b/IMG_${n}.jpg`), role: 'image' },
+      ],
+    }));
+    fs.writeFileSync(join(root, `b/.isc-move-${hostMark()}-${DEAD_PID}-0e0f`), JSON.stringify({ version: 1, mode: 'copy', units }));
+    const r = await copyImages([join(root, 'a/IMG_1.jpg'), join(root, 'a/IMG_2.jpg')], join(root, 'b'));
+    assert.deepEqual(r.problems, []);
+    assert.equal(r.done, 1);
+    assert.deepEqual(names(join(root, 'b')), ['IMG_1.jpg', 'IMG_1.json', 'IMG_2.jpg', 'IMG_2.json']);
+    assert.deepEqual(names(join(root, 'a')), ['IMG_1.jpg', 'IMG_1.json', 'IMG_2.jpg', 'IMG_2.json']);
+  } finally {
+    removeTree(root);
+  }
+});
+
+test('1 mv: findings name what is true — a name an earlier unit of the run plans is read where it is; one image given through a folder link too moves once, exit 0', async () => {
+  const root = makeTree({ 'a/IMG_1.jpg': bytes(300, 1), 'b/IMG_1.JPG': bytes(301, 2), 'c/IMG_1.jpg': bytes(303, 4), 'a/IMG_2.jpg': bytes(302, 3), d: { dir: true }, e: { dir: true } });
+  try {
+    for (const i of ['a/IMG_1.jpg', 'b/IMG_1.JPG', 'c/IMG_1.jpg', 'a/IMG_2.jpg']) await saveSidecar(join(root, i), 'res', { i }, { format: 'bin' });
+    // Three images, two of one name: the third is refused for its name ("IMG_1.bin names no image", it said).
+    const r = await moveImages([join(root, 'a/IMG_1.jpg'), join(root, 'b/IMG_1.JPG'), join(root, 'c/IMG_1.jpg')], join(root, 'd'));
+    assert.equal(r.done, 2);
+    assert.equal(r.problems.length, 1);
+    assert.equal(r.problems[0].path, join(root, 'c/IMG_1.jpg'));
+    assert.match(r.problems[0].message, /^exists at the destination; not overwritten/);
+    assert.deepEqual(names(join(root, 'd')), ['IMG_1.JPG', 'IMG_1.JPG.bin', 'IMG_1.bin', 'IMG_1.jpg']);
+    fs.symlinkSync('a', join(root, 'alink'));
+    const twice = await moveImages([join(root, 'a/IMG_2.jpg'), join(root, 'alink/IMG_2.jpg')], join(root, 'e'));
+    assert.deepEqual(twice.problems, []);
+    assert.deepEqual(names(join(root, 'e')), ['IMG_2.bin', 'IMG_2.jpg']);
+  } finally {
+    removeTree(root);
+  }
+});
+
 test('1 cp/mv: an image name that is a FIFO is one finding; the other sources are copied; no hang, no leftovers', async (t) => {
   const root = makeTree({ 'a/IMG_1.jpg': bytes(400, 1), b: { dir: true }, c: { dir: true } });
   try {
@@ -685,6 +728,23 @@ test('2 relink: an image saved to where it now is (its file records the same ima
     assert.deepEqual(names(join(root, 'b')), ['IMG_1.jpg', 'IMG_1.json']);
     assert.deepEqual((await readSidecar(join(root, 'b/IMG_1.jpg'))).face_detection, { tag: 'new' });
     assert.deepEqual(names(join(root, 'a')), ['IMG_1.bin']);
+  } finally {
+    removeTree(root);
+  }
+});
+
+test('2 relink: a JPEG moved beside its RAW (whose IMG_1.json records the RAW) gets its orphaned file back in the name-ext form (it was ambiguous: "a sidecar of its own")', async () => {
+  const root = makeTree({ 'a/IMG_1.JPG': bytes(500, 3), 'c/IMG_1.CR2': bytes(900, 4) });
+  try {
+    await saveSidecar(join(root, 'a/IMG_1.JPG'), 'face_detection', { who: 'jpeg' }, { format: 'json' });
+    await saveSidecar(join(root, 'c/IMG_1.CR2'), 'quality', { who: 'raw' }, { format: 'json' });
+    fs.renameSync(join(root, 'a/IMG_1.JPG'), join(root, 'c/IMG_1.JPG')); // a plain mv
+    assert.equal((await readSidecar(join(root, 'c/IMG_1.JPG'))).face_detection, undefined);
+    const r = await relink(root, { index: false });
+    assert.equal(r.relinked, 1, JSON.stringify(r.ambiguous));
+    assert.deepEqual(names(join(root, 'c')), ['IMG_1.CR2', 'IMG_1.JPG', 'IMG_1.JPG.json', 'IMG_1.json']);
+    assert.deepEqual((await readSidecar(join(root, 'c/IMG_1.JPG'))).face_detection, { who: 'jpeg' });
+    assert.deepEqual((await readSidecar(join(root, 'c/IMG_1.CR2'))).quality, { who: 'raw' });
   } finally {
     removeTree(root);
   }

@@ -116,7 +116,7 @@ export async function transferImages(mode: TransferMode, sources: readonly strin
     Object.assign(recovered, recoverJournals(destDir, opts));
   }
   const finished = recovered.finished;
-  if (sources.length === 1 && finished.has(physicalPath(sources[0])) && !exists(physicalPath(sources[0]))) {
+  if (sources.length === 1 && finished.has(physicalPath(sources[0])) && (mode === 'copy' || !exists(physicalPath(sources[0])))) {
     return { mode, dryRun: false, destination: destPath, units: [], done: 0, files: 0, problems: recovered.problems, recovered: recovered.units };
   }
   const dest = resolveDestination(destination, sources.length);
@@ -132,7 +132,7 @@ export async function transferImages(mode: TransferMode, sources: readonly strin
     }
   }
   // A source a dead run had moved (its journal just finished the job) is done, not missing.
-  const plan = planUnits(given.filter((s) => !(finished.has(s) && !exists(s))), dest, opts, report.problems);
+  const plan = planUnits(given.filter((s) => !(finished.has(s) && (mode === 'copy' || !exists(s)))), dest, opts, report.problems);
   report.units = plan;
   if (report.dryRun || plan.length === 0) return report;
 
@@ -197,7 +197,20 @@ function planUnits(sources: string[], dest: Destination, opts: TransferOptions, 
   const units: TransferUnit[] = [];
   const inUnits = new Set<string>();
   const lone: string[] = [];
-  for (const source of [...new Set(sources)]) {
+  // One image given twice (a/IMG.jpg and alink/IMG.jpg, alink a link to a): once.
+  const seen = new Set<string>();
+  const once = sources.filter((s) => {
+    let key = s;
+    try {
+      key = path.join(fs.realpathSync(path.dirname(s)), path.basename(s));
+    } catch {
+      // a missing folder: the source's own finding says so
+    }
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+  for (const source of once) {
     try {
       const st = fs.lstatSync(source, { throwIfNoEntry: false });
       if (st === undefined) throw errors.notFound(source, 'source');
@@ -272,13 +285,20 @@ function imageUnit(source: string, dest: Destination, folder: FolderNames, exts:
     if (to === c.path) continue; // `mv a.jpg a.png`: its stem files stay as they are
     files.push({ from: c.path, to, role: 'sidecar' });
   }
+  // Its own name taken there (another image of this run, or a file): said as such, before any
+  // sidecar there is blamed for it.
+  if (folder.names.has(nfc(newName))) throw errors.conflict('exists at the destination; not overwritten', [path.join(dest.dir, newName)]);
   // Files at the destination that would claim the image there: stem files must name another image
   // there (else this image would share them), and a name-ext one would become its own.
   for (const s of folder.sidecarsByBase.get(newStem) ?? []) {
     const p = path.join(dest.dir, s);
     if (ownPaths.has(p)) continue;
-    if (recordNames(p, opts, [nfc(newName), ...sharers]) <= 0) {
-      throw errors.conflict(`${newName} would pair there with ${s}, which is not its sidecar (it names ${recordOf(p, opts) ?? 'no image'})`, [p]);
+    // A name an earlier unit of this run will put there is read where it is now.
+    const now = plannedFrom.get(folder)?.get(p) ?? p;
+    if (recordNames(now, opts, [nfc(newName), ...sharers]) <= 0) {
+      const named = recordOf(now, opts);
+      const why = named === nfc(newName) ? `it records an image of that name that is not this one` : `it names ${named ?? 'no image'}`;
+      throw errors.conflict(`${newName} would pair there with ${s}, which is not its sidecar (${why})`, [p]);
     }
   }
   for (const s of folder.sidecarsByBase.get(nfc(newName)) ?? []) {
@@ -328,8 +348,16 @@ function claimNames(files: TransferFile[], folder: FolderNames, exts: ReadonlySe
   for (const f of files) {
     if (folder.names.has(nfc(path.basename(f.to)))) throw errors.conflict('exists at the destination; not overwritten', [f.to]);
   }
-  for (const f of files) addFolderName(folder, nfc(path.basename(f.to)), exts);
+  let planned = plannedFrom.get(folder);
+  if (planned === undefined) plannedFrom.set(folder, (planned = new Map()));
+  for (const f of files) {
+    addFolderName(folder, nfc(path.basename(f.to)), exts);
+    planned.set(f.to, f.from);
+  }
 }
+
+/** Per destination listing, the names this run's plan put there → where those files are now. */
+const plannedFrom = new WeakMap<FolderNames, Map<string, string>>();
 
 /** The NFC file name a sidecar's record names, null when it names none, undefined when it cannot be read. */
 function recordOf(p: string, opts: TransferOptions): string | null | undefined {
@@ -725,7 +753,8 @@ export function recoverJournals(dir: string, opts: TransferOptions = {}): { unit
       try {
         if (withLocks(lockKeysOf(unit), opts, () => recoverUnit(j!.mode, unit, opts, writtenNs))) recovered++;
         const image = unit.files.find((f) => f.role === 'image');
-        if (image && j.mode === 'move' && exists(image.to) && !exists(image.from)) finished.add(image.from);
+        // Done: moved (at the destination only), or copied (an equal copy there, its sidecars' copies with it).
+        if (image && (j.mode === 'move' ? exists(image.to) && !exists(image.from) : unit.files.every((f) => sameEntry(f.from, f.to)))) finished.add(image.from);
         for (const f of u.files) dirs.add(path.dirname(f.from)).add(path.dirname(f.to));
       } catch (e) {
         problems.push(problemOf(u.source, e)); // left as it is: every image still has its sidecars (see the header)

@@ -26,7 +26,7 @@ import { fsyncDirs } from '../fs/dir-sync.js';
 import { relJoin } from '../fs/rel-path.js';
 import { acquireSidecarLockSync, type HeldLock } from '../fs/lock.js';
 import { imageExtensionSet, nfc, splitName } from '../discovery/extensions.js';
-import { isImageName, leftBehindAmong, pairDirectory, sidecarsOfImage, type PairGroup } from '../discovery/pair.js';
+import { imageNamedBy, isImageName, leftBehindAmong, pairDirectory, sidecarsOfImage, type PairGroup } from '../discovery/pair.js';
 import { walkTree, type DirListing } from '../discovery/walk.js';
 import { shardFilter } from '../discovery/shard.js';
 import { assertDirectory } from '../scan/session.js';
@@ -111,6 +111,11 @@ export async function relink(root: string, opts: RelinkOptions = {}): Promise<Re
   if (dryRun || plan.matches.length === 0) return report;
   await act(rootAbs, plan.matches, (now ?? (() => new Date()))(), report);
   return report;
+}
+
+/** A record naming an image other than `imageName` (NFC; an extension's case aside, as reads compare). */
+function namesAnotherImage(named: string | null, imageName: string): boolean {
+  return named !== null && imageNamedBy(named, [nfc(imageName)]) !== 0;
 }
 
 /**
@@ -215,7 +220,11 @@ export async function planRelink(root: string, opts: Omit<RelinkOptions, 'dryRun
     // unfinished manifest says so). A save where the image now is records the same image too: the
     // orphans put beside it would hide (or be hidden by) its newest results.
     const orphanFiles = u.orphans.map((o) => fs.lstatSync(o.path, { throwIfNoEntry: false }));
-    const own = locateSidecarSync(image.path, { imageExtensions: opts.imageExtensions }).candidates.filter((c) => c.side === 'target');
+    // A stem file shared with the image's RAW (IMG_1.json beside IMG_1.CR2 and IMG_1.JPG) that
+    // records the RAW is the RAW's, not this image's own (reads pass it over).
+    const own = locateSidecarSync(image.path, { imageExtensions: opts.imageExtensions }).candidates.filter(
+      (c) => c.side === 'target' && !(c.shared === true && namesAnotherImage(readSidecarRecord(c.path, opts.keyring, limits)?.name ?? null, image.name)),
+    );
     const sibling = (p: string) => {
       if (!(unfinished ??= unfinishedRelinkMoves(rootAbs)).has(p.slice(rootAbs.length + 1))) return false;
       const r = readSidecarRecord(p, opts.keyring, limits);
