@@ -281,3 +281,20 @@ test('a file without read permission fails with PERMISSION', async (t) => {
 test('a missing root is NOT_FOUND', async () => {
   await assert.rejects(hashTree(path.join(os.tmpdir(), 'isc-no-such-dir-' + process.pid)), (e: unknown) => e instanceof SidecarError && e.code === 'NOT_FOUND');
 });
+
+test('--manifest naming standard output (/dev/stdout, /dev/./stdout, /proc/self/fd/1) is refused before any work: followed, it replaced the file behind it (hash --manifest /dev/stdout >> log.txt lost the log)', async (t) => {
+  const { CLI_PATH } = await import('./helpers/cli.js');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'isc-hash-stdout-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  fs.mkdirSync(path.join(dir, 'lib'));
+  fs.writeFileSync(path.join(dir, 'lib', 'IMG_1.jpg'), 'img');
+  fs.writeFileSync(path.join(dir, 'lib', 'IMG_1.json'), '{"a":1}');
+  const log = path.join(dir, 'log.txt');
+  for (const m of ['/dev/stdout', '/dev/./stdout', '/proc/self/fd/1']) {
+    fs.writeFileSync(log, 'line 1 of my log\n');
+    const r = spawnSync('sh', ['-c', `"$0" "$1" hash "$2" --manifest "$4" >> "$3"`, process.execPath, CLI_PATH, path.join(dir, 'lib'), log, m], { encoding: 'utf8' });
+    assert.equal(r.status, 2, `--manifest ${m}: ${r.stderr}`);
+    assert.match(r.stderr, /needs a file, not standard output/);
+    assert.equal(fs.readFileSync(log, 'utf8'), 'line 1 of my log\n', `--manifest ${m}: the log was replaced`);
+  }
+});

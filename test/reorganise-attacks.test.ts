@@ -423,6 +423,23 @@ test('1 mv: a sidecar a writer without the lock replaced at the source during th
   }
 });
 
+test('1 mv: a sidecar a writer without the lock wrote at the destination during the move (it found the image there) is kept; the source\'s older file goes', async () => {
+  const root = makeTree({ 'a/IMG_1.jpg': bytes(400, 1), b: { dir: true } });
+  const hookDir = tempDir('isc-hook-');
+  try {
+    fs.writeFileSync(join(root, 'a/IMG_1.json'), JSON.stringify({ ...sidecarData('IMG_1.jpg'), face_detection: { run: 'old' } }));
+    const newer = JSON.stringify({ ...sidecarData('IMG_1.jpg'), face_detection: { run: 'newer, saved where the image now is' } });
+    const hook = unlockedWriterHook(hookDir, join(root, 'b/IMG_1.jpg'), join(root, 'b/IMG_1.json'), newer);
+    const r = spawnSync(process.execPath, ['-r', hook, BUNDLE, 'mv', join(root, 'a/IMG_1.jpg'), join(root, 'b'), '--json'], { encoding: 'utf8', timeout: 60_000 });
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(names(join(root, 'a')), []);
+    assert.equal(fs.readFileSync(join(root, 'b/IMG_1.json'), 'utf8'), newer, 'the save at the destination was replaced by the older file');
+  } finally {
+    removeTree(root);
+    removeTree(hookDir);
+  }
+});
+
 test('1 mv to another file system: a sidecar replaced at the source during the move is left there, said (CONFLICT, exit 1), never removed', async (t) => {
   const shm = '/dev/shm';
   const root = makeTree({ 'a/IMG_1.jpg': bytes(400, 1) });
@@ -472,12 +489,16 @@ test('1 mv/cp: a symlinked image moved with its target leads to where the target
     try {
       fs.writeFileSync(join(root, 'a/IMG_1.json'), JSON.stringify(sidecarData('IMG_1.jpg')));
       fs.symlinkSync('IMG_1.jpg', join(root, 'a/favourite.jpg'));
-      const sources = [join(root, 'a/favourite.jpg'), join(root, 'a/IMG_1.jpg')];
+      fs.mkdirSync(join(root, 'a/sub'));
+      fs.symlinkSync('../IMG_1.jpg', join(root, 'a/sub/L.jpg')); // a text that changes with the move
+      const sources = [join(root, 'a/favourite.jpg'), join(root, 'a/sub/L.jpg'), join(root, 'a/IMG_1.jpg')];
       if (order === 'target first') sources.reverse();
       const r = await (mode === 'move' ? moveImages : copyImages)(sources, join(root, 'b'));
       assert.equal(r.problems.length, 0, JSON.stringify(r.problems));
-      assert.equal(fs.readlinkSync(join(root, 'b/favourite.jpg')), 'IMG_1.jpg', `${mode}, ${order}`);
-      assert.ok(fs.readFileSync(join(root, 'b/favourite.jpg')).equals(bytes(300, 1)), `${mode}, ${order}: the link leads nowhere`);
+      for (const l of ['favourite.jpg', 'L.jpg']) {
+        assert.equal(fs.readlinkSync(join(root, 'b', l)), 'IMG_1.jpg', `${mode}, ${order}: ${l}`);
+        assert.ok(fs.readFileSync(join(root, 'b', l)).equals(bytes(300, 1)), `${mode}, ${order}: ${l} leads nowhere`);
+      }
     } finally {
       removeTree(root);
     }
@@ -518,6 +539,11 @@ test('1 cp: the same cp run again after a kill counts the images the dead run co
         { from: join(root, `a/IMG_${n}.jpg`), to: join(root, `b/IMG_${n}.jpg`), role: 'image' },
       ],
     }));
+    fs.writeFileSync(join(root, `b/.isc-move-${hostMark()}-${DEAD_PID}-0e0f`), JSON.stringify({ version: 1, mode: 'copy', units }));
+    // The journal's units count as done only where this run would put them: a copy under another name is made.
+    const other = await copyImages([join(root, 'a/IMG_1.jpg')], join(root, 'b/IMG_9.jpg'));
+    assert.equal(other.done, 1, JSON.stringify(other.problems));
+    for (const n of ['IMG_9.jpg', 'IMG_9.json']) fs.rmSync(join(root, 'b', n));
     fs.writeFileSync(join(root, `b/.isc-move-${hostMark()}-${DEAD_PID}-0e0f`), JSON.stringify({ version: 1, mode: 'copy', units }));
     const r = await copyImages([join(root, 'a/IMG_1.jpg'), join(root, 'a/IMG_2.jpg')], join(root, 'b'));
     assert.deepEqual(r.problems, []);
@@ -745,6 +771,21 @@ test('2 relink: a JPEG moved beside its RAW (whose IMG_1.json records the RAW) g
     assert.deepEqual(names(join(root, 'c')), ['IMG_1.CR2', 'IMG_1.JPG', 'IMG_1.JPG.json', 'IMG_1.json']);
     assert.deepEqual((await readSidecar(join(root, 'c/IMG_1.JPG'))).face_detection, { who: 'jpeg' });
     assert.deepEqual((await readSidecar(join(root, 'c/IMG_1.CR2'))).quality, { who: 'raw' });
+  } finally {
+    removeTree(root);
+  }
+});
+
+test('2 relink leaves a file another image\'s sidecar link reads (moved, the link dangled and every later cleanup stopped)', async () => {
+  const root = makeTree({ 'd1/Z.jpg': bytes(500, 5), d2: { dir: true }, 'x/M.jpg': bytes(10, 6) });
+  try {
+    await saveSidecar(join(root, 'd1/Z.jpg'), 'res', { who: 'Z, read by M too' }, { format: 'json' });
+    fs.renameSync(join(root, 'd1/Z.jpg'), join(root, 'd2/Z.jpg'));
+    fs.symlinkSync('../d1/Z.json', join(root, 'x/M.json'));
+    const r = await relink(root, { index: false });
+    assert.equal(r.relinked, 0);
+    assert.ok(r.skipped.some((k) => /sidecar link .*x\/M\.json reads this file/.test(k.reason)), JSON.stringify(r.skipped));
+    assert.deepEqual((await readSidecar(join(root, 'x/M.jpg'))).res, { who: 'Z, read by M too' });
   } finally {
     removeTree(root);
   }

@@ -425,6 +425,7 @@ export function locateSidecarSync(imagePath: string, opts: LocateOptions = {}): 
     const linkName = path.basename(image.path);
     if (loops || linkDir !== dir || linkName !== name) {
       const g = groupIn(linkDir, linkName, imageExts);
+      if (g.twin !== undefined) unicodeTwin ??= g.twin; // the link's own name has a twin beside it
       const linkSide: SidecarCandidate[] = [];
       candidatesOf(g, linkName, imageExts, 'link', linkSide, notFiles);
       for (const c of linkSide) if (!candidates.some((t) => t.path === c.path)) candidates.push(c);

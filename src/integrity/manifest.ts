@@ -25,6 +25,7 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import { errors } from '../errors.js';
 import { writeFileAtomic } from '../fs/atomic-write.js';
+import { isStdoutName } from '../fs/stdout-name.js';
 import { describeBytes, fileChunks, lineBatches, type Line } from '../fs/line-reader.js';
 import { READ_FLAGS, readRegularFile } from '../fs/regular-file.js';
 import { CANON_VERSION, compareUtf8, TREE_VERSION, TreeDigester, type KeyedHex, type TreeVersion } from '../formats/digest.js';
@@ -84,7 +85,17 @@ export function* manifestPieces(m: ManifestData, jsonl: boolean): Generator<stri
 
 /** Write the manifest atomically (temp file, fsync, rename, directory fsync), streamed. */
 export async function writeManifest(path: string, m: ManifestData): Promise<void> {
+  assertManifestFile(path);
   await writeFileAtomic(path, manifestPieces(m, isJsonlPath(path)));
+}
+
+/**
+ * A manifest is a file (`verify` reads it back), never standard output by any name: written through
+ * `/dev/stdout` it was renamed over the file behind it (`hash --manifest /dev/stdout >> log.txt`
+ * replaced the log). Checked before the work, as other outputs are.
+ */
+export function assertManifestFile(path: string): void {
+  if (isStdoutName(path)) throw errors.usage(`--manifest needs a file, not standard output ("${path}")`);
 }
 
 /** The entries as they are read: duplicates refused, the digest of the entries fed while they come in order. */

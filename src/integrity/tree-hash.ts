@@ -27,7 +27,7 @@ import type { Options } from '../types.js';
 import { mapOrdered } from '../engine/pipeline.js';
 import type { Runtime } from '../engine/runtime.js';
 import { CANON_VERSION, compareUtf8, sortByKey, tagOf, TREE_VERSION, treeDigest, type TreeVersion } from '../formats/digest.js';
-import { writeManifest } from './manifest.js';
+import { assertManifestFile, writeManifest } from './manifest.js';
 import { assertOutputNotManaged } from '../analysis/output-guard.js';
 
 export interface HashOptions extends Options {
@@ -89,6 +89,7 @@ function failure(e: { code: string; message: string; path?: string }): Error {
 
 /** Hash a tree. With `manifest`, also write the per-file (or per-image) digests there. */
 export async function hashTree(root: string, opts: HashOptions = {}): Promise<TreeHash> {
+  if (opts.manifest) assertManifestFile(opts.manifest);
   const manifestPath = opts.manifest ? resolve(opts.manifest) : undefined;
   if (manifestPath) assertOutputNotManaged(manifestPath, 'manifest', opts.imageExtensions);
   const listing = await listTree(root, { ...opts, exclude: manifestPath ? [manifestPath] : undefined });

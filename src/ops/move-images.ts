@@ -110,13 +110,16 @@ export async function transferImages(mode: TransferMode, sources: readonly strin
   // finish it, then refused for good.
   const destPath = physicalPath(destination);
   const destDir = statOrNull(destPath)?.isDirectory() ? destPath : path.dirname(destPath);
-  const recovered: { units: number; problems: TransferProblem[]; finished: ReadonlySet<string> } = { units: 0, problems: [], finished: new Set() };
+  const recovered: { units: number; problems: TransferProblem[]; finished: ReadonlyMap<string, string> } = { units: 0, problems: [], finished: new Map() };
   if (opts.dryRun !== true && statOrNull(destDir)?.isDirectory()) {
     await removeStaleTempFiles(destDir).catch(() => undefined); // a journal a killed run was writing
     Object.assign(recovered, recoverJournals(destDir, opts));
   }
-  const finished = recovered.finished;
-  if (sources.length === 1 && finished.has(physicalPath(sources[0])) && (mode === 'copy' || !exists(physicalPath(sources[0])))) {
+  // A source a dead run had moved or copied (its journal just finished the job) to where this run
+  // would put it is done, not missing (or a conflict with its own copy).
+  const destIsFolder = statOrNull(destPath)?.isDirectory() === true;
+  const done = (s: string) => recovered.finished.get(s) === (destIsFolder ? path.join(destPath, path.basename(s)) : destPath) && (mode === 'copy' || !exists(s));
+  if (sources.length === 1 && done(physicalPath(sources[0]))) {
     return { mode, dryRun: false, destination: destPath, units: [], done: 0, files: 0, problems: recovered.problems, recovered: recovered.units };
   }
   const dest = resolveDestination(destination, sources.length);
@@ -131,8 +134,7 @@ export async function transferImages(mode: TransferMode, sources: readonly strin
       report.problems.push(problemOf(s, e));
     }
   }
-  // A source a dead run had moved (its journal just finished the job) is done, not missing.
-  const plan = planUnits(given.filter((s) => !(finished.has(s) && (mode === 'copy' || !exists(s)))), dest, opts, report.problems);
+  const plan = planUnits(given.filter((s) => !done(s)), dest, opts, report.problems);
   report.units = plan;
   if (report.dryRun || plan.length === 0) return report;
 
@@ -417,6 +419,9 @@ function actUnit(mode: TransferMode, unit: TransferUnit, copyAlready: boolean, o
       const target = path.join(path.dirname(image.to), c.naming === 'stem' && !unit.renamedForm ? `${nfc(splitName(newName).stem)}.${c.ext}` : `${newName}.${c.ext}`);
       if (unit.files.some((f) => f.to === target)) throw errors.conflict('a sidecar appeared since the plan whose name is taken at the destination; left in place', [c.path]);
       unit.files.splice(unit.files.length - 1, 0, { from: c.path, to: target, role: 'sidecar' });
+      const st = fs.lstatSync(c.path, { throwIfNoEntry: false });
+      if (st === undefined || !st.isFile()) throw errors.conflict('no longer a regular file; left alone', [c.path]);
+      before.set(c.path, st);
     }
     let copied = copyAlready || mode === 'copy';
     const made: string[] = [];
@@ -509,31 +514,31 @@ function needsCopy(e: unknown): boolean {
 /**
  * Remove a source name once its file is at the destination (null), unless the name no longer holds
  * that file: a writer that takes no lock (a pipeline saving its JSON by temp file and rename) may
- * have put a newer one there since it was linked, and unlinking the name deleted its results. On
- * one file system the newer file follows its image (renamed over the destination's name, which
- * holds the older one: what a save just before the move would have left); across file systems it
- * stays where it is, said (the problem returned). The check and the unlink are two calls: a write
- * landing between them (microseconds, where it was the whole unit's move) is not seen.
+ * have put a newer one there since it was placed, and unlinking the name deleted its results. A
+ * newer file at the source follows its image when the destination's name still holds the file
+ * placed there (renamed over it: what a save just before the move would have left); when that one
+ * changed too, or across file systems, it stays where it is, said (the problem returned). A newer
+ * file at the destination (the writer found the image there) is kept, the source's older one goes.
+ * The check and the unlink are two calls: a write landing between them (microseconds, where it was
+ * the whole unit's move) is not seen.
  */
 function removeSource(f: TransferFile, copied: boolean, before: ReadonlyMap<string, fs.Stats>): TransferProblem | null {
   const now = fs.lstatSync(f.from, { throwIfNoEntry: false });
   if (now === undefined) return null; // removed by someone else since: nothing to remove
   const was = before.get(f.from);
-  // Linked: the same inode (or link text). Copied: the file the copy was made of (a link would
-  // have changed its ctime; a copy does not), not read again.
-  const unchanged =
-    !copied || now.isSymbolicLink()
-      ? sameEntry(f.from, f.to)
-      : was !== undefined && now.dev === was.dev && now.ino === was.ino && now.size === was.size && now.mtimeMs === was.mtimeMs && now.ctimeMs === was.ctimeMs;
+  // Still the file (or link) placed: the same inode; a copy's source also unmodified (a copy does
+  // not change its ctime; a link does, so a linked one is not compared by times).
+  const same = (st: fs.Stats | undefined) => st !== undefined && was !== undefined && st.dev === was.dev && st.ino === was.ino;
+  const unchanged = same(now) && (!copied || now.isSymbolicLink() || (now.size === was!.size && now.mtimeMs === was!.mtimeMs && now.ctimeMs === was!.ctimeMs));
   if (unchanged) {
     fs.unlinkSync(f.from);
     return null;
   }
-  if (!copied) {
+  if (!copied && now.isFile() && same(fs.lstatSync(f.to, { throwIfNoEntry: false }))) {
     fs.renameSync(f.from, f.to);
     return null;
   }
-  return { path: f.from, code: 'CONFLICT', message: `changed at the source during the move (a writer without the lock): the newer file is left there; ${f.to} has the one it had before` };
+  return { path: f.from, code: 'CONFLICT', message: `changed at the source during the move (a writer without the lock): the newer file is left there; ${f.to} has the one it had before or a newer one` };
 }
 
 const NOT_REGULAR = 'not a regular file or a symlink (a FIFO, socket or device); left alone';
@@ -719,9 +724,9 @@ function journalUnits(j: unknown, dir: string): { mode: TransferMode; units: Tra
  * staging folders). Returns the units recovered. A unit is rolled forward once its image is at the
  * destination, back before that; only names that are the same file (or an equal copy) are removed.
  */
-export function recoverJournals(dir: string, opts: TransferOptions = {}): { units: number; finished: Set<string>; problems: TransferProblem[] } {
+export function recoverJournals(dir: string, opts: TransferOptions = {}): { units: number; finished: Map<string, string>; problems: TransferProblem[] } {
   let names: string[];
-  const finished = new Set<string>();
+  const finished = new Map<string, string>();
   const problems: TransferProblem[] = [];
   try {
     names = fs.readdirSync(dir);
@@ -754,7 +759,7 @@ export function recoverJournals(dir: string, opts: TransferOptions = {}): { unit
         if (withLocks(lockKeysOf(unit), opts, () => recoverUnit(j!.mode, unit, opts, writtenNs))) recovered++;
         const image = unit.files.find((f) => f.role === 'image');
         // Done: moved (at the destination only), or copied (an equal copy there, its sidecars' copies with it).
-        if (image && (j.mode === 'move' ? exists(image.to) && !exists(image.from) : unit.files.every((f) => sameEntry(f.from, f.to)))) finished.add(image.from);
+        if (image && (j.mode === 'move' ? exists(image.to) && !exists(image.from) : unit.files.every((f) => sameEntry(f.from, f.to)))) finished.set(image.from, image.to);
         for (const f of u.files) dirs.add(path.dirname(f.from)).add(path.dirname(f.to));
       } catch (e) {
         problems.push(problemOf(u.source, e)); // left as it is: every image still has its sidecars (see the header)

@@ -4,7 +4,7 @@
  * lists both places; the quarantine folder holds only that manifest).
  *
  * Never overwrites: when something now exists at an original path, or the image the file would
- * pair with has a sidecar written since the quarantine (the restored file would hide its newer
+ * pair with has a sidecar modified since the quarantine (the restored file would hide its newer
  * results, or be hidden), that entry stays in the quarantine and is reported. Each file's SHA-256 is checked against the manifest before it moves.
  * Afterwards the manifest is rewritten to list only what is still in the quarantine; when nothing
  * is left, the folder (and an empty `.image-sidecar-quarantine`) is removed — by rmdir only, never
@@ -95,12 +95,14 @@ export async function restore(root: string, opts: RestoreOptions = {}): Promise<
   const folders = new Map<string, FolderNames>();
   const restoredNow = new Set<string>();
   /**
-   * A sidecar an image the file would pair with has, written since the file was quarantined (not
+   * A sidecar an image the file would pair with has, written since the files were quarantined (not
    * one this run put back), or null. One there already (the file `resolve` kept) is what an undo
-   * goes back to; one written since holds newer results. Since: its ctime (no writer sets it) is
-   * past the quarantined file's, which the move into the quarantine set.
+   * goes back to; one written since holds newer results. Since: modified after the manifest's time
+   * (a save writes a new file; chmod, a hard link or a copy that keeps times do not move mtime, as
+   * they move ctime). A writer that sets an old mtime is not seen: the file is put back, as before.
    */
-  const rivalOf = (dest: string, movedAtNs: bigint): string | null => {
+  const quarantinedAtMs = Date.parse(manifest.created_at);
+  const rivalOf = (dest: string): string | null => {
     const dir = dirname(dest);
     const name = nfc(basename(dest));
     const ext = sidecarExtOf(name);
@@ -118,8 +120,8 @@ export async function restore(root: string, opts: RestoreOptions = {}): Promise<
       for (const c of candidateNames(image)) {
         const p = join(dir, c.name);
         if (c.name === name || restoredNow.has(p)) continue;
-        const st = lstatSync(p, { throwIfNoEntry: false, bigint: true });
-        if (st !== undefined && st.ctimeNs > movedAtNs) return p;
+        const st = lstatSync(p, { throwIfNoEntry: false });
+        if (st !== undefined && st.mtimeMs > quarantinedAtMs) return p;
       }
     }
     return null;
@@ -174,8 +176,7 @@ export async function restore(root: string, opts: RestoreOptions = {}): Promise<
         skip('a file now exists at the original path; not overwritten', true);
         continue;
       }
-      const movedAtNs = lstatSync(src, { bigint: true }).ctimeNs;
-      const rival = rivalOf(dest, movedAtNs);
+      const rival = rivalOf(dest);
       if (rival !== null) {
         skip(`its image has a sidecar saved since (${rival}): put back beside it, this file would hide it or be hidden; left ${where}`, true);
         continue;
@@ -197,7 +198,7 @@ export async function restore(root: string, opts: RestoreOptions = {}): Promise<
         const keys = movedTo !== null ? [...lockKeysForLoneSidecar(dest), ...lockKeysForLoneSidecar(src)] : lockKeysForLoneSidecar(dest);
         await withSidecarLock(keys, async (signal) => {
           if (await lstatOrNull(dest)) throw errors.conflict('a file now exists at the original path; not overwritten', [dest, src]);
-          const late = rivalOf(dest, movedAtNs);
+          const late = rivalOf(dest);
           if (late !== null) throw errors.conflict(`its image has a sidecar saved since (${late}): put back beside it, this file would hide it or be hidden; left ${where}`, [dest, src]);
           await realDirsInside(rootAbs, rootReal, srcRel, false); // and the source's still are
           assertLockHeld(signal);

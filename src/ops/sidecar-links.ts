@@ -1,6 +1,7 @@
 /**
- * Sidecar symlinks of a tree, by the file each reads: a file one of them leads to is never removed
- * (convert) nor quarantined (cleanup, resolve) while the link is there.
+ * Sidecar symlinks of a tree, by the file each reads: a file one of them leads to is not removed
+ * (convert), quarantined (cleanup, resolve) nor moved (relink) while the link is there. Links
+ * outside the tree walked are not seen.
  */
 import { realpathSync } from 'node:fs';
 import { join } from 'node:path';
