@@ -575,6 +575,71 @@ test('1 mv: findings name what is true — a name an earlier unit of the run pla
   }
 });
 
+test('1 mv/cp: links moved with their targets — an absolute text, a chain given last link first — lead to where the targets landed (broken, exit 0)', async () => {
+  const root = makeTree({ 'a/IMG_1.jpg': bytes(300, 1), b: { dir: true } });
+  try {
+    fs.symlinkSync(join(root, 'a/IMG_1.jpg'), join(root, 'a/ABS.jpg'));
+    fs.symlinkSync('IMG_1.jpg', join(root, 'a/L1.jpg'));
+    fs.symlinkSync('L1.jpg', join(root, 'a/L2.jpg'));
+    const r = await moveImages(['L2.jpg', 'ABS.jpg', 'L1.jpg', 'IMG_1.jpg'].map((n) => join(root, 'a', n)), join(root, 'b'));
+    assert.deepEqual(r.problems, []);
+    assert.equal(fs.readlinkSync(join(root, 'b/ABS.jpg')), join(root, 'b/IMG_1.jpg'));
+    assert.equal(fs.readlinkSync(join(root, 'b/L2.jpg')), 'L1.jpg');
+    for (const n of ['ABS.jpg', 'L1.jpg', 'L2.jpg']) assert.ok(fs.readFileSync(join(root, 'b', n)).equals(bytes(300, 1)), `${n} leads nowhere`);
+  } finally {
+    removeTree(root);
+  }
+});
+
+test('1 mv: a symlinked image killed after its new link was made (its text rewritten) is finished by the same command run again (refused for good: exists)', async () => {
+  const root = makeTree({ 'b/IMG_1.jpg': bytes(300, 1), a: { dir: true } });
+  try {
+    // The dead run moved IMG_1.jpg to b, made b/L.jpg (text rewritten) and died before unlinking a/L.jpg.
+    fs.symlinkSync('IMG_1.jpg', join(root, 'a/L.jpg'));
+    fs.symlinkSync('IMG_1.jpg', join(root, 'b/L.jpg'));
+    const unit = { files: [{ from: join(root, 'a/L.jpg'), to: join(root, 'b/L.jpg'), role: 'image' }] };
+    fs.writeFileSync(join(root, `b/.isc-move-${hostMark()}-${DEAD_PID}-1a1b`), JSON.stringify({ version: 1, mode: 'move', units: [unit] }));
+    const r = await moveImages([join(root, 'a/L.jpg')], join(root, 'b'));
+    assert.deepEqual(r.problems, []);
+    assert.equal(r.recovered, 1);
+    assert.deepEqual(names(join(root, 'a')), []);
+    assert.ok(fs.readFileSync(join(root, 'b/L.jpg')).equals(bytes(300, 1)));
+  } finally {
+    removeTree(root);
+  }
+});
+
+test('1 mv: a sidecar a writer without the lock made under a new name at the source during the move is named (left an orphan, exit 0)', async () => {
+  const root = makeTree({ 'a/IMG_1.jpg': bytes(400, 1), b: { dir: true } });
+  const hookDir = tempDir('isc-hook-');
+  try {
+    fs.writeFileSync(join(root, 'a/IMG_1.json'), JSON.stringify(sidecarData('IMG_1.jpg')));
+    const hook = unlockedWriterHook(hookDir, join(root, 'b/IMG_1.jpg'), join(root, 'a/IMG_1.jpg.json'), JSON.stringify({ ...sidecarData('IMG_1.jpg'), late: true }));
+    const r = spawnSync(process.execPath, ['-r', hook, BUNDLE, 'mv', join(root, 'a/IMG_1.jpg'), join(root, 'b'), '--json'], { encoding: 'utf8', timeout: 60_000 });
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stdout + r.stderr, /appeared at the source during the move[^\n]*IMG_1\.jpg\.json/);
+    assert.ok(fs.existsSync(join(root, 'a/IMG_1.jpg.json')), 'left where the writer put it');
+  } finally {
+    removeTree(root);
+    removeTree(hookDir);
+  }
+});
+
+test('1 mv: an image whose sidecar another image\'s sidecar link beside it reads stays (moved, M\'s link read nothing, exit 0)', async () => {
+  const root = makeTree({ 'a/Z.jpg': bytes(300, 1), 'a/M.jpg': bytes(301, 2), b: { dir: true } });
+  try {
+    fs.writeFileSync(join(root, 'a/Z.json'), JSON.stringify({ ...sidecarData('Z.jpg'), res: 'Z, read by M too' }));
+    fs.symlinkSync('Z.json', join(root, 'a/M.json'));
+    const r = await moveImages([join(root, 'a/Z.jpg')], join(root, 'b'));
+    assert.equal(r.done, 0);
+    assert.ok(r.problems.some((p) => /sidecar link .*M\.json reads/.test(p.message)), JSON.stringify(r.problems));
+    assert.equal((await readSidecar(join(root, 'a/M.jpg'))).res, 'Z, read by M too');
+    assert.deepEqual(names(join(root, 'b')), []);
+  } finally {
+    removeTree(root);
+  }
+});
+
 test('1 cp/mv: an image name that is a FIFO is one finding; the other sources are copied; no hang, no leftovers', async (t) => {
   const root = makeTree({ 'a/IMG_1.jpg': bytes(400, 1), b: { dir: true }, c: { dir: true } });
   try {
@@ -610,9 +675,14 @@ test('1 mv: recovering a dead run (killed after its image landed) whose image wa
       };
       fs.writeFileSync(join(root, `b/.isc-move-${hostMark()}-${DEAD_PID}-0a1b`), JSON.stringify({ version: 1, mode: 'move', units: [unit] }));
       // The pipeline saves its newest result where the image now is (and, in the second case, through the old path too),
-      // a moment after the crash (file times tick in milliseconds).
+      // a moment after the crash (file times tick in milliseconds). In the second case its save at the destination
+      // writes a new name (bin beside the JSON moved: it was not seen as a save there, and moved back, orphaned).
       await new Promise((r) => setTimeout(r, 30));
-      await saveSidecar(join(root, 'b/IMG_1.jpg'), 'yolov8', { objects: [1] }, { format: 'json' });
+      if (both) {
+        fs.unlinkSync(join(root, 'b/IMG_1.json'));
+        await saveSidecar(join(root, 'b/IMG_1.jpg'), 'yolov8', { objects: [1] }, { format: 'bin' });
+        fs.linkSync(join(root, 'a/IMG_1.json'), join(root, 'b/IMG_1.json'));
+      } else await saveSidecar(join(root, 'b/IMG_1.jpg'), 'yolov8', { objects: [1] }, { format: 'json' });
       if (both) await saveSidecar(join(root, 'a/IMG_1.jpg'), 'quality', { score: 1 }, { format: 'json' });
       const r = await moveImages([join(root, 'a/IMG_2.jpg')], join(root, 'b'));
       if (!both) {

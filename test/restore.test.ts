@@ -301,3 +301,21 @@ test('a cleanup killed between its link into the quarantine and the unlink of th
     removeTree(root);
   }
 });
+
+test('restore after a relink whose old folder was replaced by a link to the new one (the same file by two paths, one entry) never unlinks it: it removed the only copy, "restored 1"', async () => {
+  const { relink } = await import('../src/ops/relink.js');
+  const root = makeTree({ 'a/IMG_1.jpg': FAKE_JPEG, b: { dir: true } });
+  try {
+    await saveSidecar(join(root, 'a/IMG_1.jpg'), 'face_detection', { faces: ['kept'] }, { format: 'json' });
+    renameSync(join(root, 'a/IMG_1.jpg'), join(root, 'b/IMG_1.jpg'));
+    const r = await relink(root, { index: false });
+    assert.equal(r.relinked, 1);
+    fs.rmdirSync(join(root, 'a'));
+    symlinkSync('b', join(root, 'a'));
+    await restore(root).catch(() => undefined);
+    assert.ok(existsSync(join(root, 'b/IMG_1.json')), 'the only copy was removed');
+    assert.deepEqual((await readSidecar(join(root, 'b/IMG_1.jpg'))).face_detection, { faces: ['kept'] });
+  } finally {
+    removeTree(root);
+  }
+});

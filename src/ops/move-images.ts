@@ -147,7 +147,7 @@ export async function transferImages(mode: TransferMode, sources: readonly strin
   // Symlinked images last: a link whose target this run moves too leads to where it landed.
   const isLinkUnit = (u: TransferUnit) => u.files.some((f) => f.role === 'image' && fs.lstatSync(f.from, { throwIfNoEntry: false })?.isSymbolicLink() === true);
   const linkUnits = new Set(plan.filter(isLinkUnit));
-  for (const unit of [...plan.filter((u) => !linkUnits.has(u)), ...linkUnits]) {
+  for (const unit of [...plan.filter((u) => !linkUnits.has(u)), ...linksAfterTheirTargets([...linkUnits])]) {
     try {
       const r = actUnit(mode, unit, deviceCopy, opts, landedAt);
       for (const f of unit.files) if (f.role === 'image') landedAt.set(f.from, f.to);
@@ -241,7 +241,47 @@ function planUnits(sources: string[], dest: Destination, opts: TransferOptions, 
       problems.push(problemOf(source, e));
     }
   }
-  return units;
+  // A sidecar another image's sidecar link in its folder reads (M.json -> Z.json) stays, as convert,
+  // cleanup, resolve and relink leave it: moved, the link read nothing. Links elsewhere are not seen.
+  const linksIn = new Map<string, Map<string, string>>();
+  return units.filter((u) => {
+    for (const f of u.files) {
+      if (f.role !== 'sidecar') continue;
+      const dir = path.dirname(f.from);
+      let links = linksIn.get(dir);
+      if (links === undefined) linksIn.set(dir, (links = sidecarLinksOf(dir)));
+      const link = links.size === 0 ? undefined : links.get(realpathOr(f.from));
+      if (link !== undefined && !inUnits.has(link)) {
+        problems.push({ path: u.source, code: 'CONFLICT', message: `the sidecar link ${link} reads ${f.from}: moved, the link would read nothing; left in place` });
+        return false;
+      }
+    }
+    return true;
+  });
+}
+
+/** The sidecar-named symlinks of a folder, by the real path each leads to. */
+function sidecarLinksOf(dir: string): Map<string, string> {
+  const out = new Map<string, string>();
+  try {
+    for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+      if (!e.isSymbolicLink() || !isSidecarName(e.name)) continue;
+      const link = path.join(dir, e.name);
+      const real = realpathOr(link);
+      if (real !== link) out.set(real, link);
+    }
+  } catch {
+    // an unreadable folder: its own finding comes from the plan
+  }
+  return out;
+}
+
+function realpathOr(p: string): string {
+  try {
+    return fs.realpathSync(p);
+  } catch {
+    return p;
+  }
 }
 
 function imageUnit(source: string, dest: Destination, folder: FolderNames, exts: ReadonlySet<string>, opts: TransferOptions): TransferUnit {
@@ -466,6 +506,17 @@ function actUnit(mode: TransferMode, unit: TransferUnit, copyAlready: boolean, o
           leftAtSource.push({ path: f.from, code: 'IO', message: `moved with its image, but this second name of it could not be removed at the source: ${f.from}` });
         }
       }
+      // A sidecar a writer without the lock made at the source meanwhile, under a name the unit did
+      // not list (its other form): left there, said (it was an orphan nobody named).
+      let appeared: { path: string }[] = [];
+      try {
+        appeared = newSidecarsOf(unit, opts);
+      } catch {
+        // the source folder cannot be looked at now: nothing more to say
+      }
+      for (const c of appeared) {
+        leftAtSource.push({ path: c.path, code: 'CONFLICT', message: `a sidecar of the image appeared at the source during the move (a writer without the lock); left there, the image is at ${unit.files[unit.files.length - 1].to}: ${c.path}` });
+      }
     }
     return { copied, leftAtSource };
   });
@@ -563,12 +614,36 @@ function placeLinked(f: TransferFile, made: string[], landed: ReadonlyMap<string
 /** A relative link text is rewritten so the moved link leads to the same file; an absolute one stays. */
 function linkTextFor(f: TransferFile, landed: ReadonlyMap<string, string>): string {
   const text = fs.readlinkSync(f.from);
-  if (path.isAbsolute(text)) return text;
   const target = path.resolve(path.dirname(f.from), text);
   // A target this run moved (or copied) already: the link leads to it there, as a moved pair of
   // files would keep its link working (it led to the old place, which the target had left).
   const moved = landed.get(target);
-  return path.relative(path.dirname(f.to), moved !== undefined && exists(moved) ? moved : target) || '.';
+  const now = moved !== undefined && exists(moved) ? moved : undefined;
+  if (path.isAbsolute(text)) return now ?? text;
+  return path.relative(path.dirname(f.to), now ?? target) || '.';
+}
+
+/** Links whose target is another of these links after it (L2 → L1 → IMG: L1 first), so each finds where its target landed. */
+function linksAfterTheirTargets(units: TransferUnit[]): TransferUnit[] {
+  const imageOf = (u: TransferUnit) => u.files[u.files.length - 1].from;
+  const targetOf = (u: TransferUnit) => {
+    try {
+      return path.resolve(path.dirname(imageOf(u)), fs.readlinkSync(imageOf(u)));
+    } catch {
+      return null;
+    }
+  };
+  const out: TransferUnit[] = [];
+  let pending = units;
+  while (pending.length > 0) {
+    const waiting = new Set(pending.map(imageOf));
+    const ready = pending.filter((u) => !waiting.has(targetOf(u) ?? ''));
+    if (ready.length === 0) return [...out, ...pending]; // a loop of links: as given
+    out.push(...ready);
+    const done = new Set(ready);
+    pending = pending.filter((u) => !done.has(u));
+  }
+  return out;
 }
 
 
@@ -774,7 +849,11 @@ export function recoverJournals(dir: string, opts: TransferOptions = {}): { unit
 /** One unit of a dead run: true when something had to be finished or undone. */
 function recoverUnit(mode: TransferMode, unit: TransferUnit, opts: TransferOptions, journalNs: bigint): boolean {
   const image = unit.files.find((f) => f.role === 'image') ?? unit.files[unit.files.length - 1];
-  const landed = sameEntry(image.from, image.to) || (!exists(image.from) && exists(image.to));
+  // A symlinked image landed as a new link, whose text may have been rewritten (its target moved
+  // too): a link at both names is the image at both.
+  const isLink = (p: string) => fs.lstatSync(p, { throwIfNoEntry: false })?.isSymbolicLink() === true;
+  const linkPair = (f: TransferFile) => f.role === 'image' && isLink(f.from) && isLink(f.to);
+  const landed = sameEntry(image.from, image.to) || linkPair(image) || (!exists(image.from) && exists(image.to));
   let changed = false;
   // Saved to since the crash, and where: a save writes a new file (temp and rename), modified
   // after the dead run last touched its journal, while the file the move placed is as old as it
@@ -782,7 +861,17 @@ function recoverUnit(mode: TransferMode, unit: TransferUnit, opts: TransferOptio
   // there too. A split with no side newer than the journal (a save within its clock tick, or a
   // writer that set an old mtime) goes back, as a save at the source: both files are kept.
   const split = mode === 'move' && landed && exists(image.from) ? unit.files.filter((f) => f.role === 'sidecar' && exists(f.from) && exists(f.to) && !sameEntry(f.from, f.to)) : [];
-  const savedAtDestination = split.some((f) => mtimeNs(f.to) > journalNs);
+  // A save at the destination may also have written a name the move did not place (a bin save
+  // beside the JSON moved): the image's sidecar names there, newer than the journal.
+  const placed = new Set(unit.files.map((f) => f.to));
+  const newAtDestination =
+    mode === 'move' && landed && exists(image.from)
+      ? candidateNames(path.basename(image.to)).some((c) => {
+          const p = path.join(path.dirname(image.to), c.name);
+          return !placed.has(p) && exists(p) && mtimeNs(p) > journalNs;
+        })
+      : false;
+  const savedAtDestination = split.some((f) => mtimeNs(f.to) > journalNs) || newAtDestination;
   const savedAtSource =
     mode === 'move' && landed && exists(image.from) && (split.some((f) => mtimeNs(f.from) > journalNs) || newSidecarsOf(unit, opts).length > 0 || (split.length > 0 && !savedAtDestination));
   if (savedAtSource && savedAtDestination) {
@@ -794,7 +883,7 @@ function recoverUnit(mode: TransferMode, unit: TransferUnit, opts: TransferOptio
     const older: string[] = [];
     for (const f of unit.files) {
       if (!exists(f.to)) continue;
-      if (exists(f.from) && sameEntry(f.from, f.to)) fs.unlinkSync(f.to);
+      if (exists(f.from) && (sameEntry(f.from, f.to) || linkPair(f))) fs.unlinkSync(f.to);
       else older.push(f.to);
     }
     if (older.length > 0) throw errors.conflict('saved to at the source since an interrupted move; moved back, but an older copy of its sidecar is left at the destination', older);
@@ -805,7 +894,7 @@ function recoverUnit(mode: TransferMode, unit: TransferUnit, opts: TransferOptio
     // saved to at the destination since (that save merged into the same file).
     const older = new Set(split);
     for (const f of [...unit.files].reverse()) {
-      if (exists(f.from) && (sameEntry(f.from, f.to) || older.has(f))) {
+      if (exists(f.from) && (sameEntry(f.from, f.to) || older.has(f) || linkPair(f))) {
         fs.unlinkSync(f.from);
         changed = true;
       }

@@ -156,7 +156,17 @@ export async function restore(root: string, opts: RestoreOptions = {}): Promise<
         skip('not a regular file in the quarantine', true);
         continue;
       }
-      if (destSt && destSt.dev === srcSt.dev && destSt.ino === srcSt.ino) {
+      // Two directory entries, not one reached by two paths (a folder replaced by a link to where
+      // relink moved the file: unlinking "the moved name" removed the only copy).
+      const twoEntries = async () => {
+        try {
+          if (!(await realDirsInside(rootAbs, rootReal, entry.rel, false))) return false;
+          return join(await realpath(dirname(src)), basename(src)) !== join(await realpath(dirname(dest)), basename(dest));
+        } catch {
+          return false; // a folder on the way is a link, or gone: not this case
+        }
+      };
+      if (destSt && destSt.dev === srcSt.dev && destSt.ino === srcSt.ino && (await twoEntries())) {
         // The same file at both names: a cleanup (or relink) killed between its link of the file
         // and the unlink of the original. It is back already; the name it was moved to goes.
         if (!dryRun) {
