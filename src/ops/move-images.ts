@@ -465,6 +465,7 @@ function actUnit(mode: TransferMode, unit: TransferUnit, copyAlready: boolean, o
     }
     let copied = copyAlready || mode === 'copy';
     const made: string[] = [];
+    const presentBefore = new Set(mode === 'move' ? sourceNamesOf(unit).filter(exists) : []);
     try {
       check();
       if (!copied) {
@@ -508,13 +509,9 @@ function actUnit(mode: TransferMode, unit: TransferUnit, copyAlready: boolean, o
       }
       // A sidecar a writer without the lock made at the source meanwhile, under a name the unit did
       // not list (its other form): left there, said (it was an orphan nobody named).
-      let appeared: { path: string }[] = [];
-      try {
-        appeared = newSidecarsOf(unit, opts);
-      } catch {
-        // the source folder cannot be looked at now: nothing more to say
-      }
-      for (const c of appeared) {
+      // (Names there before the move — another image's, a left-behind file — are not new.)
+      const appeared = sourceNamesOf(unit).filter((p) => exists(p) && (!presentBefore.has(p) || unit.files.some((f) => f.from === p)) && !leftAtSource.some((l) => l.path === p));
+      for (const c of appeared.map((p) => ({ path: p }))) {
         leftAtSource.push({ path: c.path, code: 'CONFLICT', message: `a sidecar of the image appeared at the source during the move (a writer without the lock); left there, the image is at ${unit.files[unit.files.length - 1].to}: ${c.path}` });
       }
     }
@@ -552,6 +549,13 @@ function newSidecarsOf(unit: TransferUnit, opts: TransferOptions): { path: strin
     if (!c.shared) return true;
     return recordNames(c.path, opts, [nfc(name), ...siblings]) <= 0; // not another image's
   });
+}
+
+/** The sidecar names the unit's image can have at its source (both forms). */
+function sourceNamesOf(unit: TransferUnit): string[] {
+  const image = unit.files.find((f) => f.role === 'image');
+  if (!image) return [];
+  return candidateNames(path.basename(image.from)).map((c) => path.join(path.dirname(image.from), c.name));
 }
 
 /** The other images of each planned image's group (IMG_1.CR2 for IMG_1.jpg): whose stem files are not this image's. */
