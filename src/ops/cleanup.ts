@@ -36,7 +36,7 @@ import { assertLockHeld, withSidecarLock } from '../fs/lock.js';
 import type { Options } from '../types.js';
 import { round } from './common.js';
 import { findOrphans } from './orphans.js';
-import { sidecarLinkTargets } from './sidecar-links.js';
+import { linkReading, sidecarLinkTargets } from './sidecar-links.js';
 import { planRelink } from './relink.js';
 import { isoTimestamp } from '../time.js';
 import {
@@ -370,7 +370,7 @@ async function quarantineOrphans(
   const results = await mapLimit(orphans, HASH_CONCURRENCY, async (o) => {
     try {
       await checkInsideRoot(rootAbs, rootReal, o);
-      const link = linked.size === 0 ? undefined : linked.get(await realpath(o.path).catch(() => o.path));
+      const link = linkReading(linked, o.path);
       if (link !== undefined) throw errors.conflict(`the sidecar link ${link} reads this file; left in place`, [o.path, link]);
       const h = await hashRegularFile(o.path);
       if (h.snapshot.size !== o.size) throw errors.conflict('changed since the scan; left alone', [o.path]);

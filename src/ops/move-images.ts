@@ -41,6 +41,7 @@ import { locateSidecarSync } from '../discovery/locate.js';
 import { addFolderName, readFolderNames, stemClaimants, type FolderNames } from '../discovery/folder-names.js';
 import { lockKeyForImage, lockKeysForLoneSidecar } from '../discovery/lock-key.js';
 import { readSidecarRecord } from '../analysis/image-identity.js';
+import { linkReading, sidecarLinksIn, type SidecarLinks } from './sidecar-links.js';
 import type { Keyring, SidecarExt, SidecarNaming } from '../types.js';
 
 export type TransferMode = 'move' | 'copy';
@@ -243,14 +244,14 @@ function planUnits(sources: string[], dest: Destination, opts: TransferOptions, 
   }
   // A sidecar another image's sidecar link in its folder reads (M.json -> Z.json) stays, as convert,
   // cleanup, resolve and relink leave it: moved, the link read nothing. Links elsewhere are not seen.
-  const linksIn = new Map<string, Map<string, string>>();
+  const linksIn = new Map<string, SidecarLinks>();
   return units.filter((u) => {
     for (const f of u.files) {
       if (f.role !== 'sidecar') continue;
       const dir = path.dirname(f.from);
       let links = linksIn.get(dir);
-      if (links === undefined) linksIn.set(dir, (links = sidecarLinksOf(dir)));
-      const link = links.size === 0 ? undefined : links.get(realpathOr(f.from));
+      if (links === undefined) linksIn.set(dir, (links = sidecarLinksIn(dir)));
+      const link = linkReading(links, f.from);
       if (link !== undefined && !inUnits.has(link)) {
         problems.push({ path: u.source, code: 'CONFLICT', message: `the sidecar link ${link} reads ${f.from}: moved, the link would read nothing; left in place` });
         return false;
@@ -258,30 +259,6 @@ function planUnits(sources: string[], dest: Destination, opts: TransferOptions, 
     }
     return true;
   });
-}
-
-/** The sidecar-named symlinks of a folder, by the real path each leads to. */
-function sidecarLinksOf(dir: string): Map<string, string> {
-  const out = new Map<string, string>();
-  try {
-    for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
-      if (!e.isSymbolicLink() || !isSidecarName(e.name)) continue;
-      const link = path.join(dir, e.name);
-      const real = realpathOr(link);
-      if (real !== link) out.set(real, link);
-    }
-  } catch {
-    // an unreadable folder: its own finding comes from the plan
-  }
-  return out;
-}
-
-function realpathOr(p: string): string {
-  try {
-    return fs.realpathSync(p);
-  } catch {
-    return p;
-  }
 }
 
 function imageUnit(source: string, dest: Destination, folder: FolderNames, exts: ReadonlySet<string>, opts: TransferOptions): TransferUnit {
@@ -551,11 +528,15 @@ function newSidecarsOf(unit: TransferUnit, opts: TransferOptions): { path: strin
   });
 }
 
-/** The sidecar names the unit's image can have at its source (both forms). */
+/** The sidecar names an image can have beside it (both forms). */
+function sidecarNamesBeside(image: string): string[] {
+  return candidateNames(path.basename(image)).map((c) => path.join(path.dirname(image), c.name));
+}
+
+/** The sidecar names the unit's image can have at its source. */
 function sourceNamesOf(unit: TransferUnit): string[] {
   const image = unit.files.find((f) => f.role === 'image');
-  if (!image) return [];
-  return candidateNames(path.basename(image.from)).map((c) => path.join(path.dirname(image.from), c.name));
+  return image ? sidecarNamesBeside(image.from) : [];
 }
 
 /** The other images of each planned image's group (IMG_1.CR2 for IMG_1.jpg): whose stem files are not this image's. */
@@ -870,10 +851,7 @@ function recoverUnit(mode: TransferMode, unit: TransferUnit, opts: TransferOptio
   const placed = new Set(unit.files.map((f) => f.to));
   const newAtDestination =
     mode === 'move' && landed && exists(image.from)
-      ? candidateNames(path.basename(image.to)).some((c) => {
-          const p = path.join(path.dirname(image.to), c.name);
-          return !placed.has(p) && exists(p) && mtimeNs(p) > journalNs;
-        })
+      ? sidecarNamesBeside(image.to).some((p) => !placed.has(p) && exists(p) && mtimeNs(p) > journalNs)
       : false;
   const savedAtDestination = split.some((f) => mtimeNs(f.to) > journalNs) || newAtDestination;
   const savedAtSource =

@@ -42,7 +42,7 @@ import { staleStemCopies, type OrphanList } from './orphans.js';
 import { inspectFile } from '../tasks/inspect.js';
 import type { InspectOptions } from '../model/inspection.js';
 import { categorize, isMovableOrphan, readAsOurs, unlessLookalike } from '../scan/records.js';
-import { sidecarLinkTargets } from './sidecar-links.js';
+import { linkReading, sidecarLinkTargets } from './sidecar-links.js';
 import { MANIFEST_MAX_BYTES, MANIFEST_NAME, RELINK_MANIFEST_VERSION, ensureQuarantineBase, quarantineBase, removeAbandonedQuarantines, quarantineStamp, writeManifest, type ManifestEntry, type QuarantineManifest } from './quarantine-folder.js';
 
 export interface RelinkOptions extends Options {
@@ -112,14 +112,6 @@ export async function relink(root: string, opts: RelinkOptions = {}): Promise<Re
   if (dryRun || plan.matches.length === 0) return report;
   await act(rootAbs, plan.matches, (now ?? (() => new Date()))(), report);
   return report;
-}
-
-function realpathOr(p: string): string {
-  try {
-    return fs.realpathSync(p);
-  } catch {
-    return p;
-  }
 }
 
 /** A record naming an image other than `imageName` (NFC; an extension's case aside, as reads compare). */
@@ -497,7 +489,7 @@ async function act(rootAbs: string, matches: RelinkMatch[], created: Date, repor
   const { targets: linked } = await sidecarLinkTargets(rootAbs);
   const hashes = moves.map((m) => {
     try {
-      const link = linked.size === 0 ? undefined : linked.get(realpathOr(m.path));
+      const link = linkReading(linked, m.path);
       if (link !== undefined) throw errors.conflict(`the sidecar link ${link} reads this file; left in place`, [m.path, link]);
       const h = hashRegularFileSync(m.path);
       return { ...m, entry: { rel: m.rel, size: h.size, sha256: h.sha256, moved_to: m.toRel } as ManifestEntry };

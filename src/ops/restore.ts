@@ -141,6 +141,10 @@ export async function restore(root: string, opts: RestoreOptions = {}): Promise<
       // root: a symlink planted in the quarantine would make us move a file from elsewhere.
       const srcRel = movedTo ?? [QUARANTINE_DIR, basename(folder), entry.rel].join('/');
       const where = movedTo !== null ? `at ${movedTo}` : 'in the quarantine';
+      // Under the lock a save of an image claiming the file takes (and, undoing a relink, of the
+      // image it was moved beside).
+      const keys = movedTo !== null ? [...lockKeysForLoneSidecar(dest), ...lockKeysForLoneSidecar(src)] : lockKeysForLoneSidecar(dest);
+      const savedSince = (rival: string) => `its image has a sidecar saved since (${rival}): put back beside it, this file would hide it or be hidden; left ${where}`;
       if (!(await realDirsInside(rootAbs, rootReal, srcRel, true))) {
         skip(`not ${where}`, false);
         continue;
@@ -170,7 +174,7 @@ export async function restore(root: string, opts: RestoreOptions = {}): Promise<
         // The same file at both names: a cleanup (or relink) killed between its link of the file
         // and the unlink of the original. It is back already; the name it was moved to goes.
         if (!dryRun) {
-          await withSidecarLock(movedTo !== null ? [...lockKeysForLoneSidecar(dest), ...lockKeysForLoneSidecar(src)] : lockKeysForLoneSidecar(dest), async (signal) => {
+          await withSidecarLock(keys, async (signal) => {
             const [s2, d2] = await Promise.all([lstatOrNull(src), lstatOrNull(dest)]);
             if (!s2 || !d2 || s2.dev !== d2.dev || s2.ino !== d2.ino) throw errors.conflict('changed while it was restored; left in the quarantine', [src, dest]);
             assertLockHeld(signal);
@@ -188,7 +192,7 @@ export async function restore(root: string, opts: RestoreOptions = {}): Promise<
       }
       const rival = rivalOf(dest);
       if (rival !== null) {
-        skip(`its image has a sidecar saved since (${rival}): put back beside it, this file would hide it or be hidden; left ${where}`, true);
+        skip(savedSince(rival), true);
         continue;
       }
       const { sha256, snapshot } = await hashRegularFile(src);
@@ -205,11 +209,10 @@ export async function restore(root: string, opts: RestoreOptions = {}): Promise<
         // Under the lock a save of an image claiming the file takes: a save that found no sidecar
         // and renamed its new one in right after the move replaced the restored file (and the
         // quarantine's copy was gone): the save now either lands first (we skip) or reads ours.
-        const keys = movedTo !== null ? [...lockKeysForLoneSidecar(dest), ...lockKeysForLoneSidecar(src)] : lockKeysForLoneSidecar(dest);
         await withSidecarLock(keys, async (signal) => {
           if (await lstatOrNull(dest)) throw errors.conflict('a file now exists at the original path; not overwritten', [dest, src]);
           const late = rivalOf(dest);
-          if (late !== null) throw errors.conflict(`its image has a sidecar saved since (${late}): put back beside it, this file would hide it or be hidden; left ${where}`, [dest, src]);
+          if (late !== null) throw errors.conflict(savedSince(late), [dest, src]);
           await realDirsInside(rootAbs, rootReal, srcRel, false); // and the source's still are
           assertLockHeld(signal);
           await moveNoOverwrite(src, dest);

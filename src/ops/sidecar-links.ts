@@ -1,33 +1,58 @@
 /**
- * Sidecar symlinks of a tree, by the file each reads: a file one of them leads to is not removed
- * (convert), quarantined (cleanup, resolve) nor moved (relink) while the link is there. Links
- * outside the tree walked are not seen.
+ * Sidecar symlinks, by the file each reads: a file one of them leads to is not removed (convert),
+ * quarantined (cleanup, resolve) nor moved (relink, mv) while the link is there. Links outside the
+ * folders looked at are not seen.
  */
-import { realpathSync } from 'node:fs';
+import { readdirSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
 import { isSidecarName } from '../discovery/pair.js';
 import { SKIP_DIR_NAMES } from '../discovery/own-folders.js';
 import { walkTree } from '../discovery/walk.js';
 
+/** Real path → the link that leads there. */
+export type SidecarLinks = Map<string, string>;
+
 /**
- * The files the tree's sidecar symlinks lead to (real path → the link): converting one removes the
- * file a link reads (B.json → A.json: image B lost its data when A.json became A.bin). One walk of
- * names before the conversion; a realpath per sidecar-named symlink only. Links from outside the
- * tree converted are not seen.
+ * The files the tree's sidecar symlinks lead to: converting one removes the file a link reads
+ * (B.json → A.json: image B lost its data when A.json became A.bin). One walk of names; a realpath
+ * per sidecar-named symlink only. Links from outside the tree are not seen.
  */
-export async function sidecarLinkTargets(root: string, signal?: AbortSignal): Promise<{ targets: Map<string, string>; unlisted?: string }> {
-  const out = new Map<string, string>();
+export async function sidecarLinkTargets(root: string, signal?: AbortSignal): Promise<{ targets: SidecarLinks; unlisted?: string }> {
+  const out: SidecarLinks = new Map();
   let unlisted: string | undefined;
   for await (const dir of walkTree(root, { skipDirNames: SKIP_DIR_NAMES, signal, onProblem: (p) => void (unlisted ??= p.path) })) {
-    for (const e of dir.entries) {
-      if (e.kind !== 'symlink' || e.unaddressable === true || !isSidecarName(e.name)) continue;
-      const link = join(dir.path, e.name);
-      try {
-        out.set(realpathSync(link), link);
-      } catch {
-        /* a broken link reads nothing */
-      }
-    }
+    for (const e of dir.entries) if (e.kind === 'symlink' && e.unaddressable !== true) addLink(out, dir.path, e.name);
   }
   return unlisted === undefined ? { targets: out } : { targets: out, unlisted };
+}
+
+/** The sidecar links of one folder (none when it cannot be listed: its own finding comes from elsewhere). */
+export function sidecarLinksIn(dir: string): SidecarLinks {
+  const out: SidecarLinks = new Map();
+  try {
+    for (const e of readdirSync(dir, { withFileTypes: true })) if (e.isSymbolicLink()) addLink(out, dir, e.name);
+  } catch {
+    // unreadable
+  }
+  return out;
+}
+
+/** The link of `links` that reads the file at `path` (followed to its real path), if any. */
+export function linkReading(links: SidecarLinks, path: string): string | undefined {
+  if (links.size === 0) return undefined;
+  try {
+    return links.get(realpathSync(path));
+  } catch {
+    return links.get(path);
+  }
+}
+
+function addLink(out: SidecarLinks, dir: string, name: string): void {
+  if (!isSidecarName(name)) return;
+  const link = join(dir, name);
+  try {
+    out.set(realpathSync(link), link);
+  } catch {
+    // a broken link reads nothing
+  }
 }
