@@ -91,6 +91,29 @@ async function waitFor(cond: () => boolean, ms = 20_000): Promise<void> {
   }
 }
 
+/** The JSON stem file beside an image path (IMG_1.jpg → IMG_1.json). */
+const stemJson = (image: string) => image.replace(/\.[^./]+$/, '.json');
+
+/** A unit as a journal lists it: the image `from` → `to`, with its JSON stem file first unless `imageOnly`. */
+function journalUnit(from: string, to: string, imageOnly = false): { files: { from: string; to: string; role: string }[] } {
+  const image = { from, to, role: 'image' };
+  return { files: imageOnly ? [image] : [{ from: stemJson(from), to: stemJson(to), role: 'sidecar' }, image] };
+}
+
+/** The journal a dead run (its pid no process's) left in `dir`, listing `units`; its path. */
+function plantDeadJournal(dir: string, mode: 'move' | 'copy', units: object[], tag = '0a1b'): string {
+  const journal = join(dir, `.isc-move-${hostMark()}-${DEAD_PID}-${tag}`);
+  fs.writeFileSync(journal, JSON.stringify({ version: 1, mode, units }));
+  return journal;
+}
+
+/** A move of `from` (and its JSON stem file) to `to` killed after the image landed: both names of each, and the journal. */
+function killedAfterLanding(from: string, to: string): void {
+  fs.linkSync(stemJson(from), stemJson(to));
+  fs.linkSync(from, to);
+  plantDeadJournal(join(to, '..'), 'move', [journalUnit(from, to)]);
+}
+
 function leftovers(dir: string): string[] {
   // A stale lock taken aside (`.<16 hex>.isc-lock-aside`) is left on purpose for ten minutes (PAIRING.md §8).
   return fs.readdirSync(dir).filter((n) => /\.isc-(move|stage|lock|tmp)/.test(n) && !n.endsWith('.isc-lock-aside'));
@@ -129,15 +152,7 @@ test('1 mv: recovering a dead run (killed after its image landed) never removes 
     await saveSidecar(join(root, 'a/IMG_1.jpg'), 'face_detection', { faces: [] }, { format: 'json' });
     await saveSidecar(join(root, 'a/IMG_2.jpg'), 'face_detection', { faces: [] }, { format: 'json' });
     // A run killed between "the image is at the destination" and "the source image is unlinked".
-    fs.linkSync(join(root, 'a/IMG_1.json'), join(root, 'b/IMG_1.json'));
-    fs.linkSync(join(root, 'a/IMG_1.jpg'), join(root, 'b/IMG_1.jpg'));
-    const unit = {
-      files: [
-        { from: join(root, 'a/IMG_1.json'), to: join(root, 'b/IMG_1.json'), role: 'sidecar' },
-        { from: join(root, 'a/IMG_1.jpg'), to: join(root, 'b/IMG_1.jpg'), role: 'image' },
-      ],
-    };
-    fs.writeFileSync(join(root, `b/.isc-move-${hostMark()}-${DEAD_PID}-0a1b`), JSON.stringify({ version: 1, mode: 'move', units: [unit] }));
+    killedAfterLanding(join(root, 'a/IMG_1.jpg'), join(root, 'b/IMG_1.jpg'));
     // The pipeline saves a new result through the old path (the image is still there).
     await saveSidecar(join(root, 'a/IMG_1.jpg'), 'yolov8', { objects: [1] }, { format: 'json' });
     // The next mv into b recovers the dead run.
@@ -202,8 +217,7 @@ test('1 mv: a journal planted in the destination cannot make the next mv delete 
     };
     // Planted by another user (a shared folder): only a journal of our own is acted on. (One of the
     // same user's could name anything it can remove anyway.)
-    const journal = join(root, `b/.isc-move-${hostMark()}-${DEAD_PID}-00ff`);
-    fs.writeFileSync(journal, JSON.stringify({ version: 1, mode: 'move', units: [unit] }));
+    const journal = plantDeadJournal(join(root, 'b'), 'move', [unit], '00ff');
     if (process.getuid?.() !== 0) return t.skip('needs root to plant a file owned by another user');
     fs.chownSync(journal, 65534, 65534);
     await moveImages([join(root, 'a/IMG_2.jpg')], join(root, 'b'));
@@ -509,15 +523,7 @@ test('1 mv: a rename killed after its image landed (IMG_1.jpg → IMG_2.jpg) is 
   const root = makeTree({ 'a/IMG_1.jpg': bytes(300, 1) });
   try {
     fs.writeFileSync(join(root, 'a/IMG_1.json'), JSON.stringify(sidecarData('IMG_1.jpg')));
-    fs.linkSync(join(root, 'a/IMG_1.json'), join(root, 'a/IMG_2.json'));
-    fs.linkSync(join(root, 'a/IMG_1.jpg'), join(root, 'a/IMG_2.jpg'));
-    const unit = {
-      files: [
-        { from: join(root, 'a/IMG_1.json'), to: join(root, 'a/IMG_2.json'), role: 'sidecar' },
-        { from: join(root, 'a/IMG_1.jpg'), to: join(root, 'a/IMG_2.jpg'), role: 'image' },
-      ],
-    };
-    fs.writeFileSync(join(root, `a/.isc-move-${hostMark()}-${DEAD_PID}-0c0d`), JSON.stringify({ version: 1, mode: 'move', units: [unit] }));
+    killedAfterLanding(join(root, 'a/IMG_1.jpg'), join(root, 'a/IMG_2.jpg'));
     const r = await moveImages([join(root, 'a/IMG_1.jpg')], join(root, 'a/IMG_2.jpg'));
     assert.equal(r.recovered, 1);
     assert.deepEqual(r.problems, []);
@@ -533,18 +539,13 @@ test('1 cp: the same cp run again after a kill counts the images the dead run co
     for (const n of [1, 2]) fs.writeFileSync(join(root, `a/IMG_${n}.json`), JSON.stringify(sidecarData(`IMG_${n}.jpg`)));
     // The dead run copied IMG_1 (times kept to the nanosecond, as its cp --preserve does), then was killed.
     for (const n of ['IMG_1.json', 'IMG_1.jpg']) assert.equal(spawnSync('cp', ['--preserve=mode,timestamps', join(root, 'a', n), join(root, 'b', n)]).status, 0);
-    const units = [1, 2].map((n) => ({
-      files: [
-        { from: join(root, `a/IMG_${n}.json`), to: join(root, `b/IMG_${n}.json`), role: 'sidecar' },
-        { from: join(root, `a/IMG_${n}.jpg`), to: join(root, `b/IMG_${n}.jpg`), role: 'image' },
-      ],
-    }));
-    fs.writeFileSync(join(root, `b/.isc-move-${hostMark()}-${DEAD_PID}-0e0f`), JSON.stringify({ version: 1, mode: 'copy', units }));
+    const units = [1, 2].map((n) => journalUnit(join(root, `a/IMG_${n}.jpg`), join(root, `b/IMG_${n}.jpg`)));
+    plantDeadJournal(join(root, 'b'), 'copy', units);
     // The journal's units count as done only where this run would put them: a copy under another name is made.
     const other = await copyImages([join(root, 'a/IMG_1.jpg')], join(root, 'b/IMG_9.jpg'));
     assert.equal(other.done, 1, JSON.stringify(other.problems));
     for (const n of ['IMG_9.jpg', 'IMG_9.json']) fs.rmSync(join(root, 'b', n));
-    fs.writeFileSync(join(root, `b/.isc-move-${hostMark()}-${DEAD_PID}-0e0f`), JSON.stringify({ version: 1, mode: 'copy', units }));
+    plantDeadJournal(join(root, 'b'), 'copy', units);
     const r = await copyImages([join(root, 'a/IMG_1.jpg'), join(root, 'a/IMG_2.jpg')], join(root, 'b'));
     assert.deepEqual(r.problems, []);
     assert.equal(r.done, 1);
@@ -597,8 +598,7 @@ test('1 mv: a symlinked image killed after its new link was made (its text rewri
     // The dead run moved IMG_1.jpg to b, made b/L.jpg (text rewritten) and died before unlinking a/L.jpg.
     fs.symlinkSync('IMG_1.jpg', join(root, 'a/L.jpg'));
     fs.symlinkSync('IMG_1.jpg', join(root, 'b/L.jpg'));
-    const unit = { files: [{ from: join(root, 'a/L.jpg'), to: join(root, 'b/L.jpg'), role: 'image' }] };
-    fs.writeFileSync(join(root, `b/.isc-move-${hostMark()}-${DEAD_PID}-1a1b`), JSON.stringify({ version: 1, mode: 'move', units: [unit] }));
+    plantDeadJournal(join(root, 'b'), 'move', [journalUnit(join(root, 'a/L.jpg'), join(root, 'b/L.jpg'), true)]);
     const r = await moveImages([join(root, 'a/L.jpg')], join(root, 'b'));
     assert.deepEqual(r.problems, []);
     assert.equal(r.recovered, 1);
@@ -665,15 +665,7 @@ test('1 mv: recovering a dead run (killed after its image landed) whose image wa
     try {
       await saveSidecar(join(root, 'a/IMG_1.jpg'), 'face_detection', { faces: [] }, { format: 'json' });
       // A run killed between "the image is at the destination" and "the source image is unlinked".
-      fs.linkSync(join(root, 'a/IMG_1.json'), join(root, 'b/IMG_1.json'));
-      fs.linkSync(join(root, 'a/IMG_1.jpg'), join(root, 'b/IMG_1.jpg'));
-      const unit = {
-        files: [
-          { from: join(root, 'a/IMG_1.json'), to: join(root, 'b/IMG_1.json'), role: 'sidecar' },
-          { from: join(root, 'a/IMG_1.jpg'), to: join(root, 'b/IMG_1.jpg'), role: 'image' },
-        ],
-      };
-      fs.writeFileSync(join(root, `b/.isc-move-${hostMark()}-${DEAD_PID}-0a1b`), JSON.stringify({ version: 1, mode: 'move', units: [unit] }));
+      killedAfterLanding(join(root, 'a/IMG_1.jpg'), join(root, 'b/IMG_1.jpg'));
       // The pipeline saves its newest result where the image now is (and, in the second case, through the old path too),
       // a moment after the crash (file times tick in milliseconds). In the second case its save at the destination
       // writes a new name (bin beside the JSON moved: it was not seen as a save there, and moved back, orphaned).
