@@ -134,8 +134,8 @@ test('quarantine keeps relative paths, never touches paired sidecars, and writes
     assert.equal(manifest.created_at, NOW.toISOString().replace('Z', '000+00:00'));
     assert.equal(manifest.root, root);
     assert.deepEqual(manifest.entries, [
-      { rel: 'photos/gone.json', size: gone.length, sha256: createHash('sha256').update(gone).digest('hex') },
-      { rel: 'photos/sub/deep/lost.bin', size: lost.length, sha256: lostSha },
+      { rel: 'photos/gone.json', size: gone.length, sha256: createHash('sha256').update(gone).digest('hex'), beside: [] },
+      { rel: 'photos/sub/deep/lost.bin', size: lost.length, sha256: lostSha, beside: [] },
     ]);
 
     // A second run finds nothing left to do (the quarantine is never scanned).

@@ -285,6 +285,73 @@ test('restore leaves in the quarantine a file whose image has a sidecar saved si
   }
 });
 
+test('restore leaves in the quarantine a file whose image came back with newer results that keep an older time (mv or rsync -a of the photo and its JSON): put back, the older .bin was read first and hid them', async () => {
+  const root = makeTree({ 'a/I1.jpg': FAKE_JPEG });
+  const away = tempDir('isc-away-');
+  try {
+    await saveSidecar(join(root, 'a/I1.jpg'), 'res', { who: 'old' }, { format: 'bin' });
+    renameSync(join(root, 'a/I1.jpg'), join(away, 'I1.jpg'));
+    // Processed elsewhere before the cleanup; brought back after it with its times (rsync -a).
+    await saveSidecar(join(away, 'I1.jpg'), 'res', { who: 'new' }, { format: 'json' });
+    const c = await cleanup(root, { engine: 'inline', force: true, index: false });
+    assert.ok(existsSync(join(c.quarantine!, 'a/I1.bin')));
+    const before = new Date(Date.parse(JSON.parse(readFileSync(c.manifest!, 'utf8')).created_at) - 60_000);
+    fs.utimesSync(join(away, 'I1.json'), before, before);
+    renameSync(join(away, 'I1.jpg'), join(root, 'a/I1.jpg'));
+    renameSync(join(away, 'I1.json'), join(root, 'a/I1.json'));
+    const r = await restore(root);
+    assert.equal(r.restored, 0);
+    assert.deepEqual(r.skipped.map((s) => s.rel), ['a/I1.bin']);
+    assert.match(r.skipped[0].reason, /brought back with it/);
+    assert.deepEqual((await readSidecar(join(root, 'a/I1.jpg'))).res, { who: 'new' });
+    assert.ok(existsSync(join(c.quarantine!, 'a/I1.bin')), 'kept in the quarantine');
+  } finally {
+    removeTree(root);
+    removeTree(away);
+  }
+});
+
+test('restore of a manifest without the sidecars beside each file (an earlier version, or a killed run) judges "since" by time, as before', async () => {
+  const root = makeTree({ 'a/I1.jpg': FAKE_JPEG, 'a/I2.jpg': FAKE_JPEG });
+  const away = tempDir('isc-away-');
+  try {
+    for (const n of ['I1', 'I2']) {
+      await saveSidecar(join(root, `a/${n}.jpg`), 'res', { who: 'old' }, { format: 'bin' });
+      renameSync(join(root, `a/${n}.jpg`), join(away, `${n}.jpg`));
+    }
+    const c = await cleanup(root, { engine: 'inline', force: true, index: false });
+    const m = JSON.parse(readFileSync(c.manifest!, 'utf8'));
+    assert.ok(m.entries.every((e: { beside?: unknown }) => Array.isArray(e.beside)), 'the manifest lists what stood beside each file');
+    for (const e of m.entries) delete e.beside;
+    writeFileSync(c.manifest!, JSON.stringify(m));
+    for (const n of ['I1', 'I2']) renameSync(join(away, `${n}.jpg`), join(root, `a/${n}.jpg`));
+    await new Promise((r) => setTimeout(r, 20));
+    await saveSidecar(join(root, 'a/I1.jpg'), 'res', { who: 'new' }, { format: 'json' }); // saved since: stays
+    const r = await restore(root);
+    assert.equal(r.restored, 1, JSON.stringify(r.skipped));
+    assert.deepEqual(r.skipped.map((s) => s.rel), ['a/I1.bin']);
+    assert.deepEqual((await readSidecar(join(root, 'a/I1.jpg'))).res, { who: 'new' });
+    assert.deepEqual((await readSidecar(join(root, 'a/I2.jpg'))).res, { who: 'old' });
+  } finally {
+    removeTree(root);
+    removeTree(away);
+  }
+});
+
+test('a manifest whose list of sidecars beside a file is malformed is refused whole (never read as "nothing beside")', async () => {
+  const root = library();
+  try {
+    const c = await cleanup(root, { engine: 'inline', now: () => T1 });
+    const m = JSON.parse(readFileSync(c.manifest!, 'utf8'));
+    m.entries[0].beside = [{ name: 'x.json', ino: 5 }];
+    writeFileSync(c.manifest!, JSON.stringify(m));
+    await assert.rejects(restore(root), (e: unknown) => isSidecarError(e) && e.code === 'CORRUPT');
+    assert.ok(existsSync(join(c.quarantine!, ORPHANS[0])), 'nothing moved');
+  } finally {
+    removeTree(root);
+  }
+});
+
 test('a cleanup killed between its link into the quarantine and the unlink of the original (the same file at both names): restore finishes it (it refused for good, and never reached the older quarantines)', async () => {
   const root = library();
   try {

@@ -31,6 +31,8 @@ import { mapLimit } from '../engine/map-limit.js';
 import { basename, dirname, join, resolve } from 'node:path';
 import { errors, isSidecarError, type ErrorCode } from '../errors.js';
 import { QUARANTINE_DIR } from '../discovery/own-folders.js';
+import { imageExtensionSet } from '../discovery/extensions.js';
+import type { FolderNames } from '../discovery/folder-names.js';
 import { lockKeysForLoneSidecar } from '../discovery/lock-key.js';
 import { assertLockHeld, withSidecarLock } from '../fs/lock.js';
 import type { Options } from '../types.js';
@@ -43,6 +45,7 @@ import {
   MANIFEST_MAX_BYTES,
   MANIFEST_NAME,
   MANIFEST_VERSION,
+  besideRecord,
   ensureQuarantineBase,
   findAbandonedQuarantines,
   manifestBytes,
@@ -50,6 +53,7 @@ import {
   quarantineStamp,
   removeAbandonedQuarantines,
   writeManifest,
+  type BesideSidecar,
   type ManifestEntry,
   type QuarantineManifest,
 } from './quarantine-folder.js';
@@ -185,7 +189,7 @@ export async function cleanup(root: string, opts: CleanupOptions = {}): Promise<
     throw errors.fromFs(e, rootAbs);
   });
   if (mode === 'delete') await deleteOrphans(rootAbs, rootReal, orphans, report);
-  else await quarantineOrphans(rootAbs, rootReal, orphans, created, report, maxManifestBytes);
+  else await quarantineOrphans(rootAbs, rootReal, orphans, created, report, imageExtensionSet(scanOpts.imageExtensions), maxManifestBytes);
   return report;
 }
 
@@ -196,7 +200,7 @@ export async function cleanup(root: string, opts: CleanupOptions = {}): Promise<
 export async function quarantineFiles(
   root: string,
   files: readonly { path: string; rel: string; size: number }[],
-  opts: { now?: () => Date; maxManifestBytes?: number } = {},
+  opts: { now?: () => Date; maxManifestBytes?: number; imageExtensions?: readonly string[] } = {},
 ): Promise<CleanupReport> {
   const rootAbs = resolve(root);
   const created = (opts.now ?? (() => new Date()))();
@@ -220,7 +224,7 @@ export async function quarantineFiles(
   const rootReal = await realpath(rootAbs).catch((e) => {
     throw errors.fromFs(e, rootAbs);
   });
-  await quarantineOrphans(rootAbs, rootReal, files.map((f) => ({ path: f.path, rel: f.rel, size: f.size })), created, report, opts.maxManifestBytes);
+  await quarantineOrphans(rootAbs, rootReal, files.map((f) => ({ path: f.path, rel: f.rel, size: f.size })), created, report, imageExtensionSet(opts.imageExtensions), opts.maxManifestBytes);
   return report;
 }
 
@@ -341,6 +345,7 @@ async function quarantineOrphans(
   orphans: PlannedOrphan[],
   created: Date,
   report: CleanupReport,
+  exts: ReadonlySet<string>,
   maxManifestBytes = MANIFEST_MAX_BYTES,
 ): Promise<void> {
   // The manifest's size is known before hashing (a digest is always 64 hex digits): one restore
@@ -398,8 +403,10 @@ async function quarantineOrphans(
 
   const moved: ManifestEntry[] = [];
   const dirs = new Set<string>();
+  const folders = new Map<string, FolderNames>();
   for (const hashedFile of hashed) {
     const h: Hashed = { ...hashedFile, destination: relJoin(folder, hashedFile.rel) };
+    let beside: BesideSidecar[] = [];
     try {
       await checkInsideRoot(rootAbs, rootReal, h); // before a lock is made in its folder
       // Under the lock a save of an image claiming this file takes: a save landing between the
@@ -417,19 +424,25 @@ async function quarantineOrphans(
           throw errors.fromFs(e, dirname(h.destination));
         });
         if (destReal !== dirname(relJoin(folderReal, h.rel))) throw errors.outsideRoot(h.destination, rootAbs);
+        // What stood beside it for its images, as the move leaves it: restore puts it back beside that only.
+        beside = besideRecord(h.path, exts, folders);
         assertLockHeld(signal);
         await moveNoOverwrite(h.path, h.destination);
       });
       dirs.add(dirname(h.path));
       dirs.add(dirname(h.destination));
-      moved.push({ rel: h.rel, size: h.size, sha256: h.sha256 });
+      moved.push({ rel: h.rel, size: h.size, sha256: h.sha256, beside });
       report.removed++;
     } catch (e) {
       skip(report, h, e);
     }
   }
   await fsyncDirs(dirs);
-  await writeManifest(manifestPath, { ...manifest, status: 'complete', entries: moved });
+  const complete: QuarantineManifest = { ...manifest, status: 'complete', entries: moved };
+  // The lists of sidecars beside each file are left out of a manifest they would take past its
+  // limit (restore then judges by time, as for a manifest without them).
+  if (manifestBytes(complete) > limit) for (const e of moved) delete e.beside;
+  await writeManifest(manifestPath, complete);
 }
 
 

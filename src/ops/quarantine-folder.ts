@@ -17,7 +17,11 @@
  * right before the manifest, so a running one's folder is empty for an instant, never for an hour.
  */
 import { lstat, mkdir, readdir, realpath, rmdir, unlink } from 'node:fs/promises';
-import { join } from 'node:path';
+import { lstatSync, type BigIntStats } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { nfc } from '../discovery/extensions.js';
+import { readFolderNames, stemClaimants, type FolderNames } from '../discovery/folder-names.js';
+import { candidateNames, sidecarExtOf } from '../discovery/pair.js';
 import { writeFileAtomic } from '../fs/atomic-write.js';
 import { QUARANTINE_DIR } from '../discovery/own-folders.js';
 import { lstatOrNull } from '../fs/move.js';
@@ -42,6 +46,74 @@ export interface ManifestEntry {
   sha256: string;
   /** A relink's entry: where the file went (next to its image); restore moves it back from there to `rel`. */
   moved_to?: string;
+  /**
+   * The sidecars that stood beside the file, for the images it would pair with at `rel`, as they
+   * were when it moved (`sidecarsBeside`). restore puts the file back only beside these, unchanged:
+   * any other is a result written since (saved, or brought back with its photo by `mv` or `rsync -a`
+   * with an old time), which the file would hide or be hidden by. Absent in a manifest written
+   * before the file moved (a run killed mid-way) or by an earlier version: restore then takes "since"
+   * as a modification time past the manifest's.
+   */
+  beside?: BesideSidecar[];
+}
+
+/** A sidecar beside a quarantined file: its name (NFC) and identity when the file moved. */
+export interface BesideSidecar {
+  name: string;
+  /** Inode number, as decimal text (64 bits). */
+  ino: string;
+  size: number;
+  /** Modification time in ns since the epoch, as decimal text. */
+  mtime_ns: string;
+}
+
+/**
+ * The sidecars, as they are now (lstat), of the images a sidecar at `path` would pair with, other
+ * than `path` itself (docs/PAIRING.md: the images its stem claims, each with every sidecar name it
+ * reads). `folders` keeps each folder's names for a run: the images in it, which a move of sidecars
+ * does not change.
+ */
+export function sidecarsBeside(path: string, exts: ReadonlySet<string>, folders: Map<string, FolderNames>): { path: string; name: string; st: BigIntStats }[] {
+  const dir = dirname(path);
+  const name = nfc(basename(path));
+  const ext = sidecarExtOf(name);
+  if (ext === null) return [];
+  let f = folders.get(dir);
+  if (f === undefined) {
+    try {
+      f = readFolderNames(dir, exts);
+    } catch {
+      return []; // no folder (yet): no image there
+    }
+    folders.set(dir, f);
+  }
+  const out: { path: string; name: string; st: BigIntStats }[] = [];
+  const seen = new Set<string>([name]);
+  for (const image of stemClaimants(f, name.slice(0, -ext.length - 1), exts)) {
+    for (const c of candidateNames(image)) {
+      if (seen.has(c.name)) continue;
+      seen.add(c.name);
+      const p = join(dir, c.name);
+      const st = lstatSync(p, { throwIfNoEntry: false, bigint: true });
+      if (st !== undefined) out.push({ path: p, name: c.name, st });
+    }
+  }
+  return out;
+}
+
+/** `sidecarsBeside` as a manifest records it. */
+export function besideRecord(path: string, exts: ReadonlySet<string>, folders: Map<string, FolderNames>): BesideSidecar[] {
+  return sidecarsBeside(path, exts, folders).map((b) => ({ name: b.name, ino: String(b.st.ino), size: Number(b.st.size), mtime_ns: String(b.st.mtimeNs) }));
+}
+
+/** Is the sidecar `st` (named `name`) one the record lists, unchanged? */
+export function besideAsRecorded(recorded: readonly BesideSidecar[], name: string, st: BigIntStats): boolean {
+  return recorded.some((r) => r.name === name && r.ino === String(st.ino) && r.size === Number(st.size) && r.mtime_ns === String(st.mtimeNs));
+}
+
+/** A manifest's `beside` member is well formed (undefined: absent). */
+export function isBesideRecord(v: unknown): boolean {
+  return v === undefined || (Array.isArray(v) && v.every((b) => b !== null && typeof b === 'object' && typeof b.name === 'string' && typeof b.ino === 'string' && typeof b.size === 'number' && typeof b.mtime_ns === 'string'));
 }
 
 /**

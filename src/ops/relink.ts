@@ -43,7 +43,7 @@ import { inspectFile } from '../tasks/inspect.js';
 import type { InspectOptions } from '../model/inspection.js';
 import { categorize, isMovableOrphan, readAsOurs, unlessLookalike } from '../scan/records.js';
 import { linkReading, sidecarLinkTargets } from './sidecar-links.js';
-import { MANIFEST_MAX_BYTES, MANIFEST_NAME, RELINK_MANIFEST_VERSION, ensureQuarantineBase, quarantineBase, removeAbandonedQuarantines, quarantineStamp, writeManifest, type ManifestEntry, type QuarantineManifest } from './quarantine-folder.js';
+import { MANIFEST_MAX_BYTES, MANIFEST_NAME, RELINK_MANIFEST_VERSION, besideRecord, ensureQuarantineBase, manifestBytes, quarantineBase, removeAbandonedQuarantines, quarantineStamp, writeManifest, type ManifestEntry, type QuarantineManifest } from './quarantine-folder.js';
 
 export interface RelinkOptions extends Options {
   /** Plan only; change nothing. */
@@ -110,7 +110,7 @@ export async function relink(root: string, opts: RelinkOptions = {}): Promise<Re
   const plan = await planRelink(rootAbs, planOpts);
   const report: RelinkReport = { ...plan, dryRun, relinked: 0, manifest: null, quarantine: null, skipped: [] };
   if (dryRun || plan.matches.length === 0) return report;
-  await act(rootAbs, plan.matches, (now ?? (() => new Date()))(), report);
+  await act(rootAbs, plan.matches, (now ?? (() => new Date()))(), report, imageExtensionSet(planOpts.imageExtensions));
   return report;
 }
 
@@ -479,7 +479,7 @@ function destinations(rootAbs: string, u: Unit, exts: ReadonlySet<string>, listi
 // act
 // ---------------------------------------------------------------------------------------------
 
-async function act(rootAbs: string, matches: RelinkMatch[], created: Date, report: RelinkReport): Promise<void> {
+async function act(rootAbs: string, matches: RelinkMatch[], created: Date, report: RelinkReport, exts: ReadonlySet<string>): Promise<void> {
   const rootReal = await realpath(rootAbs).catch((e) => {
     throw errors.fromFs(e, rootAbs);
   });
@@ -530,13 +530,15 @@ async function act(rootAbs: string, matches: RelinkMatch[], created: Date, repor
   report.manifest = manifestPath;
 
   const dirs = new Set<string>();
+  const folders = new Map<string, FolderNames>();
   // One at a time, synchronously: each is a few metadata calls under two locks, cheaper without
   // the thread pool's round trips (as mv's units).
-  const moved = hashed.map((h) => {
+  const moved = hashed.map((h): ManifestEntry | null => {
     try {
       if (relJoin(rootAbs, h.rel) !== h.path || relJoin(rootAbs, h.toRel) !== h.to || h.rel.split('/')[0] === QUARANTINE_DIR) throw errors.outsideRoot(h.path, rootAbs);
       const keys = [...new Set([...lockKeysForLoneSidecar(h.path), lockKeyForImage(dirname(h.image), h.image.slice(h.image.lastIndexOf('/') + 1))])].sort();
       const held: HeldLock[] = [];
+      let entry = h.entry;
       try {
         for (const k of keys) held.push(acquireSidecarLockSync(k));
         const st = fs.lstatSync(h.path, { throwIfNoEntry: false });
@@ -546,16 +548,19 @@ async function act(rootAbs: string, matches: RelinkMatch[], created: Date, repor
         for (const d of [dirname(h.path), dirname(h.to)]) {
           if (realFolder(d) !== join(rootReal, d.slice(rootAbs.length))) throw errors.outsideRoot(d, rootAbs);
         }
+        // What stood beside it where it was, for images there: restore puts it back beside that only.
+        const beside = besideRecord(h.path, exts, folders);
         for (const l of held) l.check();
         // Already linked there by a relink killed before its unlink: only the old name goes.
         if (sameInode(st, h.to)) fs.unlinkSync(h.path);
         else moveNoOverwriteSync(h.path, h.to);
+        entry = { ...h.entry, beside };
       } finally {
         for (const l of held.reverse()) l.release();
       }
       dirs.add(dirname(h.path)).add(dirname(h.to));
       report.relinked++;
-      return h.entry;
+      return entry;
     } catch (e) {
       skip(report, h.rel, e);
       return null;
@@ -564,7 +569,10 @@ async function act(rootAbs: string, matches: RelinkMatch[], created: Date, repor
   const done = moved.filter((e) => e !== null);
   report.skipped.sort((a, b) => (a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0)); // finished out of order
   await fsyncDirs(dirs);
-  await writeManifest(manifestPath, { ...manifest, status: 'complete', entries: done });
+  const complete: QuarantineManifest = { ...manifest, status: 'complete', entries: done };
+  // Past what restore reads, the lists of sidecars beside each file are left out (restore then judges by time).
+  if (manifestBytes(complete) > MANIFEST_MAX_BYTES) complete.entries = done.map(({ beside: _, ...e }) => e);
+  await writeManifest(manifestPath, complete);
 }
 
 /** link(2) then unlink: never replaces what is at `dest` (a file system without hard links: check, then rename). */

@@ -151,7 +151,7 @@ export async function resolveConflicts(root: string, opts: ResolveOptions = {}):
     }
     for (const p of d.quarantine) moving.push(losers.find((l) => l.path === p)!);
   }
-  const q = await quarantineFiles(root, moving, { now });
+  const q = await quarantineFiles(root, moving, { now, imageExtensions: opts.imageExtensions });
   report.quarantine = q.quarantine;
   report.quarantined = q.removed;
   report.skipped = q.skipped;

@@ -18,9 +18,7 @@ import { errors, isSidecarError } from '../errors.js';
 import { QUARANTINE_DIR } from '../discovery/own-folders.js';
 import { lockKeysForLoneSidecar } from '../discovery/lock-key.js';
 import { imageExtensionSet, nfc } from '../discovery/extensions.js';
-import { readFolderNames, stemClaimants, type FolderNames } from '../discovery/folder-names.js';
-import { candidateNames, sidecarExtOf } from '../discovery/pair.js';
-import { lstatSync } from 'node:fs';
+import { type FolderNames } from '../discovery/folder-names.js';
 import { assertLockHeld, withSidecarLock } from '../fs/lock.js';
 import { fsyncDirs } from '../fs/dir-sync.js';
 import { hashRegularFile } from '../fs/file-hash.js';
@@ -36,6 +34,9 @@ import {
   quarantineBase,
   quarantineFolderState,
   removeAbandonedQuarantines,
+  besideAsRecorded,
+  isBesideRecord,
+  sidecarsBeside,
   writeManifest,
   type ManifestEntry,
   type QuarantineManifest,
@@ -95,34 +96,19 @@ export async function restore(root: string, opts: RestoreOptions = {}): Promise<
   const folders = new Map<string, FolderNames>();
   const restoredNow = new Set<string>();
   /**
-   * A sidecar an image the file would pair with has, written since the files were quarantined (not
-   * one this run put back), or null. One there already (the file `resolve` kept) is what an undo
-   * goes back to; one written since holds newer results. Since: modified after the manifest's time
-   * (a save writes a new file; chmod, a hard link or a copy that keeps times do not move mtime, as
-   * they move ctime). A writer that sets an old mtime is not seen: the file is put back, as before.
+   * A sidecar an image the file would pair with has, written since the file left (not one this
+   * run put back), or null. One that stood beside it then, unchanged (the file `resolve` kept), is
+   * what an undo goes back to; any other holds newer results: saved since, or brought back with
+   * its photo (`mv`, `rsync -a`) with an older time. The manifest lists those beside each file
+   * (`beside`: name, inode, size, mtime; chmod or a hard link change none of them). An entry without
+   * that list (a manifest of an earlier version, or a run killed before it finished) goes by time:
+   * modified after the manifest's.
    */
-  const quarantinedAtMs = Date.parse(manifest.created_at);
-  const rivalOf = (dest: string): string | null => {
-    const dir = dirname(dest);
-    const name = nfc(basename(dest));
-    const ext = sidecarExtOf(name);
-    if (ext === null) return null;
-    let f = folders.get(dir);
-    if (f === undefined) {
-      try {
-        f = readFolderNames(dir, exts);
-      } catch {
-        return null; // no folder yet: no image there
-      }
-      folders.set(dir, f);
-    }
-    for (const image of stemClaimants(f, name.slice(0, -ext.length - 1), exts)) {
-      for (const c of candidateNames(image)) {
-        const p = join(dir, c.name);
-        if (c.name === name || restoredNow.has(p)) continue;
-        const st = lstatSync(p, { throwIfNoEntry: false });
-        if (st !== undefined && st.mtimeMs > quarantinedAtMs) return p;
-      }
+  const quarantinedAtNs = BigInt(Date.parse(manifest.created_at)) * 1_000_000n;
+  const rivalOf = (dest: string, entry: ManifestEntry): string | null => {
+    for (const b of sidecarsBeside(dest, exts, folders)) {
+      if (restoredNow.has(b.path)) continue;
+      if (entry.beside !== undefined ? !besideAsRecorded(entry.beside, b.name, b.st) : b.st.mtimeNs > quarantinedAtNs) return b.path;
     }
     return null;
   };
@@ -144,7 +130,7 @@ export async function restore(root: string, opts: RestoreOptions = {}): Promise<
       // Under the lock a save of an image claiming the file takes (and, undoing a relink, of the
       // image it was moved beside).
       const keys = movedTo !== null ? [...lockKeysForLoneSidecar(dest), ...lockKeysForLoneSidecar(src)] : lockKeysForLoneSidecar(dest);
-      const savedSince = (rival: string) => `its image has a sidecar saved since (${rival}): put back beside it, this file would hide it or be hidden; left ${where}`;
+      const savedSince = (rival: string) => `its image has a sidecar saved since it left (${rival}), or brought back with it: put back beside it, this file would hide it or be hidden; left ${where}`;
       if (!(await realDirsInside(rootAbs, rootReal, srcRel, true))) {
         skip(`not ${where}`, false);
         continue;
@@ -190,7 +176,7 @@ export async function restore(root: string, opts: RestoreOptions = {}): Promise<
         skip('a file now exists at the original path; not overwritten', true);
         continue;
       }
-      const rival = rivalOf(dest);
+      const rival = rivalOf(dest, entry);
       if (rival !== null) {
         skip(savedSince(rival), true);
         continue;
@@ -211,7 +197,7 @@ export async function restore(root: string, opts: RestoreOptions = {}): Promise<
         // quarantine's copy was gone): the save now either lands first (we skip) or reads ours.
         await withSidecarLock(keys, async (signal) => {
           if (await lstatOrNull(dest)) throw errors.conflict('a file now exists at the original path; not overwritten', [dest, src]);
-          const late = rivalOf(dest);
+          const late = rivalOf(dest, entry);
           if (late !== null) throw errors.conflict(savedSince(late), [dest, src]);
           await realDirsInside(rootAbs, rootReal, srcRel, false); // and the source's still are
           assertLockHeld(signal);
@@ -306,7 +292,7 @@ export async function readManifest(path: string): Promise<QuarantineManifest> {
   const safe = (rel: unknown) => typeof rel === 'string' && isSafeRel(rel) && rel.split('/')[0] !== QUARANTINE_DIR;
   for (const e of o.entries) {
     // A tampered rel could point outside the root: refuse the whole manifest.
-    if (!e || typeof e !== 'object' || !safe(e.rel) || typeof e.sha256 !== 'string' || typeof e.size !== 'number' || (relinked && !safe(e.moved_to))) {
+    if (!e || typeof e !== 'object' || !safe(e.rel) || typeof e.sha256 !== 'string' || typeof e.size !== 'number' || (relinked && !safe(e.moved_to)) || !isBesideRecord(e.beside)) {
       throw errors.corrupt(`invalid manifest entry ${JSON.stringify(e)}`, path);
     }
   }
