@@ -83,10 +83,12 @@ describe('cli convert', () => {
     const root = makeCornerTree();
     const untouched = ['photos/game_detection.json', 'photos/broken.json', 'photos/lost.json'].map((f) => [f, readFileSync(join(root, f))] as const);
     const r = await runCli(['convert', '--input', root, '--format', 'bin', '--verify', '--workers', '2']);
-    assert.equal(r.code, 0, r.stderr);
+    // The corrupt file is a finding (exit 1), left as it is; the run went on.
+    assert.equal(r.code, 1, r.stderr);
     const rep = parseJson<Record<string, any>>(r);
     assert.equal(rep.message, 'Converted 6 sidecar files to bin');
-    assert.equal(rep.failed, 0);
+    assert.equal(rep.failed, 1);
+    assert.deepEqual(rep.problems.map((p: { source: string; action: string }) => [p.source.slice(root.length + 1), p.action]), [['photos/broken.json', 'skip-corrupt']]);
     assert.deepEqual(rep.verify.mismatches, []);
     for (const name of ['photos/IMG_1', 'photos/DSC_0042', 'photos/Ünïcode café', 'photos/q', 'photos/2025/09/20/20250920_143022', 'photos/2025/09/20/20250920_143022_001']) {
       assert.equal(existsSync(join(root, `${name}.bin`)), true, name);

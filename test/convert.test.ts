@@ -150,7 +150,9 @@ test('dry run writes nothing and returns the same plan as the real run', async (
   assert.deepEqual(snapshot(root), before, 'nothing written, removed or renamed');
   assertCounts(dry);
   assert.ok(dry.items!.every((i) => !i.sourceRemoved));
-  assert.ok(dry.items!.filter((i) => i.action !== 'conflict').every((i) => i.ok));
+  // Every item but the conflicts and the file that cannot be decoded (a finding: left as it is) is fine.
+  assert.ok(dry.items!.filter((i) => i.action !== 'conflict' && i.action !== 'skip-corrupt').every((i) => i.ok));
+  assert.deepEqual(dry.items!.filter((i) => i.action === 'skip-corrupt').map((i) => [path.relative(root, i.source), i.ok]), [['b/corrupt.json', false]]);
 
   const real = await convert(root, 'bin', { engine: 'inline' });
   assert.deepEqual(plan(dry), plan(real));
@@ -201,7 +203,9 @@ test('orphans, reports, unrelated JSON, corrupt files and link targets outside t
   const r = await convert(root, 'bin', { engine: 'inline' });
   assertCounts(r);
   assert.equal(r.converted, 1);
-  assert.equal(r.failed + r.conflicts, 0);
+  // The two files that cannot be decoded are findings (left as they are), nothing else failed.
+  assert.deepEqual([r.failed, r.conflicts], [2, 0]);
+  assert.deepEqual(r.items!.filter((i) => !i.ok).map((i) => path.basename(i.source)).sort(), ['bad.json', 'empty.json']);
   assert.deepEqual(snapshot(outside), outsideBefore, 'nothing outside the root touched');
   assert.deepEqual(keep.map((n) => snapshot(root)[n]), keepBefore);
   for (const n of ['orphan', 'game_detection', 'settings', 'bad', 'empty', 's']) assert.equal(fs.existsSync(path.join(root, `${n}.bin`)), false, n);

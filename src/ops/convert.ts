@@ -59,9 +59,9 @@ export interface ConvertReport {
   dryRun: boolean;
   /** Items (source files) converted, rewritten or deduplicated successfully. */
   converted: number;
-  /** Items skipped (already in the format, corrupt, not a sidecar, outside the root). */
+  /** Items skipped (already in the format, not a sidecar, outside the root). */
   skipped: number;
-  /** Items that failed (source kept); includes unreadable files. */
+  /** Items that failed (source kept); includes files that cannot be read or decoded (left as they are). */
   failed: number;
   /** Items left untouched because they disagree with another file of the same image. */
   conflicts: number;
@@ -239,10 +239,9 @@ function badItem(sc: ScanSidecar, enc?: Pick<ConvertTaskOptions, 'format' | 'enc
     const fine = enc !== undefined && enc.format === 'bin' && enc.encryption === undefined;
     return skipItem(sc, fine ? 'skip-already' : 'skip-encrypted', fine);
   }
-  // Unreadable is a failure (we could not even look); corrupt is a skip (nothing to convert), except
-  // an encrypted file that failed authentication: a wrong key must not pass as success.
-  const authFailed = /authentication failed/.test(sc.inspection.error?.message ?? '') && sc.inspection.format === null;
-  return skipItem(sc, 'skip-corrupt', sc.inspection.status !== 'unreadable' && !authFailed);
+  // A file that cannot be read or decoded is left as it is, and is a finding (one per bad file,
+  // exit 1): the library is not all in the format asked, and validate names the same file.
+  return skipItem(sc, 'skip-corrupt', false);
 }
 
 /**
