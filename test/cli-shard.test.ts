@@ -24,7 +24,7 @@ async function sampleLib(t: { after: (fn: () => void) => void }, images = 300, s
 
 const noTimes = (s: string) => s.replace(/"processing_time":[-0-9.e+]+/g, '"processing_time":0');
 
-test('CLI: merge of 3 shards prints the unsharded bytes (stats, validate, validate --jsonl, format-stats, hash, export jsonl)', async (t) => {
+test('CLI: merge of 3 shards prints the unsharded bytes (stats, validate, validate --jsonl, format-stats, hash, hash --canonical of a tree with undecodable sidecars, export jsonl)', async (t) => {
   const root = await sampleLib(t);
   const out = testDir(t, 'isc-cli-shard-out-');
   const cases: { cmd: string[]; mergeArgs?: string[]; norm?: (s: string) => string; exit: number }[] = [
@@ -33,6 +33,8 @@ test('CLI: merge of 3 shards prints the unsharded bytes (stats, validate, valida
     { cmd: ['validate', '--jsonl'], mergeArgs: ['--jsonl'], norm: noTimes, exit: 1 },
     { cmd: ['format-stats'], exit: 0 },
     { cmd: ['hash'], exit: 0 },
+    // The sample holds undecodable sidecars: no digest, each named (a shard holding one exited 2 with no output).
+    { cmd: ['hash', '--canonical'], exit: 1 },
     { cmd: ['export', '--format', 'jsonl'], exit: 1 },
   ];
   for (const c of cases) {

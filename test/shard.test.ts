@@ -376,21 +376,28 @@ test('merge refuses mixed roots, N, commands, options and tool versions, a missi
   assert.equal((await mergeShards([a1, a0])).command, 'stats');
 });
 
-test('hash --canonical: merged shards give the unsharded digest; on a tree with corrupt sidecars the shards refuse as the whole tree does', async (t) => {
+test('hash --canonical: merged shards give the unsharded digest; on a tree with undecodable sidecars each shard names its own and the merge gives the whole tree’s answer (no digest, every such file)', async (t) => {
   const root = join(testDir(t, 'isc-shard-canon-'), 'lib');
   await generateSampleLibrary(root, { images: 150, seed: 9, formatMix: { json: 1, bin: 1, legacy: 1 } });
   const undecodable = await hashTree(root, { ...ENGINE, canonical: true }).then(
     () => assert.fail('the sample has corrupt sidecars'),
     (e: unknown) => (isSidecarError(e) && Array.isArray(e.details?.files) ? (e.details!.files as string[]) : assert.fail(String(e))),
   );
+  // Each shard names its own undecodable files in a complete shard output (it died with no output:
+  // a Job retried for ever, and no merge could give the whole tree's answer); merged, the answer
+  // is the whole tree's: no digest, every such file named.
   const refused: string[] = [];
+  const badDir = testDir(t, 'isc-shard-canon-bad-');
+  const badShards: string[] = [];
   for (let i = 0; i < 3; i++) {
-    await hashShard(root, { ...ENGINE, canonical: true, shard: { index: i, count: 3 } }, new Collect()).catch((e: unknown) => {
-      if (isSidecarError(e) && Array.isArray(e.details?.files)) refused.push(...(e.details!.files as string[]));
-      else throw e;
-    });
+    const c = new Collect();
+    const r = await hashShard(root, { ...ENGINE, canonical: true, shard: { index: i, count: 3 } }, c);
+    refused.push(...(r.undecodable ?? []));
+    badShards.push(join(badDir, `s${i}`));
+    writeFileSync(badShards[i], c.text);
   }
-  assert.deepEqual(refused.sort(), [...undecodable].sort(), 'each corrupt sidecar is refused by exactly its own shard');
+  assert.deepEqual(refused.sort(), [...undecodable].sort(), 'each corrupt sidecar is named by exactly its own shard');
+  await assert.rejects(mergeShards(badShards), (e: unknown) => isSidecarError(e) && e.code === 'CORRUPT' && assert.deepEqual(e.details?.files, undecodable) === undefined);
   for (const f of undecodable) fs.rmSync(join(root, f));
   const whole = await hashTree(root, { ...ENGINE, canonical: true });
   const out = testDir(t, 'isc-shard-canon-out-');
@@ -398,6 +405,61 @@ test('hash --canonical: merged shards give the unsharded digest; on a tree with 
     const paths = await writeShards(join(out, String(n)), n, (i, p) => viaCollect((c) => hashShard(root, { ...ENGINE, canonical: true, shard: { index: i, count: n } }, c))(i, p));
     assert.deepEqual((await mergeShards(paths)).result, whole, `N=${n}`);
   }
+});
+
+test('merge checks every end line and every item before it writes anything: a summary missing, null, with a count as text, and a shard cut in the middle are refused (they crashed, merged as "NaN" and "1819", or streamed half the results)', async (t) => {
+  const root = await sample();
+  const dir = testDir(t, 'isc-shard-ends-');
+  const s = (i: number) => ({ ...ENGINE, shard: { index: i, count: 2 } });
+  const write = async (name: string, f: (c: Collect) => Promise<unknown>) => {
+    const c = new Collect();
+    await f(c);
+    const p = join(dir, name);
+    writeFileSync(p, c.text);
+    return p;
+  };
+  const stats0 = await write('st0', (c) => statsShard(root, s(0), c));
+  const stats1 = await write('st1', (c) => statsShard(root, s(1), c));
+  const val0 = await write('va0', (c) => validateShard(root, s(0), c));
+  const val1 = await write('va1', (c) => validateShard(root, s(1), c));
+  const exp0 = join(dir, 'ex0');
+  const exp1 = join(dir, 'ex1');
+  await exportShard(root, { ...s(0), output: exp0 });
+  await exportShard(root, { ...s(1), output: exp1 });
+  // The end line replaced, the items kept.
+  const withEnd = (from: string, name: string, end: (items: number, summary: Record<string, unknown>) => unknown) => {
+    const lines = readFileSync(from, 'utf8').split('\n');
+    const old = JSON.parse(lines[lines.length - 2]) as { items: number; summary: Record<string, unknown> };
+    lines[lines.length - 2] = JSON.stringify(end(old.items, old.summary));
+    const p = join(dir, name);
+    writeFileSync(p, lines.join('\n'));
+    return p;
+  };
+  const textCount = withEnd(stats0, 'st0-text', (items, summary) => ({ end: true, items, summary: { ...summary, faces: String(summary.faces) } }));
+  const cases: [string[], RegExp][] = [
+    [[withEnd(val0, 'va0-none', (items) => ({ end: true, items })), val1], /summary is missing/],
+    [[withEnd(stats0, 'st0-null', (items) => ({ end: true, items, summary: null })), stats1], /summary is null, not an object/],
+    [[withEnd(exp0, 'ex0-empty', (items) => ({ end: true, items, summary: {} })), exp1], /summary\.exported is missing/],
+    [[textCount, stats1], /summary\.faces is text \("\d+"\), not a count/],
+    [[withEnd(val0, 'va0-items', (_items, summary) => ({ end: true, items: -1, summary })), val1], /item count is -1, not a count/],
+  ];
+  // A shard with lines cut from its middle (header and end line kept): refused before the first line goes out.
+  const lines = readFileSync(exp1, 'utf8').split('\n');
+  assert.ok(lines.length > 10, 'the export shard has items');
+  const cut = join(dir, 'ex1-cut');
+  writeFileSync(cut, [...lines.slice(0, 3), ...lines.slice(6)].join('\n'));
+  cases.push([[exp0, cut], /\d+ items, the end line says \d+/]);
+  for (const [paths, msg] of cases) {
+    let written = 0;
+    await assert.rejects(
+      mergeShards(paths, { out: { write: () => void written++ }, onResult: () => void written++ }),
+      (e: unknown) => isSidecarError(e) && e.code === 'USAGE' && msg.test(e.message),
+      `${paths.join(' ')} → ${msg}`,
+    );
+    assert.equal(written, 0, `nothing written before the refusal of ${paths[0]}`);
+  }
+  // The shards as written still merge.
+  for (const pair of [[stats0, stats1], [val0, val1], [exp0, exp1]]) await mergeShards(pair, { out: { write: () => undefined } });
 });
 
 test('the Python partition in docs/SCALE.md gives the same shards as the library (other tools can compute them)', { skip: findPython() === null ? 'python3 not found' : false }, () => {

@@ -26,19 +26,26 @@ async function runHash(ctx: CommandContext): Promise<number> {
       onProgress: progress.update,
     });
   } catch (e) {
-    // Sidecars that cannot be decoded: a canonical digest without them would vouch for data it
-    // never saw. A finding (exit 1) that lists them, not a crash; no digest, no manifest.
-    const files = isSidecarError(e) && e.code === 'CORRUPT' ? e.details?.files : undefined;
-    if (!Array.isArray(files)) throw e;
-    const failed = { ok: false, digest: null, error: { code: 'CORRUPT', message: (e as Error).message }, undecodable: files as string[] };
-    await emit(ctx, { result: failed, what: 'tree digest', human: () => ['no digest: these sidecars cannot be decoded', ...failed.undecodable.map((f) => `  ${f}`)] });
-    return EXIT_FINDINGS;
+    return undecodableFinding(ctx, e);
   } finally {
     progress.finish();
   }
   const r = h;
   await emit(ctx, { result: r, what: 'tree digest', human: (style) => hashSummary(r, manifest, style) });
   return EXIT_CLEAN;
+}
+
+/**
+ * Sidecars that cannot be decoded: a canonical digest without them would vouch for data it never
+ * saw. A finding (exit 1) that lists them, not a crash; no digest, no manifest. (Any other error
+ * goes on.) The merge of hash shards gives the same.
+ */
+export async function undecodableFinding(ctx: CommandContext, e: unknown): Promise<number> {
+  const files = isSidecarError(e) && e.code === 'CORRUPT' ? e.details?.files : undefined;
+  if (!Array.isArray(files)) throw e;
+  const failed = { ok: false, digest: null, error: { code: 'CORRUPT', message: (e as Error).message }, undecodable: files as string[] };
+  await emit(ctx, { result: failed, what: 'tree digest', human: () => ['no digest: these sidecars cannot be decoded', ...failed.undecodable.map((f) => `  ${f}`)] });
+  return EXIT_FINDINGS;
 }
 
 async function runVerify(ctx: CommandContext): Promise<number> {

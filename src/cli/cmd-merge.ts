@@ -38,7 +38,12 @@ export async function run(ctx: CommandContext): Promise<number> {
     }
     case 'hash': {
       const manifest = optString(ctx, 'manifest');
-      const result = await m.mergeHash(files, { manifest });
+      let result;
+      try {
+        result = await m.mergeHash(files, { manifest });
+      } catch (e) {
+        return (await import('./cmd-integrity.js')).undecodableFinding(ctx, e);
+      }
       await emit(ctx, { result, what: 'tree digest', human: (style) => hashSummary(result, manifest, style) });
       return EXIT_CLEAN;
     }

@@ -58,8 +58,8 @@ export async function runShard(ctx: CommandContext, command: ShardCommand): Prom
             break;
           }
           case 'hash': {
-            await run.hashShard(dir, { ...opts, canonical: ctx.opts.canonical === true, allFiles: ctx.opts.allFiles === true, manifest: optString(ctx, 'manifest'), onProgress: progress.update }, sink);
-            clean = true;
+            const r = await run.hashShard(dir, { ...opts, canonical: ctx.opts.canonical === true, allFiles: ctx.opts.allFiles === true, manifest: optString(ctx, 'manifest'), onProgress: progress.update }, sink);
+            clean = (r.undecodable ?? []).length === 0;
             break;
           }
         }

@@ -20,6 +20,7 @@ import { compareSeq, type ScanProblem, type ScanSummary, type TreeSeq } from '..
 import type { ValidationReport } from '../ops/validate.js';
 import type { DatasetExportReport, DatasetFinding, DatasetShardSummary, DatasetWriteOptions } from '../ops/datasets.js';
 import { DATASET_FORMATS, DEFAULT_EMBEDDING_DIM, isOneOf } from '../vocabulary.js';
+import { endLineDeparture } from './summary-shape.js';
 
 /** Open and check every shard output; returns them ordered by shard index. */
 export async function openShards(paths: readonly string[], opts: ShardReadOptions = {}): Promise<ShardFile[]> {
@@ -27,7 +28,26 @@ export async function openShards(paths: readonly string[], opts: ShardReadOption
   const files: ShardFile[] = [];
   for (const p of paths) files.push(await openShardFile(p, opts));
   checkShards(files);
+  const command = files[0].header.command as ShardCommand;
+  const dataset = command === 'export' && isOneOf(DATASET_FORMATS, files[0].header.options.format);
+  for (const f of files) {
+    const why = endLineDeparture(dataset ? 'export-dataset' : command, f.trailer);
+    if (why !== null) throw errors.notShardOutput(f.path, why);
+  }
+  // Validate results and export lines stream to the output as they are merged (standard output
+  // too): every shard's items are read once first (count, order, each line an item), so a shard
+  // cut or edited in the middle is refused before anything is written.
+  if (command === 'validate' || command === 'export') for (const f of files) await checkItems(f);
   return files.sort((a, b) => a.header.shard.index - b.header.shard.index);
+}
+
+/** Every item of a shard output read once (no long item's text): the count its end line gives, each line an item, tree order. */
+async function checkItems(file: ShardFile): Promise<void> {
+  let last: TreeSeq | null = null;
+  for await (const it of file.items()) {
+    if (last !== null && compareSeq(it.seq, last) < 0) throw errors.notShardOutput(file.path, 'items out of tree order');
+    last = it.seq;
+  }
 }
 
 /** Same run (command, root, N, partition, version, options), each shard exactly once. */
@@ -111,7 +131,10 @@ export async function mergeFormatStats(files: readonly ShardFile[]): Promise<For
 
 /** hash: the tree digest of all shards' entries; with `manifest`, also the manifest `hash --manifest` writes. */
 export async function mergeHash(files: readonly ShardFile[], opts: { manifest?: string } = {}): Promise<TreeHash> {
-  const { sortByKey, tagOf, treeDigest } = await import('../formats/digest.js');
+  const { compareUtf8, sortByKey, tagOf, treeDigest } = await import('../formats/digest.js');
+  // Sidecars a shard could not decode: no digest, as the unsharded run (the same error, every shard's files).
+  const undecodable = files.flatMap((f) => (f.trailer.summary as HashShardSummary).undecodable ?? []);
+  if (undecodable.length > 0) throw errors.undecodable(undecodable.sort(compareUtf8));
   const entries: TreeEntry[] = [];
   let bytes = 0;
   for (const f of files) {

@@ -8,7 +8,7 @@
  */
 import { createHash } from 'node:crypto';
 import { resolve } from 'node:path';
-import { errors } from '../errors.js';
+import { errors, isSidecarError } from '../errors.js';
 import { DEFAULT_MAX_FILE_SIZE, readInputLimited } from '../fs/read-file.js';
 import { canonicalJson } from '../formats/canonical.js';
 import { keyringIds } from '../crypto/keys.js';
@@ -46,6 +46,11 @@ export interface HashShardSummary {
   all_files: boolean;
   files: number;
   bytes: number;
+  /**
+   * `--canonical`: this shard's sidecars that cannot be decoded (then no entry is written). The
+   * merge then gives what the unsharded run gives: no digest, every shard's such files listed.
+   */
+  undecodable?: string[];
 }
 
 export interface ExportShardSummary {
@@ -146,8 +151,21 @@ export async function validateShard(root: string, opts: Omit<ValidateOptions, 'o
 export async function hashShard(root: string, opts: HashOptions & ShardRunOptions, out: LineSink): Promise<HashShardSummary> {
   if (opts.manifest) throw errors.usage('a shard of hash writes no manifest: give --manifest FILE to merge instead');
   const { listTree } = await import('../integrity/tree-hash.js');
+  const { CANON_VERSION } = await import('../formats/digest.js');
   const h = await header('hash', root, opts);
-  const listing = await listTree(root, opts);
+  let listing: Awaited<ReturnType<typeof listTree>>;
+  try {
+    listing = await listTree(root, opts);
+  } catch (e) {
+    // A canonical digest cannot leave a file out: the unsharded run lists these and gives no
+    // digest (exit 1); the shard says which are its own, and the merge gives that list whole.
+    const files = isSidecarError(e) && e.code === 'CORRUPT' ? e.details?.files : undefined;
+    if (!Array.isArray(files)) throw e;
+    const summary: HashShardSummary = { version: CANON_VERSION, all_files: false, files: 0, bytes: 0, undecodable: files as string[] };
+    await out.write(headerLine(h));
+    await out.write(trailerLine(0, summary));
+    return summary;
+  }
   await out.write(headerLine(h));
   let i = 0;
   for (const e of listing.entries) {
