@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { encodeSidecar } from '../src/formats/codec.js';
 import { isEncryptedBin } from '../src/formats/encrypted-bin.js';
-import { runCli } from './helpers/cli.js';
+import { spawnSync } from 'node:child_process';
+import { CLI_PATH, runCli } from './helpers/cli.js';
 import { FAKE_JPEG, putFile, sidecarData, testDir } from './helpers/tree.js';
 
 const PASS = 'correct horse battery staple 7f3a';
@@ -128,6 +129,29 @@ describe('CLI encryption', () => {
     const outputs = [enc, rk, old, bad, doctor];
     outputs.push(await runCli(['validate', root], { env: { ...env, IMAGE_SIDECAR_DEBUG: '1' } }));
     for (const o of outputs) assert.deepEqual(secretsIn(o.stdout + o.stderr, key), []);
+  });
+
+  it('a passphrase or key file path in the environment that is not UTF-8 is refused (Node turned each such byte into U+FFFD: other passphrases opened the files, and the variable named another key file)', async (t) => {
+    const root = testDir(t);
+    const keyDir = testDir(t);
+    const images = library(root);
+    const before = fs.readFileSync(images[1].replace(/\.jpg$/, '.json'));
+    // A file really named key<U+FFFD> (valid UTF-8): what IMAGE_SIDECAR_KEY_FILE=key\xff loaded.
+    assert.equal((await runCli(['keygen', '-o', join(keyDir, 'key\uFFFD')])).code, 0);
+    // Bytes that are not UTF-8 cannot be put in an environment from JavaScript: bash sets them.
+    const withEnv = (assignment: string, args: string[]) =>
+      spawnSync('bash', ['-c', `${assignment} exec "$0" "$@"`, process.execPath, CLI_PATH, ...args], { encoding: 'utf8', timeout: 60_000 });
+    const pass = withEnv(`IMAGE_SIDECAR_PASSPHRASE=$'secret\\xe9'`, ['convert', root, '-f', 'bin', '--encrypt']);
+    assert.equal(pass.status, 2, pass.stdout + pass.stderr);
+    assert.match(pass.stderr, /IMAGE_SIDECAR_PASSPHRASE is not valid UTF-8/);
+    assert.ok(!pass.stderr.includes('secret'), 'the passphrase is never echoed');
+    assert.deepEqual(fs.readFileSync(images[1].replace(/\.jpg$/, '.json')), before, 'nothing encrypted');
+    const file = withEnv(`IMAGE_SIDECAR_KEY_FILE=$'${keyDir}/key\\xff'`, ['read', images[0]]);
+    assert.equal(file.status, 2, file.stdout + file.stderr);
+    assert.match(file.stderr, /IMAGE_SIDECAR_KEY_FILE is not valid UTF-8: .*key\\xff/);
+    // A value that really holds U+FFFD (UTF-8) is a value like any other.
+    const real = withEnv(`IMAGE_SIDECAR_PASSPHRASE=$'secret\\xef\\xbf\\xbd'`, ['convert', root, '-f', 'bin', '--encrypt']);
+    assert.equal(real.status, 0, real.stdout + real.stderr);
   });
 
   it('serve --stdio with --key-file: read and save through the server', async (t) => {

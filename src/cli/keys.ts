@@ -6,6 +6,7 @@
 import { existsSync } from 'node:fs';
 import { errors } from '../errors.js';
 import { keyringIds, loadKeyFile, mergeKeyrings, passphraseKeyring } from '../crypto/keys.js';
+import { assertUtf8Env } from '../fs/byte-names.js';
 import type { Keyring } from '../types.js';
 
 /** What the key rules read of a command's context (cli/context.ts CommandContext): its key options and environment. */
@@ -57,6 +58,9 @@ export function keyringFromCli(ctx: KeyInputs, flag: 'keyFile' | 'newKeyFile' = 
   const file = ctx.opts[flag];
   if (typeof file === 'string' && file !== '') return loadKeyPath(file, '--key-file');
   const env = ctx.io.env;
+  // Values Node decoded with loss: another key file, or one key for many passphrases.
+  assertUtf8Env(env, KEY_FILE_ENV);
+  assertUtf8Env(env, PASSPHRASE_ENV, { secret: true });
   const envFile = env[KEY_FILE_ENV];
   const pass = env[PASSPHRASE_ENV];
   const fromFile = envFile ? loadKeyPath(envFile, KEY_FILE_ENV) : undefined;
