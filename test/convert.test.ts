@@ -169,7 +169,7 @@ test('dry run writes nothing and returns the same plan as the real run', async (
     'b/clash.json': 'conflict',
     'b/corrupt.json': 'skip-corrupt',
     'b/game_detection.json': 'skip-not-sidecar',
-    'b/orphan.json': 'skip-not-sidecar',
+    'b/orphan.json': 'skip-orphan',
     'b/pair.bin': 'dedupe',
     'b/pair.json': 'dedupe',
   });
@@ -210,7 +210,7 @@ test('orphans, reports, unrelated JSON, corrupt files and link targets outside t
   assert.deepEqual(keep.map((n) => snapshot(root)[n]), keepBefore);
   for (const n of ['orphan', 'game_detection', 'settings', 'bad', 'empty', 's']) assert.equal(fs.existsSync(path.join(root, `${n}.bin`)), false, n);
   const byName = new Map(r.items!.map((i) => [path.basename(i.source), i]));
-  assert.equal(byName.get('orphan.json')!.action, 'skip-not-sidecar');
+  assert.equal(byName.get('orphan.json')!.action, 'skip-orphan');
   assert.equal(byName.get('game_detection.json')!.action, 'skip-not-sidecar');
   assert.equal(byName.get('settings.json')!.action, 'skip-not-sidecar');
   assert.equal(byName.get('bad.json')!.action, 'skip-corrupt');

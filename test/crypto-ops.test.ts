@@ -261,6 +261,44 @@ describe('encryption: tree operations', () => {
     assert.equal(again.converted, 0, 'a second rekey has nothing to do');
   });
 
+  it('what convert --encrypt and rekey leave as it is (an orphan, an unknown image’s sidecar, one beside a link target outside the root, the quarantine) is a finding, never a silent skip: its results stayed in plaintext or under the retired key, exit 0', async (t) => {
+    const root = testDir(t);
+    const outside = testDir(t);
+    const { cleanup } = await import('../src/ops/cleanup.js');
+    image(root, 'OK.jpg', 'json');
+    const orphan = putFile(root, 'ORPH.json', encodeSidecar(data('ORPH.jpg'), 'json')); // its photo deleted
+    putFile(root, 'UNK.xyz', 'not an image type');
+    const unknown = putFile(root, 'UNK.json', encodeSidecar(data('UNK.xyz'), 'json'));
+    const target = image(outside, 'T.jpg', 'json');
+    fs.symlinkSync(target.image, path.join(root, 'LINKED.jpg'));
+    const kept = [orphan, unknown, target.sidecar].map((f) => fs.readFileSync(f));
+    const left = (r: Awaited<ReturnType<typeof convert>>) => r.items!.filter((i) => !i.ok).map((i) => [path.basename(i.source), i.action, i.error?.message.replace(/^.*: (left [^:]*):.*$/, '$1')]).sort();
+    // A plain conversion never converts them either, as before: no finding.
+    const plain = await convert(root, 'json', { engine: 'inline', dryRun: true });
+    assert.deepEqual(left(plain), []);
+    assert.equal(plain.items!.find((i) => i.source === orphan)!.action, 'skip-orphan', 'a sidecar without its image is no "not a sidecar"');
+    const enc = await convert(root, 'bin', { engine: 'inline', encryption: 'encrypt', keyring: A });
+    assert.deepEqual(left(enc), [['T.json', 'skip-outside-root', 'left in plaintext'], ['ORPH.json', 'skip-orphan', 'left in plaintext'], ['UNK.json', 'skip-orphan', 'left in plaintext']].sort());
+    assert.deepEqual([orphan, unknown, target.sidecar].map((f) => fs.readFileSync(f)), kept, 'left as they are');
+    assert.equal(enc.failed, 3);
+    // Encrypted under A (as a user would, by hand), then rotated to B: each left under A is named.
+    for (const f of [orphan, unknown]) fs.writeFileSync(f.replace(/\.json$/, '.bin'), encodeSidecar(data(path.basename(f)), 'bin', { encryptWith: A.keys[0] }));
+    for (const f of [orphan, unknown]) fs.rmSync(f);
+    fs.rmSync(target.sidecar);
+    fs.writeFileSync(target.sidecar.replace(/\.json$/, '.bin'), encodeSidecar(target.data, 'bin', { encryptWith: A.keys[0] }));
+    putFile(root, 'Q.jpg', FAKE_JPEG);
+    putFile(root, 'Q.bin', encodeSidecar(data('Q.jpg'), 'bin', { encryptWith: A.keys[0] }));
+    fs.rmSync(path.join(root, 'Q.jpg')); // its photo away for a while: cleanup quarantines its file
+    const c = await cleanup(root, { engine: 'inline', force: true, index: false, keyring: A });
+    assert.equal(c.removed, 2, JSON.stringify(c.skipped)); // ORPH and Q (UNK.bin stays beside UNK.xyz: the unknown-image rule)
+    const both: Keyring = { keys: [...B.keys, ...A.keys], encryptWith: 0 };
+    const rk = await convert(root, 'bin', { engine: 'inline', encryption: 'rekey', keyring: both });
+    assert.deepEqual(left(rk), [['T.bin', 'skip-outside-root', `left under key ${A.keys[0].id}`], ['UNK.bin', 'skip-orphan', `left under key ${A.keys[0].id}`]].sort());
+    assert.equal(rk.quarantinedFiles, 2, 'the quarantine holds files under the retired key');
+    const plainAgain = await convert(root, 'bin', { engine: 'inline' });
+    assert.equal(plainAgain.quarantinedFiles, undefined, 'a plain conversion says nothing of the quarantine');
+  });
+
   it('key material crosses to worker threads without appearing in any result or error', async (t) => {
     const root = testDir(t);
     image(root, 'IMG_1.jpg', 'bin', A);

@@ -12,7 +12,7 @@ import type { ConvertItem } from '../ops/convert.js';
 import type { FormatName } from '../types.js';
 import { FORMAT_NAMES } from '../vocabulary.js';
 import { colorEnabled, engineOptions, inputDirectory, note, optString, wantsHuman, type CommandContext } from './context.js';
-import { ConvertListing, convertItemLine, SHORT_PLAN } from './convert-list.js';
+import { ConvertListing, convertItemLine, quarantinedWarning, SHORT_PLAN } from './convert-list.js';
 import { emit } from './emit.js';
 import { convertMessage } from '../messages.js';
 import { progressFor } from './progress.js';
@@ -107,5 +107,7 @@ export async function run(ctx: CommandContext): Promise<number> {
   }
   if (!r.scanComplete) note(ctx, 'warning: the scan was incomplete (some paths could not be read)');
   if (r.sourcesKept !== undefined) note(ctx, `warning: ${r.sourcesKept}`);
-  return r.failed > 0 || r.conflicts > 0 || mismatches > 0 || !r.scanComplete ? EXIT_FINDINGS : EXIT_CLEAN;
+  const quarantined = r.quarantinedFiles ?? 0;
+  if (quarantined > 0) note(ctx, quarantinedWarning(quarantined));
+  return r.failed > 0 || r.conflicts > 0 || mismatches > 0 || !r.scanComplete || quarantined > 0 ? EXIT_FINDINGS : EXIT_CLEAN;
 }

@@ -16,6 +16,7 @@ const SKIP_REASONS: Record<string, string> = {
   'skip-outside-root': 'next to a symlink target outside the root',
   'skip-symlink': 'a symlinked sidecar (never written through)',
   'skip-not-sidecar': 'not a sidecar (report or other JSON)',
+  'skip-orphan': 'no image (an orphan, or beside a file of an unknown type): never converted',
 };
 
 function rel(root: string, p: string | null): string {
@@ -84,4 +85,9 @@ export class ConvertListing {
   dispose(): void {
     this.items?.dispose();
   }
+}
+
+/** The warning for files in the quarantine an encrypting, decrypting or re-encrypting run did not convert (ConvertReport.quarantinedFiles). */
+export function quarantinedWarning(n: number): string {
+  return `warning: ${n} file(s) in the quarantine (.image-sidecar-quarantine) were not converted: restore puts them back as they are; restore them and run again, or remove the quarantine folders`;
 }

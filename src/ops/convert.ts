@@ -15,6 +15,8 @@ import { assertDirectory } from '../scan/session.js';
 import { isForeign, type ScanRecord, type ScanSidecar } from '../scan/records.js';
 import { scan } from './scan.js';
 import { sidecarLinkTargets } from './sidecar-links.js';
+import { MANIFEST_NAME, quarantineBase } from './quarantine-folder.js';
+import { readdir } from 'node:fs/promises';
 import { createRuntime } from '../engine/select.js';
 import { removeStaleTempFiles } from '../fs/temp-files.js';
 import { canonicalEntries } from '../integrity/tree-hash.js';
@@ -75,6 +77,12 @@ export interface ConvertReport {
    * links could not list may hold a link to any file of the tree (docs/PAIRING.md §5).
    */
   sourcesKept?: string;
+  /**
+   * With encryption asked (--encrypt, --decrypt, rekey): files in the library's quarantine, which
+   * no command walks, so none was converted. `restore` puts them back as they are (in plaintext,
+   * or under the key they had): a finding while there are any.
+   */
+  quarantinedFiles?: number;
   scanComplete: boolean;
   /**
    * Sidecar files of the tree as the scan found them (README "Categories": the count every command
@@ -98,6 +106,10 @@ export async function convert(root: string, target: FormatName, opts: ConvertOpt
   try {
     const before = opts.verify ? await canonicalByImage(abs, opts, runtime) : null;
     report.scanComplete = await convertTree(abs, format, opts, runtime, report);
+    if (opts.encryption !== undefined && !opts.shard) {
+      const n = await quarantinedFileCount(abs);
+      if (n > 0) report.quarantinedFiles = n;
+    }
     if (before) {
       const after = await canonicalByImage(abs, opts, runtime);
       const mismatches: { image: string; before: string; after: string | null }[] = [];
@@ -111,6 +123,21 @@ export async function convert(root: string, target: FormatName, opts: ConvertOpt
     await runtime.close();
   }
   return report;
+}
+
+/** Files in the library's quarantine folders (their manifests aside); 0 when there is none. */
+async function quarantinedFileCount(root: string): Promise<number> {
+  const base = await quarantineBase(root).catch(() => null);
+  if (base === null) return 0;
+  let n = 0;
+  const walk = async (dir: string): Promise<void> => {
+    for (const e of await readdir(dir, { withFileTypes: true }).catch(() => [])) {
+      if (e.isDirectory()) await walk(join(dir, e.name));
+      else if (e.isFile() && !(e.name === MANIFEST_NAME && dirname(dir) === base)) n++; // <base>/<stamp>/manifest.json
+    }
+  };
+  await walk(base);
+  return n;
 }
 
 /** Canonical data digest of every image's effective sidecar, keyed by image rel path (sorted). */
@@ -232,6 +259,19 @@ function skipItem(sc: ScanSidecar, action: ConvertAction, ok = true): ConvertIte
   return item;
 }
 
+/**
+ * A readable sidecar convert leaves as it is (`why`). With encryption asked (`enc`), a finding
+ * unless the file already is as asked: its results stay in plaintext, or under another key.
+ */
+function leftAsItIs(sc: ScanSidecar, action: ConvertAction, enc: Pick<ConvertTaskOptions, 'format' | 'encryption' | 'keyring'> | undefined, why: string): ConvertItem {
+  const item: ConvertItem = { source: sc.path, target: null, action, ok: true, sourceRemoved: false };
+  if (enc === undefined || alreadyConverted({ format: sc.inspection.format, keyId: sc.inspection.encryptedKeyId }, enc)) return item;
+  const state = sc.inspection.encryptedKeyId === undefined ? 'in plaintext' : enc.encryption === 'decrypt' ? 'encrypted' : `under key ${sc.inspection.encryptedKeyId}`;
+  item.ok = false;
+  item.error = { code: 'CONFLICT', message: `${sc.path}: left ${state}: ${why}` };
+  return item;
+}
+
 /** A candidate that cannot be converted because it cannot be read or decoded. */
 function badItem(sc: ScanSidecar, enc?: Pick<ConvertTaskOptions, 'format' | 'encryption' | 'keyring'>): ConvertItem {
   if (sc.inspection.status === 'encrypted') {
@@ -267,12 +307,18 @@ export function planRecord(
   for (const sc of rec.sidecars) {
     if (sc.side !== 'local') {
       // A symlinked image's sidecar next to its target: the target's own record handles it when it
-      // is inside the root; outside the root we never write or remove.
-      if (outsideRoot) out.push({ source: sc.path, target: null, action: 'skip-outside-root', ok: true, sourceRemoved: false });
+      // is inside the root; outside the root we never write or remove (with encryption asked, a
+      // finding unless it already is as asked: results left in plaintext, or under the old key).
+      if (outsideRoot) out.push(leftAsItIs(sc, 'skip-outside-root', enc.encryption === undefined ? undefined : encOpts, 'it is next to a symlink target outside the root, which is never written'));
       continue;
     }
     if (!real) {
-      out.push(sc.inspection.status === 'ok' ? skipItem(sc, 'skip-not-sidecar') : badItem(sc, encOpts));
+      // A sidecar without its image (an orphan, an unknown image's) is never converted: relink or
+      // cleanup decide its fate. `convert --encrypt` or `rekey` leaving its results in plaintext or
+      // under the old key says so (a finding), unless it already is as asked.
+      if (sc.inspection.status !== 'ok') out.push(badItem(sc, encOpts));
+      else if (isForeign(sc)) out.push(skipItem(sc, 'skip-not-sidecar'));
+      else out.push(leftAsItIs(sc, 'skip-orphan', enc.encryption === undefined ? undefined : encOpts, 'it has no image (an orphan, or beside a file of an unknown type: relink re-attaches it, cleanup quarantines it), and is never converted'));
       continue;
     }
     const tgt = targetPathFor(sc.path, sc.naming, format);

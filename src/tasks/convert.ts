@@ -36,6 +36,7 @@ export type ConvertAction =
   | 'skip-outside-root'
   | 'skip-symlink' // a symlinked sidecar: read, never written through, converted or removed
   | 'skip-not-sidecar'
+  | 'skip-orphan' // a sidecar without its image (orphan, unknown image): never converted; with encryption, a finding unless already as asked
   | 'skip-encrypted'; // encrypted and no key given (or plaintext output not asked for with --decrypt)
 
 export interface ConvertItem {
