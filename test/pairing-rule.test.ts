@@ -88,6 +88,19 @@ test('a new sidecar for an image whose stem another image shares takes the name-
   assert.deepEqual(recs.map((r) => [r.category, r.images.map((i) => i.name)]), [['missing', ['IMG_2.CR2']], ['ok', ['IMG_2.jpg']]]);
 });
 
+test('an image of a type outside the set, given explicitly, reads its own name-ext file (a save wrote frame.ppm.json, the read gave {} and the next save a CONFLICT)', async (t) => {
+  const root = makeTree({ 'frame_001.jpg': FAKE_JPEG, 'frame_001.ppm': 'P6 raw frame' }, testDir(t));
+  const img = path.join(root, 'frame_001.ppm');
+  const first = await saveSidecar(img, 'face_detection', { faces: [1, 2] }, { format: 'json' });
+  assert.equal(path.basename(first.path), 'frame_001.ppm.json', 'another image shares the stem: the name-ext form');
+  const read = await readSidecarDetailed(img);
+  assert.equal(read.path, first.path);
+  assert.deepEqual((read.data as { face_detection: unknown }).face_detection, { faces: [1, 2] });
+  const second = await saveSidecar(img, 'object_detection', { objects: [] }, { format: 'json' });
+  assert.equal(second.path, first.path);
+  assert.deepEqual(Object.keys(decodeSidecar(fs.readFileSync(first.path)).data).filter((k) => k !== 'sidecar_info').sort(), ['face_detection', 'object_detection']);
+});
+
 test('IMG_1.JSON (upper-case extension) is not a sidecar for scan, read and save alike', async (t) => {
   const root = makeTree({ 'IMG_1.jpg': FAKE_JPEG, 'IMG_1.JSON': { json: { face_detection: { faces: [] } } } }, testDir(t));
   assert.deepEqual((await records(root)).map((r) => r.category), ['missing']);

@@ -257,9 +257,14 @@ export function pairDirectory(listing: Pick<DirListing, 'path' | 'entries'>, ima
  * The group of `imageName` among `entries` (a folder's entries, or the ones around that name):
  * the same computation scan makes, so read/save and scan cannot disagree.
  */
+/** The image extensions with a named image's own added (an image given explicitly counts as one, whatever its extension). */
+export function withOwnExtension(imageName: string, imageExts: ReadonlySet<string>): ReadonlySet<string> {
+  return isImageName(imageName, imageExts) ? imageExts : new Set([...imageExts, splitName(imageName).ext]);
+}
+
 export function pairGroupOf(dir: string, imageName: string, entries: readonly { name: string; kind: EntryKind }[], imageExts: ReadonlySet<string>): PairGroup {
   // The named image counts as an image even when its extension is not in the set (given explicitly).
-  const exts = isImageName(imageName, imageExts) ? imageExts : new Set([...imageExts, splitName(imageName).ext]);
+  const exts = withOwnExtension(imageName, imageExts);
   const all = entries.some((e) => e.name === imageName) ? entries : [...entries, { name: imageName, kind: 'file' as EntryKind }];
   const { groups } = pairDirectory({ path: dir, entries: all as WalkEntry[] }, exts);
   // A name no rule makes an image (no extension, a dotfile, `x.`, a sidecar's own name: a link's
@@ -352,7 +357,10 @@ function sidecarBase(s: SidecarEntry): string {
  * name-ext .bin, .rkyv, .json), then files it shares with other images of its group. Another
  * image's name-ext file (IMG_1.CR2.bin beside IMG_1.jpg) is never one of them.
  */
-export function sidecarsOfImage(group: PairGroup, imageName: string, imageExts: ReadonlySet<string>): ImageSidecar[] {
+export function sidecarsOfImage(group: PairGroup, imageName: string, imageSet: ReadonlySet<string>): ImageSidecar[] {
+  // As pairGroupOf paired it: the image counts as one whatever its extension (its name-ext file,
+  // `frame.ppm.json`, was passed over: a save wrote it, the read gave {} and the next save a CONFLICT).
+  const imageExts = withOwnExtension(imageName, imageSet);
   const name = nfc(imageName);
   const stem = nfc(splitName(imageName).stem);
   const others = group.images.filter((i) => i.name !== imageName).map((i) => ({ name: nfc(i.name), stem: nfc(splitName(i.name).stem) }));
