@@ -234,6 +234,8 @@ test('library errors carry their code; lines split across chunks, CRLF and overl
     Buffer.from(big.slice(3000)),
     Buffer.from(line({ id: 3, method: 'validate', params: { dir: path.join(dir, 'missing') } })),
     Buffer.from(line({ id: 4, method: 'read', params: { image: path.join(dir, 'nope.jpg') } })),
+    // A NUL in a path: USAGE naming the param (it was IO with Node's message about arguments).
+    Buffer.from(line({ id: 5, method: 'read', params: { image: path.join(dir, 'b\u0000.jpg') } })),
   ];
   const { responses } = await serveOnce(chunks, { maxLineBytes: 4096 });
   const r = byId(responses);
@@ -242,6 +244,7 @@ test('library errors carry their code; lines split across chunks, CRLF and overl
   assert.match(r.get(2)!.error!.message, /request line/);
   assert.equal(r.get(3)!.error?.code, 'NOT_FOUND');
   assert.equal(r.get(4)!.error?.code, 'NOT_FOUND');
+  assert.deepEqual([r.get(5)!.error?.code, r.get(5)!.error?.message], ['USAGE', 'param "image" holds a NUL character: no file is named so']);
   assert.ok(fs.readFileSync(path.join(dir, 'b.json'), 'utf8').startsWith('{"face_detection"'), 'the corrupt file is untouched');
 });
 

@@ -75,8 +75,14 @@ export function optionalStringList(p: Params, name: string): string | string[] |
  */
 export function requirePath(p: Params, name: string): string {
   const v = requireString(p, name);
-  assertUtf8Path(v, `param "${name}"`);
+  assertPathParam(v, name);
   return v;
+}
+
+/** A path param holds a name a file can have: UTF-8 (above), and no NUL (Node's own error named no param). */
+function assertPathParam(v: string, name: string): void {
+  assertUtf8Path(v, `param "${name}"`);
+  if (v.includes('\0')) throw errors.usage(`param "${name}" holds a NUL character: no file is named so`);
 }
 
 /** A tree method's folder: a path (above) that names one folder as text and to the file system (fs/physical-path.ts). */
@@ -88,6 +94,6 @@ export function requireDir(p: Params): string {
 
 export function optionalPath(p: Params, name: string): string | undefined {
   const v = optionalString(p, name);
-  if (v !== undefined) assertUtf8Path(v, `param "${name}"`);
+  if (v !== undefined) assertPathParam(v, name);
   return v;
 }

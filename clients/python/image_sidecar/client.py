@@ -71,6 +71,8 @@ def utf8_path(path: str, what: str = "the path") -> str:
     as surrogate escapes, os.fsdecode). No JSON request or UTF-8 command line can carry such a name:
     sent anyway, each such byte would become U+FFFD, another file's name (`IMG_\\xff.jpg` would be
     `IMG_\\ufffd.jpg`, which may exist). The library refuses it the same way (docs/BYTE-NAMES.md)."""
+    if "\x00" in path:
+        raise ImageSidecarError("%s holds a NUL character: no file is named so" % what, code="USAGE", path=path)
     if not path.isascii():
         try:
             path.encode("utf-8")
@@ -224,13 +226,19 @@ class ImageSidecarManager:
         conversions): the report is the answer, not an error. Only exit 2 raises, with stderr's message."""
         return cli.parse_json(self._run(args, ok_codes=cli.REPORT_CODES), what)
 
+    def _keys_given(self) -> bool:
+        """A key source is given (``key_file``, or the CLI's key variables): the library checks it on
+        every call (a missing or malformed key file is its USAGE error), so it answers every read;
+        locally, a read without the key's check would answer where the library refuses."""
+        return bool(self.key_file or os.environ.get("IMAGE_SIDECAR_KEY_FILE") or os.environ.get("IMAGE_SIDECAR_PASSPHRASE"))
+
     # ----------------------------------------------------------------- per image
 
     def read_data(self, image_path: PathLike) -> Dict[str, Any]:
         """The image's whole sidecar as a dict; ``{}`` when it has none. Raises CORRUPT rather than
         guessing when sidecars exist but none can be read."""
         image = _abs(image_path)
-        if self.local_reads:
+        if self.local_reads and not self._keys_given():
             try:
                 data = read_local(image, self.max_file_size)
             except NotLocal:

@@ -45,18 +45,12 @@ def read_file_limited(path: str, max_size: int = DEFAULT_MAX_FILE_SIZE) -> bytes
         if st.st_size > max_size:
             raise NotLocal("over the size limit")
         want = st.st_size + 1  # one more byte shows a file that grew meanwhile
-        first = os.read(fd, want)
-        if len(first) < want and first:
-            return first  # a short read of a regular file is its end: no second read for the EOF
-        chunks = [first]
-        total = len(first)
-        while first:
-            first = os.read(fd, want - total if want > total else 65536)
-            chunks.append(first)
-            total += len(first)
-            if total > max_size:
-                raise NotLocal("over the size limit")
-        return b"".join(chunks)
+        data = os.read(fd, want)
+        if len(data) > st.st_size:
+            # The library reads the size the file has when opened: one that grew meanwhile, or
+            # whose size is not its length (/proc), is its answer.
+            raise NotLocal("longer than its size")
+        return data  # a short read of a regular file is its end
     except OSError as e:
         raise NotLocal("cannot read %s: %s" % (path, e)) from None
     finally:

@@ -112,7 +112,11 @@ def _is_file(path: str) -> bool:
 # entries are not listed (a save loop there would relist on every read): their candidates are
 # stat'ed one by one.
 BIG_FOLDER = 4096
-RACY_NS = 50_000_000
+# Two seconds, as the library's index (src/incremental/scan-index.ts): file systems that keep times
+# to the second (ext2/3, HFS+) or two (FAT on a camera card) showed no change for a sidecar saved in
+# the same tick, and the listing hid it for good.
+RACY_NS = 2_000_000_000
+_now_ns = time.time_ns  # (tests set the clock here)
 _CACHED_FOLDERS = 64
 
 
@@ -185,7 +189,7 @@ def _listing_of(directory: str, st: os.stat_result) -> Optional[_Listing]:
             names.setdefault(_nfc(n), []).append(n)
         prefixes = _prefix_counts(names)
     listing = _Listing(st.st_ino, st.st_mtime_ns, st.st_ctime_ns, names, prefixes)
-    if time.time_ns() - st.st_ctime_ns > RACY_NS:
+    if _now_ns() - max(st.st_ctime_ns, st.st_mtime_ns) > RACY_NS:
         with _listings_lock:
             _listings[directory] = listing
             _listings.move_to_end(directory)
@@ -240,7 +244,7 @@ def _find_names(directory: str, image_name: str, side: str, out: List[Candidate]
         for name, ext, naming in wanted:
             hits = get(_nfc(name) if nfc else name)
             if hits:
-                for on_disk in (sorted(hits) if len(hits) > 1 else hits):
+                for on_disk in (sorted(hits, key=_code_units) if len(hits) > 1 else hits):
                     out.append(Candidate(prefix + on_disk, ext, naming, side))
         return
     if image_name.isascii():
@@ -261,9 +265,36 @@ def _find_names(directory: str, image_name: str, side: str, out: List[Candidate]
         i = index.get(_nfc(entry))
         if i is not None and _is_file(os.path.join(directory, entry)):
             found.append((i, entry))
-    found.sort()
+    found.sort(key=lambda f: (f[0], _code_units(f[1])))
     for i, entry in found:
         out.append(Candidate(os.path.join(directory, entry), wanted[i][1], wanted[i][2], side))
+
+
+def _code_units(name: str) -> bytes:
+    """Sort key: the library orders names by UTF-16 code unit (JavaScript's comparison), which differs
+    from code point order beyond U+FFFF (U+2F8B1 before U+F90D)."""
+    return name.encode("utf-16-be", "surrogatepass")
+
+
+CONFIG_FILE_NAME = ".image-sidecar.json"
+
+
+def _config_applies(directory: str) -> bool:
+    """A configuration file at or above the folder (src/discovery/config.ts findConfigFile): its image
+    extensions change which files are images, and a malformed one is the library's USAGE error."""
+    d = directory
+    while True:
+        try:
+            if not stat.S_ISDIR(os.stat(os.path.join(d, CONFIG_FILE_NAME)).st_mode):
+                return True
+        except (FileNotFoundError, NotADirectoryError):
+            pass
+        except (OSError, ValueError):
+            return True  # there, but not to be stat'ed: the library says why
+        up = os.path.dirname(d)
+        if up == d:
+            return False
+        d = up
 
 
 def _lstat_image(path: str) -> Tuple[str, bool]:
@@ -282,7 +313,7 @@ def _lstat_image(path: str) -> Tuple[str, bool]:
                 if n != name and _nfc(n) == want:
                     return _lstat_image(os.path.join(directory, n))
         raise NotLocal("image does not exist") from None
-    except OSError as e:
+    except (OSError, ValueError) as e:  # ValueError: a NUL in the path (the library's IO error)
         raise NotLocal("cannot stat the image: %s" % e) from None
     if stat.S_ISDIR(st.st_mode):
         raise NotLocal("a directory, not an image")
@@ -395,8 +426,15 @@ def locate_candidates(image_path: str) -> List[Candidate]:
         # takes it as the kernel does.
         raise NotLocal("a path with '..'")
     given = os.path.abspath(image_path)
-    if split_name(os.path.basename(given))[1] in SIDECAR_EXTS:
+    ext = split_name(os.path.basename(given))[1]
+    if ext in SIDECAR_EXTS:
         raise NotLocal("a sidecar's path given as an image")
+    if ext in _NOT_IMAGES:
+        # Given explicitly it counts as an image (docs/PAIRING.md section 1), and so do the folder's
+        # files of its type: they share its stem, which the listing here does not count.
+        raise NotLocal("an image of a type that is otherwise never one")
+    if _config_applies(os.path.dirname(given)):
+        raise NotLocal("a configuration file applies (its image extensions)")
     image, is_link = _lstat_image(given)
     if not is_link:
         out: List[Candidate] = []

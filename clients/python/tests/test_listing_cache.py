@@ -64,9 +64,37 @@ class FolderListingCache(unittest.TestCase):
         require_cli(self)
         self.root = os.path.realpath(tempfile.mkdtemp(prefix="isc-py-listing-"))
         self.library = ImageSidecarManager(local_reads=False)
+        # These attack the reuse of a listing itself: a short racy window keeps them quick (the
+        # window's own rule has its test below).
+        self._racy = pairing.RACY_NS
+        pairing.RACY_NS = 50_000_000
 
     def tearDown(self) -> None:
+        pairing.RACY_NS = self._racy
         shutil.rmtree(self.root, ignore_errors=True)
+
+    def test_a_listing_taken_within_two_seconds_of_the_folder_change_is_not_kept(self) -> None:
+        # File systems that keep times to the second (ext2/3, HFS+) or two (FAT): a sidecar saved in
+        # the same tick changes neither time, and a listing kept from before it hid it for good (the
+        # window was 50 ms).
+        pairing.RACY_NS = self._racy
+        self.assertGreaterEqual(pairing.RACY_NS, 2_000_000_000)
+        d = os.path.join(self.root, "coarse")
+        os.makedirs(d)
+        with open(os.path.join(d, "IMG_1.jpg"), "wb") as f:
+            f.write(FAKE_JPEG)
+        st = os.stat(d)
+        changed = max(st.st_mtime_ns, st.st_ctime_ns)
+        real = pairing._now_ns
+        try:
+            for after, kept in ((1_900_000_000, False), (2_100_000_000, True)):
+                pairing._listings.pop(d, None)
+                pairing._now_ns = lambda after=after: changed + after  # type: ignore[assignment]
+                with ImageSidecarManager() as m:
+                    self.assertEqual(m.read_data(os.path.join(d, "IMG_1.jpg")), {})
+                self.assertEqual(d in pairing._listings, kept, "listing taken %.1f s after the folder changed" % (after / 1e9))
+        finally:
+            pairing._now_ns = real  # type: ignore[assignment]
 
     def folder(self, name: str, files: Dict[str, Any]) -> str:
         d = os.path.join(self.root, name)

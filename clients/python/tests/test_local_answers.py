@@ -135,6 +135,60 @@ class LocalAnswersMatchTheLibraryTest(unittest.TestCase):
             read_local(image)
         self.assertNotIsInstance(cm.exception, KnownCorrupt)
 
+    # ------------------------------------------------------------------ what only the library can answer
+
+    def test_a_configuration_file_at_or_above_the_folder_hands_the_read_over(self) -> None:
+        # Its image extensions make IMG_1.txt an image that records IMG_1.json: the local read gave
+        # IMG_1.jpg the text file's results; a malformed one is the library's USAGE error.
+        img = self.put("lib/a/IMG_1.jpg", JPEG)
+        self.put("lib/a/IMG_1.txt", b"notes")
+        self.put("lib/a/IMG_1.json", dict(GOOD, sidecar_info={"image_path": os.path.join(self.root, "lib/a/IMG_1.txt")}))
+        self.put("lib/.image-sidecar.json", {"imageExtensions": ["txt"]})
+        self.assert_handed_over(img)
+        self.assertEqual(self.m.read_data(img), {}, "IMG_1.json is the text image's")
+        self.put("lib/.image-sidecar.json", b'{"imageExtension": ["txt"]}')
+        self.assert_handed_over(img)
+        with self.assertRaises(ImageSidecarError) as cm:
+            self.m.read_data(img)
+        self.assertEqual(cm.exception.code, "USAGE")
+
+    def test_an_image_of_a_type_otherwise_never_one_hands_the_read_over(self) -> None:
+        # IMG_1.xmp given explicitly is an image, and so is IMG_1.XMP beside it, which IMG_1.json records.
+        img = self.put("IMG_1.xmp", b"<x/>")
+        self.put("IMG_1.XMP", b"<x/>")
+        self.put("IMG_1.json", dict(GOOD, sidecar_info={"image_path": os.path.join(self.root, "IMG_1.XMP")}))
+        self.assert_handed_over(img)
+        self.assertEqual(self.m.read_data(img), {})
+
+    def test_names_equal_after_nfc_are_read_in_the_librarys_order_of_utf16_code_units(self) -> None:
+        # U+F90D and U+2F8B1 both normalise to U+61F6: code points put U+F90D first, code units U+2F8B1.
+        img = self.put("\u61f6.jpg", JPEG)
+        self.put("\uf90d.json", {"face_detection": {"success": True, "faces": [], "which": "F90D"}})
+        self.put("\U0002f8b1.json", {"face_detection": {"success": True, "faces": [], "which": "2F8B1"}})
+        self.assertEqual(self.assert_local_equals_library(img)[1]["face_detection"]["which"], "2F8B1")
+
+    def test_a_nul_in_the_path_is_a_usage_error_not_a_value_error(self) -> None:
+        for local in (True, False):
+            with self.assertRaises(ImageSidecarError) as cm:
+                ImageSidecarManager(local_reads=local).read_data(os.path.join(self.root, "IMG\x00_1.jpg"))
+            self.assertEqual(cm.exception.code, "USAGE")
+
+    def test_a_file_longer_than_its_size_is_handed_over(self) -> None:
+        # /proc files say 0 bytes and hold some: the library reads the size (an empty file, CORRUPT).
+        img = self.put("P.jpg", JPEG)
+        os.symlink("/proc/self/comm", os.path.join(self.root, "P.json"))
+        self.assert_handed_over(img)
+
+    def test_with_a_key_given_the_library_answers_every_read(self) -> None:
+        # It checks the key on every call (a missing key file is its USAGE error); a local read did not.
+        img = self.put("IMG_1.jpg", JPEG)
+        self.put("IMG_1.json", GOOD)
+        with mock.patch.dict(os.environ, {"IMAGE_SIDECAR_KEY_FILE": os.path.join(self.root, "no-such-key")}):
+            m = ImageSidecarManager()
+            with self.assertRaises(ImageSidecarError) as cm:
+                m.read_data(img)
+            self.assertEqual((cm.exception.code, m.read_counts["local"]), ("NOT_FOUND", 0))
+
     # ------------------------------------------------------------------ corrupt sidecars
 
     def test_empty_sidecar_is_the_librarys_corrupt_error(self) -> None:
