@@ -27,15 +27,17 @@ const OLD_S = Math.floor(Date.now() / 1000) - 3600;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** A folder with these files, its dates from long ago and its ctime out of the racy window. */
-async function folder(root: string, name: string, files: Record<string, string | Buffer>): Promise<string> {
+/** A folder with these files, its dates from long ago (its ctime now: `settle` before use). */
+function folder(root: string, name: string, files: Record<string, string | Buffer>): string {
   const dir = path.join(root, name);
   fs.mkdirSync(dir);
   for (const [n, v] of Object.entries(files)) fs.writeFileSync(path.join(dir, n), v);
   fs.utimesSync(dir, OLD_S, OLD_S);
-  await sleep(120);
   return dir;
 }
+
+/** Past the racy window of the folders just made (locate.ts RACY_LISTING_MS, 2 s): their listings are kept, and attacked. */
+const settle = () => sleep(2100);
 
 /** Run node code in another process (`process.argv[1..]` = args). */
 function otherProcess(code: string, ...args: string[]): void {
@@ -79,8 +81,10 @@ describe('locate: folder listings are not reused after another process changed t
       { name: 'rkyv-saved', files: { 'IMG_1.jpg': FAKE_JPEG, 'IMG_2.jpg': FAKE_JPEG, 'IMG_3.jpg': FAKE_JPEG, 'IMG_3.json': '{}' }, change: (d) => { cliWrite(path.join(d, 'IMG_2.jpg'), 'rkyv'); writeIn(path.join(d, 'x.rkyv'), 'not one'); } },
       { name: 'other-tool', files: { 'IMG_1.jpg': FAKE_JPEG, 'IMG_2.jpg': FAKE_JPEG }, change: (d) => writeIn(path.join(d, 'IMG_2.json'), '{"b": {"success": false}}') },
     ];
-    for (const c of changes) {
-      const dir = await folder(root, c.name, c.files);
+    const dirs = changes.map((c) => folder(root, c.name, c.files));
+    await settle();
+    for (const [i, c] of changes.entries()) {
+      const dir = dirs[i];
       const image = path.join(dir, 'IMG_1.jpg');
       assert.deepEqual(await here(image), fresh(image), `${c.name}: before`);
       c.change(dir);
@@ -91,8 +95,11 @@ describe('locate: folder listings are not reused after another process changed t
 
   it('a read reports a sidecar shared with a sibling image copied in meanwhile; a save writes the image\'s own file, not the shared one', async (t) => {
     const root = testDir(t);
-    for (const [name, sidecar] of [['stem-json', 'IMG_1.json'], ['stem-bin', 'IMG_1.bin']] as const) {
-      const dir = await folder(root, name, { 'IMG_1.jpg': FAKE_JPEG, [sidecar]: '{"sidecar_info": {}, "a": {"success": true}}' });
+    const cases = [['stem-json', 'IMG_1.json'], ['stem-bin', 'IMG_1.bin']] as const;
+    const dirs = cases.map(([name, sidecar]) => folder(root, name, { 'IMG_1.jpg': FAKE_JPEG, [sidecar]: '{"sidecar_info": {}, "a": {"success": true}}' }));
+    await settle();
+    for (const [i, [name, sidecar]] of cases.entries()) {
+      const dir = dirs[i];
       const image = path.join(dir, 'IMG_1.jpg');
       assert.deepEqual((await readSidecarDetailed(image)).findings, [], `${name}: before`);
       for (const sibling of ['IMG_1.png', 'IMG_1.heic']) copyIn(image, path.join(dir, sibling));

@@ -101,6 +101,16 @@ test('an image of a type outside the set, given explicitly, reads its own name-e
   assert.deepEqual(Object.keys(decodeSidecar(fs.readFileSync(first.path)).data).filter((k) => k !== 'sidecar_info').sort(), ['face_detection', 'object_detection']);
 });
 
+test('an ASCII image reads a sidecar whose name equals its own after NFC through U+212A KELVIN SIGN or U+037E GREEK QUESTION MARK, as the scan pairs them (the read gave {} while validate said ok)', async (t) => {
+  const root = makeTree({ 'IMG_K.jpg': FAKE_JPEG, 'IMG_\u212A.json': { json: { face_detection: { faces: ['kelvin'] } } }, 'a;b.jpg': FAKE_JPEG, 'a\u037Eb.json': { json: { face_detection: { faces: ['semicolon'] } } } }, testDir(t));
+  assert.deepEqual((await records(root)).map((r) => [r.category, r.images.map((i) => i.name)]), [['ok', ['IMG_K.jpg']], ['ok', ['a;b.jpg']]]);
+  for (const [image, sidecar, face] of [['IMG_K.jpg', 'IMG_\u212A.json', 'kelvin'], ['a;b.jpg', 'a\u037Eb.json', 'semicolon']]) {
+    const r = await readSidecarDetailed(path.join(root, image));
+    assert.equal(r.path, path.join(root, sidecar), image);
+    assert.deepEqual((r.data as { face_detection: unknown }).face_detection, { faces: [face] });
+  }
+});
+
 test('IMG_1.JSON (upper-case extension) is not a sidecar for scan, read and save alike', async (t) => {
   const root = makeTree({ 'IMG_1.jpg': FAKE_JPEG, 'IMG_1.JSON': { json: { face_detection: { faces: [] } } } }, testDir(t));
   assert.deepEqual((await records(root)).map((r) => r.category), ['missing']);

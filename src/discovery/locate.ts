@@ -223,7 +223,11 @@ function folderListing(dir: string, fresh: boolean): Listing {
   const listing: Listing = { ino: st.ino, mtimeNs: st.mtimeNs, ctimeNs: st.ctimeNs, at: Date.now(), entries };
   // A change in the same clock tick as the listing would leave the ctime unchanged: such a listing
   // is not reused. (Every change of the folder moves its ctime to now, a put-back mtime included.)
-  const racy = Date.now() - Number(st.ctimeNs / 1_000_000n) < 50;
+  // A tick is up to 2 s (times kept to the second on ext2/3 and HFS+, to two on FAT), as the index's
+  // racy margin: a RAW added in the same second as a listing taken 50 ms after the last change was
+  // never seen by a long-lived server.
+  const changedMs = Number((st.ctimeNs > st.mtimeNs ? st.ctimeNs : st.mtimeNs) / 1_000_000n);
+  const racy = Date.now() - changedMs < RACY_LISTING_MS;
   listings.delete(dir);
   if (!racy) {
     if (listings.size >= LISTING_CACHE_DIRS) listings.delete(listings.keys().next().value!);
@@ -232,10 +236,23 @@ function folderListing(dir: string, fresh: boolean): Listing {
   return listing;
 }
 
+/** A listing taken this soon after its folder's last change is not kept (above). */
+const RACY_LISTING_MS = 2000;
+
+/**
+ * May another spelling of `name` equal it after NFC? Any non-ASCII name; an ASCII one only through
+ * the three characters whose NFC is ASCII: U+212A KELVIN SIGN (K), U+037E GREEK QUESTION MARK (;),
+ * U+1FEF GREEK VARIA (`). Only such a name needs the folder listed to find its files (an
+ * `IMG_\u212A.json` pairs with `IMG_K.jpg` in a scan, and was not read for it).
+ */
+function mayHaveNfcTwin(name: string): boolean {
+  return !isAscii(name) || /[K;`]/.test(name);
+}
+
 /**
  * Existing sidecar files for `imageName` in `dir`, looked up fresh, plus the images that may claim
- * them (from the folder listing), paired by the one rule. ASCII names: a stat per candidate name.
- * Other names: a fresh listing compared in NFC (a file copied from macOS may carry its name in NFD).
+ * them (from the folder listing), paired by the one rule. ASCII names (mayHaveNfcTwin): a stat per
+ * candidate name. Other names: a fresh listing compared in NFC (a file copied from macOS may carry its name in NFD).
  */
 function groupIn(dir: string, imageName: string, imageExts: ReadonlySet<string>): PairGroup & { unverified?: true; twin?: string } {
   const entries: { name: string; kind: EntryKind }[] = [];
@@ -245,7 +262,7 @@ function groupIn(dir: string, imageName: string, imageExts: ReadonlySet<string>)
   const prefix = stem + '.';
   // The image whose whole name is this image's stem (`A.jpg` for `A.jpg.png`) claims this image's
   // stem files by its name-ext form (`A.jpg.bin`): it shares them, so it is part of the group.
-  if (isAscii(imageName)) {
+  if (!mayHaveNfcTwin(imageName)) {
     for (const c of candidateNames(imageName)) {
       const k = kindOf(path.join(dir, c.name));
       if (k !== null) entries.push({ name: c.name, kind: k });
@@ -290,7 +307,7 @@ export function imageNameOnSide(loc: SidecarLocation, side: 'target' | 'link'): 
   return side === 'target' ? loc.name : path.basename(loc.imagePath);
 }
 
-/** lstat `p`; if it is missing and its name is not ASCII, look for the same name in another normalisation. */
+/** lstat `p`; if it is missing and another spelling may equal its name (mayHaveNfcTwin), look for the same name in another normalisation. */
 function lstatImage(p: string): { path: string; isLink: boolean } {
   try {
     const st = fs.lstatSync(p);
@@ -299,7 +316,7 @@ function lstatImage(p: string): { path: string; isLink: boolean } {
   } catch (e) {
     if (code(e) !== 'ENOENT') throw errors.fromFs(e, p);
     const name = path.basename(p);
-    if (!isAscii(name)) {
+    if (mayHaveNfcTwin(name)) {
       const dir = path.dirname(p);
       const want = nfc(name);
       let names: string[] = [];

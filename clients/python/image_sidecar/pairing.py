@@ -247,7 +247,7 @@ def _find_names(directory: str, image_name: str, side: str, out: List[Candidate]
                 for on_disk in (sorted(hits, key=_code_units) if len(hits) > 1 else hits):
                     out.append(Candidate(prefix + on_disk, ext, naming, side))
         return
-    if image_name.isascii():
+    if not _may_have_nfc_twin(image_name):
         for name, ext, naming in wanted:
             p = os.path.join(directory, name)
             if _is_file(p):
@@ -268,6 +268,13 @@ def _find_names(directory: str, image_name: str, side: str, out: List[Candidate]
     found.sort(key=lambda f: (f[0], _code_units(f[1])))
     for i, entry in found:
         out.append(Candidate(os.path.join(directory, entry), wanted[i][1], wanted[i][2], side))
+
+
+def _may_have_nfc_twin(name: str) -> bool:
+    """May another spelling equal ``name`` after NFC (src/discovery/locate.ts mayHaveNfcTwin)? Any
+    non-ASCII name; an ASCII one only through the three characters whose NFC is ASCII: U+212A KELVIN
+    SIGN (K), U+037E GREEK QUESTION MARK (;), U+1FEF GREEK VARIA (`)."""
+    return not name.isascii() or "K" in name or ";" in name or "`" in name
 
 
 def _code_units(name: str) -> bytes:
@@ -302,7 +309,7 @@ def _lstat_image(path: str) -> Tuple[str, bool]:
         st = os.lstat(path)
     except FileNotFoundError:
         name = os.path.basename(path)
-        if not name.isascii():
+        if _may_have_nfc_twin(name):
             directory = os.path.dirname(path)
             want = _nfc(name)
             try:

@@ -167,6 +167,11 @@ class LocalAnswersMatchTheLibraryTest(unittest.TestCase):
         self.put("\U0002f8b1.json", {"face_detection": {"success": True, "faces": [], "which": "2F8B1"}})
         self.assertEqual(self.assert_local_equals_library(img)[1]["face_detection"]["which"], "2F8B1")
 
+    def test_an_ascii_image_with_a_sidecar_equal_after_nfc_through_the_kelvin_sign(self) -> None:
+        img = self.put("IMG_K.jpg", JPEG)
+        self.put("IMG_\u212a.json", GOOD)
+        self.assertEqual(self.assert_local_equals_library(img), ("ok", GOOD))
+
     def test_a_nul_in_the_path_is_a_usage_error_not_a_value_error(self) -> None:
         for local in (True, False):
             with self.assertRaises(ImageSidecarError) as cm:
