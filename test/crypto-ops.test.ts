@@ -299,6 +299,37 @@ describe('encryption: tree operations', () => {
     assert.equal(plainAgain.quarantinedFiles, undefined, 'a plain conversion says nothing of the quarantine');
   });
 
+  it('what is already as asked is no finding: files under the run\'s passphrase (each with its own key id) are left by convert --encrypt, a plaintext orphan by --decrypt, a quarantine of such files says nothing', async (t) => {
+    const root = testDir(t);
+    const { cleanup } = await import('../src/ops/cleanup.js');
+    image(root, 'IMG_1.jpg', 'json');
+    const orphan = putFile(root, 'ORPH.json', encodeSidecar(data('ORPH.jpg'), 'json'));
+    const first = await convert(root, 'bin', { engine: 'inline', encryption: 'encrypt', keyring: passphraseKeyring('the passphrase') });
+    assert.equal(first.converted, 1);
+    // The orphan by hand under the passphrase (another salt), as a pipeline saving with it would.
+    fs.writeFileSync(orphan.replace(/\.json$/, '.bin'), encodeSidecar(data('ORPH.jpg'), 'bin', { encryptWith: passphraseKeyring('the passphrase').keys[0] }));
+    fs.rmSync(orphan);
+    // Another run, another salt: nothing to write again, nothing left as it should not be.
+    const again = await convert(root, 'bin', { engine: 'inline', encryption: 'encrypt', keyring: passphraseKeyring('the passphrase') });
+    assert.deepEqual([again.converted, again.failed, again.quarantinedFiles], [0, 0, undefined], JSON.stringify(again.items));
+    // Quarantined as it is (encrypted under the passphrase): still nothing to say.
+    putFile(root, 'Q.jpg', FAKE_JPEG);
+    putFile(root, 'Q.bin', encodeSidecar(data('Q.jpg'), 'bin', { encryptWith: passphraseKeyring('the passphrase').keys[0] }));
+    fs.rmSync(path.join(root, 'Q.jpg'));
+    const c = await cleanup(root, { engine: 'inline', force: true, index: false, keyring: passphraseKeyring('the passphrase') });
+    assert.equal(c.removed, 2, JSON.stringify(c.skipped));
+    const after = await convert(root, 'bin', { engine: 'inline', encryption: 'encrypt', keyring: passphraseKeyring('the passphrase') });
+    assert.deepEqual([after.failed, after.quarantinedFiles], [0, undefined]);
+    // A key file encrypts instead: both quarantined files are under another key now.
+    const keyed = await convert(root, 'bin', { engine: 'inline', encryption: 'encrypt', keyring: A, dryRun: true });
+    assert.equal(keyed.quarantinedFiles, 2);
+    // --decrypt: a plaintext orphan in a .bin name is as asked (the format is not what --decrypt is about).
+    const plainRoot = testDir(t);
+    putFile(plainRoot, 'O.bin', encodeSidecar(data('O.jpg'), 'bin'));
+    const dec = await convert(plainRoot, 'json', { engine: 'inline', encryption: 'decrypt', keyring: A });
+    assert.deepEqual([dec.failed, dec.items!.map((i) => i.action)], [0, ['skip-orphan']]);
+  });
+
   it('key material crosses to worker threads without appearing in any result or error', async (t) => {
     const root = testDir(t);
     image(root, 'IMG_1.jpg', 'bin', A);

@@ -87,7 +87,7 @@ export class ConvertListing {
   }
 }
 
-/** The warning for files in the quarantine an encrypting, decrypting or re-encrypting run did not convert (ConvertReport.quarantinedFiles). */
+/** The warning for files in the quarantine not encrypted as an encrypting, decrypting or re-encrypting run asks (ConvertReport.quarantinedFiles). */
 export function quarantinedWarning(n: number): string {
-  return `warning: ${n} file(s) in the quarantine (.image-sidecar-quarantine) were not converted: restore puts them back as they are; restore them and run again, or remove the quarantine folders`;
+  return `warning: ${n} file(s) in the quarantine (.image-sidecar-quarantine) are not encrypted as asked (no command converts the quarantine): restore puts them back as they are; restore them and run again`;
 }

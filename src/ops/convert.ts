@@ -16,7 +16,8 @@ import { isForeign, type ScanRecord, type ScanSidecar } from '../scan/records.js
 import { scan } from './scan.js';
 import { sidecarLinkTargets } from './sidecar-links.js';
 import { MANIFEST_NAME, quarantineBase } from './quarantine-folder.js';
-import { readdir } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
+import { isEncryptedBin, readEncryptionHeader } from '../formats/encrypted-bin.js';
 import { createRuntime } from '../engine/select.js';
 import { removeStaleTempFiles } from '../fs/temp-files.js';
 import { canonicalEntries } from '../integrity/tree-hash.js';
@@ -26,6 +27,7 @@ import { normalizeFormat } from '../formats/codec.js';
 import { encryptionKey } from '../crypto/keys.js';
 import {
   alreadyConverted,
+  encryptedAsAsked,
   targetPathFor,
   type ConvertAction,
   type ConvertItem,
@@ -79,8 +81,8 @@ export interface ConvertReport {
   sourcesKept?: string;
   /**
    * With encryption asked (--encrypt, --decrypt, rekey): files in the library's quarantine, which
-   * no command walks, so none was converted. `restore` puts them back as they are (in plaintext,
-   * or under the key they had): a finding while there are any.
+   * no command walks, that are not encrypted as asked. `restore` puts them back as they are (in
+   * plaintext, or under the key they had): a finding while there are any.
    */
   quarantinedFiles?: number;
   scanComplete: boolean;
@@ -106,8 +108,9 @@ export async function convert(root: string, target: FormatName, opts: ConvertOpt
   try {
     const before = opts.verify ? await canonicalByImage(abs, opts, runtime) : null;
     report.scanComplete = await convertTree(abs, format, opts, runtime, report);
-    if (opts.encryption !== undefined && !opts.shard) {
-      const n = await quarantinedFileCount(abs);
+    // The quarantine is no shard's: shard 0 reports it.
+    if (opts.encryption !== undefined && (!opts.shard || opts.shard.index === 0)) {
+      const n = await quarantinedNotAsAsked(abs, opts);
       if (n > 0) report.quarantinedFiles = n;
     }
     if (before) {
@@ -125,19 +128,46 @@ export async function convert(root: string, target: FormatName, opts: ConvertOpt
   return report;
 }
 
-/** Files in the library's quarantine folders (their manifests aside); 0 when there is none. */
-async function quarantinedFileCount(root: string): Promise<number> {
+/**
+ * Files in the library's quarantine folders (their manifests aside) not encrypted as the run asks
+ * (encryptedAsAsked); 0 when there is none. Judged by their encryption header: a file under a
+ * passphrase counts as under this run's when the run encrypts with a passphrase (telling which one
+ * takes a key derivation per file).
+ */
+async function quarantinedNotAsAsked(root: string, enc: Pick<ConvertTaskOptions, 'encryption' | 'keyring'>): Promise<number> {
   const base = await quarantineBase(root).catch(() => null);
   if (base === null) return 0;
+  const passphrase = encryptionKey(enc.keyring)?.descriptor.kind === 'scrypt';
   let n = 0;
   const walk = async (dir: string): Promise<void> => {
     for (const e of await readdir(dir, { withFileTypes: true }).catch(() => [])) {
-      if (e.isDirectory()) await walk(join(dir, e.name));
-      else if (e.isFile() && !(e.name === MANIFEST_NAME && dirname(dir) === base)) n++; // <base>/<stamp>/manifest.json
+      const p = join(dir, e.name);
+      if (e.isDirectory()) await walk(p);
+      else if (e.isFile() && !(e.name === MANIFEST_NAME && dirname(dir) === base)) { // <base>/<stamp>/manifest.json
+        const header = await encryptionHeaderOf(p);
+        const asAsked = header === null ? encryptedAsAsked(undefined, enc) : passphrase && enc.encryption !== 'decrypt' ? header.keyKind === 'scrypt' || encryptedAsAsked(header.keyId, enc) : encryptedAsAsked(header.keyId, enc);
+        if (!asAsked) n++;
+      }
     }
   };
   await walk(base);
   return n;
+}
+
+/** A file's encryption header (key id and kind), or null when it is not an encrypted bin (or cannot be read). */
+async function encryptionHeaderOf(path: string): Promise<{ keyId: string; keyKind: 'file' | 'scrypt' } | null> {
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(path); // the header is checked against the whole file's length
+  } catch {
+    return null;
+  }
+  if (!isEncryptedBin(bytes)) return null;
+  try {
+    return readEncryptionHeader(bytes, path);
+  } catch {
+    return null;
+  }
 }
 
 /** Canonical data digest of every image's effective sidecar, keyed by image rel path (sorted). */
@@ -261,14 +291,16 @@ function skipItem(sc: ScanSidecar, action: ConvertAction, ok = true): ConvertIte
 
 /**
  * A readable sidecar convert leaves as it is (`why`). With encryption asked (`enc`), a finding
- * unless the file already is as asked: its results stay in plaintext, or under another key.
+ * unless it already is encrypted as asked: its results stay in plaintext, or under another key.
  */
-function leftAsItIs(sc: ScanSidecar, action: ConvertAction, enc: Pick<ConvertTaskOptions, 'format' | 'encryption' | 'keyring'> | undefined, why: string): ConvertItem {
+function leftAsItIs(sc: ScanSidecar, action: 'skip-orphan' | 'skip-outside-root', enc: Pick<ConvertTaskOptions, 'encryption' | 'keyring'>, why: string): ConvertItem {
   const item: ConvertItem = { source: sc.path, target: null, action, ok: true, sourceRemoved: false };
-  if (enc === undefined || alreadyConverted({ format: sc.inspection.format, keyId: sc.inspection.encryptedKeyId }, enc)) return item;
-  const state = sc.inspection.encryptedKeyId === undefined ? 'in plaintext' : enc.encryption === 'decrypt' ? 'encrypted' : `under key ${sc.inspection.encryptedKeyId}`;
+  const keyId = sc.inspection.encryptedKeyId;
+  if (encryptedAsAsked(keyId, enc)) return item;
+  const state = keyId === undefined ? 'in plaintext' : enc.encryption === 'decrypt' ? 'encrypted' : `under key ${keyId}`;
   item.ok = false;
-  item.error = { code: 'CONFLICT', message: `${sc.path}: left ${state}: ${why}` };
+  // The code says why it was left: no image (NOT_FOUND), or a place never written (OUTSIDE_ROOT).
+  item.error = { code: action === 'skip-orphan' ? 'NOT_FOUND' : 'OUTSIDE_ROOT', message: `${sc.path}: left ${state}: ${why}` };
   return item;
 }
 
@@ -309,7 +341,7 @@ export function planRecord(
       // A symlinked image's sidecar next to its target: the target's own record handles it when it
       // is inside the root; outside the root we never write or remove (with encryption asked, a
       // finding unless it already is as asked: results left in plaintext, or under the old key).
-      if (outsideRoot) out.push(leftAsItIs(sc, 'skip-outside-root', enc.encryption === undefined ? undefined : encOpts, 'it is next to a symlink target outside the root, which is never written'));
+      if (outsideRoot) out.push(leftAsItIs(sc, 'skip-outside-root', enc, 'it is next to a symlink target outside the root, which is never written'));
       continue;
     }
     if (!real) {
@@ -318,7 +350,7 @@ export function planRecord(
       // under the old key says so (a finding), unless it already is as asked.
       if (sc.inspection.status !== 'ok') out.push(badItem(sc, encOpts));
       else if (isForeign(sc)) out.push(skipItem(sc, 'skip-not-sidecar'));
-      else out.push(leftAsItIs(sc, 'skip-orphan', enc.encryption === undefined ? undefined : encOpts, 'it has no image (an orphan, or beside a file of an unknown type: relink re-attaches it, cleanup quarantines it), and is never converted'));
+      else out.push(leftAsItIs(sc, 'skip-orphan', enc, 'it has no image (an orphan, or beside a file of an unknown type: relink re-attaches it, cleanup quarantines it), and is never converted'));
       continue;
     }
     const tgt = targetPathFor(sc.path, sc.naming, format);

@@ -24,7 +24,7 @@ import { acquireSidecarLockSync, type HeldLock } from '../fs/lock.js';
 import { tempNameFor } from '../fs/temp-files.js';
 import { DEFAULT_MAX_FILE_SIZE, readFileLimitedSync, readFileWithStatSync } from '../fs/read-file.js';
 import type { JsonObject, SidecarExt, SidecarFormat, SidecarNaming, Keyring, SidecarKey } from '../types.js';
-import { encryptionKey } from '../crypto/keys.js';
+import { encryptionKey, keyringIds } from '../crypto/keys.js';
 
 export type ConvertAction =
   | 'convert'
@@ -144,10 +144,30 @@ export function alreadyConverted(source: { format: SidecarFormat | null; keyId?:
   // rekey touches encrypted sidecars only: a plaintext one, in any format, has nothing to do.
   if (opts.encryption === 'rekey' && source.keyId === undefined) return true;
   if (source.format !== opts.format) return false;
-  if (opts.encryption === 'decrypt') return source.keyId === undefined;
-  if (opts.encryption === 'encrypt') return source.keyId !== undefined && source.keyId === encryptionKey(opts.keyring)?.id;
-  if (opts.encryption === 'rekey') return source.keyId === undefined || source.keyId === encryptionKey(opts.keyring)?.id;
-  return true;
+  return encryptedAsAsked(source.keyId, opts);
+}
+
+/**
+ * Is a readable sidecar (its key id when encrypted) encrypted as the run asks? --decrypt: in
+ * plaintext; --encrypt: under the key the run encrypts with; rekey: that, or in plaintext (rekey
+ * leaves those); no encryption asked: whatever it is. A file read by the run's passphrase is under
+ * it whatever its key id: a passphrase derives a key per file (its own salt), so the id differs from
+ * the one this run would encrypt with (every `convert --encrypt` with a passphrase wrote every file again).
+ */
+export function encryptedAsAsked(keyId: string | undefined, opts: Pick<ConvertTaskOptions, 'encryption' | 'keyring'>): boolean {
+  if (opts.encryption === undefined) return true;
+  if (opts.encryption === 'decrypt') return keyId === undefined;
+  if (keyId === undefined) return opts.encryption === 'rekey';
+  return underEncryptionKey(keyId, opts.keyring);
+}
+
+/** Is a file that was decrypted with `ring` (key id `keyId`) under the key the ring encrypts with? */
+function underEncryptionKey(keyId: string, ring: Keyring | undefined): boolean {
+  const enc = encryptionKey(ring);
+  if (enc === undefined) return false;
+  if (keyId === enc.id) return true;
+  // Decrypted, and by none of the ring's key files: by its passphrase, the one it encrypts with.
+  return enc.descriptor.kind === 'scrypt' && !keyringIds(ring!).keys.includes(keyId);
 }
 
 function existsAsNonDirectory(path: string): boolean | null {
