@@ -460,6 +460,35 @@ test('merge checks every end line and every item before it writes anything: a su
   }
   // The shards as written still merge.
   for (const pair of [[stats0, stats1], [val0, val1], [exp0, exp1]]) await mergeShards(pair, { out: { write: () => undefined } });
+  // Every command's shards, and a tree with a folder the walk reports (its problem at position -1 of
+  // the folder, which the first shape refused: one bad folder stopped the whole merge).
+  const odd = join(testDir(t, 'isc-shard-ends-odd-'), 'lib');
+  await generateSampleLibrary(odd, { images: 30, seed: 5 });
+  mkdirSync(Buffer.concat([Buffer.from(`${odd}/bad`), Buffer.from([0xff])]));
+  const runs: [string, (i: number, c: Collect) => Promise<unknown>][] = [
+    ['stats', (i, c) => statsShard(odd, s(i), c)],
+    ['format-stats', (i, c) => formatStatsShard(odd, s(i), c)],
+    ['validate', (i, c) => validateShard(odd, s(i), c)],
+    // hash refuses a tree the walk could not read whole (as the unsharded run): the sample's.
+    ['hash', (i, c) => hashShard(root, s(i), c)],
+    ['hash-canonical', (i, c) => hashShard(root, { ...s(i), canonical: true }, c)],
+  ];
+  for (const [name, run] of runs) {
+    const paths = [await write(`${name}-0`, (c) => run(0, c)), await write(`${name}-1`, (c) => run(1, c))];
+    await mergeShards(paths, { out: { write: () => undefined } }).catch((e: unknown) => {
+      // hash --canonical of a tree with undecodable sidecars: the whole tree's answer, not a refusal of the shards.
+      if (!(name === 'hash-canonical' && isSidecarError(e) && e.code === 'CORRUPT')) throw e;
+    });
+  }
+  const val = [await write('odd-va0', (c) => validateShard(odd, s(0), c)), await write('odd-va1', (c) => validateShard(odd, s(1), c))];
+  const merged = await mergeShards(val, { onResult: () => undefined });
+  assert.ok(merged.command === 'validate' && merged.result.report.scan.problems.some((p) => p.code === 'USAGE' || /UTF-8/.test(p.message)), JSON.stringify(merged.command === 'validate' && merged.result.report.scan.problems));
+  const d0 = join(dir, 'ds0');
+  const d1 = join(dir, 'ds1');
+  const { exportDatasetShard } = await import('../src/shard/run.js');
+  await exportDatasetShard(odd, { ...s(0), format: 'coco', output: d0 });
+  await exportDatasetShard(odd, { ...s(1), format: 'coco', output: d1 });
+  await mergeShards([d0, d1], { output: join(dir, 'coco.json') });
 });
 
 test('the Python partition in docs/SCALE.md gives the same shards as the library (other tools can compute them)', { skip: findPython() === null ? 'python3 not found' : false }, () => {

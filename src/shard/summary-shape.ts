@@ -8,6 +8,7 @@ import type { ShardCommand } from './format.js';
 
 type Shape =
   | 'count' // a non-negative safe integer
+  | 'position' // a safe integer from -1 (a tree position: a folder's own problem is at -1 in it)
   | 'number' // a finite number
   | 'boolean'
   | 'string'
@@ -65,7 +66,7 @@ const SHAPES: Record<ShardCommand | 'export-dataset', Shape> = {
       invalid_files: 'count',
       complete: 'boolean',
       problem_count: 'count',
-      problems: { list: { fields: { seq: { list: 'count' }, path: 'string', code: 'string', message: 'string' } } },
+      problems: { list: { fields: { seq: { list: 'position' }, path: 'string', code: 'string', message: 'string' } } },
       engine: { fields: { kind: 'string', workers: 'count' } },
     },
   },
@@ -89,6 +90,7 @@ function departure(v: unknown, shape: Shape, at: string): string | null {
   if (v === undefined) return `${at} is missing`;
   const what = () => `${at} is ${v === null ? 'null' : Array.isArray(v) ? 'a list' : typeof v === 'string' ? `text (${JSON.stringify(v).slice(0, 40)})` : typeof v === 'object' ? 'an object' : String(v)}`;
   if (shape === 'count') return Number.isSafeInteger(v) && (v as number) >= 0 ? null : `${what()}, not a count`;
+  if (shape === 'position') return Number.isSafeInteger(v) && (v as number) >= -1 ? null : `${what()}, not a tree position`;
   if (shape === 'number') return typeof v === 'number' && Number.isFinite(v) ? null : `${what()}, not a number`;
   if (shape === 'boolean') return typeof v === 'boolean' ? null : `${what()}, not true or false`;
   if (shape === 'string') return typeof v === 'string' ? null : `${what()}, not text`;
