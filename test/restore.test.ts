@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, readlinkSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
 import fs from 'node:fs';
 import { syncBuiltinESMExports } from 'node:module';
+import { spawnSync } from 'node:child_process';
 import { join, relative } from 'node:path';
 import { cleanup } from '../src/ops/cleanup.js';
 import { restore } from '../src/ops/restore.js';
@@ -308,6 +309,30 @@ test('restore leaves in the quarantine a file whose image came back with newer r
   } finally {
     removeTree(root);
     removeTree(away);
+  }
+});
+
+test('an undo of resolve in a copy of the library (cp -a: every inode new, names, sizes and times kept) puts the files back; a save in the copy still stops it', async (t) => {
+  const root = makeTree({ 'a/I2.jpg': FAKE_JPEG, 'a/I3.jpg': FAKE_JPEG });
+  const copyDir = tempDir('isc-copy-');
+  try {
+    for (const n of ['I2', 'I3']) {
+      await saveSidecar(join(root, `a/${n}.jpg`), 'res', { who: n }, { format: 'json' });
+      fs.copyFileSync(join(root, `a/${n}.json`), join(root, `a/${n}.jpg.json`));
+    }
+    const res = await resolveConflicts(root, { engine: 'inline', index: false });
+    assert.equal(res.quarantined, 2, JSON.stringify(res.decisions));
+    const copy = join(copyDir, 'lib');
+    const cp = spawnSync('cp', ['-a', root, copy]);
+    assert.equal(cp.status, 0, String(cp.stderr));
+    await new Promise((r) => setTimeout(r, 20));
+    await saveSidecar(join(copy, 'a/I3.jpg'), 'res', { who: 'newer' }); // saved in the copy since
+    const undo = await restore(copy);
+    assert.equal(undo.restored, 1, JSON.stringify(undo.skipped));
+    assert.deepEqual(undo.skipped.map((x) => x.rel), [res.decisions.find((d) => d.image.includes('I3'))!.quarantine.map((q) => relative(root, q))[0]]);
+  } finally {
+    removeTree(root);
+    removeTree(copyDir);
   }
 });
 

@@ -48,7 +48,8 @@ export interface ManifestEntry {
   moved_to?: string;
   /**
    * The sidecars that stood beside the file, for the images it would pair with at `rel`, as they
-   * were when it moved (`sidecarsBeside`). restore puts the file back only beside these, unchanged:
+   * were when it moved (`sidecarsBeside`). restore puts the file back only beside these, unchanged
+   * (name, size, modification time: a copy of the library, `cp -a` or `rsync -a`, keeps them):
    * any other is a result written since (saved, or brought back with its photo by `mv` or `rsync -a`
    * with an old time), which the file would hide or be hidden by. Absent in a manifest written
    * before the file moved (a run killed mid-way) or by an earlier version: restore then takes "since"
@@ -57,11 +58,9 @@ export interface ManifestEntry {
   beside?: BesideSidecar[];
 }
 
-/** A sidecar beside a quarantined file: its name (NFC) and identity when the file moved. */
+/** A sidecar beside a quarantined file: its name (NFC), size and modification time when the file moved. */
 export interface BesideSidecar {
   name: string;
-  /** Inode number, as decimal text (64 bits). */
-  ino: string;
   size: number;
   /** Modification time in ns since the epoch, as decimal text. */
   mtime_ns: string;
@@ -103,17 +102,28 @@ export function sidecarsBeside(path: string, exts: ReadonlySet<string>, folders:
 
 /** `sidecarsBeside` as a manifest records it. */
 export function besideRecord(path: string, exts: ReadonlySet<string>, folders: Map<string, FolderNames>): BesideSidecar[] {
-  return sidecarsBeside(path, exts, folders).map((b) => ({ name: b.name, ino: String(b.st.ino), size: Number(b.st.size), mtime_ns: String(b.st.mtimeNs) }));
+  return sidecarsBeside(path, exts, folders).map((b) => ({ name: b.name, size: Number(b.st.size), mtime_ns: String(b.st.mtimeNs) }));
 }
 
-/** Is the sidecar `st` (named `name`) one the record lists, unchanged? */
+/**
+ * Is the sidecar `st` (named `name`) one the record lists, unchanged? Same size and modification
+ * time; a time with no fraction of a second is a copy that kept whole seconds (rsync without
+ * nanoseconds, FAT's two): within 2 s of the recorded one. A save writes a new time.
+ */
 export function besideAsRecorded(recorded: readonly BesideSidecar[], name: string, st: BigIntStats): boolean {
-  return recorded.some((r) => r.name === name && r.ino === String(st.ino) && r.size === Number(st.size) && r.mtime_ns === String(st.mtimeNs));
+  const now = st.mtimeNs;
+  const sameTime = (ns: string) => {
+    const was = BigInt(ns);
+    if (was === now) return true;
+    const d = was > now ? was - now : now - was;
+    return now % 1_000_000_000n === 0n && d < 2_000_000_000n;
+  };
+  return recorded.some((r) => r.name === name && r.size === Number(st.size) && sameTime(r.mtime_ns));
 }
 
 /** A manifest's `beside` member is well formed (undefined: absent). */
 export function isBesideRecord(v: unknown): boolean {
-  return v === undefined || (Array.isArray(v) && v.every((b) => b !== null && typeof b === 'object' && typeof b.name === 'string' && typeof b.ino === 'string' && typeof b.size === 'number' && typeof b.mtime_ns === 'string'));
+  return v === undefined || (Array.isArray(v) && v.every((b) => b !== null && typeof b === 'object' && typeof b.name === 'string' && typeof b.size === 'number' && typeof b.mtime_ns === 'string' && /^\d+$/.test(b.mtime_ns)));
 }
 
 /**
