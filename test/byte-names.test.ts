@@ -19,7 +19,7 @@ import { readSidecar, readSidecarDetailed } from '../src/ops/read.js';
 import { saveSidecar } from '../src/ops/save.js';
 import { locateSidecarSync } from '../src/discovery/locate.js';
 import { LinkResolver, resolveLinkNative, resolveLinkTraced } from '../src/discovery/resolve-link.js';
-import { assertUtf8Args, rawArgs, showBytes } from '../src/fs/byte-names.js';
+import { assertUtf8Args, assertUtf8Env, rawArgs, showBytes } from '../src/fs/byte-names.js';
 import { CLI_PATH, runCli } from './helpers/cli.js';
 import { findPython } from './helpers/python.js';
 import { mulberry32 } from './helpers/mulberry32.js';
@@ -423,3 +423,27 @@ test('tree scans: a U+FFFD twin is paired and read as itself beside byte names t
     fs.rmSync(c.dir, { recursive: true, force: true });
   }
 });
+
+test('an environment value holding U+FFFD is refused only when its bytes were not UTF-8, or cannot be read; one set while the program runs is a string like any other', (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'isc-environ-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const environ = path.join(dir, 'environ');
+  const NAME = 'ISC_TEST_ENV_VALUE';
+  const before = process.env[NAME];
+  t.after(() => {
+    if (before === undefined) delete process.env[NAME];
+    else process.env[NAME] = before;
+  });
+  process.env[NAME] = 'secret\uFFFD';
+  const given = (bytes: Buffer) => fs.writeFileSync(environ, Buffer.concat([Buffer.from('OTHER=1\0'), Buffer.from(`${NAME}=`), bytes, Buffer.from('\0')]));
+  given(Buffer.from([0x73, 0x65, 0x63, 0x72, 0x65, 0x74, 0xe9])); // Latin-1 "secreté": Node made it U+FFFD
+  assert.throws(() => assertUtf8Env(process.env, NAME, { secret: true, environPath: environ }), (e: Error) => /is not valid UTF-8 \(/.test(e.message) && !e.message.includes('secret'));
+  assert.throws(() => assertUtf8Env(process.env, NAME, { environPath: environ }), /is not valid UTF-8: secret\\xe9/);
+  given(Buffer.from('secret\uFFFD', 'utf8')); // really U+FFFD, as UTF-8
+  assertUtf8Env(process.env, NAME, { secret: true, environPath: environ });
+  fs.writeFileSync(environ, 'OTHER=1\0'); // not given to the process: set while it runs
+  assertUtf8Env(process.env, NAME, { secret: true, environPath: environ });
+  assert.throws(() => assertUtf8Env(process.env, NAME, { secret: true, environPath: path.join(dir, 'none') }), /cannot be told from a value that is not valid UTF-8 here/);
+  assertUtf8Env({ [NAME]: 'secret\uFFFD' }, NAME, { environPath: environ }); // not the process's environment: a string
+});
+

@@ -126,14 +126,15 @@ export function assertUtf8Args(argv: readonly string[] = process.argv, cmdlinePa
 
 /**
  * The bytes of the environment variable `name` as the process was given them, from
- * /proc/self/environ (Linux); null when that cannot be read or the variable is not in it.
+ * /proc/self/environ (Linux): null when the variable was not in it (set since the process began),
+ * undefined when that file cannot be read.
  */
-export function rawEnvValue(name: string, environPath = '/proc/self/environ'): Buffer | null {
+export function rawEnvValue(name: string, environPath = '/proc/self/environ'): Buffer | null | undefined {
   let raw: Buffer;
   try {
     raw = fs.readFileSync(environPath);
   } catch {
-    return null;
+    return undefined;
   }
   const prefix = Buffer.from(`${name}=`);
   let start = 0;
@@ -149,19 +150,22 @@ export function rawEnvValue(name: string, environPath = '/proc/self/environ'): B
 /**
  * Refuse an environment variable of `env` whose value is not valid UTF-8: Node has already replaced
  * each such byte by U+FFFD, so different passphrases gave one key, and a key file's path named
- * another file. Only the process's own environment was given as bytes: a value holding U+FFFD is
- * checked against /proc/self/environ (a value set since, or that really holds U+FFFD, passes), and
- * refused when those bytes cannot be read.
+ * another file. Only the process's own environment came as bytes: a value holding U+FFFD is checked
+ * against /proc/self/environ (a value set since the process began, or that really holds U+FFFD,
+ * passes), and refused where those bytes cannot be read (no /proc: it cannot be told).
  */
 export function assertUtf8Env(env: NodeJS.ProcessEnv, name: string, opts: { secret?: boolean; environPath?: string } = {}): void {
   const value = env[name];
   if (value === undefined || !value.includes('\uFFFD') || env !== process.env) return;
   const raw = rawEnvValue(name, opts.environPath);
-  if (raw !== null && (isUtf8(raw) || raw.toString('utf8') !== value)) return;
-  const shown = raw !== null && opts.secret !== true ? `: ${showBytes(raw)}` : '';
-  const why = raw !== null ? `is not valid UTF-8${shown} (Node turns each such byte into U+FFFD, so other values would act the same)` : 'holds U+FFFD and cannot be told from a value that is not valid UTF-8 (its bytes cannot be checked without /proc/self/environ)';
+  if (raw === null) return; // set since the process began: a string, not bytes
+  if (raw !== undefined && (isUtf8(raw) || raw.toString('utf8') !== value)) return;
+  if (raw === undefined) {
+    throw errors.notUtf8(`${name} holds U+FFFD, which cannot be told from a value that is not valid UTF-8 here (its bytes cannot be read without /proc/self/environ); give it without U+FFFD`, { variable: name });
+  }
+  const shown = opts.secret !== true ? `: ${showBytes(raw)}` : '';
   const how = opts.secret === true ? 'give it as UTF-8 (to open files encrypted with it before: write U+FFFD, as UTF-8, in place of each such byte)' : 'give a UTF-8 name (rename the file)';
-  throw errors.notUtf8(`${name} ${why}; ${how}`, { variable: name });
+  throw errors.notUtf8(`${name} is not valid UTF-8${shown} (Node turns each such byte into U+FFFD, so other values would act the same); ${how}`, { variable: name });
 }
 
 /**
