@@ -142,6 +142,7 @@ class ImageSidecarManager:
         self.local_reads: bool = local_reads_enabled() if local_reads is None else bool(local_reads)
         self.max_file_size = max_file_size
         self.read_counts: Dict[str, int] = {"local": 0, "library": 0}
+        self._keys_accepted: Optional[Tuple[Any, ...]] = None
         _track_for_fork(self)
 
     # ----------------------------------------------------------------- availability, lifecycle
@@ -226,11 +227,29 @@ class ImageSidecarManager:
         conversions): the report is the answer, not an error. Only exit 2 raises, with stderr's message."""
         return cli.parse_json(self._run(args, ok_codes=cli.REPORT_CODES), what)
 
-    def _keys_given(self) -> bool:
-        """A key source is given (``key_file``, or the CLI's key variables): the library checks it on
-        every call (a missing or malformed key file is its USAGE error), so it answers every read;
-        locally, a read without the key's check would answer where the library refuses."""
-        return bool(self.key_file or os.environ.get("IMAGE_SIDECAR_KEY_FILE") or os.environ.get("IMAGE_SIDECAR_PASSPHRASE"))
+    def _key_signature(self) -> Optional[Tuple[Any, ...]]:
+        """What the library's check of the keys depends on (``key_file``, the CLI's key variables and
+        the key file as it is), or None when no key is given."""
+        env_file = os.environ.get("IMAGE_SIDECAR_KEY_FILE") or None
+        passphrase = os.environ.get("IMAGE_SIDECAR_PASSPHRASE") or None
+        if not (self.key_file or env_file or passphrase):
+            return None
+        path = self.key_file or env_file
+        try:
+            st = os.stat(path) if path else None
+            ident = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns) if st else None
+        except (OSError, ValueError):
+            ident = "unreadable"
+        return (self.key_file, env_file, passphrase, ident)
+
+    def _local_read_allowed(self) -> bool:
+        """Local reads are on, and no key is given, or the library accepted the keys as they are now:
+        it checks them on every call (a missing or malformed key file is its error), so with keys the
+        first read, and the first after they change, is the library's."""
+        if not self.local_reads:
+            return False
+        sig = self._key_signature()
+        return sig is None or sig == self._keys_accepted
 
     # ----------------------------------------------------------------- per image
 
@@ -238,7 +257,7 @@ class ImageSidecarManager:
         """The image's whole sidecar as a dict; ``{}`` when it has none. Raises CORRUPT rather than
         guessing when sidecars exist but none can be read."""
         image = _abs(image_path)
-        if self.local_reads and not self._keys_given():
+        if self._local_read_allowed():
             try:
                 data = read_local(image, self.max_file_size)
             except NotLocal:
@@ -250,11 +269,16 @@ class ImageSidecarManager:
                 self.read_counts["local"] += 1
                 return data
         self.read_counts["library"] += 1
+        sig = self._key_signature() if self.local_reads else None
         server = self._connection()
         if server is not None:
-            return server.request("read", {"image": image})
-        self._require()
-        return cli.parse_json(self._run(["read", image, "--json"]), "read")
+            data = server.request("read", {"image": image})
+        else:
+            self._require()
+            data = cli.parse_json(self._run(["read", image, "--json"]), "read")
+        if sig is not None:
+            self._keys_accepted = sig  # the library read with these keys: they are good
+        return data
 
     def save_data(self, image_path: PathLike, operation: str, data: Any, format: Optional[str] = None, backend: Optional[str] = None) -> Dict[str, Any]:
         """Merge ``data`` as ``sidecar[operation]`` (other operations are kept; ``sidecar_info`` is

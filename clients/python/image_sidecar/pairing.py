@@ -291,13 +291,15 @@ def _config_applies(directory: str) -> bool:
     extensions change which files are images, and a malformed one is the library's USAGE error."""
     d = directory
     while True:
-        try:
-            if not stat.S_ISDIR(os.stat(os.path.join(d, CONFIG_FILE_NAME)).st_mode):
-                return True
-        except (FileNotFoundError, NotADirectoryError):
-            pass
-        except (OSError, ValueError):
-            return True  # there, but not to be stat'ed: the library says why
+        p = os.path.join(d, CONFIG_FILE_NAME)
+        if os.access(p, os.F_OK):  # no exception when absent (most folders): half the cost of a failing stat
+            try:
+                if not stat.S_ISDIR(os.stat(p).st_mode):
+                    return True
+            except (FileNotFoundError, NotADirectoryError):
+                pass
+            except (OSError, ValueError):
+                return True  # there, but not to be stat'ed: the library says why
         up = os.path.dirname(d)
         if up == d:
             return False

@@ -184,15 +184,24 @@ class LocalAnswersMatchTheLibraryTest(unittest.TestCase):
         os.symlink("/proc/self/comm", os.path.join(self.root, "P.json"))
         self.assert_handed_over(img)
 
-    def test_with_a_key_given_the_library_answers_every_read(self) -> None:
-        # It checks the key on every call (a missing key file is its USAGE error); a local read did not.
+    def test_with_a_key_given_the_library_answers_until_it_has_accepted_the_keys_as_they_are(self) -> None:
+        # It checks the key on every call (a missing key file is its error); a local read did not.
         img = self.put("IMG_1.jpg", JPEG)
         self.put("IMG_1.json", GOOD)
-        with mock.patch.dict(os.environ, {"IMAGE_SIDECAR_KEY_FILE": os.path.join(self.root, "no-such-key")}):
+        key = os.path.join(self.root, "the.key")
+        with mock.patch.dict(os.environ, {"IMAGE_SIDECAR_KEY_FILE": key}):
             m = ImageSidecarManager()
             with self.assertRaises(ImageSidecarError) as cm:
                 m.read_data(img)
-            self.assertEqual((cm.exception.code, m.read_counts["local"]), ("NOT_FOUND", 0))
+            self.assertEqual((cm.exception.code, m.read_counts), ("NOT_FOUND", {"local": 0, "library": 1}))
+            self.assertEqual(m._run(["keygen", "-o", key]).returncode, 0)
+            self.assertEqual(m.read_data(img), GOOD)  # the library's: it accepts the key
+            self.assertEqual(m.read_data(img), GOOD)  # then local, while the key is as it was
+            self.assertEqual(m.read_counts, {"local": 1, "library": 2})
+            os.unlink(key)
+            with self.assertRaises(ImageSidecarError):
+                m.read_data(img)  # the key changed: the library again, and it refuses
+            self.assertEqual(m.read_counts, {"local": 1, "library": 3})
 
     # ------------------------------------------------------------------ corrupt sidecars
 
