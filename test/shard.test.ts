@@ -397,6 +397,12 @@ test('hash --canonical: merged shards give the unsharded digest; on a tree with 
     writeFileSync(badShards[i], c.text);
   }
   assert.deepEqual(refused.sort(), [...undecodable].sort(), 'each corrupt sidecar is named by exactly its own shard');
+  // Such a shard says so in its format version: a merge reading only version 1 refuses it (it gave the digest of the tree without those files).
+  for (const p of badShards) {
+    const h = JSON.parse(readFileSync(p, 'utf8').split('\n')[0]) as { image_sidecar_shard: number };
+    const names = JSON.parse(readFileSync(p, 'utf8').trim().split('\n').pop()!).summary.undecodable as string[] | undefined;
+    assert.equal(h.image_sidecar_shard, names !== undefined && names.length > 0 ? 2 : 1, p);
+  }
   await assert.rejects(mergeShards(badShards), (e: unknown) => isSidecarError(e) && e.code === 'CORRUPT' && assert.deepEqual(e.details?.files, undecodable) === undefined);
   for (const f of undecodable) fs.rmSync(join(root, f));
   const whole = await hashTree(root, { ...ENGINE, canonical: true });

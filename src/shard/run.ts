@@ -15,7 +15,7 @@ import { keyringIds } from '../crypto/keys.js';
 import type { ShardSpec } from '../discovery/shard.js';
 import type { JsonValue, Options } from '../types.js';
 import { packageVersion } from '../version.js';
-import { headerLine, itemLine, makeHeader, trailerLine, type ShardCommand, type ShardHeader } from './format.js';
+import { headerLine, itemLine, makeHeader, SHARD_FORMAT_UNDECODABLE, trailerLine, type ShardCommand, type ShardHeader } from './format.js';
 import type { StatsOptions } from '../ops/stats.js';
 import type { ValidateOptions } from '../ops/validate.js';
 import type { HashOptions } from '../integrity/tree-hash.js';
@@ -162,7 +162,7 @@ export async function hashShard(root: string, opts: HashOptions & ShardRunOption
     const files = isSidecarError(e) && e.code === 'CORRUPT' ? e.details?.files : undefined;
     if (!Array.isArray(files)) throw e;
     const summary: HashShardSummary = { version: CANON_VERSION, all_files: false, files: 0, bytes: 0, undecodable: files as string[] };
-    await out.write(headerLine(h));
+    await out.write(headerLine({ ...h, image_sidecar_shard: SHARD_FORMAT_UNDECODABLE }));
     await out.write(trailerLine(0, summary));
     return summary;
   }
