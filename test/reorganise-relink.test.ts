@@ -71,6 +71,9 @@ test('relink: 10 % moved, 5 % renamed, 2 % copied, decoys — every movable orph
     const again = await planRelink(root, { index: false, hashImages: true });
     assert.equal(again.matches.length, 0);
 
+    // The manifest lists, per moved file, what stood beside it where it was (nothing: it was an orphan there).
+    const manifest = JSON.parse(fs.readFileSync(join(root, QUARANTINE_DIR, fs.readdirSync(join(root, QUARANTINE_DIR))[0], 'manifest.json'), 'utf8')) as { entries: { beside?: unknown[] }[] };
+    assert.ok(manifest.entries.length > 0 && manifest.entries.every((e) => Array.isArray(e.beside) && e.beside.length === 0), JSON.stringify(manifest.entries.slice(0, 2)));
     const back = await restore(root);
     assert.equal(back.restored, lib.movable.size);
     assert.deepEqual(back.skipped, []);
