@@ -336,6 +336,53 @@ test('an undo of resolve in a copy of the library (cp -a: every inode new, names
   }
 });
 
+test('the sidecars beside a quarantined file are found in NFD too (files from a Mac): a save since into é.json stops the undo of resolve (the restored é.bin was read first and hid it)', async () => {
+  const nfd = 'e\u0301';
+  const root = makeTree({ [`a/${nfd}.jpg`]: FAKE_JPEG });
+  try {
+    await saveSidecar(join(root, `a/${nfd}.jpg`), 'res', { who: 'bin' }, { format: 'bin' });
+    // The JSON beside it, as another tool wrote it (newer): resolve keeps it.
+    await new Promise((r) => setTimeout(r, 20));
+    writeFileSync(join(root, `a/${nfd}.json`), JSON.stringify({ sidecar_info: {}, res: { who: 'json' } }));
+    assert.ok(readdirSync(join(root, 'a')).every((n) => n.startsWith(nfd)), 'names stay NFD on disk');
+    const res = await resolveConflicts(root, { engine: 'inline', index: false, prefer: 'json' });
+    assert.equal(res.quarantined, 1, JSON.stringify(res.decisions));
+    const m = JSON.parse(readFileSync(join(res.quarantine!, 'manifest.json'), 'utf8')) as { entries: { beside: { name: string }[] }[] };
+    assert.deepEqual(m.entries[0].beside.map((b) => b.name), ['\u00e9.json'], 'the NFD é.json is recorded (by its NFC name)');
+    await new Promise((r) => setTimeout(r, 20));
+    await saveSidecar(join(root, `a/${nfd}.jpg`), 'res', { who: 'newer' }, { format: 'json' });
+    const r = await restore(root);
+    assert.equal(r.restored, 0, JSON.stringify(r.skipped));
+    assert.deepEqual((await readSidecar(join(root, `a/${nfd}.jpg`))).res, { who: 'newer' });
+  } finally {
+    removeTree(root);
+  }
+});
+
+test('an undo in a copy that kept times at a coarser precision (a millisecond copy, exFAT, NTFS) works; a restore killed between an image\'s files is finished by the next', async () => {
+  const root = makeTree({ 'a/I2.jpg': FAKE_JPEG });
+  const copyDir = tempDir('isc-copy-');
+  try {
+    await saveSidecar(join(root, 'a/I2.jpg'), 'res', { who: 'bin' }, { format: 'bin' });
+    for (const n of ['I2.json', 'I2.jpg.json']) writeFileSync(join(root, 'a', n), JSON.stringify({ sidecar_info: {}, res: { who: n } }));
+    const res = await resolveConflicts(root, { engine: 'inline', index: false, prefer: 'bin' });
+    assert.equal(res.quarantined, 2, JSON.stringify(res.decisions));
+    const copy = join(copyDir, 'lib');
+    fs.cpSync(root, copy, { recursive: true, preserveTimestamps: true }); // times to the millisecond
+    // A restore killed after it put one file back, before it rewrote the manifest.
+    const q = join(copy, QUARANTINE_DIR, readdirSync(join(copy, QUARANTINE_DIR))[0]);
+    renameSync(join(q, 'a/I2.json'), join(copy, 'a/I2.json'));
+    const r = await restore(copy);
+    assert.equal(r.restored, 1, JSON.stringify(r.skipped));
+    assert.deepEqual(r.skipped.map((x) => [x.rel, x.reason]), [['a/I2.json', 'not in the quarantine (it is at its original path)']]);
+    assert.deepEqual(readdirSync(join(copy, 'a')).sort(), ['I2.bin', 'I2.jpg', 'I2.jpg.json', 'I2.json']);
+    assert.equal(existsSync(join(copy, QUARANTINE_DIR)), false, 'nothing left in the quarantine');
+  } finally {
+    removeTree(root);
+    removeTree(copyDir);
+  }
+});
+
 test('restore of a manifest without the sidecars beside each file (an earlier version, or a killed run) judges "since" by time, as before', async () => {
   const root = makeTree({ 'a/I1.jpg': FAKE_JPEG, 'a/I2.jpg': FAKE_JPEG });
   const away = tempDir('isc-away-');

@@ -92,9 +92,12 @@ export function sidecarsBeside(path: string, exts: ReadonlySet<string>, folders:
     for (const c of candidateNames(image)) {
       if (seen.has(c.name)) continue;
       seen.add(c.name);
-      const p = join(dir, c.name);
-      const st = lstatSync(p, { throwIfNoEntry: false, bigint: true });
-      if (st !== undefined) out.push({ path: p, name: c.name, st });
+      // On disk in NFC or NFD (a file copied from a Mac): both spellings are looked up.
+      for (const spelling of new Set([c.name, c.name.normalize('NFD')])) {
+        const p = join(dir, spelling);
+        const st = lstatSync(p, { throwIfNoEntry: false, bigint: true });
+        if (st !== undefined) out.push({ path: p, name: c.name, st });
+      }
     }
   }
   return out;
@@ -107,16 +110,16 @@ export function besideRecord(path: string, exts: ReadonlySet<string>, folders: M
 
 /**
  * Is the sidecar `st` (named `name`) one the record lists, unchanged? Same size and modification
- * time; a time with no fraction of a second is a copy that kept whole seconds (rsync without
- * nanoseconds, FAT's two): within 2 s of the recorded one. A save writes a new time.
+ * time, or a time up to 2 s before the recorded one: a copy that kept it at a coarser precision
+ * (whole seconds, FAT's two, exFAT's 10 ms, NTFS's 100 ns, a millisecond copy) rounds it down. A
+ * save writes a later time (by more than the millisecond a copy's rounding may add).
  */
 export function besideAsRecorded(recorded: readonly BesideSidecar[], name: string, st: BigIntStats): boolean {
   const now = st.mtimeNs;
   const sameTime = (ns: string) => {
     const was = BigInt(ns);
-    if (was === now) return true;
-    const d = was > now ? was - now : now - was;
-    return now % 1_000_000_000n === 0n && d < 2_000_000_000n;
+    // (A copy through seconds as a float, as utimes takes them, may land a microsecond past it.)
+    return now <= was ? was - now < 2_000_000_000n : now - was < 1_000_000n;
   };
   return recorded.some((r) => r.name === name && r.size === Number(st.size) && sameTime(r.mtime_ns));
 }

@@ -105,10 +105,27 @@ export async function restore(root: string, opts: RestoreOptions = {}): Promise<
    * modified after the manifest's.
    */
   const quarantinedAtNs = BigInt(Date.parse(manifest.created_at)) * 1_000_000n;
-  const rivalOf = (dest: string, entry: ManifestEntry): string | null => {
+  // The manifest's own files by their original path (NFC): one back there already (this run, or a
+  // run killed before it rewrote the manifest) is no rival of the others, while its content is the
+  // manifest's (a file saved there since is).
+  const entryAt = new Map(manifest.entries.map((e) => [nfcPath(relJoin(rootAbs, e.rel)), e]));
+  const putBackAlready = async (b: { path: string; name: string }) => {
+    const p = join(dirname(b.path), b.name);
+    if (restoredNow.has(p)) return true;
+    const e = entryAt.get(p);
+    if (e === undefined) return false;
+    try {
+      const h = await hashRegularFile(b.path);
+      return h.sha256 === e.sha256 && h.snapshot.size === e.size;
+    } catch {
+      return false;
+    }
+  };
+  const rivalOf = async (dest: string, entry: ManifestEntry): Promise<string | null> => {
     for (const b of sidecarsBeside(dest, exts, folders)) {
-      if (restoredNow.has(b.path)) continue;
-      if (entry.beside !== undefined ? !besideAsRecorded(entry.beside, b.name, b.st) : b.st.mtimeNs > quarantinedAtNs) return b.path;
+      if (entry.beside !== undefined ? besideAsRecorded(entry.beside, b.name, b.st) : b.st.mtimeNs <= quarantinedAtNs) continue;
+      if (await putBackAlready(b)) continue;
+      return b.path;
     }
     return null;
   };
@@ -176,7 +193,7 @@ export async function restore(root: string, opts: RestoreOptions = {}): Promise<
         skip('a file now exists at the original path; not overwritten', true);
         continue;
       }
-      const rival = rivalOf(dest, entry);
+      const rival = await rivalOf(dest, entry);
       if (rival !== null) {
         skip(savedSince(rival), true);
         continue;
@@ -197,7 +214,7 @@ export async function restore(root: string, opts: RestoreOptions = {}): Promise<
         // quarantine's copy was gone): the save now either lands first (we skip) or reads ours.
         await withSidecarLock(keys, async (signal) => {
           if (await lstatOrNull(dest)) throw errors.conflict('a file now exists at the original path; not overwritten', [dest, src]);
-          const late = rivalOf(dest, entry);
+          const late = await rivalOf(dest, entry);
           if (late !== null) throw errors.conflict(savedSince(late), [dest, src]);
           await realDirsInside(rootAbs, rootReal, srcRel, false); // and the source's still are
           assertLockHeld(signal);
@@ -226,6 +243,11 @@ export async function restore(root: string, opts: RestoreOptions = {}): Promise<
     await rmdir(base).catch(() => undefined); // only succeeds when no other quarantine is left
   }
   return report;
+}
+
+/** A path with its file name in NFC (how pairing names it). */
+function nfcPath(p: string): string {
+  return join(dirname(p), nfc(basename(p)));
 }
 
 /** Folder names sort as (stamp, collision suffix): `X` < `X-1` < `X-2` < `X-10`. */
