@@ -323,6 +323,13 @@ describe('encryption: tree operations', () => {
     // A key file encrypts instead: both quarantined files are under another key now.
     const keyed = await convert(root, 'bin', { engine: 'inline', encryption: 'encrypt', keyring: A, dryRun: true });
     assert.equal(keyed.quarantinedFiles, 2);
+    // Quarantined files under another passphrase, or a key file, are not under this passphrase
+    // (any passphrase-encrypted file counted as this run's: exit 0 while they stayed under the old one).
+    const q = path.join(root, '.image-sidecar-quarantine', fs.readdirSync(path.join(root, '.image-sidecar-quarantine'))[0]);
+    fs.writeFileSync(path.join(q, 'OLD.bin'), encodeSidecar(data('OLD.jpg'), 'bin', { encryptWith: passphraseKeyring('an old passphrase').keys[0] }));
+    fs.writeFileSync(path.join(q, 'KEYED.bin'), encodeSidecar(data('KEYED.jpg'), 'bin', { encryptWith: A.keys[0] }));
+    const mixed = await convert(root, 'bin', { engine: 'inline', encryption: 'encrypt', keyring: passphraseKeyring('the passphrase'), dryRun: true });
+    assert.equal(mixed.quarantinedFiles, 2);
     // --decrypt: a plaintext orphan in a .bin name is as asked (the format is not what --decrypt is about).
     const plainRoot = testDir(t);
     putFile(plainRoot, 'O.bin', encodeSidecar(data('O.jpg'), 'bin'));

@@ -109,5 +109,5 @@ export async function run(ctx: CommandContext): Promise<number> {
   if (r.sourcesKept !== undefined) note(ctx, `warning: ${r.sourcesKept}`);
   const quarantined = r.quarantinedFiles ?? 0;
   if (quarantined > 0) note(ctx, quarantinedWarning(quarantined));
-  return r.failed > 0 || r.conflicts > 0 || mismatches > 0 || !r.scanComplete || quarantined > 0 ? EXIT_FINDINGS : EXIT_CLEAN;
+  return r.failed > 0 || r.conflicts > 0 || mismatches > 0 || !r.scanComplete ? EXIT_FINDINGS : EXIT_CLEAN;
 }

@@ -24,7 +24,7 @@ import { canonicalEntries } from '../integrity/tree-hash.js';
 import { mapJobs } from '../engine/pipeline.js';
 import type { Runtime } from '../engine/runtime.js';
 import { normalizeFormat } from '../formats/codec.js';
-import { encryptionKey } from '../crypto/keys.js';
+import { derivedKeyFor, encryptionKey } from '../crypto/keys.js';
 import {
   alreadyConverted,
   encryptedAsAsked,
@@ -34,7 +34,7 @@ import {
   type ConvertTaskOptions,
   type ConvertUnit,
 } from '../tasks/convert.js';
-import type { FormatName, Options, SidecarFormat } from '../types.js';
+import type { FormatName, KeyDescriptor, Keyring, Options, SidecarFormat } from '../types.js';
 import { CONVERT_BATCH_FILES, CONVERT_UNIT_FILES } from '../tuning.js';
 
 export type { ConvertAction, ConvertItem } from '../tasks/convert.js';
@@ -82,7 +82,8 @@ export interface ConvertReport {
   /**
    * With encryption asked (--encrypt, --decrypt, rekey): files in the library's quarantine, which
    * no command walks, that are not encrypted as asked. `restore` puts them back as they are (in
-   * plaintext, or under the key they had): a finding while there are any.
+   * plaintext, or under the key they had): a warning (not the exit code: a file restore keeps
+   * there, beside newer results, would make every run fail).
    */
   quarantinedFiles?: number;
   scanComplete: boolean;
@@ -130,14 +131,12 @@ export async function convert(root: string, target: FormatName, opts: ConvertOpt
 
 /**
  * Files in the library's quarantine folders (their manifests aside) not encrypted as the run asks
- * (encryptedAsAsked); 0 when there is none. Judged by their encryption header: a file under a
- * passphrase counts as under this run's when the run encrypts with a passphrase (telling which one
- * takes a key derivation per file).
+ * (encryptedAsAsked); 0 when there is none. Judged by their encryption header, never decrypted: a
+ * key file's by its id, a passphrase's by deriving its key (once per salt, as a read does).
  */
 async function quarantinedNotAsAsked(root: string, enc: Pick<ConvertTaskOptions, 'encryption' | 'keyring'>): Promise<number> {
   const base = await quarantineBase(root).catch(() => null);
   if (base === null) return 0;
-  const passphrase = encryptionKey(enc.keyring)?.descriptor.kind === 'scrypt';
   let n = 0;
   const walk = async (dir: string): Promise<void> => {
     for (const e of await readdir(dir, { withFileTypes: true }).catch(() => [])) {
@@ -145,8 +144,7 @@ async function quarantinedNotAsAsked(root: string, enc: Pick<ConvertTaskOptions,
       if (e.isDirectory()) await walk(p);
       else if (e.isFile() && !(e.name === MANIFEST_NAME && dirname(dir) === base)) { // <base>/<stamp>/manifest.json
         const header = await encryptionHeaderOf(p);
-        const asAsked = header === null ? encryptedAsAsked(undefined, enc) : passphrase && enc.encryption !== 'decrypt' ? header.keyKind === 'scrypt' || encryptedAsAsked(header.keyId, enc) : encryptedAsAsked(header.keyId, enc);
-        if (!asAsked) n++;
+        if (!encryptedAsAsked(header === null ? undefined : header.keyId, enc, header === null ? undefined : (ring) => underRing(header, ring))) n++;
       }
     }
   };
@@ -154,8 +152,20 @@ async function quarantinedNotAsAsked(root: string, enc: Pick<ConvertTaskOptions,
   return n;
 }
 
+/** Is a file with this encryption header under the key the ring encrypts with (not decrypted: its header only)? */
+function underRing(header: { keyId: string; descriptor: KeyDescriptor }, ring: Keyring | undefined): boolean {
+  const key = encryptionKey(ring);
+  if (key === undefined) return false;
+  if (header.descriptor.kind === 'file' || key.descriptor.kind === 'file' || !ring!.passphrase) return header.keyId === key.id;
+  try {
+    return derivedKeyFor(ring!.passphrase, header.descriptor).id === header.keyId;
+  } catch {
+    return false;
+  }
+}
+
 /** A file's encryption header (key id and kind), or null when it is not an encrypted bin (or cannot be read). */
-async function encryptionHeaderOf(path: string): Promise<{ keyId: string; keyKind: 'file' | 'scrypt' } | null> {
+async function encryptionHeaderOf(path: string): Promise<{ keyId: string; descriptor: KeyDescriptor } | null> {
   let bytes: Buffer;
   try {
     bytes = await readFile(path); // the header is checked against the whole file's length
@@ -350,7 +360,9 @@ export function planRecord(
       // under the old key says so (a finding), unless it already is as asked.
       if (sc.inspection.status !== 'ok') out.push(badItem(sc, encOpts));
       else if (isForeign(sc)) out.push(skipItem(sc, 'skip-not-sidecar'));
-      else out.push(leftAsItIs(sc, 'skip-orphan', enc, 'it has no image (an orphan, or beside a file of an unknown type: relink re-attaches it, cleanup quarantines it), and is never converted'));
+      else out.push(leftAsItIs(sc, 'skip-orphan', enc, rec.category === 'unknown-image'
+        ? 'it is beside a file of a type that is no image here (add its extension: --image-ext, or .image-sidecar.json), and is never converted'
+        : 'it has no image (an orphan: relink re-attaches it, cleanup quarantines it), and is never converted'));
       continue;
     }
     const tgt = targetPathFor(sc.path, sc.naming, format);

@@ -154,14 +154,18 @@ export function alreadyConverted(source: { format: SidecarFormat | null; keyId?:
  * it whatever its key id: a passphrase derives a key per file (its own salt), so the id differs from
  * the one this run would encrypt with (every `convert --encrypt` with a passphrase wrote every file again).
  */
-export function encryptedAsAsked(keyId: string | undefined, opts: Pick<ConvertTaskOptions, 'encryption' | 'keyring'>): boolean {
+export function encryptedAsAsked(
+  keyId: string | undefined,
+  opts: Pick<ConvertTaskOptions, 'encryption' | 'keyring'>,
+  under: (ring: Keyring | undefined) => boolean = (ring) => underEncryptionKey(keyId!, ring),
+): boolean {
   if (opts.encryption === undefined) return true;
   if (opts.encryption === 'decrypt') return keyId === undefined;
   if (keyId === undefined) return opts.encryption === 'rekey';
-  return underEncryptionKey(keyId, opts.keyring);
+  return under(opts.keyring);
 }
 
-/** Is a file that was decrypted with `ring` (key id `keyId`) under the key the ring encrypts with? */
+/** Is a file that was decrypted with `ring` (key id `keyId`) under the key the ring encrypts with? (A file only seen by its header: the caller's `under`.) */
 function underEncryptionKey(keyId: string, ring: Keyring | undefined): boolean {
   const enc = encryptionKey(ring);
   if (enc === undefined) return false;
