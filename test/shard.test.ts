@@ -442,12 +442,18 @@ test('merge checks every end line and every item before it writes anything: a su
     return p;
   };
   const textCount = withEnd(stats0, 'st0-text', (items, summary) => ({ end: true, items, summary: { ...summary, faces: String(summary.faces) } }));
+  const fmt0 = await write('fs0', (c) => formatStatsShard(root, s(0), c));
+  const fmt1 = await write('fs1', (c) => formatStatsShard(root, s(1), c));
   const cases: [string[], RegExp][] = [
     [[withEnd(val0, 'va0-none', (items) => ({ end: true, items })), val1], /summary is missing/],
     [[withEnd(stats0, 'st0-null', (items) => ({ end: true, items, summary: null })), stats1], /summary is null, not an object/],
     [[withEnd(exp0, 'ex0-empty', (items) => ({ end: true, items, summary: {} })), exp1], /summary\.exported is missing/],
     [[textCount, stats1], /summary\.faces is text \("\d+"\), not a count/],
     [[withEnd(val0, 'va0-items', (_items, summary) => ({ end: true, items: -1, summary })), val1], /item count is -1, not a count/],
+    // A member no writer makes (it was added to Object's own: "function Object() { [native code] }1").
+    [[withEnd(fmt0, 'fs0-member', (items, summary) => ({ end: true, items, summary: { ...summary, format_distribution: { ...(summary.format_distribution as object), constructor: 1 } } })), fmt1], /summary\.format_distribution\.constructor is no member of it/],
+    // Counts that are not its items ("Exported 1002 images" from 2 lines).
+    [[withEnd(exp0, 'ex0-count', (items, summary) => ({ end: true, items, summary: { ...summary, exported: items + 1000 } })), exp1], /its summary counts \d+ images, its end line \d+ items/],
   ];
   // A shard with lines cut from its middle (header and end line kept): refused before the first line goes out.
   const lines = readFileSync(exp1, 'utf8').split('\n');
@@ -465,7 +471,12 @@ test('merge checks every end line and every item before it writes anything: a su
     assert.equal(written, 0, `nothing written before the refusal of ${paths[0]}`);
   }
   // The shards as written still merge.
-  for (const pair of [[stats0, stats1], [val0, val1], [exp0, exp1]]) await mergeShards(pair, { out: { write: () => undefined } });
+  for (const pair of [[stats0, stats1], [val0, val1], [exp0, exp1], [fmt0, fmt1]]) await mergeShards(pair, { out: { write: () => undefined } });
+  // Keys from file names are counts whatever they are called: `constructor` and `__proto__` add up as numbers.
+  const ext = (from: string, name: string) => withEnd(from, name, (items, summary) => ({ end: true, items, summary: { ...summary, extension_distribution: JSON.parse('{"constructor": 2, "__proto__": 3}') } }));
+  const odd2 = await mergeShards([ext(fmt0, 'fs0-ext'), ext(fmt1, 'fs1-ext')]);
+  assert.ok(odd2.command === 'format-stats');
+  assert.deepEqual(JSON.parse(JSON.stringify(odd2.result.extension_distribution)), JSON.parse('{"__proto__": 6, "constructor": 4}'));
   // Every command's shards, and a tree with a folder the walk reports (its problem at position -1 of
   // the folder, which the first shape refused: one bad folder stopped the whole merge).
   const odd = join(testDir(t, 'isc-shard-ends-odd-'), 'lib');

@@ -21,6 +21,7 @@ import type { ValidationReport } from '../ops/validate.js';
 import type { DatasetExportReport, DatasetFinding, DatasetShardSummary, DatasetWriteOptions } from '../ops/datasets.js';
 import { DATASET_FORMATS, DEFAULT_EMBEDDING_DIM, isOneOf } from '../vocabulary.js';
 import { endLineDeparture } from './summary-shape.js';
+import { addOwn } from '../analysis/own-record.js';
 
 /** Open and check every shard output; returns them ordered by shard index. */
 export async function openShards(paths: readonly string[], opts: ShardReadOptions = {}): Promise<ShardFile[]> {
@@ -120,7 +121,8 @@ export async function mergeFormatStats(files: readonly ShardFile[]): Promise<For
   const out: FormatStats = JSON.parse(JSON.stringify(parts[0])) as FormatStats;
   for (const p of parts.slice(1)) {
     for (const k of Object.keys(p.format_distribution) as (keyof FormatStats['format_distribution'])[]) out.format_distribution[k] += p.format_distribution[k];
-    for (const [k, v] of Object.entries(p.extension_distribution)) out.extension_distribution[k] = (out.extension_distribution[k] ?? 0) + v;
+    // Extensions come from file names: own keys only (a `constructor` extension is a count, not Object's).
+    for (const [k, v] of Object.entries(p.extension_distribution)) addOwn(out.extension_distribution, k, v);
     out.total_files += p.total_files;
     // A shard written before kept copies were counted has none to add.
     out.kept_copies = (out.kept_copies ?? 0) + (p.kept_copies ?? 0);
@@ -244,7 +246,7 @@ export async function mergeDataset(files: readonly ShardFile[], output: string |
   }, Array.isArray(exts) ? (exts as string[]) : undefined);
   const parts = files.map((f) => f.trailer.summary as DatasetShardSummary);
   const otherDims: Record<string, number> = {};
-  for (const p of parts) for (const [k, v] of Object.entries(p.other_dims)) otherDims[k] = (otherDims[k] ?? 0) + v;
+  for (const p of parts) for (const [k, v] of Object.entries(p.other_dims)) addOwn(otherDims, k, v);
   const sum = (k: 'problems' | 'findings' | 'without_detections' | 'no_encoding' | 'sidecar_files') => parts.reduce((n, p) => n + p[k], 0);
   return {
     format: o.format,

@@ -12,6 +12,7 @@ type Shape =
   | 'number' // a finite number
   | 'boolean'
   | 'string'
+  | 'null'
   | { map: Shape } // a plain object of such values (keys from files: any)
   | { list: Shape }
   | { fields: Record<string, Shape>; optional?: Record<string, Shape> };
@@ -56,7 +57,7 @@ const SHAPES: Record<ShardCommand | 'export-dataset', Shape> = {
       total_files: 'count',
       scan_complete: 'boolean',
     },
-    optional: { kept_copies: 'count' },
+    optional: { kept_copies: 'count', generated_at: 'null' },
   },
   hash: { fields: { version: 'string', all_files: 'boolean', files: 'count', bytes: 'count' }, optional: { undecodable: { list: 'string' } } },
   validate: {
@@ -94,6 +95,7 @@ function departure(v: unknown, shape: Shape, at: string): string | null {
   if (shape === 'number') return typeof v === 'number' && Number.isFinite(v) ? null : `${what()}, not a number`;
   if (shape === 'boolean') return typeof v === 'boolean' ? null : `${what()}, not true or false`;
   if (shape === 'string') return typeof v === 'string' ? null : `${what()}, not text`;
+  if (shape === 'null') return v === null ? null : `${what()}, not null`;
   if ('list' in shape) {
     if (!Array.isArray(v)) return `${what()}, not a list`;
     for (let i = 0; i < v.length; i++) {
@@ -121,11 +123,19 @@ function departure(v: unknown, shape: Shape, at: string): string | null {
     const d = departure(o[k], s, `${at}.${k}`);
     if (d !== null) return d;
   }
+  // A member no writer makes (`format_distribution.constructor`) was added as it came.
+  for (const k of Object.keys(o)) if (!Object.hasOwn(shape.fields, k) && !Object.hasOwn(shape.optional ?? {}, k)) return `${at}.${k} is no member of it`;
   return null;
 }
 
 /** Why a shard's end line cannot be merged (`items` and the summary of its command), or null. */
 export function endLineDeparture(command: ShardCommand | 'export-dataset', trailer: { items?: unknown; summary?: unknown }): string | null {
   if (!Number.isSafeInteger(trailer.items) || (trailer.items as number) < 0) return `its end line's item count is ${JSON.stringify(trailer.items) ?? 'missing'}, not a count`;
-  return departure(trailer.summary, SHAPES[command], 'summary');
+  const d = departure(trailer.summary, SHAPES[command], 'summary');
+  if (d !== null) return d;
+  // The counts a writer takes from its items (an export's images are its lines).
+  const s = trailer.summary as { exported?: number; items?: number };
+  const counted = command === 'export' ? s.exported : command === 'export-dataset' ? s.items : undefined;
+  if (counted !== undefined && counted !== trailer.items) return `its summary counts ${counted} images, its end line ${String(trailer.items)} items`;
+  return null;
 }
