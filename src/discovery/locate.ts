@@ -149,6 +149,8 @@ interface Listing {
   entries: { name: string; kind: EntryKind }[];
   /** Non-sidecar entries by every NFC prefix that ends before a dot (`IMG_1.jpg.png` → `IMG_1`, `IMG_1.jpg`), built on first use. */
   byStem?: Map<string, { name: string; kind: EntryKind }[]>;
+  /** Sidecar names that are not ASCII by their ASCII NFC name (nfcTwinSidecars), made on first use. */
+  asciiTwins?: Map<string, string[]>;
 }
 const listings = new Map<string, Listing>();
 /** Set by folderListing when it returned a listing of a folder that has changed since (synchronous callers read it right after). */
@@ -236,6 +238,24 @@ function folderListing(dir: string, fresh: boolean): Listing {
   return listing;
 }
 
+/** The folder's sidecar names that are not ASCII, by their NFC name when that is ASCII (U+212A for K...). */
+function nfcTwinSidecars(dir: string): Map<string, string[]> {
+  const l = folderListing(dir, false);
+  if (!l.asciiTwins) {
+    const m = new Map<string, string[]>();
+    for (const e of l.entries) {
+      if (isAscii(e.name) || !isSidecarName(nfc(e.name))) continue;
+      const n = nfc(e.name);
+      if (!isAscii(n)) continue;
+      const list = m.get(n);
+      if (list) list.push(e.name);
+      else m.set(n, [e.name]);
+    }
+    l.asciiTwins = m;
+  }
+  return l.asciiTwins;
+}
+
 /** A listing taken this soon after its folder's last change is not kept (above). */
 const RACY_LISTING_MS = 2000;
 
@@ -251,8 +271,8 @@ function mayHaveNfcTwin(name: string): boolean {
 
 /**
  * Existing sidecar files for `imageName` in `dir`, looked up fresh, plus the images that may claim
- * them (from the folder listing), paired by the one rule. ASCII names (mayHaveNfcTwin): a stat per
- * candidate name. Other names: a fresh listing compared in NFC (a file copied from macOS may carry its name in NFD).
+ * them (from the folder listing), paired by the one rule. ASCII names: a stat per candidate name
+ * (and its other spellings NFC makes it, from the kept listing: nfcTwinSidecars). Other names: a fresh listing compared in NFC (a file copied from macOS may carry its name in NFD).
  */
 function groupIn(dir: string, imageName: string, imageExts: ReadonlySet<string>): PairGroup & { unverified?: true; twin?: string } {
   const entries: { name: string; kind: EntryKind }[] = [];
@@ -262,10 +282,18 @@ function groupIn(dir: string, imageName: string, imageExts: ReadonlySet<string>)
   const prefix = stem + '.';
   // The image whose whole name is this image's stem (`A.jpg` for `A.jpg.png`) claims this image's
   // stem files by its name-ext form (`A.jpg.bin`): it shares them, so it is part of the group.
-  if (!mayHaveNfcTwin(imageName)) {
+  if (isAscii(imageName)) {
     for (const c of candidateNames(imageName)) {
       const k = kindOf(path.join(dir, c.name));
       if (k !== null) entries.push({ name: c.name, kind: k });
+      // Another spelling that NFC makes this name (mayHaveNfcTwin): from the folder's listing as
+      // kept (a fresh listing on every read cost 30× in a folder of 50,000 files), looked at fresh.
+      if (mayHaveNfcTwin(c.name)) {
+        for (const twinName of nfcTwinSidecars(dir).get(c.name) ?? []) {
+          const tk = kindOf(path.join(dir, twinName));
+          if (tk !== null) entries.push({ name: twinName, kind: tk });
+        }
+      }
     }
     reusedChanged = false;
     for (const e of entriesWithStem(dir, stem)) entries.push(e);

@@ -247,7 +247,11 @@ def _find_names(directory: str, image_name: str, side: str, out: List[Candidate]
                 for on_disk in (sorted(hits, key=_code_units) if len(hits) > 1 else hits):
                     out.append(Candidate(prefix + on_disk, ext, naming, side))
         return
-    if not _may_have_nfc_twin(image_name):
+    if image_name.isascii():
+        if _may_have_nfc_twin(image_name):
+            # Its other spellings (U+212A for K...) need a listing, which a folder this big does not
+            # keep here: the library answers from its own.
+            raise NotLocal("an ASCII name another spelling may equal, in a folder too big to list")
         for name, ext, naming in wanted:
             p = os.path.join(directory, name)
             if _is_file(p):
