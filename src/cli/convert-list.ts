@@ -89,5 +89,5 @@ export class ConvertListing {
 
 /** The warning for files in the quarantine not encrypted as an encrypting, decrypting or re-encrypting run asks (ConvertReport.quarantinedFiles). */
 export function quarantinedWarning(n: number): string {
-  return `warning: ${n} file(s) in the quarantine (.image-sidecar-quarantine) are not encrypted as asked (no command converts the quarantine): restore puts them back as they are; restore them and run again`;
+  return `warning: ${n} file(s) in the quarantine (.image-sidecar-quarantine) are not encrypted as asked (no command converts the quarantine): restore puts them back as they are, to be converted by the next run; one restore keeps there (newer results came since) is yours to keep or delete`;
 }
