@@ -225,11 +225,8 @@ function folderListing(dir: string, fresh: boolean): Listing {
   const listing: Listing = { ino: st.ino, mtimeNs: st.mtimeNs, ctimeNs: st.ctimeNs, at: Date.now(), entries };
   // A change in the same clock tick as the listing would leave the ctime unchanged: such a listing
   // is not reused. (Every change of the folder moves its ctime to now, a put-back mtime included.)
-  // A tick is up to 2 s (times kept to the second on ext2/3 and HFS+, to two on FAT), as the index's
-  // racy margin: a RAW added in the same second as a listing taken 50 ms after the last change was
-  // never seen by a long-lived server.
-  const changedMs = Number((st.ctimeNs > st.mtimeNs ? st.ctimeNs : st.mtimeNs) / 1_000_000n);
-  const racy = Date.now() - changedMs < RACY_LISTING_MS;
+  const changedNs = st.ctimeNs > st.mtimeNs ? st.ctimeNs : st.mtimeNs;
+  const racy = Date.now() - Number(changedNs / 1_000_000n) < racyListingMs(changedNs);
   listings.delete(dir);
   if (!racy) {
     if (listings.size >= LISTING_CACHE_DIRS) listings.delete(listings.keys().next().value!);
@@ -256,8 +253,17 @@ function nfcTwinSidecars(dir: string): Map<string, string[]> {
   return l.asciiTwins;
 }
 
-/** A listing taken this soon after its folder's last change is not kept (above). */
-const RACY_LISTING_MS = 2000;
+/**
+ * How long after its folder's last change a listing is not kept: a clock tick of the file system.
+ * A time with a fraction of a second comes from one that keeps them (ext4, XFS, APFS, NTFS, exFAT's
+ * 10 ms): 50 ms. A whole second is a file system that keeps seconds (ext2/3, HFS+) or two (FAT),
+ * where a RAW added in the same second as a listing taken 50 ms after the last change was never seen
+ * by a long-lived server: 2 s, the index's racy margin. (A fine time that falls on a whole second,
+ * once in 10^9, costs a listing kept 2 s later.)
+ */
+export function racyListingMs(changedNs: bigint): number {
+  return changedNs % 1_000_000_000n === 0n ? 2000 : 50;
+}
 
 /**
  * May another spelling of `name` equal it after NFC? Any non-ASCII name; an ASCII one only through
