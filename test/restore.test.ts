@@ -383,6 +383,37 @@ test('an undo in a copy that kept times at a coarser precision (a millisecond co
   }
 });
 
+test('restore compares names in every spelling: a newer Café.json (NFC) beside the quarantined Cafe\u0301.json (NFD), or a newer \u212AAT.json (Kelvin sign) beside KAT.bin, stops it (put back, the older file was read first)', async () => {
+  const root = makeTree({ 'a/KAT.jpg': FAKE_JPEG, 'b/Caf\u00e9.jpg': FAKE_JPEG });
+  const away = tempDir('isc-away-');
+  try {
+    await saveSidecar(join(root, 'a/KAT.jpg'), 'res', { who: 'old' }, { format: 'bin' });
+    writeFileSync(join(root, 'b/Cafe\u0301.json'), JSON.stringify({ sidecar_info: {}, res: { who: 'old' } }));
+    for (const [d, n] of [['a', 'KAT.jpg'], ['b', 'Caf\u00e9.jpg']]) renameSync(join(root, d, n), join(away, n));
+    const c = await cleanup(root, { engine: 'inline', force: true, index: false });
+    assert.equal(c.removed, 2, JSON.stringify(c.skipped));
+    for (const [d, n] of [['a', 'KAT.jpg'], ['b', 'Caf\u00e9.jpg']]) renameSync(join(away, n), join(root, d, n));
+    writeFileSync(join(root, 'a/\u212AAT.json'), JSON.stringify({ sidecar_info: {}, res: { who: 'new' } }));
+    writeFileSync(join(root, 'b/Caf\u00e9.json'), JSON.stringify({ sidecar_info: {}, res: { who: 'new' } }));
+    const r = await restore(root);
+    assert.equal(r.restored, 0, JSON.stringify(r.skipped));
+    assert.deepEqual(r.skipped.map((x) => x.rel).sort(), ['a/KAT.bin', 'b/Cafe\u0301.json']);
+    for (const img of ['a/KAT.jpg', 'b/Caf\u00e9.jpg']) assert.deepEqual((await readSidecar(join(root, img))).res, { who: 'new' }, img);
+  } finally {
+    removeTree(root);
+    removeTree(away);
+  }
+});
+
+test('a copy\'s time rounded to a coarser unit, up or down (Windows rounds FAT times up), is the recorded time; another time is not, even 1.5 s earlier', async () => {
+  const { besideAsRecorded } = await import('../src/ops/quarantine-folder.js');
+  const was = 1_795_917_810_618_468_496n;
+  const rec = [{ name: 'A.json', size: 10, mtime_ns: String(was) }];
+  const at = (mtimeNs: bigint) => besideAsRecorded(rec, 'A.json', { size: 10n, mtimeNs } as unknown as fs.BigIntStats);
+  for (const ok of [was, was - (was % 1_000_000n), was - (was % 1_000_000_000n), was - (was % 2_000_000_000n) + 2_000_000_000n, was - (was % 100n), was - (was % 1_000n) + 1_000n + 400n]) assert.ok(at(ok), String(ok));
+  for (const no of [was - 1_500_000_000n, was + 1_000_000_000n + 7n, was + 37_000n]) assert.ok(!at(no), String(no));
+});
+
 test('restore of a manifest without the sidecars beside each file (an earlier version, or a killed run) judges "since" by time, as before', async () => {
   const root = makeTree({ 'a/I1.jpg': FAKE_JPEG, 'a/I2.jpg': FAKE_JPEG });
   const away = tempDir('isc-away-');

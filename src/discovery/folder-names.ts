@@ -15,11 +15,17 @@ export interface FolderNames {
   imagesByStem: Map<string, string[]>;
   /** NFC base (a sidecar's name without `.json`/`.bin`/`.rkyv`) → the sidecars with it. */
   sidecarsByBase: Map<string, string[]>;
+  /** NFC name → its spellings on disk when one differs from it (NFD, U+212A for K...), as read. */
+  spellings: Map<string, string[]>;
 }
 
 export function readFolderNames(dir: string, exts: ReadonlySet<string>): FolderNames {
-  const f: FolderNames = { names: new Set(), imagesByStem: new Map(), sidecarsByBase: new Map() };
-  for (const name of readdirSync(dir)) addFolderName(f, nfc(name), exts);
+  const f: FolderNames = { names: new Set(), imagesByStem: new Map(), sidecarsByBase: new Map(), spellings: new Map() };
+  for (const name of readdirSync(dir)) {
+    const n = nfc(name);
+    addFolderName(f, n, exts);
+    if (n !== name) push(f.spellings, n, name);
+  }
   return f;
 }
 

@@ -226,7 +226,7 @@ function folderListing(dir: string, fresh: boolean): Listing {
   // A change in the same clock tick as the listing would leave the ctime unchanged: such a listing
   // is not reused. (Every change of the folder moves its ctime to now, a put-back mtime included.)
   const changedNs = st.ctimeNs > st.mtimeNs ? st.ctimeNs : st.mtimeNs;
-  const racy = Date.now() - Number(changedNs / 1_000_000n) < racyListingMs(changedNs);
+  const racy = Date.now() - Number(changedNs / 1_000_000n) < RACY_LISTING_MS;
   listings.delete(dir);
   if (!racy) {
     if (listings.size >= LISTING_CACHE_DIRS) listings.delete(listings.keys().next().value!);
@@ -237,7 +237,13 @@ function folderListing(dir: string, fresh: boolean): Listing {
 
 /** The folder's sidecar names that are not ASCII, by their NFC name when that is ASCII (U+212A for K...). */
 function nfcTwinSidecars(dir: string): Map<string, string[]> {
-  const l = folderListing(dir, false);
+  const before = reusedChanged;
+  reusedChanged = false;
+  let l = folderListing(dir, false);
+  // A big folder's listing reused although the folder changed (up to LISTING_TTL_MS): listed again
+  // for these rare names (a twin written since was missed, and a save wrote a second file beside it).
+  if (reusedChanged) l = folderListing(dir, true);
+  reusedChanged = before;
   if (!l.asciiTwins) {
     const m = new Map<string, string[]>();
     for (const e of l.entries) {
@@ -254,16 +260,13 @@ function nfcTwinSidecars(dir: string): Map<string, string[]> {
 }
 
 /**
- * How long after its folder's last change a listing is not kept: a clock tick of the file system.
- * A time with a fraction of a second comes from one that keeps them (ext4, XFS, APFS, NTFS, exFAT's
- * 10 ms): 50 ms. A whole second is a file system that keeps seconds (ext2/3, HFS+) or two (FAT),
- * where a RAW added in the same second as a listing taken 50 ms after the last change was never seen
- * by a long-lived server: 2 s, the index's racy margin. (A fine time that falls on a whole second,
- * once in 10^9, costs a listing kept 2 s later.)
+ * How long after its folder's last change a listing is not kept: 2 s, the index's racy margin. It
+ * covers a clock tick of the file system (times kept to the second on ext2/3 and HFS+, to two on
+ * FAT: a RAW added in the same second as a listing taken 50 ms after the last change was never seen
+ * by a long-lived server) and the skew between this machine's clock and a file server's, whose
+ * clock stamps a NAS folder's times.
  */
-export function racyListingMs(changedNs: bigint): number {
-  return changedNs % 1_000_000_000n === 0n ? 2000 : 50;
-}
+export const RACY_LISTING_MS = 2000;
 
 /**
  * May another spelling of `name` equal it after NFC? Any non-ASCII name; an ASCII one only through

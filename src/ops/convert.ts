@@ -132,12 +132,31 @@ export async function convert(root: string, target: FormatName, opts: ConvertOpt
 /**
  * Files in the library's quarantine folders (their manifests aside) not encrypted as the run asks
  * (encryptedAsAsked); 0 when there is none. Judged by their encryption header, never decrypted: a
- * key file's by its id, a passphrase's by deriving its key (once per salt, as a read does).
+ * key file's by its id, a passphrase's by deriving its key (once per salt, as a read does; at most
+ * QUARANTINE_DERIVATIONS salts).
  */
 async function quarantinedNotAsAsked(root: string, enc: Pick<ConvertTaskOptions, 'encryption' | 'keyring'>): Promise<number> {
   const base = await quarantineBase(root).catch(() => null);
   if (base === null) return 0;
   let n = 0;
+  // A key derivation costs ~0.1 s: at most QUARANTINE_DERIVATIONS salts are tried; a file under
+  // another one is counted (not known to be as asked), never waited on for minutes.
+  const salts = new Set<string>();
+  const underRing = (header: { keyId: string; descriptor: KeyDescriptor }, ring: Keyring | undefined): boolean => {
+    const key = encryptionKey(ring);
+    if (key === undefined) return false;
+    if (header.descriptor.kind === 'file' || key.descriptor.kind === 'file' || !ring!.passphrase) return header.keyId === key.id;
+    const salt = `${header.descriptor.salt}/${header.descriptor.logN}/${header.descriptor.r}/${header.descriptor.p}`;
+    if (!salts.has(salt)) {
+      if (salts.size >= QUARANTINE_DERIVATIONS) return false;
+      salts.add(salt);
+    }
+    try {
+      return derivedKeyFor(ring!.passphrase, header.descriptor).id === header.keyId;
+    } catch {
+      return false;
+    }
+  };
   const walk = async (dir: string): Promise<void> => {
     for (const e of await readdir(dir, { withFileTypes: true }).catch(() => [])) {
       const p = join(dir, e.name);
@@ -152,17 +171,8 @@ async function quarantinedNotAsAsked(root: string, enc: Pick<ConvertTaskOptions,
   return n;
 }
 
-/** Is a file with this encryption header under the key the ring encrypts with (not decrypted: its header only)? */
-function underRing(header: { keyId: string; descriptor: KeyDescriptor }, ring: Keyring | undefined): boolean {
-  const key = encryptionKey(ring);
-  if (key === undefined) return false;
-  if (header.descriptor.kind === 'file' || key.descriptor.kind === 'file' || !ring!.passphrase) return header.keyId === key.id;
-  try {
-    return derivedKeyFor(ring!.passphrase, header.descriptor).id === header.keyId;
-  } catch {
-    return false;
-  }
-}
+/** Key derivations the count of a quarantine may make (quarantinedNotAsAsked). */
+const QUARANTINE_DERIVATIONS = 32;
 
 /** A file's encryption header (key id and kind), or null when it is not an encrypted bin (or cannot be read). */
 async function encryptionHeaderOf(path: string): Promise<{ keyId: string; descriptor: KeyDescriptor } | null> {

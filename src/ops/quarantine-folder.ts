@@ -92,8 +92,9 @@ export function sidecarsBeside(path: string, exts: ReadonlySet<string>, folders:
     for (const c of candidateNames(image)) {
       if (seen.has(c.name)) continue;
       seen.add(c.name);
-      // On disk in NFC or NFD (a file copied from a Mac): both spellings are looked up.
-      for (const spelling of new Set([c.name, c.name.normalize('NFD')])) {
+      // On disk in NFC, NFD (a file copied from a Mac) or another spelling the folder's listing
+      // holds (U+212A for K): each is looked up as it is now.
+      for (const spelling of new Set([c.name, c.name.normalize('NFD'), ...(f.spellings.get(c.name) ?? [])])) {
         const p = join(dir, spelling);
         const st = lstatSync(p, { throwIfNoEntry: false, bigint: true });
         if (st !== undefined) out.push({ path: p, name: c.name, st });
@@ -103,23 +104,53 @@ export function sidecarsBeside(path: string, exts: ReadonlySet<string>, folders:
   return out;
 }
 
+/** Another spelling of `path`'s name that is there now (NFC-equal: `Café.json` for `Cafe\u0301.json`), or null. */
+export function otherSpellingThere(path: string, exts: ReadonlySet<string>, folders: Map<string, FolderNames>): string | null {
+  const dir = dirname(path);
+  const own = basename(path);
+  const n = nfc(own);
+  let f = folders.get(dir);
+  if (f === undefined) {
+    try {
+      f = readFolderNames(dir, exts);
+    } catch {
+      return null;
+    }
+    folders.set(dir, f);
+  }
+  for (const spelling of new Set([n, n.normalize('NFD'), ...(f.spellings.get(n) ?? [])])) {
+    if (spelling === own) continue;
+    const p = join(dir, spelling);
+    if (lstatSync(p, { throwIfNoEntry: false }) !== undefined) return p;
+  }
+  return null;
+}
+
 /** `sidecarsBeside` as a manifest records it. */
 export function besideRecord(path: string, exts: ReadonlySet<string>, folders: Map<string, FolderNames>): BesideSidecar[] {
   return sidecarsBeside(path, exts, folders).map((b) => ({ name: b.name, size: Number(b.st.size), mtime_ns: String(b.st.mtimeNs) }));
 }
 
+/** The precisions a copy of a file may keep its time at: NTFS's 100 ns, µs, ms, exFAT's 10 ms, seconds, FAT's two. */
+const TIME_UNITS_NS = [100n, 1_000n, 1_000_000n, 10_000_000n, 1_000_000_000n, 2_000_000_000n];
+
 /**
  * Is the sidecar `st` (named `name`) one the record lists, unchanged? Same size and modification
- * time, or a time up to 2 s before the recorded one: a copy that kept it at a coarser precision
- * (whole seconds, FAT's two, exFAT's 10 ms, NTFS's 100 ns, a millisecond copy) rounds it down. A
- * save writes a later time (by more than the millisecond a copy's rounding may add).
+ * time, or that time as a copy keeps it at a coarser precision: rounded down or up to one of
+ * TIME_UNITS_NS (Windows rounds FAT times up), within a microsecond (seconds carried as a float).
+ * A save writes another time; a file with another time that no such rounding gives is a rival.
  */
 export function besideAsRecorded(recorded: readonly BesideSidecar[], name: string, st: BigIntStats): boolean {
   const now = st.mtimeNs;
+  const near = (a: bigint) => (a > now ? a - now : now - a) <= 1_000n;
   const sameTime = (ns: string) => {
     const was = BigInt(ns);
-    // (A copy through seconds as a float, as utimes takes them, may land a microsecond past it.)
-    return now <= was ? was - now < 2_000_000_000n : now - was < 1_000_000n;
+    if (near(was)) return true;
+    for (const u of TIME_UNITS_NS) {
+      const down = was - (was % u);
+      if (near(down) || near(down === was ? was : down + u)) return true;
+    }
+    return false;
   };
   return recorded.some((r) => r.name === name && r.size === Number(st.size) && sameTime(r.mtime_ns));
 }

@@ -36,6 +36,7 @@ import {
   removeAbandonedQuarantines,
   besideAsRecorded,
   isBesideRecord,
+  otherSpellingThere,
   sidecarsBeside,
   writeManifest,
   type ManifestEntry,
@@ -193,6 +194,13 @@ export async function restore(root: string, opts: RestoreOptions = {}): Promise<
         skip('a file now exists at the original path; not overwritten', true);
         continue;
       }
+      // The same name in another Unicode spelling (a newer Café.json beside the quarantined
+      // Cafe\u0301.json): put back, one of the two would hide the other.
+      const spelled = otherSpellingThere(dest, exts, folders);
+      if (spelled !== null) {
+        skip(`a file now exists at the original path, spelled another way (${basename(spelled)}); not put back beside it`, true);
+        continue;
+      }
       const rival = await rivalOf(dest, entry);
       if (rival !== null) {
         skip(savedSince(rival), true);
@@ -214,6 +222,8 @@ export async function restore(root: string, opts: RestoreOptions = {}): Promise<
         // quarantine's copy was gone): the save now either lands first (we skip) or reads ours.
         await withSidecarLock(keys, async (signal) => {
           if (await lstatOrNull(dest)) throw errors.conflict('a file now exists at the original path; not overwritten', [dest, src]);
+          const spelledNow = otherSpellingThere(dest, exts, folders);
+          if (spelledNow !== null) throw errors.conflict(`a file now exists at the original path, spelled another way (${basename(spelledNow)}); not put back beside it`, [dest, spelledNow]);
           const late = await rivalOf(dest, entry);
           if (late !== null) throw errors.conflict(savedSince(late), [dest, src]);
           await realDirsInside(rootAbs, rootReal, srcRel, false); // and the source's still are

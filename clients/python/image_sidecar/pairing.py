@@ -112,17 +112,12 @@ def _is_file(path: str) -> bool:
 # entries are not listed (a save loop there would relist on every read): their candidates are
 # stat'ed one by one.
 BIG_FOLDER = 4096
-# The clock tick of the folder's file system (src/discovery/locate.ts racyListingMs): a time with a
-# fraction of a second comes from one that keeps them (ext4, APFS, NTFS, exFAT's 10 ms): 50 ms; a
-# whole second from one that keeps seconds (ext2/3, HFS+) or two (FAT on a camera card), where a
-# sidecar saved in the same tick showed no change and the listing hid it for good: 2 s.
-RACY_NS = 50_000_000
-RACY_COARSE_NS = 2_000_000_000
+# Two seconds, as the library's (src/discovery/locate.ts RACY_LISTING_MS): a clock tick of the file
+# system (times kept to the second on ext2/3 and HFS+, to two on FAT: a sidecar saved in the same
+# tick showed no change, and the listing hid it for good) and the skew between this machine's clock
+# and a file server's, which stamps a NAS folder's times.
+RACY_NS = 2_000_000_000
 _now_ns = time.time_ns  # (tests set the clock here)
-
-
-def _racy_ns(changed_ns: int) -> int:
-    return RACY_COARSE_NS if changed_ns % 1_000_000_000 == 0 else RACY_NS
 _CACHED_FOLDERS = 64
 
 
@@ -195,8 +190,7 @@ def _listing_of(directory: str, st: os.stat_result) -> Optional[_Listing]:
             names.setdefault(_nfc(n), []).append(n)
         prefixes = _prefix_counts(names)
     listing = _Listing(st.st_ino, st.st_mtime_ns, st.st_ctime_ns, names, prefixes)
-    changed = max(st.st_ctime_ns, st.st_mtime_ns)
-    if _now_ns() - changed > _racy_ns(changed):
+    if _now_ns() - max(st.st_ctime_ns, st.st_mtime_ns) > RACY_NS:
         with _listings_lock:
             _listings[directory] = listing
             _listings.move_to_end(directory)
