@@ -46,6 +46,7 @@ import {
   MANIFEST_NAME,
   MANIFEST_VERSION,
   besideRecord,
+  completeManifest,
   ensureQuarantineBase,
   findAbandonedQuarantines,
   manifestBytes,
@@ -438,11 +439,7 @@ async function quarantineOrphans(
     }
   }
   await fsyncDirs(dirs);
-  const complete: QuarantineManifest = { ...manifest, status: 'complete', entries: moved };
-  // The lists of sidecars beside each file are left out of a manifest they would take past its
-  // limit (restore then judges by time, as for a manifest without them).
-  if (manifestBytes(complete) > limit) for (const e of moved) delete e.beside;
-  await writeManifest(manifestPath, complete);
+  await writeManifest(manifestPath, completeManifest(manifest, moved, limit));
 }
 
 

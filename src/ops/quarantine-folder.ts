@@ -66,35 +66,48 @@ export interface BesideSidecar {
   mtime_ns: string;
 }
 
+/** A folder's names as pairing sees them, read once per run (`folders`); null when the folder is not there. */
+function folderNamesOf(dir: string, exts: ReadonlySet<string>, folders: Map<string, FolderNames>): FolderNames | null {
+  let f = folders.get(dir);
+  if (f === undefined) {
+    try {
+      f = readFolderNames(dir, exts);
+    } catch {
+      return null;
+    }
+    folders.set(dir, f);
+  }
+  return f;
+}
+
+/**
+ * The spellings on disk a name (NFC) may have: itself, NFD (a file copied from a Mac), and any other
+ * the folder's listing holds (U+212A for K). Each is looked up as it is now by the caller.
+ */
+function spellingsOf(f: FolderNames, name: string): Set<string> {
+  return new Set([name, name.normalize('NFD'), ...(f.spellings.get(name) ?? [])]);
+}
+
 /**
  * The sidecars, as they are now (lstat), of the images a sidecar at `path` would pair with, other
  * than `path` itself (docs/PAIRING.md: the images its stem claims, each with every sidecar name it
- * reads). `folders` keeps each folder's names for a run: the images in it, which a move of sidecars
- * does not change.
+ * reads, in every spelling). `folders` keeps each folder's names for a run: the images in it, which
+ * a move of sidecars does not change.
  */
 export function sidecarsBeside(path: string, exts: ReadonlySet<string>, folders: Map<string, FolderNames>): { path: string; name: string; st: BigIntStats }[] {
   const dir = dirname(path);
   const name = nfc(basename(path));
   const ext = sidecarExtOf(name);
   if (ext === null) return [];
-  let f = folders.get(dir);
-  if (f === undefined) {
-    try {
-      f = readFolderNames(dir, exts);
-    } catch {
-      return []; // no folder (yet): no image there
-    }
-    folders.set(dir, f);
-  }
+  const f = folderNamesOf(dir, exts, folders);
+  if (f === null) return []; // no folder (yet): no image there
   const out: { path: string; name: string; st: BigIntStats }[] = [];
   const seen = new Set<string>([name]);
   for (const image of stemClaimants(f, name.slice(0, -ext.length - 1), exts)) {
     for (const c of candidateNames(image)) {
       if (seen.has(c.name)) continue;
       seen.add(c.name);
-      // On disk in NFC, NFD (a file copied from a Mac) or another spelling the folder's listing
-      // holds (U+212A for K): each is looked up as it is now.
-      for (const spelling of new Set([c.name, c.name.normalize('NFD'), ...(f.spellings.get(c.name) ?? [])])) {
+      for (const spelling of spellingsOf(f, c.name)) {
         const p = join(dir, spelling);
         const st = lstatSync(p, { throwIfNoEntry: false, bigint: true });
         if (st !== undefined) out.push({ path: p, name: c.name, st });
@@ -108,17 +121,9 @@ export function sidecarsBeside(path: string, exts: ReadonlySet<string>, folders:
 export function otherSpellingThere(path: string, exts: ReadonlySet<string>, folders: Map<string, FolderNames>): string | null {
   const dir = dirname(path);
   const own = basename(path);
-  const n = nfc(own);
-  let f = folders.get(dir);
-  if (f === undefined) {
-    try {
-      f = readFolderNames(dir, exts);
-    } catch {
-      return null;
-    }
-    folders.set(dir, f);
-  }
-  for (const spelling of new Set([n, n.normalize('NFD'), ...(f.spellings.get(n) ?? [])])) {
+  const f = folderNamesOf(dir, exts, folders);
+  if (f === null) return null;
+  for (const spelling of spellingsOf(f, nfc(own))) {
     if (spelling === own) continue;
     const p = join(dir, spelling);
     if (lstatSync(p, { throwIfNoEntry: false }) !== undefined) return p;
@@ -129,6 +134,17 @@ export function otherSpellingThere(path: string, exts: ReadonlySet<string>, fold
 /** `sidecarsBeside` as a manifest records it. */
 export function besideRecord(path: string, exts: ReadonlySet<string>, folders: Map<string, FolderNames>): BesideSidecar[] {
   return sidecarsBeside(path, exts, folders).map((b) => ({ name: b.name, size: Number(b.st.size), mtime_ns: String(b.st.mtimeNs) }));
+}
+
+/**
+ * The manifest a run writes once its files moved: `entries` as moved, without their `beside`
+ * lists when those would take it past `limit` (restore then judges by time, as for a manifest
+ * without them).
+ */
+export function completeManifest(planned: QuarantineManifest, entries: ManifestEntry[], limit: number): QuarantineManifest {
+  const complete: QuarantineManifest = { ...planned, status: 'complete', entries };
+  if (manifestBytes(complete) <= limit) return complete;
+  return { ...complete, entries: entries.map(({ beside: _, ...e }) => e) };
 }
 
 /** The precisions a copy of a file may keep its time at: NTFS's 100 ns, µs, ms, exFAT's 10 ms, seconds, FAT's two. */

@@ -43,7 +43,7 @@ import { inspectFile } from '../tasks/inspect.js';
 import type { InspectOptions } from '../model/inspection.js';
 import { categorize, isMovableOrphan, readAsOurs, unlessLookalike } from '../scan/records.js';
 import { linkReading, sidecarLinkTargets } from './sidecar-links.js';
-import { MANIFEST_MAX_BYTES, MANIFEST_NAME, RELINK_MANIFEST_VERSION, besideRecord, ensureQuarantineBase, manifestBytes, quarantineBase, removeAbandonedQuarantines, quarantineStamp, writeManifest, type ManifestEntry, type QuarantineManifest } from './quarantine-folder.js';
+import { MANIFEST_MAX_BYTES, MANIFEST_NAME, RELINK_MANIFEST_VERSION, besideRecord, completeManifest, ensureQuarantineBase, quarantineBase, removeAbandonedQuarantines, quarantineStamp, writeManifest, type ManifestEntry, type QuarantineManifest } from './quarantine-folder.js';
 
 export interface RelinkOptions extends Options {
   /** Plan only; change nothing. */
@@ -569,10 +569,7 @@ async function act(rootAbs: string, matches: RelinkMatch[], created: Date, repor
   const done = moved.filter((e) => e !== null);
   report.skipped.sort((a, b) => (a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0)); // finished out of order
   await fsyncDirs(dirs);
-  const complete: QuarantineManifest = { ...manifest, status: 'complete', entries: done };
-  // Past what restore reads, the lists of sidecars beside each file are left out (restore then judges by time).
-  if (manifestBytes(complete) > MANIFEST_MAX_BYTES) complete.entries = done.map(({ beside: _, ...e }) => e);
-  await writeManifest(manifestPath, complete);
+  await writeManifest(manifestPath, completeManifest(manifest, done, MANIFEST_MAX_BYTES));
 }
 
 /** link(2) then unlink: never replaces what is at `dest` (a file system without hard links: check, then rename). */

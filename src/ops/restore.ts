@@ -101,7 +101,7 @@ export async function restore(root: string, opts: RestoreOptions = {}): Promise<
    * run put back), or null. One that stood beside it then, unchanged (the file `resolve` kept), is
    * what an undo goes back to; any other holds newer results: saved since, or brought back with
    * its photo (`mv`, `rsync -a`) with an older time. The manifest lists those beside each file
-   * (`beside`: name, inode, size, mtime; chmod or a hard link change none of them). An entry without
+   * (`beside`: name, size, mtime; chmod or a hard link change none of them). An entry without
    * that list (a manifest of an earlier version, or a run killed before it finished) goes by time:
    * modified after the manifest's.
    */
@@ -110,8 +110,8 @@ export async function restore(root: string, opts: RestoreOptions = {}): Promise<
   // run killed before it rewrote the manifest) is no rival of the others, while its content is the
   // manifest's (a file saved there since is).
   const entryAt = new Map(manifest.entries.map((e) => [nfcPath(relJoin(rootAbs, e.rel)), e]));
-  const putBackAlready = async (b: { path: string; name: string }) => {
-    const p = join(dirname(b.path), b.name);
+  const putBackAlready = async (b: { path: string }) => {
+    const p = nfcPath(b.path);
     if (restoredNow.has(p)) return true;
     const e = entryAt.get(p);
     if (e === undefined) return false;
@@ -186,7 +186,7 @@ export async function restore(root: string, opts: RestoreOptions = {}): Promise<
           });
           dirs.add(dirname(src));
         }
-        restoredNow.add(join(dirname(dest), nfc(basename(dest))));
+        restoredNow.add(nfcPath(dest));
         report.restored++;
         continue;
       }
@@ -233,7 +233,7 @@ export async function restore(root: string, opts: RestoreOptions = {}): Promise<
         dirs.add(dirname(src));
         dirs.add(dirname(dest));
       }
-      restoredNow.add(join(dirname(dest), nfc(basename(dest))));
+      restoredNow.add(nfcPath(dest));
       report.restored++;
     } catch (e) {
       const err = isSidecarError(e) ? e : errors.fromFs(e, src);
