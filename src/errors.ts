@@ -64,6 +64,12 @@ export function isSidecarError(e: unknown): e is SidecarError {
   return e instanceof SidecarError;
 }
 
+/** The files an `errors.undecodable` error lists, or undefined for any other error. */
+export function undecodableFiles(e: unknown): string[] | undefined {
+  const files = isSidecarError(e) && e.code === 'CORRUPT' ? e.details?.files : undefined;
+  return Array.isArray(files) ? (files as string[]) : undefined;
+}
+
 /** The error of JSON that parses but is not an object (errors.notAnObject): another tool's file, not a damaged sidecar. */
 export function isOtherJson(e: unknown): boolean {
   return isSidecarError(e) && e.code === 'CORRUPT' && typeof e.details?.topLevel === 'string';

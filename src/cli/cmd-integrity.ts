@@ -1,5 +1,5 @@
 /** `hash DIR` (tree digest, optional manifest) and `verify --manifest FILE DIR` (exit 1 on any difference). */
-import { errors, EXIT_CLEAN, EXIT_FINDINGS, isSidecarError } from '../errors.js';
+import { errors, EXIT_CLEAN, EXIT_FINDINGS, undecodableFiles } from '../errors.js';
 import { engineOptions, inputDirectory, optString, type CommandContext } from './context.js';
 import { emit } from './emit.js';
 import { progressFor } from './progress.js';
@@ -41,9 +41,9 @@ async function runHash(ctx: CommandContext): Promise<number> {
  * goes on.) The merge of hash shards gives the same.
  */
 export async function undecodableFinding(ctx: CommandContext, e: unknown): Promise<number> {
-  const files = isSidecarError(e) && e.code === 'CORRUPT' ? e.details?.files : undefined;
-  if (!Array.isArray(files)) throw e;
-  const failed = { ok: false, digest: null, error: { code: 'CORRUPT', message: (e as Error).message }, undecodable: files as string[] };
+  const files = undecodableFiles(e);
+  if (files === undefined) throw e;
+  const failed = { ok: false, digest: null, error: { code: 'CORRUPT', message: (e as Error).message }, undecodable: files };
   await emit(ctx, { result: failed, what: 'tree digest', human: () => ['no digest: these sidecars cannot be decoded', ...failed.undecodable.map((f) => `  ${f}`)] });
   return EXIT_FINDINGS;
 }

@@ -36,11 +36,8 @@ export function convertItemLine(root: string, item: ConvertItem, dryRun: boolean
   const src = rel(root, item.source);
   const arrow = item.target !== null && item.target !== item.source ? ` → ${rel(root, item.target)}` : '';
   if (item.action === 'conflict') return `${style.yellow('conflict')}  ${src}${arrow}: ${why(item, 'the files of this image disagree')}`;
-  if (!item.ok) {
-    const reason = SKIP_REASONS[item.action];
-    return `${style.red('failed')}    ${src}${arrow}: ${reason !== undefined ? `${reason}: ` : ''}${why(item, 'failed')}`;
-  }
   const reason = SKIP_REASONS[item.action];
+  if (!item.ok) return `${style.red('failed')}    ${src}${arrow}: ${reason !== undefined ? `${reason}: ` : ''}${why(item, 'failed')}`;
   if (reason !== undefined) {
     return `${style.dim('skip')}      ${src}: ${item.action === 'skip-corrupt' && item.error ? `${reason}: ${why(item, '')}` : reason}`;
   }

@@ -247,9 +247,9 @@ function nfcTwinSidecars(dir: string): Map<string, string[]> {
   if (!l.asciiTwins) {
     const m = new Map<string, string[]>();
     for (const e of l.entries) {
-      if (isAscii(e.name) || !isSidecarName(nfc(e.name))) continue;
+      if (isAscii(e.name)) continue;
       const n = nfc(e.name);
-      if (!isAscii(n)) continue;
+      if (!isAscii(n) || !isSidecarName(n)) continue;
       const list = m.get(n);
       if (list) list.push(e.name);
       else m.set(n, [e.name]);

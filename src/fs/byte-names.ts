@@ -89,15 +89,7 @@ export function rawArgs(argv: readonly string[] = process.argv, cmdlinePath = '/
   } catch {
     return null;
   }
-  const parts: Buffer[] = [];
-  let start = 0;
-  for (let i = 0; i < raw.length; i++) {
-    if (raw[i] === 0) {
-      parts.push(raw.subarray(start, i));
-      start = i + 1;
-    }
-  }
-  if (start < raw.length) parts.push(raw.subarray(start));
+  const parts = nulSeparated(raw);
   const args = argv.slice(2);
   if (parts.length < args.length) return null;
   const tail = parts.slice(parts.length - args.length);
@@ -137,14 +129,22 @@ export function rawEnvValue(name: string, environPath = '/proc/self/environ'): B
     return undefined;
   }
   const prefix = Buffer.from(`${name}=`);
-  let start = 0;
-  while (start < raw.length) {
-    let end = raw.indexOf(0, start);
-    if (end < 0) end = raw.length;
-    if (end - start >= prefix.length && raw.subarray(start, start + prefix.length).equals(prefix)) return raw.subarray(start + prefix.length, end);
-    start = end + 1;
-  }
+  for (const part of nulSeparated(raw)) if (part.subarray(0, prefix.length).equals(prefix)) return part.subarray(prefix.length);
   return null;
+}
+
+/** The parts of a /proc file whose strings each end with NUL (cmdline, environ); a last one without its NUL counts too. */
+function nulSeparated(raw: Buffer): Buffer[] {
+  const parts: Buffer[] = [];
+  let start = 0;
+  for (let i = 0; i < raw.length; i++) {
+    if (raw[i] === 0) {
+      parts.push(raw.subarray(start, i));
+      start = i + 1;
+    }
+  }
+  if (start < raw.length) parts.push(raw.subarray(start));
+  return parts;
 }
 
 /**

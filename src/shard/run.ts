@@ -8,7 +8,7 @@
  */
 import { createHash } from 'node:crypto';
 import { resolve } from 'node:path';
-import { errors, isSidecarError } from '../errors.js';
+import { errors, undecodableFiles } from '../errors.js';
 import { DEFAULT_MAX_FILE_SIZE, readInputLimited } from '../fs/read-file.js';
 import { canonicalJson } from '../formats/canonical.js';
 import { keyringIds } from '../crypto/keys.js';
@@ -159,9 +159,9 @@ export async function hashShard(root: string, opts: HashOptions & ShardRunOption
   } catch (e) {
     // A canonical digest cannot leave a file out: the unsharded run lists these and gives no
     // digest (exit 1); the shard says which are its own, and the merge gives that list whole.
-    const files = isSidecarError(e) && e.code === 'CORRUPT' ? e.details?.files : undefined;
-    if (!Array.isArray(files)) throw e;
-    const summary: HashShardSummary = { version: CANON_VERSION, all_files: false, files: 0, bytes: 0, undecodable: files as string[] };
+    const files = undecodableFiles(e);
+    if (files === undefined) throw e;
+    const summary: HashShardSummary = { version: CANON_VERSION, all_files: false, files: 0, bytes: 0, undecodable: files };
     await out.write(headerLine({ ...h, image_sidecar_shard: SHARD_FORMAT_UNDECODABLE }));
     await out.write(trailerLine(0, summary));
     return summary;
