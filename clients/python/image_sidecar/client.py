@@ -242,22 +242,17 @@ class ImageSidecarManager:
             ident = "unreadable"
         return (self.key_file, env_file, passphrase, ident)
 
-    def _local_read_allowed(self) -> bool:
-        """Local reads are on, and no key is given, or the library accepted the keys as they are now:
-        it checks them on every call (a missing or malformed key file is its error), so with keys the
-        first read, and the first after they change, is the library's."""
-        if not self.local_reads:
-            return False
-        sig = self._key_signature()
-        return sig is None or sig == self._keys_accepted
-
     # ----------------------------------------------------------------- per image
 
     def read_data(self, image_path: PathLike) -> Dict[str, Any]:
         """The image's whole sidecar as a dict; ``{}`` when it has none. Raises CORRUPT rather than
         guessing when sidecars exist but none can be read."""
         image = _abs(image_path)
-        if self._local_read_allowed():
+        # With keys given, the library checks them on every call (a missing or malformed key file is
+        # its error): the first read, and the first after they change, is the library's; local reads
+        # resume once it has read with the keys as they are.
+        sig = self._key_signature() if self.local_reads else None
+        if self.local_reads and (sig is None or sig == self._keys_accepted):
             try:
                 data = read_local(image, self.max_file_size)
             except NotLocal:
@@ -269,7 +264,6 @@ class ImageSidecarManager:
                 self.read_counts["local"] += 1
                 return data
         self.read_counts["library"] += 1
-        sig = self._key_signature() if self.local_reads else None
         server = self._connection()
         if server is not None:
             data = server.request("read", {"image": image})

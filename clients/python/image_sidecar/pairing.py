@@ -327,7 +327,7 @@ def _lstat_image(path: str) -> Tuple[str, bool]:
                 if n != name and _nfc(n) == want:
                     return _lstat_image(os.path.join(directory, n))
         raise NotLocal("image does not exist") from None
-    except (OSError, ValueError) as e:  # ValueError: a NUL in the path (the library's IO error)
+    except (OSError, ValueError) as e:  # ValueError: a NUL in the path (the client refuses it first: USAGE)
         raise NotLocal("cannot stat the image: %s" % e) from None
     if stat.S_ISDIR(st.st_mode):
         raise NotLocal("a directory, not an image")
