@@ -419,38 +419,43 @@ fs.linkSync = function (a, b) { const r = link.apply(this, arguments); after(b);
   return hook;
 }
 
+/** `mv a/IMG_1.jpg DEST` by the CLI while a writer without the lock writes `sidecar` once the image lands at DEST (unlockedWriterHook). */
+function mvWhileAWriterSaves(root: string, dest: string, sidecar: string, content: string) {
+  const hookDir = tempDir('isc-hook-');
+  try {
+    const hook = unlockedWriterHook(hookDir, join(dest, 'IMG_1.jpg'), sidecar, content);
+    return spawnSync(process.execPath, ['-r', hook, BUNDLE, 'mv', join(root, 'a/IMG_1.jpg'), dest, '--json'], { encoding: 'utf8', timeout: 60_000 });
+  } finally {
+    removeTree(hookDir);
+  }
+}
+
 test('1 mv: a sidecar a writer without the lock replaced at the source during the move goes with the image (it was unlinked: its results lost, exit 0)', async () => {
   const root = makeTree({ 'a/IMG_1.jpg': bytes(400, 1), b: { dir: true } });
-  const hookDir = tempDir('isc-hook-');
   try {
     fs.writeFileSync(join(root, 'a/IMG_1.json'), JSON.stringify({ ...sidecarData('IMG_1.jpg'), face_detection: { run: 'old' } }));
     const newer = JSON.stringify({ ...sidecarData('IMG_1.jpg'), face_detection: { run: 'newer, from the pipeline' } });
-    const hook = unlockedWriterHook(hookDir, join(root, 'b/IMG_1.jpg'), join(root, 'a/IMG_1.json'), newer);
-    const r = spawnSync(process.execPath, ['-r', hook, BUNDLE, 'mv', join(root, 'a/IMG_1.jpg'), join(root, 'b'), '--json'], { encoding: 'utf8', timeout: 60_000 });
+    const r = mvWhileAWriterSaves(root, join(root, 'b'), join(root, 'a/IMG_1.json'), newer);
     assert.equal(r.status, 0, r.stderr);
     assert.deepEqual(names(join(root, 'a')), []);
     assert.deepEqual(names(join(root, 'b')), ['IMG_1.jpg', 'IMG_1.json']);
     assert.equal(fs.readFileSync(join(root, 'b/IMG_1.json'), 'utf8'), newer, 'the pipeline\'s newer file went with the image');
   } finally {
     removeTree(root);
-    removeTree(hookDir);
   }
 });
 
 test('1 mv: a sidecar a writer without the lock wrote at the destination during the move (it found the image there) is kept; the source\'s older file goes', async () => {
   const root = makeTree({ 'a/IMG_1.jpg': bytes(400, 1), b: { dir: true } });
-  const hookDir = tempDir('isc-hook-');
   try {
     fs.writeFileSync(join(root, 'a/IMG_1.json'), JSON.stringify({ ...sidecarData('IMG_1.jpg'), face_detection: { run: 'old' } }));
     const newer = JSON.stringify({ ...sidecarData('IMG_1.jpg'), face_detection: { run: 'newer, saved where the image now is' } });
-    const hook = unlockedWriterHook(hookDir, join(root, 'b/IMG_1.jpg'), join(root, 'b/IMG_1.json'), newer);
-    const r = spawnSync(process.execPath, ['-r', hook, BUNDLE, 'mv', join(root, 'a/IMG_1.jpg'), join(root, 'b'), '--json'], { encoding: 'utf8', timeout: 60_000 });
+    const r = mvWhileAWriterSaves(root, join(root, 'b'), join(root, 'b/IMG_1.json'), newer);
     assert.equal(r.status, 0, r.stderr);
     assert.deepEqual(names(join(root, 'a')), []);
     assert.equal(fs.readFileSync(join(root, 'b/IMG_1.json'), 'utf8'), newer, 'the save at the destination was replaced by the older file');
   } finally {
     removeTree(root);
-    removeTree(hookDir);
   }
 });
 
@@ -462,19 +467,16 @@ test('1 mv to another file system: a sidecar replaced at the source during the m
     return t.skip('no second file system at /dev/shm');
   }
   const dest = fs.mkdtempSync(join(shm, 'isc-xdev-'));
-  const hookDir = tempDir('isc-hook-');
   try {
     fs.writeFileSync(join(root, 'a/IMG_1.json'), JSON.stringify({ ...sidecarData('IMG_1.jpg'), face_detection: { run: 'old' } }));
     const newer = JSON.stringify({ ...sidecarData('IMG_1.jpg'), face_detection: { run: 'newer, from the pipeline' } });
-    const hook = unlockedWriterHook(hookDir, join(dest, 'IMG_1.jpg'), join(root, 'a/IMG_1.json'), newer);
-    const r = spawnSync(process.execPath, ['-r', hook, BUNDLE, 'mv', join(root, 'a/IMG_1.jpg'), dest, '--json'], { encoding: 'utf8', timeout: 60_000 });
+    const r = mvWhileAWriterSaves(root, dest, join(root, 'a/IMG_1.json'), newer);
     assert.equal(r.status, 1, r.stderr);
     assert.match(r.stdout + r.stderr, /changed at the source during the move/);
     assert.equal(fs.readFileSync(join(root, 'a/IMG_1.json'), 'utf8'), newer, 'the newer file stays where the writer put it');
     assert.ok(fs.existsSync(join(dest, 'IMG_1.jpg')) && fs.existsSync(join(dest, 'IMG_1.json')));
   } finally {
     removeTree(root);
-    removeTree(hookDir);
     fs.rmSync(dest, { recursive: true, force: true });
   }
 });
@@ -611,17 +613,14 @@ test('1 mv: a symlinked image killed after its new link was made (its text rewri
 
 test('1 mv: a sidecar a writer without the lock made under a new name at the source during the move is named (left an orphan, exit 0)', async () => {
   const root = makeTree({ 'a/IMG_1.jpg': bytes(400, 1), b: { dir: true } });
-  const hookDir = tempDir('isc-hook-');
   try {
     fs.writeFileSync(join(root, 'a/IMG_1.json'), JSON.stringify(sidecarData('IMG_1.jpg')));
-    const hook = unlockedWriterHook(hookDir, join(root, 'b/IMG_1.jpg'), join(root, 'a/IMG_1.jpg.json'), JSON.stringify({ ...sidecarData('IMG_1.jpg'), late: true }));
-    const r = spawnSync(process.execPath, ['-r', hook, BUNDLE, 'mv', join(root, 'a/IMG_1.jpg'), join(root, 'b'), '--json'], { encoding: 'utf8', timeout: 60_000 });
+    const r = mvWhileAWriterSaves(root, join(root, 'b'), join(root, 'a/IMG_1.jpg.json'), JSON.stringify({ ...sidecarData('IMG_1.jpg'), late: true }));
     assert.equal(r.status, 1, r.stderr);
     assert.match(r.stdout + r.stderr, /appeared at the source during the move[^\n]*IMG_1\.jpg\.json/);
     assert.ok(fs.existsSync(join(root, 'a/IMG_1.jpg.json')), 'left where the writer put it');
   } finally {
     removeTree(root);
-    removeTree(hookDir);
   }
 });
 

@@ -44,6 +44,15 @@ class Collect implements LineSink {
   }
 }
 
+/** A shard output `f` writes, as the file `name` in `dir` (its path). */
+async function writeShard(dir: string, name: string, f: (c: Collect) => Promise<unknown>): Promise<string> {
+  const c = new Collect();
+  await f(c);
+  const p = join(dir, name);
+  writeFileSync(p, c.text);
+  return p;
+}
+
 /** One sample library for the whole file (generated once, removed at the end). */
 const sampleBase = tempDir('isc-shard-');
 after(() => removeTree(sampleBase));
@@ -338,13 +347,7 @@ test('merge refuses mixed roots, N, commands, options and tool versions, a missi
   const other = join(testDir(t, 'isc-shard-other-'), 'lib');
   await generateSampleLibrary(other, { images: 20, seed: 2 });
   const dir = testDir(t, 'isc-shard-refuse-');
-  const write = async (name: string, f: (c: Collect) => Promise<unknown>) => {
-    const c = new Collect();
-    await f(c);
-    const p = join(dir, name);
-    writeFileSync(p, c.text);
-    return p;
-  };
+  const write = (name: string, f: (c: Collect) => Promise<unknown>) => writeShard(dir, name, f);
   const s = (i: number, n: number, extra: object = {}) => ({ ...ENGINE, shard: { index: i, count: n }, ...extra });
   const a0 = await write('a0', (c) => statsShard(root, s(0, 2), c));
   const a1 = await write('a1', (c) => statsShard(root, s(1, 2), c));
@@ -417,13 +420,7 @@ test('merge checks every end line and every item before it writes anything: a su
   const root = await sample();
   const dir = testDir(t, 'isc-shard-ends-');
   const s = (i: number) => ({ ...ENGINE, shard: { index: i, count: 2 } });
-  const write = async (name: string, f: (c: Collect) => Promise<unknown>) => {
-    const c = new Collect();
-    await f(c);
-    const p = join(dir, name);
-    writeFileSync(p, c.text);
-    return p;
-  };
+  const write = (name: string, f: (c: Collect) => Promise<unknown>) => writeShard(dir, name, f);
   const stats0 = await write('st0', (c) => statsShard(root, s(0), c));
   const stats1 = await write('st1', (c) => statsShard(root, s(1), c));
   const val0 = await write('va0', (c) => validateShard(root, s(0), c));
