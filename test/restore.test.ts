@@ -253,7 +253,9 @@ test('a restore racing a save into the same sidecar never loses the quarantined 
 });
 
 test('restore leaves in the quarantine a file whose image has a sidecar saved since (put back, the older file was read first: the new results hid); an undo of resolve still puts copies back beside the file it kept', async () => {
-  const root = makeTree({ 'a/I1.jpg': FAKE_JPEG, 'a/I2.jpg': FAKE_JPEG });
+  // I2.jpg's bytes differ from I1.jpg's: with the same size and a modification time in the same
+  // clock tick, relink's evidence took I1.bin for I2.jpg's and cleanup left it (a rare flake).
+  const root = makeTree({ 'a/I1.jpg': FAKE_JPEG, 'a/I2.jpg': Buffer.concat([FAKE_JPEG, Buffer.from('I2')]) });
   const away = tempDir('isc-away-');
   try {
     await saveSidecar(join(root, 'a/I1.jpg'), 'res', { who: 'old' }, { format: 'bin' });
