@@ -64,10 +64,19 @@ export function isSidecarError(e: unknown): e is SidecarError {
   return e instanceof SidecarError;
 }
 
-/** The files an `errors.undecodable` error lists, or undefined for any other error. */
-export function undecodableFiles(e: unknown): string[] | undefined {
-  const files = isSidecarError(e) && e.code === 'CORRUPT' ? e.details?.files : undefined;
-  return Array.isArray(files) ? (files as string[]) : undefined;
+/** A path a tree digest could not read (root-relative, POSIX), with why. */
+export interface UnreadablePath {
+  path: string;
+  code: ErrorCode;
+  message: string;
+}
+
+/** What an `errors.notDigested` error lists, or undefined for any other error. */
+export function notDigestedOf(e: unknown): { undecodable: string[]; unreadable: UnreadablePath[]; unreadableCount: number } | undefined {
+  const d = isSidecarError(e) ? e.details : undefined;
+  if (!d || !Array.isArray(d.files) || !Array.isArray(d.unreadable)) return undefined;
+  const unreadable = d.unreadable as UnreadablePath[];
+  return { undecodable: d.files as string[], unreadable, unreadableCount: typeof d.unreadableCount === 'number' ? d.unreadableCount : unreadable.length };
 }
 
 /** The error of JSON that parses but is not an object (errors.notAnObject): another tool's file, not a damaged sidecar. */
@@ -149,11 +158,18 @@ export const errors = {
     new SidecarError('OUTSIDE_ROOT', `refusing to touch ${path}: it is outside the root ${root}`, { path, details: { root } }),
   incompleteScan: (detail: string) => new SidecarError('INCOMPLETE_SCAN', `the scan was incomplete: ${detail}`),
   guard: (detail: string) => new SidecarError('GUARD', detail),
-  /** Files a whole-tree result cannot leave out (e.g. a canonical hash); `details.files` lists them. */
-  undecodable: (files: string[]) =>
-    new SidecarError('CORRUPT', `${files.length} sidecar file(s) cannot be decoded: ${files.slice(0, 5).join(', ')}${files.length > 5 ? ', …' : ''}`, {
-      details: { files },
-    }),
+  /**
+   * A whole-tree result (a tree digest) that cannot leave a file out: `details.files` the sidecars
+   * that do not decode, `details.unreadable` the paths not read (the first ones, of
+   * `details.unreadableCount`). CORRUPT when a file does not decode, else the first path's code.
+   */
+  notDigested: (files: string[], unreadable: UnreadablePath[] = [], unreadableCount = unreadable.length) => {
+    const parts: string[] = [];
+    if (files.length > 0) parts.push(`${files.length} sidecar file(s) cannot be decoded: ${files.slice(0, 5).join(', ')}${files.length > 5 ? ', …' : ''}`);
+    if (unreadableCount > 0) parts.push(`${unreadableCount} path(s) cannot be read (first: ${unreadable[0]?.message ?? '?'})`);
+    const code: ErrorCode = files.length > 0 ? 'CORRUPT' : (unreadable[0]?.code ?? 'IO');
+    return new SidecarError(code, parts.join('; '), { details: { files, unreadable, unreadableCount } });
+  },
   notRegularFile: (path: string) => new SidecarError('IO', `${path}: not a regular file (FIFO, socket, device or directory)`, { path }),
   schema: (detail: string, path?: string) => new SidecarError('SCHEMA', `${where(path)}invalid JSON Schema: ${detail}`, { path }),
   /** `--shard` that is not I/N or auto/N with a usable index. */

@@ -1,6 +1,7 @@
 /** `hash` and `verify` end to end: stable digests, manifests, differences → exit 1. */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FAKE_JPEG, makeCornerTree, makeTree, parseJson, removeTree, runCli, sidecarData, tempDir } from './helpers/cli.js';
@@ -66,6 +67,29 @@ describe('cli hash and verify', () => {
     assert.equal(existsSync(manifest), false);
     // The byte hash covers the file as bytes and still works.
     assert.equal((await runCli(['hash', root])).code, 0);
+  });
+
+  it('a FIFO named like a sidecar: exit 1 with the path named and no digest (it was exit 2, as a fatal error), in a run and in a merge of shards', async () => {
+    const lib = makeTree({ 'A.jpg': FAKE_JPEG, 'A.json': { json: sidecarData('A.jpg', 1, 16) }, 'B.jpg': FAKE_JPEG });
+    const fifo = join(lib, 'B.json');
+    if (spawnSync('mkfifo', [fifo]).status !== 0) return;
+    for (const args of [[], ['--all-files'], ['--canonical']]) {
+      const r = await runCli(['hash', lib, ...args]);
+      assert.equal(r.code, 1, `${args.join(' ')}: ${r.stderr}`);
+      const res = parseJson<{ ok: boolean; digest: null; unreadable: { path: string; message: string }[]; unreadable_count: number }>(r);
+      assert.equal(res.digest, null);
+      assert.deepEqual(res.unreadable.map((u) => u.path), ['B.json']);
+      assert.match(res.unreadable[0].message, /not a regular file/);
+    }
+    const shards = [0, 1].map((i) => join(out, `fifo-${i}.jsonl`));
+    for (let i = 0; i < 2; i++) {
+      const r = await runCli(['hash', lib, '--shard', `${i}/2`, '-o', shards[i]]);
+      assert.ok(r.code === 0 || r.code === 1, r.stderr);
+    }
+    const m = await runCli(['merge', ...shards]);
+    assert.equal(m.code, 1, m.stderr);
+    assert.equal(m.stdout, (await runCli(['hash', lib])).stdout, 'the merge gives the unsharded answer');
+    removeTree(lib);
   });
 
   it('verify against a manifest: exit 0 when equal, 1 with changed / missing / extra listed', async () => {

@@ -8,7 +8,8 @@ import fc from 'fast-check';
 import { hashTree, listTree } from '../src/integrity/tree-hash.js';
 import { canonicalDigest, compareUtf8, keyedDigest } from '../src/formats/digest.js';
 import { encodeSidecar } from '../src/formats/codec.js';
-import { SidecarError } from '../src/errors.js';
+import { notDigestedOf, SidecarError } from '../src/errors.js';
+import { verifyTree } from '../src/integrity/verify.js';
 import type { JsonObject, SidecarFormat } from '../src/types.js';
 import { FAKE_JPEG, sidecarData, testDir } from './helpers/tree.js';
 import { campaign } from './helpers/campaign.js';
@@ -262,6 +263,65 @@ test('read errors fail loudly: unaddressable name, FIFO, unreadable directory', 
   await assert.rejects(hashTree(root, { engine: 'inline', canonical: true }), (e: unknown) => e instanceof SidecarError && e.code === 'IO');
   fs.rmSync(badDir, { recursive: true });
   await hashTree(root, { engine: 'inline' });
+});
+
+test('a tree with several paths that cannot be read: the run goes through it and names every one, no digest (a FIFO named like a sidecar stopped it at the first: exit 2)', async (t) => {
+  const root = testDir(t);
+  put(root, 'ok.json', '{}');
+  put(root, 'IMG_1.jpg', FAKE_JPEG);
+  put(root, 'IMG_1.json', encodeSidecar({ sidecar_info: {} }, 'json'));
+  fs.mkdirSync(path.join(root, 'sub'));
+  if (spawnSync('mkfifo', [path.join(root, 'pipe.json'), path.join(root, 'sub', 'z.bin')]).status !== 0) {
+    t.skip('mkfifo is not available');
+    return;
+  }
+  fs.writeFileSync(Buffer.concat([Buffer.from(root + '/bad-'), Buffer.from([0xff]), Buffer.from('.json')]), '{}');
+  const badDir = Buffer.concat([Buffer.from(root + '/dir-'), Buffer.from([0xc3, 0x28])]);
+  fs.mkdirSync(badDir);
+  fs.writeFileSync(Buffer.concat([badDir, Buffer.from('/x.json')]), '{}');
+
+  const listing = await listTree(root, { engine: 'inline' });
+  assert.deepEqual(listing.entries.map((e) => e.key), ['IMG_1.json', 'ok.json'], 'every readable file is still hashed');
+  assert.equal(listing.unreadableCount, 4);
+  const names = listing.unreadable.map((u) => u.path);
+  assert.deepEqual(names, [...names].sort(compareUtf8), 'named in UTF-8 order');
+  assert.ok(names.includes('pipe.json') && names.includes('sub/z.bin'), names.join(', '));
+  for (const u of listing.unreadable) assert.equal(u.code, 'IO', u.message);
+  assert.ok(listing.unreadable.some((u) => /UTF-8/.test(u.message)) && listing.unreadable.some((u) => /regular file/.test(u.message)));
+  for (const opts of [{}, { canonical: true }, { allFiles: true }]) {
+    const e = await hashTree(root, { engine: 'threads', workers: 2, ...opts }).then(() => assert.fail('no digest of a tree with unreadable paths'), (x: unknown) => x);
+    const not = notDigestedOf(e);
+    assert.ok(not, String(e));
+    assert.ok(not.unreadable.some((u) => u.path === 'pipe.json') && not.unreadable.some((u) => u.path === 'sub/z.bin'), JSON.stringify(opts));
+    assert.equal(not.unreadableCount, not.unreadable.length);
+  }
+
+  // verify: the manifest of the readable tree, then a FIFO where a file was: not verified, not "missing".
+  fs.rmSync(path.join(root, 'pipe.json'));
+  fs.rmSync(path.join(root, 'sub', 'z.bin'));
+  fs.rmSync(badDir, { recursive: true });
+  fs.rmSync(Buffer.concat([Buffer.from(root + '/bad-'), Buffer.from([0xff]), Buffer.from('.json')]));
+  const manifest = path.join(testDir(t), 'm.json');
+  await hashTree(root, { engine: 'inline', manifest });
+  fs.rmSync(path.join(root, 'ok.json'));
+  spawnSync('mkfifo', [path.join(root, 'ok.json')]);
+  const v = await verifyTree(root, manifest, { engine: 'inline' });
+  assert.equal(v.ok, false);
+  assert.deepEqual([v.missing, v.changed, v.extra], [[], [], []]);
+  assert.deepEqual(v.unreadable.map((u) => u.path), ['ok.json']);
+});
+
+test('unreadable paths past 200: the first 200 in UTF-8 order are named, all are counted', async (t) => {
+  const root = testDir(t);
+  put(root, 'ok.json', '{}');
+  const fifos = Array.from({ length: 205 }, (_, i) => path.join(root, `p${String(i).padStart(3, '0')}.json`));
+  if (spawnSync('mkfifo', fifos).status !== 0) {
+    t.skip('mkfifo is not available');
+    return;
+  }
+  const listing = await listTree(root, { engine: 'threads', workers: 2 });
+  assert.equal(listing.unreadableCount, 205);
+  assert.deepEqual(listing.unreadable.map((u) => u.path), fifos.slice(0, 200).map((f) => path.basename(f)));
 });
 
 test('a file without read permission fails with PERMISSION', async (t) => {

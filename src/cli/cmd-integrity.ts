@@ -1,5 +1,5 @@
 /** `hash DIR` (tree digest, optional manifest) and `verify --manifest FILE DIR` (exit 1 on any difference). */
-import { errors, EXIT_CLEAN, EXIT_FINDINGS, undecodableFiles } from '../errors.js';
+import { errors, EXIT_CLEAN, EXIT_FINDINGS, notDigestedOf } from '../errors.js';
 import { engineOptions, inputDirectory, optString, type CommandContext } from './context.js';
 import { emit } from './emit.js';
 import { progressFor } from './progress.js';
@@ -26,7 +26,7 @@ async function runHash(ctx: CommandContext): Promise<number> {
       onProgress: progress.update,
     });
   } catch (e) {
-    return undecodableFinding(ctx, e);
+    return notDigestedFinding(ctx, e);
   } finally {
     progress.finish();
   }
@@ -36,15 +36,25 @@ async function runHash(ctx: CommandContext): Promise<number> {
 }
 
 /**
- * Sidecars that cannot be decoded: a canonical digest without them would vouch for data it never
- * saw. A finding (exit 1) that lists them, not a crash; no digest, no manifest. (Any other error
- * goes on.) The merge of hash shards gives the same.
+ * Files a tree digest cannot leave out (it would vouch for data it never saw): sidecars that do not
+ * decode (canonical), paths that cannot be read. A finding (exit 1) that lists them all, not a stop
+ * at the first; no digest, no manifest. (Any other error goes on.) The merge of hash shards gives the same.
  */
-export async function undecodableFinding(ctx: CommandContext, e: unknown): Promise<number> {
-  const files = undecodableFiles(e);
-  if (files === undefined) throw e;
-  const failed = { ok: false, digest: null, error: { code: 'CORRUPT', message: (e as Error).message }, undecodable: files };
-  await emit(ctx, { result: failed, what: 'tree digest', human: () => ['no digest: these sidecars cannot be decoded', ...failed.undecodable.map((f) => `  ${f}`)] });
+export async function notDigestedFinding(ctx: CommandContext, e: unknown): Promise<number> {
+  const not = notDigestedOf(e);
+  if (not === undefined) throw e;
+  const err = e as { code: string; message: string };
+  const failed = { ok: false, digest: null, error: { code: err.code, message: err.message }, undecodable: not.undecodable, unreadable: not.unreadable, unreadable_count: not.unreadableCount };
+  const human = (): string[] => {
+    const lines: string[] = [];
+    if (not.undecodable.length > 0) lines.push('no digest: these sidecars cannot be decoded', ...not.undecodable.map((f) => `  ${f}`));
+    if (not.unreadableCount > 0) {
+      lines.push(`no digest: ${not.unreadableCount === not.unreadable.length ? 'these paths' : `${not.unreadableCount} paths (the first ${not.unreadable.length} named)`} cannot be read`);
+      for (const u of not.unreadable) lines.push(`  ${u.message}`);
+    }
+    return lines;
+  };
+  await emit(ctx, { result: failed, what: 'tree digest', human });
   return EXIT_FINDINGS;
 }
 

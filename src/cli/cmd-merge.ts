@@ -42,7 +42,7 @@ export async function run(ctx: CommandContext): Promise<number> {
       try {
         result = await m.mergeHash(files, { manifest });
       } catch (e) {
-        return (await import('./cmd-integrity.js')).undecodableFinding(ctx, e);
+        return (await import('./cmd-integrity.js')).notDigestedFinding(ctx, e);
       }
       await emit(ctx, { result, what: 'tree digest', human: (style) => hashSummary(result, manifest, style) });
       return EXIT_CLEAN;

@@ -59,7 +59,7 @@ export async function runShard(ctx: CommandContext, command: ShardCommand): Prom
           }
           case 'hash': {
             const r = await run.hashShard(dir, { ...opts, canonical: ctx.opts.canonical === true, allFiles: ctx.opts.allFiles === true, manifest: optString(ctx, 'manifest'), onProgress: progress.update }, sink);
-            clean = (r.undecodable ?? []).length === 0;
+            clean = (r.undecodable ?? []).length === 0 && (r.unreadable_count ?? 0) === 0;
             break;
           }
         }

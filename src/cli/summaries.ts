@@ -136,7 +136,8 @@ export function hashSummary(h: TreeHash, manifest: string | undefined, style: St
 }
 
 export function verifySummary(v: VerifyResult, style: Style): string[] {
-  const lines = [v.ok ? style.green(`OK: ${v.checked} entries match the manifest`) : style.red('The tree differs from the manifest')];
+  const differs = v.missing.length + v.changed.length + v.extra.length > 0;
+  const lines = [v.ok ? style.green(`OK: ${v.checked} entries match the manifest`) : style.red(differs ? 'The tree differs from the manifest' : 'Not verified: some paths could not be read or decoded')];
   const section = (title: string, list: readonly string[]) => {
     if (list.length === 0) return;
     lines.push(`${title} (${list.length}):`);
@@ -146,6 +147,12 @@ export function verifySummary(v: VerifyResult, style: Style): string[] {
   section('missing', v.missing);
   section('changed', v.changed);
   section('extra', v.extra);
+  section('cannot be decoded', v.undecodable);
+  if (v.unreadable_count > 0) {
+    lines.push(`cannot be read (${v.unreadable_count}):`);
+    for (const u of v.unreadable.slice(0, SHOWN)) lines.push(`  ${u.message}`);
+    lines.push(...more(v.unreadable_count, Math.min(SHOWN, v.unreadable.length)));
+  }
   return lines;
 }
 

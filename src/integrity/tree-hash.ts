@@ -8,11 +8,14 @@
  * canonical mode (isc-canon-v1): the decoded data of each image's effective sidecar, keyed by the
  *   image, so the same data stored as json, bin, rkyv or legacy gives the same digest.
  *
- * Any read error (unreadable file or directory, unaddressable name, special file) throws: a hash
- * that silently skipped a file would vouch for data it never saw.
+ * A hash that silently skipped a file would vouch for data it never saw: a tree with a file that
+ * cannot be read (an unreadable file or folder, a name that is not UTF-8, a FIFO or device named like
+ * a sidecar) or, in canonical mode, decoded gets no digest. The run still goes through the whole
+ * tree so that every such path is named (`TreeListing.undecodable` / `unreadable`; hashTree throws
+ * errors.notDigested listing them).
  */
-import { join, resolve } from 'node:path';
-import { errorFromJSON, errors, type ErrorCode } from '../errors.js';
+import { join, relative, resolve, sep } from 'node:path';
+import { errors, type ErrorCode, type UnreadablePath } from '../errors.js';
 import { openScanCache } from '../incremental/scan-cache.js';
 import { assertDirectory, ScanSession } from '../scan/session.js';
 import type { ScanRecord, ScanSidecar } from '../scan/records.js';
@@ -65,6 +68,12 @@ export interface TreeListing {
   entries: TreeEntry[];
   files: number;
   bytes: number;
+  /** canonical mode: sidecars that cannot be decoded (root-relative); none when strict is false. */
+  undecodable: string[];
+  /** Paths that could not be read, the first UNREADABLE_NAMED in tree order; none when strict is false. */
+  unreadable: UnreadablePath[];
+  /** All of them (`unreadable` names the first). */
+  unreadableCount: number;
 }
 
 export interface ListOptions extends HashOptions {
@@ -82,9 +91,31 @@ export interface ListOptions extends HashOptions {
 }
 
 const READ_CODES: ReadonlySet<string> = new Set<ErrorCode>(['PERMISSION', 'IO', 'NOT_FOUND', 'NOT_A_DIRECTORY', 'READ_ONLY']);
+/** Unreadable paths named in a result (the rest are counted), as a scan names its problems. */
+export const UNREADABLE_NAMED = 200;
 
-function failure(e: { code: string; message: string; path?: string }): Error {
-  return errorFromJSON({ code: (READ_CODES.has(e.code) ? e.code : 'IO') as ErrorCode, message: e.message, path: e.path });
+/**
+ * The paths a listing could not read, all counted; named: the UNREADABLE_NAMED first in UTF-8 order
+ * (the same ones whatever order threads and the walk meet them in, so shards merge to them too).
+ */
+export class UnreadablePaths {
+  private kept: UnreadablePath[] = [];
+  count = 0;
+  constructor(private readonly root: string) {}
+  add(abs: string, e: { code: string; message: string }): void {
+    this.count++;
+    const rel = relative(this.root, abs).split(sep).join('/');
+    this.kept.push({ path: rel, code: (READ_CODES.has(e.code) ? e.code : 'IO') as ErrorCode, message: e.message });
+    if (this.kept.length >= 2 * UNREADABLE_NAMED) this.kept = firstNamed(this.kept);
+  }
+  get named(): UnreadablePath[] {
+    return firstNamed(this.kept);
+  }
+}
+
+/** The UNREADABLE_NAMED first of `paths` in UTF-8 order. */
+export function firstNamed(paths: UnreadablePath[]): UnreadablePath[] {
+  return paths.sort((a, b) => compareUtf8(a.path, b.path)).slice(0, UNREADABLE_NAMED);
 }
 
 /** Hash a tree. With `manifest`, also write the per-file (or per-image) digests there. */
@@ -93,6 +124,7 @@ export async function hashTree(root: string, opts: HashOptions = {}): Promise<Tr
   const manifestPath = opts.manifest ? resolve(opts.manifest) : undefined;
   if (manifestPath) assertOutputNotManaged(manifestPath, 'manifest', opts.imageExtensions);
   const listing = await listTree(root, { ...opts, exclude: manifestPath ? [manifestPath] : undefined });
+  if (listing.undecodable.length > 0 || listing.unreadableCount > 0) throw errors.notDigested(listing.undecodable, listing.unreadable, listing.unreadableCount);
   const digest = treeDigest(listing.entries);
   if (manifestPath) await writeManifest(manifestPath, { version: listing.version, rootDigest: digest, allFiles: listing.allFiles, entries: listing.entries });
   return { version: listing.version, digest, tag: tagOf(listing.version, digest), files: listing.files, bytes: listing.bytes };
@@ -106,8 +138,8 @@ export async function listTree(root: string, opts: ListOptions = {}): Promise<Tr
   runtime.warm?.(); // every file is hashed: threads boot while the walk starts
   try {
     if (opts.canonical) {
-      const { entries, bytes } = await canonicalEntries(abs, { ...opts, runtime });
-      return { version: CANON_VERSION, allFiles: false, entries, files: entries.length, bytes };
+      const c = await canonicalEntries(abs, { ...opts, runtime });
+      return { version: CANON_VERSION, allFiles: false, files: c.entries.length, ...c };
     }
     return await bytesEntries(abs, { ...opts, runtime });
   } finally {
@@ -125,6 +157,7 @@ async function bytesEntries(root: string, opts: ListOptions & { runtime: Runtime
   const exclude = new Set(opts.exclude ?? []);
   const entries: TreeEntry[] = [];
   let bytes = 0;
+  const unreadable = new UnreadablePaths(root);
   const taskOpts: HashTaskOptions = { mode: 'bytes' };
   // A shard hashes the files of its own groups (pair.ts; a file of no group by its own stem).
   const shard = shardFilter(opts.shard, imageExtensionSet(opts.imageExtensions));
@@ -134,10 +167,8 @@ async function bytesEntries(root: string, opts: ListOptions & { runtime: Runtime
   async function* files(): AsyncGenerator<HashItem> {
     const walk = walkTree(root, {
       skipDirNames: SKIP_DIR_NAMES,
-      // An unreadable directory would silently drop its files from the hash: stop instead.
-      onProblem: (p) => {
-        throw p.error;
-      },
+      // An unreadable directory would silently drop its files from the hash: named.
+      onProblem: (p) => unreadable.add(p.path, p.error),
       signal: opts.signal,
     });
     for await (const listing of walk) {
@@ -148,22 +179,25 @@ async function bytesEntries(root: string, opts: ListOptions & { runtime: Runtime
         if (owns && !owns(e.name)) continue;
         const path = join(listing.path, e.name);
         if (exclude.has(path)) continue;
-        if (e.unaddressable) throw errors.fromFs({ code: 'EILSEQ', message: 'file name is not valid UTF-8; it cannot be read by name' }, path);
-        if (e.kind !== 'file') throw errors.notRegularFile(path);
-        yield { path, rel: listing.rel === '' ? e.name : `${listing.rel}/${e.name}` };
+        if (e.unaddressable) unreadable.add(path, errors.fromFs({ code: 'EILSEQ', message: 'file name is not valid UTF-8; it cannot be read by name' }, path));
+        else if (e.kind !== 'file') unreadable.add(path, errors.notRegularFile(path));
+        else yield { path, rel: listing.rel === '' ? e.name : `${listing.rel}/${e.name}` };
       }
     }
   }
   // Files are streamed through the hash in the worker: memory does not grow with their size.
   for await (const { item, result: r } of mapOrdered(opts.runtime, 'hash', taskOpts, files(), { signal: opts.signal })) {
-    if (r.error) throw failure(r.error);
+    if (r.error) {
+      unreadable.add(item.path, r.error);
+      continue;
+    }
     entries.push({ key: item.rel!, hex: r.digest! });
     bytes += r.size;
     if ((entries.length & 63) === 0) opts.onProgress?.(seen);
   }
   opts.onProgress?.(seen);
   sortByKey(entries);
-  return { version: TREE_VERSION, allFiles, entries, files: entries.length, bytes };
+  return { version: TREE_VERSION, allFiles, entries, files: entries.length, bytes, undecodable: [], unreadable: unreadable.named, unreadableCount: unreadable.count };
 }
 
 /** The image keys of a record whose effective sidecar counts for it, or null. */
@@ -181,17 +215,17 @@ function imageKeysOf(rec: ScanRecord, includeTargetSide: boolean): string[] | nu
 export async function canonicalEntries(
   root: string,
   opts: ListOptions & { runtime: Runtime },
-): Promise<{ entries: TreeEntry[]; bytes: number }> {
+): Promise<Pick<TreeListing, 'entries' | 'bytes' | 'undecodable' | 'unreadable' | 'unreadableCount'>> {
   const entries: TreeEntry[] = [];
   const strict = opts.strict !== false;
   let bytes = 0;
+  const unreadable = new UnreadablePaths(root);
   const taskOpts: HashTaskOptions = { mode: 'canonical', maxFileSize: opts.maxFileSize, maxDepth: opts.maxDepth, keyring: opts.keyring, fastStat: opts.fastStat };
   const undecodable: string[] = [];
   // Progress is the scan's: every file of the tree, the unit of the CLI's pre-walk total.
   const session = new ScanSession(root, { ...opts, runtime: opts.runtime }, openScanCache);
   async function* effective(): AsyncGenerator<HashItem> {
     for await (const rec of session) {
-      if (strict && !session.summary.complete) break;
       // Without a key the data of an encrypted sidecar is unknown: no digest rather than a wrong
       // one (nor one of an older plaintext candidate's data).
       const enc = strict ? encryptedAhead(rec) : null;
@@ -203,24 +237,22 @@ export async function canonicalEntries(
   }
   for await (const { item, result: r } of mapOrdered(opts.runtime, 'hash', taskOpts, effective(), { signal: opts.signal, weigh: (i) => i.size ?? 0 })) {
     if (r.error) {
-      if (strict) throw failure(r.error);
+      // (Read since the scan: it changed or went in between, or does not decode after all.)
+      if (strict && READ_CODES.has(r.error.code)) unreadable.add(item.path, r.error);
+      else if (strict) undecodable.push(relative(root, item.path).split(sep).join('/'));
       continue;
     }
     const keys = item.keys!;
     for (let k = 0; k < keys.length; k++) entries.push({ key: keys[k], hex: r.keyed![k], canonical: r.canonical });
     bytes += r.size;
   }
+  // A canonical digest that left a file out would vouch for data it never saw: what the scan could
+  // not read (it names the first of them, and counts all) and what does not decode are listed.
   const s = session.summary;
-  if (strict && !s.complete) {
-    const p = s.problems[0];
-    throw p ? failure(p) : errors.incompleteScan('a path could not be read');
-  }
-  // A canonical digest that left a file out would vouch for data it never saw.
-  if (undecodable.length > 0) {
-    throw errors.undecodable(undecodable.sort(compareUtf8));
-  }
+  if (strict) for (const p of s.problems) unreadable.add(p.path, p);
+  const unnamed = strict ? s.problemCount - s.problems.length : 0;
   sortByKey(entries);
-  return { entries, bytes };
+  return { entries, bytes, undecodable: strict ? undecodable.sort(compareUtf8) : [], unreadable: unreadable.named, unreadableCount: unreadable.count + unnamed };
 }
 
 /**

@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { errors } from '../errors.js';
+import { errors, type UnreadablePath } from '../errors.js';
 import { compareUtf8, CANON_VERSION, treeDigest, type KeyedHex } from '../formats/digest.js';
 import { readManifest } from './manifest.js';
 import { listTree, type HashOptions } from './tree-hash.js';
@@ -15,6 +15,11 @@ export interface VerifyResult {
   extra: string[];
   /** Manifest entries checked (each one is equal, changed or missing). */
   checked: number;
+  /** canonical: sidecars that cannot be decoded (their images' data is unknown). */
+  undecodable: string[];
+  /** Paths that could not be read, the first named (hash's rule); their entries are not called missing. */
+  unreadable: UnreadablePath[];
+  unreadable_count: number;
 }
 
 /**
@@ -60,8 +65,15 @@ export async function verifyTree(root: string, manifestPath: string, opts: HashO
       if (want !== e.hex) changed.push(e.key);
     }
   }
-  for (const key of manifest.files.keys()) if (!seen.has(key)) missing.push(key);
+  // A file that could not be read, or one in a folder that could not be, is not known to be gone.
+  const unread = new Set(listing.unreadable.map((u) => u.path));
+  const unreadUnder = (key: string): boolean => {
+    for (let i = key.lastIndexOf('/'); i > 0; i = key.lastIndexOf('/', i - 1)) if (unread.has(key.slice(0, i))) return true;
+    return false;
+  };
+  for (const key of manifest.files.keys()) if (!seen.has(key) && !unread.has(key) && !unreadUnder(key)) missing.push(key);
   missing.sort(compareUtf8);
   // `changed` and `extra` follow the listing, which is already in UTF-8 byte order.
-  return { ok: missing.length + changed.length + extra.length === 0, missing, changed, extra, checked: manifest.files.size };
+  const clean = missing.length + changed.length + extra.length + listing.undecodable.length + listing.unreadableCount === 0;
+  return { ok: clean, missing, changed, extra, checked: manifest.files.size, undecodable: listing.undecodable, unreadable: listing.unreadable, unreadable_count: listing.unreadableCount };
 }

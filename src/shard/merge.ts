@@ -134,9 +134,15 @@ export async function mergeFormatStats(files: readonly ShardFile[]): Promise<For
 /** hash: the tree digest of all shards' entries; with `manifest`, also the manifest `hash --manifest` writes. */
 export async function mergeHash(files: readonly ShardFile[], opts: { manifest?: string } = {}): Promise<TreeHash> {
   const { compareUtf8, sortByKey, tagOf, treeDigest } = await import('../formats/digest.js');
-  // Sidecars a shard could not decode: no digest, as the unsharded run (the same error, every shard's files).
-  const undecodable = files.flatMap((f) => (f.trailer.summary as HashShardSummary).undecodable ?? []);
-  if (undecodable.length > 0) throw errors.undecodable(undecodable.sort(compareUtf8));
+  // Sidecars a shard could not decode or paths it could not read: no digest, as the unsharded run
+  // (the same error, every shard's paths).
+  const { firstNamed } = await import('../integrity/tree-hash.js');
+  const sums = files.map((f) => f.trailer.summary as HashShardSummary);
+  const undecodable = sums.flatMap((s) => s.undecodable ?? []);
+  const unreadableCount = sums.reduce((n, s) => n + (s.unreadable_count ?? 0), 0);
+  if (undecodable.length > 0 || unreadableCount > 0) {
+    throw errors.notDigested(undecodable.sort(compareUtf8), firstNamed(sums.flatMap((s) => s.unreadable ?? [])), unreadableCount);
+  }
   const entries: TreeEntry[] = [];
   let bytes = 0;
   for (const f of files) {

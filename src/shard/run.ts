@@ -8,7 +8,7 @@
  */
 import { createHash } from 'node:crypto';
 import { resolve } from 'node:path';
-import { errors, undecodableFiles } from '../errors.js';
+import { errors, type UnreadablePath } from '../errors.js';
 import { DEFAULT_MAX_FILE_SIZE, readInputLimited } from '../fs/read-file.js';
 import { canonicalJson } from '../formats/canonical.js';
 import { keyringIds } from '../crypto/keys.js';
@@ -47,10 +47,13 @@ export interface HashShardSummary {
   files: number;
   bytes: number;
   /**
-   * `--canonical`: this shard's sidecars that cannot be decoded (then no entry is written). The
-   * merge then gives what the unsharded run gives: no digest, every shard's such files listed.
+   * `--canonical`: this shard's sidecars that cannot be decoded; and the paths it could not read (the
+   * first named, all counted). With any, no entry is written: the merge then gives what the
+   * unsharded run gives, no digest and every shard's such paths.
    */
   undecodable?: string[];
+  unreadable?: UnreadablePath[];
+  unreadable_count?: number;
 }
 
 export interface ExportShardSummary {
@@ -151,17 +154,13 @@ export async function validateShard(root: string, opts: Omit<ValidateOptions, 'o
 export async function hashShard(root: string, opts: HashOptions & ShardRunOptions, out: LineSink): Promise<HashShardSummary> {
   if (opts.manifest) throw errors.usage('a shard of hash writes no manifest: give --manifest FILE to merge instead');
   const { listTree } = await import('../integrity/tree-hash.js');
-  const { CANON_VERSION } = await import('../formats/digest.js');
   const h = await header('hash', root, opts);
-  let listing: Awaited<ReturnType<typeof listTree>>;
-  try {
-    listing = await listTree(root, opts);
-  } catch (e) {
-    // A canonical digest cannot leave a file out: the unsharded run lists these and gives no
-    // digest (exit 1); the shard says which are its own, and the merge gives that list whole.
-    const files = undecodableFiles(e);
-    if (files === undefined) throw e;
-    const summary: HashShardSummary = { version: CANON_VERSION, all_files: false, files: 0, bytes: 0, undecodable: files };
+  const listing = await listTree(root, opts);
+  if (listing.undecodable.length > 0 || listing.unreadableCount > 0) {
+    // A digest cannot leave a file out: the unsharded run lists these and gives no digest (exit
+    // 1); the shard says which are its own, and the merge gives that list whole.
+    const summary: HashShardSummary = { version: listing.version, all_files: listing.allFiles, files: 0, bytes: 0, undecodable: listing.undecodable };
+    if (listing.unreadableCount > 0) Object.assign(summary, { unreadable: listing.unreadable, unreadable_count: listing.unreadableCount });
     await out.write(headerLine({ ...h, image_sidecar_shard: SHARD_FORMAT_UNDECODABLE }));
     await out.write(trailerLine(0, summary));
     return summary;

@@ -59,7 +59,10 @@ const SHAPES: Record<ShardCommand | 'export-dataset', Shape> = {
     },
     optional: { kept_copies: 'count', generated_at: 'null' },
   },
-  hash: { fields: { version: 'string', all_files: 'boolean', files: 'count', bytes: 'count' }, optional: { undecodable: { list: 'string' } } },
+  hash: {
+    fields: { version: 'string', all_files: 'boolean', files: 'count', bytes: 'count' },
+    optional: { undecodable: { list: 'string' }, unreadable: { list: { fields: { path: 'string', code: 'string', message: 'string' } } }, unreadable_count: 'count' },
+  },
   validate: {
     fields: {
       total_files: 'count',
