@@ -7,6 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { join, relative } from 'node:path';
 import { cleanup } from '../src/ops/cleanup.js';
 import { restore } from '../src/ops/restore.js';
+import { quarantinedAt } from '../src/ops/quarantine-folder.js';
 import { readSidecar } from '../src/ops/read.js';
 import { saveSidecar } from '../src/ops/save.js';
 import { resolveConflicts } from '../src/ops/resolve.js';
@@ -72,6 +73,34 @@ test('restore undoes a cleanup byte for byte and removes the quarantine', async 
     assert.equal(r.quarantine, c.quarantine);
     assert.equal(r.restored, 2);
     assert.deepEqual(r.skipped, []);
+    assert.deepEqual(snapshot(root), before, 'the tree is exactly as before, quarantine folder gone');
+  } finally {
+    removeTree(root);
+  }
+});
+
+test('an orphan at the root named like the manifest (manifest.json; any case: a NAS share does not tell them apart) is quarantined beside it and restored (cleanup refused them on every run: CONFLICT with its own manifest)', async () => {
+  const root = library();
+  try {
+    const named = ['manifest.json', 'a/manifest.json'];
+    for (const rel of named) writeFileSync(join(root, rel), JSON.stringify(sidecarData(rel.replace(/json$/i, 'jpg'), 1, 8)));
+    const before = snapshot(root);
+    const dry = await cleanup(root, { engine: 'inline', now: () => T1, dryRun: true, force: true });
+    const c = await cleanup(root, { engine: 'inline', now: () => T1, force: true });
+    assert.deepEqual(c.skipped, []);
+    assert.equal(c.removed, 2 + named.length);
+    const dest = new Map(c.actions.map((a) => [a.rel, a.destination]));
+    assert.deepEqual(new Map(dry.actions.map((a) => [a.rel, a.destination])), dest, 'the preview names the destinations the run uses');
+    assert.equal(dest.get('manifest.json'), join(c.quarantine!, 'manifest.json.quarantined'));
+    assert.equal(dest.get('a/manifest.json'), join(c.quarantine!, 'a', 'manifest.json'));
+    for (const rel of named) assert.deepEqual(readFileSync(dest.get(rel)!), Buffer.from(before.get(rel)!, 'base64'), rel);
+    assert.equal(JSON.parse(readFileSync(c.manifest!, 'utf8')).entries.length, 2 + named.length, 'the manifest is the manifest');
+
+    // In any case or Unicode form (a case-insensitive share, a Mac), at the root only.
+    assert.equal(quarantinedAt('/q', 'MANIFEST.JSON'), join('/q', 'MANIFEST.JSON.quarantined'));
+    assert.equal(quarantinedAt('/q', 'manifest.json.bin'), join('/q', 'manifest.json.bin'));
+    const r = await restore(root);
+    assert.equal(r.restored, 2 + named.length);
     assert.deepEqual(snapshot(root), before, 'the tree is exactly as before, quarantine folder gone');
   } finally {
     removeTree(root);

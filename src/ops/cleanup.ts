@@ -44,6 +44,7 @@ import { isoTimestamp } from '../time.js';
 import {
   MANIFEST_MAX_BYTES,
   MANIFEST_NAME,
+  quarantinedAt,
   MANIFEST_VERSION,
   besideRecord,
   completeManifest,
@@ -286,7 +287,7 @@ function planActions(orphans: PlannedOrphan[], mode: 'quarantine' | 'delete', qu
     path: o.path,
     rel: o.rel,
     action: mode,
-    destination: quarantine === null ? null : relJoin(quarantine, o.rel),
+    destination: quarantine === null ? null : quarantinedAt(quarantine, o.rel),
   }));
 }
 
@@ -406,7 +407,7 @@ async function quarantineOrphans(
   const dirs = new Set<string>();
   const folders = new Map<string, FolderNames>();
   for (const hashedFile of hashed) {
-    const h: Hashed = { ...hashedFile, destination: relJoin(folder, hashedFile.rel) };
+    const h: Hashed = { ...hashedFile, destination: quarantinedAt(folder, hashedFile.rel) };
     let beside: BesideSidecar[] = [];
     try {
       await checkInsideRoot(rootAbs, rootReal, h); // before a lock is made in its folder
@@ -424,7 +425,7 @@ async function quarantineOrphans(
         const destReal = await realpath(dirname(h.destination)).catch((e) => {
           throw errors.fromFs(e, dirname(h.destination));
         });
-        if (destReal !== dirname(relJoin(folderReal, h.rel))) throw errors.outsideRoot(h.destination, rootAbs);
+        if (destReal !== dirname(quarantinedAt(folderReal, h.rel))) throw errors.outsideRoot(h.destination, rootAbs);
         // What stood beside it for its images, as the move leaves it: restore puts it back beside that only.
         beside = besideRecord(h.path, exts, folders);
         assertLockHeld(signal);
@@ -468,7 +469,7 @@ async function createQuarantineFolder(rootAbs: string, rootReal: string, base: s
       // Taken between the plan and now (another cleanup in the same second): re-aim the plan.
       report.quarantine = folder;
       report.manifest = join(folder, MANIFEST_NAME);
-      for (const a of report.actions) a.destination = relJoin(folder, a.rel);
+      for (const a of report.actions) a.destination = quarantinedAt(folder, a.rel);
     }
     return folder;
   }

@@ -28,8 +28,23 @@ import { lstatOrNull } from '../fs/move.js';
 import { errors } from '../errors.js';
 import { DEFAULT_STALE_TEMP_MS, isAbandonedTempFile } from '../fs/temp-files.js';
 import { tempTargetName } from '../temp-name.js';
+import { relJoin } from '../fs/rel-path.js';
 
 export const MANIFEST_NAME = 'manifest.json';
+/** Added to the name of a quarantined file that would be stored as the manifest (`quarantinedAt`). */
+const BESIDE_MANIFEST_SUFFIX = '.quarantined';
+
+/**
+ * Where the file at `rel` is kept in the quarantine folder `folder`: at its own path, except a file
+ * at the library's root named like the manifest (in any case or Unicode form: a NAS share or a Mac
+ * does not tell them apart), kept as `<name>.quarantined` (no sidecar has that extension, so no
+ * other file is kept there). Cleanup stores and restore finds files by this one rule; no earlier
+ * quarantine holds such a file (cleanup refused it: the manifest's name was taken).
+ */
+export function quarantinedAt(folder: string, rel: string): string {
+  const named = !rel.includes('/') && rel.normalize('NFC').toLowerCase() === MANIFEST_NAME;
+  return relJoin(folder, named ? rel + BESIDE_MANIFEST_SUFFIX : rel);
+}
 export const MANIFEST_VERSION = 1;
 /** A relink's manifest (relink.ts): files moved inside the library, which restore moves back. */
 export const RELINK_MANIFEST_VERSION = 2;

@@ -28,6 +28,7 @@ import {
   ABANDONED_REASON,
   MANIFEST_MAX_BYTES,
   MANIFEST_NAME,
+  quarantinedAt,
   MANIFEST_VERSION,
   RELINK_MANIFEST_VERSION,
   findAbandonedQuarantines,
@@ -134,7 +135,7 @@ export async function restore(root: string, opts: RestoreOptions = {}): Promise<
   for (const entry of manifest.entries) {
     // A relink's entry moved inside the library (to `moved_to`); a cleanup's into this folder.
     const movedTo = manifest.kind === 'relink' ? entry.moved_to! : null;
-    const src = movedTo !== null ? relJoin(rootAbs, movedTo) : relJoin(folder, entry.rel);
+    const src = movedTo !== null ? relJoin(rootAbs, movedTo) : quarantinedAt(folder, entry.rel);
     const dest = relJoin(rootAbs, entry.rel);
     const skip = (reason: string, keep: boolean) => {
       report.skipped.push({ rel: entry.rel, reason });
