@@ -148,6 +148,9 @@ export const errors = {
     new SidecarError('TOO_DEEP', `${where(path)}nesting deeper than ${limit} levels`, { path, details: { limit } }),
   lockTimeout: (path: string, cause?: unknown) =>
     new SidecarError('LOCK_TIMEOUT', `timed out waiting for the lock on ${path}`, { path, cause }),
+  /** Another run holds the lock of what this one would change (`what` names it); nothing was done. */
+  anotherRun: (path: string, what: string) =>
+    new SidecarError('LOCK_TIMEOUT', `${what} is running: nothing was moved; run again once it has finished`, { path }),
   conflict: (detail: string, paths: string[]) =>
     new SidecarError('CONFLICT', `${detail}: ${paths.join(', ')}`, { path: paths[0], details: { paths } }),
   ambiguous: (paths: string[]) =>

@@ -107,6 +107,37 @@ test('an orphan at the root named like the manifest (manifest.json; any case: a 
   }
 });
 
+test('two restores of one library at once: one puts everything back, the other refuses at once and moves nothing (they split the files, each exit 1, and a restore that waited would then undo the cleanup before)', async () => {
+  const root = library();
+  try {
+    const before = snapshot(root);
+    const older = await cleanup(root, { engine: 'inline', now: () => T1 });
+    // A second cleanup (a newer quarantine) of a file orphaned since.
+    writeFileSync(join(root, 'a/gone.json'), JSON.stringify(sidecarData('gone.jpg', 1, 8)));
+    const newer = await cleanup(root, { engine: 'inline', now: () => T2 });
+    assert.equal(newer.removed, 1);
+    const [a, b] = await Promise.allSettled([restore(root), restore(root)]);
+    const done = [a, b].filter((r) => r.status === 'fulfilled');
+    const refused = [a, b].filter((r) => r.status === 'rejected');
+    assert.equal(done.length, 1, 'exactly one restore ran');
+    assert.equal(refused.length, 1);
+    const e = (refused[0] as PromiseRejectedResult).reason;
+    assert.ok(isSidecarError(e) && e.code === 'LOCK_TIMEOUT' && /another restore .* is running: nothing was moved/.test(e.message), String(e));
+    const r = (done[0] as PromiseFulfilledResult<Awaited<ReturnType<typeof restore>>>).value;
+    assert.equal(r.quarantine, newer.quarantine);
+    assert.deepEqual([r.restored, r.skipped], [1, []]);
+    assert.ok(existsSync(older.manifest!), 'the older quarantine is untouched');
+    // Run again when the first is done: the older one, in full.
+    const again = await restore(root);
+    assert.deepEqual([again.quarantine, again.restored, again.skipped], [older.quarantine, 2, []]);
+    const after = snapshot(root);
+    after.delete('a/gone.json');
+    assert.deepEqual(after, before);
+  } finally {
+    removeTree(root);
+  }
+});
+
 test('a dry-run restore checks everything and moves nothing', async () => {
   const root = library();
   try {

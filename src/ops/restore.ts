@@ -70,6 +70,23 @@ export async function restore(root: string, opts: RestoreOptions = {}): Promise<
   const rootAbs = resolve(root);
   const base = await quarantineBase(rootAbs);
   if (base === null) throw errors.notFound(join(rootAbs, QUARANTINE_DIR), 'nothing to restore: the quarantine folder');
+  if (opts.dryRun) return restoreHolding(rootAbs, base, opts);
+  // One restore of a library at a time, and never after waiting: two at once split the files
+  // between them, each reporting the other's as "exists at the original path", and left a manifest
+  // of files already back; a second run that waited for the first would then undo the quarantine
+  // before (the newest is gone by then). The lock is the sidecar lock's (fs/lock.ts: a dead
+  // holder's is taken over once stale).
+  try {
+    return await withSidecarLock(base, () => restoreHolding(rootAbs, base, opts), { timeoutMs: 0 });
+  } catch (e) {
+    if (isSidecarError(e) && e.code === 'LOCK_TIMEOUT' && e.path === resolve(base)) {
+      throw errors.anotherRun(base, `another restore of ${rootAbs}`);
+    }
+    throw e;
+  }
+}
+
+async function restoreHolding(rootAbs: string, base: string, opts: RestoreOptions): Promise<RestoreReport> {
   const dryRun = opts.dryRun ?? false;
   // A folder a cleanup killed before its manifest left (only that unfinished manifest in it) is
   // not a quarantine: it goes first (a dry run only names it), and is never the one restored.
