@@ -44,7 +44,8 @@ export async function notDigestedFinding(ctx: CommandContext, e: unknown): Promi
   const not = notDigestedOf(e);
   if (not === undefined) throw e;
   const err = e as { code: string; message: string };
-  const failed = { ok: false, digest: null, error: { code: err.code, message: err.message }, undecodable: not.undecodable, unreadable: not.unreadable, unreadable_count: not.unreadableCount };
+  const failed = { ok: false, digest: null, error: { code: err.code, message: err.message }, undecodable: not.undecodable };
+  if (not.unreadableCount > 0) Object.assign(failed, { unreadable: not.unreadable, unreadable_count: not.unreadableCount });
   const human = (): string[] => {
     const lines: string[] = [];
     if (not.undecodable.length > 0) lines.push('no digest: these sidecars cannot be decoded', ...not.undecodable.map((f) => `  ${f}`));

@@ -147,8 +147,8 @@ export function verifySummary(v: VerifyResult, style: Style): string[] {
   section('missing', v.missing);
   section('changed', v.changed);
   section('extra', v.extra);
-  section('cannot be decoded', v.undecodable);
-  if (v.unreadable_count > 0) {
+  section('cannot be decoded', v.undecodable ?? []);
+  if (v.unreadable && v.unreadable_count) {
     lines.push(`cannot be read (${v.unreadable_count}):`);
     for (const u of v.unreadable.slice(0, SHOWN)) lines.push(`  ${u.message}`);
     lines.push(...more(v.unreadable_count, Math.min(SHOWN, v.unreadable.length)));

@@ -15,11 +15,11 @@ export interface VerifyResult {
   extra: string[];
   /** Manifest entries checked (each one is equal, changed or missing). */
   checked: number;
-  /** canonical: sidecars that cannot be decoded (their images' data is unknown). */
-  undecodable: string[];
-  /** Paths that could not be read, the first named (hash's rule); their entries are not called missing. */
-  unreadable: UnreadablePath[];
-  unreadable_count: number;
+  /** canonical: sidecars that cannot be decoded (their images' data is unknown); only when there are any. */
+  undecodable?: string[];
+  /** Paths that could not be read, the first named (hash's rule); their entries are not called missing. Only when there are any. */
+  unreadable?: UnreadablePath[];
+  unreadable_count?: number;
 }
 
 /**
@@ -74,6 +74,8 @@ export async function verifyTree(root: string, manifestPath: string, opts: HashO
   for (const key of manifest.files.keys()) if (!seen.has(key) && !unread.has(key) && !unreadUnder(key)) missing.push(key);
   missing.sort(compareUtf8);
   // `changed` and `extra` follow the listing, which is already in UTF-8 byte order.
-  const clean = missing.length + changed.length + extra.length + listing.undecodable.length + listing.unreadableCount === 0;
-  return { ok: clean, missing, changed, extra, checked: manifest.files.size, undecodable: listing.undecodable, unreadable: listing.unreadable, unreadable_count: listing.unreadableCount };
+  const r: VerifyResult = { ok: missing.length + changed.length + extra.length === 0, missing, changed, extra, checked: manifest.files.size };
+  if (listing.undecodable.length > 0) Object.assign(r, { ok: false, undecodable: listing.undecodable });
+  if (listing.unreadableCount > 0) Object.assign(r, { ok: false, unreadable: listing.unreadable, unreadable_count: listing.unreadableCount });
+  return r;
 }
