@@ -324,6 +324,45 @@ test('unreadable paths past 200: the first 200 in UTF-8 order are named, all are
   assert.deepEqual(listing.unreadable.map((u) => u.path), fifos.slice(0, 200).map((f) => path.basename(f)));
 });
 
+test('more than 200 unreadable paths: canonical names the same first 200 in UTF-8 order as bytes mode (it named the scan’s first 200 in walk order), and verify calls none of them missing', async (t) => {
+  const root = testDir(t);
+  fs.mkdirSync(path.join(root, 'a'));
+  fs.mkdirSync(path.join(root, 'a-b'));
+  put(root, 'A.jpg', FAKE_JPEG);
+  put(root, 'A.json', encodeSidecar({ sidecar_info: {} }, 'json'));
+  const manifest = path.join(testDir(t), 'm.json');
+  const names = Array.from({ length: 250 }, (_, i) => path.join(root, 'a', `x${String(i).padStart(3, '0')}.json`));
+  for (const f of names) fs.writeFileSync(f, '{}');
+  await hashTree(root, { engine: 'inline', manifest });
+  for (const f of names) fs.rmSync(f);
+  if (spawnSync('mkfifo', [...names, path.join(root, 'a-b', 'f.json')]).status !== 0) return t.skip('mkfifo is not available');
+  const bytes = await listTree(root, { engine: 'inline' });
+  const canon = await listTree(root, { engine: 'threads', workers: 2, canonical: true });
+  assert.equal(bytes.unreadableCount, 251);
+  assert.equal(canon.unreadableCount, 251);
+  assert.equal(bytes.unreadable[0].path, 'a-b/f.json', 'a-b/ sorts before a/ by UTF-8 bytes');
+  assert.deepEqual(canon.unreadable.map((u) => u.path), bytes.unreadable.map((u) => u.path));
+  const v = await verifyTree(root, manifest, { engine: 'inline' });
+  assert.deepEqual([v.ok, v.missing, v.changed, v.unreadable_count], [false, [], [], 251]);
+});
+
+test('verify of a canonical manifest: an image whose sidecar cannot be read or decoded is not called missing or changed, its sidecar is listed', async (t) => {
+  const root = testDir(t);
+  for (const n of ['A', 'B', 'C']) {
+    put(root, `${n}.jpg`, FAKE_JPEG);
+    put(root, `${n}.json`, encodeSidecar({ sidecar_info: {}, n: n }, 'json'));
+  }
+  const manifest = path.join(testDir(t), 'm.json');
+  await hashTree(root, { engine: 'inline', canonical: true, manifest });
+  fs.rmSync(path.join(root, 'A.json'));
+  if (spawnSync('mkfifo', [path.join(root, 'A.json')]).status !== 0) return t.skip('mkfifo is not available');
+  put(root, 'B.json', '{not json');
+  const v = await verifyTree(root, manifest, { engine: 'inline' });
+  assert.deepEqual([v.ok, v.missing, v.changed, v.extra], [false, [], [], []]);
+  assert.deepEqual(v.undecodable, ['B.json']);
+  assert.deepEqual(v.unreadable?.map((u) => u.path), ['A.json']);
+});
+
 test('a file without read permission fails with PERMISSION', async (t) => {
   if (process.getuid?.() === 0) {
     t.skip('running as root: chmod 000 does not stop root from reading (other read errors are tested above)');

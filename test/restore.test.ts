@@ -7,7 +7,8 @@ import { spawnSync } from 'node:child_process';
 import { join, relative } from 'node:path';
 import { cleanup } from '../src/ops/cleanup.js';
 import { restore } from '../src/ops/restore.js';
-import { quarantinedAt } from '../src/ops/quarantine-folder.js';
+import { quarantinedAt, restoreLockKey } from '../src/ops/quarantine-folder.js';
+import { lockPathFor, withSidecarLock } from '../src/fs/lock.js';
 import { readSidecar } from '../src/ops/read.js';
 import { saveSidecar } from '../src/ops/save.js';
 import { resolveConflicts } from '../src/ops/resolve.js';
@@ -133,6 +134,77 @@ test('two restores of one library at once: one puts everything back, the other r
     const after = snapshot(root);
     after.delete('a/gone.json');
     assert.deepEqual(after, before);
+  } finally {
+    removeTree(root);
+  }
+});
+
+test('a restore that lost its library lock (stopped for over a minute while another took it over) stops before its next move and writes nothing more (it went on moving files beside the other one)', async () => {
+  const spec: Record<string, TreeNode> = { 'keep.jpg': FAKE_JPEG, 'keep.json': { json: sidecarData('keep.jpg', 1, 8) } };
+  for (let i = 0; i < 300; i++) spec[`o/lost_${i}.json`] = { json: sidecarData(`lost_${i}.jpg`, 1, 8) };
+  const root = makeTree(spec);
+  try {
+    const c = await cleanup(root, { engine: 'inline', now: () => T1, force: true });
+    assert.equal(c.removed, 300);
+    const manifestBefore = readFileSync(c.manifest!);
+    const lockDir = lockPathFor(restoreLockKey(join(root, QUARANTINE_DIR)));
+    // The first file back: another holder's token replaces this restore's (what a takeover leaves).
+    let tookOver = false;
+    const watcher = fs.watch(join(root, 'o'), (_event, name) => {
+      if (tookOver || !String(name).startsWith('lost_')) return;
+      tookOver = true;
+      writeFileSync(join(lockDir, 'owner'), 'another restore\n');
+    });
+    try {
+      await rejectsWith(restore(root), 'CONFLICT', /restore stopped: another restore took its lock over/);
+    } finally {
+      watcher.close();
+    }
+    assert.ok(tookOver);
+    const back = readdirSync(join(root, 'o')).length;
+    assert.ok(back >= 1 && back < 300, `${back} put back before it stopped`);
+    assert.deepEqual(readFileSync(c.manifest!), manifestBefore, 'the manifest is left for the holder (not rewritten)');
+    fs.rmSync(lockDir, { recursive: true });
+    const again = await restore(root);
+    assert.equal(again.restored + again.skipped.length, 300);
+    assert.equal(readdirSync(join(root, 'o')).length, 300, 'every file back after a second run');
+  } finally {
+    removeTree(root);
+  }
+});
+
+test('restore while another holds the library lock: a dry run refuses too (it read a quarantine being emptied as files "not in the quarantine"); a root sidecar named like the quarantine folder restores at once (its lock was the library lock: restore waited 60 s on itself and gave up)', async () => {
+  const root = library();
+  try {
+    writeFileSync(join(root, '.image-sidecar-quarantine.json'), JSON.stringify(sidecarData('.image-sidecar-quarantine.jpg', 1, 8)));
+    const c = await cleanup(root, { engine: 'inline', now: () => T1, force: true });
+    assert.equal(c.removed, 3);
+    const base = join(root, QUARANTINE_DIR);
+    await withSidecarLock(restoreLockKey(base), async () => {
+      await rejectsWith(restore(root, { dryRun: true }), 'LOCK_TIMEOUT', /another restore/);
+      await rejectsWith(restore(root), 'LOCK_TIMEOUT', /another restore/);
+    });
+    const t0 = performance.now();
+    const r = await restore(root);
+    assert.ok(performance.now() - t0 < 20_000, 'no wait on its own lock');
+    assert.deepEqual([r.restored, r.skipped], [3, []]);
+    assert.equal(existsSync(base), false, 'no quarantine (nor its lock) is left');
+  } finally {
+    removeTree(root);
+  }
+});
+
+test('a quarantine made by the previous version (it kept MANIFEST.json at its own path beside manifest.json) is restored in full', async () => {
+  const root = library();
+  try {
+    writeFileSync(join(root, 'MANIFEST.json'), JSON.stringify(sidecarData('MANIFEST.jpg', 1, 8)));
+    const before = snapshot(root);
+    const c = await cleanup(root, { engine: 'inline', now: () => T1, force: true });
+    // The layout the previous version wrote.
+    renameSync(join(c.quarantine!, 'MANIFEST.json.quarantined'), join(c.quarantine!, 'MANIFEST.json'));
+    const r = await restore(root);
+    assert.deepEqual([r.restored, r.skipped], [3, []]);
+    assert.deepEqual(snapshot(root), before);
   } finally {
     removeTree(root);
   }

@@ -416,6 +416,33 @@ test('hash --canonical: merged shards give the unsharded digest; on a tree with 
   }
 });
 
+test('hash shards of a tree with paths that cannot be read (a folder and a file name not UTF-8, FIFOs): each path is named by one shard, and merge gives the unsharded answer, bytes and canonical (every shard named a folder it could not read: merge counted it N times)', async (t) => {
+  const root = join(testDir(t, 'isc-shard-unread-'), 'lib');
+  mkdirSync(join(root, 'a'), { recursive: true });
+  for (let i = 0; i < 6; i++) {
+    writeFileSync(join(root, 'a', `IMG_${i}.jpg`), 'x');
+    writeFileSync(join(root, 'a', `IMG_${i}.json`), JSON.stringify({ sidecar_info: { tool_name: 't' }, n: i }));
+  }
+  if (spawnSync('mkfifo', [join(root, 'a', 'IMG_9.json'), join(root, 'p.bin')]).status !== 0) return t.skip('mkfifo is not available');
+  mkdirSync(Buffer.concat([Buffer.from(join(root, 'bad-')), Buffer.from([0xff])]));
+  writeFileSync(Buffer.concat([Buffer.from(join(root, 'a', 'x-')), Buffer.from([0xfe]), Buffer.from('.json')]), '{}');
+  for (const canonical of [false, true]) {
+    const whole = await hashTree(root, { ...ENGINE, canonical }).then(
+      () => assert.fail('no digest'),
+      (e: unknown) => (isSidecarError(e) ? e : assert.fail(String(e))),
+    );
+    assert.equal(whole.details?.unreadableCount, canonical ? 4 : 4, `canonical=${canonical}: ${whole.message}`);
+    for (const n of [2, 3, 5]) {
+      const paths = await writeShards(join(testDir(t, 'isc-shard-unread-out-'), String(n)), n, (i, p) => viaCollect((c) => hashShard(root, { ...ENGINE, canonical, shard: { index: i, count: n } }, c))(i, p));
+      await assert.rejects(mergeShards(paths), (e: unknown) => {
+        assert.ok(isSidecarError(e));
+        assert.deepEqual([e.code, e.message, e.details], [whole.code, whole.message, whole.details], `canonical=${canonical} N=${n}`);
+        return true;
+      });
+    }
+  }
+});
+
 test('merge checks every end line and every item before it writes anything: a summary missing, null, with a count as text, and a shard cut in the middle are refused (they crashed, merged as "NaN" and "1819", or streamed half the results)', async (t) => {
   const root = await sample();
   const dir = testDir(t, 'isc-shard-ends-');

@@ -21,7 +21,7 @@ import { assertDirectory, ScanSession } from '../scan/session.js';
 import type { ScanRecord, ScanSidecar } from '../scan/records.js';
 import { SKIP_DIR_NAMES } from '../discovery/own-folders.js';
 import { walkTree } from '../discovery/walk.js';
-import { imageExtensionSet, isSidecarExt, splitName } from '../discovery/extensions.js';
+import { imageExtensionSet, isSidecarExt, nfc, splitName } from '../discovery/extensions.js';
 import { shardFilter } from '../discovery/shard.js';
 import { isLockName, isTempName } from '../fs/temp-files.js';
 import { createRuntime } from '../engine/select.js';
@@ -70,10 +70,15 @@ export interface TreeListing {
   bytes: number;
   /** canonical mode: sidecars that cannot be decoded (root-relative); none when strict is false. */
   undecodable: string[];
-  /** Paths that could not be read, the first UNREADABLE_NAMED in tree order; none when strict is false. */
+  /** Paths that could not be read, the first UNREADABLE_NAMED in UTF-8 order; none when strict is false. */
   unreadable: UnreadablePath[];
   /** All of them (`unreadable` names the first). */
   unreadableCount: number;
+  /**
+   * With `unknownKeys`: the keys whose digest is unknown, and folders (all keys under them are):
+   * bytes mode every path not read; canonical mode the images of a sidecar not read or decoded.
+   */
+  unknownKeys?: Set<string>;
 }
 
 export interface ListOptions extends HashOptions {
@@ -88,6 +93,8 @@ export interface ListOptions extends HashOptions {
   strict?: boolean;
   /** Use this runtime (the caller closes it). */
   runtime?: Runtime;
+  /** Fill `TreeListing.unknownKeys` (verify: such keys are neither missing nor changed). */
+  unknownKeys?: boolean;
 }
 
 const READ_CODES: ReadonlySet<string> = new Set<ErrorCode>(['PERMISSION', 'IO', 'NOT_FOUND', 'NOT_A_DIRECTORY', 'READ_ONLY']);
@@ -104,13 +111,17 @@ export class UnreadablePaths {
   constructor(private readonly root: string) {}
   add(abs: string, e: { code: string; message: string }): void {
     this.count++;
-    const rel = relative(this.root, abs).split(sep).join('/');
+    const rel = relPosix(this.root, abs);
     this.kept.push({ path: rel, code: (READ_CODES.has(e.code) ? e.code : 'IO') as ErrorCode, message: e.message });
     if (this.kept.length >= 2 * UNREADABLE_NAMED) this.kept = firstNamed(this.kept);
   }
   get named(): UnreadablePath[] {
     return firstNamed(this.kept);
   }
+}
+
+function relPosix(root: string, abs: string): string {
+  return relative(root, abs).split(sep).join('/');
 }
 
 /** The UNREADABLE_NAMED first of `paths` in UTF-8 order. */
@@ -158,6 +169,11 @@ async function bytesEntries(root: string, opts: ListOptions & { runtime: Runtime
   const entries: TreeEntry[] = [];
   let bytes = 0;
   const unreadable = new UnreadablePaths(root);
+  const unknownKeys = opts.unknownKeys ? new Set<string>() : undefined;
+  const notRead = (abs: string, e: { code: string; message: string }) => {
+    unreadable.add(abs, e);
+    unknownKeys?.add(relPosix(root, abs));
+  };
   const taskOpts: HashTaskOptions = { mode: 'bytes' };
   // A shard hashes the files of its own groups (pair.ts; a file of no group by its own stem).
   const shard = shardFilter(opts.shard, imageExtensionSet(opts.imageExtensions));
@@ -167,8 +183,11 @@ async function bytesEntries(root: string, opts: ListOptions & { runtime: Runtime
   async function* files(): AsyncGenerator<HashItem> {
     const walk = walkTree(root, {
       skipDirNames: SKIP_DIR_NAMES,
-      // An unreadable directory would silently drop its files from the hash: named.
-      onProblem: (p) => unreadable.add(p.path, p.error),
+      // An unreadable directory would silently drop its files from the hash: named (by the shard
+      // that owns its name, as the scan does: every shard walks every folder).
+      onProblem: (p) => {
+        if (!shard || shard.ownsKey(nfc(relPosix(root, p.path)))) notRead(p.path, p.error);
+      },
       signal: opts.signal,
     });
     for await (const listing of walk) {
@@ -179,8 +198,8 @@ async function bytesEntries(root: string, opts: ListOptions & { runtime: Runtime
         if (owns && !owns(e.name)) continue;
         const path = join(listing.path, e.name);
         if (exclude.has(path)) continue;
-        if (e.unaddressable) unreadable.add(path, errors.fromFs({ code: 'EILSEQ', message: 'file name is not valid UTF-8; it cannot be read by name' }, path));
-        else if (e.kind !== 'file') unreadable.add(path, errors.notRegularFile(path));
+        if (e.unaddressable) notRead(path, errors.fromFs({ code: 'EILSEQ', message: 'file name is not valid UTF-8; it cannot be read by name' }, path));
+        else if (e.kind !== 'file') notRead(path, errors.notRegularFile(path));
         else yield { path, rel: listing.rel === '' ? e.name : `${listing.rel}/${e.name}` };
       }
     }
@@ -188,7 +207,7 @@ async function bytesEntries(root: string, opts: ListOptions & { runtime: Runtime
   // Files are streamed through the hash in the worker: memory does not grow with their size.
   for await (const { item, result: r } of mapOrdered(opts.runtime, 'hash', taskOpts, files(), { signal: opts.signal })) {
     if (r.error) {
-      unreadable.add(item.path, r.error);
+      notRead(item.path, r.error);
       continue;
     }
     entries.push({ key: item.rel!, hex: r.digest! });
@@ -197,7 +216,7 @@ async function bytesEntries(root: string, opts: ListOptions & { runtime: Runtime
   }
   opts.onProgress?.(seen);
   sortByKey(entries);
-  return { version: TREE_VERSION, allFiles, entries, files: entries.length, bytes, undecodable: [], unreadable: unreadable.named, unreadableCount: unreadable.count };
+  return { version: TREE_VERSION, allFiles, entries, files: entries.length, bytes, undecodable: [], unreadable: unreadable.named, unreadableCount: unreadable.count, unknownKeys };
 }
 
 /** The image keys of a record whose effective sidecar counts for it, or null. */
@@ -215,22 +234,35 @@ function imageKeysOf(rec: ScanRecord, includeTargetSide: boolean): string[] | nu
 export async function canonicalEntries(
   root: string,
   opts: ListOptions & { runtime: Runtime },
-): Promise<Pick<TreeListing, 'entries' | 'bytes' | 'undecodable' | 'unreadable' | 'unreadableCount'>> {
+): Promise<Pick<TreeListing, 'entries' | 'bytes' | 'undecodable' | 'unreadable' | 'unreadableCount' | 'unknownKeys'>> {
   const entries: TreeEntry[] = [];
   const strict = opts.strict !== false;
   let bytes = 0;
   const unreadable = new UnreadablePaths(root);
+  const unknownKeys = opts.unknownKeys ? new Set<string>() : undefined;
   const taskOpts: HashTaskOptions = { mode: 'canonical', maxFileSize: opts.maxFileSize, maxDepth: opts.maxDepth, keyring: opts.keyring, fastStat: opts.fastStat };
   const undecodable: string[] = [];
   // Progress is the scan's: every file of the tree, the unit of the CLI's pre-walk total.
-  const session = new ScanSession(root, { ...opts, runtime: opts.runtime }, openScanCache);
+  // Every problem of the scan (its summary keeps the first 200 in tree order, not the UTF-8 order
+  // every listing names them in): a folder not read makes every image under it unknown.
+  const onProblem = (p: { path: string; code: string; message: string }) => {
+    unreadable.add(p.path, p);
+    unknownKeys?.add(relPosix(root, p.path));
+  };
+  const session = new ScanSession(root, { ...opts, runtime: opts.runtime, onProblem: strict ? onProblem : undefined }, openScanCache);
   async function* effective(): AsyncGenerator<HashItem> {
     for await (const rec of session) {
       // Without a key the data of an encrypted sidecar is unknown: no digest rather than a wrong
       // one (nor one of an older plaintext candidate's data).
       const enc = strict ? encryptedAhead(rec) : null;
       if (enc) throw errors.encrypted(String(enc.inspection.encryptedKeyId ?? '?'), enc.path);
-      if (strict) for (const sc of rec.sidecars) if (sc.side === 'local' && sc.inspection.status === 'corrupt') undecodable.push(sc.rel);
+      if (strict) {
+        for (const sc of rec.sidecars) {
+          if (sc.side === 'local' && sc.inspection.status === 'corrupt') undecodable.push(sc.rel);
+          // An image whose sidecar could not be read or decoded: its data is not known.
+          if (unknownKeys && sc.side === 'local' && (sc.inspection.status === 'corrupt' || sc.inspection.status === 'unreadable')) for (const i of rec.images) unknownKeys.add(i.rel);
+        }
+      }
       const keys = imageKeysOf(rec, opts.includeTargetSide === true);
       if (keys) yield { path: rec.effective!.path, keys, size: rec.effective!.inspection.size };
     }
@@ -239,20 +271,16 @@ export async function canonicalEntries(
     if (r.error) {
       // (Read since the scan: it changed or went in between, or does not decode after all.)
       if (strict && READ_CODES.has(r.error.code)) unreadable.add(item.path, r.error);
-      else if (strict) undecodable.push(relative(root, item.path).split(sep).join('/'));
+      else if (strict) undecodable.push(relPosix(root, item.path));
+      if (strict) for (const k of item.keys!) unknownKeys?.add(k);
       continue;
     }
     const keys = item.keys!;
     for (let k = 0; k < keys.length; k++) entries.push({ key: keys[k], hex: r.keyed![k], canonical: r.canonical });
     bytes += r.size;
   }
-  // A canonical digest that left a file out would vouch for data it never saw: what the scan could
-  // not read (it names the first of them, and counts all) and what does not decode are listed.
-  const s = session.summary;
-  if (strict) for (const p of s.problems) unreadable.add(p.path, p);
-  const unnamed = strict ? s.problemCount - s.problems.length : 0;
   sortByKey(entries);
-  return { entries, bytes, undecodable: strict ? undecodable.sort(compareUtf8) : [], unreadable: unreadable.named, unreadableCount: unreadable.count + unnamed };
+  return { entries, bytes, undecodable: strict ? undecodable.sort(compareUtf8) : [], unreadable: unreadable.named, unreadableCount: unreadable.count, unknownKeys };
 }
 
 /**

@@ -52,7 +52,15 @@ export async function verifyTree(root: string, manifestPath: string, opts: HashO
     if (own !== manifest.rootDigest) throw errors.corrupt('root_digest does not match the digests listed in the manifest', manifestAbs);
   }
 
-  const listing = await listTree(root, { ...opts, canonical, allFiles, manifest: undefined, exclude: [manifestAbs] });
+  const listing = await listTree(root, { ...opts, canonical, allFiles, manifest: undefined, exclude: [manifestAbs], unknownKeys: true });
+  // A key whose digest could not be taken (a file or folder not read; canonical: an image whose
+  // sidecar was not read or decoded) is neither gone nor changed: it is listed as not read instead.
+  const unknown = listing.unknownKeys ?? new Set<string>();
+  const isUnknown = (key: string): boolean => {
+    if (unknown.has(key)) return true;
+    for (let i = key.lastIndexOf('/'); i > 0; i = key.lastIndexOf('/', i - 1)) if (unknown.has(key.slice(0, i))) return true;
+    return false;
+  };
   const missing: string[] = [];
   const changed: string[] = [];
   const extra: string[] = [];
@@ -62,16 +70,10 @@ export async function verifyTree(root: string, manifestPath: string, opts: HashO
     if (want === undefined) extra.push(e.key);
     else {
       seen.add(e.key);
-      if (want !== e.hex) changed.push(e.key);
+      if (want !== e.hex && !isUnknown(e.key)) changed.push(e.key);
     }
   }
-  // A file that could not be read, or one in a folder that could not be, is not known to be gone.
-  const unread = new Set(listing.unreadable.map((u) => u.path));
-  const unreadUnder = (key: string): boolean => {
-    for (let i = key.lastIndexOf('/'); i > 0; i = key.lastIndexOf('/', i - 1)) if (unread.has(key.slice(0, i))) return true;
-    return false;
-  };
-  for (const key of manifest.files.keys()) if (!seen.has(key) && !unread.has(key) && !unreadUnder(key)) missing.push(key);
+  for (const key of manifest.files.keys()) if (!seen.has(key) && !isUnknown(key)) missing.push(key);
   missing.sort(compareUtf8);
   // `changed` and `extra` follow the listing, which is already in UTF-8 byte order.
   const r: VerifyResult = { ok: missing.length + changed.length + extra.length === 0, missing, changed, extra, checked: manifest.files.size };

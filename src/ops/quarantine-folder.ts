@@ -26,24 +26,62 @@ import { writeFileAtomic } from '../fs/atomic-write.js';
 import { QUARANTINE_DIR } from '../discovery/own-folders.js';
 import { lstatOrNull } from '../fs/move.js';
 import { errors } from '../errors.js';
-import { DEFAULT_STALE_TEMP_MS, isAbandonedTempFile } from '../fs/temp-files.js';
+import { DEFAULT_STALE_TEMP_MS, isAbandonedTempFile, isLockName } from '../fs/temp-files.js';
 import { tempTargetName } from '../temp-name.js';
 import { relJoin } from '../fs/rel-path.js';
 
 export const MANIFEST_NAME = 'manifest.json';
+/**
+ * The quarantine folders of `base` (the names of its folders; the restore lock's folder is not one),
+ * or null when `base` is gone.
+ */
+export async function quarantineFolderNames(base: string): Promise<string[] | null> {
+  try {
+    return (await readdir(base, { withFileTypes: true })).filter((d) => d.isDirectory() && !isLockName(d.name)).map((d) => d.name);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw errors.fromFs(e, base);
+  }
+}
+
+/**
+ * The key of the lock one restore of a library holds (fs/lock.ts): inside the quarantine folder,
+ * where no image has a sidecar (a key beside it, named like the folder, was the lock of a root image
+ * `.image-sidecar-quarantine.jpg`'s sidecar: restore waited on itself).
+ */
+export function restoreLockKey(base: string): string {
+  return join(base, 'restore');
+}
+
 /** Added to the name of a quarantined file that would be stored as the manifest (`quarantinedAt`). */
 const BESIDE_MANIFEST_SUFFIX = '.quarantined';
 
 /**
- * Where the file at `rel` is kept in the quarantine folder `folder`: at its own path, except a file
- * at the library's root named like the manifest (in any case or Unicode form: a NAS share or a Mac
- * does not tell them apart), kept as `<name>.quarantined` (no sidecar has that extension, so no
- * other file is kept there). Cleanup stores and restore finds files by this one rule; no earlier
- * quarantine holds such a file (cleanup refused it: the manifest's name was taken).
+ * Where cleanup keeps the file at `rel` in the quarantine folder `folder`: at its own path, except a
+ * file at the library's root named like the manifest (in any case or compatibility form: a NAS share
+ * or a Mac may not tell them apart), kept as `<name>.quarantined` (no sidecar has that extension, so
+ * no other file is kept there).
  */
 export function quarantinedAt(folder: string, rel: string): string {
-  const named = !rel.includes('/') && rel.normalize('NFC').toLowerCase() === MANIFEST_NAME;
+  const named = !rel.includes('/') && rel.normalize('NFKC').toUpperCase().toLowerCase() === MANIFEST_NAME;
   return relJoin(folder, named ? rel + BESIDE_MANIFEST_SUFFIX : rel);
+}
+
+/**
+ * Where restore finds the file at `rel` in `folder`: where `quarantinedAt` keeps it, or, in a
+ * quarantine an earlier version made (it kept `MANIFEST.json` at its own path, and refused only
+ * `manifest.json`), at its own path when that is another file than the manifest.
+ */
+export async function quarantinedFile(folder: string, rel: string): Promise<string> {
+  const at = quarantinedAt(folder, rel);
+  const plain = relJoin(folder, rel);
+  try {
+    if (at === plain || (await lstatOrNull(at)) !== null) return at;
+    const [p, m] = await Promise.all([lstatOrNull(plain), lstatOrNull(join(folder, MANIFEST_NAME))]);
+    return p !== null && !(m !== null && p.dev === m.dev && p.ino === m.ino) ? plain : at;
+  } catch {
+    return at; // (restore's own checks of it name what is wrong)
+  }
 }
 export const MANIFEST_VERSION = 1;
 /** A relink's manifest (relink.ts): files moved inside the library, which restore moves back. */
@@ -325,13 +363,7 @@ export const ABANDONED_REASON = 'a cleanup or relink stopped before it moved any
 
 /** The abandoned folders of the quarantine `base` (a real directory: quarantineBase), by name. */
 export async function findAbandonedQuarantines(base: string): Promise<AbandonedQuarantine[]> {
-  let names: string[];
-  try {
-    names = (await readdir(base, { withFileTypes: true })).filter((d) => d.isDirectory()).map((d) => d.name);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw errors.fromFs(e, base);
-  }
+  const names = (await quarantineFolderNames(base)) ?? [];
   const out: AbandonedQuarantine[] = [];
   const now = Date.now();
   for (const name of names.sort()) {

@@ -5,11 +5,11 @@
  * manifest left (nothing but that unfinished manifest in it: quarantine-folder.ts) is no quarantine:
  * it is listed apart, under `abandoned`, and the next cleanup or restore removes it.
  */
-import { lstat, readdir } from 'node:fs/promises';
+import { lstat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { errors, isSidecarError } from '../errors.js';
+import { isSidecarError } from '../errors.js';
 import { QUARANTINE_DIR } from '../discovery/own-folders.js';
-import { ABANDONED_REASON, MANIFEST_NAME, quarantineBase, quarantineFolderState } from './quarantine-folder.js';
+import { ABANDONED_REASON, MANIFEST_NAME, quarantineBase, quarantineFolderNames, quarantineFolderState } from './quarantine-folder.js';
 import { folderKey, readManifest } from './restore.js';
 
 export interface QuarantineFolder {
@@ -45,13 +45,8 @@ export async function listQuarantines(root: string): Promise<QuarantineList> {
   // A symlink planted as the quarantine is refused, as restore refuses it (never read through).
   const base = await quarantineBase(rootAbs);
   if (base === null) return { quarantine: join(rootAbs, QUARANTINE_DIR), folders: [], abandoned: [] };
-  let names: string[];
-  try {
-    names = (await readdir(base, { withFileTypes: true })).filter((d) => d.isDirectory()).map((d) => d.name);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { quarantine: base, folders: [], abandoned: [] };
-    throw errors.fromFs(e, base);
-  }
+  const names = await quarantineFolderNames(base);
+  if (names === null) return { quarantine: base, folders: [], abandoned: [] };
   names.sort((a, b) => {
     const [sa, na] = folderKey(a);
     const [sb, nb] = folderKey(b);

@@ -19,7 +19,7 @@ import { QUARANTINE_DIR } from '../discovery/own-folders.js';
 import { lockKeysForLoneSidecar } from '../discovery/lock-key.js';
 import { imageExtensionSet, nfc } from '../discovery/extensions.js';
 import { type FolderNames } from '../discovery/folder-names.js';
-import { assertLockHeld, withSidecarLock } from '../fs/lock.js';
+import { assertLockHeld, lockPathFor, withSidecarLock } from '../fs/lock.js';
 import { fsyncDirs } from '../fs/dir-sync.js';
 import { hashRegularFile } from '../fs/file-hash.js';
 import { lstatOrNull, moveNoOverwrite } from '../fs/move.js';
@@ -28,7 +28,7 @@ import {
   ABANDONED_REASON,
   MANIFEST_MAX_BYTES,
   MANIFEST_NAME,
-  quarantinedAt,
+  quarantinedFile,
   MANIFEST_VERSION,
   RELINK_MANIFEST_VERSION,
   findAbandonedQuarantines,
@@ -38,6 +38,8 @@ import {
   besideAsRecorded,
   isBesideRecord,
   otherSpellingThere,
+  quarantineFolderNames,
+  restoreLockKey,
   sidecarsBeside,
   writeManifest,
   type ManifestEntry,
@@ -70,24 +72,41 @@ export async function restore(root: string, opts: RestoreOptions = {}): Promise<
   const rootAbs = resolve(root);
   const base = await quarantineBase(rootAbs);
   if (base === null) throw errors.notFound(join(rootAbs, QUARANTINE_DIR), 'nothing to restore: the quarantine folder');
-  if (opts.dryRun) return restoreHolding(rootAbs, base, opts);
   // One restore of a library at a time, and never after waiting: two at once split the files
   // between them, each reporting the other's as "exists at the original path", and left a manifest
   // of files already back; a second run that waited for the first would then undo the quarantine
-  // before (the newest is gone by then). The lock is the sidecar lock's (fs/lock.ts: a dead
-  // holder's is taken over once stale).
+  // before (the newest is gone by then). A dry run takes it too (it read a quarantine being emptied
+  // as files "not in the quarantine"), unless the library is read-only. The lock is the sidecar
+  // lock's (fs/lock.ts: a dead holder's is taken over once stale).
+  const key = restoreLockKey(base);
   try {
-    return await withSidecarLock(base, () => restoreHolding(rootAbs, base, opts), { timeoutMs: 0 });
+    const report = await withSidecarLock(key, (signal) => restoreHolding(rootAbs, base, opts, signal), { timeoutMs: 0 });
+    await rmdir(base).catch(() => undefined); // the lock's folder kept it: gone when no quarantine is left
+    return report;
   } catch (e) {
-    if (isSidecarError(e) && e.code === 'LOCK_TIMEOUT' && e.path === resolve(base)) {
-      throw errors.anotherRun(base, `another restore of ${rootAbs}`);
+    if (isSidecarError(e) && e.code === 'LOCK_TIMEOUT' && e.path === resolve(key)) {
+      throw errors.anotherRun(base, `another restore of ${rootAbs} (or one killed less than a few seconds ago)`);
     }
+    if (opts.dryRun && isSidecarError(e) && (e.code === 'READ_ONLY' || e.code === 'PERMISSION') && e.path === lockPathFor(resolve(key))) return restoreHolding(rootAbs, base, opts);
     throw e;
   }
 }
 
-async function restoreHolding(rootAbs: string, base: string, opts: RestoreOptions): Promise<RestoreReport> {
+async function restoreHolding(rootAbs: string, base: string, opts: RestoreOptions, librarySignal?: AbortSignal): Promise<RestoreReport> {
   const dryRun = opts.dryRun ?? false;
+  // The library's lock, checked on disk right before each move: a restore stopped (Ctrl-Z, a
+  // starved machine) until another one took the lock over stops here, writing nothing more.
+  let lockLost = false;
+  const stopped = () => errors.conflict(`restore stopped: another restore took its lock over (this one was stopped for over a minute); ${report.restored} file(s) put back so far; run restore again`, [base]);
+  const holdLibrary = () => {
+    if (librarySignal === undefined) return;
+    try {
+      assertLockHeld(librarySignal);
+    } catch {
+      lockLost = true;
+      throw stopped();
+    }
+  };
   // A folder a cleanup killed before its manifest left (only that unfinished manifest in it) is
   // not a quarantine: it goes first (a dry run only names it), and is never the one restored.
   const chosen = opts.from !== undefined ? await chosenFolder(rootAbs, base, opts.from) : null;
@@ -152,7 +171,7 @@ async function restoreHolding(rootAbs: string, base: string, opts: RestoreOption
   for (const entry of manifest.entries) {
     // A relink's entry moved inside the library (to `moved_to`); a cleanup's into this folder.
     const movedTo = manifest.kind === 'relink' ? entry.moved_to! : null;
-    const src = movedTo !== null ? relJoin(rootAbs, movedTo) : quarantinedAt(folder, entry.rel);
+    const src = movedTo !== null ? relJoin(rootAbs, movedTo) : await quarantinedFile(folder, entry.rel);
     const dest = relJoin(rootAbs, entry.rel);
     const skip = (reason: string, keep: boolean) => {
       report.skipped.push({ rel: entry.rel, reason });
@@ -200,6 +219,7 @@ async function restoreHolding(rootAbs: string, base: string, opts: RestoreOption
             const [s2, d2] = await Promise.all([lstatOrNull(src), lstatOrNull(dest)]);
             if (!s2 || !d2 || s2.dev !== d2.dev || s2.ino !== d2.ino) throw errors.conflict('changed while it was restored; left in the quarantine', [src, dest]);
             assertLockHeld(signal);
+            holdLibrary();
             await unlink(src);
           });
           dirs.add(dirname(src));
@@ -246,6 +266,7 @@ async function restoreHolding(rootAbs: string, base: string, opts: RestoreOption
           if (late !== null) throw errors.conflict(savedSince(late), [dest, src]);
           await realDirsInside(rootAbs, rootReal, srcRel, false); // and the source's still are
           assertLockHeld(signal);
+          holdLibrary();
           await moveNoOverwrite(src, dest);
         });
         dirs.add(dirname(src));
@@ -254,6 +275,7 @@ async function restoreHolding(rootAbs: string, base: string, opts: RestoreOption
       restoredNow.add(nfcPath(dest));
       report.restored++;
     } catch (e) {
+      if (lockLost) throw stopped();
       const err = isSidecarError(e) ? e : errors.fromFs(e, src);
       skip(err.message, true);
     }
@@ -261,6 +283,7 @@ async function restoreHolding(rootAbs: string, base: string, opts: RestoreOption
   if (dryRun) return report;
 
   await fsyncDirs(dirs);
+  holdLibrary();
   if (remaining.length > 0) {
     await writeManifest(manifestPath, { ...manifest, entries: remaining });
   } else {
@@ -285,13 +308,8 @@ export function folderKey(name: string): [string, number] {
 }
 
 async function newestFolder(base: string): Promise<string> {
-  let names: string[];
-  try {
-    names = (await readdir(base, { withFileTypes: true })).filter((d) => d.isDirectory()).map((d) => d.name);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw errors.notFound(base, 'nothing to restore: the quarantine folder');
-    throw errors.fromFs(e, base);
-  }
+  const names = await quarantineFolderNames(base);
+  if (names === null) throw errors.notFound(base, 'nothing to restore: the quarantine folder');
   names.sort((a, b) => {
     const [sa, na] = folderKey(a);
     const [sb, nb] = folderKey(b);

@@ -46,7 +46,7 @@ import {
   type PendingRecord,
 } from './pending.js';
 import type { CacheFolders, FolderRecordsSink, OpenScanCache, ScanCache } from './port.js';
-import { compareSeq, sidecarFileCount, type Finding, type ScanImage, type ScanRecord, type ScanSidecar, type ScanSummary, type TreeSeq } from './records.js';
+import { compareSeq, sidecarFileCount, type Finding, type ScanImage, type ScanRecord, type ScanProblem, type ScanSidecar, type ScanSummary, type TreeSeq } from './records.js';
 import { NO_GROUP, TargetGroups } from './target-groups.js';
 
 
@@ -71,6 +71,8 @@ export interface ScanOptions extends Options {
   runtime?: Runtime;
   /** Files per engine batch. */
   batchSize?: number;
+  /** Every problem (`summary.problems` keeps the first MAX_PROBLEMS_KEPT in tree order), as it comes. */
+  onProblem?: (p: ScanProblem) => void;
 }
 
 const MAX_PROBLEMS_KEPT = 200;
@@ -186,6 +188,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
   private problem(path: string, code: string, message: string, seq: TreeSeq): void {
     this.summary.complete = false;
     this.summary.problemCount++;
+    this.opts.onProblem?.({ path, code, message });
     const seqs = this.problemSeqs;
     let at = seqs.length;
     while (at > 0 && compareSeq(seqs[at - 1], seq) > 0) at--;
