@@ -311,6 +311,32 @@ test('RAW+JPEG: a whole-document save built from the JPEG\'s kept JSON goes into
   assert.deepEqual([r.data.face_detection, r.data.object_detection], [{ v: 2 }, { v: 3 }]);
 });
 
+test('a whole document from the kept JSON: the operation it just ran (its sidecar_info.last_operation) is taken even when equal to the JSON\'s, the ones it carries are no change (a rerun giving the first result after a failure saved since was dropped: the image stayed failed)', async (t) => {
+  const root = makeTree({ 'IMG_1.jpg': FAKE_JPEG }, testDir(t));
+  const img = path.join(root, 'IMG_1.jpg');
+  await saveSidecar(img, 'face_detection', { success: true, faces: [] }, { format: 'json' });
+  await saveSidecar(img, 'quality_assessment', { grade: 'A' }, { format: 'json' });
+  await saveSidecar(img, 'face_detection', { success: true, faces: [] }, { format: 'json' }); // the JSON's last operation
+  const json = jsonOf(path.join(root, 'IMG_1.json'));
+  // What the pipeline sends: the JSON it read, doc[op] = its result, last_operation = the operation it ran.
+  const sent = (op: string, result: JsonObject): JsonObject => ({ ...json, [op]: result, sidecar_info: { ...(json.sidecar_info as JsonObject), last_operation: op } });
+  await saveSidecar(img, 'face_detection', sent('face_detection', { success: false, error: 'CUDA out of memory' }), { format: 'bin', merge: 'document' });
+  assert.deepEqual((await readSidecarDetailed(img)).data.face_detection, { success: false, error: 'CUDA out of memory' });
+  await saveSidecar(img, 'quality_assessment', { grade: 'B' }, { format: 'bin' }); // a newer grade, in the .bin only
+  // The rerun succeeds with the JSON's very result.
+  await saveSidecar(img, 'face_detection', sent('face_detection', { success: true, faces: [] }), { format: 'bin', merge: 'document' });
+  let r = await readSidecarDetailed(img);
+  assert.deepEqual(r.data.face_detection, { success: true, faces: [] }, 'the rerun is saved');
+  assert.deepEqual(r.data.quality_assessment, { grade: 'B' }, 'the grade it carried from the JSON is no change');
+  // The pipeline names face_detection in the call for every operation but yolov8: last_operation says which ran.
+  await saveSidecar(img, 'face_detection', { success: false, error: 'later failure' }, { format: 'bin' });
+  await saveSidecar(img, 'face_detection', sent('quality_assessment', { grade: 'A' }), { format: 'bin', merge: 'document' });
+  r = await readSidecarDetailed(img);
+  assert.deepEqual(r.data.quality_assessment, { grade: 'A' }, 'the grade it ran is saved, equal to the JSON\'s or not');
+  assert.deepEqual(r.data.face_detection, { success: false, error: 'later failure' }, 'the face result it carried from the JSON is no change');
+  assert.deepEqual(jsonOf(path.join(root, 'IMG_1.json')), json, 'the JSON is kept as it was');
+});
+
 test('RAW+JPEG: a JPEG that owns its shared stem file saves into it when the asked format\'s stem name is held by its kept JSON, a folder, a link to nothing or another tool\'s file, never into a name-ext copy; held by the RAW\'s file (in any spelling), its own name-ext file as before', async (t) => {
   const cases: [string, (dir: string) => void][] = [
     ['its kept JSON', () => {}],

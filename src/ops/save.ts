@@ -171,11 +171,32 @@ function holding(key: string, value: JsonValue, note: NumberNote | undefined): J
   return box;
 }
 
+/**
+ * The operation a whole document's caller has just computed, when the document says so plainly: its
+ * `sidecar_info.last_operation` (the pipeline sets it to the operation it ran, and names
+ * face_detection in the call for every operation but yolov8), when that is the call's operation too,
+ * or one the caller changed from the kept JSON's. Its result is the caller's even when equal to the
+ * kept JSON's: a detector run again giving the first result after a failure saved since (in the
+ * `.bin`) was dropped, and the image stayed failed for good. Otherwise undefined.
+ */
+function freshOperation(doc: JsonObject, operation: string, base: JsonObject | undefined): string | undefined {
+  const lastOf = (d: JsonObject | undefined) => (d !== undefined && isPlainObject(d.sidecar_info) && typeof d.sidecar_info.last_operation === 'string' ? d.sidecar_info.last_operation : undefined);
+  const last = lastOf(doc);
+  if (last === undefined || last === 'sidecar_info' || !Object.hasOwn(doc, last)) return undefined;
+  return last === operation || last !== lastOf(base) ? last : undefined;
+}
+
 function mergeOperation(existing: JsonObject, imagePath: string, loc: SidecarLocation, operation: string, value: JsonValue, now: string, how: MergeHow): JsonObject {
   const prior = existing.sidecar_info;
   const info: JsonObject = isPlainObject(prior) ? prior : {};
   if (how.document && isPlainObject(value)) {
-    for (const key of Object.keys(value)) if (key !== 'sidecar_info') putEntry(existing, value, key, how.base);
+    // The fresh operation's result is taken as sent; a backend map under it is still merged
+    // against the kept JSON backend by backend (the backends it carries are the JSON's; which one
+    // was computed, the document does not say).
+    const fresh = how.base === undefined ? undefined : freshOperation(value, operation, how.base);
+    for (const key of Object.keys(value)) {
+      if (key !== 'sidecar_info') putEntry(existing, value, key, key === fresh && !isBackendMap(value[key]) ? undefined : how.base);
+    }
     const given = value.sidecar_info;
     const baseInfo = how.base !== undefined && isPlainObject(how.base.sidecar_info) ? how.base.sidecar_info : undefined;
     if (isPlainObject(given)) {
