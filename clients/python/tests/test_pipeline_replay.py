@@ -169,6 +169,24 @@ class ReplayTest(unittest.TestCase):
         stale = self.pipeline._load_existing(img)
         self.assertEqual(stale, old)
 
+    def test_rerun_giving_the_json_result_again(self) -> None:
+        # A detector that failed (saved in the .bin) and succeeds again with the result the old JSON
+        # holds: the success is saved (it was taken for "sent back unchanged" and dropped for good).
+        img = self.image("shoot/IMG_0005.jpg")
+        first = face_detection(2, 0.5)
+        old = {"face_detection": first, "quality_assessment": quality("C"),
+               "sidecar_info": {"operation_type": "face_detection", "created_at": "2025-09-20T10:00:00", "image_path": img}}
+        with open(os.path.join(self.root, "shoot", "IMG_0005.json"), "w", encoding="utf-8") as f:
+            json.dump(old, f, indent=2)
+        failed = {"success": False, "error": "CUDA out of memory"}
+        self.pipeline.save(img, "face_detection", failed)
+        self.pipeline.save(img, "quality_assessment", quality("A"))
+        self.assert_results(img, {"face_detection": failed, "quality_assessment": quality("A")})
+        self.pipeline.save(img, "face_detection", first)
+        self.assert_results(img, {"face_detection": first, "quality_assessment": quality("A")})
+        self.pipeline.save(img, "quality_assessment", quality("C"))
+        self.assert_results(img, {"face_detection": first, "quality_assessment": quality("C")})
+
     def test_raw_and_jpeg(self) -> None:
         jpg = self.image("shoot/IMG_0003.jpg")
         raw = self.image("shoot/IMG_0003.CR2")
