@@ -566,3 +566,13 @@ test('a lock just taken counts as just verified (its folder was made then): chec
   lock.release();
   assert.ok(fs.existsSync(lockDir), "another holder's lock is not removed");
 });
+
+test('a caller that does not wait (timeout 0) takes a dead holder\'s stale lock over and gets it at once (it moved the lock aside and then gave up with LOCK_TIMEOUT: a restore right after a killed one refused)', async (t) => {
+  const key = path.join(testDir(t), 'IMG_12');
+  plantLock(lockPathFor(key), `${hostMark()}-${deadPid()}.0-0123abcd`, 60_000);
+  assert.equal(await withSidecarLock(key, async () => 'got it', { timeoutMs: 0 }), 'got it');
+  // A live holder's lock is not taken: the caller gives up at once.
+  await withSidecarLock(key, async () => {
+    await assert.rejects(withSidecarLock(key, async () => 'second', { timeoutMs: 0 }), (e: unknown) => e instanceof SidecarError && e.code === 'LOCK_TIMEOUT');
+  });
+});

@@ -9,6 +9,7 @@ import { cleanup } from '../src/ops/cleanup.js';
 import { restore } from '../src/ops/restore.js';
 import { quarantinedAt, restoreLockKey } from '../src/ops/quarantine-folder.js';
 import { lockPathFor, withSidecarLock } from '../src/fs/lock.js';
+import { hostMark } from '../src/fs/temp-files.js';
 import { readSidecar } from '../src/ops/read.js';
 import { saveSidecar } from '../src/ops/save.js';
 import { resolveConflicts } from '../src/ops/resolve.js';
@@ -189,6 +190,23 @@ test('restore while another holds the library lock: a dry run refuses too (it re
     assert.ok(performance.now() - t0 < 20_000, 'no wait on its own lock');
     assert.deepEqual([r.restored, r.skipped], [3, []]);
     assert.equal(existsSync(base), false, 'no quarantine (nor its lock) is left');
+  } finally {
+    removeTree(root);
+  }
+});
+
+test('restore right after a restore was killed (its lock left by a dead process): takes the lock over and restores (it refused "another restore is running")', async () => {
+  const root = library();
+  try {
+    await cleanup(root, { engine: 'inline', now: () => T1 });
+    const lockDir = lockPathFor(restoreLockKey(join(root, QUARANTINE_DIR)));
+    const dead = spawnSync(process.execPath, ['-e', '']).pid!;
+    fs.mkdirSync(lockDir);
+    writeFileSync(join(lockDir, 'owner'), `${hostMark()}-${dead}.0-0123abcd`);
+    const then = new Date(Date.now() - 60_000);
+    fs.utimesSync(lockDir, then, then);
+    const r = await restore(root);
+    assert.deepEqual([r.restored, r.skipped], [2, []]);
   } finally {
     removeTree(root);
   }

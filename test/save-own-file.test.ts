@@ -319,7 +319,8 @@ test('a whole document from the kept JSON: the operation it just ran (its sideca
   await saveSidecar(img, 'face_detection', { success: true, faces: [] }, { format: 'json' }); // the JSON's last operation
   const json = jsonOf(path.join(root, 'IMG_1.json'));
   // What the pipeline sends: the JSON it read, doc[op] = its result, last_operation = the operation it ran.
-  const sent = (op: string, result: JsonObject): JsonObject => ({ ...json, [op]: result, sidecar_info: { ...(json.sidecar_info as JsonObject), last_operation: op } });
+  let stamp = 0;
+  const sent = (op: string, result: JsonObject): JsonObject => ({ ...json, [op]: result, sidecar_info: { ...(json.sidecar_info as JsonObject), last_operation: op, last_updated: `2026-11-29T10:00:0${stamp++}` } });
   await saveSidecar(img, 'face_detection', sent('face_detection', { success: false, error: 'CUDA out of memory' }), { format: 'bin', merge: 'document' });
   assert.deepEqual((await readSidecarDetailed(img)).data.face_detection, { success: false, error: 'CUDA out of memory' });
   await saveSidecar(img, 'quality_assessment', { grade: 'B' }, { format: 'bin' }); // a newer grade, in the .bin only
@@ -335,6 +336,15 @@ test('a whole document from the kept JSON: the operation it just ran (its sideca
   assert.deepEqual(r.data.quality_assessment, { grade: 'A' }, 'the grade it ran is saved, equal to the JSON\'s or not');
   assert.deepEqual(r.data.face_detection, { success: false, error: 'later failure' }, 'the face result it carried from the JSON is no change');
   assert.deepEqual(jsonOf(path.join(root, 'IMG_1.json')), json, 'the JSON is kept as it was');
+  // A caller that saves another operation and carries last_operation as the JSON has it: the face
+  // result it carries is no change (the rule took it as run again and put the JSON's back).
+  await saveSidecar(img, 'face_detection', { ...json, quality_assessment: { grade: 'D' }, sidecar_info: { ...(json.sidecar_info as JsonObject), last_updated: '2026-11-29T11:00:00' } }, { format: 'bin', merge: 'document' });
+  r = await readSidecarDetailed(img);
+  assert.deepEqual([r.data.face_detection, r.data.quality_assessment], [{ success: false, error: 'later failure' }, { grade: 'D' }]);
+  // Sent back as read (not stamped): nothing in it is saved over the .bin.
+  await saveSidecar(img, 'face_detection', json, { format: 'bin', merge: 'document' });
+  r = await readSidecarDetailed(img);
+  assert.deepEqual([r.data.face_detection, r.data.quality_assessment], [{ success: false, error: 'later failure' }, { grade: 'D' }]);
 });
 
 test('RAW+JPEG: a JPEG that owns its shared stem file saves into it when the asked format\'s stem name is held by its kept JSON, a folder, a link to nothing or another tool\'s file, never into a name-ext copy; held by the RAW\'s file (in any spelling), its own name-ext file as before', async (t) => {

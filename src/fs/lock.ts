@@ -237,9 +237,10 @@ function clocks(): Clocks {
 
 /**
  * One attempt: the lock when we got it, null when it is held by a live holder. A stale lock is
- * taken over here (then the next attempt usually succeeds). Throws for real errors (missing folder...).
+ * taken over here, and the lock made again at once (a caller that does not wait, timeout 0, got
+ * LOCK_TIMEOUT after moving a dead holder's lock aside). Throws for real errors (missing folder...).
  */
-function tryAcquire(key: string, lockDir: string, rule: StaleRule): Lock | null {
+function tryAcquire(key: string, lockDir: string, rule: StaleRule, afterTakeover = false): Lock | null {
   const made = clocks();
   try {
     fs.mkdirSync(lockDir);
@@ -250,8 +251,7 @@ function tryAcquire(key: string, lockDir: string, rule: StaleRule): Lock | null 
     if (entryAt(lockDir) === 'other') {
       throw errors.conflict('is not a lock folder (a symlink or a file has its name); nothing is written under this lock until it is removed', [lockDir]);
     }
-    takeOverIfStale(lockDir, rule);
-    return null;
+    return takeOverIfStale(lockDir, rule) && !afterTakeover ? tryAcquire(key, lockDir, rule, true) : null;
   }
   const token = ownerToken();
   try {
@@ -366,9 +366,9 @@ export const lockTakeoverProbe: { afterLook?: (lockDir: string) => void } = {};
  * With a name of its own it moved the new holder's lock aside: two holders at once (the concurrency
  * run saw it under load).
  */
-function takeOverIfStale(lockDir: string, rule: StaleRule): void {
+function takeOverIfStale(lockDir: string, rule: StaleRule): boolean {
   const seen = staleLock(lockDir, rule);
-  if (seen === null) return;
+  if (seen === null) return false;
   lockTakeoverProbe.afterLook?.(lockDir);
   if (seen.owner === '') {
     // No token: the aside would be empty, and a rename replaces an empty folder. An empty lock is
@@ -376,19 +376,19 @@ function takeOverIfStale(lockDir: string, rule: StaleRule): void {
     // then fails, and that maker tries again.
     try {
       fs.rmdirSync(lockDir);
-      return;
+      return true;
     } catch (e) {
-      if (errCode(e) !== 'ENOTEMPTY' && errCode(e) !== 'EEXIST') return;
+      if (errCode(e) !== 'ENOTEMPTY' && errCode(e) !== 'EEXIST') return false;
     }
     // Not empty: the one seen, holding files but no token (planted), is moved aside like any
     // other; anything else is a lock made meanwhile.
-    if (!stillSeen(lockDir, seen)) return;
+    if (!stillSeen(lockDir, seen)) return false;
   }
   const aside = path.join(path.dirname(lockDir), staleAsideLockName(`${seen.dev}:${seen.ino}:${seen.owner}`));
   try {
     fs.renameSync(lockDir, aside);
   } catch {
-    return; // taken by another taker (its aside has this name), or released meanwhile
+    return false; // taken by another taker (its aside has this name), or released meanwhile
   }
   // The one seen, still stale? Its holder, stalled but alive on another host, may have refreshed
   // it, or released it after our look and a new holder made it again (or we stalled past the
@@ -407,7 +407,7 @@ function takeOverIfStale(lockDir: string, rule: StaleRule): void {
     } catch {
       /* swept meanwhile */
     }
-    return;
+    return true;
   }
   // A live lock: put it back (over a folder made meanwhile while it is still empty, so that maker's
   // token write fails). Failing that, its holder's check() reports it lost.
@@ -416,6 +416,7 @@ function takeOverIfStale(lockDir: string, rule: StaleRule): void {
   } catch {
     removeLockDir(aside);
   }
+  return false;
 }
 
 /**

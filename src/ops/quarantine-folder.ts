@@ -26,7 +26,7 @@ import { writeFileAtomic } from '../fs/atomic-write.js';
 import { QUARANTINE_DIR } from '../discovery/own-folders.js';
 import { lstatOrNull } from '../fs/move.js';
 import { errors } from '../errors.js';
-import { DEFAULT_STALE_TEMP_MS, isAbandonedTempFile, isLockName } from '../fs/temp-files.js';
+import { DEFAULT_STALE_TEMP_MS, isAbandonedTempFile, isLockName, removeStaleTempFiles } from '../fs/temp-files.js';
 import { tempTargetName } from '../temp-name.js';
 import { relJoin } from '../fs/rel-path.js';
 
@@ -397,7 +397,10 @@ export async function removeAbandonedQuarantines(base: string): Promise<string[]
     );
     if (gone) removed.push(f.path);
   }
-  if (removed.length > 0) await rmdir(base).catch(() => undefined); // only succeeds when nothing else is left
+  // A restore lock taken over from a dead or stopped restore leaves its aside here (fs/lock.ts):
+  // swept once due, so the empty quarantine folder goes too.
+  const swept = await removeStaleTempFiles(base).catch(() => []);
+  if (removed.length + swept.length > 0) await rmdir(base).catch(() => undefined); // only succeeds when nothing else is left
   return removed;
 }
 

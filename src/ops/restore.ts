@@ -10,7 +10,8 @@
  * is left, the folder (and an empty `.image-sidecar-quarantine`) is removed — by rmdir only, never
  * by a recursive delete.
  */
-import { readdir, realpath, rmdir, unlink } from 'node:fs/promises';
+import { access, readdir, realpath, rmdir, unlink } from 'node:fs/promises';
+import { constants as fsConstants } from 'node:fs';
 import { READ_NOFOLLOW_FLAGS, readRegularFile } from '../fs/regular-file.js';
 import { makeFolders } from '../fs/make-folders.js';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
@@ -81,13 +82,19 @@ export async function restore(root: string, opts: RestoreOptions = {}): Promise<
   const key = restoreLockKey(base);
   try {
     const report = await withSidecarLock(key, (signal) => restoreHolding(rootAbs, base, opts, signal), { timeoutMs: 0 });
-    await rmdir(base).catch(() => undefined); // the lock's folder kept it: gone when no quarantine is left
+    // The lock's folder kept it: gone when no quarantine is left (and no lock taken over from a
+    // killed restore left its aside: swept ten minutes on, by any restore, cleanup or relink).
+    if (!opts.dryRun) await rmdir(base).catch(() => undefined);
     return report;
   } catch (e) {
+    // A dry run where the lock cannot be made, nor a dead holder's taken over (a read-only
+    // mount), looks without it: no restore can run through this mount either.
+    const readOnly = opts.dryRun === true && !(await access(base, fsConstants.W_OK).then(() => true, () => false));
     if (isSidecarError(e) && e.code === 'LOCK_TIMEOUT' && e.path === resolve(key)) {
+      if (readOnly) return restoreHolding(rootAbs, base, opts);
       throw errors.anotherRun(base, `another restore of ${rootAbs} (or one killed less than a few seconds ago)`);
     }
-    if (opts.dryRun && isSidecarError(e) && (e.code === 'READ_ONLY' || e.code === 'PERMISSION') && e.path === lockPathFor(resolve(key))) return restoreHolding(rootAbs, base, opts);
+    if (readOnly && isSidecarError(e) && (e.code === 'READ_ONLY' || e.code === 'PERMISSION') && e.path === lockPathFor(resolve(key))) return restoreHolding(rootAbs, base, opts);
     throw e;
   }
 }

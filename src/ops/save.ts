@@ -172,18 +172,23 @@ function holding(key: string, value: JsonValue, note: NumberNote | undefined): J
 }
 
 /**
- * The operation a whole document's caller has just computed, when the document says so plainly: its
- * `sidecar_info.last_operation` (the pipeline sets it to the operation it ran, and names
- * face_detection in the call for every operation but yolov8), when that is the call's operation too,
- * or one the caller changed from the kept JSON's. Its result is the caller's even when equal to the
- * kept JSON's: a detector run again giving the first result after a failure saved since (in the
- * `.bin`) was dropped, and the image stayed failed for good. Otherwise undefined.
+ * The operation a whole document's caller has just run when everything it sends equals the kept
+ * JSON: a save stamped now (its `sidecar_info.last_updated` is not the JSON's: the pipeline stamps
+ * every save) that changes nothing else saves its `sidecar_info.last_operation`'s result (the
+ * pipeline sets it to the operation it ran, and names face_detection in the call for every operation
+ * but yolov8), equal to the JSON's. Taken as "no change", a detector run again giving the first
+ * result after a failure saved since (in the `.bin`) was dropped, and the image stayed failed for
+ * good. A document that changes anything else says what it saves by that; one not stamped is a
+ * document sent back as read. Otherwise undefined.
  */
-function freshOperation(doc: JsonObject, operation: string, base: JsonObject | undefined): string | undefined {
-  const lastOf = (d: JsonObject | undefined) => (d !== undefined && isPlainObject(d.sidecar_info) && typeof d.sidecar_info.last_operation === 'string' ? d.sidecar_info.last_operation : undefined);
-  const last = lastOf(doc);
-  if (last === undefined || last === 'sidecar_info' || !Object.hasOwn(doc, last)) return undefined;
-  return last === operation || last !== lastOf(base) ? last : undefined;
+function freshOperation(doc: JsonObject, base: JsonObject): string | undefined {
+  const info = isPlainObject(doc.sidecar_info) ? doc.sidecar_info : undefined;
+  const last = info?.last_operation;
+  if (info === undefined || typeof last !== 'string' || last === 'sidecar_info' || !Object.hasOwn(doc, last)) return undefined;
+  const baseInfo = isPlainObject(base.sidecar_info) ? base.sidecar_info : undefined;
+  if (typeof info.last_updated !== 'string' || info.last_updated === baseInfo?.last_updated) return undefined;
+  for (const key of Object.keys(doc)) if (key !== 'sidecar_info' && !(Object.hasOwn(base, key) && sameEntry(doc, key, base, key))) return undefined;
+  return last;
 }
 
 function mergeOperation(existing: JsonObject, imagePath: string, loc: SidecarLocation, operation: string, value: JsonValue, now: string, how: MergeHow): JsonObject {
@@ -193,7 +198,7 @@ function mergeOperation(existing: JsonObject, imagePath: string, loc: SidecarLoc
     // The fresh operation's result is taken as sent; a backend map under it is still merged
     // against the kept JSON backend by backend (the backends it carries are the JSON's; which one
     // was computed, the document does not say).
-    const fresh = how.base === undefined ? undefined : freshOperation(value, operation, how.base);
+    const fresh = how.base === undefined ? undefined : freshOperation(value, how.base);
     for (const key of Object.keys(value)) {
       if (key !== 'sidecar_info') putEntry(existing, value, key, key === fresh && !isBackendMap(value[key]) ? undefined : how.base);
     }
