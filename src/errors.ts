@@ -71,13 +71,21 @@ export interface UnreadablePath {
   message: string;
 }
 
+/** Unreadable paths a tree digest's refusal names (the rest are counted), as a scan names its problems. */
+export const UNREADABLE_NAMED = 200;
+
+/** The UNREADABLE_NAMED first of `paths` in the UTF-8 byte order of their paths (sorts `paths`). */
+export function firstUnreadable(paths: UnreadablePath[]): UnreadablePath[] {
+  return paths.sort((a, b) => Buffer.compare(Buffer.from(a.path), Buffer.from(b.path))).slice(0, UNREADABLE_NAMED);
+}
+
 /** What an `errors.notDigested` error lists, or undefined for any other error. */
 export function notDigestedOf(e: unknown): { undecodable: string[]; unreadable: UnreadablePath[]; unreadableCount: number } | undefined {
   const d = isSidecarError(e) ? e.details : undefined;
-  if (!d || !Array.isArray(d.files) || !Array.isArray(d.unreadable)) return undefined;
-  const unreadable = d.unreadable as UnreadablePath[];
-  return { undecodable: d.files as string[], unreadable, unreadableCount: typeof d.unreadableCount === 'number' ? d.unreadableCount : unreadable.length };
+  if (d?.reason !== NOT_DIGESTED) return undefined;
+  return { undecodable: d.files as string[], unreadable: d.unreadable as UnreadablePath[], unreadableCount: d.unreadable_count as number };
 }
+const NOT_DIGESTED = 'not-digested';
 
 /** The error of JSON that parses but is not an object (errors.notAnObject): another tool's file, not a damaged sidecar. */
 export function isOtherJson(e: unknown): boolean {
@@ -148,8 +156,8 @@ export const errors = {
     new SidecarError('TOO_DEEP', `${where(path)}nesting deeper than ${limit} levels`, { path, details: { limit } }),
   lockTimeout: (path: string, cause?: unknown) =>
     new SidecarError('LOCK_TIMEOUT', `timed out waiting for the lock on ${path}`, { path, cause }),
-  /** Another run holds the lock of what this one would change (`what` names it); nothing was done. */
-  anotherRun: (path: string, what: string) =>
+  /** Another restore holds the library's lock (`what` names it): this one moved nothing. */
+  restoreRunning: (path: string, what: string) =>
     new SidecarError('LOCK_TIMEOUT', `${what} is running: nothing was moved; run again once it has finished`, { path }),
   conflict: (detail: string, paths: string[]) =>
     new SidecarError('CONFLICT', `${detail}: ${paths.join(', ')}`, { path: paths[0], details: { paths } }),
@@ -164,14 +172,14 @@ export const errors = {
   /**
    * A whole-tree result (a tree digest) that cannot leave a file out: `details.files` the sidecars
    * that do not decode, `details.unreadable` the paths not read (the first ones, of
-   * `details.unreadableCount`). CORRUPT when a file does not decode, else the first path's code.
+   * `details.unreadable_count`). CORRUPT when a file does not decode, else the first path's code.
    */
   notDigested: (files: string[], unreadable: UnreadablePath[] = [], unreadableCount = unreadable.length) => {
     const parts: string[] = [];
     if (files.length > 0) parts.push(`${files.length} sidecar file(s) cannot be decoded: ${files.slice(0, 5).join(', ')}${files.length > 5 ? ', …' : ''}`);
     if (unreadableCount > 0) parts.push(`${unreadableCount} path(s) cannot be read (first: ${unreadable[0]?.message ?? '?'})`);
     const code: ErrorCode = files.length > 0 ? 'CORRUPT' : (unreadable[0]?.code ?? 'IO');
-    return new SidecarError(code, parts.join('; '), { details: { files, unreadable, unreadableCount } });
+    return new SidecarError(code, parts.join('; '), { details: { reason: NOT_DIGESTED, files, unreadable, unreadable_count: unreadableCount } });
   },
   notRegularFile: (path: string) => new SidecarError('IO', `${path}: not a regular file (FIFO, socket, device or directory)`, { path }),
   schema: (detail: string, path?: string) => new SidecarError('SCHEMA', `${where(path)}invalid JSON Schema: ${detail}`, { path }),

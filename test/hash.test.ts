@@ -240,14 +240,14 @@ test('read errors fail loudly: unaddressable name, FIFO, unreadable directory', 
   // A file name that is not valid UTF-8 cannot be opened by a string path: error, not skip.
   const badName = Buffer.concat([Buffer.from(root + '/bad-'), Buffer.from([0xff, 0xfe]), Buffer.from('.json')]);
   fs.writeFileSync(badName, '{}');
-  await assert.rejects(hashTree(root, { engine: 'inline' }), (e: unknown) => e instanceof SidecarError && e.code === 'IO' && /UTF-8/.test(e.message));
+  await assert.rejects(hashTree(root, { engine: 'inline' }), (e: unknown) => e instanceof SidecarError && e.code === 'IO' && /UTF-8/.test(e.message) && notDigestedOf(e)?.unreadableCount === 1);
   fs.unlinkSync(badName);
 
   // A FIFO named like a sidecar: error (and no hang).
   const fifo = path.join(root, 'pipe.json');
   const r = spawnSync('mkfifo', [fifo]);
   if (r.status === 0) {
-    await assert.rejects(hashTree(root, { engine: 'inline' }), (e: unknown) => e instanceof SidecarError && e.code === 'IO' && /regular file/.test(e.message));
+    await assert.rejects(hashTree(root, { engine: 'inline' }), (e: unknown) => e instanceof SidecarError && e.code === 'IO' && /regular file/.test(e.message) && notDigestedOf(e)?.unreadable[0].path === 'pipe.json');
     // With allFiles too; without it a FIFO with another name is simply not a candidate.
     fs.renameSync(fifo, path.join(root, 'pipe'));
     await hashTree(root, { engine: 'inline' });
@@ -361,6 +361,22 @@ test('verify of a canonical manifest: an image whose sidecar cannot be read or d
   assert.deepEqual([v.ok, v.missing, v.changed, v.extra], [false, [], [], []]);
   assert.deepEqual(v.undecodable, ['B.json']);
   assert.deepEqual(v.unreadable?.map((u) => u.path), ['A.json']);
+});
+
+test('verify: a name that is not UTF-8 never hides its lossy twin (a real x\uFFFD.json changed is still changed), and a root that cannot be listed stops the command', async (t) => {
+  const root = testDir(t);
+  put(root, 'x\uFFFD.json', '{"v":1}');
+  const manifest = path.join(testDir(t), 'm.json');
+  await hashTree(root, { engine: 'inline', manifest });
+  put(root, 'x\uFFFD.json', '{"v":2}');
+  fs.writeFileSync(Buffer.concat([Buffer.from(root + '/x'), Buffer.from([0xff]), Buffer.from('.json')]), '{}');
+  const v = await verifyTree(root, manifest, { engine: 'inline' });
+  assert.deepEqual([v.ok, v.changed, v.unreadable_count], [false, ['x\uFFFD.json'], 1]);
+  if (process.getuid?.() === 0) return t.skip('running as root: a folder without read permission is read anyway');
+  fs.chmodSync(root, 0o311);
+  t.after(() => fs.chmodSync(root, 0o755));
+  await assert.rejects(hashTree(root, { engine: 'inline' }), (e: unknown) => e instanceof SidecarError && e.code === 'PERMISSION' && notDigestedOf(e) === undefined);
+  await assert.rejects(verifyTree(root, manifest, { engine: 'inline' }), (e: unknown) => e instanceof SidecarError && e.code === 'PERMISSION');
 });
 
 test('a file without read permission fails with PERMISSION', async (t) => {

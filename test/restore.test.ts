@@ -101,6 +101,8 @@ test('an orphan at the root named like the manifest (manifest.json; any case: a 
     // In any case or Unicode form (a case-insensitive share, a Mac), at the root only.
     assert.equal(quarantinedAt('/q', 'MANIFEST.JSON'), join('/q', 'MANIFEST.JSON.quarantined'));
     assert.equal(quarantinedAt('/q', 'manifest.json.bin'), join('/q', 'manifest.json.bin'));
+    assert.equal(quarantinedAt('/q', 'Manifest.JSON/o.json'), join('/q', 'Manifest.JSON.quarantined', 'o.json'), 'a root folder of that name too');
+    assert.equal(quarantinedAt('/q', 'a/manifest.json'), join('/q', 'a', 'manifest.json'));
     const r = await restore(root);
     assert.equal(r.restored, 2 + named.length);
     assert.deepEqual(snapshot(root), before, 'the tree is exactly as before, quarantine folder gone');
@@ -207,6 +209,23 @@ test('restore right after a restore was killed (its lock left by a dead process)
     fs.utimesSync(lockDir, then, then);
     const r = await restore(root);
     assert.deepEqual([r.restored, r.skipped], [2, []]);
+  } finally {
+    removeTree(root);
+  }
+});
+
+test('restore while another process holds the library lock (a live holder’s lock on disk): refuses at once, a dry run too, nothing moved', async () => {
+  const root = library();
+  try {
+    const c = await cleanup(root, { engine: 'inline', now: () => T1 });
+    const lockDir = lockPathFor(restoreLockKey(join(root, QUARANTINE_DIR)));
+    fs.mkdirSync(lockDir);
+    writeFileSync(join(lockDir, 'owner'), `${hostMark()}-${process.pid}.0-0123abcd`);
+    const after = snapshot(root);
+    await rejectsWith(restore(root, { dryRun: true }), 'LOCK_TIMEOUT', /another restore/);
+    await rejectsWith(restore(root), 'LOCK_TIMEOUT', /another restore/);
+    assert.deepEqual(snapshot(root), after, 'nothing moved');
+    assert.ok(existsSync(c.manifest!));
   } finally {
     removeTree(root);
   }

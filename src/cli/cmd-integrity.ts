@@ -44,7 +44,9 @@ export async function notDigestedFinding(ctx: CommandContext, e: unknown): Promi
   const not = notDigestedOf(e);
   if (not === undefined) throw e;
   const err = e as { code: string; message: string };
-  const failed = { ok: false, digest: null, error: { code: err.code, message: err.message }, undecodable: not.undecodable };
+  // Each list only when it holds something, as verify gives them.
+  const failed = { ok: false, digest: null, error: { code: err.code, message: err.message } };
+  if (not.undecodable.length > 0) Object.assign(failed, { undecodable: not.undecodable });
   if (not.unreadableCount > 0) Object.assign(failed, { unreadable: not.unreadable, unreadable_count: not.unreadableCount });
   const human = (): string[] => {
     const lines: string[] = [];

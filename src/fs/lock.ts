@@ -236,22 +236,25 @@ function clocks(): Clocks {
 }
 
 /**
- * One attempt: the lock when we got it, null when it is held by a live holder. A stale lock is
- * taken over here, and the lock made again at once (a caller that does not wait, timeout 0, got
- * LOCK_TIMEOUT after moving a dead holder's lock aside). Throws for real errors (missing folder...).
+ * One attempt: the lock when we got it, null when it is held by a live holder. A stale lock taken
+ * over is ours to make at once, in the same attempt (a caller that does not wait, timeout 0, has no
+ * second one). Throws for real errors (missing folder...).
  */
-function tryAcquire(key: string, lockDir: string, rule: StaleRule, afterTakeover = false): Lock | null {
+function tryAcquire(key: string, lockDir: string, rule: StaleRule): Lock | null {
   const made = clocks();
-  try {
-    fs.mkdirSync(lockDir);
-  } catch (e) {
-    if (errCode(e) !== 'EEXIST') throw errors.fromFs(e, lockDir);
-    // A symlink or a file under the lock's name is not a lock: taking it over as stale would
-    // delete through it, outside the library. The save is refused with the reason.
-    if (entryAt(lockDir) === 'other') {
-      throw errors.conflict('is not a lock folder (a symlink or a file has its name); nothing is written under this lock until it is removed', [lockDir]);
+  for (let pass = 0; ; pass++) {
+    try {
+      fs.mkdirSync(lockDir);
+      break;
+    } catch (e) {
+      if (errCode(e) !== 'EEXIST') throw errors.fromFs(e, lockDir);
+      // A symlink or a file under the lock's name is not a lock: taking it over as stale would
+      // delete through it, outside the library. The save is refused with the reason.
+      if (entryAt(lockDir) === 'other') {
+        throw errors.conflict('is not a lock folder (a symlink or a file has its name); nothing is written under this lock until it is removed', [lockDir]);
+      }
+      if (pass > 0 || !takeOverIfStale(lockDir, rule)) return null;
     }
-    return takeOverIfStale(lockDir, rule) && !afterTakeover ? tryAcquire(key, lockDir, rule, true) : null;
   }
   const token = ownerToken();
   try {

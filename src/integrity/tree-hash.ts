@@ -15,7 +15,7 @@
  * errors.notDigested listing them).
  */
 import { join, relative, resolve, sep } from 'node:path';
-import { errors, type ErrorCode, type UnreadablePath } from '../errors.js';
+import { errorFromJSON, errors, firstUnreadable, UNREADABLE_NAMED, type ErrorCode, type UnreadablePath } from '../errors.js';
 import { openScanCache } from '../incremental/scan-cache.js';
 import { assertDirectory, ScanSession } from '../scan/session.js';
 import type { ScanRecord, ScanSidecar } from '../scan/records.js';
@@ -68,9 +68,9 @@ export interface TreeListing {
   entries: TreeEntry[];
   files: number;
   bytes: number;
-  /** canonical mode: sidecars that cannot be decoded (root-relative); none when strict is false. */
+  /** canonical mode: sidecars that cannot be decoded (root-relative); none with `strict: false`. */
   undecodable: string[];
-  /** Paths that could not be read, the first UNREADABLE_NAMED in UTF-8 order; none when strict is false. */
+  /** Paths that could not be read, the first UNREADABLE_NAMED in UTF-8 order; canonical mode with `strict: false`: none. */
   unreadable: UnreadablePath[];
   /** All of them (`unreadable` names the first). */
   unreadableCount: number;
@@ -87,8 +87,9 @@ export interface ListOptions extends HashOptions {
   /** canonical mode: also key images whose effective sidecar is next to their symlink target. */
   includeTargetSide?: boolean;
   /**
-   * canonical mode: false = leave out what cannot be read instead of throwing (convert --verify
-   * compares before/after maps and must not refuse a tree with one unreadable folder). Default true.
+   * canonical mode: false = list nothing that cannot be read or decoded, only what can (convert
+   * --verify compares before/after maps, and a tree with one unreadable folder is still compared).
+   * Default true.
    */
   strict?: boolean;
   /** Use this runtime (the caller closes it). */
@@ -98,35 +99,46 @@ export interface ListOptions extends HashOptions {
 }
 
 const READ_CODES: ReadonlySet<string> = new Set<ErrorCode>(['PERMISSION', 'IO', 'NOT_FOUND', 'NOT_A_DIRECTORY', 'READ_ONLY']);
-/** Unreadable paths named in a result (the rest are counted), as a scan names its problems. */
-export const UNREADABLE_NAMED = 200;
 
 /**
- * The paths a listing could not read, all counted; named: the UNREADABLE_NAMED first in UTF-8 order
- * (the same ones whatever order threads and the walk meet them in, so shards merge to them too).
+ * The paths a listing could not read: all counted, the first UNREADABLE_NAMED in UTF-8 order named
+ * (the same ones whatever order threads and the walk meet them in, so shards merge to them too),
+ * and with `keys` the keys whose digest they leave unknown (verify). The root itself not read is no
+ * finding: there is no tree to digest (`rootError`, thrown).
  */
-export class UnreadablePaths {
+class UnreadablePaths {
   private kept: UnreadablePath[] = [];
   count = 0;
-  constructor(private readonly root: string) {}
+  rootError: Error | null = null;
+  constructor(
+    private readonly root: string,
+    readonly keys: Set<string> | undefined,
+  ) {}
   add(abs: string, e: { code: string; message: string }): void {
-    this.count++;
     const rel = relPosix(this.root, abs);
+    if (rel === '') {
+      this.rootError ??= errorFromJSON({ code: (READ_CODES.has(e.code) ? e.code : 'IO') as ErrorCode, message: e.message, path: abs });
+      return;
+    }
+    this.count++;
     this.kept.push({ path: rel, code: (READ_CODES.has(e.code) ? e.code : 'IO') as ErrorCode, message: e.message });
-    if (this.kept.length >= 2 * UNREADABLE_NAMED) this.kept = firstNamed(this.kept);
+    if (this.kept.length >= 2 * UNREADABLE_NAMED) this.kept = firstUnreadable(this.kept);
+    // A name that is not UTF-8 is no manifest's key (no digest was ever taken of it), and its
+    // lossy spelling may be another, real file's: that one's change stays seen.
+    if (!notUtf8(e)) this.keys?.add(rel);
   }
   get named(): UnreadablePath[] {
-    return firstNamed(this.kept);
+    return firstUnreadable(this.kept);
   }
+}
+
+/** An error of a name that is not valid UTF-8 (the walk's and the scan's: EILSEQ, UNADDRESSABLE). */
+function notUtf8(e: { code: string; message: string }): boolean {
+  return e.code === 'UNADDRESSABLE' || e.message.endsWith('(EILSEQ)');
 }
 
 function relPosix(root: string, abs: string): string {
   return relative(root, abs).split(sep).join('/');
-}
-
-/** The UNREADABLE_NAMED first of `paths` in UTF-8 order. */
-export function firstNamed(paths: UnreadablePath[]): UnreadablePath[] {
-  return paths.sort((a, b) => compareUtf8(a.path, b.path)).slice(0, UNREADABLE_NAMED);
 }
 
 /** Hash a tree. With `manifest`, also write the per-file (or per-image) digests there. */
@@ -168,12 +180,8 @@ async function bytesEntries(root: string, opts: ListOptions & { runtime: Runtime
   const exclude = new Set(opts.exclude ?? []);
   const entries: TreeEntry[] = [];
   let bytes = 0;
-  const unreadable = new UnreadablePaths(root);
-  const unknownKeys = opts.unknownKeys ? new Set<string>() : undefined;
-  const notRead = (abs: string, e: { code: string; message: string }) => {
-    unreadable.add(abs, e);
-    unknownKeys?.add(relPosix(root, abs));
-  };
+  const unreadable = new UnreadablePaths(root, opts.unknownKeys ? new Set<string>() : undefined);
+  const notRead = (abs: string, e: { code: string; message: string }) => unreadable.add(abs, e);
   const taskOpts: HashTaskOptions = { mode: 'bytes' };
   // A shard hashes the files of its own groups (pair.ts; a file of no group by its own stem).
   const shard = shardFilter(opts.shard, imageExtensionSet(opts.imageExtensions));
@@ -216,7 +224,8 @@ async function bytesEntries(root: string, opts: ListOptions & { runtime: Runtime
   }
   opts.onProgress?.(seen);
   sortByKey(entries);
-  return { version: TREE_VERSION, allFiles, entries, files: entries.length, bytes, undecodable: [], unreadable: unreadable.named, unreadableCount: unreadable.count, unknownKeys };
+  if (unreadable.rootError) throw unreadable.rootError;
+  return { version: TREE_VERSION, allFiles, entries, files: entries.length, bytes, undecodable: [], unreadable: unreadable.named, unreadableCount: unreadable.count, unknownKeys: unreadable.keys };
 }
 
 /** The image keys of a record whose effective sidecar counts for it, or null. */
@@ -238,17 +247,14 @@ export async function canonicalEntries(
   const entries: TreeEntry[] = [];
   const strict = opts.strict !== false;
   let bytes = 0;
-  const unreadable = new UnreadablePaths(root);
-  const unknownKeys = opts.unknownKeys ? new Set<string>() : undefined;
+  const unreadable = new UnreadablePaths(root, opts.unknownKeys ? new Set<string>() : undefined);
+  const unknownKeys = unreadable.keys;
   const taskOpts: HashTaskOptions = { mode: 'canonical', maxFileSize: opts.maxFileSize, maxDepth: opts.maxDepth, keyring: opts.keyring, fastStat: opts.fastStat };
   const undecodable: string[] = [];
   // Progress is the scan's: every file of the tree, the unit of the CLI's pre-walk total.
   // Every problem of the scan (its summary keeps the first 200 in tree order, not the UTF-8 order
   // every listing names them in): a folder not read makes every image under it unknown.
-  const onProblem = (p: { path: string; code: string; message: string }) => {
-    unreadable.add(p.path, p);
-    unknownKeys?.add(relPosix(root, p.path));
-  };
+  const onProblem = (p: { path: string; code: string; message: string }) => unreadable.add(p.path, p);
   const session = new ScanSession(root, { ...opts, runtime: opts.runtime, onProblem: strict ? onProblem : undefined }, openScanCache);
   async function* effective(): AsyncGenerator<HashItem> {
     for await (const rec of session) {
@@ -279,6 +285,7 @@ export async function canonicalEntries(
     for (let k = 0; k < keys.length; k++) entries.push({ key: keys[k], hex: r.keyed![k], canonical: r.canonical });
     bytes += r.size;
   }
+  if (unreadable.rootError) throw unreadable.rootError;
   sortByKey(entries);
   return { entries, bytes, undecodable: strict ? undecodable.sort(compareUtf8) : [], unreadable: unreadable.named, unreadableCount: unreadable.count, unknownKeys };
 }

@@ -57,14 +57,17 @@ export function restoreLockKey(base: string): string {
 const BESIDE_MANIFEST_SUFFIX = '.quarantined';
 
 /**
- * Where cleanup keeps the file at `rel` in the quarantine folder `folder`: at its own path, except a
- * file at the library's root named like the manifest (in any case or compatibility form: a NAS share
- * or a Mac may not tell them apart), kept as `<name>.quarantined` (no sidecar has that extension, so
- * no other file is kept there).
+ * Where cleanup keeps the file at `rel` in the quarantine folder `folder`: at its own path, except
+ * under a root file or folder named like the manifest (in any case or compatibility form: a NAS
+ * share or a Mac may not tell them apart), kept as `<name>.quarantined` (no sidecar has that
+ * extension, so no other file is kept there).
  */
 export function quarantinedAt(folder: string, rel: string): string {
-  const named = !rel.includes('/') && rel.normalize('NFKC').toUpperCase().toLowerCase() === MANIFEST_NAME;
-  return relJoin(folder, named ? rel + BESIDE_MANIFEST_SUFFIX : rel);
+  const slash = rel.indexOf('/');
+  const first = slash < 0 ? rel : rel.slice(0, slash);
+  // NFKC, then upper and lower case: near enough the case folding of a case-insensitive share (ſ, K).
+  const named = first.normalize('NFKC').toUpperCase().toLowerCase() === MANIFEST_NAME;
+  return relJoin(folder, named ? first + BESIDE_MANIFEST_SUFFIX + rel.slice(first.length) : rel);
 }
 
 /**

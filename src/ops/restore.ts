@@ -92,7 +92,7 @@ export async function restore(root: string, opts: RestoreOptions = {}): Promise<
     const readOnly = opts.dryRun === true && !(await access(base, fsConstants.W_OK).then(() => true, () => false));
     if (isSidecarError(e) && e.code === 'LOCK_TIMEOUT' && e.path === resolve(key)) {
       if (readOnly) return restoreHolding(rootAbs, base, opts);
-      throw errors.anotherRun(base, `another restore of ${rootAbs} (or one killed less than a few seconds ago)`);
+      throw errors.restoreRunning(base, `another restore of ${rootAbs} (or one killed less than a few seconds ago)`);
     }
     if (readOnly && isSidecarError(e) && (e.code === 'READ_ONLY' || e.code === 'PERMISSION') && e.path === lockPathFor(resolve(key))) return restoreHolding(rootAbs, base, opts);
     throw e;
@@ -104,7 +104,7 @@ async function restoreHolding(rootAbs: string, base: string, opts: RestoreOption
   // The library's lock, checked on disk right before each move: a restore stopped (Ctrl-Z, a
   // starved machine) until another one took the lock over stops here, writing nothing more.
   let lockLost = false;
-  const stopped = () => errors.conflict(`restore stopped: another restore took its lock over (this one was stopped for over a minute); ${report.restored} file(s) put back so far; run restore again`, [base]);
+  const stopped = () => errors.conflict(`restore stopped: another restore took its lock over (this one was stopped or cut off long enough for its lock to go stale); ${report.restored} file(s) put back so far; run restore again`, [base]);
   const holdLibrary = () => {
     if (librarySignal === undefined) return;
     try {
@@ -298,7 +298,6 @@ async function restoreHolding(rootAbs: string, base: string, opts: RestoreOption
       throw errors.fromFs(e, manifestPath);
     });
     await removeEmptyDirs(folder);
-    await rmdir(base).catch(() => undefined); // only succeeds when no other quarantine is left
   }
   return report;
 }

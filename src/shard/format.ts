@@ -34,18 +34,19 @@ import type { JsonValue } from '../types.js';
 
 export const SHARD_FORMAT_VERSION = 1;
 /**
- * The version of a hash shard that names undecodable sidecars instead of its entries (its summary's
- * `undecodable`): a merge that reads only version 1 refuses it, where it gave the digest of a tree
- * without those files. This version reads both.
+ * The version of a hash shard that names the paths it could not read and (canonical) the sidecars
+ * it could not decode instead of its entries (its summary's `unreadable`, `undecodable`): a merge
+ * that reads only version 1 refuses it, where it gave the digest of a tree without those files.
+ * This version reads both.
  */
-export const SHARD_FORMAT_UNDECODABLE = 2;
+export const SHARD_FORMAT_NOT_DIGESTED = 2;
 
 /** Commands whose shard outputs `merge` combines. */
 export const MERGEABLE_COMMANDS = ['stats', 'validate', 'format-stats', 'hash', 'export'] as const;
 export type ShardCommand = (typeof MERGEABLE_COMMANDS)[number];
 
 export interface ShardHeader {
-  image_sidecar_shard: typeof SHARD_FORMAT_VERSION | typeof SHARD_FORMAT_UNDECODABLE;
+  image_sidecar_shard: typeof SHARD_FORMAT_VERSION | typeof SHARD_FORMAT_NOT_DIGESTED;
   command: ShardCommand;
   /** Absolute path of the tree. */
   root: string;
@@ -161,7 +162,7 @@ export async function openShardFile(path: string, opts: ShardReadOptions = {}): 
   } catch {
     throw errors.notShardOutput(path, 'the first line is not a shard header (was it written with --shard?)');
   }
-  if (header?.image_sidecar_shard !== SHARD_FORMAT_VERSION && header?.image_sidecar_shard !== SHARD_FORMAT_UNDECODABLE) {
+  if (header?.image_sidecar_shard !== SHARD_FORMAT_VERSION && header?.image_sidecar_shard !== SHARD_FORMAT_NOT_DIGESTED) {
     throw errors.notShardOutput(path, header?.image_sidecar_shard === undefined ? 'the first line is not a shard header (was it written with --shard?)' : `shard format ${String(header.image_sidecar_shard)}, this version reads ${SHARD_FORMAT_VERSION}`);
   }
   if (tail === null) throw errors.notShardOutput(path, 'the file does not end with a complete line (cut short?)');

@@ -10,7 +10,7 @@
  */
 import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { errors } from '../errors.js';
+import { errors, firstUnreadable } from '../errors.js';
 import { mergeBySeq, openShardFile, type ShardCommand, type ShardFile, type ShardReadOptions, MERGEABLE_COMMANDS } from './format.js';
 import type { ExportShardSummary, HashShardSummary, LineSink, ValidateShardSummary } from './run.js';
 import type { StatsRaw, TreeStats } from '../ops/stats.js';
@@ -136,12 +136,11 @@ export async function mergeHash(files: readonly ShardFile[], opts: { manifest?: 
   const { compareUtf8, sortByKey, tagOf, treeDigest } = await import('../formats/digest.js');
   // Sidecars a shard could not decode or paths it could not read: no digest, as the unsharded run
   // (the same error, every shard's paths).
-  const { firstNamed } = await import('../integrity/tree-hash.js');
   const sums = files.map((f) => f.trailer.summary as HashShardSummary);
   const undecodable = sums.flatMap((s) => s.undecodable ?? []);
   const unreadableCount = sums.reduce((n, s) => n + (s.unreadable_count ?? 0), 0);
   if (undecodable.length > 0 || unreadableCount > 0) {
-    throw errors.notDigested(undecodable.sort(compareUtf8), firstNamed(sums.flatMap((s) => s.unreadable ?? [])), unreadableCount);
+    throw errors.notDigested(undecodable.sort(compareUtf8), firstUnreadable(sums.flatMap((s) => s.unreadable ?? [])), unreadableCount);
   }
   const entries: TreeEntry[] = [];
   let bytes = 0;

@@ -15,7 +15,7 @@ import { keyringIds } from '../crypto/keys.js';
 import type { ShardSpec } from '../discovery/shard.js';
 import type { JsonValue, Options } from '../types.js';
 import { packageVersion } from '../version.js';
-import { headerLine, itemLine, makeHeader, SHARD_FORMAT_UNDECODABLE, trailerLine, type ShardCommand, type ShardHeader } from './format.js';
+import { headerLine, itemLine, makeHeader, SHARD_FORMAT_NOT_DIGESTED, trailerLine, type ShardCommand, type ShardHeader } from './format.js';
 import type { StatsOptions } from '../ops/stats.js';
 import type { ValidateOptions } from '../ops/validate.js';
 import type { HashOptions } from '../integrity/tree-hash.js';
@@ -159,9 +159,10 @@ export async function hashShard(root: string, opts: HashOptions & ShardRunOption
   if (listing.undecodable.length > 0 || listing.unreadableCount > 0) {
     // A digest cannot leave a file out: the unsharded run lists these and gives no digest (exit
     // 1); the shard says which are its own, and the merge gives that list whole.
-    const summary: HashShardSummary = { version: listing.version, all_files: listing.allFiles, files: 0, bytes: 0, undecodable: listing.undecodable };
+    const summary: HashShardSummary = { version: listing.version, all_files: listing.allFiles, files: 0, bytes: 0 };
+    if (listing.undecodable.length > 0) summary.undecodable = listing.undecodable;
     if (listing.unreadableCount > 0) Object.assign(summary, { unreadable: listing.unreadable, unreadable_count: listing.unreadableCount });
-    await out.write(headerLine({ ...h, image_sidecar_shard: SHARD_FORMAT_UNDECODABLE }));
+    await out.write(headerLine({ ...h, image_sidecar_shard: SHARD_FORMAT_NOT_DIGESTED }));
     await out.write(trailerLine(0, summary));
     return summary;
   }
