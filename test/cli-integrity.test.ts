@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { FAKE_JPEG, makeCornerTree, makeTree, parseJson, removeTree, runCli, sidecarData, tempDir } from './helpers/cli.js';
+import { FAKE_JPEG, makeCornerTree, makeTree, parseJson, removeTree, runCli, runCliTty, sidecarData, tempDir } from './helpers/cli.js';
 
 interface Hash {
   version: string;
@@ -93,6 +93,19 @@ describe('cli hash and verify', () => {
     const m = await runCli(['merge', ...shards]);
     assert.equal(m.code, 1, m.stderr);
     assert.equal(m.stdout, (await runCli(['hash', lib])).stdout, 'the merge gives the unsharded answer');
+    // On a terminal: each path with why, and verify's headline says it could not check, not that the tree differs.
+    const human = await runCliTty(['hash', lib]);
+    assert.equal(human.code, 1);
+    assert.match(human.stdout, /no digest: these paths cannot be read/);
+    assert.match(human.stdout, /B\.json: not a regular file/);
+    rmSync(fifo);
+    const manifest = join(out, 'fifo-manifest.json');
+    assert.equal((await runCli(['hash', lib, '--manifest', manifest])).code, 0);
+    spawnSync('mkfifo', [join(lib, 'A.json.bak.json')]);
+    const v = await runCliTty(['verify', lib, '--manifest', manifest]);
+    assert.equal(v.code, 1);
+    assert.match(v.stdout, /Not verified: some paths could not be read or decoded/);
+    assert.match(v.stdout, /cannot be read \(1\)/);
   });
 
   it('verify against a manifest: exit 0 when equal, 1 with changed / missing / extra listed', async () => {

@@ -204,3 +204,14 @@ test('restore removes abandoned folders, never restores from one, and leaves tho
   assert.ok(!fs.existsSync(abandoned));
   assert.deepEqual(quarantineFolders(root), [path.basename(again.quarantine!), ...[live, otherHostYoung, emptyNew, holdsFile].map((p) => path.basename(p))].sort());
 });
+
+test('a restore that finds only an abandoned folder removes it and the quarantine folder with it (the restore lock inside kept the empty quarantine folder)', async (t) => {
+  const root = library(testDir(t));
+  const base = path.join(root, QUARANTINE_DIR);
+  const emptyOld = path.join(base, '20261125T000000Z');
+  fs.mkdirSync(emptyOld, { recursive: true });
+  const twoHoursAgo = new Date(Date.now() - 2 * 3600_000);
+  fs.utimesSync(emptyOld, twoHoursAgo, twoHoursAgo);
+  await assert.rejects(restore(root), (e: unknown) => isSidecarError(e) && e.code === 'NOT_FOUND' && /no quarantine folder with a manifest/.test(e.message));
+  assert.ok(!fs.existsSync(base), 'no quarantine folder is left');
+});

@@ -81,11 +81,7 @@ export async function restore(root: string, opts: RestoreOptions = {}): Promise<
   // lock's (fs/lock.ts: a dead holder's is taken over once stale).
   const key = restoreLockKey(base);
   try {
-    const report = await withSidecarLock(key, (signal) => restoreHolding(rootAbs, base, opts, signal), { timeoutMs: 0 });
-    // The lock's folder kept it: gone when no quarantine is left (and no lock taken over from a
-    // killed restore left its aside: swept ten minutes on, by any restore, cleanup or relink).
-    if (!opts.dryRun) await rmdir(base).catch(() => undefined);
-    return report;
+    return await withSidecarLock(key, (signal) => restoreHolding(rootAbs, base, opts, signal), { timeoutMs: 0 });
   } catch (e) {
     // A dry run where the lock cannot be made, nor a dead holder's taken over (a read-only
     // mount), looks without it: no restore can run through this mount either.
@@ -96,6 +92,11 @@ export async function restore(root: string, opts: RestoreOptions = {}): Promise<
     }
     if (readOnly && isSidecarError(e) && (e.code === 'READ_ONLY' || e.code === 'PERMISSION') && e.path === lockPathFor(resolve(key))) return restoreHolding(rootAbs, base, opts);
     throw e;
+  } finally {
+    // The lock's folder kept it: gone when no quarantine is left, whether this run restored one or
+    // only removed abandoned ones (NOT_FOUND), once the lock is released (and no lock taken over
+    // from a killed restore left its aside: swept ten minutes on, by any restore, cleanup or relink).
+    if (!opts.dryRun) await rmdir(base).catch(() => undefined);
   }
 }
 
