@@ -84,7 +84,8 @@ test('restore undoes a cleanup byte for byte and removes the quarantine', async 
 test('an orphan at the root named like the manifest (manifest.json; any case: a NAS share does not tell them apart) is quarantined beside it and restored (cleanup refused them on every run: CONFLICT with its own manifest)', async () => {
   const root = library();
   try {
-    const named = ['manifest.json', 'a/manifest.json'];
+    const named = ['manifest.json', 'a/manifest.json', 'Manifest.JSON/o.json', 'Manifest.JSON/sub/p.json'];
+    fs.mkdirSync(join(root, 'Manifest.JSON/sub'), { recursive: true });
     for (const rel of named) writeFileSync(join(root, rel), JSON.stringify(sidecarData(rel.replace(/json$/i, 'jpg'), 1, 8)));
     const before = snapshot(root);
     const dry = await cleanup(root, { engine: 'inline', now: () => T1, dryRun: true, force: true });
@@ -95,6 +96,7 @@ test('an orphan at the root named like the manifest (manifest.json; any case: a 
     assert.deepEqual(new Map(dry.actions.map((a) => [a.rel, a.destination])), dest, 'the preview names the destinations the run uses');
     assert.equal(dest.get('manifest.json'), join(c.quarantine!, 'manifest.json.quarantined'));
     assert.equal(dest.get('a/manifest.json'), join(c.quarantine!, 'a', 'manifest.json'));
+    assert.equal(dest.get('Manifest.JSON/sub/p.json'), join(c.quarantine!, 'Manifest.JSON.quarantined', 'sub', 'p.json'), 'a root folder named like the manifest (one on a case-insensitive share)');
     for (const rel of named) assert.deepEqual(readFileSync(dest.get(rel)!), Buffer.from(before.get(rel)!, 'base64'), rel);
     assert.equal(JSON.parse(readFileSync(c.manifest!, 'utf8')).entries.length, 2 + named.length, 'the manifest is the manifest');
 

@@ -14,6 +14,7 @@
  * tree so that every such path is named (`TreeListing.undecodable` / `unreadable`; hashTree throws
  * errors.notDigested listing them).
  */
+import { opendir } from 'node:fs/promises';
 import { join, relative, resolve, sep } from 'node:path';
 import { errorFromJSON, errors, firstUnreadable, UNREADABLE_NAMED, type ErrorCode, type UnreadablePath } from '../errors.js';
 import { openScanCache } from '../incremental/scan-cache.js';
@@ -157,6 +158,14 @@ export async function hashTree(root: string, opts: HashOptions = {}): Promise<Tr
 export async function listTree(root: string, opts: ListOptions = {}): Promise<TreeListing> {
   const abs = resolve(root);
   await assertDirectory(abs);
+  // A root that cannot be listed is no tree to digest, in every shard (each owns only part of the
+  // problems the walk meets: the root's went to one, the others digested an empty tree).
+  await opendir(abs).then(
+    (d) => d.close(),
+    (e: unknown) => {
+      throw errors.fromFs(e, abs);
+    },
+  );
   const runtime = opts.runtime ?? createRuntime(opts);
   runtime.warm?.(); // every file is hashed: threads boot while the walk starts
   try {

@@ -60,7 +60,8 @@ const BESIDE_MANIFEST_SUFFIX = '.quarantined';
  * Where cleanup keeps the file at `rel` in the quarantine folder `folder`: at its own path, except
  * under a root file or folder named like the manifest (in any case or compatibility form: a NAS
  * share or a Mac may not tell them apart), kept as `<name>.quarantined` (no sidecar has that
- * extension, so no other file is kept there).
+ * extension; a root folder of that very name beside it would share the place: cleanup's move then
+ * refuses, CONFLICT, and the file stays).
  */
 export function quarantinedAt(folder: string, rel: string): string {
   const slash = rel.indexOf('/');

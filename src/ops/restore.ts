@@ -80,8 +80,9 @@ export async function restore(root: string, opts: RestoreOptions = {}): Promise<
   // as files "not in the quarantine"), unless the library is read-only. The lock is the sidecar
   // lock's (fs/lock.ts: a dead holder's is taken over once stale).
   const key = restoreLockKey(base);
+  const emptied = { done: false };
   try {
-    return await withSidecarLock(key, (signal) => restoreHolding(rootAbs, base, opts, signal), { timeoutMs: 0 });
+    return await withSidecarLock(key, (signal) => restoreHolding(rootAbs, base, opts, signal, emptied), { timeoutMs: 0 });
   } catch (e) {
     // A dry run where the lock cannot be made, nor a dead holder's taken over (a read-only
     // mount), looks without it: no restore can run through this mount either.
@@ -93,14 +94,15 @@ export async function restore(root: string, opts: RestoreOptions = {}): Promise<
     if (readOnly && isSidecarError(e) && (e.code === 'READ_ONLY' || e.code === 'PERMISSION') && e.path === lockPathFor(resolve(key))) return restoreHolding(rootAbs, base, opts);
     throw e;
   } finally {
-    // The lock's folder kept it: gone when no quarantine is left, whether this run restored one or
-    // only removed abandoned ones (NOT_FOUND), once the lock is released (and no lock taken over
-    // from a killed restore left its aside: swept ten minutes on, by any restore, cleanup or relink).
-    if (!opts.dryRun) await rmdir(base).catch(() => undefined);
+    // The lock's folder kept it: gone once the lock is released when this run emptied it, whether
+    // it restored a quarantine or only removed abandoned ones (NOT_FOUND), and nothing else is left
+    // (nor a lock taken over from a killed restore left its aside: swept ten minutes on, by any
+    // restore, cleanup or relink). Not otherwise: a cleanup or relink may have just made it.
+    if (emptied.done) await rmdir(base).catch(() => undefined);
   }
 }
 
-async function restoreHolding(rootAbs: string, base: string, opts: RestoreOptions, librarySignal?: AbortSignal): Promise<RestoreReport> {
+async function restoreHolding(rootAbs: string, base: string, opts: RestoreOptions, librarySignal?: AbortSignal, emptied = { done: false }): Promise<RestoreReport> {
   const dryRun = opts.dryRun ?? false;
   // The library's lock, checked on disk right before each move: a restore stopped (Ctrl-Z, a
   // starved machine) until another one took the lock over stops here, writing nothing more.
@@ -120,6 +122,7 @@ async function restoreHolding(rootAbs: string, base: string, opts: RestoreOption
   const chosen = opts.from !== undefined ? await chosenFolder(rootAbs, base, opts.from) : null;
   const chosenState = chosen === null ? null : await quarantineFolderState(chosen);
   const abandoned = dryRun ? (await findAbandonedQuarantines(base)).map((f) => f.path) : await removeAbandonedQuarantines(base);
+  if (abandoned.length > 0 && !dryRun) emptied.done = true;
   if (chosen !== null && chosenState?.kind === 'abandoned') throw errors.nothingToRestore(chosen, `${ABANDONED_REASON}${dryRun ? '; restore without --dry-run removes it' : '; removed'}`);
   if (chosen !== null && chosenState?.kind === 'being-written') throw errors.nothingToRestore(chosen, 'it has no manifest yet: a cleanup running now is writing it (nothing has moved yet)');
   let folder: string;
@@ -188,7 +191,8 @@ async function restoreHolding(rootAbs: string, base: string, opts: RestoreOption
     try {
       // Every folder between the root and the quarantined file must be a real directory inside the
       // root: a symlink planted in the quarantine would make us move a file from elsewhere.
-      const srcRel = movedTo ?? [QUARANTINE_DIR, basename(folder), entry.rel].join('/');
+      // (Where the file is, as the quarantine keeps it: `quarantinedFile`, not always `rel` there.)
+      const srcRel = movedTo ?? relative(rootAbs, src).split(sep).join('/');
       const where = movedTo !== null ? `at ${movedTo}` : 'in the quarantine';
       // Under the lock a save of an image claiming the file takes (and, undoing a relink, of the
       // image it was moved beside).
@@ -298,6 +302,7 @@ async function restoreHolding(rootAbs: string, base: string, opts: RestoreOption
     await unlink(manifestPath).catch((e) => {
       throw errors.fromFs(e, manifestPath);
     });
+    emptied.done = true;
     await removeEmptyDirs(folder);
   }
   return report;
