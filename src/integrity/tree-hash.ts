@@ -117,12 +117,13 @@ class UnreadablePaths {
   ) {}
   add(abs: string, e: { code: string; message: string }): void {
     const rel = relPosix(this.root, abs);
+    const code = (READ_CODES.has(e.code) ? e.code : 'IO') as ErrorCode;
     if (rel === '') {
-      this.rootError ??= errorFromJSON({ code: (READ_CODES.has(e.code) ? e.code : 'IO') as ErrorCode, message: e.message, path: abs });
+      this.rootError ??= errorFromJSON({ code, message: e.message, path: abs });
       return;
     }
     this.count++;
-    this.kept.push({ path: rel, code: (READ_CODES.has(e.code) ? e.code : 'IO') as ErrorCode, message: e.message });
+    this.kept.push({ path: rel, code, message: e.message });
     if (this.kept.length >= 2 * UNREADABLE_NAMED) this.kept = firstUnreadable(this.kept);
     // A name that is not UTF-8 is no manifest's key (no digest was ever taken of it), and its
     // lossy spelling may be another, real file's: that one's change stays seen.
@@ -273,9 +274,11 @@ export async function canonicalEntries(
       if (enc) throw errors.encrypted(String(enc.inspection.encryptedKeyId ?? '?'), enc.path);
       if (strict) {
         for (const sc of rec.sidecars) {
-          if (sc.side === 'local' && sc.inspection.status === 'corrupt') undecodable.push(sc.rel);
+          if (sc.side !== 'local') continue;
+          const status = sc.inspection.status;
+          if (status === 'corrupt') undecodable.push(sc.rel);
           // An image whose sidecar could not be read or decoded: its data is not known.
-          if (unknownKeys && sc.side === 'local' && (sc.inspection.status === 'corrupt' || sc.inspection.status === 'unreadable')) for (const i of rec.images) unknownKeys.add(i.rel);
+          if (unknownKeys && (status === 'corrupt' || status === 'unreadable')) for (const i of rec.images) unknownKeys.add(i.rel);
         }
       }
       const keys = imageKeysOf(rec, opts.includeTargetSide === true);
@@ -285,9 +288,11 @@ export async function canonicalEntries(
   for await (const { item, result: r } of mapOrdered(opts.runtime, 'hash', taskOpts, effective(), { signal: opts.signal, weigh: (i) => i.size ?? 0 })) {
     if (r.error) {
       // (Read since the scan: it changed or went in between, or does not decode after all.)
-      if (strict && READ_CODES.has(r.error.code)) unreadable.add(item.path, r.error);
-      else if (strict) undecodable.push(relPosix(root, item.path));
-      if (strict) for (const k of item.keys!) unknownKeys?.add(k);
+      if (strict) {
+        if (READ_CODES.has(r.error.code)) unreadable.add(item.path, r.error);
+        else undecodable.push(relPosix(root, item.path));
+        for (const k of item.keys!) unknownKeys?.add(k);
+      }
       continue;
     }
     const keys = item.keys!;

@@ -31,6 +31,16 @@ import { tempTargetName } from '../temp-name.js';
 import { relJoin } from '../fs/rel-path.js';
 
 export const MANIFEST_NAME = 'manifest.json';
+export const MANIFEST_VERSION = 1;
+/** A relink's manifest (relink.ts): files moved inside the library, which restore moves back. */
+export const RELINK_MANIFEST_VERSION = 2;
+/**
+ * A manifest lists ~100 bytes per quarantined file: 256 MiB is ~2.5 million files. restore reads
+ * a manifest whole (and refuses a bigger one: a clear TOO_LARGE instead of reading an arbitrary,
+ * perhaps sparse, file), so cleanup never writes a bigger one.
+ */
+export const MANIFEST_MAX_BYTES = 256 * 1024 * 1024;
+
 /**
  * The quarantine folders of `base` (the names of its folders; the restore lock's folder is not one),
  * or null when `base` is gone.
@@ -87,15 +97,6 @@ export async function quarantinedFile(folder: string, rel: string): Promise<stri
     return at; // (restore's own checks of it name what is wrong)
   }
 }
-export const MANIFEST_VERSION = 1;
-/** A relink's manifest (relink.ts): files moved inside the library, which restore moves back. */
-export const RELINK_MANIFEST_VERSION = 2;
-/**
- * A manifest lists ~100 bytes per quarantined file: 256 MiB is ~2.5 million files. restore reads
- * a manifest whole (and refuses a bigger one: a clear TOO_LARGE instead of reading an arbitrary,
- * perhaps sparse, file), so cleanup never writes a bigger one.
- */
-export const MANIFEST_MAX_BYTES = 256 * 1024 * 1024;
 
 export interface ManifestEntry {
   rel: string;
