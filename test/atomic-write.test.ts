@@ -19,19 +19,13 @@ import { tempTargetName } from '../src/temp-name.js';
 import { SidecarError } from '../src/errors.js';
 import { saveSidecar } from '../src/ops/save.js';
 import { convert } from '../src/ops/convert.js';
-import { plantLockAside, testDir } from './helpers/tree.js';
+import { deadPid, plantLockAside, testDir } from './helpers/tree.js';
 
 
 function tempLeftovers(dir: string): string[] {
   return fs.readdirSync(dir).filter((n) => n.includes(TEMP_MARK));
 }
 
-/** pid of a process that has certainly exited. */
-function deadPid(): number {
-  const r = spawnSync(process.execPath, ['-e', '']);
-  assert.ok(r.pid);
-  return r.pid;
-}
 
 test('writeFileAtomic creates, replaces, and leaves no temp file', async (t) => {
   const dir = testDir(t);

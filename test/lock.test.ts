@@ -8,7 +8,7 @@ import { threadId } from 'node:worker_threads';
 import { acquireSidecarLockSync, assertLockHeld, lockPathFor, lockTakeoverProbe, withSidecarLock, type HeldLock } from '../src/fs/lock.js';
 import { hostMark, isLockName, removeStaleTempFiles } from '../src/fs/temp-files.js';
 import { SidecarError } from '../src/errors.js';
-import { testDir } from './helpers/tree.js';
+import { deadPid, plantLock, testDir } from './helpers/tree.js';
 
 
 const LOCK_MODULE = new URL('../src/fs/lock.js', import.meta.url).href;
@@ -265,20 +265,6 @@ test('a lock folder dated far in the future is stale, not held forever (regressi
   await assert.rejects(withSidecarLock(sidecar, async () => 'ran', { timeoutMs: 500 }), (e: unknown) => e instanceof SidecarError && e.code === 'LOCK_TIMEOUT');
 });
 
-/** Plant a lock folder as a holder leaves it: its owner token, its heartbeat `ageMs` ago. */
-function plantLock(lockDir: string, token: string, ageMs: number): void {
-  fs.mkdirSync(lockDir);
-  fs.writeFileSync(path.join(lockDir, 'owner'), token);
-  const then = new Date(Date.now() - ageMs);
-  fs.utimesSync(lockDir, then, then);
-}
-
-/** The pid of a process of this host that has exited. */
-function deadPid(): number {
-  const r = spawnSync(process.execPath, ['-e', '']);
-  assert.equal(r.status, 0);
-  return r.pid!;
-}
 
 test('a live holder of this host keeps its lock past the stale age (starved of CPU, or stopped): the taker waits, the holder finds its lock still its own', async (t) => {
   const key = path.join(testDir(t), 'IMG_11');

@@ -9,7 +9,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,7 +21,7 @@ import { hostMark } from '../src/fs/temp-files.js';
 import { tempTargetName } from '../src/temp-name.js';
 import { isSidecarError } from '../src/errors.js';
 import { parseJson, runCli } from './helpers/cli.js';
-import { FAKE_JPEG, makeTree, sidecarData, testDir, type TreeNode } from './helpers/tree.js';
+import { deadPid, FAKE_JPEG, makeTree, sidecarData, testDir, type TreeNode } from './helpers/tree.js';
 
 const CLEANUP_JS = fileURLToPath(new URL('../src/ops/cleanup.js', import.meta.url));
 const T1 = new Date('2026-11-21T11:33:00Z');
@@ -82,11 +82,6 @@ function quarantineFolders(root: string): string[] {
   return fs.existsSync(base) ? fs.readdirSync(base).sort() : [];
 }
 
-/** A pid no process has now (a child that has exited). */
-function deadPid(): number {
-  const r = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' });
-  return Number(r.stdout);
-}
 
 /** A temp manifest as the atomic write names it, in `folder` (the writer's host mark and pid). */
 function tempManifest(folder: string, pid: number, host = hostMark()): string {

@@ -15,7 +15,7 @@ import { saveSidecar } from '../src/ops/save.js';
 import { resolveConflicts } from '../src/ops/resolve.js';
 import { QUARANTINE_DIR } from '../src/discovery/own-folders.js';
 import { isSidecarError } from '../src/errors.js';
-import { FAKE_JPEG, makeTree, removeTree, sidecarData, tempDir, type TreeNode } from './helpers/tree.js';
+import { deadPid, FAKE_JPEG, makeTree, plantLock, removeTree, sidecarData, tempDir, type TreeNode } from './helpers/tree.js';
 
 const T1 = new Date('2026-11-21T11:33:00Z');
 const T2 = new Date('2026-11-22T08:00:00Z');
@@ -204,11 +204,7 @@ test('restore right after a restore was killed (its lock left by a dead process)
   try {
     await cleanup(root, { engine: 'inline', now: () => T1 });
     const lockDir = lockPathFor(restoreLockKey(join(root, QUARANTINE_DIR)));
-    const dead = spawnSync(process.execPath, ['-e', '']).pid!;
-    fs.mkdirSync(lockDir);
-    writeFileSync(join(lockDir, 'owner'), `${hostMark()}-${dead}.0-0123abcd`);
-    const then = new Date(Date.now() - 60_000);
-    fs.utimesSync(lockDir, then, then);
+    plantLock(lockDir, `${hostMark()}-${deadPid()}.0-0123abcd`, 60_000);
     const r = await restore(root);
     assert.deepEqual([r.restored, r.skipped], [2, []]);
   } finally {
@@ -221,8 +217,7 @@ test('restore while another process holds the library lock (a live holder’s lo
   try {
     const c = await cleanup(root, { engine: 'inline', now: () => T1 });
     const lockDir = lockPathFor(restoreLockKey(join(root, QUARANTINE_DIR)));
-    fs.mkdirSync(lockDir);
-    writeFileSync(join(lockDir, 'owner'), `${hostMark()}-${process.pid}.0-0123abcd`);
+    plantLock(lockDir, `${hostMark()}-${process.pid}.0-0123abcd`, 0);
     const after = snapshot(root);
     await rejectsWith(restore(root, { dryRun: true }), 'LOCK_TIMEOUT', /another restore/);
     await rejectsWith(restore(root), 'LOCK_TIMEOUT', /another restore/);

@@ -1,4 +1,5 @@
 import { closeSync, lstatSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, realpathSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { staleAsideLockName } from '../../src/fs/temp-files.js';
@@ -116,6 +117,21 @@ export function putFile(root: string, rel: string, content: string | Buffer): st
   mkdirSync(dirname(p), { recursive: true });
   writeFileSync(p, content);
   return p;
+}
+
+/** Plant a lock folder as a holder leaves it (fs/lock.ts): its owner token, its heartbeat `ageMs` ago. */
+export function plantLock(lockDir: string, token: string, ageMs: number): void {
+  mkdirSync(lockDir);
+  writeFileSync(join(lockDir, 'owner'), token);
+  const then = new Date(Date.now() - ageMs);
+  utimesSync(lockDir, then, then);
+}
+
+/** The pid of a process of this host that has exited (a child run to its end). */
+export function deadPid(): number {
+  const r = spawnSync(process.execPath, ['-e', '']);
+  if (r.status !== 0 || !r.pid) throw new Error('could not run a child to its end');
+  return r.pid;
 }
 
 /** A stale lock taken aside as lock.ts leaves it (`seen`: what named it), moved `ageMs` ago; its path. */
