@@ -17,7 +17,9 @@ import { cleanup } from '../src/ops/cleanup.js';
 import { restore } from '../src/ops/restore.js';
 import { listQuarantines } from '../src/ops/quarantines.js';
 import { QUARANTINE_DIR } from '../src/discovery/own-folders.js';
-import { hostMark } from '../src/fs/temp-files.js';
+import { hostMark, isLockName } from '../src/fs/temp-files.js';
+import { lockPathFor } from '../src/fs/lock.js';
+import { quarantineLockKey } from '../src/ops/quarantine-folder.js';
 import { tempTargetName } from '../src/temp-name.js';
 import { isSidecarError } from '../src/errors.js';
 import { parseJson, runCli } from './helpers/cli.js';
@@ -77,9 +79,10 @@ async function cleanupKilledBeforeManifest(root: string): Promise<void> {
   assert.equal(await exited, 'SIGKILL');
 }
 
+/** The quarantine's folders (its lock's folder, and a taken-over lock's aside, are not ones). */
 function quarantineFolders(root: string): string[] {
   const base = path.join(root, QUARANTINE_DIR);
-  return fs.existsSync(base) ? fs.readdirSync(base).sort() : [];
+  return fs.existsSync(base) ? fs.readdirSync(base).filter((n) => !isLockName(n)).sort() : [];
 }
 
 
@@ -94,7 +97,12 @@ function tempManifest(folder: string, pid: number, host = hostMark()): string {
 test('a cleanup SIGKILLed before its manifest: restore --list shows the folder as abandoned, the next cleanup removes it, restore works', { skip: process.platform === 'win32' }, async (t) => {
   const root = library(testDir(t));
   await cleanupKilledBeforeManifest(root);
-  // The state it left: one quarantine folder holding only its temp manifest; nothing moved.
+  // The state it left: one quarantine folder holding only its temp manifest; nothing moved; the
+  // library's quarantine lock of a dead process, taken over once stale (aged here: seconds later).
+  const deadLock = lockPathFor(quarantineLockKey(path.join(root, QUARANTINE_DIR)));
+  assert.ok(fs.existsSync(deadLock), 'the killed run held the quarantine lock');
+  const aged = new Date(Date.now() - 60_000);
+  fs.utimesSync(deadLock, aged, aged);
   const left = quarantineFolders(root);
   assert.equal(left.length, 1, `one quarantine folder: ${left.join(', ')}`);
   const folder = path.join(root, QUARANTINE_DIR, left[0]);
@@ -129,12 +137,14 @@ test('a cleanup SIGKILLed before its manifest: restore --list shows the folder a
   assert.deepEqual(quarantineFolders(root), [path.basename(cr.quarantine)]);
   assert.deepEqual(fs.readdirSync(cr.quarantine).sort(), ['gone.json', 'manifest.json'], 'no unfinished manifest left');
 
-  // And restore puts the orphan back; the quarantine is gone entirely.
+  // And restore puts the orphan back; the quarantine holds no folder (nothing but the killed run's
+  // lock, taken aside by the cleanup that took it over: swept ten minutes on, fs/lock.ts).
   const back = await runCli(['restore', root, '--json', '-q']);
   assert.equal(back.code, 0, back.stderr);
   assert.equal(parseJson<{ restored: number }>(back).restored, 1);
   assert.ok(fs.existsSync(path.join(root, 'gone.json')));
-  assert.ok(!fs.existsSync(path.join(root, QUARANTINE_DIR)));
+  assert.deepEqual(quarantineFolders(root), []);
+  assert.ok(fs.readdirSync(path.join(root, QUARANTINE_DIR)).every(isLockName));
 });
 
 test('restore removes abandoned folders, never restores from one, and leaves those a live cleanup is writing or that hold files', async (t) => {

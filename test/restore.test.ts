@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { join, relative } from 'node:path';
 import { cleanup } from '../src/ops/cleanup.js';
 import { restore } from '../src/ops/restore.js';
-import { quarantinedAt, restoreLockKey } from '../src/ops/quarantine-folder.js';
+import { quarantinedAt, quarantineLockKey } from '../src/ops/quarantine-folder.js';
 import { lockPathFor, withSidecarLock } from '../src/fs/lock.js';
 import { hostMark } from '../src/fs/temp-files.js';
 import { readSidecar } from '../src/ops/read.js';
@@ -16,6 +16,10 @@ import { resolveConflicts } from '../src/ops/resolve.js';
 import { QUARANTINE_DIR } from '../src/discovery/own-folders.js';
 import { isSidecarError } from '../src/errors.js';
 import { deadPid, FAKE_JPEG, makeTree, plantLock, removeTree, sidecarData, tempDir, type TreeNode } from './helpers/tree.js';
+import { reorganisedLibrary } from './helpers/reorganised.js';
+import { runCli } from './helpers/cli.js';
+import { relink } from '../src/ops/relink.js';
+import { lockKeysForLoneSidecar } from '../src/discovery/lock-key.js';
 
 const T1 = new Date('2026-11-21T11:33:00Z');
 const T2 = new Date('2026-11-22T08:00:00Z');
@@ -128,7 +132,7 @@ test('two restores of one library at once: one puts everything back, the other r
     assert.equal(done.length, 1, 'exactly one restore ran');
     assert.equal(refused.length, 1);
     const e = (refused[0] as PromiseRejectedResult).reason;
-    assert.ok(isSidecarError(e) && e.code === 'LOCK_TIMEOUT' && /another restore .* is running: nothing was moved/.test(e.message), String(e));
+    assert.ok(isSidecarError(e) && e.code === 'LOCK_TIMEOUT' && /another cleanup, relink or restore of .* is running .*: nothing was moved/.test(e.message), String(e));
     const r = (done[0] as PromiseFulfilledResult<Awaited<ReturnType<typeof restore>>>).value;
     assert.equal(r.quarantine, newer.quarantine);
     assert.deepEqual([r.restored, r.skipped], [1, []]);
@@ -152,7 +156,7 @@ test('a restore that lost its library lock (stopped for over a minute while anot
     const c = await cleanup(root, { engine: 'inline', now: () => T1, force: true });
     assert.equal(c.removed, 300);
     const manifestBefore = readFileSync(c.manifest!);
-    const lockDir = lockPathFor(restoreLockKey(join(root, QUARANTINE_DIR)));
+    const lockDir = lockPathFor(quarantineLockKey(join(root, QUARANTINE_DIR)));
     // The first file back: another holder's token replaces this restore's (what a takeover leaves).
     let tookOver = false;
     const watcher = fs.watch(join(root, 'o'), (_event, name) => {
@@ -161,7 +165,7 @@ test('a restore that lost its library lock (stopped for over a minute while anot
       writeFileSync(join(lockDir, 'owner'), 'another restore\n');
     });
     try {
-      await rejectsWith(restore(root), 'CONFLICT', /restore stopped: another restore took its lock over/);
+      await rejectsWith(restore(root), 'CONFLICT', /restore stopped: another run took the library's quarantine lock over/);
     } finally {
       watcher.close();
     }
@@ -185,9 +189,9 @@ test('restore while another holds the library lock: a dry run refuses too (it re
     const c = await cleanup(root, { engine: 'inline', now: () => T1, force: true });
     assert.equal(c.removed, 3);
     const base = join(root, QUARANTINE_DIR);
-    await withSidecarLock(restoreLockKey(base), async () => {
-      await rejectsWith(restore(root, { dryRun: true }), 'LOCK_TIMEOUT', /another restore/);
-      await rejectsWith(restore(root), 'LOCK_TIMEOUT', /another restore/);
+    await withSidecarLock(quarantineLockKey(base), async () => {
+      await rejectsWith(restore(root, { dryRun: true }), 'LOCK_TIMEOUT', /another cleanup, relink or restore/);
+      await rejectsWith(restore(root), 'LOCK_TIMEOUT', /another cleanup, relink or restore/);
     });
     const t0 = performance.now();
     const r = await restore(root);
@@ -203,7 +207,7 @@ test('restore right after a restore was killed (its lock left by a dead process)
   const root = library();
   try {
     await cleanup(root, { engine: 'inline', now: () => T1 });
-    const lockDir = lockPathFor(restoreLockKey(join(root, QUARANTINE_DIR)));
+    const lockDir = lockPathFor(quarantineLockKey(join(root, QUARANTINE_DIR)));
     plantLock(lockDir, `${hostMark()}-${deadPid()}.0-0123abcd`, 60_000);
     const r = await restore(root);
     assert.deepEqual([r.restored, r.skipped], [2, []]);
@@ -216,11 +220,11 @@ test('restore while another process holds the library lock (a live holder’s lo
   const root = library();
   try {
     const c = await cleanup(root, { engine: 'inline', now: () => T1 });
-    const lockDir = lockPathFor(restoreLockKey(join(root, QUARANTINE_DIR)));
+    const lockDir = lockPathFor(quarantineLockKey(join(root, QUARANTINE_DIR)));
     plantLock(lockDir, `${hostMark()}-${process.pid}.0-0123abcd`, 0);
     const after = snapshot(root);
-    await rejectsWith(restore(root, { dryRun: true }), 'LOCK_TIMEOUT', /another restore/);
-    await rejectsWith(restore(root), 'LOCK_TIMEOUT', /another restore/);
+    await rejectsWith(restore(root, { dryRun: true }), 'LOCK_TIMEOUT', /another cleanup, relink or restore/);
+    await rejectsWith(restore(root), 'LOCK_TIMEOUT', /another cleanup, relink or restore/);
     assert.deepEqual(snapshot(root), after, 'nothing moved');
     assert.ok(existsSync(c.manifest!));
   } finally {
@@ -653,6 +657,134 @@ test('restore after a relink whose old folder was replaced by a link to the new 
     await restore(root).catch(() => undefined);
     assert.ok(existsSync(join(root, 'b/IMG_1.json')), 'the only copy was removed');
     assert.deepEqual((await readSidecar(join(root, 'b/IMG_1.jpg'))).face_detection, { faces: ['kept'] });
+  } finally {
+    removeTree(root);
+  }
+});
+
+// ---------------------------------------------------------------------------------------------
+// The library's quarantine lock: one cleanup, relink or restore of a library at a time.
+
+/** A lock on disk held by this live process (another process's, to the code under test). */
+function plantLiveLock(key: string): string {
+  const lockDir = lockPathFor(key);
+  plantLock(lockDir, `${hostMark()}-${process.pid}.0-0123abcd`, 0);
+  return lockDir;
+}
+
+test('restore while a relink is between its planned manifest and its moves: refuses, nothing moved; the relink finishes and restore then undoes it byte for byte (restore took the planned manifest for a killed run’s and removed it: the moves after it had no undo record)', async () => {
+  const root = tempDir();
+  try {
+    const lib = reorganisedLibrary(root, 40);
+    assert.ok(lib.movable.size >= 3, 'orphans to relink');
+    const before = snapshot(root);
+    // The relink (another process) waits in its moves on one orphan's sidecar lock, held here.
+    const [held] = [...lib.movable.keys()].sort();
+    const heldLock = plantLiveLock(lockKeysForLoneSidecar(join(root, held))[0]);
+    const child = runCli(['relink', root, '--json']);
+    const base = join(root, QUARANTINE_DIR);
+    const planned = () => {
+      for (const n of existsSync(base) ? readdirSync(base) : []) {
+        const m = join(base, n, 'manifest.json');
+        if (existsSync(m) && JSON.parse(readFileSync(m, 'utf8')).status === 'planned') return m;
+      }
+      return null;
+    };
+    const deadline = Date.now() + 30_000;
+    while (planned() === null && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    const manifest = planned();
+    assert.ok(manifest !== null, 'the relink wrote its planned manifest');
+    await new Promise((r) => setTimeout(r, 200)); // into its moves, waiting on the held lock
+    const during = snapshot(root);
+    await Promise.all([
+      rejectsWith(restore(root), 'LOCK_TIMEOUT', /another cleanup, relink or restore of .* is running/),
+      rejectsWith(restore(root, { dryRun: true }), 'LOCK_TIMEOUT', /another cleanup, relink or restore/),
+      rejectsWith(cleanup(root, { engine: 'inline', force: true }), 'LOCK_TIMEOUT', /another cleanup, relink or restore/), // after a few seconds
+    ]);
+    assert.deepEqual(snapshot(root), during, 'nothing moved, the planned manifest kept');
+    fs.rmSync(heldLock, { recursive: true });
+    const r = await child;
+    const report = JSON.parse(r.stdout);
+    assert.deepEqual([report.relinked, report.skipped], [lib.movable.size, []], r.stderr);
+    assert.equal(JSON.parse(readFileSync(manifest, 'utf8')).status, 'complete');
+    const back = await restore(root);
+    assert.deepEqual([back.restored, back.skipped], [lib.movable.size, []]);
+    assert.deepEqual(snapshot(root), before);
+  } finally {
+    removeTree(root);
+  }
+});
+
+test('cleanup and relink while another run holds the library’s quarantine lock: each refuses within seconds, nothing moved, no quarantine folder made; once it is released both run', async () => {
+  const root = tempDir();
+  try {
+    const lib = reorganisedLibrary(root, 40);
+    const base = join(root, QUARANTINE_DIR);
+    fs.mkdirSync(base);
+    const lockDir = plantLiveLock(quarantineLockKey(base));
+    const before = snapshot(root);
+    await Promise.all([
+      rejectsWith(relink(root), 'LOCK_TIMEOUT', /another cleanup, relink or restore of .* is running .*: nothing was moved/),
+      rejectsWith(cleanup(root, { engine: 'inline', force: true }), 'LOCK_TIMEOUT', /another cleanup, relink or restore/),
+    ]);
+    assert.deepEqual(snapshot(root), before);
+    fs.rmSync(lockDir, { recursive: true });
+    const r = await relink(root);
+    assert.equal(r.relinked, lib.movable.size);
+    const c = await cleanup(root, { engine: 'inline', force: true });
+    assert.ok(c.removed > 0, 'the orphans relink could not place');
+    assert.equal(existsSync(lockDir), false, 'no lock left');
+  } finally {
+    removeTree(root);
+  }
+});
+
+test('a cleanup that lost the library’s quarantine lock (stopped while another run took it over) stops before its next move: its manifest stays "planned", and restore undoes what it moved', async () => {
+  const spec: Record<string, TreeNode> = { 'keep.jpg': FAKE_JPEG, 'keep.json': { json: sidecarData('keep.jpg', 1, 8) } };
+  for (let i = 0; i < 300; i++) spec[`o/lost_${i}.json`] = { json: sidecarData(`lost_${i}.jpg`, 1, 8) };
+  const root = makeTree(spec);
+  try {
+    const before = snapshot(root);
+    const base = join(root, QUARANTINE_DIR);
+    const lockDir = lockPathFor(quarantineLockKey(base));
+    let tookOver = false;
+    const orphansLeft = () => readdirSync(join(root, 'o')).filter((n) => n.endsWith('.json')).length;
+    const watcher = fs.watch(join(root, 'o'), () => {
+      if (tookOver || !existsSync(lockDir) || orphansLeft() === 300) return;
+      tookOver = true;
+      writeFileSync(join(lockDir, 'owner'), 'another run\n');
+    });
+    try {
+      await rejectsWith(cleanup(root, { engine: 'inline', now: () => T1, force: true }), 'CONFLICT', /cleanup stopped: another run took the library's quarantine lock over/);
+    } finally {
+      watcher.close();
+    }
+    assert.ok(tookOver);
+    const left = orphansLeft();
+    assert.ok(left > 0 && left < 300, `${300 - left} moved before it stopped`);
+    const folder = readdirSync(base).find((n) => !n.startsWith('.'))!;
+    assert.equal(JSON.parse(readFileSync(join(base, folder, 'manifest.json'), 'utf8')).status, 'planned');
+    fs.rmSync(lockDir, { recursive: true });
+    const back = await restore(root);
+    assert.equal(back.restored, 300 - left);
+    assert.deepEqual(snapshot(root), before);
+  } finally {
+    removeTree(root);
+  }
+});
+
+test('cleanup, and restore, right after a run was killed (the library’s quarantine lock left by a dead process, fresh): each waits for it to go stale, takes it over and runs (restore refused: every try right after a killed relink failed)', async () => {
+  const root = library();
+  try {
+    const base = join(root, QUARANTINE_DIR);
+    const lockDir = lockPathFor(quarantineLockKey(base));
+    fs.mkdirSync(base);
+    plantLock(lockDir, `${hostMark()}-${deadPid()}.0-0123abcd`, 0);
+    const c = await cleanup(root, { engine: 'inline', now: () => T1, force: true });
+    assert.deepEqual([c.removed, c.skipped.length], [2, 0]);
+    plantLock(lockDir, `${hostMark()}-${deadPid()}.0-4567abcd`, 0);
+    const r = await restore(root);
+    assert.deepEqual([r.restored, r.skipped], [2, []]);
   } finally {
     removeTree(root);
   }

@@ -304,6 +304,16 @@ function ownerAliveHere(token: string): boolean {
   return processState(m[1], pid) === 'alive';
 }
 
+/**
+ * Is the lock of `keyPath` held by a process of this host that has exited (killed while it held
+ * it)? Nobody refreshes such a lock: it goes stale within staleMs, so a caller that never waits for
+ * a live holder may wait that long for this one.
+ */
+export function lockHolderDead(keyPath: string): boolean {
+  const m = OWNER_TOKEN_RE.exec(ownerSeen(lockPathFor(path.resolve(keyPath))) ?? '');
+  return m !== null && processState(m[1], Number(m[2])) === 'dead';
+}
+
 /** The owner token for a taker's comparisons: one that cannot be read stands for its error's code. */
 function ownerSeen(dir: string): string | null {
   try {

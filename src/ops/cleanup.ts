@@ -48,12 +48,12 @@ import {
   MANIFEST_VERSION,
   besideRecord,
   completeManifest,
-  ensureQuarantineBase,
   findAbandonedQuarantines,
   manifestBytes,
   quarantineBase,
   quarantineStamp,
   removeAbandonedQuarantines,
+  withQuarantineLock,
   writeManifest,
   type BesideSidecar,
   type ManifestEntry,
@@ -366,8 +366,23 @@ async function quarantineOrphans(
   // of hashing), the folder of this run only once every file is hashed, right before its manifest:
   // a run stopped while hashing leaves no folder, and one killed between the folder and the
   // manifest leaves one the next cleanup or restore knows for abandoned (quarantine-folder.ts).
-  const base = await ensureQuarantineBase(rootAbs, rootReal);
+  // Under the library's quarantine lock from the hashing to the last move: a restore run meanwhile
+  // took the "planned" manifest for a killed run's (putting back the files moved so far, removing
+  // the manifest), and a second cleanup quarantined the same files' plan beside this one.
+  await withQuarantineLock(rootAbs, rootReal, (signal, base) => quarantineUnder(rootAbs, rootReal, base, signal, orphans, created, report, exts, limit));
+}
 
+async function quarantineUnder(
+  rootAbs: string,
+  rootReal: string,
+  base: string,
+  librarySignal: AbortSignal,
+  orphans: PlannedOrphan[],
+  created: Date,
+  report: CleanupReport,
+  exts: ReadonlySet<string>,
+  limit: number,
+): Promise<void> {
   // A file a sidecar link of the tree reads (another image's sidecar: x/M.json -> ../d1/Z.json)
   // stays: quarantined, the link dangled and M's results were gone from its reads.
   const { targets: linked } = await sidecarLinkTargets(rootAbs);
@@ -391,7 +406,7 @@ async function quarantineOrphans(
     else hashed.push(r);
   });
 
-  const folder = await createQuarantineFolder(rootAbs, rootReal, base, quarantineStamp(created), report);
+  const folder = await createQuarantineFolder(base, quarantineStamp(created), report);
   const folderReal = join(rootReal, QUARANTINE_DIR, basename(folder)); // createQuarantineFolder checked the base is real
   const manifestPath = join(folder, MANIFEST_NAME);
   const manifest: QuarantineManifest = {
@@ -406,6 +421,17 @@ async function quarantineOrphans(
   const moved: ManifestEntry[] = [];
   const dirs = new Set<string>();
   const folders = new Map<string, FolderNames>();
+  // The library's lock, checked on disk before each move: a cleanup stopped until another run took
+  // it over stops there; its manifest stays "planned", which restore undoes.
+  let lockLost = false;
+  const holdLibrary = () => {
+    try {
+      assertLockHeld(librarySignal);
+    } catch {
+      lockLost = true;
+      throw errors.conflict(`cleanup stopped: another run took the library's quarantine lock over (this one was stopped or cut off long enough for its lock to go stale); ${report.removed} file(s) quarantined, listed in the manifest`, [manifestPath]);
+    }
+  };
   for (const hashedFile of hashed) {
     const h: Hashed = { ...hashedFile, destination: quarantinedAt(folder, hashedFile.rel) };
     let beside: BesideSidecar[] = [];
@@ -429,6 +455,7 @@ async function quarantineOrphans(
         // What stood beside it for its images, as the move leaves it: restore puts it back beside that only.
         beside = besideRecord(h.path, exts, folders);
         assertLockHeld(signal);
+        holdLibrary();
         await moveNoOverwrite(h.path, h.destination);
       });
       dirs.add(dirname(h.path));
@@ -436,6 +463,7 @@ async function quarantineOrphans(
       moved.push({ rel: h.rel, size: h.size, sha256: h.sha256, beside });
       report.removed++;
     } catch (e) {
+      if (lockLost) throw e;
       skip(report, h, e);
     }
   }
@@ -445,24 +473,16 @@ async function quarantineOrphans(
 
 
 /**
- * Create `<base>/<stamp>[-n]` exclusively (base: ensureQuarantineBase's). The quarantine may have
- * gone while this run hashed (a restore removes it once it is empty): it is made again, once.
+ * Create `<base>/<stamp>[-n]` exclusively (base: ensureQuarantineBase's, kept by the quarantine
+ * lock inside it).
  */
-async function createQuarantineFolder(rootAbs: string, rootReal: string, base: string, stamp: string, report: CleanupReport): Promise<string> {
-  let remade = false;
+async function createQuarantineFolder(base: string, stamp: string, report: CleanupReport): Promise<string> {
   for (let n = 0; ; n++) {
     const folder = join(base, n === 0 ? stamp : `${stamp}-${n}`);
     try {
       await mkdir(folder); // exclusive: a folder someone else made is never reused
     } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      if (code === 'EEXIST') continue;
-      if (code === 'ENOENT' && !remade) {
-        remade = true;
-        await ensureQuarantineBase(rootAbs, rootReal);
-        n--;
-        continue;
-      }
+      if ((e as NodeJS.ErrnoException).code === 'EEXIST') continue;
       throw errors.fromFs(e, folder);
     }
     if (folder !== report.quarantine) {

@@ -18,14 +18,15 @@
  */
 import { lstat, mkdir, readdir, realpath, rmdir, unlink } from 'node:fs/promises';
 import { lstatSync, type BigIntStats } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { nfc } from '../discovery/extensions.js';
 import { readFolderNames, stemClaimants, type FolderNames } from '../discovery/folder-names.js';
 import { candidateNames, sidecarExtOf } from '../discovery/pair.js';
 import { writeFileAtomic } from '../fs/atomic-write.js';
 import { QUARANTINE_DIR } from '../discovery/own-folders.js';
 import { lstatOrNull } from '../fs/move.js';
-import { errors } from '../errors.js';
+import { errors, isSidecarError } from '../errors.js';
+import { DEFAULT_LOCK_STALE_MS, lockPathFor, withSidecarLock } from '../fs/lock.js';
 import { DEFAULT_STALE_TEMP_MS, isAbandonedTempFile, isLockName, removeStaleTempFiles } from '../fs/temp-files.js';
 import { tempTargetName } from '../temp-name.js';
 import { relJoin } from '../fs/rel-path.js';
@@ -42,7 +43,7 @@ export const RELINK_MANIFEST_VERSION = 2;
 export const MANIFEST_MAX_BYTES = 256 * 1024 * 1024;
 
 /**
- * The quarantine folders of `base` (the names of its folders; the restore lock's folder is not one),
+ * The quarantine folders of `base` (the names of its folders; the quarantine lock's folder is not one),
  * or null when `base` is gone.
  */
 export async function quarantineFolderNames(base: string): Promise<string[] | null> {
@@ -55,12 +56,51 @@ export async function quarantineFolderNames(base: string): Promise<string[] | nu
 }
 
 /**
- * The key of the lock one restore of a library holds (fs/lock.ts): inside the quarantine folder,
- * where no image has a sidecar (a key beside it, named like the folder, was the lock of a root image
+ * The key of the library's quarantine lock (fs/lock.ts): one `cleanup`, `relink` or `restore` of a
+ * library at a time, from its plan to its last move. A restore run beside a cleanup or relink took
+ * that run's "planned" manifest for a killed run's: it skipped the files not moved yet, removed the
+ * manifest, and the files then moved had no undo record. Inside the quarantine folder, where no
+ * image has a sidecar (a key beside it, named like the folder, was the lock of a root image
  * `.image-sidecar-quarantine.jpg`'s sidecar: restore waited on itself).
  */
-export function restoreLockKey(base: string): string {
-  return join(base, 'restore');
+export function quarantineLockKey(base: string): string {
+  return join(base, 'moves');
+}
+
+/**
+ * How long a cleanup or relink waits for the quarantine lock: long enough to take over the lock of
+ * a run killed just before (a dead holder's goes stale after DEFAULT_LOCK_STALE_MS), short enough
+ * to say at once that another run is going on. restore waits only for a dead holder's (restore.ts).
+ */
+export const QUARANTINE_LOCK_WAIT_MS = 2 * DEFAULT_LOCK_STALE_MS;
+
+/**
+ * Run `fn` holding the library's quarantine lock (made in `<root>/.image-sidecar-quarantine`,
+ * made if missing); another cleanup, relink or restore holding it: LOCK_TIMEOUT within seconds, `fn`
+ * not run. A holder cut off long enough for its lock to be taken over is told by `assertLockHeld(signal)`.
+ */
+export async function withQuarantineLock<T>(rootAbs: string, rootReal: string, fn: (signal: AbortSignal, base: string) => Promise<T>): Promise<T> {
+  let started = false;
+  for (let remade = false; ; remade = true) {
+    const base = await ensureQuarantineBase(rootAbs, rootReal);
+    const key = resolve(quarantineLockKey(base));
+    try {
+      return await withSidecarLock(
+        key,
+        (signal) => {
+          started = true;
+          return fn(signal, base);
+        },
+        { timeoutMs: QUARANTINE_LOCK_WAIT_MS },
+      );
+    } catch (e) {
+      if (started || !isSidecarError(e)) throw e;
+      if (e.code === 'LOCK_TIMEOUT' && e.path === key) throw errors.quarantineBusy(base, rootAbs);
+      // The quarantine emptied and removed (a restore ending) between making it and the lock in it: once more.
+      if (e.code === 'NOT_FOUND' && e.path === lockPathFor(key) && !remade) continue;
+      throw e;
+    }
+  }
 }
 
 /** Added to the name of a quarantined file that would be stored as the manifest (`quarantinedAt`). */
@@ -402,7 +442,7 @@ export async function removeAbandonedQuarantines(base: string): Promise<string[]
     );
     if (gone) removed.push(f.path);
   }
-  // A restore lock taken over from a dead or stopped restore leaves its aside here (fs/lock.ts):
+  // A quarantine lock taken over from a dead or stopped run leaves its aside here (fs/lock.ts):
   // swept once due, so the empty quarantine folder goes too.
   const swept = await removeStaleTempFiles(base).catch(() => []);
   if (removed.length + swept.length > 0) await rmdir(base).catch(() => undefined); // only succeeds when nothing else is left

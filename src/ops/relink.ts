@@ -24,7 +24,7 @@ import { errors, isSidecarError, type ErrorCode } from '../errors.js';
 import { hashRegularFileSync } from '../fs/file-hash.js';
 import { fsyncDirs } from '../fs/dir-sync.js';
 import { relJoin } from '../fs/rel-path.js';
-import { acquireSidecarLockSync, type HeldLock } from '../fs/lock.js';
+import { acquireSidecarLockSync, assertLockHeld, type HeldLock } from '../fs/lock.js';
 import { imageExtensionSet, nfc, splitName } from '../discovery/extensions.js';
 import { imageNamedBy, isImageName, leftBehindAmong, pairDirectory, sidecarsOfImage, type PairGroup } from '../discovery/pair.js';
 import { walkTree, type DirListing } from '../discovery/walk.js';
@@ -43,7 +43,7 @@ import { inspectFile } from '../tasks/inspect.js';
 import type { InspectOptions } from '../model/inspection.js';
 import { categorize, isMovableOrphan, readAsOurs, unlessLookalike } from '../scan/records.js';
 import { linkReading, sidecarLinkTargets } from './sidecar-links.js';
-import { MANIFEST_MAX_BYTES, MANIFEST_NAME, RELINK_MANIFEST_VERSION, besideRecord, completeManifest, ensureQuarantineBase, quarantineBase, removeAbandonedQuarantines, quarantineStamp, writeManifest, type ManifestEntry, type QuarantineManifest } from './quarantine-folder.js';
+import { MANIFEST_MAX_BYTES, MANIFEST_NAME, RELINK_MANIFEST_VERSION, besideRecord, completeManifest, removeAbandonedQuarantines, quarantineStamp, withQuarantineLock, writeManifest, type ManifestEntry, type QuarantineManifest } from './quarantine-folder.js';
 
 export interface RelinkOptions extends Options {
   /** Plan only; change nothing. */
@@ -500,10 +500,24 @@ async function act(rootAbs: string, matches: RelinkMatch[], created: Date, repor
   });
   const hashed = hashes.filter((h) => h !== null);
   if (hashed.length === 0) return;
-  // What a run killed before its manifest left goes first (it may take the emptied quarantine with it).
-  const existing = await quarantineBase(rootAbs).catch(() => null);
-  if (existing !== null) await removeAbandonedQuarantines(existing);
-  const base = await ensureQuarantineBase(rootAbs, rootReal);
+  // Under the library's quarantine lock from the manifest to the last move: a restore run meanwhile
+  // took the "planned" manifest for a killed run's and removed it, leaving the moves after it with
+  // no undo record.
+  await withQuarantineLock(rootAbs, rootReal, (signal, base) => moveUnder(rootAbs, rootReal, base, signal, hashed, created, report, exts));
+}
+
+async function moveUnder(
+  rootAbs: string,
+  rootReal: string,
+  base: string,
+  librarySignal: AbortSignal,
+  hashed: (RelinkMove & { image: string; entry: ManifestEntry })[],
+  created: Date,
+  report: RelinkReport,
+  exts: ReadonlySet<string>,
+): Promise<void> {
+  // What a run killed before its manifest left goes first.
+  await removeAbandonedQuarantines(base);
   const stamp = quarantineStamp(created);
   let folder = '';
   for (let n = 0; ; n++) {
@@ -531,6 +545,18 @@ async function act(rootAbs: string, matches: RelinkMatch[], created: Date, repor
 
   const dirs = new Set<string>();
   const folders = new Map<string, FolderNames>();
+  // The library's lock, checked on disk (and refreshed: the loop below is synchronous) before each
+  // move: a relink stopped until another run took it over stops there; its manifest stays
+  // "planned", which restore undoes.
+  let lockLost = false;
+  const holdLibrary = () => {
+    try {
+      assertLockHeld(librarySignal);
+    } catch {
+      lockLost = true;
+      throw errors.conflict(`relink stopped: another run took the library's quarantine lock over (this one was stopped or cut off long enough for its lock to go stale); ${report.relinked} file(s) moved, listed in the manifest restore undoes them with`, [manifestPath]);
+    }
+  };
   // One at a time, synchronously: each is a few metadata calls under two locks, cheaper without
   // the thread pool's round trips (as mv's units).
   const moved = hashed.map((h): ManifestEntry | null => {
@@ -551,6 +577,7 @@ async function act(rootAbs: string, matches: RelinkMatch[], created: Date, repor
         // What stood beside it where it was, for images there: restore puts it back beside that only.
         const beside = besideRecord(h.path, exts, folders);
         for (const l of held) l.check();
+        holdLibrary();
         // Already linked there by a relink killed before its unlink: only the old name goes.
         if (sameInode(st, h.to)) fs.unlinkSync(h.path);
         else moveNoOverwriteSync(h.path, h.to);
@@ -562,6 +589,7 @@ async function act(rootAbs: string, matches: RelinkMatch[], created: Date, repor
       report.relinked++;
       return entry;
     } catch (e) {
+      if (lockLost) throw e;
       skip(report, h.rel, e);
       return null;
     }

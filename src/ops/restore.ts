@@ -11,6 +11,7 @@
  * by a recursive delete.
  */
 import { access, readdir, realpath, rmdir, unlink } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { constants as fsConstants } from 'node:fs';
 import { READ_NOFOLLOW_FLAGS, readRegularFile } from '../fs/regular-file.js';
 import { makeFolders } from '../fs/make-folders.js';
@@ -20,7 +21,7 @@ import { QUARANTINE_DIR } from '../discovery/own-folders.js';
 import { lockKeysForLoneSidecar } from '../discovery/lock-key.js';
 import { imageExtensionSet, nfc } from '../discovery/extensions.js';
 import { type FolderNames } from '../discovery/folder-names.js';
-import { assertLockHeld, lockPathFor, withSidecarLock } from '../fs/lock.js';
+import { assertLockHeld, lockHolderDead, lockPathFor, withSidecarLock } from '../fs/lock.js';
 import { fsyncDirs } from '../fs/dir-sync.js';
 import { hashRegularFile } from '../fs/file-hash.js';
 import { lstatOrNull, moveNoOverwrite } from '../fs/move.js';
@@ -40,7 +41,8 @@ import {
   isBesideRecord,
   otherSpellingThere,
   quarantineFolderNames,
-  restoreLockKey,
+  QUARANTINE_LOCK_WAIT_MS,
+  quarantineLockKey,
   sidecarsBeside,
   writeManifest,
   type ManifestEntry,
@@ -73,41 +75,55 @@ export async function restore(root: string, opts: RestoreOptions = {}): Promise<
   const rootAbs = resolve(root);
   const base = await quarantineBase(rootAbs);
   if (base === null) throw errors.notFound(join(rootAbs, QUARANTINE_DIR), 'nothing to restore: the quarantine folder');
-  // One restore of a library at a time, and never after waiting: two at once split the files
-  // between them, each reporting the other's as "exists at the original path", and left a manifest
-  // of files already back; a second run that waited for the first would then undo the quarantine
-  // before (the newest is gone by then). A dry run takes it too (it read a quarantine being emptied
-  // as files "not in the quarantine"), unless the library is read-only. The lock is the sidecar
-  // lock's (fs/lock.ts: a dead holder's is taken over once stale).
-  const key = restoreLockKey(base);
-  const emptied = { done: false };
+  // One cleanup, relink or restore of a library at a time, and never after waiting: two restores at
+  // once split the files between them, each reporting the other's as "exists at the original path",
+  // and left a manifest of files already back; a second one that waited for the first would then undo
+  // the quarantine before (the newest is gone by then); one beside a running cleanup or relink took
+  // its "planned" manifest for a killed run's. A dry run takes it too (it read a quarantine being
+  // emptied as files "not in the quarantine"), unless the library is read-only. The lock is the
+  // sidecar lock's (fs/lock.ts: a dead holder's is taken over once stale).
+  const key = quarantineLockKey(base);
+  // The lock a killed cleanup, relink or restore left goes stale within seconds: waited for while
+  // its holder is that dead process (a restore right after a killed run is what a user does), never
+  // once a live one holds it.
+  const deadline = Date.now() + QUARANTINE_LOCK_WAIT_MS;
+  const holding = async (): Promise<RestoreReport> => {
+    for (;;) {
+      try {
+        return await withSidecarLock(key, (signal) => restoreHolding(rootAbs, base, opts, signal), { timeoutMs: 0 });
+      } catch (e) {
+        if (!isSidecarError(e) || e.code !== 'LOCK_TIMEOUT' || e.path !== resolve(key) || !lockHolderDead(key) || Date.now() > deadline) throw e;
+        await sleep(250);
+      }
+    }
+  };
   try {
-    return await withSidecarLock(key, (signal) => restoreHolding(rootAbs, base, opts, signal, emptied), { timeoutMs: 0 });
+    return await holding();
   } catch (e) {
     // A dry run where the lock cannot be made, nor a dead holder's taken over (a read-only
     // mount), looks without it: no restore can run through this mount either.
     const readOnly = opts.dryRun === true && !(await access(base, fsConstants.W_OK).then(() => true, () => false));
     if (isSidecarError(e) && e.code === 'LOCK_TIMEOUT' && e.path === resolve(key)) {
       if (readOnly) return restoreHolding(rootAbs, base, opts);
-      throw errors.restoreRunning(base, `another restore of ${rootAbs} (or one killed less than a few seconds ago)`);
+      throw errors.quarantineBusy(base, rootAbs);
     }
     if (readOnly && isSidecarError(e) && (e.code === 'READ_ONLY' || e.code === 'PERMISSION') && e.path === lockPathFor(resolve(key))) return restoreHolding(rootAbs, base, opts);
     throw e;
   } finally {
-    // The lock's folder kept it: gone once the lock is released when this run emptied it, whether
-    // it restored a quarantine or only removed abandoned ones (NOT_FOUND), and nothing else is left
-    // (nor a lock taken over from a killed restore left its aside: swept ten minutes on, by any
-    // restore, cleanup or relink). Not otherwise: a cleanup or relink may have just made it.
-    if (emptied.done) await rmdir(base).catch(() => undefined);
+    // The lock's folder kept it: gone once the lock is released if nothing else is left (rmdir
+    // removes nothing else; a lock taken over from a killed run leaves its aside, swept ten minutes
+    // on by any restore, cleanup or relink). A cleanup or relink that made it just now, and finds it
+    // gone when it makes its lock inside, makes it again (withQuarantineLock).
+    if (opts.dryRun !== true) await rmdir(base).catch(() => undefined);
   }
 }
 
-async function restoreHolding(rootAbs: string, base: string, opts: RestoreOptions, librarySignal?: AbortSignal, emptied = { done: false }): Promise<RestoreReport> {
+async function restoreHolding(rootAbs: string, base: string, opts: RestoreOptions, librarySignal?: AbortSignal): Promise<RestoreReport> {
   const dryRun = opts.dryRun ?? false;
   // The library's lock, checked on disk right before each move: a restore stopped (Ctrl-Z, a
   // starved machine) until another one took the lock over stops here, writing nothing more.
   let lockLost = false;
-  const stopped = () => errors.conflict(`restore stopped: another restore took its lock over (this one was stopped or cut off long enough for its lock to go stale); ${report.restored} file(s) put back so far; run restore again`, [base]);
+  const stopped = () => errors.conflict(`restore stopped: another run took the library's quarantine lock over (this one was stopped or cut off long enough for its lock to go stale); ${report.restored} file(s) put back so far; run restore again`, [base]);
   const holdLibrary = () => {
     if (librarySignal === undefined) return;
     try {
@@ -122,7 +138,6 @@ async function restoreHolding(rootAbs: string, base: string, opts: RestoreOption
   const chosen = opts.from !== undefined ? await chosenFolder(rootAbs, base, opts.from) : null;
   const chosenState = chosen === null ? null : await quarantineFolderState(chosen);
   const abandoned = dryRun ? (await findAbandonedQuarantines(base)).map((f) => f.path) : await removeAbandonedQuarantines(base);
-  if (abandoned.length > 0 && !dryRun) emptied.done = true;
   if (chosen !== null && chosenState?.kind === 'abandoned') throw errors.nothingToRestore(chosen, `${ABANDONED_REASON}${dryRun ? '; restore without --dry-run removes it' : '; removed'}`);
   if (chosen !== null && chosenState?.kind === 'being-written') throw errors.nothingToRestore(chosen, 'it has no manifest yet: a cleanup running now is writing it (nothing has moved yet)');
   let folder: string;
@@ -302,7 +317,6 @@ async function restoreHolding(rootAbs: string, base: string, opts: RestoreOption
     await unlink(manifestPath).catch((e) => {
       throw errors.fromFs(e, manifestPath);
     });
-    emptied.done = true;
     await removeEmptyDirs(folder);
   }
   return report;

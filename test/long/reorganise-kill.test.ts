@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { QUARANTINE_DIR } from '../../src/discovery/own-folders.js';
 import { restore } from '../../src/ops/restore.js';
 import { isSidecarError } from '../../src/errors.js';
+import { isLockAsideName, isLockName } from '../../src/fs/temp-files.js';
 import { CLI_PATH } from '../helpers/cli.js';
 import { mulberry32 } from '../helpers/mulberry32.js';
 import { removeTree, tempDir } from '../helpers/tree.js';
@@ -230,10 +231,12 @@ test(`relink killed at ${TRIALS} random points: no result lost, the next relink 
       // A run killed between making its folder and writing the manifest's temp file leaves that
       // folder empty, which restore takes for one being written until it is an hour old
       // (ops/quarantine-folder.ts): nothing else may be left, and once aged restore removes it.
+      // The killed run's quarantine lock, taken over by the next run, is left aside for ten minutes
+      // (fs/lock.ts), then swept by the next restore, cleanup or relink.
       const base = join(lib.root, QUARANTINE_DIR);
       if (fs.existsSync(base)) {
         const left = fs.readdirSync(base);
-        for (const name of left) assert.deepEqual(fs.readdirSync(join(base, name)), [], `trial ${t}: quarantine folder ${name} holds something`);
+        for (const name of left.filter((n) => !isLockName(n))) assert.deepEqual(fs.readdirSync(join(base, name)), [], `trial ${t}: quarantine folder ${name} holds something`);
         const twoHoursAgo = new Date(Date.now() - 2 * 3600_000);
         for (const name of left) fs.utimesSync(join(base, name), twoHoursAgo, twoHoursAgo);
         // Nothing to restore there: restore removes the aged folders and says so (NOT_FOUND).
@@ -241,7 +244,8 @@ test(`relink killed at ${TRIALS} random points: no result lost, the next relink 
           if (!isSidecarError(e) || e.code !== 'NOT_FOUND') throw e;
         });
       }
-      assert.ok(!fs.existsSync(base), `trial ${t}: a quarantine folder is left`);
+      // (The aside of a lock taken over cannot be aged here: it goes by its ctime too.)
+      assert.ok(!fs.existsSync(base) || fs.readdirSync(base).every(isLockAsideName), `trial ${t}: a quarantine folder is left`);
     } finally {
       removeTree(lib.root);
     }
