@@ -43,7 +43,7 @@ const snapshot = (root: string) =>
     }),
   );
 
-test('IMG_1.jpg + IMG_1.png + IMG_1.json recording neither: scan and read say ambiguous; a json save writes the image\'s own name-ext file, merged from the shared one (without a format asked, a stem IMG_1.bin recorded for it: save-own-file.test.ts)', async (t) => {
+test('IMG_1.jpg + IMG_1.png + IMG_1.json recording neither: scan and read say ambiguous; a save writes the image\'s own name-ext file, merged from the shared one', async (t) => {
   // Before, every save here was refused (AMBIGUOUS): a RAW+JPEG pair could never be saved to.
   const root = makeTree({ 'IMG_1.jpg': FAKE_JPEG, 'IMG_1.png': FAKE_JPEG, 'IMG_1.json': { json: { face_detection: { faces: [] } } } }, testDir(t));
   const recs = await records(root);
@@ -52,8 +52,8 @@ test('IMG_1.jpg + IMG_1.png + IMG_1.json recording neither: scan and read say am
   const before = await readSidecarDetailed(path.join(root, 'IMG_1.png'));
   assert.deepEqual(before.data, { face_detection: { faces: [] } });
   assert.deepEqual(before.findings.map((f) => f.code), ['ambiguous']);
-  const res = await saveSidecar(path.join(root, 'IMG_1.png'), 'yolov8', { objects: [] }, { format: 'json' });
-  assert.equal(res.path, path.join(root, 'IMG_1.png.json'), 'its own file (json\'s stem name is the shared file)');
+  const res = await saveSidecar(path.join(root, 'IMG_1.png'), 'yolov8', { objects: [] });
+  assert.equal(res.path, path.join(root, 'IMG_1.png.json'), 'its own file, in the folder\'s format');
   assert.equal(res.kept, path.join(root, 'IMG_1.json'));
   assert.deepEqual(fs.readFileSync(path.join(root, 'IMG_1.json')), shared, 'the shared file is untouched');
   const png = await readSidecarDetailed(path.join(root, 'IMG_1.png'));

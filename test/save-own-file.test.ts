@@ -243,45 +243,17 @@ test('RAW+JPEG: the pipeline\'s JSON recorded for the JPEG, then a save in bin โ
   assert.deepEqual(await scannedOnce(root), { effective: path.join(root, 'IMG_1.bin'), codes: ['kept'] });
 });
 
-test('RAW+JPEG: saves stay in the name-ext form when the shared stem file is the RAW\'s, and when it is recorded for nobody and json is asked', async (t) => {
+test('RAW+JPEG: saves stay in the name-ext form when the shared stem file is not the image\'s (recorded for the RAW, for nobody)', async (t) => {
   const root = testDir(t);
   const jpeg = path.join(root, 'IMG_1.JPG');
   const raw = path.join(root, 'IMG_1.CR2');
-  // Recorded for nobody, json asked: its stem name is that file, which the RAW reads too.
+  // Recorded for nobody: ambiguous, the JPEG's own file is name-ext (docs/PAIRING.md ยง3).
   makeTree({ 'a/IMG_1.JPG': FAKE_JPEG, 'a/IMG_1.CR2': 'raw', 'a/IMG_1.json': { json: { face_detection: { faces: [1] } } } }, root);
-  assert.equal((await saveSidecar(path.join(root, 'a', 'IMG_1.JPG'), 'object_detection', { objects: [] }, { format: 'json' })).path, path.join(root, 'a', 'IMG_1.JPG.json'));
+  assert.equal((await saveSidecar(path.join(root, 'a', 'IMG_1.JPG'), 'object_detection', { objects: [] })).path, path.join(root, 'a', 'IMG_1.JPG.json'));
   // Recorded for the RAW: the JPEG passes it over and saves its own.
   makeTree({ 'IMG_1.JPG': FAKE_JPEG, 'IMG_1.CR2': 'raw', 'IMG_1.json': { json: { sidecar_info: { image_path: raw }, face_detection: { faces: ['raw'] } } } }, root);
   assert.equal((await saveSidecar(jpeg, 'object_detection', { objects: [] })).path, `${jpeg}.json`);
   assert.deepEqual((await readSidecarDetailed(raw)).data.face_detection, { faces: ['raw'] });
-});
-
-test('RAW+JPEG with the pipeline\'s oldest IMG_1.json (recorded for nobody): the JPEG saves a stem IMG_1.bin recorded for it, the RAW still reads the JSON, and once the RAW is culled the JPEG reads its results (it wrote IMG_1.JPG.bin, which the JSON then hid)', async (t) => {
-  for (const asked of [undefined, 'bin'] as const) {
-    const root = testDir(t);
-    const jpeg = path.join(root, 'IMG_1.JPG');
-    const raw = path.join(root, 'IMG_1.CR2');
-    const json = path.join(root, 'IMG_1.json');
-    makeTree({ 'IMG_1.JPG': FAKE_JPEG, 'IMG_1.CR2': 'raw', 'IMG_1.json': { json: { Face_detector: { faces: [1] } } } }, root);
-    const jsonBytes = fs.readFileSync(json);
-    const saved = await saveSidecar(jpeg, 'object_detection', { objects: ['ball'] }, asked === undefined ? {} : { format: asked });
-    assert.equal(saved.path, path.join(root, 'IMG_1.bin'), String(asked));
-    const j = await readSidecarDetailed(jpeg);
-    assert.equal(j.path, path.join(root, 'IMG_1.bin'));
-    assert.deepEqual([j.data.Face_detector, j.data.object_detection], [{ faces: [1] }, { objects: ['ball'] }]);
-    const r = await readSidecarDetailed(raw);
-    assert.equal(r.path, json, 'the RAW reads the JSON, as before');
-    assert.equal(r.data.object_detection, undefined, 'never the JPEG\'s results');
-    // A second save of the JPEG goes into its stem file.
-    assert.equal((await saveSidecar(jpeg, 'quality', { score: 0.5 })).path, path.join(root, 'IMG_1.bin'));
-    fs.rmSync(raw);
-    const after = await readSidecarDetailed(jpeg);
-    assert.equal(after.path, path.join(root, 'IMG_1.bin'));
-    assert.deepEqual([after.data.object_detection, after.data.quality], [{ objects: ['ball'] }, { score: 0.5 }]);
-    assert.deepEqual(fs.readFileSync(json), jsonBytes, 'the JSON kept byte for byte');
-    assert.deepEqual(fs.readdirSync(root).sort(), ['IMG_1.JPG', 'IMG_1.bin', 'IMG_1.json']);
-    fs.rmSync(root, { recursive: true });
-  }
 });
 
 test('RAW+JPEG: the RAW\'s stem file ranked before the JPEG\'s own (IMG_1.bin beside the JPEG\'s IMG_1.json): the JPEG saves its name-ext file, in any format asked or none, and never reads the RAW\'s file once the RAW is gone', async (t) => {

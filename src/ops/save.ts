@@ -546,24 +546,15 @@ function chooseTarget(loc: SidecarLocation, imagePath: string, opts: SaveOptions
   // - another image's stem file ranks before it (the RAW's IMG_1.bin beside the JPEG's IMG_1.json):
   //   only the JPEG's own name-ext file keeps that file out of its reads once the RAW is gone (left behind, §3).
   // (`naming` decides for a new sidecar only, as for an image alone: this one has its sidecar.)
-  const owner = effective?.shared === true && decoded !== undefined ? ownerOf(decoded.data, loc) : null;
-  const stemFormPossible =
-    !stemNotOurs && !othersFileFirst && effective?.side === 'target' && effective.naming === 'stem' && !claimants.some((p) => nfc(path.basename(p)) === nfc(loc.stem));
-  let keepsStemForm = stemFormPossible && owner === 'mine';
-  // A shared stem file whose record names none of the images (the pipeline's oldest `IMG_1.json`,
-  // no `sidecar_info`) is read by each of them: this image's results go beside it in a stem file
-  // recorded for this image (in bin when no format was asked and the asked one's stem name is that
-  // file), never into it (the others read it), and never into a name-ext copy: once the RAW was
-  // culled, the unrecorded JSON ranked first and hid them. A format asked whose stem name is that
-  // file (`json`) still gets the name-ext copy (docs/PAIRING.md §3).
-  const besideIt = (ext: SidecarExt) => effective !== null && nfc(effective.path) !== nfc(sidecarPathFor(loc, ext, 'stem')) && stemSlotFree(loc, effective, ext);
-  if (stemFormPossible && owner === 'unknown') {
-    if (besideIt(extFor(format))) keepsStemForm = true;
-    else if (asked === undefined && besideIt('bin')) {
-      format = 'bin';
-      keepsStemForm = true;
-    }
-  }
+  const keepsStemForm =
+    !stemNotOurs &&
+    !othersFileFirst &&
+    effective?.side === 'target' &&
+    effective.naming === 'stem' &&
+    effective.shared === true &&
+    decoded !== undefined &&
+    ownerOf(decoded.data, loc) === 'mine' &&
+    !claimants.some((p) => nfc(path.basename(p)) === nfc(loc.stem));
   // Whatever holds the asked format's stem name (a kept copy, a folder, another tool's file): the
   // file it owns is the safe place, where an unshared image's save would stop with CONFLICT.
   const keepsInEffective = keepsStemForm && effective !== null && !stemSlotFree(loc, effective, extFor(format)); // (null: for the type checker)
