@@ -19,7 +19,7 @@ import { listQuarantines } from '../src/ops/quarantines.js';
 import { QUARANTINE_DIR } from '../src/discovery/own-folders.js';
 import { hostMark, isLockName } from '../src/fs/temp-files.js';
 import { lockPathFor } from '../src/fs/lock.js';
-import { quarantineLockKey } from '../src/ops/quarantine-folder.js';
+import { quarantineFolderState, quarantineLockKey } from '../src/ops/quarantine-folder.js';
 import { tempTargetName } from '../src/temp-name.js';
 import { isSidecarError } from '../src/errors.js';
 import { parseJson, runCli } from './helpers/cli.js';
@@ -219,4 +219,16 @@ test('a restore that finds only an abandoned folder removes it and the quarantin
   fs.utimesSync(emptyOld, twoHoursAgo, twoHoursAgo);
   await assert.rejects(restore(root), (e: unknown) => isSidecarError(e) && e.code === 'NOT_FOUND' && /no quarantine folder with a manifest/.test(e.message));
   assert.ok(!fs.existsSync(base), 'no quarantine folder is left');
+});
+
+test('a quarantine folder a restore removes while cleanup or restore --list looks at it is gone, not an error (cleanup --dry-run and restore --list failed with NOT_FOUND beside a restore)', async (t) => {
+  const root = library(testDir(t));
+  const folder = path.join(root, QUARANTINE_DIR, '20250101T000000Z');
+  fs.mkdirSync(folder, { recursive: true });
+  fs.rmdirSync(folder); // as a restore that emptied it leaves it: no more
+  assert.deepEqual(await quarantineFolderState(folder), { kind: 'gone' });
+  fs.mkdirSync(folder);
+  const aged = new Date(Date.now() - 2 * 3600_000);
+  fs.utimesSync(folder, aged, aged);
+  assert.deepEqual(await quarantineFolderState(folder), { kind: 'abandoned', leftovers: [] }, 'an empty folder an hour old is abandoned, as before');
 });

@@ -6,6 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import { syncBuiltinESMExports } from 'node:module';
 import { join } from 'node:path';
 import { planRelink, relink } from '../src/ops/relink.js';
 import { restore } from '../src/ops/restore.js';
@@ -191,6 +192,33 @@ test('relink: a run killed between a link and its unlink is finished by the next
     assert.deepEqual(fs.readdirSync(join(root, 'a')), []);
     assert.deepEqual(fs.readdirSync(join(root, 'b')).sort(), ['IMG_1.jpg', 'IMG_1.json']);
   } finally {
+    removeTree(root);
+  }
+});
+
+test('relink: an orphan another run moves away while this one plans (its name already beside the image) is named and left, never a crash (exit 2: ENOENT from the plan)', async () => {
+  const root = makeTree({ 'a/IMG_1.jpg': Buffer.alloc(777, 1), b: { dir: true } });
+  const lstatSync = fs.lstatSync;
+  try {
+    const st = fs.statSync(join(root, 'a/IMG_1.jpg'), { bigint: true });
+    fs.writeFileSync(join(root, 'a/IMG_1.json'), JSON.stringify({ sidecar_info: { image_path: 'IMG_1.jpg', image: { size: 777, mtime_ns: st.mtimeNs.toString(), operations: [] } }, x_detection: {} }));
+    fs.renameSync(join(root, 'a/IMG_1.jpg'), join(root, 'b/IMG_1.jpg'));
+    fs.linkSync(join(root, 'a/IMG_1.json'), join(root, 'b/IMG_1.json'));
+    // The other run unlinks the orphan right when this one's plan names its destination.
+    const orphan = join(root, 'a/IMG_1.json');
+    (fs as { lstatSync: unknown }).lstatSync = (p: fs.PathLike, o?: fs.StatSyncOptions) => {
+      if (String(p) === orphan && new Error().stack?.includes('destinations') && fs.existsSync(orphan)) fs.unlinkSync(orphan);
+      return lstatSync(p, o as never);
+    };
+    syncBuiltinESMExports();
+    const plan = await planRelink(root, { index: false });
+    assert.deepEqual(plan.matches, []);
+    assert.equal(plan.ambiguous.length, 1);
+    assert.match(plan.ambiguous[0].reason, /a\/IMG_1\.json was moved or removed since the walk/);
+    assert.deepEqual(fs.readdirSync(join(root, 'b')).sort(), ['IMG_1.jpg', 'IMG_1.json'], 'nothing else touched');
+  } finally {
+    (fs as { lstatSync: unknown }).lstatSync = lstatSync;
+    syncBuiltinESMExports();
     removeTree(root);
   }
 });

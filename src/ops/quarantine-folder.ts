@@ -81,10 +81,11 @@ export const QUARANTINE_LOCK_WAIT_MS = 2 * DEFAULT_LOCK_STALE_MS;
  */
 export async function withQuarantineLock<T>(rootAbs: string, rootReal: string, fn: (signal: AbortSignal, base: string) => Promise<T>): Promise<T> {
   let started = false;
-  for (let remade = false; ; remade = true) {
-    const base = await ensureQuarantineBase(rootAbs, rootReal);
-    const key = resolve(quarantineLockKey(base));
+  const base = join(rootAbs, QUARANTINE_DIR);
+  const key = resolve(quarantineLockKey(base));
+  for (let tries = 1; ; tries++) {
     try {
+      await ensureQuarantineBase(rootAbs, rootReal);
       return await withSidecarLock(
         key,
         (signal) => {
@@ -96,8 +97,8 @@ export async function withQuarantineLock<T>(rootAbs: string, rootReal: string, f
     } catch (e) {
       if (started || !isSidecarError(e)) throw e;
       if (e.code === 'LOCK_TIMEOUT' && e.path === key) throw errors.quarantineBusy(base, rootAbs);
-      // The quarantine emptied and removed (a restore ending) between making it and the lock in it: once more.
-      if (e.code === 'NOT_FOUND' && e.path === lockPathFor(key) && !remade) continue;
+      // The quarantine emptied and removed (a restore ending) between making it and the lock in it: again.
+      if (e.code === 'NOT_FOUND' && (e.path === base || e.path === lockPathFor(key)) && tries < 3) continue;
       throw e;
     }
   }
@@ -306,7 +307,10 @@ export async function ensureQuarantineBase(rootAbs: string, rootReal: string): P
   });
   // A planted symlink here would send the moved files outside the root.
   if (!baseSt.isDirectory()) throw errors.outsideRoot(base, rootAbs);
-  if ((await realpath(base)) !== join(rootReal, QUARANTINE_DIR)) throw errors.outsideRoot(base, rootAbs);
+  const real = await realpath(base).catch((e) => {
+    throw errors.fromFs(e, base);
+  });
+  if (real !== join(rootReal, QUARANTINE_DIR)) throw errors.outsideRoot(base, rootAbs);
   return base;
 }
 
@@ -361,21 +365,30 @@ export type QuarantineFolderState =
   /** No manifest yet: a cleanup that is alive is writing it (or the folder was made a moment ago). */
   | { kind: 'being-written' }
   /** No manifest, and other things inside: never removed, restore cannot put them back. */
-  | { kind: 'no-manifest'; entries: number };
+  | { kind: 'no-manifest'; entries: number }
+  /** No longer there: a restore emptied and removed it meanwhile (one not holding the lock only looks). */
+  | { kind: 'gone' };
 
 /** The state of one quarantine folder (`folder`: a real directory inside the quarantine). */
 export async function quarantineFolderState(folder: string, now: number = Date.now()): Promise<QuarantineFolderState> {
   if (await lstat(join(folder, MANIFEST_NAME)).then(() => true, () => false)) return { kind: 'manifest' };
+  const gone = (e: unknown): QuarantineFolderState => {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { kind: 'gone' };
+    throw errors.fromFs(e, folder);
+  };
   let names: string[];
   try {
     names = await readdir(folder);
   } catch (e) {
-    throw errors.fromFs(e, folder);
+    return gone(e);
   }
   if (names.length === 0) {
-    const st = await lstat(folder).catch((e) => {
-      throw errors.fromFs(e, folder);
-    });
+    let st;
+    try {
+      st = await lstat(folder);
+    } catch (e) {
+      return gone(e);
+    }
     return now - st.mtimeMs > DEFAULT_STALE_TEMP_MS ? { kind: 'abandoned', leftovers: [] } : { kind: 'being-written' };
   }
   const leftovers: string[] = [];

@@ -64,6 +64,7 @@ export async function listQuarantines(root: string): Promise<QuarantineList> {
     );
     if (!exists) {
       const state = await quarantineFolderState(path);
+      if (state.kind === 'gone') continue;
       if (state.kind === 'abandoned') {
         abandoned.push({ name, path, reason: `${ABANDONED_REASON}: nothing to restore` });
         continue;

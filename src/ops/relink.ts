@@ -466,7 +466,13 @@ function destinations(rootAbs: string, u: Unit, exts: ReadonlySet<string>, listi
     const base = nfc(name.slice(0, name.lastIndexOf('.')));
     const nameExt = isImageName(base, exts) && (u.name === null || base === u.name);
     const target = nameExt || shareStem ? `${nfc(image.name)}.${ext}` : `${stem}.${ext}`;
-    if (taken.has(target) || (names.has(target) && !sameInode(fs.lstatSync(o.path), join(dir, target)))) return `${target} exists next to the image`;
+    if (taken.has(target)) return `${target} exists next to the image`;
+    if (names.has(target)) {
+      // Gone since the walk: another cleanup or relink moved it meanwhile.
+      const st = fs.lstatSync(o.path, { throwIfNoEntry: false });
+      if (st === undefined) return `${o.rel} was moved or removed since the walk (another run?); run relink again`;
+      if (!sameInode(st, join(dir, target))) return `${target} exists next to the image`;
+    }
     taken.add(target);
     addFolderName(listing, target, exts); // the next unit into this folder sees it taken
     const to = join(dir, target);
