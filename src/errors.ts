@@ -158,7 +158,7 @@ export const errors = {
     new SidecarError('LOCK_TIMEOUT', `timed out waiting for the lock on ${path}`, { path, cause }),
   /** Another cleanup, relink or restore of the library `root` holds its quarantine lock (`path`): this one moved nothing. */
   quarantineBusy: (path: string, root: string) =>
-    new SidecarError('LOCK_TIMEOUT', `another cleanup, relink or restore of ${root} is running (or one was killed less than a few seconds ago): nothing was moved; run again once it has finished`, { path }),
+    new SidecarError('LOCK_TIMEOUT', `another cleanup, relink or restore of ${root} is running: nothing was moved; run again once it has finished`, { path }),
   conflict: (detail: string, paths: string[]) =>
     new SidecarError('CONFLICT', `${detail}: ${paths.join(', ')}`, { path: paths[0], details: { paths } }),
   ambiguous: (paths: string[]) =>

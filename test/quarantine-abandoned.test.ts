@@ -210,7 +210,7 @@ test('restore removes abandoned folders, never restores from one, and leaves tho
   assert.deepEqual(quarantineFolders(root), [path.basename(again.quarantine!), ...[live, otherHostYoung, emptyNew, holdsFile].map((p) => path.basename(p))].sort());
 });
 
-test('a restore that finds only an abandoned folder removes it and the quarantine folder with it (the restore lock inside kept the empty quarantine folder)', async (t) => {
+test('a restore that finds only an abandoned folder removes it and the quarantine folder with it (the lock inside kept the empty quarantine folder)', async (t) => {
   const root = library(testDir(t));
   const base = path.join(root, QUARANTINE_DIR);
   const emptyOld = path.join(base, '20261125T000000Z');
@@ -221,7 +221,7 @@ test('a restore that finds only an abandoned folder removes it and the quarantin
   assert.ok(!fs.existsSync(base), 'no quarantine folder is left');
 });
 
-test('a quarantine folder a restore removes while cleanup or restore --list looks at it is gone, not an error (cleanup --dry-run and restore --list failed with NOT_FOUND beside a restore)', async (t) => {
+test('a quarantine folder removed while it is looked at (cleanup --dry-run or restore --list beside a restore) is gone, not an error: they failed with NOT_FOUND', async (t) => {
   const root = library(testDir(t));
   const folder = path.join(root, QUARANTINE_DIR, '20250101T000000Z');
   fs.mkdirSync(folder, { recursive: true });

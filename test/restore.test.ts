@@ -132,7 +132,7 @@ test('two restores of one library at once: one puts everything back, the other r
     assert.equal(done.length, 1, 'exactly one restore ran');
     assert.equal(refused.length, 1);
     const e = (refused[0] as PromiseRejectedResult).reason;
-    assert.ok(isSidecarError(e) && e.code === 'LOCK_TIMEOUT' && /another cleanup, relink or restore of .* is running .*: nothing was moved/.test(e.message), String(e));
+    assert.ok(isSidecarError(e) && e.code === 'LOCK_TIMEOUT' && /another cleanup, relink or restore of .* is running: nothing was moved/.test(e.message), String(e));
     const r = (done[0] as PromiseFulfilledResult<Awaited<ReturnType<typeof restore>>>).value;
     assert.equal(r.quarantine, newer.quarantine);
     assert.deepEqual([r.restored, r.skipped], [1, []]);
@@ -678,9 +678,9 @@ test('restore while a relink is between its planned manifest and its moves: refu
     const lib = reorganisedLibrary(root, 40);
     assert.ok(lib.movable.size >= 3, 'orphans to relink');
     const before = snapshot(root);
-    // The relink (another process) waits in its moves on one orphan's sidecar lock, held here.
-    const [held] = [...lib.movable.keys()].sort();
-    const heldLock = plantLiveLock(lockKeysForLoneSidecar(join(root, held))[0]);
+    // The relink (another process) waits in its moves on its first orphan's sidecar lock: every
+    // orphan's is held here, so nothing moves until they are released.
+    const heldLocks = [...lib.movable.keys()].map((o) => plantLiveLock(lockKeysForLoneSidecar(join(root, o))[0]));
     const child = runCli(['relink', root, '--json']);
     const base = join(root, QUARANTINE_DIR);
     const planned = () => {
@@ -694,7 +694,6 @@ test('restore while a relink is between its planned manifest and its moves: refu
     while (planned() === null && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     const manifest = planned();
     assert.ok(manifest !== null, 'the relink wrote its planned manifest');
-    await new Promise((r) => setTimeout(r, 200)); // into its moves, waiting on the held lock
     const during = snapshot(root);
     await Promise.all([
       rejectsWith(restore(root), 'LOCK_TIMEOUT', /another cleanup, relink or restore of .* is running/),
@@ -702,7 +701,7 @@ test('restore while a relink is between its planned manifest and its moves: refu
       rejectsWith(cleanup(root, { engine: 'inline', force: true }), 'LOCK_TIMEOUT', /another cleanup, relink or restore/), // after a few seconds
     ]);
     assert.deepEqual(snapshot(root), during, 'nothing moved, the planned manifest kept');
-    fs.rmSync(heldLock, { recursive: true });
+    for (const l of heldLocks) fs.rmSync(l, { recursive: true });
     const r = await child;
     const report = JSON.parse(r.stdout);
     assert.deepEqual([report.relinked, report.skipped], [lib.movable.size, []], r.stderr);
@@ -715,7 +714,7 @@ test('restore while a relink is between its planned manifest and its moves: refu
   }
 });
 
-test('cleanup and relink while another run holds the library’s quarantine lock: each refuses within seconds, nothing moved, no quarantine folder made; once it is released both run', async () => {
+test('cleanup and relink while another run holds the library’s quarantine lock: each refuses within seconds, nothing moved; relink after a killed run waits its lock out; then both run', async () => {
   const root = tempDir();
   try {
     const lib = reorganisedLibrary(root, 40);
@@ -723,12 +722,16 @@ test('cleanup and relink while another run holds the library’s quarantine lock
     fs.mkdirSync(base);
     const lockDir = plantLiveLock(quarantineLockKey(base));
     const before = snapshot(root);
+    const t0 = performance.now();
     await Promise.all([
-      rejectsWith(relink(root), 'LOCK_TIMEOUT', /another cleanup, relink or restore of .* is running .*: nothing was moved/),
+      rejectsWith(relink(root), 'LOCK_TIMEOUT', /another cleanup, relink or restore of .* is running: nothing was moved/),
       rejectsWith(cleanup(root, { engine: 'inline', force: true }), 'LOCK_TIMEOUT', /another cleanup, relink or restore/),
     ]);
+    assert.ok(performance.now() - t0 < 20_000, 'refused within seconds');
     assert.deepEqual(snapshot(root), before);
+    // A killed run's lock (its holder dead, the lock fresh): relink waits for it to go stale and takes it over.
     fs.rmSync(lockDir, { recursive: true });
+    plantLock(lockDir, `${hostMark()}-${deadPid()}.0-89abcdef`, 0);
     const r = await relink(root);
     assert.equal(r.relinked, lib.movable.size);
     const c = await cleanup(root, { engine: 'inline', force: true });

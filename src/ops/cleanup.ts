@@ -53,6 +53,7 @@ import {
   quarantineBase,
   quarantineStamp,
   removeAbandonedQuarantines,
+  ensureQuarantineBase,
   withQuarantineLock,
   writeManifest,
   type BesideSidecar,
@@ -366,23 +367,7 @@ async function quarantineOrphans(
   // of hashing), the folder of this run only once every file is hashed, right before its manifest:
   // a run stopped while hashing leaves no folder, and one killed between the folder and the
   // manifest leaves one the next cleanup or restore knows for abandoned (quarantine-folder.ts).
-  // Under the library's quarantine lock from the hashing to the last move: a restore run meanwhile
-  // took the "planned" manifest for a killed run's (putting back the files moved so far, removing
-  // the manifest), and a second cleanup quarantined the same files' plan beside this one.
-  await withQuarantineLock(rootAbs, rootReal, (signal, base) => quarantineUnder(rootAbs, rootReal, base, signal, orphans, created, report, exts, limit));
-}
-
-async function quarantineUnder(
-  rootAbs: string,
-  rootReal: string,
-  base: string,
-  librarySignal: AbortSignal,
-  orphans: PlannedOrphan[],
-  created: Date,
-  report: CleanupReport,
-  exts: ReadonlySet<string>,
-  limit: number,
-): Promise<void> {
+  await ensureQuarantineBase(rootAbs, rootReal);
   // A file a sidecar link of the tree reads (another image's sidecar: x/M.json -> ../d1/Z.json)
   // stays: quarantined, the link dangled and M's results were gone from its reads.
   const { targets: linked } = await sidecarLinkTargets(rootAbs);
@@ -406,6 +391,23 @@ async function quarantineUnder(
     else hashed.push(r);
   });
 
+  // The folder, its manifest and the moves under the library's quarantine lock: no restore takes
+  // this run's "planned" manifest for a killed run's, no other run moves files meanwhile. (A file
+  // changed since it was hashed is left: each move checks it first.)
+  await withQuarantineLock(rootAbs, rootReal, (signal, base) => quarantineUnder(rootAbs, rootReal, base, signal, hashed, created, report, exts, limit));
+}
+
+async function quarantineUnder(
+  rootAbs: string,
+  rootReal: string,
+  base: string,
+  librarySignal: AbortSignal,
+  hashed: Omit<Hashed, 'destination'>[],
+  created: Date,
+  report: CleanupReport,
+  exts: ReadonlySet<string>,
+  limit: number,
+): Promise<void> {
   const folder = await createQuarantineFolder(base, quarantineStamp(created), report);
   const folderReal = join(rootReal, QUARANTINE_DIR, basename(folder)); // createQuarantineFolder checked the base is real
   const manifestPath = join(folder, MANIFEST_NAME);
@@ -468,6 +470,7 @@ async function quarantineUnder(
     }
   }
   await fsyncDirs(dirs);
+  holdLibrary();
   await writeManifest(manifestPath, completeManifest(manifest, moved, limit));
 }
 

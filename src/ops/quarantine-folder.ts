@@ -56,12 +56,11 @@ export async function quarantineFolderNames(base: string): Promise<string[] | nu
 }
 
 /**
- * The key of the library's quarantine lock (fs/lock.ts): one `cleanup`, `relink` or `restore` of a
- * library at a time, from its plan to its last move. A restore run beside a cleanup or relink took
- * that run's "planned" manifest for a killed run's: it skipped the files not moved yet, removed the
- * manifest, and the files then moved had no undo record. Inside the quarantine folder, where no
- * image has a sidecar (a key beside it, named like the folder, was the lock of a root image
- * `.image-sidecar-quarantine.jpg`'s sidecar: restore waited on itself).
+ * The key of the library's quarantine lock (fs/lock.ts): one `cleanup`, `resolve`, `relink` or
+ * `restore` of a library moves files at a time, from its manifest to its last move (restore: for its
+ * whole run), so a "planned" manifest restore reads is always a killed run's, never a running one's.
+ * Inside the quarantine folder, where no image has a sidecar (a key beside it, named like the folder,
+ * would be the lock of a root image `.image-sidecar-quarantine.jpg`'s sidecar).
  */
 export function quarantineLockKey(base: string): string {
   return join(base, 'moves');
@@ -73,6 +72,9 @@ export function quarantineLockKey(base: string): string {
  * to say at once that another run is going on. restore waits only for a dead holder's (restore.ts).
  */
 export const QUARANTINE_LOCK_WAIT_MS = 2 * DEFAULT_LOCK_STALE_MS;
+
+/** How often `withQuarantineLock` makes the quarantine folder a restore removed under it before giving up. */
+const MAKE_BASE_TRIES = 3;
 
 /**
  * Run `fn` holding the library's quarantine lock (made in `<root>/.image-sidecar-quarantine`,
@@ -97,8 +99,8 @@ export async function withQuarantineLock<T>(rootAbs: string, rootReal: string, f
     } catch (e) {
       if (started || !isSidecarError(e)) throw e;
       if (e.code === 'LOCK_TIMEOUT' && e.path === key) throw errors.quarantineBusy(base, rootAbs);
-      // The quarantine emptied and removed (a restore ending) between making it and the lock in it: again.
-      if (e.code === 'NOT_FOUND' && (e.path === base || e.path === lockPathFor(key)) && tries < 3) continue;
+      // The quarantine folder removed (a restore that emptied it) between making it and the lock in it: made again.
+      if (e.code === 'NOT_FOUND' && (e.path === base || e.path === lockPathFor(key)) && tries < MAKE_BASE_TRIES) continue;
       throw e;
     }
   }
@@ -366,7 +368,7 @@ export type QuarantineFolderState =
   | { kind: 'being-written' }
   /** No manifest, and other things inside: never removed, restore cannot put them back. */
   | { kind: 'no-manifest'; entries: number }
-  /** No longer there: a restore emptied and removed it meanwhile (one not holding the lock only looks). */
+  /** No longer there: removed while it was looked at (by a restore that emptied it, or a sweep). */
   | { kind: 'gone' };
 
 /** The state of one quarantine folder (`folder`: a real directory inside the quarantine). */

@@ -81,6 +81,7 @@ export async function listQuarantines(root: string): Promise<QuarantineList> {
         entry.bytes = m.entries.reduce((n, e) => n + e.size, 0);
       } catch (e) {
         if (!isSidecarError(e)) throw e;
+        if (e.code === 'NOT_FOUND' && (await quarantineFolderState(path)).kind === 'gone') continue; // a restore removed it meanwhile
         entry.problem = e.message;
       }
     }

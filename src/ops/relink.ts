@@ -253,6 +253,7 @@ export async function planRelink(root: string, opts: Omit<RelinkOptions, 'dryRun
     const u = us[0];
     const moves = destinations(rootAbs, u, exts, listings);
     if (typeof moves === 'string') plan.ambiguous.push({ sidecars: u.orphans.map((o) => o.rel), reason: moves, candidates: [u.image!.rel] });
+    else if ('gone' in moves) plan.unmatched.push({ sidecars: u.orphans.map((o) => o.rel), reason: moves.gone });
     else plan.matches.push({ image: u.image!.path, imageRel: u.image!.rel, sidecars: moves, evidence: u.evidence! });
   }
   plan.matches.sort((a, b) => (a.imageRel < b.imageRel ? -1 : a.imageRel > b.imageRel ? 1 : 0));
@@ -448,8 +449,8 @@ function addIfWanted(out: Map<string, Candidate[]>, f: { path: string; rel: stri
   else out.set(key, [c]);
 }
 
-/** Each orphan's name next to its image; a string says why none can be given. */
-function destinations(rootAbs: string, u: Unit, exts: ReadonlySet<string>, listings: Map<string, FolderNames>): RelinkMove[] | string {
+/** Each orphan's name next to its image; a string says why none can be given (ambiguous), `gone` that an orphan is no longer there (unmatched). */
+function destinations(rootAbs: string, u: Unit, exts: ReadonlySet<string>, listings: Map<string, FolderNames>): RelinkMove[] | string | { gone: string } {
   const image = u.image!;
   const dir = dirname(image.path);
   let listing = listings.get(dir);
@@ -470,7 +471,7 @@ function destinations(rootAbs: string, u: Unit, exts: ReadonlySet<string>, listi
     if (names.has(target)) {
       // Gone since the walk: another cleanup or relink moved it meanwhile.
       const st = fs.lstatSync(o.path, { throwIfNoEntry: false });
-      if (st === undefined) return `${o.rel} was moved or removed since the walk (another run?); run relink again`;
+      if (st === undefined) return { gone: `${o.rel} was moved or removed since the walk (another run?); run relink again` };
       if (!sameInode(st, join(dir, target))) return `${target} exists next to the image`;
     }
     taken.add(target);
@@ -506,9 +507,8 @@ async function act(rootAbs: string, matches: RelinkMatch[], created: Date, repor
   });
   const hashed = hashes.filter((h) => h !== null);
   if (hashed.length === 0) return;
-  // Under the library's quarantine lock from the manifest to the last move: a restore run meanwhile
-  // took the "planned" manifest for a killed run's and removed it, leaving the moves after it with
-  // no undo record.
+  // The manifest and the moves under the library's quarantine lock: no restore takes this run's
+  // "planned" manifest for a killed run's, no other run moves files meanwhile.
   await withQuarantineLock(rootAbs, rootReal, (signal, base) => moveUnder(rootAbs, rootReal, base, signal, hashed, created, report, exts));
 }
 
@@ -603,6 +603,7 @@ async function moveUnder(
   const done = moved.filter((e) => e !== null);
   report.skipped.sort((a, b) => (a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0)); // finished out of order
   await fsyncDirs(dirs);
+  holdLibrary();
   await writeManifest(manifestPath, completeManifest(manifest, done, MANIFEST_MAX_BYTES));
 }
 

@@ -12,7 +12,7 @@
  */
 import { access, readdir, realpath, rmdir, unlink } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { constants as fsConstants } from 'node:fs';
+import { constants as fsConstants, existsSync } from 'node:fs';
 import { READ_NOFOLLOW_FLAGS, readRegularFile } from '../fs/regular-file.js';
 import { makeFolders } from '../fs/make-folders.js';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
@@ -75,25 +75,26 @@ export async function restore(root: string, opts: RestoreOptions = {}): Promise<
   const rootAbs = resolve(root);
   const base = await quarantineBase(rootAbs);
   if (base === null) throw errors.notFound(join(rootAbs, QUARANTINE_DIR), 'nothing to restore: the quarantine folder');
-  // One cleanup, relink or restore of a library at a time, and never after waiting: two restores at
-  // once split the files between them, each reporting the other's as "exists at the original path",
-  // and left a manifest of files already back; a second one that waited for the first would then undo
-  // the quarantine before (the newest is gone by then); one beside a running cleanup or relink took
-  // its "planned" manifest for a killed run's. A dry run takes it too (it read a quarantine being
-  // emptied as files "not in the quarantine"), unless the library is read-only. The lock is the
-  // sidecar lock's (fs/lock.ts: a dead holder's is taken over once stale).
+  // The library's quarantine lock (one cleanup, resolve, relink or restore at a time), never after
+  // waiting for a live holder: two restores at once would split the files between them, and one
+  // that waited for another would then undo the quarantine before (the newest is gone by then). A
+  // dry run takes it too (a quarantine being emptied reads as files "not in the quarantine"), unless
+  // the library is read-only.
   const key = quarantineLockKey(base);
-  // The lock a killed cleanup, relink or restore left goes stale within seconds: waited for while
-  // its holder is that dead process (a restore right after a killed run is what a user does), never
-  // once a live one holds it.
+  // The lock a killed cleanup, relink or restore of this host left goes stale within seconds:
+  // waited for while its holder is that dead process (a restore right after a killed run is what a
+  // user does), or tried again when it was released meanwhile; never while a live one holds it.
   const deadline = Date.now() + QUARANTINE_LOCK_WAIT_MS;
   const holding = async (): Promise<RestoreReport> => {
     for (;;) {
       try {
         return await withSidecarLock(key, (signal) => restoreHolding(rootAbs, base, opts, signal), { timeoutMs: 0 });
       } catch (e) {
-        if (!isSidecarError(e) || e.code !== 'LOCK_TIMEOUT' || e.path !== resolve(key) || !lockHolderDead(key) || Date.now() > deadline) throw e;
-        await sleep(250);
+        // The quarantine folder removed before the lock was made in it (a cleanup's sweep of an abandoned one).
+        if (isSidecarError(e) && e.code === 'NOT_FOUND' && e.path === lockPathFor(resolve(key))) throw errors.notFound(base, 'nothing to restore: the quarantine folder');
+        if (!isSidecarError(e) || e.code !== 'LOCK_TIMEOUT' || e.path !== resolve(key) || Date.now() > deadline) throw e;
+        if (existsSync(lockPathFor(resolve(key))) && !lockHolderDead(key)) throw e;
+        await sleep(100);
       }
     }
   };
