@@ -792,3 +792,24 @@ test('cleanup, and restore, right after a run was killed (the library’s quaran
     removeTree(root);
   }
 });
+
+test('a relink waiting on an image’s lock keeps the library’s quarantine lock refreshed (its synchronous loop left it to age: another host would take it over once stale)', async () => {
+  const root = tempDir();
+  try {
+    const lib = reorganisedLibrary(root, 40);
+    // A killed writer's lock on every orphan: the relink waits ~5 s on the first, then takes it over.
+    for (const o of lib.movable.keys()) plantLock(lockPathFor(lockKeysForLoneSidecar(join(root, o))[0]), `${hostMark()}-${deadPid()}.0-0123abcd`, 0);
+    const child = runCli(['relink', root, '--json']);
+    const libraryLock = lockPathFor(quarantineLockKey(join(root, QUARANTINE_DIR)));
+    const deadline = Date.now() + 30_000;
+    while (!existsSync(libraryLock) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    const first = fs.statSync(libraryLock).mtimeMs;
+    await new Promise((r) => setTimeout(r, 3_500));
+    const later = fs.statSync(libraryLock, { throwIfNoEntry: false })?.mtimeMs;
+    const r = await child;
+    assert.ok(later !== undefined && later > first, `refreshed while it waited (${first} → ${later})`);
+    assert.equal(JSON.parse(r.stdout).relinked, lib.movable.size, r.stderr);
+  } finally {
+    removeTree(root);
+  }
+});

@@ -24,7 +24,7 @@ import { errors, isSidecarError, type ErrorCode } from '../errors.js';
 import { hashRegularFileSync } from '../fs/file-hash.js';
 import { fsyncDirs } from '../fs/dir-sync.js';
 import { relJoin } from '../fs/rel-path.js';
-import { acquireSidecarLockSync, assertLockHeld, type HeldLock } from '../fs/lock.js';
+import { acquireSidecarLockSync, assertLockHeld, DEFAULT_LOCK_STALE_MS, DEFAULT_LOCK_TIMEOUT_MS, type HeldLock } from '../fs/lock.js';
 import { imageExtensionSet, nfc, splitName } from '../discovery/extensions.js';
 import { imageNamedBy, isImageName, leftBehindAmong, pairDirectory, sidecarsOfImage, type PairGroup } from '../discovery/pair.js';
 import { walkTree, type DirListing } from '../discovery/walk.js';
@@ -512,6 +512,9 @@ async function act(rootAbs: string, matches: RelinkMatch[], created: Date, repor
   await withQuarantineLock(rootAbs, rootReal, (signal, base) => moveUnder(rootAbs, rootReal, base, signal, hashed, created, report, exts));
 }
 
+/** How long relink's synchronous loop waits for an image's lock before it refreshes the library's (a third of its stale age). */
+const LIBRARY_REFRESH_MS = Math.floor(DEFAULT_LOCK_STALE_MS / 3);
+
 async function moveUnder(
   rootAbs: string,
   rootReal: string,
@@ -563,6 +566,21 @@ async function moveUnder(
       throw errors.conflict(`relink stopped: another run took the library's quarantine lock over (this one was stopped or cut off long enough for its lock to go stale); ${report.relinked} file(s) moved, listed in the manifest restore undoes them with`, [manifestPath]);
     }
   };
+  // An image's lock, waited for as long as any writer waits (DEFAULT_LOCK_TIMEOUT_MS) in steps short
+  // enough to keep the library's lock refreshed meanwhile (nothing else refreshes it in this
+  // synchronous loop: another host would take it over once stale).
+  const imageLock = (k: string): HeldLock => {
+    const deadline = Date.now() + DEFAULT_LOCK_TIMEOUT_MS;
+    for (;;) {
+      holdLibrary();
+      try {
+        return acquireSidecarLockSync(k, { timeoutMs: Math.min(LIBRARY_REFRESH_MS, Math.max(0, deadline - Date.now())) });
+      } catch (e) {
+        // (A lock held by an async caller on this thread fails at once, with a cause: waiting cannot free it.)
+        if (!isSidecarError(e) || e.code !== 'LOCK_TIMEOUT' || e.cause !== undefined || Date.now() >= deadline) throw e;
+      }
+    }
+  };
   // One at a time, synchronously: each is a few metadata calls under two locks, cheaper without
   // the thread pool's round trips (as mv's units).
   const moved = hashed.map((h): ManifestEntry | null => {
@@ -572,7 +590,7 @@ async function moveUnder(
       const held: HeldLock[] = [];
       let entry = h.entry;
       try {
-        for (const k of keys) held.push(acquireSidecarLockSync(k));
+        for (const k of keys) held.push(imageLock(k));
         const st = fs.lstatSync(h.path, { throwIfNoEntry: false });
         if (!st?.isFile() || st.size !== h.entry.size) throw errors.conflict('changed since the plan; left alone', [h.path]);
         if (!fs.lstatSync(h.image, { throwIfNoEntry: false })) throw errors.notFound(h.image, 'image');
