@@ -38,6 +38,27 @@ function floorRead(list: string): Timed {
   return { ms: performance.now() - t0, detail: { files: paths.length, bytes, cpuMs: cpuMsSince(c0) } };
 }
 
+function floorWrite(from: readonly string[], dir: string): Timed {
+  const contents = from.map((p) => readFileSync(p));
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
+  const written: string[] = [];
+  for (const [i, bytes] of contents.entries()) {
+    const p = join(dir, `floor-write-${process.pid}-${i}`);
+    const fd = openSync(p, 'w');
+    try {
+      for (let at = 0; at < bytes.length; ) at += writeSync(fd, bytes, at, Math.min(bytes.length - at, 1 << 24));
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    written.push(p);
+  }
+  const ms = performance.now() - t0;
+  for (const p of written) unlinkSync(p);
+  return { ms, detail: { files: contents.length, bytes: contents.reduce((n, b) => n + b.length, 0), cpuMs: cpuMsSince(c0) } };
+}
+
 function floorWalk(root: string): Timed {
   const t0 = performance.now();
   let dirs = 0;
@@ -419,6 +440,8 @@ export async function runOp(spec: OpSpec): Promise<Timed> {
       return floorParse(spec.list);
     case 'floor-decode':
       return floorDecode(spec.list);
+    case 'floor-write':
+      return floorWrite(spec.from, spec.dir);
     case 'floor-irreducible':
       return (await import('./irreducible.js')).irreducible(spec.root, spec.decode);
     case 'floor-walk':

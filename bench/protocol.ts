@@ -17,6 +17,8 @@ export type OpSpec =
   | { op: 'floor-stat'; list: string; root: string }
   /** Floor (d), the bin floor: readFileSync + decodeSidecar every listed file, one thread. */
   | { op: 'floor-decode'; list: string }
+  /** An export's output floor: the bytes of the files `from` (read before the clock starts) written to new files in `dir` and fsynced, one thread. */
+  | { op: 'floor-write'; from: string[]; dir: string }
   /** The irreducible work of a tree on two threads (irreducible.ts): walk, image links resolved, sidecars read (`decode`: and decoded). */
   | { op: 'floor-irreducible'; root: string; decode: boolean }
   /**
