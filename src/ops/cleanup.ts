@@ -54,6 +54,7 @@ import {
   quarantineStamp,
   removeAbandonedQuarantines,
   ensureQuarantineBase,
+  LibraryHold,
   withQuarantineLock,
   writeManifest,
   type BesideSidecar,
@@ -423,17 +424,9 @@ async function quarantineUnder(
   const moved: ManifestEntry[] = [];
   const dirs = new Set<string>();
   const folders = new Map<string, FolderNames>();
-  // The library's lock, checked on disk before each move: a cleanup stopped until another run took
-  // it over stops there; its manifest stays "planned", which restore undoes.
-  let lockLost = false;
-  const holdLibrary = () => {
-    try {
-      assertLockHeld(librarySignal);
-    } catch {
-      lockLost = true;
-      throw errors.conflict(`cleanup stopped: another run took the library's quarantine lock over (this one was stopped or cut off long enough for its lock to go stale); ${report.removed} file(s) quarantined, listed in the manifest`, [manifestPath]);
-    }
-  };
+  // The library's lock, checked before each move: a cleanup that lost it stops there; its manifest
+  // stays "planned", which restore undoes.
+  const library = new LibraryHold(librarySignal, 'cleanup', () => `${report.removed} file(s) quarantined, listed in the manifest`, manifestPath);
   for (const hashedFile of hashed) {
     const h: Hashed = { ...hashedFile, destination: quarantinedAt(folder, hashedFile.rel) };
     let beside: BesideSidecar[] = [];
@@ -457,7 +450,7 @@ async function quarantineUnder(
         // What stood beside it for its images, as the move leaves it: restore puts it back beside that only.
         beside = besideRecord(h.path, exts, folders);
         assertLockHeld(signal);
-        holdLibrary();
+        library.check();
         await moveNoOverwrite(h.path, h.destination);
       });
       dirs.add(dirname(h.path));
@@ -465,12 +458,12 @@ async function quarantineUnder(
       moved.push({ rel: h.rel, size: h.size, sha256: h.sha256, beside });
       report.removed++;
     } catch (e) {
-      if (lockLost) throw e;
+      if (library.lost) throw e;
       skip(report, h, e);
     }
   }
   await fsyncDirs(dirs);
-  holdLibrary();
+  library.check();
   await writeManifest(manifestPath, completeManifest(manifest, moved, limit));
 }
 

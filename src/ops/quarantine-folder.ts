@@ -25,8 +25,8 @@ import { candidateNames, sidecarExtOf } from '../discovery/pair.js';
 import { writeFileAtomic } from '../fs/atomic-write.js';
 import { QUARANTINE_DIR } from '../discovery/own-folders.js';
 import { lstatOrNull } from '../fs/move.js';
-import { errors, isSidecarError } from '../errors.js';
-import { DEFAULT_LOCK_STALE_MS, lockPathFor, withSidecarLock } from '../fs/lock.js';
+import { errors, isSidecarError, type SidecarError } from '../errors.js';
+import { assertLockHeld, DEFAULT_LOCK_STALE_MS, lockPathFor, withSidecarLock } from '../fs/lock.js';
 import { DEFAULT_STALE_TEMP_MS, isAbandonedTempFile, isLockName, removeStaleTempFiles } from '../fs/temp-files.js';
 import { tempTargetName } from '../temp-name.js';
 import { relJoin } from '../fs/rel-path.js';
@@ -103,6 +103,39 @@ export async function withQuarantineLock<T>(rootAbs: string, rootReal: string, f
       if (e.code === 'NOT_FOUND' && (e.path === base || e.path === lockPathFor(key)) && tries < MAKE_BASE_TRIES) continue;
       throw e;
     }
+  }
+}
+
+/**
+ * A run's hold on the library's quarantine lock (`withQuarantineLock`'s signal; none: a read-only
+ * dry run without it). `check()`, right before each move and before the complete manifest, verifies
+ * it on disk (refreshing it); once another run has taken it over (this one stopped long enough for
+ * it to go stale) it throws the run's "stopped" error, and `lost` stays true so the run's per-file
+ * error handling passes that error on instead of skipping one file.
+ */
+export class LibraryHold {
+  lost = false;
+
+  /** `done`: what the run did so far, for the message (read when the lock is found lost). */
+  constructor(
+    private readonly signal: AbortSignal | undefined,
+    private readonly command: string,
+    private readonly done: () => string,
+    private readonly path: string,
+  ) {}
+
+  check(): void {
+    if (this.signal === undefined) return;
+    try {
+      assertLockHeld(this.signal);
+    } catch {
+      this.lost = true;
+      throw this.stopped();
+    }
+  }
+
+  stopped(): SidecarError {
+    return errors.conflict(`${this.command} stopped: another run took the library's quarantine lock over (this one was stopped or cut off long enough for its lock to go stale); ${this.done()}`, [this.path]);
   }
 }
 

@@ -24,7 +24,7 @@ import { errors, isSidecarError, type ErrorCode } from '../errors.js';
 import { hashRegularFileSync } from '../fs/file-hash.js';
 import { fsyncDirs } from '../fs/dir-sync.js';
 import { relJoin } from '../fs/rel-path.js';
-import { acquireSidecarLockSync, assertLockHeld, DEFAULT_LOCK_STALE_MS, DEFAULT_LOCK_TIMEOUT_MS, type HeldLock } from '../fs/lock.js';
+import { acquireSidecarLockSync, DEFAULT_LOCK_STALE_MS, DEFAULT_LOCK_TIMEOUT_MS, type HeldLock } from '../fs/lock.js';
 import { imageExtensionSet, nfc, splitName } from '../discovery/extensions.js';
 import { imageNamedBy, isImageName, leftBehindAmong, pairDirectory, sidecarsOfImage, type PairGroup } from '../discovery/pair.js';
 import { walkTree, type DirListing } from '../discovery/walk.js';
@@ -43,7 +43,7 @@ import { inspectFile } from '../tasks/inspect.js';
 import type { InspectOptions } from '../model/inspection.js';
 import { categorize, isMovableOrphan, readAsOurs, unlessLookalike } from '../scan/records.js';
 import { linkReading, sidecarLinkTargets } from './sidecar-links.js';
-import { MANIFEST_MAX_BYTES, MANIFEST_NAME, RELINK_MANIFEST_VERSION, besideRecord, completeManifest, removeAbandonedQuarantines, quarantineStamp, withQuarantineLock, writeManifest, type ManifestEntry, type QuarantineManifest } from './quarantine-folder.js';
+import { MANIFEST_MAX_BYTES, MANIFEST_NAME, RELINK_MANIFEST_VERSION, besideRecord, completeManifest, LibraryHold, removeAbandonedQuarantines, quarantineStamp, withQuarantineLock, writeManifest, type ManifestEntry, type QuarantineManifest } from './quarantine-folder.js';
 
 export interface RelinkOptions extends Options {
   /** Plan only; change nothing. */
@@ -554,25 +554,16 @@ async function moveUnder(
 
   const dirs = new Set<string>();
   const folders = new Map<string, FolderNames>();
-  // The library's lock, checked on disk (and refreshed: the loop below is synchronous) before each
-  // move: a relink stopped until another run took it over stops there; its manifest stays
-  // "planned", which restore undoes.
-  let lockLost = false;
-  const holdLibrary = () => {
-    try {
-      assertLockHeld(librarySignal);
-    } catch {
-      lockLost = true;
-      throw errors.conflict(`relink stopped: another run took the library's quarantine lock over (this one was stopped or cut off long enough for its lock to go stale); ${report.relinked} file(s) moved, listed in the manifest restore undoes them with`, [manifestPath]);
-    }
-  };
+  // The library's lock, checked (and refreshed: the loop below is synchronous) before each move: a
+  // relink that lost it stops there; its manifest stays "planned", which restore undoes.
+  const library = new LibraryHold(librarySignal, 'relink', () => `${report.relinked} file(s) moved, listed in the manifest restore undoes them with`, manifestPath);
   // An image's lock, waited for as long as any writer waits (DEFAULT_LOCK_TIMEOUT_MS) in steps short
   // enough to keep the library's lock refreshed meanwhile (nothing else refreshes it in this
   // synchronous loop: another host would take it over once stale).
   const imageLock = (k: string): HeldLock => {
     const deadline = Date.now() + DEFAULT_LOCK_TIMEOUT_MS;
     for (;;) {
-      holdLibrary();
+      library.check();
       try {
         return acquireSidecarLockSync(k, { timeoutMs: Math.min(LIBRARY_REFRESH_MS, Math.max(0, deadline - Date.now())) });
       } catch (e) {
@@ -601,7 +592,7 @@ async function moveUnder(
         // What stood beside it where it was, for images there: restore puts it back beside that only.
         const beside = besideRecord(h.path, exts, folders);
         for (const l of held) l.check();
-        holdLibrary();
+        library.check();
         // Already linked there by a relink killed before its unlink: only the old name goes.
         if (sameInode(st, h.to)) fs.unlinkSync(h.path);
         else moveNoOverwriteSync(h.path, h.to);
@@ -613,7 +604,7 @@ async function moveUnder(
       report.relinked++;
       return entry;
     } catch (e) {
-      if (lockLost) throw e;
+      if (library.lost) throw e;
       skip(report, h.rel, e);
       return null;
     }
@@ -621,7 +612,7 @@ async function moveUnder(
   const done = moved.filter((e) => e !== null);
   report.skipped.sort((a, b) => (a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0)); // finished out of order
   await fsyncDirs(dirs);
-  holdLibrary();
+  library.check();
   await writeManifest(manifestPath, completeManifest(manifest, done, MANIFEST_MAX_BYTES));
 }
 

@@ -39,6 +39,7 @@ import {
   removeAbandonedQuarantines,
   besideAsRecorded,
   isBesideRecord,
+  LibraryHold,
   otherSpellingThere,
   quarantineFolderNames,
   QUARANTINE_LOCK_WAIT_MS,
@@ -80,7 +81,8 @@ export async function restore(root: string, opts: RestoreOptions = {}): Promise<
   // that waited for another would then undo the quarantine before (the newest is gone by then). A
   // dry run takes it too (a quarantine being emptied reads as files "not in the quarantine"), unless
   // the library is read-only.
-  const key = quarantineLockKey(base);
+  const key = resolve(quarantineLockKey(base));
+  const lockDir = lockPathFor(key);
   // The lock a killed cleanup, relink or restore of this host left goes stale within seconds:
   // waited for while its holder is that dead process (a restore right after a killed run is what a
   // user does), or tried again when it was released meanwhile; never while a live one holds it.
@@ -91,9 +93,9 @@ export async function restore(root: string, opts: RestoreOptions = {}): Promise<
         return await withSidecarLock(key, (signal) => restoreHolding(rootAbs, base, opts, signal), { timeoutMs: 0 });
       } catch (e) {
         // The quarantine folder removed before the lock was made in it (a cleanup's sweep of an abandoned one).
-        if (isSidecarError(e) && e.code === 'NOT_FOUND' && e.path === lockPathFor(resolve(key))) throw errors.notFound(base, 'nothing to restore: the quarantine folder');
-        if (!isSidecarError(e) || e.code !== 'LOCK_TIMEOUT' || e.path !== resolve(key) || Date.now() > deadline) throw e;
-        if (existsSync(lockPathFor(resolve(key))) && !lockHolderDead(key)) throw e;
+        if (isSidecarError(e) && e.code === 'NOT_FOUND' && e.path === lockDir) throw errors.notFound(base, 'nothing to restore: the quarantine folder');
+        if (!isSidecarError(e) || e.code !== 'LOCK_TIMEOUT' || e.path !== key || Date.now() > deadline) throw e;
+        if (existsSync(lockDir) && !lockHolderDead(key)) throw e;
         await sleep(100);
       }
     }
@@ -104,11 +106,11 @@ export async function restore(root: string, opts: RestoreOptions = {}): Promise<
     // A dry run where the lock cannot be made, nor a dead holder's taken over (a read-only
     // mount), looks without it: no restore can run through this mount either.
     const readOnly = opts.dryRun === true && !(await access(base, fsConstants.W_OK).then(() => true, () => false));
-    if (isSidecarError(e) && e.code === 'LOCK_TIMEOUT' && e.path === resolve(key)) {
+    if (isSidecarError(e) && e.code === 'LOCK_TIMEOUT' && e.path === key) {
       if (readOnly) return restoreHolding(rootAbs, base, opts);
       throw errors.quarantineBusy(base, rootAbs);
     }
-    if (readOnly && isSidecarError(e) && (e.code === 'READ_ONLY' || e.code === 'PERMISSION') && e.path === lockPathFor(resolve(key))) return restoreHolding(rootAbs, base, opts);
+    if (readOnly && isSidecarError(e) && (e.code === 'READ_ONLY' || e.code === 'PERMISSION') && e.path === lockDir) return restoreHolding(rootAbs, base, opts);
     throw e;
   } finally {
     // The lock's folder kept it: gone once the lock is released if nothing else is left (rmdir
@@ -123,17 +125,7 @@ async function restoreHolding(rootAbs: string, base: string, opts: RestoreOption
   const dryRun = opts.dryRun ?? false;
   // The library's lock, checked on disk right before each move: a restore stopped (Ctrl-Z, a
   // starved machine) until another one took the lock over stops here, writing nothing more.
-  let lockLost = false;
-  const stopped = () => errors.conflict(`restore stopped: another run took the library's quarantine lock over (this one was stopped or cut off long enough for its lock to go stale); ${report.restored} file(s) put back so far; run restore again`, [base]);
-  const holdLibrary = () => {
-    if (librarySignal === undefined) return;
-    try {
-      assertLockHeld(librarySignal);
-    } catch {
-      lockLost = true;
-      throw stopped();
-    }
-  };
+  const library = new LibraryHold(librarySignal, 'restore', () => `${report.restored} file(s) put back so far; run restore again`, base);
   // A folder a cleanup killed before its manifest left (only that unfinished manifest in it) is
   // not a quarantine: it goes first (a dry run only names it), and is never the one restored.
   const chosen = opts.from !== undefined ? await chosenFolder(rootAbs, base, opts.from) : null;
@@ -247,7 +239,7 @@ async function restoreHolding(rootAbs: string, base: string, opts: RestoreOption
             const [s2, d2] = await Promise.all([lstatOrNull(src), lstatOrNull(dest)]);
             if (!s2 || !d2 || s2.dev !== d2.dev || s2.ino !== d2.ino) throw errors.conflict('changed while it was restored; left in the quarantine', [src, dest]);
             assertLockHeld(signal);
-            holdLibrary();
+            library.check();
             await unlink(src);
           });
           dirs.add(dirname(src));
@@ -294,7 +286,7 @@ async function restoreHolding(rootAbs: string, base: string, opts: RestoreOption
           if (late !== null) throw errors.conflict(savedSince(late), [dest, src]);
           await realDirsInside(rootAbs, rootReal, srcRel, false); // and the source's still are
           assertLockHeld(signal);
-          holdLibrary();
+          library.check();
           await moveNoOverwrite(src, dest);
         });
         dirs.add(dirname(src));
@@ -303,7 +295,7 @@ async function restoreHolding(rootAbs: string, base: string, opts: RestoreOption
       restoredNow.add(nfcPath(dest));
       report.restored++;
     } catch (e) {
-      if (lockLost) throw stopped();
+      if (library.lost) throw library.stopped();
       const err = isSidecarError(e) ? e : errors.fromFs(e, src);
       skip(err.message, true);
     }
@@ -311,7 +303,7 @@ async function restoreHolding(rootAbs: string, base: string, opts: RestoreOption
   if (dryRun) return report;
 
   await fsyncDirs(dirs);
-  holdLibrary();
+  library.check();
   if (remaining.length > 0) {
     await writeManifest(manifestPath, { ...manifest, entries: remaining });
   } else {
