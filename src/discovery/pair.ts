@@ -346,6 +346,51 @@ export function leftBehindAmong<F extends { naming: SidecarNaming; shared?: bool
   return out;
 }
 
+/** Does a recorded name (`recordedImageName`) name one of `imageNames`, but for case (a rename that changed the extension's)? */
+export function namesImage(imageNames: readonly string[], named: string | null): boolean {
+  if (named === null || named.includes('/') || named.includes('\\')) return false;
+  const lower = nfc(named).toLowerCase();
+  return imageNames.some((name) => nfc(name).toLowerCase() === lower);
+}
+
+/**
+ * THE "unrecorded stem file" rule of read order (docs/PAIRING.md §4), for one image's own files on
+ * one side: the stem files it does not share that decode and record no image rank after its own
+ * name-ext files, when one of those records this image. The pipeline's oldest `IMG_1.json` records
+ * no image; while a RAW shared it, the JPEG saved its results in `IMG_1.JPG.bin`. Once the RAW is
+ * culled the JSON is the JPEG's alone, and by name it ranks first: it would hide the newer results.
+ * `recordedName`: the name a file records, null when none, undefined when it does not decode (such a
+ * file keeps its place: a corrupt stem file still falls back as before). Returns the files that rank
+ * later, or null (the usual case: nothing is read).
+ */
+export function unrecordedStemFiles<F extends { naming: SidecarNaming; shared?: boolean }>(
+  files: readonly F[],
+  imageNames: readonly string[],
+  recordedName: (f: F) => string | null | undefined,
+): Set<F> | null {
+  if (!files.some((f) => f.naming === 'stem' && f.shared !== true)) return null;
+  if (!files.some((f) => f.naming === 'name-ext' && f.shared !== true)) return null;
+  if (!files.some((f) => f.naming === 'name-ext' && f.shared !== true && namesImage(imageNames, recordedName(f) ?? null))) return null;
+  let out: Set<F> | null = null;
+  for (const f of files) if (f.naming === 'stem' && f.shared !== true && recordedName(f) === null) (out ??= new Set()).add(f);
+  return out;
+}
+
+/**
+ * `files` in read order once `later` rank after the image's own name-ext files of their side
+ * (unrecordedStemFiles): each moves to just after the last of them, the rest keep their order.
+ */
+export function withUnrecordedStemLater<F extends { naming: SidecarNaming; shared?: boolean; side?: string }>(files: readonly F[], later: ReadonlySet<F>): F[] {
+  const out = files.filter((f) => !later.has(f));
+  for (const f of files) {
+    if (!later.has(f)) continue;
+    let at = -1;
+    for (let i = 0; i < out.length; i++) if (out[i].side === f.side && ((out[i].naming === 'name-ext' && out[i].shared !== true) || later.has(out[i]))) at = i;
+    out.splice(at + 1, 0, f);
+  }
+  return out;
+}
+
 /** The NFC names under which a sidecar named `name` claims images: its base (stem form) and, when that is an image name, the same base (name-ext form). */
 function sidecarBase(s: SidecarEntry): string {
   return nfc(s.name.slice(0, s.name.length - s.ext.length - 1));

@@ -13,7 +13,7 @@ import { typedJsonText } from '../formats/json.js';
 import { accelAvailable, plainJsonLine } from '../accel/decode.js';
 import { recordedImageName } from '../analysis/image-identity.js';
 import { imageExtensionSet, nfc } from '../discovery/extensions.js';
-import { imageNamedBy, leftBehindAmong } from '../discovery/pair.js';
+import { imageNamedBy, leftBehindAmong, unrecordedStemFiles, withUnrecordedStemLater } from '../discovery/pair.js';
 import { isForeignData } from '../analysis/operations.js';
 import { basename } from 'node:path';
 import { lstatSync, statSync } from 'node:fs';
@@ -144,7 +144,7 @@ async function readEffectiveOnce<T>(
   take: (path: string) => CandidateRead<T>,
   fromDecoded: (read: CandidateRead<JsonObject>) => CandidateRead<T>,
 ): Promise<Omit<ReadResult, 'data'> & { value: T | null }> {
-  const location = await locateSidecar(imagePath, { imageExtensions: opts.imageExtensions });
+  const location = inReadOrder(await locateSidecar(imagePath, { imageExtensions: opts.imageExtensions }), opts);
   const findings: ReadFinding[] = [];
   if (location.broken) {
     findings.push({
@@ -273,6 +273,30 @@ export function leftBehindOfImage(location: SidecarLocation, opts: Options): Map
     if (found !== null) for (const [c, named] of found) (out ??= new Map()).set(c.path, named);
   }
   return out;
+}
+
+/**
+ * The location with its candidates in read order (docs/PAIRING.md §4): the image's own stem files
+ * that record no image after its own name-ext file that records it (pair.ts unrecordedStemFiles),
+ * side by side. The same location when nothing moves; a file is decoded here only where the image
+ * has files in both namings on one side (rare). Read, save, mv and cp take the image's files by it.
+ */
+export function inReadOrder(location: SidecarLocation, opts: Options): SidecarLocation {
+  let later: Set<SidecarLocation['candidates'][number]> | null = null;
+  for (const side of ['target', 'link'] as const) {
+    const files = location.candidates.filter((c) => c.side === side);
+    const names = side === 'target' ? [location.name] : [imageNameOnSide(location, side), location.name];
+    const found = unrecordedStemFiles(files, names, (c) => {
+      try {
+        const decoded = decodedCandidate(readLimited(c.path, opts), c.path, opts);
+        return decoded.foreign ? undefined : recordedImageName(decoded.value);
+      } catch {
+        return undefined;
+      }
+    });
+    if (found !== null) for (const c of found) (later ??= new Set()).add(c);
+  }
+  return later === null ? location : { ...location, candidates: withUnrecordedStemLater(location.candidates, later) };
 }
 
 /** A candidate passed over: another tool's file in a sidecar's name (docs/PAIRING.md §7). */

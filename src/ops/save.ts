@@ -22,7 +22,7 @@ import { writeFileAtomic } from '../fs/atomic-write.js';
 import { DEFAULT_MAX_FILE_SIZE } from '../fs/read-file.js';
 import { assertLockHeld, withSidecarLock } from '../fs/lock.js';
 import { removeStaleTempFiles } from '../fs/temp-files.js';
-import { leftBehindOfImage, ownerOf, readSidecarFileWithIdentity, unreadableNameError } from './read.js';
+import { inReadOrder, leftBehindOfImage, ownerOf, readSidecarFileWithIdentity, unreadableNameError } from './read.js';
 import { isStillAsRead, type FileIdentity } from '../fs/identity.js';
 import { encryptionKey } from '../crypto/keys.js';
 import { isoTimestamp } from '../time.js';
@@ -432,7 +432,8 @@ function readRank(c: { naming: SidecarNaming; ext: SidecarExt; shared?: boolean 
  * file ranks before the effective one in read order, and into the effective file otherwise.
  * An own file ahead of the effective one that cannot be read stops the save with its error.
  */
-function chooseTarget(loc: SidecarLocation, imagePath: string, opts: SaveOptions, sentRecord: string | null): SaveTarget {
+function chooseTarget(located: SidecarLocation, imagePath: string, opts: SaveOptions, sentRecord: string | null): SaveTarget {
+  const loc = inReadOrder(located, opts);
   let effective: SidecarCandidate | null = null;
   let decoded: DecodedSidecar | undefined;
   let identity: FileIdentity | null = null;

@@ -2,7 +2,7 @@
 import type { FileInspection } from '../model/inspection.js';
 import type { PendingRecord } from './pending.js';
 import { basename } from 'node:path';
-import { leftBehindAmong } from '../discovery/pair.js';
+import { leftBehindAmong, unrecordedStemFiles, withUnrecordedStemLater } from '../discovery/pair.js';
 import { categorize, isForeign, readAsOurs, unlessLookalike, type ScanRecord, type ScanSidecar, type TreeSeq } from './records.js';
 
 /**
@@ -23,8 +23,8 @@ export function finalizeRecord(
   recordedNameOf?: RecordedNameOf,
   imageExts?: ReadonlySet<string>,
 ): ScanRecord {
-  const flags = p.flags;
-  const sidecars = p.candidates;
+  let flags = p.flags;
+  let sidecars = p.candidates;
   // Categories never depend on whether link targets were inspected for this scan (stats
   // --operation-type inspects them): those candidates are judged as unchecked, as their own
   // record judges them. A view of its own only when some was inspected (else: the candidates).
@@ -41,6 +41,18 @@ export function finalizeRecord(
         categoryView[i] = { ...sidecars[i], inspection: uncheckedInspection(sidecars[i].path) };
       }
     }
+  }
+  // Stem files that record no image rank after the image's name-ext file that records it (docs/PAIRING.md §4).
+  const later = recordedNameOf !== undefined ? unrecordedStemLater(p, recordedNameOf) : null;
+  if (later !== null) {
+    const rows = sidecars.map((sc, i) => ({ naming: sc.naming, side: sc.side, i }));
+    const order = withUnrecordedStemLater(rows, new Set(rows.filter((r) => later.has(sidecars[r.i]))));
+    const view = categoryView;
+    const was = sidecars;
+    const wasFlags = flags;
+    sidecars = order.map((r) => was[r.i]);
+    categoryView = view === was ? sidecars : order.map((r) => view[r.i]);
+    if (wasFlags !== undefined) flags = order.map((r) => wasFlags[r.i]);
   }
   /** A link target's sidecar inside the root, which its own record reports on. */
   const own = (i: number) => flags !== undefined && (flags[i] & 2) !== 0;
@@ -107,6 +119,25 @@ function uncheckedInspection(path: string): FileInspection {
   return { path, size: 0, status: 'unchecked', format: null, notes: [], shape: 'sidecar', elapsedMs: 0 };
 }
 
+
+/**
+ * The stem files of a one-image record that rank after its name-ext files (pair.ts
+ * unrecordedStemFiles), on each side. Null when there are none (nothing is read).
+ */
+function unrecordedStemLater(p: PendingRecord, recordedNameOf: RecordedNameOf): Set<ScanSidecar> | null {
+  if (p.images.length !== 1 || p.candidates.length < 2 || p.forced !== undefined) return null;
+  const img = p.images[0];
+  const target = img.target === undefined ? null : basename(img.target);
+  let out: Set<ScanSidecar> | null = null;
+  for (const side of ['target', 'local'] as const) {
+    const names = side === 'target' ? (target === null ? null : [target]) : target === null ? [img.name] : [img.name, target];
+    if (names === null) continue;
+    // A file this record inspected and read as a sidecar: one that does not decode keeps its place.
+    const found = unrecordedStemFiles(p.candidates.filter((sc) => sc.side === side), names, (sc) => (sc.inspection.status === 'ok' && !isForeign(sc) ? recordedNameOf(sc.path) : undefined));
+    if (found !== null) for (const sc of found) (out ??= new Set()).add(sc);
+  }
+  return out;
+}
 
 /**
  * The stem files of a one-image record that another image left behind (pair.ts leftBehindAmong), on

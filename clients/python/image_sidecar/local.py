@@ -99,6 +99,10 @@ def read_local(image_path: str, max_file_size: int = DEFAULT_MAX_FILE_SIZE) -> D
             # may be that image's, left behind when it moved (docs/PAIRING.md section 3): whether the
             # recorded name is an image's is the library's extension set.
             raise NotLocal("a stem file that records another image of its stem")
+        if c.naming == "stem" and _recorded_image_name(data) is None and any(o.side == c.side and o.naming == "name-ext" for o in candidates):
+            # A stem file that records no image ranks after the image's own name-ext file when that
+            # one records the image (docs/PAIRING.md section 4): the library reads and decides.
+            raise NotLocal("a stem file that records no image beside the image's name-ext file")
         return data
     if not corrupt:
         return {}  # only other tools' files: the image has no sidecar

@@ -1,0 +1,163 @@
+/**
+ * The pipeline's oldest `IMG_1.json` records no image. While a RAW shared it with its JPEG, a save of
+ * the JPEG wrote the JPEG's own `IMG_1.JPG.bin` (a stem file would belong to both). Once the RAW is
+ * culled, the JSON is the JPEG's alone and, by name, ranks first (docs/PAIRING.md §4): reads showed
+ * the old results, the next save built on them, and the newer file was called a kept copy. A stem file
+ * that records no image now ranks after the image's own name-ext file that records it, in read, save,
+ * the scan (with and without the index) and the Python client alike. The cull cases failed on the
+ * code before; the "keeps its place" cases guard what stays as it was.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { readSidecarDetailed } from '../src/ops/read.js';
+import { saveSidecar } from '../src/ops/save.js';
+import { validate } from '../src/ops/validate.js';
+import { scan } from '../src/ops/scan.js';
+import { stats } from '../src/ops/stats.js';
+import type { JsonObject } from '../src/types.js';
+import { FAKE_JPEG, makeTree, testDir } from './helpers/tree.js';
+import { CLI, CLIENT, findPython } from './helpers/python.js';
+
+/** The pipeline's oldest shape: results, no `sidecar_info.image_path`. */
+const OLD_JSON = { json: { face_detection: { faces: [{ id: 'old-face' }] }, sidecar_info: { last_operation: 'face_detection' } } };
+
+/** lib/IMG_1.CR2 + IMG_1.JPG + the shared IMG_1.json; the JPEG saves its objects; then the RAW is culled. */
+async function culledRawLibrary(root: string): Promise<{ lib: string; jpeg: string; stem: string; own: string }> {
+  const lib = path.join(root, 'lib');
+  makeTree({ 'lib/IMG_1.CR2': 'raw bytes', 'lib/IMG_1.JPG': FAKE_JPEG, 'lib/IMG_1.json': OLD_JSON }, root);
+  const jpeg = path.join(lib, 'IMG_1.JPG');
+  const saved = await saveSidecar(jpeg, 'object_detection', { objects: [{ id: 'new-object' }] }, { format: 'bin' });
+  const own = path.join(lib, 'IMG_1.JPG.bin');
+  assert.equal(saved.path, own, 'a stem file would belong to both images: the JPEG saves its own');
+  fs.unlinkSync(path.join(lib, 'IMG_1.CR2')); // the photographer culls the RAW
+  return { lib, jpeg, stem: path.join(lib, 'IMG_1.json'), own };
+}
+
+const objectIds = (data: JsonObject) => ((data.object_detection as JsonObject | undefined)?.objects as JsonObject[] | undefined)?.map((o) => o.id);
+
+test('unrecorded stem file: once the RAW is culled, the JPEG reads its own newer file; the old JSON is a kept copy', async (t) => {
+  const { jpeg, stem, own } = await culledRawLibrary(testDir(t));
+  const r = await readSidecarDetailed(jpeg);
+  assert.equal(r.path, own);
+  assert.deepEqual(objectIds(r.data), ['new-object']);
+  assert.deepEqual(((r.data.face_detection as JsonObject).faces as JsonObject[]).map((f) => f.id), ['old-face'], 'the shared JSON\'s results were carried into the JPEG\'s file');
+  assert.deepEqual(
+    r.findings.map((f) => [f.code, f.path]),
+    [['kept', stem]],
+  );
+});
+
+test('unrecorded stem file: the next save of the culled JPEG builds on its own file, and never touches the old JSON', async (t) => {
+  const { jpeg, stem, own } = await culledRawLibrary(testDir(t));
+  const before = fs.readFileSync(stem);
+  const saved = await saveSidecar(jpeg, 'quality_assessment', { score: 3 });
+  assert.equal(saved.path, own);
+  const after = await readSidecarDetailed(jpeg);
+  assert.equal(after.path, own);
+  assert.deepEqual(objectIds(after.data), ['new-object'], 'the newer results survive the save');
+  assert.deepEqual((after.data.quality_assessment as JsonObject).score, 3);
+  assert.deepEqual(fs.readFileSync(stem), before);
+  // A save asked in JSON lands in the JPEG's own file too (it ranks before the JPEG's JSON slot).
+  const asJson = await saveSidecar(jpeg, 'game_detection', { game: 'final' }, { format: 'json' });
+  assert.equal(asJson.path, own);
+  assert.deepEqual(fs.readFileSync(stem), before);
+});
+
+test('unrecorded stem file: validate, stats and the scan take the JPEG\'s own file, with and without the index, run after run', async (t) => {
+  const root = testDir(t);
+  const { lib, stem, own } = await culledRawLibrary(root);
+  const noIndex = await validate(lib, { index: false });
+  assert.deepEqual(Object.fromEntries(noIndex.results!.map((r) => [r.file_path, r.category])), { [own]: 'ok', [stem]: 'kept' });
+  const records = [];
+  for await (const rec of scan(lib, { index: false })) records.push(rec);
+  assert.equal(records.length, 1);
+  assert.equal(records[0].effective?.path, own);
+  assert.deepEqual(records[0].sidecars.map((s) => s.path), [own, stem], 'the record lists them in read order');
+  assert.deepEqual(
+    records[0].findings.map((f) => [f.code, f.paths]),
+    [['kept', [stem]]],
+  );
+  const s = await stats(lib, { index: false });
+  const indexPath = path.join(root, 'idx');
+  for (let run = 0; run < 4; run++) {
+    const withIndex = await validate(lib, { index: { path: indexPath } });
+    assert.deepEqual(
+      withIndex.results!.map((r) => [r.file_path, r.category, r.is_valid]),
+      noIndex.results!.map((r) => [r.file_path, r.category, r.is_valid]),
+      `validate, run ${run + 1}`,
+    );
+    assert.deepEqual(await stats(lib, { index: { path: indexPath } }), s, `stats, run ${run + 1}`);
+  }
+  // The old JSON is rewritten with a record of the JPEG (the earlier tool's save): it ranks first again, index or not.
+  fs.writeFileSync(stem, JSON.stringify({ ...OLD_JSON.json, sidecar_info: { image_path: path.join(lib, 'IMG_1.JPG') } }));
+  const rewritten = await validate(lib, { index: { path: indexPath } });
+  assert.deepEqual(Object.fromEntries(rewritten.results!.map((r) => [r.file_path, r.category])), { [stem]: 'ok', [own]: 'kept' });
+});
+
+test('unrecorded stem file: while the RAW is there, nothing changes — the JPEG reads its own file, the RAW the shared JSON', async (t) => {
+  const root = testDir(t);
+  const lib = path.join(root, 'lib');
+  makeTree({ 'lib/IMG_1.CR2': 'raw bytes', 'lib/IMG_1.JPG': FAKE_JPEG, 'lib/IMG_1.json': OLD_JSON }, root);
+  await saveSidecar(path.join(lib, 'IMG_1.JPG'), 'object_detection', { objects: [{ id: 'new-object' }] }, { format: 'bin' });
+  assert.equal((await readSidecarDetailed(path.join(lib, 'IMG_1.JPG'))).path, path.join(lib, 'IMG_1.JPG.bin'));
+  const rawRead = await readSidecarDetailed(path.join(lib, 'IMG_1.CR2'));
+  assert.equal(rawRead.path, path.join(lib, 'IMG_1.json'));
+  assert.deepEqual(rawRead.findings.map((f) => f.code), ['ambiguous']);
+});
+
+test('unrecorded stem file keeps its place: beside a name-ext file that records no image or another one, or when it does not decode', async (t) => {
+  const root = testDir(t);
+  const nameExt = (info: JsonObject) => ({ json: { sidecar_info: info, face_detection: { faces: [{ id: 'name-ext' }] } } });
+  const cases: [string, Record<string, unknown>, string, string[]][] = [
+    // [case, IMG_2.JPG.json's record or a corrupt stem, the file read, the read's findings]
+    ['name-ext records none', { nameExt: {} }, 'IMG_2.json', ['kept']],
+    ['name-ext records another', { nameExt: { image_path: '/elsewhere/IMG_3.JPG' } }, 'IMG_2.json', ['kept']],
+    ['stem corrupt', { nameExt: { image_path: '/x/IMG_2.JPG' }, corruptStem: true }, 'IMG_2.JPG.json', ['corrupt', 'fallback']],
+  ];
+  for (const [name, c, read, findings] of cases) {
+    const dir = path.join(root, name.replace(/ /g, '-'));
+    makeTree(
+      {
+        'IMG_2.JPG': FAKE_JPEG,
+        'IMG_2.json': c.corruptStem === true ? '{"face_detection": ' : OLD_JSON,
+        'IMG_2.JPG.json': nameExt(c.nameExt as JsonObject),
+      },
+      dir,
+    );
+    const r = await readSidecarDetailed(path.join(dir, 'IMG_2.JPG'));
+    assert.equal(r.path, path.join(dir, read), name);
+    assert.deepEqual(r.findings.map((f) => f.code), findings, name);
+    const v = await validate(dir, { index: false });
+    const effective = v.results!.find((x) => x.category === 'ok');
+    assert.equal(effective?.file_path, path.join(dir, read), name);
+  }
+});
+
+const python = findPython();
+
+test('unrecorded stem file: the Python client reads the culled JPEG\'s own file (its local path hands such an image to the library)', { skip: python ? false : 'no python3 >= 3.9' }, async (t) => {
+  const { jpeg } = await culledRawLibrary(testDir(t));
+  const script = String.raw`
+import json, sys
+sys.path.insert(0, sys.argv[1])
+from image_sidecar import ImageSidecarManager
+from image_sidecar.local import read_local, NotLocal
+try:
+    read_local(sys.argv[2])
+    local = "answered"
+except NotLocal:
+    local = "handed over"
+with ImageSidecarManager() as m:
+    print(json.dumps([local, [o["id"] for o in m.read_data(sys.argv[2])["object_detection"]["objects"]]]))
+`;
+  const r = spawnSync(python!, ['-c', script, CLIENT, jpeg], {
+    encoding: 'utf8',
+    env: { ...process.env, IMAGE_SIDECAR_BIN: CLI, IMAGE_SIDECAR_NODE: process.execPath, PYTHONDONTWRITEBYTECODE: '1' },
+    timeout: 120_000,
+  });
+  assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual(JSON.parse(r.stdout), ['handed over', ['new-object']]);
+});
