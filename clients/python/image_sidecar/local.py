@@ -99,10 +99,10 @@ def read_local(image_path: str, max_file_size: int = DEFAULT_MAX_FILE_SIZE) -> D
             # may be that image's, left behind when it moved (docs/PAIRING.md section 3): whether the
             # recorded name is an image's is the library's extension set.
             raise NotLocal("a stem file that records another image of its stem")
-        if c.naming == "stem" and _recorded_image_name(data) is None and any(o.side == c.side and o.naming == "name-ext" for o in candidates):
+        if c.naming == "stem" and _recorded_image_name(data) is None and _name_ext_records_an_image(c, candidates, max_file_size):
             # A stem file that records no image ranks after the image's own name-ext file when that
             # one records the image (docs/PAIRING.md section 4): the library reads and decides.
-            raise NotLocal("a stem file that records no image beside the image's name-ext file")
+            raise NotLocal("a stem file that records no image beside a name-ext file that records one")
         return data
     if not corrupt:
         return {}  # only other tools' files: the image has no sidecar
@@ -198,6 +198,21 @@ def _recorded_image_name(data: Dict[str, Any]) -> Optional[str]:
         return None
     name = p[max(p.rfind("/"), p.rfind("\\")) + 1 :]
     return unicodedata.normalize("NFC", name) if name else None
+
+
+def _name_ext_records_an_image(c: Any, candidates: List[Any], max_file_size: int) -> bool:
+    """Does a name-ext file beside stem file `c` (on its side) record an image, or not decode here
+    (src/discovery/pair.ts unrecordedStemFiles: whether it is this image is the library's answer)?"""
+    for o in candidates:
+        if o.side != c.side or o.naming != "name-ext":
+            continue
+        try:
+            named = _recorded_image_name(decode_sidecar(read_file_limited(o.path, max_file_size))[0])
+        except Exception:
+            return True
+        if named is not None:
+            return True
+    return False
 
 
 def _may_be_left_behind(c: Any, candidates: List[Any], data: Dict[str, Any]) -> bool:

@@ -244,6 +244,15 @@ class LocalAnswersMatchTheLibraryTest(unittest.TestCase):
         self.put("b/IMG_1.jpg.json", OTHER)
         self.assertEqual(self.assert_local_equals_library(img), ("ok", GOOD))
 
+    def test_unrecorded_stem_file_beside_a_name_ext_file_that_records_the_image_is_handed_over(self) -> None:
+        # docs/PAIRING.md section 4: the name-ext file ranks first; the library answers with it.
+        img = self.put("b/IMG_3.jpg", JPEG)
+        self.put("b/IMG_3.json", GOOD)
+        recorded = dict(OTHER, sidecar_info={"image_path": img})
+        self.put("b/IMG_3.jpg.json", recorded)
+        self.assert_handed_over(img)
+        self.assertEqual(self.m.read_data(img)["yolov8"], OTHER["yolov8"])
+
     def test_corrupt_preferred_candidates_fall_back_like_the_library(self) -> None:
         img = self.put("b/IMG_2.jpg", JPEG)
         self.put("b/IMG_2.bin", b"")
