@@ -3,9 +3,10 @@
  * the JPEG wrote the JPEG's own `IMG_1.JPG.bin` (a stem file would belong to both). Once the RAW is
  * culled, the JSON is the JPEG's alone and, by name, ranks first (docs/PAIRING.md §4): reads showed
  * the old results, the next save built on them, and the newer file was called a kept copy. A stem file
- * that records no image now ranks after the image's own name-ext file that records it, in read, save,
- * the scan (with and without the index) and the Python client alike. The cull cases failed on the
- * code before; the "keeps its place" cases guard what stays as it was.
+ * that records no image now ranks after the image's own name-ext file that records an image (or that
+ * the reader cannot decode), in read, save, the scan (with and without the index) and the Python
+ * client alike. The cull cases failed on the code before; the "keeps its place" cases guard what
+ * stays as it was.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -17,6 +18,10 @@ import { saveSidecar } from '../src/ops/save.js';
 import { validate } from '../src/ops/validate.js';
 import { scan } from '../src/ops/scan.js';
 import { stats } from '../src/ops/stats.js';
+import { copyImages, moveImages } from '../src/ops/move-images.js';
+import { keyFromBytes } from '../src/crypto/keys.js';
+import { SidecarError } from '../src/errors.js';
+import type { Keyring } from '../src/types.js';
 import type { JsonObject } from '../src/types.js';
 import { FAKE_JPEG, makeTree, testDir } from './helpers/tree.js';
 import { CLI, CLIENT, findPython } from './helpers/python.js';
@@ -108,13 +113,12 @@ test('unrecorded stem file: while the RAW is there, nothing changes — the JPEG
   assert.deepEqual(rawRead.findings.map((f) => f.code), ['ambiguous']);
 });
 
-test('unrecorded stem file keeps its place: beside a name-ext file that records no image or another one, or when it does not decode', async (t) => {
+test('unrecorded stem file keeps its place: beside a name-ext file that records no image, or when it does not decode', async (t) => {
   const root = testDir(t);
   const nameExt = (info: JsonObject) => ({ json: { sidecar_info: info, face_detection: { faces: [{ id: 'name-ext' }] } } });
   const cases: [string, Record<string, unknown>, string, string[]][] = [
     // [case, IMG_2.JPG.json's record or a corrupt stem, the file read, the read's findings]
     ['name-ext records none', { nameExt: {} }, 'IMG_2.json', ['kept']],
-    ['name-ext records another', { nameExt: { image_path: '/elsewhere/IMG_3.JPG' } }, 'IMG_2.json', ['kept']],
     ['stem corrupt', { nameExt: { image_path: '/x/IMG_2.JPG' }, corruptStem: true }, 'IMG_2.JPG.json', ['corrupt', 'fallback']],
   ];
   for (const [name, c, read, findings] of cases) {
@@ -134,6 +138,54 @@ test('unrecorded stem file keeps its place: beside a name-ext file that records 
     const effective = v.results!.find((x) => x.category === 'ok');
     assert.equal(effective?.file_path, path.join(dir, read), name);
   }
+});
+
+test('unrecorded stem file: after mv or cp to a new name (the record names the old one), the image still reads and saves its own newer file', async (t) => {
+  const root = testDir(t);
+  const { lib, jpeg } = await culledRawLibrary(root);
+  await moveImages([jpeg], path.join(lib, 'IMG_9.JPG'));
+  const moved = path.join(lib, 'IMG_9.JPG');
+  const r = await readSidecarDetailed(moved);
+  assert.equal(r.path, path.join(lib, 'IMG_9.JPG.bin'));
+  assert.deepEqual(objectIds(r.data), ['new-object']);
+  await copyImages([moved], path.join(lib, 'COPY.JPG'));
+  const saved = await saveSidecar(path.join(lib, 'COPY.JPG'), 'quality_assessment', { score: 1 });
+  assert.equal(saved.path, path.join(lib, 'COPY.JPG.bin'));
+  assert.deepEqual(objectIds((await readSidecarDetailed(path.join(lib, 'COPY.JPG'))).data), ['new-object']);
+  const v = await validate(lib, { index: false });
+  assert.deepEqual(
+    v.results!.filter((x) => x.category === 'ok').map((x) => path.basename(x.file_path)).sort(),
+    ['COPY.JPG.bin', 'IMG_9.JPG.bin'],
+  );
+});
+
+test('unrecorded stem file: beside a name-ext file the reader cannot decode (encrypted, no key), a read and a save stop with its error; with the key it is read', async (t) => {
+  const root = testDir(t);
+  const lib = path.join(root, 'lib');
+  const ring: Keyring = { keys: [keyFromBytes(Buffer.alloc(32, 7))], encryptWith: 0 };
+  // The JPEG's encrypted file (saved where it was alone), beside the oldest JSON once the RAW is culled.
+  makeTree({ 'lib/IMG_4.JPG': FAKE_JPEG, 'lib/IMG_4.json': OLD_JSON, 'alone/IMG_4.JPG': FAKE_JPEG }, root);
+  const jpeg = path.join(lib, 'IMG_4.JPG');
+  const own = path.join(lib, 'IMG_4.JPG.bin');
+  const saved = await saveSidecar(path.join(root, 'alone', 'IMG_4.JPG'), 'object_detection', { objects: [{ id: 'secret' }] }, { format: 'bin', naming: 'name-ext', keyring: ring });
+  fs.renameSync(saved.path, own);
+  const stem = path.join(lib, 'IMG_4.json');
+  const before = fs.readFileSync(stem);
+  await assert.rejects(readSidecarDetailed(jpeg), (e: SidecarError) => e.code === 'ENCRYPTED');
+  await assert.rejects(saveSidecar(jpeg, 'quality_assessment', { score: 1 }), (e: SidecarError) => e.code === 'ENCRYPTED');
+  assert.deepEqual(fs.readFileSync(stem), before, 'no save landed in the old JSON, where it would have ranked first for everyone');
+  assert.deepEqual(fs.readdirSync(lib).sort(), ['IMG_4.JPG', 'IMG_4.JPG.bin', 'IMG_4.json']);
+  const withKey = await readSidecarDetailed(jpeg, { keyring: ring });
+  assert.equal(withKey.path, own);
+  assert.deepEqual(objectIds(withKey.data), ['secret']);
+  // The scan without the key reads the JSON, saying why (the encrypted file ranks first); with it, the file.
+  const records = [];
+  for await (const rec of scan(lib, { index: false })) records.push(rec);
+  assert.equal(records[0].effective?.path, stem);
+  assert.deepEqual(records[0].findings.map((f) => f.code).sort(), ['encrypted', 'fallback']);
+  const keyed = [];
+  for await (const rec of scan(lib, { index: false, keyring: ring })) keyed.push(rec);
+  assert.equal(keyed[0].effective?.path, own);
 });
 
 const python = findPython();

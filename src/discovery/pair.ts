@@ -346,33 +346,36 @@ export function leftBehindAmong<F extends { naming: SidecarNaming; shared?: bool
   return out;
 }
 
-/** Does a recorded name (`recordedImageName`) name one of `imageNames`, but for case (a rename that changed the extension's)? */
-export function namesImage(imageNames: readonly string[], named: string | null): boolean {
-  if (named === null || named.includes('/') || named.includes('\\')) return false;
-  const lower = nfc(named).toLowerCase();
-  return imageNames.some((name) => nfc(name).toLowerCase() === lower);
-}
+/**
+ * What a file tells the read-order rule (unrecordedStemFiles): it records an image (any name), it
+ * decodes and records none, this reader cannot decode it (encrypted without the key, over the size
+ * limit, unreadable: it may record one), or nothing (corrupt, another tool's, not inspected).
+ */
+export type FileRecordSeen = 'records' | 'none' | 'unreadable' | 'other';
 
 /**
  * THE "unrecorded stem file" rule of read order (docs/PAIRING.md §4), for one image's own files on
  * one side: the stem files it does not share that decode and record no image rank after its own
- * name-ext files, when one of those records this image. The pipeline's oldest `IMG_1.json` records
- * no image; while a RAW shared it, the JPEG saved its results in `IMG_1.JPG.bin`. Once the RAW is
- * culled the JSON is the JPEG's alone, and by name it ranks first: it would hide the newer results.
- * `recordedName`: the name a file records, null when none, undefined when it does not decode (such a
- * file keeps its place: a corrupt stem file still falls back as before). Returns the files that rank
- * later, or null (the usual case: nothing is read).
+ * name-ext files, when one of those records an image or cannot be decoded by this reader. The
+ * pipeline's oldest `IMG_1.json` records no image, and nothing writes that shape any more: a file
+ * that records an image is newer. While a RAW shared the JSON, the JPEG saved `IMG_1.JPG.bin`; once
+ * the RAW is culled the JSON is the JPEG's alone and, by name, would hide the newer results (after
+ * a rename too, when the record names the old name). One this reader cannot decode ranks first as
+ * well: a read stops with its error rather than answer (and a save build on) the older file.
+ * Returns the files that rank later, or null (the usual case: nothing is read).
  */
-export function unrecordedStemFiles<F extends { naming: SidecarNaming; shared?: boolean }>(
-  files: readonly F[],
-  imageNames: readonly string[],
-  recordedName: (f: F) => string | null | undefined,
-): Set<F> | null {
+export function unrecordedStemFiles<F extends { naming: SidecarNaming; shared?: boolean }>(files: readonly F[], see: (f: F) => FileRecordSeen): Set<F> | null {
+  const known = new Map<F, FileRecordSeen>();
+  const seen = (f: F) => {
+    let k = known.get(f);
+    if (k === undefined) known.set(f, (k = see(f)));
+    return k;
+  };
   if (!files.some((f) => f.naming === 'stem' && f.shared !== true)) return null;
   if (!files.some((f) => f.naming === 'name-ext' && f.shared !== true)) return null;
-  if (!files.some((f) => f.naming === 'name-ext' && f.shared !== true && namesImage(imageNames, recordedName(f) ?? null))) return null;
+  if (!files.some((f) => f.naming === 'name-ext' && f.shared !== true && seen(f) !== 'none' && seen(f) !== 'other')) return null;
   let out: Set<F> | null = null;
-  for (const f of files) if (f.naming === 'stem' && f.shared !== true && recordedName(f) === null) (out ??= new Set()).add(f);
+  for (const f of files) if (f.naming === 'stem' && f.shared !== true && seen(f) === 'none') (out ??= new Set()).add(f);
   return out;
 }
 

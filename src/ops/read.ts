@@ -277,23 +277,25 @@ export function leftBehindOfImage(location: SidecarLocation, opts: Options): Map
 
 /**
  * The location with its candidates in read order (docs/PAIRING.md §4): the image's own stem files
- * that record no image after its own name-ext file that records it (pair.ts unrecordedStemFiles),
- * side by side. The same location when nothing moves; a file is decoded here only where the image
+ * that record no image after its own name-ext file that records one or that this reader cannot
+ * decode (pair.ts unrecordedStemFiles), side by side. The same location when nothing moves; a file is decoded here only where the image
  * has files in both namings on one side (rare). Read, save, mv and cp take the image's files by it.
  */
 export function inReadOrder(location: SidecarLocation, opts: Options): SidecarLocation {
   let later: Set<SidecarLocation['candidates'][number]> | null = null;
   for (const side of ['target', 'link'] as const) {
-    const files = location.candidates.filter((c) => c.side === side);
-    const names = side === 'target' ? [location.name] : [imageNameOnSide(location, side), location.name];
-    const found = unrecordedStemFiles(files, names, (c) => {
-      try {
-        const decoded = decodedCandidate(readLimited(c.path, opts), c.path, opts);
-        return decoded.foreign ? undefined : recordedImageName(decoded.value);
-      } catch {
-        return undefined;
-      }
-    });
+    const found = unrecordedStemFiles(
+      location.candidates.filter((c) => c.side === side),
+      (c) => {
+        try {
+          const decoded = decodedCandidate(readLimited(c.path, opts), c.path, opts);
+          return decoded.foreign ? 'other' : recordedImageName(decoded.value) !== null ? 'records' : 'none';
+        } catch (e) {
+          // Corrupt, or another tool's: no record. Encrypted without the key, too large, unreadable: it may hold one.
+          return isOtherJson(e) || (isSidecarError(e) && e.code === 'CORRUPT') ? 'other' : 'unreadable';
+        }
+      },
+    );
     if (found !== null) for (const c of found) (later ??= new Set()).add(c);
   }
   return later === null ? location : { ...location, candidates: withUnrecordedStemLater(location.candidates, later) };

@@ -126,14 +126,17 @@ function uncheckedInspection(path: string): FileInspection {
  */
 function unrecordedStemLater(p: PendingRecord, recordedNameOf: RecordedNameOf): Set<ScanSidecar> | null {
   if (p.images.length !== 1 || p.candidates.length < 2 || p.forced !== undefined) return null;
-  const img = p.images[0];
-  const target = img.target === undefined ? null : basename(img.target);
   let out: Set<ScanSidecar> | null = null;
   for (const side of ['target', 'local'] as const) {
-    const names = side === 'target' ? (target === null ? null : [target]) : target === null ? [img.name] : [img.name, target];
-    if (names === null) continue;
-    // A file this record inspected and read as a sidecar: one that does not decode keeps its place.
-    const found = unrecordedStemFiles(p.candidates.filter((sc) => sc.side === side), names, (sc) => (sc.inspection.status === 'ok' && !isForeign(sc) ? recordedNameOf(sc.path) : undefined));
+    // Only a file this record inspected: a link target's sidecar, reported by its own record, keeps its place.
+    const found = unrecordedStemFiles(
+      p.candidates.filter((sc) => sc.side === side),
+      (sc) => {
+        const st = sc.inspection.status;
+        if (st === 'ok') return isForeign(sc) ? 'other' : recordedNameOf(sc.path) !== null ? 'records' : 'none';
+        return st === 'encrypted' || st === 'unreadable' ? 'unreadable' : 'other';
+      },
+    );
     if (found !== null) for (const sc of found) (out ??= new Set()).add(sc);
   }
   return out;
