@@ -22,6 +22,7 @@ import { copyImages, moveImages } from '../src/ops/move-images.js';
 import { keyFromBytes } from '../src/crypto/keys.js';
 import { SidecarError } from '../src/errors.js';
 import type { Keyring } from '../src/types.js';
+import { unrecordedStemFiles, withUnrecordedStemLater, type FileRecordSeen } from '../src/discovery/pair.js';
 import type { JsonObject } from '../src/types.js';
 import { FAKE_JPEG, makeTree, testDir } from './helpers/tree.js';
 import { CLI, CLIENT, findPython } from './helpers/python.js';
@@ -113,31 +114,100 @@ test('unrecorded stem file: while the RAW is there, nothing changes — the JPEG
   assert.deepEqual(rawRead.findings.map((f) => f.code), ['ambiguous']);
 });
 
-test('unrecorded stem file keeps its place: beside a name-ext file that records no image, or when it does not decode', async (t) => {
+test('unrecorded stem file: the rule on its own — which files move, and where to, with several files on two sides', () => {
+  type F = { name: string; naming: 'stem' | 'name-ext'; side: 'target' | 'link'; shared?: boolean; seen: FileRecordSeen };
+  const f = (name: string, naming: F['naming'], side: F['side'], seen: FileRecordSeen, shared?: boolean): F => ({ name, naming, side, seen, ...(shared ? { shared } : {}) });
+  const order = (files: F[]) => {
+    const out: string[] = [];
+    for (const side of ['target', 'link'] as const) {
+      const later = unrecordedStemFiles(files.filter((x) => x.side === side), (x) => x.seen);
+      if (later !== null) out.push(...[...later].map((x) => x.name));
+    }
+    const moved = new Set(files.filter((x) => out.includes(x.name)));
+    return { moved: out, order: withUnrecordedStemLater(files, moved).map((x) => x.name) };
+  };
+  // Two unrecorded stem files (bin, json) and two name-ext files, one recording: both stem files move
+  // after the last name-ext file of their side, in their order; the link side and a shared file stay.
+  const files = [
+    f('t.bin', 'stem', 'target', 'no-record'),
+    f('t.json', 'stem', 'target', 'no-record'),
+    f('t.X.bin', 'name-ext', 'target', 'records'),
+    f('t.X.json', 'name-ext', 'target', 'no-record'),
+    f('shared.json', 'stem', 'target', 'no-record', true),
+    f('l.json', 'stem', 'link', 'no-record'),
+    f('l.L.json', 'name-ext', 'link', 'no-record'),
+  ];
+  assert.deepEqual(order(files), { moved: ['t.bin', 't.json'], order: ['t.X.bin', 't.X.json', 't.bin', 't.json', 'shared.json', 'l.json', 'l.L.json'] });
+  // A stem file that records an image, is corrupt or cannot be read stays; an unreadable name-ext file moves the others.
+  assert.deepEqual(order([f('a.bin', 'stem', 'target', 'records'), f('a.json', 'stem', 'target', 'no-say'), f('a.rkyv', 'stem', 'target', 'unreadable'), f('a.X.bin', 'name-ext', 'target', 'records')]).moved, []);
+  assert.deepEqual(order([f('b.json', 'stem', 'target', 'no-record'), f('b.X.bin', 'name-ext', 'target', 'unreadable')]).order, ['b.X.bin', 'b.json']);
+  // A name-ext file that says nothing, or records none, moves nothing; nor does a shared one that records.
+  for (const seen of ['no-say', 'no-record'] as const) assert.equal(order([f('c.json', 'stem', 'target', 'no-record'), f('c.X.bin', 'name-ext', 'target', seen)]).moved.length, 0, seen);
+  assert.equal(order([f('d.json', 'stem', 'target', 'no-record'), f('d.X.bin', 'name-ext', 'target', 'records', true)]).moved.length, 0);
+  // On the link side alone.
+  assert.deepEqual(order([f('e.json', 'stem', 'link', 'no-record'), f('e.L.json', 'name-ext', 'link', 'records')]).order, ['e.L.json', 'e.json']);
+});
+
+test('unrecorded stem file keeps its place: beside a name-ext file that records no image, is corrupt or another tool\'s, or when it does not decode — index or not', async (t) => {
   const root = testDir(t);
   const nameExt = (info: JsonObject) => ({ json: { sidecar_info: info, face_detection: { faces: [{ id: 'name-ext' }] } } });
-  const cases: [string, Record<string, unknown>, string, string[]][] = [
-    // [case, IMG_2.JPG.json's record or a corrupt stem, the file read, the read's findings]
-    ['name-ext records none', { nameExt: {} }, 'IMG_2.json', ['kept']],
-    ['stem corrupt', { nameExt: { image_path: '/x/IMG_2.JPG' }, corruptStem: true }, 'IMG_2.JPG.json', ['corrupt', 'fallback']],
+  const cases: [string, { nameExt: unknown; corruptStem?: boolean }, string, string[]][] = [
+    // [case, IMG_2.JPG.json and the stem, the file read, the read's findings]
+    ['name-ext records none', { nameExt: nameExt({}) }, 'IMG_2.json', ['kept']],
+    ['name-ext corrupt', { nameExt: '{"face_detection": ' }, 'IMG_2.json', ['kept']],
+    ['name-ext another tool\'s', { nameExt: { json: { title: 'IMG_2.JPG', photoTakenTime: { timestamp: '1' } } } }, 'IMG_2.json', ['foreign']],
+    ['stem corrupt', { nameExt: nameExt({ image_path: '/x/IMG_2.JPG' }), corruptStem: true }, 'IMG_2.JPG.json', ['corrupt', 'fallback']],
   ];
   for (const [name, c, read, findings] of cases) {
-    const dir = path.join(root, name.replace(/ /g, '-'));
-    makeTree(
-      {
-        'IMG_2.JPG': FAKE_JPEG,
-        'IMG_2.json': c.corruptStem === true ? '{"face_detection": ' : OLD_JSON,
-        'IMG_2.JPG.json': nameExt(c.nameExt as JsonObject),
-      },
-      dir,
-    );
+    const dir = path.join(root, name.replace(/[ ']/g, '-'));
+    makeTree({ 'IMG_2.JPG': FAKE_JPEG, 'IMG_2.json': c.corruptStem === true ? '{"face_detection": ' : OLD_JSON, 'IMG_2.JPG.json': c.nameExt as string }, dir);
     const r = await readSidecarDetailed(path.join(dir, 'IMG_2.JPG'));
     assert.equal(r.path, path.join(dir, read), name);
     assert.deepEqual(r.findings.map((f) => f.code), findings, name);
     const v = await validate(dir, { index: false });
-    const effective = v.results!.find((x) => x.category === 'ok');
-    assert.equal(effective?.file_path, path.join(dir, read), name);
+    assert.equal(v.results!.find((x) => x.category === 'ok')?.file_path, path.join(dir, read), name);
+    const index = { path: path.join(dir + '-index') };
+    for (let run = 0; run < 3; run++) {
+      const withIndex = await validate(dir, { index });
+      assert.deepEqual(withIndex.results!.map((x) => [x.file_path, x.category, x.is_valid]), v.results!.map((x) => [x.file_path, x.category, x.is_valid]), `${name}, run ${run + 1}`);
+    }
   }
+});
+
+test('unrecorded stem file: a name-ext file over the size limit ranks first too — the read stops with TOO_LARGE; the scan reads the JSON and says why', async (t) => {
+  const root = testDir(t);
+  const lib = path.join(root, 'lib');
+  const big = { sidecar_info: { image_path: '/x/IMG_5.JPG' }, object_detection: { objects: [{ id: 'x'.repeat(4000) }] } };
+  makeTree({ 'lib/IMG_5.JPG': FAKE_JPEG, 'lib/IMG_5.json': OLD_JSON, 'lib/IMG_5.JPG.json': { json: big } }, root);
+  const limits = { maxFileSize: 1024 };
+  await assert.rejects(readSidecarDetailed(path.join(lib, 'IMG_5.JPG'), limits), (e: SidecarError) => e.code === 'TOO_LARGE');
+  await assert.rejects(saveSidecar(path.join(lib, 'IMG_5.JPG'), 'quality_assessment', { score: 1 }, limits), (e: SidecarError) => e.code === 'TOO_LARGE');
+  const records = [];
+  for await (const rec of scan(lib, { index: false, ...limits })) records.push(rec);
+  assert.equal(records[0].effective?.path, path.join(lib, 'IMG_5.json'));
+  assert.deepEqual(records[0].sidecars.map((x) => x.name), ['IMG_5.JPG.json', 'IMG_5.json']);
+  assert.ok(records[0].findings.some((f) => f.code === 'fallback'), JSON.stringify(records[0].findings));
+  // Without the limit, the name-ext file is read.
+  assert.equal((await readSidecarDetailed(path.join(lib, 'IMG_5.JPG'))).path, path.join(lib, 'IMG_5.JPG.json'));
+});
+
+test('unrecorded stem file: beside an image symlink, the files beside the link follow the rule in read and in the link\'s record', async (t) => {
+  const root = testDir(t);
+  makeTree(
+    {
+      'photos/P.JPG': FAKE_JPEG,
+      'lib/L.JPG': { symlink: '../photos/P.JPG' },
+      'lib/L.json': OLD_JSON,
+      'lib/L.JPG.json': { json: { sidecar_info: { image_path: '/old/L.JPG' }, object_detection: { objects: [{ id: 'beside-link' }] } } },
+    },
+    root,
+  );
+  const r = await readSidecarDetailed(path.join(root, 'lib', 'L.JPG'));
+  assert.equal(r.path, path.join(root, 'lib', 'L.JPG.json'));
+  const records = [];
+  for await (const rec of scan(path.join(root, 'lib'), { index: false })) records.push(rec);
+  assert.equal(records.length, 1);
+  assert.equal(records[0].effective?.path, path.join(root, 'lib', 'L.JPG.json'));
 });
 
 test('unrecorded stem file: after mv or cp to a new name (the record names the old one), the image still reads and saves its own newer file', async (t) => {
@@ -186,6 +256,15 @@ test('unrecorded stem file: beside a name-ext file the reader cannot decode (enc
   const keyed = [];
   for await (const rec of scan(lib, { index: false, keyring: ring })) keyed.push(rec);
   assert.equal(keyed[0].effective?.path, own);
+  for (const keyring of [undefined, ring]) {
+    const v = await validate(lib, { index: false, keyring });
+    const idx = path.join(root, keyring ? 'idx-key' : 'idx');
+    for (let run = 0; run < 3; run++) {
+      const w = await validate(lib, { index: { path: idx }, keyring });
+      assert.deepEqual(w.results!.map((x) => [x.file_path, x.category]), v.results!.map((x) => [x.file_path, x.category]), `run ${run + 1}`);
+    }
+    assert.equal(v.results!.find((x) => x.category === 'ok')?.file_path, keyring ? own : stem);
+  }
 });
 
 const python = findPython();
@@ -212,4 +291,26 @@ with ImageSidecarManager() as m:
   });
   assert.equal(r.status, 0, r.stderr);
   assert.deepEqual(JSON.parse(r.stdout), ['handed over', ['new-object']]);
+});
+
+test('unrecorded stem file: a link\'s record inside the root answers the same whether the scan inspects link targets or not (the target\'s own record applies the rule)', async (t) => {
+  const root = testDir(t);
+  makeTree(
+    {
+      'lib/photos/P.JPG': FAKE_JPEG,
+      'lib/photos/P.json': OLD_JSON,
+      'lib/photos/P.JPG.json': { json: { sidecar_info: { image_path: '/x/P.JPG' }, object_detection: { objects: [{ id: 'new' }] } } },
+      'lib/L.JPG': { symlink: 'photos/P.JPG' },
+    },
+    root,
+  );
+  const lib = path.join(root, 'lib');
+  const effectives = async (inspectLinkTargets: boolean) => {
+    const out: Record<string, string | undefined> = {};
+    for await (const rec of scan(lib, { index: false, inspectLinkTargets })) out[rec.images[0].rel] = rec.effective?.rel;
+    return out;
+  };
+  const plain = await effectives(false);
+  assert.equal(plain['photos/P.JPG'], 'photos/P.JPG.json', 'the target\'s own record applies the rule');
+  assert.deepEqual(await effectives(true), plain);
 });

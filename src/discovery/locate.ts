@@ -65,7 +65,10 @@ export interface SidecarLocation {
   dir: string;
   name: string;
   stem: string;
-  /** Existing sidecar files in preference order: target side (bin, rkyv, json, name.bin, name.json), then link side. */
+  /**
+   * Existing sidecar files in name order: target side (bin, rkyv, json, name.bin, name.json), then
+   * link side. Read and save take them in read order (ops/read.ts inReadOrder, docs/PAIRING.md §4).
+   */
   candidates: SidecarCandidate[];
   /**
    * This image's sidecar names that hold no readable file (a folder, a FIFO, a link to nothing):

@@ -348,20 +348,27 @@ export function leftBehindAmong<F extends { naming: SidecarNaming; shared?: bool
 
 /**
  * What a file tells the read-order rule (unrecordedStemFiles): it records an image (any name), it
- * decodes and records none, this reader cannot decode it (encrypted without the key, over the size
- * limit, unreadable: it may record one), or nothing (corrupt, another tool's, not inspected).
+ * decodes and records none, this reader cannot decode it (`unreadable`: encrypted without the key,
+ * over the size or depth limit, no permission: it may record one), or it says nothing (`no-say`:
+ * corrupt, another tool's, not a regular file, or not inspected for this record).
  */
-export type FileRecordSeen = 'records' | 'none' | 'unreadable' | 'other';
+export type FileRecordSeen = 'records' | 'no-record' | 'unreadable' | 'no-say';
+
+/** `FileRecordSeen` of a regular file that could not be decoded, by the error's code: only a corrupt one says nothing. */
+export function recordSeenOfError(code: string): FileRecordSeen {
+  return code === 'CORRUPT' ? 'no-say' : 'unreadable';
+}
 
 /**
  * THE "unrecorded stem file" rule of read order (docs/PAIRING.md §4), for one image's own files on
  * one side: the stem files it does not share that decode and record no image rank after its own
  * name-ext files, when one of those records an image or cannot be decoded by this reader. The
  * pipeline's oldest `IMG_1.json` records no image, and nothing writes that shape any more: a file
- * that records an image is newer. While a RAW shared the JSON, the JPEG saved `IMG_1.JPG.bin`; once
- * the RAW is culled the JSON is the JPEG's alone and, by name, would hide the newer results (after
- * a rename too, when the record names the old name). One this reader cannot decode ranks first as
- * well: a read stops with its error rather than answer (and a save build on) the older file.
+ * that records an image is newer (whatever the times say: a plain copy does not keep them). While
+ * a RAW shared the JSON, the JPEG saved `IMG_1.JPG.bin`; once the RAW is culled the JSON is the
+ * JPEG's alone and, by name, would hide the newer results (after a rename too: the record then
+ * names the old name). One this reader cannot decode ranks first as well: a read stops with its
+ * error rather than answer from the older file, and a save rather than build on it.
  * Returns the files that rank later, or null (the usual case: nothing is read).
  */
 export function unrecordedStemFiles<F extends { naming: SidecarNaming; shared?: boolean }>(files: readonly F[], see: (f: F) => FileRecordSeen): Set<F> | null {
@@ -371,17 +378,18 @@ export function unrecordedStemFiles<F extends { naming: SidecarNaming; shared?: 
     if (k === undefined) known.set(f, (k = see(f)));
     return k;
   };
-  if (!files.some((f) => f.naming === 'stem' && f.shared !== true)) return null;
-  if (!files.some((f) => f.naming === 'name-ext' && f.shared !== true)) return null;
-  if (!files.some((f) => f.naming === 'name-ext' && f.shared !== true && seen(f) !== 'none' && seen(f) !== 'other')) return null;
+  const own = files.filter((f) => f.shared !== true);
+  if (!own.some((f) => f.naming === 'stem') || !own.some((f) => f.naming === 'name-ext')) return null;
+  if (!own.some((f) => f.naming === 'name-ext' && (seen(f) === 'records' || seen(f) === 'unreadable'))) return null;
   let out: Set<F> | null = null;
-  for (const f of files) if (f.naming === 'stem' && f.shared !== true && seen(f) === 'none') (out ??= new Set()).add(f);
+  for (const f of own) if (f.naming === 'stem' && seen(f) === 'no-record') (out ??= new Set()).add(f);
   return out;
 }
 
 /**
- * `files` in read order once `later` rank after the image's own name-ext files of their side
- * (unrecordedStemFiles): each moves to just after the last of them, the rest keep their order.
+ * `files` in read order once `later` (unrecordedStemFiles: the stem files of one side) rank after
+ * the image's own name-ext files of their side: each moves to just after the last of those (and of
+ * the ones moved before it), the rest keep their order.
  */
 export function withUnrecordedStemLater<F extends { naming: SidecarNaming; shared?: boolean; side?: string }>(files: readonly F[], later: ReadonlySet<F>): F[] {
   const out = files.filter((f) => !later.has(f));
@@ -389,6 +397,8 @@ export function withUnrecordedStemLater<F extends { naming: SidecarNaming; share
     if (!later.has(f)) continue;
     let at = -1;
     for (let i = 0; i < out.length; i++) if (out[i].side === f.side && ((out[i].naming === 'name-ext' && out[i].shared !== true) || later.has(out[i]))) at = i;
+    // (unrecordedStemFiles moves a file only beside a name-ext file of its side: `at` is found.)
+    if (at < 0) throw new Error('withUnrecordedStemLater: no name-ext file on the side of a file it moves');
     out.splice(at + 1, 0, f);
   }
   return out;

@@ -13,7 +13,7 @@ import { typedJsonText } from '../formats/json.js';
 import { accelAvailable, plainJsonLine } from '../accel/decode.js';
 import { recordedImageName } from '../analysis/image-identity.js';
 import { imageExtensionSet, nfc } from '../discovery/extensions.js';
-import { imageNamedBy, leftBehindAmong, unrecordedStemFiles, withUnrecordedStemLater } from '../discovery/pair.js';
+import { imageNamedBy, leftBehindAmong, recordSeenOfError, unrecordedStemFiles, withUnrecordedStemLater } from '../discovery/pair.js';
 import { isForeignData } from '../analysis/operations.js';
 import { basename } from 'node:path';
 import { lstatSync, statSync } from 'node:fs';
@@ -278,8 +278,9 @@ export function leftBehindOfImage(location: SidecarLocation, opts: Options): Map
 /**
  * The location with its candidates in read order (docs/PAIRING.md §4): the image's own stem files
  * that record no image after its own name-ext file that records one or that this reader cannot
- * decode (pair.ts unrecordedStemFiles), side by side. The same location when nothing moves; a file is decoded here only where the image
- * has files in both namings on one side (rare). Read, save, mv and cp take the image's files by it.
+ * decode (pair.ts unrecordedStemFiles), side by side. The same location when nothing moves; a file
+ * is decoded here only where the image has files in both namings on one side (rare). Read and save
+ * take the image's files in this order (`locateSidecar` gives them in name order).
  */
 export function inReadOrder(location: SidecarLocation, opts: Options): SidecarLocation {
   let later: Set<SidecarLocation['candidates'][number]> | null = null;
@@ -289,10 +290,11 @@ export function inReadOrder(location: SidecarLocation, opts: Options): SidecarLo
       (c) => {
         try {
           const decoded = decodedCandidate(readLimited(c.path, opts), c.path, opts);
-          return decoded.foreign ? 'other' : recordedImageName(decoded.value) !== null ? 'records' : 'none';
+          return decoded.foreign ? 'no-say' : recordedImageName(decoded.value) !== null ? 'records' : 'no-record';
         } catch (e) {
-          // Corrupt, or another tool's: no record. Encrypted without the key, too large, unreadable: it may hold one.
-          return isOtherJson(e) || (isSidecarError(e) && e.code === 'CORRUPT') ? 'other' : 'unreadable';
+          // JSON that is not an object: another tool's file. (Folders, FIFOs and links to nothing are no candidates.)
+          if (isOtherJson(e)) return 'no-say';
+          return isSidecarError(e) ? recordSeenOfError(e.code) : 'unreadable';
         }
       },
     );

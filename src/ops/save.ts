@@ -419,7 +419,12 @@ interface SaveTarget {
   base: JsonObject | undefined;
 }
 
-/** Read order of a target-side candidate (pair.ts sidecarsOfImage): own files before shared ones. */
+/**
+ * Read order of a target-side candidate by name (pair.ts sidecarsOfImage): own files before shared
+ * ones. The one exception to it (an unrecorded stem file after a name-ext file, inReadOrder) never
+ * matters here: such a name-ext file decodes, so it is the effective file, and the slot compared
+ * with it is then a name-ext one.
+ */
 function readRank(c: { naming: SidecarNaming; ext: SidecarExt; shared?: boolean }): number {
   return (c.shared ? 10 : 0) + sidecarRank(c);
 }

@@ -2,7 +2,8 @@
 import type { FileInspection } from '../model/inspection.js';
 import type { PendingRecord } from './pending.js';
 import { basename } from 'node:path';
-import { leftBehindAmong, unrecordedStemFiles, withUnrecordedStemLater } from '../discovery/pair.js';
+import { leftBehindAmong, recordSeenOfError, unrecordedStemFiles, withUnrecordedStemLater, type FileRecordSeen } from '../discovery/pair.js';
+import { statSync } from 'node:fs';
 import { categorize, isForeign, readAsOurs, unlessLookalike, type ScanRecord, type ScanSidecar, type TreeSeq } from './records.js';
 
 /**
@@ -126,20 +127,35 @@ function uncheckedInspection(path: string): FileInspection {
  */
 function unrecordedStemLater(p: PendingRecord, recordedNameOf: RecordedNameOf): Set<ScanSidecar> | null {
   if (p.images.length !== 1 || p.candidates.length < 2 || p.forced !== undefined) return null;
+  const flags = p.flags;
+  // What the read sees of each file (ops/read.ts inReadOrder). Only a file this record inspected for
+  // itself: a link target's sidecar, reported by its own record (flags, inspected for this scan or
+  // not), keeps its place, whatever the scan's options.
+  const seen = (sc: ScanSidecar, i: number): FileRecordSeen => {
+    if (flags !== undefined && flags[i] !== 0) return 'no-say';
+    const ins = sc.inspection;
+    if (ins.status === 'ok') return isForeign(sc) ? 'no-say' : recordedNameOf(sc.path) !== null ? 'records' : 'no-record';
+    if (ins.status === 'encrypted') return 'unreadable';
+    if (ins.status === 'corrupt') return recordSeenOfError(ins.error?.code ?? 'CORRUPT');
+    // A folder, a FIFO or a link to nothing in a sidecar's name is no candidate of a read: it says nothing.
+    if (ins.status === 'unreadable') return isRegularFile(sc.path) ? 'unreadable' : 'no-say';
+    return 'no-say';
+  };
   let out: Set<ScanSidecar> | null = null;
   for (const side of ['target', 'local'] as const) {
-    // Only a file this record inspected: a link target's sidecar, reported by its own record, keeps its place.
-    const found = unrecordedStemFiles(
-      p.candidates.filter((sc) => sc.side === side),
-      (sc) => {
-        const st = sc.inspection.status;
-        if (st === 'ok') return isForeign(sc) ? 'other' : recordedNameOf(sc.path) !== null ? 'records' : 'none';
-        return st === 'encrypted' || st === 'unreadable' ? 'unreadable' : 'other';
-      },
-    );
-    if (found !== null) for (const sc of found) (out ??= new Set()).add(sc);
+    const rows = p.candidates.map((sc, i) => ({ sc, i, naming: sc.naming })).filter((r) => r.sc.side === side);
+    const found = unrecordedStemFiles(rows, (r) => seen(r.sc, r.i));
+    if (found !== null) for (const r of found) (out ??= new Set()).add(r.sc);
   }
   return out;
+}
+
+function isRegularFile(path: string): boolean {
+  try {
+    return statSync(path).isFile();
+  } catch {
+    return false;
+  }
 }
 
 /**
@@ -154,6 +170,11 @@ function leftBehindFiles(p: PendingRecord, recordedNameOf: RecordedNameOf, image
   // The image each side's files are named after: the link's target there, the image itself here.
   // Beside a link, a save through it recorded the target's name: that name is this image's too.
   const target = img.target === undefined ? null : basename(img.target);
+  // Only a file this record inspected for itself: its record then depends on its identity (the
+  // index's folder records), which a link target's sidecar reported by its own record (flags,
+  // inspected for this scan or not) is not; so the answer never depends on the scan's options.
+  const flags = p.flags;
+  const ownInspection = (sc: ScanSidecar) => flags === undefined || flags[p.candidates.indexOf(sc)] === 0;
   let out: Map<string, string> | null = null;
   for (const side of ['target', 'local'] as const) {
     const names = side === 'target' ? (target === null ? null : [target]) : target === null ? [img.name] : [img.name, target];
@@ -162,10 +183,8 @@ function leftBehindFiles(p: PendingRecord, recordedNameOf: RecordedNameOf, image
       p.candidates.filter((sc) => sc.side === side),
       names,
       imageExts,
-      (sc) => readAsOurs(sc.inspection),
-      // Only a file this record inspected: its record then depends on its identity (the index's
-      // folder records), which a link target's sidecar reported by its own record is not.
-      (sc) => (sc.inspection.status === 'ok' ? recordedNameOf(sc.path) : null),
+      (sc) => ownInspection(sc) && readAsOurs(sc.inspection),
+      (sc) => (ownInspection(sc) && sc.inspection.status === 'ok' ? recordedNameOf(sc.path) : null),
     );
     if (found !== null) for (const [sc, named] of found) (out ??= new Map()).set(sc.path, named);
   }
