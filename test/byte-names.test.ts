@@ -447,3 +447,25 @@ test('an environment value holding U+FFFD is refused only when its bytes were no
   assertUtf8Env({ [NAME]: 'secret\uFFFD' }, NAME, { environPath: environ }); // not the process's environment: a string
 });
 
+
+test('tree commands: a byte name is shown in messages with \\xHH, never as the U+FFFD twin (validate, hash, relink; a folder and two files whose names decode alike)', async (t) => {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'isc-shown-'));
+  t.after(() => fs.rmSync(root, { recursive: true, force: true }));
+  const at = (...parts: (string | Buffer)[]) => cat(root, '/', ...parts);
+  fs.writeFileSync(at('IMG_', Buffer.from([0xff]), '.json'), '{}');
+  fs.writeFileSync(at('IMG_', Buffer.from([0xfe]), '.json'), '{}'); // decodes to the same IMG_\uFFFD.json
+  fs.writeFileSync(at('IMG_\uFFFD.jpg'), 'the twin: a real U+FFFD name');
+  fs.mkdirSync(at('d', Buffer.from([0xc3])));
+  const messages = (text: string) => [...text.matchAll(/"message":\s*"((?:[^"\\]|\\.)*)"/g)].map((m) => JSON.parse(`"${m[1]}"`) as string);
+  const v = await runCli(['validate', root]);
+  assert.equal(v.code, 1, v.stderr);
+  const shown = messages(v.stdout).filter((m) => m.includes('not valid UTF-8')).sort();
+  assert.deepEqual(shown, [`${root}/IMG_\\xfe.json: file name is not valid UTF-8`, `${root}/IMG_\\xff.json: file name is not valid UTF-8`, `${root}/d\\xc3: directory name is not valid UTF-8 (EILSEQ)`]);
+  assert.ok(!v.stderr.includes('\uFFFD'), v.stderr);
+  const h = await runCli(['hash', root, '--all-files']);
+  const hashed = messages(h.stdout).filter((x) => x.includes('not valid UTF-8'));
+  assert.ok(hashed.length >= 2, h.stdout);
+  for (const m of hashed) assert.ok(!m.includes('\uFFFD') && m.includes('\\x'), m);
+  const r = await runCli(['relink', root, '--dry-run']);
+  assert.ok(r.stderr.includes('\\xc3') && !r.stderr.includes('\uFFFD'), r.stderr);
+});

@@ -2,6 +2,7 @@ import { opendir, readdir, lstat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { errors, type SidecarError } from '../errors.js';
 import { isLockName } from '../fs/temp-files.js';
+import { showBytes } from '../fs/byte-names.js';
 
 export type EntryKind = 'file' | 'dir' | 'symlink' | 'other';
 
@@ -10,6 +11,13 @@ export interface WalkEntry {
   kind: EntryKind;
   /** The on-disk name is not valid UTF-8: we cannot address this file by a string path. */
   unaddressable?: boolean;
+  /** An unaddressable entry's name as messages show it: each byte that is not UTF-8 as `\xHH` (`name` has U+FFFD there). */
+  shown?: string;
+}
+
+/** The path of an entry of `dir` as messages show it (docs/BYTE-NAMES.md: never U+FFFD for a byte name). */
+export function shownPath(dir: string, e: WalkEntry): string {
+  return join(dir, e.shown ?? e.name);
 }
 
 export interface DirListing {
@@ -209,7 +217,7 @@ async function markUnaddressable(path: string, entries: WalkEntry[], problems: W
   // Per decoded name, in listing order: whether each file listed under it is named by bytes that are
   // not UTF-8. A real `IMG_\uFFFD.jpg` and a byte name `IMG_\xff.jpg` decode alike: only the
   // latter is unaddressable (the real one is the file that string opens).
-  const flags = new Map<string, boolean[]>();
+  const flags = new Map<string, { bad: boolean; raw: Buffer }[]>();
   let anyBad = false;
   const raw: Buffer[] = [];
   try {
@@ -231,24 +239,28 @@ async function markUnaddressable(path: string, entries: WalkEntry[], problems: W
     const name = b.toString('utf8');
     if (!name.includes('\uFFFD')) continue;
     const list = flags.get(name);
-    if (list) list.push(isBad);
-    else flags.set(name, [isBad]);
+    if (list) list.push({ bad: isBad, raw: b });
+    else flags.set(name, [{ bad: isBad, raw: b }]);
   }
   if (!anyBad) return;
   // Entries are sorted by name (a stable sort): those of one name keep the listing's order.
   const seen = new Map<string, number>();
   for (const e of entries) {
     const list = flags.get(e.name);
-    if (!list || !list.some((b) => b)) continue;
+    if (!list || !list.some((f) => f.bad)) continue;
     const i = seen.get(e.name) ?? 0;
     seen.set(e.name, i + 1);
-    // Listings that disagree (the folder changed between them): every file of the name is unaddressable.
-    const isBad = list.length === entries.filter((x) => x.name === e.name).length ? list[i] : true;
-    if (!isBad) continue;
+    // Listings that disagree (the folder changed between them): every file of the name is
+    // unaddressable, shown by the first byte name that decodes to it.
+    const agree = list.length === entries.filter((x) => x.name === e.name).length;
+    const flag = agree ? list[i] : (list.find((f) => f.bad) as { bad: boolean; raw: Buffer });
+    if (!flag.bad) continue;
     e.unaddressable = true;
+    e.shown = showBytes(flag.raw);
     if (e.kind === 'dir' && !opts.skipDirNames?.has(e.name) && !isLockName(e.name)) {
       const p = join(path, e.name);
-      problems.push({ path: p, rel, error: errors.fromFs(Object.assign(new Error('directory name is not valid UTF-8'), { code: 'EILSEQ' }), p) });
+      const error = errors.fromFs(Object.assign(new Error('directory name is not valid UTF-8'), { code: 'EILSEQ' }), shownPath(path, e));
+      problems.push({ path: p, rel, error: Object.assign(error, { path: p }) });
     }
   }
 }

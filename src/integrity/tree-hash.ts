@@ -21,7 +21,7 @@ import { openScanCache } from '../incremental/scan-cache.js';
 import { assertDirectory, ScanSession } from '../scan/session.js';
 import type { ScanRecord, ScanSidecar } from '../scan/records.js';
 import { SKIP_DIR_NAMES } from '../discovery/own-folders.js';
-import { walkTree } from '../discovery/walk.js';
+import { shownPath, walkTree } from '../discovery/walk.js';
 import { imageExtensionSet, isSidecarExt, nfc, splitName } from '../discovery/extensions.js';
 import { shardFilter } from '../discovery/shard.js';
 import { isLockName, isTempName } from '../fs/temp-files.js';
@@ -216,7 +216,7 @@ async function bytesEntries(root: string, opts: ListOptions & { runtime: Runtime
         if (owns && !owns(e.name)) continue;
         const path = join(listing.path, e.name);
         if (exclude.has(path)) continue;
-        if (e.unaddressable) notRead(path, errors.fromFs({ code: 'EILSEQ', message: 'file name is not valid UTF-8; it cannot be read by name' }, path));
+        if (e.unaddressable) notRead(path, Object.assign(errors.fromFs({ code: 'EILSEQ', message: 'file name is not valid UTF-8; it cannot be read by name' }, shownPath(listing.path, e)), { path }));
         else if (e.kind !== 'file') notRead(path, errors.notRegularFile(path));
         else yield { path, rel: listing.rel === '' ? e.name : `${listing.rel}/${e.name}` };
       }

@@ -27,7 +27,7 @@ import { relJoin } from '../fs/rel-path.js';
 import { acquireSidecarLockSync, DEFAULT_LOCK_STALE_MS, DEFAULT_LOCK_TIMEOUT_MS, type HeldLock } from '../fs/lock.js';
 import { imageExtensionSet, nfc, splitName } from '../discovery/extensions.js';
 import { imageNamedBy, isImageName, leftBehindAmong, pairDirectory, sidecarsOfImage, type PairGroup } from '../discovery/pair.js';
-import { walkTree, type DirListing } from '../discovery/walk.js';
+import { shownPath, walkTree, type DirListing } from '../discovery/walk.js';
 import { shardFilter } from '../discovery/shard.js';
 import { assertDirectory } from '../scan/session.js';
 import { SKIP_DIR_NAMES, QUARANTINE_DIR } from '../discovery/own-folders.js';
@@ -323,7 +323,7 @@ async function walkLibrary(rootAbs: string, opts: Options, exts: ReadonlySet<str
     files += dir.entries.length;
     opts.onProgress?.(files);
     const pairing = shard ? pairDirectory({ path: dir.path, entries: shard.namesOf(dir.rel, dir.entries).map((i) => dir.entries[i]) }, exts, { folderEntries: dir.entries }) : pairDirectory(dir, exts);
-    for (const u of pairing.unaddressable) problem(`${join(dir.path, u.name)}: file name is not valid UTF-8`);
+    for (const u of pairing.unaddressable) problem(`${shownPath(dir.path, u)}: file name is not valid UTF-8`);
     for (const g of pairing.groups) {
       const sc = g.sidecars[0];
       if (g.images.length === 1 && g.sidecars.length > 1) leftBehindOf(g, relOf, exts, inspectOpts, out);

@@ -19,7 +19,7 @@ import { SKIP_DIR_NAMES } from '../discovery/own-folders.js';
 import { imageExtensionSet, nfc } from '../discovery/extensions.js';
 import { pairDirectory, type PairGroup } from '../discovery/pair.js';
 import { nameRoot, shardFilter, type ShardFilter } from '../discovery/shard.js';
-import { walkTree, type WalkEntry, type WalkProblem } from '../discovery/walk.js';
+import { shownPath, walkTree, type WalkEntry, type WalkProblem } from '../discovery/walk.js';
 import { relativeTo } from '../fs/rel-path.js';
 import { watchThreadPool } from '../fs/thread-pool-watch.js';
 import { finalizeRecord } from './finalize.js';
@@ -488,7 +488,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
       for (const [ui, u] of pairing.unaddressable.entries()) {
         const seq: TreeSeq = [at, position === null ? ui : listing.entries.indexOf(u)];
         const p = join(listing.path, u.name);
-        this.problem(p, 'UNADDRESSABLE', `${p}: file name is not valid UTF-8`, seq);
+        this.problem(p, 'UNADDRESSABLE', `${shownPath(listing.path, u)}: file name is not valid UTF-8`, seq);
         yield { seq, dir: listing.rel, images: [], candidates: [], items: [], localSidecars: 0, extraFiles: 1, forced: 'unreadable',
           findings: [{ code: 'unreadable', message: 'file name is not valid UTF-8; it cannot be addressed', paths: [p] }] };
       }
