@@ -148,13 +148,12 @@ test('unrecorded stem file: the rule on its own — which files move, and where 
   assert.deepEqual(order([f('e.json', 'stem', 'link', 'no-record'), f('e.L.json', 'name-ext', 'link', 'records')]).order, ['e.L.json', 'e.json']);
 });
 
-test('unrecorded stem file keeps its place: beside a name-ext file that records no image, is corrupt or another tool\'s, or when it does not decode — index or not', async (t) => {
+test('unrecorded stem file keeps its place: beside a name-ext file that records no image or is another tool\'s, or when it does not decode — index or not', async (t) => {
   const root = testDir(t);
   const nameExt = (info: JsonObject) => ({ json: { sidecar_info: info, face_detection: { faces: [{ id: 'name-ext' }] } } });
   const cases: [string, { nameExt: unknown; corruptStem?: boolean }, string, string[]][] = [
     // [case, IMG_2.JPG.json and the stem, the file read, the read's findings]
     ['name-ext records none', { nameExt: nameExt({}) }, 'IMG_2.json', ['kept']],
-    ['name-ext corrupt', { nameExt: '{"face_detection": ' }, 'IMG_2.json', ['kept']],
     ['name-ext another tool\'s', { nameExt: { json: { title: 'IMG_2.JPG', photoTakenTime: { timestamp: '1' } } } }, 'IMG_2.json', ['foreign']],
     ['stem corrupt', { nameExt: nameExt({ image_path: '/x/IMG_2.JPG' }), corruptStem: true }, 'IMG_2.JPG.json', ['corrupt', 'fallback']],
   ];
@@ -313,4 +312,34 @@ test('unrecorded stem file: a link\'s record inside the root answers the same wh
   const plain = await effectives(false);
   assert.equal(plain['photos/P.JPG'], 'photos/P.JPG.json', 'the target\'s own record applies the rule');
   assert.deepEqual(await effectives(true), plain);
+});
+
+test('unrecorded stem file: while the name-ext file is corrupt (a copy half written), a save is refused and never records the image in the old JSON; reads fall back to it', async (t) => {
+  const root = testDir(t);
+  const { lib, jpeg, stem, own } = await culledRawLibrary(root);
+  const whole = fs.readFileSync(own);
+  const before = fs.readFileSync(stem);
+  fs.writeFileSync(own, whole.subarray(0, Math.floor(whole.length / 2)));
+  const r = await readSidecarDetailed(jpeg);
+  assert.equal(r.path, stem);
+  assert.deepEqual(r.findings.map((f) => [f.code, f.path]), [['corrupt', own], ['fallback', own]]);
+  await assert.rejects(saveSidecar(jpeg, 'quality_assessment', { score: 1 }), (e: SidecarError) => e.code === 'CORRUPT' && e.path === own);
+  assert.deepEqual(fs.readFileSync(stem), before, 'the old JSON gained no record');
+  const v = await validate(lib, { index: false });
+  assert.equal(v.results!.find((x) => x.category === 'ok')?.file_path, stem);
+  // The copy completes: the image's newer results are read again.
+  fs.writeFileSync(own, whole);
+  const again = await readSidecarDetailed(jpeg);
+  assert.equal(again.path, own);
+  assert.deepEqual(objectIds(again.data), ['new-object']);
+});
+
+test('unrecorded stem file: resolve --prefer newest keeps the JPEG\'s own file even when the old JSON carries a later time (a copy or a restore)', async (t) => {
+  const root = testDir(t);
+  const { lib, stem, own } = await culledRawLibrary(root);
+  const later = new Date(Date.now() + 3_600_000);
+  fs.utimesSync(stem, later, later);
+  const { resolveConflicts } = await import('../src/ops/resolve.js');
+  const plan = await resolveConflicts(lib, { dryRun: true, index: false });
+  assert.deepEqual(plan.decisions.map((d) => [d.keep, d.quarantine]), [[own, [stem]]]);
 });

@@ -348,16 +348,12 @@ export function leftBehindAmong<F extends { naming: SidecarNaming; shared?: bool
 
 /**
  * What a file tells the read-order rule (unrecordedStemFiles): it records an image (any name), it
- * decodes and records none, this reader cannot decode it (`unreadable`: encrypted without the key,
- * over the size or depth limit, no permission: it may record one), or it says nothing (`no-say`:
- * corrupt, another tool's, not a regular file, or not inspected for this record).
+ * decodes and records none, this reader cannot decode it (`unreadable`: corrupt, encrypted without
+ * the key, over the size or depth limit, no permission: it may record one, or be a copy still being
+ * written), or it says nothing (`no-say`: another tool's file, not a regular file, or not inspected
+ * for this record).
  */
 export type FileRecordSeen = 'records' | 'no-record' | 'unreadable' | 'no-say';
-
-/** `FileRecordSeen` of a regular file that could not be decoded, by the error's code: only a corrupt one says nothing. */
-export function recordSeenOfError(code: string): FileRecordSeen {
-  return code === 'CORRUPT' ? 'no-say' : 'unreadable';
-}
 
 /**
  * THE "unrecorded stem file" rule of read order (docs/PAIRING.md §4), for one image's own files on
@@ -367,8 +363,9 @@ export function recordSeenOfError(code: string): FileRecordSeen {
  * that records an image is newer (whatever the times say: a plain copy does not keep them). While
  * a RAW shared the JSON, the JPEG saved `IMG_1.JPG.bin`; once the RAW is culled the JSON is the
  * JPEG's alone and, by name, would hide the newer results (after a rename too: the record then
- * names the old name). One this reader cannot decode ranks first as well: a read stops with its
- * error rather than answer from the older file, and a save rather than build on it.
+ * names the old name). One this reader cannot decode ranks first as well: a save stops with its
+ * error rather than record the image in the older file (which would then rank first for good), and
+ * a read falls back past a corrupt one or stops with any other error, as for any first file.
  * Returns the files that rank later, or null (the usual case: nothing is read).
  */
 export function unrecordedStemFiles<F extends { naming: SidecarNaming; shared?: boolean }>(files: readonly F[], see: (f: F) => FileRecordSeen): Set<F> | null {

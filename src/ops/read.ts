@@ -13,7 +13,7 @@ import { typedJsonText } from '../formats/json.js';
 import { accelAvailable, plainJsonLine } from '../accel/decode.js';
 import { recordedImageName } from '../analysis/image-identity.js';
 import { imageExtensionSet, nfc } from '../discovery/extensions.js';
-import { imageNamedBy, leftBehindAmong, recordSeenOfError, unrecordedStemFiles, withUnrecordedStemLater } from '../discovery/pair.js';
+import { imageNamedBy, leftBehindAmong, unrecordedStemFiles, withUnrecordedStemLater } from '../discovery/pair.js';
 import { isForeignData } from '../analysis/operations.js';
 import { basename } from 'node:path';
 import { lstatSync, statSync } from 'node:fs';
@@ -293,8 +293,7 @@ export function inReadOrder(location: SidecarLocation, opts: Options): SidecarLo
           return decoded.foreign ? 'no-say' : recordedImageName(decoded.value) !== null ? 'records' : 'no-record';
         } catch (e) {
           // JSON that is not an object: another tool's file. (Folders, FIFOs and links to nothing are no candidates.)
-          if (isOtherJson(e)) return 'no-say';
-          return isSidecarError(e) ? recordSeenOfError(e.code) : 'unreadable';
+          return isOtherJson(e) ? 'no-say' : 'unreadable';
         }
       },
     );

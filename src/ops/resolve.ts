@@ -203,7 +203,11 @@ async function decide(rec: ScanRecord, local: ScanSidecar[], prefer: ResolvePref
     // A tie (FAT's 2-second times, files restored from an archive) goes to the file reads pick, then
     // by the read order (stem form first): by format alone, an older name-ext .bin beat the current JSON.
     const readsFirst = (c: Candidate) => (c.sc === rec.effective ? 0 : 1);
-    keep = [...valid].sort((a, b) => b.mtimeMs - a.mtimeMs || readsFirst(a) - readsFirst(b) || compareSidecars(a.sc, b.sc))[0]!;
+    // A stem file the read order puts after a name-ext file of its side (it records no image, the
+    // other one does: docs/PAIRING.md §4) is the older whatever the times say (a copy or a restore
+    // sets them): never kept over the others.
+    const older = (c: Candidate) => (c.sc.naming === 'stem' && rec.sidecars.some((s, i) => s.side === c.sc.side && s.naming === 'name-ext' && i < rec.sidecars.indexOf(c.sc)) ? 1 : 0);
+    keep = [...valid].sort((a, b) => older(a) - older(b) || b.mtimeMs - a.mtimeMs || readsFirst(a) - readsFirst(b) || compareSidecars(a.sc, b.sc))[0]!;
     reason = 'newest valid file';
   } else if (prefer === 'current') {
     keep = valid.find((c) => c.sc === rec.effective);

@@ -2,7 +2,7 @@
 import type { FileInspection } from '../model/inspection.js';
 import type { PendingRecord } from './pending.js';
 import { basename } from 'node:path';
-import { leftBehindAmong, recordSeenOfError, unrecordedStemFiles, withUnrecordedStemLater, type FileRecordSeen } from '../discovery/pair.js';
+import { leftBehindAmong, unrecordedStemFiles, withUnrecordedStemLater, type FileRecordSeen } from '../discovery/pair.js';
 import { statSync } from 'node:fs';
 import { categorize, isForeign, readAsOurs, unlessLookalike, type ScanRecord, type ScanSidecar, type TreeSeq } from './records.js';
 
@@ -135,8 +135,7 @@ function unrecordedStemLater(p: PendingRecord, recordedNameOf: RecordedNameOf): 
     if (flags !== undefined && flags[i] !== 0) return 'no-say';
     const ins = sc.inspection;
     if (ins.status === 'ok') return isForeign(sc) ? 'no-say' : recordedNameOf(sc.path) !== null ? 'records' : 'no-record';
-    if (ins.status === 'encrypted') return 'unreadable';
-    if (ins.status === 'corrupt') return recordSeenOfError(ins.error?.code ?? 'CORRUPT');
+    if (ins.status === 'encrypted' || ins.status === 'corrupt') return 'unreadable';
     // A folder, a FIFO or a link to nothing in a sidecar's name is no candidate of a read: it says nothing.
     if (ins.status === 'unreadable') return isRegularFile(sc.path) ? 'unreadable' : 'no-say';
     return 'no-say';
