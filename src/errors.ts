@@ -112,6 +112,8 @@ export const errors = {
   /** A path or argument holding a name that is not valid UTF-8 (fs/byte-names.ts): refused, never replaced by another name. */
   notUtf8: (message: string, details: Record<string, unknown>, path?: string) =>
     new SidecarError('USAGE', message, { path, details: { reason: 'not-utf8', ...details } }),
+  /** A file or folder whose name is not valid UTF-8 (docs/BYTE-NAMES.md): `shown` names it with its bytes as `\xHH`, `path` is Node's decoding (U+FFFD). */
+  nameNotUtf8: (path: string, shown: string, detail: string) => new SidecarError('IO', `${shown}: ${detail} (EILSEQ)`, { path }),
   notFound: (path: string, what = 'path') => new SidecarError('NOT_FOUND', `${what} does not exist: ${path}`, { path }),
   /** restore --from a quarantine folder that holds nothing to restore (quarantine-folder.ts). */
   nothingToRestore: (folder: string, detail: string) => new SidecarError('NOT_FOUND', `nothing to restore from ${folder}: ${detail}`, { path: folder }),

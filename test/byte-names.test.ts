@@ -468,4 +468,6 @@ test('tree commands: a byte name is shown in messages with \\xHH, never as the U
   for (const m of hashed) assert.ok(!m.includes('\uFFFD') && m.includes('\\x'), m);
   const r = await runCli(['relink', root, '--dry-run']);
   assert.ok(r.stderr.includes('\\xc3') && !r.stderr.includes('\uFFFD'), r.stderr);
+  const c = await runCli(['convert', root, '--format', 'bin', '--dry-run']);
+  assert.ok(c.stdout.includes('d\\\\xc3 could not be listed') && !c.stdout.includes('\uFFFD'), c.stdout);
 });

@@ -323,8 +323,13 @@ test('unrecorded stem file: while the name-ext file is corrupt (a copy half writ
   const r = await readSidecarDetailed(jpeg);
   assert.equal(r.path, stem);
   assert.deepEqual(r.findings.map((f) => [f.code, f.path]), [['corrupt', own], ['fallback', own]]);
-  await assert.rejects(saveSidecar(jpeg, 'quality_assessment', { score: 1 }), (e: SidecarError) => e.code === 'CORRUPT' && e.path === own);
+  await assert.rejects(saveSidecar(jpeg, 'quality_assessment', { score: 1 }), (e: SidecarError) => e.code === 'CORRUPT' && e.path === own && /nothing saved: it ranks before .*PAIRING\.md §4/.test(e.message));
   assert.deepEqual(fs.readFileSync(stem), before, 'the old JSON gained no record');
+  // resolve cannot tell a copy still being written from a damaged file: it leaves the image alone.
+  const { resolveConflicts } = await import('../src/ops/resolve.js');
+  const plan = await resolveConflicts(lib, { dryRun: true, index: false });
+  assert.deepEqual(plan.decisions.map((d) => [d.keep, d.quarantine]), [[null, []]]);
+  assert.match(plan.decisions[0].reason, /left alone: .*IMG_1\.JPG\.bin does not decode and ranks before/);
   const v = await validate(lib, { index: false });
   assert.equal(v.results!.find((x) => x.category === 'ok')?.file_path, stem);
   // The copy completes: the image's newer results are read again.

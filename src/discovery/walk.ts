@@ -33,6 +33,8 @@ export interface WalkProblem {
   path: string;
   rel: string;
   error: SidecarError;
+  /** `path` as messages show it, when its name is not UTF-8 (`\xHH` bytes). */
+  shown?: string;
 }
 
 /**
@@ -251,16 +253,15 @@ async function markUnaddressable(path: string, entries: WalkEntry[], problems: W
     const i = seen.get(e.name) ?? 0;
     seen.set(e.name, i + 1);
     // Listings that disagree (the folder changed between them): every file of the name is
-    // unaddressable, shown by the first byte name that decodes to it.
+    // unaddressable, and which bytes each has is not known (shown as decoded).
     const agree = list.length === entries.filter((x) => x.name === e.name).length;
-    const flag = agree ? list[i] : (list.find((f) => f.bad) as { bad: boolean; raw: Buffer });
-    if (!flag.bad) continue;
+    if (agree && !list[i].bad) continue;
     e.unaddressable = true;
-    e.shown = showBytes(flag.raw);
+    if (agree) e.shown = showBytes(list[i].raw);
     if (e.kind === 'dir' && !opts.skipDirNames?.has(e.name) && !isLockName(e.name)) {
       const p = join(path, e.name);
-      const error = errors.fromFs(Object.assign(new Error('directory name is not valid UTF-8'), { code: 'EILSEQ' }), shownPath(path, e));
-      problems.push({ path: p, rel, error: Object.assign(error, { path: p }) });
+      const shown = shownPath(path, e);
+      problems.push({ path: p, rel, error: errors.nameNotUtf8(p, shown, 'directory name is not valid UTF-8'), shown });
     }
   }
 }

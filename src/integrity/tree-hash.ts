@@ -216,7 +216,7 @@ async function bytesEntries(root: string, opts: ListOptions & { runtime: Runtime
         if (owns && !owns(e.name)) continue;
         const path = join(listing.path, e.name);
         if (exclude.has(path)) continue;
-        if (e.unaddressable) notRead(path, Object.assign(errors.fromFs({ code: 'EILSEQ', message: 'file name is not valid UTF-8; it cannot be read by name' }, shownPath(listing.path, e)), { path }));
+        if (e.unaddressable) notRead(path, errors.nameNotUtf8(path, shownPath(listing.path, e), 'file name is not valid UTF-8; it cannot be read by name'));
         else if (e.kind !== 'file') notRead(path, errors.notRegularFile(path));
         else yield { path, rel: listing.rel === '' ? e.name : `${listing.rel}/${e.name}` };
       }

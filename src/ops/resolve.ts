@@ -190,6 +190,16 @@ async function decide(rec: ScanRecord, local: ScanSidecar[], prefer: ResolvePref
     const why = LIMIT_REASON[b.inspection.error?.code ?? ''] ?? (undecrypted(b) ? `no key for it: key id ${b.inspection.encryptedKeyId}` : b.inspection.status);
     return { image, keep: null, quarantine: [], reason: `left alone: ${blocked.map((b) => b.rel).join(', ')} could not be read (${why})` };
   }
+  // A stem file the read order put after a name-ext file of its side (docs/PAIRING.md §4): that
+  // file records an image or does not decode. (The scan orders a record's files by name but for
+  // this rule: a stem file after a name-ext file of its side was moved there.)
+  const movedLater = (sc: ScanSidecar) => sc.naming === 'stem' && rec.sidecars.some((s, i) => s.side === sc.side && s.naming === 'name-ext' && i < rec.sidecars.indexOf(sc));
+  // A corrupt name-ext file ahead of such a stem file may be a copy still being written (the image's
+  // newest results): nothing says which file to keep.
+  const unsure = local.filter((s) => s.naming === 'name-ext' && s.inspection.status === 'corrupt' && local.some((t) => t.side === s.side && movedLater(t)));
+  if (unsure.length > 0) {
+    return { image, keep: null, quarantine: [], reason: `left alone: ${unsure.map((s) => s.rel).join(', ')} does not decode and ranks before the stem file that records no image (docs/PAIRING.md §4): a copy still being written, or damaged; put it back whole or remove it` };
+  }
   const valid: Candidate[] = [];
   for (const sc of local) {
     if (sc.inspection.status !== 'ok' || sc.inspection.shape === 'report') continue;
@@ -203,10 +213,9 @@ async function decide(rec: ScanRecord, local: ScanSidecar[], prefer: ResolvePref
     // A tie (FAT's 2-second times, files restored from an archive) goes to the file reads pick, then
     // by the read order (stem form first): by format alone, an older name-ext .bin beat the current JSON.
     const readsFirst = (c: Candidate) => (c.sc === rec.effective ? 0 : 1);
-    // A stem file the read order puts after a name-ext file of its side (it records no image, the
-    // other one does: docs/PAIRING.md §4) is the older whatever the times say (a copy or a restore
-    // sets them): never kept over the others.
-    const older = (c: Candidate) => (c.sc.naming === 'stem' && rec.sidecars.some((s, i) => s.side === c.sc.side && s.naming === 'name-ext' && i < rec.sidecars.indexOf(c.sc)) ? 1 : 0);
+    // Such a stem file records no image and the name-ext file does: it is the older whatever the
+    // times say (a copy or a restore sets them), never kept over the others.
+    const older = (c: Candidate) => (movedLater(c.sc) ? 1 : 0);
     keep = [...valid].sort((a, b) => older(a) - older(b) || b.mtimeMs - a.mtimeMs || readsFirst(a) - readsFirst(b) || compareSidecars(a.sc, b.sc))[0]!;
     reason = 'newest valid file';
   } else if (prefer === 'current') {

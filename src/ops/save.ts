@@ -481,6 +481,10 @@ function chooseTarget(located: SidecarLocation, imagePath: string, opts: SaveOpt
       }
       // One that cannot be decrypted or read may be this image's (its record says whose): a new own
       // file would hide that data from every later read, key or no key.
+      if (loc !== located && c.naming === 'name-ext' && isSidecarError(e)) {
+        // Put ahead of the old JSON by the read order (docs/PAIRING.md §4): say why the save stops on it.
+        throw new SidecarError(e.code, `${e.message} (nothing saved: it ranks before ${imagePath}'s stem file that records no image, docs/PAIRING.md §4; put it back whole or remove it to save)`, { path: e.path, details: e.details, cause: e });
+      }
       throw e;
     }
     if (isForeignData(read.decoded.data, path.basename(c.path))) {

@@ -20,7 +20,7 @@ export type SidecarLinks = Map<string, string>;
 export async function sidecarLinkTargets(root: string, signal?: AbortSignal): Promise<{ targets: SidecarLinks; unlisted?: string }> {
   const out: SidecarLinks = new Map();
   let unlisted: string | undefined;
-  for await (const dir of walkTree(root, { skipDirNames: SKIP_DIR_NAMES, signal, onProblem: (p) => void (unlisted ??= p.path) })) {
+  for await (const dir of walkTree(root, { skipDirNames: SKIP_DIR_NAMES, signal, onProblem: (p) => void (unlisted ??= p.shown ?? p.path) })) {
     for (const e of dir.entries) if (e.kind === 'symlink' && e.unaddressable !== true) addLink(out, dir.path, e.name);
   }
   return unlisted === undefined ? { targets: out } : { targets: out, unlisted };
