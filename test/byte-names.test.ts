@@ -468,6 +468,15 @@ test('tree commands: a byte name is shown in messages with \\xHH, never as the U
   for (const m of hashed) assert.ok(!m.includes('\uFFFD') && m.includes('\\x'), m);
   const r = await runCli(['relink', root, '--dry-run']);
   assert.ok(r.stderr.includes('\\xc3') && !r.stderr.includes('\uFFFD'), r.stderr);
+  for (const format of ['jsonl', 'embeddings']) {
+    const out = path.join(os.tmpdir(), `isc-shown-${process.pid}-${format}.${format === 'jsonl' ? 'jsonl' : 'npy'}`);
+    t.after(() => {
+      fs.rmSync(out, { force: true });
+      fs.rmSync(out.replace(/\.npy$/, '.jsonl'), { force: true });
+    });
+    const e = await runCli(['export', root, '--format', format, '-o', out]);
+    assert.ok(e.stderr.includes('IMG_\\xff.json') && !e.stderr.includes('\uFFFD'), `${format}: ${e.stderr}`);
+  }
   const c = await runCli(['convert', root, '--format', 'bin', '--dry-run']);
   assert.ok(c.stdout.includes('d\\\\xc3 could not be listed') && !c.stdout.includes('\uFFFD'), c.stdout);
 });

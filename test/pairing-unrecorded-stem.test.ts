@@ -241,7 +241,7 @@ test('unrecorded stem file: beside a name-ext file the reader cannot decode (enc
   const stem = path.join(lib, 'IMG_4.json');
   const before = fs.readFileSync(stem);
   await assert.rejects(readSidecarDetailed(jpeg), (e: SidecarError) => e.code === 'ENCRYPTED');
-  await assert.rejects(saveSidecar(jpeg, 'quality_assessment', { score: 1 }), (e: SidecarError) => e.code === 'ENCRYPTED');
+  await assert.rejects(saveSidecar(jpeg, 'quality_assessment', { score: 1 }), (e: SidecarError) => e.code === 'ENCRYPTED' && /ranks before .*IMG_4\.json, which records no image/.test(e.message) && !/move it away|remove/.test(e.message));
   assert.deepEqual(fs.readFileSync(stem), before, 'no save landed in the old JSON, where it would have ranked first for everyone');
   assert.deepEqual(fs.readdirSync(lib).sort(), ['IMG_4.JPG', 'IMG_4.JPG.bin', 'IMG_4.json']);
   const withKey = await readSidecarDetailed(jpeg, { keyring: ring });
@@ -347,4 +347,32 @@ test('unrecorded stem file: resolve --prefer newest keeps the JPEG\'s own file e
   const { resolveConflicts } = await import('../src/ops/resolve.js');
   const plan = await resolveConflicts(lib, { dryRun: true, index: false });
   assert.deepEqual(plan.decisions.map((d) => [d.keep, d.quarantine]), [[own, [stem]]]);
+});
+
+test('unrecorded stem file: a save refused on a file that ranked first anyway says nothing of the rule; resolve goes ahead when the file reads take ranks before the corrupt one', async (t) => {
+  const root = testDir(t);
+  // A symlinked image: the target side holds only a corrupt name-ext file (first by side); the link side is reordered.
+  makeTree(
+    {
+      'real/IMG_1.JPG': FAKE_JPEG,
+      'real/IMG_1.JPG.json': '{"object_detection": ',
+      'lib/LINK.JPG': { symlink: '../real/IMG_1.JPG' },
+      'lib/LINK.json': OLD_JSON,
+      'lib/LINK.JPG.json': { json: { sidecar_info: { image_path: '/x/LINK.JPG' }, object_detection: { objects: [] } } },
+    },
+    root,
+  );
+  await assert.rejects(saveSidecar(path.join(root, 'lib', 'LINK.JPG'), 'quality_assessment', { score: 1 }), (e: SidecarError) => e.code === 'CORRUPT' && !/ranks before/.test(e.message));
+  // IMG_5.bin records the image and is read first; the old JSON moved after the corrupt name-ext file.
+  const lib = path.join(root, 'lib5');
+  makeTree({ 'IMG_5.JPG': FAKE_JPEG, 'IMG_5.json': OLD_JSON, 'IMG_5.JPG.bin': 'not a sidecar at all' }, lib);
+  const alone = path.join(root, 'alone5');
+  makeTree({ 'IMG_5.JPG': FAKE_JPEG }, alone);
+  const saved = await saveSidecar(path.join(alone, 'IMG_5.JPG'), 'object_detection', { objects: [{ id: 'kept' }] }, { format: 'bin' });
+  fs.copyFileSync(saved.path, path.join(lib, 'IMG_5.bin'));
+  const r = await readSidecarDetailed(path.join(lib, 'IMG_5.JPG'));
+  assert.equal(r.path, path.join(lib, 'IMG_5.bin'));
+  const { resolveConflicts } = await import('../src/ops/resolve.js');
+  const plan = await resolveConflicts(lib, { dryRun: true, index: false });
+  assert.equal(plan.decisions[0].keep, path.join(lib, 'IMG_5.bin'), JSON.stringify(plan.decisions));
 });

@@ -13,7 +13,7 @@ import { engineOptions, indexOptions, inputDirectory, note, optString, outputFil
 import { exportMessage } from '../messages.js';
 import { progressFor } from './progress.js';
 import { DATASET_FORMATS, isOneOf } from '../vocabulary.js';
-import { datasetFlags, datasetOutcome, exportOperation, findingsNotes } from './export-view.js';
+import { datasetFlags, datasetOutcome, exportOperation, findingsNotes, withPath } from './export-view.js';
 
 /** Problem lines printed on stderr by the data export; the rest are counted (each is in `validate` too). */
 const SHOWN_PROBLEMS = 50;
@@ -54,7 +54,7 @@ export async function run(ctx: CommandContext): Promise<number> {
   } else {
     note(ctx, exportMessage(report.exported, 'stdout'));
   }
-  for (const p of shown) note(ctx, `not exported (${p.category}): ${p.message.startsWith(p.path) ? p.message : `${p.path}: ${p.message}`}`);
+  for (const p of shown) note(ctx, `not exported (${p.category}): ${withPath(p.path, p.message)}`);
   if (report.problems > shown.length) note(ctx, `… and ${report.problems - shown.length} more sidecar(s) not exported`);
   if (report.problems > 0) note(ctx, `warning: ${report.problems} corrupt or unreadable sidecar(s) left out of the export (see \`image-sidecar validate\`)`);
   if (!report.complete) note(ctx, 'warning: the scan was incomplete (some paths could not be read); those sidecars are not in the export');

@@ -7,6 +7,16 @@ import type { DatasetExportReport, DatasetFinding } from '../ops/datasets.js';
 import { note, optString, type CommandContext } from './context.js';
 import { exportMessage } from '../messages.js';
 import { DATASET_INCLUDES, isOneOf } from '../vocabulary.js';
+import { dirname, sep } from 'node:path';
+
+/**
+ * A finding's message with its path in front, unless the message names it first: as it is, or (a
+ * name that is not UTF-8, docs/BYTE-NAMES.md) as a path of the same folder with its bytes as `\xHH`.
+ */
+export function withPath(path: string, message: string): string {
+  const named = message.startsWith(path) || (path.includes('\uFFFD') && message.startsWith(dirname(path) + sep));
+  return named ? message : `${path}: ${message}`;
+}
 
 /** `--operation-type` or its other spelling `--operation` (both given: they must agree). */
 export function exportOperation(ctx: CommandContext): string | undefined {
@@ -45,7 +55,7 @@ export function findingsNotes(ctx: CommandContext, progress?: { clear(): void })
   return {
     add: (f) => {
       progress?.clear();
-      note(ctx, `${f.kind === 'dataset' ? 'not in the dataset' : `not exported (${f.kind})`}: ${f.message.startsWith(f.path) ? f.message : `${f.path}: ${f.message}`}`);
+      note(ctx, `${f.kind === 'dataset' ? 'not in the dataset' : `not exported (${f.kind})`}: ${withPath(f.path, f.message)}`);
     },
   };
 }

@@ -194,9 +194,10 @@ async function decide(rec: ScanRecord, local: ScanSidecar[], prefer: ResolvePref
   // file records an image or does not decode. (The scan orders a record's files by name but for
   // this rule: a stem file after a name-ext file of its side was moved there.)
   const movedLater = (sc: ScanSidecar) => sc.naming === 'stem' && rec.sidecars.some((s, i) => s.side === sc.side && s.naming === 'name-ext' && i < rec.sidecars.indexOf(sc));
-  // A corrupt name-ext file ahead of such a stem file may be a copy still being written (the image's
-  // newest results): nothing says which file to keep.
-  const unsure = local.filter((s) => s.naming === 'name-ext' && s.inspection.status === 'corrupt' && local.some((t) => t.side === s.side && movedLater(t)));
+  // A corrupt name-ext file ahead of such a stem file, and of the file reads take, may be a copy still
+  // being written (the image's newest results): nothing says which file to keep.
+  const at = (sc: ScanSidecar | null) => (sc === null ? Infinity : rec.sidecars.indexOf(sc));
+  const unsure = local.filter((s) => s.naming === 'name-ext' && s.inspection.status === 'corrupt' && at(s) < at(rec.effective) && local.some((t) => t.side === s.side && movedLater(t)));
   if (unsure.length > 0) {
     return { image, keep: null, quarantine: [], reason: `left alone: ${unsure.map((s) => s.rel).join(', ')} does not decode and ranks before the stem file that records no image (docs/PAIRING.md §4): a copy still being written, or damaged; put it back whole or remove it` };
   }

@@ -439,6 +439,11 @@ function readRank(c: { naming: SidecarNaming; ext: SidecarExt; shared?: boolean 
  */
 function chooseTarget(located: SidecarLocation, imagePath: string, opts: SaveOptions, sentRecord: string | null): SaveTarget {
   const loc = inReadOrder(located, opts);
+  // The stem file the read order moved after name-ext file `c` (pair.ts unrecordedStemFiles), if any.
+  const movedAfter = (c: SidecarCandidate) =>
+    c.naming !== 'name-ext' || loc === located
+      ? undefined
+      : loc.candidates.find((m, i) => m.side === c.side && m.naming === 'stem' && i > loc.candidates.indexOf(c) && located.candidates.indexOf(m) < located.candidates.indexOf(c));
   let effective: SidecarCandidate | null = null;
   let decoded: DecodedSidecar | undefined;
   let identity: FileIdentity | null = null;
@@ -481,9 +486,12 @@ function chooseTarget(located: SidecarLocation, imagePath: string, opts: SaveOpt
       }
       // One that cannot be decrypted or read may be this image's (its record says whose): a new own
       // file would hide that data from every later read, key or no key.
-      if (loc !== located && c.naming === 'name-ext' && isSidecarError(e)) {
-        // Put ahead of the old JSON by the read order (docs/PAIRING.md §4): say why the save stops on it.
-        throw new SidecarError(e.code, `${e.message} (nothing saved: it ranks before ${imagePath}'s stem file that records no image, docs/PAIRING.md §4; put it back whole or remove it to save)`, { path: e.path, details: e.details, cause: e });
+      const passed = movedAfter(c);
+      if (passed !== undefined && isSidecarError(e)) {
+        // Put ahead of the old JSON by the read order (docs/PAIRING.md §4): say why the save stops
+        // on it (the error's own advice stands: a key, a limit; a corrupt copy is finished or moved away).
+        const advice = e.code === 'CORRUPT' ? '; finish it or move it away to save' : '';
+        throw new SidecarError(e.code, `${e.message} (nothing saved: it ranks before ${passed.path}, which records no image: docs/PAIRING.md §4${advice})`, { path: e.path, details: e.details, cause: e });
       }
       throw e;
     }

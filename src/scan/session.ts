@@ -488,9 +488,10 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
       for (const [ui, u] of pairing.unaddressable.entries()) {
         const seq: TreeSeq = [at, position === null ? ui : listing.entries.indexOf(u)];
         const p = join(listing.path, u.name);
-        this.problem(p, 'UNADDRESSABLE', `${shownPath(listing.path, u)}: file name is not valid UTF-8`, seq);
+        const shown = shownPath(listing.path, u);
+        this.problem(p, 'UNADDRESSABLE', `${shown}: file name is not valid UTF-8`, seq);
         yield { seq, dir: listing.rel, images: [], candidates: [], items: [], localSidecars: 0, extraFiles: 1, forced: 'unreadable',
-          findings: [{ code: 'unreadable', message: 'file name is not valid UTF-8; it cannot be addressed', paths: [p] }] };
+          findings: [{ code: 'unreadable', message: `${shown}: file name is not valid UTF-8; it cannot be addressed`, paths: [p] }] };
       }
       const groups = pairing.groups;
       // A folder's records are stored over a listing an earlier run stored (dir-cache.ts
