@@ -476,6 +476,7 @@ test('tree commands: a byte name is shown in messages with \\xHH, never as the U
     });
     const e = await runCli(['export', root, '--format', format, '-o', out]);
     assert.ok(e.stderr.includes('IMG_\\xff.json') && !e.stderr.includes('\uFFFD'), `${format}: ${e.stderr}`);
+    assert.equal(e.stderr.split('\n').filter((l) => l.includes('IMG_\\xff.json')).length, 1, `${format}: named once: ${e.stderr}`);
   }
   const c = await runCli(['convert', root, '--format', 'bin', '--dry-run']);
   assert.ok(c.stdout.includes('d\\\\xc3 could not be listed') && !c.stdout.includes('\uFFFD'), c.stdout);

@@ -181,9 +181,14 @@ export async function exportDataset(root: string, opts: DatasetExportOptions): P
   // sidecar can be read on the scanner's tape. coco and yolo count a sidecar without it.
   const filter = sidecarFilter(format === 'embeddings' ? undefined : operationType, where);
   const counts: DatasetCounts = { problems: 0, findings: 0, without_detections: 0, no_encoding: 0, other_dims: {}, complete: true, sidecar_files: 0 };
+  // Files named as a sidecar's problem: the scan's own problem list names some of them again (a name that is not UTF-8).
+  const named = new Set<string>();
   const finding = (f: DatasetFinding) => {
     if (f.kind === 'dataset') counts.findings++;
-    else counts.problems++;
+    else {
+      counts.problems++;
+      named.add(f.path);
+    }
     onFinding?.(f);
   };
   // Outputs are checked and opened before the scan: a refused one costs nothing.
@@ -234,7 +239,7 @@ export async function exportDataset(root: string, opts: DatasetExportOptions): P
     counts.sidecar_files = session.summary.sidecarFiles;
     // What made the scan incomplete (a folder not read, a name not UTF-8), named: not counted as a
     // sidecar's problem (the incomplete scan is the finding: a shard walks others' folders too).
-    for (const p of session.summary.problems) onFinding?.({ path: p.path, kind: 'unreadable', message: p.message });
+    for (const p of session.summary.problems) if (!named.has(p.path)) onFinding?.({ path: p.path, kind: 'unreadable', message: p.message });
     const written = await writer.close(counts, shardEnvelope);
     return { format, ...written, ...counts };
   } catch (e) {
