@@ -49,14 +49,15 @@ async function cleanupKilledBeforeManifest(root: string): Promise<void> {
     const require = createRequire(import.meta.url);
     const fs = require('node:fs');
     const isManifest = (to) => String(to).endsWith('/manifest.json');
-    const stop = () => fs.writeSync(1, 'renaming the manifest\\n');
-    const rename = fs.rename, renameSync = fs.renameSync;
-    fs.rename = (from, to, cb) => (isManifest(to) ? stop() : rename(from, to, cb));
-    fs.renameSync = (from, to) => {
-      if (!isManifest(to)) return renameSync(from, to);
-      stop();
+    // Blocked for good at the manifest's rename, sync or async: an async one left pending would let
+    // the process exit by itself before the kill (its event loop empty).
+    const stop = () => {
+      fs.writeSync(1, 'renaming the manifest\\n');
       Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0);
     };
+    const rename = fs.rename, renameSync = fs.renameSync;
+    fs.rename = (from, to, cb) => (isManifest(to) ? stop() : rename(from, to, cb));
+    fs.renameSync = (from, to) => (isManifest(to) ? stop() : renameSync(from, to));
     syncBuiltinESMExports();
     const { cleanup } = await import(${JSON.stringify(CLEANUP_JS)});
     await cleanup(process.argv[1], { engine: 'inline', force: true });
