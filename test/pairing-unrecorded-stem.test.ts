@@ -376,3 +376,19 @@ test('unrecorded stem file: a save refused on a file that ranked first anyway sa
   const plan = await resolveConflicts(lib, { dryRun: true, index: false });
   assert.equal(plan.decisions[0].keep, path.join(lib, 'IMG_5.bin'), JSON.stringify(plan.decisions));
 });
+
+test('unrecorded stem file: the pipeline after the cull — it reads IMG_1.json itself and sends the whole document back; the newer results stay, the new one lands in the JPEG\'s own file', async (t) => {
+  const { jpeg, stem, own } = await culledRawLibrary(testDir(t));
+  const before = fs.readFileSync(stem);
+  // What the pipeline holds: the old JSON, read directly, with its new face result set and the save stamped now.
+  const doc = JSON.parse(before.toString('utf8')) as JsonObject;
+  doc.face_detection = { faces: [{ id: 'rerun-face' }] };
+  doc.sidecar_info = { ...(doc.sidecar_info as JsonObject), last_operation: 'face_detection', last_updated: new Date().toISOString() };
+  const saved = await saveSidecar(jpeg, 'face_detection', doc, { merge: 'document' });
+  assert.equal(saved.path, own);
+  const after = await readSidecarDetailed(jpeg);
+  assert.equal(after.path, own);
+  assert.deepEqual(objectIds(after.data), ['new-object'], 'the results the old JSON does not hold are kept');
+  assert.deepEqual(((after.data.face_detection as JsonObject).faces as JsonObject[]).map((f) => f.id), ['rerun-face']);
+  assert.deepEqual(fs.readFileSync(stem), before);
+});
