@@ -67,7 +67,7 @@ export interface SidecarLocation {
   stem: string;
   /**
    * Existing sidecar files in name order: target side (bin, rkyv, json, name.bin, name.json), then
-   * link side. Read and save take them in read order (ops/read.ts inReadOrder, docs/PAIRING.md §4).
+   * link side. Read and save take them in read order (ops/read.ts readOrderOf, docs/PAIRING.md §4).
    */
   candidates: SidecarCandidate[];
   /**

@@ -369,14 +369,15 @@ export type FileRecordSeen = 'records' | 'no-record' | 'unreadable' | 'no-say';
  * Returns the files that rank later, or null (the usual case: nothing is read).
  */
 export function unrecordedStemFiles<F extends { naming: SidecarNaming; shared?: boolean }>(files: readonly F[], see: (f: F) => FileRecordSeen): Set<F> | null {
+  const own = files.filter((f) => f.shared !== true);
+  if (!own.some((f) => f.naming === 'stem') || !own.some((f) => f.naming === 'name-ext')) return null;
+  // Each file is looked at once (a read decodes it).
   const known = new Map<F, FileRecordSeen>();
   const seen = (f: F) => {
     let k = known.get(f);
     if (k === undefined) known.set(f, (k = see(f)));
     return k;
   };
-  const own = files.filter((f) => f.shared !== true);
-  if (!own.some((f) => f.naming === 'stem') || !own.some((f) => f.naming === 'name-ext')) return null;
   if (!own.some((f) => f.naming === 'name-ext' && (seen(f) === 'records' || seen(f) === 'unreadable'))) return null;
   let out: Set<F> | null = null;
   for (const f of own) if (f.naming === 'stem' && seen(f) === 'no-record') (out ??= new Set()).add(f);

@@ -11,7 +11,7 @@
  * Hashing streams through one reused 1 MiB buffer per thread: an orphan or an image may be
  * gigabytes, and its bytes are never held whole.
  */
-import { closeSync, constants, fstatSync, lstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, constants, fstatSync, lstatSync, openSync, readSync, statSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { errors } from '../errors.js';
 
@@ -26,6 +26,15 @@ export function entryAt(p: string): 'folder' | 'absent' | 'other' {
     return lstatSync(p).isDirectory() ? 'folder' : 'other';
   } catch (e) {
     return (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'absent' : 'other';
+  }
+}
+
+/** Does `p` lead to a regular file (a symlink followed)? False for anything else, or nothing there. */
+export function leadsToRegularFile(p: string): boolean {
+  try {
+    return statSync(p).isFile();
+  } catch {
+    return false;
   }
 }
 

@@ -6,7 +6,7 @@
 import { errors, isOtherJson, isSidecarError, READ_ERROR_CODES } from '../errors.js';
 import { decodeSidecar, type DecodedSidecar } from '../formats/codec.js';
 import type { JsonObject, Options, SidecarFormat } from '../types.js';
-import { imageNameOnSide, locateSidecar, recordNamesAnotherImage, type SidecarLocation } from '../discovery/locate.js';
+import { imageNameOnSide, locateSidecar, recordNamesAnotherImage, type SidecarCandidate, type SidecarLocation } from '../discovery/locate.js';
 import { DEFAULT_MAX_FILE_SIZE, readFileLimitedSync, readFileWithStatSync } from '../fs/read-file.js';
 import { identityOf, type FileIdentity } from '../fs/identity.js';
 import { typedJsonText } from '../formats/json.js';
@@ -144,7 +144,7 @@ async function readEffectiveOnce<T>(
   take: (path: string) => CandidateRead<T>,
   fromDecoded: (read: CandidateRead<JsonObject>) => CandidateRead<T>,
 ): Promise<Omit<ReadResult, 'data'> & { value: T | null }> {
-  const location = inReadOrder(await locateSidecar(imagePath, { imageExtensions: opts.imageExtensions }), opts);
+  const { location } = readOrderOf(await locateSidecar(imagePath, { imageExtensions: opts.imageExtensions }), opts);
   const findings: ReadFinding[] = [];
   if (location.broken) {
     findings.push({
@@ -278,12 +278,13 @@ export function leftBehindOfImage(location: SidecarLocation, opts: Options): Map
 /**
  * The location with its candidates in read order (docs/PAIRING.md §4): the image's own stem files
  * that record no image after its own name-ext file that records one or that this reader cannot
- * decode (pair.ts unrecordedStemFiles), side by side. The same location when nothing moves; a file
- * is decoded here only where the image has files in both namings on one side (rare). Read and save
- * take the image's files in this order (`locateSidecar` gives them in name order).
+ * decode (pair.ts unrecordedStemFiles), side by side; `movedLater` holds those stem files (null:
+ * nothing moved, the same location). A file is decoded here only where the image has files in both
+ * namings on one side (rare). Read and save take the image's files in this order (`locateSidecar`
+ * gives them in name order).
  */
-export function inReadOrder(location: SidecarLocation, opts: Options): SidecarLocation {
-  let later: Set<SidecarLocation['candidates'][number]> | null = null;
+export function readOrderOf(location: SidecarLocation, opts: Options): { location: SidecarLocation; movedLater: ReadonlySet<SidecarCandidate> | null } {
+  let later: Set<SidecarCandidate> | null = null;
   for (const side of ['target', 'link'] as const) {
     const found = unrecordedStemFiles(
       location.candidates.filter((c) => c.side === side),
@@ -299,7 +300,7 @@ export function inReadOrder(location: SidecarLocation, opts: Options): SidecarLo
     );
     if (found !== null) for (const c of found) (later ??= new Set()).add(c);
   }
-  return later === null ? location : { ...location, candidates: withUnrecordedStemLater(location.candidates, later) };
+  return later === null ? { location, movedLater: null } : { location: { ...location, candidates: withUnrecordedStemLater(location.candidates, later) }, movedLater: later };
 }
 
 /** A candidate passed over: another tool's file in a sidecar's name (docs/PAIRING.md §7). */

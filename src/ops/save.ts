@@ -22,7 +22,7 @@ import { writeFileAtomic } from '../fs/atomic-write.js';
 import { DEFAULT_MAX_FILE_SIZE } from '../fs/read-file.js';
 import { assertLockHeld, withSidecarLock } from '../fs/lock.js';
 import { removeStaleTempFiles } from '../fs/temp-files.js';
-import { inReadOrder, leftBehindOfImage, ownerOf, readSidecarFileWithIdentity, unreadableNameError } from './read.js';
+import { leftBehindOfImage, readOrderOf, ownerOf, readSidecarFileWithIdentity, unreadableNameError } from './read.js';
 import { isStillAsRead, type FileIdentity } from '../fs/identity.js';
 import { encryptionKey } from '../crypto/keys.js';
 import { isoTimestamp } from '../time.js';
@@ -421,7 +421,7 @@ interface SaveTarget {
 
 /**
  * Read order of a target-side candidate by name (pair.ts sidecarsOfImage): own files before shared
- * ones. The one exception to it (an unrecorded stem file after a name-ext file, inReadOrder) never
+ * ones. The one exception to it (an unrecorded stem file after a name-ext file, readOrderOf) never
  * matters here: such a name-ext file decodes, so it is the effective file, and the slot compared
  * with it is then a name-ext one.
  */
@@ -438,12 +438,10 @@ function readRank(c: { naming: SidecarNaming; ext: SidecarExt; shared?: boolean 
  * An own file ahead of the effective one that cannot be read stops the save with its error.
  */
 function chooseTarget(located: SidecarLocation, imagePath: string, opts: SaveOptions, sentRecord: string | null): SaveTarget {
-  const loc = inReadOrder(located, opts);
-  // The stem file the read order moved after name-ext file `c` (pair.ts unrecordedStemFiles), if any.
-  const movedAfter = (c: SidecarCandidate) =>
-    c.naming !== 'name-ext' || loc === located
-      ? undefined
-      : loc.candidates.find((m, i) => m.side === c.side && m.naming === 'stem' && i > loc.candidates.indexOf(c) && located.candidates.indexOf(m) < located.candidates.indexOf(c));
+  const { location: loc, movedLater } = readOrderOf(located, opts);
+  // The stem file the read order moved after name-ext file `c`, if any: it moves after every own
+  // name-ext file of its side (pair.ts withUnrecordedStemLater).
+  const movedAfter = (c: SidecarCandidate) => (movedLater === null || c.naming !== 'name-ext' || c.shared === true ? undefined : [...movedLater].find((m) => m.side === c.side));
   let effective: SidecarCandidate | null = null;
   let decoded: DecodedSidecar | undefined;
   let identity: FileIdentity | null = null;

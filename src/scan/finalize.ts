@@ -3,7 +3,7 @@ import type { FileInspection } from '../model/inspection.js';
 import type { PendingRecord } from './pending.js';
 import { basename } from 'node:path';
 import { leftBehindAmong, unrecordedStemFiles, withUnrecordedStemLater, type FileRecordSeen } from '../discovery/pair.js';
-import { statSync } from 'node:fs';
+import { leadsToRegularFile } from '../fs/regular-file.js';
 import { categorize, isForeign, readAsOurs, unlessLookalike, type ScanRecord, type ScanSidecar, type TreeSeq } from './records.js';
 
 /**
@@ -43,17 +43,15 @@ export function finalizeRecord(
       }
     }
   }
-  // Stem files that record no image rank after the image's name-ext file that records it (docs/PAIRING.md §4).
-  const later = recordedNameOf !== undefined ? unrecordedStemLater(p, recordedNameOf) : null;
-  if (later !== null) {
-    const rows = sidecars.map((sc, i) => ({ naming: sc.naming, side: sc.side, i }));
-    const order = withUnrecordedStemLater(rows, new Set(rows.filter((r) => later.has(sidecars[r.i]))));
+  // Stem files that record no image rank after the image's name-ext file that records one (docs/PAIRING.md §4).
+  const order = recordedNameOf !== undefined ? readOrder(p, recordedNameOf) : null;
+  if (order !== null) {
     const view = categoryView;
     const was = sidecars;
     const wasFlags = flags;
-    sidecars = order.map((r) => was[r.i]);
-    categoryView = view === was ? sidecars : order.map((r) => view[r.i]);
-    if (wasFlags !== undefined) flags = order.map((r) => wasFlags[r.i]);
+    sidecars = order.map((i) => was[i]);
+    categoryView = view === was ? sidecars : order.map((i) => view[i]);
+    if (wasFlags !== undefined) flags = order.map((i) => wasFlags[i]);
   }
   /** A link target's sidecar inside the root, which its own record reports on. */
   const own = (i: number) => flags !== undefined && (flags[i] & 2) !== 0;
@@ -122,39 +120,43 @@ function uncheckedInspection(path: string): FileInspection {
 
 
 /**
- * The stem files of a one-image record that rank after its name-ext files (pair.ts
- * unrecordedStemFiles), on each side. Null when there are none (nothing is read).
+ * A candidate this record inspected for itself: not a link target's sidecar, which its own record
+ * reports on (flags; inspected for this scan or not). Only such files decide a record's read order
+ * and its left-behind files: the record then depends on their identities alone (the index's folder
+ * records), and the answer never depends on the scan's options.
  */
-function unrecordedStemLater(p: PendingRecord, recordedNameOf: RecordedNameOf): Set<ScanSidecar> | null {
-  if (p.images.length !== 1 || p.candidates.length < 2 || p.forced !== undefined) return null;
-  const flags = p.flags;
-  // What the read sees of each file (ops/read.ts inReadOrder). Only a file this record inspected for
-  // itself: a link target's sidecar, reported by its own record (flags, inspected for this scan or
-  // not), keeps its place, whatever the scan's options.
+function inspectedHere(p: PendingRecord, i: number): boolean {
+  return p.flags === undefined || p.flags[i] === 0;
+}
+
+/**
+ * The read order of a one-image record's candidates (pair.ts unrecordedStemFiles, on each side), as
+ * their indices; null when it is their order (nothing is read: the usual case).
+ */
+function readOrder(p: PendingRecord, recordedNameOf: RecordedNameOf): number[] | null {
+  const cs = p.candidates;
+  if (p.images.length !== 1 || cs.length < 2 || p.forced !== undefined) return null;
+  if (!cs.some((sc) => sc.naming === 'stem') || !cs.some((sc) => sc.naming === 'name-ext')) return null;
+  // What the read sees of each file (ops/read.ts readOrderOf).
   const seen = (sc: ScanSidecar, i: number): FileRecordSeen => {
-    if (flags !== undefined && flags[i] !== 0) return 'no-say';
+    if (!inspectedHere(p, i)) return 'no-say';
     const ins = sc.inspection;
     if (ins.status === 'ok') return isForeign(sc) ? 'no-say' : recordedNameOf(sc.path) !== null ? 'records' : 'no-record';
     if (ins.status === 'encrypted' || ins.status === 'corrupt') return 'unreadable';
     // A folder, a FIFO or a link to nothing in a sidecar's name is no candidate of a read: it says nothing.
-    if (ins.status === 'unreadable') return isRegularFile(sc.path) ? 'unreadable' : 'no-say';
+    if (ins.status === 'unreadable') return leadsToRegularFile(sc.path) ? 'unreadable' : 'no-say';
     return 'no-say';
   };
-  let out: Set<ScanSidecar> | null = null;
+  const rows = cs.map((sc, i) => ({ sc, i, naming: sc.naming, side: sc.side }));
+  let later: Set<(typeof rows)[number]> | null = null;
   for (const side of ['target', 'local'] as const) {
-    const rows = p.candidates.map((sc, i) => ({ sc, i, naming: sc.naming })).filter((r) => r.sc.side === side);
-    const found = unrecordedStemFiles(rows, (r) => seen(r.sc, r.i));
-    if (found !== null) for (const r of found) (out ??= new Set()).add(r.sc);
+    const found = unrecordedStemFiles(
+      rows.filter((r) => r.side === side),
+      (r) => seen(r.sc, r.i),
+    );
+    if (found !== null) for (const r of found) (later ??= new Set()).add(r);
   }
-  return out;
-}
-
-function isRegularFile(path: string): boolean {
-  try {
-    return statSync(path).isFile();
-  } catch {
-    return false;
-  }
+  return later === null ? null : withUnrecordedStemLater(rows, later).map((r) => r.i);
 }
 
 /**
@@ -169,11 +171,7 @@ function leftBehindFiles(p: PendingRecord, recordedNameOf: RecordedNameOf, image
   // The image each side's files are named after: the link's target there, the image itself here.
   // Beside a link, a save through it recorded the target's name: that name is this image's too.
   const target = img.target === undefined ? null : basename(img.target);
-  // Only a file this record inspected for itself: its record then depends on its identity (the
-  // index's folder records), which a link target's sidecar reported by its own record (flags,
-  // inspected for this scan or not) is not; so the answer never depends on the scan's options.
-  const flags = p.flags;
-  const ownInspection = (sc: ScanSidecar) => flags === undefined || flags[p.candidates.indexOf(sc)] === 0;
+  const ownInspection = (sc: ScanSidecar) => inspectedHere(p, p.candidates.indexOf(sc));
   let out: Map<string, string> | null = null;
   for (const side of ['target', 'local'] as const) {
     const names = side === 'target' ? (target === null ? null : [target]) : target === null ? [img.name] : [img.name, target];
