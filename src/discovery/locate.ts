@@ -23,6 +23,7 @@ import { isUtf8 } from 'node:buffer';
 import { errors } from '../errors.js';
 import { assertUtf8Path, notUtf8Target } from '../fs/byte-names.js';
 import { physicalPath } from '../fs/physical-path.js';
+import { leadsToRegularFile } from '../fs/regular-file.js';
 import type { SidecarExt, SidecarNaming } from '../types.js';
 import { imageExtensionSet, isAscii, nfc, sidecarNameFor, splitName } from './extensions.js';
 import { candidateNames, imageNamedBy, isSidecarName, pairGroupOf, sidecarsOfImage, type PairGroup } from './pair.js';
@@ -132,15 +133,6 @@ function kindOf(p: string): EntryKind | null {
     // ENAMETOOLONG: a candidate name longer than the file system allows (IMG.jpg.bin for a 252-byte image name) cannot exist.
     if (c === 'ENOENT' || c === 'ENOTDIR' || c === 'ENAMETOOLONG') return null;
     throw errors.fromFs(e, p);
-  }
-}
-
-/** A symlinked candidate counts when it leads to a regular file (it is read through the link). */
-function linkLeadsToFile(p: string): boolean {
-  try {
-    return fs.statSync(p).isFile();
-  } catch {
-    return false;
   }
 }
 
@@ -330,7 +322,7 @@ function groupIn(dir: string, imageName: string, imageExts: ReadonlySet<string>)
 function candidatesOf(group: PairGroup & { unverified?: true }, imageName: string, imageExts: ReadonlySet<string>, side: 'target' | 'link', out: SidecarCandidate[], notFiles: string[]): void {
   for (const s of sidecarsOfImage(group, imageName, imageExts)) {
     // A directory or FIFO in a sidecar's name, or a symlink to nothing: not a readable candidate.
-    if (s.notFile || (s.isLink && !linkLeadsToFile(s.path))) {
+    if (s.notFile || (s.isLink && !leadsToRegularFile(s.path))) {
       notFiles.push(s.path);
       continue;
     }

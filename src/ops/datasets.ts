@@ -15,7 +15,7 @@
  * shard outputs gives what one run gives. Every output appears complete or not at all (a file: a
  * temp file renamed over it; the folder: a temp folder renamed into place).
  */
-import { copyFileSync, existsSync, readFileSync, readdirSync, realpathSync, rmSync, statSync, symlinkSync, writeFileSync, lstatSync, type Stats } from 'node:fs';
+import { copyFileSync, existsSync, readFileSync, readdirSync, realpathSync, rmSync, symlinkSync, writeFileSync, lstatSync, type Stats } from 'node:fs';
 import { mkdir, open, rename, rm, rmdir, unlink, type FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
@@ -31,6 +31,7 @@ import { imageRecordedAmong } from '../analysis/image-identity.js';
 import { openOutputSink, type OutputSink } from '../fs/output-sink.js';
 import { makeFoldersSync } from '../fs/make-folders.js';
 import { isStdoutName } from '../fs/stdout-name.js';
+import { leadsToRegularFile } from '../fs/regular-file.js';
 import { fsyncDirs } from '../fs/dir-sync.js';
 import { assertLockHeld, withSidecarLock } from '../fs/lock.js';
 import { processState, tempNameFor, tempNameWriter } from '../fs/temp-files.js';
@@ -702,14 +703,6 @@ function within(a: string, b: string): boolean {
   return r === '' || !(r === '..' || r.startsWith(`..${sep}`) || isAbsolute(r));
 }
 
-function isRegularFile(p: string): boolean {
-  try {
-    return statSync(p).isFile();
-  } catch {
-    return false;
-  }
-}
-
 function realOr(p: string): string {
   try {
     return realpathSync(p);
@@ -877,7 +870,7 @@ class YoloWriter implements DatasetWriter {
     const label = `labels/${rel.slice(0, slash + 1)}${splitName(rel.slice(slash + 1)).stem}.txt`;
     const source = join(this.o.root, e.image);
     // A FIFO or a device in an image's name: copying it would wait forever, and no trainer reads it.
-    if (!isRegularFile(source)) return { sidecar: e.sidecar, message: `image ${e.image} left out: it is not a regular file (a FIFO, a device or a folder), which no trainer reads` };
+    if (!leadsToRegularFile(source)) return { sidecar: e.sidecar, message: `image ${e.image} left out: it is not a regular file (a FIFO, a device or a folder), which no trainer reads` };
     const trainable = TRAINABLE_EXTS.has(splitName(rel.slice(slash + 1)).ext.toLowerCase());
     const taken = this.labels.get(nfc(label));
     let displaced: Refusal | null = null;
