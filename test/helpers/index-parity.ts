@@ -7,9 +7,18 @@
 import assert from 'node:assert/strict';
 import { readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { formatStats, scan, stats, validate, type IndexOptions, type IndexRunStats, type ValidationResult } from '../../src/index.js';
-import type { EngineKind } from '../../src/types.js';
+import type { EngineKind, Keyring } from '../../src/types.js';
 import { FAKE_JPEG, sidecarData, type TreeNode } from './tree.js';
 import { FULL_CAMPAIGNS } from './campaign.js';
+
+/**
+ * One `validate` run with the index at `indexPath`: each file's path, category and verdict as in
+ * `expected` (the same tree validated without the index).
+ */
+export async function assertValidateAsWithoutIndex(root: string, indexPath: string, expected: { results?: ValidationResult[] }, label: string, opts: { keyring?: Keyring } = {}): Promise<void> {
+  const rows = (r: { results?: ValidationResult[] }) => r.results!.map((x) => [x.file_path, x.category, x.is_valid]);
+  assert.deepEqual(rows(await validate(root, { ...opts, index: { path: indexPath } })), rows(expected), label);
+}
 
 export const noTimes = (v: unknown) => JSON.stringify(v).replace(/"processing_time":[-0-9.e+]+/g, '"processing_time":0');
 
