@@ -695,18 +695,55 @@ describe('a RAW+JPEG pair whose images each saved their own sidecar', () => {
   });
 });
 
+describe('a pair sharing one sidecar: the image it records', () => {
+  it('every format names the image the shared sidecar was saved for, not the first of the pair, inline and on threads, tape and reference', async () => {
+    const root = tempDir('isc-ds-shared-');
+    const out = tempDir('isc-ds-shared-out-');
+    try {
+      const enc = Array.from({ length: 512 }, (_, i) => Math.cos(i) / 4);
+      const face = { bbox: { x: 0.1, y: 0.1, width: 0.2, height: 0.2 }, confidence: 0.5, encoding: enc };
+      writeFileSync(join(root, 'IMG_1.JPG'), FAKE_JPEG);
+      writeFileSync(join(root, 'IMG_1.PNG'), FAKE_JPEG);
+      // Both are trainable: without the record, the JPEG (first) would be named.
+      const data = { sidecar_info: { image_path: join(root, 'IMG_1.PNG') }, face_detection: { success: true, faces: [face], metadata: { image_width: 640, image_height: 480 } } };
+      for (const format of ['json', 'bin'] as const) {
+        rmSync(join(root, 'IMG_1.json'), { force: true });
+        rmSync(join(root, 'IMG_1.bin'), { force: true });
+        writeFileSync(join(root, `IMG_1.${format}`), encodeSidecar(data, format));
+        for (const engine of ['inline', 'threads'] as const) {
+          for (const accel of [true, false]) {
+            const what = `${format}, ${engine}, accel ${accel}`;
+            await exportDataset(root, { format: 'embeddings', output: join(out, 'faces.npy'), index: false, engine, accel });
+            const rows = readFileSync(join(out, 'faces.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Json);
+            assert.deepEqual(rows.map((r) => r.image), ['IMG_1.PNG'], what);
+            await exportDataset(root, { format: 'coco', faces: true, output: join(out, 'coco.json'), index: false, engine, accel });
+            const doc = JSON.parse(readFileSync(join(out, 'coco.json'), 'utf8')) as Json;
+            assert.deepEqual(doc.images.map((i: Json) => i.file_name), ['IMG_1.PNG'], what);
+          }
+        }
+      }
+    } finally {
+      removeTree(root);
+      removeTree(out);
+    }
+  });
+});
+
 describe('embeddings read on a bin file\'s tape (the accelerated path) give the reference decode\'s rows', () => {
   type Inspect = typeof import('../src/tasks/inspect.js').inspectBytes;
   let inspectBytes: Inspect;
   before(async () => {
     ({ inspectBytes } = await import('../src/tasks/inspect.js'));
   });
-  /** Both paths on one file: the tape's (accel on) and the reference's (accel off); `tape` says whether the tape decided. */
+  /**
+   * Both paths on one file: the tape's (accel on) and the reference's (accel off); `tape` says whether the tape decided.
+   * As a shared sidecar's item (InspectItem.namesImage): both read the image the file records, and must agree on it.
+   */
   function both(data: Json, req: { dim?: number; operation?: string } = {}, name = 'IMG_1.bin'): { tape: boolean; on: FileInspection; off: FileInspection } {
     const bytes = encodeSidecar(data, 'bin');
     const opts = { dataset: { format: 'embeddings' as const, ...req } };
-    const on = inspectBytes({ path: `/lib/${name}`, name }, bytes, { ...opts, accel: true });
-    const off = inspectBytes({ path: `/lib/${name}`, name }, bytes, { ...opts, accel: false });
+    const on = inspectBytes({ path: `/lib/${name}`, name, namesImage: true }, bytes, { ...opts, accel: true });
+    const off = inspectBytes({ path: `/lib/${name}`, name, namesImage: true }, bytes, { ...opts, accel: false });
     for (const r of [on, off]) r.elapsedMs = 0;
     const tape = on.accel === 'wasm';
     delete on.accel;
@@ -727,6 +764,19 @@ describe('embeddings read on a bin file\'s tape (the accelerated path) give the 
     assert.equal(on.dataset!.rows.length, 2);
     assert.match(on.dataset!.rows[1], /"confidence":1\.0$/, 'a float that is whole keeps its type');
     assert.match(on.dataset!.rows[1], /"bbox":\{"x":1,"y":2\.0,"width":3,"height":4\}/);
+  });
+
+  it('the image a sidecar records is read for a shared sidecar\'s item only (a record of several images), on both paths', () => {
+    const data = { sidecar_info: info, face_detection: { success: true, faces: [face(1)] } };
+    const { on, off } = both(data);
+    assert.equal(on.dataset!.namedImage, 'IMG_1.jpg');
+    assert.equal(off.dataset!.namedImage, 'IMG_1.jpg');
+    const bytes = encodeSidecar(data, 'bin');
+    for (const accel of [true, false]) {
+      const one = inspectBytes({ path: '/lib/IMG_1.bin', name: 'IMG_1.bin' }, bytes, { dataset: { format: 'embeddings' }, accel });
+      assert.equal(one.dataset!.namedImage, null, `an image's own sidecar, accel ${accel}: never used, not read`);
+      assert.equal(one.dataset!.rows.length, 1);
+    }
   });
 
   it('each shape the reference reads differently: nested backends, wrappers, other dimensions, no encoding, aliases, failed results', () => {
@@ -791,7 +841,7 @@ describe('embeddings read on a bin file\'s tape (the accelerated path) give the 
   }
   function bothOf(bytes: Buffer, dim: number, name = 'IMG_1.bin'): { tape: boolean; on: FileInspection; off: FileInspection } {
     const opts = { dataset: { format: 'embeddings' as const, dim } };
-    const item = { path: `/lib/${name}`, name };
+    const item = { path: `/lib/${name}`, name, namesImage: true as const };
     const on = inspectBytes(item, bytes, { ...opts, accel: true });
     const off = inspectBytes(item, bytes, { ...opts, accel: false });
     on.elapsedMs = off.elapsedMs = 0;

@@ -290,6 +290,7 @@ describe('inspect results as compact batches', () => {
         name: fc.option(fc.constantFrom('other.json', '', 'a.json'), { nil: undefined }),
         size: fc.option(fc.nat(1 << 30), { nil: undefined }),
         link: fc.option(fc.nat(shared.length - 1), { nil: undefined }),
+        namesImage: fc.option(fc.constant(true as const), { nil: undefined }),
       },
       { requiredKeys: ['path'] },
     );
@@ -299,6 +300,7 @@ describe('inspect results as compact batches', () => {
           const it: InspectItem = { path: r.path, name: r.name ?? r.path.slice(r.path.lastIndexOf('/') + 1) };
           if (r.size !== undefined) it.size = r.size;
           if (r.link !== undefined) it.resolveLink = shared[r.link];
+          if (r.namesImage !== undefined) it.namesImage = true;
           return it;
         });
         const wire = structuredClone(packInspectItems(items));

@@ -213,7 +213,7 @@ function boxText(i: number): string {
  * has ruled out a report's name), exactly as extractDataset gives them for its decoded data; null
  * when this walk is unsure and the reference must decide.
  */
-export function embeddingsOnTape(scanned: Scanned, req: DatasetRequest): DatasetRows | null {
+export function embeddingsOnTape(scanned: Scanned, req: DatasetRequest, namesImage: boolean): DatasetRows | null {
   // A duplicate key makes the file corrupt to the reference: the scan must have checked them all.
   if (!LITTLE_ENDIAN_HOST || req.format !== 'embeddings' || !scanCheckedKeys()) return null;
   const ids = primedIds();
@@ -224,7 +224,7 @@ export function embeddingsOnTape(scanned: Scanned, req: DatasetRequest): Dataset
   spots = floatBlockSpots();
   spotAt = 0;
   try {
-    return walk(ids, req);
+    return walk(ids, req, namesImage);
   } catch (e) {
     if (e === UNSURE) return null;
     throw e;
@@ -236,7 +236,7 @@ export function embeddingsOnTape(scanned: Scanned, req: DatasetRequest): Dataset
   }
 }
 
-function walk(ids: KeyIds, req: DatasetRequest): DatasetRows {
+function walk(ids: KeyIds, req: DatasetRequest, namesImage: boolean): DatasetRows {
   const dim = req.dim ?? DEFAULT_EMBEDDING_DIM;
   if (kindAt(0) !== TAPE.OBJ_START) throw UNSURE;
   const end = tape[0] >>> 8;
@@ -262,7 +262,7 @@ function walk(ids: KeyIds, req: DatasetRequest): DatasetRows {
     i = skip(v);
   }
   if (!known) throw UNSURE;
-  const out: DatasetRows = { namedImage: imageNamed(info), width: null, height: null, detected: false, boxes: [], rows: [], vectors: null, noEncoding: 0, otherDims: {}, problems: [] };
+  const out: DatasetRows = { namedImage: namesImage ? imageNamed(info) : null, width: null, height: null, detected: false, boxes: [], rows: [], vectors: null, noEncoding: 0, otherDims: {}, problems: [] };
   const found: number[] = [];
   // Several keys naming one operation (`Face_detector` beside `face_detection`): one decides, the
   // key spelled as the name, else the first (operations.ts forEachDecidingOperation).

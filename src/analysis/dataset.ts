@@ -249,10 +249,10 @@ function notAList(node: JsonObject, list: 'objects' | 'faces', at: string, probl
   return true;
 }
 
-/** The dataset rows of one sidecar's data. */
-export function extractDataset(data: JsonObject, req: DatasetRequest): DatasetRows {
+/** The dataset rows of one sidecar's data; `namesImage`: read the image it records (InspectItem.namesImage). */
+export function extractDataset(data: JsonObject, req: DatasetRequest, namesImage: boolean): DatasetRows {
   const out: DatasetRows = {
-    namedImage: recordedImageName(data),
+    namedImage: namesImage ? recordedImageName(data) : null,
     width: null,
     height: null,
     detected: false,

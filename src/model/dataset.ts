@@ -25,7 +25,7 @@ export interface DatasetBox {
 }
 
 export interface DatasetRows {
-  /** File name (NFC) of the image the sidecar says it was saved for, or null. */
+  /** File name (NFC) of the image the sidecar says it was saved for, or null; read only when its record holds several images (InspectItem.namesImage), else null. */
   namedImage: string | null;
   /** coco / yolo: the image size the results agree on (null: none given). */
   width: number | null;

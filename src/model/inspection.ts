@@ -94,6 +94,12 @@ export interface InspectItem {
    * says where it leads. A scan sends these for todo (ScanOptions.inRootLinkRecords).
    */
   resolveLink?: LinkAt;
+  /**
+   * Its record holds several images (a RAW+JPEG pair sharing this sidecar): export reads which one
+   * the sidecar records (DatasetRows.namedImage). Unset: a record of one image, where the name is
+   * never used, and not read (a tape walk of every file's sidecar_info for nothing).
+   */
+  namesImage?: true;
 }
 
 /** Where a link item sits: its scan (`scan`: one resolver per scan), the root's real path, its folder. */

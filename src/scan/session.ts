@@ -651,7 +651,12 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
     let sent = 0;
     for (let i = 0; i < candidates.length; i++) if (!flags || (flags[i] & 1) === 0) sent++;
     const items: InspectItem[] = new Array(sent);
-    for (let i = 0, k = 0; i < candidates.length; i++) if (!flags || (flags[i] & 1) === 0) items[k++] = { path: candidates[i].path, name: candidates[i].name };
+    for (let i = 0, k = 0; i < candidates.length; i++) {
+      if (flags && (flags[i] & 1) !== 0) continue;
+      const item: InspectItem = { path: candidates[i].path, name: candidates[i].name };
+      if (images.length > 1) item.namesImage = true;
+      items[k++] = item;
+    }
     const rec: PendingRecord = { seq, dir: dir.rel, images, candidates, flags, items, localSidecars: group.sidecars.length, extraFiles: 0, findings };
     if (linkDeps !== undefined) rec.linkDeps = linkDeps;
     if (shared) rec.forced = 'ambiguous';

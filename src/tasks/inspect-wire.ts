@@ -859,7 +859,7 @@ export function unpackResult(raw: Uint8Array): FileInspection | null {
  * string, ~7 µs.
  */
 export interface InspectItemsWire {
-  readonly kind: 'inspect-items/2';
+  readonly kind: 'inspect-items/3';
   paths: string;
   /** Per item: where its path ends in `paths`. */
   ends: Uint32Array;
@@ -870,6 +870,8 @@ export interface InspectItemsWire {
   /** Per item the index of its LinkAt in `linkAts` (-1: not a link), or null when no item is a link. */
   links: number[] | null;
   linkAts: LinkAt[];
+  /** The items whose record holds several images (InspectItem.namesImage), by index. */
+  namesImage: number[];
 }
 
 const lastPart = (p: string) => p.slice(p.lastIndexOf('/') + 1);
@@ -883,12 +885,14 @@ export function packInspectItems(items: readonly InspectItem[]): InspectItemsWir
   let sizes: number[] | null = null;
   let links: number[] | null = null;
   const linkAts: LinkAt[] = [];
+  const namesImage: number[] = [];
   for (let i = 0; i < items.length; i++) {
     const it = items[i];
     paths += it.path;
     ends[i] = paths.length;
     if (!isLastPart(it.path, it.name)) names.push([i, it.name]);
     if (it.size !== undefined) (sizes ??= new Array<number>(items.length).fill(-1))[i] = it.size;
+    if (it.namesImage === true) namesImage.push(i);
     const at = it.resolveLink;
     if (at !== undefined) {
       links ??= new Array<number>(items.length).fill(-1);
@@ -897,7 +901,7 @@ export function packInspectItems(items: readonly InspectItem[]): InspectItemsWir
       links[i] = k;
     }
   }
-  return { kind: 'inspect-items/2', paths, ends, names, sizes, links, linkAts };
+  return { kind: 'inspect-items/3', paths, ends, names, sizes, links, linkAts, namesImage };
 }
 
 export function unpackInspectItems(wire: InspectItemsWire): InspectItem[] {
@@ -914,5 +918,6 @@ export function unpackInspectItems(wire: InspectItemsWire): InspectItem[] {
   }
   if (from !== paths.length) throw new Error(`packed items: ${paths.length - from} characters past the last path`);
   for (const [i, name] of wire.names) items[i].name = name;
+  for (const i of wire.namesImage) items[i].namesImage = true;
   return items;
 }

@@ -273,7 +273,7 @@ export function inspectBytes(item: InspectItem, bytes: Buffer, opts: InspectOpti
   const embeddingsOnly = isEmbeddingsOnly(opts);
   if (embeddingsOnly && opts.accel !== false && accelAvailable() && !hasReportName(item.name)) {
     const scanned = accelScan(bytes, opts) ?? binScan(bytes, opts);
-    const rows = scanned !== null && scanned !== 'deferred' ? embeddingsOnTape(scanned, opts.dataset!) : null;
+    const rows = scanned !== null && scanned !== 'deferred' ? embeddingsOnTape(scanned, opts.dataset!, item.namesImage === true) : null;
     if (rows !== null) {
       const { format, notes } = scanned as Exclude<typeof scanned, null | 'deferred'>;
       out.format = format;
@@ -315,7 +315,7 @@ export function inspectBytes(item: InspectItem, bytes: Buffer, opts: InspectOpti
     const data = decoded.data;
     if (opts.keepData) out.data = data;
     // export's datasets: the rows made here, where the data is (no object graph crosses a thread).
-    if (opts.dataset !== undefined && out.shape === 'sidecar') out.dataset = extractDataset(data, opts.dataset);
+    if (opts.dataset !== undefined && out.shape === 'sidecar') out.dataset = extractDataset(data, opts.dataset, item.namesImage === true);
     // Typed JSON when some number needs its type spelled out (25.0, big ints, -0.0): the notes that carry
     // those types (formats/numbers.ts) do not cross to the main thread.
     if (opts.dataJson) {
