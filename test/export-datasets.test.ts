@@ -776,6 +776,7 @@ describe('embeddings read on a bin file\'s tape (the accelerated path) give the 
       const one = inspectBytes({ path: '/lib/IMG_1.bin', name: 'IMG_1.bin' }, bytes, { dataset: { format: 'embeddings' }, accel });
       assert.equal(one.dataset!.namedImage, null, `an image's own sidecar, accel ${accel}: never used, not read`);
       assert.equal(one.dataset!.rows.length, 1);
+      assert.equal(one.accel === 'wasm', accel, `decided on the tape: ${accel}`);
     }
   });
 
