@@ -648,14 +648,14 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
       candidates.push(candidateOf(c, relPrefix + c.name, 'local'));
       flags?.push(0);
     }
-    let sent = 0;
-    for (let i = 0; i < candidates.length; i++) if (!flags || (flags[i] & 1) === 0) sent++;
-    const items: InspectItem[] = new Array(sent);
-    for (let i = 0, k = 0; i < candidates.length; i++) {
+    // What the engine inspects: the candidates not 'unchecked' (flags bit 1), in order.
+    const namesImage = images.length > 1;
+    const items: InspectItem[] = [];
+    for (let i = 0; i < candidates.length; i++) {
       if (flags && (flags[i] & 1) !== 0) continue;
       const item: InspectItem = { path: candidates[i].path, name: candidates[i].name };
-      if (images.length > 1) item.namesImage = true;
-      items[k++] = item;
+      if (namesImage) item.namesImage = true;
+      items.push(item);
     }
     const rec: PendingRecord = { seq, dir: dir.rel, images, candidates, flags, items, localSidecars: group.sidecars.length, extraFiles: 0, findings };
     if (linkDeps !== undefined) rec.linkDeps = linkDeps;
