@@ -42,7 +42,7 @@ import { saveSidecar } from '../src/ops/save.js';
 import { THREADS_BREAK_EVEN_FILES } from '../src/tuning.js';
 import { find } from '../src/ops/find.js';
 import { scan } from '../src/ops/scan.js';
-import { entryIdentity, entryKey, entryPayload, IndexReader, IndexWriter, keyHash, TABLE_DIRS, TABLE_FILES, type IndexHeader } from '../src/incremental/store.js';
+import { entryIdentity, entryKey, entryPayload, IndexReader, IndexWriter, keyHash, TABLE_DIRS, TABLE_LINKS, type IndexHeader } from '../src/incremental/store.js';
 import { decodeFolder } from '../src/incremental/folder-records.js';
 import { FULL_CAMPAIGNS } from './helpers/campaign.js';
 
@@ -589,12 +589,12 @@ test('index writer: tables built at the end from a list (a first run\'s spool) a
     const path = join(dir, `index-${mode}`);
     const tables = mode === 'list' ? 'list' : 'table';
     const w = IndexWriter.create(path, { tables, expect: mode === 'sized' ? [40_000, 5, 0, 0] : undefined });
-    keys.forEach((k, i) => w.add(TABLE_FILES, k, id, [Buffer.from(`first ${i}`)]));
+    keys.forEach((k, i) => w.add(TABLE_LINKS, k, id, [Buffer.from(`first ${i}`)]));
     // Written again later: this one is the live entry.
-    for (const k of [keys[5], pair![0], pair![1]]) w.add(TABLE_FILES, k, id, [Buffer.from(`again ${k}`)]);
+    for (const k of [keys[5], pair![0], pair![1]]) w.add(TABLE_LINKS, k, id, [Buffer.from(`again ${k}`)]);
     w.add(TABLE_DIRS, '/x', id, [Buffer.from('dir')]);
     w.finish({ format: 'image-sidecar-index', root: '/', keys: [], written: '' });
-    assert.equal(w.count(TABLE_FILES), keys.length, `${mode}: distinct keys counted`);
+    assert.equal(w.count(TABLE_LINKS), keys.length, `${mode}: distinct keys counted`);
     return path;
   };
   const paths = [write('table'), write('list'), write('sized')];
@@ -602,17 +602,17 @@ test('index writer: tables built at the end from a list (a first run\'s spool) a
   for (const path of paths) {
     const r = IndexReader.open(path)!;
     try {
-      assert.equal(r.count(TABLE_FILES), keys.length);
+      assert.equal(r.count(TABLE_LINKS), keys.length);
       assert.equal(r.count(TABLE_DIRS), 1);
       keys.forEach((k, i) => {
-        const v = r.find(TABLE_FILES, k);
+        const v = r.find(TABLE_LINKS, k);
         assert.ok(v, `${path}: ${k} found`);
         const again = k === keys[5] || k === pair![0] || k === pair![1];
         assert.equal(entryPayload(v).toString(), again ? `again ${k}` : `first ${i}`, `${path}: ${k}`);
       });
-      assert.equal(r.find(TABLE_FILES, 'f/absent.json'), null);
+      assert.equal(r.find(TABLE_LINKS, 'f/absent.json'), null);
       assert.equal(entryPayload(r.find(TABLE_DIRS, '/x')!).toString(), 'dir');
-      assert.equal([...r.entries()].filter((v) => v.table === TABLE_FILES).length, keys.length, 'replaced entries are not live');
+      assert.equal([...r.entries()].filter((v) => v.table === TABLE_LINKS).length, keys.length, 'replaced entries are not live');
     } finally {
       r.close();
     }
@@ -628,22 +628,22 @@ test('index writer: a list longer than one chunk (65,536 entries) makes the tabl
   const write = (tables: 'list' | 'table') => {
     const path = join(dir, `index-${tables}`);
     const w = IndexWriter.create(path, { tables });
-    keys.forEach((k, i) => w.add(TABLE_FILES, k, id, [Buffer.from(`first ${i}`)]));
-    for (const k of again) w.add(TABLE_FILES, k, id, [Buffer.from(`again ${k}`)]);
+    keys.forEach((k, i) => w.add(TABLE_LINKS, k, id, [Buffer.from(`first ${i}`)]));
+    for (const k of again) w.add(TABLE_LINKS, k, id, [Buffer.from(`again ${k}`)]);
     w.finish({ format: 'image-sidecar-index', root: '/', keys: [], written: '' });
-    assert.equal(w.count(TABLE_FILES), n, `${tables}: distinct keys counted`);
+    assert.equal(w.count(TABLE_LINKS), n, `${tables}: distinct keys counted`);
     return path;
   };
   for (const path of [write('list'), write('table')]) {
     const r = IndexReader.open(path)!;
     try {
-      assert.equal(r.count(TABLE_FILES), n);
+      assert.equal(r.count(TABLE_LINKS), n);
       for (let i = 0; i < n; i += i < 65_500 ? 97 : 1) {
-        const v = r.find(TABLE_FILES, keys[i]);
+        const v = r.find(TABLE_LINKS, keys[i]);
         assert.ok(v, `${path}: ${keys[i]} found`);
         assert.equal(entryPayload(v).toString(), again.includes(keys[i]) ? `again ${keys[i]}` : `first ${i}`);
       }
-      for (const k of again) assert.equal(entryPayload(r.find(TABLE_FILES, k)!).toString(), `again ${k}`);
+      for (const k of again) assert.equal(entryPayload(r.find(TABLE_LINKS, k)!).toString(), `again ${k}`);
     } finally {
       r.close();
     }

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { formatStats, stats, validate, type IndexOptions, type IndexRunStats, type ValidationResult } from '../src/index.js';
 import { IdentityScratch, identityBytes, resetFastStatForTests, STAT_FILE, STAT_NONE } from '../src/fs/identity.js';
 import { statIdentityAny } from './helpers/stat-identity.js';
-import { entryIdentity, entryKey, entryPayload, IndexFormatError, IndexReader, IndexWriter, TABLE_FILES, WindowReader } from '../src/incremental/store.js';
+import { entryIdentity, entryKey, entryPayload, IndexFormatError, IndexReader, IndexWriter, TABLE_DIRS, WindowReader } from '../src/incremental/store.js';
 import { CLI_PATH } from './helpers/cli.js';
 import { FAKE_JPEG, makeTree, sidecarData, testDir, wordFile } from './helpers/tree.js';
 import { generator } from './helpers/accel-parity.js';
@@ -354,11 +354,11 @@ test('index file: entries of every size (a few bytes to past 1 MiB) found in sca
     id.writeUInt32LE(i, 0);
     return id;
   };
-  for (let i = 0; i < sizes.length; i++) w.add(TABLE_FILES, `k/${i}`, idOf(i), [payloadOf(i)]);
+  for (let i = 0; i < sizes.length; i++) w.add(TABLE_DIRS, `k/${i}`, idOf(i), [payloadOf(i)]);
   w.finish({ format: 'image-sidecar-index', root: dir, keys: [], written: new Date(0).toISOString() });
   renameSync(w.path, path);
   const check = (r: IndexReader, i: number) => {
-    const v = r.find(TABLE_FILES, `k/${i}`);
+    const v = r.find(TABLE_DIRS, `k/${i}`);
     assert.ok(v, `k/${i} found`);
     assert.ok(entryIdentity(v).equals(idOf(i)), `k/${i}: its identity`);
     assert.ok(entryPayload(v).equals(payloadOf(i)), `k/${i}: its payload`);
@@ -386,14 +386,14 @@ test('index file: entries of every size (a few bytes to past 1 MiB) found in sca
   // A byte flipped in a big entry's payload, far past its first window: its CRC fails.
   const big = sizes.findIndex((s) => s > 1 << 20);
   const r2 = IndexReader.open(path)!;
-  const off = r2.find(TABLE_FILES, `k/${big}`)!.off;
+  const off = r2.find(TABLE_DIRS, `k/${big}`)!.off;
   r2.close();
   const flipped = Buffer.from(good);
   flipped[off + 11 + `k/${big}`.length + 40 + sizes[big] - 3] ^= 0x40;
   writeFileSync(path, flipped);
   const r3 = IndexReader.open(path)!;
   try {
-    assert.throws(() => r3.find(TABLE_FILES, `k/${big}`), IndexFormatError);
+    assert.throws(() => r3.find(TABLE_DIRS, `k/${big}`), IndexFormatError);
     check(r3, big + 1);
   } finally {
     r3.close();

@@ -17,7 +17,7 @@ import { InlineRuntime } from '../src/engine/inline.js';
 import type { Runtime } from '../src/engine/runtime.js';
 import { packInspections, unpackInspections } from '../src/tasks/inspect-wire.js';
 import { inspectFiles } from '../src/tasks/inspect.js';
-import { IndexReader, IndexWriter, entryIdentity, entryKey, entryPayload, entryResults, filePayload, madeIdentity, madeResult, TABLE_DIRS, TABLE_FILES, TABLE_LINKS, TABLE_RECORDS } from '../src/incremental/store.js';
+import { IndexReader, IndexWriter, entryIdentity, entryKey, entryPayload, entryResult, filePayload, fileSlotKey, madeIdentity, madeResult, TABLE_DIRS, TABLE_FILES, TABLE_LINKS, TABLE_RECORDS } from '../src/incremental/store.js';
 import { decodeResult, fileEntryBound, writeFileEntry } from '../src/tasks/entry-format.js';
 import { fileEntry, PATH_MARK, storedResult } from '../src/tasks/index-entry.js';
 import { PACKED_RESULT_TAG } from '../src/tasks/inspect-wire.js';
@@ -94,9 +94,10 @@ test('a sidecar rewritten between the lookup and the read: its entry names the b
   // And the entry holds the rules' result of the new bytes only (the old summary was not carried over).
   const reader = IndexReader.open(index.path!)!;
   try {
-    const v = reader.find(TABLE_FILES, 'photos/d1/IMG_2.json')!;
-    const kept = [...entryResults(v).values()].map((raw) => storedResult(raw)!);
-    assert.ok(kept.every((r) => r.summary === undefined || r.summary.faces === 7), 'no summary of the old bytes in the new entry');
+    // Each option set's result of the file is an entry of its own: none holds the old bytes' summary.
+    const kept = [...reader.entries()].filter((v) => v.table === TABLE_FILES && entryKey(v) === 'photos/d1/IMG_2.json').map((v) => storedResult(entryResult(v)[1])!);
+    assert.ok(kept.length >= 2, 'the rules\' entry and the summary\'s');
+    assert.ok(kept.every((r) => r.summary === undefined || r.summary.faces === 7), 'no summary of the old bytes in any entry');
   } finally {
     reader.close();
   }
@@ -268,31 +269,40 @@ test('wire: index entries cross packed, byte for byte, and a batch without them 
   assert.ok(inspectFiles(items, { ...opts, indexEntries: { racyCutoffMs: 0, root, keyNo: 0 } }).every((r) => r.indexEntry === undefined));
 });
 
-test('store: addFile writes the very bytes add(files, filePayload) writes (keys in any script, merged results, a result past the window)', (t) => {
+test('store: addFile writes the very bytes add(files, filePayload) writes (keys in any script, a result past the window); each option set\'s entry of a file stands on its own', (t) => {
   const dir = testDir(t, 'isc-first-store-');
   const big = Buffer.alloc((1 << 20) + 10, 7);
-  const entries: [string, Buffer, [number, Buffer][]][] = [
-    ['photos/d1/IMG_1.json', Buffer.alloc(40, 1), [[0, Buffer.from('abc')]]],
-    ['Bücher/ü – 写真.json', Buffer.alloc(40, 2), [[1, Buffer.from('one')], [0, Buffer.from('zero')], [3, Buffer.alloc(0)]]],
-    ['lone \ud800 surrogate.json', Buffer.alloc(40, 3), [[0, Buffer.from([1, 2, 3])]]],
-    ['big.json', Buffer.alloc(40, 4), [[0, big]]],
-    ['photos/d1/IMG_1.json', Buffer.alloc(40, 5), [[2, Buffer.from('again')]]], // the same key again: the later one is live
-    ['x'.repeat(20_000), Buffer.alloc(40, 6), [[0, Buffer.from('long key')]]],
+  const entries: [string, Buffer, number, Buffer][] = [
+    ['photos/d1/IMG_1.json', Buffer.alloc(40, 1), 0, Buffer.from('abc')],
+    ['Bücher/ü – 写真.json', Buffer.alloc(40, 2), 1, Buffer.from('one')],
+    ['Bücher/ü – 写真.json', Buffer.alloc(40, 2), 0, Buffer.from('zero')],
+    ['Bücher/ü – 写真.json', Buffer.alloc(40, 2), 3, Buffer.alloc(0)],
+    ['lone \ud800 surrogate.json', Buffer.alloc(40, 3), 0, Buffer.from([1, 2, 3])],
+    ['big.json', Buffer.alloc(40, 4), 0, big],
+    ['photos/d1/IMG_1.json', Buffer.alloc(40, 5), 2, Buffer.from('two')], // another option set's: beside the first
+    ['photos/d1/IMG_1.json', Buffer.alloc(40, 5), 0, Buffer.from('again')], // the same option set again: the later one is live
+    ['x'.repeat(20_000), Buffer.alloc(40, 6), 0, Buffer.from('long key')],
   ];
   const header = { format: 'image-sidecar-index' as const, root: '/r', keys: [], written: 'now' };
   const a = IndexWriter.create(join(dir, 'a'));
   const b = IndexWriter.create(join(dir, 'b'));
-  for (const [key, id, results] of entries) {
-    a.add(TABLE_FILES, key, id, filePayload(results));
-    b.addFile(key, id, results);
+  for (const [key, id, no, raw] of entries) {
+    a.add(TABLE_FILES, key, id, filePayload(no, raw));
+    b.addFile(key, id, no, raw);
   }
   a.finish(header);
   b.finish(header);
   assert.deepEqual(readFileSync(join(dir, 'b')), readFileSync(join(dir, 'a')));
   const reader = IndexReader.open(join(dir, 'b'))!;
   try {
-    assert.equal(reader.count(TABLE_FILES), 5);
-    assert.equal(entryResults(reader.find(TABLE_FILES, 'photos/d1/IMG_1.json')!).get(2)!.toString(), 'again');
+    assert.equal(reader.count(TABLE_FILES), 8);
+    assert.deepEqual([0, 1, 2, 3, 4, 5, 6, 7].map((no) => reader.fileCount(no)), [0, 0, 0, 0, 0, 0, 0, 0], 'no option set in the header: none counted');
+    const result = (key: string, no: number) => entryResult(reader.find(TABLE_FILES, fileSlotKey(key, no))!);
+    assert.deepEqual(result('photos/d1/IMG_1.json', 0).map(String), ['0', 'again']);
+    assert.deepEqual(result('photos/d1/IMG_1.json', 2).map(String), ['2', 'two']);
+    assert.equal(reader.find(TABLE_FILES, fileSlotKey('photos/d1/IMG_1.json', 1)), null);
+    assert.equal(reader.find(TABLE_FILES, 'photos/d1/IMG_1.json'), null, 'a file entry stands under its path and option set');
+    assert.deepEqual(['one', 'zero', ''], [1, 0, 3].map((no) => result('Bücher/ü – 写真.json', no)[1].toString()));
   } finally {
     reader.close();
   }
@@ -330,7 +340,7 @@ test('store: an entry made in the reading thread (writeFileEntry) is the very by
   for (const [key, id, no, result] of files) {
     const bytes = typeof result === 'string' ? Buffer.from(result, 'utf8') : Buffer.from(result);
     // A made entry is indexed under the key its bytes hold: a lone surrogate is U+FFFD there.
-    a.addFile(Buffer.from(key, 'utf8').toString('utf8'), id, [[no, bytes]]);
+    a.addFile(Buffer.from(key, 'utf8').toString('utf8'), id, no, bytes);
     const made = written(key, id, no, result)!;
     assert.deepEqual(madeIdentity(made, TABLE_FILES), id);
     assert.deepEqual(madeResult(made), bytes, 'the result as stored');
@@ -355,7 +365,7 @@ test('store: an entry made in the reading thread (writeFileEntry) is the very by
   const reader = IndexReader.open(join(dir, 'b'))!;
   try {
     assert.equal(reader.count(TABLE_FILES), 5);
-    const result = (key: string, no: number) => decodeResult<Record<string, unknown>>(entryResults(reader.find(TABLE_FILES, key)!).get(no)!)!;
+    const result = (key: string, no: number) => decodeResult<Record<string, unknown>>(entryResult(reader.find(TABLE_FILES, fileSlotKey(key, no))!)[1])!;
     assert.deepEqual(result('photos/d1/IMG_1.json', 0), { again: true });
     const back = result('Bücher/ü – 写真.json', 3);
     assert.ok(Object.hasOwn(back, '__proto__') && Object.is(back.b, -0) && back.n === 12345678901234567890n && 'u' in back, 'a v8 result as it was');
@@ -395,11 +405,12 @@ test('store: addMade appends many made entries as appending each alone does (bac
     const reader = IndexReader.open(join(dir, tables))!;
     try {
       assert.equal(reader.count(TABLE_FILES), 302);
-      const result = (key: string) => decodeResult<Record<string, unknown>>([...entryResults(reader.find(TABLE_FILES, key)!).values()][0])!;
-      assert.deepEqual(result('photos/d1/IMG_1.json'), { again: 1 }, 'the later entry of a key is live');
-      assert.deepEqual(result('photos/d5/IMG_299.json'), { k: 299 });
-      assert.deepEqual(result('写真/ü.json'), { again: 0 });
-      assert.equal((result('big.json').big as string).length, (1 << 20) + 10);
+      // Each made with the key number k % 3 of its place in its batch.
+      const result = (key: string, no: number) => decodeResult<Record<string, unknown>>(entryResult(reader.find(TABLE_FILES, fileSlotKey(key, no))!)[1])!;
+      assert.deepEqual(result('photos/d1/IMG_1.json', 1), { again: 1 }, 'the later entry of a key is live');
+      assert.deepEqual(result('photos/d5/IMG_299.json', 2), { k: 299 });
+      assert.deepEqual(result('写真/ü.json', 0), { again: 0 });
+      assert.equal((result('big.json', 2).big as string).length, (1 << 20) + 10);
     } finally {
       reader.close();
     }
@@ -497,10 +508,10 @@ test('entry: a worker-made file entry is keyed as the scan looks it up, holds th
     w.finish({ format: 'image-sidecar-index', root, keys: [], written: 'now' });
     const r = IndexReader.open(join(dir, `w${i}`))!;
     try {
-      const v = r.find(TABLE_FILES, key)!;
+      const v = r.find(TABLE_FILES, fileSlotKey(key, 5))!;
       assert.ok(v, 'found under the key the scan looks up');
       assert.deepEqual(entryIdentity(v), identityBytes(statIdentity(items[i].path)!), 'the identity of the file read');
-      const stored = storedResult(entryResults(v).get(5)!)!;
+      const stored = storedResult(entryResult(v)[1])!;
       assert.equal(stored.path, '');
       const { indexEntry: _e, ...fresh } = results[i];
       // As a worker thread delivers the result (inspect-wire.ts): the stored form is the wire's row and escape.
@@ -594,7 +605,7 @@ test('IndexWriter.addMadeBlock writes the file addMade writes of the same entrie
   assert.deepEqual(readFileSync(join(dir, 'block')), readFileSync(join(dir, 'one')));
   const reader = IndexReader.open(join(dir, 'block'))!;
   try {
-    for (let i = 1; i <= 3; i++) assert.ok(reader.find(TABLE_FILES, `photos/d1/IMG_${i}.json`), `IMG_${i} found`);
+    for (let i = 1; i <= 3; i++) assert.ok(reader.find(TABLE_FILES, fileSlotKey(`photos/d1/IMG_${i}.json`, 0)), `IMG_${i} found`);
   } finally {
     reader.close();
   }

@@ -18,7 +18,7 @@ export async function run(ctx: CommandContext): Promise<number> {
     if (!s.exists) return [`No index at ${s.path} (the next validate/stats run builds it)`];
     const lines = [
       `Index ${s.path} (${s.where})${s.valid ? '' : ` — unusable: ${s.problem}; the next run rebuilds it`}`,
-      `  entries: ${s.entries}, size: ${s.bytes} bytes${s.bytes_per_entry !== null ? ` (${s.bytes_per_entry} per sidecar)` : ''}, option sets: ${s.option_sets}`,
+      `  entries: ${s.entries}, size: ${s.bytes} bytes${s.bytes_per_entry !== null ? ` (${s.bytes_per_entry} per entry)` : ''}, option sets: ${s.option_sets}`,
     ];
     if (s.last_run) lines.push(`  last run: ${s.last_run.at}: ${s.last_run.hits} hits, ${s.last_run.misses} misses, ${s.last_run.recorded} recorded${s.last_run.records_served ? `, ${s.last_run.records_served} records served whole from folder records` : ''}`);
     lines.push(`  hits over all runs: ${s.total_hits}`);

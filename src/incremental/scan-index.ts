@@ -30,21 +30,20 @@ import {
   entryIdentity,
   entryKey,
   entryPayload,
+  entryKeyNo,
   entryResult,
-  entryResults,
-  filePayload,
   deltaPath,
+  fileSlotKey,
   IndexFormatError,
   IndexReader,
   IndexWriter,
   madeIdentity,
-  madeResult,
   MAX_KEYS,
-  resultsKeptAsTheyAre,
   TABLE_DIRS,
   TABLE_FILES,
   TABLE_LINKS,
   TABLE_RECORDS,
+  tableKeyOf,
   type EntryView,
   type IndexHeader,
   type KeyUse,
@@ -203,8 +202,11 @@ export class ScanIndex implements EntrySink {
   foldersServed = 0;
   recordsServed = 0;
   /**
-   * Nothing was stored when the run began (a first run, or a rebuild): nothing to look up before
-   * the engine, which then also resolves the links and makes their entries (scan.ts).
+   * No result of this run's option set was stored when the run began (a first run, a rebuild, or a
+   * command's first run on an index other commands filled): nothing to look up before the engine,
+   * whose threads make every file's entry as a first run's (a block per batch, recordFirst). Each
+   * option set's results are entries of their own (store.ts fileSlotKey): such a run adds its
+   * entries beside the others', never into them.
    */
   readonly holdsNothing: boolean;
   /** Root as given, resolved: folder records hold paths under it. */
@@ -228,9 +230,9 @@ export class ScanIndex implements EntrySink {
     this.racyCutoffNs = racyCutoffNs(this.racyCutoffMs);
     this.loadedStamp = indexStamp(this.location.path);
     this.reader = this.load();
-    this.holdsNothing = this.reader === null;
     const keys = this.reader?.header.keys ?? [];
     this.loadedKeyNo = keys.findIndex((k) => k.key === this.key);
+    this.holdsNothing = this.reader === null || this.loadedKeyNo < 0;
     this.runKeys = this.loadedKeyNo >= 0 ? keys : [...keys, { key: this.key, used: 0 }];
     this.keyNo = this.loadedKeyNo >= 0 ? this.loadedKeyNo : keys.length;
     this.dirs = new DirSnapshots(this.reader, resolve(root), this.location.rootReal, this.racyCutoffNs, this);
@@ -317,10 +319,12 @@ export class ScanIndex implements EntrySink {
     try {
       if (!this.spool) {
         makeFoldersSync(dirname(this.location.path));
-        // A spool becomes the index only when nothing was stored before (a first run): its tables
-        // are then built at the end from a list (12 B per entry); otherwise it is read back by
-        // offset while the index is rewritten, and keeps none.
-        this.spool = IndexWriter.create(join(dirname(this.location.path), tempNameFor(`${basename(this.location.path)}.spool`)), { tables: this.reader === null ? 'list' : 'none' });
+        // A run that looks nothing up (holdsNothing) keeps its spool's entries in order, as a list
+        // (12 B per entry): with nothing stored before (a first run) the spool becomes the index and
+        // its tables are built from the list at the end; over other option sets' entries it is read
+        // through once (`entries`). A run that looks files up reads its spool back by offset while
+        // the index is rewritten, and keeps no tables.
+        this.spool = IndexWriter.create(join(dirname(this.location.path), tempNameFor(`${basename(this.location.path)}.spool`)), { tables: this.holdsNothing ? 'list' : 'none' });
       }
       const off = this.spool.size;
       const n = write(this.spool);
@@ -339,11 +343,11 @@ export class ScanIndex implements EntrySink {
     }
   }
 
-  /** Guarded read of the loaded file: null (and the file distrusted) when an entry is corrupt. */
+  /** Guarded read of the loaded file: our option set's entry of `rel`, or null (and the file distrusted) when an entry is corrupt. */
   private find(rel: string): EntryView | null {
-    if (!this.reader) return null;
+    if (!this.reader || this.loadedKeyNo < 0) return null;
     try {
-      return this.reader.find(TABLE_FILES, rel);
+      return this.reader.find(TABLE_FILES, fileSlotKey(rel, this.loadedKeyNo));
     } catch (e) {
       this.distrust(e);
       return null;
@@ -365,10 +369,6 @@ export class ScanIndex implements EntrySink {
       this.misses++;
       return { hit: null, pending: { rel, oldOff: 0 } };
     }
-    if (this.loadedKeyNo < 0) {
-      this.misses++;
-      return { hit: null, pending: { rel, oldOff: v0.off, stored: true } };
-    }
     // The scratch's stat (the binding's numbers where trusted: no BigIntStats per file), copied out:
     // the pending lookup keeps it (a folder record's file identity, `record`'s check).
     if (this.idScratch.stat(path) !== STAT_FILE) {
@@ -380,8 +380,7 @@ export class ScanIndex implements EntrySink {
     const v = v0; // still valid: a stat reads nothing of the index
     if (identityEquals(idBytes, v.buf, v.idAt)) {
       oldOff = v.off;
-      const raw = this.loadedKeyNo >= 0 ? entryResult(v, this.loadedKeyNo) : null;
-      const hit = raw ? storedResult(raw) : null;
+      const hit = storedResult(entryResult(v)[1]);
       if (hit) {
         hit.path = path;
         if (hit.error && hit.error.message.includes(PATH_MARK)) hit.error.message = hit.error.message.split(PATH_MARK).join(path);
@@ -405,35 +404,16 @@ export class ScanIndex implements EntrySink {
     if (block !== null) this.appendBlock(block);
     const entry = takeEntry(result);
     const id = entry === null ? null : madeIdentity(entry, TABLE_FILES);
-    // The stored entry of an unchanged file keeps the other option sets' results: only while the
-    // file read is the one looked up (its identity then equals the stored one).
-    let old: EntryView | null = null;
-    if (p.oldOff > 0 && this.reader && (p.idBytes ? id === null || identityEquals(p.idBytes, id, 0) : id !== null)) {
-      try {
-        old = this.reader.entryAt(p.oldOff);
-        // Not stat'ed at the lookup: the file read must be the one the entry was stored for.
-        if (!p.idBytes && !identityEquals(id!, old.buf, old.idAt)) old = null;
-      } catch (e) {
-        this.distrust(e);
-      }
-    }
     if (entry === null || id === null) {
-      if (old) this.ref(TABLE_FILES, old.off);
+      // Not storable this time (a read error, a racy file): the stored entry of a file that did not
+      // change (the one looked up, stat'ed then) stays.
+      if (p.oldOff > 0 && p.idBytes) this.ref(TABLE_FILES, p.oldOff);
       return false;
     }
     p.idBytes = id;
-    // The entry as the reading thread made it (our result alone, numbered this.keyNo) is copied as
-    // it is; one that keeps other option sets' results of the same bytes is made again here.
-    let write: (spool: IndexWriter) => number = (spool) => spool.addMade(TABLE_FILES, [entry]);
-    if (old) {
-      const results: [number, Uint8Array][] = [[this.keyNo, madeResult(entry)]];
-      for (const [no, r] of entryResults(old)) if (no !== this.keyNo) results.push([no, r]);
-      write = (spool) => {
-        spool.addFile(p.rel, id, results);
-        return 1;
-      };
-    }
-    if (this.spoolWith(TABLE_FILES, write) > 0) {
+    // The entry as the reading thread made it (our result alone, numbered this.keyNo), copied as it
+    // is: the other option sets' results of the file are entries of their own.
+    if (this.spoolWith(TABLE_FILES, (spool) => spool.addMade(TABLE_FILES, [entry])) > 0) {
       this.recordedCount++;
       if (p.stored === true) this.supersededCounts[TABLE_FILES]++; // its old entry (not referenced) is replaced
     }
@@ -514,7 +494,7 @@ export class ScanIndex implements EntrySink {
     if (this.recordBudget === null) {
       let stands = 0;
       try {
-        if (this.reader) stands = this.reader.count(TABLE_FILES) + this.reader.count(TABLE_LINKS);
+        if (this.reader) stands = this.reader.fileCount(this.loadedKeyNo) + this.reader.count(TABLE_LINKS);
       } catch {
         // tables already released: the floor
       }
@@ -700,7 +680,7 @@ export class ScanIndex implements EntrySink {
       await removeStaleTempFiles(dirname(path)).catch(() => undefined);
       if (this.unchanged(prune) && indexStamp(path) === this.loadedStamp) {
         // Every entry a hit, none gone, nothing new: the file on disk already says all this.
-        entries = this.reader!.count(TABLE_FILES);
+        entries = this.reader!.fileCount(this.loadedKeyNo);
         bytes = statSync(path).size + (this.reader!.hasDelta ? statSync(deltaPath(path)).size : 0);
       } else {
         // Renamed into place, not fsynced (store.ts IndexWriter.finish: a cache).
@@ -750,7 +730,8 @@ export class ScanIndex implements EntrySink {
   }
 
   /**
-   * Every stored entry was met (looked up, or stood for by served records): nothing to prune, so a
+   * Every stored entry was met (looked up, or stood for by served records; of the file entries, this
+   * option set's): nothing to prune, so a
    * rewrite copies the loaded file's other entries in one sequential pass instead of finding each
    * one that served records stand for. Folder records of other option sets do not count: they are
    * kept while their folders are walked (a removed folder changes its parent: a rewrite).
@@ -760,7 +741,9 @@ export class ScanIndex implements EntrySink {
     let dirs = this.refCounts[TABLE_DIRS] + sup[TABLE_DIRS];
     for (const d of this.dirsServed) if (!this.dirs.metThisRun(d)) dirs++;
     const met = [this.refCounts[TABLE_FILES] + this.filesServed + sup[TABLE_FILES], dirs, this.refCounts[TABLE_LINKS] + this.linksServed + sup[TABLE_LINKS]];
-    return met.every((n, t) => n >= r.count(t));
+    // Of the file entries, only this option set's: the others' are not this run's to prune.
+    const stored = [this.loadedKeyNo < 0 ? 0 : r.fileCount(this.loadedKeyNo), r.count(TABLE_DIRS), r.count(TABLE_LINKS)];
+    return met.every((n, t) => n >= stored[t]);
   }
 
   /** Folder-record prefixes of the written file: ours, and the others kept (of option sets kept). */
@@ -817,7 +800,7 @@ export class ScanIndex implements EntrySink {
         const bytes = spool.finish({ format: 'image-sidecar-index', root: rootReal, keys, written: new Date(now).toISOString(), lastRun, totalHits: this.hits, recordKeys: this.recordPrefix !== null ? [this.recordPrefix] : [], id: newFileId() });
         renameSync(spool.path, path);
         rmSync(deltaPath(path), { force: true }); // of an earlier file (a new id: ignored already)
-        return { entries: spool.count(TABLE_FILES), bytes, extended: false };
+        return { entries: spool.fileCounts[0] ?? 0, bytes, extended: false };
       } catch (e) {
         spool.abort();
         rmSync(spool.path, { force: true });
@@ -828,6 +811,7 @@ export class ScanIndex implements EntrySink {
     const remapOf = (ks: readonly KeyUse[]) => ks.map((k) => (k.build === build || k.key === this.key ? (finalNo.get(k.key) ?? -1) : -1));
     const runRemap = remapOf(this.runKeys);
     const diskRemap = remapOf(diskKeys);
+    const ourNo = finalNo.get(this.key)!;
     // The loaded file is read by offset from here on (this run's references), except where a step
     // below finds entries in it by key: its tables go before the new file's are built (at 10^6
     // sidecars each set is ~50 MB).
@@ -850,7 +834,12 @@ export class ScanIndex implements EntrySink {
     // Rather than copy the loaded file, its delta takes this run's new entries (and the old delta's
     // that they do not replace), while it stays small beside the base.
     const asDelta = extending && loaded.baseId !== undefined && loaded.deltaBytes + (this.spool?.size ?? 0) <= loaded.entriesBytes * MAX_DELTA_SHARE;
-    if (loaded && !extending && !loadedFinds && !(diskIsLoaded && diskWalked)) loaded.releaseTables(recordsFound ? [TABLE_RECORDS] : []);
+    // The file on disk, as this run found it at the end (the loaded one when nobody wrote meanwhile),
+    // and whether a whole walk keeps other option sets' file entries from it (read through: its tables stay).
+    const source = disk ?? this.reader;
+    const sourceRemap = disk ? diskRemap : runRemap;
+    const othersKept = prune && source !== null && source.header.keys.some((k, no) => k.key !== this.key && (sourceRemap[no] ?? -1) >= 0 && source.fileCount(no) > 0);
+    if (loaded && !extending && !loadedFinds && !(diskIsLoaded && diskWalked) && !(othersKept && source === loaded)) loaded.releaseTables(recordsFound ? [TABLE_RECORDS] : []);
     const target = asDelta ? deltaPath(path) : path;
     const tmp = join(dirname(path), tempNameFor(basename(target)));
     // A new file is sized for this run's entries (met and new); entries kept from the file on disk
@@ -858,46 +847,16 @@ export class ScanIndex implements EntrySink {
     const extended = extending && !asDelta ? IndexWriter.extend(tmp, loaded) : null;
     const out = asDelta ? IndexWriter.create(tmp) : (extended ?? IndexWriter.create(tmp, { expect: this.refCounts.map((n, t) => n + this.addCounts[t]) }));
     try {
-      const fileEntry = (v: EntryView, remap: number[], extra: EntryView | null, extraRemap: number[]) => {
-        if (extra === null && resultsKeptAsTheyAre(v, remap)) return out.addRaw(v);
-        const results: [number, Buffer][] = [];
-        const have = new Set<number>();
-        for (const [no, raw] of entryResults(v)) {
-          const f = remap[no] ?? -1;
-          if (f < 0 || have.has(f)) continue;
-          have.add(f);
-          results.push([f, raw]);
-        }
-        if (extra) {
-          for (const [no, raw] of entryResults(extra)) {
-            const f = extraRemap[no] ?? -1;
-            if (f < 0 || have.has(f)) continue;
-            have.add(f);
-            results.push([f, raw]);
-          }
-        }
-        if (results.length > 0) out.add(TABLE_FILES, entryKey(v), entryIdentity(v), filePayload(results));
+      // A file entry as the new file numbers its option set (dropped with its option set).
+      const fileEntry = (v: EntryView, remap: readonly number[]) => {
+        const [no, raw] = entryResult(v);
+        const f = remap[no] ?? -1;
+        if (f < 0) return;
+        if (f === no) out.addRaw(v);
+        else out.addFile(entryKey(v), entryIdentity(v), f, raw);
       };
-      // One entry of the loaded file or the spool, as this run keeps it (file entries merged with
-      // what another writer put on disk meanwhile).
-      const keep = (v: EntryView) => {
-        if (v.table !== TABLE_FILES) return out.addRaw(v);
-        // Copy what a view holds before the next read from the same file.
-        const key = entryKey(v);
-        let extra: EntryView | null = null;
-        if (!diskIsLoaded && disk) {
-          const id = Buffer.from(entryIdentity(v));
-          const mine = Buffer.from(v.buf.subarray(v.at, v.end));
-          try {
-            const d = disk.find(TABLE_FILES, key);
-            if (d && identityEquals(id, d.buf, d.idAt)) extra = d;
-          } catch {
-            disk = null;
-          }
-          const copy: EntryView = { ...v, buf: mine, at: 0, idAt: v.idAt - v.at, end: v.end - v.at };
-          fileEntry(copy, runRemap, extra, diskRemap);
-        } else fileEntry(v, runRemap, null, diskRemap);
-      };
+      // One entry of the loaded file or the spool, as this run keeps it.
+      const keep = (v: EntryView) => (v.table === TABLE_FILES ? fileEntry(v, runRemap) : out.addRaw(v));
       // 1. This run's entries, in the order it met them (the next run asks in that order); when
       // extending, only the new ones (the loaded file's are in the copy).
       for (let i = 0; i < this.refs.length; i++) {
@@ -929,13 +888,17 @@ export class ScanIndex implements EntrySink {
           for (let i = 0; i < this.servedBlobs.length; i++) {
             const blob = decodeFolder(entryPayload(loaded.entryAt(this.servedBlobs.at(i))));
             if (!blob) continue;
-            const wanted: [number, string][] = [];
-            for (const f of blob.meta.files) wanted.push([TABLE_FILES, this.relOf(f)]);
-            for (const l of blob.meta.links) wanted.push([TABLE_LINKS, l]);
-            for (const d of blob.meta.dirs) wanted.push([TABLE_DIRS, d]);
-            for (const [t, key] of wanted) {
+            // [table, key in the new file, key in the loaded one] (a file's under its option set's number in each).
+            const wanted: [number, string, string][] = [];
+            for (const f of blob.meta.files) {
+              const rel = this.relOf(f);
+              wanted.push([TABLE_FILES, fileSlotKey(rel, ourNo), fileSlotKey(rel, this.loadedKeyNo)]);
+            }
+            for (const l of blob.meta.links) wanted.push([TABLE_LINKS, l, l]);
+            for (const d of blob.meta.dirs) wanted.push([TABLE_DIRS, d, d]);
+            for (const [t, key, loadedKey] of wanted) {
               if (out.has(t, key)) continue;
-              const v = loaded.find(t, key);
+              const v = loaded.find(t, loadedKey);
               if (v) keep(v);
             }
           }
@@ -945,7 +908,6 @@ export class ScanIndex implements EntrySink {
       }
       // 1c. Other option sets' folder records of the folders walked (validate, stats and
       // format-stats each keep theirs); those of other builds are dropped.
-      const source = disk ?? loaded;
       const otherPrefixes = (source?.header.recordKeys ?? []).filter((p) => p !== this.recordPrefix && finalNo.has(p.slice(0, p.indexOf(':'))));
       if (source && prune && otherPrefixes.length > 0) {
         try {
@@ -965,15 +927,20 @@ export class ScanIndex implements EntrySink {
         }
       }
       // 1d. A delta: the old delta's entries that this run's do not replace.
-      if (asDelta) for (const v of loaded.deltaEntries()) if (!out.has(v.table, entryKey(v))) out.addRaw(v);
-      // 2. The entries on disk this run did not write: kept when the walk saw only part of the tree.
-      if (disk && !prune && !extended && !asDelta) {
+      if (asDelta) for (const v of loaded.deltaEntries()) if (!out.has(v.table, tableKeyOf(v))) out.addRaw(v);
+      // 2. The entries on disk this run did not write: all of them when the walk saw only part of
+      // the tree; after a whole walk (pruning), the other option sets' file entries (each command
+      // prunes its own).
+      if (source && ((disk && !prune) || othersKept) && !extended && !asDelta) {
+        const remap = disk ? diskRemap : runRemap;
+        const filesOnly = prune;
         try {
-          for (const v of disk.entries()) {
-            const key = entryKey(v);
-            if (out.has(v.table, key)) continue;
-            if (v.table === TABLE_FILES) fileEntry(v, diskRemap, null, diskRemap);
-            else out.addRaw(v);
+          for (const v of source.entries()) {
+            if (v.table === TABLE_FILES) {
+              const f = remap[entryKeyNo(v)] ?? -1;
+              if (f < 0 || (filesOnly && f === ourNo) || out.has(TABLE_FILES, fileSlotKey(entryKey(v), f))) continue;
+              fileEntry(v, remap);
+            } else if (!filesOnly && !out.has(v.table, entryKey(v))) out.addRaw(v);
           }
         } catch {
           /* the rest of a corrupt file is dropped */
@@ -993,15 +960,21 @@ export class ScanIndex implements EntrySink {
       if (asDelta) {
         // Live entries of base and delta together: the base's, and the delta's under a key the base lacks.
         const counts = [0, 1, 2, 3].map((t) => loaded.baseCount(t));
-        for (const v of out.entries()) if (!loaded.baseHas(v.table, entryKey(v))) counts[v.table]++;
+        const files = keys.map((_, no) => loaded.baseHeader.keys[no]?.files ?? 0);
+        for (const v of out.entries()) {
+          if (loaded.baseHas(v.table, tableKeyOf(v))) continue;
+          counts[v.table]++;
+          if (v.table === TABLE_FILES) files[entryKeyNo(v)]++;
+        }
         header.base = loaded.baseId;
         header.counts = counts;
+        header.keys = keys.map((k, no) => ({ ...k, files: files[no] }));
         const bytes = out.finish(header);
         renameSync(tmp, target);
-        return { entries: counts[TABLE_FILES], bytes: statSync(path).size + bytes, extended: true, delta: true };
+        return { entries: files[ourNo], bytes: statSync(path).size + bytes, extended: true, delta: true };
       }
-      const entries = out.count(TABLE_FILES);
       const bytes = out.finish(header);
+      const entries = out.fileCounts[ourNo] ?? 0;
       renameSync(tmp, path);
       rmSync(deltaPath(path), { force: true }); // its entries are in this file now (a kill before this: the delta names the old file, ignored)
       return { entries, bytes, extended: extended !== null };

@@ -1,7 +1,7 @@
 /**
  * The index file, read and written in bounded memory: never loaded whole, written as a stream.
  *
- *   "ISCIDX\0" u8 version (4) | entries … | tables | header JSON | trailer (40 bytes)
+ *   "ISCIDX\0" u8 version (6) | entries … | tables | header JSON | trailer (40 bytes)
  *   entry:   u32 length | u32 CRC-32 of the rest | u8 table (0 files, 1 folders, 2 links, 3 folder records)
  *            | u16 key length | key (UTF-8) | 40-byte identity (fs/identity.ts) | payload
  *            (tasks/entry-format.ts: the frame, which the thread that read a file writes too)
@@ -10,12 +10,15 @@
  *            (open addressing, linear probing; hash = FNV-1a 32 of the key's UTF-16 code units)
  *   trailer: f64 offset of the tables | u32 tables length | u32 header length | u32 CRC-32 of the
  *            tables, header and these three fields | 8 bytes "ISCIDXOK" | f64 0 (reserved) | u32 0
- *   file payload:   u8 result count | per result: u16 key number (header.keys) | u32 length | the result as stored
+ *   file payload:   u8 1 | u16 key number (header.keys: the option set) | u32 length | the result as stored
  *   folder payload: v8 { n: names, k: kind letters }          (dir-cache.ts)
  *   link payload:   v8 [target | null, reason | null, folders] (dir-cache.ts)
  *   folder records: see folder-records.ts (key: "<options key>:<scan shape>\n<folder real path>")
  *
- * Keys: file paths relative to the root's real path; folders and links by real absolute path.
+ * Keys: file paths relative to the root's real path; folders and links by real absolute path. Each
+ * option set's results of a file are an entry of their own: in the files table an entry stands
+ * under its path and its key number together (`fileSlotKey`), so one command's run adds and
+ * replaces its own entries without reading or rewriting another's.
  * Loading reads the trailer, the tables and the header (24 bytes per slot: 2 slots per entry at
  * most) and checks their CRC; an entry is read when looked up, through a window of positional
  * reads (a warm run asks in the order the last run wrote: sequential), and its own CRC is checked
@@ -34,7 +37,7 @@ import { LITTLE_ENDIAN_HOST } from '../byte-order.js';
 import { ENTRY_HEAD, MAX_KEY_BYTES, ONE_RESULT_HEAD, TABLE_FILES } from '../tasks/entry-format.js';
 
 export const INDEX_MAGIC = Buffer.from('ISCIDX\0', 'latin1');
-export const INDEX_FORMAT_VERSION = 5;
+export const INDEX_FORMAT_VERSION = 6;
 const TRAILER_MAGIC = Buffer.from('ISCIDXOK', 'latin1');
 const TRAILER_BYTES = 40;
 /** Option keys kept (most recently used first): older keys' results are dropped on write. */
@@ -56,6 +59,8 @@ export interface KeyUse {
   used: number;
   /** The build that made its results (`buildId`): another build's keys can never hit again. */
   build?: string;
+  /** File entries of this option set in the file (with its delta). */
+  files?: number;
 }
 
 export interface IndexHeader {
@@ -132,6 +137,29 @@ export interface EntryView {
 
 export function entryKey(v: EntryView): string {
   return v.buf.toString('utf8', v.at + 11, v.idAt);
+}
+
+/**
+ * What a file entry stands under in the files table: its path and its option set's key number
+ * (NUL never appears in a path). Other tables' entries stand under their key.
+ */
+export function fileSlotKey(key: string, keyNo: number): string {
+  return `${key}\0${keyNo}`;
+}
+
+/** The key number of a file entry (its one result's): a payload that is not one result is a format error. */
+export function entryKeyNo(v: EntryView): number {
+  return keyNoIn(v.buf, v.idAt + IDENTITY_BYTES, v.end);
+}
+
+function keyNoIn(buf: Uint8Array, p: number, end: number): number {
+  if (p + ONE_RESULT_HEAD > end || buf[p] !== 1) throw new IndexFormatError('file entry of more than one result');
+  return buf[p + 1] | (buf[p + 2] << 8);
+}
+
+/** What the entry stands under in its table (`fileSlotKey` for a file entry). */
+export function tableKeyOf(v: EntryView): string {
+  return v.table === TABLE_FILES ? fileSlotKey(entryKey(v), entryKeyNo(v)) : entryKey(v);
 }
 
 /**
@@ -351,6 +379,12 @@ export class IndexReader {
     return this.delta ? this.header.counts![table] : this.tables[table].count;
   }
 
+  /** File entries of the option set numbered `keyNo` (with the delta's). */
+  fileCount(keyNo: number): number {
+    const n = this.header.keys[keyNo]?.files;
+    return typeof n === 'number' && n >= 0 ? n : 0;
+  }
+
   /** A delta goes over this file. */
   get hasDelta(): boolean {
     return this.delta !== null;
@@ -376,7 +410,7 @@ export class IndexReader {
     return this.tables[table].count;
   }
 
-  /** The base file holds an entry under `key` (the delta not looked at). */
+  /** The base file holds an entry under `key` (`tableKeyOf`; the delta not looked at). */
   baseHas(table: number, key: string): boolean {
     return this.findOwn(table, key) !== null;
   }
@@ -418,7 +452,7 @@ export class IndexReader {
     return out;
   }
 
-  /** The entry for `key` in `table`, or null. */
+  /** The entry standing under `key` in `table` (`tableKeyOf`: a file's under `fileSlotKey`), or null. */
   find(table: number, key: string): EntryView | null {
     if (this.delta) {
       const v = this.delta.find(table, key);
@@ -437,7 +471,7 @@ export class IndexReader {
       if (off === 0) return null;
       if (t.hashes[s] !== h) continue;
       const v = this.r.entry(off, this.entriesEnd);
-      if (v.table === table && entryKey(v) === key) return v;
+      if (v.table === table && tableKeyOf(v) === key) return v;
     }
   }
 
@@ -453,7 +487,7 @@ export class IndexReader {
     while (off < this.entriesEnd) {
       const v = this.r.entry(off, this.entriesEnd);
       const next = off + v.len;
-      if (this.isLive(v) && !(this.delta && this.delta.findOwn(v.table, entryKey(v)) !== null)) yield this.r.entry(off, this.entriesEnd);
+      if (this.isLive(v) && !(this.delta && this.delta.findOwn(v.table, tableKeyOf(v)) !== null)) yield this.r.entry(off, this.entriesEnd);
       off = next;
     }
     yield* this.deltaEntries();
@@ -463,7 +497,7 @@ export class IndexReader {
     const t = this.tables[v.table];
     if (t.count === 0) return false;
     if (t.hashes === RELEASED.hashes) throw new Error('IndexReader.entries on a released table');
-    const h = keyHash(entryKey(v));
+    const h = keyHash(tableKeyOf(v));
     for (let s = h & t.mask; ; s = (s + 1) & t.mask) {
       const off = t.offs[s];
       if (off === 0) return false;
@@ -477,57 +511,13 @@ function shifted(v: EntryView): EntryView {
   return { ...v, off: v.off + DELTA_OFFSET };
 }
 
-/**
- * Walk a file entry's results in order, checking each one's bounds; stops at the first result for
- * which `visit` returns true. The one reader of the result layout (entryResults, entryResult).
- */
-function walkResults(v: EntryView, visit: (keyNo: number, bytes: Buffer) => boolean): void {
-  const buf = v.buf;
-  let p = v.idAt + IDENTITY_BYTES;
-  const n = buf[p++];
-  for (let r = 0; r < n; r++) {
-    if (p + 6 > v.end) throw new IndexFormatError('result out of range');
-    const k = buf.readUInt16LE(p);
-    const len = buf.readUInt32LE(p + 2);
-    if (p + 6 + len > v.end) throw new IndexFormatError('result out of range');
-    if (visit(k, buf.subarray(p + 6, p + 6 + len))) return;
-    p += 6 + len;
-  }
-}
-
-/** The raw results of a file entry: key number → v8 bytes (views, valid until the next read). */
-export function entryResults(v: EntryView): Map<number, Buffer> {
-  const out = new Map<number, Buffer>();
-  walkResults(v, (k, bytes) => {
-    out.set(k, bytes);
-    return false;
-  });
-  return out;
-}
-
-/** Every result number of a file entry maps to itself under `remap` (no result dropped or renumbered). */
-export function resultsKeptAsTheyAre(v: EntryView, remap: readonly number[]): boolean {
-  let same = true;
-  let n = 0;
-  const seen: boolean[] = [];
-  walkResults(v, (k) => {
-    n++;
-    if (remap[k] !== k || seen[k]) same = false;
-    seen[k] = true;
-    return !same;
-  });
-  return same && n > 0;
-}
-
-/** One result of a file entry, or null. */
-export function entryResult(v: EntryView, keyNo: number): Buffer | null {
-  let found: Buffer | null = null;
-  walkResults(v, (k, bytes) => {
-    if (k !== keyNo) return false;
-    found = bytes;
-    return true;
-  });
-  return found;
+/** A file entry's one result: its key number and the result as stored (a view, valid until the next read). */
+export function entryResult(v: EntryView): [number, Buffer] {
+  const p = v.idAt + IDENTITY_BYTES;
+  const keyNo = keyNoIn(v.buf, p, v.end);
+  const len = v.buf.readUInt32LE(p + 3);
+  if (p + ONE_RESULT_HEAD + len !== v.end) throw new IndexFormatError('result out of range');
+  return [keyNo, v.buf.subarray(p + ONE_RESULT_HEAD, v.end)];
 }
 
 export function entryIdentity(v: EntryView): Buffer {
@@ -538,16 +528,13 @@ export function entryPayload(v: EntryView): Buffer {
   return v.buf.subarray(v.idAt + IDENTITY_BYTES, v.end);
 }
 
-/** A file payload from results (key number, v8 bytes). */
-export function filePayload(results: readonly (readonly [number, Buffer])[]): Buffer[] {
-  const parts: Buffer[] = [Buffer.from([Math.min(results.length, 255)])];
-  for (const [no, raw] of results.slice(0, 255)) {
-    const head = Buffer.allocUnsafe(6);
-    head.writeUInt16LE(no, 0);
-    head.writeUInt32LE(raw.length, 2);
-    parts.push(head, raw);
-  }
-  return parts;
+/** A file payload: one result (its option set's key number, the result as stored). */
+export function filePayload(keyNo: number, raw: Uint8Array): Buffer[] {
+  const head = Buffer.allocUnsafe(ONE_RESULT_HEAD);
+  head[0] = 1;
+  head.writeUInt16LE(keyNo, 1);
+  head.writeUInt32LE(raw.length, 3);
+  return [head, Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength)];
 }
 
 /** An entry's head but its CRC (at 4): length, table, key length. The CRC covers everything from byte 8. */
@@ -570,20 +557,27 @@ function madeIdAtIn(bytes: Uint8Array, at: number, end: number, table: number): 
   return len === end - at && idAt + IDENTITY_BYTES <= len ? idAt : -1;
 }
 
-/** The key of the made entry at `at` of `bytes` (framing checked by `madeIdAt`). */
-function madeKey(bytes: Uint8Array, at = 0): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('utf8', at + ENTRY_HEAD, at + ENTRY_HEAD + (bytes[at + 9] | (bytes[at + 10] << 8)));
+/** What the made entry at `at` of `bytes` (ending at `end`; framing checked by `madeIdAt`) stands under (`tableKeyOf`). */
+function madeKey(bytes: Uint8Array, at: number, end: number): string {
+  const keyEnd = at + ENTRY_HEAD + (bytes[at + 9] | (bytes[at + 10] << 8));
+  const key = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('utf8', at + ENTRY_HEAD, keyEnd);
+  return bytes[at + 8] === TABLE_FILES ? fileSlotKey(key, keyNoIn(bytes, keyEnd + IDENTITY_BYTES, end)) : key;
 }
 
-/** `keyHash` of the made entry's key at `at`, from its UTF-8 bytes: the same FNV-1a where they are ASCII (a UTF-16 unit per byte), else of the key decoded. */
-function madeKeyHash(bytes: Uint8Array, at = 0): number {
-  const end = at + ENTRY_HEAD + (bytes[at + 9] | (bytes[at + 10] << 8));
+/** `keyHash` of what the made entry at `at` stands under, from its key's UTF-8 bytes: the same FNV-1a where they are ASCII (a UTF-16 unit per byte), else of the key decoded. */
+function madeKeyHash(bytes: Uint8Array, at: number, end: number): number {
+  const keyEnd = at + ENTRY_HEAD + (bytes[at + 9] | (bytes[at + 10] << 8));
   let h = FNV_OFFSET_BASIS;
-  for (let i = at + ENTRY_HEAD; i < end; i++) {
+  for (let i = at + ENTRY_HEAD; i < keyEnd; i++) {
     const c = bytes[i];
-    if (c >= 0x80) return keyHash(madeKey(bytes, at));
+    if (c >= 0x80) return keyHash(madeKey(bytes, at, end));
     h = Math.imul(h ^ c, FNV_PRIME);
   }
+  if (bytes[at + 8] !== TABLE_FILES) return h >>> 0;
+  // fileSlotKey's NUL and key number, as keyHash reads them.
+  h = Math.imul(h, FNV_PRIME);
+  const no = String(keyNoIn(bytes, keyEnd + IDENTITY_BYTES, end));
+  for (let i = 0; i < no.length; i++) h = Math.imul(h ^ no.charCodeAt(i), FNV_PRIME);
   return h >>> 0;
 }
 
@@ -664,6 +658,8 @@ export class IndexWriter {
   private reader: WindowReader | null = null;
   /** Bytes of entries in this file that a later entry with the same key replaced. */
   garbage = 0;
+  /** File entries per key number (known once `finish` built a list's tables). */
+  readonly fileCounts: number[] = [];
 
   constructor(
     private readonly fd: number,
@@ -701,6 +697,7 @@ export class IndexWriter {
         w.write(b.subarray(i, i + len));
       }
       for (let t = 0; t < TABLES; t++) w.t[t] = tables[t];
+      from.header.keys.forEach((_, no) => (w.fileCounts[no] = from.fileCount(no)));
       return w;
     } catch (e) {
       w.abort();
@@ -799,11 +796,29 @@ export class IndexWriter {
     return b.readUInt32LE(i);
   }
 
+  /** What the entry written at `off` stands under (`tableKeyOf`). */
   private keyAt(off: number): string {
     const [b, i] = this.bytesAt(off, 11);
     const keyLen = b.readUInt16LE(i + 9);
-    const [kb, ki] = this.bytesAt(off, 11 + keyLen);
-    return kb.toString('utf8', ki + 11, ki + 11 + keyLen);
+    if (b[i + 8] !== TABLE_FILES) {
+      const [kb, ki] = this.bytesAt(off, 11 + keyLen);
+      return kb.toString('utf8', ki + 11, ki + 11 + keyLen);
+    }
+    const [kb, ki] = this.bytesAt(off, 11 + keyLen + IDENTITY_BYTES + ONE_RESULT_HEAD);
+    const keyEnd = ki + 11 + keyLen;
+    return fileSlotKey(kb.toString('utf8', ki + 11, keyEnd), keyNoIn(kb, keyEnd + IDENTITY_BYTES, keyEnd + IDENTITY_BYTES + ONE_RESULT_HEAD));
+  }
+
+  /** The key number of the file entry written at `off`. */
+  private keyNoAt(off: number): number {
+    const [b, i] = this.bytesAt(off, 11);
+    const p = 11 + b.readUInt16LE(i + 9) + IDENTITY_BYTES;
+    const [kb, ki] = this.bytesAt(off, p + ONE_RESULT_HEAD);
+    return keyNoIn(kb, ki + p, ki + p + ONE_RESULT_HEAD);
+  }
+
+  private countFile(keyNo: number): void {
+    this.fileCounts[keyNo] = (this.fileCounts[keyNo] ?? 0) + 1;
   }
 
   /** Entries of `table` (in 'list' mode: known once `finish` built the tables). */
@@ -811,6 +826,7 @@ export class IndexWriter {
     return this.t[table].count;
   }
 
+  /** Is an entry standing under `key` (`tableKeyOf`) in `table`? */
   has(table: number, key: string): boolean {
     if (this.tables !== 'table') throw new Error(`IndexWriter.has on a writer with tables '${this.tables}'`);
     const t = this.t[table];
@@ -841,7 +857,7 @@ export class IndexWriter {
     this.write(keyBytes);
     this.write(id.subarray(0, IDENTITY_BYTES));
     for (const p of payload) this.write(p);
-    this.index(table, key, off);
+    this.index(table, table === TABLE_FILES ? this.keyAt(off) : key, off);
   }
 
   /**
@@ -858,8 +874,8 @@ export class IndexWriter {
       const e = entries[i];
       const off = this.size;
       this.write(e);
-      if (list !== null) list.push(madeKeyHash(e), off);
-      else if (this.tables === 'table') this.index(table, madeKey(e), off);
+      if (list !== null) list.push(madeKeyHash(e, 0, e.length), off);
+      else if (this.tables === 'table') this.index(table, madeKey(e, 0, e.length), off);
     }
     return n;
   }
@@ -887,8 +903,8 @@ export class IndexWriter {
     for (let i = 0; i < n; i++) {
       const end = ends[i];
       if (end === from) continue;
-      if (list !== null) list.push(madeKeyHash(raw, from), base + from);
-      else if (this.tables === 'table') this.index(table, madeKey(raw, from), base + from);
+      if (list !== null) list.push(madeKeyHash(raw, from, end), base + from);
+      else if (this.tables === 'table') this.index(table, madeKey(raw, from, end), base + from);
       from = end;
     }
     return count;
@@ -903,25 +919,21 @@ export class IndexWriter {
     const bytes = v.buf.subarray(v.at, v.end);
     if (bytes.length > this.out.length - this.used) this.flush();
     this.write(bytes);
-    this.index(v.table, entryKey(v), off);
+    this.index(v.table, tableKeyOf(v), off);
   }
 
   /**
-   * Append a file entry made of results (key number, v8 bytes): the entry `add(TABLE_FILES, key,
-   * id, filePayload(results))` appends, written straight into the output buffer with one CRC call
-   * (a first run appends one per sidecar on the main thread: no Buffer per part).
+   * Append a file entry of one result (its option set's key number, the result as stored): the entry
+   * `add(TABLE_FILES, key, id, filePayload(keyNo, raw))` appends, written straight into the output
+   * buffer with one CRC call (no Buffer per part). A rewrite renumbers a result so.
    */
-  addFile(key: string, id: Uint8Array, results: readonly (readonly [number, Uint8Array])[]): void {
-    const n = Math.min(results.length, 255);
-    let len = 11 + IDENTITY_BYTES + 1;
-    for (let r = 0; r < n; r++) len += 6 + results[r][1].length;
+  addFile(key: string, id: Uint8Array, keyNo: number, raw: Uint8Array): void {
+    let len = 11 + IDENTITY_BYTES + ONE_RESULT_HEAD + raw.length;
     const keyLen = key.length <= 0x3fff ? -1 : Buffer.byteLength(key, 'utf8'); // a UTF-8 key is at most 3 bytes a code unit
     if (keyLen > MAX_KEY_BYTES) return;
     const most = len + (keyLen >= 0 ? keyLen : 3 * key.length);
     if (most > this.out.length) {
-      const parts: Uint8Array[] = [];
-      for (const p of filePayload(results.map(([no, raw]) => [no, Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength)] as const))) parts.push(p);
-      this.add(TABLE_FILES, key, id, parts);
+      this.add(TABLE_FILES, key, id, filePayload(keyNo, raw));
       return;
     }
     if (most > this.out.length - this.used) this.flush();
@@ -933,20 +945,19 @@ export class IndexWriter {
     let p = at + 11 + kl;
     out.set(id.subarray(0, IDENTITY_BYTES), p);
     p += IDENTITY_BYTES;
-    out[p++] = n;
-    for (let r = 0; r < n; r++) {
-      const [no, raw] = results[r];
-      out.writeUInt16LE(no, p);
-      out.writeUInt32LE(raw.length, p + 2);
-      out.set(raw, p + 6);
-      p += 6 + raw.length;
-    }
-    out.writeUInt32LE(p - at, at);
+    out[p] = 1;
+    out.writeUInt16LE(keyNo, p + 1);
+    out.writeUInt32LE(raw.length, p + 3);
+    out.set(raw, p + ONE_RESULT_HEAD);
+    p += ONE_RESULT_HEAD + raw.length;
+    len = p - at;
+    out.writeUInt32LE(len, at);
     out[at + 8] = TABLE_FILES;
     out.writeUInt16LE(kl, at + 9);
     out.writeUInt32LE(crc32(out.subarray(at + 8, p)) >>> 0, at + 4);
     this.used = p;
-    this.index(TABLE_FILES, key, off);
+    // Under the key its bytes hold (a lone surrogate is U+FFFD there), as `add` indexes it.
+    this.index(TABLE_FILES, this.keyAt(off), off);
   }
 
   private index(table: number, key: string, off: number): void {
@@ -958,8 +969,10 @@ export class IndexWriter {
     const t = this.t[table];
     const h = keyHash(key);
     const s = this.slotOf(table, key, h);
-    if (t.offs[s] === 0) t.count++;
-    else this.garbage += this.lengthAt(t.offs[s]);
+    if (t.offs[s] === 0) {
+      t.count++;
+      if (table === TABLE_FILES) this.countFile(this.keyNoAt(off));
+    } else this.garbage += this.lengthAt(t.offs[s]);
     t.hashes[s] = h;
     t.offs[s] = off;
     if (t.count * 2 > t.mask + 1) this.grow(t);
@@ -1006,6 +1019,8 @@ export class IndexWriter {
       }
       if (this.tables === 'list') this.t[ti] = { hashes: new Uint32Array(0), offs: new Float64Array(0), mask: 0, count: t.count };
     }
+    // Each option set's file entries (a delta's header holds those of base and delta together: its writer's caller counts them).
+    if (header.base === undefined) header.keys = header.keys.map((k, no) => ({ ...k, files: this.fileCounts[no] ?? 0 }));
     const headerBytes = Buffer.from(JSON.stringify(header), 'utf8');
     const trailer = Buffer.alloc(TRAILER_BYTES);
     trailer.writeDoubleLE(tablesAt, 0);
@@ -1051,7 +1066,10 @@ export class IndexWriter {
           s = (s + 1) & mask;
           at = offs[s];
         }
-        if (at === 0) count++;
+        if (at === 0) {
+          count++;
+          if (table === TABLE_FILES) this.countFile(this.keyNoAt(off));
+        }
         hashes[s] = h;
         offs[s] = off;
       }

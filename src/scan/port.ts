@@ -68,7 +68,7 @@ export interface FolderRecordsSink {
 
 /** What a scan asks of its cache. */
 export interface ScanCache {
-  /** Nothing was stored when the run began (a first run): nothing to look up. */
+  /** No result of this run's option set was stored when the run began (a first run, or a command's first run on an index others filled): nothing to look up. */
   readonly holdsNothing: boolean;
   /**
    * No result of this run's option set was stored (a first run, or a command's first run on an
