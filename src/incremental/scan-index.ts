@@ -873,12 +873,17 @@ export class ScanIndex implements EntrySink {
         keep(v);
       }
       if (this.spool?.indexed) {
-        // Nothing was loaded when the spool was made (else it would have no tables): its entries are
-        // all of this run's, in order.
-        try {
-          for (const v of this.spool.entries()) keep(v);
-        } catch {
-          /* the spool is ours: an unreadable one drops this run's entries, as a failed ref read does */
+        // A run that looked nothing up (holdsNothing) keeps every entry of its own in the spool, in
+        // order. Continuing the file (its option sets numbered as this run numbers them) it appends
+        // them as they are, in one pass; else each is taken as the new file numbers it.
+        // (A failed copy fails the write: half an entry must not end the file's entries.)
+        if (extended || asDelta) out.appendAll(this.spool);
+        else {
+          try {
+            for (const v of this.spool.entries()) keep(v);
+          } catch {
+            /* the spool is ours: an unreadable one drops this run's entries, as a failed ref read does */
+          }
         }
       }
       // 1b. The entries that served records stood for (files, links, folders they depend on), when

@@ -564,6 +564,11 @@ function madeKey(bytes: Uint8Array, at: number, end: number): string {
   return bytes[at + 8] === TABLE_FILES ? fileSlotKey(key, keyNoIn(bytes, keyEnd + IDENTITY_BYTES, end)) : key;
 }
 
+/** The key number of the made file entry at `at` of `bytes`, ending at `end`. */
+function madeKeyNo(bytes: Uint8Array, at: number, end: number): number {
+  return keyNoIn(bytes, at + ENTRY_HEAD + (bytes[at + 9] | (bytes[at + 10] << 8)) + IDENTITY_BYTES, end);
+}
+
 /** `keyHash` of what the made entry at `at` stands under, from its key's UTF-8 bytes: the same FNV-1a where they are ASCII (a UTF-16 unit per byte), else of the key decoded. */
 function madeKeyHash(bytes: Uint8Array, at: number, end: number): number {
   const keyEnd = at + ENTRY_HEAD + (bytes[at + 9] | (bytes[at + 10] << 8));
@@ -576,7 +581,7 @@ function madeKeyHash(bytes: Uint8Array, at: number, end: number): number {
   if (bytes[at + 8] !== TABLE_FILES) return h >>> 0;
   // fileSlotKey's NUL and key number, as keyHash reads them.
   h = Math.imul(h, FNV_PRIME);
-  const no = String(keyNoIn(bytes, keyEnd + IDENTITY_BYTES, end));
+  const no = String(madeKeyNo(bytes, at, end));
   for (let i = 0; i < no.length; i++) h = Math.imul(h ^ no.charCodeAt(i), FNV_PRIME);
   return h >>> 0;
 }
@@ -612,17 +617,24 @@ const LIST_CHUNK = 1 << 16;
 class EntryList {
   private readonly hashes: Uint32Array[] = [];
   private readonly offs: Float64Array[] = [];
+  /** A file entry's key number (the files table's list; 0 in the others'): its option set is counted without reading it back. */
+  private readonly nos: Uint16Array[] = [];
   count = 0;
-  push(h: number, off: number): void {
+  push(h: number, off: number, no = 0): void {
     const c = this.count >>> 16;
     if (c === this.hashes.length) {
       this.hashes.push(new Uint32Array(LIST_CHUNK));
       this.offs.push(new Float64Array(LIST_CHUNK));
+      this.nos.push(new Uint16Array(LIST_CHUNK));
     }
     const i = this.count & (LIST_CHUNK - 1);
     this.hashes[c][i] = h;
     this.offs[c][i] = off;
+    this.nos[c][i] = no;
     this.count++;
+  }
+  noChunk(c: number): Uint16Array {
+    return this.nos[c];
   }
   /** Chunk `c`: entries c·LIST_CHUNK onwards (the rest of it unused past `count`). */
   hashChunk(c: number): Uint32Array {
@@ -696,6 +708,8 @@ export class IndexWriter {
         const [b, i] = src.bytes(at, len);
         w.write(b.subarray(i, i + len));
       }
+      // All of it in the file: an entry read back (`keyAt`) never straddles the file and the buffer.
+      w.flush();
       for (let t = 0; t < TABLES; t++) w.t[t] = tables[t];
       from.header.keys.forEach((_, no) => (w.fileCounts[no] = from.fileCount(no)));
       return w;
@@ -703,6 +717,66 @@ export class IndexWriter {
       w.abort();
       rmSync(path, { force: true });
       throw e;
+    }
+  }
+
+  /**
+   * Append every entry `spool` wrote (a writer keeping lists: a run's own entries, in order), as
+   * they are: its bytes copied in one sequential pass, its lists put in this writer's tables (a
+   * later entry under a key already there replaces it, as `add` does). No entry is read back, as
+   * none is when a first run's spool becomes the index: what a run that looked nothing up appends
+   * to the file it continues (`extend`). Returns how many entries.
+   */
+  appendAll(spool: IndexWriter): number {
+    if (this.tables !== 'table' || spool.tables !== 'list') throw new Error('IndexWriter.appendAll: a list spool into a writer with tables');
+    spool.flush();
+    const first = INDEX_MAGIC.length + 1;
+    const shift = this.size - first;
+    const src = new WindowReader(spool.fd, spool.pos);
+    for (let at = first; at < spool.pos; at += COPY_CHUNK_BYTES) {
+      const len = Math.min(COPY_CHUNK_BYTES, spool.pos - at);
+      const [b, i] = src.bytes(at, len);
+      this.write(b.subarray(i, i + len));
+    }
+    this.flush();
+    let n = 0;
+    for (let table = 0; table < TABLES; table++) {
+      const list = spool.lists[table];
+      // Grown once to hold them all, not step by step.
+      const t = this.t[table];
+      const slots = slotsFor(t.count + list.count);
+      if (slots > t.mask + 1) this.grow(t, slots);
+      for (let c = 0, left = list.count; left > 0; c++) {
+        const hashes = list.hashChunk(c);
+        const offs = list.offChunk(c);
+        const nos = list.noChunk(c);
+        const m = left < LIST_CHUNK ? left : LIST_CHUNK;
+        for (let k = 0; k < m; k++) this.insert(table, hashes[k], offs[k] + shift, nos[k]);
+        left -= m;
+        n += m;
+      }
+    }
+    return n;
+  }
+
+  /** `index` of an entry whose hash (and, a file's, key number) is known: its key is read only when a slot's hash is the same. */
+  private insert(table: number, h: number, off: number, no: number): void {
+    const t = this.t[table];
+    for (let s = h & t.mask; ; s = (s + 1) & t.mask) {
+      const at = t.offs[s];
+      if (at === 0) {
+        t.hashes[s] = h;
+        t.offs[s] = off;
+        t.count++;
+        if (table === TABLE_FILES) this.countFile(no);
+        if (t.count * 2 > t.mask + 1) this.grow(t);
+        return;
+      }
+      if (t.hashes[s] === h && this.keyAt(at) === this.keyAt(off)) {
+        this.garbage += this.lengthAt(at);
+        t.offs[s] = off;
+        return;
+      }
     }
   }
 
@@ -874,7 +948,7 @@ export class IndexWriter {
       const e = entries[i];
       const off = this.size;
       this.write(e);
-      if (list !== null) list.push(madeKeyHash(e, 0, e.length), off);
+      if (list !== null) list.push(madeKeyHash(e, 0, e.length), off, table === TABLE_FILES ? madeKeyNo(e, 0, e.length) : 0);
       else if (this.tables === 'table') this.index(table, madeKey(e, 0, e.length), off);
     }
     return n;
@@ -903,7 +977,7 @@ export class IndexWriter {
     for (let i = 0; i < n; i++) {
       const end = ends[i];
       if (end === from) continue;
-      if (list !== null) list.push(madeKeyHash(raw, from, end), base + from);
+      if (list !== null) list.push(madeKeyHash(raw, from, end), base + from, table === TABLE_FILES ? madeKeyNo(raw, from, end) : 0);
       else if (this.tables === 'table') this.index(table, madeKey(raw, from, end), base + from);
       from = end;
     }
@@ -963,7 +1037,7 @@ export class IndexWriter {
   private index(table: number, key: string, off: number): void {
     if (this.tables === 'none') return;
     if (this.tables === 'list') {
-      this.lists[table].push(keyHash(key), off);
+      this.lists[table].push(keyHash(key), off, table === TABLE_FILES ? this.keyNoAt(off) : 0);
       return;
     }
     const t = this.t[table];
@@ -1055,6 +1129,7 @@ export class IndexWriter {
     for (let c = 0, left = list.count; left > 0; c++) {
       const listHashes = list.hashChunk(c);
       const listOffs = list.offChunk(c);
+      const listNos = list.noChunk(c);
       const m = left < LIST_CHUNK ? left : LIST_CHUNK;
       for (let n = 0; n < m; n++) {
         const h = listHashes[n];
@@ -1068,7 +1143,7 @@ export class IndexWriter {
         }
         if (at === 0) {
           count++;
-          if (table === TABLE_FILES) this.countFile(this.keyNoAt(off));
+          if (table === TABLE_FILES) this.countFile(listNos[n]);
         }
         hashes[s] = h;
         offs[s] = off;
