@@ -7,10 +7,11 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { crc32 } from 'node:zlib';
 import { join } from 'node:path';
 import { stats, validate, type IndexRunStats } from '../src/index.js';
-import { entryKey, entryKeyNo, IndexReader, TABLE_FILES } from '../src/incremental/store.js';
+import { entryKey, entryKeyNo, entryPayload, entryResult, fileSlotKey, IndexFormatError, IndexReader, IndexWriter, TABLE_DIRS, TABLE_FILES } from '../src/incremental/store.js';
 import { edit, noTimes } from './helpers/index-parity.js';
 import { FAKE_JPEG, makeTree, sidecarData, testDir, type TreeNode } from './helpers/tree.js';
 
@@ -124,4 +125,95 @@ test('a whole walk prunes only its own entries; a changed file is read again by 
   byKey = assertCounts(path, 'stats after the edit');
   assert.deepEqual([byKey.get(0)?.length, byKey.get(1)?.length], [11, 11]);
   assert.ok(runs.some((s) => s.delta), 'a delta was written on the way (its counts checked too)');
+});
+
+// A delta's header counted every entry the run wrote under a key the base lacked, the ones a later
+// entry of the same key replaced included: a new sidecar outside the root that two image links
+// reach is inspected by two records and stored twice (reviewer's reproduction: 62 counted, 61 held).
+test("a delta's header counts each new file once, though two records stored it", async (t) => {
+  const dir = testDir(t, 'isc-option-sets-delta-');
+  const root = library(dir, 60);
+  makeTree({ 'out/IMG_X.jpg': FAKE_JPEG, 'out/IMG_X.json': { json: sidecarData('IMG_X.jpg', 1, 8) }, 'lib/games/IMG_0.jpg': { symlink: '../d0/IMG_0.jpg' } }, dir);
+  const path = join(dir, 'index');
+  const runs: IndexRunStats[] = [];
+  const index = { path, racyMarginMs: 0, onStats: (s: IndexRunStats) => runs.push(s) };
+  for (let i = 0; i < 3; i++) await validate(root, { index, engine: 'inline' });
+  // Two links in a folder of links to one new sidecar outside the root: a few new entries over a base of 60 files.
+  makeTree({ 'lib/games/a.jpg': { symlink: '../../out/IMG_X.jpg' }, 'lib/games/b.jpg': { symlink: '../../out/IMG_X.jpg' } }, dir);
+  assert.equal(noTimes(await validate(root, { index, engine: 'inline' })), noTimes(await validate(root, { index: false, engine: 'inline' })));
+  const run = runs.at(-1)!;
+  assert.equal(run.delta, true, 'written as a delta');
+  const byKey = assertCounts(path, 'the delta');
+  assert.equal(run.entries, byKey.get(0)?.length, "the run's count of its entries");
+  assert.equal(byKey.get(0)?.filter((k) => k.endsWith('IMG_X.json')).length, 1, 'the file once');
+});
+
+test('store: a spool appended to the file it continues (appendAll) gives the file adding each entry gives, across list chunks, a later entry of a key in place of the earlier', (t) => {
+  const dir = testDir(t, 'isc-option-sets-append-');
+  const id = Buffer.alloc(40, 1);
+  const header = { format: 'image-sidecar-index' as const, root: '/r', keys: [{ key: 'a', used: 1 }, { key: 'b', used: 2 }], written: 'now' };
+  // The base: option set 0's entries and a folder.
+  const basePath = join(dir, 'base');
+  const base = IndexWriter.create(basePath);
+  for (let i = 0; i < 500; i++) base.addFile(`f/${i}.json`, id, 0, Buffer.from(`zero ${i}`));
+  base.add(TABLE_DIRS, '/r/f', id, [Buffer.from('old listing')]);
+  base.finish(header);
+  // The spool: option set 1's entries past one list chunk (65,536), one of them twice, and the folder again.
+  const spool = IndexWriter.create(join(dir, 'spool'), { tables: 'list' });
+  const n = 65_536 + 100;
+  for (let i = 0; i < n; i++) spool.addFile(`f/${i}.json`, id, 1, Buffer.from(`one ${i}`));
+  spool.addFile('f/7.json', id, 1, Buffer.from('one again'));
+  spool.add(TABLE_DIRS, '/r/f', id, [Buffer.from('new listing')]);
+  const write = (name: string, fill: (w: IndexWriter) => void) => {
+    const r = IndexReader.open(basePath)!;
+    try {
+      const w = IndexWriter.extend(join(dir, name), r)!;
+      fill(w);
+      w.finish(header);
+      return { file: readFileSync(join(dir, name)), garbage: w.garbage, counts: [...w.fileCounts] };
+    } finally {
+      r.close();
+    }
+  };
+  const appended = write('appended', (w) => w.appendAll(spool));
+  const each = write('each', (w) => {
+    for (const v of spool.entries()) w.addRaw(v);
+  });
+  assert.deepEqual(appended.file, each.file, 'the same file');
+  assert.equal(appended.garbage, each.garbage);
+  assert.deepEqual(appended.counts, [500, n]);
+  const r = IndexReader.open(join(dir, 'appended'))!;
+  try {
+    assert.deepEqual([r.fileCount(0), r.fileCount(1), r.count(TABLE_FILES), r.count(TABLE_DIRS)], [500, n, 500 + n, 1]);
+    const text = (key: string, no: number) => entryResult(r.find(TABLE_FILES, fileSlotKey(key, no))!)[1].toString();
+    assert.equal(text('f/7.json', 0), 'zero 7');
+    assert.equal(text('f/7.json', 1), 'one again', 'the later entry of a key is live');
+    assert.equal(text(`f/${n - 1}.json`, 1), `one ${n - 1}`);
+    assert.equal(entryPayload(r.find(TABLE_DIRS, '/r/f')!).toString(), 'new listing');
+    assert.equal([...r.entries()].length, 500 + n + 1, 'replaced entries are not live');
+  } finally {
+    r.close();
+  }
+});
+
+test("store: a header counting more of an option set's entries than the files table holds is a damaged file", (t) => {
+  const dir = testDir(t, 'isc-option-sets-counts-');
+  const path = join(dir, 'index');
+  const w = IndexWriter.create(path);
+  w.addFile('f/1.json', Buffer.alloc(40, 1), 0, Buffer.from('x'));
+  w.finish({ format: 'image-sidecar-index', root: '/r', keys: [{ key: 'a', used: 1 }], written: 'now' });
+  const good = readFileSync(path);
+  assert.equal(IndexReader.open(path)!.fileCount(0), 1);
+  // The header's count raised to 2 (the trailer's CRC fixed up): refused.
+  const text = good.toString('latin1');
+  const at = text.indexOf('"files":1');
+  assert.ok(at > 0);
+  const bad = Buffer.from(good);
+  bad.write('"files":2', at, 'latin1');
+  const trailer = bad.length - 40;
+  const tablesAt = bad.readDoubleLE(trailer);
+  const crc = crc32(bad.subarray(trailer, trailer + 16), crc32(bad.subarray(tablesAt, trailer))) >>> 0;
+  bad.writeUInt32LE(crc, trailer + 16);
+  writeFileSync(path, bad);
+  assert.throws(() => IndexReader.open(path), IndexFormatError);
 });

@@ -34,8 +34,8 @@ class Sink extends FolderRecordsBuilder implements FolderRecordsSink {
 
 class IndexCache implements ScanCache {
   constructor(private readonly index: ScanIndex) {}
-  get holdsNothing() {
-    return this.index.holdsNothing;
+  get noResultsStored() {
+    return this.index.noResultsStored;
   }
   get firstForOptions() {
     return this.index.firstForOptions;

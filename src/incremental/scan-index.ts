@@ -208,7 +208,7 @@ export class ScanIndex implements EntrySink {
    * option set's results are entries of their own (store.ts fileSlotKey): such a run adds its
    * entries beside the others', never into them.
    */
-  readonly holdsNothing: boolean;
+  readonly noResultsStored: boolean;
   /** Root as given, resolved: folder records hold paths under it. */
   readonly rootAbs: string;
   private readonly idScratch: IdentityScratch;
@@ -232,7 +232,7 @@ export class ScanIndex implements EntrySink {
     this.reader = this.load();
     const keys = this.reader?.header.keys ?? [];
     this.loadedKeyNo = keys.findIndex((k) => k.key === this.key);
-    this.holdsNothing = this.reader === null || this.loadedKeyNo < 0;
+    this.noResultsStored = this.reader === null || this.loadedKeyNo < 0;
     this.runKeys = this.loadedKeyNo >= 0 ? keys : [...keys, { key: this.key, used: 0 }];
     this.keyNo = this.loadedKeyNo >= 0 ? this.loadedKeyNo : keys.length;
     this.dirs = new DirSnapshots(this.reader, resolve(root), this.location.rootReal, this.racyCutoffNs, this);
@@ -319,18 +319,19 @@ export class ScanIndex implements EntrySink {
     try {
       if (!this.spool) {
         makeFoldersSync(dirname(this.location.path));
-        // A run that looks nothing up (holdsNothing) keeps its spool's entries in order, as a list
-        // (12 B per entry): with nothing stored before (a first run) the spool becomes the index and
-        // its tables are built from the list at the end; over other option sets' entries it is read
-        // through once (`entries`). A run that looks files up reads its spool back by offset while
-        // the index is rewritten, and keeps no tables.
-        this.spool = IndexWriter.create(join(dirname(this.location.path), tempNameFor(`${basename(this.location.path)}.spool`)), { tables: this.holdsNothing ? 'list' : 'none' });
+        // A run that looks nothing up (noResultsStored) keeps its spool's entries in order, as a list
+        // (14 B per entry): with nothing stored before (a first run) the spool becomes the index and
+        // its tables are built from the list at the end; over other option sets' entries it is
+        // appended to the file it continues (`appendAll`), or read through once (`entries`) by a
+        // rewrite. A run that looks files up reads its spool back by offset while the index is
+        // rewritten, and keeps no tables.
+        this.spool = IndexWriter.create(join(dirname(this.location.path), tempNameFor(`${basename(this.location.path)}.spool`)), { tables: this.noResultsStored ? 'list' : 'none' });
       }
       const off = this.spool.size;
       const n = write(this.spool);
       this.addCounts[table] += n;
-      // A spool with tables (nothing loaded) holds all of this run's entries in the order met: no
-      // reference to each is kept (8 B per entry), a rewrite reads it through (`entries`).
+      // A spool with lists holds all of this run's entries in the order met: no reference to each
+      // is kept (8 B per entry).
       if (!this.spool.indexed) {
         if (n !== 1) throw errors.internal('entries appended together to a spool without tables');
         this.refs.push(-off);
@@ -407,7 +408,7 @@ export class ScanIndex implements EntrySink {
     if (entry === null || id === null) {
       // Not storable this time (a read error, a racy file): the stored entry of a file that did not
       // change (the one looked up, stat'ed then) stays.
-      if (p.oldOff > 0 && p.idBytes) this.ref(TABLE_FILES, p.oldOff);
+      if (p.oldOff > 0) this.ref(TABLE_FILES, p.oldOff);
       return false;
     }
     p.idBytes = id;
@@ -421,8 +422,8 @@ export class ScanIndex implements EntrySink {
   }
 
   /**
-   * A first run's results, a record's at a time (its `n` from `from`; the index holds nothing: no
-   * lookup was made, scan.ts lookUp): each stored when the thread that read the file made its
+   * The results of a run that looks nothing up (noResultsStored: a first run, or a command's first
+   * on others' index), a record's at a time (its `n` from `from`; scan/pending.ts lookUp): each stored when the thread that read the file made its
    * entry, as `record` stores a miss. The entries go to the spool a few hundred at a time
    * (`appendFirst`): a first run's busiest thread then makes one call per few hundred entries, not
    * a few calls of cold code per entry.
@@ -470,7 +471,7 @@ export class ScanIndex implements EntrySink {
   /** What the inspecting threads need to make this run's entries (InspectOptions.indexEntries). */
   get entryOptions(): EntryOptions | undefined {
     const opts: EntryOptions = { racyCutoffMs: this.racyCutoffMs, root: this.rootAbs, keyNo: this.keyNo };
-    if (this.holdsNothing) opts.first = true; // every entry is stored as it comes (recordFirst): a block per batch
+    if (this.noResultsStored) opts.first = true; // every entry is stored as it comes (recordFirst): a block per batch
     return opts;
   }
 
@@ -774,8 +775,8 @@ export class ScanIndex implements EntrySink {
     }
     const now = Date.now();
     const build = buildId();
-    // The option sets in the order the file lists them (a file entry's results are numbered by it:
-    // the same numbers let a rewrite copy entries as they are, or extend the file), ours appended
+    // The option sets in the order the file lists them (a file entry's key number is its place
+    // there: the same numbers let a rewrite copy entries as they are, or extend the file), ours appended
     // when new. Results of other builds (an upgrade, a changed rule) can never hit again: dropped,
     // not kept for LRU; beyond MAX_KEYS the least recently used go.
     const diskKeys = disk?.header.keys ?? [];
@@ -800,7 +801,7 @@ export class ScanIndex implements EntrySink {
         const bytes = spool.finish({ format: 'image-sidecar-index', root: rootReal, keys, written: new Date(now).toISOString(), lastRun, totalHits: this.hits, recordKeys: this.recordPrefix !== null ? [this.recordPrefix] : [], id: newFileId() });
         renameSync(spool.path, path);
         rmSync(deltaPath(path), { force: true }); // of an earlier file (a new id: ignored already)
-        return { entries: spool.fileCounts[0] ?? 0, bytes, extended: false };
+        return { entries: spool.fileCounts[0] ?? 0, bytes, extended: false }; // ours, the only option set
       } catch (e) {
         spool.abort();
         rmSync(spool.path, { force: true });
@@ -838,14 +839,21 @@ export class ScanIndex implements EntrySink {
     // and whether a whole walk keeps other option sets' file entries from it (read through: its tables stay).
     const source = disk ?? this.reader;
     const sourceRemap = disk ? diskRemap : runRemap;
-    const othersKept = prune && source !== null && source.header.keys.some((k, no) => k.key !== this.key && (sourceRemap[no] ?? -1) >= 0 && source.fileCount(no) > 0);
+    const othersKept = prune && source !== null && source.header.keys.some((k, no) => k.key !== this.key && (sourceRemap[no] ?? -1) >= 0);
     if (loaded && !extending && !loadedFinds && !(diskIsLoaded && diskWalked) && !(othersKept && source === loaded)) loaded.releaseTables(recordsFound ? [TABLE_RECORDS] : []);
     const target = asDelta ? deltaPath(path) : path;
     const tmp = join(dirname(path), tempNameFor(basename(target)));
     // A new file is sized for this run's entries (met and new); entries kept from the file on disk
     // beyond those (a partial walk's) grow it.
     const extended = extending && !asDelta ? IndexWriter.extend(tmp, loaded) : null;
-    const out = asDelta ? IndexWriter.create(tmp) : (extended ?? IndexWriter.create(tmp, { expect: this.refCounts.map((n, t) => n + this.addCounts[t]) }));
+    const expect = this.refCounts.map((n, t) => n + this.addCounts[t]);
+    // The other option sets' file entries a rewrite copies from the file on disk (step 2).
+    if (source !== null && ((disk !== null && !prune) || othersKept)) {
+      source.header.keys.forEach((k, no) => {
+        if (k.key !== this.key && (sourceRemap[no] ?? -1) >= 0) expect[TABLE_FILES] += source.fileCount(no);
+      });
+    }
+    const out = asDelta ? IndexWriter.create(tmp) : (extended ?? IndexWriter.create(tmp, { expect }));
     try {
       // A file entry as the new file numbers its option set (dropped with its option set).
       const fileEntry = (v: EntryView, remap: readonly number[]) => {
@@ -873,7 +881,7 @@ export class ScanIndex implements EntrySink {
         keep(v);
       }
       if (this.spool?.indexed) {
-        // A run that looked nothing up (holdsNothing) keeps every entry of its own in the spool, in
+        // A run that looked nothing up (noResultsStored) keeps every entry of its own in the spool, in
         // order. Continuing the file (its option sets numbered as this run numbers them) it appends
         // them as they are, in one pass; else each is taken as the new file numbers it.
         // (A failed copy fails the write: half an entry must not end the file's entries.)
@@ -937,7 +945,7 @@ export class ScanIndex implements EntrySink {
       // the tree; after a whole walk (pruning), the other option sets' file entries (each command
       // prunes its own).
       if (source && ((disk && !prune) || othersKept) && !extended && !asDelta) {
-        const remap = disk ? diskRemap : runRemap;
+        const remap = sourceRemap;
         const filesOnly = prune;
         try {
           for (const v of source.entries()) {
@@ -967,9 +975,14 @@ export class ScanIndex implements EntrySink {
         const counts = [0, 1, 2, 3].map((t) => loaded.baseCount(t));
         const files = keys.map((_, no) => loaded.baseHeader.keys[no]?.files ?? 0);
         for (const v of out.entries()) {
-          if (loaded.baseHas(v.table, tableKeyOf(v))) continue;
-          counts[v.table]++;
-          if (v.table === TABLE_FILES) files[entryKeyNo(v)]++;
+          // (Taken from the view before anything else is read: the reads below may reuse its window.)
+          const { table, off } = v;
+          const key = tableKeyOf(v);
+          const no = table === TABLE_FILES ? entryKeyNo(v) : -1;
+          // An entry a later one of the same key replaced is not live (a file two records inspected, stored twice).
+          if (!out.isLive(table, key, off) || loaded.baseHas(table, key)) continue;
+          counts[table]++;
+          if (no >= 0) files[no]++;
         }
         header.base = loaded.baseId;
         header.counts = counts;

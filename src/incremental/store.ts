@@ -5,7 +5,7 @@
  *   entry:   u32 length | u32 CRC-32 of the rest | u8 table (0 files, 1 folders, 2 links, 3 folder records)
  *            | u16 key length | key (UTF-8) | 40-byte identity (fs/identity.ts) | payload
  *            (tasks/entry-format.ts: the frame, which the thread that read a file writes too)
- *   tables:  per table: u32 slot count (a power of two ≥ 2 × entries, or 0) | u32 entries
+ *   tables:  per table: u32 slot count (a power of two, at most 3/4 full, or 0) | u32 entries
  *            | slots × u32 key hash | slots × f64 entry offset (0 = empty)
  *            (open addressing, linear probing; hash = FNV-1a 32 of the key's UTF-16 code units)
  *   trailer: f64 offset of the tables | u32 tables length | u32 header length | u32 CRC-32 of the
@@ -286,7 +286,7 @@ export class IndexReader {
       readInto(head);
       const slots = head.readUInt32LE(0);
       const count = head.readUInt32LE(4);
-      if ((slots !== 0 && (slots & (slots - 1)) !== 0) || count * 2 > slots || p + slots * 12 > tablesEnd) fail('table size');
+      if ((slots !== 0 && (slots & (slots - 1)) !== 0) || overFull(count, slots) || p + slots * 12 > tablesEnd) fail('table size');
       const hashes = new Uint32Array(slots);
       readInto(new Uint8Array(hashes.buffer));
       const offs = new Float64Array(slots);
@@ -305,6 +305,10 @@ export class IndexReader {
     }
     const h = this.header;
     if (!h || h.format !== 'image-sidecar-index' || typeof h.root !== 'string' || !Array.isArray(h.keys)) fail('header fields missing');
+    // Each option set's count of file entries: what the files table holds at most (a count past it is a damaged header).
+    let counted = 0;
+    for (const k of h.keys) if (k.files !== undefined) counted += Number.isSafeInteger(k.files) && k.files >= 0 ? k.files : Infinity;
+    if (counted > (Array.isArray(h.counts) ? h.counts[TABLE_FILES] : sizes[TABLE_FILES][1])) fail('option set counts out of range');
     for (let t = 0; t < TABLES; t++) {
       const { offs } = this.tables[t];
       const [slots, count] = sizes[t];
@@ -603,17 +607,26 @@ export function madeResult(bytes: Uint8Array): Buffer {
   return b.subarray(at + ONE_RESULT_HEAD);
 }
 
-/** The slots a table of `count` entries has: the smallest power of two ≥ 16 at most half full (as growth leaves it). */
+/**
+ * A table of `slots` is full past three quarters. Linear probing stays short there (a hit ~2.5
+ * probes, most of them a hash compared, not an entry read), and the tables are what a run keeps of
+ * the index whole: 10^6 files of three commands take 2^23 slots (100 MB) at half full, 2^22 (50 MB) so.
+ */
+function overFull(count: number, slots: number): boolean {
+  return count * 4 > slots * 3;
+}
+
+/** The slots a table of `count` entries has: the smallest power of two ≥ 16 at most 3/4 full (as growth leaves it). */
 function slotsFor(count: number): number {
   let slots = 16;
-  while (count * 2 > slots) slots *= 2;
+  while (overFull(count, slots)) slots *= 2;
   return slots;
 }
 
 /** Entries per chunk of an `EntryList` (no array is ever copied to grow: no garbage, no heap holes). */
 const LIST_CHUNK = 1 << 16;
 
-/** The (key hash, offset) of each entry of one table in the order added: 12 bytes per entry, in chunks. */
+/** The (key hash, offset, key number) of each entry of one table in the order added: 14 bytes per entry, in chunks. */
 class EntryList {
   private readonly hashes: Uint32Array[] = [];
   private readonly offs: Float64Array[] = [];
@@ -649,7 +662,7 @@ class EntryList {
  * How an `IndexWriter` keeps its lookup tables:
  * - 'table': an open-addressing table per table, grown as entries come (`has` answers; 27–48 B
  *   per entry, and each growth leaves the old arrays behind);
- * - 'list': (hash, offset) of each entry in order, 12 B per entry in fixed chunks; the tables are
+ * - 'list': (hash, offset, key number) of each entry in order, 14 B per entry in fixed chunks; the tables are
  *   built one at a time in `finish` (a first run's spool: at 10^6 sidecars ~20 MB instead of ~75);
  * - 'none': nothing (`has` and `finish` refused): a spool only read back by offset (`entryAt`),
  *   never made the index.
@@ -725,9 +738,9 @@ export class IndexWriter {
    * they are: its bytes copied in one sequential pass, its lists put in this writer's tables (a
    * later entry under a key already there replaces it, as `add` does). No entry is read back, as
    * none is when a first run's spool becomes the index: what a run that looked nothing up appends
-   * to the file it continues (`extend`). Returns how many entries.
+   * to the file it continues (`extend`).
    */
-  appendAll(spool: IndexWriter): number {
+  appendAll(spool: IndexWriter): void {
     if (this.tables !== 'table' || spool.tables !== 'list') throw new Error('IndexWriter.appendAll: a list spool into a writer with tables');
     spool.flush();
     const first = INDEX_MAGIC.length + 1;
@@ -739,7 +752,6 @@ export class IndexWriter {
       this.write(b.subarray(i, i + len));
     }
     this.flush();
-    let n = 0;
     for (let table = 0; table < TABLES; table++) {
       const list = spool.lists[table];
       // Grown once to hold them all, not step by step.
@@ -753,10 +765,8 @@ export class IndexWriter {
         const m = left < LIST_CHUNK ? left : LIST_CHUNK;
         for (let k = 0; k < m; k++) this.insert(table, hashes[k], offs[k] + shift, nos[k]);
         left -= m;
-        n += m;
       }
     }
-    return n;
   }
 
   /** `index` of an entry whose hash (and, a file's, key number) is known: its key is read only when a slot's hash is the same. */
@@ -769,7 +779,7 @@ export class IndexWriter {
         t.offs[s] = off;
         t.count++;
         if (table === TABLE_FILES) this.countFile(no);
-        if (t.count * 2 > t.mask + 1) this.grow(t);
+        if (overFull(t.count, t.mask + 1)) this.grow(t);
         return;
       }
       if (t.hashes[s] === h && this.keyAt(at) === this.keyAt(off)) {
@@ -900,6 +910,11 @@ export class IndexWriter {
     return this.t[table].count;
   }
 
+  /** Is the entry this writer wrote at `off`, standing under `key` in `table`, the live one (no later entry replaced it)? */
+  isLive(table: number, key: string, off: number): boolean {
+    return this.t[table].offs[this.slotOf(table, key, keyHash(key))] === off;
+  }
+
   /** Is an entry standing under `key` (`tableKeyOf`) in `table`? */
   has(table: number, key: string): boolean {
     if (this.tables !== 'table') throw new Error(`IndexWriter.has on a writer with tables '${this.tables}'`);
@@ -942,7 +957,11 @@ export class IndexWriter {
    */
   addMade(table: number, entries: readonly Uint8Array[]): number {
     const n = entries.length;
-    for (let i = 0; i < n; i++) if (madeIdAt(entries[i], table) < 0) throw new IndexFormatError('not an index entry of this table');
+    for (let i = 0; i < n; i++) {
+      const e = entries[i];
+      if (madeIdAt(e, table) < 0) throw new IndexFormatError('not an index entry of this table');
+      if (table === TABLE_FILES) madeKeyNo(e, 0, e.length); // one result, or it throws before anything is written
+    }
     const list = this.tables === 'list' ? this.lists[table] : null;
     for (let i = 0; i < n; i++) {
       const e = entries[i];
@@ -967,6 +986,7 @@ export class IndexWriter {
       const end = ends[i];
       if (end === from) continue;
       if (end < from || end > raw.length || madeIdAtIn(raw, from, end, table) < 0) throw new IndexFormatError('not an index entry of this table');
+      if (table === TABLE_FILES) madeKeyNo(raw, from, end);
       count++;
       from = end;
     }
@@ -1049,7 +1069,7 @@ export class IndexWriter {
     } else this.garbage += this.lengthAt(t.offs[s]);
     t.hashes[s] = h;
     t.offs[s] = off;
-    if (t.count * 2 > t.mask + 1) this.grow(t);
+    if (overFull(t.count, t.mask + 1)) this.grow(t);
   }
 
   /**
@@ -1075,7 +1095,7 @@ export class IndexWriter {
       scratch = { hashes: new Uint32Array(most), offs: new Float64Array(most) };
     }
     for (let ti = 0; ti < TABLES; ti++) {
-      // The table as kept (≤ 50 % full) is the table written; a list is made a table now.
+      // The table as kept (≤ 75 % full) is the table written; a list is made a table now.
       if (scratch) this.buildFromList(ti, scratch);
       // A table made bigger than its entries need (`expect`) goes out at the size growth gives.
       else if (this.t[ti].count > 0 && slotsFor(this.t[ti].count) < this.t[ti].mask + 1) this.grow(this.t[ti], slotsFor(this.t[ti].count));
@@ -1112,7 +1132,7 @@ export class IndexWriter {
 
   /**
    * The open-addressing table of a list, as 'table' mode would hold it: sized for its entries
-   * (≤ 50 % full), filled in the order added, a later entry with the same key in place of the
+   * (≤ 75 % full), filled in the order added, a later entry with the same key in place of the
    * earlier one. The list is dropped.
    */
   private buildFromList(table: number, scratch: { hashes: Uint32Array; offs: Float64Array }): void {

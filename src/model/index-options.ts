@@ -37,6 +37,7 @@ export interface IndexRunStats {
   hits: number;
   misses: number;
   recorded: number;
+  /** File entries of this run's option set in the index it leaves (`index status` counts every option set's). */
   entries: number;
   bytes: number;
   written: boolean;

@@ -155,7 +155,7 @@ export function resolvedBy(results: readonly FileInspection[]): LinkResolution {
  * `mergeHits` records each result as it comes.
  */
 export function lookUp(rec: PendingRecord, index: ScanCache, sized: boolean): boolean {
-  if (index.holdsNothing) {
+  if (index.noResultsStored) {
     if (sized) for (const it of rec.items) it.size = sizeOf(it.path);
     return rec.items.length > 0;
   }

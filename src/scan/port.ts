@@ -68,11 +68,15 @@ export interface FolderRecordsSink {
 
 /** What a scan asks of its cache. */
 export interface ScanCache {
-  /** No result of this run's option set was stored when the run began (a first run, or a command's first run on an index others filled): nothing to look up. */
-  readonly holdsNothing: boolean;
   /**
-   * No result of this run's option set was stored (a first run, or a command's first run on an
-   * index others filled), and no link resolution either: nothing to look up or serve, as in a first run.
+   * No result of this run's option set was stored when the run began (a first run, or a command's
+   * first run on an index others filled): no file to look up; every file goes to the engine and its
+   * result is recorded as it comes (`recordFirst`).
+   */
+  readonly noResultsStored: boolean;
+  /**
+   * `noResultsStored`, and no link resolution stored either: the engine's threads resolve the
+   * links, untraced, as in a first run.
    */
   readonly firstForOptions: boolean;
   /** What the inspecting threads need to make this run's entries. */
@@ -82,7 +86,7 @@ export interface ScanCache {
   lookup(path: string): { hit: FileInspection | null; pending: CacheMiss };
   /** A missed sidecar's new result; true when stored. */
   record(miss: CacheMiss, result: FileInspection): boolean;
-  /** A first run's results (nothing looked up), `n` from `from`. */
+  /** The results of a run that looks nothing up (`noResultsStored`), `n` from `from`. */
   recordFirst(results: readonly FileInspection[], from: number, n: number): void;
   /** Folder records for this scan shape (pairing and link options): on when the cache keeps them. */
   useRecords(scanShape: string): void;

@@ -218,7 +218,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
     // Without the index (or with one that holds nothing yet) every candidate goes to the engine:
     // threads boot while the walk starts. Otherwise the first miss warms the runtime (a warm index
     // may need no thread at all).
-    if (!index || index.holdsNothing) runtime.warm?.();
+    if (!index || index.noResultsStored) runtime.warm?.();
     try {
       const source = this.pendingRecords(root, weigh !== undefined, index, runtime);
       // With the index, the threads that read the files make their entries (tasks/index-entry.ts).
@@ -671,7 +671,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
   private finalizeWith(index: ScanCache | null, p: PendingRecord, results: readonly FileInspection[], from = 0, n = results.length - from): ScanRecord {
     if (index === null) return this.finalize(p, results, from);
     if (p.hits === undefined) {
-      if (index.holdsNothing) index.recordFirst(results, from, n);
+      if (index.noResultsStored) index.recordFirst(results, from, n);
       return this.finalize(p, results, from);
     }
     return this.finalize(p, mergeHits(p, from === 0 && n === results.length ? results : results.slice(from, from + n), index));
