@@ -98,22 +98,21 @@ export class DirSnapshots implements ListingCache, LinkResolution {
   lastSteps: readonly (readonly [string, string, Uint8Array | null, Uint8Array?])[] = [];
   lastComplete = false;
 
-  /**
-   * Listings are stored (and folders' identities taken for them) only when the index held something
-   * as the run began. A first run stores none: like its links and folder records, a folder's listing
-   * is stored by the next run, which lists the folder and can be served from everything else
-   * (what it saves a first run, and costs the second: docs/INDEX.md "Folders and links").
-   */
-  private readonly storesListings: boolean;
-
   constructor(
     private reader: IndexReader | null,
     private readonly rootAbs: string,
     private readonly rootReal: string,
     private readonly racyCutoffNs: bigint,
     private readonly sink: EntrySink,
+    /**
+     * Listings are stored (and folders' identities taken for them) only when the index held results
+     * of the run's option set as it began. A first run stores none, nor a command's first run on an
+     * index other commands filled: like its links and folder records, a folder's listing is stored by
+     * the next run, which lists the folder and can be served from everything else (what it saves a
+     * first run, and costs the second: docs/INDEX.md "Folders and links").
+     */
+    private readonly storesListings: boolean = reader !== null,
   ) {
-    this.storesListings = reader !== null;
     this.now = new FolderIdentities(racyCutoffNs);
   }
 

@@ -235,7 +235,7 @@ export class ScanIndex implements EntrySink {
     this.noResultsStored = this.reader === null || this.loadedKeyNo < 0;
     this.runKeys = this.loadedKeyNo >= 0 ? keys : [...keys, { key: this.key, used: 0 }];
     this.keyNo = this.loadedKeyNo >= 0 ? this.loadedKeyNo : keys.length;
-    this.dirs = new DirSnapshots(this.reader, resolve(root), this.location.rootReal, this.racyCutoffNs, this);
+    this.dirs = new DirSnapshots(this.reader, resolve(root), this.location.rootReal, this.racyCutoffNs, this, !this.noResultsStored);
   }
 
   /** An index for this scan, or null when these inspections cannot be stored (decoded data kept). */
