@@ -217,3 +217,30 @@ test("store: a header counting more of an option set's entries than the files ta
   writeFileSync(path, bad);
   assert.throws(() => IndexReader.open(path), IndexFormatError);
 });
+
+test("store: a first run's list past one chunk (65,536) makes the files table and counts a table kept all along makes, each option set's entries apart", (t) => {
+  const dir = testDir(t, 'isc-option-sets-list-');
+  const n = 65_536 + 40;
+  const id = Buffer.alloc(40, 2);
+  const header = () => ({ format: 'image-sidecar-index' as const, root: '/r', keys: [{ key: 'a', used: 1 }, { key: 'b', used: 2 }], written: 'now' });
+  const write = (tables: 'list' | 'table') => {
+    const path = join(dir, tables);
+    const w = IndexWriter.create(path, { tables });
+    for (let i = 0; i < n; i++) w.addFile(`k/${i >> 1}.json`, id, i & 1, Buffer.from(`${i & 1} ${i >> 1}`));
+    w.addFile('k/3.json', id, 1, Buffer.from('again')); // the same file and option set: in place of the earlier
+    w.finish(header());
+    return path;
+  };
+  const [list, table] = [write('list'), write('table')];
+  assert.deepEqual(readFileSync(list), readFileSync(table), 'the same file');
+  const r = IndexReader.open(list)!;
+  try {
+    assert.deepEqual([r.fileCount(0), r.fileCount(1), r.count(TABLE_FILES)], [n / 2, n / 2, n]);
+    const text = (key: string, no: number) => entryResult(r.find(TABLE_FILES, fileSlotKey(key, no))!)[1].toString();
+    assert.equal(text('k/3.json', 0), '0 3');
+    assert.equal(text('k/3.json', 1), 'again');
+    assert.equal(text(`k/${n / 2 - 1}.json`, 1), `1 ${n / 2 - 1}`);
+  } finally {
+    r.close();
+  }
+});
