@@ -24,6 +24,13 @@ function library(dir: string, n: number): string {
   return makeTree(spec, join(dir, 'lib'));
 }
 
+/** An index at DIR/index, each run's figures kept in `runs`. */
+function indexIn(dir: string): { path: string; runs: IndexRunStats[]; index: { path: string; racyMarginMs: number; onStats: (s: IndexRunStats) => void } } {
+  const path = join(dir, 'index');
+  const runs: IndexRunStats[] = [];
+  return { path, runs, index: { path, racyMarginMs: 0, onStats: (s) => runs.push(s) } };
+}
+
 /** The index's file entries per option set (key number → paths), read entry by entry, and the header's counts. */
 function fileEntries(path: string): { byKey: Map<number, string[]>; counted: number[]; keys: number } {
   const r = IndexReader.open(path)!;
@@ -54,9 +61,7 @@ function assertCounts(path: string, label: string): Map<number, string[]> {
 test("a command's first run on another command's index looks nothing up and continues the file: its entries beside the other's", async (t) => {
   const dir = testDir(t, 'isc-option-sets-first-');
   const root = library(dir, 12);
-  const path = join(dir, 'index');
-  const runs: IndexRunStats[] = [];
-  const index = { path, racyMarginMs: 0, onStats: (s: IndexRunStats) => runs.push(s) };
+  const { path, runs, index } = indexIn(dir);
   const wantStats = noTimes(await stats(root, { index: false, engine: 'inline' }));
   const wantValidate = noTimes(await validate(root, { index: false, engine: 'inline' }));
 
@@ -91,9 +96,7 @@ test("a command's first run on another command's index looks nothing up and cont
 test('a whole walk prunes only its own entries; a changed file is read again by each command in its own run', async (t) => {
   const dir = testDir(t, 'isc-option-sets-prune-');
   const root = library(dir, 12);
-  const path = join(dir, 'index');
-  const runs: IndexRunStats[] = [];
-  const index = { path, racyMarginMs: 0, onStats: (s: IndexRunStats) => runs.push(s) };
+  const { path, runs, index } = indexIn(dir);
   for (let i = 0; i < 2; i++) {
     await stats(root, { index, engine: 'inline' });
     await validate(root, { index, engine: 'inline' });
@@ -134,9 +137,7 @@ test("a delta's header counts each new file once, though two records stored it",
   const dir = testDir(t, 'isc-option-sets-delta-');
   const root = library(dir, 60);
   makeTree({ 'out/IMG_X.jpg': FAKE_JPEG, 'out/IMG_X.json': { json: sidecarData('IMG_X.jpg', 1, 8) }, 'lib/games/IMG_0.jpg': { symlink: '../d0/IMG_0.jpg' } }, dir);
-  const path = join(dir, 'index');
-  const runs: IndexRunStats[] = [];
-  const index = { path, racyMarginMs: 0, onStats: (s: IndexRunStats) => runs.push(s) };
+  const { path, runs, index } = indexIn(dir);
   for (let i = 0; i < 3; i++) await validate(root, { index, engine: 'inline' });
   // Two links in a folder of links to one new sidecar outside the root: a few new entries over a base of 60 files.
   makeTree({ 'lib/games/a.jpg': { symlink: '../../out/IMG_X.jpg' }, 'lib/games/b.jpg': { symlink: '../../out/IMG_X.jpg' } }, dir);

@@ -945,15 +945,14 @@ export class ScanIndex implements EntrySink {
       // the tree; after a whole walk (pruning), the other option sets' file entries (each command
       // prunes its own).
       if (source && ((disk && !prune) || othersKept) && !extended && !asDelta) {
-        const remap = sourceRemap;
-        const filesOnly = prune;
+        // (Pruning: files only, the other option sets'.)
         try {
           for (const v of source.entries()) {
             if (v.table === TABLE_FILES) {
-              const f = remap[entryKeyNo(v)] ?? -1;
-              if (f < 0 || (filesOnly && f === ourNo) || out.has(TABLE_FILES, fileSlotKey(entryKey(v), f))) continue;
-              fileEntry(v, remap);
-            } else if (!filesOnly && !out.has(v.table, entryKey(v))) out.addRaw(v);
+              const f = sourceRemap[entryKeyNo(v)] ?? -1;
+              if (f < 0 || (prune && f === ourNo) || out.has(TABLE_FILES, fileSlotKey(entryKey(v), f))) continue;
+              fileEntry(v, sourceRemap);
+            } else if (!prune && !out.has(v.table, entryKey(v))) out.addRaw(v);
           }
         } catch {
           /* the rest of a corrupt file is dropped */

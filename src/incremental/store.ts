@@ -34,7 +34,7 @@ import { READ_FLAGS } from '../fs/regular-file.js';
 import { crc32 } from 'node:zlib';
 import { IDENTITY_BYTES } from '../fs/identity.js';
 import { LITTLE_ENDIAN_HOST } from '../byte-order.js';
-import { ENTRY_HEAD, MAX_KEY_BYTES, ONE_RESULT_HEAD, TABLE_FILES } from '../tasks/entry-format.js';
+import { ENTRY_HEAD, fileEntryBound, MAX_KEY_BYTES, ONE_RESULT_HEAD, TABLE_FILES, writeFileEntry } from '../tasks/entry-format.js';
 
 export const INDEX_MAGIC = Buffer.from('ISCIDX\0', 'latin1');
 export const INDEX_FORMAT_VERSION = 6;
@@ -714,15 +714,7 @@ export class IndexWriter {
     try {
       // The copy starts the file (magic included): nothing of the writer's own goes before it.
       w.used = 0;
-      const end = from.entriesBytes;
-      const src = new WindowReader(from.fd, end);
-      for (let at = 0; at < end; at += COPY_CHUNK_BYTES) {
-        const len = Math.min(COPY_CHUNK_BYTES, end - at);
-        const [b, i] = src.bytes(at, len);
-        w.write(b.subarray(i, i + len));
-      }
-      // All of it in the file: an entry read back (`keyAt`) never straddles the file and the buffer.
-      w.flush();
+      w.copyFrom(from.fd, 0, from.entriesBytes);
       for (let t = 0; t < TABLES; t++) w.t[t] = tables[t];
       from.header.keys.forEach((_, no) => (w.fileCounts[no] = from.fileCount(no)));
       return w;
@@ -745,13 +737,7 @@ export class IndexWriter {
     spool.flush();
     const first = INDEX_MAGIC.length + 1;
     const shift = this.size - first;
-    const src = new WindowReader(spool.fd, spool.pos);
-    for (let at = first; at < spool.pos; at += COPY_CHUNK_BYTES) {
-      const len = Math.min(COPY_CHUNK_BYTES, spool.pos - at);
-      const [b, i] = src.bytes(at, len);
-      this.write(b.subarray(i, i + len));
-    }
-    this.flush();
+    this.copyFrom(spool.fd, first, spool.pos);
     for (let table = 0; table < TABLES; table++) {
       const list = spool.lists[table];
       // Grown once to hold them all, not step by step.
@@ -767,6 +753,20 @@ export class IndexWriter {
         left -= m;
       }
     }
+  }
+
+  /**
+   * Append the bytes [from, end) of the file open at `fd`, in one sequential pass, and flush them:
+   * an entry read back (`keyAt`) never straddles the file and the buffer.
+   */
+  private copyFrom(fd: number, from: number, end: number): void {
+    const src = new WindowReader(fd, end);
+    for (let at = from; at < end; at += COPY_CHUNK_BYTES) {
+      const len = Math.min(COPY_CHUNK_BYTES, end - at);
+      const [b, i] = src.bytes(at, len);
+      this.write(b.subarray(i, i + len));
+    }
+    this.flush();
   }
 
   /** `index` of an entry whose hash (and, a file's, key number) is known: its key is read only when a slot's hash is the same. */
@@ -1019,37 +1019,20 @@ export class IndexWriter {
   /**
    * Append a file entry of one result (its option set's key number, the result as stored): the entry
    * `add(TABLE_FILES, key, id, filePayload(keyNo, raw))` appends, written straight into the output
-   * buffer with one CRC call (no Buffer per part). A rewrite renumbers a result so.
+   * buffer by the frame's one writer (tasks/entry-format.ts writeFileEntry, as a reading thread
+   * writes it). A rewrite renumbers a result so.
    */
   addFile(key: string, id: Uint8Array, keyNo: number, raw: Uint8Array): void {
-    let len = 11 + IDENTITY_BYTES + ONE_RESULT_HEAD + raw.length;
-    const keyLen = key.length <= 0x3fff ? -1 : Buffer.byteLength(key, 'utf8'); // a UTF-8 key is at most 3 bytes a code unit
-    if (keyLen > MAX_KEY_BYTES) return;
-    const most = len + (keyLen >= 0 ? keyLen : 3 * key.length);
+    const most = fileEntryBound(key, raw);
     if (most > this.out.length) {
       this.add(TABLE_FILES, key, id, filePayload(keyNo, raw));
       return;
     }
     if (most > this.out.length - this.used) this.flush();
-    const out = this.out;
-    const at = this.used;
     const off = this.size;
-    const kl = out.write(key, at + 11, 'utf8');
-    if (kl > MAX_KEY_BYTES) return;
-    let p = at + 11 + kl;
-    out.set(id.subarray(0, IDENTITY_BYTES), p);
-    p += IDENTITY_BYTES;
-    out[p] = 1;
-    out.writeUInt16LE(keyNo, p + 1);
-    out.writeUInt32LE(raw.length, p + 3);
-    out.set(raw, p + ONE_RESULT_HEAD);
-    p += ONE_RESULT_HEAD + raw.length;
-    len = p - at;
-    out.writeUInt32LE(len, at);
-    out[at + 8] = TABLE_FILES;
-    out.writeUInt16LE(kl, at + 9);
-    out.writeUInt32LE(crc32(out.subarray(at + 8, p)) >>> 0, at + 4);
-    this.used = p;
+    const len = writeFileEntry(this.out, this.used, key, id, keyNo, raw);
+    if (len < 0) return; // a key too long for the format: never stored, as `add` skips it
+    this.used += len;
     // Under the key its bytes hold (a lone surrogate is U+FFFD there), as `add` indexes it.
     this.index(TABLE_FILES, this.keyAt(off), off);
   }

@@ -39,7 +39,7 @@ export function fileEntryBound(key: string, result: string | Uint8Array): number
 
 /**
  * Write a file entry of one result at `at` in `out` (room for `fileEntryBound` bytes): the very
- * bytes store.ts `addFile(key, id, [[keyNo, bytes]])` appends, where `bytes` is the result as stored.
+ * bytes store.ts `addFile(key, id, keyNo, bytes)` appends (it writes them so), where `bytes` is the result as stored.
  * Returns the entry's length, or -1 when the key is too long for the format (never stored, as
  * `addFile` skips it).
  */
