@@ -1213,6 +1213,44 @@ test('a rewrite after edits: changed entries replaced, removed ones dropped, the
   assert.equal(runs.at(-1)!.misses, 0, 'every result of the rewritten index is a hit');
 });
 
+// A sidecar outside the root, inspected through two image links to it, was counted as met twice
+// (looked up twice, or stood for by two folders' served records): with one sidecar of the tree
+// removed, the run counted every stored entry as met, never pruned, and the removed sidecar's entry
+// stayed in the index for good.
+test('a sidecar met through two links to one target outside the root counts once: a removed sidecar is still dropped', async (t) => {
+  const dir = testDir(t, 'isc-index-met-twice-');
+  mkdirSync(join(dir, 'outside'));
+  writeFileSync(join(dir, 'outside/x.jpg'), FAKE_JPEG);
+  writeFileSync(join(dir, 'outside/x.json'), JSON.stringify(sidecarData('x.jpg', 2, 8)));
+  const root = smallLibrary(dir, 1, 3, () => 1);
+  for (const f of ['a', 'b']) {
+    mkdirSync(join(root, f));
+    symlinkSync(join(dir, 'outside/x.jpg'), join(root, f, 'x.jpg'));
+  }
+  const path = join(dir, 'index');
+  const runs: IndexRunStats[] = [];
+  const index: IndexOptions = { path, ...NOW, onStats: (s) => runs.push(s) };
+  const same = async (label: string) => {
+    const plain = await stats(root, { index: false });
+    assert.deepEqual(await stats(root, { index }), plain, label);
+  };
+  for (const label of ['first run', 'second run', 'third run', 'served run']) await same(label);
+  const removed = readIndex(path).files.find((k) => k.startsWith('d0/') && k.endsWith('.json'))!;
+  assert.ok(removed, 'a sidecar of the tree is stored');
+  rmSync(join(root, removed));
+  await same('after the removal (the links served from records)');
+  assert.equal(runs.at(-1)!.pruned, true, 'an entry not met: the rewrite drops it');
+  assert.ok(!readIndex(path).files.includes(removed), 'the removed sidecar is dropped');
+  // The same with the folders of the links made again (looked up, not served).
+  const second = readIndex(path).files.find((k) => k.startsWith('d0/') && k.endsWith('.json'))!;
+  rmSync(join(root, second));
+  writeFileSync(join(root, 'a/other.txt'), 'a');
+  writeFileSync(join(root, 'b/other.txt'), 'b');
+  await same('after a second removal (the links looked up)');
+  assert.equal(runs.at(-1)!.pruned, true, 'an entry not met: the rewrite drops it');
+  assert.ok(!readIndex(path).files.includes(second), 'the removed sidecar is dropped');
+});
+
 /**
  * A run that met every stored entry continues the loaded file (entries copied in one pass, new ones
  * appended, the ones they replace left as dead bytes) until the dead bytes are a quarter of the

@@ -79,6 +79,8 @@ export interface Pending {
   oldOff: number;
   /** The loaded file holds an entry under this key (a new one replaces it). */
   stored?: boolean;
+  /** A sidecar outside the root this run met before (through another image link): counted as met once. */
+  again?: boolean;
 }
 
 function fileStamp(path: string): string | null {
@@ -193,6 +195,14 @@ export class ScanIndex implements EntrySink {
   private readonly servedBlobs = new RefList();
   /** Entries those records stand for without being looked up (so `unchanged` can tell nothing was dropped). */
   private filesServed = 0;
+  /**
+   * Sidecars outside the root met this run. Each image link to a target outside the root inspects
+   * the target's sidecars, so one can be met through several links: it counts as met once, else the
+   * run finds as many met as stored while a removed sidecar's entry is never met, and never prunes it.
+   */
+  private readonly outsideMet = new Set<string>();
+  /** The root as given with a slash: a served record's file not under it is outside the root. */
+  private readonly rootPrefix: string;
   private linksServed = 0;
   private readonly dirsServed = new Set<string>();
   /** Set by `close`: no spool is made or written after it. */
@@ -223,6 +233,7 @@ export class ScanIndex implements EntrySink {
     this.idScratch = new IdentityScratch({ fast: opts.fastStat });
     this.rootAbs = resolve(root);
     this.relOf = relativeTo(this.rootAbs);
+    this.rootPrefix = this.rootAbs.endsWith('/') ? this.rootAbs : `${this.rootAbs}/`;
     this.key = optionsKey(inspect);
     const margin = opts.racyMarginMs ?? DEFAULT_RACY_MARGIN_MS;
     // 0 turns the check off (tests that change files milliseconds before a run).
@@ -365,16 +376,17 @@ export class ScanIndex implements EntrySink {
   lookup(path: string): { hit: FileInspection | null; pending: Pending } {
     const rel = this.relOf(path);
     this.seenCount++;
+    const again = !this.firstMeeting(rel);
     const v0 = this.find(rel);
     if (!v0) {
       this.misses++;
-      return { hit: null, pending: { rel, oldOff: 0 } };
+      return { hit: null, pending: { rel, oldOff: 0, again } };
     }
     // The scratch's stat (the binding's numbers where trusted: no BigIntStats per file), copied out:
     // the pending lookup keeps it (a folder record's file identity, `record`'s check).
     if (this.idScratch.stat(path) !== STAT_FILE) {
       this.misses++;
-      return { hit: null, pending: { rel, oldOff: 0, stored: true } };
+      return { hit: null, pending: { rel, oldOff: 0, stored: true, again } };
     }
     const idBytes = Buffer.from(this.idScratch.bytes);
     let oldOff = 0;
@@ -386,12 +398,20 @@ export class ScanIndex implements EntrySink {
         hit.path = path;
         if (hit.error && hit.error.message.includes(PATH_MARK)) hit.error.message = hit.error.message.split(PATH_MARK).join(path);
         this.hits++;
-        this.ref(TABLE_FILES, v.off);
-        return { hit, pending: { rel, idBytes, oldOff } };
+        if (!again) this.ref(TABLE_FILES, v.off);
+        return { hit, pending: { rel, idBytes, oldOff, again } };
       }
     }
     this.misses++;
-    return { hit: null, pending: { rel, idBytes, oldOff, stored: true } };
+    return { hit: null, pending: { rel, idBytes, oldOff, stored: true, again } };
+  }
+
+  /** False for a sidecar outside the root met before in this run (`outsideMet`). */
+  private firstMeeting(rel: string): boolean {
+    if (!rel.startsWith('../')) return true;
+    if (this.outsideMet.has(rel)) return false;
+    this.outsideMet.add(rel);
+    return true;
   }
 
   /**
@@ -408,7 +428,7 @@ export class ScanIndex implements EntrySink {
     if (entry === null || id === null) {
       // Not storable this time (a read error, a racy file): the stored entry of a file that did not
       // change (the one looked up, stat'ed then) stays.
-      if (p.oldOff > 0) this.ref(TABLE_FILES, p.oldOff);
+      if (p.oldOff > 0 && p.again !== true) this.ref(TABLE_FILES, p.oldOff);
       return false;
     }
     p.idBytes = id;
@@ -416,7 +436,7 @@ export class ScanIndex implements EntrySink {
     // is: the other option sets' results of the file are entries of their own.
     if (this.spoolWith(TABLE_FILES, (spool) => spool.addMade(TABLE_FILES, [entry])) > 0) {
       this.recordedCount++;
-      if (p.stored === true) this.supersededCounts[TABLE_FILES]++; // its old entry (not referenced) is replaced
+      if (p.stored === true && p.again !== true) this.supersededCounts[TABLE_FILES]++; // its old entry (not referenced) is replaced
     }
     return true;
   }
@@ -623,7 +643,10 @@ export class ScanIndex implements EntrySink {
           const key = inPatch ? -1 - ref : ref;
           if (seen.has(key)) continue;
           seen.add(key);
-          if (inPatch) patchFiles.add(meta.files[ref >>> 2]);
+          const file = meta.files[ref >>> 2];
+          // Outside the root: met once however many folders' records stand for it.
+          if (!file.startsWith(this.rootPrefix) && !this.firstMeeting(this.relOf(file))) continue;
+          if (inPatch) patchFiles.add(file);
           this.filesServed++;
           this.hits++;
           this.seenCount++;
