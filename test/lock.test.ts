@@ -266,6 +266,45 @@ test('a lock folder dated far in the future is stale, not held forever (regressi
 });
 
 
+// A lock dated ahead of our clock (a file server's clock a few minutes ahead dates a new lock so;
+// a holder killed before its first heartbeat leaves it so) showed no age: within the skew tolerance
+// (10 minutes) it was waited on until our clock passed its date, whoever held it.
+test('a lock dated minutes ahead of our clock is stale once the taker has seen it unchanged for the stale age; one whose heartbeat goes on is still respected', async (t) => {
+  const dir = testDir(t);
+  const here = hostMark();
+  const elsewhere = here === '00000000' ? '11111111' : '00000000';
+  const ahead = (lockDir: string, ms: number) => {
+    const at = new Date(Date.now() + ms);
+    fs.utimesSync(lockDir, at, at);
+  };
+  const cases = [
+    { token: `${here}-${deadPid()}.0-ab`, why: 'a dead process of this host' },
+    { token: `${elsewhere}-${process.pid}.0-ab`, why: 'another host\'s holder that stopped' },
+    { token: '', why: 'a holder killed before it wrote its token' },
+  ];
+  for (const [i, c] of cases.entries()) {
+    const key = path.join(dir, `IMG_${i}`);
+    plantLock(lockPathFor(key), c.token, 0);
+    ahead(lockPathFor(key), 5 * 60_000);
+    const t0 = Date.now();
+    assert.equal(await withSidecarLock(key, async () => 'taken', { staleMs: 2000, timeoutMs: 8000 }), 'taken', c.why);
+    assert.ok(Date.now() - t0 >= 2000, `${c.why}: not before the stale age`);
+  }
+  // Another host's live holder whose clock is ahead of ours: each heartbeat dates the lock ahead.
+  const key = path.join(dir, 'IMG_beating');
+  plantLock(lockPathFor(key), `${elsewhere}-${process.pid}.0-ab`, 0);
+  ahead(lockPathFor(key), 5 * 60_000);
+  const beat = setInterval(() => ahead(lockPathFor(key), 5 * 60_000 + 1), 500);
+  t.after(() => clearInterval(beat));
+  await assert.rejects(withSidecarLock(key, async () => 'taken', { staleMs: 2000, timeoutMs: 4000 }), (e: unknown) => e instanceof SidecarError && e.code === 'LOCK_TIMEOUT');
+  clearInterval(beat);
+  // A live holder of this host, dated ahead and silent: its own rule (liveHolderMs) still holds.
+  const live = path.join(dir, 'IMG_live');
+  plantLock(lockPathFor(live), `${here}-${process.pid}.${threadId}-ab`, 0);
+  ahead(lockPathFor(live), 5 * 60_000);
+  await assert.rejects(withSidecarLock(live, async () => 'taken', { staleMs: 2000, timeoutMs: 3000 }), (e: unknown) => e instanceof SidecarError && e.code === 'LOCK_TIMEOUT');
+});
+
 test('a live holder of this host keeps its lock past the stale age (starved of CPU, or stopped): the taker waits, the holder finds its lock still its own', async (t) => {
   const key = path.join(testDir(t), 'IMG_11');
   // Stalls 4.5 s with no heartbeat, twice the stale age; it was taken over at 2 s before.

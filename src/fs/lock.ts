@@ -240,7 +240,7 @@ function clocks(): Clocks {
  * over is ours to make at once, in the same attempt (a caller that does not wait, timeout 0, has no
  * second one). Throws for real errors (missing folder...).
  */
-function tryAcquire(key: string, lockDir: string, rule: StaleRule): Lock | null {
+function tryAcquire(key: string, lockDir: string, rule: StaleRule, watch: LockWatch): Lock | null {
   const made = clocks();
   for (let pass = 0; ; pass++) {
     try {
@@ -253,7 +253,7 @@ function tryAcquire(key: string, lockDir: string, rule: StaleRule): Lock | null 
       if (entryAt(lockDir) === 'other') {
         throw errors.conflict('is not a lock folder (a symlink or a file has its name); nothing is written under this lock until it is removed', [lockDir]);
       }
-      if (pass > 0 || !takeOverIfStale(lockDir, rule)) return null;
+      if (pass > 0 || !takeOverIfStale(lockDir, rule, watch)) return null;
     }
   }
   const token = ownerToken();
@@ -278,6 +278,30 @@ function tryAcquire(key: string, lockDir: string, rule: StaleRule): Lock | null 
 function agedOut(mtimeMs: number, maxAgeMs: number): boolean {
   const age = Date.now() - mtimeMs;
   return age > maxAgeMs || age < -CLOCK_SKEW_TOLERANCE_MS;
+}
+
+/**
+ * What one taker saw of a lock over its attempts. A lock dated ahead of our clock (a file server
+ * whose clock is ahead of ours dates a new lock so, and a holder killed before its first heartbeat
+ * leaves it so) has no age by our clock: its silence is how long this taker has seen it unchanged
+ * (same folder, same mtime). A holder's heartbeat moves the mtime every staleMs / 3, with its own
+ * clock, so a live one is never silent that long; waiting for our clock to pass the date kept a
+ * dead holder's lock for up to the skew tolerance (10 minutes).
+ */
+class LockWatch {
+  private seen = '';
+  private since = 0;
+
+  /** How long the lock, as stat'ed now, has been seen as it is (0 the first time). */
+  silentFor(st: fs.BigIntStats): number {
+    const now = performance.now();
+    const id = `${st.dev}:${st.ino}:${st.mtimeNs}`;
+    if (id !== this.seen) {
+      this.seen = id;
+      this.since = now;
+    }
+    return now - this.since;
+  }
 }
 
 /**
@@ -329,6 +353,7 @@ interface SeenLock {
   dev: number;
   ino: number;
   ctimeNs: bigint;
+  mtimeNs: bigint;
   owner: string;
 }
 
@@ -350,7 +375,7 @@ function stillSeen(dir: string, seen: SeenLock): boolean {
  * another taker moved the stale one away, and a rename under the stale one's aside name would
  * move that new lock.
  */
-function staleLock(dir: string, rule: StaleRule): SeenLock | null {
+function staleLock(dir: string, rule: StaleRule, watch: LockWatch): SeenLock | null {
   let st: fs.BigIntStats;
   try {
     st = fs.statSync(dir, { bigint: true });
@@ -358,10 +383,14 @@ function staleLock(dir: string, rule: StaleRule): SeenLock | null {
     return null; // released meanwhile: the next attempt takes it
   }
   const mtimeMs = Number(st.mtimeMs);
-  if (!agedOut(mtimeMs, rule.staleMs)) return null;
+  // Dated ahead of our clock: silent for as long as this taker has seen it so (LockWatch); far
+  // ahead, beyond any skew: stale at once (agedOut).
+  const age = Date.now() - mtimeMs;
+  const silentMs = age < -CLOCK_SKEW_TOLERANCE_MS ? Infinity : age < 0 ? watch.silentFor(st) : age;
+  if (silentMs <= rule.staleMs) return null;
   const owner = ownerSeen(dir);
-  if (owner === null || (!agedOut(mtimeMs, rule.liveHolderMs) && ownerAliveHere(owner))) return null;
-  const seen = { dev: Number(st.dev), ino: Number(st.ino), ctimeNs: st.ctimeNs, owner };
+  if (owner === null || (silentMs <= rule.liveHolderMs && ownerAliveHere(owner))) return null;
+  const seen = { dev: Number(st.dev), ino: Number(st.ino), ctimeNs: st.ctimeNs, mtimeNs: st.mtimeNs, owner };
   return stillSeen(dir, seen) ? seen : null;
 }
 
@@ -379,8 +408,8 @@ export const lockTakeoverProbe: { afterLook?: (lockDir: string) => void } = {};
  * With a name of its own it moved the new holder's lock aside: two holders at once (the concurrency
  * run saw it under load).
  */
-function takeOverIfStale(lockDir: string, rule: StaleRule): boolean {
-  const seen = staleLock(lockDir, rule);
+function takeOverIfStale(lockDir: string, rule: StaleRule, watch: LockWatch): boolean {
+  const seen = staleLock(lockDir, rule, watch);
   if (seen === null) return false;
   lockTakeoverProbe.afterLook?.(lockDir);
   if (seen.owner === '') {
@@ -412,7 +441,9 @@ function takeOverIfStale(lockDir: string, rule: StaleRule): boolean {
   } catch {
     /* swept meanwhile */
   }
-  if (moved !== null && Number(moved.dev) === seen.dev && Number(moved.ino) === seen.ino && agedOut(Number(moved.mtimeMs), rule.staleMs) && ownerSeen(aside) === seen.owner) {
+  // (Its mtime as seen: no heartbeat since the look, whatever its date; or stale by its age.)
+  const unmoved = moved !== null && (moved.mtimeNs === seen.mtimeNs || agedOut(Number(moved.mtimeMs), rule.staleMs));
+  if (moved !== null && Number(moved.dev) === seen.dev && Number(moved.ino) === seen.ino && unmoved && ownerSeen(aside) === seen.owner) {
     // Ours to keep aside, dated now for the sweep (its mtime was the stale heartbeat's).
     try {
       const now = new Date();
@@ -492,8 +523,9 @@ export async function withSidecarLock<T>(
 
 async function acquireAsync(key: string, rule: StaleRule, deadline: number): Promise<HeldLock> {
   const lockDir = lockPathFor(key);
+  const watch = new LockWatch();
   for (let attempt = 0; ; attempt++) {
-    const l = tryAcquire(key, lockDir, rule);
+    const l = tryAcquire(key, lockDir, rule, watch);
     if (l) return l;
     const left = deadline - Date.now();
     if (left <= 0) throw errors.lockTimeout(key);
@@ -540,8 +572,9 @@ export function acquireSidecarLockSync(keyPath: string, opts: SidecarLockOptions
   const rule = staleRule(opts);
   const deadline = Date.now() + (opts.timeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS);
   const lockDir = lockPathFor(key);
+  const watch = new LockWatch();
   for (let attempt = 0; ; attempt++) {
-    const l = tryAcquire(key, lockDir, rule);
+    const l = tryAcquire(key, lockDir, rule, watch);
     if (l) return l;
     const left = deadline - Date.now();
     if (left <= 0) throw errors.lockTimeout(key);
