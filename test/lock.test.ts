@@ -290,6 +290,14 @@ test('a lock dated minutes ahead of our clock is stale once the taker has seen i
     assert.equal(await withSidecarLock(key, async () => 'taken', { staleMs: 2000, timeoutMs: 8000 }), 'taken', c.why);
     assert.ok(Date.now() - t0 >= 2000, `${c.why}: not before the stale age`);
   }
+  // A caller that tries again and again with short waits counts the silence from its first look.
+  const retried = path.join(dir, 'IMG_retried');
+  plantLock(lockPathFor(retried), `${here}-${deadPid()}.0-ab`, 0);
+  ahead(lockPathFor(retried), 5 * 60_000);
+  const t1 = Date.now();
+  let got = '';
+  while (got !== 'taken' && Date.now() - t1 < 8000) got = await withSidecarLock(retried, async () => 'taken', { staleMs: 2000, timeoutMs: 300 }).catch(() => 'waited');
+  assert.equal(got, 'taken', 'short tries add up to the stale age');
   // Another host's live holder whose clock is ahead of ours: each heartbeat dates the lock ahead.
   const key = path.join(dir, 'IMG_beating');
   plantLock(lockPathFor(key), `${elsewhere}-${process.pid}.0-ab`, 0);

@@ -793,6 +793,32 @@ test('cleanup, and restore, right after a run was killed (the library’s quaran
   }
 });
 
+// A lock dated ahead of our clock is stale once a taker has seen it unchanged for the stale age
+// (lock.ts LockWatch): restore tries again and again with no wait of its own, and each try counted
+// the silence from zero, so it gave up with LOCK_TIMEOUT after its 10 s where cleanup took it at 5 s.
+test('cleanup, and restore, right after a run was killed whose quarantine lock is dated ahead of our clock (a file server\'s clock): each takes it over once it has stayed unchanged for the stale age', async () => {
+  const root = library();
+  try {
+    const base = join(root, QUARANTINE_DIR);
+    const lockDir = lockPathFor(quarantineLockKey(base));
+    fs.mkdirSync(base);
+    const ahead = () => {
+      const at = new Date(Date.now() + 2 * 60_000);
+      fs.utimesSync(lockDir, at, at);
+    };
+    plantLock(lockDir, `${hostMark()}-${deadPid()}.0-0123abcd`, 0);
+    ahead();
+    const c = await cleanup(root, { engine: 'inline', now: () => T1, force: true });
+    assert.deepEqual([c.removed, c.skipped.length], [2, 0]);
+    plantLock(lockDir, `${hostMark()}-${deadPid()}.0-4567abcd`, 0);
+    ahead();
+    const r = await restore(root);
+    assert.deepEqual([r.restored, r.skipped], [2, []]);
+  } finally {
+    removeTree(root);
+  }
+});
+
 test('a relink waiting on an image’s lock keeps the library’s quarantine lock refreshed (its synchronous loop left it to age: another host would take it over once stale)', async () => {
   const root = tempDir();
   try {

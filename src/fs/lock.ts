@@ -256,6 +256,7 @@ function tryAcquire(key: string, lockDir: string, rule: StaleRule, watch: LockWa
       if (pass > 0 || !takeOverIfStale(lockDir, rule, watch)) return null;
     }
   }
+  watches.delete(lockDir);
   const token = ownerToken();
   try {
     fs.writeFileSync(path.join(lockDir, OWNER_FILE), token, { flag: 'wx' });
@@ -302,6 +303,24 @@ class LockWatch {
     }
     return now - this.since;
   }
+}
+
+/**
+ * The watches of this thread, by lock folder, kept across calls: a caller that tries again and
+ * again with short waits (restore's timeout-0 attempts, relink's slices) counts the silence from its
+ * first look, not from each call's (it never reached the stale age). A watch goes when its lock is
+ * taken; past WATCHES, the oldest.
+ */
+const watches = new Map<string, LockWatch>();
+const WATCHES = 256;
+
+function watchOf(lockDir: string): LockWatch {
+  let w = watches.get(lockDir);
+  if (w === undefined) {
+    if (watches.size >= WATCHES) watches.delete(watches.keys().next().value!);
+    watches.set(lockDir, (w = new LockWatch()));
+  }
+  return w;
 }
 
 /**
@@ -523,7 +542,7 @@ export async function withSidecarLock<T>(
 
 async function acquireAsync(key: string, rule: StaleRule, deadline: number): Promise<HeldLock> {
   const lockDir = lockPathFor(key);
-  const watch = new LockWatch();
+  const watch = watchOf(lockDir);
   for (let attempt = 0; ; attempt++) {
     const l = tryAcquire(key, lockDir, rule, watch);
     if (l) return l;
@@ -572,7 +591,7 @@ export function acquireSidecarLockSync(keyPath: string, opts: SidecarLockOptions
   const rule = staleRule(opts);
   const deadline = Date.now() + (opts.timeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS);
   const lockDir = lockPathFor(key);
-  const watch = new LockWatch();
+  const watch = watchOf(lockDir);
   for (let attempt = 0; ; attempt++) {
     const l = tryAcquire(key, lockDir, rule, watch);
     if (l) return l;
