@@ -1397,11 +1397,20 @@ test('a delta next to the index takes a small run\'s new entries without copying
   r = await same('after two writers');
   assert.equal(r.misses, 0);
 
-  // Many edits at once: past the delta's share, the base is written again with them, the delta removed.
+  // Many edits at once: past the delta's share, the base is continued with the delta's entries and
+  // theirs (copied as it is, its tables taken over: no second set of tables beside it, as a
+  // rewrite held), the delta removed.
+  const baseBefore = readFileSync(path);
   for (const f of files.slice(20, 70)) edit(f);
   r = await same('many edits');
-  assert.equal(r.delta, false, `a full write: ${JSON.stringify(r)}`);
+  assert.equal(r.delta, false, `not a delta: ${JSON.stringify(r)}`);
+  assert.equal(r.extended, true, `the base continued: ${JSON.stringify(r)}`);
   assert.equal(existsSync(delta), false, 'the delta is removed');
+  const continued = readFileSync(path);
+  assert.ok(continued.subarray(0, baseBefore.length >> 1).equals(baseBefore.subarray(0, baseBefore.length >> 1)), 'the base\'s entries copied as they are');
+  const after = readIndex(path); // every entry's checksum checked
+  assert.equal(after.files.length, 80, 'one live entry per sidecar: the delta\'s and the edits\' replace the base\'s');
+  assert.equal(after.header.keys[0].files, 80, 'the header counts them once');
   r = await same('then served');
   assert.equal(r.misses, 0);
 });

@@ -989,7 +989,7 @@ export class ScanIndex implements EntrySink {
         lastRun,
         totalHits: (disk?.header.totalHits ?? 0) + this.hits,
         recordKeys: this.recordKeysOut(disk, finalNo, prune),
-        garbage: (extended ? (loaded!.header.garbage ?? 0) : asDelta ? (loaded.baseHeader.garbage ?? 0) : 0) + out.garbage,
+        garbage: (extended || asDelta ? (loaded!.baseHeader.garbage ?? 0) : 0) + out.garbage,
         id: newFileId(),
       };
       if (asDelta) {
