@@ -1251,6 +1251,31 @@ test('a sidecar met through two links to one target outside the root counts once
   assert.ok(!readIndex(path).files.includes(second), 'the removed sidecar is dropped');
 });
 
+// With link targets inspected for the links' records (a stats filter: --operation-type, --where), a
+// link target's sidecar inside the root is met by the link's record and by its own folder's walk:
+// it was counted twice, and a removed sidecar's entry was never pruned.
+test('a link target inside the root, inspected for the link\'s record too, counts once as met: a removed sidecar is still dropped', async (t) => {
+  const dir = testDir(t, 'isc-index-inroot-twice-');
+  const root = smallLibrary(dir, 1, 3, () => 1);
+  mkdirSync(join(root, 'a'));
+  symlinkSync(join(root, 'd0/IMG_0.jpg'), join(root, 'a', 'x.jpg'));
+  for (const folderRecords of [true, false]) {
+    const path = join(dir, `index-${folderRecords}`);
+    const runs: IndexRunStats[] = [];
+    const index: IndexOptions = { path, ...NOW, folderRecords, onStats: (s) => runs.push(s) };
+    const filter = { operationType: 'face_detection' };
+    const same = async (label: string) => assert.deepEqual(await stats(root, { index, ...filter }), await stats(root, { index: false, ...filter }), `${label} (folder records ${folderRecords})`);
+    for (const label of ['first run', 'second run', 'third run', 'served run']) await same(label);
+    const removed = folderRecords ? 'd0/IMG_2.json' : 'd0/IMG_1.json';
+    rmSync(join(root, removed));
+    await same('after the removal');
+    assert.equal(runs.at(-1)!.pruned, true, 'an entry not met: the rewrite drops it');
+    assert.ok(!readIndex(path).files.includes(removed), 'the removed sidecar is dropped');
+    await same('then');
+    assert.equal(runs.at(-1)!.misses, 0, 'the target\'s entry kept');
+  }
+});
+
 /**
  * A run that met every stored entry continues the loaded file (entries copied in one pass, new ones
  * appended, the ones they replace left as dead bytes) until the dead bytes are a quarter of the

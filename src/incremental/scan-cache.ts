@@ -49,8 +49,8 @@ class IndexCache implements ScanCache {
   get recordsOn() {
     return this.index.recordsOn;
   }
-  lookup(path: string) {
-    return this.index.lookup(path);
+  lookup(path: string, elsewhere?: boolean) {
+    return this.index.lookup(path, elsewhere);
   }
   record(miss: CacheMiss, result: FileInspection): boolean {
     return this.index.record(miss as Pending, result);
@@ -76,8 +76,8 @@ class IndexCache implements ScanCache {
     if (recs !== null) for (const r of recs) if (r !== undefined) restoreRecord(r as unknown as CompactRecord, folderAbs, rel);
     return recs;
   }
-  served(stored: StoredFolder, whole: boolean): void {
-    this.index.served((stored as Stored).hit, whole);
+  served(stored: StoredFolder, whole: boolean, folderAbs: string): void {
+    this.index.served((stored as Stored).hit, whole, folderAbs);
   }
   folderSink(real: string, folderAbs: string, rel: string, dirId: Uint8Array, ignored: number, temp: number, n: number, pos: number[], replacing?: StoredFolder): FolderRecordsSink {
     const b = new Sink(real, folderAbs, rel, dirId, this.index.rootAbs, ignored, temp, n, pos);

@@ -201,8 +201,9 @@ export class ScanIndex implements EntrySink {
    * run finds as many met as stored while a removed sidecar's entry is never met, and never prunes it.
    */
   private readonly outsideMet = new Set<string>();
-  /** The root as given with a slash: a served record's file not under it is outside the root. */
+  /** The root as given, and its real path, with a slash: a served record's file under neither is outside the root. */
   private readonly rootPrefix: string;
+  private readonly rootRealPrefix: string;
   private linksServed = 0;
   private readonly dirsServed = new Set<string>();
   /** Set by `close`: no spool is made or written after it. */
@@ -234,6 +235,7 @@ export class ScanIndex implements EntrySink {
     this.rootAbs = resolve(root);
     this.relOf = relativeTo(this.rootAbs);
     this.rootPrefix = this.rootAbs.endsWith('/') ? this.rootAbs : `${this.rootAbs}/`;
+    this.rootRealPrefix = this.location.rootReal.endsWith('/') ? this.location.rootReal : `${this.location.rootReal}/`;
     this.key = optionsKey(inspect);
     const margin = opts.racyMarginMs ?? DEFAULT_RACY_MARGIN_MS;
     // 0 turns the check off (tests that change files milliseconds before a run).
@@ -373,10 +375,11 @@ export class ScanIndex implements EntrySink {
    * first run on an index other commands filled) is not: the thread that reads it takes its identity
    * from the descriptor (tasks/index-entry.ts), and `record` compares that with the stored entry's.
    */
-  lookup(path: string): { hit: FileInspection | null; pending: Pending } {
+  lookup(path: string, elsewhere = false): { hit: FileInspection | null; pending: Pending } {
     const rel = this.relOf(path);
     this.seenCount++;
-    const again = !this.firstMeeting(rel);
+    // Counted as met once: an in-root link target's sidecar by its own folder's walk, one outside by its first meeting.
+    const again = elsewhere || !this.firstMeeting(rel);
     const v0 = this.find(rel);
     if (!v0) {
       this.misses++;
@@ -404,6 +407,11 @@ export class ScanIndex implements EntrySink {
     }
     this.misses++;
     return { hit: null, pending: { rel, idBytes, oldOff, stored: true, again } };
+  }
+
+  /** Under the root, as given or by its real path. */
+  private inRoot(path: string): boolean {
+    return path.startsWith(this.rootPrefix) || path.startsWith(this.rootRealPrefix);
   }
 
   /** False for a sidecar outside the root met before in this run (`outsideMet`). */
@@ -621,7 +629,8 @@ export class ScanIndex implements EntrySink {
   }
 
   /** Records of a folder's stored entries were served: `whole` when all of them (the entries are this run's as they are). */
-  served(hit: { blob: FolderBlob; valid: boolean[]; offs: number[] }, whole: boolean): void {
+  served(hit: { blob: FolderBlob; valid: boolean[]; offs: number[] }, whole: boolean, folderAbs: string): void {
+    const folderPrefix = folderAbs.endsWith('/') ? folderAbs : `${folderAbs}/`;
     for (const off of hit.offs) if (off > 0) this.servedBlobs.push(off);
     if (whole) {
       for (const off of hit.offs) if (off > 0) this.ref(TABLE_RECORDS, off);
@@ -644,8 +653,11 @@ export class ScanIndex implements EntrySink {
           if (seen.has(key)) continue;
           seen.add(key);
           const file = meta.files[ref >>> 2];
-          // Outside the root: met once however many folders' records stand for it.
-          if (!file.startsWith(this.rootPrefix) && !this.firstMeeting(this.relOf(file))) continue;
+          // A link target's sidecar: inside the root, its own folder's walk meets it; outside, met
+          // once however many folders' records stand for it.
+          if (!(file.startsWith(folderPrefix) && file.indexOf('/', folderPrefix.length) < 0)) {
+            if (this.inRoot(file) || !this.firstMeeting(this.relOf(file))) continue;
+          }
           if (inPatch) patchFiles.add(file);
           this.filesServed++;
           this.hits++;

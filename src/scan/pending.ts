@@ -65,6 +65,8 @@ export interface PendingRecord {
   trusted?: boolean;
   /** What the record's links relied on (lookups, target folders), when collected; false: not storable. */
   linkDeps?: LinkDeps | false;
+  /** Its link targets' sidecars inside the root, inspected for it (inspectLinkTargets): their own folders' walk counts them as met. */
+  elsewhere?: string[];
   /** Folder records: the folder this record belongs to, and its group number there. */
   folder?: FolderRecordsSink;
   gi?: number;
@@ -163,8 +165,9 @@ export function lookUp(rec: PendingRecord, index: ScanCache, sized: boolean): bo
   const send: InspectItem[] = [];
   const sent: CacheMiss[] = [];
   const ids: (Buffer | null)[] = [];
+  const elsewhere = rec.elsewhere;
   for (const it of rec.items) {
-    const r = index.lookup(it.path);
+    const r = index.lookup(it.path, elsewhere !== undefined && elsewhere.includes(it.path));
     if (sized) it.size = sizeOf(it.path); // never with the index (data-keeping inspections are not stored); kept true to the flag
     hits.push(r.hit ?? undefined);
     ids.push(r.pending.idBytes ?? null);

@@ -82,8 +82,12 @@ export interface ScanCache {
   /** What the inspecting threads need to make this run's entries. */
   readonly entryOptions: InspectOptions['indexEntries'];
   readonly dirs: CacheFolders;
-  /** A sidecar's stored result (a hit), or what recording its new one needs. */
-  lookup(path: string): { hit: FileInspection | null; pending: CacheMiss };
+  /**
+   * A sidecar's stored result (a hit), or what recording its new one needs. `elsewhere`: a link
+   * target's sidecar inside the root, inspected for the link's record: its own folder's walk meets it
+   * too, and counts it as met there.
+   */
+  lookup(path: string, elsewhere?: boolean): { hit: FileInspection | null; pending: CacheMiss };
   /** A missed sidecar's new result; true when stored. */
   record(miss: CacheMiss, result: FileInspection): boolean;
   /** The results of a run that looks nothing up (`noResultsStored`), `n` from `from`. */
@@ -98,8 +102,8 @@ export interface ScanCache {
   folderRecords(real: string): StoredFolder | null;
   /** The stored records of a folder (undefined: one that cannot be read back), placed in the folder as walked; null: none. */
   storedRecords(stored: StoredFolder, folderAbs: string, rel: string): (ScanRecord | undefined)[] | null;
-  /** Records of `stored` served (all of them: `whole`). */
-  served(stored: StoredFolder, whole: boolean): void;
+  /** Records of `stored`, the folder walked at `folderAbs`, served (all of them: `whole`). */
+  served(stored: StoredFolder, whole: boolean, folderAbs: string): void;
   /** Records of a folder to store; `replacing`: the stored folder whose valid records are kept. */
   folderSink(real: string, folderAbs: string, rel: string, dirId: Uint8Array, ignored: number, temp: number, n: number, pos: number[], replacing?: StoredFolder): FolderRecordsSink;
   /** A record made (null: not storable) or kept as stored. */

@@ -416,7 +416,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
         const regroup = stored && recs && !whole ? (groupsAgain(listing, imageExts, stored.valid, recs) ?? pairDirectory(listing, imageExts).groups) : null;
         if (stored && recs && (regroup === null || regroup.length === stored.n)) {
           const { valid } = stored;
-          index.served(stored, whole);
+          index.served(stored, whole, listing.path);
           this.summary.filesIgnored += stored.ignored;
           this.summary.tempFiles += stored.temp;
           if (!whole) builder = index.folderSink(real, listing.path, listing.rel, dirs!.dirIdentity(real)!.id, stored.ignored, stored.temp, stored.n, [...stored.pos], stored);
@@ -572,6 +572,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
     const findings: Finding[] = [];
     // Per candidate: 1 = not inspected (unchecked), 2 = reported by its own record (a link target inside the root).
     let flags: number[] | undefined;
+    let elsewhere: string[] | undefined;
     let shared = false;
     const relPrefix = dir.relPrefix;
     // inRootLinkRecords 'resolve': links only, all into the root (or broken): no target pairing.
@@ -636,6 +637,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
             flags ??= candidates.map(() => 0);
             candidates.push(candidateOf(c, dir.relOfReal(c.path), 'target'));
             flags.push(outside ? 0 : dir.inspectLinkTargets ? 2 : 3);
+            if (!outside && dir.inspectLinkTargets) (elsewhere ??= []).push(c.path);
           }
         }
       }
@@ -659,6 +661,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
     }
     const rec: PendingRecord = { seq, dir: dir.rel, images, candidates, flags, items, localSidecars: group.sidecars.length, extraFiles: 0, findings };
     if (linkDeps !== undefined) rec.linkDeps = linkDeps;
+    if (elsewhere !== undefined) rec.elsewhere = elsewhere;
     if (shared) rec.forced = 'ambiguous';
     if (group.lookalikes) rec.lookalikes = group.lookalikes;
     return rec;
