@@ -201,9 +201,8 @@ export class ScanIndex implements EntrySink {
    * run finds as many met as stored while a removed sidecar's entry is never met, and never prunes it.
    */
   private readonly outsideMet = new Set<string>();
-  /** The root as given, and its real path, with a slash: a served record's file under neither is outside the root. */
+  /** The root as given with a slash: a file under it is keyed as its folder's walk keys it. */
   private readonly rootPrefix: string;
-  private readonly rootRealPrefix: string;
   private linksServed = 0;
   private readonly dirsServed = new Set<string>();
   /** Set by `close`: no spool is made or written after it. */
@@ -235,7 +234,6 @@ export class ScanIndex implements EntrySink {
     this.rootAbs = resolve(root);
     this.relOf = relativeTo(this.rootAbs);
     this.rootPrefix = this.rootAbs.endsWith('/') ? this.rootAbs : `${this.rootAbs}/`;
-    this.rootRealPrefix = this.location.rootReal.endsWith('/') ? this.location.rootReal : `${this.location.rootReal}/`;
     this.key = optionsKey(inspect);
     const margin = opts.racyMarginMs ?? DEFAULT_RACY_MARGIN_MS;
     // 0 turns the check off (tests that change files milliseconds before a run).
@@ -378,8 +376,10 @@ export class ScanIndex implements EntrySink {
   lookup(path: string, elsewhere = false): { hit: FileInspection | null; pending: Pending } {
     const rel = this.relOf(path);
     this.seenCount++;
-    // Counted as met once: an in-root link target's sidecar by its own folder's walk, one outside by its first meeting.
-    const again = elsewhere || !this.firstMeeting(rel);
+    // Counted as met once: a link target's sidecar under the root by its own folder's walk (the same
+    // key); any other (outside the root, or the root given through a link: its real path is another
+    // key) by its first meeting.
+    const again = (elsewhere && !rel.startsWith('../')) || !this.firstMeeting(rel);
     const v0 = this.find(rel);
     if (!v0) {
       this.misses++;
@@ -407,11 +407,6 @@ export class ScanIndex implements EntrySink {
     }
     this.misses++;
     return { hit: null, pending: { rel, idBytes, oldOff, stored: true, again } };
-  }
-
-  /** Under the root, as given or by its real path. */
-  private inRoot(path: string): boolean {
-    return path.startsWith(this.rootPrefix) || path.startsWith(this.rootRealPrefix);
   }
 
   /** False for a sidecar outside the root met before in this run (`outsideMet`). */
@@ -653,10 +648,10 @@ export class ScanIndex implements EntrySink {
           if (seen.has(key)) continue;
           seen.add(key);
           const file = meta.files[ref >>> 2];
-          // A link target's sidecar: inside the root, its own folder's walk meets it; outside, met
-          // once however many folders' records stand for it.
+          // A link target's sidecar: under the root, its own folder's walk meets it (the same key);
+          // any other, met once however many folders' records stand for it.
           if (!(file.startsWith(folderPrefix) && file.indexOf('/', folderPrefix.length) < 0)) {
-            if (this.inRoot(file) || !this.firstMeeting(this.relOf(file))) continue;
+            if (file.startsWith(this.rootPrefix) || !this.firstMeeting(this.relOf(file))) continue;
           }
           if (inPatch) patchFiles.add(file);
           this.filesServed++;
