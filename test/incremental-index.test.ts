@@ -1239,6 +1239,7 @@ test('a sidecar met through two links to one target outside the root counts once
   assert.ok(removed, 'a sidecar of the tree is stored');
   rmSync(join(root, removed));
   await same('after the removal (the links served from records)');
+  assert.ok(runs.at(-1)!.foldersServed >= 2, `the links' folders served: ${JSON.stringify(runs.at(-1))}`);
   assert.equal(runs.at(-1)!.pruned, true, 'an entry not met: the rewrite drops it');
   assert.ok(!readIndex(path).files.includes(removed), 'the removed sidecar is dropped');
   // The same with the folders of the links made again (looked up, not served).
@@ -1247,6 +1248,7 @@ test('a sidecar met through two links to one target outside the root counts once
   writeFileSync(join(root, 'a/other.txt'), 'a');
   writeFileSync(join(root, 'b/other.txt'), 'b');
   await same('after a second removal (the links looked up)');
+  assert.equal(runs.at(-1)!.foldersServed, 0, 'every folder with a sidecar changed: looked up');
   assert.equal(runs.at(-1)!.pruned, true, 'an entry not met: the rewrite drops it');
   assert.ok(!readIndex(path).files.includes(second), 'the removed sidecar is dropped');
 });
@@ -1274,6 +1276,24 @@ test('a link target inside the root, inspected for the link\'s record too, count
     await same('then');
     assert.equal(runs.at(-1)!.misses, 0, 'the target\'s entry kept');
   }
+});
+
+// A link target in a folder the walk never enters (the quarantine) is met only through the link:
+// left uncounted there, every whole walk would find an entry not met and write the index again.
+test('a link target in a folder the walk skips counts as met through the link: an unchanged tree is served, not written again', async (t) => {
+  const dir = testDir(t, 'isc-index-skipped-target-');
+  const root = smallLibrary(dir, 1, 2, () => 1);
+  mkdirSync(join(root, '.image-sidecar-quarantine', 'q'), { recursive: true });
+  writeFileSync(join(root, '.image-sidecar-quarantine/q/x.jpg'), FAKE_JPEG);
+  writeFileSync(join(root, '.image-sidecar-quarantine/q/x.json'), JSON.stringify(sidecarData('x.jpg', 2, 8)));
+  mkdirSync(join(root, 'a'));
+  symlinkSync(join(root, '.image-sidecar-quarantine/q/x.jpg'), join(root, 'a', 'x.jpg'));
+  const runs: IndexRunStats[] = [];
+  const index: IndexOptions = { path: join(dir, 'index'), ...NOW, onStats: (s) => runs.push(s) };
+  const filter = { operationType: 'face_detection' };
+  const plain = await stats(root, { index: false, ...filter });
+  for (let i = 0; i < 5; i++) assert.deepEqual(await stats(root, { index, ...filter }), plain, `run ${i + 1}`);
+  assert.deepEqual([runs.at(-1)!.misses, runs.at(-1)!.written], [0, false], `served, nothing written: ${JSON.stringify(runs.at(-1))}`);
 });
 
 /**
@@ -1425,6 +1445,9 @@ test('a delta next to the index takes a small run\'s new entries without copying
   // Many edits at once: past the delta's share, the base is continued with the delta's entries and
   // theirs (copied as it is, its tables taken over: no second set of tables beside it, as a
   // rewrite held), the delta removed.
+  edit(files[11]);
+  await same('a delta before many edits');
+  assert.ok(existsSync(delta), 'a delta lies over the base');
   const baseBefore = readFileSync(path);
   for (const f of files.slice(20, 70)) edit(f);
   r = await same('many edits');

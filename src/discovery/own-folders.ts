@@ -12,6 +12,16 @@ export const INDEX_DIR = '.image-sidecar';
 export const SKIP_DIR_NAMES: ReadonlySet<string> = new Set([QUARANTINE_DIR, INDEX_DIR]);
 
 /**
+ * Is the file `path`, under the folder `root` (both absolute, platform separators), in a folder a
+ * walk of `root` enters: none of the folders between them one it skips (SKIP_DIR_NAMES, at any depth)?
+ */
+export function inWalkedFolder(path: string, root: string): boolean {
+  const names = path.slice(root.length + (root.endsWith(sep) ? 0 : 1)).split(sep);
+  for (let i = 0; i < names.length - 1; i++) if (SKIP_DIR_NAMES.has(names[i])) return false;
+  return true;
+}
+
+/**
  * Whether the real folder `dir` (absolute, platform separators) lies in a quarantine: a save never
  * writes there (ops/save.ts). Only the quarantine's name counts: a folder named like the index
  * folder above a library (~/.image-sidecar/photos) is somebody's photos, and a stray sidecar in our

@@ -18,7 +18,9 @@
  *   stale     a lock whose mtime is older than staleMs belongs to a dead or stalled holder — unless
  *             its token names a live process of this host (another process; a holder starved of
  *             CPU, or stopped, keeps its lock up to liveHolderMs, 60 s; a dead one's lock, another
- *             host's, and another thread's of this process are taken at staleMs)
+ *             host's, and another thread's of this process are taken at staleMs). A lock dated
+ *             ahead of the taker's clock has no age by it: its silence is how long this thread has
+ *             seen it unchanged (`LockWatch`)
  *   take over the lock is renamed aside under a name made from its folder's inode and its token,
  *             verified to be the one seen (else put back) and left for the sweep: a late taker that
  *             saw the same stale lock renames onto that name and fails, instead of moving a new
@@ -285,9 +287,10 @@ function agedOut(mtimeMs: number, maxAgeMs: number): boolean {
  * What one taker saw of a lock over its attempts. A lock dated ahead of our clock (a file server
  * whose clock is ahead of ours dates a new lock so, and a holder killed before its first heartbeat
  * leaves it so) has no age by our clock: its silence is how long this taker has seen it unchanged
- * (same folder, same mtime). A holder's heartbeat moves the mtime every staleMs / 3, with its own
- * clock, so a live one is never silent that long; waiting for our clock to pass the date kept a
- * dead holder's lock for up to the skew tolerance (10 minutes).
+ * (same folder, same mtime). A live holder's heartbeat moves the mtime with its own clock (an async
+ * holder every staleMs / 3; a sync one at each check, as the age rule needs too); waiting for our
+ * clock to pass the date kept a dead holder's lock for up to the skew tolerance (10 minutes). A new
+ * process starts its count from zero.
  */
 class LockWatch {
   private seen = '';

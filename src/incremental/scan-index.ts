@@ -13,6 +13,7 @@
  * A result is recorded only when it can be trusted later (tasks/index-entry.ts: the rule, and the entry made
  * by the thread that read the file, from the stat of the descriptor it read through).
  */
+import { inWalkedFolder } from '../discovery/own-folders.js';
 import { randomBytes } from 'node:crypto';
 import { renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
@@ -60,7 +61,8 @@ const MAX_GARBAGE_SHARE = 0.25;
 /**
  * A run that would extend the loaded file writes its new entries to a delta file next to it instead
  * (no copy of the base) while the delta's entries are at most this share of the base's entry bytes;
- * beyond, the base is written again with them (and the delta removed).
+ * beyond, the base is continued (`IndexWriter.extend`) with the delta's live entries and the run's,
+ * and the delta removed.
  */
 const MAX_DELTA_SHARE = 0.125;
 /** A first run's entries appended to the spool together (recordFirst): about a batch's worth. */
@@ -79,7 +81,11 @@ export interface Pending {
   oldOff: number;
   /** The loaded file holds an entry under this key (a new one replaces it). */
   stored?: boolean;
-  /** A sidecar outside the root this run met before (through another image link): counted as met once. */
+  /**
+   * Met as met elsewhere: a sidecar this run met before (outside the root, through another image
+   * link), or a link target's under the root, which its own folder's walk counts. Not counted as
+   * met, nor referenced, again.
+   */
   again?: boolean;
 }
 
@@ -648,15 +654,16 @@ export class ScanIndex implements EntrySink {
           if (seen.has(key)) continue;
           seen.add(key);
           const file = meta.files[ref >>> 2];
-          // A link target's sidecar: under the root, its own folder's walk meets it (the same key);
-          // any other, met once however many folders' records stand for it.
+          // (Hits count meetings, as `lookup` does; `filesServed`, the met count, each sidecar once.)
+          this.hits++;
+          this.seenCount++;
+          // A link target's sidecar: under the root in a folder the walk enters, its own folder's walk
+          // meets it (the same key); any other, met once however many folders' records stand for it.
           if (!(file.startsWith(folderPrefix) && file.indexOf('/', folderPrefix.length) < 0)) {
-            if (file.startsWith(this.rootPrefix) || !this.firstMeeting(this.relOf(file))) continue;
+            if ((file.startsWith(this.rootPrefix) && inWalkedFolder(file, this.rootAbs)) || !this.firstMeeting(this.relOf(file))) continue;
           }
           if (inPatch) patchFiles.add(file);
           this.filesServed++;
-          this.hits++;
-          this.seenCount++;
         } else if (kind === DEP_DIR || kind === DEP_STEP) {
           const dir = kind === DEP_DIR ? meta.dirs[ref >>> 2] : meta.dirs[meta.steps[ref >>> 2][0]];
           this.dirsServed.add(dir);

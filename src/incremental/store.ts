@@ -707,8 +707,8 @@ export class IndexWriter {
    * they are (from the reader's descriptor, one sequential pass), its tables taken over, then the
    * live entries of a delta over it, then new entries (one with a key already there replaces it:
    * the old one becomes garbage, counted in `garbage`). Null when the reader's tables were released.
-   * With a delta, this is what a rewrite did: at 10^6 sidecars of three commands, its tables beside
-   * the base's and the delta's were ~60 MB of a run's peak.
+   * With a delta this replaces a full rewrite, whose new tables beside the base's and the delta's
+   * were ~60 MB of a run's peak at 10^6 sidecars of three commands.
    */
   static extend(path: string, from: IndexReader): IndexWriter | null {
     const tables = from.handOverTables();

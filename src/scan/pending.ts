@@ -65,7 +65,7 @@ export interface PendingRecord {
   trusted?: boolean;
   /** What the record's links relied on (lookups, target folders), when collected; false: not storable. */
   linkDeps?: LinkDeps | false;
-  /** Its link targets' sidecars inside the root, inspected for it (inspectLinkTargets): their own folders' walk counts them as met. */
+  /** Its link targets' sidecars in folders of the root the walk enters, inspected for it (inspectLinkTargets): met by their own folders' walk too (`ScanCache.lookup`). */
   elsewhere?: string[];
   /** Folder records: the folder this record belongs to, and its group number there. */
   folder?: FolderRecordsSink;

@@ -84,8 +84,9 @@ export interface ScanCache {
   readonly dirs: CacheFolders;
   /**
    * A sidecar's stored result (a hit), or what recording its new one needs. `elsewhere`: a link
-   * target's sidecar inside the root, inspected for the link's record: its own folder's walk meets it
-   * too, and counts it as met there.
+   * target's sidecar in a folder of the root the walk enters, inspected for the link's record: its
+   * own folder's walk meets it too, and counts it as met there when it keys it the same (the root
+   * as given; given through a link, its real path is another key, counted once here).
    */
   lookup(path: string, elsewhere?: boolean): { hit: FileInspection | null; pending: CacheMiss };
   /** A missed sidecar's new result; true when stored. */

@@ -15,7 +15,7 @@ import type { FileInspection, InspectItem, InspectOptions, ResolvedLink } from '
 import type { Category, Options } from '../types.js';
 import { CATEGORIES } from '../types.js';
 import { LinkResolver, type LinkResolution } from '../discovery/resolve-link.js';
-import { SKIP_DIR_NAMES } from '../discovery/own-folders.js';
+import { inWalkedFolder, SKIP_DIR_NAMES } from '../discovery/own-folders.js';
 import { imageExtensionSet, nfc } from '../discovery/extensions.js';
 import { pairDirectory, type PairGroup } from '../discovery/pair.js';
 import { nameRoot, shardFilter, type ShardFilter } from '../discovery/shard.js';
@@ -637,7 +637,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
             flags ??= candidates.map(() => 0);
             candidates.push(candidateOf(c, dir.relOfReal(c.path), 'target'));
             flags.push(outside ? 0 : dir.inspectLinkTargets ? 2 : 3);
-            if (!outside && dir.inspectLinkTargets) (elsewhere ??= []).push(c.path);
+            if (!outside && dir.inspectLinkTargets && inWalkedFolder(c.path, dir.rootReal)) (elsewhere ??= []).push(c.path);
           }
         }
       }
