@@ -1278,22 +1278,44 @@ test('a link target inside the root, inspected for the link\'s record too, count
   }
 });
 
-// A link target in a folder the walk never enters (the quarantine) is met only through the link:
-// left uncounted there, every whole walk would find an entry not met and write the index again.
-test('a link target in a folder the walk skips counts as met through the link: an unchanged tree is served, not written again', async (t) => {
-  const dir = testDir(t, 'isc-index-skipped-target-');
-  const root = smallLibrary(dir, 1, 2, () => 1);
-  mkdirSync(join(root, '.image-sidecar-quarantine', 'q'), { recursive: true });
-  writeFileSync(join(root, '.image-sidecar-quarantine/q/x.jpg'), FAKE_JPEG);
-  writeFileSync(join(root, '.image-sidecar-quarantine/q/x.json'), JSON.stringify(sidecarData('x.jpg', 2, 8)));
-  mkdirSync(join(root, 'a'));
-  symlinkSync(join(root, '.image-sidecar-quarantine/q/x.jpg'), join(root, 'a', 'x.jpg'));
-  const runs: IndexRunStats[] = [];
-  const index: IndexOptions = { path: join(dir, 'index'), ...NOW, onStats: (s) => runs.push(s) };
-  const filter = { operationType: 'face_detection' };
-  const plain = await stats(root, { index: false, ...filter });
-  for (let i = 0; i < 5; i++) assert.deepEqual(await stats(root, { index, ...filter }), plain, `run ${i + 1}`);
-  assert.deepEqual([runs.at(-1)!.misses, runs.at(-1)!.written], [0, false], `served, nothing written: ${JSON.stringify(runs.at(-1))}`);
+// A link target in a folder the walk never enters (the quarantine, a lock folder's name) is met only
+// through links: left uncounted there, every whole walk found an entry not met and wrote the index
+// again; counted at each link, a removed sidecar's entry was never pruned.
+test('a link target in a folder the walk skips counts once as met, through its links: an unchanged tree is served, a removed sidecar dropped', async (t) => {
+  const cases: { why: string; folder: string; links: string[] }[] = [
+    { why: 'the quarantine, one link', folder: '.image-sidecar-quarantine/q', links: ['a/x.jpg'] },
+    { why: 'the quarantine, two links in two folders', folder: '.image-sidecar-quarantine/q', links: ['a/x.jpg', 'b/x.jpg'] },
+    { why: 'the quarantine, two links in one folder', folder: '.image-sidecar-quarantine/q', links: ['a/x.jpg', 'a/y.jpg'] },
+    { why: 'a folder with a lock\'s name', folder: '.x.isc-lock', links: ['a/x.jpg'] },
+  ];
+  for (const [i, c] of cases.entries()) {
+    const dir = testDir(t, `isc-index-skipped-target-${i}-`);
+    const root = smallLibrary(dir, 1, 3, () => 1);
+    mkdirSync(join(root, c.folder), { recursive: true });
+    writeFileSync(join(root, c.folder, 'x.jpg'), FAKE_JPEG);
+    writeFileSync(join(root, c.folder, 'x.json'), JSON.stringify(sidecarData('x.jpg', 2, 8)));
+    for (const l of c.links) {
+      mkdirSync(join(root, dirname(l)), { recursive: true });
+      symlinkSync(join(root, c.folder, 'x.jpg'), join(root, l));
+    }
+    for (const folderRecords of [true, false]) {
+      const path = join(dir, `index-${folderRecords}`);
+      const runs: IndexRunStats[] = [];
+      const index: IndexOptions = { path, ...NOW, folderRecords, onStats: (s) => runs.push(s) };
+      const filter = { operationType: 'face_detection' };
+      const same = async (label: string) => assert.deepEqual(await stats(root, { index, ...filter }), await stats(root, { index: false, ...filter }), `${c.why}, folder records ${folderRecords}: ${label}`);
+      for (let r = 1; r <= 5; r++) await same(`run ${r}`);
+      assert.deepEqual([runs.at(-1)!.misses, runs.at(-1)!.written], [0, false], `${c.why}, folder records ${folderRecords}: served, nothing written (${JSON.stringify(runs.at(-1))})`);
+    }
+    rmSync(join(root, 'd0/IMG_0.json'));
+    for (const folderRecords of [true, false]) {
+      const path = join(dir, `index-${folderRecords}`);
+      const runs: IndexRunStats[] = [];
+      await stats(root, { index: { path, ...NOW, folderRecords, onStats: (s) => runs.push(s) }, operationType: 'face_detection' });
+      assert.equal(runs.at(-1)!.pruned, true, `${c.why}, folder records ${folderRecords}: an entry not met, dropped`);
+      assert.ok(!readIndex(path).files.includes('d0/IMG_0.json'), `${c.why}, folder records ${folderRecords}: the removed sidecar is dropped`);
+    }
+  }
 });
 
 /**

@@ -3,6 +3,7 @@
  * incremental index. Never walked as data; a save never writes into a quarantine.
  */
 import { sep } from 'node:path';
+import { isLockName } from '../fs/temp-files.js';
 
 /** Name of the quarantine folder at the root of a library (never scanned). */
 export const QUARANTINE_DIR = '.image-sidecar-quarantine';
@@ -13,11 +14,12 @@ export const SKIP_DIR_NAMES: ReadonlySet<string> = new Set([QUARANTINE_DIR, INDE
 
 /**
  * Is the file `path`, under the folder `root` (both absolute, platform separators), in a folder a
- * walk of `root` enters: none of the folders between them one it skips (SKIP_DIR_NAMES, at any depth)?
+ * walk of `root` enters: none of the folders between them one it skips (SKIP_DIR_NAMES, or a lock
+ * folder's name, at any depth: discovery/walk.ts)?
  */
 export function inWalkedFolder(path: string, root: string): boolean {
   const names = path.slice(root.length + (root.endsWith(sep) ? 0 : 1)).split(sep);
-  for (let i = 0; i < names.length - 1; i++) if (SKIP_DIR_NAMES.has(names[i])) return false;
+  for (let i = 0; i < names.length - 1; i++) if (SKIP_DIR_NAMES.has(names[i]) || isLockName(names[i])) return false;
   return true;
 }
 

@@ -49,8 +49,8 @@ class IndexCache implements ScanCache {
   get recordsOn() {
     return this.index.recordsOn;
   }
-  lookup(path: string, elsewhere?: boolean) {
-    return this.index.lookup(path, elsewhere);
+  lookup(path: string, met?: 'walk' | 'link') {
+    return this.index.lookup(path, met);
   }
   record(miss: CacheMiss, result: FileInspection): boolean {
     return this.index.record(miss as Pending, result);

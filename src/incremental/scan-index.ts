@@ -202,9 +202,10 @@ export class ScanIndex implements EntrySink {
   /** Entries those records stand for without being looked up (so `unchanged` can tell nothing was dropped). */
   private filesServed = 0;
   /**
-   * Sidecars outside the root met this run. Each image link to a target outside the root inspects
-   * the target's sidecars, so one can be met through several links: it counts as met once, else the
-   * run finds as many met as stored while a removed sidecar's entry is never met, and never prunes it.
+   * Sidecars met through image links this run: outside the root, or in a folder the walk skips. Each
+   * link to such a target inspects its sidecars, so one can be met through several links: it counts
+   * as met once, else the run finds as many met as stored while a removed sidecar's entry is never
+   * met, and never prunes it.
    */
   private readonly outsideMet = new Set<string>();
   /** The root as given with a slash: a file under it is keyed as its folder's walk keys it. */
@@ -379,13 +380,13 @@ export class ScanIndex implements EntrySink {
    * first run on an index other commands filled) is not: the thread that reads it takes its identity
    * from the descriptor (tasks/index-entry.ts), and `record` compares that with the stored entry's.
    */
-  lookup(path: string, elsewhere = false): { hit: FileInspection | null; pending: Pending } {
+  lookup(path: string, met?: 'walk' | 'link'): { hit: FileInspection | null; pending: Pending } {
     const rel = this.relOf(path);
     this.seenCount++;
     // Counted as met once: a link target's sidecar under the root by its own folder's walk (the same
     // key); any other (outside the root, or the root given through a link: its real path is another
     // key) by its first meeting.
-    const again = (elsewhere && !rel.startsWith('../')) || !this.firstMeeting(rel);
+    const again = (met === 'walk' && !rel.startsWith('../')) || !this.firstMeeting(rel, met === 'link');
     const v0 = this.find(rel);
     if (!v0) {
       this.misses++;
@@ -415,9 +416,12 @@ export class ScanIndex implements EntrySink {
     return { hit: null, pending: { rel, idBytes, oldOff, stored: true, again } };
   }
 
-  /** False for a sidecar outside the root met before in this run (`outsideMet`). */
-  private firstMeeting(rel: string): boolean {
-    if (!rel.startsWith('../')) return true;
+  /**
+   * False for a sidecar met before in this run (`outsideMet`): one outside the root (`../`), or
+   * (`always`) one of the root met through links only.
+   */
+  private firstMeeting(rel: string, always = false): boolean {
+    if (!always && !rel.startsWith('../')) return true;
     if (this.outsideMet.has(rel)) return false;
     this.outsideMet.add(rel);
     return true;
@@ -660,7 +664,8 @@ export class ScanIndex implements EntrySink {
           // A link target's sidecar: under the root in a folder the walk enters, its own folder's walk
           // meets it (the same key); any other, met once however many folders' records stand for it.
           if (!(file.startsWith(folderPrefix) && file.indexOf('/', folderPrefix.length) < 0)) {
-            if ((file.startsWith(this.rootPrefix) && inWalkedFolder(file, this.rootAbs)) || !this.firstMeeting(this.relOf(file))) continue;
+            const underRoot = file.startsWith(this.rootPrefix);
+            if ((underRoot && inWalkedFolder(file, this.rootAbs)) || !this.firstMeeting(this.relOf(file), underRoot)) continue;
           }
           if (inPatch) patchFiles.add(file);
           this.filesServed++;

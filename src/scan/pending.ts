@@ -67,6 +67,8 @@ export interface PendingRecord {
   linkDeps?: LinkDeps | false;
   /** Its link targets' sidecars in folders of the root the walk enters, inspected for it (inspectLinkTargets): met by their own folders' walk too (`ScanCache.lookup`). */
   elsewhere?: string[];
+  /** Its link targets' sidecars in folders of the root the walk skips (the quarantine): met through links only. */
+  linkOnly?: string[];
   /** Folder records: the folder this record belongs to, and its group number there. */
   folder?: FolderRecordsSink;
   gi?: number;
@@ -165,9 +167,10 @@ export function lookUp(rec: PendingRecord, index: ScanCache, sized: boolean): bo
   const send: InspectItem[] = [];
   const sent: CacheMiss[] = [];
   const ids: (Buffer | null)[] = [];
-  const elsewhere = rec.elsewhere;
+  const { elsewhere, linkOnly } = rec;
   for (const it of rec.items) {
-    const r = index.lookup(it.path, elsewhere !== undefined && elsewhere.includes(it.path));
+    const met = elsewhere !== undefined && elsewhere.includes(it.path) ? 'walk' : linkOnly !== undefined && linkOnly.includes(it.path) ? 'link' : undefined;
+    const r = index.lookup(it.path, met);
     if (sized) it.size = sizeOf(it.path); // never with the index (data-keeping inspections are not stored); kept true to the flag
     hits.push(r.hit ?? undefined);
     ids.push(r.pending.idBytes ?? null);

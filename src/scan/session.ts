@@ -573,6 +573,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
     // Per candidate: 1 = not inspected (unchecked), 2 = reported by its own record (a link target inside the root).
     let flags: number[] | undefined;
     let elsewhere: string[] | undefined;
+    let linkOnly: string[] | undefined;
     let shared = false;
     const relPrefix = dir.relPrefix;
     // inRootLinkRecords 'resolve': links only, all into the root (or broken): no target pairing.
@@ -637,7 +638,10 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
             flags ??= candidates.map(() => 0);
             candidates.push(candidateOf(c, dir.relOfReal(c.path), 'target'));
             flags.push(outside ? 0 : dir.inspectLinkTargets ? 2 : 3);
-            if (!outside && dir.inspectLinkTargets && inWalkedFolder(c.path, dir.rootReal)) (elsewhere ??= []).push(c.path);
+            if (!outside && dir.inspectLinkTargets) {
+              if (inWalkedFolder(c.path, dir.rootReal)) (elsewhere ??= []).push(c.path);
+              else (linkOnly ??= []).push(c.path);
+            }
           }
         }
       }
@@ -662,6 +666,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
     const rec: PendingRecord = { seq, dir: dir.rel, images, candidates, flags, items, localSidecars: group.sidecars.length, extraFiles: 0, findings };
     if (linkDeps !== undefined) rec.linkDeps = linkDeps;
     if (elsewhere !== undefined) rec.elsewhere = elsewhere;
+    if (linkOnly !== undefined) rec.linkOnly = linkOnly;
     if (shared) rec.forced = 'ambiguous';
     if (group.lookalikes) rec.lookalikes = group.lookalikes;
     return rec;
