@@ -776,47 +776,41 @@ test('a cleanup that lost the library’s quarantine lock (stopped while another
   }
 });
 
-test('cleanup, and restore, right after a run was killed (the library’s quarantine lock left by a dead process, fresh): each waits for it to go stale, takes it over and runs (restore refused: every try right after a killed relink failed)', async () => {
+/**
+ * Cleanup, then restore, each right after a run was killed: the library's quarantine lock left by a
+ * dead process, dated `aheadMs` from now (0: fresh). Each must take it over and run.
+ */
+async function afterKilledRuns(aheadMs: number): Promise<void> {
   const root = library();
   try {
     const base = join(root, QUARANTINE_DIR);
     const lockDir = lockPathFor(quarantineLockKey(base));
     fs.mkdirSync(base);
-    plantLock(lockDir, `${hostMark()}-${deadPid()}.0-0123abcd`, 0);
+    const killedRunLock = (token: string) => {
+      plantLock(lockDir, `${hostMark()}-${deadPid()}.0-${token}`, 0);
+      const at = new Date(Date.now() + aheadMs);
+      if (aheadMs !== 0) fs.utimesSync(lockDir, at, at);
+    };
+    killedRunLock('0123abcd');
     const c = await cleanup(root, { engine: 'inline', now: () => T1, force: true });
     assert.deepEqual([c.removed, c.skipped.length], [2, 0]);
-    plantLock(lockDir, `${hostMark()}-${deadPid()}.0-4567abcd`, 0);
+    killedRunLock('4567abcd');
     const r = await restore(root);
     assert.deepEqual([r.restored, r.skipped], [2, []]);
   } finally {
     removeTree(root);
   }
+}
+
+test('cleanup, and restore, right after a run was killed (the library’s quarantine lock left by a dead process, fresh): each waits for it to go stale, takes it over and runs (restore refused: every try right after a killed relink failed)', async () => {
+  await afterKilledRuns(0);
 });
 
 // A lock dated ahead of our clock is stale once a taker has seen it unchanged for the stale age
 // (lock.ts LockWatch): restore tries again and again with no wait of its own, and each try counted
 // the silence from zero, so it gave up with LOCK_TIMEOUT after its 10 s where cleanup took it at 5 s.
 test('cleanup, and restore, right after a run was killed whose quarantine lock is dated ahead of our clock (a file server\'s clock): each takes it over once it has stayed unchanged for the stale age', async () => {
-  const root = library();
-  try {
-    const base = join(root, QUARANTINE_DIR);
-    const lockDir = lockPathFor(quarantineLockKey(base));
-    fs.mkdirSync(base);
-    const ahead = () => {
-      const at = new Date(Date.now() + 2 * 60_000);
-      fs.utimesSync(lockDir, at, at);
-    };
-    plantLock(lockDir, `${hostMark()}-${deadPid()}.0-0123abcd`, 0);
-    ahead();
-    const c = await cleanup(root, { engine: 'inline', now: () => T1, force: true });
-    assert.deepEqual([c.removed, c.skipped.length], [2, 0]);
-    plantLock(lockDir, `${hostMark()}-${deadPid()}.0-4567abcd`, 0);
-    ahead();
-    const r = await restore(root);
-    assert.deepEqual([r.restored, r.skipped], [2, []]);
-  } finally {
-    removeTree(root);
-  }
+  await afterKilledRuns(2 * 60_000);
 });
 
 test('a relink waiting on an image’s lock keeps the library’s quarantine lock refreshed (its synchronous loop left it to age: another host would take it over once stale)', async () => {

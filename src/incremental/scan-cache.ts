@@ -49,8 +49,8 @@ class IndexCache implements ScanCache {
   get recordsOn() {
     return this.index.recordsOn;
   }
-  lookup(path: string, met?: 'walk' | 'link') {
-    return this.index.lookup(path, met);
+  lookup(path: string, viaLink?: boolean) {
+    return this.index.lookup(path, viaLink);
   }
   record(miss: CacheMiss, result: FileInspection): boolean {
     return this.index.record(miss as Pending, result);

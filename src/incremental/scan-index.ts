@@ -13,10 +13,10 @@
  * A result is recorded only when it can be trusted later (tasks/index-entry.ts: the rule, and the entry made
  * by the thread that read the file, from the stat of the descriptor it read through).
  */
-import { inWalkedFolder } from '../discovery/own-folders.js';
 import { randomBytes } from 'node:crypto';
 import { renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
+import { inWalkedFolder } from '../discovery/own-folders.js';
 import { errors } from '../errors.js';
 import { relativeTo } from '../fs/rel-path.js';
 import { withSidecarLock } from '../fs/lock.js';
@@ -82,9 +82,8 @@ export interface Pending {
   /** The loaded file holds an entry under this key (a new one replaces it). */
   stored?: boolean;
   /**
-   * Met as met elsewhere: a sidecar this run met before (outside the root, through another image
-   * link), or a link target's under the root, which its own folder's walk counts. Not counted as
-   * met, nor referenced, again.
+   * A link target's sidecar counted as met elsewhere (`countsThroughLink`): by an earlier meeting
+   * through a link, or by its own folder's walk. Not counted as met, nor referenced, again.
    */
   again?: boolean;
 }
@@ -202,14 +201,11 @@ export class ScanIndex implements EntrySink {
   /** Entries those records stand for without being looked up (so `unchanged` can tell nothing was dropped). */
   private filesServed = 0;
   /**
-   * Sidecars met through image links this run: outside the root, or in a folder the walk skips. Each
-   * link to such a target inspects its sidecars, so one can be met through several links: it counts
-   * as met once, else the run finds as many met as stored while a removed sidecar's entry is never
-   * met, and never prunes it.
+   * Link targets' sidecars counted as met this run (`countsThroughLink`). Each link to a target
+   * inspects its sidecars, so one can be met through several links: it counts as met once, else the
+   * run finds as many met as stored while a removed sidecar's entry is never met, and never prunes it.
    */
-  private readonly outsideMet = new Set<string>();
-  /** The root as given with a slash: a file under it is keyed as its folder's walk keys it. */
-  private readonly rootPrefix: string;
+  private readonly metThroughLinks = new Set<string>();
   private linksServed = 0;
   private readonly dirsServed = new Set<string>();
   /** Set by `close`: no spool is made or written after it. */
@@ -240,7 +236,6 @@ export class ScanIndex implements EntrySink {
     this.idScratch = new IdentityScratch({ fast: opts.fastStat });
     this.rootAbs = resolve(root);
     this.relOf = relativeTo(this.rootAbs);
-    this.rootPrefix = this.rootAbs.endsWith('/') ? this.rootAbs : `${this.rootAbs}/`;
     this.key = optionsKey(inspect);
     const margin = opts.racyMarginMs ?? DEFAULT_RACY_MARGIN_MS;
     // 0 turns the check off (tests that change files milliseconds before a run).
@@ -380,13 +375,10 @@ export class ScanIndex implements EntrySink {
    * first run on an index other commands filled) is not: the thread that reads it takes its identity
    * from the descriptor (tasks/index-entry.ts), and `record` compares that with the stored entry's.
    */
-  lookup(path: string, met?: 'walk' | 'link'): { hit: FileInspection | null; pending: Pending } {
+  lookup(path: string, viaLink = false): { hit: FileInspection | null; pending: Pending } {
     const rel = this.relOf(path);
     this.seenCount++;
-    // Counted as met once: a link target's sidecar under the root by its own folder's walk (the same
-    // key); any other (outside the root, or the root given through a link: its real path is another
-    // key) by its first meeting.
-    const again = (met === 'walk' && !rel.startsWith('../')) || !this.firstMeeting(rel, met === 'link');
+    const again = viaLink && !this.countsThroughLink(path, rel);
     const v0 = this.find(rel);
     if (!v0) {
       this.misses++;
@@ -417,13 +409,14 @@ export class ScanIndex implements EntrySink {
   }
 
   /**
-   * False for a sidecar met before in this run (`outsideMet`): one outside the root (`../`), or
-   * (`always`) one of the root met through links only.
+   * Is a link target's sidecar, met through a link, counted as met here? Not when its own folder's
+   * walk counts it (under the root as given, keyed as that walk keys it, in a folder the walk
+   * enters); else at its first meeting through a link only (`metThroughLinks`).
    */
-  private firstMeeting(rel: string, always = false): boolean {
-    if (!always && !rel.startsWith('../')) return true;
-    if (this.outsideMet.has(rel)) return false;
-    this.outsideMet.add(rel);
+  private countsThroughLink(path: string, rel: string): boolean {
+    if (!rel.startsWith('../') && inWalkedFolder(path, this.rootAbs)) return false;
+    if (this.metThroughLinks.has(rel)) return false;
+    this.metThroughLinks.add(rel);
     return true;
   }
 
@@ -661,12 +654,8 @@ export class ScanIndex implements EntrySink {
           // (Hits count meetings, as `lookup` does; `filesServed`, the met count, each sidecar once.)
           this.hits++;
           this.seenCount++;
-          // A link target's sidecar: under the root in a folder the walk enters, its own folder's walk
-          // meets it (the same key); any other, met once however many folders' records stand for it.
-          if (!(file.startsWith(folderPrefix) && file.indexOf('/', folderPrefix.length) < 0)) {
-            const underRoot = file.startsWith(this.rootPrefix);
-            if ((underRoot && inWalkedFolder(file, this.rootAbs)) || !this.firstMeeting(this.relOf(file), underRoot)) continue;
-          }
+          // Not the folder's own: a link target's, counted as a lookup through a link counts it.
+          if (!(file.startsWith(folderPrefix) && file.indexOf('/', folderPrefix.length) < 0) && !this.countsThroughLink(file, this.relOf(file))) continue;
           if (inPatch) patchFiles.add(file);
           this.filesServed++;
         } else if (kind === DEP_DIR || kind === DEP_STEP) {

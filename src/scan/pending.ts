@@ -65,10 +65,8 @@ export interface PendingRecord {
   trusted?: boolean;
   /** What the record's links relied on (lookups, target folders), when collected; false: not storable. */
   linkDeps?: LinkDeps | false;
-  /** Its link targets' sidecars in folders of the root the walk enters, inspected for it (inspectLinkTargets): met by their own folders' walk too (`ScanCache.lookup`). */
-  elsewhere?: string[];
-  /** Its link targets' sidecars in folders of the root the walk skips (the quarantine): met through links only. */
-  linkOnly?: string[];
+  /** Its link targets' sidecars it inspects (outside the root, or all with inspectLinkTargets): met through a link (`ScanCache.lookup`). */
+  viaLink?: string[];
   /** Folder records: the folder this record belongs to, and its group number there. */
   folder?: FolderRecordsSink;
   gi?: number;
@@ -167,10 +165,9 @@ export function lookUp(rec: PendingRecord, index: ScanCache, sized: boolean): bo
   const send: InspectItem[] = [];
   const sent: CacheMiss[] = [];
   const ids: (Buffer | null)[] = [];
-  const { elsewhere, linkOnly } = rec;
+  const viaLink = rec.viaLink;
   for (const it of rec.items) {
-    const met = elsewhere !== undefined && elsewhere.includes(it.path) ? 'walk' : linkOnly !== undefined && linkOnly.includes(it.path) ? 'link' : undefined;
-    const r = index.lookup(it.path, met);
+    const r = index.lookup(it.path, viaLink !== undefined && viaLink.includes(it.path));
     if (sized) it.size = sizeOf(it.path); // never with the index (data-keeping inspections are not stored); kept true to the flag
     hits.push(r.hit ?? undefined);
     ids.push(r.pending.idBytes ?? null);

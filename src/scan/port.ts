@@ -83,13 +83,11 @@ export interface ScanCache {
   readonly entryOptions: InspectOptions['indexEntries'];
   readonly dirs: CacheFolders;
   /**
-   * A sidecar's stored result (a hit), or what recording its new one needs. `met`, of a link
-   * target's sidecar under the root inspected for the link's record: 'walk', in a folder the walk
-   * enters (its own folder's walk meets it too, and counts it as met there when it keys it the same:
-   * the root as given; given through a link, its real path is another key, counted once here);
-   * 'link', in a folder the walk skips (met through links only: counted once).
+   * A sidecar's stored result (a hit), or what recording its new one needs. `viaLink`: a link
+   * target's sidecar, inspected for the link's record (the cache counts it as met once, however many
+   * links reach it, or leaves it to its own folder's walk).
    */
-  lookup(path: string, met?: 'walk' | 'link'): { hit: FileInspection | null; pending: CacheMiss };
+  lookup(path: string, viaLink?: boolean): { hit: FileInspection | null; pending: CacheMiss };
   /** A missed sidecar's new result; true when stored. */
   record(miss: CacheMiss, result: FileInspection): boolean;
   /** The results of a run that looks nothing up (`noResultsStored`), `n` from `from`. */

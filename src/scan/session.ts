@@ -15,7 +15,7 @@ import type { FileInspection, InspectItem, InspectOptions, ResolvedLink } from '
 import type { Category, Options } from '../types.js';
 import { CATEGORIES } from '../types.js';
 import { LinkResolver, type LinkResolution } from '../discovery/resolve-link.js';
-import { inWalkedFolder, SKIP_DIR_NAMES } from '../discovery/own-folders.js';
+import { SKIP_DIR_NAMES } from '../discovery/own-folders.js';
 import { imageExtensionSet, nfc } from '../discovery/extensions.js';
 import { pairDirectory, type PairGroup } from '../discovery/pair.js';
 import { nameRoot, shardFilter, type ShardFilter } from '../discovery/shard.js';
@@ -572,8 +572,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
     const findings: Finding[] = [];
     // Per candidate: 1 = not inspected (unchecked), 2 = reported by its own record (a link target inside the root).
     let flags: number[] | undefined;
-    let elsewhere: string[] | undefined;
-    let linkOnly: string[] | undefined;
+    let viaLink: string[] | undefined;
     let shared = false;
     const relPrefix = dir.relPrefix;
     // inRootLinkRecords 'resolve': links only, all into the root (or broken): no target pairing.
@@ -638,10 +637,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
             flags ??= candidates.map(() => 0);
             candidates.push(candidateOf(c, dir.relOfReal(c.path), 'target'));
             flags.push(outside ? 0 : dir.inspectLinkTargets ? 2 : 3);
-            if (!outside && dir.inspectLinkTargets) {
-              if (inWalkedFolder(c.path, dir.rootReal)) (elsewhere ??= []).push(c.path);
-              else (linkOnly ??= []).push(c.path);
-            }
+            if (outside || dir.inspectLinkTargets) (viaLink ??= []).push(c.path);
           }
         }
       }
@@ -665,8 +661,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
     }
     const rec: PendingRecord = { seq, dir: dir.rel, images, candidates, flags, items, localSidecars: group.sidecars.length, extraFiles: 0, findings };
     if (linkDeps !== undefined) rec.linkDeps = linkDeps;
-    if (elsewhere !== undefined) rec.elsewhere = elsewhere;
-    if (linkOnly !== undefined) rec.linkOnly = linkOnly;
+    if (viaLink !== undefined) rec.viaLink = viaLink;
     if (shared) rec.forced = 'ambiguous';
     if (group.lookalikes) rec.lookalikes = group.lookalikes;
     return rec;
