@@ -1253,6 +1253,37 @@ test('a sidecar met through two links to one target outside the root counts once
   assert.ok(!readIndex(path).files.includes(second), 'the removed sidecar is dropped');
 });
 
+// A folder of links served in part (one record's target sidecar removed, the others' records still
+// served): the run that prunes kept every file the folder's stored records named, valid or not, so
+// the removed sidecar's entry stayed one more run (and one more rewrite) after it was gone.
+test('a folder of links served in part: the removed target sidecar is dropped by the run that meets its removal', async (t) => {
+  const dir = testDir(t, 'isc-index-part-served-');
+  mkdirSync(join(dir, 'outside'));
+  const root = smallLibrary(dir, 1, 2, () => 1);
+  mkdirSync(join(root, 'a'));
+  for (const n of ['x', 'y', 'z']) {
+    writeFileSync(join(dir, 'outside', `${n}.jpg`), FAKE_JPEG);
+    writeFileSync(join(dir, 'outside', `${n}.json`), JSON.stringify(sidecarData(`${n}.jpg`, 2, 8)));
+    symlinkSync(join(dir, 'outside', `${n}.jpg`), join(root, 'a', `${n}.jpg`));
+  }
+  const path = join(dir, 'index');
+  const runs: IndexRunStats[] = [];
+  const index: IndexOptions = { path, ...NOW, onStats: (s) => runs.push(s) };
+  const same = async (label: string) => assert.deepEqual(await stats(root, { index }), await stats(root, { index: false }), label);
+  for (const label of ['first run', 'second run', 'third run', 'served run']) await same(label);
+  assert.ok(runs.at(-1)!.foldersServed >= 1, `the links' folder served: ${JSON.stringify(runs.at(-1))}`);
+  const outsideKeys = () => readIndex(path).files.filter((k) => k.includes('outside/'));
+  assert.equal(outsideKeys().length, 3, 'the three targets\' sidecars stored');
+  rmSync(join(dir, 'outside', 'x.json'));
+  await same('after the removal');
+  const last = runs.at(-1)!;
+  assert.ok(last.recordsServed >= 2, `the other links' records served: ${JSON.stringify(last)}`);
+  assert.equal(last.pruned, true, 'an entry not met: the rewrite drops it');
+  assert.deepEqual(outsideKeys().map((k) => k.slice(k.lastIndexOf('/') + 1)).sort(), ['y.json', 'z.json'], 'the removed sidecar dropped at once, the served ones kept');
+  await same('then');
+  assert.deepEqual([runs.at(-1)!.misses, runs.at(-1)!.written], [0, false], `served, nothing written: ${JSON.stringify(runs.at(-1))}`);
+});
+
 // With link targets inspected for the links' records (a stats filter: --operation-type, --where), a
 // link target's sidecar inside the root is met by the link's record and by its own folder's walk:
 // it was counted twice, and a removed sidecar's entry was never pruned.

@@ -25,7 +25,7 @@ import { IDENTITY_BYTES, identityEquals, IdentityScratch, STAT_FILE } from '../f
 import { buildId, isCacheable, optionsKey } from './key.js';
 import { PATH_MARK, racyCutoffNs, racyCutoffOf, storedResult, takeEntry, takeEntryBlock } from '../tasks/index-entry.js';
 import { DirSnapshots, type EntrySink } from './dir-cache.js';
-import { decodeFolder, DEP_DIR, DEP_FILE, DEP_STEP, eachRecord, folderKey, folderOf, groupOf, RECORDS_PER_RUN_FLOOR, RECORDS_PER_RUN_SHARE, type FolderBlob, type FolderChunk, type FolderRecordsBuilder } from './folder-records.js';
+import { decodeFolder, DEP_DIR, DEP_FILE, DEP_LINK, DEP_STEP, eachRecord, folderKey, folderOf, groupOf, RECORDS_PER_RUN_FLOOR, RECORDS_PER_RUN_SHARE, type FolderBlob, type FolderChunk, type FolderRecordsBuilder } from './folder-records.js';
 import { resolveIndexLocation } from './location.js';
 import {
   entryIdentity,
@@ -196,8 +196,13 @@ export class ScanIndex implements EntrySink {
   private seenCount = 0;
   /** Folder records: the key prefix of this run ("<options key>:<scan shape>", set by the scan). */
   private recordPrefix: string | null = null;
-  /** Stored folder-record entries this run served records from (their dependencies are kept on a rewrite). */
+  /**
+   * The folders this run served records from, two offsets each (the base entry and its patch, 0 when
+   * none): what their served records depend on is kept on a rewrite (step 1b).
+   */
   private readonly servedBlobs = new RefList();
+  /** A folder served in part: its groups served, by its first offset's place in `servedBlobs`. */
+  private readonly servedInPart = new Map<number, boolean[]>();
   /** Entries those records stand for without being looked up (so `unchanged` can tell nothing was dropped). */
   private filesServed = 0;
   /**
@@ -629,7 +634,9 @@ export class ScanIndex implements EntrySink {
   /** Records of a folder's stored entries were served: `whole` when all of them (the entries are this run's as they are). */
   served(hit: { blob: FolderBlob; valid: boolean[]; offs: number[] }, whole: boolean, folderAbs: string): void {
     const folderPrefix = folderAbs.endsWith('/') ? folderAbs : `${folderAbs}/`;
-    for (const off of hit.offs) if (off > 0) this.servedBlobs.push(off);
+    if (!whole) this.servedInPart.set(this.servedBlobs.length, hit.valid.slice());
+    this.servedBlobs.push(hit.offs[0]);
+    this.servedBlobs.push(hit.offs[1] ?? 0);
     if (whole) {
       for (const off of hit.offs) if (off > 0) this.ref(TABLE_RECORDS, off);
       this.foldersServed++;
@@ -926,20 +933,37 @@ export class ScanIndex implements EntrySink {
         }
       }
       // 1b. The entries that served records stood for (files, links, folders they depend on), when
-      // pruning (else step 2 copies them with the rest).
+      // pruning (else step 2 copies them with the rest): the records served only (a folder served in
+      // part names a removed file in a record made again; a patch stands in for base records).
       if (loaded && prune) {
         try {
-          for (let i = 0; i < this.servedBlobs.length; i++) {
-            const blob = decodeFolder(entryPayload(loaded.entryAt(this.servedBlobs.at(i))));
+          for (let i = 0; i < this.servedBlobs.length; i += 2) {
+            if (this.servedBlobs.at(i) <= 0) continue;
+            const base = decodeFolder(entryPayload(loaded.entryAt(this.servedBlobs.at(i))));
+            const patchOff = this.servedBlobs.at(i + 1);
+            const patch = patchOff > 0 ? decodeFolder(entryPayload(loaded.entryAt(patchOff))) : null;
+            const blob = base && folderOf(base, patch);
             if (!blob) continue;
+            const served = this.servedInPart.get(i);
             // [table, key in the new file, key in the loaded one] (a file's under its option set's number in each).
             const wanted: [number, string, string][] = [];
-            for (const f of blob.meta.files) {
-              const rel = this.relOf(f);
-              wanted.push([TABLE_FILES, fileSlotKey(rel, ourNo), fileSlotKey(rel, this.loadedKeyNo)]);
-            }
-            for (const l of blob.meta.links) wanted.push([TABLE_LINKS, l, l]);
-            for (const d of blob.meta.dirs) wanted.push([TABLE_DIRS, d, d]);
+            eachRecord(blob, (c, j, gi) => {
+              if (served !== undefined && !served[gi]) return;
+              const { meta } = c;
+              for (let d = meta.depAt[j]; d < meta.depAt[j + 1]; d++) {
+                const ref = meta.deps[d];
+                const kind = ref & 3;
+                const at = ref >>> 2;
+                if (kind === DEP_FILE) {
+                  const rel = this.relOf(meta.files[at]);
+                  wanted.push([TABLE_FILES, fileSlotKey(rel, ourNo), fileSlotKey(rel, this.loadedKeyNo)]);
+                } else if (kind === DEP_LINK) wanted.push([TABLE_LINKS, meta.links[at], meta.links[at]]);
+                else {
+                  const dir = kind === DEP_DIR ? meta.dirs[at] : meta.dirs[meta.steps[at][0]];
+                  wanted.push([TABLE_DIRS, dir, dir]);
+                }
+              }
+            });
             for (const [t, key, loadedKey] of wanted) {
               if (out.has(t, key)) continue;
               const v = loaded.find(t, loadedKey);
