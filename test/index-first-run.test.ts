@@ -10,14 +10,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { lstatSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { lookupEntry, LookupMemo } from '../src/discovery/resolve-link.js';
-import { folderNow, resolveLinkEntry } from '../src/tasks/link-entry.js';
+import { FolderIdentities, LinkEntries } from '../src/tasks/link-entry.js';
 import { join } from 'node:path';
 import { scan, stats, validate, type IndexOptions } from '../src/index.js';
 import { InlineRuntime } from '../src/engine/inline.js';
 import type { Runtime } from '../src/engine/runtime.js';
 import { packInspections, unpackInspections } from '../src/tasks/inspect-wire.js';
 import { inspectFiles } from '../src/tasks/inspect.js';
-import { IndexReader, IndexWriter, entryIdentity, entryKey, entryPayload, entryResult, filePayload, fileSlotKey, madeIdentity, madeResult, TABLE_DIRS, TABLE_FILES, TABLE_LINKS, TABLE_RECORDS } from '../src/incremental/store.js';
+import { IndexReader, IndexWriter, entryIdentity, entryKey, entryResult, filePayload, fileSlotKey, madeIdentity, madeResult, TABLE_DIRS, TABLE_FILES, TABLE_LINKS, TABLE_RECORDS } from '../src/incremental/store.js';
 import { decodeResult, fileEntryBound, writeFileEntry } from '../src/tasks/entry-format.js';
 import { fileEntry, PATH_MARK, storedResult } from '../src/tasks/index-entry.js';
 import { PACKED_RESULT_TAG } from '../src/tasks/inspect-wire.js';
@@ -114,7 +114,7 @@ function entriesIn(path: string, table: number): number {
 }
 
 for (const engine of ['inline', 'threads'] as const) {
-  test(`first run (${engine}): links are resolved as without the index and none is stored; the second run resolves and stores them, the third resolves nothing; every run gives --no-index output`, async (t) => {
+  test(`first run (${engine}): the engine resolves the links and makes their entries, which the index stores; the second run serves them, resolving none; every run gives --no-index output`, async (t) => {
     const dir = testDir(t, 'isc-first-links-');
     const root = library(dir);
     const runs: IndexRunStats[] = [];
@@ -126,16 +126,15 @@ for (const engine of ['inline', 'threads'] as const) {
     assert.equal(text(await validate(root, { engine, workers: 2, index })), none, 'first run');
     assert.equal(runs[0].hits, 0);
     assert.equal(runs[0].linksResolved, 5, 'every link resolved once, by the engine');
-    assert.equal(linkEntries(), 0, 'a first run stores no link');
-    assert.equal(text(await validate(root, { engine, workers: 2, index })), none, 'second run');
-    assert.equal(runs[1].misses, 0, 'every sidecar served');
-    assert.equal(runs[1].linksResolved, 5, 'every link resolved (traced) and stored');
-    assert.equal(linkEntries(), 5);
-    // The engine made them (the second run's links: tasks/link-entry.ts); each is the entry this
-    // thread makes of the unchanged tree, byte for byte: its key, its folder's identity, its payload.
+    // A, B and E end in a file's name; C (a link to a link) and D (broken) are resolved whole on every run.
+    assert.equal(linkEntries(), 3, 'and stored');
+    // The engine made them (tasks/link-entry.ts, the folder a text names by realpath); each is the
+    // entry this thread makes of the unchanged tree (that folder traced), byte for byte: its key,
+    // its folder's identity, its payload.
     const reader = IndexReader.open(index.path!)!;
     try {
       const rootReal = realpathSync(root);
+      const here = new LinkEntries(rootReal, new FolderIdentities(1n << 62n), new LookupMemo());
       let n = 0;
       for (const v of reader.entries()) {
         if (v.table !== TABLE_LINKS) continue;
@@ -143,24 +142,25 @@ for (const engine of ['inline', 'threads'] as const) {
         const key = entryKey(v);
         const rel = key.slice(rootReal.length + 1);
         const cut = rel.lastIndexOf('/');
-        const made = resolveLinkEntry(rootReal, rel.slice(0, cut), rel.slice(cut + 1), (d) => folderNow(d, 1n << 62n), new LookupMemo());
+        const made = here.resolve(rel.slice(0, cut), rel.slice(cut + 1));
         assert.ok(made.entry !== null, key);
-        assert.deepEqual([...entryIdentity(v)], [...made.entry.id], `${key}: identity`);
-        assert.deepEqual([...entryPayload(v)], [...made.entry.payload], `${key}: payload`);
+        assert.deepEqual([...v.buf.subarray(v.at, v.end)], [...made.entry], `${key}: the same entry`);
       }
-      assert.equal(n, 5);
+      assert.equal(n, 3);
     } finally {
       reader.close();
     }
+    assert.equal(text(await validate(root, { engine, workers: 2, index })), none, 'second run');
+    assert.equal(runs[1].misses, 0, 'every sidecar served');
+    assert.deepEqual([runs[1].linksResolved, runs[1].linksReused], [2, 3], 'the stored links served, the two others resolved whole');
     assert.equal(text(await validate(root, { engine, workers: 2, index })), none, 'third run');
-    assert.equal(runs[2].linksResolved, 0, 'no link resolved again');
     // Another command's first results join the stored links.
     assert.equal(text(await stats(root, { engine, workers: 2, list: true, index })), noneStats);
-    assert.equal(linkEntries(), 5);
+    assert.equal(linkEntries(), 3);
   });
 }
 
-test("a command's first run on an index another command's first run filled resolves links as a first run does (none stored); its second run stores them; every run gives --no-index output", async (t) => {
+test("a command's first run on an index another command's first run filled serves the links that run stored; every run gives --no-index output", async (t) => {
   const dir = testDir(t, 'isc-first-other-links-');
   const root = library(dir);
   const runs: IndexRunStats[] = [];
@@ -169,15 +169,14 @@ test("a command's first run on an index another command's first run filled resol
   const noneStats = text(await stats(root, { engine: 'threads', workers: 2, list: true }));
   const linkEntries = () => entriesIn(index.path!, TABLE_LINKS);
   assert.equal(text(await stats(root, { engine: 'threads', workers: 2, list: true, index })), noneStats, 'stats, first run');
-  assert.equal(linkEntries(), 0);
+  assert.equal(linkEntries(), 3);
   assert.equal(text(await validate(root, { engine: 'threads', workers: 2, index })), none, "validate's first run");
-  assert.equal(runs[1].linksResolved, 5, 'every link resolved once, by the engine');
-  assert.equal(linkEntries(), 0, 'as a first run: no link stored');
+  assert.deepEqual([runs[1].linksResolved, runs[1].linksReused], [2, 3], "the links stats' first run stored, served");
+  assert.equal(linkEntries(), 3);
   assert.equal(text(await validate(root, { engine: 'threads', workers: 2, index })), none, "validate's second run");
   assert.equal(runs[2].misses, 0);
-  assert.equal(linkEntries(), 5, 'the second run stores them');
   assert.equal(text(await stats(root, { engine: 'threads', workers: 2, list: true, index })), noneStats, "stats' second run");
-  assert.equal(runs[3].linksResolved, 0, 'stored links served');
+  assert.equal(runs[3].linksReused, 3, 'stored links served');
 });
 
 for (const engine of ['inline', 'threads'] as const) {
@@ -225,23 +224,24 @@ test("a command's first run on an index other runs filled (listings and records 
   assert.ok(runs[5].foldersServed > 0, 'served from the records the second run stored');
 });
 
-test('second run: a link in a folder changed within the racy margin is not stored; it is resolved again next time', async (t) => {
+test('first run: a link in a folder changed within the racy margin is not stored; it is resolved again, and stored, next time', async (t) => {
   const dir = testDir(t, 'isc-first-racy-');
   const root = library(dir);
   const runs: IndexRunStats[] = [];
   const index: IndexOptions = { path: join(dir, 'index'), racyMarginMs: 2000, onStats: (s) => runs.push(s) };
   const none = text(await validate(root, { engine: 'threads', workers: 2 }));
-  assert.equal(text(await validate(root, { engine: 'threads', workers: 2, index })), none);
   await sleep(2100);
-  // games/g2 changes now, right before the second run: racy; the rest is older than the margin.
+  // games/g2 changes now, right before the first run: racy; the rest is older than the margin.
   writeFileSync(join(root, 'games/g2/x.tmp'), '');
   rmSync(join(root, 'games/g2/x.tmp'));
   assert.equal(text(await validate(root, { engine: 'threads', workers: 2, index })), none);
-  assert.equal(runs[1].linksResolved, 5, 'the second run resolves every link');
+  assert.equal(runs[0].linksResolved, 5, 'the first run resolves every link');
+  assert.equal(entriesIn(index.path!, TABLE_LINKS), 2, "A and B stored; not E, in the racy folder (C and D are never stored)");
   await sleep(2100); // the folder is no longer racy for the next run: its link is stored then
   assert.equal(text(await validate(root, { engine: 'threads', workers: 2, index })), none);
-  assert.equal(runs[2].linksResolved, 1, 'the link of the racy folder, resolved again');
-  assert.equal(runs[2].linksReused, 4);
+  assert.deepEqual([runs[1].linksReused, runs[1].linksResolved], [2, 3], 'A and B served; E resolved again, with C and D');
+  assert.equal(text(await validate(root, { engine: 'threads', workers: 2, index })), none);
+  assert.deepEqual([runs[2].linksReused, runs[2].linksResolved], [3, 2], 'E stored by then');
 });
 
 test('wire: index entries cross packed, byte for byte, and a batch without them carries none', () => {

@@ -1,71 +1,179 @@
+/**
+ * A symlinked image's index entry (tasks/link-entry.ts): its bytes, and the resolutions that make
+ * and serve it, against realpath(3) + stat (the rule) on every kind of link.
+ */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { serialize } from 'node:v8';
 import { createHash } from 'node:crypto';
-import { decodeLinkPayload, encodeLinkPayload, type LinkPayload } from '../src/tasks/link-entry.js';
+import { mkdirSync, realpathSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { crc32 } from 'node:zlib';
+import { serialize } from 'node:v8';
+import { LookupMemo, resolveLinkNative } from '../src/discovery/resolve-link.js';
+import { decodeLinkPayload, FolderIdentities, LinkEntries, linkEntryBytes, splitLinkText, type LinkPayload } from '../src/tasks/link-entry.js';
+import { ENTRY_HEAD, TABLE_LINKS } from '../src/tasks/entry-format.js';
+import { FAKE_JPEG, tempDir } from './helpers/tree.js';
 
 const id = (n: number) => Buffer.alloc(40, n);
-const stamp = (n: number) => Buffer.alloc(24, n);
 
-const cases: LinkPayload[] = [
-  // The usual link: every lookup in the folder the previous one named, the target the last name.
-  { target: '/lib/photos/day/IMG.jpg', reason: null, steps: [['/lib', 'photos', stamp(1), id(1)], ['/lib/photos', 'day', stamp(2), id(2)], ['/lib/photos/day', 'IMG.jpg', stamp(3), id(3)]] },
-  // Broken: a name that named nothing (no stamp), a reason.
-  { target: null, reason: 'ENOENT', steps: [['/lib', 'gone', null, id(4)]] },
-  // From the file system root, a target that is not the last lookup (a chain), Unicode names.
-  { target: '/x/Bücher/ü.jpg', reason: null, steps: [['/', 'x', stamp(5), id(5)], ['/x', 'alias', stamp(6), id(6)], ['/x', 'Bücher', stamp(7), id(7)], ['/x/Bücher', 'ü.jpg', stamp(8), id(8)], ['/x', 'alias', stamp(6), id(6)]] },
-  // No lookups after the link's own name; a racy folder (identity all zeros).
-  { target: null, reason: 'target is not a file', steps: [] },
-  { target: '/a/b', reason: null, steps: [['/a', 'b', stamp(9), Buffer.alloc(40)]] },
-];
+/** The payload of a made entry (after head, key and identity). */
+function payloadOf(entry: Uint8Array): Uint8Array {
+  const kl = entry[9] | (entry[10] << 8);
+  return entry.subarray(ENTRY_HEAD + kl + 40);
+}
 
-test('link payloads: the compact form gives back exactly what was written, in fewer bytes than v8', () => {
-  for (const p of cases) {
-    const bytes = encodeLinkPayload(p);
-    const back = decodeLinkPayload(bytes);
-    assert.ok(back, JSON.stringify(p.target));
-    assert.equal(back.target, p.target);
-    assert.equal(back.reason, p.reason);
-    assert.equal(back.steps.length, p.steps.length);
-    for (let i = 0; i < p.steps.length; i++) {
-      assert.equal(back.steps[i][0], p.steps[i][0]);
-      assert.equal(back.steps[i][1], p.steps[i][1]);
-      assert.deepEqual(back.steps[i][2] === null ? null : Buffer.from(back.steps[i][2]!), p.steps[i][2]);
-      assert.deepEqual(Buffer.from(back.steps[i][3]), p.steps[i][3]);
-    }
-    const v8 = serialize([p.target, p.reason, p.steps]);
-    if (p === cases[0]) assert.ok(bytes.length < 0.75 * v8.length, `the usual link: ${bytes.length} vs ${v8.length} bytes`);
-    // The form written by earlier versions (v8) is still read, to the same value.
-    assert.deepEqual(decodeLinkPayload(v8), back);
+test('link entries: a whole index entry (length, checksum, table, key, identity), its payload read back exactly', () => {
+  const cases: [string, LinkPayload][] = [
+    ['/lib/games/g1/IMG.jpg', { text: '../../photos/day/IMG.jpg', folderId: id(1) }],
+    ['/lib/Bücher/写真.jpg', { text: '/elsewhere/Bücher/写真.jpg', folderId: id(2) }],
+    ['/lib/x.jpg', { text: 'x2.jpg', folderId: Buffer.alloc(40) }],
+  ];
+  for (const [key, p] of cases) {
+    const e = linkEntryBytes(key, id(9), p)!;
+    const view = Buffer.from(e);
+    assert.equal(view.readUInt32LE(0), e.length, 'length');
+    assert.equal(view.readUInt32LE(4), crc32(e.subarray(8)) >>> 0, 'checksum over the rest');
+    assert.equal(e[8], TABLE_LINKS);
+    const kl = view.readUInt16LE(9);
+    assert.equal(view.toString('utf8', ENTRY_HEAD, ENTRY_HEAD + kl), key);
+    assert.deepEqual(view.subarray(ENTRY_HEAD + kl, ENTRY_HEAD + kl + 40), id(9));
+    const back = decodeLinkPayload(payloadOf(e))!;
+    assert.equal(back.text, p.text);
+    assert.deepEqual(Buffer.from(back.folderId), Buffer.from(p.folderId));
   }
+  // Beyond the format: not stored (null), never a throw.
+  assert.equal(linkEntryBytes('/k', id(1), { text: 'x'.repeat(0x10000), folderId: id(1) }), null);
+  assert.equal(linkEntryBytes('/k', id(1), { text: 'x.jpg', folderId: Buffer.alloc(39) }), null);
 });
 
-test('link payloads: a decoded payload outlives the bytes it came from (the index window is reused)', () => {
-  const bytes = encodeLinkPayload(cases[0]);
-  const back = decodeLinkPayload(bytes)!;
-  bytes.fill(0);
-  assert.deepEqual(Buffer.from(back.steps[2][3]), id(3));
-  assert.deepEqual(Buffer.from(back.steps[1][2]!), stamp(2));
+test('link entries: a decoded payload outlives the bytes it came from (the index window is reused)', () => {
+  const e = linkEntryBytes('/lib/a.jpg', id(3), { text: '../p/a.jpg', folderId: id(4) })!;
+  const payload = Buffer.from(payloadOf(e));
+  const back = decodeLinkPayload(payload)!;
+  payload.fill(0);
+  assert.equal(back.text, '../p/a.jpg');
+  assert.deepEqual(Buffer.from(back.folderId), id(4));
 });
 
-test('link payloads: anything truncated, padded or unknown is refused (the link is resolved again), never misread', () => {
-  const good = encodeLinkPayload(cases[2]);
+test('link entries: a payload truncated, padded, of an earlier form or unknown is refused (the link is resolved again), never misread', () => {
+  const good = Buffer.from(payloadOf(linkEntryBytes('/lib/a.jpg', id(3), { text: '../p/a.jpg', folderId: id(4) })!));
   for (let n = 0; n < good.length; n++) assert.equal(decodeLinkPayload(good.subarray(0, n)), null, `truncated to ${n}`);
   assert.equal(decodeLinkPayload(Buffer.concat([good, Buffer.from([0])])), null, 'padded');
   const other = Buffer.from(good);
-  other[0] = 2;
-  assert.equal(decodeLinkPayload(other), null, 'another form');
-  // "folder = previous" on the first lookup has no previous: refused.
-  const first = encodeLinkPayload({ target: null, reason: 'x', steps: [['/a', 'b', null, id(1)]] });
-  first[2 + 3 + 2] |= 1; // flags of the first lookup (after form, flags, reason "x", count)
-  assert.equal(decodeLinkPayload(first), null);
+  other[0] = 1; // the earlier form (every lookup of the resolution)
+  assert.equal(decodeLinkPayload(other), null, 'form 1');
+  assert.equal(decodeLinkPayload(serialize(['/t', null, []])), null, 'the v8 form');
   assert.equal(decodeLinkPayload(serialize({ not: 'a link' })), null);
-  assert.throws(() => encodeLinkPayload({ target: null, reason: null, steps: [['/a', 'b', null, Buffer.alloc(39)]] }), RangeError);
 });
 
-test('link payloads: the bytes written are the format as earlier versions wrote it (pinned: stored link entries outlive a build)', () => {
-  const more: LinkPayload[] = [...cases, { target: '/elsewhere/写真.jpg', reason: 'odd', steps: [['/a', 'b', null, id(10)]] }];
-  // sha-256 of the concatenated encodings as the first encoder of this form wrote them.
-  const digest = createHash('sha256').update(Buffer.concat(more.map((p) => encodeLinkPayload(p)))).digest('hex');
-  assert.equal(digest, '540157b09c373d366d2038e26efdbe1274d079d9846b64631f53f5232f538b0c');
+test('link entries: the bytes written are pinned (stored link entries outlive a build)', () => {
+  const made = [
+    linkEntryBytes('/lib/games/g1/IMG.jpg', id(1), { text: '../../photos/day/IMG.jpg', folderId: id(2) })!,
+    linkEntryBytes('/lib/Bücher/写真.jpg', id(3), { text: '/elsewhere/写真.jpg', folderId: Buffer.alloc(40) })!,
+  ];
+  // sha-256 of the concatenated entries as the first writer of this form wrote them.
+  assert.equal(createHash('sha256').update(Buffer.concat(made)).digest('hex'), '884ecb52f3fe47af713159bd8eae54530c099701c0df155402d21f40d36f5d97');
+});
+
+test('link texts: split at the last slash when they end in a plain name, else resolved whole', () => {
+  assert.deepEqual(splitLinkText('../../photos/day/IMG.jpg'), { dir: '../../photos/day/', last: 'IMG.jpg' });
+  assert.deepEqual(splitLinkText('IMG.jpg'), { dir: '', last: 'IMG.jpg' });
+  assert.deepEqual(splitLinkText('/IMG.jpg'), { dir: '/', last: 'IMG.jpg' });
+  assert.deepEqual(splitLinkText('a//b.jpg'), { dir: 'a//', last: 'b.jpg' });
+  for (const whole of ['', 'a/', 'a/..', 'a/.', '..', '.', 'x\uFFFD.jpg']) assert.equal(splitLinkText(whole), null, JSON.stringify(whole));
+});
+
+/** Links of every kind in `lib/links`, with the files and folders they name. */
+function awkwardLinks(): { rootReal: string; names: string[]; top: string } {
+  const top = realpathSync(tempDir('isc-link-entry-'));
+  const root = join(top, 'lib');
+  for (const d of ['lib/a/deep/er', 'lib/b', 'lib/links', 'outside/x']) mkdirSync(join(top, d), { recursive: true });
+  writeFileSync(join(root, 'a/IMG.jpg'), FAKE_JPEG);
+  writeFileSync(join(root, 'a/deep/er/IMG.jpg'), FAKE_JPEG);
+  writeFileSync(join(top, 'outside/x/far.jpg'), FAKE_JPEG);
+  symlinkSync('a', join(root, 'alias'));
+  symlinkSync('../lib/a/deep', join(top, 'outside/backdoor'));
+  const spec: Record<string, string> = {
+    'rel.jpg': '../a/IMG.jpg',
+    'abs.jpg': join(root, 'a/IMG.jpg'),
+    'dotted.jpg': './../a/./deep/../IMG.jpg',
+    'slashes.jpg': '..//a///IMG.jpg',
+    'through-alias.jpg': '../alias/IMG.jpg',
+    'alias-dotdot.jpg': '../alias/deep/../IMG.jpg',
+    'chain.jpg': 'rel.jpg',
+    'outside.jpg': join(top, 'outside/x/far.jpg'),
+    'back-in.jpg': join(top, 'outside/backdoor/er/IMG.jpg'),
+    'dangling.jpg': 'nowhere.jpg',
+    'dangling-dir.jpg': '../nowhere/IMG.jpg',
+    'to-dir.jpg': '../a',
+    'file-as-dir.jpg': '../a/IMG.jpg/x',
+    'trailing-slash.jpg': '../a/IMG.jpg/',
+    'loop1.jpg': 'loop2.jpg',
+    'loop2.jpg': 'loop1.jpg',
+    'root.jpg': '/',
+  };
+  for (const [name, target] of Object.entries(spec)) symlinkSync(target, join(root, 'links', name));
+  return { rootReal: root, names: Object.keys(spec), top };
+}
+
+const PLAIN = ['rel.jpg', 'abs.jpg', 'dotted.jpg', 'slashes.jpg', 'through-alias.jpg', 'alias-dotdot.jpg', 'outside.jpg', 'back-in.jpg'];
+
+test('link entries: made by a reading thread (realpath) or the index (traced), every answer is realpath + stat; an entry for each link ending in a plain file name', () => {
+  const { rootReal, names } = awkwardLinks();
+  const cutoff = 1n << 62n; // nothing is racy
+  const untraced = new LinkEntries(rootReal, new FolderIdentities(cutoff), null);
+  const traced = new LinkEntries(rootReal, new FolderIdentities(cutoff), new LookupMemo());
+  for (const name of names) {
+    const want = resolveLinkNative(join(rootReal, 'links', name));
+    const a = untraced.resolve('links', name);
+    const b = traced.resolve('links', name);
+    assert.deepEqual(a.link, want, `${name} (a reading thread's)`);
+    assert.deepEqual(b.link, want, `${name} (the index's)`);
+    assert.equal(a.entry !== null, PLAIN.includes(name), `${name}: stored only when its text ends in a plain file name`);
+    // Both make the same entry, byte for byte (the text's folder is found either way).
+    assert.deepEqual(a.entry === null ? null : [...a.entry], b.entry === null ? null : [...b.entry], `${name}: the same entry`);
+    // The traced one reports what the answer rests on (for a folder's records).
+    if (b.link.broken !== true) assert.ok(b.steps.length > 0 && b.complete, `${name}: its lookups`);
+  }
+});
+
+test('link entries: a stored entry is served while the folder its text names is as stored, and refused once that folder changed or the text leads elsewhere', () => {
+  const { rootReal, top } = awkwardLinks();
+  const cutoff = 1n << 62n;
+  const made = new LinkEntries(rootReal, new FolderIdentities(cutoff), null).resolve('links', 'through-alias.jpg');
+  const stored = decodeLinkPayload(payloadOf(made.entry!))!;
+  const serveNow = () => new LinkEntries(rootReal, new FolderIdentities(cutoff), new LookupMemo()).served('links', 'through-alias.jpg', stored);
+  const served = serveNow();
+  assert.deepEqual(served?.link, { target: join(rootReal, 'a/IMG.jpg'), broken: false });
+  assert.ok(served!.steps.some((s) => s[0] === rootReal && s[1] === 'alias'), 'the folder link on the way is a lookup the answer rests on');
+  // A file added beside the target: its folder changed; the answer is made again (not served).
+  writeFileSync(join(rootReal, 'a/other.jpg'), FAKE_JPEG);
+  assert.equal(serveNow(), null, 'the target folder changed');
+  // The folder link on the way re-pointed to a copy: the text's folder is another folder now.
+  const again = decodeLinkPayload(payloadOf(new LinkEntries(rootReal, new FolderIdentities(cutoff), null).resolve('links', 'through-alias.jpg').entry!))!;
+  mkdirSync(join(rootReal, 'a2'));
+  writeFileSync(join(rootReal, 'a2/IMG.jpg'), FAKE_JPEG);
+  rmSync(join(rootReal, 'alias'));
+  symlinkSync('a2', join(rootReal, 'alias'));
+  assert.equal(new LinkEntries(rootReal, new FolderIdentities(cutoff), new LookupMemo()).served('links', 'through-alias.jpg', again), null, 're-pointed on the way');
+  // The target folder moved away and an equal one put in its place.
+  const third = decodeLinkPayload(payloadOf(new LinkEntries(rootReal, new FolderIdentities(cutoff), null).resolve('links', 'rel.jpg').entry!))!;
+  renameSync(join(rootReal, 'a'), join(top, 'a-moved'));
+  mkdirSync(join(rootReal, 'a'));
+  writeFileSync(join(rootReal, 'a/IMG.jpg'), FAKE_JPEG);
+  assert.equal(new LinkEntries(rootReal, new FolderIdentities(cutoff), new LookupMemo()).served('links', 'rel.jpg', third), null, 'another folder in its place');
+});
+
+test('link entries: a folder changed within the racy margin vouches for nothing (its link is not stored; a racy target folder is stored without identity, never served)', () => {
+  const { rootReal } = awkwardLinks();
+  const racy = 0n; // every folder changed "just now"
+  const made = new LinkEntries(rootReal, new FolderIdentities(racy), null).resolve('links', 'rel.jpg');
+  assert.equal(made.entry, null, 'its own folder is racy: not stored');
+  assert.equal(made.link.target, join(rootReal, 'a/IMG.jpg'));
+  // Its own folder settled, the target's not: stored with no identity for the target folder.
+  const ownSettled = new LinkEntries(rootReal, { of: (d: string) => new FolderIdentities(d.endsWith('/links') ? 1n << 62n : 0n).of(d) } as FolderIdentities, null);
+  const e = ownSettled.resolve('links', 'rel.jpg').entry!;
+  const p = decodeLinkPayload(payloadOf(e))!;
+  assert.deepEqual(Buffer.from(p.folderId), Buffer.alloc(40));
+  assert.equal(new LinkEntries(rootReal, new FolderIdentities(1n << 62n), new LookupMemo()).served('links', 'rel.jpg', p), null);
 });

@@ -6,12 +6,12 @@
  * - `resolveLinkNative`: realpath(3) + stat, the rule itself (the reference of the tests);
  * - `LinkResolver` (a scan without the index): readlink + lstat where that is certain to agree,
  *   else `resolveLinkNative`;
- * - `resolveLinkTraced`: the same walk done here, component by component, reporting every
- *   lookup (a name in a directory, and the inode it named). Those lookups are all the answer
- *   depends on: an inode keeps its type, a symlink's text never changes, and a directory whose
- *   identity (dev, ino, mtime, ctime) is unchanged names the same inodes. The incremental index
- *   stores the answer with its lookups and serves it while each still names the same inode
- *   (dir-cache.ts).
+ * - `resolveLinkTraced` / `resolveFolderTraced`: the same walk done here, component by component
+ *   (of a whole link, or of the folder a link's text names), reporting every lookup (a name in a
+ *   directory, and the inode it named). Those lookups are all the answer depends on: an inode
+ *   keeps its type, a symlink's text never changes, and a directory whose identity (dev, ino,
+ *   mtime, ctime) is unchanged names the same inodes. A folder's stored records keep them
+ *   (incremental/folder-records.ts); the index's link entries, tasks/link-entry.ts.
  */
 import { isUtf8 } from 'node:buffer';
 import { lstatSync, readlinkSync, realpathSync, statSync } from 'node:fs';
@@ -269,40 +269,70 @@ function lookupOwnLink(path: string): Lookup {
  * every lookup to `trace`. POSIX paths only.
  */
 export function resolveLinkTraced(dirReal: string, name: string, trace: ResolveTrace, memo: LookupMemo = new LookupMemo()): ResolvedLink {
-  let cur = dirReal;
-  let curKind: Kind = 'dir';
-  const pending: string[] = [name];
-  let hops = 0;
-  let first = true;
+  const at: WalkAt = { cur: dirReal, kind: 'dir', hops: 0 };
+  const broken = walkComponents(at, [name], trace, memo, true);
+  if (broken !== null) return broken;
+  return at.kind === 'file' ? exactTarget(dirReal === '/' ? `/${name}` : `${dirReal}/${name}`, { target: at.cur, broken: false }) : { broken: true, reason: 'target is not a file' };
+}
+
+/**
+ * The real folder a link's text names before its last name (`dir`: the text up to its last slash,
+ * kept; '' when the text is a name alone), resolved from the link's real folder as
+ * `resolveLinkTraced` resolves those components (the link itself counted as one hop), every lookup
+ * reported to `trace`. Null when it is not a folder (what the whole resolution then says is its
+ * answer: the caller resolves the link whole).
+ */
+export function resolveFolderTraced(linkDirReal: string, dir: string, trace: ResolveTrace, memo: LookupMemo): string | null {
+  const at: WalkAt = { cur: dir.startsWith('/') ? '/' : linkDirReal, kind: 'dir', hops: 1 };
+  const broken = walkComponents(at, dir.split('/'), trace, memo, false);
+  return broken === null && at.kind === 'dir' ? at.cur : null;
+}
+
+/** Where a traced walk stands: the path resolved so far, what it names, links followed. */
+interface WalkAt {
+  cur: string;
+  kind: Kind;
+  hops: number;
+}
+
+/**
+ * Walk `parts` (in order) from `at`, as realpath(3) does, updating `at`; the broken answer when a
+ * lookup fails, else null. `ownFirst`: the first part is the link's own name (read with one readlink
+ * when the trace does not use its stamp).
+ */
+function walkComponents(at: WalkAt, parts: readonly string[], trace: ResolveTrace, memo: LookupMemo, ownFirst: boolean): ResolvedLink | null {
+  const pending: string[] = [];
+  for (let i = parts.length - 1; i >= 0; i--) pending.push(parts[i]);
+  let first = ownFirst;
   while (pending.length > 0) {
     const c = pending.pop()!;
     if (c === '') continue;
     // Anything after a non-directory (`file/..`, `file/.`, `file/x`): as realpath, ENOTDIR.
-    if (curKind !== 'dir') return brokenBy('ENOTDIR', 'ENOTDIR');
+    if (at.kind !== 'dir') return brokenBy('ENOTDIR', 'ENOTDIR');
     if (c === '.') continue;
     if (c === '..') {
-      cur = parentOf(cur);
+      at.cur = parentOf(at.cur);
       continue;
     }
-    trace.beforeLookup(cur);
-    const next = cur === '/' ? `/${c}` : `${cur}/${c}`;
+    trace.beforeLookup(at.cur);
+    const next = at.cur === '/' ? `/${c}` : `${at.cur}/${c}`;
     const own = first;
     first = false;
     const r = own && trace.ownStampUnused === true ? lookupOwnLink(next) : memo.lookup(next);
-    trace.looked(cur, c, 'code' in r ? null : r.stamp);
+    trace.looked(at.cur, c, 'code' in r ? null : r.stamp);
     if ('code' in r) return brokenBy(r.code, r.code);
     if (r.kind === 'link') {
-      if (++hops > MAX_LINK_HOPS) return brokenBy('ELOOP', 'ELOOP');
+      if (++at.hops > MAX_LINK_HOPS) return brokenBy('ELOOP', 'ELOOP');
       const text = r.text!;
-      const parts = text.split('/');
+      const textParts = text.split('/');
       // A trailing slash asks for a directory: realpath checks it as `.` would.
-      if (text.endsWith('/')) parts.push('.');
-      for (let i = parts.length - 1; i >= 0; i--) pending.push(parts[i]);
-      if (text.startsWith('/')) cur = '/';
+      if (text.endsWith('/')) textParts.push('.');
+      for (let i = textParts.length - 1; i >= 0; i--) pending.push(textParts[i]);
+      if (text.startsWith('/')) at.cur = '/';
       continue;
     }
-    cur = next;
-    curKind = r.kind;
+    at.cur = next;
+    at.kind = r.kind;
   }
-  return curKind === 'file' ? exactTarget(dirReal === '/' ? `/${name}` : `${dirReal}/${name}`, { target: cur, broken: false }) : { broken: true, reason: 'target is not a file' };
+  return null;
 }

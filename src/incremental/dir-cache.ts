@@ -21,15 +21,17 @@ import { serialize } from 'node:v8';
 import { byName, kindOfDirent, type EntryKind, type ListingCache, type WalkEntry } from '../discovery/walk.js';
 import { isUnderProc, lookupEntry, LOOKUP_MEMO_ENTRIES, LookupMemo, unpooled, type LinkResolution } from '../discovery/resolve-link.js';
 import { identityEquals } from '../fs/identity.js';
-import { decodeLinkPayload, FolderIdentities, resolveLinkEntry, type FolderNow } from '../tasks/link-entry.js';
+import { decodeLinkPayload, FolderIdentities, LinkEntries, linkKey, type FolderNow, type LinkStep } from '../tasks/link-entry.js';
 import { entryIdentity, entryPayload, TABLE_DIRS, TABLE_LINKS, type IndexReader } from './store.js';
 import { decodeResult } from '../tasks/entry-format.js';
-import type { LinkEntry, ResolvedLink } from '../model/inspection.js';
+import type { FileInspection, ResolvedLink } from '../model/inspection.js';
 
 /** Where this run's entries go (ScanIndex): a reference to an unchanged stored one, or a new one. */
 export interface EntrySink {
   ref(table: number, off: number): void;
   add(table: number, key: string, id: Uint8Array, payload: readonly Uint8Array[]): boolean;
+  /** Whole entries made elsewhere (links': tasks/link-entry.ts), appended as they are. */
+  addMade(table: number, entries: readonly Uint8Array[]): void;
 }
 
 /** A folder's payload (v8; short keys: it is stored for every folder). No `n`: a folder links pass through. */
@@ -41,10 +43,10 @@ interface DirPayload {
 }
 
 /**
- * A link's payload: tasks/link-entry.ts (its target or why it is broken, and each lookup with the
- * identity of the folder it was made in). The entry's identity is the link's own folder's, taken
- * before the link was read. Each answer carries the identity it is vouched by: a folder entry
- * written by a later run (a shard, an incomplete walk) never vouches for an older link's answer.
+ * A link's entry: tasks/link-entry.ts (its text, and the identity of the folder its target is in).
+ * The entry's identity is the link's own folder's, taken before the link was read: each answer
+ * carries the identities it is vouched by, so a folder entry written by a later run (a shard, an
+ * incomplete walk) never vouches for an older link's answer.
  */
 
 const KIND_LETTER: Record<EntryKind, string> = { file: 'f', dir: 'd', symlink: 's', other: 'o' };
@@ -84,6 +86,8 @@ export class DirSnapshots implements ListingCache, LinkResolution {
   private readonly added = new Map<string, 'full' | 'put' | 'dep'>();
   private readonly recent = new Map<string, readonly WalkEntry[]>();
   private readonly memo = new LookupMemo();
+  /** This run's link resolutions: folders a link text names resolved once, traced (their lookups go to folder records). */
+  private readonly links: LinkEntries;
   /** Names looked up again in changed folders this run (folders and links on the way only; the most recent). */
   private readonly entries = new Map<string, Uint8Array | null>();
   hits = 0;
@@ -95,7 +99,7 @@ export class DirSnapshots implements ListingCache, LinkResolution {
    * [folder, name, inode stamp], and whether those are all of them (the first lookup was the link
    * itself in its own folder).
    */
-  lastSteps: readonly (readonly [string, string, Uint8Array | null, Uint8Array?])[] = [];
+  lastSteps: readonly LinkStep[] = [];
   lastComplete = false;
 
   constructor(
@@ -114,6 +118,7 @@ export class DirSnapshots implements ListingCache, LinkResolution {
     private readonly storesListings: boolean = reader !== null,
   ) {
     this.now = new FolderIdentities(racyCutoffNs);
+    this.links = new LinkEntries(rootReal, this.now, this.memo);
   }
 
   /**
@@ -271,13 +276,13 @@ export class DirSnapshots implements ListingCache, LinkResolution {
   }
 
   /**
-   * No link entry was stored when the run began, and this run stores them (a second run): the
-   * engine resolves the links, traced, and makes their entries (tasks/link-entry.ts) with this
-   * run's racy cutoff, on the threads the run's files would use, instead of this thread one link
-   * at a time (scan.ts). Undefined otherwise.
+   * No link entry was stored when the run began (a first run, a rebuilt index, a tree that had no
+   * link): the engine resolves the links and makes their entries (tasks/link-entry.ts) with this
+   * run's racy cutoff, on the threads the run's files use, instead of this thread one link at a
+   * time (scan.ts). Undefined otherwise: the stored ones are served here.
    */
   get linkEntryCutoffNs(): bigint | undefined {
-    if (!this.reader) return undefined;
+    if (!this.reader) return this.racyCutoffNs;
     try {
       return this.reader.count(TABLE_LINKS) === 0 ? this.racyCutoffNs : undefined;
     } catch {
@@ -285,51 +290,45 @@ export class DirSnapshots implements ListingCache, LinkResolution {
     }
   }
 
-  /**
-   * A link the engine resolved: counted, and its entry stored when the engine made one (a second
-   * run's; a first run stores none: the next run resolves them traced).
-   */
-  resolvedElsewhere(dirRel: string, name: string, entry: LinkEntry | undefined): void {
-    this.linksResolved++;
-    if (entry !== undefined) this.sink.add(TABLE_LINKS, linkKey(this.rootReal, dirRel, name), entry.id, [entry.payload]);
+  /** Links the engine resolved: counted, and the entries it made of them (tasks/link-entry.ts) taken off their results and stored. */
+  resolvedElsewhere(results: readonly FileInspection[]): void {
+    this.linksResolved += results.length;
+    const entries: Uint8Array[] = [];
+    for (const r of results) {
+      if (r.linkEntry !== undefined) entries.push(r.linkEntry);
+      delete r.linkEntry;
+    }
+    if (entries.length > 0) this.sink.addMade(TABLE_LINKS, entries);
   }
 
   /**
    * The resolution of the symlink `name` in the walked folder `dirRel` (`linkPath`, the scan's
-   * LinkResolution): stored while every lookup it made still names the same inode (free when the
-   * lookup's folder is unchanged, one lstat otherwise), else resolved (resolve-link.ts) and recorded.
+   * LinkResolution): served while its entry holds (its own folder as stored: the same link and
+   * text; the folder its text names, resolved again once per run, with the identity stored), else
+   * resolved (tasks/link-entry.ts) and recorded.
    */
   resolve(_linkPath: string, dirRel: string, name: string): ResolvedLink {
     const real = dirRel === '' ? this.rootReal : `${this.rootReal}/${dirRel}`;
     const key = linkKey(this.rootReal, dirRel, name);
-    // The link itself: its folder as it was when the link was read means the same link inode,
-    // whose text never changes.
     const own = this.identityNow(real);
     const v = own !== null && !own.racy ? this.stored(TABLE_LINKS, key) : null;
     if (v && own !== null && identityEquals(own.id, v.buf, v.idAt)) {
+      const off = v.off; // the view may be overwritten by the checks below
       const stored = decodeLinkPayload(entryPayload(v));
-      if (stored !== null) {
-        const off = v.off; // the view may be overwritten by the checks below
-        const { target, reason, steps } = stored;
-        if (steps.every((st) => this.stepHolds(st[0], st[3], st[1], st[2]))) {
-          this.sink.ref(TABLE_LINKS, off);
-          this.linksReused++;
-          this.lastSteps = steps;
-          this.lastComplete = true;
-          return target !== null ? { target, broken: false } : { broken: true, reason: reason ?? 'unknown' };
-        }
+      const served = stored && this.links.served(dirRel, name, stored);
+      if (served) {
+        this.sink.ref(TABLE_LINKS, off);
+        this.linksReused++;
+        this.lastSteps = served.steps;
+        this.lastComplete = served.complete;
+        return served.link;
       }
     }
-    const traced = resolveLinkEntry(this.rootReal, dirRel, name, (dir) => this.identityNow(dir), this.memo);
+    const made = this.links.resolve(dirRel, name);
     this.linksResolved++;
-    this.lastSteps = traced.steps;
-    this.lastComplete = traced.complete;
-    if (traced.entry !== null) this.sink.add(TABLE_LINKS, key, traced.entry.id, [traced.entry.payload]);
-    return traced.link;
+    this.lastSteps = made.steps;
+    this.lastComplete = made.complete;
+    if (made.entry !== null) this.sink.addMade(TABLE_LINKS, [made.entry]);
+    return made.link;
   }
-}
-
-/** A link's key in the index: its real absolute path (the walked folder's real path, its name). */
-export function linkKey(rootReal: string, dirRel: string, name: string): string {
-  return dirRel === '' ? `${rootReal}/${name}` : `${rootReal}/${dirRel}/${name}`;
 }

@@ -37,9 +37,6 @@ class IndexCache implements ScanCache {
   get noResultsStored() {
     return this.index.noResultsStored;
   }
-  get firstForOptions() {
-    return this.index.firstForOptions;
-  }
   get entryOptions() {
     return this.index.entryOptions;
   }

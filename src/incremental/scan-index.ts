@@ -39,6 +39,7 @@ import {
   IndexReader,
   IndexWriter,
   madeIdentity,
+  madeKey,
   MAX_KEYS,
   TABLE_DIRS,
   TABLE_FILES,
@@ -318,6 +319,19 @@ export class ScanIndex implements EntrySink {
     );
   }
 
+  addMade(table: number, entries: readonly Uint8Array[]): void {
+    // A first run's spool lists its entries (all at once); one without tables keeps a reference to
+    // each (one at a time), and a run over a loaded file counts the entries it replaces.
+    if (this.reader === null && (this.spool === null || this.spool.indexed)) {
+      this.spoolWith(table, (spool) => spool.addMade(table, entries));
+      return;
+    }
+    for (const e of entries) {
+      const added = this.spoolWith(table, (spool) => spool.addMade(table, [e])) > 0;
+      if (added && this.reader) this.counted(table, madeKey(e, 0, e.length), true);
+    }
+  }
+
   /** A new entry added under a key the loaded file holds replaces that entry: count it (the rewrite's sizing). */
   private counted(table: number, key: string, added: boolean): boolean {
     if (added && table !== TABLE_RECORDS && this.reader) {
@@ -486,17 +500,6 @@ export class ScanIndex implements EntrySink {
     if (entries.length === 0) return;
     this.firstEntries = [];
     this.recordedCount += this.spoolWith(TABLE_FILES, (spool) => spool.addMade(TABLE_FILES, entries));
-  }
-
-  /** No result of this run's option set was loaded (nothing stored, or only other commands' results), and no link entry. */
-  get firstForOptions(): boolean {
-    if (this.reader === null) return true;
-    if (this.loadedKeyNo >= 0) return false;
-    try {
-      return this.reader.count(TABLE_LINKS) === 0;
-    } catch {
-      return false;
-    }
   }
 
   /** What the inspecting threads need to make this run's entries (InspectOptions.indexEntries). */

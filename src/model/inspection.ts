@@ -22,11 +22,6 @@ export interface ResolvedLink {
   reason?: string;
 }
 
-/** A symlink's index entry as the thread that resolved it made it (tasks/link-entry.ts): its own folder's identity, and its payload. */
-export interface LinkEntry {
-  id: Uint8Array;
-  payload: Uint8Array;
-}
 
 export interface InspectOptions {
   maxFileSize?: number;
@@ -109,8 +104,9 @@ export interface LinkAt {
   rootReal: string;
   dirRel: string;
   /**
-   * Resolve traced and make the link's index entry (the result's `linkEntry`), folders' identities
-   * judged racy from this cutoff (ns): the second run's links (docs/INDEX.md "Folders and links").
+   * Make the link's index entry (the result's `indexEntry`: tasks/link-entry.ts), folders'
+   * identities judged racy from this cutoff (ns): a run whose index holds no link (docs/INDEX.md
+   * "Folders and links").
    */
   entryCutoffNs?: bigint;
 }
@@ -144,8 +140,8 @@ export interface FileInspection {
   probe?: SidecarProbe;
   /** For an item with `resolveLink`: the link's resolution (nothing was read or decoded). */
   link?: ResolvedLink;
-  /** With `link`, when its LinkAt asked for it (`entryCutoffNs`) and it is storable: the link's index entry. */
-  linkEntry?: LinkEntry;
+  /** With `link`, when its LinkAt asked for it (`entryCutoffNs`) and it is storable: the link's index entry (tasks/link-entry.ts). */
+  linkEntry?: Uint8Array;
   /**
    * Which decode produced this result when the accelerator was on: 'wasm' (decided on the
    * scanner's tape or its skeleton: no problem found) or 'deferred' (the reference decoder ran).

@@ -5,7 +5,7 @@
  */
 import type { LinkResolution } from '../discovery/resolve-link.js';
 import type { ListingCache, WalkEntry } from '../discovery/walk.js';
-import type { FileInspection, InspectOptions, LinkEntry, ResolvedLink } from '../model/inspection.js';
+import type { FileInspection, InspectOptions, ResolvedLink } from '../model/inspection.js';
 import type { Options } from '../types.js';
 import type { ScanRecord } from './records.js';
 
@@ -35,7 +35,8 @@ export interface CacheFolders extends ListingCache, LinkResolution {
   /** No link was stored and this run stores them: the racy cutoff the engine makes their entries with (LinkAt.entryCutoffNs); else undefined. */
   readonly linkEntryCutoffNs: bigint | undefined;
   /** A link the engine resolved (counted), with the entry it made to store, if any. */
-  resolvedElsewhere(dirRel: string, name: string, entry: LinkEntry | undefined): void;
+  /** Links the engine resolved: their results, with the index entries it made of them (taken off). */
+  resolvedElsewhere(results: readonly FileInspection[]): void;
   resolve(linkPath: string, dirRel: string, name: string): ResolvedLink;
 }
 
@@ -74,11 +75,6 @@ export interface ScanCache {
    * result is recorded as it comes (`recordFirst`).
    */
   readonly noResultsStored: boolean;
-  /**
-   * `noResultsStored`, and no link resolution stored either: the engine's threads resolve the
-   * links, untraced, as in a first run.
-   */
-  readonly firstForOptions: boolean;
   /** What the inspecting threads need to make this run's entries. */
   readonly entryOptions: InspectOptions['indexEntries'];
   readonly dirs: CacheFolders;

@@ -273,7 +273,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
           // Built as pending() builds them, from the engine's resolutions; a link leaving the root
           // adds its target's sidecars, inspected now (rare: the engine is asked once more).
           const { groups, dir } = job.linkGroups;
-          if (index) for (let i = 0; i < results.length; i++) index.dirs.resolvedElsewhere(dir.rel, job.items[i].name, results[i].linkEntry);
+          if (index) index.dirs.resolvedElsewhere(results);
           const resolution = resolvedBy(results);
           let sends = 0;
           let items = 0;
@@ -337,20 +337,13 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
     const bundleItems = Math.min(BUNDLE_ITEMS, Math.max(1, opts.batchSize ?? DEFAULT_BATCH_FILES));
     // Then a folder of links only (a game folder) costs this thread nothing but the walk: the
     // engine resolves them, in parallel and while earlier batches are read, and this thread pairs
-    // their targets when the records come back (not with the index, whose folders keep
-    // resolutions; not when link targets are inspected for this scan: each record would wait for
-    // a second round trip).
-    // With an index that holds no result of this run's options and no link (a first run, or a
-    // command's first run on an index other commands' first runs filled), the engine resolves them
-    // too, as without the index, and none is stored: the run after it stores them (docs/INDEX.md
-    // "Folders and links").
-    const linksByEngine = (!index || index.firstForOptions) && !inspectLinkTargets;
-    // The run that stores the links (the second): the engine resolves them too, traced, and makes
-    // their entries (tasks/link-entry.ts), in a folder whose records this run does not store (a
-    // record stored relies on what its links' lookups were: resolved here). Resolving 13,875 links
-    // here, one at a time, was a third of the bench library's second run.
-    const entryCutoffNs = index !== null && !linksByEngine && !inspectLinkTargets ? index.dirs.linkEntryCutoffNs : undefined;
-    const linkEntriesByEngine = entryCutoffNs !== undefined;
+    // their targets when the records come back (not when the index holds links: served here; not
+    // when link targets are inspected for this scan: each record would wait for a second round
+    // trip). With an index that holds no link (a first run), the engine makes their entries too
+    // (tasks/link-entry.ts), except in a folder whose records this run stores (a record stored
+    // relies on its links' lookups: resolved here).
+    const entryCutoffNs = index !== null && !inspectLinkTargets ? index.dirs.linkEntryCutoffNs : undefined;
+    const linksByEngine = !inspectLinkTargets && (!index || entryCutoffNs !== undefined);
     const scanId = ++scansStarted;
     const shard = this.shard;
     // Walk steps number folders (and folders that could not be read) in walk order: every shard
@@ -518,7 +511,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
       for (let gi = 0; gi < groups.length; gi++) {
         const seq: TreeSeq = [at, groupPosition(groups[gi], gi)];
         const group = groups[gi];
-        const linkOnly = (linksByEngine || (linkEntriesByEngine && !builder)) && isLinkGroup(group);
+        const linkOnly = linksByEngine && !builder && isLinkGroup(group);
         if (linkOnly && !builder) {
           if (bundle !== null) yield bundled();
           if (linkJob !== null && linkJob.items.length + group.images.length > LINKS_PER_JOB) {

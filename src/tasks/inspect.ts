@@ -21,8 +21,8 @@ import { embeddingsOnTape } from '../accel/embeddings-tape.js';
 import { fitsColumns, hasSummaryRow, packInspections, rowStrings, withEntries } from './inspect-wire.js';
 import { inScannerMemory, scannerInput } from '../accel/scanner.js';
 import { DEFAULT_MAX_DEPTH } from '../formats/value.js';
-import { LinkResolver, LookupMemo } from '../discovery/resolve-link.js';
-import { FolderIdentities, resolveLinkEntry } from './link-entry.js';
+import { LinkResolver } from '../discovery/resolve-link.js';
+import { FolderIdentities, LinkEntries } from './link-entry.js';
 import { passBigFileTurn, waitForBigFileTurn } from './big-file-turn.js';
 import type { InspectOptions, InspectItem, LinkAt, FileInspection } from '../model/inspection.js';
 import type { EntryOptions } from '../model/index-entry.js';
@@ -47,21 +47,20 @@ function schemaFor(source: unknown): CompiledSchema {
 // for that scan only — a folder link re-pointed between two scans of one process (the server, the
 // inline engine) must not be answered from the first scan's paths.
 const resolvers = new Map<number, LinkResolver>();
-/** Per scan and thread, for traced resolutions: each folder's identity (taken once, before its first lookup) and the lookups. */
-const tracers = new Map<number, { folders: FolderIdentities; memo: LookupMemo }>();
+/** Per scan and thread, for a run that stores its links: the resolutions with their entries, folders' identities taken once. */
+const linkEntries = new Map<number, LinkEntries>();
 
 function resolveLinkItem(item: InspectItem, at: LinkAt): FileInspection {
   const cutoff = at.entryCutoffNs;
   if (cutoff === undefined) {
-    // A first run stores no link (docs/INDEX.md "Folders and links"): the plain rule, fastest.
+    // Without the index: the plain rule.
     const link = perScan(resolvers, at.scan, () => new LinkResolver(at.rootReal)).resolve(item.path, at.dirRel, item.name);
     return { path: item.path, size: 0, status: 'ok', format: null, notes: [], shape: null, link, elapsedMs: 0 };
   }
-  // The second run's: traced, with the entry the index stores (tasks/link-entry.ts).
-  const t = perScan(tracers, at.scan, () => ({ folders: new FolderIdentities(cutoff), memo: new LookupMemo() }));
-  const traced = resolveLinkEntry(at.rootReal, at.dirRel, item.name, (real) => t.folders.of(real), t.memo);
-  const r: FileInspection = { path: item.path, size: 0, status: 'ok', format: null, notes: [], shape: null, link: traced.link, elapsedMs: 0 };
-  if (traced.entry !== null) r.linkEntry = traced.entry;
+  // With the entry the index stores (tasks/link-entry.ts).
+  const made = perScan(linkEntries, at.scan, () => new LinkEntries(at.rootReal, new FolderIdentities(cutoff), null)).resolve(at.dirRel, item.name);
+  const r: FileInspection = { path: item.path, size: 0, status: 'ok', format: null, notes: [], shape: null, link: made.link, elapsedMs: 0 };
+  if (made.entry !== null) r.linkEntry = made.entry;
   return r;
 }
 

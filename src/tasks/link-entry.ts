@@ -1,25 +1,28 @@
 /**
  * A symlinked image's index entry, made by the thread that resolves it (the index stores it:
- * incremental/dir-cache.ts): `resolveLinkEntry`, and the entry's payload, the resolution (target or why it is broken) and every
- * lookup it made after the link's own name: [folder, name, the inode it named (24-byte stamp) or
- * null, the folder's identity (40 bytes) when it was looked in].
+ * incremental/dir-cache.ts). Keyed by the link's real path, with its own folder's identity taken
+ * before the link was read (that folder unchanged: the same link, whose text never changes). The
+ * payload keeps what the answer rests on past the folder its text names:
  *
- * Written in a compact binary form, made for what links look like (`../../photos/day/IMG.jpg`):
- * each lookup is usually in the folder the previous one named, and the target is the last name
- * looked up; both are then a flag instead of a path. About half the bytes of the v8 form and a
- * fraction of its cost (v8 serializes Buffers through a JS host-object path, with a serializer
- * object per call): links are about 40 % of a library's entries. The v8 form written by earlier
- * versions (it starts with 0xFF, the v8 format's version tag) is still read.
+ *   u8 2 | u16 text length | the link's text (UTF-8) | 40-byte identity of the target's folder,
+ *   taken before its last name was looked up (zeros: none, changed within the racy margin)
  *
- *   u8 1 | u8 flags (1 target, 2 reason, 4 target = last lookup's folder/name) | [str target] | [str reason]
- *   | u16 lookups | per lookup: u8 flags (1 folder = previous lookup's folder/name, 2 stamp)
- *   | [str folder] | str name | [24-byte stamp] | 40-byte identity            (str: u16 length | UTF-8)
+ * A link is stored when its text ends in a plain name that names a regular file (`../../photos/
+ * day/IMG.jpg`: almost every image link). A run serving it resolves the folder its text names
+ * again, once per run and distinct text folder (a library's links point into a few folders: the
+ * bench library's 13,875 links have 323), then takes the target as stored while that folder's
+ * identity is the one stored; so each link costs one identity compare, not a lookup per component,
+ * and no link's entry repeats its folders' lookups. Any other link (broken, a link to a link, a
+ * text ending in `..`) is resolved whole on every run. Entries of the earlier form (every lookup
+ * of the resolution: form 1, or v8) are resolved again and replaced.
  */
-import { statSync } from 'node:fs';
+import { lstatSync, readlinkSync, realpathSync, statSync } from 'node:fs';
+import { crc32 } from 'node:zlib';
 import { identityBytes, IDENTITY_BYTES } from '../fs/identity.js';
-import { isUnderProc, resolveLinkTraced, unpooled, type LookupMemo } from '../discovery/resolve-link.js';
-import type { LinkEntry, ResolvedLink } from '../model/inspection.js';
-import { decodeResult } from './entry-format.js';
+import { isUnderProc, resolveFolderTraced, resolveLinkNative, resolveLinkTraced, unpooled, type LookupMemo } from '../discovery/resolve-link.js';
+import type { ResolvedLink } from '../model/inspection.js';
+import type { IndexEntryOut } from '../model/index-entry.js';
+import { ENTRY_HEAD, MAX_KEY_BYTES, TABLE_LINKS } from './entry-format.js';
 
 /** A folder's identity as a link entry records it, taken before a lookup in it; `racy`: changed within the racy margin (vouches for nothing). */
 export interface FolderNow {
@@ -52,204 +55,234 @@ export class FolderIdentities {
 
 const NO_IDENTITY = Buffer.alloc(IDENTITY_BYTES);
 
-/** A link resolved with its trace: the answer, the entry to store (null: not storable), and the lookups after the link's own name. */
+/** A lookup a resolution made after the link's own name: [folder, name, the inode it named or null]. */
+export type LinkStep = readonly [folder: string, name: string, stamp: Uint8Array | null];
+
+/** A link resolved: the answer, the entry to store (null: not storable), and what it rested on. */
 export interface TracedLink {
   link: ResolvedLink;
-  entry: LinkEntry | null;
-  steps: LinkStep[];
-  /** The first lookup was the link itself in its own folder, and none was under /proc (what a folder's records rely on). */
+  entry: IndexEntryOut | null;
+  /** The lookups after the link's own name (the index's resolutions; a reading thread's: none). */
+  steps: readonly LinkStep[];
+  /** `steps` are all the answer rests on (none under /proc): what a folder's records may rely on. */
   complete: boolean;
 }
 
-/**
- * Resolve the symlink `name` of the walked folder `dirRel` (under the root's real path) by the
- * scan's rule, traced (resolve-link.ts), and make its index entry: keyed by the link's path, with
- * its own folder's identity taken before the link was read, and the payload below. Each folder's
- * identity comes from `folderOf`, asked before every lookup in it (a run asks each folder once).
- * Not storable when the link's own folder changed within the racy margin, when the first lookup
- * was not the link in its folder, or when a lookup was under /proc. The main thread (dir-cache.ts) and a worker thread (the second
- * run's links: docs/INDEX.md "Folders and links") make the same entry.
- */
-export function resolveLinkEntry(rootReal: string, dirRel: string, name: string, folderOf: (real: string) => FolderNow | null, memo: LookupMemo): TracedLink {
-  const real = dirRel === '' ? rootReal : `${rootReal}/${dirRel}`;
-  const steps: [string, string, Buffer | null, Uint8Array][] = [];
-  let storable = true;
-  // A lookup under /proc: made again on every run, never stored (resolve-link.ts isUnderProc).
-  let magic = false;
-  let idOf: Uint8Array = NO_IDENTITY;
-  const link = resolveLinkTraced(
-    real,
-    name,
-    {
-      beforeLookup: (dir) => {
-        if (isUnderProc(dir)) magic = true;
-        const now = folderOf(dir); // before the lookup in it
-        // A folder changed within the racy margin vouches for nothing: its lookups are lstat'ed.
-        idOf = now && !now.racy ? now.id : NO_IDENTITY;
-        if (dir === real && idOf === NO_IDENTITY) storable = false;
-      },
-      looked: (dir, n, stamp) => {
-        if (!steps.some((st) => st[0] === dir && st[1] === n)) steps.push([dir, n, stamp, idOf]);
-      },
-      // The first step (the link in its own folder) is vouched for by the entry's identity, never by its stamp.
-      ownStampUnused: true,
-    },
-    memo,
-  );
-  // (Not complete: a folder's records relying on it are not stored either.)
-  const complete = !magic && steps[0]?.[0] === real;
-  const rest = steps.slice(1);
-  if (!storable || !complete) return { link, entry: null, steps: rest, complete };
-  // The first step (the link in its own folder) is implied by the key and the entry's identity.
+/** A stored link's payload (form 2, above). */
+export interface LinkPayload {
+  text: string;
+  /** The target folder's identity (40 bytes; zeros: none). */
+  folderId: Uint8Array;
+}
+
+const FORM = 2;
+const MAX_TEXT = 0xffff;
+
+/** A link's text split at its last slash (`dir` keeps the slash: '' for a name alone), or null when its last part is not a plain name. */
+export function splitLinkText(text: string): { dir: string; last: string } | null {
+  // (U+FFFD may stand for bytes that are not UTF-8: realpath's bytes decide, resolved whole.)
+  if (text === '' || text.endsWith('/') || text.includes('\uFFFD')) return null;
+  const cut = text.lastIndexOf('/');
+  const last = text.slice(cut + 1);
+  if (last === '.' || last === '..') return null;
+  return { dir: text.slice(0, cut + 1), last };
+}
+
+/** Longer than realpath(3) can answer (Linux's PATH_MAX with its NUL): the whole resolution says why. */
+function tooLong(path: string): boolean {
+  return path.length * 3 >= 4096 && Buffer.byteLength(path) >= 4096;
+}
+
+/** Is `path` itself (not followed) a regular file? */
+function isRegularFile(path: string): boolean {
   try {
-    return { link, entry: { id: steps[0][3], payload: encodeLinkPayload({ target: link.target ?? null, reason: link.reason ?? null, steps: rest }) }, steps: rest, complete };
+    return lstatSync(path, { throwIfNoEntry: false })?.isFile() === true;
   } catch {
-    return { link, entry: null, steps: rest, complete }; // beyond the format (a name over 64 KiB): not stored
+    return false;
   }
 }
 
-export type LinkStep = readonly [folder: string, name: string, stamp: Uint8Array | null, folderId: Uint8Array];
-
-export interface LinkPayload {
-  target: string | null;
-  reason: string | null;
-  steps: LinkStep[];
-}
-
-const FORM = 1;
-const STAMP_BYTES = 24;
-const T_TARGET = 1;
-const T_REASON = 2;
-const T_TARGET_IS_LAST = 4;
-const S_FOLDER_IS_PREVIOUS = 1;
-const S_STAMP = 2;
-const MAX_STR = 0xffff;
-
-/** The path a lookup of `name` in `folder` names (as resolve-link.ts joins them). */
+/** The path `name` in `folder` names. */
 function joined(folder: string, name: string): string {
   return folder === '/' ? `/${name}` : `${folder}/${name}`;
 }
 
-export function encodeLinkPayload(p: LinkPayload): Buffer {
-  // Sized first (byte lengths, no buffer per string), then written in one buffer.
-  const len = (s: string) => {
-    const n = Buffer.byteLength(s, 'utf8');
-    if (n > MAX_STR) throw new RangeError('link payload: string too long');
-    return n;
-  };
-  const steps = p.steps;
-  if (steps.length > 0xffff) throw new RangeError('link payload: too many lookups');
-  const last = steps.length > 0 ? steps[steps.length - 1] : null;
-  const targetIsLast = p.target !== null && last !== null && p.target === joined(last[0], last[1]);
-  let size = 2;
-  let flags = 0;
-  if (p.target !== null) flags |= T_TARGET;
-  if (p.reason !== null) flags |= T_REASON;
-  if (targetIsLast) flags |= T_TARGET_IS_LAST;
-  if (p.target !== null && !targetIsLast) size += 2 + len(p.target);
-  if (p.reason !== null) size += 2 + len(p.reason);
-  size += 2;
-  for (let i = 0; i < steps.length; i++) {
-    const [folder, name, stamp, id] = steps[i];
-    if (id.length !== IDENTITY_BYTES || (stamp !== null && stamp.length !== STAMP_BYTES)) throw new RangeError('link payload: bad stamp or identity');
-    if (!(i > 0 && folder === joined(steps[i - 1][0], steps[i - 1][1]))) size += 2 + len(folder);
-    size += 2 + len(name) + (stamp !== null ? STAMP_BYTES : 0) + 1 + IDENTITY_BYTES;
-  }
-  const out = Buffer.allocUnsafe(size);
-  let at = 0;
-  const putStr = (s: string) => {
-    const n = out.write(s, at + 2, 'utf8');
-    out.writeUInt16LE(n, at);
-    at += 2 + n;
-  };
-  out[at++] = FORM;
-  out[at++] = flags;
-  if (p.target !== null && !targetIsLast) putStr(p.target);
-  if (p.reason !== null) putStr(p.reason);
-  out.writeUInt16LE(steps.length, at);
-  at += 2;
-  for (let i = 0; i < steps.length; i++) {
-    const [folder, name, stamp, id] = steps[i];
-    const previous = i > 0 && folder === joined(steps[i - 1][0], steps[i - 1][1]);
-    out[at++] = (previous ? S_FOLDER_IS_PREVIOUS : 0) | (stamp !== null ? S_STAMP : 0);
-    if (!previous) putStr(folder);
-    putStr(name);
-    if (stamp !== null) {
-      out.set(stamp, at);
-      at += STAMP_BYTES;
-    }
-    out.set(id, at);
-    at += IDENTITY_BYTES;
-  }
-  return out;
+
+/**
+ * A stored link payload, or null when it is not one of this form (an earlier form, damage): the
+ * link is then resolved again. The bytes are copied: the result outlives the index reader's window.
+ */
+export function decodeLinkPayload(raw: Uint8Array): LinkPayload | null {
+  if (raw.length < 3 || raw[0] !== FORM) return null;
+  const n = raw[1] | (raw[2] << 8);
+  if (raw.length !== 3 + n + IDENTITY_BYTES) return null;
+  const b = Buffer.from(raw); // a copy
+  return { text: b.toString('utf8', 3, 3 + n), folderId: b.subarray(3 + n) };
+}
+
+/** A link's key in the index: its real absolute path (the walked folder's real path, its name). */
+export function linkKey(rootReal: string, dirRel: string, name: string): string {
+  return dirRel === '' ? `${rootReal}/${name}` : `${rootReal}/${dirRel}/${name}`;
 }
 
 /**
- * A stored link payload, or null when it does not decode (treated as absent: the link is resolved
- * again). The bytes are copied: the result outlives the index reader's window.
+ * A link's whole index entry (entry-format.ts: head, key, its own folder's identity `id`, the
+ * payload above; the CRC over all from byte 8), made in one buffer by the thread that resolved the
+ * link: the index appends it as it is (store.ts addMade). Null when the key or the text is too long
+ * for the format (never stored).
  */
-export function decodeLinkPayload(raw: Uint8Array): LinkPayload | null {
-  if (raw.length > 0 && raw[0] === 0xff) return fromV8(raw);
-  if (raw.length < 4 || raw[0] !== FORM) return null;
-  const b = Buffer.from(raw); // a copy
-  let at = 2;
-  const flags = b[1];
-  const str = (): string | null => {
-    if (at + 2 > b.length) return null;
-    const n = b.readUInt16LE(at);
-    if (at + 2 + n > b.length) return null;
-    const s = b.toString('utf8', at + 2, at + 2 + n);
-    at += 2 + n;
-    return s;
-  };
-  let target: string | null = null;
-  let reason: string | null = null;
-  if ((flags & T_TARGET) !== 0 && (flags & T_TARGET_IS_LAST) === 0 && (target = str()) === null) return null;
-  if ((flags & T_REASON) !== 0 && (reason = str()) === null) return null;
-  if (at + 2 > b.length) return null;
-  const n = b.readUInt16LE(at);
-  at += 2;
-  const steps: LinkStep[] = [];
-  for (let i = 0; i < n; i++) {
-    if (at + 1 > b.length) return null;
-    const f = b[at++];
-    let folder: string | null;
-    if ((f & S_FOLDER_IS_PREVIOUS) !== 0) {
-      if (i === 0) return null;
-      folder = joined(steps[i - 1][0], steps[i - 1][1]);
-    } else folder = str();
-    const name = str();
-    if (folder === null || name === null) return null;
-    let stamp: Uint8Array | null = null;
-    if ((f & S_STAMP) !== 0) {
-      if (at + STAMP_BYTES > b.length) return null;
-      stamp = b.subarray(at, at + STAMP_BYTES);
-      at += STAMP_BYTES;
-    }
-    if (at + IDENTITY_BYTES > b.length) return null;
-    steps.push([folder, name, stamp, b.subarray(at, at + IDENTITY_BYTES)]);
-    at += IDENTITY_BYTES;
-  }
-  if (at !== b.length) return null;
-  if ((flags & T_TARGET_IS_LAST) !== 0) {
-    if ((flags & T_TARGET) === 0 || n === 0) return null;
-    target = joined(steps[n - 1][0], steps[n - 1][1]);
-  }
-  return { target, reason, steps };
+export function linkEntryBytes(key: string, id: Uint8Array, p: LinkPayload): IndexEntryOut | null {
+  const kl = Buffer.byteLength(key, 'utf8');
+  const tl = Buffer.byteLength(p.text, 'utf8');
+  if (kl > MAX_KEY_BYTES || tl > MAX_TEXT || id.length !== IDENTITY_BYTES || p.folderId.length !== IDENTITY_BYTES) return null;
+  const len = ENTRY_HEAD + kl + IDENTITY_BYTES + 3 + tl + IDENTITY_BYTES;
+  const out = Buffer.allocUnsafe(len);
+  out.writeUInt32LE(len, 0);
+  out[8] = TABLE_LINKS;
+  out.writeUInt16LE(kl, 9);
+  let at = ENTRY_HEAD + out.write(key, ENTRY_HEAD, 'utf8');
+  out.set(id, at);
+  at += IDENTITY_BYTES;
+  out[at] = FORM;
+  out.writeUInt16LE(tl, at + 1);
+  at += 3 + out.write(p.text, at + 3, 'utf8');
+  out.set(p.folderId, at);
+  out.writeUInt32LE(crc32(new Uint8Array(out.buffer, out.byteOffset + 8, len - 8)) >>> 0, 4);
+  return out;
 }
 
-/** The v8 form: [target | null, reason | null, [folder, name, stamp | null, identity][]]. */
-function fromV8(raw: Uint8Array): LinkPayload | null {
-  const v = decodeResult<unknown>(raw);
-  if (!Array.isArray(v) || v.length !== 3 || !Array.isArray(v[2])) return null;
-  const [target, reason, list] = v as [unknown, unknown, unknown[]];
-  if ((target !== null && typeof target !== 'string') || (reason !== null && typeof reason !== 'string')) return null;
-  const steps: LinkStep[] = [];
-  for (const st of list) {
-    if (!Array.isArray(st) || typeof st[0] !== 'string' || typeof st[1] !== 'string') return null;
-    if (!(st[3] instanceof Uint8Array) || st[3].length !== IDENTITY_BYTES) return null;
-    if (st[2] !== null && !(st[2] instanceof Uint8Array)) return null;
-    steps.push([st[0], st[1], st[2] as Uint8Array | null, st[3]]);
+/** Folders a link's text names, resolved once per scan (bounded: the oldest goes first). */
+const TEXT_FOLDERS = 4096;
+
+/** A folder a link's text names, resolved: its real path (null: not a folder), and the lookups that found it (with a memo). */
+interface TextFolder {
+  real: string | null;
+  steps: LinkStep[];
+  complete: boolean;
+}
+
+/**
+ * Resolves a scan's links and makes their entries, in one thread: a reading thread's (no `memo`:
+ * the folder a text names by realpath(3), the rule itself) or the index's own (with its `memo`:
+ * by resolve-link.ts's walk, whose lookups a folder's records keep). Folders' identities come from
+ * `folders` (taken once per run, before a lookup in the folder).
+ */
+export class LinkEntries {
+  private readonly textFolders = new Map<string, TextFolder>();
+
+  constructor(
+    private readonly rootReal: string,
+    private readonly folders: FolderIdentities,
+    private readonly memo: LookupMemo | null,
+  ) {}
+
+  /** Resolve the link `name` of the walked folder `dirRel`, and make its entry when it is storable. */
+  resolve(dirRel: string, name: string): TracedLink {
+    const real = dirRel === '' ? this.rootReal : `${this.rootReal}/${dirRel}`;
+    const path = joined(real, name);
+    const own = this.folders.of(real); // before the link is read
+    let text: string;
+    try {
+      text = readlinkSync(path);
+    } catch {
+      return this.whole(real, name);
+    }
+    const split = splitLinkText(text);
+    if (split === null) return this.whole(real, name);
+    const folder = this.textFolder(real, split.dir);
+    if (folder.real === null) return this.whole(real, name);
+    const fid = this.folders.of(folder.real); // before its last name is looked up
+    const target = joined(folder.real, split.last);
+    // Anything but a regular file (a link to a link, a folder, nothing): resolved whole, as it says.
+    if (!isRegularFile(target) || tooLong(target) || folder.real.includes('\uFFFD')) return this.whole(real, name);
+    // The last lookup vouched for by its folder's identity only (no inode stamp: a folder of link
+    // targets that changed changes their records' groups anyway).
+    const steps = this.memo === null ? [] : [...folder.steps, [folder.real, split.last, null] as const];
+    const link: ResolvedLink = { target, broken: false };
+    const entry = own !== null && !own.racy ? linkEntryBytes(linkKey(this.rootReal, dirRel, name), own.id, { text, folderId: fid && !fid.racy ? fid.id : NO_IDENTITY }) : null;
+    return { link, entry, steps, complete: folder.complete };
   }
-  return { target: target as string | null, reason: reason as string | null, steps };
+
+  /**
+   * A stored link's answer while it holds: its own folder as stored (checked by the caller), the
+   * folder its text names resolved now, and that folder's identity the one stored. Null otherwise.
+   */
+  served(dirRel: string, name: string, p: LinkPayload): TracedLink | null {
+    const real = dirRel === '' ? this.rootReal : `${this.rootReal}/${dirRel}`;
+    const split = splitLinkText(p.text);
+    if (split === null) return null;
+    const folder = this.textFolder(real, split.dir);
+    if (folder.real === null) return null;
+    const now = this.folders.of(folder.real);
+    if (now === null || now.racy || !now.id.equals(p.folderId)) return null;
+    const steps = this.memo === null ? [] : [...folder.steps, [folder.real, split.last, null] as const];
+    return { link: { target: joined(folder.real, split.last), broken: false }, entry: null, steps, complete: folder.complete };
+  }
+
+  private textFolder(real: string, dir: string): TextFolder {
+    const key = `${real}\0${dir}`;
+    let f = this.textFolders.get(key);
+    if (f !== undefined) return f;
+    if (this.memo === null) {
+      let resolved: string | null;
+      try {
+        resolved = realpathSync.native(dir.startsWith('/') ? dir : `${real}/${dir}`);
+        if (!statSync(resolved).isDirectory()) resolved = null;
+      } catch {
+        resolved = null;
+      }
+      f = { real: resolved, steps: [], complete: false };
+    } else {
+      const steps: LinkStep[] = [];
+      let complete = true;
+      const resolved = resolveFolderTraced(
+        real,
+        dir,
+        {
+          beforeLookup: (d) => {
+            if (isUnderProc(d)) complete = false;
+            this.folders.of(d); // its identity before the lookup in it
+          },
+          looked: (d, n, stamp) => {
+            if (!steps.some((st) => st[0] === d && st[1] === n)) steps.push([d, n, stamp]);
+          },
+        },
+        this.memo,
+      );
+      f = { real: resolved, steps, complete };
+    }
+    if (this.textFolders.size >= TEXT_FOLDERS) this.textFolders.delete(this.textFolders.keys().next().value!);
+    this.textFolders.set(key, f);
+    return f;
+  }
+
+  /** A link resolved whole (traced when the index resolves it: its lookups for a folder's records), not stored. */
+  private whole(real: string, name: string): TracedLink {
+    if (this.memo === null) return { link: resolveLinkNative(joined(real, name)), entry: null, steps: [], complete: false };
+    const steps: LinkStep[] = [];
+    let complete = true;
+    let first = true;
+    const link = resolveLinkTraced(
+      real,
+      name,
+      {
+        beforeLookup: (d) => {
+          if (isUnderProc(d)) complete = false;
+          this.folders.of(d);
+        },
+        looked: (d, n, stamp) => {
+          // The first lookup (the link in its own folder) is vouched for by the folder's identity.
+          if (first) {
+            first = false;
+            if (d !== real) complete = false;
+            return;
+          }
+          if (!steps.some((st) => st[0] === d && st[1] === n)) steps.push([d, n, stamp]);
+        },
+        ownStampUnused: true,
+      },
+      this.memo,
+    );
+    return { link, entry: null, steps, complete };
+  }
 }
