@@ -8,11 +8,13 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, realpathSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
+import { execFileSync } from 'node:child_process';
 import { serialize } from 'node:v8';
-import { LookupMemo, resolveLinkNative } from '../src/discovery/resolve-link.js';
+import { LinkResolver, LookupMemo, resolveLinkNative } from '../src/discovery/resolve-link.js';
 import { decodeLinkPayload, FolderIdentities, LinkEntries, linkEntryBytes, splitLinkText, type LinkPayload } from '../src/tasks/link-entry.js';
 import { ENTRY_HEAD, TABLE_LINKS } from '../src/tasks/entry-format.js';
-import { FAKE_JPEG, tempDir } from './helpers/tree.js';
+import { FAKE_JPEG, sidecarData, tempDir } from './helpers/tree.js';
+import { stats, validate } from '../src/index.js';
 
 const id = (n: number) => Buffer.alloc(40, n);
 
@@ -117,8 +119,10 @@ function awkwardLinks(): { rootReal: string; names: string[]; top: string } {
 }
 
 const PLAIN = ['rel.jpg', 'abs.jpg', 'dotted.jpg', 'slashes.jpg', 'through-alias.jpg', 'alias-dotdot.jpg', 'outside.jpg', 'back-in.jpg'];
+/** Of those, the ones whose text's folder is reached without a folder link (a reading thread stores only these). */
+const DIRECT = ['rel.jpg', 'abs.jpg', 'dotted.jpg', 'slashes.jpg', 'outside.jpg'];
 
-test('link entries: made by a reading thread (realpath) or the index (traced), every answer is realpath + stat; an entry for each link ending in a plain file name', () => {
+test('link entries: made by a reading thread (realpath) or the index (traced), every answer is realpath + stat; an entry for each link ending in a plain file name (a thread\'s: not through a folder link)', () => {
   const { rootReal, names } = awkwardLinks();
   const cutoff = 1n << 62n; // nothing is racy
   const untraced = new LinkEntries(rootReal, new FolderIdentities(cutoff), null);
@@ -129,9 +133,11 @@ test('link entries: made by a reading thread (realpath) or the index (traced), e
     const b = traced.resolve('links', name);
     assert.deepEqual(a.link, want, `${name} (a reading thread's)`);
     assert.deepEqual(b.link, want, `${name} (the index's)`);
-    assert.equal(a.entry !== null, PLAIN.includes(name), `${name}: stored only when its text ends in a plain file name`);
-    // Both make the same entry, byte for byte (the text's folder is found either way).
-    assert.deepEqual(a.entry === null ? null : [...a.entry], b.entry === null ? null : [...b.entry], `${name}: the same entry`);
+    assert.equal(b.entry !== null, PLAIN.includes(name), `${name}: stored only when its text ends in a plain file name`);
+    // A reading thread cannot count the links realpath(3) follows through a folder link (the rule's 40, the image's own included).
+    assert.equal(a.entry !== null, DIRECT.includes(name), `${name}: a reading thread's, not through a folder link`);
+    // Where both make one, the same entry, byte for byte.
+    if (a.entry !== null) assert.deepEqual([...a.entry], [...b.entry!], `${name}: the same entry`);
     // The traced one reports what the answer rests on (for a folder's records).
     if (b.link.broken !== true) assert.ok(b.steps.length > 0 && b.complete, `${name}: its lookups`);
   }
@@ -140,7 +146,7 @@ test('link entries: made by a reading thread (realpath) or the index (traced), e
 test('link entries: a stored entry is served while the folder its text names is as stored, and refused once that folder changed or the text leads elsewhere', () => {
   const { rootReal, top } = awkwardLinks();
   const cutoff = 1n << 62n;
-  const made = new LinkEntries(rootReal, new FolderIdentities(cutoff), null).resolve('links', 'through-alias.jpg');
+  const made = new LinkEntries(rootReal, new FolderIdentities(cutoff), new LookupMemo()).resolve('links', 'through-alias.jpg');
   const stored = decodeLinkPayload(payloadOf(made.entry!))!;
   const serveNow = () => new LinkEntries(rootReal, new FolderIdentities(cutoff), new LookupMemo()).served('links', 'through-alias.jpg', stored);
   const served = serveNow();
@@ -150,7 +156,7 @@ test('link entries: a stored entry is served while the folder its text names is 
   writeFileSync(join(rootReal, 'a/other.jpg'), FAKE_JPEG);
   assert.equal(serveNow(), null, 'the target folder changed');
   // The folder link on the way re-pointed to a copy: the text's folder is another folder now.
-  const again = decodeLinkPayload(payloadOf(new LinkEntries(rootReal, new FolderIdentities(cutoff), null).resolve('links', 'through-alias.jpg').entry!))!;
+  const again = decodeLinkPayload(payloadOf(new LinkEntries(rootReal, new FolderIdentities(cutoff), new LookupMemo()).resolve('links', 'through-alias.jpg').entry!))!;
   mkdirSync(join(rootReal, 'a2'));
   writeFileSync(join(rootReal, 'a2/IMG.jpg'), FAKE_JPEG);
   rmSync(join(rootReal, 'alias'));
@@ -176,4 +182,108 @@ test('link entries: a folder changed within the racy margin vouches for nothing 
   const p = decodeLinkPayload(payloadOf(e))!;
   assert.deepEqual(Buffer.from(p.folderId), Buffer.alloc(40));
   assert.equal(new LinkEntries(rootReal, new FolderIdentities(1n << 62n), new LookupMemo()).served('links', 'rel.jpg', p), null);
+});
+
+/**
+ * Attack cases: a tree changed after the index stored its links (and folder records); every run
+ * with the index must give the output of --no-index (validate, stats; processing times aside).
+ */
+async function sameAsNoIndex(t: { after: (fn: () => void) => void }, build: (top: string, root: string) => void, change: (top: string, root: string) => void): Promise<void> {
+  const top = realpathSync(tempDir('isc-link-attack-'));
+  t.after(() => execFileSync('rm', ['-rf', top])); // (rm: a folder past PATH_MAX too)
+  const root = join(top, 'lib');
+  mkdirSync(join(root, 'games/g'), { recursive: true });
+  build(top, root);
+  const index = { path: join(top, 'idx'), racyMarginMs: 0, folderRecords: true };
+  const plain = (v: unknown) => JSON.stringify(v).replace(/"processing_time":[-0-9.e+]+/g, '"processing_time":0');
+  const check = async (label: string) => {
+    assert.equal(plain(await validate(root, { index })), plain(await validate(root, { index: false })), `validate, ${label}`);
+    assert.equal(plain(await stats(root, { index })), plain(await stats(root, { index: false })), `stats, ${label}`);
+  };
+  for (let run = 1; run <= 4; run++) await check(`run ${run}`);
+  change(top, root);
+  for (let run = 1; run <= 2; run++) await check(`after the change, run ${run}`);
+}
+
+function photo(folder: string): void {
+  mkdirSync(folder, { recursive: true });
+  writeFileSync(join(folder, 'IMG_1.jpg'), FAKE_JPEG);
+  writeFileSync(join(folder, 'IMG_1.json'), JSON.stringify(sidecarData('IMG_1.jpg', 1, 4)));
+}
+
+test('link attack: a chain of exactly 40 folder links on the way is a loop for realpath(3), with the index and without', async (t) => {
+  await sameAsNoIndex(
+    t,
+    (_top, root) => {
+      photo(join(root, 'photos/d1'));
+      for (let i = 1; i < 40; i++) symlinkSync(`a${i + 1}`, join(root, `a${i}`));
+      symlinkSync('photos/d1', join(root, 'a40'));
+      symlinkSync('../../a1/IMG_1.jpg', join(root, 'games/g/x.jpg'));
+      const x = join(root, 'games/g/x.jpg');
+      assert.equal(resolveLinkNative(x).reason, 'symlink loop', 'the rule: 41 links with the image\'s own');
+      assert.deepEqual(new LinkResolver(root).resolve(x, 'games/g', 'x.jpg'), resolveLinkNative(x), '--no-index follows the rule');
+    },
+    (_top, root) => {
+      // One link fewer on the way: within the rule's 40.
+      rmSync(join(root, 'a40'));
+      symlinkSync('a41', join(root, 'a40'));
+      symlinkSync('photos/d1', join(root, 'a41'));
+      rmSync(join(root, 'games/g/x.jpg'));
+      symlinkSync('../../a2/IMG_1.jpg', join(root, 'games/g/x.jpg'));
+    },
+  );
+});
+
+test('link attack: a served target folder moved under a path past PATH_MAX (its own identity unchanged) is broken as realpath(3) says', async (t) => {
+  await sameAsNoIndex(
+    t,
+    (top, root) => {
+      photo(join(top, 'P/day'));
+      symlinkSync(join(top, 'P/day'), join(root, 'alias'));
+      symlinkSync('../../alias/IMG_1.jpg', join(root, 'games/g/x.jpg'));
+    },
+    (top, root) => {
+      // Folders made one level at a time (relative: the whole path is past what one call takes).
+      const deep = execFileSync('sh', ['-c', `cd "$1" && mkdir deep && cd deep && p="$1/deep"; while [ \${#p} -lt 3880 ]; do n=$(printf 'x%.0s' $(seq 1 200)); mkdir $n && cd $n && p="$p/$n"; done; n=$(printf 'y%.0s' $(seq 1 $((4090 - \${#p} - 1 - 6)))); mkdir $n && p="$p/$n"; mv "$1/P" "$n/P" && echo "$p"`, 'sh', top]).toString().trim();
+      assert.ok(deep.length + '/P/day/IMG_1.jpg'.length > 4096, `${deep.length}`);
+      rmSync(join(root, 'alias'));
+      symlinkSync(`${deep}/P/day`, join(root, 'alias'));
+    },
+  );
+});
+
+test('link attack: link texts that are not UTF-8 on the way (a folder link, the image link itself) resolve as realpath(3) says, never to a name with U+FFFD', async (t) => {
+  const raw = (s: string, tail = '') => Buffer.concat([Buffer.from(s), Buffer.from([0xff]), Buffer.from(tail)]);
+  // A folder link whose text holds a raw byte, realpath(3) reaching the photos through it.
+  await sameAsNoIndex(
+    t,
+    (top, root) => {
+      photo(join(root, 'photos/d1'));
+      mkdirSync(join(top, 'side'));
+      symlinkSync(join(root, 'photos/d1'), raw(join(top, 'side/x')));
+      symlinkSync(raw(join(top, 'side/x')), join(root, 'alias'));
+      symlinkSync('../../alias/IMG_1.jpg', join(root, 'games/g/x.jpg'));
+      symlinkSync('../../photos/d1/IMG_1.jpg', join(root, 'games/g/ok.jpg'));
+    },
+    (top, root) => {
+      // The image link's own text holds the raw byte now.
+      symlinkSync('d1', raw(join(root, 'photos/x')));
+      rmSync(join(root, 'games/g/x.jpg'));
+      symlinkSync(raw('../../photos/x', '/IMG_1.jpg'), join(root, 'games/g/x.jpg'));
+    },
+  );
+  // A folder named with U+FFFD (valid UTF-8) where a raw byte's text would land if read as a string.
+  await sameAsNoIndex(
+    t,
+    (top, root) => {
+      photo(join(top, 'q/day'));
+      symlinkSync(join(top, 'q/day'), join(root, 'alias'));
+      symlinkSync('../../alias/IMG_1.jpg', join(root, 'games/g/x.jpg'));
+    },
+    (top, root) => {
+      renameSync(join(top, 'q'), join(top, 'p\uFFFD'));
+      rmSync(join(root, 'alias'));
+      symlinkSync(raw(join(top, 'p'), '/day'), join(root, 'alias'));
+    },
+  );
 });

@@ -152,8 +152,10 @@ export class LinkResolver implements LinkResolution {
       if (this.realDirs.size >= 4096) this.realDirs.clear();
       this.realDirs.set(dir, real);
     }
-    if (real === null || real.includes('\uFFFD')) return null;
-    const target = real === '/' ? lexical.slice(cut) : real + lexical.slice(cut);
+    // A folder link on the way (its real path is another): realpath(3) counts the links it follows,
+    // the image's own included, against its 40, and how many the kernel followed is not known here.
+    if (real === null || real !== dir || real.includes('\uFFFD')) return null;
+    const target = lexical;
     // A folder's real path fits in PATH_MAX where its file's may not: realpath(3) of the link fails then (ENAMETOOLONG).
     if (target.length * 3 >= PATH_MAX && Buffer.byteLength(target) >= PATH_MAX) return null;
     return { target, broken: false };
@@ -165,8 +167,18 @@ type Kind = 'dir' | 'file' | 'link' | 'other';
 /** An entry's inode as a lookup met it: dev, ino, and birth time (ctime where the file system has none), 24 bytes. */
 export type EntryStamp = Buffer;
 
-/** What a name in a folder is: its kind, a link's text, and its inode (`EntryStamp`); or the error looking it up. */
+/**
+ * What a name in a folder is: its kind, a link's text (undefined for a link whose text is not
+ * UTF-8: as a string it would name another path), and its inode (`EntryStamp`); or the error
+ * looking it up.
+ */
 export type Lookup = { kind: Kind; text?: string; stamp: EntryStamp } | { code: string };
+
+/** A link's text, or undefined when its bytes are not UTF-8. */
+function linkText(path: string): string | undefined {
+  const raw = readlinkSync(path, { encoding: 'buffer' });
+  return isUtf8(raw) ? raw.toString('utf8') : undefined;
+}
 
 const stampWords = new BigUint64Array(3);
 const stampBytes = Buffer.from(stampWords.buffer);
@@ -184,7 +196,7 @@ export function lookupEntry(path: string): Lookup {
     if (!LITTLE_ENDIAN_HOST) stampBytes.swap64();
     const stamp = Buffer.allocUnsafe(24);
     stampBytes.copy(stamp, 0, 0, 24);
-    return kind === 'link' ? { kind, text: readlinkSync(path), stamp } : { kind, stamp };
+    return kind === 'link' ? { kind, text: linkText(path), stamp } : { kind, stamp };
   } catch (e) {
     return { code: (e as NodeJS.ErrnoException).code ?? String(e) };
   }
@@ -249,7 +261,12 @@ export interface ResolveTrace {
    * readlink, and reported with UNUSED_STAMP; it is not kept in the memo.
    */
   ownStampUnused?: boolean;
+  /** A link on the way has a text that is not UTF-8: the walk cannot follow it (the answer is realpath(3)'s, its lookups unknown). */
+  untraceable?(): void;
 }
+
+/** What `walkComponents` answers when a link's text is not UTF-8. */
+const UNTRACEABLE: ResolvedLink = { broken: true, reason: 'untraceable' };
 
 /** The stamp reported for a link's own name when the caller does not use it (all zeros: no inode). */
 export const UNUSED_STAMP: EntryStamp = Buffer.alloc(24);
@@ -257,7 +274,7 @@ export const UNUSED_STAMP: EntryStamp = Buffer.alloc(24);
 /** The link's own name, when its stamp is not needed: a link is one readlink; anything else as `lookupEntry`. */
 function lookupOwnLink(path: string): Lookup {
   try {
-    return { kind: 'link', text: readlinkSync(path), stamp: UNUSED_STAMP };
+    return { kind: 'link', text: linkText(path), stamp: UNUSED_STAMP };
   } catch {
     return lookupEntry(path); // not a link (EINVAL), or an error: lstat says which, with the same codes as before
   }
@@ -271,6 +288,10 @@ function lookupOwnLink(path: string): Lookup {
 export function resolveLinkTraced(dirReal: string, name: string, trace: ResolveTrace, memo: LookupMemo = new LookupMemo()): ResolvedLink {
   const at: WalkAt = { cur: dirReal, kind: 'dir', hops: 0 };
   const broken = walkComponents(at, [name], trace, memo, true);
+  if (broken === UNTRACEABLE) {
+    trace.untraceable?.();
+    return resolveLinkNative(dirReal === '/' ? `/${name}` : `${dirReal}/${name}`);
+  }
   if (broken !== null) return broken;
   return at.kind === 'file' ? exactTarget(dirReal === '/' ? `/${name}` : `${dirReal}/${name}`, { target: at.cur, broken: false }) : { broken: true, reason: 'target is not a file' };
 }
@@ -285,6 +306,7 @@ export function resolveLinkTraced(dirReal: string, name: string, trace: ResolveT
 export function resolveFolderTraced(linkDirReal: string, dir: string, trace: ResolveTrace, memo: LookupMemo): string | null {
   const at: WalkAt = { cur: dir.startsWith('/') ? '/' : linkDirReal, kind: 'dir', hops: 1 };
   const broken = walkComponents(at, dir.split('/'), trace, memo, false);
+  if (broken === UNTRACEABLE) trace.untraceable?.();
   return broken === null && at.kind === 'dir' ? at.cur : null;
 }
 
@@ -322,8 +344,9 @@ function walkComponents(at: WalkAt, parts: readonly string[], trace: ResolveTrac
     trace.looked(at.cur, c, 'code' in r ? null : r.stamp);
     if ('code' in r) return brokenBy(r.code, r.code);
     if (r.kind === 'link') {
+      if (r.text === undefined) return UNTRACEABLE;
       if (++at.hops > MAX_LINK_HOPS) return brokenBy('ELOOP', 'ELOOP');
-      const text = r.text!;
+      const text = r.text;
       const textParts = text.split('/');
       // A trailing slash asks for a directory: realpath checks it as `.` would.
       if (text.endsWith('/')) textParts.push('.');

@@ -17,6 +17,7 @@
  * of the resolution: form 1, or v8) are resolved again and replaced.
  */
 import { lstatSync, readlinkSync, realpathSync, statSync } from 'node:fs';
+import { posix } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { identityBytes, IDENTITY_BYTES } from '../fs/identity.js';
 import { isUnderProc, resolveFolderTraced, resolveLinkNative, resolveLinkTraced, unpooled, type LookupMemo } from '../discovery/resolve-link.js';
@@ -215,8 +216,11 @@ export class LinkEntries {
     if (folder.real === null) return null;
     const now = this.folders.of(folder.real);
     if (now === null || now.racy || !now.id.equals(p.folderId)) return null;
+    const target = joined(folder.real, split.last);
+    // As `resolve` takes them (the folder moved under a longer path, or to a name with U+FFFD): resolved whole.
+    if (tooLong(target) || folder.real.includes('\uFFFD')) return null;
     const steps = this.memo === null ? [] : [...folder.steps, [folder.real, split.last, null] as const];
-    return { link: { target: joined(folder.real, split.last), broken: false }, entry: null, steps, complete: folder.complete };
+    return { link: { target, broken: false }, entry: null, steps, complete: folder.complete };
   }
 
   private textFolder(real: string, dir: string): TextFolder {
@@ -224,10 +228,15 @@ export class LinkEntries {
     let f = this.textFolders.get(key);
     if (f !== undefined) return f;
     if (this.memo === null) {
+      const path = dir.startsWith('/') ? dir : `${real}/${dir}`;
       let resolved: string | null;
       try {
-        resolved = realpathSync.native(dir.startsWith('/') ? dir : `${real}/${dir}`);
-        if (!statSync(resolved).isDirectory()) resolved = null;
+        resolved = realpathSync.native(path);
+        // A folder link on the way (the real path is not the path as written): realpath(3) of the
+        // link counts the links it follows, the image's own included, against its 40; how many
+        // were followed here is not known, so the link is resolved whole (rare: images link to
+        // folders of photos, not through folder links).
+        if (resolved !== posix.resolve(path) || !statSync(resolved).isDirectory()) resolved = null;
       } catch {
         resolved = null;
       }
@@ -245,6 +254,9 @@ export class LinkEntries {
           },
           looked: (d, n, stamp) => {
             if (!steps.some((st) => st[0] === d && st[1] === n)) steps.push([d, n, stamp]);
+          },
+          untraceable: () => {
+            complete = false;
           },
         },
         this.memo,
@@ -280,6 +292,9 @@ export class LinkEntries {
           if (!steps.some((st) => st[0] === d && st[1] === n)) steps.push([d, n, stamp]);
         },
         ownStampUnused: true,
+        untraceable: () => {
+          complete = false;
+        },
       },
       this.memo,
     );
