@@ -208,6 +208,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
     const inspectOpts = this.inspectOptions();
     const ownRuntime = !opts.runtime;
     const runtime: Runtime = opts.runtime ?? createRuntime(opts);
+    let closed = false;
     // Only an inspection that keeps the decoded data holds memory in proportion to file sizes.
     const weigh = inspectOpts.keepData || inspectOpts.dataJson ? (item: InspectItem) => item.size ?? 0 : undefined;
     let emitted = 0;
@@ -312,11 +313,17 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
         yield [rec];
       }
       opts.onProgress?.(emitted + passedOver(), undefined, bytesRead);
+      // The threads are done: closed before the index is written, so that their memory is given
+      // back before the writer builds its tables (the end of a run is its peak).
+      if (ownRuntime && index) {
+        closed = true;
+        await runtime.close();
+      }
       if (index) await index.save(this.summary.complete);
     } finally {
       index?.close(); // an abandoned run: its spool is removed, the index file left as it was
       this.summary.engine = { kind: runtime.kind, workers: runtime.workers };
-      if (ownRuntime) await runtime.close();
+      if (ownRuntime && !closed) await runtime.close();
     }
   }
 
