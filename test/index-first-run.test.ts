@@ -8,9 +8,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { lstatSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { lookupEntry, LookupMemo } from '../src/discovery/resolve-link.js';
-import { FolderIdentities, LinkEntries } from '../src/tasks/link-entry.js';
+import { lstatSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { lookupEntry } from '../src/discovery/resolve-link.js';
 import { join } from 'node:path';
 import { scan, stats, validate, type IndexOptions } from '../src/index.js';
 import { InlineRuntime } from '../src/engine/inline.js';
@@ -114,7 +113,7 @@ function entriesIn(path: string, table: number): number {
 }
 
 for (const engine of ['inline', 'threads'] as const) {
-  test(`first run (${engine}): the engine resolves the links and makes their entries, which the index stores; the second run serves them, resolving none; every run gives --no-index output`, async (t) => {
+  test(`first run (${engine}): links are resolved as without the index and none is stored; the second run resolves and stores them, the third serves them; every run gives --no-index output`, async (t) => {
     const dir = testDir(t, 'isc-first-links-');
     const root = library(dir);
     const runs: IndexRunStats[] = [];
@@ -126,44 +125,22 @@ for (const engine of ['inline', 'threads'] as const) {
     assert.equal(text(await validate(root, { engine, workers: 2, index })), none, 'first run');
     assert.equal(runs[0].hits, 0);
     assert.equal(runs[0].linksResolved, 5, 'every link resolved once, by the engine');
-    // A and E are stored; B (through the folder link 'current': a reading thread cannot count the
-    // links realpath(3) follows) is stored by the next run; C (a link to a link) and D (broken) are
-    // resolved whole on every run.
-    assert.equal(linkEntries(), 2, 'and stored');
-    // The engine made them (tasks/link-entry.ts, the folder a text names by realpath); each is the
-    // entry this thread makes of the unchanged tree (that folder traced), byte for byte: its key,
-    // its folder's identity, its payload.
-    const reader = IndexReader.open(index.path!)!;
-    try {
-      const rootReal = realpathSync(root);
-      const here = new LinkEntries(rootReal, new FolderIdentities(1n << 62n), new LookupMemo());
-      let n = 0;
-      for (const v of reader.entries()) {
-        if (v.table !== TABLE_LINKS) continue;
-        n++;
-        const key = entryKey(v);
-        const rel = key.slice(rootReal.length + 1);
-        const cut = rel.lastIndexOf('/');
-        const made = here.resolve(rel.slice(0, cut), rel.slice(cut + 1));
-        assert.ok(made.entry !== null, key);
-        assert.deepEqual([...v.buf.subarray(v.at, v.end)], [...made.entry], `${key}: the same entry`);
-      }
-      assert.equal(n, 2);
-    } finally {
-      reader.close();
-    }
+    assert.equal(linkEntries(), 0, 'a first run stores no link');
     assert.equal(text(await validate(root, { engine, workers: 2, index })), none, 'second run');
     assert.equal(runs[1].misses, 0, 'every sidecar served');
-    assert.deepEqual([runs[1].linksResolved, runs[1].linksReused], [3, 2], 'A and E served; B resolved (and stored), C and D resolved whole');
+    assert.equal(runs[1].linksResolved, 5, 'every link resolved');
+    // A, B and E end in a file's name; C (a link to a link) and D (broken) are resolved whole on every run.
+    assert.equal(linkEntries(), 3, 'and stored');
     assert.equal(text(await validate(root, { engine, workers: 2, index })), none, 'third run');
-    assert.deepEqual([runs[2].linksResolved, runs[2].linksReused], [2, 3], 'A, B and E served');
-    // Another command's first results join the stored links.
+    assert.deepEqual([runs[2].linksResolved, runs[2].linksReused], [2, 3], 'A, B and E served; C and D resolved whole');
+    // Another command's first results join the stored links, and are served them.
     assert.equal(text(await stats(root, { engine, workers: 2, list: true, index })), noneStats);
+    assert.deepEqual([runs[3].linksResolved, runs[3].linksReused], [2, 3]);
     assert.equal(linkEntries(), 3);
   });
 }
 
-test("a command's first run on an index another command's first run filled serves the links that run stored; every run gives --no-index output", async (t) => {
+test("a command's first run on an index another command's first run filled resolves links as a first run does (none stored); its second run stores them; every run gives --no-index output", async (t) => {
   const dir = testDir(t, 'isc-first-other-links-');
   const root = library(dir);
   const runs: IndexRunStats[] = [];
@@ -172,14 +149,15 @@ test("a command's first run on an index another command's first run filled serve
   const noneStats = text(await stats(root, { engine: 'threads', workers: 2, list: true }));
   const linkEntries = () => entriesIn(index.path!, TABLE_LINKS);
   assert.equal(text(await stats(root, { engine: 'threads', workers: 2, list: true, index })), noneStats, 'stats, first run');
-  assert.equal(linkEntries(), 2);
+  assert.equal(linkEntries(), 0);
   assert.equal(text(await validate(root, { engine: 'threads', workers: 2, index })), none, "validate's first run");
-  assert.deepEqual([runs[1].linksResolved, runs[1].linksReused], [3, 2], "the links stats' first run stored, served");
-  assert.equal(linkEntries(), 3, 'B stored by then');
+  assert.equal(runs[1].linksResolved, 5, 'every link resolved once, by the engine');
+  assert.equal(linkEntries(), 0, 'as a first run: no link stored');
   assert.equal(text(await validate(root, { engine: 'threads', workers: 2, index })), none, "validate's second run");
   assert.equal(runs[2].misses, 0);
+  assert.equal(linkEntries(), 3, 'the second run stores them');
   assert.equal(text(await stats(root, { engine: 'threads', workers: 2, list: true, index })), noneStats, "stats' second run");
-  assert.equal(runs[3].linksReused, 3, 'stored links served');
+  assert.deepEqual([runs[3].linksResolved, runs[3].linksReused], [2, 3], 'stored links served');
 });
 
 for (const engine of ['inline', 'threads'] as const) {
@@ -227,24 +205,26 @@ test("a command's first run on an index other runs filled (listings and records 
   assert.ok(runs[5].foldersServed > 0, 'served from the records the second run stored');
 });
 
-test('first run: a link in a folder changed within the racy margin is not stored; it is resolved again, and stored, next time', async (t) => {
+test('second run: a link in a folder changed within the racy margin is not stored; it is resolved again, and stored, next time', async (t) => {
   const dir = testDir(t, 'isc-first-racy-');
   const root = library(dir);
   const runs: IndexRunStats[] = [];
   const index: IndexOptions = { path: join(dir, 'index'), racyMarginMs: 2000, onStats: (s) => runs.push(s) };
   const none = text(await validate(root, { engine: 'threads', workers: 2 }));
+  assert.equal(text(await validate(root, { engine: 'threads', workers: 2, index })), none);
   await sleep(2100);
-  // games/g2 changes now, right before the first run: racy; the rest is older than the margin.
+  // games/g2 changes now, right before the second run: racy; the rest is older than the margin.
   writeFileSync(join(root, 'games/g2/x.tmp'), '');
   rmSync(join(root, 'games/g2/x.tmp'));
   assert.equal(text(await validate(root, { engine: 'threads', workers: 2, index })), none);
-  assert.equal(runs[0].linksResolved, 5, 'the first run resolves every link');
-  assert.equal(entriesIn(index.path!, TABLE_LINKS), 1, 'A stored; not E, in the racy folder (B by the next run; C and D never)');
+  assert.equal(runs[1].linksResolved, 5, 'the second run resolves every link');
+  assert.equal(entriesIn(index.path!, TABLE_LINKS), 2, 'A and B stored; not E, in the racy folder (C and D are never stored)');
   await sleep(2100); // the folder is no longer racy for the next run: its link is stored then
   assert.equal(text(await validate(root, { engine: 'threads', workers: 2, index })), none);
-  assert.deepEqual([runs[1].linksReused, runs[1].linksResolved], [1, 4], 'A served; E and B resolved again, with C and D');
+  assert.deepEqual([runs[2].linksReused, runs[2].linksResolved], [2, 3], 'A and B served; E resolved again, with C and D');
+  assert.equal(entriesIn(index.path!, TABLE_LINKS), 3, 'E stored by then');
   assert.equal(text(await validate(root, { engine: 'threads', workers: 2, index })), none);
-  assert.deepEqual([runs[2].linksReused, runs[2].linksResolved], [3, 2], 'E stored by then');
+  assert.equal(runs[3].linksResolved, 0, 'every link served (C and D by their folders\' records)');
 });
 
 test('wire: index entries cross packed, byte for byte, and a batch without them carries none', () => {

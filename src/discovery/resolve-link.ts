@@ -73,7 +73,8 @@ const PATH_MAX = 4096;
 /**
  * /proc and below: magic links there (/proc/PID/cwd, /proc/self/fd/N) lead elsewhere when a
  * process moves, with no folder or inode on the way changing. A resolution that looked a name up
- * there is never kept from one run to the next (tasks/link-entry.ts, incremental/dir-cache.ts).
+ * there is never trusted from one run to the next: such a folder is resolved again in each run, and
+ * no folder record relies on it (tasks/link-entry.ts, incremental/dir-cache.ts).
  */
 export function isUnderProc(dir: string): boolean {
   return dir === '/proc' || dir.startsWith('/proc/');

@@ -6,11 +6,11 @@
  * real path) equals the stored one: creating, removing or renaming an entry, or a permission
  * change, moves mtime or ctime. Stored per directory (by real absolute path):
  * - its listing (names and kinds, the walk's `ListingCache`);
- * - for each symlink in it, the link's resolution (resolve-link.ts) and the directories that
- *   resolution looked names up in. The answer is served only while the link's own directory and
- *   every one of those is unchanged: then every name on the way names the same inode, inodes keep
- *   their type and a symlink's text never changes. A link re-pointed (rm + ln, or rename over it)
- *   changes its directory; a target replaced, removed or renamed changes the target's directory.
+ * - for each symlink in it, an entry of its own (tasks/link-entry.ts: its text and the identity of
+ *   the folder its target is in), served while the link's own directory is unchanged (the same
+ *   link: a symlink's text never changes) and the folder its text names, resolved again in the
+ *   run, has that identity. A link re-pointed (rm + ln, or rename over it) changes its directory;
+ *   a target replaced, removed or renamed changes the target's directory.
  *
  * As for files, a directory whose ctime is within the racy margin of the run's start is not
  * stored (a change in the same timestamp tick after our read could keep every field), and its
@@ -24,7 +24,7 @@ import { identityEquals } from '../fs/identity.js';
 import { decodeLinkPayload, FolderIdentities, LinkEntries, linkKey, type FolderNow, type LinkStep } from '../tasks/link-entry.js';
 import { entryIdentity, entryPayload, TABLE_DIRS, TABLE_LINKS, type IndexReader } from './store.js';
 import { decodeResult } from '../tasks/entry-format.js';
-import type { FileInspection, ResolvedLink } from '../model/inspection.js';
+import type { ResolvedLink } from '../model/inspection.js';
 
 /** Where this run's entries go (ScanIndex): a reference to an unchanged stored one, or a new one. */
 export interface EntrySink {
@@ -41,13 +41,6 @@ interface DirPayload {
   /** One kind letter per name: f(ile) d(ir) s(ymlink) o(ther). */
   k?: string;
 }
-
-/**
- * A link's entry: tasks/link-entry.ts (its text, and the identity of the folder its target is in).
- * The entry's identity is the link's own folder's, taken before the link was read: each answer
- * carries the identities it is vouched by, so a folder entry written by a later run (a shard, an
- * incomplete walk) never vouches for an older link's answer.
- */
 
 const KIND_LETTER: Record<EntryKind, string> = { file: 'f', dir: 'd', symlink: 's', other: 'o' };
 const LETTER_KIND: Record<string, EntryKind> = { f: 'file', d: 'dir', s: 'symlink', o: 'other' };
@@ -106,12 +99,12 @@ export class DirSnapshots implements ListingCache, LinkResolution {
     private reader: IndexReader | null,
     private readonly rootAbs: string,
     private readonly rootReal: string,
-    private readonly racyCutoffNs: bigint,
+    racyCutoffNs: bigint,
     private readonly sink: EntrySink,
     /**
      * Listings are stored (and folders' identities taken for them) only when the index held results
      * of the run's option set as it began. A first run stores none, nor a command's first run on an
-     * index other commands filled: like its links and folder records, a folder's listing is stored by
+     * index other commands filled: like links and folder records, a folder's listing is stored by
      * the next run, which lists the folder and can be served from everything else (what it saves a
      * first run, and costs the second: docs/INDEX.md "Folders and links").
      */
@@ -275,30 +268,19 @@ export class DirSnapshots implements ListingCache, LinkResolution {
     return now !== null && Buffer.compare(now, stamp) === 0;
   }
 
-  /**
-   * No link entry was stored when the run began (a first run, a rebuilt index, a tree that had no
-   * link): the engine resolves the links and makes their entries (tasks/link-entry.ts) with this
-   * run's racy cutoff, on the threads the run's files use, instead of this thread one link at a
-   * time (scan.ts). Undefined otherwise: the stored ones are served here.
-   */
-  get linkEntryCutoffNs(): bigint | undefined {
-    if (!this.reader) return this.racyCutoffNs;
+  /** No link entry was stored when the run began (a first run, a rebuilt index, a tree that had no link). */
+  get noLinkStored(): boolean {
+    if (!this.reader) return true;
     try {
-      return this.reader.count(TABLE_LINKS) === 0 ? this.racyCutoffNs : undefined;
+      return this.reader.count(TABLE_LINKS) === 0;
     } catch {
-      return undefined;
+      return false;
     }
   }
 
-  /** Links the engine resolved: counted, and the entries it made of them (tasks/link-entry.ts) taken off their results and stored. */
-  resolvedElsewhere(results: readonly FileInspection[]): void {
-    this.linksResolved += results.length;
-    const entries: Uint8Array[] = [];
-    for (const r of results) {
-      if (r.linkEntry !== undefined) entries.push(r.linkEntry);
-      delete r.linkEntry;
-    }
-    if (entries.length > 0) this.sink.addMade(TABLE_LINKS, entries);
+  /** Links the engine resolved (a run that stores none: scan.ts). */
+  resolvedElsewhere(n: number): void {
+    this.linksResolved += n;
   }
 
   /**
@@ -315,7 +297,7 @@ export class DirSnapshots implements ListingCache, LinkResolution {
     if (v && own !== null && identityEquals(own.id, v.buf, v.idAt)) {
       const off = v.off; // the view may be overwritten by the checks below
       const stored = decodeLinkPayload(entryPayload(v));
-      const served = stored && this.links.served(dirRel, name, stored);
+      const served = stored && this.links.served(dirRel, stored);
       if (served) {
         this.sink.ref(TABLE_LINKS, off);
         this.linksReused++;

@@ -103,12 +103,6 @@ export interface LinkAt {
   scan: number;
   rootReal: string;
   dirRel: string;
-  /**
-   * Make the link's index entry (the result's `indexEntry`: tasks/link-entry.ts), folders'
-   * identities judged racy from this cutoff (ns): a run whose index holds no link (docs/INDEX.md
-   * "Folders and links").
-   */
-  entryCutoffNs?: bigint;
 }
 
 /**
@@ -140,8 +134,6 @@ export interface FileInspection {
   probe?: SidecarProbe;
   /** For an item with `resolveLink`: the link's resolution (nothing was read or decoded). */
   link?: ResolvedLink;
-  /** With `link`, when its LinkAt asked for it (`entryCutoffNs`) and it is storable: the link's index entry (tasks/link-entry.ts). */
-  linkEntry?: Uint8Array;
   /**
    * Which decode produced this result when the accelerator was on: 'wasm' (decided on the
    * scanner's tape or its skeleton: no problem found) or 'deferred' (the reference decoder ran).

@@ -31,8 +31,6 @@ export interface DirContext {
   inspectLinkTargets: boolean;
   /** ScanOptions.inRootLinkRecords === 'resolve'. */
   resolveOnlyInRootLinks: boolean;
-  /** Links the engine resolves make their index entries, judged racy from this cutoff (LinkAt.entryCutoffNs). */
-  entryCutoffNs?: bigint;
   /** Where this folder's links sit, for the engine: one per folder (a batch carries it once, not once per link). */
   linkAt?: LinkAt;
 }
@@ -121,7 +119,7 @@ export function linksJob(seq: TreeSeq, dir: DirContext): PendingRecord {
 }
 
 export function addLinkGroup(job: PendingRecord, group: PairGroup, seq: TreeSeq, dir: DirContext): void {
-  dir.linkAt ??= { scan: dir.scanId, rootReal: dir.rootReal, dirRel: dir.rel, entryCutoffNs: dir.entryCutoffNs };
+  dir.linkAt ??= { scan: dir.scanId, rootReal: dir.rootReal, dirRel: dir.rel };
   for (const img of group.images) job.items.push({ path: img.path, name: img.name, resolveLink: dir.linkAt });
   job.linkGroups!.groups.push({ group, seq });
 }

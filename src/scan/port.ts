@@ -8,6 +8,7 @@ import type { ListingCache, WalkEntry } from '../discovery/walk.js';
 import type { FileInspection, InspectOptions, ResolvedLink } from '../model/inspection.js';
 import type { Options } from '../types.js';
 import type { ScanRecord } from './records.js';
+import type { LinkStep } from '../tasks/link-entry.js';
 
 export type { ScanRecord };
 
@@ -23,7 +24,7 @@ export interface FolderIdentity {
 /** The cache's folders: listings of unchanged folders, link resolutions, folder identities. */
 export interface CacheFolders extends ListingCache, LinkResolution {
   /** The lookups of the last resolution, and whether it completed (what a folder's records rely on). */
-  readonly lastSteps: readonly (readonly [string, string, Uint8Array | null, Uint8Array?])[];
+  readonly lastSteps: readonly LinkStep[];
   readonly lastComplete: boolean;
   /** The folder's listing is the stored one (a repeat run: its records can be stored with it). */
   holdsListing(real: string): boolean;
@@ -32,11 +33,10 @@ export interface CacheFolders extends ListingCache, LinkResolution {
   dirIdentity(real: string): FolderIdentity | null;
   /** A link target's folder listing, sync (null: it cannot be read). */
   listingSync(dir: string): readonly WalkEntry[] | null;
-  /** No link was stored and this run stores them: the racy cutoff the engine makes their entries with (LinkAt.entryCutoffNs); else undefined. */
-  readonly linkEntryCutoffNs: bigint | undefined;
-  /** A link the engine resolved (counted), with the entry it made to store, if any. */
-  /** Links the engine resolved: their results, with the index entries it made of them (taken off). */
-  resolvedElsewhere(results: readonly FileInspection[]): void;
+  /** No link was stored when the run began (a first run, a rebuilt index, a tree that had none). */
+  readonly noLinkStored: boolean;
+  /** Links the engine resolved (counted: a run that stores none). */
+  resolvedElsewhere(n: number): void;
   resolve(linkPath: string, dirRel: string, name: string): ResolvedLink;
 }
 

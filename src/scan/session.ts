@@ -274,7 +274,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
           // Built as pending() builds them, from the engine's resolutions; a link leaving the root
           // adds its target's sidecars, inspected now (rare: the engine is asked once more).
           const { groups, dir } = job.linkGroups;
-          if (index) index.dirs.resolvedElsewhere(results);
+          if (index) index.dirs.resolvedElsewhere(results.length);
           const resolution = resolvedBy(results);
           let sends = 0;
           let items = 0;
@@ -344,13 +344,12 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
     const bundleItems = Math.min(BUNDLE_ITEMS, Math.max(1, opts.batchSize ?? DEFAULT_BATCH_FILES));
     // Then a folder of links only (a game folder) costs this thread nothing but the walk: the
     // engine resolves them, in parallel and while earlier batches are read, and this thread pairs
-    // their targets when the records come back (not when the index holds links: served here; not
-    // when link targets are inspected for this scan: each record would wait for a second round
-    // trip). With an index that holds no link (a first run), the engine makes their entries too
-    // (tasks/link-entry.ts), except in a folder whose records this run stores (a record stored
-    // relies on its links' lookups: resolved here).
-    const entryCutoffNs = index !== null && !inspectLinkTargets ? index.dirs.linkEntryCutoffNs : undefined;
-    const linksByEngine = !inspectLinkTargets && (!index || entryCutoffNs !== undefined);
+    // their targets when the records come back (not when link targets are inspected for this
+    // scan: each record would wait for a second round trip). With the index, only in a run that
+    // stores no link: one that looks nothing up and found no link stored (a first run, or a
+    // command's first run on an index other commands' first runs filled). The run after it
+    // resolves them here and stores them (tasks/link-entry.ts; docs/INDEX.md "Folders and links").
+    const linksByEngine = !inspectLinkTargets && (!index || (index.noResultsStored && index.dirs.noLinkStored));
     const scanId = ++scansStarted;
     const shard = this.shard;
     // Walk steps number folders (and folders that could not be read) in walk order: every shard
@@ -380,7 +379,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
       }
       return rec;
     };
-    const dirContextOf = (rel: string): DirContext => ({ rel, relPrefix: rel === '' ? '' : `${rel}/`, rootReal, scanId, relOfReal, inspectLinkTargets, resolveOnlyInRootLinks, entryCutoffNs });
+    const dirContextOf = (rel: string): DirContext => ({ rel, relPrefix: rel === '' ? '' : `${rel}/`, rootReal, scanId, relOfReal, inspectLinkTargets, resolveOnlyInRootLinks });
     // Folder records (folder-records.ts): not for a shard (it sees part of each folder).
     if (index !== null && !shard) index.useRecords(scanShape(imageExts, inspectLinkTargets, resolveOnlyInRootLinks));
     const records = index !== null && index.recordsOn;
@@ -518,7 +517,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
       for (let gi = 0; gi < groups.length; gi++) {
         const seq: TreeSeq = [at, groupPosition(groups[gi], gi)];
         const group = groups[gi];
-        const linkOnly = linksByEngine && !builder && isLinkGroup(group);
+        const linkOnly = linksByEngine && isLinkGroup(group);
         if (linkOnly && !builder) {
           if (bundle !== null) yield bundled();
           if (linkJob !== null && linkJob.items.length + group.images.length > LINKS_PER_JOB) {

@@ -55,11 +55,6 @@ export interface InspectWire {
    */
   entries: { ends: Uint32Array; raw: Uint8Array; first?: boolean } | null;
   /**
-   * Links' index entries (FileInspection.linkEntry: tasks/link-entry.ts), laid out as `entries`
-   * (another table's, kept apart from the files'); null: none in this batch.
-   */
-  links: { ends: Uint32Array; raw: Uint8Array } | null;
-  /**
    * export's embeddings (FileInspection.dataset: vectors and rows) of the whole batch: the vectors in
    * one buffer moved with it (not a buffer per file), the rows in one text, LF between them (a row
    * is JSON: no raw LF in it), not an array of strings per file. Per extra, where its vectors start
@@ -127,7 +122,7 @@ const F_SUMMARY = 1 << 14;
 const F_EXTRA = 1 << 15;
 
 /** Fields the columns carry (anything else on a result goes to `extras`); packInspections counts them: the first seven every result has. */
-const COLUMN_KEYS: ReadonlySet<string> = new Set(['path', 'size', 'status', 'format', 'notes', 'shape', 'elapsedMs', 'accel', 'brief', 'problems', 'summary', 'indexEntry', 'linkEntry']);
+const COLUMN_KEYS: ReadonlySet<string> = new Set(['path', 'size', 'status', 'format', 'notes', 'shape', 'elapsedMs', 'accel', 'brief', 'problems', 'summary', 'indexEntry']);
 
 /** Summary fields the columns carry (a summary with any other key travels whole). */
 const SUMMARY_KEYS = 17;
@@ -240,7 +235,6 @@ export function packInspections(results: readonly FileInspection[], items: reado
   const transfer: ArrayBuffer[] = [codes.buffer, nums.buffer, strs.buffer];
   let cols: ReturnType<typeof summaryBuilder> | null = null;
   let entryBytes = 0;
-  let linkBytes = 0;
   // Per result no closure, no key array, no iterator: a batch of a worker's results is packed
   // mostly before V8 optimises this loop (each for-of step allocated a result object).
   let extra: Partial<FileInspection> | null = null;
@@ -251,7 +245,6 @@ export function packInspections(results: readonly FileInspection[], items: reado
   for (let i = 0; i < n; i++) {
     const r = results[i];
     if (r.indexEntry !== undefined) entryBytes += r.indexEntry.length;
-    if (r.linkEntry !== undefined) linkBytes += r.linkEntry.length;
     extra = null;
     // A value the tables do not list travels as an extra (its column holds 0).
     let status = STATUS.indexOf(r.status);
@@ -298,7 +291,7 @@ export function packInspections(results: readonly FileInspection[], items: reado
     }
     // A column key set to undefined would come back absent: it travels as an extra. Counted, as
     // a value read per key cost ~1 µs a result in a reading thread's baseline tier.
-    const held = 7 + others + (r.brief !== undefined ? 1 : 0) + (r.summary !== undefined ? 1 : 0) + (r.problems !== undefined ? 1 : 0) + (r.accel !== undefined ? 1 : 0) + (r.indexEntry !== undefined ? 1 : 0) + (r.linkEntry !== undefined ? 1 : 0);
+    const held = 7 + others + (r.brief !== undefined ? 1 : 0) + (r.summary !== undefined ? 1 : 0) + (r.problems !== undefined ? 1 : 0) + (r.accel !== undefined ? 1 : 0) + (r.indexEntry !== undefined ? 1 : 0);
     if (keys !== held || r.size === undefined || r.elapsedMs === undefined) {
       for (const k in r) if (r[k as keyof FileInspection] === undefined) addExtra(k as keyof FileInspection, undefined);
     }
@@ -315,12 +308,8 @@ export function packInspections(results: readonly FileInspection[], items: reado
   }
   const summaries = cols ? cols.done() : null;
   if (summaries) for (const a of Object.values(summaries)) transfer.push((a as { buffer: ArrayBuffer }).buffer);
-  const packed: InspectWire = { kind: 'inspect-wire/1', n, codes, nums, strs, strings: strings.list, summaries, extraAt, extras, entries: null, links: null, vectors: packVectors(extras, transfer) };
+  const packed: InspectWire = { kind: 'inspect-wire/1', n, codes, nums, strs, strings: strings.list, summaries, extraAt, extras, entries: null, vectors: packVectors(extras, transfer) };
   if (entryBytes > 0) addEntries(packed, transfer, results, entryBytes);
-  if (linkBytes > 0) {
-    packed.links = packBytes(results, linkBytes, 'linkEntry');
-    transfer.push(packed.links.ends.buffer as ArrayBuffer, packed.links.raw.buffer as ArrayBuffer);
-  }
   return { packed, transfer };
 }
 
@@ -353,19 +342,18 @@ export function withEntries(p: { packed: InspectWire; transfer: ArrayBuffer[] },
 }
 
 function addEntries(packed: InspectWire, transfer: ArrayBuffer[], results: readonly FileInspection[], total: number): void {
-  const entries = packBytes(results, total, 'indexEntry');
+  const entries = packEntries(results, total);
   packed.entries = entries;
   transfer.push(entries.ends.buffer as ArrayBuffer, entries.raw.buffer as ArrayBuffer);
 }
 
-/** The results' entries of one kind in one buffer, `ends[i]` where result i's end (the previous end: it has none). */
-function packBytes(results: readonly FileInspection[], total: number, key: 'indexEntry' | 'linkEntry'): { ends: Uint32Array; raw: Uint8Array } {
+function packEntries(results: readonly FileInspection[], total: number): NonNullable<InspectWire['entries']> {
   const n = results.length;
   const ends = new Uint32Array(n);
   const raw = new Uint8Array(total);
   let at = 0;
   for (let i = 0; i < n; i++) {
-    const e = results[i][key];
+    const e = results[i].indexEntry;
     if (e !== undefined) {
       raw.set(e, at);
       at += e.length;
@@ -480,11 +468,6 @@ export function unpackInspections(w: InspectWire, items: readonly InspectItem[])
     if (en !== null && !firstBlock) {
       const from = i === 0 ? 0 : en.ends[i - 1];
       if (en.ends[i] > from) r.indexEntry = new Uint8Array(enMemory!, enBase + from, en.ends[i] - from);
-    }
-    const ln = w.links;
-    if (ln != null) {
-      const from = i === 0 ? 0 : ln.ends[i - 1];
-      if (ln.ends[i] > from) r.linkEntry = new Uint8Array(ln.raw.buffer, ln.raw.byteOffset + from, ln.ends[i] - from);
     }
     out[i] = r;
   }

@@ -22,7 +22,6 @@ import { fitsColumns, hasSummaryRow, packInspections, rowStrings, withEntries } 
 import { inScannerMemory, scannerInput } from '../accel/scanner.js';
 import { DEFAULT_MAX_DEPTH } from '../formats/value.js';
 import { LinkResolver } from '../discovery/resolve-link.js';
-import { FolderIdentities, LinkEntries } from './link-entry.js';
 import { passBigFileTurn, waitForBigFileTurn } from './big-file-turn.js';
 import type { InspectOptions, InspectItem, LinkAt, FileInspection } from '../model/inspection.js';
 import type { EntryOptions } from '../model/index-entry.js';
@@ -47,21 +46,11 @@ function schemaFor(source: unknown): CompiledSchema {
 // for that scan only — a folder link re-pointed between two scans of one process (the server, the
 // inline engine) must not be answered from the first scan's paths.
 const resolvers = new Map<number, LinkResolver>();
-/** Per scan and thread, for a run that stores its links: the resolutions with their entries, folders' identities taken once. */
-const linkEntries = new Map<number, LinkEntries>();
 
+/** A link the engine resolves (a run that stores no link: docs/INDEX.md "Folders and links"): the plain rule. */
 function resolveLinkItem(item: InspectItem, at: LinkAt): FileInspection {
-  const cutoff = at.entryCutoffNs;
-  if (cutoff === undefined) {
-    // Without the index: the plain rule.
-    const link = perScan(resolvers, at.scan, () => new LinkResolver(at.rootReal)).resolve(item.path, at.dirRel, item.name);
-    return { path: item.path, size: 0, status: 'ok', format: null, notes: [], shape: null, link, elapsedMs: 0 };
-  }
-  // With the entry the index stores (tasks/link-entry.ts).
-  const made = perScan(linkEntries, at.scan, () => new LinkEntries(at.rootReal, new FolderIdentities(cutoff), null)).resolve(at.dirRel, item.name);
-  const r: FileInspection = { path: item.path, size: 0, status: 'ok', format: null, notes: [], shape: null, link: made.link, elapsedMs: 0 };
-  if (made.entry !== null) r.linkEntry = made.entry;
-  return r;
+  const link = perScan(resolvers, at.scan, () => new LinkResolver(at.rootReal)).resolve(item.path, at.dirRel, item.name);
+  return { path: item.path, size: 0, status: 'ok', format: null, notes: [], shape: null, link, elapsedMs: 0 };
 }
 
 /** This scan's one of `cache` (made on first use); the cache forgets every scan past 8. */

@@ -16,11 +16,10 @@
  * text ending in `..`) is resolved whole on every run. Entries of the earlier form (every lookup
  * of the resolution: form 1, or v8) are resolved again and replaced.
  */
-import { lstatSync, readlinkSync, realpathSync, statSync } from 'node:fs';
-import { posix } from 'node:path';
+import { lstatSync, readlinkSync, statSync } from 'node:fs';
 import { crc32 } from 'node:zlib';
 import { identityBytes, IDENTITY_BYTES } from '../fs/identity.js';
-import { isUnderProc, resolveFolderTraced, resolveLinkNative, resolveLinkTraced, unpooled, type LookupMemo } from '../discovery/resolve-link.js';
+import { isUnderProc, resolveFolderTraced, resolveLinkTraced, unpooled, type LookupMemo, type ResolveTrace } from '../discovery/resolve-link.js';
 import type { ResolvedLink } from '../model/inspection.js';
 import type { IndexEntryOut } from '../model/index-entry.js';
 import { ENTRY_HEAD, MAX_KEY_BYTES, TABLE_LINKS } from './entry-format.js';
@@ -155,18 +154,19 @@ export function linkEntryBytes(key: string, id: Uint8Array, p: LinkPayload): Ind
 /** Folders a link's text names, resolved once per scan (bounded: the oldest goes first). */
 const TEXT_FOLDERS = 4096;
 
-/** A folder a link's text names, resolved: its real path (null: not a folder), and the lookups that found it (with a memo). */
+/** A folder a link's text names, resolved: its real path (null: not a folder) and the lookups that found it. */
 interface TextFolder {
   real: string | null;
   steps: LinkStep[];
+  /** `steps` are all it rests on (none under /proc, every link text on the way UTF-8). */
   complete: boolean;
 }
 
 /**
- * Resolves a scan's links and makes their entries, in one thread: a reading thread's (no `memo`:
- * the folder a text names by realpath(3), the rule itself) or the index's own (with its `memo`:
- * by resolve-link.ts's walk, whose lookups a folder's records keep). Folders' identities come from
- * `folders` (taken once per run, before a lookup in the folder).
+ * The index's link resolutions of one run (incremental/dir-cache.ts): a stored link served, or a
+ * link resolved and its entry made. The folder a text names is resolved once per run and text
+ * folder by resolve-link.ts's walk, whose lookups a folder's records keep; folders' identities come
+ * from `folders` (taken once per run, before a lookup in the folder).
  */
 export class LinkEntries {
   private readonly textFolders = new Map<string, TextFolder>();
@@ -174,130 +174,107 @@ export class LinkEntries {
   constructor(
     private readonly rootReal: string,
     private readonly folders: FolderIdentities,
-    private readonly memo: LookupMemo | null,
+    private readonly memo: LookupMemo,
   ) {}
 
   /** Resolve the link `name` of the walked folder `dirRel`, and make its entry when it is storable. */
   resolve(dirRel: string, name: string): TracedLink {
     const real = dirRel === '' ? this.rootReal : `${this.rootReal}/${dirRel}`;
-    const path = joined(real, name);
     const own = this.folders.of(real); // before the link is read
     let text: string;
     try {
-      text = readlinkSync(path);
+      text = readlinkSync(joined(real, name));
     } catch {
       return this.whole(real, name);
     }
     const split = splitLinkText(text);
-    if (split === null) return this.whole(real, name);
-    const folder = this.textFolder(real, split.dir);
-    if (folder.real === null) return this.whole(real, name);
-    const fid = this.folders.of(folder.real); // before its last name is looked up
-    const target = joined(folder.real, split.last);
-    // Anything but a regular file (a link to a link, a folder, nothing): resolved whole, as it says.
-    if (!isRegularFile(target) || tooLong(target) || folder.real.includes('\uFFFD')) return this.whole(real, name);
-    // The last lookup vouched for by its folder's identity only (no inode stamp: a folder of link
-    // targets that changed changes their records' groups anyway).
-    const steps = this.memo === null ? [] : [...folder.steps, [folder.real, split.last, null] as const];
-    const link: ResolvedLink = { target, broken: false };
-    const entry = own !== null && !own.racy ? linkEntryBytes(linkKey(this.rootReal, dirRel, name), own.id, { text, folderId: fid && !fid.racy ? fid.id : NO_IDENTITY }) : null;
-    return { link, entry, steps, complete: folder.complete };
+    const found = split && this.targetIn(real, split);
+    // Anything but a regular file there (a link to a link, a folder, nothing): resolved whole, as it says.
+    if (!found || !isRegularFile(found.link.target!)) return this.whole(real, name);
+    const fid = this.folders.of(found.folder); // taken before the lookup above (the folder's first)
+    found.entry = own !== null && !own.racy ? linkEntryBytes(linkKey(this.rootReal, dirRel, name), own.id, { text, folderId: fid && !fid.racy ? fid.id : NO_IDENTITY }) : null;
+    return found;
   }
 
   /**
    * A stored link's answer while it holds: its own folder as stored (checked by the caller), the
    * folder its text names resolved now, and that folder's identity the one stored. Null otherwise.
    */
-  served(dirRel: string, name: string, p: LinkPayload): TracedLink | null {
+  served(dirRel: string, p: LinkPayload): TracedLink | null {
     const real = dirRel === '' ? this.rootReal : `${this.rootReal}/${dirRel}`;
     const split = splitLinkText(p.text);
-    if (split === null) return null;
+    const found = split && this.targetIn(real, split);
+    if (!found) return null;
+    const now = this.folders.of(found.folder);
+    return now !== null && !now.racy && now.id.equals(p.folderId) ? found : null;
+  }
+
+  /**
+   * The target a text names from the link's real folder: the folder its text names, resolved (its
+   * identity taken before any lookup in it), and its last name there; the last lookup vouched for
+   * by that folder's identity only (no inode stamp: a changed folder of link targets changes their
+   * records' groups anyway). Null when that folder is not one, or the target is a path realpath(3)
+   * would not give (past PATH_MAX, or with U+FFFD: resolved whole).
+   */
+  private targetIn(real: string, split: { dir: string; last: string }): (TracedLink & { folder: string }) | null {
     const folder = this.textFolder(real, split.dir);
-    if (folder.real === null) return null;
-    const now = this.folders.of(folder.real);
-    if (now === null || now.racy || !now.id.equals(p.folderId)) return null;
+    if (folder.real === null || folder.real.includes('\uFFFD')) return null;
+    this.folders.of(folder.real);
     const target = joined(folder.real, split.last);
-    // As `resolve` takes them (the folder moved under a longer path, or to a name with U+FFFD): resolved whole.
-    if (tooLong(target) || folder.real.includes('\uFFFD')) return null;
-    const steps = this.memo === null ? [] : [...folder.steps, [folder.real, split.last, null] as const];
-    return { link: { target, broken: false }, entry: null, steps, complete: folder.complete };
+    if (tooLong(target)) return null;
+    const steps = [...folder.steps, [folder.real, split.last, null] as const];
+    return { link: { target, broken: false }, entry: null, steps, complete: folder.complete, folder: folder.real };
   }
 
   private textFolder(real: string, dir: string): TextFolder {
     const key = `${real}\0${dir}`;
     let f = this.textFolders.get(key);
     if (f !== undefined) return f;
-    if (this.memo === null) {
-      const path = dir.startsWith('/') ? dir : `${real}/${dir}`;
-      let resolved: string | null;
-      try {
-        resolved = realpathSync.native(path);
-        // A folder link on the way (the real path is not the path as written): realpath(3) of the
-        // link counts the links it follows, the image's own included, against its 40; how many
-        // were followed here is not known, so the link is resolved whole (rare: images link to
-        // folders of photos, not through folder links).
-        if (resolved !== posix.resolve(path) || !statSync(resolved).isDirectory()) resolved = null;
-      } catch {
-        resolved = null;
-      }
-      f = { real: resolved, steps: [], complete: false };
-    } else {
-      const steps: LinkStep[] = [];
-      let complete = true;
-      const resolved = resolveFolderTraced(
-        real,
-        dir,
-        {
-          beforeLookup: (d) => {
-            if (isUnderProc(d)) complete = false;
-            this.folders.of(d); // its identity before the lookup in it
-          },
-          looked: (d, n, stamp) => {
-            if (!steps.some((st) => st[0] === d && st[1] === n)) steps.push([d, n, stamp]);
-          },
-          untraceable: () => {
-            complete = false;
-          },
-        },
-        this.memo,
-      );
-      f = { real: resolved, steps, complete };
-    }
+    const steps: LinkStep[] = [];
+    let complete = true;
+    const resolved = resolveFolderTraced(real, dir, this.tracer(steps, () => (complete = false)), this.memo);
+    f = { real: resolved, steps, complete };
     if (this.textFolders.size >= TEXT_FOLDERS) this.textFolders.delete(this.textFolders.keys().next().value!);
     this.textFolders.set(key, f);
     return f;
   }
 
-  /** A link resolved whole (traced when the index resolves it: its lookups for a folder's records), not stored. */
+  /** A link resolved whole, with its lookups for a folder's records; never stored. */
   private whole(real: string, name: string): TracedLink {
-    if (this.memo === null) return { link: resolveLinkNative(joined(real, name)), entry: null, steps: [], complete: false };
     const steps: LinkStep[] = [];
     let complete = true;
     let first = true;
+    const trace = this.tracer(steps, () => (complete = false));
+    const looked = trace.looked;
     const link = resolveLinkTraced(
       real,
       name,
       {
-        beforeLookup: (d) => {
-          if (isUnderProc(d)) complete = false;
-          this.folders.of(d);
-        },
+        ...trace,
+        // The first lookup (the link in its own folder) is vouched for by the folder's identity.
         looked: (d, n, stamp) => {
-          // The first lookup (the link in its own folder) is vouched for by the folder's identity.
-          if (first) {
-            first = false;
-            if (d !== real) complete = false;
-            return;
-          }
-          if (!steps.some((st) => st[0] === d && st[1] === n)) steps.push([d, n, stamp]);
+          if (!first) return looked(d, n, stamp);
+          first = false;
+          if (d !== real) complete = false;
         },
         ownStampUnused: true,
-        untraceable: () => {
-          complete = false;
-        },
       },
       this.memo,
     );
     return { link, entry: null, steps, complete };
+  }
+
+  /** A trace that keeps each lookup once (in `steps`), takes each folder's identity before a lookup in it, and says when the answer rests on more (`incomplete`: /proc, a text that is not UTF-8). */
+  private tracer(steps: LinkStep[], incomplete: () => void): ResolveTrace {
+    return {
+      beforeLookup: (d) => {
+        if (isUnderProc(d)) incomplete();
+        this.folders.of(d);
+      },
+      looked: (d, n, stamp) => {
+        if (!steps.some((st) => st[0] === d && st[1] === n)) steps.push([d, n, stamp]);
+      },
+      untraceable: incomplete,
+    };
   }
 }
