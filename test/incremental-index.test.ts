@@ -821,7 +821,7 @@ test('folder records: served whole while nothing moved, record by record after a
   assert.equal(runs[0].recordsServed, 0, 'a first run has nothing to serve');
   assert.equal(readIndex(indexPath).records.length, 0, 'a first run does not pay for folder records');
   assert.equal(await indexed(), await plain());
-  assert.equal(readIndex(indexPath).records.length, 0, 'nor does the second, which stores the listings');
+  assert.equal(readIndex(indexPath).records.length, 0, 'nor does the second, which stores the listings and links');
   assert.equal(await indexed(), await plain());
   assert.ok(readIndex(indexPath).records.length >= 4, 'the third run stores the folders\' records');
   assert.equal(await indexed(), await plain());
@@ -892,7 +892,7 @@ test('folder records: a patch over the base holds the changed records only, then
     }
   };
   assert.equal(await indexed(), await plain());
-  assert.equal(await indexed(), await plain()); // stores the listings
+  assert.equal(await indexed(), await plain()); // stores the listings and links
   assert.equal(await indexed(), await plain()); // stores the folder records
   const stored = entriesOfD1();
   assert.equal(stored.patch, null, 'no patch yet');
@@ -975,7 +975,7 @@ test('folder records: folders rewritten again and again keep their other records
     return n;
   };
   assert.equal(await indexed(), await plain());
-  assert.equal(await indexed(), await plain()); // stores the listings
+  assert.equal(await indexed(), await plain()); // stores the listings and links
   assert.equal(await indexed(), await plain()); // stores the folders' records
   assert.equal(await indexed(), await plain());
   const warm = runs.at(-1)!;
@@ -1121,7 +1121,7 @@ test('a corrupt folder-records entry is never trusted', async (t) => {
   const index = { ...NOW, path: indexPath, onWarning: (m: string) => warnings.push(m) };
   const plain = withoutTimes(JSON.stringify(await validate(root, { index: false, engine: 'inline' })));
   await validate(root, { index, engine: 'inline' });
-  await validate(root, { index, engine: 'inline' }); // stores the listings
+  await validate(root, { index, engine: 'inline' }); // stores the listings and links
   await validate(root, { index, engine: 'inline' }); // stores the folder records
   // Flip a byte inside each folder-records entry's payload: its CRC no longer matches.
   const r = IndexReader.open(indexPath)!;

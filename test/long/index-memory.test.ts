@@ -58,7 +58,7 @@ process.stdout.write(JSON.stringify({ rss: process.resourceUsage().maxRSS * 1024
 
 test(`index memory: live memory per sidecar, ${SMALL} and ${LARGE} sidecars, cold and warm, beyond --no-index`, (t) => {
   const dir = testDir(t, 'isc-index-mem-');
-  // warm: the first repeat run (stores the listings); stores: the next one, which stores
+  // warm: the first repeat run (stores the listings and links); stores: the next one, which stores
   // folder records (on by default); served: the one after, served from them.
   const rows: Record<string, { rss: number; live: number }[]> = { none: [], cold: [], warm: [], stores: [], served: [] };
   for (const n of [SMALL, LARGE]) {
