@@ -7,58 +7,48 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { mkdirSync, realpathSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { crc32 } from 'node:zlib';
 import { execFileSync } from 'node:child_process';
 import { serialize } from 'node:v8';
 import { LinkResolver, LookupMemo, resolveLinkNative } from '../src/discovery/resolve-link.js';
-import { decodeLinkPayload, FolderIdentities, LinkEntries, linkEntryBytes, splitLinkText, type LinkPayload } from '../src/tasks/link-entry.js';
-import { ENTRY_HEAD, TABLE_LINKS } from '../src/tasks/entry-format.js';
+import { decodeLinkPayload, encodeLinkPayload, FolderIdentities, LinkEntries, splitLinkText, type LinkPayload } from '../src/tasks/link-entry.js';
+import { awkwardLinks } from './helpers/awkward-links.js';
 import { FAKE_JPEG, sidecarData, tempDir } from './helpers/tree.js';
 import { stats, validate } from '../src/index.js';
 
 const id = (n: number) => Buffer.alloc(40, n);
 
-/** The payload of a made entry (after head, key and identity). */
-function payloadOf(entry: Uint8Array): Uint8Array {
-  const kl = entry[9] | (entry[10] << 8);
-  return entry.subarray(ENTRY_HEAD + kl + 40);
-}
-
-test('link entries: a whole index entry (length, checksum, table, key, identity), its payload read back exactly', () => {
-  const cases: [string, LinkPayload][] = [
-    ['/lib/games/g1/IMG.jpg', { text: '../../photos/day/IMG.jpg', folderId: id(1) }],
-    ['/lib/Bücher/写真.jpg', { text: '/elsewhere/Bücher/写真.jpg', folderId: id(2) }],
-    ['/lib/x.jpg', { text: 'x2.jpg', folderId: Buffer.alloc(40) }],
+test('link payloads: form 2, the text and the target folder\'s identity, read back exactly', () => {
+  const cases: LinkPayload[] = [
+    { text: '../../photos/day/IMG.jpg', folderId: id(1) },
+    { text: '/elsewhere/Bücher/写真.jpg', folderId: id(2) },
+    { text: 'x2.jpg', folderId: Buffer.alloc(40) },
   ];
-  for (const [key, p] of cases) {
-    const e = linkEntryBytes(key, id(9), p)!;
-    const view = Buffer.from(e);
-    assert.equal(view.readUInt32LE(0), e.length, 'length');
-    assert.equal(view.readUInt32LE(4), crc32(e.subarray(8)) >>> 0, 'checksum over the rest');
-    assert.equal(e[8], TABLE_LINKS);
-    const kl = view.readUInt16LE(9);
-    assert.equal(view.toString('utf8', ENTRY_HEAD, ENTRY_HEAD + kl), key);
-    assert.deepEqual(view.subarray(ENTRY_HEAD + kl, ENTRY_HEAD + kl + 40), id(9));
-    const back = decodeLinkPayload(payloadOf(e))!;
+  for (const p of cases) {
+    const bytes = encodeLinkPayload(p)!;
+    const text = Buffer.from(p.text, 'utf8');
+    assert.equal(bytes[0], 2, 'the form');
+    assert.equal(bytes.readUInt16LE(1), text.length, 'the text\'s length in bytes');
+    assert.deepEqual(bytes.subarray(3, 3 + text.length), text);
+    assert.deepEqual(bytes.subarray(3 + text.length), Buffer.from(p.folderId));
+    const back = decodeLinkPayload(bytes)!;
     assert.equal(back.text, p.text);
     assert.deepEqual(Buffer.from(back.folderId), Buffer.from(p.folderId));
   }
   // Beyond the format: not stored (null), never a throw.
-  assert.equal(linkEntryBytes('/k', id(1), { text: 'x'.repeat(0x10000), folderId: id(1) }), null);
-  assert.equal(linkEntryBytes('/k', id(1), { text: 'x.jpg', folderId: Buffer.alloc(39) }), null);
+  assert.equal(encodeLinkPayload({ text: 'x'.repeat(0x10000), folderId: id(1) }), null);
+  assert.equal(encodeLinkPayload({ text: 'x.jpg', folderId: Buffer.alloc(39) }), null);
 });
 
-test('link entries: a decoded payload outlives the bytes it came from (the index window is reused)', () => {
-  const e = linkEntryBytes('/lib/a.jpg', id(3), { text: '../p/a.jpg', folderId: id(4) })!;
-  const payload = Buffer.from(payloadOf(e));
+test('link payloads: a decoded payload outlives the bytes it came from (the index window is reused)', () => {
+  const payload = encodeLinkPayload({ text: '../p/a.jpg', folderId: id(4) })!;
   const back = decodeLinkPayload(payload)!;
   payload.fill(0);
   assert.equal(back.text, '../p/a.jpg');
   assert.deepEqual(Buffer.from(back.folderId), id(4));
 });
 
-test('link entries: a payload truncated, padded, of an earlier form or unknown is refused (the link is resolved again), never misread', () => {
-  const good = Buffer.from(payloadOf(linkEntryBytes('/lib/a.jpg', id(3), { text: '../p/a.jpg', folderId: id(4) })!));
+test('link payloads: truncated, padded, of an earlier form or unknown is refused (the link is resolved again), never misread', () => {
+  const good = encodeLinkPayload({ text: '../p/a.jpg', folderId: id(4) })!;
   for (let n = 0; n < good.length; n++) assert.equal(decodeLinkPayload(good.subarray(0, n)), null, `truncated to ${n}`);
   assert.equal(decodeLinkPayload(Buffer.concat([good, Buffer.from([0])])), null, 'padded');
   const other = Buffer.from(good);
@@ -68,13 +58,10 @@ test('link entries: a payload truncated, padded, of an earlier form or unknown i
   assert.equal(decodeLinkPayload(serialize({ not: 'a link' })), null);
 });
 
-test('link entries: the bytes written are pinned (stored link entries outlive a build)', () => {
-  const made = [
-    linkEntryBytes('/lib/games/g1/IMG.jpg', id(1), { text: '../../photos/day/IMG.jpg', folderId: id(2) })!,
-    linkEntryBytes('/lib/Bücher/写真.jpg', id(3), { text: '/elsewhere/写真.jpg', folderId: Buffer.alloc(40) })!,
-  ];
-  // sha-256 of the concatenated entries as the first writer of this form wrote them.
-  assert.equal(createHash('sha256').update(Buffer.concat(made)).digest('hex'), '884ecb52f3fe47af713159bd8eae54530c099701c0df155402d21f40d36f5d97');
+test('link payloads: the bytes written are pinned (stored link entries outlive a build)', () => {
+  const made = [encodeLinkPayload({ text: '../../photos/day/IMG.jpg', folderId: id(2) })!, encodeLinkPayload({ text: '/elsewhere/写真.jpg', folderId: Buffer.alloc(40) })!];
+  // sha-256 of the concatenated payloads as the first writer of this form wrote them.
+  assert.equal(createHash('sha256').update(Buffer.concat(made)).digest('hex'), 'e4e5bbe41b575d61357688c1fa12f1bfac66a5a20be6d1b775073e25f8ca8f29');
 });
 
 test('link texts: split at the last slash when they end in a plain name, else resolved whole', () => {
@@ -85,63 +72,31 @@ test('link texts: split at the last slash when they end in a plain name, else re
   for (const whole of ['', 'a/', 'a/..', 'a/.', '..', '.', 'x\uFFFD.jpg']) assert.equal(splitLinkText(whole), null, JSON.stringify(whole));
 });
 
-/** Links of every kind in `lib/links`, with the files and folders they name. */
-function awkwardLinks(): { rootReal: string; names: string[]; top: string } {
-  const top = realpathSync(tempDir('isc-link-entry-'));
-  const root = join(top, 'lib');
-  for (const d of ['lib/a/deep/er', 'lib/b', 'lib/links', 'outside/x']) mkdirSync(join(top, d), { recursive: true });
-  writeFileSync(join(root, 'a/IMG.jpg'), FAKE_JPEG);
-  writeFileSync(join(root, 'a/deep/er/IMG.jpg'), FAKE_JPEG);
-  writeFileSync(join(top, 'outside/x/far.jpg'), FAKE_JPEG);
-  symlinkSync('a', join(root, 'alias'));
-  symlinkSync('../lib/a/deep', join(top, 'outside/backdoor'));
-  const spec: Record<string, string> = {
-    'rel.jpg': '../a/IMG.jpg',
-    'abs.jpg': join(root, 'a/IMG.jpg'),
-    'dotted.jpg': './../a/./deep/../IMG.jpg',
-    'slashes.jpg': '..//a///IMG.jpg',
-    'through-alias.jpg': '../alias/IMG.jpg',
-    'alias-dotdot.jpg': '../alias/deep/../IMG.jpg',
-    'chain.jpg': 'rel.jpg',
-    'outside.jpg': join(top, 'outside/x/far.jpg'),
-    'back-in.jpg': join(top, 'outside/backdoor/er/IMG.jpg'),
-    'dangling.jpg': 'nowhere.jpg',
-    'dangling-dir.jpg': '../nowhere/IMG.jpg',
-    'to-dir.jpg': '../a',
-    'file-as-dir.jpg': '../a/IMG.jpg/x',
-    'trailing-slash.jpg': '../a/IMG.jpg/',
-    'loop1.jpg': 'loop2.jpg',
-    'loop2.jpg': 'loop1.jpg',
-    'root.jpg': '/',
-  };
-  for (const [name, target] of Object.entries(spec)) symlinkSync(target, join(root, 'links', name));
-  return { rootReal: root, names: Object.keys(spec), top };
-}
-
-const PLAIN = ['rel.jpg', 'abs.jpg', 'dotted.jpg', 'slashes.jpg', 'through-alias.jpg', 'alias-dotdot.jpg', 'outside.jpg', 'back-in.jpg'];
+const PLAIN = ['rel.jpg', 'abs.jpg', 'dotted.jpg', 'slashes.jpg', 'through-alias.jpg', 'alias-dotdot.jpg', 'alias-up.jpg', 'outside.jpg', 'back-in.jpg', 'up-to-root.jpg'];
 
 test('link entries: every answer is realpath + stat, an entry made for each link ending in a plain file name, served back to the same answer', () => {
-  const { rootReal, names } = awkwardLinks();
+  const { dir, links: names } = awkwardLinks();
   const cutoff = 1n << 62n; // nothing is racy
-  const made = new LinkEntries(rootReal, new FolderIdentities(cutoff), new LookupMemo());
-  const serving = new LinkEntries(rootReal, new FolderIdentities(cutoff), new LookupMemo());
+  const made = new LinkEntries(new FolderIdentities(cutoff), new LookupMemo());
+  const serving = new LinkEntries(new FolderIdentities(cutoff), new LookupMemo());
   for (const name of names) {
-    const want = resolveLinkNative(join(rootReal, 'links', name));
-    const b = made.resolve('links', name);
+    const want = resolveLinkNative(join(dir, name));
+    const b = made.resolve(dir, name);
     assert.deepEqual(b.link, want, name);
     assert.equal(b.entry !== null, PLAIN.includes(name), `${name}: stored only when its text ends in a plain file name`);
     // What the answer rests on (for a folder's records).
     if (b.link.broken !== true) assert.ok(b.steps.length > 0 && b.complete, `${name}: its lookups`);
-    if (b.entry !== null) assert.deepEqual(serving.served('links', decodeLinkPayload(payloadOf(b.entry))!)?.link, want, `${name}: served`);
+    if (b.entry !== null) assert.deepEqual(serving.served(dir, decodeLinkPayload(b.entry.payload)!)?.link, want, `${name}: served`);
   }
 });
 
 test('link entries: a stored entry is served while the folder its text names is as stored, and refused once that folder changed or the text leads elsewhere', () => {
-  const { rootReal, top } = awkwardLinks();
+  const { dir, top } = awkwardLinks();
+  const rootReal = join(dir, '..');
   const cutoff = 1n << 62n;
-  const made = new LinkEntries(rootReal, new FolderIdentities(cutoff), new LookupMemo()).resolve('links', 'through-alias.jpg');
-  const stored = decodeLinkPayload(payloadOf(made.entry!))!;
-  const serveNow = () => new LinkEntries(rootReal, new FolderIdentities(cutoff), new LookupMemo()).served('links', stored);
+  const made = new LinkEntries(new FolderIdentities(cutoff), new LookupMemo()).resolve(dir, 'through-alias.jpg');
+  const stored = decodeLinkPayload(made.entry!.payload)!;
+  const serveNow = () => new LinkEntries(new FolderIdentities(cutoff), new LookupMemo()).served(dir, stored);
   const served = serveNow();
   assert.deepEqual(served?.link, { target: join(rootReal, 'a/IMG.jpg'), broken: false });
   assert.ok(served!.steps.some((s) => s[0] === rootReal && s[1] === 'alias'), 'the folder link on the way is a lookup the answer rests on');
@@ -149,32 +104,32 @@ test('link entries: a stored entry is served while the folder its text names is 
   writeFileSync(join(rootReal, 'a/other.jpg'), FAKE_JPEG);
   assert.equal(serveNow(), null, 'the target folder changed');
   // The folder link on the way re-pointed to a copy: the text's folder is another folder now.
-  const again = decodeLinkPayload(payloadOf(new LinkEntries(rootReal, new FolderIdentities(cutoff), new LookupMemo()).resolve('links', 'through-alias.jpg').entry!))!;
+  const again = decodeLinkPayload(new LinkEntries(new FolderIdentities(cutoff), new LookupMemo()).resolve(dir, 'through-alias.jpg').entry!.payload)!;
   mkdirSync(join(rootReal, 'a2'));
   writeFileSync(join(rootReal, 'a2/IMG.jpg'), FAKE_JPEG);
   rmSync(join(rootReal, 'alias'));
   symlinkSync('a2', join(rootReal, 'alias'));
-  assert.equal(new LinkEntries(rootReal, new FolderIdentities(cutoff), new LookupMemo()).served('links', again), null, 're-pointed on the way');
+  assert.equal(new LinkEntries(new FolderIdentities(cutoff), new LookupMemo()).served(dir, again), null, 're-pointed on the way');
   // The target folder moved away and an equal one put in its place.
-  const third = decodeLinkPayload(payloadOf(new LinkEntries(rootReal, new FolderIdentities(cutoff), new LookupMemo()).resolve('links', 'rel.jpg').entry!))!;
+  const third = decodeLinkPayload(new LinkEntries(new FolderIdentities(cutoff), new LookupMemo()).resolve(dir, 'rel.jpg').entry!.payload)!;
   renameSync(join(rootReal, 'a'), join(top, 'a-moved'));
   mkdirSync(join(rootReal, 'a'));
   writeFileSync(join(rootReal, 'a/IMG.jpg'), FAKE_JPEG);
-  assert.equal(new LinkEntries(rootReal, new FolderIdentities(cutoff), new LookupMemo()).served('links', third), null, 'another folder in its place');
+  assert.equal(new LinkEntries(new FolderIdentities(cutoff), new LookupMemo()).served(dir, third), null, 'another folder in its place');
 });
 
 test('link entries: a folder changed within the racy margin vouches for nothing (its link is not stored; a racy target folder is stored without identity, never served)', () => {
-  const { rootReal } = awkwardLinks();
+  const { dir } = awkwardLinks();
   const racy = 0n; // every folder changed "just now"
-  const made = new LinkEntries(rootReal, new FolderIdentities(racy), new LookupMemo()).resolve('links', 'rel.jpg');
+  const made = new LinkEntries(new FolderIdentities(racy), new LookupMemo()).resolve(dir, 'rel.jpg');
   assert.equal(made.entry, null, 'its own folder is racy: not stored');
-  assert.equal(made.link.target, join(rootReal, 'a/IMG.jpg'));
+  assert.equal(made.link.target, join(dir, '..', 'a/IMG.jpg'));
   // Its own folder settled, the target's not: stored with no identity for the target folder.
-  const ownSettled = new LinkEntries(rootReal, { of: (d: string) => new FolderIdentities(d.endsWith('/links') ? 1n << 62n : 0n).of(d) } as FolderIdentities, new LookupMemo());
-  const e = ownSettled.resolve('links', 'rel.jpg').entry!;
-  const p = decodeLinkPayload(payloadOf(e))!;
+  const ownSettled = new LinkEntries({ of: (d: string) => new FolderIdentities(d.endsWith('/links') ? 1n << 62n : 0n).of(d) } as FolderIdentities, new LookupMemo());
+  const e = ownSettled.resolve(dir, 'rel.jpg').entry!;
+  const p = decodeLinkPayload(e.payload)!;
   assert.deepEqual(Buffer.from(p.folderId), Buffer.alloc(40));
-  assert.equal(new LinkEntries(rootReal, new FolderIdentities(1n << 62n), new LookupMemo()).served('links', p), null);
+  assert.equal(new LinkEntries(new FolderIdentities(1n << 62n), new LookupMemo()).served(dir, p), null);
 });
 
 /**

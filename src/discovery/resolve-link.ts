@@ -76,6 +76,11 @@ const PATH_MAX = 4096;
  * there is never trusted from one run to the next: such a folder is resolved again in each run, and
  * no folder record relies on it (tasks/link-entry.ts, incremental/dir-cache.ts).
  */
+/** Longer than realpath(3) can answer: a folder's real path fits where its file's may not (ENAMETOOLONG). */
+export function pastPathMax(path: string): boolean {
+  return path.length * 3 >= PATH_MAX && Buffer.byteLength(path) >= PATH_MAX;
+}
+
 export function isUnderProc(dir: string): boolean {
   return dir === '/proc' || dir.startsWith('/proc/');
 }
@@ -157,8 +162,7 @@ export class LinkResolver implements LinkResolution {
     // the image's own included, against its 40, and how many the kernel followed is not known here.
     if (real === null || real !== dir || real.includes('\uFFFD')) return null;
     const target = lexical;
-    // A folder's real path fits in PATH_MAX where its file's may not: realpath(3) of the link fails then (ENAMETOOLONG).
-    if (target.length * 3 >= PATH_MAX && Buffer.byteLength(target) >= PATH_MAX) return null;
+    if (pastPathMax(target)) return null;
     return { target, broken: false };
   }
 }

@@ -21,7 +21,7 @@ import { serialize } from 'node:v8';
 import { byName, kindOfDirent, type EntryKind, type ListingCache, type WalkEntry } from '../discovery/walk.js';
 import { isUnderProc, lookupEntry, LOOKUP_MEMO_ENTRIES, LookupMemo, unpooled, type LinkResolution } from '../discovery/resolve-link.js';
 import { identityEquals } from '../fs/identity.js';
-import { decodeLinkPayload, FolderIdentities, LinkEntries, linkKey, type FolderNow, type LinkStep } from '../tasks/link-entry.js';
+import { decodeLinkPayload, FolderIdentities, LinkEntries, type FolderNow, type LinkStep } from '../tasks/link-entry.js';
 import { entryIdentity, entryPayload, TABLE_DIRS, TABLE_LINKS, type IndexReader } from './store.js';
 import { decodeResult } from '../tasks/entry-format.js';
 import type { ResolvedLink } from '../model/inspection.js';
@@ -30,8 +30,6 @@ import type { ResolvedLink } from '../model/inspection.js';
 export interface EntrySink {
   ref(table: number, off: number): void;
   add(table: number, key: string, id: Uint8Array, payload: readonly Uint8Array[]): boolean;
-  /** Whole entries made elsewhere (links': tasks/link-entry.ts), appended as they are. */
-  addMade(table: number, entries: readonly Uint8Array[]): void;
 }
 
 /** A folder's payload (v8; short keys: it is stored for every folder). No `n`: a folder links pass through. */
@@ -111,7 +109,7 @@ export class DirSnapshots implements ListingCache, LinkResolution {
     private readonly storesListings: boolean = reader !== null,
   ) {
     this.now = new FolderIdentities(racyCutoffNs);
-    this.links = new LinkEntries(rootReal, this.now, this.memo);
+    this.links = new LinkEntries(this.now, this.memo);
   }
 
   /**
@@ -297,7 +295,7 @@ export class DirSnapshots implements ListingCache, LinkResolution {
     if (v && own !== null && identityEquals(own.id, v.buf, v.idAt)) {
       const off = v.off; // the view may be overwritten by the checks below
       const stored = decodeLinkPayload(entryPayload(v));
-      const served = stored && this.links.served(dirRel, stored);
+      const served = stored && this.links.served(real, stored);
       if (served) {
         this.sink.ref(TABLE_LINKS, off);
         this.linksReused++;
@@ -306,11 +304,16 @@ export class DirSnapshots implements ListingCache, LinkResolution {
         return served.link;
       }
     }
-    const made = this.links.resolve(dirRel, name);
+    const made = this.links.resolve(real, name);
     this.linksResolved++;
     this.lastSteps = made.steps;
     this.lastComplete = made.complete;
-    if (made.entry !== null) this.sink.addMade(TABLE_LINKS, [made.entry]);
+    if (made.entry !== null) this.sink.add(TABLE_LINKS, key, made.entry.id, [made.entry.payload]);
     return made.link;
   }
+}
+
+/** A link's key in the index: its real absolute path (the walked folder's real path, its name). */
+export function linkKey(rootReal: string, dirRel: string, name: string): string {
+  return dirRel === '' ? `${rootReal}/${name}` : `${rootReal}/${dirRel}/${name}`;
 }

@@ -39,7 +39,6 @@ import {
   IndexReader,
   IndexWriter,
   madeIdentity,
-  madeKey,
   MAX_KEYS,
   TABLE_DIRS,
   TABLE_FILES,
@@ -317,19 +316,6 @@ export class ScanIndex implements EntrySink {
         return 1;
       }) > 0,
     );
-  }
-
-  addMade(table: number, entries: readonly Uint8Array[]): void {
-    // A first run's spool lists its entries (all at once); one without tables keeps a reference to
-    // each (one at a time), and a run over a loaded file counts the entries it replaces.
-    if (this.reader === null && (this.spool === null || this.spool.indexed)) {
-      this.spoolWith(table, (spool) => spool.addMade(table, entries));
-      return;
-    }
-    for (const e of entries) {
-      const added = this.spoolWith(table, (spool) => spool.addMade(table, [e])) > 0;
-      if (added && this.reader) this.counted(table, madeKey(e, 0, e.length), true);
-    }
   }
 
   /** A new entry added under a key the loaded file holds replaces that entry: count it (the rewrite's sizing). */

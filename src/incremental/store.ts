@@ -563,7 +563,7 @@ function madeIdAtIn(bytes: Uint8Array, at: number, end: number, table: number): 
 }
 
 /** What the made entry at `at` of `bytes` (ending at `end`; framing checked by `madeIdAt`) stands under (`tableKeyOf`). */
-export function madeKey(bytes: Uint8Array, at: number, end: number): string {
+function madeKey(bytes: Uint8Array, at: number, end: number): string {
   const keyEnd = at + ENTRY_HEAD + (bytes[at + 9] | (bytes[at + 10] << 8));
   const key = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('utf8', at + ENTRY_HEAD, keyEnd);
   return bytes[at + 8] === TABLE_FILES ? fileSlotKey(key, keyNoIn(bytes, keyEnd + IDENTITY_BYTES, end)) : key;

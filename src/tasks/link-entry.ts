@@ -1,6 +1,6 @@
 /**
- * A symlinked image's index entry, made by the thread that resolves it (the index stores it:
- * incremental/dir-cache.ts). Keyed by the link's real path, with its own folder's identity taken
+ * A symlinked image's index entry, made and served by the index's link resolutions (`LinkEntries`,
+ * stored by incremental/dir-cache.ts). Keyed by the link's real path, with its own folder's identity taken
  * before the link was read (that folder unchanged: the same link, whose text never changes). The
  * payload keeps what the answer rests on past the folder its text names:
  *
@@ -17,12 +17,9 @@
  * of the resolution: form 1, or v8) are resolved again and replaced.
  */
 import { lstatSync, readlinkSync, statSync } from 'node:fs';
-import { crc32 } from 'node:zlib';
 import { identityBytes, IDENTITY_BYTES } from '../fs/identity.js';
-import { isUnderProc, resolveFolderTraced, resolveLinkTraced, unpooled, type LookupMemo, type ResolveTrace } from '../discovery/resolve-link.js';
+import { isUnderProc, pastPathMax, resolveFolderTraced, resolveLinkTraced, unpooled, type LookupMemo, type ResolveTrace } from '../discovery/resolve-link.js';
 import type { ResolvedLink } from '../model/inspection.js';
-import type { IndexEntryOut } from '../model/index-entry.js';
-import { ENTRY_HEAD, MAX_KEY_BYTES, TABLE_LINKS } from './entry-format.js';
 
 /** A folder's identity as a link entry records it, taken before a lookup in it; `racy`: changed within the racy margin (vouches for nothing). */
 export interface FolderNow {
@@ -58,11 +55,11 @@ const NO_IDENTITY = Buffer.alloc(IDENTITY_BYTES);
 /** A lookup a resolution made after the link's own name: [folder, name, the inode it named or null]. */
 export type LinkStep = readonly [folder: string, name: string, stamp: Uint8Array | null];
 
-/** A link resolved: the answer, the entry to store (null: not storable), and what it rested on. */
+/** A link resolved: the answer, its entry to store (its own folder's identity and the payload; null: not storable), and what it rested on. */
 export interface TracedLink {
   link: ResolvedLink;
-  entry: IndexEntryOut | null;
-  /** The lookups after the link's own name (the index's resolutions; a reading thread's: none). */
+  entry: { id: Uint8Array; payload: Uint8Array } | null;
+  /** The lookups after the link's own name. */
   steps: readonly LinkStep[];
   /** `steps` are all the answer rests on (none under /proc): what a folder's records may rely on. */
   complete: boolean;
@@ -86,11 +83,6 @@ export function splitLinkText(text: string): { dir: string; last: string } | nul
   const last = text.slice(cut + 1);
   if (last === '.' || last === '..') return null;
   return { dir: text.slice(0, cut + 1), last };
-}
-
-/** Longer than realpath(3) can answer (Linux's PATH_MAX with its NUL): the whole resolution says why. */
-function tooLong(path: string): boolean {
-  return path.length * 3 >= 4096 && Buffer.byteLength(path) >= 4096;
 }
 
 /** Is `path` itself (not followed) a regular file? */
@@ -120,34 +112,15 @@ export function decodeLinkPayload(raw: Uint8Array): LinkPayload | null {
   return { text: b.toString('utf8', 3, 3 + n), folderId: b.subarray(3 + n) };
 }
 
-/** A link's key in the index: its real absolute path (the walked folder's real path, its name). */
-export function linkKey(rootReal: string, dirRel: string, name: string): string {
-  return dirRel === '' ? `${rootReal}/${name}` : `${rootReal}/${dirRel}/${name}`;
-}
-
-/**
- * A link's whole index entry (entry-format.ts: head, key, its own folder's identity `id`, the
- * payload above; the CRC over all from byte 8), made in one buffer by the thread that resolved the
- * link: the index appends it as it is (store.ts addMade). Null when the key or the text is too long
- * for the format (never stored).
- */
-export function linkEntryBytes(key: string, id: Uint8Array, p: LinkPayload): IndexEntryOut | null {
-  const kl = Buffer.byteLength(key, 'utf8');
-  const tl = Buffer.byteLength(p.text, 'utf8');
-  if (kl > MAX_KEY_BYTES || tl > MAX_TEXT || id.length !== IDENTITY_BYTES || p.folderId.length !== IDENTITY_BYTES) return null;
-  const len = ENTRY_HEAD + kl + IDENTITY_BYTES + 3 + tl + IDENTITY_BYTES;
-  const out = Buffer.allocUnsafe(len);
-  out.writeUInt32LE(len, 0);
-  out[8] = TABLE_LINKS;
-  out.writeUInt16LE(kl, 9);
-  let at = ENTRY_HEAD + out.write(key, ENTRY_HEAD, 'utf8');
-  out.set(id, at);
-  at += IDENTITY_BYTES;
-  out[at] = FORM;
-  out.writeUInt16LE(tl, at + 1);
-  at += 3 + out.write(p.text, at + 3, 'utf8');
-  out.set(p.folderId, at);
-  out.writeUInt32LE(crc32(new Uint8Array(out.buffer, out.byteOffset + 8, len - 8)) >>> 0, 4);
+/** A link's payload (the form above), or null when its text is too long for the format (never stored). */
+export function encodeLinkPayload(p: LinkPayload): Buffer | null {
+  const n = Buffer.byteLength(p.text, 'utf8');
+  if (n > MAX_TEXT || p.folderId.length !== IDENTITY_BYTES) return null;
+  const out = Buffer.allocUnsafe(3 + n + IDENTITY_BYTES);
+  out[0] = FORM;
+  out.writeUInt16LE(n, 1);
+  out.write(p.text, 3, 'utf8');
+  out.set(p.folderId, 3 + n);
   return out;
 }
 
@@ -172,14 +145,12 @@ export class LinkEntries {
   private readonly textFolders = new Map<string, TextFolder>();
 
   constructor(
-    private readonly rootReal: string,
     private readonly folders: FolderIdentities,
     private readonly memo: LookupMemo,
   ) {}
 
-  /** Resolve the link `name` of the walked folder `dirRel`, and make its entry when it is storable. */
-  resolve(dirRel: string, name: string): TracedLink {
-    const real = dirRel === '' ? this.rootReal : `${this.rootReal}/${dirRel}`;
+  /** Resolve the link `name` of the real folder `real`, and make its entry when it is storable. */
+  resolve(real: string, name: string): TracedLink {
     const own = this.folders.of(real); // before the link is read
     let text: string;
     try {
@@ -192,7 +163,8 @@ export class LinkEntries {
     // Anything but a regular file there (a link to a link, a folder, nothing): resolved whole, as it says.
     if (!found || !isRegularFile(found.link.target!)) return this.whole(real, name);
     const fid = this.folders.of(found.folder); // taken before the lookup above (the folder's first)
-    found.entry = own !== null && !own.racy ? linkEntryBytes(linkKey(this.rootReal, dirRel, name), own.id, { text, folderId: fid && !fid.racy ? fid.id : NO_IDENTITY }) : null;
+    const payload = own !== null && !own.racy ? encodeLinkPayload({ text, folderId: fid && !fid.racy ? fid.id : NO_IDENTITY }) : null;
+    found.entry = payload && { id: own!.id, payload };
     return found;
   }
 
@@ -200,8 +172,7 @@ export class LinkEntries {
    * A stored link's answer while it holds: its own folder as stored (checked by the caller), the
    * folder its text names resolved now, and that folder's identity the one stored. Null otherwise.
    */
-  served(dirRel: string, p: LinkPayload): TracedLink | null {
-    const real = dirRel === '' ? this.rootReal : `${this.rootReal}/${dirRel}`;
+  served(real: string, p: LinkPayload): TracedLink | null {
     const split = splitLinkText(p.text);
     const found = split && this.targetIn(real, split);
     if (!found) return null;
@@ -221,7 +192,7 @@ export class LinkEntries {
     if (folder.real === null || folder.real.includes('\uFFFD')) return null;
     this.folders.of(folder.real);
     const target = joined(folder.real, split.last);
-    if (tooLong(target)) return null;
+    if (pastPathMax(target)) return null;
     const steps = [...folder.steps, [folder.real, split.last, null] as const];
     return { link: { target, broken: false }, entry: null, steps, complete: folder.complete, folder: folder.real };
   }
