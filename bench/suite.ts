@@ -489,7 +489,7 @@ export class Bench {
       fs.copyFileSync(live, path.join(dir, `${other}.other-first`));
     }
     for (const op of ['validate', 'stats', 'format-stats'] as const) {
-      const spec = (index: boolean): OpSpec => ({ op, root: l.root, engine: 'auto' as const, workers: w, ...(index ? { index: { path: live } } : {}) });
+      const spec = (index: boolean, folderRecords?: false): OpSpec => ({ op, root: l.root, engine: 'auto' as const, workers: w, ...(index ? { index: { path: live, ...(folderRecords === false ? { folderRecords } : {}) } } : {}) });
       const afterFirst = path.join(dir, `${op}.after-first`);
       const afterSecond = path.join(dir, `${op}.after-second`);
       clear();
@@ -505,7 +505,17 @@ export class Bench {
       while (storing < 12 && (runChild(spec(true)).detail.index as { written?: boolean } | undefined)?.written === true) storing++;
       fs.copyFileSync(live, served);
       if (fs.existsSync(`${live}.delta`)) fs.copyFileSync(`${live}.delta`, `${served}.delta`);
-      const [none, first, otherFirstRun, second, later, steady] = measureRounds(
+      // The bound of a run that serves no folder (the second, and the third for most folders): the
+      // index the second run left, folder records off, until a run writes nothing. Every folder is
+      // then listed from the index, paired, its links checked and its records made from per-file
+      // results on the main thread, and nothing is stored.
+      const perFile = path.join(dir, `${op}.per-file`);
+      place(afterSecond)();
+      const perFileSpec = spec(true, false);
+      for (let k = 0; k < 4 && (runChild(perFileSpec).detail.index as { written?: boolean } | undefined)?.written === true; k++);
+      fs.copyFileSync(live, perFile);
+      if (fs.existsSync(`${live}.delta`)) fs.copyFileSync(`${live}.delta`, `${perFile}.delta`);
+      const [none, first, otherFirstRun, second, later, steady, perFileRun] = measureRounds(
         [
           { label: `${op} --no-index`, spec: spec(false) },
           { label: `${op} first run (empty index)`, spec: spec(true), prepare: clear },
@@ -513,6 +523,7 @@ export class Bench {
           { label: `${op} second run, unchanged tree`, spec: spec(true), prepare: place(afterFirst) },
           { label: `${op} later run, unchanged tree`, spec: spec(true), prepare: place(afterSecond) },
           { label: `${op} served run, unchanged tree`, spec: spec(true), prepare: place(served) },
+          { label: `${op} every folder made again, nothing stored`, spec: perFileSpec, prepare: place(perFile) },
         ],
         Math.max(this.args.runs, INDEX_MIN_ROUNDS),
       );
@@ -523,9 +534,10 @@ export class Bench {
       this.add(`runs.${op}.second`, label('second run, unchanged tree'), second, l.sidecarFiles, l.sidecarBytes, this.jsonFloors);
       this.add(`runs.${op}.later`, label('later run, unchanged tree (the third: stores the first share of folder records)'), later, l.sidecarFiles, l.sidecarBytes, this.jsonFloors);
       this.add(`runs.${op}.served`, label(`served run, unchanged tree (every folder's records stored: after ${storing} runs)`), steady, l.sidecarFiles, l.sidecarBytes, this.jsonFloors);
+      this.add(`runs.${op}.per-file`, label('every folder made again from per-file results, nothing stored (folder records off)'), perFileRun, l.sidecarFiles, l.sidecarBytes, this.jsonFloors);
       Object.assign(this.results.extra, {
         [`index runs: ${op} index bytes after the first run, after the second`]: [fs.statSync(afterFirst).size, fs.statSync(afterSecond).size],
-        [`index runs: ${op} CPU ms (no-index, first, first after another command, second, later, served)`]: [none, first, otherFirstRun, second, later, steady].map((o) => (isFailure(o) ? null : Number(o.detail.cpuMs ?? NaN))),
+        [`index runs: ${op} CPU ms (no-index, first, first after another command, second, later, served, every folder made again)`]: [none, first, otherFirstRun, second, later, steady, perFileRun].map((o) => (isFailure(o) ? null : Number(o.detail.cpuMs ?? NaN))),
       });
     }
     fs.rmSync(dir, { recursive: true, force: true });
