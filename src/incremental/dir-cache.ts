@@ -21,7 +21,7 @@ import { serialize } from 'node:v8';
 import { byName, kindOfDirent, type EntryKind, type ListingCache, type WalkEntry } from '../discovery/walk.js';
 import { isUnderProc, lookupEntry, LOOKUP_MEMO_ENTRIES, LookupMemo, unpooled, type LinkResolution } from '../discovery/resolve-link.js';
 import { identityEquals } from '../fs/identity.js';
-import { decodeLinkPayload, FolderIdentities, LinkEntries, type FolderNow, type LinkStep } from '../tasks/link-entry.js';
+import { decodeLinkPayload, FolderIdentities, LinkEntries, type FolderIdentity, type LinkStep } from '../tasks/link-entry.js';
 import { entryIdentity, entryPayload, TABLE_DIRS, TABLE_LINKS, type IndexReader } from './store.js';
 import { decodeResult } from '../tasks/entry-format.js';
 import type { ResolvedLink } from '../model/inspection.js';
@@ -141,8 +141,8 @@ export class DirSnapshots implements ListingCache, LinkResolution {
   }
 
   /** A folder's identity in this run (taken once, before it is read or looked in); null: not a folder. */
-  dirIdentity(real: string): { id: Buffer; racy: boolean } | null {
-    return this.identityNow(real);
+  dirIdentity(real: string): FolderIdentity | null {
+    return this.now.of(real);
   }
 
   /**
@@ -152,13 +152,9 @@ export class DirSnapshots implements ListingCache, LinkResolution {
   stepHolds(dir: string, dirId: Uint8Array, name: string, stamp: Uint8Array | null): boolean {
     // (An index written before such lookups were left unstored may hold some: they never hold.)
     if (isUnderProc(dir)) return false;
-    const now = this.identityNow(dir);
+    const now = this.dirIdentity(dir);
     if (now !== null && Buffer.compare(now.id, dirId) === 0) return true;
     return this.namesNow(dir, name, stamp);
-  }
-
-  private identityNow(real: string): FolderNow | null {
-    return this.now.of(real);
   }
 
   /** Guarded read of the stored index (a corrupt entry: the sink is told through a throw → treated as absent). */
@@ -186,7 +182,7 @@ export class DirSnapshots implements ListingCache, LinkResolution {
       return { ok: false };
     }
     if (known === undefined) {
-      const now = this.identityNow(real);
+      const now = this.dirIdentity(real);
       const ok = now !== null && now.id.equals(entryIdentity(v));
       this.valid.set(real, ok);
       if (!ok) return { ok: false };
@@ -219,7 +215,7 @@ export class DirSnapshots implements ListingCache, LinkResolution {
       this.remember(real, u.entries);
       return u.entries;
     }
-    if (this.storesListings) this.identityNow(real); // before the caller reads it
+    if (this.storesListings) this.dirIdentity(real); // before the caller reads it
     this.misses++;
     return null;
   }
@@ -228,7 +224,7 @@ export class DirSnapshots implements ListingCache, LinkResolution {
     const real = this.realOf(path);
     this.remember(real, entries);
     if (!this.storesListings) return;
-    const now = this.identityNow(real);
+    const now = this.dirIdentity(real);
     const held = this.added.get(real);
     if (!now || now.racy || held === 'full' || held === 'put') return;
     if (this.sink.add(TABLE_DIRS, real, now.id, [listingPayload(entries)])) this.added.set(real, 'put');
@@ -290,7 +286,7 @@ export class DirSnapshots implements ListingCache, LinkResolution {
   resolve(_linkPath: string, dirRel: string, name: string): ResolvedLink {
     const real = dirRel === '' ? this.rootReal : `${this.rootReal}/${dirRel}`;
     const key = linkKey(this.rootReal, dirRel, name);
-    const own = this.identityNow(real);
+    const own = this.dirIdentity(real);
     const v = own !== null && !own.racy ? this.stored(TABLE_LINKS, key) : null;
     if (v && own !== null && identityEquals(own.id, v.buf, v.idAt)) {
       const off = v.off; // the view may be overwritten by the checks below

@@ -8,18 +8,12 @@ import type { ListingCache, WalkEntry } from '../discovery/walk.js';
 import type { FileInspection, InspectOptions, ResolvedLink } from '../model/inspection.js';
 import type { Options } from '../types.js';
 import type { ScanRecord } from './records.js';
-import type { LinkStep } from '../tasks/link-entry.js';
+import type { FolderIdentity, LinkStep } from '../tasks/link-entry.js';
 
 export type { ScanRecord };
 
 /** The index options a scan is given (`ScanOptions.index`). */
 export type CacheOptions = Exclude<NonNullable<Options['index']>, false>;
-
-/** A folder's identity as the cache takes it once per run; `racy`: changed within the racy margin. */
-export interface FolderIdentity {
-  id: Buffer;
-  racy: boolean;
-}
 
 /** The cache's folders: listings of unchanged folders, link resolutions, folder identities. */
 export interface CacheFolders extends ListingCache, LinkResolution {

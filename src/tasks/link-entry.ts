@@ -21,14 +21,14 @@ import { identityBytes, IDENTITY_BYTES } from '../fs/identity.js';
 import { isUnderProc, pastPathMax, resolveFolderTraced, resolveLinkTraced, unpooled, type LookupMemo, type ResolveTrace } from '../discovery/resolve-link.js';
 import type { ResolvedLink } from '../model/inspection.js';
 
-/** A folder's identity as a link entry records it, taken before a lookup in it; `racy`: changed within the racy margin (vouches for nothing). */
-export interface FolderNow {
+/** A folder's identity, taken once per run before a lookup in it (what link entries and folder records rest on); `racy`: changed within the racy margin (vouches for nothing). */
+export interface FolderIdentity {
   id: Buffer;
   racy: boolean;
 }
 
 /** `stat` of a real folder path as a link entry's identity (null: not a folder, or unreadable). */
-export function folderNow(real: string, racyCutoffNs: bigint): FolderNow | null {
+export function folderIdentity(real: string, racyCutoffNs: bigint): FolderIdentity | null {
   try {
     const st = statSync(real, { bigint: true, throwIfNoEntry: false });
     // Kept for the run: in memory of its own, not a pool slab's (unpooled).
@@ -41,11 +41,11 @@ export function folderNow(real: string, racyCutoffNs: bigint): FolderNow | null 
 
 /** Each folder's identity, taken once per run (before its first lookup) and kept for the run. */
 export class FolderIdentities {
-  private readonly now = new Map<string, FolderNow | null>();
+  private readonly now = new Map<string, FolderIdentity | null>();
   constructor(private readonly racyCutoffNs: bigint) {}
-  of(real: string): FolderNow | null {
+  of(real: string): FolderIdentity | null {
     let r = this.now.get(real);
-    if (r === undefined) this.now.set(real, (r = folderNow(real, this.racyCutoffNs)));
+    if (r === undefined) this.now.set(real, (r = folderIdentity(real, this.racyCutoffNs)));
     return r;
   }
 }
@@ -55,8 +55,8 @@ const NO_IDENTITY = Buffer.alloc(IDENTITY_BYTES);
 /** A lookup a resolution made after the link's own name: [folder, name, the inode it named or null]. */
 export type LinkStep = readonly [folder: string, name: string, stamp: Uint8Array | null];
 
-/** A link resolved: the answer, its entry to store (its own folder's identity and the payload; null: not storable), and what it rested on. */
-export interface TracedLink {
+/** A link's answer: the resolution, its entry to store (its own folder's identity and the payload; null: not storable), and what it rested on. */
+export interface LinkAnswer {
   link: ResolvedLink;
   entry: { id: Uint8Array; payload: Uint8Array } | null;
   /** The lookups after the link's own name. */
@@ -150,7 +150,7 @@ export class LinkEntries {
   ) {}
 
   /** Resolve the link `name` of the real folder `real`, and make its entry when it is storable. */
-  resolve(real: string, name: string): TracedLink {
+  resolve(real: string, name: string): LinkAnswer {
     const own = this.folders.of(real); // before the link is read
     let text: string;
     try {
@@ -172,7 +172,7 @@ export class LinkEntries {
    * A stored link's answer while it holds: its own folder as stored (checked by the caller), the
    * folder its text names resolved now, and that folder's identity the one stored. Null otherwise.
    */
-  served(real: string, p: LinkPayload): TracedLink | null {
+  served(real: string, p: LinkPayload): LinkAnswer | null {
     const split = splitLinkText(p.text);
     const found = split && this.targetIn(real, split);
     if (!found) return null;
@@ -187,7 +187,7 @@ export class LinkEntries {
    * records' groups anyway). Null when that folder is not one, or the target is a path realpath(3)
    * would not give (past PATH_MAX, or with U+FFFD: resolved whole).
    */
-  private targetIn(real: string, split: { dir: string; last: string }): (TracedLink & { folder: string }) | null {
+  private targetIn(real: string, split: { dir: string; last: string }): (LinkAnswer & { folder: string }) | null {
     const folder = this.textFolder(real, split.dir);
     if (folder.real === null || folder.real.includes('\uFFFD')) return null;
     this.folders.of(folder.real);
@@ -211,7 +211,7 @@ export class LinkEntries {
   }
 
   /** A link resolved whole, with its lookups for a folder's records; never stored. */
-  private whole(real: string, name: string): TracedLink {
+  private whole(real: string, name: string): LinkAnswer {
     const steps: LinkStep[] = [];
     let complete = true;
     let first = true;
