@@ -112,7 +112,7 @@ export function evaluateTargets(t: TargetInputs): TargetResult[] {
     const row = noIndexRow(op, none);
     // A run that serves no folder from folder records makes every folder again on the main thread:
     // that alone, with nothing to store, measured in the same rounds, is its bound in this design.
-    const bound = `; the bound of a run that serves no folder (every folder made again from per-file results on the main thread, nothing stored; same rounds): ${timeRatio(f(`runs.${op}.per-file`), none)?.toFixed(3) ?? '?'}×`;
+    const bound = `; the bound of a run that serves no folder (every folder made again from per-file results on the main thread, nothing stored; same rounds): wall ${timeRatio(f(`runs.${op}.per-file`), none)?.toFixed(3) ?? '?'}×, CPU ${timeRatio(f(`runs.${op}.per-file`), none, true)?.toFixed(3) ?? '?'}×`;
     return [
       row('first run (empty index),', `runs.${op}.first`, 1.1),
       row('first run on an index another command filled,', `runs.${op}.other-first`, 1.1),
