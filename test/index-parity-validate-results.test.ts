@@ -71,7 +71,7 @@ async function attack(t: TestContext, name: CmdName | 'validate schema'): Promis
   const schema = { type: 'object', required: ['sidecar_info'], properties: { face_detection: { type: 'object', properties: { success: { const: true } } } } };
   const cmd =
     name === 'validate schema'
-      ? async (w: boolean) => noTimes(await validate(root, { schema, index: w ? { path: indexPath, racyMarginMs: 0, onStats: (s) => void runs.push({ how: s.misses === 0 && !s.written ? 'served' : 'read', misses: s.misses, recordsServed: s.recordsServed }) } : false }))
+      ? async (w: boolean) => noTimes(await validate(root, { schema, index: w ? { path: indexPath, racyMarginMs: 0, onStats: (s) => void runs.push({ how: s.misses === 0 && !s.written ? 'served' : 'read', misses: s.misses, recordsServed: s.recordsServed, statsAhead: s.statsAhead ?? 0 }) } : false }))
       : commands(root, indexPath, runs)[name];
   await warm(cmd, runs, name, root);
   for (const [r, edits] of ROUNDS.entries()) {

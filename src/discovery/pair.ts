@@ -126,6 +126,20 @@ export interface PairOptions {
  * Pair one directory's entries by name. Pure (no I/O): symlink targets are resolved by the scan.
  * `entries` may be a subset of a folder (locate passes the names around one image).
  */
+/** The path pairing gives a name in folder `dir` (a normalised absolute folder, every walked one, by concatenation: join() per file normalises the whole path again). */
+export function pathsIn(dir: string): (name: string) => string {
+  const prefix = isAbsolute(dir) && normalize(dir) === dir ? (dir.endsWith(sep) ? dir : dir + sep) : null;
+  return (name) => (prefix === null ? join(dir, name) : prefix + name);
+}
+
+/** The paths of the entries pairing takes as sidecars and reads (files and links in a sidecar's name, ours excluded): what a warm run stats in `dir`. */
+export function sidecarPathsOf(dir: string, entries: readonly WalkEntry[]): string[] {
+  const pathOf = pathsIn(dir);
+  const out: string[] = [];
+  for (const e of entries) if (!e.unaddressable && (e.kind === 'file' || e.kind === 'symlink') && isSidecarName(e.name)) out.push(pathOf(e.name));
+  return out;
+}
+
 export function pairDirectory(listing: Pick<DirListing, 'path' | 'entries'>, imageExts: ReadonlySet<string>, opts: PairOptions = {}): DirPairing {
   const images: ImageEntry[] = [];
   const sidecars: SidecarEntry[] = [];
@@ -138,8 +152,7 @@ export function pairDirectory(listing: Pick<DirListing, 'path' | 'entries'>, ima
   // A normalised absolute folder (every walked one) joins a name by concatenation: join() per file
   // normalises the whole path again.
   const dir = listing.path;
-  const prefix = isAbsolute(dir) && normalize(dir) === dir ? (dir.endsWith(sep) ? dir : dir + sep) : null;
-  const pathOf = (name: string) => (prefix === null ? join(dir, name) : prefix + name);
+  const pathOf = pathsIn(dir);
 
   // The claim keys as two maps (stem claims: image NFC stem; name-ext claims: image NFC name), each
   // key's images chained through `sameKey` (-1 ends a chain): no key strings built, no list per key.

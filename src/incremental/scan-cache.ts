@@ -6,6 +6,7 @@ import type { CacheMiss, CacheOptions, FolderRecordsSink, OpenScanCache, ScanCac
 import type { FileInspection, InspectOptions } from '../model/inspection.js';
 import { decodeRecords, FolderRecordsBuilder, restoreRecord, writeCompact, type CompactRecord, type FolderBlob } from './folder-records.js';
 import { ScanIndex, type Pending } from './scan-index.js';
+import type { WalkEntry } from '../discovery/walk.js';
 
 /** A folder's stored records: the entry's blob, its offsets, and which records hold. */
 class Stored implements StoredFolder {
@@ -48,6 +49,9 @@ class IndexCache implements ScanCache {
   }
   lookup(path: string, viaLink?: boolean) {
     return this.index.lookup(path, viaLink);
+  }
+  statAhead(dir: string, entries: readonly WalkEntry[]): Promise<void> {
+    return this.index.statAhead(dir, entries);
   }
   record(miss: CacheMiss, result: FileInspection): boolean {
     return this.index.record(miss as Pending, result);

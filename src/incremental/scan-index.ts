@@ -17,6 +17,8 @@ import { randomBytes } from 'node:crypto';
 import { renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { inWalkedFolder } from '../discovery/own-folders.js';
+import { sidecarPathsOf } from '../discovery/pair.js';
+import type { WalkEntry } from '../discovery/walk.js';
 import { errors } from '../errors.js';
 import { relativeTo } from '../fs/rel-path.js';
 import { withSidecarLock } from '../fs/lock.js';
@@ -380,6 +382,19 @@ export class ScanIndex implements EntrySink {
    * first run on an index other commands filled) is not: the thread that reads it takes its identity
    * from the descriptor (tasks/index-entry.ts), and `record` compares that with the stored entry's.
    */
+  /**
+   * The stats of folder `dir`'s sidecars taken ahead of their lookups (ScanCache.statAhead), many
+   * at once, when the folder's first one took a round trip (a file server); on a local disk, where
+   * each takes microseconds and the async calls cost the main thread more, one at a time as before.
+   * None when nothing is looked up (a first run).
+   */
+  statAhead(dir: string, entries: readonly WalkEntry[]): Promise<void> {
+    if (this.noResultsStored || this.closed) return Promise.resolve();
+    const paths = sidecarPathsOf(dir, entries);
+    if (paths.length < 2 || !this.idScratch.takesRoundTrip(paths[0])) return Promise.resolve();
+    return this.idScratch.statAhead(paths.slice(1));
+  }
+
   lookup(path: string, viaLink = false): { hit: FileInspection | null; pending: Pending } {
     const rel = this.relOf(path);
     this.seenCount++;
@@ -726,7 +741,7 @@ export class ScanIndex implements EntrySink {
       this.close();
     }
     const d = this.dirs;
-    this.opts.onStats?.({ path, where: this.location.where, hits: this.hits, misses: this.misses, recorded: this.recordedCount, entries, bytes, written, dirsReused: d.hits, dirsRead: d.misses, linksReused: d.linksReused, linksResolved: d.linksResolved, foldersServed: this.foldersServed, recordsServed: this.recordsServed, pruned: written && pruneLoaded, extended, delta, fastStat: this.idScratch.fastUsed });
+    this.opts.onStats?.({ path, where: this.location.where, hits: this.hits, misses: this.misses, recorded: this.recordedCount, entries, bytes, written, dirsReused: d.hits, dirsRead: d.misses, linksReused: d.linksReused, linksResolved: d.linksResolved, foldersServed: this.foldersServed, recordsServed: this.recordsServed, pruned: written && pruneLoaded, extended, delta, fastStat: this.idScratch.fastUsed, statsAhead: this.idScratch.aheadCount });
   }
 
   /** This run's figures (`index status`, the index header). */

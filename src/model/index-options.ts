@@ -63,6 +63,11 @@ export interface IndexRunStats {
   delta?: boolean;
   /** The warm checks' stats went the fast path (fs/identity.ts IdentityScratch; off: `fastStat: false`). */
   fastStat?: boolean;
+  /**
+   * Sidecar stats taken ahead, many at once, because a folder's first stat took a round trip (a
+   * file server: IdentityScratch.statAhead); 0 on a local disk, where they are taken one at a time.
+   */
+  statsAhead?: number;
 }
 
 export interface IndexLocationOptions {

@@ -78,6 +78,12 @@ export interface ScanCache {
    * links reach it, or leaves it to its own folder's walk).
    */
   lookup(path: string, viaLink?: boolean): { hit: FileInspection | null; pending: CacheMiss };
+  /**
+   * The sidecars of folder `dir` (its listing's `entries`) are about to be looked up, or its stored
+   * records checked: their stats are taken now, many at once (on a file server each is a round
+   * trip), and each answers one later stat of its path. Resolves when all are in.
+   */
+  statAhead(dir: string, entries: readonly WalkEntry[]): Promise<void>;
   /** A missed sidecar's new result; true when stored. */
   record(miss: CacheMiss, result: FileInspection): boolean;
   /** The results of a run that looks nothing up (`noResultsStored`), `n` from `from`. */

@@ -28,6 +28,8 @@ export interface Run {
   how: How;
   misses: number;
   recordsServed: number;
+  /** Sidecar stats taken ahead (IndexRunStats.statsAhead). */
+  statsAhead: number;
 }
 
 export interface CmdOpts {
@@ -37,7 +39,7 @@ export interface CmdOpts {
   racyMarginMs?: number;
 }
 
-const runOf = (s: IndexRunStats): Run => ({ how: s.misses === 0 && !s.written ? 'served' : 'read', misses: s.misses, recordsServed: s.recordsServed });
+const runOf = (s: IndexRunStats): Run => ({ how: s.misses === 0 && !s.written ? 'served' : 'read', misses: s.misses, recordsServed: s.recordsServed, statsAhead: s.statsAhead ?? 0 });
 
 /** Every command that reads through the index: `(withIndex) => output text`; `runs` gets each indexed run's figures. */
 export function commands(root: string, indexPath: string, runs: Run[], o: CmdOpts = {}) {

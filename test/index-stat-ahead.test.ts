@@ -1,0 +1,187 @@
+/**
+ * Sidecar stats taken ahead, many at once, where a folder's first stat took a round trip (a file
+ * server: fs/identity.ts IdentityScratch.statAhead, ScanIndex.statAhead). Each answer must be the
+ * one `stat` gives the path, taken once; a scan that takes them ahead must give what it gives
+ * without them and what `index: false` gives, through edits, links and racy changes.
+ */
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { IdentityScratch, setRoundTripMsForTests, STAT_FILE, STAT_NONE } from '../src/fs/identity.js';
+import { FAKE_JPEG, makeTree, sidecarData, testDir } from './helpers/tree.js';
+import { commands, edit, firstDiff, photoSpec, show, warm, type CmdName, type Run } from './helpers/index-parity.js';
+import type { IndexRunStats } from '../src/model/index-options.js';
+import { validate } from '../src/ops/validate.js';
+
+/** Paths of every kind a folder's sidecar names can be: a file, a link to one, a dangling link, a loop, a folder, a FIFO, nothing, a path through a file, a NUL. */
+function awkward(dir: string): string[] {
+  mkdirSync(join(dir, 'd'));
+  mkdirSync(join(dir, 'd/folder.json'));
+  writeFileSync(join(dir, 'd/a.json'), '{"a": 1}');
+  writeFileSync(join(dir, 'd/Ünïcødé 名前.json'), '{}');
+  symlinkSync('a.json', join(dir, 'd/link.json'));
+  symlinkSync('missing.json', join(dir, 'd/dangling.json'));
+  symlinkSync('loop2.json', join(dir, 'd/loop1.json'));
+  symlinkSync('loop1.json', join(dir, 'd/loop2.json'));
+  const out = ['a.json', 'Ünïcødé 名前.json', 'link.json', 'dangling.json', 'loop1.json', 'folder.json', 'none.json', 'a.json/below.json', 'nul\0.json'].map((n) => join(dir, 'd', n));
+  if (spawnSync('mkfifo', [join(dir, 'd/fifo.json')]).status === 0) out.push(join(dir, 'd/fifo.json'));
+  return out;
+}
+
+/** What `stat` gives a path one at a time: its kind and identity bytes. */
+function oneAtATime(p: string): [number, string | null] {
+  const s = new IdentityScratch({ fast: false });
+  const kind = s.stat(p);
+  return [kind, kind === STAT_NONE ? null : s.bytes.toString('hex')];
+}
+
+test('stats taken ahead give each path what stat gives it, once: every kind of path, a NUL, nothing there', async (t) => {
+  const paths = awkward(testDir(t, 'stat-ahead-kinds-'));
+  const want = paths.map(oneAtATime);
+  const s = new IdentityScratch();
+  await s.statAhead(paths);
+  assert.equal(s.aheadCount, paths.length);
+  const got = paths.map((p) => {
+    const kind = s.stat(p);
+    return [kind, kind === STAT_NONE ? null : s.bytes.toString('hex')];
+  });
+  assert.deepEqual(got, want);
+  assert.ok(want.some(([k]) => k === STAT_FILE) && want.some(([k]) => k === STAT_NONE), 'the set holds files and nothing-theres');
+});
+
+test('an answer taken ahead is used once: the next stat of the path sees the file as it is then', async (t) => {
+  const dir = testDir(t, 'stat-ahead-once-');
+  const f = join(dir, 'IMG_1.json');
+  writeFileSync(f, '{"a": 1}');
+  const before = oneAtATime(f);
+  const s = new IdentityScratch();
+  await s.statAhead([f]);
+  // Replaced by rename after the answer was taken: the answer taken ahead is the file as it was.
+  writeFileSync(join(dir, 'tmp'), '{"a": 22}');
+  renameSync(join(dir, 'tmp'), f);
+  assert.equal(s.stat(f), STAT_FILE);
+  assert.equal(s.bytes.toString('hex'), before[1]);
+  // Taken once: the next one stats the file again.
+  assert.equal(s.stat(f), STAT_FILE);
+  assert.notEqual(s.bytes.toString('hex'), before[1]);
+  assert.deepEqual([STAT_FILE, s.bytes.toString('hex')], oneAtATime(f));
+  // A file removed since its answer: the answer, then nothing there.
+  await s.statAhead([f]);
+  rmSync(f);
+  assert.equal(s.stat(f), STAT_FILE);
+  assert.equal(s.stat(f), STAT_NONE);
+});
+
+test('answers taken ahead are bounded: past 8,192 the oldest goes, and its path is stat’ed again', async (t) => {
+  const dir = testDir(t, 'stat-ahead-bound-');
+  const f = join(dir, 'first.json');
+  writeFileSync(f, '{}');
+  const s = new IdentityScratch();
+  // Answers are kept in the order they come back: f's first, then 8,192 more.
+  await s.statAhead([f]);
+  await s.statAhead(Array.from({ length: 8192 }, (_, i) => join(dir, `none-${i}.json`)));
+  rmSync(f);
+  assert.equal(s.stat(f), STAT_NONE, 'the oldest answer was dropped: the path is stat’ed now');
+  assert.equal(s.stat(join(dir, 'none-8191.json')), STAT_NONE);
+});
+
+test('takesRoundTrip: timed against the threshold, and its answer is kept for the next stat', (t) => {
+  const dir = testDir(t, 'stat-ahead-probe-');
+  const f = join(dir, 'a.json');
+  writeFileSync(f, '{}');
+  const want = oneAtATime(f);
+  t.after(() => setRoundTripMsForTests(null));
+  const s = new IdentityScratch();
+  setRoundTripMsForTests(-1);
+  assert.equal(s.takesRoundTrip(f), true);
+  setRoundTripMsForTests(Infinity);
+  assert.equal(s.takesRoundTrip(f), false);
+  rmSync(f);
+  assert.deepEqual([s.stat(f), s.bytes.toString('hex')], want, 'the kept answer');
+  assert.equal(s.stat(f), STAT_NONE);
+});
+
+/** A library of photo folders, game folders of links into them and beside-sidecars. */
+function library(t: TestContext): { dir: string; root: string } {
+  const dir = testDir(t, 'stat-ahead-lib-');
+  const root = join(dir, 'lib');
+  const { spec, photo, fill } = photoSpec();
+  photo('photos/p1');
+  photo('photos/p2', 2);
+  photo('top');
+  for (let g = 0; g < 2; g++) {
+    spec[`games/g${g}/link1.jpg`] = { symlink: '../../photos/p1.jpg' };
+    spec[`games/g${g}/link2.jpg`] = { symlink: '../../photos/p2.jpg' };
+    spec[`games/g${g}/link2.json`] = { json: sidecarData('link2.jpg', 1, 8) };
+    spec[`games/g${g}/gone.jpg`] = { symlink: '../../photos/nothing.jpg' };
+    spec[`games/g${g}/note.json`] = { json: sidecarData('note.jpg', 1, 8) };
+    spec[`games/g${g}/sidecar-link.json`] = { symlink: '../../photos/p1.json' };
+    photo(`games/g${g}/own`, 1);
+  }
+  fill(6, 10);
+  makeTree(spec, root);
+  return { dir, root };
+}
+
+const aheadOf = (stats: IndexRunStats[]) => stats.map((s) => s.statsAhead ?? 0);
+
+test('a scan that takes its stats ahead gives what index: false gives, run after run, through edits (every folder a round trip)', async (t) => {
+  t.after(() => setRoundTripMsForTests(null));
+  setRoundTripMsForTests(-1);
+  const names: CmdName[] = ['validate', 'stats op', 'format-stats'];
+  for (const name of names) {
+    const { dir, root } = library(t);
+    const runs: Run[] = [];
+    const cmd = commands(root, join(dir, 'idx', 'index'), runs, {})[name];
+    await warm(cmd, runs, `stat ahead ${name}`, root);
+    const steps: [string, () => void][] = [
+      ['edit a photo sidecar', () => edit(join(root, 'photos/p1.json'), 1)],
+      ['edit a game folder sidecar', () => edit(join(root, 'games/g0/link2.json'), 2)],
+      ['a sidecar replaced by rename', () => {
+        writeFileSync(join(root, 'photos/tmp'), JSON.stringify(sidecarData('p2.jpg', 3, 8)));
+        renameSync(join(root, 'photos/tmp'), join(root, 'photos/p2.json'));
+      }],
+      ['a sidecar removed, one added', () => {
+        rmSync(join(root, 'games/g1/note.json'));
+        writeFileSync(join(root, 'photos/extra.jpg'), FAKE_JPEG);
+        writeFileSync(join(root, 'photos/extra.json'), JSON.stringify(sidecarData('extra.jpg', 1, 8)));
+      }],
+      ['nothing', () => undefined],
+    ];
+    for (const [what, step] of steps) {
+      step();
+      const want = await cmd(false);
+      for (let k = 0; k < 2; k++) {
+        const from = runs.length;
+        const got = await cmd(true);
+        assert.ok(got === want, `${name}: ${what}, run ${k} (${show(runs.slice(from))}): ${firstDiff(got, want)}`);
+      }
+    }
+    // Every run after the first took its stats ahead, the served ones (folder records checked) too.
+    assert.ok(runs.slice(1).every((r) => r.statsAhead > 0), `${name}: stats ahead per run ${runs.map((r) => r.statsAhead).join(',')}`);
+    assert.ok(runs.some((r) => r.how === 'served'), `${name}: some run served whole`);
+  }
+});
+
+test('statsAhead says which ran: every sidecar of a warm run ahead where each stat is a round trip, none where none is, none in a first run', async (t) => {
+  t.after(() => setRoundTripMsForTests(null));
+  const { dir, root } = library(t);
+  const stats: IndexRunStats[] = [];
+  const index = { path: join(dir, 'idx', 'index'), racyMarginMs: 0, onStats: (s: IndexRunStats) => void stats.push(s) };
+  const out = async () => JSON.stringify((await validate(root, { engine: 'inline', index })).total_files);
+  setRoundTripMsForTests(-1);
+  const first = await out();
+  setRoundTripMsForTests(Infinity);
+  const second = await out();
+  setRoundTripMsForTests(-1);
+  const third = await out();
+  assert.equal(first, second);
+  assert.equal(first, third);
+  const [a, b, c] = aheadOf(stats);
+  assert.equal(a, 0, 'a first run looks nothing up: no stat ahead');
+  assert.equal(b, 0, 'no round trip: one at a time');
+  // Every folder's first sidecar is stat'ed to time it; the rest of each folder's go ahead.
+  assert.ok(c > 0, `third run: ${c} ahead (hits ${stats[2].hits})`);
+});
