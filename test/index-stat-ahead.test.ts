@@ -14,6 +14,10 @@ import { FAKE_JPEG, makeTree, sidecarData, testDir } from './helpers/tree.js';
 import { commands, edit, firstDiff, photoSpec, show, warm, type CmdName, type Run } from './helpers/index-parity.js';
 import type { IndexRunStats } from '../src/model/index-options.js';
 import { validate } from '../src/ops/validate.js';
+import { scan } from '../src/ops/scan.js';
+import { ScanSession } from '../src/scan/session.js';
+import { openScanCache } from '../src/incremental/scan-cache.js';
+import type { OpenScanCache } from '../src/scan/port.js';
 
 /** Paths of every kind a folder's sidecar names can be: a file, a link to one, a dangling link, a loop, a folder, a FIFO, nothing, a path through a file, a NUL. */
 function awkward(dir: string): string[] {
@@ -42,12 +46,12 @@ test('stats taken ahead give each path what stat gives it, once: every kind of p
   const want = paths.map(oneAtATime);
   const s = new IdentityScratch();
   await s.statAhead(paths);
-  assert.equal(s.aheadCount, paths.length);
   const got = paths.map((p) => {
     const kind = s.stat(p);
     return [kind, kind === STAT_NONE ? null : s.bytes.toString('hex')];
   });
   assert.deepEqual(got, want);
+  assert.equal(s.aheadUsed, paths.length, 'every answer was taken ahead and used');
   assert.ok(want.some(([k]) => k === STAT_FILE) && want.some(([k]) => k === STAT_NONE), 'the set holds files and nothing-theres');
 });
 
@@ -159,7 +163,7 @@ test('a scan that takes its stats ahead gives what index: false gives, run after
         assert.ok(got === want, `${name}: ${what}, run ${k} (${show(runs.slice(from))}): ${firstDiff(got, want)}`);
       }
     }
-    // Every run after the first took its stats ahead, the served ones (folder records checked) too.
+    // Every run after the first used stats taken ahead, the served ones (folder records checked) too.
     assert.ok(runs.slice(1).every((r) => r.statsAhead > 0), `${name}: stats ahead per run ${runs.map((r) => r.statsAhead).join(',')}`);
     assert.ok(runs.some((r) => r.how === 'served'), `${name}: some run served whole`);
   }
@@ -184,4 +188,47 @@ test('statsAhead says which ran: every sidecar of a warm run ahead where each st
   assert.equal(b, 0, 'no round trip: one at a time');
   // Every folder's first sidecar is stat'ed to time it; the rest of each folder's go ahead.
   assert.ok(c > 0, `third run: ${c} ahead (hits ${stats[2].hits})`);
+});
+
+test('a sidecar replaced between its stat ahead and its lookup: that run gives the file as its stat found it, the next run reads it again (nothing stale is stored)', async (t) => {
+  t.after(() => setRoundTripMsForTests(null));
+  setRoundTripMsForTests(-1);
+  const { dir, root } = library(t);
+  const stats: IndexRunStats[] = [];
+  const index = { path: join(dir, 'idx', 'index'), racyMarginMs: 0, onStats: (x: IndexRunStats) => void stats.push(x) };
+  const records = async (session: ScanSession) => {
+    const out: unknown[] = [];
+    for await (const r of session) out.push(r);
+    return JSON.stringify(out).replace(/"elapsedMs":[-0-9.e+]+/g, '"elapsedMs":0');
+  };
+  const plain = () => records(scan(root, { engine: 'inline' }));
+  const indexed = (opener: OpenScanCache = openScanCache) => records(new ScanSession(root, { engine: 'inline', index }, opener));
+  for (let i = 0; i < 5; i++) await indexed(); // folder records stored: the photos folder is served
+  const before = await plain();
+  // A folder of ten sidecars: its first two are timed, f5.json is among the ones taken ahead.
+  const folder = join(root, 'fill', '0');
+  let replaced = false;
+  // The cache as the scan opens it, with f5.json replaced by rename the moment the folder's stats
+  // ahead are in (before its records are checked and its files looked up).
+  const replacing: OpenScanCache = (r, inspect, o) => {
+    const c = openScanCache(r, inspect, o);
+    if (c === null) return null;
+    const statAhead = c.statAhead.bind(c);
+    c.statAhead = async (d, entries) => {
+      await statAhead(d, entries);
+      if (d !== folder || replaced) return;
+      replaced = true;
+      writeFileSync(join(folder, 'tmp'), JSON.stringify(sidecarData('fill/0/f5.jpg', 0, 8)));
+      renameSync(join(folder, 'tmp'), join(folder, 'f5.json'));
+    };
+    return c;
+  };
+  const during = await indexed(replacing);
+  assert.ok(replaced);
+  assert.ok((stats.at(-1)?.statsAhead ?? 0) > 0, 'stats were taken ahead and used');
+  assert.equal(during, before, 'the run gives f5.json as its stat ahead found it');
+  const after = await plain();
+  assert.notEqual(after, before);
+  assert.equal(await indexed(), after, 'the next run reads f5.json again');
+  assert.equal(await indexed(), after);
 });

@@ -122,10 +122,6 @@ export interface PairOptions {
   folderEntries?: readonly WalkEntry[];
 }
 
-/**
- * Pair one directory's entries by name. Pure (no I/O): symlink targets are resolved by the scan.
- * `entries` may be a subset of a folder (locate passes the names around one image).
- */
 /** The path pairing gives a name in folder `dir` (a normalised absolute folder, every walked one, by concatenation: join() per file normalises the whole path again). */
 export function pathsIn(dir: string): (name: string) => string {
   const prefix = isAbsolute(dir) && normalize(dir) === dir ? (dir.endsWith(sep) ? dir : dir + sep) : null;
@@ -140,6 +136,10 @@ export function sidecarPathsOf(dir: string, entries: readonly WalkEntry[]): stri
   return out;
 }
 
+/**
+ * Pair one directory's entries by name. Pure (no I/O): symlink targets are resolved by the scan.
+ * `entries` may be a subset of a folder (locate passes the names around one image).
+ */
 export function pairDirectory(listing: Pick<DirListing, 'path' | 'entries'>, imageExts: ReadonlySet<string>, opts: PairOptions = {}): DirPairing {
   const images: ImageEntry[] = [];
   const sidecars: SidecarEntry[] = [];

@@ -134,8 +134,9 @@ export function setRoundTripMsForTests(ms: number | null): void {
 }
 /** Stats in flight at once per `statAhead` call (libuv runs 4 at a time by default: UV_THREADPOOL_SIZE). */
 const STAT_AHEAD_IN_FLIGHT = 64;
-/** Answers of `statAhead` kept for their `stat` (a folder's sidecars and a few folders ahead of the walk). */
+/** Answers of `statAhead` kept for their `stat`; a caller takes at most half of it ahead at once (STAT_AHEAD_PER_FOLDER), so none is dropped before its use. */
 const STAT_AHEAD_KEPT = 8192;
+export const STAT_AHEAD_PER_FOLDER = STAT_AHEAD_KEPT / 2;
 const NO_IDENTITY: Buffer = Buffer.alloc(IDENTITY_BYTES);
 
 /** The binding, once per process: 'unknown' until a path's stat agreed (or not) with fs.statSync's. */
@@ -167,9 +168,9 @@ export class IdentityScratch {
   /** The fast path answered at least one stat of this scratch. */
   fastUsed = false;
   /** Stats taken ahead (`statAhead`, `takesRoundTrip`), each answered once by `stat`: the path's kind and identity. */
-  private readonly ahead = new Map<string, { kind: StatKind; id: Buffer }>();
-  /** Paths `statAhead` was given. */
-  aheadCount = 0;
+  private readonly ahead = new Map<string, { kind: StatKind; id: Buffer; ahead: boolean }>();
+  /** Answers taken ahead (`statAhead`) that a `stat` used. */
+  aheadUsed = 0;
 
   constructor(opts: { fast?: boolean } = {}) {
     if (opts.fast === false) this.binding = null;
@@ -239,6 +240,7 @@ export class IdentityScratch {
     if (a !== undefined) {
       this.ahead.delete(path);
       a.id.copy(this.bytes);
+      if (a.ahead) this.aheadUsed++;
       return a.kind;
     }
     return this.statNow(path);
@@ -259,13 +261,13 @@ export class IdentityScratch {
     const t = performance.now();
     const kind = this.statNow(path);
     const ms = performance.now() - t;
-    this.keep(path, kind, kind === STAT_NONE ? NO_IDENTITY : Buffer.from(this.bytes));
+    this.keep(path, kind, kind === STAT_NONE ? NO_IDENTITY : Buffer.from(this.bytes), false);
     return ms > roundTripMs;
   }
 
-  private keep(path: string, kind: StatKind, id: Buffer): void {
+  private keep(path: string, kind: StatKind, id: Buffer, ahead: boolean): void {
     if (this.ahead.size >= STAT_AHEAD_KEPT) this.ahead.delete(this.ahead.keys().next().value!);
-    this.ahead.set(path, { kind, id });
+    this.ahead.set(path, { kind, id, ahead });
   }
 
   /**
@@ -278,12 +280,11 @@ export class IdentityScratch {
    */
   statAhead(paths: readonly string[]): Promise<void> {
     if (paths.length === 0) return Promise.resolve();
-    this.aheadCount += paths.length;
     return new Promise((resolve) => {
       let next = 0;
       let left = paths.length;
       const answer = (path: string, kind: StatKind, id: Buffer): void => {
-        this.keep(path, kind, id);
+        this.keep(path, kind, id, true);
         if (next < paths.length) issue();
         if (--left === 0) resolve();
       };

@@ -23,7 +23,7 @@ import { errors } from '../errors.js';
 import { relativeTo } from '../fs/rel-path.js';
 import { withSidecarLock } from '../fs/lock.js';
 import { removeStaleTempFiles, tempNameFor } from '../fs/temp-files.js';
-import { IDENTITY_BYTES, identityEquals, IdentityScratch, STAT_FILE } from '../fs/identity.js';
+import { IDENTITY_BYTES, identityEquals, IdentityScratch, STAT_AHEAD_PER_FOLDER, STAT_FILE } from '../fs/identity.js';
 import { buildId, isCacheable, optionsKey } from './key.js';
 import { PATH_MARK, racyCutoffNs, racyCutoffOf, storedResult, takeEntry, takeEntryBlock } from '../tasks/index-entry.js';
 import { DirSnapshots, type EntrySink } from './dir-cache.js';
@@ -376,25 +376,28 @@ export class ScanIndex implements EntrySink {
   }
 
   /**
+   * The stats of folder `dir`'s sidecars taken ahead of their lookups and its records' checks
+   * (ScanCache.statAhead), many at once, when the folder's first two each took a round trip (a
+   * file server); on a local disk, where each takes microseconds and the async calls cost the main
+   * thread more, one at a time. Only the files the index holds a result of (a new file is not
+   * stat'ed by its lookup), at most IdentityScratch's STAT_AHEAD_KEPT / 2 of a folder (the rest one
+   * at a time). None when nothing is looked up (a first run).
+   */
+  statAhead(dir: string, entries: readonly WalkEntry[]): Promise<void> {
+    if (this.noResultsStored || this.closed) return Promise.resolve();
+    const paths: string[] = [];
+    for (const p of sidecarPathsOf(dir, entries)) if (this.find(this.relOf(p)) !== null) paths.push(p);
+    if (paths.length < 3 || !this.idScratch.takesRoundTrip(paths[0]) || !this.idScratch.takesRoundTrip(paths[1])) return Promise.resolve();
+    return this.idScratch.statAhead(paths.slice(2, 2 + STAT_AHEAD_PER_FOLDER));
+  }
+
+  /**
    * Look up one sidecar: its stored result (a fresh object, `path` set) or null, and what to
    * remember for recording its new result. A file the index holds a result of this run's option set
    * for is stat'ed (the only stat it gets here); one it does not (a first run, a new file, a command's
    * first run on an index other commands filled) is not: the thread that reads it takes its identity
    * from the descriptor (tasks/index-entry.ts), and `record` compares that with the stored entry's.
    */
-  /**
-   * The stats of folder `dir`'s sidecars taken ahead of their lookups (ScanCache.statAhead), many
-   * at once, when the folder's first one took a round trip (a file server); on a local disk, where
-   * each takes microseconds and the async calls cost the main thread more, one at a time as before.
-   * None when nothing is looked up (a first run).
-   */
-  statAhead(dir: string, entries: readonly WalkEntry[]): Promise<void> {
-    if (this.noResultsStored || this.closed) return Promise.resolve();
-    const paths = sidecarPathsOf(dir, entries);
-    if (paths.length < 2 || !this.idScratch.takesRoundTrip(paths[0])) return Promise.resolve();
-    return this.idScratch.statAhead(paths.slice(1));
-  }
-
   lookup(path: string, viaLink = false): { hit: FileInspection | null; pending: Pending } {
     const rel = this.relOf(path);
     this.seenCount++;
@@ -741,7 +744,7 @@ export class ScanIndex implements EntrySink {
       this.close();
     }
     const d = this.dirs;
-    this.opts.onStats?.({ path, where: this.location.where, hits: this.hits, misses: this.misses, recorded: this.recordedCount, entries, bytes, written, dirsReused: d.hits, dirsRead: d.misses, linksReused: d.linksReused, linksResolved: d.linksResolved, foldersServed: this.foldersServed, recordsServed: this.recordsServed, pruned: written && pruneLoaded, extended, delta, fastStat: this.idScratch.fastUsed, statsAhead: this.idScratch.aheadCount });
+    this.opts.onStats?.({ path, where: this.location.where, hits: this.hits, misses: this.misses, recorded: this.recordedCount, entries, bytes, written, dirsReused: d.hits, dirsRead: d.misses, linksReused: d.linksReused, linksResolved: d.linksResolved, foldersServed: this.foldersServed, recordsServed: this.recordsServed, pruned: written && pruneLoaded, extended, delta, fastStat: this.idScratch.fastUsed, statsAhead: this.idScratch.aheadUsed });
   }
 
   /** This run's figures (`index status`, the index header). */

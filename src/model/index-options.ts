@@ -64,8 +64,9 @@ export interface IndexRunStats {
   /** The warm checks' stats went the fast path (fs/identity.ts IdentityScratch; off: `fastStat: false`). */
   fastStat?: boolean;
   /**
-   * Sidecar stats taken ahead, many at once, because a folder's first stat took a round trip (a
-   * file server: IdentityScratch.statAhead); 0 on a local disk, where they are taken one at a time.
+   * Sidecar stats taken ahead, many at once, and used, because a folder's first two stats each took
+   * a round trip (a file server: IdentityScratch.statAhead); 0 where stats take microseconds (a
+   * local disk), as they are then taken one at a time.
    */
   statsAhead?: number;
 }

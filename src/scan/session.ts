@@ -401,10 +401,12 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
     for await (const listing of walkTree(root, walkOpts)) {
       const at = step++;
       this.summary.directories++;
-      // The folder's sidecar stats, many at once, before its records are checked or its files looked
-      // up (on a file server each is a round trip). A shard's folder: its own names only are looked
-      // up, one at a time.
-      if (index && !shard) await index.statAhead(listing.path, listing.entries);
+      // The folder's sidecar stats, many at once where each is a round trip (a file server), before
+      // its records are checked or its files looked up. A shard looks up its own names only, one at a time.
+      if (index && !shard) {
+        await index.statAhead(listing.path, listing.entries);
+        opts.signal?.throwIfAborted();
+      }
       let builder: FolderRecordsSink | null = null;
       const real = records ? dirs!.realOf(listing.path) : '';
       if (records) {
