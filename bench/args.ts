@@ -4,10 +4,10 @@
  */
 import { errors } from '../src/errors.js';
 
-export const SECTIONS = ['floors', 'tree', 'accel', 'index', 'runs', 'shards', 'convert', 'bin', 'earlier', 'reads', 'server', 'server-soak', 'hash', 'codec', 'startup', 'break-even', 'python', 'datasets', 'reorganise', 'big-files'] as const;
+export const SECTIONS = ['floors', 'tree', 'accel', 'index', 'runs', 'shards', 'convert', 'bin', 'earlier', 'reads', 'server', 'server-soak', 'hash', 'codec', 'startup', 'break-even', 'python', 'datasets', 'reorganise', 'big-files', 'file-server'] as const;
 export type Section = (typeof SECTIONS)[number];
-/** Sections that run only when named with --only (slow: server-soak's 10^5 saves and big-files' 25 MiB sidecars take minutes). */
-export const OPT_IN_SECTIONS: ReadonlySet<Section> = new Set<Section>(['server-soak', 'big-files']);
+/** Sections that run only when named with --only (slow: server-soak's 10^5 saves, big-files' 25 MiB sidecars and file-server's round trips take minutes; file-server also needs FUSE). */
+export const OPT_IN_SECTIONS: ReadonlySet<Section> = new Set<Section>(['server-soak', 'big-files', 'file-server']);
 
 export interface BenchArgs {
   images: number;
@@ -51,7 +51,7 @@ const HELP = `npm run bench -- [options]
                     and the bin copy stay there and are reused by a later run with the same
                     --images and --seed
   --keep            keep the generated libraries
-  --only LIST       run only these sections (comma-separated; the only way to run server-soak and big-files)
+  --only LIST       run only these sections (comma-separated; the only way to run server-soak, big-files and file-server)
   --skip LIST       skip these sections (comma-separated)
   --convert-images N  images in the library convert runs on (default 1000; its own floors are
                     measured for the ratios; with N >= --images convert runs on the main library)

@@ -18,6 +18,7 @@ import type { OpSpec } from './protocol.js';
 import { figure, type BenchResults, type TargetResult } from './results.js';
 import { alternatingSpawnFigures, spawnFigure } from './spawns.js';
 import { measureReorganise } from './reorganise.js';
+import { measureFileServer, ROUND_TRIP_US } from './file-server.js';
 import { measurePythonReads } from './python-reads.js';
 import { soakServer, soakTreeDir } from './server-soak.js';
 import { evaluateTargets, referenceStanding, type TargetInputs } from './targets.js';
@@ -119,13 +120,14 @@ export class Bench {
   async run(): Promise<void> {
     fs.mkdirSync(this.lists, { recursive: true });
     // The earlier section needs the library only when it runs (IMAGE_SIDECAR_BENCH_ORIG set).
-    const needsLibrary = ['floors', 'tree', 'accel', 'index', 'runs', 'shards', 'hash', 'reads', 'server', 'bin', 'datasets', 'reorganise'].some((s) => this.on(s as Section)) || (this.on('earlier') && !!process.env.IMAGE_SIDECAR_BENCH_ORIG);
+    const needsLibrary = ['floors', 'tree', 'accel', 'index', 'runs', 'shards', 'hash', 'reads', 'server', 'bin', 'datasets', 'reorganise', 'file-server'].some((s) => this.on(s as Section)) || (this.on('earlier') && !!process.env.IMAGE_SIDECAR_BENCH_ORIG);
     if (needsLibrary) await this.section('generate', () => this.generate());
     if (needsLibrary) await this.section('floors', () => void (this.jsonFloors = this.floors('json', this.jsonLib, 'JSON library')));
     if (this.on('tree')) await this.section('tree', () => this.treeOps('json', this.jsonLib, this.jsonFloors, true));
     if (this.on('accel')) await this.section('accel', () => this.accel());
     if (this.on('index')) await this.section('index', () => this.incrementalIndex());
     if (this.on('runs')) await this.section('runs', () => this.indexRuns());
+    if (this.on('file-server')) await this.section('file-server', () => this.fileServer());
     if (this.on('shards')) await this.section('shards', () => this.shards());
     if (this.on('hash')) await this.section('hash', () => this.hash());
     if (this.on('datasets')) await this.section('datasets', () => this.datasets());
@@ -454,6 +456,22 @@ export class Bench {
     });
     this.indexBytesPerSidecar = all / l.sidecarFiles;
     fs.rmSync(dir, { recursive: true, force: true });
+  }
+
+  /** Section file-server (bench/file-server.ts): validate's repeat runs where each call is a round trip. */
+  private fileServer(): void {
+    const l = this.jsonLib;
+    const r = measureFileServer({ work: this.work, root: l.root, sourceRoot: sourceRoot(), runs: this.args.runs, workers: this.args.workers });
+    if (typeof r === 'string') {
+      this.results.notes.push(`file-server: not measured: ${r}`);
+      return;
+    }
+    const label = (what: string) => `validate (JSON library on a file server: each call ${ROUND_TRIP_US} µs, slowfs), ${what}`;
+    this.add('file-server.validate.none', label('--no-index'), r.none, l.sidecarFiles, l.sidecarBytes, this.jsonFloors);
+    this.add('file-server.validate.second', label('second run, unchanged tree'), r.second, l.sidecarFiles, l.sidecarBytes, this.jsonFloors);
+    this.add('file-server.validate.third', label('third run, unchanged tree'), r.third, l.sidecarFiles, l.sidecarBytes, this.jsonFloors);
+    this.add('file-server.validate.served', label('served run, unchanged tree'), r.served, l.sidecarFiles, l.sidecarBytes, this.jsonFloors);
+    this.results.extra['file-server: stats taken ahead (second, third, served)'] = r.statsAhead;
   }
 
   /**

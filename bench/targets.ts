@@ -121,9 +121,20 @@ export function evaluateTargets(t: TargetInputs): TargetResult[] {
       row('served run, unchanged tree,', `runs.${op}.served`, 0.6),
     ];
   });
+  // Section file-server (opt-in): the same repeat runs where every call is a round trip (a NAS).
+  const fileServerNone = f('file-server.validate.none');
+  const fileServerRow = noIndexRow('validate on a file server (each call 200 µs)', fileServerNone);
+  const fileServerTargets = fileServerNone
+    ? [
+        fileServerRow('second run, unchanged tree,', 'file-server.validate.second', 0.6),
+        fileServerRow('third run, unchanged tree,', 'file-server.validate.third', 0.6),
+        fileServerRow('served run, unchanged tree,', 'file-server.validate.served', 0.6),
+      ]
+    : [];
   return [
     ...indexTargets,
     ...runTargets,
+    ...fileServerTargets,
     target('index size per sidecar (validate + stats + format-stats results and folder records)', t.indexBytesPerSidecar ?? null, ' B', '>=', 0, 'no target: a figure'),
     target('validate, JSON library, × floor (b)', vJson?.xFloorB ?? null, '×', '<=', 0.6),
     target('stats, JSON library, × floor (b)', sJson?.xFloorB ?? null, '×', '<=', 0.6),
