@@ -91,20 +91,25 @@ test('answers taken ahead are bounded: past 8,192 the oldest goes, and its path 
   assert.equal(s.stat(join(dir, 'none-8191.json')), STAT_NONE);
 });
 
-test('takesRoundTrip: timed against the threshold, and its answer is kept for the next stat', (t) => {
+test('takesRoundTrip: timed against the threshold; a round trip’s answer is kept for the next stat, a local one is not', (t) => {
   const dir = testDir(t, 'stat-ahead-probe-');
   const f = join(dir, 'a.json');
+  const g = join(dir, 'b.json');
   writeFileSync(f, '{}');
+  writeFileSync(g, '{}');
   const want = oneAtATime(f);
   t.after(() => setRoundTripMsForTests(null));
   const s = new IdentityScratch();
   setRoundTripMsForTests(-1);
   assert.equal(s.takesRoundTrip(f), true);
   setRoundTripMsForTests(Infinity);
-  assert.equal(s.takesRoundTrip(f), false);
+  assert.equal(s.takesRoundTrip(g), false);
   rmSync(f);
-  assert.deepEqual([s.stat(f), s.bytes.toString('hex')], want, 'the kept answer');
-  assert.equal(s.stat(f), STAT_NONE);
+  rmSync(g);
+  assert.deepEqual([s.stat(f), s.bytes.toString('hex')], want, 'the round trip’s answer, kept');
+  assert.equal(s.stat(f), STAT_NONE, 'used once');
+  assert.equal(s.stat(g), STAT_NONE, 'a local answer is not kept: stat’ed again');
+  assert.equal(s.aheadUsed, 0, 'a timed answer is not one taken ahead');
 });
 
 /** A library of photo folders, game folders of links into them and beside-sidecars. */

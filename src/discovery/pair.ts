@@ -128,11 +128,14 @@ export function pathsIn(dir: string): (name: string) => string {
   return (name) => (prefix === null ? join(dir, name) : prefix + name);
 }
 
-/** The paths of the entries pairing takes as sidecars and reads (files and links in a sidecar's name, ours excluded): what a warm run stats in `dir`. */
-export function sidecarPathsOf(dir: string, entries: readonly WalkEntry[]): string[] {
+/** The paths of the entries pairing takes as sidecars and reads (files and links in a sidecar's name, ours excluded): what a warm run stats in `dir`; the first `most` of them. */
+export function sidecarPathsOf(dir: string, entries: readonly WalkEntry[], most = Infinity): string[] {
   const pathOf = pathsIn(dir);
   const out: string[] = [];
-  for (const e of entries) if (!e.unaddressable && (e.kind === 'file' || e.kind === 'symlink') && isSidecarName(e.name)) out.push(pathOf(e.name));
+  for (let i = 0; i < entries.length && out.length < most; i++) {
+    const e = entries[i];
+    if (!e.unaddressable && (e.kind === 'file' || e.kind === 'symlink') && isSidecarName(e.name)) out.push(pathOf(e.name));
+  }
   return out;
 }
 

@@ -236,7 +236,7 @@ export class IdentityScratch {
    * nothing there, or it could not be stat'ed).
    */
   stat(path: string): StatKind {
-    const a = this.ahead.get(path);
+    const a = this.ahead.size === 0 ? undefined : this.ahead.get(path);
     if (a !== undefined) {
       this.ahead.delete(path);
       a.id.copy(this.bytes);
@@ -255,14 +255,15 @@ export class IdentityScratch {
 
   /**
    * Does a stat of `path` take a round trip here (over ROUND_TRIP_MS: a file server, not a local
-   * disk)? Its answer is kept for the next `stat` of the path, as `statAhead`'s are.
+   * disk)? When it does, its answer is kept for the next `stat` of the path, as `statAhead`'s are
+   * (a local one is cheaper taken again than kept: `stat` looks nothing up while none is kept).
    */
   takesRoundTrip(path: string): boolean {
     const t = performance.now();
     const kind = this.statNow(path);
-    const ms = performance.now() - t;
+    if (performance.now() - t <= roundTripMs) return false;
     this.keep(path, kind, kind === STAT_NONE ? NO_IDENTITY : Buffer.from(this.bytes), false);
-    return ms > roundTripMs;
+    return true;
   }
 
   private keep(path: string, kind: StatKind, id: Buffer, ahead: boolean): void {

@@ -50,7 +50,7 @@ class IndexCache implements ScanCache {
   lookup(path: string, viaLink?: boolean) {
     return this.index.lookup(path, viaLink);
   }
-  statAhead(dir: string, entries: readonly WalkEntry[]): Promise<void> {
+  statAhead(dir: string, entries: readonly WalkEntry[]): Promise<void> | null {
     return this.index.statAhead(dir, entries);
   }
   record(miss: CacheMiss, result: FileInspection): boolean {

@@ -377,18 +377,24 @@ export class ScanIndex implements EntrySink {
 
   /**
    * The stats of folder `dir`'s sidecars taken ahead of their lookups and its records' checks
-   * (ScanCache.statAhead), many at once, when the folder's first two each took a round trip (a
-   * file server); on a local disk, where each takes microseconds and the async calls cost the main
-   * thread more, one at a time. Only the files the index holds a result of (a new file is not
-   * stat'ed by its lookup), at most IdentityScratch's STAT_AHEAD_KEPT / 2 of a folder (the rest one
-   * at a time). None when nothing is looked up (a first run).
+   * (ScanCache.statAhead), many at once, when the folder's first two sidecars each took a round
+   * trip (a file server); on a local disk, where each takes microseconds and the async calls cost
+   * the main thread more, one at a time, and nothing more is done per folder than those two stats.
+   * Only the files the index holds a result of (a new file is not stat'ed by its lookup), at most
+   * STAT_AHEAD_PER_FOLDER of a folder (the rest one at a time). None when nothing is looked up (a
+   * first run).
    */
-  statAhead(dir: string, entries: readonly WalkEntry[]): Promise<void> {
-    if (this.noResultsStored || this.closed) return Promise.resolve();
+  statAhead(dir: string, entries: readonly WalkEntry[]): Promise<void> | null {
+    if (this.noResultsStored || this.closed) return null;
+    // The first two are timed as they are met; the rest of the folder is listed only on a server.
+    const first = sidecarPathsOf(dir, entries, 2);
+    if (first.length < 2 || !this.idScratch.takesRoundTrip(first[0]) || !this.idScratch.takesRoundTrip(first[1])) return null;
     const paths: string[] = [];
-    for (const p of sidecarPathsOf(dir, entries)) if (this.find(this.relOf(p)) !== null) paths.push(p);
-    if (paths.length < 3 || !this.idScratch.takesRoundTrip(paths[0]) || !this.idScratch.takesRoundTrip(paths[1])) return Promise.resolve();
-    return this.idScratch.statAhead(paths.slice(2, 2 + STAT_AHEAD_PER_FOLDER));
+    for (const p of sidecarPathsOf(dir, entries).slice(2)) {
+      if (paths.length >= STAT_AHEAD_PER_FOLDER) break;
+      if (this.find(this.relOf(p)) !== null) paths.push(p);
+    }
+    return this.idScratch.statAhead(paths);
   }
 
   /**

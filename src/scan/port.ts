@@ -81,9 +81,10 @@ export interface ScanCache {
   /**
    * The sidecars of folder `dir` (its listing's `entries`) are about to be looked up, or its stored
    * records checked: their stats are taken now, many at once (on a file server each is a round
-   * trip), and each answers one later stat of its path. Resolves when all are in.
+   * trip), and each answers one later stat of its path. Resolves when all are in; null when none
+   * is taken ahead (a local disk).
    */
-  statAhead(dir: string, entries: readonly WalkEntry[]): Promise<void>;
+  statAhead(dir: string, entries: readonly WalkEntry[]): Promise<void> | null;
   /** A missed sidecar's new result; true when stored. */
   record(miss: CacheMiss, result: FileInspection): boolean;
   /** The results of a run that looks nothing up (`noResultsStored`), `n` from `from`. */

@@ -403,8 +403,9 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
       this.summary.directories++;
       // The folder's sidecar stats, many at once where each is a round trip (a file server), before
       // its records are checked or its files looked up. A shard looks up its own names only, one at a time.
-      if (index && !shard) {
-        await index.statAhead(listing.path, listing.entries);
+      const ahead = index && !shard ? index.statAhead(listing.path, listing.entries) : null;
+      if (ahead !== null) {
+        await ahead;
         opts.signal?.throwIfAborted();
       }
       let builder: FolderRecordsSink | null = null;
