@@ -45,6 +45,11 @@ export function statBindingFromEnv(env: NodeJS.ProcessEnv): boolean {
   return onOffFromEnv(env, 'IMAGE_SIDECAR_FAST_STAT') !== false;
 }
 
+/** IMAGE_SIDECAR_STAT_AHEAD=off: a warm run's stats one at a time even on a file server (IndexOptions.statAhead false); else undefined (the default). */
+export function statAheadFromEnv(env: NodeJS.ProcessEnv): false | undefined {
+  return onOffFromEnv(env, 'IMAGE_SIDECAR_STAT_AHEAD') === false ? false : undefined;
+}
+
 /** The index's racy margin in ms under IMAGE_SIDECAR_INDEX_RACY_MS (tests: record the files they just wrote), else undefined. */
 export function racyMarginFromEnv(env: NodeJS.ProcessEnv): number | undefined {
   const racy = env.IMAGE_SIDECAR_INDEX_RACY_MS;
@@ -61,7 +66,7 @@ function onOffFromEnv(env: NodeJS.ProcessEnv, name: string): boolean | undefined
   throw errors.usage(`${name} must be off or on (got "${given}")`);
 }
 
-// The spellings of off and on (IMAGE_SIDECAR_ACCEL, IMAGE_SIDECAR_FAST_STAT).
+// The spellings of off and on (IMAGE_SIDECAR_ACCEL, IMAGE_SIDECAR_FAST_STAT, IMAGE_SIDECAR_STAT_AHEAD).
 const OFF_WORDS: readonly string[] = ['off', '0', 'false', 'no'];
 const ON_WORDS: readonly string[] = ['on', '1', 'true', 'yes'];
 

@@ -14,6 +14,7 @@ import { FAKE_JPEG, makeTree, sidecarData, testDir } from './helpers/tree.js';
 import { commands, edit, firstDiff, photoSpec, show, warm, type CmdName, type Run } from './helpers/index-parity.js';
 import type { IndexRunStats } from '../src/model/index-options.js';
 import { validate } from '../src/ops/validate.js';
+import { statAheadFromEnv } from '../src/settings.js';
 import { scan } from '../src/ops/scan.js';
 import { ScanSession } from '../src/scan/session.js';
 import { openScanCache } from '../src/incremental/scan-cache.js';
@@ -193,6 +194,18 @@ test('statsAhead says which ran: every sidecar of a warm run ahead where each st
   assert.equal(b, 0, 'no round trip: one at a time');
   // Every folder's first sidecar is stat'ed to time it; the rest of each folder's go ahead.
   assert.ok(c > 0, `third run: ${c} ahead (hits ${stats[2].hits})`);
+  // The kill switch: statAhead false takes every stat one at a time, round trips or not.
+  const fourth = JSON.stringify((await validate(root, { engine: 'inline', index: { ...index, statAhead: false } })).total_files);
+  assert.equal(fourth, first);
+  assert.equal(stats[3].statsAhead, 0, 'statAhead: false');
+});
+
+test('IMAGE_SIDECAR_STAT_AHEAD=off is the CLI’s kill switch (statAhead: false); unset leaves the default; another value is a usage error', () => {
+  assert.equal(statAheadFromEnv({ IMAGE_SIDECAR_STAT_AHEAD: 'off' }), false);
+  assert.equal(statAheadFromEnv({ IMAGE_SIDECAR_STAT_AHEAD: 'NO' }), false);
+  assert.equal(statAheadFromEnv({ IMAGE_SIDECAR_STAT_AHEAD: 'on' }), undefined);
+  assert.equal(statAheadFromEnv({}), undefined);
+  assert.throws(() => statAheadFromEnv({ IMAGE_SIDECAR_STAT_AHEAD: 'sometimes' }), /IMAGE_SIDECAR_STAT_AHEAD must be off or on/);
 });
 
 test('a sidecar replaced between its stat ahead and its lookup: that run gives the file as its stat found it, the next run reads it again (nothing stale is stored)', async (t) => {

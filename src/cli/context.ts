@@ -9,7 +9,7 @@ import { resolveImageExtensions } from '../discovery/config.js';
 import { errors } from '../errors.js';
 import { assertOneFolder } from '../fs/physical-path.js';
 import { isStdoutName } from '../fs/stdout-name.js';
-import { engineFromEnv, racyMarginFromEnv } from '../settings.js';
+import { engineFromEnv, racyMarginFromEnv, statAheadFromEnv } from '../settings.js';
 import type { EngineKind, Keyring } from '../types.js';
 import type { ResolvePreference } from '../ops/resolve.js';
 import { keyringFromCli } from './keys.js';
@@ -260,5 +260,6 @@ export function indexOptions(ctx: CommandContext): { index: IndexOptions | false
   if (cacheDir) out.cacheDir = cacheDir;
   const racy = racyMarginFromEnv(ctx.io.env);
   if (racy !== undefined) out.racyMarginMs = racy;
+  if (statAheadFromEnv(ctx.io.env) === false) out.statAhead = false;
   return { index: out };
 }

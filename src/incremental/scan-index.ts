@@ -385,7 +385,7 @@ export class ScanIndex implements EntrySink {
    * first run).
    */
   statAhead(dir: string, entries: readonly WalkEntry[]): Promise<void> | null {
-    if (this.noResultsStored || this.closed) return null;
+    if (this.noResultsStored || this.closed || this.opts.statAhead === false) return null;
     // The first two are timed as they are met; the rest of the folder is listed only on a server.
     const first = sidecarPathsOf(dir, entries, 2);
     if (first.length < 2 || !this.idScratch.takesRoundTrip(first[0]) || !this.idScratch.takesRoundTrip(first[1])) return null;

@@ -29,6 +29,12 @@ export interface IndexOptions extends IndexLocationOptions {
    * Options.fastStat true (the CLI's unless IMAGE_SIDECAR_FAST_STAT=off), asks for it; false turns it off. Results are the same.
    */
   fastStat?: boolean;
+  /**
+   * A warm run's sidecar stats many at once where a folder's first two took a round trip (a file
+   * server: IdentityScratch.statAhead); false takes every one at a time, as on a local disk. The
+   * CLI's unless IMAGE_SIDECAR_STAT_AHEAD=off. Results are the same.
+   */
+  statAhead?: boolean;
 }
 
 export interface IndexRunStats {
