@@ -6,10 +6,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, symlinkSync, utimesSync, writeFileSync, readFileSync, statSync } from 'node:fs';
+import { closeSync, openSync, utimesSync, writeFileSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { BatchStats, IdentityScratch, identityBytes, resetFastStatForTests, STAT_DIR, STAT_FILE, STAT_NONE, STAT_OTHER } from '../src/fs/identity.js';
-import { statIdentityAny } from './helpers/stat-identity.js';
+import { pathsOfEveryKind, referenceStat, statIdentityAny } from './helpers/stat-identity.js';
 import { testDir } from './helpers/tree.js';
 import { lyingBinding } from './helpers/lying-binding.js';
 import { resetFstatForTests } from '../src/fs/stat-binding.js';
@@ -18,43 +18,19 @@ import { performanceInfo } from '../src/ops/performance.js';
 import { doctorSummary } from '../src/cli/summaries.js';
 import { makeStyle } from '../src/cli/style.js';
 
-/** Paths of every kind a check meets: folder, file, links to each, a dangling link, a loop, a FIFO, nothing, a path through a file, Unicode. */
-function paths(dir: string): string[] {
-  mkdirSync(join(dir, 'd'));
-  writeFileSync(join(dir, 'd/a.json'), '{"a": 1}');
-  writeFileSync(join(dir, 'd/Ünïcødé 名前.json'), '{}');
-  symlinkSync('a.json', join(dir, 'd/link.json'));
-  symlinkSync('../d', join(dir, 'd/up'));
-  symlinkSync('missing.json', join(dir, 'd/dangling.json'));
-  symlinkSync('loop2', join(dir, 'd/loop1'));
-  symlinkSync('loop1', join(dir, 'd/loop2'));
-  const fifo = join(dir, 'd/fifo');
-  const mk = spawnSync('mkfifo', [fifo]);
-  const out = ['d', 'd/a.json', 'd/Ünïcødé 名前.json', 'd/link.json', 'd/up', 'd/dangling.json', 'd/loop1', 'd/none.json', 'd/a.json/below', 'd/', '.'].map((p) => join(dir, p));
-  if (mk.status === 0) out.push(fifo);
-  return out;
-}
-
-/** What the reference gives a path: its kind and identity bytes. */
-function reference(p: string): [number, string | null] {
-  const s = new IdentityScratch({ fast: false });
-  const kind = s.stat(p);
-  return [kind, kind === STAT_NONE ? null : s.bytes.toString('hex')];
-}
-
 test('fast stat: every kind of path gets the kind and identity fs.statSync gives', (t) => {
   const dir = testDir(t, 'isc-faststat-');
-  const list = paths(dir);
+  const list = pathsOfEveryKind(dir);
   resetFastStatForTests('unknown');
   const fast = new IdentityScratch();
   const got = list.map((p) => {
     const kind = fast.stat(p);
     return [kind, kind === STAT_NONE ? null : fast.bytes.toString('hex')];
   });
-  assert.deepEqual(got, list.map(reference));
+  assert.deepEqual(got, list.map(referenceStat));
   assert.equal(fast.fastUsed, true, 'the binding was trusted after the first path and answered the rest');
   // The kinds themselves, as statSync names them.
-  const kinds = list.map((p) => reference(p)[0]);
+  const kinds = list.map((p) => referenceStat(p)[0]);
   assert.deepEqual(kinds.slice(0, 11), [STAT_DIR, STAT_FILE, STAT_FILE, STAT_FILE, STAT_DIR, STAT_NONE, STAT_NONE, STAT_NONE, STAT_NONE, STAT_DIR, STAT_DIR]);
   if (list.length > 11) assert.equal(kinds[11], STAT_OTHER);
   // The identity is identity.ts's own layout (what the index stores).
@@ -81,18 +57,18 @@ test('fast stat: an edit that keeps size and mtime moves the identity through th
   assert.equal(s.stat(f), STAT_FILE);
   assert.equal(s.fastUsed, true);
   assert.ok(!s.bytes.equals(before), 'the ctime change is in the identity');
-  assert.equal(s.bytes.toString('hex'), reference(f)[1]);
+  assert.equal(s.bytes.toString('hex'), referenceStat(f)[1]);
 });
 
 test('fast stat: a binding that gives other numbers is caught on the first path and never used', (t) => {
   const dir = testDir(t, 'isc-faststat-');
-  const list = paths(dir);
+  const list = pathsOfEveryKind(dir);
   // Node's real binding, with the ctime's nanoseconds moved by one in both forms: the numbers
   // (what the fast path reads) and the BigInts (its fallback).
   const lying = lyingBinding('stat', 15);
   resetFastStatForTests('unknown', lying as unknown as Parameters<typeof resetFastStatForTests>[1]);
   const s = new IdentityScratch();
-  assert.deepEqual(list.map((p) => [s.stat(p), Buffer.from(s.bytes).toString('hex')]).map(([k, b]) => [k, k === STAT_NONE ? null : b]), list.map(reference));
+  assert.deepEqual(list.map((p) => [s.stat(p), Buffer.from(s.bytes).toString('hex')]).map(([k, b]) => [k, k === STAT_NONE ? null : b]), list.map(referenceStat));
   assert.equal(s.fastUsed, false, 'never answered');
   const later = new IdentityScratch();
   later.stat(list[1]);
@@ -102,18 +78,18 @@ test('fast stat: a binding that gives other numbers is caught on the first path 
 
 test('fast stat: no binding (a Node without it), a binding that throws, a NUL in a path: the reference answers', (t) => {
   const dir = testDir(t, 'isc-faststat-');
-  const list = paths(dir);
+  const list = pathsOfEveryKind(dir);
   for (const fn of [null, () => { throw new Error('ERR_ACCESS_DENIED'); }]) {
     resetFastStatForTests('unknown', fn as null);
     const s = new IdentityScratch();
-    assert.deepEqual(list.map((p) => { const k = s.stat(p); return [k, k === STAT_NONE ? null : s.bytes.toString('hex')]; }), list.map(reference));
+    assert.deepEqual(list.map((p) => { const k = s.stat(p); return [k, k === STAT_NONE ? null : s.bytes.toString('hex')]; }), list.map(referenceStat));
     assert.equal(s.fastUsed, false);
   }
   resetFastStatForTests('yes');
   const s = new IdentityScratch();
   // statSync refuses a NUL; the binding would stat the name up to it (here: the folder).
   assert.equal(s.stat(`${join(dir, 'd')}\0/a.json`), STAT_NONE);
-  assert.equal(reference(`${join(dir, 'd')}\0/a.json`)[0], STAT_NONE);
+  assert.equal(referenceStat(`${join(dir, 'd')}\0/a.json`)[0], STAT_NONE);
   resetFastStatForTests('unknown');
 });
 
@@ -158,7 +134,7 @@ test('fast stat: mtimes across the range (before 1970, at 2^32 s, near 2^34 s, p
       continue; // a file system that refuses the time
     }
     assert.equal(s.stat(f), STAT_FILE);
-    assert.equal(s.bytes.toString('hex'), reference(f)[1], `mtime ${secs}`);
+    assert.equal(s.bytes.toString('hex'), referenceStat(f)[1], `mtime ${secs}`);
   }
   assert.equal(s.fastUsed, true);
   resetFastStatForTests('unknown');

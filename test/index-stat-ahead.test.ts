@@ -6,11 +6,11 @@
  */
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { spawnSync } from 'node:child_process';
 import { IdentityScratch, setRoundTripMsForTests, STAT_FILE, STAT_NONE } from '../src/fs/identity.js';
 import { FAKE_JPEG, makeTree, sidecarData, testDir } from './helpers/tree.js';
+import { pathsOfEveryKind, referenceStat } from './helpers/stat-identity.js';
 import { commands, edit, firstDiff, photoSpec, show, warm, type CmdName, type Run } from './helpers/index-parity.js';
 import type { IndexRunStats } from '../src/model/index-options.js';
 import { validate } from '../src/ops/validate.js';
@@ -20,31 +20,12 @@ import { ScanSession } from '../src/scan/session.js';
 import { openScanCache } from '../src/incremental/scan-cache.js';
 import type { OpenScanCache } from '../src/scan/port.js';
 
-/** Paths of every kind a folder's sidecar names can be: a file, a link to one, a dangling link, a loop, a folder, a FIFO, nothing, a path through a file, a NUL. */
-function awkward(dir: string): string[] {
-  mkdirSync(join(dir, 'd'));
-  mkdirSync(join(dir, 'd/folder.json'));
-  writeFileSync(join(dir, 'd/a.json'), '{"a": 1}');
-  writeFileSync(join(dir, 'd/Ünïcødé 名前.json'), '{}');
-  symlinkSync('a.json', join(dir, 'd/link.json'));
-  symlinkSync('missing.json', join(dir, 'd/dangling.json'));
-  symlinkSync('loop2.json', join(dir, 'd/loop1.json'));
-  symlinkSync('loop1.json', join(dir, 'd/loop2.json'));
-  const out = ['a.json', 'Ünïcødé 名前.json', 'link.json', 'dangling.json', 'loop1.json', 'folder.json', 'none.json', 'a.json/below.json', 'nul\0.json'].map((n) => join(dir, 'd', n));
-  if (spawnSync('mkfifo', [join(dir, 'd/fifo.json')]).status === 0) out.push(join(dir, 'd/fifo.json'));
-  return out;
-}
-
-/** What `stat` gives a path one at a time: its kind and identity bytes. */
-function oneAtATime(p: string): [number, string | null] {
-  const s = new IdentityScratch({ fast: false });
-  const kind = s.stat(p);
-  return [kind, kind === STAT_NONE ? null : s.bytes.toString('hex')];
-}
-
 test('stats taken ahead give each path what stat gives it, once: every kind of path, a NUL, nothing there', async (t) => {
-  const paths = awkward(testDir(t, 'stat-ahead-kinds-'));
-  const want = paths.map(oneAtATime);
+  const dir = testDir(t, 'stat-ahead-kinds-');
+  // Every kind of path, a NUL and a folder in a sidecar's name beside them.
+  mkdirSync(join(dir, 'folder.json'));
+  const paths = [...pathsOfEveryKind(dir), join(dir, 'folder.json'), join(dir, 'nul\0.json')];
+  const want = paths.map(referenceStat);
   const s = new IdentityScratch();
   await s.statAhead(paths);
   const got = paths.map((p) => {
@@ -60,7 +41,7 @@ test('an answer taken ahead is used once: the next stat of the path sees the fil
   const dir = testDir(t, 'stat-ahead-once-');
   const f = join(dir, 'IMG_1.json');
   writeFileSync(f, '{"a": 1}');
-  const before = oneAtATime(f);
+  const before = referenceStat(f);
   const s = new IdentityScratch();
   await s.statAhead([f]);
   // Replaced by rename after the answer was taken: the answer taken ahead is the file as it was.
@@ -71,7 +52,7 @@ test('an answer taken ahead is used once: the next stat of the path sees the fil
   // Taken once: the next one stats the file again.
   assert.equal(s.stat(f), STAT_FILE);
   assert.notEqual(s.bytes.toString('hex'), before[1]);
-  assert.deepEqual([STAT_FILE, s.bytes.toString('hex')], oneAtATime(f));
+  assert.deepEqual([STAT_FILE, s.bytes.toString('hex')], referenceStat(f));
   // A file removed since its answer: the answer, then nothing there.
   await s.statAhead([f]);
   rmSync(f);
@@ -98,7 +79,7 @@ test('takesRoundTrip: timed against the threshold; a round trip’s answer is ke
   const g = join(dir, 'b.json');
   writeFileSync(f, '{}');
   writeFileSync(g, '{}');
-  const want = oneAtATime(f);
+  const want = referenceStat(f);
   t.after(() => setRoundTripMsForTests(null));
   const s = new IdentityScratch();
   setRoundTripMsForTests(-1);

@@ -152,8 +152,6 @@ export function pairDirectory(listing: Pick<DirListing, 'path' | 'entries'>, ima
   const unaddressable: WalkEntry[] = [];
   const tempFiles: string[] = [];
   let ignored = 0;
-  // A normalised absolute folder (every walked one) joins a name by concatenation: join() per file
-  // normalises the whole path again.
   const dir = listing.path;
   const pathOf = pathsIn(dir);
 
