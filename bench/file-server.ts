@@ -12,6 +12,7 @@ import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { isFailure, log, measureRounds, runChild, type Outcome } from './measure.js';
 import type { OpSpec } from './protocol.js';
+import { indexStates } from './index-states.js';
 
 /** What each call waits: a quick LAN file server's round trip. */
 export const ROUND_TRIP_US = 200;
@@ -61,17 +62,12 @@ export function measureFileServer(opts: { work: string; root: string; sourceRoot
   const up = spawnSync(slowfs, [mount, '-o', 'ro'], { env: { ...process.env, SLOW_SRC: opts.root, SLOW_US: String(ROUND_TRIP_US) }, encoding: 'utf8' });
   if (up.status !== 0) return `mounting slowfs failed: ${up.stderr.trim()}`;
   try {
-    const live = path.join(dir, 'index');
-    const clear = () => {
-      for (const n of fs.readdirSync(dir)) if (n === 'index' || n.startsWith('index.')) fs.rmSync(path.join(dir, n), { force: true });
-    };
-    const save = (name: string) => {
-      for (const suffix of ['', '.delta']) if (fs.existsSync(live + suffix)) fs.copyFileSync(live + suffix, path.join(dir, name + suffix));
-    };
-    const place = (name: string) => () => {
-      clear();
-      for (const suffix of ['', '.delta']) if (fs.existsSync(path.join(dir, name + suffix))) fs.copyFileSync(path.join(dir, name + suffix), live + suffix);
-    };
+    const states = indexStates(dir);
+    const live = states.live;
+    const at = (name: string) => path.join(dir, name);
+    const save = (name: string) => states.save(at(name));
+    const place = (name: string) => states.place(at(name));
+    const clear = states.clear;
     const spec = (index: boolean): OpSpec => ({ op: 'validate', root: mount, engine: 'auto', workers: opts.workers, ...(index ? { index: { path: live } } : {}) });
     log(`file-server: building the states on ${mount} (each call waits ${ROUND_TRIP_US} µs)`);
     clear();

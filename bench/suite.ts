@@ -19,6 +19,7 @@ import { figure, type BenchResults, type TargetResult } from './results.js';
 import { alternatingSpawnFigures, spawnFigure } from './spawns.js';
 import { measureReorganise } from './reorganise.js';
 import { measureFileServer, ROUND_TRIP_US } from './file-server.js';
+import { indexStates } from './index-states.js';
 import { measurePythonReads } from './python-reads.js';
 import { soakServer, soakTreeDir } from './server-soak.js';
 import { evaluateTargets, referenceStanding, type TargetInputs } from './targets.js';
@@ -357,24 +358,9 @@ export class Bench {
     const dir = path.join(this.work, 'index');
     fs.rmSync(dir, { recursive: true, force: true });
     fs.mkdirSync(dir, { recursive: true });
-    const live = path.join(dir, 'index');
-    const clear = () => {
-      fs.rmSync(live, { force: true });
-      fs.rmSync(`${live}.delta`, { force: true });
-      fs.rmSync(`${live}.last-run.json`, { force: true });
-    };
-    // An index is its file and the delta next to it when there is one (docs/INDEX.md).
-    const copyIndex = (from: string, to: string) => {
-      fs.copyFileSync(from, to);
-      fs.rmSync(`${to}.delta`, { force: true });
-      if (fs.existsSync(`${from}.delta`)) fs.copyFileSync(`${from}.delta`, `${to}.delta`);
-    };
+    const { live, clear, save, place } = indexStates(dir);
     // The index's files: the index and its delta.
     const indexBytes = (file: string) => fs.statSync(file).size + (fs.existsSync(`${file}.delta`) ? fs.statSync(`${file}.delta`).size : 0);
-    const place = (from: string) => () => {
-      clear();
-      copyIndex(from, live);
-    };
     // The part of a warm run nothing can skip: a stat of every sidecar and folder (floor-stat).
     const statFloor = this.measure('warm floor (stat every sidecar and folder)', { op: 'floor-stat', list: l.sidecarList, root: l.root });
     this.add('floor-stat.json', 'warm-run floor: stat (ns times) of every sidecar and every folder, one thread', statFloor, l.sidecarFiles, l.sidecarBytes, this.jsonFloors);
@@ -393,7 +379,7 @@ export class Bench {
       runChild(spec({}));
       runChild(spec({}));
       runChild(spec({}));
-      copyIndex(live, before);
+      save(before);
       sizes[op] = indexBytes(live);
       this.results.extra[`index: ${op} entries and bytes per entry by table (sidecar results, folders, links)`] = indexTables(before);
       const now = Date.now() / 1000;
@@ -402,14 +388,14 @@ export class Bench {
       // (the state of a health check run again and again on an unchanged tree).
       runChild(spec({ racyMarginMs: 0 }));
       runChild(spec({ racyMarginMs: 0 }));
-      copyIndex(live, warm);
+      save(warm);
       // The same repeat runs with folder records off, after the change: what a warm run with
       // per-file results only starts from (no racy margin: the files just touched are stored too).
       const warmFiles = path.join(dir, `${op}.warm-files`);
       clear();
       runChild(spec({ folderRecords: false, racyMarginMs: 0 }));
       runChild(spec({ folderRecords: false, racyMarginMs: 0 }));
-      copyIndex(live, warmFiles);
+      save(warmFiles);
       const [none, first, hot, after, hotFiles] = measureRounds(
         [
           { label: `${op} --no-index`, spec: spec() },
@@ -489,15 +475,7 @@ export class Bench {
     const dir = path.join(this.work, 'index-runs');
     fs.rmSync(dir, { recursive: true, force: true });
     fs.mkdirSync(dir, { recursive: true });
-    const live = path.join(dir, 'index');
-    const clear = () => {
-      for (const n of fs.readdirSync(dir)) if (n === 'index' || n.startsWith('index.')) fs.rmSync(path.join(dir, n), { force: true });
-    };
-    const place = (from: string) => () => {
-      clear();
-      fs.copyFileSync(from, live);
-      if (fs.existsSync(`${from}.delta`)) fs.copyFileSync(`${from}.delta`, `${live}.delta`);
-    };
+    const { live, clear, save, place } = indexStates(dir);
     // The index a first run of another command leaves (stats' for validate and format-stats,
     // validate's for stats): a user's first validate after a stats, each command with its own results.
     const otherFirst = (op: string) => path.join(dir, `${op === 'stats' ? 'validate' : 'stats'}.other-first`);
@@ -521,8 +499,7 @@ export class Bench {
       const served = path.join(dir, `${op}.served`);
       let storing = 2;
       while (storing < 12 && (runChild(spec(true)).detail.index as { written?: boolean } | undefined)?.written === true) storing++;
-      fs.copyFileSync(live, served);
-      if (fs.existsSync(`${live}.delta`)) fs.copyFileSync(`${live}.delta`, `${served}.delta`);
+      save(served);
       // The bound of a run that serves no folder (the second and the third: neither finds a
       // folder's records stored): the index the second run left, folder records off, until a run
       // writes nothing. Every folder is then listed from the index, paired, its links checked and
@@ -533,8 +510,7 @@ export class Bench {
       let settled = false;
       for (let k = 0; k < 4 && !settled; k++) settled = (runChild(perFileSpec).detail.index as { written?: boolean } | undefined)?.written !== true;
       if (!settled) throw new Error('index runs: a run with folder records off still writes the index after 4 runs on an unchanged tree');
-      fs.copyFileSync(live, perFile);
-      if (fs.existsSync(`${live}.delta`)) fs.copyFileSync(`${live}.delta`, `${perFile}.delta`);
+      save(perFile);
       const [none, first, otherFirstRun, second, later, steady, perFileRun] = measureRounds(
         [
           { label: `${op} --no-index`, spec: spec(false) },
