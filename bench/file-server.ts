@@ -24,6 +24,8 @@ export interface FileServerRuns {
   served: Outcome;
   /** Each state's stats taken ahead (IndexRunStats.statsAhead): second, third, served. */
   statsAhead: (number | null)[];
+  /** Each state's link texts and targets read ahead (IndexRunStats.linksAhead): second, third, served. */
+  linksAhead: (number | null)[];
 }
 
 /** Why the mount cannot be made here (null: it can). */
@@ -86,8 +88,8 @@ export function measureFileServer(opts: { work: string; root: string; sourceRoot
       ],
       opts.runs,
     );
-    const ahead = (o: Outcome) => (isFailure(o) ? null : ((o.detail.index as { statsAhead?: number } | undefined)?.statsAhead ?? null));
-    return { none, second, third, served, statsAhead: [second, third, served].map(ahead) };
+    const ahead = (o: Outcome, what: 'statsAhead' | 'linksAhead') => (isFailure(o) ? null : ((o.detail.index as Record<string, number | undefined> | undefined)?.[what] ?? null));
+    return { none, second, third, served, statsAhead: [second, third, served].map((o) => ahead(o, 'statsAhead')), linksAhead: [second, third, served].map((o) => ahead(o, 'linksAhead')) };
   } finally {
     spawnSync('fusermount3', ['-u', mount], { stdio: 'ignore' });
   }

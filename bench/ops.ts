@@ -198,7 +198,7 @@ function indexOf(spec: { index?: BenchIndex }): { index?: IndexOptions } {
 function cpuSince(c0: NodeJS.CpuUsage): Record<string, unknown> {
   const u = process.cpuUsage(c0);
   const out: Record<string, unknown> = { cpuMs: Math.round((u.user + u.system) / 1000) };
-  if (lastIndexRun) out.index = { hits: lastIndexRun.hits, misses: lastIndexRun.misses, recorded: lastIndexRun.recorded, entries: lastIndexRun.entries, bytes: lastIndexRun.bytes, written: lastIndexRun.written, foldersServed: lastIndexRun.foldersServed, recordsServed: lastIndexRun.recordsServed, statsAhead: lastIndexRun.statsAhead };
+  if (lastIndexRun) out.index = { hits: lastIndexRun.hits, misses: lastIndexRun.misses, recorded: lastIndexRun.recorded, entries: lastIndexRun.entries, bytes: lastIndexRun.bytes, written: lastIndexRun.written, foldersServed: lastIndexRun.foldersServed, recordsServed: lastIndexRun.recordsServed, statsAhead: lastIndexRun.statsAhead, linksAhead: lastIndexRun.linksAhead };
   return out;
 }
 

@@ -458,6 +458,7 @@ export class Bench {
     this.add('file-server.validate.third', label('third run, unchanged tree'), r.third, l.sidecarFiles, l.sidecarBytes, this.jsonFloors);
     this.add('file-server.validate.served', label('served run, unchanged tree'), r.served, l.sidecarFiles, l.sidecarBytes, this.jsonFloors);
     this.results.extra['file-server: stats taken ahead (second, third, served)'] = r.statsAhead;
+    this.results.extra['file-server: link texts and targets read ahead (second, third, served)'] = r.linksAhead;
   }
 
   /**

@@ -19,6 +19,7 @@
 import { readdirSync } from 'node:fs';
 import { serialize } from 'node:v8';
 import { byName, kindOfDirent, type EntryKind, type ListingCache, type WalkEntry } from '../discovery/walk.js';
+import { isSidecarName } from '../discovery/pair.js';
 import { isUnderProc, lookupEntry, LOOKUP_MEMO_ENTRIES, LookupMemo, unpooled, type LinkResolution } from '../discovery/resolve-link.js';
 import { identityEquals } from '../fs/identity.js';
 import { decodeLinkPayload, FolderIdentities, LinkEntries, type FolderIdentity, type LinkStep } from '../tasks/link-entry.js';
@@ -275,6 +276,33 @@ export class DirSnapshots implements ListingCache, LinkResolution {
   /** Links the engine resolved (a run that stores none: scan.ts). */
   resolvedElsewhere(n: number): void {
     this.linksResolved += n;
+  }
+
+  /**
+   * The links of the walked folder `path` that the run resolves, read ahead many at once when
+   * reading its first took a round trip (a file server: LinkEntries.readAhead). A link the run
+   * resolves has no stored entry that the folder's identity still vouches for (a second run, a
+   * folder changed, a link never stored); a folder whose first link has one is served (a later
+   * run) and nothing is read. Null when nothing is read ahead.
+   */
+  linksAhead(path: string, entries: readonly WalkEntry[]): Promise<void> | null {
+    this.links.dropAhead();
+    const names: string[] = [];
+    for (const e of entries) if (e.kind === 'symlink' && !e.unaddressable && !isSidecarName(e.name)) names.push(e.name);
+    if (names.length < 2) return null;
+    const real = this.realOf(path);
+    const own = this.dirIdentity(real);
+    const holds = (name: string): boolean => {
+      const v = own !== null && !own.racy ? this.stored(TABLE_LINKS, `${real}/${name}`) : null;
+      return v !== null && identityEquals(own!.id, v.buf, v.idAt);
+    };
+    if (holds(names[0]) || !this.links.readTakesRoundTrip(real, names[0])) return null;
+    return this.links.readAhead(real, names.filter((n) => !holds(n)));
+  }
+
+  /** Link texts and targets read ahead (linksAhead) that a resolution used. */
+  get linksAheadUsed(): number {
+    return this.links.aheadUsed;
   }
 
   /**

@@ -31,8 +31,9 @@ export interface IndexOptions extends IndexLocationOptions {
   fastStat?: boolean;
   /**
    * A warm run's sidecar stats many at once where a folder's first two took a round trip (a file
-   * server: IdentityScratch.statAhead); false takes every one at a time, as on a local disk. The
-   * CLI's unless IMAGE_SIDECAR_STAT_AHEAD=off. Results are the same.
+   * server: IdentityScratch.statAhead), and the links it resolves read many at once where a
+   * folder's first took one (LinkEntries.readAhead); false makes every call one at a time, as on a
+   * local disk. The CLI's unless IMAGE_SIDECAR_STAT_AHEAD=off. Results are the same.
    */
   statAhead?: boolean;
 }
@@ -75,6 +76,11 @@ export interface IndexRunStats {
    * local disk), as they are then taken one at a time.
    */
   statsAhead?: number;
+  /**
+   * Link texts and link targets' lstats read ahead, many at once, and used, because reading a
+   * folder's first link took a round trip (a file server: DirSnapshots.linksAhead); 0 on a local disk.
+   */
+  linksAhead?: number;
 }
 
 export interface IndexLocationOptions {

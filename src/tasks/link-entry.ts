@@ -16,8 +16,8 @@
  * text ending in `..`) is resolved whole on every run. Entries of the earlier form (every lookup
  * of the resolution: form 1, or v8) are resolved again and replaced.
  */
-import { lstatSync, readlinkSync, statSync } from 'node:fs';
-import { identityBytes, IDENTITY_BYTES } from '../fs/identity.js';
+import { lstat, lstatSync, readlink, readlinkSync, statSync } from 'node:fs';
+import { identityBytes, IDENTITY_BYTES, tookRoundTrip } from '../fs/identity.js';
 import { isUnderProc, pastPathMax, resolveFolderTraced, resolveLinkTraced, unpooled, type LookupMemo, type ResolveTrace } from '../discovery/resolve-link.js';
 import type { ResolvedLink } from '../model/inspection.js';
 
@@ -94,6 +94,46 @@ function isRegularFile(path: string): boolean {
   }
 }
 
+/** The text of the link at `path` (null: it could not be read). */
+function linkTextOf(path: string): string | null {
+  try {
+    return readlinkSync(path);
+  } catch {
+    return null;
+  }
+}
+
+/** Calls in flight at once when a folder's links are read ahead (libuv runs 4 at a time by default: UV_THREADPOOL_SIZE). */
+const AHEAD_IN_FLIGHT = 64;
+/** Links of one folder read ahead at most (the rest one at a time). */
+const LINKS_AHEAD_PER_FOLDER = 4096;
+
+/**
+ * `call` on each of `inputs`, up to AHEAD_IN_FLIGHT at once; `answer` is given each result, or
+ * `failed` where the call threw (a path fs refuses). Never rejects.
+ */
+function manyAtOnce<T>(inputs: readonly string[], call: (input: string, done: (r: T) => void) => void, failed: T, answer: (input: string, r: T) => void): Promise<void> {
+  if (inputs.length === 0) return Promise.resolve();
+  return new Promise((resolve) => {
+    let next = 0;
+    let left = inputs.length;
+    const issue = (): void => {
+      const input = inputs[next++];
+      const done = (r: T): void => {
+        answer(input, r);
+        if (next < inputs.length) issue();
+        if (--left === 0) resolve();
+      };
+      try {
+        call(input, done);
+      } catch {
+        queueMicrotask(() => done(failed));
+      }
+    };
+    for (let i = 0; i < AHEAD_IN_FLIGHT && next < inputs.length; i++) issue();
+  });
+}
+
 /** The path `name` in `folder` names. */
 function joined(folder: string, name: string): string {
   return folder === '/' ? `/${name}` : `${folder}/${name}`;
@@ -143,6 +183,11 @@ interface TextFolder {
  */
 export class LinkEntries {
   private readonly textFolders = new Map<string, TextFolder>();
+  /** A folder's links read ahead (`readAhead`): each link's text by its path (null: unreadable), and whether each target is a regular file. Each answers once. */
+  private readonly textsAhead = new Map<string, string | null>();
+  private readonly filesAhead = new Map<string, boolean>();
+  /** Link texts and target lstats taken ahead that a resolution used. */
+  aheadUsed = 0;
 
   constructor(
     private readonly folders: FolderIdentities,
@@ -152,20 +197,71 @@ export class LinkEntries {
   /** Resolve the link `name` of the real folder `real`, and make its entry when it is storable. */
   resolve(real: string, name: string): LinkAnswer {
     const own = this.folders.of(real); // before the link is read
-    let text: string;
-    try {
-      text = readlinkSync(joined(real, name));
-    } catch {
-      return this.whole(real, name);
-    }
+    const text = this.take(this.textsAhead, joined(real, name), linkTextOf);
+    if (text === null) return this.whole(real, name);
     const split = splitLinkText(text);
     const found = split && this.targetIn(real, split);
     // Anything but a regular file there (a link to a link, a folder, nothing): resolved whole, as it says.
-    if (!found || !isRegularFile(found.link.target!)) return this.whole(real, name);
+    if (!found || !this.take(this.filesAhead, found.link.target!, isRegularFile)) return this.whole(real, name);
     const fid = this.folders.of(found.folder); // taken before the lookup above (the folder's first)
     const payload = own !== null && !own.racy ? encodeLinkPayload({ text, folderId: fid && !fid.racy ? fid.id : NO_IDENTITY }) : null;
     found.entry = payload && { id: own!.id, payload };
     return found;
+  }
+
+  /** The answer taken ahead for `key` (used once), else `now(key)`. */
+  private take<T>(ahead: Map<string, T>, key: string, now: (key: string) => T): T {
+    if (ahead.size > 0) {
+      const a = ahead.get(key);
+      if (a !== undefined) {
+        ahead.delete(key);
+        this.aheadUsed++;
+        return a;
+      }
+    }
+    return now(key);
+  }
+
+  /** Drop the answers read ahead for the previous folder that no resolution used. */
+  dropAhead(): void {
+    this.textsAhead.clear();
+    this.filesAhead.clear();
+  }
+
+  /** Does reading the link `name` of the real folder `real` take a round trip here (a file server)? Its answer is not kept. */
+  readTakesRoundTrip(real: string, name: string): boolean {
+    this.folders.of(real); // before a link is read
+    const t = performance.now();
+    linkTextOf(joined(real, name));
+    return tookRoundTrip(performance.now() - t);
+  }
+
+  /**
+   * On a file server, where each call is a round trip, read the links `names` of the real folder
+   * `real` many at once before they are resolved one by one: their texts, then whether each target
+   * is a regular file (the two calls `resolve` makes per link). The folder's identity is taken
+   * first, and each target folder's before its targets are looked at, as `resolve` takes them; an
+   * answer is the link or target as it was when read, as a call made then would be, and answers
+   * one resolution.
+   */
+  readAhead(real: string, names: readonly string[]): Promise<void> {
+    this.folders.of(real); // before a link is read
+    const paths = names.slice(0, LINKS_AHEAD_PER_FOLDER).map((n) => joined(real, n));
+    const texts = manyAtOnce<string | null>(paths, (p, done) => readlink(p, (err, s) => done(err ? null : s)), null, (p, s) => this.textsAhead.set(p, s));
+    return texts
+      .then(() => {
+        const targets = new Set<string>();
+        for (const s of this.textsAhead.values()) {
+          const split = s === null ? null : splitLinkText(s);
+          const found = split && this.targetIn(real, split); // the target's folder resolved (and its identity taken) now
+          if (found) targets.add(found.link.target!);
+        }
+        return manyAtOnce<boolean>([...targets], (p, done) => lstat(p, (err, st) => done(!err && st.isFile())), false, (p, isFile) => this.filesAhead.set(p, isFile));
+      })
+      .catch(() => {
+        // Only a read ahead lost: each link is then resolved as it is met, where a failure is its own.
+        this.dropAhead();
+      });
   }
 
   /**
