@@ -1,14 +1,13 @@
 /**
  * Sidecar stats taken ahead, many at once, where a folder's first stat took a round trip (a file
- * server: fs/identity.ts IdentityScratch.statAhead, ScanIndex.statAhead), and links read ahead
- * where a folder's first link read took one (tasks/link-entry.ts LinkEntries.readAhead). Each answer
- * must be the one the call gives, taken once; a scan that takes them ahead must give what it gives
- * without them and what `index: false` gives, through edits, links of every kind and changes made
- * between a read ahead and its use (nothing stale stored).
+ * server: fs/identity.ts IdentityScratch.statAhead, ScanIndex.statAhead). Each answer must be the
+ * one `stat` gives the path, taken once; a scan that takes them ahead must give what it gives
+ * without them and what `index: false` gives, through edits, links and racy changes. (Links read
+ * ahead: index-links-ahead.test.ts.)
  */
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { IdentityScratch, setRoundTripMsForTests, STAT_FILE, STAT_NONE } from '../src/fs/identity.js';
 import { FAKE_JPEG, makeTree, sidecarData, testDir } from './helpers/tree.js';
@@ -232,129 +231,4 @@ test('a sidecar replaced between its stat ahead and its lookup: that run gives t
   assert.notEqual(after, before);
   assert.equal(await indexed(), after, 'the next run reads f5.json again');
   assert.equal(await indexed(), after);
-});
-
-/**
- * A game folder of links of every kind beside the library's: plain ones (relative, absolute, two to
- * one target, one through a folder link), and ones resolved whole (to a link, to a folder, broken,
- * a text ending in `..`, a text that is not UTF-8).
- */
-function linkLibrary(t: TestContext): { dir: string; root: string; games: string } {
-  const { dir, root } = library(t);
-  const games = join(root, 'games', 'every');
-  mkdirSync(games);
-  symlinkSync('../photos', join(root, 'games', 'ph'));
-  const links: [string, string | Buffer][] = [
-    ['a-rel.jpg', '../../photos/p1.jpg'],
-    ['b-abs.jpg', join(root, 'photos', 'p2.jpg')],
-    ['c-same.jpg', '../../photos/p1.jpg'],
-    ['d-via-folder-link.jpg', '../ph/p2.jpg'],
-    ['e-to-link.jpg', 'a-rel.jpg'],
-    ['f-to-folder.jpg', '../../photos'],
-    ['g-broken.jpg', '../../photos/none.jpg'],
-    ['h-dotdot.jpg', '..'],
-    ['i-not-utf8.jpg', Buffer.from([0x2e, 0x2e, 0x2f, 0xff, 0x2e, 0x6a, 0x70, 0x67])],
-  ];
-  for (const [name, text] of links) symlinkSync(text, join(games, name));
-  return { dir, root, games };
-}
-
-test('links read ahead (every call a round trip) resolve as one at a time and as index: false: every kind of link, run after run', async (t) => {
-  t.after(() => setRoundTripMsForTests(null));
-  const { dir, root } = linkLibrary(t);
-  const stats: IndexRunStats[] = [];
-  const records = async (session: ScanSession) => {
-    const out: unknown[] = [];
-    for await (const r of session) out.push(r);
-    return JSON.stringify(out).replace(/"elapsedMs":[-0-9.e+]+/g, '"elapsedMs":0');
-  };
-  const want = await records(scan(root, { engine: 'inline' }));
-  const links: Record<string, [number, number][]> = {};
-  for (const [what, ms, statAhead] of [['round trips', -1, true], ['a local disk', Infinity, true], ['statAhead: false', -1, false]] as const) {
-    setRoundTripMsForTests(ms);
-    const index = { path: join(dir, `idx-${what}`, 'index'), racyMarginMs: 0, statAhead, onStats: (x: IndexRunStats) => void stats.push(x) };
-    const from = stats.length;
-    for (let k = 0; k < 4; k++) {
-      const got = await records(new ScanSession(root, { engine: 'inline', index }, openScanCache));
-      assert.ok(got === want, `${what}, run ${k}: ${firstDiff(got, want)}`);
-    }
-    const runs = stats.slice(from);
-    const ahead = runs.map((s) => s.linksAhead ?? 0);
-    if (statAhead && ms === -1) {
-      // The first run's links go to the engine; the second resolves them here, read ahead, and stores them.
-      assert.equal(ahead[0], 0, 'a first run reads no link ahead');
-      assert.ok(ahead[1] > 0, `second run: ${ahead[1]} read ahead`);
-      // Later runs serve stored links and read ahead only the ones they resolve (never stored: a broken one).
-      for (const k of [2, 3]) {
-        const r = runs[k];
-        assert.ok(r.linksReused > 0 && r.linksResolved < runs[1].linksResolved, `run ${k}: ${r.linksReused} served, ${r.linksResolved} resolved`);
-        assert.ok(ahead[k] <= 2 * r.linksResolved, `run ${k}: ${ahead[k]} read ahead for ${r.linksResolved} resolved (a text and a target each)`);
-      }
-    } else assert.deepEqual(ahead, [0, 0, 0, 0], `${what}: one at a time`);
-    links[what] = runs.map((s) => [s.linksResolved, s.linksReused]);
-  }
-  // Both ways resolve and store the same links: each run served as many.
-  assert.deepEqual(links['round trips'], links['a local disk']);
-  assert.deepEqual(links['round trips'], links['statAhead: false']);
-  assert.ok(links['round trips'][2][1] > 0, 'the third run serves stored links');
-});
-
-test('a link re-pointed between its read ahead and its resolution: that run gives it as read, the next run resolves it again (nothing stale is stored)', async (t) => {
-  t.after(() => setRoundTripMsForTests(null));
-  setRoundTripMsForTests(-1);
-  const { dir, root, games } = linkLibrary(t);
-  const index = { path: join(dir, 'idx', 'index'), racyMarginMs: 0, folderRecords: false as const };
-  const records = async (session: ScanSession) => {
-    const out: unknown[] = [];
-    for await (const r of session) out.push(r);
-    return JSON.stringify(out).replace(/"elapsedMs":[-0-9.e+]+/g, '"elapsedMs":0');
-  };
-  const plain = () => records(scan(root, { engine: 'inline' }));
-  const same = (got: string, want: string, what: string) => assert.ok(got === want, `${what}: ${firstDiff(got, want)}`);
-  let change: (() => void) | null = null;
-  // The cache as the scan opens it, with `change` made the moment the game folder's calls ahead are in.
-  const changing: OpenScanCache = (r, inspect, o) => {
-    const c = openScanCache(r, inspect, o);
-    if (c === null) return null;
-    const statAhead = c.statAhead.bind(c);
-    c.statAhead = async (d, entries) => {
-      await statAhead(d, entries);
-      if (d !== games || change === null) return;
-      change();
-      change = null;
-    };
-    return c;
-  };
-  const indexed = () => records(new ScanSession(root, { engine: 'inline', index }, changing));
-  await indexed(); // the first run: its links go to the engine, none stored
-  const before = await plain();
-  // The second run reads the links ahead; c-same.jpg is re-pointed after that (a link no other
-  // link goes through: a link to a link is resolved whole, when it is met).
-  change = () => {
-    rmSync(join(games, 'c-same.jpg'));
-    symlinkSync('../../photos/p2.jpg', join(games, 'c-same.jpg'));
-  };
-  same(await indexed(), before, 'the run gives c-same.jpg as it was read ahead');
-  assert.equal(change, null);
-  const after = await plain();
-  assert.notEqual(after, before);
-  same(await indexed(), after, 'the next run resolves it again');
-  same(await indexed(), after, 'and the one after');
-  // A target replaced by a folder after its lstat ahead: the run after sees its folder changed.
-  const before2 = after;
-  // The links are stored by now: a new index, whose second run reads them ahead again.
-  rmSync(join(dir, 'idx'), { recursive: true });
-  await indexed();
-  change = () => {
-    rmSync(join(root, 'photos', 'p2.jpg'));
-    mkdirSync(join(root, 'photos', 'p2.jpg'));
-  };
-  // The run pairs the target's folder as it lists it then (p2.jpg a folder): a tree changing during
-  // a run, seen partly before and partly after, as without reading ahead in a narrower window.
-  const during = await indexed();
-  assert.equal(change, null);
-  assert.notEqual(during, before2, 'the folder in p2.jpg’s place is seen by the pairing');
-  const after2 = await plain();
-  assert.notEqual(after2, before2);
-  same(await indexed(), after2, 'the next run sees the target folder changed');
 });

@@ -8,6 +8,7 @@ import { fstatSync, lstatSync, stat as statAsync, statSync, type BigIntStats } f
 import { bindingStat, checkFstat, fstatBinding, fstatStatus, resetFstatForTests, setTimeNs, timeNs, F_CTIME_NS, F_CTIME_S, F_DEV, F_INO, F_MODE, F_MTIME_S, F_SIZE, S_IFDIR, S_IFMT, S_IFREG, type BindingStat } from './stat-binding.js';
 import { fileURLToPath } from 'node:url';
 import { LITTLE_ENDIAN_HOST } from '../byte-order.js';
+import { manyAtOnce } from './many-at-once.js';
 
 /** 5 × u64: dev, ino, size, mtime_ns, ctime_ns (the index stores these 40 bytes per file). */
 export const IDENTITY_BYTES = 40;
@@ -122,8 +123,8 @@ export function timeNsHalves(u: Uint32Array, secondsAt: number, out: Uint32Array
 }
 
 /**
- * A stat slower than this took a round trip (`takesRoundTrip`): a local disk answers in a few µs
- * (~2 here, ~5 with the JS around it), a file server in a network round trip (≥ 100 µs).
+ * A file-system call slower than this took a round trip (`tookRoundTrip`): a local disk answers a
+ * stat in a few µs (~2 here, ~5 with the JS around it), a file server in a network round trip (≥ 100 µs).
  */
 const ROUND_TRIP_MS = 0.05;
 let roundTripMs = ROUND_TRIP_MS;
@@ -133,12 +134,10 @@ export function tookRoundTrip(ms: number): boolean {
   return ms > roundTripMs;
 }
 
-/** Tests: every stat a round trip (-1), none (Infinity), or back to ROUND_TRIP_MS (null). */
+/** Tests: every file-system call a round trip (-1), none (Infinity), or back to ROUND_TRIP_MS (null). */
 export function setRoundTripMsForTests(ms: number | null): void {
   roundTripMs = ms ?? ROUND_TRIP_MS;
 }
-/** Stats in flight at once per `statAhead` call (libuv runs 4 at a time by default: UV_THREADPOOL_SIZE). */
-const STAT_AHEAD_IN_FLIGHT = 64;
 /** Answers of `statAhead` kept for their `stat`; a caller takes at most half of it ahead at once (STAT_AHEAD_PER_FOLDER), so none is dropped before its use. */
 const STAT_AHEAD_KEPT = 8192;
 export const STAT_AHEAD_PER_FOLDER = STAT_AHEAD_KEPT / 2;
@@ -285,26 +284,15 @@ export class IdentityScratch {
    * says).
    */
   statAhead(paths: readonly string[]): Promise<void> {
-    if (paths.length === 0) return Promise.resolve();
-    return new Promise((resolve) => {
-      let next = 0;
-      let left = paths.length;
-      const answer = (path: string, kind: StatKind, id: Buffer): void => {
-        this.keep(path, kind, id, true);
-        if (next < paths.length) issue();
-        if (--left === 0) resolve();
-      };
-      const issue = (): void => {
-        const path = paths[next++];
-        // A NUL is nothing there, as for `stat` (fs.stat would throw: statSync's refusal).
-        if (path.includes('\0')) return void queueMicrotask(() => answer(path, STAT_NONE, NO_IDENTITY));
-        statAsync(path, { bigint: true }, (err, st) => {
-          if (err !== null) answer(path, STAT_NONE, NO_IDENTITY);
-          else answer(path, st.isDirectory() ? STAT_DIR : st.isFile() ? STAT_FILE : STAT_OTHER, identityBytes(identityOf(st)));
-        });
-      };
-      for (let i = 0; i < STAT_AHEAD_IN_FLIGHT && next < paths.length; i++) issue();
-    });
+    type Answer = { kind: StatKind; id: Buffer };
+    const none: Answer = { kind: STAT_NONE, id: NO_IDENTITY };
+    return manyAtOnce<Answer>(
+      paths,
+      (path, done) => statAsync(path, { bigint: true }, (err, st) => done(err !== null ? none : { kind: st.isDirectory() ? STAT_DIR : st.isFile() ? STAT_FILE : STAT_OTHER, id: identityBytes(identityOf(st)) })),
+      // A path fs.stat refuses (a NUL in it) is nothing there, as for `stat`.
+      none,
+      (path, a) => this.keep(path, a.kind, a.id, true),
+    );
   }
 
   /** Load `id` as if a stat had given it (a stat's fields: a BigIntStats will do). */

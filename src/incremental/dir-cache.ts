@@ -19,7 +19,7 @@
 import { readdirSync } from 'node:fs';
 import { serialize } from 'node:v8';
 import { byName, kindOfDirent, type EntryKind, type ListingCache, type WalkEntry } from '../discovery/walk.js';
-import { isSidecarName } from '../discovery/pair.js';
+import { isImageName } from '../discovery/pair.js';
 import { isUnderProc, lookupEntry, LOOKUP_MEMO_ENTRIES, LookupMemo, unpooled, type LinkResolution } from '../discovery/resolve-link.js';
 import { identityEquals } from '../fs/identity.js';
 import { decodeLinkPayload, FolderIdentities, LinkEntries, type FolderIdentity, type LinkStep } from '../tasks/link-entry.js';
@@ -278,26 +278,35 @@ export class DirSnapshots implements ListingCache, LinkResolution {
     this.linksResolved += n;
   }
 
+  /** The real path of the walked folder `dirRel`, as its links are resolved and keyed. */
+  private linkFolderOf(dirRel: string): string {
+    return dirRel === '' ? this.rootReal : `${this.rootReal}/${dirRel}`;
+  }
+
+  /** The stored entry of the link `key` while its own folder's identity now (`own`) is the one stored with it: the same link. */
+  private storedLink(key: string, own: FolderIdentity | null) {
+    const v = own !== null && !own.racy ? this.stored(TABLE_LINKS, key) : null;
+    return v && identityEquals(own!.id, v.buf, v.idAt) ? v : null;
+  }
+
   /**
-   * The links of the walked folder `path` that the run resolves, read ahead many at once when
-   * reading its first took a round trip (a file server: LinkEntries.readAhead). A link the run
-   * resolves has no stored entry that the folder's identity still vouches for (a second run, a
-   * folder changed, a link never stored); a folder whose first link has one is served (a later
-   * run) and nothing is read. Null when nothing is read ahead.
+   * The image links of the walked folder `dirRel` (`entries`, its listing) read ahead many at once
+   * when reading one took a round trip (a file server: LinkEntries.readAhead), before the folder is
+   * paired (a folder its records serve resolves none). A folder whose first image link has a stored
+   * entry its identity still vouches for is taken to be stored (a later run: nothing is read);
+   * otherwise that link is read and timed, and on a round trip the others without such an entry are
+   * read ahead. Null when nothing is read ahead.
    */
-  linksAhead(path: string, entries: readonly WalkEntry[]): Promise<void> | null {
+  linksAhead(dirRel: string, entries: readonly WalkEntry[], imageExts: ReadonlySet<string>): Promise<void> | null {
     this.links.dropAhead();
     const names: string[] = [];
-    for (const e of entries) if (e.kind === 'symlink' && !e.unaddressable && !isSidecarName(e.name)) names.push(e.name);
+    for (const e of entries) if (e.kind === 'symlink' && !e.unaddressable && isImageName(e.name, imageExts)) names.push(e.name);
     if (names.length < 2) return null;
-    const real = this.realOf(path);
-    const own = this.dirIdentity(real);
-    const holds = (name: string): boolean => {
-      const v = own !== null && !own.racy ? this.stored(TABLE_LINKS, `${real}/${name}`) : null;
-      return v !== null && identityEquals(own!.id, v.buf, v.idAt);
-    };
-    if (holds(names[0]) || !this.links.readTakesRoundTrip(real, names[0])) return null;
-    return this.links.readAhead(real, names.filter((n) => !holds(n)));
+    const real = this.linkFolderOf(dirRel);
+    const own = this.dirIdentity(real); // before a link is read
+    const held = (name: string) => this.storedLink(linkKey(this.rootReal, dirRel, name), own) !== null;
+    if (held(names[0]) || !this.links.readTakesRoundTrip(real, names[0])) return null;
+    return this.links.readAhead(real, names.slice(1).filter((n) => !held(n)));
   }
 
   /** Link texts and targets read ahead (linksAhead) that a resolution used. */
@@ -312,11 +321,10 @@ export class DirSnapshots implements ListingCache, LinkResolution {
    * resolved (tasks/link-entry.ts) and recorded.
    */
   resolve(_linkPath: string, dirRel: string, name: string): ResolvedLink {
-    const real = dirRel === '' ? this.rootReal : `${this.rootReal}/${dirRel}`;
+    const real = this.linkFolderOf(dirRel);
     const key = linkKey(this.rootReal, dirRel, name);
-    const own = this.dirIdentity(real);
-    const v = own !== null && !own.racy ? this.stored(TABLE_LINKS, key) : null;
-    if (v && own !== null && identityEquals(own.id, v.buf, v.idAt)) {
+    const v = this.storedLink(key, this.dirIdentity(real));
+    if (v) {
       const off = v.off; // the view may be overwritten by the checks below
       const stored = decodeLinkPayload(entryPayload(v));
       const served = stored && this.links.served(real, stored);

@@ -53,6 +53,9 @@ class IndexCache implements ScanCache {
   statAhead(dir: string, entries: readonly WalkEntry[]): Promise<void> | null {
     return this.index.statAhead(dir, entries);
   }
+  linksAhead(dirRel: string, entries: readonly WalkEntry[], imageExts: ReadonlySet<string>): Promise<void> | null {
+    return this.index.linksAhead(dirRel, entries, imageExts);
+  }
   record(miss: CacheMiss, result: FileInspection): boolean {
     return this.index.record(miss as Pending, result);
   }

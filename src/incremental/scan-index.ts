@@ -376,27 +376,16 @@ export class ScanIndex implements EntrySink {
   }
 
   /**
-   * On a file server, the calls a folder's handling makes one at a time, taken ahead many at once
-   * (ScanCache.statAhead): the stats of its sidecars (sidecarStatsAhead) and the reads of its links
-   * that the run resolves (DirSnapshots.linksAhead). Each is taken ahead when the first of its kind
-   * took a round trip; on a local disk nothing more is done per folder than those first calls.
-   * None when nothing is looked up (a first run) or `statAhead` is off.
+   * The stats of folder `dir`'s sidecars taken ahead of their lookups and its records' checks
+   * (ScanCache.statAhead), many at once, when the folder's first two sidecars each took a round
+   * trip (a file server); on a local disk, where each takes microseconds and the async calls cost
+   * the main thread more, one at a time, and nothing more is done per folder than those two stats.
+   * Only the files the index holds a result of (a new file is not stat'ed by its lookup), at most
+   * STAT_AHEAD_PER_FOLDER of a folder (the rest one at a time). None when nothing is looked up (a
+   * first run) or `statAhead` is off.
    */
   statAhead(dir: string, entries: readonly WalkEntry[]): Promise<void> | null {
     if (this.noResultsStored || this.closed || this.opts.statAhead === false) return null;
-    const stats = this.sidecarStatsAhead(dir, entries);
-    const links = this.dirs.linksAhead(dir, entries);
-    return stats === null ? links : links === null ? stats : Promise.all([stats, links]).then(() => undefined);
-  }
-
-  /**
-   * The stats of folder `dir`'s sidecars taken ahead of their lookups and its records' checks,
-   * many at once, when the folder's first two sidecars each took a round trip; on a local disk,
-   * where each takes microseconds and the async calls cost the main thread more, one at a time.
-   * Only the files the index holds a result of (a new file is not stat'ed by its lookup), at most
-   * STAT_AHEAD_PER_FOLDER of a folder (the rest one at a time).
-   */
-  private sidecarStatsAhead(dir: string, entries: readonly WalkEntry[]): Promise<void> | null {
     // The first two are timed as they are met; the rest of the folder is listed only on a server.
     const first = sidecarPathsOf(dir, entries, 2);
     if (first.length < 2 || !this.idScratch.takesRoundTrip(first[0]) || !this.idScratch.takesRoundTrip(first[1])) return null;
@@ -406,6 +395,16 @@ export class ScanIndex implements EntrySink {
       if (this.find(this.relOf(p)) !== null) paths.push(p);
     }
     return this.idScratch.statAhead(paths);
+  }
+
+  /**
+   * The image links of the walked folder `dirRel` read ahead, many at once, where reading one takes
+   * a round trip (ScanCache.linksAhead, DirSnapshots.linksAhead). None when nothing is looked up (a
+   * first run: the engine's threads resolve its links) or `statAhead` is off.
+   */
+  linksAhead(dirRel: string, entries: readonly WalkEntry[], imageExts: ReadonlySet<string>): Promise<void> | null {
+    if (this.noResultsStored || this.closed || this.opts.statAhead === false) return null;
+    return this.dirs.linksAhead(dirRel, entries, imageExts);
   }
 
   /**

@@ -85,6 +85,12 @@ export interface ScanCache {
    * is taken ahead (a local disk).
    */
   statAhead(dir: string, entries: readonly WalkEntry[]): Promise<void> | null;
+  /**
+   * The walked folder `dirRel` (its listing's `entries`) is about to be paired and its image links
+   * resolved: the links the run resolves are read now, many at once where each read is a round trip
+   * (a file server), and each answer serves one resolution. Null when none is read ahead.
+   */
+  linksAhead(dirRel: string, entries: readonly WalkEntry[], imageExts: ReadonlySet<string>): Promise<void> | null;
   /** A missed sidecar's new result; true when stored. */
   record(miss: CacheMiss, result: FileInspection): boolean;
   /** The results of a run that looks nothing up (`noResultsStored`), `n` from `from`. */

@@ -467,6 +467,13 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
           continue;
         }
       }
+      // The folder's image links, read ahead many at once where each read is a round trip (a file
+      // server), before they are resolved one by one below. Not for a folder its records serve.
+      const linksAhead = index && !shard ? index.linksAhead(listing.rel, listing.entries, imageExts) : null;
+      if (linksAhead !== null) {
+        await linksAhead;
+        opts.signal?.throwIfAborted();
+      }
       // A shard pairs only its own names (a group's names share one partition root, shard.ts), so
       // other shards' files are never looked at again: no link resolved, no sidecar sized or read.
       let pairing;

@@ -14,10 +14,13 @@
  * identity is the one stored; so each link costs one identity compare, not a lookup per component,
  * and no link's entry repeats its folders' lookups. Any other link (broken, a link to a link, a
  * text ending in `..`) is resolved whole on every run. Entries of the earlier form (every lookup
- * of the resolution: form 1, or v8) are resolved again and replaced.
+ * of the resolution: form 1, or v8) are resolved again and replaced. On a file server a folder's
+ * links are read ahead many at once before they are resolved (`readAhead`): each call is a round
+ * trip there.
  */
 import { lstat, lstatSync, readlink, readlinkSync, statSync } from 'node:fs';
 import { identityBytes, IDENTITY_BYTES, tookRoundTrip } from '../fs/identity.js';
+import { manyAtOnce } from '../fs/many-at-once.js';
 import { isUnderProc, pastPathMax, resolveFolderTraced, resolveLinkTraced, unpooled, type LookupMemo, type ResolveTrace } from '../discovery/resolve-link.js';
 import type { ResolvedLink } from '../model/inspection.js';
 
@@ -103,36 +106,8 @@ function linkTextOf(path: string): string | null {
   }
 }
 
-/** Calls in flight at once when a folder's links are read ahead (libuv runs 4 at a time by default: UV_THREADPOOL_SIZE). */
-const AHEAD_IN_FLIGHT = 64;
 /** Links of one folder read ahead at most (the rest one at a time). */
 const LINKS_AHEAD_PER_FOLDER = 4096;
-
-/**
- * `call` on each of `inputs`, up to AHEAD_IN_FLIGHT at once; `answer` is given each result, or
- * `failed` where the call threw (a path fs refuses). Never rejects.
- */
-function manyAtOnce<T>(inputs: readonly string[], call: (input: string, done: (r: T) => void) => void, failed: T, answer: (input: string, r: T) => void): Promise<void> {
-  if (inputs.length === 0) return Promise.resolve();
-  return new Promise((resolve) => {
-    let next = 0;
-    let left = inputs.length;
-    const issue = (): void => {
-      const input = inputs[next++];
-      const done = (r: T): void => {
-        answer(input, r);
-        if (next < inputs.length) issue();
-        if (--left === 0) resolve();
-      };
-      try {
-        call(input, done);
-      } catch {
-        queueMicrotask(() => done(failed));
-      }
-    };
-    for (let i = 0; i < AHEAD_IN_FLIGHT && next < inputs.length; i++) issue();
-  });
-}
 
 /** The path `name` in `folder` names. */
 function joined(folder: string, name: string): string {
@@ -183,10 +158,11 @@ interface TextFolder {
  */
 export class LinkEntries {
   private readonly textFolders = new Map<string, TextFolder>();
-  /** A folder's links read ahead (`readAhead`): each link's text by its path (null: unreadable), and whether each target is a regular file. Each answers once. */
+  /** A folder's links read ahead (`readAhead`, and the one `readTakesRoundTrip` timed): each link's text by its path (null: unreadable). Each answers once. */
   private readonly textsAhead = new Map<string, string | null>();
+  /** Whether each target of those links is a regular file (its lstat, read ahead). Each answers once. */
   private readonly filesAhead = new Map<string, boolean>();
-  /** Link texts and target lstats taken ahead that a resolution used. */
+  /** Link texts and target lstats read ahead that a resolution used. */
   aheadUsed = 0;
 
   constructor(
@@ -228,12 +204,18 @@ export class LinkEntries {
     this.filesAhead.clear();
   }
 
-  /** Does reading the link `name` of the real folder `real` take a round trip here (a file server)? Its answer is not kept. */
+  /**
+   * Does reading the link `name` of the real folder `real` take a round trip here (a file server)?
+   * When it does, its text is kept for its resolution, as the texts `readAhead` reads.
+   */
   readTakesRoundTrip(real: string, name: string): boolean {
     this.folders.of(real); // before a link is read
+    const path = joined(real, name);
     const t = performance.now();
-    linkTextOf(joined(real, name));
-    return tookRoundTrip(performance.now() - t);
+    const text = linkTextOf(path);
+    if (!tookRoundTrip(performance.now() - t)) return false;
+    this.textsAhead.set(path, text);
+    return true;
   }
 
   /**
@@ -245,7 +227,7 @@ export class LinkEntries {
    * one resolution.
    */
   readAhead(real: string, names: readonly string[]): Promise<void> {
-    this.folders.of(real); // before a link is read
+    this.folders.of(real); // before a link is read (taken once per run: the caller's check took it already)
     const paths = names.slice(0, LINKS_AHEAD_PER_FOLDER).map((n) => joined(real, n));
     const texts = manyAtOnce<string | null>(paths, (p, done) => readlink(p, (err, s) => done(err ? null : s)), null, (p, s) => this.textsAhead.set(p, s));
     return texts
@@ -259,7 +241,8 @@ export class LinkEntries {
         return manyAtOnce<boolean>([...targets], (p, done) => lstat(p, (err, st) => done(!err && st.isFile())), false, (p, isFile) => this.filesAhead.set(p, isFile));
       })
       .catch(() => {
-        // Only a read ahead lost: each link is then resolved as it is met, where a failure is its own.
+        // (manyAtOnce never rejects: only a throw of the target folders' resolution gets here.) Only
+        // a read ahead is lost: each link is then resolved as it is met, where a failure is its own.
         this.dropAhead();
       });
   }
