@@ -45,7 +45,7 @@ export function statBindingFromEnv(env: NodeJS.ProcessEnv): boolean {
   return onOffFromEnv(env, 'IMAGE_SIDECAR_FAST_STAT') !== false;
 }
 
-/** IMAGE_SIDECAR_STAT_AHEAD=off: a warm run's stats one at a time even on a file server (IndexOptions.statAhead false); else undefined (the default). */
+/** IMAGE_SIDECAR_STAT_AHEAD=off: a warm run's stats and link reads one at a time even on a file server (IndexOptions.statAhead false); else undefined (the default). */
 export function statAheadFromEnv(env: NodeJS.ProcessEnv): false | undefined {
   return onOffFromEnv(env, 'IMAGE_SIDECAR_STAT_AHEAD') === false ? false : undefined;
 }

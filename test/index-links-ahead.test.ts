@@ -22,6 +22,7 @@ import type { OpenScanCache } from '../src/scan/port.js';
 import { attack, MUTATIONS, WHERE } from './helpers/readahead-changes.js';
 import { awkwardLinks } from './helpers/awkward-links.js';
 import { DirSnapshots } from '../src/incremental/dir-cache.js';
+import { LinkResolver } from '../src/discovery/resolve-link.js';
 import { kindOfDirent, type WalkEntry } from '../src/discovery/walk.js';
 
 // ---- counting the async fs calls the read-ahead makes ------------------------------------------
@@ -105,8 +106,8 @@ function hooked(hook: { fn: ((dirRel: string) => void) | null }): OpenScanCache 
     const c = openScanCache(r, inspect, o);
     if (c === null) return null;
     const linksAhead = c.linksAhead.bind(c);
-    c.linksAhead = (d, entries, exts) => {
-      const p = linksAhead(d, entries, exts);
+    c.linksAhead = (d, entries, exts, signal) => {
+      const p = linksAhead(d, entries, exts, signal);
       if (p === null) {
         hook.fn?.(d);
         return null;
@@ -247,7 +248,7 @@ test('the walk read-ahead attacks (readahead-changes.ts) with every call a round
   t.diagnostic(`not fired: ${missed.length}`);
 });
 
-test('a scan aborted while a folder’s links are read ahead: rejects with the abort, no unhandled rejection; the next runs as index: false', async (t) => {
+test('a scan aborted while a folder’s links are read ahead: no new read is made, it rejects with the abort, no unhandled rejection; the next runs as index: false', async (t) => {
   t.after(() => setRoundTripMsForTests(null));
   setRoundTripMsForTests(-1);
   const { dir, root, games } = linkLibrary(t);
@@ -264,14 +265,18 @@ test('a scan aborted while a folder’s links are read ahead: rejects with the a
     const c = openScanCache(r, inspect, o);
     if (c === null) return null;
     const linksAhead = c.linksAhead.bind(c);
-    c.linksAhead = (d, entries, exts) => {
-      const p = linksAhead(d, entries, exts);
+    c.linksAhead = (d, entries, exts, signal) => {
+      const p = linksAhead(d, entries, exts, signal);
       if (d === 'games/every' && p !== null) ac.abort(new Error('stop'));
       return p;
     };
     return c;
   };
+  const before = { ...calls };
   await assert.rejects(records(new ScanSession(root, { engine: 'inline', index, signal: ac.signal }, opener)), /stop|abort/i);
+  // Once aborted, no new read is made: the run waits only for the calls already in flight (at most 64).
+  const made = calls.readlink - before.readlink + calls.lstat - before.lstat;
+  assert.ok(made <= 64, `${made} reads ahead made after the abort, of 500 links`);
   await new Promise((r) => setTimeout(r, 200));
   assert.deepEqual(unhandled, []);
   for (let k = 0; k < 3; k++) same(await records(scan(root, { engine: 'inline', index })), await records(scan(root, { engine: 'inline' })), `after the abort, run ${k}`);
@@ -389,7 +394,8 @@ test('racy folders (every folder changed within the margin): nothing stored, eac
   const stats: IndexRunStats[] = [];
   const index = { path: join(dir, 'idx', 'index'), racyMarginMs: 1e9, onStats: (x: IndexRunStats) => void stats.push(x) };
   for (let k = 0; k < 4; k++) same(await records(scan(root, { engine: 'inline', index })), want, `run ${k}`);
-  t.diagnostic(JSON.stringify(stats.map((s) => [s.linksAhead, s.linksReused, s.linksResolved])));
+  assert.deepEqual(stats.map((s) => s.linksReused), [0, 0, 0, 0], 'no link entry stored: none served');
+  assert.ok(stats.slice(1).every((s) => (s.linksAhead ?? 0) > 0), `read ahead on every run after the first: ${stats.map((s) => s.linksAhead)}`);
 });
 
 test('more links than LINKS_AHEAD_PER_FOLDER (4,096): the rest one at a time, each run as index: false', async (t) => {
@@ -401,7 +407,10 @@ test('more links than LINKS_AHEAD_PER_FOLDER (4,096): the rest one at a time, ea
   const stats: IndexRunStats[] = [];
   const index = { path: join(dir, 'idx', 'index'), racyMarginMs: 0, onStats: (x: IndexRunStats) => void stats.push(x) };
   for (let k = 0; k < 3; k++) same(await records(scan(root, { engine: 'inline', index })), want, `run ${k}`);
-  t.diagnostic(JSON.stringify(stats.map((s) => [s.linksAhead, s.linksReused, s.linksResolved])));
+  // The second run resolves every link: at most 4,096 of the folder's are read ahead (a text and a target each).
+  const ahead = stats[1].linksAhead ?? 0;
+  assert.ok(ahead > 4000 && ahead <= 2 * 4096, `second run: ${ahead} read ahead of ${stats[1].linksResolved} resolved`);
+  assert.ok(stats[1].linksResolved > 4200);
 });
 
 test('links resolved whole (broken, to a link, to a folder): the read ahead saves the readlink + lstat resolve makes before it resolves them whole (on < off in sync calls)', async (t) => {
@@ -459,7 +468,7 @@ test('faults inside the read ahead (a call that throws, an EIO answer): each run
   const want = await records(scan(root, { engine: 'inline' }));
   const index = { path: join(dir, 'idx', 'index'), racyMarginMs: 0 };
   await records(scan(root, { engine: 'inline', index }));
-  faults.readlink = (p) => p.endsWith('a-rel.jpg');
+  faults.readlink = (p) => p.endsWith('c-same.jpg'); // (a-rel.jpg, the first, is read and timed: not async)
   faults.lstat = (p) => p.endsWith('p2.jpg');
   faults.lstatErr = (p) => p.endsWith('p1.jpg');
   same(await records(scan(root, { engine: 'inline', index })), want, 'with faults');
@@ -492,7 +501,7 @@ test('links read ahead resolve as one at a time: the same links resolved and sto
   assert.ok(links['round trips'][2][1] > 0, 'the third run serves stored links');
 });
 
-test('links read ahead are used when the root is "/" as when it is the folder above: one spelling of a link folder', async (t) => {
+test('the root "/": links resolve (read ahead or not, index or not) to the paths they do from the folder above, never "//"', async (t) => {
   t.after(() => setRoundTripMsForTests(null));
   setRoundTripMsForTests(-1);
   const dir = realpathSync(testDir(t, 'links-ahead-slash-'));
@@ -514,4 +523,11 @@ test('links read ahead are used when the root is "/" as when it is the folder ab
   const slash = await used('/');
   assert.ok(above.used > 0);
   assert.equal(slash.used, above.used, 'as many answers read ahead used');
+  assert.deepEqual(slash.out, above.out, 'the same targets, spelled with one slash');
+  // And as --no-index resolves them (LinkResolver), from either root.
+  for (const rootReal of [dir, '/']) {
+    const rel = rootReal === '/' ? games.slice(1) : games.slice(rootReal.length + 1);
+    const plain = new LinkResolver(rootReal);
+    assert.deepEqual(entries.map((e) => plain.resolve(join(games, e.name), rel, e.name).target), above.out, `--no-index from ${rootReal}`);
+  }
 });

@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { IdentityScratch, setRoundTripMsForTests, STAT_FILE, STAT_NONE } from '../src/fs/identity.js';
+import { manyAtOnce } from '../src/fs/many-at-once.js';
 import { FAKE_JPEG, makeTree, sidecarData, testDir } from './helpers/tree.js';
 import { pathsOfEveryKind, referenceStat } from './helpers/stat-identity.js';
 import { commands, edit, firstDiff, photoSpec, show, warm, type CmdName, type Run } from './helpers/index-parity.js';
@@ -231,4 +232,34 @@ test('a sidecar replaced between its stat ahead and its lookup: that run gives t
   assert.notEqual(after, before);
   assert.equal(await indexed(), after, 'the next run reads f5.json again');
   assert.equal(await indexed(), after);
+});
+
+test('calls made ahead stop at an abort: no new one is made, and it resolves once those in flight are back (manyAtOnce)', async () => {
+  const ac = new AbortController();
+  const made: string[] = [];
+  const answered: string[] = [];
+  const inputs = Array.from({ length: 1000 }, (_, i) => `p${i}`);
+  await manyAtOnce<number>(
+    inputs,
+    (p, done) => {
+      made.push(p);
+      setImmediate(() => done(1));
+    },
+    0,
+    (p) => {
+      answered.push(p);
+      if (answered.length === 10) ac.abort();
+    },
+    ac.signal,
+  );
+  assert.ok(made.length <= 64 + 10, `${made.length} made`);
+  assert.deepEqual(answered.sort(), made.sort(), 'every call made was answered before it resolved');
+  // Without a signal (or one that never fires) every input is called once.
+  const all: string[] = [];
+  await manyAtOnce<number>(inputs, (p, done) => void setImmediate(() => done(all.push(p))), 0, () => undefined);
+  assert.equal(new Set(all).size, 1000);
+  // A call that throws is answered `failed`.
+  const got: number[] = [];
+  await manyAtOnce<number>(['a', 'b'], (p, done) => { if (p === 'a') throw new Error('refused'); done(2); }, -1, (_p, r) => void got.push(r));
+  assert.deepEqual(got.sort(), [-1, 2]);
 });

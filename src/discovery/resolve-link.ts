@@ -20,6 +20,16 @@ import { LITTLE_ENDIAN_HOST } from '../byte-order.js';
 import type { ResolvedLink } from '../model/inspection.js';
 
 /** How a scan resolves its symlinked images: LinkResolver, or the index's folders (dir-cache.ts). */
+/** The real path of the walk's folder `rel` under the real root `rootReal` (the root `/` included: never `//`). */
+export function realUnder(rootReal: string, rel: string): string {
+  return rel === '' ? rootReal : rootReal === '/' ? `/${rel}` : `${rootReal}/${rel}`;
+}
+
+/** The path `name` in the real folder `folder`. */
+export function nameIn(folder: string, name: string): string {
+  return folder === '/' ? `/${name}` : `${folder}/${name}`;
+}
+
 export interface LinkResolution {
   /** `linkPath` is the link `name` of the walked folder `dirRel` (relative to the root's real path). */
   resolve(linkPath: string, dirRel: string, name: string): ResolvedLink;
@@ -119,7 +129,9 @@ export class LinkResolver implements LinkResolution {
     // A text holding U+FFFD may be bytes that are not UTF-8: realpath's bytes decide (resolveLinkNative).
     if (text === '' || text.endsWith('/') || text.includes('\uFFFD')) return null;
     // The physical folder of the link (as components), then the link text applied to it.
-    let base = text.startsWith('/') ? '' : dirRel === '' ? this.rootReal : `${this.rootReal}/${dirRel}`;
+    // ('' is the root: the text's components are joined after it.)
+    let base = text.startsWith('/') ? '' : realUnder(this.rootReal, dirRel);
+    if (base === '/') base = '';
     let named = false;
     const parts = text.split('/');
     let rest = '';

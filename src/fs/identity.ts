@@ -283,7 +283,7 @@ export class IdentityScratch {
    * when every answer is in; never rejects (a path that cannot be stat'ed is STAT_NONE, as `stat`
    * says).
    */
-  statAhead(paths: readonly string[]): Promise<void> {
+  statAhead(paths: readonly string[], signal?: AbortSignal): Promise<void> {
     type Answer = { kind: StatKind; id: Buffer };
     const none: Answer = { kind: STAT_NONE, id: NO_IDENTITY };
     return manyAtOnce<Answer>(
@@ -292,6 +292,7 @@ export class IdentityScratch {
       // A path fs.stat refuses (a NUL in it) is nothing there, as for `stat`.
       none,
       (path, a) => this.keep(path, a.kind, a.id, true),
+      signal,
     );
   }
 

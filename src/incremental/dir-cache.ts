@@ -20,7 +20,7 @@ import { readdirSync } from 'node:fs';
 import { serialize } from 'node:v8';
 import { byName, kindOfDirent, type EntryKind, type ListingCache, type WalkEntry } from '../discovery/walk.js';
 import { isImageName } from '../discovery/pair.js';
-import { isUnderProc, lookupEntry, LOOKUP_MEMO_ENTRIES, LookupMemo, unpooled, type LinkResolution } from '../discovery/resolve-link.js';
+import { isUnderProc, lookupEntry, LOOKUP_MEMO_ENTRIES, LookupMemo, nameIn, realUnder, unpooled, type LinkResolution } from '../discovery/resolve-link.js';
 import { identityEquals } from '../fs/identity.js';
 import { decodeLinkPayload, FolderIdentities, LinkEntries, type FolderIdentity, type LinkStep } from '../tasks/link-entry.js';
 import { entryIdentity, entryPayload, TABLE_DIRS, TABLE_LINKS, type IndexReader } from './store.js';
@@ -280,7 +280,7 @@ export class DirSnapshots implements ListingCache, LinkResolution {
 
   /** The real path of the walked folder `dirRel`, as its links are resolved and keyed. */
   private linkFolderOf(dirRel: string): string {
-    return dirRel === '' ? this.rootReal : `${this.rootReal}/${dirRel}`;
+    return realUnder(this.rootReal, dirRel);
   }
 
   /** The stored entry of the link `key` while its own folder's identity now (`own`) is the one stored with it: the same link. */
@@ -292,21 +292,26 @@ export class DirSnapshots implements ListingCache, LinkResolution {
   /**
    * The image links of the walked folder `dirRel` (`entries`, its listing) read ahead many at once
    * when reading one took a round trip (a file server: LinkEntries.readAhead), before the folder is
-   * paired (a folder its records serve resolves none). A folder whose first image link has a stored
-   * entry its identity still vouches for is taken to be stored (a later run: nothing is read);
-   * otherwise that link is read and timed, and on a round trip the others without such an entry are
-   * read ahead. Null when nothing is read ahead.
+   * paired (a folder its records serve resolves none). A folder whose first image link is served
+   * from its stored entry (its folder and its target's folder as stored) is taken to be stored (a
+   * later run: nothing is read); otherwise that link is read and timed, and on a round trip the
+   * others that are not served are read ahead. Null when nothing is read ahead.
    */
-  linksAhead(dirRel: string, entries: readonly WalkEntry[], imageExts: ReadonlySet<string>): Promise<void> | null {
+  linksAhead(dirRel: string, entries: readonly WalkEntry[], imageExts: ReadonlySet<string>, signal?: AbortSignal): Promise<void> | null {
     this.links.dropAhead();
     const names: string[] = [];
     for (const e of entries) if (e.kind === 'symlink' && !e.unaddressable && isImageName(e.name, imageExts)) names.push(e.name);
     if (names.length < 2) return null;
     const real = this.linkFolderOf(dirRel);
     const own = this.dirIdentity(real); // before a link is read
-    const held = (name: string) => this.storedLink(linkKey(this.rootReal, dirRel, name), own) !== null;
+    // (Its target folder's identity too, as `resolve` serves it: resolved once per run and text folder.)
+    const held = (name: string) => {
+      const v = this.storedLink(linkKey(this.rootReal, dirRel, name), own);
+      const stored = v && decodeLinkPayload(entryPayload(v));
+      return stored != null && this.links.served(real, stored) !== null;
+    };
     if (held(names[0]) || !this.links.readTakesRoundTrip(real, names[0])) return null;
-    return this.links.readAhead(real, names.slice(1).filter((n) => !held(n)));
+    return this.links.readAhead(real, names.slice(1).filter((n) => !held(n)), signal);
   }
 
   /** Link texts and targets read ahead (linksAhead) that a resolution used. */
@@ -347,5 +352,5 @@ export class DirSnapshots implements ListingCache, LinkResolution {
 
 /** A link's key in the index: its real absolute path (the walked folder's real path, its name). */
 export function linkKey(rootReal: string, dirRel: string, name: string): string {
-  return dirRel === '' ? `${rootReal}/${name}` : `${rootReal}/${dirRel}/${name}`;
+  return nameIn(realUnder(rootReal, dirRel), name);
 }

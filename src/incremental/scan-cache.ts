@@ -50,11 +50,11 @@ class IndexCache implements ScanCache {
   lookup(path: string, viaLink?: boolean) {
     return this.index.lookup(path, viaLink);
   }
-  statAhead(dir: string, entries: readonly WalkEntry[]): Promise<void> | null {
-    return this.index.statAhead(dir, entries);
+  statAhead(dir: string, entries: readonly WalkEntry[], signal?: AbortSignal): Promise<void> | null {
+    return this.index.statAhead(dir, entries, signal);
   }
-  linksAhead(dirRel: string, entries: readonly WalkEntry[], imageExts: ReadonlySet<string>): Promise<void> | null {
-    return this.index.linksAhead(dirRel, entries, imageExts);
+  linksAhead(dirRel: string, entries: readonly WalkEntry[], imageExts: ReadonlySet<string>, signal?: AbortSignal): Promise<void> | null {
+    return this.index.linksAhead(dirRel, entries, imageExts, signal);
   }
   record(miss: CacheMiss, result: FileInspection): boolean {
     return this.index.record(miss as Pending, result);

@@ -384,8 +384,8 @@ export class ScanIndex implements EntrySink {
    * STAT_AHEAD_PER_FOLDER of a folder (the rest one at a time). None when nothing is looked up (a
    * first run) or `statAhead` is off.
    */
-  statAhead(dir: string, entries: readonly WalkEntry[]): Promise<void> | null {
-    if (this.noResultsStored || this.closed || this.opts.statAhead === false) return null;
+  statAhead(dir: string, entries: readonly WalkEntry[], signal?: AbortSignal): Promise<void> | null {
+    if (this.nothingAhead()) return null;
     // The first two are timed as they are met; the rest of the folder is listed only on a server.
     const first = sidecarPathsOf(dir, entries, 2);
     if (first.length < 2 || !this.idScratch.takesRoundTrip(first[0]) || !this.idScratch.takesRoundTrip(first[1])) return null;
@@ -394,7 +394,12 @@ export class ScanIndex implements EntrySink {
       if (paths.length >= STAT_AHEAD_PER_FOLDER) break;
       if (this.find(this.relOf(p)) !== null) paths.push(p);
     }
-    return this.idScratch.statAhead(paths);
+    return this.idScratch.statAhead(paths, signal);
+  }
+
+  /** Nothing is taken ahead: nothing is looked up (a first run), the index is closed, or `statAhead` is off. */
+  private nothingAhead(): boolean {
+    return this.noResultsStored || this.closed || this.opts.statAhead === false;
   }
 
   /**
@@ -402,9 +407,9 @@ export class ScanIndex implements EntrySink {
    * a round trip (ScanCache.linksAhead, DirSnapshots.linksAhead). None when nothing is looked up (a
    * first run: the engine's threads resolve its links) or `statAhead` is off.
    */
-  linksAhead(dirRel: string, entries: readonly WalkEntry[], imageExts: ReadonlySet<string>): Promise<void> | null {
-    if (this.noResultsStored || this.closed || this.opts.statAhead === false) return null;
-    return this.dirs.linksAhead(dirRel, entries, imageExts);
+  linksAhead(dirRel: string, entries: readonly WalkEntry[], imageExts: ReadonlySet<string>, signal?: AbortSignal): Promise<void> | null {
+    if (this.nothingAhead()) return null;
+    return this.dirs.linksAhead(dirRel, entries, imageExts, signal);
   }
 
   /**

@@ -82,15 +82,17 @@ export interface ScanCache {
    * The sidecars of folder `dir` (its listing's `entries`) are about to be looked up, or its stored
    * records checked: their stats are taken now, many at once (on a file server each is a round
    * trip), and each answers one later stat of its path. Resolves when all are in; null when none
-   * is taken ahead (a local disk).
+   * is taken ahead (a local disk). Once `signal` fires no more is taken, and it resolves when the
+   * calls in flight are back.
    */
-  statAhead(dir: string, entries: readonly WalkEntry[]): Promise<void> | null;
+  statAhead(dir: string, entries: readonly WalkEntry[], signal?: AbortSignal): Promise<void> | null;
   /**
    * The walked folder `dirRel` (its listing's `entries`) is about to be paired and its image links
    * resolved: the links the run resolves are read now, many at once where each read is a round trip
-   * (a file server), and each answer serves one resolution. Null when none is read ahead.
+   * (a file server), and each answer serves one resolution. Null when none is read ahead. `signal`:
+   * as for statAhead.
    */
-  linksAhead(dirRel: string, entries: readonly WalkEntry[], imageExts: ReadonlySet<string>): Promise<void> | null;
+  linksAhead(dirRel: string, entries: readonly WalkEntry[], imageExts: ReadonlySet<string>, signal?: AbortSignal): Promise<void> | null;
   /** A missed sidecar's new result; true when stored. */
   record(miss: CacheMiss, result: FileInspection): boolean;
   /** The results of a run that looks nothing up (`noResultsStored`), `n` from `from`. */

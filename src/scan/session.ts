@@ -14,7 +14,7 @@ import { createRuntime } from '../engine/select.js';
 import type { FileInspection, InspectItem, InspectOptions, ResolvedLink } from '../model/inspection.js';
 import type { Category, Options } from '../types.js';
 import { CATEGORIES } from '../types.js';
-import { LinkResolver, type LinkResolution } from '../discovery/resolve-link.js';
+import { LinkResolver, nameIn, realUnder, type LinkResolution } from '../discovery/resolve-link.js';
 import { SKIP_DIR_NAMES } from '../discovery/own-folders.js';
 import { imageExtensionSet, nfc } from '../discovery/extensions.js';
 import { pairDirectory, type PairGroup } from '../discovery/pair.js';
@@ -403,7 +403,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
       this.summary.directories++;
       // The folder's sidecar stats, many at once where each is a round trip (a file server), before
       // its records are checked or its files looked up. A shard looks up its own names only, one at a time.
-      const ahead = index && !shard ? index.statAhead(listing.path, listing.entries) : null;
+      const ahead = index && !shard ? index.statAhead(listing.path, listing.entries, opts.signal) : null;
       if (ahead !== null) {
         await ahead;
         opts.signal?.throwIfAborted();
@@ -469,7 +469,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
       }
       // The folder's image links, read ahead many at once where each read is a round trip (a file
       // server), before they are resolved one by one below. Not for a folder its records serve.
-      const linksAhead = index && !shard ? index.linksAhead(listing.rel, listing.entries, imageExts) : null;
+      const linksAhead = index && !shard ? index.linksAhead(listing.rel, listing.entries, imageExts, opts.signal) : null;
       if (linksAhead !== null) {
         await linksAhead;
         opts.signal?.throwIfAborted();
@@ -602,7 +602,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
         // lstat on every run instead of by its folder's identity (folderRecordDone).
         linkDeps ??= { steps: [], dirs: [], links: [] };
         linkDeps.steps.push(...snapshots.lastSteps);
-        linkDeps.links.push(`${dir.rel === '' ? dir.rootReal : `${dir.rootReal}/${dir.rel}`}/${img.name}`);
+        linkDeps.links.push(nameIn(realUnder(dir.rootReal, dir.rel), img.name)); // its key (dir-cache.ts linkKey)
       }
       return r;
     };

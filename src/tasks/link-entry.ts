@@ -21,7 +21,7 @@
 import { lstat, lstatSync, readlink, readlinkSync, statSync } from 'node:fs';
 import { identityBytes, IDENTITY_BYTES, tookRoundTrip } from '../fs/identity.js';
 import { manyAtOnce } from '../fs/many-at-once.js';
-import { isUnderProc, pastPathMax, resolveFolderTraced, resolveLinkTraced, unpooled, type LookupMemo, type ResolveTrace } from '../discovery/resolve-link.js';
+import { isUnderProc, nameIn, pastPathMax, resolveFolderTraced, resolveLinkTraced, unpooled, type LookupMemo, type ResolveTrace } from '../discovery/resolve-link.js';
 import type { ResolvedLink } from '../model/inspection.js';
 
 /** A folder's identity, taken once per run before a lookup in it (what link entries and folder records rest on); `racy`: changed within the racy margin (vouches for nothing). */
@@ -109,10 +109,6 @@ function linkTextOf(path: string): string | null {
 /** Links of one folder read ahead at most (the rest one at a time). */
 const LINKS_AHEAD_PER_FOLDER = 4096;
 
-/** The path `name` in `folder` names. */
-function joined(folder: string, name: string): string {
-  return folder === '/' ? `/${name}` : `${folder}/${name}`;
-}
 
 
 /**
@@ -158,10 +154,12 @@ interface TextFolder {
  */
 export class LinkEntries {
   private readonly textFolders = new Map<string, TextFolder>();
-  /** A folder's links read ahead (`readAhead`, and the one `readTakesRoundTrip` timed): each link's text by its path (null: unreadable). Each answers once. */
+  /** A folder's links read ahead (`readAhead`): each link's text by the link's path (null: unreadable). Each answers once. */
   private readonly textsAhead = new Map<string, string | null>();
-  /** Whether each target of those links is a regular file (its lstat, read ahead). Each answers once. */
-  private readonly filesAhead = new Map<string, boolean>();
+  /** Whether each of those links' targets is a regular file (its lstat, read ahead), by the link's path. Each answers once. */
+  private readonly targetIsFileAhead = new Map<string, boolean>();
+  /** The link `readTakesRoundTrip` timed, and its text: kept for its resolution, not counted as read ahead. */
+  private timed: { path: string; text: string | null } | null = null;
   /** Link texts and target lstats read ahead that a resolution used. */
   aheadUsed = 0;
 
@@ -173,72 +171,82 @@ export class LinkEntries {
   /** Resolve the link `name` of the real folder `real`, and make its entry when it is storable. */
   resolve(real: string, name: string): LinkAnswer {
     const own = this.folders.of(real); // before the link is read
-    const text = this.take(this.textsAhead, joined(real, name), linkTextOf);
+    const path = nameIn(real, name);
+    const text = this.timed?.path === path ? this.takeTimed() : this.take(this.textsAhead, path, () => linkTextOf(path));
     if (text === null) return this.whole(real, name);
     const split = splitLinkText(text);
     const found = split && this.targetIn(real, split);
     // Anything but a regular file there (a link to a link, a folder, nothing): resolved whole, as it says.
-    if (!found || !this.take(this.filesAhead, found.link.target!, isRegularFile)) return this.whole(real, name);
+    if (!found || !this.take(this.targetIsFileAhead, path, () => isRegularFile(found.link.target!))) return this.whole(real, name);
     const fid = this.folders.of(found.folder); // taken before the lookup above (the folder's first)
     const payload = own !== null && !own.racy ? encodeLinkPayload({ text, folderId: fid && !fid.racy ? fid.id : NO_IDENTITY }) : null;
     found.entry = payload && { id: own!.id, payload };
     return found;
   }
 
-  /** The answer taken ahead for `key` (used once), else `now(key)`. */
-  private take<T>(ahead: Map<string, T>, key: string, now: (key: string) => T): T {
+  /** The answer read ahead for the link at `path` (used once), else `now()`. */
+  private take<T>(ahead: Map<string, T>, path: string, now: () => T): T {
     if (ahead.size > 0) {
-      const a = ahead.get(key);
+      const a = ahead.get(path);
       if (a !== undefined) {
-        ahead.delete(key);
+        ahead.delete(path);
         this.aheadUsed++;
         return a;
       }
     }
-    return now(key);
+    return now();
+  }
+
+  private takeTimed(): string | null {
+    const text = this.timed!.text;
+    this.timed = null;
+    return text;
   }
 
   /** Drop the answers read ahead for the previous folder that no resolution used. */
   dropAhead(): void {
     this.textsAhead.clear();
-    this.filesAhead.clear();
+    this.targetIsFileAhead.clear();
+    this.timed = null;
   }
 
   /**
    * Does reading the link `name` of the real folder `real` take a round trip here (a file server)?
-   * When it does, its text is kept for its resolution, as the texts `readAhead` reads.
+   * When it does, its text is kept for its resolution (and its target read ahead with the others').
+   * The folder's identity is taken first.
    */
   readTakesRoundTrip(real: string, name: string): boolean {
     this.folders.of(real); // before a link is read
-    const path = joined(real, name);
+    const path = nameIn(real, name);
     const t = performance.now();
     const text = linkTextOf(path);
     if (!tookRoundTrip(performance.now() - t)) return false;
-    this.textsAhead.set(path, text);
+    this.timed = { path, text };
     return true;
   }
 
   /**
    * On a file server, where each call is a round trip, read the links `names` of the real folder
    * `real` many at once before they are resolved one by one: their texts, then whether each target
-   * is a regular file (the two calls `resolve` makes per link). The folder's identity is taken
-   * first, and each target folder's before its targets are looked at, as `resolve` takes them; an
-   * answer is the link or target as it was when read, as a call made then would be, and answers
-   * one resolution.
+   * is a regular file (the two calls `resolve` makes per link; the timed link's target too). The
+   * caller took the folder's identity first (readTakesRoundTrip); each target folder's is taken
+   * before its targets are looked at, as `resolve` takes them. An answer is the link or target as
+   * it was when read, as a call made then would be, and serves that link's resolution once.
    */
-  readAhead(real: string, names: readonly string[]): Promise<void> {
-    this.folders.of(real); // before a link is read (taken once per run: the caller's check took it already)
-    const paths = names.slice(0, LINKS_AHEAD_PER_FOLDER).map((n) => joined(real, n));
-    const texts = manyAtOnce<string | null>(paths, (p, done) => readlink(p, (err, s) => done(err ? null : s)), null, (p, s) => this.textsAhead.set(p, s));
+  readAhead(real: string, names: readonly string[], signal?: AbortSignal): Promise<void> {
+    const paths = names.slice(0, LINKS_AHEAD_PER_FOLDER).map((n) => nameIn(real, n));
+    const texts = manyAtOnce<string | null>(paths, (p, done) => readlink(p, (err, s) => done(err ? null : s)), null, (p, s) => this.textsAhead.set(p, s), signal);
     return texts
       .then(() => {
-        const targets = new Set<string>();
-        for (const s of this.textsAhead.values()) {
-          const split = s === null ? null : splitLinkText(s);
+        if (signal?.aborted) return;
+        const targetOf = new Map<string, string>();
+        const withText = this.timed === null ? this.textsAhead : new Map([...this.textsAhead, [this.timed.path, this.timed.text]]);
+        for (const [path, text] of withText) {
+          const split = text === null ? null : splitLinkText(text);
           const found = split && this.targetIn(real, split); // the target's folder resolved (and its identity taken) now
-          if (found) targets.add(found.link.target!);
+          if (found) targetOf.set(path, found.link.target!);
         }
-        return manyAtOnce<boolean>([...targets], (p, done) => lstat(p, (err, st) => done(!err && st.isFile())), false, (p, isFile) => this.filesAhead.set(p, isFile));
+        return manyAtOnce<boolean>([...targetOf.keys()], (p, done) => lstat(targetOf.get(p)!, (err, st) => done(!err && st.isFile())), false, (p, isFile) => this.targetIsFileAhead.set(p, isFile), signal);
       })
       .catch(() => {
         // (manyAtOnce never rejects: only a throw of the target folders' resolution gets here.) Only
@@ -270,7 +278,7 @@ export class LinkEntries {
     const folder = this.textFolder(real, split.dir);
     if (folder.real === null || folder.real.includes('\uFFFD')) return null;
     this.folders.of(folder.real);
-    const target = joined(folder.real, split.last);
+    const target = nameIn(folder.real, split.last);
     if (pastPathMax(target)) return null;
     const steps = [...folder.steps, [folder.real, split.last, null] as const];
     return { link: { target, broken: false }, entry: null, steps, complete: folder.complete, folder: folder.real };
