@@ -25,10 +25,11 @@ import { DirSnapshots } from '../src/incremental/dir-cache.js';
 import { LinkResolver } from '../src/discovery/resolve-link.js';
 import { kindOfDirent, type WalkEntry } from '../src/discovery/walk.js';
 
-// ---- counting the async fs calls the read-ahead makes ------------------------------------------
-const calls = { readlink: 0, lstat: 0 };
-/** The paths given to fs.readlink, in order. */
+// ---- counting the fs calls the read-ahead makes (async) and saves (sync) ------------------------
+const calls = { readlink: 0, lstat: 0, readlinkSync: 0, lstatSync: 0 };
+/** The paths given to fs.readlink, and to fs.readlinkSync, in order. */
 const readlinkPaths: string[] = [];
+const readlinkSyncPaths: string[] = [];
 /** Fault injection: throw synchronously from fs.readlink / fs.lstat for paths this says. */
 const faults: { readlink: ((p: string) => boolean) | null; lstat: ((p: string) => boolean) | null; lstatErr: ((p: string) => boolean) | null } = { readlink: null, lstat: null, lstatErr: null };
 const origReadlink = fs.readlink;
@@ -47,6 +48,17 @@ const origLstat = fs.lstat;
     return void setImmediate(() => cb(Object.assign(new Error('EIO injected'), { code: 'EIO' })));
   }
   return (origLstat as unknown as (...x: unknown[]) => unknown).apply(fs, a);
+};
+const origReadlinkSync = fs.readlinkSync;
+const origLstatSync = fs.lstatSync;
+(fs as unknown as Record<string, unknown>).readlinkSync = function (...a: unknown[]) {
+  calls.readlinkSync++;
+  readlinkSyncPaths.push(String(a[0]));
+  return (origReadlinkSync as unknown as (...x: unknown[]) => unknown).apply(fs, a);
+};
+(fs as unknown as Record<string, unknown>).lstatSync = function (...a: unknown[]) {
+  calls.lstatSync++;
+  return (origLstatSync as unknown as (...x: unknown[]) => unknown).apply(fs, a);
 };
 syncBuiltinESMExports();
 
@@ -310,16 +322,22 @@ async function countedRuns(root: string, index: object, n: number): Promise<{ re
   return out;
 }
 
-test('only image links are read ahead: 50 folder links beside two image links are never read, served or not', async (t) => {
-  t.after(() => setRoundTripMsForTests(null));
-  setRoundTripMsForTests(-1);
-  const dir = testDir(t, 'links-ahead-folder-links-');
+/** A library of one photo (photos/p1) and an empty folder `folder` beside it, for links to be made in. */
+function photoAnd(t: TestContext, prefix: string, folder: string): { dir: string; root: string; g: string } {
+  const dir = testDir(t, prefix);
   const root = join(dir, 'lib');
   const { spec, photo } = photoSpec();
   photo('photos/p1');
   makeTree(spec, root);
-  const g = join(root, 'albums');
+  const g = join(root, folder);
   mkdirSync(g);
+  return { dir, root, g };
+}
+
+test('only image links are read ahead: 50 folder links beside two image links are never read, served or not', async (t) => {
+  t.after(() => setRoundTripMsForTests(null));
+  setRoundTripMsForTests(-1);
+  const { dir, root, g } = photoAnd(t, 'links-ahead-folder-links-', 'albums');
   // Albums as folder links (a common layout), and one image link.
   for (let i = 0; i < 50; i++) symlinkSync('../photos', join(g, `album-${String(i).padStart(2, '0')}`));
   symlinkSync('../photos/p1.jpg', join(g, 'zz-one.jpg'));
@@ -336,13 +354,7 @@ test('only image links are read ahead: 50 folder links beside two image links ar
 test('a folder its records serve reads no link ahead, even one whose links are never stored (broken ones first)', async (t) => {
   t.after(() => setRoundTripMsForTests(null));
   setRoundTripMsForTests(-1);
-  const dir = testDir(t, 'links-ahead-served-');
-  const root = join(dir, 'lib');
-  const { spec, photo } = photoSpec();
-  photo('photos/p1');
-  makeTree(spec, root);
-  const g = join(root, 'games');
-  mkdirSync(g);
+  const { dir, root, g } = photoAnd(t, 'links-ahead-served-', 'games');
   for (let i = 0; i < 20; i++) symlinkSync(`../photos/none-${i}.jpg`, join(g, `a-broken-${String(i).padStart(2, '0')}.jpg`));
   for (let i = 0; i < 20; i++) symlinkSync('../photos/p1.jpg', join(g, `b-good-${String(i).padStart(2, '0')}.jpg`));
   const runs = await countedRuns(root, { path: join(dir, 'idx', 'index'), racyMarginMs: 0 }, 8);
@@ -355,31 +367,15 @@ test('a folder its records serve reads no link ahead, even one whose links are n
 test('the first link, read and timed, is read once: its text serves its resolution', async (t) => {
   t.after(() => setRoundTripMsForTests(null));
   setRoundTripMsForTests(-1);
-  const dir = testDir(t, 'links-ahead-probe-');
-  const root = join(dir, 'lib');
-  const { spec, photo } = photoSpec();
-  photo('photos/p1');
-  makeTree(spec, root);
-  const g = join(root, 'games');
-  mkdirSync(g);
+  const { dir, root, g } = photoAnd(t, 'links-ahead-probe-', 'games');
   for (let i = 0; i < 3; i++) symlinkSync('../photos/p1.jpg', join(g, `l${i}.jpg`));
-  const syncReads: string[] = [];
-  const orig = fs.readlinkSync;
-  (fs as unknown as Record<string, unknown>).readlinkSync = function (p: string, ...rest: unknown[]) {
-    syncReads.push(String(p));
-    return (orig as unknown as (...x: unknown[]) => unknown).call(fs, p, ...rest);
-  };
-  syncBuiltinESMExports();
-  t.after(() => {
-    (fs as unknown as Record<string, unknown>).readlinkSync = orig;
-    syncBuiltinESMExports();
-  });
   const r0 = calls.readlink;
   const index = { path: join(dir, 'idx', 'index'), racyMarginMs: 0 };
   await records(scan(root, { engine: 'inline', index }));
-  syncReads.length = 0;
+  const s0 = readlinkSyncPaths.length;
   const a0 = calls.readlink;
   await records(scan(root, { engine: 'inline', index }));
+  const syncReads = readlinkSyncPaths.slice(s0);
   t.diagnostic(`second run: sync readlinks ${JSON.stringify(syncReads.map((p) => p.slice(root.length)))}, async ${calls.readlink - a0} (first run async ${a0 - r0})`);
   const asyncReads = readlinkPaths.slice(readlinkPaths.length - (calls.readlink - a0));
   assert.ok(calls.readlink - a0 > 0, 'the others were read ahead');
@@ -416,37 +412,17 @@ test('more links than LINKS_AHEAD_PER_FOLDER (4,096): the rest one at a time, ea
 test('links resolved whole (broken, to a link, to a folder): the read ahead saves the readlink + lstat resolve makes before it resolves them whole (on < off in sync calls)', async (t) => {
   t.after(() => setRoundTripMsForTests(null));
   setRoundTripMsForTests(-1);
-  const dir = testDir(t, 'links-ahead-whole-');
-  const root = join(dir, 'lib');
-  const { spec, photo } = photoSpec();
-  photo('photos/p1');
-  makeTree(spec, root);
-  const g = join(root, 'games');
-  mkdirSync(g);
+  const { dir, root, g } = photoAnd(t, 'links-ahead-whole-', 'games');
   for (let i = 0; i < 20; i++) symlinkSync(`../photos/none-${i}.jpg`, join(g, `a-broken-${String(i).padStart(2, '0')}.jpg`));
-  const sync = { readlinkSync: 0, lstatSync: 0 };
-  const orig = { readlinkSync: fs.readlinkSync, lstatSync: fs.lstatSync };
-  for (const k of ['readlinkSync', 'lstatSync'] as const) {
-    (fs as unknown as Record<string, unknown>)[k] = function (...a: unknown[]) {
-      sync[k]++;
-      return (orig[k] as unknown as (...x: unknown[]) => unknown).apply(fs, a);
-    };
-  }
-  syncBuiltinESMExports();
-  t.after(() => {
-    Object.assign(fs, orig);
-    syncBuiltinESMExports();
-  });
   const per: Record<string, unknown[]> = {};
   for (const statAhead of [true, false]) {
     const index = { path: join(dir, `idx-${statAhead}`, 'index'), racyMarginMs: 0, statAhead };
     per[String(statAhead)] = [];
     for (let k = 0; k < 3; k++) {
       let s: IndexRunStats | null = null;
-      const a = { ...sync };
       const c = { ...calls };
       await records(scan(root, { engine: 'inline', index: { ...index, onStats: (x: IndexRunStats) => void (s = x) } }));
-      per[String(statAhead)].push({ run: k, readlinkSync: sync.readlinkSync - a.readlinkSync, lstatSync: sync.lstatSync - a.lstatSync, asyncReadlink: calls.readlink - c.readlink, asyncLstat: calls.lstat - c.lstat, linksAhead: (s! as IndexRunStats).linksAhead });
+      per[String(statAhead)].push({ run: k, readlinkSync: calls.readlinkSync - c.readlinkSync, lstatSync: calls.lstatSync - c.lstatSync, asyncReadlink: calls.readlink - c.readlink, asyncLstat: calls.lstat - c.lstat, linksAhead: (s! as IndexRunStats).linksAhead });
     }
   }
   t.diagnostic(JSON.stringify(per));

@@ -19,7 +19,6 @@ import { sep } from 'node:path';
 import { LITTLE_ENDIAN_HOST } from '../byte-order.js';
 import type { ResolvedLink } from '../model/inspection.js';
 
-/** How a scan resolves its symlinked images: LinkResolver, or the index's folders (dir-cache.ts). */
 /** The real path of the walk's folder `rel` under the real root `rootReal` (the root `/` included: never `//`). */
 export function realUnder(rootReal: string, rel: string): string {
   return rel === '' ? rootReal : rootReal === '/' ? `/${rel}` : `${rootReal}/${rel}`;
@@ -30,6 +29,12 @@ export function nameIn(folder: string, name: string): string {
   return folder === '/' ? `/${name}` : `${folder}/${name}`;
 }
 
+/** The real path of the link `name` in the walk's folder `rel`: the index's key of its entry (dir-cache.ts), and what a folder's records name it by. */
+export function realLinkPath(rootReal: string, rel: string, name: string): string {
+  return nameIn(realUnder(rootReal, rel), name);
+}
+
+/** How a scan resolves its symlinked images: LinkResolver, or the index's folders (dir-cache.ts). */
 export interface LinkResolution {
   /** `linkPath` is the link `name` of the walked folder `dirRel` (relative to the root's real path). */
   resolve(linkPath: string, dirRel: string, name: string): ResolvedLink;

@@ -20,7 +20,7 @@ import { readdirSync } from 'node:fs';
 import { serialize } from 'node:v8';
 import { byName, kindOfDirent, type EntryKind, type ListingCache, type WalkEntry } from '../discovery/walk.js';
 import { isImageName } from '../discovery/pair.js';
-import { isUnderProc, lookupEntry, LOOKUP_MEMO_ENTRIES, LookupMemo, nameIn, realUnder, unpooled, type LinkResolution } from '../discovery/resolve-link.js';
+import { isUnderProc, lookupEntry, LOOKUP_MEMO_ENTRIES, LookupMemo, realLinkPath, realUnder, unpooled, type LinkResolution } from '../discovery/resolve-link.js';
 import { identityEquals } from '../fs/identity.js';
 import { decodeLinkPayload, FolderIdentities, LinkEntries, type FolderIdentity, type LinkStep } from '../tasks/link-entry.js';
 import { entryIdentity, entryPayload, TABLE_DIRS, TABLE_LINKS, type IndexReader } from './store.js';
@@ -278,11 +278,6 @@ export class DirSnapshots implements ListingCache, LinkResolution {
     this.linksResolved += n;
   }
 
-  /** The real path of the walked folder `dirRel`, as its links are resolved and keyed. */
-  private linkFolderOf(dirRel: string): string {
-    return realUnder(this.rootReal, dirRel);
-  }
-
   /** The stored entry of the link `key` while its own folder's identity now (`own`) is the one stored with it: the same link. */
   private storedLink(key: string, own: FolderIdentity | null) {
     const v = own !== null && !own.racy ? this.stored(TABLE_LINKS, key) : null;
@@ -302,11 +297,11 @@ export class DirSnapshots implements ListingCache, LinkResolution {
     const names: string[] = [];
     for (const e of entries) if (e.kind === 'symlink' && !e.unaddressable && isImageName(e.name, imageExts)) names.push(e.name);
     if (names.length < 2) return null;
-    const real = this.linkFolderOf(dirRel);
+    const real = realUnder(this.rootReal, dirRel);
     const own = this.dirIdentity(real); // before a link is read
     // (Its target folder's identity too, as `resolve` serves it: resolved once per run and text folder.)
     const held = (name: string) => {
-      const v = this.storedLink(linkKey(this.rootReal, dirRel, name), own);
+      const v = this.storedLink(realLinkPath(this.rootReal, dirRel, name), own);
       const stored = v && decodeLinkPayload(entryPayload(v));
       return stored != null && this.links.served(real, stored) !== null;
     };
@@ -326,8 +321,8 @@ export class DirSnapshots implements ListingCache, LinkResolution {
    * resolved (tasks/link-entry.ts) and recorded.
    */
   resolve(_linkPath: string, dirRel: string, name: string): ResolvedLink {
-    const real = this.linkFolderOf(dirRel);
-    const key = linkKey(this.rootReal, dirRel, name);
+    const real = realUnder(this.rootReal, dirRel);
+    const key = realLinkPath(this.rootReal, dirRel, name);
     const v = this.storedLink(key, this.dirIdentity(real));
     if (v) {
       const off = v.off; // the view may be overwritten by the checks below
@@ -348,9 +343,4 @@ export class DirSnapshots implements ListingCache, LinkResolution {
     if (made.entry !== null) this.sink.add(TABLE_LINKS, key, made.entry.id, [made.entry.payload]);
     return made.link;
   }
-}
-
-/** A link's key in the index: its real absolute path (the walked folder's real path, its name). */
-export function linkKey(rootReal: string, dirRel: string, name: string): string {
-  return nameIn(realUnder(rootReal, dirRel), name);
 }

@@ -14,7 +14,7 @@ import { createRuntime } from '../engine/select.js';
 import type { FileInspection, InspectItem, InspectOptions, ResolvedLink } from '../model/inspection.js';
 import type { Category, Options } from '../types.js';
 import { CATEGORIES } from '../types.js';
-import { LinkResolver, nameIn, realUnder, type LinkResolution } from '../discovery/resolve-link.js';
+import { LinkResolver, realLinkPath, type LinkResolution } from '../discovery/resolve-link.js';
 import { SKIP_DIR_NAMES } from '../discovery/own-folders.js';
 import { imageExtensionSet, nfc } from '../discovery/extensions.js';
 import { pairDirectory, type PairGroup } from '../discovery/pair.js';
@@ -602,7 +602,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
         // lstat on every run instead of by its folder's identity (folderRecordDone).
         linkDeps ??= { steps: [], dirs: [], links: [] };
         linkDeps.steps.push(...snapshots.lastSteps);
-        linkDeps.links.push(nameIn(realUnder(dir.rootReal, dir.rel), img.name)); // its key (dir-cache.ts linkKey)
+        linkDeps.links.push(realLinkPath(dir.rootReal, dir.rel, img.name));
       }
       return r;
     };

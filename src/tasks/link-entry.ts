@@ -109,8 +109,6 @@ function linkTextOf(path: string): string | null {
 /** Links of one folder read ahead at most (the rest one at a time). */
 const LINKS_AHEAD_PER_FOLDER = 4096;
 
-
-
 /**
  * A stored link payload, or null when it is not one of this form (an earlier form, damage): the
  * link is then resolved again. The bytes are copied: the result outlives the index reader's window.
@@ -172,29 +170,28 @@ export class LinkEntries {
   resolve(real: string, name: string): LinkAnswer {
     const own = this.folders.of(real); // before the link is read
     const path = nameIn(real, name);
-    const text = this.timed?.path === path ? this.takeTimed() : this.take(this.textsAhead, path, () => linkTextOf(path));
+    // (null read ahead: the link could not be read, as linkTextOf says.)
+    const ahead = this.timed?.path === path ? this.takeTimed() : this.taken(this.textsAhead, path);
+    const text = ahead !== undefined ? ahead : linkTextOf(path);
     if (text === null) return this.whole(real, name);
     const split = splitLinkText(text);
     const found = split && this.targetIn(real, split);
     // Anything but a regular file there (a link to a link, a folder, nothing): resolved whole, as it says.
-    if (!found || !this.take(this.targetIsFileAhead, path, () => isRegularFile(found.link.target!))) return this.whole(real, name);
+    if (!found || !(this.taken(this.targetIsFileAhead, path) ?? isRegularFile(found.link.target!))) return this.whole(real, name);
     const fid = this.folders.of(found.folder); // taken before the lookup above (the folder's first)
     const payload = own !== null && !own.racy ? encodeLinkPayload({ text, folderId: fid && !fid.racy ? fid.id : NO_IDENTITY }) : null;
     found.entry = payload && { id: own!.id, payload };
     return found;
   }
 
-  /** The answer read ahead for the link at `path` (used once), else `now()`. */
-  private take<T>(ahead: Map<string, T>, path: string, now: () => T): T {
-    if (ahead.size > 0) {
-      const a = ahead.get(path);
-      if (a !== undefined) {
-        ahead.delete(path);
-        this.aheadUsed++;
-        return a;
-      }
+  /** The answer read ahead for the link at `path`, used once (undefined: none). */
+  private taken<T>(ahead: Map<string, T>, path: string): T | undefined {
+    const a = ahead.size === 0 ? undefined : ahead.get(path);
+    if (a !== undefined) {
+      ahead.delete(path);
+      this.aheadUsed++;
     }
-    return now();
+    return a;
   }
 
   private takeTimed(): string | null {
