@@ -7,6 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { OpSample, OpSpec } from './protocol.js';
 import { errors } from '../src/errors.js';
+import { CLI_THREAD_POOL_SIZE } from '../src/tuning.js';
 
 const RUNNER = fileURLToPath(new URL('./runner.js', import.meta.url));
 
@@ -54,6 +55,8 @@ export function log(msg: string): void {
 /** Run one operation in a fresh `node` process and return what it reports. */
 export function runChild(spec: OpSpec): OpSample {
   const r = spawnSync(process.execPath, [RUNNER, JSON.stringify(spec)], {
+    // The CLI's thread pool (cli/thread-pool-size.ts), which the runner, an ES module, starts too early to size itself.
+    env: { UV_THREADPOOL_SIZE: String(CLI_THREAD_POOL_SIZE), ...process.env },
     stdio: ['ignore', 'pipe', 'pipe'],
     maxBuffer: 64 * 1024 * 1024,
     encoding: 'utf8',

@@ -5,6 +5,8 @@
  * place (cli/fail.ts). Exit codes: 0 clean, 1 findings, 2 usage or fatal error; findings exit 0
  * under the earlier tool's names and with --exit-zero (cli/invocation.ts).
  */
+// First: sizes libuv's thread pool before anything starts it (cli/thread-pool-size.ts).
+import './cli/thread-pool-size.js';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { COMMANDS, type CommandSpec, type OptionSpec } from './cli/commands.js';
 import type { CliOptions } from './cli/context.js';

@@ -132,3 +132,13 @@ export const BIG_FILE_BYTES = 4 * 1024 * 1024;
  * the bench library: validate 2.51 / 3.40 s of CPU, stats 2.94 / 3.72.
  */
 export const INTERRUPT_BUDGET = 16 * 67_584;
+
+/**
+ * libuv's thread pool in a process the CLI owns (cli/thread-pool-size.ts), unless the user's
+ * UV_THREADPOOL_SIZE says otherwise: the threads every asynchronous file-system call runs on (Node's
+ * default: 4). On a file server the calls a warm run makes ahead (sidecar stats, link reads:
+ * fs/many-at-once.ts) each wait a round trip on one of them. On the bench's mount (each call
+ * 200 µs) a second validate of the bench library took 14.4 s with 4, 6.7 s with 16, 6.6 s with 64;
+ * a served run 6.3, 2.9 and 2.9 s. An idle pool thread costs a stack's address space, not memory.
+ */
+export const CLI_THREAD_POOL_SIZE = 16;

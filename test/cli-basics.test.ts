@@ -35,8 +35,12 @@ describe('cli basics', () => {
       const ours = loaded.filter((u) => !u.includes('/node_modules/')).map((u) => u.replace(/^.*\/src\//, 'src/'));
       // (and the thread pool watch, a small module: in place before a command's modules load through
       // the pool; and shipped.js, where version.js reads package.json from: beside the code or the
-      // standalone executable's assets)
-      assert.deepEqual([...new Set(ours)].sort(), ['src/cli.js', 'src/cli/commands.js', 'src/cli/invocation.js', 'src/exit-codes.js', 'src/fs/thread-pool-watch.js', 'src/shipped.js', 'src/version.js', 'src/vocabulary.js'], args.join(' '));
+      // standalone executable's assets; and the thread pool's size, with the constant it takes from tuning.js)
+      assert.deepEqual(
+        [...new Set(ours)].sort(),
+        ['src/cli.js', 'src/cli/commands.js', 'src/cli/invocation.js', 'src/cli/thread-pool-size.js', 'src/exit-codes.js', 'src/fs/thread-pool-watch.js', 'src/shipped.js', 'src/tuning.js', 'src/version.js', 'src/vocabulary.js'],
+        args.join(' '),
+      );
       const deps = loaded.filter((u) => u.includes('/node_modules/')).map((u) => u.replace(/^.*\/node_modules\/([^/]+)\/.*$/, '$1'));
       assert.deepEqual([...new Set(deps)], ['commander'], args.join(' '));
     }

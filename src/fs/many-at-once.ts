@@ -1,6 +1,7 @@
 /**
- * Many file-system calls at once, for a file server where each is a round trip: libuv runs 4 at a
- * time by default (UV_THREADPOOL_SIZE), and a few more in flight keep them busy.
+ * Many file-system calls at once, for a file server where each is a round trip: libuv's pool runs
+ * them (4 threads by default, the CLI's 16: tuning.ts CLI_THREAD_POOL_SIZE), and a few more in
+ * flight keep its threads busy.
  */
 const IN_FLIGHT = 64;
 
