@@ -7,7 +7,9 @@
  */
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { syncBuiltinESMExports } from 'node:module';
 import { join } from 'node:path';
 import { IdentityScratch, setRoundTripMsForTests, STAT_FILE, STAT_NONE } from '../src/fs/identity.js';
 import { manyAtOnce } from '../src/fs/many-at-once.js';
@@ -175,7 +177,7 @@ test('statsAhead says which ran: every sidecar of a warm run ahead where each st
   const [a, b, c] = aheadOf(stats);
   assert.equal(a, 0, 'a first run looks nothing up: no stat ahead');
   assert.equal(b, 0, 'no round trip: one at a time');
-  // Every folder's first sidecar is stat'ed to time it; the rest of each folder's go ahead.
+  // Every folder's own stat took a round trip: each folder's sidecars go ahead.
   assert.ok(c > 0, `third run: ${c} ahead (hits ${stats[2].hits})`);
   // The kill switch: statAhead false takes every stat one at a time, round trips or not.
   const fourth = JSON.stringify((await validate(root, { engine: 'inline', index: { ...index, statAhead: false } })).total_files);
@@ -215,9 +217,10 @@ test('a sidecar replaced between its stat ahead and its lookup: that run gives t
     const c = openScanCache(r, inspect, o);
     if (c === null) return null;
     const statAhead = c.statAhead.bind(c);
-    c.statAhead = async (d, entries) => {
-      await statAhead(d, entries);
-      if (d !== folder || replaced) return;
+    c.statAhead = async (d, entries, signal, soon) => {
+      await statAhead(d, entries, signal, soon);
+      // At the folder's turn (its stats may have been taken soon, while the walk listed it ahead).
+      if (d !== folder || replaced || soon) return;
       replaced = true;
       writeFileSync(join(folder, 'tmp'), JSON.stringify(sidecarData('fill/0/f5.jpg', 0, 8)));
       renameSync(join(folder, 'tmp'), join(folder, 'f5.json'));
@@ -262,4 +265,124 @@ test('calls made ahead stop at an abort: no new one is made, and it resolves onc
   const got: number[] = [];
   await manyAtOnce<number>(['a', 'b'], (p, done) => { if (p === 'a') throw new Error('refused'); done(2); }, -1, (_p, r) => void got.push(r));
   assert.deepEqual(got.sort(), [-1, 2]);
+});
+
+/** The cache as a scan opens it, its statAhead calls logged in order: [folder, soon]. */
+function logging(log: [string, boolean][]): OpenScanCache {
+  return (r, inspect, o) => {
+    const c = openScanCache(r, inspect, o);
+    if (c === null) return null;
+    const statAhead = c.statAhead.bind(c);
+    c.statAhead = (d, entries, signal, soon) => {
+      log.push([d, soon === true]);
+      return statAhead(d, entries, signal, soon);
+    };
+    return c;
+  };
+}
+
+/** A scan's records as text (what every command is made of), with the cache `opener` opens. */
+async function scanned(root: string, index: object | undefined, opener: OpenScanCache = openScanCache): Promise<string> {
+  const out: unknown[] = [];
+  for await (const r of new ScanSession(root, { engine: 'inline', index }, index ? opener : null)) out.push(r);
+  return JSON.stringify(out).replace(/"elapsedMs":[-0-9.e+]+/g, '"elapsedMs":0');
+}
+
+/** fs.stat (the calls taken ahead) spied: the paths asked, in order. */
+function spyAsyncStat(t: TestContext): string[] {
+  const paths: string[] = [];
+  const orig = fs.stat;
+  (fs as unknown as Record<string, unknown>).stat = function (...a: unknown[]) {
+    paths.push(String(a[0]));
+    return (orig as unknown as (...x: unknown[]) => unknown).apply(fs, a);
+  };
+  syncBuiltinESMExports();
+  t.after(() => {
+    (fs as unknown as Record<string, unknown>).stat = orig;
+    syncBuiltinESMExports();
+  });
+  return paths;
+}
+
+test('stats of a folder the walk lists ahead are taken then, and its turn uses them: each sidecar stat’ed once, every answer used, the output unchanged', async (t) => {
+  t.after(() => setRoundTripMsForTests(null));
+  const { dir, root } = library(t);
+  const stats: IndexRunStats[] = [];
+  const index = { path: join(dir, 'idx', 'index'), racyMarginMs: 0, onStats: (x: IndexRunStats) => void stats.push(x) };
+  const plain = await scanned(root, undefined);
+  for (let i = 0; i < 8 && stats.at(-1)?.written !== false; i++) await scanned(root, index); // every folder's records stored
+  const asked = spyAsyncStat(t);
+  setRoundTripMsForTests(-1);
+  const log: [string, boolean][] = [];
+  const probes = { n: 0 };
+  const takesRoundTrip = IdentityScratch.prototype.takesRoundTrip;
+  IdentityScratch.prototype.takesRoundTrip = function (p: string) {
+    probes.n++;
+    return takesRoundTrip.call(this, p);
+  };
+  t.after(() => void (IdentityScratch.prototype.takesRoundTrip = takesRoundTrip));
+  const during = await scanned(root, index, logging(log));
+  const served = stats.at(-1)!;
+  assert.equal(served.written, false, 'a served run');
+  assert.equal(during, plain, 'the run gives what the index-free one gives');
+  // Each folder listed ahead had its stats asked soon, then at its turn, in that order.
+  const soon = log.filter(([, s]) => s).map(([d]) => d);
+  assert.ok(soon.length >= 5, `${soon.length} folders taken soon`);
+  for (const d of soon) assert.ok(log.findIndex(([x, s]) => x === d && !s) > log.findIndex(([x, s]) => x === d && s), `${d}: its turn after its soon`);
+  // Each path stat'ed ahead once, and every answer used (none dropped, none taken twice).
+  assert.equal(new Set(asked).size, asked.length, 'no path stat’ed ahead twice');
+  assert.ok(asked.length > 0);
+  assert.equal(served.statsAhead, asked.length, 'every answer taken ahead was used');
+  // Every folder's own stat took a round trip: no sidecar was timed to find out.
+  assert.equal(probes.n, 0, 'no probe where the folder’s stat took a round trip');
+});
+
+test('on a local disk a folder listed ahead is timed once (two sidecars), its turn times none again, and nothing is stat’ed asynchronously', async (t) => {
+  t.after(() => setRoundTripMsForTests(null));
+  const { dir, root } = library(t);
+  const index = { path: join(dir, 'idx', 'index'), racyMarginMs: 0 };
+  for (let i = 0; i < 3; i++) await scanned(root, index);
+  setRoundTripMsForTests(Infinity);
+  const asked = spyAsyncStat(t);
+  const timed: string[] = [];
+  const takesRoundTrip = IdentityScratch.prototype.takesRoundTrip;
+  IdentityScratch.prototype.takesRoundTrip = function (p: string) {
+    timed.push(p);
+    return takesRoundTrip.call(this, p);
+  };
+  t.after(() => void (IdentityScratch.prototype.takesRoundTrip = takesRoundTrip));
+  const log: [string, boolean][] = [];
+  assert.equal(await scanned(root, index, logging(log)), await scanned(root, undefined));
+  assert.equal(asked.length, 0, 'no stat taken ahead');
+  assert.equal(new Set(timed).size, timed.length, 'no sidecar timed twice');
+  assert.ok(log.some(([, s]) => s), 'folders were listed ahead');
+});
+
+test('folders taken soon hold at most 4,096 answers together: a big folder waits for its turn, and no answer is dropped before its use', async (t) => {
+  t.after(() => setRoundTripMsForTests(null));
+  const dir = testDir(t, 'stat-ahead-soon-bound-');
+  const root = join(dir, 'lib');
+  // Four folders of 2,100 sidecars: the second is taken soon, the third and fourth would pass the
+  // bound (taken soon too, the four folders' 8,400 answers would pass the 8,192 kept).
+  for (const f of ['a', 'b', 'c', 'd']) {
+    mkdirSync(join(root, f), { recursive: true });
+    for (let i = 0; i < 2100; i++) {
+      writeFileSync(join(root, f, `IMG_${i}.jpg`), FAKE_JPEG);
+      writeFileSync(join(root, f, `IMG_${i}.json`), '{"success": true}');
+    }
+  }
+  const stats: IndexRunStats[] = [];
+  const index = { path: join(dir, 'idx', 'index'), racyMarginMs: 0, folderRecords: false, onStats: (x: IndexRunStats) => void stats.push(x) };
+  const plain = await scanned(root, undefined);
+  await scanned(root, index);
+  const asked = spyAsyncStat(t);
+  setRoundTripMsForTests(-1);
+  const log: [string, boolean][] = [];
+  assert.equal(await scanned(root, index, logging(log)), plain);
+  assert.equal(new Set(asked).size, asked.length, 'no path stat’ed ahead twice');
+  assert.equal(stats.at(-1)!.statsAhead, asked.length, 'every answer taken ahead was used: none dropped');
+  assert.equal(asked.length, 8400, 'every sidecar ahead, at its turn or soon');
+  // b (2,100) was taken soon; c would have made 4,200 together: taken at its turn, as d.
+  const soon = log.filter(([, x]) => x).map(([d]) => d);
+  assert.ok(soon.includes(join(root, 'b')), `taken soon: ${soon.join(', ')}`);
 });

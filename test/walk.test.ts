@@ -164,3 +164,39 @@ test('walk: a listing cache that throws on put fails the walk with its error, an
     rmSync(root, { recursive: true, force: true });
   }
 });
+
+test('walk: onListedAhead gives a folder’s listing before the walk reaches it (read ahead, or served by the cache then), once, never after', async () => {
+  const root = makeDeepTree();
+  try {
+    for (const serveSome of [false, true]) {
+      const events: string[] = [];
+      const listedAhead = new Map<string, string[]>();
+      // Without a cache every folder is read; with one, the folders under g1 are served by it.
+      const cache: ListingCache | undefined = serveSome
+        ? {
+            get: (path) => (path.startsWith(join(root, 'g1') + '/') || path === join(root, 'g1') ? readdirSync(path, { withFileTypes: true }).map((d) => ({ name: d.name, kind: d.isDirectory() ? 'dir' : 'file' }) as WalkEntry).sort((a, b) => (a.name < b.name ? -1 : 1)) : null),
+            put: () => undefined,
+          }
+        : undefined;
+      const onListedAhead = (path: string, entries: readonly WalkEntry[]) => {
+        assert.ok(!listedAhead.has(path), `${path}: given twice`);
+        listedAhead.set(path, entries.map((e) => `${e.name}:${e.kind}`));
+        events.push(`ahead ${path}`);
+      };
+      for await (const l of walkTree(root, { listingCache: cache, onListedAhead })) {
+        events.push(`reached ${l.path}`);
+        const ahead = listedAhead.get(l.path);
+        if (ahead !== undefined) assert.deepEqual(ahead, l.entries.map((e) => `${e.name}:${e.kind}`), `${l.path}: the listing given ahead is the one walked`);
+      }
+      // Never for a folder already reached. Given ahead: the siblings read ahead (not the root, nor a
+      // folder met as the only one of its level: it is reached at once).
+      for (const [path] of listedAhead) assert.ok(events.indexOf(`ahead ${path}`) < events.indexOf(`reached ${path}`), `${path}: given after it was reached`);
+      assert.ok(!listedAhead.has(root), 'the root is reached first');
+      const reached = events.filter((e) => e.startsWith('reached ')).length;
+      assert.ok(listedAhead.size > reached / 3, `${serveSome ? 'with' : 'without'} a cache: ${listedAhead.size} of ${reached} folders given ahead`);
+      if (serveSome) assert.ok(listedAhead.has(join(root, 'g1', 's2')), 'a folder the cache serves is given ahead too');
+    }
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});

@@ -63,6 +63,12 @@ export interface WalkOptions {
    * that is not UTF-8).
    */
   listedByRun?: (path: string) => readonly WalkEntry[] | null;
+  /**
+   * A folder's listing known before the walk reaches the folder (read ahead, or from the listing
+   * cache then): its entries as listed, before `skipDirNames`. Not called for a folder the walk has
+   * reached by the time its read comes back, nor for one it lists only at its turn.
+   */
+  onListedAhead?: (path: string, entries: readonly WalkEntry[]) => void;
 }
 
 /** The walk's order of a folder's entries (UTF-16 code units), which pairing results follow. */
@@ -92,7 +98,8 @@ interface Listed {
  * `symlink` entries and never entered, so links and loops cannot cause endless walks.
  */
 export async function* walkTree(root: string, opts: WalkOptions = {}): AsyncGenerator<DirListing> {
-  const stack: { path: string; rel: string; ahead?: Promise<Listed>; cached?: readonly WalkEntry[] | null }[] = [{ path: root, rel: '' }];
+  const stack: { path: string; rel: string; ahead?: Promise<Listed>; cached?: readonly WalkEntry[] | null; reached?: boolean }[] = [{ path: root, rel: '' }];
+  const onListedAhead = opts.onListedAhead;
   const cache = opts.listingCache;
   // Reads started ahead and not yet back: a walk that ends early (aborted, or its caller stops)
   // waits for them, so that no `put` reaches the listing cache after the walk (the index's is
@@ -111,13 +118,25 @@ export async function* walkTree(root: string, opts: WalkOptions = {}): AsyncGene
     while (stack.length > 0) {
       opts.signal?.throwIfAborted();
       const top = stack.pop()!;
+      top.reached = true;
       const { path, rel } = top;
       for (let i = stack.length - 1, n = 0; i >= 0 && n < READ_AHEAD; i--, n++) {
         const next = stack[i];
         if (next.ahead !== undefined || next.cached !== undefined) continue;
         // A listing cache is asked first (it notes the folder's identity before the readdir: ListingCache).
         if (cache !== undefined) next.cached = cache.get(next.path);
-        if (next.cached == null && !opts.listedByRun?.(next.path)) next.ahead = readAhead(next.path, next.rel);
+        if (next.cached != null) onListedAhead?.(next.path, next.cached);
+        else if (!opts.listedByRun?.(next.path)) {
+          const ahead = (next.ahead = readAhead(next.path, next.rel));
+          // A read that fails is the walk's error where it is awaited, and what the hook would have
+          // done is done again at the folder's turn: neither is an error here.
+          if (onListedAhead)
+            ahead
+              .then((l) => {
+                if (l.entries !== null && !next.reached) onListedAhead(next.path, l.entries);
+              })
+              .catch(() => {});
+        }
       }
       const listed = await listingOf(path, rel, opts, top.ahead, top.cached);
       if (listed === null) continue;

@@ -146,6 +146,11 @@ export class DirSnapshots implements ListingCache, LinkResolution {
     return this.now.of(real);
   }
 
+  /** Did the stat of walked folder `path`, if this run has taken it, take a round trip (a file server)? Undefined: not taken yet. */
+  statTookRoundTrip(path: string): boolean | undefined {
+    return this.now.taken(this.realOf(path))?.roundTrip;
+  }
+
   /**
    * Does `name` in `dir` still name the inode `stamp`, as it did when `dir` had the identity
    * `dirId`? Free when the folder is as it was; one lstat (shared by the run) otherwise.

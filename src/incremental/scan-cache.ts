@@ -50,8 +50,8 @@ class IndexCache implements ScanCache {
   lookup(path: string, viaLink?: boolean) {
     return this.index.lookup(path, viaLink);
   }
-  statAhead(dir: string, entries: readonly WalkEntry[], signal?: AbortSignal): Promise<void> | null {
-    return this.index.statAhead(dir, entries, signal);
+  statAhead(dir: string, entries: readonly WalkEntry[], signal?: AbortSignal, soon?: boolean): Promise<void> | null {
+    return this.index.statAhead(dir, entries, signal, soon);
   }
   linksAhead(dirRel: string, entries: readonly WalkEntry[], imageExts: ReadonlySet<string>, signal?: AbortSignal): Promise<void> | null {
     return this.index.linksAhead(dirRel, entries, imageExts, signal);

@@ -164,6 +164,9 @@ function warnLocation(location: IndexLocation, opts: IndexOptions): void {
   if (location.note !== undefined) opts.onWarning?.(location.where === 'none' ? `${location.note}; this run keeps no index` : `${location.note}; the index is kept in ${location.path}`);
 }
 
+/** A folder timed soon whose stats are taken one at a time (a local disk). */
+const NONE_AHEAD: { ready: null; paths: 0 } = { ready: null, paths: 0 };
+
 export class ScanIndex implements EntrySink {
   readonly location: IndexLocation;
   private readonly key: string;
@@ -383,19 +386,51 @@ export class ScanIndex implements EntrySink {
    * Only the files the index holds a result of (a new file is not stat'ed by its lookup), at most
    * STAT_AHEAD_PER_FOLDER of a folder (the rest one at a time). None when nothing is looked up (a
    * first run) or `statAhead` is off.
+   *
+   * `soon`: the walk has the folder's listing before it reaches the folder (read ahead): its stats
+   * are taken now, while the folders before it are handled, so that a file server's round trips of
+   * several folders overlap. The folder's own call (at its turn) then takes those. Folders taken
+   * soon hold at most STAT_AHEAD_PER_FOLDER answers together (a folder that would pass it waits for
+   * its turn), so with the folder at its turn's own at most as many, no answer is dropped before its
+   * use (identity.ts STAT_AHEAD_KEPT).
    */
-  statAhead(dir: string, entries: readonly WalkEntry[], signal?: AbortSignal): Promise<void> | null {
+  statAhead(dir: string, entries: readonly WalkEntry[], signal?: AbortSignal, soon = false): Promise<void> | null {
     if (this.nothingAhead()) return null;
-    // The first two are timed as they are met; the rest of the folder is listed only on a server.
-    const first = sidecarPathsOf(dir, entries, 2);
-    if (first.length < 2 || !this.idScratch.takesRoundTrip(first[0]) || !this.idScratch.takesRoundTrip(first[1])) return null;
+    const taken = this.takenSoon.get(dir);
+    if (taken !== undefined) {
+      if (soon) return null;
+      this.takenSoon.delete(dir);
+      this.pathsSoon -= taken.paths;
+      return taken.ready;
+    }
+    if (soon && this.pathsSoon >= STAT_AHEAD_PER_FOLDER) return null;
+    // A folder whose own stat took a round trip is on a file server: so are its files. Otherwise
+    // (a local disk, or a folder whose stat a client's cache answered) its first two sidecars are
+    // timed as they are met, and the rest of the folder is listed only when both took one.
+    const onServer = this.dirs.statTookRoundTrip(dir) === true;
+    const first = onServer ? [] : sidecarPathsOf(dir, entries, 2);
+    if (!onServer && (first.length < 2 || !this.idScratch.takesRoundTrip(first[0]) || !this.idScratch.takesRoundTrip(first[1]))) {
+      // Timed once: its turn takes nothing ahead either.
+      if (soon) this.takenSoon.set(dir, NONE_AHEAD);
+      return null;
+    }
     const paths: string[] = [];
-    for (const p of sidecarPathsOf(dir, entries).slice(2)) {
+    for (const p of sidecarPathsOf(dir, entries).slice(first.length)) {
       if (paths.length >= STAT_AHEAD_PER_FOLDER) break;
       if (this.find(this.relOf(p)) !== null) paths.push(p);
     }
-    return this.idScratch.statAhead(paths, signal);
+    // Too many for now (its two timed answers are kept for its turn, which takes the rest).
+    if (soon && this.pathsSoon + paths.length > STAT_AHEAD_PER_FOLDER) return null;
+    const ready = this.idScratch.statAhead(paths, signal);
+    if (soon) {
+      this.takenSoon.set(dir, { ready, paths: paths.length });
+      this.pathsSoon += paths.length;
+    }
+    return ready;
   }
+  /** Folders whose stats were taken soon (statAhead), until their turn: what was started, and how many paths. */
+  private readonly takenSoon = new Map<string, { ready: Promise<void> | null; paths: number }>();
+  private pathsSoon = 0;
 
   /** Nothing is taken ahead: nothing is looked up (a first run), the index is closed, or `statAhead` is off. */
   private nothingAhead(): boolean {

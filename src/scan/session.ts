@@ -387,6 +387,9 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
     const walkOpts = {
       skipDirNames: SKIP_DIR_NAMES,
       listingCache: index?.dirs,
+      // A folder read ahead has its sidecar stats taken then, on a file server: several folders'
+      // round trips overlap (its turn, below, takes them). A shard looks up its own names only.
+      onListedAhead: index && !shard ? (path: string, entries: readonly WalkEntry[]) => void index.statAhead(path, entries, opts.signal, true) : undefined,
       // With the index too: a folder its links' targets were paired in was listed then (its identity
       // taken before, as the walk's own listing would), and is not read again.
       listedByRun: (path: string) => targetDirs.listingOf(path),

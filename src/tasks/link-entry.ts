@@ -28,14 +28,18 @@ import type { ResolvedLink } from '../model/inspection.js';
 export interface FolderIdentity {
   id: Buffer;
   racy: boolean;
+  /** Its stat took a round trip (a file server: identity.ts tookRoundTrip); its files' stats will too. */
+  roundTrip: boolean;
 }
 
 /** `stat` of a real folder path as a link entry's identity (null: not a folder, or unreadable). */
 export function folderIdentity(real: string, racyCutoffNs: bigint): FolderIdentity | null {
   try {
+    const t = performance.now();
     const st = statSync(real, { bigint: true, throwIfNoEntry: false });
+    const roundTrip = tookRoundTrip(performance.now() - t);
     // Kept for the run: in memory of its own, not a pool slab's (unpooled).
-    if (st && st.isDirectory()) return { id: unpooled(identityBytes({ dev: st.dev, ino: st.ino, size: st.size, mtimeNs: st.mtimeNs, ctimeNs: st.ctimeNs })), racy: st.ctimeNs >= racyCutoffNs };
+    if (st && st.isDirectory()) return { id: unpooled(identityBytes({ dev: st.dev, ino: st.ino, size: st.size, mtimeNs: st.mtimeNs, ctimeNs: st.ctimeNs })), racy: st.ctimeNs >= racyCutoffNs, roundTrip };
   } catch {
     // unreadable: no identity
   }
@@ -50,6 +54,10 @@ export class FolderIdentities {
     let r = this.now.get(real);
     if (r === undefined) this.now.set(real, (r = folderIdentity(real, this.racyCutoffNs)));
     return r;
+  }
+  /** The identity when this run has taken it (undefined: not yet; null: not a folder). */
+  taken(real: string): FolderIdentity | null | undefined {
+    return this.now.get(real);
   }
 }
 
