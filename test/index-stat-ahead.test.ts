@@ -217,10 +217,10 @@ test('a sidecar replaced between its stat ahead and its lookup: that run gives t
     const c = openScanCache(r, inspect, o);
     if (c === null) return null;
     const statAhead = c.statAhead.bind(c);
-    c.statAhead = async (d, entries, signal, soon) => {
-      await statAhead(d, entries, signal, soon);
-      // At the folder's turn (its stats may have been taken soon, while the walk listed it ahead).
-      if (d !== folder || replaced || soon) return;
+    c.statAhead = async (d, entries, signal) => {
+      // At the folder's turn (its stats may have been taken when the walk listed it ahead).
+      await statAhead(d, entries, signal);
+      if (d !== folder || replaced) return;
       replaced = true;
       writeFileSync(join(folder, 'tmp'), JSON.stringify(sidecarData('fill/0/f5.jpg', 0, 8)));
       renameSync(join(folder, 'tmp'), join(folder, 'f5.json'));
@@ -267,15 +267,24 @@ test('calls made ahead stop at an abort: no new one is made, and it resolves onc
   assert.deepEqual(got.sort(), [-1, 2]);
 });
 
-/** The cache as a scan opens it, its statAhead calls logged in order: [folder, soon]. */
-function logging(log: [string, boolean][]): OpenScanCache {
+/**
+ * The cache as a scan opens it, with one event list of what happens in order: `listed DIR` (the
+ * walk listed it ahead), `turn DIR` (its statAhead at its turn) and, through `fs.stat` spied,
+ * `stat PATH` (a stat taken ahead).
+ */
+function logging(events: string[]): OpenScanCache {
   return (r, inspect, o) => {
     const c = openScanCache(r, inspect, o);
     if (c === null) return null;
     const statAhead = c.statAhead.bind(c);
-    c.statAhead = (d, entries, signal, soon) => {
-      log.push([d, soon === true]);
-      return statAhead(d, entries, signal, soon);
+    const statListedAhead = c.statListedAhead.bind(c);
+    c.statAhead = (d, entries, signal) => {
+      events.push(`turn ${d}`);
+      return statAhead(d, entries, signal);
+    };
+    c.statListedAhead = (d, entries, signal) => {
+      events.push(`listed ${d}`);
+      statListedAhead(d, entries, signal);
     };
     return c;
   };
@@ -288,12 +297,13 @@ async function scanned(root: string, index: object | undefined, opener: OpenScan
   return JSON.stringify(out).replace(/"elapsedMs":[-0-9.e+]+/g, '"elapsedMs":0');
 }
 
-/** fs.stat (the calls taken ahead) spied: the paths asked, in order. */
-function spyAsyncStat(t: TestContext): string[] {
+/** fs.stat (the calls taken ahead) spied: the paths asked, in order (each also as `stat PATH` in `events`). */
+function spyAsyncStat(t: TestContext, events: string[] = []): string[] {
   const paths: string[] = [];
   const orig = fs.stat;
   (fs as unknown as Record<string, unknown>).stat = function (...a: unknown[]) {
     paths.push(String(a[0]));
+    events.push(`stat ${String(a[0])}`);
     return (orig as unknown as (...x: unknown[]) => unknown).apply(fs, a);
   };
   syncBuiltinESMExports();
@@ -311,9 +321,9 @@ test('stats of a folder the walk lists ahead are taken then, and its turn uses t
   const index = { path: join(dir, 'idx', 'index'), racyMarginMs: 0, onStats: (x: IndexRunStats) => void stats.push(x) };
   const plain = await scanned(root, undefined);
   for (let i = 0; i < 8 && stats.at(-1)?.written !== false; i++) await scanned(root, index); // every folder's records stored
-  const asked = spyAsyncStat(t);
+  const events: string[] = [];
+  const asked = spyAsyncStat(t, events);
   setRoundTripMsForTests(-1);
-  const log: [string, boolean][] = [];
   const probes = { n: 0 };
   const takesRoundTrip = IdentityScratch.prototype.takesRoundTrip;
   IdentityScratch.prototype.takesRoundTrip = function (p: string) {
@@ -321,17 +331,21 @@ test('stats of a folder the walk lists ahead are taken then, and its turn uses t
     return takesRoundTrip.call(this, p);
   };
   t.after(() => void (IdentityScratch.prototype.takesRoundTrip = takesRoundTrip));
-  const during = await scanned(root, index, logging(log));
+  const during = await scanned(root, index, logging(events));
   const served = stats.at(-1)!;
   assert.equal(served.written, false, 'a served run');
   assert.equal(during, plain, 'the run gives what the index-free one gives');
-  // Each folder listed ahead had its stats asked soon, then at its turn, in that order.
-  const soon = log.filter(([, s]) => s).map(([d]) => d);
-  assert.ok(soon.length >= 5, `${soon.length} folders taken soon`);
-  for (const d of soon) assert.ok(log.findIndex(([x, s]) => x === d && !s) > log.findIndex(([x, s]) => x === d && s), `${d}: its turn after its soon`);
+  // Folders listed ahead had their sidecars stat'ed before their turn.
+  const early = new Set<string>();
+  for (const e of events.filter((x) => x.startsWith('listed '))) {
+    const d = e.slice('listed '.length);
+    const turn = events.indexOf(`turn ${d}`);
+    assert.ok(turn > events.indexOf(e), `${d}: its turn after it was listed ahead`);
+    if (events.slice(0, turn).some((x) => x.startsWith(`stat ${d}/`))) early.add(d);
+  }
+  assert.ok(early.size >= 3, `folders stat'ed before their turn: ${[...early].join(', ')}`);
   // Each path stat'ed ahead once, and every answer used (none dropped, none taken twice).
   assert.equal(new Set(asked).size, asked.length, 'no path stat’ed ahead twice');
-  assert.ok(asked.length > 0);
   assert.equal(served.statsAhead, asked.length, 'every answer taken ahead was used');
   // Every folder's own stat took a round trip: no sidecar was timed to find out.
   assert.equal(probes.n, 0, 'no probe where the folder’s stat took a round trip');
@@ -351,11 +365,12 @@ test('on a local disk a folder listed ahead is timed once (two sidecars), its tu
     return takesRoundTrip.call(this, p);
   };
   t.after(() => void (IdentityScratch.prototype.takesRoundTrip = takesRoundTrip));
-  const log: [string, boolean][] = [];
-  assert.equal(await scanned(root, index, logging(log)), await scanned(root, undefined));
+  const events: string[] = [];
+  assert.equal(await scanned(root, index, logging(events)), await scanned(root, undefined));
   assert.equal(asked.length, 0, 'no stat taken ahead');
+  assert.ok(timed.length >= 4, `${timed.length} sidecars timed`);
   assert.equal(new Set(timed).size, timed.length, 'no sidecar timed twice');
-  assert.ok(log.some(([, s]) => s), 'folders were listed ahead');
+  assert.ok(events.some((e) => e.startsWith('listed ')), 'folders were listed ahead');
 });
 
 test('folders taken soon hold at most 4,096 answers together: a big folder waits for its turn, and no answer is dropped before its use', async (t) => {
@@ -375,14 +390,19 @@ test('folders taken soon hold at most 4,096 answers together: a big folder waits
   const index = { path: join(dir, 'idx', 'index'), racyMarginMs: 0, folderRecords: false, onStats: (x: IndexRunStats) => void stats.push(x) };
   const plain = await scanned(root, undefined);
   await scanned(root, index);
-  const asked = spyAsyncStat(t);
+  const events: string[] = [];
+  const asked = spyAsyncStat(t, events);
   setRoundTripMsForTests(-1);
-  const log: [string, boolean][] = [];
-  assert.equal(await scanned(root, index, logging(log)), plain);
+  assert.equal(await scanned(root, index, logging(events)), plain);
   assert.equal(new Set(asked).size, asked.length, 'no path stat’ed ahead twice');
   assert.equal(stats.at(-1)!.statsAhead, asked.length, 'every answer taken ahead was used: none dropped');
   assert.equal(asked.length, 8400, 'every sidecar ahead, at its turn or soon');
-  // b (2,100) was taken soon; c would have made 4,200 together: taken at its turn, as d.
-  const soon = log.filter(([, x]) => x).map(([d]) => d);
-  assert.ok(soon.includes(join(root, 'b')), `taken soon: ${soon.join(', ')}`);
+  // b, c and d are listed ahead (in the order their reads come back): one of them (2,100) is taken
+  // then; a second would make 4,200 together: the other two are taken at their turn.
+  const firstStat = (f: string) => events.findIndex((e) => e.startsWith(`stat ${join(root, f)}/`));
+  const turn = (f: string) => events.indexOf(`turn ${join(root, f)}`);
+  const listed = ['b', 'c', 'd'].filter((f) => events.includes(`listed ${join(root, f)}`));
+  assert.equal(listed.length, 3, 'b, c and d listed ahead');
+  const early = listed.filter((f) => firstStat(f) < turn(f));
+  assert.equal(early.length, 1, `stat'ed before their turn: ${early.join(', ')}`);
 });

@@ -1,6 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import fsp from 'node:fs/promises';
+import { syncBuiltinESMExports } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { walkTree, type ListingCache, type WalkEntry } from '../src/discovery/walk.js';
@@ -197,6 +199,51 @@ test('walk: onListedAhead gives a folder’s listing before the walk reaches it 
       if (serveSome) assert.ok(listedAhead.has(join(root, 'g1', 's2')), 'a folder the cache serves is given ahead too');
     }
   } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('walk: onListedAhead is not called for a folder reached before its read came back, nor once the walk has ended', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'walk-ahead-late-'));
+  for (const f of ['a', 'b', 'c', 'd', 'e', 'f']) {
+    mkdirSync(join(root, f));
+    writeFileSync(join(root, f, 'x.jpg'), 'x');
+  }
+  // The reads of b to f are held until released: the walk reaches b while its read is held.
+  const orig = fsp.readdir;
+  let release = () => undefined as void;
+  let gate = new Promise<void>((r) => (release = r));
+  (fsp as unknown as Record<string, unknown>).readdir = async function (...a: unknown[]) {
+    if (/\/[b-f]$/.test(String(a[0]))) await gate;
+    return (orig as unknown as (...x: unknown[]) => Promise<unknown>).apply(fsp, a);
+  };
+  syncBuiltinESMExports();
+  try {
+    const given: string[] = [];
+    let it = walkTree(root, { onListedAhead: (p) => void given.push(p) })[Symbol.asyncIterator]();
+    assert.equal((await it.next()).value?.path, root);
+    assert.equal((await it.next()).value?.path, join(root, 'a')); // b, c, d, e read ahead, held
+    const b = it.next(); // reached: it waits on its own read
+    release();
+    assert.equal((await b).value?.path, join(root, 'b'));
+    // c's read, released with b's, comes back before the walk goes on to reach c.
+    await new Promise((r) => setTimeout(r, 100));
+    while (!(await it.next()).done);
+    assert.ok(!given.includes(join(root, 'b')), `b was reached before its read came back: ${given.join(', ')}`);
+    assert.ok(given.includes(join(root, 'c')), `c came back before the walk reached it: ${given.join(', ')}`);
+    // A walk left while reads it started are held: nothing is given once it has ended.
+    gate = new Promise<void>((r) => (release = r));
+    given.length = 0;
+    it = walkTree(root, { onListedAhead: (p) => void given.push(p) })[Symbol.asyncIterator]();
+    await it.next();
+    await it.next();
+    const leaving = it.return(undefined);
+    release();
+    await leaving;
+    assert.deepEqual(given, [], 'nothing given after the walk ended');
+  } finally {
+    (fsp as unknown as Record<string, unknown>).readdir = orig;
+    syncBuiltinESMExports();
     rmSync(root, { recursive: true, force: true });
   }
 });

@@ -5,6 +5,8 @@
  * loader that makes no asynchronous call) its line runs before any other module's. Where the pool
  * has already started (the compiled tree run as ES modules: Node's loader reads files through it)
  * the line changes nothing but the variable. Only the CLI owns its process; the library never sets it.
+ * The processes the CLI starts (a browser opener, `cp`) inherit the variable: Node programs among
+ * them get the same pool, others ignore it.
  */
 import { CLI_THREAD_POOL_SIZE } from '../tuning.js';
 

@@ -65,8 +65,9 @@ export interface WalkOptions {
   listedByRun?: (path: string) => readonly WalkEntry[] | null;
   /**
    * A folder's listing known before the walk reaches the folder (read ahead, or from the listing
-   * cache then): its entries as listed, before `skipDirNames`. Not called for a folder the walk has
-   * reached by the time its read comes back, nor for one it lists only at its turn.
+   * cache then): its entries as listed, before `skipDirNames`. At most once per folder; never for
+   * one the walk has reached by the time its read comes back, nor once the walk has ended, nor for
+   * one it lists only at its turn. What it throws is ignored: it may only prepare the folder's turn.
    */
   onListedAhead?: (path: string, entries: readonly WalkEntry[]) => void;
 }
@@ -99,7 +100,15 @@ interface Listed {
  */
 export async function* walkTree(root: string, opts: WalkOptions = {}): AsyncGenerator<DirListing> {
   const stack: { path: string; rel: string; ahead?: Promise<Listed>; cached?: readonly WalkEntry[] | null; reached?: boolean }[] = [{ path: root, rel: '' }];
-  const onListedAhead = opts.onListedAhead;
+  let ended = false;
+  const listedAhead = (next: { path: string; reached?: boolean }, entries: readonly WalkEntry[]) => {
+    if (next.reached || ended) return;
+    try {
+      opts.onListedAhead!(next.path, entries);
+    } catch {
+      // its folder's turn does the work again
+    }
+  };
   const cache = opts.listingCache;
   // Reads started ahead and not yet back: a walk that ends early (aborted, or its caller stops)
   // waits for them, so that no `put` reaches the listing cache after the walk (the index's is
@@ -125,17 +134,12 @@ export async function* walkTree(root: string, opts: WalkOptions = {}): AsyncGene
         if (next.ahead !== undefined || next.cached !== undefined) continue;
         // A listing cache is asked first (it notes the folder's identity before the readdir: ListingCache).
         if (cache !== undefined) next.cached = cache.get(next.path);
-        if (next.cached != null) onListedAhead?.(next.path, next.cached);
-        else if (!opts.listedByRun?.(next.path)) {
+        if (next.cached != null) {
+          if (opts.onListedAhead) listedAhead(next, next.cached);
+        } else if (!opts.listedByRun?.(next.path)) {
           const ahead = (next.ahead = readAhead(next.path, next.rel));
-          // A read that fails is the walk's error where it is awaited, and what the hook would have
-          // done is done again at the folder's turn: neither is an error here.
-          if (onListedAhead)
-            ahead
-              .then((l) => {
-                if (l.entries !== null && !next.reached) onListedAhead(next.path, l.entries);
-              })
-              .catch(() => {});
+          // (A read that fails is the walk's error where it is awaited.)
+          if (opts.onListedAhead) ahead.then((l) => void (l.entries !== null && listedAhead(next, l.entries)), () => undefined);
         }
       }
       const listed = await listingOf(path, rel, opts, top.ahead, top.cached);
@@ -150,6 +154,7 @@ export async function* walkTree(root: string, opts: WalkOptions = {}): AsyncGene
       }
     }
   } finally {
+    ended = true;
     if (inFlight.size > 0) await Promise.allSettled([...inFlight]);
   }
 }

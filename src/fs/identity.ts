@@ -138,9 +138,14 @@ export function tookRoundTrip(ms: number): boolean {
 export function setRoundTripMsForTests(ms: number | null): void {
   roundTripMs = ms ?? ROUND_TRIP_MS;
 }
-/** Answers of `statAhead` kept for their `stat`; a caller takes at most half of it ahead at once (STAT_AHEAD_PER_FOLDER), so none is dropped before its use. */
+/**
+ * Answers of `statAhead` kept for their `stat`. A scan waits on at most STAT_AHEAD_PER_FOLDER for
+ * the folder at its turn and STAT_LISTED_AHEAD for the folders listed ahead of it
+ * (ScanIndex.statListedAhead), so none is dropped before its use (older ones, never used, go first).
+ */
 const STAT_AHEAD_KEPT = 8192;
 export const STAT_AHEAD_PER_FOLDER = STAT_AHEAD_KEPT / 2;
+export const STAT_LISTED_AHEAD = STAT_AHEAD_KEPT - STAT_AHEAD_PER_FOLDER;
 const NO_IDENTITY: Buffer = Buffer.alloc(IDENTITY_BYTES);
 
 /** The binding, once per process: 'unknown' until a path's stat agreed (or not) with fs.statSync's. */

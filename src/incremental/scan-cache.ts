@@ -50,8 +50,11 @@ class IndexCache implements ScanCache {
   lookup(path: string, viaLink?: boolean) {
     return this.index.lookup(path, viaLink);
   }
-  statAhead(dir: string, entries: readonly WalkEntry[], signal?: AbortSignal, soon?: boolean): Promise<void> | null {
-    return this.index.statAhead(dir, entries, signal, soon);
+  statAhead(dir: string, entries: readonly WalkEntry[], signal?: AbortSignal): Promise<void> | null {
+    return this.index.statAhead(dir, entries, signal);
+  }
+  statListedAhead(dir: string, entries: readonly WalkEntry[], signal?: AbortSignal): void {
+    this.index.statListedAhead(dir, entries, signal);
   }
   linksAhead(dirRel: string, entries: readonly WalkEntry[], imageExts: ReadonlySet<string>, signal?: AbortSignal): Promise<void> | null {
     return this.index.linksAhead(dirRel, entries, imageExts, signal);

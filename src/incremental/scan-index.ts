@@ -23,7 +23,7 @@ import { errors } from '../errors.js';
 import { relativeTo } from '../fs/rel-path.js';
 import { withSidecarLock } from '../fs/lock.js';
 import { removeStaleTempFiles, tempNameFor } from '../fs/temp-files.js';
-import { IDENTITY_BYTES, identityEquals, IdentityScratch, STAT_AHEAD_PER_FOLDER, STAT_FILE } from '../fs/identity.js';
+import { IDENTITY_BYTES, identityEquals, IdentityScratch, STAT_AHEAD_PER_FOLDER, STAT_FILE, STAT_LISTED_AHEAD } from '../fs/identity.js';
 import { buildId, isCacheable, optionsKey } from './key.js';
 import { PATH_MARK, racyCutoffNs, racyCutoffOf, storedResult, takeEntry, takeEntryBlock } from '../tasks/index-entry.js';
 import { DirSnapshots, type EntrySink } from './dir-cache.js';
@@ -164,8 +164,8 @@ function warnLocation(location: IndexLocation, opts: IndexOptions): void {
   if (location.note !== undefined) opts.onWarning?.(location.where === 'none' ? `${location.note}; this run keeps no index` : `${location.note}; the index is kept in ${location.path}`);
 }
 
-/** A folder timed soon whose stats are taken one at a time (a local disk). */
-const NONE_AHEAD: { ready: null; paths: 0 } = { ready: null, paths: 0 };
+/** A folder listed ahead whose stats are taken one at a time (a local disk, or too few sidecars to time). */
+const ONE_AT_A_TIME = { ready: null, timed: -1, answers: 0 } as const;
 
 export class ScanIndex implements EntrySink {
   readonly location: IndexLocation;
@@ -380,57 +380,73 @@ export class ScanIndex implements EntrySink {
 
   /**
    * The stats of folder `dir`'s sidecars taken ahead of their lookups and its records' checks
-   * (ScanCache.statAhead), many at once, when the folder's first two sidecars each took a round
-   * trip (a file server); on a local disk, where each takes microseconds and the async calls cost
-   * the main thread more, one at a time, and nothing more is done per folder than those two stats.
-   * Only the files the index holds a result of (a new file is not stat'ed by its lookup), at most
-   * STAT_AHEAD_PER_FOLDER of a folder (the rest one at a time). None when nothing is looked up (a
-   * first run) or `statAhead` is off.
-   *
-   * `soon`: the walk has the folder's listing before it reaches the folder (read ahead): its stats
-   * are taken now, while the folders before it are handled, so that a file server's round trips of
-   * several folders overlap. The folder's own call (at its turn) then takes those. Folders taken
-   * soon hold at most STAT_AHEAD_PER_FOLDER answers together (a folder that would pass it waits for
-   * its turn), so with the folder at its turn's own at most as many, no answer is dropped before its
-   * use (identity.ts STAT_AHEAD_KEPT).
+   * (ScanCache.statAhead), many at once, on a file server: when the folder's own stat (its
+   * identity, taken before it was listed) took a round trip, or else when its first two sidecars'
+   * stats each did. On a local disk, where each takes microseconds and the async calls cost the main
+   * thread more, one at a time, and nothing more is done per folder than those two stats. Only the
+   * files the index holds a result of (a new file is not stat'ed by its lookup), at most
+   * STAT_AHEAD_PER_FOLDER answers of a folder (the rest one at a time). None when nothing is looked
+   * up (a first run) or `statAhead` is off. A folder the walk listed ahead (`statListedAhead`)
+   * gets what was started then.
    */
-  statAhead(dir: string, entries: readonly WalkEntry[], signal?: AbortSignal, soon = false): Promise<void> | null {
+  statAhead(dir: string, entries: readonly WalkEntry[], signal?: AbortSignal): Promise<void> | null {
     if (this.nothingAhead()) return null;
-    const taken = this.takenSoon.get(dir);
-    if (taken !== undefined) {
-      if (soon) return null;
-      this.takenSoon.delete(dir);
-      this.pathsSoon -= taken.paths;
-      return taken.ready;
+    const soon = this.listedAhead.get(dir);
+    if (soon !== undefined) {
+      this.listedAhead.delete(dir);
+      this.answersListedAhead -= soon.answers;
+      // Timed on a server then, but too many to take then: taken now.
+      if (soon.ready === null && soon.timed >= 0) return this.idScratch.statAhead(this.aheadPaths(dir, entries, soon.timed), signal);
+      return soon.ready;
     }
-    if (soon && this.pathsSoon >= STAT_AHEAD_PER_FOLDER) return null;
-    // A folder whose own stat took a round trip is on a file server: so are its files. Otherwise
-    // (a local disk, or a folder whose stat a client's cache answered) its first two sidecars are
-    // timed as they are met, and the rest of the folder is listed only when both took one.
-    const onServer = this.dirs.statTookRoundTrip(dir) === true;
-    const first = onServer ? [] : sidecarPathsOf(dir, entries, 2);
-    if (!onServer && (first.length < 2 || !this.idScratch.takesRoundTrip(first[0]) || !this.idScratch.takesRoundTrip(first[1]))) {
-      // Timed once: its turn takes nothing ahead either.
-      if (soon) this.takenSoon.set(dir, NONE_AHEAD);
-      return null;
-    }
+    const timed = this.timedOnServer(dir, entries);
+    return timed < 0 ? null : this.idScratch.statAhead(this.aheadPaths(dir, entries, timed), signal);
+  }
+
+  /**
+   * The walk has folder `dir`'s listing before it reaches the folder (read ahead, or served by the
+   * index then): its stats, as `statAhead` would take them, are taken now, while the folders before
+   * it are handled, so that a file server's round trips of several folders overlap; the folder's
+   * `statAhead` at its turn gets them. Folders listed ahead hold at most STAT_LISTED_AHEAD answers
+   * together (a folder that would pass it is taken at its turn): with the folder at its turn's own,
+   * no answer is waiting that could be dropped before its use (identity.ts STAT_AHEAD_KEPT).
+   */
+  statListedAhead(dir: string, entries: readonly WalkEntry[], signal?: AbortSignal): void {
+    if (this.nothingAhead() || this.listedAhead.has(dir) || this.answersListedAhead >= STAT_LISTED_AHEAD) return;
+    const timed = this.timedOnServer(dir, entries);
+    if (timed < 0) return void this.listedAhead.set(dir, ONE_AT_A_TIME);
+    const paths = this.aheadPaths(dir, entries, timed);
+    // Too many now: its timed answers are kept (and counted) for its turn, which takes the rest.
+    const now = this.answersListedAhead + timed + paths.length <= STAT_LISTED_AHEAD;
+    const answers = now ? timed + paths.length : timed;
+    this.listedAhead.set(dir, { ready: now ? this.idScratch.statAhead(paths, signal) : null, timed, answers });
+    this.answersListedAhead += answers;
+  }
+
+  /**
+   * Is folder `dir` on a file server? 0: its own stat took a round trip; 2: its first two sidecars'
+   * stats each did (their answers kept for their lookups); -1: no (a local disk), one at a time.
+   */
+  private timedOnServer(dir: string, entries: readonly WalkEntry[]): number {
+    // A folder's stat a client's cache answered says nothing: its sidecars are timed then.
+    if (this.dirs.statTookRoundTrip(dir) === true) return 0;
+    const first = sidecarPathsOf(dir, entries, 2);
+    return first.length === 2 && this.idScratch.takesRoundTrip(first[0]) && this.idScratch.takesRoundTrip(first[1]) ? 2 : -1;
+  }
+
+  /** The sidecars of `dir` the index holds, after the `timed` first ones: at most STAT_AHEAD_PER_FOLDER answers with those. */
+  private aheadPaths(dir: string, entries: readonly WalkEntry[], timed: number): string[] {
     const paths: string[] = [];
-    for (const p of sidecarPathsOf(dir, entries).slice(first.length)) {
-      if (paths.length >= STAT_AHEAD_PER_FOLDER) break;
+    for (const p of sidecarPathsOf(dir, entries).slice(timed)) {
+      if (paths.length + timed >= STAT_AHEAD_PER_FOLDER) break;
       if (this.find(this.relOf(p)) !== null) paths.push(p);
     }
-    // Too many for now (its two timed answers are kept for its turn, which takes the rest).
-    if (soon && this.pathsSoon + paths.length > STAT_AHEAD_PER_FOLDER) return null;
-    const ready = this.idScratch.statAhead(paths, signal);
-    if (soon) {
-      this.takenSoon.set(dir, { ready, paths: paths.length });
-      this.pathsSoon += paths.length;
-    }
-    return ready;
+    return paths;
   }
-  /** Folders whose stats were taken soon (statAhead), until their turn: what was started, and how many paths. */
-  private readonly takenSoon = new Map<string, { ready: Promise<void> | null; paths: number }>();
-  private pathsSoon = 0;
+
+  /** Folders whose stats were decided when the walk listed them ahead, until their turn: what was started (null: nothing), how many sidecars were timed (-1: one at a time), the answers kept for it. */
+  private readonly listedAhead = new Map<string, { ready: Promise<void> | null; timed: number; answers: number }>();
+  private answersListedAhead = 0;
 
   /** Nothing is taken ahead: nothing is looked up (a first run), the index is closed, or `statAhead` is off. */
   private nothingAhead(): boolean {

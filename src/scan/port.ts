@@ -83,10 +83,14 @@ export interface ScanCache {
    * records checked: their stats are taken now, many at once (on a file server each is a round
    * trip), and each answers one later stat of its path. Resolves when all are in; null when none
    * is taken ahead (a local disk). Once `signal` fires no more is taken, and it resolves when the
-   * calls in flight are back. `soon`: the walk has the folder's listing before it reaches it (read
-   * ahead); what is taken then is what the folder's own call (at its turn) gives.
+   * calls in flight are back.
    */
-  statAhead(dir: string, entries: readonly WalkEntry[], signal?: AbortSignal, soon?: boolean): Promise<void> | null;
+  statAhead(dir: string, entries: readonly WalkEntry[], signal?: AbortSignal): Promise<void> | null;
+  /**
+   * The walk has folder `dir`'s listing before it reaches the folder: its stats may be taken now,
+   * and its `statAhead` at its turn then returns what was started. `signal`: as for statAhead.
+   */
+  statListedAhead(dir: string, entries: readonly WalkEntry[], signal?: AbortSignal): void;
   /**
    * The walked folder `dirRel` (its listing's `entries`) is about to be paired and its image links
    * resolved: the links the run resolves are read now, many at once where each read is a round trip

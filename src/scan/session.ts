@@ -389,7 +389,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
       listingCache: index?.dirs,
       // A folder read ahead has its sidecar stats taken then, on a file server: several folders'
       // round trips overlap (its turn, below, takes them). A shard looks up its own names only.
-      onListedAhead: index && !shard ? (path: string, entries: readonly WalkEntry[]) => void index.statAhead(path, entries, opts.signal, true) : undefined,
+      onListedAhead: index && !shard ? (path: string, entries: readonly WalkEntry[]) => index.statListedAhead(path, entries, listedAhead.signal) : undefined,
       // With the index too: a folder its links' targets were paired in was listed then (its identity
       // taken before, as the walk's own listing would), and is not read again.
       listedByRun: (path: string) => targetDirs.listingOf(path),
@@ -401,12 +401,21 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
       },
       signal: opts.signal,
     };
-    for await (const listing of walkTree(root, walkOpts)) {
+    // Stats taken for folders listed ahead stop with the walk (a scan ended early leaves none in
+    // flight behind it), or with the scan's signal.
+    const listedAhead = new AbortController();
+    const stopListedAhead = () => listedAhead.abort();
+    opts.signal?.addEventListener('abort', stopListedAhead, { once: true });
+    const listings = endingWith(walkTree(root, walkOpts), () => {
+      stopListedAhead();
+      opts.signal?.removeEventListener('abort', stopListedAhead);
+    });
+    for await (const listing of listings) {
       const at = step++;
       this.summary.directories++;
       // The folder's sidecar stats, many at once where each is a round trip (a file server), before
       // its records are checked or its files looked up. A shard looks up its own names only, one at a time.
-      const ahead = index && !shard ? index.statAhead(listing.path, listing.entries, opts.signal) : null;
+      const ahead = index && !shard ? index.statAhead(listing.path, listing.entries, listedAhead.signal) : null;
       if (ahead !== null) {
         await ahead;
         opts.signal?.throwIfAborted();
@@ -781,4 +790,13 @@ function isInside(p: string, rootReal: string): boolean {
 
 function toPosix(p: string): string {
   return sep === '/' ? p : p.split(sep).join('/');
+}
+
+/** `it`'s values, then `end()` once it is done or left (a loop that breaks, a throw). */
+async function* endingWith<T>(it: AsyncIterable<T>, end: () => void): AsyncGenerator<T> {
+  try {
+    yield* it;
+  } finally {
+    end();
+  }
 }
