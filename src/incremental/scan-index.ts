@@ -412,7 +412,7 @@ export class ScanIndex implements EntrySink {
    * no answer is waiting that could be dropped before its use (identity.ts STAT_AHEAD_KEPT).
    */
   statListedAhead(dir: string, entries: readonly WalkEntry[], signal?: AbortSignal): void {
-    if (this.nothingAhead() || this.listedAhead.has(dir) || this.answersListedAhead >= STAT_LISTED_AHEAD) return;
+    if (this.nothingAhead() || signal?.aborted || this.listedAhead.has(dir) || this.answersListedAhead >= STAT_LISTED_AHEAD) return;
     const timed = this.timedOnServer(dir, entries);
     if (timed < 0) return void this.listedAhead.set(dir, ONE_AT_A_TIME);
     const paths = this.aheadPaths(dir, entries, timed);
