@@ -51,9 +51,12 @@ const origLstat = fs.lstat;
 };
 const origReadlinkSync = fs.readlinkSync;
 const origLstatSync = fs.lstatSync;
+/** A busy wait in each fs.readlinkSync (ms): a link read that takes a round trip where a folder's stat does not (a client caching folder attributes). */
+const slowReadlinkSync = { ms: 0 };
 (fs as unknown as Record<string, unknown>).readlinkSync = function (...a: unknown[]) {
   calls.readlinkSync++;
   readlinkSyncPaths.push(String(a[0]));
+  for (const end = performance.now() + slowReadlinkSync.ms; performance.now() < end; );
   return (origReadlinkSync as unknown as (...x: unknown[]) => unknown).apply(fs, a);
 };
 (fs as unknown as Record<string, unknown>).lstatSync = function (...a: unknown[]) {
@@ -344,8 +347,9 @@ test('only image links are read ahead: 50 folder links beside two image links ar
   symlinkSync('../photos/p1.jpg', join(g, 'zz-two.jpg'));
   const runs = await countedRuns(root, { path: join(dir, 'idx', 'index'), racyMarginMs: 0 }, 6);
   t.diagnostic(JSON.stringify(runs));
-  // The two image links (the first read and timed, the other ahead) in the run that resolves them; never a folder link.
-  for (const [k, r] of runs.entries()) assert.ok(r.readlinks <= 1, `run ${k}: ${JSON.stringify(r)}`);
+  // The two image links, both ahead (the folder's own stat took a round trip: none is timed first), in
+  // the run that resolves them; never a folder link.
+  for (const [k, r] of runs.entries()) assert.ok(r.readlinks <= 2, `run ${k}: ${JSON.stringify(r)}`);
   assert.ok(runs.some((r) => r.used > 0), 'the image links were read ahead in some run');
   const last = runs[runs.length - 1];
   assert.equal(last.readlinks + last.lstats, 0, `a run that resolves no link makes no async link read (run 6: ${JSON.stringify(last)})`);
@@ -364,22 +368,30 @@ test('a folder its records serve reads no link ahead, even one whose links are n
   for (const r of served) assert.equal(r.readlinks + r.lstats, 0, `a run that resolves no link makes no async link read (${JSON.stringify(r)})`);
 });
 
-test('the first link, read and timed, is read once: its text serves its resolution', async (t) => {
-  t.after(() => setRoundTripMsForTests(null));
-  setRoundTripMsForTests(-1);
-  const { dir, root, g } = photoAnd(t, 'links-ahead-probe-', 'games');
-  for (let i = 0; i < 3; i++) symlinkSync('../photos/p1.jpg', join(g, `l${i}.jpg`));
-  const r0 = calls.readlink;
-  const index = { path: join(dir, 'idx', 'index'), racyMarginMs: 0 };
-  await records(scan(root, { engine: 'inline', index }));
-  const s0 = readlinkSyncPaths.length;
-  const a0 = calls.readlink;
-  await records(scan(root, { engine: 'inline', index }));
-  const syncReads = readlinkSyncPaths.slice(s0);
-  t.diagnostic(`second run: sync readlinks ${JSON.stringify(syncReads.map((p) => p.slice(root.length)))}, async ${calls.readlink - a0} (first run async ${a0 - r0})`);
-  const asyncReads = readlinkPaths.slice(readlinkPaths.length - (calls.readlink - a0));
-  assert.ok(calls.readlink - a0 > 0, 'the others were read ahead');
-  assert.equal([...syncReads, ...asyncReads].filter((p) => p.endsWith('/games/l0.jpg')).length, 1, 'l0.jpg read once');
+test('the first link is read once, timed or ahead: its text serves its resolution; untimed where the folder’s own stat took a round trip', async (t) => {
+  t.after(() => {
+    setRoundTripMsForTests(null);
+    slowReadlinkSync.ms = 0;
+  });
+  // Every call a round trip (the folder's stat too); then folder stats quick, link reads slow.
+  for (const folderStatSlow of [true, false]) {
+    setRoundTripMsForTests(folderStatSlow ? -1 : 0.5);
+    slowReadlinkSync.ms = folderStatSlow ? 0 : 1;
+    const { dir, root, g } = photoAnd(t, 'links-ahead-probe-', 'games');
+    for (let i = 0; i < 3; i++) symlinkSync('../photos/p1.jpg', join(g, `l${i}.jpg`));
+    const r0 = calls.readlink;
+    const index = { path: join(dir, 'idx', 'index'), racyMarginMs: 0 };
+    await records(scan(root, { engine: 'inline', index }));
+    const s0 = readlinkSyncPaths.length;
+    const a0 = calls.readlink;
+    await records(scan(root, { engine: 'inline', index }));
+    const syncReads = readlinkSyncPaths.slice(s0);
+    t.diagnostic(`second run: sync readlinks ${JSON.stringify(syncReads.map((p) => p.slice(root.length)))}, async ${calls.readlink - a0} (first run async ${a0 - r0})`);
+    const asyncReads = readlinkPaths.slice(readlinkPaths.length - (calls.readlink - a0));
+    assert.ok(calls.readlink - a0 > 0, 'the others were read ahead');
+    assert.equal([...syncReads, ...asyncReads].filter((p) => p.endsWith('/games/l0.jpg')).length, 1, 'l0.jpg read once');
+    assert.equal(syncReads.filter((p) => p.endsWith('/games/l0.jpg')).length, folderStatSlow ? 0 : 1, folderStatSlow ? 'not timed: the folder is on a server' : 'timed: its read took a round trip');
+  }
 });
 
 test('racy folders (every folder changed within the margin): nothing stored, each run as index: false', async (t) => {

@@ -310,8 +310,11 @@ export class DirSnapshots implements ListingCache, LinkResolution {
       const stored = v && decodeLinkPayload(entryPayload(v));
       return stored != null && this.links.served(real, stored) !== null;
     };
-    if (held(names[0]) || !this.links.readTakesRoundTrip(real, names[0])) return null;
-    return this.links.readAhead(real, names.slice(1).filter((n) => !held(n)), signal);
+    if (held(names[0])) return null;
+    // A folder whose own stat took a round trip is on a file server: its first link is not timed to find out.
+    const onServer = own?.roundTrip === true;
+    if (!onServer && !this.links.readTakesRoundTrip(real, names[0])) return null;
+    return this.links.readAhead(real, names.slice(onServer ? 0 : 1).filter((n) => !held(n)), signal);
   }
 
   /** Link texts and targets read ahead (linksAhead) that a resolution used. */
