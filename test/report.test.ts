@@ -383,7 +383,9 @@ describe('report (cli)', () => {
   it('--open starts $BROWSER with the page (a recorder here, never a real browser)', async () => {
     const seen = join(out, 'opened.txt');
     const opener = join(out, 'fake-browser.sh');
-    writeFileSync(opener, `#!/bin/sh\nprintf '%s' "$1" > '${seen}'\n`);
+    // Written whole, then renamed: a test that sees the file sees all of it (a plain `>` left a
+    // moment when it existed empty).
+    writeFileSync(opener, `#!/bin/sh\nprintf '%s' "$1" > '${seen}.tmp' && mv '${seen}.tmp' '${seen}'\n`);
     chmodSync(opener, 0o755);
     const file = join(out, 'open.html');
     const r = await runCli(['report', root, '-o', file, '--open'], { env: { BROWSER: opener } });
