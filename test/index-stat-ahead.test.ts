@@ -7,20 +7,16 @@
  */
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
 import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { syncBuiltinESMExports } from 'node:module';
 import { join } from 'node:path';
 import { IdentityScratch, setRoundTripMsForTests, STAT_FILE, STAT_NONE } from '../src/fs/identity.js';
 import { manyAtOnce } from '../src/fs/many-at-once.js';
 import { FAKE_JPEG, makeTree, sidecarData, testDir } from './helpers/tree.js';
-import { pathsOfEveryKind, referenceStat } from './helpers/stat-identity.js';
-import { commands, edit, firstDiff, photoSpec, show, warm, type CmdName, type Run } from './helpers/index-parity.js';
+import { pathsOfEveryKind, referenceStat, spyAsyncStat } from './helpers/stat-identity.js';
+import { commands, edit, firstDiff, photoSpec, scanned, show, warm, type CmdName, type Run } from './helpers/index-parity.js';
 import type { IndexRunStats } from '../src/model/index-options.js';
 import { validate } from '../src/ops/validate.js';
 import { statAheadFromEnv } from '../src/settings.js';
-import { scan } from '../src/ops/scan.js';
-import { ScanSession } from '../src/scan/session.js';
 import { openScanCache } from '../src/incremental/scan-cache.js';
 import type { OpenScanCache } from '../src/scan/port.js';
 
@@ -199,13 +195,8 @@ test('a sidecar replaced between its stat ahead and its lookup: that run gives t
   const { dir, root } = library(t);
   const stats: IndexRunStats[] = [];
   const index = { path: join(dir, 'idx', 'index'), racyMarginMs: 0, onStats: (x: IndexRunStats) => void stats.push(x) };
-  const records = async (session: ScanSession) => {
-    const out: unknown[] = [];
-    for await (const r of session) out.push(r);
-    return JSON.stringify(out).replace(/"elapsedMs":[-0-9.e+]+/g, '"elapsedMs":0');
-  };
-  const plain = () => records(scan(root, { engine: 'inline' }));
-  const indexed = (opener: OpenScanCache = openScanCache) => records(new ScanSession(root, { engine: 'inline', index }, opener));
+  const plain = () => scanned(root, undefined);
+  const indexed = (opener: OpenScanCache = openScanCache) => scanned(root, index, opener);
   for (let i = 0; i < 5; i++) await indexed(); // folder records stored: the photos folder is served
   const before = await plain();
   // A folder of ten sidecars: its first two are timed, f5.json is among the ones taken ahead.
@@ -288,30 +279,6 @@ function logging(events: string[]): OpenScanCache {
     };
     return c;
   };
-}
-
-/** A scan's records as text (what every command is made of), with the cache `opener` opens. */
-async function scanned(root: string, index: object | undefined, opener: OpenScanCache = openScanCache): Promise<string> {
-  const out: unknown[] = [];
-  for await (const r of new ScanSession(root, { engine: 'inline', index }, index ? opener : null)) out.push(r);
-  return JSON.stringify(out).replace(/"elapsedMs":[-0-9.e+]+/g, '"elapsedMs":0');
-}
-
-/** fs.stat (the calls taken ahead) spied: the paths asked, in order (each also as `stat PATH` in `events`). */
-function spyAsyncStat(t: TestContext, events: string[] = []): string[] {
-  const paths: string[] = [];
-  const orig = fs.stat;
-  (fs as unknown as Record<string, unknown>).stat = function (...a: unknown[]) {
-    paths.push(String(a[0]));
-    events.push(`stat ${String(a[0])}`);
-    return (orig as unknown as (...x: unknown[]) => unknown).apply(fs, a);
-  };
-  syncBuiltinESMExports();
-  t.after(() => {
-    (fs as unknown as Record<string, unknown>).stat = orig;
-    syncBuiltinESMExports();
-  });
-  return paths;
 }
 
 test('stats of a folder the walk lists ahead are taken then, and its turn uses them: each sidecar stat’ed once, every answer used, the output unchanged', async (t) => {

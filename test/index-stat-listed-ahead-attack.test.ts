@@ -4,52 +4,18 @@
  * caching folder attributes), changes between those stats and the folder's turn, an abort while a
  * read ahead is in flight. (The feature's own tests: index-stat-ahead.test.ts.)
  */
-import { test, type TestContext } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { syncBuiltinESMExports } from 'node:module';
 import { join } from 'node:path';
 import { setRoundTripMsForTests, resetFastStatForTests } from '../src/fs/identity.js';
 import { FAKE_JPEG, makeTree, sidecarData, testDir } from './helpers/tree.js';
-import { photoSpec } from './helpers/index-parity.js';
+import { photoSpec, scanned } from './helpers/index-parity.js';
+import { spyAsyncStat } from './helpers/stat-identity.js';
 import type { IndexRunStats } from '../src/model/index-options.js';
-import { ScanSession } from '../src/scan/session.js';
 import { openScanCache } from '../src/incremental/scan-cache.js';
 import type { OpenScanCache } from '../src/scan/port.js';
-
-type Scratch = { ahead: Map<string, unknown>; aheadUsed: number };
-function capturing(box: { scratch?: Scratch; index?: unknown }, wrap?: (c: NonNullable<ReturnType<OpenScanCache>>) => void): OpenScanCache {
-  return (r, inspect, o) => {
-    const c = openScanCache(r, inspect, o);
-    if (c === null) return null;
-    box.index = (c as unknown as { index: unknown }).index;
-    box.scratch = (box.index as { idScratch: Scratch }).idScratch;
-    wrap?.(c);
-    return c;
-  };
-}
-
-async function scanned(root: string, index: object | undefined, opener: OpenScanCache = openScanCache, signal?: AbortSignal): Promise<string> {
-  const out: unknown[] = [];
-  for await (const r of new ScanSession(root, { engine: 'inline', index, signal }, index ? opener : null)) out.push(r);
-  return JSON.stringify(out).replace(/"elapsedMs":[-0-9.e+]+/g, '"elapsedMs":0');
-}
-
-function spyAsyncStat(t: TestContext): string[] {
-  const paths: string[] = [];
-  const orig = fs.stat;
-  (fs as unknown as Record<string, unknown>).stat = function (...a: unknown[]) {
-    paths.push(String(a[0]));
-    return (orig as unknown as (...x: unknown[]) => unknown).apply(fs, a);
-  };
-  syncBuiltinESMExports();
-  t.after(() => {
-    (fs as unknown as Record<string, unknown>).stat = orig;
-    syncBuiltinESMExports();
-  });
-  return paths;
-}
 
 /** Node's stat binding, a round trip (busy `ms`) for sidecar paths: a server whose folders' stats its client's cache answers. */
 function slowSidecarBinding(ms: number, calls: Map<string, number>) {
@@ -90,13 +56,16 @@ test('a folder at its turn (4,098 sidecars: two timed, 4,096 ahead) while the ne
   resetFastStatForTests('yes', slowSidecarBinding(1.5, sync));
   const asked = spyAsyncStat(t);
   const listed: string[] = [];
-  const opener = capturing({}, (c) => {
+  const opener: OpenScanCache = (r, inspect, o) => {
+    const c = openScanCache(r, inspect, o);
+    if (c === null) return null;
     const statListedAhead = c.statListedAhead.bind(c);
     c.statListedAhead = (d, entries, signal) => {
       listed.push(d);
       statListedAhead(d, entries, signal);
     };
-  });
+    return c;
+  };
   assert.equal(await scanned(root, index, opener), plain);
   assert.ok(listed.includes(join(root, 'b')), `b listed ahead: ${JSON.stringify(listed)}`);
   // Each sidecar stat'ed once in the run: ahead (fs.stat), or timed / at its lookup (the binding).

@@ -10,6 +10,9 @@ import { formatStats, scan, stats, validate, type IndexOptions, type IndexRunSta
 import type { EngineKind, Keyring } from '../../src/types.js';
 import { FAKE_JPEG, sidecarData, type TreeNode } from './tree.js';
 import { FULL_CAMPAIGNS } from './campaign.js';
+import { ScanSession } from '../../src/scan/session.js';
+import { openScanCache } from '../../src/incremental/scan-cache.js';
+import type { OpenScanCache } from '../../src/scan/port.js';
 
 /**
  * One `validate` run with the index at `indexPath`: each file's path, category and verdict as in
@@ -145,4 +148,11 @@ export function photoSpec() {
     for (let f = 0; f < folders; f++) for (let k = 0; k < each; k++) photo(`${under}/${f}/f${k}`, k % 3);
   };
   return { spec, photo, fill };
+}
+
+/** A scan's records as text (what every command is made of, processing times zeroed), in-process, with the cache `opener` opens when `index` is given. */
+export async function scanned(root: string, index: object | undefined, opener: OpenScanCache = openScanCache, signal?: AbortSignal): Promise<string> {
+  const out: unknown[] = [];
+  for await (const r of new ScanSession(root, { engine: 'inline', index, signal }, index ? opener : null)) out.push(r);
+  return JSON.stringify(out).replace(/"elapsedMs":[-0-9.e+]+/g, '"elapsedMs":0');
 }

@@ -3,7 +3,9 @@
  * fast stat paths (fs/identity.ts IdentityScratch, BatchStats) equal to.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import fs, { mkdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { syncBuiltinESMExports } from 'node:module';
+import type { TestContext } from 'node:test';
 import { join } from 'node:path';
 import { IdentityScratch, identityOf, STAT_NONE, type FileIdentity } from '../../src/fs/identity.js';
 
@@ -39,4 +41,21 @@ export function referenceStat(p: string): [number, string | null] {
   const s = new IdentityScratch({ fast: false });
   const kind = s.stat(p);
   return [kind, kind === STAT_NONE ? null : s.bytes.toString('hex')];
+}
+
+/** fs.stat (the calls taken ahead) spied until the test ends: the paths asked, in order (each also as `stat PATH` in `events`). */
+export function spyAsyncStat(t: TestContext, events: string[] = []): string[] {
+  const paths: string[] = [];
+  const orig = fs.stat;
+  (fs as unknown as Record<string, unknown>).stat = function (...a: unknown[]) {
+    paths.push(String(a[0]));
+    events.push(`stat ${String(a[0])}`);
+    return (orig as unknown as (...x: unknown[]) => unknown).apply(fs, a);
+  };
+  syncBuiltinESMExports();
+  t.after(() => {
+    (fs as unknown as Record<string, unknown>).stat = orig;
+    syncBuiltinESMExports();
+  });
+  return paths;
 }
