@@ -10,7 +10,7 @@ import { errors } from './errors.js';
 import type { Options } from './types.js';
 import { DEFAULT_FORMAT_NAMES, ENGINE_KINDS, isOneOf } from './vocabulary.js';
 
-export type EngineOptions = Pick<Options, 'engine' | 'workers' | 'accel' | 'fastStat' | 'callerRuns'>;
+export type EngineOptions = Pick<Options, 'engine' | 'workers' | 'accel' | 'fastStat' | 'readAhead' | 'callerRuns'>;
 
 /**
  * The engine options the environment asks for, merged under the explicit ones:
@@ -37,6 +37,7 @@ export function engineFromEnv<T extends EngineOptions>(env: NodeJS.ProcessEnv, e
     if (accel !== undefined) out.accel = accel;
   }
   if (out.fastStat === undefined) out.fastStat = statBindingFromEnv(env);
+  if (out.readAhead === undefined && statAheadFromEnv(env) === false) out.readAhead = false;
   return out;
 }
 
@@ -45,7 +46,7 @@ export function statBindingFromEnv(env: NodeJS.ProcessEnv): boolean {
   return onOffFromEnv(env, 'IMAGE_SIDECAR_FAST_STAT') !== false;
 }
 
-/** IMAGE_SIDECAR_STAT_AHEAD=off: a warm run's stats and link reads one at a time even on a file server (IndexOptions.statAhead false); else undefined (the default). */
+/** IMAGE_SIDECAR_STAT_AHEAD=off: a warm run's stats and link reads, and every run's sidecar reads, one at a time even on a file server (IndexOptions.statAhead, Options.readAhead false); else undefined (the default). */
 export function statAheadFromEnv(env: NodeJS.ProcessEnv): false | undefined {
   return onOffFromEnv(env, 'IMAGE_SIDECAR_STAT_AHEAD') === false ? false : undefined;
 }

@@ -107,6 +107,13 @@ export const CONVERT_UNIT_FILES = 20;
 export const THREAD_DEPTH = 2;
 
 /**
+ * How long closing the pool waits for a thread's async calls in flight to come back before it
+ * ends the thread anyway (fs/calls-in-flight.ts). They are round trips to a file server
+ * (milliseconds); a server that stopped answering must not hold the close forever.
+ */
+export const THREAD_STOP_WAIT_MS = 5000;
+
+/**
  * Files above this many bytes take the turn, and the WebAssembly scanner leaves them to the
  * reference decoder (accel/decode.ts ACCEL_MAX_BYTES is this). Up to it the
  * WebAssembly scanner decides most files on its tape (stats of one 4 MiB file of 2 million `{}`:

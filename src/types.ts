@@ -87,6 +87,12 @@ export interface Options {
    */
   fastStat?: boolean;
   /**
+   * On a file server (a read that takes a round trip), each batch's sidecars read many at once
+   * (default true; false reads one at a time: the CLI's IMAGE_SIDECAR_STAT_AHEAD=off). Results are
+   * the same either way.
+   */
+  readAhead?: boolean;
+  /**
    * Progress of long operations: `done` files (never more than the files seen), `total` when the
    * operation knows it, `bytes` of sidecar data read so far when it counts them.
    */

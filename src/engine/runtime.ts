@@ -2,7 +2,8 @@ import type { TaskItem, TaskName, TaskOptions, TaskResult } from '../tasks/index
 
 export interface RunOptions {
   /**
-   * Abort this batch: a queued batch is dropped; a running one has its thread ended and replaced
+   * Abort this batch: a queued batch is dropped; a running one has its thread ended and replaced,
+   * or, while that thread has async calls in flight, those calls stopped and its answer dropped
    * (pass a signal only for tasks that may stop mid-batch, see TaskDef.interruptible).
    */
   signal?: AbortSignal;

@@ -4,9 +4,10 @@ import { errorFromJSON, errors } from '../errors.js';
 import { isPipelined, packItemsByName, runTask, unpackResultsByName, type TaskItem, type TaskName, type TaskOptions, type TaskResult } from '../tasks/index.js';
 import type { BatchRequest, BatchResponse } from './messages.js';
 import type { RunOptions, Runtime } from './runtime.js';
-import { THREAD_DEPTH, WORKER_YOUNG_GENERATION_MB } from '../tuning.js';
+import { THREAD_DEPTH, THREAD_STOP_WAIT_MS, WORKER_YOUNG_GENERATION_MB } from '../tuning.js';
 import { relieveAfterBigFile } from './heap-relief.js';
 import { bigFileTurnMemory, freeBigFileTurn, setBigFileRelief } from '../tasks/big-file-turn.js';
+import { callsEnded, isStoppedBatch, mayEndThread, newCallsWord } from '../fs/calls-in-flight.js';
 
 interface Job {
   req: BatchRequest;
@@ -30,6 +31,8 @@ interface Slot {
   ending: boolean;
   /** Ended by an abort, not by a crash (not counted against the respawn limit). */
   aborted: boolean;
+  /** Whether the thread has async calls in flight, and may be ended (fs/calls-in-flight.ts). */
+  calls: Int32Array;
 }
 
 export interface ThreadPoolOptions {
@@ -54,7 +57,8 @@ const WORKER_URL = new URL('./worker.js', import.meta.url);
  * A fixed pool of worker threads, to the standard of piscina/tinypool: one message per batch
  * (a message per file would cost more than the work), a thread that dies is removed when it exits
  * and replaced exactly once, a batch can be aborted (queued: dropped; running: its thread is ended
- * and replaced), and an idle pool never keeps the process alive. A thread running a synchronous
+ * and replaced, unless it has async calls in flight: they are stopped, fs/calls-in-flight.ts), and
+ * an idle pool never keeps the process alive. A thread running a synchronous
  * task is also sent its next batch (at most THREAD_DEPTH in all, like piscina's
  * concurrentTasksPerWorker): it never idles while the main thread, busy walking the tree or
  * printing, has not yet read its last answer.
@@ -103,11 +107,12 @@ export class ThreadRuntime implements Runtime {
   }
 
   private spawn(): void {
-    const opts = { resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB }, workerData: { bigFileTurn: bigFileTurnMemory() } };
+    const calls = newCallsWord();
+    const opts = { resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB }, workerData: { bigFileTurn: bigFileTurnMemory(), calls: calls.buffer } };
     // The standalone executable runs its embedded worker script (shipped.ts); nothing is read beside it.
     const worker = this.workerUrl === WORKER_URL && inExecutable() ? new Worker(shippedFile('worker.js', WORKER_URL).toString('utf8'), { ...opts, eval: true }) : new Worker(this.workerUrl, opts);
     worker.unref(); // an idle pool must never keep the process alive
-    const slot: Slot = { worker, threadId: worker.threadId, jobs: [], ending: false, aborted: false };
+    const slot: Slot = { worker, threadId: worker.threadId, jobs: [], ending: false, aborted: false, calls };
     this.slots.add(slot);
     this.idle.push(slot);
     worker.on('message', (res: BatchResponse) => this.finish(slot, res));
@@ -167,6 +172,12 @@ export class ThreadRuntime implements Runtime {
         job.dropped = true;
         return;
       }
+      // Its async calls in flight (a read ahead on a file server) are asked to stop instead: ended
+      // now, the thread would leave what they open open. It answers soon; that answer is dropped.
+      if (!mayEndThread(slot.calls)) {
+        job.dropped = true;
+        return;
+      }
       // A synchronous task cannot be interrupted from outside: end its thread (replaced on exit);
       // the batches waiting behind it go back to the front of the queue.
       slot.jobs.shift();
@@ -218,6 +229,12 @@ export class ThreadRuntime implements Runtime {
       this.idle.push(slot);
     }
     if (job.dropped) {
+      this.dispatch();
+      return;
+    }
+    if ('error' in res && isStoppedBatch(res.error)) {
+      // Stopped for an abort of the batch before it, whose answer was already on its way: run it again.
+      this.queue.unshift(job);
       this.dispatch();
       return;
     }
@@ -280,6 +297,13 @@ export class ThreadRuntime implements Runtime {
       slot.ending = true;
     }
     this.idle.length = 0;
-    await Promise.all([...this.slots].map((s) => s.worker.terminate().catch(() => 0)));
+    await Promise.all([...this.slots].map((s) => endThread(s)));
   }
+}
+
+/** A thread ended once its async calls in flight are back (fs/calls-in-flight.ts), or after THREAD_STOP_WAIT_MS: a call that never comes back does not hold the close. */
+async function endThread(slot: Slot): Promise<void> {
+  const until = performance.now() + THREAD_STOP_WAIT_MS;
+  while (!mayEndThread(slot.calls) && performance.now() < until) await callsEnded(slot.calls, until - performance.now());
+  await slot.worker.terminate().catch(() => 0);
 }

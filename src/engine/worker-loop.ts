@@ -40,7 +40,23 @@ export function serveBatches(run: (task: string, items: readonly unknown[], opti
     port.postMessage(res, transfer);
     relieveHeap(WORKER_HEAP_BOUND);
   };
+  // Batches are answered in the order they came (the pool matches an answer to its oldest batch):
+  // one that comes while an async one is pending runs after it is answered.
+  let pending: Promise<void> | null = null;
   port.on('message', (req: BatchRequest) => {
+    if (pending !== null) {
+      const p: Promise<void> = pending.then(() => serve(req));
+      pending = p;
+      void p.then(() => void (pending === p && (pending = null)));
+      return;
+    }
+    const p = serve(req);
+    if (p !== undefined) {
+      pending = p;
+      void p.then(() => void (pending === p && (pending = null)));
+    }
+  });
+  const serve = (req: BatchRequest): Promise<void> | undefined => {
     let out: unknown[] | Promise<unknown[]>;
     let items: readonly unknown[] = [];
     try {
@@ -49,11 +65,12 @@ export function serveBatches(run: (task: string, items: readonly unknown[], opti
       out = run(req.task, items, req.options);
     } catch (e) {
       answer(req, items, { e });
-      return;
+      return undefined;
     }
     // An async task (convert: its fsyncs in flight together) answers when it is done; the pool
     // sends a thread its next batch only after this answer.
-    if (out instanceof Promise) out.then((results) => answer(req, items, { results }), (e: unknown) => answer(req, items, { e }));
-    else answer(req, items, { results: out });
-  });
+    if (out instanceof Promise) return out.then((results) => answer(req, items, { results }), (e: unknown) => answer(req, items, { e }));
+    answer(req, items, { results: out });
+    return undefined;
+  };
 }

@@ -474,6 +474,11 @@ export class BatchStats {
     return st.isFile() ? Number(st.size) : -1;
   };
 
+  /** A file read elsewhere (fs/read-ahead.ts) kept for item `slot`: the stat of the descriptor it was read through. */
+  keepRead(st: BigIntStats): void {
+    this.keep(st, this.slot * BATCH_STRIDE);
+  }
+
   /** fs.fstatSync's fields laid out as the binding's (times as seconds and ns: floored, as the binding's are). */
   private keep(st: BigIntStats, base: number): void {
     const f = this.fields;

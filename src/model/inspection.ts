@@ -75,6 +75,12 @@ export interface InspectOptions {
    * result; not part of what shapes one.
    */
   fastStat?: boolean;
+  /**
+   * A batch's files read many at once where a read takes a round trip (a file server:
+   * fs/read-ahead.ts). Default true; false reads one at a time (the CLI: IMAGE_SIDECAR_STAT_AHEAD=off).
+   * Never changes a result; not part of what shapes one.
+   */
+  readAhead?: boolean;
 }
 
 export interface InspectItem {

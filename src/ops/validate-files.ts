@@ -113,7 +113,7 @@ export async function validateFiles(
 ): Promise<FilesValidationReport> {
   const schema = typeof opts.schema === 'string' ? (await loadSchema(opts.schema)).schemaSource : opts.schema;
   const want = opts.operationType ? normalizeOperationName(opts.operationType) : null;
-  const inspectOpts: InspectOptions = { ...validateInspectOptions(want !== null), schema, maxFileSize: opts.maxFileSize, maxDepth: opts.maxDepth, keyring: opts.keyring, accel: opts.accel, fastStat: opts.fastStat };
+  const inspectOpts: InspectOptions = { ...validateInspectOptions(want !== null), schema, maxFileSize: opts.maxFileSize, maxDepth: opts.maxDepth, keyring: opts.keyring, accel: opts.accel, fastStat: opts.fastStat, readAhead: opts.readAhead };
   const runtime = createRuntime(opts);
   runtime.warm?.();
   const report: FilesValidationReport = { total_files: 0, valid_files: 0, invalid_files: 0, engine: { kind: 'inline', workers: 1 } };

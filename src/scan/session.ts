@@ -163,7 +163,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
   /** The inspect options every file of this scan gets (the index's options key is made of them). */
   private inspectOptions(): InspectOptions {
     const opts = this.opts;
-    return { ...opts.inspect, maxFileSize: opts.maxFileSize, maxDepth: opts.maxDepth, keyring: opts.keyring, accel: opts.accel, fastStat: opts.fastStat };
+    return { ...opts.inspect, maxFileSize: opts.maxFileSize, maxDepth: opts.maxDepth, keyring: opts.keyring, accel: opts.accel, fastStat: opts.fastStat, readAhead: opts.readAhead };
   }
 
   /** Iterate to the end, discarding records; returns the summary. */

@@ -1,5 +1,5 @@
 import { errors } from '../errors.js';
-import { inspectFiles, packedBatch } from './inspect.js';
+import { inspectFilesReadingAhead, packedBatch } from './inspect.js';
 import { hashFiles, type HashItem, type HashResult, type HashTaskOptions } from './hash.js';
 import { convertUnits, type ConvertItem, type ConvertTaskOptions, type ConvertUnit } from './convert.js';
 import { packInspectItems, packInspections, unpackInspectItems, unpackInspections, type InspectItemsWire, type InspectWire } from './inspect-wire.js';
@@ -9,8 +9,9 @@ import type { FileInspection, InspectItem, InspectOptions } from '../model/inspe
 /**
  * Every per-file job the engine can run, by name, with its item, options and result types: a
  * caller names the task and the compiler knows the rest. Reads are synchronous (worker threads read
- * files with sync calls: much faster than fs.promises for small files); convert is async only to
- * have many fsyncs in flight at once (group commit). A task maps a batch of items to a batch of
+ * files with sync calls: much faster than fs.promises for small files on a local disk), except a
+ * batch of inspect's where each call is a round trip (a file server: its files read many at once);
+ * convert is async only to have many fsyncs in flight at once (group commit). A task maps a batch of items to a batch of
  * results in the same order. The same functions run in-process and in workers.
  */
 export interface TaskTypes {
@@ -57,7 +58,7 @@ export interface TaskWire<N extends TaskName> {
 
 const TASKS: { [N in TaskName]: TaskDef<N> } = {
   inspect: {
-    run: inspectFiles,
+    run: inspectFilesReadingAhead,
     interruptible: true,
     pipelined: true,
     wire: {

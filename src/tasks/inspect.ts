@@ -11,8 +11,11 @@ import { checkSidecarRules } from '../analysis/rules.js';
 import { extractDataset } from '../analysis/dataset.js';
 import { compileSchema, checkSchema, type CompiledSchema } from '../analysis/schema.js';
 import type { JsonObject } from '../types.js';
+import { statSync } from 'node:fs';
 import { DEFAULT_MAX_FILE_SIZE, readFileLimitedSync, readFileSizedSync } from '../fs/read-file.js';
-import { BatchStats, IdentityScratch } from '../fs/identity.js';
+import { readAhead, type ReadAhead } from '../fs/read-ahead.js';
+import { stoppedBatch } from '../fs/calls-in-flight.js';
+import { BatchStats, IdentityScratch, tookRoundTrip } from '../fs/identity.js';
 import { KIND_DEFER } from './entry-writer.js';
 import { batchEntries, fileEntry, racyCutoffNs, type EntryRow } from './index-entry.js';
 import { ACCEL_MAX_BYTES, accelAvailable, accelCounts, accelScan, binScan, skeletonOf, type Skeleton } from '../accel/decode.js';
@@ -66,13 +69,73 @@ function perScan<T>(cache: Map<number, T>, scan: number, make: () => T): T {
 
 /** Read, decode and (optionally) summarise/validate one sidecar file. Never throws for a bad file. */
 export function inspectFile(item: InspectItem, opts: InspectOptions, compiled?: CompiledSchema): FileInspection {
-  return inspectBatch([item], opts, compiled)[0];
+  return inspectBatch([item], opts, compiled, null)[0];
 }
 
 export function inspectFiles(items: readonly InspectItem[], options: InspectOptions): FileInspection[] {
   const opts = options ?? {};
   // Compile (or fetch) the schema once per batch, not once per file.
-  return inspectBatch(items, opts, opts.schema !== undefined ? schemaFor(opts.schema) : undefined);
+  return inspectBatch(items, opts, opts.schema !== undefined ? schemaFor(opts.schema) : undefined, null);
+}
+
+/**
+ * The engine's task (tasks/index.ts): `inspectFiles`, the batch's files read many at once first
+ * where a read takes a round trip (a file server).
+ */
+export function inspectFilesReadingAhead(items: readonly InspectItem[], options: InspectOptions): FileInspection[] | Promise<FileInspection[]> {
+  const opts = options ?? {};
+  const compiled = opts.schema !== undefined ? schemaFor(opts.schema) : undefined;
+  // A batch whose reads are taken ahead is inspected when they are in; the batches after it wait
+  // for it (a thread inspects one batch at a time: its scratch state is shared).
+  if (readingAhead !== null) return behind(readingAhead.then(...both(() => inspectReadingAhead(items, opts, compiled))));
+  const out = inspectReadingAhead(items, opts, compiled);
+  return out instanceof Promise ? behind(out) : out;
+}
+
+/** The last batch of this thread whose reads were taken ahead, until it is inspected (null: none waiting). */
+let readingAhead: Promise<unknown> | null = null;
+
+function behind<T>(p: Promise<T>): Promise<T> {
+  readingAhead = p;
+  const done = () => void (readingAhead === p && (readingAhead = null));
+  p.then(done, done);
+  return p;
+}
+
+const both = <T>(fn: () => T): [() => T, () => T] => [fn, fn];
+
+/** Files a batch reads ahead at most, each and together: small sidecars (a big one is read at its turn, one at a time across threads). */
+const READ_AHEAD_FILE_BYTES = 1 << 20;
+const READ_AHEAD_BATCH_BYTES = 16 << 20;
+
+/**
+ * A batch's files read many at once, then inspected, where a read takes a round trip (a file
+ * server: the first file's stat is timed); else (a local disk, where async reads cost more than
+ * they save) inspected as each is read. `readAhead: false` reads one at a time.
+ */
+function inspectReadingAhead(items: readonly InspectItem[], opts: InspectOptions, compiled: CompiledSchema | undefined): FileInspection[] | Promise<FileInspection[]> {
+  const paths = opts.readAhead === false ? null : readsAheadOf(items, opts.maxFileSize ?? DEFAULT_MAX_FILE_SIZE);
+  if (paths === null) return inspectBatch(items, opts, compiled, null);
+  return readAhead(paths, Math.min(READ_AHEAD_FILE_BYTES, opts.maxFileSize ?? DEFAULT_MAX_FILE_SIZE), READ_AHEAD_BATCH_BYTES).then((pre) => {
+    // Stopped: the pool has given this batch up (aborted), or is ending the thread.
+    if (pre === null) throw stoppedBatch();
+    return inspectBatch(items, opts, compiled, pre);
+  });
+}
+
+/** The files of a batch to read ahead (null where an item is read at its turn), or null: none (a local disk, a batch of one or two). */
+function readsAheadOf(items: readonly InspectItem[], maxFileSize: number): (string | null)[] | null {
+  if (items.length < 3 || !(maxFileSize > 0)) return null;
+  const first = items.find((it) => it.resolveLink === undefined);
+  if (first === undefined) return null;
+  const t = performance.now();
+  try {
+    statSync(first.path, { throwIfNoEntry: false });
+  } catch {
+    // what its read says at its turn
+  }
+  if (!tookRoundTrip(performance.now() - t)) return null;
+  return items.map((it) => (it.resolveLink === undefined ? it.path : null));
 }
 
 /** Which items of a batch were read (grown to the biggest batch). */
@@ -84,12 +147,12 @@ let batchRead = new Uint8Array(64);
  * file instead of between two files' reads and scans (a first run of the bench library: validate
  * −84 ms of wall time and −190 ms of CPU, stats −150 and −300).
  */
-function inspectBatch(items: readonly InspectItem[], opts: InspectOptions, compiled: CompiledSchema | undefined): FileInspection[] {
+function inspectBatch(items: readonly InspectItem[], opts: InspectOptions, compiled: CompiledSchema | undefined, pre: readonly (ReadAhead | null)[] | null): FileInspection[] {
   const n = items.length;
   const results: FileInspection[] = new Array(n);
   const entryOpts = opts.indexEntries;
   if (entryOpts === undefined) {
-    for (let i = 0; i < n; i++) results[i] = inspectOne(items[i], opts, compiled, null);
+    for (let i = 0; i < n; i++) results[i] = inspectOne(items[i], opts, compiled, null, pre?.[i] ?? null);
     return results;
   }
   const fast = opts.fastStat === true;
@@ -99,7 +162,7 @@ function inspectBatch(items: readonly InspectItem[], opts: InspectOptions, compi
   for (let i = 0; i < n; i++) {
     readThroughId = false;
     stats.slot = i;
-    results[i] = inspectOne(items[i], opts, compiled, stats);
+    results[i] = inspectOne(items[i], opts, compiled, stats, pre?.[i] ?? null);
     batchRead[i] = readThroughId ? 1 : 0;
   }
   const id = (entryId ??= new IdentityScratch({ fast: false })); // loaded from the kept stats: it never stats itself
@@ -148,12 +211,21 @@ export function packedBatch(results: readonly FileInspection[]): ReturnType<type
 /** Set by inspectOne when the file was read through `stats.sizeOf` (which then kept that read's stat). */
 let readThroughId = false;
 
-/** One item's inspection; with `stats`, the read's stat is kept in it (readThroughId). */
-function inspectOne(item: InspectItem, opts: InspectOptions, compiled: CompiledSchema | undefined, stats: BatchStats | null): FileInspection {
+/** One item's inspection (`read`: its file read ahead); with `stats`, the read's stat is kept in it (readThroughId). */
+function inspectOne(item: InspectItem, opts: InspectOptions, compiled: CompiledSchema | undefined, stats: BatchStats | null, read: ReadAhead | null): FileInspection {
   if (item.resolveLink !== undefined) return resolveLinkItem(item, item.resolveLink);
   const start = performance.now();
   let bytes: Buffer;
   room.waited = 0;
+  if (read !== null) {
+    stats?.keepRead(read.stat);
+    readThroughId = stats !== null;
+    try {
+      return inspectBytes(item, read.bytes, opts, compiled, start);
+    } finally {
+      passBigFileTurn();
+    }
+  }
   try {
     room.scanner = readsIntoScanner(opts);
     room.maxDepth = opts.maxDepth ?? DEFAULT_MAX_DEPTH;

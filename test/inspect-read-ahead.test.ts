@@ -1,0 +1,291 @@
+/**
+ * A batch's sidecars read many at once where a read takes a round trip (a file server:
+ * fs/read-ahead.ts, tasks/inspect.ts). Every result and index entry must be the one a read at its
+ * turn gives, for every kind of file; a file read ahead is read once; batches of one thread are
+ * inspected one after another; `readAhead: false` reads one at a time.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { syncBuiltinESMExports } from 'node:module';
+import path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { generateSampleLibrary } from '../src/index.js';
+import { inspectFilesReadingAhead as inspectFiles } from '../src/tasks/inspect.js';
+import { rewindEntries, storedResult } from '../src/tasks/index-entry.js';
+import { madeIdentity, madeResult, TABLE_FILES } from '../src/incremental/store.js';
+import { setRoundTripMsForTests } from '../src/fs/identity.js';
+import { ThreadRuntime } from '../src/engine/threads.js';
+import { makeCornerTree, removeTree, tempDir } from './helpers/cli.js';
+import { sidecarFiles, sidecarData } from './helpers/tree.js';
+import { INSPECT_OPTION_SETS } from './helpers/inspection-arbitraries.js';
+import type { FileInspection, InspectItem, InspectOptions } from '../src/model/inspection.js';
+
+/** fs.open (the reads taken ahead) spied: the paths opened asynchronously. */
+const opened: string[] = [];
+const origOpen = fs.open;
+(fs as unknown as Record<string, unknown>).open = function (...a: unknown[]) {
+  opened.push(String(a[0]));
+  return (origOpen as unknown as (...x: unknown[]) => unknown).apply(fs, a);
+};
+syncBuiltinESMExports();
+
+/** Results as text, their clocks zeroed; each index entry as its stored result (its clock zeroed) and identity. */
+function shown(results: readonly FileInspection[]): string {
+  const entry = (e: Uint8Array) => ({ result: { ...(storedResult(madeResult(e)) as object), elapsedMs: 0 }, identity: Buffer.from(madeIdentity(e, TABLE_FILES)).toString('hex') });
+  return JSON.stringify(
+    results.map((r) => ({ ...r, elapsedMs: 0, indexEntry: r.indexEntry === undefined ? undefined : entry(r.indexEntry) })),
+    (_, v) => (typeof v === 'bigint' ? `${v}n` : v),
+  );
+}
+
+async function inspected(items: readonly InspectItem[], opts: InspectOptions, roundTrip: boolean): Promise<string> {
+  setRoundTripMsForTests(roundTrip ? -1 : Infinity);
+  try {
+    const out = await inspectFiles(items, opts);
+    const text = shown(out);
+    rewindEntries();
+    return text;
+  } finally {
+    setRoundTripMsForTests(null);
+  }
+}
+
+describe('sidecars read ahead on a file server', () => {
+  let roots: string[] = [];
+  let items: InspectItem[] = [];
+  before(async () => {
+    const sample = tempDir('isc-read-ahead-');
+    await generateSampleLibrary(sample, { images: 40, seed: 5, formatMix: { json: 2, bin: 1, legacy: 1 } });
+    const corner = makeCornerTree();
+    // Beside them: every kind of path a batch may name.
+    const odd = tempDir('isc-read-ahead-odd-');
+    writeFileSync(path.join(odd, 'empty.json'), '');
+    writeFileSync(path.join(odd, 'corrupt.json'), '{"image_path": "x.jpg", ');
+    writeFileSync(path.join(odd, 'big.json'), JSON.stringify({ ...sidecarData('big.jpg', 2, 8), pad: 'x'.repeat(1_200_000) })); // past the 1 MiB read ahead
+    writeFileSync(path.join(odd, 'ok.json'), JSON.stringify(sidecarData('ok.jpg', 1, 8)));
+    mkdirSync(path.join(odd, 'folder.json'));
+    symlinkSync('ok.json', path.join(odd, 'link.json'));
+    symlinkSync('none.json', path.join(odd, 'dangling.json'));
+    symlinkSync('loop-b.json', path.join(odd, 'loop-a.json'));
+    symlinkSync('loop-a.json', path.join(odd, 'loop-b.json'));
+    const names = ['empty.json', 'corrupt.json', 'big.json', 'ok.json', 'folder.json', 'link.json', 'dangling.json', 'loop-a.json', 'none.json'];
+    if (spawnSync('mkfifo', [path.join(odd, 'fifo.json')]).status === 0) names.push('fifo.json');
+    roots = [sample, corner, odd];
+    items = [...sidecarFiles(sample), ...sidecarFiles(corner), ...names.map((name) => ({ path: path.join(odd, name), name }))];
+  });
+  after(() => {
+    for (const r of roots) removeTree(r);
+  });
+
+  it('every option set: results and index entries as read at each turn, every kind of file, and the small regular files read ahead once', async () => {
+    assert.ok(items.length > 40, `${items.length} items`);
+    for (const [name, base] of Object.entries(INSPECT_OPTION_SETS)) {
+      for (const entries of [false, true]) {
+        if (entries && (base.keepData === true || base.dataJson === true)) continue; // never stored
+        const opts: InspectOptions = entries ? { ...base, indexEntries: { racyCutoffMs: Date.now() + 60_000, root: roots[0], keyNo: 0 } } : base;
+        const want = await inspected(items, opts, false);
+        const from = opened.length;
+        const got = await inspected(items, opts, true);
+        if (got !== want) {
+          let k = 0;
+          while (got[k] === want[k]) k++;
+          assert.fail(`${name}${entries ? ' with entries' : ''}: read ahead differs at ${k}: …${want.slice(k - 300, k + 200)}… against …${got.slice(k - 300, k + 200)}…`);
+        }
+        const ahead = opened.slice(from);
+        assert.equal(new Set(ahead).size, ahead.length, `${name}: a file opened ahead twice`);
+        assert.ok(ahead.includes(items.find((it) => it.name === 'ok.json')!.path), `${name}: ok.json read ahead`);
+      }
+    }
+  });
+
+  it('without a round trip, or with readAhead: false, nothing is read ahead', async () => {
+    const from = opened.length;
+    await inspected(items, INSPECT_OPTION_SETS[Object.keys(INSPECT_OPTION_SETS)[0]], false);
+    await inspected(items, { ...INSPECT_OPTION_SETS[Object.keys(INSPECT_OPTION_SETS)[0]], readAhead: false }, true);
+    assert.equal(opened.length - from, 0);
+  });
+
+  it('batches of one thread are inspected one after another: one given while another waits on its reads gets its own results', async () => {
+    const opts = INSPECT_OPTION_SETS[Object.keys(INSPECT_OPTION_SETS)[0]];
+    const half = Math.floor(items.length / 2);
+    const [a, b] = [items.slice(0, half), items.slice(half)];
+    const wantA = await inspected(a, opts, false);
+    const wantB = await inspected(b, opts, false);
+    setRoundTripMsForTests(-1);
+    try {
+      const first = inspectFiles(a, opts);
+      assert.ok(first instanceof Promise, 'the first batch reads ahead');
+      // Given at once, with round trips no longer timed as such: it waits behind the first all the same.
+      setRoundTripMsForTests(Infinity);
+      const second = inspectFiles(b, opts);
+      assert.ok(second instanceof Promise, 'the second waits behind the first');
+      const order: string[] = [];
+      const [ra, rb] = await Promise.all([first.then((r) => (order.push('a'), r)), second.then((r) => (order.push('b'), r))]);
+      assert.deepEqual(order, ['a', 'b']);
+      assert.equal(shown(ra), wantA);
+      assert.equal(shown(rb), wantB);
+      // Once both are done a batch runs at once again.
+      assert.ok(!(inspectFiles(b, opts) instanceof Promise));
+    } finally {
+      setRoundTripMsForTests(null);
+    }
+  });
+});
+
+/** Descriptors of this process open on files under `dir`. */
+function openUnder(dir: string): number {
+  let n = 0;
+  for (const fd of fs.readdirSync('/proc/self/fd')) {
+    try {
+      if (fs.readlinkSync(`/proc/self/fd/${fd}`).startsWith(dir + path.sep)) n++;
+    } catch {
+      // closed meanwhile
+    }
+  }
+  return n;
+}
+
+async function until(what: string, ok: () => boolean, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!ok()) {
+    if (Date.now() > end) assert.fail(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 2));
+  }
+}
+
+describe('reading threads on a file server', () => {
+  const ROUND_TRIP_WORKER = new URL('./helpers/round-trip-worker.js', import.meta.url);
+  const CALLS_WORKER = new URL('./helpers/calls-worker.js', import.meta.url);
+  let dir = '';
+  let items: InspectItem[] = [];
+  before(() => {
+    dir = tempDir('isc-read-ahead-threads-');
+    items = Array.from({ length: 40 }, (_, i) => {
+      const name = `s${i}.json`;
+      writeFileSync(path.join(dir, name), JSON.stringify(sidecarData(`s${i}.jpg`, 1, 4)));
+      return { path: path.join(dir, name), name };
+    });
+  });
+  after(() => removeTree(dir));
+
+  /** A pool of one reading thread whose every call is a round trip, each read answering `slowReadMs` late. */
+  function roundTripPool(slowReadMs: number): ThreadRuntime {
+    process.env.SLOW_READ_MS = String(slowReadMs);
+    try {
+      return new ThreadRuntime(1, { workerUrl: ROUND_TRIP_WORKER });
+    } finally {
+      delete process.env.SLOW_READ_MS;
+    }
+  }
+
+  it('a fractional or NaN maxFileSize reads what a read at each turn reads (no crash in a read callback)', async () => {
+    for (const maxFileSize of [100_000.5, Number.NaN, 0.5]) {
+      const want = await inspected(items.slice(0, 5), { maxFileSize, readAhead: false }, true);
+      assert.equal(await inspected(items.slice(0, 5), { maxFileSize }, true), want, `maxFileSize ${maxFileSize}`);
+    }
+  });
+
+  it('a hash batch sent to a thread behind an inspect batch reading ahead is answered, each with its own results', { timeout: 30_000 }, async () => {
+    const pool = roundTripPool(20);
+    try {
+      const inspect = pool.run('inspect', items, { brief: true, validate: true });
+      const hash = pool.run('hash', items.slice(0, 3).map((it) => ({ path: it.path })), { mode: 'bytes' });
+      const [a, b] = await Promise.all([inspect, hash]);
+      assert.deepEqual(a.map((r) => r.path), items.map((it) => it.path));
+      assert.equal(b.length, 3);
+      assert.ok(b.every((r) => typeof r.digest === 'string' && r.digest.length === 64), JSON.stringify(b[0]));
+    } finally {
+      await pool.close();
+    }
+  });
+
+  /**
+   * Every thread of libuv's pool held by a read of an empty FIFO until `release`: the reading
+   * thread's calls made meanwhile wait in its queue (as on a file server that is slow to answer).
+   */
+  function holdPool(): { release: () => Promise<void> } {
+    const fifo = path.join(dir, 'hold');
+    if (!fs.existsSync(fifo)) assert.equal(spawnSync('mkfifo', [fifo]).status, 0);
+    const fd = fs.openSync(fifo, 'r+');
+    const HOLDERS = 128; // more than any pool's threads
+    let back = 0;
+    for (let i = 0; i < HOLDERS; i++) fs.read(fd, Buffer.alloc(1), 0, 1, null, () => back++);
+    return {
+      release: async () => {
+        fs.writeSync(fd, Buffer.alloc(HOLDERS));
+        await until('the pool released', () => back === HOLDERS);
+        fs.closeSync(fd);
+      },
+    };
+  }
+
+  /**
+   * A batch reading ahead, with its reads back but their closes waiting in libuv's queue (each read
+   * answers 300 ms late, and the pool is held meanwhile): ending its thread now drops the closes.
+   */
+  async function closesWaiting(pool: ThreadRuntime, signal?: AbortSignal): Promise<{ run: Promise<string>; release: () => Promise<void> }> {
+    const run = pool.run('inspect', items, { brief: true }, { signal }).then(() => 'done', (e: Error) => `${e.name}: ${e.message}`);
+    await until('every file open', () => openUnder(dir) === items.length);
+    await new Promise((r) => setTimeout(r, 50));
+    const { release } = holdPool();
+    await new Promise((r) => setTimeout(r, 400));
+    return { run, release };
+  }
+
+  it('a batch aborted while its calls are in flight leaves no descriptor open, and its thread goes on serving', async () => {
+    const pool = roundTripPool(300);
+    try {
+      await pool.run('inspect', items.slice(0, 2), { brief: true }); // the thread is up
+      const threadIds = pool.threadIds;
+      const ac = new AbortController();
+      const { run, release } = await closesWaiting(pool, ac.signal);
+      ac.abort();
+      assert.match(await run, /^AbortError/);
+      await release();
+      await until('every descriptor closed', () => openUnder(dir) === 0, 5_000);
+      const again = await pool.run('inspect', items.slice(0, 4), { brief: true });
+      assert.deepEqual(again.map((r) => r.path), items.slice(0, 4).map((it) => it.path));
+      assert.deepEqual(pool.threadIds, threadIds, 'the thread was not ended');
+    } finally {
+      await pool.close();
+    }
+    assert.equal(openUnder(dir), 0);
+  });
+
+  it('closing the pool while a thread has calls in flight waits for them: no descriptor left open', async () => {
+    const pool = roundTripPool(300);
+    await pool.run('inspect', items.slice(0, 2), { brief: true });
+    const { run, release } = await closesWaiting(pool);
+    const closed = pool.close();
+    assert.match(await run, /closed/);
+    await new Promise((r) => setTimeout(r, 100));
+    await release();
+    await closed;
+    assert.equal(openUnder(dir), 0);
+  });
+
+  it('a batch stopped for an abort of the batch before it (whose answer was on its way) runs again', async () => {
+    const pool = new ThreadRuntime(1, { workerUrl: CALLS_WORKER, pipelined: () => true });
+    try {
+      await pool.run('quick' as 'inspect', [0] as never, {} as never); // the thread is up
+      const started = new SharedArrayBuffer(4);
+      const ac = new AbortController();
+      const first = pool.run('quick' as 'inspect', [1] as never, {} as never, { signal: ac.signal }).then(() => 'done', (e: Error) => e.name);
+      const second = pool.run('calls' as 'inspect', [2] as never, { ms: 300, started } as never);
+      // The thread answers the first and begins the second's calls while this thread is busy: the
+      // first's answer is not read yet when it is aborted.
+      const end = Date.now() + 10_000;
+      while (Atomics.load(new Int32Array(started), 0) === 0 && Date.now() < end) {
+        /* busy */
+      }
+      assert.equal(Atomics.load(new Int32Array(started), 0), 1, 'the second batch began');
+      ac.abort();
+      assert.equal(await first, 'AbortError');
+      assert.deepEqual(await second, [2], 'run twice: stopped once, then to its end');
+    } finally {
+      await pool.close();
+    }
+  });
+});
