@@ -43,14 +43,16 @@ async function threadsAfterARequest(dir: string, env: Record<string, string | un
   }
 }
 
-test('CLI thread pool: 16 threads unless UV_THREADPOOL_SIZE is set, as the user sets it', { skip: !linux && 'counts threads in /proc' }, async (t) => {
+test('CLI thread pool: 16 threads unless UV_THREADPOOL_SIZE is set, as the user sets it; empty is unset', { skip: !linux && 'counts threads in /proc' }, async (t) => {
   const dir = testDir(t, 'isc-thread-pool-');
   fs.writeFileSync(path.join(dir, 'a.jpg'), FAKE_JPEG);
   const ours = await threadsAfterARequest(dir, { UV_THREADPOOL_SIZE: undefined });
   const four = await threadsAfterARequest(dir, { UV_THREADPOOL_SIZE: '4' });
   const same = await threadsAfterARequest(dir, { UV_THREADPOOL_SIZE: String(CLI_THREAD_POOL_SIZE) });
+  const empty = await threadsAfterARequest(dir, { UV_THREADPOOL_SIZE: '' });
   const more = await threadsAfterARequest(dir, { UV_THREADPOOL_SIZE: String(CLI_THREAD_POOL_SIZE + 8) });
   assert.equal(ours - four, CLI_THREAD_POOL_SIZE - 4, `threads: ${ours} by default, ${four} with UV_THREADPOOL_SIZE=4`);
   assert.equal(ours, same, 'the default is CLI_THREAD_POOL_SIZE');
+  assert.equal(empty, ours, 'set but empty is the default (libuv would make it one thread)');
   assert.equal(more - ours, 8, "the user's own size is kept");
 });
