@@ -1,8 +1,9 @@
 /**
- * A batch's sidecars read many at once where a read takes a round trip (a file server:
- * fs/read-ahead.ts, tasks/inspect.ts). Every result and index entry must be the one a read at its
- * turn gives, for every kind of file; a file read ahead is read once; batches of one thread are
- * inspected one after another; `readAhead: false` reads one at a time.
+ * A batch's sidecars read, and its image links' calls made, many at once where a call takes a
+ * round trip (a file server: fs/read-ahead.ts, LinkResolver.readAhead, tasks/inspect.ts). Every
+ * result and index entry must be the one a read at its turn gives, for every kind of file and
+ * link; each is read ahead once; batches of one thread are inspected one after another;
+ * `readAhead: false` reads one at a time. Reading threads are never ended with calls in flight.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -20,14 +21,21 @@ import { ThreadRuntime } from '../src/engine/threads.js';
 import { makeCornerTree, removeTree, tempDir } from './helpers/cli.js';
 import { sidecarFiles, sidecarData } from './helpers/tree.js';
 import { INSPECT_OPTION_SETS } from './helpers/inspection-arbitraries.js';
+import { awkwardLinks } from './helpers/awkward-links.js';
 import type { FileInspection, InspectItem, InspectOptions } from '../src/model/inspection.js';
 
-/** fs.open (the reads taken ahead) spied: the paths opened asynchronously. */
+/** fs.open and fs.readlink (the reads taken ahead) spied: the paths opened, and the links read, asynchronously. */
 const opened: string[] = [];
+const linksRead: string[] = [];
 const origOpen = fs.open;
+const origReadlink = fs.readlink;
 (fs as unknown as Record<string, unknown>).open = function (...a: unknown[]) {
   opened.push(String(a[0]));
   return (origOpen as unknown as (...x: unknown[]) => unknown).apply(fs, a);
+};
+(fs as unknown as Record<string, unknown>).readlink = function (...a: unknown[]) {
+  linksRead.push(String(a[0]));
+  return (origReadlink as unknown as (...x: unknown[]) => unknown).apply(fs, a);
 };
 syncBuiltinESMExports();
 
@@ -55,6 +63,7 @@ async function inspected(items: readonly InspectItem[], opts: InspectOptions, ro
 describe('sidecars read ahead on a file server', () => {
   let roots: string[] = [];
   let items: InspectItem[] = [];
+  let links: InspectItem[] = [];
   before(async () => {
     const sample = tempDir('isc-read-ahead-');
     await generateSampleLibrary(sample, { images: 40, seed: 5, formatMix: { json: 2, bin: 1, legacy: 1 } });
@@ -72,21 +81,26 @@ describe('sidecars read ahead on a file server', () => {
     symlinkSync('loop-a.json', path.join(odd, 'loop-b.json'));
     const names = ['empty.json', 'corrupt.json', 'big.json', 'ok.json', 'folder.json', 'link.json', 'dangling.json', 'loop-a.json', 'none.json'];
     if (spawnSync('mkfifo', [path.join(odd, 'fifo.json')]).status === 0) names.push('fifo.json');
-    roots = [sample, corner, odd];
-    items = [...sidecarFiles(sample), ...sidecarFiles(corner), ...names.map((name) => ({ path: path.join(odd, name), name }))];
+    // Image links of every kind, as a scan gives them to resolve.
+    const awkward = awkwardLinks();
+    const at = { scan: 424242, rootReal: path.join(awkward.dir, '..'), dirRel: 'links' };
+    links = awkward.links.map((name) => ({ path: path.join(awkward.dir, name), name, resolveLink: at }));
+    roots = [sample, corner, odd, awkward.top];
+    items = [...sidecarFiles(sample), ...links.slice(0, 20), ...sidecarFiles(corner), ...names.map((name) => ({ path: path.join(odd, name), name })), ...links.slice(20)];
   });
   after(() => {
     for (const r of roots) removeTree(r);
   });
 
-  it('every option set: results and index entries as read at each turn, every kind of file, and the small regular files read ahead once', async () => {
-    assert.ok(items.length > 40, `${items.length} items`);
+  it('every option set: results and index entries as read at each turn, every kind of file and link, the small regular files and the links read ahead once', async () => {
+    assert.ok(items.length > 40 && links.length > 20, `${items.length} items, ${links.length} links`);
     for (const [name, base] of Object.entries(INSPECT_OPTION_SETS)) {
       for (const entries of [false, true]) {
         if (entries && (base.keepData === true || base.dataJson === true)) continue; // never stored
         const opts: InspectOptions = entries ? { ...base, indexEntries: { racyCutoffMs: Date.now() + 60_000, root: roots[0], keyNo: 0 } } : base;
         const want = await inspected(items, opts, false);
         const from = opened.length;
+        const linksFrom = linksRead.length;
         const got = await inspected(items, opts, true);
         if (got !== want) {
           let k = 0;
@@ -96,15 +110,17 @@ describe('sidecars read ahead on a file server', () => {
         const ahead = opened.slice(from);
         assert.equal(new Set(ahead).size, ahead.length, `${name}: a file opened ahead twice`);
         assert.ok(ahead.includes(items.find((it) => it.name === 'ok.json')!.path), `${name}: ok.json read ahead`);
+        assert.deepEqual(linksRead.slice(linksFrom).sort(), links.map((it) => it.path).sort(), `${name}: each link read ahead once`);
       }
     }
   });
 
   it('without a round trip, or with readAhead: false, nothing is read ahead', async () => {
-    const from = opened.length;
+    const [from, linksFrom] = [opened.length, linksRead.length];
     await inspected(items, INSPECT_OPTION_SETS[Object.keys(INSPECT_OPTION_SETS)[0]], false);
     await inspected(items, { ...INSPECT_OPTION_SETS[Object.keys(INSPECT_OPTION_SETS)[0]], readAhead: false }, true);
     assert.equal(opened.length - from, 0);
+    assert.equal(linksRead.length - linksFrom, 0);
   });
 
   it('batches of one thread are inspected one after another: one given while another waits on its reads gets its own results', async () => {

@@ -5,7 +5,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, realpathSync, symlinkSync, writeFileSync } from 'node:fs';
+import fs, { mkdirSync, realpathSync, symlinkSync, writeFileSync } from 'node:fs';
+import { syncBuiltinESMExports } from 'node:module';
 import { join } from 'node:path';
 import { LinkResolver, LOOKUP_MEMO_ENTRIES, LookupMemo, resolveLinks, resolveLinkTraced } from '../src/discovery/resolve-link.js';
 import { DirSnapshots } from '../src/incremental/dir-cache.js';
@@ -114,4 +115,31 @@ test('a link whose target path passes PATH_MAX (its folder\'s does not) is broke
   assert.deepEqual(new LinkResolver(lib).resolve(link, 'g', 'L.jpg'), native);
   assert.deepEqual(resolveLinkTraced(join(lib, 'g'), 'L.jpg', { beforeLookup: () => undefined, looked: () => undefined }), native);
   execFileSync('rm', ['-rf', top]); // rm walks by descriptor: a path past PATH_MAX is no trouble
+});
+
+test('the scan\'s LinkResolver with its links read ahead (a file server) gives the same answers on every kind of link, each read used once', async () => {
+  const { dir, links } = awkwardLinks();
+  const native = resolveLinks(links.map((n) => join(dir, n)));
+  const resolver = new LinkResolver(join(dir, '..'));
+  await resolver.readAhead(links.map((n) => ({ path: join(dir, n), dirRel: 'links' })), { aborted: false });
+  const calls: string[] = [];
+  const spied = { readlinkSync: fs.readlinkSync, lstatSync: fs.lstatSync };
+  const fsMut = fs as unknown as Record<string, (...a: unknown[]) => unknown>;
+  fsMut.readlinkSync = (...a) => (calls.push(`readlink ${String(a[0])}`), (spied.readlinkSync as (...x: unknown[]) => unknown)(...a));
+  fsMut.lstatSync = (...a) => (calls.push(`lstat ${String(a[0])}`), (spied.lstatSync as (...x: unknown[]) => unknown)(...a));
+  syncBuiltinESMExports();
+  try {
+    for (const name of links) assert.deepEqual(resolver.resolve(join(dir, name), 'links', name), native.get(join(dir, name)), name);
+    assert.deepEqual(calls, [], 'no link read, no target looked at again');
+    // Each answer served once: the next resolution of a link reads it at its turn.
+    assert.deepEqual(resolver.resolve(join(dir, 'rel.jpg'), 'links', 'rel.jpg'), native.get(join(dir, 'rel.jpg')));
+    assert.deepEqual(calls, [`readlink ${join(dir, 'rel.jpg')}`, `lstat ${join(dir, '../a/IMG.jpg')}`]);
+  } finally {
+    Object.assign(fsMut, spied);
+    syncBuiltinESMExports();
+  }
+  // Stopped before it starts: nothing read ahead, every answer the same.
+  const stopped = new LinkResolver(join(dir, '..'));
+  await stopped.readAhead(links.map((n) => ({ path: join(dir, n), dirRel: 'links' })), { aborted: true });
+  for (const name of links) assert.deepEqual(stopped.resolve(join(dir, name), 'links', name), native.get(join(dir, name)), `${name} (stopped)`);
 });

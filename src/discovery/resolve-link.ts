@@ -14,9 +14,10 @@
  *   (incremental/folder-records.ts); the index's link entries, tasks/link-entry.ts.
  */
 import { isUtf8 } from 'node:buffer';
-import { lstatSync, readlinkSync, realpathSync, statSync } from 'node:fs';
+import { lstat, lstatSync, readlink, readlinkSync, realpathSync, statSync } from 'node:fs';
 import { sep } from 'node:path';
 import { LITTLE_ENDIAN_HOST } from '../byte-order.js';
+import { manyAtOnce } from '../fs/many-at-once.js';
 import type { ResolvedLink } from '../model/inspection.js';
 
 /** The real path of the walk's folder `rel` under the real root `rootReal` (the root `/` included: never `//`). */
@@ -115,6 +116,11 @@ export function isUnderProc(dir: string): boolean {
  */
 export class LinkResolver implements LinkResolution {
   private readonly realDirs = new Map<string, string | null>();
+  /**
+   * Links read ahead (`readAhead`), by the link's path: the target its text names where that is
+   * certain (null: unreadable, or the careful way decides), and whether it is a regular file. Each answers once.
+   */
+  private readonly ahead = new Map<string, { lexical: string | null; isFile: boolean }>();
 
   constructor(private readonly rootReal: string) {}
 
@@ -123,14 +129,68 @@ export class LinkResolver implements LinkResolution {
     return this.fast(linkPath, dirRel, name) ?? resolveLinkNative(linkPath);
   }
 
+  /**
+   * On a file server, where each call is a round trip: the two calls `resolve` makes per link
+   * (readlink, then lstat of the target its text names) made for `links` many at once, each kept
+   * for that link's resolution. An answer is the link or target as it was when read, as a call
+   * made then would be. Once `stop.aborted` no call is made; never rejects.
+   */
+  readAhead(links: readonly { path: string; dirRel: string }[], stop: { readonly aborted: boolean }): Promise<void> {
+    const dirOf = new Map(links.map((l) => [l.path, l.dirRel]));
+    const lexicalOf = new Map<string, string>();
+    const texts = manyAtOnce<string | null>([...dirOf.keys()], (p, done) => readlink(p, (err, text) => done(err ? null : text)), null, (p, text) => {
+      const lexical = text === null ? null : this.lexicalTarget(text, dirOf.get(p)!);
+      if (lexical === null) this.ahead.set(p, { lexical, isFile: false });
+      else lexicalOf.set(p, lexical);
+    }, stop);
+    const isFile = (p: string, done: (isFile: boolean) => void) => lstat(lexicalOf.get(p)!, (err, st) => done(!err && st.isFile()));
+    return texts.then(() => manyAtOnce<boolean>([...lexicalOf.keys()], isFile, false, (p, file) => this.ahead.set(p, { lexical: lexicalOf.get(p)!, isFile: file }), stop));
+  }
+
   private fast(linkPath: string, dirRel: string, name: string): ResolvedLink | null {
     if (sep !== '/') return null;
-    let text: string;
-    try {
-      text = readlinkSync(linkPath);
-    } catch {
-      return null;
+    const pre = this.ahead.size === 0 ? undefined : this.ahead.get(linkPath);
+    let lexical: string | null;
+    let isFile: boolean;
+    if (pre !== undefined) {
+      this.ahead.delete(linkPath);
+      ({ lexical, isFile } = pre);
+      if (lexical === null) return null;
+    } else {
+      try {
+        lexical = this.lexicalTarget(readlinkSync(linkPath), dirRel);
+        if (lexical === null) return null;
+        isFile = lstatSync(lexical, { throwIfNoEntry: false })?.isFile() === true;
+      } catch {
+        return null;
+      }
     }
+    if (!isFile) return null; // missing, a directory, another link...: the careful way
+    const cut = lexical.lastIndexOf('/');
+    const dir = cut === 0 ? '/' : lexical.slice(0, cut);
+    let real = this.realDirs.get(dir);
+    if (real === undefined) {
+      try {
+        real = realpathSync.native(dir);
+      } catch {
+        real = null;
+      }
+      if (this.realDirs.size >= 4096) this.realDirs.clear();
+      this.realDirs.set(dir, real);
+    }
+    // A folder link on the way (its real path is another): realpath(3) counts the links it follows,
+    // the image's own included, against its 40, and how many the kernel followed is not known here.
+    if (real === null || real !== dir || real.includes('\uFFFD')) return null;
+    const target = lexical;
+    if (pastPathMax(target)) return null;
+    return { target, broken: false };
+  }
+
+  /**
+   * The path a link's `text` names from the walked folder `dirRel`, where that is certain (its `..`
+   * parents lexical, then plain names); null: the careful way (realpath(3)) decides.
+   */
+  private lexicalTarget(text: string, dirRel: string): string | null {
     // A text holding U+FFFD may be bytes that are not UTF-8: realpath's bytes decide (resolveLinkNative).
     if (text === '' || text.endsWith('/') || text.includes('\uFFFD')) return null;
     // The physical folder of the link (as components), then the link text applied to it.
@@ -155,32 +215,7 @@ export class LinkResolver implements LinkResolution {
       rest = rest === '' ? part : `${rest}/${part}`;
     }
     if (!named) return null;
-    const lexical = `${base}/${rest}`;
-    let st;
-    try {
-      st = lstatSync(lexical, { throwIfNoEntry: false });
-    } catch {
-      return null;
-    }
-    if (!st?.isFile()) return null; // missing, a directory, another link...: the careful way
-    const cut = lexical.lastIndexOf('/');
-    const dir = cut === 0 ? '/' : lexical.slice(0, cut);
-    let real = this.realDirs.get(dir);
-    if (real === undefined) {
-      try {
-        real = realpathSync.native(dir);
-      } catch {
-        real = null;
-      }
-      if (this.realDirs.size >= 4096) this.realDirs.clear();
-      this.realDirs.set(dir, real);
-    }
-    // A folder link on the way (its real path is another): realpath(3) counts the links it follows,
-    // the image's own included, against its 40, and how many the kernel followed is not known here.
-    if (real === null || real !== dir || real.includes('\uFFFD')) return null;
-    const target = lexical;
-    if (pastPathMax(target)) return null;
-    return { target, broken: false };
+    return `${base}/${rest}`;
   }
 }
 

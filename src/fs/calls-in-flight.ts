@@ -32,21 +32,49 @@ export function useCallsWord(memory: unknown): void {
   word = memory instanceof SharedArrayBuffer ? new Int32Array(memory) : null;
 }
 
-/** Before making async calls: false when the thread is being ended (make none: read at each turn instead). */
-export function beginCalls(): boolean {
+/** Before making async calls: false when the thread is being ended (make none). */
+function beginCalls(): boolean {
   return word === null || Atomics.compareExchange(word, 0, FREE, IN_FLIGHT) === FREE;
 }
 
 /** True once the pool has asked this thread's calls to stop: make no new one. */
-export function callsStopAsked(): boolean {
+function callsStopAsked(): boolean {
   return word !== null && Atomics.load(word, 0) === STOP;
 }
 
 /** Every call begun is back (its descriptor closed): the thread may be ended again. */
-export function endCalls(): void {
+function endCalls(): void {
   if (word === null) return;
   Atomics.store(word, 0, FREE);
   Atomics.notify(word, 0);
+}
+
+/** Fired once the pool asks this thread's calls to stop (the `signal` manyAtOnce takes). */
+const STOP_ASKED = {
+  get aborted(): boolean {
+    return callsStopAsked();
+  },
+};
+
+/**
+ * `run`'s async calls, begun and ended on this thread's word; `run` makes no new call once
+ * `stopAsked.aborted` (pass it to manyAtOnce) and resolves when every call it made is back.
+ * Resolves with null when the thread is being ended (`run` is not called), or was asked to stop
+ * meanwhile (what `run` got is not used: its batch is given up).
+ */
+export function withCallsInFlight<T>(run: (stopAsked: { readonly aborted: boolean }) => Promise<T>): Promise<T | null> {
+  if (!beginCalls()) return Promise.resolve(null);
+  return run(STOP_ASKED).then(
+    (r) => {
+      const stopped = callsStopAsked();
+      endCalls();
+      return stopped ? null : r;
+    },
+    (e: unknown) => {
+      endCalls();
+      throw e;
+    },
+  );
 }
 
 /**

@@ -11,7 +11,7 @@ const IN_FLIGHT = 64;
  * fired and the calls in flight are back (no new one is made: a Ctrl-C is not kept waiting on
  * thousands of round trips); never rejects.
  */
-export function manyAtOnce<T>(inputs: readonly string[], call: (input: string, done: (r: T) => void) => void, failed: T, answer: (input: string, r: T) => void, signal?: AbortSignal): Promise<void> {
+export function manyAtOnce<T>(inputs: readonly string[], call: (input: string, done: (r: T) => void) => void, failed: T, answer: (input: string, r: T) => void, signal?: { readonly aborted: boolean }): Promise<void> {
   if (inputs.length === 0 || signal?.aborted) return Promise.resolve();
   return new Promise((resolve) => {
     let next = 0;

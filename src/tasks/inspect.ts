@@ -14,7 +14,7 @@ import type { JsonObject } from '../types.js';
 import { statSync } from 'node:fs';
 import { DEFAULT_MAX_FILE_SIZE, readFileLimitedSync, readFileSizedSync } from '../fs/read-file.js';
 import { readAhead, type ReadAhead } from '../fs/read-ahead.js';
-import { stoppedBatch } from '../fs/calls-in-flight.js';
+import { stoppedBatch, withCallsInFlight } from '../fs/calls-in-flight.js';
 import { BatchStats, IdentityScratch, tookRoundTrip } from '../fs/identity.js';
 import { KIND_DEFER } from './entry-writer.js';
 import { batchEntries, fileEntry, racyCutoffNs, type EntryRow } from './index-entry.js';
@@ -109,33 +109,48 @@ const READ_AHEAD_FILE_BYTES = 1 << 20;
 const READ_AHEAD_BATCH_BYTES = 16 << 20;
 
 /**
- * A batch's files read many at once, then inspected, where a read takes a round trip (a file
- * server: the first file's stat is timed); else (a local disk, where async reads cost more than
- * they save) inspected as each is read. `readAhead: false` reads one at a time.
+ * A batch's files read, and its links' two calls made, many at once, then inspected, where a call
+ * takes a round trip (a file server: the first item's stat is timed); else (a local disk, where
+ * async calls cost more than they save) inspected as each is read. `readAhead: false` reads one at a time.
  */
 function inspectReadingAhead(items: readonly InspectItem[], opts: InspectOptions, compiled: CompiledSchema | undefined): FileInspection[] | Promise<FileInspection[]> {
-  const paths = opts.readAhead === false ? null : readsAheadOf(items, opts.maxFileSize ?? DEFAULT_MAX_FILE_SIZE);
-  if (paths === null) return inspectBatch(items, opts, compiled, null);
-  return readAhead(paths, Math.min(READ_AHEAD_FILE_BYTES, opts.maxFileSize ?? DEFAULT_MAX_FILE_SIZE), READ_AHEAD_BATCH_BYTES).then((pre) => {
+  if (opts.readAhead === false || !firstTakesRoundTrip(items)) return inspectBatch(items, opts, compiled, null);
+  const maxFileSize = opts.maxFileSize ?? DEFAULT_MAX_FILE_SIZE;
+  const read = withCallsInFlight((stop) => {
+    const paths = items.map((it) => (it.resolveLink === undefined ? it.path : null));
+    const files = maxFileSize > 0 ? readAhead(paths, Math.min(READ_AHEAD_FILE_BYTES, maxFileSize), READ_AHEAD_BATCH_BYTES, stop) : Promise.resolve(null);
+    return Promise.all([files, readLinksAhead(items, stop)]).then(([pre]) => ({ pre }));
+  });
+  return read.then((got) => {
     // Stopped: the pool has given this batch up (aborted), or is ending the thread.
-    if (pre === null) throw stoppedBatch();
-    return inspectBatch(items, opts, compiled, pre);
+    if (got === null) throw stoppedBatch();
+    return inspectBatch(items, opts, compiled, got.pre);
   });
 }
 
-/** The files of a batch to read ahead (null where an item is read at its turn), or null: none (a local disk, a batch of one or two). */
-function readsAheadOf(items: readonly InspectItem[], maxFileSize: number): (string | null)[] | null {
-  if (items.length < 3 || !(maxFileSize > 0)) return null;
-  const first = items.find((it) => it.resolveLink === undefined);
-  if (first === undefined) return null;
+/** Whether a stat of a batch's first item takes a round trip (a file server); never for a batch of one or two. */
+function firstTakesRoundTrip(items: readonly InspectItem[]): boolean {
+  if (items.length < 3) return false;
   const t = performance.now();
   try {
-    statSync(first.path, { throwIfNoEntry: false });
+    statSync(items[0].path, { throwIfNoEntry: false });
   } catch {
     // what its read says at its turn
   }
-  if (!tookRoundTrip(performance.now() - t)) return null;
-  return items.map((it) => (it.resolveLink === undefined ? it.path : null));
+  return tookRoundTrip(performance.now() - t);
+}
+
+/** The batch's links read ahead by their scan's resolver (LinkResolver.readAhead). */
+function readLinksAhead(items: readonly InspectItem[], stop: { readonly aborted: boolean }): Promise<unknown> {
+  const byScan = new Map<number, { at: LinkAt; links: { path: string; dirRel: string }[] }>();
+  for (const it of items) {
+    const at = it.resolveLink;
+    if (at === undefined) continue;
+    let scan = byScan.get(at.scan);
+    if (scan === undefined) byScan.set(at.scan, (scan = { at, links: [] }));
+    scan.links.push({ path: it.path, dirRel: at.dirRel });
+  }
+  return Promise.all([...byScan.values()].map(({ at, links }) => perScan(resolvers, at.scan, () => new LinkResolver(at.rootReal)).readAhead(links, stop)));
 }
 
 /** Which items of a batch were read (grown to the biggest batch). */

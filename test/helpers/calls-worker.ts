@@ -1,9 +1,9 @@
 // A worker for the pool's tests of async calls in flight (fs/calls-in-flight.ts), speaking the
 // engine's batch protocol: `quick` answers at once; `calls` begins calls, sets `started[0]` (shared
 // memory in its options), and answers after `ms` with how many times it has run, or fails as a
-// stopped batch as soon as the pool asks its calls to stop.
+// stopped batch as soon as the pool asks its calls to stop (fs/calls-in-flight.ts withCallsInFlight).
 import { workerData } from 'node:worker_threads';
-import { beginCalls, callsStopAsked, endCalls, stoppedBatch, useCallsWord } from '../../src/fs/calls-in-flight.js';
+import { stoppedBatch, useCallsWord, withCallsInFlight } from '../../src/fs/calls-in-flight.js';
 import { serveBatches } from '../../src/engine/worker-loop.js';
 
 useCallsWord((workerData as { calls?: unknown }).calls);
@@ -13,19 +13,17 @@ serveBatches((task, items, options) => {
   if (task !== 'calls') return [...items];
   const { ms, started } = options as { ms: number; started: SharedArrayBuffer };
   runs++;
-  if (!beginCalls()) throw stoppedBatch();
-  Atomics.store(new Int32Array(started), 0, 1);
-  const until = Date.now() + ms;
-  return new Promise((resolve, reject) => {
-    const tick = () => {
-      if (callsStopAsked()) {
-        endCalls();
-        reject(stoppedBatch());
-      } else if (Date.now() >= until) {
-        endCalls();
-        resolve(items.map(() => runs));
-      } else setTimeout(tick, 5);
-    };
-    tick();
+  const ran = withCallsInFlight(
+    (stop) =>
+      new Promise<number[]>((resolve) => {
+        Atomics.store(new Int32Array(started), 0, 1);
+        const until = Date.now() + ms;
+        const tick = () => (stop.aborted || Date.now() >= until ? resolve(items.map(() => runs)) : setTimeout(tick, 5));
+        tick();
+      }),
+  );
+  return ran.then((r) => {
+    if (r === null) throw stoppedBatch();
+    return r;
   });
 });
