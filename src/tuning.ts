@@ -103,6 +103,14 @@ export const THREADS_BREAK_EVEN_FILES = 4000;
  */
 export const CONVERT_UNIT_FILES = 20;
 
+/**
+ * On a file server, the sidecars a batch reads ahead at most, each and together (tasks/inspect.ts):
+ * small files (a big one is read at its turn, one at a time across threads: big-file-turn.ts), and
+ * a bound on the memory a batch holds. Not measured: the bench library's sidecars are all far below.
+ */
+export const READ_AHEAD_FILE_BYTES = 1 << 20;
+export const READ_AHEAD_BATCH_BYTES = 16 << 20;
+
 /** Batches a thread holds at most: one running, one waiting (only for pipelined tasks). */
 export const THREAD_DEPTH = 2;
 

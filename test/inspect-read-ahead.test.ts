@@ -18,6 +18,7 @@ import { rewindEntries, storedResult } from '../src/tasks/index-entry.js';
 import { madeIdentity, madeResult, TABLE_FILES } from '../src/incremental/store.js';
 import { setRoundTripMsForTests } from '../src/fs/identity.js';
 import { ThreadRuntime } from '../src/engine/threads.js';
+import { THREAD_STOP_WAIT_MS } from '../src/tuning.js';
 import { makeCornerTree, removeTree, tempDir } from './helpers/cli.js';
 import { sidecarFiles, sidecarData } from './helpers/tree.js';
 import { INSPECT_OPTION_SETS } from './helpers/inspection-arbitraries.js';
@@ -29,6 +30,13 @@ const opened: string[] = [];
 const linksRead: string[] = [];
 const origOpen = fs.open;
 const origReadlink = fs.readlink;
+/** fs.openSync spied: the paths opened at their turn. */
+const openedAtTurn: string[] = [];
+const origOpenSync = fs.openSync;
+(fs as unknown as Record<string, unknown>).openSync = function (...a: unknown[]) {
+  openedAtTurn.push(String(a[0]));
+  return (origOpenSync as unknown as (...x: unknown[]) => unknown).apply(fs, a);
+};
 (fs as unknown as Record<string, unknown>).open = function (...a: unknown[]) {
   opened.push(String(a[0]));
   return (origOpen as unknown as (...x: unknown[]) => unknown).apply(fs, a);
@@ -101,6 +109,7 @@ describe('sidecars read ahead on a file server', () => {
         const want = await inspected(items, opts, false);
         const from = opened.length;
         const linksFrom = linksRead.length;
+        const turnFrom = openedAtTurn.length;
         const got = await inspected(items, opts, true);
         if (got !== want) {
           let k = 0;
@@ -111,6 +120,10 @@ describe('sidecars read ahead on a file server', () => {
         assert.equal(new Set(ahead).size, ahead.length, `${name}: a file opened ahead twice`);
         assert.ok(ahead.includes(items.find((it) => it.name === 'ok.json')!.path), `${name}: ok.json read ahead`);
         assert.deepEqual(linksRead.slice(linksFrom).sort(), links.map((it) => it.path).sort(), `${name}: each link read ahead once`);
+        // What was read ahead is used: only what it left out (too big, not a regular file, gone) is opened at its turn.
+        const leftOut = new Set(['big.json', 'folder.json', 'fifo.json', 'dangling.json', 'loop-a.json', 'none.json'].map((n) => items.find((it) => it.name === n)?.path));
+        const again = openedAtTurn.slice(turnFrom).filter((p) => ahead.includes(p) && !leftOut.has(p));
+        assert.deepEqual(again, [], `${name}: files read ahead opened again at their turn`);
       }
     }
   });
@@ -121,32 +134,6 @@ describe('sidecars read ahead on a file server', () => {
     await inspected(items, { ...INSPECT_OPTION_SETS[Object.keys(INSPECT_OPTION_SETS)[0]], readAhead: false }, true);
     assert.equal(opened.length - from, 0);
     assert.equal(linksRead.length - linksFrom, 0);
-  });
-
-  it('batches of one thread are inspected one after another: one given while another waits on its reads gets its own results', async () => {
-    const opts = INSPECT_OPTION_SETS[Object.keys(INSPECT_OPTION_SETS)[0]];
-    const half = Math.floor(items.length / 2);
-    const [a, b] = [items.slice(0, half), items.slice(half)];
-    const wantA = await inspected(a, opts, false);
-    const wantB = await inspected(b, opts, false);
-    setRoundTripMsForTests(-1);
-    try {
-      const first = inspectFiles(a, opts);
-      assert.ok(first instanceof Promise, 'the first batch reads ahead');
-      // Given at once, with round trips no longer timed as such: it waits behind the first all the same.
-      setRoundTripMsForTests(Infinity);
-      const second = inspectFiles(b, opts);
-      assert.ok(second instanceof Promise, 'the second waits behind the first');
-      const order: string[] = [];
-      const [ra, rb] = await Promise.all([first.then((r) => (order.push('a'), r)), second.then((r) => (order.push('b'), r))]);
-      assert.deepEqual(order, ['a', 'b']);
-      assert.equal(shown(ra), wantA);
-      assert.equal(shown(rb), wantB);
-      // Once both are done a batch runs at once again.
-      assert.ok(!(inspectFiles(b, opts) instanceof Promise));
-    } finally {
-      setRoundTripMsForTests(null);
-    }
   });
 });
 
@@ -197,9 +184,13 @@ describe('reading threads on a file server', () => {
   }
 
   it('a fractional or NaN maxFileSize reads what a read at each turn reads (no crash in a read callback)', async () => {
-    for (const maxFileSize of [100_000.5, Number.NaN, 0.5]) {
+    // 100000.5: each file read ahead (its size compared with it); 0.5: each opened, then left out by
+    // its size; NaN: nothing read ahead (the guard).
+    for (const [maxFileSize, opens] of [[100_000.5, 5], [0.5, 5], [Number.NaN, 0]] as const) {
       const want = await inspected(items.slice(0, 5), { maxFileSize, readAhead: false }, true);
+      const from = opened.length;
       assert.equal(await inspected(items.slice(0, 5), { maxFileSize }, true), want, `maxFileSize ${maxFileSize}`);
+      assert.equal(opened.length - from, opens, `maxFileSize ${maxFileSize}: files opened ahead`);
     }
   });
 
@@ -274,12 +265,30 @@ describe('reading threads on a file server', () => {
     const pool = roundTripPool(300);
     await pool.run('inspect', items.slice(0, 2), { brief: true });
     const { run, release } = await closesWaiting(pool);
-    const closed = pool.close();
+    let isClosed = false;
+    const closed = pool.close().then(() => (isClosed = true));
     assert.match(await run, /closed/);
     await new Promise((r) => setTimeout(r, 100));
+    assert.equal(isClosed, false, 'the close waits for the calls in flight');
     await release();
     await closed;
     assert.equal(openUnder(dir), 0);
+  });
+
+  it('closing the pool as a thread dies with calls in flight does not wait on them', async () => {
+    const pool = new ThreadRuntime(1, { workerUrl: CALLS_WORKER, pipelined: () => true });
+    const started = new SharedArrayBuffer(4);
+    const from = { ms: 0 };
+    // Closed as soon as its batch fails (the thread's 'error'), before its 'exit'.
+    const closed = pool.run('calls' as 'inspect', [1] as never, { ms: 60_000, started, crash: true } as never).then(
+      () => assert.fail('the batch of a thread that died answered'),
+      (e: Error) => {
+        from.ms = performance.now();
+        return pool.close().then(() => e.message);
+      },
+    );
+    assert.match(await closed, /crash/);
+    assert.ok(performance.now() - from.ms < THREAD_STOP_WAIT_MS / 2, `the close took ${Math.round(performance.now() - from.ms)} ms`);
   });
 
   it('a batch stopped for an abort of the batch before it (whose answer was on its way) runs again', async () => {

@@ -7,7 +7,7 @@ import type { RunOptions, Runtime } from './runtime.js';
 import { THREAD_DEPTH, THREAD_STOP_WAIT_MS, WORKER_YOUNG_GENERATION_MB } from '../tuning.js';
 import { relieveAfterBigFile } from './heap-relief.js';
 import { bigFileTurnMemory, freeBigFileTurn, setBigFileRelief } from '../tasks/big-file-turn.js';
-import { callsEnded, isStoppedBatch, mayEndThread, newCallsWord } from '../fs/calls-in-flight.js';
+import { endOrStopCalls, isStoppedBatch, newCallsWord, threadExited, wordChange } from '../fs/calls-in-flight.js';
 
 interface Job {
   req: BatchRequest;
@@ -45,8 +45,8 @@ export interface ThreadPoolOptions {
   /**
    * The calling thread counts as one of `workers` (one thread fewer is started): a batch of a
    * pipelined task that no thread may take now runs on the caller, synchronously, instead of
-   * waiting in the queue. Never a batch whose signal has fired; a running one cannot be stopped
-   * (one batch: milliseconds). Default false.
+   * waiting in the queue (synchronously, but on a file server where it reads ahead). Never a batch
+   * whose signal has fired; a running one cannot be stopped (one batch: milliseconds). Default false.
    */
   callerRuns?: boolean;
 }
@@ -174,7 +174,7 @@ export class ThreadRuntime implements Runtime {
       }
       // Its async calls in flight (a read ahead on a file server) are asked to stop instead: ended
       // now, the thread would leave what they open open. It answers soon; that answer is dropped.
-      if (!mayEndThread(slot.calls)) {
+      if (!endOrStopCalls(slot.calls)) {
         job.dropped = true;
         return;
       }
@@ -270,6 +270,7 @@ export class ThreadRuntime implements Runtime {
   private exited(slot: Slot, code: number): void {
     // Ended mid-file (an abort terminates it): the big-file turn it held goes on.
     freeBigFileTurn(slot.threadId);
+    threadExited(slot.calls); // a close waiting on its calls waits no more
     if (!slot.ending) this.failSlot(slot, errors.internal(`worker thread exited with code ${code}`));
     this.slots.delete(slot);
     if (this.closed) return;
@@ -304,6 +305,6 @@ export class ThreadRuntime implements Runtime {
 /** A thread ended once its async calls in flight are back (fs/calls-in-flight.ts), or after THREAD_STOP_WAIT_MS: a call that never comes back does not hold the close. */
 async function endThread(slot: Slot): Promise<void> {
   const until = performance.now() + THREAD_STOP_WAIT_MS;
-  while (!mayEndThread(slot.calls) && performance.now() < until) await callsEnded(slot.calls, until - performance.now());
+  while (!endOrStopCalls(slot.calls) && performance.now() < until) await wordChange(slot.calls, until - performance.now());
   await slot.worker.terminate().catch(() => 0);
 }

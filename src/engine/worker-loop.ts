@@ -40,21 +40,14 @@ export function serveBatches(run: (task: string, items: readonly unknown[], opti
     port.postMessage(res, transfer);
     relieveHeap(WORKER_HEAP_BOUND);
   };
-  // Batches are answered in the order they came (the pool matches an answer to its oldest batch):
-  // one that comes while an async one is pending runs after it is answered.
-  let pending: Promise<void> | null = null;
+  // Batches are answered one at a time, in the order they came (the pool matches an answer to its
+  // thread's oldest batch): one that comes while an async one runs waits for that one's answer.
+  let running: Promise<void> | undefined;
   port.on('message', (req: BatchRequest) => {
-    if (pending !== null) {
-      const p: Promise<void> = pending.then(() => serve(req));
-      pending = p;
-      void p.then(() => void (pending === p && (pending = null)));
-      return;
-    }
-    const p = serve(req);
-    if (p !== undefined) {
-      pending = p;
-      void p.then(() => void (pending === p && (pending = null)));
-    }
+    const p = running === undefined ? serve(req) : running.then(() => serve(req));
+    if (p === undefined) return;
+    running = p;
+    void p.then(() => void (running === p && (running = undefined)));
   });
   const serve = (req: BatchRequest): Promise<void> | undefined => {
     let out: unknown[] | Promise<unknown[]>;
@@ -67,8 +60,8 @@ export function serveBatches(run: (task: string, items: readonly unknown[], opti
       answer(req, items, { e });
       return undefined;
     }
-    // An async task (convert: its fsyncs in flight together) answers when it is done; the pool
-    // sends a thread its next batch only after this answer.
+    // An async task (convert: its fsyncs in flight together; inspect reading ahead on a file
+    // server) answers when it is done.
     if (out instanceof Promise) return out.then((results) => answer(req, items, { results }), (e: unknown) => answer(req, items, { e }));
     answer(req, items, { results: out });
     return undefined;

@@ -1,16 +1,18 @@
 /**
- * Whether a worker thread may be ended now: not while its own async file-system calls are in
- * flight. A call made on libuv's pool that comes back after its thread has ended has nobody to
- * run its callback, so a descriptor it opened is never closed (an abort in the middle of a read
- * ahead on a file server left up to 56 open). One word of shared memory per thread, made by the
- * pool and passed in the thread's workerData:
+ * A worker thread is ended only while none of the async calls it began with `withCallsInFlight`
+ * (its reads ahead on a file server) is in flight. A call that comes back after its thread has
+ * ended cannot run its callback: a close still queued on libuv's pool then never runs, and its
+ * descriptor stays open (an abort in the middle of a read ahead left them open, every one in the
+ * test of it). One word of shared memory per thread, made by the pool, passed in its workerData:
  *
- * - FREE: no async call in flight (the thread runs synchronous code or waits): the pool may end it.
- * - IN_FLIGHT: the thread has calls in flight; the pool asks them to stop instead (STOP).
+ * - FREE: no such call in flight (the thread runs synchronous code or waits): the pool may end it.
+ * - IN_FLIGHT: calls in flight; the pool asks them to stop instead (STOP).
  * - STOP: the thread makes no new call, and sets FREE once those in flight are back (and closed).
- * - ENDING: the pool is ending the thread; it makes no async call any more.
+ * - ENDING: the pool is ending the thread, or it has exited; it makes no such call any more.
  *
  * The main thread (the inline engine, a caller that runs batches) has no word: nobody ends it.
+ * Convert's async writes are not marked: its batches are never aborted mid-batch
+ * (TaskDef.interruptible), and the pool is closed after them.
  */
 import { SidecarError } from '../errors.js';
 
@@ -32,56 +34,48 @@ export function useCallsWord(memory: unknown): void {
   word = memory instanceof SharedArrayBuffer ? new Int32Array(memory) : null;
 }
 
-/** Before making async calls: false when the thread is being ended (make none). */
-function beginCalls(): boolean {
-  return word === null || Atomics.compareExchange(word, 0, FREE, IN_FLIGHT) === FREE;
-}
-
-/** True once the pool has asked this thread's calls to stop: make no new one. */
-function callsStopAsked(): boolean {
-  return word !== null && Atomics.load(word, 0) === STOP;
-}
-
-/** Every call begun is back (its descriptor closed): the thread may be ended again. */
-function endCalls(): void {
-  if (word === null) return;
-  Atomics.store(word, 0, FREE);
-  Atomics.notify(word, 0);
-}
-
-/** Fired once the pool asks this thread's calls to stop (the `signal` manyAtOnce takes). */
+/** The pool asked this thread's calls to stop (the `signal` manyAtOnce takes). */
 const STOP_ASKED = {
   get aborted(): boolean {
-    return callsStopAsked();
+    return word !== null && Atomics.load(word, 0) === STOP;
   },
 };
 
 /**
- * `run`'s async calls, begun and ended on this thread's word; `run` makes no new call once
- * `stopAsked.aborted` (pass it to manyAtOnce) and resolves when every call it made is back.
- * Resolves with null when the thread is being ended (`run` is not called), or was asked to stop
- * meanwhile (what `run` got is not used: its batch is given up).
+ * `run`'s async calls, begun and ended on this thread's word: `run` makes no new call once
+ * `stop.aborted` (pass it to manyAtOnce), and resolves when every call it made is back. Rejects
+ * with `stoppedBatch()` when the thread is being ended (`run` is not called) or was asked to stop
+ * meanwhile (what `run` got is not used: its batch is given up). One at a time per thread (the
+ * worker loop runs one batch at a time): a second while one is in flight is refused the same way.
  */
-export function withCallsInFlight<T>(run: (stopAsked: { readonly aborted: boolean }) => Promise<T>): Promise<T | null> {
-  if (!beginCalls()) return Promise.resolve(null);
+export function withCallsInFlight<T>(run: (stop: { readonly aborted: boolean }) => Promise<T>): Promise<T> {
+  if (word !== null && Atomics.compareExchange(word, 0, FREE, IN_FLIGHT) !== FREE) return Promise.reject(stoppedBatch());
+  const end = (): boolean => {
+    const stopped = STOP_ASKED.aborted;
+    if (word !== null) {
+      Atomics.store(word, 0, FREE);
+      Atomics.notify(word, 0);
+    }
+    return stopped;
+  };
   return run(STOP_ASKED).then(
     (r) => {
-      const stopped = callsStopAsked();
-      endCalls();
-      return stopped ? null : r;
+      if (end()) throw stoppedBatch();
+      return r;
     },
     (e: unknown) => {
-      endCalls();
+      end();
       throw e;
     },
   );
 }
 
 /**
- * The pool's side, to end a thread: true when it may be ended now (it then makes no async call
- * any more); else its calls in flight are asked to stop, and `callsEnded` resolves when they are back.
+ * The pool's side, to end a thread: true when it may be ended now (its word is then ENDING: it
+ * begins no call any more); else its calls in flight are asked to stop (STOP): wait with
+ * `wordChange`, and ask again.
  */
-export function mayEndThread(w: Int32Array): boolean {
+export function endOrStopCalls(w: Int32Array): boolean {
   for (;;) {
     const was = Atomics.compareExchange(w, 0, FREE, ENDING);
     if (was === FREE || was === ENDING) return true;
@@ -90,16 +84,30 @@ export function mayEndThread(w: Int32Array): boolean {
   }
 }
 
-/** Resolves when a thread asked to stop has its calls back, or after `ms` (a call that never comes back). */
-export function callsEnded(w: Int32Array, ms: number): Promise<void> {
+/** The thread has exited: nothing of its can come back (its word as if ended). */
+export function threadExited(w: Int32Array): void {
+  Atomics.store(w, 0, ENDING);
+  Atomics.notify(w, 0);
+}
+
+/** Resolves when a thread's word changes from calls in flight, or after `ms` (a call that never comes back). */
+export function wordChange(w: Int32Array, ms: number): Promise<void> {
   const was = Atomics.load(w, 0);
   if (was !== IN_FLIGHT && was !== STOP) return Promise.resolve();
-  const waited = (Atomics as unknown as { waitAsync(a: Int32Array, i: number, v: number, t: number): { async: boolean; value: Promise<string> | string } }).waitAsync(w, 0, was, ms);
-  return waited.async ? (waited.value as Promise<string>).then(() => undefined) : Promise.resolve();
+  const waited = (Atomics as unknown as { waitAsync(a: Int32Array, i: number, v: number): { async: boolean; value: Promise<string> | string } }).waitAsync(w, 0, was);
+  if (!waited.async) return Promise.resolve();
+  return new Promise((resolve) => {
+    // The timer bounds the wait, and keeps the process alive meanwhile (a pending waitAsync does not).
+    const timer = setTimeout(resolve, ms);
+    void (waited.value as Promise<string>).then(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
 }
 
 /**
- * What a batch given up on a stop fails with. The stop may reach a batch behind the aborted one
+ * What a batch given up on a stop fails with. The stop may reach the batch behind the aborted one
  * (the aborted one's answer already on its way): the pool runs such a batch again.
  */
 export function stoppedBatch(): SidecarError {

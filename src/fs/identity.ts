@@ -134,6 +134,17 @@ export function tookRoundTrip(ms: number): boolean {
   return ms > roundTripMs;
 }
 
+/** Does a stat of `path` take a round trip (a file server)? Its answer is not kept: a probe. */
+export function statTakesRoundTrip(path: string): boolean {
+  const t = performance.now();
+  try {
+    statSync(path, { throwIfNoEntry: false });
+  } catch {
+    // timed all the same
+  }
+  return tookRoundTrip(performance.now() - t);
+}
+
 /** Tests: every file-system call a round trip (-1), none (Infinity), or back to ROUND_TRIP_MS (null). */
 export function setRoundTripMsForTests(ms: number | null): void {
   roundTripMs = ms ?? ROUND_TRIP_MS;

@@ -11,13 +11,13 @@ import { checkSidecarRules } from '../analysis/rules.js';
 import { extractDataset } from '../analysis/dataset.js';
 import { compileSchema, checkSchema, type CompiledSchema } from '../analysis/schema.js';
 import type { JsonObject } from '../types.js';
-import { statSync } from 'node:fs';
 import { DEFAULT_MAX_FILE_SIZE, readFileLimitedSync, readFileSizedSync } from '../fs/read-file.js';
 import { readAhead, type ReadAhead } from '../fs/read-ahead.js';
-import { stoppedBatch, withCallsInFlight } from '../fs/calls-in-flight.js';
-import { BatchStats, IdentityScratch, tookRoundTrip } from '../fs/identity.js';
+import { withCallsInFlight } from '../fs/calls-in-flight.js';
+import { BatchStats, IdentityScratch, statTakesRoundTrip } from '../fs/identity.js';
 import { KIND_DEFER } from './entry-writer.js';
 import { batchEntries, fileEntry, racyCutoffNs, type EntryRow } from './index-entry.js';
+import { READ_AHEAD_BATCH_BYTES, READ_AHEAD_FILE_BYTES } from '../tuning.js';
 import { ACCEL_MAX_BYTES, accelAvailable, accelCounts, accelScan, binScan, skeletonOf, type Skeleton } from '../accel/decode.js';
 import { certifyBrief, shapeOnTape, summaryOnTape } from '../accel/certify.js';
 import { embeddingsOnTape } from '../accel/embeddings-tape.js';
@@ -79,65 +79,22 @@ export function inspectFiles(items: readonly InspectItem[], options: InspectOpti
 }
 
 /**
- * The engine's task (tasks/index.ts): `inspectFiles`, the batch's files read many at once first
- * where a read takes a round trip (a file server).
+ * The engine's task (tasks/index.ts): `inspectFiles`, where a call takes a round trip (a file
+ * server: the first item's stat is timed) with the batch's files read, and its links' two calls
+ * made, many at once first. Else (a local disk, where async calls cost more than they save) each
+ * is read at its turn; `readAhead: false` reads one at a time.
  */
 export function inspectFilesReadingAhead(items: readonly InspectItem[], options: InspectOptions): FileInspection[] | Promise<FileInspection[]> {
   const opts = options ?? {};
   const compiled = opts.schema !== undefined ? schemaFor(opts.schema) : undefined;
-  // A batch whose reads are taken ahead is inspected when they are in; the batches after it wait
-  // for it (a thread inspects one batch at a time: its scratch state is shared).
-  if (readingAhead !== null) return behind(readingAhead.then(...both(() => inspectReadingAhead(items, opts, compiled))));
-  const out = inspectReadingAhead(items, opts, compiled);
-  return out instanceof Promise ? behind(out) : out;
-}
-
-/** The last batch of this thread whose reads were taken ahead, until it is inspected (null: none waiting). */
-let readingAhead: Promise<unknown> | null = null;
-
-function behind<T>(p: Promise<T>): Promise<T> {
-  readingAhead = p;
-  const done = () => void (readingAhead === p && (readingAhead = null));
-  p.then(done, done);
-  return p;
-}
-
-const both = <T>(fn: () => T): [() => T, () => T] => [fn, fn];
-
-/** Files a batch reads ahead at most, each and together: small sidecars (a big one is read at its turn, one at a time across threads). */
-const READ_AHEAD_FILE_BYTES = 1 << 20;
-const READ_AHEAD_BATCH_BYTES = 16 << 20;
-
-/**
- * A batch's files read, and its links' two calls made, many at once, then inspected, where a call
- * takes a round trip (a file server: the first item's stat is timed); else (a local disk, where
- * async calls cost more than they save) inspected as each is read. `readAhead: false` reads one at a time.
- */
-function inspectReadingAhead(items: readonly InspectItem[], opts: InspectOptions, compiled: CompiledSchema | undefined): FileInspection[] | Promise<FileInspection[]> {
-  if (opts.readAhead === false || !firstTakesRoundTrip(items)) return inspectBatch(items, opts, compiled, null);
+  if (opts.readAhead === false || items.length < 3 || !statTakesRoundTrip(items[0].path)) return inspectBatch(items, opts, compiled, null);
   const maxFileSize = opts.maxFileSize ?? DEFAULT_MAX_FILE_SIZE;
   const read = withCallsInFlight((stop) => {
     const paths = items.map((it) => (it.resolveLink === undefined ? it.path : null));
     const files = maxFileSize > 0 ? readAhead(paths, Math.min(READ_AHEAD_FILE_BYTES, maxFileSize), READ_AHEAD_BATCH_BYTES, stop) : Promise.resolve(null);
-    return Promise.all([files, readLinksAhead(items, stop)]).then(([pre]) => ({ pre }));
+    return Promise.all([files, readLinksAhead(items, stop)]);
   });
-  return read.then((got) => {
-    // Stopped: the pool has given this batch up (aborted), or is ending the thread.
-    if (got === null) throw stoppedBatch();
-    return inspectBatch(items, opts, compiled, got.pre);
-  });
-}
-
-/** Whether a stat of a batch's first item takes a round trip (a file server); never for a batch of one or two. */
-function firstTakesRoundTrip(items: readonly InspectItem[]): boolean {
-  if (items.length < 3) return false;
-  const t = performance.now();
-  try {
-    statSync(items[0].path, { throwIfNoEntry: false });
-  } catch {
-    // what its read says at its turn
-  }
-  return tookRoundTrip(performance.now() - t);
+  return read.then(([pre]) => inspectBatch(items, opts, compiled, pre));
 }
 
 /** The batch's links read ahead by their scan's resolver (LinkResolver.readAhead). */
