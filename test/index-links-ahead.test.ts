@@ -301,13 +301,14 @@ test('statAhead: false and a shard make no async link read', async (t) => {
   t.after(() => setRoundTripMsForTests(null));
   setRoundTripMsForTests(-1);
   const { dir, root } = linkLibrary(t);
+  // (readAhead: false: a first run's reading threads read their links ahead too, the index aside: test/inspect-read-ahead.test.ts.)
   const off = { path: join(dir, 'idx-off', 'index'), racyMarginMs: 0, statAhead: false };
   const before = calls.readlink + calls.lstat;
-  for (let k = 0; k < 3; k++) await records(scan(root, { engine: 'inline', index: off }));
+  for (let k = 0; k < 3; k++) await records(scan(root, { engine: 'inline', index: off, readAhead: false }));
   assert.equal(calls.readlink + calls.lstat - before, 0, 'statAhead: false');
   const sh = { path: join(dir, 'idx-shard', 'index'), racyMarginMs: 0 };
   const b2 = calls.readlink + calls.lstat;
-  for (let k = 0; k < 3; k++) await records(scan(root, { engine: 'inline', index: sh, shard: { index: 0, count: 2 } }));
+  for (let k = 0; k < 3; k++) await records(scan(root, { engine: 'inline', index: sh, shard: { index: 0, count: 2 }, readAhead: false }));
   assert.equal(calls.readlink + calls.lstat - b2, 0, 'a shard');
 });
 

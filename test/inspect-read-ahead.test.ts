@@ -18,7 +18,7 @@ import { rewindEntries, storedResult } from '../src/tasks/index-entry.js';
 import { madeIdentity, madeResult, TABLE_FILES } from '../src/incremental/store.js';
 import { setRoundTripMsForTests } from '../src/fs/identity.js';
 import { ThreadRuntime } from '../src/engine/threads.js';
-import { THREAD_STOP_WAIT_MS } from '../src/tuning.js';
+import { FILES_OPEN_AHEAD, THREAD_STOP_WAIT_MS } from '../src/tuning.js';
 import { makeCornerTree, removeTree, tempDir } from './helpers/cli.js';
 import { sidecarFiles, sidecarData } from './helpers/tree.js';
 import { INSPECT_OPTION_SETS } from './helpers/inspection-arbitraries.js';
@@ -208,6 +208,23 @@ describe('reading threads on a file server', () => {
     }
   });
 
+  it('a reading thread holds at most FILES_OPEN_AHEAD files open at once (the descriptors of the process are shared)', async () => {
+    const pool = roundTripPool(50);
+    try {
+      let most = 0;
+      let done = false;
+      const run = pool.run('inspect', items, { brief: true }).finally(() => (done = true));
+      while (!done) {
+        most = Math.max(most, openUnder(dir));
+        await new Promise((r) => setTimeout(r, 1));
+      }
+      assert.equal((await run).length, items.length);
+      assert.ok(most > 0 && most <= FILES_OPEN_AHEAD, `${most} open at once`);
+    } finally {
+      await pool.close();
+    }
+  });
+
   /**
    * Every thread of libuv's pool held by a read of an empty FIFO until `release`: the reading
    * thread's calls made meanwhile wait in its queue (as on a file server that is slow to answer).
@@ -234,7 +251,7 @@ describe('reading threads on a file server', () => {
    */
   async function closesWaiting(pool: ThreadRuntime, signal?: AbortSignal): Promise<{ run: Promise<string>; release: () => Promise<void> }> {
     const run = pool.run('inspect', items, { brief: true }, { signal }).then(() => 'done', (e: Error) => `${e.name}: ${e.message}`);
-    await until('every file open', () => openUnder(dir) === items.length);
+    await until('as many files open as a thread reads at once', () => openUnder(dir) === Math.min(items.length, FILES_OPEN_AHEAD));
     await new Promise((r) => setTimeout(r, 50));
     const { release } = holdPool();
     await new Promise((r) => setTimeout(r, 400));

@@ -6,12 +6,12 @@
 const IN_FLIGHT = 64;
 
 /**
- * `call` on each of `inputs`, up to IN_FLIGHT at once; `answer` (which must not throw) is given
+ * `call` on each of `inputs`, up to `most` (IN_FLIGHT) at once; `answer` (which must not throw) is given
  * each result once, or `failed` where the call threw (a path fs refuses). Resolves when every answer is in, or once `signal` has
  * fired and the calls in flight are back (no new one is made: a Ctrl-C is not kept waiting on
  * thousands of round trips); never rejects.
  */
-export function manyAtOnce<T>(inputs: readonly string[], call: (input: string, done: (r: T) => void) => void, failed: T, answer: (input: string, r: T) => void, signal?: { readonly aborted: boolean }): Promise<void> {
+export function manyAtOnce<T>(inputs: readonly string[], call: (input: string, done: (r: T) => void) => void, failed: T, answer: (input: string, r: T) => void, signal?: { readonly aborted: boolean }, most = IN_FLIGHT): Promise<void> {
   if (inputs.length === 0 || signal?.aborted) return Promise.resolve();
   return new Promise((resolve) => {
     let next = 0;
@@ -34,6 +34,6 @@ export function manyAtOnce<T>(inputs: readonly string[], call: (input: string, d
         queueMicrotask(() => done(failed));
       }
     };
-    for (let i = 0; i < IN_FLIGHT && next < inputs.length; i++) issue();
+    for (let i = 0; i < most && next < inputs.length; i++) issue();
   });
 }

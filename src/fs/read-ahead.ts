@@ -11,6 +11,7 @@
 import { close, fstat, open, read, type BigIntStats } from 'node:fs';
 import { manyAtOnce } from './many-at-once.js';
 import { READ_FLAGS } from './regular-file.js';
+import { FILES_OPEN_AHEAD } from '../tuning.js';
 
 /** A file read ahead: its bytes, and the stat of the descriptor they were read through (taken before the read). */
 export interface ReadAhead {
@@ -53,5 +54,5 @@ export function readAhead(paths: readonly (string | null)[], maxBytes: number, t
       });
     });
   };
-  return manyAtOnce<ReadAhead | null>(inputs, one, null, (input, r) => void (out[Number(input)] = r), stop).then(() => out);
+  return manyAtOnce<ReadAhead | null>(inputs, one, null, (input, r) => void (out[Number(input)] = r), stop, FILES_OPEN_AHEAD).then(() => out);
 }

@@ -80,14 +80,15 @@ export function inspectFiles(items: readonly InspectItem[], options: InspectOpti
 
 /**
  * The engine's task (tasks/index.ts): `inspectFiles`, where a call takes a round trip (a file
- * server: the first item's stat is timed) with the batch's files read, and its links' two calls
+ * server: the first two items' stats are timed) with the batch's files read, and its links' two calls
  * made, many at once first. Else (a local disk, where async calls cost more than they save) each
  * is read at its turn; `readAhead: false` reads one at a time.
  */
 export function inspectFilesReadingAhead(items: readonly InspectItem[], options: InspectOptions): FileInspection[] | Promise<FileInspection[]> {
   const opts = options ?? {};
   const compiled = opts.schema !== undefined ? schemaFor(opts.schema) : undefined;
-  if (opts.readAhead === false || items.length < 3 || !statTakesRoundTrip(items[0].path)) return inspectBatch(items, opts, compiled, null);
+  // Two probes: one stat of a local disk may take as long on a busy machine (the thread preempted).
+  if (opts.readAhead === false || items.length < 3 || !statTakesRoundTrip(items[0].path) || !statTakesRoundTrip(items[1].path)) return inspectBatch(items, opts, compiled, null);
   const maxFileSize = opts.maxFileSize ?? DEFAULT_MAX_FILE_SIZE;
   const read = withCallsInFlight((stop) => {
     const paths = items.map((it) => (it.resolveLink === undefined ? it.path : null));
