@@ -22,6 +22,9 @@ export interface FileServerRuns {
   second: Outcome;
   third: Outcome;
   served: Outcome;
+  /** The bounds, the calls alone (file-server-calls.ts): a second run's, --no-index's. */
+  secondCalls: Outcome;
+  noneCalls: Outcome;
   /** Each state's stats taken ahead (IndexRunStats.statsAhead): second, third, served. */
   statsAhead: (number | null)[];
   /** Each state's link texts and targets read ahead (IndexRunStats.linksAhead): second, third, served. */
@@ -79,17 +82,20 @@ export function measureFileServer(opts: { work: string; root: string; sourceRoot
     save('after-second');
     for (let k = 0; k < 12 && (runChild(spec(true)).detail.index as { written?: boolean } | undefined)?.written === true; k++);
     save('served');
-    const [none, second, third, served] = measureRounds(
+    const calls = (reads: boolean): OpSpec => ({ op: 'floor-file-server', root: mount, listFrom: opts.root, reads });
+    const [none, second, third, served, secondCalls, noneCalls] = measureRounds(
       [
         { label: 'file server: validate --no-index', spec: spec(false) },
         { label: 'file server: validate second run, unchanged tree', spec: spec(true), prepare: place('after-first') },
         { label: 'file server: validate third run, unchanged tree', spec: spec(true), prepare: place('after-second') },
         { label: 'file server: validate served run, unchanged tree', spec: spec(true), prepare: place('served') },
+        { label: "file server: a second run's calls alone", spec: calls(false) },
+        { label: "file server: --no-index's calls alone", spec: calls(true) },
       ],
       opts.runs,
     );
     const ahead = (o: Outcome, what: 'statsAhead' | 'linksAhead') => (isFailure(o) ? null : ((o.detail.index as Record<string, number | undefined> | undefined)?.[what] ?? null));
-    return { none, second, third, served, statsAhead: [second, third, served].map((o) => ahead(o, 'statsAhead')), linksAhead: [second, third, served].map((o) => ahead(o, 'linksAhead')) };
+    return { none, second, third, served, secondCalls, noneCalls, statsAhead: [second, third, served].map((o) => ahead(o, 'statsAhead')), linksAhead: [second, third, served].map((o) => ahead(o, 'linksAhead')) };
   } finally {
     spawnSync('fusermount3', ['-u', mount], { stdio: 'ignore' });
   }

@@ -444,6 +444,8 @@ export async function runOp(spec: OpSpec): Promise<Timed> {
       return floorWrite(spec.from, spec.dir);
     case 'floor-irreducible':
       return (await import('./irreducible.js')).irreducible(spec.root, spec.decode);
+    case 'floor-file-server':
+      return (await import('./file-server-calls.js')).fileServerCalls(spec.root, spec.listFrom, spec.reads);
     case 'floor-walk':
       return floorWalk(spec.root);
     case 'floor-stat':

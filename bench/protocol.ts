@@ -21,6 +21,8 @@ export type OpSpec =
   | { op: 'floor-write'; from: string[]; dir: string }
   /** The irreducible work of a tree on two threads (irreducible.ts): walk, image links resolved, sidecars read (`decode`: and decoded). */
   | { op: 'floor-irreducible'; root: string; decode: boolean }
+  /** The file-system calls a run on a file server cannot skip, many at once (file-server-calls.ts): `reads` false a second run's, true --no-index's. */
+  | { op: 'floor-file-server'; root: string; listFrom: string; reads: boolean }
   /**
    * Floor (c) for convert: convert's durability steps without decoding, per listed file (paths
    * under fromRoot, done on the copy under toRoot): read → write a new file beside it → fsync →

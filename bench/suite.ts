@@ -457,6 +457,8 @@ export class Bench {
     this.add('file-server.validate.second', label('second run, unchanged tree'), r.second, l.sidecarFiles, l.sidecarBytes, this.jsonFloors);
     this.add('file-server.validate.third', label('third run, unchanged tree'), r.third, l.sidecarFiles, l.sidecarBytes, this.jsonFloors);
     this.add('file-server.validate.served', label('served run, unchanged tree'), r.served, l.sidecarFiles, l.sidecarBytes, this.jsonFloors);
+    this.add('file-server.calls.second', "bound on a file server: a second run's calls alone (every folder listed, link resolved, sidecar stat'ed; many at once)", r.secondCalls, l.sidecarFiles, l.sidecarBytes, this.jsonFloors);
+    this.add('file-server.calls.none', "bound on a file server: --no-index's calls alone (every folder listed, link resolved, sidecar read; many at once)", r.noneCalls, l.sidecarFiles, l.sidecarBytes, this.jsonFloors);
     this.results.extra['file-server: stats taken ahead (second, third, served)'] = r.statsAhead;
     this.results.extra['file-server: link texts and targets read ahead (second, third, served)'] = r.linksAhead;
   }

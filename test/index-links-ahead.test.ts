@@ -356,12 +356,17 @@ test('only image links are read ahead: 50 folder links beside two image links ar
   assert.equal(last.readlinks + last.lstats, 0, `a run that resolves no link makes no async link read (run 6: ${JSON.stringify(last)})`);
 });
 
-test('a folder its records serve reads no link ahead, even one whose links are never stored (broken ones first)', async (t) => {
+test('a folder its records serve reads no link ahead, even one whose links are never stored (broken ones first), at its turn or listed ahead', async (t) => {
   t.after(() => setRoundTripMsForTests(null));
   setRoundTripMsForTests(-1);
   const { dir, root, g } = photoAnd(t, 'links-ahead-served-', 'games');
-  for (let i = 0; i < 20; i++) symlinkSync(`../photos/none-${i}.jpg`, join(g, `a-broken-${String(i).padStart(2, '0')}.jpg`));
-  for (let i = 0; i < 20; i++) symlinkSync('../photos/p1.jpg', join(g, `b-good-${String(i).padStart(2, '0')}.jpg`));
+  // games/ and four folders after it, each listed ahead of its turn.
+  for (const folder of [g, ...['h1', 'h2', 'h3', 'h4'].map((h) => join(root, 'games', h))]) {
+    mkdirSync(folder, { recursive: true });
+    const up = folder === g ? '../photos' : '../../photos';
+    for (let i = 0; i < 20; i++) symlinkSync(`${up}/none-${i}.jpg`, join(folder, `a-broken-${String(i).padStart(2, '0')}.jpg`));
+    for (let i = 0; i < 20; i++) symlinkSync(`${up}/p1.jpg`, join(folder, `b-good-${String(i).padStart(2, '0')}.jpg`));
+  }
   const runs = await countedRuns(root, { path: join(dir, 'idx', 'index'), racyMarginMs: 0 }, 8);
   t.diagnostic(JSON.stringify(runs));
   const served = runs.filter((r) => r.foldersServed > 0 && r.linksResolved === 0);
@@ -519,4 +524,43 @@ test('the root "/": links resolve (read ahead or not, index or not) to the paths
     const plain = new LinkResolver(rootReal);
     assert.deepEqual(entries.map((e) => plain.resolve(join(games, e.name), rel, e.name).target), above.out, `--no-index from ${rootReal}`);
   }
+});
+
+test('links of the folders the walk listed ahead are read before their turn: each once, every answer used, each run as index: false', async (t) => {
+  t.after(() => setRoundTripMsForTests(null));
+  setRoundTripMsForTests(-1);
+  const { dir, root } = photoAnd(t, 'links-ahead-listed-', 'games');
+  rmSync(join(root, 'games'), { recursive: true });
+  const folders = ['g0', 'g1', 'g2', 'g3', 'g4', 'g5'];
+  for (const f of folders) {
+    mkdirSync(join(root, 'games', f), { recursive: true });
+    for (let i = 0; i < 3; i++) symlinkSync('../../photos/p1.jpg', join(root, 'games', f, `l${i}.jpg`));
+  }
+  const index = { path: join(dir, 'idx', 'index'), racyMarginMs: 0 };
+  const want = await records(scan(root, { engine: 'inline' }));
+  same(await records(scan(root, { engine: 'inline', index })), want, 'first run');
+  // The second run (nothing of the links stored yet): when each folder's turn comes, which links have been read.
+  const turnAt = new Map<string, number>();
+  const opener: OpenScanCache = (r, inspect, o) => {
+    const c = openScanCache(r, inspect, o);
+    if (c === null) return null;
+    const linksAhead = c.linksAhead.bind(c);
+    c.linksAhead = (d, entries, exts, signal) => {
+      turnAt.set(d, readlinkPaths.length);
+      return linksAhead(d, entries, exts, signal);
+    };
+    return c;
+  };
+  const from = readlinkPaths.length;
+  const syncFrom = readlinkSyncPaths.length;
+  let stats: IndexRunStats | null = null;
+  same(await records(new ScanSession(root, { engine: 'inline', index: { ...index, onStats: (s: IndexRunStats) => void (stats = s) } }, opener)), want, 'second run');
+  const read = readlinkPaths.slice(from).filter((p) => p.includes('/games/'));
+  const readBefore = (f: string) => readlinkPaths.slice(from, turnAt.get(`games/${f}`)!).filter((p) => p.includes(`/games/${f}/`)).length;
+  assert.ok(folders.slice(1).some((f) => readBefore(f) === 3), `a folder's links read before its turn: ${JSON.stringify(folders.map(readBefore))}`);
+  assert.equal(read.length, 3 * folders.length, 'each link read ahead once');
+  assert.equal(new Set(read).size, read.length);
+  assert.deepEqual(readlinkSyncPaths.slice(syncFrom).filter((p) => p.includes('/games/g')), [], 'none read again at its turn');
+  assert.equal(stats!.linksAhead, 2 * 3 * folders.length, 'every answer used (text and target of each)');
+  same(await records(scan(root, { engine: 'inline', index })), want, 'third run');
 });

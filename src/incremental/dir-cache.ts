@@ -45,6 +45,8 @@ const KIND_LETTER: Record<EntryKind, string> = { file: 'f', dir: 'd', symlink: '
 const LETTER_KIND: Record<string, EntryKind> = { f: 'file', d: 'dir', s: 'symlink', o: 'other' };
 /** Listings of this run kept for reuse (a link target's folder, then walked): a few, memory stays flat. */
 const RECENT_LISTINGS = 4;
+/** Folders listed ahead whose links are read ahead at most, until their turns (the walk lists 4 ahead). */
+const LINKS_LISTED_AHEAD = 4;
 
 function listingPayload(entries: readonly WalkEntry[] | null): Buffer {
   if (!entries) return serialize({});
@@ -298,11 +300,39 @@ export class DirSnapshots implements ListingCache, LinkResolution {
    * others that are not served are read ahead. Null when nothing is read ahead.
    */
   linksAhead(dirRel: string, entries: readonly WalkEntry[], imageExts: ReadonlySet<string>, signal?: AbortSignal): Promise<void> | null {
-    this.links.dropAhead();
+    const real = realUnder(this.rootReal, dirRel);
+    this.links.turn(real);
+    const listed = this.linksListed.get(real);
+    if (listed !== undefined) {
+      this.linksListed.delete(real);
+      return listed;
+    }
+    return this.readLinksAhead(real, dirRel, entries, imageExts, false, signal);
+  }
+
+  /**
+   * The walk listed folder `path` ahead (read ahead, or served by the index then): on a file server
+   * (its own stat took a round trip) its image links are read ahead now, as `linksAhead` would at
+   * its turn, while the folders before it are handled; its `linksAhead` gets what was started.
+   */
+  linksListedAhead(path: string, entries: readonly WalkEntry[], imageExts: ReadonlySet<string>, signal?: AbortSignal): void {
+    const real = this.realOf(path);
+    if (this.linksListed.has(real) || signal?.aborted) return;
+    const dirRel = real === this.rootReal ? '' : real.slice(this.rootReal === '/' ? 1 : this.rootReal.length + 1);
+    if (realUnder(this.rootReal, dirRel) !== real) return; // not under the root's real path
+    const ahead = this.readLinksAhead(real, dirRel, entries, imageExts, true, signal);
+    if (ahead === null) return;
+    while (this.linksListed.size >= LINKS_LISTED_AHEAD) this.linksListed.delete(this.linksListed.keys().next().value!);
+    this.linksListed.set(real, ahead);
+  }
+
+  /** Folders whose links were read ahead when the walk listed them, until their turn. */
+  private readonly linksListed = new Map<string, Promise<void>>();
+
+  private readLinksAhead(real: string, dirRel: string, entries: readonly WalkEntry[], imageExts: ReadonlySet<string>, listed: boolean, signal?: AbortSignal): Promise<void> | null {
     const names: string[] = [];
     for (const e of entries) if (e.kind === 'symlink' && !e.unaddressable && isImageName(e.name, imageExts)) names.push(e.name);
     if (names.length < 2) return null;
-    const real = realUnder(this.rootReal, dirRel);
     const own = this.dirIdentity(real); // before a link is read
     // (Its target folder's identity too, as `resolve` serves it: resolved once per run and text folder.)
     const held = (name: string) => {
@@ -311,9 +341,10 @@ export class DirSnapshots implements ListingCache, LinkResolution {
       return stored != null && this.links.served(real, stored) !== null;
     };
     if (held(names[0])) return null;
-    // A folder whose own stat took a round trip is on a file server: its first link is not timed to find out.
+    // A folder whose own stat took a round trip is on a file server: its first link is not timed to
+    // find out. One listed ahead is read only so (a probe is the folder at its turn's).
     const onServer = own?.roundTrip === true;
-    if (!onServer && !this.links.readTakesRoundTrip(real, names[0])) return null;
+    if (!onServer && (listed || !this.links.readTakesRoundTrip(real, names[0]))) return null;
     return this.links.readAhead(real, names.slice(onServer ? 0 : 1).filter((n) => !held(n)), signal);
   }
 

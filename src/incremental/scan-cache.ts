@@ -56,6 +56,9 @@ class IndexCache implements ScanCache {
   statListedAhead(dir: string, entries: readonly WalkEntry[], signal?: AbortSignal): void {
     this.index.statListedAhead(dir, entries, signal);
   }
+  linksListedAhead(dir: string, entries: readonly WalkEntry[], imageExts: ReadonlySet<string>, signal?: AbortSignal): void {
+    this.index.linksListedAhead(dir, entries, imageExts, signal);
+  }
   linksAhead(dirRel: string, entries: readonly WalkEntry[], imageExts: ReadonlySet<string>, signal?: AbortSignal): Promise<void> | null {
     return this.index.linksAhead(dirRel, entries, imageExts, signal);
   }

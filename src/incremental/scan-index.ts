@@ -463,6 +463,25 @@ export class ScanIndex implements EntrySink {
     return this.dirs.linksAhead(dirRel, entries, imageExts, signal);
   }
 
+  /** Those of a folder the walk listed ahead, read now on a file server (DirSnapshots.linksListedAhead): its `linksAhead` gets them. */
+  linksListedAhead(dir: string, entries: readonly WalkEntry[], imageExts: ReadonlySet<string>, signal?: AbortSignal): void {
+    if (this.nothingAhead() || signal?.aborted || this.recordsStoredFor(this.dirs.realOf(dir))) return;
+    this.dirs.linksListedAhead(dir, entries, imageExts, signal);
+  }
+
+  /** Records of folder `real` are stored for its identity now: its records will likely serve it (no link of it is resolved then). */
+  private recordsStoredFor(real: string): boolean {
+    if (!this.reader || this.recordPrefix === null || !this.recordsListed) return false;
+    const now = this.dirs.dirIdentity(real);
+    if (!now || now.racy) return false;
+    try {
+      const v = this.reader.find(TABLE_RECORDS, folderKey(this.recordPrefix, real, false));
+      return v !== null && identityEquals(now.id, v.buf, v.idAt);
+    } catch {
+      return false;
+    }
+  }
+
   /**
    * Look up one sidecar: its stored result (a fresh object, `path` set) or null, and what to
    * remember for recording its new result. A file the index holds a result of this run's option set

@@ -91,6 +91,8 @@ export interface ScanCache {
    * and its `statAhead` at its turn then returns what was started. `signal`: as for statAhead.
    */
   statListedAhead(dir: string, entries: readonly WalkEntry[], signal?: AbortSignal): void;
+  /** The same for its image links: read now where `linksAhead` would read them at its turn, which then gets them. */
+  linksListedAhead(dir: string, entries: readonly WalkEntry[], imageExts: ReadonlySet<string>, signal?: AbortSignal): void;
   /**
    * The walked folder `dirRel` (its listing's `entries`) is about to be paired and its image links
    * resolved: the links the run resolves are read now, many at once where each read is a round trip

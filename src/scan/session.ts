@@ -389,7 +389,13 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
       listingCache: index?.dirs,
       // A folder read ahead has its sidecar stats taken then, on a file server: several folders'
       // round trips overlap (its turn, below, takes them). A shard looks up its own names only.
-      onListedAhead: index && !shard ? (path: string, entries: readonly WalkEntry[]) => index.statListedAhead(path, entries, listedAhead.signal) : undefined,
+      onListedAhead:
+        index && !shard
+          ? (path: string, entries: readonly WalkEntry[]) => {
+              index.statListedAhead(path, entries, listedAhead.signal);
+              index.linksListedAhead(path, entries, imageExts, listedAhead.signal);
+            }
+          : undefined,
       // With the index too: a folder its links' targets were paired in was listed then (its identity
       // taken before, as the walk's own listing would), and is not read again.
       listedByRun: (path: string) => targetDirs.listingOf(path),

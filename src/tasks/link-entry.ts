@@ -116,6 +116,8 @@ function linkTextOf(path: string): string | null {
 
 /** Links of one folder read ahead at most (the rest one at a time). */
 const LINKS_AHEAD_PER_FOLDER = 4096;
+/** Folders whose links are read ahead at once at most (the one at its turn and those the walk listed ahead: it lists 4 ahead). */
+const FOLDERS_READ_AHEAD = 8;
 
 /**
  * A stored link payload, or null when it is not one of this form (an earlier form, damage): the
@@ -160,10 +162,12 @@ interface TextFolder {
  */
 export class LinkEntries {
   private readonly textFolders = new Map<string, TextFolder>();
-  /** A folder's links read ahead (`readAhead`): each link's text by the link's path (null: unreadable). Each answers once. */
+  /** Links read ahead (`readAhead`): each link's text by the link's path (null: unreadable). Each answers once. */
   private readonly textsAhead = new Map<string, string | null>();
   /** Whether each of those links' targets is a regular file (its lstat, read ahead), by the link's path. Each answers once. */
   private readonly targetIsFileAhead = new Map<string, boolean>();
+  /** The links read ahead of each folder (the folder at its turn, those listed ahead), oldest first. */
+  private readonly aheadOf = new Map<string, string[]>();
   /** The link `readTakesRoundTrip` timed, and its text: kept for its resolution, not counted as read ahead. */
   private timed: { path: string; text: string | null } | null = null;
   /** Link texts and target lstats read ahead that a resolution used. */
@@ -208,11 +212,25 @@ export class LinkEntries {
     return text;
   }
 
-  /** Drop the answers read ahead for the previous folder that no resolution used. */
-  dropAhead(): void {
-    this.textsAhead.clear();
-    this.targetIsFileAhead.clear();
+  /**
+   * The real folder `real` is at its turn: the answers read ahead for the folder before it that no
+   * resolution used are dropped (those of folders listed ahead are kept for their turns).
+   */
+  turn(real: string): void {
+    if (this.current !== null && this.current !== real) this.dropAheadOf(this.current);
+    this.current = real;
     this.timed = null;
+  }
+
+  /** The folder at its turn. */
+  private current: string | null = null;
+
+  private dropAheadOf(real: string): void {
+    for (const path of this.aheadOf.get(real) ?? []) {
+      this.textsAhead.delete(path);
+      this.targetIsFileAhead.delete(path);
+    }
+    this.aheadOf.delete(real);
   }
 
   /**
@@ -240,12 +258,18 @@ export class LinkEntries {
    */
   readAhead(real: string, names: readonly string[], signal?: AbortSignal): Promise<void> {
     const paths = names.slice(0, LINKS_AHEAD_PER_FOLDER).map((n) => nameIn(real, n));
+    // Folders listed ahead whose turn never came (their records served them) are let go, oldest first.
+    while (this.aheadOf.size >= FOLDERS_READ_AHEAD) this.dropAheadOf(this.aheadOf.keys().next().value!);
+    this.dropAheadOf(real);
+    this.aheadOf.set(real, paths);
     const texts = manyAtOnce<string | null>(paths, (p, done) => readlink(p, (err, s) => done(err ? null : s)), null, (p, s) => this.textsAhead.set(p, s), signal);
     return texts
       .then(() => {
         if (signal?.aborted) return;
         const targetOf = new Map<string, string>();
-        const withText = this.timed === null ? this.textsAhead : new Map([...this.textsAhead, [this.timed.path, this.timed.text]]);
+        const timed = this.timed !== null && this.timed.path.startsWith(real + '/') ? [[this.timed.path, this.timed.text] as const] : [];
+        const withText: (readonly [string, string | null])[] = [...timed];
+        for (const p of paths) if (this.textsAhead.has(p)) withText.push([p, this.textsAhead.get(p)!]);
         for (const [path, text] of withText) {
           const split = text === null ? null : splitLinkText(text);
           const found = split && this.targetIn(real, split); // the target's folder resolved (and its identity taken) now
@@ -256,7 +280,7 @@ export class LinkEntries {
       .catch(() => {
         // (manyAtOnce never rejects: only a throw of the target folders' resolution gets here.) Only
         // a read ahead is lost: each link is then resolved as it is met, where a failure is its own.
-        this.dropAhead();
+        this.dropAheadOf(real);
       });
   }
 
