@@ -22,7 +22,8 @@ import type { OpenScanCache } from '../src/scan/port.js';
 import { attack, MUTATIONS, WHERE } from './helpers/readahead-changes.js';
 import { awkwardLinks } from './helpers/awkward-links.js';
 import { DirSnapshots } from '../src/incremental/dir-cache.js';
-import { LinkResolver } from '../src/discovery/resolve-link.js';
+import { LinkResolver, LookupMemo, resolveLinkNative } from '../src/discovery/resolve-link.js';
+import { FolderIdentities, LinkEntries } from '../src/tasks/link-entry.js';
 import { kindOfDirent, type WalkEntry } from '../src/discovery/walk.js';
 
 // ---- counting the fs calls the read-ahead makes (async) and saves (sync) ------------------------
@@ -526,15 +527,17 @@ test('the root "/": links resolve (read ahead or not, index or not) to the paths
   }
 });
 
-test('links of the folders the walk listed ahead are read before their turn: each once, every answer used, each run as index: false', async (t) => {
+for (const nested of [false, true])
+test(`links of the folders the walk listed ahead are read before their turn: each once, every answer used, each run as index: false (${nested ? 'nested: the walk lists ahead at each depth' : 'flat'})`, async (t) => {
   t.after(() => setRoundTripMsForTests(null));
   setRoundTripMsForTests(-1);
   const { dir, root } = photoAnd(t, 'links-ahead-listed-', 'games');
   rmSync(join(root, 'games'), { recursive: true });
-  const folders = ['g0', 'g1', 'g2', 'g3', 'g4', 'g5'];
+  const folders = nested ? ['a', 'a/a1', 'a/a2', 'a/a3', 'a/a4', 'a/a5', 'b', 'c', 'd', 'e', 'f/f1', 'f/f2'] : ['g0', 'g1', 'g2', 'g3', 'g4', 'g5'];
   for (const f of folders) {
     mkdirSync(join(root, 'games', f), { recursive: true });
-    for (let i = 0; i < 3; i++) symlinkSync('../../photos/p1.jpg', join(root, 'games', f, `l${i}.jpg`));
+    const up = '../'.repeat(f.split('/').length + 1);
+    for (let i = 0; i < 3; i++) symlinkSync(`${up}photos/p1.jpg`, join(root, 'games', f, `l${i}.jpg`));
   }
   const index = { path: join(dir, 'idx', 'index'), racyMarginMs: 0 };
   const want = await records(scan(root, { engine: 'inline' }));
@@ -563,4 +566,53 @@ test('links of the folders the walk listed ahead are read before their turn: eac
   assert.deepEqual(readlinkSyncPaths.slice(syncFrom).filter((p) => p.includes('/games/g')), [], 'none read again at its turn');
   assert.equal(stats!.linksAhead, 2 * 3 * folders.length, 'every answer used (text and target of each)');
   same(await records(scan(root, { engine: 'inline', index })), want, 'third run');
+});
+
+test('a folder\'s answers read ahead are its own: a read of the folder above never answers a link timed in a subfolder', async (t) => {
+  t.after(() => setRoundTripMsForTests(null));
+  setRoundTripMsForTests(-1);
+  const top = realpathSync(testDir(t, 'links-ahead-own-'));
+  const sub = join(top, 'sub');
+  mkdirSync(sub);
+  writeFileSync(join(top, 'x.jpg'), FAKE_JPEG); // top/x.jpg is a file; sub/x.jpg is not there
+  for (const n of ['b0.jpg', 'b1.jpg']) symlinkSync('x.jpg', join(top, n));
+  symlinkSync('x.jpg', join(sub, 'l.jpg'));
+  const entries = new LinkEntries(new FolderIdentities(1n << 62n), new LookupMemo());
+  const above = entries.readAhead(top, ['b0.jpg', 'b1.jpg']);
+  assert.equal(entries.readTakesRoundTrip(sub, 'l.jpg'), true); // timed while the folder above is read
+  await above;
+  const got = entries.resolve(sub, 'l.jpg');
+  assert.deepEqual(got.link, resolveLinkNative(join(sub, 'l.jpg')), "broken, as realpath says: not the folder above's x.jpg");
+  assert.equal(got.link.broken, true);
+});
+
+test('answers of a folder let go while its reads are in flight are not kept (at most FOLDERS_READ_AHEAD folders), nor used', async (t) => {
+  t.after(() => setRoundTripMsForTests(null));
+  setRoundTripMsForTests(-1);
+  const top = realpathSync(testDir(t, 'links-ahead-let-go-'));
+  writeFileSync(join(top, 'x.jpg'), FAKE_JPEG);
+  const folders = Array.from({ length: 14 }, (_, i) => join(top, `f${String(i).padStart(2, '0')}`));
+  for (const f of folders) {
+    mkdirSync(f);
+    for (const n of ['l0.jpg', 'l1.jpg']) symlinkSync('../x.jpg', join(f, n));
+  }
+  const entries = new LinkEntries(new FolderIdentities(1n << 62n), new LookupMemo());
+  entries.turn(folders[folders.length - 1]); // the folder at its turn is never let go
+  // All started at once: the first ones are let go while their reads are in flight.
+  await Promise.all(folders.map((f) => entries.readAhead(f, ['l0.jpg', 'l1.jpg'])));
+  const kept = entries.answersKept;
+  assert.ok(kept > 0 && kept < 4 * folders.length, `${kept} answers kept of ${4 * folders.length} read`);
+  assert.equal(kept % 4, 0, 'whole folders kept: a text and a target per link');
+  const s0 = readlinkSyncPaths.length;
+  for (const n of ['l0.jpg', 'l1.jpg']) assert.deepEqual(entries.resolve(folders[0], n).link, resolveLinkNative(join(folders[0], n)));
+  assert.equal(readlinkSyncPaths.length - s0, 2, 'a folder let go reads its links at its turn');
+});
+
+test('a root whose real path is "/" (given through a link): its folders are "/sub", never "//sub"', (t) => {
+  const dir = testDir(t, 'links-ahead-root-link-');
+  symlinkSync('/', join(dir, 'root'));
+  const sink = { ref: () => undefined, add: () => true };
+  const d = new DirSnapshots(null, join(dir, 'root'), '/', 0n, sink, false);
+  assert.equal(d.realOf(join(dir, 'root', 'usr')), '/usr');
+  assert.equal(d.realOf(join(dir, 'root')), '/');
 });

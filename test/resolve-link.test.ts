@@ -138,6 +138,20 @@ test('the scan\'s LinkResolver with its links read ahead (a file server) gives t
     Object.assign(fsMut, spied);
     syncBuiltinESMExports();
   }
+  // Stopped midway (a batch given up: its texts read, then the stop): what was read is let go; each link read at its turn.
+  let asked = 0;
+  const midway = new LinkResolver(join(dir, '..'));
+  await midway.readAhead(links.map((n) => ({ path: join(dir, n), dirRel: 'links' })), { get aborted() { return ++asked > 1; } });
+  const atTurn: string[] = [];
+  fsMut.readlinkSync = (...a) => (atTurn.push(String(a[0])), (spied.readlinkSync as (...x: unknown[]) => unknown)(...a));
+  syncBuiltinESMExports();
+  try {
+    for (const name of links) assert.deepEqual(midway.resolve(join(dir, name), 'links', name), native.get(join(dir, name)), `${name} (stopped midway)`);
+  } finally {
+    Object.assign(fsMut, spied);
+    syncBuiltinESMExports();
+  }
+  assert.equal(atTurn.length, links.length, 'every link read at its turn');
   // Stopped before it starts: nothing read ahead, every answer the same.
   const stopped = new LinkResolver(join(dir, '..'));
   await stopped.readAhead(links.map((n) => ({ path: join(dir, n), dirRel: 'links' })), { aborted: true });

@@ -133,7 +133,8 @@ export class LinkResolver implements LinkResolution {
    * On a file server, where each call is a round trip: the two calls `resolve` makes per link
    * (readlink, then lstat of the target its text names) made for `links` many at once, each kept
    * for that link's resolution. An answer is the link or target as it was when read, as a call
-   * made then would be. Once `stop.aborted` no call is made; never rejects.
+   * made then would be. Once `stop.aborted` no call is made, and what was read is let go once the
+   * calls in flight are back; never rejects.
    */
   readAhead(links: readonly { path: string; dirRel: string }[], stop: { readonly aborted: boolean }): Promise<void> {
     const dirOf = new Map(links.map((l) => [l.path, l.dirRel]));
@@ -144,7 +145,11 @@ export class LinkResolver implements LinkResolution {
       else lexicalOf.set(p, lexical);
     }, stop);
     const isFile = (p: string, done: (isFile: boolean) => void) => lstat(lexicalOf.get(p)!, (err, st) => done(!err && st.isFile()));
-    return texts.then(() => manyAtOnce<boolean>([...lexicalOf.keys()], isFile, false, (p, file) => this.ahead.set(p, { lexical: lexicalOf.get(p)!, isFile: file }), stop));
+    const targets = texts.then(() => manyAtOnce<boolean>([...lexicalOf.keys()], isFile, false, (p, file) => this.ahead.set(p, { lexical: lexicalOf.get(p)!, isFile: file }), stop));
+    // Stopped: its batch is given up; a batch run again reads its links again.
+    return targets.then(() => {
+      if (stop.aborted) for (const p of dirOf.keys()) this.ahead.delete(p);
+    });
   }
 
   private fast(linkPath: string, dirRel: string, name: string): ResolvedLink | null {

@@ -45,8 +45,8 @@ const KIND_LETTER: Record<EntryKind, string> = { file: 'f', dir: 'd', symlink: '
 const LETTER_KIND: Record<string, EntryKind> = { f: 'file', d: 'dir', s: 'symlink', o: 'other' };
 /** Listings of this run kept for reuse (a link target's folder, then walked): a few, memory stays flat. */
 const RECENT_LISTINGS = 4;
-/** Folders listed ahead whose links are read ahead at most, until their turns (the walk lists 4 ahead). */
-const LINKS_LISTED_AHEAD = 4;
+/** Folders listed ahead whose links are read ahead at most, until their turns (the walk lists 4 ahead at each depth). */
+const LINKS_LISTED_AHEAD = 8;
 
 function listingPayload(entries: readonly WalkEntry[] | null): Buffer {
   if (!entries) return serialize({});
@@ -139,7 +139,8 @@ export class DirSnapshots implements ListingCache, LinkResolution {
   /** The real path of a folder of the walk (the root as given, plus real subfolders). */
   realOf(path: string): string {
     if (path === this.rootAbs) return this.rootReal;
-    if (this.rootAbs !== this.rootReal && path.startsWith(this.rootAbs) && path[this.rootAbs.length] === '/') return this.rootReal + path.slice(this.rootAbs.length);
+    // (A root whose real path is `/`: its folders are `/sub`, never `//sub`.)
+    if (this.rootAbs !== this.rootReal && path.startsWith(this.rootAbs) && path[this.rootAbs.length] === '/') return (this.rootReal === '/' ? '' : this.rootReal) + path.slice(this.rootAbs.length);
     return path;
   }
 
@@ -316,14 +317,19 @@ export class DirSnapshots implements ListingCache, LinkResolution {
    * its turn, while the folders before it are handled; its `linksAhead` gets what was started.
    */
   linksListedAhead(path: string, entries: readonly WalkEntry[], imageExts: ReadonlySet<string>, signal?: AbortSignal): void {
+    // Full: the folders listed ahead have their turns to come (the walk lists ahead at each depth); this one reads its links at its own.
+    if (this.linksListed.size >= LINKS_LISTED_AHEAD || signal?.aborted) return;
     const real = this.realOf(path);
-    if (this.linksListed.has(real) || signal?.aborted) return;
+    if (this.linksListed.has(real)) return;
     const dirRel = real === this.rootReal ? '' : real.slice(this.rootReal === '/' ? 1 : this.rootReal.length + 1);
-    if (realUnder(this.rootReal, dirRel) !== real) return; // not under the root's real path
+    if (dirRel.startsWith('/') || realUnder(this.rootReal, dirRel) !== real) return; // not under the root's real path
     const ahead = this.readLinksAhead(real, dirRel, entries, imageExts, true, signal);
-    if (ahead === null) return;
-    while (this.linksListed.size >= LINKS_LISTED_AHEAD) this.linksListed.delete(this.linksListed.keys().next().value!);
-    this.linksListed.set(real, ahead);
+    if (ahead !== null) this.linksListed.set(real, ahead);
+  }
+
+  /** Folder `real` had its turn without resolving its links (its records served it): what was read ahead for it is let go. */
+  turnWithoutLinks(real: string): void {
+    this.linksListed.delete(real);
   }
 
   /** Folders whose links were read ahead when the walk listed them, until their turn. */

@@ -116,8 +116,8 @@ function linkTextOf(path: string): string | null {
 
 /** Links of one folder read ahead at most (the rest one at a time). */
 const LINKS_AHEAD_PER_FOLDER = 4096;
-/** Folders whose links are read ahead at once at most (the one at its turn and those the walk listed ahead: it lists 4 ahead). */
-const FOLDERS_READ_AHEAD = 8;
+/** Folders whose answers read ahead are kept at most: the one at its turn, the one before, and those listed ahead (dir-cache.ts LINKS_LISTED_AHEAD). */
+const FOLDERS_READ_AHEAD = 10;
 
 /**
  * A stored link payload, or null when it is not one of this form (an earlier form, damage): the
@@ -166,12 +166,20 @@ export class LinkEntries {
   private readonly textsAhead = new Map<string, string | null>();
   /** Whether each of those links' targets is a regular file (its lstat, read ahead), by the link's path. Each answers once. */
   private readonly targetIsFileAhead = new Map<string, boolean>();
-  /** The links read ahead of each folder (the folder at its turn, those listed ahead), oldest first. */
-  private readonly aheadOf = new Map<string, string[]>();
-  /** The link `readTakesRoundTrip` timed, and its text: kept for its resolution, not counted as read ahead. */
-  private timed: { path: string; text: string | null } | null = null;
+  /**
+   * The links read ahead of each folder (the folder at its turn, those listed ahead), oldest first,
+   * with the read's own token: an answer of a read whose folder was let go meanwhile is not kept.
+   */
+  private readonly aheadOf = new Map<string, { paths: string[]; read: object }>();
+  /** The link `readTakesRoundTrip` timed, its folder and its text: kept for its resolution, not counted as read ahead. */
+  private timed: { real: string; path: string; text: string | null } | null = null;
   /** Link texts and target lstats read ahead that a resolution used. */
   aheadUsed = 0;
+
+  /** Answers read ahead and kept, not yet used (tests: none of a folder let go is kept). */
+  get answersKept(): number {
+    return this.textsAhead.size + this.targetIsFileAhead.size;
+  }
 
   constructor(
     private readonly folders: FolderIdentities,
@@ -226,7 +234,7 @@ export class LinkEntries {
   private current: string | null = null;
 
   private dropAheadOf(real: string): void {
-    for (const path of this.aheadOf.get(real) ?? []) {
+    for (const path of this.aheadOf.get(real)?.paths ?? []) {
       this.textsAhead.delete(path);
       this.targetIsFileAhead.delete(path);
     }
@@ -244,7 +252,7 @@ export class LinkEntries {
     const t = performance.now();
     const text = linkTextOf(path);
     if (!tookRoundTrip(performance.now() - t)) return false;
-    this.timed = { path, text };
+    this.timed = { real, path, text };
     return true;
   }
 
@@ -258,16 +266,22 @@ export class LinkEntries {
    */
   readAhead(real: string, names: readonly string[], signal?: AbortSignal): Promise<void> {
     const paths = names.slice(0, LINKS_AHEAD_PER_FOLDER).map((n) => nameIn(real, n));
-    // Folders listed ahead whose turn never came (their records served them) are let go, oldest first.
-    while (this.aheadOf.size >= FOLDERS_READ_AHEAD) this.dropAheadOf(this.aheadOf.keys().next().value!);
+    // Folders listed ahead whose turn never came are let go, oldest first (never the one at its turn).
+    for (const folder of this.aheadOf.keys()) {
+      if (this.aheadOf.size < FOLDERS_READ_AHEAD) break;
+      if (folder !== this.current) this.dropAheadOf(folder);
+    }
     this.dropAheadOf(real);
-    this.aheadOf.set(real, paths);
-    const texts = manyAtOnce<string | null>(paths, (p, done) => readlink(p, (err, s) => done(err ? null : s)), null, (p, s) => this.textsAhead.set(p, s), signal);
+    const read = {};
+    this.aheadOf.set(real, { paths, read });
+    // Answers are kept while this read is its folder's (not let go, nor read again).
+    const ours = () => this.aheadOf.get(real)?.read === read;
+    const texts = manyAtOnce<string | null>(paths, (p, done) => readlink(p, (err, s) => done(err ? null : s)), null, (p, s) => void (ours() && this.textsAhead.set(p, s)), signal);
     return texts
       .then(() => {
-        if (signal?.aborted) return;
+        if (signal?.aborted || !ours()) return;
         const targetOf = new Map<string, string>();
-        const timed = this.timed !== null && this.timed.path.startsWith(real + '/') ? [[this.timed.path, this.timed.text] as const] : [];
+        const timed = this.timed !== null && this.timed.real === real ? [[this.timed.path, this.timed.text] as const] : [];
         const withText: (readonly [string, string | null])[] = [...timed];
         for (const p of paths) if (this.textsAhead.has(p)) withText.push([p, this.textsAhead.get(p)!]);
         for (const [path, text] of withText) {
@@ -275,12 +289,13 @@ export class LinkEntries {
           const found = split && this.targetIn(real, split); // the target's folder resolved (and its identity taken) now
           if (found) targetOf.set(path, found.link.target!);
         }
-        return manyAtOnce<boolean>([...targetOf.keys()], (p, done) => lstat(targetOf.get(p)!, (err, st) => done(!err && st.isFile())), false, (p, isFile) => this.targetIsFileAhead.set(p, isFile), signal);
+        const isFile = (p: string, done: (isFile: boolean) => void) => lstat(targetOf.get(p)!, (err, st) => done(!err && st.isFile()));
+        return manyAtOnce<boolean>([...targetOf.keys()], isFile, false, (p, file) => void (ours() && this.targetIsFileAhead.set(p, file)), signal);
       })
       .catch(() => {
         // (manyAtOnce never rejects: only a throw of the target folders' resolution gets here.) Only
         // a read ahead is lost: each link is then resolved as it is met, where a failure is its own.
-        this.dropAheadOf(real);
+        if (ours()) this.dropAheadOf(real);
       });
   }
 
