@@ -160,9 +160,10 @@ export const INTERRUPT_BUDGET = 16 * 67_584;
 /**
  * libuv's thread pool in a process the CLI owns (cli/thread-pool-size.ts), unless the user's
  * UV_THREADPOOL_SIZE says otherwise: the threads every asynchronous file-system call runs on (Node's
- * default: 4). On a file server the calls a warm run makes ahead (sidecar stats, link reads:
- * fs/many-at-once.ts) each wait a round trip on one of them. On the bench's mount (each call
- * 200 µs) a second validate of the bench library took 14.4 s with 4, 6.7 s with 16, 6.6 s with 64;
- * a served run 6.3, 2.9 and 2.9 s. An idle pool thread costs a stack's address space, not memory.
+ * default: 4). On a file server the calls made many at once (the reading threads' sidecar reads
+ * and link reads, a warm run's stats and link reads: fs/many-at-once.ts) each wait a round trip on
+ * one of them. On the bench's mount (each call 200 µs) validate --no-index of the bench library
+ * took 18.0 s with 4 and 7.8 s with 16, a second run 13.3 and 5.6 s, a served run 6.3 and 2.9 s;
+ * 64 gave no more than 16. An idle pool thread costs a stack's address space, not memory.
  */
 export const CLI_THREAD_POOL_SIZE = 16;
