@@ -330,6 +330,7 @@ export class DirSnapshots implements ListingCache, LinkResolution {
   /** Folder `real` had its turn without resolving its links (its records served it): what was read ahead for it is let go. */
   turnWithoutLinks(real: string): void {
     this.linksListed.delete(real);
+    this.links.letGo(real);
   }
 
   /** Folders whose links were read ahead when the walk listed them, until their turn. */

@@ -732,7 +732,8 @@ export class ScanIndex implements EntrySink {
   /** Records of a folder's stored entries were served: `whole` when all of them (the entries are this run's as they are). */
   served(hit: { blob: FolderBlob; valid: boolean[]; offs: number[] }, whole: boolean, folderAbs: string): void {
     const folderPrefix = folderAbs.endsWith('/') ? folderAbs : `${folderAbs}/`;
-    this.dirs.turnWithoutLinks(this.dirs.realOf(folderAbs));
+    // (A folder served in part resolves the links of the records made again: its answers stay.)
+    if (whole) this.dirs.turnWithoutLinks(this.dirs.realOf(folderAbs));
     if (!whole) this.servedInPart.set(this.servedBlobs.length, hit.valid.slice());
     this.servedBlobs.push(hit.offs[0]);
     this.servedBlobs.push(hit.offs[1] ?? 0);

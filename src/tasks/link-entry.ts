@@ -233,6 +233,11 @@ export class LinkEntries {
   /** The folder at its turn. */
   private current: string | null = null;
 
+  /** Folder `real` will resolve no link (its records served it): what was read ahead for it is let go. */
+  letGo(real: string): void {
+    if (real !== this.current) this.dropAheadOf(real);
+  }
+
   private dropAheadOf(real: string): void {
     for (const path of this.aheadOf.get(real)?.paths ?? []) {
       this.textsAhead.delete(path);
@@ -282,6 +287,7 @@ export class LinkEntries {
         if (signal?.aborted || !ours()) return;
         const targetOf = new Map<string, string>();
         const timed = this.timed !== null && this.timed.real === real ? [[this.timed.path, this.timed.text] as const] : [];
+        if (timed.length > 0) this.aheadOf.get(real)!.paths.push(timed[0][0]); // its target's answer is let go with the others
         const withText: (readonly [string, string | null])[] = [...timed];
         for (const p of paths) if (this.textsAhead.has(p)) withText.push([p, this.textsAhead.get(p)!]);
         for (const [path, text] of withText) {
