@@ -318,3 +318,25 @@ test('links leading out of the root: their targets\' sidecars go to the engine i
   assert.deepEqual(strip(await validate(games, { engine: 'threads', workers: 2 })), expected);
   assert.deepEqual(strip(await validate(games, { inspectLinkTargets: true } as never)), expected);
 });
+
+test('a root named through a link resolves as its real path: a chain of 40 links is followed (the root\'s own link is not counted), 41 is a loop; with the index or not, run after run', { skip: process.platform === 'win32' }, async (t) => {
+  const base = realpathSync(testDir(t, 'isc-links-root-link-'));
+  const lib = join(base, 'lib');
+  makeTree({ 'a/IMG.jpg': FAKE_JPEG, 'a/IMG.json': { json: sidecarData('IMG.jpg') } }, lib);
+  mkdirSync(join(lib, 'links'));
+  // long0 → long1 → … → long40 → ../a/IMG.jpg: from long1, 40 links; from long0, 41.
+  for (let i = 0; i <= 40; i++) symlinkSync(i === 40 ? '../a/IMG.jpg' : `long${i + 1}.jpg`, join(lib, 'links', `long${i}.jpg`));
+  const via = join(base, 'via');
+  symlinkSync(lib, via);
+  const seen = async (root: string, index?: object) => {
+    const out: Record<string, string> = {};
+    for await (const rec of scan(root, { engine: 'inline', ...(index ? { index } : {}) })) for (const img of rec.images) if (img.isSymlink) out[img.rel] = img.broken ? 'broken' : String(img.target);
+    return out;
+  };
+  const want = await seen(lib);
+  assert.equal(want['links/long1.jpg'], join(lib, 'a/IMG.jpg'), '40 links: followed');
+  assert.equal(want['links/long0.jpg'], 'broken', '41 links: a loop');
+  assert.deepEqual(await seen(via), want, 'through the link, index: false');
+  const index = { path: join(base, 'idx', 'index'), racyMarginMs: 0 };
+  for (let k = 1; k <= 3; k++) assert.deepEqual(await seen(via, index), want, `through the link, indexed run ${k}`);
+});

@@ -124,9 +124,13 @@ export class LinkResolver implements LinkResolution {
 
   constructor(private readonly rootReal: string) {}
 
-  /** `linkPath` is the link `name` of the walked folder `dirRel`. */
+  /**
+   * `linkPath` is the link `name` of the walked folder `dirRel`. Resolved from the link's real path
+   * (the root's own links are not counted against realpath's 40, as the index's traced resolution
+   * counts them: a root named through a link gives the answers its real path gives).
+   */
   resolve(linkPath: string, dirRel: string, name: string): ResolvedLink {
-    return this.fast(linkPath, dirRel, name) ?? resolveLinkNative(linkPath);
+    return this.fast(linkPath, dirRel, name) ?? resolveLinkNative(realLinkPath(this.rootReal, dirRel, name));
   }
 
   /**
