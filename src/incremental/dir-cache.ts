@@ -312,17 +312,15 @@ export class DirSnapshots implements ListingCache, LinkResolution {
   }
 
   /**
-   * The walk listed folder `path` ahead (read ahead, or served by the index then): on a file server
+   * The walk listed folder `dirRel` ahead (read ahead, or served by the index then): on a file server
    * (its own stat took a round trip) its image links are read ahead now, as `linksAhead` would at
    * its turn, while the folders before it are handled; its `linksAhead` gets what was started.
    */
-  linksListedAhead(path: string, entries: readonly WalkEntry[], imageExts: ReadonlySet<string>, signal?: AbortSignal): void {
+  linksListedAhead(dirRel: string, entries: readonly WalkEntry[], imageExts: ReadonlySet<string>, signal?: AbortSignal): void {
     // Full: the folders listed ahead have their turns to come (the walk lists ahead at each depth); this one reads its links at its own.
     if (this.linksListed.size >= LINKS_LISTED_AHEAD || signal?.aborted) return;
-    const real = this.realOf(path);
+    const real = realUnder(this.rootReal, dirRel);
     if (this.linksListed.has(real)) return;
-    const dirRel = real === this.rootReal ? '' : real.slice(this.rootReal === '/' ? 1 : this.rootReal.length + 1);
-    if (dirRel.startsWith('/') || realUnder(this.rootReal, dirRel) !== real) return; // not under the root's real path
     const ahead = this.readLinksAhead(real, dirRel, entries, imageExts, true, signal);
     if (ahead !== null) this.linksListed.set(real, ahead);
   }

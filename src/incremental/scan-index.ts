@@ -466,7 +466,7 @@ export class ScanIndex implements EntrySink {
   /** Those of a folder the walk listed ahead, read now on a file server (DirSnapshots.linksListedAhead): its `linksAhead` gets them. */
   linksListedAhead(dir: string, entries: readonly WalkEntry[], imageExts: ReadonlySet<string>, signal?: AbortSignal): void {
     if (this.nothingAhead() || signal?.aborted || this.recordsStoredFor(this.dirs.realOf(dir))) return;
-    this.dirs.linksListedAhead(dir, entries, imageExts, signal);
+    this.dirs.linksListedAhead(this.relOf(dir), entries, imageExts, signal);
   }
 
   /** Records of folder `real` are stored for its identity now: its records will likely serve it (no link of it is resolved then). */
@@ -734,7 +734,7 @@ export class ScanIndex implements EntrySink {
     const folderPrefix = folderAbs.endsWith('/') ? folderAbs : `${folderAbs}/`;
     // (A folder served in part resolves the links of the records made again: its answers stay.)
     if (whole) this.dirs.turnWithoutLinks(this.dirs.realOf(folderAbs));
-    if (!whole) this.servedInPart.set(this.servedBlobs.length, hit.valid.slice());
+    else this.servedInPart.set(this.servedBlobs.length, hit.valid.slice());
     this.servedBlobs.push(hit.offs[0]);
     this.servedBlobs.push(hit.offs[1] ?? 0);
     if (whole) {

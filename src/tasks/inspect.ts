@@ -191,13 +191,10 @@ function inspectOne(item: InspectItem, opts: InspectOptions, compiled: CompiledS
   let bytes: Buffer;
   room.waited = 0;
   if (read !== null) {
+    // (Read ahead only below READ_AHEAD_FILE_BYTES: never a big file, no turn to pass.)
     stats?.keepRead(read.stat);
     readThroughId = stats !== null;
-    try {
-      return inspectBytes(item, read.bytes, opts, compiled, start);
-    } finally {
-      passBigFileTurn();
-    }
+    return inspectBytes(item, read.bytes, opts, compiled, start);
   }
   try {
     room.scanner = readsIntoScanner(opts);
