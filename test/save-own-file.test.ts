@@ -347,6 +347,37 @@ test('a whole document from the kept JSON: the operation it just ran (its sideca
   assert.deepEqual([r.data.face_detection, r.data.quality_assessment], [{ success: false, error: 'later failure' }, { grade: 'D' }]);
 });
 
+test('a whole document read from the .bin (it carries operations the kept JSON lacks) and stamped: the operation it just ran is saved even when equal to the JSON\'s (the rerun was taken as no change and dropped, written: true)', async (t) => {
+  const root = makeTree({ 'IMG_1.jpg': FAKE_JPEG }, testDir(t));
+  const img = path.join(root, 'IMG_1.jpg');
+  const info = { operation_type: 'face_detection', created_at: '2026-11-01T00:00:00Z', last_updated: '2026-11-01T00:00:00Z', image_path: img };
+  fs.writeFileSync(path.join(root, 'IMG_1.json'), JSON.stringify({ face_detection: { success: false, faces: [] }, sidecar_info: info }));
+  await saveSidecar(img, 'yolov8', { success: true, objects: [] }, { format: 'bin' }); // IMG_1.bin; the JSON kept
+  // The pipeline: read the document (the library's read: the .bin), set the result of the operation
+  // it ran, stamp it, send it whole.
+  const rerun = async (result: JsonObject, at: string) => {
+    const doc = (await readSidecarDetailed(img)).data;
+    doc.face_detection = result;
+    doc.sidecar_info = { ...(doc.sidecar_info as JsonObject), last_updated: at, last_operation: 'face_detection' };
+    return saveSidecar(img, 'face_detection', doc, { format: 'bin', merge: 'document' });
+  };
+  await rerun({ success: true, faces: [1] }, '2026-11-30T10:00:00Z');
+  assert.deepEqual((await readSidecarDetailed(img)).data.face_detection, { success: true, faces: [1] });
+  const s = await rerun({ success: false, faces: [] }, '2026-11-30T10:00:01Z');
+  assert.equal(s.path, path.join(root, 'IMG_1.bin'));
+  const r = await readSidecarDetailed(img);
+  assert.deepEqual(r.data.face_detection, { success: false, faces: [] }, 'the rerun giving the JSON\'s result is saved');
+  assert.deepEqual(r.data.yolov8, { success: true, objects: [] });
+  // A key it carries that is neither the JSON's nor the .bin's is a change of its own: the rule that
+  // takes the operation it ran as sent does not apply, and its face result equal to the JSON's is no change.
+  await rerun({ success: true, faces: [2] }, '2026-11-30T10:00:02Z');
+  const doc = (await readSidecarDetailed(img)).data;
+  await saveSidecar(img, 'face_detection', { ...doc, face_detection: { success: false, faces: [] }, yolov8: { success: true, objects: [3] }, sidecar_info: { ...(doc.sidecar_info as JsonObject), last_updated: '2026-11-30T10:00:03Z', last_operation: 'face_detection' } }, { format: 'bin', merge: 'document' });
+  const after = await readSidecarDetailed(img);
+  assert.deepEqual([after.data.face_detection, after.data.yolov8], [{ success: true, faces: [2] }, { success: true, objects: [3] }]);
+  assert.deepEqual(jsonOf(path.join(root, 'IMG_1.json')).face_detection, { success: false, faces: [] }, 'the JSON is kept as it was');
+});
+
 test('RAW+JPEG: a JPEG that owns its shared stem file saves into it when the asked format\'s stem name is held by its kept JSON, a folder, a link to nothing or another tool\'s file, never into a name-ext copy; held by the RAW\'s file (in any spelling), its own name-ext file as before', async (t) => {
   const cases: [string, (dir: string) => void][] = [
     ['its kept JSON', () => {}],

@@ -172,22 +172,25 @@ function holding(key: string, value: JsonValue, note: NumberNote | undefined): J
 }
 
 /**
- * The operation a whole document's caller has just run when everything it sends equals the kept
- * JSON: a save stamped now (its `sidecar_info.last_updated` is not the JSON's: the pipeline stamps
- * every save) that changes nothing else saves its `sidecar_info.last_operation`'s result (the
- * pipeline sets it to the operation it ran, and names face_detection in the call for every operation
- * but yolov8), equal to the JSON's. Taken as "no change", a detector run again giving the first
- * result after a failure saved since (in the `.bin`) was dropped, and the image stayed failed for
- * good. A document that changes anything else says what it saves by that; one not stamped is a
- * document sent back as read. Otherwise undefined.
+ * The operation a whole document's caller has just run when everything it sends is as it could
+ * read it (each entry equal to the kept JSON's, or to the file saved into's: a document read from
+ * the `.bin` carries the operations only the `.bin` holds): a save stamped now (its
+ * `sidecar_info.last_updated` is not the JSON's: the pipeline stamps every save) that changes
+ * nothing else saves its `sidecar_info.last_operation`'s result (the pipeline sets it to the
+ * operation it ran, and names face_detection in the call for every operation but yolov8), equal to
+ * the JSON's. Taken as "no change", a detector run again giving the first result after a failure
+ * saved since (in the `.bin`) was dropped, and the image stayed failed for good. A document that
+ * changes anything else says what it saves by that; one not stamped is a document sent back as
+ * read. Otherwise undefined.
  */
-function freshOperation(doc: JsonObject, base: JsonObject): string | undefined {
+function freshOperation(doc: JsonObject, base: JsonObject, current: JsonObject): string | undefined {
   const info = isPlainObject(doc.sidecar_info) ? doc.sidecar_info : undefined;
   const last = info?.last_operation;
   if (info === undefined || typeof last !== 'string' || last === 'sidecar_info' || !Object.hasOwn(doc, last)) return undefined;
   const baseInfo = isPlainObject(base.sidecar_info) ? base.sidecar_info : undefined;
   if (typeof info.last_updated !== 'string' || info.last_updated === baseInfo?.last_updated) return undefined;
-  for (const key of Object.keys(doc)) if (key !== 'sidecar_info' && !(Object.hasOwn(base, key) && sameEntry(doc, key, base, key))) return undefined;
+  const asRead = (key: string, view: JsonObject) => Object.hasOwn(view, key) && sameEntry(doc, key, view, key);
+  for (const key of Object.keys(doc)) if (key !== 'sidecar_info' && !asRead(key, base) && !asRead(key, current)) return undefined;
   return last;
 }
 
@@ -198,7 +201,7 @@ function mergeOperation(existing: JsonObject, imagePath: string, loc: SidecarLoc
     // The fresh operation's result is taken as sent; a backend map under it is still merged
     // against the kept JSON backend by backend (the backends it carries are the JSON's; which one
     // was computed, the document does not say).
-    const fresh = how.base === undefined ? undefined : freshOperation(value, how.base);
+    const fresh = how.base === undefined ? undefined : freshOperation(value, how.base, existing);
     for (const key of Object.keys(value)) {
       if (key !== 'sidecar_info') putEntry(existing, value, key, key === fresh && !isBackendMap(value[key]) ? undefined : how.base);
     }
