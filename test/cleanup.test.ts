@@ -317,6 +317,28 @@ test('a file replaced or changed between plan and move is left alone and reporte
   }
 });
 
+test('an orphan whose image arrived after the scan (an mv finishing, a new photo) is no orphan any more: neither deleted nor quarantined (--delete removed it for good: the image read nothing)', async () => {
+  for (const mode of ['delete', 'quarantine'] as const) {
+    const root = libraryWithOrphans();
+    try {
+      const before = readFileSync(join(root, 'photos/gone.json'));
+      // The clock is read after the plan and guard, right before acting: the image lands there.
+      const now = () => {
+        writeFileSync(join(root, 'photos/gone.jpg'), FAKE_JPEG);
+        return NOW;
+      };
+      const report = await cleanup(root, { engine: 'inline', now, delete: mode === 'delete' });
+      assert.deepEqual(report.skipped.map((s) => [s.rel, s.code]), [['photos/gone.json', 'CONFLICT']], mode);
+      assert.match(report.skipped[0]!.reason, /an image claims it now/, mode);
+      assert.equal(report.removed, 1, `${mode}: the other orphan goes as planned`);
+      assert.deepEqual(readFileSync(join(root, 'photos/gone.json')), before, mode);
+      assert.ok((await readSidecar(join(root, 'photos/gone.jpg'))) !== null, mode);
+    } finally {
+      removeTree(root);
+    }
+  }
+});
+
 test('a quarantine folder that is a symlink out of the root is refused', async () => {
   const root = libraryWithOrphans();
   const elsewhere = tempDir();

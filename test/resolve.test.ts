@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { encodeSidecar } from '../src/formats/codec.js';
 import { keyFromBytes, passphraseKeyring } from '../src/crypto/keys.js';
@@ -89,6 +89,31 @@ test('newest: the newer .bin wins over a stale .json; each image has one sidecar
   const back = await runCli(['restore', root]);
   assert.equal(back.code, 0, back.stderr);
   assert.deepEqual(snapshotTree(root, skipQuarantine), before);
+});
+
+test('a copy saved into after the decision (same size: a newer result) stays, and so does every copy of an image whose kept file went meanwhile (another resolve moved it): the image never reads older results or none', async (t) => {
+  // A: A.bin (newer) is kept, A.json goes; B: sub/B.json (newer) is kept, sub/B.bin goes.
+  const { root, fresh } = conflictTree();
+  t.after(() => removeTree(root));
+  const bBin = readFileSync(join(root, 'sub/B.bin'));
+  // The clock is read after every decision, right before the moves: a pipeline saves into the
+  // copy of B that was to go (the same bytes, written now: the newest file), and another resolve,
+  // preferring json, has quarantined A.bin, the file kept for A.
+  const elsewhere = join(root, '..', `${root.split('/').pop()}-moved-A.bin`);
+  t.after(() => rmSync(elsewhere, { force: true }));
+  const now = () => {
+    writeFileSync(join(root, 'sub/B.bin'), bBin);
+    renameSync(join(root, 'A.bin'), elsewhere);
+    return NEW;
+  };
+  const r = await resolveConflicts(root, { engine: 'inline', now });
+  assert.deepEqual(r.skipped.map((s) => [s.rel, s.code]).sort(), [['A.json', 'CONFLICT'], ['sub/B.bin', 'CONFLICT']]);
+  assert.match(r.skipped.find((s) => s.rel === 'A.json')!.reason, /the file kept for its image, is gone or changed/);
+  assert.ok(existsSync(join(root, 'A.json')), 'A keeps a sidecar');
+  assert.ok(existsSync(join(root, 'sub/B.bin')), 'the copy saved into stays');
+  assert.equal(r.quarantined, 1, 'C.json (corrupt) goes as planned');
+  assert.notDeepEqual(await readSidecar(join(root, 'A.jpg')), {}, 'A reads a sidecar');
+  void fresh;
 });
 
 test('--prefer json keeps the json; --prefer rkyv with no rkyv leaves images alone (exit 1)', async (t) => {

@@ -31,8 +31,8 @@ import { mapLimit } from '../engine/map-limit.js';
 import { basename, dirname, join, resolve } from 'node:path';
 import { errors, isSidecarError, type ErrorCode } from '../errors.js';
 import { QUARANTINE_DIR } from '../discovery/own-folders.js';
-import { imageExtensionSet } from '../discovery/extensions.js';
-import type { FolderNames } from '../discovery/folder-names.js';
+import { imageExtensionSet, nfc } from '../discovery/extensions.js';
+import { readFolderNames, stemClaimants, type FolderNames } from '../discovery/folder-names.js';
 import { lockKeysForLoneSidecar } from '../discovery/lock-key.js';
 import { assertLockHeld, withSidecarLock } from '../fs/lock.js';
 import type { Options } from '../types.js';
@@ -135,6 +135,44 @@ interface PlannedOrphan {
   path: string;
   rel: string;
   size: number;
+  /** The file as it was when its move was decided (resolve): one changed since is left in place. */
+  decidedAs?: FileSnapshot;
+  /** resolve: the file kept for its image, as decided; the others move only while it is still so. */
+  keptBeside?: { path: string; snapshot: FileSnapshot };
+  /** A stem file another image left behind (docs/PAIRING.md §3): images of its stem are there, claiming none of it. */
+  leftBehind?: true;
+}
+
+/** A file `quarantineFiles` moves (resolve's: the copies beside the file it keeps). */
+export type PlannedMove = PlannedOrphan;
+
+/**
+ * Does an image in the sidecar's folder claim it now (docs/PAIRING.md §2: an image with its stem,
+ * or the one named exactly its base)? An orphan of the scan is checked again under its lock, right
+ * before it goes: an image moved or copied in since (an `mv` finishing, a pipeline's new photo)
+ * makes it that image's sidecar again.
+ */
+function claimedNow(path: string, exts: ReadonlySet<string>): boolean {
+  const name = nfc(basename(path));
+  return stemClaimants(readFolderNames(dirname(path), exts), name.slice(0, name.lastIndexOf('.')), exts).length > 0;
+}
+
+/**
+ * The checks a file passes right before it moves or is deleted, under its sidecar lock: still the
+ * regular file planned (its size, and its whole identity when the move was decided on it), no image
+ * claims it now (an orphan), and the file kept beside it is still as kept (resolve).
+ */
+async function stillPlanned(o: PlannedOrphan, orphan: boolean, exts: ReadonlySet<string>, hashedAs?: FileSnapshot): Promise<void> {
+  const st = await lstatOrNull(o.path);
+  if (!st || !st.isFile()) throw errors.conflict('no longer a regular file; left alone', [o.path]);
+  if (st.size !== o.size || (o.decidedAs !== undefined && !sameFile(st, o.decidedAs))) throw errors.conflict('changed since the scan; left alone', [o.path]);
+  if (hashedAs !== undefined && !sameFile(st, hashedAs)) throw errors.conflict('changed or replaced since it was hashed; left alone', [o.path]);
+  if (orphan && o.leftBehind !== true && claimedNow(o.path, exts)) throw errors.conflict('an image claims it now (moved or copied in since the scan); left alone', [o.path]);
+  const kept = o.keptBeside;
+  if (kept !== undefined) {
+    const k = await lstatOrNull(kept.path);
+    if (!k || !k.isFile() || !sameFile(k, kept.snapshot)) throw errors.conflict(`${kept.path}, the file kept for its image, is gone or changed since the decision; left in place`, [o.path, kept.path]);
+  }
 }
 
 export async function cleanup(root: string, opts: CleanupOptions = {}): Promise<CleanupReport> {
@@ -156,7 +194,7 @@ export async function cleanup(root: string, opts: CleanupOptions = {}): Promise<
     for (const m of plan.matches) for (const s of m.sidecars) relinkable.add(s.path);
     for (const a of plan.ambiguous) for (const rel of a.sidecars) relinkable.add(relJoin(rootAbs, rel));
   }
-  const orphans: PlannedOrphan[] = found.orphans.filter((o) => !relinkable.has(o.path)).map((o) => ({ path: o.path, rel: o.rel, size: o.size }));
+  const orphans: PlannedOrphan[] = found.orphans.filter((o) => !relinkable.has(o.path)).map((o) => ({ path: o.path, rel: o.rel, size: o.size, ...(o.leftBehind ? { leftBehind: true as const } : {}) }));
   const sidecarFiles = found.sidecarFiles;
   const fraction = sidecarFiles > 0 ? orphans.length / sidecarFiles : 0;
 
@@ -192,8 +230,8 @@ export async function cleanup(root: string, opts: CleanupOptions = {}): Promise<
   const rootReal = await realpath(rootAbs).catch((e) => {
     throw errors.fromFs(e, rootAbs);
   });
-  if (mode === 'delete') await deleteOrphans(rootAbs, rootReal, orphans, report);
-  else await quarantineOrphans(rootAbs, rootReal, orphans, created, report, imageExtensionSet(scanOpts.imageExtensions), maxManifestBytes);
+  if (mode === 'delete') await deleteOrphans(rootAbs, rootReal, orphans, report, imageExtensionSet(scanOpts.imageExtensions));
+  else await quarantineOrphans(rootAbs, rootReal, orphans, created, report, imageExtensionSet(scanOpts.imageExtensions), maxManifestBytes, true);
   return report;
 }
 
@@ -203,7 +241,7 @@ export async function cleanup(root: string, opts: CleanupOptions = {}): Promise<
  */
 export async function quarantineFiles(
   root: string,
-  files: readonly { path: string; rel: string; size: number }[],
+  files: readonly PlannedMove[],
   opts: { now?: () => Date; maxManifestBytes?: number; imageExtensions?: readonly string[] } = {},
 ): Promise<CleanupReport> {
   const rootAbs = resolve(root);
@@ -228,7 +266,7 @@ export async function quarantineFiles(
   const rootReal = await realpath(rootAbs).catch((e) => {
     throw errors.fromFs(e, rootAbs);
   });
-  await quarantineOrphans(rootAbs, rootReal, files.map((f) => ({ path: f.path, rel: f.rel, size: f.size })), created, report, imageExtensionSet(opts.imageExtensions), opts.maxManifestBytes);
+  await quarantineOrphans(rootAbs, rootReal, files, created, report, imageExtensionSet(opts.imageExtensions), opts.maxManifestBytes, false);
   return report;
 }
 
@@ -307,16 +345,14 @@ async function freeQuarantineFolder(rootAbs: string, stamp: string): Promise<str
 // act: delete
 // ---------------------------------------------------------------------------------------------
 
-async function deleteOrphans(rootAbs: string, rootReal: string, orphans: PlannedOrphan[], report: CleanupReport): Promise<void> {
+async function deleteOrphans(rootAbs: string, rootReal: string, orphans: PlannedOrphan[], report: CleanupReport, exts: ReadonlySet<string>): Promise<void> {
   const dirs = new Set<string>();
   for (const o of orphans) {
     try {
       await checkInsideRoot(rootAbs, rootReal, o); // before a lock is made in its folder
       await withSidecarLock(lockKeysForLoneSidecar(o.path), async (signal) => {
         await checkInsideRoot(rootAbs, rootReal, o);
-        const st = await lstatOrNull(o.path);
-        if (!st || !st.isFile()) throw errors.conflict('no longer a regular file; left alone', [o.path]);
-        if (st.size !== o.size) throw errors.conflict('changed since the scan; left alone', [o.path]);
+        await stillPlanned(o, true, exts);
         assertLockHeld(signal);
         await unlink(o.path).catch((e) => {
           throw errors.fromFs(e, o.path);
@@ -346,15 +382,17 @@ const HASH_CONCURRENCY = 8;
 async function quarantineOrphans(
   rootAbs: string,
   rootReal: string,
-  orphans: PlannedOrphan[],
+  orphans: readonly PlannedOrphan[],
   created: Date,
   report: CleanupReport,
   exts: ReadonlySet<string>,
-  maxManifestBytes = MANIFEST_MAX_BYTES,
+  maxManifestBytes: number | undefined,
+  /** cleanup's orphans (checked again that no image claims them), not resolve's copies. */
+  orphansOnly: boolean,
 ): Promise<void> {
   // The manifest's size is known before hashing (a digest is always 64 hex digits): one restore
   // could not read is refused now, before hours of hashing and before anything is created or moved.
-  const limit = Math.min(maxManifestBytes, MANIFEST_MAX_BYTES);
+  const limit = Math.min(maxManifestBytes ?? MANIFEST_MAX_BYTES, MANIFEST_MAX_BYTES);
   const planned = manifestBytes({
     version: MANIFEST_VERSION,
     status: 'planned',
@@ -381,7 +419,7 @@ async function quarantineOrphans(
       const link = linkReading(linked, o.path);
       if (link !== undefined) throw errors.conflict(`the sidecar link ${link} reads this file; left in place`, [o.path, link]);
       const h = await hashRegularFile(o.path);
-      if (h.snapshot.size !== o.size) throw errors.conflict('changed since the scan; left alone', [o.path]);
+      if (h.snapshot.size !== o.size || (o.decidedAs !== undefined && !sameFile(h.snapshot, o.decidedAs))) throw errors.conflict('changed since the scan; left alone', [o.path]);
       return { ...o, sha256: h.sha256, snapshot: h.snapshot };
     } catch (e) {
       return { failed: e };
@@ -395,7 +433,7 @@ async function quarantineOrphans(
   // The folder, its manifest and the moves under the library's quarantine lock: no restore takes
   // this run's "planned" manifest for a killed run's, no other run moves files meanwhile. (A file
   // changed since it was hashed is left: each move checks it first.)
-  await withQuarantineLock(rootAbs, rootReal, (signal, base) => quarantineUnder(rootAbs, rootReal, base, signal, hashed, created, report, exts, limit));
+  await withQuarantineLock(rootAbs, rootReal, (signal, base) => quarantineUnder(rootAbs, rootReal, base, signal, hashed, created, report, exts, limit, orphansOnly));
 }
 
 async function quarantineUnder(
@@ -408,6 +446,7 @@ async function quarantineUnder(
   report: CleanupReport,
   exts: ReadonlySet<string>,
   limit: number,
+  orphansOnly: boolean,
 ): Promise<void> {
   const folder = await createQuarantineFolder(base, quarantineStamp(created), report);
   const folderReal = join(rootReal, QUARANTINE_DIR, basename(folder)); // createQuarantineFolder checked the base is real
@@ -436,8 +475,7 @@ async function quarantineUnder(
       // check and the move (link, then unlink) had its new file unlinked — its result lost.
       await withSidecarLock(lockKeysForLoneSidecar(h.path), async (signal) => {
         await checkInsideRoot(rootAbs, rootReal, h);
-        const st = await lstatOrNull(h.path);
-        if (!st || !st.isFile() || !sameFile(st, h.snapshot)) throw errors.conflict('changed or replaced since it was hashed; left alone', [h.path]);
+        await stillPlanned(h, orphansOnly, exts, h.snapshot);
         await makeFolders(dirname(h.destination)).catch((e) => {
           throw errors.fromFs(e, dirname(h.destination));
         });

@@ -16,11 +16,14 @@
  * is whose is each image's own question (docs/PAIRING.md §3), and moving a shared file could leave
  * an image without its only sidecar.
  *
- * The kept file is read and decoded again right before the others move (it must still be valid);
- * a file that changed after the scan is left in place (cleanup's checks). Images whose files
+ * The kept file is read and decoded again right before the others move (it must still be valid).
+ * Each copy moves only while it and the kept file are as the decision saw them (their lstat then:
+ * a copy saved into since, or a kept file another resolve moved, leaves the copy in place), and a
+ * candidate that changed or went between the scan and the decision leaves its image alone. Images whose files
  * cannot all be read (unreadable, encrypted without a key, above the size or depth limit) are left alone:
  * we never hide a file we could not look at.
  */
+import type { Stats } from 'node:fs';
 import { lstat } from 'node:fs/promises';
 import { errors, isSidecarError } from '../errors.js';
 import { isForeign, isLeftBehind, type ScanRecord, type ScanSidecar } from '../scan/records.js';
@@ -28,7 +31,7 @@ import { scan } from './scan.js';
 import type { JsonObject, Options, SidecarFormat } from '../types.js';
 import { isBackendMap, sameEntry } from './save.js';
 import { isPlainObject } from '../analysis/operations.js';
-import { quarantineFiles, type CleanupSkip } from './cleanup.js';
+import { quarantineFiles, type CleanupSkip, type PlannedMove } from './cleanup.js';
 import { readSidecarFile } from './read.js';
 import { compareSidecars } from '../discovery/pair.js';
 import { isOneOf, RESOLVE_PREFERENCES } from '../vocabulary.js';
@@ -99,7 +102,7 @@ export async function resolveConflicts(root: string, opts: ResolveOptions = {}):
     skipped: [],
     scanComplete: true,
   };
-  const losers: { path: string; rel: string; size: number }[] = [];
+  const losers: PlannedMove[] = [];
   const kept: string[] = [];
   for await (const rec of session) {
     // Another tool's files beside the image (docs/PAIRING.md §7) are none of its copies: never moved.
@@ -112,7 +115,11 @@ export async function resolveConflicts(root: string, opts: ResolveOptions = {}):
       report.decisions.push({ image: rec.images[0]!.rel, keep: null, quarantine: [], reason: `left alone: ${rec.images.map((i) => i.rel).join(', ')} share these files; each image's own file is decided when it is read or saved` });
       continue;
     }
-    const d = await decide(rec, local, prefer, scanOpts);
+    // Each candidate as the decision sees it: what moves is checked against it right before it goes
+    // (a save landing in a copy after the decision, of the same size, made it the newest: moved, the
+    // image read the older file), and so is the file kept (another resolve may have moved it).
+    const seen = await seenNow(local);
+    const d = seen === null ? changedSinceScan(rec) : await decide(rec, local, prefer, scanOpts, seen);
     report.decisions.push(d);
     if (d.keep === null) {
       report.unresolved++;
@@ -120,9 +127,10 @@ export async function resolveConflicts(root: string, opts: ResolveOptions = {}):
     }
     report.resolved++;
     kept.push(d.keep);
+    const keptBeside = { path: d.keep, snapshot: seen!.get(d.keep)! };
     for (const p of d.quarantine) {
       const sc = local.find((s) => s.path === p)!;
-      losers.push({ path: sc.path, rel: sc.rel, size: sc.inspection.size });
+      losers.push({ path: sc.path, rel: sc.rel, size: sc.inspection.size, decidedAs: seen!.get(sc.path)!, keptBeside });
     }
   }
   report.scanComplete = session.summary.complete;
@@ -178,7 +186,22 @@ export function resultsCovered(older: JsonObject, current: JsonObject, olderIsNe
   return true;
 }
 
-async function decide(rec: ScanRecord, local: ScanSidecar[], prefer: ResolvePreference, readOpts: Options): Promise<ResolveDecision> {
+/** Each candidate's lstat now, or null when one is gone or no longer has the size the scan read. */
+async function seenNow(local: readonly ScanSidecar[]): Promise<Map<string, Stats> | null> {
+  const seen = new Map<string, Stats>();
+  for (const sc of local) {
+    const st = await lstat(sc.path).catch(() => null);
+    if (st === null || !st.isFile() || st.size !== sc.inspection.size) return null;
+    seen.set(sc.path, st);
+  }
+  return seen;
+}
+
+function changedSinceScan(rec: ScanRecord): ResolveDecision {
+  return { image: rec.images[0]!.rel, keep: null, quarantine: [], reason: 'left alone: a candidate changed or went since the scan read it' };
+}
+
+async function decide(rec: ScanRecord, local: ScanSidecar[], prefer: ResolvePreference, readOpts: Options, seen: ReadonlyMap<string, Stats>): Promise<ResolveDecision> {
   const image = rec.images[0]!.rel;
   // A file above the size or depth limit was never decoded (inspect calls it corrupt: it cannot be
   // under the limits), so nothing says it is the worse copy: like an unreadable one, it blocks.
@@ -204,8 +227,7 @@ async function decide(rec: ScanRecord, local: ScanSidecar[], prefer: ResolvePref
   const valid: Candidate[] = [];
   for (const sc of local) {
     if (sc.inspection.status !== 'ok' || sc.inspection.shape === 'report') continue;
-    const st = await lstat(sc.path).catch(() => null);
-    if (st) valid.push({ sc, mtimeMs: st.mtimeMs });
+    valid.push({ sc, mtimeMs: seen.get(sc.path)!.mtimeMs });
   }
   if (valid.length === 0) return { image, keep: null, quarantine: [], reason: 'left alone: no candidate decodes (nothing verified to keep)' };
   let keep: Candidate | undefined;
