@@ -109,6 +109,31 @@ test('relink: the orphans of one image go together (its JSON kept beside its .bi
   }
 });
 
+test('relink: an image that gets a sidecar of its own after the plan (a save where it now is) keeps it alone: the orphan stays where it is (moved beside it, the old results hid the new ones)', async () => {
+  const root = makeTree({ 'a/X.jpg': Buffer.alloc(1234, 1), 'd2/y.txt': 'y' });
+  try {
+    const st = fs.statSync(join(root, 'a/X.jpg'), { bigint: true });
+    const record = (score: number) => ({ sidecar_info: { image_path: 'X.jpg', image: { size: 1234, mtime_ns: st.mtimeNs.toString(), operations: ['quality'] } }, quality: { score } });
+    fs.writeFileSync(join(root, 'a/X.bin'), encodeSidecar(record(0.11), 'bin'));
+    fs.renameSync(join(root, 'a/X.jpg'), join(root, 'd2/R.jpg'));
+    // The clock is read after the plan, right before the moves: the pipeline saves R's new result.
+    const now = () => {
+      fs.writeFileSync(join(root, 'd2/R.json'), JSON.stringify(record(0.99)));
+      return new Date('2026-11-30T00:00:00Z');
+    };
+    const r = await relink(root, { index: false, now });
+    assert.equal(r.matches.length, 1, 'planned before the save');
+    assert.equal(r.relinked, 0);
+    assert.deepEqual(r.skipped.map((k) => k.rel), ['a/X.bin']);
+    assert.match(r.skipped[0]!.reason, /has a sidecar of its own since the plan/);
+    assert.ok(fs.existsSync(join(root, 'a/X.bin')));
+    assert.equal(fs.existsSync(join(root, 'd2/R.bin')), false);
+    assert.deepEqual(((await readSidecar(join(root, 'd2/R.jpg'))) as { quality: unknown }).quality, { score: 0.99 });
+  } finally {
+    removeTree(root);
+  }
+});
+
 test('relink: an image that already has a sidecar, an orphan without an identity record, two orphans claiming one image — listed, never attached', async () => {
   const root = makeTree({ 'a/IMG_1.jpg': Buffer.alloc(999, 1), 'c/IMG_2.jpg': Buffer.alloc(998, 2), 'b/x.txt': 'x', 'd/old.json': { json: sidecarData('old.jpg') } });
   try {

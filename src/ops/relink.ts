@@ -21,7 +21,7 @@ import * as fs from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { mkdir, realpath } from 'node:fs/promises';
 import { errors, isSidecarError, type ErrorCode } from '../errors.js';
-import { hashRegularFileSync } from '../fs/file-hash.js';
+import { hashRegularFileSync, sameFile } from '../fs/file-hash.js';
 import { fsyncDirs } from '../fs/dir-sync.js';
 import { relJoin } from '../fs/rel-path.js';
 import { acquireSidecarLockSync, DEFAULT_LOCK_STALE_MS, DEFAULT_LOCK_TIMEOUT_MS, type HeldLock } from '../fs/lock.js';
@@ -110,8 +110,25 @@ export async function relink(root: string, opts: RelinkOptions = {}): Promise<Re
   const plan = await planRelink(rootAbs, planOpts);
   const report: RelinkReport = { ...plan, dryRun, relinked: 0, manifest: null, quarantine: null, skipped: [] };
   if (dryRun || plan.matches.length === 0) return report;
-  await act(rootAbs, plan.matches, (now ?? (() => new Date()))(), report, imageExtensionSet(planOpts.imageExtensions));
+  await act(rootAbs, plan.matches, (now ?? (() => new Date()))(), report, imageExtensionSet(planOpts.imageExtensions), planOpts.imageExtensions);
   return report;
+}
+
+/**
+ * The files of an image's own side (its sidecar names, docs/PAIRING.md §2) as the plan found them,
+ * by NFC path: a file there that was not (or has changed since) is a save made since the plan,
+ * which the move checks for again under the image's lock (the plan's rule: never a second sidecar).
+ */
+const besideAtPlan = new WeakMap<RelinkMatch, Map<string, fs.Stats>>();
+
+function filesBeside(image: string, imageExtensions: readonly string[] | undefined): Map<string, fs.Stats> {
+  const out = new Map<string, fs.Stats>();
+  for (const c of locateSidecarSync(image, { imageExtensions }).candidates) {
+    if (c.side !== 'target') continue;
+    const st = fs.lstatSync(c.path, { throwIfNoEntry: false });
+    if (st) out.set(nfc(c.path), st);
+  }
+  return out;
 }
 
 /** A record naming an image other than `imageName` (NFC; an extension's case aside, as reads compare). */
@@ -254,7 +271,11 @@ export async function planRelink(root: string, opts: Omit<RelinkOptions, 'dryRun
     const moves = destinations(rootAbs, u, exts, listings);
     if (typeof moves === 'string') plan.ambiguous.push({ sidecars: u.orphans.map((o) => o.rel), reason: moves, candidates: [u.image!.rel] });
     else if ('gone' in moves) plan.unmatched.push({ sidecars: u.orphans.map((o) => o.rel), reason: moves.gone });
-    else plan.matches.push({ image: u.image!.path, imageRel: u.image!.rel, sidecars: moves, evidence: u.evidence! });
+    else {
+      const match: RelinkMatch = { image: u.image!.path, imageRel: u.image!.rel, sidecars: moves, evidence: u.evidence! };
+      besideAtPlan.set(match, filesBeside(match.image, opts.imageExtensions));
+      plan.matches.push(match);
+    }
   }
   plan.matches.sort((a, b) => (a.imageRel < b.imageRel ? -1 : a.imageRel > b.imageRel ? 1 : 0));
   return plan;
@@ -486,11 +507,11 @@ function destinations(rootAbs: string, u: Unit, exts: ReadonlySet<string>, listi
 // act
 // ---------------------------------------------------------------------------------------------
 
-async function act(rootAbs: string, matches: RelinkMatch[], created: Date, report: RelinkReport, exts: ReadonlySet<string>): Promise<void> {
+async function act(rootAbs: string, matches: RelinkMatch[], created: Date, report: RelinkReport, exts: ReadonlySet<string>, imageExtensions: readonly string[] | undefined): Promise<void> {
   const rootReal = await realpath(rootAbs).catch((e) => {
     throw errors.fromFs(e, rootAbs);
   });
-  const moves = matches.flatMap((m) => m.sidecars.map((s) => ({ ...s, image: m.image })));
+  const moves = matches.flatMap((m) => m.sidecars.map((s) => ({ ...s, image: m.image, atPlan: besideAtPlan.get(m) ?? new Map<string, fs.Stats>() })));
   // A file a sidecar link of the tree reads stays (another image's sidecar through the link: moved,
   // the link dangled), as convert, cleanup and resolve leave it.
   const { targets: linked } = await sidecarLinkTargets(rootAbs);
@@ -509,7 +530,7 @@ async function act(rootAbs: string, matches: RelinkMatch[], created: Date, repor
   if (hashed.length === 0) return;
   // The manifest and the moves under the library's quarantine lock: no restore takes this run's
   // "planned" manifest for a killed run's, no other run moves files meanwhile.
-  await withQuarantineLock(rootAbs, rootReal, (signal, base) => moveUnder(rootAbs, rootReal, base, signal, hashed, created, report, exts));
+  await withQuarantineLock(rootAbs, rootReal, (signal, base) => moveUnder(rootAbs, rootReal, base, signal, hashed, created, report, exts, imageExtensions));
 }
 
 /** How long relink's synchronous loop waits for an image's lock before it refreshes the library's (a third of its stale age). */
@@ -520,10 +541,11 @@ async function moveUnder(
   rootReal: string,
   base: string,
   librarySignal: AbortSignal,
-  hashed: (RelinkMove & { image: string; entry: ManifestEntry })[],
+  hashed: (RelinkMove & { image: string; atPlan: ReadonlyMap<string, fs.Stats>; entry: ManifestEntry })[],
   created: Date,
   report: RelinkReport,
   exts: ReadonlySet<string>,
+  imageExtensions: readonly string[] | undefined,
 ): Promise<void> {
   // What a run killed before its manifest left goes first.
   await removeAbandonedQuarantines(base);
@@ -554,6 +576,8 @@ async function moveUnder(
 
   const dirs = new Set<string>();
   const folders = new Map<string, FolderNames>();
+  // The files this run put beside each image (NFC): the next orphan of the same image finds them there.
+  const placed = new Set<string>();
   // The library's lock, checked (and refreshed: the loop below is synchronous) before each move: a
   // relink that lost it stops there; its manifest stays "planned", which restore undoes.
   const library = new LibraryHold(librarySignal, 'relink', () => `${report.relinked} file(s) moved, listed in the manifest restore undoes them with`, manifestPath);
@@ -585,6 +609,14 @@ async function moveUnder(
         const st = fs.lstatSync(h.path, { throwIfNoEntry: false });
         if (!st?.isFile() || st.size !== h.entry.size) throw errors.conflict('changed since the plan; left alone', [h.path]);
         if (!fs.lstatSync(h.image, { throwIfNoEntry: false })) throw errors.notFound(h.image, 'image');
+        // A sidecar of its own saved since the plan: the orphan beside it would hide that newer
+        // result, or be hidden by it (the file as it was, a second name of this orphan, and the files
+        // this run put there pass).
+        for (const [p, now] of filesBeside(h.image, imageExtensions)) {
+          const was = h.atPlan.get(p);
+          if (placed.has(p) || now.ino === st.ino || (was !== undefined && sameFile(now, was))) continue;
+          throw errors.conflict(`${h.image} has a sidecar of its own since the plan (${p}); left in place`, [h.path, p]);
+        }
         // Both folders are real ones inside the root (no symlink swapped in since the plan).
         for (const d of [dirname(h.path), dirname(h.to)]) {
           if (realFolder(d) !== join(rootReal, d.slice(rootAbs.length))) throw errors.outsideRoot(d, rootAbs);
@@ -597,6 +629,7 @@ async function moveUnder(
         if (sameInode(st, h.to)) fs.unlinkSync(h.path);
         else moveNoOverwriteSync(h.path, h.to);
         entry = { ...h.entry, beside };
+        placed.add(nfc(h.to));
       } finally {
         for (const l of held.reverse()) l.release();
       }
