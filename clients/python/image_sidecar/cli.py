@@ -40,6 +40,11 @@ def run(
 ) -> "subprocess.CompletedProcess[str]":
     """Run ``command + args``; raise ImageSidecarError unless the exit code is in ``ok_codes``."""
     argv: List[str] = list(command) + list(args)
+    # A NUL cannot be passed on a command line (subprocess raises a bare ValueError): say so as the
+    # library says a bad argument, USAGE. The server (``with ImageSidecarManager()``) takes such names.
+    for a in argv:
+        if "\0" in a:
+            raise ImageSidecarError("an argument holds a NUL byte, which a command line cannot pass: %r" % a, code="USAGE")
     try:
         proc = subprocess.run(
             argv,

@@ -86,6 +86,21 @@ def _path(p: PathLike, kind: "Type[SidecarError]" = SidecarError) -> str:
         raise _wrap(e, kind) from None
 
 
+def _json_object(pairs: List[Any]) -> Dict[str, Any]:
+    """A JSON object with each key once: a repeated key is refused, never resolved silently (as the
+    library's CLI and server refuse it; ``json.loads`` alone keeps the last)."""
+    out: Dict[str, Any] = {}
+    for k, v in pairs:
+        if k in out:
+            raise ValueError("repeated key %r in an object" % k)
+        out[k] = v
+    return out
+
+
+def _loads(text: Union[str, bytes, bytearray]) -> Any:
+    return json.loads(bytes(text).decode("utf-8") if not isinstance(text, str) else text, object_pairs_hook=_json_object)
+
+
 class ImageSidecar:
     """``ImageSidecar(max_workers=None)``: cheap to create, safe in threads and forked workers."""
 
@@ -129,7 +144,7 @@ class ImageSidecar:
         if isinstance(data, (str, bytes, bytearray)):
             try:
                 # Bytes as UTF-8 (a UnicodeDecodeError is a ValueError: the same USAGE answer).
-                data = json.loads(bytes(data).decode("utf-8") if not isinstance(data, str) else data)
+                data = _loads(data)
             except ValueError as e:
                 raise SidecarError("data is a string but not JSON: %s" % e, "USAGE") from None
         if document is None:
@@ -177,7 +192,7 @@ class ImageSidecar:
         where every reader looks, not nested under ``unified``."""
         if isinstance(data, (str, bytes, bytearray)):
             try:
-                data = json.loads(data)
+                data = _loads(data)
             except ValueError as e:
                 raise SidecarError("data is a string but not JSON: %s" % e, "USAGE") from None
         unified = str(operation).strip().lower() == OperationType.UNIFIED

@@ -216,6 +216,10 @@ class CliModeTest(unittest.TestCase):
         self.assertEqual(cm.exception.code, "CORRUPT")
         with open(os.path.join(self.lib.day, "20250920_143024.json"), encoding="utf-8") as f:
             self.assertTrue(f.read().endswith('"faces": ['), "a corrupt sidecar is never overwritten")
+        # A NUL no command line can pass: the library's USAGE, not subprocess's bare ValueError.
+        with self.assertRaises(ImageSidecarError) as cm:
+            self.m.save_data(self.lib.merged, "op\0x", {"success": True})
+        self.assertEqual(cm.exception.code, "USAGE")
 
     def test_tree_calls(self) -> None:
         report = self.m.validate_sidecars(self.lib.root, workers=2)

@@ -166,6 +166,17 @@ class CompatTest(unittest.TestCase):
         self.assertEqual(ImageSidecar().save_data(img, "quality_assessment", b'{"grade": "A"}')["operation"], "quality_assessment")
         with self.assertRaises(SidecarError):
             ImageSidecar().save_data(img, "no_such_operation", {})
+        # a repeated key is refused, as the CLI and the server refuse it (json.loads kept the last)
+        saved = ImageSidecar().read_data(img)
+        for data in ('{"objects": [1], "objects": []}', b'{"success": true, "x": {"a": 1, "a": 2}}'):
+            with self.assertRaises(SidecarError) as cm:
+                ImageSidecar().save_data(img, OperationType.YOLOV8, data)
+            self.assertEqual(cm.exception.error_code, "USAGE")
+            self.assertIn("repeated key", str(cm.exception))
+        with self.assertRaises(SidecarError) as cm:
+            ImageSidecar().create_sidecar(img, OperationType.YOLOV8, '{"objects": [1], "objects": []}')
+        self.assertEqual(cm.exception.error_code, "USAGE")
+        self.assertEqual(ImageSidecar().read_data(img), saved, "nothing saved")
 
     def test_numbers_survive_reads(self) -> None:
         """25.0 stays a float, 19-digit ints stay exact, -0.0 keeps its sign: a sidecar written by
