@@ -57,7 +57,7 @@ test('writeManifest streams: 20,000 entries, never more than one entry as one st
   assert.ok(want.length > 2_000_000);
   assert.ok(fs.readFileSync(p).equals(Buffer.from(want, 'utf8')));
   assert.ok(longest < 1024, `a string of ${longest} units was written at once`);
-  assert.deepEqual((await readManifest(p)).entries, m.entries);
+  assert.deepEqual((await readManifest(p)).manifest.entries, m.entries);
   assert.deepEqual(fs.readdirSync(dir), ['manifest.json'], 'no temp file left');
 });
 

@@ -7,6 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { join, relative } from 'node:path';
 import { cleanup } from '../src/ops/cleanup.js';
 import { restore } from '../src/ops/restore.js';
+import { listQuarantines } from '../src/ops/quarantines.js';
 import { quarantinedAt, quarantineLockKey } from '../src/ops/quarantine-folder.js';
 import { lockPathFor, withSidecarLock } from '../src/fs/lock.js';
 import { hostMark } from '../src/fs/temp-files.js';
@@ -610,6 +611,57 @@ test('restore of a manifest without the sidecars beside each file (an earlier ve
   } finally {
     removeTree(root);
     removeTree(away);
+  }
+});
+
+// A damaged created_at ("" or missing: still valid JSON) stopped every restore with INTERNAL
+// ("The number NaN cannot be converted to a BigInt"), restoring nothing, while restore --list
+// reported no problem; one Date.parse reads leniently ("garbage 2099": the year 2099) let a
+// file listed without its beside sidecars back beside a sidecar saved since.
+test('a manifest whose created_at names no time: files listing the sidecars beside them, or with none beside them now, are put back; one that only the time could judge stays, named; restore --list says so', async () => {
+  const damaged: [string, unknown][] = [['emptied', ''], ['missing', undefined], ['null', null], ['a number', 1_700_000_000_000], ['not a date-time', 'garbage 2099'], ['without its offset', '2026-11-21T11:33:00']];
+  for (const [what, createdAt] of damaged) {
+    const root = makeTree({ 'a/I1.jpg': FAKE_JPEG, 'a/I2.jpg': FAKE_JPEG, 'a/I3.jpg': FAKE_JPEG });
+    const away = tempDir('isc-away-');
+    try {
+      for (const n of ['I1', 'I2', 'I3']) {
+        await saveSidecar(join(root, `a/${n}.jpg`), 'res', { who: 'old' }, { format: 'bin' });
+        renameSync(join(root, `a/${n}.jpg`), join(away, `${n}.jpg`));
+      }
+      const c = await cleanup(root, { engine: 'inline', force: true, index: false });
+      const m = JSON.parse(readFileSync(c.manifest!, 'utf8'));
+      if (createdAt === undefined) delete m.created_at;
+      else m.created_at = createdAt;
+      // I1 and I2 without the list of sidecars beside them (a killed run's manifest); I3 with it.
+      for (const e of m.entries) if (e.rel !== 'a/I3.bin') delete e.beside;
+      writeFileSync(c.manifest!, JSON.stringify(m));
+      for (const n of ['I1', 'I2', 'I3']) renameSync(join(away, `${n}.jpg`), join(root, `a/${n}.jpg`));
+      await saveSidecar(join(root, 'a/I1.jpg'), 'res', { who: 'new' }, { format: 'json' }); // saved since, or not: only the time could tell
+
+      const listed = (await listQuarantines(root)).folders;
+      assert.equal(listed.length, 1, what);
+      assert.equal(listed[0].created_at, null, what);
+      assert.match(listed[0].problem ?? '', /created_at/, `${what}: the damage is the folder's problem`);
+      assert.equal(listed[0].files, 3, what);
+
+      const expectSkipped = (r: { restored: number; skipped: { rel: string; reason: string }[] }) => {
+        assert.equal(r.restored, 2, `${what}: ${JSON.stringify(r.skipped)}`);
+        assert.deepEqual(r.skipped.map((s) => s.rel), ['a/I1.bin'], what);
+        assert.match(r.skipped[0].reason, /created_at/, what);
+        assert.match(r.skipped[0].reason, /I1\.json/, `${what}: names the sidecar it cannot judge`);
+      };
+      expectSkipped(await restore(root, { dryRun: true }));
+      expectSkipped(await restore(root));
+      assert.deepEqual((await readSidecar(join(root, 'a/I1.jpg'))).res, { who: 'new' }, what);
+      assert.deepEqual((await readSidecar(join(root, 'a/I2.jpg'))).res, { who: 'old' }, what);
+      assert.deepEqual((await readSidecar(join(root, 'a/I3.jpg'))).res, { who: 'old' }, what);
+      const left = JSON.parse(readFileSync(c.manifest!, 'utf8'));
+      assert.deepEqual([left.created_at, left.entries.map((e: { rel: string }) => e.rel)], [createdAt, ['a/I1.bin']], `${what}: the manifest keeps what it had, less the files put back`);
+      assert.ok(existsSync(join(c.quarantine!, 'a/I1.bin')), what);
+    } finally {
+      removeTree(root);
+      removeTree(away);
+    }
   }
 });
 

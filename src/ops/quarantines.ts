@@ -9,20 +9,20 @@ import { lstat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { isSidecarError } from '../errors.js';
 import { QUARANTINE_DIR } from '../discovery/own-folders.js';
-import { ABANDONED_REASON, MANIFEST_NAME, quarantineBase, quarantineFolderNames, quarantineFolderState } from './quarantine-folder.js';
+import { ABANDONED_REASON, MANIFEST_NAME, quarantineBase, quarantineFolderNames, quarantineFolderState, type QuarantineManifest } from './quarantine-folder.js';
 import { folderKey, readManifest } from './restore.js';
 
 export interface QuarantineFolder {
   name: string;
   path: string;
-  /** From the manifest; null when there is none or it cannot be read. */
+  /** From the manifest; null when there is none, it cannot be read, or its created_at names no time (`problem` says so). */
   created_at: string | null;
   /** 'complete', 'planned' (a run that stopped before the end), or null without a manifest. */
   status: string | null;
   /** Files listed in the manifest (still in the quarantine). */
   files: number;
   bytes: number;
-  /** Why the manifest could not be read (the folder is then not restorable as is). */
+  /** Why the manifest could not be read (the folder is then not restorable as is), or what is damaged in it. */
   problem: string | null;
 }
 
@@ -38,6 +38,16 @@ export interface QuarantineList {
   folders: QuarantineFolder[];
   /** Folders with nothing to restore that the next cleanup or restore removes; never in `folders`. */
   abandoned: AbandonedFolder[];
+}
+
+/**
+ * A manifest whose created_at names no time is still restored (restore.ts): a file that lists the
+ * sidecars beside it needs no time, one that does not stays wherever a sidecar stands beside it now.
+ */
+function timeDamageProblem(damage: string, m: QuarantineManifest): string {
+  const undated = m.entries.filter((e) => e.beside === undefined).length;
+  if (undated === 0) return `the manifest's ${damage}; restore does not need it (each file lists the sidecars beside it)`;
+  return `the manifest's ${damage}: of the ${undated} file(s) it lists without the sidecars beside them, restore leaves in the quarantine each one a sidecar of its image now stands beside (whether that sidecar was saved since cannot be told)`;
 }
 
 export async function listQuarantines(root: string): Promise<QuarantineList> {
@@ -74,11 +84,12 @@ export async function listQuarantines(root: string): Promise<QuarantineList> {
       else entry.problem = 'no manifest (nothing was moved into it)'; // written meanwhile; read it next time
     } else {
       try {
-        const m = await readManifest(manifest);
-        entry.created_at = typeof m.created_at === 'string' ? m.created_at : null;
+        const { manifest: m, createdAtDamage } = await readManifest(manifest);
+        entry.created_at = createdAtDamage === null ? m.created_at : null;
         entry.status = m.status;
         entry.files = m.entries.length;
         entry.bytes = m.entries.reduce((n, e) => n + e.size, 0);
+        if (createdAtDamage !== null) entry.problem = timeDamageProblem(createdAtDamage, m);
       } catch (e) {
         if (!isSidecarError(e)) throw e;
         if (e.code === 'NOT_FOUND' && (await quarantineFolderState(path)).kind === 'gone') continue; // a restore removed it meanwhile

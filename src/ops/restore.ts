@@ -142,7 +142,7 @@ async function restoreHolding(rootAbs: string, base: string, opts: RestoreOption
     throw errors.nothingToRestore(base, `no quarantine folder with a manifest; ${what}`);
   }
   const manifestPath = join(folder, MANIFEST_NAME);
-  const manifest = await readManifest(manifestPath);
+  const { manifest, createdAtNs: quarantinedAtNs, createdAtDamage } = await readManifest(manifestPath);
   const rootReal = await realpath(rootAbs).catch((e) => {
     throw errors.fromFs(e, rootAbs);
   });
@@ -159,9 +159,9 @@ async function restoreHolding(rootAbs: string, base: string, opts: RestoreOption
    * its photo (`mv`, `rsync -a`) with an older time. The manifest lists those beside each file
    * (`beside`: name, size, mtime; chmod or a hard link change none of them). An entry without
    * that list (a manifest of an earlier version, or a run killed before it finished) goes by time:
-   * modified after the manifest's.
+   * modified after the manifest's; with no time to go by (a damaged created_at), any sidecar there
+   * is one the rule cannot clear (`undated`): the file stays, never put back blindly.
    */
-  const quarantinedAtNs = BigInt(Date.parse(manifest.created_at)) * 1_000_000n;
   // The manifest's own files by their original path (NFC): one back there already (this run, or a
   // run killed before it rewrote the manifest) is no rival of the others, while its content is the
   // manifest's (a file saved there since is).
@@ -178,11 +178,11 @@ async function restoreHolding(rootAbs: string, base: string, opts: RestoreOption
       return false;
     }
   };
-  const rivalOf = async (dest: string, entry: ManifestEntry): Promise<string | null> => {
+  const rivalOf = async (dest: string, entry: ManifestEntry): Promise<{ path: string; undated: boolean } | null> => {
     for (const b of sidecarsBeside(dest, exts, folders)) {
-      if (entry.beside !== undefined ? besideAsRecorded(entry.beside, b.name, b.st) : b.st.mtimeNs <= quarantinedAtNs) continue;
+      if (entry.beside !== undefined ? besideAsRecorded(entry.beside, b.name, b.st) : quarantinedAtNs !== null && b.st.mtimeNs <= quarantinedAtNs) continue;
       if (await putBackAlready(b)) continue;
-      return b.path;
+      return { path: b.path, undated: entry.beside === undefined && quarantinedAtNs === null };
     }
     return null;
   };
@@ -205,7 +205,10 @@ async function restoreHolding(rootAbs: string, base: string, opts: RestoreOption
       // Under the lock a save of an image claiming the file takes (and, undoing a relink, of the
       // image it was moved beside).
       const keys = movedTo !== null ? [...lockKeysForLoneSidecar(dest), ...lockKeysForLoneSidecar(src)] : lockKeysForLoneSidecar(dest);
-      const savedSince = (rival: string) => `its image has a sidecar saved since it left (${rival}), or brought back with it: put back beside it, this file would hide it or be hidden; left ${where}`;
+      const rivalReason = (rival: { path: string; undated: boolean }) =>
+        rival.undated
+          ? `its image has a sidecar (${rival.path}) that may have been saved since it left: the manifest lists no sidecars beside this file and its ${createdAtDamage}, so that cannot be told; left ${where}`
+          : `its image has a sidecar saved since it left (${rival.path}), or brought back with it: put back beside it, this file would hide it or be hidden; left ${where}`;
       if (!(await realDirsInside(rootAbs, rootReal, srcRel, true))) {
         skip(`not ${where}`, false);
         continue;
@@ -261,7 +264,7 @@ async function restoreHolding(rootAbs: string, base: string, opts: RestoreOption
       }
       const rival = await rivalOf(dest, entry);
       if (rival !== null) {
-        skip(savedSince(rival), true);
+        skip(rivalReason(rival), true);
         continue;
       }
       const { sha256, snapshot } = await hashRegularFile(src);
@@ -283,7 +286,7 @@ async function restoreHolding(rootAbs: string, base: string, opts: RestoreOption
           const spelledNow = otherSpellingThere(dest, exts, folders);
           if (spelledNow !== null) throw errors.conflict(`a file now exists at the original path, spelled another way (${basename(spelledNow)}); not put back beside it`, [dest, spelledNow]);
           const late = await rivalOf(dest, entry);
-          if (late !== null) throw errors.conflict(savedSince(late), [dest, src]);
+          if (late !== null) throw errors.conflict(rivalReason(late), [dest, src]);
           await realDirsInside(rootAbs, rootReal, srcRel, false); // and the source's still are
           assertLockHeld(signal);
           library.check();
@@ -353,7 +356,32 @@ async function chosenFolder(rootAbs: string, base: string, from: string): Promis
   return folder;
 }
 
-export async function readManifest(path: string): Promise<QuarantineManifest> {
+/** A manifest as restore reads it: its members as written, and the time its `created_at` names. */
+export interface ReadManifest {
+  manifest: QuarantineManifest;
+  /**
+   * `created_at` in ns since the epoch, or null when it names no time (missing, not a string, or
+   * not an ISO 8601 date-time with its offset: Date.parse alone reads "garbage 2099" as the year
+   * 2099). Not a reason to refuse the manifest: only an entry without `beside` needs it.
+   */
+  createdAtNs: bigint | null;
+  /** What is wrong with `created_at`, as the end of a sentence ("created_at is missing"), or null. */
+  createdAtDamage: string | null;
+}
+
+/** An ISO 8601 date-time with its offset: what isoTimestamp writes, and toISOString (earlier versions). */
+const MANIFEST_TIME_RE = /^[+-]?\d{4,6}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2})$/;
+
+/** The time a manifest's `created_at` names, or why it names none. */
+function manifestTime(createdAt: unknown): { ns: bigint | null; damage: string | null } {
+  if (createdAt === undefined) return { ns: null, damage: 'created_at is missing' };
+  const ms = typeof createdAt === 'string' && MANIFEST_TIME_RE.test(createdAt) ? Date.parse(createdAt) : NaN;
+  if (Number.isFinite(ms)) return { ns: BigInt(ms) * 1_000_000n, damage: null };
+  const text = JSON.stringify(createdAt);
+  return { ns: null, damage: `created_at (${text.length > 40 ? `${text.slice(0, 40)}…` : text}) is not a time` };
+}
+
+export async function readManifest(path: string): Promise<ReadManifest> {
   let text: string;
   try {
     // A FIFO planted there is refused, never waited on; a symlink is not followed (the manifest is
@@ -383,7 +411,8 @@ export async function readManifest(path: string): Promise<QuarantineManifest> {
       throw errors.corrupt(`invalid manifest entry ${JSON.stringify(e)}`, path);
     }
   }
-  return o as QuarantineManifest;
+  const time = manifestTime(o.created_at);
+  return { manifest: o as QuarantineManifest, createdAtNs: time.ns, createdAtDamage: time.damage };
 }
 
 /** The destination's existing ancestors must be real directories inside the root (no symlink escape). */
