@@ -5,10 +5,10 @@ import * as fs from 'node:fs';
 import { createRequire, syncBuiltinESMExports } from 'node:module';
 import * as path from 'node:path';
 import { threadId } from 'node:worker_threads';
-import { acquireSidecarLockSync, assertLockHeld, lockPathFor, lockTakeoverProbe, withSidecarLock, type HeldLock } from '../src/fs/lock.js';
-import { hostMark, isLockName, removeStaleTempFiles } from '../src/fs/temp-files.js';
+import { acquireSidecarLockSync, assertLockHeld, lockHolderDead, lockPathFor, lockTakeoverProbe, withSidecarLock, type HeldLock } from '../src/fs/lock.js';
+import { hostMark, isAbandonedTempFile, isLockName, processState, removeStaleTempFiles, TEMP_MARK } from '../src/fs/temp-files.js';
 import { SidecarError } from '../src/errors.js';
-import { deadPid, plantLock, testDir } from './helpers/tree.js';
+import { deadPid, plantLock, testDir, zombiePid } from './helpers/tree.js';
 
 
 const LOCK_MODULE = new URL('../src/fs/lock.js', import.meta.url).href;
@@ -359,6 +359,22 @@ test('whose lock is stale: a dead process of this host\'s at the stale age, a li
   assert.equal(await withSidecarLock(key, async () => 'taken', { staleMs: 2000, timeoutMs: 400, liveHolderMs: 0 }), 'taken');
 });
 
+
+// A holder killed but not yet reaped by its parent (a zombie) answers kill(pid, 0): taken for a
+// live one, its lock was kept up to liveHolderMs (60 s) and its temp files an hour.
+test('a process killed but not yet reaped by its parent (a zombie) is dead: its lock is stale at the stale age, its temp files abandoned at once', { skip: process.platform !== 'linux' && 'a zombie is told by /proc' }, async (t) => {
+  const dir = testDir(t);
+  const zombie = await zombiePid(t);
+  assert.equal(processState(hostMark(), zombie), 'dead');
+  const key = path.join(dir, 'IMG_1');
+  plantLock(lockPathFor(key), `${hostMark()}-${zombie}.0-ab`, 3_000);
+  assert.equal(lockHolderDead(key), true);
+  assert.equal(await withSidecarLock(key, async () => 'taken', { staleMs: 2000, timeoutMs: 400 }), 'taken');
+  const temp = `.IMG_1.json${TEMP_MARK}${hostMark()}-${zombie}-0123abcd`;
+  assert.ok(isAbandonedTempFile(temp, Date.now()), 'its temp file is abandoned');
+  // Its parent alive is no zombie's: still a live holder.
+  assert.equal(processState(hostMark(), process.ppid), 'alive');
+});
 
 /**
  * Replace `node:fs`'s `name` with `wrap(original)` for the test's duration: lock.ts reads node:fs

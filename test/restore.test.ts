@@ -16,7 +16,7 @@ import { saveSidecar } from '../src/ops/save.js';
 import { resolveConflicts } from '../src/ops/resolve.js';
 import { QUARANTINE_DIR } from '../src/discovery/own-folders.js';
 import { isSidecarError } from '../src/errors.js';
-import { deadPid, FAKE_JPEG, makeTree, plantLock, removeTree, sidecarData, tempDir, type TreeNode } from './helpers/tree.js';
+import { deadPid, FAKE_JPEG, makeTree, plantLock, removeTree, sidecarData, tempDir, zombiePid, type TreeNode } from './helpers/tree.js';
 import { reorganisedLibrary } from './helpers/reorganised.js';
 import { runCli } from './helpers/cli.js';
 import { relink } from '../src/ops/relink.js';
@@ -210,6 +210,19 @@ test('restore right after a restore was killed (its lock left by a dead process)
     await cleanup(root, { engine: 'inline', now: () => T1 });
     const lockDir = lockPathFor(quarantineLockKey(join(root, QUARANTINE_DIR)));
     plantLock(lockDir, `${hostMark()}-${deadPid()}.0-0123abcd`, 60_000);
+    const r = await restore(root);
+    assert.deepEqual([r.restored, r.skipped], [2, []]);
+  } finally {
+    removeTree(root);
+  }
+});
+
+test('restore right after a run was killed that its parent has not reaped yet (a zombie holds the library lock, past the stale age): takes the lock over and restores (it refused "another cleanup, relink or restore is running" until the parent reaped it)', { skip: process.platform !== 'linux' && 'a zombie is told by /proc' }, async (t) => {
+  const root = library();
+  try {
+    await cleanup(root, { engine: 'inline', now: () => T1 });
+    const lockDir = lockPathFor(quarantineLockKey(join(root, QUARANTINE_DIR)));
+    plantLock(lockDir, `${hostMark()}-${await zombiePid(t)}.0-0123abcd`, 10_000);
     const r = await restore(root);
     assert.deepEqual([r.restored, r.skipped], [2, []]);
   } finally {

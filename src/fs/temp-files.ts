@@ -186,11 +186,31 @@ function isPidAlive(pid: number): boolean {
   if (pid === process.pid) return true;
   try {
     process.kill(pid, 0);
-    return true;
   } catch (e) {
     // EPERM: the process exists but belongs to someone else.
-    return (e as NodeJS.ErrnoException).code !== 'ESRCH';
+    if ((e as NodeJS.ErrnoException).code === 'ESRCH') return false;
   }
+  // kill(pid, 0) succeeds on a process that has exited but that its parent has not reaped yet (a
+  // zombie, killed while it held a lock): it will never run again.
+  return !hasExited(pid);
+}
+
+/**
+ * Has `pid` exited (a zombie, or being reaped)? Its state in /proc/<pid>/stat (Linux): Z or X.
+ * False where that cannot be read (no /proc, another system, a process hidden from us): kill's
+ * answer stands.
+ */
+function hasExited(pid: number): boolean {
+  if (process.platform !== 'linux') return false;
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+  } catch {
+    return false;
+  }
+  // "<pid> (<command name>) <state> ...": the name may hold spaces and parentheses, the state follows the last ')'.
+  const state = stat.charAt(stat.lastIndexOf(')') + 2);
+  return state === 'Z' || state === 'X';
 }
 
 /** First filter on the name alone (no I/O): is it ours, and for a target we were asked about? */

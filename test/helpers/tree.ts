@@ -1,5 +1,5 @@
 import { closeSync, lstatSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, realpathSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { staleAsideLockName } from '../../src/fs/temp-files.js';
@@ -132,6 +132,36 @@ export function deadPid(): number {
   const r = spawnSync(process.execPath, ['-e', '']);
   if (r.status !== 0 || !r.pid) throw new Error('could not run a child to its end');
   return r.pid;
+}
+
+/**
+ * The pid of a process of this host that has exited but is not reaped (a zombie: kill(pid, 0)
+ * still succeeds on it). Its parent is a `sleep` that never waits for it, ended when the test ends.
+ * Linux (its state is read in /proc).
+ */
+export async function zombiePid(t: { after: (fn: () => void) => void }): Promise<number> {
+  // sh starts a child and then becomes `sleep`, which never reaps it; the child exits only once
+  // that is done (sh itself would reap a child that exited before).
+  const script = '(until [ "$(cat /proc/$$/comm)" = sleep ]; do sleep 0.01; done) & echo $!; exec sleep 30';
+  const parent = spawn('sh', ['-c', script], { stdio: ['ignore', 'pipe', 'ignore'] });
+  t.after(() => parent.kill('SIGKILL'));
+  const pid = await new Promise<number>((resolve, reject) => {
+    let out = '';
+    parent.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+      out += chunk;
+      if (out.includes('\n')) resolve(Number(out.trim()));
+    });
+    parent.on('exit', () => reject(new Error(`the zombie's parent exited: ${out}`)));
+  });
+  const state = () => {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    return stat.charAt(stat.lastIndexOf(')') + 2);
+  };
+  for (const deadline = Date.now() + 2_000; state() !== 'Z'; ) {
+    if (Date.now() > deadline) throw new Error(`process ${pid} did not become a zombie (state ${state()})`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  return pid;
 }
 
 /** A stale lock taken aside as lock.ts leaves it (`seen`: what named it), moved `ageMs` ago; its path. */
