@@ -14,7 +14,7 @@ import { saveSidecar } from '../src/ops/save.js';
 import { resolveConflicts } from '../src/ops/resolve.js';
 import { SidecarError } from '../src/errors.js';
 import type { JsonObject } from '../src/types.js';
-import { FAKE_JPEG, makeTree, testDir } from './helpers/tree.js';
+import { FAKE_JPEG, listTree, makeTree, testDir } from './helpers/tree.js';
 
 for (const stem of ['A', 'É']) {
   test(`${stem}.jpg beside ${stem}.png and ${stem}.jpg.png: ${stem}.jpg saves again and again into its own ${stem}.jpg.bin, and ${stem}.jpg.png never reads it`, async (t) => {
@@ -51,6 +51,89 @@ test('A.jpg whose only slot A.jpg.bin is recorded for A.jpg.png: the save is ref
   await assert.rejects(saveSidecar(path.join(root, 'A.jpg'), 'op', { v: 1 }), (e: unknown) => e instanceof SidecarError && e.code === 'AMBIGUOUS' && /A\.jpg\.png/.test(e.message));
   assert.deepEqual(fs.readFileSync(first.path), bytes);
   assert.deepEqual(((await readSidecarDetailed(png2)).data.yolov8 as JsonObject).objects, [1]);
+});
+
+/** What a read of each image gives (path, data, finding codes): for "the other images' reads do not change". */
+async function readsOf(images: string[]): Promise<unknown[]> {
+  const out: unknown[] = [];
+  for (const img of images) {
+    const r = await readSidecarDetailed(img);
+    out.push([r.path, r.data, r.findings.map((f) => f.code)]);
+  }
+  return out;
+}
+
+// The pipeline's oldest IMG_1.json (no record) shared by a pair (a Live Photo's HEIC and MOV, a
+// RAW+JPEG pair), and a converted copy named after the image (IMG_1.HEIC.jpg, IMG_1.jpg.png) whose stem
+// file is the image's name-ext file: every name the image's sidecar could have is shared. The save
+// wrote IMG_1.HEIC.json (written: true, kept IMG_1.json), the read still gave the JSON (ambiguous),
+// and every later save was refused (AMBIGUOUS: "its record does not name this image", which it did).
+const SHARED_SLOTS = [
+  { image: 'IMG_1.HEIC', pair: 'IMG_1.MOV', copy: 'IMG_1.HEIC.jpg' },
+  { image: 'IMG_1.jpg', pair: 'IMG_1.CR2', copy: 'IMG_1.jpg.png' },
+];
+const OLDEST_JSON = '{"face_detection": {"success": false, "faces": []}}\n';
+
+for (const v of SHARED_SLOTS) {
+  test(`${v.image} beside ${v.pair} and ${v.copy}, the pipeline's IMG_1.json shared: the save lands in ${v.image}.json, read back at once; the next saves go there too; the other images read what they read`, async (t) => {
+    const root = makeTree({ [v.image]: FAKE_JPEG, [v.pair]: 'pair', [v.copy]: 'copy', 'IMG_1.json': OLDEST_JSON }, testDir(t));
+    const img = path.join(root, v.image);
+    const own = path.join(root, `${v.image}.json`);
+    const others = [path.join(root, v.pair), path.join(root, v.copy)];
+    const othersBefore = await readsOf(others);
+    const before = await readSidecarDetailed(img);
+    assert.equal(before.path, path.join(root, 'IMG_1.json'));
+    assert.deepEqual(before.findings.map((f) => f.code), ['ambiguous']);
+
+    const s1 = await saveSidecar(img, 'face_detection', { success: true, faces: [{ bbox: [1, 2, 3, 4] }] });
+    assert.deepEqual([s1.path, s1.written, s1.kept], [own, true, path.join(root, 'IMG_1.json')]);
+    const r1 = await readSidecarDetailed(img);
+    assert.equal(r1.path, own, 'the next read takes the file saved');
+    assert.deepEqual(r1.findings, []);
+    assert.deepEqual(r1.data.face_detection, { success: true, faces: [{ bbox: [1, 2, 3, 4] }] });
+
+    const s2 = await saveSidecar(img, 'quality_assessment', { grade: 'A' });
+    assert.deepEqual([s2.path, s2.kept], [own, undefined]);
+    const r2 = await readSidecarDetailed(img);
+    assert.equal(r2.path, own);
+    assert.deepEqual(Object.keys(r2.data), ['face_detection', 'sidecar_info', 'quality_assessment']);
+    assert.equal(fs.readFileSync(path.join(root, 'IMG_1.json'), 'utf8'), OLDEST_JSON, 'the shared JSON untouched');
+    assert.deepEqual(await readsOf(others), othersBefore, 'the other images read what they read');
+    assert.deepEqual(fs.readdirSync(root).sort(), [v.image, `${v.image}.json`, 'IMG_1.json', v.pair, v.copy].sort());
+  });
+}
+
+test('a shared file recorded for the image (the state the earlier save left): read first, before the ambiguous stem file, and saved into', async (t) => {
+  const root = makeTree({ 'IMG_1.HEIC': FAKE_JPEG, 'IMG_1.MOV': 'mov', 'IMG_1.HEIC.jpg': 'copy', 'IMG_1.json': OLDEST_JSON }, testDir(t));
+  const img = path.join(root, 'IMG_1.HEIC');
+  const own = path.join(root, 'IMG_1.HEIC.json');
+  fs.writeFileSync(own, JSON.stringify({ face_detection: { success: true, faces: [1] }, sidecar_info: { image_path: img } }));
+  const r = await readSidecarDetailed(img);
+  assert.deepEqual([r.path, r.findings], [own, []]);
+  assert.deepEqual(r.data.face_detection, { success: true, faces: [1] });
+  const s = await saveSidecar(img, 'yolov8', { objects: [] });
+  assert.deepEqual([s.path, s.kept], [own, undefined]);
+  assert.deepEqual(Object.keys((await readSidecarDetailed(img)).data), ['face_detection', 'sidecar_info', 'yolov8']);
+  // The MOV's read and the copy's: the JSON (ambiguous) and nothing, as without that file.
+  const mov = await readSidecarDetailed(path.join(root, 'IMG_1.MOV'));
+  assert.deepEqual([mov.path, mov.findings.map((f) => f.code)], [path.join(root, 'IMG_1.json'), ['ambiguous']]);
+  assert.equal((await readSidecarDetailed(path.join(root, 'IMG_1.HEIC.jpg'))).path, null);
+});
+
+test('a shared file this reader cannot decrypt, between the ambiguous JSON and the new file in name order: the save stops with ENCRYPTED (the new file would be read after it); with the key, that file is the image\'s and is saved into', async (t) => {
+  const root = makeTree({ 'IMG_1.HEIC': FAKE_JPEG }, testDir(t));
+  const img = path.join(root, 'IMG_1.HEIC');
+  const A = { keys: [keyFromBytes(Buffer.alloc(32, 0xa2))], encryptWith: 0 };
+  const enc = await saveSidecar(img, 'face_detection', { faces: [1] }, { keyring: A, naming: 'name-ext' });
+  assert.equal(enc.path, path.join(root, 'IMG_1.HEIC.bin'));
+  makeTree({ 'IMG_1.MOV': 'mov', 'IMG_1.HEIC.jpg': 'copy', 'IMG_1.json': OLDEST_JSON }, root);
+  const before = listTree(root);
+  await assert.rejects(saveSidecar(img, 'yolov8', { objects: [] }), (e: unknown) => e instanceof SidecarError && e.code === 'ENCRYPTED' && /would be read before .*IMG_1\.HEIC\.json/.test(e.message));
+  assert.deepEqual(listTree(root), before);
+  const s = await saveSidecar(img, 'yolov8', { objects: [] }, { keyring: A });
+  assert.deepEqual([s.path, s.kept], [enc.path, undefined]);
+  const r = await readSidecarDetailed(img, { keyring: A });
+  assert.deepEqual([r.path, Object.keys(r.data)], [enc.path, ['face_detection', 'sidecar_info', 'yolov8']]);
 });
 
 test('a whole-document save beside a kept JSON copy: a top-level number sent with another type or another exact int is a change (25 over 25.0, ...900 over ...901), in the document and in sidecar_info', async (t) => {

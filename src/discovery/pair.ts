@@ -416,6 +416,51 @@ export function withUnrecordedStemLater<F extends { naming: SidecarNaming; share
   return out;
 }
 
+/**
+ * What a shared file tells the read-order rule (withAmbiguousSharedLater): its record names this
+ * image (`mine`), it is a sidecar of ours whose record names none of the group's images
+ * (`ambiguous`, docs/PAIRING.md §3), or anything else (`no-say`: another image's, another tool's,
+ * or a file this reader cannot decode, which keeps its place).
+ */
+export type SharedFileSeen = 'mine' | 'ambiguous' | 'no-say';
+
+/**
+ * THE "ambiguous after its own" rule of read order (docs/PAIRING.md §4), for one image's files: on
+ * each side, the shared files whose record names none of the group's images rank after the last
+ * shared file recorded for this image, when it has one there (their order among themselves kept).
+ * An image may share every name its sidecar could have (IMG_1.HEIC beside IMG_1.MOV and a converted
+ * IMG_1.HEIC.jpg: the stem files are the MOV's too, IMG_1.HEIC.json is IMG_1.HEIC.jpg's stem file):
+ * the file it saves is then shared, and by name the pipeline's IMG_1.json (recording none of them)
+ * came first: the saved results were never read, and the next save was refused. An ambiguous file is
+ * each image's only until it saves its own (§3). Returns `files` in read order, or null when nothing
+ * moves (the usual case; `see` is asked only on a side with two shared files or more).
+ */
+export function withAmbiguousSharedLater<F extends { shared?: boolean; side?: string }>(files: readonly F[], see: (f: F) => SharedFileSeen): F[] | null {
+  let later: Set<F> | null = null;
+  const anchors = new Set<F>();
+  for (const side of new Set(files.map((f) => f.side))) {
+    const shared = files.filter((f) => f.shared === true && f.side === side);
+    if (shared.length < 2) continue;
+    const seen = shared.map(see);
+    const last = seen.lastIndexOf('mine');
+    if (last < 0) continue;
+    for (let i = 0; i < last; i++) {
+      if (seen[i] !== 'ambiguous') continue;
+      (later ??= new Set()).add(shared[i]);
+      anchors.add(shared[last]);
+    }
+  }
+  if (later === null) return null;
+  const out = files.filter((f) => !later.has(f));
+  for (const f of files) {
+    if (!later.has(f)) continue;
+    let at = -1;
+    for (let i = 0; i < out.length; i++) if (out[i].side === f.side && (anchors.has(out[i]) || later.has(out[i]))) at = i;
+    out.splice(at + 1, 0, f);
+  }
+  return out;
+}
+
 /** The NFC names under which a sidecar named `name` claims images: its base (stem form) and, when that is an image name, the same base (name-ext form). */
 function sidecarBase(s: SidecarEntry): string {
   return nfc(s.name.slice(0, s.name.length - s.ext.length - 1));

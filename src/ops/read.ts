@@ -13,7 +13,7 @@ import { typedJsonText } from '../formats/json.js';
 import { accelAvailable, plainJsonLine } from '../accel/decode.js';
 import { recordedImageName } from '../analysis/image-identity.js';
 import { imageExtensionSet, nfc } from '../discovery/extensions.js';
-import { imageNamedBy, leftBehindAmong, unrecordedStemFiles, withUnrecordedStemLater } from '../discovery/pair.js';
+import { imageNamedBy, leftBehindAmong, unrecordedStemFiles, withAmbiguousSharedLater, withUnrecordedStemLater } from '../discovery/pair.js';
 import { isForeignData } from '../analysis/operations.js';
 import { basename } from 'node:path';
 import { lstatSync, statSync } from 'node:fs';
@@ -279,28 +279,50 @@ export function leftBehindOfImage(location: SidecarLocation, opts: Options): Map
  * The location with its candidates in read order (docs/PAIRING.md §4): the image's own stem files
  * that record no image after its own name-ext file that records one or that this reader cannot
  * decode (pair.ts unrecordedStemFiles), side by side; `movedLater` holds those stem files (null:
- * nothing moved, the same location). A file is decoded here only where the image has files in both
- * namings on one side (rare). Read and save take the image's files in this order (`locateSidecar`
- * gives them in name order).
+ * nothing moved). Then, on each side, the shared files recording none of the group's images after
+ * the shared files recorded for this image (pair.ts withAmbiguousSharedLater). A file is decoded
+ * here only where the image has files in both namings, or two shared files, on one side (rare), and
+ * once. Read and save take the image's files in this order (`locateSidecar` gives them in name order).
  */
 export function readOrderOf(location: SidecarLocation, opts: Options): { location: SidecarLocation; movedLater: ReadonlySet<SidecarCandidate> | null } {
+  const looked = new Map<SidecarCandidate, { read: CandidateRead<JsonObject> } | { error: unknown }>();
+  const look = (c: SidecarCandidate) => {
+    let l = looked.get(c);
+    if (l === undefined) {
+      try {
+        l = { read: decodedCandidate(readLimited(c.path, opts), c.path, opts) };
+      } catch (error) {
+        l = { error };
+      }
+      looked.set(c, l);
+    }
+    return l;
+  };
+  // Whose a shared file is, as the read takes it (readEffectiveOnce): one this reader cannot
+  // decode says nothing and keeps its place (a corrupt one is passed over, any other stops the read there).
+  const whose = (c: SidecarCandidate): 'mine' | 'ambiguous' | 'no-say' => {
+    const l = look(c);
+    if (!('read' in l) || l.read.foreign) return 'no-say';
+    const owner = ownerOf(l.read.value, location);
+    return owner === 'mine' ? 'mine' : owner === 'unknown' ? 'ambiguous' : 'no-say';
+  };
   let later: Set<SidecarCandidate> | null = null;
   for (const side of ['target', 'link'] as const) {
     const found = unrecordedStemFiles(
       location.candidates.filter((c) => c.side === side),
       (c) => {
-        try {
-          const decoded = decodedCandidate(readLimited(c.path, opts), c.path, opts);
-          return decoded.foreign ? 'no-say' : recordedImageName(decoded.value) !== null ? 'records' : 'no-record';
-        } catch (e) {
-          // JSON that is not an object: another tool's file. (Folders, FIFOs and links to nothing are no candidates.)
-          return isOtherJson(e) ? 'no-say' : 'unreadable';
-        }
+        const l = look(c);
+        // JSON that is not an object: another tool's file. (Folders, FIFOs and links to nothing are no candidates.)
+        if (!('read' in l)) return isOtherJson(l.error) ? 'no-say' : 'unreadable';
+        return l.read.foreign ? 'no-say' : recordedImageName(l.read.value) !== null ? 'records' : 'no-record';
       },
     );
     if (found !== null) for (const c of found) (later ??= new Set()).add(c);
   }
-  return later === null ? { location, movedLater: null } : { location: { ...location, candidates: withUnrecordedStemLater(location.candidates, later) }, movedLater: later };
+  let candidates = later === null ? location.candidates : withUnrecordedStemLater(location.candidates, later);
+  const shared = withAmbiguousSharedLater(candidates, whose);
+  if (shared !== null) candidates = shared;
+  return candidates === location.candidates ? { location, movedLater: later } : { location: { ...location, candidates }, movedLater: later };
 }
 
 /** A candidate passed over: another tool's file in a sidecar's name (docs/PAIRING.md §7). */

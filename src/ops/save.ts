@@ -426,7 +426,9 @@ interface SaveTarget {
  * Read order of a target-side candidate by name (pair.ts sidecarsOfImage): own files before shared
  * ones. The one exception to it (an unrecorded stem file after a name-ext file, readOrderOf) never
  * matters here: such a name-ext file decodes, so it is the effective file, and the slot compared
- * with it is then a name-ext one.
+ * with it is then a name-ext one. Nor does the other (an ambiguous shared file after the shared
+ * files recorded for the image): an ambiguous effective file is never saved into, and the file
+ * written, recorded for the image, ranks before it (chooseTarget's `undecided`).
  */
 function readRank(c: { naming: SidecarNaming; ext: SidecarExt; shared?: boolean }): number {
   return (c.shared ? 10 : 0) + sidecarRank(c);
@@ -437,8 +439,10 @@ function readRank(c: { naming: SidecarNaming; ext: SidecarExt; shared?: boolean 
  * sidecar (its first own file that decodes) is merged from; the save writes the requested format
  * in the image's own slot (stem form, or name-ext when other images share the stem, unless the
  * image owns a shared stem file: `keepsStemForm`) when that
- * file ranks before the effective one in read order, and into the effective file otherwise.
- * An own file ahead of the effective one that cannot be read stops the save with its error.
+ * file ranks before the effective one in read order, and into the effective file otherwise — never
+ * into a shared one whose record does not name the image (ambiguous: a file of its own is written,
+ * which reads then take first). An own file ahead of the effective one that cannot be read stops the
+ * save with its error, and so does a shared one the new file would be read after.
  */
 function chooseTarget(located: SidecarLocation, imagePath: string, opts: SaveOptions, sentRecord: string | null): SaveTarget {
   const { location: loc, movedLater } = readOrderOf(located, opts);
@@ -597,21 +601,24 @@ function chooseTarget(located: SidecarLocation, imagePath: string, opts: SaveOpt
     const at = loc.candidates.find((c) => c.side === 'target' && c.path === target);
     return { ...s, target, at, shared: at !== undefined ? at.shared === true : imagesClaiming(loc, target, { imageExtensions: opts.imageExtensions }).length > 1 };
   };
+  // A shared effective file whose record does not name this image names none of the group's images
+  // (another image's is passed over above): ambiguous, each image's until it saves its own (§3). It
+  // is merged from, never written into (a save never claims it for this image), and once the image
+  // has a file recorded for it, reads take that one first (§4, read.ts readOrderOf).
+  const undecided = effective !== null && effective.shared === true && decoded !== undefined && ownerOf(decoded.data, loc) !== 'mine';
   // The requested file would not be read before the effective one, or the effective one lies
   // beside the image's link (the target side has none of its files): save into it, as it is —
   // a shared one only when its record names this image (never claimed by a save).
   const intoEffective = (s: { naming: SidecarNaming; ext: SidecarExt; shared?: boolean } | null) =>
-    effective !== null &&
-    decoded !== undefined &&
-    (effective.side === 'link' || s === null || readRank(s) >= readRank(effective)) &&
-    (!effective.shared || ownerOf(decoded.data, loc) === 'mine');
+    effective !== null && decoded !== undefined && (effective.side === 'link' || s === null || readRank(s) >= readRank(effective)) && !undecided;
   let slot: (ReturnType<typeof slotOf> & { format: SidecarFormat }) | null = null;
   if (!keepsInEffective && !intoEffective(slotOf({ naming, ext: extFor(format) }))) {
     try {
       const free = freeSlot(loc, { naming, ext: extFor(format) }, format, { stemShared, encrypted: encryptWith !== undefined, foreign, imagePath });
       slot = { ...slotOf(free), format: free.format };
     } catch (e) {
-      if (effective === null) throw e; // every free name taken by another tool: only our own file is left
+      // Every free name taken by another tool: only our own file is left, never an undecided one.
+      if (effective === null || undecided) throw e;
     }
   }
   if (slot === null || intoEffective(slot)) {
@@ -627,6 +634,22 @@ function chooseTarget(located: SidecarLocation, imagePath: string, opts: SaveOpt
       path: target,
       details: { paths: owners },
     });
+  }
+  // The file written must be the one the next read takes (§9). After an undecided effective file
+  // (which then ranks after it, §4), a shared file between the two in name order that this reader
+  // cannot decode would stop that read (a corrupt one is passed over, another image's too): it may
+  // be this image's, and the new file would hide it. Such a file stops the save, as a read stops on it.
+  if (undecided && effective !== null && effective.side === 'target' && slot.shared) {
+    for (const c of loc.candidates.slice(loc.candidates.indexOf(effective) + 1)) {
+      if (c.side !== 'target' || c.shared !== true || readRank(c) >= readRank(slot)) continue;
+      try {
+        readSidecarFileWithIdentity(c.path, opts);
+      } catch (e) {
+        if (isOtherJson(e) || (isSidecarError(e) && e.code === 'CORRUPT')) continue; // passed over by a read
+        if (!isSidecarError(e)) throw e;
+        throw new SidecarError(e.code, `${e.message} (nothing saved: it would be read before ${target}, this image's new sidecar, and may be this image's: docs/PAIRING.md §4, §9)`, { path: e.path, details: e.details, cause: e });
+      }
+    }
   }
   // A folder (or FIFO, socket, device) in the slot's name is no candidate: the write would find it
   // there each time and end as 'changed 3 times while it was saved'. Say what it is.
