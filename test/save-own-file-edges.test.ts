@@ -14,6 +14,7 @@ import { saveSidecar } from '../src/ops/save.js';
 import { resolveConflicts } from '../src/ops/resolve.js';
 import { SidecarError } from '../src/errors.js';
 import type { JsonObject } from '../src/types.js';
+import { encodeSidecar } from '../src/formats/codec.js';
 import { FAKE_JPEG, listTree, makeTree, testDir } from './helpers/tree.js';
 
 for (const stem of ['A', 'É']) {
@@ -39,18 +40,31 @@ for (const stem of ['A', 'É']) {
   });
 }
 
-test('A.jpg whose only slot A.jpg.bin is recorded for A.jpg.png: the save is refused clearly (AMBIGUOUS), nothing written over the other image\'s file', async (t) => {
+test('A.jpg whose slot A.jpg.bin is recorded for A.jpg.png: the save takes the next free name (A.jpg.rkyv), nothing written over the other image\'s file, whose reads stay as they were', async (t) => {
   const root = makeTree({ 'A.jpg.png': 'png' }, testDir(t));
   const png2 = path.join(root, 'A.jpg.png');
+  const jpg = path.join(root, 'A.jpg');
   // Saved before A.jpg and A.png arrived: A.jpg.bin is A.jpg.png's stem file.
   const first = await saveSidecar(png2, 'yolov8', { objects: [1] });
   assert.equal(first.path, path.join(root, 'A.jpg.bin'));
   makeTree({ 'A.jpg': FAKE_JPEG, 'A.png': 'png' }, root);
   const bytes = fs.readFileSync(first.path);
-  assert.equal((await readSidecarDetailed(path.join(root, 'A.jpg'))).path, null);
-  await assert.rejects(saveSidecar(path.join(root, 'A.jpg'), 'op', { v: 1 }), (e: unknown) => e instanceof SidecarError && e.code === 'AMBIGUOUS' && /A\.jpg\.png/.test(e.message));
+  const pngBefore = await readSidecarDetailed(png2);
+  assert.equal((await readSidecarDetailed(jpg)).path, null);
+  // Every name A.jpg's sidecar could have is shared: the stem files with A.png, the name-ext ones
+  // with A.jpg.png. A.jpg.bin is another image's: the next free name in read order, recorded for A.jpg.
+  const s = await saveSidecar(jpg, 'op', { v: 1 });
+  assert.equal(s.path, path.join(root, 'A.jpg.rkyv'));
+  assert.equal(s.format, 'rkyv');
+  assert.equal(s.kept, undefined);
+  const r = await readSidecarDetailed(jpg);
+  assert.equal(r.path, s.path);
+  assert.deepEqual(r.data.op, { v: 1 });
+  assert.equal(r.data.yolov8, undefined, 'nothing of A.jpg.png\'s');
+  assert.equal((await saveSidecar(jpg, 'op2', { v: 2 })).path, s.path);
   assert.deepEqual(fs.readFileSync(first.path), bytes);
-  assert.deepEqual(((await readSidecarDetailed(png2)).data.yolov8 as JsonObject).objects, [1]);
+  const pngAfter = await readSidecarDetailed(png2);
+  assert.deepEqual([pngAfter.path, pngAfter.data, pngAfter.findings], [pngBefore.path, pngBefore.data, pngBefore.findings]);
 });
 
 /** What a read of each image gives (path, data, finding codes): for "the other images' reads do not change". */
@@ -118,6 +132,44 @@ test('a shared file recorded for the image (the state the earlier save left): re
   const mov = await readSidecarDetailed(path.join(root, 'IMG_1.MOV'));
   assert.deepEqual([mov.path, mov.findings.map((f) => f.code)], [path.join(root, 'IMG_1.json'), ['ambiguous']]);
   assert.equal((await readSidecarDetailed(path.join(root, 'IMG_1.HEIC.jpg'))).path, null);
+});
+
+test('the image\'s slot holds an undecided shared file (IMG_1.HEIC.json recording none: the copy\'s stem file too): the save writes IMG_1.HEIC.bin, read first from then on; the copy reads what it read', async (t) => {
+  const undecided = '{"face_detection": {"faces": ["whose?"]}}';
+  const root = makeTree({ 'IMG_1.HEIC': FAKE_JPEG, 'IMG_1.MOV': 'mov', 'IMG_1.HEIC.jpg': 'copy', 'IMG_1.HEIC.json': undecided }, testDir(t));
+  const img = path.join(root, 'IMG_1.HEIC');
+  const copy = path.join(root, 'IMG_1.HEIC.jpg');
+  const copyBefore = await readsOf([copy]);
+  assert.deepEqual(copyBefore, [[path.join(root, 'IMG_1.HEIC.json'), { face_detection: { faces: ['whose?'] } }, ['ambiguous']]]);
+  const s = await saveSidecar(img, 'yolov8', { objects: [1] });
+  assert.deepEqual([s.path, s.format, s.kept], [path.join(root, 'IMG_1.HEIC.bin'), 'bin', path.join(root, 'IMG_1.HEIC.json')]);
+  const r = await readSidecarDetailed(img);
+  assert.deepEqual([r.path, r.findings], [s.path, []]);
+  assert.deepEqual(Object.keys(r.data).sort(), ['face_detection', 'sidecar_info', 'yolov8']);
+  assert.equal((await saveSidecar(img, 'op', { v: 1 })).path, s.path);
+  assert.equal(fs.readFileSync(path.join(root, 'IMG_1.HEIC.json'), 'utf8'), undecided);
+  assert.deepEqual(await readsOf([copy]), copyBefore);
+});
+
+test('every name the image\'s sidecar could have holds a file that is not its own: CONFLICT before anything is written, naming each and whose it is', async (t) => {
+  const root = makeTree({ 'IMG_1.HEIC': FAKE_JPEG, 'IMG_1.MOV': 'mov', 'IMG_1.HEIC.jpg': 'copy', 'IMG_1.json': OLDEST_JSON }, testDir(t));
+  const copy = path.join(root, 'IMG_1.HEIC.jpg');
+  for (const ext of ['bin', 'rkyv', 'json'] as const) {
+    fs.writeFileSync(path.join(root, `IMG_1.HEIC.${ext}`), encodeSidecar({ [`copy_${ext}`]: { v: 1 }, sidecar_info: { image_path: copy } }, ext));
+  }
+  const before = listTree(root);
+  const img = path.join(root, 'IMG_1.HEIC');
+  const readBefore = await readsOf([img, copy, path.join(root, 'IMG_1.MOV')]);
+  await assert.rejects(saveSidecar(img, 'yolov8', { objects: [] }), (e: unknown) => {
+    assert.ok(e instanceof SidecarError && e.code === 'CONFLICT', String(e));
+    assert.match(e.message, /nothing saved/);
+    assert.match(e.message, /IMG_1\.HEIC\.json \(claimed by .*IMG_1\.HEIC\.jpg too; its record names IMG_1\.HEIC\.jpg\)/);
+    assert.match(e.message, /IMG_1\.json \(claimed by .*IMG_1\.MOV too; its record names no image\)/);
+    assert.match(e.message, /move one of them aside, or rename an image, to save/);
+    return true;
+  });
+  assert.deepEqual(listTree(root), before);
+  assert.deepEqual(await readsOf([img, copy, path.join(root, 'IMG_1.MOV')]), readBefore);
 });
 
 test('a shared file this reader cannot decrypt, between the ambiguous JSON and the new file in name order: the save stops with ENCRYPTED (the new file would be read after it); with the key, that file is the image\'s and is saved into', async (t) => {

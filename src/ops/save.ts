@@ -441,7 +441,8 @@ function readRank(c: { naming: SidecarNaming; ext: SidecarExt; shared?: boolean 
  * image owns a shared stem file: `keepsStemForm`) when that
  * file ranks before the effective one in read order, and into the effective file otherwise — never
  * into a shared one whose record does not name the image (ambiguous: a file of its own is written,
- * which reads then take first). An own file ahead of the effective one that cannot be read stops the
+ * which reads then take first). A name holding a file that is not the image's is never written: the
+ * next free one is (freeSlot). An own file ahead of the effective one that cannot be read stops the
  * save with its error, and so does a shared one the new file would be read after.
  */
 function chooseTarget(located: SidecarLocation, imagePath: string, opts: SaveOptions, sentRecord: string | null): SaveTarget {
@@ -611,13 +612,19 @@ function chooseTarget(located: SidecarLocation, imagePath: string, opts: SaveOpt
   // a shared one only when its record names this image (never claimed by a save).
   const intoEffective = (s: { naming: SidecarNaming; ext: SidecarExt; shared?: boolean } | null) =>
     effective !== null && decoded !== undefined && (effective.side === 'link' || s === null || readRank(s) >= readRank(effective)) && !undecided;
+  // Names that hold a file that is not this image's, never written: another tool's files (§7), and
+  // the target side's shared files but the image's own effective one (recorded for another image,
+  // for none, or not readable: writing one would take another image's, or an undecided, sidecar).
+  const held = new Map<string, () => string>();
+  for (const p of foreign) held.set(p, () => `${p} (another tool's file)`);
+  for (const c of loc.candidates) if (c.side === 'target' && c.shared === true && (c !== effective || undecided)) held.set(nfc(c.path), () => heldShared(loc, c, opts));
   let slot: (ReturnType<typeof slotOf> & { format: SidecarFormat }) | null = null;
   if (!keepsInEffective && !intoEffective(slotOf({ naming, ext: extFor(format) }))) {
     try {
-      const free = freeSlot(loc, { naming, ext: extFor(format) }, format, { stemShared, encrypted: encryptWith !== undefined, foreign, imagePath });
+      const free = freeSlot(loc, { naming, ext: extFor(format) }, format, { stemShared, encrypted: encryptWith !== undefined, held, imagePath });
       slot = { ...slotOf(free), format: free.format };
     } catch (e) {
-      // Every free name taken by another tool: only our own file is left, never an undecided one.
+      // Every free name held by a file not ours: only our own file is left, never an undecided one.
       if (effective === null || undecided) throw e;
     }
   }
@@ -626,9 +633,8 @@ function chooseTarget(located: SidecarLocation, imagePath: string, opts: SaveOpt
     return { target: effective.path, format: decoded.format, existing: decoded.data, readAs: identity, encryptWith, effective, base: baseFor(effective.path) };
   }
   const target = slot.target;
-  if (slot.at?.shared) {
-    // The image's own slot is a file other images claim too, and its record does not name this
-    // image: writing it would take another image's (or an undecided) sidecar.
+  if (slot.at?.shared && (slot.at !== effective || undecided)) {
+    // (freeSlot passes over such a name: a file other images claim too whose record does not name this image.)
     const owners = imagesClaiming(loc, target, { imageExtensions: opts.imageExtensions });
     throw new SidecarError('AMBIGUOUS', `${imagePath}: nothing saved, its sidecar slot ${target} is claimed by ${owners.join(', ')} too and its record does not name this image; rename one of the images (or the file) to tell them apart`, {
       path: target,
@@ -673,19 +679,20 @@ function stemSlotFree(loc: SidecarLocation, effective: SidecarCandidate, ext: Si
 }
 
 /**
- * The image's slot for a save, when another tool's file holds the one asked for (docs/PAIRING.md
- * §9): the same format in the other naming (`IMG_1.jpg.json` taken → `IMG_1.json`), else the
+ * The image's slot for a save, when a file that is not this image's holds the one asked for
+ * (docs/PAIRING.md §9): another tool's file, or a shared file recorded for another image or for none
+ * (`held`). The same format in the other naming (`IMG_1.jpg.json` taken → `IMG_1.json`), else the
  * first free slot in read order (stem, then name-ext; bin, rkyv, json), in that slot's format. A
  * stem-form slot is never taken when another image shares the stem, nor a non-bin one for an
- * encrypted save. Every slot taken: CONFLICT, nothing saved.
+ * encrypted save. Every slot taken: CONFLICT, nothing saved, naming what holds each.
  */
 function freeSlot(
   loc: SidecarLocation,
   asked: { naming: SidecarNaming; ext: SidecarExt },
   format: SidecarFormat,
-  how: { stemShared: boolean; encrypted: boolean; foreign: ReadonlySet<string>; imagePath: string },
+  how: { stemShared: boolean; encrypted: boolean; held: ReadonlyMap<string, () => string>; imagePath: string },
 ): { naming: SidecarNaming; ext: SidecarExt; format: SidecarFormat } {
-  const isFree = (naming: SidecarNaming, ext: SidecarExt) => !how.foreign.has(nfc(sidecarPathFor(loc, ext, naming)));
+  const isFree = (naming: SidecarNaming, ext: SidecarExt) => !how.held.has(nfc(sidecarPathFor(loc, ext, naming)));
   if (isFree(asked.naming, asked.ext)) return { ...asked, format };
   const other: SidecarNaming = asked.naming === 'stem' ? 'name-ext' : 'stem';
   const tries: { naming: SidecarNaming; ext: SidecarExt }[] = [{ naming: other, ext: asked.ext }];
@@ -694,8 +701,26 @@ function freeSlot(
     if ((t.naming === 'stem' && how.stemShared) || (how.encrypted && t.ext !== 'bin') || !isFree(t.naming, t.ext)) continue;
     return { ...t, format: t.ext === asked.ext ? format : t.ext };
   }
-  const taken = [...how.foreign];
-  throw new SidecarError('CONFLICT', `${how.imagePath}: nothing saved, every name its sidecar could have is another tool's file (${taken.join(', ')}); move one aside to save`, { path: taken[0], details: { paths: taken } });
+  const taken = [...how.held.keys()];
+  const limits = [how.stemShared ? 'its stem-form names are shared with another image' : '', how.encrypted ? 'an encrypted save writes .bin names only' : ''].filter((x) => x !== '');
+  throw new SidecarError(
+    'CONFLICT',
+    `${how.imagePath}: nothing saved, every name its sidecar could have holds a file that is not this image's: ${[...how.held.values()].map((why) => why()).join(', ')}${limits.length > 0 ? ` (${limits.join('; ')})` : ''}; move one of them aside, or rename an image, to save`,
+    { path: taken[0], details: { paths: taken } },
+  );
+}
+
+/** A shared file a save does not write, said for its CONFLICT: which images claim it and whose its record says it is. */
+function heldShared(loc: SidecarLocation, c: SidecarCandidate, opts: SaveOptions): string {
+  const others = imagesClaiming(loc, c.path, { imageExtensions: opts.imageExtensions }).filter((i) => i !== loc.targetPath);
+  let whose: string;
+  try {
+    const named = recordedImageName(readSidecarFileWithIdentity(c.path, opts).decoded.data);
+    whose = named === null ? 'its record names no image' : `its record names ${named}`;
+  } catch (e) {
+    whose = `it cannot be read here${isSidecarError(e) ? ` (${e.code})` : ''}`;
+  }
+  return `${c.path} (claimed by ${others.join(', ')} too; ${whose})`;
 }
 
 /** Reads and merges a save makes before it gives up (a writer without the lock kept replacing the file). */
