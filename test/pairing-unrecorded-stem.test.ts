@@ -110,6 +110,36 @@ test('unrecorded stem file: while the RAW is there, nothing changes — the JPEG
   assert.deepEqual(rawRead.findings.map((f) => f.code), ['ambiguous']);
 });
 
+for (const v of [
+  { image: 'IMG_1.HEIC', pair: 'IMG_1.MOV', copy: 'IMG_1.HEIC.jpg' },
+  { image: 'IMG_1.jpg', pair: 'IMG_1.CR2', copy: 'IMG_1.jpg.png' },
+]) {
+  test(`unrecorded stem file: beside a converted copy (${v.copy}), the image's own file is shared too — once ${v.pair} is culled, ${v.image} still reads and saves ${v.image}.json, recorded for it`, async (t) => {
+    const oldest = '{"face_detection": {"success": false, "faces": []}}';
+    const root = makeTree({ [v.image]: FAKE_JPEG, [v.pair]: 'pair', [v.copy]: 'copy', 'IMG_1.json': oldest }, testDir(t));
+    const img = path.join(root, v.image);
+    const own = path.join(root, `${v.image}.json`);
+    assert.equal((await saveSidecar(img, 'face_detection', { success: true, faces: [1] })).path, own);
+    fs.rmSync(path.join(root, v.pair));
+    // IMG_1.json is the image's alone now, and records no image: it ranks after the image's own
+    // name-ext file (shared with the copy, recorded for the image), a kept older copy.
+    const r = await readSidecarDetailed(img);
+    assert.deepEqual([r.path, r.findings.map((f) => f.code)], [own, ['kept']]);
+    assert.deepEqual(r.data.face_detection, { success: true, faces: [1] });
+    // A save whose stem file is that JSON goes into the image's own file, never into the JSON.
+    const s = await saveSidecar(img, 'yolov8', { objects: [] });
+    assert.deepEqual([s.path, s.kept], [own, undefined]);
+    assert.equal(fs.readFileSync(path.join(root, 'IMG_1.json'), 'utf8'), oldest);
+    // A .bin asked: its stem file, free and the image's alone, recorded for it, read first.
+    const b = await saveSidecar(img, 'quality', { grade: 'A' }, { format: 'bin' });
+    assert.deepEqual([b.path, b.kept], [path.join(root, 'IMG_1.bin'), own]);
+    const after = await readSidecarDetailed(img);
+    assert.equal(after.path, b.path);
+    assert.deepEqual(Object.keys(after.data), ['face_detection', 'sidecar_info', 'yolov8', 'quality']);
+    assert.equal((await readSidecarDetailed(path.join(root, v.copy))).path, null, 'the copy reads nothing of the image\'s');
+  });
+}
+
 test('unrecorded stem file: the rule on its own — which files move, and where to, with several files on two sides', () => {
   type F = { name: string; naming: 'stem' | 'name-ext'; side: 'target' | 'link'; shared?: boolean; seen: FileRecordSeen };
   const f = (name: string, naming: F['naming'], side: F['side'], seen: FileRecordSeen, shared?: boolean): F => ({ name, naming, side, seen, ...(shared ? { shared } : {}) });
@@ -120,7 +150,8 @@ test('unrecorded stem file: the rule on its own — which files move, and where 
       if (later !== null) out.push(...[...later].map((x) => x.name));
     }
     const moved = new Set(files.filter((x) => out.includes(x.name)));
-    return { moved: out, order: withUnrecordedStemLater(files, moved).map((x) => x.name) };
+    // A shared name-ext file is the image's own when its record names the image: `see` says `records` only then.
+    return { moved: out, order: withUnrecordedStemLater(files, moved, (x) => x.shared === true && x.seen === 'records').map((x) => x.name) };
   };
   // Two unrecorded stem files (bin, json) and two name-ext files, one recording: both stem files move
   // after the last name-ext file of their side, in their order; the link side and a shared file stay.
@@ -137,9 +168,13 @@ test('unrecorded stem file: the rule on its own — which files move, and where 
   // A stem file that records an image, is corrupt or cannot be read stays; an unreadable name-ext file moves the others.
   assert.deepEqual(order([f('a.bin', 'stem', 'target', 'records'), f('a.json', 'stem', 'target', 'no-say'), f('a.rkyv', 'stem', 'target', 'unreadable'), f('a.X.bin', 'name-ext', 'target', 'records')]).moved, []);
   assert.deepEqual(order([f('b.json', 'stem', 'target', 'no-record'), f('b.X.bin', 'name-ext', 'target', 'unreadable')]).order, ['b.X.bin', 'b.json']);
-  // A name-ext file that says nothing, or records none, moves nothing; nor does a shared one that records.
+  // A name-ext file that says nothing, or records none, moves nothing; nor does a shared one that is
+  // not the image's (another image's, or undecided: `no-say`), nor a shared one this reader cannot decode.
   for (const seen of ['no-say', 'no-record'] as const) assert.equal(order([f('c.json', 'stem', 'target', 'no-record'), f('c.X.bin', 'name-ext', 'target', seen)]).moved.length, 0, seen);
-  assert.equal(order([f('d.json', 'stem', 'target', 'no-record'), f('d.X.bin', 'name-ext', 'target', 'records', true)]).moved.length, 0);
+  for (const seen of ['no-say', 'unreadable'] as const) assert.equal(order([f('d.json', 'stem', 'target', 'no-record'), f('d.X.bin', 'name-ext', 'target', seen, true)]).moved.length, 0, seen);
+  // A shared one recorded for the image is its own (docs/PAIRING.md §3): the stem file moves after it,
+  // past the shared files before it too.
+  assert.deepEqual(order([f('g.json', 'stem', 'target', 'no-record'), f('g.X.bin', 'name-ext', 'target', 'no-say', true), f('g.X.json', 'name-ext', 'target', 'records', true)]).order, ['g.X.bin', 'g.X.json', 'g.json']);
   // On the link side alone.
   assert.deepEqual(order([f('e.json', 'stem', 'link', 'no-record'), f('e.L.json', 'name-ext', 'link', 'records')]).order, ['e.L.json', 'e.json']);
 });

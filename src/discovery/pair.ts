@@ -372,7 +372,11 @@ export type FileRecordSeen = 'records' | 'no-record' | 'unreadable' | 'no-say';
 /**
  * THE "unrecorded stem file" rule of read order (docs/PAIRING.md §4), for one image's own files on
  * one side: the stem files it does not share that decode and record no image rank after its own
- * name-ext files, when one of those records an image or cannot be decoded by this reader. The
+ * name-ext files, when one of those records an image or cannot be decoded by this reader. A shared
+ * name-ext file is its own when its record names this image (§3): `see` answers `records` for such a
+ * one, and `no-say` for any other shared file (IMG_1.HEIC.json, recorded for IMG_1.HEIC and the stem
+ * file of a converted IMG_1.HEIC.jpg, once the Live Photo's MOV is culled and the pipeline's
+ * IMG_1.json is the HEIC's alone). The
  * pipeline's oldest `IMG_1.json` records no image, and nothing writes that shape any more: a file
  * that records an image is newer (whatever the times say: a plain copy does not keep them). While
  * a RAW shared the JSON, the JPEG saved `IMG_1.JPG.bin`; once the RAW is culled the JSON is the
@@ -384,7 +388,8 @@ export type FileRecordSeen = 'records' | 'no-record' | 'unreadable' | 'no-say';
  */
 export function unrecordedStemFiles<F extends { naming: SidecarNaming; shared?: boolean }>(files: readonly F[], see: (f: F) => FileRecordSeen): Set<F> | null {
   const own = files.filter((f) => f.shared !== true);
-  if (!own.some((f) => f.naming === 'stem') || !own.some((f) => f.naming === 'name-ext')) return null;
+  const nameExt = files.filter((f) => f.naming === 'name-ext');
+  if (!own.some((f) => f.naming === 'stem') || nameExt.length === 0) return null;
   // Each file is looked at once (a read decodes it).
   const known = new Map<F, FileRecordSeen>();
   const seen = (f: F) => {
@@ -392,7 +397,8 @@ export function unrecordedStemFiles<F extends { naming: SidecarNaming; shared?: 
     if (k === undefined) known.set(f, (k = see(f)));
     return k;
   };
-  if (!own.some((f) => f.naming === 'name-ext' && (seen(f) === 'records' || seen(f) === 'unreadable'))) return null;
+  // (Unshared ones first, as they rank: the usual case reads no shared file.)
+  if (!nameExt.some((f) => seen(f) === 'records' || (f.shared !== true && seen(f) === 'unreadable'))) return null;
   let out: Set<F> | null = null;
   for (const f of own) if (f.naming === 'stem' && seen(f) === 'no-record') (out ??= new Set()).add(f);
   return out;
@@ -401,14 +407,16 @@ export function unrecordedStemFiles<F extends { naming: SidecarNaming; shared?: 
 /**
  * `files` in read order once `later` (unrecordedStemFiles: the stem files of one side) rank after
  * the image's own name-ext files of their side: each moves to just after the last of those (and of
- * the ones moved before it), the rest keep their order.
+ * the ones moved before it), the rest keep their order. `ownShared`: whether a shared name-ext file
+ * is the image's own (its record names the image), as `see` told unrecordedStemFiles.
  */
-export function withUnrecordedStemLater<F extends { naming: SidecarNaming; shared?: boolean; side?: string }>(files: readonly F[], later: ReadonlySet<F>): F[] {
+export function withUnrecordedStemLater<F extends { naming: SidecarNaming; shared?: boolean; side?: string }>(files: readonly F[], later: ReadonlySet<F>, ownShared: (f: F) => boolean = () => false): F[] {
   const out = files.filter((f) => !later.has(f));
+  const own = (f: F) => f.naming === 'name-ext' && (f.shared !== true || ownShared(f));
   for (const f of files) {
     if (!later.has(f)) continue;
     let at = -1;
-    for (let i = 0; i < out.length; i++) if (out[i].side === f.side && ((out[i].naming === 'name-ext' && out[i].shared !== true) || later.has(out[i]))) at = i;
+    for (let i = 0; i < out.length; i++) if (out[i].side === f.side && (own(out[i]) || later.has(out[i]))) at = i;
     // (unrecordedStemFiles moves a file only beside a name-ext file of its side: `at` is found.)
     if (at < 0) throw new Error('withUnrecordedStemLater: no name-ext file on the side of a file it moves');
     out.splice(at + 1, 0, f);

@@ -278,11 +278,12 @@ export function leftBehindOfImage(location: SidecarLocation, opts: Options): Map
 /**
  * The location with its candidates in read order (docs/PAIRING.md §4): the image's own stem files
  * that record no image after its own name-ext file that records one or that this reader cannot
- * decode (pair.ts unrecordedStemFiles), side by side; `movedLater` holds those stem files (null:
- * nothing moved). Then, on each side, the shared files recording none of the group's images after
- * the shared files recorded for this image (pair.ts withAmbiguousSharedLater). A file is decoded
- * here only where the image has files in both namings, or two shared files, on one side (rare), and
- * once. Read and save take the image's files in this order (`locateSidecar` gives them in name order).
+ * decode (pair.ts unrecordedStemFiles; a shared name-ext file is its own when its record names this
+ * image), side by side; `movedLater` holds those stem files (null: nothing moved). Then, on each
+ * side, the shared files recording none of the group's images after the shared files recorded for
+ * this image (pair.ts withAmbiguousSharedLater). A file is decoded here only where the image has
+ * files in both namings, or two shared files, on one side (rare), and once. Read and save take the
+ * image's files in this order (`locateSidecar` gives them in name order).
  */
 export function readOrderOf(location: SidecarLocation, opts: Options): { location: SidecarLocation; movedLater: ReadonlySet<SidecarCandidate> | null } {
   const looked = new Map<SidecarCandidate, { read: CandidateRead<JsonObject> } | { error: unknown }>();
@@ -311,6 +312,8 @@ export function readOrderOf(location: SidecarLocation, opts: Options): { locatio
     const found = unrecordedStemFiles(
       location.candidates.filter((c) => c.side === side),
       (c) => {
+        // A shared name-ext file is the image's own when its record names it (§3).
+        if (c.shared === true) return whose(c) === 'mine' ? 'records' : 'no-say';
         const l = look(c);
         // JSON that is not an object: another tool's file. (Folders, FIFOs and links to nothing are no candidates.)
         if (!('read' in l)) return isOtherJson(l.error) ? 'no-say' : 'unreadable';
@@ -319,7 +322,7 @@ export function readOrderOf(location: SidecarLocation, opts: Options): { locatio
     );
     if (found !== null) for (const c of found) (later ??= new Set()).add(c);
   }
-  let candidates = later === null ? location.candidates : withUnrecordedStemLater(location.candidates, later);
+  let candidates = later === null ? location.candidates : withUnrecordedStemLater(location.candidates, later, (c) => whose(c) === 'mine');
   const shared = withAmbiguousSharedLater(candidates, whose);
   if (shared !== null) candidates = shared;
   return candidates === location.candidates ? { location, movedLater: later } : { location: { ...location, candidates }, movedLater: later };

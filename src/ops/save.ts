@@ -424,11 +424,11 @@ interface SaveTarget {
 
 /**
  * Read order of a target-side candidate by name (pair.ts sidecarsOfImage): own files before shared
- * ones. The one exception to it (an unrecorded stem file after a name-ext file, readOrderOf) never
- * matters here: such a name-ext file decodes, so it is the effective file, and the slot compared
- * with it is then a name-ext one. Nor does the other (an ambiguous shared file after the shared
- * files recorded for the image): an ambiguous effective file is never saved into, and the file
- * written, recorded for the image, ranks before it (chooseTarget's `undecided`).
+ * ones. For a name that holds a file, chooseTarget compares where the read order puts it
+ * (readOrderOf: an unrecorded stem file after the image's own name-ext files, an ambiguous shared
+ * file after the shared files recorded for the image); this rank is for names that hold none. An
+ * ambiguous effective file is never saved into, and the file written, recorded for the image,
+ * ranks before it (chooseTarget's `undecided`).
  */
 function readRank(c: { naming: SidecarNaming; ext: SidecarExt; shared?: boolean }): number {
   return (c.shared ? 10 : 0) + sidecarRank(c);
@@ -607,11 +607,14 @@ function chooseTarget(located: SidecarLocation, imagePath: string, opts: SaveOpt
   // is merged from, never written into (a save never claims it for this image), and once the image
   // has a file recorded for it, reads take that one first (§4, read.ts readOrderOf).
   const undecided = effective !== null && effective.shared === true && decoded !== undefined && ownerOf(decoded.data, loc) !== 'mine';
-  // The requested file would not be read before the effective one, or the effective one lies
-  // beside the image's link (the target side has none of its files): save into it, as it is —
-  // a shared one only when its record names this image (never claimed by a save).
-  const intoEffective = (s: { naming: SidecarNaming; ext: SidecarExt; shared?: boolean } | null) =>
-    effective !== null && decoded !== undefined && (effective.side === 'link' || s === null || readRank(s) >= readRank(effective)) && !undecided;
+  // The requested file would not be read before the effective one (a file there is read where the
+  // read order puts it: an unrecorded stem file may rank after a name-ext file, §4), or the effective
+  // one lies beside the image's link (the target side has none of its files): save into it, as it
+  // is — a shared one only when its record names this image (never claimed by a save).
+  const readAfter = (s: { naming: SidecarNaming; ext: SidecarExt; shared?: boolean; at?: SidecarCandidate }, e: SidecarCandidate) =>
+    s.at !== undefined ? loc.candidates.indexOf(s.at) > loc.candidates.indexOf(e) : readRank(s) >= readRank(e);
+  const intoEffective = (s: { naming: SidecarNaming; ext: SidecarExt; shared?: boolean; at?: SidecarCandidate } | null) =>
+    effective !== null && decoded !== undefined && (effective.side === 'link' || s === null || s.at === effective || readAfter(s, effective)) && !undecided;
   // Names that hold a file that is not this image's, never written: another tool's files (§7), and
   // the target side's shared files but the image's own effective one (recorded for another image,
   // for none, or not readable: writing one would take another image's, or an undecided, sidecar).
