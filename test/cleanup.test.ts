@@ -329,12 +329,42 @@ test('an orphan whose image arrived after the scan (an mv finishing, a new photo
       };
       const report = await cleanup(root, { engine: 'inline', now, delete: mode === 'delete' });
       assert.deepEqual(report.skipped.map((s) => [s.rel, s.code]), [['photos/gone.json', 'CONFLICT']], mode);
-      assert.match(report.skipped[0]!.reason, /an image claims it now/, mode);
+      assert.match(report.skipped[0]!.reason, /gone\.jpg claims it now/, mode);
       assert.equal(report.removed, 1, `${mode}: the other orphan goes as planned`);
       assert.deepEqual(readFileSync(join(root, 'photos/gone.json')), before, mode);
       assert.ok((await readSidecar(join(root, 'photos/gone.jpg'))) !== null, mode);
     } finally {
       removeTree(root);
+    }
+  }
+});
+
+test('a stem file a JPEG left behind beside its RAW is that JPEG\'s again once the JPEG is back before the move: neither deleted nor quarantined; a folder named like an image claims no orphan (it stayed for good)', async () => {
+  for (const mode of ['delete', 'quarantine'] as const) {
+    const root = makeTree({ 'k/K.jpg': FAKE_JPEG, 'k/K.json': small('K.jpg'), 'k/L.jpg': FAKE_JPEG, 'k/L.json': small('L.jpg') });
+    const outside = tempDir();
+    try {
+      mkdirSync(join(root, 'a'));
+      writeFileSync(join(root, 'a/IMG_1.jpg'), FAKE_JPEG);
+      await saveSidecar(join(root, 'a/IMG_1.jpg'), 'face_detection', { faces: [{ score: 0.9 }] }, { format: 'bin' }); // a/IMG_1.bin, recorded for the JPEG
+      writeFileSync(join(root, 'a/IMG_1.CR2'), 'raw');
+      await saveSidecar(join(root, 'a/IMG_1.CR2'), 'yolov8', { objects: [] }, { format: 'bin' }); // a/IMG_1.CR2.bin
+      renameSync(join(root, 'a/IMG_1.jpg'), join(outside, 'IMG_1.jpg')); // moved away with a plain mv
+      // A folder named like an image beside a plain orphan: folders are never images.
+      mkdirSync(join(root, 'k/M.jpg'));
+      writeFileSync(join(root, 'k/M.json'), JSON.stringify(sidecarData('M.jpg', 1, 8)));
+      const now = () => {
+        renameSync(join(outside, 'IMG_1.jpg'), join(root, 'a/IMG_1.jpg')); // back before the move
+        return NOW;
+      };
+      const report = await cleanup(root, { engine: 'inline', now, delete: mode === 'delete', force: true });
+      assert.deepEqual(report.skipped.map((s) => [s.rel, s.code]), [['a/IMG_1.bin', 'CONFLICT']], mode);
+      assert.match(report.skipped[0]!.reason, /IMG_1\.jpg claims it now/, mode);
+      assert.equal(existsSync(join(root, 'k/M.json')), false, `${mode}: the orphan beside a folder named M.jpg goes`);
+      assert.deepEqual(((await readSidecar(join(root, 'a/IMG_1.jpg'))) as { face_detection: unknown }).face_detection, { faces: [{ score: 0.9 }] }, mode);
+    } finally {
+      removeTree(root);
+      removeTree(outside);
     }
   }
 });

@@ -23,6 +23,7 @@
  */
 import { fsyncDirs } from '../fs/dir-sync.js';
 import { makeFolders } from '../fs/make-folders.js';
+import { readdirSync, statSync } from 'node:fs';
 import { mkdir, realpath, unlink } from 'node:fs/promises';
 import { hashRegularFile, sameFile, type FileSnapshot } from '../fs/file-hash.js';
 import { lstatOrNull, moveNoOverwrite, pathExists } from '../fs/move.js';
@@ -31,8 +32,10 @@ import { mapLimit } from '../engine/map-limit.js';
 import { basename, dirname, join, resolve } from 'node:path';
 import { errors, isSidecarError, type ErrorCode } from '../errors.js';
 import { QUARANTINE_DIR } from '../discovery/own-folders.js';
-import { imageExtensionSet, nfc } from '../discovery/extensions.js';
-import { readFolderNames, stemClaimants, type FolderNames } from '../discovery/folder-names.js';
+import { imageExtensionSet, nfc, splitName } from '../discovery/extensions.js';
+import type { FolderNames } from '../discovery/folder-names.js';
+import { imageNamedBy, isImageName } from '../discovery/pair.js';
+import { readSidecarRecord } from '../analysis/image-identity.js';
 import { lockKeysForLoneSidecar } from '../discovery/lock-key.js';
 import { assertLockHeld, withSidecarLock } from '../fs/lock.js';
 import type { Options } from '../types.js';
@@ -146,33 +149,85 @@ interface PlannedOrphan {
 /** A file `quarantineFiles` moves (resolve's: the copies beside the file it keeps). */
 export type PlannedMove = PlannedOrphan;
 
+/** Taking an orphan's lock took longer than this: it waited for another run (an `mv`, a save) working on its names. */
+const LOCK_WAITED_MS = 2;
+
 /**
- * Does an image in the sidecar's folder claim it now (docs/PAIRING.md §2: an image with its stem,
- * or the one named exactly its base)? An orphan of the scan is checked again under its lock, right
- * before it goes: an image moved or copied in since (an `mv` finishing, a pipeline's new photo)
- * makes it that image's sidecar again.
+ * Whether an image claims an orphan now (docs/PAIRING.md §2: an image of its stem, or the one named
+ * exactly its base; a stem file another image left behind, §3: the image its record names), asked
+ * under the orphan's lock right before it goes: an image moved or copied in since the scan (an `mv`
+ * finishing, a pipeline's new photo) makes it that image's sidecar again. Folders are never images
+ * (§1). A folder's images are listed once and again when the folder changed (its inode and times,
+ * taken before the listing), when taking the lock had to wait, and not for the run's own moves (the
+ * times after each are taken as the run's): one listing per orphan made a cleanup of 5,000 orphans
+ * in a folder of 20,000 files 17× slower. An image added within the file system's timestamp tick
+ * right after one of the run's own moves there is not seen: as one added right after the check.
  */
-function claimedNow(path: string, exts: ReadonlySet<string>): boolean {
-  const name = nfc(basename(path));
-  return stemClaimants(readFolderNames(dirname(path), exts), name.slice(0, name.lastIndexOf('.')), exts).length > 0;
+class OrphanClaims {
+  private readonly folders = new Map<string, { ino: bigint; mtimeNs: bigint; ctimeNs: bigint; images: string[] }>();
+  constructor(
+    private readonly exts: ReadonlySet<string>,
+    private readonly readOpts: Pick<Options, 'keyring' | 'maxFileSize' | 'maxDepth'>,
+  ) {}
+
+  /** The image that claims `o` now, or null. */
+  claimant(o: PlannedOrphan, waited: boolean): string | null {
+    const images = this.imagesIn(dirname(o.path), waited);
+    if (o.leftBehind === true) {
+      const named = readSidecarRecord(o.path, this.readOpts.keyring, this.readOpts)?.name ?? null;
+      return named === null ? null : (images[imageNamedBy(nfc(named), images)] ?? null);
+    }
+    const name = nfc(basename(o.path));
+    const base = name.slice(0, name.lastIndexOf('.'));
+    return images.find((n) => n === base || nfc(splitName(n).stem) === base) ?? null;
+  }
+
+  /** The run moved a file out of `dir`: the folder's new times are its own. */
+  movedFrom(dir: string): void {
+    const c = this.folders.get(dir);
+    const st = c && statSync(dir, { bigint: true, throwIfNoEntry: false });
+    if (c && st) Object.assign(c, { ino: st.ino, mtimeNs: st.mtimeNs, ctimeNs: st.ctimeNs });
+    else this.folders.delete(dir);
+  }
+
+  private imagesIn(dir: string, fresh: boolean): string[] {
+    const st = statSync(dir, { bigint: true });
+    const c = this.folders.get(dir);
+    if (!fresh && c !== undefined && c.ino === st.ino && c.mtimeNs === st.mtimeNs && c.ctimeNs === st.ctimeNs) return c.images;
+    const images: string[] = [];
+    for (const d of readdirSync(dir, { withFileTypes: true })) {
+      if (d.isDirectory()) continue;
+      const n = nfc(d.name);
+      if (isImageName(n, this.exts)) images.push(n);
+    }
+    this.folders.set(dir, { ino: st.ino, mtimeNs: st.mtimeNs, ctimeNs: st.ctimeNs, images });
+    return images;
+  }
 }
 
 /**
  * The checks a file passes right before it moves or is deleted, under its sidecar lock: still the
  * regular file planned (its size, and its whole identity when the move was decided on it), no image
- * claims it now (an orphan), and the file kept beside it is still as kept (resolve).
+ * claims it now (cleanup's orphans: `claims`), and the file kept beside it is still as kept (resolve).
  */
-async function stillPlanned(o: PlannedOrphan, orphan: boolean, exts: ReadonlySet<string>, hashedAs?: FileSnapshot): Promise<void> {
+async function stillPlanned(o: PlannedOrphan, claims: OrphanClaims | null, waited: boolean, hashedAs?: FileSnapshot): Promise<void> {
   const st = await lstatOrNull(o.path);
   if (!st || !st.isFile()) throw errors.conflict('no longer a regular file; left alone', [o.path]);
   if (st.size !== o.size || (o.decidedAs !== undefined && !sameFile(st, o.decidedAs))) throw errors.conflict('changed since the scan; left alone', [o.path]);
   if (hashedAs !== undefined && !sameFile(st, hashedAs)) throw errors.conflict('changed or replaced since it was hashed; left alone', [o.path]);
-  if (orphan && o.leftBehind !== true && claimedNow(o.path, exts)) throw errors.conflict('an image claims it now (moved or copied in since the scan); left alone', [o.path]);
+  const claimant = claims?.claimant(o, waited) ?? null;
+  if (claimant !== null) throw errors.conflict(`${claimant} claims it now (moved or copied in since the scan); left alone`, [o.path, join(dirname(o.path), claimant)]);
   const kept = o.keptBeside;
   if (kept !== undefined) {
     const k = await lstatOrNull(kept.path);
     if (!k || !k.isFile() || !sameFile(k, kept.snapshot)) throw errors.conflict(`${kept.path}, the file kept for its image, is gone or changed since the decision; left in place`, [o.path, kept.path]);
   }
+}
+
+/** Run `fn` under the orphan's sidecar lock, telling it whether taking the lock had to wait. */
+function underOrphanLock<T>(path: string, fn: (signal: AbortSignal, waited: boolean) => Promise<T>): Promise<T> {
+  const asked = performance.now();
+  return withSidecarLock(lockKeysForLoneSidecar(path), (signal) => fn(signal, performance.now() - asked > LOCK_WAITED_MS));
 }
 
 export async function cleanup(root: string, opts: CleanupOptions = {}): Promise<CleanupReport> {
@@ -230,8 +285,10 @@ export async function cleanup(root: string, opts: CleanupOptions = {}): Promise<
   const rootReal = await realpath(rootAbs).catch((e) => {
     throw errors.fromFs(e, rootAbs);
   });
-  if (mode === 'delete') await deleteOrphans(rootAbs, rootReal, orphans, report, imageExtensionSet(scanOpts.imageExtensions));
-  else await quarantineOrphans(rootAbs, rootReal, orphans, created, report, imageExtensionSet(scanOpts.imageExtensions), maxManifestBytes, true);
+  const exts = imageExtensionSet(scanOpts.imageExtensions);
+  const claims = new OrphanClaims(exts, scanOpts);
+  if (mode === 'delete') await deleteOrphans(rootAbs, rootReal, orphans, report, claims);
+  else await quarantineOrphans(rootAbs, rootReal, orphans, created, report, exts, maxManifestBytes, claims);
   return report;
 }
 
@@ -266,7 +323,7 @@ export async function quarantineFiles(
   const rootReal = await realpath(rootAbs).catch((e) => {
     throw errors.fromFs(e, rootAbs);
   });
-  await quarantineOrphans(rootAbs, rootReal, files, created, report, imageExtensionSet(opts.imageExtensions), opts.maxManifestBytes, false);
+  await quarantineOrphans(rootAbs, rootReal, files, created, report, imageExtensionSet(opts.imageExtensions), opts.maxManifestBytes, null);
   return report;
 }
 
@@ -345,18 +402,19 @@ async function freeQuarantineFolder(rootAbs: string, stamp: string): Promise<str
 // act: delete
 // ---------------------------------------------------------------------------------------------
 
-async function deleteOrphans(rootAbs: string, rootReal: string, orphans: PlannedOrphan[], report: CleanupReport, exts: ReadonlySet<string>): Promise<void> {
+async function deleteOrphans(rootAbs: string, rootReal: string, orphans: PlannedOrphan[], report: CleanupReport, claims: OrphanClaims): Promise<void> {
   const dirs = new Set<string>();
   for (const o of orphans) {
     try {
       await checkInsideRoot(rootAbs, rootReal, o); // before a lock is made in its folder
-      await withSidecarLock(lockKeysForLoneSidecar(o.path), async (signal) => {
+      await underOrphanLock(o.path, async (signal, waited) => {
         await checkInsideRoot(rootAbs, rootReal, o);
-        await stillPlanned(o, true, exts);
+        await stillPlanned(o, claims, waited);
         assertLockHeld(signal);
         await unlink(o.path).catch((e) => {
           throw errors.fromFs(e, o.path);
         });
+        claims.movedFrom(dirname(o.path));
       });
       dirs.add(dirname(o.path));
       report.removed++;
@@ -387,8 +445,8 @@ async function quarantineOrphans(
   report: CleanupReport,
   exts: ReadonlySet<string>,
   maxManifestBytes: number | undefined,
-  /** cleanup's orphans (checked again that no image claims them), not resolve's copies. */
-  orphansOnly: boolean,
+  /** cleanup's orphans: checked again that no image claims them (null: resolve's copies). */
+  claims: OrphanClaims | null,
 ): Promise<void> {
   // The manifest's size is known before hashing (a digest is always 64 hex digits): one restore
   // could not read is refused now, before hours of hashing and before anything is created or moved.
@@ -433,7 +491,7 @@ async function quarantineOrphans(
   // The folder, its manifest and the moves under the library's quarantine lock: no restore takes
   // this run's "planned" manifest for a killed run's, no other run moves files meanwhile. (A file
   // changed since it was hashed is left: each move checks it first.)
-  await withQuarantineLock(rootAbs, rootReal, (signal, base) => quarantineUnder(rootAbs, rootReal, base, signal, hashed, created, report, exts, limit, orphansOnly));
+  await withQuarantineLock(rootAbs, rootReal, (signal, base) => quarantineUnder(rootAbs, rootReal, base, signal, hashed, created, report, exts, limit, claims));
 }
 
 async function quarantineUnder(
@@ -446,7 +504,7 @@ async function quarantineUnder(
   report: CleanupReport,
   exts: ReadonlySet<string>,
   limit: number,
-  orphansOnly: boolean,
+  claims: OrphanClaims | null,
 ): Promise<void> {
   const folder = await createQuarantineFolder(base, quarantineStamp(created), report);
   const folderReal = join(rootReal, QUARANTINE_DIR, basename(folder)); // createQuarantineFolder checked the base is real
@@ -473,9 +531,9 @@ async function quarantineUnder(
       await checkInsideRoot(rootAbs, rootReal, h); // before a lock is made in its folder
       // Under the lock a save of an image claiming this file takes: a save landing between the
       // check and the move (link, then unlink) had its new file unlinked — its result lost.
-      await withSidecarLock(lockKeysForLoneSidecar(h.path), async (signal) => {
+      await underOrphanLock(h.path, async (signal, waited) => {
         await checkInsideRoot(rootAbs, rootReal, h);
-        await stillPlanned(h, orphansOnly, exts, h.snapshot);
+        await stillPlanned(h, claims, waited, h.snapshot);
         await makeFolders(dirname(h.destination)).catch((e) => {
           throw errors.fromFs(e, dirname(h.destination));
         });
@@ -490,6 +548,7 @@ async function quarantineUnder(
         assertLockHeld(signal);
         library.check();
         await moveNoOverwrite(h.path, h.destination);
+        claims?.movedFrom(dirname(h.path));
       });
       dirs.add(dirname(h.path));
       dirs.add(dirname(h.destination));
