@@ -14,6 +14,7 @@ import { findOrphans } from '../src/ops/orphans.js';
 import { encodeSidecar } from '../src/formats/codec.js';
 import { cleanup } from '../src/ops/cleanup.js';
 import { readSidecar } from '../src/ops/read.js';
+import { saveSidecar } from '../src/ops/save.js';
 import { QUARANTINE_DIR } from '../src/discovery/own-folders.js';
 import { reorganisedLibrary } from './helpers/reorganised.js';
 import { makeTree, removeTree, sidecarData, tempDir } from './helpers/tree.js';
@@ -129,6 +130,30 @@ test('relink: an image that gets a sidecar of its own after the plan (a save whe
     assert.ok(fs.existsSync(join(root, 'a/X.bin')));
     assert.equal(fs.existsSync(join(root, 'd2/R.bin')), false);
     assert.deepEqual(((await readSidecar(join(root, 'd2/R.jpg'))) as { quality: unknown }).quality, { score: 0.99 });
+  } finally {
+    removeTree(root);
+  }
+});
+
+test('relink: a save of the RAW beside the JPEG it returns to, after the plan, is no sidecar of the JPEG\'s: the orphan still moves (refused: "a sidecar of its own")', async () => {
+  const root = makeTree({ 'a/x.txt': 'x', 'b/y.txt': 'y' });
+  try {
+    fs.writeFileSync(join(root, 'a/IMG_1.jpg'), Buffer.alloc(1000, 7));
+    await saveSidecar(join(root, 'a/IMG_1.jpg'), 'face_detection', { faces: [{ score: 0.9 }] }, { format: 'bin' }); // a/IMG_1.bin
+    fs.writeFileSync(join(root, 'b/IMG_1.CR2'), Buffer.alloc(2000, 8));
+    await saveSidecar(join(root, 'b/IMG_1.CR2'), 'yolov8', { objects: [] }, { format: 'bin' }); // b/IMG_1.bin, the RAW's
+    fs.renameSync(join(root, 'a/IMG_1.jpg'), join(root, 'b/IMG_1.jpg')); // a plain mv next to its RAW
+    let saved: Promise<unknown> | null = null;
+    const now = () => {
+      saved = saveSidecar(join(root, 'b/IMG_1.CR2'), 'quality', { score: 1 }); // the RAW's pipeline, meanwhile
+      return new Date('2026-11-30T00:00:00Z');
+    };
+    const r = await relink(root, { index: false, now });
+    await saved;
+    assert.deepEqual(r.matches.map((m) => m.sidecars.map((x) => x.toRel)), [['b/IMG_1.jpg.bin']]);
+    assert.deepEqual([r.relinked, r.skipped], [1, []]);
+    assert.deepEqual(((await readSidecar(join(root, 'b/IMG_1.jpg'))) as { face_detection: unknown }).face_detection, { faces: [{ score: 0.9 }] });
+    assert.deepEqual(((await readSidecar(join(root, 'b/IMG_1.CR2'))) as { quality: unknown }).quality, { score: 1 });
   } finally {
     removeTree(root);
   }

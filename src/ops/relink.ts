@@ -21,7 +21,7 @@ import * as fs from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { mkdir, realpath } from 'node:fs/promises';
 import { errors, isSidecarError, type ErrorCode } from '../errors.js';
-import { hashRegularFileSync, sameFile } from '../fs/file-hash.js';
+import { hashRegularFileSync } from '../fs/file-hash.js';
 import { fsyncDirs } from '../fs/dir-sync.js';
 import { relJoin } from '../fs/rel-path.js';
 import { acquireSidecarLockSync, DEFAULT_LOCK_STALE_MS, DEFAULT_LOCK_TIMEOUT_MS, type HeldLock } from '../fs/lock.js';
@@ -110,23 +110,27 @@ export async function relink(root: string, opts: RelinkOptions = {}): Promise<Re
   const plan = await planRelink(rootAbs, planOpts);
   const report: RelinkReport = { ...plan, dryRun, relinked: 0, manifest: null, quarantine: null, skipped: [] };
   if (dryRun || plan.matches.length === 0) return report;
-  await act(rootAbs, plan.matches, (now ?? (() => new Date()))(), report, imageExtensionSet(planOpts.imageExtensions), planOpts.imageExtensions);
+  await act(rootAbs, plan.matches, (now ?? (() => new Date()))(), report, imageExtensionSet(planOpts.imageExtensions), planOpts);
   return report;
 }
 
 /**
- * The files of an image's own side (its sidecar names, docs/PAIRING.md §2) as the plan found them,
- * by NFC path: a file there that was not (or has changed since) is a save made since the plan,
- * which the move checks for again under the image's lock (the plan's rule: never a second sidecar).
+ * The image's own files (its sidecar names, docs/PAIRING.md §2, but a shared stem file recorded for
+ * another image: the RAW's IMG_1.json beside IMG_1.CR2, §3) as the plan found them, NFC path → inode:
+ * one there now that was not is a save made since the plan, which the move checks for again under
+ * the image's lock (the plan's rule: never a second sidecar). The other image's files may change.
  */
-const besideAtPlan = new WeakMap<RelinkMatch, Map<string, fs.Stats>>();
+const besideAtPlan = new WeakMap<RelinkMatch, Map<string, number>>();
 
-function filesBeside(image: string, imageExtensions: readonly string[] | undefined): Map<string, fs.Stats> {
-  const out = new Map<string, fs.Stats>();
-  for (const c of locateSidecarSync(image, { imageExtensions }).candidates) {
-    if (c.side !== 'target') continue;
+type OwnFilesOptions = Pick<RelinkOptions, 'imageExtensions' | 'keyring' | 'maxFileSize' | 'maxDepth'>;
+
+function ownFilesOf(image: string, opts: OwnFilesOptions): Map<string, number> {
+  const out = new Map<string, number>();
+  const name = image.slice(image.lastIndexOf('/') + 1);
+  for (const c of locateSidecarSync(image, { imageExtensions: opts.imageExtensions }).candidates) {
+    if (c.side !== 'target' || (c.shared === true && namesAnotherImage(readSidecarRecord(c.path, opts.keyring, opts)?.name ?? null, name))) continue;
     const st = fs.lstatSync(c.path, { throwIfNoEntry: false });
-    if (st) out.set(nfc(c.path), st);
+    if (st) out.set(nfc(c.path), st.ino);
   }
   return out;
 }
@@ -273,7 +277,7 @@ export async function planRelink(root: string, opts: Omit<RelinkOptions, 'dryRun
     else if ('gone' in moves) plan.unmatched.push({ sidecars: u.orphans.map((o) => o.rel), reason: moves.gone });
     else {
       const match: RelinkMatch = { image: u.image!.path, imageRel: u.image!.rel, sidecars: moves, evidence: u.evidence! };
-      besideAtPlan.set(match, filesBeside(match.image, opts.imageExtensions));
+      besideAtPlan.set(match, ownFilesOf(match.image, opts));
       plan.matches.push(match);
     }
   }
@@ -507,11 +511,11 @@ function destinations(rootAbs: string, u: Unit, exts: ReadonlySet<string>, listi
 // act
 // ---------------------------------------------------------------------------------------------
 
-async function act(rootAbs: string, matches: RelinkMatch[], created: Date, report: RelinkReport, exts: ReadonlySet<string>, imageExtensions: readonly string[] | undefined): Promise<void> {
+async function act(rootAbs: string, matches: RelinkMatch[], created: Date, report: RelinkReport, exts: ReadonlySet<string>, ownOpts: OwnFilesOptions): Promise<void> {
   const rootReal = await realpath(rootAbs).catch((e) => {
     throw errors.fromFs(e, rootAbs);
   });
-  const moves = matches.flatMap((m) => m.sidecars.map((s) => ({ ...s, image: m.image, atPlan: besideAtPlan.get(m) ?? new Map<string, fs.Stats>() })));
+  const moves = matches.flatMap((m) => m.sidecars.map((s) => ({ ...s, image: m.image, atPlan: besideAtPlan.get(m) ?? new Map<string, number>() })));
   // A file a sidecar link of the tree reads stays (another image's sidecar through the link: moved,
   // the link dangled), as convert, cleanup and resolve leave it.
   const { targets: linked } = await sidecarLinkTargets(rootAbs);
@@ -530,7 +534,7 @@ async function act(rootAbs: string, matches: RelinkMatch[], created: Date, repor
   if (hashed.length === 0) return;
   // The manifest and the moves under the library's quarantine lock: no restore takes this run's
   // "planned" manifest for a killed run's, no other run moves files meanwhile.
-  await withQuarantineLock(rootAbs, rootReal, (signal, base) => moveUnder(rootAbs, rootReal, base, signal, hashed, created, report, exts, imageExtensions));
+  await withQuarantineLock(rootAbs, rootReal, (signal, base) => moveUnder(rootAbs, rootReal, base, signal, hashed, created, report, exts, ownOpts));
 }
 
 /** How long relink's synchronous loop waits for an image's lock before it refreshes the library's (a third of its stale age). */
@@ -541,11 +545,11 @@ async function moveUnder(
   rootReal: string,
   base: string,
   librarySignal: AbortSignal,
-  hashed: (RelinkMove & { image: string; atPlan: ReadonlyMap<string, fs.Stats>; entry: ManifestEntry })[],
+  hashed: (RelinkMove & { image: string; atPlan: ReadonlyMap<string, number>; entry: ManifestEntry })[],
   created: Date,
   report: RelinkReport,
   exts: ReadonlySet<string>,
-  imageExtensions: readonly string[] | undefined,
+  ownOpts: OwnFilesOptions,
 ): Promise<void> {
   // What a run killed before its manifest left goes first.
   await removeAbandonedQuarantines(base);
@@ -612,9 +616,8 @@ async function moveUnder(
         // A sidecar of its own saved since the plan: the orphan beside it would hide that newer
         // result, or be hidden by it (the file as it was, a second name of this orphan, and the files
         // this run put there pass).
-        for (const [p, now] of filesBeside(h.image, imageExtensions)) {
-          const was = h.atPlan.get(p);
-          if (placed.has(p) || now.ino === st.ino || (was !== undefined && sameFile(now, was))) continue;
+        for (const [p, ino] of ownFilesOf(h.image, ownOpts)) {
+          if (placed.has(p) || ino === st.ino || h.atPlan.get(p) === ino) continue;
           throw errors.conflict(`${h.image} has a sidecar of its own since the plan (${p}); left in place`, [h.path, p]);
         }
         // Both folders are real ones inside the root (no symlink swapped in since the plan).
