@@ -7,6 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, renameSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { execFileSync } from 'node:child_process';
 import { encodeSidecar } from '../src/formats/codec.js';
 import { keyFromBytes, passphraseKeyring } from '../src/crypto/keys.js';
 import { resolveConflicts } from '../src/ops/resolve.js';
@@ -114,6 +115,16 @@ test('a copy saved into after the decision (same size: a newer result) stays, an
   assert.equal(r.quarantined, 1, 'C.json (corrupt) goes as planned');
   assert.notDeepEqual(await readSidecar(join(root, 'A.jpg')), {}, 'A reads a sidecar');
   void fresh;
+});
+
+test('an image with a candidate the scan could not read (a FIFO) is left alone and says so (not "changed since the scan")', async (t) => {
+  const root = makeTree({ 'A.jpg': FAKE_JPEG, 'A.bin': encodeSidecar(sidecarData('A.jpg', 1, 4) as JsonObject, 'bin') });
+  t.after(() => removeTree(root));
+  execFileSync('mkfifo', [join(root, 'A.jpg.json')]);
+  const r = await resolveConflicts(root, { engine: 'inline' });
+  assert.equal(r.images, 1);
+  assert.equal(r.decisions[0]!.keep, null);
+  assert.match(r.decisions[0]!.reason, /could not be read/);
 });
 
 test('--prefer json keeps the json; --prefer rkyv with no rkyv leaves images alone (exit 1)', async (t) => {

@@ -118,7 +118,7 @@ export async function resolveConflicts(root: string, opts: ResolveOptions = {}):
     // Each candidate as the decision sees it: what moves is checked against it right before it goes
     // (a save landing in a copy after the decision, of the same size, made it the newest: moved, the
     // image read the older file), and so is the file kept (another resolve may have moved it).
-    const seen = await seenNow(local);
+    const seen = await seenNow(local.filter(readByScan));
     const d = seen === null ? changedSinceScan(rec) : await decide(rec, local, prefer, scanOpts, seen);
     report.decisions.push(d);
     if (d.keep === null) {
@@ -184,6 +184,12 @@ export function resultsCovered(older: JsonObject, current: JsonObject, olderIsNe
     }
   }
   return true;
+}
+
+/** A candidate the scan read whole (valid, or corrupt by its content): the others leave their image alone (`decide`, with why). */
+function readByScan(s: ScanSidecar): boolean {
+  const ins = s.inspection;
+  return ins.status === 'ok' || (ins.status === 'corrupt' && LIMIT_REASON[ins.error?.code ?? ''] === undefined && ins.encryptedKeyId === undefined);
 }
 
 /** Each candidate's lstat now, or null when one is gone or no longer has the size the scan read. */
