@@ -143,17 +143,18 @@ test('relink: a save of the RAW beside the JPEG it returns to, after the plan, i
     fs.writeFileSync(join(root, 'b/IMG_1.CR2'), Buffer.alloc(2000, 8));
     await saveSidecar(join(root, 'b/IMG_1.CR2'), 'yolov8', { objects: [] }, { format: 'bin' }); // b/IMG_1.bin, the RAW's
     fs.renameSync(join(root, 'a/IMG_1.jpg'), join(root, 'b/IMG_1.jpg')); // a plain mv next to its RAW
-    let saved: Promise<unknown> | null = null;
+    const raws = join(root, 'b/IMG_1.bin');
     const now = () => {
-      saved = saveSidecar(join(root, 'b/IMG_1.CR2'), 'quality', { score: 1 }); // the RAW's pipeline, meanwhile
+      // The RAW's pipeline saves meanwhile: its file written anew (another inode), as an atomic write does.
+      fs.writeFileSync(`${raws}.new`, fs.readFileSync(raws));
+      fs.renameSync(`${raws}.new`, raws);
       return new Date('2026-11-30T00:00:00Z');
     };
     const r = await relink(root, { index: false, now });
-    await saved;
     assert.deepEqual(r.matches.map((m) => m.sidecars.map((x) => x.toRel)), [['b/IMG_1.jpg.bin']]);
     assert.deepEqual([r.relinked, r.skipped], [1, []]);
     assert.deepEqual(((await readSidecar(join(root, 'b/IMG_1.jpg'))) as { face_detection: unknown }).face_detection, { faces: [{ score: 0.9 }] });
-    assert.deepEqual(((await readSidecar(join(root, 'b/IMG_1.CR2'))) as { quality: unknown }).quality, { score: 1 });
+    assert.deepEqual(((await readSidecar(join(root, 'b/IMG_1.CR2'))) as { yolov8: unknown }).yolov8, { objects: [] });
   } finally {
     removeTree(root);
   }
