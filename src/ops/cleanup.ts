@@ -23,7 +23,7 @@
  */
 import { fsyncDirs } from '../fs/dir-sync.js';
 import { makeFolders } from '../fs/make-folders.js';
-import { readdirSync, statSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { mkdir, realpath, unlink } from 'node:fs/promises';
 import { hashRegularFile, sameFile, type FileSnapshot } from '../fs/file-hash.js';
 import { lstatOrNull, moveNoOverwrite, pathExists } from '../fs/move.js';
@@ -151,20 +151,24 @@ export type PlannedMove = PlannedOrphan;
 
 /** Taking an orphan's lock took longer than this: it waited for another run (an `mv`, a save) working on its names. */
 const LOCK_WAITED_MS = 2;
+/** A folder's images are listed again for a claim check once their listing is this old. */
+const FOLDER_IMAGES_MS = 50;
 
 /**
  * Whether an image claims an orphan now (docs/PAIRING.md §2: an image of its stem, or the one named
  * exactly its base; a stem file another image left behind, §3: the image its record names), asked
  * under the orphan's lock right before it goes: an image moved or copied in since the scan (an `mv`
  * finishing, a pipeline's new photo) makes it that image's sidecar again. Folders are never images
- * (§1). A folder's images are listed once and again when the folder changed (its inode and times,
- * taken before the listing), when taking the lock had to wait, and not for the run's own moves (the
- * times after each are taken as the run's): one listing per orphan made a cleanup of 5,000 orphans
- * in a folder of 20,000 files 17× slower. An image added within the file system's timestamp tick
- * right after one of the run's own moves there is not seen: as one added right after the check.
+ * (§1). A folder's images are listed again once their listing is FOLDER_IMAGES_MS old, and whenever
+ * taking the lock had to wait (another run worked on these names: an `mv` holds them until its
+ * image is in place). One listing per orphan (the folder changes with every lock taken in it) made
+ * a cleanup of 5,000 orphans in a folder of 20,000 files 14× slower. An image that arrives without
+ * our locks (a plain `cp`) within that margin before its orphan's turn is not seen, as one that
+ * arrives right after the check.
  */
 class OrphanClaims {
-  private readonly folders = new Map<string, { ino: bigint; mtimeNs: bigint; ctimeNs: bigint; images: string[] }>();
+  /** Per folder: when listed, its image names (NFC), and each image by the bases that claim by it (its name, its stem). */
+  private readonly folders = new Map<string, { at: number; images: string[]; byBase: Map<string, string> }>();
   constructor(
     private readonly exts: ReadonlySet<string>,
     private readonly readOpts: Pick<Options, 'keyring' | 'maxFileSize' | 'maxDepth'>,
@@ -172,36 +176,33 @@ class OrphanClaims {
 
   /** The image that claims `o` now, or null. */
   claimant(o: PlannedOrphan, waited: boolean): string | null {
-    const images = this.imagesIn(dirname(o.path), waited);
+    const { images, byBase } = this.imagesIn(dirname(o.path), waited);
     if (o.leftBehind === true) {
       const named = readSidecarRecord(o.path, this.readOpts.keyring, this.readOpts)?.name ?? null;
       return named === null ? null : (images[imageNamedBy(nfc(named), images)] ?? null);
     }
     const name = nfc(basename(o.path));
-    const base = name.slice(0, name.lastIndexOf('.'));
-    return images.find((n) => n === base || nfc(splitName(n).stem) === base) ?? null;
+    return byBase.get(name.slice(0, name.lastIndexOf('.'))) ?? null;
   }
 
-  /** The run moved a file out of `dir`: the folder's new times are its own. */
-  movedFrom(dir: string): void {
+  private imagesIn(dir: string, fresh: boolean): { images: string[]; byBase: Map<string, string> } {
     const c = this.folders.get(dir);
-    const st = c && statSync(dir, { bigint: true, throwIfNoEntry: false });
-    if (c && st) Object.assign(c, { ino: st.ino, mtimeNs: st.mtimeNs, ctimeNs: st.ctimeNs });
-    else this.folders.delete(dir);
-  }
-
-  private imagesIn(dir: string, fresh: boolean): string[] {
-    const st = statSync(dir, { bigint: true });
-    const c = this.folders.get(dir);
-    if (!fresh && c !== undefined && c.ino === st.ino && c.mtimeNs === st.mtimeNs && c.ctimeNs === st.ctimeNs) return c.images;
+    if (!fresh && c !== undefined && performance.now() - c.at < FOLDER_IMAGES_MS) return c;
+    const at = performance.now();
     const images: string[] = [];
+    const byBase = new Map<string, string>();
     for (const d of readdirSync(dir, { withFileTypes: true })) {
       if (d.isDirectory()) continue;
       const n = nfc(d.name);
-      if (isImageName(n, this.exts)) images.push(n);
+      if (!isImageName(n, this.exts)) continue;
+      images.push(n);
+      byBase.set(n, n);
+      const stem = nfc(splitName(n).stem);
+      if (!byBase.has(stem)) byBase.set(stem, n);
     }
-    this.folders.set(dir, { ino: st.ino, mtimeNs: st.mtimeNs, ctimeNs: st.ctimeNs, images });
-    return images;
+    const listed = { at, images, byBase };
+    this.folders.set(dir, listed);
+    return listed;
   }
 }
 
@@ -414,7 +415,6 @@ async function deleteOrphans(rootAbs: string, rootReal: string, orphans: Planned
         await unlink(o.path).catch((e) => {
           throw errors.fromFs(e, o.path);
         });
-        claims.movedFrom(dirname(o.path));
       });
       dirs.add(dirname(o.path));
       report.removed++;
@@ -548,7 +548,6 @@ async function quarantineUnder(
         assertLockHeld(signal);
         library.check();
         await moveNoOverwrite(h.path, h.destination);
-        claims?.movedFrom(dirname(h.path));
       });
       dirs.add(dirname(h.path));
       dirs.add(dirname(h.destination));
