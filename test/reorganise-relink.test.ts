@@ -114,12 +114,12 @@ test('relink: an image that gets a sidecar of its own after the plan (a save whe
   const root = makeTree({ 'a/X.jpg': Buffer.alloc(1234, 1), 'd2/y.txt': 'y' });
   try {
     const st = fs.statSync(join(root, 'a/X.jpg'), { bigint: true });
-    const record = (score: number) => ({ sidecar_info: { image_path: 'X.jpg', image: { size: 1234, mtime_ns: st.mtimeNs.toString(), operations: ['quality'] } }, quality: { score } });
+    const record = (score: number, image = 'X.jpg') => ({ sidecar_info: { image_path: image, image: { size: 1234, mtime_ns: st.mtimeNs.toString(), operations: ['quality'] } }, quality: { score } });
     fs.writeFileSync(join(root, 'a/X.bin'), encodeSidecar(record(0.11), 'bin'));
     fs.renameSync(join(root, 'a/X.jpg'), join(root, 'd2/R.jpg'));
     // The clock is read after the plan, right before the moves: the pipeline saves R's new result.
     const now = () => {
-      fs.writeFileSync(join(root, 'd2/R.json'), JSON.stringify(record(0.99)));
+      fs.writeFileSync(join(root, 'd2/R.json'), JSON.stringify(record(0.99, 'R.jpg')));
       return new Date('2026-11-30T00:00:00Z');
     };
     const r = await relink(root, { index: false, now });

@@ -26,7 +26,7 @@ import { fsyncDirs } from '../fs/dir-sync.js';
 import { relJoin } from '../fs/rel-path.js';
 import { acquireSidecarLockSync, DEFAULT_LOCK_STALE_MS, DEFAULT_LOCK_TIMEOUT_MS, type HeldLock } from '../fs/lock.js';
 import { imageExtensionSet, nfc, splitName } from '../discovery/extensions.js';
-import { imageNamedBy, isImageName, leftBehindAmong, pairDirectory, sidecarsOfImage, type PairGroup } from '../discovery/pair.js';
+import { candidateNames, imageNamedBy, isImageName, leftBehindAmong, pairDirectory, sidecarsOfImage, type PairGroup } from '../discovery/pair.js';
 import { shownPath, walkTree, type DirListing } from '../discovery/walk.js';
 import { shardFilter } from '../discovery/shard.js';
 import { assertDirectory } from '../scan/session.js';
@@ -133,6 +133,26 @@ function ownFilesOf(image: string, opts: OwnFilesOptions): Map<string, number> {
     if (st) out.set(nfc(c.path), st.ino);
   }
   return out;
+}
+
+/**
+ * A file in one of the image's sidecar names (pair.ts candidateNames, as the image is spelled) that
+ * was not there at the plan (by inode), nor put there by this run, nor a second name of the orphan
+ * (`orphanIno`), nor a shared stem file recorded for another image: a save made since the plan.
+ * Looked up by name, not by listing the folder (once per move, that made a relink of 3,000 images
+ * into a folder of 17,000 files 2.8× slower).
+ */
+function newOwnFile(image: string, atPlan: ReadonlyMap<string, number>, placed: ReadonlySet<string>, orphanIno: number, opts: OwnFilesOptions): string | null {
+  const dir = dirname(image);
+  const name = image.slice(dir.length + 1);
+  for (const c of candidateNames(name)) {
+    const p = join(dir, c.name);
+    const st = fs.lstatSync(p, { throwIfNoEntry: false });
+    if (!st?.isFile() || st.ino === orphanIno || placed.has(nfc(p)) || atPlan.get(nfc(p)) === st.ino) continue;
+    if (c.naming === 'stem' && namesAnotherImage(readSidecarRecord(p, opts.keyring, opts)?.name ?? null, name)) continue;
+    return p;
+  }
+  return null;
 }
 
 /** A record naming an image other than `imageName` (NFC; an extension's case aside, as reads compare). */
@@ -616,10 +636,8 @@ async function moveUnder(
         // A sidecar of its own saved since the plan: the orphan beside it would hide that newer
         // result, or be hidden by it (the file as it was, a second name of this orphan, and the files
         // this run put there pass).
-        for (const [p, ino] of ownFilesOf(h.image, ownOpts)) {
-          if (placed.has(p) || ino === st.ino || h.atPlan.get(p) === ino) continue;
-          throw errors.conflict(`${h.image} has a sidecar of its own since the plan (${p}); left in place`, [h.path, p]);
-        }
+        const own = newOwnFile(h.image, h.atPlan, placed, st.ino, ownOpts);
+        if (own !== null) throw errors.conflict(`${h.image} has a sidecar of its own since the plan (${own}); left in place`, [h.path, own]);
         // Both folders are real ones inside the root (no symlink swapped in since the plan).
         for (const d of [dirname(h.path), dirname(h.to)]) {
           if (realFolder(d) !== join(rootReal, d.slice(rootAbs.length))) throw errors.outsideRoot(d, rootAbs);
