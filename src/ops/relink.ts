@@ -122,15 +122,14 @@ export async function relink(root: string, opts: RelinkOptions = {}): Promise<Re
  */
 const besideAtPlan = new WeakMap<RelinkMatch, Map<string, number>>();
 
-type OwnFilesOptions = Pick<RelinkOptions, 'imageExtensions' | 'keyring' | 'maxFileSize' | 'maxDepth'>;
+type OwnFilesOptions = Pick<RelinkOptions, 'keyring' | 'maxFileSize' | 'maxDepth'>;
 
-function ownFilesOf(image: string, opts: OwnFilesOptions): Map<string, number> {
+/** NFC path → inode of the files at `paths` that are there. */
+function inodesOf(paths: readonly string[]): Map<string, number> {
   const out = new Map<string, number>();
-  const name = image.slice(image.lastIndexOf('/') + 1);
-  for (const c of locateSidecarSync(image, { imageExtensions: opts.imageExtensions }).candidates) {
-    if (c.side !== 'target' || (c.shared === true && namesAnotherImage(readSidecarRecord(c.path, opts.keyring, opts)?.name ?? null, name))) continue;
-    const st = fs.lstatSync(c.path, { throwIfNoEntry: false });
-    if (st) out.set(nfc(c.path), st.ino);
+  for (const p of paths) {
+    const st = fs.lstatSync(p, { throwIfNoEntry: false });
+    if (st) out.set(nfc(p), st.ino);
   }
   return out;
 }
@@ -279,6 +278,7 @@ export async function planRelink(root: string, opts: Omit<RelinkOptions, 'dryRun
     if (u.name !== null && nfc(image.name) === u.name) evidence.push('name');
     u.image = image;
     u.evidence = evidence;
+    u.ownAtPlan = inodesOf(own.map((c) => c.path));
     const list2 = claims.get(image.path);
     if (list2) list2.push(u);
     else claims.set(image.path, [u]);
@@ -297,7 +297,7 @@ export async function planRelink(root: string, opts: Omit<RelinkOptions, 'dryRun
     else if ('gone' in moves) plan.unmatched.push({ sidecars: u.orphans.map((o) => o.rel), reason: moves.gone });
     else {
       const match: RelinkMatch = { image: u.image!.path, imageRel: u.image!.rel, sidecars: moves, evidence: u.evidence! };
-      besideAtPlan.set(match, ownFilesOf(match.image, opts));
+      besideAtPlan.set(match, u.ownAtPlan!);
       plan.matches.push(match);
     }
   }
@@ -320,6 +320,8 @@ interface Unit {
   name: string | null;
   image?: Candidate;
   evidence?: string[];
+  /** The image's own files when planned (`own` above), NFC path → inode: what the move's check lets pass. */
+  ownAtPlan?: Map<string, number>;
 }
 
 function identityKey(id: { size: number; mtimeNs: bigint }): string {
