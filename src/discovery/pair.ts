@@ -411,14 +411,22 @@ export function unrecordedStemFiles<F extends { naming: SidecarNaming; shared?: 
  * is the image's own (its record names the image), as `see` told unrecordedStemFiles.
  */
 export function withUnrecordedStemLater<F extends { naming: SidecarNaming; shared?: boolean; side?: string }>(files: readonly F[], later: ReadonlySet<F>, ownShared: (f: F) => boolean = () => false): F[] {
+  // (unrecordedStemFiles moves a file only beside a name-ext file of its side.)
+  return movedAfter(files, later, (f) => f.naming === 'name-ext' && (f.shared !== true || ownShared(f)));
+}
+
+/**
+ * `files` with each of `later` moved to just after the last file of its side that `anchor` holds
+ * (or that was moved before it), the rest in their order: the read-order exceptions' one move.
+ * Each moved file has an anchor on its side (its rule moves it only beside one).
+ */
+function movedAfter<F extends { side?: string }>(files: readonly F[], later: ReadonlySet<F>, anchor: (f: F) => boolean): F[] {
   const out = files.filter((f) => !later.has(f));
-  const own = (f: F) => f.naming === 'name-ext' && (f.shared !== true || ownShared(f));
   for (const f of files) {
     if (!later.has(f)) continue;
     let at = -1;
-    for (let i = 0; i < out.length; i++) if (out[i].side === f.side && (own(out[i]) || later.has(out[i]))) at = i;
-    // (unrecordedStemFiles moves a file only beside a name-ext file of its side: `at` is found.)
-    if (at < 0) throw new Error('withUnrecordedStemLater: no name-ext file on the side of a file it moves');
+    for (let i = 0; i < out.length; i++) if (out[i].side === f.side && (anchor(out[i]) || later.has(out[i]))) at = i;
+    if (at < 0) throw new Error('read order: no file of its side to rank a file after');
     out.splice(at + 1, 0, f);
   }
   return out;
@@ -458,15 +466,7 @@ export function withAmbiguousSharedLater<F extends { shared?: boolean; side?: st
       anchors.add(shared[last]);
     }
   }
-  if (later === null) return null;
-  const out = files.filter((f) => !later.has(f));
-  for (const f of files) {
-    if (!later.has(f)) continue;
-    let at = -1;
-    for (let i = 0; i < out.length; i++) if (out[i].side === f.side && (anchors.has(out[i]) || later.has(out[i]))) at = i;
-    out.splice(at + 1, 0, f);
-  }
-  return out;
+  return later === null ? null : movedAfter(files, later, (f) => anchors.has(f));
 }
 
 /** The NFC names under which a sidecar named `name` claims images: its base (stem form) and, when that is an image name, the same base (name-ext form). */
