@@ -635,15 +635,8 @@ function chooseTarget(located: SidecarLocation, imagePath: string, opts: SaveOpt
     if (effective === null || decoded === undefined) throw errors.conflict(`${imagePath}: nothing saved, no name is free for its sidecar`, []);
     return { target: effective.path, format: decoded.format, existing: decoded.data, readAs: identity, encryptWith, effective, base: baseFor(effective.path) };
   }
+  // (freeSlot never gives a name `held` holds: a shared file that is not this image's is not written.)
   const target = slot.target;
-  if (slot.at?.shared && (slot.at !== effective || undecided)) {
-    // (freeSlot passes over such a name: a file other images claim too whose record does not name this image.)
-    const owners = imagesClaiming(loc, target, { imageExtensions: opts.imageExtensions });
-    throw new SidecarError('AMBIGUOUS', `${imagePath}: nothing saved, its sidecar slot ${target} is claimed by ${owners.join(', ')} too and its record does not name this image; rename one of the images (or the file) to tell them apart`, {
-      path: target,
-      details: { paths: owners },
-    });
-  }
   // The file written must be the one the next read takes (§9). After an undecided effective file
   // (which then ranks after it, §4), a shared file between the two in name order that this reader
   // cannot decode would stop that read (a corrupt one is passed over, another image's too): it may
