@@ -206,6 +206,11 @@ class OrphanClaims {
   }
 }
 
+/** The file (`st`) is not the one planned: another size than the scan's, or changed since the move was decided on it. */
+function changedSincePlan(st: { dev: number; ino: number; size: number; mtimeMs: number; ctimeMs: number }, o: PlannedOrphan): boolean {
+  return st.size !== o.size || (o.decidedAs !== undefined && !sameFile(st, o.decidedAs));
+}
+
 /**
  * The checks a file passes right before it moves or is deleted, under its sidecar lock: still the
  * regular file planned (its size, and its whole identity when the move was decided on it), no image
@@ -214,7 +219,7 @@ class OrphanClaims {
 async function stillPlanned(o: PlannedOrphan, claims: OrphanClaims | null, waited: boolean, hashedAs?: FileSnapshot): Promise<void> {
   const st = await lstatOrNull(o.path);
   if (!st || !st.isFile()) throw errors.conflict('no longer a regular file; left alone', [o.path]);
-  if (st.size !== o.size || (o.decidedAs !== undefined && !sameFile(st, o.decidedAs))) throw errors.conflict('changed since the scan; left alone', [o.path]);
+  if (changedSincePlan(st, o)) throw errors.conflict('changed since the scan; left alone', [o.path]);
   if (hashedAs !== undefined && !sameFile(st, hashedAs)) throw errors.conflict('changed or replaced since it was hashed; left alone', [o.path]);
   const claimant = claims?.claimant(o, waited) ?? null;
   if (claimant !== null) throw errors.conflict(`${claimant} claims it now (moved or copied in since the scan); left alone`, [o.path, join(dirname(o.path), claimant)]);
@@ -477,7 +482,7 @@ async function quarantineOrphans(
       const link = linkReading(linked, o.path);
       if (link !== undefined) throw errors.conflict(`the sidecar link ${link} reads this file; left in place`, [o.path, link]);
       const h = await hashRegularFile(o.path);
-      if (h.snapshot.size !== o.size || (o.decidedAs !== undefined && !sameFile(h.snapshot, o.decidedAs))) throw errors.conflict('changed since the scan; left alone', [o.path]);
+      if (changedSincePlan(h.snapshot, o)) throw errors.conflict('changed since the scan; left alone', [o.path]);
       return { ...o, sha256: h.sha256, snapshot: h.snapshot };
     } catch (e) {
       return { failed: e };
