@@ -118,7 +118,7 @@ export async function resolveConflicts(root: string, opts: ResolveOptions = {}):
     // Each candidate as the decision sees it: what moves is checked against it right before it goes
     // (a save landing in a copy after the decision, of the same size, made it the newest: moved, the
     // image read the older file), and so is the file kept (another resolve may have moved it).
-    const seen = await seenNow(local.filter(readByScan));
+    const seen = await seenNow(local.filter((s) => !notReadByScan(s)));
     const d = seen === null ? changedSinceScan(rec) : await decide(rec, local, prefer, scanOpts, seen);
     report.decisions.push(d);
     if (d.keep === null) {
@@ -186,10 +186,15 @@ export function resultsCovered(older: JsonObject, current: JsonObject, olderIsNe
   return true;
 }
 
-/** A candidate the scan read whole (valid, or corrupt by its content): the others leave their image alone (`decide`, with why). */
-function readByScan(s: ScanSidecar): boolean {
-  const ins = s.inspection;
-  return ins.status === 'ok' || (ins.status === 'corrupt' && LIMIT_REASON[ins.error?.code ?? ''] === undefined && ins.encryptedKeyId === undefined);
+/** A candidate encrypted under a key that was not given: never decrypted, nothing known of it. */
+const undecrypted = (s: ScanSidecar) => s.inspection.status === 'corrupt' && s.inspection.encryptedKeyId !== undefined;
+
+/**
+ * A candidate the scan did not read whole (unreadable, over a limit, encrypted without its key):
+ * nothing says it is the worse copy, so its image is left alone (`decide`, with why).
+ */
+function notReadByScan(s: ScanSidecar): boolean {
+  return (s.inspection.status !== 'ok' && s.inspection.status !== 'corrupt') || LIMIT_REASON[s.inspection.error?.code ?? ''] !== undefined || undecrypted(s);
 }
 
 /** Each candidate's lstat now, or null when one is gone or no longer has the size the scan read. */
@@ -212,8 +217,7 @@ async function decide(rec: ScanRecord, local: ScanSidecar[], prefer: ResolvePref
   // A file above the size or depth limit was never decoded (inspect calls it corrupt: it cannot be
   // under the limits), so nothing says it is the worse copy: like an unreadable one, it blocks.
   // So is a file encrypted under a key that was not given: never decrypted, nothing known of it.
-  const undecrypted = (s: ScanSidecar) => s.inspection.status === 'corrupt' && s.inspection.encryptedKeyId !== undefined;
-  const blocked = local.filter((s) => (s.inspection.status !== 'ok' && s.inspection.status !== 'corrupt') || LIMIT_REASON[s.inspection.error?.code ?? ''] !== undefined || undecrypted(s));
+  const blocked = local.filter(notReadByScan);
   if (blocked.length > 0) {
     const b = blocked[0]!;
     const why = LIMIT_REASON[b.inspection.error?.code ?? ''] ?? (undecrypted(b) ? `no key for it: key id ${b.inspection.encryptedKeyId}` : b.inspection.status);
