@@ -48,37 +48,54 @@ function brokenLinkTarget(p: string): string | undefined {
   }
 }
 
-/** What an export takes of a record: its entries, and the readable sidecars it leaves out (each a finding). */
-export interface ExportedSidecars {
+/** What a record gives per image: its entries (an image named when it reads a sidecar of its own), and the readable sidecars no image takes alone. */
+export interface ImageSidecars {
   entries: { image?: ScanImage; sidecar: ScanSidecar }[];
   leftOut: ScanSidecar[];
 }
 
 /**
- * What an export gives for a record: its own effective sidecar (`ownEffective`; the image is then
- * the caller's to name), or nothing. A RAW+JPEG pair whose images each have a sidecar of their own
- * (`IMG_1.bin` recorded for the JPEG, `IMG_1.CR2.bin` the RAW's) is one ambiguous record with one
- * effective sidecar: taking only that one left the other image's results out. There, each image
- * with the sidecar a read of it takes (docs/PAIRING.md §3), as soon as one image's read takes a
- * file of its own; a readable sidecar no image takes alone (a shared stem file recording none of
- * the images, beside the JPEG's own `IMG_1.JPG.bin`) is left out, and said so: given to the
- * other image, it gave the JPEG's name another file's results. A symlinked image's own file may be
- * beside its target (outside the root): it is one of the record's sidecars too. Reads only records of
- * several images and several readable sidecars (rare: a pair sharing one stem file has one).
+ * What a record gives per image: its own effective sidecar (`ownEffective`; for all its images, the
+ * image then the caller's to name), or nothing. A RAW+JPEG pair whose images each have a sidecar of
+ * their own (`IMG_1.jpg.bin` and `IMG_1.CR2.bin` beside the pipeline's shared `IMG_1.json`) is one
+ * ambiguous record with one effective sidecar: taking only that one gave both images the shared
+ * file's results (find matched neither image's faces, stale compared neither image's own record,
+ * stats counted neither). There, each image with the sidecar a read of it takes (docs/PAIRING.md
+ * §3), as soon as one image's read takes a file of its own; a readable sidecar no image takes alone
+ * (a shared stem file recording none of the images, beside the JPEG's own `IMG_1.JPG.bin`) is in
+ * `leftOut`: given to the other image, it gave the JPEG's name another file's results. A symlinked
+ * image's own file may be beside its target (outside the root): it is one of the record's sidecars
+ * too. Reads only records of several images and several readable sidecars (`readsPerImage`).
+ * export, datasets, find, stale and stats take a record's sidecars through this, as todo and read do.
  */
-export async function exportedSidecars(rec: ScanRecord, opts: Options): Promise<ExportedSidecars> {
+export async function imageSidecars(rec: ScanRecord, opts: Options): Promise<ImageSidecars> {
   const effective = ownEffective(rec);
   if (!effective) return { entries: [], leftOut: [] };
-  return (await imagesWithOwnSidecars(rec, opts)) ?? { entries: [{ sidecar: effective }], leftOut: [] };
+  return (readsPerImage(rec) ? await imagesWithOwnSidecars(rec, opts) : null) ?? { entries: [{ sidecar: effective }], leftOut: [] };
 }
 
-async function imagesWithOwnSidecars(rec: ScanRecord, opts: Options): Promise<ExportedSidecars | null> {
-  // Several images; or one symlinked image whose target shares its folder's files with other images
-  // (a JPEG linked from a RAW+JPEG pair elsewhere: the record holds that whole group's files).
-  if (rec.category !== 'ambiguous' || (rec.images.length < 2 && !rec.images.some((i) => i.isSymlink))) return null;
-  // Local files and a symlinked image's target's (beside the target, outside the root: what a read of the link takes).
-  const readable = rec.sidecars.filter((s) => s.inspection.status === 'ok' && s.inspection.shape === 'sidecar');
-  if (readable.length < 2) return null;
+/**
+ * Several images, or one symlinked image whose target shares its folder's files with other images
+ * (a JPEG linked from a RAW+JPEG pair elsewhere: the record holds that whole group's files), and
+ * two readable sidecars among local files and a symlinked image's target's: only then may the
+ * images read different files. Sync, and no file read: every other record costs nothing more.
+ */
+export function readsPerImage(rec: ScanRecord): boolean {
+  if (rec.category !== 'ambiguous' || (rec.images.length < 2 && !rec.images.some((i) => i.isSymlink))) return false;
+  const outside = rec.images.some((i) => i.outsideRoot);
+  let readable = 0;
+  for (const s of rec.sidecars) if (isCountedHere(s, outside) && ++readable === 2) return true;
+  return false;
+}
+
+/** A readable sidecar this record counts: a local one, or one beside a link's target outside the root (a target inside is its own record's, as for ownEffective). */
+function isCountedHere(s: ScanSidecar, outside: boolean): boolean {
+  return s.inspection.status === 'ok' && s.inspection.shape === 'sidecar' && (s.side === 'local' || outside);
+}
+
+async function imagesWithOwnSidecars(rec: ScanRecord, opts: Options): Promise<ImageSidecars | null> {
+  const outside = rec.images.some((i) => i.outsideRoot);
+  const readable = rec.sidecars.filter((s) => isCountedHere(s, outside));
   const entries: { image: ScanImage; sidecar: ScanSidecar }[] = [];
   for (const image of rec.images) {
     if (image.broken === true) continue;

@@ -37,7 +37,7 @@ import { assertLockHeld, withSidecarLock } from '../fs/lock.js';
 import { processState, tempNameFor, tempNameWriter } from '../fs/temp-files.js';
 import { encryptedAhead } from '../integrity/tree-hash.js';
 import type { ScanImage, ScanRecord, TreeSeq } from '../scan/records.js';
-import { exportedSidecars, sidecarFilter } from './common.js';
+import { imageSidecars, sidecarFilter } from './common.js';
 import { recordProblems } from './export.js';
 import { scan } from './scan.js';
 
@@ -214,7 +214,7 @@ export async function exportDataset(root: string, opts: DatasetExportOptions): P
       const enc = encryptedAhead(rec);
       if (enc) throw errors.encrypted(enc.inspection.encryptedKeyId ?? '?', enc.path);
       // (A RAW+JPEG pair whose images each have their own sidecar: an entry for each.)
-      const taken = await exportedSidecars(rec, scanOpts);
+      const taken = await imageSidecars(rec, scanOpts);
       for (const sc of taken.leftOut) {
         const ds = sc.inspection.dataset;
         if ((filter && !filter(sc)) || ds === undefined || !contributes(ds, format)) continue;

@@ -9,7 +9,7 @@
  * missing sidecars are not exported. For a record with several images (ambiguous: a RAW+JPEG pair
  * sharing its stem file) `image` is the one the sidecar records, else the first of them; when
  * the pair's images each have a sidecar of their own, each is exported with it
- * (common.ts exportedSidecars).
+ * (common.ts imageSidecars).
  *
  * json — the earlier tool's object, with `total_sidecars` AFTER the array because the count is
  *   only known at the end (key order does not matter to JSON parsers); `exported_at` is kept for
@@ -48,7 +48,7 @@ import { scan } from './scan.js';
 import { type ScanImage, type ScanRecord, type ScanSidecar } from '../scan/records.js';
 import { readSidecarRecord } from '../analysis/image-identity.js';
 import type { Options } from '../types.js';
-import { exportedSidecars, recordedImageOf, sidecarFilter } from './common.js';
+import { imageSidecars, recordedImageOf, sidecarFilter } from './common.js';
 import { csvRow, type CsvOptions } from './csv.js';
 import { SIDECAR_EXPORT_FORMATS } from '../vocabulary.js';
 import { openOutputSink } from '../fs/output-sink.js';
@@ -144,7 +144,7 @@ export async function exportSidecars(root: string, opts: ExportOptions): Promise
       // (A RAW+JPEG pair whose images each have their own sidecar: an entry for each; a readable
       // sidecar neither takes alone is exported too, under the image entryImage names: a data
       // export leaves nothing out, and each entry names its sidecar.)
-      const taken = await exportedSidecars(rec, scanOpts);
+      const taken = await imageSidecars(rec, scanOpts);
       for (const { image, sidecar: sc } of [...taken.entries, ...taken.leftOut.map((sidecar) => ({ image: undefined, sidecar }))]) {
         if (filter && !filter(sc)) continue;
         const pieces = writer.entry((image ?? entryImage(rec, sc, scanOpts)).rel, rec, sc, exported === 0);

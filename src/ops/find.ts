@@ -9,7 +9,7 @@ import { scan } from './scan.js';
 import { type ScanSummary } from '../scan/records.js';
 import { errors } from '../errors.js';
 import type { Options, SidecarFormat } from '../types.js';
-import { ownEffective, sidecarFilter } from './common.js';
+import { imageSidecars, sidecarFilter } from './common.js';
 import type { SidecarSummary } from '../model/summary.js';
 
 export interface FindOptions extends Options {
@@ -46,16 +46,18 @@ export async function find(root: string, opts: FindOptions): Promise<FindReport>
   if (!onEntry) report.entries = [];
   for await (const rec of session) {
     if (rec.images.length === 0) continue;
-    const sc = ownEffective(rec);
-    if (!sc || sc.inspection.summary === undefined) continue;
-    report.examined++;
-    if (!filter(sc)) continue;
-    for (const img of rec.images) {
-      if (img.broken) continue;
-      const e: FindEntry = { path: img.path, rel: img.rel, sidecar: sc.rel, format: sc.inspection.format, size: sc.inspection.size, summary: sc.inspection.summary };
-      report.matched++;
-      if (onEntry) await onEntry(e);
-      else report.entries!.push(e);
+    // Each image by the sidecar its read takes (a RAW+JPEG pair's own files: common.ts imageSidecars).
+    for (const { image, sidecar: sc } of (await imageSidecars(rec, scanOpts)).entries) {
+      if (sc.inspection.summary === undefined) continue;
+      report.examined++;
+      if (!filter(sc)) continue;
+      for (const img of image ? [image] : rec.images) {
+        if (img.broken) continue;
+        const e: FindEntry = { path: img.path, rel: img.rel, sidecar: sc.rel, format: sc.inspection.format, size: sc.inspection.size, summary: sc.inspection.summary };
+        report.matched++;
+        if (onEntry) await onEntry(e);
+        else report.entries!.push(e);
+      }
     }
   }
   return report;

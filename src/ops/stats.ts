@@ -1,12 +1,12 @@
 import { errors } from '../errors.js';
 import { isKnownOperationKey } from '../analysis/operations.js';
 import { scan } from './scan.js';
-import { isLeftBehind, isMovableOrphan, leftBehindFilesOf, sidecarFilesOf, type ScanRecord, type ScanSidecar, type ScanSummary } from '../scan/records.js';
+import { isLeftBehind, isMovableOrphan, leftBehindFilesOf, sidecarFilesOf, type ScanImage, type ScanRecord, type ScanSidecar, type ScanSummary } from '../scan/records.js';
 import { ExactSum } from './exact-sum.js';
 import { CATEGORIES, type Category, type Options } from '../types.js';
-import { ownEffective, recordedImageOf, round, sidecarFilter, sortKeysDeep } from './common.js';
-import { checkRecordIdentity } from './todo.js';
-import { readSidecarRecord } from '../analysis/image-identity.js';
+import { imageSidecars, ownEffective, readsPerImage, recordedImageOf, round, sidecarFilter, sortKeysDeep, type ImageSidecars } from './common.js';
+import { checkRecordIdentity, identityPathOf } from './todo.js';
+import { checkImageIdentity, readSidecarRecord } from '../analysis/image-identity.js';
 import { addOwn, getOwn, setOwn } from '../analysis/own-record.js';
 
 export interface StatsOptions extends Options {
@@ -162,7 +162,8 @@ class StatsAccumulator {
 
   private readonly onOrphan: StatsOptions['onOrphan'];
 
-  add(rec: ScanRecord): void {
+  /** A record's counts; `perImage`: its images each with the sidecar their read takes (common.ts imageSidecars), when they may differ. */
+  add(rec: ScanRecord, perImage: ImageSidecars | null = null): void {
     const r = this.r;
     const filter = this.filter;
     // sidecar_files: the one definition of a sidecar file (README "Categories"), as every command counts it.
@@ -172,9 +173,11 @@ class StatsAccumulator {
       if (rec.category === 'ok' && rec.effective !== null && sc !== rec.effective && !isLeftBehind(rec, sc)) r.keptCopies = (r.keptCopies ?? 0) + 1;
     }
     const images = rec.images.length;
-    const covered = images > 0 && rec.effective !== null && (!filter || filter(rec.effective));
-    if (covered) r.imagesWithSidecar += images;
-    this.folders?.add(rec.dir, images, covered ? images : 0);
+    // A RAW+JPEG pair whose images each read a sidecar of their own: each image by its own.
+    const own = perImage !== null && perImage.entries.length > 0 && perImage.entries[0].image !== undefined ? perImage.entries : null;
+    const covered = own !== null ? own.filter((e) => !filter || filter(e.sidecar)).length : images > 0 && rec.effective !== null && (!filter || filter(rec.effective)) ? images : 0;
+    r.imagesWithSidecar += covered;
+    this.folders?.add(rec.dir, images, covered);
     // A stem file another image left behind is that image's orphan (the relink note counts it, as cleanup does).
     if (this.onOrphan) for (const sc of leftBehindFilesOf(rec)) this.onOrphan({ path: sc.path, rel: sc.rel, format: sc.inspection.format, size: sc.inspection.size, leftBehind: true });
     // Statistics are per image: a record without an image (an orphan, an unknown image type's
@@ -184,8 +187,18 @@ class StatsAccumulator {
       if (this.onOrphan && isMovableOrphan(rec.category, sc)) this.onOrphan({ path: sc.path, rel: sc.rel, format: sc.inspection.format, size: sc.inspection.size });
       return;
     }
+    if (own !== null) {
+      for (const { image, sidecar } of own) if (!filter || filter(sidecar)) this.count(rec, sidecar, image);
+      return;
+    }
     const eff = ownEffective(rec);
     if (!eff || (filter && !filter(eff))) return;
+    this.count(rec, eff);
+  }
+
+  /** One sidecar's results, of the image given or else of the image it records among the record's. */
+  private count(rec: ScanRecord, eff: ScanSidecar, image?: ScanImage): void {
+    const r = this.r;
     const sum = eff.inspection.summary!;
     r.sidecarsCounted++;
     add(r.formats, eff.inspection.format ?? 'unknown');
@@ -215,8 +228,9 @@ class StatsAccumulator {
     // The image the sidecar records, of a pair sharing it: read here, for such records only.
     let recorded: string | null | undefined;
     const named = () => (recorded ??= readSidecarRecord(eff.path, this.reading.keyring, this.reading)?.name ?? null);
-    r.identity[checkRecordIdentity(rec, sum.image, named)?.check.state ?? 'unknown']++;
-    this.list?.push({ path: eff.rel, image: recordedImageOf(rec, named)?.rel ?? null, format: eff.inspection.format, operations: sum.operations, faces: sum.faces, objects: sum.objects, size: eff.inspection.size });
+    const check = image !== undefined ? checkImageIdentity(identityPathOf(image), sum.image) : checkRecordIdentity(rec, sum.image, named)?.check;
+    r.identity[check?.state ?? 'unknown']++;
+    this.list?.push({ path: eff.rel, image: (image ?? recordedImageOf(rec, named))?.rel ?? null, format: eff.inspection.format, operations: sum.operations, faces: sum.faces, objects: sum.objects, size: eff.inspection.size });
   }
 
   /** Close with the scan's summary. */
@@ -240,7 +254,7 @@ function scanStats(root: string, opts: StatsOptions) {
 /** Aggregates only: memory does not grow with the number of files (unless `list`). */
 export async function stats(root: string, opts: StatsOptions = {}): Promise<TreeStats> {
   const { session, acc } = scanStats(root, opts);
-  for await (const batch of session.batches()) for (const rec of batch) acc.add(rec);
+  for await (const batch of session.batches()) for (const rec of batch) acc.add(rec, readsPerImage(rec) ? await imageSidecars(rec, opts) : null);
   return treeStatsOf(acc, session.summary, opts);
 }
 
@@ -256,7 +270,7 @@ function treeStatsOf(acc: StatsAccumulator, summary: ScanSummary, opts: StatsOpt
 export async function statsRaw(root: string, opts: StatsOptions = {}): Promise<StatsRaw> {
   if (opts.list || opts.folders !== undefined) throw errors.usage('stats of a shard cannot list sidecars or folders (--list): run stats --list unsharded');
   const { session, acc } = scanStats(root, opts);
-  for await (const batch of session.batches()) for (const rec of batch) acc.add(rec);
+  for await (const batch of session.batches()) for (const rec of batch) acc.add(rec, readsPerImage(rec) ? await imageSidecars(rec, opts) : null);
   return acc.raw(session.summary);
 }
 

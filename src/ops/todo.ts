@@ -24,7 +24,7 @@ import { type ScanImage, type ScanRecord, type ScanSummary } from '../scan/recor
 import { normalizeOperationName } from '../analysis/operations.js';
 import { checkImageIdentity, identityJson, type IdentityCheck } from '../analysis/image-identity.js';
 import type { JsonObject, Options } from '../types.js';
-import { ownEffective, recordedImageOf } from './common.js';
+import { imageSidecars, recordedImageOf } from './common.js';
 import { readSidecarDetailed } from './read.js';
 import { probeSidecar } from '../analysis/summary.js';
 import type { ImageRecord, SidecarProbe } from '../model/summary.js';
@@ -247,28 +247,34 @@ export async function staleSidecars(root: string, opts: StaleOptions = {}): Prom
   const report: StaleReport = { counts: { stale: 0, current: 0, unknown: 0 }, scan: session.summary };
   if (!onEntry) report.entries = [];
   for await (const rec of session) {
-    const eff = ownEffective(rec);
-    if (!eff || rec.images.length === 0 || eff.inspection.shape !== 'sidecar') continue;
-    const probe = eff.inspection.probe;
-    const found = checkRecordIdentity(rec, probe?.image ?? null, () => probe?.imageName ?? null, verifyHash);
-    if (!found) continue;
-    const { img, check } = found;
-    report.counts[check.state]++;
-    if (check.state !== 'stale') continue;
-    const rel = posixRel(session.summary.root, eff.path);
-    const allOps = Object.keys(probe?.outcomes ?? {});
-    const ops = check.reasons.includes('stale-operations') ? check.recorded!.staleOperations : allOps;
-    const entry: StaleEntry = {
-      path: img.path,
-      rel: img.rel,
-      sidecar: rel,
-      changes: check.reasons,
-      operations: ops,
-      recorded: identityJson(check.recorded),
-      current: identityJson(check.current),
-    };
-    if (onEntry) await onEntry(entry);
-    else report.entries!.push(entry);
+    if (rec.images.length === 0) continue;
+    // Each image by the sidecar its read takes (a RAW+JPEG pair's own files: common.ts imageSidecars),
+    // else the record's sidecar by the image it records.
+    for (const { image, sidecar: eff } of (await imageSidecars(rec, scanOpts)).entries) {
+      if (eff.inspection.shape !== 'sidecar') continue;
+      const probe = eff.inspection.probe;
+      const found = image
+        ? { img: image, check: checkImageIdentity(identityPathOf(image), probe?.image ?? null, { verifyHash }) }
+        : checkRecordIdentity(rec, probe?.image ?? null, () => probe?.imageName ?? null, verifyHash);
+      if (!found) continue;
+      const { img, check } = found;
+      report.counts[check.state]++;
+      if (check.state !== 'stale') continue;
+      const rel = posixRel(session.summary.root, eff.path);
+      const allOps = Object.keys(probe?.outcomes ?? {});
+      const ops = check.reasons.includes('stale-operations') ? check.recorded!.staleOperations : allOps;
+      const entry: StaleEntry = {
+        path: img.path,
+        rel: img.rel,
+        sidecar: rel,
+        changes: check.reasons,
+        operations: ops,
+        recorded: identityJson(check.recorded),
+        current: identityJson(check.current),
+      };
+      if (onEntry) await onEntry(entry);
+      else report.entries!.push(entry);
+    }
   }
   return report;
 }

@@ -1,0 +1,107 @@
+/**
+ * Images that share a stem (RAW+JPEG, Live Photos): the tree commands judge each image by the
+ * sidecar a read of it takes (docs/PAIRING.md §3, §4), as todo and export do. Before, find, stale
+ * and stats judged the pair by its one effective file (the pipeline's shared IMG_1.json): after the
+ * JPEG and the RAW each saved faces into a file of their own, `find --where 'faces >= 1'` matched
+ * neither image, stats counted 0 faces, and stale called neither image stale after both were edited.
+ */
+import assert from 'node:assert/strict';
+import { appendFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { find } from '../src/ops/find.js';
+import { readSidecarDetailed } from '../src/ops/read.js';
+import { saveSidecar } from '../src/ops/save.js';
+import { stats } from '../src/ops/stats.js';
+import { staleSidecars } from '../src/ops/todo.js';
+import { putFile, testDir } from './helpers/tree.js';
+
+const faces = (n: number) => ({ success: true, faces: Array.from({ length: n }, (_, i) => ({ bbox: [i, 1, 2, 3], confidence: 0.9 })) });
+
+/**
+ * a/: IMG_1.jpg and IMG_1.CR2 beside the pipeline's oldest IMG_1.json (faces: [], records no image);
+ * the JPEG saved 1 face (IMG_1.jpg.bin), the RAW 1 face in json then 2 in bin (IMG_1.CR2.bin, its
+ * IMG_1.CR2.json a kept copy). b/: a pair sharing one stem file recorded for the JPEG (3 faces): one
+ * readable file, judged as one record as before.
+ */
+async function pairTree(root: string): Promise<void> {
+  putFile(root, 'a/IMG_1.jpg', 'jpeg bytes');
+  putFile(root, 'a/IMG_1.CR2', 'raw bytes');
+  putFile(root, 'a/IMG_1.json', JSON.stringify({ face_detection: { faces: [] }, sidecar_info: { operation_type: 'face_detection' } }));
+  await saveSidecar(join(root, 'a/IMG_1.jpg'), 'face_detection', faces(1), { format: 'bin' });
+  await saveSidecar(join(root, 'a/IMG_1.CR2'), 'face_detection', faces(1), { format: 'json' });
+  await saveSidecar(join(root, 'a/IMG_1.CR2'), 'face_detection', faces(2), { format: 'bin' });
+  assert.deepEqual(readdirSync(join(root, 'a')).sort(), ['IMG_1.CR2', 'IMG_1.CR2.bin', 'IMG_1.CR2.json', 'IMG_1.jpg', 'IMG_1.jpg.bin', 'IMG_1.json']);
+  putFile(root, 'b/IMG_2.jpg', 'jpeg bytes');
+  await saveSidecar(join(root, 'b/IMG_2.jpg'), 'face_detection', faces(3), { format: 'json' });
+  putFile(root, 'b/IMG_2.CR2', 'raw bytes');
+  assert.deepEqual(readdirSync(join(root, 'b')).sort(), ['IMG_2.CR2', 'IMG_2.jpg', 'IMG_2.json']);
+}
+
+/** What a read of each image takes: the reference the tree commands must agree with. */
+async function readsOf(root: string, rels: string[]): Promise<Record<string, string | null>> {
+  const out: Record<string, string | null> = {};
+  for (const rel of rels) {
+    const r = await readSidecarDetailed(join(root, rel));
+    out[rel] = r.path === null ? null : r.path.slice(root.length + 1);
+  }
+  return out;
+}
+
+// Index off, then an index's first, second and third runs: every run gives the same answer.
+const RUNS = [{ index: false as const }, ...[1, 2, 3].map(() => ({ index: {} }))];
+
+describe('tree commands on images that share a stem: each image by the sidecar its read takes', () => {
+  it('find matches each image by its own file (the shared file\'s 0 faces matched neither)', async (t) => {
+    const root = testDir(t);
+    await pairTree(root);
+    assert.deepEqual(await readsOf(root, ['a/IMG_1.jpg', 'a/IMG_1.CR2']), { 'a/IMG_1.jpg': 'a/IMG_1.jpg.bin', 'a/IMG_1.CR2': 'a/IMG_1.CR2.bin' });
+    for (const run of RUNS) {
+      for (const engine of ['inline', 'threads'] as const) {
+        const r = await find(root, { where: 'faces >= 1', engine, ...run });
+        const got = Object.fromEntries(r.entries!.map((e) => [e.rel, [e.sidecar, e.summary.faces]]));
+        // b/: the one shared file counts for both images of its pair, as before.
+        assert.deepEqual(got, { 'a/IMG_1.CR2': ['a/IMG_1.CR2.bin', 2], 'a/IMG_1.jpg': ['a/IMG_1.jpg.bin', 1], 'b/IMG_2.CR2': ['b/IMG_2.json', 3], 'b/IMG_2.jpg': ['b/IMG_2.json', 3] }, `${engine} ${JSON.stringify(run)}`);
+        assert.equal(r.examined, 3, 'IMG_1.jpg.bin, IMG_1.CR2.bin, IMG_2.json');
+        const two = await find(root, { where: 'faces == 2', engine, ...run });
+        assert.deepEqual(two.entries!.map((e) => e.rel), ['a/IMG_1.CR2']);
+      }
+    }
+  });
+
+  it('stats counts each image\'s own file once (faces 1 + 2 + 3; the shared unrecorded file is not an image\'s)', async (t) => {
+    const root = testDir(t);
+    await pairTree(root);
+    for (const run of RUNS) {
+      const s = await stats(root, { ...run, list: true });
+      assert.equal(s.faces.total, 6, JSON.stringify(run));
+      assert.equal(s.total_sidecars, 3);
+      assert.equal(s.images_with_sidecar, 4);
+      assert.deepEqual(s.operation_counts, { face_detection: 3 });
+      assert.deepEqual(
+        s.sidecars!.map((e) => [e.image, e.path, e.faces]),
+        [['a/IMG_1.CR2', 'a/IMG_1.CR2.bin', 2], ['a/IMG_1.jpg', 'a/IMG_1.jpg.bin', 1], ['b/IMG_2.jpg', 'b/IMG_2.json', 3]],
+      );
+      // Every file is still a sidecar file (sidecar_files: the one count every command shares).
+      assert.equal(s.sidecar_files, 5);
+    }
+    const filtered = await stats(root, { index: false, where: 'faces == 2' });
+    assert.equal(filtered.images_with_sidecar, 1, 'only the RAW\'s own file has 2 faces');
+  });
+
+  it('stale compares each image with the record of its own file: the edited RAW is stale, the JPEG current', async (t) => {
+    const root = testDir(t);
+    await pairTree(root);
+    const fresh = await staleSidecars(root, { index: false });
+    assert.deepEqual(fresh.counts, { stale: 0, current: 3, unknown: 0 });
+    appendFileSync(join(root, 'a/IMG_1.CR2'), ' edited');
+    for (const run of RUNS) {
+      const r = await staleSidecars(root, run);
+      assert.deepEqual(r.entries!.map((e) => [e.rel, e.sidecar, e.changes.includes('size')]), [['a/IMG_1.CR2', 'a/IMG_1.CR2.bin', true]], JSON.stringify(run));
+      assert.deepEqual(r.counts, { stale: 1, current: 2, unknown: 0 });
+    }
+    // stats' freshness counts agree: each image's own file against that image.
+    const s = await stats(root, { index: false });
+    assert.deepEqual(s.image_identity, { current: 2, stale: 1, unknown: 0 });
+  });
+});
