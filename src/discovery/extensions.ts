@@ -51,6 +51,18 @@ export function imageExtensionSet(exts: readonly string[] = DEFAULT_IMAGE_EXTENS
   return new Set(exts.map(normalizeImageExt));
 }
 
+let defaultSet: ReadonlySet<string> | null = null;
+let lastSet: { list: readonly string[]; set: ReadonlySet<string> } | null = null;
+/**
+ * `imageExtensionSet`, kept for the last list given (by identity) and the default: for per-image
+ * calls (locate, read), which a tree command makes once per image of a pair (about 7 µs a set).
+ */
+export function cachedImageExtensionSet(list: readonly string[] | undefined): ReadonlySet<string> {
+  if (list === undefined) return (defaultSet ??= imageExtensionSet());
+  if (lastSet?.list !== list) lastSet = { list, set: imageExtensionSet(list) };
+  return lastSet.set;
+}
+
 /** `.PNG` → `png`; a sidecar extension or an empty/dotted one is a usage error. */
 export function normalizeImageExt(e: string): string {
   const ext = String(e).trim().replace(/^\./, '').toLowerCase();

@@ -25,7 +25,7 @@ import { assertUtf8Path, notUtf8Target } from '../fs/byte-names.js';
 import { physicalPath } from '../fs/physical-path.js';
 import { leadsToRegularFile } from '../fs/regular-file.js';
 import type { SidecarExt, SidecarNaming } from '../types.js';
-import { imageExtensionSet, isAscii, nfc, sidecarNameFor, splitName } from './extensions.js';
+import { cachedImageExtensionSet, isAscii, nfc, sidecarNameFor, splitName } from './extensions.js';
 import { candidateNames, imageNamedBy, isSidecarName, pairGroupOf, sidecarsOfImage, type PairGroup } from './pair.js';
 import { lockKeyForImage } from './lock-key.js';
 import type { EntryKind } from './walk.js';
@@ -405,13 +405,6 @@ export async function locateSidecar(imagePath: string, opts: LocateOptions = {})
   return locateSidecarSync(imagePath, opts);
 }
 
-let defaultExts: ReadonlySet<string> | null = null;
-let lastExts: { list: readonly string[]; set: ReadonlySet<string> } | null = null;
-function extSet(list: readonly string[] | undefined): ReadonlySet<string> {
-  if (list === undefined) return (defaultExts ??= imageExtensionSet());
-  if (lastExts?.list !== list) lastExts = { list, set: imageExtensionSet(list) };
-  return lastExts.set;
-}
 
 export function locateSidecarSync(imagePath: string, opts: LocateOptions = {}): SidecarLocation {
   // A name that is not UTF-8 (a lone surrogate): the file system would be given another file's name.
@@ -419,7 +412,7 @@ export function locateSidecarSync(imagePath: string, opts: LocateOptions = {}): 
   // A `..` is taken as the kernel takes it, never collapsed as text (fs/physical-path.ts).
   const given = physicalPath(imagePath);
   assertNotSidecarPath(given);
-  const imageExts = extSet(opts.imageExtensions);
+  const imageExts = cachedImageExtensionSet(opts.imageExtensions);
   const image = lstatImage(given);
 
   let chain: string[] = [];
@@ -512,7 +505,7 @@ export function sidecarPathFor(loc: SidecarLocation, ext: SidecarExt, naming: Si
  * Returns the images of its group: more than one means the write would create an ambiguous group.
  */
 export function imagesClaiming(loc: SidecarLocation, sidecarPath: string, opts: LocateOptions = {}): string[] {
-  const imageExts = extSet(opts.imageExtensions);
+  const imageExts = cachedImageExtensionSet(opts.imageExtensions);
   const dir = path.dirname(sidecarPath);
   const entries = folderEntries(dir, false).filter((e) => !isSidecarName(e.name));
   entries.push({ name: path.basename(sidecarPath), kind: 'file' });
@@ -547,7 +540,7 @@ export function recordNamesAnotherImage(loc: SidecarLocation, named: string | nu
   if (imageNamedBy(named, [nfc(loc.name)]) === 0) return false; // this image, or its name but for the extension's case
   const { stem, ext } = splitName(named);
   if (nfc(stem) !== nfc(loc.stem)) return false;
-  if (!extSet(opts.imageExtensions).has(ext.toLowerCase())) return false;
+  if (!cachedImageExtensionSet(opts.imageExtensions).has(ext.toLowerCase())) return false;
   // The name as recorded, or with the extension's case changed since (imageNamedBy): IMG_1.cr2 → IMG_1.CR2.
   for (const e of new Set([ext, ext.toLowerCase(), ext.toUpperCase()])) {
     const k = kindOf(path.join(loc.dir, `${stem}.${e}`));

@@ -12,7 +12,7 @@ import { identityOf, type FileIdentity } from '../fs/identity.js';
 import { typedJsonText } from '../formats/json.js';
 import { accelAvailable, plainJsonLine } from '../accel/decode.js';
 import { recordedImageName } from '../analysis/image-identity.js';
-import { imageExtensionSet, nfc } from '../discovery/extensions.js';
+import { cachedImageExtensionSet, nfc } from '../discovery/extensions.js';
 import { imageNamedBy, leftBehindAmong, unrecordedStemFiles, withAmbiguousSharedLater, withUnrecordedStemLater } from '../discovery/pair.js';
 import { isForeignData } from '../analysis/operations.js';
 import { basename } from 'node:path';
@@ -250,7 +250,7 @@ async function readEffectiveOnce<T>(
  */
 export function leftBehindOfImage(location: SidecarLocation, opts: Options): Map<string, string> | null {
   let out: Map<string, string> | null = null;
-  const exts = imageExtensionSet(opts.imageExtensions);
+  const exts = cachedImageExtensionSet(opts.imageExtensions);
   for (const side of ['target', 'link'] as const) {
     const files = location.candidates.filter((c) => c.side === side);
     // Beside a link, a save through it recorded the target's name: that name is this image's too.
