@@ -6,7 +6,7 @@
  * neither image, stats counted 0 faces, and stale called neither image stale after both were edited.
  */
 import assert from 'node:assert/strict';
-import { appendFileSync, readdirSync } from 'node:fs';
+import { appendFileSync, readdirSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { find } from '../src/ops/find.js';
@@ -14,6 +14,7 @@ import { readSidecarDetailed } from '../src/ops/read.js';
 import { saveSidecar } from '../src/ops/save.js';
 import { stats } from '../src/ops/stats.js';
 import { staleSidecars } from '../src/ops/todo.js';
+import { validate } from '../src/ops/validate.js';
 import { putFile, testDir } from './helpers/tree.js';
 
 const faces = (n: number) => ({ success: true, faces: Array.from({ length: n }, (_, i) => ({ bbox: [i, 1, 2, 3], confidence: 0.9 })) });
@@ -103,5 +104,32 @@ describe('tree commands on images that share a stem: each image by the sidecar i
     // stats' freshness counts agree: each image's own file against that image.
     const s = await stats(root, { index: false });
     assert.deepEqual(s.image_identity, { current: 2, stale: 1, unknown: 0 });
+  });
+});
+
+describe('a symlinked image whose target is an image of its own group', () => {
+  it('IMG_1.png -> IMG_1.jpg beside a RAW+JPEG pair: the pair\'s files are still inspected and counted (they were taken as the link target\'s, left to a record that was this one, and vanished)', async (t) => {
+    const base = testDir(t);
+    const root = join(base, 'lib');
+    putFile(root, 'IMG_1.jpg', 'jpeg bytes');
+    await saveSidecar(join(root, 'IMG_1.jpg'), 'face_detection', faces(3), { format: 'json' });
+    putFile(root, 'IMG_1.CR2', 'raw bytes');
+    await saveSidecar(join(root, 'IMG_1.CR2'), 'face_detection', faces(1), { format: 'json' });
+    symlinkSync('IMG_1.jpg', join(root, 'IMG_1.png'));
+    assert.deepEqual(readdirSync(root).sort(), ['IMG_1.CR2', 'IMG_1.CR2.json', 'IMG_1.jpg', 'IMG_1.json', 'IMG_1.png']);
+    symlinkSync('lib', join(base, 'alias'));
+    // The root as given and through a symlink; the index's first, second and third runs too.
+    for (const at of [root, join(base, 'alias')]) {
+      for (const run of RUNS) {
+        const what = `${at} ${JSON.stringify(run)}`;
+        const v = await validate(at, { ...run });
+        assert.equal(v.total_files, 2, what);
+        const f = await find(at, { where: 'faces >= 1', ...run });
+        assert.deepEqual(f.entries!.map((e) => [e.rel, e.sidecar, e.summary.faces]), [['IMG_1.CR2', 'IMG_1.CR2.json', 1], ['IMG_1.jpg', 'IMG_1.json', 3]], what);
+        const s = await stats(at, { ...run });
+        assert.equal(s.sidecar_files, 2, what);
+        assert.equal(s.faces.total, 4, what);
+      }
+    }
   });
 });
