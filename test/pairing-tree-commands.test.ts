@@ -129,7 +129,34 @@ describe('a symlinked image whose target is an image of its own group', () => {
         const s = await stats(at, { ...run });
         assert.equal(s.sidecar_files, 2, what);
         assert.equal(s.faces.total, 4, what);
+        // The link reads its target's file: covered, as its target is.
+        assert.equal(s.images_with_sidecar, 3, what);
       }
     }
+  });
+
+  it('the link is found once, through its target, whatever its name sorts as and with or without a RAW beside', async (t) => {
+    const root = testDir(t);
+    // o/: the link sorts before its target; p/: no RAW (one readable file).
+    for (const [dir, link, raw] of [['o', 'IMG_1.avif', true], ['p', 'IMG_1.png', false]] as const) {
+      putFile(root, `${dir}/IMG_1.jpg`, 'jpeg bytes');
+      await saveSidecar(join(root, `${dir}/IMG_1.jpg`), 'face_detection', faces(3), { format: 'json' });
+      if (raw) {
+        putFile(root, `${dir}/IMG_1.CR2`, 'raw bytes');
+        await saveSidecar(join(root, `${dir}/IMG_1.CR2`), 'face_detection', faces(1), { format: 'json' });
+      }
+      symlinkSync('IMG_1.jpg', join(root, dir, link));
+    }
+    for (const run of RUNS) {
+      const what = JSON.stringify(run);
+      const f = await find(root, { where: 'faces >= 1', ...run });
+      assert.deepEqual(f.entries!.map((e) => [e.rel, e.sidecar]), [['o/IMG_1.CR2', 'o/IMG_1.CR2.json'], ['o/IMG_1.jpg', 'o/IMG_1.json'], ['p/IMG_1.jpg', 'p/IMG_1.json']], what);
+      const s = await stats(root, { ...run, list: true });
+      assert.deepEqual(s.sidecars!.map((e) => [e.image, e.path]), [['o/IMG_1.CR2', 'o/IMG_1.CR2.json'], ['o/IMG_1.jpg', 'o/IMG_1.json'], ['p/IMG_1.jpg', 'p/IMG_1.json']], what);
+      assert.equal(s.images_with_sidecar, 5, what);
+    }
+    appendFileSync(join(root, 'o/IMG_1.jpg'), ' edited');
+    const st = await staleSidecars(root, { index: false });
+    assert.deepEqual(st.entries!.map((e) => [e.rel, e.sidecar]), [['o/IMG_1.jpg', 'o/IMG_1.json']]);
   });
 });

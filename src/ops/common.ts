@@ -1,7 +1,7 @@
 import { normalizeOperationName } from '../analysis/operations.js';
 import { compileQuery } from '../analysis/query.js';
-import { readlinkSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { readlinkSync, realpathSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
 import { sidecarFilesOf, type ScanImage, type ScanRecord, type ScanSidecar } from '../scan/records.js';
 import { imageRecordedAmong } from '../analysis/image-identity.js';
 import { setOwn } from '../analysis/own-record.js';
@@ -98,7 +98,7 @@ async function imagesWithOwnSidecars(rec: ScanRecord, opts: Options): Promise<Im
   const readable = rec.sidecars.filter((s) => isCountedHere(s, outside));
   const entries: { image: ScanImage; sidecar: ScanSidecar }[] = [];
   for (const image of rec.images) {
-    if (image.broken === true) continue;
+    if (image.broken === true || linksToOwnGroup(rec, image)) continue;
     let path: string | null = null;
     try {
       const r = await readSidecarDetailed(image.path, opts);
@@ -112,6 +112,24 @@ async function imagesWithOwnSidecars(rec: ScanRecord, opts: Options): Promise<Im
   }
   if (entries.length === 0) return null;
   return { entries, leftOut: readable.filter((s) => !entries.some((t) => t.sidecar === s)) };
+}
+
+/**
+ * A symlinked image inside the root whose target is another image of its own record
+ * (`IMG_1.png -> IMG_1.jpg` beside it): found once, through its target (docs/QUERY.md), and
+ * covered when its target is. A realpath of the record's folder, for such links only (rare).
+ */
+export function linksToOwnGroup(rec: ScanRecord, image: ScanImage): boolean {
+  const target = image.target;
+  if (!image.isSymlink || target === undefined || image.outsideRoot === true) return false;
+  const name = basename(target);
+  const other = rec.images.find((o) => o !== image && !o.isSymlink && o.name === name);
+  if (other === undefined) return false;
+  try {
+    return join(realpathSync(dirname(other.path)), name) === target;
+  } catch {
+    return false;
+  }
 }
 
 /** `--operation-type` filter: does this sidecar contain the operation (any spelling)? */

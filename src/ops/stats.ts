@@ -1,10 +1,11 @@
+import { basename } from 'node:path';
 import { errors } from '../errors.js';
 import { isKnownOperationKey } from '../analysis/operations.js';
 import { scan } from './scan.js';
 import { isLeftBehind, isMovableOrphan, leftBehindFilesOf, sidecarFilesOf, type ScanImage, type ScanRecord, type ScanSidecar, type ScanSummary } from '../scan/records.js';
 import { ExactSum } from './exact-sum.js';
 import { CATEGORIES, type Category, type Options } from '../types.js';
-import { imageSidecars, ownEffective, readsPerImage, recordedImageOf, round, sidecarFilter, sortKeysDeep, type ImageSidecars } from './common.js';
+import { imageSidecars, linksToOwnGroup, ownEffective, readsPerImage, recordedImageOf, round, sidecarFilter, sortKeysDeep, type ImageSidecars } from './common.js';
 import { checkRecordIdentity, identityPathOf } from './todo.js';
 import { checkImageIdentity, readSidecarRecord } from '../analysis/image-identity.js';
 import { addOwn, getOwn, setOwn } from '../analysis/own-record.js';
@@ -124,6 +125,16 @@ export interface StatsRaw {
   problemCount: number;
 }
 
+/** Images of a record judged image by image that have a sidecar (passing the filter): each entry's, and a link to an entry's image beside it (common.ts linksToOwnGroup). */
+function coveredImages(rec: ScanRecord, own: ImageSidecars['entries'], filter: ((s: ScanSidecar) => boolean) | null): number {
+  let n = 0;
+  for (const img of rec.images) {
+    const via = linksToOwnGroup(rec, img) ? rec.images.find((o) => !o.isSymlink && o.name === basename(img.target!)) : img;
+    if (own.some((e) => e.image === via && (!filter || filter(e.sidecar)))) n++;
+  }
+  return n;
+}
+
 // Keys are operation names, grades, formats from files: own keys only (analysis/own-record.ts).
 const add = addOwn;
 
@@ -175,7 +186,7 @@ class StatsAccumulator {
     const images = rec.images.length;
     // A RAW+JPEG pair whose images each read a sidecar of their own: each image by its own.
     const own = perImage !== null && perImage.entries.length > 0 && perImage.entries[0].image !== undefined ? perImage.entries : null;
-    const covered = own !== null ? own.filter((e) => !filter || filter(e.sidecar)).length : images > 0 && rec.effective !== null && (!filter || filter(rec.effective)) ? images : 0;
+    const covered = own !== null ? coveredImages(rec, own, filter) : images > 0 && rec.effective !== null && (!filter || filter(rec.effective)) ? images : 0;
     r.imagesWithSidecar += covered;
     this.folders?.add(rec.dir, images, covered);
     // A stem file another image left behind is that image's orphan (the relink note counts it, as cleanup does).
