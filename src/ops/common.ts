@@ -66,7 +66,8 @@ export interface ImageSidecars {
  * `leftOut`: given to the other image, it gave the JPEG's name another file's results. A symlinked
  * image's own file may be beside its target (outside the root): it is one of the record's sidecars
  * too. Reads only records of several images and several readable sidecars (`readsPerImage`).
- * export, datasets, find, stale and stats take a record's sidecars through this, as todo and read do.
+ * export, datasets, find, stale and stats take a record's sidecars through this; todo reads every
+ * image of such a group the same way (todo.ts ownSidecar).
  */
 export async function imageSidecars(rec: ScanRecord, opts: Options): Promise<ImageSidecars> {
   const effective = ownEffective(rec);

@@ -61,7 +61,8 @@ export interface TreeStats {
   broken_symlinks: number;
   /**
    * Sidecars the aggregates are made of (the earlier tool's key): one per image record that has a
-   * readable one. Records without an image (orphans, unknown-image) are in `categories` and
+   * readable one, or per image of a pair whose images each read a file of their own
+   * (common.ts imageSidecars). Records without an image (orphans, unknown-image) are in `categories` and
    * `sidecar_files` only: their operations, faces and flags feed no statistic.
    */
   total_sidecars: number;

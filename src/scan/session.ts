@@ -666,11 +666,11 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
             // A record's candidates are a few: looked up in place (no Set per link record).
             if (flags !== undefined && hasCandidate(candidates, c.path)) continue;
             const rel = dir.relOfReal(c.path);
-            // The target is an image of this very group (IMG_1.png -> IMG_1.jpg beside it): its
-            // sidecars are this record's own files, taken below as local. Taken as the target's,
-            // they were left to "the target's own record", which is this one: never inspected, the
-            // pair's files were missing from every command's output.
-            if (rel === relPrefix + c.name && isLocalOf(group, c.name)) continue;
+            // A sidecar of the target that is one of this group's own files in this folder (the
+            // target is an image of this very group: IMG_1.png -> IMG_1.jpg beside it) is taken
+            // below, as local. Taken as the target's, it was left to "the target's own record",
+            // which is this one: never inspected, missing from every command's output.
+            if (rel === relPrefix + c.name && groupHasSidecar(group, c.name)) continue;
             flags ??= candidates.map(() => 0);
             candidates.push(candidateOf(c, rel, 'target'));
             flags.push(outside ? 0 : dir.inspectLinkTargets ? 2 : 3);
@@ -739,7 +739,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
 }
 
 /** `name` is one of the group's own sidecars (in the walked folder). */
-function isLocalOf(group: PairGroup, name: string): boolean {
+function groupHasSidecar(group: PairGroup, name: string): boolean {
   for (let i = 0; i < group.sidecars.length; i++) if (group.sidecars[i].name === name) return true;
   return false;
 }
