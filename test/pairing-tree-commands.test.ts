@@ -10,7 +10,8 @@ import { appendFileSync, readdirSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { find } from '../src/ops/find.js';
-import { readSidecarDetailed } from '../src/ops/read.js';
+import { readSidecarDetailed, readSidecarPath } from '../src/ops/read.js';
+import { scan } from '../src/ops/scan.js';
 import { saveSidecar } from '../src/ops/save.js';
 import { stats } from '../src/ops/stats.js';
 import { staleSidecars } from '../src/ops/todo.js';
@@ -158,5 +159,30 @@ describe('a symlinked image whose target is an image of its own group', () => {
     appendFileSync(join(root, 'o/IMG_1.jpg'), ' edited');
     const st = await staleSidecars(root, { index: false });
     assert.deepEqual(st.entries!.map((e) => [e.rel, e.sidecar]), [['o/IMG_1.jpg', 'o/IMG_1.json']]);
+  });
+});
+
+describe('readSidecarPath: which file a read takes, without decoding what the scan decoded', () => {
+  it('gives the path and findings readSidecarDetailed gives, for every image of groups of several images (own files, kept copies, a corrupt own file, another tool\'s file, a shared file recording none)', async (t) => {
+    const root = testDir(t);
+    await pairTree(root); // a/: own files, a kept copy, a shared file recording none; b/: one shared file
+    putFile(root, 'c/IMG_3.jpg', 'jpeg');
+    putFile(root, 'c/IMG_3.CR2', 'raw');
+    await saveSidecar(join(root, 'c/IMG_3.CR2'), 'face_detection', faces(1), { format: 'json' });
+    putFile(root, 'c/IMG_3.jpg.bin', 'not a sidecar at all'); // corrupt: the read falls back
+    putFile(root, 'c/IMG_3.jpg.json', JSON.stringify({ faces: [] })); // another tool's file: passed over
+    putFile(root, 'c/IMG_3.json', JSON.stringify({ face_detection: { faces: [] }, sidecar_info: { operation_type: 'face_detection' } }));
+    let compared = 0;
+    for await (const rec of scan(root, { inspect: { summarize: true }, index: false })) {
+      if (rec.images.length < 2) continue;
+      const vouched = (path: string) => rec.sidecars.find((sc) => sc.path === path && sc.inspection.status === 'ok' && sc.inspection.shape === 'sidecar')?.inspection.format ?? null;
+      for (const img of rec.images) {
+        const full = await readSidecarDetailed(img.path).then((r) => ({ path: r.path, findings: r.findings.map((f) => [f.code, f.path]) }), (e: { code?: string }) => ({ error: e.code }));
+        const bare = await readSidecarPath(img.path, {}, vouched).then((r) => ({ path: r.path, findings: r.findings.map((f) => [f.code, f.path]) }), (e: { code?: string }) => ({ error: e.code }));
+        assert.deepEqual(bare, full, img.rel);
+        compared++;
+      }
+    }
+    assert.equal(compared, 6, 'a/, b/ and c/: two images each');
   });
 });

@@ -6,7 +6,7 @@ import { sidecarFilesOf, type ScanImage, type ScanRecord, type ScanSidecar } fro
 import { imageRecordedAmong } from '../analysis/image-identity.js';
 import { setOwn } from '../analysis/own-record.js';
 import type { Options } from '../types.js';
-import { readSidecarDetailed } from './read.js';
+import { readSidecarPath } from './read.js';
 
 /**
  * The sidecars a tree operation should look at once each: every candidate sidecar that lives in
@@ -97,12 +97,14 @@ function isCountedHere(s: ScanSidecar, outside: boolean): boolean {
 async function imagesWithOwnSidecars(rec: ScanRecord, opts: Options): Promise<ImageSidecars | null> {
   const outside = rec.images.some((i) => i.outsideRoot);
   const readable = rec.sidecars.filter((s) => isCountedHere(s, outside));
+  // What the scan decoded is not decoded again: only which file each image's read takes is asked.
+  const vouched = (path: string) => readable.find((s) => s.path === path)?.inspection.format ?? null;
   const entries: { image: ScanImage; sidecar: ScanSidecar }[] = [];
   for (const image of rec.images) {
     if (image.broken === true || linksToOwnGroup(rec, image)) continue;
     let path: string | null = null;
     try {
-      const r = await readSidecarDetailed(image.path, opts);
+      const r = await readSidecarPath(image.path, opts, vouched);
       // A shared file recording none of the images: whose results these are cannot be told.
       if (!r.findings.some((f) => f.code === 'ambiguous')) path = r.path;
     } catch {

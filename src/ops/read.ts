@@ -60,6 +60,27 @@ export async function readSidecarDetailed(imagePath: string, opts: Options = {})
   return { data: value ?? {}, ...rest };
 }
 
+/**
+ * Which file a read of the image takes, with its findings, as `readSidecarDetailed` finds them, but
+ * without the data: a candidate `vouched` gives a format for (a scan's inspection of it decoded and
+ * is sidecar-shaped) is taken as decoded without reading it again. Every other candidate is read
+ * and decoded as a read decodes it. For a tree command judging a pair image by image (common.ts).
+ */
+export async function readSidecarPath(imagePath: string, opts: Options, vouched: (path: string) => SidecarFormat | null): Promise<Omit<ReadResult, 'data'>> {
+  const r = await readEffective<null>(
+    imagePath,
+    opts,
+    (path) => {
+      const format = vouched(path);
+      if (format !== null) return { value: null, format, notes: [], foreign: false };
+      return { ...decodedCandidate(readLimited(path, opts), path, opts), value: null };
+    },
+    (read) => ({ ...read, value: null }),
+  );
+  const { value: _none, ...rest } = r;
+  return rest;
+}
+
 /** `readSidecarDetailed` with the data as typed JSON text on one line (`text`) instead of objects. */
 export interface ReadTextResult extends Omit<ReadResult, 'data'> {
   /**
