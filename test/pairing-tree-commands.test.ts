@@ -6,9 +6,10 @@
  * neither image, stats counted 0 faces, and stale called neither image stale after both were edited.
  */
 import assert from 'node:assert/strict';
-import { appendFileSync, readdirSync, symlinkSync } from 'node:fs';
+import { appendFileSync, readdirSync, readFileSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { exportSidecars } from '../src/ops/export.js';
 import { find } from '../src/ops/find.js';
 import { readSidecarDetailed, readSidecarPath } from '../src/ops/read.js';
 import { scan } from '../src/ops/scan.js';
@@ -184,5 +185,33 @@ describe('readSidecarPath: which file a read takes, without decoding what the sc
       }
     }
     assert.equal(compared, 6, 'a/, b/ and c/: two images each');
+  });
+});
+
+describe('links into a RAW+JPEG pair outside the root', () => {
+  it('each link is exported once, with the file its read takes (the pair\'s other files were exported under every link\'s name)', async (t) => {
+    const base = testDir(t);
+    const pair = join(base, 'originals');
+    putFile(pair, 'IMG_1.jpg', 'jpeg bytes');
+    await saveSidecar(join(pair, 'IMG_1.jpg'), 'face_detection', faces(3), { format: 'json' });
+    putFile(pair, 'IMG_1.CR2', 'raw bytes');
+    await saveSidecar(join(pair, 'IMG_1.CR2'), 'face_detection', faces(1), { format: 'bin' });
+    await saveSidecar(join(pair, 'IMG_1.jpg'), 'face_detection', faces(2), { format: 'bin' }); // IMG_1.json becomes a kept copy
+    assert.deepEqual(readdirSync(pair).sort(), ['IMG_1.CR2', 'IMG_1.CR2.bin', 'IMG_1.bin', 'IMG_1.jpg', 'IMG_1.json']);
+    const root = join(base, 'game');
+    putFile(root, 'keep.txt', '');
+    symlinkSync(join(pair, 'IMG_1.jpg'), join(root, 'Lj.jpg'));
+    symlinkSync(join(pair, 'IMG_1.CR2'), join(root, 'Lr.CR2'));
+    // What a read of each link takes: the reference.
+    assert.equal((await readSidecarDetailed(join(root, 'Lj.jpg'))).path, join(pair, 'IMG_1.bin'));
+    assert.equal((await readSidecarDetailed(join(root, 'Lr.CR2'))).path, join(pair, 'IMG_1.CR2.bin'));
+    for (const run of RUNS) {
+      const out = join(base, `out-${RUNS.indexOf(run)}.jsonl`);
+      await exportSidecars(root, { format: 'jsonl', output: out, ...run });
+      const rows = readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { image: string; sidecar: string });
+      assert.deepEqual(rows.map((r) => [r.image, r.sidecar]), [['Lj.jpg', '../originals/IMG_1.bin'], ['Lr.CR2', '../originals/IMG_1.CR2.bin']], JSON.stringify(run));
+      const f = await find(root, { where: 'faces >= 1', ...run });
+      assert.deepEqual(f.entries!.map((e) => [e.rel, e.summary.faces]), [['Lj.jpg', 2], ['Lr.CR2', 1]]);
+    }
   });
 });

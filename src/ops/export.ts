@@ -142,10 +142,14 @@ export async function exportSidecars(root: string, opts: ExportOptions): Promise
       const enc = encryptedAhead(rec);
       if (enc) throw errors.encrypted(enc.inspection.encryptedKeyId ?? '?', enc.path);
       // (A RAW+JPEG pair whose images each have their own sidecar: an entry for each; a readable
-      // sidecar neither takes alone is exported too, under the image entryImage names: a data
-      // export leaves nothing out, and each entry names its sidecar.)
+      // sidecar of the folder neither takes alone is exported too, under the image entryImage
+      // names: a data export leaves nothing out, and each entry names its sidecar. Not the files a
+      // link's read leaves beside its target outside the root: those are other images' (the RAW of
+      // the pair a linked JPEG is in) or older copies, none of this tree's; they were written under
+      // the link's name, once per link. datasets names them as left out.)
       const taken = await imageSidecars(rec, scanOpts);
-      for (const { image, sidecar: sc } of [...taken.entries, ...taken.leftOut.map((sidecar) => ({ image: undefined, sidecar }))]) {
+      const leftOut = taken.leftOut.filter((sc) => sc.side === 'local');
+      for (const { image, sidecar: sc } of [...taken.entries, ...leftOut.map((sidecar) => ({ image: undefined, sidecar }))]) {
         if (filter && !filter(sc)) continue;
         const pieces = writer.entry((image ?? entryImage(rec, sc, scanOpts)).rel, rec, sc, exported === 0);
         exported++;
