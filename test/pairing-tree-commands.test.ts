@@ -18,6 +18,8 @@ import { stats } from '../src/ops/stats.js';
 import { staleSidecars } from '../src/ops/todo.js';
 import { validate } from '../src/ops/validate.js';
 import { putFile, testDir } from './helpers/tree.js';
+import { keyFromBytes } from '../src/crypto/keys.js';
+import type { Keyring } from '../src/types.js';
 
 const faces = (n: number) => ({ success: true, faces: Array.from({ length: n }, (_, i) => ({ bbox: [i, 1, 2, 3], confidence: 0.9 })) });
 
@@ -212,6 +214,28 @@ describe('links into a RAW+JPEG pair outside the root', () => {
       assert.deepEqual(rows.map((r) => [r.image, r.sidecar]), [['Lj.jpg', '../originals/IMG_1.bin'], ['Lr.CR2', '../originals/IMG_1.CR2.bin']], JSON.stringify(run));
       const f = await find(root, { where: 'faces >= 1', ...run });
       assert.deepEqual(f.entries!.map((e) => [e.rel, e.summary.faces]), [['Lj.jpg', 2], ['Lr.CR2', 1]]);
+    }
+  });
+});
+
+describe('a pair whose JPEG has a file this reader cannot decode', () => {
+  it('the JPEG\'s own encrypted file, no key: find and stats do not give it the RAW\'s results (read fails with ENCRYPTED); with the key, each its own', async (t) => {
+    const root = testDir(t);
+    const ring: Keyring = { keys: [keyFromBytes(Buffer.alloc(32, 9))], encryptWith: 0 };
+    putFile(root, 'IMG_1.CR2', 'raw bytes');
+    await saveSidecar(join(root, 'IMG_1.CR2'), 'face_detection', faces(1), { format: 'bin' }); // alone: IMG_1.bin
+    putFile(root, 'IMG_1.jpg', 'jpeg bytes');
+    await saveSidecar(join(root, 'IMG_1.jpg'), 'face_detection', faces(2), { format: 'bin', keyring: ring });
+    assert.deepEqual(readdirSync(root).sort(), ['IMG_1.CR2', 'IMG_1.bin', 'IMG_1.jpg', 'IMG_1.jpg.bin']);
+    await assert.rejects(readSidecarDetailed(join(root, 'IMG_1.jpg')), (e: { code?: string }) => e.code === 'ENCRYPTED');
+    for (const run of RUNS) {
+      const f = await find(root, { where: 'faces >= 1', ...run });
+      assert.deepEqual(f.entries!.map((e) => [e.rel, e.sidecar]), [['IMG_1.CR2', 'IMG_1.bin']], JSON.stringify(run));
+      const s = await stats(root, { ...run });
+      assert.equal(s.images_with_sidecar, 1);
+      assert.equal(s.faces.total, 1);
+      const keyed = await find(root, { where: 'faces >= 1', keyring: ring, ...run });
+      assert.deepEqual(keyed.entries!.map((e) => [e.rel, e.sidecar, e.summary.faces]), [['IMG_1.CR2', 'IMG_1.bin', 1], ['IMG_1.jpg', 'IMG_1.jpg.bin', 2]], JSON.stringify(run));
     }
   });
 });

@@ -2,7 +2,7 @@ import { normalizeOperationName } from '../analysis/operations.js';
 import { compileQuery } from '../analysis/query.js';
 import { readlinkSync, realpathSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { sidecarFilesOf, type ScanImage, type ScanRecord, type ScanSidecar } from '../scan/records.js';
+import { readAsOurs, sidecarFilesOf, type ScanImage, type ScanRecord, type ScanSidecar } from '../scan/records.js';
 import { imageRecordedAmong } from '../analysis/image-identity.js';
 import { setOwn } from '../analysis/own-record.js';
 import type { Options } from '../types.js';
@@ -78,15 +78,22 @@ export async function imageSidecars(rec: ScanRecord, opts: Options): Promise<Ima
 /**
  * Several images, or one symlinked image whose target shares its folder's files with other images
  * (a JPEG linked from a RAW+JPEG pair elsewhere: the record holds that whole group's files), and
- * two readable sidecars among local files and a symlinked image's target's: only then may the
- * images read different files. Sync, and no file read: every other record costs nothing more.
+ * among local files and a symlinked image's target's, a readable sidecar and another file of ours
+ * (readable, corrupt or encrypted: the JPEG's own file this reader has no key for, beside the RAW's
+ * readable one, was taken to be the JPEG's): only then may the images read different files. Sync,
+ * and no file read: every other record costs nothing more.
  */
 export function readsPerImage(rec: ScanRecord): boolean {
   if (rec.category !== 'ambiguous' || (rec.images.length < 2 && !rec.images.some((i) => i.isSymlink))) return false;
   const outside = rec.images.some((i) => i.outsideRoot);
-  let readable = 0;
-  for (const s of rec.sidecars) if (isCountedHere(s, outside) && ++readable === 2) return true;
-  return false;
+  let readable = false;
+  let ours = 0;
+  for (const s of rec.sidecars) {
+    if (s.side !== 'local' && !outside) continue;
+    if (isCountedHere(s, outside)) readable = true;
+    if (readAsOurs(s.inspection)) ours++;
+  }
+  return readable && ours >= 2;
 }
 
 /** A readable sidecar this record counts: a local one, or one beside a link's target outside the root (a target inside is its own record's, as for ownEffective). */
