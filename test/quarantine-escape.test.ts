@@ -76,7 +76,9 @@ test('a symlink planted as a folder inside the new quarantine while cleanup move
   const when = new Date(Date.UTC(2026, 0, 2, 3, 4, 5));
   const planted = path.join(root, QUARANTINE_DIR, quarantineStamp(when), 'a');
   // The racer plants the link the moment the new quarantine folder exists (before cleanup makes `a`).
-  const racer = spawn('bash', ['-c', `end=$((SECONDS+20)); until ln -s ${JSON.stringify(outside)} ${JSON.stringify(planted)} 2>/dev/null; do if [ $SECONDS -ge $end ]; then exit 1; fi; done; exit 0`], { stdio: 'ignore' });
+  // -T: once cleanup has made `a`, `ln -s` would put the link inside it and succeed (a loaded
+  // machine lost that race: the test took the link as planted at `a`); -T fails there instead.
+  const racer = spawn('bash', ['-c', `end=$((SECONDS+20)); until ln -sT ${JSON.stringify(outside)} ${JSON.stringify(planted)} 2>/dev/null; do if [ $SECONDS -ge $end ]; then exit 1; fi; done; exit 0`], { stdio: 'ignore' });
   const raced = new Promise<number | null>((res) => racer.on('exit', res));
   await new Promise((r) => setTimeout(r, 200)); // the racer is spinning
   const r = await cleanup(root, { engine: 'inline', force: true, now: () => when });
