@@ -6,13 +6,14 @@
  * neither image, stats counted 0 faces, and stale called neither image stale after both were edited.
  */
 import assert from 'node:assert/strict';
-import { appendFileSync, readdirSync, readFileSync, symlinkSync } from 'node:fs';
+import { appendFileSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { exportSidecars } from '../src/ops/export.js';
 import { find } from '../src/ops/find.js';
 import { readSidecarDetailed, readSidecarPath } from '../src/ops/read.js';
 import { scan } from '../src/ops/scan.js';
+import { imageSidecars } from '../src/ops/common.js';
 import { saveSidecar } from '../src/ops/save.js';
 import { stats } from '../src/ops/stats.js';
 import { staleSidecars } from '../src/ops/todo.js';
@@ -237,5 +238,49 @@ describe('a pair whose JPEG has a file this reader cannot decode', () => {
       const keyed = await find(root, { where: 'faces >= 1', keyring: ring, ...run });
       assert.deepEqual(keyed.entries!.map((e) => [e.rel, e.sidecar, e.summary.faces]), [['IMG_1.CR2', 'IMG_1.bin', 1], ['IMG_1.jpg', 'IMG_1.jpg.bin', 2]], JSON.stringify(run));
     }
+  });
+});
+
+describe('judging a pair image by image: when no image takes a file of its own, and when the folder changes meanwhile', () => {
+  it('the JPEG\'s own file encrypted (no key) beside a shared file recording neither image: no image is given the shared file (each read fails or finds it ambiguous)', async (t) => {
+    const root = testDir(t);
+    const ring: Keyring = { keys: [keyFromBytes(Buffer.alloc(32, 5))], encryptWith: 0 };
+    putFile(root, 'IMG_1.CR2', 'raw bytes');
+    putFile(root, 'IMG_1.jpg', 'jpeg bytes');
+    putFile(root, 'IMG_1.json', JSON.stringify({ face_detection: { success: true, faces: [{ bbox: [1, 2, 3, 4], confidence: 0.9 }] }, sidecar_info: { operation_type: 'face_detection' } }));
+    // The JPEG's encrypted file, saved where it was alone (a save beside the plaintext shared file stays plaintext).
+    putFile(root, 'alone/IMG_1.jpg', 'jpeg bytes');
+    const saved = await saveSidecar(join(root, 'alone/IMG_1.jpg'), 'face_detection', faces(2), { format: 'bin', naming: 'name-ext', keyring: ring });
+    renameSync(saved.path, join(root, 'IMG_1.jpg.bin'));
+    rmSync(join(root, 'alone'), { recursive: true });
+    assert.deepEqual(readdirSync(root).sort(), ['IMG_1.CR2', 'IMG_1.jpg', 'IMG_1.jpg.bin', 'IMG_1.json']);
+    await assert.rejects(readSidecarDetailed(join(root, 'IMG_1.jpg')), (e: { code?: string }) => e.code === 'ENCRYPTED');
+    assert.ok((await readSidecarDetailed(join(root, 'IMG_1.CR2'))).findings.some((f) => f.code === 'ambiguous'));
+    for (const run of RUNS) {
+      const f = await find(root, { where: 'faces >= 1', ...run });
+      assert.deepEqual(f.entries, [], JSON.stringify(run));
+      const s = await stats(root, { ...run });
+      assert.equal(s.images_with_sidecar, 0, JSON.stringify(run));
+      assert.equal(s.total_sidecars, 0);
+    }
+  });
+
+  it('a save landing between the scan and the per-image reads: the record\'s own view is kept (the JPEG was dropped)', async (t) => {
+    const root = testDir(t);
+    putFile(root, 'IMG_1.jpg', 'jpeg bytes');
+    await saveSidecar(join(root, 'IMG_1.jpg'), 'face_detection', faces(3), { format: 'json' }); // IMG_1.json, the JPEG's
+    putFile(root, 'IMG_1.CR2', 'raw bytes');
+    await saveSidecar(join(root, 'IMG_1.CR2'), 'face_detection', faces(1), { format: 'json' }); // IMG_1.CR2.json
+    const recs = [];
+    for await (const rec of scan(root, { index: false, inspect: { summarize: true } })) recs.push(rec);
+    assert.equal(recs.length, 1);
+    const before = await imageSidecars(recs[0], {});
+    assert.deepEqual(before.entries.map((e) => [e.image?.name, e.sidecar.name]), [['IMG_1.CR2', 'IMG_1.CR2.json'], ['IMG_1.jpg', 'IMG_1.json']]);
+    // The JPEG saves now, in .bin beside its JSON: its read takes IMG_1.bin, a file the scan never saw.
+    await saveSidecar(join(root, 'IMG_1.jpg'), 'face_detection', faces(4), { format: 'bin' });
+    assert.equal((await readSidecarDetailed(join(root, 'IMG_1.jpg'))).path, join(root, 'IMG_1.bin'));
+    const after = await imageSidecars(recs[0], {});
+    assert.equal(after.perImage, false);
+    assert.deepEqual(after.entries.map((e) => [e.image?.name, e.sidecar.name]), [[undefined, recs[0].effective!.name]], 'the record as scanned: every image with its effective file');
   });
 });

@@ -52,6 +52,8 @@ function brokenLinkTarget(p: string): string | undefined {
 export interface ImageSidecars {
   entries: { image?: ScanImage; sidecar: ScanSidecar }[];
   leftOut: ScanSidecar[];
+  /** Judged image by image: each entry names its image, and an image without one has no sidecar here. */
+  perImage: boolean;
 }
 
 /**
@@ -71,8 +73,8 @@ export interface ImageSidecars {
  */
 export async function imageSidecars(rec: ScanRecord, opts: Options): Promise<ImageSidecars> {
   const effective = ownEffective(rec);
-  if (!effective) return { entries: [], leftOut: [] };
-  return (readsPerImage(rec) ? await imagesWithOwnSidecars(rec, opts) : null) ?? { entries: [{ sidecar: effective }], leftOut: [] };
+  if (!effective) return { entries: [], leftOut: [], perImage: false };
+  return (readsPerImage(rec) ? await imagesWithOwnSidecars(rec, opts) : null) ?? { entries: [{ sidecar: effective }], leftOut: [], perImage: false };
 }
 
 /**
@@ -117,11 +119,21 @@ async function imagesWithOwnSidecars(rec: ScanRecord, opts: Options): Promise<Im
     } catch {
       continue; // corrupt or unreadable: the record's own findings say so
     }
-    const sidecar = path === null ? undefined : readable.find((s) => s.path === path);
-    if (sidecar !== undefined && !entries.some((t) => t.sidecar === sidecar)) entries.push({ image, sidecar });
+    if (path === null) continue;
+    const sidecar = readable.find((s) => s.path === path);
+    if (sidecar === undefined) {
+      // A file the scan did not see, or did not see readable (saved or replaced since): the folder
+      // changed under the command, and the record's view is the only one it has (an image whose
+      // save landed just now was dropped). A link's target inside the root is its own record's.
+      const seen = rec.sidecars.find((s) => s.path === path);
+      if (seen === undefined || seen.side === 'local' || outside) return null;
+      continue;
+    }
+    if (!entries.some((t) => t.sidecar === sidecar)) entries.push({ image, sidecar });
   }
-  if (entries.length === 0) return null;
-  return { entries, leftOut: readable.filter((s) => !entries.some((t) => t.sidecar === s)) };
+  // No image reads a file of its own (each read fails, or finds a shared file recording none of
+  // them): none is given one; the readable files are left out, as export and datasets say.
+  return { entries, leftOut: readable.filter((s) => !entries.some((t) => t.sidecar === s)), perImage: true };
 }
 
 /**

@@ -186,7 +186,7 @@ class StatsAccumulator {
     }
     const images = rec.images.length;
     // A RAW+JPEG pair whose images each read a sidecar of their own: each image by its own.
-    const own = perImage !== null && perImage.entries.length > 0 && perImage.entries[0].image !== undefined ? perImage.entries : null;
+    const own = perImage !== null && perImage.perImage ? perImage.entries : null;
     const covered = own !== null ? coveredImages(rec, own, filter) : images > 0 && rec.effective !== null && (!filter || filter(rec.effective)) ? images : 0;
     r.imagesWithSidecar += covered;
     this.folders?.add(rec.dir, images, covered);
