@@ -284,3 +284,33 @@ describe('judging a pair image by image: when no image takes a file of its own, 
     assert.deepEqual(after.entries.map((e) => [e.image?.name, e.sidecar.name]), [[undefined, recs[0].effective!.name]], 'the record as scanned: every image with its effective file');
   });
 });
+
+describe('a link in a pair\'s stem pointing elsewhere in the root', () => {
+  it('IMG_1.png -> ../other/X.jpg beside a RAW+JPEG pair, or beside a JPEG alone: the images keep their own files (the record\'s effective file was X\'s, counted by X\'s record, and the pair vanished from find, stale and stats)', async (t) => {
+    const root = testDir(t);
+    putFile(root, 'other/X.jpg', 'x bytes');
+    await saveSidecar(join(root, 'other/X.jpg'), 'face_detection', faces(7), { format: 'json' });
+    putFile(root, 'a/IMG_1.jpg', 'jpeg bytes');
+    await saveSidecar(join(root, 'a/IMG_1.jpg'), 'face_detection', faces(3), { format: 'json' });
+    putFile(root, 'a/IMG_1.CR2', 'raw bytes');
+    await saveSidecar(join(root, 'a/IMG_1.CR2'), 'face_detection', faces(1), { format: 'json' });
+    symlinkSync('../other/X.jpg', join(root, 'a/IMG_1.png'));
+    // b/: a JPEG alone with its file and such a link (one file of ours).
+    putFile(root, 'b/IMG_2.jpg', 'jpeg bytes');
+    await saveSidecar(join(root, 'b/IMG_2.jpg'), 'face_detection', faces(2), { format: 'json' });
+    symlinkSync('../other/X.jpg', join(root, 'b/IMG_2.png'));
+    assert.deepEqual(await readsOf(root, ['b/IMG_2.jpg', 'b/IMG_2.png']), { 'b/IMG_2.jpg': 'b/IMG_2.json', 'b/IMG_2.png': 'other/X.json' });
+    assert.deepEqual(await readsOf(root, ['a/IMG_1.jpg', 'a/IMG_1.CR2', 'a/IMG_1.png']), { 'a/IMG_1.jpg': 'a/IMG_1.json', 'a/IMG_1.CR2': 'a/IMG_1.CR2.json', 'a/IMG_1.png': 'other/X.json' });
+    appendFileSync(join(root, 'a/IMG_1.CR2'), ' edited');
+    for (const run of RUNS) {
+      const what = JSON.stringify(run);
+      const f = await find(root, { where: 'faces >= 1', ...run });
+      assert.deepEqual(f.entries!.map((e) => [e.rel, e.sidecar, e.summary.faces]), [['a/IMG_1.CR2', 'a/IMG_1.CR2.json', 1], ['a/IMG_1.jpg', 'a/IMG_1.json', 3], ['b/IMG_2.jpg', 'b/IMG_2.json', 2], ['other/X.jpg', 'other/X.json', 7]], what);
+      const s = await stats(root, { ...run });
+      assert.equal(s.faces.total, 13, what);
+      assert.equal(s.images_with_sidecar, 6, `${what}: the links too, through their target`);
+      const st = await staleSidecars(root, run);
+      assert.deepEqual(st.entries!.map((e) => [e.rel, e.sidecar]), [['a/IMG_1.CR2', 'a/IMG_1.CR2.json']], what);
+    }
+  });
+});

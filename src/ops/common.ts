@@ -54,6 +54,11 @@ export interface ImageSidecars {
   leftOut: ScanSidecar[];
   /** Judged image by image: each entry names its image, and an image without one has no sidecar here. */
   perImage: boolean;
+  /**
+   * Judged image by image: the links whose read takes their target's file inside the root, which
+   * the target's own record counts (found through it; each with that file, for coverage).
+   */
+  viaTarget?: { image: ScanImage; sidecar: ScanSidecar }[];
 }
 
 /**
@@ -67,14 +72,16 @@ export interface ImageSidecars {
  * (a shared stem file recording none of the images, beside the JPEG's own `IMG_1.JPG.bin`) is in
  * `leftOut`: given to the other image, it gave the JPEG's name another file's results. A symlinked
  * image's own file may be beside its target (outside the root): it is one of the record's sidecars
- * too. Reads only records of several images and several readable sidecars (`readsPerImage`).
+ * too. Reads only records of several images and several files of ours (`readsPerImage`): a record
+ * whose effective file is a link's target's inside the root (`IMG_1.png -> ../other/X.jpg` in a
+ * RAW+JPEG pair, a file its target's record counts) still gives the pair's images their own files.
  * export, datasets, find, stale and stats take a record's sidecars through this; todo reads every
  * image of such a group the same way (todo.ts ownSidecar).
  */
 export async function imageSidecars(rec: ScanRecord, opts: Options): Promise<ImageSidecars> {
   const effective = ownEffective(rec);
-  if (!effective) return { entries: [], leftOut: [], perImage: false };
-  return (readsPerImage(rec) ? await imagesWithOwnSidecars(rec, opts) : null) ?? { entries: [{ sidecar: effective }], leftOut: [], perImage: false };
+  const perImage = readsPerImage(rec) ? await imagesWithOwnSidecars(rec, opts) : null;
+  return perImage ?? { entries: effective ? [{ sidecar: effective }] : [], leftOut: [], perImage: false };
 }
 
 /**
@@ -95,7 +102,9 @@ export function readsPerImage(rec: ScanRecord): boolean {
     if (isCountedHere(s, outside)) readable = true;
     if (readAsOurs(s.inspection)) ours++;
   }
-  return readable && ours >= 2;
+  // (One file of ours, and the effective file a link's target's, counted by its own record: the
+  // group's own images read the local file.)
+  return readable && (ours >= 2 || ownEffective(rec) === null);
 }
 
 /** A readable sidecar this record counts: a local one, or one beside a link's target outside the root (a target inside is its own record's, as for ownEffective). */
@@ -109,6 +118,7 @@ async function imagesWithOwnSidecars(rec: ScanRecord, opts: Options): Promise<Im
   // What the scan decoded is not decoded again: only which file each image's read takes is asked.
   const vouched = (path: string) => readable.find((s) => s.path === path)?.inspection.format ?? null;
   const entries: { image: ScanImage; sidecar: ScanSidecar }[] = [];
+  const viaTarget: { image: ScanImage; sidecar: ScanSidecar }[] = [];
   for (const image of rec.images) {
     if (image.broken === true || linksToOwnGroup(rec, image)) continue;
     let path: string | null = null;
@@ -127,13 +137,14 @@ async function imagesWithOwnSidecars(rec: ScanRecord, opts: Options): Promise<Im
       // save landed just now was dropped). A link's target inside the root is its own record's.
       const seen = rec.sidecars.find((s) => s.path === path);
       if (seen === undefined || seen.side === 'local' || outside) return null;
+      if (image.isSymlink) viaTarget.push({ image, sidecar: seen });
       continue;
     }
     if (!entries.some((t) => t.sidecar === sidecar)) entries.push({ image, sidecar });
   }
   // No image reads a file of its own (each read fails, or finds a shared file recording none of
   // them): none is given one; the readable files are left out, as export and datasets say.
-  return { entries, leftOut: readable.filter((s) => !entries.some((t) => t.sidecar === s)), perImage: true };
+  return { entries, leftOut: readable.filter((s) => !entries.some((t) => t.sidecar === s)), perImage: true, viaTarget };
 }
 
 /**

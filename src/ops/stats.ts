@@ -126,12 +126,17 @@ export interface StatsRaw {
   problemCount: number;
 }
 
-/** Images of a record judged image by image that have a sidecar (passing the filter): each entry's, and a link to an entry's image beside it (common.ts linksToOwnGroup). */
-function coveredImages(rec: ScanRecord, own: ImageSidecars['entries'], filter: ((s: ScanSidecar) => boolean) | null): number {
+/**
+ * Images of a record judged image by image that have a sidecar (passing the filter): each entry's,
+ * a link to an entry's image beside it (common.ts linksToOwnGroup), and a link whose read takes its
+ * target's file elsewhere in the root (`viaTarget`).
+ */
+function coveredImages(rec: ScanRecord, taken: ImageSidecars, filter: ((s: ScanSidecar) => boolean) | null): number {
+  const passes = (e: { sidecar: ScanSidecar }) => !filter || filter(e.sidecar);
   let n = 0;
   for (const img of rec.images) {
     const via = linksToOwnGroup(rec, img) ? rec.images.find((o) => !o.isSymlink && o.name === basename(img.target!)) : img;
-    if (own.some((e) => e.image === via && (!filter || filter(e.sidecar)))) n++;
+    if (taken.entries.some((e) => e.image === via && passes(e)) || taken.viaTarget?.some((e) => e.image === img && passes(e))) n++;
   }
   return n;
 }
@@ -187,7 +192,7 @@ class StatsAccumulator {
     const images = rec.images.length;
     // A RAW+JPEG pair whose images each read a sidecar of their own: each image by its own.
     const own = perImage !== null && perImage.perImage ? perImage.entries : null;
-    const covered = own !== null ? coveredImages(rec, own, filter) : images > 0 && rec.effective !== null && (!filter || filter(rec.effective)) ? images : 0;
+    const covered = own !== null ? coveredImages(rec, perImage!, filter) : images > 0 && rec.effective !== null && (!filter || filter(rec.effective)) ? images : 0;
     r.imagesWithSidecar += covered;
     this.folders?.add(rec.dir, images, covered);
     // A stem file another image left behind is that image's orphan (the relink note counts it, as cleanup does).
