@@ -314,3 +314,22 @@ describe('a link in a pair\'s stem pointing elsewhere in the root', () => {
     }
   });
 });
+
+describe('coverage of a group whose only local file cannot be read, beside a link into the root', () => {
+  it('the pair\'s images are not covered by the link target\'s file (their reads fail: corrupt); the link is', async (t) => {
+    const root = testDir(t);
+    putFile(root, 'other/X.jpg', 'x bytes');
+    await saveSidecar(join(root, 'other/X.jpg'), 'face_detection', faces(1), { format: 'json' });
+    putFile(root, 'a/IMG_1.jpg', 'jpeg bytes');
+    putFile(root, 'a/IMG_1.CR2', 'raw bytes');
+    putFile(root, 'a/IMG_1.json', 'garbage{');
+    symlinkSync('../other/X.jpg', join(root, 'a/IMG_1.png'));
+    await assert.rejects(readSidecarDetailed(join(root, 'a/IMG_1.jpg')), (e: { code?: string }) => e.code === 'CORRUPT');
+    for (const run of RUNS) {
+      const s = await stats(root, { ...run, folders: 10 });
+      assert.equal(s.total_images, 4, JSON.stringify(run));
+      assert.equal(s.images_with_sidecar, 2, `${JSON.stringify(run)}: X.jpg, and the link through it`);
+      assert.deepEqual(s.folder_coverage!.folders.map((f) => [f.dir, f.images, f.images_with_sidecar]).sort(), [['a', 3, 1], ['other', 1, 1]]);
+    }
+  });
+});

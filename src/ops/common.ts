@@ -79,9 +79,10 @@ export interface ImageSidecars {
  * image of such a group the same way (todo.ts ownSidecar).
  */
 export async function imageSidecars(rec: ScanRecord, opts: Options): Promise<ImageSidecars> {
-  const effective = ownEffective(rec);
   const perImage = readsPerImage(rec) ? await imagesWithOwnSidecars(rec, opts) : null;
-  return perImage ?? { entries: effective ? [{ sidecar: effective }] : [], leftOut: [], perImage: false };
+  if (perImage !== null) return perImage;
+  const effective = ownEffective(rec);
+  return { entries: effective ? [{ sidecar: effective }] : [], leftOut: [], perImage: false };
 }
 
 /**
@@ -120,7 +121,7 @@ async function imagesWithOwnSidecars(rec: ScanRecord, opts: Options): Promise<Im
   const entries: { image: ScanImage; sidecar: ScanSidecar }[] = [];
   const viaTarget: { image: ScanImage; sidecar: ScanSidecar }[] = [];
   for (const image of rec.images) {
-    if (image.broken === true || linksToOwnGroup(rec, image)) continue;
+    if (image.broken === true || ownGroupTargetOf(rec, image) !== undefined) continue;
     let path: string | null = null;
     try {
       const r = await readSidecarPath(image.path, opts, vouched);
@@ -148,20 +149,20 @@ async function imagesWithOwnSidecars(rec: ScanRecord, opts: Options): Promise<Im
 }
 
 /**
- * A symlinked image inside the root whose target is another image of its own record
- * (`IMG_1.png -> IMG_1.jpg` beside it): found once, through its target (docs/QUERY.md), and
+ * The image of its own record a symlinked image inside the root points to (`IMG_1.png -> IMG_1.jpg`
+ * beside it), else undefined. Such a link is found once, through its target (docs/QUERY.md), and
  * covered when its target is. A realpath of the record's folder, for such links only (rare).
  */
-export function linksToOwnGroup(rec: ScanRecord, image: ScanImage): boolean {
+export function ownGroupTargetOf(rec: ScanRecord, image: ScanImage): ScanImage | undefined {
   const target = image.target;
-  if (!image.isSymlink || target === undefined || image.outsideRoot === true) return false;
+  if (!image.isSymlink || target === undefined || image.outsideRoot === true) return undefined;
   const name = basename(target);
   const other = rec.images.find((o) => o !== image && !o.isSymlink && o.name === name);
-  if (other === undefined) return false;
+  if (other === undefined) return undefined;
   try {
-    return join(realpathSync(dirname(other.path)), name) === target;
+    return join(realpathSync(dirname(other.path)), name) === target ? other : undefined;
   } catch {
-    return false;
+    return undefined;
   }
 }
 

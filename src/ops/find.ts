@@ -9,7 +9,7 @@ import { scan } from './scan.js';
 import { type ScanSummary } from '../scan/records.js';
 import { errors } from '../errors.js';
 import type { Options, SidecarFormat } from '../types.js';
-import { imageSidecars, linksToOwnGroup, sidecarFilter } from './common.js';
+import { imageSidecars, ownGroupTargetOf, sidecarFilter } from './common.js';
 import type { SidecarSummary } from '../model/summary.js';
 
 export interface FindOptions extends Options {
@@ -52,7 +52,7 @@ export async function find(root: string, opts: FindOptions): Promise<FindReport>
       report.examined++;
       if (!filter(sc)) continue;
       for (const img of image ? [image] : rec.images) {
-        if (img.broken || (image === undefined && linksToOwnGroup(rec, img))) continue;
+        if (img.broken || (image === undefined && ownGroupTargetOf(rec, img) !== undefined)) continue;
         const e: FindEntry = { path: img.path, rel: img.rel, sidecar: sc.rel, format: sc.inspection.format, size: sc.inspection.size, summary: sc.inspection.summary };
         report.matched++;
         if (onEntry) await onEntry(e);

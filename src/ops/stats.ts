@@ -1,11 +1,10 @@
-import { basename } from 'node:path';
 import { errors } from '../errors.js';
 import { isKnownOperationKey } from '../analysis/operations.js';
 import { scan } from './scan.js';
 import { isLeftBehind, isMovableOrphan, leftBehindFilesOf, sidecarFilesOf, type ScanImage, type ScanRecord, type ScanSidecar, type ScanSummary } from '../scan/records.js';
 import { ExactSum } from './exact-sum.js';
 import { CATEGORIES, type Category, type Options } from '../types.js';
-import { imageSidecars, linksToOwnGroup, ownEffective, readsPerImage, recordedImageOf, round, sidecarFilter, sortKeysDeep, type ImageSidecars } from './common.js';
+import { imageSidecars, ownEffective, ownGroupTargetOf, readsPerImage, recordedImageOf, round, sidecarFilter, sortKeysDeep, type ImageSidecars } from './common.js';
 import { checkRecordIdentity, identityPathOf } from './todo.js';
 import { checkImageIdentity, readSidecarRecord } from '../analysis/image-identity.js';
 import { addOwn, getOwn, setOwn } from '../analysis/own-record.js';
@@ -61,7 +60,7 @@ export interface TreeStats {
   broken_symlinks: number;
   /**
    * Sidecars the aggregates are made of (the earlier tool's key): one per image record that has a
-   * readable one, or per image of a pair whose images each read a file of their own
+   * readable one; of a pair judged image by image, one per image that reads a file of its own
    * (common.ts imageSidecars). Records without an image (orphans, unknown-image) are in `categories` and
    * `sidecar_files` only: their operations, faces and flags feed no statistic.
    */
@@ -128,14 +127,14 @@ export interface StatsRaw {
 
 /**
  * Images of a record judged image by image that have a sidecar (passing the filter): each entry's,
- * a link to an entry's image beside it (common.ts linksToOwnGroup), and a link whose read takes its
+ * a link to an entry's image beside it (common.ts ownGroupTargetOf), and a link whose read takes its
  * target's file elsewhere in the root (`viaTarget`).
  */
 function coveredImages(rec: ScanRecord, taken: ImageSidecars, filter: ((s: ScanSidecar) => boolean) | null): number {
   const passes = (e: { sidecar: ScanSidecar }) => !filter || filter(e.sidecar);
   let n = 0;
   for (const img of rec.images) {
-    const via = linksToOwnGroup(rec, img) ? rec.images.find((o) => !o.isSymlink && o.name === basename(img.target!)) : img;
+    const via = ownGroupTargetOf(rec, img) ?? img;
     if (taken.entries.some((e) => e.image === via && passes(e)) || taken.viaTarget?.some((e) => e.image === img && passes(e))) n++;
   }
   return n;
@@ -190,9 +189,18 @@ class StatsAccumulator {
       if (rec.category === 'ok' && rec.effective !== null && sc !== rec.effective && !isLeftBehind(rec, sc)) r.keptCopies = (r.keptCopies ?? 0) + 1;
     }
     const images = rec.images.length;
-    // A RAW+JPEG pair whose images each read a sidecar of their own: each image by its own.
-    const own = perImage !== null && perImage.perImage ? perImage.entries : null;
-    const covered = own !== null ? coveredImages(rec, perImage!, filter) : images > 0 && rec.effective !== null && (!filter || filter(rec.effective)) ? images : 0;
+    // A RAW+JPEG pair whose images each read a sidecar of their own: each image by its own. Else the
+    // record's effective file covers every image; one beside a link's target inside the root (its
+    // own record's) covers the links only: the pair's own images read their own, unreadable, files.
+    const own = perImage?.perImage === true ? perImage.entries : null;
+    const covered =
+      own !== null
+        ? coveredImages(rec, perImage!, filter)
+        : images > 0 && rec.effective !== null && (!filter || filter(rec.effective))
+          ? ownEffective(rec) !== null
+            ? images
+            : rec.images.filter((i) => i.isSymlink).length
+          : 0;
     r.imagesWithSidecar += covered;
     this.folders?.add(rec.dir, images, covered);
     // A stem file another image left behind is that image's orphan (the relink note counts it, as cleanup does).
