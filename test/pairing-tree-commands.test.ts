@@ -333,3 +333,50 @@ describe('coverage of a group whose only local file cannot be read, beside a lin
     }
   });
 });
+
+describe('coverage of each link of a group whose own file is corrupt', () => {
+  it('only links whose read takes a file are covered: not a link to the pair\'s JPEG, a broken one, or one to an image without a file', async (t) => {
+    const root = testDir(t);
+    putFile(root, 'o/X.jpg', 'x');
+    await saveSidecar(join(root, 'o/X.jpg'), 'face_detection', faces(7), { format: 'json' });
+    putFile(root, 'o/Y.jpg', 'y');
+    await saveSidecar(join(root, 'o/Y.jpg'), 'face_detection', faces(1), { format: 'json' });
+    putFile(root, 'o/Z.jpg', 'z');
+    const extra: Record<string, string> = { p1: 'IMG_1.jpg', p2: 'nowhere.jpg', p3: '../o/Z.jpg', p4: '../o/Y.jpg' };
+    for (const [dir, target] of Object.entries(extra)) {
+      putFile(root, `${dir}/IMG_1.jpg`, 'jpeg');
+      putFile(root, `${dir}/IMG_1.CR2`, 'raw');
+      putFile(root, `${dir}/IMG_1.json`, 'garbage{');
+      symlinkSync('../o/X.jpg', join(root, dir, 'IMG_1.png'));
+      symlinkSync(target, join(root, dir, 'IMG_1.gif'));
+    }
+    const coverage = async (where?: string) => {
+      const s = await stats(root, { index: false, folders: 10, where });
+      return Object.fromEntries(s.folder_coverage!.folders.filter((f) => f.dir.startsWith('p')).map((f) => [f.dir, f.images_with_sidecar]));
+    };
+    // The png reads X's file in every folder; p4's gif reads Y's; nothing else reads a file.
+    assert.deepEqual(await coverage(), { p1: 1, p2: 1, p3: 1, p4: 2 });
+    assert.deepEqual(await coverage('faces >= 5'), { p1: 1, p2: 1, p3: 1, p4: 1 });
+    assert.deepEqual(await coverage('faces <= 2'), { p1: 0, p2: 0, p3: 0, p4: 1 });
+  });
+
+  it('a save beside a link\'s target during the command leaves the pair\'s own images as they were (it hid the whole pair)', async (t) => {
+    const root = testDir(t);
+    putFile(root, 'o/X.jpg', 'x');
+    await saveSidecar(join(root, 'o/X.jpg'), 'face_detection', faces(7), { format: 'json' });
+    putFile(root, 'p/IMG_1.jpg', 'jpeg');
+    await saveSidecar(join(root, 'p/IMG_1.jpg'), 'face_detection', faces(3), { format: 'json' });
+    putFile(root, 'p/IMG_1.CR2', 'raw');
+    await saveSidecar(join(root, 'p/IMG_1.CR2'), 'face_detection', faces(1), { format: 'json' });
+    symlinkSync('../o/X.jpg', join(root, 'p/IMG_1.png'));
+    const recs = [];
+    for await (const rec of scan(root, { index: false, inspect: { summarize: true } })) if (rec.dir === 'p') recs.push(rec);
+    assert.equal(recs.length, 1);
+    const names = (r: Awaited<ReturnType<typeof imageSidecars>>) => r.entries.map((e) => [e.image?.name, e.sidecar.name]);
+    assert.deepEqual(names(await imageSidecars(recs[0], {})), [['IMG_1.CR2', 'IMG_1.CR2.json'], ['IMG_1.jpg', 'IMG_1.json']]);
+    await saveSidecar(join(root, 'o/X.jpg'), 'face_detection', faces(8), { format: 'bin' }); // X.bin, read before X.json
+    const after = await imageSidecars(recs[0], {});
+    assert.equal(after.perImage, true);
+    assert.deepEqual(names(after), [['IMG_1.CR2', 'IMG_1.CR2.json'], ['IMG_1.jpg', 'IMG_1.json']]);
+  });
+});

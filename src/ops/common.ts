@@ -90,8 +90,9 @@ export async function imageSidecars(rec: ScanRecord, opts: Options): Promise<Ima
  * (a JPEG linked from a RAW+JPEG pair elsewhere: the record holds that whole group's files), and
  * among local files and a symlinked image's target's, a readable sidecar and another file of ours
  * (readable, corrupt or encrypted: the JPEG's own file this reader has no key for, beside the RAW's
- * readable one, was taken to be the JPEG's): only then may the images read different files. Sync,
- * and no file read: every other record costs nothing more.
+ * readable one, was taken to be the JPEG's), or any file of ours where the effective file is a
+ * link's target's inside the root: only then may the images read different files. Sync, and no
+ * file read: every other record costs nothing more.
  */
 export function readsPerImage(rec: ScanRecord): boolean {
   if (rec.category !== 'ambiguous' || (rec.images.length < 2 && !rec.images.some((i) => i.isSymlink))) return false;
@@ -103,9 +104,10 @@ export function readsPerImage(rec: ScanRecord): boolean {
     if (isCountedHere(s, outside)) readable = true;
     if (readAsOurs(s.inspection)) ours++;
   }
-  // (One file of ours, and the effective file a link's target's, counted by its own record: the
-  // group's own images read the local file.)
-  return readable && (ours >= 2 || ownEffective(rec) === null);
+  // The effective file a link's target's (counted by its own record): the group's own images read
+  // their local files, readable or not, and each link its own target's.
+  if (rec.effective !== null && ownEffective(rec) === null) return ours >= 1;
+  return readable && ours >= 2;
 }
 
 /** A readable sidecar this record counts: a local one, or one beside a link's target outside the root (a target inside is its own record's, as for ownEffective). */
@@ -133,12 +135,14 @@ async function imagesWithOwnSidecars(rec: ScanRecord, opts: Options): Promise<Im
     if (path === null) continue;
     const sidecar = readable.find((s) => s.path === path);
     if (sidecar === undefined) {
-      // A file the scan did not see, or did not see readable (saved or replaced since): the folder
-      // changed under the command, and the record's view is the only one it has (an image whose
-      // save landed just now was dropped). A link's target inside the root is its own record's.
+      // A file the scan did not see, or did not see readable, in the record's folder (saved or
+      // replaced since): the folder changed under the command, and the record's view is the only
+      // one it has (an image whose save landed just now was dropped). A link's target's file inside
+      // the root is its target's record's: the link is covered through it when the scan saw it.
       const seen = rec.sidecars.find((s) => s.path === path);
-      if (seen === undefined || seen.side === 'local' || outside) return null;
-      if (image.isSymlink) viaTarget.push({ image, sidecar: seen });
+      const here = seen !== undefined ? seen.side === 'local' : dirname(path) === dirname(image.path);
+      if (here || outside) return null;
+      if (image.isSymlink && seen !== undefined) viaTarget.push({ image, sidecar: seen });
       continue;
     }
     if (!entries.some((t) => t.sidecar === sidecar)) entries.push({ image, sidecar });
