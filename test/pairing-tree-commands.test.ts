@@ -24,6 +24,12 @@ import type { Keyring } from '../src/types.js';
 
 const faces = (n: number) => ({ success: true, faces: Array.from({ length: n }, (_, i) => ({ bbox: [i, 1, 2, 3], confidence: 0.9 })) });
 
+/** An image at `rel` (its bytes name it), then `n` faces saved for it in `format`. */
+async function imageWithFaces(root: string, rel: string, n: number, format: 'json' | 'bin'): Promise<void> {
+  putFile(root, rel, `${rel} bytes`);
+  await saveSidecar(join(root, rel), 'face_detection', faces(n), { format });
+}
+
 /**
  * a/: IMG_1.jpg and IMG_1.CR2 beside the pipeline's oldest IMG_1.json (faces: [], records no image);
  * the JPEG saved 1 face (IMG_1.jpg.bin), the RAW 1 face in json then 2 in bin (IMG_1.CR2.bin, its
@@ -38,8 +44,7 @@ async function pairTree(root: string): Promise<void> {
   await saveSidecar(join(root, 'a/IMG_1.CR2'), 'face_detection', faces(1), { format: 'json' });
   await saveSidecar(join(root, 'a/IMG_1.CR2'), 'face_detection', faces(2), { format: 'bin' });
   assert.deepEqual(readdirSync(join(root, 'a')).sort(), ['IMG_1.CR2', 'IMG_1.CR2.bin', 'IMG_1.CR2.json', 'IMG_1.jpg', 'IMG_1.jpg.bin', 'IMG_1.json']);
-  putFile(root, 'b/IMG_2.jpg', 'jpeg bytes');
-  await saveSidecar(join(root, 'b/IMG_2.jpg'), 'face_detection', faces(3), { format: 'json' });
+  await imageWithFaces(root, 'b/IMG_2.jpg', 3, 'json');
   putFile(root, 'b/IMG_2.CR2', 'raw bytes');
   assert.deepEqual(readdirSync(join(root, 'b')).sort(), ['IMG_2.CR2', 'IMG_2.jpg', 'IMG_2.json']);
 }
@@ -116,10 +121,8 @@ describe('a symlinked image whose target is an image of its own group', () => {
   it('IMG_1.png -> IMG_1.jpg beside a RAW+JPEG pair: the pair\'s files are still inspected and counted (they were taken as the link target\'s, left to a record that was this one, and vanished)', async (t) => {
     const base = testDir(t);
     const root = join(base, 'lib');
-    putFile(root, 'IMG_1.jpg', 'jpeg bytes');
-    await saveSidecar(join(root, 'IMG_1.jpg'), 'face_detection', faces(3), { format: 'json' });
-    putFile(root, 'IMG_1.CR2', 'raw bytes');
-    await saveSidecar(join(root, 'IMG_1.CR2'), 'face_detection', faces(1), { format: 'json' });
+    await imageWithFaces(root, 'IMG_1.jpg', 3, 'json');
+    await imageWithFaces(root, 'IMG_1.CR2', 1, 'json');
     symlinkSync('IMG_1.jpg', join(root, 'IMG_1.png'));
     assert.deepEqual(readdirSync(root).sort(), ['IMG_1.CR2', 'IMG_1.CR2.json', 'IMG_1.jpg', 'IMG_1.json', 'IMG_1.png']);
     symlinkSync('lib', join(base, 'alias'));
@@ -171,8 +174,7 @@ describe('readSidecarPath: which file a read takes, without decoding what the sc
     const root = testDir(t);
     await pairTree(root); // a/: own files, a kept copy, a shared file recording none; b/: one shared file
     putFile(root, 'c/IMG_3.jpg', 'jpeg');
-    putFile(root, 'c/IMG_3.CR2', 'raw');
-    await saveSidecar(join(root, 'c/IMG_3.CR2'), 'face_detection', faces(1), { format: 'json' });
+    await imageWithFaces(root, 'c/IMG_3.CR2', 1, 'json');
     putFile(root, 'c/IMG_3.jpg.bin', 'not a sidecar at all'); // corrupt: the read falls back
     putFile(root, 'c/IMG_3.jpg.json', JSON.stringify({ faces: [] })); // another tool's file: passed over
     putFile(root, 'c/IMG_3.json', JSON.stringify({ face_detection: { faces: [] }, sidecar_info: { operation_type: 'face_detection' } }));
@@ -195,10 +197,8 @@ describe('links into a RAW+JPEG pair outside the root', () => {
   it('each link is exported once, with the file its read takes (the pair\'s other files were exported under every link\'s name)', async (t) => {
     const base = testDir(t);
     const pair = join(base, 'originals');
-    putFile(pair, 'IMG_1.jpg', 'jpeg bytes');
-    await saveSidecar(join(pair, 'IMG_1.jpg'), 'face_detection', faces(3), { format: 'json' });
-    putFile(pair, 'IMG_1.CR2', 'raw bytes');
-    await saveSidecar(join(pair, 'IMG_1.CR2'), 'face_detection', faces(1), { format: 'bin' });
+    await imageWithFaces(pair, 'IMG_1.jpg', 3, 'json');
+    await imageWithFaces(pair, 'IMG_1.CR2', 1, 'bin');
     await saveSidecar(join(pair, 'IMG_1.jpg'), 'face_detection', faces(2), { format: 'bin' }); // IMG_1.json becomes a kept copy
     assert.deepEqual(readdirSync(pair).sort(), ['IMG_1.CR2', 'IMG_1.CR2.bin', 'IMG_1.bin', 'IMG_1.jpg', 'IMG_1.json']);
     const root = join(base, 'game');
@@ -223,8 +223,7 @@ describe('a pair whose JPEG has a file this reader cannot decode', () => {
   it('the JPEG\'s own encrypted file, no key: find and stats do not give it the RAW\'s results (read fails with ENCRYPTED); with the key, each its own', async (t) => {
     const root = testDir(t);
     const ring: Keyring = { keys: [keyFromBytes(Buffer.alloc(32, 9))], encryptWith: 0 };
-    putFile(root, 'IMG_1.CR2', 'raw bytes');
-    await saveSidecar(join(root, 'IMG_1.CR2'), 'face_detection', faces(1), { format: 'bin' }); // alone: IMG_1.bin
+    await imageWithFaces(root, 'IMG_1.CR2', 1, 'bin'); // alone: IMG_1.bin
     putFile(root, 'IMG_1.jpg', 'jpeg bytes');
     await saveSidecar(join(root, 'IMG_1.jpg'), 'face_detection', faces(2), { format: 'bin', keyring: ring });
     assert.deepEqual(readdirSync(root).sort(), ['IMG_1.CR2', 'IMG_1.bin', 'IMG_1.jpg', 'IMG_1.jpg.bin']);
@@ -267,10 +266,8 @@ describe('judging a pair image by image: when no image takes a file of its own, 
 
   it('a save landing between the scan and the per-image reads: the record\'s own view is kept (the JPEG was dropped)', async (t) => {
     const root = testDir(t);
-    putFile(root, 'IMG_1.jpg', 'jpeg bytes');
-    await saveSidecar(join(root, 'IMG_1.jpg'), 'face_detection', faces(3), { format: 'json' }); // IMG_1.json, the JPEG's
-    putFile(root, 'IMG_1.CR2', 'raw bytes');
-    await saveSidecar(join(root, 'IMG_1.CR2'), 'face_detection', faces(1), { format: 'json' }); // IMG_1.CR2.json
+    await imageWithFaces(root, 'IMG_1.jpg', 3, 'json'); // IMG_1.json, the JPEG's
+    await imageWithFaces(root, 'IMG_1.CR2', 1, 'json'); // IMG_1.CR2.json
     const recs = [];
     for await (const rec of scan(root, { index: false, inspect: { summarize: true } })) recs.push(rec);
     assert.equal(recs.length, 1);
@@ -288,16 +285,12 @@ describe('judging a pair image by image: when no image takes a file of its own, 
 describe('a link in a pair\'s stem pointing elsewhere in the root', () => {
   it('IMG_1.png -> ../other/X.jpg beside a RAW+JPEG pair, or beside a JPEG alone: the images keep their own files (the record\'s effective file was X\'s, counted by X\'s record, and the pair vanished from find, stale and stats)', async (t) => {
     const root = testDir(t);
-    putFile(root, 'other/X.jpg', 'x bytes');
-    await saveSidecar(join(root, 'other/X.jpg'), 'face_detection', faces(7), { format: 'json' });
-    putFile(root, 'a/IMG_1.jpg', 'jpeg bytes');
-    await saveSidecar(join(root, 'a/IMG_1.jpg'), 'face_detection', faces(3), { format: 'json' });
-    putFile(root, 'a/IMG_1.CR2', 'raw bytes');
-    await saveSidecar(join(root, 'a/IMG_1.CR2'), 'face_detection', faces(1), { format: 'json' });
+    await imageWithFaces(root, 'other/X.jpg', 7, 'json');
+    await imageWithFaces(root, 'a/IMG_1.jpg', 3, 'json');
+    await imageWithFaces(root, 'a/IMG_1.CR2', 1, 'json');
     symlinkSync('../other/X.jpg', join(root, 'a/IMG_1.png'));
     // b/: a JPEG alone with its file and such a link (one file of ours).
-    putFile(root, 'b/IMG_2.jpg', 'jpeg bytes');
-    await saveSidecar(join(root, 'b/IMG_2.jpg'), 'face_detection', faces(2), { format: 'json' });
+    await imageWithFaces(root, 'b/IMG_2.jpg', 2, 'json');
     symlinkSync('../other/X.jpg', join(root, 'b/IMG_2.png'));
     assert.deepEqual(await readsOf(root, ['b/IMG_2.jpg', 'b/IMG_2.png']), { 'b/IMG_2.jpg': 'b/IMG_2.json', 'b/IMG_2.png': 'other/X.json' });
     assert.deepEqual(await readsOf(root, ['a/IMG_1.jpg', 'a/IMG_1.CR2', 'a/IMG_1.png']), { 'a/IMG_1.jpg': 'a/IMG_1.json', 'a/IMG_1.CR2': 'a/IMG_1.CR2.json', 'a/IMG_1.png': 'other/X.json' });
@@ -318,8 +311,7 @@ describe('a link in a pair\'s stem pointing elsewhere in the root', () => {
 describe('coverage of a group whose only local file cannot be read, beside a link into the root', () => {
   it('the pair\'s images are not covered by the link target\'s file (their reads fail: corrupt); the link is', async (t) => {
     const root = testDir(t);
-    putFile(root, 'other/X.jpg', 'x bytes');
-    await saveSidecar(join(root, 'other/X.jpg'), 'face_detection', faces(1), { format: 'json' });
+    await imageWithFaces(root, 'other/X.jpg', 1, 'json');
     putFile(root, 'a/IMG_1.jpg', 'jpeg bytes');
     putFile(root, 'a/IMG_1.CR2', 'raw bytes');
     putFile(root, 'a/IMG_1.json', 'garbage{');
@@ -337,10 +329,8 @@ describe('coverage of a group whose only local file cannot be read, beside a lin
 describe('coverage of each link of a group whose own file is corrupt', () => {
   it('only links whose read takes a file are covered: not a link to the pair\'s JPEG, a broken one, or one to an image without a file', async (t) => {
     const root = testDir(t);
-    putFile(root, 'o/X.jpg', 'x');
-    await saveSidecar(join(root, 'o/X.jpg'), 'face_detection', faces(7), { format: 'json' });
-    putFile(root, 'o/Y.jpg', 'y');
-    await saveSidecar(join(root, 'o/Y.jpg'), 'face_detection', faces(1), { format: 'json' });
+    await imageWithFaces(root, 'o/X.jpg', 7, 'json');
+    await imageWithFaces(root, 'o/Y.jpg', 1, 'json');
     putFile(root, 'o/Z.jpg', 'z');
     const extra: Record<string, string> = { p1: 'IMG_1.jpg', p2: 'nowhere.jpg', p3: '../o/Z.jpg', p4: '../o/Y.jpg' };
     for (const [dir, target] of Object.entries(extra)) {
@@ -362,12 +352,9 @@ describe('coverage of each link of a group whose own file is corrupt', () => {
 
   it('a save beside a link\'s target during the command leaves the pair\'s own images as they were (it hid the whole pair)', async (t) => {
     const root = testDir(t);
-    putFile(root, 'o/X.jpg', 'x');
-    await saveSidecar(join(root, 'o/X.jpg'), 'face_detection', faces(7), { format: 'json' });
-    putFile(root, 'p/IMG_1.jpg', 'jpeg');
-    await saveSidecar(join(root, 'p/IMG_1.jpg'), 'face_detection', faces(3), { format: 'json' });
-    putFile(root, 'p/IMG_1.CR2', 'raw');
-    await saveSidecar(join(root, 'p/IMG_1.CR2'), 'face_detection', faces(1), { format: 'json' });
+    await imageWithFaces(root, 'o/X.jpg', 7, 'json');
+    await imageWithFaces(root, 'p/IMG_1.jpg', 3, 'json');
+    await imageWithFaces(root, 'p/IMG_1.CR2', 1, 'json');
     symlinkSync('../o/X.jpg', join(root, 'p/IMG_1.png'));
     const recs = [];
     for await (const rec of scan(root, { index: false, inspect: { summarize: true } })) if (rec.dir === 'p') recs.push(rec);
