@@ -115,7 +115,8 @@ function isCountedHere(s: ScanSidecar, outside: boolean): boolean {
   return s.inspection.status === 'ok' && s.inspection.shape === 'sidecar' && (s.side === 'local' || outside);
 }
 
-async function imagesWithOwnSidecars(rec: ScanRecord, opts: Options): Promise<ImageSidecars | null> {
+/** A record `readsPerImage` holds, judged image by image; null when the folder changed under the command (the record's own view then stands). */
+export async function imagesWithOwnSidecars(rec: ScanRecord, opts: Options): Promise<ImageSidecars | null> {
   const outside = rec.images.some((i) => i.outsideRoot);
   const readable = rec.sidecars.filter((s) => isCountedHere(s, outside));
   // What the scan decoded is not decoded again: only which file each image's read takes is asked.

@@ -4,9 +4,9 @@ import { scan } from './scan.js';
 import { isLeftBehind, isMovableOrphan, leftBehindFilesOf, sidecarFilesOf, type ScanImage, type ScanRecord, type ScanSidecar, type ScanSummary } from '../scan/records.js';
 import { ExactSum } from './exact-sum.js';
 import { CATEGORIES, type Category, type Options } from '../types.js';
-import { imageSidecars, ownEffective, ownGroupTargetOf, readsPerImage, recordedImageOf, round, sidecarFilter, sortKeysDeep, type ImageSidecars } from './common.js';
-import { checkRecordIdentity, identityPathOf } from './todo.js';
-import { checkImageIdentity, readSidecarRecord } from '../analysis/image-identity.js';
+import { imagesWithOwnSidecars, ownEffective, ownGroupTargetOf, readsPerImage, recordedImageOf, round, sidecarFilter, sortKeysDeep, type ImageSidecars } from './common.js';
+import { checkRecordIdentity } from './todo.js';
+import { readSidecarRecord } from '../analysis/image-identity.js';
 import { addOwn, getOwn, setOwn } from '../analysis/own-record.js';
 
 export interface StatsOptions extends Options {
@@ -253,8 +253,7 @@ class StatsAccumulator {
     // The image the sidecar records, of a pair sharing it: read here, for such records only.
     let recorded: string | null | undefined;
     const named = () => (recorded ??= readSidecarRecord(eff.path, this.reading.keyring, this.reading)?.name ?? null);
-    const check = image !== undefined ? checkImageIdentity(identityPathOf(image), sum.image) : checkRecordIdentity(rec, sum.image, named)?.check;
-    r.identity[check?.state ?? 'unknown']++;
+    r.identity[checkRecordIdentity(rec, sum.image, named, undefined, image)?.check.state ?? 'unknown']++;
     this.list?.push({ path: eff.rel, image: (image ?? recordedImageOf(rec, named))?.rel ?? null, format: eff.inspection.format, operations: sum.operations, faces: sum.faces, objects: sum.objects, size: eff.inspection.size });
   }
 
@@ -279,7 +278,7 @@ function scanStats(root: string, opts: StatsOptions) {
 /** Aggregates only: memory does not grow with the number of files (unless `list`). */
 export async function stats(root: string, opts: StatsOptions = {}): Promise<TreeStats> {
   const { session, acc } = scanStats(root, opts);
-  for await (const batch of session.batches()) for (const rec of batch) acc.add(rec, readsPerImage(rec) ? await imageSidecars(rec, opts) : null);
+  for await (const batch of session.batches()) for (const rec of batch) acc.add(rec, readsPerImage(rec) ? await imagesWithOwnSidecars(rec, opts) : null);
   return treeStatsOf(acc, session.summary, opts);
 }
 
@@ -295,7 +294,7 @@ function treeStatsOf(acc: StatsAccumulator, summary: ScanSummary, opts: StatsOpt
 export async function statsRaw(root: string, opts: StatsOptions = {}): Promise<StatsRaw> {
   if (opts.list || opts.folders !== undefined) throw errors.usage('stats of a shard cannot list sidecars or folders (--list): run stats --list unsharded');
   const { session, acc } = scanStats(root, opts);
-  for await (const batch of session.batches()) for (const rec of batch) acc.add(rec, readsPerImage(rec) ? await imageSidecars(rec, opts) : null);
+  for await (const batch of session.batches()) for (const rec of batch) acc.add(rec, readsPerImage(rec) ? await imagesWithOwnSidecars(rec, opts) : null);
   return acc.raw(session.summary);
 }
 

@@ -222,10 +222,11 @@ export interface StaleReport {
 
 /**
  * The identity check of a record's sidecar against its image; null when it has none. `named`: the
- * image name the sidecar records (asked only of a record with several images).
+ * image name the sidecar records (asked only of a record with several images). `of`: the image the
+ * sidecar is taken for (a pair judged image by image, common.ts imageSidecars), else the one it records.
  */
-export function checkRecordIdentity(rec: ScanRecord, image: ImageRecord | null, named: () => string | null, verifyHash?: boolean): { img: ScanImage; check: IdentityCheck } | null {
-  const img = recordImage(rec, named);
+export function checkRecordIdentity(rec: ScanRecord, image: ImageRecord | null, named: () => string | null, verifyHash?: boolean, of?: ScanImage): { img: ScanImage; check: IdentityCheck } | null {
+  const img = of ?? recordImage(rec, named);
   if (!img) return null;
   return { img, check: checkImageIdentity(identityPathOf(img), image, { verifyHash }) };
 }
@@ -253,9 +254,7 @@ export async function staleSidecars(root: string, opts: StaleOptions = {}): Prom
     for (const { image, sidecar: eff } of (await imageSidecars(rec, scanOpts)).entries) {
       if (eff.inspection.shape !== 'sidecar') continue;
       const probe = eff.inspection.probe;
-      const found = image
-        ? { img: image, check: checkImageIdentity(identityPathOf(image), probe?.image ?? null, { verifyHash }) }
-        : checkRecordIdentity(rec, probe?.image ?? null, () => probe?.imageName ?? null, verifyHash);
+      const found = checkRecordIdentity(rec, probe?.image ?? null, () => probe?.imageName ?? null, verifyHash, image);
       if (!found) continue;
       const { img, check } = found;
       report.counts[check.state]++;
