@@ -140,6 +140,28 @@ test('new sidecar honours format and naming options', async (t) => {
   assert.equal(decodeFile(rc.path).format, 'legacy');
 });
 
+test("a save that writes the image's data into a new file (another format) gives it the permissions of the file it came from: a 0600 JSON of faces does not become a 0644 .bin", async (t) => {
+  // Regression: the new file took the umask's mode (0644), while convert kept the source's.
+  const dir = testDir(t);
+  const img = image(dir);
+  const json = path.join(dir, 'IMG_1.json');
+  fs.writeFileSync(json, '{"sidecar_info": {}, "face_detection": {"faces": [{"embedding": [0.5]}]}}');
+  fs.chmodSync(json, 0o600);
+  const asRoot = process.getuid?.() === 0;
+  if (asRoot) fs.chownSync(json, 4321, 8765);
+  const r = await saveSidecar(img, 'yolov8', { objects: [] }, { format: 'bin' });
+  assert.equal(r.path, path.join(dir, 'IMG_1.bin'));
+  assert.equal(r.kept, json);
+  const st = fs.statSync(r.path);
+  assert.equal(st.mode & 0o7777, 0o600, 'the faces stay private in their new file');
+  if (asRoot) assert.deepEqual([st.uid, st.gid], [4321, 8765]);
+  assert.deepEqual((await readSidecar(img)).face_detection, { faces: [{ embedding: [0.5] }] });
+  // A new file made from nothing still takes the umask's mode, as any editor's.
+  const other = image(dir, 'IMG_2.jpg');
+  const fresh = await saveSidecar(other, 'op', 1, { format: 'bin' });
+  assert.equal(fs.statSync(fresh.path).mode & 0o7777, 0o666 & ~process.umask());
+});
+
 test('symlinked image: sidecar written next to the target, link recorded', async (t) => {
   const dir = testDir(t);
   const target = image(dir, 'photos/2025-09-20/IMG_7.jpg');

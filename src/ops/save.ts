@@ -4,7 +4,7 @@
  * its data loss: under a per-sidecar lock, refusing whenever the current state is unclear
  * (corrupt or several candidates), and writing atomically.
  */
-import { lstatSync, realpathSync } from 'node:fs';
+import { lstatSync, realpathSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { errors, isOtherJson, isSidecarError, SidecarError } from '../errors.js';
 import { encodeSidecar, normalizeFormat } from '../formats/codec.js';
@@ -310,6 +310,16 @@ function refuseQuarantine(target: string, imagePath: string): void {
   );
 }
 
+/**
+ * The permissions of the file a save merged from, for a new file made from it (a save in another
+ * format, or past a kept copy): a 0600 file of face embeddings is not copied into a 0644 one, as
+ * convert keeps them too. Unknown (the file went meanwhile): the new file takes the umask's.
+ */
+function permissionsOf(file: string): { mode: number; uid: number; gid: number } | undefined {
+  const st = statSync(file, { throwIfNoEntry: false });
+  return st?.isFile() ? { mode: st.mode, uid: st.uid, gid: st.gid } : undefined;
+}
+
 /** Symlinked sidecars are read through, never written through (the link may lead anywhere, or be shared). */
 function refuseLinkedSidecar(loc: SidecarLocation, imagePath: string): void {
   const link = loc.candidates.find((c) => c.isLink);
@@ -384,6 +394,7 @@ export async function saveSidecar(imagePath: string, operation: string, data: Js
     // beforeRename: the lock is still ours and the target still the file merged from (or still absent).
     const { written } = await writeFileAtomic(target, bytes, {
       noFollow: true,
+      like: effective !== null && effective.path !== target ? permissionsOf(effective.path) : undefined,
       beforeRename: () => {
         assertLockHeld(signal, keys[0]);
         if (!isStillAsRead(target, readAs)) throw new ChangedMeanwhile(target);
