@@ -271,6 +271,29 @@ test('several sidecars of one image: save goes into the one reads pick, the olde
   assert.match(r.findings[0].message, /IMG_1\.json/);
 });
 
+test('a copy kept beside the file read that was written after it is named as such: a pipeline writing <stem>.json itself after a migration to .bin (it said "older copies")', async (t) => {
+  const dir = testDir(t);
+  const img = image(dir);
+  await saveSidecar(img, 'face_detection', { run: 1 }, { format: 'bin' });
+  const bin = path.join(dir, 'IMG_1.bin');
+  const json = path.join(dir, 'IMG_1.json');
+  fs.writeFileSync(json, '{"sidecar_info": {}, "face_detection": {"run": 2}}');
+  const past = new Date(Date.now() - 3600_000);
+  fs.utimesSync(bin, past, past);
+  const r = await readSidecarDetailed(img);
+  assert.equal(r.path, bin, 'reads still take .bin first (the earlier tool\'s order)');
+  assert.deepEqual(r.data.face_detection, { run: 1 });
+  const kept = r.findings.find((f) => f.code === 'kept')!;
+  assert.doesNotMatch(kept.message, /older/);
+  assert.ok(kept.message.includes(`${json} changed after ${bin} was written`), kept.message);
+  // The JSON older than the .bin (what a migration leaves): no such words.
+  const older = new Date(Date.now() - 7200_000);
+  fs.utimesSync(json, older, older);
+  const again = (await readSidecarDetailed(img)).findings.find((f) => f.code === 'kept')!;
+  assert.doesNotMatch(again.message, /changed after/);
+  assert.ok(again.message.startsWith(`copies kept beside ${bin}, not read: ${json}`), again.message);
+});
+
 test('corrupt preferred .bin, valid .json: read falls back with a finding; all corrupt → CORRUPT', async (t) => {
   const dir = testDir(t);
   const img = image(dir);

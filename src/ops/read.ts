@@ -50,6 +50,23 @@ export function readSidecarFileWithIdentity(path: string, opts: Options = {}): {
   return { decoded: decodeSidecarBytes(bytes, path, opts), identity: identityOf(stat) };
 }
 
+/**
+ * The `kept` finding's text. A copy written after the file read is named as such: a tool that writes
+ * `<stem>.json` itself after a migration to `.bin` (the pipeline does, in places) leaves its newest
+ * results in a file reads pass over (bin first, docs/PAIRING.md §4); "older copies" said the reverse.
+ */
+function keptMessage(read: string, kept: readonly string[]): string {
+  const readAt = mtimeNsOf(read);
+  const newer = readAt === null ? [] : kept.filter((k) => (mtimeNsOf(k) ?? -1n) > readAt);
+  const text = `copies kept beside ${read}, not read: ${kept.join(', ')} (image-sidecar resolve quarantines them once their content is in ${read})`;
+  if (newer.length === 0) return text;
+  return `${text}; ${newer.join(', ')} changed after ${read} was written, by a tool that does not save through image-sidecar: its changes are not what reads give`;
+}
+
+function mtimeNsOf(path: string): bigint | null {
+  return statSync(path, { bigint: true, throwIfNoEntry: false })?.mtimeNs ?? null;
+}
+
 function noteFinding(note: string, path: string): ReadFinding {
   return { code: /\bBOM\b|byte order mark/i.test(note) ? 'bom' : 'note', message: note, path };
 }
@@ -247,7 +264,7 @@ async function readEffectiveOnce<T>(
       else kept.push(k);
     }
     if (kept.length > 0) {
-      findings.push({ code: 'kept', message: `older copies kept beside ${c.path}, not read: ${kept.map((k) => k.path).join(', ')} (image-sidecar resolve quarantines them once their content is in ${c.path})`, path: kept[0].path });
+      findings.push({ code: 'kept', message: keptMessage(c.path, kept.map((k) => k.path)), path: kept[0].path });
     }
     const out: Omit<ReadResult, 'data'> & { value: T | null } = { value: read.value, path: c.path, format: read.format, findings, location };
     if (read.encryptedKeyId !== undefined) out.encryptedKeyId = read.encryptedKeyId;
