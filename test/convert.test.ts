@@ -502,6 +502,24 @@ test("a converted sidecar keeps its source's mode and, as root, its owner (issue
   assert.equal(fs.statSync(path.join(root, 'p/IMG_1.json')).mode & 0o7777, 0o640);
 });
 
+test('a source that cannot be removed (immutable) is named in the error, not the target it was converted to; the target is taken back and the source kept', async (t) => {
+  // Regression: the error said "IMG_1.bin: operation not permitted", a file that was writable.
+  const root = testDir(t);
+  const json = image(root, 'p/IMG_1.jpg', 'json');
+  if (spawnSync('chattr', ['+i', json]).status !== 0) return t.skip('chattr +i is not available here');
+  try {
+    const r = await convert(root, 'bin', { engine: 'inline' });
+    assert.equal(r.failed, 1);
+    const err = r.items![0].error!;
+    assert.equal(err.code, 'PERMISSION');
+    assert.ok(err.message.startsWith(`${json}:`), err.message);
+    assert.equal(fs.existsSync(path.join(root, 'p/IMG_1.bin')), false, 'the target is taken back');
+    assert.ok(fs.existsSync(json));
+  } finally {
+    spawnSync('chattr', ['-i', json]);
+  }
+});
+
 test('a target above the read limit is refused before anything is written; the source stays (issue 10 §5)', async (t) => {
   const root = testDir(t);
   const d = data('IMG_1.jpg', 40);

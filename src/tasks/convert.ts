@@ -339,7 +339,11 @@ function finishUnit(st: Staged, opts: ConvertTaskOptions, removedIn: Set<string>
         if (d.path === target) continue;
         st.lock?.check(true);
         const at = join(dirname(d.path), tempNameFor(basename(target)));
-        renameSync(d.path, at);
+        try {
+          renameSync(d.path, at);
+        } catch (e) {
+          throw asSidecarError(e, d.path); // the source's own error (an immutable or locked file), not the target's
+        }
         aside.set(d.path, at);
         if (!sameFileMoved(at, d.identity)) throw errors.conflict('the source changed while it was converted (a writer without the sidecar lock); it is left as it is', [d.path]);
       }
